@@ -211,9 +211,8 @@ export class StreamTable {
     const st = this.streams.get(key);
     if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
       const src = st.source;
-      if (src.pending) return this.duringPending(src, st, r, recvTimeUs);
-      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
-      return st;
+      if (sessionId === src.id && sessionStartUs === src.startUs) return src.pending ? this.duringPending(src, st, r, recvTimeUs) : st;
+      return this.offSource(st, src, r, recvTimeUs);
     }
     // Cold from here: a new stream or another session.
     const gone = st === undefined ? this.goneLines.get(key) : undefined;
@@ -477,6 +476,25 @@ export class StreamTable {
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId);
     return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
+  }
+
+  /**
+   * Cold: a datagram of a stream still on a session other than its source's newest. While that one is provisional,
+   * the stream's session is evidence against it (duringPending) only when not older than the last confirmed one and
+   * not left behind (§6.2): before 2026-12-06 any was, and two datagrams of a run a confirmed one had replaced undid
+   * the provisional session in that dead run's favour, the confirmed one with it. A session the source left behind is
+   * dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
+   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data.
+   */
+  private offSource(st: StreamState, src: SourceState, r: PacketReader, recvTimeUs: number): StreamState | undefined {
+    const startUs = r.sessionStartUs;
+    const id = r.sessionId;
+    const retired = isRetired(src, startUs, id);
+    if (!src.pending) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
+    else if (!retired && compareSessions(startUs, id, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
+    if (!retired) return st;
+    this.counters.oldSessionDatagrams++;
+    return undefined;
   }
 
   /**
