@@ -514,12 +514,16 @@ export class FeedSubscriber {
       // Only into a gap this subscriber asked for, at its next sequence number (§11.4). None open for its stream: it
       // is refused before the stream is looked up, which made a stream again for a late answer after its eviction
       // (a silent one evicted for it at a full table), or for any answer of a stream never seen.
-      if (recovery === undefined || !recovery.holds(streamKeyOf(r.channelId, r.sourceId))) {
+      // Nor does one go through streamOf: it is a copy of what its stream sent in its session, asked for, no sign of
+      // another session (before, one of another session restarted the stream on it), and none of a session the source
+      // has left behind since it was asked for is taken (a later-starting dead run's would supersede the live run's books).
+      const key = streamKeyOf(r.channelId, r.sourceId);
+      const st = streams.streams.get(key);
+      if (recovery === undefined || st === undefined || !recovery.holds(key) || st.sessionId !== r.sessionId || st.sessionStartUs !== r.sessionStartUs || streams.leftBehind(st)) {
         this.counters.retransmitRejected++;
         return;
       }
-      const st = streams.streamOf(r, recvTimeUs);
-      if (st === undefined || !recovery.accept(st, r.seqNum, r.msgCount)) return;
+      if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
       this.applyIntoGap(r, st, recvTimeUs, recovery);
       return;
     }

@@ -359,6 +359,11 @@ export class StreamTable {
     this.emitSession("evicted", victim, victim.sessionId);
   }
 
+  /** Cold: the stream is on a session its source has left behind (a confirmed newer one replaced it). */
+  leftBehind(st: StreamState): boolean {
+    return isRetired(st.source, st.sessionStartUs, st.sessionId);
+  }
+
   /** Cold: the stream evictSilent would give up (none: every stream is live). */
   private silentVictim(): StreamState | undefined {
     if (this.silentListed !== this.silentEpoch) this.listSilent();

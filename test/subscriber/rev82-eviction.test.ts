@@ -64,6 +64,38 @@ describe("a retransmission answer of a stream with no request open", () => {
     expect(sub.streamInfo().map((s) => s.sourceId).sort((a, b) => a - b)).toEqual([2, 50]);
   });
 
+  it("of another session than its stream's, with a request open, moves no session (s-undo)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const p = packer({ sourceId: 1, channelId: 7, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(p, 1), ...snap(p, -1)]); // confirmed, the line established
+    snap(p, 1, true); // lost
+    ingestAll(sub, snap(p, 1, true)); // the gap: asked for
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // the session over: an older one would pass for a restart
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(e.kind));
+    sub.ingest(answer(snap(packer({ sourceId: 1, channelId: 7, sessionId: 1, sessionStartUs: T0 + 1000 }), 1)[0]!), T0 + 50);
+    // Before: the stream restarted on that session ('restarted'), its source's newest provisional on it.
+    expect(sessions).toEqual([]);
+    expect(sub.counters.retransmitRejected).toBe(1);
+    expect(sub.streamInfo().map((s) => s.sessionId)).toEqual([2]);
+    expect(sub.retransmitsPending).toBe(1);
+  });
+
+  it("of a session its source left behind since it was asked for is refused: it takes no book of the live run (s-undo)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const dead = packer({ sourceId: 1, channelId: 7, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(dead, 1), ...snap(dead, -1)]);
+    const lost = snap(dead, 1, true);
+    ingestAll(sub, snap(dead, -1)); // the gap: asked for
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    const live = packer({ sourceId: 1, channelId: 8, sessionId: 1, sessionStartUs: T0 + 1000 }); // its clock stepped back
+    ingestAll(sub, [...snap(live, 1), ...snap(live, -1)]); // confirmed: the dead run left behind
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable]).toEqual([1, true]);
+    sub.ingest(answer(lost[0]!), T0 + 50);
+    // Before: applied, the later-starting dead run's snapshot superseding the live run's book ([2, false]).
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable, sub.counters.retransmitRejected]).toEqual([1, true, 1]);
+  });
+
   it("of a stream never seen, with or without the retransmit option, makes no stream (no 'session' event)", () => {
     for (const opts of [{ retransmit }, {}]) {
       const sub = newSubscriber({ staleAfterMs: STALE_MS, ...opts });
