@@ -573,6 +573,9 @@ export class FeedSubscriber {
 
   private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number): void {
     const streams = this.streamTable;
+    // An answer or a replay is no hearing of the stream: one still silent may take books on without speaking, so
+    // what a full table may evict is listed again (streams.ts listSilent; else such a book stayed behind its evicted stream).
+    if (st.silent) streams.silentEpoch++;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
     if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;

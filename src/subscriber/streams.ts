@@ -168,7 +168,8 @@ export class StreamTable {
   /** Sources none of whose streams is left in the table, longest so first: the last IDLE_SOURCES (or maxStreams) kept. */
   private readonly idleSources = new Map<number, SourceState>();
   /**
-   * Bumped when a stream turns silent, or leaves the table with its books left behind (a bogus session undone): what
+   * Bumped when a stream turns silent, takes books on while silent (FeedSubscriber.applyPacket), or leaves the table
+   * with its books left behind (a bogus session undone): what
    * a full table may evict is then listed again (silentOrder here, InstrumentBooks' own list of books).
    */
   silentEpoch = 0;
@@ -377,7 +378,8 @@ export class StreamTable {
 
   /**
    * Cold (once per silentEpoch a full table needs room in): the silent streams by lastRecvMs, and their books. Exact
-   * until they speak: no book moves onto a stream without a message of it, which ends its silence.
+   * until they speak: no book moves onto a stream without a message of it, which ends its silence, or, applied
+   * without hearing it (a retransmission answer, a held datagram replayed), bumps silentEpoch (applyPacket).
    */
   private listSilent(): void {
     this.silentListed = this.silentEpoch;

@@ -96,6 +96,24 @@ describe("a retransmission answer of a stream with no request open", () => {
     expect([sub.book(1)!.sessionId, sub.book(1)!.usable, sub.counters.retransmitRejected]).toEqual([1, true, 1]);
   });
 
+  it("taking books onto a stream still silent (the answer, the held datagrams after it) lists it again: they go with it (s-undo)", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: undefined, retransmit }); // heartbeat 0: never stale
+    const stream = (sourceId: number) => packer({ sourceId, channelId: 6 + sourceId, heartbeatIntervalMs: 0 });
+    const a = stream(1);
+    ingestAll(sub, snap(stream(2), -1));
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1)]); // the line established
+    const lost = snap(a, 2);
+    ingestAll(sub, snap(a, 3)); // the gap: asked for, this one held
+    sub.checkStale(lastRecvMs(sub) + 10 * 180_000); // both silent (3 × 60 s for a claim of none)
+    ingestAll(sub, snap(stream(3), -1)); // lists the silent streams and their books; source 2's, silent longest, goes
+    sub.ingest(answer(lost[0]!), T0 + 50); // book 2 onto source 1's stream, then the held book 3: still silent
+    expect([sub.book(2)?.usable, sub.book(3)?.usable]).toEqual([true, true]);
+    ingestAll(sub, snap(stream(4), -1)); // source 1's stream goes, every book it carries with it
+    // Before: only book 1 (the one listed) went; books 2 and 3 stayed usable with their stream gone.
+    expect([1, 2, 3].map((id) => sub.book(id))).toEqual([undefined, undefined, undefined]);
+    expect(sub.streamInfo().map((s) => s.sourceId)).toEqual([3, 4]);
+  });
+
   it("of a stream never seen, with or without the retransmit option, makes no stream (no 'session' event)", () => {
     for (const opts of [{ retransmit }, {}]) {
       const sub = newSubscriber({ staleAfterMs: STALE_MS, ...opts });
