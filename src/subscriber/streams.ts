@@ -169,8 +169,8 @@ export class StreamTable {
   private readonly idleSources = new Map<number, SourceState>();
   /**
    * Bumped when a stream turns silent, takes books on while silent (FeedSubscriber.applyPacket), or leaves the table
-   * with its books left behind (a bogus session undone): what
-   * a full table may evict is then listed again (silentOrder here, InstrumentBooks' own list of books).
+   * with its books left behind (a bogus session undone): what a full table may evict is then listed again
+   * (silentOrder here, InstrumentBooks' own list of books).
    */
   silentEpoch = 0;
   /**
@@ -350,9 +350,11 @@ export class StreamTable {
     this.counters.streamsEvicted++;
     const gone = this.goneLines;
     gone.set(victim.key, { sessionStartUs: victim.sessionStartUs, sessionId: victim.sessionId, nextSeq: victim.nextSeq, altNext: victim.altNext, altCount: victim.altCount, lineFrom: victim.lineFrom });
-    if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) for (const oldest of gone.keys()) {
-      gone.delete(oldest);
-      break;
+    if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) {
+      for (const oldest of gone.keys()) {
+        gone.delete(oldest);
+        break;
+      }
     }
     this.streamGone(victim.source, victim.sourceId);
     this.onStreamGone?.(victim);
@@ -506,7 +508,8 @@ export class StreamTable {
 
   /**
    * Cold: a datagram of a stream whose session is older than its source's newest (confirmed) one. Right after a
-   * restart these are the dead process's late datagrams (their messages are dropped per book, §6.4); still coming
+   * restart these are the dead process's late datagrams (dropped by offSource once that session is left behind, else
+   * their messages are dropped per book, §6.4); still coming
    * SHARED_SOURCE_AFTER_MS later, they are another live process with the same source id, whose books are then
    * never usable here: named once per stream and session, as an 'error' event. "Later" twice: read that long after
    * the newer session was adopted, and sent that long after it started. Read time alone let a stall of this thread
