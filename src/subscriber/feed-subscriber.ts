@@ -198,7 +198,7 @@ export class FeedSubscriber {
     this.books = this.instrumentBooks.books;
     this.streamTable = new StreamTable(this.counters, this.listeners, this.instrumentBooks, this.maxStreams);
     this.streams = this.streamTable.streams;
-    this.streamTable.onEvicted = (st) => this.recovery?.forget(st);
+    this.streamTable.onStreamGone = (st) => this.recovery?.forget(st);
     this.updateEvent = this.instrumentBooks.updateEvent;
     for (const g of this.groups) {
       if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
@@ -514,55 +514,69 @@ export class FeedSubscriber {
       // Only into a gap this subscriber asked for, at its next sequence number (§11.4). None open for its stream: it
       // is refused before the stream is looked up, which made a stream again for a late answer after its eviction
       // (a silent one evicted for it at a full table), or for any answer of a stream never seen.
-      if (recovery === undefined || !recovery.holds(streamKeyOf(r.channelId, r.sourceId))) {
+      // Nor does one go through streamOf: it is a copy of what its stream sent in its session, asked for, no sign of
+      // another session (before, one of another session restarted the stream on it), and none of a session the source
+      // has left behind since it was asked for is taken (a later-starting dead run's would supersede the live run's books).
+      const key = streamKeyOf(r.channelId, r.sourceId);
+      const st = streams.streams.get(key);
+      if (recovery === undefined || st === undefined || !recovery.holds(key) || st.sessionId !== r.sessionId || st.sessionStartUs !== r.sessionStartUs || streams.leftBehind(st)) {
         this.counters.retransmitRejected++;
         return;
       }
-      const st = streams.streamOf(r, recvTimeUs);
-      if (st === undefined || !recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, monoEpochMs(), recovery);
+      if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
+      this.applyIntoGap(r, st, recvTimeUs, recovery);
       return;
     }
     const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
     const nowMs = monoEpochMs();
+    // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since).
+    if (!this.replaying) this.heard(st, nowMs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
-      if (d === Divert.HELD) {
-        st.lastRecvMs = nowMs; // held, but the stream is alive
-        st.silent = false;
-        return;
-      }
+      if (d === Divert.HELD) return;
       if (d === Divert.FILLS) {
-        this.applyIntoGap(r, st, recvTimeUs, nowMs, recovery); // a live datagram reordered into the gap asked for
+        this.applyIntoGap(r, st, recvTimeUs, recovery); // a live datagram reordered into the gap asked for
         return;
       }
     }
-    this.applyPacket(r, st, recvTimeUs, nowMs);
+    this.applyPacket(r, st, recvTimeUs);
   }
 
   /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
-  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number, recovery: Recovery): void {
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery): void {
     // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
     this.instrumentBooks.applyingRetransmit = true;
     try {
-      this.applyPacket(r, st, recvTimeUs, nowMs);
+      this.applyPacket(r, st, recvTimeUs);
     } finally {
       this.instrumentBooks.applyingRetransmit = false;
     }
     recovery.afterApplied(st);
   }
 
-  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, nowMs: number): void {
-    const streams = this.streamTable;
+  /**
+   * A live datagram of the stream arrived now: it is alive (lastRecvMs, silent, stale). Only the live path: a
+   * RETRANSMIT answer is the request server's, and a held datagram replayed was heard when it was held, so neither
+   * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
+   * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
+   */
+  private heard(st: StreamState, nowMs: number): void {
     st.lastRecvMs = nowMs;
     st.silent = false;
-    st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;
-      // A retransmitted piece of a gap still asked for: the books stay held (behind) until the request ends.
+      // A gap still asked for: the books stay held (behind) until the request ends, which sets them as the stream.
       if (this.recovery === undefined || !this.recovery.holds(st.key)) this.instrumentBooks.setStreamStale(st.key, false);
     }
+  }
+
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number): void {
+    const streams = this.streamTable;
+    // An answer or a replay is no hearing of the stream: one still silent may take books on without speaking, so
+    // what a full table may evict is listed again (streams.ts listSilent; else such a book stayed behind its evicted stream).
+    if (st.silent) streams.silentEpoch++;
+    st.heartbeatIntervalMs = r.heartbeatIntervalMs;
     // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
     if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;

@@ -354,7 +354,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit || this.stopped;
+    book.stale = this.applyingRetransmit || this.stopped || st.stale;
     const seq = m.instrSeq;
     if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
@@ -471,7 +471,7 @@ export class InstrumentBooks {
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st)) return;
     book.streamKey = st.key;
-    book.stale = this.applyingRetransmit || this.stopped;
+    book.stale = this.applyingRetransmit || this.stopped || st.stale;
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;

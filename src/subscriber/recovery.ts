@@ -191,9 +191,9 @@ export class Recovery {
   }
 
   /**
-   * Cold: the stream left the table (a full one evicted it, silent): its request ends and its held datagrams are
-   * dropped. Kept, they held their share of maxHeldTotal until the timeout and were then replayed, making the stream
-   * again as new, its books from datagrams received that long ago.
+   * Cold: the stream left the table (a full one evicted it, silent; or a bogus session undone took it): its request
+   * ends and its held datagrams are dropped. Kept, they held their share of maxHeldTotal until the timeout and were
+   * then replayed, making the stream again as new, its books from datagrams received that long ago.
    */
   forget(st: StreamState): void {
     const p = this.pending.get(st.key);

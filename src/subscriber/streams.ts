@@ -39,6 +39,8 @@ export interface StreamRef {
   readonly sourceId: number;
   readonly sessionId: number;
   readonly sessionStartUs: number;
+  /** Nothing live heard for the stale limit: a book it carries stays stale (a held datagram replayed does not hear it). */
+  readonly stale: boolean;
 }
 
 /** Cold: the source's provisional newest session is confirmed; the one it replaced is retired for good. */
@@ -226,6 +228,19 @@ export interface SourceState {
   streams: number;
 }
 
+/**
+ * An evicted stream's line as it stood (its session, nextSeq and pending jump line, §6.3): a datagram of that session
+ * wholly behind it is a late copy of what the stream had brought, not the stream resuming (StreamTable.goneLines).
+ */
+interface GoneLine {
+  sessionStartUs: number;
+  sessionId: number;
+  nextSeq: number;
+  altNext: number;
+  altCount: number;
+  lineFrom: number;
+}
+
 const NO_BOOKS: readonly SubscriberBook[] = [];
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
@@ -239,8 +254,9 @@ export class StreamTable {
   /** Sources none of whose streams is left in the table, longest so first: the last IDLE_SOURCES (or maxStreams) kept. */
   private readonly idleSources = new Map<number, SourceState>();
   /**
-   * Bumped when a stream turns silent, or leaves the table with its books left behind (a bogus session undone): what
-   * a full table may evict is then listed again (silentOrder here, InstrumentBooks' own list of books).
+   * Bumped when a stream turns silent, takes books on while silent (FeedSubscriber.applyPacket), or leaves the table
+   * with its books left behind (a bogus session undone): what a full table may evict is then listed again
+   * (silentOrder here, InstrumentBooks' own list of books).
    */
   silentEpoch = 0;
   /**
@@ -252,8 +268,16 @@ export class StreamTable {
   private silentNext = 0;
   private silentListed = -1;
   private readonly silentBooks = new Map<number, SubscriberBook[]>();
-  /** Told when a stream left the table (evictSilent): its retransmission request ends (recovery.ts forget). */
-  onEvicted: ((st: StreamState) => void) | undefined;
+  /**
+   * Evicted streams' lines by stream key, oldest first: the last IDLE_SOURCES (or maxStreams). Forgotten, a late copy
+   * of a snapshot the evicted stream had brought made it again as new, its book usable with that old snapshot.
+   */
+  private readonly goneLines = new Map<number, GoneLine>();
+  /**
+   * Told when a stream left the table (evictSilent, or a bogus session undone that alone had it): its retransmission
+   * request ends (recovery.ts forget). Left open, a later answer or the timeout replayed its held datagrams.
+   */
+  onStreamGone: ((st: StreamState) => void) | undefined;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -274,11 +298,18 @@ export class StreamTable {
     const st = this.streams.get(key);
     if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) {
       const src = st.source;
-      if (src.pending) return this.duringPending(src, st, r, recvTimeUs);
-      if (sessionId !== src.id || sessionStartUs !== src.startUs) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
-      return st;
+      if (sessionId === src.id && sessionStartUs === src.startUs) return src.pending ? this.duringPending(src, st, r, recvTimeUs) : st;
+      return this.offSource(st, src, r, recvTimeUs);
     }
     // Cold from here: a new stream or another session.
+    const gone = st === undefined ? this.goneLines.get(key) : undefined;
+    const ownLine = gone !== undefined && gone.sessionId === sessionId && gone.sessionStartUs === sessionStartUs;
+    // An evicted stream's own session, wholly behind its established line: a late copy (it takes no table place). At
+    // the line or past it, the stream resumes where it stood; a heartbeat at it too (no book data: harmless).
+    if (ownLine && gone.altNext < 0 && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
+      if (r.msgCount > 0) this.counters.duplicates++;
+      return undefined;
+    }
     if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
       this.counters.streamsOverCap++; // dropped before it touches its source: it must not move the source's session
       return undefined;
@@ -336,6 +367,14 @@ export class StreamTable {
         lateAdoptedAtUs: -1,
         silent: false,
       };
+      if (ownLine) {
+        // Resumed where its line stood: what sequence() then finds behind it is a duplicate, past it a gap.
+        created.nextSeq = gone.nextSeq;
+        created.altNext = gone.altNext;
+        created.altCount = gone.altCount;
+        created.lineFrom = gone.lineFrom;
+      }
+      this.goneLines.delete(key);
       this.streams.set(key, created);
       if (src.streams++ === 0) {
         this.idleSources.delete(sourceId);
@@ -385,10 +424,23 @@ export class StreamTable {
     this.silentNext++;
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
+    const gone = this.goneLines;
+    gone.set(victim.key, { sessionStartUs: victim.sessionStartUs, sessionId: victim.sessionId, nextSeq: victim.nextSeq, altNext: victim.altNext, altCount: victim.altCount, lineFrom: victim.lineFrom });
+    if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) {
+      for (const oldest of gone.keys()) {
+        gone.delete(oldest);
+        break;
+      }
+    }
     this.streamGone(victim.source, victim.sourceId);
-    this.onEvicted?.(victim);
+    this.onStreamGone?.(victim);
     this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
     this.emitSession("evicted", victim, victim.sessionId);
+  }
+
+  /** Cold: the stream is on a session its source has left behind (a confirmed newer one replaced it). */
+  leftBehind(st: StreamState): boolean {
+    return isRetired(st.source, st.sessionStartUs, st.sessionId);
   }
 
   /** Cold: the stream evictSilent would give up (none: every stream is live). */
@@ -404,7 +456,8 @@ export class StreamTable {
 
   /**
    * Cold (once per silentEpoch a full table needs room in): the silent streams by lastRecvMs, and their books. Exact
-   * until they speak: no book moves onto a stream without a message of it, which ends its silence.
+   * until they speak: no book moves onto a stream without a message of it, which ends its silence, or, applied
+   * without hearing it (a retransmission answer, a held datagram replayed), bumps silentEpoch (applyPacket).
    */
   private listSilent(): void {
     this.silentListed = this.silentEpoch;
@@ -514,6 +567,7 @@ export class StreamTable {
       if (s.prevSessionStartUs < 0 || undoneBy(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId, undone)) {
         this.streams.delete(key); // a stream only a bogus session had
         this.streamGone(s.source, s.sourceId);
+        this.onStreamGone?.(s);
         this.silentEpoch++; // its books have no stream now: they may be evicted
         continue;
       }
@@ -531,8 +585,28 @@ export class StreamTable {
   }
 
   /**
+   * Cold: a datagram of a stream still on a session other than its source's newest. While that one is provisional,
+   * the stream's session is evidence against it (duringPending) only when not older than the last confirmed one and
+   * not left behind (§6.2): before 2026-12-06 any was, and two datagrams of a run a confirmed one had replaced undid
+   * the provisional session in that dead run's favour, the confirmed one with it. A session the source left behind is
+   * dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
+   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data.
+   */
+  private offSource(st: StreamState, src: SourceState, r: PacketReader, recvTimeUs: number): StreamState | undefined {
+    const startUs = r.sessionStartUs;
+    const id = r.sessionId;
+    const retired = isRetired(src, startUs, id);
+    if (!src.pending) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
+    else if (!retired && compareSessions(startUs, id, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
+    if (!retired) return st;
+    this.counters.oldSessionDatagrams++;
+    return undefined;
+  }
+
+  /**
    * Cold: a datagram of a stream whose session is older than its source's newest (confirmed) one. Right after a
-   * restart these are the dead process's late datagrams (their messages are dropped per book, §6.4); still coming
+   * restart these are the dead process's late datagrams (dropped by offSource once that session is left behind, else
+   * their messages are dropped per book, §6.4); still coming
    * SHARED_SOURCE_AFTER_MS later, they are another live process with the same source id, whose books are then
    * never usable here: named once per stream and session, as an 'error' event. "Later" twice: read that long after
    * the newer session was adopted, and sent that long after it started. Read time alone let a stall of this thread

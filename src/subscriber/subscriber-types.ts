@@ -84,6 +84,7 @@ export interface FeedSubscriberOptions {
    * heard for staleAfterMs and 3 of its heartbeat intervals (0 or over 60 s counted as 60 s: the most a publisher
    * may use), since its last datagram or the last start() — whose books go with it (`streamsEvicted`, 'session' event
    * `evicted`); when none is silent (or staleAfterMs is 0), its datagrams are dropped (`streamsOverCap`). Default 1024.
+   * An evicted stream's line is remembered: a late copy of what it had brought is a duplicate, not the stream again.
    */
   maxStreams?: number;
   /**

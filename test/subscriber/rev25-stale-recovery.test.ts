@@ -44,6 +44,26 @@ describe("a stale stream's retransmission", () => {
     expect(sub.counters.gaps).toBe(0);
   });
 
+  it("a stream silent since its gap is stale when the answer fills it: replaying what it held is no hearing it now", () => {
+    const { book, head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    sub.ingest(deltas[3]!, T0); // [2] lost: asked for, [3] held; then the publisher goes quiet
+    const heardMs = sub.streamInfo()[0]!.lastRecvMs;
+    sub.checkStale(heardMs + 5000);
+    const sb = sub.book(inst.instrumentId)!;
+    sub.ingest(flagged(deltas[2]!), T0); // the answer: the gap filled, the held [3] replayed
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sb.instrSeq).toBe(book.instrSeq - 3);
+    // Before: the answer and the replay set lastRecvMs to now and cleared stale, the book usable though its
+    // publisher had been silent past staleAfterMs.
+    expect([sb.usable, sb.stale, sub.streamInfo()[0]!.stale, sub.streamInfo()[0]!.lastRecvMs]).toEqual([false, true, true, heardMs]);
+    sub.ingest(deltas[4]!, T0); // it speaks again
+    expect([sb.usable, sb.instrSeq]).toEqual([true, book.instrSeq - 2]);
+  });
+
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {
     const { book, head, deltas } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });

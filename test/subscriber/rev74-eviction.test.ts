@@ -97,6 +97,32 @@ describe("what a stream's eviction keeps and releases", () => {
     expect(sub.book(1)).toBeUndefined();
   });
 
+  it("its line is remembered: a late copy of its own session's datagrams makes no stream and no book; a resumption does", () => {
+    const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    const first = snap(p, 1);
+    const hb = snap(p, -1);
+    ingestAll(sub, [...first, ...hb, ...snap(p, -1)]);
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(`${e.kind} ${e.sourceId}`));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes the silent stream's place
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // that one silent too: the table has room for anyone
+    ingestAll(sub, first); // a delayed copy of what it had brought
+    // Before: a new stream of source 1 (source 50's evicted for it), its book 1 usable with that old snapshot.
+    expect(sub.book(1)).toBeUndefined();
+    expect(sub.streamInfo().map((s) => s.sourceId)).toEqual([50]);
+    expect(sub.counters.duplicates).toBe(1);
+    // A heartbeat at the line's next seq is as good as a fresh one: the stream again, its line where it stood.
+    ingestAll(sub, [...hb, ...first]);
+    expect(sub.book(1)).toBeUndefined();
+    expect(sub.counters.duplicates).toBe(2);
+    expect(sessions).toEqual(["evicted 1", "new 50", "evicted 50", "new 1"]);
+    ingestAll(sub, snap(p, 1, true)); // the publisher itself: taken
+    expect(sub.book(1)!.usable).toBe(true);
+    expect(sub.counters.gaps).toBe(0);
+  });
+
   it("an evicted book made again by its stream is usable only after a fresh snapshot", () => {
     const sub = newSubscriber({ maxBooks: 2, staleAfterMs: STALE_MS });
     const p = packer({ sourceId: 1, channelId: 7 });

@@ -98,8 +98,11 @@ describe("never back, never stuck: chunks, split deltas, exponent change, retran
             const d = sent.get(`${p.st.channelId}:${p.sessionId}:${p.st.nextSeq}`);
             if (d === undefined) break;
             recvUs += 1000;
+            const refused = withRetx.counters.retransmitRejected;
             withRetx.ingest(flagged(d), recvUs);
             check();
+            // Refused (a session its source has left behind since it asked): the request is left to its timeout.
+            if (withRetx.counters.retransmitRejected !== refused) break;
           }
         }
       };

@@ -64,6 +64,56 @@ describe("a retransmission answer of a stream with no request open", () => {
     expect(sub.streamInfo().map((s) => s.sourceId).sort((a, b) => a - b)).toEqual([2, 50]);
   });
 
+  it("of another session than its stream's, with a request open, moves no session (s-undo)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const p = packer({ sourceId: 1, channelId: 7, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(p, 1), ...snap(p, -1)]); // confirmed, the line established
+    snap(p, 1, true); // lost
+    ingestAll(sub, snap(p, 1, true)); // the gap: asked for
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // the session over: an older one would pass for a restart
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(e.kind));
+    sub.ingest(answer(snap(packer({ sourceId: 1, channelId: 7, sessionId: 1, sessionStartUs: T0 + 1000 }), 1)[0]!), T0 + 50);
+    // Before: the stream restarted on that session ('restarted'), its source's newest provisional on it.
+    expect(sessions).toEqual([]);
+    expect(sub.counters.retransmitRejected).toBe(1);
+    expect(sub.streamInfo().map((s) => s.sessionId)).toEqual([2]);
+    expect(sub.retransmitsPending).toBe(1);
+  });
+
+  it("of a session its source left behind since it was asked for is refused: it takes no book of the live run (s-undo)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const dead = packer({ sourceId: 1, channelId: 7, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(dead, 1), ...snap(dead, -1)]);
+    const lost = snap(dead, 1, true);
+    ingestAll(sub, snap(dead, -1)); // the gap: asked for
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    const live = packer({ sourceId: 1, channelId: 8, sessionId: 1, sessionStartUs: T0 + 1000 }); // its clock stepped back
+    ingestAll(sub, [...snap(live, 1), ...snap(live, -1)]); // confirmed: the dead run left behind
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable]).toEqual([1, true]);
+    sub.ingest(answer(lost[0]!), T0 + 50);
+    // Before: applied, the later-starting dead run's snapshot superseding the live run's book ([2, false]).
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable, sub.counters.retransmitRejected]).toEqual([1, true, 1]);
+  });
+
+  it("taking books onto a stream still silent (the answer, the held datagrams after it) lists it again: they go with it (s-undo)", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: undefined, retransmit }); // heartbeat 0: never stale
+    const stream = (sourceId: number) => packer({ sourceId, channelId: 6 + sourceId, heartbeatIntervalMs: 0 });
+    const a = stream(1);
+    ingestAll(sub, snap(stream(2), -1));
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1)]); // the line established
+    const lost = snap(a, 2);
+    ingestAll(sub, snap(a, 3)); // the gap: asked for, this one held
+    sub.checkStale(lastRecvMs(sub) + 10 * 180_000); // both silent (3 × 60 s for a claim of none)
+    ingestAll(sub, snap(stream(3), -1)); // lists the silent streams and their books; source 2's, silent longest, goes
+    sub.ingest(answer(lost[0]!), T0 + 50); // book 2 onto source 1's stream, then the held book 3: still silent
+    expect([sub.book(2)?.usable, sub.book(3)?.usable]).toEqual([true, true]);
+    ingestAll(sub, snap(stream(4), -1)); // source 1's stream goes, every book it carries with it
+    // Before: only book 1 (the one listed) went; books 2 and 3 stayed usable with their stream gone.
+    expect([1, 2, 3].map((id) => sub.book(id))).toEqual([undefined, undefined, undefined]);
+    expect(sub.streamInfo().map((s) => s.sourceId)).toEqual([3, 4]);
+  });
+
   it("of a stream never seen, with or without the retransmit option, makes no stream (no 'session' event)", () => {
     for (const opts of [{ retransmit }, {}]) {
       const sub = newSubscriber({ staleAfterMs: STALE_MS, ...opts });
@@ -74,6 +124,25 @@ describe("a retransmission answer of a stream with no request open", () => {
       expect(sub.streamInfo()).toEqual([]);
       expect(sessions).toEqual([]);
     }
+  });
+});
+
+describe("a stream leaving the table when a bogus session is undone", () => {
+  it("takes its retransmission request with it (nothing held, nothing replayed)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 } });
+    const x = packer({ sourceId: 1, channelId: 1, sessionId: 2, sessionStartUs: T0 + 2000 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1)]); // session X confirmed, its line established
+    snap(x, 1, true); // lost
+    ingestAll(sub, snap(x, -1)); // the gap: asked for, this one held
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([1, 1]);
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // X over
+    const y = packer({ sourceId: 1, channelId: 2, sessionId: 1, sessionStartUs: T0 + 1000 });
+    ingestAll(sub, [...snap(y, 2), ...snap(y, -1)]); // a restart whose clock stepped back, confirmed: X left behind
+    ingestAll(sub, snap(packer({ sourceId: 1, channelId: 3, sessionId: 99, sessionStartUs: T0 + 1e9 }), -1)); // bogus
+    ingestAll(sub, [...snap(y, -1), ...snap(y, -1)]); // undone: streams on sessions after Y leave, channel 1's too
+    expect(sub.counters.sessionsReverted).toBe(1);
+    expect(sub.streamInfo().map((s) => s.channelId)).toEqual([2]);
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([0, 0]); // before: [1, 1], the request of no stream
   });
 });
 

@@ -5,7 +5,7 @@
  * back, were confirmed, and retired the newest run: its refreshes were dropped as a dead run's, the books unusable
  * for good. Found by rev84-mixed-random (seed 15 of 30).
  */
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { monoEpochMs } from "../../src/subscriber/mono-clock.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -43,4 +43,51 @@ it("a run replaced while provisional is retired with the one before it: its late
   for (const d of take(s47, T0 + 7_000_000)) sub.ingest(d, T0 + 7_000_050);
   // Old code: s46 taken as a clock-step restart and confirmed, s47 retired: [46, false], its refresh dropped.
   expect([sb.sessionId, sb.usable, sub.counters.superseded]).toEqual([47, true, 0]);
+});
+
+describe("a stream still on a session its source left behind (s-undo)", () => {
+  const STALE_MS = 60_000;
+  const stream = (channelId: number, sessionId: number, startUs: number) => packer({ channelId, sessionId, sessionStartUs: T0 + startUs });
+  const snap = (p: ReturnType<typeof packer>, refresh = false): Uint8Array[] => {
+    const b = new TestBook(inst);
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, refresh);
+    return take(p);
+  };
+  const beat = (p: ReturnType<typeof packer>): Uint8Array[] => {
+    p.appendHeartbeat(0);
+    return take(p);
+  };
+  const silence = (sub: ReturnType<typeof newSubscriber>) => sub.checkStale(Math.max(...sub.streamInfo().map((s) => s.lastRecvMs)) + 10 * STALE_MS);
+
+  it("the dead run a clock-step restart replaced: its late snapshot takes no book of the live run", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const dead = stream(1, 2, 2000);
+    for (const d of [...snap(dead), ...beat(dead)]) sub.ingest(d, T0 + 50); // confirmed
+    const late = snap(dead, true);
+    silence(sub);
+    const live = stream(2, 1, 1000); // a restart whose clock stepped back, on channel 2: confirmed, the dead run retired
+    for (const d of [...snap(live), ...beat(live)]) sub.ingest(d, T0 + 50);
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([1, true]);
+    for (const d of late) sub.ingest(d, T0 + 50); // channel 1's stream is still on the dead run's session
+    // Old code: taken as a newer session's at the book, [2, true]: usable with the dead run's snapshot.
+    expect([sb.sessionId, sb.usable, sub.counters.oldSessionDatagrams]).toEqual([1, true, 1]);
+  });
+
+  it("its datagrams are no evidence against a provisional session: they never undo it in the dead run's favour", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const dead = stream(1, 1, 1000);
+    for (const d of [...beat(dead), ...beat(dead)]) sub.ingest(d, T0 + 50); // confirmed
+    const next = stream(2, 3, 3000);
+    for (const d of [...beat(next), ...beat(next)]) sub.ingest(d, T0 + 50); // a restart, confirmed: the dead run retired
+    silence(sub);
+    const stepped = stream(2, 2, 2000); // a restart whose clock stepped back: provisional
+    for (const d of beat(stepped)) sub.ingest(d, T0 + 50);
+    for (const d of [...beat(dead), ...beat(dead)]) sub.ingest(d, T0 + 50); // the first run's late datagrams, channel 1
+    // Old code: sessionsReverted 1, the source back on the first run (retired), channel 2's stream gone.
+    expect([sub.counters.sessionsReverted, sub.counters.oldSessionDatagrams]).toEqual([0, 2]);
+    for (const d of snap(stepped)) sub.ingest(d, T0 + 50); // confirmed
+    expect([sub.book(inst.instrumentId)!.sessionId, sub.book(inst.instrumentId)!.usable]).toEqual([2, true]);
+  });
 });
