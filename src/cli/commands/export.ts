@@ -25,7 +25,9 @@ export const exportCommand: CommandSpec = {
     "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
     "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was",
     "      --books         reconstructed books instead of raw frames (needs --config)",
-    "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
+    "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay;",
+    "                      what only a publisher on this host needs is not checked (destinations' interfaces,",
+    "                      publish.auth_key_file, retransmit.listen, workers, shard): the recorder's file does, on any host",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
     "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
     "                      (whole microseconds: 0.001 at least)",
@@ -94,7 +96,9 @@ export const exportCommand: CommandSpec = {
     // "-" is standard output, as for most tools that take an output file (until 2026-12-06: a file named "-").
     const out = ctx.values.out === "-" ? undefined : ctx.values.out;
     refuseOutOverInput(out, ctx.positionals);
-    const config = books ? loadConfigFile(configPath as string) : undefined;
+    // Read for its venues, symbols and instruments: nothing is published from it here (the recorder's file, exported on
+    // another host, named that host's interface; its workers record ignores).
+    const config = books ? loadConfigFile(configPath as string, { publishesHere: false }) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
     let output: Output;
