@@ -6,6 +6,13 @@ import type { ParseArgsConfig } from "node:util";
 import { ConfigError, HostAddressError, SymbolsUnusableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
+/**
+ * The signals that stop a command cleanly. SIGHUP (the terminal closed: an ssh session dropped) too: by default it
+ * killed the process where it stood, so `feeder sim` or `listen` never stopped cleanly. Not for `run` and `record`
+ * (`hangupChecksConfig`): for them SIGHUP re-checks the configuration file (config-reload.ts), as a daemon's does.
+ */
+export const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 export interface CommandContext {
   readonly values: Record<string, string | boolean | string[] | boolean[] | undefined>;
   readonly positionals: string[];

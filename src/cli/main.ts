@@ -2,7 +2,8 @@
 /**
  * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
  * Exit codes: 0 ok, 1 runtime failure (also standard output failing, but for its reader going away), 2 usage or
- * configuration error, 3 `replay --strict` when not every record of the captures was replayed.
+ * configuration error, 3 `replay --strict` when not every record of the captures was replayed, 128 + the signal's
+ * number `export` stopped by a signal.
  * @module
  */
 import { fstatSync, writeSync } from "node:fs";
@@ -13,7 +14,7 @@ import { ConfigError } from "../core/errors.ts";
 import { createLogger, writeStderr } from "../core/log.ts";
 import { WriteBacklog } from "../core/write-backlog.ts";
 import type { LogLevel } from "../config/types.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "./command.ts";
+import { STOP_SIGNALS, UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
 export const VERSION: string = pkg.version;
@@ -151,12 +152,6 @@ function writeAllSync(fd: number, text: string): void {
   for (let off = written; off < bytes.byteLength; ) off += writeSync(fd, bytes, off);
 }
 
-/**
- * The signals that stop a command cleanly. SIGHUP (the terminal closed: an ssh session dropped) too: by default it
- * killed the process where it stood, so `feeder sim` or `listen` never stopped cleanly. Not for `run` and `record`
- * (`hangupChecksConfig`): for them SIGHUP re-checks the configuration file (config-reload.ts), as a daemon's does.
- */
-const STOP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** When a stop signal stopped the command (performance.now()): its output is then waited for only a while. */
 let signalledAtMs: number | undefined;
 /**

@@ -102,6 +102,15 @@ export interface ValidateOptions {
    * kept in the result (record warns it is ignored; a reload compares it). Default: the file's.
    */
   readonly runWorkers?: number;
+  /**
+   * False (`export --books`): the file is read for its venues, symbols and instruments, and nothing is published from
+   * it by this process. What only a publisher here needs is not checked: its destinations' interfaces and
+   * publish.retransmit.listen as this host's addresses, publish.auth_key_file, its request servers' ports and its
+   * workers and shard against its symbols (export takes every configured book). Before, the recorder's own file
+   * exported on another host was refused (exit 2: "not an address of this host"), as was one whose `workers` record
+   * ignores. Default true.
+   */
+  readonly publishesHere?: boolean;
 }
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
@@ -168,7 +177,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const fileWorkers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
   // Before, record (one process) was checked with the file's workers: a unicast receiver on the port its single
   // request server binds passed, as worker i's servers are on port + i + 1.
-  const workers = opts.runWorkers ?? fileWorkers;
+  const publishesHere = opts.publishesHere ?? true;
+  const workers = publishesHere ? (opts.runWorkers ?? fileWorkers) : 1;
   const shard = parseShard(v, root.shard);
 
   const logT = v.table(root.log ?? {}, "log");
@@ -182,7 +192,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), localAddresses, publisher);
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere ? localAddresses : undefined, publisher);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -222,7 +232,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
-  if (rt !== undefined && publisher) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
+  if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
   const ids = new Map<number, string>();
@@ -242,11 +252,11 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
   // An address this host lacks (yet) reads no symbol: counted beside it, so such a file with an empty share is still a
   // configuration error (exit 2), not an address to wait for (exit 1, then exit 2 once the address is up).
-  if (publisher && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  if (publisher && publishesHere && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
   // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
   // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
   // started together hear nothing of each other in the start-up window, so nothing refuses the second.
-  if (publisher && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
+  if (publisher && publishesHere && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
     v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
@@ -396,8 +406,12 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
 }
 
-/** `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does). */
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[], publisher: boolean): PublishConfig {
+/**
+ * `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does).
+ * `localAddresses` undefined: no process publishes from it here (export --books): its addresses and key file are not
+ * this host's to check.
+ */
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -426,7 +440,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
   }
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
-  if (authKeyFile !== "") {
+  if (authKeyFile !== "" && localAddresses !== undefined) {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
     // opened); the publisher reads the key itself at start. The key never enters the config object.
     try {
@@ -460,7 +474,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else if (neverAHostAddress(iface)) v.problem(`${key}.interface`, iface, `the IPv4 address of a local interface, e.g. 127.0.0.1 (${neverAHostAddress(iface)}: no host has it, so it is the file's to change, not an address to wait for)`);
-      else {
+      else if (localAddresses !== undefined) {
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }

@@ -12,16 +12,20 @@
  *
  * An export stopped by a signal renamed its partial output over FILE (exit 1), replacing a good earlier export with a
  * part of a new one; now it removes its temporary file, leaves FILE as it was and exits 128 + the signal's number.
+ * The same signal again before the export has acted on the first (a --books export waits for its instrument REST)
+ * met the signal's default action: the process died with its temporary file left for good. The temporary file is
+ * now removed first, then the process ends by the signal as before.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { expect, test } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { uniqueDestination } from "../e2e/harness.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
 
 async function run(args: string[]): Promise<{ code: number; err: string[] }> {
@@ -117,4 +121,36 @@ test("an export a signal stops leaves -o FILE as it was (absent if it was), no t
   expect(readdirSync(dir).filter((f) => f.startsWith("fresh.csv"))).toEqual([]);
   // Written in place (as standard output is): what it got stays, the status is the signal's all the same.
   expect(await stopped("/dev/null", "SIGTERM")).toBe(143);
+});
+
+test("the same signal again while a --books export waits for its instrument REST: the temporary file removed, -o FILE as it was, ended by the signal (before: left for good)", { timeout: 60_000 }, async () => {
+  const dir = makeTempDir("feeder-export-second-signal-");
+  const { file } = writeXrpCapture(dir);
+  // Bybit's REST on loopback: it takes the instrument query and never answers (the export waits up to 10 s for it).
+  let asked = false;
+  const rest = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => ((asked = true), new Promise<Response>(() => {})) });
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(393)), "[venues.bybit]", 'ws_url = "ws://127.0.0.1:9/v5/public"', `rest_url = "http://127.0.0.1:${rest.port}"`, "[venues.bybit.linear]", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  const out = join(dir, "books.csv");
+  writeFileSync(out, "yesterday's books\n");
+  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "-o", out, file], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+  let stderr = "";
+  const pump = (async () => {
+    for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  try {
+    await waitFor(() => asked, "the instrument query", 30_000);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toHaveLength(1); // the export's, made before the query
+    proc.kill("SIGINT");
+    await waitFor(() => stderr.includes("export stopping on a signal"), "the stop acknowledged", 30_000);
+    proc.kill("SIGINT");
+    expect(await exitCodeWithin(proc, 30_000)).not.toBe("still running");
+    expect(proc.signalCode ?? proc.exitCode).toBe("SIGINT");
+    await pump;
+    expect(readFileSync(out, "utf8")).toBe("yesterday's books\n");
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  } finally {
+    proc.kill("SIGKILL");
+    await rest.stop(true);
+  }
 });

@@ -9,7 +9,7 @@ import { chmodSync, closeSync, fstatSync, lstatSync, openSync, realpathSync, ren
 import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
+import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
 const MAX_DEPTH = 1000;
@@ -25,7 +25,9 @@ export const exportCommand: CommandSpec = {
     "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
     "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was",
     "      --books         reconstructed books instead of raw frames (needs --config)",
-    "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay",
+    "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay;",
+    "                      what only a publisher on this host needs is not checked (destinations' interfaces,",
+    "                      publish.auth_key_file, retransmit.listen, workers, shard): the recorder's file does, on any host",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
     "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
     "                      (whole microseconds: 0.001 at least)",
@@ -54,7 +56,8 @@ export const exportCommand: CommandSpec = {
     "capture when its turn comes, is named under truncated, and the other files are exported). SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
-    "device) keeps what was written so far, flushed: partial.",
+    "device) keeps what was written so far, flushed: partial. The same signal again (a --books export waiting for a",
+    "venue's instrument REST acts on the first once answered) ends it at once, its temporary file removed first.",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
@@ -93,7 +96,9 @@ export const exportCommand: CommandSpec = {
     // "-" is standard output, as for most tools that take an output file (until 2026-12-06: a file named "-").
     const out = ctx.values.out === "-" ? undefined : ctx.values.out;
     refuseOutOverInput(out, ctx.positionals);
-    const config = books ? loadConfigFile(configPath as string) : undefined;
+    // Read for its venues, symbols and instruments: nothing is published from it here (the recorder's file, exported on
+    // another host, named that host's interface; its workers record ignores).
+    const config = books ? loadConfigFile(configPath as string, { publishesHere: false }) : undefined;
     // The summary is for the person running the export: the config's log level (set for the feeder) does not hide it.
     const log = ctx.log;
     let output: Output;
@@ -107,7 +112,13 @@ export const exportCommand: CommandSpec = {
     }
     const sink = checkedSink(output.writer);
     let stoppedBy: string | undefined;
-    void ctx.stopSignal.then((sig) => (stoppedBy = sig));
+    let finished = false;
+    void ctx.stopSignal.then((sig) => {
+      stoppedBy = sig;
+      // Said at once: a --books export asking a venue's REST for its instruments acts on it only once answered (up
+      // to 10 s a venue), and a second signal meanwhile ends it there (with --out's temporary file removed).
+      if (!finished && sig.startsWith("SIG")) log.info("export stopping on a signal: after the current block; the same signal again ends it at once", { signal: sig, out: out ?? "stdout" });
+    });
     let result;
     try {
       result = await exportCaptures(ctx.positionals, sink, { format, books: config && { config, depth, everyMs }, log, stopSignal: ctx.stopSignal });
@@ -118,12 +129,14 @@ export const exportCommand: CommandSpec = {
       else output.commit();
     } catch (err) {
       output.discard();
+      finished = true;
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
       log.error("export failed", { error: err instanceof Error ? err.message : String(err), out: out ?? "stdout" });
       return 1;
     }
+    finished = true;
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
@@ -184,9 +197,11 @@ function openOutput(out: string | undefined): Output {
   const file = target;
   const tmp = createTemp(out, file);
   let done = false;
+  let unguard = () => {};
   const discard = () => {
     if (done) return;
     done = true;
+    unguard();
     try {
       unlinkSync(tmp);
     } catch {
@@ -195,12 +210,14 @@ function openOutput(out: string | undefined): Output {
   };
   try {
     if (mode !== undefined) chmodSync(tmp, mode);
+    unguard = discardOnRepeatedStop(discard);
     return {
       writer: Bun.file(tmp).writer(),
       replaces: true,
       commit() {
         renameSync(tmp, file);
         done = true;
+        unguard();
       },
       discard,
     };
@@ -208,6 +225,26 @@ function openOutput(out: string | undefined): Output {
     discard();
     throw err;
   }
+}
+
+/**
+ * While the temporary file is there: a stop signal that comes again (a second Ctrl-C while the export stops, or
+ * while --books still waits for a venue's instrument REST before it can act on the first) calls `discard`, then
+ * ends the process by that signal as before. Main listens once per signal (ctx.stopSignal), so the repeat met the
+ * signal's default action and the process died with FILE.tmp-<pid>-<random> left beside FILE for good. A signal main
+ * still listens for is its first: the stop itself. Returns the function that stops listening.
+ */
+function discardOnRepeatedStop(discard: () => void): () => void {
+  const firstAwaited = new Set<string>(STOP_SIGNALS.filter((sig) => process.listenerCount(sig) > 0));
+  const onStop = (sig: NodeJS.Signals) => {
+    if (firstAwaited.delete(sig)) return;
+    discard();
+    stop();
+    process.kill(process.pid, sig); // no listener left: its default action, as without this
+  };
+  const stop = () => STOP_SIGNALS.forEach((sig) => process.off(sig, onStop));
+  STOP_SIGNALS.forEach((sig) => process.on(sig, onStop));
+  return stop;
 }
 
 /**
