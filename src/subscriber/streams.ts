@@ -597,7 +597,10 @@ export class StreamTable {
     const id = r.sessionId;
     const retired = isRetired(src, startUs, id);
     if (!src.pending) this.olderThanSource(st, src, recvTimeUs, r.sendTimeUs);
-    else if (!retired && compareSessions(startUs, id, src.prevStartUs, src.prevId) >= 0) return this.duringPending(src, st, r, recvTimeUs);
+    // duringPending decides: evidence against the provisional session (mayProve), a clock-step restart taken again
+    // (mayRestartPending), or dropped. Passing only sessions not older than the last confirmed one left a stream on a
+    // clock-step restart the full skipped list did not name on its old session for good.
+    else if (!retired) return this.duringPending(src, st, r, recvTimeUs);
     if (!retired) return st;
     this.counters.oldSessionDatagrams++;
     return undefined;
