@@ -159,7 +159,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   }
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
-  const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
+  const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
@@ -232,7 +232,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
-  const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
+  const counters = () => ({ ...bridge.counters!, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
