@@ -6,7 +6,7 @@
  */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, loadNatsSection } from "../../config/load.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -46,7 +46,8 @@ export const bridgeCommand: CommandSpec = {
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
-    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it)",
+    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it);",
+    "                           from-nats reads and checks nothing else of the file",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
@@ -203,8 +204,9 @@ function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddres
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
-  // from-nats reads only the [nats] section of a --config file (its credentials and TLS).
-  const natsFile = typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  // from-nats reads only the [nats] section of a --config file (its credentials and TLS), and checks only that: a
+  // file of another host (its [publish] interfaces not on this one) is no error here.
+  const natsFile = typeof v.config === "string" ? loadNatsSection(v.config) : undefined;
   const read = natsReadOptions(ctx, natsFile);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");

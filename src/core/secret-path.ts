@@ -1,0 +1,19 @@
+/**
+ * How a message names the value of a setting that should be the path of a secret's file (`nats.password_file`,
+ * `--nats-token-file`, …) when that file cannot be read: the secret itself given there by mistake (`password_file =
+ * "hunter2"`) would otherwise be printed by the error, the log and check-config, though a secret is never logged.
+ * Only a value that looks like a path is shown: absolute with a directory (`/etc/feeder/nats-password`), or starting
+ * `./`, `../` or `~/`, without spaces or control characters. Anything else (a bare name, `dir/name`: base64 tokens
+ * hold slashes) is said to be hidden, with why. Cold path.
+ * @module
+ */
+
+/** Whether `value` is shown (see the module). */
+export function looksLikePath(value: string): boolean {
+  return /^(?:\/[^/]+\/.|\.\.?\/|~\/)/.test(value) && !/[\s\0-\x1f\x7f]/.test(value);
+}
+
+/** The value quoted, or what stands for it when it may be the secret itself. */
+export function shownPath(value: string): string {
+  return looksLikePath(value) ? JSON.stringify(value) : "(its value not shown: not an absolute or ./ path, it may be the secret itself)";
+}
