@@ -16,6 +16,7 @@ import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
+import { readAuthKeyFile } from "../../src/core/auth-key.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -144,6 +145,12 @@ describe("[nats] in the configuration file", () => {
     expect(text).toContain("# token_file is set (not shown: not an absolute or ./ path, it may be the secret itself)");
     expect(text).toContain("# note: nats.token_file (its value not shown: not an absolute or ./ path, it may be the secret itself) cannot be read by this user now (no such file)");
     expect(text).toContain(`ca_file = ${JSON.stringify(absent)}`);
+    // The feed's HMAC key likewise (--auth-key-file of the bridge and listen --nats, publish.auth_key_file).
+    const KEY = "00112233445566778899aabbccddeeff";
+    expect(() => readAuthKeyFile(KEY, "--auth-key-file", { fifo: true })).toThrow(/^--auth-key-file: cannot read key file \(its value not shown: not an absolute or \.\/ path, it may be the secret itself\): ENOENT: no such file or directory$/);
+    const keyed2 = problems(file(`[publish]\nauth_key_file = "${KEY}"\n`, 0o644));
+    expect(keyed2.join("\n")).toMatch(/^publish\.auth_key_file: cannot read key file \(its value not shown/);
+    expect(keyed2.join("\n")).not.toContain(KEY);
   });
 
   test("a secret in the service's systemd credentials directory is not warned of for its mode (systemd guards it)", () => {

@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
 import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
-import { shownPath } from "../../core/secret-path.ts";
+import { reasonWithoutPath, shownPath } from "../../core/secret-path.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { UsageError } from "../command.ts";
@@ -204,7 +204,7 @@ function readFile(path: string, flag: string): Uint8Array {
     if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);
     // Not found (or not a file): the value may be the secret itself, given by mistake for its file's path. Shown only
     // when it looks like a path, and the system's message without it (before, both printed it).
-    throw new UsageError(`${flag}: cannot read ${shownPath(path)}: ${reasonWithout(err as Error, path)}`);
+    throw new UsageError(`${flag}: cannot read ${shownPath(path)}: ${reasonWithoutPath(err as Error, path)}`);
   }
   if (bytes.length === 0) throw new UsageError(`${flag} ${JSON.stringify(path)} is empty`);
   return bytes;
@@ -223,13 +223,6 @@ function readSecret(path: string, flag: string, log: Logger): Uint8Array {
     log.warn(`${flag} ${JSON.stringify(path)} is open to group or others: chmod 600 it`, { mode: `0${(st.mode & 0o777).toString(8)}` });
   }
   return bytes;
-}
-
-/** The system's reason (`ENOENT: no such file or directory`) without the path it names (`, open 'PATH'`). */
-function reasonWithout(err: Error, path: string): string {
-  const e = err as NodeJS.ErrnoException;
-  const at = e.syscall === undefined ? -1 : e.message.indexOf(`, ${e.syscall} `);
-  return (at < 0 ? e.message : e.message.slice(0, at)).split(path).join("…");
 }
 
 function inCredentialsDirectory(path: string): boolean {
