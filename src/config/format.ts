@@ -84,6 +84,8 @@ export function formatConfigToml(c: FeederConfig): string {
     `snapshot_depth = ${c.publish.snapshotDepth}`,
     `source_id = ${c.publish.sourceId ?? 0}`,
     `startup_listen_ms = ${c.publish.startupListenMs ?? Math.ceil(1.5 * c.publish.heartbeatIntervalMs)}`,
+    // A path the loader read the key from (never the key). Before, left out: the output loaded back unauthenticated.
+    ...(c.publish.authKeyFile === undefined ? [] : [`auth_key_file = ${value(c.publish.authKeyFile)}`]),
   ];
   for (const d of c.publish.destinations) lines.push("", ...destination(d));
   const rt = c.publish.retransmit;
