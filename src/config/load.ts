@@ -91,6 +91,11 @@ export interface ValidateOptions {
   /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
   readonly localAddresses?: readonly { name: string; address: string }[];
   /**
+   * The destinations' `interface`s are not this process's to use (`bridge to-nats -c FILE --iface ADDR` joins the
+   * groups on its own): checked for their form only, not for being this host's, so another host's file is taken.
+   */
+  readonly destinationInterfacesUnused?: boolean;
+  /**
    * The file is read again while the process runs (SIGHUP's re-check, config-reload.ts): a FIFO is refused then, as a
    * device or a directory always is (its read would wait for a writer on the thread that publishes).
    */
@@ -208,7 +213,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), localAddresses, publisher);
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), opts.destinationInterfacesUnused === true ? undefined : localAddresses, publisher);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -423,7 +428,8 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 }
 
 /** `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does). */
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[], publisher: boolean): PublishConfig {
+/** `localAddresses` undefined: a destination's interface is not checked against this host's (destinationInterfacesUnused). */
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -486,7 +492,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else if (neverAHostAddress(iface)) v.problem(`${key}.interface`, iface, `the IPv4 address of a local interface, e.g. 127.0.0.1 (${neverAHostAddress(iface)}: no host has it, so it is the file's to change, not an address to wait for)`);
-      else {
+      else if (localAddresses !== undefined) {
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }

@@ -249,6 +249,14 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
     stops.push(fromForeign.stop);
     await ready(fromPort);
     expect(await fromForeign.stop()).toBe(0);
+    // to-nats -c reads [publish]: the destinations' interfaces are checked, but not when --iface replaces them (the
+    // groups joined there). Before, another host's file was refused even with --iface.
+    const otherHost = file(`[[publish.destinations]]\ngroup = "${G.group}"\nport = ${G.port}\ninterface = "192.0.2.7"\n\n[nats]\nuser = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"\n`, 0o644);
+    await expect(run("to-nats", { nats: nats.url, prefix: "cfg", config: otherHost, http: "off" }).code).rejects.toThrow(/interface: "192\.0\.2\.7" is not an address of this host/);
+    const toOther = run("to-nats", { nats: nats.url, prefix: "cfg", config: otherHost, iface: "127.0.0.1", http: `127.0.0.1:${toPort}` });
+    stops.push(toOther.stop);
+    await ready(toPort);
+    expect(await toOther.stop()).toBe(0);
     // Still checked: the file's [nats], and its section names.
     await expect(run("from-nats", { nats: nats.url, config: config(`user = "bridge"`), group: [`${B.group}:${B.port}`], http: "off" }).code).rejects.toThrow(/nats\.password_file: missing/);
     await expect(run("from-nats", { nats: nats.url, config: file(`[natz]\nuser = "bridge"\n`), group: [`${B.group}:${B.port}`], http: "off" }).code).rejects.toThrow(/natz: unknown key/);

@@ -49,7 +49,8 @@ export const bridgeCommand: CommandSpec = {
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it);",
     "                           from-nats reads and checks nothing else of the file",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
-    "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
+    "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
+    "                           be this host's; with --iface the file's interfaces are not used nor checked)",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
     `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats; port 0: any free one);`,
     "                           off: none. A port taken exits 1: a second bridge of one direction on a host needs",
@@ -132,7 +133,9 @@ async function toNats(ctx: CommandContext): Promise<number> {
   let maxDatagramBytes: number | undefined;
   let natsFile: NatsConfig | undefined;
   if (typeof v.config === "string") {
-    const config = loadConfigFile(v.config, { requireVenue: false });
+    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
+    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined });
     natsFile = config.nats;
     authKeyFile ??= config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;
