@@ -93,8 +93,13 @@ export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 export interface ForwardBridgeCounters extends StreamWatchCounters {
   /** Datagrams read from the groups that passed the checks (the others: `rejected`). */
   datagrams: number;
-  /** Bytes of every datagram read from the groups, rejected ones included. */
+  /**
+   * Bytes of those datagrams, and of the rejected ones: the pairs read alike (before, receivedBytes took the rejected
+   * ones too while `datagrams` did not, so bytes per datagram read wrong under a flood of garbage).
+   */
   receivedBytes: number;
+  rejectedBytes: number;
+  /** Upstream heartbeats published (counted once the client took them: a refused one is logged, not counted). */
   heartbeats: number;
   /** Messages published to NATS. */
   published: number;
@@ -118,7 +123,10 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    */
   droppedDisconnected: number;
   droppedBacklog: number;
-  /** Messages the client refused to publish (e.g. larger than the server's max_payload): counted, a number skipped. */
+  /**
+   * Wire messages the client refused to publish (e.g. larger than the server's max_payload): counted, a number
+   * skipped. Not heartbeats: a refused heartbeat carries no message (before, it was counted here and as published).
+   */
   publishErrors: number;
   /**
    * Definitions of further instruments once MAX_TRACKED_INSTRUMENTS have a subject: not kept (their messages count
@@ -259,6 +267,7 @@ export class ForwardBridge {
   readonly counters: ForwardBridgeCounters = {
     datagrams: 0,
     receivedBytes: 0,
+    rejectedBytes: 0,
     heartbeats: 0,
     published: 0,
     publishedBytes: 0,
@@ -352,8 +361,8 @@ export class ForwardBridge {
    * ready once NATS is back: connected to NATS (the client's own state when its internals show it; not while the
    * bridge waits to connect again after a close for good), the server refusing the credentials, the client holding
    * more than maxPendingBytes unwritten (the next datagram would be dropped: NATS slower than the feed), and with a
-   * stream whether its last check could read it and found it storing (undefined without a stream or before its
-   * first check). Not the `dropping` flag: that ends only when a datagram is published again (before, /readyz read
+   * stream whether its last read found it there and storing (undefined without a stream, and while the bridge has not
+   * read it yet: unknown, not storing). Not the `dropping` flag: that ends only when a datagram is published again (before, /readyz read
    * it and stayed 503 after NATS came back until the feed sent something).
    */
   get health(): { natsConnected: boolean; authRefused: boolean; overMaxPending: boolean; streamStoring: boolean | undefined } {
@@ -545,15 +554,16 @@ export class ForwardBridge {
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
   onDatagram(bytes: Uint8Array): void {
     const c = this.counters;
-    c.receivedBytes += bytes.byteLength;
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const rc = this.reader.wrap(dv, bytes.byteLength, this.maxBytes);
     if (rc !== DecodeErrorCode.OK) {
       const name = DECODE_ERROR_NAMES[rc] ?? "unknown";
       c.rejected[name] = (c.rejected[name] ?? 0) + 1;
+      c.rejectedBytes += bytes.byteLength;
       return;
     }
     c.datagrams++;
+    c.receivedBytes += bytes.byteLength;
     const nc = this.nc;
     if (nc === undefined) return;
     const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
@@ -595,8 +605,8 @@ export class ForwardBridge {
     if (this.dropping) this.resumed();
     const forward = up === UNNUMBERED ? undefined : up.forward;
     if (count === 0) {
-      c.heartbeats++;
-      this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId, this.auth));
+      // Counted once the client took it; one it refuses is logged only (no wire message lost, no number skipped).
+      if (this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId, this.auth), false)) c.heartbeats++;
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -609,32 +619,35 @@ export class ForwardBridge {
       if (subject === undefined) c.undefinedInstrument++;
       else {
         // A message the client refuses still takes its number: the readers see it lost.
-        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth))) c.published++;
+        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth), true)) c.published++;
         up.forward++;
       }
       off += len;
     }
   }
 
-  /** Publishes one envelope; a refusal of the client (it throws) is counted and logged, never thrown into the socket. */
-  private publish(nc: Publisher, subject: string, env: Uint8Array): boolean {
+  /**
+   * Publishes one envelope; a refusal of the client (it throws) is logged, never thrown into the socket, and counted
+   * as a dropped wire message when it carries one (`message`; a heartbeat carries none).
+   */
+  private publish(nc: Publisher, subject: string, env: Uint8Array, message: boolean): boolean {
     try {
       nc.publish(subject, env);
       this.sent++;
       this.counters.publishedBytes += env.byteLength;
       return true;
     } catch (err) {
-      this.publishFailed(subject, err as Error);
+      this.publishFailed(subject, err as Error, message);
       return false;
     }
   }
 
-  // Cold: logged when the reason changes, counted always.
-  private publishFailed(subject: string, err: Error): void {
-    this.counters.publishErrors++;
+  // Cold: logged when the reason changes; a wire message counted always.
+  private publishFailed(subject: string, err: Error, message: boolean): void {
+    if (message) this.counters.publishErrors++;
     if (err.message === this.lastPublishError) return;
     this.lastPublishError = err.message;
-    this.opts.log.warn("NATS refused a message: dropped, its number skipped (readers see the loss)", { subject, error: err.message });
+    this.opts.log.warn(message ? "NATS refused a message: dropped, its number skipped (readers see the loss)" : "NATS refused a heartbeat: dropped", { subject, error: err.message });
   }
 
   // Cold: a datagram NATS cannot take now (disconnected, or the client's backlog over maxPendingBytes). Dropped and

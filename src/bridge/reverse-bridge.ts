@@ -7,7 +7,7 @@
  * @module
  */
 import { openMulticastSender } from "../net/multicast.ts";
-import { NatsFeedReader, type NatsReadOptions } from "../subscriber/nats-source.ts";
+import { NatsFeedReader, type NatsReadOptions, type NatsReaderCounters } from "../subscriber/nats-source.ts";
 
 export interface ReverseBridgeOptions extends NatsReadOptions {
   group: string;
@@ -27,6 +27,11 @@ export class ReverseBridge {
    */
   sentDatagrams = 0;
   sentBytes = 0;
+  /**
+   * The counters of the readers of earlier runs (a start after stop() makes a new reader, whose counters start at
+   * 0): `counters` adds them, so no count goes down within the process (before, the metrics read the new reader's).
+   */
+  private earlier: NatsReaderCounters | undefined;
   /** stop() was called: a start still under way goes no further (the reader's own start looks at its stop). */
   private stopped = false;
   /** start() was called and stop() not since. */
@@ -34,6 +39,12 @@ export class ReverseBridge {
 
   constructor(opts: ReverseBridgeOptions) {
     this.opts = opts;
+  }
+
+  /** The reader's counters over every run of this bridge (cold: a scrape, a log line). */
+  get counters(): NatsReaderCounters | undefined {
+    const now = this.reader?.counters;
+    return now === undefined || this.earlier === undefined ? now : sumCounters(this.earlier, now);
   }
 
   /** Once per stop(): a second start would leave the first socket and NATS reader running, sending every datagram twice. */
@@ -47,6 +58,8 @@ export class ReverseBridge {
     // connected to NATS and sent after the stop.
     if (this.stopped) return socket.close();
     this.socket = socket;
+    const previous = this.reader?.counters;
+    if (previous !== undefined) this.earlier = this.earlier === undefined ? previous : sumCounters(this.earlier, previous);
     this.reader = new NatsFeedReader(o, (d) => {
       // After stop() the reader may still drain what it had buffered: drop it, never send on a closed socket.
       const socket = this.socket;
@@ -71,4 +84,12 @@ export class ReverseBridge {
     await this.reader?.stop();
     socket?.close();
   }
+}
+
+/** a + b, field by field (the refusals by reason too). */
+function sumCounters(a: NatsReaderCounters, b: NatsReaderCounters): NatsReaderCounters {
+  const out = { ...b, refused: { ...b.refused } } as NatsReaderCounters;
+  for (const k of Object.keys(out) as (keyof NatsReaderCounters)[]) if (typeof out[k] === "number") (out as unknown as Record<string, number>)[k] = (a[k] as number) + (b[k] as number);
+  for (const r of Object.keys(out.refused) as (keyof NatsReaderCounters["refused"])[]) out.refused[r] = a.refused[r] + b.refused[r];
+  return out;
 }

@@ -56,11 +56,20 @@ export class StreamWatch {
   private failing = false;
   /** The last check could not read the stream (logged once per run of such checks). */
   private unreadable = false;
+  /** The last check found the stream gone and could not create it again. */
+  private missing = false;
+  /** The baseline read the stream: until then whether it stores is unknown. */
+  private read = false;
   private checking = false;
 
-  /** Whether the last check read the stream and found it storing what the bridge publishes (true before any check). */
-  get storing(): boolean {
-    return !this.failing && !this.unreadable;
+  /**
+   * Whether the last read of the stream (the baseline, then each check) found it there and storing what the bridge
+   * publishes; undefined before the baseline read it (unknown: before, true, read as healthy by the gauge and /readyz
+   * while the bridge was still making its stream). False while it is gone and cannot be created again (before, true).
+   */
+  get storing(): boolean | undefined {
+    if (!this.read) return undefined;
+    return !this.failing && !this.unreadable && !this.missing;
   }
 
   constructor(name: string, log: Logger, recreate: () => Promise<void>) {
@@ -72,6 +81,8 @@ export class StreamWatch {
   /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
   async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
     const info = await jsm.streams.info(this.name);
+    this.read = true;
+    this.missing = false;
     this.baseSeq = info.state.last_seq;
     this.created = info.created;
     this.notStoredBase = c.streamNotStored;
@@ -92,6 +103,7 @@ export class StreamWatch {
       } catch (err) {
         if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
         this.readable();
+        this.missing = true; // until it is made again (the baseline below)
         c.streamMissing++;
         this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
         try {
@@ -104,6 +116,7 @@ export class StreamWatch {
         return;
       }
       this.readable();
+      this.missing = false; // made again meanwhile (by another bridge, an operator)
       if (lastSeq < this.baseSeq || created !== this.created) {
         // Cold: the stream was replaced by another of that name (deleted and created again between two checks: by an
         // operator, or by another bridge's watch). By its last sequence alone, one made again that already held more

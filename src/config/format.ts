@@ -1,10 +1,12 @@
 /**
  * The resolved configuration as TOML with the file's own key names (what `feeder check-config` prints): every
  * setting in effect, defaults filled in. Loading the output gives the same configuration, except that a bearer
- * token is never printed (a comment says one is set).
+ * token is never printed (a comment says one is set), nor a [nats] file key's value that is no path (it may be the
+ * secret itself).
  * @module
  */
 import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
+import { looksLikePath } from "../core/secret-path.ts";
 import { DEFAULTS } from "./load.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
@@ -82,6 +84,8 @@ export function formatConfigToml(c: FeederConfig): string {
     `snapshot_depth = ${c.publish.snapshotDepth}`,
     `source_id = ${c.publish.sourceId ?? 0}`,
     `startup_listen_ms = ${c.publish.startupListenMs ?? Math.ceil(1.5 * c.publish.heartbeatIntervalMs)}`,
+    // A path the loader read the key from (never the key). Before, left out: the output loaded back unauthenticated.
+    ...(c.publish.authKeyFile === undefined ? [] : [`auth_key_file = ${value(c.publish.authKeyFile)}`]),
   ];
   for (const d of c.publish.destinations) lines.push("", ...destination(d));
   const rt = c.publish.retransmit;
@@ -100,12 +104,14 @@ export function formatConfigToml(c: FeederConfig): string {
   for (const v of c.venues) lines.push("", ...venue(v));
   const n = c.nats;
   if (n !== undefined) {
-    // Paths only (the secrets are in the files, never here).
+    // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret
+    // itself, put there by mistake: said to be set, not printed (core/secret-path.ts), as the bearer token.
     lines.push("", "[nats]");
+    const file = (k: string, val: string) => (looksLikePath(val) ? `${k} = ${value(val)}` : `# ${k} is set (not shown: not an absolute or ./ path, it may be the secret itself)`);
     const keys: [string, string | undefined][] = [["creds_file", n.credsFile], ["user", n.user], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile]];
-    for (const [k, val] of keys) if (val !== undefined) lines.push(`${k} = ${value(val)}`);
+    for (const [k, val] of keys) if (val !== undefined) lines.push(k === "user" ? `${k} = ${value(val)}` : file(k, val));
     lines.push(`tls = ${n.tls}`);
-    for (const [k, val] of [["ca_file", n.caFile], ["cert_file", n.certFile], ["key_file", n.keyFile]] as const) if (val !== undefined) lines.push(`${k} = ${value(val)}`);
+    for (const [k, val] of [["ca_file", n.caFile], ["cert_file", n.certFile], ["key_file", n.keyFile]] as const) if (val !== undefined) lines.push(file(k, val));
   }
   return lines.join("\n") + "\n";
 }

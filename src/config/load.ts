@@ -91,6 +91,11 @@ export interface ValidateOptions {
   /** This host's IPv4 addresses, which a destination's `interface` must be one of (default: os.networkInterfaces()). */
   readonly localAddresses?: readonly { name: string; address: string }[];
   /**
+   * The destinations' `interface`s are not this process's to use (`bridge to-nats -c FILE --iface ADDR` joins the
+   * groups on its own): checked for their form only, not for being this host's, so another host's file is taken.
+   */
+  readonly destinationInterfacesUnused?: boolean;
+  /**
    * The file is read again while the process runs (SIGHUP's re-check, config-reload.ts): a FIFO is refused then, as a
    * device or a directory always is (its read would wait for a writer on the thread that publishes).
    */
@@ -113,7 +118,31 @@ export interface ValidateOptions {
   readonly publishesHere?: boolean;
 }
 
+const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
+
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
+  return parseConfigText(readConfigText(path, opts), path, opts);
+}
+
+/**
+ * The `[nats]` section of a configuration file alone (undefined: the file has none), for the commands that read
+ * nothing else of it (`bridge from-nats -c`, `listen --nats -c`): the file must be TOML with known top-level
+ * sections, and [nats] is checked as loadConfigFile checks it; the rest is not looked at. Before, they loaded the
+ * whole file, so one written for another host (its [publish] interfaces not here, its auth_key_file elsewhere) was
+ * refused though they use none of it.
+ */
+export function loadNatsSection(path: string): NatsConfig | undefined {
+  const raw = parseToml(readConfigText(path, {}), path);
+  const v = new Validator();
+  const root = v.table(raw, "");
+  v.knownKeys(root, "", TOP_LEVEL_KEYS);
+  const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
+  v.throwIfAny();
+  return nats;
+}
+
+/** The file's text (a regular file, or a FIFO with a writer), UTF-8. */
+function readConfigText(path: string, opts: ValidateOptions): string {
   let bytes: Uint8Array;
   try {
     bytes = readRegularFileSync(path, { fifo: opts.reread !== true, maxBytes: MAX_CONFIG_BYTES });
@@ -125,7 +154,7 @@ export function loadConfigFile(path: string, opts: ValidateOptions = {}): Feeder
     }
     throw new ConfigError([`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  return parseConfigText(utf8Text(bytes, path), path, opts);
+  return utf8Text(bytes, path);
 }
 
 /**
@@ -156,23 +185,25 @@ function utf8Text(bytes: Uint8Array, path: string): string {
 }
 
 export function parseConfigText(text: string, source = "config", opts: ValidateOptions = {}): FeederConfig {
-  let raw: unknown;
+  return validateConfig(parseToml(text, source), opts);
+}
+
+function parseToml(text: string, source: string): unknown {
   try {
-    raw = Bun.TOML.parse(text);
+    return Bun.TOML.parse(text);
   } catch (err) {
     // Bun's message carries no position: find the line and column (toml-position.ts).
     const at = locateTomlError(text);
     if (at === null) throw new ConfigError([`${source}: not valid TOML: ${(err as Error).message}`]);
     throw new ConfigError([`${source}: not valid TOML at line ${at.line}, column ${at.column}: ${at.message}`]);
   }
-  return validateConfig(raw, opts);
 }
 
 /** Validates an already-parsed TOML document (also used by tests and the demo, which build configs in code). */
 export function validateConfig(raw: unknown, opts: ValidateOptions = {}): FeederConfig {
   const v = new Validator();
   const root = v.table(raw, "");
-  v.knownKeys(root, "", ["workers", "shard", "log", "http", "publish", "venues", "nats"]);
+  v.knownKeys(root, "", TOP_LEVEL_KEYS);
 
   const fileWorkers = v.int(root.workers, "workers", 1, 1, MAX_WORKERS);
   // Before, record (one process) was checked with the file's workers: a unicast receiver on the port its single
@@ -192,7 +223,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere ? localAddresses : undefined, publisher);
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -408,8 +439,8 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 
 /**
  * `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does).
- * `localAddresses` undefined: no process publishes from it here (export --books): its addresses and key file are not
- * this host's to check.
+ * `localAddresses` undefined: no process publishes from it here (export --books), or its destinations' interfaces are
+ * replaced (destinationInterfacesUnused: to-nats --iface): its addresses and key file are not this host's to check.
  */
 function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean): PublishConfig {
   v.knownKeys(t, "publish", [

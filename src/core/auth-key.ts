@@ -4,6 +4,7 @@
  * @module
  */
 import { FileTooLargeError, readRegularFileSync } from "./regular-file.ts";
+import { reasonWithoutPath, shownPath } from "./secret-path.ts";
 
 /** Shortest accepted HMAC key: 128 bits. */
 export const MIN_AUTH_KEY_BYTES = 16;
@@ -27,7 +28,8 @@ export function readAuthKeyFile(path: string, what: string, opts: { readonly fif
     raw = readRegularFileSync(path, { ...opts, maxBytes: MAX_AUTH_KEY_FILE_BYTES });
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new Error(`${what}: key file ${JSON.stringify(path)} is larger than 1 MiB: not an HMAC key file`);
-    throw new Error(`${what}: cannot read key file ${JSON.stringify(path)}: ${(err as Error).message}`);
+    // Not found: the value may be the key itself, given by mistake for its file's path: shown only as a path.
+    throw new Error(`${what}: cannot read key file ${shownPath(path)}: ${reasonWithoutPath(err as Error, path)}`);
   }
   let key = raw;
   const text = new TextDecoder().decode(raw).trim();

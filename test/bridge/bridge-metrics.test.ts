@@ -10,7 +10,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
-import { fromNatsMetrics } from "../../src/cli/commands/bridge-http.ts";
+import { fromNatsMetrics, toNatsMetrics, toNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { createLogger, silentLogger, type Logger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -71,11 +72,11 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     sock.setMulticastInterface("127.0.0.1");
     sock.setMulticastTTL(1);
     const p = packer({ channelId: 7, sourceId: 3, sessionId: 70, sessionStartUs: T0, heartbeatIntervalMs: 100 });
-    let sentBytes = 0;
+    const sizes = new Set<number>();
     const beat = () => {
       p.appendHeartbeat(0);
       for (const d of take(p)) {
-        sentBytes += d.byteLength;
+        sizes.add(d.byteLength);
         sock.send(d, G.port, G.group);
       }
     };
@@ -86,13 +87,17 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
       m.from = await scrape(fromPort);
       return (m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}") ?? 0) >= 3 && (m.from.get("feeder_bridge_nats_received_envelopes_total") ?? 0) >= 3;
     });
-    sock.send(new Uint8Array(20), G.port, G.group); // not a datagram (no magic): rejected, its bytes counted as received
+    sock.send(new Uint8Array(20), G.port, G.group); // not a datagram (no magic): rejected, its bytes counted as rejected
     await until("the garbage datagram rejected", async () => (m.to = await scrape(toPort)).has("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}"));
     expect(m.to.get("feeder_bridge_nats_connected")).toBe(1);
     expect(m.from.get("feeder_bridge_nats_connected")).toBe(1);
     expect(m.to.get("feeder_bridge_multicast_received_datagrams_total")).toBe(m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}"));
     expect(m.to.get("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}")).toBe(1);
-    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBeGreaterThanOrEqual(20);
+    // The pairs read alike: received bytes are the received datagrams' (every heartbeat is one size), the rejected
+    // ones' apart. Before, received_bytes took the garbage too while received_datagrams did not.
+    expect(sizes.size).toBe(1);
+    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBe(m.to.get("feeder_bridge_multicast_received_datagrams_total")! * [...sizes][0]!);
+    expect(m.to.get("feeder_bridge_multicast_rejected_bytes_total")).toBe(20);
     expect(m.to.get("feeder_bridge_nats_published_bytes_total")).toBeGreaterThan(0);
     expect(m.to.get("feeder_bridge_info{direction=to-nats,prefix=met,stream=}")).toBe(1);
     expect(m.from.get("feeder_bridge_nats_received_bytes_total")).toBeGreaterThan(0);
@@ -136,7 +141,7 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
       for (const [k, v] of before[side]) if (k.endsWith("_total") && !k.startsWith("process_")) expect(now.get(k), `${side} ${k}`).toBeGreaterThanOrEqual(v);
     }
     expect((await fetch(`http://127.0.0.1:${toPort}/readyz`)).status).toBe(200);
-    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBeLessThanOrEqual(sentBytes + 20);
+    expect(m.to.get("feeder_bridge_multicast_received_bytes_total")).toBe(m.to.get("feeder_bridge_multicast_received_datagrams_total")! * [...sizes][0]!);
     expect(await to.stop()).toBe(0);
     expect(await from.stop()).toBe(0);
   });
@@ -169,6 +174,53 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     expect(value("feeder_bridge_multicast_send_errors_total")).toBe(0);
     expect(value("feeder_bridge_multicast_sent_datagrams_total")).toBe(1);
     expect(value("feeder_bridge_multicast_sent_bytes_total")).toBe(got[0]);
+  });
+
+  test("from-nats started again after stop(): its counters go on, never down (a new reader's start at 0)", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const B = uniqueDestination(75);
+    const bridge = new ReverseBridge({ servers: [nats.url], prefix: "met4", group: B.group, port: B.port, iface: "127.0.0.1", ttl: 1 });
+    stops.push(() => bridge.stop());
+    const { connect } = await import("@nats-io/transport-node");
+    const nc = await connect({ servers: nats.url });
+    stops.push(() => nc.close());
+    const metrics = () => new Map(parsePrometheusText(fromNatsMetrics(bridge, "met4", undefined)).samples.map((s) => [`${s.name}${s.labels.reason === undefined ? "" : `{${s.labels.reason}}`}`, s.value]));
+    const envelopes = () => metrics().get("feeder_bridge_nats_received_envelopes_total") ?? 0;
+    const garbage = async (n: number) => {
+      // Envelopes too short to be one: read and refused (counted by the reader).
+      const before = envelopes();
+      for (let i = 0; i < n; i++) nc.publish("met4.x", new Uint8Array(3));
+      await until(`${n} envelopes read`, async () => {
+        nc.publish("met4.probe", new Uint8Array(3));
+        await nc.flush();
+        return envelopes() >= before + n;
+      });
+    };
+    await bridge.start();
+    await garbage(2);
+    const first = metrics();
+    expect(first.get("feeder_bridge_nats_refused_envelopes_total{short}")).toBe(first.get("feeder_bridge_nats_received_envelopes_total"));
+    await bridge.stop();
+    await bridge.start();
+    const again = metrics();
+    for (const [k, v] of first) if (k.endsWith("_total") && !k.startsWith("process_")) expect(again.get(k), k).toBeGreaterThanOrEqual(v);
+    await garbage(1);
+    expect(metrics().get("feeder_bridge_nats_received_envelopes_total")).toBeGreaterThan(first.get("feeder_bridge_nats_received_envelopes_total")!);
+  });
+
+  test("to-nats --stream: feeder_bridge_stream_storing is absent until the bridge has read its stream, never 1 unknown", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: "met5", log: silentLogger, jetstream: { stream: "MET5", maxAgeMs: 0, maxBytes: 1 << 20, checkIntervalMs: 3_600_000 } });
+    stops.push(() => bridge.stop());
+    const storing = () => parsePrometheusText(toNatsMetrics(bridge, "met5", "MET5")).samples.find((s) => s.name === "feeder_bridge_stream_storing")?.value;
+    // What a scrape during start-up reads (HTTP is bound before NATS is dialled). Before: 1.
+    expect(storing()).toBeUndefined();
+    expect(toNatsReadiness(bridge, "MET5").reasons.join("; ")).toMatch(/not connected to NATS/);
+    await bridge.start(); // the stream made and read (its baseline): known from here, before any periodic check
+    expect(storing()).toBe(1);
+    expect(toNatsReadiness(bridge, "MET5")).toEqual({ ready: true, reasons: [] });
   });
 
   test("from-nats --stream: not ready while its JetStream stream is gone, ready again once it is back", async () => {

@@ -16,6 +16,7 @@ import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { natsAccessOf } from "../../src/cli/commands/nats-credentials.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
+import { readAuthKeyFile } from "../../src/core/auth-key.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -123,6 +124,35 @@ describe("[nats] in the configuration file", () => {
     expect(loadConfigFile(again).nats).toEqual(loadConfigFile(second).nats);
   });
 
+  test("a *_file key or flag holding the secret itself: named, its value never printed (error, check-config)", async () => {
+    // The secret written where its file's path goes. Before, "cannot read" quoted it twice (and the system's message
+    // with it), and check-config printed it in the settings and in its note.
+    const TOKEN = "s3cr3t-token+x/y=";
+    const flagged = usage(() => natsAccessOf({ "nats-user": "u", "nats-password-file": SECRET }, NATS, logOf()));
+    expect(flagged).toMatch(/^--nats-password-file: cannot read \(its value not shown: not an absolute or \.\/ path, it may be the secret itself\): ENOENT: no such file or directory$/);
+    const path = config(`token_file = "${TOKEN}"`);
+    const keyed = usage(() => natsAccessOf({}, NATS, logOf(), loadConfigFile(path, { requireVenue: false }).nats));
+    expect(keyed).toMatch(/^nats\.token_file: cannot read \(its value not shown/);
+    expect(keyed).not.toContain(TOKEN);
+    // A path is still shown, once (the system's message without it).
+    const absent = join(dir, "absent-pw");
+    expect(usage(() => natsAccessOf({ "nats-token-file": absent }, NATS, logOf()))).toBe(`--nats-token-file: cannot read ${JSON.stringify(absent)}: ENOENT: no such file or directory`);
+    const withVenue = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\n\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n\n[nats]\ntoken_file = "${TOKEN}"\nca_file = "${absent}"\n`, 0o644);
+    const out: string[] = [];
+    expect(await checkConfigCommand.run({ values: { config: withVenue }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    const text = out.join("");
+    expect(text).not.toContain(TOKEN);
+    expect(text).toContain("# token_file is set (not shown: not an absolute or ./ path, it may be the secret itself)");
+    expect(text).toContain("# note: nats.token_file (its value not shown: not an absolute or ./ path, it may be the secret itself) cannot be read by this user now (no such file)");
+    expect(text).toContain(`ca_file = ${JSON.stringify(absent)}`);
+    // The feed's HMAC key likewise (--auth-key-file of the bridge and listen --nats, publish.auth_key_file).
+    const KEY = "00112233445566778899aabbccddeeff";
+    expect(() => readAuthKeyFile(KEY, "--auth-key-file", { fifo: true })).toThrow(/^--auth-key-file: cannot read key file \(its value not shown: not an absolute or \.\/ path, it may be the secret itself\): ENOENT: no such file or directory$/);
+    const keyed2 = problems(file(`[publish]\nauth_key_file = "${KEY}"\n`, 0o644));
+    expect(keyed2.join("\n")).toMatch(/^publish\.auth_key_file: cannot read key file \(its value not shown/);
+    expect(keyed2.join("\n")).not.toContain(KEY);
+  });
+
   test("a secret in the service's systemd credentials directory is not warned of for its mode (systemd guards it)", () => {
     // systemd hands the service its copy 0400, or 0400 with an ACL for the service's user where the directory's
     // file system takes ACLs (the mask then shows as group-readable, 0440): warning of that asked for a chmod the
@@ -211,6 +241,26 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
 
     // listen --nats -c FILE takes the file's [nats] as from-nats does (before: refused, "leave out --config"), the
     // flags overriding it; the wrong password from the file is refused by the server (exit 1, the kind named).
+    // Both read only [nats] of the file and check only that: a file written for another host (a destination
+    // interface and a key file that are not here) is no error. Before, both refused it (the whole file validated).
+    const foreign = file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n\n[nats]\nuser = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"\n`, 0o644);
+    expect(() => loadConfigFile(foreign, { requireVenue: false })).toThrow(ConfigError);
+    const fromForeign = run("from-nats", { nats: nats.url, prefix: "cfg", config: foreign, group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` });
+    stops.push(fromForeign.stop);
+    await ready(fromPort);
+    expect(await fromForeign.stop()).toBe(0);
+    // to-nats -c reads [publish]: the destinations' interfaces are checked, but not when --iface replaces them (the
+    // groups joined there). Before, another host's file was refused even with --iface.
+    const otherHost = file(`[[publish.destinations]]\ngroup = "${G.group}"\nport = ${G.port}\ninterface = "192.0.2.7"\n\n[nats]\nuser = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"\n`, 0o644);
+    await expect(run("to-nats", { nats: nats.url, prefix: "cfg", config: otherHost, http: "off" }).code).rejects.toThrow(/interface: "192\.0\.2\.7" is not an address of this host/);
+    const toOther = run("to-nats", { nats: nats.url, prefix: "cfg", config: otherHost, iface: "127.0.0.1", http: `127.0.0.1:${toPort}` });
+    stops.push(toOther.stop);
+    await ready(toPort);
+    expect(await toOther.stop()).toBe(0);
+    // Still checked: the file's [nats], and its section names.
+    await expect(run("from-nats", { nats: nats.url, config: config(`user = "bridge"`), group: [`${B.group}:${B.port}`], http: "off" }).code).rejects.toThrow(/nats\.password_file: missing/);
+    await expect(run("from-nats", { nats: nats.url, config: file(`[natz]\nuser = "bridge"\n`), group: [`${B.group}:${B.port}`], http: "off" }).code).rejects.toThrow(/natz: unknown key/);
+
     const listenRun = (values: CommandContext["values"], lg = logOf()) => {
       let stop!: (s: string) => void;
       const stopSignal = new Promise<string>((r) => (stop = r));
@@ -235,6 +285,13 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(await overridden.stop()).toBe(0);
+    const fromFile = listenRun({ config: foreign });
+    stops.push(fromFile.stop);
+    while (!fromFile.log.lines.some((l) => l.startsWith("listening "))) {
+      if (Date.now() > deadline + 20_000) throw new Error(`listen --nats -c (another host's file) did not start: ${fromFile.log.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await fromFile.stop()).toBe(0);
     // Without --nats, -c is the multicast configuration as before: a --nats-* flag still needs --nats.
     await expect(listenCommand.run({ values: { config: good, "nats-tls": true }, positionals: [], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/--nats-tls needs --nats/);
   }, 30_000);

@@ -171,4 +171,28 @@ describe.skipIf(missing !== undefined)(`a message over the server's max_payload$
       await small.stop();
     }
   });
+
+  test("a heartbeat the client refuses is counted neither as published nor as a dropped wire message", async () => {
+    // Every envelope over max_payload, a heartbeat's (40 bytes) too. Before, a refused heartbeat was counted
+    // as published (before the publish) and as a wire message dropped (publish_error).
+    const tiny = await NatsServer.start("max_payload: 16");
+    const b = new ForwardBridge({ groups: [], servers: tiny.url, prefix: PREFIX, log: silentLogger });
+    try {
+      await b.start();
+      const q = packer({ channelId: 5, sourceId: 7, sessionId: 502, sessionStartUs: T0 });
+      const y = new TestBook(X);
+      y.load([[943000, 5]], [[944000, 5]], 1, T0);
+      packInstrumentDefinition(q, new EncodedDefinition(X), false);
+      packBookSnapshot(q, y, 0, false);
+      for (const d of take(q)) b.onDatagram(d); // two wire messages, both refused
+      for (let i = 0; i < 3; i++) {
+        q.appendHeartbeat(0);
+        for (const d of take(q)) b.onDatagram(d);
+      }
+      expect(b.counters).toMatchObject({ heartbeats: 0, published: 0, publishErrors: 2, publishedBytes: 0 });
+    } finally {
+      await b.stop();
+      await tiny.stop();
+    }
+  });
 });

@@ -10,6 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { StreamWatch, type StreamManager } from "../../src/bridge/stream-watch.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
 import { connectNats } from "../../src/subscriber/nats-source.ts";
@@ -244,4 +246,42 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await waitFor(() => bridge.counters.streamNotStored >= 5, "the hole counted once the stream could be checked", 20_000);
     expect(bridge.counters.streamMissing).toBe(0);
   }, 60_000);
+});
+
+describe("the stream watch's storing (what the gauge and /readyz read)", () => {
+  test("unknown before the stream is read; false while it is gone and cannot be made again; true once it is back", async () => {
+    // A manager whose stream is deleted after the baseline, and whose creation is refused (e.g. another stream took
+    // the subjects meanwhile). Before: true throughout, unknown and gone read as storing.
+    let gone = false;
+    let refuse = true;
+    const info = { config: { subjects: ["w.>"] }, state: { last_seq: 0 }, created: "t0" };
+    const jsm: StreamManager = {
+      streams: {
+        add: async () => {
+          if (refuse) throw new Error("subjects overlap with an existing stream");
+          gone = false;
+        },
+        update: async () => undefined,
+        info: async () => {
+          if (gone) throw new Error("stream not found");
+          return info;
+        },
+      },
+    };
+    const counters = { streamNotStored: 0, streamMissing: 0, streamCheckFailures: 0 };
+    const watch = new StreamWatch("W", silentLogger, async () => void (await jsm.streams.add({})));
+    expect(watch.storing).toBeUndefined();
+    await watch.baseline(jsm, 0, counters);
+    expect(watch.storing).toBe(true);
+    gone = true;
+    await watch.check(jsm, 0, counters);
+    expect(counters.streamMissing).toBe(1);
+    expect(watch.storing).toBe(false);
+    await watch.check(jsm, 0, counters);
+    expect(watch.storing).toBe(false);
+    refuse = false;
+    await watch.check(jsm, 0, counters);
+    expect(counters.streamMissing).toBe(3);
+    expect(watch.storing).toBe(true);
+  });
 });

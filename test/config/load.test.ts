@@ -154,6 +154,15 @@ describe("config", () => {
     expect(parseConfigText(allText)).toEqual({ ...all, http: { ...all.http, bearerToken: undefined } });
   });
 
+  test("check-config's TOML keeps publish.auth_key_file (before, left out: the output loaded back unauthenticated)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "feeder-format-key-"));
+    const key = join(dir, "feed.key");
+    writeFileSync(key, "00112233445566778899aabbccddeeff\n");
+    const c = parseConfigText(`[publish]\nauth_key_file = ${JSON.stringify(key)}\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`);
+    expect(c.publish.authKeyFile).toBe(key);
+    expect(parseConfigText(formatConfigToml(c))).toEqual(c);
+  });
+
   // TC0: the example from the issue, word for word
   test("a bad depth names the key, the value and the allowed values", () => {
     expect(problemsOf('[venues.bybit.linear]\ndepth = 500\nsymbols = ["BTCUSDT"]\n')).toEqual([

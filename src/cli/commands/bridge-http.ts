@@ -100,7 +100,8 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   w.family("feeder_bridge_multicast_received_datagrams_total", "counter", "datagrams read from the groups that passed the checks (checksum, HMAC, framing)").sample("feeder_bridge_multicast_received_datagrams_total", {}, c.datagrams);
   w.family("feeder_bridge_multicast_rejected_datagrams_total", "counter", "datagrams read from the groups and rejected, by reason (not in received_datagrams)");
   for (const [reason, n] of Object.entries(c.rejected)) w.sample("feeder_bridge_multicast_rejected_datagrams_total", { reason }, n);
-  w.family("feeder_bridge_multicast_received_bytes_total", "counter", "bytes of every datagram read from the groups, rejected ones included").sample("feeder_bridge_multicast_received_bytes_total", {}, c.receivedBytes);
+  w.family("feeder_bridge_multicast_received_bytes_total", "counter", "bytes of the datagrams in received_datagrams (not the rejected ones: rejected_bytes)").sample("feeder_bridge_multicast_received_bytes_total", {}, c.receivedBytes);
+  w.family("feeder_bridge_multicast_rejected_bytes_total", "counter", "bytes of the datagrams rejected (not in received_bytes)").sample("feeder_bridge_multicast_rejected_bytes_total", {}, c.rejectedBytes);
   w.family("feeder_bridge_multicast_duplicate_datagrams_total", "counter", "datagrams wholly behind their stream's sequence (copies, or late), dropped as a subscriber drops them").sample("feeder_bridge_multicast_duplicate_datagrams_total", {}, c.duplicates);
   w.family("feeder_bridge_upstream_gaps_total", "counter", "gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
   w.family("feeder_bridge_upstream_seq_jumps_reverted_total", "counter", "jumps ahead of an upstream sequence undone by two datagrams of the line before it").sample("feeder_bridge_upstream_seq_jumps_reverted_total", {}, c.seqJumpsReverted);
@@ -108,7 +109,7 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "message" }, c.published);
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "heartbeat" }, c.heartbeats);
   w.family("feeder_bridge_nats_published_bytes_total", "counter", "envelope bytes handed to the NATS client").sample("feeder_bridge_nats_published_bytes_total", {}, c.publishedBytes);
-  w.family("feeder_bridge_dropped_messages_total", "counter", "wire messages not published, by reason: disconnected (NATS down), backlog (the client held more than --max-pending), publish_error (the client refused it), undefined_instrument (no definition seen yet); each loss a number skipped, seen by readers");
+  w.family("feeder_bridge_dropped_messages_total", "counter", "wire messages not published, by reason: disconnected (NATS down), backlog (the client held more than --max-pending), publish_error (the client refused it; not heartbeats, which carry none), undefined_instrument (no definition seen yet); each loss a number skipped, seen by readers");
   w.sample("feeder_bridge_dropped_messages_total", { reason: "disconnected" }, c.droppedDisconnected);
   w.sample("feeder_bridge_dropped_messages_total", { reason: "backlog" }, c.droppedBacklog);
   w.sample("feeder_bridge_dropped_messages_total", { reason: "publish_error" }, c.publishErrors);
@@ -119,7 +120,9 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   connection(w, h, c);
   if (stream !== undefined) {
     const s = { stream };
-    w.family("feeder_bridge_stream_storing", "gauge", "1 while the last check of the JetStream stream read it and found it storing what the bridge publishes").sample("feeder_bridge_stream_storing", s, h.streamStoring === false ? 0 : 1);
+    // Unknown (the stream not read yet: the bridge starting) is no sample, never 1.
+    w.family("feeder_bridge_stream_storing", "gauge", "1 while the last read of the JetStream stream found it there and storing what the bridge publishes; absent until the bridge has read it");
+    if (h.streamStoring !== undefined) w.sample("feeder_bridge_stream_storing", s, h.streamStoring ? 1 : 0);
     w.family("feeder_bridge_stream_not_stored_messages_total", "counter", "messages published that the JetStream stream did not store (a hole in the history); the bridge publishes without acknowledgements, so this is its failed-ack count").sample("feeder_bridge_stream_not_stored_messages_total", s, c.streamNotStored);
     w.family("feeder_bridge_stream_missing_total", "counter", "checks that found the JetStream stream gone (it is created again)").sample("feeder_bridge_stream_missing_total", s, c.streamMissing);
     w.family("feeder_bridge_stream_check_failures_total", "counter", "checks that could not read the JetStream stream (NATS down or slow, JetStream unavailable)").sample("feeder_bridge_stream_check_failures_total", s, c.streamCheckFailures);
@@ -130,15 +133,17 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
 
 /**
  * to-nats is ready while it can forward: connected, its credentials taken, the client's backlog within --max-pending
- * and its stream (if any) storing. Read as things are now, not from traffic: a silent feed is ready once NATS is.
+ * and its stream (if any) read and storing. Read as things are now, not from traffic: a silent feed is ready once
+ * NATS is.
  */
-export function toNatsReadiness(bridge: ForwardBridge): Readiness {
+export function toNatsReadiness(bridge: ForwardBridge, stream?: string): Readiness {
   const h = bridge.health;
   const reasons: string[] = [];
   if (h.authRefused) reasons.push("the NATS server refuses the bridge's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
   else if (h.overMaxPending) reasons.push("the NATS client holds more than --max-pending unwritten (NATS slower than the feed): datagrams are dropped");
   if (h.streamStoring === false) reasons.push("the JetStream stream is not storing, or cannot be checked");
+  else if (stream !== undefined && h.streamStoring === undefined) reasons.push(`the JetStream stream ${stream} has not been read yet (the bridge is making it)`);
   return { ready: reasons.length === 0, reasons };
 }
 
@@ -146,9 +151,9 @@ export function toNatsReadiness(bridge: ForwardBridge): Readiness {
 export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: string | undefined): string {
   const w = new PromWriter();
   const reader = bridge.reader;
+  const c = bridge.counters; // over every run of the bridge: never read from one reader, whose counts start at 0
   info(w, "from-nats", prefix, stream);
-  if (reader !== undefined) {
-    const c = reader.counters;
+  if (reader !== undefined && c !== undefined) {
     w.family("feeder_bridge_nats_received_envelopes_total", "counter", "NATS messages read (envelopes), refused ones included").sample("feeder_bridge_nats_received_envelopes_total", {}, c.envelopes);
     w.family("feeder_bridge_nats_received_bytes_total", "counter", "bytes of the NATS messages read").sample("feeder_bridge_nats_received_bytes_total", {}, c.receivedBytes);
     w.family("feeder_bridge_nats_refused_envelopes_total", "counter", "envelopes refused, by reason (short, bad_magic, unknown_version, bad_message, old_session, bad_auth, repeated)");

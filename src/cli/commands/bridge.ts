@@ -6,7 +6,7 @@
  */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, loadNatsSection } from "../../config/load.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -46,9 +46,11 @@ export const bridgeCommand: CommandSpec = {
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
-    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it)",
+    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it);",
+    "                           from-nats reads and checks nothing else of the file",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
-    "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface)",
+    "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
+    "                           be this host's; with --iface the file's interfaces are not used nor checked)",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
     `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats; port 0: any free one);`,
     "                           off: none. A port taken exits 1: a second bridge of one direction on a host needs",
@@ -131,7 +133,9 @@ async function toNats(ctx: CommandContext): Promise<number> {
   let maxDatagramBytes: number | undefined;
   let natsFile: NatsConfig | undefined;
   if (typeof v.config === "string") {
-    const config = loadConfigFile(v.config, { requireVenue: false });
+    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
+    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined });
     natsFile = config.nats;
     authKeyFile ??= config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;
@@ -159,7 +163,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   }
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
-  const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge) });
+  const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
   try {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
@@ -203,8 +207,9 @@ function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddres
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
-  // from-nats reads only the [nats] section of a --config file (its credentials and TLS).
-  const natsFile = typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  // from-nats reads only the [nats] section of a --config file (its credentials and TLS), and checks only that: a
+  // file of another host (its [publish] interfaces not on this one) is no error here.
+  const natsFile = typeof v.config === "string" ? loadNatsSection(v.config) : undefined;
   const read = natsReadOptions(ctx, natsFile);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
@@ -232,7 +237,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
-  const counters = () => ({ ...bridge.reader!.counters, sendErrors: bridge.sendErrors });
+  const counters = () => ({ ...bridge.counters!, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);

@@ -4,6 +4,7 @@
  * @module
  */
 import { accessSync, constants, statSync } from "node:fs";
+import { shownPath } from "../../core/secret-path.ts";
 import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
 import { formatConfigToml } from "../../config/format.ts";
 import { loadConfigFile } from "../../config/load.ts";
@@ -69,7 +70,8 @@ function natsFilesNote(config: FeederConfig): string {
   for (const [key, path] of files) {
     if (path === undefined) continue;
     const why = unopenable(path);
-    if (why !== undefined) out += `# note: nats.${key} ${JSON.stringify(path)} cannot be read by this user now (${why}): a bridge or listen --nats taking it (no flag overriding the key) exits 2 if it cannot either; a systemd credential exists only inside its service\n`;
+    // A value that is no path may be the secret itself: not printed (core/secret-path.ts).
+    if (why !== undefined) out += `# note: nats.${key} ${shownPath(path)} cannot be read by this user now (${why}): a bridge or listen --nats taking it (no flag overriding the key) exits 2 if it cannot either; a systemd credential exists only inside its service\n`;
   }
   return out;
 }

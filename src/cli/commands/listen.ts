@@ -4,7 +4,7 @@
  * @module
  */
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, loadNatsSection } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
@@ -56,7 +56,8 @@ export const listenCommand: CommandSpec = {
   help: [
     "Options:",
     "  -c, --config FILE    join every destination of the configuration's [publish] section; with --nats,",
-    "                       only its [nats] section (NATS credentials and TLS; the flags below override it)",
+    "                       only its [nats] section (NATS credentials and TLS; the flags below override it),",
+    "                       the rest neither read nor checked",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one (or the default group); refused when it",
     "                       would do nothing (beside --config or --bind without such a --group)",
@@ -255,8 +256,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
   // With --nats, --config gives its [nats] section only (credentials and TLS, the flags overriding it), as for
   // `bridge from-nats -c`: before, it was refused and a reader on the bridge's host had to repeat every file by flag.
+  // Only [nats] is checked: a file of another host (its [publish] interfaces not here) is no error.
   const natsWanted = v.nats !== undefined || v.stream !== undefined;
-  const natsFile = natsWanted && typeof v.config === "string" ? loadConfigFile(v.config, { requireVenue: false }).nats : undefined;
+  const natsFile = natsWanted && typeof v.config === "string" ? loadNatsSection(v.config) : undefined;
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);

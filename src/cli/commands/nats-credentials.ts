@@ -10,6 +10,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
 import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
+import { reasonWithoutPath, shownPath } from "../../core/secret-path.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { UsageError } from "../command.ts";
@@ -201,7 +202,9 @@ function readFile(path: string, flag: string): Uint8Array {
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
     if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);
-    throw new UsageError(`${flag}: cannot read ${JSON.stringify(path)}: ${(err as Error).message}`);
+    // Not found (or not a file): the value may be the secret itself, given by mistake for its file's path. Shown only
+    // when it looks like a path, and the system's message without it (before, both printed it).
+    throw new UsageError(`${flag}: cannot read ${shownPath(path)}: ${reasonWithoutPath(err as Error, path)}`);
   }
   if (bytes.length === 0) throw new UsageError(`${flag} ${JSON.stringify(path)} is empty`);
   return bytes;
