@@ -294,7 +294,8 @@ export const SESSION_CONFIRM_DATAGRAMS = 2;
 /**
  * The newest upstream session of one source. A newer one is adopted at once but stays provisional (`pending`) until
  * SESSION_CONFIRM_DATAGRAMS of its datagrams came; before that, as many datagrams of one older session (not older
- * than the last confirmed, `prev`) prove it bogus and the source goes back to that session.
+ * than the last confirmed, `prev`, or one replaced while provisional: `skipped`) prove it bogus and the source goes
+ * back to that session.
  */
 interface UpstreamSession extends SessionKey {
   pending: boolean;
@@ -846,10 +847,10 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: an envelope of a session older than its source's newest. While that newest one is provisional, datagrams
-   * of one older session (not older than the last confirmed one) count against it; the second undoes it: the
+   * Cold: an envelope of a session older than its source's newest, which is provisional, that may prove it bogus
+   * (mayProve, the caller's check): datagrams of one such session count against it; the second undoes it: the
    * source goes back to that session (the caller starts a new session of the repacker, so subscribers drop what
-   * the bogus one brought). Otherwise the envelope is a late one of a superseded session.
+   * the bogus one brought, and `proved` retires what it replaced).
    */
   private provesBogus(known: UpstreamSession, startHi: number, startLo: number, id: number, sendHi: number, sendLo: number): boolean {
     const old = known.old;
