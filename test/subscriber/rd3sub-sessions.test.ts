@@ -4,7 +4,7 @@
  * following a clock-step restart upstream while a bogus newer session stays provisional. Driven through ingest() and
  * EnvelopeRepacker.add(): no sockets.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
@@ -13,6 +13,11 @@ import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from ".
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+// The subscriber's receive clock (stream liveness), moved by the random multicast runs below; the NATS reader's own
+// clock is the `nowMs` its tests pass.
+const clock = vi.hoisted(() => ({ nowMs: 1_764_000_000_000 }));
+vi.mock("../../src/subscriber/mono-clock.ts", async (orig) => ({ ...(await orig<object>()), monoEpochMs: () => clock.nowMs }));
 
 /** Counts passes over the map (values() / iteration) while fn runs. */
 function passes(map: Map<number, unknown>, fn: () => void): number {
@@ -281,5 +286,55 @@ function randomRuns(seed: number): string[] {
 it("NATS reader, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
   const failed: string[] = [];
   for (let seed = 1; seed <= 40; seed++) for (const w of randomRuns(seed)) failed.push(`seed ${seed} ${w}`);
+  expect(failed).toEqual([]);
+});
+
+/**
+ * The same random runs on multicast (FeedSubscriber, staleAfterMs 2500: a stream stale 2.5 s after its last datagram,
+ * the stale check run before each datagram): the rule s-rd2sub gave it (a clock-step restart taken while a bogus
+ * newer session is provisional, once no stream of it nor of the last confirmed run is alive).
+ */
+function randomRunsMulticast(seed: number): string[] {
+  const r = rng(seed);
+  const sub = newSubscriber({ staleAfterMs: 2500 });
+  const wrong: string[] = [];
+  const send = (p: ChannelPacker, advanceMs: number) => {
+    clock.nowMs += advanceMs;
+    sub.checkStale(clock.nowMs);
+    for (const d of take(p, clock.nowMs * 1000)) sub.ingest(d, clock.nowMs * 1000);
+  };
+  let prev: ChannelPacker | undefined;
+  let startUs = T0 + 600_000_000;
+  for (let k = 0; k < 6; k++) {
+    if (k > 0) startUs += (r() < 0.5 ? -1 : 1) * Math.floor(1 + r() * 100) * 1_000_000;
+    const real = run(100 + k, startUs);
+    const forged = new Set<number>();
+    for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
+    for (let i = 0; i < 10; i++) {
+      if (forged.has(i)) {
+        const fStartUs = r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000;
+        const f = run(1 + Math.floor(r() * 0xfffffff), fStartUs, 1 + Math.floor(r() * 2));
+        refresh(f, 100);
+        send(f, i === 0 && k > 0 ? 5000 : 10);
+      }
+      refresh(real, 900_000 + 1000 * k + i, 1 + i);
+      send(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
+    }
+    const want = JSON.stringify(levelsOf(book(900_000 + 1000 * k + 9)));
+    const sb = sub.book(X.instrumentId)!;
+    if (!sb.usable || JSON.stringify(levelsOf(sb)) !== want) wrong.push(`run ${k}: book ${sb.usable ? "" : "not usable "}${JSON.stringify(levelsOf(sb))}`);
+    if (prev !== undefined && r() < 0.5) {
+      refresh(prev, 100, 50);
+      send(prev, 5000); // a blip: the live run's stream stale
+      if (JSON.stringify(levelsOf(sub.book(X.instrumentId)!)) !== want || sub.book(X.instrumentId)!.sessionId !== 100 + k) wrong.push(`run ${k}: moved by the previous run's late datagram`);
+    }
+    prev = real;
+  }
+  return wrong;
+}
+
+it("multicast, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
+  const failed: string[] = [];
+  for (let seed = 1; seed <= 40; seed++) for (const w of randomRunsMulticast(seed)) failed.push(`seed ${seed} ${w}`);
   expect(failed).toEqual([]);
 });
