@@ -294,7 +294,8 @@ export const SESSION_CONFIRM_DATAGRAMS = 2;
 /**
  * The newest upstream session of one source. A newer one is adopted at once but stays provisional (`pending`) until
  * SESSION_CONFIRM_DATAGRAMS of its datagrams came; before that, as many datagrams of one older session (not older
- * than the last confirmed, `prev`) prove it bogus and the source goes back to that session.
+ * than the last confirmed, `prev`, or one replaced while provisional: `skipped`) prove it bogus and the source goes
+ * back to that session.
  */
 interface UpstreamSession extends SessionKey {
   pending: boolean;
@@ -313,9 +314,50 @@ interface UpstreamSession extends SessionKey {
    * time. A dead run's late envelope after every stream went silent a moment is no clock-step restart.
    */
   retired: SessionKey[];
+  /**
+   * Provisional sessions a newer one replaced before they were confirmed (the first RETIRED_SESSIONS in a row), as on
+   * multicast (streams.ts skipped): each may prove the newest bogus, also one that started before `prev` (a clock-step
+   * restart a bogus header replaced); retired with `prev` when a session is confirmed.
+   */
+  skipped: SessionKey[];
+  /** A line of the source the last upstreamOver found alive: tried first (a flood of older envelopes scans no table). */
+  alive: StreamLine | undefined;
 }
 
 const RETIRED_SESSIONS = 8;
+
+function retire(known: UpstreamSession, k: SessionKey): void {
+  if (known.retired.length >= RETIRED_SESSIONS) known.retired.shift();
+  known.retired.push(k);
+}
+
+/**
+ * Cold: whether envelopes of this older session may prove the source's provisional newest one bogus: not one left
+ * behind, and not older than the last confirmed one unless a newer one replaced it while provisional (skipped).
+ */
+function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
+  if (known.retired.some((k) => sameKey(startHi, startLo, id, k))) return false;
+  if (known.prev === undefined || compareKey(startHi, startLo, id, known.prev) >= 0) return true;
+  return known.skipped.some((k) => sameKey(startHi, startLo, id, k));
+}
+
+/**
+ * Cold: two envelopes of (startHi, startLo, id) proved the provisional newest session bogus. Other than the last
+ * confirmed one (a restart the bogus session replaced while provisional, one whose clock stepped back too), it is
+ * confirmed as by its second envelope: the last confirmed one and the runs replaced before it while provisional are
+ * left behind (not so, a dead run's late envelope after a moment of silence passed for a clock-step restart). The
+ * runs replaced after it are not: one may be real.
+ */
+function proved(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
+  const skipped = known.skipped.splice(0);
+  if (known.prev === undefined || sameKey(startHi, startLo, id, known.prev)) return;
+  retire(known, known.prev);
+  const at = skipped.findIndex((k) => sameKey(startHi, startLo, id, k));
+  for (let i = 0; i < skipped.length; i++) {
+    const k = skipped[i]!;
+    if (at >= 0 ? i < at : compareKey(k.startHi, k.startLo, k.id, { startHi, startLo, id }) < 0) retire(known, k);
+  }
+}
 
 function sameKey(aHi: number, aLo: number, aId: number, b: SessionKey | undefined): boolean {
   return b !== undefined && aHi === b.startHi && aLo === b.startLo && aId === b.id;
@@ -571,7 +613,7 @@ export class EnvelopeRepacker {
     if (known === undefined) {
       // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
       const old = { startHi: 0, startLo: 0, id: 0 };
-      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [] });
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
@@ -579,13 +621,20 @@ export class EnvelopeRepacker {
       // An older one once every stream of the newest has ended or gone silent is a restart whose host clock
       // stepped back (its start earlier than the dead run's): taken as a newer one. Refused, it was for good.
       // Never one left behind (retired), nor while a restart is provisional the one it replaced, which counts against
-      // it as an older one's would even when it starts later (the run a clock-step restart replaced).
+      // it as an older one's would even when it starts later (the run a clock-step restart replaced). While the
+      // newest is provisional, one that may not count against it (older than the last confirmed one, not replaced
+      // while provisional: mayProve) is such a restart too once upstream is over: refused whenever provisional, one
+      // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
       const retired = known.retired.some((k) => sameKey(startHi, startLo, id, k));
       const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && sameKey(startHi, startLo, id, known.prev));
-      if (older && !retired && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) this.counters.sessionsReverted++;
-      else if (older && (retired || known.pending || !this.upstreamOver(source, nowMs))) return this.refuse("old_session");
+      const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
+      if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
+        this.counters.sessionsReverted++;
+        proved(known, startHi, startLo, id);
+      } else if (older && (retired || evidence || !this.upstreamOver(known, source, nowMs))) return this.refuse("old_session");
       else {
         if (!known.pending) known.prev = { startHi: known.startHi, startLo: known.startLo, id: known.id };
+        else if (known.skipped.length < RETIRED_SESSIONS) known.skipped.push({ startHi: known.startHi, startLo: known.startLo, id: known.id });
         known.pending = true;
         known.newDatagrams = 1;
         known.oldDatagrams = 0;
@@ -605,10 +654,10 @@ export class EnvelopeRepacker {
       known.lastSendLo = sendLo;
       if (++known.newDatagrams >= SESSION_CONFIRM_DATAGRAMS) {
         known.pending = false;
-        if (known.prev !== undefined) {
-          if (known.retired.length >= RETIRED_SESSIONS) known.retired.shift();
-          known.retired.push(known.prev);
-        }
+        // The runs it replaced while provisional too: never retired, one's late envelope once the newest was silent
+        // passed for a clock-step restart.
+        if (known.prev !== undefined) retire(known, known.prev);
+        for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
     this.lastUpstreamMs = nowMs;
@@ -798,14 +847,12 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: an envelope of a session older than its source's newest. While that newest one is provisional, datagrams
-   * of one older session (not older than the last confirmed one) count against it; the second undoes it: the
+   * Cold: an envelope of a session older than its source's newest, which is provisional, that may prove it bogus
+   * (mayProve, the caller's check): datagrams of one such session count against it; the second undoes it: the
    * source goes back to that session (the caller starts a new session of the repacker, so subscribers drop what
-   * the bogus one brought). Otherwise the envelope is a late one of a superseded session.
+   * the bogus one brought, and `proved` retires what it replaced).
    */
   private provesBogus(known: UpstreamSession, startHi: number, startLo: number, id: number, sendHi: number, sendLo: number): boolean {
-    if (!known.pending) return false;
-    if (known.prev !== undefined && compareKey(startHi, startLo, id, known.prev) < 0) return false;
     const old = known.old;
     if (old.startHi !== startHi || old.startLo !== startLo || old.id !== id) {
       old.startHi = startHi; // evidence must come from one session (another bogus one must not count)
@@ -824,14 +871,23 @@ export class EnvelopeRepacker {
 
   /**
    * Cold: no upstream stream of `source` is alive, each ended (END_OF_SESSION) or silent by the reader's clock (in a
-   * replay, whose clock runs ahead of upstream time, an END_OF_SESSION alone tells).
+   * replay, whose clock runs ahead of upstream time, an END_OF_SESSION alone tells). The line found alive last is
+   * tried first: each older envelope scanned every line (up to MAX_NUMBERED_STREAMS), so a flood of them cost that
+   * much per envelope while the source was alive.
    */
-  private upstreamOver(source: number, nowMs: number): boolean {
+  private upstreamOver(known: UpstreamSession, source: number, nowMs: number): boolean {
+    if (known.alive !== undefined && this.lineAlive(known.alive, nowMs)) return false;
     for (const [key, line] of this.streams) {
-      if ((key & 0xffff) !== source || line.ended) continue;
-      if (this.opts.replay || nowMs - line.aliveMs <= silentAfterMs(line, this.opts.heartbeatIntervalMs)) return false;
+      if ((key & 0xffff) !== source || !this.lineAlive(line, nowMs)) continue;
+      known.alive = line;
+      return false;
     }
+    known.alive = undefined;
     return true;
+  }
+
+  private lineAlive(line: StreamLine, nowMs: number): boolean {
+    return !line.ended && (this.opts.replay === true || nowMs - line.aliveMs <= silentAfterMs(line, this.opts.heartbeatIntervalMs));
   }
 
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */

@@ -145,6 +145,13 @@ function mayProve(src: SourceState, startUs: number, id: number): boolean {
   return false;
 }
 
+/** A stream of src alive (not stale nor ended) on its newest session, or withPrev on its last confirmed one. */
+function liveOf(s: StreamState, src: SourceState, withPrev: boolean): boolean {
+  if (s.source !== src || s.stale || s.ended) return false;
+  if (s.sessionId === src.id && s.sessionStartUs === src.startUs) return true;
+  return withPrev && s.sessionId === src.prevId && s.sessionStartUs === src.prevStartUs;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -226,6 +233,11 @@ export interface SourceState {
   skipped: number[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
+  /**
+   * A stream of it the last scan for a live one found (sessionOver, mayRestartPending): checked first, so a flood of
+   * older sessions' datagrams while it stays alive costs O(1) each, not a pass over the stream table each.
+   */
+  alive: StreamState | undefined;
 }
 
 /**
@@ -324,7 +336,7 @@ export class StreamTable {
     // While the newest is provisional, one that may not prove it bogus (older than the last confirmed one and not
     // replaced while provisional: mayProve) once that one too is over (pendingOver): a bogus header after the dead
     // run, or skipped full, kept the newest provisional for good and such a restart's datagrams were dropped for good.
-    if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : this.sessionOver(src) && !isRetired(src, sessionStartUs, sessionId))) vsSource = 1;
+    if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : !isRetired(src, sessionStartUs, sessionId) && this.sessionOver(src))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
@@ -496,10 +508,7 @@ export class StreamTable {
 
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
   private sessionOver(src: SourceState): boolean {
-    for (const s of this.streams.values()) {
-      if (s.source === src && s.sessionId === src.id && s.sessionStartUs === src.startUs && !s.stale && !s.ended) return false;
-    }
-    return true;
+    return !this.anyAlive(src, false);
   }
 
   /**
@@ -509,18 +518,33 @@ export class StreamTable {
    */
   private mayRestartPending(src: SourceState, startUs: number, id: number): boolean {
     if (mayProve(src, startUs, id) || isRetired(src, startUs, id)) return false;
+    return !this.anyAlive(src, true);
+  }
+
+  /**
+   * Cold: whether a stream of the source's newest session (or, withPrev, of its last confirmed one) is alive, not
+   * stale nor ended. The one found last (src.alive) is tried first: every older session's datagram scanned the whole
+   * table, so a flood of them (no key), or a second live process sharing the source id, cost O(streams) each while
+   * the source's streams stayed alive. A scan now only when that stream stopped being one (stale, ended, gone): a
+   * scan finding none is followed by a session change (the caller adopts the restart), so floods rescan rarely.
+   */
+  private anyAlive(src: SourceState, withPrev: boolean): boolean {
+    const w = src.alive;
+    if (w !== undefined && this.streams.get(w.key) === w && liveOf(w, src, withPrev)) return true;
     for (const s of this.streams.values()) {
-      if (s.source !== src || s.stale || s.ended) continue;
-      if ((s.sessionId === src.id && s.sessionStartUs === src.startUs) || (s.sessionId === src.prevId && s.sessionStartUs === src.prevStartUs)) return false;
+      if (!liveOf(s, src, withPrev)) continue;
+      src.alive = s;
+      return true;
     }
-    return true;
+    src.alive = undefined;
+    return false;
   }
 
   // Cold: a source's sessions while its newest one is provisional.
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], streams: 0 };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], streams: 0, alive: undefined };
       this.sources.set(sourceId, src);
     }
     return src;

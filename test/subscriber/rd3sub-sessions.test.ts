@@ -1,0 +1,340 @@
+/**
+ * s-rd3sub: a third read of the subscriber's provisional sessions (docs/wire-protocol.md §3.4, §6.2). What a flood of
+ * older sessions' datagrams costs (passes over the stream table counted, not timed), and the NATS reader's repacker
+ * following a clock-step restart upstream while a bogus newer session stays provisional. Driven through ingest() and
+ * EnvelopeRepacker.add(): no sockets.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import type { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+// The subscriber's receive clock (stream liveness), moved by the random multicast runs below; the NATS reader's own
+// clock is the `nowMs` its tests pass.
+const clock = vi.hoisted(() => ({ nowMs: 1_764_000_000_000 }));
+vi.mock("../../src/subscriber/mono-clock.ts", async (orig) => ({ ...(await orig<object>()), monoEpochMs: () => clock.nowMs }));
+
+/** Counts passes over the map (values() / iteration) while fn runs. */
+function passes(map: Map<number, unknown>, fn: () => void): number {
+  let n = 0;
+  const values = map.values.bind(map);
+  const iter = map[Symbol.iterator].bind(map);
+  map.values = () => (n++, values());
+  map[Symbol.iterator] = () => (n++, iter());
+  try {
+    fn();
+  } finally {
+    delete (map as Partial<Map<number, unknown>>).values;
+    delete (map as Partial<Map<number, unknown>>)[Symbol.iterator];
+  }
+  return n;
+}
+
+const streamsOf = (sub: FeedSubscriber) => (sub as unknown as { streamTable: { streams: Map<number, unknown> } }).streamTable.streams;
+
+function heartbeats(p: ReturnType<typeof packer>, n = 1): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    p.appendHeartbeat(0);
+    out.push(...take(p));
+  }
+  return out;
+}
+
+function ingest(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
+  for (const d of datagrams) sub.ingest(d, T0 + 50);
+}
+
+/** 40 other sources' streams, then source 2: run 10 (start T0) replaced by run 11 (T0 + 1 s), both confirmed. */
+function table(): { sub: FeedSubscriber; run10: ReturnType<typeof packer>; run11: ReturnType<typeof packer> } {
+  const sub = newSubscriber({ staleAfterMs: 1000 });
+  for (let s = 3; s < 43; s++) ingest(sub, heartbeats(packer({ sourceId: s, channelId: 1 }), 2));
+  const run10 = packer({ sourceId: 2, channelId: 2, sessionId: 10, sessionStartUs: T0 });
+  ingest(sub, heartbeats(run10, 2));
+  const run11 = packer({ sourceId: 2, channelId: 2, sessionId: 11, sessionStartUs: T0 + 1_000_000 });
+  ingest(sub, heartbeats(run11, 2));
+  expect(sub.counters.sessionsReverted).toBe(0);
+  expect(sub.streamInfo().find((s) => s.sourceId === 2)!.sessionId).toBe(11);
+  return { sub, run10, run11 };
+}
+
+/** 100 datagrams, each of another session of source 2 started before run 11 (T0 − 1 s), on channel 4. */
+function olderFlood(): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < 100; i++) out.push(...heartbeats(packer({ sourceId: 2, channelId: 4, sessionId: 1000 + i, sessionStartUs: T0 - 1_000_000 })));
+  return out;
+}
+
+describe("a flood of older sessions' datagrams of a source whose streams are alive", () => {
+  // The old code: one pass over the stream table per datagram (sessionOver, or mayRestartPending while provisional).
+  it("costs no pass over the stream table per datagram (confirmed)", () => {
+    const { sub } = table();
+    const flood = olderFlood();
+    expect(passes(streamsOf(sub), () => ingest(sub, flood))).toBeLessThanOrEqual(1);
+    expect(sub.counters.oldSessionDatagrams).toBe(100);
+    expect(sub.streamInfo().find((s) => s.sourceId === 2 && s.channelId === 2)!.sessionId).toBe(11);
+  });
+
+  it("nor while a bogus newer session is provisional; run 11 then undoes it", () => {
+    const { sub, run11 } = table();
+    ingest(sub, heartbeats(packer({ sourceId: 2, channelId: 3, sessionId: 99, sessionStartUs: T0 + 5_000_000 })));
+    const flood = olderFlood();
+    expect(passes(streamsOf(sub), () => ingest(sub, flood))).toBeLessThanOrEqual(1);
+    expect(sub.counters.oldSessionDatagrams).toBe(100);
+    ingest(sub, heartbeats(run11, 2));
+    expect(sub.counters.sessionsReverted).toBe(1);
+  });
+
+  it("nor, the source's streams stale, a flood of a run it left behind (retired)", () => {
+    const { sub, run10 } = table();
+    sub.checkStale(Math.max(...sub.streamInfo().map((s) => s.lastRecvMs)) + 600_000);
+    const flood = heartbeats(run10, 100);
+    // The old code: sessionOver scanned (finding nothing alive) before the run was found retired, each datagram.
+    expect(passes(streamsOf(sub), () => ingest(sub, flood))).toBe(0);
+    expect(sub.counters.oldSessionDatagrams).toBe(100);
+  });
+});
+
+// ---- The NATS reader (EnvelopeRepacker): real ForwardBridge numbering (its NATS connection a recorder), an
+// unchanged FeedSubscriber on the repacked stream. Upstream heartbeat interval 1 s: a stream is silent after 3 s.
+
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+function book(px: number, instrSeq = 1): TestBook {
+  const b = new TestBook(X);
+  b.instrSeq = instrSeq - 1;
+  b.load([[px, 10]], [[px + 1, 20]], instrSeq, T0);
+  return b;
+}
+
+function natsRig() {
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "rd3sub", log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const sub = newSubscriber();
+  const clock = { nowMs: 1_000_000, sendUs: T0 };
+  const drain = (): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    const old: ChannelPacker | undefined = rep.pendingOld;
+    rep.pendingOld = undefined;
+    if (old !== undefined) out.push(...take(old));
+    out.push(...take(rep.packer));
+    return out;
+  };
+  /** Sends what p holds through the bridge and the reader, advanceMs later; returns the reader's answers. */
+  const feed = (p: ChannelPacker, advanceMs = 10): string[] => {
+    clock.nowMs += advanceMs;
+    for (const d of take(p, (clock.sendUs += advanceMs * 1000))) bridge.onDatagram(d);
+    const got = published.splice(0).map((env) => rep.add(env, clock.nowMs));
+    ingestAll(sub, drain());
+    return got;
+  };
+  return { rep, sub, feed, clock };
+}
+
+/** One run of the publisher on channel 1 (source 0): its definition and a snapshot of the book at px. */
+function refresh(p: ChannelPacker, px: number, instrSeq = 1): void {
+  packInstrumentDefinition(p, new EncodedDefinition(X), instrSeq > 1);
+  packBookSnapshot(p, book(px, instrSeq), 0, instrSeq > 1);
+}
+
+function run(sessionId: number, startUs: number, channelId = 1): ChannelPacker {
+  return packer({ channelId, sessionId, sessionStartUs: startUs, heartbeatIntervalMs: 1000 });
+}
+
+const taken = (got: string[]) => got.every((g) => g === "ok" || g === "new_session");
+
+describe("NATS reader: a clock-step restart while a bogus newer session is provisional", () => {
+  /** Run A (its host clock 10 min fast) confirmed, the book usable at 943500. */
+  function confirmedA() {
+    const rig = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    rig.feed(a);
+    a.appendHeartbeat(0);
+    rig.feed(a);
+    expect(rig.sub.book(X.instrumentId)!.usable).toBe(true);
+    return { ...rig, a };
+  }
+
+  it("is followed once upstream is silent (one bogus header after the dead run kept it refused for good)", () => {
+    const { rep, sub, feed } = confirmedA();
+    const bogus = run(1, T0 + 3_600_000_000, 2); // a newer session of source 0 on channel 2: one datagram, never again
+    refresh(bogus, 100);
+    expect(feed(bogus)).toEqual(["new_session", "ok"]); // two messages, one datagram
+    // A dies; its host restarts with the clock stepped back: run C starts before A.
+    const c = run(600, T0 + 1_000_000);
+    let got: string[] = [];
+    for (let i = 1; i <= 3; i++) {
+      refresh(c, 944000 + i, i);
+      got = feed(c, i === 1 ? 5000 : 10); // 5 s: A's and the bogus session's streams silent
+    }
+    expect(taken(got)).toBe(true); // old: old_session, every one, for good
+    expect(rep.counters.refused.old_session).toBe(0);
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("while provisional itself, proves a bogus newer session that replaced it bogus (skipped)", () => {
+    const { rep, sub, feed } = confirmedA();
+    const c = run(600, T0 + 1_000_000);
+    refresh(c, 944001, 1);
+    expect(taken(feed(c, 5000))).toBe(true); // A silent: C taken as a clock-step restart, provisional
+    const bogus = run(1, T0 + 3_600_000_000, 2);
+    refresh(bogus, 100);
+    feed(bogus);
+    c.appendHeartbeat(0);
+    expect(feed(c)).toEqual(["old_session"]); // the first of two against the bogus session
+    refresh(c, 944002, 2);
+    expect(taken(feed(c))).toBe(true); // old: refused (C started before A), until C's own stream fell silent
+    expect(rep.counters.sessionsReverted).toBe(1);
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944002)));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a flood of older sessions' envelopes while upstream is alive costs no pass over the reader's streams each", () => {
+    const { rep, feed } = confirmedA();
+    const lines = (rep as unknown as { streams: Map<number, unknown> }).streams;
+    let got: string[] = [];
+    const n = passes(lines, () => {
+      for (let i = 0; i < 100; i++) {
+        const old = run(1000 + i, T0 - 1_000_000, 3);
+        old.appendHeartbeat(0);
+        got = got.concat(feed(old, 0));
+      }
+    });
+    expect(got.every((g) => g === "old_session")).toBe(true);
+    expect(n).toBeLessThanOrEqual(1); // old: 100 (upstreamOver scanned every line per envelope)
+  });
+
+  it("a revert to a later run than the last confirmed one leaves that one behind: its late envelope after a blip is refused", () => {
+    const { rep, sub, feed, a } = confirmedA();
+    const r = run(700, T0 + 700_000_000); // a real restart, later start
+    refresh(r, 945001, 1);
+    feed(r);
+    const bogus = run(1, T0 + 3_600_000_000, 2);
+    refresh(bogus, 100);
+    feed(bogus);
+    r.appendHeartbeat(0);
+    feed(r);
+    refresh(r, 945002, 2);
+    expect(taken(feed(r))).toBe(true);
+    expect(rep.counters.sessionsReverted).toBe(1);
+    // 5 s without a word (R silent a moment), then a late datagram of A, sent before A died.
+    a.nextSeq = 5;
+    refresh(a, 943500, 2);
+    expect(feed(a, 5000)).toEqual(["old_session", "old_session"]); // old: taken as a clock-step restart of A
+    r.appendHeartbeat(0);
+    feed(r);
+    expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(book(945002)));
+  });
+});
+
+/**
+ * Random runs of one publisher (source 0, channels 1 and 2), each restart after 5 s of silence with its start time
+ * later or (a host clock stepped back) earlier than the run before, and up to two forged single-datagram sessions
+ * (newer or older, on either channel) before or early in each run. Model: the real run is followed — its last two
+ * datagrams (1 s apart, as heartbeats) are taken and the book shows its last refresh — and, confirmed, a late
+ * datagram of the run it replaced (after a blip: the run silent 5 s) is refused, the book unchanged.
+ */
+function randomRuns(seed: number): string[] {
+  const r = rng(seed);
+  const { sub, feed } = natsRig();
+  const wrong: string[] = [];
+  let prev: ChannelPacker | undefined;
+  let startUs = T0 + 600_000_000;
+  for (let k = 0; k < 6; k++) {
+    if (k > 0) startUs += (r() < 0.5 ? -1 : 1) * Math.floor(1 + r() * 100) * 1_000_000;
+    const real = run(100 + k, startUs);
+    const forged = new Set<number>(); // before which datagrams of the run one forged datagram comes
+    for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
+    let last: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      if (forged.has(i)) {
+        const fStartUs = r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000;
+        const f = run(1 + Math.floor(r() * 0xfffffff), fStartUs, 1 + Math.floor(r() * 2));
+        refresh(f, 100);
+        feed(f, i === 0 && k > 0 ? 5000 : 10);
+      }
+      refresh(real, 900_000 + 1000 * k + i, 1 + i);
+      const got = feed(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
+      if (i >= 8) last = last.concat(got);
+    }
+    const want = levelsOf(book(900_000 + 1000 * k + 9));
+    if (!taken(last)) wrong.push(`run ${k}: its last datagrams ${last.join(",")}`);
+    const sb = sub.book(X.instrumentId)!;
+    if (!sb.usable || JSON.stringify(levelsOf(sb)) !== JSON.stringify(want)) wrong.push(`run ${k}: book not its refresh`);
+    if (prev !== undefined && r() < 0.5) {
+      refresh(prev, 100, 50);
+      const got = feed(prev, 5000);
+      if (got.some((g) => g !== "old_session")) wrong.push(`run ${k}: the previous run's late datagram ${got.join(",")}`);
+      if (JSON.stringify(levelsOf(sub.book(X.instrumentId)!)) !== JSON.stringify(want)) wrong.push(`run ${k}: book moved by a late datagram`);
+    }
+    prev = real;
+  }
+  return wrong;
+}
+
+it("NATS reader, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
+  const failed: string[] = [];
+  for (let seed = 1; seed <= 40; seed++) for (const w of randomRuns(seed)) failed.push(`seed ${seed} ${w}`);
+  expect(failed).toEqual([]);
+});
+
+/**
+ * The same random runs on multicast (FeedSubscriber, staleAfterMs 2500: a stream stale 2.5 s after its last datagram,
+ * the stale check run before each datagram): the rule s-rd2sub gave it (a clock-step restart taken while a bogus
+ * newer session is provisional, once no stream of it nor of the last confirmed run is alive).
+ */
+function randomRunsMulticast(seed: number): string[] {
+  const r = rng(seed);
+  const sub = newSubscriber({ staleAfterMs: 2500 });
+  const wrong: string[] = [];
+  const send = (p: ChannelPacker, advanceMs: number) => {
+    clock.nowMs += advanceMs;
+    sub.checkStale(clock.nowMs);
+    for (const d of take(p, clock.nowMs * 1000)) sub.ingest(d, clock.nowMs * 1000);
+  };
+  let prev: ChannelPacker | undefined;
+  let startUs = T0 + 600_000_000;
+  for (let k = 0; k < 6; k++) {
+    if (k > 0) startUs += (r() < 0.5 ? -1 : 1) * Math.floor(1 + r() * 100) * 1_000_000;
+    const real = run(100 + k, startUs);
+    const forged = new Set<number>();
+    for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
+    for (let i = 0; i < 10; i++) {
+      if (forged.has(i)) {
+        const fStartUs = r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000;
+        const f = run(1 + Math.floor(r() * 0xfffffff), fStartUs, 1 + Math.floor(r() * 2));
+        refresh(f, 100);
+        send(f, i === 0 && k > 0 ? 5000 : 10);
+      }
+      refresh(real, 900_000 + 1000 * k + i, 1 + i);
+      send(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
+    }
+    const want = JSON.stringify(levelsOf(book(900_000 + 1000 * k + 9)));
+    const sb = sub.book(X.instrumentId)!;
+    if (!sb.usable || JSON.stringify(levelsOf(sb)) !== want) wrong.push(`run ${k}: book ${sb.usable ? "" : "not usable "}${JSON.stringify(levelsOf(sb))}`);
+    if (prev !== undefined && r() < 0.5) {
+      refresh(prev, 100, 50);
+      send(prev, 5000); // a blip: the live run's stream stale
+      if (JSON.stringify(levelsOf(sub.book(X.instrumentId)!)) !== want || sub.book(X.instrumentId)!.sessionId !== 100 + k) wrong.push(`run ${k}: moved by the previous run's late datagram`);
+    }
+    prev = real;
+  }
+  return wrong;
+}
+
+it("multicast, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
+  const failed: string[] = [];
+  for (let seed = 1; seed <= 40; seed++) for (const w of randomRunsMulticast(seed)) failed.push(`seed ${seed} ${w}`);
+  expect(failed).toEqual([]);
+});
