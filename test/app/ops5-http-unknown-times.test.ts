@@ -1,8 +1,9 @@
 /**
  * /books, /status and /books/{…} give a time the venue did not send (the wire's 0, "unknown") as null, as
  * `export --books` jsonl and `listen --format ndjson` write it: before, they gave 0, which scripts read as
- * 1970-01-01 (a latency of 56 years from tsEventUs), and a book never updated was 0 µs old. In process: books built
- * by hand behind a real HTTP server on 127.0.0.1, JSON and MessagePack, a small book and a deep (streamed) one.
+ * 1970-01-01 (a latency of 56 years from tsEventUs), and a book never updated was 0 µs old. /readyz's venue_down
+ * gives downForMs null for a connection not yet attempted (it was 0). In process: books built by hand behind a real
+ * HTTP server on 127.0.0.1, JSON and MessagePack, a small book and a deep (streamed) one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { unpack } from "msgpackr";
@@ -45,7 +46,16 @@ const source: StatusSource = {
     return b && levelsOf(b, valid(b), depth);
   },
   metricsText: () => "",
-  readiness: () => ({ books: books.map((b) => summarize(b, valid(b))), unresolved: [{ venue: "okx", market: "spot", symbol: "GONE", reason: "not_listed" }], connections: [], workersDown: [] }),
+  readiness: () => ({
+    books: books.map((b) => summarize(b, valid(b))),
+    unresolved: [{ venue: "okx", market: "spot", symbol: "GONE", reason: "not_listed" }],
+    // A connection before its first attempt (down since no time: downSinceMs 0) and one down since a known time.
+    connections: [
+      { venue: "okx", connection: "conn0", market: "spot", url: "ws://127.0.0.1:9/a", up: false, lastError: "", downSinceMs: 0 },
+      { venue: "okx", connection: "conn1", market: "spot", url: "ws://127.0.0.1:9/b", up: false, lastError: "ECONNREFUSED: refused", downSinceMs: Date.now() - 5000 },
+    ],
+    workersDown: [],
+  }),
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
 };
 
@@ -91,6 +101,17 @@ describe("HTTP: a time the venue did not send is null", () => {
         expect(status.books.length, path).toBe(5);
         for (const b of status.books) expectTimes(b, `${path} ${where}`);
       }
+    }
+  });
+
+  test("/readyz venue_down: downForMs null for a connection not yet attempted (before: 0, 'just went down'), the time down otherwise", async () => {
+    for (const msgpack of [false, true]) {
+      const r = await fetch(`${http.url}/readyz`, msgpack ? { headers: { accept: "application/msgpack" } } : {});
+      expect(r.status).toBe(503);
+      const body = (msgpack ? unpack(new Uint8Array(await r.arrayBuffer())) : await r.json()) as { reasons: { check: string; connection?: string; downForMs?: unknown }[] };
+      const down = body.reasons.filter((x) => x.check === "venue_down").map((x) => [x.connection, x.downForMs]);
+      expect(down).toEqual([["conn0", null], ["conn1", expect.any(Number)]]);
+      expect(down[1]![1]).toBeGreaterThanOrEqual(5000);
     }
   });
 
