@@ -2,7 +2,8 @@
  * /books, /status and /books/{…} give a time the venue did not send (the wire's 0, "unknown") as null, as
  * `export --books` jsonl and `listen --format ndjson` write it: before, they gave 0, which scripts read as
  * 1970-01-01 (a latency of 56 years from tsEventUs), and a book never updated was 0 µs old. /readyz's venue_down
- * gives downForMs null for a connection not yet attempted (it was 0). In process: books built by hand behind a real
+ * gives downForMs null for a connection not yet attempted (it was 0), and a symbol without a book nextAttemptMs null
+ * when no attempt is scheduled (it was 0). In process: books built by hand behind a real
  * HTTP server on 127.0.0.1, JSON and MessagePack, a small book and a deep (streamed) one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -48,7 +49,11 @@ const source: StatusSource = {
   metricsText: () => "",
   readiness: () => ({
     books: books.map((b) => summarize(b, valid(b))),
-    unresolved: [{ venue: "okx", market: "spot", symbol: "GONE", reason: "not_listed" }],
+    // GONE: no attempt scheduled (the adapters' 0); LATER: asked for again at a known time.
+    unresolved: [
+      { venue: "okx", market: "spot", symbol: "GONE", reason: "resolving", nextAttemptMs: 0 },
+      { venue: "okx", market: "spot", symbol: "LATER", reason: "not_listed", nextAttemptMs: T0_US / 1000 },
+    ],
     // A connection before its first attempt (down since no time: downSinceMs 0) and one down since a known time.
     connections: [
       { venue: "okx", connection: "conn0", market: "spot", url: "ws://127.0.0.1:9/a", up: false, lastError: "", downSinceMs: 0 },
@@ -66,11 +71,15 @@ const WANT: Record<string, [number | null, number | null, number | null, boolean
   DEEP: [T0_US, null, T0_US + 750, true],
   AWAIT: [null, null, null, false],
   GONE: [null, null, null, false],
+  LATER: [null, null, null, false],
 };
+/** nextAttemptMs of the symbols without a book: null when none is scheduled (it was 0: from now, -56 years). */
+const NEXT_ATTEMPT: Record<string, number | null> = { GONE: null, LATER: T0_US / 1000 };
 
-type Times = { symbol: string; tsExchangeUs: unknown; tsEventUs: unknown; tsRecvUs: unknown; recvAgeUs: unknown };
+type Times = { symbol: string; tsExchangeUs: unknown; tsEventUs: unknown; tsRecvUs: unknown; recvAgeUs: unknown; nextAttemptMs?: unknown };
 function expectTimes(b: Times, where: string): void {
   const [exchangeUs, eventUs, recvUs, aged] = WANT[b.symbol]!;
+  if (b.symbol in NEXT_ATTEMPT) expect(b.nextAttemptMs, `${where} ${b.symbol}: nextAttemptMs`).toBe(NEXT_ATTEMPT[b.symbol]);
   expect([b.tsExchangeUs, b.tsEventUs, b.tsRecvUs], `${where} ${b.symbol}`).toEqual([exchangeUs, eventUs, recvUs]);
   if (aged) expect(b.recvAgeUs, `${where} ${b.symbol}: age`).toEqual(expect.any(Number));
   else expect(b.recvAgeUs, `${where} ${b.symbol}: never updated, no age`).toBeNull();
@@ -98,7 +107,7 @@ describe("HTTP: a time the venue did not send is null", () => {
       for (const b of list) expectTimes(b, `/books ${where}`);
       for (const path of ["/status", "/status?books=10"]) {
         const status = (await get(path, msgpack)) as { books: Times[] };
-        expect(status.books.length, path).toBe(5);
+        expect(status.books.length, path).toBe(6);
         for (const b of status.books) expectTimes(b, `${path} ${where}`);
       }
     }
