@@ -49,8 +49,11 @@ export interface BookSummary {
   invalidations: number;
   /** A configured symbol without a book (state `symbol_unresolved`): why, in words. */
   detail?: string;
-  /** Same: when its instrument is asked for next (ms since the epoch; 0 = not retried). */
-  nextAttemptMs?: number;
+  /**
+   * Same: when its instrument is asked for next (ms since the epoch); null when no attempt is scheduled (`resolving`
+   * at start: its first query under way). The adapters' 0 for that was given as is until 2026-12-06: from now, -56 years.
+   */
+  nextAttemptMs?: number | null;
   /**
    * A book closed (halted / instrument_closed) past the expiry its listing gave: that expiry (ms since the epoch). It
    * never trades again, so /readyz does not count it (readiness.ts).
@@ -70,7 +73,7 @@ export function unresolvedSummary(u: { venue: string; market: string; symbol: st
   return {
     ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
     ...{ state: SYMBOL_UNRESOLVED, reason: u.reason ?? "", valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
-    ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ?? 0 },
+    ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ? u.nextAttemptMs : null },
   };
 }
 

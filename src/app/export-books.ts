@@ -83,8 +83,19 @@ export class BookReconstructor {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves instruments (overrides, cache, REST) and starts each venue's adapter in replay mode. */
-  async start(): Promise<void> {
+  /**
+   * Resolves instruments (overrides, cache, REST) and starts each venue's adapter in replay mode, venue by venue.
+   * `stopSignal` resolving meanwhile (SIGINT) stops the adapter resolving: its instrument REST requests end at once
+   * (RestStop) and this returns false, nothing started. Before, a stop waited for every venue's REST in turn (up to
+   * 10 s each) and then threw "instrument not resolved" when the REST had not answered: "export failed", exit 1.
+   */
+  async start(stopSignal?: Promise<unknown>): Promise<boolean> {
+    let stopped = false;
+    let resolving: VenueAdapter | undefined;
+    void stopSignal?.then(() => {
+      stopped = true;
+      void resolving?.stop().catch(() => undefined);
+    });
     for (const v of this.config.venues) {
       // As run and replay read them: "SYMBOL@depth" is SYMBOL's further depth (until 2026-12-06 it went to the adapter
       // as a venue symbol, which resolved nowhere). Every configured book, whatever the config's shard, as before.
@@ -92,14 +103,25 @@ export class BookReconstructor {
       if (subs.length === 0) continue;
       const spec = venueSpec(v.venue);
       if (!spec) throw new Error(`venue ${v.venue} has no adapter`);
+      if (stopped) return false;
       const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false });
-      const instruments = await adapter.loadInstruments();
+      this.adapters.set(v.venue, adapter); // stopped by stop(), started or not
+      resolving = adapter;
+      let instruments: (Instrument | undefined)[];
+      try {
+        instruments = await adapter.loadInstruments();
+      } catch (err) {
+        if (stopped) return false; // the stop's RestStopped, or a failure it cut short: no failure of the export
+        throw err;
+      }
+      resolving = undefined;
+      if (stopped) return false;
       const sink = new BookSinkForExport(instruments, (b) => this.onRow?.(this.row(b, this.currentUs)), this.log);
       sink.adapter = adapter;
       adapter.startReplay(sink);
       this.sinks.set(v.venue, sink);
-      this.adapters.set(v.venue, adapter);
     }
+    return true;
   }
 
   /** Feeds one recorded frame; false when no configured venue/market takes it. */

@@ -73,12 +73,17 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   // rows at 1733011200700779.8 µs, none of them on a multiple of 1,001.
   const everyUs = b ? Math.round(b.everyMs * 1000) : 0;
   const books = b ? new BookReconstructor(b.config, b.depth, opts.format, everyUs > 0 ? null : emit, opts.log) : undefined;
-  if (books) await books.start();
-  if (opts.format === "csv") sink.write((books ? books.header() : RAW_CSV_HEADER) + "\n");
   let nextSampleUs = -1;
   let lastUs = -1;
   const decoder = new TextDecoder();
   try {
+    // A stop while a venue's instrument REST is asked ends the request at once: nothing read, nothing written. Its
+    // adapters (and those of a start that failed) are stopped below.
+    if (books && !(await books.start(opts.stopSignal))) {
+      result.stoppedEarly = true;
+      return result;
+    }
+    if (opts.format === "csv") sink.write((books ? books.header() : RAW_CSV_HEADER) + "\n");
     for (const file of files) {
       // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
       // A file gone or changed since the argument check (a recorder's retention in that directory) is named under

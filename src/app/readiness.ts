@@ -11,11 +11,14 @@ import type { SendFailure } from "../net/feed-publisher.ts";
 import type { VenueConnectionState } from "../venues/venue.ts";
 import type { BookSummary } from "./book-json.ts";
 
-/** One reason not to be ready: `check` names the rule, `detail` says what in words, the rest locates it. */
+/**
+ * One reason not to be ready: `check` names the rule, `detail` says what in words, the rest locates it. A number
+ * not known is null (as /books gives an unknown time), never 0.
+ */
 export interface NotReadyReason {
   readonly check: string;
   readonly detail: string;
-  readonly [field: string]: string | number;
+  readonly [field: string]: string | number | null;
 }
 
 /** Plain data (a worker posts its share to the main thread). */
@@ -78,7 +81,8 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
         connection: c.connection,
         url: c.url,
         error: c.lastError,
-        downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : 0,
+        // Null before the connection's first attempt (downSinceMs 0: not down since any time): 0 said "just went down".
+        downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : null,
         detail: `${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`,
       }));
   },

@@ -15,8 +15,11 @@ import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
-/** The file's settings that differ from the running ones (the file's key names), or why it cannot be used. */
-export type ReloadCheck = { readonly changed: readonly string[] } | { readonly problems: readonly string[] };
+/**
+ * The file's settings that differ from the running ones (the file's key names), or why it cannot be used. `ignored`:
+ * keys that differ but that the command does not use, so no restart would apply them (record: `workers`).
+ */
+export type ReloadCheck = { readonly changed: readonly string[]; readonly ignored?: readonly string[] } | { readonly problems: readonly string[] };
 
 /**
  * `runningKey`: keyDigest of the key the process signs with, taken at start. The file names the key by path only,
@@ -30,9 +33,15 @@ export function checkReload(path: string, running: FeederConfig, runningKey?: st
   } catch (err) {
     return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
   }
-  const changed = changedKeys(running, next);
+  let changed = changedKeys(running, next);
   // loadConfigFile has just read the key (a file it could not read is a problem above); only its digest is kept.
   if (runningKey !== undefined && !changed.includes("publish.auth_key_file") && keyDigest(next) !== runningKey) changed.push("publish.auth_key_file (the key it holds)");
+  // A command that runs a set number of processes (record: one) ignores the file's `workers`: a restart would not
+  // apply another value either (it was reported as "restart to apply").
+  if (load.runWorkers !== undefined && changed.includes("workers")) {
+    changed = changed.filter((k) => k !== "workers");
+    return { changed, ignored: ["workers"] };
+  }
   return { changed };
 }
 
@@ -72,8 +81,9 @@ export function reloadOnHangup(path: string, running: FeederConfig, log: Logger,
   const onHangup = () => {
     const r = checkReload(path, running, runningKey, load);
     if ("problems" in r) log.error("configuration reload refused: the file cannot be used; running on as started", { path, problems: r.problems });
-    else if (r.changed.length === 0) log.info("configuration reload: the file is valid and the same as the running configuration", { path });
-    else log.warn("configuration reload refused: feeder applies its configuration at start only; running on as started (restart to apply)", { path, changed: r.changed });
+    else if (r.changed.length === 0 && r.ignored === undefined) log.info("configuration reload: the file is valid and the same as the running configuration", { path });
+    else if (r.changed.length === 0) log.info("configuration reload: the file is valid; what differs is ignored by this command, nothing to restart for", { path, ignored: r.ignored });
+    else log.warn("configuration reload refused: feeder applies its configuration at start only; running on as started (restart to apply)", { path, changed: r.changed, ...(r.ignored && { ignored: r.ignored }) });
   };
   process.on("SIGHUP", onHangup);
   return () => process.off("SIGHUP", onHangup);

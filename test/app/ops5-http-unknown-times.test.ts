@@ -1,8 +1,10 @@
 /**
  * /books, /status and /books/{…} give a time the venue did not send (the wire's 0, "unknown") as null, as
  * `export --books` jsonl and `listen --format ndjson` write it: before, they gave 0, which scripts read as
- * 1970-01-01 (a latency of 56 years from tsEventUs), and a book never updated was 0 µs old. In process: books built
- * by hand behind a real HTTP server on 127.0.0.1, JSON and MessagePack, a small book and a deep (streamed) one.
+ * 1970-01-01 (a latency of 56 years from tsEventUs), and a book never updated was 0 µs old. /readyz's venue_down
+ * gives downForMs null for a connection not yet attempted (it was 0), and a symbol without a book nextAttemptMs null
+ * when no attempt is scheduled (it was 0). In process: books built by hand behind a real
+ * HTTP server on 127.0.0.1, JSON and MessagePack, a small book and a deep (streamed) one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { unpack } from "msgpackr";
@@ -45,7 +47,20 @@ const source: StatusSource = {
     return b && levelsOf(b, valid(b), depth);
   },
   metricsText: () => "",
-  readiness: () => ({ books: books.map((b) => summarize(b, valid(b))), unresolved: [{ venue: "okx", market: "spot", symbol: "GONE", reason: "not_listed" }], connections: [], workersDown: [] }),
+  readiness: () => ({
+    books: books.map((b) => summarize(b, valid(b))),
+    // GONE: no attempt scheduled (the adapters' 0); LATER: asked for again at a known time.
+    unresolved: [
+      { venue: "okx", market: "spot", symbol: "GONE", reason: "resolving", nextAttemptMs: 0 },
+      { venue: "okx", market: "spot", symbol: "LATER", reason: "not_listed", nextAttemptMs: T0_US / 1000 },
+    ],
+    // A connection before its first attempt (down since no time: downSinceMs 0) and one down since a known time.
+    connections: [
+      { venue: "okx", connection: "conn0", market: "spot", url: "ws://127.0.0.1:9/a", up: false, lastError: "", downSinceMs: 0 },
+      { venue: "okx", connection: "conn1", market: "spot", url: "ws://127.0.0.1:9/b", up: false, lastError: "ECONNREFUSED: refused", downSinceMs: Date.now() - 5000 },
+    ],
+    workersDown: [],
+  }),
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
 };
 
@@ -56,11 +71,15 @@ const WANT: Record<string, [number | null, number | null, number | null, boolean
   DEEP: [T0_US, null, T0_US + 750, true],
   AWAIT: [null, null, null, false],
   GONE: [null, null, null, false],
+  LATER: [null, null, null, false],
 };
+/** nextAttemptMs of the symbols without a book: null when none is scheduled (it was 0: from now, -56 years). */
+const NEXT_ATTEMPT: Record<string, number | null> = { GONE: null, LATER: T0_US / 1000 };
 
-type Times = { symbol: string; tsExchangeUs: unknown; tsEventUs: unknown; tsRecvUs: unknown; recvAgeUs: unknown };
+type Times = { symbol: string; tsExchangeUs: unknown; tsEventUs: unknown; tsRecvUs: unknown; recvAgeUs: unknown; nextAttemptMs?: unknown };
 function expectTimes(b: Times, where: string): void {
   const [exchangeUs, eventUs, recvUs, aged] = WANT[b.symbol]!;
+  if (b.symbol in NEXT_ATTEMPT) expect(b.nextAttemptMs, `${where} ${b.symbol}: nextAttemptMs`).toBe(NEXT_ATTEMPT[b.symbol]);
   expect([b.tsExchangeUs, b.tsEventUs, b.tsRecvUs], `${where} ${b.symbol}`).toEqual([exchangeUs, eventUs, recvUs]);
   if (aged) expect(b.recvAgeUs, `${where} ${b.symbol}: age`).toEqual(expect.any(Number));
   else expect(b.recvAgeUs, `${where} ${b.symbol}: never updated, no age`).toBeNull();
@@ -88,9 +107,20 @@ describe("HTTP: a time the venue did not send is null", () => {
       for (const b of list) expectTimes(b, `/books ${where}`);
       for (const path of ["/status", "/status?books=10"]) {
         const status = (await get(path, msgpack)) as { books: Times[] };
-        expect(status.books.length, path).toBe(5);
+        expect(status.books.length, path).toBe(6);
         for (const b of status.books) expectTimes(b, `${path} ${where}`);
       }
+    }
+  });
+
+  test("/readyz venue_down: downForMs null for a connection not yet attempted (before: 0, 'just went down'), the time down otherwise", async () => {
+    for (const msgpack of [false, true]) {
+      const r = await fetch(`${http.url}/readyz`, msgpack ? { headers: { accept: "application/msgpack" } } : {});
+      expect(r.status).toBe(503);
+      const body = (msgpack ? unpack(new Uint8Array(await r.arrayBuffer())) : await r.json()) as { reasons: { check: string; connection?: string; downForMs?: unknown }[] };
+      const down = body.reasons.filter((x) => x.check === "venue_down").map((x) => [x.connection, x.downForMs]);
+      expect(down).toEqual([["conn0", null], ["conn1", expect.any(Number)]]);
+      expect(down[1]![1]).toBeGreaterThanOrEqual(5000);
     }
   });
 

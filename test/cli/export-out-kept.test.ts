@@ -12,9 +12,10 @@
  *
  * An export stopped by a signal renamed its partial output over FILE (exit 1), replacing a good earlier export with a
  * part of a new one; now it removes its temporary file, leaves FILE as it was and exits 128 + the signal's number.
- * The same signal again before the export has acted on the first (a --books export waits for its instrument REST)
- * met the signal's default action: the process died with its temporary file left for good. The temporary file is
- * now removed first, then the process ends by the signal as before.
+ * The same signal again before the export has acted on the first met the signal's default action: the process died
+ * with its temporary file left for good. The temporary file is now removed first, then the process ends by the
+ * signal as before. A --books export waited for its venues' instrument REST in turn (up to 10 s each) before it acted
+ * on a stop at all, then failed (exit 1): the stop now ends those requests at once, exit 128 + N.
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -123,23 +124,69 @@ test("an export a signal stops leaves -o FILE as it was (absent if it was), no t
   expect(await stopped("/dev/null", "SIGTERM")).toBe(143);
 });
 
-test("the same signal again while a --books export waits for its instrument REST: the temporary file removed, -o FILE as it was, ended by the signal (before: left for good)", { timeout: 60_000 }, async () => {
+/** Bybit's instrument REST on loopback: it takes the query and never answers; `aborted` once the client ends it. */
+function hangingRest(): { port: number; asked: () => boolean; aborted: () => boolean; stop: () => Promise<void> } {
+  let asked = false;
+  let aborted = false;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => {
+      asked = true;
+      req.signal.addEventListener("abort", () => (aborted = true));
+      return new Promise<Response>(() => {});
+    },
+  });
+  return { port: server.port!, asked: () => asked, aborted: () => aborted, stop: () => server.stop(true) };
+}
+
+function hangingRestConfig(dir: string, restPort: number, group: number): string {
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(group)), "[venues.bybit]", 'ws_url = "ws://127.0.0.1:9/v5/public"', `rest_url = "http://127.0.0.1:${restPort}"`, "[venues.bybit.linear]", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  return config;
+}
+
+test("a stop while a --books export waits for its instrument REST ends the request at once: -o FILE as it was, no temporary file, exit 130 (before: the REST's 10 s timeout, then 'export failed', exit 1)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-stop-rest-");
+  const { file } = writeXrpCapture(dir);
+  const rest = hangingRest();
+  try {
+    const config = hangingRestConfig(dir, rest.port, 394);
+    const out = join(dir, "books.csv");
+    writeFileSync(out, "yesterday's books\n");
+    // The stop comes once the query is under way (as a Ctrl-C while the export waits for it).
+    const stopSignal = (async () => {
+      await waitFor(() => rest.asked(), "the instrument query", 20_000);
+      return "SIGINT";
+    })();
+    const code = await exportCommand.run({ values: { books: true, config, format: "csv", out }, positionals: [file], log: silentLogger, out: () => undefined, stopSignal });
+    expect(code).toBe(130);
+    await waitFor(() => rest.aborted(), "the instrument query ended by the client", 20_000); // no socket left open
+    expect(readFileSync(out, "utf8")).toBe("yesterday's books\n");
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  } finally {
+    await rest.stop();
+  }
+});
+
+test("the same signal again while a --books export cannot act on the first: the temporary file removed, -o FILE as it was, ended by the signal (before: left for good)", { timeout: 60_000 }, async () => {
   const dir = makeTempDir("feeder-export-second-signal-");
   const { file } = writeXrpCapture(dir);
-  // Bybit's REST on loopback: it takes the instrument query and never answers (the export waits up to 10 s for it).
-  let asked = false;
-  const rest = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => ((asked = true), new Promise<Response>(() => {})) });
-  const config = join(dir, "books.toml");
-  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(393)), "[venues.bybit]", 'ws_url = "ws://127.0.0.1:9/v5/public"', `rest_url = "http://127.0.0.1:${rest.port}"`, "[venues.bybit.linear]", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  // A stop ends the instrument REST at once: what holds the export here is a fetch (preloaded) that drops every
+  // request's abort signal, so the query the stop aborts goes on waiting for a REST that never answers.
+  const preload = join(dir, "deaf-fetch.ts");
+  writeFileSync(preload, "const f = globalThis.fetch;\nglobalThis.fetch = Object.assign((input, init) => f(input, { ...init, signal: undefined }), f);\n");
+  const rest = hangingRest();
+  const config = hangingRestConfig(dir, rest.port, 393);
   const out = join(dir, "books.csv");
   writeFileSync(out, "yesterday's books\n");
-  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "-o", out, file], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+  const proc = Bun.spawn([process.execPath, "--preload", preload, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "-o", out, file], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
   let stderr = "";
   const pump = (async () => {
     for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
   })();
   try {
-    await waitFor(() => asked, "the instrument query", 30_000);
+    await waitFor(() => rest.asked(), "the instrument query", 30_000);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toHaveLength(1); // the export's, made before the query
     proc.kill("SIGINT");
     await waitFor(() => stderr.includes("export stopping on a signal"), "the stop acknowledged", 30_000);
@@ -151,6 +198,6 @@ test("the same signal again while a --books export waits for its instrument REST
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   } finally {
     proc.kill("SIGKILL");
-    await rest.stop(true);
+    await rest.stop();
   }
 });

@@ -56,8 +56,8 @@ export const exportCommand: CommandSpec = {
     "capture when its turn comes, is named under truncated, and the other files are exported). SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
-    "device) keeps what was written so far, flushed: partial. The same signal again (a --books export waiting for a",
-    "venue's instrument REST acts on the first once answered) ends it at once, its temporary file removed first.",
+    "device) keeps what was written so far, flushed: partial. A --books export still asking a venue's instrument REST",
+    "ends that request at once. The same signal again, before it has ended, ends it at once, temporary file removed.",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
@@ -115,8 +115,8 @@ export const exportCommand: CommandSpec = {
     let finished = false;
     void ctx.stopSignal.then((sig) => {
       stoppedBy = sig;
-      // Said at once: a --books export asking a venue's REST for its instruments acts on it only once answered (up
-      // to 10 s a venue), and a second signal meanwhile ends it there (with --out's temporary file removed).
+      // Said at once, with what a second signal does: ends the process there (with --out's temporary file removed),
+      // should the stop not have come through by then.
       if (!finished && sig.startsWith("SIG")) log.info("export stopping on a signal: after the current block; the same signal again ends it at once", { signal: sig, out: out ?? "stdout" });
     });
     let result;
@@ -228,8 +228,8 @@ function openOutput(out: string | undefined): Output {
 }
 
 /**
- * While the temporary file is there: a stop signal that comes again (a second Ctrl-C while the export stops, or
- * while --books still waits for a venue's instrument REST before it can act on the first) calls `discard`, then
+ * While the temporary file is there: a stop signal that comes again (a second Ctrl-C while the export stops, by
+ * someone who will not wait for it) calls `discard`, then
  * ends the process by that signal as before. Main listens once per signal (ctx.stopSignal), so the repeat met the
  * signal's default action and the process died with FILE.tmp-<pid>-<random> left beside FILE for good. A signal main
  * still listens for is its first: the stop itself. Returns the function that stops listening.
