@@ -25,7 +25,8 @@ import LongFirstSequencer from "./test/support/sequencer.ts";
  * imported by Bun itself (experimental.viteModuleRunner: false): the module runner evaluated each file's whole import
  * graph again in every worker, ~0.5 s of CPU per file that imports the app (10 such files: 7.1 s of CPU through the
  * runner, 2.2 s natively), a few minutes of CPU over the suite. Found by reading the files, so a new one that mocks
- * goes to the runner by itself.
+ * goes to the runner by itself. nodeLoader: false: vitest's loader hooks (for mocking without the runner) need
+ * module.registerHooks, which Bun lacks (a warning per file otherwise).
  */
 const MOCKS = /\bvi\.(mock|doMock|unmock|doUnmock|hoisted|importActual|importMock)\(|import\.meta\.vitest/;
 const TEST_DIR = `${import.meta.dirname}/test`;
@@ -42,7 +43,7 @@ export default defineConfig({
     // One temporary directory per run (inject("runDir")): artefacts several files need are built once.
     globalSetup: ["test/support/global-setup.ts"],
     projects: [
-      { extends: true, test: { name: "native", exclude: [...configDefaults.exclude, ...mockingFiles], experimental: { viteModuleRunner: false } } },
+      { extends: true, test: { name: "native", exclude: [...configDefaults.exclude, ...mockingFiles], experimental: { viteModuleRunner: false, nodeLoader: false } } },
       { extends: true, test: { name: "module-runner", include: mockingFiles } },
     ],
   },
