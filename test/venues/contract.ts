@@ -47,8 +47,14 @@ export interface ContractRunOptions {
   fetch?: typeof fetch;
 }
 
-/** The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. */
-const BACKOFF_BASE_MS = 2_000;
+/**
+ * The backoff cases' step: with random 0 the first retry waits half of it, the next one all of it. A test value,
+ * passed through the adapters' options (production keeps its own defaults): each harness waits 1.5 steps of real
+ * time for the reconnects and moves its clock 1.5 steps for the resyncs. Half a step (250 ms) is still ~50 clock
+ * steps, far more than a retry that does not wait takes (it comes back within a round trip, a few steps); it was
+ * 2 s, which cost ~4 s per harness of waiting.
+ */
+const BACKOFF_BASE_MS = 500;
 /**
  * How far the backoff cases move the adapter's clock per look (every ~2 ms): well below the waits they check, and
  * slow enough that a quiet connection's keepalive is answered long before the clock calls it dead.
