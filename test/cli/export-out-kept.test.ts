@@ -19,10 +19,11 @@
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BybitAdapter } from "../../src/venues/bybit/adapter.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -159,12 +160,17 @@ test("a stop while a --books export waits for its instrument REST ends the reque
       await waitFor(() => rest.asked(), "the instrument query", 20_000);
       return "SIGINT";
     })();
+    const stops = vi.spyOn(BybitAdapter.prototype, "stop");
     const code = await exportCommand.run({ values: { books: true, config, format: "csv", out }, positionals: [file], log: silentLogger, out: () => undefined, stopSignal });
+    const stopCalls = stops.mock.calls.length;
+    stops.mockRestore();
     expect(code).toBe(130);
+    expect(stopCalls).toBe(1); // by the stop, which the export's end waits for (before: again by the end)
     await waitFor(() => rest.aborted(), "the instrument query ended by the client", 20_000); // no socket left open
     expect(readFileSync(out, "utf8")).toBe("yesterday's books\n");
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   } finally {
+    vi.restoreAllMocks();
     await rest.stop();
   }
 });
