@@ -71,6 +71,8 @@ class BookSinkForExport implements BookSink {
 export class BookReconstructor {
   private readonly sinks = new Map<string, BookSinkForExport>();
   private readonly adapters = new Map<string, VenueAdapter>();
+  /** Each adapter's stop, once: the one a stop finds resolving is stopped then, and stop() waits for that same call. */
+  private readonly stopping = new Map<VenueAdapter, Promise<void>>();
   /** Receive time of the frame being fed, for the rows it produces. */
   private currentUs = 0;
 
@@ -94,7 +96,7 @@ export class BookReconstructor {
     let resolving: VenueAdapter | undefined;
     void stopSignal?.then(() => {
       stopped = true;
-      void resolving?.stop().catch(() => undefined);
+      if (resolving) void this.stopAdapter(resolving);
     });
     for (const v of this.config.venues) {
       // As run and replay read them: "SYMBOL@depth" is SYMBOL's further depth (until 2026-12-06 it went to the adapter
@@ -153,7 +155,13 @@ export class BookReconstructor {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.adapters.values()].map((a) => a.stop().catch(() => undefined)));
+    await Promise.all([...this.adapters.values()].map((a) => this.stopAdapter(a)));
+  }
+
+  private stopAdapter(a: VenueAdapter): Promise<void> {
+    let p = this.stopping.get(a);
+    if (p === undefined) this.stopping.set(a, (p = a.stop().catch(() => undefined)));
+    return p;
   }
 
   header(): string {

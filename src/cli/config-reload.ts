@@ -17,7 +17,7 @@ import type { Logger } from "../core/log.ts";
 
 /**
  * The file's settings that differ from the running ones (the file's key names), or why it cannot be used. `ignored`:
- * keys that differ but that the command does not use, so no restart would apply them (record: `workers`).
+ * keys that differ but that the command does not use, so no restart would apply them ([nats]; record: `workers`).
  */
 export type ReloadCheck = { readonly changed: readonly string[]; readonly ignored?: readonly string[] } | { readonly problems: readonly string[] };
 
@@ -33,16 +33,16 @@ export function checkReload(path: string, running: FeederConfig, runningKey?: st
   } catch (err) {
     return { problems: err instanceof ConfigError ? err.problems : [String(err)] };
   }
-  let changed = changedKeys(running, next);
+  const changed = changedKeys(running, next);
   // loadConfigFile has just read the key (a file it could not read is a problem above); only its digest is kept.
   if (runningKey !== undefined && !changed.includes("publish.auth_key_file") && keyDigest(next) !== runningKey) changed.push("publish.auth_key_file (the key it holds)");
-  // A command that runs a set number of processes (record: one) ignores the file's `workers`: a restart would not
-  // apply another value either (it was reported as "restart to apply").
-  if (load.runWorkers !== undefined && changed.includes("workers")) {
-    changed = changed.filter((k) => k !== "workers");
-    return { changed, ignored: ["workers"] };
-  }
-  return { changed };
+  // Keys the command does not use, so a restart would not apply another value either (each was reported as "restart
+  // to apply"): [nats], the bridge's (run and record, the commands that answer SIGHUP, never connect to NATS; the
+  // section may share feeder.toml: docs/nats.md), and the file's `workers` for a command that runs a set number of
+  // processes (record: one).
+  const unused = (k: string) => k.startsWith("nats.") || (load.runWorkers !== undefined && k === "workers");
+  const ignored = changed.filter(unused);
+  return ignored.length === 0 ? { changed } : { changed: changed.filter((k) => !unused(k)), ignored };
 }
 
 /** SHA-256 of the configured HMAC key ("" without one): compared, never logged. */

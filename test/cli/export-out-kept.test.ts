@@ -19,10 +19,11 @@
  */
 import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BybitAdapter } from "../../src/venues/bybit/adapter.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -159,12 +160,17 @@ test("a stop while a --books export waits for its instrument REST ends the reque
       await waitFor(() => rest.asked(), "the instrument query", 20_000);
       return "SIGINT";
     })();
+    const stops = vi.spyOn(BybitAdapter.prototype, "stop");
     const code = await exportCommand.run({ values: { books: true, config, format: "csv", out }, positionals: [file], log: silentLogger, out: () => undefined, stopSignal });
+    const stopCalls = stops.mock.calls.length;
+    stops.mockRestore();
     expect(code).toBe(130);
+    expect(stopCalls).toBe(1); // by the stop, which the export's end waits for (before: again by the end)
     await waitFor(() => rest.aborted(), "the instrument query ended by the client", 20_000); // no socket left open
     expect(readFileSync(out, "utf8")).toBe("yesterday's books\n");
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   } finally {
+    vi.restoreAllMocks();
     await rest.stop();
   }
 });
@@ -172,12 +178,11 @@ test("a stop while a --books export waits for its instrument REST ends the reque
 test("the same signal again while a --books export cannot act on the first: the temporary file removed, -o FILE as it was, ended by the signal (before: left for good)", { timeout: 60_000 }, async () => {
   const dir = makeTempDir("feeder-export-second-signal-");
   const { file } = writeXrpCapture(dir);
-  // A stop ends the instrument REST at once: what holds the export here is a fetch (preloaded) that drops every
-  // request's abort signal, so the query the stop aborts goes on waiting for a REST that never answers.
-  const preload = join(dir, "deaf-fetch.ts");
-  writeFileSync(preload, "const f = globalThis.fetch;\nglobalThis.fetch = Object.assign((input, init) => f(input, { ...init, signal: undefined }), f);\n");
-  const rest = hangingRest();
-  const config = hangingRestConfig(dir, rest.port, 393);
+  // A stop ends the instrument REST at once: what holds the export here is a fetch (preloaded) that never settles,
+  // whatever its signal (a stop that cannot come through: a request Bun could not abort). It sends nothing: no server.
+  const preload = join(dir, "held-fetch.ts");
+  writeFileSync(preload, 'globalThis.fetch = () => (process.stderr.write("held-fetch: a request held\\n"), new Promise(() => {}));\n');
+  const config = hangingRestConfig(dir, 9, 393);
   const out = join(dir, "books.csv");
   writeFileSync(out, "yesterday's books\n");
   const proc = Bun.spawn([process.execPath, "--preload", preload, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "-o", out, file], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
@@ -186,7 +191,7 @@ test("the same signal again while a --books export cannot act on the first: the 
     for await (const chunk of proc.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
   })();
   try {
-    await waitFor(() => rest.asked(), "the instrument query", 30_000);
+    await waitFor(() => stderr.includes("held-fetch: a request held"), "the instrument query", 30_000);
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toHaveLength(1); // the export's, made before the query
     proc.kill("SIGINT");
     await waitFor(() => stderr.includes("export stopping on a signal"), "the stop acknowledged", 30_000);
@@ -198,6 +203,5 @@ test("the same signal again while a --books export cannot act on the first: the 
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   } finally {
     proc.kill("SIGKILL");
-    await rest.stop();
   }
 });

@@ -97,9 +97,9 @@ export const recordCommand: CommandSpec = {
     "cannot be written (a full disk) holds DIR by its lock all the same, with a warning, and is written at the",
     "first look that can.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change (another",
-    "`workers` is listed as ignored, not as a change); it stops nothing (once its code runs; one while the file is",
-    "read is answered when it is loaded; one before that, while Bun loads the program, ends it, and deploy/systemd",
-    "restarts it).",
+    "`workers`, or a change in [nats], is listed as ignored, not as a change); it stops nothing (once its code",
+    "runs; one while the file is read is answered when it is loaded; one before that, while Bun loads the program,",
+    "ends it, and deploy/systemd restarts it).",
   ].join("\n"),
   hangupChecksConfig: true,
   options: {
