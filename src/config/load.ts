@@ -125,20 +125,23 @@ export function loadConfigFile(path: string, opts: ValidateOptions = {}): Feeder
 }
 
 /**
- * The `[nats]` section of a configuration file alone (undefined: the file has none), for the commands that read
- * nothing else of it (`bridge from-nats -c`, `listen --nats -c`): the file must be TOML with known top-level
- * sections, and [nats] is checked as loadConfigFile checks it; the rest is not looked at. Before, they loaded the
- * whole file, so one written for another host (its [publish] interfaces not here, its auth_key_file elsewhere) was
- * refused though they use none of it.
+ * What a NATS reader (`bridge from-nats -c`, `listen --nats -c`) takes from a configuration file: its `[nats]`
+ * section (undefined: none) and `publish.auth_key_file`, the feed's key, which the reader verifies envelopes with, as
+ * `to-nats -c` signs them with it (before, readers ignored it: given the bridge's own file they checked nothing,
+ * while the operator believed the feed verified end to end). The file must be TOML with known top-level sections;
+ * [nats] is checked as loadConfigFile checks it, auth_key_file for being a string (the reader reads the key itself,
+ * naming the key). The rest is not looked at: a file written for another host (its [publish] interfaces not here)
+ * is taken (before, they loaded the whole file and refused it though they use none of it).
  */
-export function loadNatsSection(path: string): NatsConfig | undefined {
+export function loadReaderSections(path: string): { nats: NatsConfig | undefined; authKeyFile: string | undefined } {
   const raw = parseToml(readConfigText(path, {}), path);
   const v = new Validator();
   const root = v.table(raw, "");
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
+  const authKeyFile = v.str(v.table(root.publish ?? {}, "publish").auth_key_file, "publish.auth_key_file", "");
   v.throwIfAny();
-  return nats;
+  return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
 }
 
 /** The file's text (a regular file, or a FIFO with a writer), UTF-8. */
