@@ -96,6 +96,12 @@ export interface ValidateOptions {
    */
   readonly destinationInterfacesUnused?: boolean;
   /**
+   * publish.auth_key_file is not this process's key (`--auth-key-file` given to listen -c or to-nats -c replaces
+   * it): its file is not read nor checked here (before, a file's key missing on this host refused the command though
+   * the flag named the key it uses).
+   */
+  readonly authKeyFileUnused?: boolean;
+  /**
    * The file is read again while the process runs (SIGHUP's re-check, config-reload.ts): a FIFO is refused then, as a
    * device or a directory always is (its read would wait for a writer on the thread that publishes).
    */
@@ -226,7 +232,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher);
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -443,9 +449,10 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 /**
  * `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does).
  * `localAddresses` undefined: no process publishes from it here (export --books), or its destinations' interfaces are
- * replaced (destinationInterfacesUnused: to-nats --iface): its addresses and key file are not this host's to check.
+ * replaced (destinationInterfacesUnused: to-nats --iface): its addresses are not this host's to check. `checkKeyFile`:
+ * auth_key_file is read here (the key this host's process uses; not for export --books, nor beside --auth-key-file).
  */
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean): PublishConfig {
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean, checkKeyFile: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -474,7 +481,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
   }
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
-  if (authKeyFile !== "" && localAddresses !== undefined) {
+  if (authKeyFile !== "" && checkKeyFile) {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
     // opened); the publisher reads the key itself at start. The key never enters the config object.
     try {

@@ -386,8 +386,8 @@ describe.skipIf(missing !== undefined)("the --config file's publish.auth_key_fil
     stops.push(overridden.stop);
     await ready(fromPort);
     expect(await overridden.stop()).toBe(0);
-    // to-nats -c FILE --iface (the file's interfaces, and so its key file, not checked by the loader): the bridge's
-    // own read of the file's key names publish.auth_key_file (before: --auth-key-file, which was not given).
+    // to-nats -c FILE --iface (the file's interfaces not checked, and before, its key file neither): the file's key
+    // is named publish.auth_key_file (before: the bridge's own read named it --auth-key-file, a flag not given).
     await expect(run("to-nats", { nats: nats.url, config: file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n`, 0o644), iface: "127.0.0.1", http: "off" }).code).rejects.toThrow(/^publish\.auth_key_file: cannot read key file/);
   }, 30_000);
 });
@@ -416,5 +416,16 @@ describe("listen -c FILE (multicast): the file's key", () => {
     await logged(o.log, /^listening /, "listen -c FILE --auth-key-file did not start");
     expect(o.log.lines.find((x) => x.startsWith("listening "))).toContain(`"verifiedWith":"--auth-key-file ${JSON.stringify(other).replaceAll('"', '\\"')}"`);
     expect(await o.stop()).toBe(0);
+    // A key file not on this host: refused naming it, unless --auth-key-file replaces it (then not read: before, the
+    // file's missing key refused the command though the flag named the key it uses). The same for to-nats -c.
+    const absentKey = file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "${G.group}"\nport = ${G.port}\n`, 0o644);
+    await expect(listenRun({ config: absentKey }).code).rejects.toThrow(/^publish\.auth_key_file: cannot read key file "\/nonexistent\/feed\.key"/);
+    const f = listenRun({ config: absentKey, "auth-key-file": other });
+    stops.push(f.stop);
+    await logged(f.log, /^listening /, "listen -c FILE (its key file absent) --auth-key-file did not start");
+    expect(await f.stop()).toBe(0);
+    await expect(bridgeCommand.run({ values: { nats: "nats://127.0.0.1:1", config: absentKey, http: "off" }, positionals: ["to-nats"], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/^publish\.auth_key_file: cannot read key file/);
+    // With the flag the file's key is not looked at: the start goes on to dial NATS (nothing there: exit 1).
+    expect(await bridgeCommand.run({ values: { nats: "nats://127.0.0.1:1", config: absentKey, "auth-key-file": other, http: "off" }, positionals: ["to-nats"], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).toBe(1);
   });
 });

@@ -137,7 +137,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   if (typeof v.config === "string") {
     // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
     // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
-    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined });
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
     natsFile = config.nats;
     fileKey = config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;

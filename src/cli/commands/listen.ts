@@ -193,7 +193,8 @@ function resolveGroups(ctx: CommandContext): {
   if (typeof v.config === "string") {
     // Only [publish] is read. With --iface the groups are joined on it, not on the destinations' interfaces: those
     // are not checked as this host's (before, another host's file was refused even so; as for to-nats --iface).
-    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined });
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
     maxDatagramBytes = config.publish.maxDatagramBytes;
     fileKey = config.publish.authKeyFile;
     snapshotDepth = config.publish.snapshotDepth;
