@@ -493,6 +493,7 @@ export class ForwardBridge {
     this.counters.natsClosed++;
     if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
     this.streamTimer = undefined;
+    this.watch?.connectionLost(); // no check runs until the stream is read again: not storing, never its last state
     this.reconnectFailures = 0;
     this.otherReconnectFailures = 0;
     const afterMs = this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS;

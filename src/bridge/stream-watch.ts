@@ -78,6 +78,15 @@ export class StreamWatch {
     this.recreate = recreate;
   }
 
+  /**
+   * The bridge's connection was closed for good: no check runs until it connects again (with a new watch), so the
+   * stream cannot be checked meanwhile, as when a check cannot read it. Before, `storing` kept its last value: true
+   * (the gauge 1) for a whole outage of refused credentials, while nothing was stored.
+   */
+  connectionLost(): void {
+    this.unreadable = true;
+  }
+
   /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
   async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
     const info = await jsm.streams.info(this.name);

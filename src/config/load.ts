@@ -96,6 +96,12 @@ export interface ValidateOptions {
    */
   readonly destinationInterfacesUnused?: boolean;
   /**
+   * publish.auth_key_file is not this process's key (`--auth-key-file` given to listen -c or to-nats -c replaces
+   * it): its file is not read nor checked here (before, a file's key missing on this host refused the command though
+   * the flag named the key it uses).
+   */
+  readonly authKeyFileUnused?: boolean;
+  /**
    * The file is read again while the process runs (SIGHUP's re-check, config-reload.ts): a FIFO is refused then, as a
    * device or a directory always is (its read would wait for a writer on the thread that publishes).
    */
@@ -125,20 +131,23 @@ export function loadConfigFile(path: string, opts: ValidateOptions = {}): Feeder
 }
 
 /**
- * The `[nats]` section of a configuration file alone (undefined: the file has none), for the commands that read
- * nothing else of it (`bridge from-nats -c`, `listen --nats -c`): the file must be TOML with known top-level
- * sections, and [nats] is checked as loadConfigFile checks it; the rest is not looked at. Before, they loaded the
- * whole file, so one written for another host (its [publish] interfaces not here, its auth_key_file elsewhere) was
- * refused though they use none of it.
+ * What a NATS reader (`bridge from-nats -c`, `listen --nats -c`) takes from a configuration file: its `[nats]`
+ * section (undefined: none) and `publish.auth_key_file`, the feed's key, which the reader verifies envelopes with, as
+ * `to-nats -c` signs them with it (before, readers ignored it: given the bridge's own file they checked nothing,
+ * while the operator believed the feed verified end to end). The file must be TOML with known top-level sections;
+ * [nats] is checked as loadConfigFile checks it, auth_key_file for being a string (the reader reads the key itself,
+ * naming the key). The rest is not looked at: a file written for another host (its [publish] interfaces not here)
+ * is taken (before, they loaded the whole file and refused it though they use none of it).
  */
-export function loadNatsSection(path: string): NatsConfig | undefined {
+export function loadReaderSections(path: string): { nats: NatsConfig | undefined; authKeyFile: string | undefined } {
   const raw = parseToml(readConfigText(path, {}), path);
   const v = new Validator();
   const root = v.table(raw, "");
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
+  const authKeyFile = v.str(v.table(root.publish ?? {}, "publish").auth_key_file, "publish.auth_key_file", "");
   v.throwIfAny();
-  return nats;
+  return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
 }
 
 /** The file's text (a regular file, or a FIFO with a writer), UTF-8. */
@@ -223,7 +232,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
-  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher);
+  const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
@@ -440,9 +449,10 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
 /**
  * `publisher`: the file configures this host's publisher (not read for its [publish] alone, as listen --config does).
  * `localAddresses` undefined: no process publishes from it here (export --books), or its destinations' interfaces are
- * replaced (destinationInterfacesUnused: to-nats --iface): its addresses and key file are not this host's to check.
+ * replaced (destinationInterfacesUnused: to-nats --iface): its addresses are not this host's to check. `checkKeyFile`:
+ * auth_key_file is read here (the key this host's process uses; not for export --books, nor beside --auth-key-file).
  */
-function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean): PublishConfig {
+function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined, publisher: boolean, checkKeyFile: boolean): PublishConfig {
   v.knownKeys(t, "publish", [
     "max_datagram_bytes",
     "heartbeat_interval_ms",
@@ -471,7 +481,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
   }
   const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
-  if (authKeyFile !== "" && localAddresses !== undefined) {
+  if (authKeyFile !== "" && checkKeyFile) {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
     // opened); the publisher reads the key itself at start. The key never enters the config object.
     try {

@@ -40,7 +40,7 @@ describe.skipIf(missing !== undefined)("forward bridge: the NATS client closed f
       error: (msg) => void lines.push({ level: "error", msg }),
       child: () => log,
     };
-    const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: "closed", reconnectAfterCloseMs: 100, log });
+    const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: "closed", reconnectAfterCloseMs: 100, log, jetstream: { stream: "CLOSED", maxAgeMs: 60_000, maxBytes: 1 << 20 } });
     await bridge.start();
     stops.push(() => bridge.stop());
     const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0 });
@@ -53,6 +53,10 @@ describe.skipIf(missing !== undefined)("forward bridge: the NATS client closed f
     await nats.stop();
     await nats.restart("authorization { user: someone, password: else }");
     await until("the client to close for good", () => first.isClosed());
+    // While closed for good no check of the stream runs: it is not storing (before, its last state: true, the gauge
+    // 1 and no stream reason on /readyz for the whole outage).
+    await until("the close for good handled", () => bridge.counters.natsClosed === 1);
+    expect(bridge.health.streamStoring).toBe(false);
 
     await nats.stop();
     await nats.restart("");
@@ -69,5 +73,6 @@ describe.skipIf(missing !== undefined)("forward bridge: the NATS client closed f
     expect(lines.some((l) => l.level === "error" && /closed its connection for good/.test(l.msg))).toBe(true);
     expect(lines.some((l) => l.level === "info" && /connected to NATS again/.test(l.msg))).toBe(true);
     expect(bridge.counters.natsClosed).toBe(1);
+    await until("the stream read again", () => bridge.health.streamStoring === true);
   }, 20_000);
 });

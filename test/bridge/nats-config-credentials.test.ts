@@ -19,7 +19,14 @@ import { loadConfigFile } from "../../src/config/load.ts";
 import { readAuthKeyFile } from "../../src/core/auth-key.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import type { Logger } from "../../src/core/log.ts";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { freePort } from "../support/free-port.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
@@ -241,9 +248,10 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
 
     // listen --nats -c FILE takes the file's [nats] as from-nats does (before: refused, "leave out --config"), the
     // flags overriding it; the wrong password from the file is refused by the server (exit 1, the kind named).
-    // Both read only [nats] of the file and check only that: a file written for another host (a destination
-    // interface and a key file that are not here) is no error. Before, both refused it (the whole file validated).
-    const foreign = file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n\n[nats]\nuser = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"\n`, 0o644);
+    // Both read only [nats] of the file (and publish.auth_key_file, below) and check only those: a file written for
+    // another host (a destination interface that is not here) is no error. Before, both refused it (the whole file
+    // validated).
+    const foreign = file(`[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n\n[nats]\nuser = "bridge"\npassword_file = "${file(`${SECRET}\n`)}"\n`, 0o644);
     expect(() => loadConfigFile(foreign, { requireVenue: false })).toThrow(ConfigError);
     const fromForeign = run("from-nats", { nats: nats.url, prefix: "cfg", config: foreign, group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` });
     stops.push(fromForeign.stop);
@@ -295,4 +303,129 @@ describe.skipIf(missing !== undefined)("feeder bridge -c FILE: the [nats] creden
     // Without --nats, -c is the multicast configuration as before: a --nats-* flag still needs --nats.
     await expect(listenCommand.run({ values: { config: good, "nats-tls": true }, positionals: [], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/--nats-tls needs --nats/);
   }, 30_000);
+});
+
+/** A command's log until `pattern` appears in it (or 10 s). */
+async function logged(log: { lines: string[] }, pattern: RegExp, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!log.lines.some((l) => pattern.test(l))) {
+    if (Date.now() > deadline) throw new Error(`${what}: ${log.lines.join("; ")}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(missing !== undefined)("the --config file's publish.auth_key_file: the readers verify with it", () => {
+  test("from-nats -c and listen --nats -c take a feed signed with the file's key and refuse unsigned or forged envelopes; --auth-key-file overrides it", async () => {
+    const nats = await NatsServer.start();
+    stops.push(() => nats.stop());
+    const KEY = new Uint8Array(32).fill(0x5a);
+    const keyFile = file(Buffer.from(KEY).toString("hex") + "\n");
+    // The bridge's own file, another host's (its interface not here: not checked by the readers) with its key.
+    const keyed = file(`[publish]\nauth_key_file = "${keyFile}"\n\n[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n`, 0o644);
+    const B = uniqueDestination(75);
+    const fromPort = await freePort();
+    const fromLog = logOf();
+    const from = run("from-nats", { nats: nats.url, prefix: "key", config: keyed, group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` }, fromLog);
+    stops.push(from.stop);
+    let stopListen!: (s: string) => void;
+    const listenLog = logOf();
+    const rows: string[] = [];
+    const listenCode = listenCommand.run({ values: { nats: nats.url, prefix: "key", format: "ndjson", config: keyed }, positionals: [], log: listenLog, out: (l: string) => void rows.push(l), stopSignal: new Promise<string>((r) => (stopListen = r)) } as unknown as CommandContext);
+    stops.push(() => (stopListen("SIGTERM"), listenCode));
+    await ready(fromPort);
+    await logged(listenLog, /^listening /, "listen --nats -c did not start");
+    expect(fromLog.lines.join("\n")).toContain(`"verifiedWith":"publish.auth_key_file ${JSON.stringify(keyFile).replaceAll('"', '\\"')}"`);
+    expect(listenLog.lines.join("\n")).toContain(`"verifiedWith":"publish.auth_key_file`);
+
+    // A signed feed, as to-nats -c FILE publishes it (the bridge given the file's key).
+    const signer = new ForwardBridge({ groups: [], servers: nats.url, prefix: "key", authKey: KEY, log: silentLogger });
+    await signer.start();
+    stops.push(() => signer.stop());
+    const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, auth: new DatagramAuth(KEY) });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    for (const d of take(p, T0 + 1000)) signer.onDatagram(d);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 2000)) signer.onDatagram(d);
+    const metrics = () => fetch(`http://127.0.0.1:${fromPort}/metrics`).then((r) => r.text());
+    const sample = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+    const deadline = Date.now() + 10_000;
+    while (!(sample(await metrics(), "feeder_bridge_repacked_messages_total") >= 2 && rows.some((r) => r.includes('"type":"update"') && r.includes('"usable":true')))) {
+      if (Date.now() > deadline) throw new Error(`the signed feed was not taken: ${await metrics()} ${rows.join("; ")} ${fromLog.lines.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(sample(await metrics(), 'feeder_bridge_nats_refused_envelopes_total{reason="bad_auth"}')).toBe(0);
+
+    // A forger allowed to publish on the prefix: a heartbeat unsigned, one signed with another key. Both refused
+    // (before, the readers had no key: both were taken, nothing counted or said).
+    const { connect } = await import("@nats-io/transport-node");
+    const forger = await connect({ servers: nats.url });
+    const hb = packer();
+    hb.appendHeartbeat(0);
+    const beat = take(hb)[0]!;
+    forger.publish("key._hb", envelopeOf(beat, 1000, 0, 0, 5, 77));
+    forger.publish("key._hb", envelopeOf(beat, 1000, 0, 0, 6, 77, new DatagramAuth(new Uint8Array(32).fill(1))));
+    await forger.flush();
+    await forger.close();
+    while (sample(await metrics(), 'feeder_bridge_nats_refused_envelopes_total{reason="bad_auth"}') < 2) {
+      if (Date.now() > deadline + 10_000) throw new Error(`from-nats -c took unsigned envelopes: ${await metrics()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await logged(listenLog, /NATS envelopes refused: not signed with the publish\.auth_key_file key/, "listen --nats -c did not refuse them");
+    await logged(fromLog, /NATS envelopes refused: not signed with the publish\.auth_key_file key/, "from-nats -c did not say so");
+    expect(await from.stop()).toBe(0);
+
+    // The key file not on this host: refused naming the key (exit 2), never read without it; the flag overrides it.
+    const foreignKey = file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n`, 0o644);
+    await expect(run("from-nats", { nats: nats.url, config: foreignKey, group: [`${B.group}:${B.port}`], http: "off" }).code).rejects.toThrow(/^publish\.auth_key_file: cannot read key file "\/nonexistent\/feed\.key".*--auth-key-file F/);
+    await expect(listenCommand.run({ values: { nats: nats.url, config: foreignKey }, positionals: [], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(UsageError);
+    const overridden = run("from-nats", { nats: nats.url, prefix: "key", config: foreignKey, "auth-key-file": keyFile, group: [`${B.group}:${B.port}`], iface: "127.0.0.1", http: `127.0.0.1:${fromPort}` }, logOf());
+    stops.push(overridden.stop);
+    await ready(fromPort);
+    expect(await overridden.stop()).toBe(0);
+    // to-nats -c FILE --iface (the file's interfaces not checked, and before, its key file neither): the file's key
+    // is named publish.auth_key_file (before: the bridge's own read named it --auth-key-file, a flag not given).
+    await expect(run("to-nats", { nats: nats.url, config: file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "239.255.73.1"\nport = 31973\ninterface = "192.0.2.7"\n`, 0o644), iface: "127.0.0.1", http: "off" }).code).rejects.toThrow(/^publish\.auth_key_file: cannot read key file/);
+  }, 30_000);
+});
+
+describe("listen -c FILE (multicast): the file's key", () => {
+  test("verifies with the file's publish.auth_key_file, --auth-key-file overriding it; --iface replaces another host's interfaces", async () => {
+    const keyFile = file("5a".repeat(32) + "\n");
+    const G = uniqueDestination(76);
+    const otherHost = file(`[publish]\nauth_key_file = "${keyFile}"\n\n[[publish.destinations]]\ngroup = "${G.group}"\nport = ${G.port}\ninterface = "192.0.2.7"\n`, 0o644);
+    const listenRun = (values: CommandContext["values"]) => {
+      let stop!: (s: string) => void;
+      const log = logOf();
+      const code = listenCommand.run({ values: { format: "ndjson", ...values }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>((r) => (stop = r)) } as unknown as CommandContext);
+      return { code, log, stop: () => (stop("SIGTERM"), code) };
+    };
+    // Without --iface the file's interfaces are this host's to join on: refused.
+    await expect(listenRun({ config: otherHost }).code).rejects.toThrow(/interface: "192\.0\.2\.7" is not an address of this host/);
+    const l = listenRun({ config: otherHost, iface: "127.0.0.1" });
+    stops.push(l.stop);
+    await logged(l.log, /^listening /, "listen -c FILE --iface did not start");
+    expect(l.log.lines.find((x) => x.startsWith("listening "))).toContain(`"verifiedWith":"publish.auth_key_file ${JSON.stringify(keyFile).replaceAll('"', '\\"')}"`);
+    expect(await l.stop()).toBe(0);
+    const other = file("6b".repeat(32) + "\n");
+    const o = listenRun({ config: otherHost, iface: "127.0.0.1", "auth-key-file": other });
+    stops.push(o.stop);
+    await logged(o.log, /^listening /, "listen -c FILE --auth-key-file did not start");
+    expect(o.log.lines.find((x) => x.startsWith("listening "))).toContain(`"verifiedWith":"--auth-key-file ${JSON.stringify(other).replaceAll('"', '\\"')}"`);
+    expect(await o.stop()).toBe(0);
+    // A key file not on this host: refused naming it, unless --auth-key-file replaces it (then not read: before, the
+    // file's missing key refused the command though the flag named the key it uses). The same for to-nats -c.
+    const absentKey = file(`[publish]\nauth_key_file = "/nonexistent/feed.key"\n\n[[publish.destinations]]\ngroup = "${G.group}"\nport = ${G.port}\n`, 0o644);
+    await expect(listenRun({ config: absentKey }).code).rejects.toThrow(/^publish\.auth_key_file: cannot read key file "\/nonexistent\/feed\.key"/);
+    const f = listenRun({ config: absentKey, "auth-key-file": other });
+    stops.push(f.stop);
+    await logged(f.log, /^listening /, "listen -c FILE (its key file absent) --auth-key-file did not start");
+    expect(await f.stop()).toBe(0);
+    await expect(bridgeCommand.run({ values: { nats: "nats://127.0.0.1:1", config: absentKey, http: "off" }, positionals: ["to-nats"], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).rejects.toThrow(/^publish\.auth_key_file: cannot read key file/);
+    // With the flag the file's key is not looked at: the start goes on to dial NATS (nothing there: exit 1).
+    expect(await bridgeCommand.run({ values: { nats: "nats://127.0.0.1:1", config: absentKey, "auth-key-file": other, http: "off" }, positionals: ["to-nats"], log: logOf(), out: () => {}, stopSignal: new Promise(() => {}) } as unknown as CommandContext)).toBe(1);
+  });
 });

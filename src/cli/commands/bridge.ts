@@ -4,15 +4,14 @@
  * JetStream stream); from-nats turns the subjects or the stream back into local multicast of its own stream.
  * @module
  */
-import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile, loadNatsSection } from "../../config/load.ts";
+import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
-import { NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
+import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
@@ -46,7 +45,8 @@ export const bridgeCommand: CommandSpec = {
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
-    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it);",
+    "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
+    "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
     "                           from-nats reads and checks nothing else of the file",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
@@ -58,11 +58,13 @@ export const bridgeCommand: CommandSpec = {
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
-    "      --auth-key-file F    to-nats: drop datagrams without a valid HMAC trailer and sign every envelope",
-    "                           with the key (readers before envelope version 3 refuse them: upgrade readers first);",
-    "                           from-nats: read only envelopes signed with the key (others refused, counted,",
-    "                           warned of: a bridge without the key has all its envelopes refused)",
-    "                           and sign the local datagrams with it",
+    "      --auth-key-file F    the feed's HMAC key (default with --config: its publish.auth_key_file; a key",
+    "                           file that cannot be read exits 2). to-nats: drop datagrams without a valid",
+    "                           HMAC trailer and sign every envelope with the key (readers before envelope",
+    "                           version 3 refuse them: upgrade readers first); from-nats: read only envelopes",
+    "                           signed with the key (others refused, counted, warned of: a bridge without the",
+    "                           key has all its envelopes refused) and sign the local datagrams with it. The",
+    "                           start line names the key in effect (signedWith / verifiedWith: none without one)",
     ...natsAccessHelp(27),
     "",
     "Examples:",
@@ -129,15 +131,16 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
   for (const k of ["from", "ttl", "source-id", "channel"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
   const groups: { group: string; port: number; iface: string }[] = [];
-  let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
+  let fileKey: string | undefined;
   let maxDatagramBytes: number | undefined;
   let natsFile: NatsConfig | undefined;
   if (typeof v.config === "string") {
     // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
     // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
-    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined });
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
     natsFile = config.nats;
-    authKeyFile ??= config.publish.authKeyFile;
+    fileKey = config.publish.authKeyFile;
     maxDatagramBytes = config.publish.maxDatagramBytes;
     // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
     for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
@@ -155,12 +158,9 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
-  let authKey: Uint8Array | undefined;
-  try {
-    authKey = authKeyFile === undefined ? undefined : readAuthKeyFile(authKeyFile, "--auth-key-file", { fifo: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
+  const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
+  const authKey = feedKey?.key;
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
@@ -173,7 +173,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
     await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
+  ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, signedWith: describeFeedKey(feedKey), credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
@@ -207,10 +207,12 @@ function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddres
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
   for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
-  // from-nats reads only the [nats] section of a --config file (its credentials and TLS), and checks only that: a
-  // file of another host (its [publish] interfaces not on this one) is no error here.
-  const natsFile = typeof v.config === "string" ? loadNatsSection(v.config) : undefined;
-  const read = natsReadOptions(ctx, natsFile);
+  // from-nats reads only the [nats] section of a --config file (its credentials and TLS) and publish.auth_key_file
+  // (the feed's key, as to-nats -c signs with it; --auth-key-file overrides it), and checks only those: a file of
+  // another host (its [publish] interfaces not on this one) is no error here, a key file it cannot read is.
+  const file = typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
+  const feedKey = feedKeyOf(v["auth-key-file"], file?.authKeyFile);
+  const read = natsReadOptions(ctx, file?.nats, feedKey);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
@@ -235,7 +237,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     await http?.stop();
     return 1;
   }
-  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
+  ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, verifiedWith: describeFeedKey(feedKey), credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
   // The local sends the kernel refused (sendErrors) are counted by the bridge, not the reader: both are logged.
   const counters = () => ({ ...bridge.counters!, sendErrors: bridge.sendErrors });
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);

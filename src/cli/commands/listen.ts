@@ -4,7 +4,7 @@
  * @module
  */
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile, loadNatsSection } from "../../config/load.ts";
+import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
 import { updateRecord } from "../../subscriber/format.ts";
@@ -14,7 +14,7 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
-import { NATS_OPTIONS, natsReadOptions } from "./nats-args.ts";
+import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
 import { startOrStop } from "../start-or-stop.ts";
@@ -56,8 +56,9 @@ export const listenCommand: CommandSpec = {
   help: [
     "Options:",
     "  -c, --config FILE    join every destination of the configuration's [publish] section; with --nats,",
-    "                       only its [nats] section (NATS credentials and TLS; the flags below override it),",
-    "                       the rest neither read nor checked",
+    "                       only its [nats] section (NATS credentials and TLS; the flags below override it)",
+    "                       and publish.auth_key_file (the key envelopes are verified with), the rest neither",
+    "                       read nor checked",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one (or the default group); refused when it",
     "                       would do nothing (beside --config or --bind without such a --group)",
@@ -65,10 +66,13 @@ export const listenCommand: CommandSpec = {
     "                       --config, a unicast destination's receivers that are addresses of this host are bound)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
     "                       (default with --config: the configuration's publish.retransmit, if set)",
-    "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface)",
+    "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
+    "                       which must then be this host's; with --iface the file's are not used nor checked)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
-    "                       the configuration's publish.auth_key_file); with --nats, every envelope not signed",
-    "                       with it (by a bridge given the key) is refused, counted and warned of",
+    "                       the configuration's publish.auth_key_file, with or without --nats; one that cannot",
+    "                       be read exits 2); with --nats, every envelope not signed with it (by a bridge given",
+    "                       the key) is refused, counted and warned of. The 'listening' line names the key in",
+    "                       effect (verifiedWith: none without one)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
@@ -164,7 +168,8 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
 function resolveGroups(ctx: CommandContext): {
   groups: GroupSpec[];
   maxDatagramBytes: number;
-  authKeyFile: string | undefined;
+  /** The file's publish.auth_key_file (the key itself: feedKeyOf, --auth-key-file overriding it). */
+  fileKey: string | undefined;
   snapshotDepth: number;
   retransmit: RetransmitOptions | undefined;
 } {
@@ -177,7 +182,7 @@ function resolveGroups(ctx: CommandContext): {
   const port = positiveInt(v.port, "port", undefined);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
-  let authKeyFile = typeof v["auth-key-file"] === "string" ? v["auth-key-file"] : undefined;
+  let fileKey: string | undefined;
   let snapshotDepth = 0;
   let retransmit: RetransmitOptions | undefined;
   if (typeof v.retransmit === "string") {
@@ -186,9 +191,12 @@ function resolveGroups(ctx: CommandContext): {
     retransmit = { host: m[1]!, port: Number(m[2]) };
   }
   if (typeof v.config === "string") {
-    const config = loadConfigFile(v.config, { requireVenue: false }); // only [publish] is read
+    // Only [publish] is read. With --iface the groups are joined on it, not on the destinations' interfaces: those
+    // are not checked as this host's (before, another host's file was refused even so; as for to-nats --iface).
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
     maxDatagramBytes = config.publish.maxDatagramBytes;
-    authKeyFile ??= config.publish.authKeyFile;
+    fileKey = config.publish.authKeyFile;
     snapshotDepth = config.publish.snapshotDepth;
     for (const d of config.publish.destinations) {
       if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
@@ -233,7 +241,7 @@ function resolveGroups(ctx: CommandContext): {
       return true;
     }),
     maxDatagramBytes,
-    authKeyFile,
+    fileKey,
     snapshotDepth,
     retransmit,
   };
@@ -254,24 +262,23 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
-  // With --nats, --config gives its [nats] section only (credentials and TLS, the flags overriding it), as for
-  // `bridge from-nats -c`: before, it was refused and a reader on the bridge's host had to repeat every file by flag.
-  // Only [nats] is checked: a file of another host (its [publish] interfaces not here) is no error.
+  // With --nats, --config gives its [nats] section (credentials and TLS, the flags overriding it) and the feed's key
+  // (publish.auth_key_file, --auth-key-file overriding it), as for `bridge from-nats -c`: before, -c was refused, and
+  // then its key ignored (a reader given the bridge's file verified nothing). Only those are checked: a file of
+  // another host (its [publish] interfaces not here) is no error.
   const natsWanted = v.nats !== undefined || v.stream !== undefined;
-  const natsFile = natsWanted && typeof v.config === "string" ? loadNatsSection(v.config) : undefined;
-  const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile) : undefined;
+  const natsFile = natsWanted && typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
+  let feedKey: FeedKey | undefined = natsWanted ? feedKeyOf(v["auth-key-file"], natsFile?.authKeyFile) : undefined;
+  const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
   if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS)");
-  const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, authKeyFile: undefined, snapshotDepth: 0, retransmit: undefined };
-  const { groups, maxDatagramBytes, authKeyFile, snapshotDepth, retransmit } = resolved;
-
-  let sub: FeedSubscriber;
-  try {
-    sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKeyFile, snapshotDepth, retransmit });
-  } catch (err) {
-    throw new UsageError((err as Error).message); // an unreadable or short key file: say which and why
-  }
+  const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
+  const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
+  // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).
+  if (nats === undefined) feedKey = feedKeyOf(v["auth-key-file"], resolved.fileKey);
+  // With --nats the reader verified the envelopes and signs what it repacks with the key: the subscriber need not.
+  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKey: nats === undefined ? feedKey?.key : undefined, snapshotDepth, retransmit });
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};
@@ -408,9 +415,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
       return 1;
     }
   }
-  // The NATS options by name: they hold the HMAC key (authKey), which is never logged; its file is.
-  const natsLogged = nats === undefined ? undefined : { servers: nats.servers, prefix: nats.prefix, stream: nats.stream, from: nats.from, authKeyFile: v["auth-key-file"] };
-  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats: natsLogged, format });
+  // The NATS options by name: they hold the HMAC key (authKey), which is never logged; where it came from is.
+  const natsLogged = nats === undefined ? undefined : { servers: nats.servers, prefix: nats.prefix, stream: nats.stream, from: nats.from };
+  ctx.log.info("listening", { groups: groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port}@${g.iface}` : `unicast ${g.bind}:${g.port}`)), nats: natsLogged, verifiedWith: describeFeedKey(feedKey), format });
   const effective = Math.min(...sub.recvBufferSizes());
   if (effective < RECV_BUFFER_BYTES) {
     // The kernel keeps min(request, net.core.rmem_max) and reports double that.

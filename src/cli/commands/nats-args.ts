@@ -5,6 +5,7 @@
  */
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
+import { shownPath } from "../../core/secret-path.ts";
 import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
 import type { NatsConfig } from "../../config/types.ts";
@@ -57,8 +58,42 @@ export function fromOf(v: unknown, stream: string | undefined): "now" | "all" | 
   return t;
 }
 
-/** `natsFile`: a --config file's [nats] (from-nats), which the credential and TLS flags override. */
-export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig): NatsReadOptions {
+/** The feed's HMAC key a bridge or reader uses: its bytes, its file and where that was named. */
+export interface FeedKey {
+  readonly key: Uint8Array;
+  readonly file: string;
+  readonly from: "--auth-key-file" | "publish.auth_key_file";
+}
+
+/**
+ * The feed's key: `--auth-key-file` when given, else the --config file's `publish.auth_key_file` (`fileKey`), else
+ * none. So one file given to every process covers the feed end to end: to-nats signs with its key, from-nats and
+ * listen --nats verify with it, as listen -c verifies datagrams (before, the readers took the file's [nats] and not
+ * its key: they checked nothing). Read once here: a key that cannot be read exits 2 naming where it was named. The
+ * flag's file may be a FIFO (read once: `<(pass show feed-key)`); the configuration's may not, as for the publisher.
+ */
+export function feedKeyOf(flag: unknown, fileKey: string | undefined): FeedKey | undefined {
+  const file = typeof flag === "string" ? flag : fileKey;
+  if (file === undefined) return undefined;
+  const from = typeof flag === "string" ? "--auth-key-file" : "publish.auth_key_file";
+  try {
+    return { key: readAuthKeyFile(file, from, { fifo: from === "--auth-key-file" }), file, from };
+  } catch (err) {
+    const which = from === "publish.auth_key_file" ? " (the --config file's feed key, used to sign or verify the feed here: make it readable, or give --auth-key-file F)" : "";
+    throw new UsageError((err as Error).message + which);
+  }
+}
+
+/** What a start line says of the key: `none`, or where it was named and its file (not shown unless a path). */
+export function describeFeedKey(k: FeedKey | undefined): string {
+  return k === undefined ? "none" : `${k.from} ${shownPath(k.file)}`;
+}
+
+/**
+ * `natsFile`: a --config file's [nats], which the credential and TLS flags override. `feedKey`: the key envelopes
+ * must be signed with (feedKeyOf; by default --auth-key-file's).
+ */
+export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feedKey = feedKeyOf(ctx.values["auth-key-file"], undefined)): NatsReadOptions {
   const v = ctx.values;
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
@@ -68,13 +103,8 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig): Nat
       : ctx.log.warn("the followed bridge went silent: switched to the other (a gap: books rebuilt from their next refresh)", { ...e });
   // The connection closed for good, a refused subscription: said (before, the reader ran on with nothing, silent).
   const onNatsEvent = natsEventLog(ctx);
-  // --auth-key-file: only envelopes signed with the key (a bridge given it) are read; the rest are refused, counted.
-  let authKey: Uint8Array | undefined;
-  try {
-    authKey = typeof v["auth-key-file"] === "string" ? readAuthKeyFile(v["auth-key-file"], "--auth-key-file", { fifo: true }) : undefined;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  // The key: only envelopes signed with it (a bridge given it) are read; the rest are refused, counted.
+  const authKey = feedKey?.key;
   const servers = serversOf(v.nats);
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
@@ -84,7 +114,7 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig): Nat
   const badAuth = new RateLimitedLog(
     ctx.log,
     "warn",
-    "NATS envelopes refused: not signed with the --auth-key-file key (the bridge needs the same key: to-nats --auth-key-file; a bridge without it has every envelope refused)",
+    `NATS envelopes refused: not signed with the ${feedKey!.from} key (the bridge needs the same key: to-nats --auth-key-file, or publish.auth_key_file of its -c file; a bridge without it has every envelope refused)`,
   );
   const onRefused = (why: EnvelopeRefusal) => void (why === "bad_auth" && badAuth.hit());
   return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused, credentials, tls };
