@@ -9,20 +9,9 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
 import { Rng } from "./rng.ts";
+import { rng } from "../support/mulberry32.ts";
 
 const instr = testInstrument(0, 0);
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function side(book: BookBuilder, bid: boolean): Map<number, number> {
   const m = new Map<number, number>();

@@ -9,18 +9,7 @@ import { configuredSubscriptions, inWorkerShare } from "../../src/app/feeder.ts"
 import { parseConfigText } from "../../src/config/load.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
-
-/** mulberry32: a small seeded PRNG, so a failure is reproducible from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../support/mulberry32.ts";
 
 /** A file's venue tables: random symbols (some with a further depth) in bybit linear/spot and binance spot. */
 function venueTables(r: () => number): string {

@@ -8,6 +8,7 @@ import { describe, expect, test } from "vitest";
 import { basename } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { rng } from "../support/mulberry32.ts";
 
 const MINUTE = 60_000;
 
@@ -23,18 +24,6 @@ function writerOn(maxFileAgeMs: number, wallMs: number) {
 }
 
 const stampOf = (wallMs: number) => new Date(wallMs).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "Z");
-
-/** mulberry32: the same cases for a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("capture rotation on UTC multiples of --max-file-minutes", () => {
   test("an hour: a recorder started at 12:34:10 cuts at 13:00:00 and 14:00:00 (the first file short), not at 13:34:10", () => {

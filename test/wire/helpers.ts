@@ -7,17 +7,7 @@ import { datagramCrc32Ts } from "../../src/wire/crc32.ts";
 import { datagramCrc32c } from "../../src/wire/crc32c.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_LENGTH_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION_V2 } from "../../src/wire/layout.ts";
 
-/** mulberry32: small, fast, deterministic. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../support/mulberry32.ts";
 
 export function randInt(r: () => number, lo: number, hiInclusive: number): number {
   return lo + Math.floor(r() * (hiInclusive - lo + 1));
