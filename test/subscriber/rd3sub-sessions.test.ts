@@ -10,6 +10,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -292,7 +293,7 @@ it("NATS reader, random restarts (clock steps back too) and forged sessions: eve
 /**
  * The same random runs on multicast (FeedSubscriber, staleAfterMs 2500: a stream stale 2.5 s after its last datagram,
  * the stale check run before each datagram): the rule s-rd2sub gave it (a clock-step restart taken while a bogus
- * newer session is provisional, once no stream of it nor of the last confirmed run is alive).
+ * newer session is provisional, once no stream of the source on another session is alive).
  */
 function randomRunsMulticast(seed: number): string[] {
   const r = rng(seed);
@@ -337,4 +338,40 @@ it("multicast, random restarts (clock steps back too) and forged sessions: every
   const failed: string[] = [];
   for (let seed = 1; seed <= 40; seed++) for (const w of randomRunsMulticast(seed)) failed.push(`seed ${seed} ${w}`);
   expect(failed).toEqual([]);
+});
+
+describe("multicast: while a bogus newer session is provisional, an older run is a clock-step restart only once every stream of the source is over (as the NATS reader)", () => {
+  it("a live run the bogus session replaced while provisional keeps it out; that run then proves the bogus one", () => {
+    const sub = newSubscriber();
+    const send = (p: ChannelPacker) => ingest(sub, take(p));
+    const a = run(500, T0 + 600_000_000); // run A on channel 1, confirmed, then ended (END_OF_SESSION)
+    refresh(a, 943500);
+    send(a);
+    a.appendHeartbeat(0);
+    send(a);
+    a.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    send(a);
+    const b = run(700, T0 + 700_000_000, 2); // its restart B on channel 2: one datagram, provisional
+    refresh(b, 945001, 1);
+    send(b);
+    const bogus = run(1, T0 + 3_600_000_000, 3); // one forged END_OF_SESSION heartbeat of a newer session: ended at once
+    bogus.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    send(bogus);
+    const c = run(600, T0 + 1_000_000, 4); // two datagrams of a run older than A (late, replayed or forged)
+    refresh(c, 100, 1);
+    send(c);
+    c.appendHeartbeat(0);
+    send(c);
+    // Old: C was taken as a clock-step restart (no stream of the bogus session nor of A alive; B's not looked at) and
+    // confirmed by its second datagram, which left B behind: the live publisher's datagrams dropped for good.
+    expect(sub.streamInfo().filter((s) => s.sessionId === 600)).toEqual([]);
+    b.appendHeartbeat(0);
+    send(b);
+    refresh(b, 945002, 2);
+    send(b);
+    expect(sub.counters.sessionsReverted).toBe(1);
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([700, true]);
+    expect(levelsOf(sb)).toEqual(levelsOf(book(945002)));
+  });
 });
