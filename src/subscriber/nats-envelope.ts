@@ -359,6 +359,11 @@ function proved(known: UpstreamSession, startHi: number, startLo: number, id: nu
   }
 }
 
+/** The last confirmed session, or one the provisional newest replaced while provisional itself (skipped). */
+function replacedWhilePending(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
+  return sameKey(startHi, startLo, id, known.prev) || known.skipped.some((k) => sameKey(startHi, startLo, id, k));
+}
+
 function sameKey(aHi: number, aLo: number, aId: number, b: SessionKey | undefined): boolean {
   return b !== undefined && aHi === b.startHi && aLo === b.startLo && aId === b.id;
 }
@@ -621,12 +626,14 @@ export class EnvelopeRepacker {
       // An older one once every stream of the newest has ended or gone silent is a restart whose host clock
       // stepped back (its start earlier than the dead run's): taken as a newer one. Refused, it was for good.
       // Never one left behind (retired), nor while a restart is provisional the one it replaced, which counts against
-      // it as an older one's would even when it starts later (the run a clock-step restart replaced). While the
+      // it as an older one's would even when it starts later (the run a clock-step restart replaced), nor one it replaced
+      // while that was provisional (skipped: taken as newer, two envelopes of it confirmed it and left behind every run
+      // it had replaced while provisional, the live restart and itself among them, before 2026-12-06). While the
       // newest is provisional, one that may not count against it (older than the last confirmed one, not replaced
       // while provisional: mayProve) is such a restart too once upstream is over: refused whenever provisional, one
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
       const retired = known.retired.some((k) => sameKey(startHi, startLo, id, k));
-      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && sameKey(startHi, startLo, id, known.prev));
+      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
         this.counters.sessionsReverted++;

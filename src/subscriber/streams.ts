@@ -145,6 +145,14 @@ function mayProve(src: SourceState, startUs: number, id: number): boolean {
   return false;
 }
 
+/** The last confirmed session of src, or one its provisional newest replaced while provisional itself (skipped). */
+function replacedWhilePending(src: SourceState, startUs: number, id: number): boolean {
+  if (startUs === src.prevStartUs && id === src.prevId) return true;
+  const s = src.skipped;
+  for (let i = 0; i < s.length; i += 2) if (s[i] === startUs && s[i + 1] === id) return true;
+  return false;
+}
+
 /**
  * A stream of src alive (not stale nor ended): on its newest session, or, with butStartUs ≥ 0, on any session but
  * (butStartUs, butId) (the one asking to be taken as a clock-step restart; mayRestartPending).
@@ -343,8 +351,11 @@ export class StreamTable {
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
-    // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session.
-    if (vsSource > 0 && src.pending && sessionStartUs === src.prevStartUs && sessionId === src.prevId) return this.duringPending(src, st, r, recvTimeUs);
+    // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session. So
+    // is one of a later-starting run it replaced while that was provisional (skipped): taken as newer, two of them
+    // confirmed it, which left behind the runs it had replaced while provisional, the live restart and itself among
+    // them (before 2026-12-06; the live run's datagrams were dropped for good).
+    if (vsSource > 0 && src.pending && replacedWhilePending(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
       adopt(src, sessionStartUs, sessionId, recvTimeUs, channelId);
     } else if (vsSource < 0) {

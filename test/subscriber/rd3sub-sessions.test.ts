@@ -375,3 +375,77 @@ describe("multicast: while a bogus newer session is provisional, an older run is
     expect(levelsOf(sb)).toEqual(levelsOf(book(945002)));
   });
 });
+
+/**
+ * Run B (a restart, later start) sends one datagram and dies; its host comes back with the clock stepped back: run C
+ * starts before A and is taken as a clock-step restart while B is still provisional (B listed as replaced while
+ * provisional). Then two late datagrams of B. Old: B started after C, so they were taken as a newer session and B
+ * confirmed, which left behind every run it had replaced while provisional, C among them (and B itself): the live run's
+ * datagrams dropped for good. As the last confirmed run's would, they count against C instead (a revert to B); C is
+ * taken again once B's stream is stale, and followed.
+ */
+describe("a late run a clock-step restart replaced while provisional (skipped) counts against it, never takes over for good", () => {
+  it("multicast", () => {
+    const sub = newSubscriber({ staleAfterMs: 1000 });
+    const send = (p: ChannelPacker) => ingest(sub, take(p));
+    const silence = () => sub.checkStale((clock.nowMs += 5000));
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a);
+    a.appendHeartbeat(0);
+    send(a);
+    const b = run(700, T0 + 700_000_000);
+    refresh(b, 945001, 1);
+    const bLate = take(b); // sent once now, once more (two late copies' worth: a heartbeat too) later
+    b.appendHeartbeat(0);
+    const bLate2 = take(b);
+    ingest(sub, bLate);
+    silence();
+    const c = run(600, T0 + 1_000_000);
+    refresh(c, 944001, 1);
+    send(c);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(600);
+    ingest(sub, [...bLate, ...bLate2]);
+    for (let i = 2; i <= 3; i++) {
+      silence();
+      refresh(c, 944000 + i, i);
+      send(c);
+      c.appendHeartbeat(0);
+      send(c);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([600, true]); // old: [700, false], C's datagrams dropped for good
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
+  });
+
+  it("NATS reader", () => {
+    const { rep, sub, feed } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a);
+    const b = run(700, T0 + 700_000_000);
+    refresh(b, 945001, 1);
+    feed(b);
+    const c = run(600, T0 + 1_000_000);
+    refresh(c, 944001, 1);
+    expect(taken(feed(c, 5000))).toBe(true); // A and B silent: C taken as a clock-step restart
+    b.appendHeartbeat(0); // two late datagrams of B
+    feed(b);
+    b.appendHeartbeat(0);
+    feed(b);
+    let got: string[] = [];
+    for (let i = 2; i <= 3; i++) {
+      refresh(c, 944000 + i, i);
+      got = feed(c, 5000);
+      c.appendHeartbeat(0);
+      got = got.concat(feed(c));
+    }
+    expect(taken(got)).toBe(true); // old: old_session, C left behind for good
+    expect(rep.counters.refused.old_session).toBeGreaterThan(0);
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
+    expect(sb.usable).toBe(true);
+  });
+});
