@@ -336,9 +336,9 @@ function retire(known: UpstreamSession, k: SessionKey): void {
  * behind, and not older than the last confirmed one unless a newer one replaced it while provisional (skipped).
  */
 function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
-  if (known.retired.some((k) => sameKey(startHi, startLo, id, k))) return false;
+  if (listHas(known.retired, startHi, startLo, id)) return false;
   if (known.prev === undefined || compareKey(startHi, startLo, id, known.prev) >= 0) return true;
-  return known.skipped.some((k) => sameKey(startHi, startLo, id, k));
+  return listHas(known.skipped, startHi, startLo, id);
 }
 
 /**
@@ -361,7 +361,13 @@ function proved(known: UpstreamSession, startHi: number, startLo: number, id: nu
 
 /** The last confirmed session, or one the provisional newest replaced while provisional itself (skipped). */
 function replacedWhilePending(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
-  return sameKey(startHi, startLo, id, known.prev) || known.skipped.some((k) => sameKey(startHi, startLo, id, k));
+  return sameKey(startHi, startLo, id, known.prev) || listHas(known.skipped, startHi, startLo, id);
+}
+
+/** A loop, not some() with a closure: run for every envelope of an older session (a flood allocates nothing each). */
+function listHas(list: readonly SessionKey[], startHi: number, startLo: number, id: number): boolean {
+  for (let i = 0; i < list.length; i++) if (sameKey(startHi, startLo, id, list[i])) return true;
+  return false;
 }
 
 function sameKey(aHi: number, aLo: number, aId: number, b: SessionKey | undefined): boolean {
@@ -632,7 +638,7 @@ export class EnvelopeRepacker {
       // newest is provisional, one that may not count against it (older than the last confirmed one, not replaced
       // while provisional: mayProve) is such a restart too once upstream is over: refused whenever provisional, one
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
-      const retired = known.retired.some((k) => sameKey(startHi, startLo, id, k));
+      const retired = listHas(known.retired, startHi, startLo, id);
       const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
