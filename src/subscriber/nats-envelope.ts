@@ -336,9 +336,9 @@ function retire(known: UpstreamSession, k: SessionKey): void {
  * behind, and not older than the last confirmed one unless a newer one replaced it while provisional (skipped).
  */
 function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
-  if (known.retired.some((k) => sameKey(startHi, startLo, id, k))) return false;
+  if (listHas(known.retired, startHi, startLo, id)) return false;
   if (known.prev === undefined || compareKey(startHi, startLo, id, known.prev) >= 0) return true;
-  return known.skipped.some((k) => sameKey(startHi, startLo, id, k));
+  return listHas(known.skipped, startHi, startLo, id);
 }
 
 /**
@@ -357,6 +357,17 @@ function proved(known: UpstreamSession, startHi: number, startLo: number, id: nu
     const k = skipped[i]!;
     if (at >= 0 ? i < at : compareKey(k.startHi, k.startLo, k.id, { startHi, startLo, id }) < 0) retire(known, k);
   }
+}
+
+/** The last confirmed session, or one the provisional newest replaced while provisional itself (skipped). */
+function replacedWhilePending(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
+  return sameKey(startHi, startLo, id, known.prev) || listHas(known.skipped, startHi, startLo, id);
+}
+
+/** A loop, not some() with a closure: run for every envelope of an older session (a flood allocates nothing each). */
+function listHas(list: readonly SessionKey[], startHi: number, startLo: number, id: number): boolean {
+  for (let i = 0; i < list.length; i++) if (sameKey(startHi, startLo, id, list[i])) return true;
+  return false;
 }
 
 function sameKey(aHi: number, aLo: number, aId: number, b: SessionKey | undefined): boolean {
@@ -621,12 +632,14 @@ export class EnvelopeRepacker {
       // An older one once every stream of the newest has ended or gone silent is a restart whose host clock
       // stepped back (its start earlier than the dead run's): taken as a newer one. Refused, it was for good.
       // Never one left behind (retired), nor while a restart is provisional the one it replaced, which counts against
-      // it as an older one's would even when it starts later (the run a clock-step restart replaced). While the
+      // it as an older one's would even when it starts later (the run a clock-step restart replaced), nor one it replaced
+      // while that was provisional (skipped: taken as newer, two envelopes of it confirmed it and left behind every run
+      // it had replaced while provisional, the live restart and itself among them, before 2026-12-06). While the
       // newest is provisional, one that may not count against it (older than the last confirmed one, not replaced
       // while provisional: mayProve) is such a restart too once upstream is over: refused whenever provisional, one
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
-      const retired = known.retired.some((k) => sameKey(startHi, startLo, id, k));
-      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && sameKey(startHi, startLo, id, known.prev));
+      const retired = listHas(known.retired, startHi, startLo, id);
+      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
         this.counters.sessionsReverted++;

@@ -145,11 +145,22 @@ function mayProve(src: SourceState, startUs: number, id: number): boolean {
   return false;
 }
 
-/** A stream of src alive (not stale nor ended) on its newest session, or withPrev on its last confirmed one. */
-function liveOf(s: StreamState, src: SourceState, withPrev: boolean): boolean {
+/** The last confirmed session of src, or one its provisional newest replaced while provisional itself (skipped). */
+function replacedWhilePending(src: SourceState, startUs: number, id: number): boolean {
+  if (startUs === src.prevStartUs && id === src.prevId) return true;
+  const s = src.skipped;
+  for (let i = 0; i < s.length; i += 2) if (s[i] === startUs && s[i + 1] === id) return true;
+  return false;
+}
+
+/**
+ * A stream of src alive (not stale nor ended): on its newest session, or, with butStartUs ≥ 0, on any session but
+ * (butStartUs, butId) (the one asking to be taken as a clock-step restart; mayRestartPending).
+ */
+function liveOf(s: StreamState, src: SourceState, butStartUs: number, butId: number): boolean {
   if (s.source !== src || s.stale || s.ended) return false;
-  if (s.sessionId === src.id && s.sessionStartUs === src.startUs) return true;
-  return withPrev && s.sessionId === src.prevId && s.sessionStartUs === src.prevStartUs;
+  if (butStartUs >= 0) return s.sessionStartUs !== butStartUs || s.sessionId !== butId;
+  return s.sessionId === src.id && s.sessionStartUs === src.startUs;
 }
 
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
@@ -334,14 +345,17 @@ export class StreamTable {
     // the same way. Dropped, it would keep the restarted publisher's books unusable until this process restarted.
     // Not one this source already left behind: a dead run's late or duplicated datagram after a blip is no restart.
     // While the newest is provisional, one that may not prove it bogus (older than the last confirmed one and not
-    // replaced while provisional: mayProve) once that one too is over (pendingOver): a bogus header after the dead
+    // replaced while provisional: mayProve) once every other stream of the source is over (mayRestartPending): a bogus header after the dead
     // run, or skipped full, kept the newest provisional for good and such a restart's datagrams were dropped for good.
     if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : !isRetired(src, sessionStartUs, sessionId) && this.sessionOver(src))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
-    // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session.
-    if (vsSource > 0 && src.pending && sessionStartUs === src.prevStartUs && sessionId === src.prevId) return this.duringPending(src, st, r, recvTimeUs);
+    // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session. So
+    // is one of a later-starting run it replaced while that was provisional (skipped): taken as newer, two of them
+    // confirmed it, which left behind the runs it had replaced while provisional, the live restart and itself among
+    // them (before 2026-12-06; the live run's datagrams were dropped for good).
+    if (vsSource > 0 && src.pending && replacedWhilePending(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
       adopt(src, sessionStartUs, sessionId, recvTimeUs, channelId);
     } else if (vsSource < 0) {
@@ -508,31 +522,35 @@ export class StreamTable {
 
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
   private sessionOver(src: SourceState): boolean {
-    return !this.anyAlive(src, false);
+    return !this.anyAlive(src, -1, 0);
   }
 
   /**
    * Cold: while the source's newest session is provisional, whether a datagram of an older session that may not
    * prove it bogus (mayProve) is a restart whose host clock stepped back: not one the source left behind, and no
-   * stream of the newest session nor of the last confirmed one alive (each ended or stale, as sessionOver).
+   * stream of the source alive (each ended or stale) but the restart's own, as the NATS reader's upstreamOver. Only
+   * the newest and the last confirmed run's streams counted before 2026-12-06: a live run a bogus session replaced
+   * while provisional (skipped) was not looked at, so with the bogus one's stream ended (one forged END_OF_SESSION)
+   * two datagrams of an older run took the source and left that live run behind, its datagrams dropped for good.
    */
   private mayRestartPending(src: SourceState, startUs: number, id: number): boolean {
     if (mayProve(src, startUs, id) || isRetired(src, startUs, id)) return false;
-    return !this.anyAlive(src, true);
+    return !this.anyAlive(src, startUs, id);
   }
 
   /**
-   * Cold: whether a stream of the source's newest session (or, withPrev, of its last confirmed one) is alive, not
-   * stale nor ended. The one found last (src.alive) is tried first: every older session's datagram scanned the whole
-   * table, so a flood of them (no key), or a second live process sharing the source id, cost O(streams) each while
-   * the source's streams stayed alive. A scan now only when that stream stopped being one (stale, ended, gone): a
-   * scan finding none is followed by a session change (the caller adopts the restart), so floods rescan rarely.
+   * Cold: whether a stream of the source is alive, not stale nor ended: one of its newest session, or with butStartUs
+   * ≥ 0 one of any session but that (liveOf). The one found last (src.alive) is tried first: every older session's
+   * datagram scanned the whole table, so a flood of them (no key), or a second live process sharing the source id,
+   * cost O(streams) each while the source's streams stayed alive. A scan now only when that stream stopped being one
+   * (stale, ended, gone): a scan finding none is followed by a session change (the caller adopts the restart), so
+   * floods rescan rarely.
    */
-  private anyAlive(src: SourceState, withPrev: boolean): boolean {
+  private anyAlive(src: SourceState, butStartUs: number, butId: number): boolean {
     const w = src.alive;
-    if (w !== undefined && this.streams.get(w.key) === w && liveOf(w, src, withPrev)) return true;
+    if (w !== undefined && this.streams.get(w.key) === w && liveOf(w, src, butStartUs, butId)) return true;
     for (const s of this.streams.values()) {
-      if (!liveOf(s, src, withPrev)) continue;
+      if (!liveOf(s, src, butStartUs, butId)) continue;
       src.alive = s;
       return true;
     }

@@ -10,6 +10,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -238,10 +239,15 @@ describe("NATS reader: a clock-step restart while a bogus newer session is provi
   });
 });
 
+/** Seeds of the two random tests below (40 in CI; RD3SUB_SEEDS=2000 for a longer search). */
+const RD3SUB_SEEDS = Number(process.env.RD3SUB_SEEDS ?? 40);
+
 /**
  * Random runs of one publisher (source 0, channels 1 and 2), each restart after 5 s of silence with its start time
  * later or (a host clock stepped back) earlier than the run before, and up to two forged single-datagram sessions
- * (newer or older, on either channel) before or early in each run. Model: the real run is followed — its last two
+ * (newer or older, on either channel; some an END_OF_SESSION heartbeat, its stream ended at once) before or early in
+ * each run; before some runs, a run that sends one datagram and dies (its host restarting as the real run), two late
+ * datagrams of which come after the real run's first. Model: the real run is followed — its last two
  * datagrams (1 s apart, as heartbeats) are taken and the book shows its last refresh — and, confirmed, a late
  * datagram of the run it replaced (after a blip: the run silent 5 s) is refused, the book unchanged.
  */
@@ -254,6 +260,11 @@ function randomRuns(seed: number): string[] {
   for (let k = 0; k < 6; k++) {
     if (k > 0) startUs += (r() < 0.5 ? -1 : 1) * Math.floor(1 + r() * 100) * 1_000_000;
     const real = run(100 + k, startUs);
+    const stillborn = k > 0 && r() < 0.3 ? run(50 + k, startUs + Math.floor((r() - 0.5) * 200) * 1_000_000, 1 + Math.floor(r() * 2)) : undefined;
+    if (stillborn !== undefined) {
+      refresh(stillborn, 100); // one datagram, then it dies; its host restarts as `real`
+      feed(stillborn, 5000);
+    }
     const forged = new Set<number>(); // before which datagrams of the run one forged datagram comes
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     let last: string[] = [];
@@ -261,11 +272,15 @@ function randomRuns(seed: number): string[] {
       if (forged.has(i)) {
         const fStartUs = r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000;
         const f = run(1 + Math.floor(r() * 0xfffffff), fStartUs, 1 + Math.floor(r() * 2));
-        refresh(f, 100);
+        if (r() < 0.3) f.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+        else refresh(f, 100);
         feed(f, i === 0 && k > 0 ? 5000 : 10);
       }
       refresh(real, 900_000 + 1000 * k + i, 1 + i);
       const got = feed(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
+      // Its late datagrams while the restart is provisional (later, and one starting after the restart that the
+      // restart proved bogus is a newer session: a subscriber cannot tell it from the restart's restart).
+      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), feed(stillborn, 10));
       if (i >= 8) last = last.concat(got);
     }
     const want = levelsOf(book(900_000 + 1000 * k + 9));
@@ -285,14 +300,14 @@ function randomRuns(seed: number): string[] {
 
 it("NATS reader, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
   const failed: string[] = [];
-  for (let seed = 1; seed <= 40; seed++) for (const w of randomRuns(seed)) failed.push(`seed ${seed} ${w}`);
+  for (let seed = 1; seed <= RD3SUB_SEEDS; seed++) for (const w of randomRuns(seed)) failed.push(`seed ${seed} ${w}`);
   expect(failed).toEqual([]);
 });
 
 /**
  * The same random runs on multicast (FeedSubscriber, staleAfterMs 2500: a stream stale 2.5 s after its last datagram,
  * the stale check run before each datagram): the rule s-rd2sub gave it (a clock-step restart taken while a bogus
- * newer session is provisional, once no stream of it nor of the last confirmed run is alive).
+ * newer session is provisional, once no stream of the source on another session is alive).
  */
 function randomRunsMulticast(seed: number): string[] {
   const r = rng(seed);
@@ -308,17 +323,24 @@ function randomRunsMulticast(seed: number): string[] {
   for (let k = 0; k < 6; k++) {
     if (k > 0) startUs += (r() < 0.5 ? -1 : 1) * Math.floor(1 + r() * 100) * 1_000_000;
     const real = run(100 + k, startUs);
+    const stillborn = k > 0 && r() < 0.3 ? run(50 + k, startUs + Math.floor((r() - 0.5) * 200) * 1_000_000, 1 + Math.floor(r() * 2)) : undefined;
+    if (stillborn !== undefined) {
+      refresh(stillborn, 100);
+      send(stillborn, 5000);
+    }
     const forged = new Set<number>();
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     for (let i = 0; i < 10; i++) {
       if (forged.has(i)) {
         const fStartUs = r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000;
         const f = run(1 + Math.floor(r() * 0xfffffff), fStartUs, 1 + Math.floor(r() * 2));
-        refresh(f, 100);
+        if (r() < 0.3) f.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+        else refresh(f, 100);
         send(f, i === 0 && k > 0 ? 5000 : 10);
       }
       refresh(real, 900_000 + 1000 * k + i, 1 + i);
       send(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
+      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), send(stillborn, 10));
     }
     const want = JSON.stringify(levelsOf(book(900_000 + 1000 * k + 9)));
     const sb = sub.book(X.instrumentId)!;
@@ -335,6 +357,116 @@ function randomRunsMulticast(seed: number): string[] {
 
 it("multicast, random restarts (clock steps back too) and forged sessions: every real run followed, its dead run's late datagrams refused", () => {
   const failed: string[] = [];
-  for (let seed = 1; seed <= 40; seed++) for (const w of randomRunsMulticast(seed)) failed.push(`seed ${seed} ${w}`);
+  for (let seed = 1; seed <= RD3SUB_SEEDS; seed++) for (const w of randomRunsMulticast(seed)) failed.push(`seed ${seed} ${w}`);
   expect(failed).toEqual([]);
+});
+
+describe("multicast: while a bogus newer session is provisional, an older run is a clock-step restart only once every stream of the source is over (as the NATS reader)", () => {
+  it("a live run the bogus session replaced while provisional keeps it out; that run then proves the bogus one", () => {
+    const sub = newSubscriber();
+    const send = (p: ChannelPacker) => ingest(sub, take(p));
+    const a = run(500, T0 + 600_000_000); // run A on channel 1, confirmed, then ended (END_OF_SESSION)
+    refresh(a, 943500);
+    send(a);
+    a.appendHeartbeat(0);
+    send(a);
+    a.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    send(a);
+    const b = run(700, T0 + 700_000_000, 2); // its restart B on channel 2: one datagram, provisional
+    refresh(b, 945001, 1);
+    send(b);
+    const bogus = run(1, T0 + 3_600_000_000, 3); // one forged END_OF_SESSION heartbeat of a newer session: ended at once
+    bogus.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    send(bogus);
+    const c = run(600, T0 + 1_000_000, 4); // two datagrams of a run older than A (late, replayed or forged)
+    refresh(c, 100, 1);
+    send(c);
+    c.appendHeartbeat(0);
+    send(c);
+    // Old: C was taken as a clock-step restart (no stream of the bogus session nor of A alive; B's not looked at) and
+    // confirmed by its second datagram, which left B behind: the live publisher's datagrams dropped for good.
+    expect(sub.streamInfo().filter((s) => s.sessionId === 600)).toEqual([]);
+    b.appendHeartbeat(0);
+    send(b);
+    refresh(b, 945002, 2);
+    send(b);
+    expect(sub.counters.sessionsReverted).toBe(1);
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([700, true]);
+    expect(levelsOf(sb)).toEqual(levelsOf(book(945002)));
+  });
+});
+
+/**
+ * Run B (a restart, later start) sends one datagram and dies; its host comes back with the clock stepped back: run C
+ * starts before A and is taken as a clock-step restart while B is still provisional (B listed as replaced while
+ * provisional). Then two late datagrams of B. Old: B started after C, so they were taken as a newer session and B
+ * confirmed, which left behind every run it had replaced while provisional, C among them (and B itself): the live run's
+ * datagrams dropped for good. As the last confirmed run's would, they count against C instead (a revert to B); C is
+ * taken again once B's stream is stale, and followed.
+ */
+describe("a late run a clock-step restart replaced while provisional (skipped) counts against it, never takes over for good", () => {
+  it("multicast", () => {
+    const sub = newSubscriber({ staleAfterMs: 1000 });
+    const send = (p: ChannelPacker) => ingest(sub, take(p));
+    const silence = () => sub.checkStale((clock.nowMs += 5000));
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a);
+    a.appendHeartbeat(0);
+    send(a);
+    const b = run(700, T0 + 700_000_000);
+    refresh(b, 945001, 1);
+    const bLate = take(b); // sent once now, once more (two late copies' worth: a heartbeat too) later
+    b.appendHeartbeat(0);
+    const bLate2 = take(b);
+    ingest(sub, bLate);
+    silence();
+    const c = run(600, T0 + 1_000_000);
+    refresh(c, 944001, 1);
+    send(c);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(600);
+    ingest(sub, [...bLate, ...bLate2]);
+    for (let i = 2; i <= 3; i++) {
+      silence();
+      refresh(c, 944000 + i, i);
+      send(c);
+      c.appendHeartbeat(0);
+      send(c);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([600, true]); // old: [700, false], C's datagrams dropped for good
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
+  });
+
+  it("NATS reader", () => {
+    const { rep, sub, feed } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a);
+    const b = run(700, T0 + 700_000_000);
+    refresh(b, 945001, 1);
+    feed(b);
+    const c = run(600, T0 + 1_000_000);
+    refresh(c, 944001, 1);
+    expect(taken(feed(c, 5000))).toBe(true); // A and B silent: C taken as a clock-step restart
+    b.appendHeartbeat(0); // two late datagrams of B
+    feed(b);
+    b.appendHeartbeat(0);
+    feed(b);
+    let got: string[] = [];
+    for (let i = 2; i <= 3; i++) {
+      refresh(c, 944000 + i, i);
+      got = feed(c, 5000);
+      c.appendHeartbeat(0);
+      got = got.concat(feed(c));
+    }
+    expect(taken(got)).toBe(true); // old: old_session, C left behind for good
+    expect(rep.counters.refused.old_session).toBeGreaterThan(0);
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
+    expect(sb.usable).toBe(true);
+  });
 });
