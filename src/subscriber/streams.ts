@@ -304,9 +304,12 @@ export class StreamTable {
     // Cold from here: a new stream or another session.
     const gone = st === undefined ? this.goneLines.get(key) : undefined;
     const ownLine = gone !== undefined && gone.sessionId === sessionId && gone.sessionStartUs === sessionStartUs;
-    // An evicted stream's own session, wholly behind its established line: a late copy (it takes no table place). At
-    // the line or past it, the stream resumes where it stood; a heartbeat at it too (no book data: harmless).
-    if (ownLine && gone.altNext < 0 && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
+    // An evicted stream's own session, wholly behind its line and, with a jump pending (§6.3), starting before the line
+    // from before the jump: a late copy (it takes no table place; before, with a jump pending one made the stream
+    // again, a silent one evicted for it). At the line or past it, the stream resumes where it stood; a heartbeat at it
+    // too (no book data: harmless); so does one that may continue the line from before a pending jump (evidence, as
+    // sequence() takes it). A new stream's unproven line (altNext 0) is left to sequence().
+    if (ownLine && (gone.altNext < 0 || r.seqNum < gone.altNext) && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
       if (r.msgCount > 0) this.counters.duplicates++;
       return undefined;
     }
@@ -585,12 +588,10 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram of a stream still on a session other than its source's newest. While that one is provisional,
-   * the stream's session is evidence against it (duringPending) only when not older than the last confirmed one and
-   * not left behind (§6.2): before 2026-12-06 any was, and two datagrams of a run a confirmed one had replaced undid
-   * the provisional session in that dead run's favour, the confirmed one with it. A session the source left behind is
-   * dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
-   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data.
+   * Cold: a datagram of a stream still on a session other than its source's newest. A session the source left behind
+   * is dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
+   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data. Any
+   * other, while the newest is provisional, goes to duringPending (below).
    */
   private offSource(st: StreamState, src: SourceState, r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const startUs = r.sessionStartUs;

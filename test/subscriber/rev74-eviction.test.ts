@@ -123,6 +123,28 @@ describe("what a stream's eviction keeps and releases", () => {
     expect(sub.counters.gaps).toBe(0);
   });
 
+  it("with a jump pending on its line, a late copy from before the jump still makes no stream; the datagram the jump skipped does", () => {
+    const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    const first = snap(p, 1);
+    ingestAll(sub, [...first, ...snap(p, -1)]); // the line established
+    const skipped = snap(p, 1); // lost: the next one is a jump, the line from before it pending (§6.3)
+    ingestAll(sub, snap(p, 1, true));
+    expect(sub.counters.gaps).toBe(1);
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(`${e.kind} ${e.sourceId}`));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes the silent stream's place
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, first); // a delayed copy of what it had brought, before the jump
+    // Before: the stream made again (source 50's evicted for it), then the copy dropped there as a duplicate.
+    expect(sessions).toEqual(["evicted 1", "new 50"]);
+    expect(sub.counters.duplicates).toBe(1);
+    ingestAll(sub, skipped); // the line from before the jump continued: the stream again, as had it stayed
+    expect(sessions).toEqual(["evicted 1", "new 50", "evicted 50", "new 1"]);
+    expect(sub.counters.lateDatagrams).toBe(1);
+  });
+
   it("an evicted book made again by its stream is usable only after a fresh snapshot", () => {
     const sub = newSubscriber({ maxBooks: 2, staleAfterMs: STALE_MS });
     const p = packer({ sourceId: 1, channelId: 7 });
