@@ -145,6 +145,17 @@ function mayProve(src: SourceState, startUs: number, id: number): boolean {
   return false;
 }
 
+/**
+ * Whether a datagram behind the line (seqNum < nextSeq) may continue the line pending from before a jump (§6.3): one
+ * at or past it, within SEQ_REVERT_WINDOW; for a new stream's or session's unproven line (altNext 0, no evidence
+ * yet), one wholly before its first datagram. sequence() takes it as evidence; an evicted stream's line (streamOf)
+ * makes the stream again for it.
+ */
+function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
+  const alt = line.altNext;
+  return alt >= 0 && seqNum >= alt && (alt === 0 && line.altCount === 0 ? seqNum + msgCount <= line.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW);
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -304,13 +315,15 @@ export class StreamTable {
     // Cold from here: a new stream or another session.
     const gone = st === undefined ? this.goneLines.get(key) : undefined;
     const ownLine = gone !== undefined && gone.sessionId === sessionId && gone.sessionStartUs === sessionStartUs;
-    // An evicted stream's own session, wholly behind its line and, with a jump pending (§6.3), starting before the line
-    // from before the jump: a late copy (it takes no table place; before, with a jump pending one made the stream
-    // again, a silent one evicted for it). At the line or past it, the stream resumes where it stood; a heartbeat at it
-    // too (no book data: harmless); so does one that may continue the line from before a pending jump (evidence, as
-    // sequence() takes it). A new stream's unproven line (altNext 0) is left to sequence().
-    if (ownLine && (gone.altNext < 0 || r.seqNum < gone.altNext) && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
-      if (r.msgCount > 0) this.counters.duplicates++;
+    // An evicted stream's own session, wholly behind its line and no evidence for the line pending before a jump: a
+    // late copy, what sequence() would drop as a duplicate had the stream stayed (it takes no table place; before,
+    // with a jump pending, one made the stream again, a silent one evicted for it). At the line or past it, or one
+    // continuing the line from before a jump, the stream resumes where it stood; a heartbeat at the line too (no book
+    // data: harmless).
+    const seqNum = r.seqNum;
+    const msgCount = r.msgCount;
+    if (ownLine && (msgCount > 0 ? seqNum + msgCount <= gone.nextSeq : seqNum < gone.nextSeq) && !continuesOldLine(gone, seqNum, msgCount)) {
+      if (msgCount > 0) this.counters.duplicates++;
       return undefined;
     }
     if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
@@ -668,8 +681,7 @@ export class StreamTable {
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
-    const alt = st.altNext;
-    if (alt >= 0 && seqNum >= alt && (alt === 0 && st.altCount === 0 ? seqNum + msgCount <= st.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW)) {
+    if (continuesOldLine(st, seqNum, msgCount)) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;
