@@ -156,6 +156,15 @@ function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" | "line
   return alt >= 0 && seqNum >= alt && (alt === 0 && line.altCount === 0 ? seqNum + msgCount <= line.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW);
 }
 
+/**
+ * What sequence() drops as a duplicate: wholly behind the line (a heartbeat: before it) and no evidence for the line
+ * pending from before a jump. A copy of what the stream already had: no sign of its publisher now (FeedSubscriber
+ * heard), nor the stream resuming after its eviction (streamOf). HOT: one comparison for a datagram in order.
+ */
+export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
+  return seqNum < line.nextSeq && seqNum + msgCount <= line.nextSeq && !continuesOldLine(line, seqNum, msgCount);
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -320,10 +329,8 @@ export class StreamTable {
     // with a jump pending, one made the stream again, a silent one evicted for it). At the line or past it, or one
     // continuing the line from before a jump, the stream resumes where it stood; a heartbeat at the line too (no book
     // data: harmless).
-    const seqNum = r.seqNum;
-    const msgCount = r.msgCount;
-    if (ownLine && (msgCount > 0 ? seqNum + msgCount <= gone.nextSeq : seqNum < gone.nextSeq) && !continuesOldLine(gone, seqNum, msgCount)) {
-      if (msgCount > 0) this.counters.duplicates++;
+    if (ownLine && isCopy(gone, r.seqNum, r.msgCount)) {
+      if (r.msgCount > 0) this.counters.duplicates++;
       return undefined;
     }
     if (st === undefined && this.streams.size >= this.maxStreams && this.silentVictim() === undefined) {
