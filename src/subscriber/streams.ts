@@ -572,10 +572,15 @@ export class StreamTable {
       this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
       return undefined;
     }
-    // Received before the newest was adopted (held behind a retransmission request, replayed now the gap is filled):
-    // no evidence against it, its stream's own datagram as it was then (messages dropped at books the newest took).
-    // Counted, two of them undid a real restart whose datagrams came meanwhile: its books invalid until a refresh.
-    if (recvTimeUs < src.adoptedAtUs && st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) return st;
+    // Received before the newest was adopted (held behind a retransmission request, replayed now it ended): no
+    // evidence against it. Its stream's own datagram as it was then (messages dropped at books the newest took); of a
+    // stream the newest has restarted since, dropped. Counted, two of them undid a real restart whose datagrams came
+    // meanwhile (on another channel, or on this one: its restart ends the request, the held ones replayed after it).
+    if (recvTimeUs < src.adoptedAtUs) {
+      if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) return st;
+      this.counters.oldSessionDatagrams++;
+      return undefined;
+    }
     if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
       src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
       src.oldId = sessionId;

@@ -155,6 +155,24 @@ describe("datagrams held behind a retransmission request, replayed once the gap 
     feed(snap(run(2, 2), 2)); // channel 2 restarts too: book 2 the new session's
     expect([sb.usable, sub.book(2)!.sessionId, sub.book(2)!.usable, sub.counters.sessionsReverted]).toEqual([true, 2, true, 0]);
   });
+
+  it("nor when the restart comes on the gap's own channel: its request ends, the held ones replayed after it are dropped", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 } });
+    let recvUs = T0;
+    const feed = (ds: Uint8Array[]) => {
+      for (const d of ds) sub.ingest(d, (recvUs += 1000));
+    };
+    const run = (channelId: number, sessionId: number) => packer({ sourceId: 1, channelId, sessionId, sessionStartUs: T0 + 1000 * sessionId });
+    const a1 = run(1, 1);
+    const a2 = run(2, 1);
+    feed([...snap(a1, 1), ...snap(a1, -1), ...snap(a2, 2), ...snap(a2, -1)]);
+    snap(a2, 2, true); // lost
+    feed([...snap(a2, 2, true), ...snap(a2, 2, true)]); // held
+    feed(snap(run(2, 2), 2)); // the restart on channel 2: the request falls back, its snapshot takes book 2
+    // Before: the held datagrams of session 1, replayed after it, proved session 2 bogus ([1, 1, false]).
+    expect([sub.counters.sessionsReverted, sub.book(2)!.sessionId, sub.book(2)!.usable, sub.counters.retransmitFallbacks]).toEqual([0, 2, true, 1]);
+    expect(sub.streamInfo().map((s) => `${s.channelId}:${s.sessionId}`)).toEqual(["1:1", "2:2"]);
+  });
 });
 
 describe("a stream leaving the table when a bogus session is undone", () => {
