@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -530,8 +530,10 @@ export class FeedSubscriber {
     const st = streams.streamOf(r, recvTimeUs);
     if (st === undefined) return;
     const nowMs = monoEpochMs();
-    // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since).
-    if (!this.replaying) this.heard(st, nowMs);
+    // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since). A
+    // copy of what the stream already had is no sign of its publisher now: a late or replayed one kept a stream whose
+    // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
+    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount)) this.heard(st, nowMs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;

@@ -163,6 +163,26 @@ function liveOf(s: StreamState, src: SourceState, butStartUs: number, butId: num
   return s.sessionId === src.id && s.sessionStartUs === src.startUs;
 }
 
+/**
+ * Whether a datagram behind the line (seqNum < nextSeq) may continue the line pending from before a jump (§6.3): one
+ * at or past it, within SEQ_REVERT_WINDOW; for a new stream's or session's unproven line (altNext 0, no evidence
+ * yet), one wholly before its first datagram. sequence() takes it as evidence; an evicted stream's line (streamOf)
+ * makes the stream again for it.
+ */
+function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
+  const alt = line.altNext;
+  return alt >= 0 && seqNum >= alt && (alt === 0 && line.altCount === 0 ? seqNum + msgCount <= line.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW);
+}
+
+/**
+ * What sequence() drops as a duplicate: wholly behind the line (a heartbeat: before it) and no evidence for the line
+ * pending from before a jump. A copy of what the stream already had: no sign of its publisher now (FeedSubscriber
+ * heard), nor the stream resuming after its eviction (streamOf). HOT: one comparison for a datagram in order.
+ */
+export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
+  return seqNum < line.nextSeq && seqNum + msgCount <= line.nextSeq && !continuesOldLine(line, seqNum, msgCount);
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -327,9 +347,12 @@ export class StreamTable {
     // Cold from here: a new stream or another session.
     const gone = st === undefined ? this.goneLines.get(key) : undefined;
     const ownLine = gone !== undefined && gone.sessionId === sessionId && gone.sessionStartUs === sessionStartUs;
-    // An evicted stream's own session, wholly behind its established line: a late copy (it takes no table place). At
-    // the line or past it, the stream resumes where it stood; a heartbeat at it too (no book data: harmless).
-    if (ownLine && gone.altNext < 0 && (r.msgCount > 0 ? r.seqNum + r.msgCount <= gone.nextSeq : r.seqNum < gone.nextSeq)) {
+    // An evicted stream's own session, wholly behind its line and no evidence for the line pending before a jump: a
+    // late copy, what sequence() would drop as a duplicate had the stream stayed (it takes no table place; before,
+    // with a jump pending, one made the stream again, a silent one evicted for it). At the line or past it, or one
+    // continuing the line from before a jump, the stream resumes where it stood; a heartbeat at the line too (no book
+    // data: harmless).
+    if (ownLine && isCopy(gone, r.seqNum, r.msgCount)) {
       if (r.msgCount > 0) this.counters.duplicates++;
       return undefined;
     }
@@ -591,6 +614,15 @@ export class StreamTable {
       this.counters.oldSessionDatagrams++; // a stream still on a run the source left behind: no evidence
       return undefined;
     }
+    // Received before the newest was adopted (held behind a retransmission request, replayed now it ended): no
+    // evidence against it. Its stream's own datagram as it was then (messages dropped at books the newest took); of a
+    // stream the newest has restarted since, dropped. Counted, two of them undid a real restart whose datagrams came
+    // meanwhile (on another channel, or on this one: its restart ends the request, the held ones replayed after it).
+    if (recvTimeUs < src.adoptedAtUs) {
+      if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs) return st;
+      this.counters.oldSessionDatagrams++;
+      return undefined;
+    }
     if (sessionStartUs !== src.oldStartUs || sessionId !== src.oldId) {
       src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
       src.oldId = sessionId;
@@ -627,12 +659,10 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram of a stream still on a session other than its source's newest. While that one is provisional,
-   * the stream's session is evidence against it (duringPending) only when not older than the last confirmed one and
-   * not left behind (§6.2): before 2026-12-06 any was, and two datagrams of a run a confirmed one had replaced undid
-   * the provisional session in that dead run's favour, the confirmed one with it. A session the source left behind is
-   * dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
-   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data.
+   * Cold: a datagram of a stream still on a session other than its source's newest. A session the source left behind
+   * is dropped (§3.4): one ordered after the newest (the run a clock-step restart replaced) passed for a newer session
+   * at its books, whose late snapshot took the live run's book and showed it usable with the dead run's data. Any
+   * other, while the newest is provisional, goes to duringPending (below).
    */
   private offSource(st: StreamState, src: SourceState, r: PacketReader, recvTimeUs: number): StreamState | undefined {
     const startUs = r.sessionStartUs;
@@ -709,8 +739,7 @@ export class StreamTable {
       st.nextSeq = seqNum + msgCount;
       return 0;
     }
-    const alt = st.altNext;
-    if (alt >= 0 && seqNum >= alt && (alt === 0 && st.altCount === 0 ? seqNum + msgCount <= st.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW)) {
+    if (continuesOldLine(st, seqNum, msgCount)) {
       st.altNext = seqNum + msgCount;
       if (++st.altCount >= SEQ_REVERT_DATAGRAMS) {
         this.counters.seqJumpsReverted++;

@@ -64,6 +64,20 @@ describe("a stale stream's retransmission", () => {
     expect([sb.usable, sb.instrSeq]).toEqual([true, book.instrSeq - 2]);
   });
 
+  it("a late copy of what a stale stream already had is no hearing it: its books stay stale; its next datagram is", () => {
+    const { book, head, deltas } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, deltas[0]!, deltas[1]!]) sub.ingest(d, T0);
+    const heardMs = sub.streamInfo()[0]!.lastRecvMs;
+    sub.checkStale(heardMs + 5000); // the publisher fell silent
+    const sb = sub.book(inst.instrumentId)!;
+    for (const d of [head[0]!, deltas[0]!]) sub.ingest(d, T0); // old datagrams again (history replayed onto the group)
+    // Before: each counted as hearing the stream, stale cleared, the book usable again with its publisher silent.
+    expect([sb.usable, sub.streamInfo()[0]!.stale, sub.streamInfo()[0]!.lastRecvMs, sub.counters.duplicates]).toEqual([false, true, heardMs, 2]);
+    sub.ingest(deltas[2]!, T0); // it speaks again
+    expect([sb.usable, sb.instrSeq, sub.streamInfo()[0]!.stale]).toEqual([true, book.instrSeq - 4, false]);
+  });
+
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {
     const { book, head, deltas } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });

@@ -6,8 +6,14 @@
  * Driven through ingest(), checkStale(nowMs) and checkRecovery(nowMs): no sockets, no timers of consequence.
  */
 import { describe, expect, it } from "vitest";
-import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
-import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { rng, TestBook } from "../wire/helpers.ts";
+import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+
+const book = new TestBook({ ...inst, instrumentId: 1 });
+book.load([[100, 2]], [[101, 3]], 1, T0);
 
 describe("a stream still sending is never evicted", () => {
   it("one claiming heartbeat interval 0 (none) or more than a publisher may use is evictable after 3 × 60 s of silence, not never", () => {
@@ -121,6 +127,84 @@ describe("what a stream's eviction keeps and releases", () => {
     ingestAll(sub, snap(p, 1, true)); // the publisher itself: taken
     expect(sub.book(1)!.usable).toBe(true);
     expect(sub.counters.gaps).toBe(0);
+  });
+
+  it("with a jump pending on its line, a late copy from before the jump still makes no stream; the datagram the jump skipped does", () => {
+    const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+    const p = packer({ sourceId: 1, channelId: 7 });
+    const first = snap(p, 1);
+    ingestAll(sub, [...first, ...snap(p, -1)]); // the line established
+    const skipped = snap(p, 1); // lost: the next one is a jump, the line from before it pending (§6.3)
+    ingestAll(sub, snap(p, 1, true));
+    expect(sub.counters.gaps).toBe(1);
+    const sessions: string[] = [];
+    sub.on("session", (e) => sessions.push(`${e.kind} ${e.sourceId}`));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes the silent stream's place
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, first); // a delayed copy of what it had brought, before the jump
+    // Before: the stream made again (source 50's evicted for it), then the copy dropped there as a duplicate.
+    expect(sessions).toEqual(["evicted 1", "new 50"]);
+    expect(sub.counters.duplicates).toBe(1);
+    ingestAll(sub, skipped); // the line from before the jump continued: the stream again, as had it stayed
+    expect(sessions).toEqual(["evicted 1", "new 50", "evicted 50", "new 1"]);
+    expect(sub.counters.lateDatagrams).toBe(1);
+  });
+
+  it("randomized: its line drops what the stream, had it stayed, would drop as a duplicate, and nothing else", () => {
+    // The reference: a second subscriber fed the same datagrams, whose table never evicts the stream. Lines of every
+    // kind at the eviction: established, a jump pending (loss, reorder), unproven (one datagram), evidence under way.
+    type Line = { nextSeq: number; altNext: number; altCount: number; lineFrom: number };
+    const lineOf = (sub: ReturnType<typeof newSubscriber>): Line | undefined => {
+      const st = (sub as unknown as { streams: Map<number, Line> }).streams.get(7 * 65536 + 1);
+      return st && { nextSeq: st.nextSeq, altNext: st.altNext, altCount: st.altCount, lineFrom: st.lineFrom };
+    };
+    const r = rng(0x74);
+    let resumed = 0;
+    let dropped = 0;
+    for (let round = 0; round < 150; round++) {
+      const evicting = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+      const stayed = newSubscriber({ staleAfterMs: STALE_MS });
+      const p = packer({ sourceId: 1, channelId: 7 });
+      const history: Uint8Array[] = [];
+      for (let i = 0; i < 12; i++) {
+        const k = r();
+        if (k < 0.3) p.appendHeartbeat(0);
+        for (let m = k < 0.3 ? 0 : k < 0.8 ? 1 : 2; m > 0; m--) packBookSnapshot(p, book, 0, false); // 2: one datagram
+        history.push(...take(p));
+      }
+      const pick = () => history[Math.floor(r() * history.length)]!;
+      for (let n = 1 + Math.floor(r() * 6); n > 0; n--) {
+        const d = pick();
+        ingestAll(evicting, [d]);
+        ingestAll(stayed, [d]);
+      }
+      const ctx = `round ${round}`;
+      evicting.checkStale(lastRecvMs(evicting) + 10 * STALE_MS);
+      ingestAll(evicting, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes its place
+      evicting.checkStale(lastRecvMs(evicting) + 10 * STALE_MS); // room again
+      expect(lineOf(evicting), ctx).toBeUndefined();
+      for (let n = 0; n < 4 && lineOf(evicting) === undefined; n++) {
+        const d = pick();
+        const before = lineOf(stayed)!;
+        const dups = stayed.counters.duplicates;
+        ingestAll(evicting, [d]);
+        ingestAll(stayed, [d]);
+        const after = lineOf(stayed)!;
+        const h = decodeDatagram(d);
+        if (!h.ok) throw h.error;
+        const behind = h.packet.msgCount > 0 ? stayed.counters.duplicates > dups : h.packet.seqNum < before.nextSeq;
+        if (behind && JSON.stringify(after) === JSON.stringify(before)) {
+          dropped++;
+          expect(lineOf(evicting), `${ctx}: a copy the stream would have dropped made it again`).toBeUndefined();
+        } else {
+          resumed++;
+          expect(lineOf(evicting), `${ctx}: the stream not made again where it stood`).toEqual(after);
+        }
+      }
+      expect(evicting.counters.duplicates, ctx).toBe(stayed.counters.duplicates);
+    }
+    expect([resumed > 30, dropped > 30], `resumed ${resumed}, dropped ${dropped}`).toEqual([true, true]); // both ways exercised
   });
 
   it("an evicted book made again by its stream is usable only after a fresh snapshot", () => {

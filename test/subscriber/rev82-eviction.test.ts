@@ -8,6 +8,7 @@ import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/enco
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
+import { flagged } from "./delta-feed.ts";
 import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
@@ -124,6 +125,53 @@ describe("a retransmission answer of a stream with no request open", () => {
       expect(sub.streamInfo()).toEqual([]);
       expect(sessions).toEqual([]);
     }
+  });
+});
+
+describe("datagrams held behind a retransmission request, replayed once the gap is filled", () => {
+  it("received before a restart, they are no evidence against it: they do not undo a real restart's session", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 } });
+    let recvUs = T0;
+    const feed = (ds: Uint8Array[]) => {
+      for (const d of ds) sub.ingest(d, (recvUs += 1000));
+    };
+    const run = (channelId: number, sessionId: number) => packer({ sourceId: 1, channelId, sessionId, sessionStartUs: T0 + 1000 * sessionId });
+    const a1 = run(1, 1);
+    const a2 = run(2, 1);
+    feed([...snap(a1, 1), ...snap(a1, -1), ...snap(a2, 2), ...snap(a2, -1)]); // session 1 confirmed, both lines established
+    const lost = snap(a2, 2, true);
+    feed([...snap(a2, 2, true), ...snap(a2, 2, true)]); // the gap on channel 2: asked for, these two held
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([1, 2]);
+    const b1 = run(1, 2); // the publisher restarts: session 2, provisional, its snapshot takes book 1
+    feed(snap(b1, 1));
+    const sb = sub.book(1)!;
+    expect([sb.sessionId, sb.usable]).toEqual([2, true]);
+    sub.ingest(flagged(lost[0]!), (recvUs += 1000)); // the gap filled: the two held datagrams of session 1 replayed
+    // Before: they counted as two late datagrams of session 1 arriving after session 2, which proved session 2
+    // bogus: undone (its stream gone, book 1 back on session 1, invalid until a refresh of a restart that was real).
+    expect([sub.counters.sessionsReverted, sb.sessionId, sb.usable, sub.counters.retransmitRecovered]).toEqual([0, 2, true, 1]);
+    expect(sub.streamInfo().map((s) => `${s.channelId}:${s.sessionId}:${s.nextSeq}`)).toEqual(["1:2:2", "2:1:5"]);
+    feed(snap(b1, -1)); // its second datagram: confirmed
+    feed(snap(run(2, 2), 2)); // channel 2 restarts too: book 2 the new session's
+    expect([sb.usable, sub.book(2)!.sessionId, sub.book(2)!.usable, sub.counters.sessionsReverted]).toEqual([true, 2, true, 0]);
+  });
+
+  it("nor when the restart comes on the gap's own channel: its request ends, the held ones replayed after it are dropped", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 } });
+    let recvUs = T0;
+    const feed = (ds: Uint8Array[]) => {
+      for (const d of ds) sub.ingest(d, (recvUs += 1000));
+    };
+    const run = (channelId: number, sessionId: number) => packer({ sourceId: 1, channelId, sessionId, sessionStartUs: T0 + 1000 * sessionId });
+    const a1 = run(1, 1);
+    const a2 = run(2, 1);
+    feed([...snap(a1, 1), ...snap(a1, -1), ...snap(a2, 2), ...snap(a2, -1)]);
+    snap(a2, 2, true); // lost
+    feed([...snap(a2, 2, true), ...snap(a2, 2, true)]); // held
+    feed(snap(run(2, 2), 2)); // the restart on channel 2: the request falls back, its snapshot takes book 2
+    // Before: the held datagrams of session 1, replayed after it, proved session 2 bogus ([1, 1, false]).
+    expect([sub.counters.sessionsReverted, sub.book(2)!.sessionId, sub.book(2)!.usable, sub.counters.retransmitFallbacks]).toEqual([0, 2, true, 1]);
+    expect(sub.streamInfo().map((s) => `${s.channelId}:${s.sessionId}`)).toEqual(["1:1", "2:2"]);
   });
 });
 
