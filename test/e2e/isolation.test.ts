@@ -25,10 +25,18 @@ describe("isolation: one broken symbol or venue, the others stay LIVE and equal"
     await allLiveAndEqual(rig);
     rig.watch();
     const r = rig;
-    await runRounds(r, ROUNDS, () => void r.bybit.inject("gap", { market: "linear", symbol: "BTCUSDT" }));
+    const breakIt = () => void r.bybit.inject("gap", { market: "linear", symbol: "BTCUSDT" });
+    await runRounds(r, ROUNDS, breakIt);
+    // The loop runs at the resync backoff's pace, not the rounds' (a round waits only for the healthy books): on a
+    // loaded machine 40 rounds passed within two resyncs (CI at load 15). More rounds, each judged, until a third.
+    let rounds = ROUNDS;
+    while (r.feeder.stats().venues.bybit!.gaps <= 2 && rounds < 10 * ROUNDS) {
+      await runRounds(r, ROUNDS, breakIt);
+      rounds += ROUNDS;
+    }
     expect(r.violations).toEqual([]);
     expect(r.feeder.stats().venues.bybit!.gaps).toBeGreaterThan(2);
-    expect(r.logLines.length).toBeLessThan(ROUNDS);
+    expect(r.logLines.length).toBeLessThan(rounds);
   });
 
   test("(a) one venue's simulator floods at 40x the others' rate; no other book leaves LIVE", async () => {
