@@ -66,6 +66,7 @@ export interface FeedSubscriberOptions {
   /**
    * Without a key: told once, at the first datagram read that carries an AUTHENTICATED trailer (unchecked): the
    * publisher signs and this subscriber was given no key, so nothing is verified though the feed is meant to be.
+   * Fed by a keyed NATS reader (attachNats with authKey), which signs what it repacks, it would be told of those.
    */
   onSignedUnverified?: () => void;
   /**

@@ -273,7 +273,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS)");
+  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
   // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).
