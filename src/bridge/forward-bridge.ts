@@ -304,6 +304,8 @@ export class ForwardBridge {
   private readonly reader: PacketReader;
   /** Signs every envelope (with authKey): the key covers the feed from publisher to the far side's books. */
   private readonly auth: DatagramAuth | undefined;
+  /** Without a key, a signed datagram was warned of (once: the publisher has a key this bridge was not given). */
+  private signedUnverifiedTold = false;
   private readonly maxBytes: number;
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
@@ -552,6 +554,15 @@ export class ForwardBridge {
     return jsm;
   }
 
+  /**
+   * Cold, once: the publisher signs its datagrams and this bridge has no key, so it takes them unchecked and
+   * publishes its envelopes unsigned; keyless readers then have nothing to tell them the feed is not verified.
+   */
+  private signedUnverified(): void {
+    this.signedUnverifiedTold = true;
+    this.opts.log.warn("multicast datagrams are signed but this bridge has no key: forwarded without verifying them, its envelopes unsigned (give --auth-key-file F, or a -c file whose publish.auth_key_file is the publisher's key)");
+  }
+
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
   onDatagram(bytes: Uint8Array): void {
     const c = this.counters;
@@ -565,6 +576,7 @@ export class ForwardBridge {
     }
     c.datagrams++;
     c.receivedBytes += bytes.byteLength;
+    if (this.auth === undefined && !this.signedUnverifiedTold && this.reader.authenticated) this.signedUnverified();
     const nc = this.nc;
     if (nc === undefined) return;
     const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);

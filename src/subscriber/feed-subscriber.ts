@@ -163,6 +163,9 @@ export class FeedSubscriber {
   private replaying = false;
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
+  /** SubscriberOptions.onSignedUnverified, and whether it was called (once). */
+  private readonly signedUnverified: (() => void) | undefined;
+  private signedUnverifiedTold = false;
   private readonly recovery: Recovery | undefined;
   private requestSocket: dgram.Socket | undefined;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
@@ -185,6 +188,7 @@ export class FeedSubscriber {
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile", { fifo: true }) : opts.authKey;
     this.auth = key !== undefined ? new DatagramAuth(key) : undefined;
+    this.signedUnverified = opts.onSignedUnverified;
     this.reader = new PacketReader(this.auth);
     const snapshotDepth = opts.snapshotDepth ?? 0;
     if (!(Number.isInteger(snapshotDepth) && snapshotDepth >= 0)) throw new RangeError(`snapshotDepth must be an integer ≥ 0, got ${snapshotDepth}`);
@@ -497,6 +501,10 @@ export class FeedSubscriber {
     if (rc !== DecodeErrorCode.OK) {
       this.reject(rc, length, from, fromPort);
       return;
+    }
+    if (this.auth === undefined && !this.signedUnverifiedTold && r.authenticated) {
+      this.signedUnverifiedTold = true; // cold, once
+      this.signedUnverified?.();
     }
     try {
       this.processPacket(r, recvTimeUs, length);

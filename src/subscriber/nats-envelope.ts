@@ -405,6 +405,11 @@ export interface RepackerOptions {
    * key and a bridge without it (or with another key) is every envelope, the books never filled.
    */
   onRefused?: (why: EnvelopeRefusal) => void;
+  /**
+   * Without authKey: told once, at the first signed envelope (ENV_VERSION_SIGNED) read, its trailer unchecked: the
+   * bridge holds a key this reader was not given, so the operator believes the feed verified while nothing checks it.
+   */
+  onSignedUnverified?: () => void;
 }
 
 export interface RepackerCounters {
@@ -540,6 +545,8 @@ export class EnvelopeRepacker {
   private readonly opts: RepackerOptions;
   /** With RepackerOptions.authKey: checks every envelope's trailer and signs the repacked datagrams. */
   private readonly auth: DatagramAuth | undefined;
+  /** RepackerOptions.onSignedUnverified was called (once per repacker). */
+  private signedUnverifiedTold = false;
 
   constructor(opts: RepackerOptions) {
     this.opts = { ...opts };
@@ -594,6 +601,10 @@ export class EnvelopeRepacker {
     // Keyed: before anything is looked at, so nothing unsigned moves a stream's numbering, liveness or session.
     // Without a key a signed envelope is read as before, its trailer unchecked.
     if (this.auth !== undefined && (trailer === 0 || !this.auth.verifyTrailer(env, env.length))) return this.refuse("bad_auth");
+    if (trailer !== 0 && this.auth === undefined && !this.signedUnverifiedTold) {
+      this.signedUnverifiedTold = true;
+      this.opts.onSignedUnverified?.();
+    }
     const msgLen = env.length - hdr - trailer;
     if (msgLen > 0 && !plausibleMessage(dv, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
     const source = dv.getUint16(ENV_SOURCE_ID_OFFSET, true);

@@ -42,6 +42,8 @@ export interface NatsReadOptions {
   authKey?: Uint8Array;
   /** Told of every envelope refused (`counters.refused` names the reasons), e.g. to warn of `bad_auth`. */
   onRefused?: (why: EnvelopeRefusal) => void;
+  /** Without authKey: told once, at the first signed envelope read (its trailer unchecked: the bridge has a key, this reader not). */
+  onSignedUnverified?: () => void;
   /** Told when the connection closed for good, is back, could not be made again, or the subscription is refused or taken again. */
   onNatsEvent?: (e: NatsReaderEvent) => void;
   /** How long after the client closed for good (or the server refused the subscription) the reader tries again. Default 2000. */
@@ -343,6 +345,7 @@ export class NatsFeedReader {
       replay: opts.stream !== undefined && (opts.from ?? "now") !== "now",
       authKey: opts.authKey,
       onRefused: opts.onRefused,
+      onSignedUnverified: opts.onSignedUnverified,
     });
   }
 

@@ -64,6 +64,12 @@ export interface FeedSubscriberOptions {
    */
   authKeyFile?: string;
   /**
+   * Without a key: told once, at the first datagram read that carries an AUTHENTICATED trailer (unchecked): the
+   * publisher signs and this subscriber was given no key, so nothing is verified though the feed is meant to be.
+   * Fed by a keyed NATS reader (attachNats with authKey), which signs what it repacks, it would be told of those.
+   */
+  onSignedUnverified?: () => void;
+  /**
    * The publisher's publish.snapshot_depth, needed only for a publisher from before 2026-12-06: later ones mark each
    * snapshot side they cut (cutFlags, docs/wire-protocol.md §4.4), and the mark decides. For an unmarked snapshot
    * with N > 0, a side of N levels is taken as cut: known only down to its last price, deltas below it are not

@@ -21,6 +21,7 @@ import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { RecordedBridge } from "./recorded-bridge.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "netsec";
@@ -122,5 +123,29 @@ describe.skipIf(missing !== undefined)(`envelopes signed end to end${missing ? `
     await waitFor(() => keyedSub.book(X.instrumentId)?.usable === true, "X usable at the keyed subscriber");
     expect(levelsOf(keyedSub.book(X.instrumentId)!)).toEqual(levelsOf(sub.book(X.instrumentId)!));
     expect(keyedSub.counters.rejected.bad_auth ?? 0).toBe(0);
+  });
+});
+
+describe("a bridge without the key given signed datagrams", () => {
+  // The publisher signs, to-nats was given no key (a --group command line, a -c file without the key): it forwards
+  // unchecked and publishes unsigned envelopes, so keyless readers downstream cannot tell. Before, nothing said so.
+  test("warns once that it forwards them unverified; unsigned datagrams say nothing", async () => {
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string) => void warnings.push(msg), child: () => log };
+    const b = new RecordedBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log });
+    await b.start();
+    const heartbeat = (auth?: DatagramAuth) => {
+      const p = packer({ auth });
+      p.appendHeartbeat(0);
+      return take(p)[0]!;
+    };
+    b.onDatagram(heartbeat());
+    expect(warnings).toEqual([]);
+    b.onDatagram(heartbeat(new DatagramAuth(KEY)));
+    b.onDatagram(heartbeat(new DatagramAuth(KEY)));
+    expect(b.counters.datagrams).toBe(3);
+    expect(warnings.length, JSON.stringify(warnings)).toBe(1);
+    expect(warnings[0]).toMatch(/signed but this bridge has no key/);
+    await b.stop();
   });
 });

@@ -16,6 +16,7 @@ import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { until } from "../support/until.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 
 const BOUND_MS = 10_000;
 const cleanups: (() => unknown)[] = [];
@@ -139,4 +140,25 @@ test("a reader behind (--max-unread-kib): the usable records wait, and are writt
   expect(after.filter((r) => r.type === "usable").map((r) => [r.symbol, r.usable])).toEqual(expect.arrayContaining([["BTCUSDT", false]]));
   expect(lastOf(l.records(), "ETHUSDT")?.usable).toBe(false);
   expect(await l.stop()).toBe(1); // rows were skipped: the output is not every update
+});
+
+test("no key, signed datagrams: one warning that they are read unverified (before: nothing but verifiedWith: none)", { timeout: 30_000 }, async () => {
+  const warned: string[] = [];
+  const log: Logger = { ...silentLogger, warn: (msg) => void warned.push(msg), child: () => log };
+  const l = await startListen({ log });
+  const plain = packer({ heartbeatIntervalMs: 1000, sourceId: 1 });
+  l.send(twoBooks(plain).datagrams); // unsigned: nothing to say
+  await until("the unsigned books shown", () => lastOf(l.records(), "BTCUSDT")?.usable === true, BOUND_MS);
+  expect(warned).toEqual([]);
+  // Another publisher, signing: its book's snapshot, then an update, in two datagrams.
+  const signed = packer({ heartbeatIntervalMs: 1000, sourceId: 2, channelId: 2, auth: new DatagramAuth(new Uint8Array(32).fill(9)) });
+  const c = new TestBook(makeInstrument("bybit", "linear", "SOLUSDT", 3, 3));
+  c.load([[150000, 10]], [[150001, 20]], 1, T0);
+  packInstrumentDefinition(signed, new EncodedDefinition(c.instrument), false);
+  packBookSnapshot(signed, c, 0, false);
+  l.send(take(signed, Date.now() * 1000));
+  l.send(delta(signed, c, 700));
+  await until("both signed datagrams' records shown", () => l.records().filter((r) => r.symbol === "SOLUSDT").length >= 2, BOUND_MS);
+  expect(warned.filter((m) => /signed but this reader has no key/.test(m)).length, JSON.stringify(warned)).toBe(1);
+  expect(await l.stop()).toBe(0);
 });

@@ -59,3 +59,21 @@ describe("a keyed NATS reader given envelopes not signed with its key", () => {
     expect(warnings).toEqual([]);
   });
 });
+
+describe("a NATS reader without a key given signed envelopes", () => {
+  // The bridge has the feed's key, this reader not (a -c file without publish.auth_key_file, no --auth-key-file):
+  // everything is read unverified. Before, only the start line's verifiedWith: none said so; now a warning, once.
+  test("warns once that it reads them unverified; unsigned envelopes say nothing", () => {
+    const { ctx, warnings } = ctxWith({ nats: "nats://127.0.0.1:4222" });
+    const reader = new NatsFeedReader(natsReadOptions(ctx), () => {});
+    const dgram = heartbeatDatagram();
+    expect(reader.repacker.add(envelopeOf(dgram, 1000, 0, 0, 5, 77), 1000)).toBe("ok"); // unsigned: nothing to say
+    expect(warnings).toEqual([]);
+    const key = new DatagramAuth(new Uint8Array(32).fill(0x11));
+    expect(reader.repacker.add(envelopeOf(dgram, 1000, 0, 0, 6, 77, key), 1001)).toBe("ok"); // read, unchecked
+    expect(reader.repacker.add(envelopeOf(dgram, 1000, 0, 0, 7, 77, key), 1002)).toBe("ok");
+    const w = warnings.filter((x) => /signed but this reader has no key/.test(x.msg));
+    expect(w.length, JSON.stringify(warnings)).toBe(1);
+    expect(warnings.length).toBe(1);
+  });
+});

@@ -72,7 +72,8 @@ export const listenCommand: CommandSpec = {
     "                       the configuration's publish.auth_key_file, with or without --nats; one that cannot",
     "                       be read exits 2); with --nats, every envelope not signed with it (by a bridge given",
     "                       the key) is refused, counted and warned of. The 'listening' line names the key in",
-    "                       effect (verifiedWith: none without one)",
+    "                       effect (verifiedWith: none without one); without a key, the first signed",
+    "                       datagram or envelope read is warned of once (read unverified)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
@@ -272,13 +273,19 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS)");
+  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)");
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
   // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).
   if (nats === undefined) feedKey = feedKeyOf(v["auth-key-file"], resolved.fileKey);
   // With --nats the reader verified the envelopes and signs what it repacks with the key: the subscriber need not.
-  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKey: nats === undefined ? feedKey?.key : undefined, snapshotDepth, retransmit });
+  // Multicast without a key: signed datagrams read unchecked are said once (the publisher has a key this reader
+  // lacks). Not with --nats: the reader warns of signed envelopes itself, and a keyed one signs what it repacks.
+  const onSignedUnverified =
+    nats === undefined && feedKey === undefined
+      ? () => ctx.log.warn("datagrams are signed but this reader has no key: read without verifying them (give --auth-key-file F, or a -c file whose publish.auth_key_file is the publisher's key)")
+      : undefined;
+  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKey: nats === undefined ? feedKey?.key : undefined, snapshotDepth, retransmit, onSignedUnverified });
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};

@@ -108,7 +108,13 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
   const servers = serversOf(v.nats);
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
-  if (authKey === undefined) return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, credentials, tls };
+  if (authKey === undefined) {
+    // Signed envelopes read without a key: the bridge was given the feed's key and this reader not, so nothing is
+    // verified though the operator may believe it is (before, said nothing: the start line's verifiedWith alone).
+    const onSignedUnverified = () =>
+      ctx.log.warn("NATS envelopes are signed but this reader has no key: read without verifying them (give --auth-key-file F, or a -c file whose publish.auth_key_file is the bridge's key)");
+    return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, onSignedUnverified, credentials, tls };
+  }
   // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
   // every 5 s. Before, listen --nats showed an empty table and logged nothing.
   const badAuth = new RateLimitedLog(
