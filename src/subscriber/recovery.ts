@@ -61,6 +61,8 @@ export class Recovery {
   private readonly out = new Uint8Array(64);
   /** replayReady is applying fills: a call from inside leaves the next to that loop (no recursion per datagram). */
   private drainingFills = false;
+  /** Finished requests whose held datagrams replayReady is replaying (nested calls stack up): forget reaches them. */
+  private readonly replaying: Pending[] = [];
   /** Datagrams held by the open requests (not those of finished ones, replayed at once): against maxHeldTotal. */
   private heldTotal = 0;
 
@@ -191,9 +193,11 @@ export class Recovery {
   }
 
   /**
-   * Cold: the stream left the table (a full one evicted it, silent; or a bogus session undone took it): its request
-   * ends and its held datagrams are dropped. Kept, they held their share of maxHeldTotal until the timeout and were
-   * then replayed, making the stream again as new, its books from datagrams received that long ago.
+   * Cold: the stream left the table (a full one evicted it, silent; or a bogus session undone took it) or a revert
+   * took it off its request's session: its request ends and its held datagrams are dropped, also those of one being
+   * replayed (the rest of them; before 2026-12-06 they were still replayed). Kept, they held their share of
+   * maxHeldTotal until the timeout and were then replayed, making the stream again as new, its books from datagrams
+   * received that long ago (or taking the undone session again).
    */
   forget(st: StreamState): void {
     const p = this.pending.get(st.key);
@@ -202,6 +206,7 @@ export class Recovery {
       this.heldTotal -= p.held.length;
     }
     for (const r of this.ready) if (r.st === st) r.held.length = 0;
+    for (const r of this.replaying) if (r.st === st) r.held.length = 0; // its replay loop reads the length anew
     this.suppressed.delete(st.key);
   }
 
@@ -253,12 +258,14 @@ export class Recovery {
       const key = p.st.key;
       if (p.done === "fallback") this.suppressed.add(key);
       else this.books.setStreamStale(key, p.st.stale);
+      this.replaying.push(p);
       try {
         for (let i = 0; i < p.held.length; i++) {
           if (i === 1) this.suppressed.delete(key); // only the datagram that revealed the gap goes the old way
           this.host.replay(p.held[i]!, p.heldRecvUs[i]!);
         }
       } finally {
+        this.replaying.pop();
         this.suppressed.delete(key);
       }
     }

@@ -312,13 +312,15 @@ export class StreamTable {
   private silentListed = -1;
   private readonly silentBooks = new Map<number, SubscriberBook[]>();
   /**
-   * Evicted streams' lines by stream key, oldest first: the last IDLE_SOURCES (or maxStreams). Forgotten, a late copy
-   * of a snapshot the evicted stream had brought made it again as new, its book usable with that old snapshot.
+   * Evicted streams' lines by stream key, oldest first: the last IDLE_SOURCES (or maxStreams); kept under a stream
+   * another session made again (a bogus one, undone, leaves the key free again). Forgotten, a late copy of a
+   * snapshot the evicted stream had brought made it again as new, its book usable with that old snapshot.
    */
   private readonly goneLines = new Map<number, GoneLine>();
   /**
-   * Told when a stream left the table (evictSilent, or a bogus session undone that alone had it): its retransmission
-   * request ends (recovery.ts forget). Left open, a later answer or the timeout replayed its held datagrams.
+   * Told when a stream left the table (evictSilent, or a bogus session undone that alone had it) or a revert took it
+   * off its session: its retransmission request ends (recovery.ts forget). Left open, a later answer or the timeout
+   * replayed its held datagrams (after a revert, of the session undone: they could take it again).
    */
   onStreamGone: ((st: StreamState) => void) | undefined;
 
@@ -423,7 +425,9 @@ export class StreamTable {
         created.altCount = gone.altCount;
         created.lineFrom = gone.lineFrom;
       }
-      this.goneLines.delete(key);
+      // The evicted line resumed is the stream's now. Another session's stream keeps it remembered: undone as bogus
+      // (the stream then leaves the table), the line is still there for the late copies (before 2026-12-06 it was lost).
+      if (ownLine) this.goneLines.delete(key);
       this.streams.set(key, created);
       if (src.streams++ === 0) {
         this.idleSources.delete(sourceId);
@@ -474,6 +478,7 @@ export class StreamTable {
     this.streams.delete(victim.key);
     this.counters.streamsEvicted++;
     const gone = this.goneLines;
+    gone.delete(victim.key); // a line kept under a stream made again (streamOf) is the newest now: last in the order
     gone.set(victim.key, { sessionStartUs: victim.sessionStartUs, sessionId: victim.sessionId, nextSeq: victim.nextSeq, altNext: victim.altNext, altCount: victim.altCount, lineFrom: victim.lineFrom });
     if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) {
       for (const oldest of gone.keys()) {
@@ -481,10 +486,10 @@ export class StreamTable {
         break;
       }
     }
-    this.streamGone(victim.source, victim.sourceId);
+    this.streamGone(victim);
     this.onStreamGone?.(victim);
     this.instrumentBooks.evictStream(victim, this.silentBooks.get(victim.key) ?? NO_BOOKS);
-    this.emitSession("evicted", victim, victim.sessionId);
+    this.emitSession("evicted", victim, victim.sessionId, victim.sessionId, true);
   }
 
   /** Cold: the stream is on a session its source has left behind (a confirmed newer one replaced it). */
@@ -532,7 +537,10 @@ export class StreamTable {
    * silent stream made a new source and stream, and a book usable with old data — the last IDLE_SOURCES (or
    * maxStreams) such sources at most (a flood of forged source ids pushes out the oldest).
    */
-  private streamGone(src: SourceState, sourceId: number): void {
+  private streamGone(st: StreamState): void {
+    const src = st.source;
+    const sourceId = st.sourceId;
+    if (src.alive === st) src.alive = undefined; // it never answered alive (anyAlive checks the table), but held the stream
     if (--src.streams > 0) return;
     this.idleSources.set(sourceId, src);
     if (this.idleSources.size <= Math.max(IDLE_SOURCES, this.maxStreams)) return;
@@ -638,11 +646,15 @@ export class StreamTable {
     this.counters.sessionsReverted++;
     for (const [key, s] of this.streams) {
       if (s.source !== src || !undoneBy(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId, undone)) continue;
+      // Its retransmission request is of the session undone: ended, its held datagrams dropped (replayed, they took
+      // that session again; before 2026-12-06 only when the stream left the table).
+      this.onStreamGone?.(s);
       if (s.prevSessionStartUs < 0 || undoneBy(s.prevSessionStartUs, s.prevSessionId, sessionStartUs, sessionId, undone)) {
         this.streams.delete(key); // a stream only a bogus session had
-        this.streamGone(s.source, s.sourceId);
-        this.onStreamGone?.(s);
+        this.streamGone(s);
         this.silentEpoch++; // its books have no stream now: they may be evicted
+        // Said as a revert that left no session to the stream (before 2026-12-06 it vanished without an event).
+        this.emitSession("reverted", s, s.sessionId, sessionId, true);
         continue;
       }
       const bogusId = s.sessionId;
@@ -789,8 +801,10 @@ export class StreamTable {
     for (const l of this.listeners.gap) this.listeners.call(l, e);
   }
 
-  emitSession(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined): void {
-    const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, previousSessionId };
+  /** sessionId: the stream's own unless given (a stream gone by a revert: its source's); removed: it left the table. */
+  emitSession(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined, sessionId = st.sessionId, removed = false): void {
+    const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId, previousSessionId };
+    if (removed) e.removed = true;
     for (const l of this.listeners.session) this.listeners.call(l, e);
   }
 

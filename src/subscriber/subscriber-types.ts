@@ -147,7 +147,9 @@ export interface GapEvent {
 export interface SessionEvent {
   /**
    * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
-   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one);
+   * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one;
+   * with `removed`, the stream had no session but undone ones and left the table: sessionId = the one its source went
+   * back to, its books stay, back on that session);
    * evicted: the stream, silent (see maxStreams), left the full table (maxStreams) for a new one, its books with it.
    */
   kind: "new" | "restarted" | "ended" | "reverted" | "evicted";
@@ -155,6 +157,8 @@ export interface SessionEvent {
   sourceId: number;
   sessionId: number;
   previousSessionId: number | undefined;
+  /** The stream left the table (`evicted`, or `reverted` of a stream only undone sessions had); absent otherwise. */
+  removed?: true;
 }
 export interface StatusEvent {
   book: SubscriberBook;

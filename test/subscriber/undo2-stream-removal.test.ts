@@ -1,0 +1,112 @@
+/**
+ * s-undo2: what is left when a revert (a bogus session undone, docs/wire-protocol.md §6.2) or an eviction (§6.9) takes
+ * a stream: the event saying so, its retransmission request (§11.4), also one being replayed, and the evicted line.
+ * Driven through ingest(), checkStale(nowMs) and checkRecovery(nowMs): no sockets.
+ */
+import { describe, expect, it } from "vitest";
+import type { SessionEvent } from "../../src/subscriber/index.ts";
+import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
+import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
+
+const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 };
+const run = (channelId: number, sessionId: number, startUs = T0 + 1000 * sessionId) => packer({ sourceId: 1, channelId, sessionId, sessionStartUs: startUs });
+
+describe("a stream a revert takes from the table", () => {
+  it("is reported: 'session' reverted, removed, with the session its source went back to", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const a = run(1, 1);
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1)]); // session 1 confirmed
+    const events: SessionEvent[] = [];
+    sub.on("session", (e) => events.push(e));
+    ingestAll(sub, snap(run(2, 99, T0 + 1e9), 2)); // bogus, on a channel of its own
+    ingestAll(sub, [...snap(a, -1), ...snap(a, -1)]); // two of session 1: undone, channel 2's stream leaves
+    expect(sub.streamInfo().map((s) => s.channelId)).toEqual([1]);
+    // Before: only the 'new' event; the stream vanished unreported.
+    expect(events).toEqual([
+      { kind: "new", channelId: 2, sourceId: 1, sessionId: 99, previousSessionId: undefined },
+      { kind: "reverted", channelId: 2, sourceId: 1, sessionId: 1, previousSessionId: 99, removed: true },
+    ]);
+  });
+});
+
+describe("a stream a revert moves back to its old session", () => {
+  it("ends the retransmission request of the session undone: nothing held, nothing replayed at its timeout", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const h = run(1, 1); // channel 1's first run
+    const k = run(1, 3); // its restart, starting later
+    ingestAll(sub, [...snap(h, 1), ...snap(h, -1)]);
+    ingestAll(sub, [...snap(k, 1), ...snap(k, -1), ...snap(k, -1)]); // confirmed, its line established
+    snap(k, 1, true); // lost
+    ingestAll(sub, snap(k, -1)); // the gap: asked for, this one held
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([1, 1]);
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // session 3 over
+    const j = run(2, 2); // a restart whose clock stepped back (starts between 1 and 3), confirmed: 3 left behind
+    ingestAll(sub, [...snap(j, 2), ...snap(j, -1)]);
+    ingestAll(sub, snap(run(3, 99, T0 + 1e9), -1)); // bogus
+    const events: SessionEvent[] = [];
+    sub.on("session", (e) => events.push(e));
+    ingestAll(sub, [...snap(j, -1), ...snap(j, -1)]); // undone back to 2: channel 1 (on 3, later) back to its run 1
+    expect(events.filter((e) => e.channelId === 1)).toEqual([{ kind: "reverted", channelId: 1, sourceId: 1, sessionId: 1, previousSessionId: 3 }]);
+    // Before: [1, 1], session 3's request open, its held datagram replayed at the timeout (a fallback).
+    expect([sub.retransmitsPending, sub.heldDatagrams]).toEqual([0, 0]);
+    sub.checkRecovery(Number.MAX_SAFE_INTEGER);
+    expect(sub.counters.retransmitFallbacks).toBe(0);
+  });
+});
+
+describe("a stream leaving the table while its held datagrams are replayed", () => {
+  it("takes the rest of them with it: they do not make it again (a listener feeding ingest() evicts it)", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
+    const a = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1), ...snap(a, -1)]); // its line established
+    snap(a, 1, true); // lost
+    ingestAll(sub, [...snap(a, 2), ...snap(a, 3)]); // the gap: asked for, both held
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 4));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent, channel 1's longest
+    let fed = false;
+    sub.on("gap", () => {
+      if (fed) return;
+      fed = true; // the first held datagram replayed (the gap, the old way): a new stream takes channel 1's place
+      sub.ingest(snap(packer({ sourceId: 3, channelId: 3 }), 5)[0]!, T0 + 50);
+    });
+    sub.checkRecovery(Number.MAX_SAFE_INTEGER); // the request times out: its held datagrams replayed
+    expect(fed).toBe(true);
+    // Before: the second held one made channel 1 again (book 3), channel 2's stream evicted for it.
+    expect(sub.streamInfo().map((s) => s.sourceId).sort((x, y) => x - y)).toEqual([2, 3]);
+    expect([sub.book(3), sub.counters.streamsEvicted, sub.heldDatagrams]).toEqual([undefined, 1, 0]);
+  });
+});
+
+describe("an evicted stream's line", () => {
+  it("stays remembered when a bogus session makes the stream again and is undone: late copies stay duplicates", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS });
+    const a = run(1, 1);
+    const first = snap(a, 1);
+    ingestAll(sub, [...first, ...snap(a, -1)]); // session 1 confirmed
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(packer({ sourceId: 3, channelId: 3 }), 3)); // channel 1's stream evicted, book 1 with it
+    ingestAll(sub, snap(run(1, 99, T0 + 1e9), -1)); // bogus: channel 1's stream again (source 2's evicted for it)
+    expect(sub.streamInfo().map((s) => s.sessionId).sort((x, y) => x - y)).toEqual([11, 99]);
+    const duplicates = sub.counters.duplicates;
+    ingestAll(sub, [first[0]!, first[0]!]); // late copies of session 1's snapshot: undo 99, the stream leaves
+    expect(sub.counters.sessionsReverted).toBe(1);
+    // Before: the line was forgotten when 99 made the stream; the copy then made it again, book 1 usable with it.
+    expect([sub.book(1), sub.streamInfo().map((s) => s.sourceId), sub.counters.duplicates - duplicates]).toEqual([undefined, [3], 1]);
+  });
+});
+
+describe("a source's remembered live stream", () => {
+  it("is let go when that stream leaves the table (the source holds no evicted stream)", () => {
+    const sub = newSubscriber({ maxStreams: 1, staleAfterMs: STALE_MS });
+    const live = run(1, 2);
+    ingestAll(sub, [...snap(live, 1), ...snap(live, -1)]); // session 2 confirmed
+    ingestAll(sub, snap(run(1, 1), -1)); // an older session's: dropped, its source's live stream looked up
+    const source = (): { alive: unknown } => (sub as unknown as { streamTable: { sources: Map<number, { alive: unknown }> } }).streamTable.sources.get(1)!;
+    expect(source().alive).toBeDefined();
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2)); // evicts it
+    expect(sub.counters.streamsEvicted).toBe(1);
+    expect(source().alive).toBeUndefined(); // before: the evicted stream, held by its remembered source
+  });
+});
