@@ -3,7 +3,10 @@
  * (the socket path does the same copy into the reused buffer), and heap growth in steady state (heapStats without a
  * GC in between: garbage would still be counted). Cases: one 7-level delta per datagram; the same with a refresh
  * snapshot (50/side, compared with the book at the same instrSeq) every 100 deltas; split deltas (200 levels in
- * 256-byte datagrams, assembled per instrument).
+ * 256-byte datagrams, assembled per instrument); the NATS reader's path (one envelope per message, numbered as a
+ * bridge numbers them → EnvelopeRepacker → seal every 8 envelopes → ingest), per envelope, no server.
+ * After the warm-up, the first half of each case is one timed loop (mean, heap growth), the second half samples of
+ * SAMPLE datagrams (envelopes) each (p50 of their means; one Bun.nanoseconds(), ~40 ns, per sample: < 1 ns each).
  *   npx bun bench/subscriber.bench.ts        (BENCH_QUICK=1 for a short run)
  */
 import { heapStats } from "bun:jsc";
@@ -12,6 +15,8 @@ import { BookState, type Instrument } from "../src/core/types.ts";
 import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import { LadderBook } from "../src/book/ladder-book.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
+import { EnvelopeRepacker, envelopeOf } from "../src/subscriber/nats-envelope.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../src/wire/layout.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { printTable, QUICK, SMOKE } from "./harness.ts";
@@ -89,21 +94,90 @@ function stream(deltas: number, levels: number, refreshEvery: number, maxBytes: 
   return out;
 }
 
+const SAMPLE = 100;
+
+/**
+ * `step(i)` for i in [from, to): the first half in one plain loop for the heap growth (no GC in between) and the mean,
+ * the second half in samples of SAMPLE for the p50. Apart: the sampling loop, run cold, itself grew the heap by
+ * ~8 B a sample (one Bun.nanoseconds() read and store each), which the plain loop does not.
+ */
+function timed(from: number, to: number, step: (i: number) => void): { heapCount: number; meanNs: number; p50Ns: number; heapGrowthB: number } {
+  const mid = from + ((to - from) >> 1);
+  Bun.gc(true);
+  const h0 = heapStats().heapSize;
+  const t0 = Bun.nanoseconds();
+  for (let i = from; i < mid; i++) step(i);
+  const t1 = Bun.nanoseconds();
+  const h1 = heapStats().heapSize;
+  const samples = new Float64Array(Math.ceil((to - mid) / SAMPLE));
+  let n = 0;
+  let ts = Bun.nanoseconds();
+  for (let i = mid; i < to; i += SAMPLE) {
+    const end = Math.min(to, i + SAMPLE);
+    for (let k = i; k < end; k++) step(k);
+    const te = Bun.nanoseconds();
+    samples[n++] = (te - ts) / (end - i);
+    ts = te;
+  }
+  const sorted = samples.subarray(0, n).sort();
+  return { heapCount: mid - from, meanNs: (t1 - t0) / (mid - from), p50Ns: sorted[(n - 1) >> 1]!, heapGrowthB: h1 - h0 };
+}
+
+function checked(name: string, sub: FeedSubscriber): void {
+  const book = sub.book(instrument.instrumentId)!;
+  if (!book.usable || sub.counters.gaps !== 0) throw new Error(`${name}: book not usable or gaps: ${JSON.stringify(sub.counters)}`);
+}
+
 function run(name: string, datagrams: Uint8Array[], warm: number): Record<string, unknown> {
   const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, maxDatagramBytes: 1400 });
   let updates = 0;
   sub.on("update", () => updates++);
   for (let i = 0; i < warm; i++) sub.ingest(datagrams[i]!, T0);
-  Bun.gc(true);
-  const h0 = heapStats().heapSize;
-  const t0 = Bun.nanoseconds();
-  for (let i = warm; i < datagrams.length; i++) sub.ingest(datagrams[i]!, T0);
-  const t1 = Bun.nanoseconds();
-  const h1 = heapStats().heapSize;
-  const n = datagrams.length - warm;
-  const book = sub.book(instrument.instrumentId)!;
-  if (!book.usable || sub.counters.gaps !== 0) throw new Error(`${name}: book not usable or gaps: ${JSON.stringify(sub.counters)}`);
-  return { case: name, datagrams: n, nsPerDatagram: Math.round((t1 - t0) / n), heapGrowthB: h1 - h0, bytesPerDatagram: ((h1 - h0) / n).toFixed(3), repairs: sub.counters.repairs, updates };
+  const t = timed(warm, datagrams.length, (i) => sub.ingest(datagrams[i]!, T0));
+  const n = t.heapCount;
+  checked(name, sub);
+  return { case: name, datagrams: `${datagrams.length - warm} (heap: ${n})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / n).toFixed(3), repairs: sub.counters.repairs, updates };
+}
+
+/** The NATS reader's path: an envelope per message (as the bridge sends them), repacked, sealed every 8, ingested. */
+function runNats(name: string, datagrams: Uint8Array[], warmDatagrams: number): Record<string, unknown> {
+  const envs: Uint8Array[] = [];
+  let warm = 0;
+  for (let d = 0; d < datagrams.length; d++) {
+    const dg = datagrams[d]!;
+    const dv = new DataView(dg.buffer, dg.byteOffset, dg.byteLength);
+    let off = PACKET_HEADER_BYTES;
+    for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+      const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+      envs.push(envelopeOf(dg, 1000, off, len, envs.length + 1, 7));
+      off += len;
+    }
+    if (d === warmDatagrams - 1) warm = envs.length;
+  }
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, maxDatagramBytes: 1400 });
+  let updates = 0;
+  sub.on("update", () => updates++);
+  const repacker = new EnvelopeRepacker({ channelId: 1, sourceId: 9, heartbeatIntervalMs: 1000 });
+  const nowMs = T0 / 1000;
+  const flush = () => {
+    for (const p of [repacker.pendingOld, repacker.packer]) {
+      if (p === undefined || p.count === 0) continue;
+      p.seal(T0);
+      for (let i = 0; i < p.count; i++) sub.ingest(p.bytes[i]!.subarray(0, p.lengths[i]), T0);
+      p.clear();
+    }
+    repacker.pendingOld = undefined;
+  };
+  const step = (i: number) => {
+    repacker.add(envs[i]!, nowMs);
+    if ((i & 7) === 7) flush();
+  };
+  for (let i = 0; i < warm; i++) step(i);
+  const t = timed(warm, envs.length, step);
+  flush();
+  const n = t.heapCount;
+  checked(name, sub);
+  return { case: name, datagrams: `${envs.length - warm} env (heap: ${n})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / n).toFixed(3), repairs: sub.counters.repairs, updates };
 }
 
 const N = SMOKE ? 1_200 : QUICK ? 60_000 : 300_000;
@@ -111,6 +185,7 @@ const rows = [
   run("delta, 7 levels, 1 per datagram", stream(N, 7, 0, 1400), N / 3),
   run("same + refresh 50/side every 100 (compared)", stream(N, 7, 100, 1400), N / 3),
   run("split delta, 200 levels in 256 B datagrams", stream(N / 20, 200, 0, 256), N / 6),
+  runNats("NATS reader: envelope → repack → ingest, 7-level deltas", stream(N / 2, 7, 0, 1400), N / 6),
 ];
-console.log("\n== subscriber receive path: ingest per datagram, heap growth without GC (steady state) ==");
+console.log("\n== subscriber receive path: ingest per datagram (per envelope for NATS), heap growth without GC (steady state) ==");
 printTable(rows);
