@@ -247,7 +247,9 @@ const RD3SUB_SEEDS = Number(process.env.RD3SUB_SEEDS ?? 40);
  * later or (a host clock stepped back) earlier than the run before, and up to two forged single-datagram sessions
  * (newer or older, on either channel; some an END_OF_SESSION heartbeat, its stream ended at once) before or early in
  * each run; before some runs, a run that sends one datagram and dies (its host restarting as the real run), two late
- * datagrams of which come after the real run's first. Model: the real run is followed — its last two
+ * datagrams of which come after the real run's first, or after its third (the real run confirmed: one that started
+ * later is then taken as its restart, and the real run, still sending, is taken again once that one is silent and the
+ * real run sent 5 s more: LEFT_BEHIND_LIVE_MS). Model: the real run is followed — its last two
  * datagrams (1 s apart, as heartbeats) are taken and the book shows its last refresh — and, confirmed, a late
  * datagram of the run it replaced (after a blip: the run silent 5 s) is refused, the book unchanged.
  */
@@ -265,6 +267,7 @@ function randomRuns(seed: number): string[] {
       refresh(stillborn, 100); // one datagram, then it dies; its host restarts as `real`
       feed(stillborn, 5000);
     }
+    const lateAt = r() < 0.5 ? 0 : 2; // the stillborn run's late datagrams after the real run's first or third
     const forged = new Set<number>(); // before which datagrams of the run one forged datagram comes
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     let last: string[] = [];
@@ -280,7 +283,7 @@ function randomRuns(seed: number): string[] {
       const got = feed(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
       // Its late datagrams while the restart is provisional (later, and one starting after the restart that the
       // restart proved bogus is a newer session: a subscriber cannot tell it from the restart's restart).
-      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), feed(stillborn, 10));
+      if (i === lateAt && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), feed(stillborn, 10));
       if (i >= 8) last = last.concat(got);
     }
     const want = levelsOf(book(900_000 + 1000 * k + 9));
@@ -328,6 +331,7 @@ function randomRunsMulticast(seed: number): string[] {
       refresh(stillborn, 100);
       send(stillborn, 5000);
     }
+    const lateAt = r() < 0.5 ? 0 : 2;
     const forged = new Set<number>();
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     for (let i = 0; i < 10; i++) {
@@ -340,7 +344,7 @@ function randomRunsMulticast(seed: number): string[] {
       }
       refresh(real, 900_000 + 1000 * k + i, 1 + i);
       send(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
-      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), send(stillborn, 10));
+      if (i === lateAt && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), send(stillborn, 10));
     }
     const want = JSON.stringify(levelsOf(book(900_000 + 1000 * k + 9)));
     const sb = sub.book(X.instrumentId)!;
@@ -468,5 +472,89 @@ describe("a late run a clock-step restart replaced while provisional (skipped) c
     const sb = sub.book(X.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
     expect(sb.usable).toBe(true);
+  });
+});
+
+/**
+ * Run A confirmed; its host restarts with the clock stepped back as run R (starts before A), followed. Then two late
+ * datagrams of S, a run that started after R and was never seen (it ran a moment before R and died, its datagrams
+ * held on the way; or a replay): nothing tells them from R's own restart, so S is taken and confirmed and R left
+ * behind. Old: for good — R kept sending, every datagram of it dropped, its books never usable again. Now R, still
+ * sending 5 s later (LEFT_BEHIND_LIVE_MS) with S silent, is taken again as a clock-step restart. A dead run's late
+ * burst (5 s of its send times received at once after a blip), and more of its copies 6 s after that, are still refused.
+ */
+describe("a live clock-step restart left behind by a later-starting run's late datagrams is taken again once that run is silent", () => {
+  it("multicast", () => {
+    const sub = newSubscriber({ staleAfterMs: 2500 });
+    const send = (p: ChannelPacker, advanceMs: number, sendUs = (clock.nowMs + advanceMs) * 1000) => {
+      clock.nowMs += advanceMs;
+      sub.checkStale(clock.nowMs);
+      for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
+    };
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a, 10);
+    a.appendHeartbeat(0);
+    send(a, 1000);
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    send(r, 5000); // A stale: R taken as a clock-step restart
+    r.appendHeartbeat(0);
+    send(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    send(s, 10);
+    s.appendHeartbeat(0);
+    send(s, 10);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(700); // S confirmed over R
+    // S silent 4 s (stale), then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
+    clock.nowMs += 4000;
+    for (let i = 0; i < 6; i++) (a.appendHeartbeat(0), send(a, 0, (clock.nowMs + 1000 * i) * 1000));
+    // And two more late copies of it 6 s on (sent later still): no run still sending either.
+    for (let i = 0; i < 2; i++) (a.appendHeartbeat(0), send(a, i === 0 ? 6000 : 10, (clock.nowMs + 7000 + 1000 * i) * 1000));
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(700);
+    expect(sub.streamInfo().filter((st) => st.sessionId === 500)).toEqual([]);
+    for (let i = 2; i <= 12; i++) {
+      refresh(r, 944000 + i, i);
+      send(r, 1000);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([600, true]); // old: [700, false], R's datagrams dropped for good
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944012)));
+  });
+
+  it("NATS reader", () => {
+    const { rep, sub, feed, clock: c } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a, 1000);
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    expect(taken(feed(r, 5000))).toBe(true);
+    r.appendHeartbeat(0);
+    feed(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    feed(s);
+    s.appendHeartbeat(0);
+    expect(taken(feed(s))).toBe(true); // S confirmed over R
+    // S silent 4 s, then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
+    c.nowMs += 4000;
+    const burst: string[] = [];
+    for (let i = 0; i < 6; i++) (a.appendHeartbeat(0), (burst.push(...feed(a, 0)), (c.sendUs += 1_000_000)));
+    for (let i = 0; i < 2; i++) (a.appendHeartbeat(0), burst.push(...feed(a, i === 0 ? 6000 : 10))); // 6 s on: late copies still
+    expect(burst.every((g) => g === "old_session")).toBe(true);
+    let got: string[] = [];
+    for (let i = 2; i <= 12; i++) {
+      refresh(r, 944000 + i, i);
+      got = feed(r, 1000);
+    }
+    expect(taken(got)).toBe(true); // old: old_session, R refused for good
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944012)));
+    expect(sb.usable).toBe(true);
+    expect(rep.counters.refused.old_session).toBeGreaterThan(6); // R's first 5 s were refused
   });
 });
