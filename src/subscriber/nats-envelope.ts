@@ -657,7 +657,7 @@ export class EnvelopeRepacker {
       // A run left behind that keeps sending once upstream is over: a live restart a later-starting run's late
       // envelopes were confirmed over (liveLeftBehind), taken again as a clock-step restart.
       let retired = listHas(known.retired, startHi, startLo, id);
-      if (retired && !known.pending && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs)) retired = false;
+      if (retired && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs)) retired = false;
       const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
@@ -919,7 +919,7 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: an envelope of a run the source left behind (retired) while its newest is confirmed. Whether that run is
+   * Cold: an envelope of a run the source left behind (retired), also while a newer one is provisional. Whether that run is
    * alive, a restart whose host clock stepped back that two late envelopes of a later-starting run were confirmed over
    * (nothing tells those from a real restart; refused for good before 2026-12-06): as on multicast (streams.ts
    * liveLeftBehind), taken again (true: no longer retired) once its envelopes kept coming for LEFT_BEHIND_LIVE_MS (3

@@ -371,9 +371,9 @@ export class StreamTable {
     if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : !isRetired(src, sessionStartUs, sessionId) && this.sessionOver(src))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
-    // A run left behind that keeps sending once the newest is over: a live restart a later-starting run's late
-    // datagrams were confirmed over (liveLeftBehind), taken again as a clock-step restart.
-    if (vsSource < 0 && !src.pending && isRetired(src, sessionStartUs, sessionId) && this.liveLeftBehind(src, r, recvTimeUs)) vsSource = 1;
+    // A run left behind that keeps sending once the rest of the source is over: a live restart a later-starting run's
+    // late datagrams were confirmed over (liveLeftBehind), taken again as a clock-step restart.
+    if (vsSource < 0 && isRetired(src, sessionStartUs, sessionId) && this.liveLeftBehind(src, r, recvTimeUs)) vsSource = 1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
     // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session. So
     // is one of a later-starting run it replaced while that was provisional (skipped): taken as newer, two of them
@@ -668,7 +668,7 @@ export class StreamTable {
     // clock-step restart the full skipped list did not name on its old session for good.
     else if (!retired) return this.duringPending(src, st, r, recvTimeUs);
     if (!retired) return st;
-    if (!src.pending && this.liveLeftBehind(src, r, recvTimeUs)) {
+    if (this.liveLeftBehind(src, r, recvTimeUs)) {
       adopt(src, startUs, id, recvTimeUs, st.channelId); // as streamOf takes a clock-step restart, provisional
       this.instrumentBooks.supersedeSource(st);
       return st;
@@ -678,13 +678,14 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram of a run the source left behind (retired) while its newest is confirmed. Whether that run is
+   * Cold: a datagram of a run the source left behind (retired). Whether that run is
    * alive, a restart whose host clock stepped back that two late datagrams of a later-starting run (one that ran
    * briefly before it, or a replay) were confirmed over: nothing tells those from a real restart, and refused for good,
    * the live run's books were never usable again (before 2026-12-06). Taken again (true: no longer retired) when its
    * datagrams kept coming for LEFT_BEHIND_LIVE_MS (3 of its heartbeat intervals when longer) of receive time and of
-   * its own send time, none of them that long after the one before, and then no stream of the newest is alive
-   * (sessionOver): a dead run's late datagrams, sent before it died, arrive together after a blip and span no such
+   * its own send time, none of them that long after the one before, and then no stream of the source on another
+   * session is alive (as mayRestartPending; also while a newer one is provisional: one bogus header after the run
+   * that left it behind kept it refused): a dead run's late datagrams, sent before it died, arrive together after a blip and span no such
    * receive time; one late copy long after others is no run still sending. The newest found alive restarts the watch.
    */
   private liveLeftBehind(src: SourceState, r: PacketReader, recvTimeUs: number): boolean {
@@ -702,7 +703,7 @@ export class StreamTable {
       return false;
     }
     if (recvTimeUs - src.backFromRecvUs < spanUs || sendTimeUs - src.backFromSendUs < spanUs) return false;
-    if (!this.sessionOver(src)) {
+    if (this.anyAlive(src, startUs, id)) {
       src.backFromRecvUs = recvTimeUs;
       src.backFromSendUs = sendTimeUs;
       return false;

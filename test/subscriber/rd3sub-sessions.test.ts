@@ -482,9 +482,10 @@ describe("a late run a clock-step restart replaced while provisional (skipped) c
  * behind. Old: for good — R kept sending, every datagram of it dropped, its books never usable again. Now R, still
  * sending 5 s later (LEFT_BEHIND_LIVE_MS) with S silent, is taken again as a clock-step restart. A dead run's late
  * burst (5 s of its send times received at once after a blip), and more of its copies 6 s after that, are still refused.
+ * Also with one bogus newer header after S (provisional for good): R was refused for good while it stayed so.
  */
 describe("a live clock-step restart left behind by a later-starting run's late datagrams is taken again once that run is silent", () => {
-  it("multicast", () => {
+  it.each([false, true])("multicast (then one bogus newer header: %s)", (bogusAfter) => {
     const sub = newSubscriber({ staleAfterMs: 2500 });
     const send = (p: ChannelPacker, advanceMs: number, sendUs = (clock.nowMs + advanceMs) * 1000) => {
       clock.nowMs += advanceMs;
@@ -507,12 +508,18 @@ describe("a live clock-step restart left behind by a later-starting run's late d
     s.appendHeartbeat(0);
     send(s, 10);
     expect(sub.book(X.instrumentId)!.sessionId).toBe(700); // S confirmed over R
+    if (bogusAfter) {
+      const n = run(1, T0 + 3_600_000_000, 3);
+      n.appendHeartbeat(0);
+      send(n, 10);
+      expect(sub.streamInfo().filter((st) => st.sessionId === 1).length).toBe(1);
+    }
     // S silent 4 s (stale), then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
     clock.nowMs += 4000;
     for (let i = 0; i < 6; i++) (a.appendHeartbeat(0), send(a, 0, (clock.nowMs + 1000 * i) * 1000));
     // And two more late copies of it 6 s on (sent later still): no run still sending either.
     for (let i = 0; i < 2; i++) (a.appendHeartbeat(0), send(a, i === 0 ? 6000 : 10, (clock.nowMs + 7000 + 1000 * i) * 1000));
-    expect(sub.book(X.instrumentId)!.sessionId).toBe(700);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(bogusAfter ? 1 : 700); // the bogus header superseded it
     expect(sub.streamInfo().filter((st) => st.sessionId === 500)).toEqual([]);
     for (let i = 2; i <= 12; i++) {
       refresh(r, 944000 + i, i);
@@ -523,7 +530,7 @@ describe("a live clock-step restart left behind by a later-starting run's late d
     expect(levelsOf(sb)).toEqual(levelsOf(book(944012)));
   });
 
-  it("NATS reader", () => {
+  it.each([false, true])("NATS reader (then one bogus newer header: %s)", (bogusAfter) => {
     const { rep, sub, feed, clock: c } = natsRig();
     const a = run(500, T0 + 600_000_000);
     refresh(a, 943500);
@@ -540,6 +547,11 @@ describe("a live clock-step restart left behind by a later-starting run's late d
     feed(s);
     s.appendHeartbeat(0);
     expect(taken(feed(s))).toBe(true); // S confirmed over R
+    if (bogusAfter) {
+      const n = run(1, T0 + 3_600_000_000, 3);
+      n.appendHeartbeat(0);
+      feed(n);
+    }
     // S silent 4 s, then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
     c.nowMs += 4000;
     const burst: string[] = [];
