@@ -366,8 +366,11 @@ function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: 
  */
 function proved(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
   const skipped = known.skipped.splice(0);
-  if (known.prev === undefined || sameKey(startHi, startLo, id, known.prev)) return;
-  retire(known, known.prev);
+  if (sameKey(startHi, startLo, id, known.prev)) return;
+  // Also with none confirmed yet (the first session seen replaced while provisional): as on multicast (streams.ts
+  // proved), the runs replaced before it are left behind. Not so before 2026-12-06: such a run's late envelope after
+  // a moment of silence passed for a clock-step restart, its books repacked as live.
+  if (known.prev !== undefined) retire(known, known.prev);
   const at = skipped.findIndex((k) => sameKey(startHi, startLo, id, k));
   for (let i = 0; i < skipped.length; i++) {
     const k = skipped[i]!;

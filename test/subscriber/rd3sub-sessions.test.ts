@@ -129,14 +129,17 @@ function natsRig() {
     return out;
   };
   /** Sends what p holds through the bridge and the reader, advanceMs later; returns the reader's answers. */
-  const feed = (p: ChannelPacker, advanceMs = 10): string[] => {
+  /** Sends these datagrams through the bridge and the reader, advanceMs later; returns the reader's answers. */
+  const feedRaw = (datagrams: Uint8Array[], advanceMs = 10): string[] => {
     clock.nowMs += advanceMs;
-    for (const d of take(p, (clock.sendUs += advanceMs * 1000))) bridge.onDatagram(d);
+    for (const d of datagrams) bridge.onDatagram(d);
     const got = published.splice(0).map((env) => rep.add(env, clock.nowMs));
     ingestAll(sub, drain());
     return got;
   };
-  return { rep, sub, feed, clock };
+  /** Sends what p holds (its send time advanceMs on), as feedRaw. */
+  const feed = (p: ChannelPacker, advanceMs = 10): string[] => feedRaw(take(p, (clock.sendUs += advanceMs * 1000)), advanceMs);
+  return { rep, sub, feed, feedRaw, clock };
 }
 
 /** One run of the publisher on channel 1 (source 0): its definition and a snapshot of the book at px. */
@@ -569,4 +572,114 @@ describe("a live clock-step restart left behind by a later-starting run's late d
     expect(sb.usable).toBe(true);
     expect(rep.counters.refused.old_session).toBeGreaterThan(6); // R's first 5 s were refused
   });
+});
+
+/**
+ * The same datagrams to the multicast subscriber and to the NATS reader: run 0 (the first seen, provisional), a newer
+ * run 1 (one datagram), then two of run 2 (between them) prove run 1 bogus: the source goes to run 2, and run 0,
+ * replaced while provisional and older than run 2, is left behind. Run 2 silent 4 s, then a late datagram of run 0:
+ * refused on both. Old (NATS reader): with no confirmed run before, the revert left nothing behind, so run 0's late
+ * datagram passed for a clock-step restart and its snapshot was repacked as live (the multicast subscriber refused it).
+ */
+it("a revert with no run confirmed before leaves the older runs replaced while provisional behind, on multicast as on the NATS reader", () => {
+  const r0 = run(100, T0 + 650_000_000);
+  const r1 = run(101, T0 + 747_000_000);
+  const r2 = run(102, T0 + 699_000_000);
+  const history: [Uint8Array[], number][] = [];
+  let sendMs = 0;
+  const at = (p: ChannelPacker, advanceMs: number) => history.push([take(p, T0 + 1000 * (sendMs += advanceMs)), advanceMs]);
+  refresh(r0, 900001);
+  at(r0, 10);
+  refresh(r1, 901001);
+  at(r1, 10);
+  for (let i = 1; i <= 2; i++) (refresh(r2, 902000 + i, i), at(r2, 10));
+  refresh(r0, 900002, 2);
+  at(r0, 4000); // late, after run 2 fell silent a moment
+  const multicast = newSubscriber({ staleAfterMs: 2500 });
+  const nats = natsRig();
+  const natsGot: string[][] = [];
+  for (const [dgs, advanceMs] of history) {
+    clock.nowMs += advanceMs;
+    multicast.checkStale(clock.nowMs);
+    for (const d of dgs) multicast.ingest(d, clock.nowMs * 1000);
+    natsGot.push(nats.feedRaw(dgs, advanceMs));
+  }
+  expect(natsGot.at(-1)).toEqual(["old_session", "old_session"]); // old: taken (new_session, ok)
+  expect(multicast.counters.sessionsReverted).toBe(1);
+  expect(nats.rep.counters.sessionsReverted).toBe(1);
+  expect(levelsOf(nats.sub.book(X.instrumentId)!)).toEqual(levelsOf(book(902002))); // old: run 0's 900002
+  expect(levelsOf(multicast.book(X.instrumentId)!)).toEqual(levelsOf(book(902002)));
+  expect(multicast.book(X.instrumentId)!.sessionId).toBe(102);
+});
+
+/**
+ * Differential: one random session history fed to the multicast subscriber and, through a bridge, to the NATS reader
+ * (its owner's timer every 200 ms: heartbeats while upstream is alive, so its subscriber's books go stale as
+ * multicast's do; both stale after 3 s). Runs restart with later or earlier starts (clock steps back), forged
+ * single-heartbeat sessions come between, and now and then an earlier run sends again (a late datagram, or a run
+ * still alive). Wherever both show the book usable they must show the same one. Old: a revert with no confirmed run
+ * before left nothing behind on the NATS reader, whose book then showed a dead run's snapshot as live (seed 214).
+ */
+function differential(seed: number): string[] {
+  const r = rng(seed);
+  const msub = newSubscriber({ staleAfterMs: 3001 }); // the reader's "silent": more than 3 heartbeat intervals
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "rd5sub", log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const nsub = newSubscriber({ staleAfterMs: 3001 });
+  let tickMs = clock.nowMs;
+  const drain = () => {
+    const old = rep.pendingOld;
+    rep.pendingOld = undefined;
+    const out = old === undefined ? [] : take(old, clock.nowMs * 1000);
+    for (const d of out.concat(take(rep.packer, clock.nowMs * 1000))) nsub.ingest(d, clock.nowMs * 1000);
+  };
+  const step = (p: ChannelPacker, advanceMs: number) => {
+    const endMs = clock.nowMs + advanceMs;
+    for (; tickMs + 200 <= endMs; tickMs += 200) {
+      clock.nowMs = tickMs + 200;
+      if (rep.checkUpstream(clock.nowMs)) rep.packer.appendHeartbeat(0);
+      drain();
+      nsub.checkStale(clock.nowMs);
+    }
+    clock.nowMs = endMs;
+    msub.checkStale(endMs);
+    const dgs = take(p, endMs * 1000);
+    for (const d of dgs) msub.ingest(d, endMs * 1000);
+    for (const d of dgs) bridge.onDatagram(d);
+    for (const env of published.splice(0)) rep.add(env, endMs);
+    drain();
+  };
+  const runs: { p: ChannelPacker; n: number }[] = [];
+  const wrong: string[] = [];
+  let startUs = T0 + 600_000_000;
+  for (let t = 0; t < 60; t++) {
+    const x = r();
+    if (x < 0.1 || runs.length === 0) {
+      startUs += (r() < 0.6 ? 1 : -1) * Math.floor(1 + r() * 100) * 1_000_000;
+      runs.push({ p: run(100 + t, startUs, 1 + Math.floor(r() * 2)), n: 0 });
+    } else if (x < 0.15) {
+      const f = run(5000 + t, r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000, 1 + Math.floor(r() * 2));
+      f.appendHeartbeat(0);
+      step(f, 10);
+      continue;
+    }
+    const k = r() < 0.85 ? runs.length - 1 : Math.floor(r() * runs.length);
+    const w = runs[k]!;
+    w.n++;
+    if (r() < 0.5) refresh(w.p, 900_000 + 1000 * k + w.n, w.n);
+    else w.p.appendHeartbeat(0);
+    step(w.p, [10, 500, 1000, 4000][Math.floor(r() * 4)]!);
+    const a = msub.book(X.instrumentId);
+    const b = nsub.book(X.instrumentId);
+    if (a?.usable && b?.usable && JSON.stringify(levelsOf(a)) !== JSON.stringify(levelsOf(b))) wrong.push(`step ${t}: multicast ${levelsOf(a).bids[0]?.[0]}, NATS ${levelsOf(b).bids[0]?.[0]}`);
+  }
+  return wrong;
+}
+
+it("multicast and the NATS reader, fed one random session history, never show different usable books", () => {
+  const failed: string[] = [];
+  for (let seed = 1; seed <= Math.max(RD3SUB_SEEDS, 300); seed++) for (const w of differential(seed)) failed.push(`seed ${seed} ${w}`);
+  expect(failed).toEqual([]);
 });
