@@ -659,9 +659,10 @@ export class EnvelopeRepacker {
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
       // A run left behind that keeps sending once upstream is over: a live restart a later-starting run's late
       // envelopes were confirmed over (liveLeftBehind), taken again as a clock-step restart.
-      let retired = listHas(known.retired, startHi, startLo, id);
-      if (retired && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs)) retired = false;
-      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
+      const retired = listHas(known.retired, startHi, startLo, id);
+      // Taken back, it is a clock-step restart (adopted at once, as on multicast), not evidence against a provisional one.
+      const back = retired && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs);
+      const older = !back && (retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id)));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
         this.counters.sessionsReverted++;
