@@ -42,7 +42,7 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
+import { LEFT_BEHIND_LIVE_MS, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
@@ -322,9 +322,25 @@ interface UpstreamSession extends SessionKey {
   skipped: SessionKey[];
   /** A line of the source the last upstreamOver found alive: tried first (a flood of older envelopes scans no table). */
   alive: StreamLine | undefined;
+  /**
+   * A run it left behind whose envelopes keep coming (backHi −1: none), the reader's time and the upstream send time
+   * (ns) of the first of them since the watch began, and the reader's time of the last (EnvelopeRepacker.liveLeftBehind).
+   */
+  backHi: number;
+  backLo: number;
+  backId: number;
+  backFromMs: number;
+  backFromSendNs: number;
+  backLastMs: number;
 }
 
 const RETIRED_SESSIONS = 8;
+
+/** Cold: a run left behind that kept sending (EnvelopeRepacker.liveLeftBehind) is no longer so. */
+function unretire(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
+  const r = known.retired;
+  for (let i = 0; i < r.length; i++) if (sameKey(startHi, startLo, id, r[i])) r.splice(i--, 1);
+}
 
 function retire(known: UpstreamSession, k: SessionKey): void {
   if (known.retired.length >= RETIRED_SESSIONS) known.retired.shift();
@@ -350,8 +366,11 @@ function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: 
  */
 function proved(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
   const skipped = known.skipped.splice(0);
-  if (known.prev === undefined || sameKey(startHi, startLo, id, known.prev)) return;
-  retire(known, known.prev);
+  if (sameKey(startHi, startLo, id, known.prev)) return;
+  // Also with none confirmed yet (the first session seen replaced while provisional): as on multicast (streams.ts
+  // proved), the runs replaced before it are left behind. Not so before 2026-12-06: such a run's late envelope after
+  // a moment of silence passed for a clock-step restart, its books repacked as live.
+  if (known.prev !== undefined) retire(known, known.prev);
   const at = skipped.findIndex((k) => sameKey(startHi, startLo, id, k));
   for (let i = 0; i < skipped.length; i++) {
     const k = skipped[i]!;
@@ -635,7 +654,7 @@ export class EnvelopeRepacker {
     if (known === undefined) {
       // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
       const old = { startHi: 0, startLo: 0, id: 0 };
-      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined });
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined, backHi: -1, backLo: 0, backId: 0, backFromMs: 0, backFromSendNs: 0, backLastMs: 0 });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
@@ -649,8 +668,12 @@ export class EnvelopeRepacker {
       // newest is provisional, one that may not count against it (older than the last confirmed one, not replaced
       // while provisional: mayProve) is such a restart too once upstream is over: refused whenever provisional, one
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
+      // A run left behind that keeps sending once upstream is over: a live restart a later-starting run's late
+      // envelopes were confirmed over (liveLeftBehind), taken again as a clock-step restart.
       const retired = listHas(known.retired, startHi, startLo, id);
-      const older = retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id));
+      // Taken back, it is a clock-step restart (adopted at once, as on multicast), not evidence against a provisional one.
+      const back = retired && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs);
+      const older = !back && (retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id)));
       const evidence = older && !retired && known.pending && mayProve(known, startHi, startLo, id);
       if (evidence && this.provesBogus(known, startHi, startLo, id, sendHi, sendLo)) {
         this.counters.sessionsReverted++;
@@ -907,6 +930,38 @@ export class EnvelopeRepacker {
       return false;
     }
     known.alive = undefined;
+    return true;
+  }
+
+  /**
+   * Cold: an envelope of a run the source left behind (retired), also while a newer one is provisional. Whether that run is
+   * alive, a restart whose host clock stepped back that two late envelopes of a later-starting run were confirmed over
+   * (nothing tells those from a real restart; refused for good before 2026-12-06): as on multicast (streams.ts
+   * liveLeftBehind), taken again (true: no longer retired) once its envelopes kept coming for LEFT_BEHIND_LIVE_MS (3
+   * of its heartbeat intervals when longer) of the reader's time and of its own send time, none that long after the
+   * one before, and upstream is then over. In a replay (its clock running ahead of the reader's) the reader's time
+   * comes once it is live.
+   */
+  private liveLeftBehind(known: UpstreamSession, source: number, startHi: number, startLo: number, id: number, sendNs: number, hbMs: number, nowMs: number): boolean {
+    const spanMs = Math.max(LEFT_BEHIND_LIVE_MS, 3 * hbMs);
+    const lastMs = known.backLastMs;
+    known.backLastMs = nowMs;
+    if (known.backHi !== startHi || known.backLo !== startLo || known.backId !== id || nowMs - lastMs > spanMs) {
+      known.backHi = startHi;
+      known.backLo = startLo;
+      known.backId = id;
+      known.backFromMs = nowMs;
+      known.backFromSendNs = sendNs;
+      return false;
+    }
+    if (nowMs - known.backFromMs < spanMs || sendNs - known.backFromSendNs < spanMs * 1e6) return false;
+    if (!this.upstreamOver(known, source, nowMs)) {
+      known.backFromMs = nowMs;
+      known.backFromSendNs = sendNs;
+      return false;
+    }
+    known.backHi = -1;
+    unretire(known, startHi, startLo, id);
     return true;
   }
 

@@ -118,6 +118,12 @@ function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number
   src.adoptedOnChannel = channelId;
 }
 
+/** Cold: a run left behind that kept sending (StreamTable.liveLeftBehind) is no longer so. */
+function unretire(src: SourceState, startUs: number, id: number): void {
+  const r = src.retired;
+  for (let i = 0; i < r.length; i += 2) if (r[i] === startUs && r[i + 1] === id) r.splice(i, 2);
+}
+
 function retire(src: SourceState, startUs: number, id: number): void {
   if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
   src.retired.push(startUs, id);
@@ -262,6 +268,15 @@ export interface SourceState {
    * it) that started before the last confirmed one is taken again only as a clock-step restart (mayRestartPending).
    */
   skipped: number[];
+  /**
+   * A run it left behind whose datagrams keep coming (−1: none), the receive time and send time (its own clock) of
+   * the first of them since the watch began, and the receive time of the last (StreamTable.liveLeftBehind).
+   */
+  backStartUs: number;
+  backId: number;
+  backFromRecvUs: number;
+  backFromSendUs: number;
+  backLastRecvUs: number;
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
   /**
@@ -285,6 +300,12 @@ interface GoneLine {
 }
 
 const NO_BOOKS: readonly SubscriberBook[] = [];
+
+/**
+ * How long a run the source left behind must keep sending (receive time and its own send time) before it is taken
+ * again once the newest is over (StreamTable.liveLeftBehind): far beyond what a burst of a dead run's late datagrams spans.
+ */
+export const LEFT_BEHIND_LIVE_MS = 5000;
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
 export const RETIRED_SESSIONS = 8;
@@ -375,6 +396,9 @@ export class StreamTable {
     if (vsSource < 0 && (src.pending ? this.mayRestartPending(src, sessionStartUs, sessionId) : !isRetired(src, sessionStartUs, sessionId) && this.sessionOver(src))) vsSource = 1;
     // A later-starting session replaced by a clock-step restart: its late datagrams are as old as any other's.
     if (vsSource > 0 && isRetired(src, sessionStartUs, sessionId)) vsSource = -1;
+    // A run left behind that keeps sending once the rest of the source is over: a live restart a later-starting run's
+    // late datagrams were confirmed over (liveLeftBehind), taken again as a clock-step restart.
+    if (vsSource < 0 && isRetired(src, sessionStartUs, sessionId) && this.liveLeftBehind(src, r, recvTimeUs)) vsSource = 1;
     // While a clock-step restart is provisional, the later-starting session it replaced is the one to go back to:
     // its datagram is evidence against the restart (as an older one's is against a newer), not a newer session. So
     // is one of a later-starting run it replaced while that was provisional (skipped): taken as newer, two of them
@@ -593,7 +617,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], streams: 0, alive: undefined };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], backStartUs: -1, backId: 0, backFromRecvUs: 0, backFromSendUs: 0, backLastRecvUs: 0, streams: 0, alive: undefined };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -686,8 +710,49 @@ export class StreamTable {
     // clock-step restart the full skipped list did not name on its old session for good.
     else if (!retired) return this.duringPending(src, st, r, recvTimeUs);
     if (!retired) return st;
+    if (this.liveLeftBehind(src, r, recvTimeUs)) {
+      adopt(src, startUs, id, recvTimeUs, st.channelId); // as streamOf takes a clock-step restart, provisional
+      this.instrumentBooks.supersedeSource(st);
+      return st;
+    }
     this.counters.oldSessionDatagrams++;
     return undefined;
+  }
+
+  /**
+   * Cold: a datagram of a run the source left behind (retired). Whether that run is
+   * alive, a restart whose host clock stepped back that two late datagrams of a later-starting run (one that ran
+   * briefly before it, or a replay) were confirmed over: nothing tells those from a real restart, and refused for good,
+   * the live run's books were never usable again (before 2026-12-06). Taken again (true: no longer retired) when its
+   * datagrams kept coming for LEFT_BEHIND_LIVE_MS (3 of its heartbeat intervals when longer) of receive time and of
+   * its own send time, none of them that long after the one before, and then no stream of the source on another
+   * session is alive (as mayRestartPending; also while a newer one is provisional: one bogus header after the run
+   * that left it behind kept it refused): a dead run's late datagrams, sent before it died, arrive together after a blip and span no such
+   * receive time; one late copy long after others is no run still sending. The newest found alive restarts the watch.
+   */
+  private liveLeftBehind(src: SourceState, r: PacketReader, recvTimeUs: number): boolean {
+    const startUs = r.sessionStartUs;
+    const id = r.sessionId;
+    const sendTimeUs = r.sendTimeUs;
+    const spanUs = 1000 * Math.max(LEFT_BEHIND_LIVE_MS, 3 * r.heartbeatIntervalMs);
+    const lastRecvUs = src.backLastRecvUs;
+    src.backLastRecvUs = recvTimeUs;
+    if (src.backStartUs !== startUs || src.backId !== id || recvTimeUs - lastRecvUs > spanUs) {
+      src.backStartUs = startUs;
+      src.backId = id;
+      src.backFromRecvUs = recvTimeUs;
+      src.backFromSendUs = sendTimeUs;
+      return false;
+    }
+    if (recvTimeUs - src.backFromRecvUs < spanUs || sendTimeUs - src.backFromSendUs < spanUs) return false;
+    if (this.anyAlive(src, startUs, id)) {
+      src.backFromRecvUs = recvTimeUs;
+      src.backFromSendUs = sendTimeUs;
+      return false;
+    }
+    src.backStartUs = -1;
+    unretire(src, startUs, id);
+    return true;
   }
 
   /**

@@ -129,14 +129,17 @@ function natsRig() {
     return out;
   };
   /** Sends what p holds through the bridge and the reader, advanceMs later; returns the reader's answers. */
-  const feed = (p: ChannelPacker, advanceMs = 10): string[] => {
+  /** Sends these datagrams through the bridge and the reader, advanceMs later; returns the reader's answers. */
+  const feedRaw = (datagrams: Uint8Array[], advanceMs = 10): string[] => {
     clock.nowMs += advanceMs;
-    for (const d of take(p, (clock.sendUs += advanceMs * 1000))) bridge.onDatagram(d);
+    for (const d of datagrams) bridge.onDatagram(d);
     const got = published.splice(0).map((env) => rep.add(env, clock.nowMs));
     ingestAll(sub, drain());
     return got;
   };
-  return { rep, sub, feed, clock };
+  /** Sends what p holds (its send time advanceMs on), as feedRaw. */
+  const feed = (p: ChannelPacker, advanceMs = 10): string[] => feedRaw(take(p, (clock.sendUs += advanceMs * 1000)), advanceMs);
+  return { rep, sub, feed, feedRaw, clock };
 }
 
 /** One run of the publisher on channel 1 (source 0): its definition and a snapshot of the book at px. */
@@ -247,7 +250,9 @@ const RD3SUB_SEEDS = Number(process.env.RD3SUB_SEEDS ?? 40);
  * later or (a host clock stepped back) earlier than the run before, and up to two forged single-datagram sessions
  * (newer or older, on either channel; some an END_OF_SESSION heartbeat, its stream ended at once) before or early in
  * each run; before some runs, a run that sends one datagram and dies (its host restarting as the real run), two late
- * datagrams of which come after the real run's first. Model: the real run is followed — its last two
+ * datagrams of which come after the real run's first, or after its third (the real run confirmed: one that started
+ * later is then taken as its restart, and the real run, still sending, is taken again once that one is silent and the
+ * real run sent 5 s more: LEFT_BEHIND_LIVE_MS). Model: the real run is followed — its last two
  * datagrams (1 s apart, as heartbeats) are taken and the book shows its last refresh — and, confirmed, a late
  * datagram of the run it replaced (after a blip: the run silent 5 s) is refused, the book unchanged.
  */
@@ -265,6 +270,7 @@ function randomRuns(seed: number): string[] {
       refresh(stillborn, 100); // one datagram, then it dies; its host restarts as `real`
       feed(stillborn, 5000);
     }
+    const lateAt = r() < 0.5 ? 0 : 2; // the stillborn run's late datagrams after the real run's first or third
     const forged = new Set<number>(); // before which datagrams of the run one forged datagram comes
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     let last: string[] = [];
@@ -280,7 +286,7 @@ function randomRuns(seed: number): string[] {
       const got = feed(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
       // Its late datagrams while the restart is provisional (later, and one starting after the restart that the
       // restart proved bogus is a newer session: a subscriber cannot tell it from the restart's restart).
-      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), feed(stillborn, 10));
+      if (i === lateAt && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), feed(stillborn, 10));
       if (i >= 8) last = last.concat(got);
     }
     const want = levelsOf(book(900_000 + 1000 * k + 9));
@@ -328,6 +334,7 @@ function randomRunsMulticast(seed: number): string[] {
       refresh(stillborn, 100);
       send(stillborn, 5000);
     }
+    const lateAt = r() < 0.5 ? 0 : 2;
     const forged = new Set<number>();
     for (let f = Math.floor(r() * 3); f > 0; f--) forged.add(Math.floor(r() * 3));
     for (let i = 0; i < 10; i++) {
@@ -340,7 +347,7 @@ function randomRunsMulticast(seed: number): string[] {
       }
       refresh(real, 900_000 + 1000 * k + i, 1 + i);
       send(real, i === 0 && k > 0 && !forged.has(0) ? 5000 : 1000);
-      if (i === 0 && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), send(stillborn, 10));
+      if (i === lateAt && stillborn !== undefined) for (let j = 0; j < 2; j++) (stillborn.appendHeartbeat(0), send(stillborn, 10));
     }
     const want = JSON.stringify(levelsOf(book(900_000 + 1000 * k + 9)));
     const sb = sub.book(X.instrumentId)!;
@@ -469,4 +476,214 @@ describe("a late run a clock-step restart replaced while provisional (skipped) c
     expect(levelsOf(sb)).toEqual(levelsOf(book(944003)));
     expect(sb.usable).toBe(true);
   });
+});
+
+/**
+ * Run A confirmed; its host restarts with the clock stepped back as run R (starts before A), followed. Then two late
+ * datagrams of S, a run that started after R and was never seen (it ran a moment before R and died, its datagrams
+ * held on the way; or a replay): nothing tells them from R's own restart, so S is taken and confirmed and R left
+ * behind. Old: for good — R kept sending, every datagram of it dropped, its books never usable again. Now R, still
+ * sending 5 s later (LEFT_BEHIND_LIVE_MS) with S silent, is taken again as a clock-step restart. A dead run's late
+ * burst (5 s of its send times received at once after a blip), and more of its copies 6 s after that, are still refused.
+ * Also with one bogus newer header after S (provisional for good): R was refused for good while it stayed so.
+ */
+describe("a live clock-step restart left behind by a later-starting run's late datagrams is taken again once that run is silent", () => {
+  it.each([false, true])("multicast (then one bogus newer header: %s)", (bogusAfter) => {
+    const sub = newSubscriber({ staleAfterMs: 2500 });
+    const send = (p: ChannelPacker, advanceMs: number, sendUs = (clock.nowMs + advanceMs) * 1000) => {
+      clock.nowMs += advanceMs;
+      sub.checkStale(clock.nowMs);
+      for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
+    };
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a, 10);
+    a.appendHeartbeat(0);
+    send(a, 1000);
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    send(r, 5000); // A stale: R taken as a clock-step restart
+    r.appendHeartbeat(0);
+    send(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    send(s, 10);
+    s.appendHeartbeat(0);
+    send(s, 10);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(700); // S confirmed over R
+    if (bogusAfter) {
+      const n = run(1, T0 + 3_600_000_000, 3);
+      n.appendHeartbeat(0);
+      send(n, 10);
+      expect(sub.streamInfo().filter((st) => st.sessionId === 1).length).toBe(1);
+    }
+    // S silent 4 s (stale), then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
+    clock.nowMs += 4000;
+    for (let i = 0; i < 6; i++) (a.appendHeartbeat(0), send(a, 0, (clock.nowMs + 1000 * i) * 1000));
+    // And two more late copies of it 6 s on (sent later still): no run still sending either.
+    for (let i = 0; i < 2; i++) (a.appendHeartbeat(0), send(a, i === 0 ? 6000 : 10, (clock.nowMs + 7000 + 1000 * i) * 1000));
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(bogusAfter ? 1 : 700); // the bogus header superseded it
+    expect(sub.streamInfo().filter((st) => st.sessionId === 500)).toEqual([]);
+    for (let i = 2; i <= 12; i++) {
+      refresh(r, 944000 + i, i);
+      send(r, 1000);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([600, true]); // old: [700, false], R's datagrams dropped for good
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944012)));
+  });
+
+  it.each([false, true])("NATS reader (then one bogus newer header: %s)", (bogusAfter) => {
+    const { rep, sub, feed, clock: c } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a, 1000);
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    expect(taken(feed(r, 5000))).toBe(true);
+    r.appendHeartbeat(0);
+    feed(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    feed(s);
+    s.appendHeartbeat(0);
+    expect(taken(feed(s))).toBe(true); // S confirmed over R
+    if (bogusAfter) {
+      const n = run(1, T0 + 3_600_000_000, 3);
+      n.appendHeartbeat(0);
+      feed(n);
+    }
+    // S silent 4 s, then a dead run's burst: A's datagrams of 5 s (send times), received at once. Refused.
+    c.nowMs += 4000;
+    const burst: string[] = [];
+    for (let i = 0; i < 6; i++) (a.appendHeartbeat(0), (burst.push(...feed(a, 0)), (c.sendUs += 1_000_000)));
+    for (let i = 0; i < 2; i++) (a.appendHeartbeat(0), burst.push(...feed(a, i === 0 ? 6000 : 10))); // 6 s on: late copies still
+    expect(burst.every((g) => g === "old_session")).toBe(true);
+    let got: string[] = [];
+    for (let i = 2; i <= 12; i++) {
+      refresh(r, 944000 + i, i);
+      got = feed(r, 1000);
+    }
+    expect(taken(got)).toBe(true); // old: old_session, R refused for good
+    const sb = sub.book(X.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944012)));
+    expect(sb.usable).toBe(true);
+    expect(rep.counters.refused.old_session).toBeGreaterThan(6); // R's first 5 s were refused
+  });
+});
+
+/**
+ * The same datagrams to the multicast subscriber and to the NATS reader: run 0 (the first seen, provisional), a newer
+ * run 1 (one datagram), then two of run 2 (between them) prove run 1 bogus: the source goes to run 2, and run 0,
+ * replaced while provisional and older than run 2, is left behind. Run 2 silent 4 s, then a late datagram of run 0:
+ * refused on both. Old (NATS reader): with no confirmed run before, the revert left nothing behind, so run 0's late
+ * datagram passed for a clock-step restart and its snapshot was repacked as live (the multicast subscriber refused it).
+ */
+it("a revert with no run confirmed before leaves the older runs replaced while provisional behind, on multicast as on the NATS reader", () => {
+  const r0 = run(100, T0 + 650_000_000);
+  const r1 = run(101, T0 + 747_000_000);
+  const r2 = run(102, T0 + 699_000_000);
+  const history: [Uint8Array[], number][] = [];
+  let sendMs = 0;
+  const at = (p: ChannelPacker, advanceMs: number) => history.push([take(p, T0 + 1000 * (sendMs += advanceMs)), advanceMs]);
+  refresh(r0, 900001);
+  at(r0, 10);
+  refresh(r1, 901001);
+  at(r1, 10);
+  for (let i = 1; i <= 2; i++) (refresh(r2, 902000 + i, i), at(r2, 10));
+  refresh(r0, 900002, 2);
+  at(r0, 4000); // late, after run 2 fell silent a moment
+  const multicast = newSubscriber({ staleAfterMs: 2500 });
+  const nats = natsRig();
+  const natsGot: string[][] = [];
+  for (const [dgs, advanceMs] of history) {
+    clock.nowMs += advanceMs;
+    multicast.checkStale(clock.nowMs);
+    for (const d of dgs) multicast.ingest(d, clock.nowMs * 1000);
+    natsGot.push(nats.feedRaw(dgs, advanceMs));
+  }
+  expect(natsGot.at(-1)).toEqual(["old_session", "old_session"]); // old: taken (new_session, ok)
+  expect(multicast.counters.sessionsReverted).toBe(1);
+  expect(nats.rep.counters.sessionsReverted).toBe(1);
+  expect(levelsOf(nats.sub.book(X.instrumentId)!)).toEqual(levelsOf(book(902002))); // old: run 0's 900002
+  expect(levelsOf(multicast.book(X.instrumentId)!)).toEqual(levelsOf(book(902002)));
+  expect(multicast.book(X.instrumentId)!.sessionId).toBe(102);
+});
+
+/**
+ * Differential: one random session history fed to the multicast subscriber and, through a bridge, to the NATS reader
+ * (its owner's timer every 200 ms: heartbeats while upstream is alive, so its subscriber's books go stale as
+ * multicast's do; both stale after 3 s). Runs restart with later or earlier starts (clock steps back), forged
+ * single-heartbeat sessions come between, and now and then (15 % of steps; 40 %: runs sharing the source id) an
+ * earlier run sends again (a late datagram, or a run still alive). Wherever both show the book usable they must show
+ * the same one. Old: a revert with no confirmed run before left nothing behind on the NATS reader, whose book then
+ * showed a dead run's snapshot as live (15 %, seed 214); a run left behind taken back while a newer one was
+ * provisional counted on the NATS reader as evidence against it, not as a restart as on multicast (40 %, seed 289).
+ */
+function differential(seed: number, earlierRate: number): string[] {
+  const r = rng(seed);
+  const msub = newSubscriber({ staleAfterMs: 3001 }); // the reader's "silent": more than 3 heartbeat intervals
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "rd5sub", log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const nsub = newSubscriber({ staleAfterMs: 3001 });
+  let tickMs = clock.nowMs;
+  const drain = () => {
+    const old = rep.pendingOld;
+    rep.pendingOld = undefined;
+    const out = old === undefined ? [] : take(old, clock.nowMs * 1000);
+    for (const d of out.concat(take(rep.packer, clock.nowMs * 1000))) nsub.ingest(d, clock.nowMs * 1000);
+  };
+  const step = (p: ChannelPacker, advanceMs: number) => {
+    const endMs = clock.nowMs + advanceMs;
+    for (; tickMs + 200 <= endMs; tickMs += 200) {
+      clock.nowMs = tickMs + 200;
+      if (rep.checkUpstream(clock.nowMs)) rep.packer.appendHeartbeat(0);
+      drain();
+      nsub.checkStale(clock.nowMs);
+    }
+    clock.nowMs = endMs;
+    msub.checkStale(endMs);
+    const dgs = take(p, endMs * 1000);
+    for (const d of dgs) msub.ingest(d, endMs * 1000);
+    for (const d of dgs) bridge.onDatagram(d);
+    for (const env of published.splice(0)) rep.add(env, endMs);
+    drain();
+  };
+  const runs: { p: ChannelPacker; n: number }[] = [];
+  const wrong: string[] = [];
+  let startUs = T0 + 600_000_000;
+  for (let t = 0; t < 60; t++) {
+    const x = r();
+    if (x < 0.1 || runs.length === 0) {
+      startUs += (r() < 0.6 ? 1 : -1) * Math.floor(1 + r() * 100) * 1_000_000;
+      runs.push({ p: run(100 + t, startUs, 1 + Math.floor(r() * 2)), n: 0 });
+    } else if (x < 0.15) {
+      const f = run(5000 + t, r() < 0.5 ? T0 + 3_600_000_000 : startUs + Math.floor((r() - 0.5) * 200) * 1_000_000, 1 + Math.floor(r() * 2));
+      f.appendHeartbeat(0);
+      step(f, 10);
+      continue;
+    }
+    const k = r() < 1 - earlierRate ? runs.length - 1 : Math.floor(r() * runs.length);
+    const w = runs[k]!;
+    w.n++;
+    if (r() < 0.5) refresh(w.p, 900_000 + 1000 * k + w.n, w.n);
+    else w.p.appendHeartbeat(0);
+    step(w.p, [10, 500, 1000, 4000][Math.floor(r() * 4)]!);
+    const a = msub.book(X.instrumentId);
+    const b = nsub.book(X.instrumentId);
+    if (a?.usable && b?.usable && JSON.stringify(levelsOf(a)) !== JSON.stringify(levelsOf(b))) wrong.push(`step ${t}: multicast ${levelsOf(a).bids[0]?.[0]}, NATS ${levelsOf(b).bids[0]?.[0]}`);
+  }
+  return wrong;
+}
+
+it("multicast and the NATS reader, fed one random session history, never show different usable books", () => {
+  const failed: string[] = [];
+  for (const earlierRate of [0.15, 0.4]) {
+    for (let seed = 1; seed <= Math.max(RD3SUB_SEEDS, 300); seed++) for (const w of differential(seed, earlierRate)) failed.push(`${earlierRate} seed ${seed} ${w}`);
+  }
+  expect(failed).toEqual([]);
 });
