@@ -110,3 +110,21 @@ describe("a source's remembered live stream", () => {
     expect(source().alive).toBeUndefined(); // before: the evicted stream, held by its remembered source
   });
 });
+
+describe("a revert's 'session' events", () => {
+  it("come once the source, its streams and its books are back: a listener sees no book left on the session undone", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const a = run(1, 1);
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1)]); // session 1 confirmed, book 1 usable
+    ingestAll(sub, snap(run(2, 99, T0 + 1e9), 1)); // bogus, on a channel of its own: book 1 superseded, loaded on 99
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable]).toEqual([99, true]);
+    const seen: unknown[] = [];
+    sub.on("session", (e) => {
+      const book = sub.book(1)!;
+      seen.push([e.kind, e.channelId, e.removed ?? false, book.sessionId, book.usable, sub.streamInfo().map((s) => [s.channelId, s.sessionId])]);
+    });
+    ingestAll(sub, [...snap(a, -1), ...snap(a, -1)]); // two of session 1: 99 undone
+    // Before: told mid-revert, book 1 still on 99 and usable with what the bogus session brought.
+    expect(seen).toEqual([["reverted", 2, true, 1, false, [[1, 1]]]]);
+  });
+});
