@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/subscriber/index.ts";
+import { flagged } from "./delta-feed.ts";
 import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
 
@@ -74,6 +75,30 @@ describe("a stream leaving the table while its held datagrams are replayed", () 
     // Before: the second held one made channel 1 again (book 3), channel 2's stream evicted for it.
     expect(sub.streamInfo().map((s) => s.sourceId).sort((x, y) => x - y)).toEqual([2, 3]);
     expect([sub.book(3), sub.counters.streamsEvicted, sub.heldDatagrams]).toEqual([undefined, 1, 0]);
+  });
+});
+
+describe("a stream leaving the table while a held datagram of it waits to fill its gap", () => {
+  it("takes that one with it too: it is not applied behind another stream's fill whose listener evicted it", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
+    const a = packer({ sourceId: 1, channelId: 1 });
+    const b = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1), ...snap(a, -1), ...snap(b, 2), ...snap(b, -1), ...snap(b, -1)]); // lines established
+    const [d1, d2, d3, d4] = [11, 12, 13, 14].map((id) => snap(a, id)[0]!);
+    const [e1, e2, e3] = [21, 22, 23].map((id) => snap(b, id)[0]!);
+    ingestAll(sub, [d4!, d3!, d2!, e3!, e2!]); // each stream: a gap asked for, later ones held, reordered into it
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent, channel 1's longest
+    sub.on("update", (e) => {
+      // Channel 1's first fill (book 12) brings channel 2's answer: its fill queued before channel 1's next (d3).
+      if (e.book.instrumentId === 12) sub.ingest(flagged(e1!), T0 + 50);
+      // Channel 2's fill brings a new stream: channel 1's is evicted for it, with d3 still queued.
+      if (e.book.instrumentId === 22) sub.ingest(snap(packer({ sourceId: 3, channelId: 3 }), 3)[0]!, T0 + 50);
+    });
+    sub.ingest(flagged(d1!), T0 + 50); // channel 1's answer: d2 fills next
+    // Before: d3 was applied after the eviction, making channel 1 again (book 13), channel 2 evicted for it.
+    expect([sub.book(13) !== undefined, sub.counters.streamsEvicted]).toEqual([false, 1]);
+    expect(sub.streamInfo().map((s) => s.sourceId).sort((x, y) => x - y)).toEqual([2, 3]);
+    expect([sub.book(22)?.valid, sub.book(23)?.valid, sub.heldDatagrams, sub.retransmitsPending]).toEqual([true, true, 0, 0]);
   });
 });
 
