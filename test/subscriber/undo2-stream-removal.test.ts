@@ -79,26 +79,22 @@ describe("a stream leaving the table while its held datagrams are replayed", () 
 });
 
 describe("a stream leaving the table while a held datagram of it waits to fill its gap", () => {
-  it("takes that one with it too: it is not applied behind another stream's fill whose listener evicted it", () => {
+  it("takes that one with it too: a listener of the fill before it feeding ingest() a new stream evicts it", () => {
     const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
     const a = packer({ sourceId: 1, channelId: 1 });
-    const b = packer({ sourceId: 2, channelId: 2 });
-    ingestAll(sub, [...snap(a, 1), ...snap(a, -1), ...snap(a, -1), ...snap(b, 2), ...snap(b, -1), ...snap(b, -1)]); // lines established
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1), ...snap(a, -1)]); // its line established
     const [d1, d2, d3, d4] = [11, 12, 13, 14].map((id) => snap(a, id)[0]!);
-    const [e1, e2, e3] = [21, 22, 23].map((id) => snap(b, id)[0]!);
-    ingestAll(sub, [d4!, d3!, d2!, e3!, e2!]); // each stream: a gap asked for, later ones held, reordered into it
+    ingestAll(sub, [d4!, d3!, d2!]); // a gap asked for, the later ones held, reordered into it
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2));
     sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent, channel 1's longest
     sub.on("update", (e) => {
-      // Channel 1's first fill (book 12) brings channel 2's answer: its fill queued before channel 1's next (d3).
-      if (e.book.instrumentId === 12) sub.ingest(flagged(e1!), T0 + 50);
-      // Channel 2's fill brings a new stream: channel 1's is evicted for it, with d3 still queued.
-      if (e.book.instrumentId === 22) sub.ingest(snap(packer({ sourceId: 3, channelId: 3 }), 3)[0]!, T0 + 50);
+      // d2's fill: a new stream takes channel 1's place (processed right after d2), d3 queued to fill next.
+      if (e.book.instrumentId === 12) sub.ingest(snap(packer({ sourceId: 3, channelId: 3 }), 3)[0]!, T0 + 50);
     });
-    sub.ingest(flagged(d1!), T0 + 50); // channel 1's answer: d2 fills next
-    // Before: d3 was applied after the eviction, making channel 1 again (book 13), channel 2 evicted for it.
-    expect([sub.book(13) !== undefined, sub.counters.streamsEvicted]).toEqual([false, 1]);
+    sub.ingest(flagged(d1!), T0 + 50); // the answer: d2 fills next
+    // Before: d3 was still applied, making channel 1 again (book 13), channel 2 evicted for it.
+    expect([sub.book(13) !== undefined, sub.counters.streamsEvicted, sub.heldDatagrams, sub.retransmitsPending]).toEqual([false, 1, 0, 0]);
     expect(sub.streamInfo().map((s) => s.sourceId).sort((x, y) => x - y)).toEqual([2, 3]);
-    expect([sub.book(22)?.valid, sub.book(23)?.valid, sub.heldDatagrams, sub.retransmitsPending]).toEqual([true, true, 0, 0]);
   });
 });
 
@@ -151,5 +147,23 @@ describe("a revert's 'session' events", () => {
     ingestAll(sub, [...snap(a, -1), ...snap(a, -1)]); // two of session 1: 99 undone
     // Before: told mid-revert, book 1 still on 99 and usable with what the bogus session brought.
     expect(seen).toEqual([["reverted", 2, true, 1, false, [[1, 1]]]]);
+  });
+});
+
+describe("a datagram a listener feeds to ingest() while another is processed", () => {
+  it("is processed after it: the one under way keeps its own messages, the fed one's books stay its stream's", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1), ...snap(x, -1)]);
+    snap(x, 1, true); // lost
+    let fed = false;
+    sub.on("gap", () => {
+      if (!fed) sub.ingest(snap(packer({ sourceId: 2, channelId: 2 }), 7)[0]!, T0 + 60); // before x's messages are read
+      fed = true;
+    });
+    ingestAll(sub, snap(x, 3)); // the gap: its snapshot loads book 3
+    // Before: the fed datagram overwrote the one under way: book 3 never loaded, book 7's snapshot applied again as
+    // channel 1's, moving it to source 1 (superseded).
+    expect([fed, sub.book(3)?.valid, sub.book(7)?.sourceId, sub.counters.superseded]).toEqual([true, true, 2, 0]);
   });
 });
