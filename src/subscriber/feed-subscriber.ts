@@ -534,9 +534,16 @@ export class FeedSubscriber {
       this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
     }
     const fed = this.fedMeanwhile;
-    while (fed.length > 0 && !this.inPacket) {
-      const f = fed.shift()!;
-      this.ingest(f.bytes, f.recvTimeUs, f.from);
+    if (fed.length === 0 || this.inPacket) return;
+    const replaying = this.replaying; // fed during a held datagram's replay: live all the same (heard)
+    this.replaying = false;
+    try {
+      while (fed.length > 0) {
+        const f = fed.shift()!;
+        this.ingest(f.bytes, f.recvTimeUs, f.from);
+      }
+    } finally {
+      this.replaying = replaying;
     }
   }
 

@@ -167,3 +167,24 @@ describe("a datagram a listener feeds to ingest() while another is processed", (
     expect([fed, sub.book(3)?.valid, sub.book(7)?.sourceId, sub.counters.superseded]).toEqual([true, true, 2, 0]);
   });
 });
+
+describe("a datagram a listener feeds to ingest() while a held one is replayed", () => {
+  it("is live: its stream, stale, is heard again (its book usable)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1), ...snap(x, -1), ...snap(y, 7), ...snap(y, -1)]);
+    snap(x, 1, true); // lost
+    ingestAll(sub, snap(x, 3)); // the gap: asked for, held
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both stale
+    expect(sub.book(7)!.usable).toBe(false);
+    let fed = false;
+    sub.on("gap", () => {
+      if (!fed) sub.ingest(snap(y, 7)[0]!, T0 + 60); // y's publisher sends again
+      fed = true;
+    });
+    sub.checkRecovery(Number.MAX_SAFE_INTEGER); // the request times out: the held one replayed, its gap told
+    // Before: processed as a held datagram replayed (not heard): channel 2 stayed stale, book 7 not usable.
+    expect([fed, sub.streamInfo().find((s) => s.channelId === 2)!.stale, sub.book(7)!.usable]).toEqual([true, false, true]);
+  });
+});
