@@ -161,6 +161,14 @@ export class FeedSubscriber {
   private generation = 0;
   /** A held datagram is being applied (replay): its assemblies are aged from the latest receipt (applyPacket). */
   private replaying = false;
+  /** A datagram's packet is being processed: the reader and rxBytes are its own until it is done. */
+  private inPacket = false;
+  /**
+   * Datagrams ingest() got from a listener while a packet was being processed (copied: cold), processed right after
+   * it. Processed at once, they overwrote rxBytes and the reader under way: the rest of that packet was lost and the
+   * listener's datagram's messages applied again as that packet's stream's (its book moved to the other source).
+   */
+  private readonly fedMeanwhile: { bytes: Uint8Array; recvTimeUs: number; from: string }[] = [];
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
   /** SubscriberOptions.onSignedUnverified, and whether it was called (once). */
@@ -363,9 +371,15 @@ export class FeedSubscriber {
    * Processes one datagram as if received from the network (the socket path calls this; tests and replays may too).
    * Never throws for bad input: it is counted and reported as an 'error' event. `recvTimeUs` is on the subscriber's
    * receipt clock (mono-clock.ts monoEpochUs, what it defaults to): ages are measured on it, and an update shows it
-   * moved by the wall clock's steps since start (shownUs; by nothing until the host's clock steps).
+   * moved by the wall clock's steps since start (shownUs; by nothing until the host's clock steps). Called from a
+   * listener while a datagram is processed, it takes a copy and processes it right after that one (and the held
+   * datagrams that one released).
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
+    if (this.inPacket) {
+      this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from }); // from a listener: after the packet under way
+      return;
+    }
     // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
     this.instrumentBooks.stopped = false;
     const length = bytes.byteLength;
@@ -506,12 +520,30 @@ export class FeedSubscriber {
       this.signedUnverifiedTold = true; // cold, once
       this.signedUnverified?.();
     }
+    const outerPacket = this.inPacket; // a listener's checkRecovery() replays held datagrams from inside one
     try {
-      this.processPacket(r, recvTimeUs, length);
+      this.inPacket = true;
+      try {
+        this.processPacket(r, recvTimeUs, length);
+      } finally {
+        this.inPacket = outerPacket;
+      }
       if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
       this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
+    }
+    const fed = this.fedMeanwhile;
+    if (fed.length === 0 || this.inPacket) return;
+    const replaying = this.replaying; // fed during a held datagram's replay: live all the same (heard)
+    this.replaying = false;
+    try {
+      while (fed.length > 0) {
+        const f = fed.shift()!;
+        this.ingest(f.bytes, f.recvTimeUs, f.from);
+      }
+    } finally {
+      this.replaying = replaying;
     }
   }
 

@@ -56,8 +56,12 @@ export class Recovery {
   /** Streams whose held datagrams are replayed after a fallback: no new request for their first gap. */
   private readonly suppressed = new Set<number>();
   private readonly ready: Pending[] = [];
-  /** Held live datagrams that became their gap's next piece (reordered by more than one): applied next, in order. */
-  private readonly fills: { bytes: Uint8Array; recvTimeUs: number }[] = [];
+  /**
+   * Held live datagrams that became their gap's next piece (reordered by more than one): applied next, in order. Each
+   * names its stream, so forget drops it (before 2026-12-06 one queued behind another stream's fill, whose listener
+   * evicted its stream, was still applied: it made the stream again from a datagram held since the gap).
+   */
+  private readonly fills: { st: StreamState; bytes: Uint8Array; recvTimeUs: number }[] = [];
   private readonly out = new Uint8Array(64);
   /** replayReady is applying fills: a call from inside leaves the next to that loop (no recursion per datagram). */
   private drainingFills = false;
@@ -184,7 +188,7 @@ export class Recovery {
     const next = st.nextSeq;
     for (let i = 0; i < p.held.length; i++) {
       if (p.heldSeq[i] !== next || p.heldEnd[i]! <= next || p.heldEnd[i]! > p.to) continue;
-      this.fills.push({ bytes: p.held[i]!, recvTimeUs: p.heldRecvUs[i]! });
+      this.fills.push({ st, bytes: p.held[i]!, recvTimeUs: p.heldRecvUs[i]! });
       for (const a of [p.held, p.heldRecvUs, p.heldSeq, p.heldEnd] as unknown[][]) a.splice(i, 1);
       p.heldInGap--;
       this.heldTotal--;
@@ -195,7 +199,7 @@ export class Recovery {
   /**
    * Cold: the stream left the table (a full one evicted it, silent; or a bogus session undone took it) or a revert
    * took it off its request's session: its request ends and its held datagrams are dropped, also those of one being
-   * replayed (the rest of them; before 2026-12-06 they were still replayed). Kept, they held their share of
+   * replayed (the rest of them; before 2026-12-06 they were still replayed) and those queued to fill its gap. Kept, they held their share of
    * maxHeldTotal until the timeout and were then replayed, making the stream again as new, its books from datagrams
    * received that long ago (or taking the undone session again).
    */
@@ -207,6 +211,7 @@ export class Recovery {
     }
     for (const r of this.ready) if (r.st === st) r.held.length = 0;
     for (const r of this.replaying) if (r.st === st) r.held.length = 0; // its replay loop reads the length anew
+    for (let i = this.fills.length - 1; i >= 0; i--) if (this.fills[i]!.st === st) this.fills.splice(i, 1);
     this.suppressed.delete(st.key);
   }
 

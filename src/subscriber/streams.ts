@@ -668,6 +668,9 @@ export class StreamTable {
     // a real restart newer than that, or the first real session when the bogus datagram was the first seen).
     const undone = proved(src, sessionStartUs, sessionId);
     this.counters.sessionsReverted++;
+    // Told once the source, its streams and its books are all back: told from this loop (before 2026-12-06), a
+    // listener saw the others' streams and every book still on the session undone, a book usable with what it brought.
+    const told: SessionEvent[] = [];
     for (const [key, s] of this.streams) {
       if (s.source !== src || !undoneBy(s.sessionStartUs, s.sessionId, sessionStartUs, sessionId, undone)) continue;
       // Its retransmission request is of the session undone: ended, its held datagrams dropped (replayed, they took
@@ -678,7 +681,7 @@ export class StreamTable {
         this.streamGone(s);
         this.silentEpoch++; // its books have no stream now: they may be evicted
         // Said as a revert that left no session to the stream (before 2026-12-06 it vanished without an event).
-        this.emitSession("reverted", s, s.sessionId, sessionId, true);
+        told.push(this.sessionEvent("reverted", s, s.sessionId, sessionId, true));
         continue;
       }
       const bogusId = s.sessionId;
@@ -688,9 +691,10 @@ export class StreamTable {
       s.altNext = s.prevAltNext;
       s.altCount = 0;
       s.lineFrom = s.prevLineFrom;
-      this.emitSession("reverted", s, bogusId);
+      told.push(this.sessionEvent("reverted", s, bogusId));
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
+    for (const e of told) this.tellSession(e);
     return this.streamOf(r, recvTimeUs); // src is no longer pending: no deeper recursion
   }
 
@@ -868,8 +872,16 @@ export class StreamTable {
 
   /** sessionId: the stream's own unless given (a stream gone by a revert: its source's); removed: it left the table. */
   emitSession(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined, sessionId = st.sessionId, removed = false): void {
+    this.tellSession(this.sessionEvent(kind, st, previousSessionId, sessionId, removed));
+  }
+
+  private sessionEvent(kind: SessionEvent["kind"], st: StreamState, previousSessionId: number | undefined, sessionId = st.sessionId, removed = false): SessionEvent {
     const e: SessionEvent = { kind, channelId: st.channelId, sourceId: st.sourceId, sessionId, previousSessionId };
     if (removed) e.removed = true;
+    return e;
+  }
+
+  private tellSession(e: SessionEvent): void {
     for (const l of this.listeners.session) this.listeners.call(l, e);
   }
 

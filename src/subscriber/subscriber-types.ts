@@ -149,7 +149,7 @@ export interface SessionEvent {
    * new: first datagram of a stream; restarted: a newer session on a known stream; ended: END_OF_SESSION;
    * reverted: the newer session was proved bogus by the old one's next datagrams (previousSessionId = the bogus one;
    * with `removed`, the stream had no session but undone ones and left the table: sessionId = the one its source went
-   * back to, its books stay, back on that session);
+   * back to, its books stay, back on that session; told once the source, its streams and books are all back);
    * evicted: the stream, silent (see maxStreams), left the full table (maxStreams) for a new one, its books with it.
    */
   kind: "new" | "restarted" | "ended" | "reverted" | "evicted";

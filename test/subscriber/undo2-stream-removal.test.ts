@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { SessionEvent } from "../../src/subscriber/index.ts";
+import { flagged } from "./delta-feed.ts";
 import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
 
@@ -77,6 +78,26 @@ describe("a stream leaving the table while its held datagrams are replayed", () 
   });
 });
 
+describe("a stream leaving the table while a held datagram of it waits to fill its gap", () => {
+  it("takes that one with it too: a listener of the fill before it feeding ingest() a new stream evicts it", () => {
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, retransmit });
+    const a = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1), ...snap(a, -1)]); // its line established
+    const [d1, d2, d3, d4] = [11, 12, 13, 14].map((id) => snap(a, id)[0]!);
+    ingestAll(sub, [d4!, d3!, d2!]); // a gap asked for, the later ones held, reordered into it
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2));
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent, channel 1's longest
+    sub.on("update", (e) => {
+      // d2's fill: a new stream takes channel 1's place (processed right after d2), d3 queued to fill next.
+      if (e.book.instrumentId === 12) sub.ingest(snap(packer({ sourceId: 3, channelId: 3 }), 3)[0]!, T0 + 50);
+    });
+    sub.ingest(flagged(d1!), T0 + 50); // the answer: d2 fills next
+    // Before: d3 was still applied, making channel 1 again (book 13), channel 2 evicted for it.
+    expect([sub.book(13) !== undefined, sub.counters.streamsEvicted, sub.heldDatagrams, sub.retransmitsPending]).toEqual([false, 1, 0, 0]);
+    expect(sub.streamInfo().map((s) => s.sourceId).sort((x, y) => x - y)).toEqual([2, 3]);
+  });
+});
+
 describe("an evicted stream's line", () => {
   it("stays remembered when a bogus session makes the stream again and is undone: late copies stay duplicates", () => {
     const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS });
@@ -108,5 +129,62 @@ describe("a source's remembered live stream", () => {
     ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2)); // evicts it
     expect(sub.counters.streamsEvicted).toBe(1);
     expect(source().alive).toBeUndefined(); // before: the evicted stream, held by its remembered source
+  });
+});
+
+describe("a revert's 'session' events", () => {
+  it("come once the source, its streams and its books are back: a listener sees no book left on the session undone", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const a = run(1, 1);
+    ingestAll(sub, [...snap(a, 1), ...snap(a, -1)]); // session 1 confirmed, book 1 usable
+    ingestAll(sub, snap(run(2, 99, T0 + 1e9), 1)); // bogus, on a channel of its own: book 1 superseded, loaded on 99
+    expect([sub.book(1)!.sessionId, sub.book(1)!.usable]).toEqual([99, true]);
+    const seen: unknown[] = [];
+    sub.on("session", (e) => {
+      const book = sub.book(1)!;
+      seen.push([e.kind, e.channelId, e.removed ?? false, book.sessionId, book.usable, sub.streamInfo().map((s) => [s.channelId, s.sessionId])]);
+    });
+    ingestAll(sub, [...snap(a, -1), ...snap(a, -1)]); // two of session 1: 99 undone
+    // Before: told mid-revert, book 1 still on 99 and usable with what the bogus session brought.
+    expect(seen).toEqual([["reverted", 2, true, 1, false, [[1, 1]]]]);
+  });
+});
+
+describe("a datagram a listener feeds to ingest() while another is processed", () => {
+  it("is processed after it: the one under way keeps its own messages, the fed one's books stay its stream's", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1), ...snap(x, -1)]);
+    snap(x, 1, true); // lost
+    let fed = false;
+    sub.on("gap", () => {
+      if (!fed) sub.ingest(snap(packer({ sourceId: 2, channelId: 2 }), 7)[0]!, T0 + 60); // before x's messages are read
+      fed = true;
+    });
+    ingestAll(sub, snap(x, 3)); // the gap: its snapshot loads book 3
+    // Before: the fed datagram overwrote the one under way: book 3 never loaded, book 7's snapshot applied again as
+    // channel 1's, moving it to source 1 (superseded).
+    expect([fed, sub.book(3)?.valid, sub.book(7)?.sourceId, sub.counters.superseded]).toEqual([true, true, 2, 0]);
+  });
+});
+
+describe("a datagram a listener feeds to ingest() while a held one is replayed", () => {
+  it("is live: its stream, stale, is heard again (its book usable)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1), ...snap(x, -1), ...snap(y, 7), ...snap(y, -1)]);
+    snap(x, 1, true); // lost
+    ingestAll(sub, snap(x, 3)); // the gap: asked for, held
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both stale
+    expect(sub.book(7)!.usable).toBe(false);
+    let fed = false;
+    sub.on("gap", () => {
+      if (!fed) sub.ingest(snap(y, 7)[0]!, T0 + 60); // y's publisher sends again
+      fed = true;
+    });
+    sub.checkRecovery(Number.MAX_SAFE_INTEGER); // the request times out: the held one replayed, its gap told
+    // Before: processed as a held datagram replayed (not heard): channel 2 stayed stale, book 7 not usable.
+    expect([fed, sub.streamInfo().find((s) => s.channelId === 2)!.stale, sub.book(7)!.usable]).toEqual([true, false, true]);
   });
 });
