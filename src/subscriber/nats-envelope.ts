@@ -42,7 +42,7 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { LEFT_BEHIND_LIVE_MS, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
+import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
@@ -954,8 +954,12 @@ export class EnvelopeRepacker {
       known.backFromSendNs = sendNs;
       return false;
     }
-    if (nowMs - known.backFromMs < spanMs || sendNs - known.backFromSendNs < spanMs * 1e6) return false;
-    if (!this.upstreamOver(known, source, nowMs)) {
+    const recvSpanMs = nowMs - known.backFromMs;
+    const sendSpanMs = (sendNs - known.backFromSendNs) / 1e6;
+    if (recvSpanMs < spanMs || sendSpanMs < spanMs) return false;
+    // Its clock must have run with the reader's (as on multicast: a dead run's backlog drained from a slow path was
+    // taken back before 2026-12-06, its old snapshot repacked as live); else the watch starts again from this one.
+    if (Math.abs(sendSpanMs - recvSpanMs) > LEFT_BEHIND_SKEW_MS || !this.upstreamOver(known, source, nowMs)) {
       known.backFromMs = nowMs;
       known.backFromSendNs = sendNs;
       return false;

@@ -306,6 +306,11 @@ const NO_BOOKS: readonly SubscriberBook[] = [];
  * again once the newest is over (StreamTable.liveLeftBehind): far beyond what a burst of a dead run's late datagrams spans.
  */
 export const LEFT_BEHIND_LIVE_MS = 5000;
+/**
+ * How far the send times (its own clock) of such a run's datagrams may have advanced more or less than the receive
+ * clock over those 5 s: a backlog draining (sent faster than received) or a trickle is no run sending now.
+ */
+export const LEFT_BEHIND_SKEW_MS = 1000;
 
 /** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
 export const RETIRED_SESSIONS = 8;
@@ -748,8 +753,13 @@ export class StreamTable {
       src.backFromSendUs = sendTimeUs;
       return false;
     }
-    if (recvTimeUs - src.backFromRecvUs < spanUs || sendTimeUs - src.backFromSendUs < spanUs) return false;
-    if (this.anyAlive(src, startUs, id)) {
+    const recvSpanUs = recvTimeUs - src.backFromRecvUs;
+    const sendSpanUs = sendTimeUs - src.backFromSendUs;
+    if (recvSpanUs < spanUs || sendSpanUs < spanUs) return false;
+    // Its clock must have run with the receive clock (a dead run's backlog drained from a slow path, 30 s of its sends
+    // in 6 s, was taken back before 2026-12-06, its old snapshot a usable book); else, as when another stream is
+    // alive, the watch starts again from this datagram.
+    if (Math.abs(sendSpanUs - recvSpanUs) > 1000 * LEFT_BEHIND_SKEW_MS || this.anyAlive(src, startUs, id)) {
       src.backFromRecvUs = recvTimeUs;
       src.backFromSendUs = sendTimeUs;
       return false;

@@ -575,6 +575,78 @@ describe("a live clock-step restart left behind by a later-starting run's late d
 });
 
 /**
+ * As above, up to S confirmed over R and silent; then a backlog of A (left behind, dead) drains from a slow path: a
+ * datagram each 500 ms for 6 s of receive time, sent 2.5 s apart (30 s of its own send times), its snapshot among them.
+ * Both spans pass 5 s and no gap is long, but A sent faster than it is received: no run sending now. Old: A was taken
+ * back as a clock-step restart and its 30 s old snapshot made the book usable. Now refused (its send times must
+ * advance with the receive clock, LEFT_BEHIND_SKEW_MS).
+ */
+describe("a dead run's backlog draining faster than it was sent is not taken back", () => {
+  it("multicast", () => {
+    const sub = newSubscriber({ staleAfterMs: 2500 });
+    const send = (p: ChannelPacker, advanceMs: number, sendUs = (clock.nowMs + advanceMs) * 1000) => {
+      clock.nowMs += advanceMs;
+      sub.checkStale(clock.nowMs);
+      for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
+    };
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a, 10);
+    a.appendHeartbeat(0);
+    send(a, 1000);
+    const aSentUs = clock.nowMs * 1000;
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    send(r, 5000);
+    r.appendHeartbeat(0);
+    send(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    send(s, 10);
+    s.appendHeartbeat(0);
+    send(s, 10);
+    clock.nowMs += 4000; // S stale
+    for (let i = 1; i <= 13; i++) {
+      if (i % 4 === 0) refresh(a, 943500 + i, 1 + i);
+      else a.appendHeartbeat(0);
+      send(a, 500, aSentUs + 2_500_000 * i);
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect(sb.sessionId).toBe(700); // old: 500, A taken back
+    expect(sb.usable).toBe(false); // old: true, with A's snapshot sent 30 s before (943512)
+  });
+
+  it("NATS reader", () => {
+    const { sub, feed, feedRaw, clock: c } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    feed(a, 1000);
+    const aSentUs = c.sendUs;
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    expect(taken(feed(r, 5000))).toBe(true);
+    r.appendHeartbeat(0);
+    feed(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    feed(s);
+    s.appendHeartbeat(0);
+    expect(taken(feed(s))).toBe(true);
+    c.nowMs += 4000;
+    const got: string[] = [];
+    for (let i = 1; i <= 13; i++) {
+      if (i % 4 === 0) refresh(a, 943500 + i, 1 + i);
+      else a.appendHeartbeat(0);
+      got.push(...feedRaw(take(a, aSentUs + 2_500_000 * i), 500));
+    }
+    expect(got.every((g) => g === "old_session")).toBe(true); // old: A taken back (new_session)
+    expect(levelsOf(sub.book(X.instrumentId)!)).not.toEqual(levelsOf(book(943512))); // old: A's old snapshot
+  });
+});
+
+/**
  * The same datagrams to the multicast subscriber and to the NATS reader: run 0 (the first seen, provisional), a newer
  * run 1 (one datagram), then two of run 2 (between them) prove run 1 bogus: the source goes to run 2, and run 0,
  * replaced while provisional and older than run 2, is left behind. Run 2 silent 4 s, then a late datagram of run 0:
