@@ -104,7 +104,9 @@ export function undoneBy(startUs: number, id: number, pStartUs: number, pId: num
  * session to go back to is the last confirmed one (a second bogus session must not replace it); none (start −1) for
  * the first, which may itself be the bogus datagram. One replaced while provisional is listed (skipped, the first 8).
  */
-function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number, channelId: number): void {
+function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number, r: PacketReader): void {
+  const channelId = r.channelId;
+  countedNew(src, r);
   if (!src.pending) {
     src.prevStartUs = src.startUs;
     src.prevId = src.id;
@@ -112,10 +114,30 @@ function adopt(src: SourceState, startUs: number, id: number, recvTimeUs: number
   src.pending = true;
   src.newDatagrams = 1;
   src.oldDatagrams = 0;
+  src.oldCrc = -1;
   src.startUs = startUs;
   src.id = id;
   src.adoptedAtUs = recvTimeUs;
   src.adoptedOnChannel = channelId;
+}
+
+/**
+ * Whether the datagram is another than the last one counted toward confirming the provisional session (then it is
+ * now). By its CRC: a copy has the same; two distinct datagrams differ but for a 2^-32 chance, which costs one more.
+ */
+function countedNew(src: SourceState, r: PacketReader): boolean {
+  const crc = r.checksum;
+  if (crc === src.newCrc) return false;
+  src.newCrc = crc;
+  return true;
+}
+
+/** The same for the datagrams of an older session counted toward proving it bogus. */
+function countedOld(src: SourceState, r: PacketReader): boolean {
+  const crc = r.checksum;
+  if (crc === src.oldCrc) return false;
+  src.oldCrc = crc;
+  return true;
 }
 
 /** Cold: a run left behind that kept sending (StreamTable.liveLeftBehind) is no longer so. */
@@ -254,6 +276,13 @@ export interface SourceState {
   /** The older session those datagrams belong to: two of one session prove the provisional one bogus. */
   oldStartUs: number;
   oldId: number;
+  /**
+   * The checksum (CRC) of the last datagram counted in newDatagrams and in oldDatagrams (−1: none): evidence comes
+   * from distinct datagrams, so a byte-identical copy (network duplication, or a replay a forger needs no key for)
+   * counts once, as the NATS reader counts one send time once (before, one forged header delivered twice confirmed it).
+   */
+  newCrc: number;
+  oldCrc: number;
   /** Receive time (µs) when the newest session was adopted, and the channel that brought it. */
   adoptedAtUs: number;
   adoptedOnChannel: number;
@@ -411,12 +440,12 @@ export class StreamTable {
     // them (before 2026-12-06; the live run's datagrams were dropped for good).
     if (vsSource > 0 && src.pending && replacedWhilePending(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
     if (vsSource > 0) {
-      adopt(src, sessionStartUs, sessionId, recvTimeUs, channelId);
+      adopt(src, sessionStartUs, sessionId, recvTimeUs, r);
     } else if (vsSource < 0) {
       if (src.pending && mayProve(src, sessionStartUs, sessionId)) return this.duringPending(src, st, r, recvTimeUs);
       this.counters.oldSessionDatagrams++; // a late datagram of a session already superseded
       return undefined;
-    } else if (src.pending && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
+    } else if (src.pending && countedNew(src, r) && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) {
       confirm(src);
     }
     if (st === undefined) {
@@ -622,7 +651,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], backStartUs: -1, backId: 0, backFromRecvUs: 0, backFromSendUs: 0, backLastRecvUs: 0, streams: 0, alive: undefined };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, newCrc: -1, oldCrc: -1, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], backStartUs: -1, backId: 0, backFromRecvUs: 0, backFromSendUs: 0, backLastRecvUs: 0, streams: 0, alive: undefined };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -638,13 +667,13 @@ export class StreamTable {
     const sessionId = r.sessionId;
     const sessionStartUs = r.sessionStartUs;
     if (sessionId === src.id && sessionStartUs === src.startUs) {
-      if (++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) confirm(src);
+      if (countedNew(src, r) && ++src.newDatagrams >= SEQ_REVERT_DATAGRAMS) confirm(src);
       return st; // the stream is on the newest session (the caller only passes one whose session matched)
     }
     if (!mayProve(src, sessionStartUs, sessionId)) {
       if (st !== undefined && st.sessionId === sessionId && st.sessionStartUs === sessionStartUs && this.mayRestartPending(src, sessionStartUs, sessionId)) {
         // A stream still on a clock-step restart skipped did not list (full): taken again as streamOf takes one.
-        adopt(src, sessionStartUs, sessionId, recvTimeUs, st.channelId);
+        adopt(src, sessionStartUs, sessionId, recvTimeUs, r);
         this.instrumentBooks.supersedeSource(st);
         return st;
       }
@@ -664,8 +693,10 @@ export class StreamTable {
       src.oldStartUs = sessionStartUs; // evidence must come from one session (another bogus one must not count)
       src.oldId = sessionId;
       src.oldDatagrams = 0;
+      src.oldCrc = -1;
     }
-    if (++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
+    // A copy of the one counted (duplicated, or replayed without a key) is no second datagram.
+    if (!countedOld(src, r) || ++src.oldDatagrams < SEQ_REVERT_DATAGRAMS) {
       this.counters.oldSessionDatagrams++;
       return undefined;
     }
@@ -720,7 +751,7 @@ export class StreamTable {
     else if (!retired) return this.duringPending(src, st, r, recvTimeUs);
     if (!retired) return st;
     if (this.liveLeftBehind(src, r, recvTimeUs)) {
-      adopt(src, startUs, id, recvTimeUs, st.channelId); // as streamOf takes a clock-step restart, provisional
+      adopt(src, startUs, id, recvTimeUs, r); // as streamOf takes a clock-step restart, provisional
       this.instrumentBooks.supersedeSource(st);
       return st;
     }

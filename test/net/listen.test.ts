@@ -250,4 +250,51 @@ describe("feeder listen", () => {
     await expect(listenCommand.run(ctxFor({ group: ["239.255.43.9"] }, lines))).rejects.toThrow(/port/);
     await expect(listenCommand.run(ctxFor({ depth: "-1" }, lines))).rejects.toThrow(/--depth/);
   });
+
+  it("table mode logs a stream a revert took from the table as removed", async () => {
+    const port = PORT + 5;
+    let joined: () => void = () => {};
+    let reverted: () => void = () => {};
+    const listening = new Promise<void>((resolve) => (joined = resolve));
+    const revertSeen = new Promise<void>((resolve) => (reverted = resolve));
+    const sessions: { message: string; fields: Record<string, unknown> | undefined }[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      info: (m, f) => {
+        if (m === "listening") joined();
+        if (!m.startsWith("session ")) return;
+        sessions.push({ message: m, fields: f as Record<string, unknown> | undefined });
+        if (m === "session reverted") reverted();
+      },
+    };
+    let stop: (why: string) => void = () => {};
+    const running = listenCommand.run({ ...ctxFor({ group: [`${GROUP}:${port}`] }, [], new Promise<string>((resolve) => (stop = resolve))), log });
+    await listening;
+    const { createSocket } = await import("node:dgram");
+    const tx = createSocket("udp4");
+    stops.push(async () => void tx.close());
+    await new Promise<void>((resolve) => tx.bind(0, "127.0.0.1", resolve));
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    let sendUs = Date.now() * 1000;
+    /** One heartbeat, its own send time (a copy would count once as session evidence). */
+    const heartbeat = async (p: ChannelPacker) => {
+      p.appendHeartbeat(0);
+      p.stampSendTime(++sendUs);
+      const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
+      p.clear();
+      await new Promise<void>((resolve, reject) => tx.send(bytes, port, GROUP, (err) => (err ? reject(err) : resolve())));
+    };
+    const live = new ChannelPacker(1400, 4, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 1000 });
+    await heartbeat(live);
+    await heartbeat(live); // session 77 confirmed
+    await heartbeat(new ChannelPacker(1400, 5, 0, 99, { sessionStartUs: T0 + 1e9, heartbeatIntervalMs: 1000 })); // bogus, on channel 5
+    await heartbeat(live);
+    await heartbeat(live); // two of 77: 99 undone, channel 5's stream (only 99 had it) leaves the table
+    await revertSeen;
+    stop("test");
+    expect(await running).toBe(0);
+    // Before: logged as a plain "session reverted", the same as a stream that went back to its session.
+    expect(sessions.filter((s) => s.message === "session reverted").map((s) => s.fields)).toEqual([{ channelId: 5, sourceId: 0, sessionId: 77, removed: true }]);
+  });
 });

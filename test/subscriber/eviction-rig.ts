@@ -10,6 +10,9 @@ import { packer, T0, take } from "./feed-harness.ts";
 export const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 export const STALE_MS = 60_000;
 
+// Each call's datagram its own send time (1 µs apart): two heartbeats are two datagrams, not a copy of one.
+let snapSendUs = T0;
+
 /** One datagram per call: a snapshot of `id` (or a heartbeat when id < 0) from the packer. */
 export function snap(p: ReturnType<typeof packer>, id: number, refresh = false): Uint8Array[] {
   if (id < 0) p.appendHeartbeat(0);
@@ -18,7 +21,7 @@ export function snap(p: ReturnType<typeof packer>, id: number, refresh = false):
     b.load([[100, 2]], [[101, 3]], 1, T0);
     packBookSnapshot(p, b, 0, refresh);
   }
-  return take(p);
+  return take(p, ++snapSendUs);
 }
 
 /** The latest receipt of any stream, monotonic ms. */

@@ -38,11 +38,13 @@ function passes(map: Map<number, unknown>, fn: () => void): number {
 
 const streamsOf = (sub: FeedSubscriber) => (sub as unknown as { streamTable: { streams: Map<number, unknown> } }).streamTable.streams;
 
+// Each heartbeat its own send time: two are two datagrams (a copy of one counts once as session evidence).
+let hbSendUs = T0;
 function heartbeats(p: ReturnType<typeof packer>, n = 1): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) {
     p.appendHeartbeat(0);
-    out.push(...take(p));
+    out.push(...take(p, ++hbSendUs));
   }
   return out;
 }
@@ -758,4 +760,73 @@ it("multicast and the NATS reader, fed one random session history, never show di
     for (let seed = 1; seed <= Math.max(RD3SUB_SEEDS, 300); seed++) for (const w of differential(seed, earlierRate)) failed.push(`${earlierRate} seed ${seed} ${w}`);
   }
   expect(failed).toEqual([]);
+});
+
+/**
+ * Session evidence comes from distinct datagrams, on multicast as on the NATS reader (which counts one send time once):
+ * a byte-identical copy (the network duplicating it, or a replay, which needs no key) counts once. Old (multicast): one
+ * forged newer heartbeat delivered twice confirmed the bogus session, the live run's datagrams then dropped as a run
+ * left behind; one late datagram of the run before a real restart, delivered twice, undid the restart.
+ */
+describe("a copy of a datagram is no second datagram of its session (confirm or disprove)", () => {
+  /** Run A confirmed on both paths, the book usable at 943500; `both` feeds the same datagrams to each. */
+  function confirmedBoth() {
+    const nats = natsRig();
+    const multicast = newSubscriber();
+    let sendUs = T0;
+    const both = (dgs: Uint8Array[]) => {
+      for (const d of dgs) multicast.ingest(d, T0 + 50);
+      nats.feedRaw(dgs);
+    };
+    const send = (p: ChannelPacker, copies = 1) => {
+      const dgs = take(p, (sendUs += 1000));
+      both(Array.from({ length: copies }, () => dgs).flat());
+    };
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a);
+    a.appendHeartbeat(0);
+    send(a);
+    return { nats, multicast, send, a };
+  }
+  const reverted = (rig: ReturnType<typeof confirmedBoth>) => [rig.multicast.counters.sessionsReverted, rig.nats.rep.counters.sessionsReverted];
+  const bookOf = (rig: ReturnType<typeof confirmedBoth>) => [rig.multicast.book(X.instrumentId)!, rig.nats.sub.book(X.instrumentId)!].map((b) => [levelsOf(b).bids[0]?.[0], b.usable]);
+
+  it("a newer session's heartbeat twice does not confirm it: two of run A then undo it; two distinct ones do", () => {
+    const rig = confirmedBoth();
+    const bogus = run(1, T0 + 3_600_000_000, 2);
+    bogus.appendHeartbeat(0);
+    rig.send(bogus, 2); // one forged heartbeat, delivered twice
+    rig.a.appendHeartbeat(0);
+    rig.send(rig.a);
+    refresh(rig.a, 943501, 2);
+    rig.send(rig.a);
+    expect(reverted(rig)).toEqual([1, 1]); // old (multicast): 0, the bogus session confirmed, A's datagrams dropped
+    expect(bookOf(rig)).toEqual([[943501, true], [943501, true]]);
+    // Two distinct heartbeats of a newer session confirm it: A's datagrams then undo nothing.
+    const other = run(2, T0 + 3_700_000_000, 2);
+    other.appendHeartbeat(0);
+    rig.send(other);
+    other.appendHeartbeat(0);
+    rig.send(other);
+    refresh(rig.a, 943502, 3);
+    rig.send(rig.a);
+    rig.a.appendHeartbeat(0);
+    rig.send(rig.a);
+    expect(reverted(rig)).toEqual([1, 1]);
+  });
+
+  it("a late datagram of the run before a restart, twice, does not undo it; two distinct ones do", () => {
+    const rig = confirmedBoth();
+    const b = run(700, T0 + 700_000_000); // A's restart: one datagram, provisional
+    refresh(b, 945001);
+    rig.send(b);
+    rig.a.appendHeartbeat(0);
+    rig.send(rig.a, 2); // one late datagram of A, delivered twice
+    expect(reverted(rig)).toEqual([0, 0]); // old (multicast): 1, the restart undone
+    expect(bookOf(rig)).toEqual([[945001, true], [945001, true]]);
+    rig.a.appendHeartbeat(0);
+    rig.send(rig.a); // a second, distinct one: B was bogus after all
+    expect(reverted(rig)).toEqual([1, 1]);
+  });
 });

@@ -31,10 +31,11 @@ it("a book taken by another source's equal session goes back when that session i
   packBookSnapshot(s1new, pub, 0, true);
   for (const d of take(s1new)) sub.ingest(d, T0 + 50);
   // Two datagrams of source 1's confirmed session undo it: the channel-2 stream leaves the table.
+  // (Their own send times: a copy of one datagram counts once.)
   s1old.appendHeartbeat(0);
-  for (const d of take(s1old)) sub.ingest(d, T0 + 60);
+  for (const d of take(s1old, T0 + 60)) sub.ingest(d, T0 + 60);
   s1old.appendHeartbeat(0);
-  for (const d of take(s1old)) sub.ingest(d, T0 + 70);
+  for (const d of take(s1old, T0 + 70)) sub.ingest(d, T0 + 70);
   expect(sub.counters.sessionsReverted).toBe(1);
   const st = (sub as unknown as { streams: Map<number, { stale: boolean }> }).streams.get(sb.streamKey);
   const live = st !== undefined && !st.stale;

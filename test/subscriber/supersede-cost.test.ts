@@ -20,9 +20,11 @@ function snap(p: ReturnType<typeof packer>, id: number, seq = 1): Uint8Array[] {
   return take(p);
 }
 
+// Each heartbeat its own send time: two are two datagrams (a copy of one counts once as session evidence).
+let hbSendUs = T0;
 function heartbeat(p: ReturnType<typeof packer>): Uint8Array[] {
   p.appendHeartbeat(0);
-  return take(p);
+  return take(p, ++hbSendUs);
 }
 
 /** Counts full passes over the book table (values() / iteration) while fn runs. */

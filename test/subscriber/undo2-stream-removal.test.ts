@@ -103,14 +103,17 @@ describe("an evicted stream's line", () => {
     const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS });
     const a = run(1, 1);
     const first = snap(a, 1);
-    ingestAll(sub, [...first, ...snap(a, -1)]); // session 1 confirmed
+    const second = snap(a, -1);
+    ingestAll(sub, [...first, ...second]); // session 1 confirmed
     ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 2));
     sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
     ingestAll(sub, snap(packer({ sourceId: 3, channelId: 3 }), 3)); // channel 1's stream evicted, book 1 with it
     ingestAll(sub, snap(run(1, 99, T0 + 1e9), -1)); // bogus: channel 1's stream again (source 2's evicted for it)
     expect(sub.streamInfo().map((s) => s.sessionId).sort((x, y) => x - y)).toEqual([11, 99]);
     const duplicates = sub.counters.duplicates;
-    ingestAll(sub, [first[0]!, first[0]!]); // late copies of session 1's snapshot: undo 99, the stream leaves
+    // Late copies of session 1's heartbeat and snapshot (two datagrams: a copy of one counts once): undo 99, the
+    // stream leaves.
+    ingestAll(sub, [second[0]!, first[0]!]);
     expect(sub.counters.sessionsReverted).toBe(1);
     // Before: the line was forgotten when 99 made the stream; the copy then made it again, book 1 usable with it.
     expect([sub.book(1), sub.streamInfo().map((s) => s.sourceId), sub.counters.duplicates - duplicates]).toEqual([undefined, [3], 1]);

@@ -402,7 +402,7 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   } else {
     // A book evicted from the subscriber's full table is never updated again; its id's next book gets a new row.
     sub.on("evict", (e) => void rows.delete(e.book.instrumentId));
-    sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId }));
+    sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId, ...(e.removed ? { removed: true } : {}) }));
     sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
   }
 
