@@ -168,7 +168,11 @@ export class FeedSubscriber {
    * it. Processed at once, they overwrote rxBytes and the reader under way: the rest of that packet was lost and the
    * listener's datagram's messages applied again as that packet's stream's (its book moved to the other source).
    */
-  private readonly fedMeanwhile: { bytes: Uint8Array; recvTimeUs: number; from: string }[] = [];
+  private readonly fedMeanwhile: { bytes: Uint8Array; recvTimeUs: number; from: string; afterStop: boolean }[] = [];
+  /** The fed datagrams are being processed: one processed from there leaves those its listeners feed to that loop. */
+  private drainingFed = false;
+  /** checkRecovery() called from a listener while a packet was processed (−1: not): run right after it, as ingest(). */
+  private recoveryDueMs = -1;
   private readonly retransmit: RetransmitOptions | undefined;
   private readonly auth: DatagramAuth | undefined;
   /** SubscriberOptions.onSignedUnverified, and whether it was called (once). */
@@ -377,11 +381,17 @@ export class FeedSubscriber {
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
     if (this.inPacket) {
-      this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from }); // from a listener: after the packet under way
+      // From a listener: after the packet under way. Fed after a stop() it restarts as below; fed before one, its books
+      // stay stale as that stop() left them (processed at once, stop() would have made them so).
+      this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from, afterStop: this.instrumentBooks.stopped });
       return;
     }
     // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
     this.instrumentBooks.stopped = false;
+    this.ingestNow(bytes, recvTimeUs, from);
+  }
+
+  private ingestNow(bytes: Uint8Array, recvTimeUs: number, from: string): void {
     const length = bytes.byteLength;
     this.counters.datagrams++;
     this.counters.bytes += length;
@@ -441,13 +451,30 @@ export class FeedSubscriber {
 
   /**
    * Runs the retransmission timeouts as of nowMs (the timer calls it, except for the one round right after a stall of
-   * this thread: core/late-rounds.ts) and replays what they released.
+   * this thread: core/late-rounds.ts) and replays what they released. Called from a listener while a datagram is
+   * processed, it runs right after that one (as ingest()).
    */
   checkRecovery(nowMs: number): void {
     const rec = this.recovery;
     if (rec === undefined) return;
-    rec.checkTimeouts(nowMs);
-    if (rec.hasReady) rec.replayReady();
+    if (this.inPacket) {
+      // From a listener: its replays would overwrite the datagram under way (rxBytes, the reader), as ingest() did.
+      this.recoveryDueMs = Math.max(this.recoveryDueMs, nowMs);
+      return;
+    }
+    this.recoverNow(rec, nowMs);
+    this.afterPacket();
+  }
+
+  /** The timeouts as of nowMs (none: only the replays), as one packet: what the replays' listeners feed waits. */
+  private recoverNow(rec: Recovery, nowMs: number | undefined): void {
+    this.inPacket = true; // what the replayed datagrams' listeners feed comes after all of them
+    try {
+      if (nowMs !== undefined) rec.checkTimeouts(nowMs);
+      if (rec.hasReady) rec.replayReady();
+    } finally {
+      this.inPacket = false;
+    }
   }
 
   private sendRequest(packet: Uint8Array, sourceId: number): void {
@@ -480,7 +507,10 @@ export class FeedSubscriber {
         return;
       }
       this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum);
-      if (this.recovery!.hasReady) this.recovery!.replayReady();
+      if (this.recovery!.hasReady) {
+        this.recoverNow(this.recovery!, undefined); // the replays only: what their listeners feed after all of them
+        this.afterPacket();
+      }
       return;
     }
     if (msg.length > 3 && (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_RETRANSMIT) === 0) {
@@ -520,29 +550,48 @@ export class FeedSubscriber {
       this.signedUnverifiedTold = true; // cold, once
       this.signedUnverified?.();
     }
-    const outerPacket = this.inPacket; // a listener's checkRecovery() replays held datagrams from inside one
+    // Held datagrams replayed from here (released by this one) are inside it too: what their listeners feed comes after
+    // all of them (before 2026-12-06 right after the first, the rest still to replay).
+    const outerPacket = this.inPacket;
+    this.inPacket = true;
     try {
-      this.inPacket = true;
-      try {
-        this.processPacket(r, recvTimeUs, length);
-      } finally {
-        this.inPacket = outerPacket;
-      }
+      this.processPacket(r, recvTimeUs, length);
       if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
       this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
+    } finally {
+      this.inPacket = outerPacket;
     }
+    if (!outerPacket) this.afterPacket();
+  }
+
+  /**
+   * Cold but for the check: what listeners fed to ingest() or checkRecovery() while a packet was processed, in order,
+   * from one loop (each fed datagram processed from it leaves what its own listeners feed to the loop: before
+   * 2026-12-06 each drained the rest itself, a listener feeding one per update nesting one call deeper each).
+   */
+  private afterPacket(): void {
     const fed = this.fedMeanwhile;
-    if (fed.length === 0 || this.inPacket) return;
+    if ((fed.length === 0 && this.recoveryDueMs < 0) || this.drainingFed) return;
     const replaying = this.replaying; // fed during a held datagram's replay: live all the same (heard)
     this.replaying = false;
+    this.drainingFed = true;
     try {
-      while (fed.length > 0) {
-        const f = fed.shift()!;
-        this.ingest(f.bytes, f.recvTimeUs, f.from);
+      for (;;) {
+        const f = fed.shift();
+        if (f !== undefined) {
+          if (f.afterStop) this.instrumentBooks.stopped = false;
+          this.ingestNow(f.bytes, f.recvTimeUs, f.from);
+          continue;
+        }
+        if (this.recoveryDueMs < 0 || this.recovery === undefined) break;
+        const nowMs = this.recoveryDueMs;
+        this.recoveryDueMs = -1;
+        this.recoverNow(this.recovery, nowMs);
       }
     } finally {
+      this.drainingFed = false;
       this.replaying = replaying;
     }
   }

@@ -191,3 +191,76 @@ describe("a datagram a listener feeds to ingest() while a held one is replayed",
     expect([fed, sub.streamInfo().find((s) => s.channelId === 2)!.stale, sub.book(7)!.usable]).toEqual([true, false, true]);
   });
 });
+
+describe("checkRecovery() called from a listener while a datagram is processed", () => {
+  it("runs after it: the held datagrams it replays do not overwrite the one under way", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, retransmit });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1), ...snap(x, -1)]);
+    snap(x, 1, true); // lost
+    ingestAll(sub, snap(x, 5)); // the gap: asked for, held
+    let called = false;
+    sub.on("session", (e) => {
+      if (e.kind === "new" && e.channelId === 2 && !called) sub.checkRecovery(Number.MAX_SAFE_INTEGER); // before y's messages
+      called = true;
+    });
+    ingestAll(sub, snap(packer({ sourceId: 2, channelId: 2 }), 7)); // a new stream: its snapshot loads book 7
+    // Before: x's held datagram replayed over y's under way: book 7 never loaded, book 5's snapshot applied as y's too.
+    expect([called, sub.book(7)?.valid, sub.book(5)?.sourceId, sub.counters.superseded, sub.retransmitsPending]).toEqual([true, true, 1, 0, 0]);
+  });
+});
+
+describe("datagrams listeners feed to ingest() one from each other's update", () => {
+  it("are processed from one loop, in order: a long chain nests no deeper (no stack overflow), none lost", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, maxBooks: 1 << 16 });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    ingestAll(sub, [...snap(x, 1), ...snap(x, -1)]);
+    const chain = Array.from({ length: 20_000 }, (_, i) => snap(x, 2 + i)[0]!);
+    const order: number[] = [];
+    sub.on("update", (e) => {
+      order.push(e.book.instrumentId);
+      const next = e.book.instrumentId - 1; // book n's update feeds the datagram of book n + 1
+      if (next < chain.length) sub.ingest(chain[next]!, T0 + 60);
+    });
+    sub.ingest(chain[0]!, T0 + 60);
+    // Before: each fed datagram drained the rest itself, one call deeper each: the stack overflowed (an error, the
+    // rest lost).
+    expect([sub.counters.listenerErrors, order.length, order.every((id, i) => id === i + 2)]).toEqual([0, chain.length, true]);
+  });
+});
+
+describe("a datagram a listener feeds to ingest() and then calls stop()", () => {
+  it("leaves its books stale as that stop() left every other: no book usable on a stopped subscriber", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(y, 7), ...snap(y, -1), ...snap(x, 1), ...snap(x, -1)]);
+    const y8 = snap(y, 8)[0]!;
+    let fed = false;
+    sub.on("update", (e) => {
+      if (e.book.instrumentId !== 3 || fed) return;
+      fed = true;
+      sub.ingest(y8, T0 + 60); // queued behind the datagram under way
+      void sub.stop();
+    });
+    ingestAll(sub, snap(x, 3));
+    // Before: processed after the stop(), it restarted the subscriber: channel 2 heard, books 7 and 8 usable.
+    expect([fed, sub.book(8)?.valid, sub.book(8)?.usable, sub.book(7)?.usable, sub.book(3)?.usable]).toEqual([true, true, false, false, false]);
+  });
+  it("fed after the stop() is processed as by a subscriber never started (its stream heard)", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(y, 7), ...snap(y, -1), ...snap(x, 1), ...snap(x, -1)]);
+    const y8 = snap(y, 8)[0]!;
+    let fed = false;
+    sub.on("update", (e) => {
+      if (e.book.instrumentId !== 3 || fed) return;
+      fed = true;
+      void sub.stop();
+      sub.ingest(y8, T0 + 60);
+    });
+    ingestAll(sub, snap(x, 3));
+    expect([fed, sub.book(8)?.usable, sub.book(7)?.usable, sub.book(3)?.usable]).toEqual([true, true, true, false]);
+  });
+});
