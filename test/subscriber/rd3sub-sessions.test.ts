@@ -14,27 +14,12 @@ import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, rng, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { passes } from "./map-passes.ts";
 
 // The subscriber's receive clock (stream liveness), moved by the random multicast runs below; the NATS reader's own
 // clock is the `nowMs` its tests pass.
 const clock = vi.hoisted(() => ({ nowMs: 1_764_000_000_000 }));
 vi.mock("../../src/subscriber/mono-clock.ts", async (orig) => ({ ...(await orig<object>()), monoEpochMs: () => clock.nowMs }));
-
-/** Counts passes over the map (values() / iteration) while fn runs. */
-function passes(map: Map<number, unknown>, fn: () => void): number {
-  let n = 0;
-  const values = map.values.bind(map);
-  const iter = map[Symbol.iterator].bind(map);
-  map.values = () => (n++, values());
-  map[Symbol.iterator] = () => (n++, iter());
-  try {
-    fn();
-  } finally {
-    delete (map as Partial<Map<number, unknown>>).values;
-    delete (map as Partial<Map<number, unknown>>)[Symbol.iterator];
-  }
-  return n;
-}
 
 const streamsOf = (sub: FeedSubscriber) => (sub as unknown as { streamTable: { streams: Map<number, unknown> } }).streamTable.streams;
 

@@ -11,6 +11,7 @@ import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { rng, TestBook } from "../wire/helpers.ts";
 import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { passes } from "./map-passes.ts";
 
 const book = new TestBook({ ...inst, instrumentId: 1 });
 book.load([[100, 2]], [[101, 3]], 1, T0);
@@ -226,22 +227,6 @@ describe("what a stream's eviction keeps and releases", () => {
 });
 
 describe("a flood of new ids at a full table", () => {
-  /** Counts full passes over a Map (values() / iteration) while fn runs. */
-  function passes(map: Map<number, unknown>, fn: () => void): number {
-    let n = 0;
-    const values = map.values.bind(map);
-    const iter = map[Symbol.iterator].bind(map);
-    map.values = () => (n++, values());
-    map[Symbol.iterator] = () => (n++, iter());
-    try {
-      fn();
-    } finally {
-      delete (map as Partial<Map<number, unknown>>).values;
-      delete (map as Partial<Map<number, unknown>>)[Symbol.iterator];
-    }
-    return n;
-  }
-
   it("new instrument ids evicting silent books do not scan the book table per datagram", () => {
     const sub = newSubscriber({ maxBooks: 40, staleAfterMs: STALE_MS });
     const old = packer({ sourceId: 1, channelId: 7 });

@@ -9,6 +9,7 @@ import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { passes } from "./map-passes.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
@@ -25,22 +26,6 @@ let hbSendUs = T0;
 function heartbeat(p: ReturnType<typeof packer>): Uint8Array[] {
   p.appendHeartbeat(0);
   return take(p, ++hbSendUs);
-}
-
-/** Counts full passes over the book table (values() / iteration) while fn runs. */
-function passes(map: Map<number, unknown>, fn: () => void): number {
-  let n = 0;
-  const values = map.values.bind(map);
-  const iter = map[Symbol.iterator].bind(map);
-  map.values = () => (n++, values());
-  map[Symbol.iterator] = () => (n++, iter());
-  try {
-    fn();
-  } finally {
-    delete (map as Partial<Map<number, unknown>>).values;
-    delete (map as Partial<Map<number, unknown>>)[Symbol.iterator];
-  }
-  return n;
 }
 
 /** 200 books of source 1 (channel 7), 3 of source 2 (channel 8, ids 1000–1002), all usable. */
