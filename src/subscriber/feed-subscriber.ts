@@ -487,11 +487,14 @@ export class FeedSubscriber {
   /** A held datagram, processed as if just received. */
   private replay(bytes: Uint8Array, recvTimeUs: number): void {
     this.rxBytes.set(bytes);
+    // Restored, not cleared: a replay may run inside another's (a held datagram releasing another request's). No
+    // reader follows the inner one today (each replay sets the flag anew), so this is robustness, not a fix.
+    const outerReplaying = this.replaying;
     this.replaying = true;
     try {
       this.process(bytes.length, recvTimeUs, "held", -1);
     } finally {
-      this.replaying = false;
+      this.replaying = outerReplaying;
     }
   }
 
