@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
-import { monoStampUs } from "../../core/clock.ts";
+import { monoStampUs, monoStampUsAtMonoMs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
@@ -201,6 +201,9 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             maxFileAgeMs: maxMinutes * 60_000,
             retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
             log: log.child({ part: "capture" }),
+            // Records are stamped monoStampUs, rotation is timed on monoMs: a block across a file's UTC boundary is
+            // split there (before, it went to the new file whole, with up to 200 ms from before its boundary).
+            recordUsAtMonoMs: monoStampUsAtMonoMs,
             onDirRecreated: () => claim && checked(claim.renew()),
             // The claim looked at before every block and retention pass too (one stat), not only every second: once
             // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,
