@@ -69,7 +69,7 @@ export const exportCommand: CommandSpec = {
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
     "file has the file replaced (the link kept); a FIFO or a",
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
-    "(-c <(render-config)): one no process writes to within 5 s exits 2 naming it.",
+    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it.",
   ].join("\n"),
   options: {
     format: { type: "string" },
