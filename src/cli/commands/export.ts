@@ -11,8 +11,8 @@ import { basename, dirname, join } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
 import { tryLockExclusive } from "../../record/flock.ts";
-import { CACHE_LOCK_WAIT_MS, instrumentCacheWritesSettled } from "../../venues/common/instrument-cache.ts";
 import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
+import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
 const MAX_DEPTH = 1000;
@@ -135,7 +135,7 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       output.discard();
       finished = true;
-      await cacheWritesSettled(log);
+      await instrumentCacheWritesEnded(log);
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
@@ -143,7 +143,7 @@ export const exportCommand: CommandSpec = {
       return 1;
     }
     finished = true;
-    await cacheWritesSettled(log);
+    await instrumentCacheWritesEnded(log);
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
@@ -156,22 +156,6 @@ export const exportCommand: CommandSpec = {
     return 0;
   },
 };
-
-/**
- * Waits for the instrument cache merges this export started (--books: what its REST answered). A merge that found
- * the cache's lock held by another writer (a feeder merging, a lock left by a killed one) goes on in the background
- * (resolveInstruments), and main's exit ended it there: the cache never got the instruments (or kept the merge's
- * temporary file). Bounded by the merge's own wait for the lock (CACHE_LOCK_WAIT_MS, then it gives up, logged).
- */
-async function cacheWritesSettled(log: Logger): Promise<void> {
-  let settled = false;
-  const done = instrumentCacheWritesSettled().then(() => (settled = true));
-  const said = setTimeout(() => {
-    if (!settled) log.info("waiting for the instrument cache write to end (another writer may hold its lock)", { atMostMs: CACHE_LOCK_WAIT_MS });
-  }, 200);
-  await done;
-  clearTimeout(said);
-}
 
 /**
  * The shell's status for a process a signal ended (128 + its number: SIGINT 130, SIGTERM 143, SIGHUP 129), so a
