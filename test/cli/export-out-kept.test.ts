@@ -290,3 +290,38 @@ test("a --books export whose instrument cache write waits for another writer's l
     await sim.stop();
   }
 });
+
+test("a stop signal while a --books export waits for its instrument cache write ends the wait: the output kept, exit 0, the cache left unwritten (not held up to 30 s)", { timeout: 15_000 }, async () => {
+  const dir = makeTempDir("feeder-export-cache-stop-");
+  const { file } = writeXrpCapture(dir);
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(397)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r)); // held past the test's timeout, unless the export stops waiting
+  });
+  await lockTaken;
+  try {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
+    const out = join(dir, "books.csv");
+    // The Ctrl-C comes once the output is in place (the export then waits for the cache).
+    const stopSignal = (async () => {
+      await waitFor(() => existsSync(out), "the output in place", 10_000);
+      return "SIGINT";
+    })();
+    const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal });
+    expect(code, lines.join("\n")).toBe(0);
+    expect(readFileSync(out, "utf8")).toMatch(/^ts_us,/);
+    expect(lines.some((l) => l.includes("instrument cache write left unfinished: stopped by a signal"))).toBe(true);
+  } finally {
+    release();
+    await held;
+    await sim.stop();
+  }
+});

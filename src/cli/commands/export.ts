@@ -135,7 +135,7 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       output.discard();
       finished = true;
-      await instrumentCacheWritesEnded(log);
+      await instrumentCacheWritesEnded(log, ctx.stopSignal);
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
@@ -143,7 +143,7 @@ export const exportCommand: CommandSpec = {
       return 1;
     }
     finished = true;
-    await instrumentCacheWritesEnded(log);
+    await instrumentCacheWritesEnded(log, ctx.stopSignal);
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);

@@ -101,7 +101,7 @@ export const replayCommand: CommandSpec = {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       await feeder.stop();
       await guard.stop();
-      await instrumentCacheWritesEnded(log); // one venue's answer merged, another's start failed
+      await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
       return 1;
     }
     if (outcome === "stopped") {
@@ -130,7 +130,7 @@ export const replayCommand: CommandSpec = {
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
     // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
-    await instrumentCacheWritesEnded(log);
+    await instrumentCacheWritesEnded(log, ctx.stopSignal);
     // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
     if (ctx.values.strict === true && !result.stoppedEarly && (result.truncated.length > 0 || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
     return 0;
