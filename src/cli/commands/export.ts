@@ -331,7 +331,8 @@ function removeStaleTemps(file: string, log: Logger): void {
     try {
       const st = lstatSync(path);
       if (!st.isFile() || Date.now() - st.mtimeMs < STALE_TEMP_MIN_AGE_MS) continue;
-      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+      // Read-write: over NFS an exclusive flock is a write lock, which a read-only descriptor cannot take.
+      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
     } catch {
       continue;
     }
