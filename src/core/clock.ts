@@ -62,6 +62,14 @@ export function monoStampUs(stampUs: number): number {
 }
 
 /**
+ * The monoStampUs of the instant monoMs() read `monoMs`: where that instant falls among the records of a capture
+ * (the capture writer's split of a block at its file's UTC boundary, record/capture.ts recordUsAtMonoMs).
+ */
+export function monoStampUsAtMonoMs(monoMs: number): number {
+  return Math.round(ORIGIN_US + monoMs * 1000);
+}
+
+/**
  * Compares nowUs with the wall clock and, if they are more than WALL_DRIFT_MAX_MS apart, moves nowUs's origin to it
  * (reading Date.now's next tick, so the stamps keep their sub-ms accuracy); returns whether it moved. Run at a turn's
  * end (endTurn) at most every WALL_CHECK_MS, so every stamp of one turn is on one origin; tests call it. Cold.

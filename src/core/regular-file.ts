@@ -35,16 +35,19 @@ export class FileTooLargeError extends Error {
 /** A FIFO no process opened to write to within the reader's wait. */
 export class FifoWithoutWriterError extends Error {
   constructor(readonly waitMs: number) {
-    super(`a FIFO no process wrote to within ${waitMs / 1000} s`);
+    super(`not a regular file but a FIFO (named pipe), and no process opened it to write within ${waitMs / 1000} s`);
   }
 }
 
 /**
  * How long a FIFO read once at start (`-c <(render-config)`, `--auth-key-file <(pass show feed-key)`, a NATS
  * credential file) may go without a writer: a `mkfifo` path nothing writes to held the start in open(2) for good,
- * SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once.
+ * SIGINT and SIGTERM unheard. `<(cmd)` has its writer at once, and so has `render > fifo &` started before the
+ * command (its open waits for a reader, counted as a writer meanwhile); the wait covers a writer started alongside.
+ * It was 5 s until 2026-12-06: a path given by mistake took that long to be refused, Ctrl-C unheard meanwhile (the
+ * wait holds the thread).
  */
-export const FIFO_WRITER_WAIT_MS = 5000;
+export const FIFO_WRITER_WAIT_MS = 1000;
 
 /** The wait for a FIFO's writer where the caller gives none (a seam for the tests). */
 let defaultFifoWriterWaitMs = FIFO_WRITER_WAIT_MS;

@@ -115,6 +115,14 @@ export interface CaptureWriterOptions {
   remember?: number;
   /** Monotonic clock, ms: file age for rotation, the retention check's interval, this writer's files' age. Defaults to core/clock.ts monoMs. */
   monoNow?: () => number;
+  /**
+   * The receive time (tsRecvUs, as written) of a `monoNow()` instant: the records' timeline as seen from the rotation's
+   * clock. Given, a block that holds records from both sides of a due age rotation's UTC boundary is split there: those
+   * received before it end the old file, the rest begin the new one. Without it (records on another timeline), the
+   * block goes to the new file whole, as a block flushed after the boundary always did: the new file began with up to
+   * a flush interval (200 ms) or a busy turn of records from before its boundary, the old one lacked them.
+   */
+  recordUsAtMonoMs?: (monoMs: number) => number;
   /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
   onDirRecreated?: () => void;
   /**
@@ -271,15 +279,45 @@ export class CaptureWriter {
     if (this.pendingBytes >= this.flushBytes) this.flush();
   }
 
-  /** Writes the buffered records as one block (no-op when nothing is buffered). */
+  /**
+   * Writes the buffered records as one block (no-op when nothing is buffered); as two when an age rotation is due and
+   * its boundary falls among them (recordUsAtMonoMs): the part received before it into the old file.
+   */
   flush(): void {
     if (this.pending.length === 0) return;
-    const payload = this.packr.pack(this.pending);
-    const records = this.pending.length;
-    const firstUs = this.pendingFirstUs;
+    let records = this.pending;
+    let firstUs = this.pendingFirstUs;
     const lastUs = this.pendingLastUs;
     this.pending = [];
     this.pendingBytes = 0;
+    const boundaryUs = this.dueBoundaryUs();
+    if (boundaryUs !== undefined && firstUs < boundaryUs) {
+      // In the order handled: the first record at or after the boundary begins the new file, so the old file's last
+      // record is before the new file's first (a record of the same turn stamped before it goes along: holdRotation).
+      const boundaryNs = BigInt(boundaryUs) * 1000n;
+      const cut = records.findIndex((r) => (r as [bigint])[0] >= boundaryNs);
+      const before = cut < 0 ? records : records.slice(0, cut);
+      this.writeBlock(before, firstUs, cut < 0 ? lastUs : usOf(before.at(-1)), false);
+      if (cut < 0) return; // all before it: the rotation comes with the next block
+      records = records.slice(cut);
+      firstUs = usOf(records[0]);
+    }
+    this.writeBlock(records, firstUs, lastUs, true);
+  }
+
+  /**
+   * The open file's age boundary as a receive time, when its age rotation is due now and the records' timeline is
+   * known (recordUsAtMonoMs); undefined otherwise, and when the file is due by size anyway.
+   */
+  private dueBoundaryUs(): number | undefined {
+    const at = this.opts.recordUsAtMonoMs;
+    if (at === undefined || this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() < this.fileDueMonoMs) return undefined;
+    return at(this.fileDueMonoMs);
+  }
+
+  /** `records` as one block: into the open file, or (`mayRotate`) a new one when the open one is due. */
+  private writeBlock(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean): void {
+    const payload = this.packr.pack(records);
     const t0 = Bun.nanoseconds();
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
     this.compressNs += Bun.nanoseconds() - t0;
@@ -289,12 +327,12 @@ export class CaptureWriter {
     dv.setUint32(4, Bun.hash.crc32(stored), true);
     // Asked after compressing (milliseconds for a large block), so as near the write as can be.
     if (!this.ownsDirNow()) {
-      this.lostRecords += records;
+      this.lostRecords += records.length;
       return;
     }
     try {
       if (this.fd >= 0) this.checkOpenFile();
-      const due = this.fileBytes >= this.maxFileBytes || this.monoNow() >= this.fileDueMonoMs;
+      const due = mayRotate && (this.fileBytes >= this.maxFileBytes || this.monoNow() >= this.fileDueMonoMs);
       if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
@@ -303,15 +341,15 @@ export class CaptureWriter {
       if (this.agesFiles) this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
       this.lastWrittenUs = lastUs;
     } catch (err) {
-      if (err instanceof DirNotOwned) this.lostRecords += records;
-      else this.blockLost(records, err as Error);
+      if (err instanceof DirNotOwned) this.lostRecords += records.length;
+      else this.blockLost(records.length, err as Error);
       return;
     }
     this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
     this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
     this.fileRawBytes += payload.byteLength;
     this.rawBytes += payload.byteLength;
-    this.fileRecords += records;
+    this.fileRecords += records.length;
     this.blocks++;
     if (this.failedRecords > 0) {
       this.opts.log?.warn("capture blocks written again after write errors", { file: this.files.at(-1), lostRecords: this.failedRecords, writeErrors: this.failedBlocks });
@@ -708,6 +746,11 @@ export class CaptureWriter {
 export function msToNextMultiple(wallMs: number, intervalMs: number): number {
   const into = ((wallMs % intervalMs) + intervalMs) % intervalMs;
   return intervalMs - into;
+}
+
+/** A buffered record's receive time, µs (records hold it as ns, a bigint). */
+function usOf(record: unknown): number {
+  return Number((record as [bigint])[0] / 1000n);
 }
 
 /** Writes all of `bytes` at `position`, continuing a short write; throws what stopped it (ENOSPC, EIO). */

@@ -59,7 +59,7 @@ export interface FeedSubscriberOptions {
   authKey?: Uint8Array;
   /**
    * File holding the HMAC key (raw bytes or hex text), read at construction; the alternative to `authKey`. A FIFO is
-   * read once (`<(pass show feed-key)`); one no process opens to write within 5 s, or a file over 1 MiB, makes the
+   * read once (`<(pass show feed-key)`); one no process opens to write within 1 s, or a file over 1 MiB, makes the
    * constructor throw.
    */
   authKeyFile?: string;

@@ -137,7 +137,7 @@ describe("NATS credentials from files", () => {
     setFifoWriterWaitMs(300);
     const writers: ReturnType<typeof spawn>[] = [];
     try {
-      expect(refusal({ "nats-token-file": join(dir, "unwritten") })).toMatch(/--nats-token-file ".*unwritten" is a FIFO no process wrote to within 0.3 s/);
+      expect(refusal({ "nats-token-file": join(dir, "unwritten") })).toMatch(/--nats-token-file ".*unwritten": not a regular file but a FIFO \(named pipe\), and no process opened it to write within 0.3 s/);
       // A writer that opens within the wait; one open at once that writes only after it (`<(pass show nats)`
       // waiting for a passphrase).
       writers.push(spawn("sh", ["-c", `sleep 0.1; printf late-token > '${join(dir, "late")}'`], { stdio: "ignore" }));

@@ -62,6 +62,14 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
     expect(mixed.code, mixed.stderr).toBe(2);
   });
 
+  test("-c naming a FIFO no process writes to: exit 2 within its 1 s wait, naming the path and that it is a FIFO, not a regular file (before: 5 s, Ctrl-C unheard meanwhile)", async () => {
+    const path = join(dir, "mkfifo.toml");
+    expect(Bun.spawnSync(["mkfifo", path]).exitCode).toBe(0);
+    const run = await runChild(["run", "-c", path]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${path}: not a regular file but a FIFO (named pipe), and no process opened it to write within 1 s: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`);
+  });
+
   test("listen --iface that is not an IPv4 address of this host is a usage error", async () => {
     const results = await Promise.all([["eth0", "is not an IPv4 address"], ["lo", "lo is an interface name, its address is 127.0.0.1"], ["192.0.2.1", "is not an address of this host"], ["239.255.46.1:46000", "is not an IPv4 address"]].map(async ([iface, message]) => ({ r: await runChild(["listen", "-g", "239.255.46.1:46000", "--iface", iface!, "--duration", "30"]), message: message! })));
     for (const { r, message } of results) {

@@ -16,13 +16,21 @@
  * with its temporary file left for good. The temporary file is now removed first, then the process ends by the
  * signal as before. A --books export waited for its venues' instrument REST in turn (up to 10 s each) before it acted
  * on a stop at all, then failed (exit 1): the stop now ends those requests at once, exit 128 + N.
+ *
+ * An export killed with SIGKILL left its temporary file for good; an export now holds a flock on it while it writes,
+ * and the next export to FILE removes those nobody holds and nobody modified for a minute. A FILE with a hard link
+ * lost the link to the rename (the other name kept the old rows): refused, exit 2. A --books export whose instrument
+ * cache merge waited for another writer's lock exited before writing it: it now waits for the merge.
  */
-import { chmodSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { createLogger, silentLogger } from "../../src/core/log.ts";
+import { tryLockExclusive } from "../../src/record/flock.ts";
+import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
+import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
 import { BybitAdapter } from "../../src/venues/bybit/adapter.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
@@ -203,5 +211,117 @@ test("the same signal again while a --books export cannot act on the first: the 
     expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
   } finally {
     proc.kill("SIGKILL");
+  }
+});
+
+test("a temporary file an export killed with SIGKILL left beside -o FILE is removed by the next export to FILE; a live export's (locked), a fresh one and another file's are kept (before: left for good)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-reap-");
+  const { file, frames } = writeXrpCapture(dir);
+  const out = join(dir, "frames.jsonl");
+  const minuteAgo = new Date(Date.now() - 2 * 60_000);
+  const make = (name: string, old = true) => {
+    writeFileSync(join(dir, name), "half an export\n");
+    if (old) utimesSync(join(dir, name), minuteAgo, minuteAgo);
+    return name;
+  };
+  make("frames.jsonl.tmp-4242-k1lled"); // its writer gone: nobody holds its lock
+  const live = make("frames.jsonl.tmp-4243-l1ve"); // an export still writing (quiet for minutes): holds its lock
+  const fresh = make("frames.jsonl.tmp-4244-fr3sh", false); // just made: maybe a writer between its create and its lock
+  const other = make("other.jsonl.tmp-4245-0ther"); // another output's
+  const liveFd = openSync(join(dir, live), "r");
+  try {
+    expect(tryLockExclusive(liveFd)).toBe(true);
+    const r = await run(["export", "-o", out, file]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")).sort()).toEqual([live, fresh, other].sort());
+  } finally {
+    closeSync(liveFd);
+  }
+});
+
+test("-o FILE that has another name (a hard link) exits 2 naming it, both names as they were (before: renamed over, the other name kept the old rows)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-hardlink-");
+  const { file } = writeXrpCapture(dir);
+  const out = join(dir, "frames.jsonl");
+  writeFileSync(out, "yesterday's frames\n");
+  linkSync(out, join(dir, "latest.jsonl"));
+  const r = await run(["export", "-o", out, file]);
+  expect(r).toEqual({ code: 2, err: [`feeder export: --out ${out}: the file has 2 names (hard links): the export replaces it by a rename, which would leave the other names with the old content; remove the other links or export to another name (see feeder export --help)`] });
+  expect(readFileSync(out, "utf8")).toBe("yesterday's frames\n");
+  expect(statSync(out).ino).toBe(statSync(join(dir, "latest.jsonl")).ino);
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([]);
+});
+
+test("a --books export whose instrument cache write waits for another writer's lock writes it before it exits (before: exited first, the cache never written)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-cache-");
+  const { file } = writeXrpCapture(dir);
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(395)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  // Another writer (a feeder merging into the same cache) holds its lock until a while after the export has finished.
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r));
+  });
+  await lockTaken;
+  try {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
+    // Released a while after the export has put its output in place (its rows all written; before, it exited then).
+    const out = join(dir, "books.csv");
+    const poll = setInterval(() => {
+      if (!existsSync(out)) return;
+      clearInterval(poll);
+      setTimeout(() => release(), 300);
+    }, 5);
+    const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal: new Promise(() => {}) });
+    clearInterval(poll);
+    expect(code, lines.join("\n")).toBe(0);
+    expect(existsSync(cache)).toBe(true);
+    expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
+  } finally {
+    release();
+    await held;
+    await sim.stop();
+  }
+});
+
+test("a stop signal while a --books export waits for its instrument cache write ends the wait: the output kept, exit 0, the cache left unwritten (not held up to 30 s)", { timeout: 15_000 }, async () => {
+  const dir = makeTempDir("feeder-export-cache-stop-");
+  const { file } = writeXrpCapture(dir);
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(397)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r)); // held past the test's timeout, unless the export stops waiting
+  });
+  await lockTaken;
+  try {
+    const lines: string[] = [];
+    const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
+    const out = join(dir, "books.csv");
+    // The Ctrl-C comes once the output is in place (the export then waits for the cache).
+    const stopSignal = (async () => {
+      await waitFor(() => existsSync(out), "the output in place", 10_000);
+      return "SIGINT";
+    })();
+    const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal });
+    expect(code, lines.join("\n")).toBe(0);
+    expect(readFileSync(out, "utf8")).toMatch(/^ts_us,/);
+    expect(lines.some((l) => l.includes("instrument cache write left unfinished: stopped by a signal"))).toBe(true);
+  } finally {
+    release();
+    await held;
+    await sim.stop();
   }
 });

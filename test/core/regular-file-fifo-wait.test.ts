@@ -1,7 +1,7 @@
 /**
  * A FIFO given where a file is read once at start (`-c/--config`, `--auth-key-file`, a subscriber's authKeyFile)
  * with no process writing to it held the start in open(2) for good, deaf to SIGINT and SIGTERM. The shared reader
- * now waits for a writer at most its FIFO wait (5 s; set small here), then refuses the path by name; a writer that
+ * now waits for a writer at most its FIFO wait (1 s; set small here), then refuses the path by name; a writer that
  * has opened it is read however slowly. Each read runs in a child the test kills if it does not answer: the old
  * code's blocked open(2) cannot hold the test's own thread.
  *
@@ -31,7 +31,7 @@ const setWait = (ms: number): void => (regular as { setFifoWriterWaitMs?: (ms: n
 
 const cleanups: (() => unknown)[] = [];
 afterEach(() => {
-  setWait(5000);
+  setWait(regular.FIFO_WRITER_WAIT_MS);
   while (cleanups.length > 0) cleanups.pop()!();
 });
 
@@ -62,13 +62,13 @@ async function inChild(name: string, path: string, imports: string[], body: stri
 test("-c/--config naming a FIFO no process writes to is refused by name after the wait, not waited for for good", { timeout: 30_000 }, async () => {
   const path = fifo("unwritten.toml");
   const got = await inChild("config", path, [`import { loadConfigFile } from ${JSON.stringify(join(ROOT, "src/config/load.ts"))};`], "loadConfigFile(path);");
-  expect(got).toBe(`${path}: a FIFO no process wrote to within 0.2 s: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`);
+  expect(got).toBe(`${path}: not a regular file but a FIFO (named pipe), and no process opened it to write within 0.2 s: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`);
 });
 
 test("--auth-key-file (a subscriber's authKeyFile) naming a FIFO no process writes to is refused by name after the wait", { timeout: 30_000 }, async () => {
   const path = fifo("unwritten.key");
   const got = await inChild("key", path, [`import { readAuthKeyFile } from ${JSON.stringify(join(ROOT, "src/core/auth-key.ts"))};`], 'readAuthKeyFile(path, "--auth-key-file", { fifo: true });');
-  expect(got).toBe(`--auth-key-file: cannot read key file ${JSON.stringify(path)}: a FIFO no process wrote to within 0.2 s`);
+  expect(got).toBe(`--auth-key-file: cannot read key file ${JSON.stringify(path)}: not a regular file but a FIFO (named pipe), and no process opened it to write within 0.2 s`);
 });
 
 test("a configuration FIFO whose writer comes within the wait, or opens at once and writes late, is read whole", () => {

@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { rng } from "../support/mulberry32.ts";
+import { monoMs, monoStampUs, monoStampUsAtMonoMs, nowUs } from "../../src/core/clock.ts";
 
 const MINUTE = 60_000;
 
@@ -101,6 +102,84 @@ describe("capture rotation on UTC multiples of --max-file-minutes", () => {
         lastK = k;
       });
       const got = w.files.map((f) => ({ stamp: /feeder-(\w+)-\d+\.fcap$/.exec(basename(f))![1]!, frames: readCapture(f).records.map((x) => String(x.frame)) }));
+      expect(got, `seed ${seed}, interval ${interval} ms, start ${new Date(start).toISOString()}`).toEqual(groups);
+    }
+  });
+
+  /**
+   * A writer as `feeder record` makes it: blocks flushed by its timer, not per write, and the records' receive times on
+   * the rotation's timeline (recordUsAtMonoMs). `write` stamps a record with the wall time now.
+   */
+  function timedWriter(maxFileAgeMs: number, wallMs: number) {
+    const clock = { wallMs, monoMs: 7_000 };
+    const recordUsAtMonoMs = (monoMs: number) => (wallMs + (monoMs - 7_000)) * 1000;
+    const w = new CaptureWriter({ dir: makeTempDir("feeder-utc-split-"), prefix: "feeder", flushBytes: 1 << 30, flushIntervalMs: 3_600_000, maxFileBytes: 1 << 30, maxFileAgeMs, now: () => clock.wallMs, monoNow: () => clock.monoMs, recordUsAtMonoMs });
+    const advance = (ms: number) => {
+      clock.wallMs += ms;
+      clock.monoMs += ms;
+    };
+    const write = (frame: string) => w.write(clock.wallMs * 1000, "bybit", "linear", "c", frame);
+    return { w, clock, advance, write };
+  }
+
+  test("feeder record's timeline: a record stamped now (monoStampUs) and the rotation clock's now (monoStampUsAtMonoMs of monoMs) are the same instant", () => {
+    const stampedUs = monoStampUs(nowUs());
+    const atUs = monoStampUsAtMonoMs(monoMs());
+    expect(Math.abs(atUs - stampedUs)).toBeLessThan(50_000); // read one after the other: µs apart; a unit slip is ×1000
+  });
+
+  test("a block flushed after the boundary goes to the files by its records' receive times: those before it end the old file (before: the new file began with up to 200 ms of them)", () => {
+    const { w, advance, write } = timedWriter(60 * MINUTE, Date.UTC(2026, 11, 6, 12, 59, 59, 850));
+    write("12:59:59.850"); // opens the first file (the first block: flushed at once below)
+    w.flush();
+    advance(50);
+    write("12:59:59.900");
+    advance(50);
+    write("12:59:59.950");
+    advance(50);
+    write("13:00:00.000");
+    advance(50);
+    write("13:00:00.050");
+    advance(50);
+    w.flush(); // the timer's tick at 13:00:00.100
+    w.close();
+    expect(w.files.map((f) => readCapture(f).records.map((r) => r.frame))).toEqual([["12:59:59.850", "12:59:59.900", "12:59:59.950"], ["13:00:00.000", "13:00:00.050"]]);
+  });
+
+  test("random intervals, write and flush times: each file holds the records of one UTC interval by receive time (reference: floor(tsRecv / interval))", () => {
+    const intervalsMs = [0.5 * MINUTE, MINUTE, 5 * MINUTE, 15 * MINUTE, 60 * MINUTE];
+    for (let seed = 1; seed <= 30; seed++) {
+      const r = rng(seed);
+      const interval = intervalsMs[Math.floor(r() * intervalsMs.length)]!;
+      const start = Date.UTC(2026, 0, 1) + Math.floor(r() * 365 * 1440 * MINUTE) + Math.floor(r() * 1000);
+      const { w, clock, advance, write } = timedWriter(interval, start);
+      const walls: number[] = [];
+      let sinceFlushMs = 0;
+      for (let i = 0; i < 60; i++) {
+        // Steps shorter than a tenth of the interval, some landing exactly on a boundary; a flush at most every
+        // 0.4 interval (a timer's tick: a block spans one boundary at most), sometimes after each write.
+        const toBoundary = interval - (((clock.wallMs % interval) + interval) % interval);
+        const step = toBoundary <= interval * 0.1 && r() < 0.3 ? toBoundary : Math.floor(r() * interval * 0.1);
+        if (i > 0) advance(step);
+        sinceFlushMs += step;
+        walls.push(clock.wallMs);
+        write(String(i));
+        // The first block at once: the first file opens at the first flush (its records are never split).
+        if (i === 0 || r() < 0.2 || sinceFlushMs >= interval * 0.3) {
+          w.flush();
+          sinceFlushMs = 0;
+        }
+      }
+      w.close();
+      const groups: string[][] = [];
+      let lastK = NaN;
+      walls.forEach((wall, i) => {
+        const k = Math.floor(wall / interval);
+        if (k !== lastK) groups.push([]);
+        groups.at(-1)!.push(String(i));
+        lastK = k;
+      });
+      const got = w.files.map((f) => readCapture(f).records.map((x) => String(x.frame)));
       expect(got, `seed ${seed}, interval ${interval} ms, start ${new Date(start).toISOString()}`).toEqual(groups);
     }
   });

@@ -5,11 +5,14 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
-import { chmodSync, closeSync, fstatSync, lstatSync, openSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
+import type { Logger } from "../../core/log.ts";
+import { tryLockExclusive } from "../../record/flock.ts";
 import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
+import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
 const MAX_DEPTH = 1000;
@@ -23,7 +26,9 @@ export const exportCommand: CommandSpec = {
     "Options:",
     "      --format F      jsonl (default) | csv",
     "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
-    "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was",
+    "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was; a",
+    "                      FILE with another name (a hard link) exits 2. Such a file a killed export left (nobody",
+    "                      holds its lock, unmodified for a minute) is removed by the next export to FILE",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay;",
     "                      what only a publisher on this host needs is not checked (destinations' interfaces,",
@@ -64,7 +69,7 @@ export const exportCommand: CommandSpec = {
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
     "file has the file replaced (the link kept); a FIFO or a",
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
-    "(-c <(render-config)): one no process writes to within 5 s exits 2 naming it.",
+    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it.",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -103,7 +108,7 @@ export const exportCommand: CommandSpec = {
     const log = ctx.log;
     let output: Output;
     try {
-      output = openOutput(typeof out === "string" ? out : undefined);
+      output = openOutput(typeof out === "string" ? out : undefined, log);
     } catch (err) {
       if (err instanceof UsageError) throw err;
       // A FIFO is opened without waiting for its reader (Bun's writer): none there is ENXIO, which says nothing to most.
@@ -130,6 +135,7 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       output.discard();
       finished = true;
+      await instrumentCacheWritesEnded(log, ctx.stopSignal);
       // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
       if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
@@ -137,6 +143,7 @@ export const exportCommand: CommandSpec = {
       return 1;
     }
     finished = true;
+    await instrumentCacheWritesEnded(log, ctx.stopSignal);
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
@@ -175,7 +182,7 @@ interface Output {
  * output. Standard output (absent, `-`), a FIFO or a device (`-o /dev/full`, a directory: refused) are written as
  * they are. A symlink is kept: its target is replaced.
  */
-function openOutput(out: string | undefined): Output {
+function openOutput(out: string | undefined, log: Logger): Output {
   const none = () => undefined;
   if (out === undefined) return { writer: Bun.stdout.writer(), replaces: false, commit: none, discard: none };
   let target: string | undefined = out; // the file renamed over; undefined: written in place
@@ -186,6 +193,11 @@ function openOutput(out: string | undefined): Output {
     if (st.isFile()) {
       target = link.isSymbolicLink() ? realpathSync(out) : out;
       mode = st.mode & 0o7777;
+      // Renamed over, FILE's other names would keep the old rows while this one got the new: one file, two contents.
+      // Written in place it would not be crash-safe (a failed export would leave it half old, half new). Refused.
+      if (st.nlink > 1) {
+        throw new UsageError(`--out ${out}: the file has ${st.nlink} names (hard links): the export replaces it by a rename, which would leave the other names with the old content; remove the other links or export to another name`);
+      }
     } else target = undefined;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -195,9 +207,17 @@ function openOutput(out: string | undefined): Output {
   }
   if (target === undefined) return { writer: Bun.file(out).writer(), replaces: false, commit: none, discard: none };
   const file = target;
-  const tmp = createTemp(out, file);
+  removeStaleTemps(file, log);
+  const { path: tmp, fd: lockFd } = createTemp(out, file);
   let done = false;
   let unguard = () => {};
+  const release = () => {
+    try {
+      closeSync(lockFd); // the lock goes with it
+    } catch {
+      // released all the same
+    }
+  };
   const discard = () => {
     if (done) return;
     done = true;
@@ -207,6 +227,7 @@ function openOutput(out: string | undefined): Output {
     } catch {
       // already gone
     }
+    release();
   };
   try {
     if (mode !== undefined) chmodSync(tmp, mode);
@@ -218,6 +239,7 @@ function openOutput(out: string | undefined): Output {
         renameSync(tmp, file);
         done = true;
         unguard();
+        release();
       },
       discard,
     };
@@ -248,23 +270,84 @@ function discardOnRepeatedStop(discard: () => void): () => void {
 }
 
 /**
- * FILE.tmp-<pid>-<random>, created exclusively beside `file` (never onto what another process made there). The pid
- * alone was not unique: a container's process is often PID 1 at every run, and one export killed there left a
+ * FILE.tmp-<pid>-<random>, created exclusively beside `file` (never onto what another process made there), and held
+ * with an exclusive flock(2) on the returned descriptor until the export commits or discards it: the lock says the
+ * file's writer is alive (the kernel drops it when the process ends, SIGKILL included), which removeStaleTemps reads.
+ * The pid alone was not unique: a container's process is often PID 1 at every run, and one export killed there left a
  * FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers sharing
  * the volume collided the same way. A name taken is passed over, left to whoever made it.
  */
-function createTemp(out: string, file: string): string {
+function createTemp(out: string, file: string): { path: string; fd: number } {
   for (let attempt = 0; ; attempt++) {
     const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    let fd: number;
     try {
-      closeSync(openSync(tmp, "wx"));
-      return tmp;
+      fd = openSync(tmp, "wx");
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && attempt < 8) continue;
       if (code === "ENOENT" || code === "ENOTDIR") throw err; // no such directory: named as any --out is
       // The directory named: FILE itself may be writable where its directory takes no new file (read-only).
       throw new UsageError(`--out ${out}: cannot be written (${code ?? (err as Error).message} in its directory ${dirname(file)}: the export is written to a new file there, then renamed over ${basename(file)})`);
+    }
+    try {
+      tryLockExclusive(fd); // a new file: nobody else holds it
+    } catch {
+      // No locks on this filesystem (or no C library): unlocked, so no later export can tell it is alive; every one
+      // that cannot lock leaves temporary files alone (removeStaleTemps), so nothing is lost but the cleanup.
+    }
+    return { path: tmp, fd };
+  }
+}
+
+/**
+ * An export not heard of for this long may be an unlocked writer (a feeder from before 2026-12-06, which took no
+ * lock): a temporary file modified since is left alone, even unlocked. Also covers the instant between a writer's
+ * create and its lock.
+ */
+export const STALE_TEMP_MIN_AGE_MS = 60_000;
+
+/**
+ * Removes temporary files of earlier exports to `file` whose writer is gone: `<file>.tmp-<pid>-<random>` regular
+ * files beside it that nobody holds the flock of (createTemp: a live export holds it until it ends; the kernel drops
+ * it with the process, however it ended, in any PID namespace on the host) and not modified for
+ * STALE_TEMP_MIN_AGE_MS. Before, an export killed with SIGKILL (the OOM killer, a container stopped) left its
+ * temporary file for good, a copy of the output's size beside it at every kill. One that cannot be locked (held, no
+ * lock support, unreadable) or looked at is left alone. Cold: one listing of the directory per export.
+ */
+function removeStaleTemps(file: string, log: Logger): void {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // the export's own create says what is wrong with the directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+-[0-9a-z]+$/.test(name.slice(prefix.length))) continue;
+    const path = join(dir, name);
+    let fd: number;
+    try {
+      const st = lstatSync(path);
+      if (!st.isFile() || Date.now() - st.mtimeMs < STALE_TEMP_MIN_AGE_MS) continue;
+      // Read-write: over NFS an exclusive flock is a write lock, which a read-only descriptor cannot take.
+      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+    } catch {
+      continue;
+    }
+    try {
+      if (!tryLockExclusive(fd)) continue; // its export is running
+      // Still the file locked (not removed and made again under that name meanwhile), and still untouched.
+      const held = fstatSync(fd);
+      const now = lstatSync(path);
+      if (now.ino !== held.ino || now.dev !== held.dev || Date.now() - now.mtimeMs < STALE_TEMP_MIN_AGE_MS) continue;
+      unlinkSync(path);
+      log.info("removed a temporary file an earlier export to the same --out left (its process is gone)", { file: path, bytes: held.size });
+    } catch {
+      // no lock support here, or gone meanwhile: left as it is
+    } finally {
+      closeSync(fd);
     }
   }
 }

@@ -30,7 +30,7 @@ export const NATS_ACCESS_OPTIONS = {
 /** The --help lines of these flags, their text from column `col` (bridge 27, listen 23), at most 110 wide. */
 export function natsAccessHelp(col: number): string[] {
   const entries: [string, string][] = [
-    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty, over 4 MiB, malformed or a FIFO nothing writes to within 5 s exits 2 naming it, and a secret file that group or others may read is warned of"],
+    ["--nats-creds FILE", "NATS credentials: a .creds file (user JWT and nkey seed, as nsc writes it); or one of the three below. One kind at most (two exit 2); each file is read once at start: missing, empty, over 4 MiB, malformed or a FIFO nothing opens to write within 1 s exits 2 naming it, and a secret file that group or others may read is warned of"],
     ["--nats-user U", "user name, with --nats-password-file FILE: its password (one line)"],
     ["--nats-password-file FILE", "the password of --nats-user (never on the command line): one line of UTF-8, its final newline dropped"],
     ["--nats-token-file FILE", "a token (one line, as the password)"],
@@ -193,7 +193,7 @@ function certificateOf(path: string, flag: string): string {
  */
 export const MAX_ACCESS_FILE_BYTES = 4 * 1024 * 1024;
 
-// The FIFO wait (5 s) is the shared reader's, for every file read once at start (core/regular-file.ts).
+// The FIFO wait (1 s) is the shared reader's, for every file read once at start (core/regular-file.ts).
 
 function readFile(path: string, flag: string): Uint8Array {
   let bytes: Uint8Array;
@@ -201,7 +201,7 @@ function readFile(path: string, flag: string): Uint8Array {
     bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES });
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
-    if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)} is a FIFO no process wrote to within ${err.waitMs / 1000} s`);
+    if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)}: ${err.message}`);
     // Not found (or not a file): the value may be the secret itself, given by mistake for its file's path. Shown only
     // when it looks like a path, and the system's message without it (before, both printed it).
     throw new UsageError(`${flag}: cannot read ${shownPath(path)}: ${reasonWithoutPath(err as Error, path)}`);

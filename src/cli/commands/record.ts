@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
-import { monoStampUs } from "../../core/clock.ts";
+import { monoStampUs, monoStampUsAtMonoMs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
@@ -42,7 +42,8 @@ export const recordCommand: CommandSpec = {
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
     "      --max-file-mb N        rotate at this size on disk (default 256)",
     "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
-    "                             the first file is shorter), so recorders on several hosts cut their files alike",
+    "                             the first file is shorter), so recorders on several hosts cut their files alike;",
+    "                             the block written across a boundary is split there by receive time",
     "      --keep-hours H         delete finished captures in DIR last written more than H hours ago",
     "      --keep-bytes SIZE      delete the oldest finished captures while DIR's captures exceed SIZE",
     "                             (500M, 20G, …; at least twice --max-file-mb)",
@@ -201,6 +202,9 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             maxFileAgeMs: maxMinutes * 60_000,
             retention: { keepMs: keepHours === undefined ? undefined : keepHours * 3_600_000, keepBytes },
             log: log.child({ part: "capture" }),
+            // Records are stamped monoStampUs, rotation is timed on monoMs: a block across a file's UTC boundary is
+            // split there (before, it went to the new file whole, with up to 200 ms from before its boundary).
+            recordUsAtMonoMs: monoStampUsAtMonoMs,
             onDirRecreated: () => claim && checked(claim.renew()),
             // The claim looked at before every block and retention pass too (one stat), not only every second: once
             // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,

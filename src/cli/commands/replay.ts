@@ -12,6 +12,7 @@ import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, writeStderr } from "../../core/log.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { startOrStop } from "../start-or-stop.ts";
+import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
 
 /** `replay --strict`: the files were not replayed whole (distinct from 1, a failure, and 2, a usage error). */
@@ -100,6 +101,7 @@ export const replayCommand: CommandSpec = {
       log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
       await feeder.stop();
       await guard.stop();
+      await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
       return 1;
     }
     if (outcome === "stopped") {
@@ -127,6 +129,8 @@ export const replayCommand: CommandSpec = {
     for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
+    // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
+    await instrumentCacheWritesEnded(log, ctx.stopSignal);
     // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
     if (ctx.values.strict === true && !result.stoppedEarly && (result.truncated.length > 0 || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
     return 0;
