@@ -80,6 +80,13 @@ export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
 export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
+/**
+ * Datagrams listeners may feed to ingest() while one is processed, waiting their turn (copies: ≤ 64 MiB at 64 KiB
+ * each). More are dropped (`fedOverCap`) as the network drops them: the stream's next datagram is a gap, its books
+ * invalid until recovered (retransmission or the refresh). Unbounded, a listener feeding a backlog from one event
+ * held it all in memory at once.
+ */
+export const MAX_FED_DATAGRAMS = 1024;
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
@@ -134,6 +141,7 @@ export class FeedSubscriber {
     retransmitDatagrams: 0,
     retransmitRejected: 0,
     stalledRounds: 0,
+    fedOverCap: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook>;
@@ -377,12 +385,21 @@ export class FeedSubscriber {
    * receipt clock (mono-clock.ts monoEpochUs, what it defaults to): ages are measured on it, and an update shows it
    * moved by the wall clock's steps since start (shownUs; by nothing until the host's clock steps). Called from a
    * listener while a datagram is processed, it takes a copy and processes it right after that one (and the held
-   * datagrams that one released).
+   * datagrams that one released); beyond MAX_FED_DATAGRAMS waiting, it is dropped (`fedOverCap`), a loss like any other.
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
     if (this.inPacket) {
       // From a listener: after the packet under way. Fed after a stop() it restarts as below; fed before one, its books
       // stay stale as that stop() left them (processed at once, stop() would have made them so).
+      const length = bytes.byteLength;
+      if (length > this.rxBytes.length || this.fedMeanwhile.length >= MAX_FED_DATAGRAMS) {
+        // Not copied: refused now (reject touches neither rxBytes nor the reader), or lost as on the network.
+        this.counters.datagrams++;
+        this.counters.bytes += length;
+        if (length > this.rxBytes.length) this.reject(DecodeErrorCode.OVERSIZED, length, from, -1);
+        else this.counters.fedOverCap++;
+        return;
+      }
       this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from, afterStop: this.instrumentBooks.stopped });
       return;
     }

@@ -333,6 +333,11 @@ export interface SubscriberCounters {
    * unread. The next round judges.
    */
   stalledRounds: number;
+  /**
+   * Datagrams a listener fed to ingest() while MAX_FED_DATAGRAMS already waited their turn (fed meanwhile): dropped,
+   * a loss like the network's (the stream's next datagram is a gap; its books invalid until recovered).
+   */
+  fedOverCap: number;
 }
 
 export interface StreamInfo {
