@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -642,7 +642,9 @@ export class FeedSubscriber {
     // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since). A
     // copy of what the stream already had is no sign of its publisher now: a late or replayed one kept a stream whose
     // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
-    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount)) this.heard(st, nowMs);
+    // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
+    const sendTimeUs = r.sendTimeUs;
+    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
@@ -672,8 +674,9 @@ export class FeedSubscriber {
    * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
    * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
    */
-  private heard(st: StreamState, nowMs: number): void {
+  private heard(st: StreamState, nowMs: number, sendTimeUs: number): void {
     st.lastRecvMs = nowMs;
+    st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

@@ -211,6 +211,18 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
   return seqNum < line.nextSeq && seqNum + msgCount <= line.nextSeq && !continuesOldLine(line, seqNum, msgCount);
 }
 
+/**
+ * A heartbeat at the line (nothing new: its seqNum is nextSeq) sent no later than the last datagram the stream was
+ * heard by: a copy of one it had (replayed: no key needed; or duplicated), no sign of its publisher now. Before
+ * 2026-12-06 it was heard: replaying the last heartbeat a dead publisher sent kept its stream from turning stale, its
+ * books usable with what it last sent, for as long as the replays came. A publisher's clock stepped back while its
+ * stream is idle leaves it stale (not usable) until its send times pass the last heard or it sends data. Send time 0
+ * (unknown) tells nothing: heard as before. HOT: one comparison for a datagram with messages.
+ */
+export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
+  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -244,6 +256,11 @@ export interface StreamState extends StreamInfo {
   /** The pending jump line of that session then (−1: none) and where the line after it began, restored with it. */
   prevAltNext: number;
   prevLineFrom: number;
+  /**
+   * The send time of the last live datagram the stream was heard by (FeedSubscriber.heard; 0: none in its session): a
+   * heartbeat at the line sent no later is a copy (isBeatCopy).
+   */
+  heardSendUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -495,6 +512,7 @@ export class StreamTable {
         sharedReported: false,
         lateFromSendUs: 0,
         lateAdoptedAtUs: -1,
+        heardSendUs: 0,
         silent: false,
       };
       if (ownLine) {
@@ -537,6 +555,7 @@ export class StreamTable {
     st.lineFrom = r.seqNum;
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
+    st.heardSendUs = 0; // another process's clock: its idle heartbeats are judged by its own send times
     st.ended = false;
     this.instrumentBooks.invalidateSourceStream(st);
     this.emitSession("restarted", st, previous);
@@ -748,6 +767,7 @@ export class StreamTable {
       s.altNext = s.prevAltNext;
       s.altCount = 0;
       s.lineFrom = s.prevLineFrom;
+      s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
       told.push(this.sessionEvent("reverted", s, bogusId));
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
