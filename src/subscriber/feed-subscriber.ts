@@ -566,15 +566,17 @@ export class FeedSubscriber {
       this.reject(rc, length, from, fromPort);
       return;
     }
-    if (this.auth === undefined && !this.signedUnverifiedTold && r.authenticated) {
-      this.signedUnverifiedTold = true; // cold, once
-      this.signedUnverified?.();
-    }
     // Held datagrams replayed from here (released by this one) are inside it too: what their listeners feed comes after
     // all of them (before 2026-12-06 right after the first, the rest still to replay).
     const outerPacket = this.inPacket;
     this.inPacket = true;
     try {
+      if (this.auth === undefined && !this.signedUnverifiedTold && r.authenticated) {
+        // Cold, once; inside the packet as a listener is (before 2026-12-06 outside it: a datagram the callback fed
+        // to ingest() was processed at once over this one, whose messages were lost).
+        this.signedUnverifiedTold = true;
+        if (this.signedUnverified !== undefined) this.listeners.call(this.signedUnverified, undefined); // one that throws: reported
+      }
       this.processPacket(r, recvTimeUs, length);
       if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {

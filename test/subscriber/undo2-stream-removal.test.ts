@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_FED_DATAGRAMS } from "../../src/subscriber/feed-subscriber.ts";
 import type { SessionEvent } from "../../src/subscriber/index.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { levelsOf, TestBook } from "../wire/helpers.ts";
 import { flagged } from "./delta-feed.ts";
@@ -292,5 +293,32 @@ describe("datagrams a listener feeds to ingest() from one event", () => {
     ingestAll(sub, snap(y, -1)); // y's next: the gap, book 7 invalid until its next snapshot (never usable at 100)
     expect([sub.counters.gaps, sub.book(7)!.usable]).toEqual([1, false]);
     // Before: every one queued (unbounded): fedOverCap undefined, book 7 at 90, no gap.
+  });
+});
+
+describe("a datagram onSignedUnverified feeds to ingest()", () => {
+  it("is processed after the signed one that told it: that one keeps its own messages", () => {
+    const x = packer({ sourceId: 1, channelId: 1, auth: new DatagramAuth(new Uint8Array(32).fill(7)) });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    const y7 = snap(y, 7)[0]!;
+    let told = 0;
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, onSignedUnverified: () => (told++, sub.ingest(y7, T0 + 60)) });
+    ingestAll(sub, snap(x, 3)); // signed, no key here: told, before its messages are read
+    // Before: told outside the datagram under way, the fed one was processed at once over it: book 3 never loaded,
+    // book 7's snapshot applied again as channel 1's (moved to source 1).
+    expect([told, sub.book(3)?.valid, sub.book(7)?.sourceId, sub.counters.superseded]).toEqual([1, true, 2, 0]);
+  });
+
+  it("one that throws is reported as a listener's: the datagram is still applied, nothing escapes", () => {
+    const x = packer({ sourceId: 1, channelId: 1, auth: new DatagramAuth(new Uint8Array(32).fill(7)) });
+    const told = () => {
+      throw new Error("told");
+    };
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, onSignedUnverified: told });
+    const errors: string[] = [];
+    sub.on("error", (e) => errors.push(e.error.message));
+    // Before: the throw escaped ingest() (from a socket's 'message' handler: an uncaught exception).
+    expect(() => ingestAll(sub, snap(x, 3))).not.toThrow();
+    expect([errors, sub.counters.listenerErrors, sub.book(3)?.valid]).toEqual([["told"], 1, true]);
   });
 });
