@@ -188,6 +188,14 @@ interface StreamLine {
   aliveMs: number;
   hbMs: number;
   prevHbMs: number;
+  /**
+   * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
+   * session sent no later is a copy (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
+   */
+  heardSendNs: number;
+  heardId: number;
+  heardStartLo: number;
+  heardStartHi: number;
   /** Went silent since its last envelope (a gap of the reader's stream was made for it: once per silence). */
   silent: boolean;
   /** Its last envelope taken in was an END_OF_SESSION heartbeat: the upstream session ended on this stream. */
@@ -724,8 +732,20 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
+    // A copy of a heartbeat the stream already brought (its send time no later, same session): taken in as before but
+    // no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last heartbeat replayed
+    // (no key needed; the bridge forwards it at the stream's next number) kept the reader heartbeating, its books usable.
+    const sendNs = sendHi * 0x1_0000_0000 + sendLo;
+    if (msgLen === 0 && line !== undefined && sendNs !== 0 && sendNs <= line.heardSendNs && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi) {
+      this.counters.heartbeats++;
+      return result;
+    }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
+      line.heardSendNs = sendNs;
+      line.heardId = id;
+      line.heardStartLo = startLo;
+      line.heardStartHi = startHi;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
       if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
@@ -818,7 +838,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }

@@ -640,6 +640,33 @@ describe("a run left behind is taken back though another left-behind run's datag
 });
 
 /**
+ * A dead publisher's last heartbeat replayed (a copy: no key needed) is no sign of it: on the NATS reader as on
+ * multicast (rev25-stale-recovery), upstream stays silent, so the reader sends no heartbeat and the books stay stale.
+ * Old: each replay (forwarded by the bridge, at the stream's next forward number) made upstream alive again.
+ */
+it("NATS reader: a copy of upstream's last heartbeat does not make it alive again; a later heartbeat does", () => {
+  const { rep, feed, feedRaw, clock: c } = natsRig();
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  feed(a);
+  const beats: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    a.appendHeartbeat(0);
+    const d = take(a, (c.sendUs += 1_000_000));
+    beats.push(...d);
+    feedRaw(d, 1000);
+  }
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000; // the publisher died: upstream silent
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  for (const d of [beats[2]!, beats[0]!]) expect(feedRaw([d], 10)).toEqual(["ok"]); // forwarded, taken in
+  expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true
+  a.appendHeartbeat(0);
+  feedRaw(take(a, (c.sendUs += 6_000_000)), 10); // it speaks again
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+});
+
+/**
  * As above, up to S confirmed over R and silent; then a backlog of A (left behind, dead) drains from a slow path: a
  * datagram each 500 ms for 6 s of receive time, sent 2.5 s apart (30 s of its own send times), its snapshot among them.
  * Both spans pass 5 s and no gap is long, but A sent faster than it is received: no run sending now. Old: A was taken
