@@ -646,7 +646,7 @@ export class FeedSubscriber {
     // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
     // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
     const sendTimeUs = r.sendTimeUs;
-    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs);
+    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs, r.msgCount);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
@@ -676,8 +676,9 @@ export class FeedSubscriber {
    * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
    * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
    */
-  private heard(st: StreamState, nowMs: number, sendTimeUs: number): void {
+  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
     st.lastRecvMs = nowMs;
+    if (msgCount > 0 || st.heardSendUs === 0) st.lineSendUs = sendTimeUs; // isBeatCopy
     st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {

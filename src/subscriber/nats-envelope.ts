@@ -190,9 +190,11 @@ interface StreamLine {
   prevHbMs: number;
   /**
    * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
-   * session sent no later is a copy (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
+   * session sent no later, and not before the last message envelope (or the session's first) that did, is a copy
+   * (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
    */
   heardSendNs: number;
+  lineSendNs: number;
   heardId: number;
   heardStartLo: number;
   heardStartHi: number;
@@ -736,12 +738,15 @@ export class EnvelopeRepacker {
     // no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last heartbeat replayed
     // (no key needed; the bridge forwards it at the stream's next number) kept the reader heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
-    if (msgLen === 0 && line !== undefined && sendNs !== 0 && sendNs <= line.heardSendNs && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi) {
+    // One sent before the line's last message (its upstream clock stepped back further than it is idle) is no copy.
+    const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
+    if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
       this.counters.heartbeats++;
       return result;
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
+      if (msgLen > 0 || !sameSession) line.lineSendNs = sendNs;
       line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
@@ -838,7 +843,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }

@@ -213,14 +213,16 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
 
 /**
  * A heartbeat at the line (nothing new: its seqNum is nextSeq) sent no later than the last datagram the stream was
- * heard by: a copy of one it had (replayed: no key needed; or duplicated), no sign of its publisher now. Before
- * 2026-12-06 it was heard: replaying the last heartbeat a dead publisher sent kept its stream from turning stale, its
- * books usable with what it last sent, for as long as the replays came. A publisher's clock stepped back while its
- * stream is idle leaves it stale (not usable) until its send times pass the last heard or it sends data. Send time 0
- * (unknown) tells nothing: heard as before. HOT: one comparison for a datagram with messages.
+ * heard by, and not before the one that brought the line there: a copy of one it had (replayed: no key needed; or
+ * duplicated), no sign of its publisher now. Before 2026-12-06 it was heard: replaying the last heartbeat a dead
+ * publisher sent kept its stream from turning stale, its books usable with what it last sent, for as long as the
+ * replays came. Sent before the line's datagram, it is no heartbeat that line had (its publisher's clock stepped back
+ * further than the line is idle): heard. A step back within that idle time leaves an idle stream stale (not usable)
+ * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
+ * heard as before. HOT: one comparison for a datagram with messages.
  */
-export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
-  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs;
+export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
+  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
 }
 
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
@@ -261,6 +263,8 @@ export interface StreamState extends StreamInfo {
    * heartbeat at the line sent no later is a copy (isBeatCopy).
    */
   heardSendUs: number;
+  /** The send time of the last datagram with messages it was heard by (or its session's first): where the line began. */
+  lineSendUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -513,6 +517,7 @@ export class StreamTable {
         lateFromSendUs: 0,
         lateAdoptedAtUs: -1,
         heardSendUs: 0,
+        lineSendUs: 0,
         silent: false,
       };
       if (ownLine) {
@@ -556,6 +561,7 @@ export class StreamTable {
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
     st.heardSendUs = 0; // another process's clock: its idle heartbeats are judged by its own send times
+    st.lineSendUs = 0;
     st.ended = false;
     this.instrumentBooks.invalidateSourceStream(st);
     this.emitSession("restarted", st, previous);
@@ -768,6 +774,7 @@ export class StreamTable {
       s.altCount = 0;
       s.lineFrom = s.prevLineFrom;
       s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
+      s.lineSendUs = 0;
       told.push(this.sessionEvent("reverted", s, bogusId));
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);

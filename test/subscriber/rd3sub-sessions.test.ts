@@ -664,6 +664,11 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   a.appendHeartbeat(0);
   feedRaw(take(a, (c.sendUs += 6_000_000)), 10); // it speaks again
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000;
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  a.appendHeartbeat(0);
+  feedRaw(take(a, T0 - 60_000_000), 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
 });
 
 /**

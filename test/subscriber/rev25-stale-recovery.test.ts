@@ -99,6 +99,22 @@ describe("a stale stream's retransmission", () => {
     expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
   });
 
+  it("a heartbeat at the line sent before the datagram that brought the line there is no copy: its clock stepped back", () => {
+    const { head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0); // sent at T0
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 1000)) sub.ingest(d, T0);
+    sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 5000);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(false);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 - 60_000_000)) sub.ingest(d, T0); // its host clock stepped back a minute, idle still
+    // No heartbeat at this line was sent before T0 (the line's datagram): its publisher, not a copy. Judged a copy,
+    // the idle stream stayed stale for as long as the step.
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {
     const { book, head, deltas } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
