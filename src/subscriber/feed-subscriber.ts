@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -80,6 +80,13 @@ export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
 export const DEFAULT_MAX_ASSEMBLY_LEVELS = 2_000_000;
 export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
+/**
+ * Datagrams listeners may feed to ingest() while one is processed, waiting their turn (copies: ≤ 64 MiB at 64 KiB
+ * each). More are dropped (`fedOverCap`) as the network drops them: the stream's next datagram is a gap, its books
+ * invalid until recovered (retransmission or the refresh). Unbounded, a listener feeding a backlog from one event
+ * held it all in memory at once.
+ */
+export const MAX_FED_DATAGRAMS = 1024;
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
@@ -134,6 +141,7 @@ export class FeedSubscriber {
     retransmitDatagrams: 0,
     retransmitRejected: 0,
     stalledRounds: 0,
+    fedOverCap: 0,
   };
   /** Books by instrumentId. */
   readonly books: Map<number, SubscriberBook>;
@@ -377,12 +385,21 @@ export class FeedSubscriber {
    * receipt clock (mono-clock.ts monoEpochUs, what it defaults to): ages are measured on it, and an update shows it
    * moved by the wall clock's steps since start (shownUs; by nothing until the host's clock steps). Called from a
    * listener while a datagram is processed, it takes a copy and processes it right after that one (and the held
-   * datagrams that one released).
+   * datagrams that one released); beyond MAX_FED_DATAGRAMS waiting, it is dropped (`fedOverCap`), a loss like any other.
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
     if (this.inPacket) {
       // From a listener: after the packet under way. Fed after a stop() it restarts as below; fed before one, its books
       // stay stale as that stop() left them (processed at once, stop() would have made them so).
+      const length = bytes.byteLength;
+      if (length > this.rxBytes.length || this.fedMeanwhile.length >= MAX_FED_DATAGRAMS) {
+        // Not copied: refused now (reject touches neither rxBytes nor the reader), or lost as on the network.
+        this.counters.datagrams++;
+        this.counters.bytes += length;
+        if (length > this.rxBytes.length) this.reject(DecodeErrorCode.OVERSIZED, length, from, -1);
+        else this.counters.fedOverCap++;
+        return;
+      }
       this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from, afterStop: this.instrumentBooks.stopped });
       return;
     }
@@ -549,15 +566,17 @@ export class FeedSubscriber {
       this.reject(rc, length, from, fromPort);
       return;
     }
-    if (this.auth === undefined && !this.signedUnverifiedTold && r.authenticated) {
-      this.signedUnverifiedTold = true; // cold, once
-      this.signedUnverified?.();
-    }
     // Held datagrams replayed from here (released by this one) are inside it too: what their listeners feed comes after
     // all of them (before 2026-12-06 right after the first, the rest still to replay).
     const outerPacket = this.inPacket;
     this.inPacket = true;
     try {
+      if (this.auth === undefined && !this.signedUnverifiedTold && r.authenticated) {
+        // Cold, once; inside the packet as a listener is (before 2026-12-06 outside it: a datagram the callback fed
+        // to ingest() was processed at once over this one, whose messages were lost).
+        this.signedUnverifiedTold = true;
+        if (this.signedUnverified !== undefined) this.listeners.call(this.signedUnverified, undefined); // one that throws: reported
+      }
       this.processPacket(r, recvTimeUs, length);
       if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {
@@ -625,7 +644,9 @@ export class FeedSubscriber {
     // Heard when received, held or not; a held one replayed later was heard then (its stream may be silent since). A
     // copy of what the stream already had is no sign of its publisher now: a late or replayed one kept a stream whose
     // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
-    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount)) this.heard(st, nowMs);
+    // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
+    const sendTimeUs = r.sendTimeUs;
+    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs, r.msgCount);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
@@ -655,8 +676,10 @@ export class FeedSubscriber {
    * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
    * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
    */
-  private heard(st: StreamState, nowMs: number): void {
+  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
     st.lastRecvMs = nowMs;
+    if (msgCount > 0 || st.heardSendUs === 0) st.lineSendUs = sendTimeUs; // isBeatCopy
+    st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

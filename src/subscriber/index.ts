@@ -5,6 +5,7 @@
  */
 export {
   FeedSubscriber,
+  MAX_FED_DATAGRAMS,
   type FeedSubscriberOptions,
   type FeedSubscriberEvents,
   type GroupSpec,

@@ -188,6 +188,16 @@ interface StreamLine {
   aliveMs: number;
   hbMs: number;
   prevHbMs: number;
+  /**
+   * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
+   * session sent no later, and not before the last message envelope (or the session's first) that did, is a copy
+   * (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
+   */
+  heardSendNs: number;
+  lineSendNs: number;
+  heardId: number;
+  heardStartLo: number;
+  heardStartHi: number;
   /** Went silent since its last envelope (a gap of the reader's stream was made for it: once per silence). */
   silent: boolean;
   /** Its last envelope taken in was an END_OF_SESSION heartbeat: the upstream session ended on this stream. */
@@ -323,15 +333,21 @@ interface UpstreamSession extends SessionKey {
   /** A line of the source the last upstreamOver found alive: tried first (a flood of older envelopes scans no table). */
   alive: StreamLine | undefined;
   /**
-   * A run it left behind whose envelopes keep coming (backHi −1: none), the reader's time and the upstream send time
-   * (ns) of the first of them since the watch began, and the reader's time of the last (EnvelopeRepacker.liveLeftBehind).
+   * The runs it left behind whose envelopes came, each watched on its own (EnvelopeRepacker.liveLeftBehind; at most
+   * RETIRED_SESSIONS, only retired runs), as on multicast (streams.ts back): one watch per source was restarted by any
+   * other run's envelope, so a replay of one left-behind run's between a live one's held that one off for good.
    */
-  backHi: number;
-  backLo: number;
-  backId: number;
-  backFromMs: number;
-  backFromSendNs: number;
-  backLastMs: number;
+  back: BackWatch[];
+}
+
+/**
+ * A run a source left behind whose envelopes keep coming: the reader's time and the upstream send time (ns) of the
+ * first of them since its watch began, and the reader's time of the last.
+ */
+interface BackWatch extends SessionKey {
+  fromMs: number;
+  fromSendNs: number;
+  lastMs: number;
 }
 
 const RETIRED_SESSIONS = 8;
@@ -340,6 +356,17 @@ const RETIRED_SESSIONS = 8;
 function unretire(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
   const r = known.retired;
   for (let i = 0; i < r.length; i++) if (sameKey(startHi, startLo, id, r[i])) r.splice(i--, 1);
+}
+
+/** Cold: the watch of the run left behind, or a new one from this envelope (undefined then), as on multicast. */
+function watchOf(known: UpstreamSession, startHi: number, startLo: number, id: number, nowMs: number, sendNs: number): BackWatch | undefined {
+  const back = known.back;
+  for (const w of back) if (sameKey(startHi, startLo, id, w)) return w;
+  // Only retired runs are watched (RETIRED_SESSIONS at most): those no longer retired go first.
+  for (let i = back.length - 1; i >= 0; i--) if (!listHas(known.retired, back[i]!.startHi, back[i]!.startLo, back[i]!.id)) back.splice(i, 1);
+  if (back.length >= RETIRED_SESSIONS) back.shift();
+  back.push({ startHi, startLo, id, fromMs: nowMs, fromSendNs: sendNs, lastMs: nowMs });
+  return undefined;
 }
 
 function retire(known: UpstreamSession, k: SessionKey): void {
@@ -654,7 +681,7 @@ export class EnvelopeRepacker {
     if (known === undefined) {
       // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
       const old = { startHi: 0, startLo: 0, id: 0 };
-      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined, backHi: -1, backLo: 0, backId: 0, backFromMs: 0, backFromSendNs: 0, backLastMs: 0 });
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined, back: [] });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
@@ -707,8 +734,23 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
+    // A copy of a heartbeat the stream already brought (its send time no later, same session): taken in as before but
+    // no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last heartbeat replayed
+    // (no key needed; the bridge forwards it at the stream's next number) kept the reader heartbeating, its books usable.
+    const sendNs = sendHi * 0x1_0000_0000 + sendLo;
+    // One sent before the line's last message (its upstream clock stepped back further than it is idle) is no copy.
+    const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
+    if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
+      this.counters.heartbeats++;
+      return result;
+    }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
+      if (msgLen > 0 || !sameSession) line.lineSendNs = sendNs;
+      line.heardSendNs = sendNs;
+      line.heardId = id;
+      line.heardStartLo = startLo;
+      line.heardStartHi = startHi;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
       if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
@@ -801,7 +843,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }
@@ -944,27 +986,27 @@ export class EnvelopeRepacker {
    */
   private liveLeftBehind(known: UpstreamSession, source: number, startHi: number, startLo: number, id: number, sendNs: number, hbMs: number, nowMs: number): boolean {
     const spanMs = Math.max(LEFT_BEHIND_LIVE_MS, 3 * hbMs);
-    const lastMs = known.backLastMs;
-    known.backLastMs = nowMs;
-    if (known.backHi !== startHi || known.backLo !== startLo || known.backId !== id || nowMs - lastMs > spanMs) {
-      known.backHi = startHi;
-      known.backLo = startLo;
-      known.backId = id;
-      known.backFromMs = nowMs;
-      known.backFromSendNs = sendNs;
+    // Its own watch: another run's envelopes (a replay of a dead one's) restart none of it.
+    const w = watchOf(known, startHi, startLo, id, nowMs, sendNs);
+    if (w === undefined) return false;
+    const lastMs = w.lastMs;
+    w.lastMs = nowMs;
+    if (nowMs - lastMs > spanMs) {
+      w.fromMs = nowMs;
+      w.fromSendNs = sendNs;
       return false;
     }
-    const recvSpanMs = nowMs - known.backFromMs;
-    const sendSpanMs = (sendNs - known.backFromSendNs) / 1e6;
+    const recvSpanMs = nowMs - w.fromMs;
+    const sendSpanMs = (sendNs - w.fromSendNs) / 1e6;
     if (recvSpanMs < spanMs || sendSpanMs < spanMs) return false;
     // Its clock must have run with the reader's (as on multicast: a dead run's backlog drained from a slow path was
     // taken back before 2026-12-06, its old snapshot repacked as live); else the watch starts again from this one.
     if (Math.abs(sendSpanMs - recvSpanMs) > LEFT_BEHIND_SKEW_MS || !this.upstreamOver(known, source, nowMs)) {
-      known.backFromMs = nowMs;
-      known.backFromSendNs = sendNs;
+      w.fromMs = nowMs;
+      w.fromSendNs = sendNs;
       return false;
     }
-    known.backHi = -1;
+    known.back.splice(known.back.indexOf(w), 1);
     unretire(known, startHi, startLo, id);
     return true;
   }

@@ -211,6 +211,20 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
   return seqNum < line.nextSeq && seqNum + msgCount <= line.nextSeq && !continuesOldLine(line, seqNum, msgCount);
 }
 
+/**
+ * A heartbeat at the line (nothing new: its seqNum is nextSeq) sent no later than the last datagram the stream was
+ * heard by, and not before the one that brought the line there: a copy of one it had (replayed: no key needed; or
+ * duplicated), no sign of its publisher now. Before 2026-12-06 it was heard: replaying the last heartbeat a dead
+ * publisher sent kept its stream from turning stale, its books usable with what it last sent, for as long as the
+ * replays came. Sent before the line's datagram, it is no heartbeat that line had (its publisher's clock stepped back
+ * further than the line is idle): heard. A step back within that idle time leaves an idle stream stale (not usable)
+ * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
+ * heard as before. HOT: one comparison for a datagram with messages.
+ */
+export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
+  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -244,6 +258,13 @@ export interface StreamState extends StreamInfo {
   /** The pending jump line of that session then (−1: none) and where the line after it began, restored with it. */
   prevAltNext: number;
   prevLineFrom: number;
+  /**
+   * The send time of the last live datagram the stream was heard by (FeedSubscriber.heard; 0: none in its session): a
+   * heartbeat at the line sent no later is a copy (isBeatCopy).
+   */
+  heardSendUs: number;
+  /** The send time of the last datagram with messages it was heard by (or its session's first): where the line began. */
+  lineSendUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -298,14 +319,11 @@ export interface SourceState {
    */
   skipped: number[];
   /**
-   * A run it left behind whose datagrams keep coming (−1: none), the receive time and send time (its own clock) of
-   * the first of them since the watch began, and the receive time of the last (StreamTable.liveLeftBehind).
+   * The runs it left behind whose datagrams came, each watched on its own (StreamTable.liveLeftBehind; at most
+   * RETIRED_SESSIONS, only retired runs). One watch per source was restarted by any other run's datagram: a forger
+   * replaying one left-behind run's datagrams (no key needed) between a live one's held that one off for good.
    */
-  backStartUs: number;
-  backId: number;
-  backFromRecvUs: number;
-  backFromSendUs: number;
-  backLastRecvUs: number;
+  back: BackWatch[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
   /**
@@ -313,6 +331,30 @@ export interface SourceState {
    * older sessions' datagrams while it stays alive costs O(1) each, not a pass over the stream table each.
    */
   alive: StreamState | undefined;
+}
+
+/**
+ * A run a source left behind whose datagrams keep coming: the receive time and send time (its own clock) of the
+ * first of them since its watch began, and the receive time of the last (StreamTable.liveLeftBehind).
+ */
+interface BackWatch {
+  startUs: number;
+  id: number;
+  fromRecvUs: number;
+  fromSendUs: number;
+  lastRecvUs: number;
+}
+
+/** Cold: the watch of the run left behind (startUs, id), or a new one from this datagram (undefined then). */
+function watchOf(src: SourceState, startUs: number, id: number, recvTimeUs: number, sendTimeUs: number): BackWatch | undefined {
+  const back = src.back;
+  for (const w of back) if (w.startUs === startUs && w.id === id) return w;
+  // Only retired runs are watched, and RETIRED_SESSIONS are retired at most: the watches of runs no longer retired
+  // (pushed out, or taken back) go first, so one of a run still retired is never pushed out by another's.
+  for (let i = back.length - 1; i >= 0; i--) if (!isRetired(src, back[i]!.startUs, back[i]!.id)) back.splice(i, 1);
+  if (back.length >= RETIRED_SESSIONS) back.shift();
+  back.push({ startUs, id, fromRecvUs: recvTimeUs, fromSendUs: sendTimeUs, lastRecvUs: recvTimeUs });
+  return undefined;
 }
 
 /**
@@ -474,6 +516,8 @@ export class StreamTable {
         sharedReported: false,
         lateFromSendUs: 0,
         lateAdoptedAtUs: -1,
+        heardSendUs: 0,
+        lineSendUs: 0,
         silent: false,
       };
       if (ownLine) {
@@ -516,6 +560,8 @@ export class StreamTable {
     st.lineFrom = r.seqNum;
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
+    st.heardSendUs = 0; // another process's clock: its idle heartbeats are judged by its own send times
+    st.lineSendUs = 0;
     st.ended = false;
     this.instrumentBooks.invalidateSourceStream(st);
     this.emitSession("restarted", st, previous);
@@ -651,7 +697,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, newCrc: -1, oldCrc: -1, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], backStartUs: -1, backId: 0, backFromRecvUs: 0, backFromSendUs: 0, backLastRecvUs: 0, streams: 0, alive: undefined };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, newCrc: -1, oldCrc: -1, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], back: [], streams: 0, alive: undefined };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -727,6 +773,8 @@ export class StreamTable {
       s.altNext = s.prevAltNext;
       s.altCount = 0;
       s.lineFrom = s.prevLineFrom;
+      s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
+      s.lineSendUs = 0;
       told.push(this.sessionEvent("reverted", s, bogusId));
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
@@ -769,33 +817,35 @@ export class StreamTable {
    * session is alive (as mayRestartPending; also while a newer one is provisional: one bogus header after the run
    * that left it behind kept it refused): a dead run's late datagrams, sent before it died, arrive together after a blip and span no such
    * receive time; one late copy long after others is no run still sending. The newest found alive restarts the watch.
+   * Each run left behind has a watch of its own (src.back): one per source, each datagram of another run restarted it.
    */
   private liveLeftBehind(src: SourceState, r: PacketReader, recvTimeUs: number): boolean {
     const startUs = r.sessionStartUs;
     const id = r.sessionId;
     const sendTimeUs = r.sendTimeUs;
     const spanUs = 1000 * Math.max(LEFT_BEHIND_LIVE_MS, 3 * r.heartbeatIntervalMs);
-    const lastRecvUs = src.backLastRecvUs;
-    src.backLastRecvUs = recvTimeUs;
-    if (src.backStartUs !== startUs || src.backId !== id || recvTimeUs - lastRecvUs > spanUs) {
-      src.backStartUs = startUs;
-      src.backId = id;
-      src.backFromRecvUs = recvTimeUs;
-      src.backFromSendUs = sendTimeUs;
+    // Its own watch: another run's datagrams (a replay of a dead one's needs no key) restart none of it.
+    const w = watchOf(src, startUs, id, recvTimeUs, sendTimeUs);
+    if (w === undefined) return false;
+    const lastRecvUs = w.lastRecvUs;
+    w.lastRecvUs = recvTimeUs;
+    if (recvTimeUs - lastRecvUs > spanUs) {
+      w.fromRecvUs = recvTimeUs;
+      w.fromSendUs = sendTimeUs;
       return false;
     }
-    const recvSpanUs = recvTimeUs - src.backFromRecvUs;
-    const sendSpanUs = sendTimeUs - src.backFromSendUs;
+    const recvSpanUs = recvTimeUs - w.fromRecvUs;
+    const sendSpanUs = sendTimeUs - w.fromSendUs;
     if (recvSpanUs < spanUs || sendSpanUs < spanUs) return false;
     // Its clock must have run with the receive clock (a dead run's backlog drained from a slow path, 30 s of its sends
     // in 6 s, was taken back before 2026-12-06, its old snapshot a usable book); else, as when another stream is
     // alive, the watch starts again from this datagram.
     if (Math.abs(sendSpanUs - recvSpanUs) > 1000 * LEFT_BEHIND_SKEW_MS || this.anyAlive(src, startUs, id)) {
-      src.backFromRecvUs = recvTimeUs;
-      src.backFromSendUs = sendTimeUs;
+      w.fromRecvUs = recvTimeUs;
+      w.fromSendUs = sendTimeUs;
       return false;
     }
-    src.backStartUs = -1;
+    src.back.splice(src.back.indexOf(w), 1);
     unretire(src, startUs, id);
     return true;
   }

@@ -67,6 +67,8 @@ export interface FeedSubscriberOptions {
    * Without a key: told once, at the first datagram read that carries an AUTHENTICATED trailer (unchecked): the
    * publisher signs and this subscriber was given no key, so nothing is verified though the feed is meant to be.
    * Fed by a keyed NATS reader (attachNats with authKey), which signs what it repacks, it would be told of those.
+   * Called as a listener is, while that datagram is processed: one that throws is reported ('error'), and a datagram
+   * it feeds to ingest() is processed after that one.
    */
   onSignedUnverified?: () => void;
   /**
@@ -333,6 +335,11 @@ export interface SubscriberCounters {
    * unread. The next round judges.
    */
   stalledRounds: number;
+  /**
+   * Datagrams a listener fed to ingest() while MAX_FED_DATAGRAMS already waited their turn (fed meanwhile): dropped,
+   * a loss like the network's (the stream's next datagram is a gap; its books invalid until recovered).
+   */
+  fedOverCap: number;
 }
 
 export interface StreamInfo {

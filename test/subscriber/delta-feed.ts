@@ -7,9 +7,10 @@ import type { Instrument } from "../../src/core/types.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import { randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { packer, take, T0 } from "./feed-harness.ts";
 
-export function deltaFeed(inst: Instrument, seed: number, count: number): { book: TestBook; head: Uint8Array[]; deltas: Uint8Array[] } {
+export function deltaFeed(inst: Instrument, seed: number, count: number): { book: TestBook; head: Uint8Array[]; deltas: Uint8Array[]; p: ChannelPacker } {
   const p = packer();
   const book = new TestBook(inst);
   const r = rng(seed);
@@ -26,7 +27,7 @@ export function deltaFeed(inst: Instrument, seed: number, count: number): { book
     packBookDelta(p, book, cs);
     deltas.push(...take(p));
   }
-  return { book, head, deltas };
+  return { book, head, deltas, p };
 }
 
 /** A copy of `d` flagged RETRANSMIT (its CRC recomputed, no auth). */

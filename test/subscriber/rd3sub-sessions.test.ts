@@ -562,6 +562,116 @@ describe("a live clock-step restart left behind by a later-starting run's late d
 });
 
 /**
+ * As above (A confirmed, R taken after it as a clock-step restart, S's late datagrams confirmed over R: A and R left
+ * behind, S silent), but while R keeps sending a forger without the key replays one of A's datagrams (a copy: it needs
+ * no key) after each of R's. The take-back watch was one per source: each of A's copies restarted it for A, each of
+ * R's for R, so R never kept sending 5 s in a row and stayed refused for as long as the replays came. Each run left
+ * behind has its own watch now: R is taken back, its book usable.
+ */
+describe("a run left behind is taken back though another left-behind run's datagrams are replayed between its own", () => {
+  it("multicast", () => {
+    const sub = newSubscriber({ staleAfterMs: 2500 });
+    const send = (p: ChannelPacker, advanceMs: number): Uint8Array[] => {
+      clock.nowMs += advanceMs;
+      sub.checkStale(clock.nowMs);
+      const dgs = take(p, clock.nowMs * 1000);
+      for (const d of dgs) sub.ingest(d, clock.nowMs * 1000);
+      return dgs;
+    };
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    send(a, 10);
+    a.appendHeartbeat(0);
+    const aCopy = send(a, 1000)[0]!;
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    send(r, 5000);
+    r.appendHeartbeat(0);
+    send(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    send(s, 10);
+    s.appendHeartbeat(0);
+    send(s, 10);
+    expect(sub.book(X.instrumentId)!.sessionId).toBe(700);
+    clock.nowMs += 4000; // S stale
+    for (let i = 2; i <= 14; i++) {
+      refresh(r, 944000 + i, i);
+      send(r, 1000);
+      clock.nowMs += 10;
+      sub.ingest(aCopy, clock.nowMs * 1000); // the forger's replay
+    }
+    const sb = sub.book(X.instrumentId)!;
+    expect([sb.sessionId, sb.usable]).toEqual([600, true]); // old: [700, false], R refused while the replays came
+    expect(levelsOf(sb)).toEqual(levelsOf(book(944014)));
+  });
+
+  it("NATS reader", () => {
+    const { sub, feed, feedRaw, clock: c } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    refresh(a, 943500);
+    feed(a);
+    a.appendHeartbeat(0);
+    const aCopy = take(a, (c.sendUs += 1_000_000));
+    feedRaw(aCopy, 1000);
+    const r = run(600, T0 + 1_000_000);
+    refresh(r, 944001, 1);
+    expect(taken(feed(r, 5000))).toBe(true);
+    r.appendHeartbeat(0);
+    feed(r, 1000);
+    const s = run(700, T0 + 700_000_000, 2);
+    refresh(s, 945001, 1);
+    feed(s);
+    s.appendHeartbeat(0);
+    expect(taken(feed(s))).toBe(true); // S confirmed over R
+    c.nowMs += 4000;
+    let got: string[] = [];
+    const replays: string[] = [];
+    for (let i = 2; i <= 14; i++) {
+      refresh(r, 944000 + i, i);
+      got = feed(r, 1000);
+      replays.push(...feedRaw(aCopy, 10)); // the forger's replay, forwarded by the bridge
+    }
+    expect(replays.every((g) => g === "old_session")).toBe(true); // they do reach the reader
+    expect(taken(got)).toBe(true); // old: old_session, R refused while the replays came
+    const sb = sub.book(X.instrumentId)!;
+    expect([levelsOf(sb), sb.usable]).toEqual([levelsOf(book(944014)), true]);
+  });
+});
+
+/**
+ * A dead publisher's last heartbeat replayed (a copy: no key needed) is no sign of it: on the NATS reader as on
+ * multicast (rev25-stale-recovery), upstream stays silent, so the reader sends no heartbeat and the books stay stale.
+ * Old: each replay (forwarded by the bridge, at the stream's next forward number) made upstream alive again.
+ */
+it("NATS reader: a copy of upstream's last heartbeat does not make it alive again; a later heartbeat does", () => {
+  const { rep, feed, feedRaw, clock: c } = natsRig();
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  feed(a);
+  const beats: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    a.appendHeartbeat(0);
+    const d = take(a, (c.sendUs += 1_000_000));
+    beats.push(...d);
+    feedRaw(d, 1000);
+  }
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000; // the publisher died: upstream silent
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  for (const d of [beats[2]!, beats[0]!]) expect(feedRaw([d], 10)).toEqual(["ok"]); // forwarded, taken in
+  expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true
+  a.appendHeartbeat(0);
+  feedRaw(take(a, (c.sendUs += 6_000_000)), 10); // it speaks again
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000;
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  a.appendHeartbeat(0);
+  feedRaw(take(a, T0 - 60_000_000), 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+});
+
+/**
  * As above, up to S confirmed over R and silent; then a backlog of A (left behind, dead) drains from a slow path: a
  * datagram each 500 ms for 6 s of receive time, sent 2.5 s apart (30 s of its own send times), its snapshot among them.
  * Both spans pass 5 s and no gap is long, but A sent faster than it is received: no run sending now. Old: A was taken

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOf, makeInstrument } from "../wire/helpers.ts";
 import { deltaFeed, flagged } from "./delta-feed.ts";
-import { T0 } from "./feed-harness.ts";
+import { T0, take } from "./feed-harness.ts";
 
 describe("a stale stream's retransmission", () => {
   const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
@@ -76,6 +76,43 @@ describe("a stale stream's retransmission", () => {
     expect([sb.usable, sub.streamInfo()[0]!.stale, sub.streamInfo()[0]!.lastRecvMs, sub.counters.duplicates]).toEqual([false, true, heardMs, 2]);
     sub.ingest(deltas[2]!, T0); // it speaks again
     expect([sb.usable, sb.instrSeq, sub.streamInfo()[0]!.stale]).toEqual([true, book.instrSeq - 4, false]);
+  });
+
+  it("a copy of a heartbeat it already had at its line is no hearing it either: only a later one is", () => {
+    const { book, head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+    const beats: Uint8Array[] = [];
+    for (let i = 1; i <= 3; i++) (p.appendHeartbeat(0), beats.push(...take(p, T0 + 1000 * i))); // idle: one a second
+    for (const d of beats) sub.ingest(d, T0);
+    const heardMs = sub.streamInfo()[0]!.lastRecvMs;
+    sub.checkStale(heardMs + 5000); // the publisher fell silent (died)
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sb.usable, sb.instrSeq]).toEqual([false, book.instrSeq]);
+    // A forger without the key replays its last heartbeat (and an earlier one, at the same line): both at nextSeq.
+    for (const d of [beats[2]!, beats[0]!, beats[2]!]) sub.ingest(d, T0);
+    // Before: each counted as hearing the stream (a heartbeat at the line), stale cleared, the book usable again with
+    // its publisher dead for as long as the replays came.
+    expect([sb.usable, sub.streamInfo()[0]!.stale, sub.streamInfo()[0]!.lastRecvMs]).toEqual([false, true, heardMs]);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 4000)) sub.ingest(d, T0); // it speaks again, idle still
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
+  it("a heartbeat at the line sent before the datagram that brought the line there is no copy: its clock stepped back", () => {
+    const { head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0); // sent at T0
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 1000)) sub.ingest(d, T0);
+    sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 5000);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(false);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 - 60_000_000)) sub.ingest(d, T0); // its host clock stepped back a minute, idle still
+    // No heartbeat at this line was sent before T0 (the line's datagram): its publisher, not a copy. Judged a copy,
+    // the idle stream stayed stale for as long as the step.
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
   });
 
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {

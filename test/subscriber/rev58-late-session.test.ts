@@ -23,6 +23,18 @@ function sessionStart(sessionId: number, startUs: number, bidQty: number): Uint8
   return [...out, ...take(p, startUs + 2000)];
 }
 
+/** The heartbeat the session sends 1 s after sessionStart's (the same seqNum, a later send time). */
+function nextBeat(sessionId: number, startUs: number, bidQty: number): Uint8Array {
+  const p = packer({ sessionId, sessionStartUs: startUs });
+  packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+  const b = new TestBook(inst);
+  b.load([[943503, bidQty]], [[943504, 250]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  take(p, startUs + 1000); // as sessionStart's: the heartbeat's seqNum follows them
+  p.appendHeartbeat(0);
+  return take(p, startUs + 1_002_000)[0]!;
+}
+
 it("a dead older session's late datagram after the newest went silent a moment: dropped, never the book's", () => {
   const sub = newSubscriber({ staleAfterMs: 1000 });
   const dead = sessionStart(500, T0 + 1_000_000, 1500);
@@ -37,7 +49,8 @@ it("a dead older session's late datagram after the newest went silent a moment: 
   expect(sb.sessionId).toBe(600); // old: 500
   expect(sub.counters.oldSessionDatagrams).toBe(1); // old: 0 (taken as a restart)
   // The live session goes on: its next datagram makes the book usable again, its levels kept (old: superseded).
-  sub.ingest(live[1]!, T0 + 3_100_000); // its heartbeat again (a heartbeat repeats its seqNum: not a duplicate)
+  // Its next heartbeat (at the same seqNum: not a duplicate; sent later: no copy of the last, isBeatCopy).
+  sub.ingest(nextBeat(600, T0 + 2_000_000, 900), T0 + 3_100_000);
   expect([sb.usable, sb.sessionId, sb.bidQtyAt(0)]).toEqual([true, 600, 900]);
   expect(sub.counters.superseded).toBe(1); // old: 3 (to the dead run and back)
 });

@@ -14,6 +14,9 @@ const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const STALE_MS = 60_000;
 
 /** A forged stream (its own source id) sending one heartbeat, or a snapshot of each of `ids`. */
+// Each call's datagrams their own send time: a stream speaking again sends a new heartbeat, not a copy of its last.
+let forgedSendUs = T0;
+
 function forged(sub: FeedSubscriber, sourceId: number, ids: number[] = []): void {
   const p = packer({ sourceId, channelId: 7, sessionId: 900 + sourceId });
   if (ids.length === 0) p.appendHeartbeat(0);
@@ -22,7 +25,7 @@ function forged(sub: FeedSubscriber, sourceId: number, ids: number[] = []): void
     b.load([[10, 1]], [[20, 1]], 1, T0);
     packBookSnapshot(p, b, 0, false);
   }
-  ingestAll(sub, take(p));
+  ingestAll(sub, take(p, ++forgedSendUs));
 }
 
 /** The latest receive time of any stream: checkStale past it by STALE_MS finds every stream silent. */

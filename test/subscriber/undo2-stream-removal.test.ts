@@ -4,10 +4,14 @@
  * Driven through ingest(), checkStale(nowMs) and checkRecovery(nowMs): no sockets.
  */
 import { describe, expect, it } from "vitest";
+import { MAX_FED_DATAGRAMS } from "../../src/subscriber/feed-subscriber.ts";
 import type { SessionEvent } from "../../src/subscriber/index.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { levelsOf, TestBook } from "../wire/helpers.ts";
 import { flagged } from "./delta-feed.ts";
-import { lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
-import { ingestAll, newSubscriber, packer, T0 } from "./feed-harness.ts";
+import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 3_600_000 };
 const run = (channelId: number, sessionId: number, startUs = T0 + 1000 * sessionId) => packer({ sourceId: 1, channelId, sessionId, sessionStartUs: startUs });
@@ -262,5 +266,59 @@ describe("a datagram a listener feeds to ingest() and then calls stop()", () => 
     });
     ingestAll(sub, snap(x, 3));
     expect([fed, sub.book(8)?.usable, sub.book(7)?.usable, sub.book(3)?.usable]).toEqual([true, true, true, false]);
+  });
+});
+
+describe("datagrams a listener feeds to ingest() from one event", () => {
+  it("wait at most MAX_FED_DATAGRAMS: the rest are dropped (fedOverCap), a loss: the stream's next datagram is a gap", () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, maxBooks: 4096 });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(y, 7), ...snap(y, -1), ...snap(x, 1), ...snap(x, -1)]);
+    // y's backlog: books 8.. one datagram each, then (lost past the cap) book 7 at a new level.
+    const backlog = Array.from({ length: MAX_FED_DATAGRAMS }, (_, i) => snap(y, 8 + i)[0]!);
+    const b7 = new TestBook({ ...inst, instrumentId: 7 });
+    b7.load([[90, 2]], [[91, 3]], 2, T0);
+    packBookSnapshot(y, b7, 0, true);
+    backlog.push(...take(y, T0 + 1));
+    let fed = false;
+    sub.on("update", (e) => {
+      if (e.book.instrumentId !== 3 || fed) return;
+      fed = true;
+      for (const d of backlog) sub.ingest(d, T0 + 60);
+    });
+    ingestAll(sub, snap(x, 3));
+    expect([fed, sub.counters.fedOverCap, sub.book(8 + MAX_FED_DATAGRAMS - 1)?.usable, sub.book(7)!.usable]).toEqual([true, 1, true, true]);
+    expect(levelsOf(sub.book(7)!).bids).toEqual([[100, 2]]); // book 7's refresh was the one dropped
+    ingestAll(sub, snap(y, -1)); // y's next: the gap, book 7 invalid until its next snapshot (never usable at 100)
+    expect([sub.counters.gaps, sub.book(7)!.usable]).toEqual([1, false]);
+    // Before: every one queued (unbounded): fedOverCap undefined, book 7 at 90, no gap.
+  });
+});
+
+describe("a datagram onSignedUnverified feeds to ingest()", () => {
+  it("is processed after the signed one that told it: that one keeps its own messages", () => {
+    const x = packer({ sourceId: 1, channelId: 1, auth: new DatagramAuth(new Uint8Array(32).fill(7)) });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    const y7 = snap(y, 7)[0]!;
+    let told = 0;
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, onSignedUnverified: () => (told++, sub.ingest(y7, T0 + 60)) });
+    ingestAll(sub, snap(x, 3)); // signed, no key here: told, before its messages are read
+    // Before: told outside the datagram under way, the fed one was processed at once over it: book 3 never loaded,
+    // book 7's snapshot applied again as channel 1's (moved to source 1).
+    expect([told, sub.book(3)?.valid, sub.book(7)?.sourceId, sub.counters.superseded]).toEqual([1, true, 2, 0]);
+  });
+
+  it("one that throws is reported as a listener's: the datagram is still applied, nothing escapes", () => {
+    const x = packer({ sourceId: 1, channelId: 1, auth: new DatagramAuth(new Uint8Array(32).fill(7)) });
+    const told = () => {
+      throw new Error("told");
+    };
+    const sub = newSubscriber({ staleAfterMs: STALE_MS, onSignedUnverified: told });
+    const errors: string[] = [];
+    sub.on("error", (e) => errors.push(e.error.message));
+    // Before: the throw escaped ingest() (from a socket's 'message' handler: an uncaught exception).
+    expect(() => ingestAll(sub, snap(x, 3))).not.toThrow();
+    expect([errors, sub.counters.listenerErrors, sub.book(3)?.valid]).toEqual([["told"], 1, true]);
   });
 });
