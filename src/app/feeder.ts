@@ -246,10 +246,16 @@ class VenuePipeline implements BookSink {
       error: err instanceof Error ? err.message : String(err),
     });
     try {
-      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) {
-        this.invalidations[index]!++;
-        this.publisher.publishStatus(this.handles[index]!, builder);
-      }
+      // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
+      // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
+      // update whose checksum failed, and a status follows even when the state was not LIVE: subscribers see the jump
+      // and stop calling their copy the publisher's (`valid`) until the next snapshot. Before, the status came next in
+      // sequence (or, already RESYNCING, nothing came) and their copy stayed `valid` without the refused update.
+      // No flood: a book that is not LIVE ignores deltas without throwing; only its resync's snapshots can come here.
+      builder.instrSeq++;
+      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.invalidations[index]!++;
+      else builder.instrSeq++; // the status below is an event of its own
+      this.publisher.publishStatus(this.handles[index]!, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
       this.log.error("could not resync after an exception", { error: String(inner) });
