@@ -218,9 +218,11 @@ class VenuePipeline implements BookSink {
     const old = this.builders[index];
     if (old === undefined) return;
     const builder = new BookBuilder(instrument, { changes: this.changes });
-    // Keep the per-instrument sequence continuous: the new exponents are announced by a fresh definition
-    // and the book stays invalid until the snapshot that follows.
-    builder.instrSeq = old.instrSeq;
+    // Keep the per-instrument sequence going: the new exponents are announced by a fresh definition and the book
+    // stays invalid until the snapshot that follows. The new book is empty and no event says so, so one instrSeq is
+    // skipped for it: with unchanged exponents (a tick of 0.5 becoming 0.1) nothing else empties a subscriber's copy,
+    // which stayed `valid` with the old levels (test/app/instrument-changed-valid.test.ts).
+    builder.instrSeq = old.instrSeq + 1;
     builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.builders[index] = builder;
     this.handles[index] = this.publisher.register(instrument, builder);
