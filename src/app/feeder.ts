@@ -218,9 +218,11 @@ class VenuePipeline implements BookSink {
     const old = this.builders[index];
     if (old === undefined) return;
     const builder = new BookBuilder(instrument, { changes: this.changes });
-    // Keep the per-instrument sequence continuous: the new exponents are announced by a fresh definition
-    // and the book stays invalid until the snapshot that follows.
-    builder.instrSeq = old.instrSeq;
+    // Keep the per-instrument sequence going: the new exponents are announced by a fresh definition and the book
+    // stays invalid until the snapshot that follows. The new book is empty and no event says so, so one instrSeq is
+    // skipped for it: with unchanged exponents (a tick of 0.5 becoming 0.1) nothing else empties a subscriber's copy,
+    // which stayed `valid` with the old levels (test/app/instrument-changed-valid.test.ts).
+    builder.instrSeq = old.instrSeq + 1;
     builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.builders[index] = builder;
     this.handles[index] = this.publisher.register(instrument, builder);
@@ -246,10 +248,16 @@ class VenuePipeline implements BookSink {
       error: err instanceof Error ? err.message : String(err),
     });
     try {
-      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) {
-        this.invalidations[index]!++;
-        this.publisher.publishStatus(this.handles[index]!, builder);
-      }
+      // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
+      // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
+      // update whose checksum failed, and a status follows even when the state was not LIVE: subscribers see the jump
+      // and stop calling their copy the publisher's (`valid`) until the next snapshot. Before, the status came next in
+      // sequence (or, already RESYNCING, nothing came) and their copy stayed `valid` without the refused update.
+      // No flood: a book that is not LIVE ignores deltas without throwing; only its resync's snapshots can come here.
+      builder.instrSeq++;
+      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.invalidations[index]!++;
+      else builder.instrSeq++; // the status below is an event of its own
+      this.publisher.publishStatus(this.handles[index]!, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
       this.log.error("could not resync after an exception", { error: String(inner) });

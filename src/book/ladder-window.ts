@@ -23,7 +23,12 @@ export const MAX_SLOTS_PER_LEVEL = 16;
  */
 const WINDOW_STEP = 64;
 
-const MAX_KEY = Number.MAX_SAFE_INTEGER;
+/**
+ * The lowest key: a bid at −2^53 (or an ask at 2^53), the lowest i64 a subscriber decodes (core/i64.ts isSafeI64:
+ * exact as a double, though not a safe integer). Until 2026-12-06 the base was kept at or above −(2^53 − 1), so such
+ * a level as the side's best went to slot −1: stored nowhere, its qty read undefined (ladder.test.ts TC4b).
+ */
+const MIN_KEY = -(2 ** 53);
 
 /**
  * Window slots for a side of `levels` levels spanning `spanTicks`: max(2 × levels, 1.5 × the span + 1) with the
@@ -38,10 +43,13 @@ export function windowSlotsFor(levels: number, spanTicks: number): number {
   return Math.min(MAX_WINDOW, Math.ceil(need / WINDOW_STEP) * WINDOW_STEP);
 }
 
-/** Window base that puts bestKey at 3/4 of a window of `size` slots, kept within the exact integer range. */
+/**
+ * Window base that puts bestKey at 3/4 of a window of `size` slots, kept within the exact integer range: never below
+ * MIN_KEY, so every key ≥ MIN_KEY has a slot ≥ 0 and every slot's key is exact.
+ */
 export function baseFor(bestKey: number, size: number): number {
   const base = bestKey - ((size >> 2) * 3);
-  return base < -MAX_KEY ? -MAX_KEY : base;
+  return base < MIN_KEY ? MIN_KEY : base;
 }
 
 /** Highest occupied slot below `slot` in the bitmap `bits`, or −1. Scans a 32-slot word at a time. */

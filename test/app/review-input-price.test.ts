@@ -58,3 +58,62 @@ test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resy
   expect(pub(1).state).toBe(BookState.LIVE);
   expect(sub(other)!.usable).toBe(true);
 });
+
+/**
+ * A refused update has already changed the publisher's book when the refusal comes (the price-0 check runs after the
+ * apply: a delta's other levels are in, a snapshot has replaced the book), and no event carries that change. The
+ * status that follows must not let a subscriber keep calling its copy the publisher's (`valid`: "the levels are
+ * identical to the publisher's book as of instrSeq", wire-protocol §6.8): before, the status came with the next
+ * instrSeq, so the subscriber's book stayed `valid` with the levels of before the refused update; and when the book
+ * was RESYNCING already, nothing was published at all.
+ */
+test("a refused update that changed the book leaves no subscriber holding a `valid` copy that differs from it", { timeout: 20_000 }, async () => {
+  const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
+  const instrument = mk("BTC-USDT");
+  const other = mk("ETH-USDT");
+  const venue = new ScriptedVenue(instrument);
+  venue.loadInstruments = () => Promise.resolve([instrument, other]);
+  const { group, port } = uniqueDestination(79);
+  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
+  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+  await subscriber.start();
+  cleanups.push(() => subscriber.stop());
+  const { log } = captureLog();
+  const feeder = new Feeder({ config, log, venues: { okx: spec } });
+  cleanups.push(() => feeder.stop());
+  await feeder.start();
+  const u = new BookUpdate();
+  const sub = () => subscriber.books.get(instrument.instrumentId);
+  const pub = () => feeder.books()[0]!;
+  // Holds when the subscriber does not claim its copy is the publisher's, or when it is.
+  const honest = () => !sub()!.valid || sameLevels(levelsOfView(sub()!), levelsOfView(pub()));
+  // A marker on the same stream, sent after the step under test: once it is in, everything before it is too.
+  let marker = 0;
+  const afterMarker = async (what: string) => {
+    marker++;
+    venue.sink!.onBookUpdate(1, update(u, true, marker, [[20000, marker]], [[20001, 3]]));
+    await waitFor(() => subscriber.books.get(other.instrumentId)?.venueSeq === marker, what);
+  };
+
+  // A LIVE book; a delta changes the bid at 99.9 and puts one at price 0.
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5], [999, 7]], [[1001, 3], [1002, 1]]));
+  await waitFor(() => sub()?.usable === true, "the snapshot, usable");
+  venue.sink!.onBookUpdate(0, update(u, false, 2, [[999, 9], [0, 3]], []));
+  await afterMarker("the marker after the refused delta");
+  expect([pub().state, pub().reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+  expect(pub().bidQtyAt(1)).toBe(9); // the refused delta's other level is in the publisher's book
+  expect(sub()!.state).toBe(BookState.RESYNCING);
+  expect(honest()).toBe(true);
+
+  // LIVE again, then RESYNCING for a gap (the subscriber's copy is still exact), then a snapshot with a bid at 0:
+  // the publisher's book is that snapshot now, and its state did not change.
+  venue.sink!.onBookUpdate(0, update(u, true, 3, [[1000, 5], [999, 7]], [[1001, 3]]));
+  await waitFor(() => sub()?.usable === true, "the book, LIVE again");
+  venue.sink!.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  await waitFor(() => sub()?.state === BookState.RESYNCING, "the gap's status");
+  expect(sub()!.valid).toBe(true);
+  venue.sink!.onBookUpdate(0, update(u, true, 4, [[990, 1], [0, 2]], [[995, 4]]));
+  await afterMarker("the marker after the refused snapshot");
+  expect(pub().bidPriceAt(0)).toBe(990);
+  expect(honest()).toBe(true);
+});

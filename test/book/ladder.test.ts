@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { CHURN_BRANCHLESS_PCT, Ladder, MAX_SLOTS_PER_LEVEL, windowSlotsFor } from "../../src/book/ladder.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { Side } from "../../src/core/types.ts";
+import { rng } from "../support/mulberry32.ts";
+import { RefSide } from "./ref-side.ts";
 
 function levels(l: Ladder): [number, number][] {
   const out: [number, number][] = [];
@@ -164,6 +166,40 @@ describe("Ladder", () => {
       expect(levels(l).map((x) => x[0])).toEqual(side === Side.BID ? want.reverse() : want);
       expect(l.set(0, 0)).toBe(1);
       expect(l.get(max)).toBe(1);
+    }
+  });
+
+  it("TC4b: prices down to −2^53 (the lowest i64 a subscriber decodes: core/i64.ts isSafeI64) on both sides, against a reference", () => {
+    // A bid at −2^53 into an empty side was stored at window slot −1, nowhere: its qty read undefined, get() 0. The
+    // window's base was kept at or above −(2^53 − 1).
+    const low = -(2 ** 53);
+    for (const side of [Side.BID, Side.ASK]) {
+      const l = new Ladder(side);
+      l.set(low, 5);
+      expect([l.count, l.bestPrice(), l.bestQty(), l.get(low)]).toEqual([1, low, 5, 5]);
+      const r = rng(side + 53);
+      const ref = new RefSide(side === Side.BID);
+      const m = new Ladder(side);
+      const changes = new ChangeSet();
+      for (let step = 0; step < 400; step++) {
+        // A thin side (it empties often, and −2^53 is often its only or best level): −2^53 itself, a few ticks above
+        // it, a window or two above it, now and then far above.
+        const price = () => low + [0, Math.floor(r() * 8), Math.floor(r() * 30_000), Math.floor(r() * 2 ** 52)][Math.floor(r() * r() * 4)]!;
+        if (r() < 0.1) {
+          const px = Array.from({ length: Math.floor(r() * 5) }, price);
+          const qty = px.map(() => 1 + Math.floor(r() * 9));
+          m.loadSorted(f64(px), f64(qty), px.length);
+          ref.load(px, qty);
+        } else {
+          const px = Array.from({ length: 1 + Math.floor(r() * 6) }, price);
+          const qty = px.map(() => (r() < 0.4 ? 0 : 1 + Math.floor(r() * 9)));
+          m.applyLevels(f64(px), f64(qty), px.length, changes);
+          changes.clear();
+          px.forEach((p, i) => ref.set(p, qty[i]!));
+        }
+        expect(levels(m)).toEqual(ref.prices.map((p) => [p, ref.get(p)]));
+        if (ref.count > 0) expect([m.bestPrice(), m.bestQty()]).toEqual([ref.prices[0], ref.get(ref.prices[0]!)]);
+      }
     }
   });
 

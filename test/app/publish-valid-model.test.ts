@@ -1,0 +1,121 @@
+/**
+ * The publish path against the rule subscribers trade on, randomized: a scripted venue drives one book through
+ * snapshots, deltas and full books (replace) that are good, crossed, or hold a level at price 0 (refused after the
+ * apply), invalidations of every state, and tick changes at unchanged exponents; after each step (a marker book on the
+ * same stream says everything before it has arrived) the subscriber's copy is checked against the publisher's:
+ * `valid` ⇒ identical levels (wire-protocol §6.8), `usable` ⇒ identical and the publisher's book LIVE, and /books'
+ * `valid` ⇔ LIVE. Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1); ~200 steps a seed.
+ */
+import { afterEach, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { rng } from "../support/mulberry32.ts";
+import { ScriptedVenue, scriptedFeederConfig } from "../support/scripted-venue.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const STEPS = 200;
+
+for (const seed of [1, 2]) {
+  test(`seed ${seed}: a subscriber's valid copy is the publisher's book, a usable one also LIVE`, { timeout: 30_000 }, async () => {
+    const r = rng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const mk = (symbol: string, tickSize = "0.1"): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize, lotSize: "0.01" });
+    let instrument = mk("BTC-USDT");
+    const marker = mk("ETH-USDT");
+    const venue = new ScriptedVenue(instrument);
+    venue.loadInstruments = () => Promise.resolve([instrument, marker]);
+    const { group, port } = uniqueDestination(81 + seed);
+    const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
+    const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+    await subscriber.start();
+    cleanups.push(() => subscriber.stop());
+    const feeder = new Feeder({ config, log: silentLogger, venues: { okx: spec } });
+    cleanups.push(() => feeder.stop());
+    await feeder.start();
+    const u = new BookUpdate();
+    const sub = () => subscriber.books.get(instrument.instrumentId);
+    const pub = () => feeder.books()[0]!;
+    let venueSeq = 0;
+    let markerSeq = 0;
+    const history: string[] = [];
+
+    // Levels around a mid of 100.0 (mantissa 1000): bids below, asks above, now and then one across (crossed) or at 0.
+    const side = (isBid: boolean, n: number, deletes: boolean): [number, number][] =>
+      Array.from({ length: n }, () => {
+        const across = r() < 0.03;
+        const zero = r() < 0.03;
+        const offset = 1 + Math.floor(r() * 12);
+        const price = zero ? 0 : isBid !== across ? 1000 - offset : 1000 + offset;
+        return [price, deletes && r() < 0.35 ? 0 : 1 + Math.floor(r() * 50)] as [number, number];
+      });
+    const fill = (kind: "snapshot" | "delta" | "replace", bids: [number, number][], asks: [number, number][]) => {
+      u.reset();
+      u.isSnapshot = kind === "snapshot";
+      u.replace = kind === "replace";
+      u.venueSeq = ++venueSeq;
+      for (const [p, q] of bids) u.pushBid(p, q);
+      for (const [p, q] of asks) u.pushAsk(p, q);
+      return u;
+    };
+    const sorted = (levels: [number, number][], isBid: boolean) => {
+      const m = new Map(levels.filter(([, q]) => q !== 0));
+      return [...m].sort((a, b) => (isBid ? b[0] - a[0] : a[0] - b[0]));
+    };
+
+    for (let step = 0; step < STEPS; step++) {
+      const op = r();
+      if (op < 0.2) {
+        const [b, a] = [side(true, Math.floor(r() * 6), false), side(false, Math.floor(r() * 6), false)];
+        history.push(`snapshot ${JSON.stringify([b, a])}`);
+        venue.sink!.onBookUpdate(0, fill("snapshot", sorted(b, true), sorted(a, false)));
+      } else if (op < 0.7) {
+        const [b, a] = [side(true, Math.floor(r() * 4), true), side(false, Math.floor(r() * 4), true)];
+        history.push(`delta ${JSON.stringify([b, a])}`);
+        venue.sink!.onBookUpdate(0, fill("delta", b, a));
+      } else if (op < 0.82) {
+        const [b, a] = [side(true, Math.floor(r() * 6), false), side(false, Math.floor(r() * 6), false)];
+        history.push(`replace ${JSON.stringify([b, a])}`);
+        venue.sink!.onBookUpdate(0, fill("replace", sorted(b, true), sorted(a, false)));
+      } else if (op < 0.95) {
+        const state = pick([BookState.RESYNCING, BookState.STALE, BookState.HALTED]);
+        const reason = pick([StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.STALE_FEED, StatusReason.VENUE_RESET]);
+        history.push(`invalid ${state}/${reason}`);
+        venue.sink!.onBookInvalid(0, state, reason);
+      } else {
+        // A tick change at the same exponents, as the instrument watch applies it (common/instrument-watch.ts).
+        instrument = mk("BTC-USDT", instrument.tickSize === "0.1" ? "0.5" : "0.1");
+        history.push(`tick ${instrument.tickSize}`);
+        venue.sink!.onBookInvalid(0, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        venue.sink!.onInstrumentChanged(0, instrument);
+      }
+      // The marker, on the same stream after the step: once it is in, so is everything the step published.
+      markerSeq++;
+      u.reset();
+      u.isSnapshot = true;
+      u.venueSeq = markerSeq;
+      u.pushBid(20000, markerSeq);
+      u.pushAsk(20001, 1);
+      venue.sink!.onBookUpdate(1, u);
+      await waitFor(() => subscriber.books.get(marker.instrumentId)?.venueSeq === markerSeq, `marker ${markerSeq}`);
+      const s = sub();
+      const p = pub();
+      const at = `seed ${seed} step ${step}: ${history.slice(-4).join(" | ")}`;
+      if (s !== undefined && s.valid) expect(sameLevels(levelsOfView(s), levelsOfView(p)), `valid copy differs; ${at}`).toBe(true);
+      if (s !== undefined && s.usable) expect(p.state, `usable while the publisher's book is not LIVE; ${at}`).toBe(BookState.LIVE);
+      const summary = feeder.bookSummaries()[0]!;
+      expect(summary.valid, at).toBe(p.state === BookState.LIVE);
+    }
+    // The run went through the cases it is about.
+    expect(feeder.stats().applyErrors).toBeGreaterThan(0);
+    expect(history.some((h) => h.startsWith("tick"))).toBe(true);
+  });
+}
