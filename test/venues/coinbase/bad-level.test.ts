@@ -31,7 +31,10 @@ const SPOILS: [string, (side: string, px: string, qty: string) => string][] = [
   ["a size past 2^53", (s, px) => level(s, px, "99999999999999999999")],
   ["a side that is neither bid nor offer", (_s, px, q) => level("ask", px, q)],
   ["a level that is no object", () => "5"],
+  ["an event type that is neither snapshot nor update", () => TYPE_SPOIL],
 ];
+/** Marks the spoil that changes the victim event's type instead of its level. */
+const TYPE_SPOIL = "<type>";
 const level = (side: string, px: string, qty: string) => `{"side":"${side}","event_time":"2026-01-01T00:00:00Z","price_level":"${px}","new_quantity":"${qty}"}`;
 
 describe("coinbase: one product's unreadable event in a frame read in sequence", { timeout: 30_000 }, () => {
@@ -46,7 +49,11 @@ describe("coinbase: one product's unreadable event in a frame read in sequence",
       const re = new RegExp(`("product_id":"${spoil.victim}","updates":\\[)\\{"side":"(bid|offer)","event_time":"[^"]*","price_level":"([^"]*)","new_quantity":"([^"]*)"\\}`);
       const m = re.exec(f);
       if (m === null) return f;
-      const out = f.slice(0, m.index) + m[1] + spoil.make(m[2]!, m[3]!, m[4]!) + f.slice(m.index + m[0].length);
+      const made = spoil.make(m[2]!, m[3]!, m[4]!);
+      const out =
+        made === TYPE_SPOIL
+          ? f.replace(`"type":"update","product_id":"${spoil.victim}"`, `"type":"delta","product_id":"${spoil.victim}"`)
+          : f.slice(0, m.index) + m[1] + made + f.slice(m.index + m[0].length);
       spoil = null;
       spoiled++;
       return out;
