@@ -6,7 +6,8 @@
  * last counter, any other frame) the sequence went back: handled as a gap; a gap
  * (or a frame that cannot be read, whose number is unknown) marks every book of that connection RESYNCING and
  * reconnects it (ConnectionLifecycle.recycle), which resubscribes them all with fresh snapshots. One book found bad
- * (requestResync, stale) is unsubscribed and subscribed alone: the connection's sequence is intact. A snapshot event
+ * (requestResync, stale, an event of its product that cannot be read in a frame taken in sequence) is unsubscribed and
+ * subscribed alone: the connection's sequence is intact. A snapshot event
  * replaces its book; an update applies absolute sizes ("0" deletes); updates before the snapshot are ignored and
  * counted. Snapshots are taken whenever they come, before or after the
  * `subscriptions` event; a product missing from that event is HALTED / SUBSCRIBE_REJECTED alone, and so is a product
@@ -279,7 +280,12 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!this.sequenceOk(conn, seq, tsUs)) return;
     const pool = conn.pool;
     const indexes = conn.table.indexes;
+    const withBad = pool.badEvents !== 0; // only frames of the JSON path (cold)
     for (let i = 0; i < pool.count; i++) {
+      if (withBad && pool.bad[i] !== 0) {
+        this.onBadEvent(conn, i);
+        continue;
+      }
       const u = pool.updates[i]!;
       u.tsRecvUs = recvUs;
       this.onBook(indexes[pool.entries[i]!]!, u);
@@ -485,16 +491,37 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
   }
 
-  /** A frame that could not be read: its sequence_num is unknown, so every book of its connection resyncs. */
-  onParseError(conn: Conn, code: number, entry: number, frame: string): void {
+  /**
+   * A frame that could not be read (not JSON, no integer sequence_num, an event naming no product of the connection):
+   * its sequence_num or the book it was for is unknown, so every book of its connection resyncs.
+   */
+  onParseError(conn: Conn, code: number, frame: string): void {
+    this.countParseError(conn, code, `${conn.name}: ${frame.slice(0, 160)}`);
+    this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${CB_ERROR_NAMES[-code] ?? code})`);
+    if (this.books.replaying) conn.resetTaken();
+  }
+
+  /**
+   * Event i of a frame taken in sequence names a product of the connection but cannot be read (a level's side, price
+   * or size; its type or updates): the sequence is intact and the frame's other events apply, so only this product's
+   * book resyncs (unsubscribe + subscribe, with its per-book backoff); a price or size that does not fit re-checks
+   * the market's products. Before, every book of the connection resynced and reconnected. Cold.
+   */
+  private onBadEvent(conn: Conn, i: number): void {
+    const pool = conn.pool;
+    const code = pool.bad[i]!;
+    const t = this.topics[conn.table.indexes[pool.entries[i]!]!]!;
+    this.countParseError(conn, code, `${conn.name} ${t.symbol}: ${pool.badText[i]}`);
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) return; // in flight after an unsubscribe
+    if (code === CB_ERR_PRICE || code === CB_ERR_QTY) this.recheckInstrument(t);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  private countParseError(conn: Conn, code: number, what: string): void {
     conn.parseErrors++;
     const name = CB_ERROR_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    this.parseErrorLog.hit(`${name} (${conn.name}): ${frame.slice(0, 160)}`);
-    const t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
-    if (t && (code === CB_ERR_PRICE || code === CB_ERR_QTY)) this.recheckInstrument(t);
-    this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${name})`);
-    if (this.books.replaying) conn.resetTaken();
+    this.parseErrorLog.hit(`${name} (${what})`);
   }
 
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */
@@ -552,7 +579,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       for (const [key, name, help] of CoinbaseAdapter.PER_CONN) out.push(counter(name, help, c[key], l));
     }
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
-    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_reason_total", "Unreadable frames by reason", n, { reason: code }));
+    for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_reason_total", "Unreadable frames and events by reason", n, { reason: code }));
     out.push(...this.watch.metrics());
     return out;
   }

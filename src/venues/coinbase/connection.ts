@@ -26,7 +26,7 @@ export class CoinbaseConnection extends VenueConnection {
   readonly table = new ProductTable();
   readonly scanner = new CoinbaseScanner();
   readonly pool = new EventPool();
-  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
   /** The last sequence_num of this socket; -1 = nothing yet (a new socket starts its own sequence). */
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
@@ -146,7 +146,7 @@ export class CoinbaseConnection extends VenueConnection {
     } else if (r === CB_CONTROL) {
       this.adapter.onControl(this, out.seq, out.msg, out.tsUs);
     } else {
-      this.adapter.onParseError(this, r, out.entry, data);
+      this.adapter.onParseError(this, r, data);
     }
   }
 }

@@ -2,9 +2,12 @@
  * The JSON path beside the scanner (cold): every frame the scanner does not take in its canonical layout is parsed
  * here with JSON.parse and validated exactly as the scanner would: the same fields, the same exact conversion of
  * prices and quantities (core/fixed.ts on the strings), integer literals read from the source text. l2_data and
- * heartbeats frames fill the same EventPool / fields; anything else is a control frame for the adapter.
+ * heartbeats frames fill the same EventPool / fields; anything else is a control frame for the adapter. An event of a
+ * known product that cannot be read (its type, updates or a level) does not fail the frame: it is marked in the pool
+ * (`bad`), so its book alone resyncs and the frame's sequence_num and other events are taken.
  * @module
  */
+import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
 import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us } from "./scanner.ts";
 import type { ProductTable } from "./product-table.ts";
@@ -27,8 +30,6 @@ export interface SlowFrame {
   tsUs: number;
   heartbeatCounter: number;
   msg: unknown;
-  /** The table entry of the event that failed, -1 when none was read. */
-  entry: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -53,7 +54,7 @@ export function integerField(text: string, key: string): number {
 
 export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame): number {
   pool.count = 0;
-  out.entry = -1;
+  pool.badEvents = 0;
   out.seq = -1;
   out.tsUs = 0;
   let msg: unknown;
@@ -89,30 +90,41 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
   }
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
-    if (!isObj(e) || (e.type !== "snapshot" && e.type !== "update") || typeof e.product_id !== "string" || !Array.isArray(e.updates)) return CB_ERR_SHAPE;
+    // An event that names no product of this connection cannot be attributed: the frame is unreadable (every book of
+    // the connection resyncs). One of a known product that cannot be read is that book's alone (pool.bad).
+    if (!isObj(e) || typeof e.product_id !== "string") return CB_ERR_SHAPE;
     const entry = table.entryOf(e.product_id);
     if (entry < 0) return CB_ERR_UNKNOWN_PRODUCT;
-    out.entry = entry;
     const u = pool.take(i);
     pool.entries[i] = entry;
     pool.count = i + 1;
     u.isSnapshot = e.type === "snapshot";
     u.venueSeq = seq;
     u.tsExchangeUs = out.tsUs;
-    const pe = table.priceExp[entry]!;
-    const qe = table.qtyExp[entry]!;
-    for (const l of e.updates as unknown[]) {
-      if (!isObj(l)) return CB_ERR_SHAPE;
-      if (l.side !== "bid" && l.side !== "offer") return CB_ERR_SIDE;
-      if (typeof l.price_level !== "string") return CB_ERR_PRICE;
-      if (typeof l.new_quantity !== "string") return CB_ERR_QTY;
-      const px = parseFixedCodes(l.price_level, 0, l.price_level.length, pe);
-      if (px < 0) return CB_ERR_PRICE;
-      const qty = parseFixedCodes(l.new_quantity, 0, l.new_quantity.length, qe);
-      if (qty < 0) return CB_ERR_QTY;
-      if (l.side === "bid") u.pushBid(px, qty);
-      else u.pushAsk(px, qty);
-    }
+    const bad = readEvent(e, u, table.priceExp[entry]!, table.qtyExp[entry]!, pool, i);
+    pool.bad[i] = bad;
+    if (bad !== 0) pool.badEvents++;
   }
   return CB_L2;
+}
+
+/** One event's type and levels into u: 0, or the CB_ERR_* code of what cannot be read (its text in pool.badText[i]). */
+function readEvent(e: Obj, u: BookUpdate, pe: number, qe: number, pool: EventPool, i: number): number {
+  const fail = (code: number, what: unknown): number => {
+    pool.badText[i] = (JSON.stringify(what) ?? String(what)).slice(0, 160);
+    return code;
+  };
+  if (e.type !== "snapshot" && e.type !== "update") return fail(CB_ERR_SHAPE, { type: e.type });
+  if (!Array.isArray(e.updates)) return fail(CB_ERR_SHAPE, { updates: e.updates });
+  for (const l of e.updates as unknown[]) {
+    if (!isObj(l)) return fail(CB_ERR_SHAPE, l);
+    if (l.side !== "bid" && l.side !== "offer") return fail(CB_ERR_SIDE, l);
+    const px = typeof l.price_level === "string" ? parseFixedCodes(l.price_level, 0, l.price_level.length, pe) : -1;
+    if (px < 0) return fail(CB_ERR_PRICE, l);
+    const qty = typeof l.new_quantity === "string" ? parseFixedCodes(l.new_quantity, 0, l.new_quantity.length, qe) : -1;
+    if (qty < 0) return fail(CB_ERR_QTY, l);
+    if (l.side === "bid") u.pushBid(px, qty);
+    else u.pushAsk(px, qty);
+  }
+  return 0;
 }

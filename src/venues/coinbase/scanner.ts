@@ -25,12 +25,22 @@ export class EventPool {
   /** The product table entry of each event. */
   readonly entries: number[] = [0];
   count = 0;
+  /**
+   * Events of a known product that could not be read (a level's side, price or size; the event's type or updates),
+   * in a frame read otherwise: only parse-json.ts finds them (the scanner hands any such frame over). Their books
+   * resync alone; `bad[i]` (read only when badEvents > 0) is 0 or the event's CB_ERR_* code, `badText[i]` what failed.
+   */
+  badEvents = 0;
+  readonly bad: number[] = [0];
+  readonly badText: string[] = [""];
 
   /** The update for event i, reset. */
   take(i: number): BookUpdate {
     if (i === this.updates.length) {
       this.updates.push(new BookUpdate());
       this.entries.push(0);
+      this.bad.push(0);
+      this.badText.push("");
     }
     const u = this.updates[i]!;
     u.reset();
@@ -52,6 +62,7 @@ export class CoinbaseScanner {
 
   scan(s: string, table: ProductTable, pool: EventPool): number {
     pool.count = 0;
+    pool.badEvents = 0;
     let p = lit(s, 0, '{"channel":"');
     if (p < 0) return CB_NOT_FAST;
     let heartbeat = false;

@@ -5,8 +5,9 @@
  * `change_id` (ids are not consecutive); otherwise that channel alone is resynced by unsubscribe + subscribe. A
  * snapshot at any time replaces the book; one repeating its id changes nothing, one older than a live book changes
  * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
- * reset the book (resynced). A change repeating or older than the last id is a duplicate (ignored, counted; an
- * older one is no sign of the channel being alive). Grouped channels
+ * reset the book (resynced). A change repeating the last id is a duplicate (ignored, counted); an older one is too
+ * from a make-before-break's other socket (no sign of the channel being alive), and a venue reset (resynced) from
+ * the socket that delivered the book's id. Grouped channels
  * (`book.X.none.N.100ms`) are whole books applied as replace (one older than a live book is taken as an older
  * snapshot is). Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
@@ -297,7 +298,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
       ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
-      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for: the venue reset the book (resynced)", this.venueResets],
+      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for, or changes older than it on the socket that delivered it: the venue reset the book (resynced)", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -391,7 +392,7 @@ export class DeribitAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, update);
       return;
     }
-    this.onChainBreak(t, cid, prev);
+    this.onChainBreak(t, cid, prev, socket);
   }
 
   // ───────────────────────── cold paths ─────────────────────────
@@ -439,7 +440,21 @@ export class DeribitAdapter implements VenueAdapter {
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
 
-  private onChainBreak(t: DeribitTopic, cid: number, prev: number): void {
+  /**
+   * A change not linked to the book's change_id. The last one again: a duplicate (the channel is alive). An older one
+   * from another socket (a make-before-break's, trailing the one that delivered the book's id): a duplicate, no sign
+   * of life. An older one from that socket (TCP is ordered: no trailing copy there) means the venue's ids went back
+   * and the reset's snapshot was lost: every change after it would be ignored, the book LIVE and frozen until stale
+   * (2 or 10 min), so it is resynced now, as an older snapshot is (onOlderSnapshot). Replay cannot tell a recorded
+   * overlap's sockets apart and keeps the duplicate. Anything newer is a break of the chain. Cold.
+   */
+  private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
+    if (cid < t.lastSeq && socket === t.seqSocket && !this.books.replaying) {
+      this.venueResets++;
+      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} on the socket that delivered it (venue reset)`);
+      this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+      return;
+    }
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
       if (cid === t.lastSeq) t.lastMsgMs = this.now(); // the last one again: the channel is alive; an older one is no sign of it

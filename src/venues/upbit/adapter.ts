@@ -4,7 +4,8 @@
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
  * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
- * that newest timestamp); an equal one is applied (an identical repeat changes nothing). Resync kind
+ * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
+ * stamps and it is below the newest µs. Resync kind
  * `next_full_book`: an invalid book waits for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
  *
  * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
@@ -75,6 +76,11 @@ export class UpbitAdapter implements VenueAdapter {
    * venue's timestamps do not go back), so a book older than it is ignored even while the book waits for its next.
    */
   private newestTs = new Float64Array(0);
+  /**
+   * By subscription index: the newest exact µs among the books applied in newestTs's ms (Bithumb's µs timestamps; 0
+   * when none), so a µs book older than it is ignored too: the ms key alone let a stray older book of that ms through.
+   */
+  private newestUs = new Float64Array(0);
   /**
    * By subscription index: 1 while every book met since the last one applied was older than newestTs. Older books do
    * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
@@ -189,6 +195,7 @@ export class UpbitAdapter implements VenueAdapter {
       this.topics.push(t);
     });
     this.newestTs = new Float64Array(this.subscriptions.length);
+    this.newestUs = new Float64Array(this.subscriptions.length);
     this.olderOnly = new Uint8Array(this.subscriptions.length);
   }
 
@@ -317,7 +324,12 @@ export class UpbitAdapter implements VenueAdapter {
     // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing).
     if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
-    if (ts < this.newestTs[index]!) {
+    const newest = this.newestTs[index]!;
+    // In the newest's ms, a book stamped in µs (tsExchangeUs not a whole ms: a ms stamp could be the newer) is older
+    // when below the newest µs seen there.
+    const us = update.tsExchangeUs;
+    const sameMs = ts === newest;
+    if (ts < newest || (sameMs && us < this.newestUs[index]! && us % 1000 !== 0)) {
       // Not a sign of life for staleness: a book left LIVE behind a timestamp the venue never reaches again (one
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
@@ -330,6 +342,8 @@ export class UpbitAdapter implements VenueAdapter {
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;
+    if (us % 1000 !== 0 && (!sameMs || us > this.newestUs[index]!)) this.newestUs[index] = us;
+    else if (!sameMs) this.newestUs[index] = 0;
     this.replaces++;
     this.books.onLive(t, now);
     this.sink!.onBookUpdate(index, update);
@@ -388,6 +402,7 @@ export class UpbitAdapter implements VenueAdapter {
   private forgetNewest(t: CommonTopic): void {
     this.log.error(`${this.venue}: only books older than the newest applied arrived for the stale time; that timestamp is taken for a bad one and forgotten`, { market: t.market, topic: t.topic, newestTimestamp: this.newestTs[t.index] });
     this.newestTs[t.index] = 0;
+    this.newestUs[t.index] = 0;
     this.olderOnly[t.index] = 0;
   }
 

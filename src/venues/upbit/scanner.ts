@@ -96,7 +96,7 @@ export const US_EPOCH_MIN = 1e14;
 /**
  * The book's timestamp → u.venueSeq (the ordering key) and u.tsExchangeUs. The key is in the venue's documented unit,
  * ms: by magnitude a µs value is keyed by its ms, so a book in one unit orders right against the last in the other
- * (two in one ms are equal keys, and an equal key is applied: arrival order decides, as on one socket it does).
+ * (two in one ms are equal keys; the adapter then compares two µs values exactly: adapter.ts onBook, newestUs).
  */
 export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): void {
   if (tsUnitUs !== TS_UNIT_BY_MAGNITUDE) {

@@ -15,6 +15,7 @@ import { exponentOf } from "../../../src/core/fixed.ts";
 import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protocol.ts";
 import { parseBookObject, parseRawJson, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
 import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import { Rng } from "../../../src/sim/rng.ts";
 
 const table = new CodeTable();
 table.add("KRW-BTC", 0, exponentOf("1000"), 8);
@@ -96,5 +97,42 @@ describe.each([false, true])("Bithumb adapter against the simulator, timestamps 
     expect(sink.key[0]).toBe(us ? Math.floor(ts() / 1000) : ts());
     expect(ts()).toBeGreaterThan(us ? 1e15 : 1e12);
     expect(adapter.stats().olderTimestamps ?? 0).toBe(0);
+  });
+});
+
+describe("Bithumb: a book older than the newest applied within the same ms", () => {
+  /**
+   * Books of one code fed in order through the adapter (replay: no socket), in µs or ms, against a reference that
+   * knows what each unit can tell: a µs book is older than the newest when its µs are below the newest µs seen
+   * (both exact), or its ms below the newest ms; a ms book only when its ms is below (within its ms it may be the
+   * newer). Before, every book in the newest's ms was applied: a stray older µs book within that ms went LIVE.
+   */
+  test("a µs book older than the newest µs one is ignored even in the same ms; a ms book of that ms is applied; random runs against the reference", async () => {
+    const config = { venue: "bithumb" as const, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const rng = new Rng(11);
+    for (let run = 0; run < 40; run++) {
+      const adapter = BITHUMB_VENUE.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+      const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
+      adapter.startReplay!(sink);
+      const baseMs = 1_732_796_700_000;
+      let newestMs = 0;
+      let newestUs = 0; // the newest µs seen on a µs book (0: none in newestMs)
+      let applied = 0;
+      for (let k = 0; k < 60; k++) {
+        const ms = baseMs + rng.int(0, 3); // a few ms: most books share one with the newest
+        const isUs = rng.next() < 0.7;
+        const us = ms * 1000 + rng.int(1, 999); // never on the ms boundary (a µs value there reads as ms-exact)
+        const older = ms < newestMs || (isUs && ms === newestMs && us < newestUs);
+        expect(adapter.ingestFrame!("spot", "conn0.spot", frame(isUs ? String(us) : String(ms)), 0)).toBe(true);
+        if (!older) {
+          applied++;
+          if (ms > newestMs) newestUs = 0;
+          newestMs = ms;
+          if (isUs) newestUs = Math.max(newestUs, us);
+        }
+        expect(sink.updates[0] ?? 0, `run ${run}, book ${k} (${isUs ? `${us} µs` : `${ms} ms`}), newest ${newestMs} ms / ${newestUs} µs`).toBe(applied);
+      }
+      await adapter.stop();
+    }
   });
 });

@@ -32,9 +32,14 @@ function refMantissa(s: unknown, exp: number): number | null {
   return m > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(m);
 }
 
-type Book = { product: string; snapshot: boolean; bids: [number, number][]; asks: [number, number][] };
+/** An event read, or (`bad`) one of a known product that cannot be read: its book alone resyncs. */
+type Book = { product: string; snapshot: boolean; bids: [number, number][]; asks: [number, number][] } | { product: string; bad: true };
 
-/** The reference reading: JSON.parse + refMantissa; null when the frame is not a valid l2_data frame for the table. */
+/**
+ * The reference reading: JSON.parse + refMantissa; null when the frame is not an l2_data frame of the table's products
+ * with an integer sequence_num (its sequence or an event's book unknown). An event of a known product that cannot be
+ * read (type, updates, a level) is `bad`, the others read.
+ */
 function reference(text: string, t: ProductTable): { seq: number; events: Book[] } | null {
   let m: any;
   try {
@@ -45,18 +50,22 @@ function reference(text: string, t: ProductTable): { seq: number; events: Book[]
   if (typeof m !== "object" || m === null || m.channel !== "l2_data" || !Number.isSafeInteger(m.sequence_num) || m.sequence_num < 0 || !Array.isArray(m.events)) return null;
   const events: Book[] = [];
   for (const e of m.events) {
-    if (typeof e !== "object" || e === null || (e.type !== "snapshot" && e.type !== "update") || typeof e.product_id !== "string" || !Array.isArray(e.updates)) return null;
+    if (typeof e !== "object" || e === null || Array.isArray(e) || typeof e.product_id !== "string") return null;
     const entry = t.entryOf(e.product_id);
     if (entry < 0) return null;
+    const bad: Book = { product: e.product_id, bad: true };
+    if ((e.type !== "snapshot" && e.type !== "update") || !Array.isArray(e.updates)) {
+      events.push(bad);
+      continue;
+    }
     const b: Book = { product: e.product_id, snapshot: e.type === "snapshot", bids: [], asks: [] };
     for (const l of e.updates) {
-      if (typeof l !== "object" || l === null || (l.side !== "bid" && l.side !== "offer")) return null;
-      const px = refMantissa(l.price_level, t.priceExp[entry]!);
-      const q = refMantissa(l.new_quantity, t.qtyExp[entry]!);
-      if (px === null || q === null) return null;
+      const px = l?.side === "bid" || l?.side === "offer" ? refMantissa(l.price_level, t.priceExp[entry]!) : null;
+      const q = px === null || Array.isArray(l) ? null : refMantissa(l.new_quantity, t.qtyExp[entry]!);
+      if (px === null || q === null) break;
       (l.side === "bid" ? b.bids : b.asks).push([px, q]);
     }
-    events.push(b);
+    events.push(b.bids.length + b.asks.length === e.updates.length ? b : bad);
   }
   return { seq: m.sequence_num, events };
 }
@@ -64,6 +73,10 @@ function reference(text: string, t: ProductTable): { seq: number; events: Book[]
 function read(pool: EventPool, t: ProductTable): Book[] {
   const out: Book[] = [];
   for (let i = 0; i < pool.count; i++) {
+    if (pool.badEvents > 0 && pool.bad[i] !== 0) {
+      out.push({ product: t.names[pool.entries[i]!]!, bad: true });
+      continue;
+    }
     const u = pool.updates[i]!;
     const bids: [number, number][] = [];
     const asks: [number, number][] = [];
@@ -123,7 +136,7 @@ describe("coinbase scanner", () => {
     const pool = new EventPool();
     const text = DOC_UPDATE.replace("]}]}", ']},{"type":"snapshot","product_id":"ETH-USD","updates":[]},{"type":"update","product_id":"BTC-USD","updates":[]}]}');
     expect(new CoinbaseScanner().scan(text, t, pool)).toBe(CB_L2);
-    expect(read(pool, t).map((b) => [b.product, b.snapshot])).toEqual([["BTC-USD", false], ["ETH-USD", true], ["BTC-USD", false]]);
+    expect(read(pool, t).map((b) => [b.product, "bad" in b ? "bad" : b.snapshot])).toEqual([["BTC-USD", false], ["ETH-USD", true], ["BTC-USD", false]]);
   });
 
   test("heartbeats: sequence_num and heartbeat_counter; a string counter goes to the JSON path with the same result", () => {
@@ -135,7 +148,7 @@ describe("coinbase scanner", () => {
     expect([s.seq, s.heartbeatCounter]).toEqual([7, 3049]);
     const quoted = hb.replace(":3049}", ':"3049"}');
     expect(s.scan(quoted, t, pool)).toBe(CB_NOT_FAST);
-    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
     expect(parseSlowFrame(quoted, t, pool, out)).toBe(CB_HEARTBEAT);
     expect([out.seq, out.heartbeatCounter]).toEqual([7, 3049]);
   });
@@ -143,7 +156,7 @@ describe("coinbase scanner", () => {
   test("sequence_num must be an integer literal on both paths (JSON.parse would round 1.00000000000000001 to 1)", () => {
     const t = table();
     const pool = new EventPool();
-    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
     for (const bad of ["1.00000000000000001", "1e0", "01", "-1", '"1"', "9007199254740993"]) {
       const text = DOC_UPDATE.replace('"sequence_num":1', `"sequence_num":${bad}`);
       expect(new CoinbaseScanner().scan(text, t, pool), bad).toBe(CB_NOT_FAST);
@@ -154,7 +167,7 @@ describe("coinbase scanner", () => {
   test("control frames (subscriptions, errors) go to the JSON path; the subscriptions event's sequence_num is read", () => {
     const t = table();
     const pool = new EventPool();
-    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
     const sub = '{"channel":"subscriptions","client_id":"","timestamp":"2026-04-07T14:30:01Z","sequence_num":1,"events":[{"subscriptions":{"level2":["BTC-USD"]}}]}';
     expect(new CoinbaseScanner().scan(sub, t, pool)).toBe(CB_NOT_FAST);
     expect(parseSlowFrame(sub, t, pool, out)).toBe(CB_CONTROL);
@@ -167,7 +180,7 @@ describe("coinbase scanner", () => {
     const t = table();
     const pool = new EventPool();
     const s = new CoinbaseScanner();
-    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
     const rng = new Rng(5);
     let fast = 0;
     for (let i = 0; i < 2000; i++) {
@@ -198,7 +211,7 @@ describe("coinbase scanner", () => {
     const t = table();
     const pool = new EventPool();
     const s = new CoinbaseScanner();
-    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null, entry: -1 };
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
     const rng = new Rng(9);
     const alphabet = '0123456789.-e"{}[],:abdfoprstuxyzBSU \\';
     let accepted = 0;

@@ -3,17 +3,16 @@
  * instrument is refused (`instrument_mismatch`, that book alone resynced) instead of being applied to the channel's
  * book, and so is a change whose change_id goes below its own prev_change_id (`change_id_below_prev`); a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
  * ids) resyncs the book instead of being ignored with every change after it (the book frozen and LIVE), while an
- * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored; and frames
- * older than a live book (changes whose ids restarted low) no longer count as the channel being alive, so such a
- * book goes stale and is resynced instead of staying LIVE and frozen.
+ * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored; and a change
+ * older than a live book on the socket that delivered its change_id (ids restarted low, the reset's snapshot lost) is
+ * a venue reset, resynced at once (s-venrd; rev28 had such changes only stop counting as the channel being alive, so
+ * the book stayed LIVE and frozen until it went stale).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { startDeribitSimulator, type DeribitSim } from "../../../src/sim/deribit-sim.ts";
+import type { DeribitSim } from "../../../src/sim/deribit-sim.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
 import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
 import type { WsProxy } from "../ws-proxy.ts";
 import { equalsSim, Sink, startAdapter } from "./helpers.ts";
@@ -87,32 +86,30 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
   });
 });
 
-describe("deribit: frames older than the book are no sign of life", { timeout: 20_000 }, () => {
-  test("a channel sending only changes older than the live book (ids restarted low, the reset's snapshot lost) goes stale and is resynced", async () => {
-    // (rev34: a grouped channel's whole book below the live one is a venue reset, resynced at once: rev34-grouped-reset.test.ts.)
-    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
-    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 5 });
-    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-rev28-")}/i.json`, markets: [{ market: "inverse" as const, depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map() };
-    // The adapter's clock is ours: only the steps below move it (no dead-connection rule in the way).
-    let clock = 1_000_000;
-    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, now: () => clock, staleAfterMs: () => 10_000, housekeepingMs: 5, deadConnectionMs: 1e12 });
-    running.push({ stop: async () => (await adapter.stop(), await sim.stop()) });
-    await adapter.loadInstruments();
-    const sink = new Sink();
-    adapter.start(sink);
-    sim.step(1);
-    await until(() => adapter.topicInfo(0).state === "live", "the book live");
-    for (let k = 0; k < 5; k++) {
-      clock += 3_000;
-      // Changes with ids far below the book's: ignored as duplicates (the book stays as it was) ...
-      adapter.ingestFrame("inverse", "conn0.inverse", frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${6 + k},"prev_change_id":${5 + k},"bids":[["new",100.5,${10 + k}]],"asks":[]}`), 0);
-    }
-    // ... and, 15 s of the adapter's clock on, no longer taken as the channel being alive: before, each one was, and
-    // the frozen book stayed LIVE for as long as they came.
-    await until(() => sink.invalid.length > 0, "the book found stale");
-    expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
-    expect(adapter.stats().duplicates).toBe(5);
-    await until(() => adapter.topicInfo(0).state === "live" && adapter.topicInfo(0).lastChangeId === sim.book("inverse", "BTC-PERPETUAL", 0).changeId, "resubscribed: the venue's book again");
+describe("deribit: a change older than the book on the socket that delivered the book's change_id", { timeout: 20_000 }, () => {
+  test("is the venue's ids gone back (the reset's snapshot lost): the book resyncs at once (venue_reset), not LIVE and frozen until stale", async () => {
+    // (rev34: a grouped channel's whole book below the live one is a venue reset too: rev34-grouped-reset.test.ts.)
+    // Before (s-venrd), such changes were ignored as duplicates and only stopped counting as the channel alive: the
+    // book stayed LIVE with its old levels while the venue's moved on, until stale_after_ms (120 s for futures, 10 min
+    // for options). TCP is ordered, so on the socket that delivered the book's change_id a lower one is no trailing
+    // copy (only a make-before-break's other socket can trail: its older changes are still duplicates).
+    const { sim, adapter, sink, equal, feed } = await live();
+    const last = adapter.topicInfo(0).lastChangeId;
+    const updates = sink.updates;
+    // The last change again (a repeat): a duplicate, nothing invalidated.
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${last},"prev_change_id":${last - 1},"bids":[],"asks":[]}`));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().duplicates).toBe(1);
+    // Ids far below the book's, linked among themselves: the venue's book started again from ids we are past.
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":6,"prev_change_id":5,"bids":[["new",100.5,10]],"asks":[]}`));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    expect(sink.updates, "nothing applied").toBe(updates);
+    expect(adapter.stats().venueResets).toBe(1);
+    expect(adapter.stats().duplicates).toBe(1);
+    expect(adapter.topicInfo(1).state).toBe("live");
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "BTC resubscribed with a fresh snapshot, ETH untouched");
+    expect(sink.invalid).toHaveLength(1);
   });
 });
 
