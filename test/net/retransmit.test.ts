@@ -189,3 +189,43 @@ describe("retransmission over loopback", { timeout: 20_000 }, () => {
     expect(sub.counters.retransmitRecovered).toBeLessThanOrEqual(pub.retransmitCounters!.answered);
   });
 });
+
+describe("the retransmit ring on the live path", { timeout: 20_000 }, () => {
+  it("a flush copies its datagrams into the ring without making a view per datagram, and the copies still repair a loss", async () => {
+    // Six fixed levels per delta: every datagram has the same length, so once warm the send path has every
+    // exact-length view it needs and no view is made for any reason but the ring's (before: src.subarray per push).
+    let lose = -1;
+    const { pub, sub, books, handles } = await setUp({ drop: (seq) => seq === lose }, 13);
+    const book = books[0]!;
+    const cs = new ChangeSet();
+    let q = 1;
+    const delta = () => {
+      cs.clear();
+      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
+      book.apply(cs, 5000 + q, T0 + q);
+      pub.publishDelta(handles[0]!, book, cs);
+      pub.flush();
+    };
+    for (let i = 0; i < 20; i++) delta(); // warm
+    const subarray = Uint8Array.prototype.subarray;
+    let views = 0;
+    Uint8Array.prototype.subarray = function (this: Uint8Array, ...args: [number?, number?]) {
+      views++;
+      return subarray.apply(this, args);
+    } as typeof subarray;
+    try {
+      for (let i = 0; i < 200; i++) delta();
+    } finally {
+      Uint8Array.prototype.subarray = subarray;
+    }
+    expect(pub.retransmitHistory()[0]!.datagrams).toBeGreaterThan(200);
+    expect(views).toBe(0);
+    // The ring's copies are whole datagrams: a lost one is answered from them and the book is identical again.
+    lose = pub.channelInfo()[0]!.nextSeq;
+    for (let i = 0; i < 3; i++) delta();
+    await waitFor(() => identical(sub, books) && sub.retransmitsPending === 0, 8000, "books identical after retransmission");
+    expect(pub.counters.droppedOnPurpose).toBe(1);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sub.counters.gaps).toBe(0);
+  });
+});
