@@ -9,7 +9,10 @@
  * buckets alone let spoofed addresses multiply what a small request makes the server send).
  * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order: with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
- * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). The checks that need no
+ * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
+ * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, one batch of each in turn, so a large answer never
+ * holds the publisher's live feed (the same thread) for longer than that: before, a whole ring went out in one turn
+ * (a request for ~5,900 datagrams held the thread ~100 ms on the project's VM). The checks that need no
  * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
  * refused datagrams costs no allocation and queues nothing.
  * Cold path: it runs only after a subscriber lost something; it allocates per request and per answer.
@@ -37,6 +40,11 @@ import { BatchSender, isBufferFull, type SendCounters } from "./send-batch.ts";
 const MAX_REQUESTERS = 4096;
 /** Datagrams per sendMany call of an answer. */
 const ANSWER_BATCH = 64;
+/**
+ * Answer datagrams sent per turn of the event loop at most, over all answers in progress; the rest go on the next
+ * turns, so live datagrams get out in between. Two batches: ~0.3–3 ms of copying, checksums and sendmmsg per turn.
+ */
+export const ANSWER_DATAGRAMS_PER_TURN = 128;
 /**
  * Requests held for the next turn at most; beyond it a request is dropped unanswered and counted throttled. A turn
  * reads the socket until it is empty, so a sender that keeps ahead of the data callback keeps one turn reading
@@ -72,7 +80,8 @@ export interface RetransmitServerCounters extends SendCounters {
   answered: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
-  // THROTTLED replies alike), or come back because the requester has gone. Its requester times out and falls back.
+  // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
+  // their turn (ANSWER_DATAGRAMS_PER_TURN). Its requester times out and falls back.
 }
 
 interface Bucket {
@@ -106,6 +115,15 @@ type ServerSocket = Bun.udp.Socket<"uint8array">;
 /** A valid request from an allowed address, answered on the next turn. */
 interface Pending {
   req: RetxControl;
+  port: number;
+  address: string;
+}
+
+/** An answer being sent: the next datagram starts at `seq`; `left` datagrams are still to go. */
+interface Answer {
+  ring: RetransmitRing;
+  seq: number;
+  left: number;
   port: number;
   address: string;
 }
@@ -146,6 +164,11 @@ export class RetransmitServer {
    */
   private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
+  /** Answers in progress, in the order accepted, and what this turn may still send of them. */
+  private answers: Answer[] = [];
+  private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+  /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
+  private answerTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
   private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.lostLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
@@ -193,6 +216,9 @@ export class RetransmitServer {
     this.socket = undefined;
     if (this.drainTimer !== undefined) clearImmediate(this.drainTimer);
     this.drainTimer = undefined;
+    if (this.answerTimer !== undefined) clearImmediate(this.answerTimer);
+    this.answerTimer = undefined;
+    this.answers = [];
     this.clearQueue();
   }
 
@@ -312,28 +338,63 @@ export class RetransmitServer {
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    this.sendDatagrams(ring, first, last, fromPort, fromAddr);
+    this.answers.push({ ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
+    this.sendAnswers();
   }
 
   /**
-   * The answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, ANSWER_BATCH per sendMany. An answer
-   * to a requester that has gone bounces and leaves an error pending on this socket, which fails its next send,
-   * maybe the first datagram of another requester's answer when requests came together (measured, Bun 1.4.5:
-   * test/app/rev12-retransmit-bounce.test.ts): send-batch.ts resends the rest from where sendMany stopped.
+   * Sends what this turn's budget allows of the answers in progress, one batch of each in turn, and arms the next
+   * turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring moves
+   * between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
    */
-  private sendDatagrams(ring: RetransmitRing, first: number, last: number, port: number, address: string): void {
+  private sendAnswers(): void {
+    while (this.answerBudget > 0 && this.answers.length > 0) {
+      for (let k = 0; k < this.answers.length && this.answerBudget > 0; k++) {
+        const a = this.answers[k]!;
+        const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
+        const sent = this.sendBatch(a, n);
+        this.answerBudget -= n;
+        if (!sent) {
+          // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
+          // times out and falls back to the refresh.
+          this.counters.sendErrors += a.left;
+          this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+          a.left = 0;
+        }
+      }
+      this.answers = this.answers.filter((a) => a.left > 0);
+    }
+    if (this.answerBudget < ANSWER_DATAGRAMS_PER_TURN) this.answerTimer ??= setImmediate(this.nextAnswerTurn);
+  }
+
+  private readonly nextAnswerTurn = (): void => {
+    this.answerTimer = undefined;
+    this.answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+    this.sendAnswers();
+  };
+
+  /**
+   * The next n datagrams of an answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, in one
+   * sendMany. False when its next datagram is no longer in the ring. An answer to a requester that has gone bounces
+   * and leaves an error pending on this socket, which fails its next send, maybe the first datagram of another
+   * requester's answer when requests came together (measured, Bun 1.4.5: test/app/rev12-retransmit-bounce.test.ts):
+   * send-batch.ts resends the rest from where sendMany stopped.
+   */
+  private sendBatch(a: Answer, n: number): boolean {
+    const ring = a.ring;
+    const first = ring.find(a.seq);
+    if (first < 0) return false;
     const socket = this.socket;
-    if (socket === undefined) return;
     const args: (Uint8Array | number | string)[] = [];
-    for (let i = first; i < last; i++) {
+    for (let i = first; i < first + n; i++) {
       const copy = ring.datagram(i).slice();
       markRetransmit(copy, copy.length, this.opts.auth);
-      args.push(copy, port, address);
-      if (args.length === ANSWER_BATCH * 3 || i === last - 1) {
-        this.sender.send(socket, args, 3);
-        args.length = 0;
-      }
+      args.push(copy, a.port, a.address);
     }
+    a.seq = ring.seqOf(first + n - 1) + ring.msgCountOf(first + n - 1);
+    a.left -= n;
+    if (socket !== undefined) this.sender.send(socket, args, 3);
+    return true;
   }
 
   /**
@@ -348,7 +409,7 @@ export class RetransmitServer {
 
   /**
    * An OUT_OF_RANGE or THROTTLED reply. A send that throws may have met the error a requester that has gone left on
-   * the socket (see sendDatagrams), though nothing is wrong with this reply: it is tried once more, as answer
+   * the socket (see sendBatch), though nothing is wrong with this reply: it is tried once more, as answer
    * datagrams are, so its requester falls back at once instead of timing out. Lost (a send error) when it fails
    * again, or at once on a full socket buffer.
    */

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
@@ -94,6 +94,35 @@ describe("RetransmitServer counters", () => {
       sendErrors: 2,
       outOfRange: 3,
       datagrams: 0,
+    });
+  });
+});
+
+describe("answers spread over turns", () => {
+  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: () => true };
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    server.onRequest(request(1, 200), 40000, "127.0.0.1");
+    expect(server.counters.datagrams).toBe(ANSWER_DATAGRAMS_PER_TURN); // before: 200, the whole answer at once
+    await nextTurn();
+    expect(server.counters.datagrams).toBe(200);
+    // A second answer; before its next turn the live feed pushes a ring's worth, evicting what it still had to send.
+    // (What this turn's budget still allows: the first answer's last slice may have gone in it.)
+    server.onRequest(request(1, 300), 40000, "127.0.0.1");
+    const slice = server.counters.datagrams - 200;
+    expect(slice).toBeGreaterThan(0);
+    expect(slice).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN);
+    for (let seq = 301; seq <= 301 + CONFIG.ringBytes / D; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    await nextTurn();
+    await nextTurn();
+    expect({ answered: server.counters.answered, datagrams: server.counters.datagrams, sendErrors: server.counters.sendErrors }).toEqual({
+      answered: 2,
+      datagrams: 200 + slice,
+      sendErrors: 300 - slice,
     });
   });
 });

@@ -9,8 +9,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { ANSWER_DATAGRAMS_PER_TURN } from "../../src/net/retransmit-server.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { PKT_FLAG_RETRANSMIT } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
 
@@ -227,5 +230,56 @@ describe("the retransmit ring on the live path", { timeout: 20_000 }, () => {
     expect(pub.counters.droppedOnPurpose).toBe(1);
     expect(sub.counters.retransmitRecovered).toBe(1);
     expect(sub.counters.gaps).toBe(0);
+  });
+});
+
+describe("a large answer and the live feed", { timeout: 20_000 }, () => {
+  it("an answer of 600 datagrams goes out a bounded slice per turn, live datagrams between the slices, all of it in order", async () => {
+    // The server runs on the publisher's thread. It sent a whole answer in one turn: a request for a ring's worth
+    // (thousands of datagrams) held every live datagram behind it (~100 ms for ~5,900 on the project's VM).
+    const { pub, books, handles } = await setUp({ subRetransmit: false }, 15);
+    const book = books[0]!;
+    const cs = new ChangeSet();
+    let q = 1;
+    const delta = () => {
+      cs.clear();
+      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
+      book.apply(cs, 9000 + q, T0 + q);
+      pub.publishDelta(handles[0]!, book, cs);
+      pub.flush();
+    };
+    const firstSeq = pub.channelInfo()[0]!.nextSeq;
+    const ANSWER = 600;
+    for (let i = 0; i < ANSWER; i++) delta(); // one datagram each (~200 B: the whole answer fits a receive buffer)
+    const requester = dgram.createSocket("udp4");
+    cleanups.push(() => new Promise<void>((res) => requester.close(() => res())));
+    const got: { seq: number; flags: number }[] = [];
+    requester.on("message", (msg) => {
+      const d = decodeDatagram(new Uint8Array(msg), 1400);
+      if (d.ok) got.push({ seq: d.packet.seqNum, flags: d.packet.flags });
+      else got.push({ seq: -1, flags: 0 });
+    });
+    await new Promise<void>((res) => requester.bind(0, "127.0.0.1", () => res()));
+    const out = new Uint8Array(64);
+    const n = encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: pub.sessionId, seqNum: firstSeq, count: ANSWER, firstAvailable: 0, nextSeq: 0 });
+    requester.send(out.subarray(0, n), pub.retransmitAddress()!.port, "127.0.0.1");
+    // From the request on, one live delta per turn: what the server had sent when each live datagram went.
+    const sentAtLive: number[] = [];
+    for (let turns = 0; pub.retransmitCounters!.datagrams < ANSWER && turns < 200_000; turns++) {
+      delta();
+      sentAtLive.push(pub.retransmitCounters!.datagrams);
+      await nextTurn();
+    }
+    sentAtLive.push(pub.retransmitCounters!.datagrams);
+    expect(pub.retransmitCounters!.answered).toBe(1);
+    const slices = sentAtLive.map((n, i) => n - (sentAtLive[i - 1] ?? 0)).filter((n) => n > 0);
+    // Before: [600], the whole answer between two live datagrams.
+    expect(Math.max(...slices)).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN);
+    expect(slices.reduce((a, b) => a + b, 0)).toBe(ANSWER);
+    // Every datagram of the range, once, in order, flagged RETRANSMIT (and verified by the decoder's CRC).
+    await waitFor(() => got.length === ANSWER, 5000, "the whole answer");
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: ANSWER }, (_, i) => firstSeq + i));
+    expect(got.every((g) => (g.flags & PKT_FLAG_RETRANSMIT) !== 0)).toBe(true);
+    expect(pub.retransmitCounters!.sendErrors).toBe(0);
   });
 });
