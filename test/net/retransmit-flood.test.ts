@@ -102,3 +102,31 @@ it("two addresses flooding at once end with equal shares of the queue, whoever c
   expect(repliesTo.get("127.0.0.3")).toBe(MAX_PENDING_REQUESTS / 2);
   expect(server.counters.throttled).toBe(2 * MAX_PENDING_REQUESTS - 2);
 });
+
+it("refusing a foreign or damaged datagram allocates nothing: no DataView per datagram read", () => {
+  const { server, receive } = serverWith(1000);
+  const foreign = new Uint8Array(48).fill(0x41); // not a control packet
+  const damaged = request(3, 2).slice();
+  damaged[20]! ^= 1; // a control packet whose CRC fails
+  const short = request(3, 2).slice(0, 40); // its magic, too short
+  const RealDataView = globalThis.DataView;
+  let made = 0;
+  globalThis.DataView = class extends RealDataView {
+    constructor(...args: ConstructorParameters<typeof DataView>) {
+      super(...args);
+      made++;
+    }
+  } as typeof DataView;
+  try {
+    for (let i = 0; i < 1000; i++) {
+      receive(foreign, "127.0.0.1");
+      receive(damaged, "127.0.0.1");
+      receive(short, "127.0.0.1");
+    }
+  } finally {
+    globalThis.DataView = RealDataView;
+  }
+  expect(server.counters.badRequests).toBe(3000);
+  expect(made).toBe(0); // before: 3000, one per datagram before its magic was read
+  expect(Array.from(damaged.subarray(28, 32))).not.toEqual([0, 0, 0, 0]); // the CRC field restored after the check
+});
