@@ -380,9 +380,8 @@ export class RetransmitServer {
       for (let k = 0; k < this.answers.length && this.answerBudget > 0; k++) {
         const a = this.answers[k]!;
         const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
-        const sent = this.sendBatch(a, n);
-        this.answerBudget -= n;
-        if (!sent) {
+        if (this.sendBatch(a, n)) this.answerBudget -= n;
+        else {
           // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
           // times out and falls back to the refresh.
           this.counters.sendErrors += a.left;
