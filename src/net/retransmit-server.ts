@@ -339,13 +339,14 @@ export class RetransmitServer {
   private handle(req: RetxControl, fromPort: number, fromAddr: string): void {
     this.counters.received++;
     const bucket = this.refill(fromAddr);
+    const ring = this.opts.rings.get(req.channelId);
     if (bucket.requests < 1) {
+      // What the ring holds, as every reply says (docs/wire-protocol.md §11.2): before, 0 and 0, "nothing held".
       this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, 0, 0, fromPort, fromAddr);
+      this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
       return;
     }
     bucket.requests -= 1;
-    const ring = this.opts.rings.get(req.channelId);
     const sameSource = req.sourceId === this.opts.sourceId && req.sessionId === this.opts.sessionId;
     const first = ring?.find(req.seqNum) ?? -1;
     const endSeq = req.seqNum + req.count;

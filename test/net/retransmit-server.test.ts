@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
-import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { decodeRetxControl, encodeRetxControl, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
@@ -124,5 +124,30 @@ describe("answers spread over turns", () => {
       datagrams: 200 + slice,
       sendErrors: 300 - slice,
     });
+  });
+});
+
+describe("control replies", () => {
+  it("a THROTTLED reply says what the ring holds, whichever bucket refused (§11.2: replies carry [firstAvailable, nextSeq))", () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 5; seq < 25; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    // Two requests a second and 1,400 bytes a second per address; the whole ring is 20 × 56 = 1,120 bytes.
+    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array) => (replies.push(decodeRetxControl(data) as RetxControl), true),
+    };
+    server.onRequest(request(5, 20), 40000, "127.0.0.1"); // answered: 1,120 bytes
+    server.onRequest(request(5, 20), 40000, "127.0.0.1"); // over the byte bucket (280 left)
+    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket
+    expect(server.counters.answered).toBe(1);
+    expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED, RETX_KIND_THROTTLED]);
+    // Before: the byte bucket's reply said [5, 25), the request bucket's [0, 0): "the ring holds nothing".
+    expect(replies.map((r) => [r.firstAvailable, r.nextSeq])).toEqual([
+      [5, 25],
+      [5, 25],
+    ]);
   });
 });
