@@ -111,12 +111,12 @@ it("refusing a foreign or damaged datagram allocates nothing: no DataView per da
   const short = request(3, 2).slice(0, 40); // its magic, too short
   const RealDataView = globalThis.DataView;
   let made = 0;
-  globalThis.DataView = class extends RealDataView {
-    constructor(...args: ConstructorParameters<typeof DataView>) {
-      super(...args);
+  globalThis.DataView = new Proxy(RealDataView, {
+    construct(target, args, newTarget) {
       made++;
-    }
-  } as typeof DataView;
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
   try {
     for (let i = 0; i < 1000; i++) {
       receive(foreign, "127.0.0.1");
