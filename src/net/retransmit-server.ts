@@ -171,8 +171,8 @@ export class RetransmitServer {
    */
   private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
-  /** Answers in progress, in the order accepted, and what this turn may still send of them. */
-  private answers: Answer[] = [];
+  /** Answers in progress, the next to send a batch first, and what this turn may still send of them. */
+  private readonly answers: Answer[] = [];
   private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
   /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
   private answerTimer: ReturnType<typeof setImmediate> | undefined;
@@ -225,7 +225,7 @@ export class RetransmitServer {
     this.drainTimer = undefined;
     if (this.answerTimer !== undefined) clearImmediate(this.answerTimer);
     this.answerTimer = undefined;
-    this.answers = [];
+    this.answers.length = 0;
     this.clearQueue();
   }
 
@@ -372,25 +372,25 @@ export class RetransmitServer {
   }
 
   /**
-   * Sends what this turn's budget allows of the answers in progress, one batch of each in turn, and arms the next
-   * turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring moves
-   * between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
+   * Sends what this turn's budget allows of the answers in progress, a batch of each in turn (round robin: an answer
+   * with a batch sent goes behind the others, so a short answer is not kept waiting behind long ones), and arms the
+   * next turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring
+   * moves between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
    */
   private sendAnswers(): void {
-    while (this.answerBudget > 0 && this.answers.length > 0) {
-      for (let k = 0; k < this.answers.length && this.answerBudget > 0; k++) {
-        const a = this.answers[k]!;
-        const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
-        if (this.sendBatch(a, n)) this.answerBudget -= n;
-        else {
-          // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
-          // times out and falls back to the refresh.
-          this.counters.sendErrors += a.left;
-          this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
-          a.left = 0;
-        }
+    const answers = this.answers;
+    while (this.answerBudget > 0 && answers.length > 0) {
+      const a = answers.shift()!;
+      const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
+      if (!this.sendBatch(a, n)) {
+        // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
+        // times out and falls back to the refresh.
+        this.counters.sendErrors += a.left;
+        this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+        continue;
       }
-      this.answers = this.answers.filter((a) => a.left > 0);
+      this.answerBudget -= n;
+      if (a.left > 0) answers.push(a);
     }
     if (this.answerBudget < ANSWER_DATAGRAMS_PER_TURN) this.answerTimer ??= setImmediate(this.nextAnswerTurn);
   }

@@ -127,6 +127,32 @@ describe("answers spread over turns", () => {
   });
 });
 
+describe("answers in progress share the turns", () => {
+  it("a short answer is not kept waiting behind long ones: each answer sends a batch in turn", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const to = new Map<string, number>();
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (to.set(args[2] as string, (to.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
+      send: () => true,
+    };
+    server.onRequest(request(1, 300), 40000, "127.0.0.1");
+    server.onRequest(request(1, 300), 40000, "127.0.0.2");
+    server.onRequest(request(1, 10), 40000, "127.0.0.3");
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
+    await nextTurn();
+    // Two turns after the one that took the requests, the short answer is whole and the long ones are not.
+    expect(to.get("127.0.0.3")).toBe(10);
+    expect(to.get("127.0.0.1")!).toBeLessThan(300);
+    expect(to.get("127.0.0.2")!).toBeLessThan(300);
+    while ((to.get("127.0.0.1") ?? 0) + (to.get("127.0.0.2") ?? 0) < 600) await nextTurn();
+    expect(server.counters.datagrams).toBe(610);
+  });
+});
+
 describe("control replies", () => {
   it("a THROTTLED reply says what the ring holds, whichever bucket refused (§11.2: replies carry [firstAvailable, nextSeq))", () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
