@@ -7,8 +7,8 @@
  * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes) and
  * for all requesters together (a bucket on bytes: a request's source address is whatever it claims, so per-address
  * buckets alone let spoofed addresses multiply what a small request makes the server send).
- * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order, at most
- * REQUESTS_PER_TURN per turn (the rest on the next turns, so a flood of them does not hold the live feed): with Bun
+ * Requests are answered on the turn after the one that received them (`setImmediate`), at most REQUESTS_PER_TURN
+ * per turn, round robin over requesters (the rest on the next turns, so a flood does not hold the live feed): with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
  * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
  * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, one batch of each in turn, so a large answer never
@@ -287,24 +287,31 @@ export class RetransmitServer {
   }
 
   /**
-   * One turn's share of the queue: the oldest REQUESTS_PER_TURN requests are handled, the rest queued again in order
-   * (fewer than MAX_PENDING_REQUESTS now, so none is dropped) for the next turn, with new arrivals behind them.
+   * One turn's share of the queue: REQUESTS_PER_TURN requests, taken round robin over the requester addresses (the
+   * oldest of each in turn), so a flooder's thousands queued ahead do not hold another requester's request back for
+   * the turns they take. The rest are queued again in arrival order (fewer than MAX_PENDING_REQUESTS now, so none is
+   * dropped) for the next turn, with new arrivals behind them.
    */
   private readonly drain = (): void => {
     this.drainTimer = undefined;
     const requests = this.pending;
+    const lists = [...this.held.values()]; // each requester's indexes in `requests`, oldest first
     this.clearQueue();
-    let i = 0;
-    for (let handled = 0; i < requests.length && handled < REQUESTS_PER_TURN; i++) {
-      const r = requests[i];
-      if (r === undefined) continue;
-      handled++;
-      this.handle(r.req, r.port, r.address);
+    let handled = 0;
+    for (let round = 0; handled < REQUESTS_PER_TURN; round++) {
+      let any = false;
+      for (let k = 0; k < lists.length && handled < REQUESTS_PER_TURN; k++) {
+        const j = lists[k]![round];
+        if (j === undefined) continue;
+        const r = requests[j]!;
+        requests[j] = undefined;
+        handled++;
+        any = true;
+        this.handle(r.req, r.port, r.address);
+      }
+      if (!any) break;
     }
-    for (; i < requests.length; i++) {
-      const r = requests[i];
-      if (r !== undefined) this.place(r);
-    }
+    for (const r of requests) if (r !== undefined) this.place(r);
     if (this.queued > 0) this.drainTimer ??= setImmediate(this.drain);
   };
 

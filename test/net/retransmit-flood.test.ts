@@ -149,3 +149,20 @@ it("a full queue is handled a bounded share per turn, in arrival order, so the p
   expect(server.counters.outOfRange).toBe(MAX_PENDING_REQUESTS);
   expect(order).toEqual(Array.from({ length: MAX_PENDING_REQUESTS }, (_, i) => `127.0.${i >> 8}.${i & 255}`));
 });
+
+it("behind a flood that fills the queue, another requester's request is handled in the first turn, not after the flood's", async () => {
+  const { server, receive } = serverWith(1);
+  const order: string[] = [];
+  const socket = (server as unknown as { socket: { send: (d: Uint8Array, p: number, a: string) => boolean; sendMany: (args: unknown[]) => number } }).socket;
+  const send = socket.send;
+  const sendMany = socket.sendMany;
+  socket.send = (d, p, a) => (order.push(a), send(d, p, a));
+  socket.sendMany = (args) => (order.push(args[2] as string), sendMany(args));
+  for (let i = 0; i < MAX_PENDING_REQUESTS - 1; i++) receive(request(1, 1), "127.0.0.1");
+  receive(request(3, 2), "127.0.0.2"); // the last place, behind 4,095 of the flooder's
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(order.length).toBeLessThanOrEqual(REQUESTS_PER_TURN);
+  expect(order).toContain("127.0.0.2"); // FIFO slices: handled ~32 turns later, past a 250 ms timeout under load
+  await waitFor(() => server.counters.received === MAX_PENDING_REQUESTS, 5000, "every request handled");
+  expect(server.counters.answered).toBe(2); // each address's first (a bucket of one request a second)
+});
