@@ -138,7 +138,8 @@ export class PublishChannel {
       for (let i = 0; i < count; i++) {
         const view = packer.views[i];
         const msgCount = view.getUint16(PKT_MSG_COUNT_OFFSET, true);
-        if (msgCount > 0) ring.push(packer.bytes[i], packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
+        // The exact-length view sent above (cached per length): the ring copies it without making a view of its own.
+        if (msgCount > 0) ring.push(packer.exactView(i), packer.lengths[i], getU64(view, PKT_SEQ_NUM_OFFSET), msgCount);
       }
     }
     packer.clear();

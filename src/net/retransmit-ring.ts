@@ -57,7 +57,8 @@ export class RetransmitRing {
 
   /**
    * HOT PATH: stores a copy of one sent data datagram (seqNum of its first message, msgCount ≥ 1). A seqNum that
-   * does not continue the held ones (cannot happen within one publisher session) empties the ring first.
+   * does not continue the held ones (cannot happen within one publisher session) empties the ring first. `src` should
+   * be exactly `length` long (the packer's cached exact-length view): a longer one costs a view per call.
    */
   push(src: Uint8Array, length: number, seqNum: number, msgCount: number): void {
     if (this.count > 0 && seqNum !== this.nextSeq) this.clear();
@@ -76,7 +77,8 @@ export class RetransmitRing {
       this.head = (h + 1) % this.slots;
       this.count--;
     }
-    this.bytes.set(src.subarray(0, length), pos);
+    // No subarray when src is the datagram itself: that made a view per datagram on the live path.
+    this.bytes.set(src.length === length ? src : src.subarray(0, length), pos);
     const slot = (this.head + this.count) % this.slots;
     this.offsets[slot] = pos;
     this.lengths[slot] = length;

@@ -7,9 +7,13 @@
  * HMAC when the feed is keyed) and rate-limited per requester address (token buckets on requests and on bytes) and
  * for all requesters together (a bucket on bytes: a request's source address is whatever it claims, so per-address
  * buckets alone let spoofed addresses multiply what a small request makes the server send).
- * Requests are answered on the turn after the one that received them (`setImmediate`), in arrival order: with Bun
+ * Requests are answered on the turn after the one that received them (`setImmediate`), at most REQUESTS_PER_TURN
+ * per turn, round robin over requesters (the rest on the next turns, so a flood does not hold the live feed): with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
- * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). The checks that need no
+ * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
+ * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, one batch of each in turn, so a large answer never
+ * holds the publisher's live feed (the same thread) for longer than that: before, a whole ring went out in one turn
+ * (a request for ~5,900 datagrams held the thread ~100 ms on the project's VM). The checks that need no
  * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
  * refused datagrams costs no allocation and queues nothing.
  * Cold path: it runs only after a subscriber lost something; it allocates per request and per answer.
@@ -38,6 +42,12 @@ const MAX_REQUESTERS = 4096;
 /** Datagrams per sendMany call of an answer. */
 const ANSWER_BATCH = 64;
 /**
+ * Answer datagrams sent per turn of the event loop at most, over all answers in progress; the rest go on the next
+ * turns, so live datagrams get out in between. Two batches: one turn's slice of 1,400-byte datagrams to a loopback
+ * receiver took 0.7–2.7 ms (copies, checksums, sendmmsg; the project's VM at a load average of 7–10).
+ */
+export const ANSWER_DATAGRAMS_PER_TURN = 128;
+/**
  * Requests held for the next turn at most; beyond it a request is dropped unanswered and counted throttled. A turn
  * reads the socket until it is empty, so a sender that keeps ahead of the data callback keeps one turn reading
  * (measured, Bun 1.4.5: 1792 datagrams in one turn, 7× what the 208 KiB receive buffer holds): without a bound, the
@@ -46,6 +56,12 @@ const ANSWER_BATCH = 64;
  * enqueue), so one flooding address cannot keep every other requester's requests out.
  */
 export const MAX_PENDING_REQUESTS = 4096;
+/**
+ * Queued requests handled per turn at most (each a THROTTLED or OUT_OF_RANGE reply, or an answer begun); the rest
+ * keep their order and places for the next turns. Handling a full queue at once held the publisher's thread for
+ * 57–80 ms (4,096 replies, measured on the project's VM).
+ */
+export const REQUESTS_PER_TURN = 128;
 
 /**
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
@@ -72,7 +88,8 @@ export interface RetransmitServerCounters extends SendCounters {
   answered: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
-  // THROTTLED replies alike), or come back because the requester has gone. Its requester times out and falls back.
+  // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
+  // their turn (ANSWER_DATAGRAMS_PER_TURN). Its requester times out and falls back.
 }
 
 interface Bucket {
@@ -106,6 +123,15 @@ type ServerSocket = Bun.udp.Socket<"uint8array">;
 /** A valid request from an allowed address, answered on the next turn. */
 interface Pending {
   req: RetxControl;
+  port: number;
+  address: string;
+}
+
+/** An answer being sent: the next datagram starts at `seq`; `left` datagrams are still to go. */
+interface Answer {
+  ring: RetransmitRing;
+  seq: number;
+  left: number;
   port: number;
   address: string;
 }
@@ -146,6 +172,11 @@ export class RetransmitServer {
    */
   private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
+  /** Answers in progress, the next to send a batch first, and what this turn may still send of them. */
+  private readonly answers: Answer[] = [];
+  private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+  /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
+  private answerTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers' sendMany: what the kernel did not take is resent or dropped, counted in sendErrors and logged. */
   private readonly sender = new BatchSender(this.counters, (error, datagrams) => this.lostLog.hit(`answer datagrams lost (${datagrams}): ${error}`), true);
 
@@ -193,6 +224,9 @@ export class RetransmitServer {
     this.socket = undefined;
     if (this.drainTimer !== undefined) clearImmediate(this.drainTimer);
     this.drainTimer = undefined;
+    if (this.answerTimer !== undefined) clearImmediate(this.answerTimer);
+    this.answerTimer = undefined;
+    this.answers.length = 0;
     this.clearQueue();
   }
 
@@ -211,7 +245,7 @@ export class RetransmitServer {
   private enqueue(data: Uint8Array, port: number, address: string): void {
     const req = this.screen(data, address);
     if (req === undefined) return;
-    let mine = this.held.get(address);
+    const mine = this.held.get(address);
     if (this.queued >= MAX_PENDING_REQUESTS) {
       // Full: a requester holding fewer than the largest holder (less one, so two equal holders do not trade places)
       // takes that holder's newest place; the one dropped is counted and logged under its own address. Otherwise
@@ -225,11 +259,17 @@ export class RetransmitServer {
       this.pending[victim.pop()!] = undefined;
       this.queued--;
     }
-    if (mine === undefined) this.held.set(address, (mine = []));
-    mine.push(this.pending.length);
-    this.pending.push({ req, port, address });
-    this.queued++;
+    this.place({ req, port, address });
     this.drainTimer ??= setImmediate(this.drain);
+  }
+
+  /** Appends a request to the queue (the caller has made room). */
+  private place(p: Pending): void {
+    let mine = this.held.get(p.address);
+    if (mine === undefined) this.held.set(p.address, (mine = []));
+    mine.push(this.pending.length);
+    this.pending.push(p);
+    this.queued++;
   }
 
   /**
@@ -246,11 +286,33 @@ export class RetransmitServer {
     return this.largest;
   }
 
+  /**
+   * One turn's share of the queue: REQUESTS_PER_TURN requests, taken round robin over the requester addresses (the
+   * oldest of each in turn), so a flooder's thousands queued ahead do not hold another requester's request back for
+   * the turns they take. The rest are queued again in arrival order (fewer than MAX_PENDING_REQUESTS now, so none is
+   * dropped) for the next turn, with new arrivals behind them.
+   */
   private readonly drain = (): void => {
     this.drainTimer = undefined;
     const requests = this.pending;
+    const lists = [...this.held.values()]; // each requester's indexes in `requests`, oldest first
     this.clearQueue();
-    for (const r of requests) if (r !== undefined) this.handle(r.req, r.port, r.address);
+    let handled = 0;
+    for (let round = 0; handled < REQUESTS_PER_TURN; round++) {
+      let any = false;
+      for (let k = 0; k < lists.length && handled < REQUESTS_PER_TURN; k++) {
+        const j = lists[k]![round];
+        if (j === undefined) continue;
+        const r = requests[j]!;
+        requests[j] = undefined;
+        handled++;
+        any = true;
+        this.handle(r.req, r.port, r.address);
+      }
+      if (!any) break;
+    }
+    for (const r of requests) if (r !== undefined) this.place(r);
+    if (this.queued > 0) this.drainTimer ??= setImmediate(this.drain);
   };
 
   /** Handles one request datagram at once: the data callback's checks, then the answer (public for tests of the checks). */
@@ -285,13 +347,14 @@ export class RetransmitServer {
   private handle(req: RetxControl, fromPort: number, fromAddr: string): void {
     this.counters.received++;
     const bucket = this.refill(fromAddr);
+    const ring = this.opts.rings.get(req.channelId);
     if (bucket.requests < 1) {
+      // What the ring holds, as every reply says (docs/wire-protocol.md §11.2): before, 0 and 0, "nothing held".
       this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, 0, 0, fromPort, fromAddr);
+      this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
       return;
     }
     bucket.requests -= 1;
-    const ring = this.opts.rings.get(req.channelId);
     const sameSource = req.sourceId === this.opts.sourceId && req.sessionId === this.opts.sessionId;
     const first = ring?.find(req.seqNum) ?? -1;
     const endSeq = req.seqNum + req.count;
@@ -312,28 +375,62 @@ export class RetransmitServer {
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    this.sendDatagrams(ring, first, last, fromPort, fromAddr);
+    this.answers.push({ ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
+    this.sendAnswers();
   }
 
   /**
-   * The answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, ANSWER_BATCH per sendMany. An answer
-   * to a requester that has gone bounces and leaves an error pending on this socket, which fails its next send,
-   * maybe the first datagram of another requester's answer when requests came together (measured, Bun 1.4.5:
-   * test/app/rev12-retransmit-bounce.test.ts): send-batch.ts resends the rest from where sendMany stopped.
+   * Sends what this turn's budget allows of the answers in progress, a batch of each in turn (round robin: an answer
+   * with a batch sent goes behind the others, so a short answer is not kept waiting behind long ones), and arms the
+   * next turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring
+   * moves between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
    */
-  private sendDatagrams(ring: RetransmitRing, first: number, last: number, port: number, address: string): void {
+  private sendAnswers(): void {
+    const answers = this.answers;
+    while (this.answerBudget > 0 && answers.length > 0) {
+      const a = answers.shift()!;
+      const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
+      if (!this.sendBatch(a, n)) {
+        // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
+        // times out and falls back to the refresh.
+        this.counters.sendErrors += a.left;
+        this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+        continue;
+      }
+      this.answerBudget -= n;
+      if (a.left > 0) answers.push(a);
+    }
+    if (this.answerBudget < ANSWER_DATAGRAMS_PER_TURN) this.answerTimer ??= setImmediate(this.nextAnswerTurn);
+  }
+
+  private readonly nextAnswerTurn = (): void => {
+    this.answerTimer = undefined;
+    this.answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+    this.sendAnswers();
+  };
+
+  /**
+   * The next n datagrams of an answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, in one
+   * sendMany. False when its next datagram is no longer in the ring. An answer to a requester that has gone bounces
+   * and leaves an error pending on this socket, which fails its next send, maybe the first datagram of another
+   * requester's answer when requests came together (measured, Bun 1.4.5: test/app/rev12-retransmit-bounce.test.ts):
+   * send-batch.ts resends the rest from where sendMany stopped.
+   */
+  private sendBatch(a: Answer, n: number): boolean {
+    const ring = a.ring;
+    const first = ring.find(a.seq);
+    if (first < 0) return false;
     const socket = this.socket;
-    if (socket === undefined) return;
     const args: (Uint8Array | number | string)[] = [];
-    for (let i = first; i < last; i++) {
+    for (let i = first; i < first + n; i++) {
       const copy = ring.datagram(i).slice();
       markRetransmit(copy, copy.length, this.opts.auth);
-      args.push(copy, port, address);
-      if (args.length === ANSWER_BATCH * 3 || i === last - 1) {
-        this.sender.send(socket, args, 3);
-        args.length = 0;
-      }
+      args.push(copy, a.port, a.address);
     }
+    a.seq = ring.seqOf(first + n - 1) + ring.msgCountOf(first + n - 1);
+    a.left -= n;
+    if (socket !== undefined) this.sender.send(socket, args, 3);
+    return true;
   }
 
   /**
@@ -348,7 +445,7 @@ export class RetransmitServer {
 
   /**
    * An OUT_OF_RANGE or THROTTLED reply. A send that throws may have met the error a requester that has gone left on
-   * the socket (see sendDatagrams), though nothing is wrong with this reply: it is tried once more, as answer
+   * the socket (see sendBatch), though nothing is wrong with this reply: it is tried once more, as answer
    * datagrams are, so its requester falls back at once instead of timing out. Lost (a send error) when it fails
    * again, or at once on a full socket buffer.
    */

@@ -80,27 +80,36 @@ export function encodeRetxControl(out: Uint8Array, c: RetxControl, auth?: Datagr
 
 export type RetxDecodeError = "not_control" | "bad_length" | "bad_version" | "bad_kind" | "bad_checksum" | "bad_auth";
 
-/** Decodes and verifies a control packet; with `auth` an unsigned or forged one is `bad_auth`. */
+/**
+ * Decodes and verifies a control packet; with `auth` an unsigned or forged one is `bad_auth`. Every refusal but
+ * `bad_auth` (node:crypto's HMAC) allocates nothing: the request server runs this on each datagram it reads, so a
+ * flood of foreign or damaged datagrams costs no garbage (a DataView per datagram before 2026-12-06).
+ */
 export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxControl | RetxDecodeError {
-  if (bytes.length < 2) return "not_control";
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (dv.getUint16(RETX_MAGIC_OFFSET, true) !== RETX_MAGIC) return "not_control";
+  if (bytes.length < 2 || u16(bytes, RETX_MAGIC_OFFSET) !== RETX_MAGIC) return "not_control";
   if (bytes.length < RETX_PACKET_BYTES) return "bad_length";
-  const length = dv.getUint16(RETX_LENGTH_OFFSET, true);
-  const flags = dv.getUint16(RETX_FLAGS_OFFSET, true);
-  const authenticated = (flags & PKT_FLAG_AUTHENTICATED) !== 0;
+  const length = u16(bytes, RETX_LENGTH_OFFSET);
+  const authenticated = (u16(bytes, RETX_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
   if (length !== bytes.length || length !== RETX_PACKET_BYTES + (authenticated ? AUTH_TRAILER_BYTES : 0)) return "bad_length";
-  if (dv.getUint8(RETX_VERSION_OFFSET) !== RETX_VERSION) return "bad_version";
-  const stored = dv.getUint32(RETX_CRC32C_OFFSET, true);
-  dv.setUint32(RETX_CRC32C_OFFSET, 0, true);
+  if (bytes[RETX_VERSION_OFFSET] !== RETX_VERSION) return "bad_version";
+  // The CRC with its field taken as 0: zeroed for the computation, restored after (the caller's buffer is unchanged).
+  const c0 = bytes[RETX_CRC32C_OFFSET]!;
+  const c1 = bytes[RETX_CRC32C_OFFSET + 1]!;
+  const c2 = bytes[RETX_CRC32C_OFFSET + 2]!;
+  const c3 = bytes[RETX_CRC32C_OFFSET + 3]!;
+  bytes.fill(0, RETX_CRC32C_OFFSET, RETX_CRC32C_OFFSET + 4);
   const crc = crc32c(bytes, 0, length);
-  dv.setUint32(RETX_CRC32C_OFFSET, stored, true);
-  if (crc !== stored) return "bad_checksum";
+  bytes[RETX_CRC32C_OFFSET] = c0;
+  bytes[RETX_CRC32C_OFFSET + 1] = c1;
+  bytes[RETX_CRC32C_OFFSET + 2] = c2;
+  bytes[RETX_CRC32C_OFFSET + 3] = c3;
+  if (crc !== (c0 | (c1 << 8) | (c2 << 16) | (c3 << 24)) >>> 0) return "bad_checksum";
   if (auth !== undefined) {
     if (!authenticated || !verifyAt(auth, bytes, length, RETX_CRC32C_OFFSET)) return "bad_auth";
   }
-  const kind = dv.getUint8(RETX_KIND_OFFSET);
+  const kind = bytes[RETX_KIND_OFFSET]!;
   if (kind < RETX_KIND_REQUEST || kind > RETX_KIND_THROTTLED) return "bad_kind";
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     kind,
     channelId: dv.getUint16(RETX_CHANNEL_ID_OFFSET, true),
@@ -111,6 +120,11 @@ export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxC
     firstAvailable: getU64(dv, RETX_FIRST_AVAILABLE_OFFSET),
     nextSeq: getU64(dv, RETX_NEXT_SEQ_OFFSET),
   };
+}
+
+/** Little-endian u16 at byte `o` (no DataView: see decodeRetxControl). */
+function u16(bytes: Uint8Array, o: number): number {
+  return bytes[o]! | (bytes[o + 1]! << 8);
 }
 
 /**

@@ -8,7 +8,7 @@
 import { expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { MAX_PENDING_REQUESTS, RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { MAX_PENDING_REQUESTS, REQUESTS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { waitFor } from "../wire/helpers.ts";
@@ -101,4 +101,68 @@ it("two addresses flooding at once end with equal shares of the queue, whoever c
   expect(repliesTo.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS / 2);
   expect(repliesTo.get("127.0.0.3")).toBe(MAX_PENDING_REQUESTS / 2);
   expect(server.counters.throttled).toBe(2 * MAX_PENDING_REQUESTS - 2);
+});
+
+it("refusing a foreign or damaged datagram allocates nothing: no DataView per datagram read", () => {
+  const { server, receive } = serverWith(1000);
+  const foreign = new Uint8Array(48).fill(0x41); // not a control packet
+  const damaged = request(3, 2).slice();
+  damaged[20]! ^= 1; // a control packet whose CRC fails
+  const short = request(3, 2).slice(0, 40); // its magic, too short
+  const RealDataView = globalThis.DataView;
+  let made = 0;
+  globalThis.DataView = new Proxy(RealDataView, {
+    construct(target, args, newTarget) {
+      made++;
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
+  try {
+    for (let i = 0; i < 1000; i++) {
+      receive(foreign, "127.0.0.1");
+      receive(damaged, "127.0.0.1");
+      receive(short, "127.0.0.1");
+    }
+  } finally {
+    globalThis.DataView = RealDataView;
+  }
+  expect(server.counters.badRequests).toBe(3000);
+  expect(made).toBe(0); // before: 3000, one per datagram before its magic was read
+  expect(Array.from(damaged.subarray(28, 32))).not.toEqual([0, 0, 0, 0]); // the CRC field restored after the check
+});
+
+it("a full queue is handled a bounded share per turn, in arrival order, so the publisher's thread gets turns between", async () => {
+  // The server runs on the publisher's thread: 4,096 replies in one turn held the live feed for 57–80 ms.
+  const { server, replies, receive } = serverWith(1000);
+  const order: string[] = [];
+  const socket = (server as unknown as { socket: { send: (d: Uint8Array, p: number, a: string) => boolean } }).socket;
+  const send = socket.send;
+  socket.send = (d, p, a) => (order.push(a), send(d, p, a));
+  for (let i = 0; i < MAX_PENDING_REQUESTS; i++) receive(request(500, 1), `127.0.${i >> 8}.${i & 255}`); // not in the ring: OUT_OF_RANGE
+  const perTurn: number[] = [];
+  while (server.counters.received < MAX_PENDING_REQUESTS && perTurn.length < 10_000) {
+    const before = replies.control;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    perTurn.push(replies.control - before);
+  }
+  expect(Math.max(...perTurn)).toBeLessThanOrEqual(REQUESTS_PER_TURN); // before: 4096 in the first turn
+  expect(server.counters.outOfRange).toBe(MAX_PENDING_REQUESTS);
+  expect(order).toEqual(Array.from({ length: MAX_PENDING_REQUESTS }, (_, i) => `127.0.${i >> 8}.${i & 255}`));
+});
+
+it("behind a flood that fills the queue, another requester's request is handled in the first turn, not after the flood's", async () => {
+  const { server, receive } = serverWith(1);
+  const order: string[] = [];
+  const socket = (server as unknown as { socket: { send: (d: Uint8Array, p: number, a: string) => boolean; sendMany: (args: unknown[]) => number } }).socket;
+  const send = socket.send;
+  const sendMany = socket.sendMany;
+  socket.send = (d, p, a) => (order.push(a), send(d, p, a));
+  socket.sendMany = (args) => (order.push(args[2] as string), sendMany(args));
+  for (let i = 0; i < MAX_PENDING_REQUESTS - 1; i++) receive(request(1, 1), "127.0.0.1");
+  receive(request(3, 2), "127.0.0.2"); // the last place, behind 4,095 of the flooder's
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(order.length).toBeLessThanOrEqual(REQUESTS_PER_TURN);
+  expect(order).toContain("127.0.0.2"); // FIFO slices: handled ~32 turns later, past a 250 ms timeout under load
+  await waitFor(() => server.counters.received === MAX_PENDING_REQUESTS, 5000, "every request handled");
+  expect(server.counters.answered).toBe(2); // each address's first (a bucket of one request a second)
 });

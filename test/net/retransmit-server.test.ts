@@ -8,8 +8,8 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { RetransmitServer } from "../../src/net/retransmit-server.ts";
-import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
+import { decodeRetxControl, encodeRetxControl, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
@@ -95,5 +95,85 @@ describe("RetransmitServer counters", () => {
       outOfRange: 3,
       datagrams: 0,
     });
+  });
+});
+
+describe("answers spread over turns", () => {
+  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: () => true };
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    server.onRequest(request(1, 200), 40000, "127.0.0.1");
+    expect(server.counters.datagrams).toBe(ANSWER_DATAGRAMS_PER_TURN); // before: 200, the whole answer at once
+    await nextTurn();
+    expect(server.counters.datagrams).toBe(200);
+    // A second answer; before its next turn the live feed pushes a ring's worth, evicting what it still had to send.
+    // (What this turn's budget still allows: the first answer's last slice may have gone in it.)
+    server.onRequest(request(1, 300), 40000, "127.0.0.1");
+    const slice = server.counters.datagrams - 200;
+    expect(slice).toBeGreaterThan(0);
+    expect(slice).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN);
+    for (let seq = 301; seq <= 301 + CONFIG.ringBytes / D; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    await nextTurn();
+    await nextTurn();
+    expect({ answered: server.counters.answered, datagrams: server.counters.datagrams, sendErrors: server.counters.sendErrors }).toEqual({
+      answered: 2,
+      datagrams: 200 + slice,
+      sendErrors: 300 - slice,
+    });
+  });
+});
+
+describe("answers in progress share the turns", () => {
+  it("a short answer is not kept waiting behind long ones: each answer sends a batch in turn", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const to = new Map<string, number>();
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (to.set(args[2] as string, (to.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
+      send: () => true,
+    };
+    server.onRequest(request(1, 300), 40000, "127.0.0.1");
+    server.onRequest(request(1, 300), 40000, "127.0.0.2");
+    server.onRequest(request(1, 10), 40000, "127.0.0.3");
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
+    await nextTurn();
+    // Two turns after the one that took the requests, the short answer is whole and the long ones are not.
+    expect(to.get("127.0.0.3")).toBe(10);
+    expect(to.get("127.0.0.1")!).toBeLessThan(300);
+    expect(to.get("127.0.0.2")!).toBeLessThan(300);
+    while ((to.get("127.0.0.1") ?? 0) + (to.get("127.0.0.2") ?? 0) < 600) await nextTurn();
+    expect(server.counters.datagrams).toBe(610);
+  });
+});
+
+describe("control replies", () => {
+  it("a THROTTLED reply says what the ring holds, whichever bucket refused (§11.2: replies carry [firstAvailable, nextSeq))", () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 5; seq < 25; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    // Two requests a second and 1,400 bytes a second per address; the whole ring is 20 × 56 = 1,120 bytes.
+    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array) => (replies.push(decodeRetxControl(data) as RetxControl), true),
+    };
+    server.onRequest(request(5, 20), 40000, "127.0.0.1"); // answered: 1,120 bytes
+    server.onRequest(request(5, 20), 40000, "127.0.0.1"); // over the byte bucket (280 left)
+    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket
+    expect(server.counters.answered).toBe(1);
+    expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED, RETX_KIND_THROTTLED]);
+    // Before: the byte bucket's reply said [5, 25), the request bucket's [0, 0): "the ring holds nothing".
+    expect(replies.map((r) => [r.firstAvailable, r.nextSeq])).toEqual([
+      [5, 25],
+      [5, 25],
+    ]);
   });
 });

@@ -9,8 +9,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { ANSWER_DATAGRAMS_PER_TURN } from "../../src/net/retransmit-server.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { PKT_FLAG_RETRANSMIT } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
 
@@ -187,5 +190,96 @@ describe("retransmission over loopback", { timeout: 20_000 }, () => {
     // The bucket holds one request and refills one per second: most requests are refused.
     expect(pub.retransmitCounters!.answered).toBeLessThan(sub.counters.retransmitRequests);
     expect(sub.counters.retransmitRecovered).toBeLessThanOrEqual(pub.retransmitCounters!.answered);
+  });
+});
+
+describe("the retransmit ring on the live path", { timeout: 20_000 }, () => {
+  it("a flush copies its datagrams into the ring without making a view per datagram, and the copies still repair a loss", async () => {
+    // Six fixed levels per delta: every datagram has the same length, so once warm the send path has every
+    // exact-length view it needs and no view is made for any reason but the ring's (before: src.subarray per push).
+    let lose = -1;
+    const { pub, sub, books, handles } = await setUp({ drop: (seq) => seq === lose }, 13);
+    const book = books[0]!;
+    const cs = new ChangeSet();
+    let q = 1;
+    const delta = () => {
+      cs.clear();
+      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
+      book.apply(cs, 5000 + q, T0 + q);
+      pub.publishDelta(handles[0]!, book, cs);
+      pub.flush();
+    };
+    for (let i = 0; i < 20; i++) delta(); // warm
+    const subarray = Uint8Array.prototype.subarray;
+    let views = 0;
+    Uint8Array.prototype.subarray = function (this: Uint8Array, ...args: [number?, number?]) {
+      views++;
+      return subarray.apply(this, args);
+    } as typeof subarray;
+    try {
+      for (let i = 0; i < 200; i++) delta();
+    } finally {
+      Uint8Array.prototype.subarray = subarray;
+    }
+    expect(pub.retransmitHistory()[0]!.datagrams).toBeGreaterThan(200);
+    expect(views).toBe(0);
+    // The ring's copies are whole datagrams: a lost one is answered from them and the book is identical again.
+    lose = pub.channelInfo()[0]!.nextSeq;
+    for (let i = 0; i < 3; i++) delta();
+    await waitFor(() => identical(sub, books) && sub.retransmitsPending === 0, 8000, "books identical after retransmission");
+    expect(pub.counters.droppedOnPurpose).toBe(1);
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sub.counters.gaps).toBe(0);
+  });
+});
+
+describe("a large answer and the live feed", { timeout: 20_000 }, () => {
+  it("an answer of 600 datagrams goes out a bounded slice per turn, live datagrams between the slices, all of it in order", async () => {
+    // The server runs on the publisher's thread. It sent a whole answer in one turn: a request for a ring's worth
+    // (thousands of datagrams) held every live datagram behind it (~100 ms for ~5,900 on the project's VM).
+    const { pub, books, handles } = await setUp({ subRetransmit: false }, 15);
+    const book = books[0]!;
+    const cs = new ChangeSet();
+    let q = 1;
+    const delta = () => {
+      cs.clear();
+      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
+      book.apply(cs, 9000 + q, T0 + q);
+      pub.publishDelta(handles[0]!, book, cs);
+      pub.flush();
+    };
+    const firstSeq = pub.channelInfo()[0]!.nextSeq;
+    const ANSWER = 600;
+    for (let i = 0; i < ANSWER; i++) delta(); // one datagram each (~200 B: the whole answer fits a receive buffer)
+    const requester = dgram.createSocket("udp4");
+    cleanups.push(() => new Promise<void>((res) => requester.close(() => res())));
+    const got: { seq: number; flags: number }[] = [];
+    requester.on("message", (msg) => {
+      const d = decodeDatagram(new Uint8Array(msg), 1400);
+      if (d.ok) got.push({ seq: d.packet.seqNum, flags: d.packet.flags });
+      else got.push({ seq: -1, flags: 0 });
+    });
+    await new Promise<void>((res) => requester.bind(0, "127.0.0.1", () => res()));
+    const out = new Uint8Array(64);
+    const n = encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: pub.sessionId, seqNum: firstSeq, count: ANSWER, firstAvailable: 0, nextSeq: 0 });
+    requester.send(out.subarray(0, n), pub.retransmitAddress()!.port, "127.0.0.1");
+    // From the request on, one live delta per turn: what the server had sent when each live datagram went.
+    const sentAtLive: number[] = [];
+    for (let turns = 0; pub.retransmitCounters!.datagrams < ANSWER && turns < 200_000; turns++) {
+      delta();
+      sentAtLive.push(pub.retransmitCounters!.datagrams);
+      await nextTurn();
+    }
+    sentAtLive.push(pub.retransmitCounters!.datagrams);
+    expect(pub.retransmitCounters!.answered).toBe(1);
+    const slices = sentAtLive.map((n, i) => n - (sentAtLive[i - 1] ?? 0)).filter((n) => n > 0);
+    // Before: [600], the whole answer between two live datagrams.
+    expect(Math.max(...slices)).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN);
+    expect(slices.reduce((a, b) => a + b, 0)).toBe(ANSWER);
+    // Every datagram of the range, once, in order, flagged RETRANSMIT (and verified by the decoder's CRC).
+    await waitFor(() => got.length === ANSWER, 5000, "the whole answer");
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: ANSWER }, (_, i) => firstSeq + i));
+    expect(got.every((g) => (g.flags & PKT_FLAG_RETRANSMIT) !== 0)).toBe(true);
+    expect(pub.retransmitCounters!.sendErrors).toBe(0);
   });
 });
