@@ -20,8 +20,12 @@
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import {
   AUTH_TRAILER_BYTES,
+  BOOK_DELTA_BLOCK_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
   BOOK_INSTRUMENT_ID_OFFSET,
+  BOOK_SNAPSHOT_BLOCK_BYTES,
+  BOOK_STATUS_BLOCK_BYTES,
+  INSTRUMENT_DEFINITION_BLOCK_BYTES,
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
@@ -983,15 +987,34 @@ export class EnvelopeRepacker {
   }
 }
 
-const KNOWN_TEMPLATES = new Set([TEMPLATE_BOOK_DELTA, TEMPLATE_BOOK_SNAPSHOT, TEMPLATE_BOOK_STATUS, TEMPLATE_INSTRUMENT_DEFINITION]);
+/** The root block a known template needs (as the subscriber's decoder checks it); −1: not a known template. */
+function minBlockBytes(templateId: number): number {
+  switch (templateId) {
+    case TEMPLATE_BOOK_DELTA:
+      return BOOK_DELTA_BLOCK_BYTES;
+    case TEMPLATE_BOOK_SNAPSHOT:
+      return BOOK_SNAPSHOT_BLOCK_BYTES;
+    case TEMPLATE_BOOK_STATUS:
+      return BOOK_STATUS_BLOCK_BYTES;
+    case TEMPLATE_INSTRUMENT_DEFINITION:
+      return INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    default:
+      return -1;
+  }
+}
 
 /**
  * The framing a message must have to be packed at all: its length field equals the payload, a multiple of 8, fits
- * a datagram, a known template whose root block fits. The subscriber validates the rest as for any datagram.
+ * a datagram, a known template whose root block fits and is as long as the subscriber's decoder requires. The
+ * subscriber validates the rest as for any datagram. Before 2026-12-06 a shorter root block passed: a header-only
+ * book message made add() throw (olderCopy read past the envelope: the JetStream read loop ended on it, without a
+ * word), and a longer one was packed, the subscriber then dropping the whole repacked datagram (BAD_MESSAGE), the
+ * good messages packed with it too.
  */
 function plausibleMessage(dv: DataView, off: number, msgLen: number, maxMessageBytes: number): boolean {
   if (msgLen < MESSAGE_HEADER_BYTES || msgLen % MESSAGE_ALIGN_BYTES !== 0 || msgLen > maxMessageBytes) return false;
   if (dv.getUint16(off + MSG_LENGTH_OFFSET, true) !== msgLen) return false;
-  if (!KNOWN_TEMPLATES.has(dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true))) return false;
-  return MESSAGE_HEADER_BYTES + dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true) <= msgLen;
+  const minBlock = minBlockBytes(dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true));
+  const blockBytes = dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true);
+  return minBlock >= 0 && blockBytes >= minBlock && MESSAGE_HEADER_BYTES + blockBytes <= msgLen;
 }
