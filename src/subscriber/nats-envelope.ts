@@ -18,6 +18,7 @@
  * @module
  */
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
+import { copyRange } from "../core/copy-range.ts";
 import {
   AUTH_TRAILER_BYTES,
   BOOK_DELTA_BLOCK_BYTES,
@@ -1020,10 +1021,4 @@ function u16(b: Uint8Array, off: number): number {
 }
 function u32(b: Uint8Array, off: number): number {
   return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
-}
-
-/** from[start, end) into to at toOff, natively and with no view made (Node's and Bun's Buffer copy takes any Uint8Array). */
-const bufferCopy = Buffer.prototype.copy;
-function copyRange(from: Uint8Array, to: Uint8Array, toOff: number, start: number, end: number): void {
-  bufferCopy.call(from, to, toOff, start, end);
 }
