@@ -1,7 +1,10 @@
 /**
  * Subscriber receive path (datagram → verify CRC → decode → sequence → apply), driven through FeedSubscriber.ingest()
- * (the socket path does the same copy into the reused buffer), and heap growth in steady state (heapStats without a
- * GC in between: garbage would still be counted). Cases: one 7-level delta per datagram; the same with a refresh
+ * (the socket path does the same copy into the reused buffer), and heap growth in steady state: the JS heap's
+ * capacity (process.memoryUsage().heapTotal) without a GC in between, which grows by a block as new objects fill the
+ * last. Until 2026-12-06 this read heapStats().heapSize, the bytes marked at the last GC: it stays put whatever is
+ * allocated until the next one, so it read 0 for everything (the NATS case allocated ~65 B an envelope). The
+ * control row allocates a 32-byte object per step: the measure must show it. Cases: one 7-level delta per datagram; the same with a refresh
  * snapshot (50/side, compared with the book at the same instrSeq) every 100 deltas; split deltas (200 levels in
  * 256-byte datagrams, assembled per instrument); the NATS reader's path (one envelope per message, numbered as a
  * bridge numbers them → EnvelopeRepacker → seal every 8 envelopes → ingest), per envelope, no server.
@@ -9,7 +12,6 @@
  * SAMPLE datagrams (envelopes) each (p50 of their means; one Bun.nanoseconds(), ~40 ns, per sample: < 1 ns each).
  *   npx bun bench/subscriber.bench.ts        (BENCH_QUICK=1 for a short run)
  */
-import { heapStats } from "bun:jsc";
 import { ChangeSet } from "../src/core/change-set.ts";
 import { BookState, type Instrument } from "../src/core/types.ts";
 import { instrumentIdOf } from "../src/core/instrument-id.ts";
@@ -104,11 +106,11 @@ const SAMPLE = 100;
 function timed(from: number, to: number, step: (i: number) => void): { heapCount: number; meanNs: number; p50Ns: number; heapGrowthB: number } {
   const mid = from + ((to - from) >> 1);
   Bun.gc(true);
-  const h0 = heapStats().heapSize;
+  const h0 = process.memoryUsage().heapTotal;
   const t0 = Bun.nanoseconds();
   for (let i = from; i < mid; i++) step(i);
   const t1 = Bun.nanoseconds();
-  const h1 = heapStats().heapSize;
+  const h1 = process.memoryUsage().heapTotal;
   const samples = new Float64Array(Math.ceil((to - mid) / SAMPLE));
   let n = 0;
   let ts = Bun.nanoseconds();
@@ -159,14 +161,17 @@ function runNats(name: string, datagrams: Uint8Array[], warmDatagrams: number): 
   sub.on("update", () => updates++);
   const repacker = new EnvelopeRepacker({ channelId: 1, sourceId: 9, heartbeatIntervalMs: 1000 });
   const nowMs = T0 / 1000;
+  // As NatsFeedReader.flush and drain: the replaced session's datagrams first, each as the packer's exact view.
+  const drain = (p: ChannelPacker | undefined) => {
+    if (p === undefined || p.count === 0) return;
+    p.seal(T0);
+    for (let i = 0; i < p.count; i++) sub.ingest(p.exactView(i), T0);
+    p.clear();
+  };
   const flush = () => {
-    for (const p of [repacker.pendingOld, repacker.packer]) {
-      if (p === undefined || p.count === 0) continue;
-      p.seal(T0);
-      for (let i = 0; i < p.count; i++) sub.ingest(p.bytes[i]!.subarray(0, p.lengths[i]), T0);
-      p.clear();
-    }
+    drain(repacker.pendingOld);
     repacker.pendingOld = undefined;
+    drain(repacker.packer);
   };
   const step = (i: number) => {
     repacker.add(envs[i]!, nowMs);
@@ -180,12 +185,21 @@ function runNats(name: string, datagrams: Uint8Array[], warmDatagrams: number): 
   return { case: name, datagrams: `${envs.length - warm} env (heap: ${n})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / n).toFixed(3), repairs: sub.counters.repairs, updates };
 }
 
+/** The measure's control: a 32-byte object per step, kept in a module variable (the JIT cannot drop it). */
+let kept: { a: number; b: number } | undefined;
+function control(n: number): Record<string, unknown> {
+  for (let i = 0; i < n / 3; i++) kept = { a: i, b: i };
+  const t = timed(0, n, (i) => void (kept = { a: i, b: i }));
+  return { case: "control: a 32 B object per step", datagrams: `${n} steps (heap: ${t.heapCount})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / t.heapCount).toFixed(3), repairs: "", updates: "" };
+}
+
 const N = SMOKE ? 1_200 : QUICK ? 60_000 : 300_000;
 const rows = [
   run("delta, 7 levels, 1 per datagram", stream(N, 7, 0, 1400), N / 3),
   run("same + refresh 50/side every 100 (compared)", stream(N, 7, 100, 1400), N / 3),
   run("split delta, 200 levels in 256 B datagrams", stream(N / 20, 200, 0, 256), N / 6),
   runNats("NATS reader: envelope → repack → ingest, 7-level deltas", stream(N / 2, 7, 0, 1400), N / 6),
+  control(N / 3),
 ];
 console.log("\n== subscriber receive path: ingest per datagram (per envelope for NATS), heap growth without GC (steady state) ==");
 printTable(rows);

@@ -8,6 +8,7 @@
  * binary search.
  * @module
  */
+import { copyRange } from "../core/copy-range.ts";
 import { PACKET_HEADER_BYTES } from "../wire/layout.ts";
 
 export class RetransmitRing {
@@ -77,8 +78,7 @@ export class RetransmitRing {
       this.head = (h + 1) % this.slots;
       this.count--;
     }
-    // No subarray when src is the datagram itself: that made a view per datagram on the live path.
-    this.bytes.set(src.length === length ? src : src.subarray(0, length), pos);
+    copyRange(src, this.bytes, pos, 0, length); // src.subarray(0, length) was ~64 B of heap per datagram
     const slot = (this.head + this.count) % this.slots;
     this.offsets[slot] = pos;
     this.lengths[slot] = length;

@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
-import { ENV_CHANNEL_ID_OFFSET, ENV_SOURCE_ID_OFFSET, EnvelopeRepacker, envelopeOf, MAX_NUMBERED_STREAMS } from "../../src/subscriber/nats-envelope.ts";
+import { ENV_CHANNEL_ID_OFFSET, ENV_FORWARD_SEQ_HIGH_OFFSET, ENV_FORWARD_SEQ_OFFSET, ENV_SOURCE_ID_OFFSET, ENVELOPE_BYTES, EnvelopeRepacker, envelopeOf, MAX_NUMBERED_STREAMS } from "../../src/subscriber/nats-envelope.ts";
+import { MSG_BLOCK_LENGTH_OFFSET, MSG_LENGTH_OFFSET, MSG_TEMPLATE_ID_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET, TEMPLATE_BOOK_DELTA } from "../../src/wire/layout.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -19,7 +20,7 @@ import { natsServerMissing } from "../bridge/nats-server.ts";
 import { ReaderRig } from "../bridge/reader-rig.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { packer, T0, take } from "./feed-harness.ts";
+import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const missing = natsServerMissing();
 /**
@@ -211,5 +212,107 @@ describe("review: the NATS reader's memory", () => {
     }
     expect(rep.numberedStreams).toBe(MAX_NUMBERED_STREAMS);
     expect(rep.counters.unnumbered).toBe(500);
+  });
+});
+
+describe("review: the NATS reader's framing check", () => {
+  /** An envelope per message of the datagrams, numbered 1, 2, … as one bridge numbers them. */
+  function envelopes(datagrams: Uint8Array[]): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const d of datagrams) {
+      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      let off = PACKET_HEADER_BYTES;
+      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+        out.push(envelopeOf(d, 1000, off, len, out.length + 1, 7));
+        off += len;
+      }
+    }
+    return out;
+  }
+
+  test("a book message whose root block is shorter than the decoder's minimum is refused; the messages around it reach the books", () => {
+    const p = packer({ channelId: 1, sourceId: 0, sessionId: 5, sessionStartUs: T0 });
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, book(X, 943500, 1), 0, false);
+    const [definition, snapshot] = envelopes(take(p));
+    // A copy of the snapshot's envelope whose message claims an 8-byte root block (the decoder needs 64).
+    const shortBlock = snapshot!.slice();
+    new DataView(shortBlock.buffer).setUint16(ENVELOPE_BYTES + MSG_BLOCK_LENGTH_OFFSET, 8, true);
+    // A header-only delta (8 bytes): reading its instrument past the envelope's end threw (the JetStream loop ended).
+    const tiny = snapshot!.slice(0, ENVELOPE_BYTES + 8);
+    const t = new DataView(tiny.buffer);
+    t.setUint16(ENVELOPE_BYTES + MSG_LENGTH_OFFSET, 8, true);
+    t.setUint16(ENVELOPE_BYTES + MSG_TEMPLATE_ID_OFFSET, TEMPLATE_BOOK_DELTA, true);
+    t.setUint16(ENVELOPE_BYTES + MSG_BLOCK_LENGTH_OFFSET, 0, true);
+    t.setUint16(ENV_FORWARD_SEQ_OFFSET, 0, true); // not numbered: no number of the line's to repeat
+    t.setUint32(ENV_FORWARD_SEQ_HIGH_OFFSET, 0, true);
+
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    expect(rep.add(definition!, 0)).toMatch(/ok|new_session/);
+    expect(() => rep.add(tiny, 0)).not.toThrow(); // before: RangeError (Out of bounds access)
+    expect(rep.add(shortBlock, 0)).toBe("bad_message"); // before: "ok", packed between the definition and the snapshot
+    expect(rep.counters.refused.bad_message).toBe(2);
+    expect(rep.add(snapshot!, 0)).toBe("ok");
+    for (const d of take(rep.packer)) sub.ingest(d, T0);
+    // Before: the subscriber dropped the whole repacked datagram (BAD_MESSAGE), the definition and snapshot with it.
+    expect(sub.counters.errors).toBe(0);
+    expect(sub.book(X.instrumentId)?.usable).toBe(true);
+  });
+});
+
+describe("the NATS reader's repacking in steady state", () => {
+  /** JS heap capacity growth per step over n steps, no GC in between (heapUsed is what the last GC marked: blind). */
+  function heapGrowthPerStep(n: number, step: (i: number) => void): number {
+    Bun.gc(true);
+    const before = process.memoryUsage().heapTotal;
+    for (let i = 0; i < n; i++) step(i);
+    return (process.memoryUsage().heapTotal - before) / n;
+  }
+
+  test("allocates nothing per envelope, from add() to the subscriber's ingest (the measure sees a 32 B object a step)", () => {
+    const p = packer({ channelId: 1, sourceId: 0, sessionId: 5, sessionStartUs: T0 });
+    const bk = book(X, 943500, 1);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, bk, 0, false);
+    const cs = new ChangeSet();
+    for (let e = 0; e < 24_000; e++) {
+      cs.clear();
+      cs.addBid(943500 - (e % 50), 1 + (e % 7));
+      bk.instrSeq++;
+      packBookDelta(p, bk, cs);
+    }
+    const datagrams = take(p);
+    const envs: Uint8Array[] = [];
+    for (const d of datagrams) {
+      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      let off = PACKET_HEADER_BYTES;
+      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+        envs.push(envelopeOf(d, 1000, off, len, envs.length + 1, 7));
+        off += len;
+      }
+    }
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    const step = (i: number) => {
+      rep.add(envs[i]!, 0);
+      if ((i & 7) !== 7) return;
+      const q = rep.packer; // as NatsFeedReader.drain: sealed, each datagram handed over as the packer's exact view
+      q.seal(T0);
+      for (let k = 0; k < q.count; k++) sub.ingest(q.exactView(k), T0);
+      q.clear();
+    };
+    for (let i = 0; i < 12_000; i++) step(i);
+    const perEnvelope = heapGrowthPerStep(12_000, (i) => step(12_000 + i));
+    let kept: { a: number; b: number } | undefined;
+    const perControl = heapGrowthPerStep(12_000, (i) => void (kept = { a: i, b: i }));
+    expect(kept?.a).toBe(11_999);
+    expect(perControl).toBeGreaterThan(16);
+    expect(sub.book(X.instrumentId)?.usable).toBe(true);
+    expect(sub.counters.errors + sub.counters.gaps).toBe(0);
+    // Before: ~65 B an envelope (a DataView over each, a subarray and a Uint8Array to copy its message).
+    expect(perEnvelope).toBeLessThan(2);
   });
 });
