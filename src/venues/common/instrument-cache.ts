@@ -123,7 +123,7 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
   const tmp = `${path}.${uniqueSuffix()}.tmp`;
   const file = await openLocked(tmp);
   try {
-    removeStaleCacheTemps(path, (await file.stat()).mtimeMs);
+    removeStaleCacheTemps(path, basename(tmp), (await file.stat()).mtimeMs);
     await file.writeFile(text + "\n");
     await rename(tmp, path);
   } catch (err) {
@@ -154,10 +154,10 @@ async function openLocked(path: string): Promise<FileHandle> {
  * for a minute (STALE_TEMP_MIN_AGE_MS; `fsNowMs`, the mtime of the caller's own file just made, is the filesystem's
  * clock). Before, each write killed midway (SIGKILL, the OOM killer, an exit that ended a merge) left one for good.
  */
-function removeStaleCacheTemps(path: string, fsNowMs: number): void {
+function removeStaleCacheTemps(path: string, ownTemp: string, fsNowMs: number): void {
   const base = basename(path);
   const isTemp = (name: string) => {
-    if (!name.startsWith(`${base}.`)) return false;
+    if (name === ownTemp || !name.startsWith(`${base}.`)) return false;
     const rest = name.slice(base.length + 1);
     return /^\d+\.[0-9a-z]+\.tmp$/.test(rest) || /^lock\.\d+\.[0-9a-z]+\.new$/.test(rest);
   };
