@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
-import { FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
+import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
@@ -158,6 +158,7 @@ function readConfigText(path: string, opts: ValidateOptions): string {
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new ConfigError([`${path}: larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: not a feeder configuration (a log or data file given as the config?)`]);
     if (err instanceof NotRegularFileError) throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file`]);
+    if (err instanceof EmptyPipeError) throw new ConfigError([`${path}: ${err.message}`]);
     if (err instanceof FifoWithoutWriterError) {
       throw new ConfigError([`${path}: ${err.message}: the configuration must be a regular file, or a FIFO with a writer (-c <(render-config))`]);
     }

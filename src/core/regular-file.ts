@@ -5,7 +5,7 @@
  * Cold path. Plain Node API (the subscriber reads keys under Node 20 too).
  * @module
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync, statSync, type Stats } from "node:fs";
 
 /** What a path is, when it is not a regular file (`not a regular file but <this>`). */
 export function kindOf(st: Stats): string | undefined {
@@ -36,6 +36,17 @@ export class FileTooLargeError extends Error {
 export class FifoWithoutWriterError extends Error {
   constructor(readonly waitMs: number) {
     super(`not a regular file but a FIFO (named pipe), and no process opened it to write within ${waitMs / 1000} s`);
+  }
+}
+
+/**
+ * A FIFO or pipe read to its end without a byte: its writer closed it having written nothing (`-c <(render-config)`
+ * whose command failed). Until 2026-12-06 a pipe of `<(cmd)` already closed was waited on for the FIFO wait and then
+ * refused as one "no process opened to write", which `<(cmd)` had, and one closed later was read as an empty file.
+ */
+export class EmptyPipeError extends Error {
+  constructor() {
+    super("a pipe whose writer closed it without writing anything (did the command writing it fail?)");
   }
 }
 
@@ -82,10 +93,13 @@ export function readRegularFileSync(path: string, opts: { readonly fifo?: boolea
 /**
  * A FIFO read to its end without blocking on it: its open does not wait for a writer, and while none has come (a
  * read gives 0 then) it is polled for up to `writerWaitMs`. Once one has (data, or EAGAIN: open, nothing yet), it
- * is read to its end however long that takes: `<(pass show nats)` may wait for a passphrase typed.
+ * is read to its end however long that takes: `<(pass show nats)` may wait for a passphrase typed. Nothing read by
+ * its end is EmptyPipeError; at once for a pipe of `<(cmd)` (anonymous: nobody else can open it later, so a first
+ * read at its end means its writer is done).
  */
 function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): Uint8Array {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const anonymous = isAnonymousPipe(fd);
   const pause = new Int32Array(new SharedArrayBuffer(4));
   try {
     const chunks: Uint8Array[] = [];
@@ -111,12 +125,23 @@ function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): U
         continue;
       }
       if (writer) break; // its end
+      if (anonymous) throw new EmptyPipeError();
       if (performance.now() >= deadlineMs) throw new FifoWithoutWriterError(writerWaitMs);
       Atomics.wait(pause, 0, 0, 10);
     }
+    if (total === 0) throw new EmptyPipeError();
     return Buffer.concat(chunks, total);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Whether `fd` is an anonymous pipe (`<(cmd)`'s /dev/fd/N, a shell's pipe), not a named FIFO: Linux's /proc says. */
+function isAnonymousPipe(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`).startsWith("pipe:");
+  } catch {
+    return false; // no /proc (macOS): waited for as a named FIFO
   }
 }
 

@@ -290,33 +290,39 @@ export class CaptureWriter {
     const lastUs = this.pendingLastUs;
     this.pending = [];
     this.pendingBytes = 0;
-    const boundaryUs = this.dueBoundaryUs();
+    // Decided once, before compressing: read again after it (milliseconds for a large block), a boundary crossed
+    // meanwhile sent a block flushed just before it, all of the old interval's records, whole to the new file.
+    const dueByAge = this.fd >= 0 && this.monoNow() >= this.fileDueMonoMs;
+    const boundaryUs = dueByAge ? this.dueBoundaryUs() : undefined;
     if (boundaryUs !== undefined && firstUs < boundaryUs) {
       // In the order handled: the first record at or after the boundary begins the new file, so the old file's last
       // record is before the new file's first (a record of the same turn stamped before it goes along: holdRotation).
       const boundaryNs = BigInt(boundaryUs) * 1000n;
       const cut = records.findIndex((r) => (r as [bigint])[0] >= boundaryNs);
       const before = cut < 0 ? records : records.slice(0, cut);
-      this.writeBlock(before, firstUs, cut < 0 ? lastUs : usOf(before.at(-1)), false);
+      this.writeBlock(before, firstUs, cut < 0 ? lastUs : usOf(before.at(-1)), false, false);
       if (cut < 0) return; // all before it: the rotation comes with the next block
       records = records.slice(cut);
       firstUs = usOf(records[0]);
     }
-    this.writeBlock(records, firstUs, lastUs, true);
+    this.writeBlock(records, firstUs, lastUs, true, dueByAge);
   }
 
   /**
-   * The open file's age boundary as a receive time, when its age rotation is due now and the records' timeline is
-   * known (recordUsAtMonoMs); undefined otherwise, and when the file is due by size anyway.
+   * The open file's age boundary as a receive time (its age rotation due), when the records' timeline is known
+   * (recordUsAtMonoMs); undefined otherwise, and when the file is due by size anyway.
    */
   private dueBoundaryUs(): number | undefined {
     const at = this.opts.recordUsAtMonoMs;
-    if (at === undefined || this.fd < 0 || this.fileBytes >= this.maxFileBytes || this.monoNow() < this.fileDueMonoMs) return undefined;
+    if (at === undefined || this.fd < 0 || this.fileBytes >= this.maxFileBytes) return undefined;
     return at(this.fileDueMonoMs);
   }
 
-  /** `records` as one block: into the open file, or (`mayRotate`) a new one when the open one is due. */
-  private writeBlock(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean): void {
+  /**
+   * `records` as one block: into the open file, or (`mayRotate`) a new one when the open one is due by size, or by age
+   * (`dueByAge`, as flush found it).
+   */
+  private writeBlock(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean, dueByAge: boolean): void {
     const payload = this.packr.pack(records);
     const t0 = Bun.nanoseconds();
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
@@ -332,7 +338,7 @@ export class CaptureWriter {
     }
     try {
       if (this.fd >= 0) this.checkOpenFile();
-      const due = mayRotate && (this.fileBytes >= this.maxFileBytes || this.monoNow() >= this.fileDueMonoMs);
+      const due = mayRotate && (this.fileBytes >= this.maxFileBytes || dueByAge);
       if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.

@@ -17,7 +17,7 @@
  */
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, readSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { tryLockExclusive } from "./flock.ts";
+import { tryLockExclusive } from "../core/flock.ts";
 
 export const CLAIM_FILE = ".feeder-record.lock";
 /** Opens of a claim file that its releaser unlinked meanwhile, tried before giving up (each a lost race to a release). */

@@ -28,7 +28,7 @@ import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
-import { tryLockExclusive } from "../../src/record/flock.ts";
+import { tryLockExclusive } from "../../src/core/flock.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
 import { BybitAdapter } from "../../src/venues/bybit/adapter.ts";
@@ -238,6 +238,29 @@ test("a temporary file an export killed with SIGKILL left beside -o FILE is remo
   } finally {
     closeSync(liveFd);
   }
+});
+
+test("the sweep of stale temporary files ages them on the filesystem's clock where the host's is ahead (an NFS server's behind it): a file just made, unlocked, is kept (before: taken as a minute old)", { timeout: 30_000 }, async () => {
+  const dir = makeTempDir("feeder-export-reap-skew-");
+  const { file, frames } = writeXrpCapture(dir);
+  const out = join(dir, "frames.jsonl");
+  // Just made by the filesystem's clock: a writer between its create and its lock, or an unlocked older feeder's.
+  const fresh = "frames.jsonl.tmp-4246-fr3sh";
+  writeFileSync(join(dir, fresh), "an export just begun\n");
+  // One the filesystem's clock says is ten minutes old: still removed.
+  writeFileSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), "half an export\n");
+  const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
+  utimesSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), tenMinutesAgo, tenMinutesAgo);
+  const realNow = Date.now.bind(Date);
+  const ahead = vi.spyOn(Date, "now").mockImplementation(() => realNow() + 5 * 60_000); // the host's clock 5 min ahead
+  try {
+    const r = await run(["export", "-o", out, file]);
+    expect(r.code).toBe(0);
+  } finally {
+    ahead.mockRestore();
+  }
+  expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
+  expect(readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([fresh]);
 });
 
 test("-o FILE that has another name (a hard link) exits 2 naming it, both names as they were (before: renamed over, the other name kept the old rows)", { timeout: 30_000 }, async () => {

@@ -86,6 +86,25 @@ test("a configuration FIFO whose writer comes within the wait, or opens at once 
   expect(loadConfigFile(slow, { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]?.venue).toBe("bybit");
 });
 
+test("-c <(render-config) whose command wrote nothing (it failed) is refused naming the empty pipe, at once (before: after the wait, as a FIFO no process opened to write; or, its writer still running, read as an empty configuration)", { timeout: 30_000 }, async () => {
+  const script = join(dir, "empty-pipe.ts");
+  writeFileSync(script, [
+    `import { loadConfigFile } from ${JSON.stringify(join(ROOT, "src/config/load.ts"))};`,
+    // A minute's wait: the old code answers only after it (or reads the pipe as an empty file).
+    `(await import(${JSON.stringify(join(ROOT, "src/core/regular-file.ts"))}) as { setFifoWriterWaitMs?: (ms: number) => void }).setFifoWriterWaitMs?.(60_000);`,
+    `try { loadConfigFile(process.argv[2]!); console.log("loaded"); } catch (err) { console.log(String((err as { problems?: string[] }).problems ?? (err as Error).message)); }`,
+    "",
+  ].join("\n"));
+  // The writer already gone when it is read (exit 3), and one still running that writes nothing (sleep).
+  const got = await Promise.all(["exit 3", "sleep 0.3"].map(async (cmd) => {
+    const proc = Bun.spawn(["bash", "-c", `exec "$0" "$1" <(${cmd})`, process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "inherit" });
+    cleanups.push(() => proc.kill("SIGKILL"));
+    if ((await exitCodeWithin(proc, BOUND_MS)) === "still running") return "no answer";
+    return (await new Response(proc.stdout).text()).trim();
+  }));
+  for (const g of got) expect(g).toMatch(/^\/dev\/fd\/\d+: a pipe whose writer closed it without writing anything \(did the command writing it fail\?\)$/);
+});
+
 /** The ConfigError's problems of loading `path`, or "loaded". */
 function loadProblems(path: string, reread = false): readonly string[] | "loaded" {
   try {

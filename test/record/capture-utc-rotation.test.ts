@@ -146,6 +146,30 @@ describe("capture rotation on UTC multiples of --max-file-minutes", () => {
     expect(w.files.map((f) => readCapture(f).records.map((r) => r.frame))).toEqual([["12:59:59.850", "12:59:59.900", "12:59:59.950"], ["13:00:00.000", "13:00:00.050"]]);
   });
 
+  test("a block flushed just before the boundary whose compression ends after it stays in the old file: the rotation is decided once, before compressing (before: decided again after, the block went whole to the new file)", () => {
+    const { w, clock, advance, write } = timedWriter(60 * MINUTE, Date.UTC(2026, 11, 6, 12, 59, 59, 850));
+    write("12:59:59.850");
+    w.flush(); // the first file
+    advance(100);
+    write("12:59:59.950");
+    advance(48); // the timer's tick at 12:59:59.998
+    // Every read of the monotonic clock from here takes 3 ms (compressing a large block, the claim's stat, …).
+    const realMonoNow = clock.monoMs;
+    let reads = 0;
+    Object.defineProperty(clock, "monoMs", {
+      get: () => realMonoNow + 3 * reads++,
+      set: () => undefined,
+      configurable: true,
+    });
+    w.flush();
+    Object.defineProperty(clock, "monoMs", { value: realMonoNow + 3 * reads + 100, writable: true, configurable: true });
+    clock.wallMs += 3 * reads + 100; // 13:00:00.1 and some
+    write("13:00:00.1");
+    w.flush();
+    w.close();
+    expect(w.files.map((f) => readCapture(f).records.map((r) => r.frame))).toEqual([["12:59:59.850", "12:59:59.950"], ["13:00:00.1"]]);
+  });
+
   test("random intervals, write and flush times: each file holds the records of one UTC interval by receive time (reference: floor(tsRecv / interval))", () => {
     const intervalsMs = [0.5 * MINUTE, MINUTE, 5 * MINUTE, 15 * MINUTE, 60 * MINUTE];
     for (let seed = 1; seed <= 30; seed++) {

@@ -5,12 +5,12 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
-import { chmodSync, closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { constants as osConstants } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
-import { tryLockExclusive } from "../../record/flock.ts";
+import { createLockedFile, removeStaleTemps } from "../../core/stale-temps.ts";
 import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -207,8 +207,8 @@ function openOutput(out: string | undefined, log: Logger): Output {
   }
   if (target === undefined) return { writer: Bun.file(out).writer(), replaces: false, commit: none, discard: none };
   const file = target;
-  removeStaleTemps(file, log);
   const { path: tmp, fd: lockFd } = createTemp(out, file);
+  removeStaleExportTemps(file, tmp, lockFd, log);
   let done = false;
   let unguard = () => {};
   const release = () => {
@@ -280,9 +280,8 @@ function discardOnRepeatedStop(discard: () => void): () => void {
 function createTemp(out: string, file: string): { path: string; fd: number } {
   for (let attempt = 0; ; attempt++) {
     const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    let fd: number;
     try {
-      fd = openSync(tmp, "wx");
+      return { path: tmp, fd: createLockedFile(tmp) };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && attempt < 8) continue;
@@ -290,66 +289,31 @@ function createTemp(out: string, file: string): { path: string; fd: number } {
       // The directory named: FILE itself may be writable where its directory takes no new file (read-only).
       throw new UsageError(`--out ${out}: cannot be written (${code ?? (err as Error).message} in its directory ${dirname(file)}: the export is written to a new file there, then renamed over ${basename(file)})`);
     }
-    try {
-      tryLockExclusive(fd); // a new file: nobody else holds it
-    } catch {
-      // No locks on this filesystem (or no C library): unlocked, so no later export can tell it is alive; every one
-      // that cannot lock leaves temporary files alone (removeStaleTemps), so nothing is lost but the cleanup.
-    }
-    return { path: tmp, fd };
   }
 }
 
 /**
- * An export not heard of for this long may be an unlocked writer (a feeder from before 2026-12-06, which took no
- * lock): a temporary file modified since is left alone, even unlocked. Also covers the instant between a writer's
- * create and its lock.
+ * Removes temporary files of earlier exports to `file` whose writer is gone (core/stale-temps.ts):
+ * `<file>.tmp-<pid>-<random>` regular files beside it that nobody holds the flock of (createTemp) and nobody modified
+ * for STALE_TEMP_MIN_AGE_MS, measured on the filesystem's clock where it is behind the host's: `ownTempFd` is this
+ * export's own, just made (before, against the host's clock alone: one ahead of an NFS server's by a minute took a
+ * temporary file just made, between its writer's create and lock, or an unlocked older feeder's, for an old one).
+ * Before that, an export killed with SIGKILL (the OOM killer, a container stopped) left its temporary file for good,
+ * a copy of the output's size beside it at every kill.
  */
-export const STALE_TEMP_MIN_AGE_MS = 60_000;
-
-/**
- * Removes temporary files of earlier exports to `file` whose writer is gone: `<file>.tmp-<pid>-<random>` regular
- * files beside it that nobody holds the flock of (createTemp: a live export holds it until it ends; the kernel drops
- * it with the process, however it ended, in any PID namespace on the host) and not modified for
- * STALE_TEMP_MIN_AGE_MS. Before, an export killed with SIGKILL (the OOM killer, a container stopped) left its
- * temporary file for good, a copy of the output's size beside it at every kill. One that cannot be locked (held, no
- * lock support, unreadable) or looked at is left alone. Cold: one listing of the directory per export.
- */
-function removeStaleTemps(file: string, log: Logger): void {
-  const dir = dirname(file);
+function removeStaleExportTemps(file: string, ownTemp: string, ownTempFd: number, log: Logger): void {
   const prefix = `${basename(file)}.tmp-`;
-  let names: string[];
+  let fsNowMs: number | undefined;
   try {
-    names = readdirSync(dir);
+    fsNowMs = fstatSync(ownTempFd).mtimeMs;
   } catch {
-    return; // the export's own create says what is wrong with the directory
+    // the host's clock alone
   }
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !/^\d+-[0-9a-z]+$/.test(name.slice(prefix.length))) continue;
-    const path = join(dir, name);
-    let fd: number;
-    try {
-      const st = lstatSync(path);
-      if (!st.isFile() || Date.now() - st.mtimeMs < STALE_TEMP_MIN_AGE_MS) continue;
-      // Read-write: over NFS an exclusive flock is a write lock, which a read-only descriptor cannot take.
-      fd = openSync(path, fsConstants.O_RDWR | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
-    } catch {
-      continue;
-    }
-    try {
-      if (!tryLockExclusive(fd)) continue; // its export is running
-      // Still the file locked (not removed and made again under that name meanwhile), and still untouched.
-      const held = fstatSync(fd);
-      const now = lstatSync(path);
-      if (now.ino !== held.ino || now.dev !== held.dev || Date.now() - now.mtimeMs < STALE_TEMP_MIN_AGE_MS) continue;
-      unlinkSync(path);
-      log.info("removed a temporary file an earlier export to the same --out left (its process is gone)", { file: path, bytes: held.size });
-    } catch {
-      // no lock support here, or gone meanwhile: left as it is
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const own = basename(ownTemp);
+  removeStaleTemps(dirname(file), (name) => name !== own && name.startsWith(prefix) && /^\d+-[0-9a-z]+$/.test(name.slice(prefix.length)), {
+    fsNowMs,
+    onRemoved: (path, bytes) => log.info("removed a temporary file an earlier export to the same --out left (its process is gone)", { file: path, bytes }),
+  });
 }
 
 function lstatExists(path: string): boolean {

@@ -9,7 +9,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Logger } from "../../core/log.ts";
-import { FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
+import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, readRegularFileSync } from "../../core/regular-file.ts";
 import { reasonWithoutPath, shownPath } from "../../core/secret-path.ts";
 import { tlsRequiredByUrl, type NatsAccess, type NatsCredentials, type NatsTls } from "../../subscriber/nats-auth.ts";
 import type { NatsConfig } from "../../config/types.ts";
@@ -201,7 +201,7 @@ function readFile(path: string, flag: string): Uint8Array {
     bytes = readRegularFileSync(path, { fifo: true, maxBytes: MAX_ACCESS_FILE_BYTES });
   } catch (err) {
     if (err instanceof FileTooLargeError) throw new UsageError(`${flag} ${JSON.stringify(path)} is larger than 4 MiB: not a credentials, key or certificate file`);
-    if (err instanceof FifoWithoutWriterError) throw new UsageError(`${flag} ${JSON.stringify(path)}: ${err.message}`);
+    if (err instanceof FifoWithoutWriterError || err instanceof EmptyPipeError) throw new UsageError(`${flag} ${JSON.stringify(path)}: ${err.message}`);
     // Not found (or not a file): the value may be the secret itself, given by mistake for its file's path. Shown only
     // when it looks like a path, and the system's message without it (before, both printed it).
     throw new UsageError(`${flag}: cannot read ${shownPath(path)}: ${reasonWithoutPath(err as Error, path)}`);

@@ -12,14 +12,18 @@
  * to it named after its token: only one writer at a time can make it, and the token read through it says whether the
  * path still holds that lock, so nobody ever removes a lock other than the one it meant (two waiters breaking the
  * same dead lock, a release after a break). Merges of one path in one thread also queue behind each other, so a
- * thread never competes with itself for the lock. The cache's directory must allow hard links.
+ * thread never competes with itself for the lock. The cache's directory must allow hard links. Both temporary files
+ * (the cache's `<cache>.<pid>.<random>.tmp`, the lock's `<cache>.lock.<pid>.<random>.new`) are held with an flock
+ * while written: each write removes those a killed writer left (core/stale-temps.ts).
  * @module
  */
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, mkdir, open, readFile, rename, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
-import { dirname } from "node:path";
+import { link, mkdir, open, readFile, rename, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { tryLockExclusive } from "../../core/flock.ts";
 import { kindOf } from "../../core/regular-file.ts";
+import { removeStaleTemps } from "../../core/stale-temps.ts";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
@@ -117,8 +121,47 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
   const text = JSON.stringify({ version: CACHE_VERSION, venue, savedAt: new Date().toISOString(), instruments }, null, 1);
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${uniqueSuffix()}.tmp`;
-  await writeFile(tmp, text + "\n");
-  await rename(tmp, path);
+  const file = await openLocked(tmp);
+  try {
+    removeStaleCacheTemps(path, basename(tmp), (await file.stat()).mtimeMs);
+    await file.writeFile(text + "\n");
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  } finally {
+    await file.close(); // the lock goes with it
+  }
+}
+
+/**
+ * `path` created exclusively and held with an flock until closed (core/stale-temps.ts): a process killed while it
+ * writes one of the cache's temporary files leaves it unlocked, for removeStaleCacheTemps.
+ */
+async function openLocked(path: string): Promise<FileHandle> {
+  const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL);
+  try {
+    tryLockExclusive(file.fd);
+  } catch {
+    // no locks on this filesystem: unlocked, and no sweep there can lock (and so remove) it either
+  }
+  return file;
+}
+
+/**
+ * Removes the cache's temporary files a killed writer left (`<cache>.<pid>.<random>.tmp`, `<cache>.lock.<pid>.<random>.new`):
+ * those nobody holds the flock of (openLocked: a live writer holds it until its rename or unlink) and nobody modified
+ * for a minute (STALE_TEMP_MIN_AGE_MS; `fsNowMs`, the mtime of the caller's own file just made, is the filesystem's
+ * clock). Before, each write killed midway (SIGKILL, the OOM killer, an exit that ended a merge) left one for good.
+ */
+function removeStaleCacheTemps(path: string, ownTemp: string, fsNowMs: number): void {
+  const base = basename(path);
+  const isTemp = (name: string) => {
+    if (name === ownTemp || !name.startsWith(`${base}.`)) return false;
+    const rest = name.slice(base.length + 1);
+    return /^\d+\.[0-9a-z]+\.tmp$/.test(rest) || /^lock\.\d+\.[0-9a-z]+\.new$/.test(rest);
+  };
+  removeStaleTemps(dirname(path), isTemp, { fsNowMs });
 }
 
 /** The merge last queued per cache path in this thread: merges of one file run one after the other. */
@@ -212,8 +255,14 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
 
 /** Creates the lock whole (a temporary file with the token, hard-linked to the lock path: fails if it exists). */
 async function tryLock(lockPath: string, tmp: string, token: string): Promise<boolean> {
+  let file: FileHandle;
   try {
-    await writeFile(tmp, token);
+    file = await openLocked(tmp); // flock held until closed: a sweep never takes a live writer's
+  } catch (err) {
+    throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`); // EEXIST here is no held lock
+  }
+  try {
+    await file.writeFile(token);
     await link(tmp, lockPath);
     return true;
   } catch (err) {
@@ -221,6 +270,7 @@ async function tryLock(lockPath: string, tmp: string, token: string): Promise<bo
     throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`);
   } finally {
     await unlink(tmp).catch(() => undefined);
+    await file.close().catch(() => undefined);
   }
 }
 

@@ -6,9 +6,10 @@
  * dropped what the other had just added. Also: a lock left by a writer that died is broken, a lock held too long
  * fails the merge naming the lock file, and the start-up write merges too (it replaced the file with its own read).
  */
-import { existsSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { tryLockExclusive } from "../../../src/core/flock.ts";
 import { CACHE_LOCK_STALE_MS, withCacheLock } from "../../../src/venues/common/instrument-cache.ts";
 import { mergeIntoInstrumentCache, readInstrumentCache } from "../../../src/venues/common/instruments.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -75,5 +76,31 @@ describe("the instrument cache with writers in several processes", { timeout: 60
     expect(ran).toBe(false);
     expect(readFileSync(`${path}.lock`, "utf8")).toBe("4242 alive 0\n");
     expect(existsSync(path)).toBe(false);
+  });
+
+  test("temporary files a writer killed mid-write left (<cache>.<pid>.<random>.tmp, <cache>.lock.<pid>.<random>.new) are removed by the next write; a live writer's (locked), a fresh one and other files are kept (before: left for good)", async () => {
+    const dir = makeTempDir("reload-loose-cache-temps-");
+    const path = join(dir, "instruments.json");
+    const tenMinutesAgo = (Date.now() - 10 * 60_000) / 1000;
+    const make = (name: string, old = true) => {
+      writeFileSync(join(dir, name), "half a cache");
+      if (old) utimesSync(join(dir, name), tenMinutesAgo, tenMinutesAgo);
+      return name;
+    };
+    make("instruments.json.4242.k1lled.tmp"); // its writer gone: nobody holds its lock
+    make("instruments.json.lock.4242.k1lled.new");
+    const live = make("instruments.json.4243.l1ve.tmp"); // a writer stopped mid-write (SIGSTOP): holds its lock
+    const liveNew = make("instruments.json.lock.4243.l1ve.new");
+    const fresh = make("instruments.json.4244.fr3sh.tmp", false); // just made: maybe between its create and its lock
+    const others = [make("other.json.4245.0ther.tmp"), make("instruments.json.bak"), make("instruments.json.lock.4246.x.break")];
+    const liveFds = [live, liveNew].map((name) => openSync(join(dir, name), "r+"));
+    try {
+      for (const fd of liveFds) expect(tryLockExclusive(fd)).toBe(true);
+      await mergeIntoInstrumentCache(path, "bybit", new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]));
+      expect(Object.fromEntries(await readInstrumentCache(path))).toEqual({ "spot:BTCUSDT": { tickSize: "0.01", lotSize: "0.000001" } });
+      expect(readdirSync(dir).sort()).toEqual(["instruments.json", live, liveNew, fresh, ...others].sort());
+    } finally {
+      for (const fd of liveFds) closeSync(fd);
+    }
   });
 });

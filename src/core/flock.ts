@@ -1,6 +1,6 @@
 /**
  * flock(2) through bun:ffi (Node's fs has no file locks): the kernel lock behind the recorder's claim on its DIR
- * (dir-claim.ts). A lock the kernel holds for an open file goes when the process ends however it ends (SIGKILL, a
+ * (record/dir-claim.ts) and behind a live writer's temporary files (stale-temps.ts). A lock the kernel holds for an open file goes when the process ends however it ends (SIGKILL, a
  * crash), is seen by every process on the host (another PID namespace, a container sharing DIR), and taking it is
  * one atomic step, which a PID written into a file and judged by another process is not.
  * @module
