@@ -470,6 +470,15 @@ export class FeedSubscriber {
     for (const l of this.listeners.stale) this.listeners.call(l, e);
   }
 
+  /**
+   * A callback of something feeding this subscriber threw (attachNats: the NATS reader's onNatsEvent,
+   * onSignedUnverified, onBridgeEvent, onRefused): counted (`listenerErrors`) and reported as an 'error' event, as a
+   * listener of the subscriber's own that throws.
+   */
+  listenerFailed(error: unknown): void {
+    this.listeners.failed(error);
+  }
+
   /** Requests in flight (options.retransmit). */
   get retransmitsPending(): number {
     return this.recovery?.active ?? 0;

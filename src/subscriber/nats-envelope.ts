@@ -456,6 +456,11 @@ export interface RepackerOptions {
    * bridge holds a key this reader was not given, so the operator believes the feed verified while nothing checks it.
    */
   onSignedUnverified?: () => void;
+  /**
+   * Told when one of the callbacks above (or the owner's, through `tell`) throws, after it is counted
+   * (`listenerErrors`): before 2026-12-06 the throw escaped add() midway, into the NATS client's message callback.
+   */
+  onListenerError?: (error: Error) => void;
 }
 
 export interface RepackerCounters {
@@ -500,6 +505,8 @@ export interface RepackerCounters {
    * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
    */
   olderCopies: number;
+  /** The owner's callbacks that threw (onBridgeEvent, onRefused, onSignedUnverified; the reader's onNatsEvent). */
+  listenerErrors: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
@@ -518,6 +525,7 @@ export class EnvelopeRepacker {
     bridgeFailovers: 0,
     streamsSilent: 0,
     olderCopies: 0,
+    listenerErrors: 0,
   };
   /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
   private readonly lines = new Map<number, InstrumentLine>();
@@ -649,7 +657,7 @@ export class EnvelopeRepacker {
     if (this.auth !== undefined && (trailer === 0 || !this.auth.verifyTrailer(env, env.length))) return this.refuse("bad_auth");
     if (trailer !== 0 && this.auth === undefined && !this.signedUnverifiedTold) {
       this.signedUnverifiedTold = true;
-      this.opts.onSignedUnverified?.();
+      this.tell(this.opts.onSignedUnverified, undefined);
     }
     const msgLen = env.length - hdr - trailer;
     if (msgLen > 0 && !plausibleMessage(dv, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
@@ -888,7 +896,7 @@ export class EnvelopeRepacker {
         // before is unknown, so this is a gap at once, not only at the switch.
         line.otherReported = true;
         this.skipSeq();
-        this.opts.onBridgeEvent?.({ kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+        this.tell(this.opts.onBridgeEvent, { kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
       }
       return false;
     }
@@ -902,7 +910,7 @@ export class EnvelopeRepacker {
     // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
     // rebuilt after the switch were untrusted again until the next refresh, at every switch.
     line.otherReported = true;
-    this.opts.onBridgeEvent?.({ kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+    this.tell(this.opts.onBridgeEvent, { kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
     return true;
   }
 
@@ -1020,8 +1028,26 @@ export class EnvelopeRepacker {
 
   private refuse(why: EnvelopeRefusal): EnvelopeRefusal {
     this.counters.refused[why]++;
-    this.opts.onRefused?.(why);
+    this.tell(this.opts.onRefused, why);
     return why;
+  }
+
+  /**
+   * Calls an owner's callback (cold). One that throws is counted (`listenerErrors`) and handed to onListenerError
+   * (itself guarded): the state under way is finished, and nothing escapes into the NATS client's callback.
+   */
+  tell<T>(fn: ((e: T) => void) | undefined, e: T): void {
+    if (fn === undefined) return;
+    try {
+      fn(e);
+    } catch (err) {
+      this.counters.listenerErrors++;
+      try {
+        this.opts.onListenerError?.(err instanceof Error ? err : new Error(String(err)));
+      } catch {
+        // the report of a throw must not throw either
+      }
+    }
   }
 }
 
