@@ -701,7 +701,9 @@ export class FeedSubscriber {
    */
   private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
     st.lastRecvMs = nowMs;
-    if (msgCount > 0 || st.heardSendUs === 0) st.lineSendUs = sendTimeUs; // isBeatCopy
+    // isBeatCopy's window: from the line's datagram, or from a heartbeat sent before it (its clock stepped back: the
+    // heartbeats after it are judged from there, so a copy of it is one too).
+    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) st.lineSendUs = sendTimeUs;
     st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {

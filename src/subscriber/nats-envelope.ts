@@ -190,8 +190,9 @@ interface StreamLine {
   prevHbMs: number;
   /**
    * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
-   * session sent no later, and not before the last message envelope (or the session's first) that did, is a copy
-   * (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
+   * session sent no later, and not before the last message envelope (or the session's first, or a heartbeat sent
+   * before it: its clock stepped back) that did, is a copy (replayed or duplicated), no sign of upstream now (as
+   * multicast's isBeatCopy).
    */
   heardSendNs: number;
   lineSendNs: number;
@@ -754,7 +755,8 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      if (msgLen > 0 || !sameSession) line.lineSendNs = sendNs;
+      // From a heartbeat sent before the line's last message too (its clock stepped back): a copy of it is one then.
+      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) line.lineSendNs = sendNs;
       line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;

@@ -667,7 +667,15 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   c.nowMs += 5000;
   expect(rep.checkUpstream(c.nowMs)).toBe(false);
   a.appendHeartbeat(0);
-  feedRaw(take(a, T0 - 60_000_000), 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  const stepped = take(a, T0 - 60_000_000);
+  feedRaw(stepped, 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000; // then it died
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  expect(feedRaw(stepped, 10)).toEqual(["ok"]); // that heartbeat replayed
+  expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true (sent before the snapshot, taken for its clock stepped back)
+  a.appendHeartbeat(0);
+  feedRaw(take(a, T0 - 59_000_000), 10); // it speaks again, its clock as stepped
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
 });
 

@@ -115,6 +115,27 @@ describe("a stale stream's retransmission", () => {
     expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
   });
 
+  it("after its clock stepped back while idle, a copy of its last heartbeat is still no hearing it", () => {
+    const { head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0); // sent at T0
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 1000)) sub.ingest(d, T0);
+    const stepped: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) (p.appendHeartbeat(0), stepped.push(...take(p, T0 - 60_000_000 + 1_000_000 * i))); // a minute back
+    for (const d of stepped) sub.ingest(d, T0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true); // its publisher, heard
+    sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 5000); // then it died
+    for (const d of [stepped[1]!, stepped[0]!, stepped[1]!]) sub.ingest(d, T0); // replayed (genuine copies)
+    // Before: sent before the line's datagram, each copy was taken for its publisher with a clock stepped back: the
+    // dead publisher's book usable for as long as the replays came.
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([false, true]);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 - 58_000_000)) sub.ingest(d, T0); // it speaks again, its clock as stepped
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {
     const { book, head, deltas } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } });
