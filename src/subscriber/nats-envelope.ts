@@ -189,10 +189,10 @@ interface StreamLine {
   hbMs: number;
   prevHbMs: number;
   /**
-   * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
-   * session sent no later, and not before the last message envelope (or the session's first, or a heartbeat sent
-   * before it: its clock stepped back) that did, is a copy (replayed or duplicated), no sign of upstream now (as
-   * multicast's isBeatCopy).
+   * The upstream send times (ns) heard since the last message envelope (or the session's first) that made it alive,
+   * latest and earliest, and that session: a heartbeat of that session sent within them is a copy (replayed or
+   * duplicated), no sign of upstream now (as multicast's isBeatCopy, but with no sequence number to place it by: a
+   * clock stepped back while idle leaves the stream silent until its send times pass the latest or a message comes).
    */
   heardSendNs: number;
   lineSendNs: number;
@@ -743,11 +743,11 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
-    // A copy of a heartbeat the stream already brought (its send time no later, same session): taken in as before but
-    // no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last heartbeat replayed
-    // (no key needed; the bridge forwards it at the stream's next number) kept the reader heartbeating, its books usable.
+    // A copy of a heartbeat the stream already brought (same session, sent within the send times heard since its last
+    // message): taken in as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead
+    // publisher's heartbeat replayed (no key needed; the bridge forwards it at the stream's next number, whatever line
+    // it was sent at) kept the reader heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
-    // One sent before the line's last message (its upstream clock stepped back further than it is idle) is no copy.
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
     if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
       this.counters.heartbeats++;
@@ -755,9 +755,15 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      // From a heartbeat sent before the line's last message too (its clock stepped back): a copy of it is one then.
-      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) line.lineSendNs = sendNs;
-      line.heardSendNs = sendNs;
+      // The window of send times heard only grows between messages: a heartbeat outside it counts once, a copy of it
+      // never again. An envelope tells no upstream sequence number, so one sent before the last message may be a
+      // heartbeat of an earlier line replayed as well as its clock stepped back: taken as the start of the line
+      // (before 2026-12-06), a copy of any old heartbeat made a dead stream alive every time it came.
+      if (msgLen > 0 || !sameSession) {
+        line.lineSendNs = sendNs;
+        line.heardSendNs = sendNs;
+      } else if (sendNs < line.lineSendNs) line.lineSendNs = sendNs;
+      else if (sendNs > line.heardSendNs) line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
