@@ -179,6 +179,12 @@ export class FeedSubscriber {
   private readonly fedMeanwhile: { bytes: Uint8Array; recvTimeUs: number; from: string; afterStop: boolean }[] = [];
   /** The fed datagrams are being processed: one processed from there leaves those its listeners feed to that loop. */
   private drainingFed = false;
+  /**
+   * stop() is marking the streams stale: what its 'stale' listeners feed to ingest() waits until it is done and is
+   * processed stopped, its books stale (before 2026-12-06 ingest() switched the stopped flag off and processed it
+   * live: its stream heard again, its books usable, on a subscriber being stopped).
+   */
+  private stopping = false;
   /** checkRecovery() called from a listener while a packet was processed (−1: not): run right after it, as ingest(). */
   private recoveryDueMs = -1;
   private readonly retransmit: RetransmitOptions | undefined;
@@ -324,7 +330,8 @@ export class FeedSubscriber {
    * show `usable`: every stream not already stale or ended is marked stale, with a 'stale' event (`stopped: true`),
    * and every book with it. After start() a stream's next datagram clears it, as after any silence (what was missed
    * meanwhile is a gap: its books are invalid until their next snapshot). The rest of the datagram under way when a
-   * listener calls stop() is still applied (its sequence is taken) but leaves its books stale.
+   * listener calls stop() is still applied (its sequence is taken) but leaves its books stale. A datagram a 'stale'
+   * listener feeds to ingest() meanwhile is processed once every stream is marked, stopped (its books stale).
    */
   async stop(): Promise<void> {
     this.running = false;
@@ -335,9 +342,15 @@ export class FeedSubscriber {
     if (this.recoveryTimer !== undefined) clearInterval(this.recoveryTimer);
     this.recoveryTimer = undefined;
     const nowMs = monoEpochMs();
-    for (const st of this.streams.values()) if (!st.stale && !st.ended) this.markStale(st, nowMs, true);
-    // Books of a stream already stale are so; of an ended stream, invalid; any other (no stream known) made stale too.
-    for (const book of this.books.values()) book.stale = true;
+    this.stopping = true;
+    try {
+      for (const st of this.streams.values()) if (!st.stale && !st.ended) this.markStale(st, nowMs, true);
+      // Books of a stream already stale are so; of an ended stream, invalid; any other (no stream known) made stale too.
+      for (const book of this.books.values()) book.stale = true;
+    } finally {
+      this.stopping = false;
+    }
+    if (!this.inPacket) this.afterPacket(); // what the 'stale' listeners fed, stopped (from a listener: after the datagram)
     if (this.requestSocket !== undefined) this.sockets.push(this.requestSocket);
     this.requestSocket = undefined;
     const closing = this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
@@ -388,9 +401,10 @@ export class FeedSubscriber {
    * datagrams that one released); beyond MAX_FED_DATAGRAMS waiting, it is dropped (`fedOverCap`), a loss like any other.
    */
   ingest(bytes: Uint8Array, recvTimeUs: number = monoEpochUs(), from = ""): void {
-    if (this.inPacket) {
-      // From a listener: after the packet under way. Fed after a stop() it restarts as below; fed before one, its books
-      // stay stale as that stop() left them (processed at once, stop() would have made them so).
+    if (this.inPacket || this.stopping) {
+      // From a listener: after the packet under way (or the stop() under way). Fed after a stop() it restarts as below;
+      // fed before one or during it (a 'stale' listener of it), its books stay stale as that stop() left them
+      // (processed at once, stop() would have made them so).
       const length = bytes.byteLength;
       if (length > this.rxBytes.length || this.fedMeanwhile.length >= MAX_FED_DATAGRAMS) {
         // Not copied: refused now (reject touches neither rxBytes nor the reader), or lost as on the network.
@@ -400,7 +414,7 @@ export class FeedSubscriber {
         else this.counters.fedOverCap++;
         return;
       }
-      this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from, afterStop: this.instrumentBooks.stopped });
+      this.fedMeanwhile.push({ bytes: bytes.slice(), recvTimeUs, from, afterStop: this.instrumentBooks.stopped && !this.stopping });
       return;
     }
     // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
@@ -454,6 +468,15 @@ export class FeedSubscriber {
     const books = this.instrumentBooks.setStreamStale(st.key, true);
     const e: StaleEvent = { channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, silentMs: nowMs - st.lastRecvMs, books, stopped };
     for (const l of this.listeners.stale) this.listeners.call(l, e);
+  }
+
+  /**
+   * A callback of something feeding this subscriber threw (attachNats: the NATS reader's onNatsEvent,
+   * onSignedUnverified, onBridgeEvent, onRefused): counted (`listenerErrors`) and reported as an 'error' event, as a
+   * listener of the subscriber's own that throws.
+   */
+  listenerFailed(error: unknown): void {
+    this.listeners.failed(error);
   }
 
   /** Requests in flight (options.retransmit). */
@@ -678,7 +701,9 @@ export class FeedSubscriber {
    */
   private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
     st.lastRecvMs = nowMs;
-    if (msgCount > 0 || st.heardSendUs === 0) st.lineSendUs = sendTimeUs; // isBeatCopy
+    // isBeatCopy's window: from the line's datagram, or from a heartbeat sent before it (its clock stepped back: the
+    // heartbeats after it are judged from there, so a copy of it is one too).
+    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) st.lineSendUs = sendTimeUs;
     st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {

@@ -194,9 +194,10 @@ interface StreamLine {
   hbMs: number;
   prevHbMs: number;
   /**
-   * Upstream send time (ns) of the last envelope that made it alive, and that envelope's session: a heartbeat of that
-   * session sent no later, and not before the last message envelope (or the session's first) that did, is a copy
-   * (replayed or duplicated), no sign of upstream now (as multicast's isBeatCopy).
+   * The upstream send times (ns) heard since the last message envelope (or the session's first) that made it alive,
+   * latest and earliest, and that session: a heartbeat of that session sent within them is a copy (replayed or
+   * duplicated), no sign of upstream now (as multicast's isBeatCopy, but with no sequence number to place it by: a
+   * clock stepped back while idle leaves the stream silent until its send times pass the latest or a message comes).
    */
   heardSendNs: number;
   lineSendNs: number;
@@ -461,6 +462,11 @@ export interface RepackerOptions {
    * bridge holds a key this reader was not given, so the operator believes the feed verified while nothing checks it.
    */
   onSignedUnverified?: () => void;
+  /**
+   * Told when one of the callbacks above (or the owner's, through `tell`) throws, after it is counted
+   * (`listenerErrors`): before 2026-12-06 the throw escaped add() midway, into the NATS client's message callback.
+   */
+  onListenerError?: (error: Error) => void;
 }
 
 export interface RepackerCounters {
@@ -505,6 +511,8 @@ export interface RepackerCounters {
    * instrument routed to two channels): in the reader's one stream they would look like instrSeq going backwards.
    */
   olderCopies: number;
+  /** The owner's callbacks that threw (onBridgeEvent, onRefused, onSignedUnverified; the reader's onNatsEvent). */
+  listenerErrors: number;
 }
 
 /** Packs envelopes' messages into datagrams of its own stream. The owner seals and sends `packer`'s datagrams. */
@@ -523,6 +531,7 @@ export class EnvelopeRepacker {
     bridgeFailovers: 0,
     streamsSilent: 0,
     olderCopies: 0,
+    listenerErrors: 0,
   };
   /** instrumentId → the newest book event repacked for it (bounded by MAX_TRACKED_INSTRUMENTS). */
   private readonly lines = new Map<number, InstrumentLine>();
@@ -655,7 +664,7 @@ export class EnvelopeRepacker {
     if (this.auth !== undefined && (trailer === 0 || !this.auth.verifyTrailer(env, env.length))) return this.refuse("bad_auth");
     if (trailer !== 0 && this.auth === undefined && !this.signedUnverifiedTold) {
       this.signedUnverifiedTold = true;
-      this.opts.onSignedUnverified?.();
+      this.tell(this.opts.onSignedUnverified, undefined);
     }
     const msgLen = env.length - hdr - trailer;
     if (msgLen > 0 && !plausibleMessage(env, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
@@ -740,11 +749,11 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
-    // A copy of a heartbeat the stream already brought (its send time no later, same session): taken in as before but
-    // no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last heartbeat replayed
-    // (no key needed; the bridge forwards it at the stream's next number) kept the reader heartbeating, its books usable.
+    // A copy of a heartbeat the stream already brought (same session, sent within the send times heard since its last
+    // message): taken in as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead
+    // publisher's heartbeat replayed (no key needed; the bridge forwards it at the stream's next number, whatever line
+    // it was sent at) kept the reader heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
-    // One sent before the line's last message (its upstream clock stepped back further than it is idle) is no copy.
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
     if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
       this.counters.heartbeats++;
@@ -752,8 +761,15 @@ export class EnvelopeRepacker {
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      if (msgLen > 0 || !sameSession) line.lineSendNs = sendNs;
-      line.heardSendNs = sendNs;
+      // The window of send times heard only grows between messages: a heartbeat outside it counts once, a copy of it
+      // never again. An envelope tells no upstream sequence number, so one sent before the last message may be a
+      // heartbeat of an earlier line replayed as well as its clock stepped back: taken as the start of the line
+      // (before 2026-12-06), a copy of any old heartbeat made a dead stream alive every time it came.
+      if (msgLen > 0 || !sameSession) {
+        line.lineSendNs = sendNs;
+        line.heardSendNs = sendNs;
+      } else if (sendNs < line.lineSendNs) line.lineSendNs = sendNs;
+      else if (sendNs > line.heardSendNs) line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
@@ -888,7 +904,7 @@ export class EnvelopeRepacker {
         // before is unknown, so this is a gap at once, not only at the switch.
         line.otherReported = true;
         this.skipSeq();
-        this.opts.onBridgeEvent?.({ kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+        this.tell(this.opts.onBridgeEvent, { kind: "second_bridge", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
       }
       return false;
     }
@@ -902,7 +918,7 @@ export class EnvelopeRepacker {
     // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
     // rebuilt after the switch were untrusted again until the next refresh, at every switch.
     line.otherReported = true;
-    this.opts.onBridgeEvent?.({ kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
+    this.tell(this.opts.onBridgeEvent, { kind: "failover", channelId: key >>> 16, sourceId: key & 0xffff, followed, other: bridgeId });
     return true;
   }
 
@@ -1020,8 +1036,26 @@ export class EnvelopeRepacker {
 
   private refuse(why: EnvelopeRefusal): EnvelopeRefusal {
     this.counters.refused[why]++;
-    this.opts.onRefused?.(why);
+    this.tell(this.opts.onRefused, why);
     return why;
+  }
+
+  /**
+   * Calls an owner's callback (cold). One that throws is counted (`listenerErrors`) and handed to onListenerError
+   * (itself guarded): the state under way is finished, and nothing escapes into the NATS client's callback.
+   */
+  tell<T>(fn: ((e: T) => void) | undefined, e: T): void {
+    if (fn === undefined) return;
+    try {
+      fn(e);
+    } catch (err) {
+      this.counters.listenerErrors++;
+      try {
+        this.opts.onListenerError?.(err instanceof Error ? err : new Error(String(err)));
+      } catch {
+        // the report of a throw must not throw either
+      }
+    }
   }
 }
 

@@ -46,6 +46,12 @@ export interface NatsReadOptions {
   onSignedUnverified?: () => void;
   /** Told when the connection closed for good, is back, could not be made again, or the subscription is refused or taken again. */
   onNatsEvent?: (e: NatsReaderEvent) => void;
+  /**
+   * Told when one of the callbacks above throws, after it is counted (`listenerErrors`); attachNats reports it as the
+   * subscriber's `error` event by default. Before 2026-12-06 the throw escaped into the NATS client's callback (or
+   * ended the reader's watch of its connection's events).
+   */
+  onListenerError?: (error: Error) => void;
   /** How long after the client closed for good (or the server refused the subscription) the reader tries again. Default 2000. */
   reconnectAfterCloseMs?: number;
   /** Credentials for the server (never logged). Without: none, as before. */
@@ -346,6 +352,7 @@ export class NatsFeedReader {
       authKey: opts.authKey,
       onRefused: opts.onRefused,
       onSignedUnverified: opts.onSignedUnverified,
+      onListenerError: opts.onListenerError,
     });
   }
 
@@ -490,7 +497,7 @@ export class NatsFeedReader {
           if (!told) {
             told = true; // cold: the first message after a refusal
             this.subscriptionRefused = false;
-            this.opts.onNatsEvent?.({ kind: "subscribed" });
+            this.repacker.tell(this.opts.onNatsEvent, { kind: "subscribed" });
           }
           return this.onData(msg.data);
         }
@@ -498,7 +505,7 @@ export class NatsFeedReader {
         refused = true; // cold: the refusal (once per subscription: the client drops it)
         this.subscriptionsRefused++;
         this.subscriptionRefused = true;
-        this.opts.onNatsEvent?.({ kind: "subscription_refused", error: err.message });
+        this.repacker.tell(this.opts.onNatsEvent, { kind: "subscription_refused", error: err.message });
         this.retry(() => {
           if (this.nc === nc && !nc.isClosed?.()) this.subscribeLive(nc, prefix, true);
         });
@@ -534,13 +541,13 @@ export class NatsFeedReader {
     this.natsAuthErrors++;
     if (this.authRefusing) return;
     this.authRefusing = true;
-    this.opts.onNatsEvent?.({ kind: "auth_refused", error: reason });
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "auth_refused", error: reason });
   }
 
   private authAccepted(): void {
     if (!this.authRefusing) return;
     this.authRefusing = false;
-    this.opts.onNatsEvent?.({ kind: "auth_accepted" });
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "auth_accepted" });
   }
 
   // Cold: the client closed the connection for good without stop(): it would never connect again, the reader does.
@@ -550,7 +557,7 @@ export class NatsFeedReader {
     this.sub = undefined;
     this.iter = undefined;
     this.natsClosed++;
-    this.opts.onNatsEvent?.({ kind: "closed", error: why instanceof Error ? why.message : "closed" });
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "closed", error: why instanceof Error ? why.message : "closed" });
     this.retry(() => void this.connectAgain());
   }
 
@@ -563,7 +570,7 @@ export class NatsFeedReader {
       await this.open(nc, this.opts.prefix ?? "feeder");
       if (this.stopped) return;
       this.natsReconnects++;
-      this.opts.onNatsEvent?.({ kind: "reconnected" });
+      this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnected" });
       this.authAccepted();
     } catch (err) {
       if (nc !== undefined && this.nc === nc) this.nc = undefined;
@@ -571,7 +578,7 @@ export class NatsFeedReader {
       if (this.stopped) return;
       // A refusal of the credentials is told once per run of them (authRefused), not at every try.
       if (isAuthError(err)) this.authRefused((err as Error).message);
-      else this.opts.onNatsEvent?.({ kind: "reconnect_failed", error: (err as Error).message });
+      else this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnect_failed", error: (err as Error).message });
       this.retry(() => void this.connectAgain());
     }
   }
@@ -633,9 +640,13 @@ export class NatsFeedReader {
   }
 }
 
-/** Feeds a FeedSubscriber from NATS (call sub.start() too for its stale checks; it may have no groups). */
+/**
+ * Feeds a FeedSubscriber from NATS (call sub.start() too for its stale checks; it may have no groups). A callback of
+ * the reader's that throws is the subscriber's `error` event (and `listenerErrors`) unless opts.onListenerError is given.
+ */
 export async function attachNats(sub: FeedSubscriber, opts: NatsReadOptions): Promise<NatsFeedReader> {
-  const reader = new NatsFeedReader(opts, (d) => sub.ingest(d));
+  const onListenerError = opts.onListenerError ?? ((err: Error) => sub.listenerFailed(err));
+  const reader = new NatsFeedReader({ ...opts, onListenerError }, (d) => sub.ingest(d));
   await reader.start();
   return reader;
 }

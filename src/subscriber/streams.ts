@@ -217,7 +217,8 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
  * duplicated), no sign of its publisher now. Before 2026-12-06 it was heard: replaying the last heartbeat a dead
  * publisher sent kept its stream from turning stale, its books usable with what it last sent, for as long as the
  * replays came. Sent before the line's datagram, it is no heartbeat that line had (its publisher's clock stepped back
- * further than the line is idle): heard. A step back within that idle time leaves an idle stream stale (not usable)
+ * further than the line is idle): heard, and the line judged from it (FeedSubscriber.heard), else a copy of it passed
+ * as such a step for as long as the replays came. A step back within that idle time leaves an idle stream stale (not usable)
  * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
  * heard as before. HOT: one comparison for a datagram with messages.
  */
@@ -263,7 +264,10 @@ export interface StreamState extends StreamInfo {
    * heartbeat at the line sent no later is a copy (isBeatCopy).
    */
   heardSendUs: number;
-  /** The send time of the last datagram with messages it was heard by (or its session's first): where the line began. */
+  /**
+   * The send time of the last datagram with messages it was heard by (or its session's first, or a heartbeat heard
+   * since that was sent before it: its publisher's clock stepped back): where the line's heartbeats are judged from.
+   */
   lineSendUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;

@@ -10,7 +10,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { DIAL_TIMEOUT_MS, NatsFeedReader, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
+import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
+import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { packer, take } from "../subscriber/feed-harness.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -93,8 +97,19 @@ function fakeClient() {
   const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
   const queued: { type: string; error?: Error }[] = [];
   let ended = false;
+  const push = (value: { type: string; error?: Error }) => {
+    const w = waiting.shift();
+    if (w !== undefined) w({ done: false, value });
+    else queued.push(value);
+  };
+  const callbacks: ((err: Error | null, msg: { data: Uint8Array }) => void)[] = [];
   const client = {
-    subscribe: () => ({ unsubscribe() {} }),
+    /** The subscriptions' callbacks: the test calls them as the client would with a message. */
+    callbacks,
+    subscribe: (_subject: string, opts: { callback: (err: Error | null, msg: { data: Uint8Array }) => void }) => {
+      callbacks.push(opts.callback);
+      return { unsubscribe() {} };
+    },
     flush: async () => {},
     drain: async () => {},
     close: async () => {
@@ -113,12 +128,9 @@ function fakeClient() {
       }),
     }),
     /** The server refuses the credentials (as the client reports it while it reconnects). */
-    refuse: () => {
-      const error = Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" });
-      const w = waiting.shift();
-      if (w !== undefined) w({ done: false, value: { type: "error", error } });
-      else queued.push({ type: "error", error });
-    },
+    refuse: () => push({ type: "error", error: Object.assign(new Error("Authorization Violation"), { name: "AuthorizationError" }) }),
+    /** The client's own reconnect made it again. */
+    reconnect: () => push({ type: "reconnect" }),
   };
   return client;
 }
@@ -143,5 +155,56 @@ describe("a start after stop() during a refusal of the credentials", () => {
         await it.stop();
       }
     }
+  });
+});
+
+describe("a reader's callback that throws", () => {
+  const fake = () => {
+    let client = fakeClient();
+    useNatsModules({ transport: async () => ({ connect: async () => (client = fakeClient()) }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    return () => client;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  test("onNatsEvent: counted and handed to onListenerError; the reader goes on watching its connection", async () => {
+    const client = fake();
+    const told: string[] = [];
+    const errors: string[] = [];
+    const onNatsEvent = (e: { kind: string }) => {
+      told.push(e.kind);
+      throw new Error(`listener ${e.kind}`);
+    };
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", onNatsEvent, onListenerError: (err) => errors.push(err.message) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    client().refuse();
+    await settle();
+    client().reconnect();
+    await settle();
+    // Before: the throw at auth_refused ended the reader's watch of the client's events: the reconnect was never
+    // counted nor auth_accepted told (the reader's health said refused for good), and nothing counted the throw.
+    expect([told, reader.counters.natsReconnects, reader.health.authRefused]).toEqual([["auth_refused", "auth_accepted"], 1, false]);
+    expect([errors, reader.counters.listenerErrors]).toEqual([["listener auth_refused", "listener auth_accepted"], 2]);
+  });
+
+  test("onSignedUnverified and onRefused, through attachNats: the subscriber's 'error' event, nothing escapes the client's callback", async () => {
+    const client = fake();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 60_000 });
+    const errors: string[] = [];
+    sub.on("error", (e) => errors.push(e.error.message));
+    const boom = (what: string) => () => {
+      throw new Error(what);
+    };
+    const reader = await attachNats(sub, { servers: "nats://127.0.0.1:1", onSignedUnverified: boom("told"), onRefused: boom("refused") });
+    cleanups.push(() => reader.stop());
+    const p = packer();
+    p.appendHeartbeat(0);
+    const beat = take(p)[0]!;
+    const deliver = (data: Uint8Array) => client().callbacks[0]!(null, { data });
+    // Before: both threw out of the NATS client's message callback (into its protocol parser).
+    expect(() => deliver(envelopeOf(beat, 1000, 0, 0, 1, 7, new DatagramAuth(new Uint8Array(32).fill(3))))).not.toThrow();
+    expect(() => deliver(new Uint8Array(4))).not.toThrow(); // short: refused
+    expect([errors, sub.counters.listenerErrors, reader.counters.listenerErrors, reader.counters.heartbeats]).toEqual([["told", "refused"], 2, 2, 1]);
   });
 });

@@ -667,8 +667,78 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   c.nowMs += 5000;
   expect(rep.checkUpstream(c.nowMs)).toBe(false);
   a.appendHeartbeat(0);
-  feedRaw(take(a, T0 - 60_000_000), 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  const stepped = take(a, T0 - 60_000_000);
+  feedRaw(stepped, 10); // idle, its clock stepped back a minute: before its snapshot, no copy
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  c.nowMs += 5000; // then it died
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  expect(feedRaw(stepped, 10)).toEqual(["ok"]); // that heartbeat replayed
+  expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true (sent before the snapshot, taken for its clock stepped back)
+  a.appendHeartbeat(0);
+  feedRaw(take(a, T0 - 59_000_000), 10); // it speaks again, its clock as stepped: within the times heard (the safe side)
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  refresh(a, 943501, 2);
+  feedRaw(take(a, T0 - 58_000_000), 10); // a message: alive
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+});
+
+it("NATS reader: heartbeats of earlier lines replayed after upstream died make it alive once each at most", () => {
+  const { rep, feedRaw, clock: c } = natsRig();
+  const a = run(500, T0 + 600_000_000);
+  const beats: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    refresh(a, 943500 + i, 1 + i);
+    feedRaw(take(a, (c.sendUs += 2_000_000)), 1000);
+    a.appendHeartbeat(0);
+    const d = take(a, (c.sendUs += 1_000_000));
+    beats.push(...d);
+    feedRaw(d, 1000);
+  }
+  const alive: boolean[] = [];
+  for (const k of [1, 0, 1, 2, 1, 0]) {
+    c.nowMs += 5000; // silent: it died
+    rep.checkUpstream(c.nowMs);
+    feedRaw([beats[k]!], 10); // replayed (the bridge forwards it at the next number; an envelope has no sequence number)
+    alive.push(rep.checkUpstream(c.nowMs));
+  }
+  // Old: alive at every one (each sent before the last snapshot, so taken for a clock stepped back).
+  expect(alive).toEqual([true, true, false, false, false, false]);
+});
+
+it("NATS reader, random upstream clock steps, then replays after it died: a heartbeat later than all its line sent keeps it alive; no copy twice", () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const r = rng(seed);
+    const { rep, feedRaw, clock: c } = natsRig();
+    const a = run(500, T0 + 600_000_000);
+    let clockUs = T0 + 600_000_000;
+    refresh(a, 943500);
+    feedRaw(take(a, clockUs));
+    let lineMaxUs = clockUs; // the latest upstream send time since the line's last message
+    const sent: Uint8Array[] = [];
+    for (let i = 0; i < 40; i++) {
+      const x = r();
+      clockUs += x < 0.2 ? -Math.floor(1 + r() * 120) * 1_000_000 : x < 0.3 ? Math.floor(1 + r() * 120) * 1_000_000 : 1_000_000;
+      const data = r() < 0.2;
+      if (data) refresh(a, 943500 + i, 2 + i);
+      else a.appendHeartbeat(0);
+      const d = take(a, clockUs)[0]!;
+      sent.push(d);
+      c.nowMs += 5000; // silent meanwhile
+      rep.checkUpstream(c.nowMs);
+      feedRaw([d], 0);
+      if (data || clockUs > lineMaxUs) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i}`).toBe(true);
+      lineMaxUs = data ? clockUs : Math.max(lineMaxUs, clockUs);
+    }
+    const counted = new Map<number, number>(); // it died: each replayed copy may make it alive once at most
+    for (let k = 0; k < 300; k++) {
+      c.nowMs += 5000;
+      rep.checkUpstream(c.nowMs);
+      const j = Math.floor(r() * sent.length);
+      feedRaw([sent[j]!], 0);
+      if (rep.checkUpstream(c.nowMs)) counted.set(j, (counted.get(j) ?? 0) + 1);
+    }
+    expect([...counted.values()].filter((n) => n > 1), `seed ${seed}`).toEqual([]);
+  }
 });
 
 /**

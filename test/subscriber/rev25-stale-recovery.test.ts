@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { levelsOf, makeInstrument } from "../wire/helpers.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { levelsOf, makeInstrument, rng } from "../wire/helpers.ts";
 import { deltaFeed, flagged } from "./delta-feed.ts";
 import { T0, take } from "./feed-harness.ts";
 
@@ -113,6 +114,65 @@ describe("a stale stream's retransmission", () => {
     // No heartbeat at this line was sent before T0 (the line's datagram): its publisher, not a copy. Judged a copy,
     // the idle stream stayed stale for as long as the step.
     expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
+  it("after its clock stepped back while idle, a copy of its last heartbeat is still no hearing it", () => {
+    const { head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0); // sent at T0
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 1000)) sub.ingest(d, T0);
+    const stepped: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) (p.appendHeartbeat(0), stepped.push(...take(p, T0 - 60_000_000 + 1_000_000 * i))); // a minute back
+    for (const d of stepped) sub.ingest(d, T0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true); // its publisher, heard
+    sub.checkStale(sub.streamInfo()[0]!.lastRecvMs + 5000); // then it died
+    for (const d of [stepped[1]!, stepped[0]!, stepped[1]!]) sub.ingest(d, T0); // replayed (genuine copies)
+    // Before: sent before the line's datagram, each copy was taken for its publisher with a clock stepped back: the
+    // dead publisher's book usable for as long as the replays came.
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([false, true]);
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 - 58_000_000)) sub.ingest(d, T0); // it speaks again, its clock as stepped
+    expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
+  it("random publisher clock steps, then replays after it died: a heartbeat later than all its line sent is heard; no copy un-stales twice", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = rng(seed);
+      const { book, head, deltas, p } = feed();
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+      for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+      const info = () => sub.streamInfo()[0]!;
+      const makeStale = () => sub.checkStale(info().lastRecvMs + 5000);
+      const sent: Uint8Array[] = [];
+      let clockUs = T0;
+      let lineMaxUs = T0; // the latest send time since the line's last datagram with messages
+      for (let i = 0; i < 40; i++) {
+        const x = r();
+        clockUs += x < 0.2 ? -Math.floor(1 + r() * 120) * 1_000_000 : x < 0.3 ? Math.floor(1 + r() * 120) * 1_000_000 : 1_000_000;
+        const data = r() < 0.2;
+        if (data) packBookSnapshot(p, book, 0, true);
+        else p.appendHeartbeat(0);
+        const d = take(p, clockUs)[0]!;
+        sent.push(d);
+        makeStale();
+        sub.ingest(d, T0);
+        // Alive: data, or a heartbeat sent later than all its line had, is the publisher (a step back may wait).
+        if (data || clockUs > lineMaxUs) expect(info().stale, `seed ${seed} step ${i}`).toBe(false);
+        lineMaxUs = data ? clockUs : Math.max(lineMaxUs, clockUs);
+      }
+      // It died. Replays of what it sent (genuine copies): each may count once at most (one it never had counted
+      // for: a heartbeat later than the last heard), never the same one twice.
+      const counted = new Map<number, number>();
+      for (let k = 0; k < 300; k++) {
+        makeStale();
+        const j = Math.floor(r() * sent.length);
+        sub.ingest(sent[j]!, T0);
+        if (!info().stale) counted.set(j, (counted.get(j) ?? 0) + 1);
+      }
+      expect([...counted.values()].filter((n) => n > 1), `seed ${seed}`).toEqual([]);
+    }
   });
 
   it("a live stream's books stay held through every piece of the answer, in the update events too", () => {

@@ -269,6 +269,42 @@ describe("a datagram a listener feeds to ingest() and then calls stop()", () => 
   });
 });
 
+describe("a datagram a 'stale' listener feeds to ingest() while stop() marks the streams stale", () => {
+  const setup = () => {
+    const sub = newSubscriber({ staleAfterMs: STALE_MS });
+    const x = packer({ sourceId: 1, channelId: 1 });
+    const y = packer({ sourceId: 2, channelId: 2 });
+    ingestAll(sub, [...snap(y, 7), ...snap(y, -1), ...snap(x, 1), ...snap(x, -1)]);
+    const y8 = snap(y, 8)[0]!;
+    const shown: unknown[] = [];
+    sub.on("update", (e) => shown.push([e.book.instrumentId, e.book.usable]));
+    let fed = 0;
+    sub.on("stale", (e) => {
+      if (e.stopped && fed++ === 0) sub.ingest(y8, T0 + 60); // the first stream marked (channel 2): its next datagram
+    });
+    return { sub, x, shown, fed: () => fed };
+  };
+  const stopped = (sub: ReturnType<typeof newSubscriber>) => sub.streamInfo().map((s) => [s.channelId, s.stale]);
+
+  it("is processed once stop() is done, its books stale: stop() called outside a datagram", () => {
+    const { sub, shown, fed } = setup();
+    void sub.stop();
+    // Before: ingest() switched the stopped flag off and processed it live, over stop(): channel 2 heard again (not
+    // stale on a stopped subscriber), book 8 shown usable.
+    expect([fed(), stopped(sub), shown, sub.book(8)?.valid, sub.book(8)?.usable]).toEqual([2, [[2, true], [1, true]], [[8, false]], true, false]);
+  });
+
+  it("and so when a listener calls stop() while a datagram is processed: processed after it, its books stale", () => {
+    const { sub, x, shown, fed } = setup();
+    sub.on("update", (e) => {
+      if (e.book.instrumentId === 3) void sub.stop();
+    });
+    ingestAll(sub, snap(x, 3));
+    // Before: queued as fed after the stop(), it restarted the subscriber: channel 2 heard, book 8 usable.
+    expect([fed(), stopped(sub), shown, sub.book(8)?.usable]).toEqual([2, [[2, true], [1, true]], [[3, true], [8, false]], false]);
+  });
+});
+
 describe("datagrams a listener feeds to ingest() from one event", () => {
   it("wait at most MAX_FED_DATAGRAMS: the rest are dropped (fedOverCap), a loss: the stream's next datagram is a gap", () => {
     const sub = newSubscriber({ staleAfterMs: STALE_MS, maxBooks: 4096 });
