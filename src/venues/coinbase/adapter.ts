@@ -49,6 +49,7 @@ import {
   errorText,
   isErrorFrame,
   parseAckError,
+  refusedProduct,
 } from "./protocol.ts";
 
 export type { RawFrameTap } from "../venue.ts";
@@ -185,6 +186,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.subscriptions.forEach((s, index) => {
       const key = `${s.market}|${s.symbol}`;
       if (seen.has(key)) throw new Error(`coinbase: ${s.market} ${s.symbol} is subscribed twice (level2 has one depth: the full book)`);
+      // check-config refuses it too; a config built in code is refused here (before, every frame resynced its connection).
+      const refused = refusedProduct(s.symbol);
+      if (refused !== undefined) throw new Error(`coinbase: ${s.market} ${s.symbol} is not ${refused}`);
       seen.add(key);
       let conn = current.get(s.market);
       if (!conn || conn.topics.length >= perConn) {
