@@ -128,7 +128,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
     const random = (this.random = opts.random ?? Math.random);
-    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: unreadable frames (every book of the connection resynced) or events (that product's book resynced)");
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
