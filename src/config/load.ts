@@ -645,7 +645,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)");
         const at = s.indexOf("@");
         const shape = ms.symbolShape;
-        if (wellFormed && shape !== undefined && !shape.pattern.test(at > 0 ? s.slice(0, at) : s)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
+        const base = at > 0 ? s.slice(0, at) : s;
+        if (wellFormed && shape !== undefined && !shape.pattern.test(base)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
+        else if (wellFormed && ms.refusedSymbol?.(base) !== undefined) v.problem(`${mk}.symbols[${i}]`, s, ms.refusedSymbol(base)!);
         if (wellFormed && at > 0) {
           const extra = Number(s.slice(at + 1));
           if (!allowed.includes(extra)) v.problem(`${mk}.symbols[${i}]`, s, `a further depth that is one of ${allowed.join(", ")}`);

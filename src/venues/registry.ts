@@ -40,6 +40,11 @@ export interface MarketSpec {
    * out as not listed at start. Absent: any symbol config/load.ts takes.
    */
   readonly symbolShape?: { readonly pattern: RegExp; readonly expected: string };
+  /**
+   * A symbol of the right shape that the venue's book channel does not serve as itself (Coinbase's -USDC products):
+   * the words of the config error ("… is not <this>"), else undefined. Refused by check-config and at start.
+   */
+  refusedSymbol?(symbol: string): string | undefined;
 }
 
 /** One venue-specific market key: what it takes, its default, and why a value is refused. */

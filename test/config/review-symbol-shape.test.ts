@@ -29,7 +29,7 @@ describe("a symbol in another venue's spelling", () => {
     // USD-margined contracts (instFamily BTC-USD_UM, settled in USD stablecoins): the quote part has an underscore.
     ["okx", "linear", ["BTC-USD_UM-SWAP", "BTC-USD_UM-261225"]],
     ["okx", "option", ["BTC-USD-261225-100000-C"]],
-    ["coinbase", "spot", ["BTC-USD", "ETH-USDC"]],
+    ["coinbase", "spot", ["BTC-USD", "USDT-USDC"]],
     ["upbit", "spot", ["KRW-BTC", "BTC-ETH", "USDT-XRP", "KRW-XRP@5"]],
     ["bithumb", "spot", ["KRW-BTC"]],
     ["binance", "spot", ["BTCUSDT", "1000SATSUSDT"]],

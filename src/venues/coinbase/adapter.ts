@@ -49,6 +49,7 @@ import {
   errorText,
   isErrorFrame,
   parseAckError,
+  refusedProduct,
 } from "./protocol.ts";
 
 export type { RawFrameTap } from "../venue.ts";
@@ -83,11 +84,11 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly fetchFn: typeof fetch;
   /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for the instrument REST). */
   private readonly restStop: RestStop;
-  /** Heartbeats subscribes refused for a passing reason, waiting to go again (heartbeatsAgain). */
-  private readonly heartbeatRetries = new Set<ReturnType<typeof setTimeout>>();
   /** The public REST limit the instrument queries share (budgets.ts). */
   private readonly restBudget: RestWeightBudget;
   private readonly now: () => number;
+  /** Jitter in [0, 1) (CommonAdapterOptions.random). */
+  private readonly random: () => number;
   /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
   private readonly wallNow: () => number;
   readonly rawFrameTap: RawFrameTap | undefined;
@@ -126,8 +127,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
-    const random = opts.random ?? Math.random;
-    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: frames rejected; their connections resynced");
+    const random = (this.random = opts.random ?? Math.random);
+    this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: unreadable frames (every book of the connection resynced) or events (that product's book resynced)");
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
@@ -151,7 +152,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       "coinbase",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -185,6 +186,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.subscriptions.forEach((s, index) => {
       const key = `${s.market}|${s.symbol}`;
       if (seen.has(key)) throw new Error(`coinbase: ${s.market} ${s.symbol} is subscribed twice (level2 has one depth: the full book)`);
+      // check-config refuses it too; a config built in code is refused here (before, every frame resynced its connection).
+      const refused = refusedProduct(s.symbol);
+      if (refused !== undefined) throw new Error(`coinbase: ${s.market} ${s.symbol} is not ${refused}`);
       seen.add(key);
       let conn = current.get(s.market);
       if (!conn || conn.topics.length >= perConn) {
@@ -252,8 +256,6 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   stop(): Promise<void> {
-    for (const timer of this.heartbeatRetries) clearTimeout(timer);
-    this.heartbeatRetries.clear();
     this.restStop.stop();
     this.watch.stop();
     return this.lifecycle.stop();
@@ -450,19 +452,31 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * The heartbeats subscribe refused for a passing reason goes again on the same socket after the rate-limit backoff
-   * (as a level2 request's: ../common/subscription-control.ts retryLater). Before, the socket went without heartbeats
+   * (as a level2 request's: ../common/subscription-control.ts retryLater), timed on the adapter's clock and jitter
+   * (its injected now and random; heartbeatsDue, each housekeeping round). Before, the socket went without heartbeats
    * for good: a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
    */
   private heartbeatsAgain(conn: Conn): void {
     this.control.rateLimited++;
-    const gen = conn.generation;
-    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random);
+    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random);
+    conn.heartbeatsDueMs = this.now() + delayMs;
+    conn.heartbeatsWaitMs = delayMs;
+    conn.heartbeatsGen = conn.generation;
     this.log.warn("coinbase: heartbeats subscribe refused for a passing reason; sending it again", { conn: conn.id, delayMs: Math.round(delayMs) });
-    const timer = setTimeout(() => {
-      this.heartbeatRetries.delete(timer);
-      if (conn.generation === gen && conn.open && !this.lifecycle.stopping) this.onOpen(conn);
-    }, delayMs);
-    this.heartbeatRetries.add(timer);
+  }
+
+  /** Housekeeping, per open connection: a heartbeats subscribe whose wait is over goes again (heartbeatsAgain). Cold. */
+  private heartbeatsDue(conn: Conn, now: number): void {
+    if (conn.heartbeatsDueMs === 0) return;
+    if (conn.heartbeatsGen !== conn.generation) {
+      conn.heartbeatsDueMs = 0; // the socket went: the new one's open subscribes heartbeats afresh
+      return;
+    }
+    // A clock stepped back would hold it for the step's length more: at most its own wait from here.
+    if (conn.heartbeatsDueMs > now + conn.heartbeatsWaitMs) conn.heartbeatsDueMs = now + conn.heartbeatsWaitMs;
+    if (now < conn.heartbeatsDueMs) return;
+    conn.heartbeatsDueMs = 0;
+    if (!this.lifecycle.stopping) this.onOpen(conn);
   }
 
   /**

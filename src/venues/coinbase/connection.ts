@@ -46,6 +46,13 @@ export class CoinbaseConnection extends VenueConnection {
    * request id, and Coinbase answers messages in order, so each event answers the oldest.
    */
   readonly expectedAcks: string[] = [];
+  /**
+   * The heartbeats subscribe refused for a passing reason goes again at this time of the adapter's clock (0 = none
+   * waiting), if the socket is still of generation heartbeatsGen; heartbeatsWaitMs bounds it after a clock step back.
+   */
+  heartbeatsDueMs = 0;
+  heartbeatsWaitMs = 0;
+  heartbeatsGen = -1;
   // Counters (hot increments, cold reads).
   duplicates = 0;
   gaps = 0;

@@ -18,6 +18,21 @@ export const PRODUCTS_PATH = "/api/v3/brokerage/market/products";
  */
 export const PRODUCTS_PER_REQUEST = 50;
 
+/** The -USDC products the public channels serve as themselves [F13]. */
+const OWN_USDC_PRODUCTS: ReadonlySet<string> = new Set(["USDT-USDC", "EURC-USDC"]);
+
+/**
+ * Why a product id cannot be subscribed on level2, in a config error's words ("… is not <this>"), or undefined. A
+ * -USDC product other than USDT-USDC and EURC-USDC is available as itself only on the user channel; the public
+ * channels send the corresponding -USD product's data [F13], its events named that -USD product: every frame would
+ * name a product the connection does not carry and resync it for ever.
+ */
+export function refusedProduct(productId: string): string | undefined {
+  if (!productId.endsWith("-USDC") || OWN_USDC_PRODUCTS.has(productId)) return undefined;
+  const usd = productId.slice(0, -1);
+  return `a product level2 serves as itself (Coinbase's public channels send a -USDC product's data as the -USD product's, named so; only USDT-USDC and EURC-USDC are their own): use ${usd}`;
+}
+
 /** The book channel as subscribed, and the channel its messages arrive on (websocket-channels, level2). */
 export const LEVEL2_CHANNEL = "level2";
 export const L2_DATA_CHANNEL = "l2_data";

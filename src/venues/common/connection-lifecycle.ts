@@ -90,6 +90,8 @@ export interface LifecycleHooks {
    * no book is made LIVE from the old stream while the connection is down, nor from it and the new one's together.
    */
   disconnected?: (t: TopicState) => void;
+  /** Each housekeeping round, per open connection: the adapter's own deadlines, on the adapter's clock (`now`). */
+  housekeeping?: (conn: VenueConnection, now: number) => void;
   /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
@@ -674,6 +676,7 @@ export class ConnectionLifecycle {
         continue;
       }
       if (!conn.open || !conn.ws) continue;
+      this.hooks.housekeeping?.(conn, now);
       if (now - conn.openedMs < this.ageDeadlineMs && this.ageBreakWaiting.size + this.ageRetryAfterWait.size > 0) {
         this.ageBreakWaiting.delete(conn); // replaced meanwhile
         this.ageRetryAfterWait.delete(conn);

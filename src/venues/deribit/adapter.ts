@@ -7,7 +7,8 @@
  * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
  * reset the book (resynced). A change repeating the last id is a duplicate (ignored, counted); an older one is too
  * from a make-before-break's other socket (no sign of the channel being alive), and a venue reset (resynced) from
- * the socket that delivered the book's id. Grouped channels
+ * the socket that delivered the book's id (replay, which cannot tell sockets apart: one chaining from no trailing
+ * stream seen, trailSeq). Grouped channels
  * (`book.X.none.N.100ms`) are whole books applied as replace (one older than a live book is taken as an older
  * snapshot is). Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
@@ -116,6 +117,13 @@ export class DeribitAdapter implements VenueAdapter {
   private venueResets = 0;
   /** Per topic: 1 while a subscribe we sent (replay: a recorded answer naming it) has not had its snapshot yet (an older one is then the second socket's). */
   private readonly snapshotDue: Uint8Array;
+  /**
+   * Replay, per topic: the change_id a trailing stream (a make-before-break's other socket, which replay cannot tell
+   * apart) has reached, -1 = none: the id of an older snapshot ignored as a replacement's, or the book's id before a
+   * newer snapshot replaced a live book (the old socket's stream goes on from it). A change below the book chaining
+   * from it is that stream's (a duplicate); one chaining from nothing seen is the venue's ids going back (onChainBreak).
+   */
+  private readonly trailSeq: Float64Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -138,6 +146,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.gapLog = new RateLimitedLog(this.log, "warn", "deribit: change_id chain broken; channels resynced");
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
+    this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
@@ -374,6 +383,7 @@ export class DeribitAdapter implements VenueAdapter {
       if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
+      if (this.books.replaying) this.trailSeq[index] = t.book === BookState.LIVE && !update.replace ? t.lastSeq : -1;
       t.lastSeq = cid;
       t.seqSocket = socket;
       this.books.onLive(t, now);
@@ -421,6 +431,7 @@ export class DeribitAdapter implements VenueAdapter {
       this.snapshotDue[t.index] = 0;
       if (asked && !sameSocket) {
         this.olderSnapshots++;
+        if (this.books.replaying) this.trailSeq[t.index] = cid; // the replacement's changes chain from it
         return;
       }
     }
@@ -446,12 +457,15 @@ export class DeribitAdapter implements VenueAdapter {
    * of life. An older one from that socket (TCP is ordered: no trailing copy there) means the venue's ids went back
    * and the reset's snapshot was lost: every change after it would be ignored, the book LIVE and frozen until stale
    * (2 or 10 min), so it is resynced now, as an older snapshot is (onOlderSnapshot). Replay cannot tell a recorded
-   * overlap's sockets apart and keeps the duplicate. Anything newer is a break of the chain. Cold.
+   * overlap's sockets apart: an older change there is a trailing stream's when it chains from what that stream reached
+   * (trailSeq), else a venue reset as live (before, a duplicate: the book stayed LIVE with its old levels, and the
+   * resubscribe's snapshot after it, below the old ids and answering a recorded subscribe, was ignored as a
+   * replacement's). Anything newer is a break of the chain. Cold.
    */
   private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
-    if (cid < t.lastSeq && socket === t.seqSocket && !this.books.replaying) {
+    if (cid < t.lastSeq && (this.books.replaying ? !this.trails(t, cid, prev) : socket === t.seqSocket)) {
       this.venueResets++;
-      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} on the socket that delivered it (venue reset)`);
+      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${this.books.replaying ? "chaining from no stream seen" : "on the socket that delivered it"} (venue reset)`);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
@@ -463,6 +477,14 @@ export class DeribitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /** Replay: a change below the book continuing the trailing stream (trailSeq), which it moves on. Cold. */
+  private trails(t: DeribitTopic, cid: number, prev: number): boolean {
+    const trail = this.trailSeq[t.index]!;
+    if (trail < 0 || prev !== trail) return false;
+    this.trailSeq[t.index] = cid;
+    return true;
   }
 
   /** A book notification for a channel this connection did not subscribe: garbled, so every book of it resyncs (replay: ignored). */

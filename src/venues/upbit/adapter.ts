@@ -313,8 +313,8 @@ export class UpbitAdapter implements VenueAdapter {
 
   // ───────────────────────── hot path ─────────────────────────
 
-  // HOT PATH: one call per accepted book frame.
-  onBook(index: number, update: BookUpdate): void {
+  // HOT PATH: one call per accepted book frame; tsUs: its timestamp was a µs value (Bithumb; scanner.ts setTimestamp).
+  onBook(index: number, update: BookUpdate, tsUs: boolean): void {
     const t = this.topics[index]!;
     if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) {
       this.ignoredWhileUnsubscribed++;
@@ -325,11 +325,11 @@ export class UpbitAdapter implements VenueAdapter {
     if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
     const newest = this.newestTs[index]!;
-    // In the newest's ms, a book stamped in µs (tsExchangeUs not a whole ms: a ms stamp could be the newer) is older
-    // when below the newest µs seen there.
+    // In the newest's ms, a book stamped in µs (a ms stamp could be the newer) is older when below the newest µs seen
+    // there. Its unit is known from the parse (by magnitude), not from the value: one on the ms boundary is exact too.
     const us = update.tsExchangeUs;
     const sameMs = ts === newest;
-    if (ts < newest || (sameMs && us < this.newestUs[index]! && us % 1000 !== 0)) {
+    if (ts < newest || (sameMs && tsUs && us < this.newestUs[index]!)) {
       // Not a sign of life for staleness: a book left LIVE behind a timestamp the venue never reaches again (one
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
@@ -342,7 +342,7 @@ export class UpbitAdapter implements VenueAdapter {
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;
-    if (us % 1000 !== 0 && (!sameMs || us > this.newestUs[index]!)) this.newestUs[index] = us;
+    if (tsUs && (!sameMs || us > this.newestUs[index]!)) this.newestUs[index] = us;
     else if (!sameMs) this.newestUs[index] = 0;
     this.replaces++;
     this.books.onLive(t, now);

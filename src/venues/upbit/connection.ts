@@ -68,7 +68,7 @@ export class UpbitConnection extends VenueConnection {
     const r = this.scanner.scan(b, len, this.table, this.update);
     if (r >= 0) {
       this.update.tsRecvUs = recvUs;
-      this.adapter.onBook(r, this.update);
+      this.adapter.onBook(r, this.update, this.scanner.tsUs);
       return;
     }
     this.onSlowFrame(text ?? decoder.decode(b.subarray(0, len)), r, recvUs);
@@ -95,12 +95,12 @@ export class UpbitConnection extends VenueConnection {
         this.adapter.onParseError(this, scanEntry, scanCode, text);
         return;
       }
-      const entryOut = { entry: -1 };
+      const entryOut = { entry: -1, tsUs: false };
       const r = parseBookObject(msg, this.table, this.update, this.scanner.tsUnitUs, entryOut);
       if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;
-        this.adapter.onBook(r, this.update);
+        this.adapter.onBook(r, this.update, entryOut.tsUs);
       } else if (r === SCAN_UNKNOWN_CODE) this.adapter.onUnknownCode(this, text);
       else this.adapter.onParseError(this, entryOut.entry, r, text);
       return;

@@ -108,7 +108,8 @@ export function isBookObject(msg: RawJson): msg is { [k: string]: RawJson } {
 }
 
 /** The book message → u, by the scanner's rules; returns the subscription index or a SCAN_* code. Cold. */
-export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number }): number {
+/** `entryOut`: the code's entry once read, and (a book read) whether its timestamp was a µs value (setTimestamp). */
+export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean }): number {
   u.reset();
   const code = pick(o, "code", "cd");
   if (typeof code !== "string") return SCAN_ERR_FIELD;
@@ -139,7 +140,7 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
     if (m[1]! > 0 && m[3]! > 0) u.pushBid(m[1]!, m[3]!);
   }
   u.replace = true;
-  setTimestamp(u, Number(ts.raw), tsUnitUs);
+  entryOut.tsUs = setTimestamp(u, Number(ts.raw), tsUnitUs);
   return table.index[entry]!;
 }
 

@@ -97,18 +97,21 @@ export const US_EPOCH_MIN = 1e14;
  * The book's timestamp → u.venueSeq (the ordering key) and u.tsExchangeUs. The key is in the venue's documented unit,
  * ms: by magnitude a µs value is keyed by its ms, so a book in one unit orders right against the last in the other
  * (two in one ms are equal keys; the adapter then compares two µs values exactly: adapter.ts onBook, newestUs).
+ * Returns whether the value was a µs one keyed by its ms (exact below the key: one on the ms boundary too).
  */
-export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): void {
+export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): boolean {
   if (tsUnitUs !== TS_UNIT_BY_MAGNITUDE) {
     u.venueSeq = ts;
     u.tsExchangeUs = ts * tsUnitUs;
+    return false;
   } else if (ts < US_EPOCH_MIN) {
     u.venueSeq = ts;
     u.tsExchangeUs = ts * 1000;
-  } else {
-    u.venueSeq = Math.floor(ts / 1000);
-    u.tsExchangeUs = ts;
+    return false;
   }
+  u.venueSeq = Math.floor(ts / 1000);
+  u.tsExchangeUs = ts;
+  return true;
 }
 
 /** Subscribed codes → entries (subscription index and exponents), built at subscribe time, read per frame. */
@@ -167,6 +170,8 @@ export class UpbitScanner {
   errorPos = 0;
   /** The code's entry once read (-1 before), so an error can be attributed to its book. */
   entry = -1;
+  /** The last book's timestamp was a µs value (setTimestamp): the adapter compares it exactly within its ms. */
+  tsUs = false;
   private b: Uint8Array = new Uint8Array(0);
   private end = 0;
   private p = 0;
@@ -263,7 +268,7 @@ export class UpbitScanner {
       if (r2 !== 0) return r2;
     }
     u.replace = true;
-    setTimestamp(u, ts, this.tsUnitUs);
+    this.tsUs = setTimestamp(u, ts, this.tsUnitUs);
     return table.index[this.entry]!;
   }
 

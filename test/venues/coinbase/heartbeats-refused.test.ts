@@ -5,7 +5,11 @@
  * again after the rate-limit backoff, on the same socket. Real simulator on 127.0.0.1 (option refuseHeartbeats).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { startSimAndAdapter, waitFor } from "./helpers.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { coinbaseConfig, Sink, startSimAndAdapter, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,5 +36,27 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
     const conns = (adapter as unknown as { conns: { rateLimitStreak: number }[] }).conns;
     expect(conns[0]!.rateLimitStreak).toBe(0);
     expect(adapter.stats().rateLimited).toBe(2);
+  });
+
+  test("its wait is on the adapter's clock and jitter (injected now and random), not a real timer", async () => {
+    // random 0: the first step's wait is exactly half the 500 ms base. Before, Math.random and a real setTimeout sent
+    // it again within 0.5 s of real time whatever the adapter's clock said (a test's clock could not drive it).
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: 1, heartbeatMs: 20 });
+    let nowMs = 1_000_000;
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, ["BTC-USD"]), subsOf(["BTC-USD"]), { log: silentLogger, now: () => nowMs, random: () => 0, housekeepingMs: 5 });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    adapter.start(new Sink((await adapter.loadInstruments()) as Instrument[]));
+    await waitFor(() => sim.stats.errorsSent === 1, "the heartbeats subscribe refused");
+    nowMs += 249;
+    // Past the longest real wait the old timer could take, with the adapter's clock 1 ms short of the wait: not sent.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(adapter.stats().heartbeats ?? 0).toBe(0);
+    nowMs += 1;
+    await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 1, "heartbeats once the adapter's clock reached the wait");
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(adapter.stats().rateLimited).toBe(1);
   });
 });

@@ -80,4 +80,63 @@ describe("deribit replay: an older snapshot, asked for or not, as live", () => {
     expect(r.stats.olderSnapshots).toBe(1);
     expect(r.stats.venueResets).toBe(0);
   });
+
+  // Live, a change below the book's id on the socket that delivered it is a venue reset whose snapshot was lost
+  // (a2718cb8): resynced at once, then the resubscribe's snapshot. Replay cannot tell sockets apart, and kept such a
+  // change as a duplicate; the resubscribe's snapshot, below the old ids and its answer recorded, was then taken for
+  // a make-before-break's (ignored): the book LIVE with its levels of before the reset for the rest of the capture.
+  // A trailing socket's changes chain from what it delivered (its ignored older snapshot, or the book's id before a
+  // newer snapshot replaced it); a change below the book that chains from neither is the venue's ids going back.
+  test("a change below the book that no trailing stream explains is a venue reset, as live; the resubscribe's snapshot then applies", async () => {
+    const r = await replay([
+      answer(1),
+      snapshot(1000, 100),
+      change(1001, 1000, 101),
+      change(6, 5, 91), // the venue's ids went back, its snapshot (5) lost: live resynced here
+      change(7, 6, 92), // in flight before the unsubscribe took effect
+      answer(2), // the unsubscribe
+      answer(3), // the subscribe
+      snapshot(8, 92),
+      change(9, 8, 93),
+    ]);
+    expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    expect(r.applied).toEqual([1000, 1001, 8, 9]);
+    expect(r.info.state).toBe("live");
+    expect(r.info.lastChangeId).toBe(9);
+    expect(r.stats.venueResets).toBe(1);
+  });
+
+  test("a make-before-break's trailing changes stay duplicates: the replacement's behind its ignored snapshot, the old socket's behind the replacement's newer one", async () => {
+    const behind = await replay([
+      answer(1),
+      snapshot(1000, 100),
+      change(1001, 1000, 101),
+      change(1002, 1001, 102),
+      answer(2), // the replacement's subscribe
+      snapshot(999, 99), // the replacement, behind: ignored
+      change(1000, 999, 100), // the replacement's, trailing
+      change(1003, 1002, 103), // the old socket's
+      change(1001, 1000, 101), // the replacement's, trailing
+      change(1002, 1001, 102),
+      change(1003, 1002, 103), // caught up: the last one again
+      change(1004, 1003, 104), // the replacement's, now leading
+    ]);
+    expect(behind.invalid).toEqual([]);
+    expect(behind.applied).toEqual([1000, 1001, 1002, 1003, 1004]);
+    expect(behind.stats.venueResets).toBe(0);
+    const ahead = await replay([
+      answer(1),
+      snapshot(1000, 100),
+      change(1001, 1000, 101),
+      answer(2), // the replacement's subscribe
+      snapshot(1003, 103), // the replacement, ahead: applied
+      change(1002, 1001, 102), // the old socket's, trailing
+      change(1004, 1003, 104), // the replacement's
+      change(1003, 1002, 103), // the old socket's, trailing
+      change(1004, 1003, 104), // the last one again
+    ]);
+    expect(ahead.invalid).toEqual([]);
+    expect(ahead.applied).toEqual([1000, 1001, 1003, 1004]);
+    expect(ahead.stats.venueResets).toBe(0);
+  });
 });
