@@ -62,6 +62,13 @@ export const MAX_PENDING_REQUESTS = 4096;
  * 57–80 ms (4,096 replies, measured on the project's VM).
  */
 export const REQUESTS_PER_TURN = 128;
+/**
+ * A requester address is sent at most one THROTTLED reply per this many ms; its other requests over a bucket within
+ * it are counted (throttled, throttledRepliesSuppressed) and not answered: they time out. Before, every request over a bucket
+ * was answered one to one, so a requester flooding past its buckets made the server send a reply per request (128 a
+ * turn), at an address a request can name at will.
+ */
+export const THROTTLED_REPLY_INTERVAL_MS = 100;
 
 /**
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
@@ -78,18 +85,29 @@ export interface RetransmitServerCounters extends SendCounters {
   /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
   /**
-   * Over the requester's request or byte bucket, or the byte bucket of all requesters: answered THROTTLED; beyond
-   * MAX_PENDING_REQUESTS in one turn: dropped unanswered.
+   * Over the requester's request or byte bucket, or the byte bucket of all requesters: answered THROTTLED (at most
+   * once per THROTTLED_REPLY_INTERVAL_MS per requester, else unanswered); beyond MAX_PENDING_REQUESTS: dropped
+   * unanswered.
    */
   throttled: number;
   /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
   outOfRange: number;
-  /** Requests answered with datagrams. */
+  /**
+   * Requests answered with datagrams (one the live feed outran is cut: the rest of it is lost, see sendErrors, and
+   * its requester is sent OUT_OF_RANGE).
+   */
   answered: number;
+  /**
+   * Of throttled, those handled but sent no THROTTLED reply (within THROTTLED_REPLY_INTERVAL_MS of their requester's
+   * last one): their requesters time out instead of falling back at once. Not a result of its own (not in the sum
+   * above), and not the requests dropped beyond MAX_PENDING_REQUESTS (never handled, unanswered too).
+   */
+  throttledRepliesSuppressed: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
   // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
-  // their turn (ANSWER_DATAGRAMS_PER_TURN). Its requester times out and falls back.
+  // their turn (ANSWER_DATAGRAMS_PER_TURN; their requester is then told OUT_OF_RANGE). A requester whose reply is lost
+  // times out and falls back.
 }
 
 interface Bucket {
@@ -97,6 +115,8 @@ interface Bucket {
   bytes: number;
   /** The last refill, on the monotonic clock (opts.monoNow). */
   lastMs: number;
+  /** When this requester was last sent THROTTLED (same clock; −Infinity: never). */
+  throttledReplyMs: number;
 }
 
 export interface RetransmitServerOptions {
@@ -129,6 +149,8 @@ interface Pending {
 
 /** An answer being sent: the next datagram starts at `seq`; `left` datagrams are still to go. */
 interface Answer {
+  /** The request (an OUT_OF_RANGE reply names it when the answer is cut). */
+  req: RetxControl;
   ring: RetransmitRing;
   seq: number;
   left: number;
@@ -137,7 +159,18 @@ interface Answer {
 }
 
 export class RetransmitServer {
-  readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0, sendErrors: 0 };
+  readonly counters: RetransmitServerCounters = {
+    received: 0,
+    refusedNetwork: 0,
+    badRequests: 0,
+    throttled: 0,
+    outOfRange: 0,
+    answered: 0,
+    throttledRepliesSuppressed: 0,
+    datagrams: 0,
+    bytes: 0,
+    sendErrors: 0,
+  };
   private readonly opts: RetransmitServerOptions;
   private readonly allow: Cidr[];
   private readonly buckets = new Map<string, Bucket>();
@@ -184,7 +217,7 @@ export class RetransmitServer {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
     this.monoNow = opts.monoNow ?? monoMs;
-    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow() };
+    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow(), throttledReplyMs: -Infinity };
     this.log = opts.log ?? silentLogger;
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
@@ -349,9 +382,7 @@ export class RetransmitServer {
     const bucket = this.refill(fromAddr);
     const ring = this.opts.rings.get(req.channelId);
     if (bucket.requests < 1) {
-      // What the ring holds, as every reply says (docs/wire-protocol.md §11.2): before, 0 and 0, "nothing held".
-      this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
+      this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }
     bucket.requests -= 1;
@@ -365,18 +396,32 @@ export class RetransmitServer {
     }
     let last = first;
     let bytes = 0;
-    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.datagram(last++).length;
+    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
     const total = this.refillTotal();
     if (bucket.bytes < bytes || total.bytes < bytes) {
-      this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, ring.firstSeq, ring.nextSeq, fromPort, fromAddr);
+      this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    this.answers.push({ ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
+    this.answers.push({ req, ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
     this.sendAnswers();
+  }
+
+  /**
+   * A request over a bucket: THROTTLED, with what the ring holds (as every reply says, docs/wire-protocol.md §11.2;
+   * before, the request bucket's said 0 and 0, "nothing held"), unless this requester was sent one less than
+   * THROTTLED_REPLY_INTERVAL_MS ago (`bucket` was just refilled: its lastMs is now).
+   */
+  private throttle(req: RetxControl, ring: RetransmitRing | undefined, bucket: Bucket, port: number, address: string): void {
+    this.counters.throttled++;
+    if (bucket.lastMs - bucket.throttledReplyMs < THROTTLED_REPLY_INTERVAL_MS) {
+      this.counters.throttledRepliesSuppressed++;
+      return;
+    }
+    bucket.throttledReplyMs = bucket.lastMs;
+    this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, port, address);
   }
 
   /**
@@ -391,10 +436,12 @@ export class RetransmitServer {
       const a = answers.shift()!;
       const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
       if (!this.sendBatch(a, n)) {
-        // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
-        // times out and falls back to the refresh.
+        // The live feed outran the answer: its rest has left the ring, lost. Its requester is told so, as for a range
+        // the ring no longer holds (the request's own seqNum and count, which its open request is matched by), and
+        // falls back to the refresh at once: before, nothing was sent and it waited out its timeout.
         this.counters.sendErrors += a.left;
         this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+        this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
         continue;
       }
       this.answerBudget -= n;
@@ -423,7 +470,7 @@ export class RetransmitServer {
     const socket = this.socket;
     const args: (Uint8Array | number | string)[] = [];
     for (let i = first; i < first + n; i++) {
-      const copy = ring.datagram(i).slice();
+      const copy = ring.copyOf(i);
       markRetransmit(copy, copy.length, this.opts.auth);
       args.push(copy, a.port, a.address);
     }
@@ -483,7 +530,7 @@ export class RetransmitServer {
     let b = this.buckets.get(address);
     if (b === undefined) {
       if (this.buckets.size >= MAX_REQUESTERS) this.buckets.clear();
-      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs };
+      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity };
       this.buckets.set(address, b);
       return b;
     }

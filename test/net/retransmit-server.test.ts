@@ -8,8 +8,8 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
-import { decodeRetxControl, encodeRetxControl, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
+import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
@@ -99,12 +99,16 @@ describe("RetransmitServer counters", () => {
 });
 
 describe("answers spread over turns", () => {
-  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost", async () => {
+  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost and its requester told", async () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
-    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: () => true };
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array) => (replies.push(decodeRetxControl(data) as RetxControl), true),
+    };
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
     server.onRequest(request(1, 200), 40000, "127.0.0.1");
     expect(server.counters.datagrams).toBe(ANSWER_DATAGRAMS_PER_TURN); // before: 200, the whole answer at once
@@ -124,6 +128,10 @@ describe("answers spread over turns", () => {
       datagrams: 200 + slice,
       sendErrors: 300 - slice,
     });
+    // The cut answer's requester is told at once, by the seqNum and count it asked for (what its subscriber matches
+    // an open request by), with the ring's range now: before, nothing was sent and it waited out its timeout.
+    expect(replies.map((r) => [r.kind, r.seqNum, r.count, r.firstAvailable, r.nextSeq])).toEqual([[RETX_KIND_OUT_OF_RANGE, 1, 300, ring.firstSeq, ring.nextSeq]]);
+    expect(ring.firstSeq).toBeGreaterThan(1 + slice);
   });
 });
 
@@ -159,7 +167,9 @@ describe("control replies", () => {
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 5; seq < 25; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     // Two requests a second and 1,400 bytes a second per address; the whole ring is 20 × 56 = 1,120 bytes.
-    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const mono = { ms: 1000 };
+    const config = { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
     const replies: RetxControl[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -167,7 +177,8 @@ describe("control replies", () => {
     };
     server.onRequest(request(5, 20), 40000, "127.0.0.1"); // answered: 1,120 bytes
     server.onRequest(request(5, 20), 40000, "127.0.0.1"); // over the byte bucket (280 left)
-    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket
+    mono.ms += THROTTLED_REPLY_INTERVAL_MS; // (one THROTTLED reply per requester per interval)
+    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket (0.2 refilled)
     expect(server.counters.answered).toBe(1);
     expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED, RETX_KIND_THROTTLED]);
     // Before: the byte bucket's reply said [5, 25), the request bucket's [0, 0): "the ring holds nothing".
@@ -175,5 +186,38 @@ describe("control replies", () => {
       [5, 25],
       [5, 25],
     ]);
+  });
+
+  it("THROTTLED replies are capped at one per requester address per interval; the rest are counted, not answered", () => {
+    // Before: a requester over its buckets got a reply per request (one to one, at whatever address it named).
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const mono = { ms: 1000 };
+    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 1 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
+    const replies: string[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array, _port: number, address: string) => (replies.push(`${(decodeRetxControl(data) as RetxControl).kind}@${address}`), true),
+    };
+    const ask = (address: string, n: number) => {
+      for (let i = 0; i < n; i++) server.onRequest(request(1, 1), 40000 + i, address); // many source ports: one requester
+    };
+    ask("127.0.0.1", 50); // the first answered, 49 over the request bucket
+    ask("127.0.0.2", 3); // another requester: its own reply
+    mono.ms += THROTTLED_REPLY_INTERVAL_MS - 1;
+    ask("127.0.0.1", 20); // still within the interval: no reply
+    mono.ms += 1;
+    ask("127.0.0.1", 20); // an interval since its last reply: one more (the bucket has refilled 0.1 request)
+    const T = RETX_KIND_THROTTLED;
+    expect(replies).toEqual([`${T}@127.0.0.1`, `${T}@127.0.0.2`, `${T}@127.0.0.1`]);
+    const c = server.counters;
+    expect({ answered: c.answered, throttled: c.throttled, suppressed: c.throttledRepliesSuppressed, datagrams: c.datagrams }).toEqual({
+      answered: 2,
+      throttled: 49 + 2 + 20 + 20,
+      suppressed: 49 + 2 + 20 + 20 - 3,
+      datagrams: 2,
+    });
+    expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
   });
 });
