@@ -11,7 +11,7 @@
  * per turn, round robin over requesters (the rest on the next turns, so a flood does not hold the live feed): with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
  * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
- * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, one batch of each in turn, so a large answer never
+ * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, the shortest first, so a large answer never
  * holds the publisher's live feed (the same thread) for longer than that: before, a whole ring went out in one turn
  * (a request for ~5,900 datagrams held the thread ~100 ms on the project's VM). The checks that need no
  * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
@@ -205,7 +205,7 @@ export class RetransmitServer {
    */
   private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
-  /** Answers in progress, the next to send a batch first, and what this turn may still send of them. */
+  /** Answers in progress, fewest datagrams left first (sendAnswers), and what this turn may still send of them. */
   private readonly answers: Answer[] = [];
   private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
   /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
@@ -405,7 +405,12 @@ export class RetransmitServer {
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    this.answers.push({ req, ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
+    // In order of datagrams left (behind those with as few): see sendAnswers.
+    const answer: Answer = { req, ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr };
+    const answers = this.answers;
+    let at = answers.length;
+    while (at > 0 && answers[at - 1]!.left > answer.left) at--;
+    answers.splice(at, 0, answer);
     this.sendAnswers();
   }
 
@@ -425,36 +430,54 @@ export class RetransmitServer {
   }
 
   /**
-   * Sends what this turn's budget allows of the answers in progress, a batch of each in turn (round robin: an answer
-   * with a batch sent goes behind the others, so a short answer is not kept waiting behind long ones), and arms the
-   * next turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring
-   * moves between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
+   * Sends what this turn's budget allows of the answers in progress, the one with the fewest datagrams left first
+   * (it stays first: sending only shortens it), and arms the next turn's budget once this one is touched. So a short
+   * answer is not kept behind long ones, and answers of equal length end one after the other, each as early as it
+   * can: a batch of each in turn (before) ended them all together, as late as all of them, past their requesters'
+   * timeout for all where one at a time most would have made it. Datagrams are found again by sequence number each
+   * time: the ring moves between turns (the live feed pushes, the oldest are evicted).
    */
   private sendAnswers(): void {
     const answers = this.answers;
     while (this.answerBudget > 0 && answers.length > 0) {
-      const a = answers.shift()!;
+      const a = answers[0]!;
       const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
       if (!this.sendBatch(a, n)) {
-        // The live feed outran the answer: its rest has left the ring, lost. Its requester is told so, as for a range
-        // the ring no longer holds (the request's own seqNum and count, which its open request is matched by), and
-        // falls back to the refresh at once: before, nothing was sent and it waited out its timeout.
-        this.counters.sendErrors += a.left;
-        this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
-        this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
+        answers.shift();
+        this.cut(a);
         continue;
       }
       this.answerBudget -= n;
-      if (a.left > 0) answers.push(a);
+      if (a.left === 0) answers.shift();
     }
     if (this.answerBudget < ANSWER_DATAGRAMS_PER_TURN) this.answerTimer ??= setImmediate(this.nextAnswerTurn);
   }
 
+  /** A turn's budget: first the answers waiting whose rest has left the ring meanwhile are cut, then sendAnswers. */
   private readonly nextAnswerTurn = (): void => {
     this.answerTimer = undefined;
     this.answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+    const answers = this.answers;
+    let kept = 0;
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.ring.find(a.seq) < 0) this.cut(a);
+      else answers[kept++] = a;
+    }
+    answers.length = kept;
     this.sendAnswers();
   };
+
+  /**
+   * The live feed outran an answer: its rest has left the ring, lost. Its requester is told so, as for a range the
+   * ring no longer holds (the request's own seqNum and count, which its open request is matched by), and falls back
+   * to the refresh at once: before, nothing was sent and it waited out its timeout.
+   */
+  private cut(a: Answer): void {
+    this.counters.sendErrors += a.left;
+    this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+    this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
+  }
 
   /**
    * The next n datagrams of an answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, in one

@@ -136,28 +136,56 @@ describe("answers spread over turns", () => {
 });
 
 describe("answers in progress share the turns", () => {
-  it("a short answer is not kept waiting behind long ones: each answer sends a batch in turn", async () => {
+  it("the answer with the fewest datagrams left goes first: a short one is not kept behind long ones, equal ones end one after the other", async () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
-    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    for (let seq = 1; seq <= 600; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
-    const to = new Map<string, number>();
+    const batches: [string, number][] = [];
     (server as unknown as { socket: unknown }).socket = {
-      sendMany: (args: unknown[]) => (to.set(args[2] as string, (to.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
+      sendMany: (args: unknown[]) => (batches.push([args[2] as string, args.length / 3]), args.length / 3),
       send: () => true,
     };
-    server.onRequest(request(1, 300), 40000, "127.0.0.1");
-    server.onRequest(request(1, 300), 40000, "127.0.0.2");
+    server.onRequest(request(1, 600), 40000, "127.0.0.1"); // its first turn's share goes at once
+    server.onRequest(request(1, 600), 40000, "127.0.0.2");
     server.onRequest(request(1, 10), 40000, "127.0.0.3");
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    await nextTurn();
-    await nextTurn();
-    // Two turns after the one that took the requests, the short answer is whole and the long ones are not.
-    expect(to.get("127.0.0.3")).toBe(10);
-    expect(to.get("127.0.0.1")!).toBeLessThan(300);
-    expect(to.get("127.0.0.2")!).toBeLessThan(300);
-    while ((to.get("127.0.0.1") ?? 0) + (to.get("127.0.0.2") ?? 0) < 600) await nextTurn();
-    expect(server.counters.datagrams).toBe(610);
+    while (server.counters.datagrams < 1210) await nextTurn();
+    const sentTo = (address: string, upTo: number) => batches.slice(0, upTo).reduce((n, [a, k]) => n + (a === address ? k : 0), 0);
+    const done = (address: string, total: number) => batches.findIndex((_, i) => sentTo(address, i + 1) === total);
+    // The short answer first, then the first long one whole, then the other: each requester's answer ends as early as
+    // it can. Before (a batch of each in turn), the two long ones ended together, each as late as both together:
+    // past the requesters' timeout (250 ms) for both when either alone would have made it.
+    expect(done("127.0.0.3", 10)).toBeLessThan(done("127.0.0.1", 600));
+    expect(sentTo("127.0.0.2", done("127.0.0.1", 600) + 1)).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN); // before: 472
+    expect(sentTo("127.0.0.1", batches.length) + sentTo("127.0.0.2", batches.length)).toBe(1200);
+  });
+});
+
+describe("answers waiting their turn", () => {
+  it("an answer waiting behind a shorter one whose rest the live feed evicts is cut, and its requester told, on the next turn", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    const capacity = Math.floor(CONFIG.ringBytes / D); // datagrams the ring holds (1,170)
+    for (let seq = 1; seq <= 1100; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const events: string[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (events.push(`data@${args[2] as string}`), args.length / 3),
+      send: (data: Uint8Array, _port: number, address: string) => (events.push(`${(decodeRetxControl(data) as RetxControl).kind}@${address}`), true),
+    };
+    server.onRequest(request(1, 1000), 40000, "127.0.0.1"); // its first slice at once; 872 left
+    server.onRequest(request(900, 200), 40000, "127.0.0.2"); // fewer left: goes first from the next turn
+    // The live feed evicts the first answer's next datagram (seq 129) while it waits; the second's range stays.
+    for (let seq = 1101; seq <= 1300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    expect(ring.firstSeq).toBe(1301 - capacity);
+    events.length = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Told at once, before the answer ahead of it went on: before, only when its own turn came, a turn later here
+    // (behind a whole ring's worth of others, many turns: past its requester's timeout).
+    expect(events[0]).toBe(`${RETX_KIND_OUT_OF_RANGE}@127.0.0.1`);
+    while (server.counters.datagrams < 128 + 200) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(server.counters.sendErrors).toBe(872);
   });
 });
 
