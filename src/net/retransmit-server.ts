@@ -63,6 +63,13 @@ export const MAX_PENDING_REQUESTS = 4096;
  */
 export const REQUESTS_PER_TURN = 128;
 /**
+ * Answers in progress at most (begun, not all sent); beyond it a request is answered THROTTLED. Without it, requests
+ * handled faster than their answers go out (128 a turn, within their buckets: many requester addresses, which UDP
+ * lets a request claim) queued answers without bound, and each turn's check of the waiting ones for eviction
+ * (nextAnswerTurn) grew with them. Legitimate load is a few per subscriber that lost something.
+ */
+export const MAX_ANSWERS_IN_PROGRESS = 1024;
+/**
  * A requester address is sent at most one THROTTLED reply per this many ms; its other requests over a bucket within
  * it are counted (throttled, throttledRepliesSuppressed) and not answered: they time out. Before, every request over a bucket
  * was answered one to one, so a requester flooding past its buckets made the server send a reply per request (128 a
@@ -85,9 +92,9 @@ export interface RetransmitServerCounters extends SendCounters {
   /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
   /**
-   * Over the requester's request or byte bucket, or the byte bucket of all requesters: answered THROTTLED (at most
-   * once per THROTTLED_REPLY_INTERVAL_MS per requester, else unanswered); beyond MAX_PENDING_REQUESTS: dropped
-   * unanswered.
+   * Over the requester's request or byte bucket, or the byte bucket of all requesters, or beyond
+   * MAX_ANSWERS_IN_PROGRESS: answered THROTTLED (at most once per THROTTLED_REPLY_INTERVAL_MS per requester, else
+   * unanswered); beyond MAX_PENDING_REQUESTS: dropped unanswered.
    */
   throttled: number;
   /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
@@ -398,7 +405,7 @@ export class RetransmitServer {
     let bytes = 0;
     while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
     const total = this.refillTotal();
-    if (bucket.bytes < bytes || total.bytes < bytes) {
+    if (bucket.bytes < bytes || total.bytes < bytes || this.answers.length >= MAX_ANSWERS_IN_PROGRESS) {
       this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }

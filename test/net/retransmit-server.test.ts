@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
 import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
@@ -186,6 +186,35 @@ describe("answers waiting their turn", () => {
     expect(events[0]).toBe(`${RETX_KIND_OUT_OF_RANGE}@127.0.0.1`);
     while (server.counters.datagrams < 128 + 200) await new Promise<void>((resolve) => setImmediate(resolve));
     expect(server.counters.sendErrors).toBe(872);
+  });
+});
+
+describe("answers in progress are bounded", () => {
+  it("beyond MAX_ANSWERS_IN_PROGRESS waiting answers, a request is THROTTLED: the queue of answers cannot grow with a flood", async () => {
+    // Many requesters (UDP: any address in allow can be claimed), each within its buckets, faster than answers go out.
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 200; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const throttledTo = new Set<string>();
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array, _port: number, address: string) => ((decodeRetxControl(data) as RetxControl).kind === RETX_KIND_THROTTLED && throttledTo.add(address), true),
+    };
+    const inProgress = () => (server as unknown as { answers: unknown[] }).answers.length;
+    const requests = MAX_ANSWERS_IN_PROGRESS + 500;
+    let most = 0;
+    for (let i = 0; i < requests; i++) {
+      server.onRequest(request(1 + (i % 100), 100), 40000, `127.1.${i >> 8}.${i & 255}`); // 100 datagrams each
+      most = Math.max(most, inProgress());
+    }
+    expect(most).toBe(MAX_ANSWERS_IN_PROGRESS); // before: every request's answer queued (1,523)
+    const c = server.counters;
+    expect(c.answered).toBe(MAX_ANSWERS_IN_PROGRESS + 1); // the first: one turn's share sent at once, 100 − 128 < 0 left
+    expect(c.throttled).toBe(requests - c.answered);
+    expect(throttledTo.size).toBe(c.throttled); // each its own requester: each told
+    while (inProgress() > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(c.datagrams).toBe(100 * c.answered);
   });
 });
 
