@@ -71,9 +71,9 @@ export const REQUESTS_PER_TURN = 128;
 export const MAX_ANSWERS_IN_PROGRESS = 1024;
 /**
  * A requester address is sent at most one THROTTLED reply per this many ms; its other requests over a bucket within
- * it are counted (throttled, throttledRepliesSuppressed) and not answered: they time out. Before, every request over a bucket
- * was answered one to one, so a requester flooding past its buckets made the server send a reply per request (128 a
- * turn), at an address a request can name at will.
+ * it are counted (throttled, throttledRepliesSuppressed) and not answered: they time out. Before, every request over
+ * a bucket was answered one to one, so a requester flooding past its buckets made the server send a reply per
+ * request (128 a turn), at an address a request can name at will.
  */
 export const THROTTLED_REPLY_INTERVAL_MS = 100;
 
