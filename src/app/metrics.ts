@@ -186,11 +186,13 @@ function writeRetransmit(w: PromWriter, base: Record<string, string>, c: Retrans
     ["refused_network", c.refusedNetwork],
     ["bad_request", c.badRequests],
   ];
-  w.family("feeder_retransmit_requests_total", "counter", "retransmission requests received, by result (answered; out_of_range, throttled: answered with a control packet, throttled dropped when 4096 wait; refused_network, bad_request: dropped)");
+  w.family("feeder_retransmit_requests_total", "counter", "retransmission requests received, by result (answered; out_of_range, throttled: answered with a control packet, throttled unanswered when 4096 wait or past one reply a requester per 100 ms; refused_network, bad_request: dropped)");
   for (const [result, n] of results) w.sample("feeder_retransmit_requests_total", { ...base, result }, n);
+  w.family("feeder_retransmit_throttled_replies_suppressed_total", "counter", "throttled requests sent no THROTTLED reply: at most one a requester per 100 ms (they time out)");
+  w.sample("feeder_retransmit_throttled_replies_suppressed_total", base, c.throttledRepliesSuppressed);
   w.family("feeder_retransmit_datagrams_total", "counter", "answer datagrams retransmitted (handed to the kernel; control replies not counted)").sample("feeder_retransmit_datagrams_total", base, c.datagrams);
   w.family("feeder_retransmit_sent_bytes_total", "counter", "bytes of the datagrams retransmitted").sample("feeder_retransmit_sent_bytes_total", base, c.bytes);
-  w.family("feeder_retransmit_send_errors_total", "counter", "replies of any kind (answer datagrams, OUT_OF_RANGE, THROTTLED) the kernel refused twice or dropped on a full buffer, or that came back from a requester that has gone (lost; the requester falls back to the refresh)");
+  w.family("feeder_retransmit_send_errors_total", "counter", "replies of any kind (answer datagrams, OUT_OF_RANGE, THROTTLED) the kernel refused twice or dropped on a full buffer, or that came back from a requester that has gone (lost; the requester falls back to the refresh), and answer datagrams the ring evicted before their turn (the requester told OUT_OF_RANGE)");
   w.sample("feeder_retransmit_send_errors_total", base, c.sendErrors);
 }
 

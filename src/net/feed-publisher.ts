@@ -211,6 +211,7 @@ export class FeedPublisher {
    * definition behind the existing handle, so refreshes never repeat a stale book, and returns that handle.
    * The new definition is queued at once, so on every channel it precedes any book message at the new exponents
    * (the caller's status and the snapshot that makes the book valid again): docs/wire-protocol.md §5.8.
+   * After stop() the book is still recorded (its handle as before) but nothing is packed or counted, as publish*.
    */
   register(instrument: Instrument, view: BookView): number {
     const def = new EncodedDefinition(instrument);
@@ -227,6 +228,8 @@ export class FeedPublisher {
       books.channels.push(chans);
       books.defs.push(def);
     }
+    // Before, packed after stop() too: messages counted that were never sent, left in the packers for good.
+    if (this.stopped) return handle;
     if (chans.length === 0) this.log.warn("instrument matches no destination; not published", { symbol: instrument.symbol });
     for (const ch of chans) packInstrumentDefinition(ch.packer, def, false);
     this.counters.messages += chans.length;
@@ -295,8 +298,9 @@ export class FeedPublisher {
     this.log.info("publisher stopped", { sessionId: this.sessionId, ...this.counters });
   }
 
-  /** Sends definitions and refresh snapshots of every registered book now (tests, operator request). */
+  /** Sends definitions and refresh snapshots of every registered book now (tests, operator request); nothing after stop(). */
   refreshAll(): void {
+    if (this.stopped) return; // as publish*: packed, nothing of it would be sent
     this.recovery.refreshAll();
   }
 

@@ -118,6 +118,18 @@ export class RetransmitRing {
     return this.bytes.subarray(o, o + this.lengths[slot]);
   }
 
+  /** Datagram i's length (no view). */
+  lengthOf(i: number): number {
+    return this.lengths[(this.head + i) % this.slots];
+  }
+
+  /** A copy of datagram i (one allocation: no view of the ring first). */
+  copyOf(i: number): Uint8Array {
+    const slot = (this.head + i) % this.slots;
+    const o = this.offsets[slot];
+    return this.bytes.slice(o, o + this.lengths[slot]);
+  }
+
   seqOf(i: number): number {
     return this.seqs[(this.head + i) % this.slots];
   }

@@ -11,7 +11,7 @@
  * per turn, round robin over requesters (the rest on the next turns, so a flood does not hold the live feed): with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
  * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
- * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, one batch of each in turn, so a large answer never
+ * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, the shortest first, so a large answer never
  * holds the publisher's live feed (the same thread) for longer than that: before, a whole ring went out in one turn
  * (a request for ~5,900 datagrams held the thread ~100 ms on the project's VM). The checks that need no
  * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
@@ -62,6 +62,20 @@ export const MAX_PENDING_REQUESTS = 4096;
  * 57–80 ms (4,096 replies, measured on the project's VM).
  */
 export const REQUESTS_PER_TURN = 128;
+/**
+ * Answers in progress at most (begun, not all sent); beyond it a request is answered THROTTLED. Without it, requests
+ * handled faster than their answers go out (128 a turn, within their buckets: many requester addresses, which UDP
+ * lets a request claim) queued answers without bound, and each turn's check of the waiting ones for eviction
+ * (nextAnswerTurn) grew with them. Legitimate load is a few per subscriber that lost something.
+ */
+export const MAX_ANSWERS_IN_PROGRESS = 1024;
+/**
+ * A requester address is sent at most one THROTTLED reply per this many ms; its other requests over a bucket within
+ * it are counted (throttled, throttledRepliesSuppressed) and not answered: they time out. Before, every request over
+ * a bucket was answered one to one, so a requester flooding past its buckets made the server send a reply per
+ * request (128 a turn), at an address a request can name at will.
+ */
+export const THROTTLED_REPLY_INTERVAL_MS = 100;
 
 /**
  * What the server did. Every packet received ends in exactly one of refusedNetwork, badRequests, throttled,
@@ -78,18 +92,29 @@ export interface RetransmitServerCounters extends SendCounters {
   /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
   badRequests: number;
   /**
-   * Over the requester's request or byte bucket, or the byte bucket of all requesters: answered THROTTLED; beyond
-   * MAX_PENDING_REQUESTS in one turn: dropped unanswered.
+   * Over the requester's request or byte bucket, or the byte bucket of all requesters, or beyond
+   * MAX_ANSWERS_IN_PROGRESS: answered THROTTLED (at most once per THROTTLED_REPLY_INTERVAL_MS per requester, else
+   * unanswered); beyond MAX_PENDING_REQUESTS: dropped unanswered.
    */
   throttled: number;
   /** Another session or source, an unknown channel, or a range not (or no longer) in the ring: answered OUT_OF_RANGE. */
   outOfRange: number;
-  /** Requests answered with datagrams. */
+  /**
+   * Requests answered with datagrams (one the live feed outran is cut: the rest of it is lost, see sendErrors, and
+   * its requester is sent OUT_OF_RANGE).
+   */
   answered: number;
+  /**
+   * Of throttled, those handled but sent no THROTTLED reply (within THROTTLED_REPLY_INTERVAL_MS of their requester's
+   * last one): their requesters time out instead of falling back at once. Not a result of its own (not in the sum
+   * above), and not the requests dropped beyond MAX_PENDING_REQUESTS (never handled, unanswered too).
+   */
+  throttledRepliesSuppressed: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
   // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
-  // their turn (ANSWER_DATAGRAMS_PER_TURN). Its requester times out and falls back.
+  // their turn (ANSWER_DATAGRAMS_PER_TURN; their requester is then told OUT_OF_RANGE). A requester whose reply is lost
+  // times out and falls back.
 }
 
 interface Bucket {
@@ -97,6 +122,8 @@ interface Bucket {
   bytes: number;
   /** The last refill, on the monotonic clock (opts.monoNow). */
   lastMs: number;
+  /** When this requester was last sent THROTTLED (same clock; −Infinity: never). */
+  throttledReplyMs: number;
 }
 
 export interface RetransmitServerOptions {
@@ -129,6 +156,8 @@ interface Pending {
 
 /** An answer being sent: the next datagram starts at `seq`; `left` datagrams are still to go. */
 interface Answer {
+  /** The request (an OUT_OF_RANGE reply names it when the answer is cut). */
+  req: RetxControl;
   ring: RetransmitRing;
   seq: number;
   left: number;
@@ -137,7 +166,18 @@ interface Answer {
 }
 
 export class RetransmitServer {
-  readonly counters: RetransmitServerCounters = { received: 0, refusedNetwork: 0, badRequests: 0, throttled: 0, outOfRange: 0, answered: 0, datagrams: 0, bytes: 0, sendErrors: 0 };
+  readonly counters: RetransmitServerCounters = {
+    received: 0,
+    refusedNetwork: 0,
+    badRequests: 0,
+    throttled: 0,
+    outOfRange: 0,
+    answered: 0,
+    throttledRepliesSuppressed: 0,
+    datagrams: 0,
+    bytes: 0,
+    sendErrors: 0,
+  };
   private readonly opts: RetransmitServerOptions;
   private readonly allow: Cidr[];
   private readonly buckets = new Map<string, Bucket>();
@@ -172,7 +212,7 @@ export class RetransmitServer {
    */
   private heldAtMost = Infinity;
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
-  /** Answers in progress, the next to send a batch first, and what this turn may still send of them. */
+  /** Answers in progress, fewest datagrams left first (sendAnswers), and what this turn may still send of them. */
   private readonly answers: Answer[] = [];
   private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
   /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
@@ -184,7 +224,7 @@ export class RetransmitServer {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
     this.monoNow = opts.monoNow ?? monoMs;
-    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow() };
+    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow(), throttledReplyMs: -Infinity };
     this.log = opts.log ?? silentLogger;
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
@@ -349,9 +389,7 @@ export class RetransmitServer {
     const bucket = this.refill(fromAddr);
     const ring = this.opts.rings.get(req.channelId);
     if (bucket.requests < 1) {
-      // What the ring holds, as every reply says (docs/wire-protocol.md §11.2): before, 0 and 0, "nothing held".
-      this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
+      this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }
     bucket.requests -= 1;
@@ -365,49 +403,88 @@ export class RetransmitServer {
     }
     let last = first;
     let bytes = 0;
-    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.datagram(last++).length;
+    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
     const total = this.refillTotal();
-    if (bucket.bytes < bytes || total.bytes < bytes) {
-      this.counters.throttled++;
-      this.answerControl(RETX_KIND_THROTTLED, req, ring.firstSeq, ring.nextSeq, fromPort, fromAddr);
+    if (bucket.bytes < bytes || total.bytes < bytes || this.answers.length >= MAX_ANSWERS_IN_PROGRESS) {
+      this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    this.answers.push({ ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr });
+    // In order of datagrams left (behind those with as few): see sendAnswers.
+    const answer: Answer = { req, ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr };
+    const answers = this.answers;
+    let at = answers.length;
+    while (at > 0 && answers[at - 1]!.left > answer.left) at--;
+    answers.splice(at, 0, answer);
     this.sendAnswers();
   }
 
   /**
-   * Sends what this turn's budget allows of the answers in progress, a batch of each in turn (round robin: an answer
-   * with a batch sent goes behind the others, so a short answer is not kept waiting behind long ones), and arms the
-   * next turn's budget once this one is touched. Datagrams are found again by sequence number each time: the ring
-   * moves between turns (the live feed pushes, the oldest are evicted); a rest evicted before its turn is lost.
+   * A request over a bucket: THROTTLED, with what the ring holds (as every reply says, docs/wire-protocol.md §11.2;
+   * before, the request bucket's said 0 and 0, "nothing held"), unless this requester was sent one less than
+   * THROTTLED_REPLY_INTERVAL_MS ago (`bucket` was just refilled: its lastMs is now).
+   */
+  private throttle(req: RetxControl, ring: RetransmitRing | undefined, bucket: Bucket, port: number, address: string): void {
+    this.counters.throttled++;
+    if (bucket.lastMs - bucket.throttledReplyMs < THROTTLED_REPLY_INTERVAL_MS) {
+      this.counters.throttledRepliesSuppressed++;
+      return;
+    }
+    bucket.throttledReplyMs = bucket.lastMs;
+    this.answerControl(RETX_KIND_THROTTLED, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, port, address);
+  }
+
+  /**
+   * Sends what this turn's budget allows of the answers in progress, the one with the fewest datagrams left first
+   * (it stays first: sending only shortens it), and arms the next turn's budget once this one is touched. So a short
+   * answer is not kept behind long ones, and answers of equal length end one after the other, each as early as it
+   * can: a batch of each in turn (before) ended them all together, as late as all of them, past their requesters'
+   * timeout for all where one at a time most would have made it. Datagrams are found again by sequence number each
+   * time: the ring moves between turns (the live feed pushes, the oldest are evicted).
    */
   private sendAnswers(): void {
     const answers = this.answers;
     while (this.answerBudget > 0 && answers.length > 0) {
-      const a = answers.shift()!;
+      const a = answers[0]!;
       const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
       if (!this.sendBatch(a, n)) {
-        // The live feed outran the answer: its rest has left the ring. Lost, as a reply that bounced: its requester
-        // times out and falls back to the refresh.
-        this.counters.sendErrors += a.left;
-        this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+        answers.shift();
+        this.cut(a);
         continue;
       }
       this.answerBudget -= n;
-      if (a.left > 0) answers.push(a);
+      if (a.left === 0) answers.shift();
     }
     if (this.answerBudget < ANSWER_DATAGRAMS_PER_TURN) this.answerTimer ??= setImmediate(this.nextAnswerTurn);
   }
 
+  /** A turn's budget: first the answers waiting whose rest has left the ring meanwhile are cut, then sendAnswers. */
   private readonly nextAnswerTurn = (): void => {
     this.answerTimer = undefined;
     this.answerBudget = ANSWER_DATAGRAMS_PER_TURN;
+    const answers = this.answers;
+    let kept = 0;
+    for (let i = 0; i < answers.length; i++) {
+      const a = answers[i]!;
+      if (a.ring.find(a.seq) < 0) this.cut(a);
+      else answers[kept++] = a;
+    }
+    answers.length = kept;
     this.sendAnswers();
   };
+
+  /**
+   * The live feed outran an answer: its rest has left the ring, lost. Its requester is told so, as for a range the
+   * ring no longer holds (the request's own seqNum and count, which its open request is matched by), and falls back
+   * to the refresh at once: before, nothing was sent and it waited out its timeout.
+   */
+  private cut(a: Answer): void {
+    this.counters.sendErrors += a.left;
+    this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+    this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
+  }
 
   /**
    * The next n datagrams of an answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, in one
@@ -423,7 +500,7 @@ export class RetransmitServer {
     const socket = this.socket;
     const args: (Uint8Array | number | string)[] = [];
     for (let i = first; i < first + n; i++) {
-      const copy = ring.datagram(i).slice();
+      const copy = ring.copyOf(i);
       markRetransmit(copy, copy.length, this.opts.auth);
       args.push(copy, a.port, a.address);
     }
@@ -483,7 +560,7 @@ export class RetransmitServer {
     let b = this.buckets.get(address);
     if (b === undefined) {
       if (this.buckets.size >= MAX_REQUESTERS) this.buckets.clear();
-      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs };
+      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity };
       this.buckets.set(address, b);
       return b;
     }

@@ -356,6 +356,23 @@ describe("FeedPublisher.register", () => {
     expect(other).not.toBe(h1);
     expect(pub.channelInfo().find((c) => c.channelId === 2)!.instruments).toBe(2);
   });
+
+  it("after stop(), register() and refreshAll() pack nothing (as publish* do): nothing is counted that is never sent", async () => {
+    const pub = new FeedPublisher({ publish: publishConfig(26) });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(11);
+    pub.register(books[0]!.instrument, books[0]!);
+    await pub.stop(); // flushes, sends END_OF_SESSION: the packers are empty
+    const packed = () => (pub as unknown as { channels: { packer: { count: number } }[] }).channels.map((c) => c.packer.count);
+    const messages = pub.counters.messages;
+    expect(packed()).toEqual([0, 0]);
+    pub.register(books[1]!.instrument, books[1]!); // new
+    pub.register(books[0]!.instrument, books[0]!); // again
+    pub.refreshAll();
+    // Before: the definitions and refresh snapshots were packed and counted as messages, never to be sent.
+    expect({ packed: packed(), messages: pub.counters.messages }).toEqual({ packed: [0, 0], messages });
+  });
 });
 
 describe("FeedPublisher flush policy", () => {

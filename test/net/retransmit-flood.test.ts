@@ -3,7 +3,9 @@
  * before the turn ends, so a sender that keeps ahead of the data callback puts any number of datagrams into one
  * turn; a test on loopback cannot (the 208 KiB receive buffer holds a few hundred), so these call the socket's data
  * callback directly, as Bun does during such a turn, and let the server's next turn (setImmediate) answer. The
- * socket is a stand-in that counts replies; the checks, the buckets and the ring are the real ones.
+ * socket is a stand-in that counts replies; the checks, the buckets and the ring are the real ones. The buckets'
+ * clock stands still (a flood within one instant: no refill, and one THROTTLED reply per requester,
+ * THROTTLED_REPLY_INTERVAL_MS), so what each requester had handled is counted where the server handles it.
  */
 import { expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
@@ -19,7 +21,12 @@ function serverWith(requestsPerSec: number) {
   const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
   const ring = new RetransmitRing(config.ringBytes, 1400);
   for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, seq, 1);
-  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => 1000 });
+  /** Requests handled (taken from the queue and answered or refused) by requester address. */
+  const handled = new Map<string, number>();
+  const inner = server as unknown as { handle(req: unknown, port: number, address: string): void };
+  const handle = inner.handle.bind(server);
+  inner.handle = (req, port, address) => (handled.set(address, (handled.get(address) ?? 0) + 1), handle(req, port, address));
   const replies = { control: 0, datagrams: 0 };
   /** Replies of any kind by requester address. */
   const repliesTo = new Map<string, number>();
@@ -31,7 +38,7 @@ function serverWith(requestsPerSec: number) {
   (server as unknown as { socket: unknown }).socket = socket;
   /** What Bun calls for each datagram the socket reads. */
   const receive = (data: Uint8Array, address: string) => (server as unknown as { enqueue(d: Uint8Array, p: number, a: string): void }).enqueue(data, 40000, address);
-  return { server, replies, repliesTo, receive };
+  return { server, replies, repliesTo, handled, receive };
 }
 
 function request(seqNum: number, count: number): Uint8Array {
@@ -41,7 +48,7 @@ function request(seqNum: number, count: number): Uint8Array {
 
 it("valid requests beyond MAX_PENDING_REQUESTS in one turn are dropped unanswered, counted throttled", async () => {
   // One request a second: the first is answered, every other one is over the bucket.
-  const { server, replies, receive } = serverWith(1);
+  const { server, replies, handled, receive } = serverWith(1);
   const flood = MAX_PENDING_REQUESTS + 904;
   for (let i = 0; i < flood; i++) receive(request(1, 2), "127.0.0.1");
   await waitFor(() => server.counters.received === flood, 5000, "every request counted");
@@ -54,8 +61,11 @@ it("valid requests beyond MAX_PENDING_REQUESTS in one turn are dropped unanswere
     refusedNetwork: 0,
   });
   expect(replies.datagrams).toBe(2);
-  // THROTTLED only to the queued requests: the next turn sends no more replies than the queue held.
-  expect(replies.control).toBe(MAX_PENDING_REQUESTS - 1);
+  // Only the queued requests handled; of the MAX_PENDING_REQUESTS − 1 THROTTLED, one replied to (one requester, one
+  // instant: before, a reply each).
+  expect(handled.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS);
+  expect(replies.control).toBe(1);
+  expect(c.throttledRepliesSuppressed).toBe(MAX_PENDING_REQUESTS - 2);
 });
 
 it("refused datagrams are counted as they arrive and queue nothing: an allowed request among them is answered", async () => {
@@ -79,7 +89,7 @@ it("refused datagrams are counted as they arrive and queue nothing: an allowed r
 });
 
 it("a full queue is shared: one address flooding it cannot keep another requester's request out", async () => {
-  const { server, replies, repliesTo, receive } = serverWith(1);
+  const { server, replies, repliesTo, handled, receive } = serverWith(1);
   const flood = MAX_PENDING_REQUESTS + 500;
   for (let i = 0; i < flood; i++) receive(request(1, 2), "127.0.0.1");
   // Arrives last in the same turn, the queue full: before, it was dropped unanswered and its requester timed out.
@@ -89,17 +99,20 @@ it("a full queue is shared: one address flooding it cannot keep another requeste
   const c = server.counters;
   expect({ answered: c.answered, throttled: c.throttled }).toEqual({ answered: 2, throttled: flood - 1 });
   // The flooder's newest queued request gave its place: MAX_PENDING_REQUESTS − 1 of its requests were handled.
-  expect(replies.control).toBe(MAX_PENDING_REQUESTS - 2);
+  expect(handled.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS - 1);
+  expect(replies.control).toBe(1); // one THROTTLED for the flooder's MAX_PENDING_REQUESTS − 2
 });
 
 it("two addresses flooding at once end with equal shares of the queue, whoever came first", async () => {
-  const { server, repliesTo, receive } = serverWith(1);
+  const { server, repliesTo, handled, receive } = serverWith(1);
   for (let i = 0; i < MAX_PENDING_REQUESTS; i++) receive(request(1, 1), "127.0.0.1");
   for (let i = 0; i < MAX_PENDING_REQUESTS; i++) receive(request(1, 1), "127.0.0.3");
   await waitFor(() => server.counters.received === 2 * MAX_PENDING_REQUESTS, 5000, "every request counted");
-  // Each had MAX_PENDING_REQUESTS / 2 requests handled: one answered with its datagram, the rest THROTTLED.
-  expect(repliesTo.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS / 2);
-  expect(repliesTo.get("127.0.0.3")).toBe(MAX_PENDING_REQUESTS / 2);
+  // Each had MAX_PENDING_REQUESTS / 2 requests handled: one answered with its datagram, the rest THROTTLED (one reply).
+  expect(handled.get("127.0.0.1")).toBe(MAX_PENDING_REQUESTS / 2);
+  expect(handled.get("127.0.0.3")).toBe(MAX_PENDING_REQUESTS / 2);
+  expect(repliesTo.get("127.0.0.1")).toBe(2);
+  expect(repliesTo.get("127.0.0.3")).toBe(2);
   expect(server.counters.throttled).toBe(2 * MAX_PENDING_REQUESTS - 2);
 });
 

@@ -8,8 +8,8 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { ANSWER_DATAGRAMS_PER_TURN, RetransmitServer } from "../../src/net/retransmit-server.ts";
-import { decodeRetxControl, encodeRetxControl, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
+import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
@@ -99,12 +99,16 @@ describe("RetransmitServer counters", () => {
 });
 
 describe("answers spread over turns", () => {
-  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost", async () => {
+  it("an answer goes out a turn's budget at a time; a rest the live feed evicts before its turn is counted lost and its requester told", async () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
-    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: () => true };
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array) => (replies.push(decodeRetxControl(data) as RetxControl), true),
+    };
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
     server.onRequest(request(1, 200), 40000, "127.0.0.1");
     expect(server.counters.datagrams).toBe(ANSWER_DATAGRAMS_PER_TURN); // before: 200, the whole answer at once
@@ -124,32 +128,93 @@ describe("answers spread over turns", () => {
       datagrams: 200 + slice,
       sendErrors: 300 - slice,
     });
+    // The cut answer's requester is told at once, by the seqNum and count it asked for (what its subscriber matches
+    // an open request by), with the ring's range now: before, nothing was sent and it waited out its timeout.
+    expect(replies.map((r) => [r.kind, r.seqNum, r.count, r.firstAvailable, r.nextSeq])).toEqual([[RETX_KIND_OUT_OF_RANGE, 1, 300, ring.firstSeq, ring.nextSeq]]);
+    expect(ring.firstSeq).toBeGreaterThan(1 + slice);
   });
 });
 
 describe("answers in progress share the turns", () => {
-  it("a short answer is not kept waiting behind long ones: each answer sends a batch in turn", async () => {
+  it("the answer with the fewest datagrams left goes first: a short one is not kept behind long ones, equal ones end one after the other", async () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
-    for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    for (let seq = 1; seq <= 600; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
-    const to = new Map<string, number>();
+    const batches: [string, number][] = [];
     (server as unknown as { socket: unknown }).socket = {
-      sendMany: (args: unknown[]) => (to.set(args[2] as string, (to.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
+      sendMany: (args: unknown[]) => (batches.push([args[2] as string, args.length / 3]), args.length / 3),
       send: () => true,
     };
-    server.onRequest(request(1, 300), 40000, "127.0.0.1");
-    server.onRequest(request(1, 300), 40000, "127.0.0.2");
+    server.onRequest(request(1, 600), 40000, "127.0.0.1"); // its first turn's share goes at once
+    server.onRequest(request(1, 600), 40000, "127.0.0.2");
     server.onRequest(request(1, 10), 40000, "127.0.0.3");
     const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-    await nextTurn();
-    await nextTurn();
-    // Two turns after the one that took the requests, the short answer is whole and the long ones are not.
-    expect(to.get("127.0.0.3")).toBe(10);
-    expect(to.get("127.0.0.1")!).toBeLessThan(300);
-    expect(to.get("127.0.0.2")!).toBeLessThan(300);
-    while ((to.get("127.0.0.1") ?? 0) + (to.get("127.0.0.2") ?? 0) < 600) await nextTurn();
-    expect(server.counters.datagrams).toBe(610);
+    while (server.counters.datagrams < 1210) await nextTurn();
+    const sentTo = (address: string, upTo: number) => batches.slice(0, upTo).reduce((n, [a, k]) => n + (a === address ? k : 0), 0);
+    const done = (address: string, total: number) => batches.findIndex((_, i) => sentTo(address, i + 1) === total);
+    // The short answer first, then the first long one whole, then the other: each requester's answer ends as early as
+    // it can. Before (a batch of each in turn), the two long ones ended together, each as late as both together:
+    // past the requesters' timeout (250 ms) for both when either alone would have made it.
+    expect(done("127.0.0.3", 10)).toBeLessThan(done("127.0.0.1", 600));
+    expect(sentTo("127.0.0.2", done("127.0.0.1", 600) + 1)).toBeLessThanOrEqual(ANSWER_DATAGRAMS_PER_TURN); // before: 472
+    expect(sentTo("127.0.0.1", batches.length) + sentTo("127.0.0.2", batches.length)).toBe(1200);
+  });
+});
+
+describe("answers waiting their turn", () => {
+  it("an answer waiting behind a shorter one whose rest the live feed evicts is cut, and its requester told, on the next turn", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    const capacity = Math.floor(CONFIG.ringBytes / D); // datagrams the ring holds (1,170)
+    for (let seq = 1; seq <= 1100; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const events: string[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (events.push(`data@${args[2] as string}`), args.length / 3),
+      send: (data: Uint8Array, _port: number, address: string) => (events.push(`${(decodeRetxControl(data) as RetxControl).kind}@${address}`), true),
+    };
+    server.onRequest(request(1, 1000), 40000, "127.0.0.1"); // its first slice at once; 872 left
+    server.onRequest(request(900, 200), 40000, "127.0.0.2"); // fewer left: goes first from the next turn
+    // The live feed evicts the first answer's next datagram (seq 129) while it waits; the second's range stays.
+    for (let seq = 1101; seq <= 1300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    expect(ring.firstSeq).toBe(1301 - capacity);
+    events.length = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Told at once, before the answer ahead of it went on: before, only when its own turn came, a turn later here
+    // (behind a whole ring's worth of others, many turns: past its requester's timeout).
+    expect(events[0]).toBe(`${RETX_KIND_OUT_OF_RANGE}@127.0.0.1`);
+    while (server.counters.datagrams < 128 + 200) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(server.counters.sendErrors).toBe(872);
+  });
+});
+
+describe("answers in progress are bounded", () => {
+  it("beyond MAX_ANSWERS_IN_PROGRESS waiting answers, a request is THROTTLED: the queue of answers cannot grow with a flood", async () => {
+    // Many requesters (UDP: any address in allow can be claimed), each within its buckets, faster than answers go out.
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 200; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const throttledTo = new Set<string>();
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array, _port: number, address: string) => ((decodeRetxControl(data) as RetxControl).kind === RETX_KIND_THROTTLED && throttledTo.add(address), true),
+    };
+    const inProgress = () => (server as unknown as { answers: unknown[] }).answers.length;
+    const requests = MAX_ANSWERS_IN_PROGRESS + 500;
+    let most = 0;
+    for (let i = 0; i < requests; i++) {
+      server.onRequest(request(1 + (i % 100), 100), 40000, `127.1.${i >> 8}.${i & 255}`); // 100 datagrams each
+      most = Math.max(most, inProgress());
+    }
+    expect(most).toBe(MAX_ANSWERS_IN_PROGRESS); // before: every request's answer queued (1,523)
+    const c = server.counters;
+    expect(c.answered).toBe(MAX_ANSWERS_IN_PROGRESS + 1); // the first: one turn's share sent at once, 100 − 128 < 0 left
+    expect(c.throttled).toBe(requests - c.answered);
+    expect(throttledTo.size).toBe(c.throttled); // each its own requester: each told
+    while (inProgress() > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(c.datagrams).toBe(100 * c.answered);
   });
 });
 
@@ -159,7 +224,9 @@ describe("control replies", () => {
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 5; seq < 25; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     // Two requests a second and 1,400 bytes a second per address; the whole ring is 20 × 56 = 1,120 bytes.
-    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const mono = { ms: 1000 };
+    const config = { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
     const replies: RetxControl[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -167,7 +234,8 @@ describe("control replies", () => {
     };
     server.onRequest(request(5, 20), 40000, "127.0.0.1"); // answered: 1,120 bytes
     server.onRequest(request(5, 20), 40000, "127.0.0.1"); // over the byte bucket (280 left)
-    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket
+    mono.ms += THROTTLED_REPLY_INTERVAL_MS; // (one THROTTLED reply per requester per interval)
+    server.onRequest(request(5, 1), 40000, "127.0.0.1"); // over the request bucket (0.2 refilled)
     expect(server.counters.answered).toBe(1);
     expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED, RETX_KIND_THROTTLED]);
     // Before: the byte bucket's reply said [5, 25), the request bucket's [0, 0): "the ring holds nothing".
@@ -175,5 +243,38 @@ describe("control replies", () => {
       [5, 25],
       [5, 25],
     ]);
+  });
+
+  it("THROTTLED replies are capped at one per requester address per interval; the rest are counted, not answered", () => {
+    // Before: a requester over its buckets got a reply per request (one to one, at whatever address it named).
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const mono = { ms: 1000 };
+    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 1 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
+    const replies: string[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => args.length / 3,
+      send: (data: Uint8Array, _port: number, address: string) => (replies.push(`${(decodeRetxControl(data) as RetxControl).kind}@${address}`), true),
+    };
+    const ask = (address: string, n: number) => {
+      for (let i = 0; i < n; i++) server.onRequest(request(1, 1), 40000 + i, address); // many source ports: one requester
+    };
+    ask("127.0.0.1", 50); // the first answered, 49 over the request bucket
+    ask("127.0.0.2", 3); // another requester: its own reply
+    mono.ms += THROTTLED_REPLY_INTERVAL_MS - 1;
+    ask("127.0.0.1", 20); // still within the interval: no reply
+    mono.ms += 1;
+    ask("127.0.0.1", 20); // an interval since its last reply: one more (the bucket has refilled 0.1 request)
+    const T = RETX_KIND_THROTTLED;
+    expect(replies).toEqual([`${T}@127.0.0.1`, `${T}@127.0.0.2`, `${T}@127.0.0.1`]);
+    const c = server.counters;
+    expect({ answered: c.answered, throttled: c.throttled, suppressed: c.throttledRepliesSuppressed, datagrams: c.datagrams }).toEqual({
+      answered: 2,
+      throttled: 49 + 2 + 20 + 20,
+      suppressed: 49 + 2 + 20 + 20 - 3,
+      datagrams: 2,
+    });
+    expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
   });
 });

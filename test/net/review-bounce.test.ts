@@ -7,6 +7,7 @@
  * requester to be answered and received, so every report of the bounce has come by then.
  */
 import { afterEach, expect, it } from "vitest";
+import { THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
 import { request, retransmitRig, SESSION } from "../support/retransmit-rig.ts";
 
 const cleanups: (() => unknown)[] = [];
@@ -46,10 +47,13 @@ it("a bounced OUT_OF_RANGE reply is one send error and takes nothing off the ans
 
 it("a bounced THROTTLED reply is one send error and takes nothing off the answer datagrams counted", { timeout: 20_000 }, async () => {
   // One request a second per address, and every requester here is 127.0.0.1: the second request is THROTTLED.
-  const { server, askAndGo, otherAnswered } = await retransmitRig(cleanups, 1);
+  const mono = { ms: 1000 };
+  const { server, askAndGo, otherAnswered } = await retransmitRig(cleanups, 1, () => mono.ms);
   await otherAnswered(1, 2);
   await askAndGo(request(1, 1), 1);
-  // The other requester's next request is THROTTLED too: its reply received, the counters are quiet.
+  // The other requester's next request is THROTTLED too (a tenth of a request refilled): its reply received, the
+  // counters are quiet. (One THROTTLED reply per requester address per interval: the interval has passed.)
+  mono.ms += THROTTLED_REPLY_INTERVAL_MS;
   await otherAnswered(3, 1);
   expect(server.counters.throttled).toBe(2);
   expect(server.counters.sendErrors).toBe(1);

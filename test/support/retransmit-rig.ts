@@ -19,7 +19,8 @@ export function request(seqNum: number, count: number, sessionId = SESSION): Uin
   return req.subarray(0, n);
 }
 
-export async function retransmitRig(cleanups: (() => unknown)[], requestsPerSec = 1000) {
+/** `monoNow`: the buckets' clock (default the real one). */
+export async function retransmitRig(cleanups: (() => unknown)[], requestsPerSec = 1000, monoNow?: () => number) {
   const ring = new RetransmitRing(1 << 16, 1400);
   for (let seq = 1; seq <= 20; seq++) {
     const d = new Uint8Array(PACKET_HEADER_BYTES + 8);
@@ -27,7 +28,7 @@ export async function retransmitRig(cleanups: (() => unknown)[], requestsPerSec 
     ring.push(d, d.length, seq, 1);
   }
   const config = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
-  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow });
   await server.start();
   cleanups.push(() => server.stop());
   const got: number[] = [];
