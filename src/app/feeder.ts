@@ -80,7 +80,11 @@ class VenuePipeline implements BookSink {
   running = false;
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
-  /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
+  /**
+   * By subscription index (cold: bumped only when a book is invalidated): gaps reported, and the times the book
+   * stopped being LIVE (/books `invalidations`): counted only when it was LIVE, so a crossed or refused snapshot of a
+   * book still resyncing, or a STALE book going RESYNCING, is not another one.
+   */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
   /**
@@ -144,16 +148,17 @@ class VenuePipeline implements BookSink {
       const latencyUs = update.tsRecvUs - update.tsEventUs;
       this.exchangeToReceipt.observe(latencyUs > 0 ? latencyUs : 0);
     }
+    const wasLive = builder.state === BookState.LIVE;
     try {
       // A replace on a book that is not LIVE is applied, and published, as a snapshot.
-      const whole = update.replace ? builder.state !== BookState.LIVE : update.isSnapshot;
+      const whole = update.replace ? !wasLive : update.isSnapshot;
       const result = update.replace ? builder.applyReplace(update) : update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
       // Applied or crossed: the builder took update.tsRecvUs (stamped this turn, or buffered by the adapter since: then
       // a wall-clock step between its receipt and now is in this age, until the book's next update).
       if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
         if (this.verify !== undefined && !this.verify(index, builder)) {
-          this.onChecksumMismatch(index, builder);
+          this.onChecksumMismatch(index, builder, wasLive);
           return;
         }
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
@@ -161,20 +166,26 @@ class VenuePipeline implements BookSink {
       } else if (result === ApplyResult.CROSSED) {
         // The crossing update is in the book (the venue sent it): publish it, so every subscriber's book stays the
         // publisher's. Its block already says RESYNCING / crossed_book (MAYBE_BAD_BOOK): nobody trades on it.
-        this.invalidations[index]!++;
+        if (wasLive) this.invalidations[index]!++;
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
     } catch (err) {
-      this.contain(index, err);
+      this.contain(index, err, wasLive);
     }
   }
 
-  /** verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. Cold. */
-  private onChecksumMismatch(index: number, builder: BookBuilder): void {
+  /**
+   * verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. A snapshot that
+   * fails made the book LIVE only unpublished: it stopped being live only if it was before (`wasLive`). Cold.
+   */
+  private onChecksumMismatch(index: number, builder: BookBuilder, wasLive: boolean): void {
     this.checksumMismatches++;
-    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) this.publisher.publishStatus(this.handles[index]!, builder);
+    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) {
+      if (wasLive) this.invalidations[index]!++;
+      this.publisher.publishStatus(this.handles[index]!, builder);
+    }
     this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
   }
 
@@ -182,8 +193,9 @@ class VenuePipeline implements BookSink {
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
     if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
+    const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
-      this.invalidations[index]!++;
+      if (wasLive) this.invalidations[index]!++;
       this.publisher.publishStatus(this.handles[index]!, builder);
     }
   }
@@ -224,6 +236,7 @@ class VenuePipeline implements BookSink {
     // which stayed `valid` with the old levels (test/app/instrument-changed-valid.test.ts).
     builder.instrSeq = old.instrSeq + 1;
     builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    if (old.state === BookState.LIVE) this.invalidations[index]!++;
     this.builders[index] = builder;
     this.handles[index] = this.publisher.register(instrument, builder);
     this.publisher.publishStatus(this.handles[index]!, builder);
@@ -239,7 +252,8 @@ class VenuePipeline implements BookSink {
     return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0, recvMonoUs: this.recvMonoUs[index] ?? 0 };
   }
 
-  private contain(index: number, err: unknown): void {
+  /** `wasLive`: the book was LIVE before the message (and is still, unless the message's apply already said otherwise). */
+  private contain(index: number, err: unknown, wasLive: boolean): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
     this.log.error("exception while applying a book message; book resyncs", {
@@ -255,8 +269,9 @@ class VenuePipeline implements BookSink {
       // sequence (or, already RESYNCING, nothing came) and their copy stayed `valid` without the refused update.
       // No flood: a book that is not LIVE ignores deltas without throwing; only its resync's snapshots can come here.
       builder.instrSeq++;
-      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.invalidations[index]!++;
-      else builder.instrSeq++; // the status below is an event of its own
+      const stillLive = wasLive && builder.state === BookState.LIVE; // not when a crossed update was counted already
+      if (!builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) builder.instrSeq++; // the status below is an event of its own
+      else if (stillLive) this.invalidations[index]!++;
       this.publisher.publishStatus(this.handles[index]!, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
