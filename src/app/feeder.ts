@@ -16,7 +16,7 @@ import { addWallStepHook, monoStampUs, wallClockSteps } from "../core/clock.ts";
 import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
@@ -102,6 +102,8 @@ class VenuePipeline implements BookSink {
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
    */
   private readonly changes = new ChangeSet();
+  /** contain(): a book refused again while it resyncs for an earlier refusal (one line per 5 s, with the count). */
+  private readonly refusedAgainLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -111,6 +113,7 @@ class VenuePipeline implements BookSink {
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {
     this.verify = adapter.verify?.bind(adapter);
+    this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -256,18 +259,21 @@ class VenuePipeline implements BookSink {
   private contain(index: number, err: unknown, wasLive: boolean): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
-    this.log.error("exception while applying a book message; book resyncs", {
-      symbol: builder.instrument.symbol,
-      market: builder.instrument.market,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    const error = err instanceof Error ? err.message : String(err);
+    // A book already resyncing for a refused message is refused again message after message when the venue keeps
+    // sending the bad level in full books (each applied as a snapshot while not LIVE: Upbit, Deribit's grouped books,
+    // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
+    const again = builder.state === BookState.RESYNCING && builder.reason === StatusReason.PARSE_ERROR;
+    if (again) this.refusedAgainLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
+    else this.log.error("exception while applying a book message; book resyncs", { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
     try {
       // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
       // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
       // update whose checksum failed, and a status follows even when the state was not LIVE: subscribers see the jump
       // and stop calling their copy the publisher's (`valid`) until the next snapshot. Before, the status came next in
       // sequence (or, already RESYNCING, nothing came) and their copy stayed `valid` without the refused update.
-      // No flood: a book that is not LIVE ignores deltas without throwing; only its resync's snapshots can come here.
+      // At most one status per venue message, as a LIVE book's deltas: a book that is not LIVE ignores deltas, but a
+      // full book (replace) is applied to it as a snapshot, so a venue repeating a bad level in each gets one each.
       builder.instrSeq++;
       const stillLive = wasLive && builder.state === BookState.LIVE; // not when a crossed update was counted already
       if (!builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) builder.instrSeq++; // the status below is an event of its own
