@@ -16,7 +16,7 @@ import { addWallStepHook, monoStampUs, wallClockSteps } from "../core/clock.ts";
 import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
-import type { Logger } from "../core/log.ts";
+import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
@@ -80,7 +80,11 @@ class VenuePipeline implements BookSink {
   running = false;
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
-  /** By subscription index (cold: bumped only when a book is invalidated): gaps reported, times it stopped being live. */
+  /**
+   * By subscription index (cold: bumped only when a book is invalidated): gaps reported, and the times the book
+   * stopped being LIVE (/books `invalidations`): counted only when it was LIVE, so a crossed or refused snapshot of a
+   * book still resyncing, or a STALE book going RESYNCING, is not another one.
+   */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
   /**
@@ -98,6 +102,8 @@ class VenuePipeline implements BookSink {
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
    */
   private readonly changes = new ChangeSet();
+  /** contain(): a book refused again while it resyncs for an earlier refusal (one line per 5 s, with the count). */
+  private readonly refusedAgainLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -107,6 +113,7 @@ class VenuePipeline implements BookSink {
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {
     this.verify = adapter.verify?.bind(adapter);
+    this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -144,16 +151,17 @@ class VenuePipeline implements BookSink {
       const latencyUs = update.tsRecvUs - update.tsEventUs;
       this.exchangeToReceipt.observe(latencyUs > 0 ? latencyUs : 0);
     }
+    const wasLive = builder.state === BookState.LIVE;
     try {
       // A replace on a book that is not LIVE is applied, and published, as a snapshot.
-      const whole = update.replace ? builder.state !== BookState.LIVE : update.isSnapshot;
+      const whole = update.replace ? !wasLive : update.isSnapshot;
       const result = update.replace ? builder.applyReplace(update) : update.isSnapshot ? builder.applySnapshot(update) : builder.applyDelta(update);
       // Applied or crossed: the builder took update.tsRecvUs (stamped this turn, or buffered by the adapter since: then
       // a wall-clock step between its receipt and now is in this age, until the book's next update).
       if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
         if (this.verify !== undefined && !this.verify(index, builder)) {
-          this.onChecksumMismatch(index, builder);
+          this.onChecksumMismatch(index, builder, wasLive);
           return;
         }
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
@@ -161,20 +169,26 @@ class VenuePipeline implements BookSink {
       } else if (result === ApplyResult.CROSSED) {
         // The crossing update is in the book (the venue sent it): publish it, so every subscriber's book stays the
         // publisher's. Its block already says RESYNCING / crossed_book (MAYBE_BAD_BOOK): nobody trades on it.
-        this.invalidations[index]!++;
+        if (wasLive) this.invalidations[index]!++;
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
     } catch (err) {
-      this.contain(index, err);
+      this.contain(index, err, wasLive);
     }
   }
 
-  /** verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. Cold. */
-  private onChecksumMismatch(index: number, builder: BookBuilder): void {
+  /**
+   * verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. A snapshot that
+   * fails made the book LIVE only unpublished: it stopped being live only if it was before (`wasLive`). Cold.
+   */
+  private onChecksumMismatch(index: number, builder: BookBuilder, wasLive: boolean): void {
     this.checksumMismatches++;
-    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) this.publisher.publishStatus(this.handles[index]!, builder);
+    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) {
+      if (wasLive) this.invalidations[index]!++;
+      this.publisher.publishStatus(this.handles[index]!, builder);
+    }
     this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
   }
 
@@ -182,8 +196,9 @@ class VenuePipeline implements BookSink {
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
     if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
+    const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
-      this.invalidations[index]!++;
+      if (wasLive) this.invalidations[index]!++;
       this.publisher.publishStatus(this.handles[index]!, builder);
     }
   }
@@ -224,6 +239,7 @@ class VenuePipeline implements BookSink {
     // which stayed `valid` with the old levels (test/app/instrument-changed-valid.test.ts).
     builder.instrSeq = old.instrSeq + 1;
     builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+    if (old.state === BookState.LIVE) this.invalidations[index]!++;
     this.builders[index] = builder;
     this.handles[index] = this.publisher.register(instrument, builder);
     this.publisher.publishStatus(this.handles[index]!, builder);
@@ -239,24 +255,29 @@ class VenuePipeline implements BookSink {
     return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0, recvMonoUs: this.recvMonoUs[index] ?? 0 };
   }
 
-  private contain(index: number, err: unknown): void {
+  /** `wasLive`: the book was LIVE before the message (and is still, unless the message's apply already said otherwise). */
+  private contain(index: number, err: unknown, wasLive: boolean): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
-    this.log.error("exception while applying a book message; book resyncs", {
-      symbol: builder.instrument.symbol,
-      market: builder.instrument.market,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    const error = err instanceof Error ? err.message : String(err);
+    // A book already resyncing for a refused message is refused again message after message when the venue keeps
+    // sending the bad level in full books (each applied as a snapshot while not LIVE: Upbit, Deribit's grouped books,
+    // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
+    const again = builder.state === BookState.RESYNCING && builder.reason === StatusReason.PARSE_ERROR;
+    if (again) this.refusedAgainLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
+    else this.log.error("exception while applying a book message; book resyncs", { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
     try {
       // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
       // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
       // update whose checksum failed, and a status follows even when the state was not LIVE: subscribers see the jump
       // and stop calling their copy the publisher's (`valid`) until the next snapshot. Before, the status came next in
       // sequence (or, already RESYNCING, nothing came) and their copy stayed `valid` without the refused update.
-      // No flood: a book that is not LIVE ignores deltas without throwing; only its resync's snapshots can come here.
+      // At most one status per venue message, as a LIVE book's deltas: a book that is not LIVE ignores deltas, but a
+      // full book (replace) is applied to it as a snapshot, so a venue repeating a bad level in each gets one each.
       builder.instrSeq++;
-      if (builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.invalidations[index]!++;
-      else builder.instrSeq++; // the status below is an event of its own
+      const stillLive = wasLive && builder.state === BookState.LIVE; // not when a crossed update was counted already
+      if (!builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) builder.instrSeq++; // the status below is an event of its own
+      else if (stillLive) this.invalidations[index]!++;
       this.publisher.publishStatus(this.handles[index]!, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {

@@ -103,7 +103,7 @@ export class BookBuilder extends LadderBook implements BookView {
     this.changes.clear();
     this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
     this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
-    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u);
+    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
     this.counters.snapshots++;
     this.copyMeta(u);
     this.instrSeq++;
@@ -128,7 +128,7 @@ export class BookBuilder extends LadderBook implements BookView {
     // An empty side (a third of Binance spot's) costs no call.
     let absentDeletes = u.bidCount === 0 ? 0 : this.bids.applyLevels(u.bidPx, u.bidQty, u.bidCount, changes);
     if (u.askCount !== 0) absentDeletes += this.asks.applyLevels(u.askPx, u.askQty, u.askCount, changes);
-    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u);
+    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, true);
     const counters = this.counters;
     counters.deltas++;
     counters.deletesOfAbsent += absentDeletes;
@@ -149,7 +149,7 @@ export class BookBuilder extends LadderBook implements BookView {
     changes.clear();
     replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
     replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
-    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u);
+    if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
     this.counters.replaces++;
     this.copyMeta(u);
     this.instrSeq++;
@@ -183,14 +183,20 @@ export class BookBuilder extends LadderBook implements BookView {
   }
 
   /**
-   * Cold: the update put a level at price 0 into the book. Throws BookInputError naming the first level of `u` with
-   * a price ≤ 0; the book keeps the update (not counted, not published) until the app marks it invalid.
+   * Cold: the update put a level at price 0 into the book. Throws BookInputError naming the entry of `u` whose qty
+   * that level holds, on the side that holds it (the bids first): a delta's last entry at price 0 (a later one
+   * overrides it), a snapshot's or full book's last one with a qty (a qty 0 entry there is no level). The book keeps
+   * the update (not counted, not published) until the app marks it invalid. Until 2026-12-06 it named the first
+   * entry with a price ≤ 0 of either side, the bids first: often a qty 0 delete at 0, or a bid while the ask held it.
    */
-  private rejectPriceZero(u: BookUpdate): never {
+  private rejectPriceZero(u: BookUpdate, delta: boolean): never {
     const sym = this.instrument.symbol;
-    for (let i = 0; i < u.bidCount; i++) if (!(u.bidPx[i]! > 0)) throw new BookInputError(sym, "bid price", i, u.bidPx[i]!);
-    for (let i = 0; i < u.askCount; i++) if (!(u.askPx[i]! > 0)) throw new BookInputError(sym, "ask price", i, u.askPx[i]!);
-    throw new BookInputError(sym, "bid price", -1, 0);
+    const bid = this.bids.holdsBidAtZero();
+    const px = bid ? u.bidPx : u.askPx;
+    const qty = bid ? u.bidQty : u.askQty;
+    let i = bid ? u.bidCount : u.askCount;
+    while (--i >= 0 && !(px[i] === 0 && (delta || qty[i] !== 0)));
+    throw new BookInputError(sym, bid ? "bid price" : "ask price", i, i >= 0 ? px[i]! : 0);
   }
 
   private enterCrossed(): ApplyResult {

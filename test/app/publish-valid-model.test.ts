@@ -1,10 +1,15 @@
 /**
  * The publish path against the rule subscribers trade on, randomized: a scripted venue drives one book through
  * snapshots, deltas and full books (replace) that are good, crossed, or hold a level at price 0 (refused after the
- * apply), invalidations of every state, and tick changes at unchanged exponents; after each step (a marker book on the
- * same stream says everything before it has arrived) the subscriber's copy is checked against the publisher's:
- * `valid` ⇒ identical levels (wire-protocol §6.8), `usable` ⇒ identical and the publisher's book LIVE, and /books'
- * `valid` ⇔ LIVE. Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1); ~200 steps a seed.
+ * apply) or refused by the venue's checksum after it, invalidations of every state, tick changes at unchanged
+ * exponents and refreshes; even seeds publish in 256-byte datagrams, so long messages go out as chunks and parts,
+ * odd seeds cut snapshots at 4 levels a side (a copy is then compared down to its floors).
+ * After each step (a marker book on the same stream says everything before it has arrived) the subscriber's copy is
+ * checked against the publisher's: `valid` ⇒ identical levels (wire-protocol §6.8), `usable` ⇒ identical and the
+ * publisher's book LIVE; after a refresh, or a snapshot that made the book LIVE, the copy is valid again and usable
+ * exactly when the book is LIVE (every skipped instrSeq is recovered); /books' `valid` ⇔ LIVE and its `invalidations`
+ * the times the book went from LIVE to another state (operations.md). Real Feeder, real publisher, real multicast on
+ * 127.0.0.1 (TTL 1); ~200 steps a seed. SEEDS=3,4,… runs others.
  */
 import { afterEach, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
@@ -24,7 +29,7 @@ afterEach(async () => {
 
 const STEPS = 200;
 
-for (const seed of [1, 2]) {
+for (const seed of (process.env.SEEDS ?? "1,2").split(",").map(Number)) {
   test(`seed ${seed}: a subscriber's valid copy is the publisher's book, a usable one also LIVE`, { timeout: 30_000 }, async () => {
     const r = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
@@ -32,9 +37,23 @@ for (const seed of [1, 2]) {
     let instrument = mk("BTC-USDT");
     const marker = mk("ETH-USDT");
     const venue = new ScriptedVenue(instrument);
+    // OKX's checksum, scripted: the next applied update of the book is found different from the venue's.
+    let checksumFails = false;
+    let checksumRefused = 0;
+    (venue as ScriptedVenue & { verify(index: number): boolean }).verify = (index) => {
+      if (index !== 0 || !checksumFails) return true;
+      checksumFails = false;
+      checksumRefused++;
+      return false;
+    };
     venue.loadInstruments = () => Promise.resolve([instrument, marker]);
     const { group, port } = uniqueDestination(81 + seed);
-    const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
+    const scripted = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
+    const { spec } = scripted;
+    // Even seeds: the smallest datagrams, so snapshots go out in chunks and long deltas in parts (§4.3, §4.4); odd
+    // seeds: snapshots cut at 4 levels a side (publish.snapshot_depth), a copy then known down to its floors (§6.6).
+    const publish = seed % 2 === 0 ? { ...scripted.config.publish, maxDatagramBytes: 256 } : { ...scripted.config.publish, snapshotDepth: 4 };
+    const config = { ...scripted.config, publish };
     const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
     await subscriber.start();
     cleanups.push(() => subscriber.stop());
@@ -47,6 +66,9 @@ for (const seed of [1, 2]) {
     let venueSeq = 0;
     let markerSeq = 0;
     const history: string[] = [];
+    // /books' invalidations: the times the book stopped being LIVE (operations.md), counted from outside.
+    let stoppedLive = 0;
+    let cutCopies = 0;
 
     // Levels around a mid of 100.0 (mantissa 1000): bids below, asks above, now and then one across (crossed) or at 0.
     const side = (isBid: boolean, n: number, deletes: boolean): [number, number][] =>
@@ -57,6 +79,8 @@ for (const seed of [1, 2]) {
         const price = zero ? 0 : isBid !== across ? 1000 - offset : 1000 + offset;
         return [price, deletes && r() < 0.35 ? 0 : 1 + Math.floor(r() * 50)] as [number, number];
       });
+    // Now and then a message long enough to take several datagrams at 256 bytes.
+    const wide = () => (r() < 0.15 ? 14 : 6);
     const fill = (kind: "snapshot" | "delta" | "replace", bids: [number, number][], asks: [number, number][]) => {
       u.reset();
       u.isSnapshot = kind === "snapshot";
@@ -73,19 +97,30 @@ for (const seed of [1, 2]) {
 
     for (let step = 0; step < STEPS; step++) {
       const op = r();
+      const wasLive = pub().state === BookState.LIVE;
+      let refreshed = false;
+      if (r() < 0.05) {
+        checksumFails = true;
+        history.push("checksum fails next");
+      }
       if (op < 0.2) {
-        const [b, a] = [side(true, Math.floor(r() * 6), false), side(false, Math.floor(r() * 6), false)];
+        const [b, a] = [side(true, Math.floor(r() * wide()), false), side(false, Math.floor(r() * wide()), false)];
         history.push(`snapshot ${JSON.stringify([b, a])}`);
         venue.sink!.onBookUpdate(0, fill("snapshot", sorted(b, true), sorted(a, false)));
       } else if (op < 0.7) {
-        const [b, a] = [side(true, Math.floor(r() * 4), true), side(false, Math.floor(r() * 4), true)];
+        const [b, a] = [side(true, Math.floor(r() * (wide() - 2)), true), side(false, Math.floor(r() * (wide() - 2)), true)];
         history.push(`delta ${JSON.stringify([b, a])}`);
         venue.sink!.onBookUpdate(0, fill("delta", b, a));
       } else if (op < 0.82) {
-        const [b, a] = [side(true, Math.floor(r() * 6), false), side(false, Math.floor(r() * 6), false)];
+        const [b, a] = [side(true, Math.floor(r() * wide()), false), side(false, Math.floor(r() * wide()), false)];
         history.push(`replace ${JSON.stringify([b, a])}`);
         venue.sink!.onBookUpdate(0, fill("replace", sorted(b, true), sorted(a, false)));
-      } else if (op < 0.95) {
+      } else if (op < 0.88) {
+        // Every book's refresh (definition + snapshot at the current instrSeq): it must make the copy the publisher's.
+        history.push("refresh");
+        feeder.publisher.refreshAll();
+        refreshed = true;
+      } else if (op < 0.96) {
         const state = pick([BookState.RESYNCING, BookState.STALE, BookState.HALTED]);
         const reason = pick([StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.STALE_FEED, StatusReason.VENUE_RESET]);
         history.push(`invalid ${state}/${reason}`);
@@ -109,13 +144,30 @@ for (const seed of [1, 2]) {
       const s = sub();
       const p = pub();
       const at = `seed ${seed} step ${step}: ${history.slice(-4).join(" | ")}`;
-      if (s !== undefined && s.valid) expect(sameLevels(levelsOfView(s), levelsOfView(p)), `valid copy differs; ${at}`).toBe(true);
+      // The publisher's levels as far as the copy knows them (a cut side down to its floor: wire-protocol §6.6 item 4).
+      const known = () => {
+        const l = levelsOfView(p);
+        return { bids: l.bids.filter(([px]) => px >= s!.bidFloorPx), asks: l.asks.filter(([px]) => px <= s!.askCeilPx) };
+      };
+      if (s !== undefined && s.valid) expect(sameLevels(levelsOfView(s), known()), `valid copy differs; ${at}`).toBe(true);
+      if (s !== undefined && (s.bidFloorPx !== -Infinity || s.askCeilPx !== Infinity)) cutCopies++;
       if (s !== undefined && s.usable) expect(p.state, `usable while the publisher's book is not LIVE; ${at}`).toBe(BookState.LIVE);
+      // Recovered: a refresh, or a snapshot the publisher took (LIVE after a step that was not), leaves the copy valid.
+      if (refreshed || (p.state === BookState.LIVE && !wasLive)) {
+        expect(s?.valid, `not valid after ${refreshed ? "a refresh" : "a snapshot"}; ${at}`).toBe(true);
+        expect(s!.usable, `usable ≠ LIVE after ${refreshed ? "a refresh" : "a snapshot"}; ${at}`).toBe(p.state === BookState.LIVE);
+      }
+      checksumFails = false;
+      if (wasLive && p.state !== BookState.LIVE) stoppedLive++;
       const summary = feeder.bookSummaries()[0]!;
       expect(summary.valid, at).toBe(p.state === BookState.LIVE);
+      expect(summary.invalidations, `invalidations; ${at}`).toBe(stoppedLive);
     }
     // The run went through the cases it is about.
     expect(feeder.stats().applyErrors).toBeGreaterThan(0);
     expect(history.some((h) => h.startsWith("tick"))).toBe(true);
+    expect(checksumRefused).toBeGreaterThan(0);
+    if (seed % 2 === 1) expect(cutCopies).toBeGreaterThan(10);
+    expect(history.filter((h) => h === "refresh").length).toBeGreaterThan(5);
   });
 }

@@ -117,3 +117,51 @@ test("a refused update that changed the book leaves no subscriber holding a `val
   expect(pub().bidPriceAt(0)).toBe(990);
   expect(honest()).toBe(true);
 });
+
+/**
+ * A venue whose every message is a full book (Upbit; a Deribit grouped book; OKX's replace channels) applies each one
+ * as a snapshot while the book is not LIVE, so a level at price 0 it keeps sending is refused message after message.
+ * Each refusal skips one instrSeq and publishes a status (the book did change: a refresh may have made a copy valid
+ * meanwhile), at most the venue's own message rate, and feeder_book_apply_errors_total counts each; the log names
+ * the first in full and the rest rate-limited, where before it wrote one error line per message.
+ */
+test("a venue that keeps sending a full book with a bid at 0: a status each (one instrSeq skipped), one error line", { timeout: 20_000 }, async () => {
+  const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
+  const instrument = mk("BTC-USDT");
+  const other = mk("ETH-USDT");
+  const venue = new ScriptedVenue(instrument);
+  venue.loadInstruments = () => Promise.resolve([instrument, other]);
+  const { group, port } = uniqueDestination(80);
+  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
+  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+  await subscriber.start();
+  cleanups.push(() => subscriber.stop());
+  const { log, lines } = captureLog();
+  const feeder = new Feeder({ config, log, venues: { okx: spec } });
+  cleanups.push(() => feeder.stop());
+  await feeder.start();
+  const u = new BookUpdate();
+  const sub = () => subscriber.books.get(instrument.instrumentId);
+  const pub = () => feeder.books()[0]!;
+  const full = (seq: number, bids: [number, number][], asks: [number, number][]) => {
+    update(u, false, seq, bids, asks);
+    u.replace = true;
+    return u;
+  };
+
+  venue.sink!.onBookUpdate(0, full(1, [[1000, 5]], [[1001, 3]]));
+  await waitFor(() => sub()?.usable === true, "the first full book, usable");
+  const seqBefore = pub().instrSeq;
+  const REFUSED = 40;
+  for (let i = 0; i < REFUSED; i++) venue.sink!.onBookUpdate(0, full(2 + i, [[1000, 5 + i], [0, 1]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 1]], [[20001, 3]]));
+  await waitFor(() => subscriber.books.get(other.instrumentId)?.venueSeq === 1, "the marker");
+  expect(feeder.stats().applyErrors).toBe(REFUSED);
+  expect(pub().instrSeq - seqBefore).toBe(2 * REFUSED); // each: one skipped, one status
+  expect(sub()!.instrSeq).toBe(pub().instrSeq); // every status arrived
+  expect(sub()!.valid).toBe(false);
+  expect(venue.resyncs.length).toBe(REFUSED);
+  const refusals = lines.filter((l) => l.level === "error");
+  expect(refusals.length, "error lines").toBeLessThanOrEqual(2);
+  expect(String(refusals[0]!.fields.error)).toBe("BTC-USDT: bid price 0 at level 1 of the message: a price must be > 0");
+});

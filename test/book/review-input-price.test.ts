@@ -79,6 +79,22 @@ describe("BookBuilder refuses a level at price 0", () => {
     });
   }
 
+  it("names the entry whose qty the level at 0 holds, on the side that holds it: not a delete at 0, not the other side", () => {
+    // [kind, bids, asks, what]: before 2026-12-06 each named the first entry with a price ≤ 0, the bids first.
+    const cases: [Kind, L[], L[], string][] = [
+      ["delta", [[0, 0], [995, 1], [0, 5]], [], "bid price 0 at level 2"], // was level 0: the delete
+      ["delta", [[0, 3], [0, 7]], [], "bid price 0 at level 1"], // was level 0: overridden
+      ["delta", [[0, 0]], [[0, 4]], "ask price 0 at level 0"], // was "bid price 0": a delete of an absent level
+      ["snapshot", [[1000, 1], [0, 0]], [[0, 3]], "ask price 0 at level 0"], // was "bid price 0 at level 1": no level
+      ["replace", [[1000, 1], [0, 0]], [[1010, 2], [0, 3]], "ask price 0 at level 1"],
+      ["snapshot", [[1000, 1], [0, 5], [0, 0]], [], "bid price 0 at level 1"], // a snapshot's qty 0 entry is no level
+    ];
+    for (const [kind, bids, asks, what] of cases) {
+      const e = refused(live(), upd(kind, bids, asks));
+      expect(e.message, `${kind} ${JSON.stringify([bids, asks])}`).toContain(`: ${what} of the message`);
+    }
+  });
+
   it("an ask at price 0 on an empty book (no bids: never crossed) was LIVE before; now refused", () => {
     const b = new BookBuilder(instr);
     const e = refused(b, upd("snapshot", [], [[0, 2]]));
@@ -95,7 +111,7 @@ describe("BookBuilder refuses a level at price 0", () => {
   it("randomized against a reference map: refused exactly when the result would hold a level at price 0", () => {
     let seed = 12345;
     const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const px = (good: number) => (rnd() < 0.04 ? (rnd() < 0.5 ? 0 : -0) : good);
+    const px = (good: number) => (rnd() < 0.1 ? (rnd() < 0.5 ? 0 : -0) : good);
     let refusedN = 0;
     let appliedN = 0;
     for (let round = 0; round < 3000; round++) {
@@ -111,11 +127,18 @@ describe("BookBuilder refuses a level at price 0", () => {
       const bids: L[] = [];
       for (let i = 0, n = Math.floor(rnd() * 5); i < n; i++) bids.push([px(Math.max(1, base + Math.floor(rnd() * 25) - 2)), Math.floor(rnd() * 3)]);
       const asks: L[] = rnd() < 0.2 ? [[px(base + 101), Math.floor(rnd() * 2)]] : [];
-      for (const [p, q] of bids) q === 0 ? ref.delete(p) : ref.set(p, q);
+      // A delta's qty 0 deletes; a snapshot's or full book's qty 0 entry is no level (a price's last qty is kept).
+      for (const [p, q] of bids) q !== 0 ? ref.set(p, q) : kind === "delta" && ref.delete(p);
       const zeroAsk = asks.some(([p, q]) => p === 0 && q !== 0);
       const bad = ref.has(0) || zeroAsk;
       if (bad) {
-        refused(b, upd(kind, bids, asks));
+        const e = refused(b, upd(kind, bids, asks));
+        // The entry named is on a side that now holds 0, at price 0 with the qty the level holds.
+        const list = e.field === "bid price" ? bids : asks;
+        const [p, q] = list[e.level] ?? [NaN, NaN];
+        const holds = e.field === "bid price" ? b.bidCount > 0 && b.bidPriceAt(b.bidCount - 1) === 0 : b.askCount > 0 && b.askPriceAt(0) === 0;
+        const later = list.slice(e.level + 1).filter(([x, y]) => x === 0 && (kind === "delta" || y !== 0));
+        expect({ p0: p === 0, q: q !== 0, holds, later }, `${kind} ${JSON.stringify([bids, asks])}: ${e.message}`).toEqual({ p0: true, q: true, holds: true, later: [] });
         refusedN++;
       } else {
         apply(b, upd(kind, bids, asks));

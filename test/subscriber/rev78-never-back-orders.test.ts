@@ -1,7 +1,8 @@
 /**
  * A subscriber book never goes back and never stays stuck (docs/wire-protocol.md §6.5, §6.6 item 3), against the
  * publisher's history, in the orders rev75-never-back's randomized guard leaves out: snapshots in several chunks and
- * split deltas (small datagrams) from two channels, an exponent change (status in the new units, then a snapshot),
+ * split deltas (small datagrams) from two channels, an exponent change and a tick change at the same exponents (one
+ * instrSeq skipped, a status in the new units, then a snapshot: Feeder.onInstrumentChanged's numbering),
  * retransmission (a subscriber answering its gaps with the original datagrams, late, or timing out) beside one
  * without (§6.3's jump revert), reorder, loss and a restart. Every few hundred steps the feed is drained and one
  * refresh per channel must make each book usable again. A guard: it passes on the s-rev75 code; on the code before
@@ -144,13 +145,16 @@ describe("never back, never stuck: chunks, split deltas, exponent change, retran
             record();
             both((p) => packBookSnapshot(p, pub, 0, false));
           }
-        } else if (i === 700) {
-          // The venue redefined the instrument (Feeder.onInstrumentChanged): a status in the new units, instrSeq
-          // continuing, then the venue's snapshot.
+        } else if (i === 700 || i === 1200) {
+          // The venue redefined the instrument (Feeder.onInstrumentChanged): the new book starts empty one instrSeq
+          // past the old one (the emptying is published as no event: wire-protocol §5.8), then a status in the new
+          // units after that skipped instrSeq, then the venue's snapshot. At 700 the price exponent changes; at 1200
+          // only the tick (same exponents), where the skipped instrSeq alone stops a copy of the old levels being
+          // valid (with the status next in sequence, as before 2026-12-06, this test fails there).
           const seq = pub.instrSeq;
-          inst = { ...inst, priceExp: inst.priceExp + 1 };
+          inst = { ...inst, priceExp: inst.priceExp + (i === 700 ? 1 : 0) };
           pub = new TestBook(inst);
-          pub.instrSeq = seq + 1;
+          pub.instrSeq = seq + 2;
           pub.state = BookState.RESYNCING;
           pub.reason = StatusReason.INSTRUMENT_CHANGED;
           record();
