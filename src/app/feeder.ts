@@ -89,10 +89,10 @@ class VenuePipeline implements BookSink {
    * tsRecvUs follows, does not put a quiet book's age off by the step until its next update. One store per update.
    */
   private readonly recvMonoUs: Float64Array;
-  /** Books the adapter's verify() found different from the venue's (per venue). */
+  /** Books the adapter's verify() found different from the venue's by its checksum (per venue). */
   checksumMismatches = 0;
   /** The adapter's integrity hook, when it has one (read once: most venues have none and pay nothing). */
-  private readonly verify: ((index: number, book: BookView) => boolean) | undefined;
+  private readonly verify: ((index: number, book: BookView) => StatusReason) | undefined;
   /**
    * One change set for all of this venue's builders: they are applied one at a time on this thread and the
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
@@ -152,9 +152,9 @@ class VenuePipeline implements BookSink {
       // a wall-clock step between its receipt and now is in this age, until the book's next update).
       if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
-        if (this.verify !== undefined && !this.verify(index, builder)) {
-          this.onChecksumMismatch(index, builder);
-          return;
+        if (this.verify !== undefined) {
+          const why = this.verify(index, builder);
+          if (why !== StatusReason.NONE) return this.onRefusedByVenue(index, builder, why);
         }
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
@@ -171,11 +171,14 @@ class VenuePipeline implements BookSink {
     }
   }
 
-  /** verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. Cold. */
-  private onChecksumMismatch(index: number, builder: BookBuilder): void {
-    this.checksumMismatches++;
-    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) this.publisher.publishStatus(this.handles[index]!, builder);
-    this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+  /**
+   * verify() refused the book (a checksum mismatch, a bounded side left empty): the applied update is not published;
+   * the book is RESYNCING with the adapter's reason. Cold.
+   */
+  private onRefusedByVenue(index: number, builder: BookBuilder, why: StatusReason): void {
+    if (why === StatusReason.CHECKSUM_MISMATCH) this.checksumMismatches++;
+    if (builder.markInvalid(BookState.RESYNCING, why)) this.publisher.publishStatus(this.handles[index]!, builder);
+    this.adapter.requestResync(index, why);
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
