@@ -156,6 +156,7 @@ export class DepthBand {
   cancel(t: BinanceTopic): void {
     this.bridge.cancel(t);
     if (this.composing?.t === t) this.composing = null;
+    if (t.refreshing) t.fetching = false; // the request under way was the refresh's
     t.refreshing = false;
   }
 
@@ -167,7 +168,6 @@ export class DepthBand {
 
   private end(t: BinanceTopic): void {
     this.cancel(t);
-    t.fetching = false;
     t.refreshNotBeforeMs = this.host.now() + DEPTH_REFRESH_SPACING_MS;
   }
 
@@ -215,7 +215,6 @@ export class DepthBand {
     t.askCeiling = c.askCeiling;
     this.refreshes++;
     this.cancel(t);
-    t.fetching = false;
     // The next refresh may follow as soon as the side runs low again, unless it is low already (a market moving
     // faster than REST answers): then a second on, not in a loop.
     const low = Math.min(c.bidFloor >= 0 ? c.bids.size : Infinity, c.askCeiling !== Infinity ? c.asks.size : Infinity) <= this.floorOf(t);

@@ -83,11 +83,35 @@ async function setup(market: M, depth: number, levels = 40) {
     markets: [{ market, depth, symbols: [symbol] }],
     overrides: new Map(),
   };
-  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100 });
+  // What a capture would hold, in the order the adapter met it (frames, REST answers, connection events).
+  const recorded: { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number }[] = [];
+  const adapter = new BinanceAdapter(config, subs, {
+    log: silentLogger,
+    resyncBackoffBaseMs: 20,
+    resyncBackoffMaxMs: 100,
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+  });
   stops.push(async () => {
     await adapter.stop();
     await sim.stop();
   });
+  /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
+  const replay = async () => {
+    const again = new BinanceAdapter(config, subs, { log: silentLogger });
+    const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
+    const sink2 = new AppSink(sim, market, symbol);
+    sink2.builder = new BookBuilder(instrumentsAgain[0]!);
+    sink2.adapter = again;
+    again.startReplay(sink2);
+    for (const r of recorded) {
+      if (r.frame !== undefined) again.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
+      else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent(market, r.connection, r.url!, r.tsRecvUs);
+      else again.ingestRest(market, r.connection, r.url!, r.body!, r.tsRecvUs);
+    }
+    await again.stop();
+    return { again, sink2 };
+  };
   const instruments = (await adapter.loadInstruments()) as Instrument[];
   const sink = new AppSink(sim, market, symbol);
   sink.builder = new BookBuilder(instruments[0]!);
@@ -100,7 +124,7 @@ async function setup(market: M, depth: number, levels = 40) {
   const keepDiffsComing = () => {
     if (sink.builder!.state !== BookState.LIVE) sim.step(1);
   };
-  return { sim, adapter, sink, symbol, caughtUp, keepDiffsComing };
+  return { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay };
 }
 
 describe("Binance: a side bounded by the snapshot's limit when the price moves beyond it", () => {
@@ -120,7 +144,7 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
     test(`${market}: the book walks down a tick at a time: the bounded side is refreshed (a new snapshot bridged while LIVE) before it empties; the book never leaves LIVE`, async () => {
       // Depth 20 (~40 ticks a side): the simulator's own diffs (one follows each REST answer) move a few ticks, which
       // a depth-5 band may not survive between two diffs. 80 ticks walk past it (the fair price pulls back a little).
-      const { sim, adapter, sink, symbol, caughtUp, keepDiffsComing } = await setup(market, 20);
+      const { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay } = await setup(market, 20);
       for (let i = 0; i < 80; i++) {
         sim.moveBook(market, symbol, -1);
         // Each step waits for the book to take it (and a refresh under way to complete): the walk is slower than REST.
@@ -130,6 +154,12 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
       expect(sink.invalid).toEqual([]);
       expect(adapter.stats().depthRefreshes).toBeGreaterThanOrEqual(1);
       expect(adapter.stats().depthExhausted).toBe(0);
+      // Replayed, the recorded answers refresh the book where the live run did: the same book, never left LIVE.
+      const { again, sink2 } = await replay();
+      expect(sink2.violations).toEqual([]);
+      expect(sink2.invalid).toEqual([]);
+      expect(again.stats().depthRefreshes).toBe(adapter.stats().depthRefreshes);
+      expect(levelsOfView(sink2.builder!)).toEqual(levelsOfView(sink.builder!));
     });
   }
 
