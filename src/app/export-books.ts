@@ -35,12 +35,13 @@ class BookSinkForExport implements BookSink {
     try {
       // As the Feeder: a whole book (Upbit, Bithumb) replaces the book, and is its snapshot while it is not live.
       const r = update.replace ? b.applyReplace(update) : update.isSnapshot ? b.applySnapshot(update) : b.applyDelta(update);
-      // As the Feeder: a book the venue's integrity field (OKX's checksum) says differs is not live. Unchecked, its
-      // rows said "live" where replay's published book was RESYNCING / checksum_mismatch.
-      if (r === ApplyResult.APPLIED && this.adapter.verify !== undefined && !this.adapter.verify(index, b)) {
-        b.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
+      // As the Feeder: a book the venue's check refuses (OKX's checksum, a Binance side bounded by its snapshot's
+      // depth left empty) is not live. Unchecked, its rows said "live" where replay's published book was RESYNCING.
+      const why = r === ApplyResult.APPLIED && this.adapter.verify !== undefined ? this.adapter.verify(index, b) : StatusReason.NONE;
+      if (why !== StatusReason.NONE) {
+        b.markInvalid(BookState.RESYNCING, why);
         this.onChange(b);
-        this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+        this.adapter.requestResync(index, why);
         return;
       }
       if (r === ApplyResult.CROSSED) this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);

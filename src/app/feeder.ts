@@ -93,10 +93,10 @@ class VenuePipeline implements BookSink {
    * tsRecvUs follows, does not put a quiet book's age off by the step until its next update. One store per update.
    */
   private readonly recvMonoUs: Float64Array;
-  /** Books the adapter's verify() found different from the venue's (per venue). */
+  /** Books the adapter's verify() found different from the venue's by its checksum (per venue). */
   checksumMismatches = 0;
   /** The adapter's integrity hook, when it has one (read once: most venues have none and pay nothing). */
-  private readonly verify: ((index: number, book: BookView) => boolean) | undefined;
+  private readonly verify: ((index: number, book: BookView) => StatusReason) | undefined;
   /**
    * One change set for all of this venue's builders: they are applied one at a time on this thread and the
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
@@ -160,9 +160,9 @@ class VenuePipeline implements BookSink {
       // a wall-clock step between its receipt and now is in this age, until the book's next update).
       if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
-        if (this.verify !== undefined && !this.verify(index, builder)) {
-          this.onChecksumMismatch(index, builder, wasLive);
-          return;
+        if (this.verify !== undefined) {
+          const why = this.verify(index, builder);
+          if (why !== StatusReason.NONE) return this.onRefusedByVenue(index, builder, why, wasLive);
         }
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
         else this.publisher.publishDelta(this.handles[index]!, builder, builder.changes);
@@ -180,16 +180,17 @@ class VenuePipeline implements BookSink {
   }
 
   /**
-   * verify() failed: the applied update is not published; the book is RESYNCING / CHECKSUM_MISMATCH. A snapshot that
-   * fails made the book LIVE only unpublished: it stopped being live only if it was before (`wasLive`). Cold.
+   * verify() refused the book (a checksum mismatch, a bounded side left empty): the applied update is not published;
+   * the book is RESYNCING with the adapter's reason. A snapshot that fails made the book LIVE only unpublished: it
+   * stopped being live only if it was before (`wasLive`). Cold.
    */
-  private onChecksumMismatch(index: number, builder: BookBuilder, wasLive: boolean): void {
-    this.checksumMismatches++;
-    if (builder.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH)) {
+  private onRefusedByVenue(index: number, builder: BookBuilder, why: StatusReason, wasLive: boolean): void {
+    if (why === StatusReason.CHECKSUM_MISMATCH) this.checksumMismatches++;
+    if (builder.markInvalid(BookState.RESYNCING, why)) {
       if (wasLive) this.invalidations[index]!++;
       this.publisher.publishStatus(this.handles[index]!, builder);
     }
-    this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+    this.adapter.requestResync(index, why);
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {

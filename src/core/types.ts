@@ -45,6 +45,11 @@ export const StatusReason = {
    * asked for again on the listing cadence, LIVE again on its first snapshot once listed as trading.
    */
   INSTRUMENT_CLOSED: 13,
+  /**
+   * A side bounded by a depth-limited venue snapshot (Binance's `limit`: levels beyond its worst price unknown) has no
+   * level left: the venue's best price on that side is beyond what the book knows. RESYNCING, a new snapshot follows.
+   */
+  DEPTH_EXHAUSTED: 14,
 } as const;
 export type StatusReason = (typeof StatusReason)[keyof typeof StatusReason];
 
@@ -63,6 +68,7 @@ export const STATUS_REASON_NAMES: readonly string[] = [
   "snapshot_applied",
   "checksum_mismatch",
   "instrument_closed",
+  "depth_exhausted",
 ];
 
 /** Venue ids on the wire (InstrumentDefinition.venueId). Append only. */

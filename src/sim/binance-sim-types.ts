@@ -100,6 +100,11 @@ export interface BinanceSim {
    */
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; stepSize?: string }): void;
   /**
+   * The whole book moves by `ticks` ticks (negative: down), shape and sizes kept, sent at once as one diff event
+   * (levels gone with size 0, the moved ones with theirs): a price move larger than a small snapshot limit covers.
+   */
+  moveBook(market: MarketName, symbol: string, ticks: number): void;
+  /**
    * Halted or delisted (false): exchangeInfo lists the symbol with status BREAK, its stream goes silent and REST
    * depth answers -1121 Invalid symbol; listed again (true), its diffs go on from the same update ids.
    */

@@ -58,6 +58,18 @@ class Simulator implements BinanceSim {
     this.sendDiff(s, this.diffEvent(s, b, a, pe, qe));
     s.lagBodies = []; // bodies in the old units: a lagging REST starts over from the re-priced book
   }
+  moveBook(market: MarketName, symbol: string, ticks: number): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s?.book) throw new Error(`binance sim: ${market}:${symbol} has no generated book`);
+    const book = s.book;
+    const prev = [book.windowLevels(true, Infinity), book.windowLevels(false, Infinity)] as const;
+    this.rememberNow(s);
+    this.keepLagBody(s);
+    book.shift(ticks);
+    const b = diffLevels(prev[0], book.windowLevels(true, Infinity), true);
+    const a = diffLevels(prev[1], book.windowLevels(false, Infinity), false);
+    this.sendDiff(s, this.diffEvent(s, b, a, book.priceExp, book.qtyExp));
+  }
   setTrading(market: MarketName, symbol: string, trading: boolean): void {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);

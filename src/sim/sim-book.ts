@@ -237,6 +237,26 @@ export class SimBook {
     for (const [p, q] of next.askQty) this.askQty.set(p, q);
   }
 
+  /**
+   * The whole book moved by `ticks` ticks (negative: down), its shape and sizes kept, and the fair price with it (the
+   * quotes keep following it from there): a price move as far as a test wants, in one step. Throws (nothing
+   * changed) when a bid would reach price 0.
+   */
+  shift(ticks: number): void {
+    const d = Math.round(ticks) * this.tickM;
+    if (this.bids.some((p) => p + d <= 0)) throw new SimSpecError("tickSize", `a move of ${ticks} ticks takes a bid to price 0 or below`);
+    const fairM = this.fairM();
+    const move = (side: number[], sizes: Map<number, number>) => {
+      const moved = side.map((p) => [p + d, sizes.get(p)!] as const);
+      sizes.clear();
+      for (const [p, q] of moved) sizes.set(p, q);
+      return moved.map(([p]) => p);
+    };
+    this.bids = move(this.bids, this.bidQty);
+    this.asks = move(this.asks, this.askQty);
+    if (fairM + d > 0) this.fair.x += Math.log((fairM + d) / fairM);
+  }
+
   qty(): number {
     const m = Math.round(Math.exp(this.rng.normal() * 1.2) * this.spec.typicalLots);
     return Math.max(1, Math.min(m, 1e12));

@@ -211,11 +211,13 @@ export interface VenueAdapter {
    */
   ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;
   /**
-   * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. False =
-   * the book differs from the venue's (e.g. a checksum): the app marks it RESYNCING / CHECKSUM_MISMATCH and asks
-   * requestResync. Venues without an integrity field leave it out, so the app pays nothing for it.
+   * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. NONE = the
+   * book may be published; any other reason = it differs, or may differ, from the venue's (CHECKSUM_MISMATCH: OKX's
+   * checksum; DEPTH_EXHAUSTED: a Binance side bounded by its snapshot's depth left empty): the update is not
+   * published, the app marks the book RESYNCING with that reason and asks requestResync(index, reason). Venues
+   * without such a check leave it out, so the app pays nothing for it.
    */
-  verify?(index: number, book: BookView): boolean;
+  verify?(index: number, book: BookView): StatusReason;
   stop(): Promise<void>;
   /**
    * Cold: the configured symbols still without an instrument, why, and when they are retried (status page,

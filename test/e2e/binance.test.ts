@@ -41,7 +41,8 @@ afterEach(async () => {
 });
 
 let seed = 40;
-async function start(market: M, maxConnectionAgeMs?: number): Promise<Run> {
+/** `depth` below the simulator's 40 levels: a valid book is the simulator's top levels (a side bounded by the snapshot). */
+async function start(market: M, maxConnectionAgeMs?: number, depth = 1000): Promise<Run> {
   const sim = await startBinanceSimulator({ markets: [{ market, symbols: SYMBOLS }], seed: 5, history: true, shutdownGraceMs: 300 });
   const { group, port } = uniqueDestination(seed++);
   const sub = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
@@ -56,8 +57,16 @@ async function start(market: M, maxConnectionAgeMs?: number): Promise<Run> {
       return;
     }
     const at = sim.bookAt(market, SYMBOLS[k]!, b.venueSeq);
-    if (!at) run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq}, which the simulator never had`);
-    else if (!sameLevels(levelsOfView(b), levelsOfSim(at, b.instrument.priceExp, b.instrument.qtyExp))) run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq} but different`);
+    if (!at) return void run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq}, which the simulator never had`);
+    const got = levelsOfView(b);
+    const want = levelsOfSim(at, b.instrument.priceExp, b.instrument.qtyExp);
+    if (depth < 1000) {
+      // The simulator's sides always have levels: an empty one is a side bounded by the snapshot that ran out.
+      if (got.bids.length === 0 || got.asks.length === 0) run.violations.push(`${SYMBOLS[k]} usable at u=${b.venueSeq} with ${got.bids.length} bids, ${got.asks.length} asks`);
+      want.bids = want.bids.slice(0, got.bids.length);
+      want.asks = want.asks.slice(0, got.asks.length);
+    }
+    if (!sameLevels(got, want)) run.violations.push(`${SYMBOLS[k]} valid at u=${b.venueSeq} but different`);
   });
   sub.on("status", (e) => {
     const k = ids.indexOf(e.book.instrumentId);
@@ -68,7 +77,7 @@ async function start(market: M, maxConnectionAgeMs?: number): Promise<Run> {
     log: { level: "warn", format: "json" },
     http: { enabled: false },
     publish: { heartbeat_interval_ms: 200, snapshot_interval_ms: 500, destinations: [{ name: "e2e", group, port, interface: "127.0.0.1", ttl: 1, channel: 9 }] },
-    venues: { binance: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: join(tempDir("binance-e2e-"), "i.json"), [market]: { depth: 1000, symbols: SYMBOLS } } },
+    venues: { binance: { ws_url: sim.wsUrl, rest_url: sim.restUrl, instrument_cache: join(tempDir("binance-e2e-"), "i.json"), [market]: { depth, symbols: SYMBOLS } } },
   });
   // The adapter's options a test needs (short backoffs, a short maximum age), through a wrapped registry entry.
   const spec: VenueSpec = {
@@ -144,6 +153,21 @@ describe("Binance simulator → feeder → multicast → subscriber", { timeout:
       await converge(r, "serverShutdown");
       expect([...r.invalidSeen]).toEqual([]);
       expect(r.violations).toEqual([]);
+    });
+
+    test(`${market}: a price move past a depth-5 snapshot: no book is usable with an empty side; it resyncs (depth_exhausted) and is usable again as the venue's top levels`, async () => {
+      const r = await start(market, undefined, 5);
+      await waitFor(() => r.sub.books.get(r.ids[0]!)?.usable === true, "the book usable", 15_000, () => r.sim.step(1));
+      r.sim.moveBook(market, SYMBOLS[0]!, -40);
+      const usableAt = () => {
+        const b = r.sub.books.get(r.ids[0]!);
+        return b?.usable === true && b.venueSeq === r.sim.book(market, SYMBOLS[0]!).u;
+      };
+      // Before: usable at once, with no bid (the move's diff applied to the bounded book), and never resynced.
+      await waitFor(usableAt, "the move applied (the book resynced and usable again)", 15_000, () => void (usableAt() || r.sim.step(1)));
+      expect(r.violations).toEqual([]);
+      expect(r.invalidSeen.has(0)).toBe(true);
+      expect(r.feeder.stats().venues.binance!.depthExhausted).toBeGreaterThanOrEqual(1);
     });
 
     test(`${market}: the maximum connection age (planned reconnects) keeps every book valid (make-before-break)`, async () => {

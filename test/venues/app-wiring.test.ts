@@ -47,8 +47,8 @@ class ScriptedAdapter implements VenueAdapter {
   requestResync(index: number, reason: StatusReason): void {
     this.resyncs.push({ index, reason });
   }
-  verify(_index: number, _book: BookView): boolean {
-    return this.checksumOk;
+  verify(_index: number, _book: BookView): StatusReason {
+    return this.checksumOk ? StatusReason.NONE : StatusReason.CHECKSUM_MISMATCH;
   }
   stop(): Promise<void> {
     return Promise.resolve();

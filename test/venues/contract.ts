@@ -111,7 +111,7 @@ export function applyToMaps(u: BookUpdate, bids: Map<number, number>, asks: Map<
 
 /**
  * Keeps each book the way the app does (snapshot and replace replace, deltas apply), and like the app asks the
- * adapter's verify() after each update: a mismatch is RESYNCING / CHECKSUM_MISMATCH and a requestResync.
+ * adapter's verify() after each update: a refusal is RESYNCING with its reason (CHECKSUM_MISMATCH, …) and a requestResync.
  */
 class ContractSink implements BookSink {
   bids: (Map<number, number> | undefined)[] = [];
@@ -134,9 +134,10 @@ class ContractSink implements BookSink {
     } else this.deltas++;
     applyToMaps(u, this.bids[index]!, this.asks[index]!);
     this.seq[index] = u.venueSeq;
-    if (this.adapter?.verify && !this.adapter.verify(index, mapsView(this.instruments[index]!, this.bids[index]!, this.asks[index]!, u.venueSeq))) {
-      this.onBookInvalid(index, BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
-      this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);
+    const why = this.adapter?.verify?.(index, mapsView(this.instruments[index]!, this.bids[index]!, this.asks[index]!, u.venueSeq)) ?? StatusReason.NONE;
+    if (why !== StatusReason.NONE) {
+      this.onBookInvalid(index, BookState.RESYNCING, why);
+      this.adapter!.requestResync(index, why);
     }
   }
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {

@@ -37,6 +37,7 @@ export const REASON_SHORT: readonly string[] = [
   "snapshot",
   "checksum",
   "closed",
+  "depth",
 ];
 
 /** Why the publisher's book is not live, or undefined when it is (a live book's reason is how it got there). */

@@ -8,12 +8,14 @@
  * A break resyncs that stream alone: its book goes RESYNCING and the next diff starts a new bridge (a new snapshot
  * once one diff is buffered), with the per-topic backoff when it keeps failing; a diff at or below the book's u is a
  * repeat (make-before-break reconnects deliver each diff twice) and is ignored. Levels beyond the snapshot's depth
- * are unknown: diff levels past the worst price of a full snapshot side are dropped (BinanceTopic.bidFloor).
+ * are unknown: diff levels past the worst price of a full snapshot side are dropped (BinanceTopic.bidFloor); such a
+ * side that runs low is refreshed while LIVE, and one left empty resyncs the book (depth-band.ts, through verify()).
  * Connections, keepalive, requests, pacing, backoff and instruments are the common modules in ../common/.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import type { BookView } from "../../core/book-view.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
@@ -31,6 +33,7 @@ import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
+import { DepthBand } from "./depth-band.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
@@ -69,6 +72,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly bridge: RestBridge<BufferedDiff>;
   /** The bridges' REST depth snapshots (snapshot-fetch.ts). */
   private readonly snapshotFetch: BinanceSnapshotFetch;
+  /** Sides bounded by their snapshot's depth: refreshed while LIVE when they run low, resynced when empty. */
+  private readonly band: DepthBand;
   /** Per market REST weight budgets and their fetches (rest.ts). */
   private readonly rest: BinanceRest;
   /** Ends every REST request and budget wait at stop() (a stop during start-up does not wait for exchangeInfo). */
@@ -97,7 +102,7 @@ export class BinanceAdapter implements VenueAdapter {
   private restInReplay = 0;
   /** Diffs ahead of the book during a planned reconnect's overlap, and the replacement's join (overlap-hold.ts). */
   private readonly overlap = new OverlapHold({
-    apply: (t, u) => this.apply(t, u),
+    apply: (t, u, first, prev) => this.apply(t, u, first, prev),
     breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
     repeat: () => void this.duplicates++,
     // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
@@ -137,12 +142,14 @@ export class BinanceAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as BinanceTopic),
     });
+    // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
+    const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
+    const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
     this.bridge = new RestBridge<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
-      // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
-      bridges: (seq, d, t) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last),
-      covered: (seq, d, t) => (t.market === "spot" ? d.last <= seq : d.last < seq),
+      bridges,
+      covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
     });
@@ -164,6 +171,23 @@ export class BinanceAdapter implements VenueAdapter {
         }
       },
     });
+    this.band = new DepthBand(
+      {
+        log: this.log,
+        now: this.now,
+        replaying: () => this.replaying,
+        stopping: () => this.lifecycle.stopping,
+        bridges,
+        covered,
+        fetch: (t) => this.fetchRefresh(t),
+        publish: (t, book) => {
+          this.snapshots++;
+          t.lastMsgMs = this.now();
+          this.sink!.onBookUpdate(t.index, book);
+        },
+      },
+      opts.depthRefreshFraction,
+    );
     this.lifecycle = new ConnectionLifecycle(
       "binance",
       this.conns,
@@ -259,7 +283,11 @@ export class BinanceAdapter implements VenueAdapter {
       return true;
     }
     into.tsRecvUs = tsRecvUs;
-    if (t.book === BookState.LIVE) return true; // the live run fetched it for a resync this replay did not need
+    // Live, the run asked for it to refresh the book (depth-band.ts), or for a resync this replay did not need.
+    if (t.book === BookState.LIVE) {
+      this.band.supplyRecorded(t, into, seq);
+      return true;
+    }
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     this.bridge.supply(t, into, seq);
     return true;
@@ -282,6 +310,7 @@ export class BinanceAdapter implements VenueAdapter {
     this.restStop.stop(); // exchangeInfo, snapshots and budget waits under way end now
     for (const t of this.topics) {
       this.bridge.cancel(t);
+      this.band.cancel(t);
       abandonFetch(t);
     }
     this.watch.stop();
@@ -323,14 +352,17 @@ export class BinanceAdapter implements VenueAdapter {
       this.onBreak(t, first, prev, u);
       return;
     }
-    this.apply(t, update);
+    this.apply(t, update, first, prev);
     if (t.conn.retiringWs !== null) this.overlap.afterDiff(t);
   }
 
   /** Applies a continuing diff (the depth rule, then the sink). HOT PATH. */
-  private apply(t: BinanceTopic, update: BookUpdate): void {
+  private apply(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {
     t.lastMsgMs = this.now();
     t.lastSeq = update.venueSeq;
+    // A refresh of the bounded book runs (cold): the diff is buffered for its snapshot first, and one that completes
+    // it is in the refreshed book, published as a snapshot.
+    if (t.refreshing && this.band.buffer(t, update, first, prev)) return;
     if (t.bidFloor >= 0 || t.askCeiling !== Infinity) this.clipBeyondDepth(t, update);
     this.deltas++;
     this.sink!.onBookUpdate(t.index, update);
@@ -363,6 +395,7 @@ export class BinanceAdapter implements VenueAdapter {
     // The stream is not silent: a snapshot queued behind the REST weight budget (a reconnect of 200 symbols waits
     // minutes for it) must not be taken for a stale stream, whose resync would queue yet another snapshot.
     t.lastMsgMs = this.now();
+    if (t.refreshing) this.band.cancel(t); // left LIVE without a resync (halted, stale): a refresh has no book to refresh
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
     // During a planned reconnect's overlap the old socket's diffs fill the bridge; the replacement's wait (overlap-hold.ts).
     if (t.conn.retiringWs !== null && this.overlap.holdForBridge(t, update, first, prev)) return;
@@ -411,7 +444,7 @@ export class BinanceAdapter implements VenueAdapter {
     if (!d) return;
     if (t.awaitingFirst) {
       t.awaitingFirst = false; // the bridge checked this one against the snapshot
-      this.apply(t, u);
+      this.apply(t, u, d.first, d.prev);
       if (d.held) this.overlap.heldApplied++;
       if (t.conn.retiringWs !== null) this.overlap.settle(t); // what the overlap held for the bridge
       return;
@@ -468,11 +501,36 @@ export class BinanceAdapter implements VenueAdapter {
     if (this.keepBuffer) return; // a refused snapshot: the same buffer waits for the next one
     this.overlap.drop(t);
     this.bridge.cancel(t);
+    this.band.cancel(t);
     abandonFetch(t);
     t.bridgeSeq++;
     t.fetching = false;
     t.awaitingFirst = false;
   }
+
+  /**
+   * The app's check after each applied update, before it is published: a side bounded by its snapshot's depth and
+   * left empty is DEPTH_EXHAUSTED (not published; the book resyncs); one that runs low is refreshed (depth-band.ts).
+   */
+  verify(index: number, book: BookView): StatusReason {
+    const t = this.topics[index]!;
+    if (t.bidFloor < 0 && t.askCeiling === Infinity) return StatusReason.NONE; // both sides whole: nothing to run out
+    return this.band.check(t, book);
+  }
+
+  /** A LIVE book's refresh snapshot, asked for only while the REST budget has half of it spare (depth-band.ts). */
+  private fetchRefresh(t: BinanceTopic): boolean {
+    if (!this.rest.spareRoomFor(t.market, this.snapshotFetch.urlOf(t))) return false;
+    this.snapshotFetch.start(t, this.refreshTarget);
+    return true;
+  }
+
+  private readonly refreshTarget = {
+    isBridging: (t: BinanceTopic) => this.band.isRefreshing(t),
+    supply: (t: BinanceTopic, u: BookUpdate, seq: number) => this.band.supply(t, u, seq),
+    refused: (t: BinanceTopic, detail: string) => this.band.refused(t, detail),
+    retry: false,
+  };
 
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
     conn.unknownTopic++;
@@ -525,9 +583,9 @@ export class BinanceAdapter implements VenueAdapter {
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
     const { unattributedParseErrors } = this;
     const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors };
-    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap } = this;
+    const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band } = this;
     // The instrument counters (changes, re-checks, reloads, late symbols) are the watch's.
-    return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap }), ...this.watch.stats() };
+    return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band }), ...this.watch.stats() };
   }
 
   /** Cold: every connection (none when replaying), so /readyz can say which venue is down and why. */
@@ -540,9 +598,9 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
-  topicInfo(index: number): { state: string; lastU: number; bridging: boolean; resyncs: number; connection: number } {
+  topicInfo(index: number): { state: string; lastU: number; bridging: boolean; refreshing: boolean; resyncs: number; connection: number } {
     const t = this.topics[index]!;
-    return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), resyncs: t.resyncs, connection: t.conn.id };
+    return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), refreshing: t.refreshing, resyncs: t.resyncs, connection: t.conn.id };
   }
 }
 

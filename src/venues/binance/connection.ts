@@ -28,6 +28,10 @@ export class BinanceTopic extends TopicState<BinanceConnection> {
   askCeiling = Infinity;
   /** Diff levels dropped as beyond the snapshot's depth (cold read). */
   beyondDepth = 0;
+  /** A make-before-break refresh of the LIVE book runs (depth-band.ts): its diffs are also buffered for a new snapshot. */
+  refreshing = false;
+  /** No refresh starts before this (the adapter's clock): one per second at most, also after one that failed. */
+  refreshNotBeforeMs = 0;
   /** The current bridge's snapshot request went out (during a resync backoff diffs are buffered, nothing fetched). */
   fetching = false;
   /** Bumped per bridge: a late snapshot of an older one is dropped. */

@@ -29,4 +29,9 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
   /** Streams per connection (default 200; at most 1024). */
   maxStreamsPerConnection?: number;
   maxArgsPerRequest?: number;
+  /**
+   * A side bounded by its snapshot's depth is refreshed (a new snapshot bridged while the book stays LIVE) once it
+   * holds at most ⌈limit × this⌉ levels (default 0.25, depth-band.ts; 0: never, only the resync when it is empty).
+   */
+  depthRefreshFraction?: number;
 }

@@ -31,8 +31,8 @@ interface Held {
 }
 
 export interface OverlapHost {
-  /** Applies a diff that chains on the book (the adapter's apply). */
-  apply(t: BinanceTopic, u: BookUpdate): void;
+  /** Applies a diff that chains on the book (the adapter's apply), with its U and pu. */
+  apply(t: BinanceTopic, u: BookUpdate, first: number, prev: number): void;
   /** A break: count it and resync the stream. */
   breakStream(t: BinanceTopic, first: number, prev: number, u: number): void;
   /** A held diff the book had by then (counted as a duplicate). */
@@ -171,7 +171,7 @@ export class OverlapHold {
       list.shift();
       this.heldApplied++;
       if (h.fromReplacement) this.joined.set(t, t.conn.generation);
-      this.host.apply(t, h.update);
+      this.host.apply(t, h.update, h.first, h.prev);
     }
     if (list.length === 0 || t.book !== BookState.LIVE) this.held.delete(t);
   }

@@ -63,6 +63,15 @@ export class BinanceRest {
     return this.budgets.get(market)?.heldUntilMs(this.now()) ?? 0;
   }
 
+  /**
+   * Whether a request of `url` may go now and leave at least half of the market's budget unspent, nothing waiting
+   * for it: a refresh of a LIVE book (depth-band.ts) never holds up a snapshot a resyncing book waits for.
+   */
+  spareRoomFor(market: MarketName, url: string): boolean {
+    const b = this.budgets.get(market);
+    return b !== undefined && b.waiting === 0 && b.waitMs(this.now(), weightOf(market, url) + Math.ceil(b.maxWeight / 2)) === 0;
+  }
+
   rateLimited(): number {
     return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
   }

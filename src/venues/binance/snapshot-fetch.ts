@@ -17,6 +17,19 @@ import { apiPrefix } from "./protocol.ts";
 import type { BinanceRest } from "./rest.ts";
 import { BinanceScanner } from "./scanner.ts";
 
+/**
+ * Where a snapshot goes: the stream's bridge (a book being resynced), or the refresh of a LIVE book whose bounded side
+ * ran low (depth-band.ts), which is not asked again when refused: its book stays LIVE, a later diff tries again.
+ */
+export interface SnapshotTarget {
+  isBridging(t: BinanceTopic): boolean;
+  supply(t: BinanceTopic, snapshot: BookUpdate, seq: number): void;
+  /** Refused or unreadable (t.fetching is already false). */
+  refused(t: BinanceTopic, detail: string): void;
+  /** Asked again at once after a refusal unless the stream waits out its resync backoff. */
+  readonly retry: boolean;
+}
+
 /** What the snapshot fetch needs from its adapter. */
 export interface SnapshotFetchDeps {
   readonly config: VenueConfig;
@@ -37,17 +50,26 @@ export class BinanceSnapshotFetch {
   refused = 0;
   abandoned = 0;
   private readonly scanner = new BinanceScanner();
+  /** The stream's bridge, with the adapter's handling of a refused snapshot. */
+  private readonly bridgeTarget: SnapshotTarget;
 
-  constructor(private readonly d: SnapshotFetchDeps) {}
+  constructor(private readonly d: SnapshotFetchDeps) {
+    this.bridgeTarget = { isBridging: (t) => d.bridge.isBridging(t), supply: (t, u, seq) => void d.bridge.supply(t, u, seq), refused: d.refused, retry: true };
+  }
 
-  /** Asks REST for the bridging stream's snapshot (through the market's weight budget). */
-  start(t: BinanceTopic): void {
+  /** The URL of `t`'s depth snapshot (its weight is the budget's business: rest.ts weightOf). */
+  urlOf(t: BinanceTopic): string {
+    return `${restBaseOf(this.d.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
+  }
+
+  /** Asks REST for the stream's snapshot (through the market's weight budget), for its bridge or another target. */
+  start(t: BinanceTopic, target: SnapshotTarget = this.bridgeTarget): void {
     t.fetching = true;
     const seq = t.bridgeSeq;
     const into = new BookUpdate();
     const abort = new AbortController();
     t.fetchAbort = abort;
-    const current = () => t.bridgeSeq === seq && this.d.bridge.isBridging(t) && !this.d.stopping();
+    const current = () => t.bridgeSeq === seq && target.isBridging(t) && !this.d.stopping();
     this.fetch(t, abort.signal).then(
       ({ url, body }) => {
         if (t.fetchAbort === abort) t.fetchAbort = null;
@@ -63,10 +85,10 @@ export class BinanceSnapshotFetch {
         try {
           id = this.readFor(t, body, into);
         } catch (err) {
-          this.onRefused(t, err);
+          this.onRefused(t, err, target);
           return;
         }
-        this.d.bridge.supply(t, into, id);
+        target.supply(t, into, id);
       },
       (err: unknown) => {
         if (t.fetchAbort === abort) t.fetchAbort = null;
@@ -75,19 +97,19 @@ export class BinanceSnapshotFetch {
           return;
         }
         if (!current()) return;
-        this.onRefused(t, err);
+        this.onRefused(t, err, target);
       },
     );
   }
 
-  /** A refused or unreadable snapshot of the current bridge. */
-  private onRefused(t: BinanceTopic, err: unknown): void {
+  /** A refused or unreadable snapshot of the current bridge (or refresh). */
+  private onRefused(t: BinanceTopic, err: unknown, target: SnapshotTarget): void {
     this.refused++;
     // The buffered diffs stay valid for a later snapshot (Binance: "go back to step 3"): keep buffering, and
     // ask again once the resync backoff is over (the adapter's onBackoffOver).
     t.fetching = false;
-    this.d.refused(t, err instanceof Error ? err.message : String(err));
-    if (!t.resyncDelayed && this.d.bridge.isBridging(t)) this.start(t);
+    target.refused(t, err instanceof Error ? err.message : String(err));
+    if (target.retry && !t.resyncDelayed && target.isBridging(t)) this.start(t, target);
   }
 
   /** A REST depth body → `into`: the scanner, else the JSON path, which decides and names the problem (throws). */
@@ -99,7 +121,7 @@ export class BinanceSnapshotFetch {
   /** The snapshot REST call of a bridge (through the market's weight budget): its URL and body. */
   private async fetch(t: BinanceTopic, signal: AbortSignal): Promise<{ url: string; body: string }> {
     if (!this.d.instrumentOf(t)) throw new Error("no instrument");
-    const url = `${restBaseOf(this.d.config, t.market)}${apiPrefix(t.market)}/depth?symbol=${encodeURIComponent(t.symbol)}&limit=${t.depth}`;
+    const url = this.urlOf(t);
     const res = await this.d.rest.fetchOf(t.market)(url, { signal });
     const body = await res.text();
     if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);

@@ -10,6 +10,7 @@ import type { RestBridge } from "../common/rest-bridge.ts";
 import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { BinanceConnection, BinanceTopic } from "./connection.ts";
+import type { DepthBand } from "./depth-band.ts";
 import { CONNECTION_COUNTERS } from "./metrics.ts";
 import type { OverlapHold } from "./overlap-hold.ts";
 import type { BinanceRest } from "./rest.ts";
@@ -39,6 +40,7 @@ export interface BinanceStatsParts {
   readonly control: SubscriptionControl;
   readonly parseErrorsByCode: ReadonlyMap<string, number>;
   readonly overlap: OverlapHold;
+  readonly band: DepthBand;
 }
 
 export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<string, number> {
@@ -64,6 +66,9 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     snapshotsNotBridging: p.bridge.noBridge,
     bridgesFailed: c.bridgesFailed,
     levelsBeyondDepth: p.topics.reduce((n, t) => n + t.beyondDepth, 0),
+    depthRefreshes: p.band.refreshes,
+    depthRefreshFailures: p.band.refreshFailures,
+    depthExhausted: p.band.exhausted,
     usedWeightBlocks: p.rest.usedWeightBlocks,
     restRateLimited: p.rest.rateLimited(),
     restBanned: p.rest.banned(),

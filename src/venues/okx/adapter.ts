@@ -258,8 +258,9 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   /** Integrity hook after each applied message. Production's checksum 0 is answered here, on the app's hot path. */
-  verify(index: number, book: BookView): boolean {
-    return this.checksums[index] === 0 || verifyChecksum(this, index, book); // the top 25 against it (book-hooks.ts)
+  verify(index: number, book: BookView): StatusReason {
+    // The top 25 against it (book-hooks.ts).
+    return this.checksums[index] === 0 || verifyChecksum(this, index, book) ? StatusReason.NONE : StatusReason.CHECKSUM_MISMATCH;
   }
 
   stop(): Promise<void> {

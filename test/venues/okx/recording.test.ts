@@ -51,7 +51,7 @@ class BuilderSink implements BookSink {
     const r = u.isSnapshot ? b.applySnapshot(u) : b.applyDelta(u);
     if (r !== ApplyResult.APPLIED) return;
     this.verified++;
-    if (!this.adapter.verify(index, b)) {
+    if (this.adapter.verify(index, b) !== StatusReason.NONE) {
       b.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
       this.invalid.push({ index, reason: StatusReason.CHECKSUM_MISMATCH });
       this.adapter.requestResync(index, StatusReason.CHECKSUM_MISMATCH);

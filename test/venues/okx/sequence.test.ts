@@ -213,14 +213,14 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     const { adapter, sink, feed, instruments } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
     feed(frame("BTC-USDT", "update", 10, 11, [["100", "3"]]));
-    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(StatusReason.NONE);
     expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([0, 0]);
     // The top 25 "100.1:1:100.2:2:100:3" as CRC-32 (IEEE), signed: right passes, anything else fails.
     const right = crc32Signed("100.1:1:100.2:2:100:3");
     feed(frame("BTC-USDT", "update", 11, 12, [], [], right));
-    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(true);
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(StatusReason.NONE);
     feed(frame("BTC-USDT", "update", 12, 13, [], [], right + 1));
-    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(false);
+    expect(adapter.verify(0, viewOf(sink, 0, instruments[0]!))).toBe(StatusReason.CHECKSUM_MISMATCH);
     expect([adapter.stats().checksumsVerified, adapter.stats().checksumMismatches]).toEqual([2, 1]);
   });
 

@@ -1,0 +1,178 @@
+/**
+ * A book bounded by a small snapshot limit (docs/venues/binance.md, "Depth: levels beyond the snapshot") when the
+ * price moves further than the snapshot covered: the simulator's whole book moved (moveBook) under a real connection.
+ * The sink is the app's publish rule (src/app/feeder.ts VenuePipeline): a BookBuilder per book, the adapter's verify()
+ * after every applied update, a book verify() refuses is not published but RESYNCING with its reason. Every book
+ * published LIVE must have both sides (the simulator always has) and be the simulator's book at that update id down to
+ * its depth: the top levels of each side, exactly.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { BookBuilder, ApplyResult } from "../../../src/book/index.ts";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
+import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { levelsOfSim, levelsOfView, waitFor } from "../../e2e/harness.ts";
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+type M = "spot" | "linear";
+
+/** The app's publish rule over one book (index 0), judging every book it would publish. */
+class AppSink implements BookSink {
+  builder: BookBuilder | undefined;
+  adapter: BinanceAdapter | undefined;
+  readonly invalid: StatusReason[] = [];
+  readonly violations: string[] = [];
+  published = 0;
+  constructor(
+    private readonly sim: BinanceSim,
+    private readonly market: M,
+    private readonly symbol: string,
+  ) {}
+  onBookUpdate(index: number, u: BookUpdate): void {
+    const b = this.builder!;
+    const r = u.isSnapshot ? b.applySnapshot(u) : b.applyDelta(u);
+    if (r === ApplyResult.IGNORED_NOT_LIVE) return;
+    if (r === ApplyResult.CROSSED) {
+      this.adapter!.requestResync(index, StatusReason.CROSSED_BOOK);
+      return;
+    }
+    const why = (this.adapter!.verify?.(index, b) ?? StatusReason.NONE) as StatusReason;
+    if (why !== StatusReason.NONE) {
+      if (b.markInvalid(BookState.RESYNCING, why)) this.invalid.push(why);
+      this.adapter!.requestResync(index, why);
+      return;
+    }
+    this.judge(b);
+  }
+  onBookInvalid(_index: number, state: BookState, reason: StatusReason): void {
+    if (this.builder!.markInvalid(state, reason)) this.invalid.push(reason);
+  }
+  onInstrumentChanged(): void {}
+  private judge(b: BookBuilder): void {
+    this.published++;
+    if (b.state !== BookState.LIVE) return;
+    const at = this.sim.bookAt(this.market, this.symbol, b.venueSeq);
+    if (!at) return void this.violations.push(`LIVE at u=${b.venueSeq}, which the simulator never had`);
+    const want = levelsOfSim(at, b.instrument.priceExp, b.instrument.qtyExp);
+    const got = levelsOfView(b);
+    if (got.bids.length === 0 || got.asks.length === 0) this.violations.push(`LIVE at u=${b.venueSeq} with ${got.bids.length} bids and ${got.asks.length} asks (the simulator: ${want.bids.length} and ${want.asks.length})`);
+    const top = (side: [number, number][], n: number) => JSON.stringify(side.slice(0, n));
+    if (JSON.stringify(got.bids) !== top(want.bids, got.bids.length) || JSON.stringify(got.asks) !== top(want.asks, got.asks.length)) this.violations.push(`LIVE at u=${b.venueSeq} but not the simulator's top levels`);
+  }
+}
+
+async function setup(market: M, depth: number, levels = 40) {
+  const symbol = "BTCUSDT";
+  const sim = await startBinanceSimulator({ markets: [{ market, symbols: [symbol] }], seed: 3, levels, history: true });
+  const subs: Subscription[] = [{ market, symbol, depth }];
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir("binance-depth-band"), "i.json"),
+    markets: [{ market, depth, symbols: [symbol] }],
+    overrides: new Map(),
+  };
+  // What a capture would hold, in the order the adapter met it (frames, REST answers, connection events).
+  const recorded: { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number }[] = [];
+  const adapter = new BinanceAdapter(config, subs, {
+    log: silentLogger,
+    resyncBackoffBaseMs: 20,
+    resyncBackoffMaxMs: 100,
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+  });
+  stops.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
+  const replay = async () => {
+    const again = new BinanceAdapter(config, subs, { log: silentLogger });
+    const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
+    const sink2 = new AppSink(sim, market, symbol);
+    sink2.builder = new BookBuilder(instrumentsAgain[0]!);
+    sink2.adapter = again;
+    again.startReplay(sink2);
+    for (const r of recorded) {
+      if (r.frame !== undefined) again.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
+      else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent(market, r.connection, r.url!, r.tsRecvUs);
+      else again.ingestRest(market, r.connection, r.url!, r.body!, r.tsRecvUs);
+    }
+    await again.stop();
+    return { again, sink2 };
+  };
+  const instruments = (await adapter.loadInstruments()) as Instrument[];
+  const sink = new AppSink(sim, market, symbol);
+  sink.builder = new BookBuilder(instruments[0]!);
+  sink.adapter = adapter;
+  adapter.start(sink);
+  await waitFor(() => sink.builder!.state === BookState.LIVE, "the book LIVE");
+  /** The book published LIVE at the simulator's latest update id. */
+  const caughtUp = () => sink.builder!.state === BookState.LIVE && sink.builder!.venueSeq === sim.book(market, symbol).u;
+  // The simulator sends diffs when told (and one after a subscription or a REST answer): a book being resynced needs them.
+  const keepDiffsComing = () => {
+    if (sink.builder!.state !== BookState.LIVE) sim.step(1);
+  };
+  return { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay };
+}
+
+describe("Binance: a side bounded by the snapshot's limit when the price moves beyond it", () => {
+  for (const market of ["spot", "linear"] as const) {
+    test(`${market}: the book moves past a depth-5 snapshot in one diff: the bids empty, the book leaves LIVE (depth_exhausted), never published LIVE without bids, and comes back as the venue's top levels`, async () => {
+      const { sim, adapter, sink, symbol, caughtUp, keepDiffsComing } = await setup(market, 5);
+      // 40 ticks down: a depth-5 side spans 5–15 ticks, so every bid the snapshot covered is gone and the new ones are
+      // all below its worst price. Before: the book stayed LIVE with no bid at all, and nothing resynced it.
+      sim.moveBook(market, symbol, -40);
+      await waitFor(() => sink.invalid.length > 0 && caughtUp(), "the book resynced and LIVE again", 10_000, keepDiffsComing);
+      expect(sink.violations).toEqual([]);
+      expect(sink.invalid).toContain(StatusReason.DEPTH_EXHAUSTED);
+      expect(adapter.stats().depthExhausted).toBeGreaterThanOrEqual(1); // the simulator's next diffs may exhaust 5 levels again
+      expect(sink.builder!.bidCount).toBeGreaterThan(0);
+    });
+
+    test(`${market}: the book walks down a tick at a time: the bounded side is refreshed (a new snapshot bridged while LIVE) before it empties; the book never leaves LIVE`, async () => {
+      // Depth 20 (~40 ticks a side): the simulator's own diffs (one follows each REST answer) move a few ticks, which
+      // a depth-5 band may not survive between two diffs. 80 ticks walk past it (the fair price pulls back a little).
+      const { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay } = await setup(market, 20);
+      for (let i = 0; i < 80; i++) {
+        sim.moveBook(market, symbol, -1);
+        // Each step waits for the book to take it (and a refresh under way to complete): the walk is slower than REST.
+        await waitFor(() => caughtUp() && !adapter.topicInfo(0).refreshing, `step ${i} applied`, 10_000, keepDiffsComing);
+      }
+      expect(sink.violations).toEqual([]);
+      expect(sink.invalid).toEqual([]);
+      expect(adapter.stats().depthRefreshes).toBeGreaterThanOrEqual(1);
+      expect(adapter.stats().depthExhausted).toBe(0);
+      // Replayed, the recorded answers refresh the book where the live run did: the same book, never left LIVE.
+      const { again, sink2 } = await replay();
+      expect(sink2.violations).toEqual([]);
+      expect(sink2.invalid).toEqual([]);
+      expect(again.stats().depthRefreshes).toBe(adapter.stats().depthRefreshes);
+      expect(levelsOfView(sink2.builder!)).toEqual(levelsOfView(sink.builder!));
+    });
+  }
+
+  test("a snapshot side with fewer levels than the limit is the whole side: a far move keeps the book LIVE and whole, without a refresh or a resync", async () => {
+    const { sim, adapter, sink, symbol, caughtUp } = await setup("spot", 5, 3);
+    sim.moveBook("spot", symbol, -40);
+    await waitFor(caughtUp, "the move applied");
+    sim.moveBook("spot", symbol, 60);
+    await waitFor(caughtUp, "the move back applied");
+    expect(sink.violations).toEqual([]);
+    expect(sink.invalid).toEqual([]);
+    expect(sink.builder!.bidCount).toBe(sim.book("spot", symbol).bids.size);
+    expect(adapter.stats().depthRefreshes).toBe(0);
+    expect(adapter.stats().depthExhausted).toBe(0);
+  });
+});
