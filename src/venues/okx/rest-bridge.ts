@@ -189,7 +189,8 @@ export class RestBridge {
         }
       }
       u.venueSeq = seqId;
-      u.tsExchangeUs = typeof d.ts === "string" ? Number(d.ts) * 1000 : 0;
+      // The socket's rule (parse-json.ts): 1-15 digits, else unknown (0). Number() read "abc" as NaN, "1e3" as 1 s.
+      u.tsExchangeUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
       u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;

@@ -52,8 +52,11 @@ class MapSink implements BookSink {
   asks: Map<number, number>[] = [new Map(), new Map()];
   seq: number[] = [0, 0];
   applied = 0;
+  /** Each snapshot's tsExchangeUs, as handed over. */
+  snapshotTsUs: number[] = [];
   invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   onBookUpdate(index: number, u: BookUpdate): void {
+    if (u.isSnapshot) this.snapshotTsUs.push(u.tsExchangeUs);
     if (u.isSnapshot || u.replace) {
       this.bids[index] = new Map();
       this.asks[index] = new Map();
@@ -361,6 +364,16 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.topicInfo(0).state).not.toBe("live");
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
     expect(adapter.stats().gaps).toBe(1);
+  });
+
+  test("a REST book's ts that is not 1-15 digits is unknown (0), as on the socket: never NaN nor a time read from another form", async () => {
+    for (const [ts, us] of [["abc", 0], ["1e3", 0], ["-5", 0], ["", 0], ["1700000000123", 1700000000123000]] as const) {
+      const { feed, adapter, sink } = await setup();
+      feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+      const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":${JSON.stringify(ts)},"seqId":10}]}`;
+      expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      expect([ts, sink.snapshotTsUs]).toEqual([ts, [us]]);
+    }
   });
 
   test("a maintenance reset among the buffered updates: a REST book provably before it (below its seqId) or after it (above its prevSeqId) bridges", async () => {
