@@ -424,6 +424,35 @@ describe("okx full books (books5)", () => {
   });
 });
 
+describe("okx full books: the data's instId", () => {
+  // Bybit's data.s must be the topic's symbol; OKX's books5 / bbo-tbt data carry an instId too, which was skipped: a
+  // push whose arg names one instrument and whose data another replaced the arg's book with it, LIVE (on a quiet
+  // instrument books5 pushes nothing more until it changes: wrong for up to the stale period). Both readers.
+  test("an instId in data that is not the arg's is a parse error resyncing the arg's book, never applied", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const book5 = (inst: string, bid: string, pretty = false) =>
+      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],${pretty ? " " : ""}"instId":"${inst}","ts":"1700000000000","seqId":5}]}`;
+    for (const [inst, pretty] of [["ETH-USDT", false], ["BTC-USDTX", false], ["BTC-USD", false], ["ETH-USDT", true]] as const) {
+      const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+      await adapter.loadInstruments();
+      const sink = new MapSink();
+      adapter.startReplay(sink);
+      expect(adapter.ingestFrame("spot", "c", book5("BTC-USDT", "100.1", pretty), 1)).toBe(true);
+      expect(adapter.topicInfo(0).state).toBe("live");
+      expect(adapter.ingestFrame("spot", "c", book5(inst, "100.2", pretty), 1)).toBe(true);
+      expect([inst, pretty, [...sink.bids[0]!.keys()], adapter.topicInfo(0).state]).toEqual([inst, pretty, [1001], "resyncing"]);
+      expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    }
+  });
+});
+
 describe("okx connection plan", () => {
   test("fewer than 30 channels per connection by default: 59 books of a market take 3 connections (29, 29, 1)", async () => {
     const symbols = Array.from({ length: 59 }, (_, i) => `S${i}-USDT`);
