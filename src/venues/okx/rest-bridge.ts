@@ -210,7 +210,10 @@ export class RestBridge {
       if (sc.seqId < sc.prevSeqId && sc.seqId <= seqId && seqId <= sc.prevSeqId) {
         this.a.c.gaps++;
         this.a.log.warn("okx: REST snapshot may be from either side of a buffered maintenance reset; resyncing", {
-          ...{ topic: t.topic, snapshotSeqId: seqId, resetPrevSeqId: sc.prevSeqId, resetSeqId: sc.seqId },
+          topic: t.topic,
+          snapshotSeqId: seqId,
+          resetPrevSeqId: sc.prevSeqId,
+          resetSeqId: sc.seqId,
         });
         this.drop(t.index);
         this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);

@@ -341,7 +341,6 @@ export class OkxScanner {
     return true;
   }
 
-  /** From `from`, the position of the closing quote of a string with no escapes or control characters; -1 otherwise. */
   /** Whether the bytes [from, to) are the arg's instId. */
   private sameAsArgInst(from: number, to: number): boolean {
     const b = this.bytes;
@@ -351,6 +350,7 @@ export class OkxScanner {
     return true;
   }
 
+  /** From `from`, the position of the closing quote of a string with no escapes or control characters; -1 otherwise. */
   private skipPlain(from: number): number {
     const b = this.bytes;
     for (let i = from; ; i++) {
