@@ -298,9 +298,16 @@ export class OkxAdapter implements VenueAdapter {
     if (sc.action === ACTION_SNAPSHOT) {
       const now = this.now();
       t.lastMsgMs = now;
-      const continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
+      let continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
+      // Live, one socket, the one the book's messages came from: no stream can lag behind it, so a snapshot older
+      // than the book is the venue's book starting over (a reset), as Bybit's older snapshot on its socket of record.
+      // Ignored as a replacement's, it left the book LIVE at levels the venue had replaced.
+      const oneStream = !this.books.replaying && t.conn.retiringWs === null && this.soloGen[index] === t.conn.generation;
       if (t.conn.retiringWs === null) this.soloGen[index] = t.conn.generation;
-      if (continues && sc.seqId <= t.lastSeq) {
+      if (continues && sc.seqId < t.lastSeq && oneStream) {
+        this.c.maintenanceResets++;
+        continues = false;
+      } else if (continues && sc.seqId <= t.lastSeq) {
         // The book is already past it: the replacement socket's snapshot during a make-before-break. That socket's
         // stream starts here, behind the book.
         this.c.olderSnapshots++;

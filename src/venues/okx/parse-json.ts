@@ -65,6 +65,8 @@ export function parseBookObject(
   if (!Array.isArray(msg.data) || msg.data.length !== 1 || typeof msg.data[0] !== "object" || msg.data[0] === null) return SCAN_ERR_SHAPE;
   const d = msg.data[0] as Record<string, unknown>;
   if (!Array.isArray(d.asks) || !Array.isArray(d.bids)) return SCAN_ERR_SHAPE;
+  // books5 / bbo-tbt name the instrument in data too: another one's data under this arg is refused, never applied.
+  if (d.instId !== undefined && d.instId !== msg.arg.instId) return SCAN_ERR_FIELD;
   u.reset();
   u.isSnapshot = out.action === ACTION_SNAPSHOT;
   const pe = table.priceExp[entry]!;

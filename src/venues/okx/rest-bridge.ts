@@ -189,7 +189,8 @@ export class RestBridge {
         }
       }
       u.venueSeq = seqId;
-      u.tsExchangeUs = typeof d.ts === "string" ? Number(d.ts) * 1000 : 0;
+      // The socket's rule (parse-json.ts): 1-15 digits, else unknown (0). Number() read "abc" as NaN, "1e3" as 1 s.
+      u.tsExchangeUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
       u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;
@@ -197,9 +198,30 @@ export class RestBridge {
       this.retry(b);
       return;
     }
+    const conn = t.conn;
+    // A maintenance reset among the buffered updates (seqId < prevSeqId): a REST book whose seqId lies between the
+    // reset's seqId and its prevSeqId may be from before it or after it, and seqIds cannot tell which. Bridged on the
+    // wrong side, the book went LIVE at levels the venue no longer had (and then ignored the next updates as ones
+    // the REST book held). Only below or above that range is it placed; inside it the book resyncs (live, a fresh
+    // subscribe starts after the reset). Decided on the buffer and the answer alone, so replay decides the same.
+    for (const f of b.frames) {
+      if (conn.readAgain(f) < 0) continue;
+      const sc = conn.scanner;
+      if (sc.seqId < sc.prevSeqId && sc.seqId <= seqId && seqId <= sc.prevSeqId) {
+        this.a.c.gaps++;
+        this.a.log.warn("okx: REST snapshot may be from either side of a buffered maintenance reset; resyncing", {
+          topic: t.topic,
+          snapshotSeqId: seqId,
+          resetPrevSeqId: sc.prevSeqId,
+          resetSeqId: sc.seqId,
+        });
+        this.drop(t.index);
+        this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+        return;
+      }
+    }
     // Drop what the snapshot already holds; the first update kept must reach back to it. Each buffered frame is read
     // again as on arrival (conn.readAgain: the scanner, else the JSON path, which some were buffered from).
-    const conn = t.conn;
     let first = 0;
     for (; first < b.frames.length; first++) {
       const f = b.frames[first]!;

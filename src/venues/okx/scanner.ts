@@ -107,6 +107,9 @@ export class OkxScanner {
   /** 0 when absent (deprecated field: always 0 in production). */
   checksum = 0;
   private pos = 0;
+  /** Where the arg's instId lies in the frame's bytes: a data `instId` (books5, bbo-tbt) must be the same. */
+  private instStart = 0;
+  private instEnd = 0;
   /**
    * The frame's bytes (ASCII: one per UTF-16 unit at the same offset) with a 0 sentinel: indexing bytes and reading
    * four digits at once through the DataView is cheaper than charCodeAt per character (the Bybit scanner measured
@@ -184,6 +187,8 @@ export class OkxScanner {
     }
     p = this.skipPlain(is);
     if (p < 0 || b[p + 1] !== RBRACE) return SCAN_FALLBACK;
+    this.instStart = is;
+    this.instEnd = p;
     const entry = table.findFrame(this.view, cs, p);
     if (entry < 0) return SCAN_UNKNOWN_TOPIC;
     if (this.at(p, L_UPDATE_DATA)) {
@@ -305,6 +310,8 @@ export class OkxScanner {
         bit = SEEN_INST;
         const q = this.skipPlain(p + 9);
         if (q < 0) return SCAN_FALLBACK;
+        // Another instrument's data under this arg: the JSON path names it (and its book resyncs), never applied.
+        if (!this.sameAsArgInst(p + 9, q)) return SCAN_FALLBACK;
         this.pos = q + 1;
       } else return SCAN_FALLBACK;
       if ((seen & bit) !== 0) return SCAN_FALLBACK; // a duplicate key: JSON.parse keeps the last one
@@ -331,6 +338,15 @@ export class OkxScanner {
     const words = l.words;
     const masks = l.masks;
     for (let i = 0; i < words.length; i++) if ((dv.getInt32(p + 4 * i, true) & masks[i]!) !== words[i]) return false;
+    return true;
+  }
+
+  /** Whether the bytes [from, to) are the arg's instId. */
+  private sameAsArgInst(from: number, to: number): boolean {
+    const b = this.bytes;
+    const n = this.instEnd - this.instStart;
+    if (to - from !== n) return false;
+    for (let i = 0; i < n; i++) if (b[from + i] !== b[this.instStart + i]) return false;
     return true;
   }
 

@@ -126,7 +126,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("sequence_gaps_total", "Sequence breaks (each resyncs its book)", s.gaps!),
     counter("duplicates_total", "Repeats of messages the book has (delivered twice, or by the lagging socket of a planned reconnect), ignored", s.duplicates!),
     counter("keepalives_total", "Empty prevSeqId == seqId keepalive messages", s.keepalives!),
-    counter("maintenance_resets_total", "seqId < prevSeqId maintenance resets accepted", s.maintenanceResets!),
+    counter("maintenance_resets_total", "seqId < prevSeqId maintenance resets accepted (and older snapshots on the book's one socket)", s.maintenanceResets!),
     counter("resyncs_total", "Book resyncs started", s.resyncs!),
     counter("checksums_verified_total", "Non-zero checksums verified", s.checksumsVerified!),
     counter("checksum_mismatches_total", "Checksums that disagreed with the book", s.checksumMismatches!),

@@ -52,8 +52,11 @@ class MapSink implements BookSink {
   asks: Map<number, number>[] = [new Map(), new Map()];
   seq: number[] = [0, 0];
   applied = 0;
+  /** Each snapshot's tsExchangeUs, as handed over. */
+  snapshotTsUs: number[] = [];
   invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
   onBookUpdate(index: number, u: BookUpdate): void {
+    if (u.isSnapshot) this.snapshotTsUs.push(u.tsExchangeUs);
     if (u.isSnapshot || u.replace) {
       this.bids[index] = new Map();
       this.asks[index] = new Map();
@@ -342,6 +345,59 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().ignoredBeforeSnapshot).toBe(0);
   });
+
+  // A maintenance reset among the buffered updates: a REST book whose seqId lies between the reset's seqId and its
+  // prevSeqId may be from either side of it. Before, a REST book from before the reset at its prevSeqId (15) dropped
+  // every buffered update as "held" (the post-reset seqIds 3, 5 are ≤ 15), went LIVE at the pre-reset levels, and then
+  // ignored each next update as one the REST book held (prevSeqId and seqId below 15): LIVE and not the venue's book.
+  const REST_AT = (seq: number) =>
+    `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"1700000000000","seqId":${seq}}]}`;
+  const REST_URL = "https://www.okx.com/api/v5/market/books?instId=BTC-USDT&sz=400";
+  test("a maintenance reset among the buffered updates: a REST book that may be from either side of it is not bridged (the book resyncs)", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    feed(frame("BTC-USDT", "update", 10, 15, [["99.9", "1"]]));
+    feed(frame("BTC-USDT", "update", 15, 3, [["100", "0"]], [["100.6", "5"]])); // the maintenance reset
+    feed(frame("BTC-USDT", "update", 3, 5, [["99.8", "2"]]));
+    expect(adapter.ingestRest("spot", "c", REST_URL, REST_AT(15), 5)).toBe(true);
+    feed(frame("BTC-USDT", "update", 5, 8, [["99.7", "1"]]));
+    expect(adapter.topicInfo(0).state).not.toBe("live");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(adapter.stats().gaps).toBe(1);
+  });
+
+  test("a REST book's ts that is not 1-15 digits is unknown (0), as on the socket: never NaN nor a time read from another form", async () => {
+    for (const [ts, us] of [["abc", 0], ["1e3", 0], ["-5", 0], ["", 0], ["1700000000123", 1700000000123000]] as const) {
+      const { feed, adapter, sink } = await setup();
+      feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+      const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":${JSON.stringify(ts)},"seqId":10}]}`;
+      expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      expect([ts, sink.snapshotTsUs]).toEqual([ts, [us]]);
+    }
+  });
+
+  test("a maintenance reset among the buffered updates: a REST book provably before it (below its seqId) or after it (above its prevSeqId) bridges", async () => {
+    // Before it: (15,12) resets to 12, and the REST book at 10 is below every post-reset seqId.
+    const a = await setup();
+    a.feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    a.feed(frame("BTC-USDT", "update", 10, 15, [["99.9", "1"]]));
+    a.feed(frame("BTC-USDT", "update", 15, 12, [["100", "0"]]));
+    a.feed(frame("BTC-USDT", "update", 12, 13, [["99.8", "2"]]));
+    expect(a.adapter.ingestRest("spot", "c", REST_URL, REST_AT(10), 5)).toBe(true);
+    expect([a.adapter.topicInfo(0).state, a.sink.seq[0]]).toEqual(["live", 13]);
+    expect(a.sink.bids[0]).toEqual(new Map([[999, 10000], [998, 20000]]));
+    // After it: (15,3) resets to 3, and the REST book at 16 is above every pre-reset seqId.
+    const b = await setup();
+    b.feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    b.feed(frame("BTC-USDT", "update", 10, 15, [["99.9", "1"]]));
+    b.feed(frame("BTC-USDT", "update", 15, 3, [["100", "0"]]));
+    b.feed(frame("BTC-USDT", "update", 3, 16, [["99.8", "2"]]));
+    b.feed(frame("BTC-USDT", "update", 16, 18, [["99.7", "1"]]));
+    expect(b.adapter.ingestRest("spot", "c", REST_URL, REST_AT(16), 5)).toBe(true);
+    expect([b.adapter.topicInfo(0).state, b.sink.seq[0]]).toEqual(["live", 18]);
+    expect(b.sink.bids[0]).toEqual(new Map([[1000, 30000], [997, 10000]]));
+    expect([a.sink.invalid, b.sink.invalid]).toEqual([[], []]);
+  });
 });
 
 describe("okx full books (books5)", () => {
@@ -365,6 +421,35 @@ describe("okx full books (books5)", () => {
       expect([sink.seq[0], [...sink.bids[0]!.keys()]]).toEqual([seq, [Math.round(Number(bid) * 10)]]);
     }
     expect([adapter.stats().fullBooks, adapter.stats().duplicates, adapter.stats().maintenanceResets]).toEqual([4, 0, 1]);
+  });
+});
+
+describe("okx full books: the data's instId", () => {
+  // Bybit's data.s must be the topic's symbol; OKX's books5 / bbo-tbt data carry an instId too, which was skipped: a
+  // push whose arg names one instrument and whose data another replaced the arg's book with it, LIVE (on a quiet
+  // instrument books5 pushes nothing more until it changes: wrong for up to the stale period). Both readers.
+  test("an instId in data that is not the arg's is a parse error resyncing the arg's book, never applied", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const book5 = (inst: string, bid: string, pretty = false) =>
+      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],${pretty ? " " : ""}"instId":"${inst}","ts":"1700000000000","seqId":5}]}`;
+    for (const [inst, pretty] of [["ETH-USDT", false], ["BTC-USDTX", false], ["BTC-USD", false], ["ETH-USDT", true]] as const) {
+      const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+      await adapter.loadInstruments();
+      const sink = new MapSink();
+      adapter.startReplay(sink);
+      expect(adapter.ingestFrame("spot", "c", book5("BTC-USDT", "100.1", pretty), 1)).toBe(true);
+      expect(adapter.topicInfo(0).state).toBe("live");
+      expect(adapter.ingestFrame("spot", "c", book5(inst, "100.2", pretty), 1)).toBe(true);
+      expect([inst, pretty, [...sink.bids[0]!.keys()], adapter.topicInfo(0).state]).toEqual([inst, pretty, [1001], "resyncing"]);
+      expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    }
   });
 });
 

@@ -1,0 +1,53 @@
+/**
+ * A `books` snapshot older than the LIVE book (seqId below the book's) on the one socket that delivered the book:
+ * nothing can lag behind it (no planned reconnect under way), so it is the venue's book starting over, as Bybit's
+ * older snapshot on the socket of record is (docs/venues/okx.md, Sequencing). Before, it was taken for a planned
+ * reconnect's replacement snapshot and ignored: the book stayed LIVE at levels the venue had replaced, and the
+ * messages chaining on the new snapshot were counted as that "lagging" stream's repeats (no liveness either) until
+ * 51 of them or the stale period. A proxy between the adapter and the simulator injects the snapshot on the socket.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { Instrument } from "../../../src/core/types.ts";
+import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { startWsProxy } from "../ws-proxy.ts";
+import { okxConfig, MapSink, sameAsSim, until } from "./helpers.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+describe("okx: a snapshot older than the book on its one socket", { timeout: 20_000 }, () => {
+  test("replaces the LIVE book (a venue reset), never ignored as a replacement's", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 11 });
+    const proxy = startWsProxy(new URL(sim.wsUrl).origin);
+    cleanups.push(() => sim.stop(), () => proxy.stop());
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const config = { ...okxConfig(sim, subs), wsUrl: proxy.origin + new URL(sim.wsUrl).pathname };
+    const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(() => adapter.stop());
+    const instruments = (await adapter.loadInstruments()) as Instrument[];
+    const sink = new MapSink(instruments);
+    adapter.start(sink);
+    await until(() => adapter.topicInfo(0).state === "live", "BTC-USDT live");
+    for (let i = 0; i < 5; i++) sim.step(1);
+    await until(() => sameAsSim(sim, subs[0]!, sink, 0), "the book at the simulator's");
+    const last = adapter.topicInfo(0).seqId as number;
+    // The venue starts the book over below the book's seqId, with other levels, on the same socket.
+    const seq = last - 3;
+    proxy.links[0]!.client.send(
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["70001.5","2","0","1"]],"bids":[["69990","1.5","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":-1,"seqId":${seq}}]}`,
+    );
+    await until(() => adapter.stats().olderSnapshots! + adapter.stats().maintenanceResets! > 0, "the snapshot handled");
+    expect(adapter.stats().olderSnapshots).toBe(0);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: seq });
+    const inst = instruments[0]!;
+    const px = (s: string) => Math.round(Number(s) * 10 ** inst.priceExp);
+    const qty = (s: string) => Math.round(Number(s) * 10 ** inst.qtyExp);
+    expect(sink.bids[0]).toEqual(new Map([[px("69990"), qty("1.5")]]));
+    expect(sink.asks[0]).toEqual(new Map([[px("70001.5"), qty("2")]]));
+  });
+});
