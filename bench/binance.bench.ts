@@ -98,7 +98,10 @@ class OursPath {
   readonly packer = new ChannelPacker(1400, 1, 0, 0x5eed);
   bytesOut = 0;
   lastU: number[] = [];
+  /** The recording's symbol entries by index, once (not an iterator and an array per snapshot). */
+  private readonly entries: { priceExp: number; qtyExp: number }[];
   constructor(readonly rec: Rec) {
+    this.entries = [...rec.symbols.values()];
     let i = 0;
     for (const [sym, e] of rec.symbols) {
       const inst: Instrument = { instrumentId: instrumentIdOf("binance", rec.market, sym), venue: "binance", market: rec.market, symbol: sym, priceExp: e.priceExp, qtyExp: e.qtyExp, tickSize: "1", lotSize: "1" };
@@ -109,7 +112,7 @@ class OursPath {
     this.scanner.shareSides(this.update);
   }
   onSnapshot(index: number, body: string): void {
-    const e = [...this.rec.symbols.values()][index]!;
+    const e = this.entries[index]!;
     if (this.scanner.scanSnapshot(body, e.priceExp, e.qtyExp, this.snap) !== 0) throw new Error("snapshot scan failed");
     const b = this.builders[index]!;
     b.applySnapshot(this.snap);
@@ -441,7 +444,7 @@ snapshotBreakdown(usdm, "USD-M");
   // A step is one real diff, and the 4 snapshots that restart the real sequence before every pass over them.
   let k = 0;
   const step = () => {
-    if (k === 0) bodies.forEach((b, j) => ours.onSnapshot(j, b));
+    if (k === 0) for (let j = 0; j < bodies.length; j++) ours.onSnapshot(j, bodies[j]!);
     ours.onDiff(rec.diffs[k]!);
     k = k + 1 === rec.diffs.length ? 0 : k + 1;
   };
