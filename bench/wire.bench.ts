@@ -264,7 +264,7 @@ rows.push(pubRow);
 // What each step of the path allocates per message / datagram (bench/alloc-meter.ts), with the meter's control.
 const ALLOC_STEPS = QUICK ? 50_000 : 200_000;
 const allocPacker = new ChannelPacker(1400, 1, 0, 0x01020304);
-const allocArgs: Uint8Array[] = [exact];
+const allocArgs: (Uint8Array | number | string)[] = [exact, PORT, GROUP];
 const allocation = [
   allocationRow("packBookDelta + seal + clear (no I/O), per message", measureAllocation(0, ALLOC_STEPS, () => {
     packBookDelta(allocPacker, view, delta);
