@@ -450,7 +450,7 @@ snapshotBreakdown(usdm, "USD-M");
   };
   for (let i = 0; i < (SMOKE ? 2_000 : 200_000); i++) step();
   const frames = SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000;
-  console.log(`\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==`);
+  console.log("\n== allocation in steady state ==\nper frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k)");
   printTable([
     allocationRow(`ours: real USD-M diffs (+ their 4 snapshots every ${rec.diffs.length})`, measureAllocation(0, frames, step)),
     allocationRow("control: a 32 B object per step", allocationControl(Math.min(frames, 100_000))),
