@@ -95,6 +95,6 @@ for (const n of SMOKE ? [1, 2] : [1, 2, 4, 8, 16]) {
 }
 console.log("\nPublisher cost per flush of one 6-level delta (nsPerOp = per flush); usPerDatagramPerReceiver = that / receivers");
 printTable(rows);
-console.log(`cellsPerFlush: new heap cells per flush (bench/alloc-meter.ts); its control, a 32 B object per step: ${allocationControl(20_000).cellsPerStep.toFixed(3)}`);
+console.log(`cellsPerFlush: new heap cells per flush (bench/alloc-meter.ts); its control, a 32 B object per step: ${allocationControl(SMOKE ? 2_000 : 20_000).cellsPerStep.toFixed(3)}`);
 console.log("paced200Received: of 200 paced flushes, datagrams the receivers counted (200 × receivers when none is lost)");
 process.exit(0);

@@ -24,7 +24,7 @@ import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { loopbackDestination } from "./e2e-common.ts";
-import { measure, measureRounds, median, printTable, type Measurement, QUICK } from "./harness.ts";
+import { measure, measureRounds, median, printTable, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const { group: GROUP, port: PORT } = loopbackDestination(5);
 const T0 = 1_764_000_000_000_000;
@@ -262,7 +262,7 @@ const pubRow = measure("FeedPublisher publishDelta ×64 + flush (~5 datagrams), 
 }, { opsPerCall: 64 });
 rows.push(pubRow);
 // What each step of the path allocates per message / datagram (bench/alloc-meter.ts), with the meter's control.
-const ALLOC_STEPS = QUICK ? 50_000 : 200_000;
+const ALLOC_STEPS = SMOKE ? 2_000 : QUICK ? 50_000 : 200_000;
 const allocPacker = new ChannelPacker(1400, 1, 0, 0x01020304);
 const allocArgs: (Uint8Array | number | string)[] = [exact, PORT, GROUP];
 const allocation = [
