@@ -21,6 +21,7 @@ import { BookUpdate } from "../src/core/book-update.ts";
 import { ChangeSet } from "../src/core/change-set.ts";
 import { parseFixed, parseFixedCodes } from "../src/core/fixed.ts";
 import { type Instrument, Side } from "../src/core/types.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { DenseLadder, SortedLadder } from "./book-alternatives.ts";
 import { benchRecordings } from "./book-recordings.ts";
 import { agreed, measure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
@@ -510,45 +511,26 @@ function memory(symbols: number, levelsPerSide: number, shared: boolean): Record
 function steadyState(applies: number): Record<string, unknown>[] {
   const b = new BookBuilder(INSTRUMENT);
   const n = deltas.length;
-  const run = (count: number) => {
-    let k = 0;
-    for (let i = 0; i < count; i++) {
-      if (k === 0) b.applySnapshot(snapshot500.ours); // restart the real sequence every 49 deltas
-      b.applyDelta(deltas[k]!.ours);
-      k = k + 1 === n ? 0 : k + 1;
-    }
+  // A step is one real delta, and the snapshot that restarts the real sequence before every 49th.
+  let k = 0;
+  const step = () => {
+    if (k === 0) b.applySnapshot(snapshot500.ours);
+    b.applyDelta(deltas[k]!.ours);
+    k = k + 1 === n ? 0 : k + 1;
   };
-  run(SMOKE ? 2_000 : 200_000); // warm-up: JIT tiers, change set and ladders at their final capacity
+  for (let i = 0; i < (SMOKE ? 2_000 : 200_000); i++) step(); // warm-up: JIT tiers, change set and ladders at their final capacity
   const rows: Record<string, unknown>[] = [];
-  Bun.gc(true);
-  let h0 = heapStats().heapSize;
-  const t0 = Bun.nanoseconds();
-  run(applies);
-  const t1 = Bun.nanoseconds();
-  let h1 = heapStats().heapSize; // no GC in between: any garbage would still be counted here
-  rows.push({
-    case: `ours: ${applies.toLocaleString("en-US")} real deltas (+ a snapshot every ${n})`,
-    heapDeltaB: h1 - h0,
-    bytesPerApply: (h1 - h0) / applies,
-    nsPerApply: (t1 - t0) / applies,
-  });
-  // Control: the same measurement on tardis shows the method sees allocation.
+  rows.push(allocationRow(`ours: real deltas (+ a snapshot every ${n})`, measureAllocation(0, applies, step)));
+  // The same meter on tardis, and on its own control.
   const tardis = new TardisOrderBook();
   const control = Math.min(applies, 100_000);
-  Bun.gc(true);
-  h0 = heapStats().heapSize;
-  for (let i = 0, k = 0; i < control; i++) {
-    if (k === 0) tardisApply(tardis, snapshot500);
-    tardisApply(tardis, deltas[k]!);
-    k = k + 1 === n ? 0 : k + 1;
-  }
-  h1 = heapStats().heapSize;
-  rows.push({
-    case: `control, tardis: ${control.toLocaleString("en-US")} deltas`,
-    heapDeltaB: h1 - h0,
-    bytesPerApply: (h1 - h0) / control,
-    nsPerApply: undefined,
-  });
+  let j = 0;
+  rows.push(allocationRow("tardis: real deltas", measureAllocation(0, control, () => {
+    if (j === 0) tardisApply(tardis, snapshot500);
+    tardisApply(tardis, deltas[j]!);
+    j = j + 1 === n ? 0 : j + 1;
+  })));
+  rows.push(allocationRow("control: a 32 B object per step", allocationControl(control)));
   return rows;
 }
 
@@ -592,7 +574,7 @@ printTable(benchParse());
 console.log("\n== memory (heapStats().heapSize after full GC, typed-array stores included) ==");
 printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000, true), memory(100, 1000, false)]);
 
-console.log("\n== allocation in steady state (heap growth without GC) ==");
+console.log("\n== allocation in steady state per apply (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
 printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));
 
 benchRecordings(DURATION_MS);

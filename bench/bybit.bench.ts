@@ -20,7 +20,6 @@
  * Targets: ≥ 6× the faster peer on deltas, ≥ 10× on snapshots.
  * @module
  */
-import { heapStats } from "bun:jsc";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
@@ -33,6 +32,7 @@ import type { Instrument } from "../src/core/types.ts";
 import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 /** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
@@ -342,48 +342,26 @@ function benchScanTypeScriptOnly(): Measurement[] {
 function steadyState(frames: number): Record<string, unknown>[] {
   const ours = new OursPath();
   const n = deltaFrames.length;
-  const run = (count: number) => {
-    for (let i = 0, k = 0; i < count; i++) {
-      if (k === 0) ours.onFrame(snapshot500Frame); // restart the real sequence every 49 deltas
-      ours.onFrame(deltaFrames[k]!);
-      k = k + 1 === n ? 0 : k + 1;
-    }
+  // A step is one real delta, and the 500/side snapshot that restarts the real sequence before every 49th.
+  let k = 0;
+  const step = () => {
+    if (k === 0) ours.onFrame(snapshot500Frame);
+    ours.onFrame(deltaFrames[k]!);
+    k = k + 1 === n ? 0 : k + 1;
   };
-  run(SMOKE ? 2_000 : 200_000); // warm-up: JIT tiers; ladders, change set and packer pool at their final capacity
+  for (let i = 0; i < (SMOKE ? 2_000 : 200_000); i++) step(); // warm-up: JIT tiers; ladders, change set and packer pool at their final capacity
   const rows: Record<string, unknown>[] = [];
-  Bun.gc(true);
-  let h0 = heapStats().heapSize;
-  const t0 = Bun.nanoseconds();
-  run(frames);
-  const t1 = Bun.nanoseconds();
-  let h1 = heapStats().heapSize; // no GC in between: garbage would still be counted
-  const snapshotsIn = Math.ceil(frames / n);
-  rows.push({
-    case: `ours: ${frames.toLocaleString("en-US")} real deltas + ${snapshotsIn.toLocaleString("en-US")} snapshots (500/side)`,
-    heapGrowthB: h1 - h0,
-    bytesPerFrame: (h1 - h0) / (frames + snapshotsIn),
-    nsPerFrame: (t1 - t0) / (frames + snapshotsIn),
-  });
+  rows.push(allocationRow(`ours: real deltas (+ a 500/side snapshot every ${n})`, measureAllocation(0, frames, step)));
   const big = snapshotFrames[2]![1];
   for (let i = 0; i < (SMOKE ? 20 : 2000); i++) ours.onFrame(big);
-  Bun.gc(true);
-  h0 = heapStats().heapSize;
   const snaps = SMOKE ? 50 : QUICK ? 5_000 : 20_000;
-  for (let i = 0; i < snaps; i++) ours.onFrame(big);
-  h1 = heapStats().heapSize;
-  rows.push({ case: `ours: ${snaps.toLocaleString("en-US")} snapshots 1000/side`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / snaps, nsPerFrame: undefined });
-  // Control: the same method sees a JSON.parse path's garbage.
+  rows.push(allocationRow("ours: snapshots 1000/side", measureAllocation(0, snaps, () => ours.onFrame(big))));
+  // The same meter on a JSON.parse path, and on its own control.
   const tardis = new TardisOrderBook();
   tardisOnFrame(tardis, snapshot500Frame);
   const control = SMOKE ? 200 : 20_000;
-  Bun.gc(true);
-  h0 = heapStats().heapSize;
-  for (let i = 0, k = 0; i < control; i++) {
-    tardisOnFrame(tardis, deltaFrames[k]!);
-    k = k + 1 === n ? 0 : k + 1;
-  }
-  h1 = heapStats().heapSize;
-  rows.push({ case: `control, tardis: ${control.toLocaleString("en-US")} real deltas`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / control, nsPerFrame: undefined });
+  rows.push(allocationRow("tardis: real deltas", measureAllocation(0, control, (i) => tardisOnFrame(tardis, deltaFrames[i % n]!))));
+  rows.push(allocationRow("control: a 32 B object per step", allocationControl(control)));
   return rows;
 }
 
@@ -459,7 +437,7 @@ function summaryP50(name: string): number {
   return summary.find((x) => x.case === name)!.oursP50;
 }
 
-console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
+console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k frames) ==");
 printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));
 
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds (mean: total time ratio; p50: ratio of per-sample medians) ==");

@@ -18,7 +18,6 @@
  * Target (issue #13): ≥ 10× the faster peer.
  * @module
  */
-import { heapStats } from "bun:jsc";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
 import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/OrderBook.js";
 import { ApplyResult, BookBuilder } from "../src/book/book-builder.ts";
@@ -31,6 +30,7 @@ import { CB_L2, CoinbaseScanner, EventPool } from "../src/venues/coinbase/scanne
 import { ProductTable } from "../src/venues/coinbase/product-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const ROUNDS = QUICK ? 3 : 7;
@@ -242,17 +242,19 @@ printTable([
   ...snapshots.map(([n, f]) => measure(`JSON.parse only, snapshot ${n}/side`, () => { sinkN += (JSON.parse(f) as { sequence_num: number }).sequence_num; }, { durationMs: QUICK ? 300 : 1000, minSampleNs: SNAPSHOT_SAMPLE_NS })),
 ]);
 
-console.log("\n== allocation in steady state (heapSize growth without GC) ==");
+console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
 {
   const ours = new OursPath();
-  const run = (n: number) => { for (let i = 0; i < n; i++) { if (i % STEPS === 0) ours.onFrame(startBoth); ours.onFrame(multi[i % STEPS]!); } };
-  run(SMOKE ? 2_000 : 50_000);
-  Bun.gc(true);
-  const h0 = heapStats().heapSize;
+  const step = (i: number) => {
+    if (i % STEPS === 0) ours.onFrame(startBoth);
+    ours.onFrame(multi[i % STEPS]!);
+  };
+  for (let i = 0; i < (SMOKE ? 2_000 : 50_000); i++) step(i);
   const frames = SMOKE ? 2_000 : QUICK ? 100_000 : 400_000;
-  run(frames);
-  const h1 = heapStats().heapSize;
-  printTable([{ case: `ours: ${frames.toLocaleString("en-US")} two-product frames (+ a 1,000/side snapshot pair every ${STEPS})`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / frames }]);
+  printTable([
+    allocationRow(`ours: two-product frames (+ a 1,000/side snapshot pair every ${STEPS})`, measureAllocation(0, frames, step)),
+    allocationRow("control: a 32 B object per step", allocationControl(frames)),
+  ]);
 }
 if (sinkN === 42) console.log("");
 

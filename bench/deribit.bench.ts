@@ -13,7 +13,6 @@
  * Target: ≥ 10× the faster peer (issue #13), or a measured reason why not.
  * @module
  */
-import { heapStats } from "bun:jsc";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
@@ -29,6 +28,7 @@ import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { advanceChannel, ChannelSim, deribitSpec, InstrumentSim, snapshotFrame } from "../src/sim/deribit-sim-book.ts";
 import { Rng } from "../src/sim/rng.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/cryptofeed/DERIBIT.ws.1.0", import.meta.url));
@@ -216,14 +216,11 @@ function parts(): Measurement[] {
 function steadyState(passes: number): Record<string, unknown>[] {
   const ours = new OursPath();
   for (let p = 0; p < (SMOKE ? 20 : 20_000); p++) for (const f of frames) ours.onFrame(f);
-  Bun.gc(true);
-  const h0 = heapStats().heapSize;
-  const t0 = Bun.nanoseconds();
-  for (let p = 0; p < passes; p++) for (const f of frames) ours.onFrame(f);
-  const t1 = Bun.nanoseconds();
-  const h1 = heapStats().heapSize;
   const n = passes * frames.length;
-  return [{ case: `ours: ${n.toLocaleString("en-US")} recorded frames`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / n, nsPerFrame: (t1 - t0) / n }];
+  return [
+    allocationRow("ours: recorded frames, in order, over and over", measureAllocation(0, n, (i) => ours.onFrame(frames[i % frames.length]!))),
+    allocationRow("control: a 32 B object per step", allocationControl(Math.min(n, 100_000))),
+  ];
 }
 
 const levelsPerFrame = frames.reduce((s, f) => s + (f.match(/\["(?:new|change|delete)"/g)?.length ?? 0), 0) / frames.length;
@@ -246,7 +243,7 @@ console.log(`== generated full-book snapshot (${(genSnapshot.match(/\["new"/g) ?
 report(compare([genSnapshot], "generated snapshot"), "generated: snapshot 200+/side");
 console.log("== parts ==");
 printTable(parts());
-console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
+console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
 printTable(steadyState(SMOKE ? 20 : QUICK ? 5_000 : 20_000));
 console.log("\n== summary: faster peer / ours, per round, median over rounds ==");
 printTable(summary);

@@ -16,7 +16,6 @@
  * Target: ≥ 10× the faster peer on deltas and snapshots (issue #12).
  * @module
  */
-import { heapStats } from "bun:jsc";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
@@ -30,6 +29,7 @@ import { OkxScanner } from "../src/venues/okx/scanner.ts";
 import { OkxTopicTable } from "../src/venues/okx/topic-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
@@ -283,21 +283,16 @@ function others(): Measurement[] {
 
 function steadyState(count: number): Record<string, unknown>[] {
   const ours = new OursPath(true);
-  const run = (k: number) => {
-    for (let i = 0; i < k; i++) {
-      if (i % deltaFrames.length === 0) snapshotFrames.forEach((f) => ours.onFrame(f));
-      ours.onFrame(deltaFrames[i % deltaFrames.length]!);
-    }
+  // A step is one real update, and the snapshots that restart the real sequence before every pass over them.
+  const step = (i: number) => {
+    if (i % deltaFrames.length === 0) for (let s = 0; s < snapshotFrames.length; s++) ours.onFrame(snapshotFrames[s]!);
+    ours.onFrame(deltaFrames[i % deltaFrames.length]!);
   };
-  run(SMOKE ? 2_000 : 100_000);
-  Bun.gc(true);
-  const h0 = heapStats().heapSize;
-  const t0 = Bun.nanoseconds();
-  run(count);
-  const t1 = Bun.nanoseconds();
-  const h1 = heapStats().heapSize;
-  const total = count + Math.ceil(count / deltaFrames.length) * snapshotFrames.length;
-  return [{ case: `ours + verify(): ${count.toLocaleString("en-US")} real updates + their snapshots`, heapGrowthB: h1 - h0, bytesPerFrame: (h1 - h0) / total, nsPerFrame: (t1 - t0) / total }];
+  for (let i = 0; i < (SMOKE ? 2_000 : 100_000); i++) step(i);
+  return [
+    allocationRow(`ours + verify(): real updates (+ their ${snapshotFrames.length} snapshots every ${deltaFrames.length})`, measureAllocation(0, count, step)),
+    allocationRow("control: a 32 B object per step", allocationControl(Math.min(count, 100_000))),
+  ];
 }
 
 function formatUs(ns: number): string {
@@ -333,7 +328,7 @@ for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot
 }
 console.log("== JSON.parse alone, our parts alone (scan; book; book + encode, on pre-scanned frames), and ours with verify() on real checksums ==");
 printTable(others());
-console.log("\n== allocation in steady state (heapStats().heapSize growth without GC) ==");
+console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
 printTable(steadyState(SMOKE ? 2_000 : QUICK ? 100_000 : 500_000));
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds ==");
 printTable(summary);

@@ -1,8 +1,8 @@
 /**
  * Retransmission (issue #14; docs/wire-protocol.md §11), two parts:
  * 1. The live path with and without the ring: publishDelta + flush of one 6-level delta per datagram to a real
- *    loopback multicast socket, the ring copy included, in interleaved rounds; the heap growth over 200k flushes
- *    with the ring.
+ *    loopback multicast socket, the ring copy included, in interleaved rounds; what each allocates per datagram
+ *    (bench/alloc-meter.ts) over 200k flushes, with its control row.
  * 2. Recovery on loopback with seeded loss (0.1 %, 1 %, bursts of 20 datagrams): the time from the loss (the
  *    dropped datagram's send) until every book of the stream is usable again, with retransmission against waiting
  *    for the refresh (snapshot_interval_ms 1000 here; the default 5000 makes the refresh wait 5× longer), and the
@@ -15,11 +15,12 @@ import type { PublishConfig, RetransmitConfig } from "../src/config/types.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { loopbackDestination } from "./e2e-common.ts";
 import { measureRounds, median, printTable, QUICK, SMOKE } from "./harness.ts";
 
 const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (SMOKE ? 400 : QUICK ? 2500 : 8000));
-/** Flushes timed for the ring's heap growth. */
+/** Flushes metered for allocation, each side. */
 const HEAP_FLUSHES = SMOKE ? 2_000 : 200_000;
 const REFRESH_MS = 1000;
 const DATAGRAMS_PER_SEC = 5000;
@@ -77,20 +78,17 @@ async function livePath(): Promise<void> {
     sides.map((s) => ({ name: s.withRing ? "publishDelta + flush, with ring" : "publishDelta + flush, no ring", fn: s.send, opts: {} })),
     { rounds: QUICK ? 3 : 7, roundMs: QUICK ? 150 : 300 },
   );
-  const ring = sides[1]!;
-  Bun.gc(true);
-  const before = process.memoryUsage().heapUsed;
-  for (let i = 0; i < HEAP_FLUSHES; i++) ring.send();
-  Bun.gc(true);
-  const heapGrowth = process.memoryUsage().heapUsed - before;
+  const allocation = sides.map((s) => allocationRow(s.withRing ? "publishDelta + flush, with ring" : "publishDelta + flush, no ring", measureAllocation(0, HEAP_FLUSHES, s.send)));
+  allocation.push(allocationRow("control: a 32 B object per step", allocationControl(HEAP_FLUSHES)));
   const rows = sides.map((s, i) => ({
     ...ms[i]!,
     datagramBytes: Math.round(s.pub.counters.bytes / Math.max(1, s.pub.counters.datagrams)),
-    [`heapGrowthBytesPer${HEAP_FLUSHES / 1000}k`]: s.withRing ? heapGrowth : undefined,
   }));
   for (const s of sides) await s.pub.stop();
   console.log("\n1. live path: one 6-level delta per datagram (sendMany of 1), real loopback multicast socket; medians of interleaved rounds");
   printTable(rows);
+  console.log("allocation per datagram (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k)");
+  printTable(allocation);
   const diffNs = median(perRound.map(([a, b]) => b!.nsPerOp - a!.nsPerOp));
   const ratio = median(perRound.map(([a, b]) => b!.nsPerOp / a!.nsPerOp));
   console.log(`ring overhead: ${(diffNs / 1000).toFixed(3)} µs per datagram (${((ratio - 1) * 100).toFixed(1)} %), median of the per-round differences`);

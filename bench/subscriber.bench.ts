@@ -1,15 +1,14 @@
 /**
  * Subscriber receive path (datagram → verify CRC → decode → sequence → apply), driven through FeedSubscriber.ingest()
- * (the socket path does the same copy into the reused buffer), and heap growth in steady state: the JS heap's
- * capacity (process.memoryUsage().heapTotal) without a GC in between, which grows by a block as new objects fill the
- * last. Until 2026-12-06 this read heapStats().heapSize, the bytes marked at the last GC: it stays put whatever is
- * allocated until the next one, so it read 0 for everything (the NATS case allocated ~65 B an envelope). The
- * control row allocates a 32-byte object per step: the measure must show it. Cases: one 7-level delta per datagram; the same with a refresh
+ * (the socket path does the same copy into the reused buffer), and allocation in steady state (bench/alloc-meter.ts:
+ * new heap cells counted by type, and the heap's capacity). Until 2026-12-06 this read heapStats().heapSize, the bytes
+ * marked at the last GC: it stays put whatever is allocated until the next one, so it read 0 for everything (the NATS
+ * case allocated ~65 B an envelope). The control row allocates a 32-byte object per step: the meter must show it. Cases: one 7-level delta per datagram; the same with a refresh
  * snapshot (50/side, compared with the book at the same instrSeq) every 100 deltas; split deltas (200 levels in
  * 256-byte datagrams, assembled per instrument); the NATS reader's path (one envelope per message, numbered as a
  * bridge numbers them → EnvelopeRepacker → seal every 8 envelopes → ingest), per envelope, no server.
- * After the warm-up, the first half of each case is one timed loop (mean, heap growth), the second half samples of
- * SAMPLE datagrams (envelopes) each (p50 of their means; one Bun.nanoseconds(), ~40 ns, per sample: < 1 ns each).
+ * After the warm-up, the first half of each case is metered for allocation, the second half timed in samples of
+ * SAMPLE datagrams (envelopes) each (mean, and p50 of their means; one Bun.nanoseconds(), ~40 ns, per sample).
  *   npx bun bench/subscriber.bench.ts        (BENCH_QUICK=1 for a short run)
  */
 import { ChangeSet } from "../src/core/change-set.ts";
@@ -21,6 +20,7 @@ import { EnvelopeRepacker, envelopeOf } from "../src/subscriber/nats-envelope.ts
 import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../src/wire/layout.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { type Allocation, allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { printTable, QUICK, SMOKE } from "./harness.ts";
 
 const T0 = 1_764_000_000_000_000;
@@ -99,21 +99,17 @@ function stream(deltas: number, levels: number, refreshEvery: number, maxBytes: 
 const SAMPLE = 100;
 
 /**
- * `step(i)` for i in [from, to): the first half in one plain loop for the heap growth (no GC in between) and the mean,
- * the second half in samples of SAMPLE for the p50. Apart: the sampling loop, run cold, itself grew the heap by
- * ~8 B a sample (one Bun.nanoseconds() read and store each), which the plain loop does not.
+ * `step(i)` for i in [from, to): the first half metered for allocation (bench/alloc-meter.ts: new heap cells counted
+ * and the heap's capacity, a full GC before every 10k steps), the second half timed in samples of SAMPLE for the p50
+ * and the mean (one Bun.nanoseconds() per sample).
  */
-function timed(from: number, to: number, step: (i: number) => void): { heapCount: number; meanNs: number; p50Ns: number; heapGrowthB: number } {
+function timed(from: number, to: number, step: (i: number) => void): { alloc: Allocation; meanNs: number; p50Ns: number } {
   const mid = from + ((to - from) >> 1);
-  Bun.gc(true);
-  const h0 = process.memoryUsage().heapTotal;
-  const t0 = Bun.nanoseconds();
-  for (let i = from; i < mid; i++) step(i);
-  const t1 = Bun.nanoseconds();
-  const h1 = process.memoryUsage().heapTotal;
+  const alloc = measureAllocation(from, mid, step);
   const samples = new Float64Array(Math.ceil((to - mid) / SAMPLE));
   let n = 0;
-  let ts = Bun.nanoseconds();
+  const t0 = Bun.nanoseconds();
+  let ts = t0;
   for (let i = mid; i < to; i += SAMPLE) {
     const end = Math.min(to, i + SAMPLE);
     for (let k = i; k < end; k++) step(k);
@@ -122,7 +118,7 @@ function timed(from: number, to: number, step: (i: number) => void): { heapCount
     ts = te;
   }
   const sorted = samples.subarray(0, n).sort();
-  return { heapCount: mid - from, meanNs: (t1 - t0) / (mid - from), p50Ns: sorted[(n - 1) >> 1]!, heapGrowthB: h1 - h0 };
+  return { alloc, meanNs: (ts - t0) / (to - mid), p50Ns: sorted[(n - 1) >> 1]! };
 }
 
 function checked(name: string, sub: FeedSubscriber): void {
@@ -136,9 +132,8 @@ function run(name: string, datagrams: Uint8Array[], warm: number): Record<string
   sub.on("update", () => updates++);
   for (let i = 0; i < warm; i++) sub.ingest(datagrams[i]!, T0);
   const t = timed(warm, datagrams.length, (i) => sub.ingest(datagrams[i]!, T0));
-  const n = t.heapCount;
   checked(name, sub);
-  return { case: name, datagrams: `${datagrams.length - warm} (heap: ${n})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / n).toFixed(3), repairs: sub.counters.repairs, updates };
+  return row(name, `${datagrams.length - warm}`, t, { repairs: sub.counters.repairs, updates });
 }
 
 /** The NATS reader's path: an envelope per message (as the bridge sends them), repacked, sealed every 8, ingested. */
@@ -180,17 +175,19 @@ function runNats(name: string, datagrams: Uint8Array[], warmDatagrams: number): 
   for (let i = 0; i < warm; i++) step(i);
   const t = timed(warm, envs.length, step);
   flush();
-  const n = t.heapCount;
   checked(name, sub);
-  return { case: name, datagrams: `${envs.length - warm} env (heap: ${n})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / n).toFixed(3), repairs: sub.counters.repairs, updates };
+  return row(name, `${envs.length - warm} env`, t, { repairs: sub.counters.repairs, updates });
 }
 
-/** The measure's control: a 32-byte object per step, kept in a module variable (the JIT cannot drop it). */
-let kept: { a: number; b: number } | undefined;
+/** A table row: timing of the second half, allocation per datagram (envelope) of the first. */
+function row(name: string, count: string, t: ReturnType<typeof timed>, extra: Record<string, unknown>): Record<string, unknown> {
+  const { case: _, ...alloc } = allocationRow(name, t.alloc);
+  return { case: name, datagrams: count, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), ...extra, ...alloc };
+}
+
+/** The meter's control: a 32 B object per step (bench/alloc-meter.ts). */
 function control(n: number): Record<string, unknown> {
-  for (let i = 0; i < n / 3; i++) kept = { a: i, b: i };
-  const t = timed(0, n, (i) => void (kept = { a: i, b: i }));
-  return { case: "control: a 32 B object per step", datagrams: `${n} steps (heap: ${t.heapCount})`, p50NsPerDatagram: Math.round(t.p50Ns), meanNsPerDatagram: Math.round(t.meanNs), heapGrowthB: t.heapGrowthB, bytesPerDatagram: (t.heapGrowthB / t.heapCount).toFixed(3), repairs: "", updates: "" };
+  return allocationRow("control: a 32 B object per step", allocationControl(n));
 }
 
 const N = SMOKE ? 1_200 : QUICK ? 60_000 : 300_000;
@@ -201,5 +198,5 @@ const rows = [
   runNats("NATS reader: envelope → repack → ingest, 7-level deltas", stream(N / 2, 7, 0, 1400), N / 6),
   control(N / 3),
 ];
-console.log("\n== subscriber receive path: ingest per datagram (per envelope for NATS), heap growth without GC (steady state) ==");
+console.log("\n== subscriber receive path: ingest per datagram (per envelope for NATS); allocation per datagram (bench/alloc-meter.ts) in steady state ==");
 printTable(rows);

@@ -11,6 +11,7 @@ import { ChangeSet } from "../src/core/change-set.ts";
 import type { DestinationConfig, PublishConfig } from "../src/config/types.ts";
 import { FeedPublisher } from "../src/net/feed-publisher.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
+import { allocationControl, measureAllocation } from "./alloc-meter.ts";
 import { loopbackDestination } from "./e2e-common.ts";
 import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
 
@@ -57,6 +58,11 @@ async function run(label: string, dest: DestinationConfig, expectedReceivers: nu
     },
     { opsPerCall: FLUSHES_PER_CALL, durationMs: QUICK ? 500 : 1500 },
   );
+  // Allocation per flush (bench/alloc-meter.ts: new heap cells counted; the control row below shows the meter sees them).
+  const alloc = measureAllocation(0, SMOKE ? 2_000 : 20_000, () => {
+    pub.publishDelta(h, book, cs);
+    pub.flush();
+  });
   // Delivery check, paced so the receivers (same process) can read: every receiver gets every datagram.
   await Bun.sleep(200);
   const before = got();
@@ -72,6 +78,7 @@ async function run(label: string, dest: DestinationConfig, expectedReceivers: nu
     usPerDatagramPerReceiver: m.nsPerOp / 1000 / Math.max(1, expectedReceivers),
     sendErrors: pub.counters.sendErrors,
     paced200Received: got() - before,
+    cellsPerFlush: alloc.cellsPerStep.toFixed(3),
   };
   await pub.stop();
   return row;
@@ -88,5 +95,6 @@ for (const n of SMOKE ? [1, 2] : [1, 2, 4, 8, 16]) {
 }
 console.log("\nPublisher cost per flush of one 6-level delta (nsPerOp = per flush); usPerDatagramPerReceiver = that / receivers");
 printTable(rows);
+console.log(`cellsPerFlush: new heap cells per flush (bench/alloc-meter.ts); its control, a 32 B object per step: ${allocationControl(SMOKE ? 2_000 : 20_000).cellsPerStep.toFixed(3)}`);
 console.log("paced200Received: of 200 paced flushes, datagrams the receivers counted (200 × receivers when none is lost)");
 process.exit(0);

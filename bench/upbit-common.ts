@@ -20,7 +20,8 @@ import type { Instrument } from "../src/core/types.ts";
 import { CodeTable, UpbitScanner } from "../src/venues/upbit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
-import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK } from "./harness.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
+import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { peerDifference } from "./peer-agreement.ts";
 
 const ROUNDS = QUICK ? 3 : 7;
@@ -161,5 +162,13 @@ export function runUpbitBench(title: string, frames: BenchFrame[], instruments: 
   printTable([...rows, parseOnly, scanOnly, replaceOnly] as Measurement[]);
   const m = median(ratios);
   console.log(`\nfaster peer / ours, per frame (median over ${ROUNDS} rounds): ${m.toFixed(1)}× (rounds: ${ratios.map((r) => r.toFixed(1)).join(", ")}); target ≥ 10×`);
+  // Allocation per frame in steady state, over and over the frames (bench/alloc-meter.ts), with the meter's control.
+  const steps = SMOKE ? 2_000 : QUICK ? 50_000 : 200_000;
+  for (let i = 0; i < 2 * n; i++) ours.onFrame(frames[i % n]!.bytes);
+  console.log("\nallocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k)");
+  printTable([
+    allocationRow("ours: bytes → scan → applyReplace → encode", measureAllocation(0, steps, (i) => ours.onFrame(frames[i % n]!.bytes))),
+    allocationRow("control: a 32 B object per step", allocationControl(steps)),
+  ]);
   console.log(`ours = scan ${(scanOnly.nsPerOp / rows[0]!.nsPerOp * 100).toFixed(0)} % + replace/encode; decode + JSON.parse alone = ${(parseOnly.nsPerOp / rows[0]!.nsPerOp).toFixed(1)}× ours`);
 }

@@ -22,8 +22,9 @@ import { PKT_SEND_TIME_NS_OFFSET } from "../src/wire/layout.ts";
 import { BookMessageReader, PacketReader } from "../src/wire/decoder.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { loopbackDestination } from "./e2e-common.ts";
-import { measure, measureRounds, median, printTable, type Measurement, QUICK } from "./harness.ts";
+import { measure, measureRounds, median, printTable, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const { group: GROUP, port: PORT } = loopbackDestination(5);
 const T0 = 1_764_000_000_000_000;
@@ -260,6 +261,24 @@ const pubRow = measure("FeedPublisher publishDelta ×64 + flush (~5 datagrams), 
   pub.flush();
 }, { opsPerCall: 64 });
 rows.push(pubRow);
+// What each step of the path allocates per message / datagram (bench/alloc-meter.ts), with the meter's control.
+const ALLOC_STEPS = SMOKE ? 2_000 : QUICK ? 50_000 : 200_000;
+const allocPacker = new ChannelPacker(1400, 1, 0, 0x01020304);
+const allocArgs: (Uint8Array | number | string)[] = [exact, PORT, GROUP];
+const allocation = [
+  allocationRow("packBookDelta + seal + clear (no I/O), per message", measureAllocation(0, ALLOC_STEPS, () => {
+    packBookDelta(allocPacker, view, delta);
+    allocPacker.seal(T0);
+    allocPacker.clear();
+  })),
+  allocationRow("decode a delta datagram (PacketReader + BookMessageReader)", measureAllocation(0, ALLOC_STEPS, () => decodeAll(deltaDgram))),
+  allocationRow("socket.sendMany of one reused view, per datagram", measureAllocation(0, ALLOC_STEPS, () => void (sent += socket.sendMany(allocArgs)))),
+  allocationRow("FeedPublisher publishDelta ×8 + flush, per message", measureAllocation(0, ALLOC_STEPS, (i) => {
+    pub.publishDelta(handle, view, delta);
+    if ((i & 7) === 7) pub.flush();
+  })),
+  allocationRow("control: a 32 B object per step", allocationControl(ALLOC_STEPS)),
+];
 const pubCounters = { ...pub.counters };
 await pub.stop();
 
@@ -405,6 +424,8 @@ printTable([
   },
   ...cmp,
 ]);
+console.log("\nallocation per step (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k steps):");
+printTable(allocation);
 console.log("\nper-datagram integrity cost, p50 ns:");
 printTable(integrity);
 console.log("\nencode + seal on bench/bybit.bench.ts's shapes (its frame → datagram path minus scan and apply):");

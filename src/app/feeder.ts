@@ -487,7 +487,7 @@ export class Feeder {
    * twice gives the same bytes apart from session id and send times. False when no subscription matches.
    */
   ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
-    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    const p = this.pipelineOf(venue);
     if (!p) return false;
     const ok = p.adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
     this.publisher.flush();
@@ -496,7 +496,7 @@ export class Feeder {
 
   /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
   ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
-    const p = this.pipelines.find((x) => x.adapter.venue === venue);
+    const p = this.pipelineOf(venue);
     if (!p) return false;
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
     if (isConnectionEventUrl(url)) return p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
@@ -504,6 +504,12 @@ export class Feeder {
     const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
     this.publisher.flush();
     return ok;
+  }
+
+  /** Replay: the venue's pipeline, by a loop (per replayed frame: find() made a closure each time). */
+  private pipelineOf(venue: string): VenuePipeline | undefined {
+    for (let i = 0; i < this.pipelines.length; i++) if (this.pipelines[i]!.adapter.venue === venue) return this.pipelines[i];
+    return undefined;
   }
 
   /** Every book this instance builds, for HTTP and metrics. */

@@ -65,9 +65,6 @@ export class BinanceConnection extends VenueConnection {
     };
   }
 
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
 
   /** A frame received at recvUs (now, or the recorded time in replay). HOT PATH. */
   onFrameAt(data: string, recvUs: number): void {

@@ -24,7 +24,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import type { TopicState as CommonTopic } from "../common/connection.ts";
+import { replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -240,7 +240,7 @@ export class BybitAdapter implements VenueAdapter {
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
     conn.onFrameAt(frame, tsRecvUs);
     return true;

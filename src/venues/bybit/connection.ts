@@ -44,10 +44,6 @@ export class BybitConnection extends VenueConnection {
     };
   }
 
-  /** "conn<id>.<market>": names this connection in stats and in capture files. */
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
 
   // HOT PATH: one call per WebSocket frame. Frames of one socket read share its receipt time (core/clock.ts).
   onFrame(data: string): void {

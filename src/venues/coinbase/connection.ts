@@ -93,10 +93,6 @@ export class CoinbaseConnection extends VenueConnection {
     this.takenSeq.fill(-1);
   }
 
-  /** "conn<id>.<market>": names this connection in stats and in capture files. */
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
 
   /**
    * A new socket: its own sequence and acks. Frames of this socket go to onFrame; once it is open (after the

@@ -179,14 +179,20 @@ export abstract class VenueConnection {
   connectsRefused = 0;
   pongs = 0;
 
+  /**
+   * "conn<id>.<market>": names this connection in stats, metrics and capture files. Made once: a getter built the
+   * string on every read, which the raw-frame tap (`feeder record`) and replay's lookup do per frame.
+   */
+  readonly name: string;
+
   constructor(
     readonly id: number,
     readonly market: MarketName,
     readonly url: string,
-  ) {}
-
-  /** Names this connection in stats, metrics and capture files. */
-  abstract get name(): string;
+    name = `conn${id}.${market}`,
+  ) {
+    this.name = name;
+  }
 
   /**
    * Installs the socket's message handler: frames of generation `gen` go to the venue's frame entry point when
@@ -202,4 +208,14 @@ export abstract class VenueConnection {
     if (this.fromRetiring) this.retiringPongDeadlineMs = 0;
     else this.pongDeadlineMs = 0;
   }
+}
+
+/**
+ * Replay: the connection a recorded frame names, else the market's first (an unknown name). A loop, not find():
+ * called per replayed frame, where a closure per call was garbage.
+ */
+export function replayConnection<C extends VenueConnection>(conns: readonly C[], connection: string, market: MarketName): C | undefined {
+  for (let i = 0; i < conns.length; i++) if (conns[i]!.name === connection) return conns[i];
+  for (let i = 0; i < conns.length; i++) if (conns[i]!.market === market) return conns[i];
+  return undefined;
 }

@@ -23,7 +23,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapter
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import { replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -249,7 +249,7 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
     conn.onFrameAt(frame, tsRecvUs);
     return true;

@@ -56,10 +56,6 @@ export class DeribitConnection extends VenueConnection {
     ws.addEventListener("close", () => this.adapter.onSocketClosed(this, ws));
   }
 
-  /** "conn<id>.<market>": names this connection in stats and in capture files. */
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
 
   // HOT PATH: one call per WebSocket frame.
   onFrame(data: string): void {

@@ -25,7 +25,7 @@ import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import { replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -228,14 +228,14 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
     conn.onFrameAt(frame, tsRecvUs);
     return true;
   }
 
   ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
     return this.bridge.ingest(conn, url, body, tsRecvUs);
   }

@@ -70,9 +70,6 @@ export class OkxConnection extends VenueConnection {
     };
   }
 
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
 
   // HOT PATH: one call per WebSocket frame.
   onFrame(data: string): void {

@@ -22,7 +22,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -230,7 +230,7 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection) ?? this.conns.find((c) => c.market === market);
+    const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
     conn.onTextAt(frame, tsRecvUs);
     return true;

@@ -15,14 +15,14 @@ import { CodeTable, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export class UpbitConnection extends VenueConnection {
   readonly table = new CodeTable();
   readonly scanner: UpbitScanner;
   readonly update = new BookUpdate();
-  private textBuf = new Uint8Array(64 * 1024);
+  /** Text frames' UTF-8, written by Buffer#write (TextEncoder.encodeInto made a result object per frame). */
+  private textBuf = Buffer.alloc(64 * 1024);
 
   constructor(
     readonly adapter: UpbitAdapter,
@@ -35,18 +35,16 @@ export class UpbitConnection extends VenueConnection {
     this.scanner = new UpbitScanner(tsUnitUs);
   }
 
-  get name(): string {
-    return `conn${this.id}.${this.market}`;
-  }
-
   bindMessages(ws: WebSocket, gen: number): void {
-    ws.binaryType = "arraybuffer";
+    // Bun's Buffer per binary frame is the frame itself; with "arraybuffer" we made a Uint8Array view of each (a
+    // cell per frame) on top of its ArrayBuffer. A socket that still hands an ArrayBuffer gets the view.
+    ws.binaryType = "nodebuffer";
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
       if (typeof data === "string") this.onTextAt(data, turnReceiptUs());
       else {
-        const b = new Uint8Array(data as ArrayBuffer);
+        const b = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
         this.onBytesAt(b, b.length, turnReceiptUs(), null);
       }
     };
@@ -54,9 +52,8 @@ export class UpbitConnection extends VenueConnection {
 
   /** A text frame (or a recorded frame when replaying). HOT PATH. */
   onTextAt(text: string, recvUs: number): void {
-    if (this.textBuf.length < text.length * 3) this.textBuf = new Uint8Array(text.length * 3);
-    const { written } = encoder.encodeInto(text, this.textBuf);
-    this.onBytesAt(this.textBuf, written, recvUs, text);
+    if (this.textBuf.length < text.length * 3) this.textBuf = Buffer.alloc(text.length * 3);
+    this.onBytesAt(this.textBuf, this.textBuf.write(text, 0), recvUs, text);
   }
 
   /** A frame's UTF-8 bytes b[0, len); `text` when it came as text. HOT PATH. */

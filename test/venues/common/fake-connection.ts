@@ -6,12 +6,9 @@ import { TopicState, VenueConnection } from "../../../src/venues/common/connecti
 export class SendRecordingConnection extends VenueConnection {
   readonly sent: string[] = [];
   constructor(id = 0, market: MarketName = "spot") {
-    super(id, market, "ws://127.0.0.1:1/");
+    super(id, market, "ws://127.0.0.1:1/", `fake-${id}`);
     this.ws = { send: (t: string) => void this.sent.push(t) } as unknown as WebSocket;
     this.open = true;
-  }
-  get name(): string {
-    return `fake-${this.id}`;
   }
   bindMessages(): void {}
 

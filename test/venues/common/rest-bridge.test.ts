@@ -10,9 +10,6 @@ import { TopicState, VenueConnection } from "../../../src/venues/common/connecti
 import { MAX_BUFFERED_DIFFS, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
 
 class NoConnection extends VenueConnection {
-  get name(): string {
-    return "none";
-  }
   bindMessages(): void {}
 }
 

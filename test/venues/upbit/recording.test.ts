@@ -4,6 +4,7 @@
  * BigInt), numbers exact from their text (9.9E-7 included).
  */
 import { describe, expect, it } from "vitest";
+import { allocationControl, measureAllocation } from "../../../bench/alloc-meter.ts";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -52,7 +53,7 @@ describe("Upbit recording", () => {
     expect(scanner.scan(tb, tb.length, table, u)).toBe(-1);
   });
 
-  it("replayed through the adapter, every book equals the reference after every message", async () => {
+  async function replayAdapter() {
     const subs: Subscription[] = UPBIT_RECORDING_CODES.map((symbol) => ({ market: "spot", symbol, depth: 15 }));
     const config = {
       venue: "upbit" as const,
@@ -64,6 +65,11 @@ describe("Upbit recording", () => {
     };
     const adapter = UPBIT_VENUE.create(config, subs, { log: silentLogger, fetch: (() => Promise.reject(new Error("no REST in replay"))) as unknown as typeof fetch });
     const instruments = (await adapter.loadInstruments()) as Instrument[];
+    return { adapter, instruments };
+  }
+
+  it("replayed through the adapter, every book equals the reference after every message", async () => {
+    const { adapter, instruments } = await replayAdapter();
     const bids: Map<number, number>[] = [];
     const asks: Map<number, number>[] = [];
     const invalid: [number, BookState, StatusReason][] = [];
@@ -93,6 +99,45 @@ describe("Upbit recording", () => {
     const st = adapter.stats();
     expect(st.replaces).toBe(145);
     expect(st.parseErrors).toBe(0);
+    await adapter.stop();
+  });
+
+  /** One recorded book, as `n` frames with newer and newer timestamps (an older one is ignored, not applied). */
+  function newerFrames(n: number): string[] {
+    const text = books[0]!.text;
+    const tms = Number(/"tms":(\d+)/.exec(text)![1]);
+    return Array.from({ length: n }, (_, k) => text.replace(/"tms":\d+/, `"tms":${tms + 1 + k}`));
+  }
+
+  it("a text frame, replayed or live (Bithumb sends text), is read without allocating (the meter sees a 32 B object a step)", async () => {
+    const { adapter } = await replayAdapter();
+    let applied = 0;
+    adapter.startReplay({ onBookUpdate: () => void applied++, onBookInvalid: () => undefined, onInstrumentChanged: () => undefined });
+    const frames = newerFrames(8_000);
+    for (let i = 0; i < 2_000; i++) adapter.ingestFrame("spot", "conn0.spot", frames[i]!, i);
+    const perFrame = measureAllocation(2_000, frames.length, (i) => adapter.ingestFrame("spot", "conn0.spot", frames[i]!, i));
+    expect(applied).toBe(frames.length);
+    expect(allocationControl(10_000).cellsPerStep).toBeGreaterThan(0.9);
+    // Before: ~5 cells a frame: encodeInto's result object, find()'s closure and its scope, the name getter's string.
+    expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+    await adapter.stop();
+  });
+
+  it("a binary frame is read in place: Bun hands a Buffer (binaryType nodebuffer), no view or copy is made of it", async () => {
+    const { adapter } = await replayAdapter();
+    let applied = 0;
+    adapter.startReplay({ onBookUpdate: () => void applied++, onBookInvalid: () => undefined, onInstrumentChanged: () => undefined });
+    const conn = (adapter as unknown as { conns: { generation: number; bindMessages(ws: WebSocket, gen: number): void }[] }).conns[0]!;
+    const ws = { binaryType: "arraybuffer", onmessage: null } as unknown as WebSocket & { onmessage: (ev: { data: unknown }) => void };
+    conn.bindMessages(ws, conn.generation);
+    expect(ws.binaryType).toBe("nodebuffer"); // before: "arraybuffer", and a Uint8Array view made of each frame
+    const events = newerFrames(8_000).map((f) => ({ data: Buffer.from(f) }));
+    for (let i = 0; i < 2_000; i++) ws.onmessage(events[i]!);
+    const perFrame = measureAllocation(2_000, events.length, (i) => ws.onmessage(events[i]!));
+    expect(applied).toBe(events.length);
+    expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05); // before: 1 (a copy: new Uint8Array(a Buffer))
+    ws.onmessage({ data: Buffer.from(newerFrames(8_001)[8_000]!).buffer }); // an ArrayBuffer still works
+    expect(applied).toBe(events.length + 1);
     await adapter.stop();
   });
 });

@@ -1,0 +1,65 @@
+/**
+ * The publisher's whole path for a frame, through a replay Feeder (the live path minus the WebSocket: the venue's
+ * onFrameAt → scanner → sequence check → VenuePipeline → builder → publishDelta → flush: seal, sendMany), allocates
+ * nothing per frame in steady state (bench/alloc-meter.ts counts the new heap cells; its control must see a 32 B
+ * object a step). Bybit from overrides (no REST), no venue connection; multicast on 127.0.0.1, TTL 1.
+ */
+import { afterEach, expect, test } from "vitest";
+import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
+import { Feeder } from "../../src/app/feeder.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+
+let feeder: Feeder | undefined;
+afterEach(async () => {
+  await feeder?.stop();
+  feeder = undefined;
+});
+
+const TOPIC = "orderbook.50.BTCUSDT";
+const T0_MS = 1_764_000_000_000;
+
+function frame(type: "snapshot" | "delta", u: number, bids: string, asks: string): string {
+  return `{"topic":"${TOPIC}","type":"${type}","ts":${T0_MS + u},"data":{"s":"BTCUSDT","b":[${bids}],"a":[${asks}],"u":${u},"seq":${u}},"cts":${T0_MS + u}}`;
+}
+
+test("a replayed Bybit frame, from Feeder.ingest to sendMany, allocates nothing (the meter sees a 32 B object a step)", async () => {
+  const { group, port } = uniqueDestination(398);
+  feeder = new Feeder({
+    config: validateConfig({
+      log: { level: "warn", format: "json" },
+      http: { enabled: false },
+      publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, startup_listen_ms: 0, destinations: [{ name: "alloc", group, port, interface: "127.0.0.1", ttl: 1, channel: 7 }] },
+      venues: {
+        bybit: {
+          ws_url: "ws://127.0.0.1:9",
+          rest_url: "http://127.0.0.1:9",
+          linear: { depth: 50, symbols: ["BTCUSDT"] },
+          overrides: { "linear:BTCUSDT": { tick_size: "0.1", lot_size: "0.001" } },
+        },
+      },
+    }),
+    log: silentLogger,
+    replay: true,
+  });
+  await feeder.start();
+  const levels = (base: number, step: number) => Array.from({ length: 20 }, (_, i) => `["${(base + i * step).toFixed(1)}","${(1 + i).toFixed(3)}"]`).join(",");
+  const frames = [frame("snapshot", 1, levels(999.9, -0.1), levels(1000.0, 0.1))];
+  for (let u = 2; frames.length < 8_000; u++) {
+    const k = u % 20;
+    frames.push(frame("delta", u, `["${(999.9 - k * 0.1).toFixed(1)}","${(u % 7 === 0 ? 0 : 1 + (u % 5)).toFixed(3)}"]`, `["${(1000.0 + k * 0.1).toFixed(1)}","2.000"]`));
+  }
+  const ingest = (i: number) => feeder!.ingest("bybit", "linear", "conn0.linear", frames[i]!, (T0_MS + i) * 1000);
+  for (let i = 0; i < 2_000; i++) ingest(i);
+  const perFrame = measureAllocation(2_000, frames.length, ingest);
+  const { venues, publisher } = feeder.stats();
+  expect(venues.bybit!.deltas).toBe(frames.length - 1);
+  expect(venues.bybit!.gaps ?? 0).toBe(0);
+  expect(publisher.sendErrors).toBe(0);
+  expect(feeder.books()[0]!.state).toBe(1); // LIVE
+  expect(allocationControl(6_000).cellsPerStep).toBeGreaterThan(0.9);
+  // Before: 6 cells a frame, all replay's lookups: Feeder's and the adapter's find() closures and their scopes, and
+  // the connection's name built by a getter each time it was compared.
+  expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+});
