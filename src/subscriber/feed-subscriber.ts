@@ -658,7 +658,7 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, recovery);
+      this.applyIntoGap(r, st, recvTimeUs, recovery, false); // a copy, asked for
       return;
     }
     const st = streams.streamOf(r, recvTimeUs);
@@ -668,25 +668,27 @@ export class FeedSubscriber {
     // copy of what the stream already had is no sign of its publisher now: a late or replayed one kept a stream whose
     // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
     // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
+    // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
-    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs, r.msgCount);
+    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
+    if (!this.replaying && fresh) this.heard(st, nowMs, sendTimeUs, r.msgCount);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
       if (d === Divert.FILLS) {
-        this.applyIntoGap(r, st, recvTimeUs, recovery); // a live datagram reordered into the gap asked for
+        this.applyIntoGap(r, st, recvTimeUs, recovery, fresh); // a live datagram reordered into the gap asked for
         return;
       }
     }
-    this.applyPacket(r, st, recvTimeUs);
+    this.applyPacket(r, st, recvTimeUs, fresh);
   }
 
   /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
-  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery): void {
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery, fresh: boolean): void {
     // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
     this.instrumentBooks.applyingRetransmit = true;
     try {
-      this.applyPacket(r, st, recvTimeUs);
+      this.applyPacket(r, st, recvTimeUs, fresh);
     } finally {
       this.instrumentBooks.applyingRetransmit = false;
     }
@@ -713,14 +715,16 @@ export class FeedSubscriber {
     }
   }
 
-  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number): void {
+  /** `fresh`: not a copy of what the stream had (isCopy, isBeatCopy, a retransmitted answer): its session goes on. */
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, fresh: boolean): void {
     const streams = this.streamTable;
     // An answer or a replay is no hearing of the stream: one still silent may take books on without speaking, so
     // what a full table may evict is listed again (streams.ts listSilent; else such a book stayed behind its evicted stream).
     if (st.silent) streams.silentEpoch++;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
-    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
-    if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
+    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive. Not a
+    // copy of what it sent before (replayed: no key needed; before 2026-12-06 one reopened the ended stream).
+    if (st.ended && fresh && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;
     const msgCount = r.msgCount;
 

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { levelsOf, makeInstrument, rng } from "../wire/helpers.ts";
 import { deltaFeed, flagged } from "./delta-feed.ts";
 import { T0, take } from "./feed-harness.ts";
@@ -98,6 +99,29 @@ describe("a stale stream's retransmission", () => {
     p.appendHeartbeat(0);
     for (const d of take(p, T0 + 4000)) sub.ingest(d, T0); // it speaks again, idle still
     expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
+  });
+
+  it("a copy (behind the line, or a heartbeat it had) does not reopen an ended stream; a new datagram does", () => {
+    const { deltas, head, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+    p.appendHeartbeat(0);
+    const [beat] = take(p, T0 + 1000);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    const [end] = take(p, T0 + 2000);
+    sub.ingest(beat!, T0);
+    sub.ingest(end!, T0);
+    const info = () => sub.streamInfo()[0]!;
+    expect(info().ended).toBe(true);
+    // Replays (no key needed): a data datagram behind the line, the heartbeat before the END. Before: each set
+    // ended back to false, so the ended stream was watched for silence again and its session no longer over.
+    for (const d of [deltas[0]!, beat!, deltas[3]!, beat!]) {
+      sub.ingest(d, T0);
+      expect(info().ended).toBe(true);
+    }
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 3000)) sub.ingest(d, T0); // more of the session: that END was bogus
+    expect(info().ended).toBe(false);
   });
 
   it("a heartbeat at the line sent before the datagram that brought the line there is no copy: its clock stepped back", () => {
