@@ -194,10 +194,10 @@ interface StreamLine {
   hbMs: number;
   prevHbMs: number;
   /**
-   * The upstream send times (ns) heard since the last message envelope (or the session's first) that made it alive,
-   * latest and earliest, and that session: a heartbeat of that session sent within them is a copy (replayed or
-   * duplicated), no sign of upstream now (as multicast's isBeatCopy, but with no sequence number to place it by: a
-   * clock stepped back while idle leaves the stream silent until its send times pass the latest or a message comes).
+   * Upstream send time (ns) of the last envelope that made it alive, of the line's start (the last message envelope,
+   * the session's first, or a heartbeat since sent before it: its clock stepped back), and that session: a heartbeat
+   * of that session sent within [lineSendNs, heardSendNs] is a copy (replayed or duplicated), no sign of upstream now
+   * (multicast's isBeatCopy: the bridge forwards no heartbeat behind the upstream line).
    */
   heardSendNs: number;
   lineSendNs: number;
@@ -677,6 +677,7 @@ export class EnvelopeRepacker {
     const high = hdr === ENVELOPE_BYTES ? u32(env, ENV_FORWARD_SEQ_HIGH_OFFSET) : 0;
     const bridgeId = hdr === ENVELOPE_BYTES ? u32(env, ENV_BRIDGE_ID_OFFSET) : 0;
     const line = this.lineOf(streamKey, bridgeId);
+    let lineMoved = false;
     if (line !== undefined) {
       const sendNs = sendHi * 0x1_0000_0000 + sendLo; // ~256 ns steps: plenty to compare heartbeat intervals
       if (line.bridgeId !== bridgeId && !this.switchesTo(line, bridgeId, streamKey, sendNs, hb, nowMs)) {
@@ -684,7 +685,11 @@ export class EnvelopeRepacker {
         return "other_bridge";
       }
       // A number behind the next is refused before anything of it is taken (checkForward).
+      const gapsBefore = this.counters.upstreamGaps;
       if ((forward & FORWARD_SEQ_PRESENT) !== 0 && !this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0)) return this.refuse("repeated");
+      // Messages were lost before it (upstream, or at the bridge): the upstream line moved where this reader did not
+      // see, so a heartbeat now is no copy of one of the line it knows (as multicast hears one past nextSeq).
+      lineMoved = this.counters.upstreamGaps !== gapsBefore;
       line.others = 0; // the followed bridge speaks: it is not silent
       line.lastSendNs = sendNs;
     } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
@@ -749,27 +754,25 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
-    // A copy of a heartbeat the stream already brought (same session, sent within the send times heard since its last
-    // message): taken in as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead
-    // publisher's heartbeat replayed (no key needed; the bridge forwards it at the stream's next number, whatever line
-    // it was sent at) kept the reader heartbeating, its books usable.
+    // A copy of a heartbeat the stream already brought (same session, sent within the line's window, below): taken in
+    // as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last
+    // heartbeat replayed (no key needed; the bridge forwards it at the stream's next number) kept the reader
+    // heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
-    if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
+    if (msgLen === 0 && sameSession && !lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
       this.counters.heartbeats++;
       return result;
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      // The window of send times heard only grows between messages: a heartbeat outside it counts once, a copy of it
-      // never again. An envelope tells no upstream sequence number, so one sent before the last message may be a
-      // heartbeat of an earlier line replayed as well as its clock stepped back: taken as the start of the line
-      // (before 2026-12-06), a copy of any old heartbeat made a dead stream alive every time it came.
-      if (msgLen > 0 || !sameSession) {
-        line.lineSendNs = sendNs;
-        line.heardSendNs = sendNs;
-      } else if (sendNs < line.lineSendNs) line.lineSendNs = sendNs;
-      else if (sendNs > line.heardSendNs) line.heardSendNs = sendNs;
+      // As multicast's FeedSubscriber.heard: the window starts at the line's last message (or the session's first),
+      // or at a heartbeat heard since that was sent before it (its clock stepped back: a copy of it is one then), and
+      // ends at the last heard. The bridge forwards no heartbeat behind its upstream line, so every one here is at
+      // the line, as multicast's isBeatCopy judges it (for a while on 2026-12-06 the bridge forwarded an earlier
+      // line's at the next number, and the window had to only widen: a clock stepped back left the stream silent).
+      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) line.lineSendNs = sendNs;
+      line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;

@@ -212,7 +212,8 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
 }
 
 /**
- * A heartbeat at the line (nothing new: its seqNum is nextSeq) sent no later than the last datagram the stream was
+ * A heartbeat at the line (nothing new: its seqNum is nextSeq, or below it continuing a pending jump's old line, which
+ * isCopy lets through as evidence: before 2026-12-06 such a one, replayed, was heard) sent no later than the last datagram the stream was
  * heard by, and not before the one that brought the line there: a copy of one it had (replayed: no key needed; or
  * duplicated), no sign of its publisher now. Before 2026-12-06 it was heard: replaying the last heartbeat a dead
  * publisher sent kept its stream from turning stale, its books usable with what it last sent, for as long as the
@@ -220,10 +221,11 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
  * further than the line is idle): heard, and the line judged from it (FeedSubscriber.heard), else a copy of it passed
  * as such a step for as long as the replays came. A step back within that idle time leaves an idle stream stale (not usable)
  * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
- * heard as before. HOT: one comparison for a datagram with messages.
+ * heard as before. The NATS reader's rule for a heartbeat envelope (EnvelopeRepacker.add). HOT: one comparison for a
+ * datagram with messages.
  */
 export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
-  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
+  return msgCount === 0 && seqNum <= st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
 }
 
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
