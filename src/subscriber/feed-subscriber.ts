@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { isBeatAhead, isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -670,8 +670,9 @@ export class FeedSubscriber {
     // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
     // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
-    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
-    if (!this.replaying && fresh) this.heard(st, nowMs, sendTimeUs, r.msgCount);
+    const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
+    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs) && !isBeatAhead(st, r.msgCount, aheadUs);
+    if (!this.replaying && fresh) this.heard(st, nowMs, sendTimeUs, r.msgCount, aheadUs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
@@ -701,11 +702,14 @@ export class FeedSubscriber {
    * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
    * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
    */
-  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
+  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number, aheadUs: number): void {
     st.lastRecvMs = nowMs;
     // isBeatCopy's window: from the line's datagram, or from a heartbeat sent before it (its clock stepped back: the
     // heartbeats after it are judged from there, so a copy of it is one too).
-    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) st.lineSendUs = sendTimeUs;
+    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) {
+      st.lineSendUs = sendTimeUs;
+      st.lineAheadUs = aheadUs;
+    }
     st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {

@@ -47,8 +47,11 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
+import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
+
+/** SEND_AHEAD_MAX_US in upstream send-time units (ns). */
+const AHEAD_MAX_NS = SEND_AHEAD_MAX_US * 1000;
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
 export const ENV_VERSION = 2;
@@ -201,6 +204,8 @@ interface StreamLine {
    */
   heardSendNs: number;
   lineSendNs: number;
+  /** How far lineSendNs was ahead of the wall clock at its receipt: a heartbeat far further ahead is none (isBeatAhead). */
+  lineAheadNs: number;
   heardId: number;
   heardStartLo: number;
   heardStartHi: number;
@@ -760,7 +765,9 @@ export class EnvelopeRepacker {
     // heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
-    if (msgLen === 0 && sameSession && !lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
+    // One sent far ahead of its receipt, and of the line's start, is none either (multicast's isBeatAhead).
+    const aheadNs = sendNs - shownUs(nowMs * 1000) * 1000;
+    if (msgLen === 0 && sameSession && ((!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
       this.counters.heartbeats++;
       return result;
     }
@@ -771,7 +778,10 @@ export class EnvelopeRepacker {
       // ends at the last heard. The bridge forwards no heartbeat behind its upstream line, so every one here is at
       // the line, as multicast's isBeatCopy judges it (for a while on 2026-12-06 the bridge forwarded an earlier
       // line's at the next number, and the window had to only widen: a clock stepped back left the stream silent).
-      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) line.lineSendNs = sendNs;
+      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) {
+        line.lineSendNs = sendNs;
+        line.lineAheadNs = aheadNs;
+      }
       line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
@@ -862,7 +872,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, lineAheadNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }

@@ -228,6 +228,25 @@ export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "li
   return msgCount === 0 && seqNum <= st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
 }
 
+/**
+ * How far ahead of what the receive clock makes plausible a publisher's send time is trusted (a forged one far ahead,
+ * no key): book order (InstrumentBooks.highSentByUs) and heartbeats (isBeatAhead).
+ */
+export const SEND_AHEAD_MAX_US = 60_000_000;
+
+/**
+ * A heartbeat sent more than SEND_AHEAD_MAX_US ahead of its receipt (`aheadUs`: its send time less the wall clock
+ * at receipt), and by as much more than the line's start was (`lineAheadUs`: a publisher whose clock is off by a
+ * steady amount is judged by it): no sign of its publisher, nor kept to judge copies by. Heard, it made the window's
+ * end (heardSendUs) far ahead, and every real heartbeat after it a copy: a forged one (no key) or one of a clock
+ * stepped far ahead and back left a live idle stream stale until its next datagram with messages (before
+ * 2026-12-06). A publisher whose clock steps forward by more than that while idle is stale until it sends data or
+ * its clock comes back within it (the safe side). Not for a session's first datagram (nothing to judge by yet).
+ */
+export function isBeatAhead(st: Pick<StreamState, "heardSendUs" | "lineAheadUs">, msgCount: number, aheadUs: number): boolean {
+  return msgCount === 0 && aheadUs > SEND_AHEAD_MAX_US && st.heardSendUs !== 0 && aheadUs - st.lineAheadUs > SEND_AHEAD_MAX_US;
+}
+
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
 export function compareSessions(aStartUs: number, aId: number, bStartUs: number, bId: number): number {
   if (aStartUs !== bStartUs) return aStartUs < bStartUs ? -1 : 1;
@@ -271,6 +290,8 @@ export interface StreamState extends StreamInfo {
    * since that was sent before it: its publisher's clock stepped back): where the line's heartbeats are judged from.
    */
   lineSendUs: number;
+  /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
+  lineAheadUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -524,6 +545,7 @@ export class StreamTable {
         lateAdoptedAtUs: -1,
         heardSendUs: 0,
         lineSendUs: 0,
+        lineAheadUs: 0,
         silent: false,
       };
       if (ownLine) {

@@ -9,6 +9,7 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { SEND_AHEAD_MAX_US } from "../../src/subscriber/streams.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -684,6 +685,25 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
 });
 
+it("NATS reader: a heartbeat sent far ahead of its receipt (forged, no key) is no sign of upstream, nor makes later real ones copies", () => {
+  const { rep, feedRaw, clock: c } = natsRig();
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  const beatAt = (sendUs: number) => (a.appendHeartbeat(0), take(a, sendUs));
+  const base = T0 + 600_000_000 - c.nowMs * 1000; // the publisher's clock less the reader's: steady
+  feedRaw(take(a, base + c.nowMs * 1000), 1000);
+  c.nowMs += 5000;
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  feedRaw(beatAt(base + c.nowMs * 1000 + 86_400_000_000), 1000); // a day ahead
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  for (let k = 0; k < 3; k++) {
+    c.nowMs += 5000;
+    expect(rep.checkUpstream(c.nowMs)).toBe(false);
+    feedRaw(beatAt(base + c.nowMs * 1000 + 1000), 1000); // upstream, idle
+    expect(rep.checkUpstream(c.nowMs), `heartbeat ${k}`).toBe(true); // before: false (sent before the forged one: a copy)
+  }
+});
+
 it("NATS reader: heartbeats of earlier lines replayed after upstream died do not make it alive", () => {
   const { rep, feedRaw, clock: c } = natsRig();
   const a = run(500, T0 + 600_000_000);
@@ -717,6 +737,8 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
     refresh(a, 943500);
     feedRaw(take(a, clockUs));
     let lineMaxUs = clockUs; // the latest upstream send time since the line's last message
+    let lineStartUs = clockUs; // where the line's heartbeats are judged from, and how far it was ahead of its receipt
+    let lineAheadUs = clockUs - c.nowMs * 1000;
     const sent: Uint8Array[] = [];
     for (let i = 0; i < 40; i++) {
       const x = r();
@@ -729,7 +751,12 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
       c.nowMs += 5000; // silent meanwhile
       rep.checkUpstream(c.nowMs);
       feedRaw([d], 0);
-      if (data || clockUs > lineMaxUs) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i}`).toBe(true);
+      // Not one sent more than SEND_AHEAD_MAX_US ahead of its receipt and of the line's start (isBeatAhead).
+      const aheadUs = clockUs - c.nowMs * 1000;
+      const ahead = !data && aheadUs > SEND_AHEAD_MAX_US && aheadUs - lineAheadUs > SEND_AHEAD_MAX_US;
+      if (ahead) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i} ahead`).toBe(false);
+      else if (data || clockUs > lineMaxUs) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i}`).toBe(true);
+      if (data || clockUs < lineStartUs) [lineStartUs, lineAheadUs] = [clockUs, aheadUs];
       lineMaxUs = data ? clockUs : Math.max(lineMaxUs, clockUs);
     }
     const counted = new Map<number, number>(); // it died: each replayed copy may make it alive once at most
@@ -746,7 +773,8 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
 
 /**
  * One rule for a heartbeat's copies, on multicast and the NATS reader: one random history of a publisher (heartbeats,
- * refreshes, its clock stepping back and forward), lost and reordered datagrams, and replays of what it sent, fed to
+ * refreshes, its clock stepping back and forward), lost and reordered datagrams, replays of what it sent and forged
+ * heartbeats sent hours ahead, fed to
  * both, each datagram after a silence: it makes the stream heard (multicast: not stale; NATS: upstream alive) on
  * both or on neither. Old: the bridge forwarded heartbeats behind the line and the reader only widened its window,
  * so after a clock step back while idle the reader stayed silent where multicast heard its publisher.
@@ -765,9 +793,9 @@ it("a heartbeat, data or a replayed copy makes the stream heard on multicast exa
     const deliver = (d: Uint8Array, what: string) => {
       const info = () => msub.streamInfo()[0];
       if (info() !== undefined) msub.checkStale(info()!.lastRecvMs + 5000);
-      msub.ingest(d, nowUs);
-      const heardM = info()?.stale === false;
       c.nowMs += 5000;
+      msub.ingest(d, c.nowMs * 1000); // one receipt clock for both
+      const heardM = info()?.stale === false;
       rep.checkUpstream(c.nowMs);
       feedRaw([d], 0);
       const heardN = rep.checkUpstream(c.nowMs);
@@ -782,6 +810,11 @@ it("a heartbeat, data or a replayed copy makes the stream heard on multicast exa
       if (r() < 0.3 && sent.length > 0) {
         const j = Math.floor(r() * sent.length);
         deliver(sent[j]!.slice(), `step ${i} replay of ${j}`);
+        continue;
+      }
+      if (r() < 0.05) {
+        a.appendHeartbeat(0); // forged at the line (no key), sent far ahead
+        deliver(take(a, nowUs + Math.floor(1 + r() * 48) * 3_600_000_000)[0]!, `step ${i} forged ahead`);
         continue;
       }
       const x = r();
