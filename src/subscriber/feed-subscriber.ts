@@ -735,7 +735,9 @@ export class FeedSubscriber {
     if (msgCount === 0) {
       this.counters.heartbeats++;
       streams.sequence(st, seqNum, 0);
-      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended) {
+      // Not a copy (replayed, no key needed: before 2026-12-06 a replayed END the session went on after ended it
+      // again, every book of the stream invalid until its next refresh).
+      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended && fresh) {
         st.ended = true;
         this.instrumentBooks.invalidateStream(st.key);
         streams.emitSession("ended", st, st.sessionId);

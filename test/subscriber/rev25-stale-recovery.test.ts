@@ -125,6 +125,24 @@ describe("a stale stream's retransmission", () => {
     expect(info().ended).toBe(false);
   });
 
+  it("a copy of an END_OF_SESSION the stream went on after does not end it again (its books stay valid)", () => {
+    const { book, head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    const [end] = take(p, T0 + 1000);
+    sub.ingest(end!, T0); // ended, its books invalid
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 2000)) sub.ingest(d, T0); // more of the session: that END was bogus
+    packBookSnapshot(p, book, 0, true); // a refresh makes the book valid again
+    for (const d of take(p, T0 + 3000)) sub.ingest(d, T0);
+    const info = () => sub.streamInfo()[0]!;
+    const sb = sub.book(inst.instrumentId)!;
+    expect([info().ended, sb.valid]).toEqual([false, true]);
+    sub.ingest(end!.slice(), T0); // the END replayed (no key needed): a copy, before the last heard
+    expect([info().ended, sb.valid]).toEqual([false, true]); // before: [true, false], every book of the stream invalid
+  });
+
   it("a heartbeat at the line sent far ahead of its receipt (forged, no key) is no hearing it, nor makes later real ones copies", () => {
     const { head, deltas, p } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
