@@ -658,7 +658,7 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, recovery, false); // a copy, asked for
+      this.applyIntoGap(r, st, recvTimeUs, recovery, false, false); // a copy, asked for
       return;
     }
     const st = streams.streamOf(r, recvTimeUs);
@@ -671,25 +671,29 @@ export class FeedSubscriber {
     // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
-    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs) && !isBeatAhead(st, r.msgCount, aheadUs);
+    const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
+    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
+    // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it
+    // would change nothing), though a copy by its send time.
+    const endTaken = fresh || (beatCopy && sendTimeUs === st.heardSendUs);
     if (!this.replaying && fresh) this.heard(st, nowMs, sendTimeUs, r.msgCount, aheadUs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
       if (d === Divert.FILLS) {
-        this.applyIntoGap(r, st, recvTimeUs, recovery, fresh); // a live datagram reordered into the gap asked for
+        this.applyIntoGap(r, st, recvTimeUs, recovery, fresh, endTaken); // a live datagram reordered into the gap asked for
         return;
       }
     }
-    this.applyPacket(r, st, recvTimeUs, fresh);
+    this.applyPacket(r, st, recvTimeUs, fresh, endTaken);
   }
 
   /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
-  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery, fresh: boolean): void {
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery, fresh: boolean, endTaken: boolean): void {
     // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
     this.instrumentBooks.applyingRetransmit = true;
     try {
-      this.applyPacket(r, st, recvTimeUs, fresh);
+      this.applyPacket(r, st, recvTimeUs, fresh, endTaken);
     } finally {
       this.instrumentBooks.applyingRetransmit = false;
     }
@@ -719,8 +723,11 @@ export class FeedSubscriber {
     }
   }
 
-  /** `fresh`: not a copy of what the stream had (isCopy, isBeatCopy, a retransmitted answer): its session goes on. */
-  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, fresh: boolean): void {
+  /**
+   * `fresh`: not a copy of what the stream had (isCopy, isBeatCopy, a retransmitted answer): its session goes on.
+   * `endTaken`: an END_OF_SESSION of it ends the stream (fresh, or sent in the µs of the last datagram heard).
+   */
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, fresh: boolean, endTaken: boolean): void {
     const streams = this.streamTable;
     // An answer or a replay is no hearing of the stream: one still silent may take books on without speaking, so
     // what a full table may evict is listed again (streams.ts listSilent; else such a book stayed behind its evicted stream).
@@ -737,7 +744,7 @@ export class FeedSubscriber {
       streams.sequence(st, seqNum, 0);
       // Not a copy (replayed, no key needed: before 2026-12-06 a replayed END the session went on after ended it
       // again, every book of the stream invalid until its next refresh).
-      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended && fresh) {
+      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended && endTaken) {
         st.ended = true;
         this.instrumentBooks.invalidateStream(st.key);
         streams.emitSession("ended", st, st.sessionId);

@@ -768,6 +768,8 @@ export class EnvelopeRepacker {
     // One sent far ahead of its receipt, and of the line's start, is none either (multicast's isBeatAhead).
     const aheadNs = sendNs - shownUs(nowMs * 1000) * 1000;
     if (msgLen === 0 && sameSession && ((!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
+      // An END_OF_SESSION sent in the ns of the last envelope heard is upstream's own (as multicast): the stream ended.
+      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) line.ended = true;
       this.counters.heartbeats++;
       return result;
     }

@@ -704,6 +704,27 @@ it("NATS reader: a heartbeat sent far ahead of its receipt (forged, no key) is n
   }
 });
 
+it("an END_OF_SESSION sent in the same µs as the last data ends the session (a clock-step restart taken at once), on both paths", () => {
+  const { feedRaw } = natsRig();
+  const msub = newSubscriber({ staleAfterMs: 1000 });
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  const confirm = take(a, T0 + 600_000_000);
+  for (const d of confirm) msub.ingest(d, T0);
+  expect(taken(feedRaw(confirm))).toBe(true);
+  refresh(a, 943500, 2);
+  a.appendHeartbeat(PKT_FLAG_END_OF_SESSION); // sealed with the snapshot: one send time
+  const first = take(a, T0 + 601_000_000);
+  for (const d of first) msub.ingest(d, T0);
+  expect(taken(feedRaw(first))).toBe(true);
+  const b = run(600, T0 + 1_000_000); // its clock stepped back: an earlier start
+  refresh(b, 943501);
+  const second = take(b, T0 + 2_000_000);
+  for (const d of second) msub.ingest(d, T0);
+  expect(msub.streamInfo()[0]!.sessionId).toBe(600); // taken: the old session ended
+  expect(feedRaw(second)).toContain("new_session"); // before: old_session (its END taken for a copy)
+});
+
 it("NATS reader: heartbeats of earlier lines replayed after upstream died do not make it alive", () => {
   const { rep, feedRaw, clock: c } = natsRig();
   const a = run(500, T0 + 600_000_000);
