@@ -110,8 +110,9 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /** Gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number. */
   upstreamGaps: number;
   /**
-   * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them): dropped,
-   * as a subscriber drops them; forwarded, a copy of a snapshot rolled the far side's book back.
+   * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them; a heartbeat
+   * below the next seqNum too): dropped, as a subscriber drops them; forwarded, a copy of a snapshot rolled the far
+   * side's book back, and an old heartbeat could not be told from the publisher now.
    */
   duplicates: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
@@ -601,11 +602,13 @@ export class ForwardBridge {
       up.altNext = -1; // the line after the jump goes on: it was real
     } else if (up.altNext >= 0 && seqNum >= up.altNext && seqNum - up.altNext <= SEQ_REVERT_WINDOW) {
       this.continuesOldLine(up, seqNum, count);
-    } else if (count > 0 && seqNum + count <= up.nextSeq) {
+    } else if (seqNum + count <= up.nextSeq) {
       // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
       // what came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under
       // a fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta
-      // rolled the book back to that snapshot, usable. A heartbeat (the next seqNum, no message) still goes.
+      // rolled the book back to that snapshot, usable. A heartbeat behind the line too (an earlier line's, replayed
+      // or late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place
+      // it by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
       c.duplicates++;
       return;
     }

@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { isBeatAhead, isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -658,7 +658,7 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      this.applyIntoGap(r, st, recvTimeUs, recovery);
+      this.applyIntoGap(r, st, recvTimeUs, recovery, false, false); // a copy, asked for
       return;
     }
     const st = streams.streamOf(r, recvTimeUs);
@@ -668,25 +668,32 @@ export class FeedSubscriber {
     // copy of what the stream already had is no sign of its publisher now: a late or replayed one kept a stream whose
     // publisher had fallen silent from turning stale, its books usable (a bridge replaying history onto the group).
     // So is a heartbeat at the line sent no later than the last datagram heard (isBeatCopy: its last heartbeat replayed).
+    // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
-    if (!this.replaying && !isCopy(st, r.seqNum, r.msgCount) && !isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs)) this.heard(st, nowMs, sendTimeUs, r.msgCount);
+    const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
+    const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
+    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
+    // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it
+    // would change nothing), though a copy by its send time.
+    const endTaken = fresh || (beatCopy && sendTimeUs === st.heardSendUs);
+    if (!this.replaying && fresh) this.heard(st, nowMs, sendTimeUs, r.msgCount, aheadUs);
     if (recovery !== undefined) {
       const d = recovery.divert(st, r.seqNum, r.msgCount, this.rxBytes, length, recvTimeUs, nowMs);
       if (d === Divert.HELD) return;
       if (d === Divert.FILLS) {
-        this.applyIntoGap(r, st, recvTimeUs, recovery); // a live datagram reordered into the gap asked for
+        this.applyIntoGap(r, st, recvTimeUs, recovery, fresh, endTaken); // a live datagram reordered into the gap asked for
         return;
       }
     }
-    this.applyPacket(r, st, recvTimeUs);
+    this.applyPacket(r, st, recvTimeUs, fresh, endTaken);
   }
 
   /** The next piece of a gap asked for (an answer, or the live datagram itself, late): applied, the books held. */
-  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery): void {
+  private applyIntoGap(r: PacketReader, st: StreamState, recvTimeUs: number, recovery: Recovery, fresh: boolean, endTaken: boolean): void {
     // Its events must not show the books usable: they are behind until the held datagrams follow (replayReady).
     this.instrumentBooks.applyingRetransmit = true;
     try {
-      this.applyPacket(r, st, recvTimeUs);
+      this.applyPacket(r, st, recvTimeUs, fresh, endTaken);
     } finally {
       this.instrumentBooks.applyingRetransmit = false;
     }
@@ -699,11 +706,14 @@ export class FeedSubscriber {
    * makes a stream whose publisher has gone quiet since look alive (before 2026-12-06 both did, and a book showed
    * usable up to another stale limit past its publisher's silence when the answer came after the stale check).
    */
-  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number): void {
+  private heard(st: StreamState, nowMs: number, sendTimeUs: number, msgCount: number, aheadUs: number): void {
     st.lastRecvMs = nowMs;
     // isBeatCopy's window: from the line's datagram, or from a heartbeat sent before it (its clock stepped back: the
     // heartbeats after it are judged from there, so a copy of it is one too).
-    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) st.lineSendUs = sendTimeUs;
+    if (msgCount > 0 || st.heardSendUs === 0 || sendTimeUs < st.lineSendUs) {
+      st.lineSendUs = sendTimeUs;
+      st.lineAheadUs = aheadUs;
+    }
     st.heardSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
@@ -713,21 +723,28 @@ export class FeedSubscriber {
     }
   }
 
-  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number): void {
+  /**
+   * `fresh`: not a copy of what the stream had (isCopy, isBeatCopy, a retransmitted answer): its session goes on.
+   * `endTaken`: an END_OF_SESSION of it ends the stream (fresh, or sent in the µs of the last datagram heard).
+   */
+  private applyPacket(r: PacketReader, st: StreamState, recvTimeUs: number, fresh: boolean, endTaken: boolean): void {
     const streams = this.streamTable;
     // An answer or a replay is no hearing of the stream: one still silent may take books on without speaking, so
     // what a full table may evict is listed again (streams.ts listSilent; else such a book stayed behind its evicted stream).
     if (st.silent) streams.silentEpoch++;
     st.heartbeatIntervalMs = r.heartbeatIntervalMs;
-    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive.
-    if (st.ended && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
+    // END_OF_SESSION ends a session's last datagram; more of it means that END was bogus: the stream is alive. Not a
+    // copy of what it sent before (replayed: no key needed; before 2026-12-06 one reopened the ended stream).
+    if (st.ended && fresh && (r.flags & PKT_FLAG_END_OF_SESSION) === 0) st.ended = false;
     const seqNum = r.seqNum;
     const msgCount = r.msgCount;
 
     if (msgCount === 0) {
       this.counters.heartbeats++;
       streams.sequence(st, seqNum, 0);
-      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended) {
+      // Not a copy (replayed, no key needed: before 2026-12-06 a replayed END the session went on after ended it
+      // again, every book of the stream invalid until its next refresh).
+      if ((r.flags & PKT_FLAG_END_OF_SESSION) !== 0 && !st.ended && endTaken) {
         st.ended = true;
         this.instrumentBooks.invalidateStream(st.key);
         streams.emitSession("ended", st, st.sessionId);

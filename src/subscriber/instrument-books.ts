@@ -15,7 +15,7 @@ import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./ass
 import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
 import type { Listeners } from "./listeners.ts";
-import { compareSessions, type StreamRef, type StreamTable, undoneBy } from "./streams.ts";
+import { compareSessions, SEND_AHEAD_MAX_US, type StreamRef, type StreamTable, undoneBy } from "./streams.ts";
 import { type LeftHigh, SubscriberBook } from "./subscriber-book.ts";
 import type { EvictEvent, StatusEvent, SubscriberCounters, UpdateEvent, UpdateKind } from "./subscriber-types.ts";
 
@@ -25,12 +25,10 @@ const NO_LEVELS = new Float64Array(0);
  * delta arrives in one burst — and is dropped when another one needs its room in maxAssemblyLevels.
  */
 export const STALE_ASSEMBLY_MS = 10_000;
-/**
- * A send time further ahead than this of what the receive clock makes plausible is not trusted as an order (a forged
- * one far ahead, no key): the event that set a book's highSeq counts as sent at its receive time + this + how far the
- * snapshot weighed against it is sent ahead of its own receipt (refuseOlder), when it claims later.
- */
-export const SEND_AHEAD_MAX_US = 60_000_000;
+// SEND_AHEAD_MAX_US (streams.ts): a send time further ahead than this of what the receive clock makes plausible is
+// not trusted as an order (a forged one far ahead, no key): the event that set a book's highSeq counts as sent at its
+// receive time + this + how far the snapshot weighed against it is sent ahead of its own receipt (refuseOlder).
+export { SEND_AHEAD_MAX_US };
 /** Streams whose refused older snapshots a book remembers at once (SubscriberBook.olderMarks). */
 const OLDER_MARKS = 4;
 /**

@@ -47,8 +47,11 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
+import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
+
+/** SEND_AHEAD_MAX_US in upstream send-time units (ns). */
+const AHEAD_MAX_NS = SEND_AHEAD_MAX_US * 1000;
 
 export const ENV_MAGIC = 0x4e46; // "FN" little-endian
 export const ENV_VERSION = 2;
@@ -194,13 +197,15 @@ interface StreamLine {
   hbMs: number;
   prevHbMs: number;
   /**
-   * The upstream send times (ns) heard since the last message envelope (or the session's first) that made it alive,
-   * latest and earliest, and that session: a heartbeat of that session sent within them is a copy (replayed or
-   * duplicated), no sign of upstream now (as multicast's isBeatCopy, but with no sequence number to place it by: a
-   * clock stepped back while idle leaves the stream silent until its send times pass the latest or a message comes).
+   * Upstream send time (ns) of the last envelope that made it alive, of the line's start (the last message envelope,
+   * the session's first, or a heartbeat since sent before it: its clock stepped back), and that session: a heartbeat
+   * of that session sent within [lineSendNs, heardSendNs] is a copy (replayed or duplicated), no sign of upstream now
+   * (multicast's isBeatCopy: the bridge forwards no heartbeat behind the upstream line).
    */
   heardSendNs: number;
   lineSendNs: number;
+  /** How far lineSendNs was ahead of the wall clock at its receipt: a heartbeat far further ahead is none (isBeatAhead). */
+  lineAheadNs: number;
   heardId: number;
   heardStartLo: number;
   heardStartHi: number;
@@ -677,6 +682,7 @@ export class EnvelopeRepacker {
     const high = hdr === ENVELOPE_BYTES ? u32(env, ENV_FORWARD_SEQ_HIGH_OFFSET) : 0;
     const bridgeId = hdr === ENVELOPE_BYTES ? u32(env, ENV_BRIDGE_ID_OFFSET) : 0;
     const line = this.lineOf(streamKey, bridgeId);
+    let lineMoved = false;
     if (line !== undefined) {
       const sendNs = sendHi * 0x1_0000_0000 + sendLo; // ~256 ns steps: plenty to compare heartbeat intervals
       if (line.bridgeId !== bridgeId && !this.switchesTo(line, bridgeId, streamKey, sendNs, hb, nowMs)) {
@@ -684,7 +690,11 @@ export class EnvelopeRepacker {
         return "other_bridge";
       }
       // A number behind the next is refused before anything of it is taken (checkForward).
+      const gapsBefore = this.counters.upstreamGaps;
       if ((forward & FORWARD_SEQ_PRESENT) !== 0 && !this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0)) return this.refuse("repeated");
+      // Messages were lost before it (upstream, or at the bridge): the upstream line moved where this reader did not
+      // see, so a heartbeat now is no copy of one of the line it knows (as multicast hears one past nextSeq).
+      lineMoved = this.counters.upstreamGaps !== gapsBefore;
       line.others = 0; // the followed bridge speaks: it is not silent
       line.lastSendNs = sendNs;
     } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
@@ -749,27 +759,32 @@ export class EnvelopeRepacker {
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
     }
-    // A copy of a heartbeat the stream already brought (same session, sent within the send times heard since its last
-    // message): taken in as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead
-    // publisher's heartbeat replayed (no key needed; the bridge forwards it at the stream's next number, whatever line
-    // it was sent at) kept the reader heartbeating, its books usable.
+    // A copy of a heartbeat the stream already brought (same session, sent within the line's window, below): taken in
+    // as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last
+    // heartbeat replayed (no key needed; the bridge forwards it at the stream's next number) kept the reader
+    // heartbeating, its books usable.
     const sendNs = sendHi * 0x1_0000_0000 + sendLo;
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
-    if (msgLen === 0 && sameSession && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) {
+    // One sent far ahead of its receipt, and of the line's start, is none either (multicast's isBeatAhead).
+    const aheadNs = sendNs - shownUs(nowMs * 1000) * 1000;
+    if (msgLen === 0 && sameSession && ((!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
+      // An END_OF_SESSION sent in the ns of the last envelope heard is upstream's own (as multicast): the stream ended.
+      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) line.ended = true;
       this.counters.heartbeats++;
       return result;
     }
     this.lastUpstreamMs = nowMs;
     if (line !== undefined) {
-      // The window of send times heard only grows between messages: a heartbeat outside it counts once, a copy of it
-      // never again. An envelope tells no upstream sequence number, so one sent before the last message may be a
-      // heartbeat of an earlier line replayed as well as its clock stepped back: taken as the start of the line
-      // (before 2026-12-06), a copy of any old heartbeat made a dead stream alive every time it came.
-      if (msgLen > 0 || !sameSession) {
+      // As multicast's FeedSubscriber.heard: the window starts at the line's last message (or the session's first),
+      // or at a heartbeat heard since that was sent before it (its clock stepped back: a copy of it is one then), and
+      // ends at the last heard. The bridge forwards no heartbeat behind its upstream line, so every one here is at
+      // the line, as multicast's isBeatCopy judges it (for a while on 2026-12-06 the bridge forwarded an earlier
+      // line's at the next number, and the window had to only widen: a clock stepped back left the stream silent).
+      if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) {
         line.lineSendNs = sendNs;
-        line.heardSendNs = sendNs;
-      } else if (sendNs < line.lineSendNs) line.lineSendNs = sendNs;
-      else if (sendNs > line.heardSendNs) line.heardSendNs = sendNs;
+        line.lineAheadNs = aheadNs;
+      }
+      line.heardSendNs = sendNs;
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
@@ -859,7 +874,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, lineAheadNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }

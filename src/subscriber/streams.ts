@@ -212,7 +212,8 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
 }
 
 /**
- * A heartbeat at the line (nothing new: its seqNum is nextSeq) sent no later than the last datagram the stream was
+ * A heartbeat at the line (nothing new: its seqNum is nextSeq, or below it continuing a pending jump's old line, which
+ * isCopy lets through as evidence: before 2026-12-06 such a one, replayed, was heard) sent no later than the last datagram the stream was
  * heard by, and not before the one that brought the line there: a copy of one it had (replayed: no key needed; or
  * duplicated), no sign of its publisher now. Before 2026-12-06 it was heard: replaying the last heartbeat a dead
  * publisher sent kept its stream from turning stale, its books usable with what it last sent, for as long as the
@@ -220,10 +221,30 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
  * further than the line is idle): heard, and the line judged from it (FeedSubscriber.heard), else a copy of it passed
  * as such a step for as long as the replays came. A step back within that idle time leaves an idle stream stale (not usable)
  * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
- * heard as before. HOT: one comparison for a datagram with messages.
+ * heard as before. The NATS reader's rule for a heartbeat envelope (EnvelopeRepacker.add). HOT: one comparison for a
+ * datagram with messages.
  */
 export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
-  return msgCount === 0 && seqNum === st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
+  return msgCount === 0 && seqNum <= st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
+}
+
+/**
+ * How far ahead of what the receive clock makes plausible a publisher's send time is trusted (a forged one far ahead,
+ * no key): book order (InstrumentBooks.highSentByUs) and heartbeats (isBeatAhead).
+ */
+export const SEND_AHEAD_MAX_US = 60_000_000;
+
+/**
+ * A heartbeat sent more than SEND_AHEAD_MAX_US ahead of its receipt (`aheadUs`: its send time less the wall clock
+ * at receipt), and by as much more than the line's start was (`lineAheadUs`: a publisher whose clock is off by a
+ * steady amount is judged by it): no sign of its publisher, nor kept to judge copies by. Heard, it made the window's
+ * end (heardSendUs) far ahead, and every real heartbeat after it a copy: a forged one (no key) or one of a clock
+ * stepped far ahead and back left a live idle stream stale until its next datagram with messages (before
+ * 2026-12-06). A publisher whose clock steps forward by more than that while idle is stale until it sends data or
+ * its clock comes back within it (the safe side). Not for a session's first datagram (nothing to judge by yet).
+ */
+export function isBeatAhead(st: Pick<StreamState, "heardSendUs" | "lineAheadUs">, msgCount: number, aheadUs: number): boolean {
+  return msgCount === 0 && aheadUs > SEND_AHEAD_MAX_US && st.heardSendUs !== 0 && aheadUs - st.lineAheadUs > SEND_AHEAD_MAX_US;
 }
 
 /** Orders publisher sessions by (sessionStartUs, sessionId): < 0 when a is older than b, 0 when the same. */
@@ -269,6 +290,8 @@ export interface StreamState extends StreamInfo {
    * since that was sent before it: its publisher's clock stepped back): where the line's heartbeats are judged from.
    */
   lineSendUs: number;
+  /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
+  lineAheadUs: number;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -522,6 +545,7 @@ export class StreamTable {
         lateAdoptedAtUs: -1,
         heardSendUs: 0,
         lineSendUs: 0,
+        lineAheadUs: 0,
         silent: false,
       };
       if (ownLine) {

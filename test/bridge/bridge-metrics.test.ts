@@ -266,3 +266,17 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     await expect(run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: "0.0.0.0:9465" }).code).rejects.toThrow(/--http "0.0.0.0:9465" is beyond loopback/);
   });
 });
+
+describe("feeder bridge from-nats /metrics: every reader counter exported", () => {
+  test("the reader's listenerErrors (its callbacks that threw) is feeder_bridge_listener_errors_total", async () => {
+    const { NatsFeedReader } = await import("../../src/subscriber/nats-source.ts");
+    const bridge = new ReverseBridge({ servers: ["127.0.0.1:1"], prefix: "met6", group: "239.255.0.1", port: 1, iface: "127.0.0.1", ttl: 1 });
+    // Not started (no NATS needed): a reader whose callbacks threw twice, as the bridge would scrape it.
+    const reader = new NatsFeedReader({ servers: ["127.0.0.1:1"], prefix: "met6" }, () => {});
+    reader.repacker.counters.listenerErrors = 2;
+    bridge.reader = reader;
+    const m = parsePrometheusText(fromNatsMetrics(bridge, "met6", undefined));
+    expect(m.types.get("feeder_bridge_listener_errors_total")).toBe("counter");
+    expect(m.samples.find((s) => s.name === "feeder_bridge_listener_errors_total")?.value).toBe(2); // before: absent
+  });
+});

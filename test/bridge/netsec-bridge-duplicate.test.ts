@@ -85,4 +85,28 @@ describe("the bridge and a duplicated datagram", () => {
     expect(levelsOf(book)).toEqual(levelsOf(x));
     expect(book.usable).toBe(true);
   });
+
+  // A heartbeat carries no message: behind the line (its seqNum below the stream's next) it is an earlier line's,
+  // replayed (no key needed) or late. Before, it was forwarded at the next forward number like a live one: the
+  // reader, with no upstream sequence number to place it by, could not tell it from its publisher now.
+  test("a heartbeat behind the line is dropped as a copy; one at the line still goes", () => {
+    const p = packer({ channelId: 4, sourceId: 9, sessionId: 600, sessionStartUs: T0, heartbeatIntervalMs: 60_000 });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    p.appendHeartbeat(0);
+    const [early] = take(p, T0 + 500); // at the line before the snapshot
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    const data = take(p, T0 + 1000);
+    p.appendHeartbeat(0);
+    const [late] = take(p, T0 + 2000); // at the line after it
+    const dupBefore = bridge.counters.duplicates;
+    const beatsBefore = bridge.counters.heartbeats;
+    for (const d of [early!, ...data, late!]) bridge.onDatagram(d);
+    expect([bridge.counters.duplicates - dupBefore, bridge.counters.heartbeats - beatsBefore]).toEqual([0, 2]);
+    bridge.client.published.splice(0);
+    bridge.onDatagram(early!.slice()); // before: published, counted in heartbeats
+    bridge.onDatagram(late!.slice()); // at the line still: goes (the reader tells a copy of it by its send time)
+    expect([bridge.counters.duplicates - dupBefore, bridge.counters.heartbeats - beatsBefore, bridge.client.published.length]).toEqual([1, 3, 1]);
+  });
 });

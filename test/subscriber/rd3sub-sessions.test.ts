@@ -9,6 +9,7 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { SEND_AHEAD_MAX_US } from "../../src/subscriber/streams.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -675,14 +676,56 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   expect(feedRaw(stepped, 10)).toEqual(["ok"]); // that heartbeat replayed
   expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true (sent before the snapshot, taken for its clock stepped back)
   a.appendHeartbeat(0);
-  feedRaw(take(a, T0 - 59_000_000), 10); // it speaks again, its clock as stepped: within the times heard (the safe side)
+  feedRaw(take(a, T0 - 59_000_000), 10); // it speaks again, its clock as stepped: heard, as on multicast
+  expect(rep.checkUpstream(c.nowMs)).toBe(true); // with the window only widening (f3292122): false, until a message
+  c.nowMs += 5000;
   expect(rep.checkUpstream(c.nowMs)).toBe(false);
   refresh(a, 943501, 2);
   feedRaw(take(a, T0 - 58_000_000), 10); // a message: alive
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
 });
 
-it("NATS reader: heartbeats of earlier lines replayed after upstream died make it alive once each at most", () => {
+it("NATS reader: a heartbeat sent far ahead of its receipt (forged, no key) is no sign of upstream, nor makes later real ones copies", () => {
+  const { rep, feedRaw, clock: c } = natsRig();
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  const beatAt = (sendUs: number) => (a.appendHeartbeat(0), take(a, sendUs));
+  const base = T0 + 600_000_000 - c.nowMs * 1000; // the publisher's clock less the reader's: steady
+  feedRaw(take(a, base + c.nowMs * 1000), 1000);
+  c.nowMs += 5000;
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  feedRaw(beatAt(base + c.nowMs * 1000 + 86_400_000_000), 1000); // a day ahead
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  for (let k = 0; k < 3; k++) {
+    c.nowMs += 5000;
+    expect(rep.checkUpstream(c.nowMs)).toBe(false);
+    feedRaw(beatAt(base + c.nowMs * 1000 + 1000), 1000); // upstream, idle
+    expect(rep.checkUpstream(c.nowMs), `heartbeat ${k}`).toBe(true); // before: false (sent before the forged one: a copy)
+  }
+});
+
+it("an END_OF_SESSION sent in the same µs as the last data ends the session (a clock-step restart taken at once), on both paths", () => {
+  const { feedRaw } = natsRig();
+  const msub = newSubscriber({ staleAfterMs: 1000 });
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  const confirm = take(a, T0 + 600_000_000);
+  for (const d of confirm) msub.ingest(d, T0);
+  expect(taken(feedRaw(confirm))).toBe(true);
+  refresh(a, 943500, 2);
+  a.appendHeartbeat(PKT_FLAG_END_OF_SESSION); // sealed with the snapshot: one send time
+  const first = take(a, T0 + 601_000_000);
+  for (const d of first) msub.ingest(d, T0);
+  expect(taken(feedRaw(first))).toBe(true);
+  const b = run(600, T0 + 1_000_000); // its clock stepped back: an earlier start
+  refresh(b, 943501);
+  const second = take(b, T0 + 2_000_000);
+  for (const d of second) msub.ingest(d, T0);
+  expect(msub.streamInfo()[0]!.sessionId).toBe(600); // taken: the old session ended
+  expect(feedRaw(second)).toContain("new_session"); // before: old_session (its END taken for a copy)
+});
+
+it("NATS reader: heartbeats of earlier lines replayed after upstream died do not make it alive", () => {
   const { rep, feedRaw, clock: c } = natsRig();
   const a = run(500, T0 + 600_000_000);
   const beats: Uint8Array[] = [];
@@ -698,11 +741,12 @@ it("NATS reader: heartbeats of earlier lines replayed after upstream died make i
   for (const k of [1, 0, 1, 2, 1, 0]) {
     c.nowMs += 5000; // silent: it died
     rep.checkUpstream(c.nowMs);
-    feedRaw([beats[k]!], 10); // replayed (the bridge forwards it at the next number; an envelope has no sequence number)
+    feedRaw([beats[k]!], 10); // replayed: an earlier line's the bridge drops; the last line's is a copy
     alive.push(rep.checkUpstream(c.nowMs));
   }
-  // Old: alive at every one (each sent before the last snapshot, so taken for a clock stepped back).
-  expect(alive).toEqual([true, true, false, false, false, false]);
+  // Old: alive at every one (forwarded at the next number, each sent before the last snapshot, so taken for a clock
+  // stepped back); with the window only widening (f3292122), at the first two.
+  expect(alive).toEqual([false, false, false, false, false, false]);
 });
 
 it("NATS reader, random upstream clock steps, then replays after it died: a heartbeat later than all its line sent keeps it alive; no copy twice", () => {
@@ -714,6 +758,8 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
     refresh(a, 943500);
     feedRaw(take(a, clockUs));
     let lineMaxUs = clockUs; // the latest upstream send time since the line's last message
+    let lineStartUs = clockUs; // where the line's heartbeats are judged from, and how far it was ahead of its receipt
+    let lineAheadUs = clockUs - c.nowMs * 1000;
     const sent: Uint8Array[] = [];
     for (let i = 0; i < 40; i++) {
       const x = r();
@@ -726,7 +772,12 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
       c.nowMs += 5000; // silent meanwhile
       rep.checkUpstream(c.nowMs);
       feedRaw([d], 0);
-      if (data || clockUs > lineMaxUs) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i}`).toBe(true);
+      // Not one sent more than SEND_AHEAD_MAX_US ahead of its receipt and of the line's start (isBeatAhead).
+      const aheadUs = clockUs - c.nowMs * 1000;
+      const ahead = !data && aheadUs > SEND_AHEAD_MAX_US && aheadUs - lineAheadUs > SEND_AHEAD_MAX_US;
+      if (ahead) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i} ahead`).toBe(false);
+      else if (data || clockUs > lineMaxUs) expect(rep.checkUpstream(c.nowMs), `seed ${seed} step ${i}`).toBe(true);
+      if (data || clockUs < lineStartUs) [lineStartUs, lineAheadUs] = [clockUs, aheadUs];
       lineMaxUs = data ? clockUs : Math.max(lineMaxUs, clockUs);
     }
     const counted = new Map<number, number>(); // it died: each replayed copy may make it alive once at most
@@ -739,6 +790,72 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
     }
     expect([...counted.values()].filter((n) => n > 1), `seed ${seed}`).toEqual([]);
   }
+});
+
+/**
+ * One rule for a heartbeat's copies, on multicast and the NATS reader: one random history of a publisher (heartbeats,
+ * refreshes, its clock stepping back and forward), lost and reordered datagrams, replays of what it sent and forged
+ * heartbeats sent hours ahead, fed to
+ * both, each datagram after a silence: it makes the stream heard (multicast: not stale; NATS: upstream alive) on
+ * both or on neither. Old: the bridge forwarded heartbeats behind the line and the reader only widened its window,
+ * so after a clock step back while idle the reader stayed silent where multicast heard its publisher.
+ */
+it("a heartbeat, data or a replayed copy makes the stream heard on multicast exactly when on the NATS reader", () => {
+  const wrong: string[] = [];
+  for (let seed = 1; seed <= RD3SUB_SEEDS; seed++) {
+    const r = rng(seed);
+    const { rep, feedRaw, clock: c } = natsRig();
+    const msub = newSubscriber({ staleAfterMs: 1000 });
+    const a = run(500, T0 + 600_000_000);
+    let nowUs = T0 + 600_000_000; // the true time (the receipt clock)
+    let offsetUs = 0; // how far the publisher's clock is off it
+    const sent: Uint8Array[] = [];
+    let held: Uint8Array | undefined; // delivered after the next one (reordered)
+    const deliver = (d: Uint8Array, what: string) => {
+      const info = () => msub.streamInfo()[0];
+      if (info() !== undefined) msub.checkStale(info()!.lastRecvMs + 5000);
+      c.nowMs += 5000;
+      msub.ingest(d, c.nowMs * 1000); // one receipt clock for both
+      const heardM = info()?.stale === false;
+      rep.checkUpstream(c.nowMs);
+      feedRaw([d], 0);
+      const heardN = rep.checkUpstream(c.nowMs);
+      if (heardM !== heardN) wrong.push(`seed ${seed} ${what}: multicast ${heardM}, NATS ${heardN}`);
+    };
+    refresh(a, 943500);
+    const first = take(a, nowUs);
+    sent.push(...first);
+    for (const d of first) deliver(d, "first");
+    for (let i = 0; i < 60; i++) {
+      nowUs += 1_000_000;
+      if (r() < 0.3 && sent.length > 0) {
+        const j = Math.floor(r() * sent.length);
+        deliver(sent[j]!.slice(), `step ${i} replay of ${j}`);
+        continue;
+      }
+      if (r() < 0.05) {
+        a.appendHeartbeat(0); // forged at the line (no key), sent far ahead
+        deliver(take(a, nowUs + Math.floor(1 + r() * 48) * 3_600_000_000)[0]!, `step ${i} forged ahead`);
+        continue;
+      }
+      const x = r();
+      offsetUs += x < 0.15 ? -Math.floor(1 + r() * 50) * 1_000_000 : x < 0.25 ? Math.floor(1 + r() * 50) * 1_000_000 : 0;
+      if (r() < 0.25) refresh(a, 943500 + i, 2 + i);
+      else a.appendHeartbeat(0);
+      const d = take(a, nowUs + offsetUs)[0]!;
+      sent.push(d);
+      const y = r();
+      if (y < 0.05) continue; // lost
+      if (y < 0.1 && held === undefined) {
+        held = d;
+        continue;
+      }
+      deliver(d, `step ${i}`);
+      if (held !== undefined) deliver(held, `step ${i} reordered`);
+      held = undefined;
+    }
+  }
+  expect(wrong).toEqual([]);
 });
 
 /**

@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { SEND_AHEAD_MAX_US } from "../../src/subscriber/streams.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { levelsOf, makeInstrument, rng } from "../wire/helpers.ts";
 import { deltaFeed, flagged } from "./delta-feed.ts";
 import { T0, take } from "./feed-harness.ts";
@@ -100,6 +102,74 @@ describe("a stale stream's retransmission", () => {
     expect([sb.usable, sub.streamInfo()[0]!.stale]).toEqual([true, false]);
   });
 
+  it("a copy (behind the line, or a heartbeat it had) does not reopen an ended stream; a new datagram does", () => {
+    const { deltas, head, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+    p.appendHeartbeat(0);
+    const [beat] = take(p, T0 + 1000);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    const [end] = take(p, T0 + 2000);
+    sub.ingest(beat!, T0);
+    sub.ingest(end!, T0);
+    const info = () => sub.streamInfo()[0]!;
+    expect(info().ended).toBe(true);
+    // Replays (no key needed): a data datagram behind the line, the heartbeat before the END. Before: each set
+    // ended back to false, so the ended stream was watched for silence again and its session no longer over.
+    for (const d of [deltas[0]!, beat!, deltas[3]!, beat!]) {
+      sub.ingest(d, T0);
+      expect(info().ended).toBe(true);
+    }
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 3000)) sub.ingest(d, T0); // more of the session: that END was bogus
+    expect(info().ended).toBe(false);
+  });
+
+  it("a copy of an END_OF_SESSION the stream went on after does not end it again (its books stay valid)", () => {
+    const { book, head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0);
+    p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    const [end] = take(p, T0 + 1000);
+    sub.ingest(end!, T0); // ended, its books invalid
+    p.appendHeartbeat(0);
+    for (const d of take(p, T0 + 2000)) sub.ingest(d, T0); // more of the session: that END was bogus
+    packBookSnapshot(p, book, 0, true); // a refresh makes the book valid again
+    for (const d of take(p, T0 + 3000)) sub.ingest(d, T0);
+    const info = () => sub.streamInfo()[0]!;
+    const sb = sub.book(inst.instrumentId)!;
+    expect([info().ended, sb.valid]).toEqual([false, true]);
+    sub.ingest(end!.slice(), T0); // the END replayed (no key needed): a copy, before the last heard
+    expect([info().ended, sb.valid]).toEqual([false, true]); // before: [true, false], every book of the stream invalid
+  });
+
+  it("a heartbeat at the line sent far ahead of its receipt (forged, no key) is no hearing it, nor makes later real ones copies", () => {
+    const { head, deltas, p } = feed();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    for (const d of [...head, ...deltas]) sub.ingest(d, T0 + 50); // received as sent (the clocks agree)
+    const info = () => sub.streamInfo()[0]!;
+    const makeStale = () => sub.checkStale(info().lastRecvMs + 5000);
+    const beatAt = (sendUs: number) => (p.appendHeartbeat(0), take(p, sendUs)[0]!);
+    sub.ingest(beatAt(T0 + 1_000_000), T0 + 1_000_050);
+    makeStale();
+    sub.ingest(beatAt(T0 + 86_400_000_000), T0 + 2_000_050); // a day ahead of its receipt
+    expect(info().stale).toBe(true);
+    for (let k = 3; k <= 5; k++) {
+      makeStale();
+      sub.ingest(beatAt(T0 + k * 1_000_000), T0 + k * 1_000_000 + 50); // the publisher, idle
+      expect(info().stale, `heartbeat ${k}`).toBe(false); // before: true (sent before the forged one: a copy)
+    }
+    // A publisher whose clock runs ahead of the subscriber's by a steady amount is judged by that amount.
+    const skewed = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
+    const BEHIND_US = 600_000_000;
+    for (const d of [...head, ...deltas]) skewed.ingest(d, T0 + 50 - BEHIND_US);
+    for (let k = 6; k <= 8; k++) {
+      skewed.checkStale(skewed.streamInfo()[0]!.lastRecvMs + 5000);
+      skewed.ingest(beatAt(T0 + k * 1_000_000), T0 + k * 1_000_000 + 50 - BEHIND_US);
+      expect(skewed.streamInfo()[0]!.stale, `skewed heartbeat ${k}`).toBe(false);
+    }
+  });
+
   it("a heartbeat at the line sent before the datagram that brought the line there is no copy: its clock stepped back", () => {
     const { head, deltas, p } = feed();
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 1000 });
@@ -148,6 +218,8 @@ describe("a stale stream's retransmission", () => {
       const sent: Uint8Array[] = [];
       let clockUs = T0;
       let lineMaxUs = T0; // the latest send time since the line's last datagram with messages
+      let lineStartUs = T0; // where the line's heartbeats are judged from, and how far it was ahead of its receipt
+      let lineAheadUs = 0;
       for (let i = 0; i < 40; i++) {
         const x = r();
         clockUs += x < 0.2 ? -Math.floor(1 + r() * 120) * 1_000_000 : x < 0.3 ? Math.floor(1 + r() * 120) * 1_000_000 : 1_000_000;
@@ -158,8 +230,13 @@ describe("a stale stream's retransmission", () => {
         sent.push(d);
         makeStale();
         sub.ingest(d, T0);
-        // Alive: data, or a heartbeat sent later than all its line had, is the publisher (a step back may wait).
-        if (data || clockUs > lineMaxUs) expect(info().stale, `seed ${seed} step ${i}`).toBe(false);
+        // Alive: data, or a heartbeat sent later than all its line had, is the publisher (a step back may wait); but
+        // not a heartbeat sent more than SEND_AHEAD_MAX_US ahead of its receipt and of the line's start (isBeatAhead).
+        const aheadUs = clockUs - T0; // received at T0
+        const ahead = !data && aheadUs > SEND_AHEAD_MAX_US && aheadUs - lineAheadUs > SEND_AHEAD_MAX_US;
+        if (ahead) expect(info().stale, `seed ${seed} step ${i} ahead`).toBe(true);
+        else if (data || clockUs > lineMaxUs) expect(info().stale, `seed ${seed} step ${i}`).toBe(false);
+        if (data || clockUs < lineStartUs) [lineStartUs, lineAheadUs] = [clockUs, aheadUs];
         lineMaxUs = data ? clockUs : Math.max(lineMaxUs, clockUs);
       }
       // It died. Replays of what it sent (genuine copies): each may count once at most (one it never had counted
