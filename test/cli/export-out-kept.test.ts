@@ -28,6 +28,7 @@ import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
+import { newTempTags } from "../../src/core/stale-temps.ts";
 import { tryLockExclusive } from "../../src/core/flock.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
@@ -134,6 +135,9 @@ test("an export a signal stops leaves -o FILE as it was (absent if it was), no t
 });
 
 /** Bybit's instrument REST on loopback: it takes the query and never answers; `aborted` once the client ends it. */
+/** A tag of the exact shape whose check is wrong (its last character changed). */
+const wrongCheck = (tag: string) => tag.slice(0, -1) + (tag.endsWith("0") ? "1" : "0");
+
 function hangingRest(): { port: number; asked: () => boolean; aborted: () => boolean; stop: () => Promise<void> } {
   let asked = false;
   let aborted = false;
@@ -214,7 +218,7 @@ test("the same signal again while a --books export cannot act on the first: the 
   }
 });
 
-test("a temporary file an export killed with SIGKILL left beside -o FILE is removed by the next export to FILE; a live export's (locked), a fresh one and another file's are kept (before: left for good)", { timeout: 30_000 }, async () => {
+test("a temporary file an export killed with SIGKILL left beside -o FILE is removed by the next export to FILE; a live export's (locked), a fresh one and every file no export to FILE made are kept (before: left for good; a user's FILE.tmp-2024-dec taken)", { timeout: 30_000 }, async () => {
   const dir = makeTempDir("feeder-export-reap-");
   const { file, frames } = writeXrpCapture(dir);
   const out = join(dir, "frames.jsonl");
@@ -224,17 +228,26 @@ test("a temporary file an export killed with SIGKILL left beside -o FILE is remo
     if (old) utimesSync(join(dir, name), minuteAgo, minuteAgo);
     return name;
   };
-  make("frames.jsonl.tmp-4242-k1lled"); // its writer gone: nobody holds its lock
-  const live = make("frames.jsonl.tmp-4243-l1ve"); // an export still writing (quiet for minutes): holds its lock
-  const fresh = make("frames.jsonl.tmp-4244-fr3sh", false); // just made: maybe a writer between its create and its lock
-  const other = make("other.jsonl.tmp-4245-0ther"); // another output's
+  const tag = (pid: number) => newTempTags("frames.jsonl", "-", pid);
+  make(`frames.jsonl.tmp-${tag(4242).tag}`); // its writer gone: nobody holds its lock
+  const live = make(`frames.jsonl.tmp-${tag(4243).tag}`); // an export still writing (quiet for minutes): holds its lock
+  const fresh = make(`frames.jsonl.tmp-${tag(4244).tag}`, false); // just made: maybe a writer between its create and its lock
+  const kept = [
+    make(`other.jsonl.tmp-${newTempTags("other.jsonl", "-", 4245).tag}`), // another output's
+    // Unlocked and old, none made by an export to frames.jsonl: until 2026-12-06 any `-<digits>-<letters>` was taken.
+    make("frames.jsonl.tmp-2024-dec"), // a user's
+    make("frames.jsonl.tmp-4242-k1lled"),
+    make(`frames.jsonl.tmp-${tag(4246).unlockedTag}`), // an export whose lock failed (ENOLCK): never taken
+    make(`frames.jsonl.tmp-${wrongCheck(tag(4247).tag)}`), // of the exact shape, its check wrong
+    make(`frames.jsonl.tmp-${newTempTags("frames.csv", "-", 4248).tag}`), // made for another output
+  ];
   const liveFd = openSync(join(dir, live), "r");
   try {
     expect(tryLockExclusive(liveFd)).toBe(true);
     const r = await run(["export", "-o", out, file]);
     expect(r.code).toBe(0);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
-    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")).sort()).toEqual([live, fresh, other].sort());
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")).sort()).toEqual([live, fresh, ...kept].sort());
   } finally {
     closeSync(liveFd);
   }
@@ -245,12 +258,13 @@ test("the sweep of stale temporary files ages them on the filesystem's clock whe
   const { file, frames } = writeXrpCapture(dir);
   const out = join(dir, "frames.jsonl");
   // Just made by the filesystem's clock: a writer between its create and its lock, or an unlocked older feeder's.
-  const fresh = "frames.jsonl.tmp-4246-fr3sh";
+  const fresh = `frames.jsonl.tmp-${newTempTags("frames.jsonl", "-", 4246).tag}`;
   writeFileSync(join(dir, fresh), "an export just begun\n");
   // One the filesystem's clock says is ten minutes old: still removed.
-  writeFileSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), "half an export\n");
+  const killed = `frames.jsonl.tmp-${newTempTags("frames.jsonl", "-", 4247).tag}`;
+  writeFileSync(join(dir, killed), "half an export\n");
   const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
-  utimesSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), tenMinutesAgo, tenMinutesAgo);
+  utimesSync(join(dir, killed), tenMinutesAgo, tenMinutesAgo);
   const realNow = Date.now.bind(Date);
   const ahead = vi.spyOn(Date, "now").mockImplementation(() => realNow() + 5 * 60_000); // the host's clock 5 min ahead
   try {

@@ -10,7 +10,7 @@ import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
-import { createLockedFile, removeStaleTemps } from "../../core/stale-temps.ts";
+import { createLockedFile, isTempTag, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
@@ -25,10 +25,11 @@ export const exportCommand: CommandSpec = {
     "",
     "Options:",
     "      --format F      jsonl (default) | csv",
-    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
-    "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was; a",
-    "                      FILE with another name (a hard link) exits 2. Such a file a killed export left (nobody",
-    "                      holds its lock, unmodified for a minute) is removed by the next export to FILE",
+    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random><check>",
+    "                      beside it, renamed over FILE once whole: a failed or interrupted export leaves FILE as it",
+    "                      was; a FILE with another name (a hard link) exits 2. Such a file a killed export left",
+    "                      (nobody holds its lock, unmodified for a minute) is removed by the next export to FILE;",
+    "                      no other file is (its check, of FILE's name and the pid, would be wrong)",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay;",
     "                      what only a publisher on this host needs is not checked (destinations' interfaces,",
@@ -253,7 +254,7 @@ function openOutput(out: string | undefined, log: Logger): Output {
  * While the temporary file is there: a stop signal that comes again (a second Ctrl-C while the export stops, by
  * someone who will not wait for it) calls `discard`, then
  * ends the process by that signal as before. Main listens once per signal (ctx.stopSignal), so the repeat met the
- * signal's default action and the process died with FILE.tmp-<pid>-<random> left beside FILE for good. A signal main
+ * signal's default action and the process died with its FILE.tmp-<tag> left beside FILE for good. A signal main
  * still listens for is its first: the stop itself. Returns the function that stops listening.
  */
 function discardOnRepeatedStop(discard: () => void): () => void {
@@ -270,18 +271,19 @@ function discardOnRepeatedStop(discard: () => void): () => void {
 }
 
 /**
- * FILE.tmp-<pid>-<random>, created exclusively beside `file` (never onto what another process made there), and held
- * with an exclusive flock(2) on the returned descriptor until the export commits or discards it: the lock says the
- * file's writer is alive (the kernel drops it when the process ends, SIGKILL included), which removeStaleTemps reads.
- * The pid alone was not unique: a container's process is often PID 1 at every run, and one export killed there left a
- * FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers sharing
- * the volume collided the same way. A name taken is passed over, left to whoever made it.
+ * FILE.tmp-<pid>-<random><check> (core/stale-temps.ts newTempTags), created exclusively beside `file` (never onto what
+ * another process made there), and held with an exclusive flock(2) on the returned descriptor until the export
+ * commits or discards it: the lock says the file's writer is alive (the kernel drops it when the process ends, SIGKILL
+ * included), which removeStaleTemps reads. Where no lock can be taken it is FILE.tmp-<pid>-<random>, which no sweep
+ * takes. The pid alone was not unique: a container's process is often PID 1 at every run, and one export killed there
+ * left a FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers
+ * sharing the volume collided the same way. A name taken is passed over, left to whoever made it.
  */
 function createTemp(out: string, file: string): { path: string; fd: number } {
   for (let attempt = 0; ; attempt++) {
-    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const { tag, unlockedTag } = newTempTags(basename(file), "-");
     try {
-      return { path: tmp, fd: createLockedFile(tmp) };
+      return createLockedFile(`${file}.tmp-${tag}`, `${file}.tmp-${unlockedTag}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && attempt < 8) continue;
@@ -294,7 +296,8 @@ function createTemp(out: string, file: string): { path: string; fd: number } {
 
 /**
  * Removes temporary files of earlier exports to `file` whose writer is gone (core/stale-temps.ts):
- * `<file>.tmp-<pid>-<random>` regular files beside it that nobody holds the flock of (createTemp) and nobody modified
+ * `<file>.tmp-<pid>-<random><check>` regular files beside it, the check right for `file`'s name (so no user's
+ * `out.csv.tmp-2024-dec` is taken: until 2026-12-06 any `-<digits>-<letters>` was), that nobody holds the flock of (createTemp) and nobody modified
  * for STALE_TEMP_MIN_AGE_MS, measured on the filesystem's clock where it is behind the host's: `ownTempFd` is this
  * export's own, just made (before, against the host's clock alone: one ahead of an NFS server's by a minute took a
  * temporary file just made, between its writer's create and lock, or an unlocked older feeder's, for an old one).
@@ -310,7 +313,8 @@ function removeStaleExportTemps(file: string, ownTemp: string, ownTempFd: number
     // the host's clock alone
   }
   const own = basename(ownTemp);
-  removeStaleTemps(dirname(file), (name) => name !== own && name.startsWith(prefix) && /^\d+-[0-9a-z]+$/.test(name.slice(prefix.length)), {
+  const owner = basename(file);
+  removeStaleTemps(dirname(file), (name) => name !== own && name.startsWith(prefix) && isTempTag(owner, "-", name.slice(prefix.length)), {
     fsNowMs,
     onRemoved: (path, bytes) => log.info("removed a temporary file an earlier export to the same --out left (its process is gone)", { file: path, bytes }),
   });
