@@ -362,3 +362,37 @@ test("a stop signal while a --books export waits for its instrument cache write 
     await sim.stop();
   }
 });
+
+test("a --books export whose output's reader is gone (| head) ends at once, exit 0, while its instrument cache write still waits for another writer's lock (before: up to 30 s)", { timeout: 60_000 }, async () => {
+  const dir = makeTempDir("feeder-export-epipe-cache-");
+  const { file } = writeXrpCapture(dir);
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(396)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  // Another writer holds the cache's lock until the export has ended (or this test gives up on it).
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r));
+  });
+  await lockTaken;
+  // `| true`: the reader ends at once, so the export's first write meets EPIPE; pipefail gives the export's exit code.
+  const command = [process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "--depth", "1", file].map((a) => `'${a}'`).join(" ");
+  const proc = Bun.spawn(["bash", "-c", `set -o pipefail; ${command} | true`], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+  try {
+    // Well under the merge's own 30 s wait for the lock, which the lock outlasts: the old code was still waiting.
+    const code = await exitCodeWithin(proc, 20_000);
+    const stderr = await new Response(proc.stderr).text();
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain("instrument cache write left unfinished: the output's reader is gone");
+    expect(existsSync(cache)).toBe(false); // the lock was held throughout: not written
+  } finally {
+    proc.kill("SIGKILL");
+    release();
+    await held;
+    await sim.stop();
+  }
+});

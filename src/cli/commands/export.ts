@@ -10,6 +10,7 @@ import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
+import { whenPipeReaderGone } from "../../core/pipe-reader.ts";
 import { createLockedFile, isTempTag, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
@@ -64,7 +65,8 @@ export const exportCommand: CommandSpec = {
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
     "device) keeps what was written so far, flushed: partial. A --books export still asking a venue's instrument REST",
     "ends that request at once. The same signal again, before it has ended, ends it at once, temporary file removed.",
-    "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
+    "Output closed by its reader (`| head`): the export stops there, quietly, exit 0, at once (an instrument cache",
+    "write still waiting for another writer's lock is left unfinished). An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
@@ -136,15 +138,25 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       output.discard();
       finished = true;
+      // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure. It ends now: an
+      // instrument cache merge waiting for another writer's lock is left to the exit (until 2026-12-06 the closed
+      // pipeline waited for it, up to 30 s).
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") {
+        await instrumentCacheWritesEnded(log, Promise.resolve(), () => "the output's reader is gone");
+        return 0;
+      }
       await instrumentCacheWritesEnded(log, ctx.stopSignal);
-      // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
-      if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
       log.error("export failed", { error: err instanceof Error ? err.message : String(err), out: out ?? "stdout" });
       return 1;
     }
     finished = true;
-    await instrumentCacheWritesEnded(log, ctx.stopSignal);
+    // Written whole to standard output, a pipe whose reader then went (`| head` read what it wanted): nobody is left
+    // to wait for, so a cache merge waiting for another writer's lock is left to the exit, as on EPIPE.
+    const readerGone = out === undefined ? whenPipeReaderGone(1) : undefined;
+    let gone = false;
+    const stopWait = readerGone === undefined ? ctx.stopSignal : Promise.race([ctx.stopSignal, readerGone.gone.then(() => (gone = true))]);
+    await instrumentCacheWritesEnded(log, stopWait, () => (gone ? "the output's reader is gone" : "stopped by a signal")).finally(() => readerGone?.stop());
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
