@@ -6,13 +6,12 @@
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
 import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
 import { whenPipeReaderGone } from "../../core/pipe-reader.ts";
 import { createLockedFile, isTempTag, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
-import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
+import { signalExitCode, STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
@@ -72,7 +71,8 @@ export const exportCommand: CommandSpec = {
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
     "file has the file replaced (the link kept); a FIFO or a",
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
-    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it.",
+    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it; SIGINT (SIGTERM, SIGHUP)",
+    "while it is read, also from a slow writer, ends the export at once, 130 (143, 129).",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -83,6 +83,7 @@ export const exportCommand: CommandSpec = {
     "every-ms": { type: "string" },
   },
   allowPositionals: true,
+  exitsBySignal: true,
   async run(ctx) {
     const format = ctx.values.format ?? "jsonl";
     if (format !== "jsonl" && format !== "csv") throw new UsageError(`--format must be jsonl or csv, got ${JSON.stringify(format)}`);
@@ -169,15 +170,6 @@ export const exportCommand: CommandSpec = {
     return 0;
   },
 };
-
-/**
- * The shell's status for a process a signal ended (128 + its number: SIGINT 130, SIGTERM 143, SIGHUP 129), so a
- * script tells an interrupted export from a failed (1) or finished (0) one. A stop that was no signal: 1.
- */
-function signalExitCode(sig: string | undefined): number {
-  const n = sig === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[sig];
-  return n === undefined ? 1 : 128 + n;
-}
 
 /** Where the export writes: `commit` puts a file output in place once written whole, `discard` drops it. */
 interface Output {
