@@ -2,6 +2,7 @@
  * The shape of one CLI command. Each command lives in cli/commands/<name>.ts and is listed in cli/main.ts.
  * @module
  */
+import { constants as osConstants } from "node:os";
 import type { ParseArgsConfig } from "node:util";
 import { ConfigError, HostAddressError, SymbolsUnusableError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
@@ -44,8 +45,22 @@ export interface CommandSpec {
    * stop signal: systemd's ExecReload and a dropped ssh session alike leave it running.
    */
   readonly hangupChecksConfig?: boolean;
+  /**
+   * A stop signal before the command's end exits 128 + its number (signalExitCode; `export`), not 0: also one while a
+   * FIFO given on the command line is read ahead (main.ts readFifosAhead), before the command runs.
+   */
+  readonly exitsBySignal?: boolean;
   /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error (export stopped by a signal: 128 + its number). */
   run(ctx: CommandContext): Promise<number>;
+}
+
+/**
+ * The shell's status for a process a signal ended (128 + its number: SIGINT 130, SIGTERM 143, SIGHUP 129), so a
+ * script tells an interrupted export from a failed (1) or finished (0) one. A stop that was no signal: 1.
+ */
+export function signalExitCode(sig: string | undefined): number {
+  const n = sig === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[sig];
+  return n === undefined ? 1 : 128 + n;
 }
 
 /** Thrown by a command for a usage error (bad flag value); main prints it and exits 2. */

@@ -14,7 +14,8 @@ import { ConfigError } from "../core/errors.ts";
 import { createLogger, writeStderr } from "../core/log.ts";
 import { WriteBacklog } from "../core/write-backlog.ts";
 import type { LogLevel } from "../config/types.ts";
-import { STOP_SIGNALS, UsageError, type CommandContext, type CommandSpec } from "./command.ts";
+import { readFifoAhead } from "../core/regular-file.ts";
+import { signalExitCode, STOP_SIGNALS, UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
 export const VERSION: string = pkg.version;
@@ -235,6 +236,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.outClosed?.then(resolve);
   });
   try {
+    const stoppedBy = await readFifosAhead(parsed.values, stopSignal, hangupIsCommands);
+    if (stoppedBy !== undefined) {
+      log.info("stopped while reading a FIFO given on the command line", { signal: stoppedBy });
+      return command.exitsBySignal === true ? signalExitCode(stoppedBy) : 0;
+    }
     const code = await command.run({ values: parsed.values, positionals: parsed.positionals, log, out: io.out, outPendingBytes: io.outPendingBytes, stopSignal });
     // A reader gone (EPIPE) ends a filter normally; any other failure of the output (a full disk) is the command's.
     return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
@@ -251,6 +257,42 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     return 1;
   } finally {
     if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);
+  }
+}
+
+/**
+ * The options whose file a command reads once at start with `fifo: true` (a FIFO allowed: `-c <(render-config)`,
+ * `--auth-key-file <(pass show feed-key)`, a NATS credential file), and the most any of them reads (the
+ * configuration's 16 MiB; the others' own caps are applied when the command takes the bytes).
+ */
+const READ_ONCE_OPTIONS = ["config", "auth-key-file", "nats-creds", "nats-password-file", "nats-token-file", "nats-nkey-file"] as const;
+const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads every FIFO named by a READ_ONCE_OPTIONS option ahead of the command (core/regular-file.ts readFifoAhead), so
+ * the command's own synchronous read takes the bytes at once: the thread is not held while a FIFO waits for its
+ * writer (up to 1 s) or a writer is slow (a passphrase typed), and SIGINT and SIGTERM are heard meanwhile (until
+ * 2026-12-06 they were answered only once the read had ended). Returns the stop signal that came first, if one
+ * did: the read is given up. SIGHUP for a `hangupChecksConfig` command is no stop: one during the read is sent again
+ * once it is over, for the command to answer with its re-check once it listens (as when the read held the thread).
+ */
+async function readFifosAhead(values: CommandContext["values"], stopSignal: Promise<string>, hangupIsCommands: boolean): Promise<string | undefined> {
+  const paths = READ_ONCE_OPTIONS.map((o) => values[o]).filter((p): p is string => typeof p === "string");
+  if (paths.length === 0) return undefined;
+  const abort = new AbortController();
+  let hangups = 0;
+  const onHangup = () => void hangups++;
+  if (hangupIsCommands) process.on("SIGHUP", onHangup);
+  try {
+    const done = (async () => {
+      for (const path of paths) await readFifoAhead(path, READ_AHEAD_MAX_BYTES, abort.signal);
+    })();
+    const first = await Promise.race([done.then(() => undefined), stopSignal]);
+    if (first !== undefined) abort.abort();
+    return first;
+  } finally {
+    if (hangupIsCommands) process.off("SIGHUP", onHangup);
+    if (hangups > 0) process.kill(process.pid, "SIGHUP");
   }
 }
 

@@ -76,7 +76,11 @@ export function setFifoWriterWaitMs(ms: number): void {
  */
 export function readRegularFileSync(path: string, opts: { readonly fifo?: boolean; readonly maxBytes?: number; readonly fifoWriterWaitMs?: number } = {}): Uint8Array {
   // stat first for a FIFO: opening one, even without blocking, lets its writer in before the read that waits for it.
-  if (opts.fifo === true && statSync(path).isFIFO()) return readFifoWithin(path, opts.fifoWriterWaitMs ?? defaultFifoWriterWaitMs, opts.maxBytes ?? Infinity);
+  if (opts.fifo === true) {
+    const ahead = takeReadAhead(path, opts.maxBytes);
+    if (ahead !== undefined) return ahead;
+    if (statSync(path).isFIFO()) return readFifoWithin(path, opts.fifoWriterWaitMs ?? defaultFifoWriterWaitMs, opts.maxBytes ?? Infinity);
+  }
   const fd = openNonBlocking(path);
   try {
     const st = fstatSync(fd);
@@ -95,12 +99,30 @@ export function readRegularFileSync(path: string, opts: { readonly fifo?: boolea
  * read gives 0 then) it is polled for up to `writerWaitMs`. Once one has (data, or EAGAIN: open, nothing yet), it
  * is read to its end however long that takes: `<(pass show nats)` may wait for a passphrase typed. Nothing read by
  * its end is EmptyPipeError; at once for a pipe of `<(cmd)` (anonymous: nobody else can open it later, so a first
- * read at its end means its writer is done).
+ * read at its end means its writer is done). This thread waits meanwhile: the CLI reads its FIFOs ahead, without
+ * holding it (readFifoAhead), so that a signal is heard.
  */
 function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): Uint8Array {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const steps = fifoSteps(path, writerWaitMs, maxBytes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    Atomics.wait(pause, 0, 0, FIFO_POLL_MS);
+  }
+}
+
+/** Between two non-blocking reads of a FIFO that had nothing. */
+const FIFO_POLL_MS = 10;
+
+/**
+ * readFifoWithin's reads, as a generator that yields where it waits FIFO_POLL_MS (nothing there yet) and returns the
+ * bytes: the synchronous reader blocks the thread for each wait, readFifoAhead awaits a timer. Its descriptor is
+ * closed however it ends (also `return()`: a read ahead abandoned).
+ */
+function* fifoSteps(path: string, writerWaitMs: number, maxBytes: number): Generator<void, Uint8Array> {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   const anonymous = isAnonymousPipe(fd);
-  const pause = new Int32Array(new SharedArrayBuffer(4));
   try {
     const chunks: Uint8Array[] = [];
     let total = 0;
@@ -114,7 +136,7 @@ function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): U
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
         writer = true;
-        Atomics.wait(pause, 0, 0, 10);
+        yield;
         continue;
       }
       if (n > 0) {
@@ -127,13 +149,60 @@ function readFifoWithin(path: string, writerWaitMs: number, maxBytes: number): U
       if (writer) break; // its end
       if (anonymous) throw new EmptyPipeError();
       if (performance.now() >= deadlineMs) throw new FifoWithoutWriterError(writerWaitMs);
-      Atomics.wait(pause, 0, 0, 10);
+      yield;
     }
     if (total === 0) throw new EmptyPipeError();
     return Buffer.concat(chunks, total);
   } finally {
     closeSync(fd);
   }
+}
+
+/** FIFOs the CLI read ahead (readFifoAhead), by path: what the next readRegularFileSync of it returns, or throws. */
+const readAhead = new Map<string, { readonly bytes?: Uint8Array; readonly error?: unknown; readonly maxBytes: number }>();
+
+/**
+ * Reads the FIFO at `path` as readRegularFileSync with `fifo: true` would (the same writer wait, EmptyPipeError,
+ * at most `maxBytes`), without holding the thread: between reads it awaits a timer, so SIGINT and SIGTERM are heard
+ * meanwhile (a start reading `-c <(render-config)` from a slow writer, or waiting for a FIFO's writer, was deaf to
+ * them until 2026-12-06). The outcome is kept for the next readRegularFileSync of that path with `fifo: true`, which
+ * returns it (or throws its error) instead of reading: a FIFO is read once. A path that is no FIFO is left alone.
+ * `abort`: when it has fired, the read is given up (its descriptor closed) and nothing is kept. Cold: once at start.
+ */
+export async function readFifoAhead(path: string, maxBytes: number, abort?: AbortSignal): Promise<void> {
+  try {
+    if (!statSync(path).isFIFO()) return;
+  } catch {
+    return; // the reader's own open says what is wrong
+  }
+  const steps = fifoSteps(path, defaultFifoWriterWaitMs, maxBytes);
+  try {
+    for (;;) {
+      const step = steps.next();
+      if (step.done) {
+        readAhead.set(path, { bytes: step.value, maxBytes });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, FIFO_POLL_MS));
+      if (abort?.aborted) {
+        steps.return(new Uint8Array(0));
+        return;
+      }
+    }
+  } catch (error) {
+    readAhead.set(path, { error, maxBytes });
+  }
+}
+
+/** What readFifoAhead kept for `path` (taken: a FIFO is read once), as readRegularFileSync returns it. */
+function takeReadAhead(path: string, maxBytes: number | undefined): Uint8Array | undefined {
+  const kept = readAhead.get(path);
+  if (kept === undefined) return undefined;
+  readAhead.delete(path);
+  if (kept.error instanceof FileTooLargeError) throw new FileTooLargeError(Math.min(maxBytes ?? Infinity, kept.maxBytes));
+  if (kept.error !== undefined) throw kept.error;
+  if (maxBytes !== undefined && kept.bytes!.byteLength > maxBytes) throw new FileTooLargeError(maxBytes);
+  return kept.bytes!;
 }
 
 /** Whether `fd` is an anonymous pipe (`<(cmd)`'s /dev/fd/N, a shell's pipe), not a named FIFO: Linux's /proc says. */

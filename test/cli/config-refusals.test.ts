@@ -3,7 +3,7 @@
  * exit 2 and a message naming the key, before any socket: `run` exits on its own instead of starting.
  * check-config prints the settings with the TOML's key names.
  */
-import { writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -91,4 +91,75 @@ test("check-config prints the resolved settings as TOML with the file's own key 
   expect(text).toContain('[venues.bybit.overrides."linear:BTCUSDT"]\ntick_size = "0.10"\nlot_size = "0.001"');
   expect(text).toContain("[publish]\nmax_datagram_bytes = 1400\nheartbeat_interval_ms = 1000\nsnapshot_interval_ms = 5000\nsnapshot_depth = 0\n");
   expect(Bun.TOML.parse(text)).toMatchObject({ workers: 1, shard: "0/1", http: { listen: "127.0.0.1:9464" } });
+});
+
+describe("a stop signal while a FIFO given as -c is read: heard at once (before: only once the read had ended)", { timeout: 60_000 }, () => {
+  const dir = makeTempDir("feeder-fifo-signal-");
+  /** Generous: the old code answers only when the FIFO's writer closes it (held open here) or after its 20 s wait. */
+  const BOUND_MS = 10_000;
+
+  /** `feeder ARGS` in a child whose FIFO writer wait is 20 s (the seam), so a signal surely comes during it. */
+  function spawnWithLongWait(name: string, args: string[]) {
+    const script = join(dir, `${name}.ts`);
+    writeFileSync(script, [
+      `import * as regular from ${JSON.stringify(join(ROOT, "src/core/regular-file.ts"))};`,
+      `import { main } from ${JSON.stringify(join(ROOT, "src/cli/main.ts"))};`,
+      "regular.setFifoWriterWaitMs(20_000);",
+      `process.exit(await main(${JSON.stringify(args)}));`,
+      "",
+    ].join("\n"));
+    return Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+  }
+
+  /** Resolves once `pid` has `path` open (Linux: /proc/PID/fd), polling every few ms. */
+  async function opened(pid: number, path: string): Promise<void> {
+    for (let i = 0; i < 2_000; i++) {
+      try {
+        if (readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) return;
+      } catch {
+        // not there yet, or gone
+      }
+      await Bun.sleep(5);
+    }
+    throw new Error(`process ${pid} never opened ${path}`);
+  }
+
+  test("export, a writer that has written half the file and keeps it open: SIGINT ends it, exit 130; check-config: SIGTERM, exit 0", async () => {
+    for (const [command, signal, code] of [["export", "SIGINT", 130], ["check-config", "SIGTERM", 0]] as const) {
+      const fifo = join(dir, `${command}-slow.toml`);
+      expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+      const args = command === "export" ? ["export", "--books", "-c", fifo, join(dir, "none.fcap")] : ["check-config", "-c", fifo];
+      const proc = spawnWithLongWait(`${command}-slow`, args);
+      let writer = -1;
+      try {
+        await opened(proc.pid, fifo);
+        writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+        writeSync(writer, "[publish]\n"); // half a configuration; the rest never comes while the signal is sent
+        proc.kill(signal);
+        const exit = await exitCodeWithin(proc, BOUND_MS);
+        const stderr = await new Response(proc.stderr).text();
+        expect(exit, stderr).toBe(code);
+        expect(stderr).toContain("stopped while reading a FIFO given on the command line");
+      } finally {
+        if (writer >= 0) closeSync(writer);
+        proc.kill("SIGKILL");
+      }
+    }
+  });
+
+  test("export, no process opens the FIFO to write: SIGTERM during the writer wait ends it, exit 143 (not the wait's refusal)", async () => {
+    const fifo = join(dir, "export-no-writer.toml");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const proc = spawnWithLongWait("export-no-writer", ["export", "--books", "-c", fifo, join(dir, "none.fcap")]);
+    try {
+      await opened(proc.pid, fifo);
+      proc.kill("SIGTERM");
+      const exit = await exitCodeWithin(proc, BOUND_MS);
+      const stderr = await new Response(proc.stderr).text();
+      expect(exit, stderr).toBe(143);
+      expect(stderr).not.toContain("no process opened it to write");
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
 });

@@ -28,6 +28,7 @@ import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
 import { main } from "../../src/cli/main.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
+import { newTempTags } from "../../src/core/stale-temps.ts";
 import { tryLockExclusive } from "../../src/core/flock.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
 import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
@@ -134,6 +135,9 @@ test("an export a signal stops leaves -o FILE as it was (absent if it was), no t
 });
 
 /** Bybit's instrument REST on loopback: it takes the query and never answers; `aborted` once the client ends it. */
+/** A tag of the exact shape whose check is wrong (its last character changed). */
+const wrongCheck = (tag: string) => tag.slice(0, -1) + (tag.endsWith("0") ? "1" : "0");
+
 function hangingRest(): { port: number; asked: () => boolean; aborted: () => boolean; stop: () => Promise<void> } {
   let asked = false;
   let aborted = false;
@@ -214,7 +218,7 @@ test("the same signal again while a --books export cannot act on the first: the 
   }
 });
 
-test("a temporary file an export killed with SIGKILL left beside -o FILE is removed by the next export to FILE; a live export's (locked), a fresh one and another file's are kept (before: left for good)", { timeout: 30_000 }, async () => {
+test("a temporary file an export killed with SIGKILL left beside -o FILE is removed by the next export to FILE; a live export's (locked), a fresh one and every file no export to FILE made are kept (before: left for good; a user's FILE.tmp-2024-dec taken)", { timeout: 30_000 }, async () => {
   const dir = makeTempDir("feeder-export-reap-");
   const { file, frames } = writeXrpCapture(dir);
   const out = join(dir, "frames.jsonl");
@@ -224,17 +228,26 @@ test("a temporary file an export killed with SIGKILL left beside -o FILE is remo
     if (old) utimesSync(join(dir, name), minuteAgo, minuteAgo);
     return name;
   };
-  make("frames.jsonl.tmp-4242-k1lled"); // its writer gone: nobody holds its lock
-  const live = make("frames.jsonl.tmp-4243-l1ve"); // an export still writing (quiet for minutes): holds its lock
-  const fresh = make("frames.jsonl.tmp-4244-fr3sh", false); // just made: maybe a writer between its create and its lock
-  const other = make("other.jsonl.tmp-4245-0ther"); // another output's
+  const tag = (pid: number) => newTempTags("frames.jsonl", "-", pid);
+  make(`frames.jsonl.tmp-${tag(4242).tag}`); // its writer gone: nobody holds its lock
+  const live = make(`frames.jsonl.tmp-${tag(4243).tag}`); // an export still writing (quiet for minutes): holds its lock
+  const fresh = make(`frames.jsonl.tmp-${tag(4244).tag}`, false); // just made: maybe a writer between its create and its lock
+  const kept = [
+    make(`other.jsonl.tmp-${newTempTags("other.jsonl", "-", 4245).tag}`), // another output's
+    // Unlocked and old, none made by an export to frames.jsonl: until 2026-12-06 any `-<digits>-<letters>` was taken.
+    make("frames.jsonl.tmp-2024-dec"), // a user's
+    make("frames.jsonl.tmp-4242-k1lled"),
+    make(`frames.jsonl.tmp-${tag(4246).unlockedTag}`), // an export whose lock failed (ENOLCK): never taken
+    make(`frames.jsonl.tmp-${wrongCheck(tag(4247).tag)}`), // of the exact shape, its check wrong
+    make(`frames.jsonl.tmp-${newTempTags("frames.csv", "-", 4248).tag}`), // made for another output
+  ];
   const liveFd = openSync(join(dir, live), "r");
   try {
     expect(tryLockExclusive(liveFd)).toBe(true);
     const r = await run(["export", "-o", out, file]);
     expect(r.code).toBe(0);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(frames.length);
-    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")).sort()).toEqual([live, fresh, other].sort());
+    expect(readdirSync(dir).filter((f) => f.includes(".tmp-")).sort()).toEqual([live, fresh, ...kept].sort());
   } finally {
     closeSync(liveFd);
   }
@@ -245,12 +258,13 @@ test("the sweep of stale temporary files ages them on the filesystem's clock whe
   const { file, frames } = writeXrpCapture(dir);
   const out = join(dir, "frames.jsonl");
   // Just made by the filesystem's clock: a writer between its create and its lock, or an unlocked older feeder's.
-  const fresh = "frames.jsonl.tmp-4246-fr3sh";
+  const fresh = `frames.jsonl.tmp-${newTempTags("frames.jsonl", "-", 4246).tag}`;
   writeFileSync(join(dir, fresh), "an export just begun\n");
   // One the filesystem's clock says is ten minutes old: still removed.
-  writeFileSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), "half an export\n");
+  const killed = `frames.jsonl.tmp-${newTempTags("frames.jsonl", "-", 4247).tag}`;
+  writeFileSync(join(dir, killed), "half an export\n");
   const tenMinutesAgo = new Date(Date.now() - 10 * 60_000);
-  utimesSync(join(dir, "frames.jsonl.tmp-4247-k1lled"), tenMinutesAgo, tenMinutesAgo);
+  utimesSync(join(dir, killed), tenMinutesAgo, tenMinutesAgo);
   const realNow = Date.now.bind(Date);
   const ahead = vi.spyOn(Date, "now").mockImplementation(() => realNow() + 5 * 60_000); // the host's clock 5 min ahead
   try {
@@ -343,6 +357,40 @@ test("a stop signal while a --books export waits for its instrument cache write 
     expect(readFileSync(out, "utf8")).toMatch(/^ts_us,/);
     expect(lines.some((l) => l.includes("instrument cache write left unfinished: stopped by a signal"))).toBe(true);
   } finally {
+    release();
+    await held;
+    await sim.stop();
+  }
+});
+
+test("a --books export whose output's reader is gone (| head) ends at once, exit 0, while its instrument cache write still waits for another writer's lock (before: up to 30 s)", { timeout: 60_000 }, async () => {
+  const dir = makeTempDir("feeder-export-epipe-cache-");
+  const { file } = writeXrpCapture(dir);
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, "books.toml");
+  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(396)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  // Another writer holds the cache's lock until the export has ended (or this test gives up on it).
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r));
+  });
+  await lockTaken;
+  // `| true`: the reader ends at once, so the export's first write meets EPIPE; pipefail gives the export's exit code.
+  const command = [process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "--depth", "1", file].map((a) => `'${a}'`).join(" ");
+  const proc = Bun.spawn(["bash", "-c", `set -o pipefail; ${command} | true`], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
+  try {
+    // Well under the merge's own 30 s wait for the lock, which the lock outlasts: the old code was still waiting.
+    const code = await exitCodeWithin(proc, 20_000);
+    const stderr = await new Response(proc.stderr).text();
+    expect(code, stderr).toBe(0);
+    expect(stderr).toContain("instrument cache write left unfinished: the output's reader is gone");
+    expect(existsSync(cache)).toBe(false); // the lock was held throughout: not written
+  } finally {
+    proc.kill("SIGKILL");
     release();
     await held;
     await sim.stop();

@@ -14,9 +14,10 @@ const SAY_WAITING_AFTER_MS = 200;
 /**
  * Resolves once every merge this thread started has ended: bounded by a merge's own wait for the lock
  * (CACHE_LOCK_WAIT_MS, then it gives up, logged), or at once when `stopSignal` resolves (a Ctrl-C, before or during
- * the wait: the stop asked for is not held up to 30 s; the merge is left to the exit, as before).
+ * the wait: the stop asked for is not held up to 30 s; the merge is left to the exit, as before; `why` says what
+ * stopped it: also an export whose output's reader is gone, which passes a resolved one).
  */
-export async function instrumentCacheWritesEnded(log: Logger, stopSignal: Promise<unknown>): Promise<void> {
+export async function instrumentCacheWritesEnded(log: Logger, stopSignal: Promise<unknown>, why: () => string = () => "stopped by a signal"): Promise<void> {
   let settled = false;
   const done = instrumentCacheWritesSettled().then(() => (settled = true));
   const said = setTimeout(() => {
@@ -25,5 +26,5 @@ export async function instrumentCacheWritesEnded(log: Logger, stopSignal: Promis
   // The stop's side takes a turn: with no merge under way, `done` resolves first (microtasks) and nothing is said.
   await Promise.race([done, stopSignal.then(() => new Promise((r) => setImmediate(r)))]);
   clearTimeout(said);
-  if (!settled) log.warn("instrument cache write left unfinished: stopped by a signal", {});
+  if (!settled) log.warn(`instrument cache write left unfinished: ${why()}`, {});
 }

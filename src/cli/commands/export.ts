@@ -6,12 +6,12 @@
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
 import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
-import { constants as osConstants } from "node:os";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
-import { createLockedFile, removeStaleTemps } from "../../core/stale-temps.ts";
-import { STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
+import { whenPipeReaderGone } from "../../core/pipe-reader.ts";
+import { createLockedFile, isTempTag, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
+import { signalExitCode, STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
@@ -25,10 +25,11 @@ export const exportCommand: CommandSpec = {
     "",
     "Options:",
     "      --format F      jsonl (default) | csv",
-    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random> beside it,",
-    "                      renamed over FILE once whole: a failed or interrupted export leaves FILE as it was; a",
-    "                      FILE with another name (a hard link) exits 2. Such a file a killed export left (nobody",
-    "                      holds its lock, unmodified for a minute) is removed by the next export to FILE",
+    "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random><check>",
+    "                      beside it, renamed over FILE once whole: a failed or interrupted export leaves FILE as it",
+    "                      was; a FILE with another name (a hard link) exits 2. Such a file a killed export left",
+    "                      (nobody holds its lock, unmodified for a minute) is removed by the next export to FILE;",
+    "                      no other file is (its check, of FILE's name and the pid, would be wrong)",
     "      --books         reconstructed books instead of raw frames (needs --config)",
     "  -c, --config FILE   with --books: the venues, symbols and instruments (cache or overrides), as for replay;",
     "                      what only a publisher on this host needs is not checked (destinations' interfaces,",
@@ -63,13 +64,15 @@ export const exportCommand: CommandSpec = {
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
     "device) keeps what was written so far, flushed: partial. A --books export still asking a venue's instrument REST",
     "ends that request at once. The same signal again, before it has ended, ends it at once, temporary file removed.",
-    "Output closed by its reader (`| head`): the export stops there, quietly, exit 0. An --out that cannot be",
+    "Output closed by its reader (`| head`): the export stops there, quietly, exit 0, at once (an instrument cache",
+    "write still waiting for another writer's lock is left unfinished). An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
     "file has the file replaced (the link kept); a FIFO or a",
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
-    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it.",
+    "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it; SIGINT (SIGTERM, SIGHUP)",
+    "while it is read, also from a slow writer, ends the export at once, 130 (143, 129).",
   ].join("\n"),
   options: {
     format: { type: "string" },
@@ -80,6 +83,7 @@ export const exportCommand: CommandSpec = {
     "every-ms": { type: "string" },
   },
   allowPositionals: true,
+  exitsBySignal: true,
   async run(ctx) {
     const format = ctx.values.format ?? "jsonl";
     if (format !== "jsonl" && format !== "csv") throw new UsageError(`--format must be jsonl or csv, got ${JSON.stringify(format)}`);
@@ -135,15 +139,25 @@ export const exportCommand: CommandSpec = {
     } catch (err) {
       output.discard();
       finished = true;
+      // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure. It ends now: an
+      // instrument cache merge waiting for another writer's lock is left to the exit (until 2026-12-06 the closed
+      // pipeline waited for it, up to 30 s).
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") {
+        await instrumentCacheWritesEnded(log, Promise.resolve(), () => "the output's reader is gone");
+        return 0;
+      }
       await instrumentCacheWritesEnded(log, ctx.stopSignal);
-      // `feeder export … | head`: the reader is gone, which is how a pipeline ends, not a failure.
-      if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0;
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
       log.error("export failed", { error: err instanceof Error ? err.message : String(err), out: out ?? "stdout" });
       return 1;
     }
     finished = true;
-    await instrumentCacheWritesEnded(log, ctx.stopSignal);
+    // Written whole to standard output, a pipe whose reader then went (`| head` read what it wanted): nobody is left
+    // to wait for, so a cache merge waiting for another writer's lock is left to the exit, as on EPIPE.
+    const readerGone = out === undefined ? whenPipeReaderGone(1) : undefined;
+    let gone = false;
+    const stopWait = readerGone === undefined ? ctx.stopSignal : Promise.race([ctx.stopSignal, readerGone.gone.then(() => (gone = true))]);
+    await instrumentCacheWritesEnded(log, stopWait, () => (gone ? "the output's reader is gone" : "stopped by a signal")).finally(() => readerGone?.stop());
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
@@ -156,15 +170,6 @@ export const exportCommand: CommandSpec = {
     return 0;
   },
 };
-
-/**
- * The shell's status for a process a signal ended (128 + its number: SIGINT 130, SIGTERM 143, SIGHUP 129), so a
- * script tells an interrupted export from a failed (1) or finished (0) one. A stop that was no signal: 1.
- */
-function signalExitCode(sig: string | undefined): number {
-  const n = sig === undefined ? undefined : (osConstants.signals as Record<string, number | undefined>)[sig];
-  return n === undefined ? 1 : 128 + n;
-}
 
 /** Where the export writes: `commit` puts a file output in place once written whole, `discard` drops it. */
 interface Output {
@@ -253,7 +258,7 @@ function openOutput(out: string | undefined, log: Logger): Output {
  * While the temporary file is there: a stop signal that comes again (a second Ctrl-C while the export stops, by
  * someone who will not wait for it) calls `discard`, then
  * ends the process by that signal as before. Main listens once per signal (ctx.stopSignal), so the repeat met the
- * signal's default action and the process died with FILE.tmp-<pid>-<random> left beside FILE for good. A signal main
+ * signal's default action and the process died with its FILE.tmp-<tag> left beside FILE for good. A signal main
  * still listens for is its first: the stop itself. Returns the function that stops listening.
  */
 function discardOnRepeatedStop(discard: () => void): () => void {
@@ -270,18 +275,19 @@ function discardOnRepeatedStop(discard: () => void): () => void {
 }
 
 /**
- * FILE.tmp-<pid>-<random>, created exclusively beside `file` (never onto what another process made there), and held
- * with an exclusive flock(2) on the returned descriptor until the export commits or discards it: the lock says the
- * file's writer is alive (the kernel drops it when the process ends, SIGKILL included), which removeStaleTemps reads.
- * The pid alone was not unique: a container's process is often PID 1 at every run, and one export killed there left a
- * FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers sharing
- * the volume collided the same way. A name taken is passed over, left to whoever made it.
+ * FILE.tmp-<pid>-<random><check> (core/stale-temps.ts newTempTags), created exclusively beside `file` (never onto what
+ * another process made there), and held with an exclusive flock(2) on the returned descriptor until the export
+ * commits or discards it: the lock says the file's writer is alive (the kernel drops it when the process ends, SIGKILL
+ * included), which removeStaleTemps reads. Where no lock can be taken it is FILE.tmp-<pid>-<random>, which no sweep
+ * takes. The pid alone was not unique: a container's process is often PID 1 at every run, and one export killed there
+ * left a FILE.tmp-1 that refused every later export to FILE (EEXIST, exit 2) until removed by hand; two containers
+ * sharing the volume collided the same way. A name taken is passed over, left to whoever made it.
  */
 function createTemp(out: string, file: string): { path: string; fd: number } {
   for (let attempt = 0; ; attempt++) {
-    const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const { tag, unlockedTag } = newTempTags(basename(file), "-");
     try {
-      return { path: tmp, fd: createLockedFile(tmp) };
+      return createLockedFile(`${file}.tmp-${tag}`, `${file}.tmp-${unlockedTag}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST" && attempt < 8) continue;
@@ -294,7 +300,8 @@ function createTemp(out: string, file: string): { path: string; fd: number } {
 
 /**
  * Removes temporary files of earlier exports to `file` whose writer is gone (core/stale-temps.ts):
- * `<file>.tmp-<pid>-<random>` regular files beside it that nobody holds the flock of (createTemp) and nobody modified
+ * `<file>.tmp-<pid>-<random><check>` regular files beside it, the check right for `file`'s name (so no user's
+ * `out.csv.tmp-2024-dec` is taken: until 2026-12-06 any `-<digits>-<letters>` was), that nobody holds the flock of (createTemp) and nobody modified
  * for STALE_TEMP_MIN_AGE_MS, measured on the filesystem's clock where it is behind the host's: `ownTempFd` is this
  * export's own, just made (before, against the host's clock alone: one ahead of an NFS server's by a minute took a
  * temporary file just made, between its writer's create and lock, or an unlocked older feeder's, for an old one).
@@ -310,7 +317,8 @@ function removeStaleExportTemps(file: string, ownTemp: string, ownTempFd: number
     // the host's clock alone
   }
   const own = basename(ownTemp);
-  removeStaleTemps(dirname(file), (name) => name !== own && name.startsWith(prefix) && /^\d+-[0-9a-z]+$/.test(name.slice(prefix.length)), {
+  const owner = basename(file);
+  removeStaleTemps(dirname(file), (name) => name !== own && name.startsWith(prefix) && isTempTag(owner, "-", name.slice(prefix.length)), {
     fsNowMs,
     onRemoved: (path, bytes) => log.info("removed a temporary file an earlier export to the same --out left (its process is gone)", { file: path, bytes }),
   });

@@ -226,6 +226,7 @@ export class ConnectionLifecycle {
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
     });
+    control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;
@@ -657,6 +658,7 @@ export class ConnectionLifecycle {
     // timer: silence measured across the stall is ours, not the venue's. Such a round judges no deadline and the next
     // one, after the socket reads, does; never two rounds in a row, so an overloaded thread still finds a dead peer.
     const judge = this.rounds?.judge() ?? true;
+    this.control.retriesDue(now); // requests refused as over the rate limit whose backoff is over
     for (const conn of this.conns) {
       if (!conn.used) continue; // never opened: nothing to watch
       this.clampToClock(conn, now);

@@ -13,17 +13,16 @@
  * path still holds that lock, so nobody ever removes a lock other than the one it meant (two waiters breaking the
  * same dead lock, a release after a break). Merges of one path in one thread also queue behind each other, so a
  * thread never competes with itself for the lock. The cache's directory must allow hard links. Both temporary files
- * (the cache's `<cache>.<pid>.<random>.tmp`, the lock's `<cache>.lock.<pid>.<random>.new`) are held with an flock
- * while written: each write removes those a killed writer left (core/stale-temps.ts).
+ * (the cache's `<cache>.<pid>.<random><check>.tmp`, the lock's `<cache>.lock.<pid>.<random><check>.new`) are held with
+ * an flock while written: each write removes those a killed writer left, and no other file (core/stale-temps.ts).
  * @module
  */
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { link, mkdir, open, readFile, rename, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { tryLockExclusive } from "../../core/flock.ts";
 import { kindOf } from "../../core/regular-file.ts";
-import { removeStaleTemps } from "../../core/stale-temps.ts";
+import { isTempTag, lockNewTemp, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
@@ -106,9 +105,12 @@ async function readCacheText(path: string): Promise<string> {
   }
 }
 
-/** A name no other writer (process, worker thread or call) uses at the same time. */
-function uniqueSuffix(): string {
-  return `${process.pid}.${Math.random().toString(36).slice(2)}`;
+/**
+ * A name no other writer (process, worker thread or call) uses at the same time, for a temporary file of the cache at
+ * `path` (core/stale-temps.ts newTempTags): `tag` a sweep takes once its writer is gone, `unlockedTag` none does.
+ */
+function uniqueTags(path: string): { tag: string; unlockedTag: string } {
+  return newTempTags(basename(path), ".");
 }
 
 /**
@@ -120,8 +122,8 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
   for (const key of [...entries.keys()].sort()) instruments[key] = entries.get(key)!;
   const text = JSON.stringify({ version: CACHE_VERSION, venue, savedAt: new Date().toISOString(), instruments }, null, 1);
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${uniqueSuffix()}.tmp`;
-  const file = await openLocked(tmp);
+  const tags = uniqueTags(path);
+  const { file, path: tmp } = await openLocked(`${path}.${tags.tag}.tmp`, `${path}.${tags.unlockedTag}.tmp`);
   try {
     removeStaleCacheTemps(path, basename(tmp), (await file.stat()).mtimeMs);
     await file.writeFile(text + "\n");
@@ -135,31 +137,35 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
 }
 
 /**
- * `path` created exclusively and held with an flock until closed (core/stale-temps.ts): a process killed while it
- * writes one of the cache's temporary files leaves it unlocked, for removeStaleCacheTemps.
+ * `path` created exclusively and held with an flock until closed (core/stale-temps.ts lockNewTemp): a process killed
+ * while it writes one of the cache's temporary files leaves it unlocked, for removeStaleCacheTemps. Where no lock can
+ * be taken (ENOLCK) it is renamed to `unlockedPath`, which no sweep takes: returns where the file is.
  */
-async function openLocked(path: string): Promise<FileHandle> {
+async function openLocked(path: string, unlockedPath: string): Promise<{ file: FileHandle; path: string }> {
   const file = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL);
   try {
-    tryLockExclusive(file.fd);
-  } catch {
-    // no locks on this filesystem: unlocked, and no sweep there can lock (and so remove) it either
+    return { file, path: lockNewTemp(file.fd, path, unlockedPath) };
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw err;
   }
-  return file;
 }
 
 /**
- * Removes the cache's temporary files a killed writer left (`<cache>.<pid>.<random>.tmp`, `<cache>.lock.<pid>.<random>.new`):
+ * Removes the cache's temporary files a killed writer left (`<cache>.<pid>.<random><check>.tmp`, `<cache>.lock.<pid>.<random><check>.new`):
  * those nobody holds the flock of (openLocked: a live writer holds it until its rename or unlink) and nobody modified
  * for a minute (STALE_TEMP_MIN_AGE_MS; `fsNowMs`, the mtime of the caller's own file just made, is the filesystem's
  * clock). Before, each write killed midway (SIGKILL, the OOM killer, an exit that ended a merge) left one for good.
  */
 function removeStaleCacheTemps(path: string, ownTemp: string, fsNowMs: number): void {
   const base = basename(path);
+  // Exactly the names uniqueTags makes, their check right for this cache (no other file beside it is taken).
   const isTemp = (name: string) => {
     if (name === ownTemp || !name.startsWith(`${base}.`)) return false;
     const rest = name.slice(base.length + 1);
-    return /^\d+\.[0-9a-z]+\.tmp$/.test(rest) || /^lock\.\d+\.[0-9a-z]+\.new$/.test(rest);
+    if (rest.endsWith(".tmp")) return isTempTag(base, ".", rest.slice(0, -".tmp".length));
+    return rest.startsWith("lock.") && rest.endsWith(".new") && isTempTag(base, ".", rest.slice("lock.".length, -".new".length));
   };
   removeStaleTemps(dirname(path), isTemp, { fsNowMs });
 }
@@ -216,8 +222,8 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
   const lockPath = `${path}.lock`;
   const staleMs = o.staleMs ?? CACHE_LOCK_STALE_MS;
   const waitMs = o.waitMs ?? CACHE_LOCK_WAIT_MS;
-  const id = uniqueSuffix();
-  const token = `${id} ${Date.now()}\n`;
+  const tags = uniqueTags(path);
+  const token = `${tags.tag} ${Date.now()}\n`;
   // Monotonic: a step of the wall clock neither cuts the wait short nor stretches it.
   const giveUpAt = performance.now() + waitMs;
   await mkdir(dirname(path), { recursive: true });
@@ -225,7 +231,7 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
   let seen: Seen | undefined;
   try {
     for (;;) {
-      if (await tryLock(lockPath, `${lockPath}.${id}.new`, token)) break;
+      if (await tryLock(lockPath, `${lockPath}.${tags.tag}.new`, `${lockPath}.${tags.unlockedTag}.new`, token)) break;
       if (!waiting) {
         waiting = true;
         lockWaiters.set(path, (lockWaiters.get(path) ?? 0) + 1);
@@ -254,10 +260,11 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
 }
 
 /** Creates the lock whole (a temporary file with the token, hard-linked to the lock path: fails if it exists). */
-async function tryLock(lockPath: string, tmp: string, token: string): Promise<boolean> {
+async function tryLock(lockPath: string, tmpPath: string, unlockedPath: string, token: string): Promise<boolean> {
   let file: FileHandle;
+  let tmp: string;
   try {
-    file = await openLocked(tmp); // flock held until closed: a sweep never takes a live writer's
+    ({ file, path: tmp } = await openLocked(tmpPath, unlockedPath)); // flock held until closed: a sweep never takes a live writer's
   } catch (err) {
     throw new Error(`instrument cache lock ${lockPath}: ${String(err)}`); // EEXIST here is no held lock
   }

@@ -30,8 +30,16 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
   /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
   rateLimited = 0;
-  /** Requests refused as over the rate limit, each waiting out its backoff (retryLater): its timer → what it sends again. */
-  private readonly retryTimers = new Map<ReturnType<typeof setTimeout>, { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[] }>();
+  /**
+   * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
+   * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
+   */
+  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number }[] = [];
+  /**
+   * The backoff's jitter in [0, 1): set by the lifecycle to the adapter's (CommonAdapterOptions.random), as its `now`
+   * is this class's clock. Until 2026-12-06 Math.random, and the wait a real setTimeout that no test clock drove.
+   */
+  random: () => number = Math.random;
 
   /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
   private readonly ipBucket: TokenBucket | null;
@@ -113,7 +121,7 @@ export class SubscriptionControl {
    */
   subscribeOut(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
-    for (const r of this.retryTimers.values()) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
     return false;
   }
 
@@ -189,8 +197,7 @@ export class SubscriptionControl {
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    for (const t of this.retryTimers.keys()) clearTimeout(t);
-    this.retryTimers.clear();
+    this.retries.length = 0;
   }
 
   /** Writes `text` now on `ws` (unpaced, as test replies are): the keepalive probe of a planned reconnect's old socket. */
@@ -408,28 +415,47 @@ export class SubscriptionControl {
    * (0.5 s doubling to 10 s while the connection's refusals continue; a request it has accepted, answered by id or
    * per topic, starts it over: one accepted on another connection does not, as the limit may be the connection's,
    * OKX's hour), or once the venue's request count has room (RequestProtocol.requestWaitMs) if that is later, on the same
-   * socket only; nothing is rejected for it.
+   * socket only; nothing is rejected for it. Timed on the adapter's clock and jitter (`now`, `random`): sent by
+   * retriesDue, which the lifecycle's housekeeping calls each round.
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
     // Never before the venue's own count allows one more request (OKX's hour): each retry sooner is refused again.
     const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
-    const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, Math.random), budgetWaitMs);
-    const gen = conn.generation;
+    const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random), budgetWaitMs);
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer);
-      if (conn.generation !== gen || !conn.open) return; // the socket went: its reconnect subscribes afresh
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + delayMs, waitMs: delayMs });
+  }
+
+  /**
+   * Sends again the rate-limited requests whose backoff is over by `now` (the adapter's clock), in the order they were
+   * refused; one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
+   */
+  retriesDue(now: number): void {
+    if (this.retries.length === 0) return;
+    const due: typeof this.retries = [];
+    for (let i = 0; i < this.retries.length; ) {
+      const r = this.retries[i]!;
+      // A clock stepped back would hold it for the step's length more: at most its own wait from here.
+      if (r.dueMs > now + r.waitMs) r.dueMs = now + r.waitMs;
+      if (now < r.dueMs) {
+        i++;
+        continue;
+      }
+      this.retries.splice(i, 1);
+      due.push(r);
+    }
+    for (const { conn, gen, op, topics } of due) {
+      if (conn.generation !== gen || !conn.open) continue; // the socket went: its reconnect subscribes afresh
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
       const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
       this.unsubscribeGivenUp(conn, givenUp);
-      if (still.length === 0) return;
+      if (still.length === 0) continue;
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
       this.sendRequest(conn, op, still);
-    }, delayMs);
-    this.retryTimers.set(timer, { conn, gen, op, topics });
+    }
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */

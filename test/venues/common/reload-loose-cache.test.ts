@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, utimesSync,
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { tryLockExclusive } from "../../../src/core/flock.ts";
+import { newTempTags } from "../../../src/core/stale-temps.ts";
 import { CACHE_LOCK_STALE_MS, withCacheLock } from "../../../src/venues/common/instrument-cache.ts";
 import { mergeIntoInstrumentCache, readInstrumentCache } from "../../../src/venues/common/instruments.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -78,7 +79,7 @@ describe("the instrument cache with writers in several processes", { timeout: 60
     expect(existsSync(path)).toBe(false);
   });
 
-  test("temporary files a writer killed mid-write left (<cache>.<pid>.<random>.tmp, <cache>.lock.<pid>.<random>.new) are removed by the next write; a live writer's (locked), a fresh one and other files are kept (before: left for good)", async () => {
+  test("temporary files a writer killed mid-write left (<cache>.<pid>.<random><check>.tmp, <cache>.lock.<pid>.<random><check>.new) are removed by the next write; a live writer's (locked), a fresh one and every other file are kept (before: left for good; any <cache>.<digits>.<letters>.tmp taken)", async () => {
     const dir = makeTempDir("reload-loose-cache-temps-");
     const path = join(dir, "instruments.json");
     const tenMinutesAgo = (Date.now() - 10 * 60_000) / 1000;
@@ -87,12 +88,23 @@ describe("the instrument cache with writers in several processes", { timeout: 60
       if (old) utimesSync(join(dir, name), tenMinutesAgo, tenMinutesAgo);
       return name;
     };
-    make("instruments.json.4242.k1lled.tmp"); // its writer gone: nobody holds its lock
-    make("instruments.json.lock.4242.k1lled.new");
-    const live = make("instruments.json.4243.l1ve.tmp"); // a writer stopped mid-write (SIGSTOP): holds its lock
-    const liveNew = make("instruments.json.lock.4243.l1ve.new");
-    const fresh = make("instruments.json.4244.fr3sh.tmp", false); // just made: maybe between its create and its lock
-    const others = [make("other.json.4245.0ther.tmp"), make("instruments.json.bak"), make("instruments.json.lock.4246.x.break")];
+    const tag = (pid: number) => newTempTags("instruments.json", ".", pid);
+    const wrongCheck = (t: string) => t.slice(0, -1) + (t.endsWith("0") ? "1" : "0");
+    make(`instruments.json.${tag(4242).tag}.tmp`); // its writer gone: nobody holds its lock
+    make(`instruments.json.lock.${tag(4242).tag}.new`);
+    const live = make(`instruments.json.${tag(4243).tag}.tmp`); // a writer stopped mid-write (SIGSTOP): holds its lock
+    const liveNew = make(`instruments.json.lock.${tag(4243).tag}.new`);
+    const fresh = make(`instruments.json.${tag(4244).tag}.tmp`, false); // just made: maybe between its create and its lock
+    const others = [
+      make(`other.json.${tag(4245).tag}.tmp`), // another cache's
+      make("instruments.json.bak"),
+      make("instruments.json.lock.4246.x.break"),
+      make("instruments.json.2024.dec.tmp"), // a user's, of the old pattern's shape (unlocked, old: taken before)
+      make("instruments.json.lock.4242.k1lled.new"),
+      make(`instruments.json.${tag(4247).unlockedTag}.tmp`), // a writer whose lock failed (ENOLCK): never taken
+      make(`instruments.json.${wrongCheck(tag(4248).tag)}.tmp`), // of the exact shape, its check wrong
+      make(`instruments.json.${newTempTags("other.json", ".", 4249).tag}.tmp`), // a tag made for another cache
+    ];
     const liveFds = [live, liveNew].map((name) => openSync(join(dir, name), "r+"));
     try {
       for (const fd of liveFds) expect(tryLockExclusive(fd)).toBe(true);

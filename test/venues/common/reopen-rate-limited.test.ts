@@ -28,11 +28,13 @@ const PROTOCOL: RequestProtocol = {
 };
 
 function setup() {
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, Date.now, undefined, () => undefined);
+  let nowMs = 0;
+  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "spot");
   conn.used = true;
   const topics = conn.addTopics(["book.A", "book.B"], 10);
-  // Never started: only its retire / activate are used here (no socket opened, no housekeeping).
+  // Never started (no socket opened, no housekeeping timer): its retire / activate are used, and one housekeeping
+  // round is run by hand on the fake clock (`round`).
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
     log: silentLogger,
     keepalive: { kind: "ws_ping" },
@@ -40,32 +42,57 @@ function setup() {
     resyncBackoffBaseMs: 100,
     maxConnectsPerWindow: 10,
     connectWindowMs: 1_000,
+    now: () => nowMs,
+    random: () => 0, // the rate-limit backoff's jitter: the first wait exactly 250 ms
   });
+  const round = (ms: number) => {
+    nowMs = ms;
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
   const sent = () => conn.sent.map((s) => JSON.parse(s) as { id: string; method: string; params: string[] });
-  return { control, lifecycle, conn, topics, sent };
+  return { control, lifecycle, conn, topics, sent, round };
 }
 
 describe("a book reopened while its rate-limited subscribe waits to go again", () => {
-  test("is not subscribed a second time: the retry is its subscribe, and its ack makes it active", async () => {
-    const { control, lifecycle, conn, topics, sent } = setup();
+  test("is not subscribed a second time: the retry is its subscribe, and its ack makes it active", () => {
+    const { control, lifecycle, conn, topics, sent, round } = setup();
     const a = topics[0]!;
     control.sendRequest(conn, "subscribe", [a]);
-    control.onControl(conn, { id: sent()[0]!.id, error: "slow down" }); // goes again in 0.25–0.5 s
+    control.onControl(conn, { id: sent()[0]!.id, error: "slow down" }); // goes again in 250 ms
     lifecycle.retireAll([a], StatusReason.INSTRUMENT_CLOSED);
     expect(a.sub).toBe(SUB_REJECTED);
     lifecycle.activateAll([a]);
     expect(a.sub).toBe(SUB_PENDING);
     expect(sent()).toHaveLength(1); // the reopen sent nothing: the waiting retry asks for it
 
-    const deadline = Date.now() + 5_000;
-    while (sent().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    round(250);
+    round(260);
     expect(sent().map((r) => [r.method, r.params])).toEqual([
       ["subscribe", [a.topic]],
-      ["subscribe", [a.topic]], // the retry, once (its one timer has run)
+      ["subscribe", [a.topic]], // the retry, once
     ]);
     control.onControl(conn, { id: sent()[1]!.id, result: null });
     expect(a.sub).toBe(SUB_ACTIVE);
     expect(conn.pending.size).toBe(0);
+    control.stop();
+  });
+});
+
+describe("a rate-limited request's backoff runs on the adapter's clock and jitter (CommonAdapterOptions.now, random)", () => {
+  test("the lifecycle's housekeeping sends it once the fake clock reaches its due time, not on real time", async () => {
+    // Before 2026-12-06 retryLater drew from Math.random and waited on a real setTimeout: it went 0.25–0.5 s of real
+    // time after the refusal whatever the adapter's clock said.
+    const { control, conn, topics, sent, round } = setup();
+    control.sendRequest(conn, "subscribe", topics);
+    control.onControl(conn, { id: sent()[0]!.id, error: "slow down" });
+    await new Promise((r) => setTimeout(r, 700));
+    round(249);
+    expect(sent()).toHaveLength(1);
+    round(250);
+    expect(sent().map((r) => [r.method, r.params])).toEqual([
+      ["subscribe", ["book.A", "book.B"]],
+      ["subscribe", ["book.A", "book.B"]],
+    ]);
     control.stop();
   });
 });

@@ -116,23 +116,53 @@ describe("common subscription control", () => {
     expect(topics[0]!.sub).not.toBe(SUB_PENDING);
   });
 
-  test("rate limited: the same request goes again after a backoff, nothing is rejected or split", async () => {
-    const { control, all, invalid } = setup(undefined, 3);
+  test("rate limited: the same request goes again after a backoff on the adapter's clock and jitter, nothing is rejected or split", async () => {
+    const { control, all, invalid, at } = setup(undefined, 3);
     const { conn, topics } = all[0]!;
+    control.random = () => 0; // equal jitter: half the 500 ms step fixed, none of the random half
     control.sendRequest(conn, "subscribe", topics);
     const [first] = ids(conn.sent);
     control.onControl(conn, { id: first, error: "slow down" });
     expect(control.rateLimited).toBe(1);
     expect(topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
     expect(conn.sent).toHaveLength(1); // not split to single topics, not sent at once
-    const deadline = Date.now() + 5_000;
-    while (conn.sent.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Real time passes, the adapter's clock does not: nothing goes (before 2026-12-06 a real 0.25–0.5 s timer sent it).
+    await new Promise((r) => setTimeout(r, 700));
+    at(249);
+    control.retriesDue(249);
+    expect(conn.sent).toHaveLength(1);
+    at(250);
+    control.retriesDue(250);
     expect(conn.sent).toHaveLength(2);
     const again = JSON.parse(conn.sent[1]!) as { id: string; params: string[] };
     expect(again.params).toEqual(topics.map((t) => t.topic));
+    control.retriesDue(10_000);
+    expect(conn.sent).toHaveLength(2); // once
     control.onControl(conn, { id: again.id, result: null });
     expect(topics.every((t) => t.sub === SUB_ACTIVE)).toBe(true);
     expect(invalid).toEqual([]);
+    control.stop();
+  });
+
+  test("rate limited: a clock stepped back holds the retry no longer than its own wait; a socket gone drops it", () => {
+    const { control, all, at } = setup(undefined, 2, 2);
+    control.random = () => 0.5; // 250 + 125 ms
+    at(10_000);
+    for (const { conn, topics } of all) {
+      control.sendRequest(conn, "subscribe", topics);
+      control.onControl(conn, { id: ids(conn.sent)[0], error: "slow down" });
+    }
+    all[1]!.conn.generation++; // its socket replaced: the retry is not for the new one
+    at(0); // stepped back 10 s
+    control.retriesDue(0);
+    expect(all[0]!.conn.sent).toHaveLength(1);
+    at(374);
+    control.retriesDue(374);
+    expect(all[0]!.conn.sent).toHaveLength(1);
+    at(375);
+    control.retriesDue(375);
+    expect(all[0]!.conn.sent).toHaveLength(2);
+    expect(all[1]!.conn.sent).toHaveLength(1);
     control.stop();
   });
 
