@@ -1,9 +1,14 @@
 /**
  * workers = 2 under faults the supervisor must survive, with the real simulator, real workers and real multicast:
- * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), and a worker whose restart fails.
+ * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), one whose thread is blocked outside
+ * JavaScript (terminate() cannot end it), and a worker whose restart fails.
  * Each time: the worker is restarted, its books are shown not usable while it is away, and the other worker's
  * books keep following the venue.
  */
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -107,5 +112,44 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after hanging in its start", 15_000);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+
+  test("a worker blocked outside JavaScript, which terminate() cannot end, is replaced; its thread ending later changes nothing", async () => {
+    const restartsBefore = supervisor.restarts;
+    const notAnswering = () => lines.filter((l) => l.msg.includes("not answering") && l.fields.worker === 1).length;
+    const notAnsweringBefore = notAnswering();
+    const dir = mkdtempSync(join(tmpdir(), "feeder-blocked-worker-"));
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    let released = false;
+    // Opened without waiting (a reader holds it: the blocked thread) and closed: its read ends, and with it the thread.
+    const release = () => {
+      if (released) return;
+      released = true;
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    };
+    try {
+      faults.postMessage({ worker: 1, fault: "block", fifo });
+      // Before, the supervisor waited for the blocked thread's close, which never came: the slot was never restarted
+      // (its books gone for good), and "not answering; terminating it" was logged again at every check.
+      await waitFor(() => supervisor.restarts === restartsBefore + 1, "worker 1 replaced while its old thread is still blocked", 15_000);
+      expect(lines.some((l) => l.level === "error" && l.msg.includes("did not end") && l.fields.worker === 1)).toBe(true);
+      expect(notAnswering()).toBe(notAnsweringBefore + 1);
+      await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book from worker 1's successor", 20_000, () => sim.step(1));
+      // The old thread ends now (terminated as it returns): its close must not touch its successor's slot.
+      release();
+      await waitFor(() => lines.some((l) => l.msg.includes("replaced worker's thread has ended") && l.fields.worker === 1), "the old thread's end", 15_000);
+      expect(supervisor.restarts).toBe(restartsBefore + 1);
+      expect((await supervisor.readiness()).workersDown).toEqual([]);
+      await othersFollow(2, "after the old thread ended");
+      await waitFor(() => allBooksEqual(subscriber, sim, FAULTY), "worker 1's books after the old thread ended", 10_000, () => sim.step(1));
+    } finally {
+      try {
+        release();
+      } catch {
+        // no reader: the thread never blocked, or has gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
