@@ -294,7 +294,8 @@ export class Supervisor implements StatusSource {
         return;
       }
       down.push(slot.index);
-      answered.push({ books: staleBooks(slot), unresolved: [], connections: [], workersDown: [] });
+      const books = staleBooks(slot);
+      answered.push({ books, unresolved: unavailableShare(slot, books), connections: [], workersDown: [] });
     });
     return mergeReadiness(answered, down);
   }
@@ -490,6 +491,17 @@ export class Supervisor implements StatusSource {
 function keepBooks(slot: Slot, books: BookSummary[]): void {
   slot.lastBooks = books;
   slot.lastBooksAtMs = performance.now();
+}
+
+/**
+ * A down slot's configured symbols that its last answered books do not hold (not listed, not resolved yet, a venue
+ * still starting): listed as unresolved while it is away. Before, they vanished from /books and /status until the
+ * worker was back.
+ */
+function unavailableShare(slot: Slot, books: readonly BookSummary[]): ReadinessInput["unresolved"] {
+  const shown = new Set(books.map((b) => `${b.venue}/${b.market}/${b.symbol}`));
+  const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
+  return slot.share.filter((u) => !shown.has(`${u.venue}/${u.market}/${u.symbol}`)).map((u) => ({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail }));
 }
 
 /**

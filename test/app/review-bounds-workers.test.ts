@@ -25,6 +25,8 @@ const shareOf = (symbol: string) => (inWorkerShare("bybit", { market: "linear", 
 const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
 const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
 const HANG_AFTER_MS = 1000;
+/** Configured, in worker 1's share, and not listed by the venue: a symbol worker 1 has no book for. */
+const UNLISTED = "NOSUCHUSDT";
 
 const { log, lines } = captureLog();
 
@@ -50,7 +52,9 @@ beforeAll(async () => {
   const { group, port } = uniqueDestination(141);
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 600 });
   await subscriber.start();
-  const config = feederConfig({ sim, markets: MARKETS, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
+  expect(shareOf(UNLISTED)).toBe(1);
+  const configured: Markets = [{ ...MARKETS[0]!, symbols: [...MARKETS[0]!.symbols, UNLISTED] }];
+  const config = feederConfig({ sim, markets: configured, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
   supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS });
   await supervisor.start();
 }, 30_000);
@@ -75,10 +79,14 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect(KEEP.length).toBeGreaterThan(0);
     expect(FAULTY.length).toBeGreaterThan(0);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
+    expect((await supervisor.readiness()).unresolved.map((u) => u.symbol)).toEqual([UNLISTED]);
     faults.postMessage({ worker: 1, fault: "hang" });
     // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([1]);
+    // Its configured symbol without a book is still listed (/books, /status), as the worker's: before, a down worker's
+    // unresolved symbols vanished from both until it was back.
+    expect(readiness.unresolved).toMatchObject([{ venue: "bybit", market: "linear", symbol: UNLISTED, reason: "worker_unavailable" }]);
     // One of its books asked for meanwhile: not "no book" (404) but unavailable (503), naming the worker.
     await expect(supervisor.book("bybit", "linear", FAULTY[0]!.symbol, 5)).rejects.toThrow(/worker 1 is not answering/);
     const books = await supervisor.books();
