@@ -333,8 +333,10 @@ export class Supervisor implements StatusSource {
       const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
-        if (gone && msg.type !== "log") return; // a replaced worker's word is not its successor's
-        slot.lastHeardMs = performance.now();
+        // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
+        // taken, its log lines and what it spent of the venues' budgets.
+        if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
+        if (!gone) slot.lastHeardMs = performance.now();
         if (msg.type === "log") {
           if (typeof msg.line === "string") logs.line(msg.line);
         } else if (msg.type === "log-dropped") {
