@@ -3,10 +3,11 @@
  * and owns its connections, builders and publisher socket, and resolves its share of each venue's instruments on its
  * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated; one
- * whose thread does not end then, blocked outside JavaScript, is replaced WORKER_HANG_MS later), with backoff, aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log
- * stream: worker-log.ts). It keeps what each worker slot spent of the venues'
- * per-IP budgets (and the holds it was given) for the slot's next worker, and relays a hold one worker is given to
- * every other (one IP: venues/common/budget-ledger.ts).
+ * whose thread does not end then, blocked outside JavaScript, is replaced WORKER_HANG_MS later), with backoff,
+ * aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log stream:
+ * worker-log.ts). It keeps what each worker slot spent of the venues' per-IP budgets (and the holds it was given)
+ * for the slot's next worker, and relays a hold one worker is given to every other (one IP:
+ * venues/common/budget-ledger.ts).
  * @module
  */
 import { writeStderr, type Logger } from "../core/log.ts";
