@@ -2,11 +2,12 @@
  * Runs the pipeline on N Bun Workers (config `workers`): each worker takes a stable share of the subscriptions
  * and owns its connections, builders and publisher socket, and resolves its share of each venue's instruments on its
  * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
- * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated),
- * with backoff, aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log
- * stream: worker-log.ts). It keeps what each worker slot spent of the venues'
- * per-IP budgets (and the holds it was given) for the slot's next worker, and relays a hold one worker is given to
- * every other (one IP: venues/common/budget-ledger.ts).
+ * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated; one
+ * whose thread does not end then, blocked outside JavaScript, is replaced WORKER_HANG_MS later), with backoff,
+ * aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log stream:
+ * worker-log.ts). It keeps what each worker slot spent of the venues' per-IP budgets (and the holds it was given)
+ * for the slot's next worker, and relays a hold one worker is given to every other (one IP:
+ * venues/common/budget-ledger.ts).
  * @module
  */
 import { writeStderr, type Logger } from "../core/log.ts";
@@ -77,6 +78,10 @@ interface Slot {
   lastHeardMs: number;
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
   firstWordDueMs: number;
+  /** When its worker was terminated as hung (performance.now() ms; 0: it was not): its close is awaited from then. */
+  terminatedAtMs: number;
+  /** The slot's current worker has gone (closed, or replaced as blocked): what follows it; set by spawn. */
+  ended: () => void;
   lastBooks: BookSummary[];
   /** performance.now() when lastBooks was answered: a dead worker's books age from there (their recvAgeUs). */
   lastBooksAtMs: number;
@@ -160,7 +165,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -290,7 +295,8 @@ export class Supervisor implements StatusSource {
         return;
       }
       down.push(slot.index);
-      answered.push({ books: staleBooks(slot), unresolved: [], connections: [], workersDown: [] });
+      const books = staleBooks(slot);
+      answered.push({ books, unresolved: unavailableShare(slot, books), connections: [], workersDown: [] });
     });
     return mergeReadiness(answered, down);
   }
@@ -319,13 +325,19 @@ export class Supervisor implements StatusSource {
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
+      slot.terminatedAtMs = 0;
       let settled = false;
+      /** This worker is no longer the slot's (closed, or replaced while its blocked thread had not ended). */
+      let gone = false;
       // This worker's log lines, written here in the order it sent them; it is told as they leave (a terminated
       // worker is told nothing: postMessage to it is a no-op).
       const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
-        slot.lastHeardMs = performance.now();
+        // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
+        // taken, its log lines and what it spent of the venues' budgets.
+        if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
+        if (!gone) slot.lastHeardMs = performance.now();
         if (msg.type === "log") {
           if (typeof msg.line === "string") logs.line(msg.line);
         } else if (msg.type === "log-dropped") {
@@ -356,7 +368,10 @@ export class Supervisor implements StatusSource {
       worker.onerror = (event) => {
         this.log.error("worker error", { worker: slot.index, error: (event as ErrorEvent).message });
       };
-      worker.addEventListener("close", () => {
+      // Once per worker: at its close, or when checkHangs gives up waiting for it (its thread blocked outside JavaScript).
+      slot.ended = () => {
+        if (gone) return;
+        gone = true;
         slot.ready = false;
         slot.answering = false;
         slot.worker = undefined;
@@ -375,6 +390,11 @@ export class Supervisor implements StatusSource {
           this.restarts++;
           this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
         }, delayMs);
+      };
+      const ended = slot.ended;
+      worker.addEventListener("close", () => {
+        if (gone) this.log.warn("a replaced worker's thread has ended (it had not ended when terminated)", { worker: slot.index });
+        ended();
       });
       const budgets = slot.budgets.carry();
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey } satisfies ToWorker);
@@ -411,10 +431,24 @@ export class Supervisor implements StatusSource {
     for (const slot of this.slots) {
       const worker = slot.worker;
       if (worker === undefined) continue;
+      if (slot.terminatedAtMs !== 0) {
+        // terminate() ends a thread at its next JavaScript instruction; one blocked outside JavaScript (a synchronous
+        // call stuck in the kernel) ends only when that call returns, maybe never: its close is waited for as long as
+        // a hang, then its successor starts (the old thread can publish nothing more: it ends as soon as it returns).
+        // Before, the slot waited for that close for good (its books gone until the process restarted), logging
+        // "not answering; terminating it" at every check.
+        if (heldUp) slot.terminatedAtMs = Math.max(slot.terminatedAtMs, nowMs);
+        if (nowMs - slot.terminatedAtMs > this.hangAfterMs) {
+          this.log.error("worker did not end when terminated (its thread blocked outside JavaScript); starting its successor", { worker: slot.index, waitedMs: nowMs - slot.terminatedAtMs });
+          slot.ended();
+        }
+        continue;
+      }
       if (slot.lastHeardMs === 0) {
         if (heldUp) slot.firstWordDueMs = Math.max(slot.firstWordDueMs, nowMs + this.hangAfterMs);
         if (nowMs > slot.firstWordDueMs) {
           this.log.error("worker has said nothing since it was started; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.startedAtMs });
+          slot.terminatedAtMs = nowMs;
           worker.terminate();
         }
         continue;
@@ -424,6 +458,7 @@ export class Supervisor implements StatusSource {
         this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;
         slot.answering = false;
+        slot.terminatedAtMs = nowMs;
         worker.terminate();
         continue;
       }
@@ -459,6 +494,17 @@ export class Supervisor implements StatusSource {
 function keepBooks(slot: Slot, books: BookSummary[]): void {
   slot.lastBooks = books;
   slot.lastBooksAtMs = performance.now();
+}
+
+/**
+ * A down slot's configured symbols that its last answered books do not hold (not listed, not resolved yet, a venue
+ * still starting): listed as unresolved while it is away. Before, they vanished from /books and /status until the
+ * worker was back.
+ */
+function unavailableShare(slot: Slot, books: readonly BookSummary[]): ReadinessInput["unresolved"] {
+  const shown = new Set(books.map((b) => `${b.venue}/${b.market}/${b.symbol}`));
+  const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
+  return slot.share.filter((u) => !shown.has(`${u.venue}/${u.market}/${u.symbol}`)).map((u) => ({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail }));
 }
 
 /**

@@ -21,7 +21,7 @@ describe("a dead worker's books", () => {
   test("age from its last answer: recvAgeUs plus the time since", async () => {
     const supervisor = new Supervisor({ publish: {} } as FeederConfig, silentLogger);
     const answeredAtMs = performance.now() - 5000; // its last answer, 5 s ago
-    const slot = { index: 0, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: [summary("A", 1_765_000_000_000_000, 2_000_000), summary("B", null, null)], lastBooksAtMs: answeredAtMs, pending: new Map() };
+    const slot = { index: 0, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: [summary("A", 1_765_000_000_000_000, 2_000_000), summary("B", null, null)], lastBooksAtMs: answeredAtMs, pending: new Map(), share: [] };
     (supervisor as unknown as { slots: unknown[] }).slots.push(slot);
     for (const books of [(await supervisor.readiness()).books, await supervisor.books()]) {
       const [a, b] = books;

@@ -1,9 +1,14 @@
 /**
  * workers = 2 under faults the supervisor must survive, with the real simulator, real workers and real multicast:
- * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), and a worker whose restart fails.
+ * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), one whose thread is blocked outside
+ * JavaScript (terminate() cannot end it), and a worker whose restart fails.
  * Each time: the worker is restarted, its books are shown not usable while it is away, and the other worker's
  * books keep following the venue.
  */
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -20,6 +25,8 @@ const shareOf = (symbol: string) => (inWorkerShare("bybit", { market: "linear", 
 const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
 const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
 const HANG_AFTER_MS = 1000;
+/** Configured, in worker 1's share, and not listed by the venue: a symbol worker 1 has no book for. */
+const UNLISTED = "NOSUCHUSDT";
 
 const { log, lines } = captureLog();
 
@@ -45,7 +52,9 @@ beforeAll(async () => {
   const { group, port } = uniqueDestination(141);
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 600 });
   await subscriber.start();
-  const config = feederConfig({ sim, markets: MARKETS, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
+  expect(shareOf(UNLISTED)).toBe(1);
+  const configured: Markets = [{ ...MARKETS[0]!, symbols: [...MARKETS[0]!.symbols, UNLISTED] }];
+  const config = feederConfig({ sim, markets: configured, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
   supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS });
   await supervisor.start();
 }, 30_000);
@@ -70,10 +79,14 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect(KEEP.length).toBeGreaterThan(0);
     expect(FAULTY.length).toBeGreaterThan(0);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
+    expect((await supervisor.readiness()).unresolved.map((u) => u.symbol)).toEqual([UNLISTED]);
     faults.postMessage({ worker: 1, fault: "hang" });
     // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([1]);
+    // Its configured symbol without a book is still listed (/books, /status), as the worker's: before, a down worker's
+    // unresolved symbols vanished from both until it was back.
+    expect(readiness.unresolved).toMatchObject([{ venue: "bybit", market: "linear", symbol: UNLISTED, reason: "worker_unavailable" }]);
     // One of its books asked for meanwhile: not "no book" (404) but unavailable (503), naming the worker.
     await expect(supervisor.book("bybit", "linear", FAULTY[0]!.symbol, 5)).rejects.toThrow(/worker 1 is not answering/);
     const books = await supervisor.books();
@@ -107,5 +120,44 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after hanging in its start", 15_000);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
+  });
+
+  test("a worker blocked outside JavaScript, which terminate() cannot end, is replaced; its thread ending later changes nothing", async () => {
+    const restartsBefore = supervisor.restarts;
+    const notAnswering = () => lines.filter((l) => l.msg.includes("not answering") && l.fields.worker === 1).length;
+    const notAnsweringBefore = notAnswering();
+    const dir = mkdtempSync(join(tmpdir(), "feeder-blocked-worker-"));
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    let released = false;
+    // Opened without waiting (a reader holds it: the blocked thread) and closed: its read ends, and with it the thread.
+    const release = () => {
+      if (released) return;
+      released = true;
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    };
+    try {
+      faults.postMessage({ worker: 1, fault: "block", fifo });
+      // Before, the supervisor waited for the blocked thread's close, which never came: the slot was never restarted
+      // (its books gone for good), and "not answering; terminating it" was logged again at every check.
+      await waitFor(() => supervisor.restarts === restartsBefore + 1, "worker 1 replaced while its old thread is still blocked", 15_000);
+      expect(lines.some((l) => l.level === "error" && l.msg.includes("did not end") && l.fields.worker === 1)).toBe(true);
+      expect(notAnswering()).toBe(notAnsweringBefore + 1);
+      await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book from worker 1's successor", 20_000, () => sim.step(1));
+      // The old thread ends now (terminated as it returns): its close must not touch its successor's slot.
+      release();
+      await waitFor(() => lines.some((l) => l.msg.includes("replaced worker's thread has ended") && l.fields.worker === 1), "the old thread's end", 15_000);
+      expect(supervisor.restarts).toBe(restartsBefore + 1);
+      expect((await supervisor.readiness()).workersDown).toEqual([]);
+      await othersFollow(2, "after the old thread ended");
+      await waitFor(() => allBooksEqual(subscriber, sim, FAULTY), "worker 1's books after the old thread ended", 10_000, () => sim.step(1));
+    } finally {
+      try {
+        release();
+      } catch {
+        // no reader: the thread never blocked, or has gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

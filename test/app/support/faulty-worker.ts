@@ -3,10 +3,14 @@
  * process's threads; a worker does not see env changes made after the process started):
  * - `{ worker, fault: "hang" }`: that worker's thread spins forever, as a bug in a handler would (it answers nothing
  *   and sends nothing again);
+ * - `{ worker, fault: "block", fifo }`: that worker's thread blocks outside JavaScript, in a read of the FIFO `fifo`
+ *   that waits for a writer (as a synchronous call stuck in the kernel would), which terminate() cannot interrupt:
+ *   the thread ends only once the test opens the FIFO to write;
  * - at its start a worker asks `{ ask: "start", worker }` and, answered `{ worker, failStart: true }` within a
  *   second, answers the supervisor `start-failed` instead of starting, as when its publisher socket cannot open;
  *   answered `{ worker, hangAtStart: true }`, it begins its start (the supervisor hears its session) and spins.
  */
+import { readFileSync } from "node:fs";
 import "../../../src/app/worker-main.ts";
 import type { FromWorker, ToWorker } from "../../../src/app/worker-protocol.ts";
 
@@ -19,9 +23,10 @@ let index = -1;
 let answer: ((start: { fail: boolean; hang: boolean }) => void) | undefined;
 const faults = new BroadcastChannel(FAULT_CHANNEL);
 faults.onmessage = (event) => {
-  const order = event.data as { worker: number; fault?: string; failStart?: boolean; hangAtStart?: boolean };
+  const order = event.data as { worker: number; fault?: string; fifo?: string; failStart?: boolean; hangAtStart?: boolean };
   if (order.worker !== index) return;
   if (order.failStart !== undefined) answer?.({ fail: order.failStart, hang: order.hangAtStart === true });
+  if (order.fault === "block" && order.fifo !== undefined) readFileSync(order.fifo); // open(2) waits for a writer
   if (order.fault !== "hang") return;
   for (;;) {
     // spin: the thread never returns to its event loop
