@@ -120,5 +120,10 @@ export interface BinanceSim {
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
   readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
+  /**
+   * Diffs that follow a subscription or a depth snapshot (a few ms later, on a timer) not yet sent: a test that
+   * counts what arrives waits for 0 first, else such a diff lands in the middle of its steps.
+   */
+  readonly diffsDue: number;
   stop(): Promise<void>;
 }

@@ -91,6 +91,8 @@ class Simulator implements BinanceSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private readonly weight: { atMs: number; w: number }[] = [];
   private readonly pendingTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Diffs a subscription or a depth snapshot scheduled (soon) that have not gone out yet. */
+  diffsDue = 0;
   private readonly history = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>();
 
   constructor(private readonly opts: BinanceSimOptions) {
@@ -540,8 +542,10 @@ class Simulator implements BinanceSim {
 
   /** One diff for `s` in a few ms (if anyone still listens). */
   private soon(s: SymSim): void {
+    this.diffsDue++;
     const t = setTimeout(() => {
       this.pendingTimers.delete(t);
+      this.diffsDue--;
       if (this.subscribers(s).length > 0) this.emit(s);
     }, 5);
     this.pendingTimers.add(t);

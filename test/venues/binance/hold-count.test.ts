@@ -77,7 +77,7 @@ for (const market of ["spot", "linear"] as const) {
       sim.inject("gap");
       sim.step(2); // a break; the next diff starts a bridge and its snapshot (taken now, handed over later)
       await until(() => snaps.held.waiting() === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
-      await until(() => receivedU() > snaps.held.snapshotU, "the diff after the snapshot buffered");
+      await until(() => sim.diffsDue === 0 && receivedU() > snaps.held.snapshotU, "the diff after the snapshot buffered");
       replacementDown(proxy, true);
       sim.inject("serverShutdown");
       await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "replacement 1's SUBSCRIBE (held)");
@@ -97,7 +97,7 @@ for (const market of ["spot", "linear"] as const) {
       sim.inject("serverShutdown");
       await until(() => proxy.links.length === 3 && overlapOpen() && proxy.links[2]!.fromClient.some((m) => m.includes("SUBSCRIBE")), "replacement 2 swapped in");
       // The simulator's diff after replacement 2's subscription, on replacement 1 (the old socket now): buffered, not held.
-      await until(() => receivedU() > u2, "the diff after replacement 2's subscription received");
+      await until(() => sim.diffsDue === 0 && receivedU() > u2, "the diff after replacement 2's subscription received");
       expect(adapter.stats().overlapHeld).toBe(held0 + 2);
       expect(adapter.topicInfo(0).bridging).toBe(true);
       const fetched = adapter.stats().snapshotsFetched;

@@ -349,7 +349,9 @@ describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
       adapter.requestResync(0, StatusReason.CROSSED_BOOK);
       expect(t.resyncDelayed).toBe(true);
       expect(t.resyncDueMs - clock).toBe(waitMs);
-      await until(() => adapter.topicInfo(0).subscribed === false && sim.stats.unsubscribes === subscribes - 1, "unsubscribed while it waits");
+      // Its ack read too (nothing in flight): the simulator counts the unsubscribe before the ack reaches the adapter,
+      // and a clock moved 20 or 40 s past a request still pending is its ack deadline (10 s) passed: a reconnect.
+      await until(() => adapter.topicInfo(0).subscribed === false && sim.stats.unsubscribes === subscribes - 1 && t.conn.pending.size === 0, "unsubscribed (acked) while it waits");
       clock += waitMs;
       await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait");
     }
