@@ -227,6 +227,7 @@ export class ConnectionLifecycle {
       overlapOver: hooks.overlapOver,
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
+    control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;

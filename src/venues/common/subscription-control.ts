@@ -56,6 +56,13 @@ export class SubscriptionControl {
    * back to (it is still open); false, and the topic is rejected, otherwise.
    */
   onReplacementRefused: ((conn: VenueConnection, why: string) => boolean) | null = null;
+  /**
+   * Set by the lifecycle: the topic's resync through its per-topic backoff (TopicResync.resync). A subscribe
+   * answered "already subscribed" restarts the topic this way, so a venue that refuses the unsubscribe (or acks it
+   * without effect) and answers "already subscribed" again waits out a growing backoff instead of looping
+   * unsubscribe / subscribe at round-trip speed. Null (this class alone, in tests): restartTopic directly.
+   */
+  resync: InvalidateTopic | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -384,13 +391,17 @@ export class SubscriptionControl {
       return;
     }
     if (err.kind === "already_subscribed" && named) {
-      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way; given up
-      // while this subscribe was out (instrument closed), it is unsubscribed instead, not brought back.
+      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way, through
+      // the topic's resync backoff (its state unchanged: nothing new to tell); given up while this subscribe was out
+      // (instrument closed), it is unsubscribed instead, not brought back.
       this.alreadySubscribed++;
       if (named.sub === SUB_REJECTED) this.unsubscribeGivenUp(conn, [named]);
       else {
         named.sub = SUB_ACTIVE;
-        if (named.book !== BookState.LIVE) this.restartTopic(named);
+        if (named.book !== BookState.LIVE) {
+          if (this.resync) this.resync(named, named.book, StatusReason.SUBSCRIBE_REJECTED);
+          else this.restartTopic(named);
+        }
       }
       this.retry(conn, topics.filter((t) => t !== named));
       return;

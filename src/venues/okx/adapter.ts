@@ -460,6 +460,11 @@ export class OkxAdapter implements VenueAdapter {
     this.parseErrors.onParseError(conn, entry, code, frame);
   }
 
+  /** A REST book whose price or size does not fit the exponents: re-checked as a frame's would be (rest-bridge.ts). */
+  recheckInstrument(t: OkxTopic): void {
+    this.parseErrors.recheckInstrument(t);
+  }
+
   onText(conn: OkxConnection, text: string): boolean {
     return this.control.onText(conn, text);
   }

@@ -61,8 +61,11 @@ export class ParseErrors {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
-  /** A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce). */
-  private recheckInstrument(t: OkxTopic): void {
+  /**
+   * A price or size that does not fit: its market's instruments are reloaded (re-checks of one market coalesce).
+   * Also the REST bridge's, for a REST book that does not fit (rest-bridge.ts).
+   */
+  recheckInstrument(t: OkxTopic): void {
     if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
     this.deps.watch.requestNow(t.market);
   }

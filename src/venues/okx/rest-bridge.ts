@@ -4,11 +4,13 @@
  * `GET /api/v5/market/books?instId=&sz=400` is bridged to them by seqId, as for Binance: buffered updates with
  * seqId ≤ the snapshot's are dropped, the first one kept must have prevSeqId ≤ snapshot seqId < seqId (it may
  * straddle: sizes are absolute), the rest chain as usual. A refused request (HTTP error, code ≠ 0, 429) or a
- * snapshot older than the buffer (no bridge) is fetched again after a backoff; only that book waits. Cold path.
+ * snapshot older than the buffer (no bridge) is fetched again after a backoff; only that book waits (a price or
+ * size not fitting the tick or lot also has the instruments re-checked). Cold path.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
 import { nowUs } from "../../core/clock.ts";
+import { FixedPointError } from "../../core/errors.ts";
 import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
@@ -195,6 +197,9 @@ export class RestBridge {
     } catch (err) {
       this.refused++;
       this.a.log.warn("okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });
+      // A number that does not fit the tick or lot: the instrument may have changed (as for a frame, parse-errors.ts).
+      // Only retried before, the bridge asked again every 10 s at the old exponents until the next periodic reload.
+      if (err instanceof FixedPointError && (err.reason === "too_many_decimals" || err.reason === "out_of_range")) this.a.recheckInstrument(t);
       this.retry(b);
       return;
     }

@@ -239,6 +239,39 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     expect(sink.invalid).toEqual([]);
   });
 
+  test("'already subscribed' again and again (the unsubscribe acked without effect) waits out the topic's resync backoff, never loops", async () => {
+    // Before: restartTopic at once on every answer, so unsubscribe / subscribe went back and forth at round-trip speed.
+    let clock = 1_000_000;
+    let refuse = true;
+    const forA: string[] = [];
+    const server = scripted((ws, msg) => {
+      if (msg.op !== "subscribe" && msg.op !== "unsubscribe") return;
+      if ((msg.args ?? []).includes("orderbook.50.AAAUSDT")) forA.push(msg.op);
+      if (msg.op === "subscribe" && refuse && msg.args!.includes("orderbook.50.AAAUSDT")) {
+        ws.send(`{"success":false,"ret_msg":"error:already subscribed,topic:orderbook.50.AAAUSDT","req_id":"${msg.req_id}"}`);
+        return;
+      }
+      ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"${msg.op}"}`);
+      if (msg.op === "subscribe") for (const t of msg.args!) ws.send(book(t, "snapshot", 5));
+    });
+    const opts = { now: () => clock, random: () => 0, resyncBackoffBaseMs: 100, resyncBackoffMaxMs: 400, housekeepingMs: 5 };
+    const { adapter } = await adapterFor(server, ["AAAUSDT", "BBBUSDT"], opts);
+    const waiting = () => !adapter.topicInfo(0).subscribed && adapter.topicInfo(0).resyncDueInMs > 0;
+    // The first answer restarts at once; the second waits (the clock stands still, so it waits for good).
+    await waitFor(() => (forA.length >= 4 && waiting() && adapter.stats().topicsLive === 1) || forA.length > 20, "A waiting out its backoff");
+    expect(forA).toEqual(["subscribe", "unsubscribe", "subscribe", "unsubscribe"]);
+    expect(adapter.stats().alreadySubscribed).toBe(2);
+    expect(adapter.stats().resyncsDelayed).toBe(1);
+    clock += 50; // the backoff over (100 ms base, equal jitter at 0: 50 ms): one more try, answered the same, a longer wait
+    await waitFor(() => (forA.length === 6 && waiting()) || forA.length > 20, "A's next try");
+    expect(forA).toEqual(["subscribe", "unsubscribe", "subscribe", "unsubscribe", "subscribe", "unsubscribe"]);
+    expect(adapter.topicInfo(0).resyncDueInMs).toBe(100);
+    refuse = false;
+    clock += 100;
+    await waitFor(() => adapter.stats().topicsLive === 2, "A live once the venue takes its subscribe");
+    expect(forA).toHaveLength(7);
+  });
+
   test("an unexplained batch failure is narrowed down topic by topic; only the culprit is rejected", async () => {
     const server = scripted((ws, msg) => {
       if (msg.op === "ping") return;

@@ -207,3 +207,29 @@ describe("okx REST bridge: a REST book ahead of the socket", { timeout: 30_000 }
     expect(adapter.topicInfo(0).state).toBe("live");
   });
 });
+
+describe("okx REST bridge: a REST book whose numbers do not fit the tick or lot", { timeout: 30_000 }, () => {
+  test("has the instruments re-checked, as a frame's misfit does (before: only fetched again, 100 ms doubling to 10 s)", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
+    const f = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("/api/v5/market/books")) return res;
+      const body = (await res.json()) as { data: { bids: string[][] }[] };
+      const level = body.data[0]!.bids[0]!;
+      level[0] = `${level[0]!.includes(".") ? level[0] : level[0] + "."}0000001`; // a price finer than any tick
+      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+    }) as typeof fetch;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    adapter.start(new Sink());
+    const rechecksBefore = adapter.stats().instrumentRechecks!;
+    await until(() => adapter.stats().restRefused! >= 2, "the misfit REST book refused");
+    expect(adapter.stats().instrumentRechecks!).toBeGreaterThan(rechecksBefore);
+    expect(adapter.topicInfo(0).state).not.toBe("live");
+  });
+});
