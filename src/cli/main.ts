@@ -262,10 +262,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 
 /**
  * The options whose file a command reads once at start with `fifo: true` (a FIFO allowed: `-c <(render-config)`,
- * `--auth-key-file <(pass show feed-key)`, a NATS credential file), and the most any of them reads (the
- * configuration's 16 MiB; the others' own caps are applied when the command takes the bytes).
+ * `--auth-key-file <(pass show feed-key)`, a NATS credential or TLS file), and the most any of them reads (the
+ * configuration's 16 MiB; the others' own caps are applied when the command takes the bytes). The TLS files were
+ * left out until 2026-12-06: `--nats-key <(pass show …)` held the thread, deaf to SIGINT and SIGTERM.
  */
-const READ_ONCE_OPTIONS = ["config", "auth-key-file", "nats-creds", "nats-password-file", "nats-token-file", "nats-nkey-file"] as const;
+const READ_ONCE_OPTIONS = ["config", "auth-key-file", "nats-creds", "nats-password-file", "nats-token-file", "nats-nkey-file", "nats-ca", "nats-cert", "nats-key"] as const;
 const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 
 /**

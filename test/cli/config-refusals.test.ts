@@ -164,4 +164,22 @@ describe("a stop signal while a FIFO given as -c is read: heard at once (before:
       proc.kill("SIGKILL");
     }
   });
+
+  // The NATS TLS files are read as the credential files are (a FIFO allowed: `--nats-ca <(vault read …)`), and were
+  // left out of the read ahead: a stop signal during their read went unheard until it had ended.
+  test("listen --nats, --nats-ca naming a FIFO no process opens to write: SIGTERM during the writer wait ends it (exit 0, its stop), not the wait's refusal", async () => {
+    const fifo = join(dir, "nats-ca.pem");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const proc = spawnWithLongWait("listen-nats-ca", ["listen", "--nats", "nats://127.0.0.1:4222", "--nats-ca", fifo, "-f", "ndjson"]);
+    try {
+      await opened(proc.pid, fifo);
+      proc.kill("SIGTERM");
+      const exit = await exitCodeWithin(proc, BOUND_MS);
+      const stderr = await new Response(proc.stderr).text();
+      expect(exit, stderr).toBe(0);
+      expect(stderr).toContain("stopped while reading a FIFO given on the command line");
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
 });
