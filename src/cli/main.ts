@@ -3,7 +3,7 @@
  * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
  * Exit codes: 0 ok, 1 runtime failure (also standard output failing, but for its reader going away), 2 usage or
  * configuration error, 3 `replay --strict` when not every record of the captures was replayed, 128 + the signal's
- * number `export` stopped by a signal.
+ * number `export` stopped by a signal (and `check-config` stopped while its -c FIFO is read).
  * @module
  */
 import { fstatSync, writeSync } from "node:fs";
@@ -43,7 +43,7 @@ export function programHelp(): string {
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error, 3 `replay --strict`:",
     "not every record of the captures was replayed, 130 / 143 / 129 (128 + the signal's number) `export` stopped",
-    "by SIGINT / SIGTERM / SIGHUP before its end.",
+    "by SIGINT / SIGTERM / SIGHUP before its end, or `check-config` while its -c FIFO is read (nothing checked).",
     "Signals: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop a command cleanly, as its help says; once",
     "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait). For run",
     "and record SIGHUP is not a stop: it re-checks the configuration file and logs what a restart would change.",
