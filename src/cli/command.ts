@@ -46,11 +46,12 @@ export interface CommandSpec {
    */
   readonly hangupChecksConfig?: boolean;
   /**
-   * A stop signal before the command's end exits 128 + its number (signalExitCode; `export`), not 0: also one while a
-   * FIFO given on the command line is read ahead (main.ts readFifosAhead), before the command runs.
+   * A stop signal before the command's end exits 128 + its number (signalExitCode; `export`, `check-config`), not 0:
+   * also one while a FIFO given on the command line is read ahead (main.ts readFifosAhead), before the command runs
+   * (check-config's 0 says the file is valid: one stopped there has checked nothing).
    */
   readonly exitsBySignal?: boolean;
-  /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error (export stopped by a signal: 128 + its number). */
+  /** Exit code: 0 ok, 1 runtime failure, 2 usage or configuration error (export, or check-config while its FIFO is read, stopped by a signal: 128 + its number). */
   run(ctx: CommandContext): Promise<number>;
 }
 

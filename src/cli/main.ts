@@ -3,7 +3,7 @@
  * `feeder <command> [options]`: parses the command line with node:util parseArgs and dispatches.
  * Exit codes: 0 ok, 1 runtime failure (also standard output failing, but for its reader going away), 2 usage or
  * configuration error, 3 `replay --strict` when not every record of the captures was replayed, 128 + the signal's
- * number `export` stopped by a signal.
+ * number `export` stopped by a signal (and `check-config` stopped while its -c FIFO is read).
  * @module
  */
 import { fstatSync, writeSync } from "node:fs";
@@ -43,7 +43,7 @@ export function programHelp(): string {
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error, 3 `replay --strict`:",
     "not every record of the captures was replayed, 130 / 143 / 129 (128 + the signal's number) `export` stopped",
-    "by SIGINT / SIGTERM / SIGHUP before its end.",
+    "by SIGINT / SIGTERM / SIGHUP before its end, or `check-config` while its -c FIFO is read (nothing checked).",
     "Signals: SIGINT, SIGTERM and SIGHUP (the terminal closed) stop a command cleanly, as its help says; once",
     "stopped, its output into a pipe gets 2 s more to reach its reader (another signal ends that wait). For run",
     "and record SIGHUP is not a stop: it re-checks the configuration file and logs what a restart would change.",
@@ -262,10 +262,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
 
 /**
  * The options whose file a command reads once at start with `fifo: true` (a FIFO allowed: `-c <(render-config)`,
- * `--auth-key-file <(pass show feed-key)`, a NATS credential file), and the most any of them reads (the
- * configuration's 16 MiB; the others' own caps are applied when the command takes the bytes).
+ * `--auth-key-file <(pass show feed-key)`, a NATS credential or TLS file), and the most any of them reads (the
+ * configuration's 16 MiB; the others' own caps are applied when the command takes the bytes). The TLS files were
+ * left out until 2026-12-06: `--nats-key <(pass show …)` held the thread, deaf to SIGINT and SIGTERM.
  */
-const READ_ONCE_OPTIONS = ["config", "auth-key-file", "nats-creds", "nats-password-file", "nats-token-file", "nats-nkey-file"] as const;
+const READ_ONCE_OPTIONS = ["config", "auth-key-file", "nats-creds", "nats-password-file", "nats-token-file", "nats-nkey-file", "nats-ca", "nats-cert", "nats-key"] as const;
 const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
 
 /**

@@ -1,6 +1,8 @@
 /**
- * Whether the reader of a pipe or FIFO we write to has gone (`| head` ended), asked without writing: poll(2) through
- * bun:ffi reports POLLERR on a pipe's write end once no process holds its read end (POLLHUP on some systems). A
+ * Whether the reader of a pipe, FIFO or socket we write to has gone (`| head` ended), asked without writing: poll(2)
+ * through bun:ffi reports POLLERR on a pipe's write end once no process holds its read end (POLLHUP on some systems),
+ * and POLLHUP on a socket its peer has closed both ways (a Bun or Node parent's `stdout: "pipe"` is a socketpair; one
+ * only half-closed, its peer still reading, is no reader gone). A
  * command that has written all its output and waits for something else (an export's instrument cache write waiting
  * for another writer's lock) learns so that nobody is left to read it. Cold.
  * @module
@@ -32,10 +34,14 @@ function load(): typeof poll {
   return poll;
 }
 
-/** True when `fd` is a pipe or FIFO whose every reader has closed it; false otherwise (also for a file, a terminal). */
+/**
+ * True when `fd` is a pipe or FIFO whose every reader has closed it, or a socket its peer has closed; false otherwise
+ * (also for a file, a terminal). Sockets were left out until 2026-12-06: an export under a Bun or Node parent waited.
+ */
 export function pipeReaderGone(fd: number): boolean {
   try {
-    if (!fstatSync(fd).isFIFO()) return false;
+    const st = fstatSync(fd);
+    if (!st.isFIFO() && !st.isSocket()) return false;
   } catch {
     return false;
   }

@@ -168,8 +168,11 @@ const readAhead = new Map<string, { readonly bytes?: Uint8Array; readonly error?
  * them until 2026-12-06). The outcome is kept for the next readRegularFileSync of that path with `fifo: true`, which
  * returns it (or throws its error) instead of reading: a FIFO is read once. A path that is no FIFO is left alone.
  * `abort`: when it has fired, the read is given up (its descriptor closed) and nothing is kept. Cold: once at start.
+ * A path already kept (one FIFO named by two options) is not read again: the second read, its writer gone, would
+ * replace the bytes with its refusal; the first reader takes them, the second reads the FIFO itself, as before.
  */
 export async function readFifoAhead(path: string, maxBytes: number, abort?: AbortSignal): Promise<void> {
+  if (readAhead.has(path)) return;
   try {
     if (!statSync(path).isFIFO()) return;
   } catch {

@@ -124,8 +124,10 @@ describe("a stop signal while a FIFO given as -c is read: heard at once (before:
     throw new Error(`process ${pid} never opened ${path}`);
   }
 
-  test("export, a writer that has written half the file and keeps it open: SIGINT ends it, exit 130; check-config: SIGTERM, exit 0", async () => {
-    for (const [command, signal, code] of [["export", "SIGINT", 130], ["check-config", "SIGTERM", 0]] as const) {
+  // check-config's 0 says "valid": one stopped before anything was checked exits 143, so `check-config && deploy` stops
+  // there (until 2026-12-06 it exited 0, and a script's Ctrl-C, which bash passes over for a child that exits 0, deployed).
+  test("export, a writer that has written half the file and keeps it open: SIGINT ends it, exit 130; check-config: SIGTERM, exit 143 (not 0, its 'valid')", async () => {
+    for (const [command, signal, code] of [["export", "SIGINT", 130], ["check-config", "SIGTERM", 143]] as const) {
       const fifo = join(dir, `${command}-slow.toml`);
       expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
       const args = command === "export" ? ["export", "--books", "-c", fifo, join(dir, "none.fcap")] : ["check-config", "-c", fifo];
@@ -158,6 +160,24 @@ describe("a stop signal while a FIFO given as -c is read: heard at once (before:
       const stderr = await new Response(proc.stderr).text();
       expect(exit, stderr).toBe(143);
       expect(stderr).not.toContain("no process opened it to write");
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
+
+  // The NATS TLS files are read as the credential files are (a FIFO allowed: `--nats-ca <(vault read …)`), and were
+  // left out of the read ahead: a stop signal during their read went unheard until it had ended.
+  test("listen --nats, --nats-ca naming a FIFO no process opens to write: SIGTERM during the writer wait ends it (exit 0, its stop), not the wait's refusal", async () => {
+    const fifo = join(dir, "nats-ca.pem");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const proc = spawnWithLongWait("listen-nats-ca", ["listen", "--nats", "nats://127.0.0.1:4222", "--nats-ca", fifo, "-f", "ndjson"]);
+    try {
+      await opened(proc.pid, fifo);
+      proc.kill("SIGTERM");
+      const exit = await exitCodeWithin(proc, BOUND_MS);
+      const stderr = await new Response(proc.stderr).text();
+      expect(exit, stderr).toBe(0);
+      expect(stderr).toContain("stopped while reading a FIFO given on the command line");
     } finally {
       proc.kill("SIGKILL");
     }

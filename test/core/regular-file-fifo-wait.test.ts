@@ -137,3 +137,14 @@ test("an HMAC key file larger than 1 MiB is refused naming it (before: read whol
     expect(() => readAuthKeyFile(big, "publish.auth_key_file", { fifo })).toThrow(`publish.auth_key_file: key file ${JSON.stringify(big)} is larger than 1 MiB: not an HMAC key file`);
   }
 });
+
+test("one FIFO named by two read-once options is read ahead once: its bytes stay kept for the first reader (before: the second read ahead, finding no writer, replaced them with its refusal)", async () => {
+  const path = fifo("twice.toml");
+  const writer = spawn("sh", ["-c", `printf '%s' 'workers = 1' > '${path}'`], { stdio: "ignore" });
+  cleanups.push(() => writer.kill("SIGKILL"));
+  setWait(5_000);
+  await regular.readFifoAhead(path, 1024); // `-c F`
+  setWait(100); // the writer is gone: a second read of F waits for one 0.1 s, then refuses it
+  await regular.readFifoAhead(path, 1024); // `--auth-key-file F`
+  expect(new TextDecoder().decode(regular.readRegularFileSync(path, { fifo: true }))).toBe("workers = 1");
+});

@@ -44,8 +44,13 @@ export const checkConfigCommand: CommandSpec = {
     "wrong, so the file has to change); a venue whose instrument REST cannot be answered (network, 5xx, timeout, 429; no",
     "instrument cache) is an outage: the others start and it joins, retried, when its REST comes back (its symbols",
     "are not ready in /readyz until then); so is one whose listing names its symbols but not as trading now.",
+    "",
+    "-c FILE may be a FIFO (-c <(render-config)); SIGINT (SIGTERM, SIGHUP) while it is read ends the check at once,",
+    "nothing checked: exit 130 (143, 129), never 0, which says the file is valid.",
   ].join("\n"),
   options: { config: { type: "string", short: "c" } },
+  // Its 0 says "valid": one stopped while -c <(render-config) is read has checked nothing (until 2026-12-06 it exited 0).
+  exitsBySignal: true,
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");

@@ -152,8 +152,8 @@ export const exportCommand: CommandSpec = {
       return 1;
     }
     finished = true;
-    // Written whole to standard output, a pipe whose reader then went (`| head` read what it wanted): nobody is left
-    // to wait for, so a cache merge waiting for another writer's lock is left to the exit, as on EPIPE.
+    // Written whole to standard output, a pipe (or a parent's socketpair) whose reader then went (`| head` read what it
+    // wanted): nobody is left to wait for, so a cache merge waiting for another writer's lock is left to the exit.
     const readerGone = out === undefined ? whenPipeReaderGone(1) : undefined;
     let gone = false;
     const stopWait = readerGone === undefined ? ctx.stopSignal : Promise.race([ctx.stopSignal, readerGone.gone.then(() => (gone = true))]);
