@@ -55,6 +55,8 @@ export interface SupervisorOptions {
   readonly hangAfterMs?: number;
   /** WORKER_FIRST_WORD_MS unless given (tests). */
   readonly firstWordMs?: number;
+  /** The restart backoff's longest wait: RESTART_MAX_MS unless given (tests that restart one slot many times). */
+  readonly restartMaxMs?: number;
   /**
    * Where the workers' log lines are written (each a whole line, "\n" included), `done` once it has left: the
    * process's stderr (writeStderr), which only this thread writes (worker-log.ts). Tests give their own.
@@ -118,6 +120,7 @@ export class Supervisor implements StatusSource {
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
   private readonly firstWordMs: number;
+  private readonly restartMaxMs: number;
   private readonly writeLog: (text: string, done: () => void) => void;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
@@ -133,6 +136,7 @@ export class Supervisor implements StatusSource {
   ) {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
+    this.restartMaxMs = opts.restartMaxMs ?? RESTART_MAX_MS;
     this.writeLog = opts.writeLog ?? writeStderr;
     // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
     // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
@@ -396,7 +400,7 @@ export class Supervisor implements StatusSource {
         if (this.stopping) return;
         const ranMs = performance.now() - slot.startedAtMs;
         slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
-        const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
+        const delayMs = Math.min(this.restartMaxMs, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
         this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
         setTimeout(() => {
           if (this.stopping) return;

@@ -26,6 +26,8 @@ const shareOf = (symbol: string) => (inWorkerShare("bybit", { market: "linear", 
 const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
 const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
 const HANG_AFTER_MS = 1000;
+/** Worker 1 is restarted a dozen times here: its backoff (doubling from 200 ms) stops at 1 s, not 10 s. */
+const RESTART_MAX_MS = 1000;
 /** Configured, in worker 1's share, and not listed by the venue: a symbol worker 1 has no book for. */
 const UNLISTED = "NOSUCHUSDT";
 
@@ -59,7 +61,7 @@ beforeAll(async () => {
   expect(shareOf(UNLISTED)).toBe(1);
   const configured: Markets = [{ ...MARKETS[0]!, symbols: [...MARKETS[0]!.symbols, UNLISTED] }];
   const config = feederConfig({ sim, markets: configured, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
-  supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS });
+  supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS, restartMaxMs: RESTART_MAX_MS });
   await supervisor.start();
 }, 30_000);
 
