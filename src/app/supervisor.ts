@@ -3,7 +3,8 @@
  * and owns its connections, builders and publisher socket, and resolves its share of each venue's instruments on its
  * own (one venue's REST holds no other venue, in no worker). The main thread only supervises: it restarts a
  * worker that dies, that fails to start, or that hangs (no answer to its pings for WORKER_HANG_MS: terminated; one
- * whose thread does not end then, blocked outside JavaScript, is replaced WORKER_HANG_MS later), with backoff,
+ * whose thread does not end then, blocked outside JavaScript, is replaced WORKER_HANG_MS later, while no other
+ * replaced thread of its slot lives: BLOCKED_THREADS_MAX), with backoff,
  * aggregates books and metrics for HTTP, and writes the workers' log lines (the process's one log stream:
  * worker-log.ts). It keeps what each worker slot spent of the venues' per-IP budgets (and the holds it was given)
  * for the slot's next worker, and relays a hold one worker is given to every other (one IP:
@@ -42,12 +43,20 @@ export const WORKER_HANG_MS = 10_000;
  * executable) is taken for stuck after this long: one stuck before its first message would otherwise never be restarted.
  */
 export const WORKER_FIRST_WORD_MS = 30_000;
+/**
+ * Threads of one slot replaced while blocked (terminated, not ended) that may be alive at once: a worker blocked
+ * again while one is is not replaced until one ends, so threads that never end (each with its heap and sockets) do
+ * not pile up. A second block in a row is likely the same stuck call (a hung disk or mount): a new thread would block too.
+ */
+const BLOCKED_THREADS_MAX = 1;
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
   readonly hangAfterMs?: number;
   /** WORKER_FIRST_WORD_MS unless given (tests). */
   readonly firstWordMs?: number;
+  /** The restart backoff's longest wait: RESTART_MAX_MS unless given (tests that restart one slot many times). */
+  readonly restartMaxMs?: number;
   /**
    * Where the workers' log lines are written (each a whole line, "\n" included), `done` once it has left: the
    * process's stderr (writeStderr), which only this thread writes (worker-log.ts). Tests give their own.
@@ -82,6 +91,10 @@ interface Slot {
   terminatedAtMs: number;
   /** The slot's current worker has gone (closed, or replaced as blocked): what follows it; set by spawn. */
   ended: () => void;
+  /** Its replaced workers whose threads have not ended (blocked outside JavaScript): at most BLOCKED_THREADS_MAX. */
+  blockedThreads: number;
+  /** Its terminated worker is not replaced (BLOCKED_THREADS_MAX reached), which was logged. */
+  heldBack: boolean;
   lastBooks: BookSummary[];
   /** performance.now() when lastBooks was answered: a dead worker's books age from there (their recvAgeUs). */
   lastBooksAtMs: number;
@@ -107,6 +120,7 @@ export class Supervisor implements StatusSource {
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
   private readonly firstWordMs: number;
+  private readonly restartMaxMs: number;
   private readonly writeLog: (text: string, done: () => void) => void;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
@@ -122,6 +136,7 @@ export class Supervisor implements StatusSource {
   ) {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
+    this.restartMaxMs = opts.restartMaxMs ?? RESTART_MAX_MS;
     this.writeLog = opts.writeLog ?? writeStderr;
     // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
     // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
@@ -165,7 +180,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -198,7 +213,9 @@ export class Supervisor implements StatusSource {
       this.slots.map(
         (slot) =>
           new Promise<void>((resolve) => {
-            if (!slot.worker) return resolve();
+            // One terminated as hung runs no JavaScript again (a thread blocked outside it ends when its call returns):
+            // no `stopped` will come. Before, stop() waited REQUEST_TIMEOUT_MS for it, holding up the shutdown 2 s.
+            if (!slot.worker || slot.terminatedAtMs !== 0) return resolve();
             const timer = setTimeout(() => resolve(), REQUEST_TIMEOUT_MS);
             slot.stopped = () => {
               clearTimeout(timer);
@@ -326,6 +343,7 @@ export class Supervisor implements StatusSource {
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
       slot.firstWordDueMs = slot.startedAtMs + this.firstWordMs;
       slot.terminatedAtMs = 0;
+      slot.heldBack = false;
       let settled = false;
       /** This worker is no longer the slot's (closed, or replaced while its blocked thread had not ended). */
       let gone = false;
@@ -382,7 +400,7 @@ export class Supervisor implements StatusSource {
         if (this.stopping) return;
         const ranMs = performance.now() - slot.startedAtMs;
         slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
-        const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
+        const delayMs = Math.min(this.restartMaxMs, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
         this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
         setTimeout(() => {
           if (this.stopping) return;
@@ -393,7 +411,10 @@ export class Supervisor implements StatusSource {
       };
       const ended = slot.ended;
       worker.addEventListener("close", () => {
-        if (gone) this.log.warn("a replaced worker's thread has ended (it had not ended when terminated)", { worker: slot.index });
+        if (gone) {
+          slot.blockedThreads--;
+          this.log.warn("a replaced worker's thread has ended (it had not ended when terminated)", { worker: slot.index, stillBlocked: slot.blockedThreads });
+        }
         ended();
       });
       const budgets = slot.budgets.carry();
@@ -438,10 +459,18 @@ export class Supervisor implements StatusSource {
         // Before, the slot waited for that close for good (its books gone until the process restarted), logging
         // "not answering; terminating it" at every check.
         if (heldUp) slot.terminatedAtMs = Math.max(slot.terminatedAtMs, nowMs);
-        if (nowMs - slot.terminatedAtMs > this.hangAfterMs) {
-          this.log.error("worker did not end when terminated (its thread blocked outside JavaScript); starting its successor", { worker: slot.index, waitedMs: nowMs - slot.terminatedAtMs });
-          slot.ended();
+        if (nowMs - slot.terminatedAtMs <= this.hangAfterMs) continue;
+        if (slot.blockedThreads >= BLOCKED_THREADS_MAX) {
+          // Replaced once its predecessor's thread ends (its close's check comes back here), or at its own close.
+          if (!slot.heldBack) {
+            slot.heldBack = true;
+            this.log.error("worker did not end when terminated, and the thread it replaced has not ended either (both blocked outside JavaScript); not starting another until one ends: its books stay unavailable (restart the process if this lasts)", { worker: slot.index, blockedThreads: slot.blockedThreads + 1 });
+          }
+          continue;
         }
+        this.log.error("worker did not end when terminated (its thread blocked outside JavaScript); starting its successor", { worker: slot.index, waitedMs: nowMs - slot.terminatedAtMs });
+        slot.blockedThreads++;
+        slot.ended();
         continue;
       }
       if (slot.lastHeardMs === 0) {

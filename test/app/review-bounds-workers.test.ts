@@ -1,7 +1,8 @@
 /**
  * workers = 2 under faults the supervisor must survive, with the real simulator, real workers and real multicast:
  * a worker whose thread hangs (test/app/support/faulty-worker.ts spins it), one whose thread is blocked outside
- * JavaScript (terminate() cannot end it), and a worker whose restart fails.
+ * JavaScript (terminate() cannot end it; its successor blocked too is not replaced while it lives), and a worker
+ * whose restart fails.
  * Each time: the worker is restarted, its books are shown not usable while it is away, and the other worker's
  * books keep following the venue.
  */
@@ -25,6 +26,8 @@ const shareOf = (symbol: string) => (inWorkerShare("bybit", { market: "linear", 
 const KEEP = TOPICS.filter((t) => shareOf(t.symbol) === 0);
 const FAULTY = TOPICS.filter((t) => shareOf(t.symbol) === 1);
 const HANG_AFTER_MS = 1000;
+/** Worker 1 is restarted a dozen times here: its backoff (doubling from 200 ms) stops at 1 s, not 10 s. */
+const RESTART_MAX_MS = 1000;
 /** Configured, in worker 1's share, and not listed by the venue: a symbol worker 1 has no book for. */
 const UNLISTED = "NOSUCHUSDT";
 
@@ -38,11 +41,14 @@ let faults: BroadcastChannel;
 let failStartOf1 = false;
 let hangAtStartOf1 = false;
 let hangsOrdered = 0;
+/** Workers whose thread said it is about to spin (the `hang` fault): from then on it answers nothing. */
+const spinning = new Set<number>();
 
 beforeAll(async () => {
   faults = new BroadcastChannel(FAULT_CHANNEL);
   faults.onmessage = (event) => {
-    const ask = event.data as { ask?: string; worker: number };
+    const ask = event.data as { ask?: string; worker: number; spinning?: boolean };
+    if (ask.spinning === true) spinning.add(ask.worker);
     if (ask.ask !== "start") return;
     const hangAtStart = ask.worker === 1 && hangAtStartOf1;
     if (hangAtStart) hangsOrdered++;
@@ -55,7 +61,7 @@ beforeAll(async () => {
   expect(shareOf(UNLISTED)).toBe(1);
   const configured: Markets = [{ ...MARKETS[0]!, symbols: [...MARKETS[0]!.symbols, UNLISTED] }];
   const config = feederConfig({ sim, markets: configured, group, port, workers: 2, snapshotIntervalMs: 500, heartbeatIntervalMs: 100 });
-  supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS });
+  supervisor = new Supervisor(config, log, new URL("./support/faulty-worker.ts", import.meta.url).href, { hangAfterMs: HANG_AFTER_MS, restartMaxMs: RESTART_MAX_MS });
   await supervisor.start();
 }, 30_000);
 
@@ -81,6 +87,8 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
     expect((await supervisor.readiness()).unresolved.map((u) => u.symbol)).toEqual([UNLISTED]);
     faults.postMessage({ worker: 1, fault: "hang" });
+    // The order reaches the worker on another channel than the supervisor's requests: asked before it spins, it answers.
+    await waitFor(() => spinning.has(1), "worker 1 spinning");
     // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([1]);
@@ -122,40 +130,54 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect((await supervisor.readiness()).workersDown).toEqual([]);
   });
 
-  test("a worker blocked outside JavaScript, which terminate() cannot end, is replaced; its thread ending later changes nothing", async () => {
+  test("a worker blocked outside JavaScript, which terminate() cannot end, is replaced; its thread ending later changes nothing; a second one is not replaced while the first lives", async () => {
     const restartsBefore = supervisor.restarts;
     const notAnswering = () => lines.filter((l) => l.msg.includes("not answering") && l.fields.worker === 1).length;
     const notAnsweringBefore = notAnswering();
     const dir = mkdtempSync(join(tmpdir(), "feeder-blocked-worker-"));
-    const fifo = join(dir, "fifo");
-    execFileSync("mkfifo", [fifo]);
-    let released = false;
+    const fifos = [join(dir, "fifo1"), join(dir, "fifo2")];
+    const released = new Set<string>();
     // Opened without waiting (a reader holds it: the blocked thread) and closed: its read ends, and with it the thread.
-    const release = () => {
-      if (released) return;
-      released = true;
+    const release = (fifo: string) => {
+      if (released.has(fifo)) return;
+      released.add(fifo);
       closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     };
+    const threadsEnded = () => lines.filter((l) => l.msg.includes("replaced worker's thread has ended") && l.fields.worker === 1).length;
     try {
-      faults.postMessage({ worker: 1, fault: "block", fifo });
+      for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
+      faults.postMessage({ worker: 1, fault: "block", fifo: fifos[0] });
       // Before, the supervisor waited for the blocked thread's close, which never came: the slot was never restarted
       // (its books gone for good), and "not answering; terminating it" was logged again at every check.
       await waitFor(() => supervisor.restarts === restartsBefore + 1, "worker 1 replaced while its old thread is still blocked", 15_000);
       expect(lines.some((l) => l.level === "error" && l.msg.includes("did not end") && l.fields.worker === 1)).toBe(true);
       expect(notAnswering()).toBe(notAnsweringBefore + 1);
       await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book from worker 1's successor", 20_000, () => sim.step(1));
-      // The old thread ends now (terminated as it returns): its close must not touch its successor's slot.
-      release();
-      await waitFor(() => lines.some((l) => l.msg.includes("replaced worker's thread has ended") && l.fields.worker === 1), "the old thread's end", 15_000);
+      // Its successor blocks too, the first still blocked: not replaced again (threads that never end would pile up,
+      // each with its heap and sockets), until one of the two ends. Before, every blocked worker was replaced.
+      faults.postMessage({ worker: 1, fault: "block", fifo: fifos[1] });
+      await waitFor(() => lines.some((l) => l.level === "error" && l.msg.includes("not starting another") && l.fields.worker === 1), "worker 1's successor held back", 15_000);
       expect(supervisor.restarts).toBe(restartsBefore + 1);
+      expect((await supervisor.readiness()).workersDown).toEqual([1]);
+      // The first thread ends now (terminated as it returns): its close must not touch its successor's slot, and the
+      // blocked successor is replaced at once.
+      release(fifos[0]!);
+      await waitFor(() => threadsEnded() === 1, "the first old thread's end", 15_000);
+      await waitFor(() => supervisor.restarts === restartsBefore + 2, "worker 1's blocked successor replaced once the first thread ended", 15_000);
+      await waitFor(() => allBooksEqual(subscriber, sim, FAULTY), "worker 1's books from its third worker", 20_000, () => sim.step(1));
+      release(fifos[1]!);
+      await waitFor(() => threadsEnded() === 2, "the second old thread's end", 15_000);
+      expect(supervisor.restarts).toBe(restartsBefore + 2);
       expect((await supervisor.readiness()).workersDown).toEqual([]);
-      await othersFollow(2, "after the old thread ended");
-      await waitFor(() => allBooksEqual(subscriber, sim, FAULTY), "worker 1's books after the old thread ended", 10_000, () => sim.step(1));
+      await othersFollow(2, "after the old threads ended");
+      await waitFor(() => allBooksEqual(subscriber, sim, FAULTY), "worker 1's books after the old threads ended", 10_000, () => sim.step(1));
     } finally {
-      try {
-        release();
-      } catch {
-        // no reader: the thread never blocked, or has gone
+      for (const fifo of fifos) {
+        try {
+          release(fifo);
+        } catch {
+          // no reader: the thread never blocked, or has gone
+        }
       }
       rmSync(dir, { recursive: true, force: true });
     }

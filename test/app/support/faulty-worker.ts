@@ -2,7 +2,7 @@
  * The feeder worker (src/app/worker-main.ts) with faults a test orders over the BroadcastChannel FAULT_CHANNEL (one
  * process's threads; a worker does not see env changes made after the process started):
  * - `{ worker, fault: "hang" }`: that worker's thread spins forever, as a bug in a handler would (it answers nothing
- *   and sends nothing again);
+ *   and sends nothing again), having told the test `{ worker, spinning: true }`;
  * - `{ worker, fault: "block", fifo }`: that worker's thread blocks outside JavaScript, in a read of the FIFO `fifo`
  *   that waits for a writer (as a synchronous call stuck in the kernel would), which terminate() cannot interrupt:
  *   the thread ends only once the test opens the FIFO to write;
@@ -28,6 +28,7 @@ faults.onmessage = (event) => {
   if (order.failStart !== undefined) answer?.({ fail: order.failStart, hang: order.hangAtStart === true });
   if (order.fault === "block" && order.fifo !== undefined) readFileSync(order.fifo); // open(2) waits for a writer
   if (order.fault !== "hang") return;
+  faults.postMessage({ worker: index, spinning: true }); // sent before the spin: the test knows requests go unanswered now
   for (;;) {
     // spin: the thread never returns to its event loop
   }
