@@ -200,12 +200,21 @@ interface StreamLine {
    * Upstream send time (ns) of the last envelope that made it alive, of the line's start (the last message envelope,
    * the session's first, or a heartbeat since sent before it: its clock stepped back), and that session: a heartbeat
    * of that session sent within [lineSendNs, heardSendNs] is a copy (replayed or duplicated), no sign of upstream now
-   * (multicast's isBeatCopy: the bridge forwards no heartbeat behind the upstream line).
+   * (multicast's isBeatCopy: the bridge forwards no heartbeat behind the upstream line; but see switchFloorNs).
    */
   heardSendNs: number;
   lineSendNs: number;
   /** How far lineSendNs was ahead of the wall clock at its receipt: a heartbeat far further ahead is none (isBeatAhead). */
   lineAheadNs: number;
+  /** The latest upstream send time (ns) of the heard session that made it alive (switchFloorNs). */
+  heardMaxNs: number;
+  /**
+   * Set at a switch to another bridge: heardMaxNs then. That bridge's line is unknown here (restarted, it forwards
+   * whatever of the stream comes first, and every later line past it as a gap: a replay of a dead publisher's
+   * datagrams too), so an envelope of the session sent no later is taken in but is no sign of upstream until one sent
+   * after it is (0: none pending).
+   */
+  switchFloorNs: number;
   heardId: number;
   heardStartLo: number;
   heardStartHi: number;
@@ -767,24 +776,31 @@ export class EnvelopeRepacker {
     const sameSession = line !== undefined && id === line.heardId && startLo === line.heardStartLo && startHi === line.heardStartHi;
     // One sent far ahead of its receipt, and of the line's start, is none either (multicast's isBeatAhead).
     const aheadNs = sendNs - shownUs(nowMs * 1000) * 1000;
-    if (msgLen === 0 && sameSession && ((!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
+    // Through a bridge switched to (restarted: its line forgotten), one sent no later than upstream's latest heard is
+    // no sign either, whatever its number says (multicast drops such a replay by its seqNum; before 2026-12-06 each
+    // made a dead publisher alive: one sent before the line's start as a clock step, a later line's as a forward gap).
+    const beforeFloor = sameSession && line.switchFloorNs !== 0 && sendNs !== 0 && sendNs <= line.switchFloorNs;
+    if (msgLen === 0 && sameSession && (beforeFloor || (!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
       // An END_OF_SESSION sent in the ns of the last envelope heard is upstream's own (as multicast): the stream ended.
       if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) line.ended = true;
       this.counters.heartbeats++;
       return result;
     }
-    this.lastUpstreamMs = nowMs;
-    if (line !== undefined) {
+    if (!beforeFloor) this.lastUpstreamMs = nowMs;
+    if (line !== undefined && !beforeFloor) {
       // As multicast's FeedSubscriber.heard: the window starts at the line's last message (or the session's first),
       // or at a heartbeat heard since that was sent before it (its clock stepped back: a copy of it is one then), and
-      // ends at the last heard. The bridge forwards no heartbeat behind its upstream line, so every one here is at
-      // the line, as multicast's isBeatCopy judges it (for a while on 2026-12-06 the bridge forwarded an earlier
-      // line's at the next number, and the window had to only widen: a clock stepped back left the stream silent).
+      // ends at the last heard. The bridge forwards no heartbeat behind its upstream line once it has one (a
+      // restarted one has none: beforeFloor above), so every one here is at the line, as multicast's isBeatCopy
+      // judges it (for a while on 2026-12-06 the bridge forwarded an earlier line's at the next number, and the
+      // window had to only widen: a clock stepped back left the stream silent).
       if (msgLen > 0 || !sameSession || sendNs < line.lineSendNs) {
         line.lineSendNs = sendNs;
         line.lineAheadNs = aheadNs;
       }
       line.heardSendNs = sendNs;
+      if (!sameSession || sendNs > line.heardMaxNs) line.heardMaxNs = sendNs;
+      line.switchFloorNs = 0;
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
@@ -874,7 +890,7 @@ export class EnvelopeRepacker {
   private lineOf(key: number, bridgeId: number): StreamLine | undefined {
     const line = this.streams.get(key);
     if (line !== undefined || this.streams.size >= MAX_NUMBERED_STREAMS) return line;
-    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, lineAheadNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
+    const created = { bridgeId, next: -1, wide: false, altNext: -1, altCount: 0, otherReported: false, others: 0, lastSendNs: 0, otherIds: [0, 0, 0, 0], otherLastNs: [0, 0, 0, 0], otherProgressNs: [0, 0, 0, 0], otherSilentNs: [0, 0, 0, 0], aliveMs: 0, hbMs: 0, prevHbMs: 0, heardSendNs: 0, lineSendNs: 0, lineAheadNs: 0, heardMaxNs: 0, switchFloorNs: 0, heardId: 0, heardStartLo: 0, heardStartHi: 0, silent: false, ended: false };
     this.streams.set(key, created);
     return created;
   }
@@ -929,6 +945,7 @@ export class EnvelopeRepacker {
     line.bridgeId = bridgeId;
     line.next = -1;
     line.altNext = -1;
+    line.switchFloorNs = line.heardMaxNs;
     // The bridge left behind is known (reported before the switch): its late copies are dropped, no new report and
     // no new gap. Before, its first one was reported again and made a gap at once, as a restart would: the books
     // rebuilt after the switch were untrusted again until the next refresh, at every switch.

@@ -102,9 +102,13 @@ function book(px: number, instrSeq = 1): TestBook {
 }
 
 function natsRig() {
-  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "rd3sub", log: silentLogger });
   const published: Uint8Array[] = [];
-  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  const newBridge = () => {
+    const b = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "rd3sub", log: silentLogger });
+    (b as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+    return b;
+  };
+  let bridge = newBridge();
   const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
   const sub = newSubscriber();
   const clock = { nowMs: 1_000_000, sendUs: T0 };
@@ -127,7 +131,9 @@ function natsRig() {
   };
   /** Sends what p holds (its send time advanceMs on), as feedRaw. */
   const feed = (p: ChannelPacker, advanceMs = 10): string[] => feedRaw(take(p, (clock.sendUs += advanceMs * 1000)), advanceMs);
-  return { rep, sub, feed, feedRaw, clock };
+  /** The bridge restarts: a new process (another bridge id), every stream's line forgotten. */
+  const restartBridge = () => void (bridge = newBridge());
+  return { rep, sub, feed, feedRaw, clock, restartBridge };
 }
 
 /** One run of the publisher on channel 1 (source 0): its definition and a snapshot of the book at px. */
@@ -747,6 +753,62 @@ it("NATS reader: heartbeats of earlier lines replayed after upstream died do not
   // Old: alive at every one (forwarded at the next number, each sent before the last snapshot, so taken for a clock
   // stepped back); with the window only widening (f3292122), at the first two.
   expect(alive).toEqual([false, false, false, false, false, false]);
+});
+
+/**
+ * A restarted bridge knows no line of the stream: it forwards whatever of it comes first, and every later line as a
+ * gap. So after the reader switches to it, a dead publisher's datagrams replayed (no key needed) are no sign of it
+ * unless sent after the latest it heard, as on multicast (dropped there by their seqNum). Old: an earlier line's
+ * heartbeat was taken for a clock stepped back, a later line's heartbeat or message for news after a loss: each made
+ * upstream alive again, the reader heartbeating and the books usable.
+ */
+it("NATS reader: a dead publisher's datagrams replayed through its restarted bridge do not make it alive (nor on multicast)", () => {
+  const { rep, feedRaw, clock: c, restartBridge } = natsRig();
+  const msub = newSubscriber({ staleAfterMs: 1000 });
+  const a = run(500, T0 + 600_000_000);
+  const listen = (ms: number) => {
+    for (let t = 0; t < ms; t += 100) rep.checkUpstream((c.nowMs += 100));
+  };
+  const both = (d: Uint8Array[]) => {
+    const info = msub.streamInfo()[0];
+    if (info !== undefined) msub.checkStale(info.lastRecvMs + 5000);
+    for (const x of d) msub.ingest(x, c.nowMs * 1000);
+    return feedRaw(d, 0);
+  };
+  const lines: Uint8Array[][] = [];
+  for (let i = 0; i < 3; i++) {
+    refresh(a, 943500 + i, 1 + i);
+    const data = take(a, (c.sendUs += 2_000_000));
+    a.appendHeartbeat(0);
+    const beat = take(a, (c.sendUs += 1_000_000));
+    lines.push([...data, ...beat]);
+    listen(1000);
+    both(data);
+    both(beat);
+  }
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  listen(6000); // the publisher died
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  restartBridge();
+  const alive: boolean[] = [];
+  const stale: boolean[] = [];
+  // An earlier line's heartbeat, then a later line's heartbeat and message (gaps at the restarted bridge), the last one's.
+  for (const d of [lines[0]!.at(-1)!, lines[1]!.at(-1)!, lines[1]![0]!, lines[2]![0]!, lines[2]!.at(-1)!]) {
+    listen(6000);
+    expect(taken(both([d]))).toBe(true); // taken in (the switch to the restarted bridge at the first)
+    alive.push(rep.checkUpstream(c.nowMs));
+    stale.push(msub.streamInfo()[0]!.stale);
+  }
+  expect(rep.counters.bridgeFailovers).toBe(1);
+  expect(stale).toEqual([true, true, true, true, true]);
+  expect(alive).toEqual([false, false, false, false, false]); // old: true at every one
+  a.appendHeartbeat(0);
+  both(take(a, (c.sendUs += 30_000_000))); // it speaks again
+  expect(rep.checkUpstream(c.nowMs)).toBe(true);
+  expect(msub.streamInfo()[0]!.stale).toBe(false);
+  listen(6000);
+  expect(both([lines[1]!.at(-1)!])).toEqual([]); // the restarted bridge has a line now: dropped behind it
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
 });
 
 it("NATS reader, random upstream clock steps, then replays after it died: a heartbeat later than all its line sent keeps it alive; no copy twice", () => {
