@@ -744,7 +744,9 @@ export class ConnectionLifecycle {
   private clampToClock(conn: VenueConnection, now: number): void {
     if (conn.lastFrameMs > now) conn.lastFrameMs = now;
     if (conn.lastPingMs > now) conn.lastPingMs = now;
-    if (conn.pongDeadlineMs > now + this.pongTimeoutMs) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+    // 0 is "no ping outstanding", not a time: read as one, a clock below -pongTimeoutMs (an injected clock counting from
+    // its start, stepped back) made it a deadline for a ping never sent, which then failed a live connection.
+    if (conn.pongDeadlineMs !== 0 && conn.pongDeadlineMs > now + this.pongTimeoutMs) conn.pongDeadlineMs = now + this.pongTimeoutMs;
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
     for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
@@ -759,7 +761,7 @@ export class ConnectionLifecycle {
     if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;
     if (conn.retiringLastPingMs > now) conn.retiringLastPingMs = now;
     if (conn.retiringOpenedMs > now) conn.retiringOpenedMs = now;
-    if (conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;
+    if (conn.retiringPongDeadlineMs !== 0 && conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;
     if (conn.plannedRetryAtMs > now + this.plannedRetryMaxMs) conn.plannedRetryAtMs = now + this.plannedRetryMaxMs;
   }
 

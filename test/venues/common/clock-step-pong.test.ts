@@ -1,0 +1,116 @@
+/**
+ * A client ping's pong deadline across a step back of an injected clock (ConnectionLifecycle.clampToClock). 0 means
+ * "no ping outstanding", but the clamp read it as a time: with the clock below -pongTimeoutMs after the step (a clock
+ * counting from its start, stepped back an hour), 0 lay "beyond" now + pongTimeoutMs and became a pong deadline for
+ * a ping never sent. The connection's real ping then set no deadline of its own, and a live connection was failed
+ * ("no pong") without having been pinged. The common machinery on a fake socket, rounds run by hand.
+ */
+import { expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+
+const PROTOCOL: RequestProtocol = {
+  venue: "fake",
+  maxArgsPerRequest: () => 4,
+  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+  classifyControl: () => ({ kind: "other" }),
+  parseAckError: () => ({ kind: "other" }),
+  rejectHint: () => "",
+};
+const PING_INTERVAL_MS = 20_000;
+const PONG_TIMEOUT_MS = 2_000;
+const DEAD_MS = 7_000; // an idle connection is probed at half of it (3.5 s)
+
+function setup() {
+  let nowMs = 0;
+  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  conn.addTopics(["book.A"], 10);
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
+    deadConnectionMs: DEAD_MS,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => nowMs,
+    random: () => 0.5,
+  });
+  // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
+  const round = (ms: number) => {
+    nowMs = ms;
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
+  const pings = () => conn.sent.filter((s) => s.startsWith("ping")).length;
+  // Ends any reconnect scheduled by a failure (the fake socket cannot be closed: it is let go first).
+  const stop = async () => {
+    conn.ws = null;
+    await lifecycle.stop();
+  };
+  return { conn, round, pings, stop };
+}
+
+test("a clock stepped back below -pongTimeoutMs invents no outstanding ping: the idle connection is pinged and kept", async () => {
+  const { conn, round, pings, stop } = setup();
+  round(1_000);
+  conn.messages++; // a frame: the connection is alive
+  round(1_250);
+  expect(conn.pongDeadlineMs).toBe(0);
+  // Stepped back an hour: the clock now reads below -PONG_TIMEOUT_MS.
+  let now = 1_250 - 3_600_000;
+  round(now);
+  expect(conn.pongDeadlineMs).toBe(0); // before: now + PONG_TIMEOUT_MS, for no ping
+  expect(conn.retiringPongDeadlineMs).toBe(0); // the same rule for a planned reconnect's old socket
+  // Idle: probed at 3.5 s; the pong comes before the next round. Before: the invented deadline failed it at 2 s.
+  while (pings() === 0 && now < 1_250 - 3_600_000 + DEAD_MS) round((now += 250));
+  expect(pings()).toBe(1);
+  expect(conn.pongDeadlineMs).toBe(now + PONG_TIMEOUT_MS);
+  conn.messages++;
+  conn.onPong();
+  round((now += 250));
+  expect(conn.pongDeadlineMs).toBe(0);
+  expect(conn.pongTimeouts + conn.reconnects).toBe(0);
+  await stop();
+});
+
+/**
+ * Random walks of the clock (steps back and forward of up to two hours, readings far below 0 too), with frames and
+ * the pongs of sent pings arriving between rounds, against the model: a pong deadline is set exactly while a sent
+ * ping is unanswered, and the connection is failed for a pong only when one was (never for a ping not sent).
+ */
+test("randomized: the pong deadline is set exactly while a sent ping is unanswered, whatever the clock does", async () => {
+  let seed = 12345;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let run = 0; run < 100; run++) {
+    const { conn, round, pings, stop } = setup();
+    let now = Math.floor(rand() * 20_000) - 10_000;
+    let answered = 0;
+    for (let i = 0; i < 60 && conn.reconnects === 0; i++) {
+      const r = rand();
+      if (r < 0.1) now -= Math.floor(rand() * 7_200_000);
+      else if (r < 0.15) now += Math.floor(rand() * 7_200_000);
+      else now += Math.floor(rand() * 1_500);
+      if (rand() < 0.5) conn.messages++; // a data frame
+      const outstandingBefore = pings() > answered;
+      round(now);
+      if (conn.reconnects > 0) {
+        // Failed this round: for a pong only if a ping was out; otherwise the dead-connection rule.
+        if (conn.pongTimeouts > 0) expect(outstandingBefore).toBe(true);
+        break;
+      }
+      expect(conn.pongDeadlineMs !== 0).toBe(pings() > answered);
+      if (pings() > answered && rand() < 0.6) {
+        answered = pings();
+        conn.messages++;
+        conn.onPong();
+        expect(conn.pongDeadlineMs).toBe(0);
+      }
+    }
+    await stop();
+  }
+});
