@@ -59,6 +59,7 @@ test("a replayed Bybit frame, from Feeder.ingest to sendMany, allocates nothing 
   expect(publisher.sendErrors).toBe(0);
   expect(feeder.books()[0]!.state).toBe(1); // LIVE
   expect(allocationControl(6_000).cellsPerStep).toBeGreaterThan(0.9);
+  expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
   // Before: 6 cells a frame, all replay's lookups: Feeder's and the adapter's find() closures and their scopes, and
   // the connection's name built by a getter each time it was compared.
   expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
