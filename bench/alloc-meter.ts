@@ -8,11 +8,16 @@
  * - **cells**: `heapStats().objectTypeCounts` after the chunk minus before. It walks every cell not yet collected,
  *   the chunk's new ones included, so it counts each object, array, string, typed-array view or closure a step made
  *   and names its type. Exact while no GC runs in the chunk; `heapSize` less the memory outside the heap (what the
- *   last GC marked) moves only when one does, which the result says (`gcDuring`: the counts are then a lower bound).
+ *   last GC marked) moves only when one does, which the result says (`gcDuring`: the counts are then a lower bound,
+ *   and can be far below: one 80 KB array a step reads ~0.01 cells a step, test/bench-smoke/alloc-meter.test.ts; an
+ *   allocation test asserts `gcDuring` false as well as the count).
  * - **bytes**: the heap's capacity (`heapCapacity`, as `memoryUsage().heapTotal`) growth, which also sees what is not a cell (an array's
  *   storage). It grows by whole blocks once the free cells left by the GC are used up, so it reads a little low
  *   (~29 B for a 32 B object over 10k steps) and 0 for a chunk that allocates less than the free space.
  * Neither sees memory outside the JS heap (a large typed array's store, native buffers); a view on one is a cell.
+ * It counts what the compiled code still allocates: an object or array literal that never escapes the step can read
+ * below 1 once the optimizing JIT sinks it (so does the hot path, once compiled the same way); a subarray, DataView,
+ * string slice or closure reads 1 (checked by test/bench-smoke/alloc-meter.test.ts).
  * `allocationControl` runs the same meter on a step that makes one 32 B object: a bench prints it as its control row,
  * and a test asserts it, so a meter gone blind fails instead of reading 0.
  * @module

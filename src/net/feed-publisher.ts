@@ -133,10 +133,10 @@ export class FeedPublisher {
     this.sessionStartUs = opts.sessionStartUs ?? nowUs();
     let auth: DatagramAuth | undefined;
     if (opts.authKey !== undefined) {
-      auth = new DatagramAuth(opts.authKey);
+      auth = new DatagramAuth(opts.authKey, new Bun.CryptoHasher("sha256"));
     } else if (this.publish.authKeyFile !== undefined) {
       try {
-        auth = new DatagramAuth(readAuthKeyFile(this.publish.authKeyFile, "publish.auth_key_file"));
+        auth = new DatagramAuth(readAuthKeyFile(this.publish.authKeyFile, "publish.auth_key_file"), new Bun.CryptoHasher("sha256"));
       } catch (err) {
         throw new ConfigError([(err as Error).message]); // a bad key file is a configuration problem (exit 2)
       }

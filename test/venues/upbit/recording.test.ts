@@ -119,6 +119,7 @@ describe("Upbit recording", () => {
     expect(applied).toBe(frames.length);
     expect(allocationControl(10_000).cellsPerStep).toBeGreaterThan(0.9);
     // Before: ~5 cells a frame: encodeInto's result object, find()'s closure and its scope, the name getter's string.
+    expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
     expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
     await adapter.stop();
   });
@@ -135,6 +136,7 @@ describe("Upbit recording", () => {
     for (let i = 0; i < 2_000; i++) ws.onmessage(events[i]!);
     const perFrame = measureAllocation(2_000, events.length, (i) => ws.onmessage(events[i]!));
     expect(applied).toBe(events.length);
+    expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
     expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05); // before: 1 (a copy: new Uint8Array(a Buffer))
     ws.onmessage({ data: Buffer.from(newerFrames(8_001)[8_000]!).buffer }); // an ArrayBuffer still works
     expect(applied).toBe(events.length + 1);
