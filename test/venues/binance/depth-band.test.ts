@@ -71,7 +71,7 @@ class AppSink implements BookSink {
   }
 }
 
-async function setup(market: M, depth: number, levels = 40) {
+async function setup(market: M, depth: number, levels = 40, liveRefreshFraction?: number) {
   const symbol = "BTCUSDT";
   const sim = await startBinanceSimulator({ markets: [{ market, symbols: [symbol] }], seed: 3, levels, history: true });
   const subs: Subscription[] = [{ market, symbol, depth }];
@@ -89,6 +89,7 @@ async function setup(market: M, depth: number, levels = 40) {
     log: silentLogger,
     resyncBackoffBaseMs: 20,
     resyncBackoffMaxMs: 100,
+    ...(liveRefreshFraction !== undefined ? { depthRefreshFraction: liveRefreshFraction } : {}),
     onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
     onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
   });
@@ -97,19 +98,20 @@ async function setup(market: M, depth: number, levels = 40) {
     await sim.stop();
   });
   /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
-  const replay = async () => {
+  const replay = async (more: { frame: string; connection: string; tsRecvUs: number }[] = [], keepRunning = false) => {
     const again = new BinanceAdapter(config, subs, { log: silentLogger });
     const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
     const sink2 = new AppSink(sim, market, symbol);
     sink2.builder = new BookBuilder(instrumentsAgain[0]!);
     sink2.adapter = again;
     again.startReplay(sink2);
-    for (const r of recorded) {
+    for (const r of [...recorded, ...more]) {
       if (r.frame !== undefined) again.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
       else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent(market, r.connection, r.url!, r.tsRecvUs);
       else again.ingestRest(market, r.connection, r.url!, r.body!, r.tsRecvUs);
     }
-    await again.stop();
+    if (!keepRunning) await again.stop();
+    else stops.push(() => again.stop());
     return { again, sink2 };
   };
   const instruments = (await adapter.loadInstruments()) as Instrument[];
@@ -124,7 +126,7 @@ async function setup(market: M, depth: number, levels = 40) {
   const keepDiffsComing = () => {
     if (sink.builder!.state !== BookState.LIVE) sim.step(1);
   };
-  return { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay };
+  return { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay, recorded };
 }
 
 describe("Binance: a side bounded by the snapshot's limit when the price moves beyond it", () => {
@@ -162,6 +164,33 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
       expect(levelsOfView(sink2.builder!)).toEqual(levelsOfView(sink.builder!));
     });
   }
+
+  test("replay: a refresh no recorded answer comes for holds only the diffs of the last 2 × REST timeout (capture time), not up to 10,000 per book", async () => {
+    // The live run refreshes nothing (fraction 0): its capture has a low book and no refresh answer. Replayed with the
+    // default fraction, the first low diff starts a refresh that waits for an answer the capture does not hold.
+    const { sim, sink, symbol, caughtUp, keepDiffsComing, replay, recorded } = await setup("spot", 20, 40, 0);
+    for (let i = 0; i < 200 && !(caughtUp() && sink.builder!.bidCount > 0 && sink.builder!.bidCount <= 5); i++) {
+      sim.moveBook("spot", symbol, -1);
+      await waitFor(caughtUp, `step ${i} applied`, 10_000, keepDiffsComing);
+    }
+    expect(sink.builder!.bidCount).toBeGreaterThan(0);
+    expect(sink.builder!.bidCount).toBeLessThanOrEqual(5);
+    // 60 s more of the stream (10 diffs a second, changing nothing), as the capture would go on.
+    const last = [...recorded].reverse().find((r) => r.frame !== undefined && r.frame.includes("depthUpdate"))!;
+    const msg = JSON.parse(last.frame!) as { data: { E: number; U: number; u: number; b: unknown[]; a: unknown[] } };
+    const more = [];
+    for (let i = 1; i <= 600; i++) {
+      const u = msg.data.u + i;
+      more.push({ frame: JSON.stringify({ ...msg, data: { ...msg.data, E: msg.data.E + i * 100, U: u, u, b: [], a: [] } }), connection: last.connection, tsRecvUs: last.tsRecvUs + i * 100_000 });
+    }
+    const { again, sink2 } = await replay(more, true);
+    // The simulator never had the made-up diffs: only the recorded part is judged.
+    expect(sink2.violations.filter((v) => Number(/u=(\d+)/.exec(v)?.[1]) <= msg.data.u)).toEqual([]);
+    expect(again.topicInfo(0)).toMatchObject({ state: "live", lastU: msg.data.u + 600, refreshing: true });
+    // 20 s of diffs at 10 a second (the window's edge may hold one more); before: all 600 and on up to 10,000.
+    expect(again.topicInfo(0).refreshBuffered).toBeGreaterThanOrEqual(200);
+    expect(again.topicInfo(0).refreshBuffered).toBeLessThanOrEqual(201);
+  });
 
   test("a snapshot side with fewer levels than the limit is the whole side: a far move keeps the book LIVE and whole, without a refresh or a resync", async () => {
     const { sim, adapter, sink, symbol, caughtUp } = await setup("spot", 5, 3);
