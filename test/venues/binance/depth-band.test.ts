@@ -165,6 +165,30 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
     });
   }
 
+  for (const market of ["spot", "linear"] as const) {
+    test(`${market}: randomized: moves, diffs, a lagging or refusing REST while refreshes are under way: every book published LIVE is the venue's, as is the end`, async () => {
+      const { sim, adapter, sink, symbol, caughtUp, keepDiffsComing, replay } = await setup(market, 20);
+      let seed = 17;
+      const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0), (seed >>> 16) % n);
+      for (let i = 0; i < 150; i++) {
+        const r = rnd(10);
+        if (r < 5) sim.moveBook(market, symbol, rnd(4) === 0 ? 1 : -1 - rnd(2));
+        else if (r < 8) sim.step(1 + rnd(3));
+        else if (r < 9) sim.setRestLag(market, symbol, rnd(4));
+        else sim.restFault(rnd(2) === 0 ? "error" : "no_bridge", { market, symbol });
+        // A turn of the event loop now and then: REST answers land between diffs, refreshes under way meet moves.
+        if (rnd(3) === 0) await new Promise((res) => setTimeout(res, rnd(3)));
+        keepDiffsComing();
+      }
+      sim.setRestLag(market, symbol, 0);
+      await waitFor(() => caughtUp() && !adapter.topicInfo(0).refreshing, "caught up", 10_000, () => sim.step(1));
+      // How many refreshes complete (and how many moves outrun them: depth_exhausted) depends on when REST answers.
+      expect(sink.violations).toEqual([]);
+      const { sink2 } = await replay();
+      expect(sink2.violations).toEqual([]);
+    });
+  }
+
   test("replay: a refresh no recorded answer comes for holds only the diffs of the last 2 × REST timeout (capture time), not up to 10,000 per book", async () => {
     // The live run refreshes nothing (fraction 0): its capture has a low book and no refresh answer. Replayed with the
     // default fraction, the first low diff starts a refresh that waits for an answer the capture does not hold.
