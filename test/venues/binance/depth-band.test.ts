@@ -84,7 +84,8 @@ async function setup(market: M, depth: number, levels = 40, liveRefreshFraction?
     overrides: new Map(),
   };
   // What a capture would hold, in the order the adapter met it (frames, REST answers, connection events).
-  const recorded: { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number }[] = [];
+  type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+  const recorded: Recorded[] = [];
   const adapter = new BinanceAdapter(config, subs, {
     log: silentLogger,
     resyncBackoffBaseMs: 20,
@@ -98,7 +99,7 @@ async function setup(market: M, depth: number, levels = 40, liveRefreshFraction?
     await sim.stop();
   });
   /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
-  const replay = async (more: { frame: string; connection: string; tsRecvUs: number }[] = [], keepRunning = false) => {
+  const replay = async (more: Recorded[] = [], keepRunning = false) => {
     const again = new BinanceAdapter(config, subs, { log: silentLogger });
     const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
     const sink2 = new AppSink(sim, market, symbol);
