@@ -598,9 +598,9 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */
-  topicInfo(index: number): { state: string; lastU: number; bridging: boolean; refreshing: boolean; resyncs: number; connection: number } {
+  topicInfo(index: number): { state: string; lastU: number; bridging: boolean; refreshing: boolean; refreshBuffered: number; resyncs: number; connection: number } {
     const t = this.topics[index]!;
-    return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), refreshing: t.refreshing, resyncs: t.resyncs, connection: t.conn.id };
+    return { state: BOOK_STATE_NAMES[t.book]!, lastU: t.lastSeq, bridging: this.bridge.isBridging(t), refreshing: t.refreshing, refreshBuffered: this.band.buffered(t), resyncs: t.resyncs, connection: t.conn.id };
   }
 }
 

@@ -21,11 +21,19 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { type DiffRange, RestBridge } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
+import { REST_TIMEOUT_MS } from "./protocol.ts";
 
 /** A bounded side is refreshed once it holds at most this fraction of the snapshot's limit (rounded up). */
 export const DEPTH_REFRESH_FRACTION = 0.25;
 /** After a refresh that failed (or left the side low already), the next one waits this long. */
 export const DEPTH_REFRESH_SPACING_MS = 1_000;
+
+/**
+ * Replay keeps a refresh's diffs received this long before the newest (capture time): twice the REST timeout, so a
+ * recorded answer finds every diff since its request (sent at once: a refresh never waits for weight), event-loop lag
+ * included. Before, a refresh with no recorded answer buffered up to 10,000 diffs per book.
+ */
+export const REPLAY_REFRESH_WINDOW_US = 2 * REST_TIMEOUT_MS * 1000;
 
 /** A diff buffered by a refresh: U (first) to u (last), pu (prev; -1 on spot). */
 interface RefreshDiff extends DiffRange {
@@ -107,6 +115,11 @@ export class DepthBand {
     return Math.ceil(t.depth * this.refreshFraction);
   }
 
+  /** Diffs the refresh of `t` holds for its snapshot (cold: tests, diagnostics). */
+  buffered(t: BinanceTopic): number {
+    return this.bridge.buffered(t);
+  }
+
   /** Whether a refresh of `t` waits for its snapshot or for a diff to bridge it. */
   isRefreshing(t: BinanceTopic): boolean {
     return t.refreshing && this.bridge.isBridging(t);
@@ -127,6 +140,9 @@ export class DepthBand {
    * it completed the refresh: the refreshed book, this diff included, is published and the diff must not be applied.
    */
   buffer(t: BinanceTopic, u: BookUpdate, first: number, prev: number): boolean {
+    // Replay buffers from the first low diff on (it cannot know whether the live run's budget let the request go): the
+    // live run's answer came within REST_TIMEOUT_MS of its request, so older diffs can bridge no recorded answer.
+    if (this.host.replaying()) this.bridge.dropReceivedBefore(t, u.tsRecvUs - REPLAY_REFRESH_WINDOW_US);
     this.bridge.buffer(t, u, { first, last: u.venueSeq, prev });
     return this.finish(t);
   }

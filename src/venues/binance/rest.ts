@@ -69,7 +69,11 @@ export class BinanceRest {
    */
   spareRoomFor(market: MarketName, url: string): boolean {
     const b = this.budgets.get(market);
-    return b !== undefined && b.waiting === 0 && b.waitMs(this.now(), weightOf(market, url) + Math.ceil(b.maxWeight / 2)) === 0;
+    if (b === undefined || b.waiting > 0) return false;
+    // Checked here too: waitMs lets any first request of a window go, however heavy (a 250-weight snapshot of a share
+    // of 300 at 16 workers), which would leave less than half.
+    const need = weightOf(market, url) + Math.ceil(b.maxWeight / 2);
+    return need <= b.maxWeight && b.waitMs(this.now(), need) === 0;
   }
 
   rateLimited(): number {

@@ -125,6 +125,23 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     return true;
   }
 
+  /** How many diffs `t` has buffered (cold: tests, diagnostics). */
+  buffered(t: TopicState): number {
+    return this.topics.get(t)?.diffs.length ?? 0;
+  }
+
+  /**
+   * Drops the buffered diffs of `t` received before `tsRecvUs`, oldest first, while no snapshot waits (one that waits
+   * needs them all). Cold: a bridge whose snapshot can only have been asked for recently (Binance replay's refresh).
+   */
+  dropReceivedBefore(t: TopicState, tsRecvUs: number): void {
+    const b = this.topics.get(t);
+    if (!b || b.snapshot) return;
+    let n = 0;
+    while (n < b.diffs.length && b.diffs[n]!.update.tsRecvUs < tsRecvUs) n++;
+    if (n > 0) b.diffs.splice(0, n);
+  }
+
   /** Stops bridging `t` (disconnect, unsubscribe, stop); a late snapshot is dropped. */
   cancel(t: TopicState): void {
     this.topics.delete(t);
