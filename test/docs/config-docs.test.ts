@@ -281,6 +281,13 @@ describe("README.md § Venues, markets and defaults = src/venues/registry.ts", (
     const written = [...staleCell!.matchAll(/floor (\d+) s/g)].map((m) => Number(m[1]) * 1000);
     expect(written.sort(), `${venue}: floors other than 1 s`).toEqual([...floors].sort());
   });
+
+  test.each(supportedVenues().map((v) => [v]))("%s: a market that refuses some well-formed symbols (refusedSymbol) says so in its row", (venue) => {
+    const spec = venueSpec(venue)!;
+    const refuses = marketsOf(venue).some((m) => spec.markets[m]!.refusedSymbol !== undefined);
+    const row = table.find((r) => r[0] === `\`${venue}\``)!.join(" | ");
+    expect(/\brefused\b/.test(row), `${venue}: README row ${refuses ? "lacks" : "has"} "refused"`).toBe(refuses);
+  });
 });
 
 describe("config/feeder.example.toml names every key the loader accepts", () => {

@@ -1,11 +1,13 @@
 /**
  * docs/operations.md § HTTP against src/app/http-server.ts and src/app/readiness.ts: every route the server answers
  * has its row in the routes table (and every row is a route), and every readiness check the rules can report has its
- * row in the readiness table (and every row is a check), read from the sources' literals.
+ * row in the readiness table (and every row is a check), read from the sources' literals; and every reason a
+ * `symbol_unresolved` can carry is named in its row.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { UNRESOLVED_KINDS } from "../../src/venues/common/instruments.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const read = (p: string) => readFileSync(resolve(ROOT, p), "utf8");
@@ -38,5 +40,16 @@ describe("docs/operations.md § HTTP = the server", () => {
     expect(checks.length).toBeGreaterThanOrEqual(6);
     const documented = firstCells("`check`").map((c) => /`([a-z_]+)`/.exec(c)![1]!);
     expect(documented.sort()).toEqual([...new Set(checks)].sort());
+  });
+
+  test("symbol_unresolved's row names every reason one can carry", () => {
+    // The venues' (UNRESOLVED_KINDS) and the app's own: `resolving` (feeder.ts, supervisor.ts) and a down worker's
+    // `worker_unavailable` (supervisor.ts), read from their `reason: "…"` literals.
+    const app = ["src/app/feeder.ts", "src/app/supervisor.ts"].flatMap((p) => [...read(p).matchAll(/reason: "([a-z_]+)"/g)].map((m) => m[1]!));
+    expect(app).toContain("worker_unavailable");
+    const row = http.split("\n").find((l) => l.startsWith("| `symbol_unresolved` |"));
+    expect(row, "the readiness table's symbol_unresolved row").toBeDefined();
+    const missing = [...new Set([...UNRESOLVED_KINDS, ...app])].filter((k) => !row!.includes(`\`${k}\``));
+    expect(missing).toEqual([]);
   });
 });

@@ -73,6 +73,9 @@ export const exportCommand: CommandSpec = {
     "device (/dev/null) is written in place (a FIFO no process reads exits 2 naming it). -c FILE may be a FIFO",
     "(-c <(render-config)): one no process opens to write within 1 s exits 2 naming it; SIGINT (SIGTERM, SIGHUP)",
     "while it is read, also from a slow writer, ends the export at once, 130 (143, 129).",
+    "A --books export whose instrument REST answered what the instrument cache lacks merges it into the cache",
+    "before it exits: while another writer holds the cache's lock it waits (at most 30 s, said on stderr after",
+    "0.2 s); a stop signal ends that wait (the merge left unfinished, logged; the exit code as above).",
   ].join("\n"),
   options: {
     format: { type: "string" },

@@ -58,6 +58,9 @@ export const replayCommand: CommandSpec = {
     "streams (same group, channel and source id), it exits 1 without sending anything.",
     "SIGINT/SIGTERM stops it at the next frame (exit 0, also with --strict; the summary with stoppedEarly); during",
     "start-up it stops there: no frame is fed, the summary has frames 0.",
+    "What instrument REST answered that the instrument cache lacks is merged into it before the replay exits,",
+    "after its summary: while another writer holds the cache's lock it waits (at most 30 s, said on stderr after",
+    "0.2 s); SIGINT/SIGTERM ends that wait (the merge left unfinished, logged).",
   ].join("\n"),
   options: {
     config: { type: "string", short: "c" },
