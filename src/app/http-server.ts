@@ -22,7 +22,9 @@
  * them), shared by every /readyz that arrives before it, and never two such turns in a row while others wait (a
  * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
  * read for it.
- * A bad request (method, target, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
+ * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
+ * 127.x.x.x, localhost or [::1], any port; or none): 403 otherwise, so a web page cannot read it through DNS rebinding.
+ * A bad request (method, target, Host, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
  * level only; only a failure of the feeder itself is a 500 and an error line.
  *
  * Bounds for many or hostile clients (what Bun.serve gives and does not, measured with Bun 1.4.5, is in
@@ -122,7 +124,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
-        return await route(req, { source, authorized, admit, readyz, log });
+        return await route(req, { source, authorized, loopbackOnly: !config.bearerToken, admit, readyz, log });
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -215,11 +217,13 @@ function bearerCheck(token: string | undefined): (header: string | null) => bool
  * The request target as a URL. Bun hands over the raw target when a request has no usable Host (an HTTP/1.0
  * probe) or is not origin-form (`CONNECT host:port`), which `new URL` alone rejects.
  */
-function targetOf(raw: string): URL {
+function targetOf(raw: string, host: string | null): URL {
   let url: URL;
   try {
     url = new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
   } catch {
+    // Bun makes the URL of an origin-form target from the Host header: when that is what does not parse, say so.
+    if (host !== null && host !== "" && raw.startsWith(`http://${host}/`)) throw new BadRequest(400, `Host header ${JSON.stringify(host.slice(0, 200))} is not a host[:port]`);
     throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
@@ -232,6 +236,21 @@ function decodeSegment(segment: string): string {
   } catch {
     throw new BadRequest(400, `bad percent-encoding in path segment ${JSON.stringify(segment.slice(0, 200))}`);
   }
+}
+
+/**
+ * Host header values of a request addressed to this machine's loopback (any port), or of one with none (HTTP/1.0).
+ * A browser sends the page's own name: a page whose name its owner's DNS turned into 127.0.0.1 after it loaded
+ * (DNS rebinding) is same-origin with this server to the browser, and read every book, /status and /metrics.
+ */
+const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost\.?|\[::1\])(?::\d{1,5})?$/i;
+
+function refuseForeignHost(host: string | null): void {
+  if (host === null || host === "" || LOOPBACK_HOST.test(host)) return;
+  throw new BadRequest(
+    403,
+    `Host ${JSON.stringify(host.slice(0, 200))} is not a loopback name: without http.bearer_token this server answers only requests addressed to 127.0.0.1, localhost or [::1] (a web page could otherwise read it through DNS rebinding); set a token to serve other names`,
+  );
 }
 
 /** Throws (503) when the requests being answered are at the bound; the probes are not asked. */
@@ -255,18 +274,22 @@ function refuseBody(req: Request): void {
 interface Routing {
   readonly source: StatusSource;
   readonly authorized: (header: string | null) => boolean;
+  /** No bearer token: only requests addressed to a loopback name are answered (refuseForeignHost). */
+  readonly loopbackOnly: boolean;
   readonly admit: Admission;
   /** The next health-check turn's readiness answer (sharedReadiness). */
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
 }
 
-async function route(req: Request, { source, authorized, admit, readyz, log }: Routing): Promise<Response> {
+async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log }: Routing): Promise<Response> {
   refuseBody(req);
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
-  const url = targetOf(req.url);
+  const host = req.headers.get("host");
+  const url = targetOf(req.url, host);
   const path = url.pathname;
   if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", "cache-control": "no-store" } });
+  if (loopbackOnly) refuseForeignHost(host);
   // The probes (Kubernetes', often with a 1 s timeout) are never refused: /healthz costs nothing, /readyz one turn ahead of the queue.
   if (path !== "/readyz") admit();
   // The page is static and holds no data; everything it shows comes from the endpoints below, with the token.

@@ -44,7 +44,7 @@ function ask(port: number, socket?: Socket, path = "/healthz"): Promise<string> 
     s.on("data", onData);
     s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     s.once("close", () => resolve("closed"));
-    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
   });
 }
 

@@ -250,12 +250,12 @@ describe("http server", () => {
     }
     // Percent-encoding that does not decode.
     for (const path of ["/books/bybit/linear/%E0%A4%A", "/books/%ZZ/linear/XRPUSDT", "/books/bybit/%/XRPUSDT"]) {
-      const r = await raw(server.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const r = await raw(server.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
       expect(r.status, path).toBe(400);
       expect(r.text).toContain("percent-encoding");
     }
     // A target that is no path at all, and other methods.
-    expect((await raw(server.port, "GET foo:bar HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status).toBe(400);
+    expect((await raw(server.port, "GET foo:bar HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")).status).toBe(400);
     for (const method of ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"]) {
       const r = await fetch(`${server.url}/books`, { method });
       expect(r.status, method).toBe(405);
@@ -273,6 +273,37 @@ describe("http server", () => {
     expect(Math.max(...logLines.map((l) => String((l as { target?: string }).target ?? "").length))).toBeLessThanOrEqual(500);
     expect(logLines.filter((l) => l.level === "error")).toEqual([]);
     expect(logLines.some((l) => l.level === "debug" && l.msg === "HTTP bad request")).toBe(true);
+  });
+
+  test("without a token, a request addressed to a name that is not loopback is refused: a web page cannot read it through DNS rebinding", async () => {
+    // A page on evil.example whose name the attacker's DNS turns into 127.0.0.1 after load is same-origin with this
+    // server to the browser, which sends Host: evil.example:PORT. It read every book, the status and the metrics.
+    logLines.length = 0;
+    for (const host of ["evil.example", `evil.example:${server.port}`, "127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "0.0.0.0"]) {
+      for (const path of ["/books", "/status", "/metrics", "/readyz", "/books/bybit/linear/XRPUSDT", "/"]) {
+        const r = await raw(server.port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        expect(r.status, `${host} ${path}`).toBe(403);
+        expect(r.text, `${host} ${path}`).toContain("DNS rebinding");
+        expect(r.text).not.toContain("XRPUSDT");
+      }
+      expect((await raw(server.port, `GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).status, host).toBe(200);
+    }
+    // Loopback names (any port, any case), an empty Host and none (HTTP/1.0) are served.
+    for (const host of ["127.0.0.1", `127.0.0.1:${server.port}`, "127.1.2.3:80", "localhost", `LocalHost:${server.port}`, "localhost.", "[::1]", `[::1]:${server.port}`, ""]) {
+      expect((await raw(server.port, `GET /books HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).status, host).toBe(200);
+    }
+    expect((await raw(server.port, "GET /books HTTP/1.0\r\n\r\n")).status).toBe(200);
+    // With a token the token guards it (a rebinding page has none): any Host.
+    expect((await raw(secured.port, "GET /books HTTP/1.1\r\nHost: feeder.example\r\nAuthorization: Bearer tok\r\nConnection: close\r\n\r\n")).status).toBe(200);
+    expect(logLines.filter((l) => l.level === "error")).toEqual([]);
+  });
+
+  test("a Host header that is no host is a 400 naming the Host header, not the path", async () => {
+    for (const host of ["[::1", "a:99999", "a%zz"]) {
+      const r = await raw(secured.port, `GET /books HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      expect(r.status, host).toBe(400);
+      expect(JSON.parse(r.text).error, host).toBe(`Host header ${JSON.stringify(host)} is not a host[:port]`);
+    }
   });
 
   test("a failure of the feeder itself is a 500 and an error line", async () => {

@@ -95,7 +95,7 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
       const filler = fill(FILLER);
       const s = connect(http.port, "127.0.0.1");
       await new Promise((resolve) => s.on("connect", resolve));
-      await new Promise((resolve) => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, resolve));
+      await new Promise((resolve) => s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, resolve));
       s.destroy(); // the client gives up while its request waits behind the filler
       // Half the filler's turns later the server has long read the request (and the close) and queued it; a
       // turn queued now comes after the request's.

@@ -93,7 +93,7 @@ function head(s: Socket, path: string): Promise<{ status: number; head: string }
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)![1]), head: data.slice(0, end) });
     };
     s.on("data", onData);
-    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
   });
 }
 

@@ -140,6 +140,20 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
     }
   });
 
+  test("a token given as ?token= keeps its + (a base64 token's): before, it became a space, and the page asked for the token", async () => {
+    const token = "ab+cd/ef+g==";
+    const secured = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: token }, source, silentLogger);
+    const page = await openPage(CHROMIUM!, `${secured.url}/?token=${token}&book=bybit/linear/AAA`);
+    try {
+      const rowsOrAuth = `document.querySelectorAll("tr.book").length + (document.getElementById("auth")?.hidden === false ? 100 : 0)`;
+      expect(await until(() => page.evaluate<number>(rowsOrAuth), (n) => n > 0, "rows drawn or the token asked for"), "rows (100: token asked for)").toBe(2);
+      expect(await page.evaluate<string>(`location.search`), "the token is gone from the address bar").toBe("?book=bybit%2Flinear%2FAAA");
+    } finally {
+      await page.close();
+      await secured.stop();
+    }
+  });
+
   test("after failed polls the page waits longer each time", async () => {
     failing = true;
     statusReads = 0;

@@ -1,6 +1,6 @@
 /**
  * The status page's script, as text (it is served inline: no build step, no external asset). It reads the token
- * once from `?token=` into sessionStorage, removes it from the address bar, and sends it as a bearer header on
+ * once from `?token=` (a "+" in it kept as a plus) into sessionStorage, removes it from the address bar, and sends it as a bearer header on
  * every poll of /status and of the chosen book. Data is only ever written with textContent, never as HTML.
  * Data the page can no longer confirm is not shown as current: when a poll fails, or none has succeeded for
  * STALE_MS (a feeder that stopped answering: a request that hangs is aborted then), the badge says NO DATA and no
@@ -24,7 +24,9 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   const STALE_MS = 3 * POLL_MS;
   /** The longest wait between polls after failures (doubling from 2 s). */
   const BACKOFF_MAX_MS = 30 * POLL_MS;
-  const params = new URLSearchParams(location.search);
+  // A "+" in the address is a plus, not a space as in a submitted form: base64 tokens have them (the page took
+  // ?token=ab+cd as "ab cd", was refused, and asked for the token).
+  const params = new URLSearchParams(location.search.replace(/\+/g, "%2B"));
   if (params.has("token")) {
     sessionStorage.setItem(TOKEN_KEY, params.get("token") || "");
     params.delete("token");
