@@ -60,8 +60,15 @@ export class DatagramAuth {
     }
   }
 
-  /** Writes the trailer into bytes [pktLength − 16, pktLength). The checksum field must still be 0 (the CRC comes after). */
+  /**
+   * Writes the trailer into bytes [pktLength − 16, pktLength). The checksum field must still be 0 (the CRC comes after).
+   * A RangeError when [0, pktLength) does not hold a trailer within `bytes` (before 2026-12-06 the reusable-hasher path
+   * signed what lay within the buffer and wrote no trailer, silently; createHmac's threw).
+   */
   sign(bytes: Uint8Array, pktLength: number): void {
+    if (!(Number.isInteger(pktLength) && pktLength >= AUTH_TRAILER_BYTES && pktLength <= bytes.length)) {
+      throw new RangeError(`cannot sign ${pktLength} bytes of a ${bytes.length}-byte buffer: a datagram of ${AUTH_TRAILER_BYTES} to ${bytes.length} bytes, its trailer included`);
+    }
     const at = pktLength - AUTH_TRAILER_BYTES;
     if (this.sha256 !== undefined) {
       const mac = this.macOf(this.sha256, bytes, at);
@@ -116,16 +123,31 @@ export class DatagramAuth {
     return diff === 0;
   }
 
-  /** HMAC-SHA256(key, bytes[0, length)) in this.digestBuf[0, 32), by the reusable hasher. No allocation once warm. */
+  /**
+   * HMAC-SHA256(key, bytes[0, length)) in this.digestBuf[0, 32), by the reusable hasher. No allocation once warm.
+   * The hasher keeps what it was fed until its next digest: a throw between two digests (a detached buffer's view, a
+   * hasher's own error) would leave a half-fed hash that the next datagram's MAC started from (signed wrong, or a
+   * genuine one refused). So the view is taken before the first update, and a throw digests the rest away.
+   */
   private macOf(h: ReusableSha256, bytes: Uint8Array, length: number): Uint8Array {
     let views = this.views.get(bytes);
     if (views === undefined) this.views.set(bytes, (views = new ExactViews(bytes))); // cold: a buffer not seen before
-    h.update(this.ipad);
-    h.update(views.of(length));
-    h.digest(this.digestBuf);
-    h.update(this.opad);
-    h.update(this.innerDigest);
-    h.digest(this.digestBuf);
+    const message = views.of(length);
+    try {
+      h.update(this.ipad);
+      h.update(message);
+      h.digest(this.digestBuf);
+      h.update(this.opad);
+      h.update(this.innerDigest);
+      h.digest(this.digestBuf);
+    } catch (err) {
+      try {
+        h.digest(this.digestBuf); // starts a new hash (see ReusableSha256)
+      } catch {
+        // the hasher's own failure: the first error is the one to report
+      }
+      throw err;
+    }
     return this.digestBuf;
   }
 }
