@@ -6,7 +6,7 @@
  * - node:crypto `createHmac` (the default, so the subscriber runs under Node as well as Bun): a few small objects per
  *   datagram (its Hmac, the digest, views).
  * - a reusable SHA-256 given by the caller (`ReusableSha256`; the publisher passes `new Bun.CryptoHasher("sha256")`,
- *   src/wire itself calls no Bun API): HMAC as H(opad ‖ H(ipad ‖ message)) with the pad blocks made once, digests
+ *   the subscriber `runtimeSha256()`, Bun's found on globalThis, none under Node; src/wire calls no Bun API): HMAC as H(opad ‖ H(ipad ‖ message)) with the pad blocks made once, digests
  *   written into scratch and exact-length message views reused per buffer, so a datagram allocates nothing.
  *   (A pure-TypeScript SHA-256 was measured 2-8× slower than createHmac; a Bun HMAC hasher cannot be reused after its
  *   digest, and `copy()` makes one per call.) Costs in performance.md §19.
@@ -26,6 +26,23 @@ export { readAuthKeyFile } from "../core/auth-key.ts";
 export interface ReusableSha256 {
   update(data: Uint8Array): unknown;
   digest(into: Uint8Array): unknown;
+}
+
+/**
+ * The runtime's ReusableSha256: a new `CryptoHasher("sha256")` under Bun, undefined under Node (createHmac then).
+ * Looked up on globalThis, so nothing here (nor the subscriber that calls it) touches a Bun API under Node.
+ */
+export function runtimeSha256(): ReusableSha256 | undefined {
+  const bun = (globalThis as { Bun?: { CryptoHasher: new (algorithm: "sha256") => ReusableSha256 } }).Bun;
+  return bun === undefined ? undefined : new bun.CryptoHasher("sha256");
+}
+
+/**
+ * An option's hasher: `null` is createHmac (whatever the runtime), undefined the runtime's (runtimeSha256), else the
+ * one given.
+ */
+export function sha256Option(given: ReusableSha256 | null | undefined): ReusableSha256 | undefined {
+  return given === null ? undefined : (given ?? runtimeSha256());
 }
 
 const SHA256_BLOCK_BYTES = 64;
