@@ -13,7 +13,7 @@
 import dgram from "node:dgram";
 import { LateRounds } from "../core/late-rounds.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
-import { readAuthKeyFile, DatagramAuth } from "../wire/auth.ts";
+import { readAuthKeyFile, DatagramAuth, sha256Option } from "../wire/auth.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../wire/decoder.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
@@ -213,7 +213,7 @@ export class FeedSubscriber {
     this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile", { fifo: true }) : opts.authKey;
-    this.auth = key !== undefined ? new DatagramAuth(key) : undefined;
+    this.auth = key !== undefined ? new DatagramAuth(key, sha256Option(opts.authSha256)) : undefined;
     this.signedUnverified = opts.onSignedUnverified;
     this.reader = new PacketReader(this.auth);
     const snapshotDepth = opts.snapshotDepth ?? 0;

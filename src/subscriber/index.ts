@@ -31,6 +31,7 @@ export { SNAP_CUT_MARKED, SNAP_CUT_BIDS, SNAP_CUT_ASKS } from "../wire/layout.ts
 export { WireDecodeError, DecodeErrorCode, DECODE_ERROR_NAMES } from "../wire/decoder.ts";
 export { BookState, BOOK_STATE_NAMES, StatusReason, STATUS_REASON_NAMES, type Instrument } from "../core/types.ts";
 export type { BookView } from "../core/book-view.ts";
+export type { ReusableSha256 } from "../wire/auth.ts";
 export { attachNats, NatsFeedReader, type NatsReadOptions, type NatsReaderEvent, type NatsReaderCounters } from "./nats-source.ts";
 export type { BridgeEvent } from "./nats-envelope.ts";
 export type { NatsCredentials, NatsTls } from "./nats-auth.ts";

@@ -45,7 +45,7 @@ import {
   TEMPLATE_BOOK_STATUS,
   TEMPLATE_INSTRUMENT_DEFINITION,
 } from "../wire/layout.ts";
-import { DatagramAuth } from "../wire/auth.ts";
+import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -467,6 +467,11 @@ export interface RepackerOptions {
    */
   authKey?: Uint8Array;
   /**
+   * The SHA-256 for authKey's HMAC (as FeedSubscriberOptions.authSha256): Bun's CryptoHasher under Bun by default,
+   * createHmac under Node or when null. Each envelope is a new buffer, so each check still makes its view (~3 cells).
+   */
+  authSha256?: ReusableSha256 | null;
+  /**
    * Told of every refused envelope (cold: bad input), after it is counted: the CLI warns of `bad_auth`, which with a
    * key and a bridge without it (or with another key) is every envelope, the books never filled.
    */
@@ -624,7 +629,7 @@ export class EnvelopeRepacker {
 
   constructor(opts: RepackerOptions) {
     this.opts = { ...opts };
-    this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey);
+    this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey, sha256Option(opts.authSha256));
     this.packer = this.newPacker();
   }
 

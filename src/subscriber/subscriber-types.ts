@@ -4,6 +4,7 @@
  * @module
  */
 import type { BookState, Instrument, StatusReason } from "../core/types.ts";
+import type { ReusableSha256 } from "../wire/auth.ts";
 import type { WireDecodeError } from "../wire/decoder.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 
@@ -63,6 +64,12 @@ export interface FeedSubscriberOptions {
    * constructor throw.
    */
   authKeyFile?: string;
+  /**
+   * The SHA-256 the HMAC check runs on (wire/auth.ts ReusableSha256). By default Bun's `CryptoHasher("sha256")`
+   * under Bun (nothing allocated per datagram) and node:crypto's `createHmac` under Node (a few objects a
+   * datagram); `null`: `createHmac` under Bun too. Same results either way.
+   */
+  authSha256?: ReusableSha256 | null;
   /**
    * Without a key: told once, at the first datagram read that carries an AUTHENTICATED trailer (unchecked): the
    * publisher signs and this subscriber was given no key, so nothing is verified though the feed is meant to be.

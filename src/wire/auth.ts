@@ -6,7 +6,7 @@
  * - node:crypto `createHmac` (the default, so the subscriber runs under Node as well as Bun): a few small objects per
  *   datagram (its Hmac, the digest, views).
  * - a reusable SHA-256 given by the caller (`ReusableSha256`; the publisher passes `new Bun.CryptoHasher("sha256")`,
- *   src/wire itself calls no Bun API): HMAC as H(opad ‖ H(ipad ‖ message)) with the pad blocks made once, digests
+ *   the subscriber `runtimeSha256()`, Bun's found on globalThis, none under Node; src/wire calls no Bun API): HMAC as H(opad ‖ H(ipad ‖ message)) with the pad blocks made once, digests
  *   written into scratch and exact-length message views reused per buffer, so a datagram allocates nothing.
  *   (A pure-TypeScript SHA-256 was measured 2-8× slower than createHmac; a Bun HMAC hasher cannot be reused after its
  *   digest, and `copy()` makes one per call.) Costs in performance.md §19.
@@ -26,6 +26,23 @@ export { readAuthKeyFile } from "../core/auth-key.ts";
 export interface ReusableSha256 {
   update(data: Uint8Array): unknown;
   digest(into: Uint8Array): unknown;
+}
+
+/**
+ * The runtime's ReusableSha256: a new `CryptoHasher("sha256")` under Bun, undefined under Node (createHmac then).
+ * Looked up on globalThis, so nothing here (nor the subscriber that calls it) touches a Bun API under Node.
+ */
+export function runtimeSha256(): ReusableSha256 | undefined {
+  const bun = (globalThis as { Bun?: { CryptoHasher: new (algorithm: "sha256") => ReusableSha256 } }).Bun;
+  return bun === undefined ? undefined : new bun.CryptoHasher("sha256");
+}
+
+/**
+ * An option's hasher: `null` is createHmac (whatever the runtime), undefined the runtime's (runtimeSha256), else the
+ * one given.
+ */
+export function sha256Option(given: ReusableSha256 | null | undefined): ReusableSha256 | undefined {
+  return given === null ? undefined : (given ?? runtimeSha256());
 }
 
 const SHA256_BLOCK_BYTES = 64;
@@ -60,8 +77,15 @@ export class DatagramAuth {
     }
   }
 
-  /** Writes the trailer into bytes [pktLength − 16, pktLength). The checksum field must still be 0 (the CRC comes after). */
+  /**
+   * Writes the trailer into bytes [pktLength − 16, pktLength). The checksum field must still be 0 (the CRC comes after).
+   * A RangeError when [0, pktLength) does not hold a trailer within `bytes` (before 2026-12-06 the reusable-hasher path
+   * signed what lay within the buffer and wrote no trailer, silently; createHmac's threw).
+   */
   sign(bytes: Uint8Array, pktLength: number): void {
+    if (!(Number.isInteger(pktLength) && pktLength >= AUTH_TRAILER_BYTES && pktLength <= bytes.length)) {
+      throw new RangeError(`cannot sign ${pktLength} bytes of a ${bytes.length}-byte buffer: a datagram of ${AUTH_TRAILER_BYTES} to ${bytes.length} bytes, its trailer included`);
+    }
     const at = pktLength - AUTH_TRAILER_BYTES;
     if (this.sha256 !== undefined) {
       const mac = this.macOf(this.sha256, bytes, at);
@@ -116,16 +140,31 @@ export class DatagramAuth {
     return diff === 0;
   }
 
-  /** HMAC-SHA256(key, bytes[0, length)) in this.digestBuf[0, 32), by the reusable hasher. No allocation once warm. */
+  /**
+   * HMAC-SHA256(key, bytes[0, length)) in this.digestBuf[0, 32), by the reusable hasher. No allocation once warm.
+   * The hasher keeps what it was fed until its next digest: a throw between two digests (a detached buffer's view, a
+   * hasher's own error) would leave a half-fed hash that the next datagram's MAC started from (signed wrong, or a
+   * genuine one refused). So the view is taken before the first update, and a throw digests the rest away.
+   */
   private macOf(h: ReusableSha256, bytes: Uint8Array, length: number): Uint8Array {
     let views = this.views.get(bytes);
     if (views === undefined) this.views.set(bytes, (views = new ExactViews(bytes))); // cold: a buffer not seen before
-    h.update(this.ipad);
-    h.update(views.of(length));
-    h.digest(this.digestBuf);
-    h.update(this.opad);
-    h.update(this.innerDigest);
-    h.digest(this.digestBuf);
+    const message = views.of(length);
+    try {
+      h.update(this.ipad);
+      h.update(message);
+      h.digest(this.digestBuf);
+      h.update(this.opad);
+      h.update(this.innerDigest);
+      h.digest(this.digestBuf);
+    } catch (err) {
+      try {
+        h.digest(this.digestBuf); // starts a new hash (see ReusableSha256)
+      } catch {
+        // the hasher's own failure: the first error is the one to report
+      }
+      throw err;
+    }
     return this.digestBuf;
   }
 }

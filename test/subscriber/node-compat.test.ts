@@ -1,7 +1,8 @@
 /**
  * The subscriber library runs under plain Node 20 as well as Bun (issue #10; another engineer packages it for
  * Node): no Bun API in src/subscriber or anything it imports, and node-entry.ts, bundled for Node with Bun.build
- * and run by the real `node`, receives a snapshot over a real multicast socket and repairs a book from a refresh.
+ * and run by the real `node`, receives a snapshot over a real multicast socket and repairs a book from a refresh; a
+ * keyed subscriber there verifies by createHmac (no Bun on globalThis), taking a signed snapshot and refusing a forgery.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
@@ -67,6 +68,9 @@ describe("the subscriber under plain Node", () => {
       levels: [100, 9, 99, 8, 101, 6],
       repairs: 1,
       badChecksum: 1,
+      runtimeHasher: false, // Node: createHmac
+      keyedUsable: true,
+      keyedBadAuth: 1,
     });
   });
 });

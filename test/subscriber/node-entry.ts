@@ -6,6 +6,8 @@
 import dgram from "node:dgram";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { DatagramAuth, runtimeSha256 } from "../../src/wire/auth.ts";
+import { datagramCrc32 } from "../../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
@@ -67,6 +69,19 @@ sub.ingest(delta!); // the same datagram intact: in sequence after the corrupted
 bids.set(99, 8); // the publisher's book changes without an event reaching this subscriber
 packBookSnapshot(p, view as never, 0, true);
 for (const d of take()) sub.ingest(d);
+// A keyed subscriber (its HMAC by createHmac here: runtimeSha256 finds no Bun): a signed snapshot taken, a copy of it
+// with a byte changed and its CRC made good refused as bad_auth.
+const KEY = new Uint8Array(32).fill(0x5a);
+const keyed = new FeedSubscriber({ groups: [], staleAfterMs: 0, authKey: KEY });
+const signer = new ChannelPacker(1400, 1, 0, 10, { sessionStartUs: Date.now() * 1000, heartbeatIntervalMs: 100, auth: new DatagramAuth(KEY) });
+packBookSnapshot(signer, view as never, 0, false);
+signer.seal(Date.now() * 1000);
+const signed = signer.bytes[0]!.slice(0, signer.lengths[0]);
+const forged = signed.slice();
+forged[60]! ^= 1;
+new DataView(forged.buffer).setUint32(44, datagramCrc32(forged), true);
+keyed.ingest(forged);
+keyed.ingest(signed);
 const b = sub.book(42)!;
 const levels = [b.bidPriceAt(0), b.bidQtyAt(0), b.bidPriceAt(1), b.bidQtyAt(1), b.askPriceAt(0), b.askQtyAt(0)];
 process.stdout.write(
@@ -77,5 +92,8 @@ process.stdout.write(
     levels,
     repairs: sub.counters.repairs,
     badChecksum: sub.counters.rejected.bad_checksum,
+    runtimeHasher: runtimeSha256() !== undefined,
+    keyedUsable: keyed.book(42)?.usable === true,
+    keyedBadAuth: keyed.counters.rejected.bad_auth,
   }) + "\n",
 );

@@ -2,7 +2,9 @@
  * DatagramAuth with a reused SHA-256 (the publisher's Bun.CryptoHasher, wire/auth.ts) writes the same trailers as
  * node:crypto's createHmac: RFC 4231's HMAC-SHA256 vectors (keys of at least 16 bytes: cases 1, 3, 4, 6, 7; the
  * trailer is the first 16 bytes), then random keys and lengths against createHmac, signed by one and verified by the
- * other, and a changed byte refused.
+ * other, and a changed byte refused. Then the edges (keys around the 64-byte block, messages around SHA-256's padding
+ * boundaries and over 64 KiB), and failures: a length that holds no trailer is refused as createHmac's path refuses
+ * it, and a throw mid-MAC (a detached buffer, a failing hasher) leaves the hasher fit for the next datagram.
  */
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
@@ -87,5 +89,89 @@ describe("DatagramAuth with a reused SHA-256", () => {
       expect(fast.verifyTrailer(buf, length)).toBe(plain.verifyTrailer(buf, length));
     }
     expect(h.updates).toBeGreaterThan(0);
+  });
+});
+
+/** The first 16 bytes of createHmac over bytes[0, length − 16): the reference trailer. */
+function reference(key: Uint8Array, bytes: Uint8Array, length: number): Buffer {
+  return createHmac("sha256", key).update(bytes.subarray(0, length - 16)).digest().subarray(0, 16);
+}
+
+describe("DatagramAuth with a reused SHA-256: edges and failures", () => {
+  it("keys of 16, 63, 64 (not hashed), 65 and 1000 bytes (hashed first) × messages of 0–65 bytes, 119–129 and 70,000: createHmac's trailers", () => {
+    const r = rng(64);
+    const h = countingHasher();
+    const buf = Uint8Array.from({ length: 70_000 + 16 }, () => Math.floor(r() * 256));
+    const lengths = [...Array.from({ length: 66 }, (_, i) => i), 119, 120, 127, 128, 129, 70_000];
+    for (const keyBytes of [16, 63, 64, 65, 1000]) {
+      const key = Uint8Array.from({ length: keyBytes }, () => Math.floor(r() * 256));
+      const auth = new DatagramAuth(key, h);
+      for (const messageBytes of lengths) {
+        const length = messageBytes + 16;
+        auth.sign(buf, length);
+        expect(Buffer.from(buf.subarray(messageBytes, length)).equals(reference(key, buf, length)), `${keyBytes} B key, ${messageBytes} B`).toBe(true);
+        expect(auth.verifyTrailer(buf, length)).toBe(true);
+      }
+    }
+  });
+
+  it("sign refuses a length that holds no trailer within the buffer, as createHmac's path does, and the hasher stays sound", () => {
+    const key = new Uint8Array(32).fill(7);
+    const fast = new DatagramAuth(key, new Bun.CryptoHasher("sha256"));
+    const plain = new DatagramAuth(key);
+    for (const auth of [fast, plain]) {
+      for (const length of [15, 0, -1, 101, 20.5, Number.NaN]) {
+        const bytes = new Uint8Array(100).fill(0xab);
+        expect(() => auth.sign(bytes, length), `${length}`).toThrow(RangeError);
+        expect(bytes.every((b) => b === 0xab)).toBe(true); // before: the hasher path wrote what fell in the buffer
+      }
+    }
+    const bytes = new Uint8Array(100).fill(3);
+    fast.sign(bytes, 100);
+    expect(Buffer.from(bytes.subarray(84)).equals(reference(key, bytes, 100))).toBe(true);
+  });
+
+  it("a detached buffer: sign throws, and the next datagram is signed right (the hasher was left half-fed)", () => {
+    const key = new Uint8Array(32).fill(9);
+    const auth = new DatagramAuth(key, new Bun.CryptoHasher("sha256"));
+    const old = new Uint8Array(200).fill(1);
+    auth.sign(old, 200); // its views are cached
+    old.buffer.transfer(); // detached: its views too
+    expect(() => auth.sign(old, 200)).toThrow();
+    expect(auth.verify(old, 200)).toBe(false);
+    const bytes = new Uint8Array(200).fill(2).fill(0, 44, 48); // the checksum field 0, as when signed
+    auth.sign(bytes, 200);
+    expect(Buffer.from(bytes.subarray(184)).equals(reference(key, bytes, 200))).toBe(true);
+    expect(auth.verify(bytes, 200)).toBe(true);
+  });
+
+  it("a hasher that throws mid-MAC does not poison the next signature or verification", () => {
+    const key = new Uint8Array(40).fill(5);
+    const inner = new Bun.CryptoHasher("sha256");
+    let failAt = -1; // the update (counted from 0) that throws once
+    let updates = 0;
+    const flaky: ReusableSha256 = {
+      update(data: Uint8Array) {
+        if (updates++ === failAt) throw new Error("hasher failed");
+        inner.update(data);
+      },
+      digest(into: Uint8Array) {
+        return inner.digest(into);
+      },
+    };
+    const auth = new DatagramAuth(key, flaky);
+    // updates of one MAC: ipad, message, opad, inner digest; a failure at each, then a sign and a verify
+    for (let k = 0; k < 4; k++) {
+      const bytes = new Uint8Array(120).fill(10 + k).fill(0, 44, 48);
+      updates = 0;
+      failAt = k;
+      expect(() => auth.sign(bytes, 120)).toThrow("hasher failed");
+      auth.sign(bytes, 120);
+      expect(Buffer.from(bytes.subarray(104)).equals(reference(key, bytes, 120)), `failed at update ${k}`).toBe(true);
+      updates = 0;
+      failAt = k;
+      expect(() => auth.verify(bytes, 120)).toThrow("hasher failed");
+      expect(auth.verify(bytes, 120), `verify after a failure at update ${k}`).toBe(true);
+    }
   });
 });
