@@ -349,8 +349,8 @@ export class Feeder {
   }
 
   /**
-   * Resolves each venue's instruments and connects each venue as soon as its own resolved (the publisher is opened
-   * once, before the first venue starts): one venue's slow instrument REST holds no other venue. A symbol that does
+   * Resolves each venue's instruments and connects each venue as soon as its own resolved (the publisher's sockets
+   * are bound before any venue is asked, its sending started once, before the first venue starts): one venue's slow instrument REST holds no other venue. A symbol that does
    * not resolve is left out and retried by its adapter while running (venues/common/late-instruments.ts): it joins
    * through onInstrumentResolved; a venue whose REST could not be answered at all (no cache) starts that way with
    * none. Resolves once every venue has started; throws, naming them, when a venue's symbols are all answered as
@@ -380,6 +380,11 @@ export class Feeder {
   private async startOnce(): Promise<void> {
     const { log } = this.opts;
     this.createPipelines();
+    // Sockets bound before any venue is asked: a start that cannot bind (a worker restarted while its replaced
+    // thread still holds its retransmission port, retried every ≤ 10 s) costs no REST. Nothing is sent until the
+    // first venue's books are registered (openPublisher).
+    await this.publisher.open();
+    if (this.stopRequested) return this.stoppedDuringStart();
     let opening: Promise<void> | null = null;
     const openPublisher = () => (opening ??= this.publisher.start());
     const results: PromiseSettledResult<unknown>[] = this.opts.replay ? await this.startInOrder(openPublisher) : await Promise.allSettled(this.pipelines.map((p) => this.startVenue(p, openPublisher)));

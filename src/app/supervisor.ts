@@ -347,6 +347,18 @@ export class Supervisor implements StatusSource {
       let settled = false;
       /** This worker is no longer the slot's (closed, or replaced while its blocked thread had not ended). */
       let gone = false;
+      /** Its start failed, which was logged with when the next try comes: its end adds no line of its own. */
+      let startFailureLogged = false;
+      /** The wait before this worker's successor starts: counted once, at its failed start or at its end. */
+      let restartDelay: number | undefined;
+      const restartDelayMs = (): number => {
+        if (restartDelay === undefined) {
+          const ranMs = performance.now() - slot.startedAtMs;
+          slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
+          restartDelay = Math.min(this.restartMaxMs, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
+        }
+        return restartDelay;
+      };
       // This worker's log lines, written here in the order it sent them; it is told as they leave (a terminated
       // worker is told nothing: postMessage to it is a no-op).
       const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
@@ -372,7 +384,13 @@ export class Supervisor implements StatusSource {
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve(msg.venues);
         } else if (msg.type === "start-failed") {
-          this.log.error("worker could not start", { worker: slot.index, error: msg.error });
+          // One line says it all: the error and, for a restart, when the next try comes (its end, and the restart's
+          // own rejection, add none). The slot's first worker fails the supervisor's start, which its caller reports.
+          if (!this.stopping) {
+            if (slot.restarts === 0) this.log.error("worker could not start", { worker: slot.index, error: msg.error });
+            else this.log.error("worker could not start; restarting it", { worker: slot.index, error: msg.error, inMs: restartDelayMs(), restarts: slot.restarts });
+          }
+          startFailureLogged = true;
           if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
           // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
           worker.terminate();
@@ -396,17 +414,17 @@ export class Supervisor implements StatusSource {
         for (const done of slot.pending.values()) done(undefined);
         slot.pending.clear();
         slot.carry.restarted();
+        const duringStart = !settled;
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
-        const ranMs = performance.now() - slot.startedAtMs;
-        slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
-        const delayMs = Math.min(this.restartMaxMs, RESTART_BASE_MS * 2 ** (slot.consecutiveFailures - 1));
-        this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs });
+        const delayMs = restartDelayMs();
+        if (!startFailureLogged) this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs, ...(duringStart ? { duringStart } : {}) });
         setTimeout(() => {
           if (this.stopping) return;
           slot.restarts++;
           this.restarts++;
-          this.spawn(slot).catch((err) => this.log.error("worker restart failed", { worker: slot.index, error: String(err) }));
+          // Its failure is logged where it is known (a failed start, an exit, a hang): the rejection says it again.
+          this.spawn(slot).catch(() => undefined);
         }, delayMs);
       };
       const ended = slot.ended;

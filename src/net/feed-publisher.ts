@@ -114,6 +114,8 @@ export class FeedPublisher {
   private readonly turnEndBound: () => void;
   private removeTurnEndHook: (() => void) | undefined;
   private flushScheduled = false;
+  /** open() succeeded: the sockets are bound (closed again by stop()). */
+  private opened = false;
   private started = false;
   private stopped = false;
   private readonly auth: DatagramAuth | undefined;
@@ -165,9 +167,13 @@ export class FeedPublisher {
     this.turnEndBound = () => this.onTurnEnd();
   }
 
-  /** Opens one socket per destination (interface + TTL verified) and starts the heartbeat and refresh timers. */
-  async start(): Promise<void> {
-    if (this.started) return;
+  /**
+   * Opens one socket per destination (interface + TTL verified) and binds the retransmission server, sending
+   * nothing: the Feeder calls it before its venues' REST, so a start that cannot bind (a port held) costs no REST.
+   * On a failure nothing stays open (a later call tries again). start() opens, if this has not.
+   */
+  async open(): Promise<void> {
+    if (this.opened) return;
     try {
       for (const ch of this.channels) await ch.open();
       const retx = this.publish.retransmit;
@@ -192,6 +198,13 @@ export class FeedPublisher {
       this.retransmitServer = undefined;
       throw err;
     }
+    this.opened = true;
+  }
+
+  /** Opens (open()) and starts the heartbeat and refresh timers; sends what was registered before. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    await this.open();
     this.started = true;
     this.removeTurnEndHook = addTurnEndHook(this.turnEndBound);
     this.recovery.start();
@@ -292,6 +305,7 @@ export class FeedPublisher {
     for (const ch of this.channels) ch.close();
     this.retransmitServer?.stop();
     this.retransmitServer = undefined;
+    this.opened = false;
     this.started = false;
     this.removeTurnEndHook?.();
     this.removeTurnEndHook = undefined;

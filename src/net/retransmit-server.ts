@@ -254,7 +254,14 @@ export class RetransmitServer {
         },
       });
     } catch (err) {
-      throw new Error(`publish.retransmit.listen ${this.opts.config.host}:${port}: ${(err as Error).message}`);
+      // Named as the start-up checks name it; a worker's restart runs no such check, and its
+      // replaced thread, not ended yet, may be what holds the port.
+      const e = err as NodeJS.ErrnoException;
+      const offset = this.opts.portOffset;
+      const whose = port === 0 || offset === 0 ? "" : ` (worker ${offset - 1}'s server: port + ${offset})`;
+      const holders = offset === 0 ? "another process given the same port, or an old one still closing" : "another process given the same port, an old one still closing, or this worker's replaced thread not ended yet";
+      const why = e.code === "EADDRINUSE" ? `the port is held (EADDRINUSE: ${holders})` : e.message;
+      throw new Error(`publish.retransmit.listen ${this.opts.config.host}:${port}${whose}: ${why}`);
     }
     this.log.info("retransmission server listening", { address: `${this.opts.config.host}:${this.port}`, ringBytes: this.opts.config.ringBytes });
   }

@@ -3,9 +3,12 @@
  * second failed only when its publisher opened the request server, after every venue's REST lookups, and as exit 1
  * the unit restarted it to repeat them. Now the start-up checks bind and release each server's port before
  * anything talks to a venue, and a port another process holds fails the start naming the key, the address and
- * that another process holds it. The port is held by the test; everything on 127.0.0.1.
+ * that another process holds it. A worker's start (and every restart of it) runs no start-up checks: its Feeder binds
+ * the publisher's sockets before its venues' REST, so a restart failing on a port its replaced thread still holds
+ * costs no REST either. The port is held by the test; everything on 127.0.0.1.
  */
 import { afterEach, describe, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
 import type { StatusSource } from "../../src/app/http-server.ts";
 import { preflight } from "../../src/app/preflight.ts";
 import { PublishGuard } from "../../src/app/publish-guard.ts";
@@ -94,5 +97,25 @@ describe("publish.retransmit.listen at start", () => {
     );
     expect(restRequests).toBe(0); // the old code asked the venue's REST first (and the unit repeated it on each restart)
     expect(err?.message).toMatch(/^publish\.retransmit\.listen: cannot listen on 127\.0\.0\.1:\d+: another process holds it/);
+  });
+
+  test("a Feeder's own start (a worker's, restarted: no start-up checks) fails on the held port before any venue is asked", async () => {
+    let restRequests = 0;
+    const rest = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (restRequests++, new Response("down", { status: 503 })) });
+    cleanups.push(() => rest.stop(true));
+    const base = await freePort();
+    await holdPort(base + 2); // worker 1's server: port + 2
+    const venues = { bybit: { rest_url: `http://127.0.0.1:${rest.port}`, ws_url: "ws://127.0.0.1:9", instrument_cache: `${tempDir("feeder-pf-retx-")}/i.json`, linear: { symbols: ["BTCUSDT", "ETHUSDT"] } } };
+    const feeder = new Feeder({ config: config(`127.0.0.1:${base}`, { workers: 2, venues }), log: silentLogger, sourceOffset: 2, partOfLargerConfig: true });
+    cleanups.push(() => feeder.stop());
+    const err = await feeder.start().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    // Before, the instruments were asked first (on every restart of the worker, every ≤ 10 s while the port was held).
+    expect(restRequests).toBe(0);
+    expect(err?.message).toBe(
+      `publish.retransmit.listen 127.0.0.1:${base + 2} (worker 1's server: port + 2): the port is held (EADDRINUSE: another process given the same port, an old one still closing, or this worker's replaced thread not ended yet)`,
+    );
   });
 });

@@ -41,6 +41,7 @@ let faults: BroadcastChannel;
 let failStartOf1 = false;
 let hangAtStartOf1 = false;
 let hangsOrdered = 0;
+let failStartsOrdered = 0;
 /** Workers whose thread said it is about to spin (the `hang` fault): from then on it answers nothing. */
 const spinning = new Set<number>();
 
@@ -52,6 +53,7 @@ beforeAll(async () => {
     if (ask.ask !== "start") return;
     const hangAtStart = ask.worker === 1 && hangAtStartOf1;
     if (hangAtStart) hangsOrdered++;
+    if (ask.worker === 1 && failStartOf1) failStartsOrdered++;
     faults.postMessage({ worker: ask.worker, failStart: ask.worker === 1 && failStartOf1, hangAtStart });
   };
   sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 9, messagesPerSecond: 0 });
@@ -106,16 +108,28 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect((await supervisor.readiness()).workersDown).toEqual([]);
   });
 
-  test("a worker whose restart fails is restarted again until it starts", async () => {
+  test("a worker whose restart fails is restarted again until it starts; each failed start is one log line", async () => {
     const restartsBefore = supervisor.restarts;
+    const linesBefore = lines.length;
+    const failed = "worker could not start; restarting it";
     failStartOf1 = true;
     supervisor.kill(1);
-    await waitFor(() => lines.some((l) => l.msg === "worker could not start" && l.fields.worker === 1), "the failed restart", 15_000);
+    await waitFor(() => lines.some((l) => l.msg === failed && l.fields.worker === 1), "the failed restart", 15_000);
     failStartOf1 = false;
     await othersFollow(3, "while worker 1 cannot start");
     await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after its failed start", 15_000);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
+    // The kill's line, then one line per failed start with its error and when the next try comes. Before, each failed
+    // start wrote three: `worker could not start`, `worker restart failed` (the same error again) and `worker exited; restarting`.
+    const since = lines.slice(linesBefore).filter((l) => l.fields.worker === 1 && (l.level === "warn" || l.level === "error"));
+    expect(failStartsOrdered).toBeGreaterThan(0);
+    expect(since.map((l) => l.msg)).toEqual(["worker exited; restarting", ...Array<string>(failStartsOrdered).fill(failed)]);
+    for (const l of since.slice(1)) {
+      expect(l.level).toBe("error");
+      expect(l.fields).toMatchObject({ worker: 1, error: "test: this start fails" });
+      expect(l.fields.inMs).toBeGreaterThan(0);
+    }
   });
 
   test("a worker that hangs while starting is terminated and restarted too", async () => {

@@ -2,11 +2,13 @@
  * README.md § Subscribing from TypeScript names every option of FeedSubscriberOptions and RetransmitOptions and every
  * event of FeedSubscriberEvents (src/subscriber/subscriber-types.ts, read as source: they are types only), and every
  * SubscriberCounters field is named in docs/wire-protocol.md or the README (`name` or `counters.name`), so an option,
- * event or counter added to the library without a word in the docs fails here.
+ * event or counter added to the library without a word in the docs fails here. The README also says what a listener
+ * may call (ingest() from one deferred, with its cap and counter): before 2026-12-06 it named on(), off() and stop() only.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { MAX_FED_DATAGRAMS } from "../../src/subscriber/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const README = readFileSync(resolve(ROOT, "README.md"), "utf8");
@@ -35,6 +37,12 @@ describe("README.md § Subscribing from TypeScript", () => {
     const events = members("FeedSubscriberEvents");
     expect(events.length).toBe(11); // update, status, gap, session, supersede, repair, exponent, evict, stale, definition, error
     for (const e of events) expect(section, `event ${e}`).toContain(`\`${e}\``);
+  });
+
+  test("says what a listener may call, ingest() from one deferred up to MAX_FED_DATAGRAMS (its value) and fedOverCap", () => {
+    for (const call of ["on()", "off()", "stop()", "ingest()", "checkRecovery()"]) expect(section, call).toContain(`\`${call}\``);
+    expect(section).toContain(`\`MAX_FED_DATAGRAMS\`\n(${MAX_FED_DATAGRAMS}, exported)`);
+    expect(section).toContain("`sub.counters.fedOverCap`");
   });
 
   test("every subscriber counter is named in docs/wire-protocol.md or the README", () => {

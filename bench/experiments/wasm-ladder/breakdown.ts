@@ -4,14 +4,15 @@
  * ROUNDS=11 ROUND_MS=150 by default): the whole prototype, the same without the CRC, the prototype on the same
  * frames with empty sides (its fixed part), the frame copy alone, the CRC alone (each frame's real datagram length)
  * and today's scan alone (the copy and bindiff's read, the levels left in the module's arrays) for comparison. Every
- * contender that changes books starts each sample from the snapshots. Last, the prototype's heap growth over 200,000
- * diffs (0 B expected).
+ * contender that changes books starts each sample from the snapshots. Last, what the prototype allocates per diff
+ * over 200,000 diffs (bench/alloc-meter.ts, with its control row; 0 cells expected).
  * @module
  */
 import { Buffer } from "node:buffer";
 import { loadavg } from "node:os";
 import { datagramCrc32Zeroed } from "../../../src/wire/crc32.ts";
 import { ExactViews } from "../../../src/wire/exact-views.ts";
+import { allocationControl, allocationRow, measureAllocation } from "../../alloc-meter.ts";
 import { type Contender, measureRounds, printTable } from "../../harness.ts";
 import { load, OursPath, type Rec } from "./current-path.ts";
 import { WasmLadderPath } from "./prototype.ts";
@@ -65,8 +66,9 @@ function run(rec: Rec, label: string): void {
 run(load("BINANCE", "spot"), "spot diffs");
 run(load("BINANCE_FUTURES", "linear"), "USD-M diffs");
 
-// Allocation in steady state (as bench/binance.bench.ts checks today's path): heap growth without GC over 200,000
-// real USD-M diffs through the prototype, the 4 snapshots re-applied every 764 (the snapshots go through today's path).
+// Allocation in steady state (as bench/binance.bench.ts measures today's path, with bench/alloc-meter.ts): new heap
+// cells per diff over 200,000 real USD-M diffs through the prototype, with the meter's control. Until 2026-12-06 this
+// read heapStats().heapSize around the loop, which moves only at a GC: its "0 B" was not a measurement.
 {
   const rec = load("BINANCE_FUTURES", "linear");
   const proto = new WasmLadderPath(rec);
@@ -78,14 +80,9 @@ run(load("BINANCE_FUTURES", "linear"), "USD-M diffs");
       k = k + 1 === rec.diffs.length ? 0 : k + 1;
     }
   };
-  const diffsOnly = (frames: number) => {
-    for (let i = 0; i < frames; i++) proto.onDiff(rec.diffs[i % rec.diffs.length]!);
-  };
   pass(50_000);
-  Bun.gc(true);
-  const { heapStats } = await import("bun:jsc");
-  const h0 = heapStats().heapSize;
-  diffsOnly(200_000);
-  const h1 = heapStats().heapSize;
-  console.log(`\nallocation: 200,000 real USD-M diffs through the prototype (no snapshots in between): heap growth ${h1 - h0} B`);
+  const diffs = rec.diffs;
+  const diff = measureAllocation(0, 200_000, (i) => proto.onDiff(diffs[i % diffs.length]!));
+  console.log("\nallocation per diff (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k; no snapshots in between)");
+  printTable([allocationRow("proto: copy → binbook → CRC, real USD-M diffs", diff), allocationRow("control: a 32 B object per step", allocationControl(200_000))]);
 }
