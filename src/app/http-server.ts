@@ -46,6 +46,7 @@ import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
+import { foreignHostRefusal, isLoopbackHost, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
@@ -85,10 +86,6 @@ export class Unavailable extends BadRequest {
   constructor(message: string) {
     super(503, message, { "retry-after": "1" });
   }
-}
-
-export function isLoopbackHost(host: string): boolean {
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "localhost" || host === "::1";
 }
 
 /**
@@ -213,20 +210,10 @@ function bearerCheck(token: string | undefined): (header: string | null) => bool
   };
 }
 
-/**
- * The request target as a URL. Bun hands over the raw target when a request has no usable Host (an HTTP/1.0
- * probe) or is not origin-form (`CONNECT host:port`), which `new URL` alone rejects.
- */
+/** The request target as a URL; a target or Host header that does not parse is a 400 naming it (http-host.ts). */
 function targetOf(raw: string, host: string | null): URL {
-  let url: URL;
-  try {
-    url = new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
-  } catch {
-    // Bun makes the URL of an origin-form target from the Host header: when that is what does not parse, say so.
-    if (host !== null && host !== "" && raw.startsWith(`http://${host}/`)) throw new BadRequest(400, `Host header ${JSON.stringify(host.slice(0, 200))} is not a host[:port]`);
-    throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new BadRequest(400, `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`);
+  const url = requestTarget(raw, host);
+  if (typeof url === "string") throw new BadRequest(400, url);
   return url;
 }
 
@@ -238,19 +225,10 @@ function decodeSegment(segment: string): string {
   }
 }
 
-/**
- * Host header values of a request addressed to this machine's loopback (any port), or of one with none (HTTP/1.0).
- * A browser sends the page's own name: a page whose name its owner's DNS turned into 127.0.0.1 after it loaded
- * (DNS rebinding) is same-origin with this server to the browser, and read every book, /status and /metrics.
- */
-const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost\.?|\[::1\])(?::\d{1,5})?$/i;
-
+/** Without a token, a request addressed to a name that is not loopback is 403 (DNS rebinding: http-host.ts). */
 function refuseForeignHost(host: string | null): void {
-  if (host === null || host === "" || LOOPBACK_HOST.test(host)) return;
-  throw new BadRequest(
-    403,
-    `Host ${JSON.stringify(host.slice(0, 200))} is not a loopback name: without http.bearer_token this server answers only requests addressed to 127.0.0.1, localhost or [::1] (a web page could otherwise read it through DNS rebinding); set a token to serve other names`,
-  );
+  const refusal = foreignHostRefusal(host, "without http.bearer_token this server", "set a token to serve other names");
+  if (refusal !== undefined) throw new BadRequest(403, refusal);
 }
 
 /** Throws (503) when the requests being answered are at the bound; the probes are not asked. */

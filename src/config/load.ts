@@ -11,6 +11,7 @@ import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFi
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { parseCidr } from "../core/cidr.ts";
+import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { shardOfId } from "./share.ts";
@@ -423,6 +424,8 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
   const allowNonLoopback = v.bool(t.allow_non_loopback, "http.allow_non_loopback", false);
   const token = v.str(t.bearer_token, "http.bearer_token", "");
+  const tokenProblem = bearerTokenProblem(token);
+  if (tokenProblem !== undefined) v.raw(tokenProblem);
   const maxInFlight = v.int(t.max_in_flight, "http.max_in_flight", DEFAULTS.httpMaxInFlight, 1, 100_000);
   // 0 would disable Bun's idle timeout: a client that stops reading would then hold its answer for ever. Bun's timer
   // moves in 4 s steps on one clock for all sockets, so a value closes after between (steps - 1) and steps × 4 s:

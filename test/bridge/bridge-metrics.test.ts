@@ -6,11 +6,12 @@
  * group on 127.0.0.1 (TTL 1).
  */
 import dgram from "node:dgram";
+import { connect } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
-import { fromNatsMetrics, toNatsMetrics, toNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
+import { fromNatsMetrics, startBridgeHttp, toNatsMetrics, toNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { createLogger, silentLogger, type Logger } from "../../src/core/log.ts";
@@ -278,5 +279,62 @@ describe("feeder bridge from-nats /metrics: every reader counter exported", () =
     const m = parsePrometheusText(fromNatsMetrics(bridge, "met6", undefined));
     expect(m.types.get("feeder_bridge_listener_errors_total")).toBe("counter");
     expect(m.samples.find((s) => s.name === "feeder_bridge_listener_errors_total")?.value).toBe(2); // before: absent
+  });
+});
+
+/** One HTTP/1.x request written as given (fetch cannot send a Host of its own choosing); the status and body. */
+function raw(port: number, request: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(request));
+    let data = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d) => (data += d));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+      if (m) resolve({ status: Number(m[1]), text: data.slice(data.indexOf("\r\n\r\n") + 4) });
+      else reject(new Error(`no HTTP response in ${JSON.stringify(data.slice(0, 200))}`));
+    });
+  });
+}
+
+describe("feeder bridge --http: the feeder's Host hygiene (no token, so loopback names only)", () => {
+  test("a Host that is no loopback name is 403 but for /healthz (DNS rebinding); one that does not parse is 400 naming it; neither logs an error", async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const log = createLogger({ format: "json", level: "debug", write: (l) => lines.push(JSON.parse(l) as { level: string; msg: string }) });
+    const source = { metrics: () => "# secret metrics\n", readiness: () => ({ ready: true, reasons: [] }) };
+    const h = startBridgeHttp({ host: "127.0.0.1", port: 0 }, source, log);
+    stops.push(h.stop);
+    const port = Number(new URL(h.url).port);
+    const get = (path: string, host: string) => raw(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    // A page on evil.example whose name its owner's DNS turns into 127.0.0.1 after load is same-origin with this
+    // server to the browser, which sends its own name as Host: before, /readyz and /metrics answered it 200.
+    for (const host of ["evil.example", `evil.example:${port}`, "127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "0.0.0.0"]) {
+      for (const path of ["/metrics", "/readyz", "/nope"]) {
+        const r = await get(path, host);
+        expect(r.status, `${host} ${path}`).toBe(403);
+        expect(JSON.parse(r.text).error, `${host} ${path}`).toMatch(/^Host ".*" is not a loopback name: .*DNS rebinding/);
+      }
+      expect((await get("/healthz", host)).status, host).toBe(200);
+    }
+    // Loopback names (any port, any case), an empty Host and none (HTTP/1.0) are served.
+    for (const host of ["127.0.0.1", `127.0.0.1:${port}`, "127.1.2.3:80", "localhost", `LocalHost:${port}`, "localhost.", "[::1]", `[::1]:${port}`, ""]) {
+      const r = await get("/metrics", host);
+      expect(r.status, host).toBe(200);
+      expect(r.text).toBe("# secret metrics\n");
+      expect((await get("/readyz", host)).status, host).toBe(200);
+    }
+    expect((await raw(port, "GET /readyz HTTP/1.0\r\n\r\n")).status).toBe(200);
+    // Before: new URL() threw on these, a 500 and an error line "bridge HTTP request failed".
+    for (const host of ["[::1", "a:99999", "a%zz"]) {
+      for (const path of ["/readyz", "/healthz"]) {
+        const r = await get(path, host);
+        expect(r.status, `${host} ${path}`).toBe(400);
+        expect(JSON.parse(r.text).error, host).toBe(`Host header ${JSON.stringify(host)} is not a host[:port]`);
+      }
+    }
+    // A target that is not a path (also a throw before) is 400 too.
+    expect((await raw(port, "GET foo:bar HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")).status).toBe(400);
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
   });
 });

@@ -7,13 +7,15 @@
  * (docs/operations.md § Metrics): counters end in `_total`, base units, one metric per quantity, and the series of
  * one name are disjoint, so `sum()` over a label never double-counts. The counters live on the bridge object, never
  * on a NATS connection: a reconnect (the client's, or the bridge's after a close for good) neither resets nor
- * repeats them. Cold path.
+ * repeats them. With no token, every request but /healthz must be addressed to a loopback name (403 otherwise:
+ * DNS rebinding), and a Host or target that does not parse is a 400 naming it, as the feeder's HTTP without a token
+ * (app/http-host.ts); a client's mistake is logged at debug level only. Cold path.
  * @module
  */
 import type { ForwardBridge } from "../../bridge/forward-bridge.ts";
 import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import type { Logger } from "../../core/log.ts";
-import { isLoopbackHost } from "../../app/http-server.ts";
+import { foreignHostRefusal, isLoopbackHost, requestTarget } from "../../app/http-host.ts";
 import { VERSION } from "../../app/metrics.ts";
 import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
@@ -56,19 +58,29 @@ export interface BridgeHttpHandle {
 
 /** Binds at once (a port taken throws: the command exits 1 before it connects to NATS). */
 export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSource, log: Logger): BridgeHttpHandle {
+  /** A client's mistake: a 4xx naming it, logged at debug level only (an error line is for the bridge's own failures). */
+  const refuse = (req: Request, status: number, error: string, headers: Record<string, string> = {}): Response => {
+    log.debug("bridge HTTP bad request", { method: req.method, status, error });
+    return new Response(`${JSON.stringify({ error })}\n`, { status, headers: { ...headers, "content-type": "application/json" } });
+  };
   const server = Bun.serve({
     hostname: addr.host,
     port: addr.port,
     fetch(req) {
-      if (req.method !== "GET" && req.method !== "HEAD") return new Response(`${JSON.stringify({ error: `method ${req.method} not allowed` })}\n`, { status: 405, headers: { allow: "GET, HEAD", "content-type": "application/json" } });
-      const path = new URL(req.url).pathname;
+      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, 405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
+      const host = req.headers.get("host");
+      const url = requestTarget(req.url, host);
+      if (typeof url === "string") return refuse(req, 400, url);
+      const path = url.pathname;
       if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
+      const foreign = foreignHostRefusal(host, "the bridge's HTTP has no token and", "scrape it as 127.0.0.1 or localhost");
+      if (foreign !== undefined) return refuse(req, 403, foreign);
       if (path === "/metrics") return new Response(source.metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
       if (path === "/readyz") {
         const r = source.readiness();
         return new Response(`${JSON.stringify(r)}\n`, { status: r.ready ? 200 : 503, headers: { "content-type": "application/json" } });
       }
-      return new Response(`${JSON.stringify({ error: `no route ${path}: /healthz, /readyz, /metrics` })}\n`, { status: 404, headers: { "content-type": "application/json" } });
+      return refuse(req, 404, `no route ${path}: /healthz, /readyz, /metrics`);
     },
     error(err) {
       log.error("bridge HTTP request failed", { error: err.message });

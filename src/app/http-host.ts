@@ -1,0 +1,45 @@
+/**
+ * What the feeder's HTTP server (http-server.ts) and the bridge's (cli/commands/bridge-http.ts) check of a request's
+ * target and `Host` before any route: a target or Host that does not parse is named (400, never a 500), and a
+ * server without a token answers only requests addressed to a loopback name (403 otherwise: DNS rebinding). Each
+ * server wraps the messages in its own answer. Cold path.
+ * @module
+ */
+
+export function isLoopbackHost(host: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "localhost" || host === "::1";
+}
+
+/**
+ * The request target as a URL, or what is wrong with it (a 400's message). Bun hands over the raw target when a
+ * request has no usable Host (an HTTP/1.0 probe) or is not origin-form (`CONNECT host:port`), which `new URL` alone
+ * rejects; and it makes the URL of an origin-form target from the Host header, so a Host that does not parse
+ * (`[::1`) makes it throw too: then the Host is named, not the path.
+ */
+export function requestTarget(raw: string, host: string | null): URL | string {
+  let url: URL;
+  try {
+    url = new URL(raw.startsWith("/") ? `http://localhost${raw}` : raw);
+  } catch {
+    if (host !== null && host !== "" && raw.startsWith(`http://${host}/`)) return `Host header ${JSON.stringify(host.slice(0, 200))} is not a host[:port]`;
+    return `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return `request target ${JSON.stringify(raw.slice(0, 200))} is not a path`;
+  return url;
+}
+
+/**
+ * Host header values of a request addressed to this machine's loopback (any port), or of one with none (HTTP/1.0).
+ * A browser sends the page's own name: a page whose name its owner's DNS turned into 127.0.0.1 after it loaded
+ * (DNS rebinding) is same-origin with a loopback server to the browser, and reads whatever it serves.
+ */
+const LOOPBACK_HOST = /^(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost\.?|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * Why a server without a token must not answer a request with this Host (a 403's message), or undefined when it is
+ * a loopback name or absent. `who` says which server and why it has no token; `remedy` what to do instead.
+ */
+export function foreignHostRefusal(host: string | null, who: string, remedy: string): string | undefined {
+  if (host === null || host === "" || LOOPBACK_HOST.test(host)) return undefined;
+  return `Host ${JSON.stringify(host.slice(0, 200))} is not a loopback name: ${who} answers only requests addressed to 127.0.0.1, localhost or [::1] (a web page could otherwise read it through DNS rebinding); ${remedy}`;
+}
