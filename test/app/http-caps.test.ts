@@ -242,8 +242,9 @@ describe("/readyz floods", { timeout: 60_000 }, () => {
       expect(r.status).toBe(200);
       // Every /readyz waiting for a turn shares it, and the turn after a check's is the queue's: while /metrics
       // waited, a few evaluations (each a turn). Before, each /readyz had a turn of its own ahead of the queue for
-      // as long as any waited (200 clients: hundreds of turns).
-      expect(during, "readiness evaluations while /metrics waited").toBeLessThan(40);
+      // as long as any waited (200 clients: 681 and 1,065 evaluations on the old code). Under CI load (load 20 on
+      // two cores) the new code took 47 once: the bound leaves room for that and stays far below the old counts.
+      expect(during, "readiness evaluations while /metrics waited").toBeLessThan(150);
     } finally {
       flood.kill();
       await flood.exited;
