@@ -63,6 +63,8 @@ const MIN_DATAGRAM_BYTES = 256;
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 /** Most Bun Workers one process runs (each adds its number to publish.source_id). */
 const MAX_WORKERS = 64;
+/** Most shards: each needs a source id of its own (a u16). Before, n ≥ 2^32 threw a RangeError counting the shares. */
+const MAX_SHARDS = 65536;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
 /**
@@ -145,9 +147,19 @@ export function loadReaderSections(path: string): { nats: NatsConfig | undefined
   const root = v.table(raw, "");
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
-  const authKeyFile = v.str(v.table(root.publish ?? {}, "publish").auth_key_file, "publish.auth_key_file", "");
+  const authKeyFile = authKeyFileOf(v, v.table(root.publish ?? {}, "publish").auth_key_file);
   v.throwIfAny();
   return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
+}
+
+/**
+ * publish.auth_key_file, "" when absent (no authentication). Given as "" it is refused: before, it meant no key, so a
+ * template whose variable was empty published unsigned, and subscribers holding the key dropped every datagram.
+ */
+function authKeyFileOf(v: Validator, raw: unknown): string {
+  const path = v.str(raw, "publish.auth_key_file", "");
+  if (raw === "") v.problem("publish.auth_key_file", raw, "a key file path (leave the key out for an unauthenticated feed)");
+  return path;
 }
 
 /** The file's text (a regular file, or a FIFO with a writer), UTF-8. */
@@ -245,7 +257,17 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (venues.length > 0) {
     publish.destinations.forEach((d, i) => {
       const m = d.match;
-      if (m.symbols.includes("*")) return;
+      // A "*" rule whose venue and market match no configured market (a typo, or a venue this file does not
+      // configure) sends heartbeats only: before, taken (a listed symbol is named below, as not configured).
+      if (m.symbols.includes("*")) {
+        const matched = venues.some((vc) => (m.venue === "*" || vc.venue === m.venue) && vc.markets.some((mc) => m.market === "*" || mc.market === m.market));
+        const readable = (m.venue === "*" || venueSpec(m.venue) !== undefined) && (m.market === "*" || Object.hasOwn(MARKET_IDS, m.market));
+        const configured = venues.flatMap((vc) => vc.markets.map((mc) => `${vc.venue} ${mc.market}`));
+        if (!matched && readable && configured.length > 0) {
+          v.raw(`publish.destinations[${i}]: venue ${show(m.venue)}, market ${show(m.market)} is not a rule matching a configured market (configured: ${configured.join(", ")}): it would publish nothing but heartbeats`);
+        }
+        return;
+      }
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
@@ -388,7 +410,8 @@ function checkOwnRetransmitPorts(v: Validator, publish: PublishConfig, rt: Retra
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
 function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
-  const perShard = new Array<number>(shard.count).fill(0);
+  // What each shard takes, named when they are few (an array of n counters only then).
+  const perShard = new Array<number>(shard.count <= 64 ? shard.count : 0).fill(0);
   if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
   const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
   const spec = `${shard.index}/${shard.count}`;
@@ -404,14 +427,15 @@ function checkShares(v: Validator, ids: readonly number[], shard: { index: numbe
 function parseShard(v: Validator, value: unknown): { index: number; count: number } {
   if (value === undefined) return { index: 0, count: 1 };
   const m = typeof value === "string" ? /^(\d+)\/(\d+)$/.exec(value) : null;
+  const expected = `a string "i/n" with 0 ≤ i < n ≤ ${MAX_SHARDS}, e.g. "0/2"`;
   if (!m) {
-    v.problem("shard", value, 'a string "i/n" with 0 ≤ i < n, e.g. "0/2"');
+    v.problem("shard", value, expected);
     return { index: 0, count: 1 };
   }
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index >= count) {
-    v.problem("shard", value, 'a string "i/n" with 0 ≤ i < n, e.g. "0/2"');
+  if (count < 1 || count > MAX_SHARDS || index >= count) {
+    v.problem("shard", value, expected);
     return { index: 0, count: 1 };
   }
   return { index, count };
@@ -481,7 +505,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   if (startupListenMs > 0 && startupListenMs < heardWithinMs) {
     v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
   }
-  const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
+  const authKeyFile = authKeyFileOf(v, t.auth_key_file);
   if (authKeyFile !== "" && checkKeyFile) {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
     // opened); the publisher reads the key itself at start. The key never enters the config object.
@@ -533,7 +557,9 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const venue = v.str(dt.venue, `${key}.venue`, "*");
       if (venue !== "*" && !venueSpec(venue)) v.problem(`${key}.venue`, venue, `"*" or one of ${supportedVenues().join(", ")}`);
       const market = v.str(dt.market, `${key}.market`, "*");
-      if (market !== "*" && !(market in MARKET_IDS)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
+      if (market !== "*" && !Object.hasOwn(MARKET_IDS, market)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
+      const symbols = v.strList(dt.symbols, `${key}.symbols`, ["*"]);
+      if (Array.isArray(dt.symbols) && dt.symbols.length === 0) v.problem(`${key}.symbols`, "[]", 'a non-empty list of symbols ("*" for any)');
       destinations.push({
         name,
         group,
@@ -542,7 +568,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         iface,
         ttl: v.int(dt.ttl, `${key}.ttl`, 1, 1, 255),
         channelId,
-        match: { venue, market, symbols: v.strList(dt.symbols, `${key}.symbols`, ["*"]) },
+        match: { venue, market, symbols },
       });
     });
   }
@@ -588,6 +614,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
+  if (Array.isArray(t.allow) && t.allow.length === 0) v.problem("publish.retransmit.allow", "[]", "at least one IPv4 CIDR block (an empty list answers no requester)");
   for (const a of allow) {
     try {
       parseCidr(a);
@@ -693,7 +720,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     for (const [name, o] of Object.entries(ot)) {
       const ok = `${key}.overrides."${name}"`;
       const [market, symbol] = name.split(":");
-      if (!symbol || !(market! in spec.markets)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
+      if (!symbol || !Object.hasOwn(spec.markets, market!)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
       // Looked up by "market:SYMBOL" of a configured symbol (its @depth left out): any other key is never read, so a
       // typo would silently leave the symbol to REST (or, in a replay, unresolved).
       else if (!configured.has(name)) v.problem(ok, name, `a configured symbol as "market:SYMBOL" (${[...configured].join(", ") || "none configured"})`);
@@ -750,7 +777,8 @@ function parseMarketOptions(v: Validator, mt: Table, mk: string, specs: Readonly
     const key = `${mk}.${name}`;
     const raw = mt[name];
     if (spec.kind === "string") {
-      const why = typeof raw === "string" ? spec.refused?.[raw] : undefined;
+      // Own keys only: "toString" is no refused value (before, Object.prototype's function was named as the reason).
+      const why = typeof raw === "string" && spec.refused !== undefined && Object.hasOwn(spec.refused, raw) ? spec.refused[raw] : undefined;
       if (why !== undefined) {
         v.problem(key, raw, `one of ${spec.values.join(", ")} (${raw}: ${why})`);
         out[name] = spec.default;

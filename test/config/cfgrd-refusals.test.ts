@@ -1,0 +1,61 @@
+/**
+ * Values the loader took, or threw on, where it should have refused them naming the key:
+ * - `shard = "0/99999999999999999999"` (or any n ≥ 2^32) threw a RangeError out of the share count (an array of n
+ *   counters), not a ConfigError: a stack trace instead of exit 2 naming `shard`; n = 10^8 allocated 800 MB first.
+ * - a destination's `market = "toString"` (or "constructor", "__proto__") was taken as a market (an `in` check saw
+ *   Object.prototype), so its rule matched nothing; Deribit's `interval = "toString"` was refused as "(toString:
+ *   function toString() { [native code] })".
+ * - `publish.auth_key_file = ""` silently meant no authentication (a template whose variable was empty published
+ *   unsigned, and subscribers holding the key dropped every datagram at run time).
+ * - a destination whose rule matches no configured instrument (`symbols = []`, or a venue or market the file does not
+ *   configure with `symbols = ["*"]`) was accepted and sent only heartbeats.
+ * - `publish.retransmit.allow = []` was accepted: a server that answers no requester.
+ */
+import { describe, expect, test } from "vitest";
+import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
+
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+const dest = (body: string, channel: number) => `[[publish.destinations]]\nport = ${31000 + channel}\ngroup = "239.255.9.${channel}"\nchannel = ${channel}\n${body}\n`;
+
+describe("refused, naming the key, never thrown", () => {
+  test('shard = "i/n" with n above 65536 (n = 2^32 and more threw a RangeError); n = 65536 is checked as any other', () => {
+    for (const shard of ["0/99999999999999999999", "1/4294967296", "0/65537"]) {
+      expect(configProblems(`shard = "${shard}"\n[publish]\nsource_id = 7\n${VENUE}`)).toEqual([`shard: "${shard}" is not a string "i/n" with 0 ≤ i < n ≤ 65536, e.g. "0/2"`]);
+    }
+    const problems = configProblems(`shard = "65535/65536"\n[publish]\nsource_id = 7\n${VENUE}`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^shard: "65535\/65536" is not a share holding a configured symbol: none of the 1 configured has instrument id mod 65536 = 65535 \(fewer shards/);
+  });
+
+  test.each(["toString", "constructor", "__proto__", "hasOwnProperty"])("a destination's market = %j", (market) => {
+    expect(configProblems(dest(`market = "${market}"`, 1) + dest("", 2) + VENUE)).toEqual([`publish.destinations[0].market: "${market}" is not "*" or one of spot, linear, inverse, option`]);
+  });
+
+  test("Deribit interval = \"toString\" is refused as any unknown value", () => {
+    expect(configProblems('[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL"]\ninterval = "toString"\n')).toEqual(['venues.deribit.inverse.interval: "toString" is not one of 100ms, agg2']);
+  });
+
+  test('publish.auth_key_file = "" is refused (leave the key out for an unauthenticated feed)', () => {
+    expect(configProblems(`[publish]\nauth_key_file = ""\n${VENUE}`)).toEqual(['publish.auth_key_file: "" is not a key file path (leave the key out for an unauthenticated feed)']);
+    // The readers' view of the same file (listen --config, to-nats -c) says so too.
+    expect(configProblems(`[publish]\nauth_key_file = ""\n`, { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([
+      'publish.auth_key_file: "" is not a key file path (leave the key out for an unauthenticated feed)',
+    ]);
+  });
+
+  test("a destination whose rule matches no configured instrument", () => {
+    expect(configProblems(dest("symbols = []", 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols: [] is not a non-empty list of symbols ("*" for any)']);
+    expect(configProblems(dest('venue = "okx"', 1) + dest("", 2) + VENUE)).toEqual([
+      'publish.destinations[0]: venue "okx", market "*" is not a rule matching a configured market (configured: bybit linear): it would publish nothing but heartbeats',
+    ]);
+    expect(configProblems(dest('venue = "bybit"\nmarket = "spot"', 1) + dest("", 2) + VENUE)).toEqual([
+      'publish.destinations[0]: venue "bybit", market "spot" is not a rule matching a configured market (configured: bybit linear): it would publish nothing but heartbeats',
+    ]);
+    // A file read for its [publish] alone (listen --config) has no venues to match: not checked.
+    expect(configProblems(dest('venue = "okx"', 1), { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([]);
+  });
+
+  test("publish.retransmit.allow = [] is refused", () => {
+    expect(configProblems(`[publish.retransmit]\nallow = []\n${VENUE}`)).toEqual(['publish.retransmit.allow: [] is not at least one IPv4 CIDR block (an empty list answers no requester)']);
+  });
+});
