@@ -264,7 +264,9 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
         const readable = (m.venue === "*" || venueSpec(m.venue) !== undefined) && (m.market === "*" || Object.hasOwn(MARKET_IDS, m.market));
         const configured = venues.flatMap((vc) => vc.markets.map((mc) => `${vc.venue} ${mc.market}`));
         if (!matched && readable && configured.length > 0) {
-          v.raw(`publish.destinations[${i}]: venue ${show(m.venue)}, market ${show(m.market)} is not a rule matching a configured market (configured: ${configured.join(", ")}): it would publish nothing but heartbeats`);
+          // The venue when the file configures none of it, else the market.
+          const wrong = m.venue !== "*" && !venues.some((vc) => vc.venue === m.venue) ? "venue" : "market";
+          v.problem(`publish.destinations[${i}].${wrong}`, m[wrong], `a ${wrong} this file configures (venue ${m.venue}, market ${m.market} matches none of its markets: ${configured.join(", ")}; the destination would send only heartbeats)`);
         }
         return;
       }

@@ -46,10 +46,10 @@ describe("refused, naming the key, never thrown", () => {
   test("a destination whose rule matches no configured instrument", () => {
     expect(configProblems(dest("symbols = []", 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols: [] is not a non-empty list of symbols ("*" for any)']);
     expect(configProblems(dest('venue = "okx"', 1) + dest("", 2) + VENUE)).toEqual([
-      'publish.destinations[0]: venue "okx", market "*" is not a rule matching a configured market (configured: bybit linear): it would publish nothing but heartbeats',
+      'publish.destinations[0].venue: "okx" is not a venue this file configures (venue okx, market * matches none of its markets: bybit linear; the destination would send only heartbeats)',
     ]);
     expect(configProblems(dest('venue = "bybit"\nmarket = "spot"', 1) + dest("", 2) + VENUE)).toEqual([
-      'publish.destinations[0]: venue "bybit", market "spot" is not a rule matching a configured market (configured: bybit linear): it would publish nothing but heartbeats',
+      'publish.destinations[0].market: "spot" is not a market this file configures (venue bybit, market spot matches none of its markets: bybit linear; the destination would send only heartbeats)',
     ]);
     // A file read for its [publish] alone (listen --config) has no venues to match: not checked.
     expect(configProblems(dest('venue = "okx"', 1), { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([]);
