@@ -562,6 +562,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       if (market !== "*" && !Object.hasOwn(MARKET_IDS, market)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
       const symbols = v.strList(dt.symbols, `${key}.symbols`, ["*"]);
       if (Array.isArray(dt.symbols) && dt.symbols.length === 0) v.problem(`${key}.symbols`, "[]", 'a non-empty list of symbols ("*" for any)');
+      // As a market's symbols: one listed twice is most likely another misspelt (it routes nothing more).
+      symbols.forEach((sym, j) => {
+        if (symbols.indexOf(sym) < j) v.problem(`${key}.symbols[${j}]`, sym, "a symbol listed once");
+      });
       destinations.push({
         name,
         group,

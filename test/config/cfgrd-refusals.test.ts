@@ -10,6 +10,7 @@
  * - a destination whose rule matches no configured instrument (`symbols = []`, or a venue or market the file does not
  *   configure with `symbols = ["*"]`) was accepted and sent only heartbeats.
  * - `publish.retransmit.allow = []` was accepted: a server that answers no requester.
+ * - a destination's `symbols = ["BTCUSDT", "BTCUSDT"]` was accepted (a market's symbols must be listed once).
  */
 import { describe, expect, test } from "vitest";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
@@ -53,6 +54,10 @@ describe("refused, naming the key, never thrown", () => {
     ]);
     // A file read for its [publish] alone (listen --config) has no venues to match: not checked.
     expect(configProblems(dest('venue = "okx"', 1), { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([]);
+  });
+
+  test("a destination's symbol listed twice is refused, as a market's is", () => {
+    expect(configProblems(dest('symbols = ["BTCUSDT", "BTCUSDT"]', 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDT" is not a symbol listed once']);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
