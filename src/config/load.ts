@@ -857,7 +857,7 @@ class Validator {
       this.problem(key, value, `an integer ${min}–${max}`);
       return dflt ?? min;
     }
-    return value;
+    return value + 0; // -0 (a parsed document can hold it) is 0: printed as 0 by check-config, it loaded back unequal
   }
 
   bool(value: unknown, key: string, dflt: boolean): boolean {
