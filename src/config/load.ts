@@ -449,6 +449,12 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
   const allowNonLoopback = v.bool(t.allow_non_loopback, "http.allow_non_loopback", false);
   const token = v.str(t.bearer_token, "http.bearer_token", "");
+  // A header value loses its spaces at either end on the way (Bun's parser strips them) and holds no control
+  // character, nor, in clients, anything beyond Latin-1: such a token was taken and every request needing it was 401.
+  // Not shown: it is the secret.
+  if (!/^([\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?)?$/.test(token)) {
+    v.raw("http.bearer_token: (not shown) is not a token of printable ASCII characters without a space at either end (an HTTP client cannot send it as it is: every request needing it would be refused)");
+  }
   const maxInFlight = v.int(t.max_in_flight, "http.max_in_flight", DEFAULTS.httpMaxInFlight, 1, 100_000);
   // 0 would disable Bun's idle timeout: a client that stops reading would then hold its answer for ever. Bun's timer
   // moves in 4 s steps on one clock for all sockets, so a value closes after between (steps - 1) and steps × 4 s:

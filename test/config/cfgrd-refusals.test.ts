@@ -11,6 +11,8 @@
  *   configure with `symbols = ["*"]`) was accepted and sent only heartbeats.
  * - `publish.retransmit.allow = []` was accepted: a server that answers no requester.
  * - a destination's `symbols = ["BTCUSDT", "BTCUSDT"]` was accepted (a market's symbols must be listed once).
+ * - `http.bearer_token = "s3cret "` (or with a control character, or non-ASCII) was accepted, and no client could
+ *   send it: HTTP strips a header value's spaces at its ends, so every request needing the token was 401.
  */
 import { describe, expect, test } from "vitest";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
@@ -58,6 +60,15 @@ describe("refused, naming the key, never thrown", () => {
 
   test("a destination's symbol listed twice is refused, as a market's is", () => {
     expect(configProblems(dest('symbols = ["BTCUSDT", "BTCUSDT"]', 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDT" is not a symbol listed once']);
+  });
+
+  test("an http.bearer_token no client can send (space at an end, a control character, non-ASCII) is refused, not printed", () => {
+    for (const token of ["s3cret ", "\\ts3cret", "s3c\\nret", "sécret"]) {
+      expect(configProblems(`[http]\nbearer_token = "${token}"\n${VENUE}`)).toEqual([
+        "http.bearer_token: (not shown) is not a token of printable ASCII characters without a space at either end (an HTTP client cannot send it as it is: every request needing it would be refused)",
+      ]);
+    }
+    expect(configProblems(`[http]\nbearer_token = "s3 cr~et/+="\n${VENUE}`)).toEqual([]);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
