@@ -661,9 +661,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!/^wss?:\/\/[^\s]+$/.test(wsUrl)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!/^https?:\/\/[^\s]+$/.test(restUrl)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -696,9 +696,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(marketWsUrl)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(marketRestUrl)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
@@ -926,6 +926,18 @@ function show(value: unknown): string {
 function decimalsOf(step: string): number {
   const dot = step.indexOf(".");
   return dot < 0 ? 0 : step.slice(dot + 1).replace(/0+$/, "").length;
+}
+
+const WS_URL = /^wss?:\/\/[^\s]+$/;
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+
+/**
+ * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"
+ * was taken, and its connection was retried for ever as "open failed" (new WebSocket throws on it).
+ */
+function isUrl(s: string, scheme: RegExp): boolean {
+  if (!scheme.test(s) || !URL.canParse(s)) return false;
+  return new URL(s).hostname !== "";
 }
 
 function isMulticast(s: string): boolean {

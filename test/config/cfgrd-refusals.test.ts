@@ -13,6 +13,8 @@
  * - a destination's `symbols = ["BTCUSDT", "BTCUSDT"]` was accepted (a market's symbols must be listed once).
  * - `http.bearer_token = "s3cret "` (or with a control character, or non-ASCII) was accepted, and no client could
  *   send it: HTTP strips a header value's spaces at its ends, so every request needing the token was 401.
+ * - a ws_url or rest_url matching ws(s):// or http(s):// but no URL (`wss://host:99999/x`, `https://:443/v5`) was taken,
+ *   and failed when the venue was first asked.
  */
 import { describe, expect, test } from "vitest";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
@@ -69,6 +71,17 @@ describe("refused, naming the key, never thrown", () => {
       ]);
     }
     expect(configProblems(`[http]\nbearer_token = "s3 cr~et/+="\n${VENUE}`)).toEqual([]);
+  });
+
+  test("a venue's or market's URL that no URL parser reads (a port past 65535, no host) is refused", () => {
+    const venue = (keys: string) => `[venues.bybit]\n${keys}\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`;
+    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL']);
+    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// URL']);
+    expect(configProblems(`[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nws_url = "ws://[::1"\nrest_url = "http://%zz"\n`)).toEqual([
+      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL',
+      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL',
+    ]);
+    expect(configProblems(venue('ws_url = "ws://127.0.0.1:65535/x"\nrest_url = "http://[::1]:8080"'))).toEqual([]);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
