@@ -346,6 +346,8 @@ function parseNats(v: Validator, t: Table): NatsConfig {
     if (t[key] === undefined) return undefined;
     const s = v.str(t[key], `nats.${key}`, "");
     if (s === "") v.problem(`nats.${key}`, t[key], "a file path");
+    // Not shown (it may be the secret itself, as format.ts says); no file has a NUL: every file call on it throws.
+    else if (s.includes("\0")) v.raw(`nats.${key}: (not shown) is not a file path without a NUL character`);
     return s === "" ? undefined : s;
   };
   const c: NatsConfig = {
@@ -749,7 +751,8 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       overrides.set(name, { tickSize, lotSize });
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
-    if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    // NUL: no file has it (every file call on it throws).
+    if (instrumentCachePath === "" || instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).

@@ -15,6 +15,7 @@
  *   send it: HTTP strips a header value's spaces at its ends, so every request needing the token was 401.
  * - a ws_url or rest_url matching ws(s):// or http(s):// but no URL (`wss://host:99999/x`, `https://:443/v5`) was taken,
  *   and failed when the venue was first asked.
+ * - an instrument_cache or [nats] file path holding a NUL was taken; every file call on it throws.
  */
 import { describe, expect, test } from "vitest";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
@@ -82,6 +83,11 @@ describe("refused, naming the key, never thrown", () => {
       'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL',
     ]);
     expect(configProblems(venue('ws_url = "ws://127.0.0.1:65535/x"\nrest_url = "http://[::1]:8080"'))).toEqual([]);
+  });
+
+  test("a file path holding a NUL character (no file can have it) is refused, naming the key", () => {
+    expect(configProblems(`[venues.bybit]\ninstrument_cache = "var/a\\u0000b.json"\n${VENUE}`)).toEqual(['venues.bybit.instrument_cache: "var/a\\u0000b.json" is not a file path (the instrument cache is written there)']);
+    expect(configProblems(`[nats]\nca_file = "/etc/a\\u0000b"\n${VENUE}`)).toEqual(["nats.ca_file: (not shown) is not a file path without a NUL character"]);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
