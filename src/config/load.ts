@@ -554,6 +554,11 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
+      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time.
+      const offHost = isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
+      if (offHost !== undefined) {
+        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host's address on its network`);
+      }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
       if (name === "") v.problem(`${key}.name`, name, "a non-empty label (it names the destination in logs and metrics)");

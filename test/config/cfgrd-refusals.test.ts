@@ -16,6 +16,8 @@
  * - a ws_url or rest_url matching ws(s):// or http(s):// but no URL (`wss://host:99999/x`, `https://:443/v5`) was taken,
  *   and failed when the venue was first asked.
  * - an instrument_cache or [nats] file path holding a NUL was taken; every file call on it throws.
+ * - a unicast destination with receivers off this host and the default interface 127.0.0.1 was taken: a socket bound
+ *   to loopback cannot send there (EINVAL), so every datagram failed at run time.
  */
 import { describe, expect, test } from "vitest";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
@@ -88,6 +90,14 @@ describe("refused, naming the key, never thrown", () => {
   test("a file path holding a NUL character (no file can have it) is refused, naming the key", () => {
     expect(configProblems(`[venues.bybit]\ninstrument_cache = "var/a\\u0000b.json"\n${VENUE}`)).toEqual(['venues.bybit.instrument_cache: "var/a\\u0000b.json" is not a file path (the instrument cache is written there)']);
     expect(configProblems(`[nats]\nca_file = "/etc/a\\u0000b"\n${VENUE}`)).toEqual(["nats.ca_file: (not shown) is not a file path without a NUL character"]);
+  });
+
+  test("a unicast destination sending from a loopback interface (the default) to a receiver off this host is refused", () => {
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\n${VENUE}`, local)).toEqual([
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host\'s address on its network',
+    ]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\ninterface = "10.0.0.5"\n${VENUE}`, local)).toEqual([]);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
