@@ -555,7 +555,8 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
       // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time.
-      const offHost = isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
+      // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
+      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
       if (offHost !== undefined) {
         v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host's address on its network`);
       }
