@@ -98,6 +98,9 @@ describe("refused, naming the key, never thrown", () => {
       'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host\'s address on its network',
     ]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\ninterface = "10.0.0.5"\n${VENUE}`, local)).toEqual([]);
+    // A file no process here sends from (export --books), or whose interfaces are replaced (to-nats --iface): taken.
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, publishesHere: false })).toEqual([]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, destinationInterfacesUnused: true })).toEqual([]);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
