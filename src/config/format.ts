@@ -10,16 +10,24 @@ import { looksLikePath } from "../core/secret-path.ts";
 import { DEFAULTS } from "./load.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
-/** A TOML value: strings quoted (JSON escapes are valid TOML basic-string escapes), arrays inline. */
+/**
+ * A TOML basic string: JSON's escapes are TOML's, but JSON leaves DEL (U+007F) as it is, which TOML refuses in a
+ * string (before, a name or path holding one, given escaped, was printed raw: the output did not load).
+ */
+function quoted(s: string): string {
+  return JSON.stringify(s).replace(/\x7f/g, "\\u007f");
+}
+
+/** A TOML value: strings quoted, arrays inline. */
 function value(v: string | number | boolean | readonly string[]): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map((x) => JSON.stringify(x)).join(", ")}]`;
+  if (typeof v === "string") return quoted(v);
+  if (Array.isArray(v)) return `[${v.map((x) => quoted(x)).join(", ")}]`;
   return String(v);
 }
 
 /** A key as TOML allows it bare, or quoted. */
 function key(k: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : quoted(k);
 }
 
 function destination(d: DestinationConfig): string[] {

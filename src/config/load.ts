@@ -64,6 +64,8 @@ const MIN_DATAGRAM_BYTES = 256;
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 /** Most Bun Workers one process runs (each adds its number to publish.source_id). */
 const MAX_WORKERS = 64;
+/** Most shards: each needs a source id of its own (a u16). Before, n ≥ 2^32 threw a RangeError counting the shares. */
+const MAX_SHARDS = 65536;
 /** IPv4 UDP payload limit. */
 const MAX_DATAGRAM_BYTES = 65507;
 /**
@@ -146,9 +148,19 @@ export function loadReaderSections(path: string): { nats: NatsConfig | undefined
   const root = v.table(raw, "");
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
-  const authKeyFile = v.str(v.table(root.publish ?? {}, "publish").auth_key_file, "publish.auth_key_file", "");
+  const authKeyFile = authKeyFileOf(v, v.table(root.publish ?? {}, "publish").auth_key_file);
   v.throwIfAny();
   return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
+}
+
+/**
+ * publish.auth_key_file, "" when absent (no authentication). Given as "" it is refused: before, it meant no key, so a
+ * template whose variable was empty published unsigned, and subscribers holding the key dropped every datagram.
+ */
+function authKeyFileOf(v: Validator, raw: unknown): string {
+  const path = v.str(raw, "publish.auth_key_file", "");
+  if (raw === "") v.problem("publish.auth_key_file", raw, "a key file path (leave the key out for an unauthenticated feed)");
+  return path;
 }
 
 /** The file's text (a regular file, or a FIFO with a writer), UTF-8. */
@@ -246,7 +258,19 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (venues.length > 0) {
     publish.destinations.forEach((d, i) => {
       const m = d.match;
-      if (m.symbols.includes("*")) return;
+      // A "*" rule whose venue and market match no configured market (a typo, or a venue this file does not
+      // configure) sends heartbeats only: before, taken (a listed symbol is named below, as not configured).
+      if (m.symbols.includes("*")) {
+        const matched = venues.some((vc) => (m.venue === "*" || vc.venue === m.venue) && vc.markets.some((mc) => m.market === "*" || mc.market === m.market));
+        const readable = (m.venue === "*" || venueSpec(m.venue) !== undefined) && (m.market === "*" || Object.hasOwn(MARKET_IDS, m.market));
+        const configured = venues.flatMap((vc) => vc.markets.map((mc) => `${vc.venue} ${mc.market}`));
+        if (!matched && readable && configured.length > 0) {
+          // The venue when the file configures none of it, else the market.
+          const wrong = m.venue !== "*" && !venues.some((vc) => vc.venue === m.venue) ? "venue" : "market";
+          v.problem(`publish.destinations[${i}].${wrong}`, m[wrong], `a ${wrong} this file configures (venue ${m.venue}, market ${m.market} matches none of its markets: ${configured.join(", ")}; the destination would send only heartbeats)`);
+        }
+        return;
+      }
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
@@ -323,6 +347,8 @@ function parseNats(v: Validator, t: Table): NatsConfig {
     if (t[key] === undefined) return undefined;
     const s = v.str(t[key], `nats.${key}`, "");
     if (s === "") v.problem(`nats.${key}`, t[key], "a file path");
+    // Not shown (it may be the secret itself, as format.ts says); no file has a NUL: every file call on it throws.
+    else if (s.includes("\0")) v.raw(`nats.${key}: (not shown) is not a file path without a NUL character`);
     return s === "" ? undefined : s;
   };
   const c: NatsConfig = {
@@ -389,7 +415,8 @@ function checkOwnRetransmitPorts(v: Validator, publish: PublishConfig, rt: Retra
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
 function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
-  const perShard = new Array<number>(shard.count).fill(0);
+  // What each shard takes, named when they are few (an array of n counters only then).
+  const perShard = new Array<number>(shard.count <= 64 ? shard.count : 0).fill(0);
   if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
   const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
   const spec = `${shard.index}/${shard.count}`;
@@ -405,14 +432,15 @@ function checkShares(v: Validator, ids: readonly number[], shard: { index: numbe
 function parseShard(v: Validator, value: unknown): { index: number; count: number } {
   if (value === undefined) return { index: 0, count: 1 };
   const m = typeof value === "string" ? /^(\d+)\/(\d+)$/.exec(value) : null;
+  const expected = `a string "i/n" with 0 ≤ i < n ≤ ${MAX_SHARDS}, e.g. "0/2"`;
   if (!m) {
-    v.problem("shard", value, 'a string "i/n" with 0 ≤ i < n, e.g. "0/2"');
+    v.problem("shard", value, expected);
     return { index: 0, count: 1 };
   }
   const index = Number(m[1]);
   const count = Number(m[2]);
-  if (count < 1 || index >= count) {
-    v.problem("shard", value, 'a string "i/n" with 0 ≤ i < n, e.g. "0/2"');
+  if (count < 1 || count > MAX_SHARDS || index >= count) {
+    v.problem("shard", value, expected);
     return { index: 0, count: 1 };
   }
   return { index, count };
@@ -484,7 +512,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   if (startupListenMs > 0 && startupListenMs < heardWithinMs) {
     v.problem("publish.startup_listen_ms", startupListenMs, `0 (no window) or ${heardWithinMs}–${STARTUP_LISTEN_MAX_MS} milliseconds (a running publisher's idle channel beats within 1.25 × heartbeat_interval_ms = ${heardWithinMs})`);
   }
-  const authKeyFile = v.str(t.auth_key_file, "publish.auth_key_file", "");
+  const authKeyFile = authKeyFileOf(v, t.auth_key_file);
   if (authKeyFile !== "" && checkKeyFile) {
     // Checked here so check-config and run report a bad key file with the other problems (exit 2, no socket
     // opened); the publisher reads the key itself at start. The key never enters the config object.
@@ -523,6 +551,12 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
+      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time.
+      // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
+      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
+      if (offHost !== undefined) {
+        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host's address on its network`);
+      }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
       if (name === "") v.problem(`${key}.name`, name, "a non-empty label (it names the destination in logs and metrics)");
@@ -536,7 +570,13 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const venue = v.str(dt.venue, `${key}.venue`, "*");
       if (venue !== "*" && !venueSpec(venue)) v.problem(`${key}.venue`, venue, `"*" or one of ${supportedVenues().join(", ")}`);
       const market = v.str(dt.market, `${key}.market`, "*");
-      if (market !== "*" && !(market in MARKET_IDS)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
+      if (market !== "*" && !Object.hasOwn(MARKET_IDS, market)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
+      const symbols = v.strList(dt.symbols, `${key}.symbols`, ["*"]);
+      if (Array.isArray(dt.symbols) && dt.symbols.length === 0) v.problem(`${key}.symbols`, "[]", 'a non-empty list of symbols ("*" for any)');
+      // As a market's symbols: one listed twice is most likely another misspelt (it routes nothing more).
+      symbols.forEach((sym, j) => {
+        if (symbols.indexOf(sym) < j) v.problem(`${key}.symbols[${j}]`, sym, "a symbol listed once");
+      });
       destinations.push({
         name,
         group,
@@ -545,7 +585,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         iface,
         ttl: v.int(dt.ttl, `${key}.ttl`, 1, 1, 255),
         channelId,
-        match: { venue, market, symbols: v.strList(dt.symbols, `${key}.symbols`, ["*"]) },
+        match: { venue, market, symbols },
       });
     });
   }
@@ -591,6 +631,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   }
   const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
+  if (Array.isArray(t.allow) && t.allow.length === 0) v.problem("publish.retransmit.allow", "[]", "at least one IPv4 CIDR block (an empty list answers no requester)");
   for (const a of allow) {
     try {
       parseCidr(a);
@@ -625,9 +666,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!/^wss?:\/\/[^\s]+$/.test(wsUrl)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!/^https?:\/\/[^\s]+$/.test(restUrl)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -660,9 +701,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !/^wss?:\/\/[^\s]+$/.test(marketWsUrl)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(marketRestUrl)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
@@ -696,7 +737,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     for (const [name, o] of Object.entries(ot)) {
       const ok = `${key}.overrides."${name}"`;
       const [market, symbol] = name.split(":");
-      if (!symbol || !(market! in spec.markets)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
+      if (!symbol || !Object.hasOwn(spec.markets, market!)) v.problem(ok, name, `a key "market:SYMBOL" with market one of ${marketNames.join(", ")}`);
       // Looked up by "market:SYMBOL" of a configured symbol (its @depth left out): any other key is never read, so a
       // typo would silently leave the symbol to REST (or, in a replay, unresolved).
       else if (!configured.has(name)) v.problem(ok, name, `a configured symbol as "market:SYMBOL" (${[...configured].join(", ") || "none configured"})`);
@@ -713,7 +754,8 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       overrides.set(name, { tickSize, lotSize });
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
-    if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    // NUL: no file has it (every file call on it throws).
+    if (instrumentCachePath === "" || instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
@@ -753,7 +795,8 @@ function parseMarketOptions(v: Validator, mt: Table, mk: string, specs: Readonly
     const key = `${mk}.${name}`;
     const raw = mt[name];
     if (spec.kind === "string") {
-      const why = typeof raw === "string" ? spec.refused?.[raw] : undefined;
+      // Own keys only: "toString" is no refused value (before, Object.prototype's function was named as the reason).
+      const why = typeof raw === "string" && spec.refused !== undefined && Object.hasOwn(spec.refused, raw) ? spec.refused[raw] : undefined;
       if (why !== undefined) {
         v.problem(key, raw, `one of ${spec.values.join(", ")} (${raw}: ${why})`);
         out[name] = spec.default;
@@ -826,7 +869,7 @@ class Validator {
       this.problem(key, value, `an integer ${min}–${max}`);
       return dflt ?? min;
     }
-    return value;
+    return value + 0; // -0 (a parsed document can hold it) is 0: printed as 0 by check-config, it loaded back unequal
   }
 
   bool(value: unknown, key: string, dflt: boolean): boolean {
@@ -889,6 +932,18 @@ function show(value: unknown): string {
 function decimalsOf(step: string): number {
   const dot = step.indexOf(".");
   return dot < 0 ? 0 : step.slice(dot + 1).replace(/0+$/, "").length;
+}
+
+const WS_URL = /^wss?:\/\/[^\s]+$/;
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+
+/**
+ * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"
+ * was taken, and its connection was retried for ever as "open failed" (new WebSocket throws on it).
+ */
+function isUrl(s: string, scheme: RegExp): boolean {
+  if (!scheme.test(s) || !URL.canParse(s)) return false;
+  return new URL(s).hostname !== "";
 }
 
 function isMulticast(s: string): boolean {

@@ -68,8 +68,8 @@ ${linear(["BTCUSDT"])}`, publishOnly)).toEqual([]);
     expect(configProblems(`workers = 0\n${v}`)).toEqual(["workers: 0 is not an integer 1–64"]);
     expect(configProblems(`workers = -2\n${v}`)).toEqual(["workers: -2 is not an integer 1–64"]);
     expect(configProblems(`workers = 65\n${v}`)).toEqual(["workers: 65 is not an integer 1–64"]);
-    for (const spec of ["0/0", "-1/2", "2/2", "1", "a/b"]) expect(configProblems(`shard = "${spec}"\n${v}`)).toEqual([`shard: "${spec}" is not a string "i/n" with 0 ≤ i < n, e.g. "0/2"`]);
-    expect(configProblems(`shard = 1\n${v}`)).toEqual(['shard: 1 is not a string "i/n" with 0 ≤ i < n, e.g. "0/2"']);
+    for (const spec of ["0/0", "-1/2", "2/2", "1", "a/b"]) expect(configProblems(`shard = "${spec}"\n${v}`)).toEqual([`shard: "${spec}" is not a string "i/n" with 0 ≤ i < n ≤ 65536, e.g. "0/2"`]);
+    expect(configProblems(`shard = 1\n${v}`)).toEqual(['shard: 1 is not a string "i/n" with 0 ≤ i < n ≤ 65536, e.g. "0/2"']);
   });
 });
 

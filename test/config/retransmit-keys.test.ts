@@ -54,11 +54,11 @@ describe("publish.retransmit", () => {
 describe("publish.destinations receivers (unicast)", () => {
   const uni = (body: string) => `[[publish.destinations]]\nname = "u"\n${body}\n${VENUE}`;
   test("receivers instead of a group: parsed, port 0, and round-tripped by check-config", () => {
-    const c = parseConfigText(uni('receivers = ["127.0.0.1:4001", "10.0.0.7:4002"]'), "t.toml");
+    const c = parseConfigText(uni('receivers = ["127.0.0.1:4001", "127.0.0.7:4002"]'), "t.toml");
     const d = c.publish.destinations[0]!;
     expect(d.group).toBeUndefined();
     expect(d.port).toBe(0);
-    expect(d.receivers).toEqual([{ host: "127.0.0.1", port: 4001 }, { host: "10.0.0.7", port: 4002 }]);
+    expect(d.receivers).toEqual([{ host: "127.0.0.1", port: 4001 }, { host: "127.0.0.7", port: 4002 }]);
     expect(parseConfigText(formatConfigToml(c), "again.toml").publish.destinations).toEqual(c.publish.destinations);
   });
 

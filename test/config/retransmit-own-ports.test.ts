@@ -22,7 +22,8 @@ import { writeXrpCapture } from "../support/xrp-capture.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "ETHUSDT"]\n';
 const problemsOf = (toml: string) => configProblems(toml, { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.1.2.1" }] });
-const unicast = (receivers: string[]) => `[[publish.destinations]]\nreceivers = ${JSON.stringify(receivers)}\ninterface = "127.0.0.1"\n`;
+// Sent from eth0's address to a receiver off this host (a loopback socket cannot send there).
+const unicast = (receivers: string[]) => `[[publish.destinations]]\nreceivers = ${JSON.stringify(receivers)}\ninterface = "${receivers.every((r) => r.startsWith("127.")) ? "127.0.0.1" : "10.1.2.1"}"\n`;
 const multicast = (port: number) => `[[publish.destinations]]\ngroup = "239.255.0.1"\nport = ${port}\ninterface = "127.0.0.1"\n`;
 const retransmit = (listen: string) => `[publish.retransmit]\nlisten = "${listen}"\n`;
 

@@ -50,3 +50,14 @@ test("errors at the start, in the middle, and left open to the end are placed as
   }
   expect(locateTomlError('a = 1\nb = [1,\n2,\n')).toMatchObject({ line: 4 });
 });
+
+test("an error near the end of a very long line (a one-line symbols array): its column with few parses", () => {
+  // Before: one parse per column up to the error (a 12 KB line: ~12,000 parses of up to the whole text, ~5 s; an
+  // 80 KB one held check-config, or a SIGHUP's re-check on the main thread, for minutes).
+  const syms = Array.from({ length: 1000 }, (_, i) => `"S${i}USDT"`).join(", ");
+  const text = `[venues.bybit.linear]\nsymbols = [${syms}, "X" "Y"]\n`;
+  const p = counted();
+  const pos = locateTomlError(text, p.parse);
+  expect(pos).toEqual({ line: 2, column: text.indexOf('"Y"') - text.indexOf("\n"), message: "Expected ',' or ']' in an array but found '\"'" });
+  expect(p.calls()).toBeLessThan(60);
+});

@@ -1,0 +1,111 @@
+/**
+ * Values the loader took, or threw on, where it should have refused them naming the key:
+ * - `shard = "0/99999999999999999999"` (or any n ≥ 2^32) threw a RangeError out of the share count (an array of n
+ *   counters), not a ConfigError: a stack trace instead of exit 2 naming `shard`; n = 10^8 allocated 800 MB first.
+ * - a destination's `market = "toString"` (or "constructor", "__proto__") was taken as a market (an `in` check saw
+ *   Object.prototype), so its rule matched nothing; Deribit's `interval = "toString"` was refused as "(toString:
+ *   function toString() { [native code] })".
+ * - `publish.auth_key_file = ""` silently meant no authentication (a template whose variable was empty published
+ *   unsigned, and subscribers holding the key dropped every datagram at run time).
+ * - a destination whose rule matches no configured instrument (`symbols = []`, or a venue or market the file does not
+ *   configure with `symbols = ["*"]`) was accepted and sent only heartbeats.
+ * - `publish.retransmit.allow = []` was accepted: a server that answers no requester.
+ * - a destination's `symbols = ["BTCUSDT", "BTCUSDT"]` was accepted (a market's symbols must be listed once).
+ * - `http.bearer_token = "s3cret "` (or with a control character, or non-ASCII) was accepted, and no client could
+ *   send it: HTTP strips a header value's spaces at its ends, so every request needing the token was 401.
+ * - a ws_url or rest_url matching ws(s):// or http(s):// but no URL (`wss://host:99999/x`, `https://:443/v5`) was taken,
+ *   and failed when the venue was first asked.
+ * - an instrument_cache or [nats] file path holding a NUL was taken; every file call on it throws.
+ * - a unicast destination with receivers off this host and the default interface 127.0.0.1 was taken: a socket bound
+ *   to loopback cannot send there (EINVAL), so every datagram failed at run time.
+ */
+import { describe, expect, test } from "vitest";
+import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
+
+const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+const dest = (body: string, channel: number) => `[[publish.destinations]]\nport = ${31000 + channel}\ngroup = "239.255.9.${channel}"\nchannel = ${channel}\n${body}\n`;
+
+describe("refused, naming the key, never thrown", () => {
+  test('shard = "i/n" with n above 65536 (n = 2^32 and more threw a RangeError); n = 65536 is checked as any other', () => {
+    for (const shard of ["0/99999999999999999999", "1/4294967296", "0/65537"]) {
+      expect(configProblems(`shard = "${shard}"\n[publish]\nsource_id = 7\n${VENUE}`)).toEqual([`shard: "${shard}" is not a string "i/n" with 0 ≤ i < n ≤ 65536, e.g. "0/2"`]);
+    }
+    const problems = configProblems(`shard = "65535/65536"\n[publish]\nsource_id = 7\n${VENUE}`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^shard: "65535\/65536" is not a share holding a configured symbol: none of the 1 configured has instrument id mod 65536 = 65535 \(fewer shards/);
+  });
+
+  test.each(["toString", "constructor", "__proto__", "hasOwnProperty"])("a destination's market = %j", (market) => {
+    expect(configProblems(dest(`market = "${market}"`, 1) + dest("", 2) + VENUE)).toEqual([`publish.destinations[0].market: "${market}" is not "*" or one of spot, linear, inverse, option`]);
+  });
+
+  test("Deribit interval = \"toString\" is refused as any unknown value", () => {
+    expect(configProblems('[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL"]\ninterval = "toString"\n')).toEqual(['venues.deribit.inverse.interval: "toString" is not one of 100ms, agg2']);
+  });
+
+  test('publish.auth_key_file = "" is refused (leave the key out for an unauthenticated feed)', () => {
+    expect(configProblems(`[publish]\nauth_key_file = ""\n${VENUE}`)).toEqual(['publish.auth_key_file: "" is not a key file path (leave the key out for an unauthenticated feed)']);
+    // The readers' view of the same file (listen --config, to-nats -c) says so too.
+    expect(configProblems(`[publish]\nauth_key_file = ""\n`, { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([
+      'publish.auth_key_file: "" is not a key file path (leave the key out for an unauthenticated feed)',
+    ]);
+  });
+
+  test("a destination whose rule matches no configured instrument", () => {
+    expect(configProblems(dest("symbols = []", 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols: [] is not a non-empty list of symbols ("*" for any)']);
+    expect(configProblems(dest('venue = "okx"', 1) + dest("", 2) + VENUE)).toEqual([
+      'publish.destinations[0].venue: "okx" is not a venue this file configures (venue okx, market * matches none of its markets: bybit linear; the destination would send only heartbeats)',
+    ]);
+    expect(configProblems(dest('venue = "bybit"\nmarket = "spot"', 1) + dest("", 2) + VENUE)).toEqual([
+      'publish.destinations[0].market: "spot" is not a market this file configures (venue bybit, market spot matches none of its markets: bybit linear; the destination would send only heartbeats)',
+    ]);
+    // A file read for its [publish] alone (listen --config) has no venues to match: not checked.
+    expect(configProblems(dest('venue = "okx"', 1), { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([]);
+  });
+
+  test("a destination's symbol listed twice is refused, as a market's is", () => {
+    expect(configProblems(dest('symbols = ["BTCUSDT", "BTCUSDT"]', 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDT" is not a symbol listed once']);
+  });
+
+  test("an http.bearer_token no client can send (space at an end, a control character, non-ASCII) is refused, not printed", () => {
+    // The rule is src/config/bearer-token.ts (visible ASCII, 0x21–0x7E): each refusal names the key, never the token.
+    for (const token of ["s3cret ", "\\ts3cret", "s3c\\nret", "sécret", "s3 cr~et/+="]) {
+      const problems = configProblems(`[http]\nbearer_token = "${token}"\n${VENUE}`);
+      expect(problems, token).toHaveLength(1);
+      expect(problems[0]).toMatch(/^http\.bearer_token: /);
+      expect(problems[0]).not.toContain("s3c");
+    }
+    expect(configProblems(`[http]\nbearer_token = "s3cr~et/+="\n${VENUE}`)).toEqual([]);
+  });
+
+  test("a venue's or market's URL that no URL parser reads (a port past 65535, no host) is refused", () => {
+    const venue = (keys: string) => `[venues.bybit]\n${keys}\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`;
+    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL']);
+    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// URL']);
+    expect(configProblems(`[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nws_url = "ws://[::1"\nrest_url = "http://%zz"\n`)).toEqual([
+      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL',
+      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL',
+    ]);
+    expect(configProblems(venue('ws_url = "ws://127.0.0.1:65535/x"\nrest_url = "http://[::1]:8080"'))).toEqual([]);
+  });
+
+  test("a file path holding a NUL character (no file can have it) is refused, naming the key", () => {
+    expect(configProblems(`[venues.bybit]\ninstrument_cache = "var/a\\u0000b.json"\n${VENUE}`)).toEqual(['venues.bybit.instrument_cache: "var/a\\u0000b.json" is not a file path (the instrument cache is written there)']);
+    expect(configProblems(`[nats]\nca_file = "/etc/a\\u0000b"\n${VENUE}`)).toEqual(["nats.ca_file: (not shown) is not a file path without a NUL character"]);
+  });
+
+  test("a unicast destination sending from a loopback interface (the default) to a receiver off this host is refused", () => {
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\n${VENUE}`, local)).toEqual([
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host\'s address on its network',
+    ]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\ninterface = "10.0.0.5"\n${VENUE}`, local)).toEqual([]);
+    // A file no process here sends from (export --books), or whose interfaces are replaced (to-nats --iface): taken.
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, publishesHere: false })).toEqual([]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, destinationInterfacesUnused: true })).toEqual([]);
+  });
+
+  test("publish.retransmit.allow = [] is refused", () => {
+    expect(configProblems(`[publish.retransmit]\nallow = []\n${VENUE}`)).toEqual(['publish.retransmit.allow: [] is not at least one IPv4 CIDR block (an empty list answers no requester)']);
+  });
+});
