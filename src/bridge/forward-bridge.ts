@@ -19,7 +19,7 @@
 import dgram from "node:dgram";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
-import { DatagramAuth } from "../wire/auth.ts";
+import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import {
   DEF_MARKET_ID_OFFSET,
   DEF_SYMBOL_LENGTH_OFFSET,
@@ -66,6 +66,12 @@ export interface ForwardBridgeOptions {
   prefix: string;
   jetstream?: JetStreamOptions;
   authKey?: Uint8Array;
+  /**
+   * The SHA-256 for authKey's HMAC (as FeedSubscriberOptions.authSha256): Bun's CryptoHasher under Bun by default,
+   * createHmac when null (tests' control). Each datagram and each envelope is a new buffer, so each check and each
+   * signature still makes its view (~3 cells; createHmac ~6).
+   */
+  authSha256?: ReusableSha256 | null;
   maxDatagramBytes?: number;
   /**
    * Bytes the NATS client may hold unwritten (its buffer and its socket's) before the bridge drops datagrams instead
@@ -336,7 +342,7 @@ export class ForwardBridge {
 
   constructor(opts: ForwardBridgeOptions) {
     this.opts = opts;
-    this.auth = opts.authKey ? new DatagramAuth(opts.authKey) : undefined;
+    this.auth = opts.authKey ? new DatagramAuth(opts.authKey, sha256Option(opts.authSha256)) : undefined;
     this.reader = new PacketReader(this.auth);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;

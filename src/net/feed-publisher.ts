@@ -1,4 +1,4 @@
-// HOT PATH: no allocation (publishDelta, flush; the rest is cold). With an auth key, node:crypto allocates per datagram.
+// HOT PATH: no allocation (publishDelta, flush; the rest is cold), with an auth key too (a reused Bun.CryptoHasher).
 /**
  * Publishes books as wire v3 datagrams to multicast destinations (docs/wire-protocol.md): the publisher's session
  * (id, start, source), which book goes to which destination, encoding each event into the destinations' packers,
@@ -116,6 +116,8 @@ export class FeedPublisher {
   private flushScheduled = false;
   /** open() succeeded: the sockets are bound (closed again by stop()). */
   private opened = false;
+  /** The open() under way: a second call shares it (two would each bind, the first's sockets left open for good). */
+  private opening: Promise<void> | undefined;
   private started = false;
   private stopped = false;
   private readonly auth: DatagramAuth | undefined;
@@ -170,12 +172,29 @@ export class FeedPublisher {
   /**
    * Opens one socket per destination (interface + TTL verified) and binds the retransmission server, sending
    * nothing: the Feeder calls it before its venues' REST, so a start that cannot bind (a port held) costs no REST.
-   * On a failure nothing stays open (a later call tries again). start() opens, if this has not.
+   * On a failure nothing stays open (a later call tries again). Calls while one is under way share it. A stop()
+   * meanwhile wins: what was still being bound is closed as it comes, and this resolves with nothing open. After
+   * stop() it throws (a stopped publisher does not open again; a new one does). start() opens, if this has not.
    */
   async open(): Promise<void> {
+    if (this.stopped) throw new Error("publisher: open() after stop(): a stopped publisher does not open again; create a new one");
     if (this.opened) return;
+    this.opening ??= this.bind().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async bind(): Promise<void> {
+    // After each await: a stop() that came meanwhile closed what was open then, not what this goes on to bind.
+    // Before, those sockets (and the retransmission server's port) stayed open for good: stop() does not run twice.
+    const stoppedMeanwhile = () => {
+      if (this.stopped) this.closeSockets();
+      return this.stopped;
+    };
     try {
-      for (const ch of this.channels) await ch.open();
+      for (const ch of this.channels) {
+        await ch.open();
+        if (stoppedMeanwhile()) return;
+      }
       const retx = this.publish.retransmit;
       if (retx !== undefined) {
         const rings = new Map<number, RetransmitRing>();
@@ -191,20 +210,31 @@ export class FeedPublisher {
           log: this.log,
         });
         await this.retransmitServer.start();
+        if (stoppedMeanwhile()) return;
       }
     } catch (err) {
-      for (const ch of this.channels) ch.close();
-      this.retransmitServer?.stop();
-      this.retransmitServer = undefined;
+      this.closeSockets();
       throw err;
     }
     this.opened = true;
   }
 
-  /** Opens (open()) and starts the heartbeat and refresh timers; sends what was registered before. */
+  /** The destinations' sockets and the retransmission server, closed (each may be open or not). */
+  private closeSockets(): void {
+    for (const ch of this.channels) ch.close();
+    this.retransmitServer?.stop();
+    this.retransmitServer = undefined;
+  }
+
+  /**
+   * Opens (open()) and starts the heartbeat and refresh timers; sends what was registered before. After stop() it
+   * throws, as open() (before, it bound the sockets again and sent heartbeats for a publisher that had ended its
+   * session); a stop() while it opens leaves it not started.
+   */
   async start(): Promise<void> {
     if (this.started) return;
     await this.open();
+    if (this.started || this.stopped) return; // another start() came first, or a stop() while opening
     this.started = true;
     this.removeTurnEndHook = addTurnEndHook(this.turnEndBound);
     this.recovery.start();
@@ -302,9 +332,7 @@ export class FeedPublisher {
       for (const ch of this.channels) ch.packer.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
       this.flush();
     }
-    for (const ch of this.channels) ch.close();
-    this.retransmitServer?.stop();
-    this.retransmitServer = undefined;
+    this.closeSockets(); // an open() under way closes what it binds after this (bind)
     this.opened = false;
     this.started = false;
     this.removeTurnEndHook?.();
@@ -318,13 +346,13 @@ export class FeedPublisher {
     this.recovery.refreshAll();
   }
 
-  /** Where the retransmission server listens (after start), undefined without publish.retransmit. */
+  /** Where the retransmission server listens (from open() to stop()), undefined without publish.retransmit. */
   retransmitAddress(): { host: string; port: number } | undefined {
     const s = this.retransmitServer;
     return s === undefined ? undefined : { host: s.host, port: s.port };
   }
 
-  /** The retransmission server's counters (undefined without publish.retransmit or before start). */
+  /** The retransmission server's counters (undefined without publish.retransmit, or before open() and after stop()). */
   get retransmitCounters(): RetransmitServerCounters | undefined {
     return this.retransmitServer?.counters;
   }

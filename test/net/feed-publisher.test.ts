@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
-import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
+import type { DestinationConfig, PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { FeedSubscriber, type GapEvent, type SessionEvent } from "../../src/subscriber/index.ts";
 import { getU64 } from "../../src/core/i64.ts";
@@ -397,5 +397,80 @@ describe("FeedPublisher flush policy", () => {
     await nextTurn();
     expect(pub.counters.datagrams - sentBefore).toBe(1); // both events in one datagram, one flush
     for (const b of books) await waitFor(() => sub.book(b.instrument.instrumentId)?.venueSeq === 77, 5000, "delta received");
+  });
+});
+
+/**
+ * open() (the Feeder binds before its venues' REST), start() and stop() in any order. Before, a stop() during open()
+ * left the sockets open() went on to bind open for good (stop() does not run twice), two open() calls at once bound
+ * twice (the second failed on the retransmission port and closed the first's channels; the first's server kept its
+ * port), and open() or start() after stop() bound again (start() sent heartbeats after the END_OF_SESSION).
+ */
+describe("FeedPublisher open(), start() and stop()", () => {
+  const retx = (port: number): RetransmitConfig => ({ host: "127.0.0.1", port, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 1 << 20, totalBytesPerSec: 1 << 20 });
+  /** A UDP port on 127.0.0.1 free a moment ago. */
+  async function freeUdpPort(): Promise<number> {
+    const s = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    const port = s.port;
+    s.close();
+    return port;
+  }
+  async function udpPortFree(port: number): Promise<boolean> {
+    try {
+      (await Bun.udpSocket({ hostname: "127.0.0.1", port })).close();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  type Internals = { channels: { socket: unknown; close(): void }[]; retransmitServer?: { stop(): void } };
+  const socketsOf = (pub: FeedPublisher) => (pub as unknown as Internals).channels.map((ch) => ch.socket !== undefined);
+  /** A publisher with two destinations and a retransmission server on `port`; whatever it leaves open is closed after. */
+  function publisher(portOffset: number, port: number): FeedPublisher {
+    const pub = new FeedPublisher({ publish: publishConfig(portOffset, { retransmit: retx(port) }) });
+    cleanups.push(async () => {
+      await pub.stop();
+      const p = pub as unknown as Internals; // what a leak left open, so the next test can bind
+      for (const ch of p.channels) ch.close();
+      p.retransmitServer?.stop();
+    });
+    return pub;
+  }
+
+  it("a stop() while open() is under way: nothing stays bound, and open() resolves with nothing open", async () => {
+    const port = await freeUdpPort();
+    const pub = publisher(30, port);
+    const opening = pub.open();
+    await pub.stop();
+    await opening;
+    expect(socketsOf(pub)).toEqual([false, false]);
+    expect(pub.retransmitAddress()).toBeUndefined();
+    expect(await udpPortFree(port)).toBe(true); // old: held by the server open() bound after the stop
+  });
+
+  it("two open() calls at once bind once; stop() frees every socket", async () => {
+    const port = await freeUdpPort();
+    const pub = publisher(32, port);
+    await Promise.all([pub.open(), pub.open(), pub.start()]); // old: the second failed (EADDRINUSE), the first's server leaked
+    expect(socketsOf(pub)).toEqual([true, true]);
+    expect(pub.retransmitAddress()).toEqual({ host: "127.0.0.1", port });
+    await pub.stop();
+    expect(socketsOf(pub)).toEqual([false, false]);
+    expect(await udpPortFree(port)).toBe(true);
+  });
+
+  it("open() or start() after stop() is refused and binds nothing, stopped between open() and start() as after start()", async () => {
+    for (const started of [false, true]) {
+      const port = await freeUdpPort();
+      const pub = publisher(started ? 36 : 34, port);
+      await pub.open();
+      if (started) await pub.start();
+      await pub.stop();
+      await expect(pub.start()).rejects.toThrow("publisher: open() after stop(): a stopped publisher does not open again; create a new one");
+      await expect(pub.open()).rejects.toThrow("a stopped publisher does not open again");
+      expect(socketsOf(pub)).toEqual([false, false]);
+      expect(await udpPortFree(port)).toBe(true); // old: bound again (and start() sent heartbeats after the END_OF_SESSION)
+      expect((pub as unknown as { started: boolean }).started).toBe(false);
+    }
   });
 });

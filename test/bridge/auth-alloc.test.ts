@@ -1,0 +1,144 @@
+/**
+ * A keyed forward bridge verifies each datagram and signs each envelope with a reused Bun.CryptoHasher under Bun
+ * (wire/auth.ts runtimeSha256, as the subscriber), not createHmac: it built `new DatagramAuth(authKey)`, ~6 cells a
+ * MAC (Hmac, its digest, views). Each datagram (node:dgram) and each envelope is a new buffer, so each MAC still makes
+ * its view (~3 cells): the meter (bench/alloc-meter.ts, its control asserted) counts the keyed path's cells above the
+ * unkeyed bridge's on the same datagrams, and the same rig with `authSha256: null` (createHmac) must count more. The
+ * envelopes are the same bytes either way. No sockets: the NATS client is a stand-in.
+ */
+import { describe, expect, it } from "vitest";
+import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
+import { DatagramAuth, type ReusableSha256 } from "../../src/wire/auth.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
+const T0_US = 1_764_000_000_000_000;
+const INSTRUMENT = { instrumentId: 42, venue: "bybit", market: "linear", symbol: "X", priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" } as const;
+
+/** A NATS client that keeps nothing (a recording one's growing array would be counted as the bridge's). */
+class NullClient {
+  envelopes = 0;
+  /** Set by a test that keeps them (not while metering). */
+  kept: Uint8Array[] | undefined;
+  readonly protocol = { connected: true, outbound: { size: () => 0 } };
+  publish(_subject: string, data: Uint8Array): void {
+    this.envelopes++;
+    this.kept?.push(data);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+class NullBridge extends ForwardBridge {
+  readonly client = new NullClient();
+  protected override async connect(): Promise<unknown> {
+    return this.client;
+  }
+}
+
+/** A definition and a snapshot, then `deltas` signed datagrams of one 2-level delta each, each a buffer of its own. */
+function signedStream(deltas: number): Uint8Array[] {
+  const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: new DatagramAuth(KEY) });
+  const bids = [1000, 999, 998];
+  const asks = [1001, 1002, 1003];
+  const qty = [5, 5, 5, 5, 5, 5];
+  const view = {
+    instrument: INSTRUMENT,
+    state: BookState.LIVE,
+    reason: StatusReason.SNAPSHOT_APPLIED,
+    instrSeq: 1,
+    venueSeq: 1,
+    tsExchangeUs: T0_US,
+    tsEventUs: T0_US,
+    tsRecvUs: T0_US,
+    bidCount: 3,
+    askCount: 3,
+    bidPriceAt: (i: number) => bids[i]!,
+    bidQtyAt: (i: number) => qty[i]!,
+    askPriceAt: (i: number) => asks[i]!,
+    askQtyAt: (i: number) => qty[3 + i]!,
+  };
+  const out: Uint8Array[] = [];
+  const flush = () => {
+    p.seal(T0_US);
+    for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
+    p.clear();
+  };
+  packInstrumentDefinition(p, new EncodedDefinition(INSTRUMENT), false);
+  packBookSnapshot(p, view, 0, false);
+  flush();
+  const cs = new ChangeSet();
+  for (let e = 0; e < deltas; e++) {
+    qty[0] = 1 + (e % 50);
+    qty[3] = 2 + (e % 40);
+    cs.clear();
+    cs.addBid(bids[0]!, qty[0]);
+    cs.addAsk(asks[0]!, qty[3]);
+    view.instrSeq++;
+    packBookDelta(p, view, cs);
+    flush();
+  }
+  return out;
+}
+
+const WARM = 1_000;
+const METERED = 2_000;
+const datagrams = signedStream(WARM + METERED);
+
+/** Forwards the definition, snapshot and WARM deltas, then meters the next METERED (one envelope each). */
+async function meterForward(keyed: boolean, authSha256?: ReusableSha256 | null) {
+  const bridge = new NullBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger, ...(keyed ? { authKey: KEY, authSha256 } : {}) });
+  await bridge.start();
+  try {
+    for (let i = 0; i <= WARM; i++) bridge.onDatagram(datagrams[i]!);
+    const perDatagram = measureAllocation(WARM + 1, WARM + 1 + METERED, (i) => bridge.onDatagram(datagrams[i]!));
+    return { counters: { ...bridge.counters }, envelopes: bridge.client.envelopes, perDatagram };
+  } finally {
+    await bridge.stop();
+  }
+}
+
+describe("a keyed forward bridge's HMAC", () => {
+  it("under Bun it verifies and signs with the reused hasher: its cells above the unkeyed path are the views, createHmac's more", async () => {
+    expect(allocationControl(6_000).cellsPerStep).toBeGreaterThan(0.9);
+    const unkeyed = await meterForward(false);
+    const hasher = await meterForward(true);
+    const plain = await meterForward(true, null); // the control: createHmac, as before
+    for (const run of [unkeyed, hasher, plain]) {
+      expect(run.counters.rejected).toEqual({});
+      expect(run.envelopes).toBe(2 + WARM + METERED); // definition, snapshot, one per delta
+      expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+    }
+    const extraHasher = hasher.perDatagram.cellsPerStep - unkeyed.perDatagram.cellsPerStep;
+    const extraPlain = plain.perDatagram.cellsPerStep - unkeyed.perDatagram.cellsPerStep;
+    const seen = `unkeyed: ${unkeyed.perDatagram.types}; hasher: ${hasher.perDatagram.types}; createHmac: ${plain.perDatagram.types}`;
+    // Measured (Bun 1.4.5): 5 cells a datagram over the unkeyed path (per MAC, verify and sign, the new buffer's views:
+    // an ExactViews, its array, the message view); createHmac's 10 (an Hmac and its digest's views per MAC), as before.
+    expect(extraHasher, seen).toBeLessThan(5.5);
+    expect(extraPlain - extraHasher, seen).toBeGreaterThan(4);
+  });
+
+  it("the envelopes are the bytes createHmac signs: each one's trailer recomputed by createHmac is unchanged", async () => {
+    const bridge = new NullBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger, authKey: KEY });
+    await bridge.start();
+    const hmac = new DatagramAuth(KEY); // node:crypto createHmac
+    const kept: Uint8Array[] = (bridge.client.kept = []);
+    try {
+      for (let i = 0; i < 50; i++) bridge.onDatagram(datagrams[i]!);
+      expect(kept.length).toBe(51); // definition, snapshot, one per delta
+      for (const env of kept) {
+        const again = env.slice();
+        again.fill(0, again.length - 16); // the trailer, recomputed over the same bytes before it
+        hmac.sign(again, again.length);
+        expect(again).toEqual(env);
+      }
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
