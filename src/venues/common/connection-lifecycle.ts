@@ -659,14 +659,16 @@ export class ConnectionLifecycle {
       conn.generation = ++conn.genSeq;
     } else if (url === SOCKET_OLD_FRAME_URL) {
       conn.replayNextFromOld = conn.retiringGeneration >= 0;
-    } else if (url === SOCKET_RETIRED_URL) {
+    } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
       conn.retiringGeneration = -1;
+      this.hooks.overlapOver?.(conn, "replacement");
     } else if (url === SOCKET_BACK_URL && conn.retiringGeneration >= 0) {
       // planned-reconnect.ts goBack: the old socket under a new generation, still the socket of record of its books.
       const oldGen = conn.retiringGeneration;
       conn.retiringGeneration = -1;
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
+      this.hooks.overlapOver?.(conn, "old");
     }
     return true;
   }
