@@ -17,7 +17,7 @@
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
  *                 URL), "ws:close" (frame = why) or a socket event ("ws:sockets", "ws:swap", "ws:old", "ws:retired",
- *                 "ws:back": a planned reconnect's sockets, frame = ""), which replay hands to the adapter
+ *                 "ws:back", "ws:state": a planned reconnect's sockets, frame = ""), which replay hands to the adapter
  *                 (VenueAdapter.ingestConnectionEvent)
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash

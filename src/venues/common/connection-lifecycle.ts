@@ -18,7 +18,7 @@ import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, 
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
@@ -494,6 +494,7 @@ export class ConnectionLifecycle {
       // Stamped on the frames' clock (core/clock.ts), not this.now (a test's clock jumps): a capture's records stay in time order.
       this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, nowUs());
       this.eventTap?.(conn.market, conn.name, SOCKETS_RECORDED_URL, "", nowUs()); // its planned reconnects are recorded too
+      conn.socketsDeclaredMs = conn.openedMs;
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
@@ -640,7 +641,8 @@ export class ConnectionLifecycle {
   /**
    * Replay: a recorded socket event of connection `name` (venue.ts SOCKETS_RECORDED_URL …): its generation,
    * retiringGeneration and the next frame's socket follow the live run's, as connect() and planned-reconnect.ts set
-   * them. Before the connection's SOCKETS_RECORDED_URL nothing is known of its sockets and the others change nothing.
+   * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL) nothing is known of
+   * its sockets and the others change nothing.
    * False when no connection has that name.
    */
   replaySocketEvent(name: string, url: string): boolean {
@@ -653,7 +655,16 @@ export class ConnectionLifecycle {
       conn.replayNextFromOld = false;
       return true;
     }
-    if (!conn.socketsRecorded) return true;
+    if (!conn.socketsRecorded) {
+      // A replay begun after the connection's SOCKETS_RECORDED_URL: one socket now. Its generation stays: the books'
+      // sockets of record (soloGen, seqSocket) are the one the frames so far came on.
+      if (url === SOCKETS_STATE_URL) {
+        conn.socketsRecorded = true;
+        conn.retiringGeneration = -1;
+        conn.replayNextFromOld = false;
+      }
+      return true;
+    }
     if (url === SOCKET_SWAP_URL) {
       conn.retiringGeneration = conn.generation;
       conn.generation = ++conn.genSeq;
@@ -724,6 +735,12 @@ export class ConnectionLifecycle {
       }
       if (!conn.open || !conn.ws) continue;
       this.hooks.housekeeping?.(conn, now);
+      // Recording: said again now and then while one socket, for a replay that begins in a later file (venue.ts).
+      const sinceDeclaredMs = now - conn.socketsDeclaredMs;
+      if (this.eventTap && conn.retiringGeneration < 0 && (sinceDeclaredMs >= SOCKETS_STATE_EVERY_MS || sinceDeclaredMs < 0)) {
+        conn.socketsDeclaredMs = now;
+        this.eventTap(conn.market, conn.name, SOCKETS_STATE_URL, "", nowUs());
+      }
       if (now - conn.openedMs < this.ageDeadlineMs && this.ageBreakWaiting.size + this.ageRetryAfterWait.size > 0) {
         this.ageBreakWaiting.delete(conn); // replaced meanwhile
         this.ageRetryAfterWait.delete(conn);

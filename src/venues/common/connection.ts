@@ -138,6 +138,8 @@ export abstract class VenueConnection {
    * capture that does not say (recorded before 2026-12-06, or a file begun after the connection opened).
    */
   socketsRecorded = false;
+  /** Live, recording: when the capture was last told the sockets are recorded (SOCKETS_RECORDED_URL or SOCKETS_STATE_URL). */
+  socketsDeclaredMs = 0;
   /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
   replayNextFromOld = false;
   /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
