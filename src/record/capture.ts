@@ -16,7 +16,9 @@
  *                 or with a sixth element, url: string, for a REST response a book depends on (frame = its body;
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
- *                 URL) or "ws:close" (frame = why), which replay hands to the adapter (VenueAdapter.ingestConnectionEvent)
+ *                 URL), "ws:close" (frame = why) or a socket event ("ws:sockets", "ws:swap", "ws:old", "ws:retired",
+ *                 "ws:back", "ws:state": a planned reconnect's sockets, frame = ""), which replay hands to the adapter
+ *                 (VenueAdapter.ingestConnectionEvent)
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
@@ -86,7 +88,7 @@ export interface CaptureRecord {
   market: string;
   connection: string;
   frame: string | Uint8Array;
-  /** Set for a REST response (frame = the body): the URL it answered; or a connection event's "ws:open" / "ws:close". */
+  /** Set for a REST response (frame = the body): the URL it answered; or a connection event's "ws:open", "ws:close", "ws:swap", … */
   url?: string;
 }
 

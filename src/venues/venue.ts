@@ -85,9 +85,31 @@ export type RawRestTap = (market: MarketName, connection: string, url: string, b
 export const CONNECTION_OPENED_URL = "ws:open";
 export const CONNECTION_CLOSED_URL = "ws:close";
 
-/** True for a recorded connection event (CONNECTION_OPENED_URL, CONNECTION_CLOSED_URL) rather than a REST answer. */
+/**
+ * The connection's sockets, recorded since 2026-12-06 so replay can tell them apart as the live run did (body ""):
+ * SOCKETS right after every CONNECTION_OPENED_URL (from here on this connection's planned reconnects are recorded; a
+ * capture without it, or a file begun after it until SOCKETS_STATE_URL, leaves replay to its older heuristics), SWAP when a planned
+ * reconnect's replacement became the connection's socket (the old one still delivers: the overlap), OLD before each
+ * frame the old socket delivered during the overlap, RETIRED when the old socket closed (the replacement carries on),
+ * BACK when the replacement failed and the old socket is the connection's again. An unplanned close is
+ * CONNECTION_CLOSED_URL. Readers before them count them as skipped REST answers.
+ */
+export const SOCKETS_RECORDED_URL = "ws:sockets";
+/**
+ * Said again every SOCKETS_STATE_EVERY_MS while the connection has one socket: a replay begun in a later capture file
+ * (the run's first one rotated away or not given) learns from it that the sockets are recorded, and that there is
+ * one now. Once known, replay ignores it.
+ */
+export const SOCKETS_STATE_URL = "ws:state";
+export const SOCKETS_STATE_EVERY_MS = 60_000;
+export const SOCKET_SWAP_URL = "ws:swap";
+export const SOCKET_OLD_FRAME_URL = "ws:old";
+export const SOCKET_RETIRED_URL = "ws:retired";
+export const SOCKET_BACK_URL = "ws:back";
+
+/** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {
-  return url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL;
+  return url.startsWith("ws:");
 }
 
 /**
@@ -204,10 +226,11 @@ export interface VenueAdapter {
   /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */
   ingestRest?(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean;
   /**
-   * Replay: a recorded connection event (url CONNECTION_OPENED_URL or CONNECTION_CLOSED_URL). A close does what the
-   * live unplanned disconnect did to that connection's books (RESYNCING / DISCONNECTED, then the normal resync on
-   * the next frames); an open changes nothing. False when no connection of that name exists. Optional: a venue
-   * without it ignores the events.
+   * Replay: a recorded connection event (url CONNECTION_OPENED_URL, CONNECTION_CLOSED_URL or a socket event,
+   * SOCKETS_RECORDED_URL …). A close does what the live unplanned disconnect did to that connection's books
+   * (RESYNCING / DISCONNECTED, then the normal resync on the next frames); an open changes nothing; the socket events
+   * let a venue that uses them (OKX) tell the connection's sockets apart as live did. False when no connection of
+   * that name exists. Optional: a venue without it ignores the events.
    */
   ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;
   /**

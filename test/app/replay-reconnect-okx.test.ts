@@ -14,6 +14,7 @@ import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { BookState } from "../../src/core/types.ts";
 import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { waitFor } from "../e2e/harness.ts";
+import { startWsProxy } from "../venues/ws-proxy.ts";
 import { expectReplayAsLive, reconnectConfig, runReplayReconnect } from "./replay-reconnect-run.ts";
 
 const SYMBOLS = ["BTC-USDT", "ETH-USDT"];
@@ -132,5 +133,60 @@ describe("OKX record → replay: a connection dropped while a book bridges (no i
     expect(whenAnswered).toEqual({ open: 0, btcState: BookState.RESYNCING });
     expectReplayAsLive(run, 1, [0, 1]);
     expect(run.restAnswers).toBe(4);
+  });
+});
+
+describe("OKX record → replay: an older snapshot on the book's one socket after a planned reconnect", { timeout: 90_000 }, () => {
+  test("replay takes the replacement's older snapshot as a repeat and the one-socket one as a reset, as live did", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: SYMBOLS }], seed: 53 });
+    const proxy = startWsProxy(new URL(sim.wsUrl).origin);
+    const wsUrl = proxy.origin + new URL(sim.wsUrl).pathname;
+    const frame = (action: string, prev: number, seq: number, bid: string, ask: string) =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[[${ask},"0","1"]],"bids":[[${bid},"0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    const run = await runReplayReconnect({
+      venue: "okx",
+      ids: SYMBOLS.map((s) => instrumentIdOf("okx", "spot", s)),
+      disconnects: 0,
+      destSeed: 131,
+      sim: { wsUrl, restUrl: sim.restUrl, step: (n) => sim.step(n), disconnect: () => sim.inject("disconnect"), seqOf: (s) => sim.book(s, DEPTH).seqId, stop: async () => (proxy.stop(), await sim.stop()) },
+      config: reconnectConfig("okx", { spot: { depth: DEPTH, symbols: SYMBOLS } }),
+      drive: async ({ stats, caughtUp, live }) => {
+        // The replacement's subscribe gets the snapshot as of now, then the messages since: it starts behind the book.
+        sim.inject("stale_snapshot", "BTC-USDT");
+        sim.step(4);
+        await waitFor(caughtUp, "books past the stale snapshot", 15_000);
+        // The replacement's frames (its ack, its snapshot) held: the old socket delivers meanwhile, in the overlap.
+        proxy.byIndex.set(1, { holdDown: true });
+        sim.inject("notice");
+        await waitFor(() => proxy.links[1]?.heldDown?.length !== undefined && proxy.links[1].heldDown.length > 0, "the replacement subscribed (swapped in)", 15_000);
+        const overlapFrom = sim.book("BTC-USDT", DEPTH).seqId;
+        sim.step(2);
+        await waitFor(() => caughtUp() && sim.book("BTC-USDT", DEPTH).seqId > overlapFrom, "the old socket's messages in the overlap taken", 15_000);
+        proxy.releaseDown(proxy.links[1]!);
+        await waitFor(() => stats().plannedReconnects === 1 && stats().olderSnapshots! >= 1, "replaced, the stale snapshot ignored", 15_000, () => sim.step(1));
+        await waitFor(() => proxy.links.length === 2 && proxy.links[0]!.closed, "the old socket closed", 15_000, () => sim.step(1));
+        // A message the book takes from the replacement alone: from here it is the book's one socket (live's rule).
+        const alone = sim.book("BTC-USDT", DEPTH).seqId;
+        sim.step(2);
+        await waitFor(() => caughtUp() && sim.book("BTC-USDT", DEPTH).seqId > alone, "books caught up on the replacement alone", 15_000);
+        // The venue starts BTC-USDT over below the book's seqId, with other levels, on the book's one socket.
+        const last = sim.book("BTC-USDT", DEPTH).seqId;
+        const link = proxy.links[1]!;
+        link.client.send(frame("snapshot", -1, last - 3, `"69990","1.5"`, `"70001.5","2"`));
+        link.client.send(frame("update", last - 3, last - 2, `"69991","1"`, `"70001.5","1"`));
+        link.client.send(frame("update", last - 2, last - 1, `"69989","4"`, `"70003","3"`));
+        const btc = instrumentIdOf("okx", "spot", "BTC-USDT");
+        await waitFor(() => stats().maintenanceResets === 1 && live.books().find((b) => b.instrument.instrumentId === btc)!.venueSeq === last - 1, "the reset and its two updates applied", 15_000);
+        // The simulator's next message chains on neither: a gap, and BTC-USDT resyncs.
+        await waitFor(caughtUp, "books caught up after the resync", 15_000, () => sim.step(1));
+      },
+    });
+    expectReplayAsLive(run, 0, 0);
+    // One socket opened, one swap, the old socket's frames of the overlap each marked, its close.
+    expect(run.eventsRecorded).toMatchObject({ "ws:open": 1, "ws:sockets": 1, "ws:swap": 1, "ws:retired": 1 });
+    expect(run.eventsRecorded["ws:old"]).toBeGreaterThan(0);
+    const btc = instrumentIdOf("okx", "spot", "BTC-USDT");
+    expect(run.live.statuses.get(btc)).toContain("resyncing/sequence_gap");
+    expect([...run.live.books.keys()].some((k) => k.startsWith(`${btc}@`))).toBe(true);
   });
 });

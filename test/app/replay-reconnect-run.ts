@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../src/core/types.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL } from "../../src/venues/venue.ts";
+import { CONNECTION_CLOSED_URL, isConnectionEventUrl } from "../../src/venues/venue.ts";
 import { levelsOfView, tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 
 export interface ReconnectSim {
@@ -32,7 +32,9 @@ export interface ReconnectRun {
   live: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
   replay: { statuses: Map<number, string[]>; books: Map<string, string>; finalBooks: { id: number; state: number; u: number; levels: string }[] };
   closesRecorded: number;
-  /** REST answers in the capture (not the ws:open / ws:close records). */
+  /** The capture's connection events by pseudo-URL (ws:open, ws:close, ws:sockets, ws:swap, …). */
+  eventsRecorded: Record<string, number>;
+  /** REST answers in the capture (not the connection events: ws:open, ws:close, the socket events). */
   restAnswers: number;
   result: Awaited<ReturnType<typeof replayCaptures>>;
 }
@@ -124,7 +126,9 @@ export async function runReplayReconnect(opts: {
   const files = readdirSync(join(dir, "cap")).map((f) => join(dir, "cap", f)).sort();
   const records = files.flatMap((f) => readCapture(f).records);
   const closesRecorded = records.filter((r) => r.url === CONNECTION_CLOSED_URL).length;
-  const restAnswers = records.filter((r) => r.url !== undefined && r.url !== CONNECTION_CLOSED_URL && r.url !== CONNECTION_OPENED_URL).length;
+  const restAnswers = records.filter((r) => r.url !== undefined && !isConnectionEventUrl(r.url)).length;
+  const eventsRecorded: Record<string, number> = {};
+  for (const r of records) if (r.url !== undefined && isConnectionEventUrl(r.url)) eventsRecorded[r.url] = (eventsRecorded[r.url] ?? 0) + 1;
 
   const replayDest = uniqueDestination(opts.destSeed + 1);
   const sub = new FeedSubscriber({ groups: [{ ...replayDest, iface: "127.0.0.1" }] });
@@ -138,7 +142,7 @@ export async function runReplayReconnect(opts: {
   const sent = feeder.publisher.counters.datagrams;
   await waitFor(() => sub.counters.datagrams >= sent, "every replayed datagram received");
   await sub.stop();
-  return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, restAnswers, result };
+  return { ids, live: { ...liveSeen, finalBooks: liveBooks }, replay: { ...seen, finalBooks: books }, closesRecorded, eventsRecorded, restAnswers, result };
 }
 
 /** The config of both runs: one venue, its section (`ws_url`, `rest_url`, `instrument_cache` added), one destination. */

@@ -18,7 +18,7 @@ import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, 
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
@@ -225,6 +225,7 @@ export class ConnectionLifecycle {
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
+      socketEvent: (conn, url) => this.eventTap?.(conn.market, conn.name, url, "", nowUs()),
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
@@ -492,6 +493,8 @@ export class ConnectionLifecycle {
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
       // Stamped on the frames' clock (core/clock.ts), not this.now (a test's clock jumps): a capture's records stay in time order.
       this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, nowUs());
+      this.eventTap?.(conn.market, conn.name, SOCKETS_RECORDED_URL, "", nowUs()); // its planned reconnects are recorded too
+      conn.socketsDeclaredMs = conn.openedMs;
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
@@ -622,9 +625,61 @@ export class ConnectionLifecycle {
   replayDisconnected(name: string): boolean {
     const conn = this.conns.find((c) => c.name === name);
     if (!conn) return false;
+    if (conn.socketsRecorded) {
+      // As onDisconnected: the socket is gone (a new generation), and any overlap with it.
+      conn.generation = ++conn.genSeq;
+      conn.retiringGeneration = -1;
+      conn.replayNextFromOld = false;
+    }
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       this.invalidateDisconnected(t);
+    }
+    return true;
+  }
+
+  /**
+   * Replay: a recorded socket event of connection `name` (venue.ts SOCKETS_RECORDED_URL …): its generation,
+   * retiringGeneration and the next frame's socket follow the live run's, as connect() and planned-reconnect.ts set
+   * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL) nothing is known of
+   * its sockets and the others change nothing.
+   * False when no connection has that name.
+   */
+  replaySocketEvent(name: string, url: string): boolean {
+    const conn = this.conns.find((c) => c.name === name);
+    if (!conn) return false;
+    if (url === SOCKETS_RECORDED_URL) {
+      conn.socketsRecorded = true;
+      conn.generation = ++conn.genSeq;
+      conn.retiringGeneration = -1;
+      conn.replayNextFromOld = false;
+      return true;
+    }
+    if (!conn.socketsRecorded) {
+      // A replay begun after the connection's SOCKETS_RECORDED_URL: one socket now. Its generation stays: the books'
+      // sockets of record (soloGen, seqSocket) are the one the frames so far came on.
+      if (url === SOCKETS_STATE_URL) {
+        conn.socketsRecorded = true;
+        conn.retiringGeneration = -1;
+        conn.replayNextFromOld = false;
+      }
+      return true;
+    }
+    if (url === SOCKET_SWAP_URL) {
+      conn.retiringGeneration = conn.generation;
+      conn.generation = ++conn.genSeq;
+    } else if (url === SOCKET_OLD_FRAME_URL) {
+      conn.replayNextFromOld = conn.retiringGeneration >= 0;
+    } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
+      conn.retiringGeneration = -1;
+      this.hooks.overlapOver?.(conn, "replacement");
+    } else if (url === SOCKET_BACK_URL && conn.retiringGeneration >= 0) {
+      // planned-reconnect.ts goBack: the old socket under a new generation, still the socket of record of its books.
+      const oldGen = conn.retiringGeneration;
+      conn.retiringGeneration = -1;
+      conn.generation = ++conn.genSeq;
+      for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
+      this.hooks.overlapOver?.(conn, "old");
     }
     return true;
   }
@@ -680,6 +735,12 @@ export class ConnectionLifecycle {
       }
       if (!conn.open || !conn.ws) continue;
       this.hooks.housekeeping?.(conn, now);
+      // Recording: said again now and then while one socket, for a replay that begins in a later file (venue.ts).
+      const sinceDeclaredMs = now - conn.socketsDeclaredMs;
+      if (this.eventTap && conn.retiringGeneration < 0 && (sinceDeclaredMs >= SOCKETS_STATE_EVERY_MS || sinceDeclaredMs < 0)) {
+        conn.socketsDeclaredMs = now;
+        this.eventTap(conn.market, conn.name, SOCKETS_STATE_URL, "", nowUs());
+      }
       if (now - conn.openedMs < this.ageDeadlineMs && this.ageBreakWaiting.size + this.ageRetryAfterWait.size > 0) {
         this.ageBreakWaiting.delete(conn); // replaced meanwhile
         this.ageRetryAfterWait.delete(conn);

@@ -132,6 +132,16 @@ export abstract class VenueConnection {
   retiringLastFrameMs = 0;
   /** True while a frame of the retiring socket is handled: its acks answer no request of ours, its notices are stale. */
   fromRetiring = false;
+  /**
+   * Replay: the capture records this connection's sockets (a SOCKETS_RECORDED_URL event was read), so generation,
+   * retiringGeneration and fromRetiring follow the live run's (ConnectionLifecycle.replaySocketEvent); false: a
+   * capture that does not say (recorded before 2026-12-06, or a file begun after the connection opened).
+   */
+  socketsRecorded = false;
+  /** Live, recording: when the capture was last told the sockets are recorded (SOCKETS_RECORDED_URL or SOCKETS_STATE_URL). */
+  socketsDeclaredMs = 0;
+  /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
+  replayNextFromOld = false;
   /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
   plannedWhy = "";
   plannedRetryAtMs = 0;

@@ -30,6 +30,7 @@ import type { Logger } from "../../core/log.ts";
 import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
+import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
@@ -81,6 +82,8 @@ export interface PlannedHost {
    * connection is recycled or stopped: its books are invalidated or no longer matter).
    */
   overlapOver?(conn: VenueConnection, carrier: OverlapCarrier): void;
+  /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL. */
+  socketEvent?(conn: VenueConnection, url: string): void;
 }
 
 /** Which socket carries the streams once a planned reconnect's overlap is over (PlannedHost.overlapOver). */
@@ -218,6 +221,7 @@ export class PlannedReconnects {
   private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
+    this.h.socketEvent?.(conn, SOCKET_RETIRED_URL);
     clearOverlap(conn);
     // Over, as when we close the old socket: the retry steps start over (if the replacement fails now, the ordinary reconnect).
     planOver(conn);
@@ -244,6 +248,8 @@ export class PlannedReconnects {
     conn.retiringGeneration = -1;
     clearOverlap(conn);
     if (!ws) return;
+    // An ordinary disconnect ("none") is recorded as the connection's close, which ends the overlap too.
+    if (carrier === "replacement") this.h.socketEvent?.(conn, SOCKET_RETIRED_URL);
     this.h.overlapOver?.(conn, carrier);
     try {
       ws.close(1000, why);
@@ -283,6 +289,7 @@ export class PlannedReconnects {
     // has yet to deliver a message its books took, so the venue still knows the replacement's frames may have led
     // (OKX: what the old socket then delivers of the book's run is a repeat, not a break).
     conn.generation = ++conn.genSeq;
+    h.socketEvent?.(conn, SOCKET_BACK_URL);
     h.bind(conn, old, conn.generation);
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
@@ -355,6 +362,7 @@ export class PlannedReconnects {
     this.markRetiringFrames(conn, old);
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;
+    h.socketEvent?.(conn, SOCKET_SWAP_URL);
     conn.openedMs = h.now();
     conn.lastPingMs = conn.openedMs;
     conn.pongDeadlineMs = 0;
@@ -381,8 +389,12 @@ export class PlannedReconnects {
   /** The old socket's frames are marked while handled (conn.fromRetiring): its acks and notices are not the replacement's. */
   private markRetiringFrames(conn: VenueConnection, old: WebSocket): void {
     const own = old.onmessage; // the venue's handler; bound afresh if the old socket is gone back to
+    const h = this.h;
     old.onmessage = function (this: WebSocket, ev: MessageEvent) {
       conn.retiringMessages++;
+      // Recorded before the frame (the venue's tap records it as it is handled); not once the old socket is given up
+      // (its handler then drops the frame unrecorded).
+      if (conn.retiringWs === old) h.socketEvent?.(conn, SOCKET_OLD_FRAME_URL);
       conn.fromRetiring = true;
       try {
         own?.call(this, ev);

@@ -7,8 +7,8 @@
  * nothing when it answers a subscribe of ours (a make-before-break's second socket) and otherwise means the venue
  * reset the book (resynced). A change repeating the last id is a duplicate (ignored, counted); an older one is too
  * from a make-before-break's other socket (no sign of the channel being alive), and a venue reset (resynced) from
- * the socket that delivered the book's id (replay, which cannot tell sockets apart: one chaining from no trailing
- * stream seen, trailSeq). Grouped channels
+ * the socket that delivered the book's id (replay of a capture that does not record the sockets, which cannot tell
+ * them apart: one chaining from no trailing stream seen, trailSeq; one that records them is judged as live). Grouped channels
  * (`book.X.none.N.100ms`) are whole books applied as replace (one older than a live book is taken as an older
  * snapshot is). Changes before the first snapshot are ignored and
  * counted. Connecting, keepalive (answering `test_request`), deadlines, requests, acks, pacing and resync
@@ -19,7 +19,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
@@ -251,14 +251,30 @@ export class DeribitAdapter implements VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
-    conn.onFrameAt(frame, tsRecvUs);
+    if (!conn.replayNextFromOld) {
+      conn.onFrameAt(frame, tsRecvUs);
+      return true;
+    }
+    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
+    conn.replayNextFromOld = false;
+    conn.fromRetiring = true;
+    try {
+      conn.onFrameAt(frame, tsRecvUs);
+    } finally {
+      conn.fromRetiring = false;
+    }
     return true;
   }
 
-  /** Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did. */
+  /**
+   * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; its
+   * socket events (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
+   * older snapshot or change is judged as live judged it (socketsKnown).
+   */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (!this.conns.some((c) => c.name === connection)) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    else if (url !== CONNECTION_OPENED_URL) this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 
@@ -373,14 +389,14 @@ export class DeribitAdapter implements VenueAdapter {
         // This socket has reached the book's change_id too: a lower one on it from now on is a reset (a quiet book's
         // replacement may only ever repeat the old socket's before that one closes).
         t.seqSocket = socket;
-        if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
+        if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
         else this.repeatedSnapshots++;
         return;
       }
       t.lastMsgMs = now;
       // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
-      if (!update.replace || t.conn.retiringWs === null) this.snapshotDue[index] = 0;
+      if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       if (this.books.replaying) this.trailSeq[index] = t.book === BookState.LIVE && !update.replace ? t.lastSeq : -1;
@@ -417,13 +433,13 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean, socket: number): void {
     const asked = this.snapshotDue[t.index] === 1;
-    // Replay cannot tell a recorded overlap's two sockets apart (a capture names the connection only).
-    const sameSocket = !this.books.replaying && socket === t.seqSocket;
+    // Replay of a capture that does not record the sockets cannot tell an overlap's two sockets apart.
+    const sameSocket = this.socketsKnown(t.conn) && socket === t.seqSocket;
     if (grouped) {
       // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
       // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
       // of its books taken or equal clears the mark); not the socket's that delivered the book's (it went back).
-      if ((asked || t.conn.retiringWs !== null) && !sameSocket) {
+      if ((asked || t.conn.retiringGeneration >= 0) && !sameSocket) {
         this.duplicates++;
         return;
       }
@@ -463,9 +479,10 @@ export class DeribitAdapter implements VenueAdapter {
    * replacement's). Anything newer is a break of the chain. Cold.
    */
   private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
-    if (cid < t.lastSeq && (this.books.replaying ? !this.trails(t, cid, prev) : socket === t.seqSocket)) {
+    const known = this.socketsKnown(t.conn);
+    if (cid < t.lastSeq && (known ? socket === t.seqSocket : !this.trails(t, cid, prev))) {
       this.venueResets++;
-      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${this.books.replaying ? "chaining from no stream seen" : "on the socket that delivered it"} (venue reset)`);
+      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
@@ -477,6 +494,15 @@ export class DeribitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * Whether the connection's sockets are known as live knows them: always live; in replay once the capture said it
+   * records them (`ws:sockets`, ConnectionLifecycle.replaySocketEvent). Otherwise replay keeps its heuristics
+   * (trailSeq; the recorded subscribe answers alone mark an asked-for snapshot).
+   */
+  private socketsKnown(conn: VenueConnection): boolean {
+    return !this.books.replaying || conn.socketsRecorded;
   }
 
   /** Replay: a change below the book continuing the trailing stream (trailSeq), which it moves on. Cold. */

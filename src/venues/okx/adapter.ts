@@ -19,7 +19,7 @@ import type { BookView } from "../../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -230,7 +230,18 @@ export class OkxAdapter implements VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
-    conn.onFrameAt(frame, tsRecvUs);
+    if (!conn.replayNextFromOld) {
+      conn.onFrameAt(frame, tsRecvUs);
+      return true;
+    }
+    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
+    conn.replayNextFromOld = false;
+    conn.fromRetiring = true;
+    try {
+      conn.onFrameAt(frame, tsRecvUs);
+    } finally {
+      conn.fromRetiring = false;
+    }
     return true;
   }
 
@@ -240,10 +251,15 @@ export class OkxAdapter implements VenueAdapter {
     return this.bridge.ingest(conn, url, body, tsRecvUs);
   }
 
-  /** Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did. */
+  /**
+   * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; its
+   * socket events (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
+   * older snapshot is judged as live judged it (onBook: `socketsKnown`).
+   */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (!this.conns.some((c) => c.name === connection)) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    else if (url !== CONNECTION_OPENED_URL) this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 
@@ -299,11 +315,12 @@ export class OkxAdapter implements VenueAdapter {
       const now = this.now();
       t.lastMsgMs = now;
       let continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
-      // Live, one socket, the one the book's messages came from: no stream can lag behind it, so a snapshot older
-      // than the book is the venue's book starting over (a reset), as Bybit's older snapshot on its socket of record.
-      // Ignored as a replacement's, it left the book LIVE at levels the venue had replaced.
-      const oneStream = !this.books.replaying && t.conn.retiringWs === null && this.soloGen[index] === t.conn.generation;
-      if (t.conn.retiringWs === null) this.soloGen[index] = t.conn.generation;
+      // One socket, the one the book's messages came from (live, or a replay whose capture records the sockets): no
+      // stream can lag behind it, so a snapshot older than the book is the venue's book starting over (a reset), as
+      // Bybit's older snapshot on its socket of record. Ignored as a replacement's, it left the book LIVE at levels
+      // the venue had replaced (and so did replay, which took every older snapshot for a replacement's).
+      const oneStream = this.socketsKnown(t.conn) && t.conn.retiringGeneration < 0 && this.soloGen[index] === t.conn.generation;
+      if (t.conn.retiringGeneration < 0) this.soloGen[index] = t.conn.generation;
       if (continues && sc.seqId < t.lastSeq && oneStream) {
         this.c.maintenanceResets++;
         continues = false;
@@ -359,7 +376,7 @@ export class OkxAdapter implements VenueAdapter {
     if (prev === last || (this.bridgeOpen[index] && prev < last && seq > last)) {
       if (seq === prev) {
         if (update.bidCount === 0 && update.askCount === 0) {
-          if (t.conn.retiringWs === null) this.soloGen[index] = t.conn.generation;
+          if (t.conn.retiringGeneration < 0) this.soloGen[index] = t.conn.generation;
           t.lastMsgMs = this.now(); // the ~60 s keepalive: liveness, nothing to apply
           this.c.keepalives++;
           return;
@@ -367,7 +384,7 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq);
         return;
       }
-      if (this.lagOpen[index] === 1 && !this.lag.applied(index, !this.books.replaying && t.conn.retiringWs === null, seq < prev, prev, seq)) {
+      if (this.lagOpen[index] === 1 && !this.lag.applied(index, this.socketsKnown(t.conn) && t.conn.retiringGeneration < 0, seq < prev, prev, seq)) {
         this.onSequenceBreak(t, prev, seq); // chains on the lagging stream's pre-reset seqIds too: cannot be placed
         return;
       }
@@ -376,7 +393,7 @@ export class OkxAdapter implements VenueAdapter {
         this.runStartSeq[index] = seq;
       }
       const conn = t.conn;
-      if (conn.retiringWs === null) this.soloGen[index] = conn.generation;
+      if (conn.retiringGeneration < 0) this.soloGen[index] = conn.generation;
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
       this.lastPrevSeq[index] = prev;
@@ -392,9 +409,9 @@ export class OkxAdapter implements VenueAdapter {
       this.c.duplicates++;
       return;
     }
-    // Provably one the book has (lagging-stream.ts). `overlap`: live, a planned reconnect's second socket open, or
-    // its replacement (the old socket closed) yet to deliver a message the book took.
-    const overlap = !this.books.replaying && (t.conn.retiringWs !== null || this.soloGen[index] !== t.conn.generation);
+    // Provably one the book has (lagging-stream.ts). `overlap`: sockets known (live, or recorded), a planned
+    // reconnect's second socket open, or its replacement (the old socket closed) yet to deliver a message the book took.
+    const overlap = this.socketsKnown(t.conn) && (t.conn.retiringGeneration >= 0 || this.soloGen[index] !== t.conn.generation);
     if (this.lag.isRepeat(index, prev, seq, update.bidCount === 0 && update.askCount === 0, last, overlap, this.runStartSeq[index]!)) {
       this.c.duplicates++;
       return;
@@ -413,7 +430,7 @@ export class OkxAdapter implements VenueAdapter {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (conn.retiringWs !== null && socket !== t.seqSocket) {
+      if (conn.retiringGeneration >= 0 && socket !== t.seqSocket) {
         this.c.duplicates++;
         return;
       }
@@ -428,6 +445,15 @@ export class OkxAdapter implements VenueAdapter {
     this.checksums[t.index] = 0;
     this.books.onLive(t, now);
     this.sink!.onBookUpdate(t.index, update);
+  }
+
+  /**
+   * Whether the connection's sockets are known as live knows them: always live; in replay once the capture said it
+   * records them (`ws:sockets`, ConnectionLifecycle.replaySocketEvent). Otherwise replay keeps its heuristics: an
+   * older snapshot is a replacement's, a message behind the book starts no lagging stream.
+   */
+  private socketsKnown(conn: OkxConnection): boolean {
+    return !this.books.replaying || conn.socketsRecorded;
   }
 
   // ───────────────────────── cold paths ─────────────────────────

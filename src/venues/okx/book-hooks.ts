@@ -34,7 +34,7 @@ export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate):
   t.lastSeq = u.venueSeq;
   a.lastPrevSeq[t.index] = NaN;
   a.runStartSeq[t.index] = u.venueSeq;
-  if (t.conn.retiringWs === null) a.soloGen[t.index] = t.conn.generation;
+  if (t.conn.retiringGeneration < 0) a.soloGen[t.index] = t.conn.generation;
   a.lag.close(t.index);
   a.sequenced[t.index] = true;
   a.bridgeOpen[t.index] = true;

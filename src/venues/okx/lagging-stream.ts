@@ -12,8 +12,8 @@
  * applied meanwhile (before that copy it goes no further than the reset's prevSeqId); until that copy, a message
  * chaining on both the book and the stream cannot be placed (a break). The stream ends: when the book
  * leaves LIVE or takes a fresh snapshot; live, once the book applies a message while the connection has one socket
- * (nothing else can lag); after LAG_IDLE_MAX messages applied without a word from it (replay, where captures do not
- * say which socket a frame came from, and a bound live); at a second reset before it copied the first; at its
+ * (nothing else can lag); after LAG_IDLE_MAX messages applied without a word from it (replay of a capture that does
+ * not record the sockets, and a bound live); at a second reset before it copied the first; at its
  * (LAG_REPEATS_MAX + 1)th repeat in a row while the book applies nothing (a break: it is not catching up). Anything else
  * that does not chain on the book is a sequence break. Cold, except `open` and `lastPrev` (hot path).
  * @module

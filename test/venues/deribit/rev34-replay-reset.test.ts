@@ -140,3 +140,60 @@ describe("deribit replay: an older snapshot, asked for or not, as live", () => {
     expect(ahead.stats.venueResets).toBe(0);
   });
 });
+
+// A capture that records the connection's sockets (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`: venue.ts) is
+// judged as live: each frame's socket and the overlap are the live run's. A grouped channel's replacement ahead of the
+// book during the overlap keeps its subscribe's mark live (the old socket still delivers), and the old socket's
+// whole book behind it is a duplicate; without the events, replay cleared the mark at the replacement's first book
+// and took the old socket's for a venue reset (resynced), where the live run ignored it.
+const GROUPED = "book.BTC-PERPETUAL.none.10.100ms";
+const whole = (id: number, bid: number) =>
+  `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${GROUPED}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
+const groupedAnswer = (id: number) => `{"jsonrpc":"2.0","id":${id},"result":["${GROUPED}"],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`;
+
+async function replayWithEvents(items: (string | { event: string })[]) {
+  const adapter = new DeribitAdapter(
+    { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) },
+    [{ market: "inverse" as MarketName, symbol: "BTC-PERPETUAL", depth: 10 }],
+    { log: silentLogger },
+  );
+  await adapter.loadInstruments();
+  const applied: number[] = [];
+  const invalid: { state: BookState; reason: StatusReason }[] = [];
+  const sink: BookSink = {
+    onBookUpdate: (_i: number, u: BookUpdate) => void applied.push(u.venueSeq),
+    onBookInvalid: (_i: number, state: BookState, reason: StatusReason) => void invalid.push({ state, reason }),
+    onInstrumentChanged: () => undefined,
+  };
+  adapter.startReplay(sink);
+  for (const it of items) {
+    if (typeof it === "string") expect(adapter.ingestFrame("inverse", CONN, it, 1)).toBe(true);
+    else expect(adapter.ingestConnectionEvent("inverse", CONN, it.event, 1)).toBe(true);
+  }
+  const stats = adapter.stats();
+  await adapter.stop();
+  return { applied, invalid, stats };
+}
+
+describe("deribit replay of a capture that records the sockets: as live", () => {
+  test("a grouped channel's old socket behind its replacement in the overlap is a duplicate; a lower book on the replacement after it is a venue reset", async () => {
+    const r = await replayWithEvents([
+      { event: "ws:open" },
+      { event: "ws:sockets" },
+      groupedAnswer(1),
+      whole(100, 100),
+      { event: "ws:swap" },
+      groupedAnswer(2), // the replacement's subscribe
+      whole(102, 102), // the replacement's, ahead of the book: taken
+      { event: "ws:old" },
+      whole(101, 101), // the old socket's, behind: live ignored it
+      { event: "ws:retired" },
+      whole(103, 103), // the replacement's
+      whole(5, 90), // the venue rebuilt the book with low ids, on the one socket: a reset, as live
+    ]);
+    expect(r.applied).toEqual([100, 102, 103]);
+    expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    expect(r.stats.duplicates).toBe(1);
+    expect(r.stats.venueResets).toBe(1);
+  });
+});

@@ -65,3 +65,42 @@ test("okx books5 in an overlap: the other socket's lower seqId is ignored, the s
   expect([adapter.stats().duplicates, sink.seq]).toEqual([2, 8]);
   conn.retiringWs = null;
 });
+
+// The same through a capture that records the sockets (ws:sockets, ws:swap, ws:old, ws:retired: venue.ts), fed as
+// replay feeds it: the overlap and each frame's socket are the live run's. Without the events, replay applied the
+// lagging replacement's lower book as a reset (the book stepped back to 100).
+test("okx books5 replayed with the recorded sockets: the lagging replacement's lower book is ignored, as live", async () => {
+  const config: VenueConfig = {
+    venue: "okx",
+    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+  };
+  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+  await adapter.loadInstruments();
+  const sink = new Sink();
+  adapter.startReplay(sink as never);
+  const seqs: number[] = [];
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+  const feed = (seq: number, bid: string) => {
+    adapter.ingestFrame("spot", "conn0.spot", `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+    seqs.push(sink.seq);
+  };
+  event("ws:open");
+  event("ws:sockets");
+  feed(100, "100.1");
+  event("ws:swap");
+  event("ws:old");
+  feed(101, "100.2"); // the old socket, ahead
+  feed(100, "100.1"); // the replacement, lagging: ignored
+  event("ws:old");
+  feed(102, "100.3"); // the old socket
+  event("ws:retired");
+  feed(102, "100.3"); // the replacement, caught up
+  feed(103, "100.4");
+  expect(seqs).toEqual([100, 101, 101, 102, 102, 103]);
+  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.invalid]).toEqual([1, 0, 0]);
+  await adapter.stop();
+});

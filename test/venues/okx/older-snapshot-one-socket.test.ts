@@ -5,15 +5,19 @@
  * reconnect's replacement snapshot and ignored: the book stayed LIVE at levels the venue had replaced, and the
  * messages chaining on the new snapshot were counted as that "lagging" stream's repeats (no liveness either) until
  * 51 of them or the stale period. A proxy between the adapter and the simulator injects the snapshot on the socket.
+ * Replay decides so from the capture's socket events (venue.ts): a replay begun in a later capture file (no
+ * `ws:sockets` of the connection's open) learns from the `ws:state` said every minute that there is one socket;
+ * before, it took the older snapshot for a replacement's.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { startWsProxy } from "../ws-proxy.ts";
-import { okxConfig, MapSink, sameAsSim, until } from "./helpers.ts";
+import { okxConfig, MapSink, sameAsSim, tempCachePath, until } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -49,5 +53,58 @@ describe("okx: a snapshot older than the book on its one socket", { timeout: 20_
     const qty = (s: string) => Math.round(Number(s) * 10 ** inst.qtyExp);
     expect(sink.bids[0]).toEqual(new Map([[px("69990"), qty("1.5")]]));
     expect(sink.asks[0]).toEqual(new Map([[px("70001.5"), qty("2")]]));
+  });
+});
+
+describe("okx: the capture says every minute that the connection has one socket (ws:state)", { timeout: 20_000 }, () => {
+  test("recorded while one socket, once a minute by the adapter's clock", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 13 });
+    cleanups.push(() => sim.stop());
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    let clock = 1_000_000;
+    const urls: string[] = [];
+    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, {
+      log: silentLogger,
+      now: () => clock,
+      pingIntervalMs: 1e9,
+      deadConnectionMs: 1e9,
+      onRawRest: (_m, _c, url) => void urls.push(url),
+    });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.start(sink);
+    await until(() => adapter.topicInfo(0).state === "live", "BTC-USDT live");
+    expect(urls).toEqual(["ws:open", "ws:sockets"]);
+    clock += 60_000;
+    await until(() => urls.length === 3, "ws:state said");
+    expect(urls[2]).toBe("ws:state");
+  });
+
+  test("a replay begun after the connection's ws:sockets takes an older snapshot on the one socket as a reset once ws:state says so", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const frame = (action: string, prev: number, seq: number, bid: string) =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+    feed(frame("snapshot", -1, 10, "100.1"));
+    feed(frame("update", 10, 15, "100.2"));
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:state", 1)).toBe(true);
+    feed(frame("update", 15, 16, "100.3"));
+    feed(frame("snapshot", -1, 12, "99.5")); // the venue starts the book over, on the one socket
+    feed(frame("update", 12, 13, "99.6"));
+    feed(frame("update", 13, 14, "99.7"));
+    // Before: ignored as a replacement's; the book LIVE at seqId 16 with its pre-reset levels.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 14 });
+    expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([1, 0]);
   });
 });
