@@ -42,7 +42,20 @@ const CHUNK_STEPS = 10_000;
 /** Cells and bytes heapStats() itself leaves per chunk, measured on an empty step once. */
 let overhead: { cells: Record<string, number>; bytes: number } | undefined;
 
-function chunk(from: number, to: number, step: (i: number) => void, cells: Record<string, number>): { bytes: number; gc: boolean } {
+/** How `measureAllocation` cuts the steps into chunks. */
+export interface AllocationOptions {
+  /** Steps per chunk (a full GC before each); default CHUNK_STEPS. */
+  chunkSteps?: number;
+  /**
+   * Runs before each chunk, before its GC, not counted: restores what the steps consume (a replay's books back to
+   * their snapshots), so a chunk holds the steady state only. Its garbage is collected; what it keeps is there before
+   * and after the chunk alike.
+   */
+  beforeChunk?: (from: number) => void;
+}
+
+function chunk(from: number, to: number, step: (i: number) => void, cells: Record<string, number>, beforeChunk?: (from: number) => void): { bytes: number; gc: boolean } {
+  beforeChunk?.(from);
   Bun.gc(true);
   const before = heapStats();
   for (let i = from; i < to; i++) step(i);
@@ -57,7 +70,8 @@ function chunk(from: number, to: number, step: (i: number) => void, cells: Recor
 }
 
 /** Runs `step(i)` for i in [from, to) in chunks (a full GC before each) and reports what it allocated per step. */
-export function measureAllocation(from: number, to: number, step: (i: number) => void): Allocation {
+export function measureAllocation(from: number, to: number, step: (i: number) => void, opts: AllocationOptions = {}): Allocation {
+  const chunkSteps = opts.chunkSteps ?? CHUNK_STEPS;
   if (overhead === undefined) {
     chunk(0, 1, () => {}, {}); // the first heapStats() call makes cells of its own once
     const cells = {};
@@ -67,8 +81,8 @@ export function measureAllocation(from: number, to: number, step: (i: number) =>
   let bytes = 0;
   let chunks = 0;
   let gcDuring = false;
-  for (let i = from; i < to; i += CHUNK_STEPS) {
-    const r = chunk(i, Math.min(to, i + CHUNK_STEPS), step, sum);
+  for (let i = from; i < to; i += chunkSteps) {
+    const r = chunk(i, Math.min(to, i + chunkSteps), step, sum, opts.beforeChunk);
     bytes += r.bytes - overhead.bytes;
     gcDuring ||= r.gc;
     chunks++;

@@ -18,6 +18,11 @@
  * packBookDelta, seal (send time + CRC-32) and the floor Buffer.write + CRC; and of the snapshot path: the copy, applySnapshot, pack,
  * seal, and scanSnapshot with its WebAssembly side reader against the TypeScript reader alone, in interleaved rounds
  * (docs/performance.md §10).
+ * The adapter path: the same recorded diffs through what the feeder runs per frame after the socket
+ * (bench/binance-adapter-path.ts: BinanceConnection.onFrameAt → BinanceAdapter.onDiff, its sequence rule, depth clip and
+ * per-diff verify() → the app's VenuePipeline → the publisher, sealed, sending nothing; flushed per frame, and once per
+ * pass), each book's diffs after the one that bridges its REST snapshot, in interleaved rounds with ours on exactly
+ * those frames; and its allocation per frame beside ours in the steady-state table.
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -35,6 +40,7 @@ import { datagramCrc32Zeroed } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
+import { AdapterPath } from "./binance-adapter-path.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { peerDifference } from "./peer-agreement.ts";
 
@@ -296,6 +302,55 @@ printTable(
   })),
 );
 
+// ---- the adapter path on the same frames: what the feeder runs per frame beyond scan → apply → encode → seal ----
+// Ours on exactly the frames the adapter path times (each book's diffs after its bridging diff), each sample from the
+// snapshots and the bridging diffs. The adapter path flushes after every frame (a turn per frame, as a live feed at a
+// few frames a millisecond mostly is), and once per pass (every frame in one turn: the flush's share of the rest).
+async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<AdapterPath> {
+  const path = await AdapterPath.create(rec, seed);
+  const { frames } = path;
+  const n = frames.length;
+  for (let k = 0; k < n; k++) path.onFrame(k);
+  const wrong = path.check();
+  if (wrong !== "") throw new Error(`${label}: the adapter path did not end LIVE at the last diffs: ${wrong}`);
+  const ours = new OursPath(rec);
+  const bodies = [...rec.symbols.values()].map((e) => e.body);
+  const resetOurs = () =>
+    bodies.forEach((b, i) => {
+      ours.onSnapshot(i, b);
+      ours.onDiff(path.bridging[i]!);
+    });
+  const opts = { inner: 1, opsPerCall: n, setup: () => path.reset() };
+  const { rows, perRound } = measureRounds(
+    [
+      { name: `ours: scan → applyDelta → encode (${label}, the same ${n} frames)`, fn: () => { for (let i = 0; i < n; i++) ours.onDiff(frames[i]!); }, opts: { ...opts, setup: resetOurs } },
+      { name: "adapter path: onFrameAt → onDiff (chain, clip, verify) → VenuePipeline → publisher flush (sealed, no send)", fn: () => { for (let i = 0; i < n; i++) path.onFrame(i); }, opts },
+      {
+        name: "same, one flush per pass (every frame in one turn)",
+        fn: () => {
+          for (let i = 0; i < n; i++) path.onFrameUnflushed(i);
+          path.flush();
+        },
+        opts,
+      },
+    ],
+    { rounds: ROUNDS, roundMs: ROUND_MS },
+  );
+  const wrongAfter = path.check();
+  if (wrongAfter !== "") throw new Error(`${label}: the adapter path left the steady state: ${wrongAfter}`);
+  console.log(`== adapter path: ${label}, ${n} of ${rec.diffs.length} real diffs (those after each book's bridging diff), every sample from the snapshots ==`);
+  printTable(rows);
+  const ratio = (k: number) => median(perRound.map((r) => r[k]!.p50Ns / r[0]!.p50Ns));
+  const addedNs = (k: number) => median(perRound.map((r) => r[k]!.p50Ns - r[0]!.p50Ns));
+  console.log(
+    `adapter path / ours, p50: ${ratio(1).toFixed(2)}× (+${addedNs(1).toFixed(0)} ns a frame); one flush per pass: ${ratio(2).toFixed(2)}× ` +
+      `(+${addedNs(2).toFixed(0)} ns) (median of per-round figures)\n`,
+  );
+  return path;
+}
+const adapterSpot = await adapterPathRow(spot, "spot diffs", 11);
+const adapterUsdm = await adapterPathRow(usdm, "USD-M diffs", 12);
+
 // ---- breakdown of our diff path per frame ----
 // Every sample that applies diffs starts from the REST snapshots, as the comparison rows do: replayed a second time
 // without them, the recording crosses its books and most of its diffs are then ignored (not LIVE), which measured
@@ -450,9 +505,24 @@ snapshotBreakdown(usdm, "USD-M");
   };
   for (let i = 0; i < (SMOKE ? 2_000 : 200_000); i++) step();
   const frames = SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000;
-  console.log("\n== allocation in steady state ==\nper frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k)");
+  // The adapter path: one pass over its frames per chunk, the books reset to their snapshots before it (not counted:
+  // a resync's bridge copies its diffs), so a chunk is LIVE books only; a full GC per pass bounds how many passes.
+  const a = adapterUsdm;
+  const n = a.frames.length;
+  for (let i = 0; i < 3 * n; i++) {
+    if (i % n === 0) a.reset();
+    a.onFrame(i % n);
+  }
+  const passes = SMOKE ? 3 : QUICK ? 20 : 100;
+  const adapterAlloc = measureAllocation(0, passes * n, (i) => a.onFrame(i % n), { chunkSteps: n, beforeChunk: () => a.reset() });
+  const wrong = a.check();
+  if (wrong !== "") throw new Error(`USD-M adapter path left the steady state: ${wrong}`);
+  console.log("\n== allocation in steady state ==\nper frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k, or per pass)");
   printTable([
     allocationRow(`ours: real USD-M diffs (+ their 4 snapshots every ${rec.diffs.length})`, measureAllocation(0, frames, step)),
+    allocationRow(`adapter path: the USD-M diffs after each bridging diff (${n} a pass, reset between passes)`, adapterAlloc),
     allocationRow("control: a 32 B object per step", allocationControl(Math.min(frames, 100_000))),
   ]);
 }
+await adapterSpot.stop();
+await adapterUsdm.stop();

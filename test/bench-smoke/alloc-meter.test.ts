@@ -2,7 +2,8 @@
  * bench/alloc-meter.ts against allocations of known kinds, the ones a hot path could make: each must read ~1 cell a
  * step, of its type, even when the step drops it at once (the count walks cells not yet collected). And its limit:
  * a step whose allocations set off GCs inside the chunk reads far fewer cells than it made, so an allocation test
- * must check `gcDuring` as well as the count.
+ * must check `gcDuring` as well as the count. A `beforeChunk` hook (a replay's books reset before each pass) is not
+ * counted.
  */
 import { expect, test } from "vitest";
 import { measureAllocation } from "../../bench/alloc-meter.ts";
@@ -40,4 +41,21 @@ test("a step that sets off GCs reads almost no cells: only gcDuring tells (alloc
   const a = measureAllocation(0, 4_000, (i) => void (kept = new Array(10_000).fill(i)));
   expect(a.gcDuring).toBe(true);
   expect(a.cellsPerStep).toBeLessThan(0.5); // 1 made a step: the count alone could pass a "< 0.05" assertion
+});
+
+test("beforeChunk restores state before each chunk of chunkSteps, and what it allocates is not counted", () => {
+  // A replay's steady state (bench/binance.bench.ts): the books reset before each pass, the pass alone counted.
+  const froms: number[] = [];
+  let objects: { i: number }[] = [];
+  const reset = (from: number) => {
+    froms.push(from);
+    objects = Array.from({ length: 500 }, (_, i) => ({ i })); // 500 cells kept, the last chunk's dropped
+  };
+  const a = measureAllocation(0, 1_000, (i) => void (sink += objects[i % 250]!.i), { chunkSteps: 250, beforeChunk: reset });
+  expect(froms).toEqual([0, 250, 500, 750]);
+  expect(a.gcDuring).toBe(false);
+  expect(a.cellsPerStep, a.types).toBeLessThan(0.01); // counted, the resets would read 2 cells a step
+  // The same steps allocating one object each still read it.
+  const b = measureAllocation(0, 1_000, (i) => void (kept = { i }), { chunkSteps: 250, beforeChunk: reset });
+  expect(b.cellsPerStep, b.types).toBeGreaterThan(0.9);
 });

@@ -3,7 +3,9 @@
  * on 127.0.0.1, TTL 1, a group private to this file → the FeedSubscriber library. Every valid book the subscriber
  * sees must equal the simulator's book at that update id (its history), books converge after each fault, and a
  * planned reconnect (serverShutdown; the maximum connection age, each in its own run) leaves every book valid
- * throughout.
+ * throughout. Below the simulator's depth (a snapshot limit of 5 or 20) a usable book is the simulator's top levels: a
+ * jump past the band resyncs it (depth_exhausted), a walk is refreshed while LIVE, each refresh one snapshot event next
+ * in instrSeq.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -13,7 +15,7 @@ import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startBinanceSimulator, type BinanceSim, type BinanceSimFault } from "../../src/sim/binance-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { BINANCE_VENUE } from "../../src/venues/binance/index.ts";
+import { BINANCE_VENUE, type BinanceAdapter } from "../../src/venues/binance/index.ts";
 import type { VenueSpec } from "../../src/venues/registry.ts";
 import { levelsOfSim, levelsOfView, sameLevels, tempDir, uniqueDestination, waitFor } from "./harness.ts";
 
@@ -25,9 +27,18 @@ interface Run {
   feeder: Feeder;
   sub: FeedSubscriber;
   market: M;
+  /** The snapshot limit: below the simulator's 40 levels a book is the simulator's top levels (as many as it holds). */
+  depth: number;
   violations: string[];
   invalidSeen: Set<number>;
   ids: number[];
+  /** The Feeder's Binance adapter (captured at create): whether a depth refresh is under way. */
+  adapter: BinanceAdapter | null;
+  /**
+   * Set by a test: from then on each book's events must follow its instrSeq one by one (a periodic refresh repeats
+   * it), and each event snapshot (a venue snapshot, e.g. a depth refresh: not a periodic refresh) is counted.
+   */
+  seq: { lastInstrSeq: number[]; jumps: string[]; eventSnapshots: number[] } | null;
 }
 
 const runs: Run[] = [];
@@ -47,11 +58,18 @@ async function start(market: M, maxConnectionAgeMs?: number, depth = 1000): Prom
   const { group, port } = uniqueDestination(seed++);
   const sub = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
   const ids = SYMBOLS.map((s) => instrumentIdOf("binance", market, s));
-  const run: Run = { sim, feeder: null as never, sub, market, violations: [], invalidSeen: new Set(), ids };
+  const run: Run = { sim, feeder: null as never, sub, market, depth, violations: [], invalidSeen: new Set(), ids, adapter: null, seq: null };
   sub.on("update", (e) => {
     const b = e.book;
     const k = ids.indexOf(b.instrumentId);
     if (k < 0) return;
+    if (run.seq !== null) {
+      const last = run.seq.lastInstrSeq[k]!;
+      const ok = last < 0 || b.instrSeq === last + 1 || (e.refresh && b.instrSeq === last);
+      if (!ok) run.seq.jumps.push(`${SYMBOLS[k]} ${e.kind}${e.refresh ? " (refresh)" : ""} at instrSeq ${b.instrSeq} after ${last}`);
+      run.seq.lastInstrSeq[k] = b.instrSeq;
+      if (e.kind === "snapshot" && !e.refresh) run.seq.eventSnapshots[k]!++;
+    }
     if (!b.usable) {
       run.invalidSeen.add(k);
       return;
@@ -82,7 +100,11 @@ async function start(market: M, maxConnectionAgeMs?: number, depth = 1000): Prom
   // The adapter's options a test needs (short backoffs, a short maximum age), through a wrapped registry entry.
   const spec: VenueSpec = {
     ...BINANCE_VENUE,
-    create: (c, subs, opts) => BINANCE_VENUE.create(c, subs, { ...opts, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100, ...(maxConnectionAgeMs ? { maxConnectionAgeMs } : {}) }),
+    create: (c, subs, opts) => {
+      const adapter = BINANCE_VENUE.create(c, subs, { ...opts, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, resyncBackoffMaxMs: 100, ...(maxConnectionAgeMs ? { maxConnectionAgeMs } : {}) });
+      run.adapter = adapter as BinanceAdapter;
+      return adapter;
+    },
   };
   run.feeder = new Feeder({ config, log: silentLogger, venues: { binance: spec } });
   await run.feeder.start();
@@ -95,7 +117,14 @@ function equal(r: Run): boolean {
     const b = r.sub.books.get(r.ids[k]!);
     if (!b || !b.usable) return false;
     const t = r.sim.book(r.market, s);
-    return b.venueSeq === t.u && sameLevels(levelsOfView(b), levelsOfSim(t, b.instrument.priceExp, b.instrument.qtyExp));
+    const got = levelsOfView(b);
+    const want = levelsOfSim(t, b.instrument.priceExp, b.instrument.qtyExp);
+    if (r.depth < 1000) {
+      if (got.bids.length === 0 || got.asks.length === 0) return false;
+      want.bids = want.bids.slice(0, got.bids.length);
+      want.asks = want.asks.slice(0, got.asks.length);
+    }
+    return b.venueSeq === t.u && sameLevels(got, want);
   });
 }
 
@@ -168,6 +197,41 @@ describe("Binance simulator → feeder → multicast → subscriber", { timeout:
       expect(r.violations).toEqual([]);
       expect(r.invalidSeen.has(0)).toBe(true);
       expect(r.feeder.stats().venues.binance!.depthExhausted).toBeGreaterThanOrEqual(1);
+    });
+
+    test(`${market}: the book walks past a depth-20 snapshot a tick at a time: each depth refresh reaches the subscriber as a snapshot next in instrSeq; the book stays usable and the venue's top levels throughout, and equal at the end`, async () => {
+      // Depth 20 (about 40 ticks a side), refreshed at 5 levels left: 80 one-tick steps down take two or more refreshes.
+      const r = await start(market, undefined, 20);
+      r.sim.step(1);
+      await converge(r, "start");
+      r.invalidSeen.clear(); // from here on no book may leave usable
+      r.seq = { lastInstrSeq: SYMBOLS.map(() => -1), jumps: [], eventSnapshots: SYMBOLS.map(() => 0) };
+      const stat = (k: string) => r.feeder.stats().venues.binance![k] ?? 0;
+      const refreshesBefore = stat("depthRefreshes");
+      const jumpsBefore = r.sub.counters.instrSeqJumps;
+      const repairsBefore = r.sub.counters.repairs;
+      const symbol = SYMBOLS[0]!;
+      const caughtUp = () => {
+        const b = r.sub.books.get(r.ids[0]!);
+        return b?.usable === true && b.venueSeq === r.sim.book(market, symbol).u && !r.adapter!.topicInfo(0).refreshing;
+      };
+      for (let i = 0; i < 80; i++) {
+        r.sim.moveBook(market, symbol, -1);
+        // Each step waits for the subscriber to have it and a refresh under way to complete: the walk is slower than REST.
+        await waitFor(caughtUp, `step ${i} at the subscriber`, 15_000, () => void (r.sub.books.get(r.ids[0]!)?.usable === true || r.sim.step(1)));
+      }
+      // Equal at the end, without the simulator's random diffs (a jump of theirs may outrun a refresh: depth_exhausted).
+      await waitFor(() => equal(r), "books equal after the walk", 15_000);
+      const refreshes = stat("depthRefreshes") - refreshesBefore;
+      expect(refreshes).toBeGreaterThanOrEqual(2);
+      expect(r.violations).toEqual([]);
+      expect([...r.invalidSeen]).toEqual([]);
+      expect(r.seq.jumps).toEqual([]);
+      // Each refresh went out as one event snapshot, which the subscriber took in sequence.
+      expect(r.seq.eventSnapshots[0]).toBe(refreshes);
+      expect(r.sub.counters.instrSeqJumps).toBe(jumpsBefore);
+      expect(r.sub.counters.repairs).toBe(repairsBefore);
+      expect(stat("depthExhausted")).toBe(0);
     });
 
     test(`${market}: the maximum connection age (planned reconnects) keeps every book valid (make-before-break)`, async () => {
