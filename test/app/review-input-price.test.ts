@@ -5,14 +5,12 @@
  * Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
  */
 import { afterEach, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
-import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
+import { ScriptedVenue, startScriptedOkxSpot, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,15 +24,8 @@ async function startTwoOkxBooks(destination: number) {
   const other = mk("ETH-USDT");
   const venue = new ScriptedVenue(instrument);
   venue.loadInstruments = () => Promise.resolve([instrument, other]);
-  const { group, port } = uniqueDestination(destination);
-  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
-  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-  await subscriber.start();
-  cleanups.push(() => subscriber.stop());
   const { log, lines } = captureLog();
-  const feeder = new Feeder({ config, log, venues: { okx: spec } });
-  cleanups.push(() => feeder.stop());
-  await feeder.start();
+  const { feeder, subscriber } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT"], dest: uniqueDestination(destination), cleanups, log });
   return { instrument, other, venue, subscriber, feeder, lines };
 }
 
