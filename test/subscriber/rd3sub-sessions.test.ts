@@ -148,6 +148,15 @@ function run(sessionId: number, startUs: number, channelId = 1): ChannelPacker {
 
 const taken = (got: string[]) => got.every((g) => g === "ok" || g === "new_session");
 
+/** Run A (session 500): its definition and snapshot sent (10 ms on), then a heartbeat appended, not yet sent. */
+function startRunA(send: (p: ChannelPacker, advanceMs: number) => unknown): ChannelPacker {
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  send(a, 10);
+  a.appendHeartbeat(0);
+  return a;
+}
+
 /**
  * After run A (session 500): R (600, its clock stepped back: it starts before A) taken as a clock-step restart once
  * A is 5 s silent, then S (700, a later start) confirmed over R; returns R. `send` feeds what a packer holds
@@ -510,10 +519,7 @@ describe("a live clock-step restart left behind by a later-starting run's late d
       sub.checkStale(clock.nowMs);
       for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     send(a, 1000);
     const r = restartThenLaterRun(send, false);
     expect(sub.book(X.instrumentId)!.sessionId).toBe(700); // S confirmed over R
@@ -541,10 +547,7 @@ describe("a live clock-step restart left behind by a later-starting run's late d
 
   it.each([false, true])("NATS reader (then one bogus newer header: %s)", (bogusAfter) => {
     const { rep, sub, feed, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     feed(a, 1000);
     const r = restartThenLaterRun(feed, true);
     if (bogusAfter) {
@@ -588,10 +591,7 @@ describe("a run left behind is taken back though another left-behind run's datag
       for (const d of dgs) sub.ingest(d, clock.nowMs * 1000);
       return dgs;
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     const aCopy = send(a, 1000)[0]!;
     const r = restartThenLaterRun(send, false);
     expect(sub.book(X.instrumentId)!.sessionId).toBe(700);
@@ -609,10 +609,7 @@ describe("a run left behind is taken back though another left-behind run's datag
 
   it("NATS reader", () => {
     const { sub, feed, feedRaw, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     const aCopy = take(a, (c.sendUs += 1_000_000));
     feedRaw(aCopy, 1000);
     const r = restartThenLaterRun(feed, true);
@@ -920,10 +917,7 @@ describe("a dead run's backlog draining faster than it was sent is not taken bac
       sub.checkStale(clock.nowMs);
       for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     send(a, 1000);
     const aSentUs = clock.nowMs * 1000;
     const r = restartThenLaterRun(send, false);
@@ -940,10 +934,7 @@ describe("a dead run's backlog draining faster than it was sent is not taken bac
 
   it("NATS reader", () => {
     const { sub, feed, feedRaw, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     feed(a, 1000);
     const aSentUs = c.sendUs;
     const r = restartThenLaterRun(feed, true);
