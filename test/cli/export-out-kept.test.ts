@@ -35,7 +35,7 @@ import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { holdCacheLock, startXrpCacheRig, writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+import { expectXrpCached, holdCacheLock, startXrpCacheRig, writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
 
 async function run(args: string[]): Promise<{ code: number; err: string[] }> {
   const err: string[] = [];
@@ -307,8 +307,7 @@ test("a --books export whose instrument cache write waits for another writer's l
     const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal: new Promise(() => {}) });
     clearInterval(poll);
     expect(code, lines.join("\n")).toBe(0);
-    expect(existsSync(cache)).toBe(true);
-    expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
+    expectXrpCached(cache);
   } finally {
     release();
     await held;

@@ -5,12 +5,11 @@
  * for it after its summary (bounded by the merge's own 30 s wait for the lock), as `export --books` does
  * (test/cli/export-out-kept.test.ts).
  */
-import { existsSync, readFileSync } from "node:fs";
 import { expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
-import { holdCacheLock, startXrpCacheRig, writeXrpCapture } from "../support/xrp-capture.ts";
+import { expectXrpCached, holdCacheLock, startXrpCacheRig, writeXrpCapture } from "../support/xrp-capture.ts";
 
 test("a replay whose instrument cache write waits for another writer's lock writes it before it exits (before: exited first, the cache never written)", { timeout: 30_000 }, async () => {
   const dir = makeTempDir("feeder-replay-cache-");
@@ -30,8 +29,7 @@ test("a replay whose instrument cache write waits for another writer's lock writ
     });
     expect(code, err.join("\n")).toBe(0);
     expect(JSON.parse(out.at(-1)!).frames).toBeGreaterThan(0);
-    expect(existsSync(cache)).toBe(true);
-    expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
+    expectXrpCached(cache);
   } finally {
     release();
     await held;

@@ -4,8 +4,9 @@
  * levels fit), frames `spacingUs` apart, plus a subscribe ack and a pong as a live capture has them.
  * The config resolves XRPUSDT from overrides, so nothing is fetched.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { expect } from "vitest";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
@@ -92,4 +93,10 @@ export async function holdCacheLock(cache: string): Promise<{ release: () => voi
   });
   await lockTaken;
   return { release: () => release(), held };
+}
+
+/** The merge wrote the cache, with XRPUSDT's spec as startXrpCacheRig's simulator serves it. */
+export function expectXrpCached(cache: string): void {
+  expect(existsSync(cache)).toBe(true);
+  expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
 }
