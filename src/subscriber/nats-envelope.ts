@@ -21,12 +21,8 @@ import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import { copyRange } from "../core/copy-range.ts";
 import {
   AUTH_TRAILER_BYTES,
-  BOOK_DELTA_BLOCK_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
   BOOK_INSTRUMENT_ID_OFFSET,
-  BOOK_SNAPSHOT_BLOCK_BYTES,
-  BOOK_STATUS_BLOCK_BYTES,
-  INSTRUMENT_DEFINITION_BLOCK_BYTES,
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
@@ -43,7 +39,7 @@ import {
   TEMPLATE_BOOK_DELTA,
   TEMPLATE_BOOK_SNAPSHOT,
   TEMPLATE_BOOK_STATUS,
-  TEMPLATE_INSTRUMENT_DEFINITION,
+  minRootBlockBytes,
 } from "../wire/layout.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
@@ -1096,22 +1092,6 @@ export class EnvelopeRepacker {
   }
 }
 
-/** The root block a known template needs (as the subscriber's decoder checks it); −1: not a known template. */
-function minBlockBytes(templateId: number): number {
-  switch (templateId) {
-    case TEMPLATE_BOOK_DELTA:
-      return BOOK_DELTA_BLOCK_BYTES;
-    case TEMPLATE_BOOK_SNAPSHOT:
-      return BOOK_SNAPSHOT_BLOCK_BYTES;
-    case TEMPLATE_BOOK_STATUS:
-      return BOOK_STATUS_BLOCK_BYTES;
-    case TEMPLATE_INSTRUMENT_DEFINITION:
-      return INSTRUMENT_DEFINITION_BLOCK_BYTES;
-    default:
-      return -1;
-  }
-}
-
 /**
  * The framing a message must have to be packed at all: its length field equals the payload, a multiple of 8, fits
  * a datagram, a known template whose root block fits and is as long as the subscriber's decoder requires. The
@@ -1123,7 +1103,7 @@ function minBlockBytes(templateId: number): number {
 function plausibleMessage(env: Uint8Array, off: number, msgLen: number, maxMessageBytes: number): boolean {
   if (msgLen < MESSAGE_HEADER_BYTES || msgLen % MESSAGE_ALIGN_BYTES !== 0 || msgLen > maxMessageBytes) return false;
   if (u16(env, off + MSG_LENGTH_OFFSET) !== msgLen) return false;
-  const minBlock = minBlockBytes(u16(env, off + MSG_TEMPLATE_ID_OFFSET));
+  const minBlock = minRootBlockBytes(u16(env, off + MSG_TEMPLATE_ID_OFFSET));
   const blockBytes = u16(env, off + MSG_BLOCK_LENGTH_OFFSET);
   return minBlock >= 0 && blockBytes >= minBlock && MESSAGE_HEADER_BYTES + blockBytes <= msgLen;
 }

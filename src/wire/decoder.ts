@@ -16,10 +16,7 @@ import { ExactViews } from "./exact-views.ts";
 import { getU64, getUsFromNs, isSafeI64 } from "../core/i64.ts";
 import {
   AUTH_TRAILER_BYTES,
-  BOOK_DELTA_BLOCK_BYTES,
   BOOK_INSTR_SEQ_OFFSET,
-  BOOK_SNAPSHOT_BLOCK_BYTES,
-  BOOK_STATUS_BLOCK_BYTES,
   BOOK_TS_EVENT_NS_OFFSET,
   BOOK_TS_EXCHANGE_NS_OFFSET,
   BOOK_TS_RECV_NS_OFFSET,
@@ -32,7 +29,6 @@ import {
   DELTA_LEVEL_LENGTH_OFFSET,
   DELTA_PART_COUNT_OFFSET,
   DELTA_PART_INDEX_OFFSET,
-  INSTRUMENT_DEFINITION_BLOCK_BYTES,
   LEVEL_BYTES,
   LEVEL_PRICE_OFFSET,
   LEVEL_QTY_OFFSET,
@@ -75,6 +71,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   WIRE_VERSION,
   WIRE_VERSION_V2,
+  minRootBlockBytes,
 } from "./layout.ts";
 
 /** Why a datagram was rejected. 0 = valid. Values are stable (they appear in counters and logs). */
@@ -349,21 +346,6 @@ export class PacketReader {
   }
 }
 
-function minBlockLength(templateId: number): number {
-  switch (templateId) {
-    case TEMPLATE_BOOK_DELTA:
-      return BOOK_DELTA_BLOCK_BYTES;
-    case TEMPLATE_BOOK_SNAPSHOT:
-      return BOOK_SNAPSHOT_BLOCK_BYTES;
-    case TEMPLATE_BOOK_STATUS:
-      return BOOK_STATUS_BLOCK_BYTES;
-    case TEMPLATE_INSTRUMENT_DEFINITION:
-      return INSTRUMENT_DEFINITION_BLOCK_BYTES;
-    default:
-      return 0;
-  }
-}
-
 /** Structure of one message at `off`; `msgEnd` is where messages end (pktLength minus any trailer). */
 function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeErrorCode {
   const msgLength = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
@@ -373,7 +355,7 @@ function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeError
   const templateId = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
   const blockLength = dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true);
   const bodyBytes = msgLength - MESSAGE_HEADER_BYTES;
-  if (blockLength > bodyBytes || blockLength < minBlockLength(templateId)) return DecodeErrorCode.BAD_MESSAGE;
+  if (blockLength > bodyBytes || blockLength < minRootBlockBytes(templateId)) return DecodeErrorCode.BAD_MESSAGE;
   const body = off + MESSAGE_HEADER_BYTES;
   if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_SNAPSHOT || templateId === TEMPLATE_BOOK_STATUS) {
     if (!isSafeI64(dv, body + BOOK_INSTR_SEQ_OFFSET) || !isSafeI64(dv, body + BOOK_VENUE_SEQ_OFFSET)) {

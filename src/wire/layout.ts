@@ -166,6 +166,25 @@ export const INSTRUMENT_DEFINITION_BLOCK_BYTES = 16;
 /** Longest symbol, tick or lot string (u8 length). */
 export const MAX_DEF_STRING_BYTES = 255;
 
+/**
+ * The shortest root block a known template may declare (blockLength), as the decoder requires it; −1: not a known
+ * template (the decoder skips those, the NATS reader refuses to pack them). Shared so the two cannot drift.
+ */
+export function minRootBlockBytes(templateId: number): number {
+  switch (templateId) {
+    case TEMPLATE_BOOK_DELTA:
+      return BOOK_DELTA_BLOCK_BYTES;
+    case TEMPLATE_BOOK_SNAPSHOT:
+      return BOOK_SNAPSHOT_BLOCK_BYTES;
+    case TEMPLATE_BOOK_STATUS:
+      return BOOK_STATUS_BLOCK_BYTES;
+    case TEMPLATE_INSTRUMENT_DEFINITION:
+      return INSTRUMENT_DEFINITION_BLOCK_BYTES;
+    default:
+      return -1;
+  }
+}
+
 /** Rounds a byte count up to the message alignment. */
 export function align8(n: number): number {
   return (n + 7) & ~7;

@@ -5,14 +5,11 @@
  * `valid` on a book that lacked the crossing level. Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
  */
 import { afterEach, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
-import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
+import { ScriptedVenue, startScriptedOkxSpot, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -22,14 +19,7 @@ afterEach(async () => {
 test("a crossing delta is published itself: the subscriber's book keeps the crossing level, is valid and not usable", { timeout: 20_000 }, async () => {
   const instrument: Instrument = { instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
   const venue = new ScriptedVenue(instrument);
-  const { group, port } = uniqueDestination(77);
-  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT"], group, port });
-  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-  await subscriber.start();
-  cleanups.push(() => subscriber.stop());
-  const feeder = new Feeder({ config, log: silentLogger, venues: { okx: spec } });
-  cleanups.push(() => feeder.stop());
-  await feeder.start();
+  const { feeder, subscriber } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT"], dest: uniqueDestination(77), cleanups });
   const u = new BookUpdate();
   const sub = () => subscriber.books.get(instrument.instrumentId);
   const pub = () => feeder.books()[0]!;

@@ -12,15 +12,13 @@
  * 127.0.0.1 (TTL 1); ~200 steps a seed. SEEDS=3,4,… runs others.
  */
 import { afterEach, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
-import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import type { PublishConfig } from "../../src/config/types.ts";
 import { rng } from "../support/mulberry32.ts";
-import { ScriptedVenue, scriptedFeederConfig } from "../support/scripted-venue.ts";
+import { ScriptedVenue, startScriptedOkxSpot } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -47,19 +45,10 @@ for (const seed of (process.env.SEEDS ?? "1,2").split(",").map(Number)) {
       return false;
     };
     venue.loadInstruments = () => Promise.resolve([instrument, marker]);
-    const { group, port } = uniqueDestination(81 + seed);
-    const scripted = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
-    const { spec } = scripted;
     // Even seeds: the smallest datagrams, so snapshots go out in chunks and long deltas in parts (§4.3, §4.4); odd
     // seeds: snapshots cut at 4 levels a side (publish.snapshot_depth), a copy then known down to its floors (§6.6).
-    const publish = seed % 2 === 0 ? { ...scripted.config.publish, maxDatagramBytes: 256 } : { ...scripted.config.publish, snapshotDepth: 4 };
-    const config = { ...scripted.config, publish };
-    const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-    await subscriber.start();
-    cleanups.push(() => subscriber.stop());
-    const feeder = new Feeder({ config, log: silentLogger, venues: { okx: spec } });
-    cleanups.push(() => feeder.stop());
-    await feeder.start();
+    const publish = (p: PublishConfig): PublishConfig => (seed % 2 === 0 ? { ...p, maxDatagramBytes: 256 } : { ...p, snapshotDepth: 4 });
+    const { feeder, subscriber } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT"], dest: uniqueDestination(81 + seed), cleanups, publish });
     const u = new BookUpdate();
     const sub = () => subscriber.books.get(instrument.instrumentId);
     const pub = () => feeder.books()[0]!;

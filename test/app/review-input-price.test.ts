@@ -5,35 +5,32 @@
  * Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
  */
 import { afterEach, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
-import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
+import { ScriptedVenue, startScriptedOkxSpot, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resynced, named; the other book stays LIVE", { timeout: 20_000 }, async () => {
+/** A Feeder over a scripted OKX venue with two books (BTC-USDT, book 0, and ETH-USDT) and a subscriber, both started. */
+async function startTwoOkxBooks(destination: number) {
   const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
   const instrument = mk("BTC-USDT");
   const other = mk("ETH-USDT");
   const venue = new ScriptedVenue(instrument);
   venue.loadInstruments = () => Promise.resolve([instrument, other]);
-  const { group, port } = uniqueDestination(78);
-  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
-  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-  await subscriber.start();
-  cleanups.push(() => subscriber.stop());
   const { log, lines } = captureLog();
-  const feeder = new Feeder({ config, log, venues: { okx: spec } });
-  cleanups.push(() => feeder.stop());
-  await feeder.start();
+  const { feeder, subscriber } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT"], dest: uniqueDestination(destination), cleanups, log });
+  return { instrument, other, venue, subscriber, feeder, lines };
+}
+
+test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resynced, named; the other book stays LIVE", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(78);
   const u = new BookUpdate();
   const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
   const pub = (k: number) => feeder.books()[k]!;
@@ -68,20 +65,7 @@ test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resy
  * was RESYNCING already, nothing was published at all.
  */
 test("a refused update that changed the book leaves no subscriber holding a `valid` copy that differs from it", { timeout: 20_000 }, async () => {
-  const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
-  const instrument = mk("BTC-USDT");
-  const other = mk("ETH-USDT");
-  const venue = new ScriptedVenue(instrument);
-  venue.loadInstruments = () => Promise.resolve([instrument, other]);
-  const { group, port } = uniqueDestination(79);
-  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
-  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-  await subscriber.start();
-  cleanups.push(() => subscriber.stop());
-  const { log } = captureLog();
-  const feeder = new Feeder({ config, log, venues: { okx: spec } });
-  cleanups.push(() => feeder.stop());
-  await feeder.start();
+  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(79);
   const u = new BookUpdate();
   const sub = () => subscriber.books.get(instrument.instrumentId);
   const pub = () => feeder.books()[0]!;
@@ -126,20 +110,7 @@ test("a refused update that changed the book leaves no subscriber holding a `val
  * the first in full and the rest rate-limited, where before it wrote one error line per message.
  */
 test("a venue that keeps sending a full book with a bid at 0: a status each (one instrSeq skipped), one error line", { timeout: 20_000 }, async () => {
-  const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
-  const instrument = mk("BTC-USDT");
-  const other = mk("ETH-USDT");
-  const venue = new ScriptedVenue(instrument);
-  venue.loadInstruments = () => Promise.resolve([instrument, other]);
-  const { group, port } = uniqueDestination(80);
-  const { spec, config } = scriptedFeederConfig({ venue, venueName: "okx", market: "spot", depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], group, port });
-  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
-  await subscriber.start();
-  cleanups.push(() => subscriber.stop());
-  const { log, lines } = captureLog();
-  const feeder = new Feeder({ config, log, venues: { okx: spec } });
-  cleanups.push(() => feeder.stop());
-  await feeder.start();
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(80);
   const u = new BookUpdate();
   const sub = () => subscriber.books.get(instrument.instrumentId);
   const pub = () => feeder.books()[0]!;

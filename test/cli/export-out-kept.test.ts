@@ -30,14 +30,12 @@ import { main } from "../../src/cli/main.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { newTempTags } from "../../src/core/stale-temps.ts";
 import { tryLockExclusive } from "../../src/core/flock.ts";
-import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
-import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
 import { BybitAdapter } from "../../src/venues/bybit/adapter.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+import { expectXrpCached, holdCacheLock, startXrpCacheRig, writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
 
 async function run(args: string[]): Promise<{ code: number; err: string[] }> {
   const err: string[] = [];
@@ -293,19 +291,9 @@ test("-o FILE that has another name (a hard link) exits 2 naming it, both names 
 test("a --books export whose instrument cache write waits for another writer's lock writes it before it exits (before: exited first, the cache never written)", { timeout: 30_000 }, async () => {
   const dir = makeTempDir("feeder-export-cache-");
   const { file } = writeXrpCapture(dir);
-  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
-  const cache = join(dir, "instruments.json");
-  const config = join(dir, "books.toml");
-  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(395)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  const { sim, cache, config } = await startXrpCacheRig(dir, uniqueDestination(395), { seed: 3, configName: "books.toml" });
   // Another writer (a feeder merging into the same cache) holds its lock until a while after the export has finished.
-  let release = () => {};
-  let taken = () => {};
-  const lockTaken = new Promise<void>((r) => (taken = r));
-  const held = withCacheLock(cache, () => {
-    taken();
-    return new Promise<void>((r) => (release = r));
-  });
-  await lockTaken;
+  const { release, held } = await holdCacheLock(cache);
   try {
     const lines: string[] = [];
     const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
@@ -319,8 +307,7 @@ test("a --books export whose instrument cache write waits for another writer's l
     const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal: new Promise(() => {}) });
     clearInterval(poll);
     expect(code, lines.join("\n")).toBe(0);
-    expect(existsSync(cache)).toBe(true);
-    expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
+    expectXrpCached(cache);
   } finally {
     release();
     await held;
@@ -331,18 +318,9 @@ test("a --books export whose instrument cache write waits for another writer's l
 test("a stop signal while a --books export waits for its instrument cache write ends the wait: the output kept, exit 0, the cache left unwritten (not held up to 30 s)", { timeout: 15_000 }, async () => {
   const dir = makeTempDir("feeder-export-cache-stop-");
   const { file } = writeXrpCapture(dir);
-  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
-  const cache = join(dir, "instruments.json");
-  const config = join(dir, "books.toml");
-  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(397)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
-  let release = () => {};
-  let taken = () => {};
-  const lockTaken = new Promise<void>((r) => (taken = r));
-  const held = withCacheLock(cache, () => {
-    taken();
-    return new Promise<void>((r) => (release = r)); // held past the test's timeout, unless the export stops waiting
-  });
-  await lockTaken;
+  const { sim, cache, config } = await startXrpCacheRig(dir, uniqueDestination(397), { seed: 3, configName: "books.toml" });
+  // Held past the test's timeout, unless the export stops waiting.
+  const { release, held } = await holdCacheLock(cache);
   try {
     const lines: string[] = [];
     const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
@@ -366,19 +344,9 @@ test("a stop signal while a --books export waits for its instrument cache write 
 test("a --books export whose output's reader is gone (| head) ends at once, exit 0, while its instrument cache write still waits for another writer's lock (before: up to 30 s)", { timeout: 60_000 }, async () => {
   const dir = makeTempDir("feeder-export-epipe-cache-");
   const { file } = writeXrpCapture(dir);
-  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: 3 });
-  const cache = join(dir, "instruments.json");
-  const config = join(dir, "books.toml");
-  writeFileSync(config, ["http = { enabled = false }", "[publish]", ...loopbackDestinationToml(uniqueDestination(396)), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  const { sim, cache, config } = await startXrpCacheRig(dir, uniqueDestination(396), { seed: 3, configName: "books.toml" });
   // Another writer holds the cache's lock until the export has ended (or this test gives up on it).
-  let release = () => {};
-  let taken = () => {};
-  const lockTaken = new Promise<void>((r) => (taken = r));
-  const held = withCacheLock(cache, () => {
-    taken();
-    return new Promise<void>((r) => (release = r));
-  });
-  await lockTaken;
+  const { release, held } = await holdCacheLock(cache);
   // `| true`: the reader ends at once, so the export's first write meets EPIPE; pipefail gives the export's exit code.
   const command = [process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--format", "csv", "--depth", "1", file].map((a) => `'${a}'`).join(" ");
   const proc = Bun.spawn(["bash", "-c", `set -o pipefail; ${command} | true`], { cwd: resolve(import.meta.dirname, "../.."), stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });

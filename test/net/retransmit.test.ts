@@ -111,6 +111,22 @@ async function setUp(o: PairOptions, seed: number) {
   return { ...p, books, handles };
 }
 
+/**
+ * Publishes and flushes one delta of book (handle) per call: six bids at fixed prices under 300,000, new quantities
+ * each time, so every datagram has the same length; venueSeq counts on from venueSeqBase.
+ */
+function sixLevelDeltas(pub: FeedPublisher, book: TestBook, handle: number, venueSeqBase: number): () => void {
+  const cs = new ChangeSet();
+  let q = 1;
+  return () => {
+    cs.clear();
+    for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
+    book.apply(cs, venueSeqBase + q, T0 + q);
+    pub.publishDelta(handle, book, cs);
+    pub.flush();
+  };
+}
+
 /** Seeded loss of data datagrams after the first `keep` sequence numbers (definitions and snapshots arrive). */
 function seededLoss(seed: number, rate: number, keep = 10): (seq: number) => boolean {
   const r = rng(seed);
@@ -199,16 +215,7 @@ describe("the retransmit ring on the live path", { timeout: 20_000 }, () => {
     // exact-length view it needs and no view is made for any reason but the ring's (before: src.subarray per push).
     let lose = -1;
     const { pub, sub, books, handles } = await setUp({ drop: (seq) => seq === lose }, 13);
-    const book = books[0]!;
-    const cs = new ChangeSet();
-    let q = 1;
-    const delta = () => {
-      cs.clear();
-      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
-      book.apply(cs, 5000 + q, T0 + q);
-      pub.publishDelta(handles[0]!, book, cs);
-      pub.flush();
-    };
+    const delta = sixLevelDeltas(pub, books[0]!, handles[0]!, 5000);
     for (let i = 0; i < 20; i++) delta(); // warm
     const subarray = Uint8Array.prototype.subarray;
     let views = 0;
@@ -238,16 +245,7 @@ describe("a large answer and the live feed", { timeout: 20_000 }, () => {
     // The server runs on the publisher's thread. It sent a whole answer in one turn: a request for a ring's worth
     // (thousands of datagrams) held every live datagram behind it (~100 ms for ~5,900 on the project's VM).
     const { pub, books, handles } = await setUp({ subRetransmit: false }, 15);
-    const book = books[0]!;
-    const cs = new ChangeSet();
-    let q = 1;
-    const delta = () => {
-      cs.clear();
-      for (let i = 0; i < 6; i++) cs.addBid(300_000 - 1 - i, q++);
-      book.apply(cs, 9000 + q, T0 + q);
-      pub.publishDelta(handles[0]!, book, cs);
-      pub.flush();
-    };
+    const delta = sixLevelDeltas(pub, books[0]!, handles[0]!, 9000);
     const firstSeq = pub.channelInfo()[0]!.nextSeq;
     const ANSWER = 600;
     for (let i = 0; i < ANSWER; i++) delta(); // one datagram each (~200 B: the whole answer fits a receive buffer)

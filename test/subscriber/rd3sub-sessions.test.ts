@@ -148,6 +148,36 @@ function run(sessionId: number, startUs: number, channelId = 1): ChannelPacker {
 
 const taken = (got: string[]) => got.every((g) => g === "ok" || g === "new_session");
 
+/** Run A (session 500): its definition and snapshot sent (10 ms on), then a heartbeat appended, not yet sent. */
+function startRunA(send: (p: ChannelPacker, advanceMs: number) => unknown): ChannelPacker {
+  const a = run(500, T0 + 600_000_000);
+  refresh(a, 943500);
+  send(a, 10);
+  a.appendHeartbeat(0);
+  return a;
+}
+
+/**
+ * After run A (session 500): R (600, its clock stepped back: it starts before A) taken as a clock-step restart once
+ * A is 5 s silent, then S (700, a later start) confirmed over R; returns R. `send` feeds what a packer holds
+ * advanceMs later (multicast or, `nats`, through the bridge and the reader, whose answers are checked).
+ */
+function restartThenLaterRun(send: (p: ChannelPacker, advanceMs: number) => unknown, nats: boolean): ChannelPacker {
+  const r = run(600, T0 + 1_000_000);
+  refresh(r, 944001, 1);
+  const rGot = send(r, 5000); // A stale: R taken as a clock-step restart
+  if (nats) expect(taken(rGot as string[])).toBe(true);
+  r.appendHeartbeat(0);
+  send(r, 1000);
+  const s = run(700, T0 + 700_000_000, 2);
+  refresh(s, 945001, 1);
+  send(s, 10);
+  s.appendHeartbeat(0);
+  const sGot = send(s, 10);
+  if (nats) expect(taken(sGot as string[])).toBe(true); // S confirmed over R
+  return r;
+}
+
 describe("NATS reader: a clock-step restart while a bogus newer session is provisional", () => {
   /** Run A (its host clock 10 min fast) confirmed, the book usable at 943500. */
   function confirmedA() {
@@ -489,21 +519,9 @@ describe("a live clock-step restart left behind by a later-starting run's late d
       sub.checkStale(clock.nowMs);
       for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     send(a, 1000);
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    send(r, 5000); // A stale: R taken as a clock-step restart
-    r.appendHeartbeat(0);
-    send(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    send(s, 10);
-    s.appendHeartbeat(0);
-    send(s, 10);
+    const r = restartThenLaterRun(send, false);
     expect(sub.book(X.instrumentId)!.sessionId).toBe(700); // S confirmed over R
     if (bogusAfter) {
       const n = run(1, T0 + 3_600_000_000, 3);
@@ -529,21 +547,9 @@ describe("a live clock-step restart left behind by a later-starting run's late d
 
   it.each([false, true])("NATS reader (then one bogus newer header: %s)", (bogusAfter) => {
     const { rep, sub, feed, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     feed(a, 1000);
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    expect(taken(feed(r, 5000))).toBe(true);
-    r.appendHeartbeat(0);
-    feed(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    feed(s);
-    s.appendHeartbeat(0);
-    expect(taken(feed(s))).toBe(true); // S confirmed over R
+    const r = restartThenLaterRun(feed, true);
     if (bogusAfter) {
       const n = run(1, T0 + 3_600_000_000, 3);
       n.appendHeartbeat(0);
@@ -585,21 +591,9 @@ describe("a run left behind is taken back though another left-behind run's datag
       for (const d of dgs) sub.ingest(d, clock.nowMs * 1000);
       return dgs;
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     const aCopy = send(a, 1000)[0]!;
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    send(r, 5000);
-    r.appendHeartbeat(0);
-    send(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    send(s, 10);
-    s.appendHeartbeat(0);
-    send(s, 10);
+    const r = restartThenLaterRun(send, false);
     expect(sub.book(X.instrumentId)!.sessionId).toBe(700);
     clock.nowMs += 4000; // S stale
     for (let i = 2; i <= 14; i++) {
@@ -615,22 +609,10 @@ describe("a run left behind is taken back though another left-behind run's datag
 
   it("NATS reader", () => {
     const { sub, feed, feedRaw, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     const aCopy = take(a, (c.sendUs += 1_000_000));
     feedRaw(aCopy, 1000);
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    expect(taken(feed(r, 5000))).toBe(true);
-    r.appendHeartbeat(0);
-    feed(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    feed(s);
-    s.appendHeartbeat(0);
-    expect(taken(feed(s))).toBe(true); // S confirmed over R
+    const r = restartThenLaterRun(feed, true);
     c.nowMs += 4000;
     let got: string[] = [];
     const replays: string[] = [];
@@ -935,22 +917,10 @@ describe("a dead run's backlog draining faster than it was sent is not taken bac
       sub.checkStale(clock.nowMs);
       for (const d of take(p, sendUs)) sub.ingest(d, clock.nowMs * 1000);
     };
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    send(a, 10);
-    a.appendHeartbeat(0);
+    const a = startRunA(send);
     send(a, 1000);
     const aSentUs = clock.nowMs * 1000;
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    send(r, 5000);
-    r.appendHeartbeat(0);
-    send(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    send(s, 10);
-    s.appendHeartbeat(0);
-    send(s, 10);
+    const r = restartThenLaterRun(send, false);
     clock.nowMs += 4000; // S stale
     for (let i = 1; i <= 13; i++) {
       if (i % 4 === 0) refresh(a, 943500 + i, 1 + i);
@@ -964,22 +934,10 @@ describe("a dead run's backlog draining faster than it was sent is not taken bac
 
   it("NATS reader", () => {
     const { sub, feed, feedRaw, clock: c } = natsRig();
-    const a = run(500, T0 + 600_000_000);
-    refresh(a, 943500);
-    feed(a);
-    a.appendHeartbeat(0);
+    const a = startRunA(feed);
     feed(a, 1000);
     const aSentUs = c.sendUs;
-    const r = run(600, T0 + 1_000_000);
-    refresh(r, 944001, 1);
-    expect(taken(feed(r, 5000))).toBe(true);
-    r.appendHeartbeat(0);
-    feed(r, 1000);
-    const s = run(700, T0 + 700_000_000, 2);
-    refresh(s, 945001, 1);
-    feed(s);
-    s.appendHeartbeat(0);
-    expect(taken(feed(s))).toBe(true);
+    const r = restartThenLaterRun(feed, true);
     c.nowMs += 4000;
     const got: string[] = [];
     for (let i = 1; i <= 13; i++) {

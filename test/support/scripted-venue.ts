@@ -3,12 +3,15 @@
  * tests that need exact books (crossed books, refused prices) without a simulator.
  * @module
  */
+import { Feeder } from "../../src/app/feeder.ts";
 import { validateConfig } from "../../src/config/load.ts";
-import type { FeederConfig } from "../../src/config/types.ts";
+import type { FeederConfig, PublishConfig } from "../../src/config/types.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 import type { BookUpdate } from "../../src/core/book-update.ts";
 import type { Instrument, MarketName, StatusReason, VenueName } from "../../src/core/types.ts";
 import type { VenueSpec } from "../../src/venues/registry.ts";
 import type { BookSink, VenueAdapter } from "../../src/venues/venue.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
 
 /** A venue whose messages the test writes itself. */
 export class ScriptedVenue implements VenueAdapter {
@@ -76,4 +79,28 @@ export function scriptedFeederConfig(o: { venue: ScriptedVenue; venueName: Venue
     venues: [{ venue: o.venueName, wsUrl: spec.wsUrl, restUrl: spec.restUrl, instrumentCachePath: "", markets: [{ market: o.market, depth: o.depth, symbols: o.symbols }], overrides: new Map() }],
   };
   return { spec, config };
+}
+
+/**
+ * A Feeder serving `venue` as OKX spot (depth 400, `symbols`, book 0 the first) to `dest`, and a FeedSubscriber on
+ * it (staleAfterMs 0), both started; their stops are pushed onto `cleanups`. `publish` may change the publish config.
+ */
+export async function startScriptedOkxSpot(o: {
+  venue: ScriptedVenue;
+  symbols: string[];
+  dest: { group: string; port: number };
+  cleanups: (() => Promise<void> | void)[];
+  log?: Logger;
+  publish?: (p: PublishConfig) => PublishConfig;
+}): Promise<{ feeder: Feeder; subscriber: FeedSubscriber }> {
+  const { group, port } = o.dest;
+  const scripted = scriptedFeederConfig({ venue: o.venue, venueName: "okx", market: "spot", depth: 400, symbols: o.symbols, group, port });
+  const config = o.publish === undefined ? scripted.config : { ...scripted.config, publish: o.publish(scripted.config.publish) };
+  const subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
+  await subscriber.start();
+  o.cleanups.push(() => subscriber.stop());
+  const feeder = new Feeder({ config, log: o.log ?? silentLogger, venues: { okx: scripted.spec } });
+  o.cleanups.push(() => feeder.stop());
+  await feeder.start();
+  return { feeder, subscriber };
 }

@@ -4,9 +4,12 @@
  * levels fit), frames `spacingUs` apart, plus a subscribe ack and a pong as a live capture has them.
  * The config resolves XRPUSDT from overrides, so nothing is fetched.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { expect } from "vitest";
 import { CaptureWriter } from "../../src/record/capture.ts";
+import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
+import { withCacheLock } from "../../src/venues/common/instrument-cache.ts";
 import { loopbackDestinationToml, unreachableBybitToml } from "./config-toml.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
@@ -57,4 +60,43 @@ export function writeXrpConfig(dir: string, dest: { group: string; port: number 
     ].join("\n") + "\n",
   );
   return path;
+}
+
+/**
+ * A Bybit simulator serving XRPUSDT's spec and a config (`dir/<configName>`) that resolves it by REST and merges it
+ * into the instrument cache `dir/instruments.json`: for the tests of that merge. `topToml` goes before [publish],
+ * `publishToml` into it.
+ */
+export async function startXrpCacheRig(
+  dir: string,
+  dest: { group: string; port: number },
+  opts: { seed: number; configName: string; topToml?: string[]; publishToml?: string[] },
+): Promise<{ sim: BybitSim; cache: string; config: string }> {
+  const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], specs: { "linear:XRPUSDT": { tickSize: "0.0001", lotSize: "1" } }, seed: opts.seed });
+  const cache = join(dir, "instruments.json");
+  const config = join(dir, opts.configName);
+  writeFileSync(config, [...(opts.topToml ?? []), "http = { enabled = false }", "[publish]", ...(opts.publishToml ?? []), ...loopbackDestinationToml(dest), "[venues.bybit]", `ws_url = "${sim.wsUrl}"`, `rest_url = "${sim.restUrl}"`, `instrument_cache = "${cache}"`, "[venues.bybit.linear]", "depth = 1000", 'symbols = ["XRPUSDT"]', ""].join("\n"));
+  return { sim, cache, config };
+}
+
+/**
+ * Another writer (a feeder merging into the same cache) holding the cache's lock from when this resolves until
+ * release(); `held` settles once it has let go.
+ */
+export async function holdCacheLock(cache: string): Promise<{ release: () => void; held: Promise<void> }> {
+  let release = () => {};
+  let taken = () => {};
+  const lockTaken = new Promise<void>((r) => (taken = r));
+  const held = withCacheLock(cache, () => {
+    taken();
+    return new Promise<void>((r) => (release = r));
+  });
+  await lockTaken;
+  return { release: () => release(), held };
+}
+
+/** The merge wrote the cache, with XRPUSDT's spec as startXrpCacheRig's simulator serves it. */
+export function expectXrpCached(cache: string): void {
+  expect(existsSync(cache)).toBe(true);
+  expect(JSON.parse(readFileSync(cache, "utf8")).instruments["linear:XRPUSDT"]).toEqual({ tickSize: "0.0001", lotSize: "1" });
 }

@@ -9,7 +9,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, Sink, startIntoSink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -95,12 +95,7 @@ describe("coinbase adapter", () => {
     const base = coinbaseConfig(sim, products);
     const config = { ...base, markets: [{ ...base.markets[0]!, symbolsPerConnection: 1 }] };
     const adapter: CoinbaseAdapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
+    const sink = await startIntoSink(sim, adapter, cleanup);
     sim.step(1);
     await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books live");
     expect(adapter.connections()).toHaveLength(3);

@@ -9,11 +9,11 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { startWsProxy } from "../ws-proxy.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, startIntoSink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -62,12 +62,7 @@ describe("coinbase: one product's unreadable event in a frame read in sequence",
     cleanup.push(() => proxy.stop());
     const config = { ...coinbaseConfig(sim, PRODUCTS), wsUrl: proxy.origin };
     const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, maxProductsPerConnection: 2, resyncBackoffBaseMs: 5, resyncBackoffMaxMs: 20 });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
+    const sink = await startIntoSink(sim, adapter, cleanup);
     sim.step(1);
     const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
     await waitFor(allMatch, "books live");

@@ -75,11 +75,17 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_
 export async function startSimAndAdapter(simOptions: CoinbaseSimOptions, cleanup: (() => Promise<void>)[]) {
   const sim = await startCoinbaseSimulator(simOptions);
   const adapter = createCoinbaseAdapter(coinbaseConfig(sim, simOptions.products), subsOf(simOptions.products), { log: silentLogger });
+  const sink = await startIntoSink(sim, adapter, cleanup);
+  return { sim, adapter, sink };
+}
+
+/** Pushes stopping `adapter`, then `sim`, onto `cleanup`; loads the adapter's instruments and starts it into a new Sink. */
+export async function startIntoSink(sim: { stop(): Promise<void> }, adapter: ReturnType<typeof createCoinbaseAdapter>, cleanup: (() => Promise<void> | void)[]): Promise<Sink> {
   cleanup.push(async () => {
     await adapter.stop();
     await sim.stop();
   });
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
-  return { sim, adapter, sink };
+  return sink;
 }

@@ -12,7 +12,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator, type CoinbaseSim } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, Sink, startIntoSink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -30,12 +30,7 @@ async function setup(): Promise<{ sim: CoinbaseSim; adapter: CoinbaseAdapter; si
   const frames = new Map<string, string[]>();
   const onRawFrame = (_m: string, c: string, f: string) => void (frames.get(c) ?? frames.set(c, []).get(c)!).push(f);
   const adapter = createCoinbaseAdapter(coinbaseConfig(sim, PRODUCTS), subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, maxProductsPerConnection: 2, onRawFrame });
-  cleanup.push(async () => {
-    await adapter.stop();
-    await sim.stop();
-  });
-  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-  adapter.start(sink);
+  const sink = await startIntoSink(sim, adapter, cleanup);
   sim.step(1);
   const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
   await waitFor(allMatch, "books live");

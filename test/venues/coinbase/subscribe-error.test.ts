@@ -10,11 +10,11 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { errorAnswers, parseAckError } from "../../../src/venues/coinbase/protocol.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, startIntoSink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -30,12 +30,7 @@ async function startWithNope(simOptions: Partial<CoinbaseSimOptions> & { seed: n
   const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], levels: 20, ...simOptions });
   const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
   const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20 });
-  cleanup.push(async () => {
-    await adapter.stop();
-    await sim.stop();
-  });
-  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-  adapter.start(sink);
+  const sink = await startIntoSink(sim, adapter, cleanup);
   sim.step(1);
   return { sim, adapter, sink };
 }
@@ -152,12 +147,7 @@ describe("coinbase: a subscribe refused for a passing reason is sent again, not 
       queueMicrotask(() => adapter!.ingestFrame("spot", c, JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "rate limit exceeded" }), 0));
     };
     adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, onRawFrame });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.start(sink);
+    const sink = await startIntoSink(sim, adapter, cleanup);
     sim.step(1);
     const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
     await waitFor(() => live(0) && live(1), "books live");

@@ -42,6 +42,15 @@ async function replay(frames: string[]) {
   return { applied, invalid, info, stats };
 }
 
+/** The book of 1000, 1001 resynced once as a venue reset, then LIVE from the resubscribe's snapshot 8 and change 9. */
+function expectResetThenLiveAt9(r: Awaited<ReturnType<typeof replay>>): void {
+  expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+  expect(r.applied).toEqual([1000, 1001, 8, 9]);
+  expect(r.info.state).toBe("live");
+  expect(r.info.lastChangeId).toBe(9);
+  expect(r.stats.venueResets).toBe(1);
+}
+
 describe("deribit replay: an older snapshot, asked for or not, as live", () => {
   test("a venue reset in the capture resyncs the book, and the resubscribe's snapshot (below the old ids) makes it LIVE with the venue's book", async () => {
     const r = await replay([
@@ -57,11 +66,7 @@ describe("deribit replay: an older snapshot, asked for or not, as live", () => {
       change(9, 8, 93),
     ]);
     // Before: the reset, its change and the resubscribe's snapshot all ignored; the book LIVE at 1001 (bid 101) for good.
-    expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
-    expect(r.applied).toEqual([1000, 1001, 8, 9]);
-    expect(r.info.state).toBe("live");
-    expect(r.info.lastChangeId).toBe(9);
-    expect(r.stats.venueResets).toBe(1);
+    expectResetThenLiveAt9(r);
   });
 
   test("a make-before-break replacement's snapshot behind the book (its subscribe answer recorded before it) is ignored, as live", async () => {
@@ -99,11 +104,7 @@ describe("deribit replay: an older snapshot, asked for or not, as live", () => {
       snapshot(8, 92),
       change(9, 8, 93),
     ]);
-    expect(r.invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
-    expect(r.applied).toEqual([1000, 1001, 8, 9]);
-    expect(r.info.state).toBe("live");
-    expect(r.info.lastChangeId).toBe(9);
-    expect(r.stats.venueResets).toBe(1);
+    expectResetThenLiveAt9(r);
   });
 
   test("a make-before-break's trailing changes stay duplicates: the replacement's behind its ignored snapshot, the old socket's behind the replacement's newer one", async () => {

@@ -6,11 +6,8 @@
  * the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
-import { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { tempCachePath } from "./helpers.ts";
+import { books5Adapter } from "./helpers.ts";
 
 class Sink {
   seq = -1;
@@ -27,16 +24,7 @@ class Sink {
 }
 
 test("okx books5 in an overlap: the other socket's lower seqId is ignored, the same socket's is a reset", async () => {
-  const config: VenueConfig = {
-    venue: "okx",
-    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
-    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-  };
-  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
-  await adapter.loadInstruments();
+  const adapter = await books5Adapter();
   const sink = new Sink();
   adapter.startReplay(sink as never);
   const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
 import type { BookState, Instrument, MarketName, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 
@@ -20,6 +22,25 @@ export function okxConfig(sim: OkxSim, subs: readonly Subscription[], overrides 
     return { market, depth: own[0]!.depth, symbols: own.map((s) => s.symbol) };
   });
   return { venue: "okx", wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets, overrides };
+}
+
+/** Spot BTC-USDT on books5 (depth 5), resolved from overrides (tick 0.1, lot 0.0001): no venue reached. */
+export function books5Config(): VenueConfig {
+  return {
+    venue: "okx",
+    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
+    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+  };
+}
+
+/** An adapter of books5Config's one book, its instruments loaded (not started). */
+export async function books5Adapter(config: VenueConfig = books5Config()): Promise<OkxAdapter> {
+  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
+  await adapter.loadInstruments();
+  return adapter;
 }
 
 /** The simulator's published book of a subscription, in the instrument's mantissas. */

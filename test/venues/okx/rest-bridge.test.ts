@@ -172,27 +172,36 @@ describe("okx REST bridge: a request whose bridge ended with its connection", { 
   });
 });
 
+/**
+ * A simulator of spot BTC-USDT (no snapshot on subscribe: the book comes by REST) and an adapter (instruments
+ * loaded, not started) whose REST books pass through `rewrite` first; both stopped after the test.
+ */
+async function startRewritingRestBook<Body>(rewrite: (body: Body) => void): Promise<{ sim: OkxSim; adapter: OkxAdapter }> {
+  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
+  const f = (async (input: string | URL | Request, init?: RequestInit) => {
+    const res = await fetch(input, init);
+    if (!String(input).includes("/api/v5/market/books")) return res;
+    const body = (await res.json()) as Body;
+    rewrite(body);
+    return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
+  }) as typeof fetch;
+  const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+  const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f });
+  cleanups.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  await adapter.loadInstruments();
+  return { sim, adapter };
+}
+
 describe("okx REST bridge: a REST book ahead of the socket", { timeout: 30_000 }, () => {
   test("updates the REST book already holds, delivered only after it (the answer overtook them), are dropped, not a break", async () => {
     // Seen under load in plan-race-bridge-dead: the REST book (seqId S) was read before an update the socket had on
     // its way (prevSeqId < S, seqId <= S); the book already held it, but it was taken for a break and resynced. Here
     // the REST answer claims AHEAD more seqIds than the simulator has sent, as one that overtook them would.
     const AHEAD = 6; // the simulator's next seqId is 1–5 above: its next update is one the book "holds"
-    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
-    const f = (async (input: string | URL | Request, init?: RequestInit) => {
-      const res = await fetch(input, init);
-      if (!String(input).includes("/api/v5/market/books")) return res;
-      const body = (await res.json()) as { data: { seqId: number }[] };
-      body.data[0]!.seqId += AHEAD;
-      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
-    }) as typeof fetch;
-    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
-    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f });
-    cleanups.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    await adapter.loadInstruments();
+    const { sim, adapter } = await startRewritingRestBook<{ data: { seqId: number }[] }>((body) => void (body.data[0]!.seqId += AHEAD));
     const sink = new Sink();
     adapter.start(sink);
     await until(() => adapter.topicInfo(0).state === "live", "bridged to the REST book");
@@ -210,22 +219,10 @@ describe("okx REST bridge: a REST book ahead of the socket", { timeout: 30_000 }
 
 describe("okx REST bridge: a REST book whose numbers do not fit the tick or lot", { timeout: 30_000 }, () => {
   test("has the instruments re-checked, as a frame's misfit does (before: only fetched again, 100 ms doubling to 10 s)", async () => {
-    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 5, initialSnapshot: false });
-    const f = (async (input: string | URL | Request, init?: RequestInit) => {
-      const res = await fetch(input, init);
-      if (!String(input).includes("/api/v5/market/books")) return res;
-      const body = (await res.json()) as { data: { bids: string[][] }[] };
+    const { adapter } = await startRewritingRestBook<{ data: { bids: string[][] }[] }>((body) => {
       const level = body.data[0]!.bids[0]!;
       level[0] = `${level[0]!.includes(".") ? level[0] : level[0] + "."}0000001`; // a price finer than any tick
-      return new Response(JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } });
-    }) as typeof fetch;
-    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
-    const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f });
-    cleanups.push(async () => {
-      await adapter.stop();
-      await sim.stop();
     });
-    await adapter.loadInstruments();
     adapter.start(new Sink());
     const rechecksBefore = adapter.stats().instrumentRechecks!;
     await until(() => adapter.stats().restRefused! >= 2, "the misfit REST book refused");

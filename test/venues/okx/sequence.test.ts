@@ -13,7 +13,7 @@ import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { LAG_IDLE_MAX, LAG_REPEATS_MAX } from "../../../src/venues/okx/lagging-stream.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
-import { tempCachePath } from "./helpers.ts";
+import { books5Adapter, books5Config, tempCachePath } from "./helpers.ts";
 
 const SUBS: Subscription[] = [
   { market: "spot", symbol: "BTC-USDT", depth: 400 },
@@ -402,16 +402,7 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
 
 describe("okx full books (books5)", () => {
   test("a lower seqId on the one socket is a maintenance reset: applied, not ignored as a repeat", async () => {
-    const config: VenueConfig = {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
-      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-    };
-    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
-    await adapter.loadInstruments();
+    const adapter = await books5Adapter();
     const sink = new MapSink();
     adapter.startReplay(sink);
     const book5 = (seq: number, bid: string) =>
@@ -429,19 +420,11 @@ describe("okx full books: the data's instId", () => {
   // push whose arg names one instrument and whose data another replaced the arg's book with it, LIVE (on a quiet
   // instrument books5 pushes nothing more until it changes: wrong for up to the stale period). Both readers.
   test("an instId in data that is not the arg's is a parse error resyncing the arg's book, never applied", async () => {
-    const config: VenueConfig = {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
-      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-    };
+    const config = books5Config();
     const book5 = (inst: string, bid: string, pretty = false) =>
       `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],${pretty ? " " : ""}"instId":"${inst}","ts":"1700000000000","seqId":5}]}`;
     for (const [inst, pretty] of [["ETH-USDT", false], ["BTC-USDTX", false], ["BTC-USD", false], ["ETH-USDT", true]] as const) {
-      const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
-      await adapter.loadInstruments();
+      const adapter = await books5Adapter(config);
       const sink = new MapSink();
       adapter.startReplay(sink);
       expect(adapter.ingestFrame("spot", "c", book5("BTC-USDT", "100.1", pretty), 1)).toBe(true);
