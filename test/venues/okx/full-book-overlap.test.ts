@@ -58,16 +58,7 @@ test("okx books5 in an overlap: the other socket's lower seqId is ignored, the s
 // replay feeds it: the overlap and each frame's socket are the live run's. Without the events, replay applied the
 // lagging replacement's lower book as a reset (the book stepped back to 100).
 test("okx books5 replayed with the recorded sockets: the lagging replacement's lower book is ignored, as live", async () => {
-  const config: VenueConfig = {
-    venue: "okx",
-    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
-    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-  };
-  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger });
-  await adapter.loadInstruments();
+  const adapter = await books5Adapter();
   const sink = new Sink();
   adapter.startReplay(sink as never);
   const seqs: number[] = [];
