@@ -413,6 +413,9 @@ export class Supervisor implements StatusSource {
         slot.worker = undefined;
         for (const done of slot.pending.values()) done(undefined);
         slot.pending.clear();
+        // A stop() waiting for this worker's `stopped` (one terminated after its failed start, which a failed first
+        // start's stop finds still there): it will say nothing more. Before, stop() waited REQUEST_TIMEOUT_MS for it.
+        slot.stopped?.();
         slot.carry.restarted();
         const duringStart = !settled;
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));

@@ -18,6 +18,14 @@ let workerIndex = 0;
 let log: Logger | undefined;
 let stopping = false;
 let ledger: WorkerLedger | undefined;
+/** The Feeder's one stop: a failed start's goodbye and the supervisor's `stop` share it (one HALTED each, one END). */
+let feederStop: Promise<void> | undefined;
+/**
+ * How long a failed start waits for its Feeder's stop before it reports `start-failed` (the supervisor ends the
+ * thread and restarts it then): as `feeder run`'s stop deadline (cli STOP_DEADLINE_MS), so a stop that hangs delays
+ * the restart by this much at most.
+ */
+const FAILED_START_STOP_MS = 1500;
 /** Log lines go to the main thread, which writes the process's one log stream (worker-log.ts). */
 const logOutbox = new WorkerLogOutbox(send);
 
@@ -49,6 +57,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
         send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries(), venues: feeder.venueStarts() });
       } catch (err) {
+        // Venues that started before another failed have published books: they are HALTED and the stream ends
+        // (END_OF_SESSION) before the supervisor ends this thread, as `feeder run` stops a failed start (runtime.ts).
+        // Before, the thread was ended with nothing said: subscribers saw those books only go stale.
+        await stopFeederWithin(FAILED_START_STOP_MS);
+        if (stopping) return; // the supervisor's stop came meanwhile: its `stopped` answers it, after the same stop
         send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
       }
       return;
@@ -71,13 +84,25 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       return logOutbox.taken(msg.chars);
     case "stop": {
       stopping = true;
-      await feeder?.stop(); // during start-up too: its venue REST requests end at once
+      await stopFeeder(); // during start-up too: its venue REST requests end at once
       logOutbox.reportDropped(); // no `log-taken` may come any more
       send({ type: "stopped" });
       return;
     }
   }
 };
+
+function stopFeeder(): Promise<void> {
+  feederStop ??= (feeder?.stop() ?? Promise.resolve()).catch((err) => log?.error("could not stop the feeder", { error: err instanceof Error ? err.message : String(err) }));
+  return feederStop;
+}
+
+/** stopFeeder(), waited for `deadlineMs` at most (what it has not done by then is left to the thread's end). */
+async function stopFeederWithin(deadlineMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([stopFeeder(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+  clearTimeout(timer);
+}
 
 function answer(msg: WorkerRequest): Extract<FromWorker, { type: "response" }>["result"] {
   if (!feeder) return undefined;
