@@ -551,11 +551,17 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
-      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time.
+      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time,
+      // while one to any of this host's own addresses is routed locally and arrives (a subscriber here bound to the
+      // LAN address; before, every receiver outside 127/8 was refused). A receiver that is not (yet) one of them is
+      // retried as an interface not up yet is (it may be a secondary or VRRP address), unless no host can have it.
       // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
-      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
+      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host) && !localAddresses.some((l) => l.address === r.host)) : undefined;
       if (offHost !== undefined) {
-        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host's address on its network`);
+        const list = localAddresses.length === 0 ? "it has none" : `it has ${localAddresses.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
+        const why = neverAHostAddress(offHost.host) ?? `not an address of this host: ${list}`;
+        const about = neverAHostAddress(offHost.host) === null ? "host" : "file";
+        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (${why}; a socket bound to a loopback address sends to this host's addresses only, every datagram to another would fail): name this host's address on its network`, about);
       }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);

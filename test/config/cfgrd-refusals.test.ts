@@ -20,6 +20,8 @@
  *   to loopback cannot send there (EINVAL), so every datagram failed at run time.
  */
 import { describe, expect, test } from "vitest";
+import { parseConfigText } from "../../src/config/load.ts";
+import { ConfigError, HostAddressError } from "../../src/core/errors.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
@@ -97,12 +99,42 @@ describe("refused, naming the key, never thrown", () => {
   test("a unicast destination sending from a loopback interface (the default) to a receiver off this host is refused", () => {
     const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\n${VENUE}`, local)).toEqual([
-      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host\'s address on its network',
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (not an address of this host: it has 127.0.0.1 on lo, 10.0.0.5 on eth0; a socket bound to a loopback address sends to this host\'s addresses only, every datagram to another would fail): name this host\'s address on its network',
     ]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\ninterface = "10.0.0.5"\n${VENUE}`, local)).toEqual([]);
     // A file no process here sends from (export --books), or whose interfaces are replaced (to-nats --iface): taken.
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, publishesHere: false })).toEqual([]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, destinationInterfacesUnused: true })).toEqual([]);
+  });
+
+  test("a receiver at this host's own address is reached from a loopback interface: taken (s-rdcfg)", () => {
+    // A socket bound to 127.0.0.1 sends to the host's own 10.0.0.5 (the route is local, through lo): a subscriber on
+    // this host bound to its LAN address. Before, refused as "off this host" (any receiver outside 127/8 was).
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.0.0.5:31001"]\n${VENUE}`, local)).toEqual([]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.0.0.5:31002"]\ninterface = "127.0.0.1"\n${VENUE}`, local)).toEqual([]);
+  });
+
+  test("a receiver not (yet) an address of this host, from loopback: retried as an address not up yet (exit 1), the file's when no host has it", () => {
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    const thrown = (toml: string): unknown => {
+      try {
+        parseConfigText(toml, "t.toml", local);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    // The address may come up (a secondary or VRRP address of this host), as a destination's interface may.
+    const err = thrown(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`);
+    expect(err).toBeInstanceOf(HostAddressError);
+    expect((err as ConfigError).problems).toEqual([
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (not an address of this host: it has 127.0.0.1 on lo, 10.0.0.5 on eth0; a socket bound to a loopback address sends to this host\'s addresses only, every datagram to another would fail): name this host\'s address on its network',
+    ]);
+    // No host has it: the file's (exit 2).
+    const broadcast = thrown(`[[publish.destinations]]\nreceivers = ["255.255.255.255:31001"]\n${VENUE}`);
+    expect(broadcast).toBeInstanceOf(ConfigError);
+    expect(broadcast).not.toBeInstanceOf(HostAddressError);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {
