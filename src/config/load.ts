@@ -672,9 +672,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, WS_URL_EXPECTED);
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, HTTP_URL_EXPECTED);
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -707,9 +707,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, WS_URL_EXPECTED);
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, HTTP_URL_EXPECTED);
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
@@ -760,8 +760,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       overrides.set(name, { tickSize, lotSize });
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
+    if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     // NUL: no file has it (every file call on it throws).
-    if (instrumentCachePath === "" || instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    else if (instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path without a NUL character (no file has one; the instrument cache is written there)");
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
@@ -942,6 +943,9 @@ function decimalsOf(step: string): number {
 
 const WS_URL = /^wss?:\/\/[^\s]+$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
+/** What a refused URL had to be: its scheme alone may be right (wss://host:99999 is refused for its port). */
+const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535)";
+const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, if given, up to 65535)";
 
 /**
  * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"
