@@ -547,9 +547,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       // LAN address; before, every receiver outside 127/8 was refused). A receiver that is not (yet) one of them is
       // retried as an interface not up yet is (it may be a secondary or VRRP address), unless no host can have it.
       // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
-      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host) && !localAddresses.some((l) => l.address === r.host)) : undefined;
-      if (offHost !== undefined) {
-        const list = localAddresses.length === 0 ? "it has none" : `it has ${localAddresses.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
+      const here = localAddresses;
+      const offHost = here !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host) && !here.some((l) => l.address === r.host)) : undefined;
+      if (here !== undefined && offHost !== undefined) {
+        const list = here.length === 0 ? "it has none" : `it has ${here.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
         const why = neverAHostAddress(offHost.host) ?? `not an address of this host: ${list}`;
         const about = neverAHostAddress(offHost.host) === null ? "host" : "file";
         v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (${why}; a socket bound to a loopback address sends to this host's addresses only, every datagram to another would fail): name this host's address on its network`, about);
