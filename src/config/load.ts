@@ -258,19 +258,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   if (venues.length > 0) {
     publish.destinations.forEach((d, i) => {
       const m = d.match;
-      // A "*" rule whose venue and market match no configured market (a typo, or a venue this file does not
-      // configure) sends heartbeats only: before, taken (a listed symbol is named below, as not configured).
-      if (m.symbols.includes("*")) {
-        const matched = venues.some((vc) => (m.venue === "*" || vc.venue === m.venue) && vc.markets.some((mc) => m.market === "*" || mc.market === m.market));
-        const readable = (m.venue === "*" || venueSpec(m.venue) !== undefined) && (m.market === "*" || Object.hasOwn(MARKET_IDS, m.market));
-        const configured = venues.flatMap((vc) => vc.markets.map((mc) => `${vc.venue} ${mc.market}`));
-        if (!matched && readable && configured.length > 0) {
-          // The venue when the file configures none of it, else the market.
-          const wrong = m.venue !== "*" && !venues.some((vc) => vc.venue === m.venue) ? "venue" : "market";
-          v.problem(`publish.destinations[${i}].${wrong}`, m[wrong], `a ${wrong} this file configures (venue ${m.venue}, market ${m.market} matches none of its markets: ${configured.join(", ")}; the destination would send only heartbeats)`);
-        }
-        return;
-      }
+      // A "*" rule whose venue and market match no configured market sends heartbeats only. Taken (check-config notes
+      // it): a market removed from a running file (the shipped example without [venues.bybit.spot]) leaves its
+      // destination behind, and refusing that made the next start exit 2, not restarted. Names are checked above.
+      if (m.symbols.includes("*")) return;
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
@@ -551,11 +542,18 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }
-      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time.
+      // A unicast socket is bound to the interface: from loopback, a send off this host fails (EINVAL) every time,
+      // while one to any of this host's own addresses is routed locally and arrives (a subscriber here bound to the
+      // LAN address; before, every receiver outside 127/8 was refused). A receiver that is not (yet) one of them is
+      // retried as an interface not up yet is (it may be a secondary or VRRP address), unless no host can have it.
       // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
-      const offHost = localAddresses !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host)) : undefined;
-      if (offHost !== undefined) {
-        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host's address on its network`);
+      const here = localAddresses;
+      const offHost = here !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host) && !here.some((l) => l.address === r.host)) : undefined;
+      if (here !== undefined && offHost !== undefined) {
+        const list = here.length === 0 ? "it has none" : `it has ${here.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
+        const why = neverAHostAddress(offHost.host) ?? `not an address of this host: ${list}`;
+        const about = neverAHostAddress(offHost.host) === null ? "host" : "file";
+        v.problem(`${key}.interface`, iface, `an interface that reaches receiver ${offHost.host}:${offHost.port} (${why}; a socket bound to a loopback address sends to this host's addresses only, every datagram to another would fail): name this host's address on its network`, about);
       }
       const channelId = v.int(dt.channel, `${key}.channel`, i + 1, 0, 65535);
       const name = v.str(dt.name, `${key}.name`, `destination-${i}`);
@@ -666,9 +664,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, "a ws:// or wss:// URL");
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, WS_URL_EXPECTED);
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, "an http:// or https:// URL");
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, HTTP_URL_EXPECTED);
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -701,9 +699,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, "a ws:// or wss:// URL");
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, WS_URL_EXPECTED);
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, "an http:// or https:// URL");
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, HTTP_URL_EXPECTED);
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
@@ -754,8 +752,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       overrides.set(name, { tickSize, lotSize });
     }
     const instrumentCachePath = v.str(vt.instrument_cache, `${key}.instrument_cache`, `var/instruments-${venueName}.json`);
+    if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     // NUL: no file has it (every file call on it throws).
-    if (instrumentCachePath === "" || instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
+    else if (instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path without a NUL character (no file has one; the instrument cache is written there)");
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
@@ -936,6 +935,9 @@ function decimalsOf(step: string): number {
 
 const WS_URL = /^wss?:\/\/[^\s]+$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
+/** What a refused URL had to be: its scheme alone may be right (wss://host:99999 is refused for its port). */
+const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535)";
+const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, if given, up to 65535)";
 
 /**
  * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"

@@ -7,8 +7,9 @@
  *   function toString() { [native code] })".
  * - `publish.auth_key_file = ""` silently meant no authentication (a template whose variable was empty published
  *   unsigned, and subscribers holding the key dropped every datagram at run time).
- * - a destination whose rule matches no configured instrument (`symbols = []`, or a venue or market the file does not
- *   configure with `symbols = ["*"]`) was accepted and sent only heartbeats.
+ * - a destination with `symbols = []` was accepted and sent only heartbeats. (A `"*"` rule for a venue or market the
+ *   file does not configure was refused too, until s-rdcfg: a market removed from a running file left its destination
+ *   behind, exit 2 at the next start; it is taken, and check-config notes it.)
  * - `publish.retransmit.allow = []` was accepted: a server that answers no requester.
  * - a destination's `symbols = ["BTCUSDT", "BTCUSDT"]` was accepted (a market's symbols must be listed once).
  * - `http.bearer_token = "s3cret "` (or with a control character, or non-ASCII) was accepted, and no client could
@@ -19,9 +20,18 @@
  * - a unicast destination with receivers off this host and the default interface 127.0.0.1 was taken: a socket bound
  *   to loopback cannot send there (EINVAL), so every datagram failed at run time.
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import type { CommandContext } from "../../src/cli/command.ts";
+import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { ConfigError, HostAddressError } from "../../src/core/errors.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
+const ROOT = join(import.meta.dirname, "../..");
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 const dest = (body: string, channel: number) => `[[publish.destinations]]\nport = ${31000 + channel}\ngroup = "239.255.9.${channel}"\nchannel = ${channel}\n${body}\n`;
 
@@ -51,16 +61,25 @@ describe("refused, naming the key, never thrown", () => {
     ]);
   });
 
-  test("a destination whose rule matches no configured instrument", () => {
+  test("a destination with symbols = [] is refused", () => {
     expect(configProblems(dest("symbols = []", 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols: [] is not a non-empty list of symbols ("*" for any)']);
-    expect(configProblems(dest('venue = "okx"', 1) + dest("", 2) + VENUE)).toEqual([
-      'publish.destinations[0].venue: "okx" is not a venue this file configures (venue okx, market * matches none of its markets: bybit linear; the destination would send only heartbeats)',
-    ]);
-    expect(configProblems(dest('venue = "bybit"\nmarket = "spot"', 1) + dest("", 2) + VENUE)).toEqual([
-      'publish.destinations[0].market: "spot" is not a market this file configures (venue bybit, market spot matches none of its markets: bybit linear; the destination would send only heartbeats)',
-    ]);
-    // A file read for its [publish] alone (listen --config) has no venues to match: not checked.
-    expect(configProblems(dest('venue = "okx"', 1), { localAddresses: LOOPBACK_ONLY, requireVenue: false })).toEqual([]);
+  });
+
+  test('a "*" rule for a venue or market the file does not configure is taken, and check-config notes it (s-rdcfg)', async () => {
+    // The shipped example (installed as /etc/feeder/feeder.toml) with its [venues.bybit.spot] table removed keeps its
+    // bybit-spot destination: it ran (heartbeats only on channel 1) until 55511aaf refused it, exit 2 after an
+    // upgrade, which the unit does not restart. As an empty worker's share, noted, not refused.
+    const example = readFileSync(join(ROOT, "config/feeder.example.toml"), "utf8");
+    const noSpot = example.replace(/^\[venues\.bybit\.spot\]\n(?:[^[\n].*\n|\n)*/m, "");
+    expect(noSpot).not.toContain("[venues.bybit.spot]");
+    expect(configProblems(noSpot)).toEqual([]);
+    expect(configProblems(dest('venue = "okx"', 1) + dest("", 2) + VENUE)).toEqual([]);
+    expect(configProblems(dest('venue = "bybit"\nmarket = "spot"', 1) + dest("", 2) + VENUE)).toEqual([]);
+    const path = join(makeTempDir("feeder-rdcfg-"), "no-spot.toml");
+    writeFileSync(path, noSpot);
+    const out: string[] = [];
+    expect(await checkConfigCommand.run({ values: { config: path }, positionals: [], log: silentLogger, out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+    expect(out.join("")).toContain('# note: publish.destinations[1] ("bybit-spot": venue bybit, market spot) matches none of the markets this file configures (bybit linear): it will send heartbeats only\n');
   });
 
   test("a destination's symbol listed twice is refused, as a market's is", () => {
@@ -80,29 +99,59 @@ describe("refused, naming the key, never thrown", () => {
 
   test("a venue's or market's URL that no URL parser reads (a port past 65535, no host) is refused", () => {
     const venue = (keys: string) => `[venues.bybit]\n${keys}\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`;
-    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL']);
-    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// URL']);
+    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)']);
+    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)']);
     expect(configProblems(`[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nws_url = "ws://[::1"\nrest_url = "http://%zz"\n`)).toEqual([
-      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL',
-      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL',
+      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)',
+      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)',
     ]);
     expect(configProblems(venue('ws_url = "ws://127.0.0.1:65535/x"\nrest_url = "http://[::1]:8080"'))).toEqual([]);
   });
 
   test("a file path holding a NUL character (no file can have it) is refused, naming the key", () => {
-    expect(configProblems(`[venues.bybit]\ninstrument_cache = "var/a\\u0000b.json"\n${VENUE}`)).toEqual(['venues.bybit.instrument_cache: "var/a\\u0000b.json" is not a file path (the instrument cache is written there)']);
+    expect(configProblems(`[venues.bybit]\ninstrument_cache = "var/a\\u0000b.json"\n${VENUE}`)).toEqual(['venues.bybit.instrument_cache: "var/a\\u0000b.json" is not a file path without a NUL character (no file has one; the instrument cache is written there)']);
     expect(configProblems(`[nats]\nca_file = "/etc/a\\u0000b"\n${VENUE}`)).toEqual(["nats.ca_file: (not shown) is not a file path without a NUL character"]);
   });
 
   test("a unicast destination sending from a loopback interface (the default) to a receiver off this host is refused", () => {
     const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\n${VENUE}`, local)).toEqual([
-      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (a socket bound to a loopback address cannot send off this host: every datagram to it would fail): name this host\'s address on its network',
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (not an address of this host: it has 127.0.0.1 on lo, 10.0.0.5 on eth0; a socket bound to a loopback address sends to this host\'s addresses only, every datagram to another would fail): name this host\'s address on its network',
     ]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.3:31001"]\ninterface = "10.0.0.5"\n${VENUE}`, local)).toEqual([]);
     // A file no process here sends from (export --books), or whose interfaces are replaced (to-nats --iface): taken.
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, publishesHere: false })).toEqual([]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, destinationInterfacesUnused: true })).toEqual([]);
+  });
+
+  test("a receiver at this host's own address is reached from a loopback interface: taken (s-rdcfg)", () => {
+    // A socket bound to 127.0.0.1 sends to the host's own 10.0.0.5 (the route is local, through lo): a subscriber on
+    // this host bound to its LAN address. Before, refused as "off this host" (any receiver outside 127/8 was).
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.0.0.5:31001"]\n${VENUE}`, local)).toEqual([]);
+    expect(configProblems(`[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.0.0.5:31002"]\ninterface = "127.0.0.1"\n${VENUE}`, local)).toEqual([]);
+  });
+
+  test("a receiver not (yet) an address of this host, from loopback: retried as an address not up yet (exit 1), the file's when no host has it", () => {
+    const local = { localAddresses: [...LOOPBACK_ONLY, { name: "eth0", address: "10.0.0.5" }] };
+    const thrown = (toml: string): unknown => {
+      try {
+        parseConfigText(toml, "t.toml", local);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    // The address may come up (a secondary or VRRP address of this host), as a destination's interface may.
+    const err = thrown(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`);
+    expect(err).toBeInstanceOf(HostAddressError);
+    expect((err as ConfigError).problems).toEqual([
+      'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (not an address of this host: it has 127.0.0.1 on lo, 10.0.0.5 on eth0; a socket bound to a loopback address sends to this host\'s addresses only, every datagram to another would fail): name this host\'s address on its network',
+    ]);
+    // No host has it: the file's (exit 2).
+    const broadcast = thrown(`[[publish.destinations]]\nreceivers = ["255.255.255.255:31001"]\n${VENUE}`);
+    expect(broadcast).toBeInstanceOf(ConfigError);
+    expect(broadcast).not.toBeInstanceOf(HostAddressError);
   });
 
   test("publish.retransmit.allow = [] is refused", () => {

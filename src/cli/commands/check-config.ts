@@ -29,7 +29,9 @@ export const checkConfigCommand: CommandSpec = {
     "it out. Loading that output gives the same configuration. With workers = N, a worker the split by",
     "instrument id leaves without a symbol (4 symbols, 2 workers, all 4 ids on one) is named in a `# note:` line:",
     "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
-    "ids, not the list, and refusing it would make removing one symbol an invalid file.",
+    "ids, not the list, and refusing it would make removing one symbol an invalid file. A destination whose",
+    "\"*\" rule matches none of the file's markets (a market taken out, its destination left) is named likewise:",
+    "it sends heartbeats only.",
     "The file is checked for `run` with its workers: `record` and `replay` run one process and check it for that",
     "(a unicast receiver on publish.retransmit.listen's own port is refused there, more workers than symbols is",
     "not); the book export leaves what only a publisher on this host needs unchecked.",
@@ -55,7 +57,7 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };
@@ -93,6 +95,22 @@ function unopenable(path: string): string | undefined {
     const e = err as NodeJS.ErrnoException;
     return e.code === "ENOENT" ? "no such file" : e.code === "EACCES" ? "permission denied" : (e.code ?? e.message);
   }
+}
+
+/**
+ * A `# note:` line per destination whose "*" rule matches none of the file's markets: it sends heartbeats only. Not
+ * refused (a market taken out of a file leaves its destination behind: exit 2 at the next start, not restarted, for
+ * a feed that lost nothing); a listed symbol not configured is refused by the loader.
+ */
+function unmatchedDestinationsNote(config: FeederConfig): string {
+  const markets = config.venues.flatMap((v) => v.markets.map((m) => ({ venue: v.venue as string, market: m.market as string })));
+  return config.publish.destinations
+    .map((d, i) => {
+      const r = d.match;
+      if (!r.symbols.includes("*") || markets.some((m) => (r.venue === "*" || r.venue === m.venue) && (r.market === "*" || r.market === m.market))) return "";
+      return `# note: publish.destinations[${i}] (${JSON.stringify(d.name)}: venue ${r.venue}, market ${r.market}) matches none of the markets this file configures (${markets.map((m) => `${m.venue} ${m.market}`).join(", ")}): it will send heartbeats only\n`;
+    })
+    .join("");
 }
 
 /**
