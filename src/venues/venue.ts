@@ -98,7 +98,8 @@ export const SOCKETS_RECORDED_URL = "ws:sockets";
 /**
  * Said again every SOCKETS_STATE_EVERY_MS while the connection has one socket: a replay begun in a later capture file
  * (the run's first one rotated away or not given) learns from it that the sockets are recorded, and that there is
- * one now. Once known, replay ignores it.
+ * one now. Once known, replay takes it as the end of any overlap it still sees (its ws:retired or ws:back was in a
+ * capture block that was lost).
  */
 export const SOCKETS_STATE_URL = "ws:state";
 export const SOCKETS_STATE_EVERY_MS = 60_000;

@@ -665,6 +665,16 @@ export class ConnectionLifecycle {
       }
       return true;
     }
+    if (url === SOCKETS_STATE_URL) {
+      // Live says it only with one socket: an overlap replay still sees lost its end (a capture block lost, the disk
+      // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
+      if (conn.retiringGeneration >= 0) {
+        conn.retiringGeneration = -1;
+        this.hooks.overlapOver?.(conn, "replacement");
+      }
+      conn.replayNextFromOld = false;
+      return true;
+    }
     if (url === SOCKET_SWAP_URL) {
       conn.retiringGeneration = conn.generation;
       conn.generation = ++conn.genSeq;
