@@ -24,7 +24,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -263,7 +263,7 @@ export class BybitAdapter implements VenueAdapter {
    * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
-    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url !== CONNECTION_OPENED_URL) this.lifecycle.replaySocketEvent(connection, url);
     return true;
