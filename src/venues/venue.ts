@@ -98,7 +98,8 @@ export const SOCKETS_RECORDED_URL = "ws:sockets";
 /**
  * Said again every SOCKETS_STATE_EVERY_MS while the connection has one socket: a replay begun in a later capture file
  * (the run's first one rotated away or not given) learns from it that the sockets are recorded, and that there is
- * one now. Once known, replay ignores it.
+ * one now. Once known, replay takes it as the end of any overlap it still sees (its ws:retired or ws:back was in a
+ * capture block that was lost).
  */
 export const SOCKETS_STATE_URL = "ws:state";
 export const SOCKETS_STATE_EVERY_MS = 60_000;
@@ -229,7 +230,7 @@ export interface VenueAdapter {
    * Replay: a recorded connection event (url CONNECTION_OPENED_URL, CONNECTION_CLOSED_URL or a socket event,
    * SOCKETS_RECORDED_URL …). A close does what the live unplanned disconnect did to that connection's books
    * (RESYNCING / DISCONNECTED, then the normal resync on the next frames); an open changes nothing; the socket events
-   * let a venue that uses them (OKX) tell the connection's sockets apart as live did. False when no connection of
+   * let a venue that uses them (OKX, Deribit, Bybit) tell the connection's sockets apart as live did. False when no connection of
    * that name exists. Optional: a venue without it ignores the events.
    */
   ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;

@@ -30,8 +30,11 @@ function frame(type: "snapshot" | "delta", u: number, bids: string, asks: string
   return `{"topic":"${TOPIC}","type":"${type}","ts":${T0_MS + u},"data":{"s":"BTCUSDT","b":[${bids}],"a":[${asks}],"u":${u},"seq":${u}},"cts":${T0_MS + u}}`;
 }
 
-/** Replays 8,000 Bybit frames through a Feeder (publish.auth_key_file when given) and meters the last 6,000. */
-async function meterReplay(offset: number, authKeyFile?: string) {
+/**
+ * Replays 8,000 Bybit frames through a Feeder (publish.auth_key_file when given) and meters the last 6,000; `oldSocket`:
+ * each frame recorded as a planned reconnect's old socket's (a `ws:old` event before it, after `ws:sockets`, `ws:swap`).
+ */
+async function meterReplay(offset: number, authKeyFile?: string, oldSocket = false) {
   const { group, port } = uniqueDestination(offset);
   feeder = new Feeder({
     config: validateConfig({
@@ -57,7 +60,13 @@ async function meterReplay(offset: number, authKeyFile?: string) {
     const k = u % 20;
     frames.push(frame("delta", u, `["${(999.9 - k * 0.1).toFixed(1)}","${(u % 7 === 0 ? 0 : 1 + (u % 5)).toFixed(3)}"]`, `["${(1000.0 + k * 0.1).toFixed(1)}","2.000"]`));
   }
-  const ingest = (i: number) => feeder!.ingest("bybit", "linear", "conn0.linear", frames[i]!, (T0_MS + i) * 1000);
+  const ingest = oldSocket
+    ? (i: number) => {
+        feeder!.ingestRest("bybit", "linear", "conn0.linear", "ws:old", "", (T0_MS + i) * 1000);
+        feeder!.ingest("bybit", "linear", "conn0.linear", frames[i]!, (T0_MS + i) * 1000);
+      }
+    : (i: number) => feeder!.ingest("bybit", "linear", "conn0.linear", frames[i]!, (T0_MS + i) * 1000);
+  if (oldSocket) for (const url of ["ws:sockets", "ws:swap"]) feeder.ingestRest("bybit", "linear", "conn0.linear", url, "", T0_MS * 1000);
   for (let i = 0; i < 2_000; i++) ingest(i);
   const perFrame = measureAllocation(2_000, frames.length, ingest);
   const { venues, publisher } = feeder.stats();
@@ -84,5 +93,12 @@ test("with publish.auth_key_file the HMAC trailer allocates nothing either (a re
   const perFrame = await meterReplay(399, keyFile);
   expect(feeder!.stats().publisher.datagrams).toBeGreaterThan(6_000); // signed datagrams were sent
   // Before: createHmac per datagram (its Hmac, the digest, views: ~5 cells, ~400 B).
+  expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+});
+
+test("a frame of a planned reconnect's old socket (a ws:old event before it) allocates nothing either", async () => {
+  const perFrame = await meterReplay(400, undefined, true);
+  // Before: 4 cells a frame, the ws:old event's lookups of its connection by name (some() and find() closures and
+  // their scopes); before that, Bybit ignored the socket events.
   expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
 });

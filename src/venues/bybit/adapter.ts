@@ -19,12 +19,12 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -242,14 +242,30 @@ export class BybitAdapter implements VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
-    conn.onFrameAt(frame, tsRecvUs);
+    if (!conn.replayNextFromOld) {
+      conn.onFrameAt(frame, tsRecvUs);
+      return true;
+    }
+    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
+    conn.replayNextFromOld = false;
+    conn.fromRetiring = true;
+    try {
+      conn.onFrameAt(frame, tsRecvUs);
+    } finally {
+      conn.fromRetiring = false;
+    }
     return true;
   }
 
-  /** Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did. */
+  /**
+   * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; its
+   * socket events (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
+   * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
+   */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
-    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    else if (url !== CONNECTION_OPENED_URL) this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 

@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -623,7 +623,7 @@ export class ConnectionLifecycle {
    * the next recorded frames resync each book the venue's usual way. False when no connection has that name.
    */
   replayDisconnected(name: string): boolean {
-    const conn = this.conns.find((c) => c.name === name);
+    const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
     if (conn.socketsRecorded) {
       // As onDisconnected: the socket is gone (a new generation), and any overlap with it.
@@ -646,7 +646,7 @@ export class ConnectionLifecycle {
    * False when no connection has that name.
    */
   replaySocketEvent(name: string, url: string): boolean {
-    const conn = this.conns.find((c) => c.name === name);
+    const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
     if (url === SOCKETS_RECORDED_URL) {
       conn.socketsRecorded = true;
@@ -663,6 +663,16 @@ export class ConnectionLifecycle {
         conn.retiringGeneration = -1;
         conn.replayNextFromOld = false;
       }
+      return true;
+    }
+    if (url === SOCKETS_STATE_URL) {
+      // Live says it only with one socket: an overlap replay still sees lost its end (a capture block lost, the disk
+      // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
+      if (conn.retiringGeneration >= 0) {
+        conn.retiringGeneration = -1;
+        this.hooks.overlapOver?.(conn, "replacement");
+      }
+      conn.replayNextFromOld = false;
       return true;
     }
     if (url === SOCKET_SWAP_URL) {

@@ -463,6 +463,39 @@ describe("replay (ingestFrame)", () => {
     expect(adapter.stats()).toMatchObject({ resyncs: 3, resyncsDelayed: 0, ignoredBeforeSnapshot: 1 });
     expect(sink.deltaWithoutBook).toBe(0);
   });
+
+  test("with the capture's socket events, a replacement's older snapshot during the overlap is ignored as live ignored it", async () => {
+    const markets: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }];
+    const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
+    const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
+    const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+    const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay(sink);
+    const frame = (type: string, u: number, qty = "1.000") =>
+      `{"topic":"orderbook.50.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[["100.0","${qty}"]],"a":[["100.1","1.000"]],"u":${u},"seq":1},"cts":1}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("linear", "conn0.linear", f, 1)).toBe(true);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent!("linear", "conn0.linear", url, 1)).toBe(true);
+    event("ws:sockets");
+    feed(frame("snapshot", 10));
+    feed(frame("delta", 11));
+    event("ws:swap");
+    feed(frame("snapshot", 10, "2.000")); // the replacement's, trailing the old socket's deltas
+    event("ws:old");
+    feed(frame("delta", 12, "3.000")); // the old socket's, chaining on the book
+    feed(frame("delta", 11)); // the replacement catching up: repeats
+    feed(frame("delta", 12, "3.000"));
+    event("ws:retired");
+    feed(frame("delta", 13, "4.000"));
+    // Before: the replacement's snapshot was a venue reset on the book's one socket (the book went back to u 10),
+    // and the old socket's delta 12 then a gap.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 13 });
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, venueResets: 0, duplicates: 2 });
+    expect(sink.invalid).toEqual([]);
+    // Once the old socket is gone, an older u on the replacement (now the socket of record) is the venue's reset.
+    feed(frame("snapshot", 5));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 5 });
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, venueResets: 1 });
+  });
 });
 
 describe("stale thresholds", () => {

@@ -107,4 +107,34 @@ describe("okx: the capture says every minute that the connection has one socket 
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 14 });
     expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([1, 0]);
   });
+
+  test("a ws:state after an overlap whose end the capture lost (a block lost) ends the overlap: an older snapshot on the one socket is a reset", async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const frame = (action: string, prev: number, seq: number, bid: string) =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 10, "100.1"));
+    feed(frame("update", 10, 15, "100.2"));
+    event("ws:swap"); // its ws:retired was in a block the disk could not take
+    event("ws:state"); // live says it with one socket only
+    feed(frame("update", 15, 16, "100.3"));
+    feed(frame("snapshot", -1, 12, "99.5")); // the venue starts the book over, on the one socket
+    feed(frame("update", 12, 13, "99.6"));
+    // Before: replay kept the overlap open for good and took the snapshot for a replacement's; LIVE at 16, old levels.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 13 });
+    expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([1, 0]);
+  });
 });
