@@ -53,6 +53,15 @@ export function nowUs(): number {
 }
 
 /**
+ * What nowUs() read at the instant monoMs() read `monoMs` (integer µs since the epoch): one performance.now() read
+ * serving both clocks (the publisher's flush: the channel's monotonic send time and the receipt → sent histogram's
+ * end). Valid for a reading of the current turn (nowUs's origin moves only at a turn's end).
+ */
+export function nowUsAtMonoMs(monoMs: number): number {
+  return Math.round(wallOriginUs + monoMs * 1000);
+}
+
+/**
  * A nowUs / turnReceiptUs stamp of this turn on the process's monotonic timeline (the wall clock at start plus the
  * monotonic time since, as monoEpochMs): what a capture records, so a wall-clock step moves no record (replay
  * paces by them). Valid for stamps taken in the current turn (the origin moves only at a turn's end).

@@ -23,7 +23,7 @@
  */
 import type { BookView } from "../core/book-view.ts";
 import type { ChangeSet } from "../core/change-set.ts";
-import { addTurnEndHook, armTurnEnd, monoMs, nowUs } from "../core/clock.ts";
+import { addTurnEndHook, armTurnEnd, monoMs, nowUs, nowUsAtMonoMs } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
 import type { Instrument } from "../core/types.ts";
@@ -313,13 +313,15 @@ export class FeedPublisher {
     if (!this.started) return;
     const channels = this.channels;
     let sendTimeUs = -1;
+    // The monotonic time read after the last channel's send: the flush's end for observePending (no read of its own).
+    let sentMonoMs = -1;
     for (let c = 0; c < channels.length; c++) {
       const ch = channels[c];
       if (ch.packer.count === 0 || ch.socket === undefined) continue;
       if (sendTimeUs < 0) sendTimeUs = nowUs();
-      ch.flush(sendTimeUs);
+      sentMonoMs = ch.flush(sendTimeUs);
     }
-    if (this.pendingCount > 0) this.observePending();
+    if (this.pendingCount > 0) this.observePending(sentMonoMs < 0 ? nowUs() : nowUsAtMonoMs(sentMonoMs));
   }
 
   /** Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. */
@@ -422,9 +424,8 @@ export class FeedPublisher {
     this.pendingRecvUs[this.pendingCount++] = tsRecvUs;
   }
 
-  /** After a flush: receipt → sent for every event it carried. */
-  private observePending(): void {
-    const doneUs = nowUs();
+  /** After a flush that ended at `doneUs` (nowUs after its last send): receipt → sent for every event it carried. */
+  private observePending(doneUs: number): void {
     const hist = this.receiptToSend!;
     for (let i = 0; i < this.pendingCount; i++) {
       const us = doneUs - this.pendingRecvUs[i];

@@ -108,9 +108,10 @@ export class PublishChannel {
   /**
    * HOT PATH: seals the pending datagrams (send time, HMAC trailer if keyed, CRC-32), sends them (sendMany,
    * ≤ MAX_DATAGRAMS_PER_SEND per call), copies them into the retransmit ring and clears the packer. The socket
-   * must be open and the packer hold at least one datagram.
+   * must be open and the packer hold at least one datagram. Returns lastSendMs (monoMs after the send): the caller's
+   * "sent" instant too, so a flush reads the clock once after sending (FeedPublisher.observePending).
    */
-  flush(sendTimeUs: number): void {
+  flush(sendTimeUs: number): number {
     const packer = this.packer;
     const count = packer.count;
     packer.seal(sendTimeUs);
@@ -143,7 +144,7 @@ export class PublishChannel {
       }
     }
     packer.clear();
-    this.lastSendMs = monoMs();
+    return (this.lastSendMs = monoMs());
   }
 
   /** This destination if it had a refusal in the last `windowMs` (nowMonoMs: monoMs(); cold, /readyz). */

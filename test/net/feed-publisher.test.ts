@@ -8,6 +8,7 @@ import type { DestinationConfig, PublishConfig, RetransmitConfig } from "../../s
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { FeedSubscriber, type GapEvent, type SessionEvent } from "../../src/subscriber/index.ts";
 import { getU64 } from "../../src/core/i64.ts";
+import { nowUsAtMonoMs } from "../../src/core/clock.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
 
 const BASE_PORT = 41000 + Math.floor(Math.random() * 900) * 2; // a fresh pair per run; this file only
@@ -397,6 +398,43 @@ describe("FeedPublisher flush policy", () => {
     await nextTurn();
     expect(pub.counters.datagrams - sentBefore).toBe(1); // both events in one datagram, one flush
     for (const b of books) await waitFor(() => sub.book(b.instrument.instrumentId)?.venueSeq === 77, 5000, "delta received");
+  });
+});
+
+describe("FeedPublisher flush: clock reads", () => {
+  // HOT PATH cost (docs/performance.md §10): a flush reads the clock once for the datagrams' send time and once per
+  // channel after its send (PublishChannel.lastSendMs, monotonic); the receipt → sent histogram ends at the last of
+  // those (nowUsAtMonoMs), where it read the clock again before.
+  it("reads performance.now() once for the send time and once per channel sent; receipt → sent ends at the last send", async () => {
+    const cfg = publishConfig(28);
+    const observedUs: number[] = [];
+    const pub = new FeedPublisher({ publish: cfg, dropFilter: () => true, receiptToSend: { observe: (us) => observedUs.push(us) } });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const books = makeBooks(31); // one spot, two linear: both channels
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    pub.flush(); // the definitions
+    const r = rng(6);
+    const cs = new ChangeSet();
+    for (let i = 0; i < books.length; i++) {
+      randomChanges(r, books[i]!, cs, 4, 300_000);
+      books[i]!.apply(cs, 50 + i, T0 + i);
+      pub.publishDelta(handles[i]!, books[i]!, cs);
+    }
+    const realNow = performance.now;
+    const readsMs: number[] = [];
+    performance.now = () => {
+      const ms = realNow.call(performance);
+      readsMs.push(ms);
+      return ms;
+    };
+    try {
+      pub.flush();
+    } finally {
+      performance.now = realNow;
+    }
+    expect(readsMs.length).toBe(1 + cfg.destinations.length);
+    expect(observedUs).toEqual(books.map((b) => nowUsAtMonoMs(readsMs.at(-1)!) - b.tsRecvUs));
   });
 });
 
