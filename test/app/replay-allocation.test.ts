@@ -2,7 +2,8 @@
  * The publisher's whole path for a frame, through a replay Feeder (the live path minus the WebSocket: the venue's
  * onFrameAt → scanner → sequence check → VenuePipeline → builder → publishDelta → flush: seal, sendMany), allocates
  * nothing per frame in steady state (bench/alloc-meter.ts counts the new heap cells; its control must see a 32 B
- * object a step). Bybit from overrides (no REST), no venue connection; multicast on 127.0.0.1, TTL 1.
+ * object a step), nor per recorded socket event (Binance, Upbit `ws:old`). Venues from overrides (no REST), no venue
+ * connection; multicast on 127.0.0.1, TTL 1.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -102,3 +103,39 @@ test("a frame of a planned reconnect's old socket (a ws:old event before it) all
   // their scopes); before that, Bybit ignored the socket events.
   expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
 });
+
+// Binance and Upbit take the socket events without acting on ws:old: only the connection's lookup by name runs, so
+// the events alone are metered (no book needed).
+for (const [venue, symbol, tickSize, offset] of [["upbit", "KRW-BTC", "1000", 401], ["binance", "BTCUSDT", "0.01", 402]] as const) {
+  test(`a ${venue} ws:old event (one per old-socket frame of an overlap) allocates nothing`, async () => {
+    const { group, port } = uniqueDestination(offset);
+    feeder = new Feeder({
+      config: validateConfig({
+        log: { level: "warn", format: "json" },
+        http: { enabled: false },
+        publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, startup_listen_ms: 0, destinations: [{ name: "alloc", group, port, interface: "127.0.0.1", ttl: 1, channel: 7 }] },
+        venues: {
+          [venue]: {
+            ws_url: "ws://127.0.0.1:9",
+            rest_url: "http://127.0.0.1:9",
+            spot: { depth: 5, symbols: [symbol] },
+            overrides: { [`spot:${symbol}`]: { tick_size: tickSize, lot_size: "0.00000001" } },
+          },
+        },
+      }),
+      log: silentLogger,
+      replay: true,
+    });
+    await feeder.start();
+    const event = (i: number) => {
+      if (!feeder!.ingestRest(venue, "spot", "conn0.spot", "ws:old", "", (T0_MS + i) * 1000)) throw new Error("ws:old not taken");
+    };
+    for (const url of ["ws:sockets", "ws:swap"]) feeder.ingestRest(venue, "spot", "conn0.spot", url, "", T0_MS * 1000);
+    for (let i = 0; i < 2_000; i++) event(i);
+    const perEvent = measureAllocation(2_000, 8_000, event);
+    expect(allocationControl(6_000).cellsPerStep).toBeGreaterThan(0.9);
+    expect(perEvent.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+    // Before: 2 cells an event, the adapter's some() closure and its scope.
+    expect(perEvent.cellsPerStep, perEvent.types).toBeLessThan(0.05);
+  });
+}

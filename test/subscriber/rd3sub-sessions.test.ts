@@ -120,7 +120,6 @@ function natsRig() {
     out.push(...take(rep.packer));
     return out;
   };
-  /** Sends what p holds through the bridge and the reader, advanceMs later; returns the reader's answers. */
   /** Sends these datagrams through the bridge and the reader, advanceMs later; returns the reader's answers. */
   const feedRaw = (datagrams: Uint8Array[], advanceMs = 10): string[] => {
     clock.nowMs += advanceMs;

@@ -23,7 +23,7 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { replayConnection, type TopicState } from "../common/connection.ts";
+import { connectionNamed, replayConnection, type TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -295,7 +295,7 @@ export class BinanceAdapter implements VenueAdapter {
 
   /** A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live (an open: nothing). */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
-    if (!this.conns.some((c) => c.name === connection)) return false;
+    if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     return true;
   }

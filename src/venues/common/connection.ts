@@ -220,16 +220,16 @@ export abstract class VenueConnection {
   }
 }
 
-/**
- * Replay: the connection a recorded frame names, else the market's first (an unknown name). A loop, not find():
- * called per replayed frame, where a closure per call was garbage.
- */
 /** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */
 export function connectionNamed<C extends VenueConnection>(conns: readonly C[], name: string): C | undefined {
   for (let i = 0; i < conns.length; i++) if (conns[i]!.name === name) return conns[i];
   return undefined;
 }
 
+/**
+ * Replay: the connection a recorded frame names, else the market's first (an unknown name). A loop, not find():
+ * called per replayed frame, where a closure per call was garbage.
+ */
 export function replayConnection<C extends VenueConnection>(conns: readonly C[], connection: string, market: MarketName): C | undefined {
   for (let i = 0; i < conns.length; i++) if (conns[i]!.name === connection) return conns[i];
   for (let i = 0; i < conns.length; i++) if (conns[i]!.market === market) return conns[i];
