@@ -37,6 +37,26 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * A port free for TCP and UDP both, released again. A UDP-free port alone was once taken for TCP by another test's
+ * connection (ephemeral ports are shared) and the HTTP bind below failed: ask TCP first, then check UDP.
+ */
+async function freeTcpAndUdpPort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const tcp = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = tcp.port;
+    try {
+      const udp = await Bun.udpSocket({ hostname: "127.0.0.1", port });
+      udp.close();
+      return port;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    } finally {
+      tcp.stop(true);
+    }
+  }
+}
+
 function config(listen: string, o: { workers?: number; venues?: Record<string, unknown>; http?: string } = {}) {
   const { group, port } = uniqueDestination(47);
   return validateConfig(
@@ -75,7 +95,7 @@ describe("publish.retransmit.listen at start", () => {
   });
 
   test("a free port passes and is left free; the HTTP port's number may be the same (TCP and UDP are apart); port 0 is not tried", async () => {
-    const port = await freePort();
+    const port = await freeTcpAndUdpPort();
     const c = config(`127.0.0.1:${port}`, { http: `127.0.0.1:${port}` });
     const http = await preflightOf(c);
     cleanups.push(() => http?.stop());
