@@ -24,7 +24,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -240,21 +240,7 @@ export class BybitAdapter implements VenueAdapter {
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = replayConnection(this.conns, connection, market);
-    if (!conn) return false;
-    if (!conn.replayNextFromOld) {
-      conn.onFrameAt(frame, tsRecvUs);
-      return true;
-    }
-    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
-    conn.replayNextFromOld = false;
-    conn.fromRetiring = true;
-    try {
-      conn.onFrameAt(frame, tsRecvUs);
-    } finally {
-      conn.fromRetiring = false;
-    }
-    return true;
+    return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
   /**

@@ -235,3 +235,31 @@ export function replayConnection<C extends VenueConnection>(conns: readonly C[],
   for (let i = 0; i < conns.length; i++) if (conns[i]!.market === market) return conns[i];
   return undefined;
 }
+
+/**
+ * Replay: feeds one recorded frame to the connection it names (replayConnection). A frame recorded as the old
+ * socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL before it) is handled as the live run did, from
+ * the retiring socket. False when no connection takes it.
+ */
+export function replayFrame<C extends VenueConnection & { onFrameAt(frame: string, tsRecvUs: number): void }>(
+  conns: readonly C[],
+  market: MarketName,
+  connection: string,
+  frame: string,
+  tsRecvUs: number,
+): boolean {
+  const conn = replayConnection(conns, connection, market);
+  if (!conn) return false;
+  if (!conn.replayNextFromOld) {
+    conn.onFrameAt(frame, tsRecvUs);
+    return true;
+  }
+  conn.replayNextFromOld = false;
+  conn.fromRetiring = true;
+  try {
+    conn.onFrameAt(frame, tsRecvUs);
+  } finally {
+    conn.fromRetiring = false;
+  }
+  return true;
+}

@@ -23,7 +23,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookS
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -249,21 +249,7 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = replayConnection(this.conns, connection, market);
-    if (!conn) return false;
-    if (!conn.replayNextFromOld) {
-      conn.onFrameAt(frame, tsRecvUs);
-      return true;
-    }
-    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
-    conn.replayNextFromOld = false;
-    conn.fromRetiring = true;
-    try {
-      conn.onFrameAt(frame, tsRecvUs);
-    } finally {
-      conn.fromRetiring = false;
-    }
-    return true;
+    return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
   /**

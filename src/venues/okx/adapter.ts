@@ -25,7 +25,7 @@ import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -228,21 +228,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = replayConnection(this.conns, connection, market);
-    if (!conn) return false;
-    if (!conn.replayNextFromOld) {
-      conn.onFrameAt(frame, tsRecvUs);
-      return true;
-    }
-    // Recorded as the old socket's during a planned reconnect's overlap (SOCKET_OLD_FRAME_URL): handled as live did.
-    conn.replayNextFromOld = false;
-    conn.fromRetiring = true;
-    try {
-      conn.onFrameAt(frame, tsRecvUs);
-    } finally {
-      conn.fromRetiring = false;
-    }
-    return true;
+    return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
   ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
