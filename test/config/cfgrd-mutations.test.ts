@@ -12,6 +12,7 @@ import { formatConfigToml } from "../../src/config/format.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
 import { LOOPBACK_ONLY } from "../support/config-problems.ts";
+import { rng } from "../support/mulberry32.ts"; // seeded: the seed is in the test name, so a failure can be replayed
 
 const MUTATIONS = 1000;
 
@@ -122,18 +123,6 @@ const ODD: unknown[] = [
   "127.0.0.1:65536", "127.0.0.1:-1", "0.0.0.0:9464", "10.1.2.3:9464", "224.0.0.1", "239.255.0.010", "255.255.255.255",
   ["10.0.0.1/33"], ["1.2.3.4"], ["127.0.0.0/8", 5],
 ];
-
-/** A small seeded generator (mulberry32): the seed is in the test name, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MISSING = Symbol("missing");
 
