@@ -44,12 +44,15 @@ let hangsOrdered = 0;
 let failStartsOrdered = 0;
 /** Workers whose thread said it is about to spin (the `hang` fault): from then on it answers nothing. */
 const spinning = new Set<number>();
+/** FIFOs a worker's thread said it is about to block in (the `block` fault). */
+const blocking = new Set<string>();
 
 beforeAll(async () => {
   faults = new BroadcastChannel(FAULT_CHANNEL);
   faults.onmessage = (event) => {
-    const ask = event.data as { ask?: string; worker: number; spinning?: boolean };
+    const ask = event.data as { ask?: string; worker: number; spinning?: boolean; blocking?: string };
     if (ask.spinning === true) spinning.add(ask.worker);
+    if (ask.blocking !== undefined) blocking.add(ask.blocking);
     if (ask.ask !== "start") return;
     const hangAtStart = ask.worker === 1 && hangAtStartOf1;
     if (hangAtStart) hangsOrdered++;
@@ -161,6 +164,7 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     try {
       for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
       faults.postMessage({ worker: 1, fault: "block", fifo: fifos[0] });
+      await waitFor(() => blocking.has(fifos[0]!), "worker 1 blocking in the first FIFO", 15_000);
       // Before, the supervisor waited for the blocked thread's close, which never came: the slot was never restarted
       // (its books gone for good), and "not answering; terminating it" was logged again at every check.
       await waitFor(() => supervisor.restarts === restartsBefore + 1, "worker 1 replaced while its old thread is still blocked", 15_000);
@@ -170,6 +174,7 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
       // Its successor blocks too, the first still blocked: not replaced again (threads that never end would pile up,
       // each with its heap and sockets), until one of the two ends. Before, every blocked worker was replaced.
       faults.postMessage({ worker: 1, fault: "block", fifo: fifos[1] });
+      await waitFor(() => blocking.has(fifos[1]!), "worker 1's successor blocking in the second FIFO", 15_000);
       await waitFor(() => lines.some((l) => l.level === "error" && l.msg.includes("not starting another") && l.fields.worker === 1), "worker 1's successor held back", 15_000);
       expect(supervisor.restarts).toBe(restartsBefore + 1);
       expect((await supervisor.readiness()).workersDown).toEqual([1]);

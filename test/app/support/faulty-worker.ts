@@ -5,7 +5,7 @@
  *   and sends nothing again), having told the test `{ worker, spinning: true }`;
  * - `{ worker, fault: "block", fifo }`: that worker's thread blocks outside JavaScript, in a read of the FIFO `fifo`
  *   that waits for a writer (as a synchronous call stuck in the kernel would), which terminate() cannot interrupt:
- *   the thread ends only once the test opens the FIFO to write;
+ *   the thread ends only once the test opens the FIFO to write; it tells the test `{ worker, blocking: fifo }` first;
  * - at its start a worker asks `{ ask: "start", worker }` and, answered `{ worker, failStart: true }` within a
  *   second, answers the supervisor `start-failed` instead of starting, as when its publisher socket cannot open;
  *   answered `{ worker, hangAtStart: true }`, it begins its start (the supervisor hears its session) and spins.
@@ -26,7 +26,12 @@ faults.onmessage = (event) => {
   const order = event.data as { worker: number; fault?: string; fifo?: string; failStart?: boolean; hangAtStart?: boolean };
   if (order.worker !== index) return;
   if (order.failStart !== undefined) answer?.({ fail: order.failStart, hang: order.hangAtStart === true });
-  if (order.fault === "block" && order.fifo !== undefined) readFileSync(order.fifo); // open(2) waits for a writer
+  if (order.fault === "block" && order.fifo !== undefined) {
+    // Told first, as for the spin: the test waits for it, so a thread judged hung before it took the order (under
+    // load) is not mistaken for one blocked in the FIFO.
+    faults.postMessage({ worker: index, blocking: order.fifo });
+    readFileSync(order.fifo); // open(2) waits for a writer
+  }
   if (order.fault !== "hang") return;
   faults.postMessage({ worker: index, spinning: true }); // sent before the spin: the test knows requests go unanswered now
   for (;;) {
