@@ -297,12 +297,13 @@ test("a --books export whose instrument cache write waits for another writer's l
   try {
     const lines: string[] = [];
     const log = createLogger({ level: "info", format: "json", write: (line) => void lines.push(line) });
-    // Released a while after the export has put its output in place (its rows all written; before, it exited then).
+    // Released once the export says it waits for the cache write, its output in place (before, it exited then: the
+    // lock was still held and the cache never written).
     const out = join(dir, "books.csv");
     const poll = setInterval(() => {
-      if (!existsSync(out)) return;
+      if (!existsSync(out) || !lines.some((l) => l.includes("waiting for the instrument cache write"))) return;
       clearInterval(poll);
-      setTimeout(() => release(), 300);
+      release();
     }, 5);
     const code = await exportCommand.run({ values: { books: true, config, format: "csv", depth: "1", out }, positionals: [file], log, out: () => undefined, stopSignal: new Promise(() => {}) });
     clearInterval(poll);
