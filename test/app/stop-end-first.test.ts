@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 test("stop(): HALTED and END_OF_SESSION go out while the venue's stop is still under way (here: never done)", async () => {
-  const dest = uniqueDestination(251);
+  const dest = uniqueDestination(917);
   const config = loadConfigFile(writeXrpConfig(tempDir("feeder-stop-end-"), dest));
   const feeder = new Feeder({ config, log: silentLogger, replay: true });
   const subscriber = new FeedSubscriber({ groups: [{ ...dest, iface: "127.0.0.1" }], staleAfterMs: 0 });
