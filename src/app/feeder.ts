@@ -455,7 +455,8 @@ export class Feeder {
   }
 
   /**
-   * Publishes HALTED for every book, flushes, closes venue connections and the publisher. During start-up (a signal
+   * Publishes HALTED for every book, flushes, tells the venues to stop, sends the END_OF_SESSION and closes the
+   * publisher, then waits for the venues' connections to close. During start-up (a signal
    * while instruments resolve) it stops the adapters first, which ends their REST requests at once (venues/common/
    * rest-stop.ts); start() then goes no further and this closes what it opened.
    */
@@ -470,8 +471,9 @@ export class Feeder {
       await this.starting.catch(() => undefined);
     }
     if (!this.started && !this.pipelines.some((p) => p.running)) {
-      await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
+      const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
       await this.publisher.stop(); // opened by a start-up that stopped or failed after it
+      await closing;
       return;
     }
     this.started = false;
@@ -482,8 +484,12 @@ export class Feeder {
       });
     }
     this.publisher.flush();
-    await Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
+    // The venues are told to stop (no frame of theirs is applied from here), then the stream ends at once: the END
+    // does not wait for their sockets to close (up to 1 s each), which a caller's bounded wait (`feeder run`'s
+    // 1.5 s, a worker's failed start) cut off before, leaving the books HALTED but the stream not ended.
+    const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
     await this.publisher.stop();
+    await closing;
   }
 
   /**

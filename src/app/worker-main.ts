@@ -23,7 +23,8 @@ let feederStop: Promise<void> | undefined;
 /**
  * How long a failed start waits for its Feeder's stop before it reports `start-failed` (the supervisor ends the
  * thread and restarts it then): as `feeder run`'s stop deadline (cli STOP_DEADLINE_MS), so a stop that hangs delays
- * the restart by this much at most.
+ * the restart by this much at most. The HALTED statuses and the END are sent in the stop's first turn; what this
+ * waits for is the venues' sockets closing.
  */
 const FAILED_START_STOP_MS = 1500;
 /** Log lines go to the main thread, which writes the process's one log stream (worker-log.ts). */

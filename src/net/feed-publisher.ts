@@ -199,7 +199,7 @@ export class FeedPublisher {
       if (retx !== undefined) {
         const rings = new Map<number, RetransmitRing>();
         for (const ch of this.channels) rings.set(ch.dest.channelId, ch.ring!);
-        this.retransmitServer = new RetransmitServer({
+        const server = new RetransmitServer({
           config: retx,
           portOffset: this.portOffset,
           rings,
@@ -209,7 +209,11 @@ export class FeedPublisher {
           maxDatagramBytes: this.publish.maxDatagramBytes,
           log: this.log,
         });
-        await this.retransmitServer.start();
+        this.retransmitServer = server;
+        await server.start();
+        // Closed by this reference: a stop() during start() let go of this.retransmitServer while its socket was
+        // not bound yet (before, that port stayed held, and re-requests answered, after the END_OF_SESSION).
+        if (this.stopped) server.stop();
         if (stoppedMeanwhile()) return;
       }
     } catch (err) {

@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { DestinationConfig, PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
+import { PublishChannel } from "../../src/net/publish-channel.ts";
+import { RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { FeedSubscriber, type GapEvent, type SessionEvent } from "../../src/subscriber/index.ts";
 import { getU64 } from "../../src/core/i64.ts";
 import { nowUsAtMonoMs } from "../../src/core/clock.ts";
@@ -484,6 +486,43 @@ describe("FeedPublisher open(), start() and stop()", () => {
     expect(socketsOf(pub)).toEqual([false, false]);
     expect(pub.retransmitAddress()).toBeUndefined();
     expect(await udpPortFree(port)).toBe(true); // old: held by the server open() bound after the stop
+  });
+
+  it("a stop() at each step of open() (each destination's socket, the retransmission server's bind) leaves nothing bound", async () => {
+    // Each step's start is where stop() comes: the step's socket is asked for, not yet bound. Before, a stop() while
+    // the server bound dropped its reference at once, and open() then closed nothing: its port stayed held (and the
+    // server answered re-requests) for good after the END_OF_SESSION.
+    const channelProto = PublishChannel.prototype as unknown as { open(): Promise<void> };
+    const serverProto = RetransmitServer.prototype as unknown as { start(): Promise<void> };
+    const channelOpen = channelProto.open;
+    const serverStart = serverProto.start;
+    try {
+      for (const stopAt of [0, 1, 2]) {
+        const port = await freeUdpPort();
+        const pub = publisher(50 + 2 * stopAt, port);
+        let step = 0;
+        let stopping: Promise<void> | undefined;
+        const atStep = <T>(started: T): T => {
+          if (step++ === stopAt) stopping = pub.stop();
+          return started;
+        };
+        channelProto.open = function (this: unknown) {
+          return atStep(channelOpen.call(this));
+        };
+        serverProto.start = function (this: unknown) {
+          return atStep(serverStart.call(this));
+        };
+        await pub.open();
+        await stopping;
+        expect(step).toBe(stopAt + 1); // open() went no further than the step it was stopped at
+        expect(socketsOf(pub)).toEqual([false, false]);
+        expect(pub.retransmitAddress()).toBeUndefined();
+        expect(await udpPortFree(port)).toBe(true); // old (stopAt 2): held by the server stop() had let go of
+      }
+    } finally {
+      channelProto.open = channelOpen;
+      serverProto.start = serverStart;
+    }
   });
 
   it("two open() calls at once bind once; stop() frees every socket", async () => {

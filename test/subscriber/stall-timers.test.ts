@@ -14,7 +14,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -177,13 +177,23 @@ describe("the subscriber under plain Node (timers before socket reads) after sta
     const server = await udpSocket();
     const lost = bookFeed().deltas[2]!.slice();
     markRetransmit(lost, lost.length, undefined);
+    // The node side stalls until what must queue meanwhile was sent (stall-node-entry.ts stallUntilSent): a heartbeat
+    // sent once its first stall began, and the answer (each marked once the send is done: it is in node's socket).
+    const marks = mkdtempSync(join(tmpdir(), "feeder-sub-stall-marks-"));
+    const sent = (name: string) => () => writeFileSync(join(marks, `${name}.sent`), "");
+    const watch = setInterval(() => {
+      if (!existsSync(join(marks, "beat.stalling")) || existsSync(join(marks, "beat.sent"))) return;
+      p.appendHeartbeat(0);
+      for (const d of take(p, Date.now() * 1000)) tx.send(d, port, "127.0.0.1", sent("beat"));
+    }, 5);
+    cleanups.push(() => clearInterval(watch));
     let requests = 0;
     server.on("message", (msg, rinfo) => {
       requests++;
-      if (typeof decodeRetxControl(msg) !== "string") server.send(lost, rinfo.port, rinfo.address);
+      if (typeof decodeRetxControl(msg) !== "string") server.send(lost, rinfo.port, rinfo.address, sent("answer"));
     });
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile(NODE!, [join(out, "stall-node-entry.js"), String(port), String(server.address().port)], { encoding: "utf8", timeout: 60_000 }, (err, so, se) =>
+      execFile(NODE!, [join(out, "stall-node-entry.js"), String(port), String(server.address().port), marks], { encoding: "utf8", timeout: 60_000 }, (err, so, se) =>
         err ? reject(new Error(`${err.message}\n${se}`)) : resolve(so),
       ),
     );

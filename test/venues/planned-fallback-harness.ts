@@ -217,16 +217,20 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 10_00
 /**
  * A planned reconnect's overlap reached on the adapter's clock: step run's symbol 1 (both books live), then move the
  * clock (`now`, `advance`) in `tickMs` steps, 3 ms apart, to connection 0's age limit, where its replacement opens and
- * swaps in and the old socket retires. Returns connection 0 and the adapter's lifecycle, typed by the caller.
+ * swaps in and the old socket retires. A ping the housekeeping rounds send meanwhile (the idle probe) is answered
+ * before the clock moves on: its pong is a real round trip, and on a loaded machine it could otherwise come seconds
+ * later by this clock (past the dead-connection time). Returns connection 0 and the adapter's lifecycle, typed by the caller.
  */
 export async function ageToRetiring<C extends { retiringWs: unknown; openedMs: number }, L>(run: PlannedRun, ageMs: number, tickMs: number, now: () => number, advance: (ms: number) => void): Promise<{ conn: C; lc: L }> {
   const conn = (run.adapter as unknown as { conns: C[] }).conns[0]!;
   const lc = (run.adapter as unknown as { lifecycle: L }).lifecycle;
+  const keepalive = conn as unknown as { pongDeadlineMs: number };
   run.step(1);
   await until(() => run.equal(0) && run.equal(1), "both books live at start");
   while (now() < conn.openedMs + ageMs - tickMs) {
     advance(tickMs);
     await new Promise((r) => setTimeout(r, 3));
+    await until(() => keepalive.pongDeadlineMs === 0, "the ping's pong");
   }
   advance(tickMs); // the age limit: the replacement opens and swaps in, the old socket retires
   await until(() => conn.retiringWs !== null, "the replacement swapped in");

@@ -4,6 +4,9 @@
  * replacement subscribes and delivers. Its snapshot is newer than the book (taken: the book jumps forward, equal to
  * the simulator's); the old socket's held deltas, released afterwards, are behind the book (repeats). No book leaves
  * LIVE (issue #12), nothing resyncs. The Binance equivalent (no snapshot on subscribe) is binance/planned-skew.test.ts.
+ * The adapter runs on the test's clock, moved to the age limit once the book is equal: on the real clock (an 800 ms
+ * age, a 500 ms ack deadline) a loaded machine could reach the limit before the start was through, or fail the held
+ * replacement subscribe before the test released it.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { startBybit, startDeribit, until, type PlannedRun } from "./planned-fallback-harness.ts";
@@ -13,10 +16,16 @@ afterEach(async () => {
   while (runs.length > 0) await runs.pop()!.stop();
 });
 
+const AGE_MS = 800;
+/** The adapters' clock (CommonAdapterOptions.now): it moves only when the test moves it. */
+let clock = 1_000_000;
+
 async function replacementFaster(run: PlannedRun): Promise<void> {
   runs.push(run);
   run.step(1);
-  await until(() => run.equal(0), "the book equal at start");
+  const conn = (run.adapter as unknown as { conns: { pending: Map<unknown, unknown> }[] }).conns[0]!;
+  await until(() => run.equal(0) && conn.pending.size === 0, "the book equal at start, its subscribe answered");
+  clock += AGE_MS; // the age limit: the next housekeeping round opens the replacement
   const p = run.proxy;
   // Link 1 (the replacement, opened at the age limit): its subscribe waits in the proxy until the old path is held.
   await until(() => p.links.length === 2 && (p.links[1]!.heldUp ?? []).length > 0, "the replacement subscribing (held)");
@@ -34,9 +43,9 @@ async function replacementFaster(run: PlannedRun): Promise<void> {
 
 describe("planned reconnect at the age limit, the replacement's path faster", { timeout: 30_000 }, () => {
   test("bybit linear: the book stays LIVE and equal", async () => {
-    await replacementFaster(await startBybit(["BTCUSDT"], 800, { prepare: (p) => p.byIndex.set(1, { holdUp: true }) }));
+    await replacementFaster(await startBybit(["BTCUSDT"], AGE_MS, { prepare: (p) => p.byIndex.set(1, { holdUp: true }), adapter: { now: () => clock } }));
   });
   test("deribit inverse: the book stays LIVE and equal", async () => {
-    await replacementFaster(await startDeribit(["BTC-PERPETUAL"], 800, { prepare: (p) => p.byIndex.set(1, { holdUp: true }) }));
+    await replacementFaster(await startDeribit(["BTC-PERPETUAL"], AGE_MS, { prepare: (p) => p.byIndex.set(1, { holdUp: true }), adapter: { now: () => clock } }));
   });
 });
