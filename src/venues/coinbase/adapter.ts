@@ -24,7 +24,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -238,9 +238,11 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did, and
    * the next socket's sequence starts afresh (its first sequence_num is taken as is, as live does on a new socket).
+   * The socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase connection never has two
+   * sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice), so there is no overlap to follow.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection);
+    const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
     if (url !== CONNECTION_CLOSED_URL) return true;
     this.lifecycle.replayDisconnected(connection);
