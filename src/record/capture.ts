@@ -163,6 +163,7 @@ export interface CaptureWriterOptions {
 
 /** Totals since the writer started. */
 export interface CaptureWriterStats {
+  /** Records handed to the writer, and those of the heads it wrote (CaptureFileHead). */
   records: number;
   blocks: number;
   /** MessagePack bytes before compression. */
@@ -432,6 +433,7 @@ export class CaptureWriter {
       this.fileRawBytes += payload.byteLength;
       this.rawBytes += payload.byteLength;
       this.fileRecords += records.length;
+      this.records += records.length; // the totals say what the files hold
       this.blocks++;
     }
     this.headDue = false;
