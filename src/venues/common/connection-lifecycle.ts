@@ -639,6 +639,23 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Replay: the recorded open of connection `name` (CONNECTION_OPENED_URL). Live, no book of a connection is LIVE at
+   * its open: its last socket's close invalidated them (onDisconnected), or the process had just started. A book
+   * replay still holds LIVE (or STALE) there lost its socket's end from the capture (the recorder stopped and started
+   * again, whose new run's first file follows; the close's block lost): it is invalidated as that close would have
+   * (replayDisconnected), not kept LIVE at the old run's levels until its new snapshot. False when no connection has
+   * that name.
+   */
+  replayOpened(name: string): boolean {
+    const conn = connectionNamed(this.conns, name);
+    if (!conn) return false;
+    for (const t of conn.topics) {
+      if (t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) return this.replayDisconnected(name);
+    }
+    return true;
+  }
+
+  /**
    * Replay: a recorded socket event of connection `name` (venue.ts SOCKETS_RECORDED_URL …): its generation,
    * retiringGeneration and the next frame's socket follow the live run's, as connect() and planned-reconnect.ts set
    * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL or

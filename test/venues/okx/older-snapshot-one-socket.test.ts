@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import type { Instrument } from "../../../src/core/types.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
@@ -151,12 +151,13 @@ describe("okx replay: a capture file begun during a planned reconnect's overlap,
     };
     const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
     cleanups.push(() => adapter.stop());
-    adapter.startReplay(new MapSink((await adapter.loadInstruments()) as Instrument[]));
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
     const frame = (action: string, prev: number, seq: number, bid: string) =>
       `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
     const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
     const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
-    return { adapter, frame, feed, event };
+    return { adapter, sink, frame, feed, event };
   };
 
   test("a file whose head says ws:overlap follows the sockets from its first record: after ws:retired an older snapshot on the one socket is a reset", async () => {
@@ -191,5 +192,25 @@ describe("okx replay: a capture file begun during a planned reconnect's overlap,
     // and the old socket's 16 → 17 a sequence break.
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 17 });
     expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([0, 1]);
+  });
+
+  test("a recorder stopped and started again (no ws:close between its runs): the new run's ws:open invalidates the book still LIVE, as live's was not", async () => {
+    const { adapter, sink, frame, feed, event } = await replayAdapter();
+    event("ws:open");
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 10, "100.1"));
+    feed(frame("update", 10, 15, "100.2"));
+    // The first run's last file ends here (the recorder killed); the next run's first file begins.
+    event("ws:open");
+    // Before: still LIVE at the first run's levels until the new run's snapshot.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing" });
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 40, "101.1"));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 40 });
+    // A ws:open after a recorded ws:close finds nothing LIVE: nothing more.
+    event("ws:close");
+    event("ws:open");
+    expect(sink.invalid).toHaveLength(2);
   });
 });
