@@ -17,8 +17,11 @@
  *                 e.g. a depth snapshot diffs are bridged to), which replay feeds back in file order; a connection
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
  *                 URL), "ws:close" (frame = why) or a socket event ("ws:sockets", "ws:swap", "ws:old", "ws:retired",
- *                 "ws:back", "ws:state": a planned reconnect's sockets, frame = ""), which replay hands to the adapter
- *                 (VenueAdapter.ingestConnectionEvent)
+ *                 "ws:back", "ws:state", "ws:overlap": a planned reconnect's sockets, frame = ""), which replay hands to
+ *                 the adapter (VenueAdapter.ingestConnectionEvent)
+ *   file head     with a CaptureFileHead (`feeder record`), every file after the first begins with a block of such
+ *                 events saying what the records before it left open (each open connection's sockets), stamped with
+ *                 the receive time of the file's first record
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
  * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
@@ -92,6 +95,26 @@ export interface CaptureRecord {
   url?: string;
 }
 
+/** A connection event as a file head holds it (written with an empty body: `[tsRecvNs, venue, market, connection, "", url]`). */
+export interface CaptureHeadEvent {
+  readonly venue: string;
+  readonly market: string;
+  readonly connection: string;
+  readonly url: string;
+}
+
+/**
+ * What every new file begins with, in a block of its own before the file's first records (`feeder record`: each open
+ * connection's sockets, app/capture-sockets.ts), so a file replayed without the ones before it starts from what they
+ * said. It is told of every REST or connection-event record the writer hands to a block, in order, whether the block
+ * was written or lost (a full disk): a head then says what the lost block's events changed.
+ */
+export interface CaptureFileHead {
+  observe(venue: string, market: string, connection: string, url: string): void;
+  /** The events a new file begins with (none: no head block). */
+  events(): readonly CaptureHeadEvent[];
+}
+
 export interface CaptureWriterOptions {
   dir: string;
   prefix?: string;
@@ -125,6 +148,8 @@ export interface CaptureWriterOptions {
    * a flush interval (200 ms) or a busy turn of records from before its boundary, the old one lacked them.
    */
   recordUsAtMonoMs?: (monoMs: number) => number;
+  /** What each file after the first begins with (CaptureFileHead); none without it. */
+  fileHead?: CaptureFileHead;
   /** Called when the writer made the directory again (deleted under it): `feeder record` writes its claim again (dir-claim.ts). */
   onDirRecreated?: () => void;
   /**
@@ -138,6 +163,7 @@ export interface CaptureWriterOptions {
 
 /** Totals since the writer started. */
 export interface CaptureWriterStats {
+  /** Records handed to the writer, and those of the heads it wrote (CaptureFileHead). */
   records: number;
   blocks: number;
   /** MessagePack bytes before compression. */
@@ -164,6 +190,8 @@ export class CaptureWriter {
   private pendingFirstUs = 0;
   private pendingLastUs = 0;
   private lastWrittenUs = -Infinity;
+  /** The open file has yet to get its head block (opts.fileHead): set as it opens, cleared once the head is written. */
+  private headDue = false;
   /** Blocks written into the open file after its rotation was due (holdRotation). */
   private heldBlocks = 0;
   private fd = -1;
@@ -325,6 +353,21 @@ export class CaptureWriter {
    * (`dueByAge`, as flush found it).
    */
   private writeBlock(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean, dueByAge: boolean): void {
+    try {
+      this.writeBlockNow(records, firstUs, lastUs, mayRotate, dueByAge);
+    } finally {
+      // After the block (a head written for it says what came before it), written or lost alike.
+      const head = this.opts.fileHead;
+      if (head !== undefined) {
+        for (const r of records) {
+          const rec = r as unknown[];
+          if (rec.length === 6) head.observe(rec[1] as string, rec[2] as string, rec[3] as string, rec[5] as string);
+        }
+      }
+    }
+  }
+
+  private writeBlockNow(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean, dueByAge: boolean): void {
     const payload = this.packr.pack(records);
     const t0 = Bun.nanoseconds();
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
@@ -342,6 +385,7 @@ export class CaptureWriter {
       if (this.fd >= 0) this.checkOpenFile();
       const due = mayRotate && (this.fileBytes >= this.maxFileBytes || dueByAge);
       if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
+      if (this.headDue) this.writeHead(firstUs);
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
       writeAllAt(this.fd, header, this.fileBytes);
@@ -364,6 +408,35 @@ export class CaptureWriter {
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
+  }
+
+  /**
+   * The open file's head block (opts.fileHead), stamped with the first receive time of the block that follows it (so
+   * the file still begins no earlier than the previous one ends). None when there is nothing to say (the first file).
+   * A head that cannot be written is tried again before the next block of the same file (blockLost cut it off).
+   */
+  private writeHead(firstUs: number): void {
+    const events = this.opts.fileHead!.events();
+    if (events.length > 0) {
+      const tsNs = BigInt(firstUs) * 1000n;
+      const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, "", e.url]);
+      const payload = this.packr.pack(records);
+      const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
+      const header = new Uint8Array(BLOCK_HEADER_BYTES);
+      const dv = new DataView(header.buffer);
+      dv.setUint32(0, stored.byteLength, true);
+      dv.setUint32(4, Bun.hash.crc32(stored), true);
+      writeAllAt(this.fd, header, this.fileBytes);
+      writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
+      this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
+      this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
+      this.fileRawBytes += payload.byteLength;
+      this.rawBytes += payload.byteLength;
+      this.fileRecords += records.length;
+      this.records += records.length; // the totals say what the files hold
+      this.blocks++;
+    }
+    this.headDue = false;
   }
 
   /**
@@ -737,6 +810,7 @@ export class CaptureWriter {
     // the step's length). Counted from the opening, the cut came as much later as the open took.
     this.fileDueMonoMs = wallMonoMs + msToNextMultiple(wallMs, this.maxFileAgeMs);
     this.heldBlocks = 0;
+    this.headDue = this.opts.fileHead !== undefined;
     if (this.agesFiles) this.lastWriteMonoMs.set(path, this.fileOpenedMonoMs);
     this.files.push(path);
     trimToLatest(this.files, this.remember);

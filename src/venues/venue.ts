@@ -88,7 +88,7 @@ export const CONNECTION_CLOSED_URL = "ws:close";
 /**
  * The connection's sockets, recorded since 2026-12-06 so replay can tell them apart as the live run did (body ""):
  * SOCKETS right after every CONNECTION_OPENED_URL (from here on this connection's planned reconnects are recorded; a
- * capture without it, or a file begun after it until SOCKETS_STATE_URL, leaves replay to its older heuristics), SWAP when a planned
+ * capture without it, or a file begun after it without a head until SOCKETS_STATE_URL, leaves replay to its older heuristics), SWAP when a planned
  * reconnect's replacement became the connection's socket (the old one still delivers: the overlap), OLD before each
  * frame the old socket delivered during the overlap, RETIRED when the old socket closed (the replacement carries on),
  * BACK when the replacement failed and the old socket is the connection's again. An unplanned close is
@@ -96,13 +96,20 @@ export const CONNECTION_CLOSED_URL = "ws:close";
  */
 export const SOCKETS_RECORDED_URL = "ws:sockets";
 /**
- * Said again every SOCKETS_STATE_EVERY_MS while the connection has one socket: a replay begun in a later capture file
- * (the run's first one rotated away or not given) learns from it that the sockets are recorded, and that there is
- * one now. Once known, replay takes it as the end of any overlap it still sees (its ws:retired or ws:back was in a
+ * Said again every SOCKETS_STATE_EVERY_MS while the connection has one socket, and at the head of every capture file
+ * begun then (app/capture-sockets.ts): a replay begun in a later capture file (the run's first one rotated away or not
+ * given) learns from it that the sockets are recorded, and that there is one now. Once known, replay takes it as the end of any overlap it still sees (its ws:retired or ws:back was in a
  * capture block that was lost).
  */
 export const SOCKETS_STATE_URL = "ws:state";
 export const SOCKETS_STATE_EVERY_MS = 60_000;
+/**
+ * Written by `feeder record` only at the head of a capture file begun during a planned reconnect's overlap (the
+ * replacement is the connection's socket, the old one still delivers; app/capture-sockets.ts), where a file begun with
+ * one socket has SOCKETS_STATE_URL: a replay of that file alone knows the sockets from its first record. A replay that
+ * knows them and sees no overlap takes it as the overlap's start (its SWAP was in a capture block that was lost).
+ */
+export const SOCKETS_OVERLAP_URL = "ws:overlap";
 export const SOCKET_SWAP_URL = "ws:swap";
 export const SOCKET_OLD_FRAME_URL = "ws:old";
 export const SOCKET_RETIRED_URL = "ws:retired";

@@ -169,3 +169,25 @@ test("the open file deleted under the writer and its close failing: the block st
   expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
   expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
 });
+
+test("a block lost with a planned reconnect's ws:swap in it: the next file's head says the overlap all the same (app/capture-sockets.ts)", async () => {
+  const { CaptureSocketHead } = await import("../../src/app/capture-sockets.ts");
+  const dir = makeTempDir("feeder-capture-eio-head-");
+  // Each block after the first two fills a file: every later block rotates.
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1, compression: "none", maxFileBytes: 100, fileHead: new CaptureSocketHead() });
+  w.writeRest(1, "okx", "spot", "c", "ws:open", "wss://x");
+  w.writeRest(2, "okx", "spot", "c", "ws:sockets", "");
+  w.write(2, "okx", "spot", "c", frame(1));
+  w.writeRest(3, "okx", "spot", "c", "ws:swap", "");
+  faults.writeEioAfter = 50;
+  // A new file: its head (one socket) fails mid-write, and the block with it (the write stops at the EIO).
+  w.write(3, "okx", "spot", "c", frame(2));
+  w.write(4, "okx", "spot", "c", frame(3)); // the same file: its head tried again, now saying what the lost block did
+  w.write(5, "okx", "spot", "c", frame(4));
+  w.close();
+  const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
+  // Before: no heads at all.
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", 3], ["ws:overlap", 4]]);
+  expect(readCapture(w.files[1]!).truncated).toBeUndefined();
+  expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
+});

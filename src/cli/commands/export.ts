@@ -5,11 +5,12 @@
  */
 import type { FileSink } from "bun";
 import { exportCaptures, type ExportSink } from "../../app/export.ts";
-import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
 import type { Logger } from "../../core/log.ts";
 import { whenPipeReaderGone } from "../../core/pipe-reader.ts";
+import { renameDurablySync } from "../../core/durable-rename.ts";
 import { createLockedFile, isTempTag, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import { signalExitCode, STOP_SIGNALS, UsageError, type CommandSpec } from "../command.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
@@ -26,7 +27,10 @@ export const exportCommand: CommandSpec = {
     "Options:",
     "      --format F      jsonl (default) | csv",
     "  -o, --out FILE      write here instead of stdout (- is stdout); written as FILE.tmp-<pid>-<random><check>",
-    "                      beside it, renamed over FILE once whole: a failed or interrupted export leaves FILE as it",
+    "                      beside it, stored on disk (fsync) and renamed over FILE once whole, the rename stored too",
+    "                      (the directory's fsync: a power loss leaves the old or the new FILE, never an empty one;",
+    "                      one that fails is warned about): a failed or interrupted export, or one whose file cannot",
+    "                      be stored (exit 1), leaves FILE as it",
     "                      was; a FILE with another name (a hard link) exits 2. Such a file a killed export left",
     "                      (nobody holds its lock, unmodified for a minute) is removed by the next export to FILE;",
     "                      no other file is (its check, of FILE's name and the pid, would be wrong)",
@@ -244,10 +248,12 @@ function openOutput(out: string | undefined, log: Logger): Output {
       writer: Bun.file(tmp).writer(),
       replaces: true,
       commit() {
-        renameSync(tmp, file);
+        // Stored before the rename, the rename stored after it: a power loss never leaves FILE empty or cut short.
+        const unstored = renameDurablySync(lockFd, tmp, file);
         done = true;
         unguard();
         release();
+        if (unstored !== undefined) log.warn("export written, but its rename may not survive a power loss", { out, problem: unstored });
       },
       discard,
     };

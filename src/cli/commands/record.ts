@@ -8,6 +8,7 @@ import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
 import { monoStampUs, monoStampUsAtMonoMs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
+import { CaptureSocketHead } from "../../app/capture-sockets.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
 import { COMPRESSION_NAMES, type CompressionName } from "../../record/codec.ts";
 import { DirClaim, type ClaimCheck } from "../../record/dir-claim.ts";
@@ -59,7 +60,9 @@ export const recordCommand: CommandSpec = {
     "someone else meanwhile is left as it is; gone with its filesystem, an unmounted disk, it is not made on",
     "the one below: blocks are lost with an error saying so). The REST",
     "depth snapshots books bridge to, and each connection's open and unplanned close, are stored too (replay",
-    "uses them to reproduce the live run's resyncs and DISCONNECTED books).",
+    "uses them to reproduce the live run's resyncs and DISCONNECTED books), and each connection's sockets across",
+    "planned reconnects; every file after the first begins with each open connection's sockets (ws:state, or",
+    "ws:overlap during a planned reconnect), so a file replayed alone starts from them.",
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
     "retention are logged. Retention counts files of earlier runs in DIR too, never the file being written.",
     "DIR is listed at start and then only when someone else changed it (its mtime moved) or hourly; the",
@@ -205,6 +208,8 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             // Records are stamped monoStampUs, rotation is timed on monoMs: a block across a file's UTC boundary is
             // split there (before, it went to the new file whole, with up to 200 ms from before its boundary).
             recordUsAtMonoMs: monoStampUsAtMonoMs,
+            // Every file after the first begins with each open connection's sockets (ws:state / ws:overlap).
+            fileHead: new CaptureSocketHead(),
             onDirRecreated: () => claim && checked(claim.renew()),
             // The claim looked at before every block and retention pass too (one stat), not only every second: once
             // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,

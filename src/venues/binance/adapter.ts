@@ -18,7 +18,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import type { BookView } from "../../core/book-view.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -293,10 +293,14 @@ export class BinanceAdapter implements VenueAdapter {
     return true;
   }
 
-  /** A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live (an open: nothing). */
+  /**
+   * A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live; an open does the same to
+   * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened).
+   */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     return true;
   }
 

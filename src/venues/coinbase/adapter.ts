@@ -18,13 +18,13 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -237,13 +237,18 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did, and
-   * the next socket's sequence starts afresh (its first sequence_num is taken as is, as live does on a new socket).
+   * the next socket's sequence starts afresh (its first sequence_num is taken as is, as live does on a new socket); an
+   * open (`ws:open`) does both too (a book still LIVE there lost its socket's close from the capture: replayOpened).
+   * The socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase connection never has two
+   * sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice), so there is no overlap to follow.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
-    const conn = this.conns.find((c) => c.name === connection);
+    const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
-    if (url !== CONNECTION_CLOSED_URL) return true;
-    this.lifecycle.replayDisconnected(connection);
+    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
+    else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    else return true;
+    // A new socket (live: bindMessages) starts its own sequence.
     conn.resetTaken();
     conn.lastHeartbeat = -1;
     return true;

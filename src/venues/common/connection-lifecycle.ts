@@ -18,7 +18,7 @@ import { connectionNamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDIN
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
 
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
@@ -639,10 +639,27 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Replay: the recorded open of connection `name` (CONNECTION_OPENED_URL). Live, no book of a connection is LIVE at
+   * its open: its last socket's close invalidated them (onDisconnected), or the process had just started. A book
+   * replay still holds LIVE (or STALE) there lost its socket's end from the capture (the recorder stopped and started
+   * again, whose new run's first file follows; the close's block lost): it is invalidated as that close would have
+   * (replayDisconnected), not kept LIVE at the old run's levels until its new snapshot. False when no connection has
+   * that name.
+   */
+  replayOpened(name: string): boolean {
+    const conn = connectionNamed(this.conns, name);
+    if (!conn) return false;
+    for (const t of conn.topics) {
+      if (t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) return this.replayDisconnected(name);
+    }
+    return true;
+  }
+
+  /**
    * Replay: a recorded socket event of connection `name` (venue.ts SOCKETS_RECORDED_URL …): its generation,
    * retiringGeneration and the next frame's socket follow the live run's, as connect() and planned-reconnect.ts set
-   * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL) nothing is known of
-   * its sockets and the others change nothing.
+   * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL or
+   * SOCKETS_OVERLAP_URL, which begin every capture file) nothing is known of its sockets and the others change nothing.
    * False when no connection has that name.
    */
   replaySocketEvent(name: string, url: string): boolean {
@@ -656,12 +673,14 @@ export class ConnectionLifecycle {
       return true;
     }
     if (!conn.socketsRecorded) {
-      // A replay begun after the connection's SOCKETS_RECORDED_URL: one socket now. Its generation stays: the books'
-      // sockets of record (soloGen, seqSocket) are the one the frames so far came on.
-      if (url === SOCKETS_STATE_URL) {
+      // A replay begun after the connection's SOCKETS_RECORDED_URL (a later file, whose head says the sockets): one
+      // socket now, or an overlap. Its generation stays: the books' sockets of record (soloGen, seqSocket) are the one
+      // the frames so far came on (in an overlap, the old one).
+      if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) {
         conn.socketsRecorded = true;
         conn.retiringGeneration = -1;
         conn.replayNextFromOld = false;
+        if (url === SOCKETS_OVERLAP_URL) replaySwap(conn);
       }
       return true;
     }
@@ -676,10 +695,13 @@ export class ConnectionLifecycle {
       return true;
     }
     if (url === SOCKET_SWAP_URL) {
-      conn.retiringGeneration = conn.generation;
-      conn.generation = ++conn.genSeq;
-    } else if (url === SOCKET_OLD_FRAME_URL) {
-      conn.replayNextFromOld = conn.retiringGeneration >= 0;
+      replaySwap(conn);
+    } else if (url === SOCKET_OLD_FRAME_URL || url === SOCKETS_OVERLAP_URL) {
+      // Both are recorded only during an overlap: seen without one, the overlap's SOCKET_SWAP_URL was in a capture
+      // block that was lost (the disk full). It begins here, so the old socket's frames from now on are judged as
+      // live judged them; the replacement's frames before this one were taken as the one socket's.
+      if (conn.retiringGeneration < 0) replaySwap(conn);
+      conn.replayNextFromOld = url === SOCKET_OLD_FRAME_URL;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
       conn.retiringGeneration = -1;
       this.hooks.overlapOver?.(conn, "replacement");
@@ -864,4 +886,10 @@ export function describeSocketError(ev: Event): string {
   const code = typeof e.error?.code === "string" ? e.error.code : "";
   const message = typeof e.message === "string" && e.message !== "" ? e.message : typeof e.error?.message === "string" ? e.error.message : "WebSocket error";
   return code ? `${code}: ${message}` : message;
+}
+
+/** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */
+function replaySwap(conn: VenueConnection): void {
+  conn.retiringGeneration = conn.generation;
+  conn.generation = ++conn.genSeq;
 }

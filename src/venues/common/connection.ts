@@ -135,7 +135,8 @@ export abstract class VenueConnection {
   /**
    * Replay: the capture records this connection's sockets (a SOCKETS_RECORDED_URL event was read), so generation,
    * retiringGeneration and fromRetiring follow the live run's (ConnectionLifecycle.replaySocketEvent); false: a
-   * capture that does not say (recorded before 2026-12-06, or a file begun after the connection opened).
+   * capture that does not say (recorded before 2026-12-06, or a file begun after the connection opened without a head
+   * saying the sockets, until the connection's next SOCKETS_STATE_URL).
    */
   socketsRecorded = false;
   /** Live, recording: when the capture was last told the sockets are recorded (SOCKETS_RECORDED_URL or SOCKETS_STATE_URL). */

@@ -19,8 +19,9 @@
  */
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, mkdir, open, readFile, rename, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
+import { link, mkdir, open, readFile, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { renameDurably } from "../../core/durable-rename.ts";
 import { kindOf } from "../../core/regular-file.ts";
 import { isTempTag, lockNewTemp, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import type { InstrumentSpec } from "./instruments.ts";
@@ -114,8 +115,8 @@ function uniqueTags(path: string): { tag: string; unlockedTag: string } {
 }
 
 /**
- * Replaces the whole file atomically (temp file + rename). Only for a writer that owns the file; everyone else
- * merges (mergeIntoInstrumentCache).
+ * Replaces the whole file atomically (temp file + rename, the file stored on disk before the rename and the rename
+ * after it: core/durable-rename.ts). Only for a writer that owns the file; everyone else merges (mergeIntoInstrumentCache).
  */
 export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
   const instruments: Record<string, InstrumentSpec> = {};
@@ -127,7 +128,9 @@ export async function writeInstrumentCache(path: string, venue: string, entries:
   try {
     removeStaleCacheTemps(path, basename(tmp), (await file.stat()).mtimeMs);
     await file.writeFile(text + "\n");
-    await rename(tmp, path);
+    // Stored before the rename and the rename after it: a power loss never leaves an empty or cut cache behind.
+    const unstored = await renameDurably(file.fd, tmp, path);
+    if (unstored !== undefined) throw new Error(`instrument cache written, but not stored: ${unstored}`);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;

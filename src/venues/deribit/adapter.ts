@@ -253,14 +253,16 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /**
-   * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; its
-   * socket events (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
+   * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did, and an
+   * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); its socket events
+   * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older snapshot or change is judged as live judged it (socketsKnown).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
-    else if (url !== CONNECTION_OPENED_URL) this.lifecycle.replaySocketEvent(connection, url);
+    else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    else this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 

@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import type { Instrument } from "../../../src/core/types.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
@@ -136,5 +136,81 @@ describe("okx: the capture says every minute that the connection has one socket 
     // Before: replay kept the overlap open for good and took the snapshot for a replacement's; LIVE at 16, old levels.
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 13 });
     expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([1, 0]);
+  });
+});
+
+describe("okx replay: a capture file begun during a planned reconnect's overlap, and a lost ws:swap", { timeout: 20_000 }, () => {
+  const replayAdapter = async () => {
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const frame = (action: string, prev: number, seq: number, bid: string) =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    return { adapter, sink, frame, feed, event };
+  };
+
+  test("a file whose head says ws:overlap follows the sockets from its first record: after ws:retired an older snapshot on the one socket is a reset", async () => {
+    const { adapter, frame, feed, event } = await replayAdapter();
+    event("ws:overlap"); // the file's head (app/capture-sockets.ts): the run's ws:sockets and ws:swap are in earlier files
+    event("ws:old");
+    feed(frame("snapshot", -1, 10, "100.1"));
+    event("ws:old");
+    feed(frame("update", 10, 15, "100.2"));
+    event("ws:retired");
+    feed(frame("update", 15, 16, "100.3")); // the replacement, now the one socket
+    feed(frame("snapshot", -1, 12, "99.5")); // the venue starts the book over on it
+    feed(frame("update", 12, 13, "99.6"));
+    // Before: ws:overlap unknown, the sockets not known until the next minute's ws:state: the snapshot ignored as a
+    // replacement's, the book LIVE at 16 with its pre-reset levels.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 13 });
+    expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([1, 0]);
+  });
+
+  test("a ws:swap lost with its capture block: the old socket's first ws:old begins the overlap, the replacement's older snapshot is ignored as live did", async () => {
+    const { adapter, frame, feed, event } = await replayAdapter();
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 10, "100.1"));
+    feed(frame("update", 10, 15, "100.2"));
+    // ws:swap: in a block the disk could not take
+    event("ws:old");
+    feed(frame("update", 15, 16, "100.3")); // the old socket goes on
+    feed(frame("snapshot", -1, 14, "99.5")); // the replacement's snapshot, behind the book
+    event("ws:old");
+    feed(frame("update", 16, 17, "100.4"));
+    // Before: the ws:old taken for nothing, the replacement's snapshot as the one socket's reset: the book replaced at 14
+    // and the old socket's 16 → 17 a sequence break.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 17 });
+    expect([adapter.stats().maintenanceResets, adapter.stats().olderSnapshots]).toEqual([0, 1]);
+  });
+
+  test("a recorder stopped and started again (no ws:close between its runs): the new run's ws:open invalidates the book still LIVE, as live's was not", async () => {
+    const { adapter, sink, frame, feed, event } = await replayAdapter();
+    event("ws:open");
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 10, "100.1"));
+    feed(frame("update", 10, 15, "100.2"));
+    // The first run's last file ends here (the recorder killed); the next run's first file begins.
+    event("ws:open");
+    // Before: still LIVE at the first run's levels until the new run's snapshot.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing" });
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+    event("ws:sockets");
+    feed(frame("snapshot", -1, 40, "101.1"));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 40 });
+    // A ws:open after a recorded ws:close finds nothing LIVE: nothing more.
+    event("ws:close");
+    event("ws:open");
+    expect(sink.invalid).toHaveLength(2);
   });
 });
