@@ -63,7 +63,16 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
   if (!(lastPrice > 0)) return `no last trade price to place it in a price band`;
   const floor = lastPrice / PRICE_REACH;
   let tick = tickAt(table, floor);
-  if (venueTick !== undefined && exponentOf(venueTick) > exponentOf(tick)) tick = venueTick;
+  if (venueTick !== undefined) {
+    // The venue's answer: a malformed one refuses this code alone (thrown, it failed the whole market's answer).
+    let venueExp: number;
+    try {
+      venueExp = exponentOf(venueTick);
+    } catch (err) {
+      return `tick_size ${JSON.stringify(venueTick)} is not a usable step (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (venueExp > exponentOf(tick)) tick = venueTick;
+  }
   const priceExp = exponentOf(tick);
   const ceil = lastPrice * PRICE_REACH;
   if (ceil * 10 ** priceExp > MAX_MANTISSA) return `prices up to ${ceil} at ${priceExp} decimals (tick ${tick}) pass 2^53`;

@@ -10,7 +10,8 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import { specFor } from "../../../src/venues/upbit/instruments.ts";
+import { specFor, upbitInstrumentSource } from "../../../src/venues/upbit/instruments.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
 import { CodeTable, SCAN_ERR_QTY, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import { venueSpec, type VenueSpec } from "../../../src/venues/registry.ts";
@@ -269,6 +270,22 @@ describe("instrument rule", () => {
     expect(typeof refused).toBe("string");
     expect(refused).toMatch(/no quantity exponent fits/);
     expect(specFor("EUR-BTC", 1, undefined)).toMatch(/no tick table/);
+  });
+
+  it("a malformed tick_size from /v1/orderbook/instruments refuses that code alone, naming it; the others resolve", async () => {
+    const answers: Record<string, unknown> = {
+      "/v1/market/all": [{ market: "KRW-BTC" }, { market: "KRW-XRP" }, { market: "KRW-ETH" }],
+      "/v1/ticker": [{ market: "KRW-BTC", trade_price: 100_000_000 }, { market: "KRW-XRP", trade_price: 3000 }, { market: "KRW-ETH", trade_price: 5_000_000 }],
+      "/v1/orderbook/instruments": [{ market: "KRW-BTC", tick_size: "1000" }, { market: "KRW-XRP", tick_size: "0" }, { market: "KRW-ETH", tick_size: "1,000" }],
+    };
+    const fetchFn = (async (url: string) => new Response(JSON.stringify(answers[new URL(url).pathname]))) as unknown as typeof fetch;
+    const config = { venue: "upbit", restUrl: "http://127.0.0.1:9", wsUrl: "ws://127.0.0.1:9", markets: [{ market: "spot", depth: 15, symbols: ["KRW-BTC", "KRW-XRP", "KRW-ETH"] }], overrides: new Map() } as unknown as VenueConfig;
+    const source = upbitInstrumentSource(config, fetchFn, true);
+    // Before 2026-12-06 the tick's FixedPointError left fetchSpecs: the whole answer failed, every code unresolved.
+    const specs = await source.fetchSpecs("spot", ["KRW-BTC", "KRW-XRP", "KRW-ETH"]);
+    expect([...specs.keys()]).toEqual(["KRW-BTC"]);
+    expect(source.whyRefused!("spot", "KRW-XRP")).toMatch(/tick_size "0" is not a usable step/);
+    expect(source.whyRefused!("spot", "KRW-ETH")).toMatch(/tick_size "1,000" is not a usable step/);
   });
 
   it("takes KRW-DOGE, BTC-XRP and USDT-DOGE at 8 decimals (each size exact or refused, never rounded); KRW-SHIB refused", () => {
