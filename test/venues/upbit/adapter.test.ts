@@ -261,6 +261,30 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
   });
 }
 
+describe("a number that does not fit", { timeout: 20_000 }, () => {
+  it("asks for its instrument's re-check twice a minute at most while the answer changes nothing, not on every frame", async () => {
+    // Bithumb derives its tick from the ticker (30 000 → tick 1 at a tenth: exponent 0); the books come at tick 0.001,
+    // so every book misfits and no answer cures it. Before, each misfit asked: the venue's whole REST budget, for good.
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "KRW-XRP", depth: 30 }];
+    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
+    const a = adapter as unknown as UpbitAdapter;
+    const stat = (k: string) => a.stats()[k] ?? 0;
+    await until(() => stat("parseErrors") >= 1 && stat("instrumentReloads") >= 1, "the SNAPSHOT refused and its re-check answered");
+    for (let k = 2; k <= 6; k++) {
+      sim.step(1);
+      await until(() => stat("parseErrors") >= k, `misfit ${k}`);
+    }
+    expect(stat("instrumentRechecks")).toBe(2);
+    expect(stat("misfitRechecksHeld")).toBe(4);
+    clock += 60_000; // a minute on: the next misfit asks again
+    sim.step(1);
+    await until(() => stat("parseErrors") >= 7, "misfit 7");
+    expect(stat("instrumentRechecks")).toBe(3);
+    expect(a.topicInfo(0).state).not.toBe("LIVE");
+  });
+});
+
 describe("instrument rule", () => {
   it("places the price exponent where a 90 % fall stays exact, and refuses a code whose sizes could pass 2^53", () => {
     expect(specFor("KRW-BTC", 100_000_000, "1000")).toEqual({ tickSize: "1000", lotSize: "0.00000001" });
