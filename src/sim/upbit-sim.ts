@@ -11,6 +11,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
+import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { Rng } from "./rng.ts";
 
@@ -413,10 +414,15 @@ class UpbitSimulator implements UpbitSim {
   }
 }
 
-/** Grouping units the simulator lists: KRW codes take 10, 100, 1000 and 10 000 ticks besides 0; others only 0 [U§2]. */
+/**
+ * Grouping units the simulator lists: KRW codes take 10, 100, 1000 and 10 000 ticks besides 0; others only 0 [U§2].
+ * Multiplied as mantissas: as doubles a 0.000001 tick gave "0.000009999999999999999", which no configured level equals.
+ */
 export function supportedLevels(code: string, tick: string): string[] {
   if (!code.startsWith("KRW-")) return ["0"];
-  return ["0", ...[10, 100, 1000, 10_000].map((k) => String(Number(tick) * k))];
+  const exp = exponentOf(tick);
+  const m = parseFixed(tick, exp);
+  return ["0", ...[10, 100, 1000, 10_000].map((k) => formatFixed(m * k, exp).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, ""))];
 }
 
 /** A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. */

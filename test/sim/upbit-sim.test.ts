@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
+import { startUpbitSimulator, supportedLevels } from "../../src/sim/upbit-sim.ts";
 
 const RECORDING = resolve(import.meta.dirname, "../fixtures/cryptofeed/UPBIT.ws.62.0");
 
@@ -138,6 +138,14 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     } finally {
       await sim.stop();
     }
+  });
+
+  test("supported_levels are exact multiples of the tick (a 0.000001 tick's 10 ticks are 0.00001)", () => {
+    // Before 2026-12-06 multiplied as doubles: "0.000009999999999999999", which no configured level matched.
+    expect(supportedLevels("KRW-X", "0.000001")).toEqual(["0", "0.00001", "0.0001", "0.001", "0.01"]);
+    expect(supportedLevels("KRW-X", "0.0000001")).toEqual(["0", "0.000001", "0.00001", "0.0001", "0.001"]);
+    expect(supportedLevels("KRW-BTC", "1000")).toEqual(["0", "10000", "100000", "1000000", "10000000"]);
+    expect(supportedLevels("BTC-ETH", "0.00000001")).toEqual(["0"]);
   });
 
   test("usage errors", async () => {

@@ -23,7 +23,7 @@ import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
-import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
+import { InstrumentWatch, STALE_RECHECK_MS, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -35,6 +35,9 @@ import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 import { topicNamedIn } from "../common/frame-topic.ts";
 
+/** Re-checks one code's numbers that do not fit may ask per MISFIT_RECHECK_MS (as a stale book's market, once a minute). */
+export const MISFIT_ASKS = 2;
+export const MISFIT_RECHECK_MS = STALE_RECHECK_MS;
 /** REST: Upbit's quotation group allows 10 requests/s per IP; Bithumb's is similar. */
 const REST_REQUESTS_PER_WINDOW = 8;
 const REST_WINDOW_MS = 1_000;
@@ -86,6 +89,13 @@ export class UpbitAdapter implements VenueAdapter {
    * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
    */
   private olderOnly = new Uint8Array(0);
+  /**
+   * By subscription index: when the code's numbers that did not fit began asking for re-checks (-Infinity: not since
+   * its instrument last changed), and how many asked since. MISFIT_ASKS per MISFIT_RECHECK_MS: a misfit the answer
+   * does not cure (a tick finer than the derived one, a size past 2^53) would otherwise re-query REST on every frame.
+   */
+  private misfitSinceMs = new Float64Array(0);
+  private misfitAsks = new Uint8Array(0);
   private readonly conns: UpbitConnection[] = [];
   private readonly control: UpbitRequests;
   private readonly lifecycle: ConnectionLifecycle;
@@ -104,6 +114,7 @@ export class UpbitAdapter implements VenueAdapter {
   private ignoredWhileUnsubscribed = 0;
   private unattributedParseErrors = 0;
   private neverSentData = 0;
+  private misfitRechecksHeld = 0;
   /** `venues.upbit.spot.level`: books grouped into price units of this size (KRW codes); 0 = ungrouped. */
   readonly level: number;
 
@@ -197,6 +208,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs = new Float64Array(this.subscriptions.length);
     this.newestUs = new Float64Array(this.subscriptions.length);
     this.olderOnly = new Uint8Array(this.subscriptions.length);
+    this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
+    this.misfitAsks = new Uint8Array(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -282,6 +295,7 @@ export class UpbitAdapter implements VenueAdapter {
       ["requests", "requests_total", "Subscription requests sent (each with the connection's whole code list)", this.control.requests],
       ["errorFrames", "error_frames_total", "Error frames received", this.control.errorFrames],
       ["bisectProbes", "bisect_probes_total", "Probe requests sent to find the code an error frame refuses", this.control.probes],
+      ["misfitRechecksHeld", "misfit_rechecks_held_total", "Numbers that did not fit whose instrument re-check was not asked (their code asked twice within the minute, its instrument unchanged)", this.misfitRechecksHeld],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose code could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
@@ -410,14 +424,31 @@ export class UpbitAdapter implements VenueAdapter {
     this.olderOnly[t.index] = 0;
   }
 
-  /** A price or size that does not fit: re-derive this code's instrument now (re-checks of a market coalesce into one query). */
+  /**
+   * A price or size that does not fit: re-derive this code's instrument now (re-checks of a market coalesce into one
+   * query). At most MISFIT_ASKS per MISFIT_RECHECK_MS while its instrument does not change (the second: one that came
+   * while the first's query was out gets a query begun after it): asking on every misfit frame spent the venue's
+   * whole REST budget for as long as a misfit the answer does not cure lasted.
+   */
   private recheckInstrument(t: UpbitTopic): void {
-    if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market, t.index);
+    if (this.config.overrides.has(`${t.market}:${t.symbol}`)) return;
+    const now = this.now();
+    const since = this.misfitSinceMs[t.index]!;
+    if (!(now - since < MISFIT_RECHECK_MS && now >= since)) {
+      this.misfitSinceMs[t.index] = now;
+      this.misfitAsks[t.index] = 0;
+    } else if (this.misfitAsks[t.index]! >= MISFIT_ASKS) {
+      this.misfitRechecksHeld++;
+      return;
+    }
+    this.misfitAsks[t.index]!++;
+    this.watch.requestNow(t.market, t.index);
   }
 
   /** A changed tick or lot (the watch's reload): new exponents in the table, the sink told, the book rebuilt. Cold. */
   private applyInstrument(t: UpbitTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
+    this.misfitSinceMs[t.index] = -Infinity; // a misfit at the new exponents asks at once
     // Snapshot-only: the next snapshot rebuilds the book at the new exponents.
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.sink?.onInstrumentChanged(t.index, inst);

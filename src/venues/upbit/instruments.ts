@@ -6,12 +6,13 @@
  * KRW and USDT ticks depend on the price band, so the price exponent must hold every price the market can reach
  * before the next refresh: the tick of the band at PRICE_REACH × below the last trade (and never coarser than the
  * tick Upbit names), so a 90 % fall stays exact; a price finer than that is a parse error that re-checks the
- * instrument. There is no lot step: sizes have up to QTY_DECIMALS decimals, so the quantity exponent is 8, and a
- * market whose level sizes could pass 2^53 at that exponent (LEVEL_NOTIONAL of the quote currency at the lowest
- * reachable price) is refused, naming it (a config override with a coarser lot_size takes it knowingly).
+ * instrument. There is no lot step: sizes have up to QTY_DECIMALS decimals, so the quantity exponent is 8, which holds
+ * sizes up to MAX_QTY_TEXT ((2^53 − 1) / 10^8) exactly. Every size is read exactly or refused (a parse error: the book is
+ * not shown until a book that fits), so the start-up check only keeps out a market whose books would keep being
+ * refused: one where LEVEL_NOTIONAL of the quote currency at the last trade price passes it (KRW-SHIB).
  * @module
  */
-import { exponentOf, MAX_MANTISSA } from "../../core/fixed.ts";
+import { exponentOf, formatFixed, MAX_MANTISSA } from "../../core/fixed.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
@@ -22,8 +23,13 @@ export const QTY_DECIMALS = 8;
 export const LOT_SIZE = "0.00000001";
 /** The price may fall to 1/PRICE_REACH of the last trade (or rise PRICE_REACH ×) before the daily refresh. */
 export const PRICE_REACH = 10;
-/** The largest notional one price level is assumed to hold, per quote currency (the overflow check's bound). */
-export const LEVEL_NOTIONAL: Readonly<Record<string, number>> = { KRW: 1e10, USDT: 1e7, BTC: 1e3 };
+/**
+ * The largest notional one price level is assumed to hold, per quote currency (the overflow check's bound): about
+ * US$7–10 M in each (10^10 KRW, 10^7 USDT, 100 BTC), far above the levels Upbit's books show.
+ */
+export const LEVEL_NOTIONAL: Readonly<Record<string, number>> = { KRW: 1e10, USDT: 1e7, BTC: 1e2 };
+/** The largest size the quantity exponent holds exactly: (2^53 − 1) / 10^8 units, as text. */
+export const MAX_QTY_TEXT = formatFixed(MAX_MANTISSA, QTY_DECIMALS); // 90071992.54740991
 
 /** [lower bound of the price band, tick]: Upbit's KRW table (2024-01-29 policy, the finest it has published). */
 export const KRW_TICKS: readonly (readonly [number, string])[] = [
@@ -57,13 +63,26 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
   if (!(lastPrice > 0)) return `no last trade price to place it in a price band`;
   const floor = lastPrice / PRICE_REACH;
   let tick = tickAt(table, floor);
-  if (venueTick !== undefined && exponentOf(venueTick) > exponentOf(tick)) tick = venueTick;
+  if (venueTick !== undefined) {
+    // The venue's answer: a malformed one refuses this code alone (thrown, it failed the whole market's answer).
+    let venueExp: number;
+    try {
+      venueExp = exponentOf(venueTick);
+    } catch (err) {
+      return `tick_size ${JSON.stringify(venueTick)} is not a usable step (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (venueExp > exponentOf(tick)) tick = venueTick;
+  }
   const priceExp = exponentOf(tick);
   const ceil = lastPrice * PRICE_REACH;
   if (ceil * 10 ** priceExp > MAX_MANTISSA) return `prices up to ${ceil} at ${priceExp} decimals (tick ${tick}) pass 2^53`;
-  const maxQty = (LEVEL_NOTIONAL[quote] ?? 1e10) / floor;
+  // At the last price, not at the floor: a size past MAX_QTY_TEXT is refused where it comes (never rounded), so this
+  // only keeps out a market whose usual levels would not fit; at the floor (two bounds stacked) it refused any KRW
+  // code under ~1,100 KRW: KRW-DOGE, BTC-XRP and USDT-DOGE, whose levels are far below it.
+  const notional = LEVEL_NOTIONAL[quote] ?? 1e10;
+  const maxQty = notional / lastPrice;
   if (maxQty * 10 ** QTY_DECIMALS > MAX_MANTISSA) {
-    return `no quantity exponent fits: sizes have ${QTY_DECIMALS} decimals and a level may hold ${maxQty.toExponential(2)} at price ${floor}, past 2^53 (set lot_size in an override to take it)`;
+    return `no quantity exponent fits: sizes have ${QTY_DECIMALS} decimals, so at most ${MAX_QTY_TEXT} fit 2^53, and a level of ${notional} ${quote} at the last price ${lastPrice} is ${maxQty.toExponential(2)} ${symbol.split("-")[1]} (a lot_size override holds larger sizes only if they have fewer decimals: one with more is refused, never rounded)`;
   }
   return { tickSize: tick, lotSize: LOT_SIZE };
 }

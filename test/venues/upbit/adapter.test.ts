@@ -9,7 +9,10 @@ import { createLogger, silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
-import { specFor } from "../../../src/venues/upbit/instruments.ts";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { specFor, upbitInstrumentSource } from "../../../src/venues/upbit/instruments.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { CodeTable, SCAN_ERR_QTY, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import { venueSpec, type VenueSpec } from "../../../src/venues/registry.ts";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -258,6 +261,30 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
   });
 }
 
+describe("a number that does not fit", { timeout: 20_000 }, () => {
+  it("asks for its instrument's re-check twice a minute at most while the answer changes nothing, not on every frame", async () => {
+    // Bithumb derives its tick from the ticker (30 000 → tick 1 at a tenth: exponent 0); the books come at tick 0.001,
+    // so every book misfits and no answer cures it. Before, each misfit asked: the venue's whole REST budget, for good.
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "KRW-XRP", depth: 30 }];
+    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
+    const a = adapter as unknown as UpbitAdapter;
+    const stat = (k: string) => a.stats()[k] ?? 0;
+    await until(() => stat("parseErrors") >= 1 && stat("instrumentReloads") >= 1, "the SNAPSHOT refused and its re-check answered");
+    for (let k = 2; k <= 6; k++) {
+      sim.step(1);
+      await until(() => stat("parseErrors") >= k, `misfit ${k}`);
+    }
+    expect(stat("instrumentRechecks")).toBe(2);
+    expect(stat("misfitRechecksHeld")).toBe(4);
+    clock += 60_000; // a minute on: the next misfit asks again
+    sim.step(1);
+    await until(() => stat("parseErrors") >= 7, "misfit 7");
+    expect(stat("instrumentRechecks")).toBe(3);
+    expect(a.topicInfo(0).state).not.toBe("LIVE");
+  });
+});
+
 describe("instrument rule", () => {
   it("places the price exponent where a 90 % fall stays exact, and refuses a code whose sizes could pass 2^53", () => {
     expect(specFor("KRW-BTC", 100_000_000, "1000")).toEqual({ tickSize: "1000", lotSize: "0.00000001" });
@@ -267,5 +294,61 @@ describe("instrument rule", () => {
     expect(typeof refused).toBe("string");
     expect(refused).toMatch(/no quantity exponent fits/);
     expect(specFor("EUR-BTC", 1, undefined)).toMatch(/no tick table/);
+  });
+
+  it("a malformed tick_size from /v1/orderbook/instruments refuses that code alone, naming it; the others resolve", async () => {
+    const answers: Record<string, unknown> = {
+      "/v1/market/all": [{ market: "KRW-BTC" }, { market: "KRW-XRP" }, { market: "KRW-ETH" }],
+      "/v1/ticker": [{ market: "KRW-BTC", trade_price: 100_000_000 }, { market: "KRW-XRP", trade_price: 3000 }, { market: "KRW-ETH", trade_price: 5_000_000 }],
+      "/v1/orderbook/instruments": [{ market: "KRW-BTC", tick_size: "1000" }, { market: "KRW-XRP", tick_size: "0" }, { market: "KRW-ETH", tick_size: "1,000" }],
+    };
+    const fetchFn = (async (url: string) => new Response(JSON.stringify(answers[new URL(url).pathname]))) as unknown as typeof fetch;
+    const config = { venue: "upbit", restUrl: "http://127.0.0.1:9", wsUrl: "ws://127.0.0.1:9", markets: [{ market: "spot", depth: 15, symbols: ["KRW-BTC", "KRW-XRP", "KRW-ETH"] }], overrides: new Map() } as unknown as VenueConfig;
+    const source = upbitInstrumentSource(config, fetchFn, true);
+    // Before 2026-12-06 the tick's FixedPointError left fetchSpecs: the whole answer failed, every code unresolved.
+    const specs = await source.fetchSpecs("spot", ["KRW-BTC", "KRW-XRP", "KRW-ETH"]);
+    expect([...specs.keys()]).toEqual(["KRW-BTC"]);
+    expect(source.whyRefused!("spot", "KRW-XRP")).toMatch(/tick_size "0" is not a usable step/);
+    expect(source.whyRefused!("spot", "KRW-ETH")).toMatch(/tick_size "1,000" is not a usable step/);
+  });
+
+  it("takes KRW-DOGE, BTC-XRP and USDT-DOGE at 8 decimals (each size exact or refused, never rounded); KRW-SHIB refused", () => {
+    // Real markets at prices they traded at (BTC-XRP's 2024 low, 5.5e-6 BTC, included): until 2026-12-06 each was
+    // refused, the bound taken at a tenth of the price (so every KRW code under ~1,100 KRW).
+    const cases: [string, number, string, string][] = [
+      ["KRW-DOGE", 250, "0.1", "0.01"],
+      ["BTC-XRP", 0.0000055, "0.00000001", "0.00000001"],
+      ["BTC-XRP", 0.000024, "0.00000001", "0.00000001"],
+      ["USDT-DOGE", 0.17, "0.0001", "0.00001"],
+    ];
+    for (const [code, price, venueTick, tick] of cases) expect(specFor(code, price, venueTick), code).toEqual({ tickSize: tick, lotSize: "0.00000001" });
+    // 90,071,992.54740991 SHIB is ~1.8 M KRW at 0.02: its levels pass it.
+    expect(specFor("KRW-SHIB", 0.02, "0.00001")).toMatch(/at most 90071992\.54740991 fit 2\^53/);
+    // What takes over from the start-up check: the scanner at these exponents reads a size exactly (against BigInt)
+    // or refuses it, also past 2^53 at 8 decimals (then the book waits for one that fits: a parse error).
+    const table = new CodeTable();
+    table.add("KRW-DOGE", 0, 2, 8);
+    const scanner = new UpbitScanner(1000);
+    const u = new BookUpdate();
+    let seed = 0x5eed;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    let refusedSeen = 0;
+    for (let i = 0; i < 3000; i++) {
+      // Mantissas around 2^53 and across the decades below it, written plain or in Java's exponent form.
+      const m = rnd() < 0.4 ? 9007199254740991n + BigInt(Math.floor(rnd() * 2000)) - 1000n : BigInt(Math.floor(rnd() * 10 ** (1 + Math.floor(rnd() * 16))));
+      const digits = m.toString().padStart(9, "0");
+      const plain = `${digits.slice(0, -8).replace(/^0+(?=\d)/, "")}.${digits.slice(-8)}`;
+      const text = rnd() < 0.5 ? plain : `${m}E-8`;
+      const frame = new TextEncoder().encode(`{"type":"orderbook","code":"KRW-DOGE","timestamp":1,"orderbook_units":[{"ask_price":250.5,"bid_price":250.4,"ask_size":${text},"bid_size":1.0}]}`);
+      const r = scanner.scan(frame, frame.length, table, u);
+      if (m > 9007199254740991n) {
+        expect(r, text).toBe(SCAN_ERR_QTY);
+        refusedSeen++;
+      } else {
+        expect(r, text).toBe(0);
+        expect(u.askCount === 0 ? 0n : BigInt(u.askQty[0]!), text).toBe(m);
+      }
+    }
+    expect(refusedSeen).toBeGreaterThan(100);
   });
 });
