@@ -11,7 +11,8 @@
  *                                            usable first, and their totals
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
- *                                            then every configured symbol without a book (state symbol_unresolved)
+ *                                            then every configured symbol without a book (state symbol_unresolved);
+ *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
  *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels
@@ -48,7 +49,8 @@ import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { foreignHostRefusal, isLoopbackHost, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
-import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
+import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
+import { evaluateReadinessInTurns, type Readiness, type ReadinessInput } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
@@ -56,11 +58,15 @@ const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
-  books(): BookSummary[] | Promise<BookSummary[]>;
+  /**
+   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
+   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
+   */
+  books(turn?: Turn): BookSummary[] | Promise<BookSummary[]>;
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
-  readiness(): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -283,10 +289,36 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
-  // The pipeline runs in between; the numbers are read and formatted in this turn.
+  // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer(source, msgpack, url);
+  return answer({ source, msgpack, url, req, log });
+}
+
+/** What a data route answers from. */
+interface DataRequest {
+  readonly source: StatusSource;
+  readonly msgpack: boolean;
+  readonly url: URL;
+  readonly req: Request;
+  readonly log: Logger;
+}
+
+/** Another turn of the shared queue (formattingTurn): a data route's collecting and formatting past its first turn. */
+const nextTurn: Turn = () => formattingTurn();
+
+/**
+ * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
+ * (list-stream.ts), holding its items against the deep bodies' bound (503 past it); a smaller one in this turn.
+ */
+function documentResponse({ req, msgpack, log }: DataRequest, doc: StreamedDocument): Response {
+  if (req.signal.aborted) return gone(); // the client went away while it was collected
+  const items = listItems(doc);
+  if (items <= LIST_ITEMS_PER_TURN) return body(plainOf(doc), msgpack, 200);
+  if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
+  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
+  return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
 /** One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it. */
@@ -297,15 +329,22 @@ interface ReadinessAnswer {
 
 /**
  * The answer of the next health-check turn (ahead of every chunk and answer waiting), shared by every /readyz that
- * arrives before that turn: before, each took a turn of its own ahead of the queue, so a flood of /readyz (never
- * refused) held every other answer back by one turn per request (200 looping clients: one /metrics by 700–1,000).
+ * arrives before that evaluation is done: before, each took a turn of its own ahead of the queue, so a flood of
+ * /readyz (never refused) held every other answer back by one turn per request (200 looping clients: one /metrics by
+ * 700–1,000). Many books are collected and judged LIST_ITEMS_PER_TURN per health-check turn; one evaluation at a
+ * time, so a flood during those turns starts no second one.
  */
 function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
   let next: Promise<ReadinessAnswer> | undefined;
+  const checkTurn: Turn = () => formattingTurn(true);
   return () =>
-    (next ??= formattingTurn(true).then(async () => {
-      next = undefined; // one arriving from now on waits for fresh numbers
-      const r = evaluateReadiness(await source.readiness());
+    (next ??= checkTurn().then(async () => {
+      let r: Readiness;
+      try {
+        r = await evaluateReadinessInTurns(await source.readiness(checkTurn), checkTurn, LIST_ITEMS_PER_TURN);
+      } finally {
+        next = undefined; // one arriving from now on waits for fresh numbers
+      }
       const status = r.ready ? 200 : 503;
       let text: string | undefined;
       let packed: Uint8Array | undefined;
@@ -326,26 +365,33 @@ function gone(): Response {
 
 const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
 
-/** The routes answered from the pipeline's numbers (each in a formatting turn of its own; /readyz: sharedReadiness). */
-const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean, url: URL) => Promise<Response>> = {
-  async "/status"(source, msgpack, url) {
+/**
+ * The routes answered from the pipeline's numbers (each starting in a formatting turn of its own; /readyz:
+ * sharedReadiness). /status and /books collect, judge and format many books LIST_ITEMS_PER_TURN per turn.
+ */
+const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
+  async "/status"(r) {
+    const { source, url } = r;
     const limit = statusLimit(url);
-    const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
-    const readiness = evaluateReadiness(input);
-    const books = [...input.books, ...input.unresolved.map(unresolvedSummary)];
+    const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
+    const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
+    const books = input.books.concat(unresolved);
     const head = { version: VERSION, nowMs: Date.now(), ready: readiness.ready };
-    if (limit === undefined) return body({ ...head, reasons: readiness.reasons, books, latency }, msgpack, 200);
+    if (limit === undefined) return documentResponse(r, { ...head, reasons: new StreamedList(readiness.reasons), books: new StreamedList(books), latency });
     const shown = { reasons: readiness.reasons.slice(0, limit), books: pickBooks(books, limit, url.searchParams.get("book")) };
     const totals = { reasons: readiness.reasons.length, books: input.books.length, usable: input.books.filter((b) => b.valid).length, unresolved: input.unresolved.length };
-    return body({ ...head, ...shown, totals, latency }, msgpack, 200);
+    return documentResponse(r, { ...head, reasons: new StreamedList(shown.reasons), books: new StreamedList(shown.books), totals, latency });
   },
-  async "/metrics"(source) {
+  async "/metrics"({ source }) {
     return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
   },
-  async "/books"(source, msgpack) {
+  async "/books"(r) {
     // The configured symbols without a book too, so that one looked for here is found, with why.
-    const [books, input] = await Promise.all([source.books(), source.readiness()]);
-    return body([...books, ...input.unresolved.map(unresolvedSummary)], msgpack, 200);
+    const books = await r.source.books(nextTurn);
+    const input = await r.source.readiness(nextTurn);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
+    return documentResponse(r, new StreamedList(books.concat(unresolved)));
   },
 };
 
