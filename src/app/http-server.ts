@@ -47,7 +47,7 @@ import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
-import { foreignHostRefusal, isLoopbackHost, requestTarget } from "./http-host.ts";
+import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
 import { evaluateReadinessInTurns, type Readiness, type ReadinessInput } from "./readiness.ts";
@@ -116,9 +116,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     // the idle timeout cut it (a client that stops reading holds its whole answer in memory until then).
     let pending = server?.pendingRequests ?? 0;
     for (const old of draining) pending += old.pendingRequests; // a server that stopped accepting still answers
-    if (pending <= maxInFlight) return;
+    const refusal = inFlightRefusal(pending, maxInFlight, "http.max_in_flight");
+    if (refusal === undefined) return;
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
-    throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
+    throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
   const readyz = sharedReadiness(source);
   const listen = (port: number) => Bun.serve({
@@ -240,18 +241,10 @@ function refuseForeignHost(host: string | null): void {
 /** Throws (503) when the requests being answered are at the bound; the probes are not asked. */
 type Admission = () => void;
 
-/**
- * A request with a body is refused and its connection closed: no route takes one, and Bun otherwise reads and
- * discards a body of any length (GBs a second from a local client) on the feeder's thread, whatever
- * maxRequestBodySize says (that bounds only a body that is read).
- */
+/** A request with a body is refused and its connection closed (http-host.ts requestBodyRefusal). */
 function refuseBody(req: Request): void {
-  const length = req.headers.get("content-length");
-  const chunked = req.headers.has("transfer-encoding");
-  // Any number of zeros is no body (RFC 9110 allows leading zeros, and Bun passes "00" on as it came).
-  if (!chunked && (length === null || /^0+$/.test(length))) return;
-  const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
-  throw new BadRequest(413, `a request body is not accepted (${what}): every route is GET or HEAD without one`, { connection: "close" });
+  const refusal = requestBodyRefusal(req);
+  if (refusal !== undefined) throw new BadRequest(413, refusal, { ...BODY_REFUSAL_HEADERS });
 }
 
 /** What a server's requests are answered with. */
