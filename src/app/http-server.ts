@@ -339,6 +339,16 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
         next = undefined; // one arriving from now on waits for fresh numbers
       }
       const status = r.ready ? 200 : 503;
+      const headers = (type: string) => ({ "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
+      if (r.reasons.length > LIST_ITEMS_PER_TURN) {
+        // Many reasons (20,000 books not live): formatted a chunk per turn for each client, its status sent at once.
+        // Nothing is copied per request (every stream reads this one evaluation), so none counts against the bound.
+        const doc = { ...r, reasons: new StreamedList(r.reasons) };
+        return {
+          json: () => new Response(documentStream(doc, false, undefined, undefined, false), { status, headers: headers("application/json") }),
+          msgpack: () => new Response(documentStream(doc, true, undefined, undefined, false), { status, headers: headers(MSGPACK_CONTENT_TYPE) }),
+        };
+      }
       let text: string | undefined;
       let packed: Uint8Array | undefined;
       return {

@@ -54,10 +54,16 @@ let many = 0;
 /** The turns each of the many books was summarized / formatted (JSON) in. */
 const summarizedAt: number[] = [];
 const formattedAt: number[] = [];
+/** When set, a summary's `reason` notes the turn it is formatted (JSON) in, in the summary or a /readyz reason. */
+let notedReasons = false;
 /** A summary that notes the turn it is formatted in: JSON.stringify and msgpackr read its `symbol` once. */
 class NotedSummary {
   constructor(fields: BookSummary) {
     Object.assign(this, fields);
+    if (notedReasons) {
+      // Copied into the book's /readyz reason as it is: formatting that reason calls toJSON.
+      (this as { reason: unknown }).reason = { toJSON: () => (formattedAt.push(turn), fields.reason), toString: () => fields.reason };
+    }
     Object.defineProperty(this, "symbol", {
       enumerable: true,
       get: () => {
@@ -217,6 +223,21 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(status).toEqual({ version: expect.any(String), nowMs: expect.any(Number), ready: false, reasons, books: expectedBooks, latency: NO_LATENCY });
     expect(overfull(summarizedAt)).toEqual([]);
     expect(overfull(formattedAt)).toEqual([]);
+  });
+
+  test("/readyz of 5,000 books (2,500 not live): collected, judged and formatted a chunk per turn; every reason", async () => {
+    const n = 5_000;
+    const expected = evaluateReadiness({ books: Array.from({ length: n }, (_, i) => manyBook(i)), unresolved: [], connections: [], workersDown: [] });
+    notedReasons = true;
+    const [status, body] = await withMany(n, async () => {
+      const r = await fetch(`${http.url}/readyz`);
+      return [r.status, await r.json()] as const;
+    }).finally(() => (notedReasons = false));
+    expect(status).toBe(503);
+    expect(body).toEqual(expected);
+    expect(overfull(summarizedAt)).toEqual([]);
+    expect(overfull(formattedAt), "turns that judged or formatted more than a chunk").toEqual([]);
+    expect(heldLevelBytesNow()).toBe(0);
   });
 
   test("as MessagePack, /books and /status are formatted a chunk per turn too, and decode to the same values", async () => {
