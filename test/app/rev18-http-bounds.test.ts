@@ -62,7 +62,7 @@ class NotedSummary {
     Object.assign(this, fields);
     if (notedReasons) {
       // Copied into the book's /readyz reason as it is: formatting that reason calls toJSON.
-      (this as { reason: unknown }).reason = { toJSON: () => (formattedAt.push(turn), fields.reason), toString: () => fields.reason };
+      (this as unknown as { reason: unknown }).reason = { toJSON: () => (formattedAt.push(turn), fields.reason), toString: () => fields.reason };
     }
     Object.defineProperty(this, "symbol", {
       enumerable: true,
