@@ -424,7 +424,8 @@ function statusLimit(url: URL): number | undefined {
  * not usable (none hidden behind usable ones), then the usable ones, each in the source's order.
  */
 function pickBooks(books: readonly BookSummary[], limit: number, chosen: string | null): BookSummary[] {
-  const isChosen = (b: BookSummary) => chosen !== null && `${b.venue}/${b.market}/${b.symbol}` === chosen;
+  // endsWith first: the name is built only for the few books that may be it (20,000 names a poll otherwise).
+  const isChosen = (b: BookSummary) => chosen !== null && chosen.endsWith(b.symbol) && `${b.venue}/${b.market}/${b.symbol}` === chosen;
   const out = books.filter(isChosen).slice(0, 1);
   for (const usable of [false, true]) {
     for (const b of books) {
