@@ -18,9 +18,10 @@
  *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
- * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
- * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
- * them), shared by every /readyz that arrives before it, and never two such turns in a row while others wait (a
+ * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn; one of
+ * many books (or reasons) takes a turn per 500 of them (list-stream.ts).
+ * /readyz's turns come ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
+ * them), shared by every /readyz that arrives before its evaluation is done, and never two such turns in a row while others wait (a
  * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
  * read for it.
  * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
@@ -33,7 +34,8 @@
  * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
  * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
  * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
- * (Bun otherwise reads and discards a body of any size on this thread); connections, which Bun does not cap, stop being
+ * (Bun otherwise reads and discards a body of any size on this thread; these two checks are http-host.ts's, which
+ * the bridge's HTTP runs too); connections, which Bun does not cap, stop being
  * accepted while the process's file descriptors run short (http-fd-guard.ts).
  * @module
  */
