@@ -9,7 +9,8 @@
  * The levels were copied at once (book-json.ts levelsOf), so the body is one consistent state of the book.
  *
  * Every other response body that takes formatting (one book of at most LEVELS_PER_CHUNK levels, /books, /status,
- * /readyz, /metrics) is collected and formatted in a turn of its own from the same queue (formattingTurn): before,
+ * /readyz, /metrics; many books: a chunk of them per turn, list-stream.ts) is collected and formatted in a turn of
+ * its own from the same queue (formattingTurn): before,
  * concurrent requests that arrived together were all formatted in the turn they arrived in (16 requests of a
  * 1,000-level book in flight: 16 answers in one turn), however small each was.
  *
@@ -34,7 +35,7 @@ export function levelBytes(book: BookLevels): number {
   return book.bidPx.byteLength + book.bidQty.byteLength + book.askPx.byteLength + book.askQty.byteLength;
 }
 
-/** Bytes held by streamed bodies in progress (tests). */
+/** Bytes held by streamed bodies in progress, deep books' levels and many books' summaries (tests). */
 export function heldLevelBytesNow(): number {
   return heldLevelBytes;
 }
@@ -45,6 +46,18 @@ export function heldLevelBytesNow(): number {
  */
 export function streamAdmits(bytes: number): boolean {
   return heldLevelBytes === 0 || heldLevelBytes + bytes <= MAX_HELD_LEVEL_BYTES;
+}
+
+/**
+ * Counts `bytes` of copies (a /books or /status body's collected summaries: list-stream.ts) against
+ * MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
+ */
+export function holdCopies(bytes: number): () => void {
+  heldLevelBytes += bytes;
+  return () => {
+    heldLevelBytes -= bytes;
+    bytes = 0;
+  };
 }
 
 /** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */

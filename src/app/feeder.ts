@@ -24,6 +24,7 @@ import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
+import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
@@ -541,15 +542,19 @@ export class Feeder {
 
   bookSummaries(): BookSummary[] {
     const out: BookSummary[] = [];
-    for (const p of this.pipelines) {
-      const expired = p.adapter.expiredInstruments?.();
-      p.builders.forEach((b, i) => {
-        const s = summarize(b, b.state === BookState.LIVE, p.countsOf(i));
-        const at = b.state === BookState.HALTED ? expired?.get(i) : undefined;
-        out.push(at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` });
-      });
-    }
+    for (const p of this.pipelines) p.builders.forEach((_, i) => out.push(summaryOf(p, i)));
     return out;
+  }
+
+  /**
+   * bookSummaries(), LIST_ITEMS_PER_TURN books per event-loop turn (`turn` between chunks: HTTP shares this thread
+   * with the pipeline). The books are those of the first turn; each is summarized whole in its chunk's turn.
+   */
+  bookSummariesInTurns(turn: Turn): Promise<BookSummary[]> {
+    const pipelines: VenuePipeline[] = [];
+    const indexes: number[] = [];
+    for (const p of this.pipelines) p.builders.forEach((_, i) => void (pipelines.push(p), indexes.push(i)));
+    return collectInTurns(indexes.length, (k) => summaryOf(pipelines[k]!, indexes[k]!), turn);
   }
 
   bookDetail(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined {
@@ -578,8 +583,17 @@ export class Feeder {
 
   /** What /readyz judges (plain data: a worker posts it to the supervisor). */
   readinessInput(): ReadinessInput {
+    return this.readinessWith(this.bookSummaries());
+  }
+
+  /** readinessInput(), its books summarized in turns (bookSummariesInTurns); the rest read in the last turn. */
+  async readinessInputInTurns(turn: Turn): Promise<ReadinessInput> {
+    return this.readinessWith(await this.bookSummariesInTurns(turn));
+  }
+
+  private readinessWith(books: BookSummary[]): ReadinessInput {
     return {
-      books: this.bookSummaries(),
+      books,
       unresolved: this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u }))),
       connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
       workersDown: [],
@@ -692,4 +706,12 @@ function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId"
     }
     seen.set(i.instrumentId, i);
   }
+}
+
+/** The summary of the pipeline's book at `index` (a builder there), with its expiry when it closed past it. Cold. */
+function summaryOf(p: VenuePipeline, index: number): BookSummary {
+  const b = p.builders[index]!;
+  const s = summarize(b, b.state === BookState.LIVE, p.countsOf(index));
+  const at = b.state === BookState.HALTED ? p.adapter.expiredInstruments?.().get(index) : undefined;
+  return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
 }

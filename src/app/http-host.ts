@@ -1,10 +1,39 @@
 /**
- * What the feeder's HTTP server (http-server.ts) and the bridge's (cli/commands/bridge-http.ts) check of a request's
- * target and `Host` before any route: a target or Host that does not parse is named (400, never a 500), and a
- * server without a token answers only requests addressed to a loopback name (403 otherwise: DNS rebinding). Each
- * server wraps the messages in its own answer. Cold path.
+ * What the feeder's HTTP server (http-server.ts) and the bridge's (cli/commands/bridge-http.ts) check of a request
+ * before any route: a request with a body is refused (413, its connection closed), the requests being answered are
+ * capped (503 with retry-after past the cap; the probes excepted), a target or Host that does not parse is named
+ * (400, never a 500), and a server without a token answers only requests addressed to a loopback name (403
+ * otherwise: DNS rebinding). Each server wraps the messages in its own answer. Cold path.
  * @module
  */
+
+/** Headers of a body's refusal: the connection is closed, so nothing more of the body is read. */
+export const BODY_REFUSAL_HEADERS: Readonly<Record<string, string>> = { connection: "close" };
+
+/**
+ * Why a request with a body is refused (a 413's message), or undefined when it has none. No route of either server
+ * takes one, and Bun otherwise reads and discards a body of any length (GBs a second from a local client) on the
+ * server's thread, whatever maxRequestBodySize says (that bounds only a body that is read).
+ */
+export function requestBodyRefusal(req: Request): string | undefined {
+  const length = req.headers.get("content-length");
+  const chunked = req.headers.has("transfer-encoding");
+  // Any number of zeros is no body (RFC 9110 allows leading zeros, and Bun passes "00" on as it came).
+  if (!chunked && (length === null || /^0+$/.test(length))) return undefined;
+  const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
+  return `a request body is not accepted (${what}): every route is GET or HEAD without one`;
+}
+
+/**
+ * Why a request is refused (a 503's message, with retry-after) when `pending` requests are being answered, this one
+ * included (Bun's pendingRequests: waiting, formatted, or a body still being sent to a client that reads slowly or
+ * not at all, which holds it in memory until the idle timeout), or undefined within `maxInFlight`. `setting` names
+ * what sets the cap.
+ */
+export function inFlightRefusal(pending: number, maxInFlight: number, setting: string): string | undefined {
+  if (pending <= maxInFlight) return undefined;
+  return `${maxInFlight} requests are being answered (${setting}); retry`;
+}
 
 export function isLoopbackHost(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === "localhost" || host === "::1";

@@ -11,15 +11,17 @@
  *                                            usable first, and their totals
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
- *                                            then every configured symbol without a book (state symbol_unresolved)
+ *                                            then every configured symbol without a book (state symbol_unresolved);
+ *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
  *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
- * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn.
- * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
- * them), shared by every /readyz that arrives before it, and never two such turns in a row while others wait (a
+ * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn; one of
+ * many books (or reasons) takes a turn per 500 of them (list-stream.ts).
+ * /readyz's turns come ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
+ * them), shared by every /readyz that arrives before its evaluation is done, and never two such turns in a row while others wait (a
  * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
  * read for it.
  * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
@@ -32,7 +34,8 @@
  * waiting for a turn, formatted, or a body still being sent to a client that reads slowly or not at all) a request is
  * 503 with retry-after, except the probes /healthz and /readyz; a connection idle for `http.idle_timeout_s` is cut
  * (a client that stops reading too: its answer is released); a request with a body is 413 and its connection closed
- * (Bun otherwise reads and discards a body of any size on this thread); connections, which Bun does not cap, stop being
+ * (Bun otherwise reads and discards a body of any size on this thread; these two checks are http-host.ts's, which
+ * the bridge's HTTP runs too); connections, which Bun does not cap, stop being
  * accepted while the process's file descriptors run short (http-fd-guard.ts).
  * @module
  */
@@ -46,9 +49,10 @@ import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
-import { foreignHostRefusal, isLoopbackHost, requestTarget } from "./http-host.ts";
+import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
-import { evaluateReadiness, type ReadinessInput } from "./readiness.ts";
+import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
+import { evaluateReadinessInTurns, type Readiness, type ReadinessInput } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
@@ -56,11 +60,15 @@ const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
-  books(): BookSummary[] | Promise<BookSummary[]>;
+  /**
+   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
+   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
+   */
+  books(turn?: Turn): BookSummary[] | Promise<BookSummary[]>;
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
-  readiness(): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -110,9 +118,10 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     // the idle timeout cut it (a client that stops reading holds its whole answer in memory until then).
     let pending = server?.pendingRequests ?? 0;
     for (const old of draining) pending += old.pendingRequests; // a server that stopped accepting still answers
-    if (pending <= maxInFlight) return;
+    const refusal = inFlightRefusal(pending, maxInFlight, "http.max_in_flight");
+    if (refusal === undefined) return;
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
-    throw new BadRequest(503, `${maxInFlight} requests are being answered (http.max_in_flight); retry`, { "retry-after": "1" });
+    throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
   const readyz = sharedReadiness(source);
   const listen = (port: number) => Bun.serve({
@@ -234,18 +243,10 @@ function refuseForeignHost(host: string | null): void {
 /** Throws (503) when the requests being answered are at the bound; the probes are not asked. */
 type Admission = () => void;
 
-/**
- * A request with a body is refused and its connection closed: no route takes one, and Bun otherwise reads and
- * discards a body of any length (GBs a second from a local client) on the feeder's thread, whatever
- * maxRequestBodySize says (that bounds only a body that is read).
- */
+/** A request with a body is refused and its connection closed (http-host.ts requestBodyRefusal). */
 function refuseBody(req: Request): void {
-  const length = req.headers.get("content-length");
-  const chunked = req.headers.has("transfer-encoding");
-  // Any number of zeros is no body (RFC 9110 allows leading zeros, and Bun passes "00" on as it came).
-  if (!chunked && (length === null || /^0+$/.test(length))) return;
-  const what = chunked ? `transfer-encoding ${req.headers.get("transfer-encoding")!.slice(0, 50)}` : `content-length ${length!.slice(0, 50)}`;
-  throw new BadRequest(413, `a request body is not accepted (${what}): every route is GET or HEAD without one`, { connection: "close" });
+  const refusal = requestBodyRefusal(req);
+  if (refusal !== undefined) throw new BadRequest(413, refusal, { ...BODY_REFUSAL_HEADERS });
 }
 
 /** What a server's requests are answered with. */
@@ -283,10 +284,36 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
-  // The pipeline runs in between; the numbers are read and formatted in this turn.
+  // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer(source, msgpack, url);
+  return answer({ source, msgpack, url, req, log });
+}
+
+/** What a data route answers from. */
+interface DataRequest {
+  readonly source: StatusSource;
+  readonly msgpack: boolean;
+  readonly url: URL;
+  readonly req: Request;
+  readonly log: Logger;
+}
+
+/** Another turn of the shared queue (formattingTurn): a data route's collecting and formatting past its first turn. */
+const nextTurn: Turn = () => formattingTurn();
+
+/**
+ * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
+ * (list-stream.ts), holding its items against the deep bodies' bound (503 past it); a smaller one in this turn.
+ */
+function documentResponse({ req, msgpack, log }: DataRequest, doc: StreamedDocument): Response {
+  if (req.signal.aborted) return gone(); // the client went away while it was collected
+  const items = listItems(doc);
+  if (items <= LIST_ITEMS_PER_TURN) return body(plainOf(doc), msgpack, 200);
+  if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
+  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
+  return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
 /** One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it. */
@@ -297,16 +324,33 @@ interface ReadinessAnswer {
 
 /**
  * The answer of the next health-check turn (ahead of every chunk and answer waiting), shared by every /readyz that
- * arrives before that turn: before, each took a turn of its own ahead of the queue, so a flood of /readyz (never
- * refused) held every other answer back by one turn per request (200 looping clients: one /metrics by 700–1,000).
+ * arrives before that evaluation is done: before, each took a turn of its own ahead of the queue, so a flood of
+ * /readyz (never refused) held every other answer back by one turn per request (200 looping clients: one /metrics by
+ * 700–1,000). Many books are collected and judged LIST_ITEMS_PER_TURN per health-check turn; one evaluation at a
+ * time, so a flood during those turns starts no second one.
  */
 function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
   let next: Promise<ReadinessAnswer> | undefined;
+  const checkTurn: Turn = () => formattingTurn(true);
   return () =>
-    (next ??= formattingTurn(true).then(async () => {
-      next = undefined; // one arriving from now on waits for fresh numbers
-      const r = evaluateReadiness(await source.readiness());
+    (next ??= checkTurn().then(async () => {
+      let r: Readiness;
+      try {
+        r = await evaluateReadinessInTurns(await source.readiness(checkTurn), checkTurn, LIST_ITEMS_PER_TURN);
+      } finally {
+        next = undefined; // one arriving from now on waits for fresh numbers
+      }
       const status = r.ready ? 200 : 503;
+      const headers = (type: string) => ({ "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
+      if (r.reasons.length > LIST_ITEMS_PER_TURN) {
+        // Many reasons (20,000 books not live): formatted a chunk per turn for each client, its status sent at once.
+        // Nothing is copied per request (every stream reads this one evaluation), so none counts against the bound.
+        const doc = { ...r, reasons: new StreamedList(r.reasons) };
+        return {
+          json: () => new Response(documentStream(doc, false, undefined, undefined, false), { status, headers: headers("application/json") }),
+          msgpack: () => new Response(documentStream(doc, true, undefined, undefined, false), { status, headers: headers(MSGPACK_CONTENT_TYPE) }),
+        };
+      }
       let text: string | undefined;
       let packed: Uint8Array | undefined;
       return {
@@ -326,26 +370,33 @@ function gone(): Response {
 
 const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
 
-/** The routes answered from the pipeline's numbers (each in a formatting turn of its own; /readyz: sharedReadiness). */
-const DATA_ROUTES: Record<string, (source: StatusSource, msgpack: boolean, url: URL) => Promise<Response>> = {
-  async "/status"(source, msgpack, url) {
+/**
+ * The routes answered from the pipeline's numbers (each starting in a formatting turn of its own; /readyz:
+ * sharedReadiness). /status and /books collect, judge and format many books LIST_ITEMS_PER_TURN per turn.
+ */
+const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
+  async "/status"(r) {
+    const { source, url } = r;
     const limit = statusLimit(url);
-    const [input, latency] = await Promise.all([source.readiness(), source.latency()]);
-    const readiness = evaluateReadiness(input);
-    const books = [...input.books, ...input.unresolved.map(unresolvedSummary)];
+    const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
+    const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
+    const books = input.books.concat(unresolved);
     const head = { version: VERSION, nowMs: Date.now(), ready: readiness.ready };
-    if (limit === undefined) return body({ ...head, reasons: readiness.reasons, books, latency }, msgpack, 200);
+    if (limit === undefined) return documentResponse(r, { ...head, reasons: new StreamedList(readiness.reasons), books: new StreamedList(books), latency });
     const shown = { reasons: readiness.reasons.slice(0, limit), books: pickBooks(books, limit, url.searchParams.get("book")) };
     const totals = { reasons: readiness.reasons.length, books: input.books.length, usable: input.books.filter((b) => b.valid).length, unresolved: input.unresolved.length };
-    return body({ ...head, ...shown, totals, latency }, msgpack, 200);
+    return documentResponse(r, { ...head, reasons: new StreamedList(shown.reasons), books: new StreamedList(shown.books), totals, latency });
   },
-  async "/metrics"(source) {
+  async "/metrics"({ source }) {
     return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
   },
-  async "/books"(source, msgpack) {
+  async "/books"(r) {
     // The configured symbols without a book too, so that one looked for here is found, with why.
-    const [books, input] = await Promise.all([source.books(), source.readiness()]);
-    return body([...books, ...input.unresolved.map(unresolvedSummary)], msgpack, 200);
+    const books = await r.source.books(nextTurn);
+    const input = await r.source.readiness(nextTurn);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
+    return documentResponse(r, new StreamedList(books.concat(unresolved)));
   },
 };
 
@@ -375,7 +426,8 @@ function statusLimit(url: URL): number | undefined {
  * not usable (none hidden behind usable ones), then the usable ones, each in the source's order.
  */
 function pickBooks(books: readonly BookSummary[], limit: number, chosen: string | null): BookSummary[] {
-  const isChosen = (b: BookSummary) => chosen !== null && `${b.venue}/${b.market}/${b.symbol}` === chosen;
+  // endsWith first: the name is built only for the few books that may be it (20,000 names a poll otherwise).
+  const isChosen = (b: BookSummary) => chosen !== null && chosen.endsWith(b.symbol) && `${b.venue}/${b.market}/${b.symbol}` === chosen;
   const out = books.filter(isChosen).slice(0, 1);
   for (const usable of [false, true]) {
     for (const b of books) {

@@ -188,10 +188,10 @@ export class PublishGuard {
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */
 export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
   return {
-    books: () => base.books(),
+    books: (turn) => base.books(turn),
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
-    readiness: async () => ({ ...(await base.readiness()), publishConflicts: guard.conflicts() }),
+    readiness: async (turn) => ({ ...(await base.readiness(turn)), publishConflicts: guard.conflicts() }),
     latency: () => base.latency(),
   };
 }

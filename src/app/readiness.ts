@@ -98,22 +98,24 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
       detail: `publish destination ${f.destination} (${f.target}): the kernel refused datagrams, the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
     }));
   },
-  function booksNotLive(s) {
-    // A book closed past its listed expiry (a delivered future, an exercised option) never trades again: not a
-    // failure of this instance (before, /readyz was 503 for good once one configured future expired).
-    return s.books
-      .filter((b) => b.state !== "live" && !(b.expiredAtMs !== undefined && b.state === "halted" && b.reason === "instrument_closed"))
-      .map((b) => ({
-        check: "book_not_live",
-        venue: b.venue,
-        market: b.market,
-        symbol: b.symbol,
-        state: b.state,
-        reason: b.reason,
-        detail: `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
-      }));
-  },
+  booksNotLive,
 ];
+
+function booksNotLive(s: ReadinessInput): NotReadyReason[] {
+  // A book closed past its listed expiry (a delivered future, an exercised option) never trades again: not a
+  // failure of this instance (before, /readyz was 503 for good once one configured future expired).
+  return s.books
+    .filter((b) => b.state !== "live" && !(b.expiredAtMs !== undefined && b.state === "halted" && b.reason === "instrument_closed"))
+    .map((b) => ({
+      check: "book_not_live",
+      venue: b.venue,
+      market: b.market,
+      symbol: b.symbol,
+      state: b.state,
+      reason: b.reason,
+      detail: `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
+    }));
+}
 
 export interface Readiness {
   ready: boolean;
@@ -126,6 +128,27 @@ export interface Readiness {
 export function evaluateReadiness(input: ReadinessInput, nowMs = Date.now(), checks: readonly ReadinessCheck[] = READINESS_CHECKS): Readiness {
   const reasons = checks.flatMap((check) => check(input, nowMs));
   return { ready: reasons.length === 0, books: input.books.length, live: input.books.filter((b) => b.state === "live").length, reasons };
+}
+
+/**
+ * evaluateReadiness, the books judged `perTurn` at a time with `turn()` awaited before each chunk (HTTP on the pipeline's
+ * thread: 20,000 books not live took 3–8 ms in one turn). The same reasons in the same order.
+ */
+export async function evaluateReadinessInTurns(input: ReadinessInput, turn: () => Promise<void>, perTurn: number, nowMs = Date.now()): Promise<Readiness> {
+  const reasons: NotReadyReason[] = [];
+  for (const check of READINESS_CHECKS) {
+    if (check !== booksNotLive) {
+      for (const r of check(input, nowMs)) reasons.push(r);
+      continue;
+    }
+    for (let from = 0; from < input.books.length; from += perTurn) {
+      if (input.books.length > perTurn) await turn(); // the first chunk too: not in the turn of what came before
+      for (const r of booksNotLive({ ...input, books: input.books.slice(from, from + perTurn) })) reasons.push(r);
+    }
+  }
+  let live = 0;
+  for (const b of input.books) if (b.state === "live") live++;
+  return { ready: reasons.length === 0, books: input.books.length, live, reasons };
 }
 
 /** The workers' shares as one input. */

@@ -71,7 +71,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       // An exception answering a status request must not end this thread (its books would go dark and a scrape
       // every 15 s would restart it in a loop): it is logged and answered as no answer, the HTTP side's "unavailable".
       try {
-        return send({ type: "response", id: msg.id, result: answer(msg) }); // a result that cannot be cloned throws here
+        return send({ type: "response", id: msg.id, result: await answer(msg) }); // a result that cannot be cloned throws here
       } catch (err) {
         log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
         return send({ type: "response", id: msg.id, result: undefined });
@@ -105,11 +105,14 @@ async function stopFeederWithin(deadlineMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function answer(msg: WorkerRequest): Extract<FromWorker, { type: "response" }>["result"] {
+/** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function answer(msg: WorkerRequest): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
   if (!feeder) return undefined;
-  if (msg.what === "books") return feeder.bookSummaries();
+  if (msg.what === "books") return feeder.bookSummariesInTurns(nextTurn);
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
-  if (msg.what === "readiness") return feeder.readinessInput();
+  if (msg.what === "readiness") return feeder.readinessInputInTurns(nextTurn);
   if (msg.what === "latency") return feeder.latencySnapshot();
   return feeder.metricsSnapshot({ worker: String(workerIndex) });
 }

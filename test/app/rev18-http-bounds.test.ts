@@ -3,11 +3,16 @@
  * clients on 127.0.0.1: requests that arrive together are answered one per event-loop turn (the pipeline runs in
  * between), and the copies held by deep book bodies in progress are bounded (a client that stops reading keeps its
  * copy until it goes or times out): past the bound a deep request is 503 with retry-after, a shallow one still served.
+ * Many books (/books, /status of 20,000) are collected and formatted LIST_ITEMS_PER_TURN a turn, the pipeline's
+ * steps running in between (before: all in one turn, 25–100 ms), and a client that stops reading stops the formatting.
  */
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { levelsOf, summarize } from "../../src/app/book-json.ts";
+import { unpack } from "msgpackr";
+import { levelsOf, summarize, type BookSummary } from "../../src/app/book-json.ts";
 import { heldLevelBytesNow, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
+import { collectInTurns, LIST_ITEMS_PER_TURN, SUMMARY_BYTES } from "../../src/app/list-stream.ts";
+import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { PromWriter } from "../../src/app/prometheus.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
@@ -44,8 +49,43 @@ function tick(): void {
 /** The turn each answer read the pipeline's numbers in. */
 const readAt: number[] = [];
 
+/** When > 0, the source has this many books (summaries of `books` renamed), every other one not live. */
+let many = 0;
+/** The turns each of the many books was summarized / formatted (JSON) in. */
+const summarizedAt: number[] = [];
+const formattedAt: number[] = [];
+/** When set, a summary's `reason` notes the turn it is formatted (JSON) in, in the summary or a /readyz reason. */
+let notedReasons = false;
+/** A summary that notes the turn it is formatted in: JSON.stringify and msgpackr read its `symbol` once. */
+class NotedSummary {
+  constructor(fields: BookSummary) {
+    Object.assign(this, fields);
+    if (notedReasons) {
+      // Copied into the book's /readyz reason as it is: formatting that reason calls toJSON.
+      (this as unknown as { reason: unknown }).reason = { toJSON: () => (formattedAt.push(turn), fields.reason), toString: () => fields.reason };
+    }
+    Object.defineProperty(this, "symbol", {
+      enumerable: true,
+      get: () => {
+        formattedAt.push(turn);
+        return fields.symbol;
+      },
+    });
+  }
+}
+/** Book `i` of the many, as plain data. */
+function manyBook(i: number): BookSummary {
+  const s = summarize(books[i % 2]!, true);
+  return { ...s, symbol: `S${i}`, instrumentId: i, state: i % 2 === 0 ? "live" : "resyncing", valid: i % 2 === 0 };
+}
+/** Collected as Feeder.bookSummariesInTurns does (a chunk per `turn`); all at once when HTTP gives no turn. */
+function manyBooks(next?: () => Promise<void>): Promise<BookSummary[]> {
+  return collectInTurns(many, (i) => (summarizedAt.push(turn), new NotedSummary(manyBook(i)) as unknown as BookSummary), next ?? (async () => {}));
+}
+const NO_LATENCY = { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
+
 const source: StatusSource = {
-  books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
+  books: (t) => (many > 0 ? manyBooks(t) : books.map((b) => summarize(b, b.state === BookState.LIVE))),
   book: (_venue, _market, symbol, depth) => {
     readAt.push(turn);
     const b = books.find((x) => x.instrument.symbol === symbol);
@@ -55,10 +95,10 @@ const source: StatusSource = {
     readAt.push(turn);
     return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
   },
-  readiness: () => ({ books: source.books() as ReturnType<typeof summarize>[], unresolved: [], connections: [], workersDown: [] }),
+  readiness: async (t) => ({ books: await source.books(t), unresolved: [], connections: [], workersDown: [] }),
   latency: () => {
-    readAt.push(turn); // /status (once per request)
-    return { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
+    if (many === 0) readAt.push(turn); // /status (once per request)
+    return NO_LATENCY;
   },
 };
 
@@ -140,5 +180,101 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     const whole = (await (await fetch(`${http.url}/books/bybit/linear/DEEP`)).json()) as { bids: unknown[]; asks: unknown[] };
     expect([whole.bids.length, whole.asks.length]).toEqual([DEEP_LEVELS, DEEP_LEVELS]);
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  /** Turns of the tick loop with more than LIST_ITEMS_PER_TURN of `at` in them, as "turn: count". */
+  function overfull(at: readonly number[]): string[] {
+    const perTurn = new Map<number, number>();
+    for (const t of at) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    return [...perTurn].filter(([, n]) => n > LIST_ITEMS_PER_TURN).map(([t, n]) => `${t}: ${n}`);
+  }
+
+  async function withMany<T>(n: number, run: () => Promise<T>): Promise<T> {
+    many = n;
+    summarizedAt.length = 0;
+    formattedAt.length = 0;
+    turn = 0;
+    ticking = true;
+    setImmediate(tick);
+    try {
+      return await run();
+    } finally {
+      ticking = false;
+      many = 0;
+    }
+  }
+
+  test("/books of 20,000 books is summarized and formatted a chunk per turn, the steps in between; the body is every book", async () => {
+    const n = 20_000;
+    const body = await withMany(n, async () => (await fetch(`${http.url}/books`)).json());
+    expect(body).toEqual(Array.from({ length: n }, (_, i) => manyBook(i)));
+    expect(formattedAt).toHaveLength(n);
+    expect(overfull(summarizedAt), "turns that summarized more than a chunk").toEqual([]);
+    expect(overfull(formattedAt), "turns that formatted more than a chunk").toEqual([]);
+    expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("/status of 5,000 books (2,500 not live): the same, with every reason", async () => {
+    const n = 5_000;
+    const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
+    const { reasons } = evaluateReadiness({ books: expectedBooks, unresolved: [], connections: [], workersDown: [] });
+    expect(reasons).toHaveLength(n / 2);
+    const status = await withMany(n, async () => (await fetch(`${http.url}/status`)).json());
+    expect(status).toEqual({ version: expect.any(String), nowMs: expect.any(Number), ready: false, reasons, books: expectedBooks, latency: NO_LATENCY });
+    expect(overfull(summarizedAt)).toEqual([]);
+    expect(overfull(formattedAt)).toEqual([]);
+  });
+
+  test("/readyz of 5,000 books (2,500 not live): collected, judged and formatted a chunk per turn; every reason", async () => {
+    const n = 5_000;
+    const expected = evaluateReadiness({ books: Array.from({ length: n }, (_, i) => manyBook(i)), unresolved: [], connections: [], workersDown: [] });
+    notedReasons = true;
+    const [status, body] = await withMany(n, async () => {
+      const r = await fetch(`${http.url}/readyz`);
+      return [r.status, await r.json()] as const;
+    }).finally(() => (notedReasons = false));
+    expect(status).toBe(503);
+    expect(body).toEqual(expected);
+    expect(overfull(summarizedAt)).toEqual([]);
+    expect(overfull(formattedAt), "turns that judged or formatted more than a chunk").toEqual([]);
+    expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("as MessagePack, /books and /status are formatted a chunk per turn too, and decode to the same values", async () => {
+    const n = 3 * LIST_ITEMS_PER_TURN + 7;
+    const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
+    const { reasons } = evaluateReadiness({ books: expectedBooks, unresolved: [], connections: [], workersDown: [] });
+    for (const path of ["/books", "/status"]) {
+      const [type, bytes] = await withMany(n, async () => {
+        const r = await fetch(`${http.url}${path}`, { headers: { accept: "application/msgpack" } });
+        return [r.headers.get("content-type"), new Uint8Array(await r.arrayBuffer())] as const; // read while the loop turns
+      });
+      expect(type).toBe("application/msgpack");
+      const decoded = unpack(bytes) as Record<string, unknown>;
+      if (path === "/books") expect(decoded).toEqual(expectedBooks);
+      else expect(decoded).toEqual({ version: expect.any(String), nowMs: expect.any(Number), ready: false, reasons, books: expectedBooks, latency: NO_LATENCY });
+      expect(formattedAt.length).toBeGreaterThanOrEqual(n); // /status: its evaluation reads the books not live too
+      expect(overfull(formattedAt), path).toEqual([]);
+    }
+    expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("a client that stops reading /books stops its formatting; its books are held (bounded) until it goes", async () => {
+    const n = 40_000; // ~13 MB of JSON: more than loopback's socket buffers take in
+    await withMany(n, async () => {
+      const s = await open();
+      expect((await head(s, "/books")).status).toBe(200);
+      // The server goes on turning (the tick loop) with nothing more read: the formatting stops where the socket is full.
+      let last = -1;
+      let sameSince = turn;
+      await waitFor(() => {
+        if (formattedAt.length !== last) (last = formattedAt.length), (sameSince = turn);
+        return turn - sameSince > 200;
+      }, "formatting to stop");
+      expect(formattedAt.length, "books formatted for a client that reads nothing").toBeLessThan(n * 0.9);
+      expect(heldLevelBytesNow()).toBe(n * SUMMARY_BYTES);
+      s.destroy();
+      await waitFor(() => heldLevelBytesNow() === 0, "the books released");
+    });
   });
 });

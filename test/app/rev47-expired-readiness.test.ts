@@ -50,6 +50,11 @@ describe("an expired configured future", { timeout: 40_000 }, () => {
     expect(readiness.ready).toBe(true);
     expect(summary(symbols[0]!)).toMatchObject({ state: "halted", reason: "instrument_closed", valid: false, expiredAtMs: expiresMs });
     expect(summary(symbols[0]!).detail).toContain("expired at");
+    // HTTP's path (summaries collected in turns, list-stream.ts) gives the same books, the expiry included.
+    const ageless = (books: { recvAgeUs: unknown }[]) => books.map((b) => ({ ...b, recvAgeUs: null }));
+    const inTurns = await feeder.readinessInputInTurns(async () => {});
+    expect(ageless(inTurns.books)).toEqual(ageless(feeder.readinessInput().books));
+    expect(evaluateReadiness(inTurns).ready).toBe(true);
     const expired = feeder.metricsSnapshot().venues.okx!.find((m) => m.name === "instruments_expired" && m.labels.market === "linear");
     expect(expired?.value).toBe(1);
   });

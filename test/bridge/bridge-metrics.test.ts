@@ -6,7 +6,7 @@
  * group on 127.0.0.1 (TTL 1).
  */
 import dgram from "node:dgram";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
@@ -338,3 +338,75 @@ describe("feeder bridge --http: the feeder's Host hygiene (no token, so loopback
     expect(lines.filter((l) => l.level === "error")).toEqual([]);
   });
 });
+
+describe("feeder bridge --http: the feeder's bounds on hostile clients (app/http-host.ts, shared)", () => {
+  /** Resolves with the response head's status, then stops reading (a client that takes nothing more). */
+  function headThenStall(port: number, path: string): Promise<{ socket: Socket; status: number }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, "127.0.0.1", () => socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
+      let data = "";
+      socket.setEncoding("latin1");
+      socket.on("error", reject);
+      const onData = (d: string) => {
+        data += d;
+        if (!data.includes("\r\n\r\n")) return;
+        socket.off("data", onData);
+        socket.pause();
+        resolve({ socket, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)![1]) });
+      };
+      socket.on("data", onData);
+    });
+  }
+
+  test("a request with a body is 413 and its connection closed, nothing of the body read; a zero length is none", async () => {
+    const source = { metrics: () => "feeder_bridge_up 1\n", readiness: () => ({ ready: true, reasons: [] }) };
+    const h = startBridgeHttp({ host: "127.0.0.1", port: 0 }, source, silentLogger);
+    stops.push(h.stop);
+    const port = Number(new URL(h.url).port);
+    // Before: answered 200, and Bun went on reading (and discarding) the promised 4 GB on the bridge's thread; the
+    // connection stayed open, so raw() (which resolves on close) never resolved.
+    for (const head of ["Content-Length: 4000000000", "Transfer-Encoding: chunked"]) {
+      for (const path of ["/metrics", "/healthz", "/readyz"]) {
+        const r = await raw(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${head}\r\n\r\n0123456789`);
+        expect(r.status, `${head} ${path}`).toBe(413);
+        expect(JSON.parse(r.text).error).toMatch(/^a request body is not accepted \((content-length 4000000000|transfer-encoding chunked)\)/);
+      }
+    }
+    const zero = await raw(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 00\r\nConnection: close\r\n\r\n");
+    expect(zero.status).toBe(200);
+  });
+
+  test("beyond the in-flight cap (clients that do not read a large answer) a request is 503 with retry-after; the probes are answered", async () => {
+    const big = "x".repeat(48 * 2 ** 20); // more than loopback's socket buffers take in
+    const source = { metrics: () => big, readiness: () => ({ ready: true, reasons: [] }) };
+    const cap = 2;
+    const h = startBridgeHttp({ host: "127.0.0.1", port: 0 }, source, silentLogger, { maxInFlight: cap, idleTimeoutS: 10 });
+    stops.push(h.stop);
+    const port = Number(new URL(h.url).port);
+    const readers: Socket[] = [];
+    try {
+      for (let i = 0; i < cap; i++) {
+        const r = await headThenStall(port, "/metrics");
+        readers.push(r.socket);
+        expect(r.status, `reader ${i}`).toBe(200);
+      }
+      // Before: a third answer of 48 MB held in memory, and a fourth, … until the idle timeout cut them.
+      const refused = await raw(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      expect(refused.status).toBe(503);
+      expect(JSON.parse(refused.text).error).toMatch(/^2 requests are being answered \(/);
+      for (const path of ["/healthz", "/readyz"]) expect((await raw(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).status, path).toBe(200);
+    } finally {
+      for (const s of readers) s.destroy();
+    }
+    // The readers gone, their slots are free again (seen once the server has read the closes).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await fetch(`${h.url}/metrics`);
+      await r.arrayBuffer();
+      if (r.status === 200) break;
+      expect(Date.now(), "a slot free again").toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+});
+

@@ -8,14 +8,17 @@
  * one name are disjoint, so `sum()` over a label never double-counts. The counters live on the bridge object, never
  * on a NATS connection: a reconnect (the client's, or the bridge's after a close for good) neither resets nor
  * repeats them. With no token, every request but /healthz must be addressed to a loopback name (403 otherwise:
- * DNS rebinding), and a Host or target that does not parse is a 400 naming it, as the feeder's HTTP without a token
- * (app/http-host.ts); a client's mistake is logged at debug level only. Cold path.
+ * DNS rebinding), and a Host or target that does not parse is a 400 naming it; a request with a body is 413 and its
+ * connection closed; beyond BRIDGE_HTTP_LIMITS.maxInFlight requests being answered one is 503 with retry-after (not
+ * /healthz nor /readyz); a connection idle for idleTimeoutS is cut: all as the feeder's HTTP with its defaults
+ * (app/http-host.ts, the same code). A client's mistake is logged at debug level only. Cold path.
  * @module
  */
 import type { ForwardBridge } from "../../bridge/forward-bridge.ts";
 import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
-import type { Logger } from "../../core/log.ts";
-import { foreignHostRefusal, isLoopbackHost, requestTarget } from "../../app/http-host.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "../../app/http-host.ts";
+import { DEFAULTS } from "../../config/load.ts";
 import { VERSION } from "../../app/metrics.ts";
 import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
@@ -56,17 +59,31 @@ export interface BridgeHttpHandle {
   stop(): Promise<void>;
 }
 
+/** The bounds of the bridge's HTTP: the feeder's defaults (http.max_in_flight, http.idle_timeout_s). */
+export interface BridgeHttpLimits {
+  /** Requests being answered at once (this one included) beyond which one is 503; /healthz and /readyz never. */
+  readonly maxInFlight: number;
+  /** Seconds a connection may send or take nothing before it is closed (Bun's idleTimeout; 8–255). */
+  readonly idleTimeoutS: number;
+}
+
+export const BRIDGE_HTTP_LIMITS: BridgeHttpLimits = { maxInFlight: DEFAULTS.httpMaxInFlight, idleTimeoutS: DEFAULTS.httpIdleTimeoutS };
+
 /** Binds at once (a port taken throws: the command exits 1 before it connects to NATS). */
-export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSource, log: Logger): BridgeHttpHandle {
+export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSource, log: Logger, limits: BridgeHttpLimits = BRIDGE_HTTP_LIMITS): BridgeHttpHandle {
   /** A client's mistake: a 4xx naming it, logged at debug level only (an error line is for the bridge's own failures). */
   const refuse = (req: Request, status: number, error: string, headers: Record<string, string> = {}): Response => {
     log.debug("bridge HTTP bad request", { method: req.method, status, error });
     return new Response(`${JSON.stringify({ error })}\n`, { status, headers: { ...headers, "content-type": "application/json" } });
   };
-  const server = Bun.serve({
+  const refused = new RateLimitedLog(log, "warn", "bridge HTTP requests refused: the in-flight cap's requests are being answered (503, retry-after)");
+  const server: ReturnType<typeof Bun.serve> = Bun.serve({
     hostname: addr.host,
     port: addr.port,
+    idleTimeout: limits.idleTimeoutS,
     fetch(req) {
+      const body = requestBodyRefusal(req);
+      if (body !== undefined) return refuse(req, 413, body, BODY_REFUSAL_HEADERS);
       if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, 405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
       const host = req.headers.get("host");
       const url = requestTarget(req.url, host);
@@ -75,6 +92,13 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
       if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
       const foreign = foreignHostRefusal(host, "the bridge's HTTP has no token and", "scrape it as 127.0.0.1 or localhost");
       if (foreign !== undefined) return refuse(req, 403, foreign);
+      if (path !== "/readyz") {
+        const busy = inFlightRefusal(server.pendingRequests, limits.maxInFlight, `the bridge's cap, as the feeder's http.max_in_flight default`);
+        if (busy !== undefined) {
+          refused.hit(`${server.pendingRequests - 1} in flight, max ${limits.maxInFlight}`);
+          return refuse(req, 503, busy, { "retry-after": "1" });
+        }
+      }
       if (path === "/metrics") return new Response(source.metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
       if (path === "/readyz") {
         const r = source.readiness();
