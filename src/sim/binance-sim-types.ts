@@ -61,6 +61,12 @@ export class SymSim {
   /** With restLagDiffs: the depth bodies before each of the latest diff events, oldest first. */
   lagBodies: string[] = [];
   replayCursor = 0;
+  /**
+   * USD-M: a REST depth answer was stamped with this lastUpdateId, past `id`: the next diff event's [U, u] takes it
+   * in (0: none pending). Binance's ids are shared by all of a symbol's streams, so a snapshot's id falls inside an
+   * event's range as often as on its u (the recording: SUSHIUSDT's snapshot id is its bridging event's U).
+   */
+  reservedId = 0;
   /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
   trading = true;
   constructor(

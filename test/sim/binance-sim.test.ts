@@ -101,6 +101,34 @@ describe("Binance simulator protocol", () => {
     expect(info.symbols[0]!.filters.find((f) => f.filterType === "PRICE_FILTER")!.tickSize).toBe("0.10000000");
   });
 
+  test("USD-M depth snapshots are stamped on a diff's u or inside the next diff's [U, u], as Binance's are", async () => {
+    // The recording (BINANCE_FUTURES.http.0.0): SUSHIUSDT's snapshot id is its bridging event's U, so that event's
+    // pu is not the snapshot's id; AKROUSDT's is an event's u. Before, every generated snapshot was stamped with
+    // the last u, so a client bridging by pu == lastUpdateId passed here and failed on Binance.
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/public/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    const diffs = () => c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number; pu: number } }).data);
+    await c.until(() => diffs().length >= 1); // the diff that follows a subscription
+    let inside = 0;
+    for (let round = 0; round < 16; round++) {
+      const seen = diffs().length;
+      const { lastUpdateId } = (await (await fetch(`${s.restUrl}/fapi/v1/depth?symbol=BTCUSDT&limit=5`)).json()) as { lastUpdateId: number };
+      await c.until(() => diffs().length > seen); // a depth answer is followed by a diff a few ms later
+      const all = diffs();
+      // Exactly one event bridges it (U ≤ id ≤ u), and the chain by pu stays whole.
+      expect(all.filter((d) => d.U <= lastUpdateId && lastUpdateId <= d.u).length).toBe(1);
+      for (let i = 1; i < all.length; i++) expect(all[i]!.pu).toBe(all[i - 1]!.u);
+      const bridging = all.find((d) => d.U <= lastUpdateId && lastUpdateId <= d.u)!;
+      if (all.indexOf(bridging) < seen) continue; // stamped on the last u sent
+      // A diff sent after the snapshot: its pu is below the snapshot's id, its changes after it (id < u).
+      expect(bridging.pu).toBeLessThan(lastUpdateId);
+      expect(lastUpdateId).toBeLessThan(bridging.u);
+      inside++;
+    }
+    expect(inside).toBeGreaterThan(0);
+  });
+
   test("more than 5 incoming messages in a second closes a spot connection", async () => {
     const s = await sim();
     const c = await client(`${s.wsUrl}/stream`);
