@@ -2,7 +2,8 @@
  * An OKX v5 public simulator on 127.0.0.1 (docs/venues/okx.md): WebSocket `/ws/v5/public` with subscribe /
  * unsubscribe acks per arg, `event:error` 60012 (bad request), 60018 (naming channel and instId), 64003 (login /
  * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
- * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId); generated books
+ * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId, `sz` levels a side,
+ * default 1); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
  * reset: seqId < prevSeqId), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
  * next subscribe starts behind: the snapshot as of the fault, then the messages since), disconnect, stall,
@@ -531,8 +532,9 @@ export class OkxSim {
     return Response.json({ code: "0", msg: "", data });
   }
 
-  private restBookText(t: OkxTopicSim): string {
-    const lv = (l: { px: number[]; qty: number[] }, e: [number, number]) => l.px.map((p, i) => [formatPx(e[0], p), formatPx(e[1], l.qty[i]!), "0", "1"]);
+  /** The REST book of a topic: its top `sz` levels per side (all of them by default) and its seqId. */
+  private restBookText(t: OkxTopicSim, sz = Infinity): string {
+    const lv = (l: { px: number[]; qty: number[] }, e: [number, number]) => l.px.slice(0, sz).map((p, i) => [formatPx(e[0], p), formatPx(e[1], l.qty[i]!), "0", "1"]);
     const e: [number, number] = [t.sym.book.priceExp, t.sym.book.qtyExp];
     return JSON.stringify({ code: "0", msg: "", data: [{ asks: lv(t.asks, e), bids: lv(t.bids, e), ts: String(Date.now()), seqId: t.seq }] });
   }
@@ -547,7 +549,11 @@ export class OkxSim {
       if (fault.frozen) return new Response(fault.frozen, { headers: { "content-type": "application/json" } });
     }
     if (!this.symbols.has(instId)) return Response.json({ code: "51001", msg: "Instrument ID does not exist", data: [] });
-    return new Response(this.restBookText(this.topic(instId, 400)), { headers: { "content-type": "application/json" } });
+    // sz: levels per side, 1 when not given (OKX's default: a client that forgets it gets the best level only), ≤ 400.
+    const szText = url.searchParams.get("sz");
+    const sz = szText === null ? 1 : Number(szText);
+    if (!(Number.isInteger(sz) && sz >= 1 && sz <= 400)) return Response.json({ code: "51000", msg: "Parameter sz error", data: [] });
+    return new Response(this.restBookText(this.topic(instId, 400), sz), { headers: { "content-type": "application/json" } });
   }
 
   // ───────────────────────── control ─────────────────────────

@@ -83,6 +83,14 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     for (let i = 1; i < chain.length; i++) expect(chain[i].prevSeqId).toBe(chain[i - 1].seqId);
     const rest = (await (await fetch(`${sim.restUrl}/api/v5/market/books?instId=BTC-USDT&sz=400`)).json()) as any;
     expect(rest.data[0].seqId).toBe(chain[chain.length - 1].seqId);
+    expect([rest.data[0].bids.length, rest.data[0].asks.length]).toEqual([snap.data[0].bids.length, snap.data[0].asks.length]);
+    // sz is levels per side: 1 when not given (OKX's default), at most 400 (before, every answer was the whole window).
+    const restOf = async (q: string) => (await (await fetch(`${sim.restUrl}/api/v5/market/books?instId=BTC-USDT${q}`)).json()) as any;
+    const sides = (r: any) => [r.data[0].bids.length, r.data[0].asks.length];
+    expect(sides(await restOf(""))).toEqual([1, 1]);
+    expect(sides(await restOf("&sz=5"))).toEqual([5, 5]);
+    expect((await restOf("&sz=401")).code).toBe("51000");
+    expect((await restOf("&sz=x")).code).toBe("51000");
 
     const before = frames.length;
     ws.send(JSON.stringify({ id: "b2", op: "subscribe", args: [{ channel: "books", instId: "NOPE-USDT" }] }));
