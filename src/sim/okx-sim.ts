@@ -1,7 +1,8 @@
 /**
  * An OKX v5 public simulator on 127.0.0.1 (docs/venues/okx.md): WebSocket `/ws/v5/public` with subscribe /
  * unsubscribe acks per arg, `event:error` 60012 (bad request), 60018 (naming channel and instId), 64003 (login /
- * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
+ * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice, the
+ * close of a connection pushed nothing for 30 s; REST
  * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId, `sz` levels a side,
  * default 1); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
@@ -63,6 +64,11 @@ export interface OkxSimOptions {
   vipOnly?: string[];
   /** The clock of announced instrument changes (announceChange; default Date.now: tests pass the adapter's). */
   now?: () => number;
+  /**
+   * A connection the server has pushed nothing for this long (no data, ack or pong) is closed, as OKX breaks one
+   * after 30 s without subscription or data (default 30 000; the client's text `ping` gets a `pong` that counts).
+   */
+  idleCloseMs?: number;
 }
 
 /** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
@@ -79,6 +85,8 @@ export interface OkxSimStats {
   subscribes: number;
   unsubscribes: number;
   pings: number;
+  /** Connections closed because nothing was pushed to them for idleCloseMs. */
+  idleCloses: number;
   errorsSent: number;
   restRequests: number;
   restBooks: number;
@@ -95,7 +103,7 @@ export async function startOkxSimulator(opts: OkxSimOptions): Promise<OkxSim> {
 }
 
 export class OkxSim {
-  readonly stats: OkxSimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0, restBooks: 0 };
+  readonly stats: OkxSimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, idleCloses: 0, errorsSent: 0, restRequests: 0, restBooks: 0 };
   private server: Server<OkxConnData> | null = null;
   private readonly rng: Rng;
   private readonly symbols = new Map<string, OkxSymbolSim>(); // instId
@@ -138,7 +146,7 @@ export class OkxSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/v5/public") {
-          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [] } })) return undefined;
+          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [], lastPushMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
@@ -328,7 +336,9 @@ export class OkxSim {
   }
 
   private sendRaw(ws: OkxWs, frame: string): void {
-    if (Date.now() < this.stallUntilMs) return;
+    const now = Date.now();
+    if (now < this.stallUntilMs) return;
+    ws.data.lastPushMs = now;
     ws.send(frame);
     this.stats.messagesSent++;
   }
@@ -356,6 +366,18 @@ export class OkxSim {
         this.stepBudget--;
       }
     }
+    // OKX breaks a connection after 30 s without subscription or data [F2]: a client that does not ping a quiet
+    // connection (books' own keepalive comes only after ~60 s) loses it. A late tick means this process was held up
+    // (the client's ping may be waiting unread): every connection then gets a whole idle time from now.
+    const idleMs = this.opts.idleCloseMs ?? 30_000;
+    const heldUp = dt > 5 * TICK_MS;
+    for (const ws of [...this.conns]) {
+      if (heldUp) ws.data.lastPushMs = now; // each gets a whole idle time from now
+      if (now - ws.data.lastPushMs < idleMs) continue;
+      this.stats.idleCloses++;
+      this.conns.delete(ws);
+      ws.close(1000, "no subscription or data for 30 s");
+    }
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
       if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && this.trading(t.sym.instId)) {
@@ -379,6 +401,7 @@ export class OkxSim {
     }
     if (text === "ping") {
       this.stats.pings++;
+      ws.data.lastPushMs = Date.now();
       ws.send("pong");
       return;
     }

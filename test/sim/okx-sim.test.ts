@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
 
@@ -165,6 +166,35 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     ws.close();
     await sim.stop();
   });
+  test("a connection pushed nothing for the idle time is closed (OKX: 30 s without subscription or data); text ping keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3, idleCloseMs: 300 });
+    const watched = async () => {
+      const c = await client(sim.wsUrl);
+      const closed: { code?: number } = {};
+      c.ws.addEventListener("close", (ev) => (closed.code = ev.code));
+      return { ...c, closed };
+    };
+    const silent = await watched(); // never subscribes
+    const quiet = await watched(); // subscribes a book that does not move (rate 0), then says nothing
+    const pinging = await watched(); // the same, and pings
+    for (const c of [quiet, pinging]) c.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+    const pings = setInterval(() => pinging.ws.send("ping"), 50);
+    try {
+      await until(() => silent.closed.code !== undefined && quiet.closed.code !== undefined, "the silent and the quiet connection closed");
+      expect([silent.closed.code, quiet.closed.code]).toEqual([1000, 1000]);
+      expect(quiet.frames.some((f) => f.includes('"action":"snapshot"'))).toBe(true);
+      expect(pinging.closed.code).toBeUndefined();
+      expect(pinging.ws.readyState).toBe(WebSocket.OPEN);
+      expect(pinging.frames).toContain("pong");
+      expect(sim.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+      pinging.ws.close();
+      await sim.stop();
+    }
+  });
+
   test("--burstiness reaches the simulator: with 1 every step is a burst, many more levels per update than with 0", async () => {
     // Same seed, same book: only the burst draw differs (the CLI used to drop --burstiness for OKX: equal totals).
     const levels = async (burstiness: string) => {
