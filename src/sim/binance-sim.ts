@@ -326,6 +326,7 @@ class Simulator implements BinanceSim {
   /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
   private emit(s: SymSim): void {
     if (!s.trading) return; // halted or delisted: its stream is silent
+    if (Date.now() < s.stalledUntilMs) return; // its stream stalled (a stall fault aimed at it)
     // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
     const events = s.gapNext ? 2 : 1;
     s.gapNext = false;
@@ -471,11 +472,17 @@ class Simulator implements BinanceSim {
         for (const s of targets) for (const ws of this.subscribers(s)) if (s.lastFrame) this.send(ws, s.lastFrame);
         return targets.length;
       case "disconnect": {
-        const n = this.conns.size;
-        for (const ws of this.conns) ws.close(4000, "simulated disconnect");
-        return n;
+        // With a target, the connections carrying its stream (before, every connection was closed whatever the target).
+        const hit = target ? new Set(targets.flatMap((s) => this.subscribers(s))) : new Set(this.conns);
+        for (const ws of hit) ws.close(4000, "simulated disconnect");
+        return hit.size;
       }
       case "stall": {
+        if (target) {
+          // That symbol's stream alone goes quiet (before, a target stalled the whole server).
+          for (const s of targets) s.stalledUntilMs = Date.now() + (opts.stallMs ?? 5000);
+          return targets.length;
+        }
         this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);

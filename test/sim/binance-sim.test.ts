@@ -45,6 +45,15 @@ async function client(url: string) {
   return { ws, got, until, closed: () => closed };
 }
 
+/** Waits until the diffs that follow a subscription (a few ms later) have gone out. */
+async function waitNoDiffsDue(s: BinanceSim): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (s.diffsDue > 0) {
+    if (Date.now() > deadline) throw new Error("diffs still due");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe("Binance simulator protocol", () => {
   test("SUBSCRIBE is acked with its id; unknown symbols are accepted and silent; errors are {error:{code,msg},id}", async () => {
     const s = await sim();
@@ -127,6 +136,33 @@ describe("Binance simulator protocol", () => {
       inside++;
     }
     expect(inside).toBeGreaterThan(0);
+  });
+
+  test("disconnect and stall aimed at a symbol hit its stream alone (no target: every connection, the whole server)", async () => {
+    // Before, both ignored the target: every connection was closed, the whole server stalled.
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT"] }] });
+    const btc = await client(`${s.wsUrl}/stream`);
+    const both = await client(`${s.wsUrl}/stream`);
+    btc.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    both.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms", "ethusdt@depth@100ms"], id: 2 }));
+    await btc.until(() => btc.got.length >= 1);
+    await both.until(() => both.got.length >= 1);
+    await waitNoDiffsDue(s);
+    const of = (c: { got: string[] }, stream: string, from = 0) => c.got.slice(from).filter((m) => m.includes(`"stream":"${stream}"`));
+    // ETHUSDT's stream stalls: a step sends BTCUSDT's diffs only, on the one connection, in order.
+    expect(s.inject("stall", { market: "spot", symbol: "ETHUSDT" }, { stallMs: 60_000 })).toBe(1);
+    const mark = both.got.length;
+    s.step(2);
+    await both.until(() => of(both, "btcusdt@depth@100ms", mark).length === 2);
+    expect(of(both, "ethusdt@depth@100ms", mark)).toEqual([]);
+    // A disconnect aimed at ETHUSDT closes the connection carrying it, not the one with BTCUSDT alone.
+    expect(s.inject("disconnect", { market: "spot", symbol: "ETHUSDT" })).toBe(1);
+    await both.until(() => both.closed() !== null);
+    const seen = btc.got.length;
+    s.step(1);
+    await btc.until(() => btc.got.length > seen);
+    await btc.until(() => s.stats.connections === 1); // the server saw the close of the other
+    expect(btc.closed()).toBeNull();
   });
 
   test("more than 5 incoming messages in a second closes a spot connection", async () => {
