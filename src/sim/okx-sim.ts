@@ -194,7 +194,7 @@ export class OkxSim {
     if (now < this.stallUntilMs) return;
     for (let i = 0; i < n; i++) {
       for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs && this.trading(sym.instId)) this.stepSymbol(sym);
-      for (const r of this.replay.values()) if (r.subs.size > 0) this.replayNext(r);
+      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r);
     }
   }
 
@@ -233,9 +233,18 @@ export class OkxSim {
       case "disconnect":
         for (const ws of this.conns) if (instId === undefined || [...ws.data.topics].some((n) => n.endsWith(":" + instId))) ws.close(4000, "simulated disconnect");
         return;
-      case "stall":
-        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+      case "stall": {
+        const until = Date.now() + (opts.stallMs ?? 5000);
+        if (instId === undefined) {
+          this.stallUntilMs = until;
+          return;
+        }
+        // That instId alone goes quiet (before, a target stalled the whole server): no updates, no keepalive.
+        const sym = this.symbols.get(instId);
+        if (sym) sym.stalledUntilMs = until;
+        for (const r of replays) r.stalledUntilMs = until;
         return;
+      }
       case "notice": {
         const conns = [...this.conns];
         for (const ws of conns) this.sendRaw(ws, `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"${ws.data.connId}"}`);
@@ -356,8 +365,8 @@ export class OkxSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && this.trading(s.instId));
-      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length);
+      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && now >= s.stalledUntilMs && this.trading(s.instId));
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
         const k = this.rng.int(0, n - 1);
@@ -380,7 +389,7 @@ export class OkxSim {
     }
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
-      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && this.trading(t.sym.instId)) {
+      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && now >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
         t.lastChangeMs = now;
         this.publish(t, keepaliveFrame(t));
       }

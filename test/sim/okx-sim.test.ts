@@ -195,6 +195,25 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     }
   });
 
+  test("stall aimed at an instId quiets its books alone (before: the whole server)", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT", "ETH-USDT"] }], seed: 3 });
+    try {
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }, { channel: "books", instId: "ETH-USDT" }] }));
+      await until(() => frames.filter((f) => f.includes('"action":"snapshot"')).length === 2, "two snapshots");
+      sim.inject("stall", "ETH-USDT", { stallMs: 60_000 });
+      const mark = frames.length;
+      const updatesOf = (instId: string) => frames.slice(mark).filter((f) => f.includes(`"instId":"${instId}"},"action"`));
+      sim.step(2); // BTC-USDT, then ETH-USDT, twice: on one socket, in that order
+      await until(() => updatesOf("BTC-USDT").length === 2, "BTC-USDT's two updates");
+      expect(updatesOf("ETH-USDT")).toEqual([]);
+      expect(sim.stalled).toBe(false);
+      ws.close();
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("--burstiness reaches the simulator: with 1 every step is a burst, many more levels per update than with 0", async () => {
     // Same seed, same book: only the burst draw differs (the CLI used to drop --burstiness for OKX: equal totals).
     const levels = async (burstiness: string) => {
