@@ -4,7 +4,7 @@
  * Upbit `/v1/orderbook/instruments`), speaking the protocol as docs/venues/upbit.md and bithumb.md describe it: one
  * request array `[{ticket},{type,codes},{format}]` replacing the last, codes `CODE.units` (1/5/15/30, others 30),
  * a SNAPSHOT per code at once then REALTIME ones, no ack, `{"error":{"name","message"}}` naming no market, text
- * `PING` → `{"status":"UP"}`, JSON in binary frames (Bithumb: text, binary or both), timestamps ms (both venues;
+ * `PING` → `{"status":"UP"}`, an idle connection closed (60 s with nothing either way), JSON in binary frames (Bithumb: text, binary or both), timestamps ms (both venues;
  * Bithumb's optionally µs, as also seen). Generated books (upbit-sim-book.ts) or a replayed recording; faults on demand, from code or over HTTP
  * (POST /sim/fault, /sim/step; GET /sim/stats). A test tool: cold code.
  * @module
@@ -31,6 +31,11 @@ export interface UpbitSimOptions {
   specs?: Record<string, CodeSpec>;
   /** Bithumb only: timestamps in µs instead of ms (its samples and docs say ms; µs was also seen). */
   timestampsUs?: boolean;
+  /**
+   * A connection with nothing sent either way for this long (no request, `PING`, WebSocket ping or book) is closed:
+   * Upbit and Bithumb document an idle close at 120 s, seen at ~60 s (default 60 000).
+   */
+  idleCloseMs?: number;
 }
 
 export interface UpbitSimStats {
@@ -46,6 +51,8 @@ export interface UpbitSimStats {
   restRequests: number;
   /** Books sent with a level of size 0 (the zero_size fault), so a test knows the fault was served. */
   zeroSizeSent: number;
+  /** Connections closed for idling (idleCloseMs). */
+  idleCloses: number;
 }
 
 interface Conn {
@@ -56,6 +63,8 @@ interface Conn {
   sent: number;
   /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`; Upbit's books are grouped by it. */
   level: number;
+  /** When anything last went either way on the connection (at first: when it opened). */
+  lastActiveMs: number;
 }
 type Ws = ServerWebSocket<Conn>;
 
@@ -87,7 +96,7 @@ export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitS
 }
 
 class UpbitSimulator implements UpbitSim {
-  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0 };
+  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0, idleCloses: 0 };
   private server: Server<Conn> | null = null;
   private readonly rng: Rng;
   private readonly books = new Map<string, CodeBook>();
@@ -135,7 +144,7 @@ class UpbitSimulator implements UpbitSim {
             return new Response("Too Many Requests", { status: 429 });
           }
           if (req.headers.has("origin")) this.stats.originHeaders++;
-          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0 } })) return undefined;
+          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0, lastActiveMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname.startsWith("/v1/")) return this.rest(url);
@@ -150,6 +159,7 @@ class UpbitSimulator implements UpbitSim {
           this.stats.connectionsTotal++;
         },
         message: (ws, m) => this.onMessage(ws, typeof m === "string" ? m : new TextDecoder().decode(m)),
+        ping: (ws) => void (ws.data.lastActiveMs = Date.now()), // a WebSocket ping keeps it too (Bun answers it)
         close: (ws) => {
           this.conns.delete(ws);
           this.stats.connections--;
@@ -170,6 +180,17 @@ class UpbitSimulator implements UpbitSim {
 
   private tick(): void {
     const now = Date.now();
+    // The idle close: judged on a tick that comes on time only; a late one (this process held up, a PING perhaps
+    // unread) gives every connection a whole idle time from now.
+    const heldUp = now - this.lastTickMs > 5 * TICK_MS;
+    const idleMs = this.opts.idleCloseMs ?? 60_000;
+    for (const ws of [...this.conns]) {
+      if (heldUp) ws.data.lastActiveMs = now;
+      if (now - ws.data.lastActiveMs < idleMs) continue;
+      this.stats.idleCloses++;
+      this.conns.delete(ws);
+      ws.close(1000, "idle");
+    }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate <= 0 || now < this.stallUntilMs) {
       this.lastTickMs = now;
@@ -217,6 +238,7 @@ class UpbitSimulator implements UpbitSim {
   // ───────────────────────── WebSocket ─────────────────────────
 
   private onMessage(ws: Ws, text: string): void {
+    ws.data.lastActiveMs = Date.now();
     if (Date.now() < this.stallUntilMs) return; // a stalled server answers nothing
     if (text === "PING") {
       this.stats.pings++;
@@ -290,6 +312,7 @@ class UpbitSimulator implements UpbitSim {
   private sendTo(ws: Ws, text: string): void {
     if (Date.now() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
+    ws.data.lastActiveMs = Date.now();
     this.stats.messagesSent++;
     ws.send(this.encode(ws, text));
   }

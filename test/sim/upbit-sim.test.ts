@@ -120,6 +120,35 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     expect(await done).toBe(0);
   });
 
+  test("a connection idle either way for the idle time is closed (Upbit: 120 s documented, ~60 s seen); PING keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2, idleCloseMs: 300 });
+    const watched = async () => {
+      const c = await client(sim.wsUrl);
+      const closed: { code?: number } = {};
+      c.ws.addEventListener("close", (ev) => (closed.code = ev.code));
+      return { ...c, closed };
+    };
+    const silent = await watched(); // never asks for anything
+    const quiet = await watched(); // asks for a book (its SNAPSHOT comes at once; no REALTIME at rate 0), then says nothing
+    const pinging = await watched(); // the same, and sends PING
+    for (const c of [quiet, pinging]) c.ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"] }]));
+    const pings = setInterval(() => pinging.ws.send("PING"), 50);
+    try {
+      await until(() => silent.closed.code !== undefined && quiet.closed.code !== undefined, "the silent and the quiet connection closed");
+      expect([silent.closed.code, quiet.closed.code]).toEqual([1000, 1000]);
+      expect(quiet.frames.some(([, t]) => t.includes('"stream_type":"SNAPSHOT"'))).toBe(true);
+      expect(pinging.closed.code).toBeUndefined();
+      expect(pinging.ws.readyState).toBe(WebSocket.OPEN);
+      expect(pinging.frames.some(([, t]) => t === '{"status":"UP"}')).toBe(true);
+      expect(sim.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+      pinging.ws.close();
+      await sim.stop();
+    }
+  });
+
   test("a fault option that is not a whole number in range is a 400 naming it and changes nothing", async () => {
     const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"] });
     try {

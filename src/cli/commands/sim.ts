@@ -105,6 +105,7 @@ export const simCommand: CommandSpec = {
     `(ws://127.0.0.1:PORT/websocket/v1); REST /v1/market/all, /v1/ticker, /v1/orderbook/instruments (Upbit). --symbols`,
     `takes codes on market spot (default ${UPBIT_SIM_DEFAULT_SYMBOLS}); --replay FILE serves a recording`,
     "(cryptofeed `ts: b'…'` lines, e.g. test/fixtures/cryptofeed/UPBIT.ws.62.0, or one JSON frame per line).",
+    "A connection with nothing sent either way for 60 s (the idle close seen) is closed: a client sends PING.",
     "  POST <restUrl>/sim/fault?type=disconnect|stall|malformed|duplicate|older|zero_size|error_frame|429[&code=C]",
     "                                 [&stallMs=N] [&count=N]  (error_frame with a code: requests naming it are refused)",
     "  POST <restUrl>/sim/step?n=N    GET <restUrl>/sim/stats",
