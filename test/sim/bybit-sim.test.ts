@@ -172,6 +172,25 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(next.data.b.length).toBe(1);
   });
 
+  test("a connection pushed nothing for the idle time is closed (Bybit: 10 min without ping-pong or data); ping keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], idleCloseMs: 300 });
+    const silent = await openClient(url(s, "linear")); // never subscribes
+    const quiet = await openClient(url(s, "linear")); // subscribes a book that does not move (rate 0), then says nothing
+    const pinging = await openClient(url(s, "linear")); // the same, and pings
+    for (const c of [quiet, pinging]) await c.subscribe("orderbook.50.BTCUSDT");
+    const pings = setInterval(() => pinging.send({ op: "ping" }), 50);
+    try {
+      await silent.waitClosed();
+      await quiet.waitClosed();
+      expect(pinging.closed).toBe(false);
+      expect(await pinging.nextJson()).toMatchObject({ ret_msg: "pong", op: "ping" });
+      expect(s.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+    }
+  });
+
   test("faults: gap skips a u, reset sends u = 1, duplicate repeats, malformed is garbled, disconnect closes", async () => {
     const s = await sim({ markets: [{ market: "inverse", symbols: ["BTCUSD"] }] });
     const c = await openClient(url(s, "inverse"));
