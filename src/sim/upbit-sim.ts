@@ -286,10 +286,10 @@ class UpbitSimulator implements UpbitSim {
     ws.data.simple = format === "SIMPLE";
     ws.data.subs = subs;
     ws.data.level = level;
-    // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
+    // A SNAPSHOT of each code at once (codes the venue does not list, or asked with a level they do not support, send nothing).
     for (const [code, units] of subs) {
       const b = this.books.get(code);
-      if (b && !this.delisted.has(code)) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
+      if (b && !this.delisted.has(code) && this.levelServed(ws, code)) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
     }
     return undefined;
   }
@@ -318,7 +318,18 @@ class UpbitSimulator implements UpbitSim {
   }
 
   private subscribersOf(code: string): Ws[] {
-    return [...this.conns].filter((ws) => ws.data.subs.has(code));
+    return [...this.conns].filter((ws) => ws.data.subs.has(code) && this.levelServed(ws, code));
+  }
+
+  /**
+   * Whether Upbit sends a code's books to this connection: asked with level 0, or with one of the code's
+   * supported_levels; another level gets no data at all [U§2] (before, every level was served, grouped).
+   * Bithumb's level is only echoed.
+   */
+  private levelServed(ws: Ws, code: string): boolean {
+    if (this.opts.venue === "bithumb" || ws.data.level === 0) return true;
+    const tick = (this.books.get(code)?.spec ?? defaultCodeSpec(code)).tick;
+    return supportedLevels(code, tick).map(Number).includes(ws.data.level);
   }
 
   subscribed(): string[] {

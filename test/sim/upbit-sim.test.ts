@@ -120,6 +120,34 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     expect(await done).toBe(0);
   });
 
+  test("Upbit: a code asked with a level outside its supported_levels gets no data; a supported level gets grouped books", async () => {
+    // Before, every level was served (grouped), so a client asking for an unsupported one got books here and none on Upbit.
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2 });
+    const { ws, frames } = await client(sim.wsUrl);
+    try {
+      const books = () => frames.filter(([, t]) => t.includes('"orderbook"'));
+      // A PING's answer comes after whatever the request before it sent: the UP marks "nothing more came".
+      const ups = () => frames.filter(([, t]) => t === '{"status":"UP"}').length;
+      const ping = async () => {
+        const n = ups();
+        ws.send("PING");
+        await until(() => ups() > n, "UP");
+      };
+      ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"], level: 12_345 }]));
+      await ping();
+      sim.step(2);
+      await ping();
+      expect(books()).toEqual([]);
+      expect(sim.stats.errorsSent).toBe(0); // no error either: Upbit just sends nothing
+      ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"], level: 10_000 }])); // tick 1000 × 10
+      await until(() => books().length === 1, "a grouped SNAPSHOT");
+      expect(JSON.parse(books()[0]![1])).toMatchObject({ code: "KRW-BTC", stream_type: "SNAPSHOT", level: 10_000 });
+    } finally {
+      ws.close();
+      await sim.stop();
+    }
+  });
+
   test("a connection idle either way for the idle time is closed (Upbit: 120 s documented, ~60 s seen); PING keeps it", async () => {
     // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
     const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2, idleCloseMs: 300 });
