@@ -291,4 +291,26 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(snap.data.u).toBe(JSON.parse(lines[10]!).data.u);
     expect(new Map(snap.data.b)).toEqual(s.book("linear", "XRPUSDT").bids);
   });
+
+  test("a late subscriber's replay snapshot has the key order of its market: spot and option ts before type (§4.2)", async () => {
+    // Before, every market's got the futures order (type first), which a spot or option client never meets on Bybit.
+    for (const [market, prefix] of [
+      ["linear", '{"topic":"orderbook.500.XRPUSDT","type":"snapshot","ts":'],
+      ["spot", '{"topic":"orderbook.500.XRPUSDT","ts":'],
+      ["option", '{"topic":"orderbook.500.XRPUSDT","ts":'],
+    ] as const) {
+      const s = await sim({ markets: [{ market, symbols: ["XRPUSDT"] }], replayFile: FIXTURE });
+      const c = await openClient(url(s, market));
+      await c.subscribe("orderbook.500.XRPUSDT");
+      s.step(3);
+      const late = await openClient(url(s, market));
+      late.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
+      await late.next(); // the ack
+      const text = await late.next();
+      expect(text.startsWith(prefix), `${market}: ${text.slice(0, 80)}`).toBe(true);
+      const snap = JSON.parse(text);
+      expect([snap.type, "id" in snap]).toEqual(["snapshot", market === "option"]);
+      expect(new Map(snap.data.a)).toEqual(s.book(market, "XRPUSDT").asks);
+    }
+  });
 });
