@@ -218,7 +218,8 @@ export class OkxSim {
       case "reset":
       case "checksum":
         for (const t of topics) t.faults[fault] = true;
-        for (const r of replays) r.faults[fault] = true;
+        // Not a reset on a recording: its seqIds are what they are (the flag was set and never read).
+        if (fault !== "reset") for (const r of replays) r.faults[fault] = true;
         return;
       case "stale_snapshot":
         for (const t of topics) if (!t.fullBook) t.stale = { snapshot: snapshotFrame(t, this.opts.checksums ?? false, this.rng), frames: [] };
