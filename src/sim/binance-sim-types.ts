@@ -61,6 +61,14 @@ export class SymSim {
   /** With restLagDiffs: the depth bodies before each of the latest diff events, oldest first. */
   lagBodies: string[] = [];
   replayCursor = 0;
+  /**
+   * USD-M: a REST depth answer was stamped with this lastUpdateId, past `id`: the next diff event's [U, u] takes it
+   * in (0: none pending). Binance's ids are shared by all of a symbol's streams, so a snapshot's id falls inside an
+   * event's range as often as on its u (the recording: SUSHIUSDT's snapshot id is its bridging event's U).
+   */
+  reservedId = 0;
+  /** A stall fault aimed at this symbol: no diff of it goes out (nor does its book move) until then. */
+  stalledUntilMs = 0;
   /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
   trading = true;
   constructor(
@@ -84,6 +92,11 @@ export interface BinanceSim {
   readonly wsUrl: string;
   readonly restUrl: string;
   step(n?: number): void;
+  /**
+   * A fault on the target symbol, or on every symbol without one: `disconnect` closes the connections carrying the
+   * target's stream (all of them without a target), `stall` quiets the target's stream (without one, the whole
+   * server: nothing sent, requests answered when it ends). Returns how many symbols or connections it hit.
+   */
   inject(fault: BinanceSimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): number;
   restFault(kind: BinanceRestFault, target: { market: MarketName; symbol: string }): void;
   /** REST faults set with restFault and not yet served (a depth request of that symbol serves one). */

@@ -326,6 +326,7 @@ class Simulator implements BinanceSim {
   /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
   private emit(s: SymSim): void {
     if (!s.trading) return; // halted or delisted: its stream is silent
+    if (Date.now() < s.stalledUntilMs) return; // its stream stalled (a stall fault aimed at it)
     // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
     const events = s.gapNext ? 2 : 1;
     s.gapNext = false;
@@ -371,8 +372,14 @@ class Simulator implements BinanceSim {
   private diffEvent(s: SymSim, b: [number, number][], a: [number, number][], priceExp: number, qtyExp: number): string {
     const prev = s.id;
     // USD-M's U does not follow the previous u (other streams' updates share the id space); spot's does.
-    const first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
-    const last = first + this.rng.int(0, 3);
+    let first = s.market === "spot" ? prev + 1 : prev + this.rng.int(1, 40);
+    let last = first + this.rng.int(0, 3);
+    if (s.reservedId > prev) {
+      // A depth snapshot was stamped inside this event's range, before its changes: U ≤ lastUpdateId < u.
+      first = Math.min(first, s.reservedId);
+      last = Math.max(last, s.reservedId + 1);
+    }
+    s.reservedId = 0;
     s.id = last;
     if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${last}`, this.book(s.market, s.symbol));
     const num = (m: number, exp: number) => (s.market === "spot" ? pad8(formatFixed(m, exp)) : formatFixed(m, exp));
@@ -420,7 +427,8 @@ class Simulator implements BinanceSim {
     return this.history.get(`${market}:${symbol}:${u}`);
   }
 
-  private depthBody(s: SymSim, limit: number, now = false): string {
+  /** A depth answer: the book now, stamped with the last u sent (or, `lastUpdateId` given, with that id). */
+  private depthBody(s: SymSim, limit: number, now = false, lastUpdateId = s.id): string {
     if (s.replay) return s.replay.snapshot;
     if (!now && s.restLagDiffs > 0 && s.lagBodies.length > 0) return s.lagBodies[0]!;
     const lv = (bid: boolean) => {
@@ -429,7 +437,24 @@ class Simulator implements BinanceSim {
     };
     const E = Date.now();
     const times = s.market === "linear" ? `"E":${E},"T":${E - 1},` : "";
-    return `{"lastUpdateId":${s.id},${times}"bids":[${lv(true)}],"asks":[${lv(false)}]}`;
+    return `{"lastUpdateId":${lastUpdateId},${times}"bids":[${lv(true)}],"asks":[${lv(false)}]}`;
+  }
+
+  /**
+   * The lastUpdateId of a depth answer served now. Spot: the last u (a symbol's ids run on without holes, so a
+   * snapshot's id is some event's u, as in the recording). USD-M: the last u or, half the time, an id past it that
+   * the next diff event takes in, U ≤ id < u (reservedId): the event's changes come after the id, so they are not in
+   * the snapshot, and applying them (absolute sizes) on it gives the book at its u. A client that bridged by
+   * `pu == lastUpdateId` (the rule for a diff after a diff) would fail on those, as on Binance.
+   */
+  private snapshotId(s: SymSim): number {
+    if (s.market === "spot" || s.replay || s.restLagDiffs > 0) return s.id;
+    if (s.reservedId > s.id) return s.reservedId;
+    if (this.rng.next() < 0.5) return s.id;
+    s.reservedId = s.id + this.rng.int(1, 40);
+    // The book a client holds at that id is the one now (the event that takes the id in has not moved it yet).
+    if (this.opts.history) this.history.set(`${s.market}:${s.symbol}:${s.reservedId}`, this.book(s.market, s.symbol));
+    return s.reservedId;
   }
 
   // ───────────── faults ─────────────
@@ -447,11 +472,17 @@ class Simulator implements BinanceSim {
         for (const s of targets) for (const ws of this.subscribers(s)) if (s.lastFrame) this.send(ws, s.lastFrame);
         return targets.length;
       case "disconnect": {
-        const n = this.conns.size;
-        for (const ws of this.conns) ws.close(4000, "simulated disconnect");
-        return n;
+        // With a target, the connections carrying its stream (before, every connection was closed whatever the target).
+        const hit = target ? new Set(targets.flatMap((s) => this.subscribers(s))) : new Set(this.conns);
+        for (const ws of hit) ws.close(4000, "simulated disconnect");
+        return hit.size;
       }
       case "stall": {
+        if (target) {
+          // That symbol's stream alone goes quiet (before, a target stalled the whole server).
+          for (const s of targets) s.stalledUntilMs = Date.now() + (opts.stallMs ?? 5000);
+          return targets.length;
+        }
         this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);
@@ -533,7 +564,7 @@ class Simulator implements BinanceSim {
       body = s.staleSnapshot;
       s.staleSnapshot = null;
     } else {
-      body = this.depthBody(s, limit);
+      body = this.depthBody(s, limit, false, this.snapshotId(s));
     }
     // A busy book: the next diff follows shortly, so a bridge never waits on step() alone.
     if (!s.replay) this.soon(s);

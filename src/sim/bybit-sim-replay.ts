@@ -173,13 +173,21 @@ export function skipToSnapshot(r: ReplayTopic): string | null {
   return line;
 }
 
-/** A snapshot of the replay book as it stands, stamped with u. */
+/**
+ * A snapshot of the replay book as it stands, stamped with u, in the key order Bybit uses for the topic's market and
+ * depth (§4.2: spot, option and level 1 put `ts` before `type`, option adds `id`; futures at other depths `type`
+ * first), as generated topics are. Before, every market got the futures order.
+ */
 export function replaySnapshotFrame(r: ReplayTopic, u: number): string {
   const b = [...r.bids].sort((x, y) => Number(y[0]) - Number(x[0]));
   const a = [...r.asks].sort((x, y) => Number(x[0]) - Number(y[0]));
   const levels = (side: [string, string][]) => side.map(([p, q]) => `["${p}","${q}"]`).join(",");
   const ts = Date.now();
-  return `{"topic":"${r.topic}","type":"snapshot","ts":${ts},"data":{"s":"${r.symbol}","b":[${levels(b)}],"a":[${levels(a)}],"u":${u},"seq":${ts}},"cts":${ts - 3}}`;
+  const topic = `"topic":"${r.topic}"`;
+  const data = `"data":{"s":"${r.symbol}","b":[${levels(b)}],"a":[${levels(a)}],"u":${u},"seq":${ts}},"cts":${ts - 3}`;
+  if (r.market === "option") return `{${topic},"ts":${ts},"type":"snapshot","id":"${r.topic}-${ts}-${ts}",${data}}`;
+  if (r.market === "spot" || /^orderbook\.1\./.test(r.topic)) return `{${topic},"ts":${ts},"type":"snapshot",${data}}`;
+  return `{${topic},"type":"snapshot","ts":${ts},${data}}`;
 }
 
 function decimals(s: string): number {

@@ -13,6 +13,8 @@ export interface ConnData {
   market: MarketName;
   connId: string;
   topics: Set<string>;
+  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened). */
+  lastPushMs: number;
 }
 export type Ws = ServerWebSocket<ConnData>;
 

@@ -68,6 +68,11 @@ export interface BybitSimOptions {
    * the windows a resubscribe or a reset produce by themselves).
    */
   history?: boolean;
+  /**
+   * A connection the server has pushed nothing to for this long (no data, ack or pong) is closed: Bybit cuts one
+   * after 10 minutes without ping-pong or stream data (default 600 000).
+   */
+  idleCloseMs?: number;
 }
 
 export interface BybitSim {
@@ -124,6 +129,8 @@ export interface SimStats {
   subscribes: number;
   unsubscribes: number;
   pings: number;
+  /** Connections closed because nothing was pushed to them for idleCloseMs. */
+  idleCloses: number;
   errorsSent: number;
   restRequests: number;
 }

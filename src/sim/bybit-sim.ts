@@ -4,7 +4,7 @@
  * per-category ack and pong shapes (§2.2, §3), `error:handler not found,topic:X`, `error:already subscribed,topic:X`
  * (poisons the whole batch, §2.4), spot's `args size >10`, the per-connection args limits (§2.3), snapshot first then deltas with u + 1, qty "0" when a
  * level leaves the top-N window (§4.4), spot/L1 key order `ts` before `type` (§4.2), option `id`, level-1 snapshots
- * only, re-pushed with the same u every 3 s. Generates books (mean-reverting fair price, realistic spreads, bursts:
+ * only, re-pushed with the same u every 3 s, a connection pushed nothing for 10 minutes closed. Generates books (mean-reverting fair price, realistic spreads, bursts:
  * sim-book.ts) or replays a recording, and injects faults on demand, from code (inject) or over HTTP (POST /sim/fault; bybit-sim-control.ts). Loopback
  * only; a test tool, so cold code.
  *
@@ -40,7 +40,7 @@ export async function startBybitSimulator(opts: BybitSimOptions): Promise<BybitS
 }
 
 class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
-  readonly stats: SimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0 };
+  readonly stats: SimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, idleCloses: 0, errorsSent: 0, restRequests: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
   /**
@@ -109,7 +109,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         const url = new URL(req.url);
         const m = /^\/v5\/public\/(spot|linear|inverse|option)\/?$/.exec(url.pathname);
         if (m) {
-          const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set() };
+          const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set(), lastPushMs: Date.now() };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
@@ -335,6 +335,18 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         }
       }
     }
+    // Bybit cuts a connection after 10 minutes without ping-pong or stream data (§3): one it has pushed nothing to
+    // (no data, ack or pong) for idleCloseMs is closed. A late tick (this process held up, a ping perhaps unread)
+    // gives every connection a whole idle time from now.
+    const idleMs = this.opts.idleCloseMs ?? 600_000;
+    const heldUp = dt > 5 * TICK_MS;
+    for (const ws of [...this.conns]) {
+      if (heldUp) ws.data.lastPushMs = now;
+      if (now - ws.data.lastPushMs < idleMs) continue;
+      this.stats.idleCloses++;
+      this.conns.delete(ws);
+      ws.close(1000, "no ping-pong or data for 10 minutes");
+    }
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
     for (const t of this.topicSims.values()) {
@@ -372,7 +384,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   /** Counts the frame; a stalled server sends nothing. */
   send(ws: Ws, frame: string): void {
-    if (Date.now() < this.globalStallUntilMs) return;
+    const now = Date.now();
+    if (now < this.globalStallUntilMs) return;
+    ws.data.lastPushMs = now;
     ws.send(frame);
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;

@@ -8,7 +8,9 @@ import type { SymbolSpec } from "./sim-book.ts";
  * The common faults, on the connection(s) carrying a product: `gap` (a frame of that connection is produced but
  * not sent: a sequence_num gap across all its products), `malformed` (the next frame garbled), `duplicate` (the
  * last frame again), `reset` (the product's book rebuilt and sent as a new snapshot event), `disconnect`, `stall`
- * (nothing sent or answered, heartbeats included), `error` (an error frame) and `sequence_reset` (the connection's
+ * (the whole server, whatever the product: nothing sent or answered, heartbeats included; a product's own stream
+ * going quiet while heartbeats flow is a quiet market on Coinbase, nothing a client could tell from a stall), `error`
+ * (an error frame) and `sequence_reset` (the connection's
  * sequence_num starts again at 0 while everything else goes on: heartbeat_counter, books, frames).
  */
 export type CoinbaseSimFault = "gap" | "reset" | "disconnect" | "stall" | "malformed" | "duplicate" | "error" | "sequence_reset";

@@ -187,8 +187,12 @@ export function applyReplayFrame(r: ReplayChannel, frame: string): void {
   for (const side of ["bids", "asks"] as const) {
     const at = data.indexOf(`"${side}":[`);
     if (at < 0) continue;
-    const end = data.indexOf("]]", at);
-    const body = data.slice(at, end < 0 ? undefined : end + 2);
+    const open = at + side.length + 4; // just after the side's "["
+    // An empty side ends at once: before, its "]]" was looked for further on, in the other side's levels, so a change
+    // with `"bids":[]` applied the asks' levels to the bids too (a crossed replay book, served to late subscribers).
+    if (data[open] === "]") continue;
+    const end = data.indexOf("]]", open);
+    const body = data.slice(open, end < 0 ? undefined : end + 2);
     for (const lm of body.matchAll(/\["(new|change|delete)",([0-9.eE+-]+),([0-9.eE+-]+)\]/g)) {
       const book = side === "bids" ? r.bids : r.asks;
       if (lm[1] === "delete") book.delete(lm[2]!);
@@ -198,8 +202,13 @@ export function applyReplayFrame(r: ReplayChannel, frame: string): void {
   r.changeId = Number(/"change_id":(\d+)/.exec(data)?.[1] ?? r.changeId);
 }
 
-/** A snapshot of the replay book at its change_id (for late joiners and injected resets). */
+/** A snapshot of the replay book at its change_id (for late joiners and injected resets), best first as Deribit's. */
 export function replaySnapshot(r: ReplayChannel): string {
-  const lv = (m: Map<string, string>) => [...m].map(([p, q]) => `["new",${p},${q}]`).join(",");
-  return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids)}],"asks":[${lv(r.asks)}]`);
+  // Sorted by value: the map holds levels in the order they were first seen, not in price order.
+  const lv = (m: Map<string, string>, bid: boolean) =>
+    [...m]
+      .sort((x, y) => (bid ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])))
+      .map(([p, q]) => `["new",${p},${q}]`)
+      .join(",");
+  return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
 }

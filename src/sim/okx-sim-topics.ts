@@ -17,6 +17,8 @@ export interface OkxConnData {
   topics: Set<string>;
   /** When each subscribe / unsubscribe request of the last window arrived (OKX: 480 per hour per connection). */
   requestTimesMs: number[];
+  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened). */
+  lastPushMs: number;
 }
 export type OkxWs = ServerWebSocket<OkxConnData>;
 

@@ -1,8 +1,10 @@
 /**
  * An OKX v5 public simulator on 127.0.0.1 (docs/venues/okx.md): WebSocket `/ws/v5/public` with subscribe /
  * unsubscribe acks per arg, `event:error` 60012 (bad request), 60018 (naming channel and instId), 64003 (login /
- * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice; REST
- * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId); generated books
+ * VIP channels), 60014 (over 480 requests per connection per hour), text `ping` → `pong`, the 64008 notice, the
+ * close of a connection pushed nothing for 30 s; REST
+ * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId, `sz` levels a side,
+ * default 1); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
  * reset: seqId < prevSeqId), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
  * next subscribe starts behind: the snapshot as of the fault, then the messages since), disconnect, stall,
@@ -62,6 +64,11 @@ export interface OkxSimOptions {
   vipOnly?: string[];
   /** The clock of announced instrument changes (announceChange; default Date.now: tests pass the adapter's). */
   now?: () => number;
+  /**
+   * A connection the server has pushed nothing for this long (no data, ack or pong) is closed, as OKX breaks one
+   * after 30 s without subscription or data (default 30 000; the client's text `ping` gets a `pong` that counts).
+   */
+  idleCloseMs?: number;
 }
 
 /** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
@@ -78,6 +85,8 @@ export interface OkxSimStats {
   subscribes: number;
   unsubscribes: number;
   pings: number;
+  /** Connections closed because nothing was pushed to them for idleCloseMs. */
+  idleCloses: number;
   errorsSent: number;
   restRequests: number;
   restBooks: number;
@@ -94,7 +103,7 @@ export async function startOkxSimulator(opts: OkxSimOptions): Promise<OkxSim> {
 }
 
 export class OkxSim {
-  readonly stats: OkxSimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, errorsSent: 0, restRequests: 0, restBooks: 0 };
+  readonly stats: OkxSimStats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, unsubscribes: 0, pings: 0, idleCloses: 0, errorsSent: 0, restRequests: 0, restBooks: 0 };
   private server: Server<OkxConnData> | null = null;
   private readonly rng: Rng;
   private readonly symbols = new Map<string, OkxSymbolSim>(); // instId
@@ -137,7 +146,7 @@ export class OkxSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/v5/public") {
-          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [] } })) return undefined;
+          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [], lastPushMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
@@ -185,7 +194,7 @@ export class OkxSim {
     if (now < this.stallUntilMs) return;
     for (let i = 0; i < n; i++) {
       for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs && this.trading(sym.instId)) this.stepSymbol(sym);
-      for (const r of this.replay.values()) if (r.subs.size > 0) this.replayNext(r);
+      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r);
     }
   }
 
@@ -209,7 +218,8 @@ export class OkxSim {
       case "reset":
       case "checksum":
         for (const t of topics) t.faults[fault] = true;
-        for (const r of replays) r.faults[fault] = true;
+        // Not a reset on a recording: its seqIds are what they are (the flag was set and never read).
+        if (fault !== "reset") for (const r of replays) r.faults[fault] = true;
         return;
       case "stale_snapshot":
         for (const t of topics) if (!t.fullBook) t.stale = { snapshot: snapshotFrame(t, this.opts.checksums ?? false, this.rng), frames: [] };
@@ -224,9 +234,18 @@ export class OkxSim {
       case "disconnect":
         for (const ws of this.conns) if (instId === undefined || [...ws.data.topics].some((n) => n.endsWith(":" + instId))) ws.close(4000, "simulated disconnect");
         return;
-      case "stall":
-        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+      case "stall": {
+        const until = Date.now() + (opts.stallMs ?? 5000);
+        if (instId === undefined) {
+          this.stallUntilMs = until;
+          return;
+        }
+        // That instId alone goes quiet (before, a target stalled the whole server): no updates, no keepalive.
+        const sym = this.symbols.get(instId);
+        if (sym) sym.stalledUntilMs = until;
+        for (const r of replays) r.stalledUntilMs = until;
         return;
+      }
       case "notice": {
         const conns = [...this.conns];
         for (const ws of conns) this.sendRaw(ws, `{"event":"notice","code":"64008","msg":"The connection will soon be closed for a service upgrade. Please reconnect.","connId":"${ws.data.connId}"}`);
@@ -327,7 +346,9 @@ export class OkxSim {
   }
 
   private sendRaw(ws: OkxWs, frame: string): void {
-    if (Date.now() < this.stallUntilMs) return;
+    const now = Date.now();
+    if (now < this.stallUntilMs) return;
+    ws.data.lastPushMs = now;
     ws.send(frame);
     this.stats.messagesSent++;
   }
@@ -345,8 +366,8 @@ export class OkxSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && this.trading(s.instId));
-      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length);
+      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && now >= s.stalledUntilMs && this.trading(s.instId));
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
         const k = this.rng.int(0, n - 1);
@@ -355,9 +376,21 @@ export class OkxSim {
         this.stepBudget--;
       }
     }
+    // OKX breaks a connection after 30 s without subscription or data [F2]: a client that does not ping a quiet
+    // connection (books' own keepalive comes only after ~60 s) loses it. A late tick means this process was held up
+    // (the client's ping may be waiting unread): every connection then gets a whole idle time from now.
+    const idleMs = this.opts.idleCloseMs ?? 30_000;
+    const heldUp = dt > 5 * TICK_MS;
+    for (const ws of [...this.conns]) {
+      if (heldUp) ws.data.lastPushMs = now; // each gets a whole idle time from now
+      if (now - ws.data.lastPushMs < idleMs) continue;
+      this.stats.idleCloses++;
+      this.conns.delete(ws);
+      ws.close(1000, "no subscription or data for 30 s");
+    }
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
-      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && this.trading(t.sym.instId)) {
+      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && now >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
         t.lastChangeMs = now;
         this.publish(t, keepaliveFrame(t));
       }
@@ -378,6 +411,7 @@ export class OkxSim {
     }
     if (text === "ping") {
       this.stats.pings++;
+      ws.data.lastPushMs = Date.now();
       ws.send("pong");
       return;
     }
@@ -531,8 +565,9 @@ export class OkxSim {
     return Response.json({ code: "0", msg: "", data });
   }
 
-  private restBookText(t: OkxTopicSim): string {
-    const lv = (l: { px: number[]; qty: number[] }, e: [number, number]) => l.px.map((p, i) => [formatPx(e[0], p), formatPx(e[1], l.qty[i]!), "0", "1"]);
+  /** The REST book of a topic: its top `sz` levels per side (all of them by default) and its seqId. */
+  private restBookText(t: OkxTopicSim, sz = Infinity): string {
+    const lv = (l: { px: number[]; qty: number[] }, e: [number, number]) => l.px.slice(0, sz).map((p, i) => [formatPx(e[0], p), formatPx(e[1], l.qty[i]!), "0", "1"]);
     const e: [number, number] = [t.sym.book.priceExp, t.sym.book.qtyExp];
     return JSON.stringify({ code: "0", msg: "", data: [{ asks: lv(t.asks, e), bids: lv(t.bids, e), ts: String(Date.now()), seqId: t.seq }] });
   }
@@ -547,7 +582,11 @@ export class OkxSim {
       if (fault.frozen) return new Response(fault.frozen, { headers: { "content-type": "application/json" } });
     }
     if (!this.symbols.has(instId)) return Response.json({ code: "51001", msg: "Instrument ID does not exist", data: [] });
-    return new Response(this.restBookText(this.topic(instId, 400)), { headers: { "content-type": "application/json" } });
+    // sz: levels per side, 1 when not given (OKX's default: a client that forgets it gets the best level only), ≤ 400.
+    const szText = url.searchParams.get("sz");
+    const sz = szText === null ? 1 : Number(szText);
+    if (!(Number.isInteger(sz) && sz >= 1 && sz <= 400)) return Response.json({ code: "51000", msg: "Parameter sz error", data: [] });
+    return new Response(this.restBookText(this.topic(instId, 400), sz), { headers: { "content-type": "application/json" } });
   }
 
   // ───────────────────────── control ─────────────────────────

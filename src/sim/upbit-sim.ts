@@ -4,7 +4,7 @@
  * Upbit `/v1/orderbook/instruments`), speaking the protocol as docs/venues/upbit.md and bithumb.md describe it: one
  * request array `[{ticket},{type,codes},{format}]` replacing the last, codes `CODE.units` (1/5/15/30, others 30),
  * a SNAPSHOT per code at once then REALTIME ones, no ack, `{"error":{"name","message"}}` naming no market, text
- * `PING` → `{"status":"UP"}`, JSON in binary frames (Bithumb: text, binary or both), timestamps ms (both venues;
+ * `PING` → `{"status":"UP"}`, an idle connection closed (60 s with nothing either way), JSON in binary frames (Bithumb: text, binary or both), timestamps ms (both venues;
  * Bithumb's optionally µs, as also seen). Generated books (upbit-sim-book.ts) or a replayed recording; faults on demand, from code or over HTTP
  * (POST /sim/fault, /sim/step; GET /sim/stats). A test tool: cold code.
  * @module
@@ -32,6 +32,11 @@ export interface UpbitSimOptions {
   specs?: Record<string, CodeSpec>;
   /** Bithumb only: timestamps in µs instead of ms (its samples and docs say ms; µs was also seen). */
   timestampsUs?: boolean;
+  /**
+   * A connection with nothing sent either way for this long (no request, `PING`, WebSocket ping or book) is closed:
+   * Upbit and Bithumb document an idle close at 120 s, seen at ~60 s (default 60 000).
+   */
+  idleCloseMs?: number;
 }
 
 export interface UpbitSimStats {
@@ -47,6 +52,8 @@ export interface UpbitSimStats {
   restRequests: number;
   /** Books sent with a level of size 0 (the zero_size fault), so a test knows the fault was served. */
   zeroSizeSent: number;
+  /** Connections closed for idling (idleCloseMs). */
+  idleCloses: number;
 }
 
 interface Conn {
@@ -57,6 +64,8 @@ interface Conn {
   sent: number;
   /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`; Upbit's books are grouped by it. */
   level: number;
+  /** When anything last went either way on the connection (at first: when it opened). */
+  lastActiveMs: number;
 }
 type Ws = ServerWebSocket<Conn>;
 
@@ -88,7 +97,7 @@ export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitS
 }
 
 class UpbitSimulator implements UpbitSim {
-  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0 };
+  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0, idleCloses: 0 };
   private server: Server<Conn> | null = null;
   private readonly rng: Rng;
   private readonly books = new Map<string, CodeBook>();
@@ -136,7 +145,7 @@ class UpbitSimulator implements UpbitSim {
             return new Response("Too Many Requests", { status: 429 });
           }
           if (req.headers.has("origin")) this.stats.originHeaders++;
-          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0 } })) return undefined;
+          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0, lastActiveMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname.startsWith("/v1/")) return this.rest(url);
@@ -151,6 +160,7 @@ class UpbitSimulator implements UpbitSim {
           this.stats.connectionsTotal++;
         },
         message: (ws, m) => this.onMessage(ws, typeof m === "string" ? m : new TextDecoder().decode(m)),
+        ping: (ws) => void (ws.data.lastActiveMs = Date.now()), // a WebSocket ping keeps it too (Bun answers it)
         close: (ws) => {
           this.conns.delete(ws);
           this.stats.connections--;
@@ -171,6 +181,17 @@ class UpbitSimulator implements UpbitSim {
 
   private tick(): void {
     const now = Date.now();
+    // The idle close: judged on a tick that comes on time only; a late one (this process held up, a PING perhaps
+    // unread) gives every connection a whole idle time from now.
+    const heldUp = now - this.lastTickMs > 5 * TICK_MS;
+    const idleMs = this.opts.idleCloseMs ?? 60_000;
+    for (const ws of [...this.conns]) {
+      if (heldUp) ws.data.lastActiveMs = now;
+      if (now - ws.data.lastActiveMs < idleMs) continue;
+      this.stats.idleCloses++;
+      this.conns.delete(ws);
+      ws.close(1000, "idle");
+    }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate <= 0 || now < this.stallUntilMs) {
       this.lastTickMs = now;
@@ -218,6 +239,7 @@ class UpbitSimulator implements UpbitSim {
   // ───────────────────────── WebSocket ─────────────────────────
 
   private onMessage(ws: Ws, text: string): void {
+    ws.data.lastActiveMs = Date.now();
     if (Date.now() < this.stallUntilMs) return; // a stalled server answers nothing
     if (text === "PING") {
       this.stats.pings++;
@@ -265,10 +287,10 @@ class UpbitSimulator implements UpbitSim {
     ws.data.simple = format === "SIMPLE";
     ws.data.subs = subs;
     ws.data.level = level;
-    // A SNAPSHOT of each code at once (codes the venue does not list send nothing).
+    // A SNAPSHOT of each code at once (codes the venue does not list, or asked with a level they do not support, send nothing).
     for (const [code, units] of subs) {
       const b = this.books.get(code);
-      if (b && !this.delisted.has(code)) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
+      if (b && !this.delisted.has(code) && this.levelServed(ws, code)) this.sendTo(ws, b.frame(units, ws.data.simple, "SNAPSHOT", this.level(ws), this.unitsFor(ws, b)));
     }
     return undefined;
   }
@@ -291,12 +313,24 @@ class UpbitSimulator implements UpbitSim {
   private sendTo(ws: Ws, text: string): void {
     if (Date.now() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
+    ws.data.lastActiveMs = Date.now();
     this.stats.messagesSent++;
     ws.send(this.encode(ws, text));
   }
 
   private subscribersOf(code: string): Ws[] {
-    return [...this.conns].filter((ws) => ws.data.subs.has(code));
+    return [...this.conns].filter((ws) => ws.data.subs.has(code) && this.levelServed(ws, code));
+  }
+
+  /**
+   * Whether Upbit sends a code's books to this connection: asked with level 0, or with one of the code's
+   * supported_levels; another level gets no data at all [U§2] (before, every level was served, grouped).
+   * Bithumb's level is only echoed.
+   */
+  private levelServed(ws: Ws, code: string): boolean {
+    if (this.opts.venue === "bithumb" || ws.data.level === 0) return true;
+    const tick = (this.books.get(code)?.spec ?? defaultCodeSpec(code)).tick;
+    return supportedLevels(code, tick).map(Number).includes(ws.data.level);
   }
 
   subscribed(): string[] {

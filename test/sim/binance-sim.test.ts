@@ -45,6 +45,15 @@ async function client(url: string) {
   return { ws, got, until, closed: () => closed };
 }
 
+/** Waits until the diffs that follow a subscription (a few ms later) have gone out. */
+async function waitNoDiffsDue(s: BinanceSim): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (s.diffsDue > 0) {
+    if (Date.now() > deadline) throw new Error("diffs still due");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe("Binance simulator protocol", () => {
   test("SUBSCRIBE is acked with its id; unknown symbols are accepted and silent; errors are {error:{code,msg},id}", async () => {
     const s = await sim();
@@ -99,6 +108,61 @@ describe("Binance simulator protocol", () => {
     expect(info.rateLimits[0]!.limit).toBe(6000);
     expect(info.symbols[0]!.status).toBe("TRADING");
     expect(info.symbols[0]!.filters.find((f) => f.filterType === "PRICE_FILTER")!.tickSize).toBe("0.10000000");
+  });
+
+  test("USD-M depth snapshots are stamped on a diff's u or inside the next diff's [U, u], as Binance's are", async () => {
+    // The recording (BINANCE_FUTURES.http.0.0): SUSHIUSDT's snapshot id is its bridging event's U, so that event's
+    // pu is not the snapshot's id; AKROUSDT's is an event's u. Before, every generated snapshot was stamped with
+    // the last u, so a client bridging by pu == lastUpdateId passed here and failed on Binance.
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/public/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    const diffs = () => c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number; pu: number } }).data);
+    await c.until(() => diffs().length >= 1); // the diff that follows a subscription
+    let inside = 0;
+    for (let round = 0; round < 16; round++) {
+      const seen = diffs().length;
+      const { lastUpdateId } = (await (await fetch(`${s.restUrl}/fapi/v1/depth?symbol=BTCUSDT&limit=5`)).json()) as { lastUpdateId: number };
+      await c.until(() => diffs().length > seen); // a depth answer is followed by a diff a few ms later
+      const all = diffs();
+      // Exactly one event bridges it (U ≤ id ≤ u), and the chain by pu stays whole.
+      expect(all.filter((d) => d.U <= lastUpdateId && lastUpdateId <= d.u).length).toBe(1);
+      for (let i = 1; i < all.length; i++) expect(all[i]!.pu).toBe(all[i - 1]!.u);
+      const bridging = all.find((d) => d.U <= lastUpdateId && lastUpdateId <= d.u)!;
+      if (all.indexOf(bridging) < seen) continue; // stamped on the last u sent
+      // A diff sent after the snapshot: its pu is below the snapshot's id, its changes after it (id < u).
+      expect(bridging.pu).toBeLessThan(lastUpdateId);
+      expect(lastUpdateId).toBeLessThan(bridging.u);
+      inside++;
+    }
+    expect(inside).toBeGreaterThan(0);
+  });
+
+  test("disconnect and stall aimed at a symbol hit its stream alone (no target: every connection, the whole server)", async () => {
+    // Before, both ignored the target: every connection was closed, the whole server stalled.
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT"] }] });
+    const btc = await client(`${s.wsUrl}/stream`);
+    const both = await client(`${s.wsUrl}/stream`);
+    btc.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    both.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms", "ethusdt@depth@100ms"], id: 2 }));
+    await btc.until(() => btc.got.length >= 1);
+    await both.until(() => both.got.length >= 1);
+    await waitNoDiffsDue(s);
+    const of = (c: { got: string[] }, stream: string, from = 0) => c.got.slice(from).filter((m) => m.includes(`"stream":"${stream}"`));
+    // ETHUSDT's stream stalls: a step sends BTCUSDT's diffs only, on the one connection, in order.
+    expect(s.inject("stall", { market: "spot", symbol: "ETHUSDT" }, { stallMs: 60_000 })).toBe(1);
+    const mark = both.got.length;
+    s.step(2);
+    await both.until(() => of(both, "btcusdt@depth@100ms", mark).length === 2);
+    expect(of(both, "ethusdt@depth@100ms", mark)).toEqual([]);
+    // A disconnect aimed at ETHUSDT closes the connection carrying it, not the one with BTCUSDT alone.
+    expect(s.inject("disconnect", { market: "spot", symbol: "ETHUSDT" })).toBe(1);
+    await both.until(() => both.closed() !== null);
+    const seen = btc.got.length;
+    s.step(1);
+    await btc.until(() => btc.got.length > seen);
+    await btc.until(() => s.stats.connections === 1); // the server saw the close of the other
+    expect(btc.closed()).toBeNull();
   });
 
   test("more than 5 incoming messages in a second closes a spot connection", async () => {

@@ -172,6 +172,25 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(next.data.b.length).toBe(1);
   });
 
+  test("a connection pushed nothing for the idle time is closed (Bybit: 10 min without ping-pong or data); ping keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], idleCloseMs: 300 });
+    const silent = await openClient(url(s, "linear")); // never subscribes
+    const quiet = await openClient(url(s, "linear")); // subscribes a book that does not move (rate 0), then says nothing
+    const pinging = await openClient(url(s, "linear")); // the same, and pings
+    for (const c of [quiet, pinging]) await c.subscribe("orderbook.50.BTCUSDT");
+    const pings = setInterval(() => pinging.send({ op: "ping" }), 50);
+    try {
+      await silent.waitClosed();
+      await quiet.waitClosed();
+      expect(pinging.closed).toBe(false);
+      expect(await pinging.nextJson()).toMatchObject({ ret_msg: "pong", op: "ping" });
+      expect(s.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+    }
+  });
+
   test("faults: gap skips a u, reset sends u = 1, duplicate repeats, malformed is garbled, disconnect closes", async () => {
     const s = await sim({ markets: [{ market: "inverse", symbols: ["BTCUSD"] }] });
     const c = await openClient(url(s, "inverse"));
@@ -271,5 +290,27 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(snap.type).toBe("snapshot");
     expect(snap.data.u).toBe(JSON.parse(lines[10]!).data.u);
     expect(new Map(snap.data.b)).toEqual(s.book("linear", "XRPUSDT").bids);
+  });
+
+  test("a late subscriber's replay snapshot has the key order of its market: spot and option ts before type (§4.2)", async () => {
+    // Before, every market's got the futures order (type first), which a spot or option client never meets on Bybit.
+    for (const [market, prefix] of [
+      ["linear", '{"topic":"orderbook.500.XRPUSDT","type":"snapshot","ts":'],
+      ["spot", '{"topic":"orderbook.500.XRPUSDT","ts":'],
+      ["option", '{"topic":"orderbook.500.XRPUSDT","ts":'],
+    ] as const) {
+      const s = await sim({ markets: [{ market, symbols: ["XRPUSDT"] }], replayFile: FIXTURE });
+      const c = await openClient(url(s, market));
+      await c.subscribe("orderbook.500.XRPUSDT");
+      s.step(3);
+      const late = await openClient(url(s, market));
+      late.send({ op: "subscribe", args: ["orderbook.500.XRPUSDT"] });
+      await late.next(); // the ack
+      const text = await late.next();
+      expect(text.startsWith(prefix), `${market}: ${text.slice(0, 80)}`).toBe(true);
+      const snap = JSON.parse(text);
+      expect([snap.type, "id" in snap]).toEqual(["snapshot", market === "option"]);
+      expect(new Map(snap.data.a)).toEqual(s.book(market, "XRPUSDT").asks);
+    }
   });
 });

@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
 import { RawClient } from "./raw-client.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/DERIBIT.ws.1.0");
@@ -57,5 +58,31 @@ describe("feeder sim --venue deribit", { timeout: 15_000 }, () => {
   test("usage errors", async () => {
     await expect(simCommand.run(context({ venue: "deribit", replay: FIXTURE, "replay-depth": "10" }).ctx)).rejects.toThrow(/replay-depth is for bybit/);
     await expect(simCommand.run(context({ venue: "kraken" }).ctx)).rejects.toThrow(UsageError);
+  });
+});
+
+describe("the Deribit replay book", () => {
+  test("follows the recording frame by frame (an independent reference); its snapshot for a late subscriber is sorted and equal", () => {
+    // Before, a change with an empty side ("bids":[]) applied the other side's levels to it: 20 of the recording's 46
+    // frames left a book whose snapshot was crossed or out of order (ETH-23JUL21-2300-C: bids equal to the asks).
+    type Level = [string, number, number];
+    const values = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [Number(p), Number(q)]));
+    let frames = 0;
+    for (const r of loadDeribitReplay(FIXTURE, "option")) {
+      const ref = { bids: new Map<number, number>(), asks: new Map<number, number>() };
+      for (const frame of r.frames) {
+        const data = (JSON.parse(frame) as { params: { data: { type: string; bids: Level[]; asks: Level[] } } }).params.data;
+        if (data.type === "snapshot") (ref.bids.clear(), ref.asks.clear());
+        for (const side of ["bids", "asks"] as const) for (const [action, px, amount] of data[side]) action === "delete" ? ref[side].delete(px) : ref[side].set(px, amount);
+        applyReplayFrame(r, frame);
+        frames++;
+        expect([values(r.bids), values(r.asks)], `${r.name} after frame ${frames}`).toEqual([ref.bids, ref.asks]);
+        const snap = (JSON.parse(replaySnapshot(r)) as { params: { data: { bids: Level[]; asks: Level[] } } }).params.data;
+        const prices = (l: Level[]) => l.map((x) => x[1]);
+        expect(prices(snap.bids)).toEqual([...ref.bids.keys()].sort((a, b) => b - a));
+        expect(prices(snap.asks)).toEqual([...ref.asks.keys()].sort((a, b) => a - b));
+      }
+    }
+    expect(frames).toBe(46);
   });
 });

@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
 
@@ -83,6 +84,14 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     for (let i = 1; i < chain.length; i++) expect(chain[i].prevSeqId).toBe(chain[i - 1].seqId);
     const rest = (await (await fetch(`${sim.restUrl}/api/v5/market/books?instId=BTC-USDT&sz=400`)).json()) as any;
     expect(rest.data[0].seqId).toBe(chain[chain.length - 1].seqId);
+    expect([rest.data[0].bids.length, rest.data[0].asks.length]).toEqual([snap.data[0].bids.length, snap.data[0].asks.length]);
+    // sz is levels per side: 1 when not given (OKX's default), at most 400 (before, every answer was the whole window).
+    const restOf = async (q: string) => (await (await fetch(`${sim.restUrl}/api/v5/market/books?instId=BTC-USDT${q}`)).json()) as any;
+    const sides = (r: any) => [r.data[0].bids.length, r.data[0].asks.length];
+    expect(sides(await restOf(""))).toEqual([1, 1]);
+    expect(sides(await restOf("&sz=5"))).toEqual([5, 5]);
+    expect((await restOf("&sz=401")).code).toBe("51000");
+    expect((await restOf("&sz=x")).code).toBe("51000");
 
     const before = frames.length;
     ws.send(JSON.stringify({ id: "b2", op: "subscribe", args: [{ channel: "books", instId: "NOPE-USDT" }] }));
@@ -157,6 +166,54 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     ws.close();
     await sim.stop();
   });
+  test("a connection pushed nothing for the idle time is closed (OKX: 30 s without subscription or data); text ping keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3, idleCloseMs: 300 });
+    const watched = async () => {
+      const c = await client(sim.wsUrl);
+      const closed: { code?: number } = {};
+      c.ws.addEventListener("close", (ev) => (closed.code = ev.code));
+      return { ...c, closed };
+    };
+    const silent = await watched(); // never subscribes
+    const quiet = await watched(); // subscribes a book that does not move (rate 0), then says nothing
+    const pinging = await watched(); // the same, and pings
+    for (const c of [quiet, pinging]) c.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+    const pings = setInterval(() => pinging.ws.send("ping"), 50);
+    try {
+      await until(() => silent.closed.code !== undefined && quiet.closed.code !== undefined, "the silent and the quiet connection closed");
+      expect([silent.closed.code, quiet.closed.code]).toEqual([1000, 1000]);
+      expect(quiet.frames.some((f) => f.includes('"action":"snapshot"'))).toBe(true);
+      expect(pinging.closed.code).toBeUndefined();
+      expect(pinging.ws.readyState).toBe(WebSocket.OPEN);
+      expect(pinging.frames).toContain("pong");
+      expect(sim.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+      pinging.ws.close();
+      await sim.stop();
+    }
+  });
+
+  test("stall aimed at an instId quiets its books alone (before: the whole server)", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT", "ETH-USDT"] }], seed: 3 });
+    try {
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }, { channel: "books", instId: "ETH-USDT" }] }));
+      await until(() => frames.filter((f) => f.includes('"action":"snapshot"')).length === 2, "two snapshots");
+      sim.inject("stall", "ETH-USDT", { stallMs: 60_000 });
+      const mark = frames.length;
+      const updatesOf = (instId: string) => frames.slice(mark).filter((f) => f.includes(`"instId":"${instId}"},"action"`));
+      sim.step(2); // BTC-USDT, then ETH-USDT, twice: on one socket, in that order
+      await until(() => updatesOf("BTC-USDT").length === 2, "BTC-USDT's two updates");
+      expect(updatesOf("ETH-USDT")).toEqual([]);
+      expect(sim.stalled).toBe(false);
+      ws.close();
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("--burstiness reaches the simulator: with 1 every step is a burst, many more levels per update than with 0", async () => {
     // Same seed, same book: only the burst draw differs (the CLI used to drop --burstiness for OKX: equal totals).
     const levels = async (burstiness: string) => {

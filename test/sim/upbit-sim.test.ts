@@ -120,6 +120,63 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     expect(await done).toBe(0);
   });
 
+  test("Upbit: a code asked with a level outside its supported_levels gets no data; a supported level gets grouped books", async () => {
+    // Before, every level was served (grouped), so a client asking for an unsupported one got books here and none on Upbit.
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2 });
+    const { ws, frames } = await client(sim.wsUrl);
+    try {
+      const books = () => frames.filter(([, t]) => t.includes('"orderbook"'));
+      // A PING's answer comes after whatever the request before it sent: the UP marks "nothing more came".
+      const ups = () => frames.filter(([, t]) => t === '{"status":"UP"}').length;
+      const ping = async () => {
+        const n = ups();
+        ws.send("PING");
+        await until(() => ups() > n, "UP");
+      };
+      ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"], level: 12_345 }]));
+      await ping();
+      sim.step(2);
+      await ping();
+      expect(books()).toEqual([]);
+      expect(sim.stats.errorsSent).toBe(0); // no error either: Upbit just sends nothing
+      ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"], level: 10_000 }])); // tick 1000 × 10
+      await until(() => books().length === 1, "a grouped SNAPSHOT");
+      expect(JSON.parse(books()[0]![1])).toMatchObject({ code: "KRW-BTC", stream_type: "SNAPSHOT", level: 10_000 });
+    } finally {
+      ws.close();
+      await sim.stop();
+    }
+  });
+
+  test("a connection idle either way for the idle time is closed (Upbit: 120 s documented, ~60 s seen); PING keeps it", async () => {
+    // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2, idleCloseMs: 300 });
+    const watched = async () => {
+      const c = await client(sim.wsUrl);
+      const closed: { code?: number } = {};
+      c.ws.addEventListener("close", (ev) => (closed.code = ev.code));
+      return { ...c, closed };
+    };
+    const silent = await watched(); // never asks for anything
+    const quiet = await watched(); // asks for a book (its SNAPSHOT comes at once; no REALTIME at rate 0), then says nothing
+    const pinging = await watched(); // the same, and sends PING
+    for (const c of [quiet, pinging]) c.ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC"] }]));
+    const pings = setInterval(() => pinging.ws.send("PING"), 50);
+    try {
+      await until(() => silent.closed.code !== undefined && quiet.closed.code !== undefined, "the silent and the quiet connection closed");
+      expect([silent.closed.code, quiet.closed.code]).toEqual([1000, 1000]);
+      expect(quiet.frames.some(([, t]) => t.includes('"stream_type":"SNAPSHOT"'))).toBe(true);
+      expect(pinging.closed.code).toBeUndefined();
+      expect(pinging.ws.readyState).toBe(WebSocket.OPEN);
+      expect(pinging.frames.some(([, t]) => t === '{"status":"UP"}')).toBe(true);
+      expect(sim.stats.idleCloses).toBe(2);
+    } finally {
+      clearInterval(pings);
+      pinging.ws.close();
+      await sim.stop();
+    }
+  });
+
   test("a fault option that is not a whole number in range is a 400 naming it and changes nothing", async () => {
     const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"] });
     try {

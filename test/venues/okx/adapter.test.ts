@@ -105,10 +105,12 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("text ping / pong keeps a quiet connection alive; books keepalives and a maintenance reset leave books live", async () => {
-    const { sim, adapter, sink, equal } = await start(TWO, { pingIntervalMs: 50 });
+    // The simulator closes a connection it pushed nothing to for 250 ms (OKX: 30 s): the books stay quiet meanwhile.
+    const { sim, adapter, sink, equal } = await start(TWO, { pingIntervalMs: 50 }, undefined, { idleCloseMs: 250 });
     sim.step(1);
     await until(() => equal(0) && equal(1), "books live");
-    await until(() => adapter.stats().pongs >= 3, "three pongs");
+    await until(() => adapter.stats().pongs >= 12, "twelve pongs (over two idle times)");
+    expect(sim.stats.idleCloses).toBe(0);
     sim.inject("keepalive");
     sim.inject("reset", "BTC-USDT");
     sim.step(3);
