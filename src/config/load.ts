@@ -72,9 +72,10 @@ const MAX_DATAGRAM_BYTES = 65507;
  * A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). A dot is a
  * decimal strike: Bybit's USDT options on small coins (XRP-30OCT26-0.4-P-USDT, docs/venues/bybit.md). The depth has
  * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
- * passed as two symbols and built two books of one instrument id.
+ * passed as two symbols and built two books of one instrument id. The one lower-case letter is a "d" between digits:
+ * Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C; before, such a real name was refused).
  */
-const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@(0|[1-9]\d{0,5}))?$/;
+const SYMBOL_PATTERN = /^[A-Z0-9](?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)){0,63}(@(0|[1-9]\d{0,5}))?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
 /** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */

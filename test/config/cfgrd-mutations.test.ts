@@ -109,8 +109,8 @@ const KEYS: Key[] = [
   { path: ["venues", "bybit", "spot", "stale_after_ms"], model: int(0, 3_600_000, 0, (n) => n === 0 || n >= 1000), get: (c) => market(c, "bybit", "spot").staleAfterMs ?? 0 },
   { path: ["venues", "coinbase", "spot", "symbols_per_connection"], model: int(1, 1000, null), get: (c) => market(c, "coinbase", "spot").symbolsPerConnection ?? null },
   { path: ["venues", "bybit", "instrument_cache"], model: { kind: "text", refused: ["", "var/instruments-okx.json", "var/instruments-coinbase.json"], dflt: "var/instruments-bybit.json" }, get: (c) => bybit(c).instrumentCachePath, unique: ["venues.okx.instrument_cache", "venues.coinbase.instrument_cache"] },
-  // Bybit spells symbols in no one shape: the loader checks the characters only (a dot is a decimal strike).
-  { path: ["venues", "bybit", "linear", "symbols"], model: { kind: "listed", ok: [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"], ["BTCUSDT", "BTCUSDT@1"], ["1.2.3.4"]], dflt: undefined }, get: (c) => market(c, "bybit", "linear").symbols },
+  // Bybit linear: letters and digits, or a dated future (BTC-27DEC24); "1.2.3.4" was taken until s-cfg8 gave Bybit a shape.
+  { path: ["venues", "bybit", "linear", "symbols"], model: { kind: "listed", ok: [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"], ["BTCUSDT", "BTCUSDT@1"], ["BTC-27DEC24"]], dflt: undefined }, get: (c) => market(c, "bybit", "linear").symbols },
   { path: ["shard"], model: { kind: "listed", ok: ["0/1", "00/1", "0/01"], dflt: "0/1" }, get: (c) => `${c.shard.index}/${c.shard.count}` },
 ];
 
@@ -121,7 +121,7 @@ const ODD: unknown[] = [
   NaN, Infinity, -Infinity, 1e400, -1e400, -0, 0, 1, -1, 1.5, 0.1, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), Number.MAX_VALUE, Number.MIN_VALUE, 1e3,
   "1/1", "0/0", "0/65537", "0/99999999999999999999", "a/b", "-1/2",
   "127.0.0.1:65536", "127.0.0.1:-1", "0.0.0.0:9464", "10.1.2.3:9464", "224.0.0.1", "239.255.0.010", "255.255.255.255",
-  ["10.0.0.1/33"], ["1.2.3.4"], ["127.0.0.0/8", 5],
+  ["10.0.0.1/33"], ["1.2.3.4"], ["127.0.0.0/8", 5], ["1.2.3.4", "1.2.3.4"], ["BTC-USDT"], ["XRP_USDC-30JUN23-0d625-C"],
 ];
 
 const MISSING = Symbol("missing");
