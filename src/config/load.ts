@@ -10,7 +10,7 @@ import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
-import { parseCidr } from "../core/cidr.ts";
+import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
@@ -634,8 +634,10 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   for (const a of allow) {
     try {
       parseCidr(a);
-    } catch {
-      v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
+    } catch (err) {
+      // Host bits set: refused, both readings named (an allow list is not the place to guess which was meant).
+      if (err instanceof CidrHostBitsError) v.problem("publish.retransmit.allow", a, `an IPv4 CIDR block with its host bits clear: write "${err.network}" for the network it lies in, or "${err.host}" for the one host`);
+      else v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
     }
   }
   const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
