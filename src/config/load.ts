@@ -10,6 +10,7 @@ import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
+import { redactUrl } from "../core/redact-url.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
@@ -667,9 +668,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, WS_URL_EXPECTED);
+    // A URL may carry credentials (user:pw@): never shown (core/redact-url.ts).
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, redactUrl(wsUrl), WS_URL_EXPECTED);
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, HTTP_URL_EXPECTED);
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, redactUrl(restUrl), HTTP_URL_EXPECTED);
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -702,9 +704,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, WS_URL_EXPECTED);
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, redactUrl(marketWsUrl), WS_URL_EXPECTED);
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, HTTP_URL_EXPECTED);
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, redactUrl(marketRestUrl), HTTP_URL_EXPECTED);
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
