@@ -3,6 +3,7 @@
  * and prints the settings in effect as TOML, with the file's key names and every default filled in.
  * @module
  */
+import { loopbackTtlNotes } from "../../config/notes.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { shownPath } from "../../core/secret-path.ts";
 import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
@@ -32,7 +33,9 @@ export const checkConfigCommand: CommandSpec = {
     "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
     "ids, not the list, and refusing it would make removing one symbol an invalid file. A destination whose",
     "\"*\" rule matches none of the file's markets (a market taken out, its destination left) is named likewise:",
-    "it sends heartbeats only.",
+    "it sends heartbeats only. So is a multicast destination with ttl above 1 on a loopback interface (its",
+    "datagrams never leave this host, whatever the TTL: an interface left at 127.0.0.1 where the network's was",
+    "meant?); run and record log the same as a warning at start.",
     "The file is checked for `run` with its workers: `record` and `replay` run one process and check it for that",
     "(a unicast receiver on publish.retransmit.listen's own port is refused there, more workers than symbols is",
     "not); the book export leaves what only a publisher on this host needs unchecked.",
@@ -58,7 +61,7 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${loopbackTtlNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };
