@@ -605,6 +605,13 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
       v.problem(key, r, 'IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"');
       continue;
     }
+    // 255.255.255.255 and the rest of 240/4, or 0/8: no host has it. Before, taken from a LAN interface, and every
+    // send failed (EACCES for broadcast without SO_BROADCAST, EINVAL otherwise) while the feed looked configured.
+    const never = neverAHostAddress(m[1]!);
+    if (never !== null) {
+      v.problem(key, r, `IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001" (${never}: no host has it)`);
+      continue;
+    }
     if (out.some((o) => o.host === m[1] && o.port === port)) v.problem(key, r, "each receiver once (a duplicate would get every datagram twice)");
     out.push({ host: m[1]!, port });
   }
@@ -941,8 +948,8 @@ function decimalsOf(step: string): number {
 const WS_URL = /^wss?:\/\/[^\s]+$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 /** What a refused URL had to be: its scheme alone may be right (wss://host:99999 is refused for its port). */
-const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535)";
-const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, if given, up to 65535)";
+const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment";
+const HTTP_URL_EXPECTED = "an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)";
 
 /**
  * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"
@@ -950,6 +957,9 @@ const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, i
  */
 function isUrl(s: string, scheme: RegExp): boolean {
   if (!scheme.test(s) || !URL.canParse(s)) return false;
+  // A fragment: WebSocket throws on it (SyntaxError), so every connect failed and was retried for ever. A REST base
+  // gets its paths appended ("<base>/v5/market/…"): after a ?query or #fragment they were no path at all.
+  if (s.includes("#") || (scheme === HTTP_URL && s.includes("?"))) return false;
   return new URL(s).hostname !== "";
 }
 

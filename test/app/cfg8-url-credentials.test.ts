@@ -36,9 +36,9 @@ describe("a URL's credentials are never shown", () => {
   test("a refused URL is named without its credentials", () => {
     const problems = configProblems(`[venues.bybit]\nws_url = "wss://feeder:${SECRET}@relay:99999/v5"\nrest_url = "https://feeder:${SECRET}@relay:70000"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nrest_url = "ftp://feeder:${SECRET}@relay"\n`);
     expect(problems).toEqual([
-      'venues.bybit.ws_url: "wss://***@relay:99999/v5" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)',
-      'venues.bybit.rest_url: "https://***@relay:70000" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)',
-      'venues.bybit.linear.rest_url: "ftp://***@relay" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)',
+      'venues.bybit.ws_url: "wss://***@relay:99999/v5" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment',
+      'venues.bybit.rest_url: "https://***@relay:70000" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
+      'venues.bybit.linear.rest_url: "ftp://***@relay" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
     ]);
   });
 
