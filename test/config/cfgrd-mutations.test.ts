@@ -50,8 +50,8 @@ type Model =
   | { kind: "bool"; dflt: boolean }
   /** Any string but those refused. */
   | { kind: "text"; refused: readonly string[]; dflt: string }
-  /** Anything not listed is refused; `dflt` undefined: required. */
-  | { kind: "listed"; ok: readonly unknown[]; dflt: unknown };
+  /** Anything not listed is refused; `dflt` undefined: required; `near`: refused values tried as often as `ok`'s. */
+  | { kind: "listed"; ok: readonly unknown[]; dflt: unknown; near?: readonly unknown[] };
 
 interface Key {
   readonly path: readonly (string | number)[];
@@ -103,6 +103,9 @@ const KEYS: Key[] = [
   // A bare address is a /32.
   { path: ["publish", "retransmit", "allow"], model: { kind: "listed", ok: [["127.0.0.0/8"], ["10.0.0.0/8", "127.0.0.1/32"], ["0.0.0.0/0"], ["1.2.3.4"]], dflt: ["127.0.0.0/8"] }, get: (c) => rt(c).allow },
   { path: ["venues", "bybit", "dead_connection_ms"], model: int(0, 600_000, 0, (n) => n === 0 || n >= 1000), get: (c) => bybit(c).deadConnectionMs ?? 0 },
+  // URLs: a ws_url may have a query (never a #fragment: WebSocket throws), a rest_url neither (paths are appended).
+  { path: ["venues", "bybit", "ws_url"], model: { kind: "listed", ok: ["wss://stream.bybit.com/v5/public", "ws://127.0.0.1:1/v5/public", "wss://relay:9443/v5/public?token=x"], dflt: "wss://stream.bybit.com/v5/public", near: ["wss://relay/v5#f", "wss://relay:99999/v5", "https://relay/v5", "ws://"] }, get: (c) => bybit(c).wsUrl },
+  { path: ["venues", "bybit", "rest_url"], model: { kind: "listed", ok: ["https://api.bybit.com", "http://127.0.0.1:1", "https://relay:8443/prefix/"], dflt: "https://api.bybit.com", near: ["https://relay/?q=1", "https://relay/x#f", "wss://relay", "http://a b"] }, get: (c) => bybit(c).restUrl },
   { path: ["venues", "okx", "instrument_reload_ms"], model: int(0, 7 * 86_400_000, 3_600_000, (n) => n === 0 || n >= 60_000), get: (c) => c.venues.find((v) => v.venue === "okx")!.instrumentReloadMs },
   // Bybit linear's depths; the floor of stale_after_ms is 1000 for spot's default depth.
   { path: ["venues", "bybit", "linear", "depth"], model: int(0, Number.MAX_SAFE_INTEGER, 50, (n) => [1, 50, 200, 500, 1000].includes(n)), get: (c) => market(c, "bybit", "linear").depth },
@@ -141,7 +144,7 @@ function valueFor(key: Key, r: () => number): unknown {
   if (m.kind === "bool") return pick([true, false, "true", 1]);
   // DEL and other control characters are escaped in TOML, and printed so by check-config.
   if (m.kind === "text") return pick([...m.refused, "x", "é/ü.json", " ", "a\u007fb", "tab\there", "\u0085\u2028\"'\\"]);
-  return structuredClone(pick(m.ok));
+  return structuredClone(pick([...m.ok, ...(m.near ?? [])]));
 }
 
 /** What the model says: refused, or the setting loaded. */
