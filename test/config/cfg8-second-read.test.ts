@@ -45,3 +45,23 @@ describe("unicast receivers no host can have", () => {
     expect(configProblems(`[[publish.destinations]]\nname = "u"\nreceivers = ["10.1.2.9:31001"]\ninterface = "10.1.2.1"\n${MARKET}`, { localAddresses: LAN })).toEqual([]);
   });
 });
+
+describe("a routing rule's symbol listed beside \"*\"", () => {
+  // Before, any rule holding "*" skipped the check of its listed symbols: ["*", "BTCUSDX"] took the typo unseen.
+  test("is checked as any listed symbol; \"*\" alone still matches all", () => {
+    const dest = (symbols: string[]) => `[[publish.destinations]]\nname = "a"\ngroup = "239.255.9.1"\nport = 31001\nsymbols = ${JSON.stringify(symbols)}\n${MARKET}`;
+    expect(configProblems(dest(["*", "BTCUSDX"]))).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDX" is not a symbol configured for venue *, market * (BTCUSDT)']);
+    expect(configProblems(dest(["*", "BTCUSDT"]))).toEqual([]);
+    expect(configProblems(dest(["*"]))).toEqual([]);
+  });
+});
+
+describe("publish.auth_key_file with a NUL character", () => {
+  // The message said "its value not shown", then the runtime's reason quoted the value, escaped: shown whole.
+  test("is refused without showing the value", () => {
+    const problems = configProblems(`[publish]\nauth_key_file = "/etc/feeder/k\\u0000ey-SECRETISH"\n${MARKET}`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^publish\.auth_key_file: cannot read key file/);
+    expect(problems[0]).not.toContain("SECRETISH");
+  });
+});
