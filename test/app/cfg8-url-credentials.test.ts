@@ -98,3 +98,22 @@ describe("a URL's credentials are never shown", () => {
     expect(lines.join("\n")).not.toContain(SECRET);
   });
 });
+
+describe("export of a capture recorded with credentials (before they were left out)", () => {
+  test("a REST record's URL and the ws:open record's body are exported with ***, in jsonl and csv", async () => {
+    const { CaptureWriter } = await import("../../src/record/capture.ts");
+    const { exportCaptures } = await import("../../src/app/export.ts");
+    const { silentLogger } = await import("../../src/core/log.ts");
+    const w = new CaptureWriter({ dir: makeTempDir("cfg8-export-"), prefix: "feeder", compression: "none" });
+    w.writeRest(1_733_011_200_000_000, "binance", "spot", "conn0.spot", CONNECTION_OPENED_URL, `wss://feeder:${SECRET}@relay/stream`);
+    w.writeRest(1_733_011_200_000_001, "binance", "spot", "conn0.spot", `https://feeder:${SECRET}@relay/api/v3/depth?symbol=BTCUSDT&limit=1000`, '{"lastUpdateId":1,"bids":[],"asks":[]}');
+    w.close();
+    for (const format of ["jsonl", "csv"] as const) {
+      let out = "";
+      await exportCaptures(w.files, { write: (c) => void (out += c), flush: () => undefined }, { format, log: silentLogger });
+      expect(out).not.toContain(SECRET);
+      expect(out).toContain("wss://***@relay/stream");
+      expect(out).toContain("https://***@relay/api/v3/depth?symbol=BTCUSDT&limit=1000");
+    }
+  });
+});
