@@ -4,6 +4,8 @@
  * books over time (export-books.ts), after every change or on a grid of recorded time.
  * @module
  */
+import { redactUrl } from "../core/redact-url.ts";
+import { CONNECTION_OPENED_URL } from "../venues/venue.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
@@ -153,7 +155,11 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
  * One raw row. A REST answer a book depends on (`url` set: a depth snapshot) is not a WebSocket frame: jsonl gives
  * it `url` and no topic; csv marks it encoding `rest` with the URL in the topic column.
  */
-function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array, url?: string): string {
+function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, recordedFrame: string | Uint8Array, recordedUrl?: string): string {
+  // A capture recorded before 2026-12-06 holds a rest_url's credentials in a REST record's URL and a ws_url's in the
+  // ws:open record's body (the URL opened): exported without them, as the recorder now writes them.
+  const url = recordedUrl === undefined ? undefined : redactUrl(recordedUrl);
+  const frame = recordedUrl === CONNECTION_OPENED_URL && typeof recordedFrame === "string" ? redactUrl(recordedFrame) : recordedFrame;
   const text = typeof frame === "string";
   const rest = url !== undefined;
   const topic = text && !rest ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;

@@ -29,6 +29,7 @@ import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, ty
 import { heapUsedBytes } from "./process-metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
+import { redactUrl } from "../core/redact-url.ts";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -656,7 +657,8 @@ export class Feeder {
     return spec.create(venueConfig, subs, {
       log: this.opts.log.child({ venue }),
       onRawFrame: frameTap && ((market, connection, frame, tsRecvUs) => frameTap(venue, market, connection, frame, tsRecvUs)),
-      onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, url, body, tsRecvUs)),
+      // A REST URL is kept in the capture without its credentials (user:pw@ of a rest_url); replay reads its path and query.
+      onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, redactUrl(url), body, tsRecvUs)),
       recheckInstruments: !this.opts.replay,
       budgetShare: this.opts.connectBudgetShare ?? 1,
       ...(this.opts.budgetLedger !== undefined ? { budgetLedger: this.opts.budgetLedger } : {}),

@@ -7,6 +7,7 @@
  * workers by the supervisor) and a function to READINESS_CHECKS.
  * @module
  */
+import { redactUrlsIn } from "../core/redact-url.ts";
 import type { SendFailure } from "../net/feed-publisher.ts";
 import type { VenueConnectionState } from "../venues/venue.ts";
 import type { BookSummary } from "./book-json.ts";
@@ -80,10 +81,11 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
         market: c.market,
         connection: c.connection,
         url: c.url,
-        error: c.lastError,
+        // A socket's error may quote the URL it opened (with a ws_url's credentials): shown without them.
+        error: redactUrlsIn(c.lastError),
         // Null before the connection's first attempt (downSinceMs 0: not down since any time): 0 said "just went down".
         downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : null,
-        detail: `${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`,
+        detail: redactUrlsIn(`${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`),
       }));
   },
   function publishConflicts(s) {

@@ -61,8 +61,13 @@ export function changedKeys(a: FeederConfig, b: FeederConfig): string[] {
   const fa = flatten(Bun.TOML.parse(formatConfigToml(a)), "", new Map());
   const fb = flatten(Bun.TOML.parse(formatConfigToml(b)), "", new Map());
   const out = [...new Set([...fa.keys(), ...fb.keys()])].filter((k) => fa.get(k) !== fb.get(k));
-  // check-config never prints the token.
+  // check-config never prints the token, nor a URL's credentials (only that it holds some): compared as they are.
   if (a.http.bearerToken !== b.http.bearerToken) out.push("http.bearer_token");
+  const urls = (c: FeederConfig) =>
+    new Map(c.venues.flatMap((v) => [[`venues.${v.venue}.ws_url`, v.wsUrl], [`venues.${v.venue}.rest_url`, v.restUrl], ...v.markets.flatMap((m) => [[`venues.${v.venue}.${m.market}.ws_url`, m.wsUrl], [`venues.${v.venue}.${m.market}.rest_url`, m.restUrl]])] as [string, string | undefined][]));
+  const ua = urls(a);
+  const ub = urls(b);
+  for (const [k, u] of ua) if (ub.has(k) && ub.get(k) !== u && !out.includes(k)) out.push(k);
   return out;
 }
 

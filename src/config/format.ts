@@ -2,11 +2,12 @@
  * The resolved configuration as TOML with the file's own key names (what `feeder check-config` prints): every
  * setting in effect, defaults filled in. Loading the output gives the same configuration, except that a bearer
  * token is never printed (a comment says one is set), nor a [nats] file key's value that is no path (it may be the
- * secret itself).
+ * secret itself), nor a ws_url / rest_url holding credentials (a comment shows it without them).
  * @module
  */
 import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
 import { looksLikePath } from "../core/secret-path.ts";
+import { redactUrl } from "../core/redact-url.ts";
 import { DEFAULTS } from "./load.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
@@ -44,16 +45,25 @@ function destination(d: DestinationConfig): string[] {
   ];
 }
 
+/**
+ * A ws_url / rest_url line; one with credentials (user:pw@) as a comment showing it without them, as the bearer
+ * token: the output then loads with the venue's default URL there, so set it back to use the output as a file.
+ */
+function url(k: string, u: string): string {
+  const shown = redactUrl(u);
+  return shown === u ? `${k} = ${value(u)}` : `# ${k} is set (not shown in full: it holds credentials): ${value(shown)}`;
+}
+
 function venue(v: VenueConfig): string[] {
   const base = `venues.${key(v.venue)}`;
-  const out = [`[${base}]`, `ws_url = ${value(v.wsUrl)}`, `rest_url = ${value(v.restUrl)}`, `instrument_cache = ${value(v.instrumentCachePath)}`];
+  const out = [`[${base}]`, url("ws_url", v.wsUrl), url("rest_url", v.restUrl), `instrument_cache = ${value(v.instrumentCachePath)}`];
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
-    if (m.wsUrl !== undefined) out.push(`ws_url = ${value(m.wsUrl)}`);
-    if (m.restUrl !== undefined) out.push(`rest_url = ${value(m.restUrl)}`);
+    if (m.wsUrl !== undefined) out.push(url("ws_url", m.wsUrl));
+    if (m.restUrl !== undefined) out.push(url("rest_url", m.restUrl));
     if (m.symbolsPerConnection !== undefined) out.push(`symbols_per_connection = ${m.symbolsPerConnection}`);
     // Only Coinbase reads it (other venues ignore it): its default is the adapter's, so absent stays absent.
     else if (v.venue === "coinbase") out.push(`# symbols_per_connection not set: the adapter's default (${DEFAULT_PRODUCTS_PER_CONNECTION})`);

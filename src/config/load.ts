@@ -10,7 +10,8 @@ import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
-import { parseCidr } from "../core/cidr.ts";
+import { redactUrl } from "../core/redact-url.ts";
+import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
@@ -72,9 +73,10 @@ const MAX_DATAGRAM_BYTES = 65507;
  * A venue symbol, optionally `@depth` for a further depth of it beside the market's (venues/venue.ts). A dot is a
  * decimal strike: Bybit's USDT options on small coins (XRP-30OCT26-0.4-P-USDT, docs/venues/bybit.md). The depth has
  * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
- * passed as two symbols and built two books of one instrument id.
+ * passed as two symbols and built two books of one instrument id. The one lower-case letter is a "d" between digits:
+ * Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C; before, such a real name was refused).
  */
-const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_.\-]{0,63}(@(0|[1-9]\d{0,5}))?$/;
+const SYMBOL_PATTERN = /^[A-Z0-9](?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)){0,63}(@(0|[1-9]\d{0,5}))?$/;
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
 /** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */
@@ -261,14 +263,16 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       // A "*" rule whose venue and market match no configured market sends heartbeats only. Taken (check-config notes
       // it): a market removed from a running file (the shipped example without [venues.bybit.spot]) leaves its
       // destination behind, and refusing that made the next start exit 2, not restarted. Names are checked above.
-      if (m.symbols.includes("*")) return;
+      // A symbol listed beside "*" is still checked: before, ["*", "BTCUSDX"] took the typo unseen.
+      const listed = m.symbols.filter((s) => s !== "*");
+      if (listed.length === 0) return;
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
           .flatMap((vc) => vc.markets.filter((mc) => m.market === "*" || mc.market === m.market).flatMap((mc) => mc.symbols)),
       );
       m.symbols.forEach((sym, j) => {
-        if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
+        if (sym !== "*" && !known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
       });
     });
     // The other way round: an instrument no rule matches is built and fed, and never published (FeedPublisher
@@ -603,6 +607,13 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
       v.problem(key, r, 'IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"');
       continue;
     }
+    // 255.255.255.255 and the rest of 240/4, or 0/8: no host has it. Before, taken from a LAN interface, and every
+    // send failed (EACCES for broadcast without SO_BROADCAST, EINVAL otherwise) while the feed looked configured.
+    const never = neverAHostAddress(m[1]!);
+    if (never !== null) {
+      v.problem(key, r, `IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001" (${never}: no host has it)`);
+      continue;
+    }
     if (out.some((o) => o.host === m[1] && o.port === port)) v.problem(key, r, "each receiver once (a duplicate would get every datagram twice)");
     out.push({ host: m[1]!, port });
   }
@@ -633,8 +644,10 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   for (const a of allow) {
     try {
       parseCidr(a);
-    } catch {
-      v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
+    } catch (err) {
+      // Host bits set: refused, both readings named (an allow list is not the place to guess which was meant).
+      if (err instanceof CidrHostBitsError) v.problem("publish.retransmit.allow", a, `an IPv4 CIDR block with its host bits clear: write "${err.network}" for the network it lies in, or "${err.host}" for the one host`);
+      else v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
     }
   }
   const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
@@ -664,9 +677,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     const marketNames = Object.keys(spec.markets);
     v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
-    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, wsUrl, WS_URL_EXPECTED);
+    // A URL may carry credentials (user:pw@): never shown (core/redact-url.ts).
+    if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, redactUrl(wsUrl), WS_URL_EXPECTED);
     const restUrl = v.str(vt.rest_url, `${key}.rest_url`, spec.restUrl);
-    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, restUrl, HTTP_URL_EXPECTED);
+    if (!isUrl(restUrl, HTTP_URL)) v.problem(`${key}.rest_url`, redactUrl(restUrl), HTTP_URL_EXPECTED);
     const markets: MarketConfig[] = [];
     for (const market of marketNames as MarketName[]) {
       if (vt[market] === undefined) continue;
@@ -699,9 +713,9 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         seen.add(s);
       });
       const marketWsUrl = mt.ws_url === undefined ? undefined : v.str(mt.ws_url, `${mk}.ws_url`, undefined);
-      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, marketWsUrl, WS_URL_EXPECTED);
+      if (marketWsUrl !== undefined && !isUrl(marketWsUrl, WS_URL)) v.problem(`${mk}.ws_url`, redactUrl(marketWsUrl), WS_URL_EXPECTED);
       const marketRestUrl = mt.rest_url === undefined ? undefined : v.str(mt.rest_url, `${mk}.rest_url`, undefined);
-      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, marketRestUrl, HTTP_URL_EXPECTED);
+      if (marketRestUrl !== undefined && !isUrl(marketRestUrl, HTTP_URL)) v.problem(`${mk}.rest_url`, redactUrl(marketRestUrl), HTTP_URL_EXPECTED);
       if (Array.isArray(mt.symbols) && mt.symbols.length === 0) v.problem(`${mk}.symbols`, "[]", "at least one symbol");
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
@@ -936,8 +950,8 @@ function decimalsOf(step: string): number {
 const WS_URL = /^wss?:\/\/[^\s]+$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
 /** What a refused URL had to be: its scheme alone may be right (wss://host:99999 is refused for its port). */
-const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535)";
-const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, if given, up to 65535)";
+const WS_URL_EXPECTED = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment";
+const HTTP_URL_EXPECTED = "an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)";
 
 /**
  * A ws(s):// or http(s):// URL that parses, with a host. Before, the scheme alone was checked: "wss://host:99999/x"
@@ -945,6 +959,9 @@ const HTTP_URL_EXPECTED = "an http:// or https:// URL with a host (and a port, i
  */
 function isUrl(s: string, scheme: RegExp): boolean {
   if (!scheme.test(s) || !URL.canParse(s)) return false;
+  // A fragment: WebSocket throws on it (SyntaxError), so every connect failed and was retried for ever. A REST base
+  // gets its paths appended ("<base>/v5/market/…"): after a ?query or #fragment they were no path at all.
+  if (s.includes("#") || (scheme === HTTP_URL && s.includes("?"))) return false;
   return new URL(s).hostname !== "";
 }
 

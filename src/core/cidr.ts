@@ -40,14 +40,39 @@ export function ipv4ToU32(s: string, from = 0): number {
   return v * 256 + octet;
 }
 
-/** Parses "a.b.c.d/n" (or a bare address = /32); throws a RangeError naming the text when it is not one. */
+/**
+ * A block written with host bits set ("10.0.0.1/8"): which of the two it may mean is named, never guessed. Clearing
+ * them silently (as before) turned a host meant as /32 with a mistyped prefix into 16 million requesters.
+ */
+export class CidrHostBitsError extends RangeError {
+  constructor(
+    readonly text: string,
+    /** The block the address lies in, host bits cleared: "10.0.0.0/8". */
+    readonly network: string,
+    /** The address alone: "10.0.0.1/32". */
+    readonly host: string,
+  ) {
+    super(`${JSON.stringify(text)} has host bits set: the network is "${network}", the one host "${host}"`);
+  }
+}
+
+function dotted(u32: number): string {
+  return `${u32 >>> 24}.${(u32 >>> 16) & 255}.${(u32 >>> 8) & 255}.${u32 & 255}`;
+}
+
+/**
+ * Parses "a.b.c.d/n" (or a bare address = /32); throws a RangeError naming the text when it is not one, and a
+ * CidrHostBitsError when the address has bits set beyond the prefix (as `ip route` and Python's ipaddress refuse it).
+ */
 export function parseCidr(text: string): Cidr {
   const [addr, bits = "32", extra] = text.split("/");
   const n = Number(bits);
   const ip = ipv4ToU32(addr ?? "");
   if (extra !== undefined || ip < 0 || !/^\d{1,2}$/.test(bits) || n > 32) throw new RangeError(`${JSON.stringify(text)} is not an IPv4 CIDR block like "127.0.0.0/8"`);
   const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
-  return { base: (ip & mask) >>> 0, mask, text };
+  const base = (ip & mask) >>> 0;
+  if (base !== ip) throw new CidrHostBitsError(text, `${dotted(base)}/${n}`, `${addr}/32`);
+  return { base, mask, text };
 }
 
 /** True when the dotted-quad address lies in one of the blocks (an IPv4-mapped IPv6 "::ffff:a.b.c.d" counts). */

@@ -3,6 +3,7 @@
  * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
  * @module
  */
+import { redactUrlsIn } from "./redact-url.ts";
 import { escapeControls, jsonForTerminal } from "./terminal-text.ts";
 import { WriteBacklog } from "./write-backlog.ts";
 
@@ -124,10 +125,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
         .join(" ");
       // A field's text from outside (a server's error, a name from the feed) goes to the terminal: its control
       // characters shown, not obeyed (an ESC sequence cleared the screen, a line break forged a line).
-      write(escapeControls(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`));
+      write(escapeControls(redactUrlsIn(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`)));
     } else {
       // JSON escapes C0 itself; DEL and C1 (U+009B is CSI to a UTF-8 terminal) it leaves as they are.
-      write(jsonForTerminal(safeJson({ ts: new Date().toISOString(), level, msg, ...all })));
+      // A URL's credentials (a ws_url / rest_url with user:pw@, in an error or a field) are never written.
+      write(jsonForTerminal(redactUrlsIn(safeJson({ ts: new Date().toISOString(), level, msg, ...all }))));
     }
   };
   return {

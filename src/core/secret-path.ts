@@ -19,9 +19,15 @@ export function shownPath(value: string): string {
   return looksLikePath(value) ? JSON.stringify(value) : "(its value not shown: not an absolute or ./ path, it may be the secret itself)";
 }
 
-/** The system's reason (`ENOENT: no such file or directory`) without the path it names (`, open 'PATH'`). */
+/**
+ * The system's reason (`ENOENT: no such file or directory`) without the path it names (`, open 'PATH'`), as it is or
+ * escaped: a path with a NUL is quoted by the runtime's argument check (`Received "a\u0000b"`), and was shown whole
+ * after "its value not shown" (s-cfg8).
+ */
 export function reasonWithoutPath(err: Error, path: string): string {
   const e = err as NodeJS.ErrnoException;
   const at = e.syscall === undefined ? -1 : e.message.indexOf(`, ${e.syscall} `);
-  return (at < 0 ? e.message : e.message.slice(0, at)).split(path).join("…");
+  const reason = at < 0 ? e.message : e.message.slice(0, at);
+  if (path === "") return reason;
+  return reason.split(path).join("…").split(JSON.stringify(path).slice(1, -1)).join("…");
 }

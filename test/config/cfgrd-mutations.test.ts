@@ -50,8 +50,8 @@ type Model =
   | { kind: "bool"; dflt: boolean }
   /** Any string but those refused. */
   | { kind: "text"; refused: readonly string[]; dflt: string }
-  /** Anything not listed is refused; `dflt` undefined: required. */
-  | { kind: "listed"; ok: readonly unknown[]; dflt: unknown };
+  /** Anything not listed is refused; `dflt` undefined: required; `near`: refused values tried as often as `ok`'s. */
+  | { kind: "listed"; ok: readonly unknown[]; dflt: unknown; near?: readonly unknown[] };
 
 interface Key {
   readonly path: readonly (string | number)[];
@@ -103,14 +103,17 @@ const KEYS: Key[] = [
   // A bare address is a /32.
   { path: ["publish", "retransmit", "allow"], model: { kind: "listed", ok: [["127.0.0.0/8"], ["10.0.0.0/8", "127.0.0.1/32"], ["0.0.0.0/0"], ["1.2.3.4"]], dflt: ["127.0.0.0/8"] }, get: (c) => rt(c).allow },
   { path: ["venues", "bybit", "dead_connection_ms"], model: int(0, 600_000, 0, (n) => n === 0 || n >= 1000), get: (c) => bybit(c).deadConnectionMs ?? 0 },
+  // URLs: a ws_url may have a query (never a #fragment: WebSocket throws), a rest_url neither (paths are appended).
+  { path: ["venues", "bybit", "ws_url"], model: { kind: "listed", ok: ["wss://stream.bybit.com/v5/public", "ws://127.0.0.1:1/v5/public", "wss://relay:9443/v5/public?token=x"], dflt: "wss://stream.bybit.com/v5/public", near: ["wss://relay/v5#f", "wss://relay:99999/v5", "https://relay/v5", "ws://"] }, get: (c) => bybit(c).wsUrl },
+  { path: ["venues", "bybit", "rest_url"], model: { kind: "listed", ok: ["https://api.bybit.com", "http://127.0.0.1:1", "https://relay:8443/prefix/"], dflt: "https://api.bybit.com", near: ["https://relay/?q=1", "https://relay/x#f", "wss://relay", "http://a b"] }, get: (c) => bybit(c).restUrl },
   { path: ["venues", "okx", "instrument_reload_ms"], model: int(0, 7 * 86_400_000, 3_600_000, (n) => n === 0 || n >= 60_000), get: (c) => c.venues.find((v) => v.venue === "okx")!.instrumentReloadMs },
   // Bybit linear's depths; the floor of stale_after_ms is 1000 for spot's default depth.
   { path: ["venues", "bybit", "linear", "depth"], model: int(0, Number.MAX_SAFE_INTEGER, 50, (n) => [1, 50, 200, 500, 1000].includes(n)), get: (c) => market(c, "bybit", "linear").depth },
   { path: ["venues", "bybit", "spot", "stale_after_ms"], model: int(0, 3_600_000, 0, (n) => n === 0 || n >= 1000), get: (c) => market(c, "bybit", "spot").staleAfterMs ?? 0 },
   { path: ["venues", "coinbase", "spot", "symbols_per_connection"], model: int(1, 1000, null), get: (c) => market(c, "coinbase", "spot").symbolsPerConnection ?? null },
   { path: ["venues", "bybit", "instrument_cache"], model: { kind: "text", refused: ["", "var/instruments-okx.json", "var/instruments-coinbase.json"], dflt: "var/instruments-bybit.json" }, get: (c) => bybit(c).instrumentCachePath, unique: ["venues.okx.instrument_cache", "venues.coinbase.instrument_cache"] },
-  // Bybit spells symbols in no one shape: the loader checks the characters only (a dot is a decimal strike).
-  { path: ["venues", "bybit", "linear", "symbols"], model: { kind: "listed", ok: [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"], ["BTCUSDT", "BTCUSDT@1"], ["1.2.3.4"]], dflt: undefined }, get: (c) => market(c, "bybit", "linear").symbols },
+  // Bybit linear: letters and digits, or a dated future (BTC-27DEC24); "1.2.3.4" was taken until s-cfg8 gave Bybit a shape.
+  { path: ["venues", "bybit", "linear", "symbols"], model: { kind: "listed", ok: [["BTCUSDT"], ["BTCUSDT", "ETHUSDT"], ["BTCUSDT", "BTCUSDT@1"], ["BTC-27DEC24"]], dflt: undefined }, get: (c) => market(c, "bybit", "linear").symbols },
   { path: ["shard"], model: { kind: "listed", ok: ["0/1", "00/1", "0/01"], dflt: "0/1" }, get: (c) => `${c.shard.index}/${c.shard.count}` },
 ];
 
@@ -121,7 +124,7 @@ const ODD: unknown[] = [
   NaN, Infinity, -Infinity, 1e400, -1e400, -0, 0, 1, -1, 1.5, 0.1, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), Number.MAX_VALUE, Number.MIN_VALUE, 1e3,
   "1/1", "0/0", "0/65537", "0/99999999999999999999", "a/b", "-1/2",
   "127.0.0.1:65536", "127.0.0.1:-1", "0.0.0.0:9464", "10.1.2.3:9464", "224.0.0.1", "239.255.0.010", "255.255.255.255",
-  ["10.0.0.1/33"], ["1.2.3.4"], ["127.0.0.0/8", 5],
+  ["10.0.0.1/33"], ["10.0.0.1/8"], ["1.2.3.4"], ["127.0.0.0/8", 5], ["1.2.3.4", "1.2.3.4"], ["BTC-USDT"], ["XRP_USDC-30JUN23-0d625-C"],
 ];
 
 const MISSING = Symbol("missing");
@@ -141,7 +144,7 @@ function valueFor(key: Key, r: () => number): unknown {
   if (m.kind === "bool") return pick([true, false, "true", 1]);
   // DEL and other control characters are escaped in TOML, and printed so by check-config.
   if (m.kind === "text") return pick([...m.refused, "x", "é/ü.json", " ", "a\u007fb", "tab\there", "\u0085\u2028\"'\\"]);
-  return structuredClone(pick(m.ok));
+  return structuredClone(pick([...m.ok, ...(m.near ?? [])]));
 }
 
 /** What the model says: refused, or the setting loaded. */

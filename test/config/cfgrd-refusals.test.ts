@@ -99,11 +99,11 @@ describe("refused, naming the key, never thrown", () => {
 
   test("a venue's or market's URL that no URL parser reads (a port past 65535, no host) is refused", () => {
     const venue = (keys: string) => `[venues.bybit]\n${keys}\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`;
-    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)']);
-    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)']);
+    expect(configProblems(venue('ws_url = "wss://stream.bybit.com:99999/v5/public"'))).toEqual(['venues.bybit.ws_url: "wss://stream.bybit.com:99999/v5/public" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment']);
+    expect(configProblems(venue('rest_url = "https://:443/v5"'))).toEqual(['venues.bybit.rest_url: "https://:443/v5" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)']);
     expect(configProblems(`[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nws_url = "ws://[::1"\nrest_url = "http://%zz"\n`)).toEqual([
-      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)',
-      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)',
+      'venues.bybit.linear.ws_url: "ws://[::1" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment',
+      'venues.bybit.linear.rest_url: "http://%zz" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
     ]);
     expect(configProblems(venue('ws_url = "ws://127.0.0.1:65535/x"\nrest_url = "http://[::1]:8080"'))).toEqual([]);
   });

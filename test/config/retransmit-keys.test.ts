@@ -34,6 +34,13 @@ describe("publish.retransmit", () => {
     ]);
   });
 
+  test("an allow block with host bits set is refused, naming the network and the host it may mean (s-cfg8)", () => {
+    // Before, "10.0.0.1/8" was read as 10.0.0.0/8 without a word: 16 million requesters, where 10.0.0.1 may be meant.
+    expect(problemsOf(`[publish.retransmit]\nallow = ["10.0.0.1/8", "10.1.2.0/24", "127.0.0.1"]\n${VENUE}`)).toEqual([
+      'publish.retransmit.allow: "10.0.0.1/8" is not an IPv4 CIDR block with its host bits clear: write "10.0.0.0/8" for the network it lies in, or "10.0.0.1/32" for the one host',
+    ]);
+  });
+
   test("a byte bucket smaller than one full datagram is refused, naming both keys (s-rev56)", () => {
     // The bucket holds one second's worth: a full-size datagram (max_datagram_bytes) was THROTTLED for ever.
     expect(problemsOf(`[publish]\nmax_datagram_bytes = 9000\n[publish.retransmit]\nbytes_per_sec = 8999\ntotal_bytes_per_sec = 4000\n${VENUE}`)).toEqual([

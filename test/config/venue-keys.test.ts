@@ -20,8 +20,8 @@ describe("venue keys", () => {
     expect(spot!.wsUrl).toBeUndefined();
     expect(spot!.restUrl).toBeUndefined();
     expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nws_url = "http://x"\nrest_url = "ftp://x"\n')).toEqual([
-      'venues.bybit.linear.ws_url: "http://x" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535)',
-      'venues.bybit.linear.rest_url: "ftp://x" is not an http:// or https:// URL with a host (and a port, if given, up to 65535)',
+      'venues.bybit.linear.ws_url: "http://x" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment',
+      'venues.bybit.linear.rest_url: "ftp://x" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
     ]);
   });
 

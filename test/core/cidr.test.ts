@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { isIpv4 } from "../../src/config/host.ts";
-import { inCidrs, ipv4ToU32, parseCidr } from "../../src/core/cidr.ts";
+import { CidrHostBitsError, inCidrs, ipv4ToU32, parseCidr } from "../../src/core/cidr.ts";
 import { randInt, rng } from "../wire/helpers.ts";
 
 /** The grammar: isIpv4's (four octets 0–255, no leading zeros), valued octet by octet. */
@@ -48,5 +48,35 @@ describe("ipv4ToU32", () => {
     expect(inCidrs("10.1.2.9", allow)).toBe(true);
     expect(inCidrs("10.1.3.9", allow)).toBe(false);
     expect(inCidrs("::1", allow)).toBe(false);
+  });
+});
+
+describe("a block with host bits set (s-cfg8)", () => {
+  // Before, "10.0.0.1/8" was read as 10.0.0.0/8 without a word: a host meant as /32 with a mistyped prefix let 16
+  // million addresses ask. Refused now, as `ip route` and Python's ipaddress refuse it, naming both readings.
+  it("is refused, naming the network and the host", () => {
+    expect(() => parseCidr("10.0.0.1/8")).toThrow(new CidrHostBitsError("10.0.0.1/8", "10.0.0.0/8", "10.0.0.1/32"));
+    expect(() => parseCidr("192.168.1.130/25")).toThrow('"192.168.1.130/25" has host bits set: the network is "192.168.1.128/25", the one host "192.168.1.130/32"');
+    expect(() => parseCidr("1.2.3.4/0")).toThrow(CidrHostBitsError);
+  });
+
+  it("is refused exactly when a bit of the address lies beyond the prefix (random addresses and prefixes)", () => {
+    const r = rng(23);
+    for (let n = 0; n < 5_000; n++) {
+      const octets = [0, 0, 0, 0].map(() => (randInt(r, 0, 3) === 0 ? 0 : randInt(r, 0, 255)));
+      const bits = randInt(r, 0, 32);
+      const text = `${octets.join(".")}/${bits}`;
+      // The reference: the address's bits as a string, every one past the prefix must be 0.
+      const binary = octets.map((o) => o.toString(2).padStart(8, "0")).join("");
+      const clean = !binary.slice(bits).includes("1");
+      if (clean) expect(parseCidr(text).base, text).toBe(octets.reduce((v, o) => v * 256 + o, 0));
+      else expect(() => parseCidr(text), text).toThrow(CidrHostBitsError);
+    }
+  });
+
+  it("a bare address and a clean block are taken", () => {
+    expect(parseCidr("10.0.0.1").mask).toBe(0xffffffff);
+    expect(parseCidr("0.0.0.0/0").mask).toBe(0);
+    expect(parseCidr("10.0.0.0/8").base).toBe(0x0a000000);
   });
 });

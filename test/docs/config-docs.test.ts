@@ -21,9 +21,12 @@ import type { MarketName } from "../../src/core/types.ts";
 const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
 const LOCAL = [{ name: "lo", address: "127.0.0.1" }];
 const OVERRIDE = '"market:SYMBOL"';
-/** A symbol each venue's market accepts (the loader checks only its shape). */
-const SYMBOL: Record<string, string> = { upbit: "KRW-BTC", bithumb: "KRW-BTC", coinbase: "BTC-USD", okx: "BTC-USDT", deribit: "BTC-PERPETUAL" };
-const symbolOf = (venue: string) => SYMBOL[venue] ?? "BTCUSDT";
+/** A symbol each venue's market accepts (the loader checks only its shape): by venue:market, else by venue. */
+const SYMBOL: Record<string, string> = {
+  upbit: "KRW-BTC", bithumb: "KRW-BTC", coinbase: "BTC-USD", okx: "BTC-USDT", deribit: "BTC-PERPETUAL",
+  "bybit:option": "BTC-27DEC24-100000-C", "deribit:option": "BTC-27DEC24-100000-C", "deribit:linear": "BTC_USDC-PERPETUAL", "deribit:spot": "BTC_USDC",
+};
+const symbolOf = (venue: string, market: string) => SYMBOL[`${venue}:${market}`] ?? SYMBOL[venue] ?? "BTCUSDT";
 
 /** The keys the loader accepts in the table at `raw`'s `path`, from its answer to an unknown key put there. */
 function acceptedKeys(raw: Record<string, unknown>, path: string[]): string[] {
@@ -60,17 +63,17 @@ function acceptedPaths(): { path: string; table: boolean }[] {
   for (const k of acceptedKeys(withRetx, ["publish", "retransmit"])) out.push({ path: `publish.retransmit.${k}`, table: false });
   for (const venue of supportedVenues()) {
     const markets = marketsOf(venue);
-    const raw = () => ({ venues: { [venue]: { [markets[0]!]: { symbols: [symbolOf(venue)] } } } }) as Record<string, any>;
+    const raw = () => ({ venues: { [venue]: { [markets[0]!]: { symbols: [symbolOf(venue, markets[0]!)] } } } }) as Record<string, any>;
     out.push({ path: `venues.${venue}`, table: true });
     for (const k of acceptedKeys(raw(), ["venues", venue])) out.push({ path: `venues.${venue}.${k}`, table: k === "overrides" || (markets as string[]).includes(k) });
     for (const market of markets) {
       const r = raw();
-      r.venues[venue][market] = { symbols: [symbolOf(venue)] };
+      r.venues[venue][market] = { symbols: [symbolOf(venue, market)] };
       for (const k of acceptedKeys(r, ["venues", venue, market])) out.push({ path: `venues.${venue}.${market}.${k}`, table: false });
     }
     const o = raw();
-    o.venues[venue].overrides = { [`${markets[0]}:${symbolOf(venue)}`]: { tick_size: "0.1", lot_size: "0.1" } };
-    for (const k of acceptedKeys(o, ["venues", venue, "overrides", `${markets[0]}:${symbolOf(venue)}`])) out.push({ path: `venues.${venue}.overrides.${OVERRIDE}.${k}`, table: false });
+    o.venues[venue].overrides = { [`${markets[0]}:${symbolOf(venue, markets[0]!)}`]: { tick_size: "0.1", lot_size: "0.1" } };
+    for (const k of acceptedKeys(o, ["venues", venue, "overrides", `${markets[0]}:${symbolOf(venue, markets[0]!)}`])) out.push({ path: `venues.${venue}.overrides.${OVERRIDE}.${k}`, table: false });
   }
   return out;
 }
@@ -125,7 +128,7 @@ function matches(pattern: string, path: string): boolean {
 /** The settings `check-config` prints for a file naming only what it must: every venue and market, one destination, retransmit on. */
 function printedDefaults(): Record<string, any> {
   const venues: Record<string, any> = {};
-  for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+  for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue, m)] }]));
   const config = validateConfig({ publish: { destinations: [{ group: "239.255.9.9", port: 31999 }], retransmit: {} }, venues }, { localAddresses: LOCAL });
   const toml = Bun.TOML.parse(formatConfigToml(config)) as Record<string, any>;
   toml.publish.destinations = toml.publish.destinations[0];
@@ -182,7 +185,7 @@ describe("README.md § Configuration reference = src/config/load.ts", () => {
     /** A minimal valid file (every venue and market, a destination, retransmit on) with `path` set to a string. */
     const problemsWithText = (path: string): readonly string[] => {
       const venues: Record<string, any> = {};
-      for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+      for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue, m)] }]));
       const raw: Record<string, any> = { publish: { destinations: [{ group: "239.255.9.9", port: 31999 }], retransmit: {} }, venues };
       const segs = path.split(".");
       let t = raw;
@@ -343,7 +346,7 @@ describe("config/feeder.example.toml shows defaults, as its first line says", ()
 describe("check-config prints every key a venue uses", () => {
   test("each venue and market key, with its value or a `# key not set` comment", () => {
     const venues: Record<string, any> = {};
-    for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue)] }]));
+    for (const venue of supportedVenues()) venues[venue] = Object.fromEntries(marketsOf(venue).map((m) => [m, { symbols: [symbolOf(venue, m)] }]));
     const text = formatConfigToml(validateConfig({ venues }, { localAddresses: LOCAL }));
     const missing: string[] = [];
     for (const a of acceptedPaths()) {

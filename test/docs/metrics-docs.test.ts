@@ -35,6 +35,7 @@ const namesIn = (text: string) => new Set([...text.matchAll(/`feeder_venue_([a-z
 
 /** One symbol per market, distinct across markets (Deribit refuses one channel twice), in the venue's spelling. */
 const SYMBOLS: Record<string, Partial<Record<MarketName, string>>> = {
+  bybit: { option: "BTC-27MAR26-70000-P-USDT" },
   okx: { spot: "BTC-USDT", linear: "BTC-USDT-SWAP", inverse: "BTC-USD-SWAP", option: "BTC-USD-261225-100000-C" },
   deribit: { spot: "BTC_USDC", linear: "BTC_USDC-PERPETUAL", inverse: "BTC-PERPETUAL", option: "BTC-27MAR26-70000-C" },
   coinbase: { spot: "BTC-USD" },
@@ -119,7 +120,7 @@ describe("every venue's metrics are documented", () => {
     const totals = text.slice(text.indexOf("Totals:"), text.indexOf("; per connection"));
     const documented = [...totals.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!).sort();
     const spec = venueSpec("bybit")!;
-    const table = Object.fromEntries(Object.keys(spec.markets).map((m) => [m, { symbols: ["BTCUSDT"] }]));
+    const table = Object.fromEntries(Object.keys(spec.markets).map((m) => [m, { symbols: [SYMBOLS.bybit?.[m as MarketName] ?? "BTCUSDT"] }]));
     const config = validateConfig({ venues: { bybit: table } }).venues[0]!;
     const subs = config.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
     const adapter = spec.create(config, subs, { log: silentLogger, fetch: (async () => { throw new Error("no network in this test"); }) as unknown as typeof fetch });

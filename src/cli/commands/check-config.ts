@@ -3,6 +3,7 @@
  * and prints the settings in effect as TOML, with the file's key names and every default filled in.
  * @module
  */
+import { loopbackTtlNotes } from "../../config/notes.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { shownPath } from "../../core/secret-path.ts";
 import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
@@ -24,14 +25,17 @@ export const checkConfigCommand: CommandSpec = {
     "spelling where it has one, that this instance's shard holds a symbol and it has no more workers than symbols,",
     "that a shard (n > 1) sets publish.source_id) and prints every problem with its key, or a",
     "TOML syntax error with its line and column; exit 2 when there is any. A valid file is printed back as TOML",
-    "with its own key names and every default filled in (a bearer token is not shown); a key whose default is the",
+    "with its own key names and every default filled in (a bearer token is not shown, nor a ws_url or rest_url's",
+    "credentials: such a URL is a comment with *** for them); a key whose default is the",
     "adapter's (stale_after_ms, Coinbase's symbols_per_connection) is a `# … not set` comment when the file leaves",
     "it out. Loading that output gives the same configuration. With workers = N, a worker the split by",
     "instrument id leaves without a symbol (4 symbols, 2 workers, all 4 ids on one) is named in a `# note:` line:",
     "it is allowed (it starts with no books, publishing heartbeats only), since whether it happens follows the",
     "ids, not the list, and refusing it would make removing one symbol an invalid file. A destination whose",
     "\"*\" rule matches none of the file's markets (a market taken out, its destination left) is named likewise:",
-    "it sends heartbeats only.",
+    "it sends heartbeats only. So is a multicast destination with ttl above 1 on a loopback interface (its",
+    "datagrams never leave this host, whatever the TTL: an interface left at 127.0.0.1 where the network's was",
+    "meant?); run and record log the same as a warning at start.",
     "The file is checked for `run` with its workers: `record` and `replay` run one process and check it for that",
     "(a unicast receiver on publish.retransmit.listen's own port is refused there, more workers than symbols is",
     "not); the book export leaves what only a publisher on this host needs unchecked.",
@@ -57,7 +61,7 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${loopbackTtlNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };

@@ -490,9 +490,9 @@ export class ConnectionLifecycle {
       conn.lastFrameMs = conn.openedMs;
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
-      this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.url, topics: conn.topics.length });
+      this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.shownUrl, topics: conn.topics.length });
       // Stamped on the frames' clock (core/clock.ts), not this.now (a test's clock jumps): a capture's records stay in time order.
-      this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.url, nowUs());
+      this.eventTap?.(conn.market, conn.name, CONNECTION_OPENED_URL, conn.shownUrl, nowUs());
       this.eventTap?.(conn.market, conn.name, SOCKETS_RECORDED_URL, "", nowUs()); // its planned reconnects are recorded too
       conn.socketsDeclaredMs = conn.openedMs;
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
@@ -541,7 +541,7 @@ export class ConnectionLifecycle {
     }
     conn.connectsRefused++;
     this.connectBudget.hold(nowMs, holdMs);
-    const fields = { conn: conn.id, market: conn.market, url: conn.url, status, holdMs, refusedInRow: this.connectRefusedInRow };
+    const fields = { conn: conn.id, market: conn.market, url: conn.shownUrl, status, holdMs, refusedInRow: this.connectRefusedInRow };
     const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no connect for ${holdMs / 1000} s, nor from the other workers`;
     if (status === 429) this.log.warn(msg, fields);
     else this.log.error(msg, fields);
@@ -602,11 +602,11 @@ export class ConnectionLifecycle {
       conn.failedConnects++;
       // The connect waits for the connect budget too (a refused handshake's hold: connect-hold.ts).
       const retryInMs = Math.round(Math.max(delay, this.connectBudgetWaitMs()));
-      const fields = { conn: conn.id, market: conn.market, url: conn.url, error: conn.lastError, attempts: conn.failedConnects, retryInMs };
+      const fields = { conn: conn.id, market: conn.market, url: conn.shownUrl, error: conn.lastError, attempts: conn.failedConnects, retryInMs };
       if (conn.failedConnects === 1) this.log.error(`${this.venue}: cannot reach the venue; retrying`, fields);
       else this.log.warn(`${this.venue}: venue still unreachable; retrying`, fields);
     } else {
-      this.log.warn(`${this.venue}: disconnected; reconnecting`, { conn: conn.id, market: conn.market, url: conn.url, why, error: conn.lastError, delayMs: Math.round(delay) });
+      this.log.warn(`${this.venue}: disconnected; reconnecting`, { conn: conn.id, market: conn.market, url: conn.shownUrl, why, error: conn.lastError, delayMs: Math.round(delay) });
     }
     this.scheduleConnect(conn, delay);
   }

@@ -4,6 +4,7 @@
  * subscription phase, the book state the adapter believes, the last venue sequence and the resync backoff.
  * @module
  */
+import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { TokenBucket } from "./budgets.ts";
 
@@ -196,6 +197,9 @@ export abstract class VenueConnection {
    */
   readonly name: string;
 
+  /** `url` as logs, /status, /readyz and captures show it: credentials (user:pw@) as `***` (core/redact-url.ts). */
+  readonly shownUrl: string;
+
   constructor(
     readonly id: number,
     readonly market: MarketName,
@@ -203,6 +207,7 @@ export abstract class VenueConnection {
     name = `conn${id}.${market}`,
   ) {
     this.name = name;
+    this.shownUrl = redactUrl(url);
   }
 
   /**

@@ -16,6 +16,7 @@
  * thing. Replay never retries.
  * @module
  */
+import { redactUrlsIn } from "../../core/redact-url.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
@@ -132,7 +133,8 @@ export class LateInstruments {
     this.source = source;
     this.tracked = true;
     this.pending.clear();
-    for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: u.detail });
+    // A detail may name the REST URL asked (not listed by <rest_url>/…): kept without its credentials, as /readyz shows it.
+    for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: redactUrlsIn(u.detail) });
   }
 
   /** Pending symbols now. */
@@ -370,6 +372,7 @@ export class LateInstruments {
   /** Logs a pending symbol's reason when it changes (once, never per retry). */
   private setPending(index: number, sub: Subscription, kind: UnresolvedKind, detail: string): void {
     const p = this.pending.get(index)!;
+    detail = redactUrlsIn(detail);
     const changed = p.kind !== kind || (kind !== "rest_unreachable" && p.detail !== detail);
     p.kind = kind;
     p.detail = detail;

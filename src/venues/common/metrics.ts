@@ -72,5 +72,5 @@ export function connectionStates(conns: readonly VenueConnection[], replaying: b
   if (replaying) return [];
   return conns
     .filter((c) => c.used)
-    .map((c) => ({ connection: c.name, market: c.market, url: c.url, up: c.open, lastError: c.open ? "" : c.lastError, downSinceMs: c.open ? 0 : c.downSinceMs }));
+    .map((c) => ({ connection: c.name, market: c.market, url: c.shownUrl, up: c.open, lastError: c.open ? "" : c.lastError, downSinceMs: c.open ? 0 : c.downSinceMs }));
 }

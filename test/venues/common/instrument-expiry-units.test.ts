@@ -15,7 +15,7 @@ import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
-const SYMBOLS = ["BTC-26SEP26", "ETH-26SEP26"];
+const SYMBOLS = ["BTCUSDU26", "ETHUSDU26"];
 const SUBS: Subscription[] = SYMBOLS.map((symbol) => ({ market: "inverse", symbol, depth: 50 }));
 const NOW_MS = 1_780_000_000_000; // 2026-05-28
 
@@ -35,8 +35,8 @@ describe("a listed expiry that is not a time in ms", () => {
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
     const lifecycle = fakeLifecycle({ onRetire: (t, r) => void retired.push([t.index, r]) });
     const answer: Record<string, InstrumentSpec> = {
-      "BTC-26SEP26": { tickSize: "0.5", lotSize: "1", expiresMs: 1_790_380_800 }, // 2026-09-26 08:00 UTC in seconds
-      "ETH-26SEP26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1 }, // the witness: expired, in ms
+      "BTCUSDU26": { tickSize: "0.5", lotSize: "1", expiresMs: 1_790_380_800 }, // 2026-09-26 08:00 UTC in seconds
+      "ETHUSDU26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1 }, // the witness: expired, in ms
     };
     const watch = new InstrumentWatch({
       ...{ venue: "bybit", log, now: () => NOW_MS, random: () => 1, config, subscriptions: SUBS, topics },
@@ -54,7 +54,7 @@ describe("a listed expiry that is not a time in ms", () => {
     expect(retired.map(([i]) => i)).toEqual([1]); // the witness closed; the book with an expiry in seconds did not
     expect(watch.stats()).toMatchObject({ instrumentsClosed: 1, instrumentClosures: 1 });
     expect(lines.filter((l) => l.includes("listed expiry is not a time in ms"))).toHaveLength(1);
-    expect(lines.find((l) => l.includes("listed expiry is not a time in ms"))).toContain('"symbol":"BTC-26SEP26"');
+    expect(lines.find((l) => l.includes("listed expiry is not a time in ms"))).toContain('"symbol":"BTCUSDU26"');
   });
 });
 
@@ -76,8 +76,8 @@ describe("a listed expiry and the two clocks", () => {
     const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
     const lifecycle = fakeLifecycle({ onRetire: (t, r) => void retired.push([t.index, r]) });
     const answer: Record<string, InstrumentSpec> = {
-      "BTC-26SEP26": { tickSize: "0.5", lotSize: "1", expiresMs: NOW_MS + 7_200_000 },
-      "ETH-26SEP26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1_800_000 },
+      "BTCUSDU26": { tickSize: "0.5", lotSize: "1", expiresMs: NOW_MS + 7_200_000 },
+      "ETHUSDU26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1_800_000 },
     };
     const watch = new InstrumentWatch({
       ...{ venue: "bybit", log, now: () => 5_000, wallNow: () => NOW_MS, random: () => 1, config, subscriptions: SUBS, topics },

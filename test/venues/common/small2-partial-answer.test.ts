@@ -23,7 +23,7 @@ import { okxInstrumentSource } from "../../../src/venues/okx/instruments.ts";
 import { upbitInstrumentSource } from "../../../src/venues/upbit/instruments.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
-const SYMBOLS = ["BTC-PERPETUAL", "BTC-NOPE", "ETH-PERPETUAL"];
+const SYMBOLS = ["BTC-PERPETUAL", "BTC-26JUN26", "ETH-PERPETUAL"];
 const SUBS: Subscription[] = SYMBOLS.map((symbol) => ({ market: "inverse", symbol, depth: 10 }));
 
 /** get_instruments per currency: `ticks` by instrument; a currency in `down` answers 503. */
@@ -57,9 +57,9 @@ describe("an instrument listing answered in part", () => {
     const { instruments, unresolved } = await resolveInstruments(config, SUBS, deribitInstrumentSource(config, fetchFn), silentLogger);
     // The old code: the ETH failure made the whole market unreachable, BTC-PERPETUAL included.
     expect(instruments.map((i) => i?.tickSize)).toEqual(["0.5", undefined, undefined]);
-    // BTC-NOPE is in no answered listing either: perhaps (for all the common code knows) in the failed part.
+    // BTC-26JUN26 is in no answered listing either: perhaps (for all the common code knows) in the failed part.
     expect(unresolved.map((u) => [SYMBOLS[u.index], u.kind])).toEqual([
-      ["BTC-NOPE", "rest_unreachable"],
+      ["BTC-26JUN26", "rest_unreachable"],
       ["ETH-PERPETUAL", "rest_unreachable"],
     ]);
     expect(unresolved[1]!.detail).toMatch(/currency=ETH.*HTTP 503/);
@@ -68,7 +68,7 @@ describe("an instrument listing answered in part", () => {
   test("while running: an answered part's change applied, nothing of the failed part closed, the reload retried", async () => {
     const rest = deribitRest();
     rest.state.down.clear(); // every currency answers at start
-    rest.state.ticks.set("BTC-NOPE", "0.5");
+    rest.state.ticks.set("BTC-26JUN26", "0.5");
     const clock = { ms: 1_000_000 };
     const config = configOf();
     const conn = { used: false } as VenueConnection;
@@ -94,9 +94,9 @@ describe("an instrument listing answered in part", () => {
     watch.bindTopics(false);
     watch.start(sink);
 
-    // BTC's tick changes, BTC-NOPE leaves BTC's listing, ETH's request fails.
+    // BTC's tick changes, BTC-26JUN26 leaves BTC's listing, ETH's request fails.
     rest.state.ticks.set("BTC-PERPETUAL", "0.25");
-    rest.state.ticks.delete("BTC-NOPE");
+    rest.state.ticks.delete("BTC-26JUN26");
     rest.state.down.add("ETH");
     watch.requestNow("inverse");
     for (let i = 0; i < 2_000 && watch.reloader.failures === 0; i++) await new Promise((r) => setTimeout(r, 1));
@@ -105,13 +105,13 @@ describe("an instrument listing answered in part", () => {
     expect(applied).toEqual([["BTC-PERPETUAL", "0.25"]]);
     // Missing from an answer with a part failed: perhaps in that part (for all the common code knows), so not closed.
     expect(retired).toEqual([]);
-    // The retry (2 s later) reads every part: BTC-NOPE, listed in none, is closed now; ETH-PERPETUAL is listed.
+    // The retry (2 s later) reads every part: BTC-26JUN26, listed in none, is closed now; ETH-PERPETUAL is listed.
     rest.state.down.clear();
     clock.ms += 2_000;
     watch.reloader.check();
     for (let i = 0; i < 2_000 && watch.reloader.reloads === 0; i++) await new Promise((r) => setTimeout(r, 1));
     expect(watch.reloader.reloads).toBe(1);
-    expect(retired).toEqual(["BTC-NOPE"]);
+    expect(retired).toEqual(["BTC-26JUN26"]);
     expect(applied).toEqual([["BTC-PERPETUAL", "0.25"]]);
   });
 
@@ -145,26 +145,26 @@ describe("an instrument listing answered in part", () => {
     const t0 = clock.ms;
     const kinds = () => watch.unresolved().map((u) => [u.symbol, u.kind]);
     expect(kinds()).toEqual([
-      ["BTC-NOPE", "rest_unreachable"],
+      ["BTC-26JUN26", "rest_unreachable"],
       ["ETH-PERPETUAL", "rest_unreachable"],
     ]);
-    // First retry (5 s): BTC answers without BTC-NOPE, ETH fails again.
+    // First retry (5 s): BTC answers without BTC-26JUN26, ETH fails again.
     clock.ms = watch.unresolved()[0]!.nextAttemptMs;
     watch.reloader.check();
     await settle(() => watch.late.failures === 1);
     expect(kinds()).toEqual([
-      ["BTC-NOPE", "rest_unreachable"],
+      ["BTC-26JUN26", "rest_unreachable"],
       ["ETH-PERPETUAL", "rest_unreachable"],
     ]);
     // The REST backoff's second step (10 s), not the 5 min listing cadence.
     expect(watch.unresolved()[0]!.nextAttemptMs - clock.ms).toBe(10_000);
-    // ETH answers: ETH-PERPETUAL joins; BTC-NOPE is now known not listed (every part answered).
+    // ETH answers: ETH-PERPETUAL joins; BTC-26JUN26 is now known not listed (every part answered).
     rest.state.down.clear();
     clock.ms = watch.unresolved()[0]!.nextAttemptMs;
     watch.reloader.check();
     await settle(() => joined.length === 1);
     expect(joined).toEqual([2]);
-    expect(kinds()).toEqual([["BTC-NOPE", "not_listed"]]);
+    expect(kinds()).toEqual([["BTC-26JUN26", "not_listed"]]);
     expect(clock.ms - t0).toBe(15_000);
   });
 });

@@ -1,0 +1,119 @@
+/**
+ * A ws_url / rest_url may carry credentials (`wss://user:pw@relay/…`: Bun sends them as Basic authentication). They
+ * were shown wherever the URL was: configuration errors, check-config's output, the connection's log lines, /status
+ * and /readyz, and capture files (the ws:open record's body, a REST snapshot's URL). Each place shows `***` now; the
+ * connection itself still uses the URL as configured. s-cfg8.
+ */
+import { describe, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { changedKeys } from "../../src/cli/config-reload.ts";
+import { formatConfigToml } from "../../src/config/format.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { createLogger } from "../../src/core/log.ts";
+import { redactUrl, redactUrlsIn } from "../../src/core/redact-url.ts";
+import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
+import { CONNECTION_OPENED_URL } from "../../src/venues/venue.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { configProblems } from "../support/config-problems.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { reconnectConfig } from "./replay-reconnect-run.ts";
+
+const SECRET = "s3cret";
+const withCredentials = (url: string) => url.replace("://", `://feeder:${SECRET}@`);
+
+describe("a URL's credentials are never shown", () => {
+  test("redactUrl: user information as ***, whatever it holds; nothing else changed", () => {
+    expect(redactUrl("wss://u:pw@relay.example:9443/v5/public")).toBe("wss://***@relay.example:9443/v5/public");
+    expect(redactUrl("https://token@api.example")).toBe("https://***@api.example");
+    expect(redactUrl("wss://u:p@ss@relay/x?a=b@c")).toBe("wss://***@relay/x?a=b@c"); // the last @ of the authority
+    expect(redactUrl("wss://u:pa/ss@relay:99999")).toBe("wss://***@relay:99999"); // unparsable: up to the last @
+    expect(redactUrl("wss://relay/path@x")).toBe("wss://relay/path@x");
+    expect(redactUrl("wss://stream.bybit.com/v5/public")).toBe("wss://stream.bybit.com/v5/public");
+    expect(redactUrlsIn('{"msg":"not listed by https://a:b@h/v5/x","url":"ws://u:p@h:1/ws"}')).toBe('{"msg":"not listed by https://***@h/v5/x","url":"ws://***@h:1/ws"}');
+  });
+
+  test("a refused URL is named without its credentials", () => {
+    const problems = configProblems(`[venues.bybit]\nws_url = "wss://feeder:${SECRET}@relay:99999/v5"\nrest_url = "https://feeder:${SECRET}@relay:70000"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nrest_url = "ftp://feeder:${SECRET}@relay"\n`);
+    expect(problems).toEqual([
+      'venues.bybit.ws_url: "wss://***@relay:99999/v5" is not a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment',
+      'venues.bybit.rest_url: "https://***@relay:70000" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
+      'venues.bybit.linear.rest_url: "ftp://***@relay" is not an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)',
+    ]);
+  });
+
+  test("check-config shows such a URL as a comment without them; a reload still sees the URL change", () => {
+    const text = (pw: string) => `[venues.bybit]\nws_url = "wss://feeder:${pw}@relay/v5/public"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nrest_url = "https://feeder:${pw}@relay"\n`;
+    const config = parseConfigText(text(SECRET), "t.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+    const out = formatConfigToml(config);
+    expect(out).not.toContain(SECRET);
+    expect(out).toContain('# ws_url is set (not shown in full: it holds credentials): "wss://***@relay/v5/public"');
+    expect(out).toContain('# rest_url is set (not shown in full: it holds credentials): "https://***@relay"');
+    expect(config.venues[0]!.wsUrl).toBe(`wss://feeder:${SECRET}@relay/v5/public`); // used as configured
+    // The printed TOML shows the same "***" for both passwords: the reload compares the URLs themselves.
+    const other = parseConfigText(text("other"), "t.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] });
+    expect(changedKeys(config, other).sort()).toEqual(["venues.bybit.linear.rest_url", "venues.bybit.ws_url"]);
+  });
+
+  test("a log line never holds them, in a field or in the message", () => {
+    for (const format of ["json", "pretty"] as const) {
+      const lines: string[] = [];
+      const log = createLogger({ level: "debug", format, write: (l) => void lines.push(l) });
+      log.warn(`REST https://feeder:${SECRET}@relay/x failed`, { url: `wss://feeder:${SECRET}@relay/ws`, error: new Error(`open ws://feeder:${SECRET}@relay failed`) });
+      expect(lines.join("\n")).not.toContain(SECRET);
+      expect(lines.join("\n")).toContain("https://***@relay/x");
+    }
+  });
+
+  test("a run with credentials in both URLs: logs, the connection's state, /readyz and the capture show ***", { timeout: 30_000 }, async () => {
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }], seed: 5 });
+    const lines: string[] = [];
+    const recorded: string[] = [];
+    const dir = makeTempDir("cfg8-url-");
+    const live = new Feeder({
+      config: reconnectConfig("binance", { spot: { depth: 1000, symbols: ["BTCUSDT"] } })(uniqueDestination(391), withCredentials(sim.wsUrl), withCredentials(sim.restUrl), `${dir}/instruments.json`),
+      log: createLogger({ level: "debug", format: "json", write: (l) => void lines.push(l) }),
+      onRawFrame: () => undefined,
+      onRawRest: (_v, _m, _c, url, body) => void recorded.push(url, url === CONNECTION_OPENED_URL ? body : ""),
+    });
+    try {
+      await live.start();
+      await waitFor(() => live.books().every((b) => b.state === 1), "live book", 15_000, () => sim.step(1));
+      const up = live.readinessInput().connections;
+      expect(up.length).toBeGreaterThan(0);
+      expect(up.every((c) => c.url.includes("://***@127.0.0.1:"))).toBe(true);
+      await sim.stop();
+      await waitFor(() => live.readinessInput().connections.some((c) => !c.up), "connection down", 15_000);
+      const down = JSON.stringify(evaluateReadiness(live.readinessInput()));
+      expect(down).toContain("venue_down");
+      expect(down).not.toContain(SECRET);
+    } finally {
+      await live.stop();
+      await sim.stop();
+    }
+    expect(recorded.filter((u) => u.includes("/depth?")).length).toBeGreaterThan(0); // a REST snapshot was captured
+    expect(recorded.some((u) => u.includes("://***@127.0.0.1:"))).toBe(true); // the ws:open body
+    expect(recorded.join("\n")).not.toContain(SECRET);
+    expect(lines.some((l) => l.includes("://***@127.0.0.1:"))).toBe(true); // "connected", with its url
+    expect(lines.join("\n")).not.toContain(SECRET);
+  });
+});
+
+describe("export of a capture recorded with credentials (before they were left out)", () => {
+  test("a REST record's URL and the ws:open record's body are exported with ***, in jsonl and csv", async () => {
+    const { CaptureWriter } = await import("../../src/record/capture.ts");
+    const { exportCaptures } = await import("../../src/app/export.ts");
+    const { silentLogger } = await import("../../src/core/log.ts");
+    const w = new CaptureWriter({ dir: makeTempDir("cfg8-export-"), prefix: "feeder", compression: "none" });
+    w.writeRest(1_733_011_200_000_000, "binance", "spot", "conn0.spot", CONNECTION_OPENED_URL, `wss://feeder:${SECRET}@relay/stream`);
+    w.writeRest(1_733_011_200_000_001, "binance", "spot", "conn0.spot", `https://feeder:${SECRET}@relay/api/v3/depth?symbol=BTCUSDT&limit=1000`, '{"lastUpdateId":1,"bids":[],"asks":[]}');
+    w.close();
+    for (const format of ["jsonl", "csv"] as const) {
+      let out = "";
+      await exportCaptures(w.files, { write: (c) => void (out += c), flush: () => undefined }, { format, log: silentLogger });
+      expect(out).not.toContain(SECRET);
+      expect(out).toContain("wss://***@relay/stream");
+      expect(out).toContain("https://***@relay/api/v3/depth?symbol=BTCUSDT&limit=1000");
+    }
+  });
+});

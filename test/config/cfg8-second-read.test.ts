@@ -1,0 +1,67 @@
+/**
+ * Second read of s-rdcfg / s-cfgrd (s-cfg8): configurations still taken that could never work.
+ * - A ws_url with a #fragment: WebSocket throws on it (SyntaxError), so every connect failed, retried for ever.
+ * - A rest_url with a ?query or #fragment: the venue's paths are appended to it ("<rest_url>/v5/market/…"), and
+ *   after either they were no path at all (every instrument request went to the base).
+ * - A unicast receiver no host can have (255.255.255.255, 240/4, 0/8) from a LAN interface: every send failed
+ *   (EACCES for broadcast, EINVAL), while check-config called the file valid.
+ */
+import { describe, expect, test } from "vitest";
+import { configProblems } from "../support/config-problems.ts";
+
+const LAN = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.1.2.1" }];
+const MARKET = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+const WS = "a ws:// or wss:// URL with a host (and a port, if given, up to 65535) and no #fragment";
+const HTTP = "an http:// or https:// base URL with a host (and a port, if given, up to 65535), without ?query or #fragment (paths are appended to it)";
+
+describe("URLs that could never be used", () => {
+  test("a ws_url with a fragment, a rest_url with a query or fragment, venue- or market-level, are refused", () => {
+    const toml = `[venues.bybit]\nws_url = "wss://relay/v5/public#x"\nrest_url = "https://relay/?k=v"\n${MARKET}ws_url = "wss://relay/v5/public/linear#"\nrest_url = "https://relay/base#frag"\n`;
+    expect(configProblems(toml)).toEqual([
+      `venues.bybit.ws_url: "wss://relay/v5/public#x" is not ${WS}`,
+      `venues.bybit.rest_url: "https://relay/?k=v" is not ${HTTP}`,
+      `venues.bybit.linear.ws_url: "wss://relay/v5/public/linear#" is not ${WS}`,
+      `venues.bybit.linear.rest_url: "https://relay/base#frag" is not ${HTTP}`,
+    ]);
+  });
+
+  test("a ws_url with a query, a path or a port is taken (the venue's own URLs among them)", () => {
+    expect(configProblems(`[venues.bybit]\nws_url = "wss://relay:9443/v5/public?token=abc"\nrest_url = "https://relay:8443/prefix/"\n${MARKET}`)).toEqual([]);
+    expect(configProblems(`[venues.okx]\nws_url = "wss://ws.okx.com:8443/ws/v5/public"\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n`)).toEqual([]);
+  });
+});
+
+describe("unicast receivers no host can have", () => {
+  test.each([
+    ["255.255.255.255", "255.255.255.255 is a reserved or broadcast address"],
+    ["240.1.2.3", "240.1.2.3 is a reserved or broadcast address"],
+    ["0.1.2.3", '0.1.2.3 is in 0.0.0.0/8 ("this network")'],
+  ])("%s is refused, from a LAN interface too", (host, why) => {
+    const toml = `[[publish.destinations]]\nname = "u"\nreceivers = ["${host}:31001"]\ninterface = "10.1.2.1"\n${MARKET}`;
+    expect(configProblems(toml, { localAddresses: LAN })).toEqual([`publish.destinations[0].receivers: "${host}:31001" is not IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001" (${why}: no host has it)`]);
+  });
+
+  test("a receiver elsewhere on the LAN is taken", () => {
+    expect(configProblems(`[[publish.destinations]]\nname = "u"\nreceivers = ["10.1.2.9:31001"]\ninterface = "10.1.2.1"\n${MARKET}`, { localAddresses: LAN })).toEqual([]);
+  });
+});
+
+describe("a routing rule's symbol listed beside \"*\"", () => {
+  // Before, any rule holding "*" skipped the check of its listed symbols: ["*", "BTCUSDX"] took the typo unseen.
+  test("is checked as any listed symbol; \"*\" alone still matches all", () => {
+    const dest = (symbols: string[]) => `[[publish.destinations]]\nname = "a"\ngroup = "239.255.9.1"\nport = 31001\nsymbols = ${JSON.stringify(symbols)}\n${MARKET}`;
+    expect(configProblems(dest(["*", "BTCUSDX"]))).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDX" is not a symbol configured for venue *, market * (BTCUSDT)']);
+    expect(configProblems(dest(["*", "BTCUSDT"]))).toEqual([]);
+    expect(configProblems(dest(["*"]))).toEqual([]);
+  });
+});
+
+describe("publish.auth_key_file with a NUL character", () => {
+  // The message said "its value not shown", then the runtime's reason quoted the value, escaped: shown whole.
+  test("is refused without showing the value", () => {
+    const problems = configProblems(`[publish]\nauth_key_file = "/etc/feeder/k\\u0000ey-SECRETISH"\n${MARKET}`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^publish\.auth_key_file: cannot read key file/);
+    expect(problems[0]).not.toContain("SECRETISH");
+  });
+});
