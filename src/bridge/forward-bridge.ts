@@ -203,16 +203,16 @@ interface Upstream {
   altNext: number;
   altCount: number;
   /**
-   * The lines of the other sessions last seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken
-   * up again when one comes back. Before, a datagram of another session reset the one line: a late one of the session
-   * a restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next
-   * datagram reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as
-   * news. One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a
-   * row (s-rev65): several are kept, and the newest session's is never the one dropped.
+   * The lines of other sessions seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken up again
+   * when one comes back. Before, a datagram of another session reset the one line: a late one of the session a
+   * restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next datagram
+   * reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
+   * One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a row
+   * (s-rev65); keeping the newest session's and the least recently left others (s-rev65) still lost a live run whose
+   * clock stepped back (older than the dead run it replaced) to three old sessions' recorded datagrams (s-subst): the
+   * oldest session's line is the one dropped now.
    */
   saved: SessionLine[];
-  /** Switches of session so far: when each saved line was left (the least recently left one is dropped first). */
-  switches: number;
 }
 /** A session's sequence line while another session's datagrams are read (Upstream.saved). */
 interface SessionLine {
@@ -221,35 +221,36 @@ interface SessionLine {
   nextSeq: number;
   altNext: number;
   altCount: number;
-  leftAt: number;
 }
 /**
  * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
- * datagrams may interleave. More sessions than this drop the least recently left line that is not the newest
- * session's: what comes of a dropped session starts a line unchecked (the reader refuses old sessions' messages), but
- * datagrams of older sessions (late, or recorded ones sent again) can never end the checks of the newest.
+ * datagrams may interleave. More sessions than this drop the line of the oldest session (by session order, the
+ * current one's included): what comes of a dropped session starts a line unchecked (the reader refuses old sessions'
+ * messages), but datagrams of older sessions (late, or recorded ones sent again) can never end the checks of a newer
+ * one's, the live run's among them also when its host clock stepped back (it starts before the dead run it replaced):
+ * only SAVED_SESSION_LINES + 1 sessions that started after it can (with a key, a replay has only the real ones: runs
+ * that started within the step, docs/nats.md).
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, saved: [], switches: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, saved: [] };
 
 /**
- * Cold: the slot of `up.saved` the current line goes to: a free one, else the least recently left one, never the
- * newest session's (by start time, then id, as sessions are ordered: docs/wire-protocol.md §3.4) unless the current
- * one is newer still: datagrams of older sessions, late or sent again, cannot push the newest session's line out.
+ * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
+ * id, as sessions are ordered: docs/wire-protocol.md §3.4); −1 when the current line is older than every saved one
+ * (it is the one dropped). Least recently left (s-rev65) was churned by replays: datagrams of three old sessions in a
+ * row pushed out a live session's line unless it was the newest by order, which one whose clock stepped back is not.
  */
 function slotToSave(up: Upstream): number {
   const saved = up.saved;
-  let newest = -1;
+  let oldest = -1;
   for (let i = 0; i < saved.length; i++) {
     const l = saved[i]!;
     if (l.sessionStartUs === -1) return i;
-    if (newest < 0 || compareSessions(l.sessionStartUs, l.sessionId, saved[newest]!.sessionStartUs, saved[newest]!.sessionId) > 0) newest = i;
+    if (oldest < 0 || compareSessions(l.sessionStartUs, l.sessionId, saved[oldest]!.sessionStartUs, saved[oldest]!.sessionId) < 0) oldest = i;
   }
-  const keep = compareSessions(saved[newest]!.sessionStartUs, saved[newest]!.sessionId, up.sessionStartUs, up.sessionId) > 0 ? newest : -1;
-  let slot = -1;
-  for (let i = 0; i < saved.length; i++) if (i !== keep && (slot < 0 || saved[i]!.leftAt < saved[slot]!.leftAt)) slot = i;
-  return slot;
+  const o = saved[oldest]!;
+  return compareSessions(up.sessionStartUs, up.sessionId, o.sessionStartUs, o.sessionId) < 0 ? -1 : oldest;
 }
 
 /**
@@ -695,7 +696,7 @@ export class ForwardBridge {
 
   // Cold: a datagram of another session than the last one's. A session with a saved line comes back to it (a gap, a
   // copy behind it are seen as on any line, a pending jump still pending); any other starts a line at this datagram.
-  // The current line is saved in the slot freed, a free one, or the least recently left one but the newest session's.
+  // The current line is saved in the slot freed, a free one, or the oldest session's (dropped when it is the oldest).
   private switchSession(up: Upstream, sessionId: number, startUs: number, seqNum: number): void {
     const saved = up.saved;
     let back = -1;
@@ -710,14 +711,14 @@ export class ForwardBridge {
       altCount = l.altCount;
       l.sessionStartUs = -1;
     }
-    if (up.sessionStartUs !== -1) {
-      const l = saved[back >= 0 ? back : slotToSave(up)]!;
+    const slot = up.sessionStartUs === -1 ? -1 : back >= 0 ? back : slotToSave(up);
+    if (slot >= 0) {
+      const l = saved[slot]!;
       l.sessionId = up.sessionId;
       l.sessionStartUs = up.sessionStartUs;
       l.nextSeq = up.nextSeq;
       l.altNext = up.altNext;
       l.altCount = up.altCount;
-      l.leftAt = ++up.switches;
     }
     up.sessionId = sessionId;
     up.sessionStartUs = startUs;
@@ -747,8 +748,8 @@ export class ForwardBridge {
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
-      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, leftAt: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, saved, switches: 0 };
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0 });
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, saved };
       this.upstream.set(key, up);
     }
     return up;

@@ -167,3 +167,30 @@ describe("forward bridge: a late datagram of the session before", () => {
     await bridge.stop();
   });
 });
+
+/**
+ * s-subst: the lines kept were the newest session's and the least recently left others. A live run whose host clock
+ * stepped back (it starts before the dead run D it replaced, so D is "the newest") had its line pushed out by
+ * datagrams of three old sessions sent again (recorded, signed: no key needed to replay them); its own recorded
+ * snapshot then started a line unchecked and went on as news. Now the oldest session's line is the one dropped:
+ * only sessions newer than the live run (which a replay cannot make up) can push its line out.
+ */
+it("forward bridge: recorded datagrams of three old sessions do not push out a clock-stepped live session's line", async () => {
+  const { bridge, through } = await rig();
+  const olds = [900, 901, 902].map((id, i) => run(id, T0 + i * 1_000_000));
+  const recorded = olds.map((o) => o.refresh());
+  for (const r of recorded) through(r);
+  const dead = run(950, T0 + 60_000_000); // the run before the step: died
+  through(dead.refresh());
+  const live = run(951, T0 + 30_000_000); // restarted on a host whose clock stepped back: an earlier start
+  const snapshot = live.refresh();
+  through(snapshot);
+  through(live.delta(14990));
+  for (const r of recorded) through(r); // sent again, one old session after another
+  const published = bridge.counters.published;
+  const dups = bridge.counters.duplicates;
+  through(snapshot); // the live run's snapshot sent again, after its delta
+  expect(bridge.counters.duplicates).toBe(dups + 1); // before: 0, its line gone, a line started unchecked
+  expect(bridge.counters.published).toBe(published); // before: published again, news to every reader
+  await bridge.stop();
+});
