@@ -843,9 +843,17 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
  * both or on neither. Old: the bridge forwarded heartbeats behind the line and the reader only widened its window,
  * so after a clock step back while idle the reader stayed silent where multicast heard its publisher.
  */
+/**
+ * Seed 479 too (s-subst, found at RD3SUB_SEEDS=1000): lost data, a heartbeat forged far ahead at the line (a jump for
+ * both), another loss, then a heartbeat held back arriving after a later one: it continues the line from before the
+ * jump past where that stood, a gap at the bridge (its number skipped), so the reader heard it, where multicast judged
+ * it by its send time (a copy). Now both hear it, as one past the line.
+ */
 it("a heartbeat, data or a replayed copy makes the stream heard on multicast exactly when on the NATS reader", () => {
   const wrong: string[] = [];
-  for (let seed = 1; seed <= RD3SUB_SEEDS; seed++) {
+  const seeds = Array.from({ length: RD3SUB_SEEDS }, (_, i) => i + 1);
+  if (!seeds.includes(479)) seeds.push(479);
+  for (const seed of seeds) {
     const r = rng(seed);
     const { rep, feedRaw, clock: c } = natsRig();
     const msub = newSubscriber({ staleAfterMs: 1000 });
