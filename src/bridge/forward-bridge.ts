@@ -17,6 +17,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { nowUs } from "../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
@@ -29,6 +30,7 @@ import {
   MSG_LENGTH_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
+  PKT_FLAG_END_OF_SESSION,
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
   PKT_MSG_COUNT_OFFSET,
   TEMPLATE_INSTRUMENT_DEFINITION,
@@ -37,7 +39,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
 export interface JetStreamOptions {
@@ -117,8 +119,9 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   upstreamGaps: number;
   /**
    * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them; a heartbeat
-   * below the next seqNum too): dropped, as a subscriber drops them; forwarded, a copy of a snapshot rolled the far
-   * side's book back, and an old heartbeat could not be told from the publisher now.
+   * below the next seqNum too), and heartbeats at it sent within what the line brought (Upstream.heardSendUs): dropped,
+   * as a subscriber drops them or calls them copies; forwarded, a copy of a snapshot rolled the far side's book back,
+   * and an old heartbeat could not be told from the publisher now (after a gap of the reader's, not by its send time).
    */
   duplicates: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
@@ -203,6 +206,16 @@ interface Upstream {
   altNext: number;
   altCount: number;
   /**
+   * The current session's heartbeat window, as a subscriber keeps it (streams.ts isBeatCopy, FeedSubscriber.heard):
+   * the send time (µs) of the last datagram heard (0: none since the session came), of the line's start (its last
+   * datagram with messages, or a heartbeat since sent before it: the clock stepped back) and how far that was ahead of
+   * its receipt. A heartbeat at the line sent within [lineSendUs, heardSendUs] is a copy, dropped; kept up to date
+   * also while NATS is down, so a copy of a heartbeat dropped then is no news to the reader after that gap.
+   */
+  heardSendUs: number;
+  lineSendUs: number;
+  lineAheadUs: number;
+  /**
    * The lines of other sessions seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken up again
    * when one comes back. Before, a datagram of another session reset the one line: a late one of the session a
    * restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next datagram
@@ -233,7 +246,7 @@ interface SessionLine {
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, saved: [] };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
 
 /**
  * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
@@ -594,6 +607,13 @@ export class ForwardBridge {
     const seqNum = r.seqNum;
     // Cold: a stream's first datagram, or another session (the reader orders sessions): its own line, below.
     if (up !== UNNUMBERED && (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs)) this.switchSession(up, r.sessionId, r.sessionStartUs, seqNum);
+    // A heartbeat at the line sent within what the line brought: a copy (judged before the sequence moves, as a
+    // subscriber does). Forwarded (before 2026-12-06), the reader judged it by its own window, but after a gap (the
+    // bridge dropping while NATS was down, NATS losing envelopes) it takes one as past the line: a dead publisher's
+    // last heartbeat replayed onto the group made it alive again. An END_OF_SESSION sent in the µs of the last heard
+    // still goes (the publisher's own, sealed with its last data: the reader takes it as multicast does).
+    const sendUs = r.sendTimeUs;
+    const beatCopy = up !== UNNUMBERED && count === 0 && seqNum <= up.nextSeq && (seqNum === up.nextSeq || up.altNext <= 0 || seqNum <= up.altNext) && sendUs !== 0 && sendUs <= up.heardSendUs && sendUs >= up.lineSendUs;
     if (up === UNNUMBERED) {
       // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
     } else if (seqNum > up.nextSeq) {
@@ -620,6 +640,12 @@ export class ForwardBridge {
       return;
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    if (beatCopy) {
+      if ((r.flags & PKT_FLAG_END_OF_SESSION) === 0 || sendUs !== up.heardSendUs) {
+        c.duplicates++;
+        return;
+      }
+    } else if (up !== UNNUMBERED) this.heard(up, count, sendUs);
     const p = this.protocol;
     if (p !== undefined && (p.connected !== true || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, p.connected === true);
@@ -725,6 +751,26 @@ export class ForwardBridge {
     up.nextSeq = next;
     up.altNext = altNext;
     up.altCount = altCount;
+    up.heardSendUs = 0; // the session's next datagram judged by its own (a saved line keeps no window: forwarded, the safe side)
+    up.lineSendUs = 0;
+    up.lineAheadUs = 0;
+  }
+
+  /**
+   * A datagram that is news (not a duplicate nor a heartbeat copy) moves the heartbeat window, as FeedSubscriber.heard:
+   * from the line's datagram, or from a heartbeat sent before it (the clock stepped back). Not one sent more than
+   * SEND_AHEAD_MAX_US further ahead of its receipt than the line's start was (forged, or a clock stepped far ahead):
+   * kept, it made the real heartbeats after it copies. Judged by that difference alone (the receipt clock's origin
+   * cancels): one the subscriber hears the bridge may leave out of its window, the safe side (forwarded, the reader judges).
+   */
+  private heard(up: Upstream, count: number, sendUs: number): void {
+    const aheadUs = sendUs - nowUs();
+    if (count === 0 && up.heardSendUs !== 0 && aheadUs - up.lineAheadUs > SEND_AHEAD_MAX_US) return;
+    if (count > 0 || up.heardSendUs === 0 || sendUs < up.lineSendUs) {
+      up.lineSendUs = sendUs;
+      up.lineAheadUs = aheadUs;
+    }
+    up.heardSendUs = sendUs;
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
@@ -749,7 +795,7 @@ export class ForwardBridge {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
       for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, saved };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
       this.upstream.set(key, up);
     }
     return up;

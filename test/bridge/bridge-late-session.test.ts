@@ -194,3 +194,40 @@ it("forward bridge: recorded datagrams of three old sessions do not push out a c
   expect(bridge.counters.published).toBe(published); // before: published again, news to every reader
   await bridge.stop();
 });
+
+/**
+ * s-subst: while NATS was down the bridge dropped a delta (a number skipped) and the heartbeat after it. The publisher
+ * then died, and its last heartbeat replayed onto the group (a copy: no key needed) was forwarded at the next number:
+ * after that gap the reader took it as news (a heartbeat past the line) and upstream as alive, where a multicast
+ * subscriber, which had heard the original, called it a copy. Now the bridge judges a heartbeat at its line as a
+ * subscriber does (sent within what the line brought: a copy) also while it drops, and drops the copy.
+ */
+it("forward bridge: a copy of a heartbeat it saw while NATS was down is dropped, no sign of upstream after the gap", async () => {
+  const bridge = new RecordedBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "late", log: silentLogger });
+  await bridge.start();
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  let nowMs = 1_000_000;
+  const through = (ds: Uint8Array[], advanceMs: number): string[] => {
+    nowMs += advanceMs;
+    for (const d of ds) bridge.onDatagram(d);
+    return bridge.client.published.splice(0).map((env) => rep.add(env, nowMs));
+  };
+  const a = run(900, T0);
+  through(a.refresh(), 10);
+  through(a.heartbeat(), 1000);
+  expect(rep.checkUpstream(nowMs)).toBe(true);
+  bridge.client.protocol.connected = false; // NATS down at the bridge: dropped, the delta's number skipped
+  through(a.delta(14990), 1000);
+  const beat = a.heartbeat();
+  through(beat, 1000);
+  bridge.client.protocol.connected = true;
+  nowMs += 5000; // the publisher died
+  expect(rep.checkUpstream(nowMs)).toBe(false);
+  const dups = bridge.counters.duplicates;
+  expect(through(beat, 10)).toEqual([]); // its last heartbeat replayed onto the group; before: forwarded ("ok")
+  expect(bridge.counters.duplicates).toBe(dups + 1);
+  expect(rep.checkUpstream(nowMs)).toBe(false); // before: true, a dead publisher alive again
+  expect(through(a.heartbeat(), 10)).toEqual(["ok"]); // it speaks again: a gap (the delta), heard
+  expect(rep.checkUpstream(nowMs)).toBe(true);
+  await bridge.stop();
+});
