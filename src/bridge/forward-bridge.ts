@@ -227,13 +227,16 @@ interface Upstream {
    */
   saved: SessionLine[];
 }
-/** A session's sequence line while another session's datagrams are read (Upstream.saved). */
+/** A session's sequence line and heartbeat window while another session's datagrams are read (Upstream.saved). */
 interface SessionLine {
   sessionId: number;
   sessionStartUs: number;
   nextSeq: number;
   altNext: number;
   altCount: number;
+  heardSendUs: number;
+  lineSendUs: number;
+  lineAheadUs: number;
 }
 /**
  * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
@@ -730,11 +733,18 @@ export class ForwardBridge {
     let next = seqNum;
     let altNext = -1;
     let altCount = 0;
+    // A session with no saved line: its next datagram judged by its own, as a subscriber judges a session's first.
+    let heardSendUs = 0;
+    let lineSendUs = 0;
+    let lineAheadUs = 0;
     if (back >= 0) {
       const l = saved[back]!;
       next = l.nextSeq;
       altNext = l.altNext;
       altCount = l.altCount;
+      heardSendUs = l.heardSendUs;
+      lineSendUs = l.lineSendUs;
+      lineAheadUs = l.lineAheadUs;
       l.sessionStartUs = -1;
     }
     const slot = up.sessionStartUs === -1 ? -1 : back >= 0 ? back : slotToSave(up);
@@ -745,15 +755,18 @@ export class ForwardBridge {
       l.nextSeq = up.nextSeq;
       l.altNext = up.altNext;
       l.altCount = up.altCount;
+      l.heardSendUs = up.heardSendUs;
+      l.lineSendUs = up.lineSendUs;
+      l.lineAheadUs = up.lineAheadUs;
     }
     up.sessionId = sessionId;
     up.sessionStartUs = startUs;
     up.nextSeq = next;
     up.altNext = altNext;
     up.altCount = altCount;
-    up.heardSendUs = 0; // the session's next datagram judged by its own (a saved line keeps no window: forwarded, the safe side)
-    up.lineSendUs = 0;
-    up.lineAheadUs = 0;
+    up.heardSendUs = heardSendUs;
+    up.lineSendUs = lineSendUs;
+    up.lineAheadUs = lineAheadUs;
   }
 
   /**
@@ -794,7 +807,7 @@ export class ForwardBridge {
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
-      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0 });
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
       up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
       this.upstream.set(key, up);
     }

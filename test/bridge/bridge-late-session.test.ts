@@ -212,6 +212,9 @@ it("forward bridge: a copy of a heartbeat it saw while NATS was down is dropped,
     for (const d of ds) bridge.onDatagram(d);
     return bridge.client.published.splice(0).map((env) => rep.add(env, nowMs));
   };
+  const old = run(800, T0 - 60_000_000);
+  const recordedOld = old.heartbeat();
+  through(recordedOld, 10);
   const a = run(900, T0);
   through(a.refresh(), 10);
   through(a.heartbeat(), 1000);
@@ -227,6 +230,9 @@ it("forward bridge: a copy of a heartbeat it saw while NATS was down is dropped,
   expect(through(beat, 10)).toEqual([]); // its last heartbeat replayed onto the group; before: forwarded ("ok")
   expect(bridge.counters.duplicates).toBe(dups + 1);
   expect(rep.checkUpstream(nowMs)).toBe(false); // before: true, a dead publisher alive again
+  through(recordedOld, 10); // a datagram of an older session replayed between: the session's window is kept with its line
+  expect(through(beat, 10)).toEqual([]);
+  expect(rep.checkUpstream(nowMs)).toBe(false);
   expect(through(a.heartbeat(), 10)).toEqual(["ok"]); // it speaks again: a gap (the delta), heard
   expect(rep.checkUpstream(nowMs)).toBe(true);
   await bridge.stop();
