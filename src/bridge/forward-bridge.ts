@@ -17,6 +17,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { nowUs } from "../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
@@ -29,6 +30,7 @@ import {
   MSG_LENGTH_OFFSET,
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
+  PKT_FLAG_END_OF_SESSION,
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
   PKT_MSG_COUNT_OFFSET,
   TEMPLATE_INSTRUMENT_DEFINITION,
@@ -37,7 +39,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
 export interface JetStreamOptions {
@@ -117,8 +119,9 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   upstreamGaps: number;
   /**
    * Datagrams of a followed stream wholly behind its sequence (copies, or later than what came after them; a heartbeat
-   * below the next seqNum too): dropped, as a subscriber drops them; forwarded, a copy of a snapshot rolled the far
-   * side's book back, and an old heartbeat could not be told from the publisher now.
+   * below the next seqNum too), and heartbeats at it sent within what the line brought (Upstream.heardSendUs): dropped,
+   * as a subscriber drops them or calls them copies; forwarded, a copy of a snapshot rolled the far side's book back,
+   * and an old heartbeat could not be told from the publisher now (after a gap of the reader's, not by its send time).
    */
   duplicates: number;
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
@@ -203,53 +206,67 @@ interface Upstream {
   altNext: number;
   altCount: number;
   /**
-   * The lines of the other sessions last seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken
-   * up again when one comes back. Before, a datagram of another session reset the one line: a late one of the session
-   * a restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next
-   * datagram reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as
-   * news. One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a
-   * row (s-rev65): several are kept, and the newest session's is never the one dropped.
+   * The current session's heartbeat window, as a subscriber keeps it (streams.ts isBeatCopy, FeedSubscriber.heard):
+   * the send time (µs) of the last datagram heard (0: none since the session came), of the line's start (its last
+   * datagram with messages, or a heartbeat since sent before it: the clock stepped back) and how far that was ahead of
+   * its receipt. A heartbeat at the line sent within [lineSendUs, heardSendUs] is a copy, dropped; kept up to date
+   * also while NATS is down, so a copy of a heartbeat dropped then is no news to the reader after that gap.
+   */
+  heardSendUs: number;
+  lineSendUs: number;
+  lineAheadUs: number;
+  /**
+   * The lines of other sessions seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken up again
+   * when one comes back. Before, a datagram of another session reset the one line: a late one of the session a
+   * restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next datagram
+   * reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
+   * One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a row
+   * (s-rev65); keeping the newest session's and the least recently left others (s-rev65) still lost a live run whose
+   * clock stepped back (older than the dead run it replaced) to three old sessions' recorded datagrams (s-subst): the
+   * oldest session's line is the one dropped now.
    */
   saved: SessionLine[];
-  /** Switches of session so far: when each saved line was left (the least recently left one is dropped first). */
-  switches: number;
 }
-/** A session's sequence line while another session's datagrams are read (Upstream.saved). */
+/** A session's sequence line and heartbeat window while another session's datagrams are read (Upstream.saved). */
 interface SessionLine {
   sessionId: number;
   sessionStartUs: number;
   nextSeq: number;
   altNext: number;
   altCount: number;
-  leftAt: number;
+  heardSendUs: number;
+  lineSendUs: number;
+  lineAheadUs: number;
 }
 /**
  * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
- * datagrams may interleave. More sessions than this drop the least recently left line that is not the newest
- * session's: what comes of a dropped session starts a line unchecked (the reader refuses old sessions' messages), but
- * datagrams of older sessions (late, or recorded ones sent again) can never end the checks of the newest.
+ * datagrams may interleave. More sessions than this drop the line of the oldest session (by session order, the
+ * current one's included): what comes of a dropped session starts a line unchecked (the reader refuses old sessions'
+ * messages), but datagrams of older sessions (late, or recorded ones sent again) can never end the checks of a newer
+ * one's, the live run's among them also when its host clock stepped back (it starts before the dead run it replaced):
+ * only SAVED_SESSION_LINES + 1 sessions that started after it can (with a key, a replay has only the real ones: runs
+ * that started within the step, docs/nats.md).
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, saved: [], switches: 0 };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
 
 /**
- * Cold: the slot of `up.saved` the current line goes to: a free one, else the least recently left one, never the
- * newest session's (by start time, then id, as sessions are ordered: docs/wire-protocol.md §3.4) unless the current
- * one is newer still: datagrams of older sessions, late or sent again, cannot push the newest session's line out.
+ * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
+ * id, as sessions are ordered: docs/wire-protocol.md §3.4); −1 when the current line is older than every saved one
+ * (it is the one dropped). Least recently left (s-rev65) was churned by replays: datagrams of three old sessions in a
+ * row pushed out a live session's line unless it was the newest by order, which one whose clock stepped back is not.
  */
 function slotToSave(up: Upstream): number {
   const saved = up.saved;
-  let newest = -1;
+  let oldest = -1;
   for (let i = 0; i < saved.length; i++) {
     const l = saved[i]!;
     if (l.sessionStartUs === -1) return i;
-    if (newest < 0 || compareSessions(l.sessionStartUs, l.sessionId, saved[newest]!.sessionStartUs, saved[newest]!.sessionId) > 0) newest = i;
+    if (oldest < 0 || compareSessions(l.sessionStartUs, l.sessionId, saved[oldest]!.sessionStartUs, saved[oldest]!.sessionId) < 0) oldest = i;
   }
-  const keep = compareSessions(saved[newest]!.sessionStartUs, saved[newest]!.sessionId, up.sessionStartUs, up.sessionId) > 0 ? newest : -1;
-  let slot = -1;
-  for (let i = 0; i < saved.length; i++) if (i !== keep && (slot < 0 || saved[i]!.leftAt < saved[slot]!.leftAt)) slot = i;
-  return slot;
+  const o = saved[oldest]!;
+  return compareSessions(up.sessionStartUs, up.sessionId, o.sessionStartUs, o.sessionId) < 0 ? -1 : oldest;
 }
 
 /**
@@ -593,6 +610,13 @@ export class ForwardBridge {
     const seqNum = r.seqNum;
     // Cold: a stream's first datagram, or another session (the reader orders sessions): its own line, below.
     if (up !== UNNUMBERED && (r.sessionId !== up.sessionId || r.sessionStartUs !== up.sessionStartUs)) this.switchSession(up, r.sessionId, r.sessionStartUs, seqNum);
+    // A heartbeat at the line sent within what the line brought: a copy (judged before the sequence moves, as a
+    // subscriber does). Forwarded (before 2026-12-06), the reader judged it by its own window, but after a gap (the
+    // bridge dropping while NATS was down, NATS losing envelopes) it takes one as past the line: a dead publisher's
+    // last heartbeat replayed onto the group made it alive again. An END_OF_SESSION sent in the µs of the last heard
+    // still goes (the publisher's own, sealed with its last data: the reader takes it as multicast does).
+    const sendUs = r.sendTimeUs;
+    const beatCopy = up !== UNNUMBERED && count === 0 && seqNum <= up.nextSeq && (seqNum === up.nextSeq || up.altNext <= 0 || seqNum <= up.altNext) && sendUs !== 0 && sendUs <= up.heardSendUs && sendUs >= up.lineSendUs;
     if (up === UNNUMBERED) {
       // Streams beyond MAX_NUMBERED_STREAMS (made-up channel and source ids): forwarded unnumbered, not followed.
     } else if (seqNum > up.nextSeq) {
@@ -619,6 +643,12 @@ export class ForwardBridge {
       return;
     }
     if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    if (beatCopy) {
+      if ((r.flags & PKT_FLAG_END_OF_SESSION) === 0 || sendUs !== up.heardSendUs) {
+        c.duplicates++;
+        return;
+      }
+    } else if (up !== UNNUMBERED) this.heard(up, count, sendUs);
     const p = this.protocol;
     if (p !== undefined && (p.connected !== true || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, p.connected === true);
@@ -695,7 +725,7 @@ export class ForwardBridge {
 
   // Cold: a datagram of another session than the last one's. A session with a saved line comes back to it (a gap, a
   // copy behind it are seen as on any line, a pending jump still pending); any other starts a line at this datagram.
-  // The current line is saved in the slot freed, a free one, or the least recently left one but the newest session's.
+  // The current line is saved in the slot freed, a free one, or the oldest session's (dropped when it is the oldest).
   private switchSession(up: Upstream, sessionId: number, startUs: number, seqNum: number): void {
     const saved = up.saved;
     let back = -1;
@@ -703,27 +733,57 @@ export class ForwardBridge {
     let next = seqNum;
     let altNext = -1;
     let altCount = 0;
+    // A session with no saved line: its next datagram judged by its own, as a subscriber judges a session's first.
+    let heardSendUs = 0;
+    let lineSendUs = 0;
+    let lineAheadUs = 0;
     if (back >= 0) {
       const l = saved[back]!;
       next = l.nextSeq;
       altNext = l.altNext;
       altCount = l.altCount;
+      heardSendUs = l.heardSendUs;
+      lineSendUs = l.lineSendUs;
+      lineAheadUs = l.lineAheadUs;
       l.sessionStartUs = -1;
     }
-    if (up.sessionStartUs !== -1) {
-      const l = saved[back >= 0 ? back : slotToSave(up)]!;
+    const slot = up.sessionStartUs === -1 ? -1 : back >= 0 ? back : slotToSave(up);
+    if (slot >= 0) {
+      const l = saved[slot]!;
       l.sessionId = up.sessionId;
       l.sessionStartUs = up.sessionStartUs;
       l.nextSeq = up.nextSeq;
       l.altNext = up.altNext;
       l.altCount = up.altCount;
-      l.leftAt = ++up.switches;
+      l.heardSendUs = up.heardSendUs;
+      l.lineSendUs = up.lineSendUs;
+      l.lineAheadUs = up.lineAheadUs;
     }
     up.sessionId = sessionId;
     up.sessionStartUs = startUs;
     up.nextSeq = next;
     up.altNext = altNext;
     up.altCount = altCount;
+    up.heardSendUs = heardSendUs;
+    up.lineSendUs = lineSendUs;
+    up.lineAheadUs = lineAheadUs;
+  }
+
+  /**
+   * A datagram that is news (not a duplicate nor a heartbeat copy) moves the heartbeat window, as FeedSubscriber.heard:
+   * from the line's datagram, or from a heartbeat sent before it (the clock stepped back). Not one sent more than
+   * SEND_AHEAD_MAX_US further ahead of its receipt than the line's start was (forged, or a clock stepped far ahead):
+   * kept, it made the real heartbeats after it copies. Judged by that difference alone (the receipt clock's origin
+   * cancels): one the subscriber hears the bridge may leave out of its window, the safe side (forwarded, the reader judges).
+   */
+  private heard(up: Upstream, count: number, sendUs: number): void {
+    const aheadUs = sendUs - nowUs();
+    if (count === 0 && up.heardSendUs !== 0 && aheadUs - up.lineAheadUs > SEND_AHEAD_MAX_US) return;
+    if (count > 0 || up.heardSendUs === 0 || sendUs < up.lineSendUs) {
+      up.lineSendUs = sendUs;
+      up.lineAheadUs = aheadUs;
+    }
+    up.heardSendUs = sendUs;
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
@@ -747,8 +807,8 @@ export class ForwardBridge {
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
-      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, leftAt: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, saved, switches: 0 };
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
       this.upstream.set(key, up);
     }
     return up;

@@ -43,7 +43,8 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
+import { LeftBehindRuns, RETIRED_SESSIONS } from "./left-behind.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
 
 /** SEND_AHEAD_MAX_US in upstream send-time units (ns). */
@@ -336,10 +337,12 @@ interface UpstreamSession extends SessionKey {
   lastOldSendHi: number;
   lastOldSendLo: number;
   /**
-   * Sessions a confirmed newer one replaced (the last RETIRED_SESSIONS): refused for good, whatever their start
-   * time. A dead run's late envelope after every stream went silent a moment is no clock-step restart.
+   * Sessions a confirmed newer one replaced (the last RETIRED_SESSIONS): refused whatever their start time (a dead
+   * run's late envelope after every stream went silent a moment is no clock-step restart) unless they keep sending,
+   * each watched on its own (EnvelopeRepacker.liveLeftBehind): the multicast subscriber's state and rule
+   * (left-behind.ts; keyed by the upstream start's ns words).
    */
-  retired: SessionKey[];
+  left: LeftBehindRuns;
   /**
    * Provisional sessions a newer one replaced before they were confirmed (the first RETIRED_SESSIONS in a row), as on
    * multicast (streams.ts skipped): each may prove the newest bogus, also one that started before `prev` (a clock-step
@@ -348,46 +351,10 @@ interface UpstreamSession extends SessionKey {
   skipped: SessionKey[];
   /** A line of the source the last upstreamOver found alive: tried first (a flood of older envelopes scans no table). */
   alive: StreamLine | undefined;
-  /**
-   * The runs it left behind whose envelopes came, each watched on its own (EnvelopeRepacker.liveLeftBehind; at most
-   * RETIRED_SESSIONS, only retired runs), as on multicast (streams.ts back): one watch per source was restarted by any
-   * other run's envelope, so a replay of one left-behind run's between a live one's held that one off for good.
-   */
-  back: BackWatch[];
-}
-
-/**
- * A run a source left behind whose envelopes keep coming: the reader's time and the upstream send time (ns) of the
- * first of them since its watch began, and the reader's time of the last.
- */
-interface BackWatch extends SessionKey {
-  fromMs: number;
-  fromSendNs: number;
-  lastMs: number;
-}
-
-const RETIRED_SESSIONS = 8;
-
-/** Cold: a run left behind that kept sending (EnvelopeRepacker.liveLeftBehind) is no longer so. */
-function unretire(known: UpstreamSession, startHi: number, startLo: number, id: number): void {
-  const r = known.retired;
-  for (let i = 0; i < r.length; i++) if (sameKey(startHi, startLo, id, r[i])) r.splice(i--, 1);
-}
-
-/** Cold: the watch of the run left behind, or a new one from this envelope (undefined then), as on multicast. */
-function watchOf(known: UpstreamSession, startHi: number, startLo: number, id: number, nowMs: number, sendNs: number): BackWatch | undefined {
-  const back = known.back;
-  for (const w of back) if (sameKey(startHi, startLo, id, w)) return w;
-  // Only retired runs are watched (RETIRED_SESSIONS at most): those no longer retired go first.
-  for (let i = back.length - 1; i >= 0; i--) if (!listHas(known.retired, back[i]!.startHi, back[i]!.startLo, back[i]!.id)) back.splice(i, 1);
-  if (back.length >= RETIRED_SESSIONS) back.shift();
-  back.push({ startHi, startLo, id, fromMs: nowMs, fromSendNs: sendNs, lastMs: nowMs });
-  return undefined;
 }
 
 function retire(known: UpstreamSession, k: SessionKey): void {
-  if (known.retired.length >= RETIRED_SESSIONS) known.retired.shift();
-  known.retired.push(k);
+  known.left.retire(k.startHi, k.startLo, k.id);
 }
 
 /**
@@ -395,7 +362,7 @@ function retire(known: UpstreamSession, k: SessionKey): void {
  * behind, and not older than the last confirmed one unless a newer one replaced it while provisional (skipped).
  */
 function mayProve(known: UpstreamSession, startHi: number, startLo: number, id: number): boolean {
-  if (listHas(known.retired, startHi, startLo, id)) return false;
+  if (known.left.has(startHi, startLo, id)) return false;
   if (known.prev === undefined || compareKey(startHi, startLo, id, known.prev) >= 0) return true;
   return listHas(known.skipped, startHi, startLo, id);
 }
@@ -716,7 +683,7 @@ export class EnvelopeRepacker {
     if (known === undefined) {
       // The first session seen may itself be the bogus datagram: provisional, with nothing to go back to.
       const old = { startHi: 0, startLo: 0, id: 0 };
-      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, retired: [], skipped: [], alive: undefined, back: [] });
+      this.upstream.set(source, { startHi, startLo, id, pending: true, prev: undefined, newDatagrams: 1, old, oldDatagrams: 0, lastSendHi: sendHi, lastSendLo: sendLo, lastOldSendHi: -1, lastOldSendLo: 0, left: new LeftBehindRuns(), skipped: [], alive: undefined });
     } else if (known.id !== id || known.startLo !== startLo || known.startHi !== startHi) {
       // Cold: another session of a known source. An older one is a restarted publisher's late datagram: its
       // messages must never reach the new session's books (unless it proves the newer session bogus); a newer one
@@ -732,7 +699,7 @@ export class EnvelopeRepacker {
       // bogus header after the dead run (never confirmed) kept the clock-step restart refused for good.
       // A run left behind that keeps sending once upstream is over: a live restart a later-starting run's late
       // envelopes were confirmed over (liveLeftBehind), taken again as a clock-step restart.
-      const retired = listHas(known.retired, startHi, startLo, id);
+      const retired = known.left.has(startHi, startLo, id);
       // Taken back, it is a clock-step restart (adopted at once, as on multicast), not evidence against a provisional one.
       const back = retired && this.liveLeftBehind(known, source, startHi, startLo, id, sendHi * 0x1_0000_0000 + sendLo, hb, nowMs);
       const older = !back && (retired || compareKey(startHi, startLo, id, known) < 0 || (known.pending && replacedWhilePending(known, startHi, startLo, id)));
@@ -1025,38 +992,25 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: an envelope of a run the source left behind (retired), also while a newer one is provisional. Whether that run is
-   * alive, a restart whose host clock stepped back that two late envelopes of a later-starting run were confirmed over
-   * (nothing tells those from a real restart; refused for good before 2026-12-06): as on multicast (streams.ts
-   * liveLeftBehind), taken again (true: no longer retired) once its envelopes kept coming for LEFT_BEHIND_LIVE_MS (3
-   * of its heartbeat intervals when longer) of the reader's time and of its own send time, none that long after the
-   * one before, and upstream is then over. In a replay (its clock running ahead of the reader's) the reader's time
-   * comes once it is live.
+   * Cold: an envelope of a run the source left behind (retired), also while a newer one is provisional. Whether that
+   * run is alive, a restart whose host clock stepped back that two late envelopes of a later-starting run were
+   * confirmed over (nothing tells those from a real restart; refused for good before 2026-12-06): taken again (true: no
+   * longer retired) once its envelopes kept coming long enough by the reader's clock and its own send times
+   * (LeftBehindRuns.spanned) and upstream is then over; else the watch starts again. The multicast subscriber's rule
+   * (streams.ts liveLeftBehind, left-behind.ts). In a replay (its clock running ahead of the reader's) the reader's
+   * time comes once it is live.
    */
   private liveLeftBehind(known: UpstreamSession, source: number, startHi: number, startLo: number, id: number, sendNs: number, hbMs: number, nowMs: number): boolean {
-    const spanMs = Math.max(LEFT_BEHIND_LIVE_MS, 3 * hbMs);
-    // Its own watch: another run's envelopes (a replay of a dead one's) restart none of it.
-    const w = watchOf(known, startHi, startLo, id, nowMs, sendNs);
+    const left = known.left;
+    const recvUs = nowMs * 1000;
+    const sendUs = sendNs / 1000;
+    const w = left.spanned(startHi, startLo, id, recvUs, sendUs, hbMs);
     if (w === undefined) return false;
-    const lastMs = w.lastMs;
-    w.lastMs = nowMs;
-    if (nowMs - lastMs > spanMs) {
-      w.fromMs = nowMs;
-      w.fromSendNs = sendNs;
+    if (!this.upstreamOver(known, source, nowMs)) {
+      left.watchAgain(w, recvUs, sendUs);
       return false;
     }
-    const recvSpanMs = nowMs - w.fromMs;
-    const sendSpanMs = (sendNs - w.fromSendNs) / 1e6;
-    if (recvSpanMs < spanMs || sendSpanMs < spanMs) return false;
-    // Its clock must have run with the reader's (as on multicast: a dead run's backlog drained from a slow path was
-    // taken back before 2026-12-06, its old snapshot repacked as live); else the watch starts again from this one.
-    if (Math.abs(sendSpanMs - recvSpanMs) > LEFT_BEHIND_SKEW_MS || !this.upstreamOver(known, source, nowMs)) {
-      w.fromMs = nowMs;
-      w.fromSendNs = sendNs;
-      return false;
-    }
-    known.back.splice(known.back.indexOf(w), 1);
-    unretire(known, startHi, startLo, id);
+    left.takeBack(w);
     return true;
   }
 

@@ -8,6 +8,7 @@
  * @module
  */
 import type { PacketReader } from "../wire/decoder.ts";
+import { LeftBehindRuns, RETIRED_SESSIONS, startHiOf, startLoOf } from "./left-behind.ts";
 import { monoEpochMs } from "./mono-clock.ts";
 import type { InstrumentBooks } from "./instrument-books.ts";
 import type { Listeners } from "./listeners.ts";
@@ -140,22 +141,13 @@ function countedOld(src: SourceState, r: PacketReader): boolean {
   return true;
 }
 
-/** Cold: a run left behind that kept sending (StreamTable.liveLeftBehind) is no longer so. */
-function unretire(src: SourceState, startUs: number, id: number): void {
-  const r = src.retired;
-  for (let i = 0; i < r.length; i += 2) if (r[i] === startUs && r[i + 1] === id) r.splice(i, 2);
-}
-
 function retire(src: SourceState, startUs: number, id: number): void {
-  if (src.retired.length >= 2 * RETIRED_SESSIONS) src.retired.splice(0, 2);
-  src.retired.push(startUs, id);
+  src.left.retire(startHiOf(startUs), startLoOf(startUs), id);
 }
 
 /** Cold: the session was replaced by a confirmed newer one of the source. */
 function isRetired(src: SourceState, startUs: number, id: number): boolean {
-  const r = src.retired;
-  for (let i = 0; i < r.length; i += 2) if (r[i] === startUs && r[i + 1] === id) return true;
-  return false;
+  return src.left.has(startHiOf(startUs), startLoOf(startUs), id);
 }
 
 /**
@@ -221,11 +213,13 @@ export function isCopy(line: Pick<StreamState, "nextSeq" | "altNext" | "altCount
  * further than the line is idle): heard, and the line judged from it (FeedSubscriber.heard), else a copy of it passed
  * as such a step for as long as the replays came. A step back within that idle time leaves an idle stream stale (not usable)
  * until its send times pass the last heard or it sends data: at most that long. Send time 0 (unknown) tells nothing:
- * heard as before. The NATS reader's rule for a heartbeat envelope (EnvelopeRepacker.add). HOT: one comparison for a
- * datagram with messages.
+ * heard as before. One continuing a pending jump's old line past where that stood (altNext) is past a loss, as one past
+ * nextSeq, and no copy: the forward bridge numbers that loss as a gap, after which the NATS reader hears it (before
+ * 2026-12-06 multicast judged it by its send time: the differential test's seed 479). The NATS reader's rule for a
+ * heartbeat envelope (EnvelopeRepacker.add). HOT: one comparison for a datagram with messages.
  */
-export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
-  return msgCount === 0 && seqNum <= st.nextSeq && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
+export function isBeatCopy(st: Pick<StreamState, "nextSeq" | "altNext" | "heardSendUs" | "lineSendUs">, seqNum: number, msgCount: number, sendTimeUs: number): boolean {
+  return msgCount === 0 && seqNum <= st.nextSeq && (seqNum === st.nextSeq || st.altNext <= 0 || seqNum <= st.altNext) && sendTimeUs !== 0 && sendTimeUs <= st.heardSendUs && sendTimeUs >= st.lineSendUs;
 }
 
 /**
@@ -335,22 +329,17 @@ export interface SourceState {
   adoptedAtUs: number;
   adoptedOnChannel: number;
   /**
-   * Sessions a confirmed newer one replaced (start, id pairs; the last RETIRED_SESSIONS): never taken again as a
-   * restart. Their late or duplicated datagrams must not pass for one whose clock stepped back (sessionOver).
+   * Sessions a confirmed newer one replaced (the last RETIRED_SESSIONS): never taken again as a restart (their late or
+   * duplicated datagrams must not pass for one whose clock stepped back: sessionOver) unless they keep sending, each
+   * watched on its own (StreamTable.liveLeftBehind). The NATS reader's state and rule too (left-behind.ts).
    */
-  retired: number[];
+  left: LeftBehindRuns;
   /**
    * Provisional sessions a newer one replaced before they were confirmed (start, id pairs; the first RETIRED_SESSIONS
    * in a row): retired at its confirm, evidence against the newest (mayProve). One not listed (a forged flood filled
    * it) that started before the last confirmed one is taken again only as a clock-step restart (mayRestartPending).
    */
   skipped: number[];
-  /**
-   * The runs it left behind whose datagrams came, each watched on its own (StreamTable.liveLeftBehind; at most
-   * RETIRED_SESSIONS, only retired runs). One watch per source was restarted by any other run's datagram: a forger
-   * replaying one left-behind run's datagrams (no key needed) between a live one's held that one off for good.
-   */
-  back: BackWatch[];
   /** Its streams in the table: none left, the source is still remembered for a while (StreamTable.streamGone). */
   streams: number;
   /**
@@ -358,30 +347,6 @@ export interface SourceState {
    * older sessions' datagrams while it stays alive costs O(1) each, not a pass over the stream table each.
    */
   alive: StreamState | undefined;
-}
-
-/**
- * A run a source left behind whose datagrams keep coming: the receive time and send time (its own clock) of the
- * first of them since its watch began, and the receive time of the last (StreamTable.liveLeftBehind).
- */
-interface BackWatch {
-  startUs: number;
-  id: number;
-  fromRecvUs: number;
-  fromSendUs: number;
-  lastRecvUs: number;
-}
-
-/** Cold: the watch of the run left behind (startUs, id), or a new one from this datagram (undefined then). */
-function watchOf(src: SourceState, startUs: number, id: number, recvTimeUs: number, sendTimeUs: number): BackWatch | undefined {
-  const back = src.back;
-  for (const w of back) if (w.startUs === startUs && w.id === id) return w;
-  // Only retired runs are watched, and RETIRED_SESSIONS are retired at most: the watches of runs no longer retired
-  // (pushed out, or taken back) go first, so one of a run still retired is never pushed out by another's.
-  for (let i = back.length - 1; i >= 0; i--) if (!isRetired(src, back[i]!.startUs, back[i]!.id)) back.splice(i, 1);
-  if (back.length >= RETIRED_SESSIONS) back.shift();
-  back.push({ startUs, id, fromRecvUs: recvTimeUs, fromSendUs: sendTimeUs, lastRecvUs: recvTimeUs });
-  return undefined;
 }
 
 /**
@@ -399,19 +364,7 @@ interface GoneLine {
 
 const NO_BOOKS: readonly SubscriberBook[] = [];
 
-/**
- * How long a run the source left behind must keep sending (receive time and its own send time) before it is taken
- * again once the newest is over (StreamTable.liveLeftBehind): far beyond what a burst of a dead run's late datagrams spans.
- */
-export const LEFT_BEHIND_LIVE_MS = 5000;
-/**
- * How far the send times (its own clock) of such a run's datagrams may have advanced more or less than the receive
- * clock over those 5 s: a backlog draining (sent faster than received) or a trickle is no run sending now.
- */
-export const LEFT_BEHIND_SKEW_MS = 1000;
-
-/** Replaced sessions remembered per source (cold: one entry per confirmed restart). */
-export const RETIRED_SESSIONS = 8;
+export { LEFT_BEHIND_LIVE_MS, LEFT_BEHIND_SKEW_MS, RETIRED_SESSIONS } from "./left-behind.ts";
 /** Sources with no stream left in the table remembered at least (maxStreams when more; ~200 bytes each). */
 export const IDLE_SOURCES = 1024;
 
@@ -725,7 +678,7 @@ export class StreamTable {
   private sourceOf(sourceId: number): SourceState {
     let src = this.sources.get(sourceId);
     if (src === undefined) {
-      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, newCrc: -1, oldCrc: -1, adoptedAtUs: 0, adoptedOnChannel: 0, retired: [], skipped: [], back: [], streams: 0, alive: undefined };
+      src = { startUs: -1, id: 0, pending: false, newDatagrams: 0, prevStartUs: -1, prevId: 0, oldDatagrams: 0, oldStartUs: -1, oldId: 0, newCrc: -1, oldCrc: -1, adoptedAtUs: 0, adoptedOnChannel: 0, left: new LeftBehindRuns(), skipped: [], streams: 0, alive: undefined };
       this.sources.set(sourceId, src);
     }
     return src;
@@ -836,45 +789,25 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram of a run the source left behind (retired). Whether that run is
-   * alive, a restart whose host clock stepped back that two late datagrams of a later-starting run (one that ran
-   * briefly before it, or a replay) were confirmed over: nothing tells those from a real restart, and refused for good,
-   * the live run's books were never usable again (before 2026-12-06). Taken again (true: no longer retired) when its
-   * datagrams kept coming for LEFT_BEHIND_LIVE_MS (3 of its heartbeat intervals when longer) of receive time and of
-   * its own send time, none of them that long after the one before, and then no stream of the source on another
-   * session is alive (as mayRestartPending; also while a newer one is provisional: one bogus header after the run
-   * that left it behind kept it refused): a dead run's late datagrams, sent before it died, arrive together after a blip and span no such
-   * receive time; one late copy long after others is no run still sending. The newest found alive restarts the watch.
-   * Each run left behind has a watch of its own (src.back): one per source, each datagram of another run restarted it.
+   * Cold: a datagram of a run the source left behind (retired). Whether that run is alive, a restart whose host clock
+   * stepped back that two late datagrams of a later-starting run (one that ran briefly before it, or a replay) were
+   * confirmed over: nothing tells those from a real restart, and refused for good, the live run's books were never
+   * usable again (before 2026-12-06). Taken again (true: no longer retired) once its datagrams kept coming long enough
+   * (LeftBehindRuns.spanned) and then no stream of the source on another session is alive (as mayRestartPending; also
+   * while a newer one is provisional: one bogus header after the run that left it behind kept it refused); the newest
+   * found alive restarts the watch. The NATS reader's rule too (EnvelopeRepacker.liveLeftBehind, left-behind.ts).
    */
   private liveLeftBehind(src: SourceState, r: PacketReader, recvTimeUs: number): boolean {
     const startUs = r.sessionStartUs;
     const id = r.sessionId;
-    const sendTimeUs = r.sendTimeUs;
-    const spanUs = 1000 * Math.max(LEFT_BEHIND_LIVE_MS, 3 * r.heartbeatIntervalMs);
-    // Its own watch: another run's datagrams (a replay of a dead one's needs no key) restart none of it.
-    const w = watchOf(src, startUs, id, recvTimeUs, sendTimeUs);
+    const left = src.left;
+    const w = left.spanned(startHiOf(startUs), startLoOf(startUs), id, recvTimeUs, r.sendTimeUs, r.heartbeatIntervalMs);
     if (w === undefined) return false;
-    const lastRecvUs = w.lastRecvUs;
-    w.lastRecvUs = recvTimeUs;
-    if (recvTimeUs - lastRecvUs > spanUs) {
-      w.fromRecvUs = recvTimeUs;
-      w.fromSendUs = sendTimeUs;
+    if (this.anyAlive(src, startUs, id)) {
+      left.watchAgain(w, recvTimeUs, r.sendTimeUs);
       return false;
     }
-    const recvSpanUs = recvTimeUs - w.fromRecvUs;
-    const sendSpanUs = sendTimeUs - w.fromSendUs;
-    if (recvSpanUs < spanUs || sendSpanUs < spanUs) return false;
-    // Its clock must have run with the receive clock (a dead run's backlog drained from a slow path, 30 s of its sends
-    // in 6 s, was taken back before 2026-12-06, its old snapshot a usable book); else, as when another stream is
-    // alive, the watch starts again from this datagram.
-    if (Math.abs(sendSpanUs - recvSpanUs) > 1000 * LEFT_BEHIND_SKEW_MS || this.anyAlive(src, startUs, id)) {
-      w.fromRecvUs = recvTimeUs;
-      w.fromSendUs = sendTimeUs;
-      return false;
-    }
-    src.back.splice(src.back.indexOf(w), 1);
-    unretire(src, startUs, id);
+    left.takeBack(w);
     return true;
   }
 

@@ -167,3 +167,73 @@ describe("forward bridge: a late datagram of the session before", () => {
     await bridge.stop();
   });
 });
+
+/**
+ * s-subst: the lines kept were the newest session's and the least recently left others. A live run whose host clock
+ * stepped back (it starts before the dead run D it replaced, so D is "the newest") had its line pushed out by
+ * datagrams of three old sessions sent again (recorded, signed: no key needed to replay them); its own recorded
+ * snapshot then started a line unchecked and went on as news. Now the oldest session's line is the one dropped:
+ * only sessions newer than the live run (which a replay cannot make up) can push its line out.
+ */
+it("forward bridge: recorded datagrams of three old sessions do not push out a clock-stepped live session's line", async () => {
+  const { bridge, through } = await rig();
+  const olds = [900, 901, 902].map((id, i) => run(id, T0 + i * 1_000_000));
+  const recorded = olds.map((o) => o.refresh());
+  for (const r of recorded) through(r);
+  const dead = run(950, T0 + 60_000_000); // the run before the step: died
+  through(dead.refresh());
+  const live = run(951, T0 + 30_000_000); // restarted on a host whose clock stepped back: an earlier start
+  const snapshot = live.refresh();
+  through(snapshot);
+  through(live.delta(14990));
+  for (const r of recorded) through(r); // sent again, one old session after another
+  const published = bridge.counters.published;
+  const dups = bridge.counters.duplicates;
+  through(snapshot); // the live run's snapshot sent again, after its delta
+  expect(bridge.counters.duplicates).toBe(dups + 1); // before: 0, its line gone, a line started unchecked
+  expect(bridge.counters.published).toBe(published); // before: published again, news to every reader
+  await bridge.stop();
+});
+
+/**
+ * s-subst: while NATS was down the bridge dropped a delta (a number skipped) and the heartbeat after it. The publisher
+ * then died, and its last heartbeat replayed onto the group (a copy: no key needed) was forwarded at the next number:
+ * after that gap the reader took it as news (a heartbeat past the line) and upstream as alive, where a multicast
+ * subscriber, which had heard the original, called it a copy. Now the bridge judges a heartbeat at its line as a
+ * subscriber does (sent within what the line brought: a copy) also while it drops, and drops the copy.
+ */
+it("forward bridge: a copy of a heartbeat it saw while NATS was down is dropped, no sign of upstream after the gap", async () => {
+  const bridge = new RecordedBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "late", log: silentLogger });
+  await bridge.start();
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  let nowMs = 1_000_000;
+  const through = (ds: Uint8Array[], advanceMs: number): string[] => {
+    nowMs += advanceMs;
+    for (const d of ds) bridge.onDatagram(d);
+    return bridge.client.published.splice(0).map((env) => rep.add(env, nowMs));
+  };
+  const old = run(800, T0 - 60_000_000);
+  const recordedOld = old.heartbeat();
+  through(recordedOld, 10);
+  const a = run(900, T0);
+  through(a.refresh(), 10);
+  through(a.heartbeat(), 1000);
+  expect(rep.checkUpstream(nowMs)).toBe(true);
+  bridge.client.protocol.connected = false; // NATS down at the bridge: dropped, the delta's number skipped
+  through(a.delta(14990), 1000);
+  const beat = a.heartbeat();
+  through(beat, 1000);
+  bridge.client.protocol.connected = true;
+  nowMs += 5000; // the publisher died
+  expect(rep.checkUpstream(nowMs)).toBe(false);
+  const dups = bridge.counters.duplicates;
+  expect(through(beat, 10)).toEqual([]); // its last heartbeat replayed onto the group; before: forwarded ("ok")
+  expect(bridge.counters.duplicates).toBe(dups + 1);
+  expect(rep.checkUpstream(nowMs)).toBe(false); // before: true, a dead publisher alive again
+  through(recordedOld, 10); // a datagram of an older session replayed between: the session's window is kept with its line
+  expect(through(beat, 10)).toEqual([]);
+  expect(rep.checkUpstream(nowMs)).toBe(false);
+  expect(through(a.heartbeat(), 10)).toEqual(["ok"]); // it speaks again: a gap (the delta), heard
+  expect(rep.checkUpstream(nowMs)).toBe(true);
+  await bridge.stop();
+});

@@ -74,9 +74,10 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     sock.setMulticastTTL(1);
     const p = packer({ channelId: 7, sourceId: 3, sessionId: 70, sessionStartUs: T0, heartbeatIntervalMs: 100 });
     const sizes = new Set<number>();
+    let sendUs = T0; // each its own send time: one sent in the µs of the last is a copy the bridge drops
     const beat = () => {
       p.appendHeartbeat(0);
-      for (const d of take(p)) {
+      for (const d of take(p, (sendUs += 1000))) {
         sizes.add(d.byteLength);
         sock.send(d, G.port, G.group);
       }

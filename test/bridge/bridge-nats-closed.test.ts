@@ -44,9 +44,10 @@ describe.skipIf(missing !== undefined)("forward bridge: the NATS client closed f
     await bridge.start();
     stops.push(() => bridge.stop());
     const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0 });
+    let sendUs = T0; // each its own send time: one sent in the µs of the last is a copy the bridge drops
     const heartbeat = () => {
       p.appendHeartbeat(0);
-      for (const d of take(p)) bridge.onDatagram(d);
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
     };
 
     const first = (bridge as unknown as { nc: { isClosed(): boolean } }).nc;

@@ -30,9 +30,10 @@ describe.skipIf(missing !== undefined)("forward bridge: errors the NATS server r
     await bridge.start();
     stops.push(() => bridge.stop());
     const p = packer({ channelId: 5, sourceId: 3, sessionId: 900, sessionStartUs: T0 });
+    let sendUs = T0; // each its own send time: one sent in the µs of the last is a copy the bridge drops
     for (let i = 0; i < 3; i++) {
       p.appendHeartbeat(0);
-      for (const d of take(p)) bridge.onDatagram(d);
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
     }
     const deadline = Date.now() + 5000;
     while (bridge.counters.natsErrors < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));

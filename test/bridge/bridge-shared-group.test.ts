@@ -8,7 +8,7 @@
 import dgram from "node:dgram";
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../src/core/log.ts";
-import { packer, take } from "../subscriber/feed-harness.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
 import { RecordedBridge } from "./recorded-bridge.ts";
 
 const stops: (() => Promise<unknown> | void)[] = [];
@@ -30,7 +30,7 @@ describe("forward bridge: a group given twice", () => {
     sender.setMulticastInterface("127.0.0.1");
     sender.setMulticastTTL(1);
     const p = packer({ channelId: 1, sourceId: 1 });
-    const heartbeats = [0, 1, 2].map(() => (p.appendHeartbeat(0), take(p)[0]!));
+    const heartbeats = [1, 2, 3].map((i) => (p.appendHeartbeat(0), take(p, T0 + 1000 * i)[0]!)); // each its own send time: one sent in the µs of the last is a copy the bridge drops
     for (const d of heartbeats) sender.send(d, g.port, g.group);
     const deadline = Date.now() + 5000;
     while (bridge.counters.datagrams < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -89,7 +89,7 @@ describe("the bridge and a duplicated datagram", () => {
   // A heartbeat carries no message: behind the line (its seqNum below the stream's next) it is an earlier line's,
   // replayed (no key needed) or late. Before, it was forwarded at the next forward number like a live one: the
   // reader, with no upstream sequence number to place it by, could not tell it from its publisher now.
-  test("a heartbeat behind the line is dropped as a copy; one at the line still goes", () => {
+  test("a heartbeat behind the line is dropped as a copy, and one at the line sent within what it brought; a later one goes", () => {
     const p = packer({ channelId: 4, sourceId: 9, sessionId: 600, sessionStartUs: T0, heartbeatIntervalMs: 60_000 });
     const x = new TestBook(X);
     x.load([[943500, 10]], [[943501, 20]], 1, T0);
@@ -106,7 +106,12 @@ describe("the bridge and a duplicated datagram", () => {
     expect([bridge.counters.duplicates - dupBefore, bridge.counters.heartbeats - beatsBefore]).toEqual([0, 2]);
     bridge.client.published.splice(0);
     bridge.onDatagram(early!.slice()); // before: published, counted in heartbeats
-    bridge.onDatagram(late!.slice()); // at the line still: goes (the reader tells a copy of it by its send time)
-    expect([bridge.counters.duplicates - dupBefore, bridge.counters.heartbeats - beatsBefore, bridge.client.published.length]).toEqual([1, 3, 1]);
+    // At the line but sent within what it brought: a copy, dropped too (s-subst; before, it went and the reader told
+    // it by its send time, except after a gap of the reader's: then it passed as news).
+    bridge.onDatagram(late!.slice());
+    p.appendHeartbeat(0);
+    const [later] = take(p, T0 + 3000);
+    bridge.onDatagram(later!); // at the line, sent later: goes
+    expect([bridge.counters.duplicates - dupBefore, bridge.counters.heartbeats - beatsBefore, bridge.client.published.length]).toEqual([2, 3, 1]);
   });
 });

@@ -64,7 +64,7 @@ describe.skipIf(missing !== undefined)(`subjects of awkward symbols${missing ? `
     }
     for (const d of take(p)) bridge.onDatagram(d);
     p.appendHeartbeat(0);
-    for (const d of take(p)) bridge.onDatagram(d);
+    for (const d of take(p, T0 + 1000)) bridge.onDatagram(d); // each its own send time: one sent in the µs of the last is a copy the bridge drops
     await waitFor(() => subjects.has(`${PREFIX}._hb`), "the heartbeat, published last, on the plain subscription");
     await waitFor(() => instruments.every((i) => sub.book(i.instrumentId)?.usable === true), "every instrument usable at the reader");
     expect([...subjects].sort()).toEqual(["_", "BTC_USD", "A_B", "_", "_", "ETH-PERP"].map((s) => `${PREFIX}.bybit.linear.${s}`).concat(`${PREFIX}._hb`).filter((s, i, a) => a.indexOf(s) === i).sort());

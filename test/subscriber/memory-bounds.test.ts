@@ -267,7 +267,7 @@ describe("levels in all books together", () => {
 
 describe("stream and session tables under a sender cycling ids", () => {
   interface Tables {
-    streamTable: { streams: Map<number, unknown>; sources: Map<number, { retired: number[] }> };
+    streamTable: { streams: Map<number, unknown>; sources: Map<number, { left: { size: number } }> };
   }
   const tables = (sub: object) => (sub as unknown as Tables).streamTable;
 
@@ -297,6 +297,6 @@ describe("stream and session tables under a sender cycling ids", () => {
     expect(sub.counters.sessionsReverted).toBe(0);
     expect(tables(sub).streams.size).toBe(1);
     expect(sub.streamInfo()[0]!.sessionId).toBe(100);
-    expect(tables(sub).sources.get(0)!.retired.length).toBe(2 * 8);
+    expect(tables(sub).sources.get(0)!.left.size).toBe(8);
   });
 });

@@ -120,19 +120,26 @@ function natsRig() {
     out.push(...take(rep.packer));
     return out;
   };
-  /** Sends these datagrams through the bridge and the reader, advanceMs later; returns the reader's answers. */
-  const feedRaw = (datagrams: Uint8Array[], advanceMs = 10): string[] => {
+  /** The envelopes the bridge published for the last feedRaw (a NATS-side copy: feedEnvelopes). */
+  let lastEnvelopes: Uint8Array[] = [];
+  /** Sends these envelopes to the reader (not through the bridge), advanceMs later; returns its answers. */
+  const feedEnvelopes = (envelopes: Uint8Array[], advanceMs = 10): string[] => {
     clock.nowMs += advanceMs;
-    for (const d of datagrams) bridge.onDatagram(d);
-    const got = published.splice(0).map((env) => rep.add(env, clock.nowMs));
+    const got = envelopes.map((env) => rep.add(env, clock.nowMs));
     ingestAll(sub, drain());
     return got;
+  };
+  /** Sends these datagrams through the bridge and the reader, advanceMs later; returns the reader's answers. */
+  const feedRaw = (datagrams: Uint8Array[], advanceMs = 10): string[] => {
+    for (const d of datagrams) bridge.onDatagram(d);
+    lastEnvelopes = published.splice(0);
+    return feedEnvelopes(lastEnvelopes, advanceMs);
   };
   /** Sends what p holds (its send time advanceMs on), as feedRaw. */
   const feed = (p: ChannelPacker, advanceMs = 10): string[] => feedRaw(take(p, (clock.sendUs += advanceMs * 1000)), advanceMs);
   /** The bridge restarts: a new process (another bridge id), every stream's line forgotten. */
   const restartBridge = () => void (bridge = newBridge());
-  return { rep, sub, feed, feedRaw, clock, restartBridge };
+  return { rep, sub, feed, feedRaw, feedEnvelopes, envelopes: () => lastEnvelopes, clock, restartBridge };
 }
 
 /** One run of the publisher on channel 1 (source 0): its definition and a snapshot of the book at px. */
@@ -633,21 +640,27 @@ describe("a run left behind is taken back though another left-behind run's datag
  * Old: each replay (forwarded by the bridge, at the stream's next forward number) made upstream alive again.
  */
 it("NATS reader: a copy of upstream's last heartbeat does not make it alive again; a later heartbeat does", () => {
-  const { rep, feed, feedRaw, clock: c } = natsRig();
+  const { rep, feed, feedRaw, feedEnvelopes, envelopes, clock: c } = natsRig();
   const a = run(500, T0 + 600_000_000);
   refresh(a, 943500);
   feed(a);
   const beats: Uint8Array[] = [];
+  const beatEnvelopes: Uint8Array[] = [];
   for (let i = 0; i < 3; i++) {
     a.appendHeartbeat(0);
     const d = take(a, (c.sendUs += 1_000_000));
     beats.push(...d);
     feedRaw(d, 1000);
+    beatEnvelopes.push(...envelopes());
   }
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
   c.nowMs += 5000; // the publisher died: upstream silent
   expect(rep.checkUpstream(c.nowMs)).toBe(false);
-  for (const d of [beats[2]!, beats[0]!]) expect(feedRaw([d], 10)).toEqual(["ok"]); // forwarded, taken in
+  // Replayed onto the group: the bridge drops them (since s-subst; before, forwarded at the next number, taken in).
+  for (const d of [beats[2]!, beats[0]!]) expect(feedRaw([d], 10)).toEqual([]);
+  expect(rep.checkUpstream(c.nowMs)).toBe(false);
+  // Published again on NATS (their number the next): taken in, no sign of upstream either.
+  for (const e of [beatEnvelopes[2]!, beatEnvelopes[1]!]) expect(feedEnvelopes([e], 10)).toEqual(["ok"]);
   expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true
   a.appendHeartbeat(0);
   feedRaw(take(a, (c.sendUs += 6_000_000)), 10); // it speaks again
@@ -657,10 +670,12 @@ it("NATS reader: a copy of upstream's last heartbeat does not make it alive agai
   a.appendHeartbeat(0);
   const stepped = take(a, T0 - 60_000_000);
   feedRaw(stepped, 10); // idle, its clock stepped back a minute: before its snapshot, no copy
+  const steppedEnvelopes = envelopes();
   expect(rep.checkUpstream(c.nowMs)).toBe(true);
   c.nowMs += 5000; // then it died
   expect(rep.checkUpstream(c.nowMs)).toBe(false);
-  expect(feedRaw(stepped, 10)).toEqual(["ok"]); // that heartbeat replayed
+  expect(feedRaw(stepped, 10)).toEqual([]); // that heartbeat replayed onto the group: dropped at the bridge
+  expect(feedEnvelopes(steppedEnvelopes, 10)).toEqual(["ok"]); // and on NATS: taken in
   expect(rep.checkUpstream(c.nowMs)).toBe(false); // old: true (sent before the snapshot, taken for its clock stepped back)
   a.appendHeartbeat(0);
   feedRaw(take(a, T0 - 59_000_000), 10); // it speaks again, its clock as stepped: heard, as on multicast
@@ -843,9 +858,17 @@ it("NATS reader, random upstream clock steps, then replays after it died: a hear
  * both or on neither. Old: the bridge forwarded heartbeats behind the line and the reader only widened its window,
  * so after a clock step back while idle the reader stayed silent where multicast heard its publisher.
  */
+/**
+ * Seed 479 too (s-subst, found at RD3SUB_SEEDS=1000): lost data, a heartbeat forged far ahead at the line (a jump for
+ * both), another loss, then a heartbeat held back arriving after a later one: it continues the line from before the
+ * jump past where that stood, a gap at the bridge (its number skipped), so the reader heard it, where multicast judged
+ * it by its send time (a copy). Now both hear it, as one past the line.
+ */
 it("a heartbeat, data or a replayed copy makes the stream heard on multicast exactly when on the NATS reader", () => {
   const wrong: string[] = [];
-  for (let seed = 1; seed <= RD3SUB_SEEDS; seed++) {
+  const seeds = Array.from({ length: RD3SUB_SEEDS }, (_, i) => i + 1);
+  if (!seeds.includes(479)) seeds.push(479);
+  for (const seed of seeds) {
     const r = rng(seed);
     const { rep, feedRaw, clock: c } = natsRig();
     const msub = newSubscriber({ staleAfterMs: 1000 });
