@@ -11,7 +11,8 @@
  * per turn, round robin over requesters (the rest on the next turns, so a flood does not hold the live feed): with Bun
  * 1.4.5, a reply sent from inside the socket's own data callback (or a microtask of it) that bounces is reported to
  * the error handler twice, sent on a later turn once (test/net/review-bounce.test.ts). An answer's datagrams go out
- * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, the shortest first, so a large answer never
+ * at most ANSWER_DATAGRAMS_PER_TURN per turn over all answers, the shortest first among those begun together (later
+ * short ones do not hold a long one back for good: sendAnswers), so a large answer never
  * holds the publisher's live feed (the same thread) for longer than that: before, a whole ring went out in one turn
  * (a request for ~5,900 datagrams held the thread ~100 ms on the project's VM). The checks that need no
  * state and answer nothing (allow, then the request's own validity) run in the data callback, so a flood of
@@ -156,6 +157,11 @@ interface Pending {
 
 /** An answer being sent: the next datagram starts at `seq`; `left` datagrams are still to go. */
 interface Answer {
+  /**
+   * Its place among the answers in progress (smallest first, fixed when begun): the answer clock then plus its
+   * datagrams, i.e. when it would end were it sent alone from its arrival (see sendAnswers).
+   */
+  finish: number;
   /** The request (an OUT_OF_RANGE reply names it when the answer is cut). */
   req: RetxControl;
   ring: RetransmitRing;
@@ -214,6 +220,8 @@ export class RetransmitServer {
   private drainTimer: ReturnType<typeof setImmediate> | undefined;
   /** Answers in progress, fewest datagrams left first (sendAnswers), and what this turn may still send of them. */
   private readonly answers: Answer[] = [];
+  /** Answer datagrams sent so far (all answers): the clock an answer's `finish` is counted on. */
+  private answerClock = 0;
   private answerBudget = ANSWER_DATAGRAMS_PER_TURN;
   /** Armed once this turn's budget is touched: gives the next turn its budget and sends on. */
   private answerTimer: ReturnType<typeof setImmediate> | undefined;
@@ -419,11 +427,12 @@ export class RetransmitServer {
     bucket.bytes -= bytes;
     total.bytes -= bytes;
     this.counters.answered++;
-    // In order of datagrams left (behind those with as few): see sendAnswers.
-    const answer: Answer = { req, ring, seq: req.seqNum, left: last - first, port: fromPort, address: fromAddr };
+    // In order of finish (behind those with the same): see sendAnswers.
+    const left = last - first;
+    const answer: Answer = { finish: this.answerClock + left, req, ring, seq: req.seqNum, left, port: fromPort, address: fromAddr };
     const answers = this.answers;
     let at = answers.length;
-    while (at > 0 && answers[at - 1]!.left > answer.left) at--;
+    while (at > 0 && answers[at - 1]!.finish > answer.finish) at--;
     answers.splice(at, 0, answer);
     this.sendAnswers();
   }
@@ -444,12 +453,17 @@ export class RetransmitServer {
   }
 
   /**
-   * Sends what this turn's budget allows of the answers in progress, the one with the fewest datagrams left first
-   * (it stays first: sending only shortens it), and arms the next turn's budget once this one is touched. So a short
-   * answer is not kept behind long ones, and answers of equal length end one after the other, each as early as it
-   * can: a batch of each in turn (before) ended them all together, as late as all of them, past their requesters'
-   * timeout for all where one at a time most would have made it. Datagrams are found again by sequence number each
-   * time: the ring moves between turns (the live feed pushes, the oldest are evicted).
+   * Sends what this turn's budget allows of the answers in progress, the one with the smallest `finish` first (the
+   * answer clock, datagrams sent over all answers, when it began, plus its datagrams: when it would end had it been
+   * sent alone since), and arms the next turn's budget once this one is touched. Among answers begun together that is
+   * the shortest first, so a short answer is not kept behind long ones, and answers of equal length end one after the
+   * other, each as early as it can: a batch of each in turn (before 2026-12-06) ended them all together, as late as
+   * all of them, past their requesters' timeout for all where one at a time most would have made it. A later answer
+   * goes ahead of one begun earlier only if it is shorter than what the earlier one would have left by now, so once
+   * L more datagrams have gone after an answer of L came, nothing later goes ahead of it: ordered by datagrams left (until
+   * 2026-12-06), a stream of shorter answers kept a long one waiting until the ring evicted it (its requester then
+   * told OUT_OF_RANGE). Datagrams are found again by sequence number each time: the ring moves between turns (the
+   * live feed pushes, the oldest are evicted).
    */
   private sendAnswers(): void {
     const answers = this.answers;
@@ -461,6 +475,7 @@ export class RetransmitServer {
         this.cut(a);
         continue;
       }
+      this.answerClock += n;
       this.answerBudget -= n;
       if (a.left === 0) answers.shift();
     }
