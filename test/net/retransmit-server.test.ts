@@ -181,7 +181,7 @@ describe("a long answer behind a stream of shorter ones", () => {
       server.onRequest(request(1 + i, ANSWER_DATAGRAMS_PER_TURN), 40000, `127.0.1.${i}`);
       await nextTurn();
     }
-    // After 600 more datagrams (of the newcomers or its own) none goes ahead of it: it ends by its 9th turn of 20. Before (fewest left first),
+    // After 600 more datagrams (of the newcomers or its own) none goes ahead of it: it ends well within the 20 turns. Before (fewest left first),
     // every newcomer went ahead of it: 128 of its 600 sent, the rest waiting until the ring evicted them.
     expect(sentTo.get("127.0.0.1")).toBe(600);
     while (server.counters.datagrams < 600 + turns * ANSWER_DATAGRAMS_PER_TURN) await nextTurn();
