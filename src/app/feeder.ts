@@ -481,8 +481,11 @@ export class Feeder {
     }
     if (!this.started && !this.pipelines.some((p) => p.running)) {
       const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
-      await this.publisher.stop(); // opened by a start-up that stopped or failed after it
-      await closing;
+      try {
+        await this.publisher.stop(); // opened by a start-up that stopped or failed after it
+      } finally {
+        await closing;
+      }
       return;
     }
     this.started = false;
@@ -498,8 +501,11 @@ export class Feeder {
     // does not wait for their sockets to close (up to 1 s each), which a caller's bounded wait (`feeder run`'s
     // 1.5 s, a worker's failed start) cut off before, leaving the books HALTED but the stream not ended.
     const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
-    await this.publisher.stop();
-    await closing;
+    try {
+      await this.publisher.stop();
+    } finally {
+      await closing; // also when the publisher's stop throws: its caller exits once this settles, the sockets closed
+    }
   }
 
   /**

@@ -78,3 +78,28 @@ test("after stop(), nothing an adapter calls back late changes a book: it stays 
   const withoutAge = (books: typeof halted) => books.map(({ recvAgeUs: _age, ...b }) => b);
   expect(withoutAge(feeder.bookSummaries())).toEqual(withoutAge(halted));
 });
+
+test("stop(): the venues' closes are waited for even when the publisher's stop throws", async () => {
+  const dest = uniqueDestination(919);
+  const config = loadConfigFile(writeXrpConfig(tempDir("feeder-stop-throws-"), dest));
+  const feeder = new Feeder({ config, log: silentLogger, replay: true });
+  await feeder.start();
+  let release!: () => void;
+  const venueClosed = new Promise<void>((r) => (release = r));
+  let closed = false;
+  const pipelines = (feeder as unknown as { pipelines: { adapter: { stop(): Promise<void> } }[] }).pipelines;
+  for (const p of pipelines) {
+    const stop = p.adapter.stop.bind(p.adapter);
+    p.adapter.stop = () => stop().then(() => venueClosed).then(() => void (closed = true));
+  }
+  const publisherStop = feeder.publisher.stop.bind(feeder.publisher);
+  feeder.publisher.stop = () => publisherStop().then(() => Promise.reject(new Error("test: the publisher's stop fails")));
+  let settled = false;
+  const stopping = feeder.stop().finally(() => void (settled = true));
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // the publisher's stop has failed by now
+  // Before, stop() rejected at once, the venue's close left behind: its caller (feeder run) exited with it open.
+  expect(settled).toBe(false);
+  release();
+  await expect(stopping).rejects.toThrow(/publisher's stop fails/);
+  expect(closed).toBe(true);
+});
