@@ -80,6 +80,13 @@ class VenuePipeline implements BookSink {
   attached = false;
   /** The adapter was started: the venue connects (or replays) and its books are this Feeder's to halt at stop. */
   running = false;
+  /**
+   * Feeder.stop() has halted its books: from then on nothing of the venue's changes them (the publisher sends nothing
+   * after its END either). The adapters drop what comes after their stop; this holds the books HALTED in /books and
+   * /status even for a callback that comes late (until 2026-12-06, instrument-watch.ts reopened a closed symbol after
+   * a stop that came during its cache write: the HALTED book replaced by a RESYNCING one).
+   */
+  stopped = false;
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
   /**
@@ -147,6 +154,7 @@ class VenuePipeline implements BookSink {
 
   // HOT PATH: one call per venue book message.
   onBookUpdate(index: number, update: BookUpdate): void {
+    if (this.stopped) return; // a snapshot would make a HALTED book LIVE again after the stop
     const builder = this.builders[index]!;
     // A snapshot's matching-engine time is the book's last match, minutes old on a quiet book: not an event's way here.
     if (update.tsEventUs > 0 && !update.isSnapshot) {
@@ -196,6 +204,7 @@ class VenuePipeline implements BookSink {
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+    if (this.stopped) return;
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
     if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
@@ -208,7 +217,7 @@ class VenuePipeline implements BookSink {
 
   /** A symbol left out at start resolved while running: its book is built and announced (definition, status) before the adapter subscribes it. */
   onInstrumentResolved(index: number, instrument: Instrument): void {
-    if (this.builders[index] !== undefined) return;
+    if (this.stopped || this.builders[index] !== undefined) return;
     const sub = this.subscriptions[index];
     const builder = new BookBuilder(instrument, { changes: this.changes });
     // Registered before it is stored: a register that throws leaves no half-added book (the adapter retries the join).
@@ -234,7 +243,7 @@ class VenuePipeline implements BookSink {
 
   onInstrumentChanged(index: number, instrument: Instrument): void {
     const old = this.builders[index];
-    if (old === undefined) return;
+    if (old === undefined || this.stopped) return;
     const builder = new BookBuilder(instrument, { changes: this.changes });
     // Keep the per-instrument sequence going: the new exponents are announced by a fresh definition and the book
     // stays invalid until the snapshot that follows. The new book is empty and no event says so, so one instrSeq is
@@ -474,13 +483,17 @@ export class Feeder {
     }
     if (!this.started && !this.pipelines.some((p) => p.running)) {
       const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch(() => undefined)));
-      await this.publisher.stop(); // opened by a start-up that stopped or failed after it
-      await closing;
+      try {
+        await this.publisher.stop(); // opened by a start-up that stopped or failed after it
+      } finally {
+        await closing;
+      }
       return;
     }
     this.started = false;
     this.lag.stop();
     for (const p of this.pipelines) {
+      p.stopped = true;
       p.builders.forEach((b, i) => {
         if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.publisher.publishStatus(p.handles[i]!, b);
       });
@@ -490,8 +503,11 @@ export class Feeder {
     // does not wait for their sockets to close (up to 1 s each), which a caller's bounded wait (`feeder run`'s
     // 1.5 s, a worker's failed start) cut off before, leaving the books HALTED but the stream not ended.
     const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
-    await this.publisher.stop();
-    await closing;
+    try {
+      await this.publisher.stop();
+    } finally {
+      await closing; // also when the publisher's stop throws: its caller exits once this settles, the sockets closed
+    }
   }
 
   /**

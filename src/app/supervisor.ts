@@ -91,6 +91,11 @@ interface Slot {
   terminatedAtMs: number;
   /** The slot's current worker has gone (closed, or replaced as blocked): what follows it; set by spawn. */
   ended: () => void;
+  /**
+   * Terminates the slot's current worker as hung, logging `msg` (error) with when its successor starts: that one
+   * line says it all, its close adds none; set by spawn.
+   */
+  terminateHung: (msg: string, fields: Record<string, unknown>) => void;
   /** Its replaced workers whose threads have not ended (blocked outside JavaScript): at most BLOCKED_THREADS_MAX. */
   blockedThreads: number;
   /** Its terminated worker is not replaced (BLOCKED_THREADS_MAX reached), which was logged. */
@@ -180,7 +185,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -347,8 +352,11 @@ export class Supervisor implements StatusSource {
       let settled = false;
       /** This worker is no longer the slot's (closed, or replaced while its blocked thread had not ended). */
       let gone = false;
-      /** Its start failed, which was logged with when the next try comes: its end adds no line of its own. */
-      let startFailureLogged = false;
+      /**
+       * Its start failed, or it was terminated as hung, which was logged with when the next try comes: its end adds no
+       * line of its own. Before 2026-12-06 a hang wrote two (`... terminating it to restart it`, `worker exited; restarting`).
+       */
+      let endLogged = false;
       /** The wait before this worker's successor starts: counted once, at its failed start or at its end. */
       let restartDelay: number | undefined;
       const restartDelayMs = (): number => {
@@ -390,7 +398,7 @@ export class Supervisor implements StatusSource {
             if (slot.restarts === 0) this.log.error("worker could not start", { worker: slot.index, error: msg.error });
             else this.log.error("worker could not start; restarting it", { worker: slot.index, error: msg.error, inMs: restartDelayMs(), restarts: slot.restarts });
           }
-          startFailureLogged = true;
+          endLogged = true;
           if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
           // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
           worker.terminate();
@@ -421,7 +429,7 @@ export class Supervisor implements StatusSource {
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
         const delayMs = restartDelayMs();
-        if (!startFailureLogged) this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs, ...(duringStart ? { duringStart } : {}) });
+        if (!endLogged) this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs, ...(duringStart ? { duringStart } : {}) });
         setTimeout(() => {
           if (this.stopping) return;
           slot.restarts++;
@@ -429,6 +437,12 @@ export class Supervisor implements StatusSource {
           // Its failure is logged where it is known (a failed start, an exit, a hang): the rejection says it again.
           this.spawn(slot).catch(() => undefined);
         }, delayMs);
+      };
+      slot.terminateHung = (msg, fields) => {
+        if (gone) return;
+        if (!this.stopping) this.log.error(msg, { worker: slot.index, ...fields, inMs: restartDelayMs(), restarts: slot.restarts });
+        endLogged = true;
+        worker.terminate();
       };
       const ended = slot.ended;
       worker.addEventListener("close", () => {
@@ -497,19 +511,17 @@ export class Supervisor implements StatusSource {
       if (slot.lastHeardMs === 0) {
         if (heldUp) slot.firstWordDueMs = Math.max(slot.firstWordDueMs, nowMs + this.hangAfterMs);
         if (nowMs > slot.firstWordDueMs) {
-          this.log.error("worker has said nothing since it was started; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.startedAtMs });
           slot.terminatedAtMs = nowMs;
-          worker.terminate();
+          slot.terminateHung("worker has said nothing since it was started; terminating it to restart it", { silentMs: nowMs - slot.startedAtMs });
         }
         continue;
       }
       if (heldUp) slot.lastHeardMs = Math.max(slot.lastHeardMs, nowMs);
       if (nowMs - slot.lastHeardMs > this.hangAfterMs) {
-        this.log.error("worker is not answering; terminating it to restart it", { worker: slot.index, silentMs: nowMs - slot.lastHeardMs });
         slot.ready = false;
         slot.answering = false;
         slot.terminatedAtMs = nowMs;
-        worker.terminate();
+        slot.terminateHung("worker is not answering; terminating it to restart it", { silentMs: nowMs - slot.lastHeardMs });
         continue;
       }
       worker.postMessage({ type: "ping" } satisfies ToWorker);

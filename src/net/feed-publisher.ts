@@ -60,7 +60,9 @@ export interface FeedPublisherOptions {
   dropFilter?: DropFilter;
   /**
    * Observes, per published delta or snapshot event, µs from the frame's local receipt (view.tsRecvUs) to the end
-   * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram.
+   * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram. Not observed:
+   * an event published before start() (sent by start(): the wait is the start-up's, not the send path's; until
+   * 2026-12-06 it was counted as time to send) and one of a book that matches no destination (nothing is sent).
    */
   receiptToSend?: { observe(us: number): void };
 }
@@ -289,7 +291,7 @@ export class FeedPublisher {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
-    if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
+    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }
 
@@ -299,7 +301,7 @@ export class FeedPublisher {
     const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
     for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
-    if (this.receiptToSend !== undefined) this.notePending(view.tsRecvUs);
+    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }
 

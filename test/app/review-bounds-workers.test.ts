@@ -91,6 +91,7 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect(FAULTY.length).toBeGreaterThan(0);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
     expect((await supervisor.readiness()).unresolved.map((u) => u.symbol)).toEqual([UNLISTED]);
+    const linesBefore = lines.length;
     faults.postMessage({ worker: 1, fault: "hang" });
     // The order reaches the worker on another channel than the supervisor's requests: asked before it spins, it answers.
     await waitFor(() => spinning.has(1), "worker 1 spinning");
@@ -106,9 +107,13 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     for (const t of FAULTY) expect(books.find((b) => b.symbol === t.symbol), t.symbol).toMatchObject({ valid: false });
     await othersFollow(5, "while worker 1 hangs");
     await waitFor(() => supervisor.restarts === 1, "worker 1 restarted", 15_000);
-    expect(lines.some((l) => l.level === "error" && l.msg.includes("not answering") && l.fields.worker === 1)).toBe(true);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book after the restart", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
+    // One line for the hang, saying when the successor starts, as a failed start's. Before, its close added a second:
+    // `worker exited; restarting`.
+    const since = lines.slice(linesBefore).filter((l) => l.fields.worker === 1 && (l.level === "warn" || l.level === "error"));
+    expect(since.map((l) => [l.level, l.msg])).toEqual([["error", "worker is not answering; terminating it to restart it"]]);
+    expect(since[0]!.fields.inMs).toBeGreaterThan(0);
   });
 
   test("a worker whose restart fails is restarted again until it starts; each failed start is one log line", async () => {
@@ -137,6 +142,7 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
 
   test("a worker that hangs while starting is terminated and restarted too", async () => {
     const restartsBefore = supervisor.restarts;
+    const linesBefore = lines.length;
     hangAtStartOf1 = true;
     supervisor.kill(1);
     await waitFor(() => hangsOrdered === 1, "worker 1 restarted and told to hang in its start", 15_000);
@@ -145,6 +151,11 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     await waitFor(() => supervisor.restarts >= restartsBefore + 2, "worker 1 restarted after hanging in its start", 15_000);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book once worker 1 started", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
+    // The kill's line, then one for the restarted worker's hang (with when the next try comes), as for a failed start.
+    // Before, the hung worker's close added `worker exited; restarting`.
+    const since = lines.slice(linesBefore).filter((l) => l.fields.worker === 1 && (l.level === "warn" || l.level === "error"));
+    expect(since.map((l) => l.msg)).toEqual(["worker exited; restarting", expect.stringMatching(/^worker (is not answering|has said nothing since it was started); terminating it to restart it$/)]);
+    expect(since[1]!.fields).toMatchObject({ inMs: expect.any(Number), restarts: restartsBefore + 1 });
   });
 
   test("a worker blocked outside JavaScript, which terminate() cannot end, is replaced; its thread ending later changes nothing; a second one is not replaced while the first lives", async () => {

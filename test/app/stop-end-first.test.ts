@@ -8,10 +8,11 @@ import { afterEach, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
-import { writeXrpConfig } from "../support/xrp-capture.ts";
+import { ACK, writeXrpConfig, XRP_LINES, XRP_T0_US } from "../support/xrp-capture.ts";
 
 const stops: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,4 +46,60 @@ test("stop(): HALTED and END_OF_SESSION go out while the venue's stop is still u
   await waitFor(() => ended.includes(feeder.publisher.sourceId), "END_OF_SESSION while the venue's stop is under way");
   expect(halted).toEqual(ids);
   expect(stopped).toBe(false);
+});
+
+test("after stop(), nothing an adapter calls back late changes a book: it stays HALTED / shutdown in /books", async () => {
+  const dest = uniqueDestination(918);
+  const config = loadConfigFile(writeXrpConfig(tempDir("feeder-stop-late-"), dest));
+  const feeder = new Feeder({ config, log: silentLogger, replay: true });
+  await feeder.start();
+  feeder.ingest("bybit", "linear", "linear-0", ACK, XRP_T0_US - 500);
+  feeder.ingest("bybit", "linear", "linear-0", XRP_LINES[0]!, XRP_T0_US);
+  expect(feeder.bookSummaries().map((b) => b.state)).toEqual(["live"]);
+  await feeder.stop();
+  const halted = feeder.bookSummaries();
+  expect(halted.map((b) => [b.state, b.reason])).toEqual([["halted", "shutdown"]]);
+  // What a venue's callback that comes after its stop would do (instrument-watch.ts reopened a closed symbol after a
+  // stop during its cache write): an invalidation, a new instrument, a snapshot. Before, each went through: the book
+  // RESYNCING, then rebuilt, then LIVE again (usable in /books) after the stop.
+  const sink = (feeder as unknown as { pipelines: import("../../src/venues/venue.ts").BookSink[] }).pipelines[0]!;
+  const instrument = feeder.books()[0]!.instrument;
+  sink.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  sink.onInstrumentChanged!(0, { ...instrument, tickSize: "0.001" });
+  const snapshot = new BookUpdate();
+  snapshot.isSnapshot = true;
+  snapshot.pushBid(10_000, 5);
+  snapshot.pushAsk(10_001, 5);
+  snapshot.venueSeq = 1e9;
+  snapshot.tsRecvUs = XRP_T0_US + 1e6;
+  sink.onBookUpdate(0, snapshot);
+  expect(feeder.books()[0]!.instrument).toBe(instrument);
+  // (recvAgeUs grows with the time since the last update: everything else is as at the stop.)
+  const withoutAge = (books: typeof halted) => books.map(({ recvAgeUs: _age, ...b }) => b);
+  expect(withoutAge(feeder.bookSummaries())).toEqual(withoutAge(halted));
+});
+
+test("stop(): the venues' closes are waited for even when the publisher's stop throws", async () => {
+  const dest = uniqueDestination(919);
+  const config = loadConfigFile(writeXrpConfig(tempDir("feeder-stop-throws-"), dest));
+  const feeder = new Feeder({ config, log: silentLogger, replay: true });
+  await feeder.start();
+  let release!: () => void;
+  const venueClosed = new Promise<void>((r) => (release = r));
+  let closed = false;
+  const pipelines = (feeder as unknown as { pipelines: { adapter: { stop(): Promise<void> } }[] }).pipelines;
+  for (const p of pipelines) {
+    const stop = p.adapter.stop.bind(p.adapter);
+    p.adapter.stop = () => stop().then(() => venueClosed).then(() => void (closed = true));
+  }
+  const publisherStop = feeder.publisher.stop.bind(feeder.publisher);
+  feeder.publisher.stop = () => publisherStop().then(() => Promise.reject(new Error("test: the publisher's stop fails")));
+  let settled = false;
+  const stopping = feeder.stop().finally(() => void (settled = true));
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r)); // the publisher's stop has failed by now
+  // Before, stop() rejected at once, the venue's close left behind: its caller (feeder run) exited with it open.
+  expect(settled).toBe(false);
+  release();
+  await expect(stopping).rejects.toThrow(/publisher's stop fails/);
+  expect(closed).toBe(true);
 });

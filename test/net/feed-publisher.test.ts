@@ -440,6 +440,38 @@ describe("FeedPublisher flush: clock reads", () => {
   });
 });
 
+describe("FeedPublisher receipt → sent", () => {
+  it("counts only events sent by a started publisher's flush: not those published before start(), nor a book with no destination", async () => {
+    const cfg = publishConfig(30);
+    const observedUs: number[] = [];
+    const pub = new FeedPublisher({ publish: cfg, dropFilter: () => true, receiptToSend: { observe: (us) => observedUs.push(us) } });
+    cleanups.push(() => pub.stop());
+    const [spot] = makeBooks(32);
+    const nowhere = new TestBook(makeInstrument("okx", "spot", "BTC-USDT", 2, 6)); // matches neither destination
+    const handle = pub.register(spot!.instrument, spot!);
+    const nowhereHandle = pub.register(nowhere.instrument, nowhere);
+    const cs = new ChangeSet();
+    const r = rng(7);
+    // Received before the publisher started (T0: a year before now), sent by start(): before, observed as ~a year.
+    randomChanges(r, spot!, cs, 4, 300_000);
+    spot!.apply(cs, 2, T0);
+    pub.publishDelta(handle, spot!, cs);
+    pub.publishSnapshot(handle, spot!);
+    await pub.open();
+    pub.publishDelta(handle, spot!, cs); // open, not started: the same
+    await pub.start();
+    expect(observedUs).toEqual([]);
+    // Started: a book with no destination sends nothing (before: observed at the next flush), the spot book's event is.
+    nowhere.apply(cs, 3, T0);
+    pub.publishDelta(nowhereHandle, nowhere, cs);
+    pub.flush();
+    expect(observedUs).toEqual([]);
+    pub.publishDelta(handle, spot!, cs);
+    pub.flush();
+    expect(observedUs).toHaveLength(1);
+  });
+});
+
 /**
  * open() (the Feeder binds before its venues' REST), start() and stop() in any order. Before, a stop() during open()
  * left the sockets open() went on to bind open for good (stop() does not run twice), two open() calls at once bound

@@ -24,9 +24,11 @@ function serverWith(requestsPerSec: number) {
   const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => 1000 });
   /** Requests handled (taken from the queue and answered or refused) by requester address. */
   const handled = new Map<string, number>();
+  /** Requester addresses in the order their requests were handled. */
+  const handledOrder: string[] = [];
   const inner = server as unknown as { handle(req: unknown, port: number, address: string): void };
   const handle = inner.handle.bind(server);
-  inner.handle = (req, port, address) => (handled.set(address, (handled.get(address) ?? 0) + 1), handle(req, port, address));
+  inner.handle = (req, port, address) => (handled.set(address, (handled.get(address) ?? 0) + 1), handledOrder.push(address), handle(req, port, address));
   const replies = { control: 0, datagrams: 0 };
   /** Replies of any kind by requester address. */
   const repliesTo = new Map<string, number>();
@@ -38,7 +40,7 @@ function serverWith(requestsPerSec: number) {
   (server as unknown as { socket: unknown }).socket = socket;
   /** What Bun calls for each datagram the socket reads. */
   const receive = (data: Uint8Array, address: string) => (server as unknown as { enqueue(d: Uint8Array, p: number, a: string): void }).enqueue(data, 40000, address);
-  return { server, replies, repliesTo, handled, receive };
+  return { server, replies, repliesTo, handled, handledOrder, receive };
 }
 
 function request(seqNum: number, count: number): Uint8Array {
@@ -178,4 +180,20 @@ it("behind a flood that fills the queue, another requester's request is handled 
   expect(order).toContain("127.0.0.2"); // FIFO slices: handled ~32 turns later, past a 250 ms timeout under load
   await waitFor(() => server.counters.received === MAX_PENDING_REQUESTS, 5000, "every request handled");
   expect(server.counters.answered).toBe(2); // each address's first (a bucket of one request a second)
+});
+
+it("round robin goes on from turn to turn: no requester is served twice while another waits for its first", async () => {
+  const { server, handledOrder, receive } = serverWith(1);
+  for (let i = 0; i < 1000; i++) receive(request(1, 1), "127.0.0.1"); // a flooder, its requests the oldest
+  const singles = Array.from({ length: 3 * REQUESTS_PER_TURN - 50 }, (_, i) => `127.0.${1 + (i >> 8)}.${i & 255}`);
+  for (const address of singles) receive(request(500, 1), address);
+  await waitFor(() => singles.every((a) => handledOrder.includes(a)), 5000, "every single request handled");
+  // The flooder once, then every other requester once (three turns), before its second. Before, each turn began its
+  // rounds again with the requester of the oldest request left, the flooder: served first in every turn.
+  const flooder = handledOrder.flatMap((a, i) => (a === "127.0.0.1" ? [i] : []));
+  expect(flooder[0]).toBe(0);
+  expect(flooder[1]).toBe(1 + singles.length);
+  expect(handledOrder.slice(1, 1 + singles.length)).toEqual(singles);
+  await waitFor(() => server.counters.received === 1000 + singles.length, 5000, "every request handled");
+  expect(handledOrder.filter((a) => a === "127.0.0.1")).toHaveLength(1000);
 });

@@ -162,6 +162,34 @@ describe("answers in progress share the turns", () => {
   });
 });
 
+describe("a long answer behind a stream of shorter ones", () => {
+  it("ends: once its length more datagrams have gone, no later answer goes ahead of it, however many shorter ones come", async () => {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const D = PACKET_HEADER_BYTES + 8;
+    for (let seq = 1; seq <= 1000; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const sentTo = new Map<string, number>();
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (sentTo.set(args[2] as string, (sentTo.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
+      send: () => true,
+    };
+    const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    server.onRequest(request(1, 600), 40000, "127.0.0.1"); // its first turn's share at once: 472 left
+    // Each turn one more requester asks for a turn's budget (fewer datagrams than the long answer has left).
+    const turns = 20;
+    for (let i = 0; i < turns; i++) {
+      server.onRequest(request(1 + i, ANSWER_DATAGRAMS_PER_TURN), 40000, `127.0.1.${i}`);
+      await nextTurn();
+    }
+    // After 600 more datagrams (of the newcomers or its own) none goes ahead of it: it ends well within the 20 turns. Before (fewest left first),
+    // every newcomer went ahead of it: 128 of its 600 sent, the rest waiting until the ring evicted them.
+    expect(sentTo.get("127.0.0.1")).toBe(600);
+    while (server.counters.datagrams < 600 + turns * ANSWER_DATAGRAMS_PER_TURN) await nextTurn();
+    for (let i = 0; i < turns; i++) expect(sentTo.get(`127.0.1.${i}`)).toBe(ANSWER_DATAGRAMS_PER_TURN);
+    expect(server.counters.sendErrors).toBe(0);
+  });
+});
+
 describe("answers waiting their turn", () => {
   it("an answer waiting behind a shorter one whose rest the live feed evicts is cut, and its requester told, on the next turn", async () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);

@@ -477,9 +477,13 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // brings it back to the first.
     if (closed.length > 0) this.closedAsked(market, !closed.every(answered));
     this.o.afterQuery?.(market, symbols, startedMs);
+    // A stop while a step waits (a cache write waits for the cache's lock, for seconds when another writer holds it)
+    // ends the answer there: before, the closed symbols were reopened, and the sink told of new instruments, after the
+    // Feeder had halted its books (test/venues/common/instrument-watch-stop.test.ts).
+    const stopped = () => !this.live || this.o.lifecycle().stopping;
     if (known.length > 0) await this.applyChanges(market, known, specs);
-    if (closed.length > 0) await this.reopenListed(market, closed.filter(answered), specs);
-    if (late !== null) await this.late.answer(late, specs, partial?.failure);
+    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
+    if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     if (known.length < topics.length) throw partial!; // the reloader retries the market
   }
 
