@@ -104,8 +104,11 @@ class VenuePipeline implements BookSink {
   private readonly recvMonoUs: Float64Array;
   /** Books the adapter's verify() found different from the venue's by its checksum (per venue). */
   checksumMismatches = 0;
-  /** The adapter's integrity hook, when it has one (read once: most venues have none and pay nothing). */
-  private readonly verify: ((index: number, book: BookView) => StatusReason) | undefined;
+  /**
+   * The adapter has an integrity hook (verify; read once: most venues have none and pay nothing). Called as the
+   * adapter's method, not a bound copy: a call through bind() measured ~10–30 ns more per Binance diff (§10).
+   */
+  private readonly hasVerify: boolean;
   /**
    * One change set for all of this venue's builders: they are applied one at a time on this thread and the
    * publisher encodes the changes before the next apply, so sharing saves 8 KiB per symbol.
@@ -121,7 +124,7 @@ class VenuePipeline implements BookSink {
     private readonly log: Logger,
     private readonly exchangeToReceipt: LatencyHistogram,
   ) {
-    this.verify = adapter.verify?.bind(adapter);
+    this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
@@ -170,8 +173,8 @@ class VenuePipeline implements BookSink {
       // a wall-clock step between its receipt and now is in this age, until the book's next update).
       if (result !== ApplyResult.IGNORED_NOT_LIVE) this.recvMonoUs[index] = monoStampUs(update.tsRecvUs);
       if (result === ApplyResult.APPLIED) {
-        if (this.verify !== undefined) {
-          const why = this.verify(index, builder);
+        if (this.hasVerify) {
+          const why = this.adapter.verify!(index, builder);
           if (why !== StatusReason.NONE) return this.onRefusedByVenue(index, builder, why, wasLive);
         }
         if (whole) this.publisher.publishSnapshot(this.handles[index]!, builder);
