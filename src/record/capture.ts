@@ -452,7 +452,7 @@ export class CaptureWriter {
     return { header, stored, rawBytes: payload.byteLength, records: records.length };
   }
 
-  /** A head written (its block's bytes are counted by the caller, fileBytes included). */
+  /** A head written with its block: in the totals (fileBytes is the caller's, from where the block ended). */
   private counted(head: PackedBlock): void {
     const bytes = BLOCK_HEADER_BYTES + head.stored.byteLength;
     this.writtenBytes += bytes;
