@@ -3,7 +3,9 @@
  * before the rename, the rename stored (fsync of the directory) after it. Without the first, a power loss soon after
  * the rename can leave the file empty or cut short (XFS, and ext4 without its rename heuristic, `noauto_da_alloc`, or
  * with data=writeback: the rename reaches the journal before the data); without the second, the rename itself may be
- * undone (the previous file back). Used by `export --out` and the instrument cache. Cold.
+ * undone (the previous file back). Used by `export --out` and the instrument cache. Cold. That holds on Linux; macOS's
+ * fsync leaves the data in the drive's own cache, which may store the rename first (fcntl F_FULLFSYNC, not called
+ * here, would empty it): there a power loss soon after can still leave the file empty.
  *
  * A directory that cannot be synced where the platform or file system does not do it (EINVAL, ENOTSUP: some FUSE and
  * network file systems) is no error; any other failure of it is said to the caller, the rename having been made.

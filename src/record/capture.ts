@@ -95,6 +95,14 @@ export interface CaptureRecord {
   url?: string;
 }
 
+/** A block ready to be written: its header (length, CRC), stored bytes, MessagePack bytes and record count. */
+interface PackedBlock {
+  readonly header: Uint8Array;
+  readonly stored: Uint8Array;
+  readonly rawBytes: number;
+  readonly records: number;
+}
+
 /** A connection event as a file head holds it (written with an empty body: `[tsRecvNs, venue, market, connection, "", url]`). */
 export interface CaptureHeadEvent {
   readonly venue: string;
@@ -381,15 +389,26 @@ export class CaptureWriter {
       this.lostRecords += records.length;
       return;
     }
+    let head: PackedBlock | undefined;
+    let at: number;
     try {
       if (this.fd >= 0) this.checkOpenFile();
       const due = mayRotate && (this.fileBytes >= this.maxFileBytes || dueByAge);
       if (this.fd < 0 || (due && !this.holdRotation(firstUs))) this.rotate();
-      if (this.headDue) this.writeHead(firstUs);
+      // The head goes in with the file's first block or not at all: a block lost after it (a disk nearly full takes
+      // the small head, refuses the block) is cut back with it (blockLost), and the next try's head says what the lost
+      // block did. Before, the head stayed, saying what came before the lost block, and the file went on after it.
+      if (this.headDue) head = this.packHead(firstUs);
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
-      writeAllAt(this.fd, header, this.fileBytes);
-      writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
+      at = this.fileBytes;
+      if (head !== undefined) {
+        writeAllAt(this.fd, head.header, at);
+        writeAllAt(this.fd, head.stored, at + BLOCK_HEADER_BYTES);
+        at += BLOCK_HEADER_BYTES + head.stored.byteLength;
+      }
+      writeAllAt(this.fd, header, at);
+      writeAllAt(this.fd, stored, at + BLOCK_HEADER_BYTES);
       if (this.agesFiles) this.lastWriteMonoMs.set(this.files.at(-1)!, this.monoNow());
       this.lastWrittenUs = lastUs;
     } catch (err) {
@@ -397,7 +416,11 @@ export class CaptureWriter {
       else this.blockLost(records.length, err as Error);
       return;
     }
-    this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
+    if (this.headDue) {
+      this.headDue = false;
+      if (head !== undefined) this.counted(head);
+    }
+    this.fileBytes = at + BLOCK_HEADER_BYTES + stored.byteLength;
     this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
     this.fileRawBytes += payload.byteLength;
     this.rawBytes += payload.byteLength;
@@ -412,31 +435,32 @@ export class CaptureWriter {
 
   /**
    * The open file's head block (opts.fileHead), stamped with the first receive time of the block that follows it (so
-   * the file still begins no earlier than the previous one ends). None when there is nothing to say (the first file).
-   * A head that cannot be written is tried again before the next block of the same file (blockLost cut it off).
+   * the file still begins no earlier than the previous one ends); undefined when there is nothing to say (the first
+   * file). Packed again for each try: one lost with its block says, at the next, what the lost block did.
    */
-  private writeHead(firstUs: number): void {
+  private packHead(firstUs: number): PackedBlock | undefined {
     const events = this.opts.fileHead!.events();
-    if (events.length > 0) {
-      const tsNs = BigInt(firstUs) * 1000n;
-      const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, "", e.url]);
-      const payload = this.packr.pack(records);
-      const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
-      const header = new Uint8Array(BLOCK_HEADER_BYTES);
-      const dv = new DataView(header.buffer);
-      dv.setUint32(0, stored.byteLength, true);
-      dv.setUint32(4, Bun.hash.crc32(stored), true);
-      writeAllAt(this.fd, header, this.fileBytes);
-      writeAllAt(this.fd, stored, this.fileBytes + BLOCK_HEADER_BYTES);
-      this.fileBytes += BLOCK_HEADER_BYTES + stored.byteLength;
-      this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
-      this.fileRawBytes += payload.byteLength;
-      this.rawBytes += payload.byteLength;
-      this.fileRecords += records.length;
-      this.records += records.length; // the totals say what the files hold
-      this.blocks++;
-    }
-    this.headDue = false;
+    if (events.length === 0) return undefined;
+    const tsNs = BigInt(firstUs) * 1000n;
+    const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, "", e.url]);
+    const payload = this.packr.pack(records);
+    const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
+    const header = new Uint8Array(BLOCK_HEADER_BYTES);
+    const dv = new DataView(header.buffer);
+    dv.setUint32(0, stored.byteLength, true);
+    dv.setUint32(4, Bun.hash.crc32(stored), true);
+    return { header, stored, rawBytes: payload.byteLength, records: records.length };
+  }
+
+  /** A head written with its block: in the totals (fileBytes is the caller's, from where the block ended). */
+  private counted(head: PackedBlock): void {
+    const bytes = BLOCK_HEADER_BYTES + head.stored.byteLength;
+    this.writtenBytes += bytes;
+    this.fileRawBytes += head.rawBytes;
+    this.rawBytes += head.rawBytes;
+    this.fileRecords += head.records;
+    this.records += head.records; // the totals say what the files hold
+    this.blocks++;
   }
 
   /**

@@ -19,6 +19,8 @@ const faults = vi.hoisted(() => ({
   closeFd: -1,
   /** The next close of any file fails with EIO (after releasing it, as Linux does). */
   nextClose: false,
+  /** While set, every write past a file's header longer than this fails with ENOSPC, nothing written (a disk nearly full). */
+  fullAbove: undefined as number | undefined,
 }));
 
 function errno(code: string): NodeJS.ErrnoException {
@@ -38,6 +40,7 @@ vi.mock("node:fs", async (importOriginal) => {
         faults.closeFd = fd;
         throw errno("ENOSPC");
       }
+      if (faults.fullAbove !== undefined && pos > 0 && len > faults.fullAbove) throw errno("ENOSPC");
       if (faults.writeEioAfter !== undefined && pos > 0 && len > 8) {
         const n = faults.writeEioAfter;
         faults.writeEioAfter = undefined;
@@ -190,4 +193,33 @@ test("a block lost with a planned reconnect's ws:swap in it: the next file's hea
   expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", 3], ["ws:overlap", 4]]);
   expect(readCapture(w.files[1]!).truncated).toBeUndefined();
   expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
+});
+
+test("a disk nearly full takes a new file's small head and refuses the block after it: the head goes with the block, and the next block's head says what the lost one did", async () => {
+  const { CaptureSocketHead } = await import("../../src/app/capture-sockets.ts");
+  const dir = makeTempDir("feeder-capture-full-head-");
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ format: "json", write: (l) => lines.push(JSON.parse(l)) });
+  // Flushed by hand; a block with a frame fills a file (the next block rotates).
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none", maxFileBytes: 100, log, fileHead: new CaptureSocketHead() });
+  w.writeRest(1, "okx", "spot", "c", "ws:open", "wss://x");
+  w.writeRest(1, "okx", "spot", "c", "ws:sockets", "");
+  w.write(1, "okx", "spot", "c", frame(1));
+  w.flush();
+  faults.fullAbove = 100;
+  // A new file: its head (one socket, ~40 bytes) fits, the block with the planned reconnect's ws:swap does not.
+  w.writeRest(2, "okx", "spot", "c", "ws:swap", "");
+  w.write(2, "okx", "spot", "c", frame(2));
+  w.flush();
+  faults.fullAbove = undefined;
+  w.write(3, "okx", "spot", "c", frame(3)); // room again: the same file
+  w.close();
+  const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
+  // Before: [..., ["ws:state", 3]]: the head written ahead of the lost block said one socket, and the file went on
+  // after it; replayed alone, the overlap the lost ws:swap began was not known.
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", 3]]);
+  expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
+  // The totals say what the files hold and what was lost.
+  expect(w.stats().records).toBe(contents.flat().length + w.stats().lostRecords);
+  expect(lines.find((l) => l.msg === "capture block could not be written; its records are lost")).toMatchObject({ file: w.files[1], detail: expect.stringMatching(/ENOSPC/) });
 });

@@ -701,7 +701,10 @@ export class ConnectionLifecycle {
       // block that was lost (the disk full). It begins here, so the old socket's frames from now on are judged as
       // live judged them; the replacement's frames before this one were taken as the one socket's.
       if (conn.retiringGeneration < 0) replaySwap(conn);
-      conn.replayNextFromOld = url === SOCKET_OLD_FRAME_URL;
+      // A file's head says nothing of the next frame: one can come between a SOCKET_OLD_FRAME_URL and its frame (the
+      // writer cuts a block at its file's boundary by receive time, and the frame is stamped after its ws:old). Before,
+      // it cleared the ws:old, and the old socket's frame was judged as the replacement's.
+      if (url === SOCKET_OLD_FRAME_URL) conn.replayNextFromOld = true;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
       conn.retiringGeneration = -1;
       this.hooks.overlapOver?.(conn, "replacement");

@@ -83,3 +83,29 @@ test("okx books5 replayed with the recorded sockets: the lagging replacement's l
   expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.invalid]).toEqual([1, 0, 0]);
   await adapter.stop();
 });
+
+// A capture file's head (app/capture-sockets.ts) can come between a ws:old and its frame: the writer cuts a block at
+// its file's UTC boundary by receive time, and the frame, the first of its event-loop turn, is stamped a microsecond
+// after the ws:old recorded before it (core/clock.ts turnReceiptUs is read at the turn's first frame). Replayed in a
+// row, the head repeats the overlap replay knows and must leave the ws:old's frame the old socket's.
+test("okx books5 replayed: a file head between a ws:old and its frame leaves that frame the old socket's", async () => {
+  const adapter = await books5Adapter();
+  const sink = new Sink();
+  adapter.startReplay(sink as never);
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+  const feed = (seq: number, bid: string) =>
+    adapter.ingestFrame("spot", "conn0.spot", `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+  event("ws:open");
+  event("ws:sockets");
+  feed(100, "100.1");
+  event("ws:swap");
+  event("ws:old");
+  feed(101, "100.2"); // the old socket, ahead: the book's socket of record
+  event("ws:old"); // the last record of one file …
+  event("ws:overlap"); // … the next file's head …
+  feed(7, "99.5"); // … and the old socket's frame: a maintenance reset on the book's socket, as live applied it
+  // Before: the head cleared the pending ws:old, the frame was taken for the replacement's and ignored as lagging
+  // (duplicates 1, the book LIVE at 101 with the pre-reset levels).
+  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq]).toEqual([0, 1, 7]);
+  await adapter.stop();
+});
