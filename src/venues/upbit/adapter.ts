@@ -5,7 +5,8 @@
  * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
- * stamps and it is below the newest µs. Resync kind
+ * stamps and it is below the newest µs, or it came on the other socket of a planned reconnect and differs from that
+ * socket's latest of the stamp (then the book is held out of LIVE: equal-stamps.ts). Resync kind
  * `next_full_book`: an invalid book waits for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
  *
  * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
@@ -31,6 +32,7 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { UpbitConnection, type UpbitTopic } from "./connection.ts";
 import { upbitInstrumentSource } from "./instruments.ts";
 import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_DEPTHS, UPBIT_KEEPALIVE, type VenueDialect } from "./protocol.ts";
+import { EqualStamps } from "./equal-stamps.ts";
 import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 import { topicNamedIn } from "../common/frame-topic.ts";
@@ -96,6 +98,8 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private misfitSinceMs = new Float64Array(0);
   private misfitAsks = new Uint8Array(0);
+  /** Books of the newest stamp from both sockets of a planned reconnect: applied only when they agree. */
+  private stamps = new EqualStamps(0);
   private readonly conns: UpbitConnection[] = [];
   private readonly control: UpbitRequests;
   private readonly lifecycle: ConnectionLifecycle;
@@ -154,6 +158,7 @@ export class UpbitAdapter implements VenueAdapter {
         // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
         t.resyncDelayed = false;
         if (t.book === BookState.STALE && this.olderOnly[t.index] === 1) this.forgetNewest(t);
+        if (t.book === BookState.STALE) this.stamps.forgetGone(t.index, t.conn.generation, t.conn.retiringGeneration);
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
           this.silentLog.hit(`${t.market} ${t.topic}`);
@@ -210,6 +215,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.olderOnly = new Uint8Array(this.subscriptions.length);
     this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
     this.misfitAsks = new Uint8Array(this.subscriptions.length);
+    this.stamps = new EqualStamps(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -286,6 +292,7 @@ export class UpbitAdapter implements VenueAdapter {
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
       ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
+      ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
       ["resyncs", "resyncs_total", "Books invalidated to wait for the next full book", this.books.resyncs],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames for a code not subscribed now", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books that went silent past their stale time", this.lifecycle.staleResyncs],
@@ -347,11 +354,22 @@ export class UpbitAdapter implements VenueAdapter {
     // there. Its unit is known from the parse (by magnitude), not from the value: one on the ms boundary is exact too.
     const us = update.tsExchangeUs;
     const sameMs = ts === newest;
-    if (ts < newest || (sameMs && tsUs && us < this.newestUs[index]!)) {
+    const newestUs = this.newestUs[index]!;
+    if (ts < newest || (sameMs && tsUs && us < newestUs)) {
       // Not a sign of life for staleness: a book left LIVE behind a timestamp the venue never reaches again (one
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
       this.olderOnly[index] = 1;
+      return;
+    }
+    // The socket it came on: during a planned reconnect's overlap, a book of the newest stamp from the other socket
+    // may be one this code has passed already (equal-stamps.ts): applied only when the sockets agree.
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    const inOverlap = conn.retiringGeneration >= 0;
+    if (!sameMs || (tsUs && newestUs > 0 && us > newestUs)) this.stamps.begin(index, socket, inOverlap, update);
+    else if (!this.stamps.onEqual(index, socket, inOverlap, update)) {
+      this.books.invalidate(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       return;
     }
     const now = this.now();
@@ -422,6 +440,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs[t.index] = 0;
     this.newestUs[t.index] = 0;
     this.olderOnly[t.index] = 0;
+    this.stamps.forget(t.index);
   }
 
   /**
