@@ -32,6 +32,11 @@ export interface UpbitSimOptions {
   specs?: Record<string, CodeSpec>;
   /** Bithumb only: timestamps in µs instead of ms (its samples and docs say ms; µs was also seen). */
   timestampsUs?: boolean;
+  /**
+   * Quiet codes: their books never move, so (as Upbit, which sends a book only on a change) they send nothing but the
+   * SNAPSHOT a request asks for (step() still moves them).
+   */
+  quiet?: string[];
 }
 
 export interface UpbitSimStats {
@@ -178,7 +183,8 @@ class UpbitSimulator implements UpbitSim {
     }
     this.budget += ((now - this.lastTickMs) / 1000) * rate;
     this.lastTickMs = now;
-    const codes = this.subscribed();
+    const quiet = this.opts.quiet ?? [];
+    const codes = this.subscribed().filter((c) => !quiet.includes(c));
     while (this.budget >= 1 && codes.length > 0) {
       this.budget--;
       this.stepCode(codes[this.rng.int(0, codes.length - 1)]!);

@@ -37,6 +37,12 @@ import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 import { topicNamedIn } from "../common/frame-topic.ts";
 
+/**
+ * A LIVE code silent past its stale time is asked again (the whole list resent): it stays LIVE when its SNAPSHOT comes
+ * within this (at most half its stale time), else it is STALE. Upbit sends a book only when it changes: a quiet code's
+ * silence is no sign of a stale book, a subscription the venue dropped is (docs/venues/upbit.md, staleness).
+ */
+export const QUIET_ANSWER_MS = 5_000;
 /** Re-checks one code's numbers that do not fit may ask per MISFIT_RECHECK_MS (as a stale book's market, once a minute). */
 export const MISFIT_ASKS = 2;
 export const MISFIT_RECHECK_MS = STALE_RECHECK_MS;
@@ -98,6 +104,8 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private misfitSinceMs = new Float64Array(0);
   private misfitAsks = new Uint8Array(0);
+  /** By subscription index: until when a quiet LIVE code's SNAPSHOT is awaited (0: not asked). */
+  private quietDeadlineMs = new Float64Array(0);
   /** Books of the newest stamp from both sockets of a planned reconnect: applied only when they agree. */
   private stamps = new EqualStamps(0);
   private readonly conns: UpbitConnection[] = [];
@@ -119,6 +127,8 @@ export class UpbitAdapter implements VenueAdapter {
   private unattributedParseErrors = 0;
   private neverSentData = 0;
   private misfitRechecksHeld = 0;
+  private quietAsks = 0;
+  private quietUnanswered = 0;
   /** `venues.upbit.spot.level`: books grouped into price units of this size (KRW codes); 0 = ungrouped. */
   readonly level: number;
 
@@ -171,7 +181,10 @@ export class UpbitAdapter implements VenueAdapter {
       this.conns,
       this.control,
       // overlapOver: a probe out on the replacement when the old socket goes leaves the codes it spared unserved.
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
+      {
+        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
+        quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -216,6 +229,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
     this.misfitAsks = new Uint8Array(this.subscriptions.length);
     this.stamps = new EqualStamps(this.subscriptions.length);
+    this.quietDeadlineMs = new Float64Array(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -293,6 +307,8 @@ export class UpbitAdapter implements VenueAdapter {
       ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
       ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
+      ["quietAsks", "quiet_asks_total", "LIVE codes silent past their stale time asked again (the whole list resent; their SNAPSHOT keeps them LIVE)", this.quietAsks],
+      ["quietUnanswered", "quiet_unanswered_total", "Codes asked again that sent no book in time (then STALE)", this.quietUnanswered],
       ["resyncs", "resyncs_total", "Books invalidated to wait for the next full book", this.books.resyncs],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames for a code not subscribed now", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books that went silent past their stale time", this.lifecycle.staleResyncs],
@@ -375,6 +391,7 @@ export class UpbitAdapter implements VenueAdapter {
     const now = this.now();
     t.lastMsgMs = now;
     this.olderOnly[index] = 0;
+    this.quietDeadlineMs[index] = 0;
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;
@@ -429,6 +446,29 @@ export class UpbitAdapter implements VenueAdapter {
       return;
     }
     this.control.onControl(conn, msg);
+  }
+
+  /**
+   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
+   * newest: that book may be stamped ahead, forgetNewest), it is asked again: true while its SNAPSHOT may still come.
+   * False (stale) once the answer's time has passed without a book, or when no request can go.
+   */
+  private quiet(t: CommonTopic, now: number, staleAfterMs: number): boolean {
+    const i = t.index;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return false;
+    const deadline = this.quietDeadlineMs[i]!;
+    if (deadline > 0) {
+      if (now < deadline) return true;
+      this.quietDeadlineMs[i] = 0;
+      this.quietUnanswered++;
+      return false;
+    }
+    const sent = this.control.askAgain(t.conn);
+    const answerBy = sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
+    if (sent < 0 || now >= answerBy) return false;
+    this.quietDeadlineMs[i] = answerBy;
+    this.quietAsks++;
+    return true;
   }
 
   /**
