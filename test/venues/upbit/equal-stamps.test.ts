@@ -12,7 +12,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
-import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
@@ -88,6 +88,34 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
       await adapter.stop();
     }
     expect(holds, "runs that held a book out of LIVE").toBeGreaterThan(10);
+  });
+
+  test("a hold only a newer stamp could end (the old socket closed) ends when the book goes stale: the closed socket's book is forgotten", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    const sink = new ShownSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    const internals = adapter as unknown as { conns: VenueConnection[]; topics: TopicState[]; books: { resync(t: TopicState, s: BookState, r: StatusReason): void } };
+    const conn = internals.conns[0]!;
+    const at = (id: number, fromOld: boolean) => {
+      conn.fromRetiring = fromOld;
+      adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700000", id), 0);
+      conn.fromRetiring = false;
+    };
+    conn.generation = 2;
+    conn.retiringGeneration = 1;
+    at(1, true);
+    at(2, true); // the old socket's last
+    conn.retiringGeneration = -1; // the old socket closed
+    at(3, false); // the replacement's snapshot of that stamp: newer, but nothing tells it from a book the old passed
+    expect(sink.live).toBe(false);
+    at(3, false);
+    expect(sink.live).toBe(false);
+    // Stale (the common stale check's resync): the closed socket's latest is forgotten; the next book is applied.
+    internals.books.resync(internals.topics[0]!, BookState.STALE, StatusReason.STALE_FEED);
+    at(3, false);
+    expect(sink.live && sink.shown).toBe(3);
+    await adapter.stop();
   });
 
   test("one socket alone applies every book of a stamp in its order (the later is the newer); no hash is needed", async () => {
