@@ -498,6 +498,12 @@ export class UpbitAdapter implements VenueAdapter {
       this.misfitAsks[t.index] = 0;
     } else if (this.misfitAsks[t.index]! >= MISFIT_ASKS) {
       this.misfitRechecksHeld++;
+      // Once per window: the answers changed nothing, so the book stays out of LIVE until a book fits. Said by name,
+      // with the way out (the parse-error warning alone names neither the cause nor the cure).
+      if (this.misfitAsks[t.index] === MISFIT_ASKS) {
+        this.misfitAsks[t.index]!++;
+        this.log.error(`${this.venue}: numbers that do not fit the code's exponents keep coming after ${MISFIT_ASKS} instrument re-checks that changed nothing; its book stays RESYNCING until one fits (re-checked again a minute on). A tick finer than derived (Bithumb has no tick endpoint) or sizes past 2^53 at 8 decimals: set tick_size / lot_size in an override`, { market: t.market, topic: t.topic });
+      }
       return;
     }
     this.misfitAsks[t.index]!++;

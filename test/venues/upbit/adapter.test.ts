@@ -267,7 +267,9 @@ describe("a number that does not fit", { timeout: 20_000 }, () => {
     // so every book misfits and no answer cures it. Before, each misfit asked: the venue's whole REST budget, for good.
     let clock = 1_000_000;
     const subs: Subscription[] = [{ market: "spot", symbol: "KRW-XRP", depth: 30 }];
-    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (msg: string, f?: Record<string, unknown>) => void errors.push(`${msg} ${JSON.stringify(f ?? {})}`) };
+    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock, log }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
     const a = adapter as unknown as UpbitAdapter;
     const stat = (k: string) => a.stats()[k] ?? 0;
     await until(() => stat("parseErrors") >= 1 && stat("instrumentReloads") >= 1, "the SNAPSHOT refused and its re-check answered");
@@ -277,6 +279,9 @@ describe("a number that does not fit", { timeout: 20_000 }, () => {
     }
     expect(stat("instrumentRechecks")).toBe(2);
     expect(stat("misfitRechecksHeld")).toBe(4);
+    // The stuck book is said once (not per held misfit), naming the code and the override that cures it.
+    expect(errors.filter((e) => e.includes("keep coming after 2 instrument re-checks"))).toHaveLength(1);
+    expect(errors.join("\n")).toMatch(/set tick_size \/ lot_size in an override.*"topic":"KRW-XRP"/);
     clock += 60_000; // a minute on: the next misfit asks again
     sim.step(1);
     await until(() => stat("parseErrors") >= 7, "misfit 7");
