@@ -317,6 +317,24 @@ describe("instrument rule", () => {
     expect(source.whyRefused!("spot", "KRW-ETH")).toMatch(/tick_size "1,000" is not a usable step/);
   });
 
+  it("a venue whose every code gets a malformed tick_size starts and waits for a usable one: the venue's answer, not a configuration error", async () => {
+    const tickSize = "0";
+    const answers = () => ({
+      "/v1/market/all": [{ market: "KRW-BTC" }],
+      "/v1/ticker": [{ market: "KRW-BTC", trade_price: 100_000_000 }],
+      "/v1/orderbook/instruments": [{ market: "KRW-BTC", tick_size: tickSize }],
+    }) as Record<string, unknown>;
+    const fetchFn = (async (url: string) => new Response(JSON.stringify(answers()[new URL(url).pathname]))) as unknown as typeof fetch;
+    const config = { venue: "upbit", restUrl: "http://127.0.0.1:9", wsUrl: "ws://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot", depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map() } as unknown as VenueConfig;
+    const adapter = UPBIT_VENUE.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger, fetch: fetchFn }) as VenueAdapter;
+    cleanups.push(() => adapter.stop());
+    // Before: bad_spec, every code so: SymbolsUnusableError ('run' exits 2, the unit not restarted) for a venue's glitch.
+    expect(await adapter.loadInstruments()).toEqual([undefined]);
+    const left = adapter.unresolvedInstruments!();
+    expect(left.map((u) => [u.symbol, u.kind])).toEqual([["KRW-BTC", "not_trading"]]);
+    expect(left[0]!.detail).toMatch(/tick_size "0" is not a usable step .* at http:\/\/127\.0\.0\.1:9\/v1\/orderbook\/instruments/);
+  });
+
   it("takes KRW-DOGE, BTC-XRP and USDT-DOGE at 8 decimals (each size exact or refused, never rounded); KRW-SHIB refused", () => {
     // Real markets at prices they traded at (BTC-XRP's 2024 low, 5.5e-6 BTC, included): until 2026-12-06 each was
     // refused, the bound taken at a tenth of the price (so every KRW code under ~1,100 KRW).
