@@ -37,6 +37,11 @@ export interface UpbitSimOptions {
    * Upbit and Bithumb document an idle close at 120 s, seen at ~60 s (default 60 000).
    */
   idleCloseMs?: number;
+  /**
+   * Quiet codes: their books never move, so (as Upbit, which sends a book only on a change) they send nothing but the
+   * SNAPSHOT a request asks for (step() still moves them).
+   */
+  quiet?: string[];
 }
 
 export interface UpbitSimStats {
@@ -199,7 +204,8 @@ class UpbitSimulator implements UpbitSim {
     }
     this.budget += ((now - this.lastTickMs) / 1000) * rate;
     this.lastTickMs = now;
-    const codes = this.subscribed();
+    const quiet = this.opts.quiet ?? [];
+    const codes = this.subscribed().filter((c) => !quiet.includes(c));
     while (this.budget >= 1 && codes.length > 0) {
       this.budget--;
       this.stepCode(codes[this.rng.int(0, codes.length - 1)]!);

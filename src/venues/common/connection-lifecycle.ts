@@ -96,6 +96,11 @@ export interface LifecycleHooks {
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
+  /**
+   * A topic silent past its stale time: true = not stale yet (the venue checks it itself: Upbit asks a quiet code again
+   * and waits for its answer), asked again each round while it stays silent.
+   */
+  quiet?: (t: TopicState, now: number, staleAfterMs: number) => boolean;
 }
 
 /**
@@ -820,7 +825,8 @@ export class ConnectionLifecycle {
       if (!judge) continue;
       for (const t of conn.topics) {
         if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
-        if (now - t.lastMsgMs <= this.staleAfter(t.depth, t.market)) continue;
+        const staleAfterMs = this.staleAfter(t.depth, t.market);
+        if (now - t.lastMsgMs <= staleAfterMs || this.hooks.quiet?.(t, now, staleAfterMs) === true) continue;
         this.staleResyncs++;
         this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
         t.lastMsgMs = now;

@@ -5,7 +5,8 @@
  * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
- * stamps and it is below the newest µs. Resync kind
+ * stamps and it is below the newest µs, or it came on the other socket of a planned reconnect and differs from that
+ * socket's latest of the stamp (then the book is held out of LIVE: equal-stamps.ts). Resync kind
  * `next_full_book`: an invalid book waits for its next message. Sequence scope `topic` (there is no sequence; nothing is shared between books).
  *
  * Connections hold each code once (two depths of a code are two connections: frames name the code, not the depth)
@@ -31,10 +32,17 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { UpbitConnection, type UpbitTopic } from "./connection.ts";
 import { upbitInstrumentSource } from "./instruments.ts";
 import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_DEPTHS, UPBIT_KEEPALIVE, type VenueDialect } from "./protocol.ts";
+import { EqualStamps } from "./equal-stamps.ts";
 import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 import { topicNamedIn } from "../common/frame-topic.ts";
 
+/**
+ * A LIVE code silent past its stale time is asked again (the whole list resent): it stays LIVE when its SNAPSHOT comes
+ * within this (at most half its stale time), else it is STALE. Upbit sends a book only when it changes: a quiet code's
+ * silence is no sign of a stale book, a subscription the venue dropped is (docs/venues/upbit.md, staleness).
+ */
+export const QUIET_ANSWER_MS = 5_000;
 /** Re-checks one code's numbers that do not fit may ask per MISFIT_RECHECK_MS (as a stale book's market, once a minute). */
 export const MISFIT_ASKS = 2;
 export const MISFIT_RECHECK_MS = STALE_RECHECK_MS;
@@ -96,6 +104,10 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private misfitSinceMs = new Float64Array(0);
   private misfitAsks = new Uint8Array(0);
+  /** By subscription index: until when a quiet LIVE code's SNAPSHOT is awaited (0: not asked). */
+  private quietDeadlineMs = new Float64Array(0);
+  /** Books of the newest stamp from both sockets of a planned reconnect: applied only when they agree. */
+  private stamps = new EqualStamps(0);
   private readonly conns: UpbitConnection[] = [];
   private readonly control: UpbitRequests;
   private readonly lifecycle: ConnectionLifecycle;
@@ -115,6 +127,8 @@ export class UpbitAdapter implements VenueAdapter {
   private unattributedParseErrors = 0;
   private neverSentData = 0;
   private misfitRechecksHeld = 0;
+  private quietAsks = 0;
+  private quietUnanswered = 0;
   /** `venues.upbit.spot.level`: books grouped into price units of this size (KRW codes); 0 = ungrouped. */
   readonly level: number;
 
@@ -154,6 +168,7 @@ export class UpbitAdapter implements VenueAdapter {
         // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
         t.resyncDelayed = false;
         if (t.book === BookState.STALE && this.olderOnly[t.index] === 1) this.forgetNewest(t);
+        if (t.book === BookState.STALE) this.stamps.forgetGone(t.index, t.conn.generation, t.conn.retiringGeneration);
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
           this.silentLog.hit(`${t.market} ${t.topic}`);
@@ -166,7 +181,10 @@ export class UpbitAdapter implements VenueAdapter {
       this.conns,
       this.control,
       // overlapOver: a probe out on the replacement when the old socket goes leaves the codes it spared unserved.
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
+      {
+        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
+        quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -210,6 +228,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.olderOnly = new Uint8Array(this.subscriptions.length);
     this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
     this.misfitAsks = new Uint8Array(this.subscriptions.length);
+    this.stamps = new EqualStamps(this.subscriptions.length);
+    this.quietDeadlineMs = new Float64Array(this.subscriptions.length);
   }
 
   private wsUrlOf(market: MarketName): string {
@@ -286,6 +306,9 @@ export class UpbitAdapter implements VenueAdapter {
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
       ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
+      ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
+      ["quietAsks", "quiet_asks_total", "LIVE codes silent past their stale time asked again (the whole list resent; their SNAPSHOT keeps them LIVE)", this.quietAsks],
+      ["quietUnanswered", "quiet_unanswered_total", "Codes asked again that sent no book in time (then STALE)", this.quietUnanswered],
       ["resyncs", "resyncs_total", "Books invalidated to wait for the next full book", this.books.resyncs],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames for a code not subscribed now", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books that went silent past their stale time", this.lifecycle.staleResyncs],
@@ -347,16 +370,28 @@ export class UpbitAdapter implements VenueAdapter {
     // there. Its unit is known from the parse (by magnitude), not from the value: one on the ms boundary is exact too.
     const us = update.tsExchangeUs;
     const sameMs = ts === newest;
-    if (ts < newest || (sameMs && tsUs && us < this.newestUs[index]!)) {
+    const newestUs = this.newestUs[index]!;
+    if (ts < newest || (sameMs && tsUs && us < newestUs)) {
       // Not a sign of life for staleness: a book left LIVE behind a timestamp the venue never reaches again (one
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
       this.olderOnly[index] = 1;
       return;
     }
+    // The socket it came on: during a planned reconnect's overlap, a book of the newest stamp from the other socket
+    // may be one this code has passed already (equal-stamps.ts): applied only when the sockets agree.
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    const inOverlap = conn.retiringGeneration >= 0;
+    if (!sameMs || (tsUs && newestUs > 0 && us > newestUs)) this.stamps.begin(index, socket, inOverlap, update);
+    else if (!this.stamps.onEqual(index, socket, inOverlap, update)) {
+      this.books.invalidate(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      return;
+    }
     const now = this.now();
     t.lastMsgMs = now;
     this.olderOnly[index] = 0;
+    this.quietDeadlineMs[index] = 0;
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;
@@ -414,6 +449,29 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   /**
+   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
+   * newest: that book may be stamped ahead, forgetNewest), it is asked again: true while its SNAPSHOT may still come.
+   * False (stale) once the answer's time has passed without a book, or when no request can go.
+   */
+  private quiet(t: CommonTopic, now: number, staleAfterMs: number): boolean {
+    const i = t.index;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return false;
+    const deadline = this.quietDeadlineMs[i]!;
+    if (deadline > 0) {
+      if (now < deadline) return true;
+      this.quietDeadlineMs[i] = 0;
+      this.quietUnanswered++;
+      return false;
+    }
+    const sent = this.control.askAgain(t.conn);
+    const answerBy = sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
+    if (sent < 0 || now >= answerBy) return false;
+    this.quietDeadlineMs[i] = answerBy;
+    this.quietAsks++;
+    return true;
+  }
+
+  /**
    * Cold: the book went stale while its code sent only books older than the newest applied. That timestamp is not
    * the venue's clock (a book stamped ahead of it): forgotten, so the next book is taken and the book recovers.
    */
@@ -422,6 +480,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs[t.index] = 0;
     this.newestUs[t.index] = 0;
     this.olderOnly[t.index] = 0;
+    this.stamps.forget(t.index);
   }
 
   /**
@@ -439,6 +498,12 @@ export class UpbitAdapter implements VenueAdapter {
       this.misfitAsks[t.index] = 0;
     } else if (this.misfitAsks[t.index]! >= MISFIT_ASKS) {
       this.misfitRechecksHeld++;
+      // Once per window: the answers changed nothing, so the book stays out of LIVE until a book fits. Said by name,
+      // with the way out (the parse-error warning alone names neither the cause nor the cure).
+      if (this.misfitAsks[t.index] === MISFIT_ASKS) {
+        this.misfitAsks[t.index]!++;
+        this.log.error(`${this.venue}: numbers that do not fit the code's exponents keep coming after ${MISFIT_ASKS} instrument re-checks that changed nothing; its book stays RESYNCING until one fits (re-checked again a minute on). A tick finer than derived (Bithumb has no tick endpoint) or sizes past 2^53 at 8 decimals: set tick_size / lot_size in an override`, { market: t.market, topic: t.topic });
+      }
       return;
     }
     this.misfitAsks[t.index]!++;

@@ -65,13 +65,9 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
   let tick = tickAt(table, floor);
   if (venueTick !== undefined) {
     // The venue's answer: a malformed one refuses this code alone (thrown, it failed the whole market's answer).
-    let venueExp: number;
-    try {
-      venueExp = exponentOf(venueTick);
-    } catch (err) {
-      return `tick_size ${JSON.stringify(venueTick)} is not a usable step (${err instanceof Error ? err.message : String(err)})`;
-    }
-    if (venueExp > exponentOf(tick)) tick = venueTick;
+    const problem = tickSizeProblem(venueTick);
+    if (problem !== undefined) return problem;
+    if (exponentOf(venueTick) > exponentOf(tick)) tick = venueTick;
   }
   const priceExp = exponentOf(tick);
   const ceil = lastPrice * PRICE_REACH;
@@ -85,6 +81,16 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
     return `no quantity exponent fits: sizes have ${QTY_DECIMALS} decimals, so at most ${MAX_QTY_TEXT} fit 2^53, and a level of ${notional} ${quote} at the last price ${lastPrice} is ${maxQty.toExponential(2)} ${symbol.split("-")[1]} (a lot_size override holds larger sizes only if they have fewer decimals: one with more is refused, never rounded)`;
   }
   return { tickSize: tick, lotSize: LOT_SIZE };
+}
+
+/** Why the venue's `tick_size` is not a usable step ("0", "1,000", more than 22 decimals), or undefined. */
+export function tickSizeProblem(venueTick: string): string | undefined {
+  try {
+    exponentOf(venueTick);
+    return undefined;
+  } catch (err) {
+    return `tick_size ${JSON.stringify(venueTick)} is not a usable step (${err instanceof Error ? err.message : String(err)})`;
+  }
 }
 
 /** Each REST request's timeout, from its send (budgetedFetch): an endpoint that never answers fails it, naming the URL. */
@@ -173,6 +179,14 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
       for (const s of wanted.slice(0, asked)) {
         if (withTickEndpoint && !tick.has(s)) {
           refused.set(s, `no tick_size for it at ${base}/v1/orderbook/instruments`);
+          unanswered.add(s);
+          continue;
+        }
+        // A malformed tick is the venue's answer gone wrong, not the configuration's: "listed, not usable now" (the
+        // venue starts and asks again), never bad_spec, which with every code so refused exits 2 and is not restarted.
+        const badTick = tickSizeProblem(tick.get(s) ?? "1");
+        if (badTick !== undefined) {
+          refused.set(s, `${badTick} at ${base}/v1/orderbook/instruments`);
           unanswered.add(s);
           continue;
         }

@@ -8,7 +8,7 @@
 import { MAX_MANTISSA, parseJsonNumber } from "../../core/fixed.ts";
 import type { BookUpdate } from "../../core/book-update.ts";
 import type { CodeTable } from "./scanner.ts";
-import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, setTimestamp } from "./scanner.ts";
+import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, SCAN_ERR_TIMESTAMP, setTimestamp, tsOutOfRange } from "./scanner.ts";
 
 export class RawNumber {
   constructor(readonly raw: string) {}
@@ -141,6 +141,7 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   }
   u.replace = true;
   entryOut.tsUs = setTimestamp(u, Number(ts.raw), tsUnitUs);
+  if (tsOutOfRange(u)) return SCAN_ERR_TIMESTAMP;
   return table.index[entry]!;
 }
 

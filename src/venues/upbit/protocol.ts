@@ -18,7 +18,10 @@ export const PONG_TIMEOUT_MS = 10_000;
 export const MAX_CODES_PER_CONNECTION = 100;
 /** An error frame arrives right after the request it answers: a probe that draws none within this passed. */
 export const ERROR_WAIT_MS = 1_000;
-/** Upbit and Bithumb books update many times a second; a subscribed book silent this long is stale. */
+/**
+ * A code silent this long is asked again (Upbit sends a book only on a change: quiet codes are common); a LIVE one that
+ * answers stays LIVE, one that does not, or a book not LIVE, is stale (adapter.ts quiet).
+ */
 export const STALE_AFTER_MS = 30_000;
 export const STALE_MIN_MS = 2_000;
 

@@ -90,13 +90,23 @@ export class UpbitRequests extends SubscriptionControl {
       this.sendRequest(t.conn, "subscribe", [t]);
       return;
     }
-    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE && t.conn.open && !this.bisects.has(t.conn)) {
-      const now = this.clock();
-      if (now - (this.lastResend.get(t.conn) ?? -Infinity) < this.resendMinMs) return;
-      this.lastResend.set(t.conn, now);
-      this.resends++;
-      this.sendFull(t.conn);
-    }
+    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE) this.askAgain(t.conn);
+  }
+
+  /**
+   * The whole list again, at most once per resendMinMs per connection: every code answers it with its SNAPSHOT, so a
+   * silent code that does not is not subscribed. Returns when the last such request went (now, or less than
+   * resendMinMs ago), or -1 when none can go (closed; a bisection's probe is the subscription).
+   */
+  askAgain(conn: VenueConnection): number {
+    if (!conn.open || !conn.ws || this.bisects.has(conn)) return -1;
+    const now = this.clock();
+    const last = this.lastResend.get(conn) ?? -Infinity;
+    if (now - last < this.resendMinMs) return last;
+    this.lastResend.set(conn, now);
+    this.resends++;
+    this.sendFull(conn);
+    return now;
   }
 
   private sendFull(conn: VenueConnection): void {

@@ -21,7 +21,9 @@ export const SCAN_UNKNOWN_CODE = -5;
 export const SCAN_ERR_FIELD = -6;
 /** A string with an escape: read by the JSON path instead. */
 export const SCAN_FALLBACK = -7;
-export const SCAN_RESULT_NAMES: readonly string[] = ["ok", "not_book", "syntax", "price", "qty", "unknown_code", "field", "escape"];
+/** A `timestamp` whose µs do not fit 2^53 (the wire's ns are exact only below it): refused, never written wrong. */
+export const SCAN_ERR_TIMESTAMP = -8;
+export const SCAN_RESULT_NAMES: readonly string[] = ["ok", "not_book", "syntax", "price", "qty", "unknown_code", "field", "escape", "timestamp"];
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -92,12 +94,18 @@ function isDigit(c: number): boolean {
 export const TS_UNIT_BY_MAGNITUDE = 0;
 /** At or above this an epoch timestamp is µs (ms reach it in the year 5138; µs passed it in 1973). */
 export const US_EPOCH_MIN = 1e14;
+/**
+ * A book's µs timestamp must be below this (2^53, year 2255): above, the µs (a ms value × 1000) are no longer exact
+ * and their ns overflow the wire's i64 (wire/words.ts nsFromUsWords), so such a book is refused (SCAN_ERR_TIMESTAMP).
+ */
+export const TS_US_LIMIT = 2 ** 53;
 
 /**
  * The book's timestamp → u.venueSeq (the ordering key) and u.tsExchangeUs. The key is in the venue's documented unit,
  * ms: by magnitude a µs value is keyed by its ms, so a book in one unit orders right against the last in the other
  * (two in one ms are equal keys; the adapter then compares two µs values exactly: adapter.ts onBook, newestUs).
- * Returns whether the value was a µs one keyed by its ms (exact below the key: one on the ms boundary too).
+ * Returns whether the value was a µs one keyed by its ms (exact below the key: one on the ms boundary too). The
+ * caller refuses the book when u.tsExchangeUs is not below TS_US_LIMIT (tsOutOfRange).
  */
 export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): boolean {
   if (tsUnitUs !== TS_UNIT_BY_MAGNITUDE) {
@@ -112,6 +120,11 @@ export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): boole
   u.venueSeq = Math.floor(ts / 1000);
   u.tsExchangeUs = ts;
   return true;
+}
+
+/** The timestamp setTimestamp wrote does not fit the wire (µs ≥ 2^53): the book is refused, named as `timestamp`. */
+export function tsOutOfRange(u: BookUpdate): boolean {
+  return !(u.tsExchangeUs < TS_US_LIMIT);
 }
 
 /** Subscribed codes → entries (subscription index and exponents), built at subscribe time, read per frame. */
@@ -196,6 +209,7 @@ export class UpbitScanner {
     let isBook = false;
     let seenType = false;
     let ts = -1;
+    let tsAt = 0;
     let unitsAt = -1;
     let unitsDone = false;
     this.ws();
@@ -232,6 +246,7 @@ export class UpbitScanner {
           if (this.entry < 0) this.entry = -2; // read, but not ours
         } else if (key === K_TS) {
           if (ts !== -1) return this.fail(SCAN_ERR_FIELD);
+          tsAt = this.p;
           ts = this.integer();
           if (ts < 0) return this.fail(SCAN_ERR_FIELD);
         } else if (key === K_UNITS) {
@@ -269,6 +284,10 @@ export class UpbitScanner {
     }
     u.replace = true;
     this.tsUs = setTimestamp(u, ts, this.tsUnitUs);
+    if (tsOutOfRange(u)) {
+      this.errorPos = tsAt;
+      return SCAN_ERR_TIMESTAMP;
+    }
     return table.index[this.entry]!;
   }
 

@@ -16,6 +16,8 @@ import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protoc
 import { parseBookObject, parseRawJson, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
 import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import { Rng } from "../../../src/sim/rng.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 
 const table = new CodeTable();
 table.add("KRW-BTC", 0, exponentOf("1000"), 8);
@@ -139,5 +141,54 @@ describe("Bithumb: a book older than the newest applied within the same ms", () 
       expect(adapter.stats().fallbacks ?? 0, "books read on the JSON path").toBeGreaterThan(0);
       await adapter.stop();
     }
+  });
+});
+
+describe("Upbit and Bithumb: a timestamp whose µs do not fit the wire is refused, naming the code and the field", () => {
+  /**
+   * A ms value is × 1000 for its µs (and the wire's ns × 1000 again): at 2^53 µs the µs stop being exact and the ns
+   * leave the wire's i64. Before, such a book was applied and written wrong, silently. Now the frame is malformed:
+   * the book resyncs (RESYNCING / PARSE_ERROR, the next book restores it), counted under `parseErrors.timestamp`,
+   * and the log names the code and `timestamp`.
+   */
+  const LIMIT_US = 2 ** 53;
+  const cases = [
+    // [dialect, timestamp text, fits]
+    ["upbit", String(Math.floor(LIMIT_US / 1000)), true], // 9007199254740 ms → 9007199254740000 µs
+    ["upbit", String(Math.floor(LIMIT_US / 1000) + 1), false],
+    ["upbit", String(Number.MAX_SAFE_INTEGER), false], // the largest integer the scanner reads: ×1000 is 9e18
+    ["bithumb", String(Math.floor(LIMIT_US / 1000) + 1), false], // below 10^14: ms
+    ["bithumb", "99999999999999", false], // the largest ms by magnitude
+    ["bithumb", String(Number.MAX_SAFE_INTEGER), true], // µs, exact
+  ] as const;
+  test.each(cases)("%s, timestamp %s: applied %s (scanner and JSON path, through the adapter)", async (venue, tms, fits) => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const lines: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string, f?: Record<string, unknown>) => lines.push(`${msg} ${JSON.stringify(f ?? {})}`) };
+    const create = venue === "upbit" ? UPBIT_VENUE.create : BITHUMB_VENUE.create;
+    const adapter = create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log }) as VenueAdapter;
+    const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700425"), 0); // LIVE first
+    expect(sink.updates[0]).toBe(1);
+    for (const viaJsonPath of [false, true]) {
+      const text = frame(tms);
+      adapter.ingestFrame!("spot", "conn0.spot", viaJsonPath ? text.replace('"cd":"KRW-BTC"', '"cd":"KRW\\u002dBTC"') : text, 0);
+    }
+    if (fits) {
+      expect(sink.updates[0]).toBe(3);
+      expect(sink.tsExchangeUs[0]).toBeLessThan(LIMIT_US);
+      expect(sink.invalid).toEqual([]);
+    } else {
+      expect(sink.updates[0], "no book applied with a timestamp out of range").toBe(1);
+      expect(sink.tsExchangeUs[0]).toBe(1_732_796_700_425_000);
+      expect(sink.invalid.map((e) => [e.state, e.reason])).toEqual([[BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+      expect(adapter.stats()["parseErrors.timestamp"]).toBe(2);
+      expect(lines.join("\n")).toMatch(/timestamp at \d+ \(spot KRW-BTC\)/);
+      // The next good book restores it.
+      adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700426"), 0);
+      expect(sink.updates[0]).toBe(2);
+    }
+    await adapter.stop();
   });
 });

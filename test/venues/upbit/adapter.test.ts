@@ -267,7 +267,9 @@ describe("a number that does not fit", { timeout: 20_000 }, () => {
     // so every book misfits and no answer cures it. Before, each misfit asked: the venue's whole REST budget, for good.
     let clock = 1_000_000;
     const subs: Subscription[] = [{ market: "spot", symbol: "KRW-XRP", depth: 30 }];
-    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (msg: string, f?: Record<string, unknown>) => void errors.push(`${msg} ${JSON.stringify(f ?? {})}`) };
+    const { sim, adapter } = await setup(BITHUMB_VENUE, subs, { now: () => clock, log }, { specs: { "KRW-XRP": { price: 30_000, tick: "0.001" } } });
     const a = adapter as unknown as UpbitAdapter;
     const stat = (k: string) => a.stats()[k] ?? 0;
     await until(() => stat("parseErrors") >= 1 && stat("instrumentReloads") >= 1, "the SNAPSHOT refused and its re-check answered");
@@ -277,6 +279,9 @@ describe("a number that does not fit", { timeout: 20_000 }, () => {
     }
     expect(stat("instrumentRechecks")).toBe(2);
     expect(stat("misfitRechecksHeld")).toBe(4);
+    // The stuck book is said once (not per held misfit), naming the code and the override that cures it.
+    expect(errors.filter((e) => e.includes("keep coming after 2 instrument re-checks"))).toHaveLength(1);
+    expect(errors.join("\n")).toMatch(/set tick_size \/ lot_size in an override.*"topic":"KRW-XRP"/);
     clock += 60_000; // a minute on: the next misfit asks again
     sim.step(1);
     await until(() => stat("parseErrors") >= 7, "misfit 7");
@@ -310,6 +315,24 @@ describe("instrument rule", () => {
     expect([...specs.keys()]).toEqual(["KRW-BTC"]);
     expect(source.whyRefused!("spot", "KRW-XRP")).toMatch(/tick_size "0" is not a usable step/);
     expect(source.whyRefused!("spot", "KRW-ETH")).toMatch(/tick_size "1,000" is not a usable step/);
+  });
+
+  it("a venue whose every code gets a malformed tick_size starts and waits for a usable one: the venue's answer, not a configuration error", async () => {
+    const tickSize = "0";
+    const answers = () => ({
+      "/v1/market/all": [{ market: "KRW-BTC" }],
+      "/v1/ticker": [{ market: "KRW-BTC", trade_price: 100_000_000 }],
+      "/v1/orderbook/instruments": [{ market: "KRW-BTC", tick_size: tickSize }],
+    }) as Record<string, unknown>;
+    const fetchFn = (async (url: string) => new Response(JSON.stringify(answers()[new URL(url).pathname]))) as unknown as typeof fetch;
+    const config = { venue: "upbit", restUrl: "http://127.0.0.1:9", wsUrl: "ws://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot", depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map() } as unknown as VenueConfig;
+    const adapter = UPBIT_VENUE.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger, fetch: fetchFn }) as VenueAdapter;
+    cleanups.push(() => adapter.stop());
+    // Before: bad_spec, every code so: SymbolsUnusableError ('run' exits 2, the unit not restarted) for a venue's glitch.
+    expect(await adapter.loadInstruments()).toEqual([undefined]);
+    const left = adapter.unresolvedInstruments!();
+    expect(left.map((u) => [u.symbol, u.kind])).toEqual([["KRW-BTC", "not_trading"]]);
+    expect(left[0]!.detail).toMatch(/tick_size "0" is not a usable step .* at http:\/\/127\.0\.0\.1:9\/v1\/orderbook\/instruments/);
   });
 
   it("takes KRW-DOGE, BTC-XRP and USDT-DOGE at 8 decimals (each size exact or refused, never rounded); KRW-SHIB refused", () => {

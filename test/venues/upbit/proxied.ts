@@ -27,7 +27,7 @@ export interface ProxiedUpbit {
 /** `prepare` sets the proxy's rules before the adapter connects; `options` are the adapter's (a log among them). */
 export async function startProxiedUpbit(
   venue: "upbit" | "bithumb",
-  sim: { seed: number; messagesPerSecond: number },
+  sim: { seed: number; messagesPerSecond: number; quiet?: string[] },
   prepare: (p: WsProxy) => void,
   options: CommonAdapterOptions & Record<string, unknown>,
   cleanups: (() => Promise<void>)[],
