@@ -68,6 +68,10 @@ export interface StatusSource {
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
+  /**
+   * Every book (its list, and the unresolved symbols, fixed in the collection's first turn) and what /readyz judges:
+   * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
+   */
   readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
@@ -392,11 +396,12 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
   },
   async "/books"(r) {
-    // The configured symbols without a book too, so that one looked for here is found, with why.
-    const books = await r.source.books(nextTurn);
+    // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
+    // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
+    // it, so a symbol resolved in between was in neither (and every book was summarized twice).
     const input = await r.source.readiness(nextTurn);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
-    return documentResponse(r, new StreamedList(books.concat(unresolved)));
+    return documentResponse(r, new StreamedList(input.books.concat(unresolved)));
   },
 };
 
