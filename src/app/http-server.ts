@@ -5,7 +5,8 @@
  * GET /                                     the status page (static HTML, no data: it fetches /status and /books/… with the token)
  * GET /healthz                              200 while the process runs (never needs the token)
  * GET /readyz                               200 when every configured book is live and no other publisher sends on
- *                                           our streams, else 503 with every reason (readiness.ts)
+ *                                           our streams, else 503 with every reason (readiness.ts; while streamed
+ *                                           bodies hold MAX_HELD_LEVEL_BYTES, of many: the first 500 and reasonsNotShown)
  * GET /status[?books=N[&book=v/m/s]]        readiness, every book and the latency histograms (what the status page shows);
  *                                            with books=N at most N books and reasons, the chosen book and those not
  *                                            usable first, and their totals
@@ -46,7 +47,7 @@ import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
@@ -284,7 +285,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   if (path === "/readyz") {
     const ready = await readyz();
     if (req.signal.aborted) return gone();
-    return msgpack ? ready.msgpack() : ready.json();
+    return msgpack ? ready.msgpack(req.signal) : ready.json(req.signal);
   }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
@@ -320,10 +321,13 @@ function documentResponse({ req, msgpack, log }: DataRequest, doc: StreamedDocum
   return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
-/** One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it. */
+/**
+ * One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it
+ * (`signal`: the request's; a streamed body is released when it aborts).
+ */
 interface ReadinessAnswer {
-  json(): Response;
-  msgpack(): Response;
+  json(signal?: AbortSignal): Response;
+  msgpack(signal?: AbortSignal): Response;
 }
 
 /**
@@ -348,12 +352,29 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
       const headers = (type: string) => ({ "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
       if (r.reasons.length > LIST_ITEMS_PER_TURN) {
         // Many reasons (20,000 books not live): formatted a chunk per turn for each client, its status sent at once.
-        // Nothing is copied per request (every stream reads this one evaluation), so none counts against the bound.
+        // The evaluation is held while any of its bodies is being sent, counted once against the deep bodies' bound
+        // (before, not at all: /readyz is never refused, so clients that stopped reading held one evaluation per
+        // turn set, unbounded until the idle timeout). Past the bound: its first LIST_ITEMS_PER_TURN reasons and how
+        // many are not shown (the status, all a probe reads, is the same).
         const doc = { ...r, reasons: new StreamedList(r.reasons) };
-        return {
-          json: () => new Response(documentStream(doc, false, undefined, undefined, false), { status, headers: headers("application/json") }),
-          msgpack: () => new Response(documentStream(doc, true, undefined, undefined, false), { status, headers: headers(MSGPACK_CONTENT_TYPE) }),
+        const bytes = r.reasons.length * SUMMARY_BYTES;
+        let bodies = 0;
+        let release: (() => void) | undefined;
+        const answer = (msgpack: boolean, signal: AbortSignal | undefined): Response => {
+          if (bodies === 0) {
+            if (!streamAdmits(bytes)) {
+              const shown = { ...r, reasons: r.reasons.slice(0, LIST_ITEMS_PER_TURN), reasonsNotShown: r.reasons.length - LIST_ITEMS_PER_TURN };
+              return msgpack ? new Response(pack(shown), { status, headers: headers(MSGPACK_CONTENT_TYPE) }) : json(shown, status);
+            }
+            release = holdCopies(bytes);
+          }
+          bodies++;
+          const ended = () => {
+            if (--bodies === 0) release?.();
+          };
+          return new Response(documentStream(doc, msgpack, signal, undefined, ended), { status, headers: headers(msgpack ? MSGPACK_CONTENT_TYPE : "application/json") });
         };
+        return { json: (signal) => answer(false, signal), msgpack: (signal) => answer(true, signal) };
       }
       let text: string | undefined;
       let packed: Uint8Array | undefined;

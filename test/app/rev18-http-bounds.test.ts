@@ -10,7 +10,7 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { unpack } from "msgpackr";
 import { levelsOf, summarize, type BookSummary } from "../../src/app/book-json.ts";
-import { heldLevelBytesNow, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
+import { heldLevelBytesNow, holdCopies, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
 import { collectInTurns, LIST_ITEMS_PER_TURN, SUMMARY_BYTES } from "../../src/app/list-stream.ts";
 import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
@@ -238,6 +238,30 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(overfull(summarizedAt)).toEqual([]);
     expect(overfull(formattedAt), "turns that judged or formatted more than a chunk").toEqual([]);
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("a /readyz of many reasons is held, counted once, while a client is still to read it; past the bound its first 500 reasons", async () => {
+    const n = 60_000; // 30,000 reasons, ~5 MB of JSON: more than loopback's socket buffers take in
+    await withMany(n, async () => {
+      const reasons = n / 2;
+      const s = await open();
+      expect((await head(s, "/readyz")).status).toBe(503);
+      // Its client reads nothing: the evaluation stays held, counted against the deep bodies' bound (before: not at all).
+      await waitFor(() => heldLevelBytesNow() === reasons * SUMMARY_BYTES, "the evaluation counted while its body is to be read");
+      s.destroy();
+      await waitFor(() => heldLevelBytesNow() === 0, "the evaluation released");
+      // The bound full (deep bodies being read): the probe still gets its status, with the first reasons only.
+      const release = holdCopies(MAX_HELD_LEVEL_BYTES);
+      try {
+        const r = await fetch(`${http.url}/readyz`);
+        expect(r.status).toBe(503);
+        const body = (await r.json()) as { ready: boolean; books: number; reasons: unknown[]; reasonsNotShown: number };
+        expect([body.ready, body.books, body.reasons.length, body.reasonsNotShown]).toEqual([false, n, LIST_ITEMS_PER_TURN, reasons - LIST_ITEMS_PER_TURN]);
+        expect(heldLevelBytesNow()).toBe(MAX_HELD_LEVEL_BYTES);
+      } finally {
+        release();
+      }
+    });
   });
 
   test("as MessagePack, /books and /status are formatted a chunk per turn too, and decode to the same values", async () => {
