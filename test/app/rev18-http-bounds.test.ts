@@ -12,7 +12,7 @@ import { unpack } from "msgpackr";
 import { levelsOf, summarize, type BookSummary } from "../../src/app/book-json.ts";
 import { heldLevelBytesNow, holdCopies, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
 import { collectInTurns, LIST_ITEMS_PER_TURN, SUMMARY_BYTES } from "../../src/app/list-stream.ts";
-import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { evaluateReadiness, type ReadinessInput } from "../../src/app/readiness.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { PromWriter } from "../../src/app/prometheus.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
@@ -82,6 +82,19 @@ function manyBook(i: number): BookSummary {
 function manyBooks(next?: () => Promise<void>): Promise<BookSummary[]> {
   return collectInTurns(many, (i) => (summarizedAt.push(turn), new NotedSummary(manyBook(i)) as unknown as BookSummary), next ?? (async () => {}));
 }
+/** When > 0, the source has this many unresolved symbols; the turn each was judged in (its detail first read). */
+let manyUnresolved = 0;
+const judgedAt: number[] = [];
+function unresolvedAt(i: number): ReadinessInput["unresolved"][number] {
+  const u = { venue: "okx", market: "spot", symbol: `U${i}-USDT`, reason: "rest_unreachable", detail: "" };
+  let judged = false;
+  const detail = () => {
+    if (!judged) judgedAt.push(turn);
+    judged = true;
+    return "okx: instrument REST unreachable";
+  };
+  return Object.defineProperty(u, "detail", { enumerable: true, get: detail });
+}
 const NO_LATENCY = { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
 
 const source: StatusSource = {
@@ -95,7 +108,7 @@ const source: StatusSource = {
     readAt.push(turn);
     return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
   },
-  readiness: async (t) => ({ books: await source.books(t), unresolved: [], connections: [], workersDown: [] }),
+  readiness: async (t) => ({ books: await source.books(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
   latency: () => {
     if (many === 0) readAt.push(turn); // /status (once per request)
     return NO_LATENCY;
@@ -262,6 +275,26 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
         release();
       }
     });
+  });
+
+  test("/readyz of 20,000 symbols unresolved (a venue's REST down): judged a chunk per turn; every reason", async () => {
+    const n = 20_000;
+    manyUnresolved = n;
+    judgedAt.length = 0;
+    try {
+      const expected = evaluateReadiness(await source.readiness());
+      judgedAt.length = 0;
+      const [status, body] = await withMany(0, async () => {
+        const r = await fetch(`${http.url}/readyz`);
+        return [r.status, await r.json()] as const;
+      });
+      expect(status).toBe(503);
+      expect(body).toEqual(expected);
+      expect(judgedAt).toHaveLength(n);
+      expect(overfull(judgedAt), "turns that judged more than a chunk of unresolved symbols").toEqual([]);
+    } finally {
+      manyUnresolved = 0;
+    }
   });
 
   test("as MessagePack, /books and /status are formatted a chunk per turn too, and decode to the same values", async () => {
