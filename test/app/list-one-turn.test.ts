@@ -15,7 +15,7 @@ import { evaluateReadiness, type ReadinessInput } from "../../src/app/readiness.
 import { validateConfig } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import type { Instrument } from "../../src/core/types.ts";
+import type { Instrument, VenueName } from "../../src/core/types.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -23,7 +23,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const instrument = (venue: string, symbol: string): Instrument => ({ instrumentId: instrumentIdOf(venue, "linear", symbol), venue, market: "linear", symbol, priceExp: 2, qtyExp: 3, tickSize: "0.01", lotSize: "0.001" });
+const instrument = (venue: VenueName, symbol: string): Instrument => ({ instrumentId: instrumentIdOf(venue, "linear", symbol), venue, market: "linear", symbol, priceExp: 2, qtyExp: 3, tickSize: "0.01", lotSize: "0.001" });
 
 /** What the tests reach inside a Feeder that is never started. */
 interface Pipelines {
