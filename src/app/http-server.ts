@@ -23,8 +23,8 @@
  * many books (or reasons) takes a turn per 500 of them (list-stream.ts).
  * /readyz's turns come ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
  * them), shared by every /readyz that arrives before its evaluation is done, and never two such turns in a row while others wait (a
- * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
- * read for it.
+ * flood of /readyz starves nothing); a request whose client went away while it waited, or while its many books
+ * were collected, is dropped there (turnOf), nothing more read for it.
  * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
  * 127.x.x.x, localhost or [::1], any port; or none): 403 otherwise, so a web page cannot read it through DNS rebinding.
  * A bad request (method, target, Host, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
@@ -292,7 +292,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer({ source, msgpack, url, req, log });
+  return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req) });
 }
 
 /** What a data route answers from. */
@@ -302,10 +302,28 @@ interface DataRequest {
   readonly url: URL;
   readonly req: Request;
   readonly log: Logger;
+  /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
+  readonly nextTurn: Turn;
 }
 
-/** Another turn of the shared queue (formattingTurn): a data route's collecting and formatting past its first turn. */
-const nextTurn: Turn = () => formattingTurn();
+/** The request's client went away while its answer was collected: nothing more is collected for it. */
+class ClientGone extends BadRequest {
+  constructor() {
+    super(499, "the client went away while its answer was collected");
+  }
+}
+
+/**
+ * Another turn of the shared queue (formattingTurn) for `req`'s collecting: throws ClientGone once its client has
+ * gone. Before, /books or /status of 20,000 books went on collecting and judging for a client that had gone (tens
+ * of turns), and a client that asked and closed at once cost all of them.
+ */
+function turnOf(req: Request): Turn {
+  return async () => {
+    await formattingTurn();
+    if (req.signal.aborted) throw new ClientGone();
+  };
+}
 
 /**
  * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
@@ -401,7 +419,7 @@ const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
  */
 const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
   async "/status"(r) {
-    const { source, url } = r;
+    const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
@@ -420,8 +438,8 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
-    const input = await r.source.readiness(nextTurn);
-    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
+    const input = await r.source.readiness(r.nextTurn);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)));
   },
 };

@@ -316,6 +316,26 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(heldLevelBytesNow()).toBe(0);
   });
 
+  test("a client that goes while its /books or /status is collected: the collecting stops", async () => {
+    const n = 100_000; // 200 turns of collecting
+    for (const path of ["/books", "/status"]) {
+      await withMany(n, async () => {
+        const s = await open();
+        s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        await waitFor(() => summarizedAt.length > 0, "the collecting to start");
+        s.destroy();
+        // The server goes on turning with nothing more asked: the collecting stops at its next turn (before: all of it).
+        let last = -1;
+        let sameSince = turn;
+        await waitFor(() => {
+          if (summarizedAt.length !== last) (last = summarizedAt.length), (sameSince = turn);
+          return turn - sameSince > 100;
+        }, "the collecting to stop");
+        expect(summarizedAt.length, `${path}: books summarized for a client that had gone`).toBeLessThan(n / 2);
+      });
+    }
+  });
+
   test("a client that stops reading /books stops its formatting; its books are held (bounded) until it goes", async () => {
     const n = 40_000; // ~13 MB of JSON: more than loopback's socket buffers take in
     await withMany(n, async () => {
