@@ -128,7 +128,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
-  const readyz = sharedReadiness(source);
+  const readyz = sharedReadiness(source, log);
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
     port,
@@ -355,7 +355,7 @@ interface ReadinessAnswer {
  * 700–1,000). Many books are collected and judged LIST_ITEMS_PER_TURN per health-check turn; one evaluation at a
  * time, so a flood during those turns starts no second one.
  */
-function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
+function sharedReadiness(source: StatusSource, log: Logger): () => Promise<ReadinessAnswer> {
   let next: Promise<ReadinessAnswer> | undefined;
   const checkTurn: Turn = () => formattingTurn(true);
   return () =>
@@ -390,7 +390,9 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
           const ended = () => {
             if (--bodies === 0) release?.();
           };
-          return new Response(documentStream(doc, msgpack, signal, undefined, ended), { status, headers: headers(msgpack ? MSGPACK_CONTENT_TYPE : "application/json") });
+          // A body that fails part-way is cut (its status was sent) and logged, as /books' (before: not logged).
+          const failed = (err: unknown) => log.error("HTTP body failed", { target: "/readyz", error: err instanceof Error ? err.message : String(err) });
+          return new Response(documentStream(doc, msgpack, signal, failed, ended), { status, headers: headers(msgpack ? MSGPACK_CONTENT_TYPE : "application/json") });
         };
         return { json: (signal) => answer(false, signal), msgpack: (signal) => answer(true, signal) };
       }
