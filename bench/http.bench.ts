@@ -3,7 +3,8 @@
  * and new server side by side in one process (A/B; the old http-server.ts loaded from git, bench/experiments/
  * load-source.ts): clients in another process keep K requests of one route in flight, and a setImmediate loop in
  * this process measures the event-loop turns meanwhile: every frame and datagram of the other books waits behind
- * a turn. Per row: answers read in one turn at most (counted where the server reads the pipeline's numbers), the
+ * a turn. Per row: answers read in one turn at most (counted where the server reads the pipeline's numbers; the new
+ * server reads many books 500 per turn, as the runtime's source does, each chunk counted), the
  * 99.9th percentile and longest turn, and the share of the time spent in turns of 2 ms or more. The VM is shared:
  * the time columns carry preemption; the count column does not.
  *   npx bun bench/http.bench.ts [OLD_REV]   (as root it re-runs itself in a private network namespace)
@@ -13,10 +14,11 @@ import { BookUpdate } from "../src/core/book-update.ts";
 import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState, type Instrument } from "../src/core/types.ts";
-import { detailOf, levelsOf, summarize } from "../src/app/book-json.ts";
+import { detailOf, levelsOf, summarize, type BookSummary } from "../src/app/book-json.ts";
 import { bookBodyStream } from "../src/app/book-stream.ts";
 import type * as HttpServer from "../src/app/http-server.ts";
 import type { StatusSource } from "../src/app/http-server.ts";
+import { collectInTurns, LIST_ITEMS_PER_TURN, type Turn } from "../src/app/list-stream.ts";
 import { inPrivateNetns } from "./e2e-common.ts";
 import { loadSource } from "./experiments/load-source.ts";
 import { measure, printTable, QUICK, SMOKE } from "./harness.ts";
@@ -56,17 +58,31 @@ function read(): void {
   readsInTurn++;
   if (readsInTurn > maxReadsInTurn) maxReadsInTurn = readsInTurn;
 }
+const summaryOf = (i: number) => summarize(books[i]!, books[i]!.state === BookState.LIVE);
+/**
+ * As the runtime's source (runtime.ts): with a turn (the new server), summarized LIST_ITEMS_PER_TURN per turn
+ * (Feeder.bookSummariesInTurns), each chunk counted as a read of the pipeline; without (the old server), all at once.
+ */
+const summaries = (turn?: Turn): BookSummary[] | Promise<BookSummary[]> => {
+  if (turn === undefined) return books.map((_, i) => summaryOf(i));
+  return collectInTurns(books.length, (i) => {
+    if (i % LIST_ITEMS_PER_TURN === 0) read();
+    return summaryOf(i);
+  }, turn);
+};
 const source: StatusSource = {
-  books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
+  books: summaries,
   book: (venue, market, symbol, depth) => {
     read();
     const b = books.find((x) => x.instrument.symbol === symbol && x.instrument.market === market && x.instrument.venue === venue);
     return b && levelsOf(b, b.state === BookState.LIVE, depth);
   },
   metricsText: () => "",
-  readiness: () => {
-    read(); // /status and /books read it once per answer
-    return { books: books.map((b) => summarize(b, b.state === BookState.LIVE)), unresolved: [], connections: [], workersDown: [] };
+  readiness: (turn) => {
+    const input = (list: BookSummary[]) => ({ books: list, unresolved: [], connections: [], workersDown: [] });
+    if (turn === undefined) read(); // the old server's /status and /books read it once per answer
+    const got = summaries(turn);
+    return Array.isArray(got) ? input(got) : got.then(input);
   },
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
 };
@@ -147,9 +163,12 @@ const chunk = async () => {
   await reader.read();
   await reader.cancel();
 };
+const held = books.slice(0, LIST_ITEMS_PER_TURN).map((b) => summarize(b, true));
 console.log(`http bench: Bun ${Bun.version}; one answer, in process`);
 printTable([
-  measure("/status, /books: 1,302 summaries + JSON", () => void JSON.stringify(books.map((b) => summarize(b, true))).length, { inner: 1, durationMs: 1500 }),
+  measure("/status, /books: 1,302 summaries + JSON (one turn before list-stream.ts)", () => void JSON.stringify(books.map((b) => summarize(b, true))).length, { inner: 1, durationMs: 1500 }),
+  measure(`a turn of many books now: ${LIST_ITEMS_PER_TURN} summaries`, () => void books.slice(0, LIST_ITEMS_PER_TURN).map((b) => summarize(b, true)).length, { inner: 1, durationMs: 1500 }),
+  measure(`a turn of many books now: ${LIST_ITEMS_PER_TURN} summaries formatted (JSON)`, () => void JSON.stringify(held).length, { inner: 1, durationMs: 1500 }),
   measure("one book of 1,000 levels a side: copy + format + JSON", () => void JSON.stringify(detailOf(levelsOf(deep1k, true, 0))).length, { inner: 1, durationMs: 1500 }),
   measure("copy of 100,000 levels a side (levelsOf)", () => void levelsOf(deep100k, true, 0).bidPx.length, { inner: 1, durationMs: 1500 }),
 ]);

@@ -606,15 +606,25 @@ export class Feeder {
     return this.readinessWith(this.bookSummaries());
   }
 
-  /** readinessInput(), its books summarized in turns (bookSummariesInTurns); the rest read in the last turn. */
+  /**
+   * readinessInput(), its books summarized in turns (bookSummariesInTurns); the unresolved symbols read in the same
+   * turn as the list of books (the first), the rest in the last. Before, the unresolved symbols were read in the
+   * last turn: a venue attached or a symbol resolved during the turns was in neither list, so /readyz could be 200
+   * with its books not live yet, and /books left them out.
+   */
   async readinessInputInTurns(turn: Turn): Promise<ReadinessInput> {
-    return this.readinessWith(await this.bookSummariesInTurns(turn));
+    const unresolved = this.unresolvedSymbols();
+    return this.readinessWith(await this.bookSummariesInTurns(turn), unresolved);
   }
 
-  private readinessWith(books: BookSummary[]): ReadinessInput {
+  private unresolvedSymbols(): ReadinessInput["unresolved"] {
+    return this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u })));
+  }
+
+  private readinessWith(books: BookSummary[], unresolved = this.unresolvedSymbols()): ReadinessInput {
     return {
       books,
-      unresolved: this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u }))),
+      unresolved,
       connections: this.pipelines.flatMap((p) => p.adapter.connections().map((c) => ({ ...c, venue: p.adapter.venue }))),
       workersDown: [],
       sendFailures: this.publisher.sendFailures(),

@@ -5,7 +5,8 @@
  * GET /                                     the status page (static HTML, no data: it fetches /status and /books/… with the token)
  * GET /healthz                              200 while the process runs (never needs the token)
  * GET /readyz                               200 when every configured book is live and no other publisher sends on
- *                                           our streams, else 503 with every reason (readiness.ts)
+ *                                           our streams, else 503 with every reason (readiness.ts; while streamed
+ *                                           bodies hold MAX_HELD_LEVEL_BYTES, of many: the first 500 and reasonsNotShown)
  * GET /status[?books=N[&book=v/m/s]]        readiness, every book and the latency histograms (what the status page shows);
  *                                            with books=N at most N books and reasons, the chosen book and those not
  *                                            usable first, and their totals
@@ -22,8 +23,8 @@
  * many books (or reasons) takes a turn per 500 of them (list-stream.ts).
  * /readyz's turns come ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
  * them), shared by every /readyz that arrives before its evaluation is done, and never two such turns in a row while others wait (a
- * flood of /readyz starves nothing); a request whose client went away while it waited is dropped there, nothing
- * read for it.
+ * flood of /readyz starves nothing); a request whose client went away while it waited, or while its many books
+ * were collected, is dropped there (turnOf), nothing more read for it.
  * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
  * 127.x.x.x, localhost or [::1], any port; or none): 403 otherwise, so a web page cannot read it through DNS rebinding.
  * A bad request (method, target, Host, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
@@ -46,7 +47,7 @@ import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
@@ -68,6 +69,10 @@ export interface StatusSource {
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
+  /**
+   * Every book (its list, and the unresolved symbols, fixed in the collection's first turn) and what /readyz judges:
+   * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
+   */
   readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
@@ -123,7 +128,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
-  const readyz = sharedReadiness(source);
+  const readyz = sharedReadiness(source, log);
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
     port,
@@ -280,14 +285,14 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   if (path === "/readyz") {
     const ready = await readyz();
     if (req.signal.aborted) return gone();
-    return msgpack ? ready.msgpack() : ready.json();
+    return msgpack ? ready.msgpack(req.signal) : ready.json(req.signal);
   }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
   // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer({ source, msgpack, url, req, log });
+  return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req) });
 }
 
 /** What a data route answers from. */
@@ -297,10 +302,28 @@ interface DataRequest {
   readonly url: URL;
   readonly req: Request;
   readonly log: Logger;
+  /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
+  readonly nextTurn: Turn;
 }
 
-/** Another turn of the shared queue (formattingTurn): a data route's collecting and formatting past its first turn. */
-const nextTurn: Turn = () => formattingTurn();
+/** The request's client went away while its answer was collected: nothing more is collected for it. */
+class ClientGone extends BadRequest {
+  constructor() {
+    super(499, "the client went away while its answer was collected");
+  }
+}
+
+/**
+ * Another turn of the shared queue (formattingTurn) for `req`'s collecting: throws ClientGone once its client has
+ * gone. Before, /books or /status of 20,000 books went on collecting and judging for a client that had gone (tens
+ * of turns), and a client that asked and closed at once cost all of them.
+ */
+function turnOf(req: Request): Turn {
+  return async () => {
+    await formattingTurn();
+    if (req.signal.aborted) throw new ClientGone();
+  };
+}
 
 /**
  * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
@@ -316,10 +339,13 @@ function documentResponse({ req, msgpack, log }: DataRequest, doc: StreamedDocum
   return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
 }
 
-/** One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it. */
+/**
+ * One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it
+ * (`signal`: the request's; a streamed body is released when it aborts).
+ */
 interface ReadinessAnswer {
-  json(): Response;
-  msgpack(): Response;
+  json(signal?: AbortSignal): Response;
+  msgpack(signal?: AbortSignal): Response;
 }
 
 /**
@@ -329,7 +355,7 @@ interface ReadinessAnswer {
  * 700–1,000). Many books are collected and judged LIST_ITEMS_PER_TURN per health-check turn; one evaluation at a
  * time, so a flood during those turns starts no second one.
  */
-function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
+function sharedReadiness(source: StatusSource, log: Logger): () => Promise<ReadinessAnswer> {
   let next: Promise<ReadinessAnswer> | undefined;
   const checkTurn: Turn = () => formattingTurn(true);
   return () =>
@@ -344,12 +370,31 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
       const headers = (type: string) => ({ "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
       if (r.reasons.length > LIST_ITEMS_PER_TURN) {
         // Many reasons (20,000 books not live): formatted a chunk per turn for each client, its status sent at once.
-        // Nothing is copied per request (every stream reads this one evaluation), so none counts against the bound.
+        // The evaluation is held while any of its bodies is being sent, counted once against the deep bodies' bound
+        // (before, not at all: /readyz is never refused, so clients that stopped reading held one evaluation per
+        // turn set, unbounded until the idle timeout). Past the bound: its first LIST_ITEMS_PER_TURN reasons and how
+        // many are not shown (the status, all a probe reads, is the same).
         const doc = { ...r, reasons: new StreamedList(r.reasons) };
-        return {
-          json: () => new Response(documentStream(doc, false, undefined, undefined, false), { status, headers: headers("application/json") }),
-          msgpack: () => new Response(documentStream(doc, true, undefined, undefined, false), { status, headers: headers(MSGPACK_CONTENT_TYPE) }),
+        const bytes = r.reasons.length * SUMMARY_BYTES;
+        let bodies = 0;
+        let release: (() => void) | undefined;
+        const answer = (msgpack: boolean, signal: AbortSignal | undefined): Response => {
+          if (bodies === 0) {
+            if (!streamAdmits(bytes)) {
+              const shown = { ...r, reasons: r.reasons.slice(0, LIST_ITEMS_PER_TURN), reasonsNotShown: r.reasons.length - LIST_ITEMS_PER_TURN };
+              return msgpack ? new Response(pack(shown), { status, headers: headers(MSGPACK_CONTENT_TYPE) }) : json(shown, status);
+            }
+            release = holdCopies(bytes);
+          }
+          bodies++;
+          const ended = () => {
+            if (--bodies === 0) release?.();
+          };
+          // A body that fails part-way is cut (its status was sent) and logged, as /books' (before: not logged).
+          const failed = (err: unknown) => log.error("HTTP body failed", { target: "/readyz", error: err instanceof Error ? err.message : String(err) });
+          return new Response(documentStream(doc, msgpack, signal, failed, ended), { status, headers: headers(msgpack ? MSGPACK_CONTENT_TYPE : "application/json") });
         };
+        return { json: (signal) => answer(false, signal), msgpack: (signal) => answer(true, signal) };
       }
       let text: string | undefined;
       let packed: Uint8Array | undefined;
@@ -376,7 +421,7 @@ const BOOK_PATH = /^\/books\/([^/]+)\/([^/]+)\/([^/]+)$/;
  */
 const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
   async "/status"(r) {
-    const { source, url } = r;
+    const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
@@ -392,11 +437,12 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
   },
   async "/books"(r) {
-    // The configured symbols without a book too, so that one looked for here is found, with why.
-    const books = await r.source.books(nextTurn);
-    const input = await r.source.readiness(nextTurn);
-    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
-    return documentResponse(r, new StreamedList(books.concat(unresolved)));
+    // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
+    // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
+    // it, so a symbol resolved in between was in neither (and every book was summarized twice).
+    const input = await r.source.readiness(r.nextTurn);
+    const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
+    return documentResponse(r, new StreamedList(input.books.concat(unresolved)));
   },
 };
 

@@ -69,11 +69,19 @@ const encoder = new TextEncoder();
  * The document as JSON (identical to JSON.stringify of plainOf(doc)) or MessagePack (decoding to the same value),
  * one chunk per formatting turn as the client reads. Its items count against MAX_HELD_LEVEL_BYTES (SUMMARY_BYTES
  * each; check streamAdmits first) until it is read to the end, cancelled, fails (`onError` is told, the stream
- * errors and the connection is cut: the status was sent) or `signal` aborts. `counted` false: the items are shared
- * by many bodies (one /readyz evaluation), not a copy of this one's, and are not counted.
+ * errors and the connection is cut: the status was sent) or `signal` aborts. `held`, when given, is called then
+ * instead (once), and this body counts nothing itself: its items are shared by many bodies (one /readyz
+ * evaluation, counted once by its caller), not a copy of this one's.
  */
-export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void, counted = true): ReadableStream<Uint8Array> {
-  const release = holdCopies(counted ? listItems(doc) * SUMMARY_BYTES : 0);
+export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void, held?: () => void): ReadableStream<Uint8Array> {
+  const hold = held === undefined ? holdCopies(listItems(doc) * SUMMARY_BYTES) : undefined;
+  let ended = false;
+  const release = () => {
+    if (ended) return;
+    ended = true;
+    hold?.();
+    held?.();
+  };
   signal?.addEventListener("abort", release, { once: true });
   const out = msgpack ? new MsgpackWriter() : new JsonWriter();
   const chunks = formatDocument(doc, out);

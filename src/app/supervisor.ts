@@ -26,6 +26,7 @@ import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
 import { instrumentSymbolOf } from "../venues/venue.ts";
 import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 import { WorkerLogIntake } from "./worker-log.ts";
+import { ReplyParts, STARTED_REPLY_ID } from "./worker-reply.ts";
 
 const REQUEST_TIMEOUT_MS = 2000;
 const RESTART_BASE_MS = 200;
@@ -106,6 +107,8 @@ interface Slot {
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   pending: Map<number, (result: unknown) => void>;
+  /** The parts of its current worker's replies still coming (many books: a part per turn of the worker, worker-reply.ts). */
+  parts: ReplyParts;
   stopped?: () => void;
   /** The slot's configured symbols (its share of each venue): what a first worker not yet heard from is starting. */
   share: ReadinessInput["unresolved"];
@@ -185,7 +188,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), parts: new ReplyParts(), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -386,9 +389,11 @@ export class Supervisor implements StatusSource {
         } else if (msg.type === "session") {
           slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
+        } else if (msg.type === "response-part") {
+          slot.parts.add(msg);
         } else if (msg.type === "started") {
           slot.ready = true;
-          keepBooks(slot, msg.summaries);
+          keepBooks(slot, slot.parts.join(STARTED_REPLY_ID, msg.summaries));
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve(msg.venues);
         } else if (msg.type === "start-failed") {
@@ -403,7 +408,8 @@ export class Supervisor implements StatusSource {
           // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
           worker.terminate();
         } else if (msg.type === "response") {
-          slot.pending.get(msg.id)?.(msg.result);
+          const result = slot.parts.join(msg.id, msg.result);
+          slot.pending.get(msg.id)?.(result);
           slot.pending.delete(msg.id);
         } else if (msg.type === "stopped") {
           slot.stopped?.();
@@ -421,6 +427,7 @@ export class Supervisor implements StatusSource {
         slot.worker = undefined;
         for (const done of slot.pending.values()) done(undefined);
         slot.pending.clear();
+        slot.parts.clear();
         // A stop() waiting for this worker's `stopped` (one terminated after its failed start, which a failed first
         // start's stop finds still there): it will say nothing more. Before, stop() waited REQUEST_TIMEOUT_MS for it.
         slot.stopped?.();
@@ -542,6 +549,7 @@ export class Supervisor implements StatusSource {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         slot.pending.delete(id);
+        slot.parts.drop(id); // any coming after this are dropped with its last message (join)
         resolve(undefined);
       }, REQUEST_TIMEOUT_MS);
       slot.pending.set(id, (result) => {

@@ -10,6 +10,7 @@ import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { WorkerLogOutbox } from "./worker-log.ts";
+import { sendInParts, STARTED_REPLY_ID } from "./worker-reply.ts";
 
 declare const self: Worker;
 
@@ -56,7 +57,13 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       try {
         await feeder.start();
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
-        send({ type: "started", books: feeder.books().length, sessionId: feeder.publisher.sessionId, summaries: feeder.bookSummaries(), venues: feeder.venueStarts() });
+        // Many books' summaries are taken and sent a part per turn (worker-reply.ts): its venues run in between.
+        const started = feeder;
+        const summaries = await started.bookSummariesInTurns(nextTurn);
+        if (stopping) return;
+        await sendInParts(STARTED_REPLY_ID, summaries, send, (rest) => {
+          if (!stopping) send({ type: "started", books: started.books().length, sessionId: started.publisher.sessionId, summaries: rest, venues: started.venueStarts() });
+        }, nextTurn);
       } catch (err) {
         // Venues that started before another failed have published books: they are HALTED and the stream ends
         // (END_OF_SESSION) before the supervisor ends this thread, as `feeder run` stops a failed start (runtime.ts).
@@ -71,7 +78,12 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       // An exception answering a status request must not end this thread (its books would go dark and a scrape
       // every 15 s would restart it in a loop): it is logged and answered as no answer, the HTTP side's "unavailable".
       try {
-        return send({ type: "response", id: msg.id, result: await answer(msg) }); // a result that cannot be cloned throws here
+        // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
+        // in one message held this thread (its venues) for 40–80 ms at 20,000 books.
+        const result = await answer(msg);
+        const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
+        if (msg.what === "books" || msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
+        return last(result);
       } catch (err) {
         log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
         return send({ type: "response", id: msg.id, result: undefined });

@@ -8,6 +8,7 @@ import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import type { BudgetCarry, SentBudgetEvent } from "../venues/common/budget-ledger.ts";
+import type { ReplyPart } from "./worker-reply.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
@@ -45,6 +46,11 @@ export type FromWorker =
    */
   | { type: "started"; books: number; sessionId: number; summaries: BookSummary[]; venues: VenueStart[] }
   | { type: "start-failed"; error: string }
+  /**
+   * The first items of reply `id`'s lists (of "books" and "readiness"; of "started"'s summaries: id
+   * STARTED_REPLY_ID), sent a part per turn before its last message (worker-reply.ts), which the supervisor joins.
+   */
+  | ReplyPart
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */

@@ -307,7 +307,8 @@ describe("http server", () => {
   });
 
   test("a failure of the feeder itself is a 500 and an error line", async () => {
-    const broken: StatusSource = { ...source, books: () => Promise.reject(new Error("worker gone")) };
+    // /books reads readiness() (its books and unresolved symbols from one collection), so both fail here.
+    const broken: StatusSource = { ...source, books: () => Promise.reject(new Error("worker gone")), readiness: () => Promise.reject(new Error("worker gone")) };
     const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, broken, log);
     try {
       logLines.length = 0;

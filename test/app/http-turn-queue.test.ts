@@ -6,7 +6,8 @@
  *   behind every chunk and answer queued (200 readers of a 5,000-level book: /readyz took up to 1.1 s).
  * - A request whose client went away while it waited reads and formats nothing (one that only half-closed, as a
  *   probe piped to nc does, is still answered).
- * - A deep body that fails part-way releases its copy (before, it stayed counted for ever) and is logged.
+ * - A deep body that fails part-way releases its copy (before, it stayed counted for ever) and is logged; a /readyz
+ *   body of many reasons is cut and logged too (before, not logged).
  */
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -40,6 +41,8 @@ let fillerDoneAtRead = -1;
 let fillerDone = 0;
 /** When set, the book's copy has an unsafe mantissa past its first chunk (formatting it throws). */
 let corrupt = false;
+/** When > 0, readiness has this many books not live, the last one's reason unformattable (/readyz's body fails). */
+let failingReasons = 0;
 
 const source: StatusSource = {
   books: () => [summarize(deep, true)],
@@ -54,6 +57,13 @@ const source: StatusSource = {
   readiness: () => {
     reads.readiness++;
     fillerDoneAtRead = fillerDone;
+    if (failingReasons > 0) {
+      // Books not live, the last one's reason failing to format (as JSON) past the first chunk of /readyz's body.
+      const books = Array.from({ length: failingReasons }, (_, i) => ({ ...summarize(deep, true), symbol: `S${i}`, state: "resyncing", valid: false }));
+      const bad = { toJSON: () => { throw new Error("reason not formattable"); }, toString: () => "bad" };
+      books[failingReasons - 1]!.reason = bad as unknown as string;
+      return { books, unresolved: [], connections: [], workersDown: [] };
+    }
     return { books: [summarize(deep, true)], unresolved: [], connections: [], workersDown: [] };
   },
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
@@ -134,6 +144,19 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
     const whole = (await (await fetch(`${http.url}/books/bybit/linear/DEEP`)).json()) as { bids: unknown[]; asks: unknown[] };
     expect([whole.bids.length, whole.asks.length]).toEqual([10_000, 10_000]);
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("a /readyz body of many reasons that fails part-way is cut, not complete, and logged", async () => {
+    failingReasons = 1200; // three chunks of reasons: the last fails
+    try {
+      const r = await fetch(`${http.url}/readyz`);
+      expect(r.status).toBe(503); // sent before the failing chunk was formatted
+      await expect(r.text()).rejects.toThrow();
+    } finally {
+      failingReasons = 0;
+    }
+    await waitFor(() => logs.some((l) => l.includes("HTTP body failed") && l.includes("/readyz") && l.includes("reason not formattable")), "the failure logged");
+    await waitFor(() => heldLevelBytesNow() === 0, "the evaluation released");
   });
 
   test("HEAD of a deep book holds no copy afterwards", async () => {

@@ -10,9 +10,9 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { unpack } from "msgpackr";
 import { levelsOf, summarize, type BookSummary } from "../../src/app/book-json.ts";
-import { heldLevelBytesNow, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
+import { heldLevelBytesNow, holdCopies, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
 import { collectInTurns, LIST_ITEMS_PER_TURN, SUMMARY_BYTES } from "../../src/app/list-stream.ts";
-import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { evaluateReadiness, type ReadinessInput } from "../../src/app/readiness.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { PromWriter } from "../../src/app/prometheus.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
@@ -82,6 +82,19 @@ function manyBook(i: number): BookSummary {
 function manyBooks(next?: () => Promise<void>): Promise<BookSummary[]> {
   return collectInTurns(many, (i) => (summarizedAt.push(turn), new NotedSummary(manyBook(i)) as unknown as BookSummary), next ?? (async () => {}));
 }
+/** When > 0, the source has this many unresolved symbols; the turn each was judged in (its detail first read). */
+let manyUnresolved = 0;
+const judgedAt: number[] = [];
+function unresolvedAt(i: number): ReadinessInput["unresolved"][number] {
+  const u = { venue: "okx", market: "spot", symbol: `U${i}-USDT`, reason: "rest_unreachable", detail: "" };
+  let judged = false;
+  const detail = () => {
+    if (!judged) judgedAt.push(turn);
+    judged = true;
+    return "okx: instrument REST unreachable";
+  };
+  return Object.defineProperty(u, "detail", { enumerable: true, get: detail });
+}
 const NO_LATENCY = { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
 
 const source: StatusSource = {
@@ -95,7 +108,7 @@ const source: StatusSource = {
     readAt.push(turn);
     return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
   },
-  readiness: async (t) => ({ books: await source.books(t), unresolved: [], connections: [], workersDown: [] }),
+  readiness: async (t) => ({ books: await source.books(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
   latency: () => {
     if (many === 0) readAt.push(turn); // /status (once per request)
     return NO_LATENCY;
@@ -240,6 +253,50 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(heldLevelBytesNow()).toBe(0);
   });
 
+  test("a /readyz of many reasons is held, counted once, while a client is still to read it; past the bound its first 500 reasons", async () => {
+    const n = 60_000; // 30,000 reasons, ~5 MB of JSON: more than loopback's socket buffers take in
+    await withMany(n, async () => {
+      const reasons = n / 2;
+      const s = await open();
+      expect((await head(s, "/readyz")).status).toBe(503);
+      // Its client reads nothing: the evaluation stays held, counted against the deep bodies' bound (before: not at all).
+      await waitFor(() => heldLevelBytesNow() === reasons * SUMMARY_BYTES, "the evaluation counted while its body is to be read");
+      s.destroy();
+      await waitFor(() => heldLevelBytesNow() === 0, "the evaluation released");
+      // The bound full (deep bodies being read): the probe still gets its status, with the first reasons only.
+      const release = holdCopies(MAX_HELD_LEVEL_BYTES);
+      try {
+        const r = await fetch(`${http.url}/readyz`);
+        expect(r.status).toBe(503);
+        const body = (await r.json()) as { ready: boolean; books: number; reasons: unknown[]; reasonsNotShown: number };
+        expect([body.ready, body.books, body.reasons.length, body.reasonsNotShown]).toEqual([false, n, LIST_ITEMS_PER_TURN, reasons - LIST_ITEMS_PER_TURN]);
+        expect(heldLevelBytesNow()).toBe(MAX_HELD_LEVEL_BYTES);
+      } finally {
+        release();
+      }
+    });
+  });
+
+  test("/readyz of 20,000 symbols unresolved (a venue's REST down): judged a chunk per turn; every reason", async () => {
+    const n = 20_000;
+    manyUnresolved = n;
+    judgedAt.length = 0;
+    try {
+      const expected = evaluateReadiness(await source.readiness());
+      judgedAt.length = 0;
+      const [status, body] = await withMany(0, async () => {
+        const r = await fetch(`${http.url}/readyz`);
+        return [r.status, await r.json()] as const;
+      });
+      expect(status).toBe(503);
+      expect(body).toEqual(expected);
+      expect(judgedAt).toHaveLength(n);
+      expect(overfull(judgedAt), "turns that judged more than a chunk of unresolved symbols").toEqual([]);
+    } finally {
+      manyUnresolved = 0;
+    }
+  });
+
   test("as MessagePack, /books and /status are formatted a chunk per turn too, and decode to the same values", async () => {
     const n = 3 * LIST_ITEMS_PER_TURN + 7;
     const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
@@ -257,6 +314,26 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
       expect(overfull(formattedAt), path).toEqual([]);
     }
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("a client that goes while its /books or /status is collected: the collecting stops", async () => {
+    const n = 100_000; // 200 turns of collecting
+    for (const path of ["/books", "/status"]) {
+      await withMany(n, async () => {
+        const s = await open();
+        s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        await waitFor(() => summarizedAt.length > 0, "the collecting to start");
+        s.destroy();
+        // The server goes on turning with nothing more asked: the collecting stops at its next turn (before: all of it).
+        let last = -1;
+        let sameSince = turn;
+        await waitFor(() => {
+          if (summarizedAt.length !== last) (last = summarizedAt.length), (sameSince = turn);
+          return turn - sameSince > 100;
+        }, "the collecting to stop");
+        expect(summarizedAt.length, `${path}: books summarized for a client that had gone`).toBeLessThan(n / 2);
+      });
+    }
   });
 
   test("a client that stops reading /books stops its formatting; its books are held (bounded) until it goes", async () => {

@@ -57,3 +57,33 @@ test("workers: while the instrument REST hangs, every configured symbol is resol
   expect(unresolved.reduce((sum, x) => sum + x.value, 0)).toBe(2);
   expect(unresolved.every((x) => x.labels.venue === "bybit" && x.labels.market === "linear")).toBe(true);
 });
+
+// Each worker's reply of more than LIST_ITEMS_PER_TURN items comes in parts, a part per turn of the worker
+// (worker-reply.ts): the supervisor joins them into the same reply, every symbol once (test/app/worker-reply-parts
+// counts the items cloned per turn).
+test("workers: 1,500 symbols resolving come back through the replies' parts, each once", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  const front = startSilentRest();
+  cleanups.push(() => front.stop());
+  const { group, port } = uniqueDestination(354);
+  const symbols = Array.from({ length: 1500 }, (_, i) => `S${i}USDT`);
+  const config = validateConfig({
+    workers: 2,
+    log: { level: "warn", format: "json" },
+    http: { enabled: false, listen: "127.0.0.1:0" },
+    publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "rev35", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
+    venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: front.url, linear: { depth: 50, symbols } } },
+  });
+  const supervisor = new Supervisor(config, log);
+  const starting = supervisor.start();
+  cleanups.push(() => starting.catch(() => undefined));
+  cleanups.push(() => supervisor.stop());
+  await waitFor(() => front.requests() >= 2, "both workers' instrument requests");
+  let names: string[] = [];
+  for (const deadline = performance.now() + 10_000; ; await Bun.sleep(20)) {
+    names = (await supervisor.readiness()).unresolved.map((u) => u.symbol);
+    if (names.length >= symbols.length || performance.now() > deadline) break;
+  }
+  expect(names.length).toBe(symbols.length);
+  expect([...names].sort()).toEqual([...symbols].sort());
+});
