@@ -65,3 +65,32 @@ describe("publish.auth_key_file with a NUL character", () => {
     expect(problems[0]).not.toContain("SECRETISH");
   });
 });
+
+/**
+ * s-rdcfg8: Linux routes all of 127.0.0.0/8 to lo, so a socket binds 127.0.0.2 (and sends multicast from it) as it
+ * binds 127.0.0.1. Only the listed 127.0.0.1 was "this host's": retransmit.listen or an interface at 127.0.0.2 was an
+ * address not up yet, exit 1 and a restart every 5 s for ever (and the start-up check refused it the same way).
+ */
+describe("any 127/8 address is this host's while it has a loopback address", () => {
+  const LOOPBACK = [{ name: "lo", address: "127.0.0.1" }];
+  test.each([
+    ["publish.retransmit.listen", '[publish]\nretransmit = { listen = "127.0.0.2:31900" }\n'],
+    ["a multicast destination's interface", '[[publish.destinations]]\ngroup = "239.255.9.1"\nport = 31001\ninterface = "127.0.0.2"\n'],
+    ["a unicast destination's interface", '[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.1:31001"]\ninterface = "127.3.4.5"\n'],
+  ])("%s at another 127/8 address loads", (_what, toml) => {
+    expect(configProblems(toml + MARKET, { localAddresses: LAN })).toEqual([]);
+    expect(configProblems(toml.replace(', "10.1.2.1:31001"', "") + MARKET, { localAddresses: LOOPBACK })).toEqual([]);
+  });
+
+  test("without a loopback address it is not this host's (an interface not up yet, as before)", () => {
+    const problems = configProblems('[publish]\nretransmit = { listen = "127.0.0.2:31900" }\n' + MARKET, { localAddresses: [{ name: "eth0", address: "10.1.2.1" }] });
+    expect(problems).toEqual(['publish.retransmit.listen: "127.0.0.2:31900" is not an address of this host (it has 10.1.2.1 on eth0), or 0.0.0.0']);
+  });
+
+  test("the start-up check opens the destination's socket on 127.0.0.2", async () => {
+    const { checkDestinations } = await import("../../src/app/preflight.ts");
+    const { parseConfigText } = await import("../../src/config/load.ts");
+    const config = parseConfigText('[[publish.destinations]]\ngroup = "239.255.9.1"\nport = 31001\ninterface = "127.0.0.2"\nttl = 1\n' + MARKET, "t.toml", { localAddresses: LOOPBACK });
+    await expect(checkDestinations(config.publish, ["127.0.0.1"])).resolves.toBeUndefined();
+  });
+});
