@@ -60,7 +60,7 @@ describe("ttl above 1 on a loopback interface", () => {
     });
     const port = (held.address() as { port: number }).port;
     const path = join(dir, "feeder.toml");
-    const toml = ['log = { level = "warn", format = "json" }', `http = { listen = "127.0.0.1:${port}" }`, dest(0, 'group = "239.255.9.1"\nport = 31001\nttl = 3'), ...unreachableBybitToml(dir), VENUE];
+    const toml = ['log = { level = "warn", format = "json" }', `http = { listen = "127.0.0.1:${port}" }`, dest(0, 'group = "239.255.9.1"\nport = 31001\nttl = 3\nsymbols = ["*", "ETHUSDT"]'), ...unreachableBybitToml(dir), VENUE];
     writeFileSync(path, toml.join("\n"));
     const written: string[] = [];
     const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown, ...rest: unknown[]) => {
@@ -81,6 +81,8 @@ describe("ttl above 1 on a loopback interface", () => {
     const lines = written.join("").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: string; msg: string });
     expect(lines.filter((l) => l.msg.startsWith("configuration: ")).map((l) => [l.level, l.msg])).toEqual([
       ["warn", 'configuration: publish.destinations[0] ("d0"): ttl = 3 with interface 127.0.0.1: datagrams sent from loopback never leave this host, whatever the TTL; to reach subscribers on other hosts, set interface to this host\'s address on their network'],
+      // s-rdcfg8: a symbol beside "*" that no configured market has (taken, not refused: cfg8-second-read.test.ts).
+      ["warn", 'configuration: publish.destinations[0] ("d0"): symbols lists "ETHUSDT" beside "*", and no configured market of venue *, market * has it (BTCUSDT): "*" routes every configured symbol; remove it, or correct it if another was meant'],
     ]);
     expect(lines.some((l) => l.msg === "feeder could not start")).toBe(true); // the HTTP bind, first of the checks
   });
