@@ -11,6 +11,7 @@ import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import type { Logger } from "../core/log.ts";
+import { isHostAddress } from "../config/host.ts";
 import { retransmitServerPorts } from "../config/retransmit-ports.ts";
 import type { FeederConfig, PublishConfig } from "../config/types.ts";
 import { openMulticastSender, openUnicastSender } from "../net/multicast.ts";
@@ -70,7 +71,7 @@ export function localIpv4Addresses(): string[] {
 export async function checkDestinations(publish: PublishConfig, addresses: readonly string[] = localIpv4Addresses()): Promise<void> {
   for (const [i, d] of publish.destinations.entries()) {
     const key = `publish.destinations[${i}]`;
-    if (!addresses.includes(d.iface)) {
+    if (!isHostAddress(d.iface, addresses)) {
       throw new Error(`${key}.interface: "${d.iface}" is not an address of this host (its IPv4 addresses: ${addresses.join(", ") || "none"})`);
     }
     let socket: Awaited<ReturnType<typeof openMulticastSender>>;

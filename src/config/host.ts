@@ -24,8 +24,18 @@ export function localIpv4Addresses(): { name: string; address: string }[] {
 }
 
 /**
+ * Whether `addr` is this host's: one of `addresses`, or any of 127.0.0.0/8 while one of them is (Linux routes the
+ * whole block to lo: a socket binds 127.0.0.2, and sends multicast from it, as from 127.0.0.1). Until 2026-12-06 only
+ * the listed 127.0.0.1 was, so retransmit.listen or an interface at 127.0.0.2 was "not this host's address (yet)":
+ * exit 1 and a restart every 5 s for ever.
+ */
+export function isHostAddress(addr: string, addresses: readonly string[]): boolean {
+  return addresses.includes(addr) || (addr.startsWith("127.") && addresses.some((a) => a.startsWith("127.")));
+}
+
+/**
  * Why `addr` cannot be used as the local interface of a multicast socket, or null when it can: it must be an IPv4
- * address (an interface name such as eth0 gets its address suggested) assigned to this host.
+ * address (an interface name such as eth0 gets its address suggested) of this host (isHostAddress).
  */
 export function interfaceProblem(addr: string, local: readonly { name: string; address: string }[] = localIpv4Addresses()): string | null {
   const list = local.length === 0 ? "it has none" : `it has ${local.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
@@ -33,6 +43,6 @@ export function interfaceProblem(addr: string, local: readonly { name: string; a
     const named = local.find((l) => l.name === addr);
     return named ? `an IPv4 address: ${addr} is an interface name, its address is ${named.address}` : `an IPv4 address of this host (${list})`;
   }
-  if (!local.some((l) => l.address === addr)) return `an address of this host (${list})`;
+  if (!isHostAddress(addr, local.map((l) => l.address))) return `an address of this host (${list})`;
   return null;
 }

@@ -263,16 +263,16 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       // A "*" rule whose venue and market match no configured market sends heartbeats only. Taken (check-config notes
       // it): a market removed from a running file (the shipped example without [venues.bybit.spot]) leaves its
       // destination behind, and refusing that made the next start exit 2, not restarted. Names are checked above.
-      // A symbol listed beside "*" is still checked: before, ["*", "BTCUSDX"] took the typo unseen.
-      const listed = m.symbols.filter((s) => s !== "*");
-      if (listed.length === 0) return;
+      // A symbol listed beside "*" routes nothing "*" does not: named (config/notes.ts), not refused (refused from
+      // s-cfg8 until 2026-12-06, a file whose destination kept a symbol taken out of its venue stopped loading).
+      if (m.symbols.includes("*")) return;
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
           .flatMap((vc) => vc.markets.filter((mc) => m.market === "*" || mc.market === m.market).flatMap((mc) => mc.symbols)),
       );
       m.symbols.forEach((sym, j) => {
-        if (sym !== "*" && !known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
+        if (!known.has(sym)) v.problem(`publish.destinations[${i}].symbols[${j}]`, sym, `a symbol configured for venue ${m.venue}, market ${m.market} (${[...known].join(", ") || "none"})`);
       });
     });
     // The other way round: an instrument no rule matches is built and fed, and never published (FeedPublisher

@@ -18,3 +18,28 @@ export function loopbackTtlNotes(config: FeederConfig): string[] {
       : [],
   );
 }
+
+/**
+ * A routing rule listing, beside "*", a symbol no configured market of its venue and market has: "*" routes every
+ * configured symbol, so the listed one changes nothing; most likely a symbol taken out of the venue and left here, or
+ * a typo. Not refused (it was from s-cfg8 until 2026-12-06): the file routed the same before and after the slip.
+ */
+export function starRuleSymbolNotes(config: FeederConfig): string[] {
+  return config.publish.destinations.flatMap((d, i) => {
+    const r = d.match;
+    if (!r.symbols.includes("*") || config.venues.length === 0) return [];
+    const known = new Set(
+      config.venues
+        .filter((v) => r.venue === "*" || v.venue === r.venue)
+        .flatMap((v) => v.markets.filter((m) => r.market === "*" || m.market === r.market).flatMap((m) => m.symbols)),
+    );
+    return r.symbols
+      .filter((s) => s !== "*" && !known.has(s))
+      .map((s) => `publish.destinations[${i}] (${JSON.stringify(d.name)}): symbols lists ${JSON.stringify(s)} beside "*", and no configured market of venue ${r.venue}, market ${r.market} has it (${[...known].join(", ") || "none"}): "*" routes every configured symbol; remove it, or correct it if another was meant`);
+  });
+}
+
+/** Every note, in the order check-config prints them and run and record log them. */
+export function configNotes(config: FeederConfig): string[] {
+  return [...loopbackTtlNotes(config), ...starRuleSymbolNotes(config)];
+}

@@ -121,15 +121,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     if (pretty) {
       const time = new Date().toISOString().slice(11, 23);
       const extra = Object.entries(all)
-        .map(([k, v]) => `${k}=${typeof v === "string" ? v : safeJson(v)}`)
+        .map(([k, v]) => `${k}=${typeof v === "string" ? redactUrlsIn(v) : safeJson(v)}`)
         .join(" ");
       // A field's text from outside (a server's error, a name from the feed) goes to the terminal: its control
       // characters shown, not obeyed (an ESC sequence cleared the screen, a line break forged a line).
-      write(escapeControls(redactUrlsIn(`${time} ${level.toUpperCase().padEnd(5)} ${msg}${extra ? "  " + extra : ""}`)));
+      write(escapeControls(`${time} ${level.toUpperCase().padEnd(5)} ${redactUrlsIn(msg)}${extra ? "  " + extra : ""}`));
     } else {
       // JSON escapes C0 itself; DEL and C1 (U+009B is CSI to a UTF-8 terminal) it leaves as they are.
-      // A URL's credentials (a ws_url / rest_url with user:pw@, in an error or a field) are never written.
-      write(jsonForTerminal(redactUrlsIn(safeJson({ ts: new Date().toISOString(), level, msg, ...all }))));
+      write(jsonForTerminal(safeJson({ ts: new Date().toISOString(), level, msg, ...all })));
     }
   };
   return {
@@ -141,9 +140,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   };
 }
 
+/**
+ * JSON of a log record or field. A URL's credentials (a ws_url / rest_url with user:pw@, in an error or a field) are
+ * never written: each string is redacted as it is, before JSON escapes it (a password's quote became \" in the line,
+ * where the text's redaction stopped: the whole password was shown).
+ */
 function safeJson(v: unknown): string {
   try {
-    return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x instanceof Error ? x.message : x));
+    return JSON.stringify(v, (_k, x) => (typeof x === "string" ? redactUrlsIn(x) : typeof x === "bigint" ? x.toString() : x instanceof Error ? redactUrlsIn(x.message) : x));
   } catch {
     return String(v);
   }

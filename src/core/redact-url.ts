@@ -25,8 +25,19 @@ export function redactUrl(url: string): string {
   return at < from ? url : `${url.slice(0, from)}***${url.slice(at)}`;
 }
 
-/** Every URL's user information in a free text (a log line, an error) shown as `***`. */
+/**
+ * After a scheme's "://", the run a URL's authority can span in a text (up to whitespace or where the parser ends it:
+ * "/", "\\", "?", "#") and its last "@" (greedy: the parser's user information ends at the authority's last "@").
+ */
+const USERINFO_IN_TEXT = /\b([A-Za-z][A-Za-z0-9+.\-]*:\/\/)[^\s/\\?#]*@/g;
+
+/**
+ * Every URL's user information in a free text (a log message or field, an error) shown as `***`, up to the last "@"
+ * of the authority as redactUrl: "wss://u:p@ss@host" was "wss://***@ss@host" until 2026-12-06 (part of the password
+ * shown). One value at a time, not a serialized record: quotes are no end (a password may hold one), so in a JSON
+ * line '"wss://h","x":"a@b"' would lose text up to the "@" (the logger redacts each string before serializing).
+ */
 export function redactUrlsIn(text: string): string {
   if (!text.includes("@") || !text.includes("://")) return text;
-  return text.replace(/\b([A-Za-z][A-Za-z0-9+.\-]*:\/\/)[^\s/\\?#@"'<>]*@/g, "$1***@");
+  return text.replace(USERINFO_IN_TEXT, "$1***@");
 }

@@ -117,3 +117,64 @@ describe("export of a capture recorded with credentials (before they were left o
     }
   });
 });
+
+/**
+ * s-rdcfg8. The free-text redaction (log lines, errors, /readyz) stopped at the first "@" and at a quote: a password
+ * holding an "@" (taken by the parser, and by the loader) showed its part after it ("wss://***@ss@host"), one
+ * holding a quote or "<" was shown whole, and in a JSON log line a quote escaped as \" ended the match too.
+ */
+describe("second read: any user information, in any text", () => {
+  // Printable ASCII but whitespace and what ends an authority ("/", "\", "?", "#"): what a loaded URL's can hold.
+  const USERINFO_CHARS = "abcXYZ019-._~!$&'()*+,;=:@%\"<>[]{}|^`";
+  const HOSTS = ["relay.example", "127.0.0.1:9443", "[::1]:443", "h"];
+  const TEXTS = ["", "not listed by", "ask bob@example.com:", "a@b c:d", "BTC_USDC-30JUN23-0d625-C", '"quoted"', "x=1,"];
+
+  function rng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  }
+
+  /** A URL the loader takes with user information (the parser's username or password not empty). */
+  function credentialUrl(next: () => number): string {
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+    for (;;) {
+      const info = Array.from({ length: 1 + Math.floor(next() * 12) }, () => pick([...USERINFO_CHARS])).join("");
+      const url = `${pick(["wss", "ws", "https", "http"])}://${info}@${pick(HOSTS)}${pick(["", "/", "/v5/public", "/api/v3/depth?symbol=BTCUSDT&x=a@b"])}`;
+      if (!URL.canParse(url) || url.includes("#")) continue;
+      const parsed = new URL(url);
+      if (parsed.hostname !== "" && (parsed.username !== "" || parsed.password !== "")) return url;
+    }
+  }
+
+  test("randomized: each URL in a text is shown as redactUrl shows it, the text around it unchanged", () => {
+    const next = rng(8);
+    for (let i = 0; i < 3000; i++) {
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
+      const urls = [credentialUrl(next), credentialUrl(next)];
+      // Whitespace (or a path's "/") after a URL: as in every message that names one.
+      const parts = [pick(TEXTS), urls[0]!, pick([" ", ": "]) + pick(TEXTS), urls[1]!, pick(["", " ", " " + pick(TEXTS)])];
+      const text = parts.join(" ");
+      const expected = parts.map((p, j) => (j === 1 || j === 3 ? redactUrl(p) : p)).join(" ");
+      expect(redactUrlsIn(text), text).toBe(expected);
+    }
+    // Text without a URL's user information is left as it is.
+    for (const t of [...TEXTS, "wss://relay/x@y", "mail bob@example.com", "https://relay:443/path?u=a@b"]) expect(redactUrlsIn(t)).toBe(t);
+  });
+
+  test("a log line, JSON or pretty: the password never, whatever it holds", () => {
+    for (const password of ["p@ss", 'p"w', "p'w<x>", "a@b@c", "p%40ss"]) {
+      for (const format of ["json", "pretty"] as const) {
+        const lines: string[] = [];
+        const log = createLogger({ level: "debug", format, write: (l) => void lines.push(l) });
+        const url = `wss://feeder:${password}@relay/ws`;
+        log.warn(`bybit REST https://feeder:${password}@relay/v5/market/x: HTTP 503`, { url, error: new Error(`open ${url} failed`), nested: { urls: [url] } });
+        const text = lines.join("\n");
+        // Neither the password (as written, or JSON-escaped) nor its part after an "@" (what the first-"@" rule showed).
+        for (const part of [password, JSON.stringify(password).slice(1, -1), password.slice(password.lastIndexOf("@"))]) {
+          if (part.length > 1) expect(text, `${format} ${password}: ${part}`).not.toContain(part);
+        }
+        expect(lines.join("\n")).toContain("wss://***@relay/ws");
+      }
+    }
+  });
+});

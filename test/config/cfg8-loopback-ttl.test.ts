@@ -6,11 +6,15 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { createServer, type Server } from "node:net";
+import { describe, expect, test, vi } from "vitest";
 import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
+import { recordCommand } from "../../src/cli/commands/record.ts";
+import { runCommand } from "../../src/cli/commands/run.ts";
 import { loopbackTtlNotes } from "../../src/config/notes.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { unreachableBybitToml } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const LOCAL = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.1.2.1" }];
@@ -42,5 +46,44 @@ describe("ttl above 1 on a loopback interface", () => {
     const code = await checkConfigCommand.run({ values: { config: path }, positionals: [], log: silentLogger, out: (s: string) => void (out += s), stopSignal: new Promise(() => {}) });
     expect(code).toBe(0);
     expect(out).toContain('# note: publish.destinations[0] ("d0"): ttl = 2 with interface 127.0.0.1: datagrams sent from loopback never leave this host');
+  });
+
+  // s-rdcfg8: the warning had no test. The start is made to fail at its first step, the HTTP bind (the port held
+  // here), before any socket with that TTL is opened: the tests' multicast stays at TTL 1.
+  test.each([
+    ["run", runCommand, {}],
+    ["record", recordCommand, { out: "capture" }],
+  ] as const)("%s warns at start (before its start fails on the held HTTP port)", async (_name, command, values) => {
+    const dir = makeTempDir("rdcfg8-ttl-");
+    const held: Server = await new Promise((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => resolve(server));
+    });
+    const port = (held.address() as { port: number }).port;
+    const path = join(dir, "feeder.toml");
+    const toml = ['log = { level = "warn", format = "json" }', `http = { listen = "127.0.0.1:${port}" }`, dest(0, 'group = "239.255.9.1"\nport = 31001\nttl = 3\nsymbols = ["*", "ETHUSDT"]'), ...unreachableBybitToml(dir), VENUE];
+    writeFileSync(path, toml.join("\n"));
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown, ...rest: unknown[]) => {
+      written.push(String(chunk));
+      const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      done?.();
+      return true;
+    });
+    let code: number;
+    try {
+      const v = "out" in values ? { config: path, out: join(dir, values.out) } : { config: path };
+      code = await command.run({ values: v, positionals: [], log: silentLogger, out: () => undefined, stopSignal: new Promise(() => {}) });
+    } finally {
+      spy.mockRestore();
+      held.close();
+    }
+    expect(code).toBe(1);
+    const lines = written.join("").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines.filter((l) => l.msg.startsWith("configuration: ")).map((l) => [l.level, l.msg])).toEqual([
+      ["warn", 'configuration: publish.destinations[0] ("d0"): ttl = 3 with interface 127.0.0.1: datagrams sent from loopback never leave this host, whatever the TTL; to reach subscribers on other hosts, set interface to this host\'s address on their network'],
+      // s-rdcfg8: a symbol beside "*" that no configured market has (taken, not refused: cfg8-second-read.test.ts).
+      ["warn", 'configuration: publish.destinations[0] ("d0"): symbols lists "ETHUSDT" beside "*", and no configured market of venue *, market * has it (BTCUSDT): "*" routes every configured symbol; remove it, or correct it if another was meant'],
+    ]);
+    expect(lines.some((l) => l.msg === "feeder could not start")).toBe(true); // the HTTP bind, first of the checks
   });
 });

@@ -6,8 +6,15 @@
  * - A unicast receiver no host can have (255.255.255.255, 240/4, 0/8) from a LAN interface: every send failed
  *   (EACCES for broadcast, EINVAL), while check-config called the file valid.
  */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { checkConfigCommand } from "../../src/cli/commands/check-config.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { starRuleSymbolNotes } from "../../src/config/notes.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { configProblems } from "../support/config-problems.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
 
 const LAN = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.1.2.1" }];
 const MARKET = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
@@ -47,12 +54,31 @@ describe("unicast receivers no host can have", () => {
 });
 
 describe("a routing rule's symbol listed beside \"*\"", () => {
-  // Before, any rule holding "*" skipped the check of its listed symbols: ["*", "BTCUSDX"] took the typo unseen.
-  test("is checked as any listed symbol; \"*\" alone still matches all", () => {
-    const dest = (symbols: string[]) => `[[publish.destinations]]\nname = "a"\ngroup = "239.255.9.1"\nport = 31001\nsymbols = ${JSON.stringify(symbols)}\n${MARKET}`;
-    expect(configProblems(dest(["*", "BTCUSDX"]))).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDX" is not a symbol configured for venue *, market * (BTCUSDT)']);
-    expect(configProblems(dest(["*", "BTCUSDT"]))).toEqual([]);
-    expect(configProblems(dest(["*"]))).toEqual([]);
+  // Before s-cfg8, any rule holding "*" skipped the check of its listed symbols: ["*", "BTCUSDX"] was taken unseen.
+  // s-cfg8 refused it; but "*" routes every configured symbol, so the listed one changes nothing, and a destination
+  // that kept a symbol taken out of its venue made the file stop loading at the next restart (exit 2, not restarted).
+  // s-rdcfg8: taken, and named (check-config's # note:, run's and record's warning: cfg8-loopback-ttl.test.ts).
+  const dest = (symbols: string[]) => `[[publish.destinations]]\nname = "a"\ngroup = "239.255.9.1"\nport = 31001\nsymbols = ${JSON.stringify(symbols)}\n${MARKET}`;
+  const notes = (toml: string) => starRuleSymbolNotes(parseConfigText(toml, "t.toml", { localAddresses: LAN }));
+
+  test("is taken and named; one configured, or \"*\" alone, is not named", () => {
+    expect(configProblems(dest(["*", "BTCUSDX"]))).toEqual([]);
+    expect(notes(dest(["*", "BTCUSDX"]))).toEqual(['publish.destinations[0] ("a"): symbols lists "BTCUSDX" beside "*", and no configured market of venue *, market * has it (BTCUSDT): "*" routes every configured symbol; remove it, or correct it if another was meant']);
+    expect(notes(dest(["*", "BTCUSDT"]))).toEqual([]);
+    expect(notes(dest(["*"]))).toEqual([]);
+  });
+
+  test("without \"*\" a listed symbol no configured market has is still refused", () => {
+    expect(configProblems(dest(["BTCUSDT", "BTCUSDX"]))).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDX" is not a symbol configured for venue *, market * (BTCUSDT)']);
+  });
+
+  test("check-config takes the file (exit 0) and prints the note", async () => {
+    const path = join(makeTempDir("rdcfg8-star-"), "feeder.toml");
+    writeFileSync(path, dest(["*", "BTCUSDX"]));
+    let out = "";
+    const code = await checkConfigCommand.run({ values: { config: path }, positionals: [], log: silentLogger, out: (s: string) => void (out += s), stopSignal: new Promise(() => {}) });
+    expect(code).toBe(0);
+    expect(out).toContain('# note: publish.destinations[0] ("a"): symbols lists "BTCUSDX" beside "*"');
   });
 });
 
@@ -63,5 +89,34 @@ describe("publish.auth_key_file with a NUL character", () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^publish\.auth_key_file: cannot read key file/);
     expect(problems[0]).not.toContain("SECRETISH");
+  });
+});
+
+/**
+ * s-rdcfg8: Linux routes all of 127.0.0.0/8 to lo, so a socket binds 127.0.0.2 (and sends multicast from it) as it
+ * binds 127.0.0.1. Only the listed 127.0.0.1 was "this host's": retransmit.listen or an interface at 127.0.0.2 was an
+ * address not up yet, exit 1 and a restart every 5 s for ever (and the start-up check refused it the same way).
+ */
+describe("any 127/8 address is this host's while it has a loopback address", () => {
+  const LOOPBACK = [{ name: "lo", address: "127.0.0.1" }];
+  test.each([
+    ["publish.retransmit.listen", '[publish]\nretransmit = { listen = "127.0.0.2:31900" }\n'],
+    ["a multicast destination's interface", '[[publish.destinations]]\ngroup = "239.255.9.1"\nport = 31001\ninterface = "127.0.0.2"\n'],
+    ["a unicast destination's interface", '[[publish.destinations]]\nreceivers = ["127.0.0.1:31001", "10.1.2.1:31001"]\ninterface = "127.3.4.5"\n'],
+  ])("%s at another 127/8 address loads", (_what, toml) => {
+    expect(configProblems(toml + MARKET, { localAddresses: LAN })).toEqual([]);
+    expect(configProblems(toml.replace(', "10.1.2.1:31001"', "") + MARKET, { localAddresses: LOOPBACK })).toEqual([]);
+  });
+
+  test("without a loopback address it is not this host's (an interface not up yet, as before)", () => {
+    const problems = configProblems('[publish]\nretransmit = { listen = "127.0.0.2:31900" }\n' + MARKET, { localAddresses: [{ name: "eth0", address: "10.1.2.1" }] });
+    expect(problems).toEqual(['publish.retransmit.listen: "127.0.0.2:31900" is not an address of this host (it has 10.1.2.1 on eth0), or 0.0.0.0']);
+  });
+
+  test("the start-up check opens the destination's socket on 127.0.0.2", async () => {
+    const { checkDestinations } = await import("../../src/app/preflight.ts");
+    const { parseConfigText } = await import("../../src/config/load.ts");
+    const config = parseConfigText('[[publish.destinations]]\ngroup = "239.255.9.1"\nport = 31001\ninterface = "127.0.0.2"\nttl = 1\n' + MARKET, "t.toml", { localAddresses: LOOPBACK });
+    await expect(checkDestinations(config.publish, ["127.0.0.1"])).resolves.toBeUndefined();
   });
 });

@@ -64,6 +64,40 @@ describe("Bybit symbols", () => {
   });
 });
 
+/**
+ * Real names, as the venues list them (instruments-info, get_instruments), seen in public code and data. Bybit's
+ * dated futures write a day below 10 with its leading zero (BTCUSDT-04APR25), its options without (BTC-4JAN26-…):
+ * until s-rdcfg8 the leading zero was refused, so a file naming such a future stopped loading after the upgrade.
+ */
+const REAL_NAMES: Record<"bybit" | "deribit", Record<string, string[]>> = {
+  bybit: {
+    spot: ["1INCHUSDT", "BTC3LUSDT", "BTC3SUSDT", "ETH3LUSDT", "MNTUSDT", "1SOLUSDT", "3PUSDT", "0GUSDT", "DOP1USDT", "L3USDT", "CMETHUSDT", "USDCUSDT", "USDEUSDT", "BTCUSDC", "BTCEUR", "TUSDT"],
+    linear: ["1000PEPEUSDT", "10000SATSUSDT", "SHIB1000USDT", "BTCPERP", "ETHPERP", "ETH-27DEC24", "BTC-04APR25", "BTC-02AUG24", "BTC-09AUG24", "BTC-26JUL24", "BTCUSDT-27DEC24", "BTCUSDT-04APR25", "ETHUSDT-02MAY25", "ETHUSDT-09MAY25", "SOLUSDT-02MAY25", "DOGEUSDT-09JAN26", "BTCUSDT-07AUG26", "ETHUSDT-06JUN25", "BTCUSDT-03OCT25", "BTCUSDT-26SEP25"],
+    inverse: ["BTCUSD", "ETHUSD", "BTCUSDH25", "BTCUSDZ24", "BTCUSDM25", "ETHUSDU25"],
+    option: ["BTC-27DEC24-100000-C", "ETH-3JAN23-1250-P", "ETH-3JAN25-3500-P-USDT", "SOL-27DEC24-200-C", "XRP-27DEC24-0.5-C", "BTC-4JAN26-89000-C-USDT", "BTC-2SEP26-78750-P-USDT", "ETH-4SEP26-2250-P-USDT", "BTC-12JUN25-104019-C-USDT", "BTC-23APR25-93000-C-USDT"],
+  },
+  deribit: {
+    inverse: ["BTC-PERPETUAL", "ETH-PERPETUAL", "BTC-27DEC24", "BTC-3JAN25"],
+    linear: ["BTC_USDC-PERPETUAL", "SOL_USDC-PERPETUAL", "XRP_USDC-PERPETUAL", "PAXG_USDC-PERPETUAL", "BNB_USDC-PERPETUAL", "AVAX_USDC-PERPETUAL"],
+    option: ["ETH-3JAN25-3500-P", "BTC-26SEP25-150000-C", "BTC-28MAR25-100000-C", "XRP_USDC-30JUN23-0d625-C", "XRP_USDC-26JUN26-3-C", "SOL_USDC-26MAR27-80-C"],
+    spot: ["BTC_USDC", "STETH_ETH", "ETH_BTC", "USDC_USDT", "BTC_EURR"],
+  },
+};
+
+test.each(Object.entries(REAL_NAMES).flatMap(([venue, markets]) => Object.entries(markets).map(([market, symbols]) => [venue, market, symbols] as const)))("real %s %s names load: %j", (venue, market, symbols) => {
+  expect(configProblems(`[venues.${venue}.${market}]\nsymbols = ${JSON.stringify(symbols)}\n`)).toEqual([]);
+});
+
+test("Bybit expiry days: 1 to 31, with or without a leading zero; 0, 00 and 32 refused", () => {
+  for (let day = 0; day <= 32; day++) {
+    for (const written of new Set([String(day), String(day).padStart(2, "0")])) {
+      const ok = day >= 1 && day <= 31;
+      expect(configProblems(`[venues.bybit.linear]\nsymbols = ["BTCUSDT-${written}APR25"]\n`).length === 0, `BTCUSDT-${written}APR25`).toBe(ok);
+      expect(configProblems(`[venues.bybit.option]\nsymbols = ["BTC-${written}APR25-90000-C"]\n`).length === 0, `BTC-${written}APR25-90000-C`).toBe(ok);
+    }
+  }
+});
+
 describe("Deribit instrument names", () => {
   test.each([
     ["inverse", ["BTC-PERPETUAL", "ETH-27MAR26", "BTC-27DEC24", "BTC-PERPETUAL@10"]],

@@ -3,7 +3,7 @@
  * and prints the settings in effect as TOML, with the file's key names and every default filled in.
  * @module
  */
-import { loopbackTtlNotes } from "../../config/notes.ts";
+import { configNotes } from "../../config/notes.ts";
 import { accessSync, constants, statSync } from "node:fs";
 import { shownPath } from "../../core/secret-path.ts";
 import { configuredSubscriptions, inWorkerShare } from "../../app/feeder.ts";
@@ -35,7 +35,9 @@ export const checkConfigCommand: CommandSpec = {
     "\"*\" rule matches none of the file's markets (a market taken out, its destination left) is named likewise:",
     "it sends heartbeats only. So is a multicast destination with ttl above 1 on a loopback interface (its",
     "datagrams never leave this host, whatever the TTL: an interface left at 127.0.0.1 where the network's was",
-    "meant?); run and record log the same as a warning at start.",
+    "meant?), and a symbol listed beside \"*\" that no configured market of the rule has (\"*\" routes every",
+    "configured one: a symbol taken out of its venue and left here, or a typo); run and record log these two as a",
+    "warning at start.",
     "The file is checked for `run` with its workers: `record` and `replay` run one process and check it for that",
     "(a unicast receiver on publish.retransmit.listen's own port is refused there, more workers than symbols is",
     "not); the book export leaves what only a publisher on this host needs unchecked.",
@@ -61,7 +63,7 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${loopbackTtlNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
+    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${configNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };

@@ -3,7 +3,7 @@
  * compressed per block, rotated by size and age, with retention and a periodic one-line progress log.
  * @module
  */
-import { loopbackTtlNotes } from "../../config/notes.ts";
+import { configNotes } from "../../config/notes.ts";
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
@@ -124,7 +124,7 @@ export const recordCommand: CommandSpec = {
     const config = loadForStart(path, (p) => loadConfigFile(p, RECORD_LOAD), ctx.log);
     if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
-    for (const note of loopbackTtlNotes(config)) log.warn(`configuration: ${note}`);
+    for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     const endReload = reloadOnHangup(path, config, log, RECORD_LOAD);
     try {

@@ -1,5 +1,5 @@
 import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
-import { loopbackTtlNotes } from "../../config/notes.ts";
+import { configNotes } from "../../config/notes.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
@@ -55,7 +55,7 @@ export const runCommand: CommandSpec = {
     const config = loadForStart(path, loadConfigFile, ctx.log);
     if (config === undefined) return 1;
     const log = createLogger({ level: config.log.level, format: config.log.format });
-    for (const note of loopbackTtlNotes(config)) log.warn(`configuration: ${note}`);
+    for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
     const endReload = reloadOnHangup(path, config, log);
     try {
