@@ -8,7 +8,8 @@
  * Every envelope is numbered per upstream (channel, source) stream (nats-envelope.ts ENV_FORWARD_SEQ_OFFSET); a
  * datagram lost before the bridge (a gap in the upstream sequence) skips a number, and a restarted bridge starts
  * from a random one, so the far side knows when it missed something, as a multicast subscriber does from the gap.
- * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3).
+ * A jump ahead that two datagrams of the line before it contradict is undone, as a subscriber does (§6.3), and so is
+ * a stream's or session's first line (unproven: a first datagram forged far ahead dropped every real one after it).
  * With a key (authKey) every datagram must carry a valid HMAC trailer and every envelope is signed with that key
  * (nats-envelope.ts ENV_VERSION_SIGNED), so a reader with the key takes nothing anyone else put on the subjects.
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
@@ -39,7 +40,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW, compareSessions } from "../subscriber/streams.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 
 export interface JetStreamOptions {
@@ -201,10 +202,16 @@ interface Upstream {
   /**
    * The line before the last jump ahead (−1: none pending) and datagrams seen continuing it: as a subscriber does
    * (docs/wire-protocol.md §6.3), SEQ_REVERT_DATAGRAMS of them prove the jump bogus (one forged or damaged seqNum)
-   * and the stream goes back to that line, so one datagram cannot end the bridge's loss detection for good.
+   * and the stream goes back to that line, so one datagram cannot end the bridge's loss detection for good. A
+   * stream's or session's first line is unproven as a subscriber's is (altNext 0, altCount −1 until its first
+   * datagram, then 0; `lineFrom` its first seqNum): datagrams wholly before it are evidence of another line, two undo
+   * it. Before, the first datagram was the line for good: one forged far ahead as a stream's first (no key; or after
+   * its session's line was dropped, SAVED_SESSION_LINES) made every real datagram after it a duplicate, dropped: no
+   * data and no heartbeat of the live publisher reached NATS, its readers judged it dead.
    */
   altNext: number;
   altCount: number;
+  lineFrom: number;
   /**
    * The current session's heartbeat window, as a subscriber keeps it (streams.ts isBeatCopy, FeedSubscriber.heard):
    * the send time (µs) of the last datagram heard (0: none since the session came), of the line's start (its last
@@ -234,6 +241,7 @@ interface SessionLine {
   nextSeq: number;
   altNext: number;
   altCount: number;
+  lineFrom: number;
   heardSendUs: number;
   lineSendUs: number;
   lineAheadUs: number;
@@ -241,15 +249,15 @@ interface SessionLine {
 /**
  * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
  * datagrams may interleave. More sessions than this drop the line of the oldest session (by session order, the
- * current one's included): what comes of a dropped session starts a line unchecked (the reader refuses old sessions'
- * messages), but datagrams of older sessions (late, or recorded ones sent again) can never end the checks of a newer
- * one's, the live run's among them also when its host clock stepped back (it starts before the dead run it replaced):
+ * current one's included): what comes of a dropped session starts a line anew, unproven (Upstream.altNext; the reader
+ * refuses old sessions' messages), but datagrams of older sessions (late, or recorded ones sent again) can never end
+ * the checks of a newer one's, the live run's among them also when its host clock stepped back (it starts before the dead run it replaced):
  * only SAVED_SESSION_LINES + 1 sessions that started after it can (with a key, a replay has only the real ones: runs
  * that started within the step, docs/nats.md).
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
 
 /**
  * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
@@ -624,13 +632,15 @@ export class ForwardBridge {
       // before the jump is kept (the older one if a jump is pending: the real line is the earliest).
       c.upstreamGaps++;
       up.forward++;
-      if (up.altNext < 0) {
+      if (up.altNext < 0 || (up.altNext === 0 && up.altCount === 0)) {
         up.altNext = up.nextSeq;
         up.altCount = 0;
       }
     } else if (seqNum === up.nextSeq) {
-      up.altNext = -1; // the line after the jump goes on: it was real
-    } else if (up.altNext >= 0 && seqNum >= up.altNext && seqNum - up.altNext <= SEQ_REVERT_WINDOW) {
+      // The line after the jump goes on: it was real. A new line's first datagram: still unproven (altCount 0).
+      if (up.altCount < 0) up.altCount = 0;
+      else up.altNext = -1;
+    } else if (continuesOldLine(up, seqNum, count)) {
       this.continuesOldLine(up, seqNum, count);
     } else if (seqNum + count <= up.nextSeq) {
       // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
@@ -730,9 +740,11 @@ export class ForwardBridge {
     const saved = up.saved;
     let back = -1;
     for (let i = 0; i < saved.length; i++) if (saved[i]!.sessionStartUs === startUs && saved[i]!.sessionId === sessionId) back = i;
+    // A line new here is unproven (Upstream.altNext), as a subscriber's new stream or session.
     let next = seqNum;
-    let altNext = -1;
-    let altCount = 0;
+    let altNext = 0;
+    let altCount = -1;
+    let lineFrom = seqNum;
     // A session with no saved line: its next datagram judged by its own, as a subscriber judges a session's first.
     let heardSendUs = 0;
     let lineSendUs = 0;
@@ -742,6 +754,7 @@ export class ForwardBridge {
       next = l.nextSeq;
       altNext = l.altNext;
       altCount = l.altCount;
+      lineFrom = l.lineFrom;
       heardSendUs = l.heardSendUs;
       lineSendUs = l.lineSendUs;
       lineAheadUs = l.lineAheadUs;
@@ -755,6 +768,7 @@ export class ForwardBridge {
       l.nextSeq = up.nextSeq;
       l.altNext = up.altNext;
       l.altCount = up.altCount;
+      l.lineFrom = up.lineFrom;
       l.heardSendUs = up.heardSendUs;
       l.lineSendUs = up.lineSendUs;
       l.lineAheadUs = up.lineAheadUs;
@@ -764,6 +778,7 @@ export class ForwardBridge {
     up.nextSeq = next;
     up.altNext = altNext;
     up.altCount = altCount;
+    up.lineFrom = lineFrom;
     up.heardSendUs = heardSendUs;
     up.lineSendUs = lineSendUs;
     up.lineAheadUs = lineAheadUs;
@@ -786,8 +801,9 @@ export class ForwardBridge {
     up.heardSendUs = sendUs;
   }
 
-  // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too); the second undoes
-  // the jump, so the losses after it are seen again.
+  // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too; the first behind an
+  // unproven line, altNext 0, is always one: what that line brought is not trusted); the second undoes the jump, so
+  // the losses after it are seen again.
   private continuesOldLine(up: Upstream, seqNum: number, count: number): void {
     if (seqNum > up.altNext) {
       this.counters.upstreamGaps++;
@@ -807,8 +823,8 @@ export class ForwardBridge {
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
-      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
       this.upstream.set(key, up);
     }
     return up;

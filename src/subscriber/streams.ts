@@ -187,9 +187,9 @@ function liveOf(s: StreamState, src: SourceState, butStartUs: number, butId: num
  * Whether a datagram behind the line (seqNum < nextSeq) may continue the line pending from before a jump (§6.3): one
  * at or past it, within SEQ_REVERT_WINDOW; for a new stream's or session's unproven line (altNext 0, no evidence
  * yet), one wholly before its first datagram. sequence() takes it as evidence; an evicted stream's line (streamOf)
- * makes the stream again for it.
+ * makes the stream again for it. The forward bridge follows its upstream lines by it too (forward-bridge.ts).
  */
-function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
+export function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" | "lineFrom">, seqNum: number, msgCount: number): boolean {
   const alt = line.altNext;
   return alt >= 0 && seqNum >= alt && (alt === 0 && line.altCount === 0 ? seqNum + msgCount <= line.lineFrom : seqNum - alt <= SEQ_REVERT_WINDOW);
 }

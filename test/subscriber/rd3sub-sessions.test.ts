@@ -925,6 +925,44 @@ it("a heartbeat, data or a replayed copy makes the stream heard on multicast exa
 });
 
 /**
+ * s-rdsub8: the same verdicts when a stream's first datagrams come out of order. A heartbeat held back behind the
+ * stream's first datagram (sent before it, at a seqNum wholly before it): multicast takes it as evidence of another
+ * line (the first line is unproven, streams.ts continuesOldLine) and hears it, sent before the line's start; the bridge
+ * took its first datagram as the line for good and dropped the heartbeat as a duplicate, so the NATS reader did not.
+ * Then a copy of it (a copy on both), and a heartbeat continuing the line (heard on both).
+ */
+it("a heartbeat held back behind its stream's first datagram is heard on multicast exactly when on the NATS reader", () => {
+  const { rep, feedRaw, clock: c } = natsRig();
+  const msub = newSubscriber({ staleAfterMs: 1000 });
+  const a = run(500, T0 + 600_000_000);
+  const verdicts: [boolean, boolean][] = [];
+  const deliver = (d: Uint8Array) => {
+    const info = () => msub.streamInfo()[0];
+    if (info() !== undefined) msub.checkStale(info()!.lastRecvMs + 5000);
+    c.nowMs += 5000;
+    msub.ingest(d, c.nowMs * 1000);
+    rep.checkUpstream(c.nowMs);
+    feedRaw([d], 0);
+    verdicts.push([info()?.stale === false, rep.checkUpstream(c.nowMs)]);
+  };
+  a.appendHeartbeat(0);
+  const beat = take(a, T0 + 600_000_000)[0]!;
+  refresh(a, 943500);
+  const data = take(a, T0 + 601_000_000)[0]!;
+  deliver(data);
+  deliver(beat); // old: multicast true, NATS false
+  deliver(beat.slice());
+  a.appendHeartbeat(0);
+  deliver(take(a, T0 + 602_000_000)[0]!);
+  expect(verdicts).toEqual([
+    [true, true],
+    [true, true],
+    [false, false],
+    [true, true],
+  ]);
+});
+
+/**
  * As above, up to S confirmed over R and silent; then a backlog of A (left behind, dead) drains from a slow path: a
  * datagram each 500 ms for 6 s of receive time, sent 2.5 s apart (30 s of its own send times), its snapshot among them.
  * Both spans pass 5 s and no gap is long, but A sent faster than it is received: no run sending now. Old: A was taken
