@@ -192,7 +192,7 @@ export function parsePrometheusText(text: string): { samples: ParsedSample[]; ty
       enter(name, line);
       if (kind === "HELP") {
         if (help.has(name)) throw new Error(`malformed exposition: a second HELP for ${name}: ${line}`);
-        help.set(name, unescape(rest, false, line));
+        help.set(name, unescapeText(rest, false, line));
       } else {
         if (types.has(name)) throw new Error(`malformed exposition: a second TYPE for ${name}: ${line}`);
         if (sampled.has(name)) throw new Error(`malformed exposition: the TYPE of ${name} after its samples: ${line}`);
@@ -255,7 +255,7 @@ function parseSampleLine(line: string): ParsedSample {
         raw += line[i]!;
       }
       i++;
-      labels[label] = unescape(raw, true, line);
+      labels[label] = unescapeText(raw, true, line);
       blanks();
       if (line[i] === ",") i++;
       else if (line[i] !== "}") bad("labels");
@@ -273,7 +273,7 @@ function parseSampleLine(line: string): ParsedSample {
 }
 
 /** A label value's (`quotes`) or a HELP text's escapes: `\\`, `\n`, and in a label value `\"`; any other is refused. */
-function unescape(raw: string, quotes: boolean, line: string): string {
+function unescapeText(raw: string, quotes: boolean, line: string): string {
   return raw.replace(/\\(.?)/g, (_, c: string) => {
     if (c === "\\") return "\\";
     if (c === "n") return "\n";
