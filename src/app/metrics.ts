@@ -170,7 +170,7 @@ export function renderMetrics(input: MetricsInput): string {
   });
   w.carry = undefined;
   for (const carry of input.silent ?? []) carry.writeLast(w);
-  w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
+  w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the rules (a name, type, label or value not allowed, a series given twice): an adapter bug");
   for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
   if (input.process) writeProcessMetrics(w, input.process);
   input.extra?.(w);
