@@ -116,20 +116,24 @@ const METRIC_NAME = /^[a-z][a-z0-9_]*$/;
 const LABEL_NAME = /^[a-z][a-z0-9_]*$/;
 /** Labels the app sets itself; a venue sample may not override them. */
 const RESERVED_LABELS = new Set(["venue", "worker", "le", "quantile"]);
+/** `feeder_venue_` names the app writes itself: a venue sample of that name would repeat its series. */
+const RESERVED_VENUE_NAMES = new Set(["metrics_rejected"]);
 
 export function renderMetrics(input: MetricsInput): string {
   const w = new PromWriter();
   w.family("feeder_build_info", "gauge", "always 1; the labels say which build runs").sample("feeder_build_info", { version: VERSION, bun_version: Bun.version }, 1);
   const rejected = new Map<string, number>();
+  const venueSeries: VenueSeries = { labelSets: new Map(), seen: new Set() };
   input.pipelines.forEach((s, index) => {
     const carry = input.carries?.[index];
     w.carry = carry;
     carry?.begin();
     const base = s.labels;
+    const baseKey = JSON.stringify(base); // the pipeline's own labels (its worker), in its venue series' keys
     for (const [venue, samples] of Object.entries(s.venues)) {
       rejected.set(venue, rejected.get(venue) ?? 0);
       for (const m of samples) {
-        if (!writeVenueSample(w, base, venue, m)) rejected.set(venue, rejected.get(venue)! + 1);
+        if (!writeVenueSample(w, base, baseKey, venue, m, venueSeries)) rejected.set(venue, rejected.get(venue)! + 1);
       }
     }
     w.family("feeder_books", "gauge", "books by venue, market and state");
@@ -166,7 +170,7 @@ export function renderMetrics(input: MetricsInput): string {
   });
   w.carry = undefined;
   for (const carry of input.silent ?? []) carry.writeLast(w);
-  w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the naming rules (an adapter bug)");
+  w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the rules (a name, type, label or value not allowed, a series given twice): an adapter bug");
   for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
   if (input.process) writeProcessMetrics(w, input.process);
   input.extra?.(w);
@@ -196,14 +200,35 @@ function writeRetransmit(w: PromWriter, base: Record<string, string>, c: Retrans
   w.sample("feeder_retransmit_send_errors_total", base, c.sendErrors);
 }
 
-/** One venue sample as `feeder_venue_<name>{venue, …labels}`; false (and nothing written) when it breaks the rules. */
-function writeVenueSample(w: PromWriter, base: Record<string, string>, venue: string, m: VenueMetric): boolean {
-  if (!METRIC_NAME.test(m.name) || (m.type === "counter") !== m.name.endsWith("_total")) return false;
+/** The venue series of one scrape so far: each venue's names' label names, and every series written (name and labels). */
+interface VenueSeries {
+  readonly labelSets: Map<string, string>;
+  readonly seen: Set<string>;
+}
+
+/**
+ * One venue sample as `feeder_venue_<name>{venue, …labels}`; false (and nothing written) when it breaks the rules.
+ * Besides the name, type, label and value rules: one set of label names per name of a venue (never a total beside its parts),
+ * no series twice, no name the app writes itself. Before, a series an adapter gave twice, or named metrics_rejected,
+ * was written as given: a scrape with a series twice, which a scraper drops or refuses.
+ */
+function writeVenueSample(w: PromWriter, base: Record<string, string>, baseKey: string, venue: string, m: VenueMetric, series: VenueSeries): boolean {
+  if (!METRIC_NAME.test(m.name) || (m.type === "counter") !== m.name.endsWith("_total") || RESERVED_VENUE_NAMES.has(m.name)) return false;
   const name = `feeder_venue_${m.name}`;
   const declared = w.typeOf(name);
   if (declared !== undefined && declared !== m.type) return false;
-  for (const k of Object.keys(m.labels)) if (!LABEL_NAME.test(k) || RESERVED_LABELS.has(k)) return false;
+  const keys = Object.keys(m.labels).sort();
+  for (const k of keys) if (!LABEL_NAME.test(k) || RESERVED_LABELS.has(k)) return false;
   if (!Number.isFinite(m.value)) return false;
+  // Per venue: venues may differ (Coinbase counts sequence_gaps_total per connection, the others per venue).
+  const labelSet = keys.join(",");
+  const named = `${venue}\u0000${name}`;
+  if ((series.labelSets.get(named) ?? labelSet) !== labelSet) return false;
+  let key = `${name}\u0000${baseKey}\u0000${venue}`;
+  for (const k of keys) key += `\u0000${m.labels[k]}`;
+  if (series.seen.has(key)) return false;
+  series.labelSets.set(named, labelSet);
+  series.seen.add(key);
   w.family(name, m.type, m.help).sample(name, { ...base, venue, ...m.labels }, m.value);
   return true;
 }

@@ -20,8 +20,30 @@ export interface ProcessSnapshot {
   startTimeSeconds: number;
 }
 
-/** Computed once: the process's start in seconds since the epoch. */
-const START_TIME_SECONDS = Math.round((Date.now() / 1000 - process.uptime()) * 1000) / 1000;
+/** A start read now this far from the one shown is a step of the host's clock; less is the two clocks read apart. */
+const START_STEP_S = 1;
+
+/** The process's start as the wall clock reads now: now less the uptime (ms resolution). */
+function startNowSeconds(wallNowMs: number): number {
+  return Math.round((wallNowMs / 1000 - process.uptime()) * 1000) / 1000;
+}
+
+/** The start shown (process_start_time_seconds): one value between scrapes, moved by a step of the host's clock. */
+let startTimeSeconds = startNowSeconds(Date.now());
+
+/**
+ * The process's start in seconds since the epoch, on the wall clock as it reads now: a step of the host's clock (NTP
+ * correcting a host that booted with a bad RTC, after the feeder started) moves it by the step, as the official
+ * clients' reading of /proc moves with the kernel's boot time, and as docs/operations.md § Clock steps says. Before,
+ * it was read once when this module loaded and kept the clock of then: after a step, `time() - process_start_time_seconds`
+ * (the dashboard's uptime) was off by the step for the life of the process. Less than START_STEP_S apart is jitter
+ * (two clocks read one after the other, a few ms): the value shown is kept, so `changes()` counts restarts only.
+ */
+function processStartSeconds(wallNowMs: number): number {
+  const now = startNowSeconds(wallNowMs);
+  if (Math.abs(now - startTimeSeconds) > START_STEP_S) startTimeSeconds = now;
+  return startTimeSeconds;
+}
 
 /**
  * The soft descriptor limit as last read: at the limit (EMFILE) /proc/self/limits cannot be opened either, and both
@@ -33,8 +55,8 @@ let lastMaxFds: number | undefined;
 const readProcText = (path: string): string => readFileSync(path, "utf8");
 readMaxFds(readProcText);
 
-/** `fdDir`: how /proc/self/fd is read; `readText`: how /proc/self/limits is (a test gives its own). */
-export function processSnapshot(fdDir: FdDir = PROC_FD, readText: (path: string) => string = readProcText): ProcessSnapshot {
+/** `fdDir`: how /proc/self/fd is read; `readText`: how /proc/self/limits is; `wallNowMs`: the wall clock (a test gives its own). */
+export function processSnapshot(fdDir: FdDir = PROC_FD, readText: (path: string) => string = readProcText, wallNowMs: () => number = Date.now): ProcessSnapshot {
   const cpu = process.cpuUsage();
   const maxFds = readMaxFds(readText);
   // No descriptor left to list them with (EMFILE): every one is open, so the count is the limit (if known).
@@ -45,7 +67,7 @@ export function processSnapshot(fdDir: FdDir = PROC_FD, readText: (path: string)
     virtualBytes: readVirtualBytes(),
     openFds: openFds === -1 ? undefined : openFds,
     maxFds,
-    startTimeSeconds: START_TIME_SECONDS,
+    startTimeSeconds: processStartSeconds(wallNowMs()),
   };
 }
 

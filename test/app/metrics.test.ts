@@ -63,12 +63,32 @@ describe("renderMetrics", () => {
       counter("z_total", {}, NaN),
       counter("ok_total", {}, 3),
       { name: "ok_total", help: "", type: "gauge", labels: { market: "spot" }, value: 1 }, // the same name as another type
+      // Before, these three were written as given: the scrape had a series twice (the strict parser refuses it).
+      counter("ok_total", {}, 4), // the same series again
+      { name: "metrics_rejected", help: "", type: "gauge", labels: {}, value: 0 }, // the app's own feeder_venue_metrics_rejected{venue}
+      counter("parts_total", { market: "spot", connection: "c0" }, 1),
+      counter("parts_total", { connection: "c0", market: "spot" }, 1), // the same series, its labels in another order
+      counter("parts_total", {}, 2), // a total beside its parts
     ];
     const { samples } = parsePrometheusText(renderMetrics({ pipelines: [snapshot({}, bad)] }));
     expect(samples.filter((s) => s.name.startsWith("feeder_venue_") && s.name !== "feeder_venue_metrics_rejected")).toEqual([
       { name: "feeder_venue_ok_total", labels: { venue: "bybit" }, value: 3 },
+      { name: "feeder_venue_parts_total", labels: { venue: "bybit", market: "spot", connection: "c0" }, value: 1 },
     ]);
-    expect(samples.find((s) => s.name === "feeder_venue_metrics_rejected")).toEqual({ name: "feeder_venue_metrics_rejected", labels: { venue: "bybit" }, value: 7 });
+    expect(samples.filter((s) => s.name === "feeder_venue_metrics_rejected")).toEqual([{ name: "feeder_venue_metrics_rejected", labels: { venue: "bybit" }, value: 11 }]);
+  });
+
+  test("venues may give one name different labels (Coinbase counts sequence gaps per connection); workers repeat none", () => {
+    const gaps = (labels: Record<string, string>, value: number) => counter("sequence_gaps_total", labels, value);
+    const pipeline = (worker: string) => ({ ...snapshot({ worker }, []), venues: { bybit: [gaps({}, 1)], coinbase: [gaps({ market: "spot", connection: "conn0.spot" }, 2)] } });
+    const { samples } = parsePrometheusText(renderMetrics({ pipelines: [pipeline("0"), pipeline("1")] }));
+    expect(samples.filter((s) => s.name === "feeder_venue_sequence_gaps_total").map((s) => [s.labels.worker, s.labels.venue, s.value])).toEqual([
+      ["0", "bybit", 1],
+      ["0", "coinbase", 2],
+      ["1", "bybit", 1],
+      ["1", "coinbase", 2],
+    ]);
+    expect(samples.filter((s) => s.name === "feeder_venue_metrics_rejected").map((s) => s.value)).toEqual([0, 0]);
   });
 
   test("workers' latency histograms merge bucket by bucket", () => {

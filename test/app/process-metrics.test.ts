@@ -55,3 +55,20 @@ test("a first scrape at the descriptor limit still has the limit: it is read whe
   // Before, nothing had been read yet: both fd metrics were left out of that scrape.
   expect(fresh.processSnapshot({ size: () => 0, count: emfile }, emfile)).toMatchObject({ maxFds: limit, openFds: limit });
 });
+
+test("process_start_time_seconds follows a step of the host's wall clock, one value between scrapes (docs/operations.md § Clock steps)", () => {
+  const at = Date.now();
+  const snap = (wallNowMs: number) => processSnapshot(undefined, undefined, () => wallNowMs).startTimeSeconds;
+  const start = snap(at);
+  expect(start).toBeCloseTo(at / 1000 - process.uptime(), 1);
+  // Jitter (the two clocks read a few ms apart, or a few ms later): the same value, so changes() sees no restart.
+  expect(snap(at + 3)).toBe(start);
+  expect(snap(at - 3)).toBe(start);
+  // The clock stepped an hour ahead (NTP correcting a bad RTC after the start): the start as the clock now reads it.
+  // Before, the value read when the module loaded stood: the dashboard's uptime, time() less it, off by the step.
+  const ahead = snap(at + 3_600_000);
+  expect(ahead - start).toBeCloseTo(3600, 1);
+  expect(snap(at + 3_600_002)).toBe(ahead);
+  expect(snap(at - 7_200_000) - start).toBeCloseTo(-7200, 1); // and back
+  expect(snap(Date.now())).toBeCloseTo(start, 1);
+});

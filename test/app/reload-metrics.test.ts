@@ -88,6 +88,13 @@ afterAll(async () => {
 });
 
 describe("the instrument schedule's counters in /metrics", () => {
+  test("no real adapter's sample is left out: feeder_venue_metrics_rejected is 0 for each of the seven venues", () => {
+    // The app's checks of venue samples (metrics.ts writeVenueSample) drop what breaks the rules; a rule an adapter
+    // breaks by design would drop its series unseen in any one-venue test. All seven here, live, in one scrape.
+    const rejected = Object.fromEntries(samples.filter((s) => s.name === "feeder_venue_metrics_rejected").map((s) => [s.labels.venue, s.value]));
+    expect(rejected).toEqual(Object.fromEntries(Object.keys(MARKETS).map((venue) => [venue, 0])));
+  });
+
   test("every venue: one counter series per market of each family, labelled {venue, market} only, nothing venue-wide beside them", () => {
     for (const name of FAMILIES) {
       expect(types.get(name), name).toBe("counter");

@@ -15,6 +15,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { allBooksEqual, rawConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { tableMismatches } from "../support/operations-metrics.ts";
 
 const CANDIDATES = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "LTCUSDT", "DOTUSDT"];
 const share = (worker: number) => CANDIDATES.filter((symbol) => inWorkerShare("bybit", { market: "linear", symbol, depth: 50 }, worker, 2));
@@ -96,4 +97,15 @@ test("a restarted worker's counters and histograms go on from where its predeces
   // The gauge is the new worker's: its one book, live, counted once (not carried onto the old worker's 1).
   const live = [...after.values].filter(([k]) => k.startsWith("feeder_books{") && k.includes('"state":"live"')).map(([, v]) => v);
   expect(live).toEqual([1]);
+});
+
+test("with workers: every family, the workers-only ones too, has its docs/operations.md row (type, labels); pipeline samples carry worker", async () => {
+  const { samples, types } = parsePrometheusText(await supervisor.metricsText());
+  // metrics-live checks the table against one process, which has no feeder_workers* (nor a worker label).
+  for (const name of ["feeder_workers", "feeder_workers_ready", "feeder_worker_restarts_total"]) expect(types.has(name), name).toBe(true);
+  expect(tableMismatches(samples, types)).toEqual([]);
+  // The process's own appear once, without worker; every other sample is one pipeline's, with it.
+  const OWN = /^(process_|feeder_build_info$|feeder_workers$|feeder_workers_ready$|feeder_worker_restarts_total$|feeder_venue_metrics_rejected$)/;
+  const wrong = samples.filter((s) => OWN.test(s.name) === "worker" in s.labels).map((s) => `${s.name}${JSON.stringify(s.labels)}`);
+  expect(wrong).toEqual([]);
 });

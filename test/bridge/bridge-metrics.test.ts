@@ -19,6 +19,7 @@ import { uniqueDestination } from "../e2e/harness.ts";
 import { freePort } from "../support/free-port.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { DECODE_ERROR_NAMES } from "../../src/wire/decoder.ts";
 
 const missing = natsServerMissing();
 const stops: (() => Promise<unknown>)[] = [];
@@ -90,7 +91,7 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
       return (m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}") ?? 0) >= 3 && (m.from.get("feeder_bridge_nats_received_envelopes_total") ?? 0) >= 3;
     });
     sock.send(new Uint8Array(20), G.port, G.group); // not a datagram (no magic): rejected, its bytes counted as rejected
-    await until("the garbage datagram rejected", async () => (m.to = await scrape(toPort)).has("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}"));
+    await until("the garbage datagram rejected", async () => (m.to = await scrape(toPort)).get("feeder_bridge_multicast_rejected_datagrams_total{reason=bad_magic}") === 1);
     expect(m.to.get("feeder_bridge_nats_connected")).toBe(1);
     expect(m.from.get("feeder_bridge_nats_connected")).toBe(1);
     expect(m.to.get("feeder_bridge_multicast_received_datagrams_total")).toBe(m.to.get("feeder_bridge_nats_published_messages_total{kind=heartbeat}"));
@@ -266,6 +267,21 @@ describe.skipIf(missing !== undefined)("feeder bridge: /metrics and /readyz", { 
     expect(error.msg).toContain(`--http 127.0.0.1:${held.port}`);
     expect(error.msg).toMatch(/another process holds it .*give this bridge its own --http ADDR:PORT, or --http off/);
     await expect(run("to-nats", { nats: "nats://127.0.0.1:9", group: ["239.255.71.1:31971"], http: "0.0.0.0:9465" }).code).rejects.toThrow(/--http "0.0.0.0:9465" is beyond loopback/);
+  });
+});
+
+describe("feeder bridge to-nats /metrics: every reason a datagram is rejected for, from the start", () => {
+  test("each decoder reason is a series at 0 before any datagram: the first forged one is seen by increase() and rate()", () => {
+    // Not started (no NATS needed). Before, a reason appeared once seen: its series began at that count, which
+    // increase() and rate() cannot see (no sample before it), so a first burst of bad_auth datagrams alerted nothing.
+    const bridge = new ForwardBridge({ groups: [], servers: "127.0.0.1:1", prefix: "met7", log: silentLogger });
+    const rejected = () => parsePrometheusText(toNatsMetrics(bridge, "met7", undefined)).samples.filter((s) => s.name === "feeder_bridge_multicast_rejected_datagrams_total");
+    expect(rejected().map((s) => [s.labels.reason, s.value])).toEqual(DECODE_ERROR_NAMES.slice(1).map((reason) => [reason, 0]));
+    bridge.counters.rejected.bad_auth = 2;
+    bridge.counters.rejected.unknown = 1; // a code the names table lacks is still written
+    const after = Object.fromEntries(rejected().map((s) => [s.labels.reason, s.value]));
+    expect(after).toMatchObject({ bad_auth: 2, bad_magic: 0, unknown: 1 });
+    expect(Object.keys(after)).toHaveLength(DECODE_ERROR_NAMES.length);
   });
 });
 

@@ -14,6 +14,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
+import { parsePrometheusText } from "../../src/app/prometheus.ts";
+import { fromNatsMetrics, toNatsMetrics } from "../../src/cli/commands/bridge-http.ts";
+import { NatsFeedReader } from "../../src/subscriber/nats-source.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
@@ -172,5 +177,72 @@ describe("every venue's metrics are documented", () => {
       }
     }
     expect(unknown).toEqual([]);
+  });
+});
+
+/**
+ * docs/nats.md § Metrics and readiness: its table gives each family of `feeder bridge`'s /metrics with its type, labels
+ * and direction. Before, only the names were checked (above): a row's type, labels or direction could be wrong unseen.
+ * Both directions' metrics of bridges built, not started (no NATS needed): with --stream and without.
+ */
+describe("docs/nats.md lists the bridge's /metrics families as each direction exports them", () => {
+  interface Row { type: string; labels: string[]; directions: string }
+  const rows = new Map<string, Row>();
+  for (const line of section(read("docs/nats.md"), "Metrics and readiness").split("\n")) {
+    const cells = line.split("|").slice(1, -1).map((c) => c.trim());
+    if (cells.length !== 5 || !cells[0]!.startsWith("`feeder_bridge_")) continue;
+    for (const m of cells[0]!.matchAll(/`([a-z0-9_]+)`/g)) rows.set(m[1]!, { type: cells[1]!, labels: cells[2]!.split(",").map((l) => l.trim()).filter((l) => l !== ""), directions: cells[3]! });
+  }
+
+  function exported(direction: "to-nats" | "from-nats", stream: string | undefined): ReturnType<typeof parsePrometheusText> {
+    if (direction === "to-nats") {
+      const bridge = new ForwardBridge({ groups: [], servers: "127.0.0.1:1", prefix: "docs", log: silentLogger });
+      bridge.counters.rejected.bad_magic = 1; // a reason appears once seen
+      return parsePrometheusText(toNatsMetrics(bridge, "docs", stream));
+    }
+    const bridge = new ReverseBridge({ servers: ["127.0.0.1:1"], prefix: "docs", group: "239.255.0.1", port: 1, iface: "127.0.0.1", ttl: 1 });
+    bridge.reader = new NatsFeedReader({ servers: ["127.0.0.1:1"], prefix: "docs" }, () => {});
+    return parsePrometheusText(fromNatsMetrics(bridge, "docs", stream));
+  }
+
+  test.each([
+    ["to-nats", undefined],
+    ["to-nats", "S"],
+    ["from-nats", undefined],
+    ["from-nats", "S"],
+  ] as const)("%s, --stream %s: every family has its row, with its type, labels and direction", (direction, stream) => {
+    const { samples, types } = exported(direction, stream);
+    const wrong: string[] = [];
+    for (const [name, type] of types) {
+      if (name.startsWith("process_")) continue; // the feeder's standard ones (operations.md)
+      const row = rows.get(name);
+      if (row === undefined) {
+        wrong.push(`${name}: no row`);
+        continue;
+      }
+      if (row.type !== type) wrong.push(`${name}: a ${type}, documented ${row.type}`);
+      if (row.directions !== "both" && !row.directions.startsWith(direction)) wrong.push(`${name}: exported by ${direction}, documented ${row.directions}`);
+      const labels = [...new Set(samples.filter((s) => s.name === name).flatMap((s) => Object.keys(s.labels)))].sort();
+      if (samples.some((s) => s.name === name) && labels.join() !== [...row.labels].sort().join()) wrong.push(`${name}: labels {${labels}}, documented {${row.labels}}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(types.size).toBeGreaterThan(10);
+  });
+
+  test("every row's family is exported by the directions it names (`--stream` ones with a stream)", () => {
+    const by = { "to-nats": exported("to-nats", "S").types, "from-nats": exported("from-nats", "S").types };
+    const plain = { "to-nats": exported("to-nats", undefined).types, "from-nats": exported("from-nats", undefined).types };
+    const wrong: string[] = [];
+    for (const [name, row] of rows) {
+      const directions = row.directions === "both" ? (["to-nats", "from-nats"] as const) : (["to-nats", "from-nats"] as const).filter((d) => row.directions.startsWith(d));
+      if (directions.length === 0) wrong.push(`${name}: direction ${JSON.stringify(row.directions)}`);
+      for (const d of directions) {
+        if (!by[d].has(name)) wrong.push(`${name}: documented for ${d}, not exported`);
+        if (!row.directions.includes("--stream") && !plain[d].has(name)) wrong.push(`${name}: not exported by ${d} without --stream, documented so`);
+      }
+      for (const d of ["to-nats", "from-nats"] as const) if (!directions.includes(d) && by[d].has(name)) wrong.push(`${name}: exported by ${d} too, documented ${row.directions}`);
+    }
+    expect(rows.size).toBeGreaterThan(25);
+    expect(wrong).toEqual([]);
   });
 });

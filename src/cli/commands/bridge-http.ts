@@ -22,7 +22,11 @@ import { DEFAULTS } from "../../config/load.ts";
 import { VERSION } from "../../app/metrics.ts";
 import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
+import { DECODE_ERROR_NAMES } from "../../wire/decoder.ts";
 import { UsageError } from "../command.ts";
+
+/** The decoder's reasons a datagram is rejected for (its "ok" aside): to-nats exports each, zeros included. */
+const REJECT_REASONS: readonly string[] = DECODE_ERROR_NAMES.slice(1);
 
 export const DEFAULT_TO_NATS_HTTP = "127.0.0.1:9466";
 export const DEFAULT_FROM_NATS_HTTP = "127.0.0.1:9467";
@@ -135,7 +139,10 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   info(w, "to-nats", prefix, stream);
   w.family("feeder_bridge_multicast_received_datagrams_total", "counter", "datagrams read from the groups that passed the checks (checksum, HMAC, framing)").sample("feeder_bridge_multicast_received_datagrams_total", {}, c.datagrams);
   w.family("feeder_bridge_multicast_rejected_datagrams_total", "counter", "datagrams read from the groups and rejected, by reason (not in received_datagrams)");
-  for (const [reason, n] of Object.entries(c.rejected)) w.sample("feeder_bridge_multicast_rejected_datagrams_total", { reason }, n);
+  // Every reason from the start, zeros included: a series that first appears at 1 hides that datagram from
+  // increase() and rate() (no sample before it), so the first forged (bad_auth) datagrams alerted nothing.
+  for (const reason of REJECT_REASONS) w.sample("feeder_bridge_multicast_rejected_datagrams_total", { reason }, c.rejected[reason] ?? 0);
+  for (const [reason, n] of Object.entries(c.rejected)) if (!REJECT_REASONS.includes(reason)) w.sample("feeder_bridge_multicast_rejected_datagrams_total", { reason }, n);
   w.family("feeder_bridge_multicast_received_bytes_total", "counter", "bytes of the datagrams in received_datagrams (not the rejected ones: rejected_bytes)").sample("feeder_bridge_multicast_received_bytes_total", {}, c.receivedBytes);
   w.family("feeder_bridge_multicast_rejected_bytes_total", "counter", "bytes of the datagrams rejected (not in received_bytes)").sample("feeder_bridge_multicast_rejected_bytes_total", {}, c.rejectedBytes);
   w.family("feeder_bridge_multicast_duplicate_datagrams_total", "counter", "datagrams wholly behind their stream's sequence (copies, or late; heartbeats below the next seqNum too), dropped as a subscriber drops them").sample("feeder_bridge_multicast_duplicate_datagrams_total", {}, c.duplicates);
