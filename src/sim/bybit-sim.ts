@@ -336,12 +336,13 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       }
     }
     // Bybit cuts a connection after 10 minutes without ping-pong or stream data (§3): one it has pushed nothing to
-    // (no data, ack or pong) for idleCloseMs is closed. A late tick (this process held up, a ping perhaps unread)
-    // gives every connection a whole idle time from now.
+    // (no data, ack or pong) for idleCloseMs is closed. A late tick means this process was held up (a ping perhaps
+    // unread): that time is not idle time (before, every connection got a whole idle time from now, so under load a
+    // client that never pinged was never closed).
     const idleMs = this.opts.idleCloseMs ?? 600_000;
-    const heldUp = dt > 5 * TICK_MS;
+    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
     for (const ws of [...this.conns]) {
-      if (heldUp) ws.data.lastPushMs = now;
+      if (heldMs > 0) ws.data.lastPushMs = Math.min(now, ws.data.lastPushMs + heldMs);
       if (now - ws.data.lastPushMs < idleMs) continue;
       this.stats.idleCloses++;
       this.conns.delete(ws);

@@ -378,11 +378,12 @@ export class OkxSim {
     }
     // OKX breaks a connection after 30 s without subscription or data [F2]: a client that does not ping a quiet
     // connection (books' own keepalive comes only after ~60 s) loses it. A late tick means this process was held up
-    // (the client's ping may be waiting unread): every connection then gets a whole idle time from now.
+    // (the client's ping may be waiting unread): that time is not idle time. (Before, every connection got a whole idle
+    // time from now, so under load, a tick 50 ms late now and then, a client that never pinged was never closed.)
     const idleMs = this.opts.idleCloseMs ?? 30_000;
-    const heldUp = dt > 5 * TICK_MS;
+    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
     for (const ws of [...this.conns]) {
-      if (heldUp) ws.data.lastPushMs = now; // each gets a whole idle time from now
+      if (heldMs > 0) ws.data.lastPushMs = Math.min(now, ws.data.lastPushMs + heldMs);
       if (now - ws.data.lastPushMs < idleMs) continue;
       this.stats.idleCloses++;
       this.conns.delete(ws);

@@ -186,12 +186,14 @@ class UpbitSimulator implements UpbitSim {
 
   private tick(): void {
     const now = Date.now();
-    // The idle close: judged on a tick that comes on time only; a late one (this process held up, a PING perhaps
-    // unread) gives every connection a whole idle time from now.
-    const heldUp = now - this.lastTickMs > 5 * TICK_MS;
+    // The idle close counts the time this process ran: a late tick means it was held up (a PING perhaps unread), and
+    // that time is not idle time (before, every connection got a whole idle time from now, so under load a client
+    // that never pinged was never closed).
+    const dt = now - this.lastTickMs;
+    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
     const idleMs = this.opts.idleCloseMs ?? 60_000;
     for (const ws of [...this.conns]) {
-      if (heldUp) ws.data.lastActiveMs = now;
+      if (heldMs > 0) ws.data.lastActiveMs = Math.min(now, ws.data.lastActiveMs + heldMs);
       if (now - ws.data.lastActiveMs < idleMs) continue;
       this.stats.idleCloses++;
       this.conns.delete(ws);
