@@ -237,7 +237,8 @@ class CoinbaseSimulator implements CoinbaseSim {
       return this.sendError(ws, "Failed to subscribe", "rate limit exceeded");
     }
     if (m.channel === "heartbeats") {
-      d.subscribed = true;
+      // Only a subscribe counts against the 5 s deadline: an unsubscribe used to mark the socket subscribed.
+      if (m.type === "subscribe") d.subscribed = true;
       d.heartbeats = m.type === "subscribe";
       this.sendSubscriptions(ws);
       return;
