@@ -99,6 +99,14 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     const raw = await spot.next();
     expect(raw).toContain('"ret_msg":"args size \\u003e10"');
     expect(JSON.parse(raw)).toMatchObject({ success: false, ret_msg: "args size >10", op: "subscribe" });
+    // The cap is per request of either op: an unsubscribe of 11 is refused too, and unsubscribes nothing.
+    spot.send({ op: "subscribe", args: ["orderbook.1.BTCUSDT"] });
+    expect((await spot.nextJson()).success).toBe(true);
+    await spot.next(); // snapshot
+    spot.send({ op: "unsubscribe", args: ["orderbook.1.BTCUSDT", ...Array.from({ length: 10 }, (_, i) => `orderbook.1.SYM${i}`)] });
+    expect(await spot.nextJson()).toMatchObject({ success: false, ret_msg: "args size >10", op: "unsubscribe" });
+    s.step(1);
+    expect((await spot.nextJson()).topic).toBe("orderbook.1.BTCUSDT"); // still subscribed
     spot.send("{not json");
     expect((await spot.nextJson()).ret_msg).toMatch(/^Failed to decode incoming data/);
   });
