@@ -73,6 +73,11 @@ export interface BybitSimOptions {
    * after 10 minutes without ping-pong or stream data (default 600 000).
    */
   idleCloseMs?: number;
+  /**
+   * Bybit's per-IP REST limit on instruments-info (§1.2): more than `perWindow` requests in `windowMs` and every
+   * request is answered 403 "access too frequent" for `blockedMs` (default 600 per 5 s, 10 minutes).
+   */
+  restLimit?: { perWindow: number; windowMs: number; blockedMs: number };
 }
 
 export interface BybitSim {
@@ -99,6 +104,8 @@ export interface BybitSim {
    */
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
   /** Makes the REST endpoint answer 503 (false) or normally (true): for every category, or only `market`'s. */
+  /** The next `count` instruments-info requests are answered 403 "access too frequent" (§1.2); 0 disarms. */
+  rateLimitInstruments(count: number): void;
   setRestAvailable(ok: boolean, market?: MarketName): void;
   /** Hides a simulated symbol from instruments-info (a listing not live yet: false) or lists it (true). */
   setListed(market: MarketName, symbol: string, listed: boolean): void;

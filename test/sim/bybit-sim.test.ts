@@ -280,6 +280,19 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect((await fetch(`${s.restUrl}/v5/market/instruments-info?category=spot`)).status).toBe(503);
   });
 
+  test("instruments-info over the per-IP limit is 403 access too frequent for the block (§1.2); /sim/instruments-limit arms one", async () => {
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }], restLimit: { perWindow: 3, windowMs: 600_000, blockedMs: 600_000 } });
+    const status = async () => {
+      const r = await fetch(`${s.restUrl}/v5/market/instruments-info?category=spot`);
+      return `${r.status} ${r.status === 200 ? "" : await r.text()}`.trim();
+    };
+    const armed = await fetch(`${s.restUrl}/sim/instruments-limit?count=1`, { method: "POST" });
+    expect(await armed.json()).toMatchObject({ ok: true, count: 1 });
+    expect(await status()).toBe("403 access too frequent"); // armed: not counted in the window
+    expect([await status(), await status(), await status()]).toEqual(["200", "200", "200"]);
+    expect([await status(), await status()]).toEqual(["403 access too frequent", "403 access too frequent"]); // blocked
+  });
+
   test("replay serves the recorded lines verbatim, snapshot first, step by step", async () => {
     const lines = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
     const s = await sim({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], replayFile: FIXTURE });
