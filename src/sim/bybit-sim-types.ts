@@ -3,6 +3,7 @@
  * faults it can inject. Re-exported by bybit-sim.ts.
  * @module
  */
+import type { ConnectLimit, ConnectWindow } from "./connect-limit.ts";
 import type { MarketName } from "../core/types.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
@@ -78,6 +79,8 @@ export interface BybitSimOptions {
    * request is answered 403 "access too frequent" for `blockedMs` (default 600 per 5 s, 10 minutes).
    */
   restLimit?: { perWindow: number; windowMs: number; blockedMs: number };
+  /** Connects allowed per IP (connect-limit.ts; default Bybit's 500 per 5 minutes per domain, §2.3); past it the upgrade is a 429. */
+  connectLimit?: ConnectWindow[];
 }
 
 export interface BybitSim {
@@ -123,6 +126,8 @@ export interface BybitSim {
    */
   setDeliveryTime(market: MarketName, symbol: string, atMs: number): void;
   readonly stats: SimStats;
+  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  readonly connectLimit: ConnectLimit;
   /** Every topic served: generated ones once subscribed, replayed ones from the start. */
   topics(): SimTopicInfo[];
   stop(): Promise<void>;

@@ -24,6 +24,7 @@ import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.
 import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, emptyDeltaFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
+import { ConnectLimit } from "./connect-limit.ts";
 import { instrumentsLimitControl, RestLimitFault, RestRequestWindow } from "./rest-limit.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
@@ -62,6 +63,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private restAvailable = true;
   /** instruments-info's 403 "access too frequent" (§1.2): armed (`POST /sim/instruments-limit`, rateLimitInstruments) or earned. */
   readonly instrumentsLimit = new RestLimitFault("access too frequent", 403, "text/plain");
+  readonly connectLimit: ConnectLimit;
   /** Bybit's per-IP REST limit, enforced: over 600 requests in 5 s, 403 for 10 minutes (opts.restLimit). */
   private readonly restWindow: RestRequestWindow;
   /** Categories whose instruments-info answers 503 (setRestAvailable with a market). */
@@ -79,6 +81,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly history = new Map<string, Set<string>>();
 
   constructor(private readonly opts: BybitSimOptions) {
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 500, windowMs: 300_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
     const lim = opts.restLimit ?? { perWindow: REST_REQUESTS_PER_WINDOW, windowMs: REST_WINDOW_MS, blockedMs: REST_BLOCKED_MS };
     this.restWindow = new RestRequestWindow(this.instrumentsLimit, lim.perWindow, lim.windowMs, lim.blockedMs);
@@ -116,6 +119,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         const url = new URL(req.url);
         const m = /^\/v5\/public\/(spot|linear|inverse|option)\/?$/.exec(url.pathname);
         if (m) {
+          const refused = this.connectLimit.admit(Date.now());
+          if (refused) return refused;
           const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set(), lastPushMs: Date.now() };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });

@@ -31,6 +31,8 @@ export const simCommand: CommandSpec = {
     `  -s, --symbols LIST   market:SYMBOL,… (default ${DEFAULT_SYMBOLS}); markets: ${MARKETS.join(", ")}`,
     `  -r, --rate N         book messages per second across subscribed topics (default ${DEFAULT_RATE}; 0 = idle)`,
     "      --seed N         random seed (default 1): the same seed gives the same books",
+    "  Connect limits: a WebSocket upgrade past the venue's per-IP limit is refused with 429 (OKX 3/s, Coinbase",
+    "  8/s, Upbit 5/s and 100/min, Bithumb 10/s, Binance spot 300/5 min, Bybit 500/5 min; Deribit none).",
     "      --burstiness P   probability that a step is a burst of many level changes (default 0.05; bybit, okx)",
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
