@@ -132,8 +132,8 @@ class Simulator implements BinanceSim {
         open: (ws) => this.onOpen(ws),
         message: (ws, msg) => this.onMessage(ws, typeof msg === "string" ? msg : new TextDecoder().decode(msg)),
         // Ping and pong frames count against the incoming-message limit as requests do [limits].
-        ping: (ws) => this.overRate(ws),
-        pong: (ws) => this.overRate(ws),
+        ping: (ws) => void this.overRate(ws),
+        pong: (ws) => void this.overRate(ws),
         close: (ws) => this.onClose(ws),
       },
     });
