@@ -3,6 +3,7 @@
  * keeps per symbol and per connection. A test tool: cold.
  * @module
  */
+import type { ConnectLimit, ConnectWindow } from "./connect-limit.ts";
 import type { ServerWebSocket } from "bun";
 import type { MarketName } from "../core/types.ts";
 import type { ReplaySymbol } from "./binance-sim-replay.ts";
@@ -35,6 +36,11 @@ export interface BinanceSimOptions {
   history?: boolean;
   /** Streams a SUBSCRIBE naming them is refused for, as Binance refuses one: `{"error":{"code":2,"msg":"Invalid request: invalid stream"},"id":…}`. */
   refuseStreams?: string[];
+  /**
+   * Spot connects allowed per IP (connect-limit.ts; default Binance's 300 per 5 minutes [limits]); past it the
+   * upgrade is a 429. USD-M documents none, so its upgrades are not counted.
+   */
+  connectLimit?: ConnectWindow[];
 }
 
 export interface ConnData {
@@ -132,6 +138,8 @@ export interface BinanceSim {
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
+  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  readonly connectLimit: ConnectLimit;
   readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
   /**
    * Diffs that follow a subscription or a depth snapshot (a few ms later, on a timer) not yet sent: a test that

@@ -15,6 +15,8 @@
 import type { Server } from "bun";
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
+import { MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
+import { ConnectLimit } from "./connect-limit.ts";
 import { Rng } from "./rng.ts";
 import { loadBinanceRecording } from "./binance-sim-replay.ts";
 import { BINANCE_SIM_FAULTS, IN_LIMIT, SymSim, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions, type ConnData, type Ws } from "./binance-sim-types.ts";
@@ -81,6 +83,7 @@ class Simulator implements BinanceSim {
     s.restLagDiffs = diffs;
     s.lagBodies = [];
   }
+  readonly connectLimit: ConnectLimit;
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -96,6 +99,7 @@ class Simulator implements BinanceSim {
   private readonly history = new Map<string, { bids: Map<string, string>; asks: Map<string, string> }>();
 
   constructor(private readonly opts: BinanceSimOptions) {
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 300, windowMs: 300_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
     const levels = opts.levels ?? 40;
     for (const m of opts.markets) {
@@ -127,6 +131,9 @@ class Simulator implements BinanceSim {
       websocket: {
         open: (ws) => this.onOpen(ws),
         message: (ws, msg) => this.onMessage(ws, typeof msg === "string" ? msg : new TextDecoder().decode(msg)),
+        // Ping and pong frames count against the incoming-message limit as requests do [limits].
+        ping: (ws) => void this.overRate(ws),
+        pong: (ws) => void this.overRate(ws),
         close: (ws) => this.onClose(ws),
       },
     });
@@ -159,7 +166,10 @@ class Simulator implements BinanceSim {
     const url = new URL(req.url);
     const market = url.pathname === "/stream" || url.pathname === "/ws" ? "spot" : url.pathname === "/public/stream" || url.pathname === "/public/ws" ? "linear" : null;
     if (market && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const refused = market === "spot" ? this.connectLimit.admit(Date.now()) : null;
+      if (refused) return refused;
       const streams = new Set((url.searchParams.get("streams") ?? "").split("/").filter((s) => s !== ""));
+      if (streams.size > MAX_STREAMS_PER_CONNECTION) return new Response(`more than ${MAX_STREAMS_PER_CONNECTION} streams per connection (simulator)`, { status: 400 });
       if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null } })) return undefined;
       return new Response("upgrade failed", { status: 400 });
     }
@@ -215,17 +225,23 @@ class Simulator implements BinanceSim {
     if (ws.data.timer) clearTimeout(ws.data.timer);
   }
 
-  private onMessage(ws: Ws, text: string): void {
+  /** Counts one incoming message (text, ping or pong); past the limit the connection is closed [limits]. */
+  private overRate(ws: Ws): boolean {
     const now = Date.now();
     const times = ws.data.inTimes;
     times.push(now);
     while (times.length > 0 && now - times[0]! >= 1000) times.shift();
-    if (times.length > IN_LIMIT[ws.data.market]) {
-      // Binance disconnects a connection over its incoming-message limit [limits].
+    if (times.length <= IN_LIMIT[ws.data.market]) return false;
+    if (times.length === IN_LIMIT[ws.data.market] + 1) {
       this.stats.closedForRate++;
       ws.close(1008, "Too many requests");
-      return;
     }
+    return true;
+  }
+
+  private onMessage(ws: Ws, text: string): void {
+    if (this.overRate(ws)) return;
+    const now = Date.now();
     if (now < this.stallUntilMs) {
       this.stalled.push({ ws, text });
       return;
@@ -264,6 +280,11 @@ class Simulator implements BinanceSim {
       case "UNSUBSCRIBE": {
         if (!params.every((p) => typeof p === "string" && p === p.toLowerCase())) {
           this.refuse(ws, 2, "Invalid request: stream names must be lower case strings", id);
+          return;
+        }
+        if (req.method === "SUBSCRIBE" && new Set([...ws.data.streams, ...(params as string[])]).size > MAX_STREAMS_PER_CONNECTION) {
+          // 1024 streams per connection [limits]: the whole request refused (Binance's words are undocumented).
+          this.refuse(ws, 2, `Invalid request: more than ${MAX_STREAMS_PER_CONNECTION} streams on this connection (simulator)`, id);
           return;
         }
         if (req.method === "SUBSCRIBE" && params.some((p) => this.opts.refuseStreams?.includes(p as string))) {

@@ -112,6 +112,12 @@ function onSubscribe(host: SimProtocolHost, ws: Ws, args: string[], reqId: strin
 function onUnsubscribe(host: SimProtocolHost, ws: Ws, args: string[], reqId: string | undefined): void {
   host.stats.unsubscribes++;
   const market = ws.data.market;
+  // Spot's 10-args cap is per request (§2.3): an unsubscribe over it is refused whole, nothing unsubscribed.
+  if (market === "spot" && args.length > SPOT_MAX_ARGS_PER_REQUEST) {
+    host.stats.errorsSent++;
+    host.send(ws, ackFrame(ws, "unsubscribe", reqId, false, "args size >10"));
+    return;
+  }
   for (const t of args) {
     ws.data.topics.delete(t);
     host.detach(ws, t);

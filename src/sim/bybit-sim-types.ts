@@ -3,6 +3,7 @@
  * faults it can inject. Re-exported by bybit-sim.ts.
  * @module
  */
+import type { ConnectLimit, ConnectWindow } from "./connect-limit.ts";
 import type { MarketName } from "../core/types.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
@@ -73,6 +74,13 @@ export interface BybitSimOptions {
    * after 10 minutes without ping-pong or stream data (default 600 000).
    */
   idleCloseMs?: number;
+  /**
+   * Bybit's per-IP REST limit on instruments-info (§1.2): more than `perWindow` requests in `windowMs` and every
+   * request is answered 403 "access too frequent" for `blockedMs` (default 600 per 5 s, 10 minutes).
+   */
+  restLimit?: { perWindow: number; windowMs: number; blockedMs: number };
+  /** Connects allowed per IP (connect-limit.ts; default Bybit's 500 per 5 minutes per domain, §2.3); past it the upgrade is a 429. */
+  connectLimit?: ConnectWindow[];
 }
 
 export interface BybitSim {
@@ -99,6 +107,8 @@ export interface BybitSim {
    */
   changeInstrument(market: MarketName, symbol: string, change: { tickSize?: string; lotSize?: string }): void;
   /** Makes the REST endpoint answer 503 (false) or normally (true): for every category, or only `market`'s. */
+  /** The next `count` instruments-info requests are answered 403 "access too frequent" (§1.2); 0 disarms. */
+  rateLimitInstruments(count: number): void;
   setRestAvailable(ok: boolean, market?: MarketName): void;
   /** Hides a simulated symbol from instruments-info (a listing not live yet: false) or lists it (true). */
   setListed(market: MarketName, symbol: string, listed: boolean): void;
@@ -116,6 +126,8 @@ export interface BybitSim {
    */
   setDeliveryTime(market: MarketName, symbol: string, atMs: number): void;
   readonly stats: SimStats;
+  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  readonly connectLimit: ConnectLimit;
   /** Every topic served: generated ones once subscribed, replayed ones from the start. */
   topics(): SimTopicInfo[];
   stop(): Promise<void>;

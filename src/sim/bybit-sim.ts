@@ -18,12 +18,14 @@
 import type { Server } from "bun";
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
-import { BYBIT_DEPTHS, L1_REPUSH_MS } from "../venues/bybit/protocol.ts";
+import { BYBIT_DEPTHS, L1_REPUSH_MS, REST_BLOCKED_MS, REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../venues/bybit/protocol.ts";
 import { handleControl, type SimControlHost } from "./bybit-sim-control.ts";
 import { handleClientMessage, type SimProtocolHost } from "./bybit-sim-protocol.ts";
 import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from "./bybit-sim-replay.ts";
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, emptyDeltaFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
+import { ConnectLimit } from "./connect-limit.ts";
+import { instrumentsLimitControl, RestLimitFault, RestRequestWindow } from "./rest-limit.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
 import type { BybitSim, BybitSimOptions, SimFault, SimFaultSummary, SimStats, SimTopicInfo } from "./bybit-sim-types.ts";
@@ -59,6 +61,11 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private globalStallUntilMs = 0;
   private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
+  /** instruments-info's 403 "access too frequent" (§1.2): armed (`POST /sim/instruments-limit`, rateLimitInstruments) or earned. */
+  readonly instrumentsLimit = new RestLimitFault("access too frequent", 403, "text/plain");
+  readonly connectLimit: ConnectLimit;
+  /** Bybit's per-IP REST limit, enforced: over 600 requests in 5 s, 403 for 10 minutes (opts.restLimit). */
+  private readonly restWindow: RestRequestWindow;
   /** Categories whose instruments-info answers 503 (setRestAvailable with a market). */
   private readonly restDown = new Set<MarketName>();
   /** "market:SYMBOL" simulated but not listed by instruments-info yet (options.unlisted, setListed). */
@@ -74,7 +81,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly history = new Map<string, Set<string>>();
 
   constructor(private readonly opts: BybitSimOptions) {
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 500, windowMs: 300_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
+    const lim = opts.restLimit ?? { perWindow: REST_REQUESTS_PER_WINDOW, windowMs: REST_WINDOW_MS, blockedMs: REST_BLOCKED_MS };
+    this.restWindow = new RestRequestWindow(this.instrumentsLimit, lim.perWindow, lim.windowMs, lim.blockedMs);
     for (const m of opts.markets) {
       for (const symbol of m.symbols) {
         const key = `${m.market}:${symbol}`;
@@ -109,11 +119,14 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         const url = new URL(req.url);
         const m = /^\/v5\/public\/(spot|linear|inverse|option)\/?$/.exec(url.pathname);
         if (m) {
+          const refused = this.connectLimit.admit(Date.now());
+          if (refused) return refused;
           const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set(), lastPushMs: Date.now() };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/v5/market/instruments-info") return this.instrumentsInfo(url);
+        if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return handleControl(this, req, url);
         return new Response("not found", { status: 404 });
       },
@@ -148,6 +161,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   private instrumentsInfo(url: URL): Response {
     this.stats.restRequests++;
+    const limited = this.instrumentsLimit.take() ?? this.restWindow.take(Date.now());
+    if (limited) return limited;
     if (!this.restAvailable || this.restDown.has(url.searchParams.get("category") as MarketName)) return new Response("service unavailable", { status: 503 });
     const all: SimInstrument[] = [];
     for (const s of this.symbols.values()) {
@@ -156,6 +171,10 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     }
     for (const r of this.replay.values()) all.push({ market: r.market, symbol: r.symbol, tickSize: r.tickSize, lotSize: r.lotSize, priceDecimals: exponentOf(r.tickSize) });
     return instrumentsInfo(url, all, this.opts.restPageLimit ?? 1000);
+  }
+
+  rateLimitInstruments(count: number): void {
+    this.instrumentsLimit.arm(count);
   }
 
   setRestAvailable(ok: boolean, market?: MarketName): void {

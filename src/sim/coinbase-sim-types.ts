@@ -3,6 +3,7 @@
  * @module
  */
 import type { SymbolSpec } from "./sim-book.ts";
+import type { ConnectLimit, ConnectWindow } from "./connect-limit.ts";
 
 /**
  * The common faults, on the connection(s) carrying a product: `gap` (a frame of that connection is produced but
@@ -59,6 +60,8 @@ export interface CoinbaseSimOptions {
    * side, ~22 MB each).
    */
   slowConsumerBytes?: number;
+  /** Connects allowed per IP (connect-limit.ts; default Coinbase's 8 per second [F3]); past it the upgrade is a 429. */
+  connectLimit?: ConnectWindow[];
 }
 
 /** What a connection may have unsent before it is closed as a slow consumer (CoinbaseSimOptions.slowConsumerBytes). */
@@ -112,5 +115,7 @@ export interface CoinbaseSim {
   /** The next `count` products requests answer 429 (with Retry-After: `retryAfterS` when given). */
   rateLimitInstruments(count: number, retryAfterS?: number): void;
   readonly stats: CoinbaseSimStats;
+  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  readonly connectLimit: ConnectLimit;
   stop(): Promise<void>;
 }

@@ -11,6 +11,7 @@
  * Loopback only; a test tool, so cold code.
  * @module
  */
+import { ConnectLimit } from "./connect-limit.ts";
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
@@ -84,9 +85,11 @@ class CoinbaseSimulator implements CoinbaseSim {
   private readonly history = new Map<string, Set<string>>();
   private restAvailable = true;
   /** The products endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
+  readonly connectLimit: ConnectLimit;
   readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ error: "RATE_LIMIT_EXCEEDED", message: "Too many requests (simulated)" }));
 
   constructor(private readonly opts: CoinbaseSimOptions) {
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 8, windowMs: 1_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
     for (const id of opts.products) {
       const spec = { ...defaultSpec("spot", id), ...(opts.specs?.[id] ?? {}) };
@@ -112,6 +115,8 @@ class CoinbaseSimulator implements CoinbaseSim {
         if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return handleCoinbaseControl(this, req, url);
         const now = Date.now();
+        const refused = req.headers.get("upgrade")?.toLowerCase() === "websocket" ? this.connectLimit.admit(now) : null;
+        if (refused) return refused;
         const data: ConnData = {
           id: ++this.connSeq, seq: 0, products: new Set(), heartbeats: false, heartbeatCounter: 0, lastHeartbeatMs: now,
           openedMs: now, lastSentMs: now, subscribed: false, lastFrame: null, rateWindowMs: now, rateCount: 0,
@@ -237,7 +242,8 @@ class CoinbaseSimulator implements CoinbaseSim {
       return this.sendError(ws, "Failed to subscribe", "rate limit exceeded");
     }
     if (m.channel === "heartbeats") {
-      d.subscribed = true;
+      // Only a subscribe counts against the 5 s deadline: an unsubscribe used to mark the socket subscribed.
+      if (m.type === "subscribe") d.subscribed = true;
       d.heartbeats = m.type === "subscribe";
       this.sendSubscriptions(ws);
       return;

@@ -3,8 +3,9 @@
  * /api/v2/public/get_instruments, speaking the protocol docs/venues/deribit.md describes: `public/subscribe` answered
  * with the channels taken (an unknown one is left out, refused alone), `raw` channels refused with 13778
  * (unauthorised), a credit pool per connection (over it: 10028 too_many_requests), `public/unsubscribe`,
- * `public/set_heartbeat` then a `test_request` every interval (a connection that leaves one unanswered until the
- * next is closed; not judged on a late tick: this process held up), `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
+ * `public/set_heartbeat` then a `heartbeat` and a `test_request` every interval (a connection that leaves one
+ * unanswered until the next is closed; not judged on a late tick: this process held up), `public/disable_heartbeat`,
+ * `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
  * and `book.X.none.{1,10,20}.100ms` (whole books). Books are generated or replayed from a recording; faults: gap,
  * reset, reset_low, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
  * @module
@@ -317,6 +318,12 @@ class DeribitSimulator implements DeribitSim {
         this.answer(ws, msg.id, `"result":"ok"`);
         return;
       }
+      case "public/disable_heartbeat":
+        // Deribit stops sending heartbeats [D5]: no more test_requests, none pending to close the connection for.
+        ws.data.heartbeatMs = 0;
+        ws.data.testPendingSinceMs = 0;
+        this.answer(ws, msg.id, `"result":"ok"`);
+        return;
       case "public/test":
         this.stats.testAnswers++;
         ws.data.testPendingSinceMs = 0;
@@ -452,6 +459,8 @@ class DeribitSimulator implements DeribitSim {
   private sendTestRequest(ws: DWs): void {
     this.stats.testRequests++;
     ws.data.testPendingSinceMs = Date.now();
+    // Deribit sends heartbeat messages and test_requests [D5]: a plain one (nothing to answer) goes first.
+    this.send(ws, `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}`);
     this.send(ws, `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}`);
   }
 

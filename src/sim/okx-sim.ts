@@ -12,6 +12,7 @@
  * with 429, or too old to bridge). Cold code (a test tool).
  * @module
  */
+import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
 import type { MarketName } from "../core/types.ts";
@@ -69,6 +70,8 @@ export interface OkxSimOptions {
    * after 30 s without subscription or data (default 30 000; the client's text `ping` gets a `pong` that counts).
    */
   idleCloseMs?: number;
+  /** Connects allowed per IP (connect-limit.ts; default OKX's 3 per second [F2]); past it the upgrade is a 429. */
+  connectLimit?: ConnectWindow[];
 }
 
 /** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
@@ -119,6 +122,7 @@ export class OkxSim {
   private readonly changes = new Map<string, OkxSimChange[]>(); // instId
 
   constructor(private readonly opts: OkxSimOptions) {
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 3, windowMs: 1_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
     const recorded = opts.replayFile ? loadOkxRecording(readFileSync(opts.replayFile, "utf8")) : new Map<string, string[]>();
     for (const m of opts.markets) {
@@ -146,6 +150,8 @@ export class OkxSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/v5/public") {
+          const refused = this.connectLimit.admit(Date.now());
+          if (refused) return refused;
           if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [], lastPushMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
@@ -494,6 +500,8 @@ export class OkxSim {
 
   private instrumentsOk = true;
   /** The instruments endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
+  /** OKX's connect limit, 3 per second per IP [F2] (opts.connectLimit); `refused` counts the 429s. */
+  readonly connectLimit: ConnectLimit;
   readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ code: "50011", msg: "Too Many Requests", data: [] }));
 
   /** The next `count` instruments requests answer 429 (with Retry-After: `retryAfterS` when given). */

@@ -1,7 +1,8 @@
 /**
  * A simulated venue's over-limit answer on its instrument REST endpoint (a test tool, cold): armed with a count, the
  * next requests are answered 429 with the venue's error body, and a `Retry-After` when given, as a venue does when a
- * client exceeds its REST limit. Used by the OKX, Deribit and Coinbase simulators (`/sim/instruments-limit`).
+ * client exceeds its REST limit. Used by the OKX, Deribit, Coinbase and Bybit (403) simulators (`/sim/instruments-limit`);
+ * `RestRequestWindow` enforces a venue's per-IP request limit with the same answer.
  * @module
  */
 
@@ -11,7 +12,11 @@ export class RestLimitFault {
   /** 429 answers served so far. */
   served = 0;
 
-  constructor(private readonly body: string) {}
+  constructor(
+    private readonly body: string,
+    private readonly status = 429,
+    private readonly contentType = "application/json",
+  ) {}
 
   /** The next `count` requests get 429 (Retry-After: `retryAfterS` seconds when given); 0 disarms. */
   arm(count: number, retryAfterS?: number): void {
@@ -23,10 +28,43 @@ export class RestLimitFault {
   take(): Response | null {
     if (this.left <= 0) return null;
     this.left--;
+    return this.answer(this.retryAfterS);
+  }
+
+  /** The venue's over-limit answer (counted in `served`). */
+  answer(retryAfterS?: number): Response {
     this.served++;
-    const headers: Record<string, string> = { "content-type": "application/json" };
-    if (this.retryAfterS !== undefined) headers["retry-after"] = String(this.retryAfterS);
-    return new Response(this.body, { status: 429, headers });
+    const headers: Record<string, string> = { "content-type": this.contentType };
+    if (retryAfterS !== undefined) headers["retry-after"] = String(retryAfterS);
+    return new Response(this.body, { status: this.status, headers });
+  }
+}
+
+/**
+ * A venue's per-IP REST request limit, enforced (a test tool, cold): more than `perWindow` requests in any `windowMs`
+ * and every request is refused with `fault`'s answer for `blockedMs`, as Bybit does (600 per 5 s, then 403 for
+ * 10 minutes, docs/venues/bybit.md §1.2). A refused request counts too, as it does at the venue.
+ */
+export class RestRequestWindow {
+  private readonly timesMs: number[] = [];
+  private blockedUntilMs = 0;
+
+  constructor(
+    private readonly fault: RestLimitFault,
+    private readonly perWindow: number,
+    private readonly windowMs: number,
+    private readonly blockedMs: number,
+  ) {}
+
+  /** The refusal to answer instead of the listing at `nowMs`, or null when within the limit. */
+  take(nowMs: number): Response | null {
+    this.timesMs.push(nowMs);
+    while (this.timesMs.length > 0 && this.timesMs[0]! <= nowMs - this.windowMs) this.timesMs.shift();
+    if (this.timesMs.length > this.perWindow) {
+      this.timesMs.length = 0; // the block, not the window, decides until it ends
+      this.blockedUntilMs = nowMs + this.blockedMs;
+    }
+    return nowMs < this.blockedUntilMs ? this.fault.answer() : null;
   }
 }
 

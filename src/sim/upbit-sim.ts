@@ -13,6 +13,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
+import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { Rng } from "./rng.ts";
 
 export type UpbitSimFault = "disconnect" | "stall" | "malformed" | "duplicate" | "older" | "zero_size" | "error_frame" | "429";
@@ -42,6 +43,11 @@ export interface UpbitSimOptions {
    * SNAPSHOT a request asks for (step() still moves them).
    */
   quiet?: string[];
+  /**
+   * Connects allowed per IP (connect-limit.ts; default Upbit's 5 per second and 100 per minute [U§3], Bithumb's 10
+   * per second [B§3]); past it the upgrade is a 429.
+   */
+  connectLimit?: ConnectWindow[];
 }
 
 export interface UpbitSimStats {
@@ -80,6 +86,8 @@ export interface UpbitSim {
   readonly wsUrl: string;
   readonly restUrl: string;
   readonly stats: UpbitSimStats;
+  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  readonly connectLimit: ConnectLimit;
   step(n?: number): void;
   inject(fault: UpbitSimFault, code?: string, opts?: { stallMs?: number; count?: number }): void;
   /** The book a client subscribed at `depth` (and `level`, Upbit's grouping; 0 = none) should hold, as decimal strings, and its timestamp. */
@@ -114,6 +122,7 @@ class UpbitSimulator implements UpbitSim {
   private lastTickMs = 0;
   private stallUntilMs = 0;
   private refuseUpgrades = 0;
+  readonly connectLimit: ConnectLimit;
   private readonly badCodes = new Set<string>();
   private restOk = true;
   private connSeq = 0;
@@ -121,6 +130,11 @@ class UpbitSimulator implements UpbitSim {
   private readonly qe: number;
 
   constructor(private readonly opts: UpbitSimOptions) {
+    const upbitLimit = [
+      { max: 5, windowMs: 1_000 },
+      { max: 100, windowMs: 60_000 },
+    ];
+    this.connectLimit = new ConnectLimit(opts.connectLimit ?? (opts.venue === "upbit" ? upbitLimit : [{ max: 10, windowMs: 1_000 }]));
     this.rng = new Rng(opts.seed ?? 1);
     this.tsUnit = opts.venue === "bithumb" && opts.timestampsUs === true ? 1000 : 1;
     this.qe = opts.venue === "upbit" ? 8 : 4; // Bithumb sizes carry at most 4 decimals
@@ -149,6 +163,8 @@ class UpbitSimulator implements UpbitSim {
             this.stats.refused429++;
             return new Response("Too Many Requests", { status: 429 });
           }
+          const refused = this.connectLimit.admit(Date.now());
+          if (refused) return refused;
           if (req.headers.has("origin")) this.stats.originHeaders++;
           if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0, lastActiveMs: Date.now() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });

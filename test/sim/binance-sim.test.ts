@@ -174,6 +174,32 @@ describe("Binance simulator protocol", () => {
     expect(s.stats.closedForRate).toBe(1);
   });
 
+  test("pings count against the incoming-message limit: 3 requests and 3 pings close a spot connection", async () => {
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    for (let i = 0; i < 3; i++) c.ws.send(JSON.stringify({ method: "GET_PROPERTY", params: ["combined"], id: i }));
+    for (let i = 0; i < 3; i++) (c.ws as unknown as { ping(): void }).ping();
+    await c.until(() => c.closed() !== null);
+    expect(c.closed()!.code).toBe(1008);
+    expect(s.stats.closedForRate).toBe(1);
+  });
+
+  test("1024 streams per connection: a SUBSCRIBE past it is refused whole, an upgrade naming more is a 400", async () => {
+    const s = await sim();
+    const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => `s${from + i}@depth`);
+    const c = await client(`${s.wsUrl}/stream?streams=${names(0, 10).join("/")}`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: names(10, 1014), id: 1 }));
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: [...names(0, 10), ...names(1024, 1)], id: 2 }));
+    c.ws.send(JSON.stringify({ method: "LIST_SUBSCRIPTIONS", id: 3 }));
+    await c.until(() => c.got.length >= 3);
+    expect(JSON.parse(c.got[0]!)).toEqual({ result: null, id: 1 });
+    expect(JSON.parse(c.got[1]!)).toMatchObject({ error: { code: 2 }, id: 2 });
+    expect(JSON.parse(c.got[1]!).error.msg).toMatch(/more than 1024 streams/);
+    expect(JSON.parse(c.got[2]!).result).toHaveLength(1024);
+    const refused = await fetch(`${s.restUrl}/stream?streams=${names(0, 1025).join("/")}`, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    expect(refused.status).toBe(400);
+  });
+
   test("serverShutdown: the notice, then the close; the 24 h lifetime closes a connection", async () => {
     const s = await sim({ shutdownGraceMs: 50 });
     const c = await client(`${s.wsUrl}/stream`);

@@ -99,6 +99,14 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     const raw = await spot.next();
     expect(raw).toContain('"ret_msg":"args size \\u003e10"');
     expect(JSON.parse(raw)).toMatchObject({ success: false, ret_msg: "args size >10", op: "subscribe" });
+    // The cap is per request of either op: an unsubscribe of 11 is refused too, and unsubscribes nothing.
+    spot.send({ op: "subscribe", args: ["orderbook.1.BTCUSDT"] });
+    expect((await spot.nextJson()).success).toBe(true);
+    await spot.next(); // snapshot
+    spot.send({ op: "unsubscribe", args: ["orderbook.1.BTCUSDT", ...Array.from({ length: 10 }, (_, i) => `orderbook.1.SYM${i}`)] });
+    expect(await spot.nextJson()).toMatchObject({ success: false, ret_msg: "args size >10", op: "unsubscribe" });
+    s.step(1);
+    expect((await spot.nextJson()).topic).toBe("orderbook.1.BTCUSDT"); // still subscribed
     spot.send("{not json");
     expect((await spot.nextJson()).ret_msg).toMatch(/^Failed to decode incoming data/);
   });
@@ -270,6 +278,19 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect((await get("category=option&baseCoin=ETH")).result.list.map((i: any) => i.symbol)).toEqual(["ETH-27MAR26-3000-C-USDT"]);
     s.setRestAvailable(false);
     expect((await fetch(`${s.restUrl}/v5/market/instruments-info?category=spot`)).status).toBe(503);
+  });
+
+  test("instruments-info over the per-IP limit is 403 access too frequent for the block (§1.2); /sim/instruments-limit arms one", async () => {
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }], restLimit: { perWindow: 3, windowMs: 600_000, blockedMs: 600_000 } });
+    const status = async () => {
+      const r = await fetch(`${s.restUrl}/v5/market/instruments-info?category=spot`);
+      return `${r.status} ${r.status === 200 ? "" : await r.text()}`.trim();
+    };
+    const armed = await fetch(`${s.restUrl}/sim/instruments-limit?count=1`, { method: "POST" });
+    expect(await armed.json()).toMatchObject({ ok: true, count: 1 });
+    expect(await status()).toBe("403 access too frequent"); // armed: not counted in the window
+    expect([await status(), await status(), await status()]).toEqual(["200", "200", "200"]);
+    expect([await status(), await status()]).toEqual(["403 access too frequent", "403 access too frequent"]); // blocked
   });
 
   test("replay serves the recorded lines verbatim, snapshot first, step by step", async () => {

@@ -19,7 +19,9 @@ afterEach(async () => {
 test("okx: 64008 on four connections with budget for two connects: every replacement starts once the budget has room", { timeout: 30_000 }, async () => {
   const symbols = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT"];
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
-  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: 41, noticeCloseMs: 60_000 });
+  // The adapter's budget is shortened (2 per 300 ms, past OKX's 3 per second) to make the test quick: the
+  // simulator's connect limit is raised to match.
+  const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: 41, noticeCloseMs: 60_000, connectLimit: [{ max: 2, windowMs: 300 }] });
   const adapter = new OkxAdapter(okxConfig(sim, subs), subs, {
     log: silentLogger,
     maxTopicsPerConnection: 1,

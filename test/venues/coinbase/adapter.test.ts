@@ -190,10 +190,14 @@ describe("coinbase simulator, raw clients", () => {
     const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], subscribeDeadlineMs: 100 });
     cleanup.push(() => sim.stop());
     const idle = await raw(sim.wsUrl);
+    // An unsubscribe is not a subscribe: it does not escape the deadline (it used to, for heartbeats).
+    const unsub = await raw(sim.wsUrl);
+    unsub.ws.send(JSON.stringify({ type: "unsubscribe", channel: "heartbeats" }));
     const busy = await raw(sim.wsUrl);
     busy.ws.send(JSON.stringify({ type: "subscribe", product_ids: ["BTC-USD"], channel: "heartbeats" }));
     expect(await idle.closed).toBe(1008);
-    expect(sim.stats.idleClosedNoSubscribe).toBe(1);
+    expect(await unsub.closed).toBe(1008);
+    expect(sim.stats.idleClosedNoSubscribe).toBe(2);
     expect(busy.ws.readyState).toBe(WebSocket.OPEN);
     busy.ws.close();
   });

@@ -300,12 +300,25 @@ describe("Deribit simulator protocol (raw client)", { timeout: 20_000 }, () => {
     c.send({ jsonrpc: "2.0", id: 8, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.raw"] } });
     const err = await c.nextJson();
     expect([err.id, err.error.code, err.error.message]).toEqual([8, 13778, "raw_subscriptions_not_available_for_unauthorized"]);
+    // A client that disables heartbeats with a test_request unanswered is not closed for it (it was, and
+    // public/disable_heartbeat was "Method not found").
+    const quiet = await RawClient.open(sim.wsUrl);
+    quiet.send({ jsonrpc: "2.0", id: 1, method: "public/set_heartbeat", params: { interval: 10 } });
+    expect((await quiet.nextJson()).result).toBe("ok");
+    expect(await quiet.nextJson()).toEqual({ jsonrpc: "2.0", method: "heartbeat", params: { type: "heartbeat" } });
+    expect((await quiet.nextJson()).params.type).toBe("test_request");
+    quiet.send({ jsonrpc: "2.0", id: 2, method: "public/disable_heartbeat", params: {} });
+    expect(await quiet.nextJson()).toMatchObject({ jsonrpc: "2.0", id: 2, result: "ok" });
     c.send({ jsonrpc: "2.0", id: 9, method: "public/set_heartbeat", params: { interval: 10 } });
     expect((await c.nextJson()).result).toBe("ok");
+    expect(await c.nextJson()).toEqual({ jsonrpc: "2.0", method: "heartbeat", params: { type: "heartbeat" } });
     const tr = await c.nextJson();
     expect(tr).toEqual({ jsonrpc: "2.0", method: "heartbeat", params: { type: "test_request" } });
-    // Not answered: the next heartbeat closes the connection.
+    // Not answered: the next heartbeat closes the connection; the quiet one, judged on the same ticks and due first, stays.
     await c.waitClosed();
     expect(sim.stats.heartbeatCloses).toBe(1);
+    expect(quiet.closed).toBe(false);
+    expect(quiet.pending).toBe(0);
+    quiet.close();
   });
 });
