@@ -118,6 +118,45 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
     await adapter.stop();
   });
 
+  test("two books that differ are never taken for equal: sizes 2^31 units apart in two levels (the 64-bit hash's blind spot)", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    let shownBidSize = -1;
+    let live = false;
+    class SizeSink extends RecordingSink {
+      override onBookUpdate(_index: number, u: BookUpdate): void {
+        shownBidSize = u.bidQty[0]!;
+        live = true;
+      }
+      override onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+        super.onBookInvalid(index, state, reason);
+        live = false;
+      }
+    }
+    adapter.startReplay!(new SizeSink(allResolved(await adapter.loadInstruments())));
+    const conn = (adapter as unknown as { conns: VenueConnection[] }).conns[0]!;
+    // Two units; the bid sizes in 10^-8 (lot 0.00000001). B's are A's + 2^31 in both units: the hash agreed on them.
+    const book = (stamp: string, bs0: string, bs1: string) =>
+      `{"ty":"orderbook","cd":"KRW-BTC","tms":${stamp},"obu":[{"ap":200000000,"bp":100000000,"as":1,"bs":${bs0}},{"ap":201000000,"bp":99000000,"as":1,"bs":${bs1}}]}`;
+    const at = (text: string, fromOld: boolean) => {
+      conn.fromRetiring = fromOld;
+      adapter.ingestFrame!("spot", "conn0.spot", text, 0);
+      conn.fromRetiring = false;
+    };
+    conn.generation = 1;
+    at(book("1732796699999", "3", "3"), false); // the old socket alone, an earlier stamp
+    conn.retiringGeneration = 1; // the replacement subscribed: both sockets deliver
+    conn.generation = 2;
+    at(book("1732796700000", "22.47483648", "23.47483648"), false); // B: the replacement's snapshot, the venue's newest
+    expect(live && shownBidSize).toBe(2_247_483_648);
+    at(book("1732796700000", "1", "2"), true); // A: the old socket, lagging, a book of that stamp before B
+    expect(live, `LIVE at bid size ${shownBidSize / 1e8} after the newer book (22.47483648) was received`).toBe(false);
+    expect(adapter.stats().equalTimestampHolds).toBe(1);
+    at(book("1732796700000", "22.47483648", "23.47483648"), true); // the old socket reaches B: the sockets agree
+    expect(live && shownBidSize).toBe(2_247_483_648);
+    await adapter.stop();
+  });
+
   test("one socket alone applies every book of a stamp in its order (the later is the newer); no hash is needed", async () => {
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
     const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
