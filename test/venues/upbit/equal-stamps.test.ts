@@ -157,6 +157,33 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
     await adapter.stop();
   });
 
+  test("replay follows a capture's socket events (ws:sockets, ws:swap, ws:old, ws:retired) and holds as live held", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    const sink = new ShownSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    // The records `feeder record` writes for a planned reconnect, in their order (venue.ts SOCKETS_RECORDED_URL …).
+    const event = (url: string) => expect(adapter.ingestConnectionEvent!("spot", "conn0.spot", url, 0)).toBe(true);
+    const book = (stamp: string, id: number) => expect(adapter.ingestFrame!("spot", "conn0.spot", frame(stamp, id), 0)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    book("1732796699999", 1);
+    event("ws:swap"); // the replacement is the connection's socket; the old one still delivers
+    book("1732796700000", 3); // the replacement's snapshot: the venue's newest
+    expect(sink.live && sink.shown).toBe(3);
+    event("ws:old");
+    book("1732796700000", 2); // the old socket, lagging: a book of that stamp before 3 (live held it)
+    expect(sink.live, `LIVE at content ${sink.shown} after content 3 was received`).toBe(false);
+    event("ws:old");
+    book("1732796700000", 3); // the old socket reaches 3: the sockets agree
+    expect(sink.live && sink.shown).toBe(3);
+    event("ws:retired");
+    book("1732796700001", 4);
+    expect(sink.live && sink.shown).toBe(4);
+    expect(adapter.stats().equalTimestampHolds).toBe(1);
+    await adapter.stop();
+  });
+
   test("one socket alone applies every book of a stamp in its order (the later is the newer); no hash is needed", async () => {
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
     const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
