@@ -34,7 +34,9 @@ class ShownSink extends RecordingSink {
 }
 
 describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both sockets of a planned reconnect", (venue) => {
-  test("a book is LIVE only at the newest book received; random runs against that reference", async () => {
+  // via "fields": the connection's socket fields set as planned-reconnect.ts sets them live; "events": the records a
+  // capture holds (ws:sockets, ws:swap, ws:old before each old-socket frame, ws:retired) through the replay entry.
+  test.each(["fields", "events"] as const)("a book is LIVE only at the newest book received; random runs against that reference (sockets via %s)", async (via) => {
     const rng = new Rng(venue === "upbit" ? 7 : 8);
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
     let holds = 0;
@@ -59,28 +61,42 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
       let nextNew = rng.int(p - 1, books.length - 1);
       let nextOld = 0;
       let newest = -1; // the newest book received (by the venue's order)
+      const event = (url: string) => adapter.ingestConnectionEvent!("spot", "conn0.spot", url, 0);
       const deliver = (i: number, fromOld: boolean) => {
-        conn.fromRetiring = fromOld && conn.retiringGeneration >= 0;
+        if (via === "fields") conn.fromRetiring = fromOld && conn.retiringGeneration >= 0;
+        else if (fromOld && conn.retiringGeneration >= 0) event("ws:old");
         adapter.ingestFrame!("spot", "conn0.spot", frame(books[i]!.stamp, books[i]!.id), 0);
         conn.fromRetiring = false;
         newest = Math.max(newest, i);
         if (sink.live) expect(sink.shown, `run ${run}: LIVE at content ${sink.shown}, newest received ${JSON.stringify(books[newest])} (${JSON.stringify(books)})`).toBe(books[newest]!.id);
       };
-      conn.generation = 1;
+      const swap = () => {
+        if (via === "events") return void event("ws:swap");
+        conn.retiringGeneration = 1;
+        conn.generation = 2;
+      };
+      const retire = () => {
+        if (via === "events") return void event("ws:retired");
+        conn.retiringGeneration = -1;
+      };
+      if (via === "fields") conn.generation = 1;
+      else event("ws:sockets");
+      expect(conn.generation).toBe(1);
       while (nextOld < p) deliver(nextOld++, true);
-      conn.retiringGeneration = 1;
-      conn.generation = 2;
+      swap();
+      expect([conn.retiringGeneration, conn.generation]).toEqual([1, 2]);
       let oldOpen = true;
       while (nextNew < books.length) {
         if (oldOpen && rng.next() < 0.1) {
           oldOpen = false; // the overlap ends: the old socket's books still in flight are lost
-          conn.retiringGeneration = -1;
+          retire();
         }
         if (oldOpen && nextOld < books.length && rng.next() < 0.5) deliver(nextOld++, true);
         else deliver(nextNew++, false);
       }
       // A book of a later stamp on the replacement is the newest: LIVE at it.
-      conn.retiringGeneration = -1;
+      if (oldOpen) retire();
+      expect(conn.retiringGeneration).toBe(-1);
       adapter.ingestFrame!("spot", "conn0.spot", frame(String(baseMs + 10), 999), 0);
       expect(sink.live && sink.shown).toBe(999);
       holds += adapter.stats().equalTimestampHolds!;
