@@ -23,7 +23,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, STALE_RECHECK_MS, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -263,20 +263,22 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = replayConnection(this.conns, connection, market);
-    if (!conn) return false;
-    conn.onTextAt(frame, tsRecvUs);
-    return true;
+    return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; an open
-   * (`ws:open`) does the same to a book still LIVE there (its socket's close not in the capture: replayOpened).
+   * (`ws:open`) does the same to a book still LIVE there (its socket's close not in the capture: replayOpened); its
+   * socket events (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its
+   * sockets the live run's, so a book of the newest stamp from the other socket is judged as live judged it
+   * (equal-stamps.ts). Before 2026-12-06 they were ignored: every replayed book was the one socket's, and the old
+   * socket's lagging book that live held was applied. A capture without them: one socket, as before.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    else this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 

@@ -56,6 +56,11 @@ export class UpbitConnection extends VenueConnection {
     this.onBytesAt(this.textBuf, this.textBuf.write(text, 0), recvUs, text);
   }
 
+  /** A recorded frame (replay: common/connection.ts replayFrame, which marks the old socket's). HOT PATH. */
+  onFrameAt(text: string, recvUs: number): void {
+    this.onTextAt(text, recvUs);
+  }
+
   /** A frame's UTF-8 bytes b[0, len); `text` when it came as text. HOT PATH. */
   onBytesAt(b: Uint8Array, len: number, recvUs: number, text: string | null): void {
     const tap = this.adapter.rawFrameTap;

@@ -8,31 +8,38 @@
  * of that stamp and applied only when the two agree (then it is the newest either way). Otherwise the book is held
  * out of LIVE until they agree or a newer stamp arrives.
  *
- * Per code: up to two sockets (generations) that delivered books of the newest stamp, each with its latest book's
- * hash (two FNV-1a over its levels' 32-bit words) and whether it came while both sockets were open. A book of a socket that
- * did not overlap the other's latest (that one came before the replacement subscribed, or from a socket closed before
- * this one opened: an unplanned reconnect) is newer: its snapshot followed them. Hashes are computed only during an
- * overlap or when a book must be compared, so one socket alone costs three stores per book.
+ * Per code: up to two sockets (generations) that delivered books of the newest stamp, each with a copy of its latest
+ * book's levels and whether it came while both sockets were open. A book of a socket that did not overlap the other's
+ * latest (that one came before the replacement subscribed, or from a socket closed before this one opened: an
+ * unplanned reconnect) is newer: its snapshot followed them. Levels are copied only during an overlap or when a book
+ * must be compared, so one socket alone costs a few stores per book. The comparison is exact: the 64-bit hash it
+ * replaced (two word-wise FNV-1a) took two books whose sizes differed by 2^31 units in two levels for equal, always,
+ * and by 2^30 one time in four (a multiply only carries a difference upward), so the older of two books went LIVE.
+ * A slot's copy is allocated the first time it is needed (or outgrown: a book with more levels than any before), as
+ * a BookUpdate's arrays are; then every copy reuses it.
  * @module
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 
-const TWO_32 = 4294967296;
-
 export class EqualStamps {
-  /** By code: two slots' socket generations (-1 empty), hashes (two words a slot), overlap flags; held (1: not LIVE). */
+  /** By code: two slots' socket generations (-1 empty), overlap flags, copied flags (1: levels holds the slot's book); held (1: not LIVE). */
   private readonly gen: Int32Array;
-  private readonly hash: Uint32Array;
   private readonly overlap: Uint8Array;
+  private readonly copied: Uint8Array;
   private readonly held: Uint8Array;
+  /** By slot: the latest book's bid and ask counts, and its levels [bid px, bid qty, ask px, ask qty] packed (null: none yet). */
+  private readonly counts: Int32Array;
+  private readonly levels: (Float64Array | null)[];
   /** Books held out of LIVE: the other socket's latest of that stamp differs (cold read). */
   holds = 0;
 
   constructor(codes: number) {
     this.gen = new Int32Array(2 * codes).fill(-1);
-    this.hash = new Uint32Array(4 * codes);
     this.overlap = new Uint8Array(2 * codes);
+    this.copied = new Uint8Array(2 * codes);
     this.held = new Uint8Array(codes);
+    this.counts = new Int32Array(4 * codes);
+    this.levels = new Array<Float64Array | null>(2 * codes).fill(null);
   }
 
   /** A book newer than every one before (a later stamp): its socket is the stamp's only one so far. HOT PATH. */
@@ -63,7 +70,7 @@ export class EqualStamps {
       return true;
     }
     this.set(k, socket, inOverlap, u, true);
-    const agree = this.hash[2 * k] === this.hash[2 * o] && this.hash[2 * k + 1] === this.hash[2 * o + 1];
+    const agree = this.copied[o] === 1 && this.sameLevels(k, o);
     if (agree) {
       this.held[index] = 0;
       return true;
@@ -96,34 +103,36 @@ export class EqualStamps {
     this.held[index] = 0;
   }
 
-  private set(k: number, socket: number, inOverlap: boolean, u: BookUpdate, withHash: boolean): void {
+  private set(k: number, socket: number, inOverlap: boolean, u: BookUpdate, withLevels: boolean): void {
     this.gen[k] = socket;
     this.overlap[k] = inOverlap ? 1 : 0;
-    if (withHash) hashLevels(u, this.hash, 2 * k);
+    this.copied[k] = withLevels ? 1 : 0;
+    if (withLevels) this.copy(k, u);
   }
-}
 
-/** Two independent FNV-1a hashes (32-bit words, 32-bit state) of the book's levels (counts, prices, sizes: integers below 2^53) → out[at], out[at + 1]. */
-function hashLevels(u: BookUpdate, out: Uint32Array, at: number): void {
-  let a = 0x811c9dc5 ^ u.bidCount;
-  let b = 0x050c5d1f ^ u.askCount;
-  for (let s = 0; s < 2; s++) {
-    const n = s === 0 ? u.bidCount : u.askCount;
-    const px = s === 0 ? u.bidPx : u.askPx;
-    const qty = s === 0 ? u.bidQty : u.askQty;
-    for (let i = 0; i < n; i++) {
-      const p = px[i]!;
-      const q = qty[i]!;
-      const pLo = p >>> 0;
-      const pHi = (p / TWO_32) >>> 0;
-      const qLo = q >>> 0;
-      const qHi = (q / TWO_32) >>> 0;
-      a = Math.imul(Math.imul(Math.imul(Math.imul(a ^ pLo, 0x01000193) ^ pHi, 0x01000193) ^ qLo, 0x01000193) ^ qHi, 0x01000193);
-      b = Math.imul(Math.imul(Math.imul(Math.imul(b ^ qHi ^ 0x5bd1e995, 0x01000193) ^ qLo, 0x01000193) ^ pHi ^ 0x27d4eb2d, 0x01000193) ^ pLo, 0x01000193);
-    }
-    a = Math.imul(a ^ 0xff, 0x01000193);
-    b = Math.imul(b ^ 0xfe, 0x01000193);
+  /** Slot k's copy of the book's levels. HOT PATH (no allocation but a first or outgrown copy). */
+  private copy(k: number, u: BookUpdate): void {
+    const nb = u.bidCount;
+    const na = u.askCount;
+    const need = 2 * (nb + na);
+    let out = this.levels[k];
+    if (!out || out.length < need) out = this.levels[k] = new Float64Array(Math.max(need, 2 * 64));
+    this.counts[2 * k] = nb;
+    this.counts[2 * k + 1] = na;
+    let j = 0;
+    for (let i = 0; i < nb; i++) out[j++] = u.bidPx[i]!;
+    for (let i = 0; i < nb; i++) out[j++] = u.bidQty[i]!;
+    for (let i = 0; i < na; i++) out[j++] = u.askPx[i]!;
+    for (let i = 0; i < na; i++) out[j++] = u.askQty[i]!;
   }
-  out[at] = a >>> 0;
-  out[at + 1] = b >>> 0;
+
+  /** Slots k and o hold the same book: the same counts, prices and sizes. HOT PATH. */
+  private sameLevels(k: number, o: number): boolean {
+    if (this.counts[2 * k] !== this.counts[2 * o] || this.counts[2 * k + 1] !== this.counts[2 * o + 1]) return false;
+    const a = this.levels[k]!;
+    const b = this.levels[o]!;
+    const n = 2 * (this.counts[2 * k]! + this.counts[2 * k + 1]!);
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
 }

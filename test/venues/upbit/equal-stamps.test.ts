@@ -34,7 +34,9 @@ class ShownSink extends RecordingSink {
 }
 
 describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both sockets of a planned reconnect", (venue) => {
-  test("a book is LIVE only at the newest book received; random runs against that reference", async () => {
+  // via "fields": the connection's socket fields set as planned-reconnect.ts sets them live; "events": the records a
+  // capture holds (ws:sockets, ws:swap, ws:old before each old-socket frame, ws:retired) through the replay entry.
+  test.each(["fields", "events"] as const)("a book is LIVE only at the newest book received; random runs against that reference (sockets via %s)", async (via) => {
     const rng = new Rng(venue === "upbit" ? 7 : 8);
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
     let holds = 0;
@@ -59,28 +61,42 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
       let nextNew = rng.int(p - 1, books.length - 1);
       let nextOld = 0;
       let newest = -1; // the newest book received (by the venue's order)
+      const event = (url: string) => adapter.ingestConnectionEvent!("spot", "conn0.spot", url, 0);
       const deliver = (i: number, fromOld: boolean) => {
-        conn.fromRetiring = fromOld && conn.retiringGeneration >= 0;
+        if (via === "fields") conn.fromRetiring = fromOld && conn.retiringGeneration >= 0;
+        else if (fromOld && conn.retiringGeneration >= 0) event("ws:old");
         adapter.ingestFrame!("spot", "conn0.spot", frame(books[i]!.stamp, books[i]!.id), 0);
         conn.fromRetiring = false;
         newest = Math.max(newest, i);
         if (sink.live) expect(sink.shown, `run ${run}: LIVE at content ${sink.shown}, newest received ${JSON.stringify(books[newest])} (${JSON.stringify(books)})`).toBe(books[newest]!.id);
       };
-      conn.generation = 1;
+      const swap = () => {
+        if (via === "events") return void event("ws:swap");
+        conn.retiringGeneration = 1;
+        conn.generation = 2;
+      };
+      const retire = () => {
+        if (via === "events") return void event("ws:retired");
+        conn.retiringGeneration = -1;
+      };
+      if (via === "fields") conn.generation = 1;
+      else event("ws:sockets");
+      expect(conn.generation).toBe(1);
       while (nextOld < p) deliver(nextOld++, true);
-      conn.retiringGeneration = 1;
-      conn.generation = 2;
+      swap();
+      expect([conn.retiringGeneration, conn.generation]).toEqual([1, 2]);
       let oldOpen = true;
       while (nextNew < books.length) {
         if (oldOpen && rng.next() < 0.1) {
           oldOpen = false; // the overlap ends: the old socket's books still in flight are lost
-          conn.retiringGeneration = -1;
+          retire();
         }
         if (oldOpen && nextOld < books.length && rng.next() < 0.5) deliver(nextOld++, true);
         else deliver(nextNew++, false);
       }
       // A book of a later stamp on the replacement is the newest: LIVE at it.
-      conn.retiringGeneration = -1;
+      if (oldOpen) retire();
+      expect(conn.retiringGeneration).toBe(-1);
       adapter.ingestFrame!("spot", "conn0.spot", frame(String(baseMs + 10), 999), 0);
       expect(sink.live && sink.shown).toBe(999);
       holds += adapter.stats().equalTimestampHolds!;
@@ -115,6 +131,72 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
     internals.books.resync(internals.topics[0]!, BookState.STALE, StatusReason.STALE_FEED);
     at(3, false);
     expect(sink.live && sink.shown).toBe(3);
+    await adapter.stop();
+  });
+
+  test("two books that differ are never taken for equal: sizes 2^31 units apart in two levels (the 64-bit hash's blind spot)", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    let shownBidSize = -1;
+    let live = false;
+    class SizeSink extends RecordingSink {
+      override onBookUpdate(_index: number, u: BookUpdate): void {
+        shownBidSize = u.bidQty[0]!;
+        live = true;
+      }
+      override onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
+        super.onBookInvalid(index, state, reason);
+        live = false;
+      }
+    }
+    adapter.startReplay!(new SizeSink(allResolved(await adapter.loadInstruments())));
+    const conn = (adapter as unknown as { conns: VenueConnection[] }).conns[0]!;
+    // Two units; the bid sizes in 10^-8 (lot 0.00000001). B's are A's + 2^31 in both units: the hash agreed on them.
+    const book = (stamp: string, bs0: string, bs1: string) =>
+      `{"ty":"orderbook","cd":"KRW-BTC","tms":${stamp},"obu":[{"ap":200000000,"bp":100000000,"as":1,"bs":${bs0}},{"ap":201000000,"bp":99000000,"as":1,"bs":${bs1}}]}`;
+    const at = (text: string, fromOld: boolean) => {
+      conn.fromRetiring = fromOld;
+      adapter.ingestFrame!("spot", "conn0.spot", text, 0);
+      conn.fromRetiring = false;
+    };
+    conn.generation = 1;
+    at(book("1732796699999", "3", "3"), false); // the old socket alone, an earlier stamp
+    conn.retiringGeneration = 1; // the replacement subscribed: both sockets deliver
+    conn.generation = 2;
+    at(book("1732796700000", "22.47483648", "23.47483648"), false); // B: the replacement's snapshot, the venue's newest
+    expect(live && shownBidSize).toBe(2_247_483_648);
+    at(book("1732796700000", "1", "2"), true); // A: the old socket, lagging, a book of that stamp before B
+    expect(live, `LIVE at bid size ${shownBidSize / 1e8} after the newer book (22.47483648) was received`).toBe(false);
+    expect(adapter.stats().equalTimestampHolds).toBe(1);
+    at(book("1732796700000", "22.47483648", "23.47483648"), true); // the old socket reaches B: the sockets agree
+    expect(live && shownBidSize).toBe(2_247_483_648);
+    await adapter.stop();
+  });
+
+  test("replay follows a capture's socket events (ws:sockets, ws:swap, ws:old, ws:retired) and holds as live held", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    const sink = new ShownSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    // The records `feeder record` writes for a planned reconnect, in their order (venue.ts SOCKETS_RECORDED_URL …).
+    const event = (url: string) => expect(adapter.ingestConnectionEvent!("spot", "conn0.spot", url, 0)).toBe(true);
+    const book = (stamp: string, id: number) => expect(adapter.ingestFrame!("spot", "conn0.spot", frame(stamp, id), 0)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    book("1732796699999", 1);
+    event("ws:swap"); // the replacement is the connection's socket; the old one still delivers
+    book("1732796700000", 3); // the replacement's snapshot: the venue's newest
+    expect(sink.live && sink.shown).toBe(3);
+    event("ws:old");
+    book("1732796700000", 2); // the old socket, lagging: a book of that stamp before 3 (live held it)
+    expect(sink.live, `LIVE at content ${sink.shown} after content 3 was received`).toBe(false);
+    event("ws:old");
+    book("1732796700000", 3); // the old socket reaches 3: the sockets agree
+    expect(sink.live && sink.shown).toBe(3);
+    event("ws:retired");
+    book("1732796700001", 4);
+    expect(sink.live && sink.shown).toBe(4);
+    expect(adapter.stats().equalTimestampHolds).toBe(1);
     await adapter.stop();
   });
 

@@ -124,6 +124,29 @@ describe("Upbit recording", () => {
     await adapter.stop();
   });
 
+  it("books of one stamp from both sockets of a planned reconnect (copied and compared) are read without allocating", async () => {
+    const { adapter } = await replayAdapter();
+    let applied = 0;
+    adapter.startReplay({ onBookUpdate: () => void applied++, onBookInvalid: () => undefined, onInstrumentChanged: () => undefined });
+    const conn = (adapter as unknown as { conns: { generation: number; retiringGeneration: number; fromRetiring: boolean }[] }).conns[0]!;
+    conn.retiringGeneration = 1; // an overlap: every book's levels are copied (equal-stamps.ts), every second compared
+    conn.generation = 2;
+    const stamps = newerFrames(2_500);
+    // Each stamp from the replacement, then the same book from the old socket: the sockets agree, both applied.
+    const step = (i: number) => {
+      conn.fromRetiring = i % 2 === 1;
+      adapter.ingestFrame("spot", "conn0.spot", stamps[i >> 1]!, i);
+      conn.fromRetiring = false;
+    };
+    for (let i = 0; i < 2_000; i++) step(i);
+    const perFrame = measureAllocation(2_000, 2 * stamps.length, step);
+    expect(applied).toBe(2 * stamps.length);
+    expect(adapter.stats().equalTimestampHolds).toBe(0);
+    expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+    expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+    await adapter.stop();
+  });
+
   it("a binary frame is read in place: Bun hands a Buffer (binaryType nodebuffer), no view or copy is made of it", async () => {
     const { adapter } = await replayAdapter();
     let applied = 0;
