@@ -5,6 +5,7 @@
  * characters, path separators, cased non-ASCII letters and the other venues' shapes stay refused.
  */
 import { describe, expect, test } from "vitest";
+import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { configProblems, LOOPBACK_ONLY } from "../support/config-problems.ts";
 
@@ -23,6 +24,16 @@ describe("symbols beyond ASCII", () => {
     const venue = cfg.venues[0]!;
     expect(venue.markets[0]!.symbols).toEqual(["币安人生USDT"]);
     expect(venue.overrides.get("spot:币安人生USDT")).toEqual({ tickSize: "0.0001", lotSize: "1" });
+  });
+
+  test("check-config's output of such a configuration loads back the same", () => {
+    const opts = { localAddresses: LOOPBACK_ONLY };
+    const cfg = parseConfigText(`${symbolsOf("binance", "spot", ["币安人生USDT", "龙虾USDT@5000"])}[venues.binance.overrides."spot:币安人生USDT"]\ntick_size = "0.0001"\nlot_size = "1"\n`, "t.toml", opts);
+    const out = formatConfigToml(cfg);
+    expect(out).toContain('symbols = ["币安人生USDT", "龙虾USDT@5000"]');
+    const back = parseConfigText(out, "back.toml", opts);
+    expect(back.venues[0]!.markets).toEqual(cfg.venues[0]!.markets);
+    expect([...back.venues[0]!.overrides]).toEqual([...cfg.venues[0]!.overrides]);
   });
 
   const GENERAL = "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)";
