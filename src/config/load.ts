@@ -11,6 +11,7 @@ import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFi
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
+import { MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
@@ -75,8 +76,10 @@ const MAX_DATAGRAM_BYTES = 65507;
  * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
  * passed as two symbols and built two books of one instrument id. The one lower-case letter is a "d" between digits:
  * Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C; before, such a real name was refused).
+ * Letters without case beyond ASCII (core/symbol-text.ts: Binance's 币安人生USDT) are taken too, in NFC and at most
+ * MAX_SYMBOL_BYTES of UTF-8 before the @; each venue's symbolShape says whether it lists such names (only Binance).
  */
-const SYMBOL_PATTERN = /^[A-Z0-9](?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)){0,63}(@(0|[1-9]\d{0,5}))?$/;
+const SYMBOL_PATTERN = new RegExp(String.raw`^(?:[A-Z0-9]|${SYMBOL_NON_ASCII})(?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)|${SYMBOL_NON_ASCII}){0,63}(@(0|[1-9]\d{0,5}))?$`, "u");
 const DECIMAL_STEP_PATTERN = /^(0|[1-9]\d*)(\.\d+)?$/;
 const STALE_MAX_MS = 3_600_000;
 /** publish.snapshot_interval_ms above 0: every book refreshed at most 10 times a second. */
@@ -697,11 +700,15 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const symbols = v.strList(mt.symbols, `${mk}.symbols`, undefined);
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
-        const wellFormed = SYMBOL_PATTERN.test(s);
-        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)");
         const at = s.indexOf("@");
-        const shape = ms.symbolShape;
         const base = at > 0 ? s.slice(0, at) : s;
+        let wellFormed = SYMBOL_PATTERN.test(s);
+        if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)");
+        // A decomposed Hangul name (NFD: jamo, each a letter) is another string than the venue's NFC one: never listed.
+        else if (s.normalize("NFC") !== s) v.problem(`${mk}.symbols[${i}]`, s, `a symbol in Unicode NFC, as venues spell it (${JSON.stringify(s.normalize("NFC"))})`);
+        else if (utf8Bytes(base) > MAX_SYMBOL_BYTES) v.problem(`${mk}.symbols[${i}]`, s, `a symbol of at most ${MAX_SYMBOL_BYTES} bytes of UTF-8 before any @depth (it has ${utf8Bytes(base)})`);
+        wellFormed &&= s.normalize("NFC") === s && utf8Bytes(base) <= MAX_SYMBOL_BYTES;
+        const shape = ms.symbolShape;
         if (wellFormed && shape !== undefined && !shape.pattern.test(base)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
         else if (wellFormed && ms.refusedSymbol?.(base) !== undefined) v.problem(`${mk}.symbols[${i}]`, s, ms.refusedSymbol(base)!);
         if (wellFormed && at > 0) {

@@ -1,30 +1,40 @@
 /**
  * Text from outside (a datagram's symbol, a server's error text) made safe for a terminal: its control characters
  * (C0, DEL, C1) are what an ESC or CSI sequence is made of (a retitled window, a cleared screen) and what forges a
- * line. Cold, but cheap when there is none (one test of a precompiled pattern, no allocation).
+ * line; the line and paragraph separators (U+2028, U+2029) end a line for many readers (Python's splitlines, editors)
+ * though JSON leaves them as they are; and format characters (\p{Cf}: a bidi override U+202E that shows the rest of
+ * the line reversed, a zero-width joiner that hides between letters) make a text read as another. Letters beyond
+ * ASCII (币安人生USDT), µ or → are kept. Cold, but cheap when there is none (one test of a precompiled pattern, no
+ * allocation).
  * @module
  */
 
-/** C0 controls, DEL and the C1 controls (U+0080–U+009F: a UTF-8 terminal takes U+009B as CSI). */
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
-const CONTROLS = /[\x00-\x1f\x7f-\x9f]/g;
+/** C0 controls, DEL, the C1 controls (U+0080–U+009F: a UTF-8 terminal takes U+009B as CSI), separators and format characters. */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu;
 /** What JSON.stringify leaves as it is of those: it escapes C0 itself. */
-const JSON_RAW_CONTROL = /[\x7f-\x9f]/;
-const JSON_RAW_CONTROLS = /[\x7f-\x9f]/g;
+const JSON_RAW_CONTROL = /[\x7f-\x9f\u2028\u2029\p{Cf}]/u;
+const JSON_RAW_CONTROLS = /[\x7f-\x9f\u2028\u2029\p{Cf}]/gu;
 
 const hex2 = (c: string): string => c.charCodeAt(0).toString(16).padStart(2, "0");
 
-/** `s` with each control character shown as \xNN (a human reads it; other text, µ or →, is kept). */
+/** \xNN up to U+00FF, \u{N} beyond. */
+const shown = (c: string): string => {
+  const n = c.codePointAt(0)!;
+  return n <= 0xff ? `\\x${hex2(c)}` : `\\u{${n.toString(16)}}`;
+};
+
+/** `s` with each control, separator or format character shown as \xNN or \u{N} (a human reads it; other text, µ or →, is kept). */
 export function escapeControls(s: string): string {
-  return CONTROL.test(s) ? s.replace(CONTROLS, (c) => `\\x${hex2(c)}`) : s;
+  return CONTROL.test(s) ? s.replace(CONTROLS, shown) : s;
 }
 
-/** JSON text with DEL and C1 controls as \u00NN escapes: it parses to the same value. */
+/** JSON text with those JSON.stringify leaves as they are as \uNNNN escapes (both halves of an astral one): it parses to the same value. */
 export function jsonForTerminal(json: string): string {
-  return JSON_RAW_CONTROL.test(json) ? json.replace(JSON_RAW_CONTROLS, (c) => `\\u00${hex2(c)}`) : json;
+  return JSON_RAW_CONTROL.test(json) ? json.replace(JSON_RAW_CONTROLS, (c) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`).join("")) : json;
 }
 
-/** True when `s` holds a DEL or C1 control that JSON.stringify would write as it is. */
+/** True when `s` holds a character JSON.stringify would write as it is and jsonForTerminal escapes. */
 export function hasJsonRawControl(s: string): boolean {
   return JSON_RAW_CONTROL.test(s);
 }

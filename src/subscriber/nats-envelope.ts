@@ -106,13 +106,16 @@ function invert(o: Record<string, number>): Map<number, string> {
 }
 
 /**
- * `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > space) become `_`, and an
- * empty symbol is `_`: nats-server drops a message whose subject has an empty token, without a word to the client.
+ * `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > and any space, U+3000 too)
+ * and control characters (C0, DEL, C1: nats-server took "X\x1bY" as it was, an ESC sequence in every tool that
+ * prints the subject) become `_`, and an empty symbol is `_`: nats-server drops a message whose subject has an empty
+ * token, without a word to the client. Letters beyond ASCII stay (Binance's 币安人生USDT): subjects are UTF-8 to
+ * nats-server, which matches them byte for byte.
  */
 export function subjectOf(prefix: string, venueId: number, marketId: number, symbol: string): string {
   const venue = VENUE_NAMES.get(venueId) ?? `venue${venueId}`;
   const market = MARKET_NAMES.get(marketId) ?? `market${marketId}`;
-  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s]/g, "_") || "_"}`;
+  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s\x00-\x1f\x7f-\x9f]/g, "_") || "_"}`;
 }
 
 /**

@@ -398,9 +398,58 @@ function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeError
     const strBytes =
       dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET) + dv.getUint8(body + DEF_TICK_SIZE_LENGTH_OFFSET) + dv.getUint8(body + DEF_LOT_SIZE_LENGTH_OFFSET);
     if (blockLength + strBytes > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+    // The strings are UTF-8 (a symbol may be 币安人生USDT): one cut inside a character, or bytes no encoder writes,
+    // would be read as U+FFFD, another symbol than the publisher's, so the datagram is refused. Each string is checked
+    // alone, since a character running from the symbol into the tick size is a cut one too.
+    let at = body + blockLength;
+    for (let i = 0; i < DEF_STRING_LENGTH_OFFSETS.length; i++) {
+      const len = dv.getUint8(body + DEF_STRING_LENGTH_OFFSETS[i]!);
+      if (!isUtf8(dv, at, len)) return DecodeErrorCode.BAD_VALUE;
+      at += len;
+    }
   }
   return DecodeErrorCode.OK;
 }
 
 // The field readers live in message-readers.ts; re-exported so `../wire/decoder.ts` keeps offering them.
 export { BookMessageReader, DefinitionReader } from "./message-readers.ts";
+
+const DEF_STRING_LENGTH_OFFSETS = [DEF_SYMBOL_LENGTH_OFFSET, DEF_TICK_SIZE_LENGTH_OFFSET, DEF_LOT_SIZE_LENGTH_OFFSET] as const;
+
+/**
+ * True when dv[at, at + len) is well-formed UTF-8 (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF,
+ * no character cut at either end). Allocation-free; definitions only (cold, but a refresh repeats every one).
+ */
+export function isUtf8(dv: DataView, at: number, len: number): boolean {
+  const end = at + len;
+  let p = at;
+  while (p < end) {
+    const b0 = dv.getUint8(p);
+    if (b0 < 0x80) {
+      p++;
+      continue;
+    }
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b0 >= 0xc2 && b0 <= 0xdf) n = 1;
+    else if (b0 >= 0xe0 && b0 <= 0xef) {
+      n = 2;
+      if (b0 === 0xe0) lo = 0xa0; // overlong below U+0800
+      else if (b0 === 0xed) hi = 0x9f; // U+D800–U+DFFF: surrogates
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      n = 3;
+      if (b0 === 0xf0) lo = 0x90; // overlong below U+10000
+      else if (b0 === 0xf4) hi = 0x8f; // above U+10FFFF
+    } else return false;
+    if (p + 1 + n > end) return false;
+    const b1 = dv.getUint8(p + 1);
+    if (b1 < lo || b1 > hi) return false;
+    for (let k = 2; k <= n; k++) {
+      const b = dv.getUint8(p + k);
+      if (b < 0x80 || b > 0xbf) return false;
+    }
+    p += 1 + n;
+  }
+  return true;
+}

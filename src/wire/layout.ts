@@ -152,7 +152,7 @@ export const LEVEL_BYTES = 16;
 /** A snapshot holds at most this many levels per side (u16 totals); deeper levels are not published. */
 export const MAX_SNAPSHOT_LEVELS_PER_SIDE = 65535;
 
-// InstrumentDefinition root block (16 B), then var data: symbol, tickSize, lotSize (ASCII), zero-padded to 8.
+// InstrumentDefinition root block (16 B), then var data: symbol, tickSize, lotSize (UTF-8, lengths in bytes), zero-padded to 8.
 export const DEF_INSTRUMENT_ID_OFFSET = 0; // u32
 export const DEF_VENUE_ID_OFFSET = 4; // u16, VENUE_IDS
 export const DEF_MARKET_ID_OFFSET = 6; // u16, MARKET_IDS

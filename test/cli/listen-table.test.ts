@@ -164,3 +164,32 @@ describe("listen table: names from the wire are untrusted", () => {
     expect(text).toMatch(/^bybit linear EVIL\\x1b\]0;owned\\x07\\x1b\[2J\\x0d\\x0aUSDT\\x9b +yes +live /m);
   });
 });
+
+describe("listen table: symbols beyond ASCII", () => {
+  /** The terminal column where `needle` starts in `line`. */
+  const columnOf = (line: string, needle: string) => Bun.stringWidth(line.slice(0, line.indexOf(needle)));
+
+  test.each([200, 100, 80, 60, 30])("width %i: 币安人生USDT is shown as it is, every column in line, no line wider than the terminal", (width) => {
+    const cjk = row("spot", "币安人生USDT", [4, 0], [1_234, 5], [1_235, 7], 0);
+    const text = renderTable([cjk, ...ROWS], { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
+    const lines = text.split("\n");
+    for (const l of lines) expect(Bun.stringWidth(l)).toBeLessThanOrEqual(width);
+    // Old: shown as \u{5e01}\u{5b89}\u{4eba}\u{751f}USDT.
+    if (width >= 80) expect(text).toContain("币安人生USDT");
+    expect(text).not.toContain("\\u{");
+    const header = lines.findIndex((l) => l.startsWith("INSTRUM"));
+    const body = lines.slice(header + 1, header + 5);
+    // STATE is left-aligned (every row's state starts under it), the last column right-aligned (every row ends with it).
+    // Old: measured in UTF-16 units, the 币安人生USDT row's cells came 4 columns right of everyone else's.
+    for (const l of width >= 60 ? body : []) {
+      expect(columnOf(l, " live ") + 1, l).toBe(columnOf(lines[header]!, " STATE") + 1);
+      expect(Bun.stringWidth(l), l).toBe(Bun.stringWidth(lines[header]!));
+    }
+  });
+
+  test("a format character (bidi override, zero-width joiner) or another space in a symbol is escaped; letters beyond ASCII are not", () => {
+    const odd = row("spot", "币安\u202eUSDT\u200d\u3000X", [4, 0], [1_234, 5], [1_235, 7], 0);
+    const text = renderTable([odd], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
+    expect(text).toContain("币安\\u{202e}USDT\\u{200d}\\u{3000}X");
+  });
+});

@@ -17,8 +17,8 @@ describe("a symbol in another venue's spelling", () => {
     ["coinbase", "spot", "BTCUSD", "a product id BASE-QUOTE, e.g. BTC-USD"],
     ["upbit", "spot", "BTC-KRW", "a code QUOTE-BASE with quote KRW, BTC or USDT, e.g. KRW-BTC, BTC-ETH"],
     ["bithumb", "spot", "BTC_KRW", "a code QUOTE-BASE with quote KRW, BTC or USDT, e.g. KRW-BTC, BTC-ETH"],
-    ["binance", "spot", "BTC-USDT", "a Binance symbol without separators, e.g. BTCUSDT"],
-    ["binance", "linear", "BTC_USDT", "a Binance USD-M symbol without separators, e.g. BTCUSDT (a delivery contract: BTCUSDT_251226)"],
+    ["binance", "spot", "BTC-USDT", "a Binance symbol without separators, e.g. BTCUSDT or 币安人生USDT"],
+    ["binance", "linear", "BTC_USDT", "a Binance USD-M symbol without separators, e.g. BTCUSDT or 币安人生USDT (a delivery contract: BTCUSDT_251226)"],
   ])("%s %s %s is refused", (venue, market, symbol, expected) => {
     expect(problemsOf(`[venues.${venue}.${market}]\nsymbols = ["${symbol}"]\n`)).toEqual([`venues.${venue}.${market}.symbols[0]: "${symbol}" is not ${expected}`]);
   });

@@ -31,7 +31,7 @@ describe("venue keys", () => {
     expect(problemsOf('[venues.bybit.linear]\ndepth = 200\nsymbols = ["BTCUSDT@500", "ETHUSDT@200", "XRPUSDT@"]\n')).toEqual([
       'venues.bybit.linear.symbols[0]: "BTCUSDT@500" is not a further depth that is one of 1, 50, 200, 1000',
       'venues.bybit.linear.symbols[1]: "ETHUSDT@200" is not a depth other than the market\'s (200): list the symbol without @',
-      'venues.bybit.linear.symbols[2]: "XRPUSDT@" is not an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)',
+      'venues.bybit.linear.symbols[2]: "XRPUSDT@" is not an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)',
     ]);
   });
 
@@ -41,7 +41,7 @@ describe("venue keys", () => {
     const c = parseConfigText('[venues.bybit.option]\ndepth = 25\nsymbols = ["XRP-30OCT26-0.4-P-USDT", "XRP-30OCT26-0.4-P-USDT@100"]\n');
     expect(c.venues[0]!.markets[0]!.symbols).toEqual(["XRP-30OCT26-0.4-P-USDT", "XRP-30OCT26-0.4-P-USDT@100"]);
     expect(problemsOf('[venues.bybit.option]\ndepth = 25\nsymbols = [".XRP", "XRP-30OCT26-0.4-P-USDT@50"]\n')).toEqual([
-      'venues.bybit.option.symbols[0]: ".XRP" is not an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT, optionally with @depth for a further depth (BTCUSDT@1)',
+      'venues.bybit.option.symbols[0]: ".XRP" is not an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)',
       'venues.bybit.option.symbols[1]: "XRP-30OCT26-0.4-P-USDT@50" is not a further depth that is one of 25, 100',
     ]);
   });

@@ -86,15 +86,27 @@ interface Column {
 }
 
 /**
- * A name from the wire as the terminal shows it: the symbol is whatever a datagram says (the wire's "ASCII" is not
- * checked), and an ESC sequence or line break in it went to the operator's terminal as it was (a retitled window, a
- * cleared screen, rows broken). Anything but printable ASCII is written as \xNN or \u{N}.
+ * A name from the wire as the terminal shows it: the symbol is whatever a datagram says, and an ESC sequence or line
+ * break in it went to the operator's terminal as it was (a retitled window, a cleared screen, rows broken). Printable
+ * ASCII and letters, marks and digits beyond it (Binance's 币安人生USDT) are shown as they are; anything else (controls,
+ * format characters such as a bidi override or a zero-width joiner, other spaces, symbols) as \xNN or \u{N}.
  */
 export function printable(s: string): string {
-  return /^[\x20-\x7e]*$/.test(s) ? s : s.replace(/[^\x20-\x7e]/gu, (c) => {
+  return SHOWN.test(s) ? s : s.replace(NOT_SHOWN, (c) => {
     const n = c.codePointAt(0)!;
     return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
   });
+}
+const SHOWN = /^(?:[\x20-\x7e]|[\p{L}\p{M}\p{N}])*$/u;
+const NOT_SHOWN = /(?![\x20-\x7e])[^\p{L}\p{M}\p{N}]/gu;
+
+/**
+ * Terminal columns of `s`: a Chinese letter takes two (East Asian Wide), a combining mark none. Until 2026-12-06 a
+ * symbol beyond ASCII was shown as \u{5e01}\u{5b89}… and cells were measured in UTF-16 units; shown as it is and
+ * measured so, a 币安人生USDT row would be 4 columns wider than its cell, every column after it out of line.
+ */
+export function columnsOf(s: string): number {
+  return Bun.stringWidth(s);
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -141,16 +153,29 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
 }
 
 function widthsOf(cols: readonly Column[]): number[] {
-  return cols.map((c) => Math.max(c.header.length, ...c.cells.map((x) => x.length)));
+  return cols.map((c) => Math.max(columnsOf(c.header), ...c.cells.map(columnsOf)));
 }
 
 function totalWidth(widths: readonly number[]): number {
   return widths.reduce((a, b) => a + b, 0) + GUTTER.length * (widths.length - 1);
 }
 
-/** Cuts `s` to `n` characters, marking the cut. */
+/** Cuts `s` to `n` terminal columns, marking the cut; never inside a character (a surrogate pair, a wide letter). */
 function fit(s: string, n: number): string {
-  return s.length <= n ? s : n <= 1 ? s.slice(0, n) : s.slice(0, n - 1) + "…";
+  if (columnsOf(s) <= n) return s;
+  const room = n <= 1 ? n : n - 1;
+  let out = "";
+  for (const ch of s) {
+    if (columnsOf(out + ch) > room) break;
+    out += ch;
+  }
+  return n <= 1 ? out : out + "…";
+}
+
+/** `s` padded with spaces to `n` columns, on the right (`start` false) or the left. */
+function pad(s: string, n: number, start: boolean): string {
+  const fill = " ".repeat(Math.max(0, n - columnsOf(s)));
+  return start ? fill + s : s + fill;
 }
 
 /** Items joined by `sep` (the gutter), wrapped so no line is wider than `width` (an item wider alone is cut). */
@@ -158,7 +183,7 @@ function wrap(items: readonly string[], width: number, sep = GUTTER): string[] {
   const lines: string[] = [];
   let line = "";
   for (const item of items) {
-    if (line !== "" && line.length + sep.length + item.length > width) {
+    if (line !== "" && columnsOf(line) + sep.length + columnsOf(item) > width) {
       lines.push(line);
       line = "";
     }
@@ -199,7 +224,7 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   } else {
     // Cut as a last resort (a terminal narrower than even the narrowest layout): a line never wraps.
     const line = (cells: readonly string[]) =>
-      fit(cells.map((cell, c) => (cols[c]!.right ? fit(cell, widths[c]!).padStart(widths[c]!) : fit(cell, widths[c]!).padEnd(widths[c]!))).join(GUTTER).trimEnd(), width);
+      fit(cells.map((cell, c) => pad(fit(cell, widths[c]!), widths[c]!, cols[c]!.right)).join(GUTTER).trimEnd(), width);
     lines.push(line(cols.map((c) => c.header)));
     for (let i = 0; i < rows.length; i++) lines.push(line(cols.map((c) => c.cells[i]!)));
   }

@@ -3,6 +3,7 @@
  * endpoints (USD-M on its own host unless the venue-level URLs are changed, e.g. to a simulator), stale defaults.
  * @module
  */
+import { SYMBOL_NON_ASCII } from "../../core/symbol-text.ts";
 import type { MarketSpec, VenueSpec } from "../registry.ts";
 import { BinanceAdapter, type BinanceAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
 import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUrl } from "./protocol.ts";
@@ -10,7 +11,10 @@ import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUr
 /** Below 1 s a healthy book would flap (diffs come every 100 ms at most). */
 const STALE_MIN_MS = 1_000;
 
-/** Binance symbols have no separator (BTCUSDT); USD-M delivery contracts end in _YYMMDD (BTCUSDT_251226). */
+/**
+ * Binance symbols have no separator (BTCUSDT); USD-M delivery contracts end in _YYMMDD (BTCUSDT_251226). Some are named
+ * in Chinese (币安人生USDT, spot and USD-M): letters without case are taken (core/symbol-text.ts).
+ */
 function market(depths: readonly number[], pattern: RegExp, expected: string): MarketSpec {
   return { depths, defaultDepth: DEFAULT_DEPTH, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }), symbolShape: { pattern, expected } };
 }
@@ -21,8 +25,8 @@ export const BINANCE_VENUE: VenueSpec = {
   restUrl: SPOT_REST_BASE,
   marketWsUrl,
   markets: {
-    spot: market(BINANCE_DEPTHS.spot, /^[A-Z0-9]+$/, "a Binance symbol without separators, e.g. BTCUSDT"),
-    linear: market(BINANCE_DEPTHS.linear, /^[A-Z0-9]+(_\d{6})?$/, "a Binance USD-M symbol without separators, e.g. BTCUSDT (a delivery contract: BTCUSDT_251226)"),
+    spot: market(BINANCE_DEPTHS.spot, new RegExp(`^(?:[A-Z0-9]|${SYMBOL_NON_ASCII})+$`, "u"), "a Binance symbol without separators, e.g. BTCUSDT or 币安人生USDT"),
+    linear: market(BINANCE_DEPTHS.linear, new RegExp(String.raw`^(?:[A-Z0-9]|${SYMBOL_NON_ASCII})+(_\d{6})?$`, "u"), "a Binance USD-M symbol without separators, e.g. BTCUSDT or 币安人生USDT (a delivery contract: BTCUSDT_251226)"),
   },
   keepalive: "client_ping",
   resync: "rest_snapshot",

@@ -1,0 +1,93 @@
+/**
+ * A symbol beyond ASCII (Binance's 币安人生USDT) travels in the InstrumentDefinition as UTF-8, its length in bytes. The
+ * decoder took any bytes and read them with a lenient TextDecoder: a symbol cut inside a character (a publisher
+ * truncating at a byte count) or bytes no encoder writes came out with U+FFFD, another symbol than the publisher's,
+ * and the subscriber named the book so. Now a definition string that is not well-formed UTF-8 rejects the datagram
+ * (`bad_value`); isUtf8 is checked against TextDecoder's fatal mode on random byte strings.
+ */
+import { describe, expect, it } from "vitest";
+import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { isUtf8 } from "../../src/wire/decoder.ts";
+import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { DEF_SYMBOL_LENGTH_OFFSET, MESSAGE_HEADER_BYTES, PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+import { makeInstrument, resealCrc, rng } from "./helpers.ts";
+
+function definitionDatagram(symbol: string): Uint8Array {
+  const p = new ChannelPacker(1400, 3, 1, 77);
+  packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("binance", "spot", symbol, 4, 0)), false);
+  p.stampSendTime(1_764_000_000_000_000);
+  const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
+  p.clear();
+  return bytes;
+}
+
+const SYMBOL_AT = PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + 16;
+
+describe("UTF-8 in instrument definitions", () => {
+  it("a symbol in Chinese round-trips, its length counted in bytes", () => {
+    const raw = definitionDatagram("币安人生USDT");
+    expect(raw[PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + DEF_SYMBOL_LENGTH_OFFSET]).toBe(16); // 4 × 3 + 4
+    const res = decodeDatagram(raw, 1400);
+    expect(res.ok && res.packet.messages[0]).toMatchObject({ type: "definition", symbol: "币安人生USDT", tickSize: "0.0001", lotSize: "1" });
+  });
+
+  it("a symbol cut inside a character is refused, not read as U+FFFD", () => {
+    const raw = definitionDatagram("币安人生USDT");
+    // The symbol made 11 bytes: 币安人 and two bytes of 生; the rest ("USDT" and the cut byte) is read as the tick size.
+    raw[PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + DEF_SYMBOL_LENGTH_OFFSET] = 11;
+    const res = decodeDatagram(resealCrc(raw), 1400);
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error.codeName).toBe("bad_value");
+  });
+
+  it.each([
+    ["a lone continuation byte", [0x80]],
+    ["an overlong slash", [0xc0, 0xaf]],
+    ["a surrogate", [0xed, 0xa0, 0x80]],
+    ["beyond U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+  ])("%s in the symbol is refused", (_, bytes) => {
+    const raw = definitionDatagram("ABCDUSDT");
+    raw.set(bytes, SYMBOL_AT);
+    const res = decodeDatagram(resealCrc(raw), 1400);
+    expect(res.ok).toBe(false);
+    if (!res.ok) expect(res.error.codeName).toBe("bad_value");
+  });
+
+  it("isUtf8 agrees with TextDecoder's fatal mode on random byte strings", () => {
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    const valid = (b: Uint8Array) => {
+      try {
+        strict.decode(b);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const r = rng(0x5eed);
+    const pieces = [[0x41], [0xe5, 0xb8, 0x81], [0xc3, 0xa4], [0xf0, 0x9f, 0x98, 0x80], [0xed, 0x9f, 0xbf], [0xee, 0x80, 0x80], [0xf4, 0x8f, 0xbf, 0xbf]];
+    const wrong: number[][] = [];
+    let seenValid = 0;
+    let seenInvalid = 0;
+    for (let t = 0; t < 20_000; t++) {
+      const out: number[] = [];
+      const n = Math.floor(r() * 6);
+      for (let i = 0; i < n; i++) {
+        if (r() < 0.6) out.push(...pieces[Math.floor(r() * pieces.length)]!);
+        else out.push(Math.floor(r() * 256));
+      }
+      // Sometimes cut the string short: a character cut at the end.
+      const bytes = Uint8Array.from(r() < 0.2 ? out.slice(0, Math.max(0, out.length - 1)) : out);
+      const padded = new Uint8Array(bytes.length + 8);
+      padded.set(bytes, 3);
+      padded.fill(0xbf, 3 + bytes.length); // a continuation byte after the end must not be taken
+      const want = valid(bytes);
+      if (isUtf8(new DataView(padded.buffer), 3, bytes.length) !== want) wrong.push([...bytes]);
+      if (want) seenValid++;
+      else seenInvalid++;
+    }
+    expect(wrong).toEqual([]);
+    expect(seenValid).toBeGreaterThan(2_000);
+    expect(seenInvalid).toBeGreaterThan(2_000);
+  });
+});
