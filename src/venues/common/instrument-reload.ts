@@ -136,7 +136,7 @@ export class InstrumentReloader {
     this.inFlight.add(market);
     this.o
       .reload(market, false)
-      .catch((err: unknown) => this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: String(err) }))
+      .catch((err: unknown) => void (this.stopped || this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: String(err) })))
       .finally(() => {
         this.inFlight.delete(market);
         this.check();
@@ -162,6 +162,7 @@ export class InstrumentReloader {
           if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
         },
         (err: unknown) => {
+          if (this.stopped) return; // no retry runs after a stop: "retrying" would mislead
           this.failures++;
           this.failuresByMarket.set(market, (this.failuresByMarket.get(market) ?? 0) + 1);
           const inRow = this.failuresInRow.get(market) ?? 0;
