@@ -29,6 +29,7 @@
  * @module
  */
 import { SymbolsUnusableError } from "../../core/errors.ts";
+import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
@@ -511,7 +512,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       market,
       symbol: t.symbol,
       topic: t.topic,
-      detail: why ?? source.notListed(market),
+      detail: boundedText(why ?? source.notListed(market), DETAIL_MAX_CHARS),
     });
     retiring.push(t);
   }
