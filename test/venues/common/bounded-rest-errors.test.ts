@@ -80,7 +80,7 @@ describe("a detail whatever a venue put in it (a source that does not bound its 
     const late = new LateInstruments({ venue: "bybit", log, now: () => 0, random: () => 1, config, subscriptions: subs, checkEveryMs: 1_000_000_000, onResolved: () => undefined });
     late.track(source, [{ index: 0, kind: "rest_unreachable", detail: HUGE }]);
     expectBounded(late.list()[0]!.detail, DETAIL_MAX_CHARS);
-    late.start({ onBookUpdate() {}, onBookInvalid() {}, onInstrumentResolved() {} }, false);
+    late.start({ onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} }, false);
     late.failed({ market: "linear" as MarketName, symbols: ["BTCUSDT"], indexes: [0] }, new Error(HUGE));
     late.stop();
     expectBounded(late.list()[0]!.detail, DETAIL_MAX_CHARS);
