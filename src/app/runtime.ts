@@ -21,8 +21,49 @@ export interface Runtime {
   readonly supervisor: Supervisor | undefined;
   /** Watches our streams for another publisher (log, metrics, /readyz). */
   readonly guard: PublishGuard;
-  /** Publishes halted for every book, flushes, closes connections, sockets and HTTP. */
+  /**
+   * Publishes halted for every book, flushes, closes connections, sockets and HTTP. Each part is stopped whatever
+   * the ones before threw (each failure logged); rejects with StopFailed after all have run if one failed.
+   */
   stop(): Promise<void>;
+}
+
+/** Runtime.stop()'s answer when a part's stop threw: every part was stopped all the same, each failure logged. */
+export class StopFailed extends Error {
+  constructor(readonly parts: readonly string[]) {
+    super(`stop failed: ${parts.join(", ")} (logged); the other parts were stopped`);
+    this.name = "StopFailed";
+  }
+}
+
+/**
+ * Runs every part's stop in order, each one whatever the ones before threw: before, a pipeline stop that threw left
+ * the publish guard's socket and the HTTP server open. Each failure is logged at error level naming the part; the
+ * parts that failed are returned.
+ */
+async function stopEach(log: Logger, parts: readonly (readonly [string, () => Promise<unknown> | undefined])[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const [part, stop] of parts) {
+    try {
+      await stop();
+    } catch (err) {
+      failed.push(part);
+      log.error("stop failed; the other parts are stopped all the same", { part, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return failed;
+}
+
+/**
+ * `run` and `record`: runtime.stop(), waited for `deadlineMs` at most (a venue that does not close). True when a
+ * part's stop failed (logged by it; the command then exits 1), false when it stopped or the deadline passed.
+ */
+export async function stopWithin(runtime: Runtime, deadlineMs: number): Promise<boolean> {
+  const failed = runtime.stop().then(
+    () => false,
+    () => true,
+  );
+  return await Promise.race([failed, Bun.sleep(deadlineMs).then(() => false)]);
 }
 
 /** The HTTP view of one in-process Feeder (workers = 1; also `feeder record`). */
@@ -53,7 +94,8 @@ export interface RuntimeOptions {
 
 /** startRuntime's answer to a stop asked for (opts.stopSignal) while it started: nothing is left running. */
 export class StoppedDuringStart extends Error {
-  constructor() {
+  /** @param stopFailed the parts whose stop threw (logged; the command exits 1), empty when all stopped. */
+  constructor(readonly stopFailed: readonly string[] = []) {
     super("stopped during start-up");
     this.name = "StoppedDuringStart";
   }
@@ -104,8 +146,15 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
   let earlyStop: Promise<void> | undefined;
   void opts.stopSignal?.then(() => {
     stopAsked = true;
-    if (starting) earlyStop = pipeline.stop();
+    if (!starting) return;
+    earlyStop = pipeline.stop();
+    earlyStop.catch(() => undefined); // awaited (and its failure logged) below, maybe after it has rejected
   });
+  const stopParts = (): [string, () => Promise<unknown> | undefined][] => [
+    ["pipeline", () => earlyStop ?? pipeline.stop()],
+    ["publish guard", () => guard.stop()],
+    ["http", () => http?.stop()],
+  ];
   try {
     await Promise.resolve(); // a signal that came during the start-up checks is seen here
     if (stopAsked) throw new StoppedDuringStart();
@@ -117,10 +166,9 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
     if (stopAsked) throw new StoppedDuringStart();
   } catch (err) {
     starting = false;
-    await (earlyStop ?? pipeline.stop());
-    await guard.stop();
-    await http?.stop();
-    throw stopAsked ? new StoppedDuringStart() : err;
+    // Everything opened is stopped whatever a stop throws (logged); the start's own failure is what is thrown.
+    const failed = await stopEach(log, stopParts());
+    throw stopAsked ? new StoppedDuringStart(failed) : err;
   }
   return {
     status,
@@ -129,9 +177,8 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
     supervisor,
     guard,
     async stop() {
-      await pipeline.stop();
-      await guard.stop();
-      await http?.stop();
+      const failed = await stopEach(log, stopParts());
+      if (failed.length > 0) throw new StopFailed(failed);
     },
   };
 }

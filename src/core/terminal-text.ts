@@ -38,3 +38,34 @@ export function jsonForTerminal(json: string): string {
 export function hasJsonRawControl(s: string): boolean {
   return JSON_RAW_CONTROL.test(s);
 }
+
+/** How much of a server's own text (an error message, a body) goes into an error, a `detail` or a log line. */
+export const OUTSIDE_TEXT_MAX_CHARS = 300;
+/**
+ * How long a whole `detail` or logged error may be: a URL, a server's text (OUTSIDE_TEXT_MAX_CHARS, its control
+ * characters escaped) and a path fit; a megabyte error body no longer reaches /readyz, /status and every log line.
+ */
+export const DETAIL_MAX_CHARS = 2000;
+
+/**
+ * Text from outside made fit for an error, a `detail` or a log: at most `maxChars` characters as shown, control
+ * characters escaped (escapeControls: 4 characters each), cut where the bound comes with `… (N more)` saying how
+ * many characters of `s` were left out. A string within the bound without a control character is returned as it is.
+ */
+export function boundedText(s: string, maxChars = OUTSIDE_TEXT_MAX_CHARS): string {
+  if (s.length <= maxChars) {
+    const whole = escapeControls(s);
+    if (whole.length <= maxChars) return whole;
+  }
+  const room = maxChars - `… (${s.length} more)`.length; // the note at its longest
+  let shown = 0;
+  let keep = 0;
+  for (; keep < s.length; keep++) {
+    const width = CONTROL.test(s[keep]!) ? 4 : 1;
+    if (shown + width > room) break;
+    shown += width;
+  }
+  const last = s.charCodeAt(keep - 1);
+  if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--; // not half a surrogate pair
+  return `${escapeControls(s.slice(0, keep))}… (${s.length - keep} more)`;
+}

@@ -411,7 +411,8 @@ class UpbitSimulator implements UpbitSim {
         return;
       case "error_frame":
         if (code !== undefined) this.badCodes.add(code); // requests naming it are refused from now on
-        else for (const ws of this.conns) ws.send(this.encode(ws, JSON.stringify({ error: { name: "INVALID_PARAM", message: "잘못된 파라미터입니다." } })));
+        // Through sendTo as every pushed frame: it counts as activity for the idle close (and waits out a stall).
+        else for (const ws of this.conns) this.sendTo(ws, JSON.stringify({ error: { name: "INVALID_PARAM", message: "잘못된 파라미터입니다." } }));
         return;
       case "zero_size":
         for (const c of targets) {

@@ -5,7 +5,8 @@
  *   /books), and before, the page drew them as its best bid and ask and as its depth ladder, looking current beside
  *   usable "no"; now neither is drawn, and the depth title says why;
  * - a book that flaps (live, resyncing, live) is drawn as each poll finds it;
- * - a server restarted under the open page: NO DATA while it is gone, then what the new server says;
+ * - a server restarted under the open page: NO DATA while it is gone (the rows, the readiness reasons and the
+ *   latency histograms greyed, as of the last good poll), then what the new server says;
  * - many books (20,000): the tab kept busy for good before (every row redrawn each second from a 7.6 MB /status);
  *   now it asks /status for the 500 rows it draws (the selected book and those not usable first).
  * Without Chromium it fails under CI=true and is skipped elsewhere, saying why.
@@ -79,6 +80,11 @@ function rows(page: CdpPage): Promise<Record<string, string[]>> {
   return page.evaluate(`Object.fromEntries([...document.querySelectorAll("tr.book")].map((tr) => [tr.dataset.book, [...tr.children].map((td) => td.textContent)]))`);
 }
 const depth = (page: CdpPage) => page.evaluate<{ title: string; levels: number }>(`({ title: document.getElementById("depth-title")?.textContent ?? "", levels: document.querySelectorAll("#depth tr").length })`);
+/** Whether the reasons list and the latency histograms are marked stale, and the latency heading's note. */
+const asOf = (page: CdpPage) =>
+  page.evaluate<{ reasons: boolean; latency: boolean; note: string }>(
+    `({ reasons: document.getElementById("reasons").classList.contains("stale"), latency: document.getElementById("latency").classList.contains("stale"), note: document.getElementById("latency-asof")?.textContent ?? "" })`,
+  );
 const BEST_BID = "100000.0 × 1.000";
 const BEST_ASK = "100000.1 × 2.000";
 
@@ -124,6 +130,9 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       await http.stop();
       await until(badge, (b) => b === "NO DATA", "NO DATA while the server is gone");
       expect((await rows(page))["bybit/linear/FLAP"]![5]).toBe("unknown");
+      // The readiness reasons and the latency histograms are as of the last good poll too: greyed and said so
+      // (before, only the badge and the rows were, and the reasons and histograms looked current).
+      expect(await asOf(page)).toEqual({ reasons: true, latency: true, note: expect.stringMatching(/^as of \d\d:\d\d:\d\d UTC, not current$/) as unknown as string });
       expect((await depth(page)).levels).toBe(0);
       flap.markInvalid(BookState.RESYNCING, StatusReason.DISCONNECTED);
       http = startHttpServer({ enabled: true, host: "127.0.0.1", port, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
@@ -134,6 +143,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       const d = await until(() => depth(page), (x) => x.title.startsWith("bybit/linear/FLAP"), "FLAP's depth title again");
       expect(d.levels).toBe(0);
       expect(await page.evaluate<number>(`document.querySelectorAll("tr.book.stale").length`)).toBe(0);
+      expect(await asOf(page)).toEqual({ reasons: false, latency: false, note: "" });
     } finally {
       snapshot(flap);
       await page.close();

@@ -1,6 +1,6 @@
 /** `feeder sim --venue upbit|bithumb` and the simulator's protocol, seen by raw WebSocket clients on 127.0.0.1. */
 import { resolve } from "node:path";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
@@ -173,6 +173,35 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     } finally {
       clearInterval(pings);
       pinging.ws.close();
+      await sim.stop();
+    }
+  });
+
+  test("the error_frame fault's frame counts as activity for the idle close, like every frame sent", async () => {
+    // Date.now is the test's (the sim's idle clock), moved in tick-sized steps with a tick after each: no timing.
+    const clock = { ms: Date.now() };
+    const now = vi.spyOn(Date, "now").mockImplementation(() => clock.ms);
+    const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2, idleCloseMs: 1000 });
+    const tick = () => (sim as unknown as { tick(): void }).tick();
+    const advance = (ms: number) => {
+      for (let i = 0; i < ms / 10; i++) {
+        clock.ms += 10;
+        tick();
+      }
+    };
+    try {
+      const c = await client(sim.wsUrl);
+      advance(600);
+      sim.inject("error_frame"); // to every connection, not in answer to a request
+      await until(() => c.frames.some(([, t]) => t.includes("INVALID_PARAM")), "the error frame");
+      advance(600); // 1.2 s since the open, 0.6 s since the error frame
+      // Before: closed here (the error frame was sent with ws.send, leaving the connection's last activity at its open).
+      expect(sim.stats.idleCloses).toBe(0);
+      advance(500); // 1.1 s since the error frame
+      expect(sim.stats.idleCloses).toBe(1);
+      c.ws.close();
+    } finally {
+      now.mockRestore();
       await sim.stop();
     }
   });

@@ -100,6 +100,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     badge.textContent = s.ready ? "READY" : "NOT READY";
     badge.className = "ready " + (s.ready ? "yes" : "no");
     const list = $("reasons");
+    list.classList.remove("stale");
     list.replaceChildren();
     for (const r of s.reasons.slice(0, 50)) {
       const li = el("li", "reason", r.detail);
@@ -215,6 +216,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     const parts = [histogram("receipt → send (frame read to datagram sent)", s.latency.receiptToSend)];
     for (const [venue, h] of Object.entries(s.latency.exchangeToReceipt)) parts.push(histogram("exchange → receipt (" + venue + ")", h));
     $("latency").replaceChildren(...parts);
+    $("latency").classList.remove("stale");
+    $("latency-asof").textContent = "";
   }
 
   function renderDepth(book) {
@@ -264,7 +267,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   });
 
   // What is on screen is only as current as the last successful poll: past STALE_MS, or on any failure, nothing
-  // is shown ready or usable any more (the rows stay, greyed, for what they last said).
+  // is shown ready or usable any more; the rows, the readiness reasons and the latency histograms stay, greyed, for
+  // what they last said (before, only the badge and the rows were: the reasons and histograms looked current).
   let lastOkMs = performance.now();
   let lastOkAt = "";
   let stale = false;
@@ -279,6 +283,9 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       usable.textContent = "unknown";
       usable.className = "c5 unknown";
     }
+    $("reasons").classList.add("stale");
+    $("latency").classList.add("stale");
+    $("latency-asof").textContent = lastOkAt ? "as of " + lastOkAt + " UTC, not current" : "";
     $("count").textContent = lastOkAt ? "no current data: shown as of " + lastOkAt + " UTC" : "no data";
     $("depth-title").textContent = "";
     $("depth").replaceChildren();

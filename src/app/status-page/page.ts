@@ -20,7 +20,7 @@ header h1 { font-size: 16px; margin: 0; }
 .ready.yes { background: #1a7f37; }
 .ready.no { background: #cf222e; }
 .ready.stale { background: #8c959f; }
-tr.book.stale { opacity: 0.45; }
+tr.book.stale, #reasons.stale, #latency.stale { opacity: 0.45; }
 main { padding: 8px 16px 24px; }
 section { margin-top: 14px; }
 h2 { font-size: 14px; margin: 0 0 6px; }
@@ -87,7 +87,7 @@ const BODY = `
   </section>
   <section class="cols">
     <div>
-      <h2>Latency</h2>
+      <h2>Latency <span id="latency-asof" class="muted"></span></h2>
       <div id="latency" class="stack"></div>
     </div>
     <div>

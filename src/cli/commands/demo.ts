@@ -73,9 +73,12 @@ export const demoCommand: CommandSpec = {
         { title },
       );
     } finally {
-      await runtime.stop();
-      await sim.stop();
-      rmSync(cachePath, { force: true });
+      try {
+        await runtime.stop(); // a part that fails is logged; the simulator and the cache file go all the same
+      } finally {
+        await sim.stop();
+        rmSync(cachePath, { force: true });
+      }
     }
   },
 };

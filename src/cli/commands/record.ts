@@ -5,7 +5,7 @@
  */
 import { configNotes } from "../../config/notes.ts";
 import { statSync } from "node:fs";
-import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
+import { startRuntimeUnlessStopped, StoppedDuringStart, stopWithin, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
 import { monoStampUs, monoStampUsAtMonoMs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
@@ -224,7 +224,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
       writer?.close();
       if (err instanceof StoppedDuringStart) {
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
-        return 0;
+        return err.stopFailed.length > 0 ? 1 : 0;
       }
       log.error("feeder could not start", startFailureFields(err));
       return startFailureExitCode(err);
@@ -240,10 +240,13 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
       log.error("another recorder claimed the capture directory after this one's claim file was deleted: stopping (one recorder per DIR)", { dir: out, holder: end.holder });
     } else log.info("stopping", { signal: end.signal });
     if (progress) clearInterval(progress);
-    await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+    // A part whose stop throws is logged and the others stopped all the same (exit 1): the capture is closed and
+    // the `stopped` line written whatever happened (before, a throwing stop lost the last block and left the file
+    // unfinished).
+    const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
     writer!.close();
     log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
-    return end.holder === undefined ? 0 : 1;
+    return end.holder === undefined && !stopFailed ? 0 : 1;
   }
 }
 

@@ -1,4 +1,4 @@
-import { startRuntimeUnlessStopped, StoppedDuringStart, type Runtime } from "../../app/runtime.ts";
+import { startRuntimeUnlessStopped, StoppedDuringStart, stopWithin, type Runtime } from "../../app/runtime.ts";
 import { configNotes } from "../../config/notes.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
@@ -66,16 +66,17 @@ export const runCommand: CommandSpec = {
       } catch (err) {
         if (err instanceof StoppedDuringStart) {
           log.info("stopped during start-up", { signal: await ctx.stopSignal });
-          return 0;
+          return err.stopFailed.length > 0 ? 1 : 0;
         }
         log.error("feeder could not start", startFailureFields(err));
         return startFailureExitCode(err);
       }
       const signal = await ctx.stopSignal;
       log.info("stopping", { signal });
-      await Promise.race([runtime.stop(), Bun.sleep(STOP_DEADLINE_MS)]);
+      // A part whose stop throws is logged and the others stopped all the same; the process then exits 1.
+      const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
       log.info("stopped");
-      return 0;
+      return stopFailed ? 1 : 0;
     } finally {
       endReload();
     }

@@ -18,6 +18,7 @@ import {
   SCAN_UNKNOWN_TOPIC,
 } from "./scanner.ts";
 import type { StreamTable } from "./topic-table.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 const TWO_53 = 9007199254740992;
 /** Fields whose values are integers (ids and ms times): their literal must be an integer. */
@@ -102,9 +103,9 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   const { msg, inexactInteger } = parseFrameJson(body);
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) throw new Error("depth snapshot is not a JSON object");
   const m = msg as Record<string, unknown>;
-  if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code} ${String(m.msg ?? "")}`);
+  if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code} ${boundedText(String(m.msg ?? ""))}`);
   const id = optionalUint(m.lastUpdateId);
-  if (inexactInteger || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${String(m.lastUpdateId)} is not an id`);
+  if (inexactInteger || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${boundedText(String(m.lastUpdateId))} is not an id`);
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);

@@ -16,6 +16,7 @@ import { parseDepthSnapshot } from "./parse-json.ts";
 import { apiPrefix } from "./protocol.ts";
 import type { BinanceRest } from "./rest.ts";
 import { BinanceScanner } from "./scanner.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 /**
  * Where a snapshot goes: the stream's bridge (a book being resynced), or the refresh of a LIVE book whose bounded side
@@ -124,7 +125,7 @@ export class BinanceSnapshotFetch {
     const url = this.urlOf(t);
     const res = await this.d.rest.fetchOf(t.market)(url, { signal });
     const body = await res.text();
-    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${body.slice(0, 120)}`);
+    if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}: ${boundedText(body, 120)}`);
     return { url, body };
   }
 

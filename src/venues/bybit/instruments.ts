@@ -9,6 +9,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
 const PAGE_LIMIT = 1000;
@@ -67,7 +68,7 @@ export async function fetchInstrumentSpecs(
         if (!res.ok) throw new Error(`bybit REST ${url}: HTTP ${res.status}`);
         const body = (await res.json()) as RestEnvelope;
         if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
-          throw new Error(`bybit REST ${url}: retCode ${String(body.retCode)} ${String(body.retMsg ?? "")}`);
+          throw new Error(`bybit REST ${url}: retCode ${boundedText(`${String(body.retCode)} ${String(body.retMsg ?? "")}`)}`);
         }
         if (page === 0 && body.result.list.length === 0) emptyUrl ||= url;
         listed += body.result.list.length;

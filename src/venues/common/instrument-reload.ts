@@ -13,6 +13,7 @@
  * @module
  */
 import type { Logger } from "../../core/log.ts";
+import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { MarketName } from "../../core/types.ts";
 
 /** Default of `venues.<venue>.instrument_reload_ms`. */
@@ -136,7 +137,7 @@ export class InstrumentReloader {
     this.inFlight.add(market);
     this.o
       .reload(market, false)
-      .catch((err: unknown) => this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: String(err) }))
+      .catch((err: unknown) => void (this.stopped || this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: boundedText(String(err), DETAIL_MAX_CHARS) })))
       .finally(() => {
         this.inFlight.delete(market);
         this.check();
@@ -162,13 +163,14 @@ export class InstrumentReloader {
           if (!asked) this.dueMs.set(market, this.o.intervalMs > 0 ? this.o.now() + this.o.intervalMs : Infinity);
         },
         (err: unknown) => {
+          if (this.stopped) return; // no retry runs after a stop: "retrying" would mislead
           this.failures++;
           this.failuresByMarket.set(market, (this.failuresByMarket.get(market) ?? 0) + 1);
           const inRow = this.failuresInRow.get(market) ?? 0;
           this.failuresInRow.set(market, inRow + 1);
           const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;
           const waitMs = Math.min(capMs, this.retryBaseMs * 2 ** Math.min(inRow, 30));
-          this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: String(err), retryInMs: waitMs });
+          this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: boundedText(String(err), DETAIL_MAX_CHARS), retryInMs: waitMs });
           // Announced times that have passed wait for the retry too, instead of asking again every check.
           const list = this.announced.get(market);
           if (list) this.announced.set(market, list.map((at) => Math.max(at, this.wallNow() + waitMs)));

@@ -29,6 +29,7 @@
  * @module
  */
 import { SymbolsUnusableError } from "../../core/errors.ts";
+import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
@@ -457,7 +458,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     try {
       specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
-      if (this.o.stop?.aborted) return; // the adapter stopped: nothing failed
+      if (this.o.stop?.aborted || !this.live || this.o.lifecycle().stopping) return; // the adapter stopped: nothing failed
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
         if (closed.length > 0) this.closedAsked(market, true);
@@ -484,7 +485,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (known.length > 0) await this.applyChanges(market, known, specs);
     if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
-    if (known.length < topics.length) throw partial!; // the reloader retries the market
+    // The reloader retries the market; not after a stop (during a cache write): no retry runs then, nothing failed.
+    if (known.length < topics.length && !stopped()) throw partial!;
   }
 
   /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */
@@ -510,7 +512,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       market,
       symbol: t.symbol,
       topic: t.topic,
-      detail: why ?? source.notListed(market),
+      detail: boundedText(why ?? source.notListed(market), DETAIL_MAX_CHARS),
     });
     retiring.push(t);
   }

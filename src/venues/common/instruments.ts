@@ -8,6 +8,7 @@
 import { exponentOf } from "../../core/fixed.ts";
 import { instrumentIdOf } from "../../core/instrument-id.ts";
 import type { Logger } from "../../core/log.ts";
+import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { instrumentSymbolOf, type Subscription } from "../venue.ts";
@@ -195,11 +196,11 @@ export async function resolveInstruments(
         if (err instanceof PartialAnswer) {
           for (const [sym, spec] of err.specs) fromRest.set(`${market}:${sym}`, spec);
           partError.set(market, err.message);
-          log.warn("instrument REST query failed in part; the answered symbols start, the others use the disk cache", { market, error: err.message, cache: cachePath });
+          log.warn("instrument REST query failed in part; the answered symbols start, the others use the disk cache", { market, error: boundedText(err.message, DETAIL_MAX_CHARS), cache: cachePath });
           return;
         }
         restError.set(market, err instanceof Error ? err.message : String(err));
-        log.warn("instrument REST query failed; using the disk cache", { market, error: restError.get(market), cache: cachePath });
+        log.warn("instrument REST query failed; using the disk cache", { market, error: boundedText(restError.get(market)!, DETAIL_MAX_CHARS), cache: cachePath });
       }
     }),
   );
@@ -207,7 +208,8 @@ export async function resolveInstruments(
   const out: (Instrument | undefined)[] = [];
   const problems: string[] = [];
   const unresolved: UnresolvedEntry[] = [];
-  const leaveOut = (index: number, key: string, kind: UnresolvedKind, detail: string) => {
+  const leaveOut = (index: number, key: string, kind: UnresolvedKind, why: string) => {
+    const detail = boundedText(why, DETAIL_MAX_CHARS); // a server's text in it: /readyz, the exit message, the logs
     out.push(undefined);
     problems.push(`${key} (${detail})`);
     unresolved.push({ index, kind, detail });

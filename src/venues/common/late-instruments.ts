@@ -17,6 +17,7 @@
  * @module
  */
 import { redactUrlsIn } from "../../core/redact-url.ts";
+import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Logger } from "../../core/log.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
@@ -134,7 +135,7 @@ export class LateInstruments {
     this.tracked = true;
     this.pending.clear();
     // A detail may name the REST URL asked (not listed by <rest_url>/…): kept without its credentials, as /readyz shows it.
-    for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: redactUrlsIn(u.detail) });
+    for (const u of unresolved) this.pending.set(u.index, { kind: u.kind, detail: detailText(u.detail) });
   }
 
   /** Pending symbols now. */
@@ -350,7 +351,8 @@ export class LateInstruments {
     else this.markets.delete(market);
   }
 
-  private onFailure(market: MarketName, m: MarketRetry, indexes: readonly number[], error: string): void {
+  private onFailure(market: MarketName, m: MarketRetry, indexes: readonly number[], why: string): void {
+    const error = detailText(why);
     this.failures++;
     const waitMs = equalJitterMs(m.failures, this.baseMs, this.maxMs, this.o.random);
     m.failures++;
@@ -361,7 +363,7 @@ export class LateInstruments {
       if (p === undefined) continue;
       if (p.kind !== "rest_unreachable") newlyUnreachable++;
       p.kind = "rest_unreachable";
-      p.detail = `REST unreachable: ${error}`;
+      p.detail = detailText(`REST unreachable: ${why}`);
     }
     // The first failure of a streak is worth a warning (the start error covers the streak it began with); the rest repeat it.
     const fields = { market, error, pending: indexes.length, retryInMs: Math.round(waitMs) };
@@ -372,7 +374,7 @@ export class LateInstruments {
   /** Logs a pending symbol's reason when it changes (once, never per retry). */
   private setPending(index: number, sub: Subscription, kind: UnresolvedKind, detail: string): void {
     const p = this.pending.get(index)!;
-    detail = redactUrlsIn(detail);
+    detail = detailText(detail);
     const changed = p.kind !== kind || (kind !== "rest_unreachable" && p.detail !== detail);
     p.kind = kind;
     p.detail = detail;
@@ -380,6 +382,14 @@ export class LateInstruments {
       this.o.log.warn(`${this.o.venue}: instrument still not resolvable; asked again every ${this.listingMs / 1000} s`, { market: sub.market, symbol: sub.symbol, reason: kind, detail });
     }
   }
+}
+
+/**
+ * A detail as /readyz, /status and the logs show it: a URL's credentials redacted, bounded (a server's megabyte error
+ * body), control characters escaped.
+ */
+function detailText(detail: string): string {
+  return boundedText(redactUrlsIn(detail), DETAIL_MAX_CHARS);
 }
 
 /** The retry timings an adapter's options may override (CommonAdapterOptions.lateRetryBaseMs, …). */

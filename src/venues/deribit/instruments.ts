@@ -13,6 +13,7 @@ import { requestTimeout } from "../common/budgets.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 
@@ -89,7 +90,8 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       if (!res.ok || !body || !Array.isArray(body.result)) {
         const err = obj(body?.error);
         if (res.status !== 429 && err?.code instanceof RawNumber && err.code.text === String(ERR_TOO_MANY_REQUESTS)) onTooManyRequests?.();
-        const why = err ? ` error ${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}` : "";
+        // The server's text, bounded and its control characters escaped: it goes into /readyz, /status and logs.
+        const why = err ? ` error ${boundedText(`${err.code instanceof RawNumber ? err.code.text : "?"} ${typeof err.message === "string" ? err.message : ""}`)}` : "";
         throw new Error(`deribit REST ${url}: HTTP ${res.status}${why}`);
       }
       // Nothing at all for the currency: maintenance or a broken answer, not every instrument of it expired.

@@ -12,6 +12,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /**
@@ -122,7 +123,7 @@ export async function fetchOkxSpecs(
       pacer?.onResponse?.(res.status, res.headers.get("retry-after"), res.headers.get("date"));
       if (!res.ok) throw new Error(`okx REST ${url}: HTTP ${res.status}`);
       const body = (await res.json()) as { code?: unknown; msg?: unknown; data?: unknown };
-      if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${String(body.code)} ${String(body.msg ?? "")}`);
+      if (String(body.code) !== "0" || !Array.isArray(body.data)) throw new Error(`okx REST ${url}: code ${boundedText(`${String(body.code)} ${String(body.msg ?? "")}`)}`);
       lastUrl = url;
       // An option family lists nothing at all: a broken answer, not every option of it delisted.
       if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);

@@ -20,6 +20,7 @@ import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
 export const MAX_BUFFERED = 1_000;
@@ -177,7 +178,7 @@ export class RestBridge {
     try {
       const msg = JSON.parse(body) as { code?: unknown; data?: { asks?: unknown; bids?: unknown; seqId?: unknown; ts?: unknown }[] };
       const d = msg.data?.[0];
-      if (String(msg.code) !== "0" || !d || !Array.isArray(d.asks) || !Array.isArray(d.bids)) throw new Error(`code ${String(msg.code)}`);
+      if (String(msg.code) !== "0" || !d || !Array.isArray(d.asks) || !Array.isArray(d.bids)) throw new Error(`code ${boundedText(String(msg.code))}`);
       if (typeof d.seqId !== "number" || !Number.isSafeInteger(d.seqId)) throw new Error("no integer seqId");
       seqId = d.seqId;
       u.reset();

@@ -4,7 +4,8 @@
  * failed reload retried after a doubling wait (announced times that passed wait for the retry too).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
+import { captureLog } from "../../support/capture-log.ts";
 import type { MarketName } from "../../../src/core/types.ts";
 import { InstrumentReloader } from "../../../src/venues/common/instrument-reload.ts";
 
@@ -13,12 +14,12 @@ afterEach(() => {
   while (reloaders.length > 0) reloaders.pop()!.stop();
 });
 
-function rig(intervalMs: number) {
+function rig(intervalMs: number, log: Logger = silentLogger) {
   const clock = { ms: 1_000_000 };
   const calls: { market: MarketName; atMs: number; done: (err?: Error) => void }[] = [];
   const r = new InstrumentReloader({
     venue: "test",
-    log: silentLogger,
+    log,
     now: () => clock.ms,
     markets: ["spot", "linear"],
     intervalMs,
@@ -151,6 +152,21 @@ describe("instrument reloader", () => {
     expect(calls.length).toBe(n + 1);
   });
 
+  test("a reload that fails after the reloader stopped is neither logged as 'retrying' nor counted (no retry runs)", async () => {
+    const { log, lines } = captureLog();
+    const { r, calls, settle } = rig(3_600_000, log);
+    r.requestNow("spot");
+    calls.at(-1)!.done(new Error("HTTP 503"));
+    await settle();
+    expect(lines.map((l) => l.msg)).toEqual(["test: instrument reload failed; retrying"]); // running: logged
+    r.requestNow("spot");
+    r.stop();
+    calls.at(-1)!.done(new Error("the stop ended the answer"));
+    await settle();
+    // Before: a second "retrying" line after the stop, and the failure counted.
+    expect(lines.map((l) => l.msg)).toEqual(["test: instrument reload failed; retrying"]);
+    expect(r.failures).toBe(1);
+  });
 });
 
 describe("instrument reloader: two clocks", () => {
