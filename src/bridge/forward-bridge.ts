@@ -71,8 +71,8 @@ export interface ForwardBridgeOptions {
   authKey?: Uint8Array;
   /**
    * The SHA-256 for authKey's HMAC (as FeedSubscriberOptions.authSha256): Bun's CryptoHasher under Bun by default,
-   * createHmac when null (tests' control). Each datagram and each envelope is a new buffer, so each check and each
-   * signature still makes its view (~3 cells; createHmac ~6).
+   * createHmac when null (tests' control). Datagrams are checked in the bridge's reused receive buffer (no cell); each
+   * envelope is a new buffer, so each signature still makes its view (~3 cells; createHmac ~6).
    */
   authSha256?: ReusableSha256 | null;
   maxDatagramBytes?: number;
@@ -339,6 +339,9 @@ export class ForwardBridge {
   /** Without a key, a signed datagram was warned of (once: the publisher has a key this bridge was not given). */
   private signedUnverifiedTold = false;
   private readonly maxBytes: number;
+  /** The datagram being judged, copied out of the socket's buffer (onDatagram), and its one DataView. */
+  private readonly rxBytes = new Uint8Array(ABS_MAX_DATAGRAM_BYTES);
+  private readonly rxView = new DataView(this.rxBytes.buffer);
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
@@ -596,18 +599,27 @@ export class ForwardBridge {
   }
 
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
-  onDatagram(bytes: Uint8Array): void {
+  onDatagram(datagram: Uint8Array): void {
     const c = this.counters;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const rc = this.reader.wrap(dv, bytes.byteLength, this.maxBytes);
+    const length = datagram.byteLength;
+    // Read in the reused receive buffer, as a subscriber reads (FeedSubscriber.onSocketMessage): a DataView over each
+    // new buffer made the reader's views of it anew, 2 cells a datagram, 5 with a key (the HMAC's views per buffer).
+    let bytes = this.rxBytes;
+    let dv = this.rxView;
+    if (length <= bytes.length) bytes.set(datagram);
+    else {
+      bytes = datagram; // cold: longer than any UDP datagram (a caller's own buffer): judged where it is
+      dv = new DataView(datagram.buffer, datagram.byteOffset, length);
+    }
+    const rc = this.reader.wrap(dv, length, this.maxBytes);
     if (rc !== DecodeErrorCode.OK) {
       const name = DECODE_ERROR_NAMES[rc] ?? "unknown";
       c.rejected[name] = (c.rejected[name] ?? 0) + 1;
-      c.rejectedBytes += bytes.byteLength;
+      c.rejectedBytes += length;
       return;
     }
     c.datagrams++;
-    c.receivedBytes += bytes.byteLength;
+    c.receivedBytes += length;
     if (this.auth === undefined && !this.signedUnverifiedTold && this.reader.authenticated) this.signedUnverified();
     const nc = this.nc;
     if (nc === undefined) return;

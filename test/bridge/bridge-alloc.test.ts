@@ -1,0 +1,121 @@
+/**
+ * The forward bridge's hot path (`bridge to-nats`, onDatagram) allocates nothing per datagram of its own once warm,
+ * counted by bench/alloc-meter.ts (a full GC, then the cells a chunk of steps made, by type), its control asserted
+ * (a 32 B object a step must read 1 cell: a meter gone blind fails, never reads 0). Stages: the datagram's checks and
+ * its stream's judgement (no envelope: the instrument's definition not seen), with and without a key. No sockets:
+ * the NATS client is a stand-in that keeps nothing. Figures per stage: docs/performance.md §19.
+ */
+import { describe, expect, it } from "vitest";
+import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+
+const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3);
+const T0_US = 1_764_000_000_000_000;
+const INSTRUMENTS = 7;
+
+/** A NATS client that keeps nothing (a recording one's growing array would be counted as the bridge's). */
+class NullClient {
+  envelopes = 0;
+  readonly protocol = { connected: true, outbound: { size: () => 0 } };
+  publish(_subject: string, _data: Uint8Array): void {
+    this.envelopes++;
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+class NullBridge extends ForwardBridge {
+  readonly client = new NullClient();
+  protected override async connect(): Promise<unknown> {
+    return this.client;
+  }
+}
+
+/**
+ * Datagram 0: the 7 instruments' definitions and snapshots. Then `n` datagrams, each a buffer of its own as a socket
+ * hands them: with `beats`, every 5th a heartbeat; the others a 2-level delta of each instrument (7 messages).
+ */
+function feed(n: number, keyed: boolean, beats: boolean): Uint8Array[] {
+  const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: keyed ? new DatagramAuth(KEY) : undefined });
+  const instruments: Instrument[] = Array.from({ length: INSTRUMENTS }, (_, i) => ({ instrumentId: 100 + i, venue: "bybit", market: "linear", symbol: `S${i}USDT`, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" }));
+  const views = instruments.map((instrument) => ({
+    instrument,
+    state: BookState.LIVE,
+    reason: StatusReason.SNAPSHOT_APPLIED,
+    instrSeq: 1,
+    venueSeq: 1,
+    tsExchangeUs: T0_US,
+    tsEventUs: T0_US,
+    tsRecvUs: T0_US,
+    bidCount: 2,
+    askCount: 2,
+    bidPriceAt: (r: number) => 1000 - r,
+    bidQtyAt: (r: number) => 5 + r,
+    askPriceAt: (r: number) => 1001 + r,
+    askQtyAt: (r: number) => 6 + r,
+  }));
+  const out: Uint8Array[] = [];
+  let sendUs = T0_US;
+  const flush = () => {
+    p.seal((sendUs += 100));
+    for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
+    p.clear();
+  };
+  for (const v of views) packInstrumentDefinition(p, new EncodedDefinition(v.instrument), false);
+  for (const v of views) packBookSnapshot(p, v, 0, false);
+  flush();
+  const cs = new ChangeSet();
+  for (let e = 0; e < n; e++) {
+    if (beats && e % 5 === 4) p.appendHeartbeat(0);
+    else {
+      for (const v of views) {
+        cs.clear();
+        cs.addBid(1000, 1 + (e % 50));
+        cs.addAsk(1001, 2 + (e % 40));
+        v.instrSeq++;
+        packBookDelta(p, v, cs);
+      }
+    }
+    flush();
+  }
+  return out;
+}
+
+const WARM = 1_000;
+const METERED = 2_000;
+const FEEDS = { plain: feed(WARM + METERED, false, true), signed: feed(WARM + METERED, true, true), plainData: feed(WARM + METERED, false, false), signedData: feed(WARM + METERED, true, false) };
+
+async function meter(datagrams: Uint8Array[], keyed: boolean, defined: boolean) {
+  const bridge = new NullBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger, ...(keyed ? { authKey: KEY } : {}) });
+  await bridge.start();
+  try {
+    for (let i = defined ? 0 : 1; i <= WARM; i++) bridge.onDatagram(datagrams[i]!);
+    const perDatagram = measureAllocation(WARM + 1, WARM + 1 + METERED, (i) => bridge.onDatagram(datagrams[i]!));
+    return { counters: { ...bridge.counters }, envelopes: bridge.client.envelopes, perDatagram };
+  } finally {
+    await bridge.stop();
+  }
+}
+
+describe("the forward bridge's allocation per datagram", () => {
+  it("checks and stream judgement: none, with or without a key (the meter's control reads 1 cell a step)", async () => {
+    const control = allocationControl(6_000);
+    expect(control.cellsPerStep, control.types).toBeGreaterThan(0.9);
+    for (const keyed of [false, true]) {
+      const run = await meter(keyed ? FEEDS.signedData : FEEDS.plainData, keyed, false);
+      expect(run.counters.rejected).toEqual({});
+      expect(run.counters.datagrams).toBe(WARM + METERED);
+      expect(run.counters.undefinedInstrument).toBe((WARM + METERED) * INSTRUMENTS);
+      expect(run.envelopes).toBe(0);
+      expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+      // Before (a DataView over each socket buffer, the reader's and the HMAC's views of it): 3 cells a datagram here.
+      expect(run.perDatagram.cellsPerStep, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(0.05);
+    }
+  });
+});
