@@ -12,6 +12,7 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
+import { ENVELOPE_BYTES, envelopeOf, writeEnvelope } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
@@ -116,6 +117,64 @@ describe("the forward bridge's allocation per datagram", () => {
       expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
       // Before (a DataView over each socket buffer, the reader's and the HMAC's views of it): 3 cells a datagram here.
       expect(run.perDatagram.cellsPerStep, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(0.05);
+    }
+  });
+
+  it("envelopes handed to a client's publish: one view each (the range the client keeps), heartbeats too, with or without a key", async () => {
+    for (const keyed of [false, true]) {
+      const run = await meter(keyed ? FEEDS.signed : FEEDS.plain, keyed, true);
+      expect(run.counters.rejected).toEqual({});
+      expect(run.counters.undefinedInstrument).toBe(0);
+      const beats = (WARM + METERED) / 5;
+      expect(run.counters.heartbeats).toBe(beats);
+      expect(run.counters.published).toBe(2 * INSTRUMENTS + (WARM + METERED - beats) * INSTRUMENTS);
+      expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+      const envelopes = METERED / 5 + ((METERED * 4) / 5) * INSTRUMENTS; // in the metered datagrams
+      const perEnvelope = (run.perDatagram.cellsPerStep * METERED) / envelopes;
+      // Before: a new Uint8Array, its ArrayBuffer, a DataView and subarrays per envelope, 9 cells (12 keyed).
+      expect(perEnvelope, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(1.05);
+      expect(run.perDatagram.types, `keyed ${keyed}`).toMatch(/^Uint8Array /); // the views; a JIT code block at most beside
+    }
+  });
+
+  it("writeEnvelope writes the envelopes the DataView version wrote (300 random messages, numbers and keys)", () => {
+    /** The envelope as built before s-bralloc (a DataView over a new buffer), the reference. */
+    const reference = (src: Uint8Array, hbMs: number, off: number, len: number, fwd: number | undefined, bridgeId: number, auth: DatagramAuth | undefined) => {
+      const out = new Uint8Array(ENVELOPE_BYTES + len + (auth === undefined ? 0 : 16));
+      const dv = new DataView(out.buffer);
+      dv.setUint16(0, 0x4e46, true);
+      out[2] = auth === undefined ? 2 : 3;
+      out[3] = src[3]!;
+      out.set(src.subarray(4, 6), 4);
+      out.set(src.subarray(14, 16), 6);
+      out.set(src.subarray(8, 12), 8);
+      dv.setUint16(12, hbMs, true);
+      if (fwd !== undefined) {
+        dv.setUint16(14, 0x8000 | fwd % 0x8000, true);
+        dv.setUint32(36, (0x8000_0000 | Math.floor(fwd / 0x8000)) >>> 0, true);
+      }
+      out.set(src.subarray(32, 40), 16);
+      out.set(src.subarray(24, 32), 24);
+      dv.setUint32(32, bridgeId, true);
+      out.set(src.subarray(off, off + len), ENVELOPE_BYTES);
+      auth?.sign(out, out.length);
+      return out;
+    };
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const scratch = new Uint8Array(2000).fill(0xee); // stale bytes from an earlier, longer envelope
+    for (let i = 0; i < 300; i++) {
+      const src = Uint8Array.from({ length: 600 }, () => rnd(256));
+      const len = rnd(4) === 0 ? 0 : 8 * (1 + rnd(60));
+      const off = 40 + rnd(600 - 40 - len + 1);
+      const fwd = rnd(5) === 0 ? undefined : rnd(3) === 0 ? rnd(0x8000) : rnd(2 ** 30) * 2 ** 14 + rnd(2 ** 14);
+      const key = rnd(2) === 0 ? undefined : new DatagramAuth(Uint8Array.from({ length: 32 + rnd(40) }, () => rnd(256)));
+      const bridgeId = (rnd(2 ** 16) * 2 ** 16 + rnd(2 ** 16)) >>> 0;
+      const hbMs = rnd(65536);
+      const want = reference(src, hbMs, off, len, fwd, bridgeId, key);
+      const n = writeEnvelope(scratch, src, hbMs, off, len, fwd, bridgeId, key);
+      expect(scratch.subarray(0, n)).toEqual(want);
+      expect(envelopeOf(src, hbMs, off, len, fwd, bridgeId, key)).toEqual(want);
     }
   });
 });
