@@ -15,6 +15,9 @@
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
  * counted, and skips a number too: memory stays bounded and every reader sees the loss. The first two are read from
  * the client's internals; a client without them is warned about at start (nothing is dropped for them then).
+ * Hot path: nothing allocated per datagram but one range the client keeps (payload-arena.ts): the datagram is judged
+ * in a reused buffer, its envelopes' PUB frames written by the bridge (pub-frames.ts) and queued as one command on the
+ * client's connection (its internals too; without them, or for an envelope the client would refuse, its publish).
  * @module
  */
 import dgram from "node:dgram";
@@ -43,6 +46,7 @@ import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } 
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
+import { PubFrames, framable } from "./pub-frames.ts";
 import { copyRange } from "../core/copy-range.ts";
 
 export interface JetStreamOptions {
@@ -192,9 +196,17 @@ interface NatsProtocol {
   connected?: boolean;
   outbound?: { size(): number };
   transport?: { socket?: { writableLength?: number } };
+  /** Queues protocol bytes (what its `publish` calls with the frame it built): the bridge's own frames (pub-frames.ts). */
+  sendCommand?(cmd: Uint8Array): void;
+  /** The server's INFO: the largest payload it takes (the client's publish throws above it). */
+  info?: { max_payload?: number };
+  /** The client's statistics (nc.stats()), kept as its publish keeps them. */
+  outMsgs?: number;
+  outBytes?: number;
 }
 
 const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
 
 interface Upstream {
   sessionId: number;
@@ -351,7 +363,15 @@ export class ForwardBridge {
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
+  /** The same subjects' bytes for the bridge's own frames; absent for one the client would refuse (framable). */
+  private readonly subjectBytes = new Map<number, Uint8Array>();
   private readonly heartbeatSubject: string;
+  private readonly heartbeatSubjectBytes: Uint8Array | undefined;
+  /**
+   * The datagram's PUB frames, written by the bridge (pub-frames.ts) when the client's protocol handler takes a command
+   * (@nats-io/nats-core 3.x internals, as the backlog; undefined: the client's publish per envelope).
+   */
+  private frames: PubFrames | undefined;
   private nc: Publisher | undefined;
   private protocol: NatsProtocol | undefined;
   private readonly maxPendingBytes: number;
@@ -380,6 +400,7 @@ export class ForwardBridge {
     this.reader = new PacketReader(this.auth);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
+    this.heartbeatSubjectBytes = framable(this.heartbeatSubject) ? textEncoder.encode(this.heartbeatSubject) : undefined;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
@@ -470,6 +491,7 @@ export class ForwardBridge {
     const p = nc.protocol;
     // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
     this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
+    this.frames = this.protocol !== undefined && typeof this.protocol.sendCommand === "function" ? new PubFrames(this.payloads) : undefined;
     if (this.protocol === undefined) {
       // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
       // client's buffer nor number what it loses while disconnected: the operator must know.
@@ -610,8 +632,8 @@ export class ForwardBridge {
     const length = datagram.byteLength;
     // Read in the reused receive buffer, as a subscriber reads (FeedSubscriber.onSocketMessage): a DataView over each
     // new buffer made the reader's views of it anew, 2 cells a datagram, 5 with a key (the HMAC's views per buffer).
-    let bytes = this.rxBytes;
-    let dv = this.rxView;
+    let bytes: Uint8Array = this.rxBytes;
+    let dv: DataView = this.rxView;
     if (length <= bytes.length) bytes.set(datagram);
     else {
       bytes = datagram; // cold: longer than any UDP datagram (a caller's own buffer): judged where it is
@@ -684,9 +706,16 @@ export class ForwardBridge {
     }
     if (this.dropping) this.resumed();
     const forward = up === UNNUMBERED ? undefined : up.forward;
+    const frames = this.frames;
+    // The client's publish throws above the server's max_payload: such an envelope goes through it (refused as before).
+    const maxPayload = p?.info?.max_payload ?? Infinity;
     if (count === 0) {
       // Counted once the client took it; one it refuses is logged only (no wire message lost, no number skipped).
-      if (this.publish(nc, this.heartbeatSubject, this.envelope(bytes, hbMs, 0, 0, forward), false)) c.heartbeats++;
+      const subject = this.heartbeatSubjectBytes;
+      if (frames !== undefined && subject !== undefined && envelopeBytes(0, this.auth !== undefined) <= maxPayload) {
+        this.frame(frames, subject, bytes, hbMs, 0, 0, forward, false);
+        this.sendFrames(frames, p!);
+      } else if (this.publish(nc, this.heartbeatSubject, this.envelope(bytes, hbMs, 0, 0, forward), false)) c.heartbeats++;
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -698,12 +727,50 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        // A message the client refuses still takes its number: the readers see it lost.
-        if (this.publish(nc, subject, this.envelope(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward), true)) c.published++;
+        const seq = forward === undefined ? undefined : up.forward;
+        const subjectBytes = frames === undefined ? undefined : this.subjectBytes.get(id);
+        if (subjectBytes !== undefined && envelopeBytes(len, this.auth !== undefined) <= maxPayload) this.frame(frames!, subjectBytes, bytes, hbMs, off, len, seq, true);
+        else {
+          if (frames !== undefined) this.sendFrames(frames, p!); // in order: the frames before it go first
+          // A message the client refuses still takes its number: the readers see it lost.
+          if (this.publish(nc, subject, this.envelope(bytes, hbMs, off, len, seq), true)) c.published++;
+        }
         up.forward++;
       }
       off += len;
     }
+    if (frames !== undefined) this.sendFrames(frames, p!);
+  }
+
+  /** The envelope of the message at src[off, off + len) (len 0: a heartbeat) framed for `subject` (pub-frames.ts). */
+  private frame(frames: PubFrames, subject: Uint8Array, src: Uint8Array, hbMs: number, off: number, len: number, forward: number | undefined, message: boolean): void {
+    const n = writeEnvelope(this.signScratch, src, hbMs, off, len, forward, this.bridgeId, this.auth);
+    frames.add(subject, this.signScratch, n, message);
+  }
+
+  /**
+   * Hands the datagram's frames to the client as one command and counts them as its publish would have. A throw
+   * (none is known: the command is only queued) drops them as refused messages, never thrown into the socket.
+   */
+  private sendFrames(frames: PubFrames, p: NatsProtocol): void {
+    const envelopes = frames.envelopes;
+    const messages = frames.messages;
+    const envelopeBytes = frames.envelopeBytes;
+    const cmd = frames.take();
+    if (cmd === undefined) return;
+    try {
+      p.sendCommand!(cmd);
+    } catch (err) {
+      this.publishFailed(messages > 0 ? "(frames)" : this.heartbeatSubject, err as Error, messages);
+      return;
+    }
+    const c = this.counters;
+    this.sent += envelopes;
+    c.publishedBytes += envelopeBytes;
+    c.published += messages;
+    c.heartbeats += envelopes - messages;
+    if (typeof p.outMsgs === "number") p.outMsgs += envelopes;
+    if (typeof p.outBytes === "number") p.outBytes += envelopeBytes;
   }
 
   /**
@@ -733,17 +800,17 @@ export class ForwardBridge {
       this.counters.publishedBytes += env.byteLength;
       return true;
     } catch (err) {
-      this.publishFailed(subject, err as Error, message);
+      this.publishFailed(subject, err as Error, message ? 1 : 0);
       return false;
     }
   }
 
-  // Cold: logged when the reason changes; a wire message counted always.
-  private publishFailed(subject: string, err: Error, message: boolean): void {
-    if (message) this.counters.publishErrors++;
+  // Cold: logged when the reason changes; wire messages (`messages` of them; 0: a heartbeat) counted always.
+  private publishFailed(subject: string, err: Error, messages: number): void {
+    this.counters.publishErrors += messages;
     if (err.message === this.lastPublishError) return;
     this.lastPublishError = err.message;
-    this.opts.log.warn(message ? "NATS refused a message: dropped, its number skipped (readers see the loss)" : "NATS refused a heartbeat: dropped", { subject, error: err.message });
+    this.opts.log.warn(messages > 0 ? "NATS refused a message: dropped, its number skipped (readers see the loss)" : "NATS refused a heartbeat: dropped", { subject, error: err.message });
   }
 
   // Cold: a datagram NATS cannot take now (disconnected, or the client's backlog over maxPendingBytes). Dropped and
@@ -876,7 +943,10 @@ export class ForwardBridge {
       return;
     }
     const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
-    if (known !== subject) this.subjects.set(id, subject);
+    if (known === subject) return;
+    this.subjects.set(id, subject);
+    if (framable(subject)) this.subjectBytes.set(id, textEncoder.encode(subject));
+    else this.subjectBytes.delete(id); // the client's publish refuses it, as before (pub-frames.ts)
   }
 
   async stop(): Promise<void> {

@@ -13,6 +13,8 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { ENVELOPE_BYTES, envelopeOf, writeEnvelope } from "../../src/subscriber/nats-envelope.ts";
+import { MESSAGE_HEADER_BYTES, MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_HEARTBEAT_INTERVAL_MS_OFFSET, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
@@ -31,8 +33,20 @@ class NullClient {
   async close(): Promise<void> {}
 }
 
+/** The same with nats-core's protocol handler's command queue (the bridge then writes its own PUB frames). */
+class NullFrameClient extends NullClient {
+  commands = 0;
+  override readonly protocol = { connected: true, outbound: { size: () => 0 }, info: { max_payload: 1 << 20 }, sendCommand: (_cmd: Uint8Array) => void this.commands++ };
+}
+
 class NullBridge extends ForwardBridge {
   readonly client = new NullClient();
+  protected override async connect(): Promise<unknown> {
+    return this.client;
+  }
+}
+class NullFrameBridge extends ForwardBridge {
+  readonly client = new NullFrameClient();
   protected override async connect(): Promise<unknown> {
     return this.client;
   }
@@ -42,9 +56,9 @@ class NullBridge extends ForwardBridge {
  * Datagram 0: the 7 instruments' definitions and snapshots. Then `n` datagrams, each a buffer of its own as a socket
  * hands them: with `beats`, every 5th a heartbeat; the others a 2-level delta of each instrument (7 messages).
  */
-function feed(n: number, keyed: boolean, beats: boolean): Uint8Array[] {
+function feed(n: number, keyed: boolean, beats: boolean, symbolOf = (i: number) => `S${i}USDT`): Uint8Array[] {
   const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: keyed ? new DatagramAuth(KEY) : undefined });
-  const instruments: Instrument[] = Array.from({ length: INSTRUMENTS }, (_, i) => ({ instrumentId: 100 + i, venue: "bybit", market: "linear", symbol: `S${i}USDT`, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" }));
+  const instruments: Instrument[] = Array.from({ length: INSTRUMENTS }, (_, i) => ({ instrumentId: 100 + i, venue: "bybit", market: "linear", symbol: symbolOf(i), priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" }));
   const views = instruments.map((instrument) => ({
     instrument,
     state: BookState.LIVE,
@@ -92,13 +106,13 @@ const WARM = 1_000;
 const METERED = 2_000;
 const FEEDS = { plain: feed(WARM + METERED, false, true), signed: feed(WARM + METERED, true, true), plainData: feed(WARM + METERED, false, false), signedData: feed(WARM + METERED, true, false) };
 
-async function meter(datagrams: Uint8Array[], keyed: boolean, defined: boolean) {
-  const bridge = new NullBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger, ...(keyed ? { authKey: KEY } : {}) });
+async function meter(datagrams: Uint8Array[], keyed: boolean, defined: boolean, frames = false) {
+  const bridge = new (frames ? NullFrameBridge : NullBridge)({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger, ...(keyed ? { authKey: KEY } : {}) });
   await bridge.start();
   try {
     for (let i = defined ? 0 : 1; i <= WARM; i++) bridge.onDatagram(datagrams[i]!);
     const perDatagram = measureAllocation(WARM + 1, WARM + 1 + METERED, (i) => bridge.onDatagram(datagrams[i]!));
-    return { counters: { ...bridge.counters }, envelopes: bridge.client.envelopes, perDatagram };
+    return { counters: { ...bridge.counters }, envelopes: bridge.client.envelopes, commands: (bridge.client as NullFrameClient).commands, perDatagram };
   } finally {
     await bridge.stop();
   }
@@ -134,6 +148,21 @@ describe("the forward bridge's allocation per datagram", () => {
       // Before: a new Uint8Array, its ArrayBuffer, a DataView and subarrays per envelope, 9 cells (12 keyed).
       expect(perEnvelope, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(1.05);
       expect(run.perDatagram.types, `keyed ${keyed}`).toMatch(/^Uint8Array /); // the views; a JIT code block at most beside
+    }
+  });
+
+  it("PUB frames written by the bridge, one command a datagram: one view a datagram (the range the client keeps)", async () => {
+    for (const keyed of [false, true]) {
+      const run = await meter(keyed ? FEEDS.signed : FEEDS.plain, keyed, true, true);
+      expect(run.counters.rejected).toEqual({});
+      const beats = (WARM + METERED) / 5;
+      expect(run.counters.heartbeats).toBe(beats);
+      expect(run.counters.published).toBe(2 * INSTRUMENTS + (WARM + METERED - beats) * INSTRUMENTS);
+      expect(run.envelopes, "nothing through the client's publish").toBe(0);
+      expect(run.commands).toBe(1 + WARM + METERED);
+      expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+      // Before (the client's publish per envelope, above): one view an envelope, 5.8 a datagram here.
+      expect(run.perDatagram.cellsPerStep, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(1.05);
     }
   });
 
@@ -175,6 +204,62 @@ describe("the forward bridge's allocation per datagram", () => {
       const n = writeEnvelope(scratch, src, hbMs, off, len, fwd, bridgeId, key);
       expect(scratch.subarray(0, n)).toEqual(want);
       expect(envelopeOf(src, hbMs, off, len, fwd, bridgeId, key)).toEqual(want);
+    }
+  });
+});
+
+const missing = natsServerMissing();
+describe.skipIf(missing !== undefined)(`the bridge's own PUB frames on a real nats-server${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  it("carry each envelope on its subject, in order, the bytes envelopeOf writes, heartbeats and signed ones too", async () => {
+    const nats = await NatsServer.start();
+    const { connect } = await import("@nats-io/transport-node");
+    const nc = await connect({ servers: nats.url });
+    try {
+      const symbolOf = (i: number) => ["BTCUSDT", "ÄÖ€", "x.y*z", "", "S 4", "日本", "S6"][i]!; // UTF-8, and what subjects replace
+      for (const keyed of [false, true]) {
+        const prefix = keyed ? "framesk" : "frames";
+        const got: { subject: string; data: Uint8Array }[] = [];
+        const sub = nc.subscribe(`${prefix}.>`, { callback: (_err, m) => void got.push({ subject: m.subject, data: Uint8Array.from(m.data) }) });
+        await nc.flush();
+        const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix, log: silentLogger, ...(keyed ? { authKey: KEY } : {}) });
+        await bridge.start();
+        expect((bridge as unknown as { frames: unknown }).frames, "the client's internals take a command").toBeDefined();
+        const datagrams = feed(40, keyed, true, symbolOf);
+        try {
+          for (const d of datagrams) bridge.onDatagram(d);
+          const envelopes = 2 * INSTRUMENTS + 8 + 32 * INSTRUMENTS;
+          for (let i = 0; i < 200 && got.length < envelopes; i++) await Bun.sleep(10);
+          expect(got.length).toBe(envelopes);
+          expect(bridge.counters.published + bridge.counters.heartbeats).toBe(envelopes);
+          // The reference: the client's publish of envelopeOf's bytes, numbered from the first envelope's number.
+          const first = new DataView(got[0]!.data.buffer);
+          let forward = (first.getUint32(36, true) & 0x7fff_ffff) * 0x8000 + (first.getUint16(14, true) & 0x7fff);
+          const subjectOfId = (id: number) => `${prefix}.bybit.linear.${symbolOf(id - 100).replace(/[.*>\s]/g, "_") || "_"}`;
+          const auth = keyed ? new DatagramAuth(KEY) : undefined;
+          let k = 0;
+          for (const d of datagrams) {
+            const dv = new DataView(d.buffer);
+            const hb = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
+            const count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+            if (count === 0) {
+              expect(got[k]!.subject).toBe(`${prefix}._hb`);
+              expect(got[k++]!.data).toEqual(envelopeOf(d, hb, 0, 0, forward, bridge.bridgeId, auth));
+            }
+            for (let i = 0, off = PACKET_HEADER_BYTES; i < count; i++) {
+              const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+              expect(got[k]!.subject).toBe(subjectOfId(dv.getUint32(off + MESSAGE_HEADER_BYTES, true)));
+              expect(got[k++]!.data).toEqual(envelopeOf(d, hb, off, len, forward++, bridge.bridgeId, auth));
+              off += len;
+            }
+          }
+        } finally {
+          sub.unsubscribe();
+          await bridge.stop();
+        }
+      }
+    } finally {
+      await nc.close();
+      await nats.stop();
     }
   });
 });
