@@ -291,6 +291,24 @@ function slotToSave(up: Upstream): number {
   return compareSessions(up.sessionStartUs, up.sessionId, o.sessionStartUs, o.sessionId) < 0 ? -1 : oldest;
 }
 
+/** A definition's naming fields as bytes: venue id and market id (u16 each), then the symbol's bytes. Cold. */
+function nameOf(venueId: number, marketId: number, src: Uint8Array, start: number, symLen: number): Uint8Array {
+  const out = new Uint8Array(4 + symLen);
+  out[0] = venueId & 0xff;
+  out[1] = venueId >>> 8;
+  out[2] = marketId & 0xff;
+  out[3] = marketId >>> 8;
+  for (let i = 0; i < symLen; i++) out[4 + i] = src[start + i]!;
+  return out;
+}
+
+/** Whether a definition names what `named` (nameOf) holds. */
+function sameName(named: Uint8Array, venueId: number, marketId: number, src: Uint8Array, start: number, symLen: number): boolean {
+  if (named.length !== 4 + symLen || named[0] !== (venueId & 0xff) || named[1] !== venueId >>> 8 || named[2] !== (marketId & 0xff) || named[3] !== marketId >>> 8) return false;
+  for (let i = 0; i < symLen; i++) if (named[4 + i] !== src[start + i]) return false;
+  return true;
+}
+
 /**
  * One socket per group and port, joined on each of its interfaces. Two sockets bound to one group and port each get
  * every datagram of it (Linux hands a group's datagrams to every socket bound to it, whatever interface joined):
@@ -363,6 +381,8 @@ export class ForwardBridge {
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
+  /** What named each subject: its definition's venue id, market id and symbol bytes (nameOf), to see a repeat cheaply. */
+  private readonly namedBy = new Map<number, Uint8Array>();
   /** The same subjects' bytes for the bridge's own frames; absent for one the client would refuse (framable). */
   private readonly subjectBytes = new Map<number, Uint8Array>();
   private readonly heartbeatSubject: string;
@@ -937,12 +957,19 @@ export class ForwardBridge {
     // After the root block as the message says it is (a later template version appends fields to it, wire-protocol
     // §7): at today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
     const start = body + dv.getUint16(body - MESSAGE_HEADER_BYTES + MSG_BLOCK_LENGTH_OFFSET, true);
+    const venueId = dv.getUint16(body + DEF_VENUE_ID_OFFSET, true);
+    const marketId = dv.getUint16(body + DEF_MARKET_ID_OFFSET, true);
+    // The same definition every refresh: compared by its bytes, the subject is not made again (its symbol string, the
+    // subject's template and replace were ~5 cells a definition, every refresh).
+    const named = this.namedBy.get(id);
+    if (named !== undefined && sameName(named, venueId, marketId, bytes, start, symLen)) return;
     const known = this.subjects.get(id);
     if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
       this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
       return;
     }
-    const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
+    const subject = subjectOf(this.opts.prefix, venueId, marketId, textDecoder.decode(bytes.subarray(start, start + symLen)));
+    this.namedBy.set(id, nameOf(venueId, marketId, bytes, start, symLen));
     if (known === subject) return;
     this.subjects.set(id, subject);
     if (framable(subject)) this.subjectBytes.set(id, textEncoder.encode(subject));

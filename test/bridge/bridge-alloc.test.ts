@@ -26,8 +26,10 @@ const INSTRUMENTS = 7;
 class NullClient {
   envelopes = 0;
   readonly protocol = { connected: true, outbound: { size: () => 0 } };
-  publish(_subject: string, _data: Uint8Array): void {
+  lastSubject = "";
+  publish(subject: string, _data: Uint8Array): void {
     this.envelopes++;
+    this.lastSubject = subject;
   }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
@@ -163,6 +165,39 @@ describe("the forward bridge's allocation per datagram", () => {
       expect(run.perDatagram.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
       // Before (the client's publish per envelope, above): one view an envelope, 5.8 a datagram here.
       expect(run.perDatagram.cellsPerStep, `keyed ${keyed}: ${run.perDatagram.types}`).toBeLessThan(1.05);
+    }
+  });
+
+  it("a refresh's definitions, the same every time: nothing made again but the datagram's range; a new name is taken", async () => {
+    // One refresh's definitions a datagram (one packer: seqNums in order), then instrument 100 renamed.
+    const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000 });
+    const define = (i: number, symbol: string) => packInstrumentDefinition(p, new EncodedDefinition({ instrumentId: 100 + i, venue: "bybit", market: "linear", symbol, priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" }), false);
+    const refreshes: Uint8Array[] = [];
+    for (let k = 0; k <= WARM + METERED; k++) {
+      if (k < WARM + METERED) for (let i = 0; i < INSTRUMENTS; i++) define(i, `S${i}USDT`);
+      else define(0, "RENAMED");
+      p.seal(T0_US + k * 100);
+      refreshes.push(p.bytes[0]!.slice(0, p.lengths[0]));
+      p.clear();
+    }
+    for (const frames of [true, false]) {
+      const bridge = new (frames ? NullFrameBridge : NullBridge)({ groups: [], servers: "nats://127.0.0.1:1", prefix: "alloc", log: silentLogger });
+      await bridge.start();
+      try {
+        for (let i = 0; i < WARM; i++) bridge.onDatagram(refreshes[i]!);
+        const run = measureAllocation(WARM, WARM + METERED, (i) => bridge.onDatagram(refreshes[i]!));
+        expect(run.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
+        // Before: the symbol's string, the subject's template, its replace and RegExp per definition, every refresh.
+        const ranges = frames ? 1 : INSTRUMENTS; // what goes to the client: one range a datagram, or one an envelope
+        expect(run.cellsPerStep, `frames ${frames}: ${run.types}`).toBeLessThan(ranges + 0.05);
+        expect(bridge.counters.published).toBe((WARM + METERED) * INSTRUMENTS);
+        if (!frames) {
+          bridge.onDatagram(refreshes[WARM + METERED]!);
+          expect(bridge.client.lastSubject).toBe("alloc.bybit.linear.RENAMED");
+        }
+      } finally {
+        await bridge.stop();
+      }
     }
   });
 
