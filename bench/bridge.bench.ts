@@ -297,7 +297,7 @@ try {
   const rows: (Measurement | Record<string, unknown>)[] = [];
   // Each call a datagram of its own, packed before it (untimed): one datagram forwarded again is a duplicate the
   // bridge drops after its checks (before s-bralloc this row timed that, not the envelopes and the publish).
-  let fresh = datagram;
+  let fresh: Uint8Array = datagram;
   const nextDatagram = () => {
     packDeltas(7);
     fresh = packer.bytes[0]!.subarray(0, packer.lengths[0]);
