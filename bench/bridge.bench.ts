@@ -1,5 +1,9 @@
 /**
  * The NATS bridge (docs/nats.md), against a real nats-server (JetStream off: the hop itself) on loopback:
+ *  0. allocation per stage (bench/alloc-meter.ts: a full GC, the cells a chunk of steps made, by type; its control
+ *     row must read 1): to-nats's checks and judgement, its envelopes through the client's publish, its own PUB
+ *     frames, the whole onDatagram with the real client, the client's publish alone; node:dgram's receive (the
+ *     runtime's); from-nats's client parse, the whole step (parse, repack, seal, send) and its send alone;
  *  1. per-message CPU cost of each side: to-nats (verify the datagram, split, envelope, client publish) and
  *     from-nats (envelope check, repack, seal with CRC-32), no I/O waits;
  *  2. throughput multicast → to-nats → NATS → from-nats → multicast, flooded for a few seconds: messages/s
@@ -14,6 +18,8 @@ import { createServer } from "node:net";
 import { readFileSync } from "node:fs";
 import { loopbackDestination, reexecInPrivateNetns } from "./e2e-common.ts";
 import { measure, printTable, type Measurement, QUICK, SMOKE, benchTempDir } from "./harness.ts";
+import { allocationControl, allocationRow, measureAllocation, type Allocation } from "./alloc-meter.ts";
+import { heapStats } from "bun:jsc";
 import { ForwardBridge } from "../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../src/bridge/reverse-bridge.ts";
 import { ChangeSet } from "../src/core/change-set.ts";
@@ -32,6 +38,9 @@ reexecInPrivateNetns(import.meta.url);
 const INSTRUMENTS = 20;
 const A = loopbackDestination(10);
 const B = loopbackDestination(11);
+const C = loopbackDestination(12); // the allocation rows' receive and send
+const ALLOC_STEPS = SMOKE ? 300 : QUICK ? 5_000 : 20_000;
+const ALLOC_WARM = SMOKE ? 100 : 1_000;
 const FLOOD_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
 const PACED_PER_S = 2000;
 const PACED_MS = SMOKE ? 200 : QUICK ? 1500 : 4000;
@@ -129,7 +138,152 @@ for (let i = 0; i < 200; i++) {
   await Bun.sleep(20);
 }
 
+/** A NATS client that keeps nothing; with `frames`, nats-core's command queue too (the bridge then writes PUB frames). */
+function nullClient(frames: boolean) {
+  const protocol = { connected: true, outbound: { size: () => 0 }, info: { max_payload: 1 << 20 }, ...(frames ? { sendCommand: (_c: Uint8Array) => {} } : {}) };
+  return { protocol, publish: (_s: string, _d: Uint8Array) => {}, flush: async () => {}, close: async () => {} };
+}
+class NullBridge extends ForwardBridge {
+  client: unknown;
+  protected override async connect(): Promise<unknown> {
+    return this.client;
+  }
+}
+
+/** The allocation rows (section 0): each step a datagram of its own, as a socket hands them, seqNums in order. */
+async function allocationPerStage(): Promise<void> {
+  const p = new ChannelPacker(1400, 7, 2, 0x0badf00d, { heartbeatIntervalMs: 1000 });
+  const defs: Uint8Array[] = [];
+  for (const v of views) packInstrumentDefinition(p, new EncodedDefinition(v.instrument), false);
+  p.seal(clockUs());
+  for (let i = 0; i < p.count; i++) defs.push(p.bytes[i]!.slice(0, p.lengths[i]));
+  p.clear();
+  const total = ALLOC_WARM + ALLOC_STEPS;
+  const data: Uint8Array[] = [];
+  const beats: Uint8Array[] = [];
+  for (let k = 0; k < total; k++) {
+    for (let i = 0; i < 7; i++) packBookDelta(p, views[(k * 7 + i) % INSTRUMENTS]!, delta);
+    p.seal(clockUs());
+    data.push(p.bytes[0]!.slice(0, p.lengths[0]));
+    p.clear();
+  }
+  const hp = new ChannelPacker(1400, 7, 3, 0x0badf00e, { heartbeatIntervalMs: 1000 });
+  for (let k = 0; k < total; k++) {
+    hp.appendHeartbeat(0);
+    hp.seal(clockUs() + k);
+    beats.push(hp.bytes[0]!.slice(0, hp.lengths[0]));
+    hp.clear();
+  }
+  const rows: Record<string, unknown>[] = [allocationRow("control: one 32 B object a step (must read 1)", allocationControl(ALLOC_STEPS))];
+  const metered = (b: ForwardBridge, ds: Uint8Array[]): Allocation => {
+    for (let i = 0; i < ALLOC_WARM; i++) b.onDatagram(ds[i]!);
+    return measureAllocation(ALLOC_WARM, total, (i) => b.onDatagram(ds[i]!), { chunkSteps: 5_000 });
+  };
+  const perDatagram = "to-nats, per 7-message datagram:";
+  for (const [name, frames, defined] of [
+    ["checks + judgement (streams.ts), no envelope [ours]", true, false],
+    ["+ envelopes through the client's publish (a stand-in client) [ours]", false, true],
+    ["+ PUB frames written by the bridge, one command (a stand-in client) [ours]", true, true],
+  ] as const) {
+    const b = new NullBridge({ groups: [], servers: url, prefix: "alloc", log: silentLogger });
+    b.client = nullClient(frames);
+    await b.start();
+    if (defined) for (const d of defs) b.onDatagram(d);
+    rows.push(allocationRow(`${perDatagram} ${name}`, metered(b, data)));
+    await b.stop();
+  }
+  for (const [name, frames, ds] of [
+    ["the whole onDatagram, nats-core client to nats-server [ours + client's]", true, data],
+    ["same, the client's publish per envelope (before s-bralloc's frames) [ours + client's]", false, data],
+    ["a heartbeat datagram, the whole onDatagram [ours + client's]", true, beats],
+  ] as const) {
+    const b = new ForwardBridge({ groups: [], servers: url, prefix: "alloc", log: silentLogger });
+    await b.start();
+    if (!frames) (b as unknown as { frames: unknown }).frames = undefined; // the client's publish, as before
+    for (const d of defs) b.onDatagram(d);
+    rows.push(allocationRow(`${perDatagram.replace("7-message ", ds === beats ? "" : "7-message ")} ${name}`, metered(b, ds)));
+    await Bun.sleep(20);
+    await b.stop();
+  }
+  const { connect } = await import("@nats-io/transport-node");
+  const nc = await connect({ servers: url });
+  const envs = Array.from({ length: total }, () => new Uint8Array(224));
+  for (let i = 0; i < ALLOC_WARM; i++) nc.publish("alloc.bybit.linear.X", envs[i]!);
+  rows.push(allocationRow("nats-core publish(subject, envelope), per envelope [client's]", measureAllocation(ALLOC_WARM, total, (i) => nc.publish("alloc.bybit.linear.X", envs[i]!), { chunkSteps: 5_000 })));
+  await nc.flush();
+  // from-nats: MSG frames fed to the reader's client parser (as its socket's reads are), flushed and sent per step.
+  const reverse = new ReverseBridge({ servers: url, prefix: "alloc", group: C.group, port: C.port, iface: "127.0.0.1", ttl: 1, sourceId: 901, heartbeatIntervalMs: 1000 });
+  await reverse.start();
+  const reader = reverse.reader as unknown as { nc: { protocol: { parser: { parse(b: Uint8Array): void } } }; sub: { sid: number }; flush: () => void };
+  let seen = 0;
+  const sub = nc.subscribe("alloc.>", { callback: () => void seen++ }) as unknown as { sid: number };
+  await nc.flush();
+  const te = new TextEncoder();
+  const msgFrames = (sid: number) => {
+    const out: Uint8Array[] = [];
+    for (let k = 0; k < total; k++) {
+      const env = envelopeOf(data[k]!, 1000, PACKET_HEADER_BYTES, 184, 1_000 + k, 7);
+      const head = te.encode(`MSG alloc.bybit.linear.X ${sid} ${env.length}\r\n`);
+      const f = new Uint8Array(head.length + env.length + 2);
+      f.set(head, 0);
+      f.set(env, head.length);
+      f.set([13, 10], head.length + env.length);
+      out.push(f);
+    }
+    return out;
+  };
+  const toReader = msgFrames(reader.sub.sid);
+  const toClient = msgFrames(sub.sid);
+  const parser = reader.nc.protocol.parser;
+  const ncParser = (nc as unknown as { protocol: { parser: { parse(b: Uint8Array): void } } }).protocol.parser;
+  for (let i = 0; i < ALLOC_WARM; i++) (parser.parse(toReader[i]!), reader.flush(), ncParser.parse(toClient[i]!));
+  rows.push(allocationRow("from-nats, per envelope: nats-core parse + message + a no-op callback [client's]", measureAllocation(ALLOC_WARM, total, (i) => ncParser.parse(toClient[i]!), { chunkSteps: 5_000 })));
+  rows.push(allocationRow("from-nats, per envelope read alone: parse, repack, setImmediate, seal, send [client's + ours]", measureAllocation(ALLOC_WARM, total, (i) => (parser.parse(toReader[i]!), reader.flush()), { chunkSteps: 5_000 })));
+  const sender = await openMulticastSender({ iface: "127.0.0.1", ttl: 1 });
+  const view = data[0]!;
+  rows.push(allocationRow("from-nats: its socket's send of a reused view (Bun udp) [runtime's]", measureAllocation(0, ALLOC_STEPS, () => void sender.send(view, C.port, C.group), { chunkSteps: 5_000 })));
+  await reverse.stop();
+  await nc.close();
+  // The runtime's receive (node:dgram, the bridge's sockets): async, so counted around batches of sends and their
+  // receipt; the sends' own cells (counted alone, synchronously) taken off.
+  const rx = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 << 20 });
+  await new Promise<void>((r) => rx.bind({ port: C.port, address: C.group }, () => r()));
+  rx.addMembership(C.group, "127.0.0.1");
+  let got = 0;
+  rx.on("message", () => void got++);
+  const batch = SMOKE ? 50 : 500;
+  const rounds = Math.max(1, Math.floor(ALLOC_STEPS / batch));
+  const cells = (a: ReturnType<typeof heapStats>, z: ReturnType<typeof heapStats>, into: Record<string, number>) => {
+    for (const t in z.objectTypeCounts) {
+      const d = z.objectTypeCounts[t]! - (a.objectTypeCounts[t] ?? 0);
+      if (d !== 0) into[t] = (into[t] ?? 0) + d;
+    }
+  };
+  const received: Record<string, number> = {};
+  const sent: Record<string, number> = {};
+  for (let r = 0; r <= rounds; r++) {
+    Bun.gc(true);
+    const a = heapStats();
+    const want = got + batch;
+    for (let i = 0; i < batch; i++) sender.send(view, C.port, C.group);
+    const m = heapStats();
+    for (let w = 0; got < want && w < 2000; w++) await Bun.sleep(1);
+    const z = heapStats();
+    if (r === 0) continue; // warm-up
+    cells(a, m, sent);
+    cells(m, z, received);
+  }
+  const perStep = (c: Record<string, number>) => Object.values(c).reduce((x, y) => x + y, 0) / (rounds * batch);
+  const types = Object.entries(received).map(([t, v]) => [t, v / (rounds * batch)] as const).filter(([, v]) => v >= 0.05).sort((x, y) => y[1] - x[1]);
+  rows.push({ case: "to-nats: node:dgram receive, per datagram (batches of sends awaited; sleeps' timers included) [runtime's]", steps: rounds * batch, bytesPerStep: "", cellsPerStep: (perStep(received) - perStep(sent)).toFixed(3), newCells: types.map(([t, v]) => `${t} ${+v.toFixed(2)}`).join(", ") });
+  rx.close();
+  sender.close();
+  console.log("== allocation per stage (cells per step; [ours] must read ~0 but the ranges handed to the client) ==");
+  printTable(rows);
+}
+
 try {
+  await allocationPerStage();
   const forward = new ForwardBridge({ groups: [{ ...A, iface: "127.0.0.1" }], servers: url, prefix: "bench", log: silentLogger });
   await forward.start();
 
@@ -141,7 +295,15 @@ try {
   const datagram = packer.bytes[0]!.slice(0, packer.lengths[0]);
   packer.clear();
   const rows: (Measurement | Record<string, unknown>)[] = [];
-  const fwd = measure("to-nats: verify + split + envelope + publish, per message (7 per datagram)", () => forward.onDatagram(datagram), { opsPerCall: 7, durationMs: 500 });
+  // Each call a datagram of its own, packed before it (untimed): one datagram forwarded again is a duplicate the
+  // bridge drops after its checks (before s-bralloc this row timed that, not the envelopes and the publish).
+  let fresh: Uint8Array = datagram;
+  const nextDatagram = () => {
+    packDeltas(7);
+    fresh = packer.bytes[0]!.subarray(0, packer.lengths[0]);
+  };
+  const fwd = measure("to-nats: verify + split + envelope + publish, per message (7 per datagram)", () => forward.onDatagram(fresh), { opsPerCall: 7, durationMs: 500, inner: 1, setup: () => (packer.clear(), nextDatagram()) });
+  packer.clear();
   rows.push(fwd);
   await Bun.sleep(200); // let the client flush what the loop queued
   const envs: Uint8Array[] = [];

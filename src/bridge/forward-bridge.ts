@@ -15,6 +15,9 @@
  * What NATS cannot take (client disconnected, its backlog over maxPendingBytes, a message it refuses) is dropped,
  * counted, and skips a number too: memory stays bounded and every reader sees the loss. The first two are read from
  * the client's internals; a client without them is warned about at start (nothing is dropped for them then).
+ * Hot path: nothing allocated per datagram but one range the client keeps (payload-arena.ts): the datagram is judged
+ * in a reused buffer, its envelopes' PUB frames written by the bridge (pub-frames.ts) and queued as one command on the
+ * client's connection (its internals too; without them, or for an envelope the client would refuse, its publish).
  * @module
  */
 import dgram from "node:dgram";
@@ -37,11 +40,14 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeOf, subjectOf } from "../subscriber/nats-envelope.ts";
+import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
+import { PayloadArena } from "./payload-arena.ts";
+import { PubFrames, framable } from "./pub-frames.ts";
+import { copyRange } from "../core/copy-range.ts";
 
 export interface JetStreamOptions {
   stream: string;
@@ -71,8 +77,8 @@ export interface ForwardBridgeOptions {
   authKey?: Uint8Array;
   /**
    * The SHA-256 for authKey's HMAC (as FeedSubscriberOptions.authSha256): Bun's CryptoHasher under Bun by default,
-   * createHmac when null (tests' control). Each datagram and each envelope is a new buffer, so each check and each
-   * signature still makes its view (~3 cells; createHmac ~6).
+   * createHmac when null (tests' control). Datagrams are checked in the bridge's reused receive buffer and envelopes
+   * signed in a reused scratch: no cell (createHmac ~6 a MAC).
    */
   authSha256?: ReusableSha256 | null;
   maxDatagramBytes?: number;
@@ -190,9 +196,17 @@ interface NatsProtocol {
   connected?: boolean;
   outbound?: { size(): number };
   transport?: { socket?: { writableLength?: number } };
+  /** Queues protocol bytes (what its `publish` calls with the frame it built): the bridge's own frames (pub-frames.ts). */
+  sendCommand?(cmd: Uint8Array): void;
+  /** The server's INFO: the largest payload it takes (the client's publish throws above it). */
+  info?: { max_payload?: number };
+  /** The client's statistics (nc.stats()), kept as its publish keeps them. */
+  outMsgs?: number;
+  outBytes?: number;
 }
 
 const textDecoder = new TextDecoder();
+const textEncoder = new TextEncoder();
 
 interface Upstream {
   sessionId: number;
@@ -277,6 +291,24 @@ function slotToSave(up: Upstream): number {
   return compareSessions(up.sessionStartUs, up.sessionId, o.sessionStartUs, o.sessionId) < 0 ? -1 : oldest;
 }
 
+/** A definition's naming fields as bytes: venue id and market id (u16 each), then the symbol's bytes. Cold. */
+function nameOf(venueId: number, marketId: number, src: Uint8Array, start: number, symLen: number): Uint8Array {
+  const out = new Uint8Array(4 + symLen);
+  out[0] = venueId & 0xff;
+  out[1] = venueId >>> 8;
+  out[2] = marketId & 0xff;
+  out[3] = marketId >>> 8;
+  for (let i = 0; i < symLen; i++) out[4 + i] = src[start + i]!;
+  return out;
+}
+
+/** Whether a definition names what `named` (nameOf) holds. */
+function sameName(named: Uint8Array, venueId: number, marketId: number, src: Uint8Array, start: number, symLen: number): boolean {
+  if (named.length !== 4 + symLen || named[0] !== (venueId & 0xff) || named[1] !== venueId >>> 8 || named[2] !== (marketId & 0xff) || named[3] !== marketId >>> 8) return false;
+  for (let i = 0; i < symLen; i++) if (named[4 + i] !== src[start + i]) return false;
+  return true;
+}
+
 /**
  * One socket per group and port, joined on each of its interfaces. Two sockets bound to one group and port each get
  * every datagram of it (Linux hands a group's datagrams to every socket bound to it, whatever interface joined):
@@ -339,10 +371,27 @@ export class ForwardBridge {
   /** Without a key, a signed datagram was warned of (once: the publisher has a key this bridge was not given). */
   private signedUnverifiedTold = false;
   private readonly maxBytes: number;
+  /** The datagram being judged, copied out of the socket's buffer (onDatagram), and its one DataView. */
+  private readonly rxBytes = new Uint8Array(ABS_MAX_DATAGRAM_BYTES);
+  private readonly rxView = new DataView(this.rxBytes.buffer);
+  /** Where envelopes go: ranges the client may keep until it writes them (never written again). */
+  private readonly payloads = new PayloadArena();
+  /** A signed envelope is built here first: the signature's exact-length views are made once per length, not per envelope. */
+  private readonly signScratch = new Uint8Array(envelopeBytes(ABS_MAX_DATAGRAM_BYTES, true));
   private readonly sockets: dgram.Socket[] = [];
   /** Instrument id → subject, from definitions (cold: once per instrument and name change); MAX_TRACKED_INSTRUMENTS at most. */
   private readonly subjects = new Map<number, string>();
+  /** What named each subject: its definition's venue id, market id and symbol bytes (nameOf), to see a repeat cheaply. */
+  private readonly namedBy = new Map<number, Uint8Array>();
+  /** The same subjects' bytes for the bridge's own frames; absent for one the client would refuse (framable). */
+  private readonly subjectBytes = new Map<number, Uint8Array>();
   private readonly heartbeatSubject: string;
+  private readonly heartbeatSubjectBytes: Uint8Array | undefined;
+  /**
+   * The datagram's PUB frames, written by the bridge (pub-frames.ts) when the client's protocol handler takes a command
+   * (@nats-io/nats-core 3.x internals, as the backlog; undefined: the client's publish per envelope).
+   */
+  private frames: PubFrames | undefined;
   private nc: Publisher | undefined;
   private protocol: NatsProtocol | undefined;
   private readonly maxPendingBytes: number;
@@ -371,6 +420,7 @@ export class ForwardBridge {
     this.reader = new PacketReader(this.auth);
     this.maxBytes = opts.maxDatagramBytes ?? ABS_MAX_DATAGRAM_BYTES;
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
+    this.heartbeatSubjectBytes = framable(this.heartbeatSubject) ? textEncoder.encode(this.heartbeatSubject) : undefined;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
@@ -461,6 +511,7 @@ export class ForwardBridge {
     const p = nc.protocol;
     // Both parts or neither: a client without `connected` would otherwise look disconnected for good.
     this.protocol = p !== undefined && typeof p.connected === "boolean" && typeof p.outbound?.size === "function" ? p : undefined;
+    this.frames = this.protocol !== undefined && typeof this.protocol.sendCommand === "function" ? new PubFrames(this.payloads) : undefined;
     if (this.protocol === undefined) {
       // Cold: another client version (the internals are not API). The bridge still forwards, but cannot bound the
       // client's buffer nor number what it loses while disconnected: the operator must know.
@@ -596,18 +647,27 @@ export class ForwardBridge {
   }
 
   /** Verifies one datagram and publishes its messages (the bridge's hot path). */
-  onDatagram(bytes: Uint8Array): void {
+  onDatagram(datagram: Uint8Array): void {
     const c = this.counters;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const rc = this.reader.wrap(dv, bytes.byteLength, this.maxBytes);
+    const length = datagram.byteLength;
+    // Read in the reused receive buffer, as a subscriber reads (FeedSubscriber.onSocketMessage): a DataView over each
+    // new buffer made the reader's views of it anew, 2 cells a datagram, 5 with a key (the HMAC's views per buffer).
+    let bytes: Uint8Array = this.rxBytes;
+    let dv: DataView = this.rxView;
+    if (length <= bytes.length) bytes.set(datagram);
+    else {
+      bytes = datagram; // cold: longer than any UDP datagram (a caller's own buffer): judged where it is
+      dv = new DataView(datagram.buffer, datagram.byteOffset, length);
+    }
+    const rc = this.reader.wrap(dv, length, this.maxBytes);
     if (rc !== DecodeErrorCode.OK) {
       const name = DECODE_ERROR_NAMES[rc] ?? "unknown";
       c.rejected[name] = (c.rejected[name] ?? 0) + 1;
-      c.rejectedBytes += bytes.byteLength;
+      c.rejectedBytes += length;
       return;
     }
     c.datagrams++;
-    c.receivedBytes += bytes.byteLength;
+    c.receivedBytes += length;
     if (this.auth === undefined && !this.signedUnverifiedTold && this.reader.authenticated) this.signedUnverified();
     const nc = this.nc;
     if (nc === undefined) return;
@@ -666,9 +726,16 @@ export class ForwardBridge {
     }
     if (this.dropping) this.resumed();
     const forward = up === UNNUMBERED ? undefined : up.forward;
+    const frames = this.frames;
+    // The client's publish throws above the server's max_payload: such an envelope goes through it (refused as before).
+    const maxPayload = p?.info?.max_payload ?? Infinity;
     if (count === 0) {
       // Counted once the client took it; one it refuses is logged only (no wire message lost, no number skipped).
-      if (this.publish(nc, this.heartbeatSubject, envelopeOf(bytes, hbMs, 0, 0, forward, this.bridgeId, this.auth), false)) c.heartbeats++;
+      const subject = this.heartbeatSubjectBytes;
+      if (frames !== undefined && subject !== undefined && envelopeBytes(0, this.auth !== undefined) <= maxPayload) {
+        this.frame(frames, subject, bytes, hbMs, 0, 0, forward, false);
+        this.sendFrames(frames, p!);
+      } else if (this.publish(nc, this.heartbeatSubject, this.envelope(bytes, hbMs, 0, 0, forward), false)) c.heartbeats++;
       return;
     }
     let off = PACKET_HEADER_BYTES;
@@ -680,12 +747,66 @@ export class ForwardBridge {
       const subject = this.subjects.get(id);
       if (subject === undefined) c.undefinedInstrument++;
       else {
-        // A message the client refuses still takes its number: the readers see it lost.
-        if (this.publish(nc, subject, envelopeOf(bytes, hbMs, off, len, forward === undefined ? undefined : up.forward, this.bridgeId, this.auth), true)) c.published++;
+        const seq = forward === undefined ? undefined : up.forward;
+        const subjectBytes = frames === undefined ? undefined : this.subjectBytes.get(id);
+        if (subjectBytes !== undefined && envelopeBytes(len, this.auth !== undefined) <= maxPayload) this.frame(frames!, subjectBytes, bytes, hbMs, off, len, seq, true);
+        else {
+          if (frames !== undefined) this.sendFrames(frames, p!); // in order: the frames before it go first
+          // A message the client refuses still takes its number: the readers see it lost.
+          if (this.publish(nc, subject, this.envelope(bytes, hbMs, off, len, seq), true)) c.published++;
+        }
         up.forward++;
       }
       off += len;
     }
+    if (frames !== undefined) this.sendFrames(frames, p!);
+  }
+
+  /** The envelope of the message at src[off, off + len) (len 0: a heartbeat) framed for `subject` (pub-frames.ts). */
+  private frame(frames: PubFrames, subject: Uint8Array, src: Uint8Array, hbMs: number, off: number, len: number, forward: number | undefined, message: boolean): void {
+    const n = writeEnvelope(this.signScratch, src, hbMs, off, len, forward, this.bridgeId, this.auth);
+    frames.add(subject, this.signScratch, n, message);
+  }
+
+  /**
+   * Hands the datagram's frames to the client as one command and counts them as its publish would have. A throw
+   * (none is known: the command is only queued) drops them as refused messages, never thrown into the socket.
+   */
+  private sendFrames(frames: PubFrames, p: NatsProtocol): void {
+    const envelopes = frames.envelopes;
+    const messages = frames.messages;
+    const envelopeBytes = frames.envelopeBytes;
+    const cmd = frames.take();
+    if (cmd === undefined) return;
+    try {
+      p.sendCommand!(cmd);
+    } catch (err) {
+      this.publishFailed(messages > 0 ? "(frames)" : this.heartbeatSubject, err as Error, messages);
+      return;
+    }
+    const c = this.counters;
+    this.sent += envelopes;
+    c.publishedBytes += envelopeBytes;
+    c.published += messages;
+    c.heartbeats += envelopes - messages;
+    if (typeof p.outMsgs === "number") p.outMsgs += envelopes;
+    if (typeof p.outBytes === "number") p.outBytes += envelopeBytes;
+  }
+
+  /**
+   * The envelope of the message at src[off, off + len) (len 0: a heartbeat), in a range of its own that the client
+   * may keep (nats-envelope.ts envelopeOf's bytes): one view, where a new buffer, its ArrayBuffer and views were 9
+   * cells (12 signed).
+   */
+  private envelope(src: Uint8Array, hbMs: number, off: number, len: number, forward: number | undefined): Uint8Array {
+    const auth = this.auth;
+    const payload = this.payloads.take(envelopeBytes(len, auth !== undefined));
+    if (auth === undefined) writeEnvelope(payload, src, hbMs, off, len, forward, this.bridgeId, undefined);
+    else {
+      const n = writeEnvelope(this.signScratch, src, hbMs, off, len, forward, this.bridgeId, auth);
+      copyRange(this.signScratch, payload, 0, 0, n);
+    }
+    return payload;
   }
 
   /**
@@ -699,17 +820,17 @@ export class ForwardBridge {
       this.counters.publishedBytes += env.byteLength;
       return true;
     } catch (err) {
-      this.publishFailed(subject, err as Error, message);
+      this.publishFailed(subject, err as Error, message ? 1 : 0);
       return false;
     }
   }
 
-  // Cold: logged when the reason changes; a wire message counted always.
-  private publishFailed(subject: string, err: Error, message: boolean): void {
-    if (message) this.counters.publishErrors++;
+  // Cold: logged when the reason changes; wire messages (`messages` of them; 0: a heartbeat) counted always.
+  private publishFailed(subject: string, err: Error, messages: number): void {
+    this.counters.publishErrors += messages;
     if (err.message === this.lastPublishError) return;
     this.lastPublishError = err.message;
-    this.opts.log.warn(message ? "NATS refused a message: dropped, its number skipped (readers see the loss)" : "NATS refused a heartbeat: dropped", { subject, error: err.message });
+    this.opts.log.warn(messages > 0 ? "NATS refused a message: dropped, its number skipped (readers see the loss)" : "NATS refused a heartbeat: dropped", { subject, error: err.message });
   }
 
   // Cold: a datagram NATS cannot take now (disconnected, or the client's backlog over maxPendingBytes). Dropped and
@@ -836,13 +957,23 @@ export class ForwardBridge {
     // After the root block as the message says it is (a later template version appends fields to it, wire-protocol
     // §7): at today's fixed block size, a longer block's new fields were read as the symbol, the subject made up.
     const start = body + dv.getUint16(body - MESSAGE_HEADER_BYTES + MSG_BLOCK_LENGTH_OFFSET, true);
+    const venueId = dv.getUint16(body + DEF_VENUE_ID_OFFSET, true);
+    const marketId = dv.getUint16(body + DEF_MARKET_ID_OFFSET, true);
+    // The same definition every refresh: compared by its bytes, the subject is not made again (its symbol string, the
+    // subject's template and replace were ~5 cells a definition, every refresh).
+    const named = this.namedBy.get(id);
+    if (named !== undefined && sameName(named, venueId, marketId, bytes, start, symLen)) return;
     const known = this.subjects.get(id);
     if (known === undefined && this.subjects.size >= MAX_TRACKED_INSTRUMENTS) {
       this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
       return;
     }
-    const subject = subjectOf(this.opts.prefix, dv.getUint16(body + DEF_VENUE_ID_OFFSET, true), dv.getUint16(body + DEF_MARKET_ID_OFFSET, true), textDecoder.decode(bytes.subarray(start, start + symLen)));
-    if (known !== subject) this.subjects.set(id, subject);
+    const subject = subjectOf(this.opts.prefix, venueId, marketId, textDecoder.decode(bytes.subarray(start, start + symLen)));
+    this.namedBy.set(id, nameOf(venueId, marketId, bytes, start, symLen));
+    if (known === subject) return;
+    this.subjects.set(id, subject);
+    if (framable(subject)) this.subjectBytes.set(id, textEncoder.encode(subject));
+    else this.subjectBytes.delete(id); // the client's publish refuses it, as before (pub-frames.ts)
   }
 
   async stop(): Promise<void> {

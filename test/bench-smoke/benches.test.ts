@@ -29,7 +29,7 @@ const EXPECTED: Record<string, RegExp[]> = {
   binance: [PEER_AGREE, /== summary: faster peer \/ ours/, /== adapter path: USD-M diffs/, /adapter path \/ ours, p50: /, /== breakdown: USD-M/, /== snapshot breakdown: USD-M/, /== allocation in steady state ==/, /^adapter path: the USD-M diffs/m],
   bithumb: [PEER_AGREE, /Bithumb, simulator frames: 300 frames/, /faster peer \/ ours, per frame/],
   book: [/all three books agree after the replay: yes/, /== ladder structure/, /== memory/, /== allocation in steady state/, /^summary: delta /m],
-  bridge: [/to-nats: verify \+ split/, /from-nats: envelope check/, /flood: multicast → to-nats → NATS → from-nats → multicast/, /whole path: … → from-nats → multicast receipt/],
+  bridge: [/== allocation per stage/, /node:dgram receive, per datagram/, /to-nats: verify \+ split/, /from-nats: envelope check/, /flood: multicast → to-nats → NATS → from-nats → multicast/, /whole path: … → from-nats → multicast receipt/],
   bybit: [PEER_AGREE, /== one real delta frame/, /== allocation in steady state/, /== summary: ratios/],
   capture: [/^sim: \d+ frames/m, /real, one 80 KB block\s+zstd 3/, /at this rate:/],
   coinbase: [PEER_AGREE, /== one full-depth snapshot, 10000 levels per side/, /== summary: ratio/],
