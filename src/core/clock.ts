@@ -114,19 +114,28 @@ export function wallDrifted(originUs: number): boolean {
 /**
  * The wall clock's origin for performance.now(), read at one of Date.now's ticks (the wall clock is then exactly the
  * new ms): its monotonic time is bracketed by the readings either side. Spins for up to about TICK_WAIT_MAX_MS (once
- * per step of the host's clock); with no clean tick by then, the mid-ms of the last reading (±0.5 ms). Cold.
+ * per step of the host's clock); with no clean tick by then, the mid-ms of the reading with the tightest bracket
+ * (±0.5 ms plus half that bracket: a reading preempted between Date.now and performance.now is not taken, or the
+ * origin would be off by the preemption and the next check would move it again). Cold.
  */
 export function wallOriginAtTick(): number {
   let before = performance.now();
   let lastWallMs = Date.now();
   let lastMonoMs = performance.now();
   const giveUpMs = before + TICK_WAIT_MAX_MS;
+  let bestBracketMs = lastMonoMs - before;
+  let bestOriginMs = lastWallMs + 0.5 - (before + lastMonoMs) / 2;
   for (;;) {
     const wallMs = Date.now();
     const monoMs = performance.now();
     // The tick came between the previous Date.now read (after `before`) and this one (before `monoMs`).
     if (wallMs !== lastWallMs && monoMs - before <= TICK_BRACKET_MAX_MS) return wallMs - lastMonoMs;
-    if (monoMs > giveUpMs) return wallMs + 0.5 - monoMs;
+    // This Date.now read lies between lastMonoMs and monoMs.
+    if (monoMs - lastMonoMs < bestBracketMs) {
+      bestBracketMs = monoMs - lastMonoMs;
+      bestOriginMs = wallMs + 0.5 - (lastMonoMs + monoMs) / 2;
+    }
+    if (monoMs > giveUpMs) return bestOriginMs;
     before = lastMonoMs;
     lastWallMs = wallMs;
     lastMonoMs = monoMs;

@@ -5,7 +5,7 @@
  * monoEpochMs (the deadline clock) and a capture's timeline (monoStampUs) do not move. Date.now is stubbed.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { checkWallClock, monoEpochMs, monoStampUs, nowUs, turnReceiptUs, WALL_DRIFT_MAX_MS } from "../../src/core/clock.ts";
+import { checkWallClock, monoEpochMs, monoStampUs, nowUs, turnReceiptUs, WALL_DRIFT_MAX_MS, wallOriginAtTick } from "../../src/core/clock.ts";
 
 const realNow = Date.now.bind(Date);
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -66,5 +66,31 @@ describe("nowUs after a step of the wall clock", () => {
     const fractions = new Set<number>();
     for (let i = 0; i < 2_000 && fractions.size < 3; i++) fractions.add(nowUs() % 1000);
     expect(fractions.size).toBeGreaterThan(1); // µs, not whole ms
+  });
+
+  it("with no clean tick, anchors to the tightest-bracketed reading, not a preempted last one", () => {
+    // A loaded host: every Date.now tick falls between monotonic readings 0.08 ms apart (never clean), and the
+    // reading just before the wait gives up is preempted 2 ms between Date.now and performance.now. Anchoring to that
+    // reading put the origin 2 ms off, so the next check saw a drift that was not there and moved the clock again.
+    const wallMinusMonoMs = 1_700_000_000_123.25; // the true origin
+    let tMs = 50_000;
+    let calls = 0;
+    let preempted = false;
+    const startMs = tMs;
+    vi.spyOn(Date, "now").mockImplementation(() => {
+      tMs += 0.02;
+      calls++;
+      return Math.floor(wallMinusMonoMs + tMs);
+    });
+    vi.spyOn(performance, "now").mockImplementation(() => {
+      tMs += !preempted && tMs > startMs + 2.9 ? ((preempted = true), 2) : 0.02;
+      calls++;
+      return tMs;
+    });
+    const originMs = wallOriginAtTick();
+    vi.restoreAllMocks();
+    expect(preempted).toBe(true);
+    expect(calls).toBeGreaterThan(100);
+    expect(Math.abs(originMs - wallMinusMonoMs)).toBeLessThanOrEqual(0.5 + 0.05);
   });
 });
