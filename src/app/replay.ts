@@ -39,9 +39,10 @@ export interface ReplayResult {
   truncated: TruncatedCapture[];
   /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
-   * replayed as given, in file order, so the frames are not in receive-time order there.
+   * replayed as given, in file order, so the frames are not in receive-time order there. `atByte`: a capture
+   * concatenated into the file (`cat a.fcap b.fcap`) that begins there, judged as a file of its own.
    */
-  outOfOrder: { file: string; startsUs: number; previousEndsUs: number }[];
+  outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
   unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
@@ -116,11 +117,17 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         continue;
       }
       fileStarted = false;
+      let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        // A capture concatenated into the file begins a file of its own for the order check.
+        if (reader.captures !== captures) {
+          captures = reader.captures;
+          fileStarted = false;
+        }
         for (const r of block) {
           if (!fileStarted) {
             fileStarted = true;
-            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push({ file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs });
+            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
           }
           lastRecUs = r.tsRecvUs;
           if (stop) {

@@ -1014,7 +1014,13 @@ export class CaptureReader {
   firstUnknown: string | undefined;
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
-  private readonly codec: CaptureCodec;
+  /**
+   * Captures read in this file so far: more than 1 when files were concatenated (`cat a.fcap b.fcap > c.fcap`),
+   * each later one's header met where a block would begin. `captureAt` is the byte where the last one began.
+   */
+  captures = 1;
+  captureAt = 0;
+  private codec: CaptureCodec;
   private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
@@ -1069,6 +1075,15 @@ export class CaptureReader {
    * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
+    // A loop, not a call per concatenated header: a file of headers alone would recurse once each.
+    for (;;) {
+      const block = this.readBlock();
+      if (block !== null) return block;
+    }
+  }
+
+  /** nextBlock's one step: null when it read a concatenated capture's header (its first block comes next). */
+  private readBlock(): CaptureRecord[] | undefined | null {
     const size = this.source.size;
     const off = this.offset;
     if (this.ended) return undefined;
@@ -1081,6 +1096,10 @@ export class CaptureReader {
     const head = this.read(off, BLOCK_HEADER_BYTES);
     if (head === undefined) return undefined;
     if (head.byteLength < BLOCK_HEADER_BYTES) return stop(`file cut short while being read: block at byte ${off} (${head.byteLength} of its ${BLOCK_HEADER_BYTES} header bytes left)`);
+    // Another capture's header where a block would begin: captures concatenated with `cat`. Read on in its codec,
+    // as if its file came next (before, its "FDRC" was taken for a block length of 1.1 GB: "implausible block
+    // length", the rest of the file lost). No block begins so: a length that large is refused above as implausible.
+    if (head[0] === 0x46 && /^FDRCAP\d\d$/.test(new TextDecoder().decode(head))) return this.nextCapture(off) ? null : undefined;
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const length = dv.getUint32(0, true);
     const crc = dv.getUint32(4, true);
@@ -1116,5 +1135,23 @@ export class CaptureReader {
     }
     this.offset = start + length;
     return records;
+  }
+
+  /**
+   * A concatenated capture's header at `off`: its codec from here on and true, or false once reading ends there
+   * (`truncated` says why).
+   */
+  private nextCapture(off: number): boolean {
+    const bytes = this.read(off, Math.min(this.source.size - off, COMPRESSED_HEADER_BYTES));
+    if (bytes === undefined) return false;
+    const header = parseHeader(bytes);
+    if (typeof header === "string") return this.end(`another capture begins at byte ${off} (files concatenated), but ${header}`) ?? false;
+    // A header cut off: the concatenated file's recorder stopped as it opened it (no records), as for a whole file.
+    if (header.cut !== undefined) return this.end(`another capture begins at byte ${off} (files concatenated): ${header.cut}`) ?? false;
+    this.codec = header.codec;
+    this.offset = off + header.offset;
+    this.captures++;
+    this.captureAt = off;
+    return true;
   }
 }
