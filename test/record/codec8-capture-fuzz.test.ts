@@ -19,7 +19,7 @@ import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { ACK, XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-capture.ts";
 
-const SEEDS = 120;
+const SEEDS = 80;
 const CODECS = ["none", "zstd", "gzip"] as const;
 const REORDERS = new Set(["swap", "drop", "repeat", "concat"]);
 
