@@ -114,6 +114,8 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         const code = (err as NodeJS.ErrnoException).code;
         result.truncated.push({ file, why: `could not be read: ${code ?? (err as Error).message}` });
         bytesBefore += sizes[fileIndex]!;
+        // Its records are lost: the books leave LIVE before the next file (as below).
+        if (fileIndex < files.length - 1) feeder.captureGap();
         continue;
       }
       fileStarted = false;
@@ -174,7 +176,12 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         }
       }
       const cut = truncationOf(file, reader);
-      if (cut) result.truncated.push(cut);
+      if (cut) {
+        result.truncated.push(cut);
+        // The records after the damage are lost, and whatever they held (changes, a reconnect and its snapshot) the
+        // next file's frames need not show: its books leave LIVE before it. A header cut off lost nothing.
+        if (cut.bytesLeft! > 0 && fileIndex < files.length - 1) feeder.captureGap();
+      }
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }
