@@ -905,6 +905,9 @@ function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number; 
   if (bytes.byteLength >= CAPTURE_MAGIC.length && /^FDRCAP\d\d$/.test(magic)) {
     return `a capture in format ${magic}, which this feeder version does not read (it reads ${CAPTURE_MAGIC} and ${CAPTURE_MAGIC_COMPRESSED}): read it with the feeder version that wrote it, or a newer one`;
   }
+  // A capture compressed whole for archiving (`gzip x.fcap`, `zstd x.fcap`): said so, with what to do.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return `a gzip file, not a feeder capture: decompress it first (gunzip -k), then give the capture it holds`;
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) return `a zstd file, not a feeder capture: decompress it first (zstd -d), then give the capture it holds`;
   return `not a feeder capture file (expected the header ${CAPTURE_MAGIC} or ${CAPTURE_MAGIC_COMPRESSED})`;
 }
 

@@ -106,6 +106,18 @@ describe("compressed capture files", () => {
     expect(r.truncated).toBe(`another capture begins at byte ${parts[0]!.length} (files concatenated), but unknown compression codec 9 in the capture header`);
   });
 
+  test("a capture compressed whole (gzip, zstd: archived) is refused saying so and what to do", () => {
+    // Before: "not a feeder capture file", as for any foreign file.
+    const bytes = readFileSync(capture("none").files[0]!);
+    const dir = makeTempDir("feeder-capz-");
+    for (const [name, packed, tool] of [["x.fcap.gz", Bun.gzipSync(bytes), "gunzip -k"], ["x.fcap.zst", Bun.zstdCompressSync(bytes), "zstd -d"]] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, packed);
+      const kind = name.endsWith(".gz") ? "gzip" : "zstd";
+      expect(captureFileProblem(path)).toBe(`${path}: a ${kind} file, not a feeder capture: decompress it first (${tool}), then give the capture it holds`);
+    }
+  });
+
   test("an unknown codec in the header is refused, naming it", () => {
     const bytes = readFileSync(capture("zstd").files[0]!);
     bytes[8] = 9;
