@@ -49,7 +49,7 @@ import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
-import { BlockTooLargeError, CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
+import { BlockTooLargeError, CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, msgpackValueCount, type CompressionName } from "./codec.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import { applyRetention, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
@@ -63,10 +63,17 @@ const BLOCK_HEADER_BYTES = 8;
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
  * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
  * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block makes at most this many
- * bytes, not terabytes. (Decoded, a block can still take many times its bytes: every byte an empty array is
- * ~60 B of objects. A capture is trusted input up to that.)
+ * bytes, not terabytes. (Decoded, a block takes many times its bytes when they are many tiny values: MAX_BLOCK_VALUES.)
  */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/**
+ * A block of more MessagePack values than this (records and every field in them) is treated as corruption, counted
+ * before it is decoded (codec.ts msgpackValueCount): decoded, each value is an object of ~60 B however few its bytes,
+ * so 256 MiB of 1-byte values (a few KB of zstd) made gigabytes of objects. A writer's block holds 1 MiB of frames
+ * (records of 5 or 6 values and 25 bytes or more: ~300,000 values at most) and the frame-less events of 200 ms (a
+ * few per frame at most); 4 million is over ten times that, and decodes to ~250 MB of objects at most.
+ */
+export const MAX_BLOCK_VALUES = 4_000_000;
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
 /**
@@ -1028,10 +1035,14 @@ export class CaptureReader {
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
 
-  /** `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file (a test's smaller limit). */
+  /**
+   * `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file; `maxBlockValues`: one of more
+   * MessagePack values (a test's smaller limits).
+   */
   constructor(
     input: Uint8Array | CaptureSource,
     private readonly maxBlockBytes = MAX_BLOCK_BYTES,
+    private readonly maxBlockValues = MAX_BLOCK_VALUES,
   ) {
     this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
     const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
@@ -1115,7 +1126,9 @@ export class CaptureReader {
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
-      block = this.unpackr.unpack(decompressBlock(this.codec, stored, this.maxBlockBytes));
+      const payload = decompressBlock(this.codec, stored, this.maxBlockBytes);
+      if (msgpackValueCount(payload, this.maxBlockValues) > this.maxBlockValues) return stop(`implausible block at byte ${off}: more than ${this.maxBlockValues} MessagePack values, the most a block holds`);
+      block = this.unpackr.unpack(payload);
     } catch (err) {
       if (err instanceof BlockTooLargeError) return stop(`implausible block at byte ${off}: ${err.message}, the most a block holds`);
       return stop(`undecodable block at byte ${off}: ${(err as Error).message}`);
