@@ -9,6 +9,7 @@ import { CONNECTION_OPENED_URL } from "../venues/venue.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 
 export interface ExportSink {
@@ -134,8 +135,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
             if (!ok) {
               result.skipped++;
-              const key = `${r.venue}/${r.market}`;
-              result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+              countSkipped(result.skippedBy, r.venue, r.market);
             }
             lastUs = r.tsRecvUs;
           }

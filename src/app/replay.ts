@@ -5,6 +5,7 @@
  */
 import { statSync } from "node:fs";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { countSkipped } from "./skipped-by.ts";
 import type { Feeder } from "./feeder.ts";
 
 export interface ReplayProgress {
@@ -166,8 +167,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           if (ok) result.ingested++;
           else {
             result.skipped++;
-            const key = `${r.venue}/${r.market}`;
-            result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+            countSkipped(result.skippedBy, r.venue, r.market);
           }
           if (opts.onProgress && performance.now() >= nextProgressMs) {
             nextProgressMs = performance.now() + everyMs;
