@@ -2,7 +2,8 @@
  * Fuzzing the capture readers: a small real capture (the genuine Bybit XRPUSDT frames, written by the recorder's
  * CaptureWriter in many blocks, each codec) is damaged at random over many seeds (bits flipped, cut short, a block's
  * length field edited, blocks swapped, dropped or repeated, garbage appended, the file concatenated with itself) and
- * exported with `--books` in process (the venue adapter's replay path, as `feeder replay` feeds it). For every seed:
+ * exported with `--books` in process (the venue adapter's replay path; every eighth seed also replayed through a
+ * Feeder, its book ending where the export's does). For every seed:
  * nothing throws; a file that ends early is named with the byte it ended at; the reader never asks the file for more
  * bytes than it holds (memory bounded by the file, not by a length field); every row that says the book is live is
  * the intact capture's book at that update id (a book is never shown usable while it may differ); and a capture that
@@ -12,8 +13,11 @@ import { expect, test } from "vitest";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { exportCaptures } from "../../src/app/export.ts";
+import { Feeder } from "../../src/app/feeder.ts";
+import { replayCaptures } from "../../src/app/replay.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BOOK_STATE_NAMES } from "../../src/core/types.ts";
 import { CaptureReader, CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
@@ -144,6 +148,20 @@ test(`${SEEDS} damaged captures: no throw, the damage named, reads bounded by th
     for (const line of rows) {
       const row = JSON.parse(line);
       if (row.state === "live") expect(JSON.stringify([row.bids, row.asks]), `${where}: live at u=${row.venueSeq}`).toBe(liveAt.get(row.venueSeq));
+    }
+    // Every eighth seed also through `feeder replay`'s Feeder: nothing throws, and its book ends where export's does.
+    if (seed % 8 === 0) {
+      const feeder = new Feeder({ config, log: silentLogger, replay: true });
+      await feeder.start();
+      try {
+        const replayed = await replayCaptures(feeder, [file], { pace: "fast" });
+        expect(replayed.truncated, where).toEqual(result.truncated);
+        const book = feeder.books()[0]!;
+        const last = rows.length > 0 ? JSON.parse(rows.at(-1)!) : undefined;
+        expect([BOOK_STATE_NAMES[book.state], book.venueSeq], where).toEqual(last === undefined ? ["awaiting_snapshot", 0] : [last.state, last.venueSeq]);
+      } finally {
+        await feeder.stop();
+      }
     }
     // Two whole captures one after the other: both read, nothing lost (before, the second header ended the file).
     if (kind === "concat") expect(result.truncated, where).toEqual([]);
