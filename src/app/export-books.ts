@@ -63,8 +63,9 @@ class BookSinkForExport implements BookSink {
   captureGap(): void {
     this.builders.forEach((b, index) => {
       if (b === undefined || (b.state !== BookState.LIVE && b.state !== BookState.STALE)) return;
-      this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      // The adapter's resync invalidates the book through onBookInvalid; marked here only if not.
       this.adapter.requestResync(index, StatusReason.SEQUENCE_GAP);
+      if (b.state === BookState.LIVE || b.state === BookState.STALE) this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
     });
   }
 

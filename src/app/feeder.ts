@@ -216,8 +216,9 @@ class VenuePipeline implements BookSink {
     for (let index = 0; index < this.builders.length; index++) {
       const builder = this.builders[index];
       if (builder === undefined || (builder.state !== BookState.LIVE && builder.state !== BookState.STALE)) continue;
-      this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      // The adapter's resync invalidates the book through onBookInvalid (the gap counted once); marked here only if not.
       this.adapter.requestResync(index, StatusReason.SEQUENCE_GAP);
+      if (builder.state === BookState.LIVE || builder.state === BookState.STALE) this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
     }
   }
 
