@@ -59,6 +59,16 @@ class BookSinkForExport implements BookSink {
     if (b?.markInvalid(state, reason)) this.onChange(b);
   }
 
+  /** As Feeder.captureGap: every book LIVE or STALE leaves it (RESYNCING / sequence_gap) and resyncs. */
+  captureGap(): void {
+    this.builders.forEach((b, index) => {
+      if (b === undefined || (b.state !== BookState.LIVE && b.state !== BookState.STALE)) return;
+      // The adapter's resync invalidates the book through onBookInvalid; marked here only if not.
+      this.adapter.requestResync(index, StatusReason.SEQUENCE_GAP);
+      if (b.state === BookState.LIVE || b.state === BookState.STALE) this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    });
+  }
+
   onInstrumentChanged(index: number, instrument: Instrument): void {
     if (!this.builders[index]) return;
     const b = new BookBuilder(instrument);
@@ -144,6 +154,16 @@ export class BookReconstructor {
     if (isConnectionEventUrl(url)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
     if (!adapter.ingestRest) return false;
     return adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+  }
+
+  /**
+   * Records of the capture were lost before what comes next (a file that ended early, with another after it): every
+   * book LIVE or STALE goes RESYNCING / sequence_gap, its rows stamped `tsUs` (the last record read), and resyncs
+   * from the capture's next snapshot, as in replay (Feeder.captureGap).
+   */
+  captureGap(tsUs: number): void {
+    this.currentUs = tsUs;
+    for (const sink of this.sinks.values()) sink.captureGap();
   }
 
   /** One row per book that has had a snapshot, stamped `tsUs` (grid sampling). */

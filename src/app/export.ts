@@ -9,6 +9,7 @@ import { CONNECTION_OPENED_URL } from "../venues/venue.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 
 export interface ExportSink {
@@ -78,6 +79,18 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   let nextSampleUs = -1;
   let lastUs = -1;
   const decoder = new TextDecoder();
+  /**
+   * Records lost before the next file (one that ended early, or could not be read): the books leave LIVE at the last
+   * record read, as in replay. Grid rows up to then are written first: they show the books before the loss.
+   */
+  const gap = async (fileIndex: number) => {
+    if (!books || fileIndex === files.length - 1 || lastUs < 0) return;
+    for (; everyUs > 0 && nextSampleUs >= 0 && nextSampleUs <= lastUs && !stop; nextSampleUs += everyUs) {
+      for (const row of books.rowsAt(nextSampleUs)) emit(row);
+      if (bufChars >= CHUNK_CHARS) await drain(false);
+    }
+    books.captureGap(lastUs);
+  };
   try {
     // A stop while a venue's instrument REST is asked ends the request at once: nothing read, nothing written. Its
     // adapters (and those of a start that failed) are stopped below.
@@ -86,7 +99,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       return result;
     }
     if (opts.format === "csv") sink.write((books ? books.header() : RAW_CSV_HEADER) + "\n");
-    for (const file of files) {
+    for (const [fileIndex, file] of files.entries()) {
       // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
       // A file gone or changed since the argument check (a recorder's retention in that directory) is named under
       // `truncated` and the others are exported, as replay does (it threw: "export failed", the files after it unread).
@@ -95,6 +108,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         reader = CaptureReader.open(file);
       } catch (err) {
         result.truncated.push({ file, why: `could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+        await gap(fileIndex);
         continue;
       }
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
@@ -121,8 +135,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             const ok = r.url !== undefined ? books.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : books.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
             if (!ok) {
               result.skipped++;
-              const key = `${r.venue}/${r.market}`;
-              result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+              countSkipped(result.skippedBy, r.venue, r.market);
             }
             lastUs = r.tsRecvUs;
           }
@@ -130,7 +143,10 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         }
       }
       const cut = truncationOf(file, reader);
-      if (cut) result.truncated.push(cut);
+      if (cut) {
+        result.truncated.push(cut);
+        if (cut.bytesLeft! > 0 && !stop) await gap(fileIndex);
+      }
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;

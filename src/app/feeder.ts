@@ -206,6 +206,22 @@ class VenuePipeline implements BookSink {
     this.adapter.requestResync(index, why);
   }
 
+  /**
+   * Replay: records of the capture were lost here (a file ended early, another follows). Every book LIVE or STALE
+   * leaves it (RESYNCING / sequence_gap) and resyncs from the capture's next snapshot: whatever the lost records
+   * held, the next frames need not show it. Cold.
+   */
+  captureGap(): void {
+    if (this.stopped) return;
+    for (let index = 0; index < this.builders.length; index++) {
+      const builder = this.builders[index];
+      if (builder === undefined || (builder.state !== BookState.LIVE && builder.state !== BookState.STALE)) continue;
+      // The adapter's resync invalidates the book through onBookInvalid (the gap counted once); marked here only if not.
+      this.adapter.requestResync(index, StatusReason.SEQUENCE_GAP);
+      if (builder.state === BookState.LIVE || builder.state === BookState.STALE) this.onBookInvalid(index, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    }
+  }
+
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     if (this.stopped) return;
     const builder = this.builders[index];
@@ -536,6 +552,16 @@ export class Feeder {
     const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
     this.publisher.flush();
     return ok;
+  }
+
+  /**
+   * Replay: records of the capture were lost before what comes next (a file that ended early, with another after
+   * it): every book LIVE or STALE goes RESYNCING / sequence_gap and resyncs from the capture's next snapshot
+   * (VenuePipeline.captureGap). Until 2026-12-06 they stayed LIVE at their levels from before the loss.
+   */
+  captureGap(): void {
+    for (const p of this.pipelines) if (p.running) p.captureGap();
+    this.publisher.flush();
   }
 
   /** Replay: the venue's pipeline, by a loop (per replayed frame: find() made a closure each time). */

@@ -5,6 +5,7 @@
  */
 import { statSync } from "node:fs";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { countSkipped } from "./skipped-by.ts";
 import type { Feeder } from "./feeder.ts";
 
 export interface ReplayProgress {
@@ -39,9 +40,10 @@ export interface ReplayResult {
   truncated: TruncatedCapture[];
   /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
-   * replayed as given, in file order, so the frames are not in receive-time order there.
+   * replayed as given, in file order, so the frames are not in receive-time order there. `atByte`: a capture
+   * concatenated into the file (`cat a.fcap b.fcap`) that begins there, judged as a file of its own.
    */
-  outOfOrder: { file: string; startsUs: number; previousEndsUs: number }[];
+  outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
   unknownRecords: { file: string; count: number; first: string }[];
   stoppedEarly: boolean;
@@ -113,14 +115,22 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         const code = (err as NodeJS.ErrnoException).code;
         result.truncated.push({ file, why: `could not be read: ${code ?? (err as Error).message}` });
         bytesBefore += sizes[fileIndex]!;
+        // Its records are lost: the books leave LIVE before the next file (as below).
+        if (fileIndex < files.length - 1) feeder.captureGap();
         continue;
       }
       fileStarted = false;
+      let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        // A capture concatenated into the file begins a file of its own for the order check.
+        if (reader.captures !== captures) {
+          captures = reader.captures;
+          fileStarted = false;
+        }
         for (const r of block) {
           if (!fileStarted) {
             fileStarted = true;
-            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push({ file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs });
+            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
           }
           lastRecUs = r.tsRecvUs;
           if (stop) {
@@ -157,8 +167,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           if (ok) result.ingested++;
           else {
             result.skipped++;
-            const key = `${r.venue}/${r.market}`;
-            result.skippedBy[key] = (result.skippedBy[key] ?? 0) + 1;
+            countSkipped(result.skippedBy, r.venue, r.market);
           }
           if (opts.onProgress && performance.now() >= nextProgressMs) {
             nextProgressMs = performance.now() + everyMs;
@@ -167,7 +176,12 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         }
       }
       const cut = truncationOf(file, reader);
-      if (cut) result.truncated.push(cut);
+      if (cut) {
+        result.truncated.push(cut);
+        // The records after the damage are lost, and whatever they held (changes, a reconnect and its snapshot) the
+        // next file's frames need not show: its books leave LIVE before it. A header cut off lost nothing.
+        if (cut.bytesLeft! > 0 && fileIndex < files.length - 1) feeder.captureGap();
+      }
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }

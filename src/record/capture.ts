@@ -49,7 +49,7 @@ import { Packr } from "msgpackr/pack";
 import { Unpackr } from "msgpackr/unpack";
 import { monoMs } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
-import { BlockTooLargeError, CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, type CompressionName } from "./codec.ts";
+import { BlockTooLargeError, CaptureCodec, codecName, codecOf, compressBlock, decompressBlock, msgpackValueCount, type CompressionName } from "./codec.ts";
 import { CaptureIndex } from "./capture-index.ts";
 import { applyRetention, type CaptureEntry, type Deletion, type RetentionPolicy } from "./retention.ts";
 
@@ -63,10 +63,17 @@ const BLOCK_HEADER_BYTES = 8;
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
  * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
  * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block makes at most this many
- * bytes, not terabytes. (Decoded, a block can still take many times its bytes: every byte an empty array is
- * ~60 B of objects. A capture is trusted input up to that.)
+ * bytes, not terabytes. (Decoded, a block takes many times its bytes when they are many tiny values: MAX_BLOCK_VALUES.)
  */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
+/**
+ * A block of more MessagePack values than this (records and every field in them) is treated as corruption, counted
+ * before it is decoded (codec.ts msgpackValueCount): decoded, each value is an object of ~60 B however few its bytes,
+ * so 256 MiB of 1-byte values (a few KB of zstd) made gigabytes of objects. A writer's block holds 1 MiB of frames
+ * (records of 5 or 6 values and 25 bytes or more: ~300,000 values at most) and the frame-less events of 200 ms (a
+ * few per frame at most); 4 million is over ten times that, and decodes to ~250 MB of objects at most.
+ */
+export const MAX_BLOCK_VALUES = 4_000_000;
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
 /**
@@ -905,6 +912,9 @@ function parseHeader(bytes: Uint8Array): { codec: CaptureCodec; offset: number; 
   if (bytes.byteLength >= CAPTURE_MAGIC.length && /^FDRCAP\d\d$/.test(magic)) {
     return `a capture in format ${magic}, which this feeder version does not read (it reads ${CAPTURE_MAGIC} and ${CAPTURE_MAGIC_COMPRESSED}): read it with the feeder version that wrote it, or a newer one`;
   }
+  // A capture compressed whole for archiving (`gzip x.fcap`, `zstd x.fcap`): said so, with what to do.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return `a gzip file, not a feeder capture: decompress it first (gunzip -k), then give the capture it holds`;
+  if (bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd) return `a zstd file, not a feeder capture: decompress it first (zstd -d), then give the capture it holds`;
   return `not a feeder capture file (expected the header ${CAPTURE_MAGIC} or ${CAPTURE_MAGIC_COMPRESSED})`;
 }
 
@@ -1014,15 +1024,25 @@ export class CaptureReader {
   firstUnknown: string | undefined;
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
-  private readonly codec: CaptureCodec;
+  /**
+   * Captures read in this file so far: more than 1 when files were concatenated (`cat a.fcap b.fcap > c.fcap`),
+   * each later one's header met where a block would begin. `captureAt` is the byte where the last one began.
+   */
+  captures = 1;
+  captureAt = 0;
+  private codec: CaptureCodec;
   private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
 
-  /** `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file (a test's smaller limit). */
+  /**
+   * `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file; `maxBlockValues`: one of more
+   * MessagePack values (a test's smaller limits).
+   */
   constructor(
     input: Uint8Array | CaptureSource,
     private readonly maxBlockBytes = MAX_BLOCK_BYTES,
+    private readonly maxBlockValues = MAX_BLOCK_VALUES,
   ) {
     this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
     const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
@@ -1069,6 +1089,15 @@ export class CaptureReader {
    * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
+    // A loop, not a call per concatenated header: a file of headers alone would recurse once each.
+    for (;;) {
+      const block = this.readBlock();
+      if (block !== null) return block;
+    }
+  }
+
+  /** nextBlock's one step: null when it read a concatenated capture's header (its first block comes next). */
+  private readBlock(): CaptureRecord[] | undefined | null {
     const size = this.source.size;
     const off = this.offset;
     if (this.ended) return undefined;
@@ -1081,6 +1110,10 @@ export class CaptureReader {
     const head = this.read(off, BLOCK_HEADER_BYTES);
     if (head === undefined) return undefined;
     if (head.byteLength < BLOCK_HEADER_BYTES) return stop(`file cut short while being read: block at byte ${off} (${head.byteLength} of its ${BLOCK_HEADER_BYTES} header bytes left)`);
+    // Another capture's header where a block would begin: captures concatenated with `cat`. Read on in its codec,
+    // as if its file came next (before, its "FDRC" was taken for a block length of 1.1 GB: "implausible block
+    // length", the rest of the file lost). No block begins so: a length that large is refused above as implausible.
+    if (head[0] === 0x46 && /^FDRCAP\d\d$/.test(new TextDecoder().decode(head))) return this.nextCapture(off) ? null : undefined;
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const length = dv.getUint32(0, true);
     const crc = dv.getUint32(4, true);
@@ -1093,7 +1126,9 @@ export class CaptureReader {
     if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
-      block = this.unpackr.unpack(decompressBlock(this.codec, stored, this.maxBlockBytes));
+      const payload = decompressBlock(this.codec, stored, this.maxBlockBytes);
+      if (msgpackValueCount(payload, this.maxBlockValues) > this.maxBlockValues) return stop(`implausible block at byte ${off}: more than ${this.maxBlockValues} MessagePack values, the most a block holds`);
+      block = this.unpackr.unpack(payload);
     } catch (err) {
       if (err instanceof BlockTooLargeError) return stop(`implausible block at byte ${off}: ${err.message}, the most a block holds`);
       return stop(`undecodable block at byte ${off}: ${(err as Error).message}`);
@@ -1116,5 +1151,23 @@ export class CaptureReader {
     }
     this.offset = start + length;
     return records;
+  }
+
+  /**
+   * A concatenated capture's header at `off`: its codec from here on and true, or false once reading ends there
+   * (`truncated` says why).
+   */
+  private nextCapture(off: number): boolean {
+    const bytes = this.read(off, Math.min(this.source.size - off, COMPRESSED_HEADER_BYTES));
+    if (bytes === undefined) return false;
+    const header = parseHeader(bytes);
+    if (typeof header === "string") return this.end(`another capture begins at byte ${off} (files concatenated), but ${header}`) ?? false;
+    // A header cut off: the concatenated file's recorder stopped as it opened it (no records), as for a whole file.
+    if (header.cut !== undefined) return this.end(`another capture begins at byte ${off} (files concatenated): ${header.cut}`) ?? false;
+    this.codec = header.codec;
+    this.offset = off + header.offset;
+    this.captures++;
+    this.captureAt = off;
+    return true;
   }
 }

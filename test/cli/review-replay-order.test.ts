@@ -5,7 +5,7 @@
  * books resynced on the "gap" that made, and its output was not the live run's.
  */
 import { describe, expect, test } from "vitest";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -51,5 +51,15 @@ describe("feeder replay names capture files given out of time order", { timeout:
     const expected = { file: first, startsUs: XRP_T0_US, previousEndsUs: XRP_T0_US + 20_000 + 19_000 };
     expect(summary).toMatchObject({ frames: 40, outOfOrder: [expected] });
     expect(warnings).toContainEqual(expect.objectContaining({ msg: "capture file begins before the previous one ends: replayed in the order given, not in receive-time order", ...expected }));
+  });
+
+  test("concatenated (cat second first > file): both are replayed, the one inside the file named with its byte", async () => {
+    // Before, the reader took the second header for a 1.1 GB block length: 20 frames, the file listed as truncated.
+    const cat = join(dir, "cat.fcap");
+    const head = readFileSync(second);
+    writeFileSync(cat, Buffer.concat([head, readFileSync(first)]));
+    const { summary } = await replay(config, [cat]);
+    const expected = { file: cat, startsUs: XRP_T0_US, previousEndsUs: XRP_T0_US + 20_000 + 19_000, atByte: head.length };
+    expect(summary).toMatchObject({ frames: 40, truncated: [], outOfOrder: [expected] });
   });
 });

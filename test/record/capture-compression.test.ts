@@ -84,6 +84,40 @@ describe("compressed capture files", () => {
     expect(cut.nextBlock()).toBeUndefined();
   });
 
+  test("captures concatenated with cat (codecs mixed) read as one file after another; a bad header among them ends it, named", () => {
+    // Before, the second capture's "FDRC" was read as a block length (1.1 GB): "implausible block length", the rest lost.
+    const parts = (["zstd", "none", "gzip"] as const).map((c) => readFileSync(capture(c, 5_000).files[0]!));
+    const cat = new Uint8Array(Buffer.concat(parts));
+    const reader = new CaptureReader(cat);
+    const frames: (string | Uint8Array)[] = [];
+    for (let b = reader.nextBlock(); b !== undefined; b = reader.nextBlock()) frames.push(...b.map((r) => r.frame));
+    expect(reader.truncated).toBeUndefined();
+    const one = [...lines, new Uint8Array([0, 1, 2, 255])];
+    expect(frames).toEqual([...one, ...one, ...one]);
+    expect(reader.captures).toBe(3);
+    expect(reader.captureAt).toBe(parts[0]!.length + parts[1]!.length);
+    // A later header with a codec this version does not know: what came before is kept, the place named.
+    const odd = new Uint8Array(Buffer.concat([parts[0]!, parts[2]!]));
+    odd[parts[0]!.length + 8] = 9;
+    const r = new CaptureReader(odd);
+    let n = 0;
+    for (let b = r.nextBlock(); b !== undefined; b = r.nextBlock()) n += b.length;
+    expect(n).toBe(one.length);
+    expect(r.truncated).toBe(`another capture begins at byte ${parts[0]!.length} (files concatenated), but unknown compression codec 9 in the capture header`);
+  });
+
+  test("a capture compressed whole (gzip, zstd: archived) is refused saying so and what to do", () => {
+    // Before: "not a feeder capture file", as for any foreign file.
+    const bytes = readFileSync(capture("none").files[0]!);
+    const dir = makeTempDir("feeder-capz-");
+    for (const [name, packed, tool] of [["x.fcap.gz", Bun.gzipSync(bytes), "gunzip -k"], ["x.fcap.zst", Bun.zstdCompressSync(bytes), "zstd -d"]] as const) {
+      const path = join(dir, name);
+      writeFileSync(path, packed);
+      const kind = name.endsWith(".gz") ? "gzip" : "zstd";
+      expect(captureFileProblem(path)).toBe(`${path}: a ${kind} file, not a feeder capture: decompress it first (${tool}), then give the capture it holds`);
+    }
+  });
+
   test("an unknown codec in the header is refused, naming it", () => {
     const bytes = readFileSync(capture("zstd").files[0]!);
     bytes[8] = 9;
