@@ -91,3 +91,92 @@ describe("record --max-file-minutes below a minute", () => {
     for (const minutes of ["1", "1.5", "15"]) expect(recordSettings({ config: "a.toml", out: "d", "max-file-minutes": minutes }).maxMinutes).toBe(Number(minutes));
   });
 });
+
+/** Runs argv and expects exit 2 with one line on stderr that contains `message`. */
+async function refused(argv: string[], message: string): Promise<void> {
+  const r = await run(...argv);
+  expect(r.err.join("\n"), argv.join(" ")).toContain(message);
+  expect(r.code, argv.join(" ")).toBe(2);
+}
+
+describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
+  // Each was taken by Number(): "" and " " as 0, hex as its value, spaces around, 2^53 + 1 as 2^53, a size of 400
+  // digits as Infinity. The flag after the bad one would have been refused otherwise: what is refused names the flag.
+  const zeros = "1" + "0".repeat(400);
+  const cases: [string[], string][] = [
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", ""], '--source-id must be an integer in 0..65535, got ""'],
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--channel", " "], '--channel must be an integer in 0..65535, got " "'],
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--ttl", "0x10"], '--ttl must be an integer in 1..255, got "0x10"'],
+    [["bridge", "to-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--stream", "S", "--max-bytes", zeros], "--max-bytes must be a size such as 500M"],
+    [["sim", "--port", "0x50", "--replay-depth", "5"], '--port must be an integer in 0..65535, got "0x50"'],
+    [["sim", "--seed", "0b11", "--replay-depth", "5"], '--seed must be an integer in 0..4294967295, got "0b11"'],
+    [["sim", "--burstiness", "0x0", "--replay-depth", "5"], '--burstiness must be in 0..1, got "0x0"'],
+    [["demo", "--http", "", "--duration", "0"], '--http must be an integer 0–65535, got ""'],
+    [["listen", "--count", "0x10", "--duration", "0"], '--count must be a positive integer, got "0x10"'],
+    [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
+    [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],
+    [["listen", "--duration", "0x10", "--max-unread-kib", "0"], '--duration must be a positive number of seconds, got "0x10"'],
+    [["replay", "-c", "a.toml", "--pace", "recorded", "--speed", " 2"], '--speed must be a positive number, got " 2"'],
+    [["export", "--books", "-c", "a.toml", "--depth", "0x5"], '--depth must be a positive'],
+    [["export", "--books", "-c", "a.toml", "--every-ms", "0o7"], '--every-ms must be a number ≥ 0, got "0o7"'],
+  ];
+  test.each(cases.map(([argv, message]) => [JSON.stringify(argv).slice(0, 100), argv, message] as const))("%s", async (_title, argv, message) => refused(argv, message));
+
+  test("record: hex and a unitless iB are refused before the other checks", () => {
+    expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0x10" })).toThrow('--max-file-mb must be a positive number, got "0x10"');
+    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes (at most 8191T), got "1iB"');
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1GiB", "max-file-mb": "1e2", "keep-hours": ".5" })).toMatchObject({ keepBytes: 1024 ** 3, maxMb: 100, keepHours: 0.5 });
+  });
+
+  test("decimal() against a reference grammar, random strings", async () => {
+    const { decimal, decimalInteger } = await import("../../src/cli/commands/number-args.ts");
+    // Reference: digits [. digits] or . digits, then optionally e/E [+-] digits; nothing else.
+    const reference = (s: string): number => {
+      let i = 0;
+      const digits = () => {
+        const from = i;
+        while (i < s.length && s[i]! >= "0" && s[i]! <= "9") i++;
+        return i - from;
+      };
+      let mantissa = digits();
+      if (s[i] === ".") {
+        i++;
+        mantissa += digits();
+      }
+      if (mantissa === 0) return NaN;
+      if (s[i] === "e" || s[i] === "E") {
+        i++;
+        if (s[i] === "+" || s[i] === "-") i++;
+        if (digits() === 0) return NaN;
+      }
+      return i === s.length ? Number(s) : NaN;
+    };
+    const alphabet = ["0", "1", "5", "9", ".", "e", "E", "+", "-", "x", "b", "o", " ", "\t", "_", "I", "n"];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    let numbers = 0;
+    for (let k = 0; k < 10_000; k++) {
+      let s = "";
+      for (let len = rand(7); len > 0; len--) s += alphabet[rand(alphabet.length)];
+      const want = reference(s);
+      expect(Object.is(decimal(s), want), JSON.stringify(s)).toBe(true);
+      expect(Object.is(decimalInteger(s), Number.isSafeInteger(want) ? want : NaN), JSON.stringify(s)).toBe(true);
+      if (!Number.isNaN(want)) numbers++;
+    }
+    expect(numbers).toBeGreaterThan(250);
+    for (const s of ["", " 1", "1 ", "0x1", "+1", "-1", "Infinity", "NaN", "1_000", "9007199254740993"]) expect(decimalInteger(s), JSON.stringify(s)).toBeNaN();
+  });
+});
+
+describe("NATS flags that would do nothing, and NATS addresses the client cannot use (s-cli8)", () => {
+  test.each([["--prefix", "site1"], ["--from", "all"]])("listen %s without --nats is refused (before: multicast read, the flag ignored)", async (flag, value) => {
+    await refused(["listen", flag, value, "--group", "10.0.0.1:5"], `feeder listen: ${flag} needs --nats (it is the NATS feed's) (see feeder listen --help)`);
+  });
+
+  test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
+    "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
+    async (url) => {
+      await refused(["bridge", "to-nats", "--nats", url, "-g", "239.255.0.9:31009", "--http", "off"], `--nats ${JSON.stringify(url)} is not nats://host:port (port 1..65535)`);
+    },
+  );
+});

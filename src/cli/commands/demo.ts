@@ -12,6 +12,7 @@ import { startRuntime } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { durationSeconds, listen } from "./listen.ts";
+import { decimalInteger } from "./number-args.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -82,7 +83,7 @@ export const demoCommand: CommandSpec = {
 
 function intOption(v: unknown, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
   return n;
 }

@@ -14,6 +14,7 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
+import { decimal, decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
@@ -84,7 +85,8 @@ export const listenCommand: CommandSpec = {
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
     "                       below; a connection the client closes for good, credentials or a subscription",
     "                       the server refuses are logged and tried again every 2 s)",
-    "      --prefix P       subject prefix (default feeder)",
+    "      --prefix P       with --nats: subject prefix (default feeder; without --nats, --prefix and --from",
+    "                       exit 2: they would do nothing)",
     "      --stream NAME    read this JetStream stream instead of the live subjects",
     "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it)",
     ...natsAccessHelp(23),
@@ -156,8 +158,8 @@ export const listenCommand: CommandSpec = {
 /** --duration in seconds (undefined: none); also checked by `demo` before it starts anything. */
 export function durationSeconds(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  const s = Number(v);
-  if (typeof v !== "string" || !(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  const s = decimal(v);
+  if (!(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
   // A timer beyond 2^31 - 1 ms fires at once: listen would end as it started, exit 0.
   if (s > MAX_DURATION_S) throw new UsageError(`--duration must be at most ${MAX_DURATION_S} s (24.8 days), got ${JSON.stringify(v)}: leave it out to run until stopped`);
   return s;
@@ -165,8 +167,8 @@ export function durationSeconds(v: unknown): number | undefined {
 
 function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  const n = decimalInteger(v);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -272,6 +274,8 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   // then its key ignored (a reader given the bridge's file verified nothing). Only those are checked: a file of
   // another host (its [publish] interfaces not here) is no error.
   const natsWanted = v.nats !== undefined || v.stream !== undefined;
+  // Before, multicast was read with these taken without a word (the operator believed a NATS prefix or start in effect).
+  if (!natsWanted) for (const k of ["prefix", "from"]) if (v[k] !== undefined) throw new UsageError(`--${k} needs --nats (it is the NATS feed's)`);
   const natsFile = natsWanted && typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
   let feedKey: FeedKey | undefined = natsWanted ? feedKeyOf(v["auth-key-file"], natsFile?.authKeyFile) : undefined;
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;

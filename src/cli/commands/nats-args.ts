@@ -43,7 +43,11 @@ export function serversOf(v: unknown): string[] {
     // The client takes no credentials from a URL: it connected without them (refused by a server requiring them), a
     // password of digits became the port, and the URL went to the log as given. Said without echoing the URL.
     if (s.includes("@")) throw new UsageError(`--nats takes no credentials (user:password@ or token@): the NATS client would connect without them; give them in files: --nats-creds, --nats-user with --nats-password-file, --nats-token-file or --nats-nkey-file (docs/nats.md#authentication)`);
-    if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port`);
+    // Host and port as the client reads them (an http: URL, nats-core servers.js): one it cannot parse (a port over
+    // 65535, `a:b:4222`) failed only as it connected, exit 1, which the bridge's unit restarts for ever (port 0 too).
+    const m = /^(?:(?:nats|tls):\/\/)?([^\s/?#]+):(\d+)$/.exec(s);
+    const port = m === null ? NaN : Number(m[2]);
+    if (m === null || !(port >= 1 && port <= 65535) || !URL.canParse(`http://${m[1]}:${port}`)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port (port 1..65535)`);
   }
   return servers;
 }

@@ -12,6 +12,7 @@ import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
+import { decimal, decimalInteger } from "./number-args.ts";
 import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
@@ -151,15 +152,15 @@ function refuseInapplicable(venue: string, values: CommandContext["values"]): vo
 
 function burstinessOption(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  const p = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !(p >= 0 && p <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v)}`);
+  const p = decimal(v);
+  if (!(p >= 0 && p <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v)}`);
   return p;
 }
 
 function intOption(v: unknown, name: string, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) {
     throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   }
   return n;
