@@ -184,7 +184,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.err(`feeder: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see feeder --help)`);
     return 2;
   }
-  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string }[] };
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
   try {
     parsed = parseArgs({
       args: rest,
@@ -200,7 +200,14 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
   const seen = new Set<string>();
   for (const t of parsed.tokens) {
-    if (t.kind !== "option" || t.name === undefined || (command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (t.kind !== "option" || t.name === undefined) continue;
+    // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
+    // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
+    if (t.value === "") {
+      io.err(`feeder ${command.name}: --${t.name} needs a value, got an empty one (see feeder ${command.name} --help)`);
+      return 2;
+    }
+    if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) {
       io.err(`feeder ${command.name}: --${t.name} given more than once (see feeder ${command.name} --help)`);
       return 2;

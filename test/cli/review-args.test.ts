@@ -104,14 +104,14 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
   // digits as Infinity. The flag after the bad one would have been refused otherwise: what is refused names the flag.
   const zeros = "1" + "0".repeat(400);
   const cases: [string[], string][] = [
-    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", ""], '--source-id must be an integer in 0..65535, got ""'],
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", " "], '--source-id must be an integer in 0..65535, got " "'],
     [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--channel", " "], '--channel must be an integer in 0..65535, got " "'],
     [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--ttl", "0x10"], '--ttl must be an integer in 1..255, got "0x10"'],
     [["bridge", "to-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--stream", "S", "--max-bytes", zeros], "--max-bytes must be a size such as 500M"],
     [["sim", "--port", "0x50", "--replay-depth", "5"], '--port must be an integer in 0..65535, got "0x50"'],
     [["sim", "--seed", "0b11", "--replay-depth", "5"], '--seed must be an integer in 0..4294967295, got "0b11"'],
     [["sim", "--burstiness", "0x0", "--replay-depth", "5"], '--burstiness must be in 0..1, got "0x0"'],
-    [["demo", "--http", "", "--duration", "0"], '--http must be an integer 0–65535, got ""'],
+    [["demo", "--http", "1 ", "--duration", "0"], '--http must be an integer 0–65535, got "1 "'],
     [["listen", "--count", "0x10", "--duration", "0"], '--count must be a positive integer, got "0x10"'],
     [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
     [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],
@@ -165,6 +165,21 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
     }
     expect(numbers).toBeGreaterThan(250);
     for (const s of ["", " 1", "1 ", "0x1", "+1", "-1", "Infinity", "NaN", "1_000", "9007199254740993"]) expect(decimalInteger(s), JSON.stringify(s)).toBeNaN();
+  });
+});
+
+describe("an empty value is refused for every option, naming it (s-cli8)", () => {
+  // Before: record -o "" failed its start-up check, exit 1 (restarted for ever by the unit); export -o "" wrote a
+  // temporary file into the working directory and failed, exit 1; --source-id "" was source id 0.
+  test.each([
+    ["record", "-c", "a.toml", "-o", ""],
+    ["export", "x.fcap", "--out="],
+    ["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", ""],
+    ["listen", "--group", "239.255.0.1:31001", "--group", ""],
+    ["demo", "--http", ""],
+  ])("%j", async (...argv) => {
+    const flag = argv.includes("--out=") ? "out" : argv[argv.length - 2]!.replace(/^-o$/, "--out").replace(/^--/, "");
+    expect(await run(...argv)).toEqual({ code: 2, out: [], err: [`feeder ${argv[0]}: --${flag} needs a value, got an empty one (see feeder ${argv[0]} --help)`] });
   });
 });
 
