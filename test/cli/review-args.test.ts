@@ -188,6 +188,10 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     await refused(["listen", flag, value, "--group", "10.0.0.1:5"], `feeder listen: ${flag} needs --nats (it is the NATS feed's) (see feeder listen --help)`);
   });
 
+  test.each([["--port", "5"], ["--retransmit", "127.0.0.1:5"], ["--iface", "127.0.0.1"]])("listen --nats with %s (multicast's) is refused (before: ignored, NATS read)", async (flag, value) => {
+    await refused(["listen", "--nats", "nats://127.0.0.1:1", flag, value], `feeder listen: --nats reads NATS: leave out ${flag} (--group, --bind, --port, --retransmit and --iface are multicast's;`);
+  });
+
   test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
     "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
     async (url) => {

@@ -84,7 +84,8 @@ export const listenCommand: CommandSpec = {
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
     "                       below; a connection the client closes for good, credentials or a subscription",
-    "                       the server refuses are logged and tried again every 2 s)",
+    "                       the server refuses are logged and tried again every 2 s); beside it --group,",
+    "                       --bind, --port, --retransmit and --iface (multicast's) exit 2",
     "      --prefix P       with --nats: subject prefix (default feeder; without --nats, --prefix and --from",
     "                       exit 2: they would do nothing)",
     "      --stream NAME    read this JetStream stream instead of the live subjects",
@@ -281,7 +282,9 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)");
+  // The multicast-only flags: --port, --retransmit and --iface were taken beside --nats without a word (s-cli8).
+  const multicastOnly = nats === undefined ? undefined : ["group", "bind", "port", "retransmit", "iface"].find((k) => v[k] !== undefined);
+  if (multicastOnly !== undefined) throw new UsageError(`--nats reads NATS: leave out --${multicastOnly} (--group, --bind, --port, --retransmit and --iface are multicast's; with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)`);
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
   // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).
