@@ -20,6 +20,9 @@ import { startOrStop } from "../start-or-stop.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
+/** The flags of one direction only: given to the other they are refused, naming the direction they are for. */
+export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending"] as const;
+export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel"] as const;
 const MIN_STREAM_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
@@ -138,7 +141,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const servers = serversOf(v.nats);
   const prefix = prefixOf(v.prefix);
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
-  for (const k of ["from", "ttl", "source-id", "channel"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
+  for (const k of FROM_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
   const groups: { group: string; port: number; iface: string }[] = [];
   let fileKey: string | undefined;
   let maxDatagramBytes: number | undefined;
@@ -215,7 +218,7 @@ function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddres
 
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of TO_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
   // from-nats reads only the [nats] section of a --config file (its credentials and TLS) and publish.auth_key_file
   // (the feed's key, as to-nats -c signs with it; --auth-key-file overrides it), and checks only those: a file of
   // another host (its [publish] interfaces not on this one) is no error here, a key file it cannot read is.
