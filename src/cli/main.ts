@@ -263,7 +263,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
       io.err(`feeder ${command.name}: ${err.message} (see feeder ${command.name} --help)`);
       return 2;
     }
-    io.err(`feeder ${command.name}: ${(err as Error).stack ?? String(err)}`);
+    // A system error (a port in use: EADDRINUSE) says all in its message; a stack is for a bug (s-cli8: `feeder sim
+    // --port 80` with the port taken printed one).
+    const systemError = typeof (err as NodeJS.ErrnoException | undefined)?.code === "string";
+    io.err(`feeder ${command.name}: ${systemError ? (err as Error).message : ((err as Error).stack ?? String(err))}`);
     return 1;
   } finally {
     if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);

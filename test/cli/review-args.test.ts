@@ -199,3 +199,14 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     },
   );
 });
+
+describe("demo with its --http port taken (s-cli8)", () => {
+  test("exits 1 with the start failure logged, no stack trace on stderr (before: the error's stack)", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      expect(await run("demo", "--http", String(taken.port), "--duration", "1")).toEqual({ code: 1, out: [], err: [] });
+    } finally {
+      taken.stop(true);
+    }
+  });
+});

@@ -63,8 +63,11 @@ export const demoCommand: CommandSpec = {
     try {
       runtime = await startRuntime(config, log);
     } catch (err) {
+      // A start-up check that failed (the --http port taken) is said in one line, exit 1, as by `run` (before: a stack).
       await sim.stop();
-      throw err;
+      rmSync(cachePath, { force: true });
+      ctx.log.error("demo could not start", { error: (err as Error).message });
+      return 1;
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
     try {

@@ -5,6 +5,7 @@
  * coinbase` runs the Coinbase Advanced Trade simulator instead (sim-coinbase.ts).
  * @module
  */
+import { statSync } from "node:fs";
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
@@ -36,7 +37,8 @@ export const simCommand: CommandSpec = {
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
     "                       `feeder record` capture (.fcap; each frame on the market it was recorded from).",
-    "                       Topics are served under their recorded names (printed at start).",
+    "                       Topics are served under their recorded names (printed at start). A FIFO, a directory",
+    "                       or a file the venue's loader does not take exits 2 naming it.",
     "      --replay-depth N serve the recording's topics as orderbook.N.SYMBOL (the frames' topic field rewritten",
     "                       too): for recordings of a depth Bybit no longer has, e.g. orderbook.500 → 1000, which",
     "                       a feeder config can subscribe (it accepts 1, 50, 200, 1000). N >= the recorded depth.",
@@ -190,22 +192,53 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (!Object.hasOwn(VENUE_OPTIONS, venue)) throw new UsageError(`--venue: bybit, okx, binance, deribit, coinbase, upbit or bithumb, got ${JSON.stringify(venue)}`);
   refuseInapplicable(venue, v);
-  if (venue === "binance") return runBinanceSim(ctx);
-  if (venue === "okx") return runOkxSim(ctx);
+  const replayFile = replayFileOf(v.replay);
+  try {
+    return await runVenueSim(ctx, venue, replayFile);
+  } catch (err) {
+    throw startError(err, replayFile);
+  }
+}
+
+/**
+ * `--replay FILE`: a regular file. A FIFO held the start in open(2), deaf to SIGINT and SIGTERM (only SIGKILL ended
+ * it), and a directory was "no such file".
+ */
+function replayFileOf(v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  let st;
+  try {
+    st = statSync(v);
+  } catch (err) {
+    throw new UsageError(`--replay ${v}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  if (!st.isFile()) throw new UsageError(`--replay ${v}: not a regular file (${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "a device or socket"}): the simulator reads a recording file`);
+  return v;
+}
+
+/**
+ * A recording the simulator's loader refused (a plain Error: "not a feeder capture file", "not a cryptofeed
+ * recording") is the --replay argument's fault: exit 2 naming it, not a stack trace and exit 1.
+ */
+function startError(err: unknown, replayFile: string | undefined): unknown {
+  if (replayFile === undefined || !(err instanceof Error) || err.constructor !== Error || (err as NodeJS.ErrnoException).code !== undefined) return err;
+  return new UsageError(`--replay ${replayFile}: ${err.message.replace(/^sim: /, "")}`);
+}
+
+async function runVenueSim(ctx: CommandContext, venue: string, replayFile: string | undefined): Promise<number> {
+  const v = ctx.values;
+  if (venue === "binance") return runBinanceSim(ctx, replayFile);
+  if (venue === "okx") return runOkxSim(ctx, replayFile);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
   if (venue === "upbit" || venue === "bithumb") {
-    const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-    if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
     const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
     return runUpbitSim(ctx, venue, { port, rate, seed, markets, replayFile });
   }
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : venue === "deribit" ? DERIBIT_DEFAULT_SYMBOLS : DEFAULT_SYMBOLS);
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   if (venue === "deribit") return runDeribitSim(ctx, { port, rate, seed, markets, replayFile });
   let replayDepth: number | undefined;
   if (v["replay-depth"] !== undefined) {
@@ -233,7 +266,7 @@ async function runSim(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function runBinanceSim(ctx: CommandContext): Promise<number> {
+async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
@@ -241,8 +274,6 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   const parsed = parseSymbolList(typeof v.symbols === "string" ? v.symbols : "spot:BTCUSDT,linear:BTCUSDT");
   for (const m of parsed) if (m.market !== "spot" && m.market !== "linear") throw new UsageError(`--symbols: Binance markets are spot and linear (USD-M), got ${m.market}`);
   const markets = parsed as { market: "spot" | "linear"; symbols: string[] }[];
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   if (v["replay-market"] !== undefined && replayFile === undefined) throw new UsageError("--replay-market needs --replay FILE");
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
@@ -266,15 +297,13 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function runOkxSim(ctx: CommandContext): Promise<number> {
+async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
