@@ -99,6 +99,15 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     expect(await sim("--venue", venue, "--replay", junk)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${junk}: ${why} (see feeder sim --help)`] });
   });
 
+  const OKX = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
+  test.each([
+    [["--venue", "bybit"], "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture"],
+    [["--venue", "deribit"], "no Deribit book notifications"],
+    [["--venue", "okx", "--symbols", "spot:ETH-USDT"], "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets"],
+  ])("%j with a recording it finds nothing to serve in exits 2 (before: generated books served, the replay unsaid)", async (args, why) => {
+    expect(await sim(...args, "--replay", OKX)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${OKX}: nothing in it to serve (${why}) (see feeder sim --help)`] });
+  });
+
   test("a directory is named as one (before: 'no such file')", async () => {
     const sub = join(dir, "sub");
     expect(await sim("--replay", sub)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${sub}: not a regular file (a directory): the simulator reads a recording file (see feeder sim --help)`] });

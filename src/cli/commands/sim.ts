@@ -5,7 +5,6 @@
  * coinbase` runs the Coinbase Advanced Trade simulator instead (sim-coinbase.ts).
  * @module
  */
-import { statSync } from "node:fs";
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
@@ -15,6 +14,7 @@ import { UsageError, type CommandContext, type CommandSpec } from "../command.ts
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
 import { decimal, decimalInteger } from "./number-args.ts";
 import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
+import { refuseEmptyReplay, replayFileOf, startError } from "./sim-replay-arg.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_OKX_SYMBOLS = "spot:BTC-USDT,linear:BTC-USDT-SWAP,inverse:BTC-USD-SWAP";
@@ -37,8 +37,9 @@ export const simCommand: CommandSpec = {
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
     "                       `feeder record` capture (.fcap; each frame on the market it was recorded from).",
-    "                       Topics are served under their recorded names (printed at start). A FIFO, a directory",
-    "                       or a file the venue's loader does not take exits 2 naming it.",
+    "                       Topics are served under their recorded names (printed at start). A FIFO, a directory,",
+    "                       a file the venue's loader does not take, or one with nothing it serves (another venue's",
+    "                       recording; OKX: no instrument --symbols names) exits 2 naming it.",
     "      --replay-depth N serve the recording's topics as orderbook.N.SYMBOL (the frames' topic field rewritten",
     "                       too): for recordings of a depth Bybit no longer has, e.g. orderbook.500 → 1000, which",
     "                       a feeder config can subscribe (it accepts 1, 50, 200, 1000). N >= the recorded depth.",
@@ -200,31 +201,6 @@ async function runSim(ctx: CommandContext): Promise<number> {
   }
 }
 
-/**
- * `--replay FILE`: a regular file. A FIFO held the start in open(2), deaf to SIGINT and SIGTERM (only SIGKILL ended
- * it), and a directory was "no such file".
- */
-function replayFileOf(v: unknown): string | undefined {
-  if (typeof v !== "string") return undefined;
-  let st;
-  try {
-    st = statSync(v);
-  } catch (err) {
-    throw new UsageError(`--replay ${v}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
-  }
-  if (!st.isFile()) throw new UsageError(`--replay ${v}: not a regular file (${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "a device or socket"}): the simulator reads a recording file`);
-  return v;
-}
-
-/**
- * A recording the simulator's loader refused (a plain Error: "not a feeder capture file", "not a cryptofeed
- * recording") is the --replay argument's fault: exit 2 naming it, not a stack trace and exit 1.
- */
-function startError(err: unknown, replayFile: string | undefined): unknown {
-  if (replayFile === undefined || !(err instanceof Error) || err.constructor !== Error || (err as NodeJS.ErrnoException).code !== undefined) return err;
-  return new UsageError(`--replay ${replayFile}: ${err.message.replace(/^sim: /, "")}`);
-}
-
 async function runVenueSim(ctx: CommandContext, venue: string, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
   if (venue === "binance") return runBinanceSim(ctx, replayFile);
@@ -254,6 +230,7 @@ async function runVenueSim(ctx: CommandContext, venue: string, replayFile: strin
     if (replayDepth !== undefined && err instanceof Error && err.message.includes("replay depth")) throw new UsageError(`--replay-depth: ${err.message.replace(/^sim: /, "")}`);
     throw err;
   }
+  await refuseEmptyReplay(replayFile, sim.topics().filter((t) => t.kind === "replay").length, () => sim.stop(), "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture");
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${sim.wsUrl}/${m.market}  ${m.symbols.join(" ")}`);
@@ -305,6 +282,7 @@ async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): P
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
   const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
+  await refuseEmptyReplay(replayFile, sim.replayTopics().length, () => sim.stop(), "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets");
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
