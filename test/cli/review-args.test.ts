@@ -107,7 +107,7 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
     [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", " "], '--source-id must be an integer in 0..65535, got " "'],
     [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--channel", " "], '--channel must be an integer in 0..65535, got " "'],
     [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--ttl", "0x10"], '--ttl must be an integer in 1..255, got "0x10"'],
-    [["bridge", "to-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--stream", "S", "--max-bytes", zeros], "--max-bytes must be a size such as 500M"],
+    [["bridge", "to-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--stream", "S", "--max-bytes", zeros], "--max-bytes must be at most 8191T"],
     [["sim", "--port", "0x50", "--replay-depth", "5"], '--port must be an integer in 0..65535, got "0x50"'],
     [["sim", "--seed", "0b11", "--replay-depth", "5"], '--seed must be an integer in 0..4294967295, got "0b11"'],
     [["sim", "--burstiness", "0x0", "--replay-depth", "5"], '--burstiness must be in 0..1, got "0x0"'],
@@ -124,7 +124,8 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
 
   test("record: hex and a unitless iB are refused before the other checks", () => {
     expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0x10" })).toThrow('--max-file-mb must be a positive number, got "0x10"');
-    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes (at most 8191T), got "1iB"');
+    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes, got "1iB"');
+    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "8192T" })).toThrow('--keep-bytes must be at most 8191T, got "8192T"');
     expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1GiB", "max-file-mb": "1e2", "keep-hours": ".5" })).toMatchObject({ keepBytes: 1024 ** 3, maxMb: 100, keepHours: 0.5 });
   });
 

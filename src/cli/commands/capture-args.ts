@@ -40,7 +40,8 @@ export function byteSize(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
   const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)(?:([KMGT])i?)?B?$/i.exec(v) : null;
   const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toUpperCase()]!) : NaN;
-  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new UsageError(`--${name} must be a size such as 500M, 20G or a number of bytes (at most 8191T), got ${JSON.stringify(v)}`);
+  if (!(bytes > 0)) throw new UsageError(`--${name} must be a size such as 500M, 20G or a number of bytes, got ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--${name} must be at most 8191T, got ${JSON.stringify(v)}`);
   return bytes;
 }
 
