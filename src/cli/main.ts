@@ -54,7 +54,8 @@ export function programHelp(): string {
 }
 
 export function commandHelp(c: CommandSpec): string {
-  return [`Usage: feeder ${c.name} [options]${c.allowPositionals ? " [args]" : ""}`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
+  // The positionals by name (bridge's direction, export's captures): "[args]" said neither what nor that they are required.
+  return [`Usage: feeder ${c.name}${c.allowPositionals ? ` ${c.positionalsUsage ?? "[args]"}` : ""} [options]`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
 }
 
 export interface MainIo {

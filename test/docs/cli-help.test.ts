@@ -85,6 +85,14 @@ describe("--help and README describe every option each command parses", () => {
     }
   });
 
+  test("a command that takes positional arguments names them in its usage line, as the README's row does", () => {
+    for (const c of COMMANDS.filter((x) => x.allowPositionals)) {
+      expect(c.positionalsUsage, `feeder ${c.name}: positionalsUsage`).toBeDefined();
+      expect(commandHelp(c).split("\n")[0]).toBe(`Usage: feeder ${c.name} ${c.positionalsUsage} [options]`);
+      for (const word of c.positionalsUsage!.split("|")) expect(readmeRows(c), `README.md § CLI reference, ${c.name}: ${word}`).toContain(word);
+    }
+  });
+
   test("listen --help names every short state and reason its table shows", () => {
     const help = commandHelp(COMMANDS.find((c) => c.name === "listen")!).replace(/\s+/g, " ");
     const states = /state \(the publisher's: ([^;)]*);/.exec(help)![1]!;

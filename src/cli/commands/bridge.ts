@@ -91,6 +91,7 @@ export const bridgeCommand: CommandSpec = {
     "books stale meanwhile.",
   ].join("\n"),
   allowPositionals: true,
+  positionalsUsage: "to-nats|from-nats",
   options: {
     ...NATS_OPTIONS,
     config: { type: "string", short: "c" },

@@ -90,6 +90,7 @@ export const exportCommand: CommandSpec = {
     "every-ms": { type: "string" },
   },
   allowPositionals: true,
+  positionalsUsage: "CAPTURE…",
   exitsBySignal: true,
   async run(ctx) {
     const format = ctx.values.format ?? "jsonl";

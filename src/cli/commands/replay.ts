@@ -69,6 +69,7 @@ export const replayCommand: CommandSpec = {
     strict: { type: "boolean" },
   },
   allowPositionals: true,
+  positionalsUsage: "CAPTURE…",
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
