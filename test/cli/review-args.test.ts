@@ -116,6 +116,8 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
     [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
     [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],
     [["listen", "--duration", "0x10", "--max-unread-kib", "0"], '--duration must be a positive number of seconds, got "0x10"'],
+    [["listen", "--port", "70000"], '--port must be 1..65535, got "70000"'],
+    [["listen", "--group", "239.255.0.1:0"], '--group "239.255.0.1:0": port 0 out of range (1..65535)'],
     [["replay", "-c", "a.toml", "--pace", "recorded", "--speed", " 2"], '--speed must be a positive number, got " 2"'],
     [["export", "--books", "-c", "a.toml", "--depth", "0x5"], '--depth must be a positive'],
     [["export", "--books", "-c", "a.toml", "--every-ms", "0o7"], '--every-ms must be a number ≥ 0, got "0o7"'],

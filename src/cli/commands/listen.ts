@@ -188,6 +188,7 @@ function resolveGroups(ctx: CommandContext): {
     if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
   }
   const port = positiveInt(v.port, "port", undefined);
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be 1..65535, got ${JSON.stringify(v.port)}`);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   let fileKey: string | undefined;
@@ -227,6 +228,7 @@ function resolveGroups(ctx: CommandContext): {
     const m = /^([^:]+)(?::(\d+))?$/.exec(entry);
     const p = m?.[2] !== undefined ? Number(m[2]) : port;
     if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
+    if (!(p >= 1 && p <= 65535)) throw new UsageError(`--group ${JSON.stringify(entry)}: port ${m[2]} out of range (1..65535)`);
     groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
   }
   // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
