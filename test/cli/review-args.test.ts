@@ -195,6 +195,20 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     await refused(["listen", "--nats", "nats://127.0.0.1:1", flag, value], `feeder listen: --nats reads NATS: leave out ${flag} (--group, --bind, --port, --retransmit and --iface are multicast's;`);
   });
 
+  test("--from without a zone, or in the future, is refused (before: taken, NATS dialled); with a zone, or a date alone, taken", async () => {
+    for (const [from, message] of [
+      ["2026-12-04T10:00:00", '--from "2026-12-04T10:00:00" has no zone: give it, e.g. 2026-12-04T10:00:00Z (UTC) or 2026-12-04T10:00:00+01:00'],
+      ["2099-01-01", '--from "2099-01-01" is in the future (2099-01-01T00:00:00.000Z): nothing would be read until then'],
+    ]) {
+      await refused(["listen", "--nats", "nats://127.0.0.1:1", "--stream", "S", "--from", from!], `feeder listen: ${message} (see feeder listen --help)`);
+      await refused(["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "--stream", "S", "--from", from!, "-g", "239.255.0.9:31009", "--http", "off"], `feeder bridge: ${message}`);
+    }
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    expect(fromOf("2026-12-04T10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
+    expect(fromOf("2026-12-04T10:00:00.5+0100", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 9, 0, 0, 500)));
+    expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
+  });
+
   test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
     "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
     async (url) => {
