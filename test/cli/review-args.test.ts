@@ -65,6 +65,17 @@ describe("feeder listen --port that would do nothing", () => {
   });
 });
 
+describe("feeder listen --iface that would do nothing (s-cli8)", () => {
+  test("with unicast --bind alone it is refused (before: taken, nothing joined on it); with a group it is used", async () => {
+    expect(await run("listen", "--bind", "127.0.0.1:5001", "--iface", "127.0.0.1", "--duration", "0.05")).toEqual({
+      code: 2,
+      out: [],
+      err: ["feeder listen: --iface is the interface multicast groups are joined on, and there is none here (only --bind / unicast destinations) (see feeder listen --help)"],
+    });
+    expect(await run("listen", "--bind", "127.0.0.1:5001", "--group", "239.255.0.3:5003", "--iface", "127.0.0.1", "--duration", "0.05", "-f", "ndjson")).toMatchObject({ code: 0, err: [] });
+  });
+});
+
 describe("--duration beyond what a timer holds", () => {
   test("listen --duration 3000000 (35 days) is refused, exit 2: before, the timer fired at once and listen exited 0 as it started", async () => {
     const r = await run("listen", "--duration", "3000000", "-f", "ndjson");

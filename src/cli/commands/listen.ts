@@ -68,7 +68,8 @@ export const listenCommand: CommandSpec = {
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
     "                       (default with --config: the configuration's publish.retransmit, if set)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
-    "                       which must then be this host's; with --iface the file's are not used nor checked)",
+    "                       which must then be this host's; with --iface the file's are not used nor checked;",
+    "                       refused when no group is joined: --bind or unicast destinations alone)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
     "                       the configuration's publish.auth_key_file, with or without --nats; one that cannot",
     "                       be read exits 2; the flag's may be a FIFO, read once: <(pass show feed-key), one",
@@ -239,6 +240,8 @@ function resolveGroups(ctx: CommandContext): {
     throw new UsageError("--port applies to --group entries without a port (or the default group), and there is none here");
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
+  // --iface is the interface groups are joined on: with unicast binds alone it changed nothing, silently (as --port).
+  if (iface !== undefined && !groups.some((g) => g.group !== undefined)) throw new UsageError("--iface is the interface multicast groups are joined on, and there is none here (only --bind / unicast destinations)");
   for (const g of groups) {
     if (g.group !== undefined && !(isIpv4(g.group) && isMulticastV4(g.group))) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
