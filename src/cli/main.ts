@@ -264,9 +264,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
       io.err(`feeder ${command.name}: ${err.message} (see feeder ${command.name} --help)`);
       return 2;
     }
-    // A system error (a port in use: EADDRINUSE) says all in its message; a stack is for a bug (s-cli8: `feeder sim
-    // --port 80` with the port taken printed one).
-    const systemError = typeof (err as NodeJS.ErrnoException | undefined)?.code === "string";
+    // A system error (errno: a port in use, EADDRINUSE) says all in its message; a stack is for a bug, ERR_* codes
+    // included (s-cli8: `feeder sim --port 80` with the port taken printed one).
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const systemError = typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
     io.err(`feeder ${command.name}: ${systemError ? (err as Error).message : ((err as Error).stack ?? String(err))}`);
     return 1;
   } finally {
