@@ -110,7 +110,7 @@ async function refused(argv: string[], message: string): Promise<void> {
   expect(r.code, argv.join(" ")).toBe(2);
 }
 
-describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
+describe("bad flag values are refused naming the flag (s-cli8): numbers are unsigned decimals, ports in range, hosts names", () => {
   // Each was taken by Number(): "" and " " as 0, hex as its value, spaces around, 2^53 + 1 as 2^53, a size of 400
   // digits as Infinity. The flag after the bad one would have been refused otherwise: what is refused names the flag.
   const zeros = "1" + "0".repeat(400);
@@ -127,6 +127,7 @@ describe("numbers on the command line are unsigned decimals (s-cli8)", () => {
     [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
     [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],
     [["listen", "--duration", "0x10", "--max-unread-kib", "0"], '--duration must be a positive number of seconds, got "0x10"'],
+    [["listen", "--retransmit", "feed host:5", "--group", "10.0.0.1:5"], '--retransmit "feed host:5": give HOST:PORT'],
     [["listen", "--port", "70000"], '--port must be 1..65535, got "70000"'],
     [["listen", "--group", "239.255.0.1:0"], '--group "239.255.0.1:0": port 0 out of range (1..65535)'],
     [["replay", "-c", "a.toml", "--pace", "recorded", "--speed", " 2"], '--speed must be a positive number, got " 2"'],

@@ -198,7 +198,8 @@ function resolveGroups(ctx: CommandContext): {
   let snapshotDepth = 0;
   let retransmit: RetransmitOptions | undefined;
   if (typeof v.retransmit === "string") {
-    const m = /^([^:]+):(\d{1,5})$/.exec(v.retransmit);
+    // A host name or IPv4 address: any text took before ("a b:5"), each request then failing its lookup, counted only.
+    const m = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v.retransmit);
     if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT`);
     retransmit = { host: m[1]!, port: Number(m[2]) };
   }
