@@ -33,7 +33,7 @@ export function programHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Options:",
-    "  -h, --help     show help (also: feeder <command> --help)",
+    "  -h, --help     show help (also: feeder <command> --help, feeder --help <command>)",
     "  -V, --version  print the version (also after a command)",
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
@@ -167,16 +167,22 @@ const SIGNALLED_DRAIN_MS = 2000;
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
+  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored.
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const target = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    if (first === "help" && rest[0] !== undefined && target === undefined) {
-      io.err(`feeder help: unknown command ${JSON.stringify(rest[0])} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
+    const target = COMMANDS.find((c) => c.name === rest[0]);
+    if ((rest[0] !== undefined && target === undefined) || rest.length > 1) {
+      const what = target === undefined ? `unknown command ${JSON.stringify(rest[0])}` : `one command at most, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`;
+      io.err(`feeder ${first}: ${what} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
       return 2;
     }
     io.out(target ? commandHelp(target) : programHelp());
     return 0;
   }
   if (first === "-V" || first === "--version") {
+    if (rest.length > 0) {
+      io.err(`feeder ${first}: takes no arguments, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`);
+      return 2;
+    }
     io.out(VERSION);
     return 0;
   }

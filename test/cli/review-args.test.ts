@@ -44,6 +44,13 @@ describe("feeder's command line", () => {
     expect(ok.code).toBe(0);
     expect(ok.out[0]).toContain("Usage: feeder replay");
   });
+
+  test("--help COMMAND is that command's help; more words after --help, help or --version are refused (s-cli8; before: ignored, exit 0)", async () => {
+    expect((await run("--help", "export")).out[0]).toMatch(/^Usage: feeder export /);
+    expect(await run("--help", "repaly")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder --help: unknown command "repaly" \(commands: run, /)] });
+    expect(await run("help", "run", "listen")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder help: one command at most, got "run" "listen" /)] });
+    expect(await run("-V", "run")).toEqual({ code: 2, out: [], err: ['feeder -V: takes no arguments, got "run"'] });
+  });
 });
 
 describe("feeder listen --port that would do nothing", () => {
@@ -110,7 +117,7 @@ async function refused(argv: string[], message: string): Promise<void> {
   expect(r.code, argv.join(" ")).toBe(2);
 }
 
-describe("bad flag values are refused naming the flag (s-cli8): numbers are unsigned decimals, ports in range, hosts names", () => {
+describe("bad flag values are refused naming the flag (s-cli8): numbers are unsigned decimals, ports in range, host names", () => {
   // Each was taken by Number(): "" and " " as 0, hex as its value, spaces around, 2^53 + 1 as 2^53, a size of 400
   // digits as Infinity. The flag after the bad one would have been refused otherwise: what is refused names the flag.
   const zeros = "1" + "0".repeat(400);
