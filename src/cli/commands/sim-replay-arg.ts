@@ -3,11 +3,11 @@
  * Each refusal is a usage error naming --replay (exit 2).
  * @module
  */
-import { statSync } from "node:fs";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { UsageError } from "../command.ts";
 
 /**
- * `--replay FILE`: a regular file. A FIFO held the start in open(2), deaf to SIGINT and SIGTERM (only SIGKILL ended
+ * `--replay FILE`: a regular file this user may read. A FIFO held the start in open(2), deaf to SIGINT and SIGTERM (only SIGKILL ended
  * it), and a directory was "no such file".
  */
 export function replayFileOf(v: unknown): string | undefined {
@@ -19,6 +19,12 @@ export function replayFileOf(v: unknown): string | undefined {
     throw new UsageError(`--replay ${v}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
   if (!st.isFile()) throw new UsageError(`--replay ${v}: not a regular file (${st.isDirectory() ? "a directory" : st.isFIFO() ? "a FIFO" : "a device or socket"}): the simulator reads a recording file`);
+  // One this user may not read failed as the simulator opened it: EACCES, exit 1 (as a port in use), not the flag's.
+  try {
+    accessSync(v, fsConstants.R_OK);
+  } catch (err) {
+    throw new UsageError(`--replay ${v}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
   return v;
 }
 
