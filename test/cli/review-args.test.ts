@@ -246,3 +246,20 @@ describe("demo with its --http port taken (s-cli8)", () => {
     }
   });
 });
+
+describe("a capture named twice (s-cli8)", () => {
+  test("export and replay refuse it, by any name (a hard link too), exit 2 (before: exported twice, every row repeated)", async () => {
+    const { CaptureWriter } = await import("../../src/record/capture.ts");
+    const { linkSync } = await import("node:fs");
+    const dir = makeTempDir("feeder-capture-twice-");
+    const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
+    w.write(1_700_000_000_000_000, "bybit", "linear", "linear-0", '{"topic":"x"}');
+    w.close();
+    const cap = w.files[0]!;
+    const link = `${dir}/link.fcap`;
+    linkSync(cap, link);
+    expect(await run("export", cap, cap)).toEqual({ code: 2, out: [], err: [`feeder export: capture file ${cap}: named more than once (see feeder export --help)`] });
+    expect(await run("replay", "-c", "a.toml", cap, link)).toEqual({ code: 2, out: [], err: [`feeder replay: capture file ${link}: the same file as ${cap}, named before it (see feeder replay --help)`] });
+    expect((await run("export", cap)).code).toBe(0);
+  });
+});

@@ -3,6 +3,7 @@
  * capture files, each refused with a usage error naming the flag or the file before anything starts.
  * @module
  */
+import { statSync } from "node:fs";
 import { captureFileProblem } from "../../record/capture.ts";
 import { UsageError } from "../command.ts";
 import { decimal, decimalInteger } from "./number-args.ts";
@@ -45,10 +46,27 @@ export function byteSize(v: unknown, name: string): number | undefined {
   return bytes;
 }
 
-/** Every named capture must exist and carry a capture header; all problems are reported together. */
+/**
+ * Every named capture must exist and carry a capture header, and be named once (by any path: the same device and
+ * inode): one named twice was exported twice, every row repeated, without a word, and replayed twice (its second pass
+ * all out of order). All problems are reported together.
+ */
 export function checkCaptureFiles(files: readonly string[]): void {
   if (files.length === 0) throw new UsageError("name at least one capture file");
   const problems = files.map(captureFileProblem).filter((p): p is string => p !== undefined);
+  const firstName = new Map<string, string>();
+  for (const f of files) {
+    let key: string;
+    try {
+      const st = statSync(f);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      continue; // named by captureFileProblem
+    }
+    const earlier = firstName.get(key);
+    if (earlier === undefined) firstName.set(key, f);
+    else problems.push(earlier === f ? `${f}: named more than once` : `${f}: the same file as ${earlier}, named before it`);
+  }
   if (problems.length === 1) throw new UsageError(`capture file ${problems[0]}`);
   if (problems.length > 1) throw new UsageError(`capture files unusable:\n  ${problems.join("\n  ")}`);
 }
