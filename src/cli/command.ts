@@ -40,6 +40,8 @@ export interface CommandSpec {
   readonly help: string;
   readonly options: NonNullable<ParseArgsConfig["options"]>;
   readonly allowPositionals?: boolean;
+  /** What the positional arguments are, for the usage line (`CAPTURE…`); with allowPositionals. */
+  readonly positionalsUsage?: string;
   /**
    * SIGHUP is this command's own (`run`, `record`: the daemon's "reload your configuration", config-reload.ts), not a
    * stop signal: systemd's ExecReload and a dropped ssh session alike leave it running.

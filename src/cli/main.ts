@@ -33,12 +33,15 @@ export function programHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Options:",
-    "  -h, --help     show help (also: feeder <command> --help)",
+    "  -h, --help     show help (also: feeder <command> --help, feeder --help <command>)",
     "  -V, --version  print the version (also after a command)",
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
     "configuration's [log] section.",
+    "",
+    "Numbers: a flag's number is an unsigned decimal (5, 0.5, 1e3); empty, spaces, a sign or hex exit 2. Sizes",
+    "take K, M, G or T (binary: 10G = 10GB = 10GiB).",
     "",
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error, 3 `replay --strict`:",
@@ -51,7 +54,8 @@ export function programHelp(): string {
 }
 
 export function commandHelp(c: CommandSpec): string {
-  return [`Usage: feeder ${c.name} [options]${c.allowPositionals ? " [args]" : ""}`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
+  // The positionals by name (bridge's direction, export's captures): "[args]" said neither what nor that they are required.
+  return [`Usage: feeder ${c.name}${c.allowPositionals ? ` ${c.positionalsUsage ?? "[args]"}` : ""} [options]`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
 }
 
 export interface MainIo {
@@ -163,16 +167,22 @@ const SIGNALLED_DRAIN_MS = 2000;
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
+  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored.
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const target = first === "help" ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    if (first === "help" && rest[0] !== undefined && target === undefined) {
-      io.err(`feeder help: unknown command ${JSON.stringify(rest[0])} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
+    const target = COMMANDS.find((c) => c.name === rest[0]);
+    if ((rest[0] !== undefined && target === undefined) || rest.length > 1) {
+      const what = target === undefined ? `unknown command ${JSON.stringify(rest[0])}` : `one command at most, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`;
+      io.err(`feeder ${first}: ${what} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
       return 2;
     }
     io.out(target ? commandHelp(target) : programHelp());
     return 0;
   }
   if (first === "-V" || first === "--version") {
+    if (rest.length > 0) {
+      io.err(`feeder ${first}: takes no arguments, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`);
+      return 2;
+    }
     io.out(VERSION);
     return 0;
   }
@@ -181,7 +191,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.err(`feeder: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see feeder --help)`);
     return 2;
   }
-  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string }[] };
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
   try {
     parsed = parseArgs({
       args: rest,
@@ -197,7 +207,14 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
   const seen = new Set<string>();
   for (const t of parsed.tokens) {
-    if (t.kind !== "option" || t.name === undefined || (command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (t.kind !== "option" || t.name === undefined) continue;
+    // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
+    // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
+    if (t.value === "") {
+      io.err(`feeder ${command.name}: --${t.name} needs a value, got an empty one (see feeder ${command.name} --help)`);
+      return 2;
+    }
+    if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) {
       io.err(`feeder ${command.name}: --${t.name} given more than once (see feeder ${command.name} --help)`);
       return 2;
@@ -253,7 +270,11 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
       io.err(`feeder ${command.name}: ${err.message} (see feeder ${command.name} --help)`);
       return 2;
     }
-    io.err(`feeder ${command.name}: ${(err as Error).stack ?? String(err)}`);
+    // A system error (errno: a port in use, EADDRINUSE) says all in its message; a stack is for a bug, ERR_* codes
+    // included (s-cli8: `feeder sim --port 80` with the port taken printed one).
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    const systemError = typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
+    io.err(`feeder ${command.name}: ${systemError ? (err as Error).message : ((err as Error).stack ?? String(err))}`);
     return 1;
   } finally {
     if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);

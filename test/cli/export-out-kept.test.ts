@@ -22,7 +22,7 @@
  * lost the link to the rename (the other name kept the old rows): refused, exit 2. A --books export whose instrument
  * cache merge waited for another writer's lock exited before writing it: it now waits for the merge.
  */
-import { chmodSync, closeSync, existsSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { expect, test, vi } from "vitest";
 import { exportCommand } from "../../src/cli/commands/export.ts";
@@ -117,8 +117,11 @@ test("an export a signal stops leaves -o FILE as it was (absent if it was), no t
   const dir = makeTempDir("feeder-export-signal-");
   const { file } = writeXrpCapture(dir);
   const out = join(dir, "frames.csv");
+  // Two captures (a copy: one file named twice is refused, s-cli8).
+  const copy = join(dir, "copy.fcap");
+  copyFileSync(file, copy);
   // The command as main runs it, its stop signal already come: it stops before the first block, the csv header written.
-  const stopped = (to: string, signal: string) => exportCommand.run({ values: { format: "csv", out: to }, positionals: [file, file], log: silentLogger, out: () => undefined, stopSignal: Promise.resolve(signal) });
+  const stopped = (to: string, signal: string) => exportCommand.run({ values: { format: "csv", out: to }, positionals: [file, copy], log: silentLogger, out: () => undefined, stopSignal: Promise.resolve(signal) });
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
     writeFileSync(out, "yesterday's frames\n");
     expect(await stopped(out, signal), signal).toBe(code);

@@ -44,6 +44,13 @@ describe("feeder's command line", () => {
     expect(ok.code).toBe(0);
     expect(ok.out[0]).toContain("Usage: feeder replay");
   });
+
+  test("--help COMMAND is that command's help; more words after --help, help or --version are refused (s-cli8; before: ignored, exit 0)", async () => {
+    expect((await run("--help", "export")).out[0]).toMatch(/^Usage: feeder export /);
+    expect(await run("--help", "repaly")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder --help: unknown command "repaly" \(commands: run, /)] });
+    expect(await run("help", "run", "listen")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder help: one command at most, got "run" "listen" /)] });
+    expect(await run("-V", "run")).toEqual({ code: 2, out: [], err: ['feeder -V: takes no arguments, got "run"'] });
+  });
 });
 
 describe("feeder listen --port that would do nothing", () => {
@@ -62,6 +69,17 @@ describe("feeder listen --port that would do nothing", () => {
     }
     const ok = await run("listen", "--config", config, "--group", "239.255.0.2", "--port", "5002", "--duration", "0.05", "--format", "ndjson");
     expect(ok).toMatchObject({ code: 0, err: [] });
+  });
+});
+
+describe("feeder listen --iface that would do nothing (s-cli8)", () => {
+  test("with unicast --bind alone it is refused (before: taken, nothing joined on it); with a group it is used", async () => {
+    expect(await run("listen", "--bind", "127.0.0.1:5001", "--iface", "127.0.0.1", "--duration", "0.05")).toEqual({
+      code: 2,
+      out: [],
+      err: ["feeder listen: --iface is the interface multicast groups are joined on, and there is none here (only --bind / unicast destinations) (see feeder listen --help)"],
+    });
+    expect(await run("listen", "--bind", "127.0.0.1:5001", "--group", "239.255.0.3:5003", "--iface", "127.0.0.1", "--duration", "0.05", "-f", "ndjson")).toMatchObject({ code: 0, err: [] });
   });
 });
 
@@ -89,5 +107,159 @@ describe("record --max-file-minutes below a minute", () => {
 
   test("1 and more are taken", () => {
     for (const minutes of ["1", "1.5", "15"]) expect(recordSettings({ config: "a.toml", out: "d", "max-file-minutes": minutes }).maxMinutes).toBe(Number(minutes));
+  });
+});
+
+/** Runs argv and expects exit 2 with one line on stderr that contains `message`. */
+async function refused(argv: string[], message: string): Promise<void> {
+  const r = await run(...argv);
+  expect(r.err.join("\n"), argv.join(" ")).toContain(message);
+  expect(r.code, argv.join(" ")).toBe(2);
+}
+
+describe("bad flag values are refused naming the flag (s-cli8): numbers are unsigned decimals, ports in range, host names", () => {
+  // Each was taken by Number(): "" and " " as 0, hex as its value, spaces around, 2^53 + 1 as 2^53, a size of 400
+  // digits as Infinity. The flag after the bad one would have been refused otherwise: what is refused names the flag.
+  const zeros = "1" + "0".repeat(400);
+  const cases: [string[], string][] = [
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", " "], '--source-id must be an integer in 0..65535, got " "'],
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--channel", " "], '--channel must be an integer in 0..65535, got " "'],
+    [["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--ttl", "0x10"], '--ttl must be an integer in 1..255, got "0x10"'],
+    [["bridge", "to-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--stream", "S", "--max-bytes", zeros], "--max-bytes must be at most 8191T"],
+    [["sim", "--port", "0x50", "--replay-depth", "5"], '--port must be an integer in 0..65535, got "0x50"'],
+    [["sim", "--seed", "0b11", "--replay-depth", "5"], '--seed must be an integer in 0..4294967295, got "0b11"'],
+    [["sim", "--burstiness", "0x0", "--replay-depth", "5"], '--burstiness must be in 0..1, got "0x0"'],
+    [["demo", "--http", "1 ", "--duration", "0"], '--http must be an integer 0–65535, got "1 "'],
+    [["listen", "--count", "0x10", "--duration", "0"], '--count must be a positive integer, got "0x10"'],
+    [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
+    [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],
+    [["listen", "--duration", "0x10", "--max-unread-kib", "0"], '--duration must be a positive number of seconds, got "0x10"'],
+    [["listen", "--retransmit", "feed host:5", "--group", "10.0.0.1:5"], '--retransmit "feed host:5": give HOST:PORT'],
+    [["listen", "--port", "70000"], '--port must be 1..65535, got "70000"'],
+    [["listen", "--group", "239.255.0.1:0"], '--group "239.255.0.1:0": port 0 out of range (1..65535)'],
+    [["replay", "-c", "a.toml", "--pace", "recorded", "--speed", " 2"], '--speed must be a positive number, got " 2"'],
+    [["export", "--books", "-c", "a.toml", "--depth", "0x5"], '--depth must be a positive'],
+    [["export", "--books", "-c", "a.toml", "--every-ms", "0o7"], '--every-ms must be a number ≥ 0, got "0o7"'],
+  ];
+  test.each(cases.map(([argv, message]) => [JSON.stringify(argv).slice(0, 100), argv, message] as const))("%s", async (_title, argv, message) => refused(argv, message));
+
+  test("record: hex and a unitless iB are refused before the other checks", () => {
+    expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0x10" })).toThrow('--max-file-mb must be a positive number, got "0x10"');
+    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes, got "1iB"');
+    expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "8192T" })).toThrow('--keep-bytes must be at most 8191T, got "8192T"');
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1GiB", "max-file-mb": "1e2", "keep-hours": ".5" })).toMatchObject({ keepBytes: 1024 ** 3, maxMb: 100, keepHours: 0.5 });
+  });
+
+  test("decimal() against a reference grammar, random strings", async () => {
+    const { decimal, decimalInteger } = await import("../../src/cli/commands/number-args.ts");
+    // Reference: digits [. digits] or . digits, then optionally e/E [+-] digits; nothing else.
+    const reference = (s: string): number => {
+      let i = 0;
+      const digits = () => {
+        const from = i;
+        while (i < s.length && s[i]! >= "0" && s[i]! <= "9") i++;
+        return i - from;
+      };
+      let mantissa = digits();
+      if (s[i] === ".") {
+        i++;
+        mantissa += digits();
+      }
+      if (mantissa === 0) return NaN;
+      if (s[i] === "e" || s[i] === "E") {
+        i++;
+        if (s[i] === "+" || s[i] === "-") i++;
+        if (digits() === 0) return NaN;
+      }
+      return i === s.length ? Number(s) : NaN;
+    };
+    const alphabet = ["0", "1", "5", "9", ".", "e", "E", "+", "-", "x", "b", "o", " ", "\t", "_", "I", "n"];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    let numbers = 0;
+    for (let k = 0; k < 10_000; k++) {
+      let s = "";
+      for (let len = rand(7); len > 0; len--) s += alphabet[rand(alphabet.length)];
+      const want = reference(s);
+      expect(Object.is(decimal(s), want), JSON.stringify(s)).toBe(true);
+      expect(Object.is(decimalInteger(s), Number.isSafeInteger(want) ? want : NaN), JSON.stringify(s)).toBe(true);
+      if (!Number.isNaN(want)) numbers++;
+    }
+    expect(numbers).toBeGreaterThan(250);
+    for (const s of ["", " 1", "1 ", "0x1", "+1", "-1", "Infinity", "NaN", "1_000", "9007199254740993"]) expect(decimalInteger(s), JSON.stringify(s)).toBeNaN();
+  });
+});
+
+describe("an empty value is refused for every option, naming it (s-cli8)", () => {
+  // Before: record -o "" failed its start-up check, exit 1 (restarted for ever by the unit); export -o "" wrote a
+  // temporary file into the working directory and failed, exit 1; --source-id "" was source id 0.
+  test.each([
+    ["record", "-c", "a.toml", "-o", ""],
+    ["export", "x.fcap", "--out="],
+    ["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", "--source-id", ""],
+    ["listen", "--group", "239.255.0.1:31001", "--group", ""],
+    ["demo", "--http", ""],
+  ])("%j", async (...argv) => {
+    const flag = argv.includes("--out=") ? "out" : argv[argv.length - 2]!.replace(/^-o$/, "--out").replace(/^--/, "");
+    expect(await run(...argv)).toEqual({ code: 2, out: [], err: [`feeder ${argv[0]}: --${flag} needs a value, got an empty one (see feeder ${argv[0]} --help)`] });
+  });
+});
+
+describe("NATS flags that would do nothing, and NATS addresses the client cannot use (s-cli8)", () => {
+  test.each([["--prefix", "site1"], ["--from", "all"]])("listen %s without --nats is refused (before: multicast read, the flag ignored)", async (flag, value) => {
+    await refused(["listen", flag, value, "--group", "10.0.0.1:5"], `feeder listen: ${flag} needs --nats (it is the NATS feed's) (see feeder listen --help)`);
+  });
+
+  test.each([["--port", "5"], ["--retransmit", "127.0.0.1:5"], ["--iface", "127.0.0.1"]])("listen --nats with %s (multicast's) is refused (before: ignored, NATS read)", async (flag, value) => {
+    await refused(["listen", "--nats", "nats://127.0.0.1:1", flag, value], `feeder listen: --nats reads NATS: leave out ${flag} (--group, --bind, --port, --retransmit and --iface are multicast's;`);
+  });
+
+  test("--from without a zone, or in the future, is refused (before: taken, NATS dialled); with a zone, or a date alone, taken", async () => {
+    for (const [from, message] of [
+      ["2026-12-04T10:00:00", '--from "2026-12-04T10:00:00" has no zone: give it, e.g. 2026-12-04T10:00:00Z (UTC) or 2026-12-04T10:00:00+01:00'],
+      ["2099-01-01", '--from "2099-01-01" is in the future (2099-01-01T00:00:00.000Z): nothing would be read until then'],
+    ]) {
+      await refused(["listen", "--nats", "nats://127.0.0.1:1", "--stream", "S", "--from", from!], `feeder listen: ${message} (see feeder listen --help)`);
+      await refused(["bridge", "from-nats", "--nats", "nats://127.0.0.1:1", "--stream", "S", "--from", from!, "-g", "239.255.0.9:31009", "--http", "off"], `feeder bridge: ${message}`);
+    }
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    expect(fromOf("2026-12-04T10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
+    expect(fromOf("2026-12-04T10:00:00.5+0100", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 9, 0, 0, 500)));
+    expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
+  });
+
+  test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
+    "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
+    async (url) => {
+      await refused(["bridge", "to-nats", "--nats", url, "-g", "239.255.0.9:31009", "--http", "off"], `--nats ${JSON.stringify(url)} is not nats://host:port (port 1..65535)`);
+    },
+  );
+});
+
+describe("demo with its --http port taken (s-cli8)", () => {
+  test("exits 1 with the start failure logged, no stack trace on stderr (before: the error's stack)", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      expect(await run("demo", "--http", String(taken.port), "--duration", "1")).toEqual({ code: 1, out: [], err: [] });
+    } finally {
+      taken.stop(true);
+    }
+  });
+});
+
+describe("a capture named twice (s-cli8)", () => {
+  test("export and replay refuse it, by any name (a hard link too), exit 2 (before: exported twice, every row repeated)", async () => {
+    const { CaptureWriter } = await import("../../src/record/capture.ts");
+    const { linkSync } = await import("node:fs");
+    const dir = makeTempDir("feeder-capture-twice-");
+    const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
+    w.write(1_700_000_000_000_000, "bybit", "linear", "linear-0", '{"topic":"x"}');
+    w.close();
+    const cap = w.files[0]!;
+    const link = `${dir}/link.fcap`;
+    linkSync(cap, link);
+    expect(await run("export", cap, cap)).toEqual({ code: 2, out: [], err: [`feeder export: capture file ${cap}: named more than once (see feeder export --help)`] });
+    expect(await run("replay", "-c", "a.toml", cap, link)).toEqual({ code: 2, out: [], err: [`feeder replay: capture file ${link}: the same file as ${cap}, named before it (see feeder replay --help)`] });
+    expect((await run("export", cap)).code).toBe(0);
   });
 });

@@ -4,10 +4,13 @@
  * error (exit 2) naming the option and the venue, before anything starts; the options a venue reads still start
  * it. Through main(), as the command line runs it; output closing stops a simulator that did start.
  */
-import { resolve } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { main } from "../../src/cli/main.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const VENUES = ["bybit", "okx", "binance", "deribit", "coinbase", "upbit", "bithumb"];
@@ -79,5 +82,55 @@ describe("feeder sim: options for other venues", { timeout: 15_000 }, () => {
     expect(r.err).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.out[0]).toMatch(/^wsUrl   ws:\/\/127\.0\.0\.1:\d+/);
+  });
+});
+
+describe("feeder sim --replay of what is no recording, and a port in use (s-cli8)", { timeout: 15_000 }, () => {
+  const dir = makeTempDir("feeder-sim-replay-");
+  const junk = join(dir, "junk.fcap");
+  writeFileSync(junk, "junk\n");
+  mkdirSync(join(dir, "sub"));
+
+  test.each([
+    ["bybit", "not a feeder capture file (expected the header FDRCAP01 or FDRCAP02)"],
+    ["deribit", "not a feeder capture file (expected the header FDRCAP01 or FDRCAP02)"],
+    ["binance", `${junk} is not a cryptofeed .ws.N.N recording`],
+  ])("--venue %s: a file its loader refuses exits 2 naming --replay (before: exit 1 and a stack trace)", async (venue, why) => {
+    expect(await sim("--venue", venue, "--replay", junk)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${junk}: ${why} (see feeder sim --help)`] });
+  });
+
+  const OKX = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
+  test.each([
+    [["--venue", "bybit"], "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture"],
+    [["--venue", "deribit"], "no Deribit book notifications"],
+    [["--venue", "okx", "--symbols", "spot:ETH-USDT"], "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets"],
+  ])("%j with a recording it finds nothing to serve in exits 2 (before: generated books served, the replay unsaid)", async (args, why) => {
+    expect(await sim(...args, "--replay", OKX)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${OKX}: nothing in it to serve (${why}) (see feeder sim --help)`] });
+  });
+
+  test("a directory is named as one (before: 'no such file')", async () => {
+    const sub = join(dir, "sub");
+    expect(await sim("--replay", sub)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${sub}: not a regular file (a directory): the simulator reads a recording file (see feeder sim --help)`] });
+  });
+
+  test("a FIFO is refused at once, exit 2 (before: the start waited in open(2) for a writer, deaf to SIGINT and SIGTERM)", () => {
+    // A child process: a regression would hold the thread in open(2), which no test timeout can end.
+    const fifo = join(dir, "fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const r = spawnSync(process.execPath, [resolve(import.meta.dirname, "../../src/cli/main.ts"), "sim", "--replay", fifo], { encoding: "utf8", timeout: 10_000, killSignal: "SIGKILL", stdio: ["ignore", "pipe", "pipe"] });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 2, stderr: `feeder sim: --replay ${fifo}: not a regular file (a FIFO): the simulator reads a recording file (see feeder sim --help)\n` });
+  });
+
+  test("a port in use exits 1 with one line, no stack trace (before: the error's stack)", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+    try {
+      const err: string[] = [];
+      const r = { code: await main(["sim", "--rate", "0", "--port", String(taken.port)], { out: () => {}, err: (t) => err.push(t) }), err };
+      expect(r.code).toBe(1);
+      expect(r.err).toHaveLength(1);
+      expect(r.err[0]).toMatch(new RegExp(`^feeder sim: [^\n]*${taken.port}[^\n]*$`));
+    } finally {
+      taken.stop(true);
+    }
   });
 });

@@ -2,7 +2,8 @@
  * `feeder <command> --help` and the README's CLI reference against the options each command really parses
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
  * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts). Each
- * README `sim --venue V` row names exactly the options V's simulator reads (sim.ts refuses the others, exit 2).
+ * README `sim --venue V` row names exactly the options V's simulator reads (sim.ts refuses the others, exit 2), and
+ * each `bridge to-nats` / `from-nats` synopsis the flags that direction takes (the other's refused, exit 2).
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -11,6 +12,7 @@ import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { commandHelp } from "../../src/cli/main.ts";
 import type { CommandSpec } from "../../src/cli/command.ts";
 import { COMMON_OPTIONS, VENUE_OPTIONS } from "../../src/cli/commands/sim.ts";
+import { FROM_NATS_ONLY, TO_NATS_ONLY } from "../../src/cli/commands/bridge.ts";
 import { REASON_SHORT, STATE_SHORT } from "../../src/cli/commands/listen-table.ts";
 
 const README = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
@@ -58,6 +60,36 @@ describe("--help and README describe every option each command parses", () => {
       const synopsis = /^\| `([^`]*)`/.exec(row!)![1]!;
       const named = [...synopsis.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!).sort();
       expect(named, `sim --venue ${venue}`).toEqual([...COMMON_OPTIONS.filter((o) => o !== "help"), ...VENUE_OPTIONS[venue]!].sort());
+    }
+  });
+
+  test("bridge: the README's to-nats / from-nats synopses name exactly the flags each direction takes; the other's are refused", async () => {
+    const { main } = await import("../../src/cli/main.ts");
+    const bridge = COMMANDS.find((c) => c.name === "bridge")!;
+    const row = readmeRows(bridge);
+    const part = (re: RegExp) => [...new Set([...re.exec(row)![1]!.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!))];
+    const both = part(/; both: `([^`]*)`/);
+    const all = Object.keys(bridge.options);
+    const directions = [
+      ["to-nats", part(/`bridge to-nats ([^`]*)`/), FROM_NATS_ONLY, "from-nats"],
+      ["from-nats", part(/`bridge from-nats ([^`]*)`/), TO_NATS_ONLY, "to-nats"],
+    ] as const;
+    for (const [direction, named, others, other] of directions) {
+      expect([...named, ...both].sort(), `README bridge ${direction}`).toEqual(all.filter((f) => !(others as readonly string[]).includes(f)).sort());
+      // Each of the other direction's flags is refused before anything connects (nothing listens on port 1).
+      for (const flag of others) {
+        const err: string[] = [];
+        const code = await main(["bridge", direction, "--nats", "nats://127.0.0.1:1", "-g", "239.255.0.9:31009", "--http", "off", `--${flag}`, "1"], { out: () => {}, err: (t) => err.push(t) });
+        expect({ code, err }, `bridge ${direction} --${flag}`).toEqual({ code: 2, err: [`feeder bridge: --${flag} is for ${other} (see feeder bridge --help)`] });
+      }
+    }
+  });
+
+  test("a command that takes positional arguments names them in its usage line, as the README's row does", () => {
+    for (const c of COMMANDS.filter((x) => x.allowPositionals)) {
+      expect(c.positionalsUsage, `feeder ${c.name}: positionalsUsage`).toBeDefined();
+      expect(commandHelp(c).split("\n")[0]).toBe(`Usage: feeder ${c.name} ${c.positionalsUsage} [options]`);
+      for (const word of c.positionalsUsage!.split("|")) expect(readmeRows(c), `README.md § CLI reference, ${c.name}: ${word}`).toContain(word);
     }
   });
 

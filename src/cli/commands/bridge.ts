@@ -11,6 +11,7 @@ import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
+import { decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
@@ -19,6 +20,9 @@ import { startOrStop } from "../start-or-stop.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
+/** The flags of one direction only: given to the other they are refused, naming the direction they are for. */
+export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending"] as const;
+export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel"] as const;
 const MIN_STREAM_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
@@ -43,7 +47,9 @@ export const bridgeCommand: CommandSpec = {
     "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G, at least 1M)",
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
-    "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it)",
+    "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it): a",
+    "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",
+    "                           midnight; one without a zone, or in the future, exits 2",
     "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
     "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
@@ -87,6 +93,7 @@ export const bridgeCommand: CommandSpec = {
     "books stale meanwhile.",
   ].join("\n"),
   allowPositionals: true,
+  positionalsUsage: "to-nats|from-nats",
   options: {
     ...NATS_OPTIONS,
     config: { type: "string", short: "c" },
@@ -112,8 +119,8 @@ export const bridgeCommand: CommandSpec = {
 
 function intIn(v: unknown, name: string, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -137,7 +144,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const servers = serversOf(v.nats);
   const prefix = prefixOf(v.prefix);
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
-  for (const k of ["from", "ttl", "source-id", "channel"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
+  for (const k of FROM_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
   const groups: { group: string; port: number; iface: string }[] = [];
   let fileKey: string | undefined;
   let maxDatagramBytes: number | undefined;
@@ -214,7 +221,7 @@ function openHttp(ctx: CommandContext, direction: string, addr: BridgeHttpAddres
 
 async function fromNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  for (const k of ["max-age", "max-bytes", "max-pending"]) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
+  for (const k of TO_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for to-nats`);
   // from-nats reads only the [nats] section of a --config file (its credentials and TLS) and publish.auth_key_file
   // (the feed's key, as to-nats -c signs with it; --auth-key-file overrides it), and checks only those: a file of
   // another host (its [publish] interfaces not on this one) is no error here, a key file it cannot read is.

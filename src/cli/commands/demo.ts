@@ -12,6 +12,7 @@ import { startRuntime } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { durationSeconds, listen } from "./listen.ts";
+import { decimalInteger } from "./number-args.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -62,8 +63,11 @@ export const demoCommand: CommandSpec = {
     try {
       runtime = await startRuntime(config, log);
     } catch (err) {
+      // A start-up check that failed (the --http port taken) is said in one line, exit 1, as by `run` (before: a stack).
       await sim.stop();
-      throw err;
+      rmSync(cachePath, { force: true });
+      ctx.log.error("demo could not start", { error: (err as Error).message });
+      return 1;
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
     try {
@@ -85,7 +89,7 @@ export const demoCommand: CommandSpec = {
 
 function intOption(v: unknown, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
   return n;
 }

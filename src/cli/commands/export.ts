@@ -71,7 +71,8 @@ export const exportCommand: CommandSpec = {
     "device) keeps what was written so far, flushed: partial. A --books export still asking a venue's instrument REST",
     "ends that request at once. The same signal again, before it has ended, ends it at once, temporary file removed.",
     "Output closed by its reader (`| head`): the export stops there, quietly, exit 0, at once (an instrument cache",
-    "write still waiting for another writer's lock is left unfinished). An --out that cannot be",
+    "write still waiting for another writer's lock is left unfinished). A capture that is missing, not a capture,",
+    "or named twice (by any path: a link too; its rows were exported twice) exits 2 naming it. An --out that cannot be",
     "opened (no such directory, a directory) or that is one of the captures (also standard output: >> capture)",
     "exits 2 naming it, before anything is written; an output that fails while written (a full disk) is logged",
     "as \"export failed\" with the error, exit 1, its temporary file removed. A FILE that is a symlink to a",
@@ -92,6 +93,7 @@ export const exportCommand: CommandSpec = {
     "every-ms": { type: "string" },
   },
   allowPositionals: true,
+  positionalsUsage: "CAPTURE…",
   exitsBySignal: true,
   async run(ctx) {
     const format = ctx.values.format ?? "jsonl";

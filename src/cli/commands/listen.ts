@@ -14,6 +14,7 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
+import { decimal, decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
@@ -67,7 +68,8 @@ export const listenCommand: CommandSpec = {
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
     "                       (default with --config: the configuration's publish.retransmit, if set)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
-    "                       which must then be this host's; with --iface the file's are not used nor checked)",
+    "                       which must then be this host's; with --iface the file's are not used nor checked;",
+    "                       refused when no group is joined: --bind or unicast destinations alone)",
     "      --auth-key-file FILE  HMAC key: drop every datagram without a valid trailer (default with --config:",
     "                       the configuration's publish.auth_key_file, with or without --nats; one that cannot",
     "                       be read exits 2; the flag's may be a FIFO, read once: <(pass show feed-key), one",
@@ -83,10 +85,14 @@ export const listenCommand: CommandSpec = {
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
     "                       below; a connection the client closes for good, credentials or a subscription",
-    "                       the server refuses are logged and tried again every 2 s)",
-    "      --prefix P       subject prefix (default feeder)",
+    "                       the server refuses are logged and tried again every 2 s); beside it --group,",
+    "                       --bind, --port, --retransmit and --iface (multicast's) exit 2",
+    "      --prefix P       with --nats: subject prefix (default feeder; without --nats, --prefix and --from",
+    "                       exit 2: they would do nothing)",
     "      --stream NAME    read this JetStream stream instead of the live subjects",
-    "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it)",
+    "      --from WHEN      with --stream: now (default) | all | an ISO time (replay from it): a time of day",
+    "                       with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC midnight;",
+    "                       one without a zone, or in the future, exits 2",
     ...natsAccessHelp(23),
     "  -n, --count N        exit after N updates",
     "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB): beyond,",
@@ -159,8 +165,8 @@ export const listenCommand: CommandSpec = {
 /** --duration in seconds (undefined: none); also checked by `demo` before it starts anything. */
 export function durationSeconds(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  const s = Number(v);
-  if (typeof v !== "string" || !(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  const s = decimal(v);
+  if (!(s > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(v)}`);
   // A timer beyond 2^31 - 1 ms fires at once: listen would end as it started, exit 0.
   if (s > MAX_DURATION_S) throw new UsageError(`--duration must be at most ${MAX_DURATION_S} s (24.8 days), got ${JSON.stringify(v)}: leave it out to run until stopped`);
   return s;
@@ -168,8 +174,8 @@ export function durationSeconds(v: unknown): number | undefined {
 
 function positiveInt(v: unknown, name: string, fallback: number | undefined): number | undefined {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  const n = decimalInteger(v);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -188,13 +194,15 @@ function resolveGroups(ctx: CommandContext): {
     if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
   }
   const port = positiveInt(v.port, "port", undefined);
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be 1..65535, got ${JSON.stringify(v.port)}`);
   const groups: GroupSpec[] = [];
   let maxDatagramBytes = ABS_MAX_DATAGRAM_BYTES;
   let fileKey: string | undefined;
   let snapshotDepth = 0;
   let retransmit: RetransmitOptions | undefined;
   if (typeof v.retransmit === "string") {
-    const m = /^([^:]+):(\d{1,5})$/.exec(v.retransmit);
+    // A host name or IPv4 address: any text took before ("a b:5"), each request then failing its lookup, counted only.
+    const m = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v.retransmit);
     if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT`);
     retransmit = { host: m[1]!, port: Number(m[2]) };
   }
@@ -227,6 +235,7 @@ function resolveGroups(ctx: CommandContext): {
     const m = /^([^:]+)(?::(\d+))?$/.exec(entry);
     const p = m?.[2] !== undefined ? Number(m[2]) : port;
     if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
+    if (!(p >= 1 && p <= 65535)) throw new UsageError(`--group ${JSON.stringify(entry)}: port ${m[2]} out of range (1..65535)`);
     groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
   }
   // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
@@ -235,6 +244,8 @@ function resolveGroups(ctx: CommandContext): {
     throw new UsageError("--port applies to --group entries without a port (or the default group), and there is none here");
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
+  // --iface is the interface groups are joined on: with unicast binds alone it changed nothing, silently (as --port).
+  if (iface !== undefined && !groups.some((g) => g.group !== undefined)) throw new UsageError("--iface is the interface multicast groups are joined on, and there is none here (only --bind / unicast destinations)");
   for (const g of groups) {
     if (g.group !== undefined && !(isIpv4(g.group) && isMulticastV4(g.group))) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
@@ -275,12 +286,16 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   // then its key ignored (a reader given the bridge's file verified nothing). Only those are checked: a file of
   // another host (its [publish] interfaces not here) is no error.
   const natsWanted = v.nats !== undefined || v.stream !== undefined;
+  // Before, multicast was read with these taken without a word (the operator believed a NATS prefix or start in effect).
+  if (!natsWanted) for (const k of ["prefix", "from"]) if (v[k] !== undefined) throw new UsageError(`--${k} needs --nats (it is the NATS feed's)`);
   const natsFile = natsWanted && typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
   let feedKey: FeedKey | undefined = natsWanted ? feedKeyOf(v["auth-key-file"], natsFile?.authKeyFile) : undefined;
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  if (nats !== undefined && (v.group !== undefined || v.bind !== undefined)) throw new UsageError("--nats reads NATS: leave out --group and --bind (with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)");
+  // The multicast-only flags: --port, --retransmit and --iface were taken beside --nats without a word (s-cli8).
+  const multicastOnly = nats === undefined ? undefined : ["group", "bind", "port", "retransmit", "iface"].find((k) => v[k] !== undefined);
+  if (multicastOnly !== undefined) throw new UsageError(`--nats reads NATS: leave out --${multicastOnly} (--group, --bind, --port, --retransmit and --iface are multicast's; with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)`);
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
   // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).

@@ -43,18 +43,35 @@ export function serversOf(v: unknown): string[] {
     // The client takes no credentials from a URL: it connected without them (refused by a server requiring them), a
     // password of digits became the port, and the URL went to the log as given. Said without echoing the URL.
     if (s.includes("@")) throw new UsageError(`--nats takes no credentials (user:password@ or token@): the NATS client would connect without them; give them in files: --nats-creds, --nats-user with --nats-password-file, --nats-token-file or --nats-nkey-file (docs/nats.md#authentication)`);
-    if (!/^(nats|tls):\/\/[^\s/]+:\d+$/.test(s) && !/^[^\s/:]+:\d+$/.test(s)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port`);
+    // Host and port as the client reads them (an http: URL, nats-core servers.js): one it cannot parse (a port over
+    // 65535, `a:b:4222`) failed only as it connected, exit 1, which the bridge's unit restarts for ever (port 0 too).
+    const m = /^(?:(?:nats|tls):\/\/)?([^\s/?#]+):(\d+)$/.exec(s);
+    const port = m === null ? NaN : Number(m[2]);
+    if (m === null || !(port >= 1 && port <= 65535) || !URL.canParse(`http://${m[1]}:${port}`)) throw new UsageError(`--nats ${JSON.stringify(s)} is not nats://host:port (port 1..65535)`);
   }
   return servers;
 }
 
-/** --from now | all | an ISO 8601 time (replay of the stream's history from it); only with --stream. */
-export function fromOf(v: unknown, stream: string | undefined): "now" | "all" | Date {
+/** How far ahead of this host's clock a --from time may be (the clocks of this host and the NATS server differ). */
+const FROM_AHEAD_MS = 60_000;
+
+/**
+ * --from now | all | an ISO 8601 time (replay of the stream's history from it); only with --stream. A date alone is
+ * its UTC midnight. A time of day needs its zone (Z or ±hh:mm): without one, JavaScript reads it in the host's zone,
+ * so the same command replayed from another hour on a host not on UTC. A time in the future (a mistyped year) read
+ * nothing until then, silently: refused.
+ */
+export function fromOf(v: unknown, stream: string | undefined, nowMs: number = Date.now()): "now" | "all" | Date {
   if (v === undefined) return "now";
   if (stream === undefined) throw new UsageError("--from needs --stream (the live subjects have no history)");
   if (v === "now" || v === "all") return v;
+  const s = String(v);
   const t = typeof v === "string" ? new Date(v) : new Date(NaN);
-  if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d/.test(String(v))) throw new UsageError(`--from must be now, all or an ISO time such as 2026-12-04T10:00:00Z, got ${JSON.stringify(v)}`);
+  if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/i.test(s)) {
+    throw new UsageError(`--from must be now, all or an ISO time such as 2026-12-04T10:00:00Z, got ${JSON.stringify(v)}`);
+  }
+  if (/t/i.test(s) && !/(?:Z|[+-]\d\d:?\d\d)$/i.test(s)) throw new UsageError(`--from ${JSON.stringify(v)} has no zone: give it, e.g. ${s}Z (UTC) or ${s}+01:00`);
+  if (t.getTime() > nowMs + FROM_AHEAD_MS) throw new UsageError(`--from ${JSON.stringify(v)} is in the future (${t.toISOString()}): nothing would be read until then`);
   return t;
 }
 

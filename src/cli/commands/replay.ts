@@ -33,8 +33,8 @@ export const replayCommand: CommandSpec = {
     "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
     "                      early (truncated) or held records of an unknown kind (unknownRecords)",
     "",
-    "Every argument is checked before anything is published: a missing file or one that is not a capture is an",
-    "error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
+    "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
+    "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
     "stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning (give them in time order: feeder-<UTC start>;",
@@ -74,6 +74,7 @@ export const replayCommand: CommandSpec = {
     strict: { type: "boolean" },
   },
   allowPositionals: true,
+  positionalsUsage: "CAPTURE…",
   async run(ctx) {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");

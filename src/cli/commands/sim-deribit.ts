@@ -6,6 +6,7 @@
 import type { MarketName } from "../../core/types.ts";
 import { startDeribitSimulator } from "../../sim/deribit-sim.ts";
 import type { CommandContext } from "../command.ts";
+import { refuseEmptyReplay } from "./sim-replay-arg.ts";
 
 export const DERIBIT_DEFAULT_SYMBOLS = "inverse:BTC-PERPETUAL,inverse:ETH-PERPETUAL,option:BTC-27MAR26-70000-C";
 
@@ -19,6 +20,7 @@ export interface DeribitSimArgs {
 
 export async function runDeribitSim(ctx: CommandContext, a: DeribitSimArgs): Promise<number> {
   const sim = await startDeribitSimulator({ port: a.port, hostname: "127.0.0.1", markets: a.markets, messagesPerSecond: a.rate, seed: a.seed, replayFile: a.replayFile });
+  await refuseEmptyReplay(a.replayFile, sim.channels().filter((c) => c.frames !== undefined).length, () => sim.stop(), "no Deribit book notifications");
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of a.markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);

@@ -12,7 +12,9 @@ import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
+import { decimal, decimalInteger } from "./number-args.ts";
 import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
+import { refuseEmptyReplay, replayFileOf, startError } from "./sim-replay-arg.ts";
 
 const DEFAULT_SYMBOLS = "linear:BTCUSDT,linear:ETHUSDT,spot:BTCUSDT";
 const DEFAULT_OKX_SYMBOLS = "spot:BTC-USDT,linear:BTC-USDT-SWAP,inverse:BTC-USD-SWAP";
@@ -37,7 +39,9 @@ export const simCommand: CommandSpec = {
     "      --replay FILE    serve a recording to whoever subscribes its topics: JSONL (one WebSocket payload per",
     "                       line; its symbol is served on the market --symbols gives it, default linear) or a",
     "                       `feeder record` capture (.fcap; each frame on the market it was recorded from).",
-    "                       Topics are served under their recorded names (printed at start).",
+    "                       Topics are served under their recorded names (printed at start). A FIFO, a directory,",
+    "                       a file the venue's loader does not take, or one with nothing it serves (another venue's",
+    "                       recording; OKX: no instrument --symbols names) exits 2 naming it.",
     "      --replay-depth N serve the recording's topics as orderbook.N.SYMBOL (the frames' topic field rewritten",
     "                       too): for recordings of a depth Bybit no longer has, e.g. orderbook.500 → 1000, which",
     "                       a feeder config can subscribe (it accepts 1, 50, 200, 1000). N >= the recorded depth.",
@@ -154,15 +158,15 @@ function refuseInapplicable(venue: string, values: CommandContext["values"]): vo
 
 function burstinessOption(v: unknown): number | undefined {
   if (v === undefined) return undefined;
-  const p = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !(p >= 0 && p <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v)}`);
+  const p = decimal(v);
+  if (!(p >= 0 && p <= 1)) throw new UsageError(`--burstiness must be in 0..1, got ${JSON.stringify(v)}`);
   return p;
 }
 
 function intOption(v: unknown, name: string, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (typeof v !== "string" || v.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) {
     throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   }
   return n;
@@ -192,22 +196,28 @@ async function runSim(ctx: CommandContext): Promise<number> {
   const venue = typeof v.venue === "string" ? v.venue : "bybit";
   if (!Object.hasOwn(VENUE_OPTIONS, venue)) throw new UsageError(`--venue: bybit, okx, binance, deribit, coinbase, upbit or bithumb, got ${JSON.stringify(venue)}`);
   refuseInapplicable(venue, v);
-  if (venue === "binance") return runBinanceSim(ctx);
-  if (venue === "okx") return runOkxSim(ctx);
+  const replayFile = replayFileOf(v.replay);
+  try {
+    return await runVenueSim(ctx, venue, replayFile);
+  } catch (err) {
+    throw startError(err, replayFile);
+  }
+}
+
+async function runVenueSim(ctx: CommandContext, venue: string, replayFile: string | undefined): Promise<number> {
+  const v = ctx.values;
+  if (venue === "binance") return runBinanceSim(ctx, replayFile);
+  if (venue === "okx") return runOkxSim(ctx, replayFile);
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
   if (venue === "upbit" || venue === "bithumb") {
-    const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-    if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
     const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
     return runUpbitSim(ctx, venue, { port, rate, seed, markets, replayFile });
   }
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : venue === "deribit" ? DERIBIT_DEFAULT_SYMBOLS : DEFAULT_SYMBOLS);
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   if (venue === "deribit") return runDeribitSim(ctx, { port, rate, seed, markets, replayFile });
   let replayDepth: number | undefined;
   if (v["replay-depth"] !== undefined) {
@@ -223,6 +233,7 @@ async function runSim(ctx: CommandContext): Promise<number> {
     if (replayDepth !== undefined && err instanceof Error && err.message.includes("replay depth")) throw new UsageError(`--replay-depth: ${err.message.replace(/^sim: /, "")}`);
     throw err;
   }
+  await refuseEmptyReplay(replayFile, sim.topics().filter((t) => t.kind === "replay").length, () => sim.stop(), "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture");
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${sim.wsUrl}/${m.market}  ${m.symbols.join(" ")}`);
@@ -235,7 +246,7 @@ async function runSim(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function runBinanceSim(ctx: CommandContext): Promise<number> {
+async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
@@ -243,8 +254,6 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   const parsed = parseSymbolList(typeof v.symbols === "string" ? v.symbols : "spot:BTCUSDT,linear:BTCUSDT");
   for (const m of parsed) if (m.market !== "spot" && m.market !== "linear") throw new UsageError(`--symbols: Binance markets are spot and linear (USD-M), got ${m.market}`);
   const markets = parsed as { market: "spot" | "linear"; symbols: string[] }[];
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   if (v["replay-market"] !== undefined && replayFile === undefined) throw new UsageError("--replay-market needs --replay FILE");
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
@@ -268,16 +277,15 @@ async function runBinanceSim(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-async function runOkxSim(ctx: CommandContext): Promise<number> {
+async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
   const port = intOption(v.port, "port", 0, 0, 65535);
   const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
   const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
-  const replayFile = typeof v.replay === "string" ? v.replay : undefined;
-  if (replayFile !== undefined && !(await Bun.file(replayFile).exists())) throw new UsageError(`--replay: no such file ${replayFile}`);
   const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
+  await refuseEmptyReplay(replayFile, sim.replayTopics().length, () => sim.stop(), "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets");
   ctx.out(`wsUrl   ${sim.wsUrl}`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
