@@ -229,6 +229,12 @@ export interface VenueAdapter {
   requestResync(index: number, reason: StatusReason): void;
   /** Replay instead of start: no connections; frames arrive through ingestFrame with their recorded receive times. */
   startReplay(sink: BookSink): void;
+  /**
+   * Replay: the capture's clock (the adapter's `now` in replay, app/replay-clock.ts) has reached `nowMs`, the next
+   * record's receive time: the housekeeping due by then runs as live's did (a book silent past its stale time goes
+   * STALE; nothing is sent). Called before each record. Optional: an adapter without it never goes stale in replay.
+   */
+  replayClockAt?(nowMs: number): void;
   /** Feeds one recorded raw frame; false when no connection of that market exists. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
   /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */
