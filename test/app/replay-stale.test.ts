@@ -19,6 +19,11 @@ import { tempDir, uniqueDestination } from "../e2e/harness.ts";
 /** Each record's receive time and, after it, every book's "state:bestBidMantissa". */
 class Probe extends Feeder {
   readonly after: { atUs: number; books: string[] }[] = [];
+  /** The same after each clock move between records (a --pace recorded wait): atUs negative. */
+  override replayClockAt(tsRecvUs: number): void {
+    super.replayClockAt(tsRecvUs);
+    this.after.push({ atUs: -tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
+  }
   override ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
     const ok = super.ingest(venue, market, connection, frame, tsRecvUs);
     this.after.push({ atUs: tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
@@ -26,7 +31,7 @@ class Probe extends Feeder {
   }
 }
 
-async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number): Promise<Probe["after"]> {
+async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
   const dir = tempDir("feeder-replay-stale-");
   const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
   for (const r of records) w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
@@ -40,7 +45,7 @@ async function replay(venue: string, section: Record<string, unknown>, records: 
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
   const files = (await import("node:fs")).readdirSync(join(dir, "cap")).map((f) => join(dir, "cap", f));
-  const result = await replayCaptures(feeder, files, { pace: "fast" });
+  const result = await replayCaptures(feeder, files, pace === "fast" ? { pace } : { pace: "recorded", speed: pace.speed });
   await feeder.stop();
   expect(result).toMatchObject({ frames: records.length, skipped: 0 });
   return feeder.after;
@@ -111,5 +116,21 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(eth(T0_US + 5.25e6)).toBe("stale:3000");
     expect(eth(T0_US + 6e6 + 10)).toBe("live:3010");
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true);
+  });
+
+  test("bybit, --pace recorded: a book silent in a quiet stretch goes STALE during the wait, not at the next record", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    // Both books at t0, then nothing for 8 s of the capture (0.5 s of wall time at --speed 16).
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      { atUs: T0_US + 8e6, frame: snap("BTCUSDT", "101") },
+    ];
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 97, { speed: 16 });
+    const beforeLast = after.slice(0, after.findIndex((a) => a.atUs === T0_US + 8e6));
+    // The wait's clock moves published it (before, the wait moved no clock: STALE came with the next record).
+    expect(beforeLast.filter((a) => a.atUs < 0).map((a) => a.books[1]).at(-1)).toBe("stale:3000");
+    expect(after.at(-1)!.books).toEqual(["live:1010", "stale:3000"]);
   });
 });
