@@ -9,8 +9,10 @@
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
+import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
 import { validateConfig } from "../../src/config/load.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES } from "../../src/core/types.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
@@ -31,7 +33,8 @@ class Probe extends Feeder {
   }
 }
 
-async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+/** The records as a capture file (market spot, connection conn0.spot) and a config of `venue` with `section`. */
+function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
   const dir = tempDir("feeder-replay-stale-");
   const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
   for (const r of records) w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
@@ -42,9 +45,13 @@ async function replay(venue: string, section: Record<string, unknown>, records: 
     publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "t", ...uniqueDestination(destSeed), interface: "127.0.0.1", ttl: 1, channel: 3 }] },
     venues: { [venue]: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", instrument_cache: join(dir, "instruments.json"), ...section } },
   });
+  return { files: w.files, config };
+}
+
+async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+  const { files, config } = captureOf(venue, section, records, destSeed);
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
-  const files = (await import("node:fs")).readdirSync(join(dir, "cap")).map((f) => join(dir, "cap", f));
   const result = await replayCaptures(feeder, files, pace === "fast" ? { pace } : { pace: "recorded", speed: pace.speed });
   await feeder.stop();
   expect(result).toMatchObject({ frames: records.length, skipped: 0 });
@@ -116,6 +123,26 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(eth(T0_US + 5.25e6)).toBe("stale:3000");
     expect(eth(T0_US + 6e6 + 10)).toBe("live:3010");
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true);
+  });
+
+  test("bybit, export --books: the rows say STALE where replay does", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      ...[2, 3, 4, 5, 6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+    ];
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 99);
+    let out = "";
+    await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
+    const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
+    // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
+    expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
+      [T0_US + 1, "live", "snapshot_applied"],
+      [T0_US + 6e6, "stale", "stale_feed"],
+    ]);
   });
 
   test("bybit, --pace recorded: a book silent in a quiet stretch goes STALE during the wait, not at the next record", async () => {
