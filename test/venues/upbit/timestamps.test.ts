@@ -8,10 +8,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { WsProxy } from "../ws-proxy.ts";
-import { venueSpec } from "../../../src/venues/registry.ts";
-import { BookMaps, until } from "../planned-fallback-harness.ts";
-import { tempCachePath } from "../bybit/helpers.ts";
-import { PROXIED_SUBS, startProxiedUpbit } from "./proxied.ts";
+import { until } from "../planned-fallback-harness.ts";
+import { recorder, replayRecorded, startProxiedUpbit } from "./proxied.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -34,11 +32,8 @@ describe.each(["upbit", "bithumb"] as const)("%s: a book stamped far ahead of th
     });
     const errors: string[] = [];
     const log = { ...silentLogger, error: (msg: string) => void errors.push(msg), child: () => log };
-    // The live run recorded as `feeder record` records it (frames, connection events), for the replay below.
-    const records: { tsUs: number; frame?: string; event?: string }[] = [];
-    const onRawFrame = (_m: string, _c: string, frame: string, tsUs: number) => void records.push({ tsUs, frame });
-    const onRawRest = (_m: string, _c: string, url: string, _b: string, tsUs: number) => void records.push({ tsUs, event: url });
-    const { adapter, sink, equal, sim } = await startProxiedUpbit(venue, { seed: 11, messagesPerSecond: 100 }, rewrite, { log, staleAfterMs: () => 400, housekeepingMs: 20, reconnectBaseMs: 5, onRawFrame, onRawRest }, cleanups);
+    const rec = recorder(); // the live run recorded as `feeder record` records it, for the replay below
+    const { adapter, sink, equal, sim } = await startProxiedUpbit(venue, { seed: 11, messagesPerSecond: 100 }, rewrite, { log, staleAfterMs: () => 400, housekeepingMs: 20, reconnectBaseMs: 5, ...rec.taps }, cleanups);
     expect(sink.invalid).toEqual([]);
 
     armed = true;
@@ -57,21 +52,10 @@ describe.each(["upbit", "bithumb"] as const)("%s: a book stamped far ahead of th
     // Replayed (the adapter's replay entry, its clock at each record's receive time and the housekeeping due by then
     // run first, as the Feeder's replay does), the capture goes as live went: STALE once, then LIVE at live's book.
     // Before, replay had no stale time: LIVE at the stamp ahead to the end, every later book ignored as older.
-    const recorded = records.slice();
+    const recorded = rec.records.slice();
     const liveSeq = sink.seq.slice(); // the tap runs as each frame is handled: live's books after exactly these
     const liveInvalid = sink.invalid.slice();
-    let nowMs = 0;
-    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: PROXIED_SUBS.map((x) => x.symbol) }], overrides: new Map() };
-    const replayed = venueSpec(venue)!.create(config, PROXIED_SUBS, { log: silentLogger, staleAfterMs: () => 400, now: () => nowMs, wallNow: Date.now });
-    cleanups.push(() => replayed.stop());
-    const replaySink = new BookMaps(await replayed.loadInstruments());
-    replayed.startReplay(replaySink);
-    for (const r of recorded) {
-      nowMs = r.tsUs / 1000;
-      replayed.replayClockAt?.(nowMs);
-      if (r.frame !== undefined) replayed.ingestFrame("spot", "conn0.spot", r.frame, r.tsUs);
-      else replayed.ingestConnectionEvent!("spot", "conn0.spot", r.event!, r.tsUs);
-    }
+    const { sink: replaySink } = await replayRecorded(venue, sim.restUrl, recorded, { staleAfterMs: () => 400 }, cleanups);
     // KRW-BTC's events only: a stall of this process past the stale time shows in the capture as silence of KRW-XRP
     // too, which live's late-round rule forgave and replay cannot tell (docs/operations.md, Replay).
     const btcOf = (list: typeof liveInvalid) => list.filter((e) => e.index === 0);
