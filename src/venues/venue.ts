@@ -133,7 +133,7 @@ export interface CommonAdapterOptions {
    * connection age, connect and request budgets, REST weight windows and holds, instrument retry and reload intervals.
    * Defaults to monoEpochMs (core/clock.ts: monotonic, reads like epoch ms), so a step of the host's wall clock (NTP,
    * a VM resumed, `date -s`) neither drops every connection at once nor stretches a deadline. Tests pass their own
-   * and jump it to make a deadline come.
+   * and jump it to make a deadline come; replay passes the capture's receive times (app/replay-clock.ts).
    */
   now?: () => number;
   /**
