@@ -12,6 +12,7 @@ import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type In
 import type { FeederConfig } from "../config/types.ts";
 import { venueSpec } from "../venues/registry.ts";
 import { configuredSubscriptions } from "./feeder.ts";
+import { ReplayClock } from "./replay-clock.ts";
 import { isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 
 export type ExportFormat = "jsonl" | "csv";
@@ -86,6 +87,8 @@ export class BookReconstructor {
   private readonly stopping = new Map<VenueAdapter, Promise<void>>();
   /** Receive time of the frame being fed, for the rows it produces. */
   private currentUs = 0;
+  /** The adapters' clock, the capture's receive times, as in replay (a book silent past its stale time goes STALE). */
+  private readonly clock = new ReplayClock();
 
   constructor(
     private readonly config: FeederConfig,
@@ -117,7 +120,7 @@ export class BookReconstructor {
       const spec = venueSpec(v.venue);
       if (!spec) throw new Error(`venue ${v.venue} has no adapter`);
       if (stopped) return false;
-      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false });
+      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false, now: this.clock.now, wallNow: Date.now });
       this.adapters.set(v.venue, adapter); // stopped by stop(), started or not
       resolving = adapter;
       let instruments: (Instrument | undefined)[];
@@ -137,19 +140,26 @@ export class BookReconstructor {
     return true;
   }
 
+  /** The clock to a record's receive time, and what every venue's housekeeping decides by then (rows stamped then). */
+  private advance(tsRecvUs: number): void {
+    this.currentUs = tsRecvUs;
+    const nowMs = this.clock.advance(tsRecvUs);
+    for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs);
+  }
+
   /** Feeds one recorded frame; false when no configured venue/market takes it. */
   ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
+    this.advance(tsRecvUs);
     const adapter = this.adapters.get(venue);
     if (!adapter) return false;
-    this.currentUs = tsRecvUs;
     return adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
   }
 
   /** Feeds one recorded REST answer (a depth snapshot a book bridges to); false when no adapter takes it. */
   ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    this.advance(tsRecvUs);
     const adapter = this.adapters.get(venue);
     if (!adapter) return false;
-    this.currentUs = tsRecvUs;
     // A recorded connection open/close: the books do what the live run's did (as in replay), or it is ignored.
     if (isConnectionEventUrl(url)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
     if (!adapter.ingestRest) return false;

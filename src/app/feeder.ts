@@ -30,6 +30,7 @@ import { heapUsedBytes } from "./process-metrics.ts";
 import type { ReadinessInput } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
+import { ReplayClock } from "./replay-clock.ts";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -330,8 +331,11 @@ export class Feeder {
   private stopCalled = false;
   /** Ends the warning logged at each step of the host's wall clock (registered by start(), removed by stop()). */
   private unhookWallSteps: (() => void) | undefined;
+  /** Replay: the adapters' clock, the capture's receive times (replayClockAt). */
+  private readonly replayClock: ReplayClock | undefined;
 
   constructor(private readonly opts: FeederOptions) {
+    this.replayClock = opts.replay === true ? new ReplayClock() : undefined;
     this.publisher = new FeedPublisher({
       publish: opts.config.publish,
       sourceId: opts.sourceOffset ?? 0,
@@ -535,6 +539,7 @@ export class Feeder {
    * twice gives the same bytes apart from session id and send times. False when no subscription matches.
    */
   ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
+    this.advanceReplay(tsRecvUs);
     const p = this.pipelineOf(venue);
     if (!p) return false;
     const ok = p.adapter.ingestFrame(market as Subscription["market"], connection, frame, tsRecvUs);
@@ -544,6 +549,7 @@ export class Feeder {
 
   /** Replay: feeds one recorded REST response (a depth snapshot) to its venue, like ingest(). False when none takes it. */
   ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    this.advanceReplay(tsRecvUs);
     const p = this.pipelineOf(venue);
     if (!p) return false;
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
@@ -562,6 +568,26 @@ export class Feeder {
   captureGap(): void {
     for (const p of this.pipelines) if (p.running) p.captureGap();
     this.publisher.flush();
+  }
+
+  /**
+   * Replay: the capture's time has reached `tsRecvUs` (a record's receive time, or a `--pace recorded` wait's point):
+   * every venue's housekeeping due by then runs on that clock (a book silent past its stale time goes STALE, as live),
+   * and what it published is sent. ingest() and ingestRest() do it before each record.
+   */
+  replayClockAt(tsRecvUs: number): void {
+    this.advanceReplay(tsRecvUs);
+    this.publisher.flush();
+  }
+
+  /** Replay: the clock to `tsRecvUs` and each started venue's housekeeping due by then (cold unless one is due). */
+  private advanceReplay(tsRecvUs: number): void {
+    if (this.replayClock === undefined) return;
+    const nowMs = this.replayClock.advance(tsRecvUs);
+    for (let i = 0; i < this.pipelines.length; i++) {
+      const p = this.pipelines[i]!;
+      if (p.running) p.adapter.replayClockAt?.(nowMs);
+    }
   }
 
   /** Replay: the venue's pipeline, by a loop (per replayed frame: find() made a closure each time). */
@@ -715,6 +741,8 @@ export class Feeder {
       // A REST URL is kept in the capture without its credentials (user:pw@ of a rest_url); replay reads its path and query.
       onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, redactUrl(url), body, tsRecvUs)),
       recheckInstruments: !this.opts.replay,
+      // Replay: deadlines (a book's stale time) on the capture's receive times; the wall clock stays the host's.
+      ...(this.replayClock !== undefined ? { now: this.replayClock.now, wallNow: Date.now } : {}),
       budgetShare: this.opts.connectBudgetShare ?? 1,
       ...(this.opts.budgetLedger !== undefined ? { budgetLedger: this.opts.budgetLedger } : {}),
       ...(venueConfig.deadConnectionMs !== undefined ? { deadConnectionMs: venueConfig.deadConnectionMs } : {}),

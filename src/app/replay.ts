@@ -52,8 +52,12 @@ export interface ReplayResult {
 
 /** Frames between yields to the event loop in fast mode, so timers and the HTTP server stay responsive. */
 const YIELD_EVERY_FRAMES = 512;
-/** The longest wait one timer holds (2^31 - 1 ms); a longer one fires at once, so it is waited in parts. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * A recorded-pace wait is slept in parts of at most this (wall ms), the capture's clock moved on after each, so a
+ * book that falls silent in a quiet stretch goes STALE about when it did live, not at the next record. (It also keeps
+ * every timer far below 2^31 - 1 ms: one set beyond fires at once, and a quiet day at --speed 0.01 fed its frame then.)
+ */
+const RECORDED_TICK_MS = 250;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
@@ -144,9 +148,12 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
               firstWallMs = performance.now();
             }
             const dueMs = firstWallMs + (r.tsRecvUs - firstRecUs) / 1000 / speed;
-            // A gap beyond one timer (a quiet day at --speed 0.01, a tiny --speed) is waited in parts: one timer
-            // set beyond 2^31 - 1 ms fires at once, and the frame was fed then.
-            for (let waitMs = dueMs - performance.now(); waitMs > 1 && !stop; waitMs = dueMs - performance.now()) await sleep(Math.min(waitMs, MAX_TIMER_MS));
+            for (let waitMs = dueMs - performance.now(); waitMs > 1 && !stop; waitMs = dueMs - performance.now()) {
+              await sleep(Math.min(waitMs, RECORDED_TICK_MS));
+              if (stop) break;
+              // The capture's time now, short of the record's (fed next): the housekeeping due by then runs.
+              feeder.replayClockAt(Math.min(r.tsRecvUs, firstRecUs + (performance.now() - firstWallMs) * 1000 * speed));
+            }
             if (stop) {
               result.stoppedEarly = true;
               reader.close();

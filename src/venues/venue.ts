@@ -133,7 +133,7 @@ export interface CommonAdapterOptions {
    * connection age, connect and request budgets, REST weight windows and holds, instrument retry and reload intervals.
    * Defaults to monoEpochMs (core/clock.ts: monotonic, reads like epoch ms), so a step of the host's wall clock (NTP,
    * a VM resumed, `date -s`) neither drops every connection at once nor stretches a deadline. Tests pass their own
-   * and jump it to make a deadline come.
+   * and jump it to make a deadline come; replay passes the capture's receive times (app/replay-clock.ts).
    */
   now?: () => number;
   /**
@@ -229,6 +229,12 @@ export interface VenueAdapter {
   requestResync(index: number, reason: StatusReason): void;
   /** Replay instead of start: no connections; frames arrive through ingestFrame with their recorded receive times. */
   startReplay(sink: BookSink): void;
+  /**
+   * Replay: the capture's clock (the adapter's `now` in replay, app/replay-clock.ts) has reached `nowMs`, the next
+   * record's receive time: the housekeeping due by then runs as live's did (a book silent past its stale time goes
+   * STALE; nothing is sent). Called before each record. Optional: an adapter without it never goes stale in replay.
+   */
+  replayClockAt?(nowMs: number): void;
   /** Feeds one recorded raw frame; false when no connection of that market exists. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
   /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */

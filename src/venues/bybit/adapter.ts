@@ -238,6 +238,11 @@ export class BybitAdapter implements VenueAdapter {
     this.books.replaying = true;
   }
 
+  /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
+  replayClockAt(nowMs: number): void {
+    this.lifecycle.replayUntil(nowMs);
+  }
+
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     return replayFrame(this.conns, market, connection, frame, tsRecvUs);

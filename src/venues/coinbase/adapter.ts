@@ -228,6 +228,11 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.bind(sink, true);
   }
 
+  /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
+  replayClockAt(nowMs: number): void {
+    this.lifecycle.replayUntil(nowMs);
+  }
+
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;

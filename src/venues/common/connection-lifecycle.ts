@@ -20,6 +20,9 @@ import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, Planne
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
 
+/** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
+const REPLAY_PAST_MS = 0.001;
+
 /** Nothing at all received for this long: the connection is dead (every venue, unless configured). */
 export const DEAD_CONNECTION_MS = 7_000;
 /** How long a subscribe/unsubscribe (or a handshake) may stay unanswered before the connection is recycled. */
@@ -97,10 +100,11 @@ export interface LifecycleHooks {
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
   /**
-   * A topic silent past its stale time: true = not stale yet (the venue checks it itself: Upbit asks a quiet code again
-   * and waits for its answer), asked again each round while it stays silent.
+   * A topic silent past its stale time: until when it is not stale yet (the venue checks it itself: Upbit asks a quiet
+   * code again and waits for its answer); 0 (or any time not after `now`): stale now. Asked again each round while the
+   * topic stays silent.
    */
-  quiet?: (t: TopicState, now: number, staleAfterMs: number) => boolean;
+  quiet?: (t: TopicState, now: number, staleAfterMs: number) => number;
 }
 
 /**
@@ -154,6 +158,10 @@ export class ConnectionLifecycle {
   private readonly ageRetryAfterWait = new Set<VenueConnection>();
   private readonly firstHoldMs: Readonly<Record<number, number>> | undefined;
   private housekeeping: ReturnType<typeof setInterval> | null = null;
+  /** Replay (replayUntil): a record was fed; when the next stale round is due, and the earliest it may run. */
+  private replayStarted = false;
+  private replayDueMs = Infinity;
+  private replayNextRoundMs = -Infinity;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
   private rounds: LateRounds | undefined;
   private stoppingFlag = false;
@@ -822,18 +830,71 @@ export class ConnectionLifecycle {
           this.control.send(conn, this.keepalive.encodeProbe(this.control.nextSeq()));
         }
       }
-      if (!judge) continue;
-      for (const t of conn.topics) {
-        if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
-        const staleAfterMs = this.staleAfter(t.depth, t.market);
-        if (now - t.lastMsgMs <= staleAfterMs || this.hooks.quiet?.(t, now, staleAfterMs) === true) continue;
-        this.staleResyncs++;
-        this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
-        t.lastMsgMs = now;
-        this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
-        this.onTopicStale?.(t); // a silent book may be one the venue stopped trading: the watch asks REST
-      }
+      if (judge) this.judgeStale(conn, now, false);
     }
+  }
+
+  /**
+   * The stale rule for one connection's topics at `now` (housekeeping; replay's rounds): a topic silent past its stale
+   * time, and not quiet (hooks.quiet), is STALE and resynced. Returns when the next of them can be (Infinity: none).
+   * Replay logs a silence once, when it makes the book STALE (live: every round it is found, asking again each time).
+   */
+  private judgeStale(conn: VenueConnection, now: number, replaying: boolean): number {
+    let nextMs = Infinity;
+    for (const t of conn.topics) {
+      if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
+      const staleAfterMs = this.staleAfter(t.depth, t.market);
+      if (now - t.lastMsgMs <= staleAfterMs) {
+        nextMs = Math.min(nextMs, t.lastMsgMs + staleAfterMs);
+        continue;
+      }
+      const quietUntilMs = this.hooks.quiet?.(t, now, staleAfterMs) ?? 0;
+      if (quietUntilMs > now) {
+        nextMs = Math.min(nextMs, quietUntilMs);
+        continue;
+      }
+      this.staleResyncs++;
+      if (!replaying || t.book !== BookState.STALE) this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
+      t.lastMsgMs = now;
+      this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
+      this.onTopicStale?.(t); // a silent book may be one the venue stopped trading: the watch asks REST (live only)
+      nextMs = Math.min(nextMs, now + staleAfterMs);
+    }
+    return nextMs;
+  }
+
+  /**
+   * Replay: the capture's clock (the adapter's `now` in replay: app/replay-clock.ts) has reached `nowMs`, the next
+   * record's receive time. The stale rounds due before it run first, each at its time, as live's housekeeping ran them:
+   * a book silent past its stale time goes STALE there and resyncs the venue's way, which in replay sends nothing (no
+   * connection is open: the next snapshot the capture holds, the live run's answer, makes it LIVE again). A round runs
+   * only when one is due, just past the due time; after one that made a book STALE the next waits housekeepingMs (live's
+   * own rate: many books falling silent together are judged in one round, not one round each). Nothing else of
+   * housekeeping runs: what else it decided live (a dead connection, an unanswered ping) the capture records (`ws:close`).
+   * Cold.
+   */
+  replayUntil(nowMs: number): void {
+    if (!this.replayStarted) {
+      // The capture's first record: every silence counts from here, as a live run's from its subscribe.
+      this.replayStarted = true;
+      for (const conn of this.conns) for (const t of conn.topics) t.lastMsgMs = nowMs;
+      this.replayDueMs = this.replayRound(nowMs);
+      return;
+    }
+    while (this.replayDueMs < nowMs) {
+      // Just past the due time (a capture's µs): the rule is "silent for more than its stale time".
+      const atMs = Math.max(this.replayDueMs + REPLAY_PAST_MS, this.replayNextRoundMs);
+      if (atMs > nowMs) return; // the round is after this record, which may end the silence
+      const stale = this.staleResyncs;
+      this.replayDueMs = this.replayRound(atMs);
+      if (this.staleResyncs !== stale) this.replayNextRoundMs = atMs + this.housekeepingMs;
+    }
+  }
+
+  private replayRound(atMs: number): number {
+    let dueMs = Infinity;
+    for (const conn of this.conns) if (conn.used) dueMs = Math.min(dueMs, this.judgeStale(conn, atMs, true));
+    return dueMs;
   }
 
   /**

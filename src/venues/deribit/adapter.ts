@@ -248,6 +248,11 @@ export class DeribitAdapter implements VenueAdapter {
     this.attach(sink, true);
   }
 
+  /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
+  replayClockAt(nowMs: number): void {
+    this.lifecycle.replayUntil(nowMs);
+  }
+
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }

@@ -266,6 +266,11 @@ export class UpbitAdapter implements VenueAdapter {
     return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
+  /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
+  replayClockAt(nowMs: number): void {
+    this.lifecycle.replayUntil(nowMs);
+  }
+
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did; an open
    * (`ws:open`) does the same to a book still LIVE there (its socket's close not in the capture: replayOpened); its
@@ -452,25 +457,27 @@ export class UpbitAdapter implements VenueAdapter {
 
   /**
    * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
-   * newest: that book may be stamped ahead, forgetNewest), it is asked again: true while its SNAPSHOT may still come.
-   * False (stale) once the answer's time has passed without a book, or when no request can go.
+   * newest: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
+   * 0 (stale) once the answer's time has passed without a book, or when no request can go. Replay sends nothing: the
+   * live run asked here, and the capture holds its answer if one came in time (taken as asked now: a request live's
+   * pacing held went later, and its answer could come later too; replay then calls the book STALE where live did not).
    */
-  private quiet(t: CommonTopic, now: number, staleAfterMs: number): boolean {
+  private quiet(t: CommonTopic, now: number, staleAfterMs: number): number {
     const i = t.index;
-    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return false;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return 0;
     const deadline = this.quietDeadlineMs[i]!;
     if (deadline > 0) {
-      if (now < deadline) return true;
+      if (now < deadline) return deadline;
       this.quietDeadlineMs[i] = 0;
       this.quietUnanswered++;
-      return false;
+      return 0;
     }
-    const sent = this.control.askAgain(t.conn);
+    const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
     const answerBy = sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
-    if (sent < 0 || now >= answerBy) return false;
+    if (sent < 0 || now >= answerBy) return 0;
     this.quietDeadlineMs[i] = answerBy;
     this.quietAsks++;
-    return true;
+    return answerBy;
   }
 
   /**

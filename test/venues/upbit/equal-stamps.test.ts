@@ -200,6 +200,42 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
     await adapter.stop();
   });
 
+  test("replay: a hold only a newer stamp can end ends at the book's stale time, as live's did, not at a newer stamp only", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    let nowMs = 1_765_000_000_000; // the capture's receive times, as the Feeder's replay clock gives them (app/replay-clock.ts)
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger, now: () => nowMs, wallNow: Date.now }) as VenueAdapter;
+    const sink = new ShownSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    // Each record as the Feeder feeds it: the clock to its receive time and the housekeeping due by then, then the record.
+    const at = (ms: number) => {
+      nowMs = ms;
+      adapter.replayClockAt?.(ms);
+    };
+    const t0 = nowMs;
+    const event = (url: string) => expect(adapter.ingestConnectionEvent!("spot", "conn0.spot", url, 0)).toBe(true);
+    const book = (stamp: string, id: number) => expect(adapter.ingestFrame!("spot", "conn0.spot", frame(stamp, id), 0)).toBe(true);
+    at(t0);
+    event("ws:open");
+    event("ws:sockets");
+    book("1732796699999", 1);
+    event("ws:swap");
+    book("1732796700000", 3); // the replacement's snapshot: the venue's newest
+    event("ws:old");
+    book("1732796700000", 2); // the old socket, lagging: held
+    event("ws:retired"); // the old socket closes before reaching 3: only a newer stamp, or the stale time, ends the hold
+    expect(sink.live).toBe(false);
+    at(t0 + 29_000);
+    book("1732796700000", 3); // the replacement's book of that stamp again (a quiet code): still held
+    expect(sink.live).toBe(false);
+    // Live: silent of applied books for its stale time (30 s), the book went STALE, the closed socket's book was
+    // forgotten and the request sent again; its answer, that stamp's book, was applied. Before, replay held it on.
+    at(t0 + 30_001);
+    expect(sink.invalid.at(-1)).toEqual({ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    book("1732796700000", 3);
+    expect(sink.live && sink.shown).toBe(3);
+    await adapter.stop();
+  });
+
   test("one socket alone applies every book of a stamp in its order (the later is the newer); no hash is needed", async () => {
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
     const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;

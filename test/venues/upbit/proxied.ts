@@ -4,6 +4,7 @@
  * whether book i is the simulator's, level for level, at its timestamp. Returns once both books are equal.
  */
 import { parseFixed } from "../../../src/core/fixed.ts";
+import { silentLogger } from "../../../src/core/log.ts";
 import { startUpbitSimulator, type UpbitSim } from "../../../src/sim/upbit-sim.ts";
 import { venueSpec } from "../../../src/venues/registry.ts";
 import type { CommonAdapterOptions, Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
@@ -61,4 +62,64 @@ export async function startProxiedUpbit(
   };
   await until(() => equal(0) && equal(1), "books equal at start");
   return { sim: upbit, proxy, adapter, sink, equal };
+}
+
+/** A live run's frames and connection events, in the order the adapter's taps saw them (as `feeder record` writes them). */
+export interface Recorded {
+  readonly records: { tsUs: number; frame?: string; event?: string }[];
+  /** The adapter options that fill `records`. */
+  readonly taps: Pick<CommonAdapterOptions, "onRawFrame" | "onRawRest">;
+}
+
+export function recorder(): Recorded {
+  const records: Recorded["records"] = [];
+  return {
+    records,
+    taps: {
+      onRawFrame: (_m, _c, frame, tsUs) => void records.push({ tsUs, frame }),
+      onRawRest: (_m, _c, url, _b, tsUs) => void records.push({ tsUs, event: url }),
+    },
+  };
+}
+
+/**
+ * Replays `records` through a new adapter's replay entry as the Feeder's replay feeds a capture: before each record
+ * the clock moves to its receive time and the housekeeping due by then runs (replayClockAt). `invalidAt[k]` is the
+ * number of records fed before the sink's k-th invalidation (live: the records tapped before it).
+ */
+export async function replayRecorded(
+  venue: "upbit" | "bithumb",
+  restUrl: string,
+  records: Recorded["records"],
+  options: Record<string, unknown>,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ adapter: VenueAdapter; sink: BookMaps; invalidAt: number[] }> {
+  let nowMs = 0;
+  const config = {
+    venue,
+    wsUrl: "ws://127.0.0.1:9",
+    restUrl,
+    instrumentCachePath: tempCachePath(),
+    markets: [{ market: "spot" as const, depth: 15, symbols: PROXIED_SUBS.map((x) => x.symbol) }],
+    overrides: new Map(),
+  };
+  const adapter: VenueAdapter = venueSpec(venue)!.create(config, PROXIED_SUBS, { log: silentLogger, ...options, now: () => nowMs, wallNow: Date.now });
+  cleanups.push(() => adapter.stop());
+  const sink = new BookMaps(await adapter.loadInstruments());
+  const invalidAt: number[] = [];
+  let fed = 0;
+  const onInvalid = sink.onBookInvalid.bind(sink);
+  sink.onBookInvalid = (index, state, reason) => {
+    invalidAt.push(fed);
+    onInvalid(index, state, reason);
+  };
+  adapter.startReplay(sink);
+  for (const r of records) {
+    nowMs = r.tsUs / 1000;
+    adapter.replayClockAt?.(nowMs);
+    if (r.frame !== undefined) adapter.ingestFrame("spot", "conn0.spot", r.frame, r.tsUs);
+    else adapter.ingestConnectionEvent!("spot", "conn0.spot", r.event!, r.tsUs);
+    fed++;
+  }
+  return { adapter, sink, invalidAt };
 }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { until } from "../planned-fallback-harness.ts";
-import { startProxiedUpbit } from "./proxied.ts";
+import { recorder, replayRecorded, startProxiedUpbit } from "./proxied.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -20,7 +20,8 @@ const OPTIONS = { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20
 
 describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not move (KRW-XRP, quiet)", { timeout: 30_000 }, (venue) => {
   test("stays LIVE: asked again past its stale time, its SNAPSHOT answers; KRW-BTC untouched", async () => {
-    const { adapter, sink, equal } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, () => {}, OPTIONS, cleanups);
+    const rec = recorder();
+    const { adapter, sink, equal, sim } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, ...rec.taps }, cleanups);
     const requests = adapter.stats().requests!;
     await until(() => adapter.stats().requests! >= requests + 4, "the list asked again four times (KRW-XRP silent)");
     // Old: KRW-XRP went STALE every 300 ms (and LIVE again with the resent request's SNAPSHOT).
@@ -29,13 +30,28 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(adapter.stats().quietUnanswered).toBe(0);
     expect(adapter.stats().staleResyncs).toBe(0);
     await until(() => equal(1), "KRW-XRP equal");
+    // Replayed, the capture holds each answer where live got it: taken as asked at the stale time (nothing is sent),
+    // KRW-XRP stays LIVE as live kept it.
+    const liveSeq = sink.seq.slice();
+    const replay = await replayRecorded(venue, sim.restUrl, rec.records.slice(), { staleAfterMs: () => 300 }, cleanups);
+    expect(replay.sink.invalid.filter((e) => e.index === 1)).toEqual([]);
+    expect(replay.adapter.stats().quietAsks).toBeGreaterThanOrEqual(3);
+    expect(replay.adapter.stats().requestResends).toBe(0);
+    expect(replay.sink.seq).toEqual(liveSeq);
   });
 
   test("goes STALE when it does not answer (its frames dropped: a subscription the venue no longer serves)", async () => {
     let drop = false;
-    const { adapter, sink } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, (p) => {
+    const rec = recorder();
+    const liveInvalidAt: number[] = []; // records tapped before each live invalidation
+    const { adapter, sink, sim } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, (p) => {
       p.byIndex.set(0, { rewriteDown: (f) => (drop && f.includes('"KRW-XRP"') ? null : f) });
-    }, OPTIONS, cleanups);
+    }, { ...OPTIONS, ...rec.taps }, cleanups);
+    const onInvalid = sink.onBookInvalid.bind(sink);
+    sink.onBookInvalid = (index, state, reason) => {
+      liveInvalidAt.push(rec.records.length);
+      onInvalid(index, state, reason);
+    };
     drop = true;
     await until(() => sink.invalid.some((e) => e.index === 1), "KRW-XRP invalidated");
     expect(sink.invalid.find((e) => e.index === 1)).toEqual({ index: 1, state: BookState.STALE, reason: StatusReason.STALE_FEED });
@@ -43,5 +59,16 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(adapter.stats().quietAsks).toBeGreaterThanOrEqual(1);
     expect(adapter.stats().quietUnanswered).toBeGreaterThanOrEqual(1);
     expect(sink.invalid.filter((e) => e.index === 0)).toEqual([]);
+    // Replayed: STALE too, its last book's receive time + 300 ms (the ask) + 150 ms (the answer awaited) past, at the
+    // latest where live was (live's rounds judge up to one later; live asked at its round, replay at the stale time).
+    const records = rec.records.slice(0, liveInvalidAt[0]! + 200);
+    const replay = await replayRecorded(venue, sim.restUrl, records, { staleAfterMs: () => 300 }, cleanups);
+    const k = replay.sink.invalid.findIndex((e) => e.index === 1);
+    expect(replay.sink.invalid[k]).toEqual({ index: 1, state: BookState.STALE, reason: StatusReason.STALE_FEED });
+    const at = replay.invalidAt[k]!; // records fed before it: the next one is the first past its time
+    expect(at).toBeLessThanOrEqual(liveInvalidAt[sink.invalid.findIndex((e) => e.index === 1)]!);
+    const lastXrpUs = records.slice(0, at).findLast((r) => r.frame?.includes('"KRW-XRP"'))!.tsUs;
+    expect(records[at]!.tsUs).toBeGreaterThan(lastXrpUs + 450_000);
+    expect(records[at - 1]!.tsUs).toBeLessThanOrEqual(lastXrpUs + 450_000 + 1);
   });
 });

@@ -1,0 +1,163 @@
+/**
+ * Replay decides staleness as the live run did, on the capture's receive times (docs/operations.md, Replay): captures
+ * built here are replayed through `replayCaptures`, and each book's state is read after every record against the rule
+ * live's housekeeping applies (a book silent for more than its stale time goes STALE; Upbit's older books are no sign of
+ * life, and a book gone stale that way forgets the timestamp ahead; a quiet LIVE Upbit code is asked again and stays
+ * LIVE when its answer comes within min(5 s, stale / 2)). Before, replay had no stale time: the book stamped ahead stayed
+ * LIVE at its levels for good, every later book ignored as older, and a silent book was never STALE.
+ */
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { exportCaptures } from "../../src/app/export.ts";
+import { replayCaptures } from "../../src/app/replay.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import type { FeederConfig } from "../../src/config/types.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BOOK_STATE_NAMES } from "../../src/core/types.ts";
+import { CaptureWriter } from "../../src/record/capture.ts";
+import { tempDir, uniqueDestination } from "../e2e/harness.ts";
+
+/** Each record's receive time and, after it, every book's "state:bestBidMantissa". */
+class Probe extends Feeder {
+  readonly after: { atUs: number; books: string[] }[] = [];
+  /** The same after each clock move between records (a --pace recorded wait): atUs negative. */
+  override replayClockAt(tsRecvUs: number): void {
+    super.replayClockAt(tsRecvUs);
+    this.after.push({ atUs: -tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
+  }
+  override ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
+    const ok = super.ingest(venue, market, connection, frame, tsRecvUs);
+    this.after.push({ atUs: tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
+    return ok;
+  }
+}
+
+/** The records as a capture file (market spot, connection conn0.spot) and a config of `venue` with `section`. */
+function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
+  const dir = tempDir("feeder-replay-stale-");
+  const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
+  for (const r of records) w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
+  w.close();
+  const config = validateConfig({
+    log: { level: "warn", format: "json" },
+    http: { enabled: false },
+    publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "t", ...uniqueDestination(destSeed), interface: "127.0.0.1", ttl: 1, channel: 3 }] },
+    venues: { [venue]: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", instrument_cache: join(dir, "instruments.json"), ...section } },
+  });
+  return { files: w.files, config };
+}
+
+async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+  const { files, config } = captureOf(venue, section, records, destSeed);
+  const feeder = new Probe({ config, log: silentLogger, replay: true });
+  await feeder.start();
+  const result = await replayCaptures(feeder, files, pace === "fast" ? { pace } : { pace: "recorded", speed: pace.speed });
+  await feeder.stop();
+  expect(result).toMatchObject({ frames: records.length, skipped: 0 });
+  return feeder.after;
+}
+
+const T0_US = 1_765_000_000_000_000; // a receive time (µs)
+const S0_MS = 1_765_000_000_000; // Upbit's stamps (ms)
+const upbitBook = (code: string, stampMs: number, bid: number) => `{"ty":"orderbook","cd":"${code}","tms":${stampMs},"obu":[{"ap":900000000,"bp":${bid * 1000},"as":1,"bs":1}]}`;
+const upbitSection = (codes: string[]) => ({
+  spot: { depth: 15, symbols: codes },
+  overrides: Object.fromEntries(codes.map((c) => [`spot:${c}`, { tick_size: "1000", lot_size: "0.00000001" }])),
+});
+
+describe("replay: a book's stale time on the capture's receive times", () => {
+  test("upbit: a book stamped ahead goes STALE at its stale time, forgets that stamp and takes the next book, as live", async () => {
+    // KRW-BTC: a book at t0, one stamped a day ahead at t0 + 1 s, then the venue's books (older than it) every second.
+    // KRW-XRP: a book every second, half a second off, so the clock passes BTC's stale time on an XRP record.
+    const records: { atUs: number; frame: string }[] = [];
+    for (let s = 0; s <= 40; s++) {
+      const bid = s === 1 ? 500 : 100 + s; // the book stamped ahead has bid 500
+      records.push({ atUs: T0_US + s * 1e6, frame: upbitBook("KRW-BTC", s === 1 ? S0_MS + 86_400_000 : S0_MS + s * 1000, bid) });
+      records.push({ atUs: T0_US + s * 1e6 + 500_000, frame: upbitBook("KRW-XRP", S0_MS + s * 1000, 200 + s) });
+    }
+    const after = await replay("upbit", upbitSection(["KRW-BTC", "KRW-XRP"]), records, 91);
+    const btc = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[0];
+    // The rule: silent (older books are no sign of life) from t0 + 1 s for more than 30 s.
+    expect(btc(T0_US + 1e6)).toBe("live:500000");
+    expect(btc(T0_US + 31e6)).toBe("live:500000"); // exactly 30 s: not more
+    expect(btc(T0_US + 31.5e6)).toBe("stale:500000"); // past it: STALE (before, LIVE at the book ahead for good)
+    expect(btc(T0_US + 32e6)).toBe("live:132000"); // that stamp forgotten: the venue's next book is taken
+    expect(btc(T0_US + 40e6)).toBe("live:140000");
+    expect(after.slice(1).every((a) => a.books[1]!.startsWith("live:"))).toBe(true); // KRW-XRP (from its first book), never silent, untouched
+  });
+
+  test("upbit: a quiet LIVE code is asked again at its stale time; an answer within 5 s keeps it LIVE, none makes it STALE", async () => {
+    // KRW-BTC is quiet after t0; its "answer" (the same book again) comes 4 s after its stale time. KRW-ETH is quiet too,
+    // and nothing of it comes: STALE at 30 s + 5 s. KRW-XRP ticks every 0.5 s.
+    const records: { atUs: number; frame: string }[] = [
+      { atUs: T0_US, frame: upbitBook("KRW-BTC", S0_MS, 100) },
+      { atUs: T0_US + 1, frame: upbitBook("KRW-ETH", S0_MS, 300) },
+    ];
+    for (let h = 1; h <= 100; h++) {
+      records.push({ atUs: T0_US + h * 500_000, frame: upbitBook("KRW-XRP", S0_MS + h * 500, 200) });
+      if (h === 68) records.push({ atUs: T0_US + 34e6 + 1, frame: upbitBook("KRW-BTC", S0_MS, 100) });
+    }
+    const after = await replay("upbit", upbitSection(["KRW-BTC", "KRW-ETH", "KRW-XRP"]), records, 93);
+    const state = (i: number, atUs: number) => after.find((a) => a.atUs === atUs)!.books[i];
+    expect(state(0, T0_US + 34e6 + 1)).toBe("live:100000");
+    expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true); // answered in time: never STALE
+    expect(state(1, T0_US + 35e6)).toBe("live:300000"); // asked at 30 s, the answer awaited until 35 s
+    expect(state(1, T0_US + 35.5e6)).toBe("stale:300000"); // none came
+  });
+
+  test("bybit: a silent book goes STALE at its stale time and is LIVE again at the next snapshot the capture holds", async () => {
+    const snap = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":${u},"seq":${u}},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", 1, "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", 1, "300") },
+    ];
+    // BTCUSDT a delta every 0.25 s; ETHUSDT silent until its snapshot (live's resubscribe answer) at t0 + 6 s.
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.push({ atUs: T0_US + 6e6 + 10, frame: snap("ETHUSDT", 50, "301") });
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 95);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1];
+    expect(eth(T0_US + 5e6)).toBe("live:3000"); // silent 5 s less 1 µs: not more than its stale time
+    expect(eth(T0_US + 5.25e6)).toBe("stale:3000");
+    expect(eth(T0_US + 6e6 + 10)).toBe("live:3010");
+    expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true);
+  });
+
+  test("bybit, export --books: the rows say STALE where replay does", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      ...[2, 3, 4, 5, 6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+    ];
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 99);
+    let out = "";
+    await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
+    const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
+    // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
+    expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
+      [T0_US + 1, "live", "snapshot_applied"],
+      [T0_US + 6e6, "stale", "stale_feed"],
+    ]);
+  });
+
+  test("bybit, --pace recorded: a book silent in a quiet stretch goes STALE during the wait, not at the next record", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    // Both books at t0, then nothing for 8 s of the capture (0.5 s of wall time at --speed 16).
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      { atUs: T0_US + 8e6, frame: snap("BTCUSDT", "101") },
+    ];
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 97, { speed: 16 });
+    const beforeLast = after.slice(0, after.findIndex((a) => a.atUs === T0_US + 8e6));
+    // The wait's clock moves published it (before, the wait moved no clock: STALE came with the next record).
+    expect(beforeLast.filter((a) => a.atUs < 0).map((a) => a.books[1]).at(-1)).toBe("stale:3000");
+    expect(after.at(-1)!.books).toEqual(["live:1010", "stale:3000"]);
+  });
+});
