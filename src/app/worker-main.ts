@@ -10,7 +10,7 @@ import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { WorkerLogOutbox } from "./worker-log.ts";
-import { sendInParts, STARTED_REPLY_ID } from "./worker-reply.ts";
+import { progressTurn, sendInParts, STARTED_REPLY_ID } from "./worker-reply.ts";
 
 declare const self: Worker;
 
@@ -79,8 +79,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       // every 15 s would restart it in a loop): it is logged and answered as no answer, the HTTP side's "unavailable".
       try {
         // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
-        // in one message held this thread (its venues) for 40–80 ms at 20,000 books.
-        const result = await answer(msg);
+        // in one message held this thread (its venues) for 40–80 ms at 20,000 books. Each turn collecting them tells
+        // the main thread the reply is progressing (it waits for a reply only while it does).
+        const result = await answer(msg, progressTurn(msg.id, send, nextTurn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
         if (msg.what === "books" || msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
         return last(result);
@@ -120,11 +121,12 @@ async function stopFeederWithin(deadlineMs: number): Promise<void> {
 /** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function answer(msg: WorkerRequest): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
+/** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
+async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
   if (!feeder) return undefined;
-  if (msg.what === "books") return feeder.bookSummariesInTurns(nextTurn);
+  if (msg.what === "books") return feeder.bookSummariesInTurns(turn);
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
-  if (msg.what === "readiness") return feeder.readinessInputInTurns(nextTurn);
+  if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
   if (msg.what === "latency") return feeder.latencySnapshot();
   return feeder.metricsSnapshot({ worker: String(workerIndex) });
 }

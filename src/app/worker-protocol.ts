@@ -48,7 +48,8 @@ export type FromWorker =
   | { type: "start-failed"; error: string }
   /**
    * The first items of reply `id`'s lists (of "books" and "readiness"; of "started"'s summaries: id
-   * STARTED_REPLY_ID), sent a part per turn before its last message (worker-reply.ts), which the supervisor joins.
+   * STARTED_REPLY_ID), sent a part per turn before its last message (worker-reply.ts), which the supervisor joins;
+   * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }

@@ -6,6 +6,10 @@
  * waiting behind it. Now a turn clones at most LIST_ITEMS_PER_TURN items; the venues run between parts.
  * Consistency: the parts of one reply are of the same collection (its summaries were taken before the first part
  * is sent); the main thread answers nothing from a reply until its last message came.
+ * Progress: such a reply takes two worker turns per LIST_ITEMS_PER_TURN items (one collecting, one sending: ~80 for
+ * 20,000 books), so the main thread waits for it only while it progresses (AwaitedReplies): each turn of it says so,
+ * a part of no items in a collecting turn (progressTurn), a part in a sending one. Before, a reply had 2 s in all: a
+ * worker whose turns took 25 ms (busy venues) could not send 20,000 books in time, and they were shown stale.
  * @module
  */
 import type { BookSummary } from "./book-json.ts";
@@ -59,11 +63,23 @@ export async function sendInParts<T>(id: number, result: T, sendPart: (part: Rep
   last(rest as T);
 }
 
+/**
+ * `turn`, first telling the main thread that reply `id` is taking another turn (a part of no items): its collecting
+ * turns send nothing else, and the main thread gives up on a reply silent for REPLY_SILENCE_MS.
+ */
+export function progressTurn(id: number, sendPart: (part: ReplyPart) => void, turn: Turn): Turn {
+  return () => {
+    sendPart({ type: "response-part", id, books: [], unresolved: [] });
+    return turn();
+  };
+}
+
 /** The parts of replies still coming, by request id (the main thread's side). */
 export class ReplyParts {
   private readonly byId = new Map<number, { books: BookSummary[]; unresolved: ReadinessInput["unresolved"] }>();
 
   add(part: ReplyPart): void {
+    if (part.books.length + part.unresolved.length === 0) return; // progress only (progressTurn)
     const got = this.byId.get(part.id);
     if (got === undefined) this.byId.set(part.id, { books: part.books, unresolved: part.unresolved });
     else {
@@ -94,5 +110,107 @@ export class ReplyParts {
   /** Replies with parts held (tests). */
   get size(): number {
     return this.byId.size;
+  }
+}
+
+/**
+ * How long the main thread waits for the next message of a reply (a part, or its last) before it answers without that
+ * worker (undefined: "not answering"). A reply of many books is ~80 worker turns, each of which says it progressed.
+ */
+export const REPLY_SILENCE_MS = 2000;
+/**
+ * The longest a reply may take in all, however steadily it comes: 20,000 books in ~80 turns is 125 ms a turn, a
+ * worker that far behind its venues; an HTTP answer (and its slot of http.max_in_flight) is not held longer.
+ */
+export const REPLY_MAX_MS = 10_000;
+
+/** The clock and timers AwaitedReplies uses (tests give a fake one). */
+export interface ReplyClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: ReplyClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+interface Awaited {
+  done: (result: unknown) => void;
+  deadlineMs: number;
+  timer: unknown;
+}
+
+/**
+ * The replies one worker owes the main thread, by request id, and their parts: each ends with its whole reply, or
+ * with undefined once REPLY_SILENCE_MS passed without a message of it, REPLY_MAX_MS since it was asked, or its
+ * worker ended (end()). A part of a reply no longer awaited (timed out) is dropped as it comes: before, the parts
+ * after a timeout were held until the reply's last message. The "started" summaries' parts (STARTED_REPLY_ID) are
+ * always kept, for started().
+ */
+export class AwaitedReplies {
+  private readonly awaited = new Map<number, Awaited>();
+  private readonly parts = new ReplyParts();
+
+  constructor(
+    private readonly silenceMs = REPLY_SILENCE_MS,
+    private readonly maxMs = REPLY_MAX_MS,
+    private readonly clock: ReplyClock = realClock,
+  ) {}
+
+  /** Reply `id`, once its last message comes (the caller posts the request). */
+  expect(id: number): Promise<unknown> {
+    return new Promise((resolve) => {
+      const a: Awaited = { done: resolve, deadlineMs: this.clock.now() + this.maxMs, timer: undefined };
+      this.awaited.set(id, a);
+      this.arm(id, a);
+    });
+  }
+
+  part(part: ReplyPart): void {
+    const a = this.awaited.get(part.id);
+    if (a === undefined && part.id !== STARTED_REPLY_ID) return; // its request gave up (or never asked)
+    if (a !== undefined) this.arm(part.id, a);
+    this.parts.add(part);
+  }
+
+  /** Reply `id`'s last message: the reply, joined, to its request (none waiting any more: dropped). */
+  last(id: number, result: unknown): void {
+    const whole = this.parts.join(id, result);
+    const a = this.awaited.get(id);
+    if (a !== undefined) this.finish(id, a, whole);
+  }
+
+  /** The "started" summaries: `last` with their parts before it. */
+  started<T>(last: T): T {
+    return this.parts.join(STARTED_REPLY_ID, last);
+  }
+
+  /** The worker ended: every reply it owes is undefined, its parts released. */
+  end(): void {
+    for (const [id, a] of this.awaited) this.finish(id, a, undefined);
+    this.parts.clear();
+  }
+
+  /** Replies awaited, and replies with parts held (tests). */
+  get size(): { awaited: number; held: number } {
+    return { awaited: this.awaited.size, held: this.parts.size };
+  }
+
+  private arm(id: number, a: Awaited): void {
+    if (a.timer !== undefined) this.clock.clearTimeout(a.timer);
+    const inMs = Math.min(this.silenceMs, a.deadlineMs - this.clock.now());
+    a.timer = this.clock.setTimeout(() => {
+      this.parts.drop(id);
+      this.finish(id, a, undefined);
+    }, Math.max(0, inMs));
+  }
+
+  private finish(id: number, a: Awaited, result: unknown): void {
+    this.clock.clearTimeout(a.timer);
+    this.awaited.delete(id);
+    a.done(result);
   }
 }

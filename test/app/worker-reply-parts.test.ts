@@ -7,9 +7,9 @@
  */
 import { describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
-import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
+import { collectInTurns, LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import type { ReadinessInput } from "../../src/app/readiness.ts";
-import { ReplyParts, sendInParts, type ReplyPart } from "../../src/app/worker-reply.ts";
+import { AwaitedReplies, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyParts, sendInParts, type ReplyPart } from "../../src/app/worker-reply.ts";
 import type { FromWorker } from "../../src/app/worker-protocol.ts";
 
 const summary = (i: number) => ({ venue: "bybit", market: "linear", symbol: `S${i}USDT`, state: "live", valid: true, recvAgeUs: i }) as unknown as BookSummary;
@@ -77,5 +77,111 @@ describe("worker replies of many books, a part per turn", () => {
       expect(ch.replies.get(12)).toBeUndefined();
       expect(ch.parts.size).toBe(0);
     }
+  });
+});
+
+/** Timers on a clock that moves only when told (advance): what AwaitedReplies waits with. */
+function fakeClock() {
+  let nowMs = 0;
+  let nextId = 1;
+  const timers = new Map<number, { atMs: number; fn: () => void }>();
+  /** When each timer that fired fired. */
+  const firedAtMs: number[] = [];
+  return {
+    firedAtMs,
+    now: () => nowMs,
+    setTimeout(fn: () => void, ms: number): unknown {
+      timers.set(nextId, { atMs: nowMs + ms, fn });
+      return nextId++;
+    },
+    clearTimeout(handle: unknown): void {
+      timers.delete(handle as number);
+    },
+    advance(ms: number): void {
+      const endMs = nowMs + ms;
+      for (;;) {
+        let due: [number, { atMs: number; fn: () => void }] | undefined;
+        for (const t of timers) if (t[1].atMs <= endMs && (due === undefined || t[1].atMs < due[1].atMs)) due = t;
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        nowMs = due[1].atMs;
+        firedAtMs.push(nowMs);
+        due[1].fn();
+      }
+      nowMs = endMs;
+    },
+  };
+}
+
+/**
+ * A worker answering request `id` as worker-main does (its books collected a chunk per turn with progressTurn, then
+ * sent in parts), each of its turns `turnMs` of the clock; `stallAfterTurns`: it goes silent then (hung, dying).
+ */
+async function slowWorker(clock: ReturnType<typeof fakeClock>, replies: AwaitedReplies, id: number, books: BookSummary[], turnMs: number, stallAfterTurns = Infinity) {
+  let turns = 0;
+  let stalled = false;
+  const send = (msg: FromWorker) => {
+    if (stalled) return;
+    const m = structuredClone(msg);
+    if (m.type === "response-part") replies.part(m);
+    else if (m.type === "response") replies.last(m.id, m.result);
+  };
+  const turn = async () => {
+    if (++turns > stallAfterTurns) {
+      stalled = true;
+      clock.advance(60_000); // a minute of silence: every timer due
+    }
+    clock.advance(turnMs);
+    await Promise.resolve();
+  };
+  const collected = await collectInTurns(books.length, (i) => books[i]!, progressTurn(id, send, turn));
+  await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+  return turns;
+}
+
+describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
+  const books = Array.from({ length: 20_000 }, (_, i) => summary(i));
+
+  test("20,000 books from a worker whose turns take 60 ms (~80 turns, 4.8 s): the whole reply, not a timeout", async () => {
+    const clock = fakeClock();
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const reply = replies.expect(1);
+    const turns = await slowWorker(clock, replies, 1, books, 60);
+    expect(turns * 60).toBeGreaterThan(2 * REPLY_SILENCE_MS); // longer than the silence bound in all
+    expect(await reply).toEqual(books);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+
+  test("a reply that stops coming ends undefined REPLY_SILENCE_MS after its last message; what comes later is not held", async () => {
+    const clock = fakeClock();
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const reply = replies.expect(2);
+    // Silent from its 50th turn on (mid-sending): its last message was at 49 × 10 ms.
+    await slowWorker(clock, replies, 2, books, 10, 49);
+    expect(await reply).toBeUndefined();
+    expect(clock.firedAtMs).toEqual([49 * 10 + REPLY_SILENCE_MS]);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    // A part of it coming after all (a worker that was only slow) is dropped as it comes, as is its last message.
+    replies.part({ type: "response-part", id: 2, books: books.slice(0, 500), unresolved: [] });
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    replies.last(2, books.slice(500, 600));
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+
+  test("a reply that keeps coming ends undefined at REPLY_MAX_MS; the worker's end ends every reply it owes", async () => {
+    const clock = fakeClock();
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const reply = replies.expect(3);
+    await slowWorker(clock, replies, 3, books, REPLY_SILENCE_MS - 1); // each turn just within the silence bound
+    expect(await reply).toBeUndefined();
+    expect(clock.firedAtMs).toEqual([REPLY_MAX_MS]);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    const owed = [replies.expect(4), replies.expect(5)];
+    replies.part({ type: "response-part", id: 4, books: books.slice(0, 500), unresolved: [] });
+    replies.part({ type: "response-part", id: 0, books: books.slice(0, 500), unresolved: [] }); // "started"'s
+    expect(replies.size).toEqual({ awaited: 2, held: 2 });
+    replies.end();
+    expect(await Promise.all(owed)).toEqual([undefined, undefined]);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
   });
 });
