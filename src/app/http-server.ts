@@ -61,17 +61,14 @@ const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
-  /**
-   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
-   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
-   */
-  books(turn?: Turn): BookSummary[] | Promise<BookSummary[]>;
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
   /**
    * Every book (its list, and the unresolved symbols, fixed in the collection's first turn) and what /readyz judges:
    * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
+   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
+   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
    */
   readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;

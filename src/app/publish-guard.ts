@@ -188,7 +188,6 @@ export class PublishGuard {
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */
 export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
   return {
-    books: (turn) => base.books(turn),
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
     readiness: async (turn) => ({ ...(await base.readiness(turn)), publishConflicts: guard.conflicts() }),

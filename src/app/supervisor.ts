@@ -248,20 +248,6 @@ export class Supervisor implements StatusSource {
     return this.slots.length;
   }
 
-  async books(): Promise<BookSummary[]> {
-    const parts = await Promise.all(
-      this.slots.map(async (slot) => {
-        const books = (await this.request(slot, { what: "books" })) as BookSummary[] | undefined;
-        if (books) {
-          keepBooks(slot, books);
-          return books;
-        }
-        return staleBooks(slot);
-      }),
-    );
-    return parts.flat();
-  }
-
   /**
    * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
    * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".

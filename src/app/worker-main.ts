@@ -83,7 +83,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         // the main thread the reply is progressing (it waits for a reply only while it does).
         const result = await answer(msg, progressTurn(msg.id, send, nextTurn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
-        if (msg.what === "books" || msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
+        if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
         return last(result);
       } catch (err) {
         log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
@@ -124,7 +124,6 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
 async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
   if (!feeder) return undefined;
-  if (msg.what === "books") return feeder.bookSummariesInTurns(turn);
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
   if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
   if (msg.what === "latency") return feeder.latencySnapshot();

@@ -12,7 +12,6 @@ import type { ReplyPart } from "./worker-reply.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
-  | { what: "books" }
   | { what: "book"; venue: string; market: string; symbol: string; depth: number }
   | { what: "metrics" }
   | { what: "readiness" }

@@ -45,7 +45,6 @@ let corrupt = false;
 let failingReasons = 0;
 
 const source: StatusSource = {
-  books: () => [summarize(deep, true)],
   book: (_venue, _market, symbol, depth) => {
     reads.book++;
     if (symbol !== "DEEP") return undefined;

@@ -97,8 +97,8 @@ function unresolvedAt(i: number): ReadinessInput["unresolved"][number] {
 }
 const NO_LATENCY = { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
 
+const summaries = async (t?: () => Promise<void>) => (many > 0 ? manyBooks(t) : books.map((b) => summarize(b, b.state === BookState.LIVE)));
 const source: StatusSource = {
-  books: (t) => (many > 0 ? manyBooks(t) : books.map((b) => summarize(b, b.state === BookState.LIVE))),
   book: (_venue, _market, symbol, depth) => {
     readAt.push(turn);
     const b = books.find((x) => x.instrument.symbol === symbol);
@@ -108,7 +108,7 @@ const source: StatusSource = {
     readAt.push(turn);
     return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
   },
-  readiness: async (t) => ({ books: await source.books(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
+  readiness: async (t) => ({ books: await summaries(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
   latency: () => {
     if (many === 0) readAt.push(turn); // /status (once per request)
     return NO_LATENCY;
