@@ -227,6 +227,26 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(heldLevelBytesNow()).toBe(0);
   });
 
+  test("the bound full: /books and /status of many books are 503 before any book is collected (not after all of them)", async () => {
+    const n = 2_000;
+    for (const path of ["/books", "/status"]) {
+      await withMany(n, async () => {
+        const first = await fetch(`${http.url}${path}`);
+        expect([first.status, (await first.arrayBuffer()).byteLength > 0]).toEqual([200, true]); // how many there are
+        await waitFor(() => heldLevelBytesNow() === 0, "its body released");
+        summarizedAt.length = 0;
+        const release = holdCopies(MAX_HELD_LEVEL_BYTES); // deep bodies being read hold the bound
+        try {
+          const r = await fetch(`${http.url}${path}`);
+          expect([r.status, r.headers.get("retry-after")]).toEqual([503, "1"]);
+          expect(summarizedAt, path).toEqual([]);
+        } finally {
+          release();
+        }
+      });
+    }
+  });
+
   test("/status of 5,000 books (2,500 not live): the same, with every reason", async () => {
     const n = 5_000;
     const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
