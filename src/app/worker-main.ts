@@ -10,7 +10,7 @@ import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { WorkerLogOutbox } from "./worker-log.ts";
-import { progressTurn, sendInParts, STARTED_REPLY_ID } from "./worker-reply.ts";
+import { progressTurn, sendInParts, sharedTurns, STARTED_REPLY_ID } from "./worker-reply.ts";
 
 declare const self: Worker;
 
@@ -119,7 +119,7 @@ async function stopFeederWithin(deadlineMs: number): Promise<void> {
 }
 
 /** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const nextTurn = sharedTurns(); // one reply's chunk per turn, however many are in progress
 
 /** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
 async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {

@@ -64,14 +64,43 @@ export async function sendInParts<T>(id: number, result: T, sendPart: (part: Rep
 }
 
 /**
- * `turn`, first telling the main thread that reply `id` is taking another turn (a part of no items): its collecting
- * turns send nothing else, and the main thread gives up on a reply silent for REPLY_SILENCE_MS.
+ * `turn`, then telling the main thread that reply `id` has another turn (a part of no items): its collecting turns
+ * send nothing else, and the main thread gives up on a reply silent for REPLY_SILENCE_MS.
  */
 export function progressTurn(id: number, sendPart: (part: ReplyPart) => void, turn: Turn): Turn {
-  return () => {
+  return async () => {
+    await turn();
     sendPart({ type: "response-part", id, books: [], unresolved: [] });
-    return turn();
   };
+}
+
+/**
+ * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), in the
+ * order they asked. Why: each reply awaiting setImmediate of its own, the replies in progress (one per /books,
+ * /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn, k
+ * replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets. The HTTP side shares its turns
+ * the same way (book-stream.ts formattingTurn).
+ */
+export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): Turn {
+  const waiting: (() => void)[] = [];
+  let pumping = false;
+  const pump = (): void => {
+    const next = waiting.shift();
+    if (next === undefined) {
+      pumping = false;
+      return;
+    }
+    next(); // its chunk runs in this turn's microtasks
+    schedule(pump);
+  };
+  return () =>
+    new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (!pumping) {
+        pumping = true;
+        schedule(pump);
+      }
+    });
 }
 
 /** The parts of replies still coming, by request id (the main thread's side). */
@@ -119,8 +148,9 @@ export class ReplyParts {
  */
 export const REPLY_SILENCE_MS = 2000;
 /**
- * The longest a reply may take in all, however steadily it comes: 20,000 books in ~80 turns is 125 ms a turn, a
- * worker that far behind its venues; an HTTP answer (and its slot of http.max_in_flight) is not held longer.
+ * The longest a reply may take in all, however steadily it comes: 20,000 books in ~80 turns is 125 ms a turn (its
+ * turns shared with the other replies in progress: sharedTurns), a worker that far behind; an HTTP answer (and its
+ * slot of http.max_in_flight) is not held longer.
  */
 export const REPLY_MAX_MS = 10_000;
 

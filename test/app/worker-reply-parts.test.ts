@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { collectInTurns, LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import type { ReadinessInput } from "../../src/app/readiness.ts";
-import { AwaitedReplies, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyParts, sendInParts, type ReplyPart } from "../../src/app/worker-reply.ts";
+import { AwaitedReplies, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyParts, sendInParts, sharedTurns, type ReplyPart } from "../../src/app/worker-reply.ts";
 import type { FromWorker } from "../../src/app/worker-protocol.ts";
 
 const summary = (i: number) => ({ venue: "bybit", market: "linear", symbol: `S${i}USDT`, state: "live", valid: true, recvAgeUs: i }) as unknown as BookSummary;
@@ -183,5 +183,42 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     replies.end();
     expect(await Promise.all(owed)).toEqual([undefined, undefined]);
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+});
+
+describe("replies in progress together share the worker's turns (sharedTurns)", () => {
+  test("four replies at once (collected and sent as worker-main does): at most LIST_ITEMS_PER_TURN items an event-loop turn", async () => {
+    // Event-loop turns counted by a setImmediate loop; what each turn collected (summarized) and cloned (sent).
+    let loopTurn = 0;
+    let ticking = true;
+    const tick = () => {
+      loopTurn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const itemsAt = new Map<number, number>();
+    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
+    const replies = new AwaitedReplies();
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
+      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result);
+    };
+    const turn = sharedTurns();
+    const answer = async (id: number, n: number) => {
+      const collected = await collectInTurns(n, (i) => (count(1), summary(i)), progressTurn(id, send, turn));
+      await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+    };
+    const sizes = [3000, 2000, 2600, 1500];
+    try {
+      const got = sizes.map((_, k) => replies.expect(k + 1));
+      await Promise.all(sizes.map((n, k) => answer(k + 1, n)));
+      expect(await Promise.all(got)).toEqual(sizes.map((n) => Array.from({ length: n }, (_, i) => summary(i))));
+    } finally {
+      ticking = false;
+    }
+    // Each item counted twice (summarized, then cloned): one chunk of one reply a turn.
+    expect([...itemsAt.values()].reduce((a, b) => a + b, 0)).toBe(2 * sizes.reduce((a, b) => a + b, 0));
+    expect([...itemsAt].filter(([, n]) => n > LIST_ITEMS_PER_TURN)).toEqual([]);
   });
 });
