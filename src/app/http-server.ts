@@ -69,8 +69,9 @@ export interface StatusSource {
    * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
    * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
    * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
+   * `healthCheck`: asked for /readyz, whose turns go ahead of the others' (a worker's too: worker-reply.ts sharedTurns).
    */
-  readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn, healthCheck?: boolean): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -373,7 +374,7 @@ function sharedReadiness(source: StatusSource, log: Logger): () => Promise<Readi
     (next ??= checkTurn().then(async () => {
       let r: Readiness;
       try {
-        r = await evaluateReadinessInTurns(await source.readiness(checkTurn), checkTurn, LIST_ITEMS_PER_TURN);
+        r = await evaluateReadinessInTurns(await source.readiness(checkTurn, true), checkTurn, LIST_ITEMS_PER_TURN);
       } finally {
         next = undefined; // one arriving from now on waits for fresh numbers
       }

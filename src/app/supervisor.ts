@@ -290,9 +290,12 @@ export class Supervisor implements StatusSource {
     });
   }
 
-  /** Every worker's share; a worker that does not answer is reported down, with its last known books as stale. */
-  async readiness(): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }) as Promise<ReadinessInput | undefined>));
+  /**
+   * Every worker's share; a worker that does not answer is reported down, with its last known books as stale.
+   * `healthCheck` (/readyz): each worker's turns for it go ahead of its other replies'.
+   */
+  async readiness(_turn?: unknown, healthCheck = false): Promise<ReadinessInput> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness", healthCheck }) as Promise<ReadinessInput | undefined>));
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
     parts.forEach((p, i) => {

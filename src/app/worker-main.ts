@@ -59,11 +59,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
         // Many books' summaries are taken and sent a part per turn (worker-reply.ts): its venues run in between.
         const started = feeder;
-        const summaries = await started.bookSummariesInTurns(nextTurn);
+        const summaries = await started.bookSummariesInTurns(() => nextTurn());
         if (stopping) return;
         await sendInParts(STARTED_REPLY_ID, summaries, send, (rest) => {
           if (!stopping) send({ type: "started", books: started.books().length, sessionId: started.publisher.sessionId, summaries: rest, venues: started.venueStarts() });
-        }, nextTurn);
+        }, () => nextTurn());
       } catch (err) {
         // Venues that started before another failed have published books: they are HALTED and the stream ends
         // (END_OF_SESSION) before the supervisor ends this thread, as `feeder run` stops a failed start (runtime.ts).
@@ -81,9 +81,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
         // in one message held this thread (its venues) for 40–80 ms at 20,000 books. Each turn collecting them tells
         // the main thread the reply is progressing (it waits for a reply only while it does).
-        const result = await answer(msg, progressTurn(msg.id, send, nextTurn));
+        // /readyz's (healthCheck) turns go ahead of the other replies' (a probe's short timeout).
+        const turn = () => nextTurn(msg.what === "readiness" && msg.healthCheck === true);
+        const result = await answer(msg, progressTurn(msg.id, send, turn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
-        if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
+        if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, turn);
         return last(result);
       } catch (err) {
         log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });

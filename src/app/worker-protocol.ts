@@ -14,7 +14,8 @@ import type { ReplyPart } from "./worker-reply.ts";
 export type WorkerRequest =
   | { what: "book"; venue: string; market: string; symbol: string; depth: number }
   | { what: "metrics" }
-  | { what: "readiness" }
+  /** `healthCheck`: for /readyz, its turns ahead of the other replies' (worker-reply.ts sharedTurns). */
+  | { what: "readiness"; healthCheck?: boolean }
   | { what: "latency" };
 
 export type ToWorker =

@@ -74,18 +74,25 @@ export function progressTurn(id: number, sendPart: (part: ReplyPart) => void, tu
   };
 }
 
+/** Another turn of the shared queue; a health check's (/readyz) goes ahead of the others'. */
+export type SharedTurn = (healthCheck?: boolean) => Promise<void>;
+
 /**
  * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), in the
- * order they asked. Why: each reply awaiting setImmediate of its own, the replies in progress (one per /books,
- * /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn, k
- * replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets. The HTTP side shares its turns
- * the same way (book-stream.ts formattingTurn).
+ * order they asked, a health check's first but never two of them in a row while others wait (as the HTTP side's
+ * book-stream.ts formattingTurn). Why: each reply awaiting setImmediate of its own, the replies in progress (one per
+ * /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn,
+ * k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets.
  */
-export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): Turn {
+export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): SharedTurn {
   const waiting: (() => void)[] = [];
+  const checks: (() => void)[] = [];
+  let checkLast = false;
   let pumping = false;
   const pump = (): void => {
-    const next = waiting.shift();
+    const check = checks.length > 0 && (!checkLast || waiting.length === 0);
+    const next = check ? checks.shift() : waiting.shift();
+    checkLast = check;
     if (next === undefined) {
       pumping = false;
       return;
@@ -93,9 +100,9 @@ export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): 
     next(); // its chunk runs in this turn's microtasks
     schedule(pump);
   };
-  return () =>
+  return (healthCheck = false) =>
     new Promise<void>((resolve) => {
-      waiting.push(resolve);
+      (healthCheck ? checks : waiting).push(resolve);
       if (!pumping) {
         pumping = true;
         schedule(pump);

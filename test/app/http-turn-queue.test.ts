@@ -53,8 +53,9 @@ const source: StatusSource = {
     return levels;
   },
   metricsText: () => "",
-  readiness: () => {
+  readiness: (_turn, healthCheck) => {
     reads.readiness++;
+    readAsCheck.push(healthCheck === true);
     fillerDoneAtRead = fillerDone;
     if (failingReasons > 0) {
       // Books not live, the last one's reason failing to format (as JSON) past the first chunk of /readyz's body.
@@ -86,6 +87,9 @@ function fill(n: number): Promise<void> {
 
 const FILLER = 50_000;
 
+/** Whether each readiness read was asked as a health check's (/readyz: a worker's turns for it go first). */
+const readAsCheck: boolean[] = [];
+
 describe("the HTTP turn queue", { timeout: 120_000 }, () => {
   test("/readyz is answered ahead of the chunks and answers waiting for their turn", async () => {
     reads.readiness = 0;
@@ -95,6 +99,12 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
     expect(reads.readiness).toBe(1);
     expect(fillerDoneAtRead, `filler turns before /readyz was answered (of ${FILLER})`).toBeLessThan(FILLER / 2);
     await filler;
+  });
+
+  test("/readyz asks its source as a health check, /books and /status do not", async () => {
+    readAsCheck.length = 0;
+    for (const path of ["/readyz", "/books", "/status"]) await (await fetch(`${http.url}${path}`)).arrayBuffer();
+    expect(readAsCheck).toEqual([true, false, false]);
   });
 
   test("a request whose client went away while it waited reads nothing", async () => {

@@ -221,4 +221,45 @@ describe("replies in progress together share the worker's turns (sharedTurns)", 
     expect([...itemsAt.values()].reduce((a, b) => a + b, 0)).toBe(2 * sizes.reduce((a, b) => a + b, 0));
     expect([...itemsAt].filter(([, n]) => n > LIST_ITEMS_PER_TURN)).toEqual([]);
   });
+
+  test("a /readyz reply (healthCheck) among three others: its turns go first, every other turn, and it is done first", async () => {
+    let loopTurn = 0;
+    let ticking = true;
+    const tick = () => {
+      loopTurn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const itemsAt = new Map<number, number>();
+    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
+    const doneAt = new Map<number, number>();
+    const replies = new AwaitedReplies();
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
+      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result), doneAt.set(m.id, loopTurn);
+    };
+    const shared = sharedTurns();
+    const n = 3000; // 6 turns collecting, 6 sending
+    const answer = async (id: number, healthCheck: boolean) => {
+      const turn = () => shared(healthCheck);
+      const collected = await collectInTurns(n, (i) => (count(1), summary(i)), progressTurn(id, send, turn));
+      await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+    };
+    let checkFromTurn = 0;
+    try {
+      const others = [1, 2, 3].map((id) => answer(id, false));
+      await new Promise((resolve) => setImmediate(resolve)); // the others under way first
+      await new Promise((resolve) => setImmediate(resolve));
+      checkFromTurn = loopTurn;
+      await Promise.all([...others, answer(4, true)]);
+    } finally {
+      ticking = false;
+    }
+    // Its 12 turns alternate with the others' (never two checks in a row while they wait): done within ~24 turns,
+    // before any of them (in turn with them, one each: ~48).
+    expect(doneAt.get(4)! - checkFromTurn).toBeLessThanOrEqual(2 * 12 + 2);
+    expect(Math.min(doneAt.get(1)!, doneAt.get(2)!, doneAt.get(3)!)).toBeGreaterThan(doneAt.get(4)!);
+    expect([...itemsAt].filter(([, k]) => k > LIST_ITEMS_PER_TURN)).toEqual([]);
+  });
 });
