@@ -70,8 +70,9 @@ export interface StatusSource {
    * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
    * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
    * `healthCheck`: asked for /readyz, whose turns go ahead of the others' (a worker's too: worker-reply.ts sharedTurns).
+   * `signal`: the request's; a source that does not collect through `turn` (workers) stops collecting once it aborts.
    */
-  readiness(turn?: Turn, healthCheck?: boolean): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn, healthCheck?: boolean, signal?: AbortSignal): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -436,7 +437,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     if (limit === undefined) admitEveryBook(r);
-    const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
+    const [input, latency] = await Promise.all([source.readiness(nextTurn, false, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
     const books = input.books.concat(unresolved);
@@ -454,7 +455,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
     admitEveryBook(r);
-    const input = await r.source.readiness(r.nextTurn);
+    const input = await r.source.readiness(r.nextTurn, false, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);
   },

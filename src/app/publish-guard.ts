@@ -190,7 +190,7 @@ export function guardedStatusSource(base: StatusSource, guard: PublishGuard): St
   return {
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
-    readiness: async (turn, healthCheck) => ({ ...(await base.readiness(turn, healthCheck)), publishConflicts: guard.conflicts() }),
+    readiness: async (turn, healthCheck, signal) => ({ ...(await base.readiness(turn, healthCheck, signal)), publishConflicts: guard.conflicts() }),
     latency: () => base.latency(),
   };
 }

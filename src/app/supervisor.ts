@@ -191,7 +191,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -294,8 +294,10 @@ export class Supervisor implements StatusSource {
    * Every worker's share; a worker that does not answer is reported down, with its last known books as stale.
    * `healthCheck` (/readyz): each worker's turns for it go ahead of its other replies'.
    */
-  async readiness(_turn?: unknown, healthCheck = false): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness", healthCheck }) as Promise<ReadinessInput | undefined>));
+  async readiness(_turn?: unknown, healthCheck = false, signal?: AbortSignal): Promise<ReadinessInput> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness", healthCheck }, signal) as Promise<ReadinessInput | undefined>));
+    // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
+    if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
     parts.forEach((p, i) => {
@@ -527,15 +529,16 @@ export class Supervisor implements StatusSource {
     return Math.max(50, Math.floor(this.hangAfterMs / 4));
   }
 
-  private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
+  /** `signal`: the HTTP request's; once it aborts the reply is given up and its worker told to stop making it. */
+  private request(slot: Slot, body: WorkerRequest, signal?: AbortSignal): Promise<unknown> {
     const worker = slot.worker;
     // A starting worker with its pipeline is asked too: its venues start one by one (a venue whose instrument REST
     // hangs, or waits out a 429/418 hold, holds its start() but none of the others): their books are shown and the
     // late venue's symbols are `resolving`, not the worker "down".
-    if (!worker || !slot.answering) return Promise.resolve(undefined);
+    if (!worker || !slot.answering || signal?.aborted) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
     // Answered undefined (not answering) once the reply stops coming for REPLY_SILENCE_MS, or takes REPLY_MAX_MS.
-    const reply = slot.replies.expect(id);
+    const reply = slot.replies.expect(id, signal);
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply;
   }

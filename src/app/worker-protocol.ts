@@ -26,6 +26,8 @@ export type ToWorker =
    */
   | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry>; authKey?: Uint8Array }
   | ({ type: "request"; id: number } & WorkerRequest)
+  /** The supervisor no longer waits for reply `id` (its client went away, or it timed out): the worker stops making it. */
+  | { type: "cancel"; id: number }
   /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
   | { type: "ping" }
   /** The venue gave another worker a 429/418 hold on budget `key` that runs `holdMs` more: one IP, so this worker waits too. */

@@ -53,9 +53,9 @@ const source: StatusSource = {
     return levels;
   },
   metricsText: () => "",
-  readiness: (_turn, healthCheck) => {
+  readiness: (_turn, healthCheck, signal) => {
     reads.readiness++;
-    readAsCheck.push(healthCheck === true);
+    readAsCheck.push(`${healthCheck === true ? "check" : "data"}${signal instanceof AbortSignal ? "+signal" : ""}`);
     fillerDoneAtRead = fillerDone;
     if (failingReasons > 0) {
       // Books not live, the last one's reason failing to format (as JSON) past the first chunk of /readyz's body.
@@ -87,8 +87,11 @@ function fill(n: number): Promise<void> {
 
 const FILLER = 50_000;
 
-/** Whether each readiness read was asked as a health check's (/readyz: a worker's turns for it go first). */
-const readAsCheck: boolean[] = [];
+/**
+ * How each readiness read was asked: as a health check's (/readyz: a worker's turns for it go first), and with the
+ * request's signal (a worker stops collecting for a client gone).
+ */
+const readAsCheck: string[] = [];
 
 describe("the HTTP turn queue", { timeout: 120_000 }, () => {
   test("/readyz is answered ahead of the chunks and answers waiting for their turn", async () => {
@@ -101,10 +104,10 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
     await filler;
   });
 
-  test("/readyz asks its source as a health check, /books and /status do not", async () => {
+  test("/readyz asks its source as a health check (shared: no request's signal), /books and /status with their signal", async () => {
     readAsCheck.length = 0;
     for (const path of ["/readyz", "/books", "/status"]) await (await fetch(`${http.url}${path}`)).arrayBuffer();
-    expect(readAsCheck).toEqual([true, false, false]);
+    expect(readAsCheck).toEqual(["check", "data+signal", "data+signal"]);
   });
 
   test("a request whose client went away while it waited reads nothing", async () => {

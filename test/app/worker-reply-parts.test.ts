@@ -9,7 +9,7 @@ import { describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { collectInTurns, LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import type { ReadinessInput } from "../../src/app/readiness.ts";
-import { AwaitedReplies, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyParts, sendInParts, sharedTurns, type ReplyPart } from "../../src/app/worker-reply.ts";
+import { AwaitedReplies, cancelledTurn, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyCancelled, ReplyParts, sendInParts, sharedTurns, type ReplyPart } from "../../src/app/worker-reply.ts";
 import type { FromWorker } from "../../src/app/worker-protocol.ts";
 
 const summary = (i: number) => ({ venue: "bybit", market: "linear", symbol: `S${i}USDT`, state: "live", valid: true, recvAgeUs: i }) as unknown as BookSummary;
@@ -154,12 +154,14 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
 
   test("a reply that stops coming ends undefined REPLY_SILENCE_MS after its last message; what comes later is not held", async () => {
     const clock = fakeClock();
-    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const abandoned: number[] = [];
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock, (id) => abandoned.push(id));
     const reply = replies.expect(2);
     // Silent from its 50th turn on (mid-sending): its last message was at 49 × 10 ms.
     await slowWorker(clock, replies, 2, books, 10, 49);
     expect(await reply).toBeUndefined();
     expect(clock.firedAtMs).toEqual([49 * 10 + REPLY_SILENCE_MS]);
+    expect(abandoned).toEqual([2]); // its worker is told to stop making it
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
     // A part of it coming after all (a worker that was only slow) is dropped as it comes, as is its last message.
     replies.part({ type: "response-part", id: 2, books: books.slice(0, 500), unresolved: [] });
@@ -183,6 +185,40 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     replies.end();
     expect(await Promise.all(owed)).toEqual([undefined, undefined]);
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+});
+
+describe("a reply nobody waits for any more is stopped (cancelledTurn)", () => {
+  test("its HTTP client goes away mid-collection: undefined at once, its worker told, and it stops at its next turn", async () => {
+    const n = 20_000;
+    const cancelled = new Set<number>(); // the worker's (worker-main), filled by the supervisor's `cancel`
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, undefined, (id) => cancelled.add(id));
+    const client = new AbortController();
+    const reply = replies.expect(7, client.signal);
+    let summarized = 0;
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") replies.part(m);
+      else if (m.type === "response") replies.last(m.id, m.result);
+    };
+    const turn = cancelledTurn(7, cancelled, () => new Promise<void>((resolve) => setImmediate(resolve)));
+    const made = (async () => {
+      const collected = await collectInTurns(n, (i) => {
+        if (i === 1200) client.abort(); // the client goes while its books are collected
+        summarized++;
+        return summary(i);
+      }, progressTurn(7, send, turn));
+      await sendInParts(7, collected, send, (rest) => send({ type: "response", id: 7, result: rest }), turn);
+    })();
+    expect(await reply).toBeUndefined();
+    await expect(made).rejects.toBeInstanceOf(ReplyCancelled);
+    expect(summarized).toBe(3 * LIST_ITEMS_PER_TURN); // the chunk under way ends; no other (before: all 20,000)
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    // A client gone before its request is asked: nothing awaited, its worker told.
+    const gone = new AbortController();
+    gone.abort();
+    expect(await replies.expect(8, gone.signal)).toBeUndefined();
+    expect([...cancelled]).toEqual([7, 8]);
   });
 });
 
