@@ -103,7 +103,7 @@ export type SharedTurn = (healthCheck?: boolean) => Promise<void>;
  * /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn,
  * k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets.
  */
-export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): SharedTurn {
+export function sharedTurns(): SharedTurn {
   const waiting: (() => void)[] = [];
   const checks: (() => void)[] = [];
   let checkLast = false;
@@ -117,14 +117,14 @@ export function sharedTurns(schedule: (fn: () => void) => void = setImmediate): 
       return;
     }
     next(); // its chunk runs in this turn's microtasks
-    schedule(pump);
+    setImmediate(pump);
   };
   return (healthCheck = false) =>
     new Promise<void>((resolve) => {
       (healthCheck ? checks : waiting).push(resolve);
       if (!pumping) {
         pumping = true;
-        schedule(pump);
+        setImmediate(pump);
       }
     });
 }
