@@ -70,7 +70,8 @@ const summaries = (turn?: Turn): BookSummary[] | Promise<BookSummary[]> => {
     return summaryOf(i);
   }, turn);
 };
-const source: StatusSource = {
+// `books`: the old server's (OLD_REV) /books read it; the new one reads only `readiness`.
+const source: StatusSource & { books: typeof summaries } = {
   books: summaries,
   book: (venue, market, symbol, depth) => {
     read();

@@ -87,7 +87,7 @@ function runQueueWaitNs(): number {
 async function waitLive(rt: Runtime): Promise<void> {
   const deadline = Date.now() + waitBoundMs(20_000);
   for (;;) {
-    const books = await rt.status.books();
+    const { books } = await rt.status.readiness();
     if (books.length === SYMBOLS.length && books.every((b) => b.valid)) return;
     if (Date.now() > deadline) throw new Error(`books not live within ${waitBoundMs(20_000) / 1000} s`);
     await Bun.sleep(20);

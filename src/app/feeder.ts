@@ -250,15 +250,20 @@ class VenuePipeline implements BookSink {
     this.log.info("instrument resolved after start; book added", { symbol: instrument.symbol, market: instrument.market, instrumentId: instrument.instrumentId });
   }
 
-  /** The configured symbols still without a book, with why when the adapter says (it retries them). Cold. */
-  unresolvedNow(): { market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
+  /**
+   * The configured symbols still without a book, with why when the adapter says (it retries them). Cold, but read
+   * whole in one turn of a /readyz, /status or /books (20,000 of them when a venue's REST is down at start): each
+   * entry is made once, with its venue (before, a copy of each was copied again to add it).
+   */
+  unresolvedNow(): { venue: string; market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
+    const venue = this.adapter.venue;
     if (!this.attached) {
-      const detail = `${this.adapter.venue}: instrument REST not answered yet (start-up); the venue connects once it is`;
-      return this.subscriptions.map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
+      const detail = `${venue}: instrument REST not answered yet (start-up); the venue connects once it is`;
+      return this.subscriptions.map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
     }
     const fromAdapter = this.adapter.unresolvedInstruments?.();
-    if (fromAdapter !== undefined) return fromAdapter.map((u) => ({ market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
-    return this.unresolved.map((u) => ({ market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
+    if (fromAdapter !== undefined) return fromAdapter.map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
+    return this.unresolved.map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
   }
 
   onInstrumentChanged(index: number, instrument: Instrument): void {
@@ -670,7 +675,7 @@ export class Feeder {
   }
 
   private unresolvedSymbols(): ReadinessInput["unresolved"] {
-    return this.pipelines.flatMap((p) => p.unresolvedNow().map((u) => ({ venue: p.adapter.venue, ...u })));
+    return this.pipelines.flatMap((p) => p.unresolvedNow());
   }
 
   private readinessWith(books: BookSummary[], unresolved = this.unresolvedSymbols()): ReadinessInput {

@@ -61,19 +61,18 @@ const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
-  /**
-   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
-   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
-   */
-  books(turn?: Turn): BookSummary[] | Promise<BookSummary[]>;
   /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
   /**
    * Every book (its list, and the unresolved symbols, fixed in the collection's first turn) and what /readyz judges:
    * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
+   * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
+   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
+   * `healthCheck`: asked for /readyz, whose turns go ahead of the others' (a worker's too: worker-reply.ts sharedTurns).
+   * `signal`: the request's; a source that does not collect through `turn` (workers) stops collecting once it aborts.
    */
-  readiness(turn?: Turn): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn, healthCheck?: boolean, signal?: AbortSignal): ReadinessInput | Promise<ReadinessInput>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -129,13 +128,14 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
   const readyz = sharedReadiness(source, log);
+  const everyBook = { items: 0 };
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
     port,
     idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
-        return await route(req, { source, authorized, loopbackOnly: !config.bearerToken, admit, readyz, log });
+        return await route(req, { source, authorized, loopbackOnly: !config.bearerToken, admit, readyz, log, everyBook });
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -264,9 +264,11 @@ interface Routing {
   /** The next health-check turn's readiness answer (sharedReadiness). */
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
+  /** Items of the last answer listing every book (/books, /status without books=): what the next one is expected to hold. */
+  readonly everyBook: { items: number };
 }
 
-async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log }: Routing): Promise<Response> {
+async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log, everyBook }: Routing): Promise<Response> {
   refuseBody(req);
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const host = req.headers.get("host");
@@ -292,7 +294,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req) });
+  return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req), everyBook });
 }
 
 /** What a data route answers from. */
@@ -304,6 +306,7 @@ interface DataRequest {
   readonly log: Logger;
   /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
   readonly nextTurn: Turn;
+  readonly everyBook: { items: number };
 }
 
 /** The request's client went away while its answer was collected: nothing more is collected for it. */
@@ -329,14 +332,24 @@ function turnOf(req: Request): Turn {
  * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
  * (list-stream.ts), holding its items against the deep bodies' bound (503 past it); a smaller one in this turn.
  */
-function documentResponse({ req, msgpack, log }: DataRequest, doc: StreamedDocument): Response {
+function documentResponse({ req, msgpack, log, everyBook }: DataRequest, doc: StreamedDocument, listsEveryBook = false): Response {
   if (req.signal.aborted) return gone(); // the client went away while it was collected
   const items = listItems(doc);
+  if (listsEveryBook) everyBook.items = items;
   if (items <= LIST_ITEMS_PER_TURN) return body(plainOf(doc), msgpack, 200);
   if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
   const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+}
+
+/**
+ * Throws busy (503) before any book is collected when the last answer listing every book would not be admitted now
+ * (documentResponse's check): before, 20,000 summaries were collected (40 turns, on a worker too) to be answered 503.
+ * The count is the last answer's; one that grew since is still checked once collected.
+ */
+function admitEveryBook({ everyBook }: DataRequest): void {
+  if (everyBook.items > LIST_ITEMS_PER_TURN && !streamAdmits(everyBook.items * SUMMARY_BYTES)) throw busy();
 }
 
 /**
@@ -362,7 +375,7 @@ function sharedReadiness(source: StatusSource, log: Logger): () => Promise<Readi
     (next ??= checkTurn().then(async () => {
       let r: Readiness;
       try {
-        r = await evaluateReadinessInTurns(await source.readiness(checkTurn), checkTurn, LIST_ITEMS_PER_TURN);
+        r = await evaluateReadinessInTurns(await source.readiness(checkTurn, true), checkTurn, LIST_ITEMS_PER_TURN);
       } finally {
         next = undefined; // one arriving from now on waits for fresh numbers
       }
@@ -423,12 +436,13 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
   async "/status"(r) {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
-    const [input, latency] = await Promise.all([source.readiness(nextTurn), source.latency()]);
+    if (limit === undefined) admitEveryBook(r);
+    const [input, latency] = await Promise.all([source.readiness(nextTurn, false, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
     const books = input.books.concat(unresolved);
     const head = { version: VERSION, nowMs: Date.now(), ready: readiness.ready };
-    if (limit === undefined) return documentResponse(r, { ...head, reasons: new StreamedList(readiness.reasons), books: new StreamedList(books), latency });
+    if (limit === undefined) return documentResponse(r, { ...head, reasons: new StreamedList(readiness.reasons), books: new StreamedList(books), latency }, true);
     const shown = { reasons: readiness.reasons.slice(0, limit), books: pickBooks(books, limit, url.searchParams.get("book")) };
     const totals = { reasons: readiness.reasons.length, books: input.books.length, usable: input.books.filter((b) => b.valid).length, unresolved: input.unresolved.length };
     return documentResponse(r, { ...head, reasons: new StreamedList(shown.reasons), books: new StreamedList(shown.books), totals, latency });
@@ -440,9 +454,10 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
-    const input = await r.source.readiness(r.nextTurn);
+    admitEveryBook(r);
+    const input = await r.source.readiness(r.nextTurn, false, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
-    return documentResponse(r, new StreamedList(input.books.concat(unresolved)));
+    return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);
   },
 };
 

@@ -188,10 +188,9 @@ export class PublishGuard {
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */
 export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
   return {
-    books: (turn) => base.books(turn),
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
-    readiness: async (turn) => ({ ...(await base.readiness(turn)), publishConflicts: guard.conflicts() }),
+    readiness: async (turn, healthCheck, signal) => ({ ...(await base.readiness(turn, healthCheck, signal)), publishConflicts: guard.conflicts() }),
     latency: () => base.latency(),
   };
 }

@@ -69,10 +69,9 @@ export async function stopWithin(runtime: Runtime, deadlineMs: number): Promise<
 /** The HTTP view of one in-process Feeder (workers = 1; also `feeder record`). */
 export function localStatusSource(feeder: Feeder): StatusSource {
   return {
-    // A turn given (HTTP): summarized a chunk per turn, the pipeline running in between (list-stream.ts).
-    books: (turn) => (turn === undefined ? feeder.bookSummaries() : feeder.bookSummariesInTurns(turn)),
     book: (venue, market, symbol, depth) => feeder.bookLevels(venue, market, symbol, depth),
     metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
+    // A turn given (HTTP): summarized a chunk per turn, the pipeline running in between (list-stream.ts).
     readiness: (turn) => (turn === undefined ? feeder.readinessInput() : feeder.readinessInputInTurns(turn)),
     latency: () => feeder.latencySnapshot(),
   };

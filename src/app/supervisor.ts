@@ -26,9 +26,10 @@ import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
 import { instrumentSymbolOf } from "../venues/venue.ts";
 import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 import { WorkerLogIntake } from "./worker-log.ts";
-import { ReplyParts, STARTED_REPLY_ID } from "./worker-reply.ts";
+import { AwaitedReplies } from "./worker-reply.ts";
 
-const REQUEST_TIMEOUT_MS = 2000;
+/** How long stop() waits for a worker's `stopped`. */
+const STOP_ANSWER_MS = 2000;
 const RESTART_BASE_MS = 200;
 const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying restarts without the accumulated backoff. */
@@ -106,9 +107,11 @@ interface Slot {
   lastBooksAtMs: number;
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
-  pending: Map<number, (result: unknown) => void>;
-  /** The parts of its current worker's replies still coming (many books: a part per turn of the worker, worker-reply.ts). */
-  parts: ReplyParts;
+  /**
+   * Its current worker's replies still coming, and their parts (many books: a part per turn of the worker), each
+   * awaited while it progresses (worker-reply.ts).
+   */
+  replies: AwaitedReplies;
   stopped?: () => void;
   /** The slot's configured symbols (its share of each venue): what a first worker not yet heard from is starting. */
   share: ReadinessInput["unresolved"];
@@ -188,7 +191,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), pending: new Map(), parts: new ReplyParts(), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -222,9 +225,9 @@ export class Supervisor implements StatusSource {
         (slot) =>
           new Promise<void>((resolve) => {
             // One terminated as hung runs no JavaScript again (a thread blocked outside it ends when its call returns):
-            // no `stopped` will come. Before, stop() waited REQUEST_TIMEOUT_MS for it, holding up the shutdown 2 s.
+            // no `stopped` will come. Before, stop() waited STOP_ANSWER_MS for it, holding up the shutdown 2 s.
             if (!slot.worker || slot.terminatedAtMs !== 0) return resolve();
-            const timer = setTimeout(() => resolve(), REQUEST_TIMEOUT_MS);
+            const timer = setTimeout(() => resolve(), STOP_ANSWER_MS);
             slot.stopped = () => {
               clearTimeout(timer);
               resolve();
@@ -243,20 +246,6 @@ export class Supervisor implements StatusSource {
 
   workerCount(): number {
     return this.slots.length;
-  }
-
-  async books(): Promise<BookSummary[]> {
-    const parts = await Promise.all(
-      this.slots.map(async (slot) => {
-        const books = (await this.request(slot, { what: "books" })) as BookSummary[] | undefined;
-        if (books) {
-          keepBooks(slot, books);
-          return books;
-        }
-        return staleBooks(slot);
-      }),
-    );
-    return parts.flat();
   }
 
   /**
@@ -301,9 +290,14 @@ export class Supervisor implements StatusSource {
     });
   }
 
-  /** Every worker's share; a worker that does not answer is reported down, with its last known books as stale. */
-  async readiness(): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }) as Promise<ReadinessInput | undefined>));
+  /**
+   * Every worker's share; a worker that does not answer is reported down, with its last known books as stale.
+   * `healthCheck` (/readyz): each worker's turns for it go ahead of its other replies'.
+   */
+  async readiness(_turn?: unknown, healthCheck = false, signal?: AbortSignal): Promise<ReadinessInput> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness", healthCheck }, signal) as Promise<ReadinessInput | undefined>));
+    // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
+    if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
     parts.forEach((p, i) => {
@@ -390,10 +384,10 @@ export class Supervisor implements StatusSource {
           slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "response-part") {
-          slot.parts.add(msg);
+          slot.replies.part(msg);
         } else if (msg.type === "started") {
           slot.ready = true;
-          keepBooks(slot, slot.parts.join(STARTED_REPLY_ID, msg.summaries));
+          keepBooks(slot, slot.replies.started(msg.summaries));
           this.log.info("worker started", { worker: slot.index, books: msg.books, sessionId: msg.sessionId });
           if (!settled) (settled = true), resolve(msg.venues);
         } else if (msg.type === "start-failed") {
@@ -408,9 +402,7 @@ export class Supervisor implements StatusSource {
           // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
           worker.terminate();
         } else if (msg.type === "response") {
-          const result = slot.parts.join(msg.id, msg.result);
-          slot.pending.get(msg.id)?.(result);
-          slot.pending.delete(msg.id);
+          slot.replies.last(msg.id, msg.result);
         } else if (msg.type === "stopped") {
           slot.stopped?.();
         }
@@ -425,11 +417,9 @@ export class Supervisor implements StatusSource {
         slot.ready = false;
         slot.answering = false;
         slot.worker = undefined;
-        for (const done of slot.pending.values()) done(undefined);
-        slot.pending.clear();
-        slot.parts.clear();
+        slot.replies.end();
         // A stop() waiting for this worker's `stopped` (one terminated after its failed start, which a failed first
-        // start's stop finds still there): it will say nothing more. Before, stop() waited REQUEST_TIMEOUT_MS for it.
+        // start's stop finds still there): it will say nothing more. Before, stop() waited STOP_ANSWER_MS for it.
         slot.stopped?.();
         slot.carry.restarted();
         const duringStart = !settled;
@@ -539,25 +529,18 @@ export class Supervisor implements StatusSource {
     return Math.max(50, Math.floor(this.hangAfterMs / 4));
   }
 
-  private request(slot: Slot, body: WorkerRequest): Promise<unknown> {
+  /** `signal`: the HTTP request's; once it aborts the reply is given up and its worker told to stop making it. */
+  private request(slot: Slot, body: WorkerRequest, signal?: AbortSignal): Promise<unknown> {
     const worker = slot.worker;
     // A starting worker with its pipeline is asked too: its venues start one by one (a venue whose instrument REST
     // hangs, or waits out a 429/418 hold, holds its start() but none of the others): their books are shown and the
     // late venue's symbols are `resolving`, not the worker "down".
-    if (!worker || !slot.answering) return Promise.resolve(undefined);
+    if (!worker || !slot.answering || signal?.aborted) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        slot.pending.delete(id);
-        slot.parts.drop(id); // any coming after this are dropped with its last message (join)
-        resolve(undefined);
-      }, REQUEST_TIMEOUT_MS);
-      slot.pending.set(id, (result) => {
-        clearTimeout(timer);
-        resolve(result);
-      });
-      worker.postMessage({ type: "request", id, ...body } as ToWorker);
-    });
+    // Answered undefined (not answering) once the reply stops coming for REPLY_SILENCE_MS, or takes REPLY_MAX_MS.
+    const reply = slot.replies.expect(id, signal);
+    worker.postMessage({ type: "request", id, ...body } as ToWorker);
+    return reply;
   }
 }
 

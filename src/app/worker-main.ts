@@ -10,7 +10,7 @@ import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { WorkerLogOutbox } from "./worker-log.ts";
-import { sendInParts, STARTED_REPLY_ID } from "./worker-reply.ts";
+import { cancelledTurn, progressTurn, ReplyCancelled, sendInParts, sharedTurns, STARTED_REPLY_ID } from "./worker-reply.ts";
 
 declare const self: Worker;
 
@@ -28,6 +28,9 @@ let feederStop: Promise<void> | undefined;
  * waits for is the venues' sockets closing.
  */
 const FAILED_START_STOP_MS = 1500;
+/** Requests being answered, and those of them the supervisor no longer waits for (`cancel`). */
+const answering = new Set<number>();
+const cancelled = new Set<number>();
 /** Log lines go to the main thread, which writes the process's one log stream (worker-log.ts). */
 const logOutbox = new WorkerLogOutbox(send);
 
@@ -59,11 +62,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker
         // Many books' summaries are taken and sent a part per turn (worker-reply.ts): its venues run in between.
         const started = feeder;
-        const summaries = await started.bookSummariesInTurns(nextTurn);
+        const summaries = await started.bookSummariesInTurns(() => nextTurn());
         if (stopping) return;
         await sendInParts(STARTED_REPLY_ID, summaries, send, (rest) => {
           if (!stopping) send({ type: "started", books: started.books().length, sessionId: started.publisher.sessionId, summaries: rest, venues: started.venueStarts() });
-        }, nextTurn);
+        }, () => nextTurn());
       } catch (err) {
         // Venues that started before another failed have published books: they are HALTED and the stream ends
         // (END_OF_SESSION) before the supervisor ends this thread, as `feeder run` stops a failed start (runtime.ts).
@@ -77,18 +80,30 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "request": {
       // An exception answering a status request must not end this thread (its books would go dark and a scrape
       // every 15 s would restart it in a loop): it is logged and answered as no answer, the HTTP side's "unavailable".
+      answering.add(msg.id);
       try {
         // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
-        // in one message held this thread (its venues) for 40–80 ms at 20,000 books.
-        const result = await answer(msg);
+        // in one message held this thread (its venues) for 40–80 ms at 20,000 books. Each turn collecting them tells
+        // the main thread the reply is progressing (it waits for a reply only while it does).
+        // /readyz's (healthCheck) turns go ahead of the other replies' (a probe's short timeout); a reply the
+        // supervisor cancels (its client gone, or given up) stops at its next turn.
+        const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(msg.what === "readiness" && msg.healthCheck === true));
+        const result = await answer(msg, progressTurn(msg.id, send, turn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
-        if (msg.what === "books" || msg.what === "readiness") return await sendInParts(msg.id, result, send, last, nextTurn);
+        if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, turn);
         return last(result);
       } catch (err) {
+        if (err instanceof ReplyCancelled) return; // nobody waits for it
         log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
         return send({ type: "response", id: msg.id, result: undefined });
+      } finally {
+        answering.delete(msg.id);
+        cancelled.delete(msg.id);
       }
     }
+    case "cancel":
+      if (answering.has(msg.id)) cancelled.add(msg.id); // one already answered leaves nothing behind
+      return;
     case "ping":
       return send({ type: "pong" });
     case "hold":
@@ -118,13 +133,13 @@ async function stopFeederWithin(deadlineMs: number): Promise<void> {
 }
 
 /** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const nextTurn = sharedTurns(); // one reply's chunk per turn, however many are in progress
 
-async function answer(msg: WorkerRequest): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
+/** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
+async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
   if (!feeder) return undefined;
-  if (msg.what === "books") return feeder.bookSummariesInTurns(nextTurn);
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
-  if (msg.what === "readiness") return feeder.readinessInputInTurns(nextTurn);
+  if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
   if (msg.what === "latency") return feeder.latencySnapshot();
   return feeder.metricsSnapshot({ worker: String(workerIndex) });
 }

@@ -12,10 +12,10 @@ import type { ReplyPart } from "./worker-reply.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
-  | { what: "books" }
   | { what: "book"; venue: string; market: string; symbol: string; depth: number }
   | { what: "metrics" }
-  | { what: "readiness" }
+  /** `healthCheck`: for /readyz, its turns ahead of the other replies' (worker-reply.ts sharedTurns). */
+  | { what: "readiness"; healthCheck?: boolean }
   | { what: "latency" };
 
 export type ToWorker =
@@ -26,6 +26,8 @@ export type ToWorker =
    */
   | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry>; authKey?: Uint8Array }
   | ({ type: "request"; id: number } & WorkerRequest)
+  /** The supervisor no longer waits for reply `id` (its client went away, or it timed out): the worker stops making it. */
+  | { type: "cancel"; id: number }
   /** The supervisor's liveness check: a worker answers `pong` at once (a hung one does not, and is restarted). */
   | { type: "ping" }
   /** The venue gave another worker a 429/418 hold on budget `key` that runs `holdMs` more: one IP, so this worker waits too. */
@@ -48,7 +50,8 @@ export type FromWorker =
   | { type: "start-failed"; error: string }
   /**
    * The first items of reply `id`'s lists (of "books" and "readiness"; of "started"'s summaries: id
-   * STARTED_REPLY_ID), sent a part per turn before its last message (worker-reply.ts), which the supervisor joins.
+   * STARTED_REPLY_ID), sent a part per turn before its last message (worker-reply.ts), which the supervisor joins;
+   * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }

@@ -6,6 +6,10 @@
  * waiting behind it. Now a turn clones at most LIST_ITEMS_PER_TURN items; the venues run between parts.
  * Consistency: the parts of one reply are of the same collection (its summaries were taken before the first part
  * is sent); the main thread answers nothing from a reply until its last message came.
+ * Progress: such a reply takes two worker turns per LIST_ITEMS_PER_TURN items (one collecting, one sending: ~80 for
+ * 20,000 books), so the main thread waits for it only while it progresses (AwaitedReplies): each turn of it says so,
+ * a part of no items in a collecting turn (progressTurn), a part in a sending one. Before, a reply had 2 s in all: a
+ * worker whose turns took 25 ms (busy venues) could not send 20,000 books in time, and they were shown stale.
  * @module
  */
 import type { BookSummary } from "./book-json.ts";
@@ -59,11 +63,78 @@ export async function sendInParts<T>(id: number, result: T, sendPart: (part: Rep
   last(rest as T);
 }
 
+/**
+ * `turn`, then telling the main thread that reply `id` has another turn (a part of no items): its collecting turns
+ * send nothing else, and the main thread gives up on a reply silent for REPLY_SILENCE_MS.
+ */
+export function progressTurn(id: number, sendPart: (part: ReplyPart) => void, turn: Turn): Turn {
+  return async () => {
+    await turn();
+    sendPart({ type: "response-part", id, books: [], unresolved: [] });
+  };
+}
+
+/** What a reply's turn throws once the main thread no longer waits for it (cancelledTurn): the worker stops making it. */
+export class ReplyCancelled extends Error {
+  constructor(id: number) {
+    super(`reply ${id} cancelled: the main thread no longer waits for it`);
+    this.name = "ReplyCancelled";
+  }
+}
+
+/**
+ * `turn`, throwing ReplyCancelled once reply `id` is in `cancelled` (the supervisor gave it up: its HTTP client went
+ * away, or it timed out). Before, a worker made every reply to its end, 80 turns at 20,000 books, for nobody.
+ */
+export function cancelledTurn(id: number, cancelled: ReadonlySet<number>, turn: Turn): Turn {
+  return async () => {
+    await turn();
+    if (cancelled.has(id)) throw new ReplyCancelled(id);
+  };
+}
+
+/** Another turn of the shared queue; a health check's (/readyz) goes ahead of the others'. */
+export type SharedTurn = (healthCheck?: boolean) => Promise<void>;
+
+/**
+ * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), in the
+ * order they asked, a health check's first but never two of them in a row while others wait (as the HTTP side's
+ * book-stream.ts formattingTurn). Why: each reply awaiting setImmediate of its own, the replies in progress (one per
+ * /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn,
+ * k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets.
+ */
+export function sharedTurns(): SharedTurn {
+  const waiting: (() => void)[] = [];
+  const checks: (() => void)[] = [];
+  let checkLast = false;
+  let pumping = false;
+  const pump = (): void => {
+    const check = checks.length > 0 && (!checkLast || waiting.length === 0);
+    const next = check ? checks.shift() : waiting.shift();
+    checkLast = check;
+    if (next === undefined) {
+      pumping = false;
+      return;
+    }
+    next(); // its chunk runs in this turn's microtasks
+    setImmediate(pump);
+  };
+  return (healthCheck = false) =>
+    new Promise<void>((resolve) => {
+      (healthCheck ? checks : waiting).push(resolve);
+      if (!pumping) {
+        pumping = true;
+        setImmediate(pump);
+      }
+    });
+}
+
 /** The parts of replies still coming, by request id (the main thread's side). */
 export class ReplyParts {
   private readonly byId = new Map<number, { books: BookSummary[]; unresolved: ReadinessInput["unresolved"] }>();
 
   add(part: ReplyPart): void {
+    if (part.books.length + part.unresolved.length === 0) return; // progress only (progressTurn)
     const got = this.byId.get(part.id);
     if (got === undefined) this.byId.set(part.id, { books: part.books, unresolved: part.unresolved });
     else {
@@ -94,5 +165,120 @@ export class ReplyParts {
   /** Replies with parts held (tests). */
   get size(): number {
     return this.byId.size;
+  }
+}
+
+/**
+ * How long the main thread waits for the next message of a reply (a part, or its last) before it answers without that
+ * worker (undefined: "not answering"). A reply of many books is ~80 worker turns, each of which says it progressed.
+ */
+export const REPLY_SILENCE_MS = 2000;
+/**
+ * The longest a reply may take in all, however steadily it comes: 20,000 books in ~80 turns is 125 ms a turn (its
+ * turns shared with the other replies in progress: sharedTurns), a worker that far behind; an HTTP answer (and its
+ * slot of http.max_in_flight) is not held longer.
+ */
+export const REPLY_MAX_MS = 10_000;
+
+/** The clock and timers AwaitedReplies uses (tests give a fake one). */
+export interface ReplyClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: ReplyClock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+interface Awaited {
+  done: (result: unknown) => void;
+  deadlineMs: number;
+  timer: unknown;
+  /** Its request's signal and listener (removed once it is done). */
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
+/**
+ * The replies one worker owes the main thread, by request id, and their parts: each ends with its whole reply, or
+ * with undefined once REPLY_SILENCE_MS passed without a message of it, REPLY_MAX_MS since it was asked, its request's
+ * signal aborted (its HTTP client went away), or its worker ended (end()). A reply given up for any reason but the
+ * last is told to `abandoned` (the supervisor tells the worker to stop making it: cancelledTurn). A part of a reply
+ * no longer awaited is dropped as it comes: before, the parts after a timeout were held until the reply's last
+ * message. The "started" summaries' parts (STARTED_REPLY_ID) are always kept, for started().
+ */
+export class AwaitedReplies {
+  private readonly awaited = new Map<number, Awaited>();
+  private readonly parts = new ReplyParts();
+
+  constructor(
+    private readonly silenceMs = REPLY_SILENCE_MS,
+    private readonly maxMs = REPLY_MAX_MS,
+    private readonly clock: ReplyClock = realClock,
+    private readonly abandoned: (id: number) => void = () => undefined,
+  ) {}
+
+  /** Reply `id`, once its last message comes (the caller posts the request); undefined at once when `signal` aborts. */
+  expect(id: number, signal?: AbortSignal): Promise<unknown> {
+    return new Promise((resolve) => {
+      const a: Awaited = { done: resolve, deadlineMs: this.clock.now() + this.maxMs, timer: undefined, signal, onAbort: () => this.giveUp(id, a) };
+      this.awaited.set(id, a);
+      if (signal?.aborted) return this.giveUp(id, a);
+      signal?.addEventListener("abort", a.onAbort, { once: true });
+      this.arm(id, a);
+    });
+  }
+
+  part(part: ReplyPart): void {
+    const a = this.awaited.get(part.id);
+    if (a === undefined && part.id !== STARTED_REPLY_ID) return; // its request gave up (or never asked)
+    if (a !== undefined) this.arm(part.id, a);
+    this.parts.add(part);
+  }
+
+  /** Reply `id`'s last message: the reply, joined, to its request (none waiting any more: dropped). */
+  last(id: number, result: unknown): void {
+    const whole = this.parts.join(id, result);
+    const a = this.awaited.get(id);
+    if (a !== undefined) this.finish(id, a, whole);
+  }
+
+  /** The "started" summaries: `last` with their parts before it. */
+  started<T>(last: T): T {
+    return this.parts.join(STARTED_REPLY_ID, last);
+  }
+
+  /** The worker ended: every reply it owes is undefined, its parts released. */
+  end(): void {
+    for (const [id, a] of this.awaited) this.finish(id, a, undefined);
+    this.parts.clear();
+  }
+
+  /** Replies awaited, and replies with parts held (tests). */
+  get size(): { awaited: number; held: number } {
+    return { awaited: this.awaited.size, held: this.parts.size };
+  }
+
+  private arm(id: number, a: Awaited): void {
+    if (a.timer !== undefined) this.clock.clearTimeout(a.timer);
+    const inMs = Math.min(this.silenceMs, a.deadlineMs - this.clock.now());
+    a.timer = this.clock.setTimeout(() => this.giveUp(id, a), Math.max(0, inMs));
+  }
+
+  private giveUp(id: number, a: Awaited): void {
+    if (this.awaited.get(id) !== a) return;
+    this.parts.drop(id);
+    this.finish(id, a, undefined);
+    this.abandoned(id);
+  }
+
+  private finish(id: number, a: Awaited, result: unknown): void {
+    this.clock.clearTimeout(a.timer);
+    a.signal?.removeEventListener("abort", a.onAbort);
+    this.awaited.delete(id);
+    a.done(result);
   }
 }

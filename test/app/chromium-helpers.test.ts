@@ -52,7 +52,6 @@ describe("browser helpers after a failed start", () => {
 });
 
 const source: StatusSource = {
-  books: () => [],
   book: () => undefined,
   metricsText: () => "",
   readiness: () => ({ books: [], unresolved: [], connections: [], workersDown: [] }),

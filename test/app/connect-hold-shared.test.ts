@@ -66,7 +66,7 @@ async function start(seed: number, instrumentsGate: (request: number) => Promise
 async function allLive(s: Supervisor): Promise<void> {
   const deadline = Date.now() + 40_000;
   for (;;) {
-    const books = await s.books();
+    const { books } = await s.readiness();
     if (books.length === MARKETS[0]!.symbols.length && books.every((b) => b.state === "live")) return;
     if (Date.now() > deadline) throw new Error(`books not all live: ${JSON.stringify(books.map((b) => [b.symbol, b.state]))}`);
     await Bun.sleep(50);

@@ -24,7 +24,6 @@ let big = false;
 const BIG_TEXT = "x".repeat(48 * 2 ** 20);
 
 const source: StatusSource = {
-  books: () => [],
   book: () => undefined,
   metricsText: async () => {
     if (hold > 0) {

@@ -16,7 +16,6 @@ import { createLogger } from "../../src/core/log.ts";
 let metricsHeld = Promise.withResolvers<string>();
 let metricsAsked = false;
 const source: StatusSource = {
-  books: () => [],
   book: () => undefined,
   metricsText: () => ((metricsAsked = true), metricsHeld.promise),
   readiness: () => ({ books: [], unresolved: [], connections: [], workersDown: [] }),

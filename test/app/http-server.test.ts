@@ -36,14 +36,14 @@ const books = [xrp, eth];
 const receiptToSend = new LatencyHistogram();
 for (const v of [3, 40, 40, 900]) receiptToSend.observe(v);
 let extraReadiness: Partial<ReadinessInput> = {};
+const summaries = () => books.map((b) => summarize(b, b.state === BookState.LIVE));
 const source: StatusSource = {
-  books: () => books.map((b) => summarize(b, b.state === BookState.LIVE)),
   book: (venue, market, symbol, depth) => {
     const b = books.find((x) => x.instrument.venue === venue && x.instrument.market === market && x.instrument.symbol === symbol);
     return b && levelsOf(b, b.state === BookState.LIVE, depth);
   },
   metricsText: () => new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text(),
-  readiness: () => ({ books: source.books() as ReturnType<typeof summarize>[], unresolved: [], connections: [], workersDown: [], ...extraReadiness }),
+  readiness: () => ({ books: summaries(), unresolved: [], connections: [], workersDown: [], ...extraReadiness }),
   latency: () => ({ receiptToSend: histogramData(receiptToSend), exchangeToReceipt: {} }),
 };
 
@@ -308,7 +308,7 @@ describe("http server", () => {
 
   test("a failure of the feeder itself is a 500 and an error line", async () => {
     // /books reads readiness() (its books and unresolved symbols from one collection), so both fail here.
-    const broken: StatusSource = { ...source, books: () => Promise.reject(new Error("worker gone")), readiness: () => Promise.reject(new Error("worker gone")) };
+    const broken: StatusSource = { ...source, readiness: () => Promise.reject(new Error("worker gone")) };
     const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, broken, log);
     try {
       logLines.length = 0;

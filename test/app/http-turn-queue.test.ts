@@ -45,7 +45,6 @@ let corrupt = false;
 let failingReasons = 0;
 
 const source: StatusSource = {
-  books: () => [summarize(deep, true)],
   book: (_venue, _market, symbol, depth) => {
     reads.book++;
     if (symbol !== "DEEP") return undefined;
@@ -54,8 +53,9 @@ const source: StatusSource = {
     return levels;
   },
   metricsText: () => "",
-  readiness: () => {
+  readiness: (_turn, healthCheck, signal) => {
     reads.readiness++;
+    readAsCheck.push(`${healthCheck === true ? "check" : "data"}${signal instanceof AbortSignal ? "+signal" : ""}`);
     fillerDoneAtRead = fillerDone;
     if (failingReasons > 0) {
       // Books not live, the last one's reason failing to format (as JSON) past the first chunk of /readyz's body.
@@ -87,6 +87,12 @@ function fill(n: number): Promise<void> {
 
 const FILLER = 50_000;
 
+/**
+ * How each readiness read was asked: as a health check's (/readyz: a worker's turns for it go first), and with the
+ * request's signal (a worker stops collecting for a client gone).
+ */
+const readAsCheck: string[] = [];
+
 describe("the HTTP turn queue", { timeout: 120_000 }, () => {
   test("/readyz is answered ahead of the chunks and answers waiting for their turn", async () => {
     reads.readiness = 0;
@@ -96,6 +102,12 @@ describe("the HTTP turn queue", { timeout: 120_000 }, () => {
     expect(reads.readiness).toBe(1);
     expect(fillerDoneAtRead, `filler turns before /readyz was answered (of ${FILLER})`).toBeLessThan(FILLER / 2);
     await filler;
+  });
+
+  test("/readyz asks its source as a health check (shared: no request's signal), /books and /status with their signal", async () => {
+    readAsCheck.length = 0;
+    for (const path of ["/readyz", "/books", "/status"]) await (await fetch(`${http.url}${path}`)).arrayBuffer();
+    expect(readAsCheck).toEqual(["check", "data+signal", "data+signal"]);
   });
 
   test("a request whose client went away while it waited reads nothing", async () => {

@@ -83,7 +83,6 @@ describe("the books and the unresolved symbols of one answer are of one turn", (
       return { books, unresolved };
     };
     const source: StatusSource = {
-      books: (turn) => collect(turn).books,
       readiness: async (turn): Promise<ReadinessInput> => {
         const { books, unresolved } = collect(turn);
         return { books: await books, unresolved, connections: [], workersDown: [] };

@@ -33,7 +33,6 @@ book.applySnapshot(u);
 
 const summaries = () => [summarize(book, book.state === BookState.LIVE)];
 const source: StatusSource = {
-  books: summaries,
   book: (_venue, _market, _symbol, depth) => levelsOf(book, true, depth),
   metricsText: () => "",
   readiness: () => ({ books: summaries(), unresolved: [], connections: [], workersDown: [] }),

@@ -41,7 +41,6 @@ const books = [
 ];
 const valid = (b: BookBuilder) => b.state === BookState.LIVE;
 const source: StatusSource = {
-  books: () => books.map((b) => summarize(b, valid(b))),
   book: (_venue, _market, symbol, depth) => {
     const b = books.find((x) => x.instrument.symbol === symbol);
     return b && levelsOf(b, valid(b), depth);

@@ -97,8 +97,8 @@ function unresolvedAt(i: number): ReadinessInput["unresolved"][number] {
 }
 const NO_LATENCY = { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} };
 
+const summaries = async (t?: () => Promise<void>) => (many > 0 ? manyBooks(t) : books.map((b) => summarize(b, b.state === BookState.LIVE)));
 const source: StatusSource = {
-  books: (t) => (many > 0 ? manyBooks(t) : books.map((b) => summarize(b, b.state === BookState.LIVE))),
   book: (_venue, _market, symbol, depth) => {
     readAt.push(turn);
     const b = books.find((x) => x.instrument.symbol === symbol);
@@ -108,7 +108,7 @@ const source: StatusSource = {
     readAt.push(turn);
     return new PromWriter().family("feeder_up", "gauge", "up").sample("feeder_up", {}, 1).text();
   },
-  readiness: async (t) => ({ books: await source.books(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
+  readiness: async (t) => ({ books: await summaries(t), unresolved: Array.from({ length: manyUnresolved }, (_, i) => unresolvedAt(i)), connections: [], workersDown: [] }),
   latency: () => {
     if (many === 0) readAt.push(turn); // /status (once per request)
     return NO_LATENCY;
@@ -225,6 +225,26 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(overfull(summarizedAt), "turns that summarized more than a chunk").toEqual([]);
     expect(overfull(formattedAt), "turns that formatted more than a chunk").toEqual([]);
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("the bound full: /books and /status of many books are 503 before any book is collected (not after all of them)", async () => {
+    const n = 2_000;
+    for (const path of ["/books", "/status"]) {
+      await withMany(n, async () => {
+        const first = await fetch(`${http.url}${path}`);
+        expect([first.status, (await first.arrayBuffer()).byteLength > 0]).toEqual([200, true]); // how many there are
+        await waitFor(() => heldLevelBytesNow() === 0, "its body released");
+        summarizedAt.length = 0;
+        const release = holdCopies(MAX_HELD_LEVEL_BYTES); // deep bodies being read hold the bound
+        try {
+          const r = await fetch(`${http.url}${path}`);
+          expect([r.status, r.headers.get("retry-after")]).toEqual([503, "1"]);
+          expect(summarizedAt, path).toEqual([]);
+        } finally {
+          release();
+        }
+      });
+    }
   });
 
   test("/status of 5,000 books (2,500 not live): the same, with every reason", async () => {

@@ -62,7 +62,7 @@ test("workers: while the instrument REST hangs, every configured symbol is resol
 // (worker-reply.ts): the supervisor joins them into the same reply, every symbol once (test/app/worker-reply-parts
 // counts the items cloned per turn).
 test("workers: 1,500 symbols resolving come back through the replies' parts, each once", { timeout: 30_000 }, async () => {
-  const { log } = captureLog();
+  const { log, lines } = captureLog();
   const front = startSilentRest();
   cleanups.push(() => front.stop());
   const { group, port } = uniqueDestination(354);
@@ -74,7 +74,8 @@ test("workers: 1,500 symbols resolving come back through the replies' parts, eac
     publish: { heartbeat_interval_ms: 200, startup_listen_ms: 0, destinations: [{ name: "rev35", group, port, interface: "127.0.0.1", ttl: 1, channel: 6 }] },
     venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: front.url, linear: { depth: 50, symbols } } },
   });
-  const supervisor = new Supervisor(config, log);
+  let workerLines = ""; // the workers' log, written by this thread
+  const supervisor = new Supervisor(config, log, undefined, { writeLog: (text, done) => ((workerLines += text), done()) });
   const starting = supervisor.start();
   cleanups.push(() => starting.catch(() => undefined));
   cleanups.push(() => supervisor.stop());
@@ -86,4 +87,13 @@ test("workers: 1,500 symbols resolving come back through the replies' parts, eac
   }
   expect(names.length).toBe(symbols.length);
   expect([...names].sort()).toEqual([...symbols].sort());
+  // A reply whose client goes away as it is asked: nothing for it, its workers told to stop (no error of theirs), and
+  // the next reply whole.
+  const client = new AbortController();
+  const asked = supervisor.readiness(undefined, false, client.signal);
+  client.abort();
+  expect(await asked).toEqual({ books: [], unresolved: [], connections: [], workersDown: [] });
+  expect((await supervisor.readiness()).unresolved).toHaveLength(symbols.length);
+  expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([]);
+  expect(workerLines).not.toContain("could not answer a status request");
 });

@@ -70,5 +70,5 @@ test("a 429 hold answered to one worker holds the other worker's instrument requ
     if (unresolved > 0) await Bun.sleep(20);
   }
   expect(unresolved).toBe(0);
-  expect((await supervisor.books()).length).toBe(MARKETS[0]!.symbols.length);
+  expect((await supervisor.readiness()).books.length).toBe(MARKETS[0]!.symbols.length);
 });

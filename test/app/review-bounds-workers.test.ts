@@ -103,7 +103,7 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect(readiness.unresolved).toMatchObject([{ venue: "bybit", market: "linear", symbol: UNLISTED, reason: "worker_unavailable" }]);
     // One of its books asked for meanwhile: not "no book" (404) but unavailable (503), naming the worker.
     await expect(supervisor.book("bybit", "linear", FAULTY[0]!.symbol, 5)).rejects.toThrow(/worker 1 is not answering/);
-    const books = await supervisor.books();
+    const { books } = await supervisor.readiness();
     for (const t of FAULTY) expect(books.find((b) => b.symbol === t.symbol), t.symbol).toMatchObject({ valid: false });
     await othersFollow(5, "while worker 1 hangs");
     await waitFor(() => supervisor.restarts === 1, "worker 1 restarted", 15_000);

@@ -40,7 +40,6 @@ let failing = false;
 let bookRefused = false;
 
 const source: StatusSource = {
-  books: () => books.map((b) => summarize(b, true)),
   book: (_venue, _market, symbol, depth) => {
     if (bookRefused) throw new Unavailable("refused for the test");
     const b = books.find((x) => x.instrument.symbol === symbol);

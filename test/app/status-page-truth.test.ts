@@ -55,7 +55,6 @@ let many: BookSummary[] | undefined;
 
 const summaries = () => many ?? books.map((b) => summarize(b, b.state === BookState.LIVE));
 const source: StatusSource = {
-  books: summaries,
   book: (_venue, _market, symbol, depth) => {
     const b = books.find((x) => x.instrument.symbol === symbol);
     return b && levelsOf(b, b.state === BookState.LIVE, depth);

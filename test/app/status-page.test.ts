@@ -132,7 +132,6 @@ describe.skipIf(CHROMIUM === undefined)("status page of a feeder that stops answ
     // The first /status finds the book live; every later one fails (500), as when the feeder's workers are gone.
     let statusPolls = 0;
     const source: StatusSource = {
-      books: () => [summarize(book, true)],
       book: (_venue, _market, _symbol, depth) => levelsOf(book, true, depth),
       metricsText: () => "",
       readiness: () => {

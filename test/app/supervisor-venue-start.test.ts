@@ -126,7 +126,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
     // The old code started no worker before the supervisor's own Coinbase request had timed out (given up).
     expect(front.gone(), "a coinbase request given up at its 10 s REST timeout before the bybit books were usable").toBe(0);
     expect(settled).toBe(false);
-    expect(liveOf(await supervisor.books(), "bybit")).toEqual([...BYBIT].sort());
+    expect(liveOf((await supervisor.readiness()).books, "bybit")).toEqual([...BYBIT].sort());
     const reasons = evaluateReadiness(await supervisor.readiness()).reasons;
     expect(reasons.filter((r) => r.check === "worker_down")).toEqual([]);
     const resolving = reasons.filter((r) => r.check === "symbol_unresolved").map((r) => [r.venue, r.symbol, r.reason]);
@@ -137,7 +137,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
 
     front.release();
     await starting;
-    await until(() => supervisor.books(), (b) => liveOf(b, "coinbase").length === 2, "coinbase books LIVE once REST answered");
+    await until(async () => (await supervisor.readiness()).books, (b) => liveOf(b, "coinbase").length === 2, "coinbase books LIVE once REST answered");
     await until(() => supervisor.readiness(), (r) => evaluateReadiness(r).ready, "ready");
     expect(front.gone()).toBe(0);
   });
@@ -179,7 +179,7 @@ describe("workers = 2: each venue starts on its own", { timeout: 60_000 }, () =>
     const { bybit, coinbase } = await sims(94);
     const { supervisor } = supervisorOf(94, bybit, coinbase, coinbase.restUrl, { bybit: ["BTCUSDT", "NOPE0USDT"] });
     await supervisor.start();
-    const books = await until(() => supervisor.books(), (b) => liveOf(b, "bybit").length === 1 && liveOf(b, "coinbase").length === 2, "the listed books LIVE");
+    const books = await until(async () => (await supervisor.readiness()).books, (b) => liveOf(b, "bybit").length === 1 && liveOf(b, "coinbase").length === 2, "the listed books LIVE");
     expect(liveOf(books, "bybit")).toEqual(["BTCUSDT"]);
     const unresolved = evaluateReadiness(await supervisor.readiness()).reasons.filter((r) => r.check === "symbol_unresolved");
     expect(unresolved.map((r) => [r.venue, r.symbol, r.reason])).toEqual([["bybit", "NOPE0USDT", "not_listed"]]);

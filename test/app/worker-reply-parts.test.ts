@@ -7,9 +7,9 @@
  */
 import { describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
-import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
+import { collectInTurns, LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import type { ReadinessInput } from "../../src/app/readiness.ts";
-import { ReplyParts, sendInParts, type ReplyPart } from "../../src/app/worker-reply.ts";
+import { AwaitedReplies, cancelledTurn, progressTurn, REPLY_MAX_MS, REPLY_SILENCE_MS, ReplyCancelled, ReplyParts, sendInParts, sharedTurns, type ReplyPart } from "../../src/app/worker-reply.ts";
 import type { FromWorker } from "../../src/app/worker-protocol.ts";
 
 const summary = (i: number) => ({ venue: "bybit", market: "linear", symbol: `S${i}USDT`, state: "live", valid: true, recvAgeUs: i }) as unknown as BookSummary;
@@ -77,5 +77,225 @@ describe("worker replies of many books, a part per turn", () => {
       expect(ch.replies.get(12)).toBeUndefined();
       expect(ch.parts.size).toBe(0);
     }
+  });
+});
+
+/** Timers on a clock that moves only when told (advance): what AwaitedReplies waits with. */
+function fakeClock() {
+  let nowMs = 0;
+  let nextId = 1;
+  const timers = new Map<number, { atMs: number; fn: () => void }>();
+  /** When each timer that fired fired. */
+  const firedAtMs: number[] = [];
+  return {
+    firedAtMs,
+    now: () => nowMs,
+    setTimeout(fn: () => void, ms: number): unknown {
+      timers.set(nextId, { atMs: nowMs + ms, fn });
+      return nextId++;
+    },
+    clearTimeout(handle: unknown): void {
+      timers.delete(handle as number);
+    },
+    advance(ms: number): void {
+      const endMs = nowMs + ms;
+      for (;;) {
+        let due: [number, { atMs: number; fn: () => void }] | undefined;
+        for (const t of timers) if (t[1].atMs <= endMs && (due === undefined || t[1].atMs < due[1].atMs)) due = t;
+        if (due === undefined) break;
+        timers.delete(due[0]);
+        nowMs = due[1].atMs;
+        firedAtMs.push(nowMs);
+        due[1].fn();
+      }
+      nowMs = endMs;
+    },
+  };
+}
+
+/**
+ * A worker answering request `id` as worker-main does (its books collected a chunk per turn with progressTurn, then
+ * sent in parts), each of its turns `turnMs` of the clock; `stallAfterTurns`: it goes silent then (hung, dying).
+ */
+async function slowWorker(clock: ReturnType<typeof fakeClock>, replies: AwaitedReplies, id: number, books: BookSummary[], turnMs: number, stallAfterTurns = Infinity) {
+  let turns = 0;
+  let stalled = false;
+  const send = (msg: FromWorker) => {
+    if (stalled) return;
+    const m = structuredClone(msg);
+    if (m.type === "response-part") replies.part(m);
+    else if (m.type === "response") replies.last(m.id, m.result);
+  };
+  const turn = async () => {
+    if (++turns > stallAfterTurns) {
+      stalled = true;
+      clock.advance(60_000); // a minute of silence: every timer due
+    }
+    clock.advance(turnMs);
+    await Promise.resolve();
+  };
+  const collected = await collectInTurns(books.length, (i) => books[i]!, progressTurn(id, send, turn));
+  await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+  return turns;
+}
+
+describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
+  const books = Array.from({ length: 20_000 }, (_, i) => summary(i));
+
+  test("20,000 books from a worker whose turns take 60 ms (~80 turns, 4.8 s): the whole reply, not a timeout", async () => {
+    const clock = fakeClock();
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const reply = replies.expect(1);
+    const turns = await slowWorker(clock, replies, 1, books, 60);
+    expect(turns * 60).toBeGreaterThan(2 * REPLY_SILENCE_MS); // longer than the silence bound in all
+    expect(await reply).toEqual(books);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+
+  test("a reply that stops coming ends undefined REPLY_SILENCE_MS after its last message; what comes later is not held", async () => {
+    const clock = fakeClock();
+    const abandoned: number[] = [];
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock, (id) => abandoned.push(id));
+    const reply = replies.expect(2);
+    // Silent from its 50th turn on (mid-sending): its last message was at 49 × 10 ms.
+    await slowWorker(clock, replies, 2, books, 10, 49);
+    expect(await reply).toBeUndefined();
+    expect(clock.firedAtMs).toEqual([49 * 10 + REPLY_SILENCE_MS]);
+    expect(abandoned).toEqual([2]); // its worker is told to stop making it
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    // A part of it coming after all (a worker that was only slow) is dropped as it comes, as is its last message.
+    replies.part({ type: "response-part", id: 2, books: books.slice(0, 500), unresolved: [] });
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    replies.last(2, books.slice(500, 600));
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+
+  test("a reply that keeps coming ends undefined at REPLY_MAX_MS; the worker's end ends every reply it owes", async () => {
+    const clock = fakeClock();
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
+    const reply = replies.expect(3);
+    await slowWorker(clock, replies, 3, books, REPLY_SILENCE_MS - 1); // each turn just within the silence bound
+    expect(await reply).toBeUndefined();
+    expect(clock.firedAtMs).toEqual([REPLY_MAX_MS]);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    const owed = [replies.expect(4), replies.expect(5)];
+    replies.part({ type: "response-part", id: 4, books: books.slice(0, 500), unresolved: [] });
+    replies.part({ type: "response-part", id: 0, books: books.slice(0, 500), unresolved: [] }); // "started"'s
+    expect(replies.size).toEqual({ awaited: 2, held: 2 });
+    replies.end();
+    expect(await Promise.all(owed)).toEqual([undefined, undefined]);
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+});
+
+describe("a reply nobody waits for any more is stopped (cancelledTurn)", () => {
+  test("its HTTP client goes away mid-collection: undefined at once, its worker told, and it stops at its next turn", async () => {
+    const n = 20_000;
+    const cancelled = new Set<number>(); // the worker's (worker-main), filled by the supervisor's `cancel`
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, undefined, (id) => cancelled.add(id));
+    const client = new AbortController();
+    const reply = replies.expect(7, client.signal);
+    let summarized = 0;
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") replies.part(m);
+      else if (m.type === "response") replies.last(m.id, m.result);
+    };
+    const turn = cancelledTurn(7, cancelled, () => new Promise<void>((resolve) => setImmediate(resolve)));
+    const made = (async () => {
+      const collected = await collectInTurns(n, (i) => {
+        if (i === 1200) client.abort(); // the client goes while its books are collected
+        summarized++;
+        return summary(i);
+      }, progressTurn(7, send, turn));
+      await sendInParts(7, collected, send, (rest) => send({ type: "response", id: 7, result: rest }), turn);
+    })();
+    expect(await reply).toBeUndefined();
+    await expect(made).rejects.toBeInstanceOf(ReplyCancelled);
+    expect(summarized).toBe(3 * LIST_ITEMS_PER_TURN); // the chunk under way ends; no other (before: all 20,000)
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+    // A client gone before its request is asked: nothing awaited, its worker told.
+    const gone = new AbortController();
+    gone.abort();
+    expect(await replies.expect(8, gone.signal)).toBeUndefined();
+    expect([...cancelled]).toEqual([7, 8]);
+  });
+});
+
+describe("replies in progress together share the worker's turns (sharedTurns)", () => {
+  test("four replies at once (collected and sent as worker-main does): at most LIST_ITEMS_PER_TURN items an event-loop turn", async () => {
+    // Event-loop turns counted by a setImmediate loop; what each turn collected (summarized) and cloned (sent).
+    let loopTurn = 0;
+    let ticking = true;
+    const tick = () => {
+      loopTurn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const itemsAt = new Map<number, number>();
+    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
+    const replies = new AwaitedReplies();
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
+      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result);
+    };
+    const turn = sharedTurns();
+    const answer = async (id: number, n: number) => {
+      const collected = await collectInTurns(n, (i) => (count(1), summary(i)), progressTurn(id, send, turn));
+      await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+    };
+    const sizes = [3000, 2000, 2600, 1500];
+    try {
+      const got = sizes.map((_, k) => replies.expect(k + 1));
+      await Promise.all(sizes.map((n, k) => answer(k + 1, n)));
+      expect(await Promise.all(got)).toEqual(sizes.map((n) => Array.from({ length: n }, (_, i) => summary(i))));
+    } finally {
+      ticking = false;
+    }
+    // Each item counted twice (summarized, then cloned): one chunk of one reply a turn.
+    expect([...itemsAt.values()].reduce((a, b) => a + b, 0)).toBe(2 * sizes.reduce((a, b) => a + b, 0));
+    expect([...itemsAt].filter(([, n]) => n > LIST_ITEMS_PER_TURN)).toEqual([]);
+  });
+
+  test("a /readyz reply (healthCheck) among three others: its turns go first, every other turn, and it is done first", async () => {
+    let loopTurn = 0;
+    let ticking = true;
+    const tick = () => {
+      loopTurn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const itemsAt = new Map<number, number>();
+    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
+    const doneAt = new Map<number, number>();
+    const replies = new AwaitedReplies();
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
+      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result), doneAt.set(m.id, loopTurn);
+    };
+    const shared = sharedTurns();
+    const n = 3000; // 6 turns collecting, 6 sending
+    const answer = async (id: number, healthCheck: boolean) => {
+      const turn = () => shared(healthCheck);
+      const collected = await collectInTurns(n, (i) => (count(1), summary(i)), progressTurn(id, send, turn));
+      await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+    };
+    let checkFromTurn = 0;
+    try {
+      const others = [1, 2, 3].map((id) => answer(id, false));
+      await new Promise((resolve) => setImmediate(resolve)); // the others under way first
+      await new Promise((resolve) => setImmediate(resolve));
+      checkFromTurn = loopTurn;
+      await Promise.all([...others, answer(4, true)]);
+    } finally {
+      ticking = false;
+    }
+    // Its 12 turns alternate with the others' (never two checks in a row while they wait): done within ~24 turns,
+    // before any of them (in turn with them, one each: ~48).
+    expect(doneAt.get(4)! - checkFromTurn).toBeLessThanOrEqual(2 * 12 + 2);
+    expect(Math.min(doneAt.get(1)!, doneAt.get(2)!, doneAt.get(3)!)).toBeGreaterThan(doneAt.get(4)!);
+    expect([...itemsAt].filter(([, k]) => k > LIST_ITEMS_PER_TURN)).toEqual([]);
   });
 });

@@ -63,7 +63,7 @@ export function workersPublisher(config: FeederConfig): ChaosPublisher {
         .samples.filter((s) => s.name === "feeder_book_apply_errors_total")
         .reduce((n, s) => n + s.value, 0),
     stats: () => undefined,
-    books: () => supervisor.books(),
+    books: async () => (await supervisor.readiness()).books,
     describe: async () => `workers: ${supervisor.workerCount()}, restarts ${supervisor.restarts}`,
   };
 }

@@ -174,15 +174,19 @@ export class LateInstruments {
   /** Every symbol still pending, in subscription order. */
   list(): UnresolvedInstrument[] {
     const out: UnresolvedInstrument[] = [];
-    for (const [index, p] of [...this.pending].sort((a, b) => a[0] - b[0])) {
+    const nextByMarket = new Map<MarketName, number>(); // the same for each of a market's symbols: asked once
+    for (const index of Array.from(this.pending.keys()).sort((a, b) => a - b)) {
+      const p = this.pending.get(index)!;
       const sub = this.o.subscriptions[index]!;
+      let next = nextByMarket.get(sub.market);
+      if (next === undefined) nextByMarket.set(sub.market, (next = this.running ? this.nextAttemptMs(sub.market) : 0));
       out.push({
         index,
         market: sub.market,
         symbol: sub.extraDepth === true ? `${sub.symbol}@${sub.depth}` : sub.symbol,
         kind: p.kind,
         detail: p.detail,
-        nextAttemptMs: this.running ? this.nextAttemptMs(sub.market) : 0,
+        nextAttemptMs: next,
       });
     }
     return out;
