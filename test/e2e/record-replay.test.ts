@@ -197,19 +197,35 @@ describe("record → replay", { timeout: 60_000 }, () => {
     writeFileSync(configPath, toToml(raw));
     const out = join(dir, "captures");
     const root = join(import.meta.dirname, "../..");
-    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "record", "--config", configPath, "--out", out], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    // A progress line every second: the test signals once the child itself has taken frames (its log says how many),
+    // not once the simulator has sent them (a loaded child can be far behind: the CI run that read 1 book of 100 sent).
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "record", "--config", configPath, "--out", out, "--progress-seconds", "1"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    let stderr = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) stderr += decoder.decode(chunk, { stream: true });
+    })();
+    const takenRecords = (): number => {
+      let most = 0;
+      for (const l of stderr.split("\n")) {
+        if (!l.startsWith("{")) continue;
+        const line = JSON.parse(l) as { msg: string; records?: number };
+        if (line.msg === "recording progress" && typeof line.records === "number") most = Math.max(most, line.records);
+      }
+      return most;
+    };
     try {
       const captured = () => readdirSync(out, { withFileTypes: true }).some((f) => f.isFile() && f.name.endsWith(".fcap"));
       await waitFor(() => {
         try {
-          return captured() && server.stats.messagesSent > 100;
+          return captured() && takenRecords() > 100;
         } catch {
           return false; // the directory does not exist yet
         }
       }, "frames flowing and a capture file open", 20_000);
       proc.kill("SIGINT");
       expect(await proc.exited).toBe(0);
-      const stderr = await new Response(proc.stderr as ReadableStream<Uint8Array>).text();
+      await reading;
       const stopped = stderr
         .split("\n")
         .filter((l) => l.startsWith("{"))
