@@ -172,6 +172,52 @@ describe.skipIf(missing !== undefined)(`a message over the server's max_payload$
     }
   });
 
+  test("is judged by the server connected now: a reconnect to a smaller max_payload refuses it, a larger one takes it", async () => {
+    // The bridge writes its own PUB frames (pub-frames.ts): one over the server's limit is not refused by the client
+    // but by the server, which answers -ERR 'Maximum Payload Violation' and closes the connection (everything the
+    // client held lost). So the limit must be the INFO of the connection now, read again after each reconnect.
+    const server = await NatsServer.start();
+    const b = new ForwardBridge({ groups: [], servers: server.url, prefix: PREFIX, log: silentLogger });
+    const q = packer({ channelId: 6, sourceId: 7, sessionId: 503, sessionStartUs: T0 });
+    const y = new TestBook(X);
+    y.load(
+      Array.from({ length: 40 }, (_, i): [number, number] => [943000 - i, 5]),
+      Array.from({ length: 40 }, (_, i): [number, number] => [944000 + i, 5]),
+      1,
+      T0,
+    );
+    let sendUs = T0;
+    const snapshot = () => {
+      packBookSnapshot(q, y, 0, true);
+      const datagrams = take(q, (sendUs += 1000));
+      expect(datagrams.length).toBe(1); // one message: its envelope over 1024 bytes, under 4096
+      expect(datagrams[0]!.length).toBeGreaterThan(1024);
+      b.onDatagram(datagrams[0]!);
+    };
+    const reconnectTo = async (config: string) => {
+      const reconnects = b.counters.natsReconnects;
+      await server.stop();
+      await server.restart(config);
+      await waitFor(() => b.counters.natsReconnects > reconnects && b.health.natsConnected, "the bridge reconnected");
+    };
+    try {
+      await b.start();
+      packInstrumentDefinition(q, new EncodedDefinition(X), false);
+      for (const d of take(q, (sendUs += 1000))) b.onDatagram(d);
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 2, publishErrors: 0 });
+      await reconnectTo("max_payload: 1024");
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 2, publishErrors: 1 });
+      await reconnectTo("max_payload: 4096");
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 3, publishErrors: 1 });
+    } finally {
+      await b.stop();
+      await server.stop();
+    }
+  });
+
   test("a heartbeat the client refuses is counted neither as published nor as a dropped wire message", async () => {
     // Every envelope over max_payload, a heartbeat's (40 bytes) too. Before, a refused heartbeat was counted
     // as published (before the publish) and as a wire message dropped (publish_error).
