@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ARENA_CHUNK_BYTES } from "../../src/bridge/payload-arena.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
@@ -121,14 +122,25 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     packBookSnapshot(p, big, 0, true);
     const datagram = take(p, (sendUs += 1000))[0]!;
     expect(datagram.length).toBeGreaterThan(1000);
+    // The bridge's own memory beside the client's backlog: the payload arena's chunks (payload-arena.ts), each seen
+    // once, must be collected once the client let go of their ranges, whatever the feed sent meanwhile.
+    const arena = (bridge as unknown as { payloads: { chunk: Uint8Array } }).payloads;
+    const chunks: WeakRef<Uint8Array>[] = [];
     nats.pause();
     try {
       for (let i = 0; i < 30_000; i++) {
         packBookSnapshot(p, big, 0, true);
         for (const d of take(p, (sendUs += 1))) bridge.onDatagram(d); // ~40 MB in all
+        if (arena.chunk !== chunks[chunks.length - 1]?.deref()) chunks.push(new WeakRef(arena.chunk));
+        if (i % 1000 === 999) await Bun.sleep(0); // the client writes what it holds (its socket keeps the rest)
       }
       expect(clientPendingBytes()).toBeLessThanOrEqual(MAX_PENDING + 2 * datagram.length);
       expect(bridge.counters.droppedBacklog).toBeGreaterThan(0);
+      await Bun.sleep(0); // a WeakRef holds its target until the job that made or read it ends
+      Bun.gc(true);
+      const retainedBytes = chunks.reduce((n, w) => n + (w.deref()?.byteLength ?? 0), 0);
+      expect(chunks.length * ARENA_CHUNK_BYTES, "the arena went through the flood").toBeGreaterThan(4 * MAX_PENDING);
+      expect(retainedBytes, "the arena's chunks retained: at most the client's backlog and the current chunk").toBeLessThanOrEqual(clientPendingBytes() + 2 * ARENA_CHUNK_BYTES);
     } finally {
       nats.resume();
     }
