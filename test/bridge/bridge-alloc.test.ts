@@ -250,8 +250,15 @@ describe.skipIf(missing !== undefined)(`the bridge's own PUB frames on a real na
     const { connect } = await import("@nats-io/transport-node");
     const nc = await connect({ servers: nats.url });
     try {
-      const symbolOf = (i: number) => ["BTCUSDT", "ÄÖ€", "x.y*z", "", "S 4", "日本", "S6"][i]!; // UTF-8, and what subjects replace
+      // UTF-8, and what subjects replace (docs/nats.md): the keyed run's symbols hold each edge character, whatever the
+      // client's publish refuses in a subject (space, tab, CR, LF) or nats-server reads as a wildcard token (`*`, `>`)
+      // among them: in a frame of the bridge's own a tab or line end would end the subject, or the PUB line, early.
+      const plainSymbols = ["BTCUSDT", "ÄÖ€", "x.y*z", "", "S 4", "日本", "S6"];
+      const edgeSymbols = ["a\tb\r\nc", "\x1b[31mX\x7f\u0085", "\u00a0\u2028\u3000\ufeffY", "*", ">", "🚀\u200bZ", "é".repeat(32)];
+      let symbols = plainSymbols;
+      const symbolOf = (i: number) => symbols[i]!;
       for (const keyed of [false, true]) {
+        symbols = keyed ? edgeSymbols : plainSymbols;
         const prefix = keyed ? "framesk" : "frames";
         const got: { subject: string; data: Uint8Array }[] = [];
         const sub = nc.subscribe(`${prefix}.>`, { callback: (_err, m) => void got.push({ subject: m.subject, data: Uint8Array.from(m.data) }) });
@@ -269,7 +276,7 @@ describe.skipIf(missing !== undefined)(`the bridge's own PUB frames on a real na
           // The reference: the client's publish of envelopeOf's bytes, numbered from the first envelope's number.
           const first = new DataView(got[0]!.data.buffer);
           let forward = (first.getUint32(36, true) & 0x7fff_ffff) * 0x8000 + (first.getUint16(14, true) & 0x7fff);
-          const subjectOfId = (id: number) => `${prefix}.bybit.linear.${symbolOf(id - 100).replace(/[.*>\s]/g, "_") || "_"}`;
+          const subjectOfId = (id: number) => `${prefix}.bybit.linear.${symbolOf(id - 100).replace(/[.*>\s\x00-\x1f\x7f-\x9f]/g, "_") || "_"}`;
           const auth = keyed ? new DatagramAuth(KEY) : undefined;
           let k = 0;
           for (const d of datagrams) {

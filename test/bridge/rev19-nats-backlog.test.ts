@@ -11,6 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ARENA_CHUNK_BYTES } from "../../src/bridge/payload-arena.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber, attachNats, type NatsFeedReader } from "../../src/subscriber/index.ts";
@@ -121,14 +122,25 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     packBookSnapshot(p, big, 0, true);
     const datagram = take(p, (sendUs += 1000))[0]!;
     expect(datagram.length).toBeGreaterThan(1000);
+    // The bridge's own memory beside the client's backlog: the payload arena's chunks (payload-arena.ts), each seen
+    // once, must be collected once the client let go of their ranges, whatever the feed sent meanwhile.
+    const arena = (bridge as unknown as { payloads: { chunk: Uint8Array } }).payloads;
+    const chunks: WeakRef<Uint8Array>[] = [];
     nats.pause();
     try {
       for (let i = 0; i < 30_000; i++) {
         packBookSnapshot(p, big, 0, true);
         for (const d of take(p, (sendUs += 1))) bridge.onDatagram(d); // ~40 MB in all
+        if (arena.chunk !== chunks[chunks.length - 1]?.deref()) chunks.push(new WeakRef(arena.chunk));
+        if (i % 1000 === 999) await Bun.sleep(0); // the client writes what it holds (its socket keeps the rest)
       }
       expect(clientPendingBytes()).toBeLessThanOrEqual(MAX_PENDING + 2 * datagram.length);
       expect(bridge.counters.droppedBacklog).toBeGreaterThan(0);
+      await Bun.sleep(0); // a WeakRef holds its target until the job that made or read it ends
+      Bun.gc(true);
+      const retainedBytes = chunks.reduce((n, w) => n + (w.deref()?.byteLength ?? 0), 0);
+      expect(chunks.length * ARENA_CHUNK_BYTES, "the arena went through the flood").toBeGreaterThan(4 * MAX_PENDING);
+      expect(retainedBytes, "the arena's chunks retained: at most the client's backlog and the current chunk").toBeLessThanOrEqual(clientPendingBytes() + 2 * ARENA_CHUNK_BYTES);
     } finally {
       nats.resume();
     }
@@ -169,6 +181,52 @@ describe.skipIf(missing !== undefined)(`a message over the server's max_payload$
     } finally {
       await b.stop();
       await small.stop();
+    }
+  });
+
+  test("is judged by the server connected now: a reconnect to a smaller max_payload refuses it, a larger one takes it", async () => {
+    // The bridge writes its own PUB frames (pub-frames.ts): one over the server's limit is not refused by the client
+    // but by the server, which answers -ERR 'Maximum Payload Violation' and closes the connection (everything the
+    // client held lost). So the limit must be the INFO of the connection now, read again after each reconnect.
+    const server = await NatsServer.start();
+    const b = new ForwardBridge({ groups: [], servers: server.url, prefix: PREFIX, log: silentLogger });
+    const q = packer({ channelId: 6, sourceId: 7, sessionId: 503, sessionStartUs: T0 });
+    const y = new TestBook(X);
+    y.load(
+      Array.from({ length: 40 }, (_, i): [number, number] => [943000 - i, 5]),
+      Array.from({ length: 40 }, (_, i): [number, number] => [944000 + i, 5]),
+      1,
+      T0,
+    );
+    let sendUs = T0;
+    const snapshot = () => {
+      packBookSnapshot(q, y, 0, true);
+      const datagrams = take(q, (sendUs += 1000));
+      expect(datagrams.length).toBe(1); // one message: its envelope over 1024 bytes, under 4096
+      expect(datagrams[0]!.length).toBeGreaterThan(1024);
+      b.onDatagram(datagrams[0]!);
+    };
+    const reconnectTo = async (config: string) => {
+      const reconnects = b.counters.natsReconnects;
+      await server.stop();
+      await server.restart(config);
+      await waitFor(() => b.counters.natsReconnects > reconnects && b.health.natsConnected, "the bridge reconnected");
+    };
+    try {
+      await b.start();
+      packInstrumentDefinition(q, new EncodedDefinition(X), false);
+      for (const d of take(q, (sendUs += 1000))) b.onDatagram(d);
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 2, publishErrors: 0 });
+      await reconnectTo("max_payload: 1024");
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 2, publishErrors: 1 });
+      await reconnectTo("max_payload: 4096");
+      snapshot();
+      expect(b.counters).toMatchObject({ published: 3, publishErrors: 1 });
+    } finally {
+      await b.stop();
+      await server.stop();
     }
   });
 
