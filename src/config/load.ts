@@ -76,7 +76,7 @@ const MAX_DATAGRAM_BYTES = 65507;
  * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
  * passed as two symbols and built two books of one instrument id. The one lower-case letter is a "d" between digits:
  * Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C; before, such a real name was refused).
- * Letters without case beyond ASCII (core/symbol-text.ts: Binance's 币安人生USDT) are taken too, in NFC and at most
+ * Letters without case beyond ASCII (core/symbol-text.ts: Binance's 币安人生USDT) are taken too, in NFC (and NFKC) and at most
  * MAX_SYMBOL_BYTES of UTF-8 before the @; each venue's symbolShape says whether it lists such names (only Binance).
  */
 const SYMBOL_PATTERN = new RegExp(String.raw`^(?:[A-Z0-9]|${SYMBOL_NON_ASCII})(?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)|${SYMBOL_NON_ASCII}){0,63}(@(0|[1-9]\d{0,5}))?$`, "u");
@@ -706,8 +706,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)");
         // A decomposed Hangul name (NFD: jamo, each a letter) is another string than the venue's NFC one: never listed.
         else if (s.normalize("NFC") !== s) v.problem(`${mk}.symbols[${i}]`, s, `a symbol in Unicode NFC, as venues spell it (${JSON.stringify(s.normalize("NFC"))})`);
+        // Halfwidth ｱ beside ア, one name to a reader: the compatibility form (NFKC changes it) is never the listing.
+        else if (s.normalize("NFKC") !== s) v.problem(`${mk}.symbols[${i}]`, s, `a symbol without compatibility forms such as halfwidth or fullwidth letters (${JSON.stringify(s.normalize("NFKC"))})`);
         else if (utf8Bytes(base) > MAX_SYMBOL_BYTES) v.problem(`${mk}.symbols[${i}]`, s, `a symbol of at most ${MAX_SYMBOL_BYTES} bytes of UTF-8 before any @depth (it has ${utf8Bytes(base)})`);
-        wellFormed &&= s.normalize("NFC") === s && utf8Bytes(base) <= MAX_SYMBOL_BYTES;
+        wellFormed &&= s.normalize("NFKC") === s && utf8Bytes(base) <= MAX_SYMBOL_BYTES;
         const shape = ms.symbolShape;
         if (wellFormed && shape !== undefined && !shape.pattern.test(base)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
         else if (wellFormed && ms.refusedSymbol?.(base) !== undefined) v.problem(`${mk}.symbols[${i}]`, s, ms.refusedSymbol(base)!);
