@@ -9,6 +9,7 @@ import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
+import { jsonForTerminal } from "../core/terminal-text.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
@@ -939,7 +940,12 @@ class Validator {
   }
 }
 
+/** A value as a problem quotes it: JSON, with what JSON leaves raw and a terminal acts on (C1, U+2028, a bidi override) escaped. */
 function show(value: unknown): string {
+  return jsonForTerminal(showJson(value));
+}
+
+function showJson(value: unknown): string {
   if (typeof value === "string") return value === "(table)" || value === "[]" ? value : JSON.stringify(value);
   if (value === undefined) return "(missing)";
   if (typeof value === "number" && !Number.isFinite(value)) return String(value); // TOML nan / inf (JSON says null)

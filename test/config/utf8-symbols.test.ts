@@ -41,8 +41,6 @@ describe("symbols beyond ASCII", () => {
   test.each([
     ["币安人生 USDT", GENERAL], // a space
     ["币安人生\u3000USDT", GENERAL], // an ideographic space
-    ["币安\u200dUSDT", GENERAL], // a zero-width joiner: looks like 币安USDT
-    ["币安\u202eUSDT", GENERAL], // a bidi override
     ["币安\tUSDT", GENERAL],
     ["币安/USDT", GENERAL], // a path separator
     ["币安人生usdt", GENERAL], // lower case
@@ -68,6 +66,24 @@ describe("symbols beyond ASCII", () => {
     ["币".repeat(22), "a symbol of at most 64 bytes of UTF-8 before any @depth (it has 66)"],
   ])("Binance refuses %j", (symbol, expected) => {
     expect(configProblems(symbolsOf("binance", "spot", [symbol]))).toEqual([`venues.binance.spot.symbols[0]: ${JSON.stringify(symbol)} is not ${expected}`]);
+  });
+
+  // Until 2026-12-06 a refused value was quoted as JSON.stringify writes it: a bidi override (U+202E) in it reversed the
+  // rest of the problem line on the terminal, U+2028 broke it; an unknown key was quoted as it was, an ESC included.
+  test.each([
+    ["币安\u202eUSDT", "\"币安\\u202eUSDT\""], // a bidi override
+    ["币安\u2028USDT", "\"币安\\u2028USDT\""], // a line separator
+    ["币安\u0085USDT", "\"币安\\u0085USDT\""], // C1 NEL
+    ["币安\u200dUSDT", "\"币安\\u200dUSDT\""], // a zero-width joiner: looks like 币安USDT
+  ])("Binance refuses %j, quoted with the character escaped", (symbol, quoted) => {
+    expect(configProblems(symbolsOf("binance", "spot", [symbol]))).toEqual([`venues.binance.spot.symbols[0]: ${quoted} is not ${GENERAL}`]);
+  });
+
+  test("an unknown key holding an ESC or a bidi override is named with them escaped", () => {
+    const problems = configProblems(`${symbolsOf("binance", "spot", ["BTCUSDT"])}"x\\u001b]0;pwned\\u0007\\u202e" = 1\n`);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^venues\.binance\.spot\.x\\x1b\]0;pwned\\x07\\u\{202e\}: unknown key/);
+    expect(problems.join("\n")).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u);
   });
 
   test("Thai and Devanagari marks after their letters, 々 and ー, Hangul and a CJK letter beyond the BMP are taken", () => {
