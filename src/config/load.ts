@@ -12,7 +12,7 @@ import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { jsonForTerminal } from "../core/terminal-text.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
-import { MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
+import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
@@ -771,6 +771,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         // Missing keys are reported by str(); a present string, "" included, must be a positive decimal.
         if (typeof otab[k] === "string" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
         // Its decimals are the instrument's exponent (makeInstrument): beyond MAX_FIXED_EXP the symbol was left out at start.
+        else if (typeof otab[k] === "string" && s.length > MAX_DEF_STRING_BYTES) v.problem(`${ok}.${k}`, s, `a step of at most ${MAX_DEF_STRING_BYTES} characters (the wire's instrument definition holds no more)`);
         else if (typeof otab[k] === "string" && decimalsOf(s) > MAX_FIXED_EXP) v.problem(`${ok}.${k}`, s, `a step with at most ${MAX_FIXED_EXP} decimals (it needs ${decimalsOf(s)})`);
       }
       overrides.set(name, { tickSize, lotSize });

@@ -24,6 +24,13 @@ export const SYMBOL_NON_ASCII = String.raw`(?:(?![\x00-\x7f])(?!\p{Default_Ignor
 /** Most UTF-8 bytes of a configured symbol without its `@depth`: 64, as many as the ASCII rule's 64 characters. */
 export const MAX_SYMBOL_BYTES = 64;
 
+/**
+ * Longest symbol, tick or lot string an InstrumentDefinition holds (its length is a u8 of bytes, wire-protocol §4.6).
+ * The encoder refuses a longer one (RangeError) rather than cut it; makeInstrument and the configuration refuse it first,
+ * naming the symbol: a venue's 300-character tick size ("0.1000…") passed every other check and threw in register.
+ */
+export const MAX_DEF_STRING_BYTES = 255;
+
 const UTF8 = new TextEncoder();
 
 /** Bytes of `s` in UTF-8 (cold). */
