@@ -5,6 +5,7 @@
  * @module
  */
 import { redactUrl } from "../core/redact-url.ts";
+import { jsonForTerminal } from "../core/terminal-text.ts";
 import { CONNECTION_OPENED_URL } from "../venues/venue.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
@@ -181,8 +182,10 @@ function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: s
   const topic = text && !rest ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;
   const body = text ? frame : Buffer.from(frame).toString("base64");
   if (format === "jsonl") {
-    if (rest) return JSON.stringify({ tsRecvUs, venue, market, connection, topic, url, ...(text ? { frame: body } : { frameBase64: body }) });
-    return JSON.stringify(text ? { tsRecvUs, venue, market, connection, topic, frame: body } : { tsRecvUs, venue, market, connection, topic, frameBase64: body });
+    // U+2028/U+2029 (and C1, format characters) that JSON.stringify leaves raw end a line for Python's splitlines and
+    // many editors: written as \u escapes, the line stays one and `frame` parses back to the same text, byte for byte.
+    if (rest) return jsonForTerminal(JSON.stringify({ tsRecvUs, venue, market, connection, topic, url, ...(text ? { frame: body } : { frameBase64: body }) }));
+    return jsonForTerminal(JSON.stringify(text ? { tsRecvUs, venue, market, connection, topic, frame: body } : { tsRecvUs, venue, market, connection, topic, frameBase64: body }));
   }
   const encoding = rest ? "rest" : text ? "text" : "base64";
   return [tsRecvUs, csvField(venue), csvField(market), csvField(connection), csvField(rest ? url : (topic ?? "")), encoding, csvField(body)].join(",");

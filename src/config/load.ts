@@ -9,9 +9,10 @@ import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
 import { MAX_FIXED_EXP } from "../core/fixed.ts";
+import { jsonForTerminal } from "../core/terminal-text.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
-import { MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
+import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
@@ -76,7 +77,7 @@ const MAX_DATAGRAM_BYTES = 65507;
  * no leading zero: the instrument is published as SYMBOL@<depth as a number>, so "BTCUSDT@050" beside "BTCUSDT@50"
  * passed as two symbols and built two books of one instrument id. The one lower-case letter is a "d" between digits:
  * Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C; before, such a real name was refused).
- * Letters without case beyond ASCII (core/symbol-text.ts: Binance's 币安人生USDT) are taken too, in NFC and at most
+ * Letters without case beyond ASCII (core/symbol-text.ts: Binance's 币安人生USDT) are taken too, in NFC (and NFKC) and at most
  * MAX_SYMBOL_BYTES of UTF-8 before the @; each venue's symbolShape says whether it lists such names (only Binance).
  */
 const SYMBOL_PATTERN = new RegExp(String.raw`^(?:[A-Z0-9]|${SYMBOL_NON_ASCII})(?:[A-Z0-9_.\-]|(?<=\d)d(?=\d)|${SYMBOL_NON_ASCII}){0,63}(@(0|[1-9]\d{0,5}))?$`, "u");
@@ -706,8 +707,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         if (!wellFormed) v.problem(`${mk}.symbols[${i}]`, s, "an upper-case venue symbol such as BTCUSDT, BTC-27MAR26-70000-P or XRP-30OCT26-0.4-P-USDT (letters without case too, as in 币安人生USDT), optionally with @depth for a further depth (BTCUSDT@1)");
         // A decomposed Hangul name (NFD: jamo, each a letter) is another string than the venue's NFC one: never listed.
         else if (s.normalize("NFC") !== s) v.problem(`${mk}.symbols[${i}]`, s, `a symbol in Unicode NFC, as venues spell it (${JSON.stringify(s.normalize("NFC"))})`);
+        // Halfwidth ｱ beside ア, one name to a reader: the compatibility form (NFKC changes it) is never the listing.
+        else if (s.normalize("NFKC") !== s) v.problem(`${mk}.symbols[${i}]`, s, `a symbol without compatibility forms such as halfwidth or fullwidth letters (${JSON.stringify(s.normalize("NFKC"))})`);
         else if (utf8Bytes(base) > MAX_SYMBOL_BYTES) v.problem(`${mk}.symbols[${i}]`, s, `a symbol of at most ${MAX_SYMBOL_BYTES} bytes of UTF-8 before any @depth (it has ${utf8Bytes(base)})`);
-        wellFormed &&= s.normalize("NFC") === s && utf8Bytes(base) <= MAX_SYMBOL_BYTES;
+        wellFormed &&= s.normalize("NFKC") === s && utf8Bytes(base) <= MAX_SYMBOL_BYTES;
         const shape = ms.symbolShape;
         if (wellFormed && shape !== undefined && !shape.pattern.test(base)) v.problem(`${mk}.symbols[${i}]`, s, shape.expected);
         else if (wellFormed && ms.refusedSymbol?.(base) !== undefined) v.problem(`${mk}.symbols[${i}]`, s, ms.refusedSymbol(base)!);
@@ -768,6 +771,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
         // Missing keys are reported by str(); a present string, "" included, must be a positive decimal.
         if (typeof otab[k] === "string" && (!DECIMAL_STEP_PATTERN.test(s) || !/[1-9]/.test(s))) v.problem(`${ok}.${k}`, s, 'a positive decimal string such as "0.01"');
         // Its decimals are the instrument's exponent (makeInstrument): beyond MAX_FIXED_EXP the symbol was left out at start.
+        else if (typeof otab[k] === "string" && s.length > MAX_DEF_STRING_BYTES) v.problem(`${ok}.${k}`, s, `a step of at most ${MAX_DEF_STRING_BYTES} characters (the wire's instrument definition holds no more)`);
         else if (typeof otab[k] === "string" && decimalsOf(s) > MAX_FIXED_EXP) v.problem(`${ok}.${k}`, s, `a step with at most ${MAX_FIXED_EXP} decimals (it needs ${decimalsOf(s)})`);
       }
       overrides.set(name, { tickSize, lotSize });
@@ -937,7 +941,12 @@ class Validator {
   }
 }
 
+/** A value as a problem quotes it: JSON, with what JSON leaves raw and a terminal acts on (C1, U+2028, a bidi override) escaped. */
 function show(value: unknown): string {
+  return jsonForTerminal(showJson(value));
+}
+
+function showJson(value: unknown): string {
   if (typeof value === "string") return value === "(table)" || value === "[]" ? value : JSON.stringify(value);
   if (value === undefined) return "(missing)";
   if (typeof value === "number" && !Number.isFinite(value)) return String(value); // TOML nan / inf (JSON says null)

@@ -1,4 +1,5 @@
 /** Typed errors shared by all layers. Each names what was wrong. @module */
+import { escapeControls } from "./terminal-text.ts";
 
 /** A decimal string could not be converted to an exact fixed-point integer. */
 export class FixedPointError extends Error {
@@ -12,11 +13,19 @@ export class FixedPointError extends Error {
   }
 }
 
-/** Configuration that cannot be used; `problems` lists every bad key. */
+/**
+ * Configuration that cannot be used; `problems` lists every bad key. A problem quotes the file's text (a refused
+ * symbol, an unknown key, the TOML parser's words), printed to a terminal as it is: each control, line separator or
+ * format character in it is shown as \xNN or \u{N} (a bidi override in a refused symbol reversed the rest of the
+ * line until 2026-12-06, an ESC in a key name reached the terminal).
+ */
 export class ConfigError extends Error {
   override readonly name: string = "ConfigError";
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join("\n"));
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    const shown = problems.map(escapeControls);
+    super(shown.join("\n"));
+    this.problems = shown;
   }
 }
 

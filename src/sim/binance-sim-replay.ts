@@ -24,6 +24,17 @@ function stepOf(n: number): string {
   return n === 0 ? "1" : "0." + "0".repeat(n - 1) + "1";
 }
 
+/** The `symbol` query value of a recorded REST URL, percent-decoded (as written when it is no valid encoding). */
+function symbolOf(url: string): string | undefined {
+  const raw = /[?&]symbol=([^&#\s]+)/.exec(url)?.[1];
+  if (raw === undefined) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Reads a cryptofeed Binance pair; `wsFile` ends in `.ws.1.0`, the REST file is found beside it. */
 export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
   const httpFile = wsFile.replace(/\.ws\.\d+\.\d+$/, ".http.0.0");
@@ -42,7 +53,9 @@ export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
   };
   for (const line of readFileSync(httpFile, "utf8").split("\n")) {
     const m = /^(\S+) -> [\d.]+: (.*)$/.exec(line);
-    const sym = m ? /[?&]symbol=([A-Z0-9]+)/.exec(m[1]!)?.[1] : undefined;
+    // The symbol as the URL carries it, percent-encoded or not: `[A-Z0-9]+` lost a symbol beyond ASCII
+    // (symbol=%E5%B8%81…USDT), and with its snapshot its diffs, from the replay without a word.
+    const sym = m ? symbolOf(m[1]!) : undefined;
     if (!m || !sym) continue;
     const e = entry(sym);
     e.snapshot = m[2]!;

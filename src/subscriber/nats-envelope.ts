@@ -109,13 +109,17 @@ function invert(o: Record<string, number>): Map<number, string> {
  * `<prefix>.<venue>.<market>.<symbol>`; characters NATS gives a meaning in subjects (. * > and any space, U+3000 too)
  * and control characters (C0, DEL, C1: nats-server took "X\x1bY" as it was, an ESC sequence in every tool that
  * prints the subject) become `_`, and an empty symbol is `_`: nats-server drops a message whose subject has an empty
- * token, without a word to the client. Letters beyond ASCII stay (Binance's 币安人生USDT): subjects are UTF-8 to
- * nats-server, which matches them byte for byte.
+ * token, without a word to the client. So do format characters and what is drawn as nothing (a bidi override U+202E
+ * reversed the rest of the subject in `nats sub`'s output, a zero-width joiner or U+3164 hid in it: kept until
+ * 2026-12-06). Letters beyond ASCII stay (Binance's 币安人生USDT): subjects are UTF-8 to nats-server, which matches
+ * them byte for byte.
  */
+const SUBJECT_UNSAFE = /[.*>\s\x00-\x1f\x7f-\x9f\p{Cf}\p{Default_Ignorable_Code_Point}]/gu;
+
 export function subjectOf(prefix: string, venueId: number, marketId: number, symbol: string): string {
   const venue = VENUE_NAMES.get(venueId) ?? `venue${venueId}`;
   const market = MARKET_NAMES.get(marketId) ?? `market${marketId}`;
-  return `${prefix}.${venue}.${market}.${symbol.replace(/[.*>\s\x00-\x1f\x7f-\x9f]/g, "_") || "_"}`;
+  return `${prefix}.${venue}.${market}.${symbol.replace(SUBJECT_UNSAFE, "_") || "_"}`;
 }
 
 /**

@@ -163,8 +163,8 @@ export const DEF_TICK_SIZE_LENGTH_OFFSET = 11; // u8
 export const DEF_LOT_SIZE_LENGTH_OFFSET = 12; // u8
 export const DEF_RESERVED_OFFSET = 13; // u8 + u16, 0
 export const INSTRUMENT_DEFINITION_BLOCK_BYTES = 16;
-/** Longest symbol, tick or lot string (u8 length). */
-export const MAX_DEF_STRING_BYTES = 255;
+/** Longest symbol, tick or lot string (u8 length); in core, as instruments are refused by it before they reach the wire. */
+export { MAX_DEF_STRING_BYTES } from "../core/symbol-text.ts";
 
 /**
  * The shortest root block a known template may declare (blockLength), as the decoder requires it; −1: not a known

@@ -1,8 +1,9 @@
 /**
  * Subjects of symbols with characters NATS does not take in a token (rev19): `. * >` and spaces become `_`, and so
  * do control characters (nats-server took "X\x1bY" as it was: an ESC sequence in every tool printing the subject;
- * 2026-12-06), while Binance's 币安人生USDT stays as it is (nats-server matches UTF-8 subjects byte for byte); an
- * empty symbol — which made the subject end in an empty token, a message nats-server drops without a word, so the
+ * 2026-12-06), and format characters and what is drawn as nothing (a bidi override, U+3164, a zero-width joiner:
+ * kept until 2026-12-06), while Binance's 币安人生USDT stays as it is (nats-server matches UTF-8 subjects byte for
+ * byte); an empty symbol — which made the subject end in an empty token, a message nats-server drops without a word, so the
  * instrument never reached any reader (and each of its messages skipped a number there) — is `_`. Real parts:
  * nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the reader (attachNats)
  * feeding an unchanged FeedSubscriber, and a plain subscription on `<prefix>.>` for the subjects.
@@ -22,7 +23,7 @@ import { NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const missing = natsServerMissing();
 const PREFIX = "rev19s";
-const SYMBOLS = ["", "BTC.USD", "A B", "*", ">", "ETH-PERP", "币安人生USDT", "X\x00Y", "X\x1bY", "X\x7fY", "Z\u3000Z"];
+const SYMBOLS = ["", "BTC.USD", "A B", "*", ">", "ETH-PERP", "币安人生USDT", "X\x00Y", "X\x1bY", "X\x7fY", "Z\u3000Z", "R\u202eS", "R\u3164\u200dS"];
 
 let nats: NatsServer;
 let bridge: ForwardBridge;
@@ -69,7 +70,7 @@ describe.skipIf(missing !== undefined)(`subjects of awkward symbols${missing ? `
     for (const d of take(p, T0 + 1000)) bridge.onDatagram(d); // each its own send time: one sent in the µs of the last is a copy the bridge drops
     await waitFor(() => subjects.has(`${PREFIX}._hb`), "the heartbeat, published last, on the plain subscription");
     await waitFor(() => instruments.every((i) => sub.book(i.instrumentId)?.usable === true), "every instrument usable at the reader");
-    expect([...subjects].sort()).toEqual(["_", "BTC_USD", "A_B", "_", "_", "ETH-PERP", "币安人生USDT", "X_Y", "X_Y", "X_Y", "Z_Z"].map((s) => `${PREFIX}.bybit.linear.${s}`).concat(`${PREFIX}._hb`).filter((s, i, a) => a.indexOf(s) === i).sort());
+    expect([...subjects].sort()).toEqual(["_", "BTC_USD", "A_B", "_", "_", "ETH-PERP", "币安人生USDT", "X_Y", "X_Y", "X_Y", "Z_Z", "R_S", "R__S"].map((s) => `${PREFIX}.bybit.linear.${s}`).concat(`${PREFIX}._hb`).filter((s, i, a) => a.indexOf(s) === i).sort());
     expect(reader.counters.upstreamGaps).toBe(0);
   });
 });

@@ -192,4 +192,10 @@ describe("listen table: symbols beyond ASCII", () => {
     const text = renderTable([odd], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
     expect(text).toContain("币安\\u{202e}USDT\\u{200d}\\u{3000}X");
   });
+
+  test("a letter or mark drawn as nothing (Hangul filler, variation selector, grapheme joiner) is escaped: the row does not read as BTCUSDT", () => {
+    const odd = row("spot", "BTC\u034fUSDT\ufe0f\u3164", [4, 0], [1_234, 5], [1_235, 7], 0);
+    const text = renderTable([odd], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
+    expect(text).toContain("BTC\\u{34f}USDT\\u{fe0f}\\u{3164}");
+  });
 });

@@ -54,6 +54,40 @@ describe("UTF-8 in instrument definitions", () => {
     if (!res.ok) expect(res.error.codeName).toBe("bad_value");
   });
 
+  // The random strings below meet the edges of the rule (E0 80–9F overlong, ED A0–BF surrogates, F0 80–8F overlong,
+  // F4 90+ beyond U+10FFFF, F5–FF) seldom: a validator that let F0 8F BF BF (an overlong U+FFFF) through passed them.
+  // Every lead byte with every second byte, and the third and fourth at the edges of the continuation range, each
+  // also cut short at the field's end, are compared here (213,248 strings).
+  it("isUtf8 agrees with TextDecoder's fatal mode on every lead and second byte, the rest at their edges", () => {
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    const buf = new Uint8Array(8);
+    const dv = new DataView(buf.buffer);
+    const wrong: string[] = [];
+    const check = (bytes: number[]) => {
+      buf.fill(0xbf); // a continuation byte after the field's end must not complete a character cut at it
+      buf.set(bytes, 1);
+      let want = true;
+      try {
+        strict.decode(Uint8Array.from(bytes));
+      } catch {
+        want = false;
+      }
+      if (isUtf8(dv, 1, bytes.length) !== want && wrong.length < 5) wrong.push(bytes.map((b) => b.toString(16)).join(" "));
+    };
+    for (let a = 0; a < 256; a++) {
+      check([a]);
+      for (let b = 0; b < 256; b++) {
+        check([a, b]);
+        if (a < 0xe0) continue;
+        for (const c of [0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xff]) {
+          check([a, b, c]);
+          if (a >= 0xf0) for (const d of [0x41, 0x80, 0xbf, 0xc0]) check([a, b, c, d]);
+        }
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it("isUtf8 agrees with TextDecoder's fatal mode on random byte strings", () => {
     const strict = new TextDecoder("utf-8", { fatal: true });
     const valid = (b: Uint8Array) => {

@@ -89,7 +89,8 @@ interface Column {
  * A name from the wire as the terminal shows it: the symbol is whatever a datagram says, and an ESC sequence or line
  * break in it went to the operator's terminal as it was (a retitled window, a cleared screen, rows broken). Printable
  * ASCII and letters, marks and digits beyond it (Binance's 币安人生USDT) are shown as they are; anything else (controls,
- * format characters such as a bidi override or a zero-width joiner, other spaces, symbols) as \xNN or \u{N}.
+ * format characters such as a bidi override or a zero-width joiner, other spaces, symbols, letters and marks drawn as
+ * nothing) as \xNN or \u{N}.
  */
 export function printable(s: string): string {
   return SHOWN.test(s) ? s : s.replace(NOT_SHOWN, (c) => {
@@ -97,8 +98,10 @@ export function printable(s: string): string {
     return n <= 0xff ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u{${n.toString(16)}}`;
   });
 }
-const SHOWN = /^(?:[\x20-\x7e]|[\p{L}\p{M}\p{N}])*$/u;
-const NOT_SHOWN = /(?![\x20-\x7e])[^\p{L}\p{M}\p{N}]/gu;
+// A letter or mark drawn as nothing (\p{Default_Ignorable_Code_Point}: the Hangul filler U+3164, a variation selector,
+// the combining grapheme joiner) is escaped too: shown as it was until 2026-12-06, "BTCUSDT\u3164" read as BTCUSDT.
+const SHOWN = /^(?:[\x20-\x7e]|(?!\p{Default_Ignorable_Code_Point})[\p{L}\p{M}\p{N}])*$/u;
+const NOT_SHOWN = /(?![\x20-\x7e])(?:\p{Default_Ignorable_Code_Point}|[^\p{L}\p{M}\p{N}])/gu;
 
 /**
  * Terminal columns of `s`: a Chinese letter takes two (East Asian Wide), a combining mark none. Until 2026-12-06 a

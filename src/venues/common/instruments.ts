@@ -7,6 +7,7 @@
  */
 import { exponentOf } from "../../core/fixed.ts";
 import { instrumentIdOf } from "../../core/instrument-id.ts";
+import { MAX_DEF_STRING_BYTES, utf8Bytes } from "../../core/symbol-text.ts";
 import type { Logger } from "../../core/log.ts";
 import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
@@ -121,6 +122,12 @@ export interface InstrumentSource {
 /** The instrument of a subscription; an extra depth is `SYMBOL@depth` with its own id (venue.ts instrumentSymbolOf). */
 export function makeInstrument(config: VenueConfig, sub: Subscription, spec: InstrumentSpec): Instrument {
   const symbol = instrumentSymbolOf(sub);
+  // The wire's definition holds each string in at most 255 bytes: a longer one (a venue's "0.1000…" of 300 characters:
+  // trailing zeros pass exponentOf) threw in the publisher's register, at start for the whole venue, not as this spec.
+  for (const [what, s] of [["tick size", spec.tickSize], ["lot size", spec.lotSize], ["symbol", symbol]] as const) {
+    const bytes = utf8Bytes(s);
+    if (bytes > MAX_DEF_STRING_BYTES) throw new RangeError(`the ${what} is ${bytes} bytes long; the wire's instrument definition holds at most ${MAX_DEF_STRING_BYTES}`);
+  }
   return {
     instrumentId: instrumentIdOf(config.venue, sub.market, symbol),
     venue: config.venue,
