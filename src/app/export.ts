@@ -44,8 +44,24 @@ export interface ExportResult {
   truncated: TruncatedCapture[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
+  /**
+   * Books only: receive times more than MAX_RECORD_STEP_US from the previous record's (a forged or damaged time, or
+   * a recorder that was not running), each a damage point (the first MAX_TIME_JUMPS_LISTED; `timeJumpsTotal` counts all).
+   */
+  timeJumps: { file: string; atUs: number; previousUs: number }[];
+  timeJumpsTotal: number;
   stoppedEarly: boolean;
 }
+
+/**
+ * A receive time further than this from the previous record's (either way) is a damage point for the books: before,
+ * a record stamped years ahead (a damaged or forged time in an intact block) made `--every-ms` write a grid row per
+ * book for every step up to it, without bound. A running recorder writes a record at least every minute per
+ * connection (pongs, `ws:state`), so an hour without one is a recorder that was not running, or a wrong time: either
+ * way nothing is known of the books over it.
+ */
+export const MAX_RECORD_STEP_US = 3_600_000_000;
+const MAX_TIME_JUMPS_LISTED = 100;
 
 /** Chunks handed to the sink at about this size, so the output is not one write per row. */
 export const CHUNK_CHARS = 256 * 1024;
@@ -54,7 +70,7 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -86,6 +102,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
    */
   const gap = async (fileIndex: number) => {
     if (!books || fileIndex === files.length - 1 || lastUs < 0) return;
+    await damageAt(books);
+  };
+  const damageAt = async (books: BookReconstructor) => {
     for (; everyUs > 0 && nextSampleUs >= 0 && nextSampleUs <= lastUs && !stop; nextSampleUs += everyUs) {
       for (const row of books.rowsAt(nextSampleUs)) emit(row);
       if (bufChars >= CHUNK_CHARS) await drain(false);
@@ -121,6 +140,15 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (!books) {
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
+            // A receive time more than an hour away from the previous one: the books leave LIVE at the previous record
+            // (grid rows up to it first) and the grid starts again at this one (MAX_RECORD_STEP_US).
+            if (lastUs >= 0 && Math.abs(r.tsRecvUs - lastUs) > MAX_RECORD_STEP_US) {
+              if (result.timeJumps.length < MAX_TIME_JUMPS_LISTED) result.timeJumps.push({ file, atUs: r.tsRecvUs, previousUs: lastUs });
+              result.timeJumpsTotal++;
+              await damageAt(books);
+              if (stop) break;
+              nextSampleUs = -1;
+            }
             if (everyUs > 0) {
               // The first multiple of the step at or after the first frame, in integers (exact below 2^53).
               if (nextSampleUs < 0) nextSampleUs = r.tsRecvUs + ((everyUs - (r.tsRecvUs % everyUs)) % everyUs);

@@ -62,7 +62,7 @@ const BLOCK_HEADER_BYTES = 8;
 /**
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
  * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
- * bytes are that payload. Decompression stops here (codec.ts), so a small crafted block makes at most this many
+ * bytes are that payload; a writer splits a larger flush and leaves out a single record over it (writeBlockNow). Decompression stops here (codec.ts), so a small crafted block makes at most this many
  * bytes, not terabytes. (Decoded, a block takes many times its bytes when they are many tiny values: MAX_BLOCK_VALUES.)
  */
 export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
@@ -174,6 +174,9 @@ export interface CaptureWriterOptions {
    * Once per block, not per record: one stat for `feeder record`.
    */
   ownsDir?: () => boolean;
+  /** The readers' block limits the writer keeps to (MAX_BLOCK_BYTES, MAX_BLOCK_VALUES unless given: tests). */
+  maxBlockBytes?: number;
+  maxBlockValues?: number;
 }
 
 /** Totals since the writer started. */
@@ -255,6 +258,14 @@ export class CaptureWriter {
   private readonly maxFileBytes: number;
   private readonly maxFileAgeMs: number;
   private readonly flushBytes: number;
+  /**
+   * A block's MessagePack at most (the readers' limit less 1/64: zstd's and gzip's worst case adds well under that to
+   * incompressible bytes), and its records at most (7 values each at most, and the block's array), so that every
+   * block written is one a reader takes (writeBlockNow).
+   */
+  private readonly maxPayloadBytes: number;
+  private readonly maxStoredBytes: number;
+  private readonly maxBlockRecords: number;
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
   private readonly monoNow: () => number;
@@ -287,6 +298,9 @@ export class CaptureWriter {
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024 * 1024;
     this.maxFileAgeMs = opts.maxFileAgeMs ?? 3_600_000;
     this.flushBytes = opts.flushBytes ?? 1024 * 1024;
+    this.maxStoredBytes = opts.maxBlockBytes ?? MAX_BLOCK_BYTES;
+    this.maxPayloadBytes = this.maxStoredBytes - Math.ceil(this.maxStoredBytes / 64);
+    this.maxBlockRecords = Math.floor(((opts.maxBlockValues ?? MAX_BLOCK_VALUES) - 1) / 7);
     this.codec = codecOf(opts.compression ?? "none");
     this.fileHeaderBytes = fileHeader(this.codec);
     this.headRead = new Uint8Array(this.fileHeaderBytes.byteLength);
@@ -383,10 +397,27 @@ export class CaptureWriter {
   }
 
   private writeBlockNow(records: unknown[], firstUs: number, lastUs: number, mayRotate: boolean, dueByAge: boolean): void {
-    const payload = this.packr.pack(records);
-    const t0 = Bun.nanoseconds();
-    const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
-    this.compressNs += Bun.nanoseconds() - t0;
+    // A block no reader takes (more than MAX_BLOCK_BYTES or MAX_BLOCK_VALUES) is written as two, each checked again:
+    // before, it was written whole and every reader stopped there, the rest of the file lost (a frame of 300 MB: a
+    // venue's socket may take up to 1 GiB; or 1 MiB of 1-byte frames and empty connection events).
+    let payload = records.length > this.maxBlockRecords ? undefined : this.packr.pack(records);
+    let replaced = false; // the one record is the close said in place of a record too large (tooLarge): lost either way
+    let stored = payload === undefined || payload.byteLength > this.maxPayloadBytes ? undefined : this.compressed(payload);
+    if (stored === undefined || stored.byteLength > this.maxStoredBytes) {
+      if (records.length > 1) {
+        const half = Math.ceil(records.length / 2);
+        const first = records.slice(0, half);
+        const rest = records.slice(half);
+        this.writeBlockNow(first, firstUs, usOf(first.at(-1)), mayRotate, dueByAge);
+        this.writeBlockNow(rest, usOf(rest[0]), lastUs, false, false);
+        return;
+      }
+      records = [this.tooLarge(records[0] as unknown[], payload?.byteLength ?? 0)];
+      payload = this.packr.pack(records);
+      stored = this.compressed(payload);
+      replaced = true;
+    }
+    const rawBytes = payload!.byteLength;
     const header = new Uint8Array(BLOCK_HEADER_BYTES);
     const dv = new DataView(header.buffer);
     dv.setUint32(0, stored.byteLength, true);
@@ -429,15 +460,36 @@ export class CaptureWriter {
     }
     this.fileBytes = at + BLOCK_HEADER_BYTES + stored.byteLength;
     this.writtenBytes += BLOCK_HEADER_BYTES + stored.byteLength;
-    this.fileRawBytes += payload.byteLength;
-    this.rawBytes += payload.byteLength;
+    this.fileRawBytes += rawBytes;
+    this.rawBytes += rawBytes;
     this.fileRecords += records.length;
     this.blocks++;
+    if (replaced) this.lostRecords++;
     if (this.failedRecords > 0) {
       this.opts.log?.warn("capture blocks written again after write errors", { file: this.files.at(-1), lostRecords: this.failedRecords, writeErrors: this.failedBlocks });
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
+  }
+
+  private compressed(payload: Uint8Array): Uint8Array {
+    const t0 = Bun.nanoseconds();
+    const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
+    this.compressNs += Bun.nanoseconds() - t0;
+    return stored;
+  }
+
+  /**
+   * A record too large for any block a reader takes (a frame or REST answer of over 252 MiB): not recorded (counted in
+   * lostRecords by the caller) and logged; in its place its connection's close (`ws:close`, why: the frame's size), so a replay of
+   * the capture takes that connection's books out of LIVE where the record is missing, as for a live close, rather
+   * than building on without it. The file head is not told (the live connection stays open).
+   */
+  private tooLarge(record: unknown[], payloadBytes: number): unknown[] {
+    const [tsNs, venue, market, connection] = record as [bigint, string, string, string];
+    const kind = record.length === 6 ? `REST answer (${String(record[5])})` : "frame";
+    this.opts.log?.error("capture record larger than a capture block holds; not recorded, its connection closed in the capture", { venue, market, connection, kind, bytes: payloadBytes, maxBlockBytes: this.maxStoredBytes });
+    return [tsNs, venue, market, connection, `capture: a ${kind} of ${payloadBytes} bytes was not recorded, larger than a capture block holds (${this.maxStoredBytes} bytes)`, "ws:close"];
   }
 
   /**

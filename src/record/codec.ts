@@ -64,7 +64,13 @@ export function decompressBlock(codec: CaptureCodec, stored: Uint8Array, maxByte
  * inside it), counted without decoding; `limit + 1` as soon as it passes `limit`. A block is decoded into an object
  * per value, and a few bytes each make one (an empty array is 1 byte, ~60 B of objects): 256 MiB of them, a few KB
  * of zstd, made gigabytes of objects before a record could be looked at. Counting first bounds that. Data that ends
- * early or holds a byte no value begins with ends the count there: decoding then reports it.
+ * early ends the count there: decoding then reports it (msgpackr checks every length against the bytes left).
+ *
+ * Throws UncountableBlockError for what no writer writes and msgpackr decodes into more than the count can see: an
+ * extension (msgpackr's record definitions, Set, Error, RegExp, structured-clone and bundled-string extensions read
+ * values after their own bytes: `d4 73 00` then an array of a million values counted 1) and the byte 0xc1 (decoded
+ * as a placeholder, not an error: the count stopped there while decoding went on). A writer's block is arrays,
+ * strings, integers and bytes only (CaptureWriter: `[tsRecvNs, venue, market, connection, frame, url?]`).
  */
 export function msgpackValueCount(bytes: Uint8Array, limit: number): number {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -81,31 +87,26 @@ export function msgpackValueCount(bytes: Uint8Array, limit: number): number {
     else if (b <= 0x8f) pending += 2 * (b & 0x0f); // fixmap
     else if (b <= 0x9f) pending += b & 0x0f; // fixarray
     else if (b <= 0xbf) skip = b & 0x1f; // fixstr
-    else if (pos + 4 > end && b >= 0xc4) return count; // too short for any length field that follows: decoding says so
+    else if (b === 0xc1 || (b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) throw new UncountableBlockError(`${b === 0xc1 ? "the never-used byte 0xc1" : `a MessagePack extension (0x${b.toString(16)})`} at byte ${pos - 1} of its MessagePack, which no capture writer writes`);
+    else if (pos + 4 > end) return count; // too short for any length field that follows: decoding says so
     else
       switch (b) {
         case 0xc4: case 0xd9: skip = 1 + bytes[pos]!; break; // bin8, str8
         case 0xc5: case 0xda: skip = 2 + dv.getUint16(pos); break; // bin16, str16
         case 0xc6: case 0xdb: skip = 4 + dv.getUint32(pos); break; // bin32, str32
-        case 0xc7: skip = 2 + bytes[pos]!; break; // ext8: length, type, data
-        case 0xc8: skip = 3 + dv.getUint16(pos); break; // ext16
-        case 0xc9: skip = 5 + dv.getUint32(pos); break; // ext32
         case 0xca: case 0xce: case 0xd2: skip = 4; break; // float32, uint32, int32
         case 0xcb: case 0xcf: case 0xd3: skip = 8; break; // float64, uint64, int64
         case 0xcc: case 0xd0: skip = 1; break; // uint8, int8
         case 0xcd: case 0xd1: skip = 2; break; // uint16, int16
-        case 0xd4: skip = 2; break; // fixext1: type, data
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
         case 0xdc: pending += dv.getUint16(pos); skip = 2; break; // array16
         case 0xdd: pending += dv.getUint32(pos); skip = 4; break; // array32
         case 0xde: pending += 2 * dv.getUint16(pos); skip = 2; break; // map16
         case 0xdf: pending += 2 * dv.getUint32(pos); skip = 4; break; // map32
-        default: return count; // 0xc1: never used
       }
     pos += skip;
   }
   return count;
 }
+
+/** A block holding a MessagePack type no capture writer writes, whose decoded size msgpackValueCount cannot bound. */
+export class UncountableBlockError extends Error {}

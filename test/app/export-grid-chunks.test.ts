@@ -54,8 +54,9 @@ test("a stop signal ends the export inside a quiet stretch's grid rows, not afte
   const dir = makeTempDir("feeder-export-grid-stop-");
   const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(53)));
   const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
-  // An hour of nothing at a 1 ms grid: 3.6 million rows; the stop comes after the first chunk (~2,000 rows).
-  XRP_LINES.forEach((f, i) => w.write(XRP_T0_US + i * 1000 + (i >= 10 ? 3_600 * 1e6 : 0), "bybit", "linear", "linear-0", f));
+  // 50 minutes of nothing at a 1 ms grid: 3 million rows; the stop comes after the first chunk (~2,000 rows). (Over
+  // an hour is a damage point, where the grid starts again: export.ts MAX_RECORD_STEP_US.)
+  XRP_LINES.forEach((f, i) => w.write(XRP_T0_US + i * 1000 + (i >= 10 ? 3_000 * 1e6 : 0), "bybit", "linear", "linear-0", f));
   w.close();
   let stopNow: (why: string) => void = () => {};
   const stopSignal = new Promise<string>((resolve) => (stopNow = resolve));

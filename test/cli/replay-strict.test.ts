@@ -6,7 +6,7 @@
  * the `why` text, and no way to get anything but exit 0 (--strict was an unknown flag: exit 2).
  */
 import { describe, expect, test } from "vitest";
-import { mkdirSync, statSync, truncateSync } from "node:fs";
+import { mkdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -49,5 +49,13 @@ describe("feeder replay of a capture cut off mid-block", { timeout: 60_000 }, ()
     const w = await replay(["--config", config, "--strict", whole]);
     expect(w).toMatchObject({ code: 0, err: [] });
     expect(w.summary).toMatchObject({ frames: frames.length, truncated: [] });
+  });
+
+  test("--strict: a file cut off inside its header (a recorder stopped as it opened it) lost no record: exit 0, named", async () => {
+    const empty = join(dir, "empty.fcap");
+    writeFileSync(empty, "FDRC");
+    const r = await replay(["--config", config, "--strict", whole, empty]);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: frames.length, truncated: [{ file: empty, atByte: 4, bytesLeft: 0 }] });
   });
 });

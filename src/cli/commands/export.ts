@@ -60,11 +60,15 @@ export const exportCommand: CommandSpec = {
     "  before the first snapshot, snapshot_applied while live). ts_exchange_us and ts_event_us are the venue's",
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
     "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
-    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, stoppedEarly} is logged on stderr at",
+    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, stoppedEarly}",
+    "is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file; a file that ends early, or is gone or no longer a",
     "capture when its turn comes, is named under truncated, and the other files are exported; with --books its",
     "live books go resyncing / sequence_gap there when another file follows: the records lost may hold anything).",
+    "With --books, a receive time more than an hour from the previous record's (either way: a damaged time, or a",
+    "recorder that was not running) is such a point too, named under timeJumps (also a warning): the books go",
+    "resyncing / sequence_gap at the previous record, and the --every-ms grid starts again at the new time.",
     "SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
@@ -172,6 +176,7 @@ export const exportCommand: CommandSpec = {
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
+    for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there, the grid starts again", j);
     if (result.stoppedEarly) {
       if (output.replaces) log.warn("export stopped early by a signal: nothing written, --out left as it was", { ...result, signal: stoppedBy, out });
       else log.warn("export stopped early by a signal: the output holds only the frames read before it", { ...result, signal: stoppedBy, out: out ?? "stdout" });

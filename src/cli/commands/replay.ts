@@ -31,7 +31,8 @@ export const replayCommand: CommandSpec = {
     "      --pace P        fast (default) | recorded",
     "      --speed X       only with --pace recorded: X times the recorded speed (default 1)",
     "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
-    "                      early (truncated) or held records of an unknown kind (unknownRecords)",
+    "                      early (truncated, bytes left unread) or held records of an unknown kind",
+    "                      (unknownRecords); a file cut off inside its header holds no records: exit 0",
     "",
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
@@ -48,6 +49,8 @@ export const replayCommand: CommandSpec = {
     "those left unread; also a warning), which is how a recorder that crashed or was killed leaves its last file:",
     "exit 0 all the same unless --strict. When another file follows, every book LIVE there leaves LIVE",
     "(RESYNCING / sequence_gap) and resyncs from the capture's next snapshot: the records lost may hold anything.",
+    "When none follows, the replay ends there: the books end as the last record read left them, as for a capture",
+    "that ended at that record (what was not replayed: truncated).",
     "A record of a kind another version wrote is skipped, counted per file",
     "(unknownRecords), and the rest of the file is still replayed. Frames of",
     "venues or markets not in the configuration are skipped, counted by venue/market (skippedBy; past 1,000",
@@ -144,7 +147,9 @@ export const replayCommand: CommandSpec = {
     // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
     await instrumentCacheWritesEnded(log, ctx.stopSignal);
     // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
-    if (ctx.values.strict === true && !result.stoppedEarly && (result.truncated.length > 0 || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
+    // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
+    const lost = result.truncated.some((t) => t.bytesLeft !== 0);
+    if (ctx.values.strict === true && !result.stoppedEarly && (lost || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
     return 0;
   },
 };

@@ -1,0 +1,49 @@
+/**
+ * `export --books --every-ms`: a record whose receive time is far from the previous one's (here 30 days ahead, a
+ * damaged or forged time in a block whose checksum holds) is a damage point: the grid rows up to the previous record
+ * are written, the books leave LIVE there (resyncing / sequence_gap) and the grid starts again at the record; the
+ * jump back to the capture's own times is another. Before, the grid wrote a row per book for every millisecond up to
+ * the far time: 2.6 billion rows here (the sink below stops it after 100,000). Named in the result (timeJumps).
+ */
+import { expect, test } from "vitest";
+import { exportCaptures, MAX_RECORD_STEP_US } from "../../src/app/export.ts";
+import { loadConfigFile } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { CaptureWriter } from "../../src/record/capture.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { ACK, XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-capture.ts";
+
+test("a receive time 30 days ahead: books resync at the previous record, the grid goes on at it and back, bounded", async () => {
+  const dir = makeTempDir("feeder-rdcodec-jump-");
+  const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(85)));
+  const FAR_US = XRP_T0_US + 30 * 86_400_000_000;
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 3_000 });
+  w.write(XRP_T0_US - 500, "bybit", "linear", "linear-0", ACK);
+  for (let i = 0; i < 30; i++) w.write(i === 25 ? FAR_US : XRP_T0_US + i * 1000, "bybit", "linear", "linear-0", XRP_LINES[i]!);
+  w.close();
+  let stopNow: () => void = () => {};
+  const stopSignal = new Promise<void>((resolve) => (stopNow = resolve));
+  const rows: { tsUs: number; state: string; reason: string }[] = [];
+  const sink = {
+    write: (c: string) => {
+      for (const l of c.split("\n")) if (l.length > 0) rows.push(JSON.parse(l));
+      if (rows.length > 100_000) stopNow();
+    },
+    flush: () => undefined,
+  };
+  const result = await exportCaptures([w.files[0]!], sink, { format: "jsonl", books: { config, depth: 1, everyMs: 1 }, log: silentLogger, stopSignal });
+  expect(result.stoppedEarly).toBe(false);
+  expect(MAX_RECORD_STEP_US).toBe(3_600_000_000);
+  expect(result.timeJumps).toEqual([
+    { file: w.files[0]!, atUs: FAR_US, previousUs: XRP_T0_US + 24_000 },
+    { file: w.files[0]!, atUs: XRP_T0_US + 26_000, previousUs: FAR_US },
+  ]);
+  expect(result.timeJumpsTotal).toBe(2);
+  // Live at every millisecond up to the last record before the jump; then one row at the far time, and the grid
+  // again from the record after it, none live: no snapshot follows.
+  expect(rows.filter((r) => r.state === "live").map((r) => r.tsUs)).toEqual(Array.from({ length: 25 }, (_, i) => XRP_T0_US + i * 1000));
+  const after = rows.filter((r) => r.tsUs > XRP_T0_US + 24_000);
+  expect(after.map((r) => r.tsUs)).toEqual([FAR_US, XRP_T0_US + 26_000, XRP_T0_US + 27_000, XRP_T0_US + 28_000, XRP_T0_US + 29_000]);
+  expect(after.every((r) => r.state === "resyncing" && r.reason === "sequence_gap")).toBe(true);
+});
