@@ -25,7 +25,10 @@ export interface SimProtocolHost {
 export function handleClientMessage(host: SimProtocolHost, ws: Ws, text: string): void {
   let msg: { op?: unknown; args?: unknown; req_id?: unknown };
   try {
-    msg = JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    // JSON that is not an object (`null`, `5`, `[]`) is a request without an op: answered `error:invalid op` below
+    // (before, `null` threw out of the message handler and went unanswered).
+    msg = typeof parsed === "object" && parsed !== null ? (parsed as typeof msg) : {};
   } catch (err) {
     sendError(host, ws, { success: false, ret_msg: `Failed to decode incoming data: ${String(err)}`, conn_id: ws.data.connId, op: "" });
     return;

@@ -109,6 +109,15 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect((await spot.nextJson()).topic).toBe("orderbook.1.BTCUSDT"); // still subscribed
     spot.send("{not json");
     expect((await spot.nextJson()).ret_msg).toMatch(/^Failed to decode incoming data/);
+    // JSON that is not an object: answered as a request without an op. Before, `null` threw a TypeError in the
+    // message handler (a stack trace on stderr, no answer), so the next answer was the pong below.
+    const bare = await openClient(url(s, "linear")); // subscribed to nothing: no book frame in between
+    for (const text of ["null", "5", "[]"]) {
+      bare.send(text);
+      expect(await bare.nextJson(), text).toMatchObject({ success: false, ret_msg: "error:invalid op" });
+    }
+    bare.send({ op: "ping" });
+    expect(await bare.nextJson()).toMatchObject({ ret_msg: "pong" });
   });
 
   test("a connection's args are capped at 21,000 characters: the request that would pass it is rejected whole", async () => {

@@ -7,7 +7,8 @@
  * book, a delta resyncs it; a gap resyncs that topic alone
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
- * (level 1 re-pushes every 3 s, §4.2) changes nothing; deltas before the first snapshot are ignored and counted.
+ * (level 1 re-pushes every 3 s, §4.2; a snapshot the venue re-sent) is handed on as a replace (the book becomes
+ * exactly it, only a difference is published); deltas before the first snapshot are ignored and counted.
  * The topic → index map is built at subscribe time and only read on the hot path.
  *
  * The rest lives beside it: connection-plan.ts (topics → connections within the limits), connection.ts (one
@@ -285,7 +286,7 @@ export class BybitAdapter implements VenueAdapter {
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", this.books.resyncsDelayed],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
-      ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (no change)", this.repeatedSnapshots],
+      ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (applied as a replace)", this.repeatedSnapshots],
       ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
       ["venueResets", "venue_resets_total", "Venue sequence resets", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
@@ -365,15 +366,19 @@ export class BybitAdapter implements VenueAdapter {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
       if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1 && (u === t.lastSeq || socket !== t.seqSocket)) {
-        // The same u: level 1's re-push (§4.2), nothing changed: liveness. An older u from another socket: during a
-        // make-before-break the replacement's snapshot may trail the old socket's deltas; ignored, and no liveness.
-        // An older u from the socket that delivered the last one is a venue reset (below) and replaces the book.
+        // The same u: level 1's re-push (§4.2), or a snapshot the venue re-sent ("guaranteed to contain the latest
+        // data"): the venue's whole book at the book's own u. Handed on as a replace, so the book becomes exactly it
+        // and only a difference is published (a re-push changes nothing); liveness. An older u from another socket:
+        // during a make-before-break the replacement's snapshot may trail the old socket's deltas; ignored, and no
+        // liveness. An older u from the socket that delivered the last one is a venue reset (below) and replaces the book.
         if (u === t.lastSeq) {
           this.repeatedSnapshots++;
           t.lastMsgMs = now;
           // This socket has reached the book's u too: its older frames from now on are resets (a quiet book's
           // replacement may never deliver a newer u before the old socket closes).
           t.seqSocket = socket;
+          update.replace = true;
+          this.sink!.onBookUpdate(index, update);
         } else this.olderSnapshots++;
         return;
       }

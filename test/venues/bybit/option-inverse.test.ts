@@ -37,6 +37,29 @@ describe("option instruments, one query per base coin", { timeout: 30_000 }, () 
     await expect(fetchInstrumentSpecs(optionListing({}), "http://127.0.0.1:1", "option", [btc, sol])).rejects.toThrow(/baseCoin=BTC.*listing is empty/);
   });
 
+  test("a base coin with more options than a page (limit 1000): every page is read, none dropped", async () => {
+    // 2,345 BTC options over three pages of at most 1000 (the cursor as Bybit sends it, URL-encoded), 3 ETH ones.
+    const strikes = (coin: string, n: number) => Array.from({ length: n }, (_, i) => `${coin}-27MAR26-${1000 + i * 5}-${i % 2 === 0 ? "C" : "P"}-USDT`);
+    const byCoin: Record<string, string[]> = { BTC: strikes("BTC", 2345), ETH: strikes("ETH", 3) };
+    const asked: string[] = [];
+    const paged = (async (input: string | URL | Request) => {
+      const url = new URL(String(input));
+      asked.push(url.search);
+      const all = byCoin[url.searchParams.get("baseCoin") ?? "BTC"] ?? [];
+      const limit = Math.min(Number(url.searchParams.get("limit") ?? 500), 1000);
+      const offset = Number(/^next=(\d+)$/.exec(url.searchParams.get("cursor") ?? "next=0")![1]);
+      const list = all.slice(offset, offset + limit).map((symbol) => ({ symbol, status: "Trading", priceFilter: { tickSize: "5" }, lotSizeFilter: { qtyStep: "0.01" }, deliveryTime: "1774598400000" }));
+      const nextPageCursor = offset + limit < all.length ? encodeURIComponent(`next=${offset + limit}`) : "";
+      return Response.json({ retCode: 0, retMsg: "OK", result: { category: "option", list, nextPageCursor } });
+    }) as unknown as typeof fetch;
+    const wanted = [byCoin.BTC![0]!, byCoin.BTC![1500]!, byCoin.BTC![2344]!, byCoin.ETH![2]!];
+    const specs = await fetchInstrumentSpecs(paged, "http://127.0.0.1:1", "option", wanted);
+    expect(specs.size).toBe(2348);
+    for (const symbol of wanted) expect(specs.has(symbol), symbol).toBe(true);
+    expect(asked.filter((q) => q.includes("baseCoin=BTC"))).toHaveLength(3);
+    expect(asked.every((q) => q.includes("limit=1000"))).toBe(true);
+  });
+
   test("against the simulator: the listed coin's option starts, the other is named as not listed", async () => {
     const markets: Markets = [{ market: "option", depth: 25, symbols: ["BTC-27MAR26-70000-P-USDT", "SOL-27MAR26-200-C-USDT"] }];
     const sim = await startBybitSimulator({ markets: [{ market: "option", symbols: ["BTC-27MAR26-70000-P-USDT"] }], seed: 7 });

@@ -85,3 +85,42 @@ describe("bybit: an older frame from the other socket of a planned reconnect onl
     expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
   });
 });
+
+describe("bybit: a snapshot at the live book's own u is the venue's book at that u", () => {
+  // Bybit: "on any new snapshot, reset the local book" and "if there is a problem on Bybit's end, a snapshot will be
+  // re-sent, which is guaranteed to contain the latest data" (§4.2). Its u is not documented; level 1's 3 s re-push
+  // carries the last u. Before, any snapshot at the live u was dropped as a re-push: one that corrected the book left
+  // it LIVE and different from the venue's until a later snapshot happened to replace it. Now it is handed on as a
+  // replace (update.replace: the book becomes exactly its levels, the difference published as a delta), so a true
+  // re-push changes nothing and a correction takes effect.
+  test.each([200, 1])("depth %i: a differing snapshot at the live u replaces the book; the book stays LIVE", async (depth) => {
+    const { adapter, sink, feed } = await replayed(depth);
+    feed("snapshot", 500, "100.5");
+    feed(depth === 1 ? "snapshot" : "delta", 501, "100.6"); // bids 100.5 and 100.6 at depth 200, 100.6 alone at level 1
+    if (depth === 1) feed("snapshot", 501, "100.6"); // a re-push: the same book
+    expect(sink.bids[0]).toEqual(new Map(depth === 1 ? [[1006, 1000]] : [[1005, 1000], [1006, 1000]]));
+    feed("snapshot", 501, "100.4"); // the venue re-sends its book at u 501: bid 100.4 alone
+    // Old: ignored (the sink kept 100.5 and 100.6, LIVE).
+    expect(sink.bids[0]).toEqual(new Map([[1004, 1000]]));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 501 });
+    expect(adapter.stats()).toMatchObject({ repeatedSnapshots: depth === 1 ? 2 : 1, olderSnapshots: 0, venueResets: 0, gaps: 0 });
+    feed("delta", 502, "100.3"); // and on from there (at level 1 a delta never comes; a snapshot would)
+    if (depth !== 1) expect(sink.bids[0]).toEqual(new Map([[1003, 1000], [1004, 1000]]));
+  });
+
+  test("as a replace, which the app applies as the difference (nothing changed: nothing but the event)", async () => {
+    const { adapter, sink, feed } = await replayed(1);
+    const kinds: string[] = [];
+    const onBookUpdate = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (index, u) => {
+      kinds.push(u.replace ? "replace" : u.isSnapshot ? "snapshot" : "delta");
+      onBookUpdate(index, u);
+    };
+    feed("snapshot", 500, "100.5");
+    feed("snapshot", 500, "100.5");
+    feed("snapshot", 501, "100.6");
+    expect(kinds).toEqual(["snapshot", "replace", "snapshot"]);
+    expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 1, snapshots: 2 });
+  });
+});

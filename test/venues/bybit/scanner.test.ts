@@ -19,6 +19,8 @@ import {
   SCAN_UNKNOWN_TOPIC,
   TopicTable,
 } from "../../../src/venues/bybit/scanner.ts";
+import type { BybitAdapter } from "../../../src/venues/bybit/adapter.ts";
+import { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 const LINES = readFileSync(FIXTURE, "utf8").split(/\r?\n/).filter((l) => l.length > 0);
@@ -471,5 +473,116 @@ describe("BybitScanner fuzz: never a wrong book", { timeout: 180_000 }, () => {
       const i = Math.floor(rnd() * snap.length);
       check(snap.slice(0, i) + alphabet[Math.floor(rnd() * alphabet.length)]! + snap.slice(i + 1));
     }
+  });
+});
+
+describe("BybitConnection.onFrameAt (scanner, then the JSON path) against the oracle: key order and value classes", { timeout: 60_000 }, () => {
+  // The fuzz above edits the recording in place: its keys never change order and the JSON path it checks is plain
+  // JSON.parse. Here frames are built with their keys shuffled at both levels (`topic` sometimes not first: the JSON
+  // path's case), unknown keys (one holding `"b":null`), escapes, and the value classes a venue or a proxy could
+  // garble: `"b":null`, `{}`, `[[]]`, `"1e-8"`, `"0.10"` beside `"0.1"`, negatives, leading zeros, `-0`, `5.0`,
+  // `5e0`, 2^53, numbers as strings, a symbol escaped, null, in lower case or with a space. Each goes through the
+  // connection's own frame entry (scanner, else parseFrameJson + parseBookObject): the book the adapter would get
+  // must be the oracle's, and a frame the oracle refuses must reach no book.
+  const books: Book[] = [];
+  const adapterStub = {
+    rawFrameTap: undefined,
+    onBook: (index: number, u: BookUpdate) => {
+      expect(index).toBe(7);
+      books.push(fromUpdate(u));
+    },
+    onUnknownTopic: () => undefined,
+    onParseError: () => undefined,
+    onText: () => false,
+    onControl: () => undefined,
+  };
+  const conn = new BybitConnection(adapterStub as unknown as BybitAdapter, 0, "linear", "ws://127.0.0.1:1");
+  conn.table.add(XRP, 7, 4, 0);
+
+  /** The oracle, with Bybit's integer fields (u, seq, ts, cts) required as integer literals in the text. */
+  function strictOracle(line: string): Book | null {
+    let integerLiterals = true;
+    try {
+      JSON.parse(line, function (key: string, value: unknown, ctx?: { source?: string }) {
+        if (typeof value === "number" && ["u", "seq", "ts", "cts"].includes(key) && !/^-?\d+$/.test(ctx?.source ?? "")) integerLiterals = false;
+        return value;
+      } as (key: string, value: unknown) => unknown);
+    } catch {
+      return null;
+    }
+    return integerLiterals ? oracle(line, XRP, 4, 0) : null;
+  }
+
+  test("shuffled keys and garbled values: the book reached equals the oracle's, or none when it refuses", () => {
+    let seed = 4242;
+    const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
+    const pick = <T,>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+    const shuffle = <T,>(a: T[]): T[] => {
+      for (let i = a.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [a[i], a[j]] = [a[j]!, a[i]!];
+      }
+      return a;
+    };
+    const prices = ['"1.9531"', '"1.95310"', '"1.9530"', '"1.953"', '"01.9531"', '"1e-8"', '"1E2"', '"-1.9531"', '"+1.9531"', '"1.9531 "', '"0"', '"0.0000"', '"1.95311"', '"1.9531\\u0000"', '"1.\\u0039531"', '1.9531', "null", '"900719925474.0991"', '"900719925474.0992"', '""', '"."', '"1."', '".5"'];
+    const qtys = ['"6"', '"6.0"', '"6.00"', '"0"', '"-0"', '"-6"', '"6e0"', '"06"', '"6.5"', "null", "6", '"9007199254740991"', '"9007199254740992"'];
+    const syms = ['"XRPUSDT"', '"XRP\\u0055SDT"', "null", '"xrpusdt"', '"XRPUSDT "', "1", '"BTCUSDT"', '""'];
+    const ints = ["5", "0", "-0", "5.0", "5e0", "-5", "1733011200691", "9007199254740991", "9007199254740992", '"5"', "null", "1.5", "05"];
+    const sides = (): string => {
+      const r = rnd();
+      if (r < 0.06) return pick(["null", "{}", "[[]]", '""', "[null]", '[["1.9531"]]', '[["1.9531","6","1"]]']);
+      const levels: string[] = [];
+      for (let k = Math.floor(rnd() * 4); k > 0; k--) levels.push(`[${rnd() < 0.9 ? '"1.9531"' : pick(prices)},${rnd() < 0.9 ? '"6"' : pick(qtys)}]`);
+      return `[${levels.join(",")}]`;
+    };
+    let accepted = 0;
+    let refused = 0;
+    let fromJsonPath = 0;
+    for (let n = 0; n < 4000; n++) {
+      const data = [`"s":${rnd() < 0.7 ? '"XRPUSDT"' : pick(syms)}`, `"b":${sides()}`, `"a":${sides()}`, `"u":${rnd() < 0.7 ? "20254870" : pick(ints)}`, `"seq":${rnd() < 0.8 ? "12" : pick(ints)}`];
+      if (rnd() < 0.2) data.push(pick(['"x":{"b":null}', '"b2":[]', '"us":-1', '"S":"BTCUSDT"']));
+      const kept = shuffle(data.filter(() => rnd() < 0.98));
+      const type = rnd() < 0.8 ? pick(['"delta"', '"snapshot"']) : pick(['"d\\u0065lta"', '"Delta"', "null", '"snap"']);
+      const top = [`"type":${type}`, `"ts":${rnd() < 0.8 ? "17" : pick(ints)}`, `"cts":${rnd() < 0.8 ? "15" : pick(ints)}`, `"data":{${kept.join(",")}}`];
+      if (rnd() < 0.3) top.push(pick(['"id":"orderbook.500.XRPUSDT-1-2"', '"data2":{"b":null}', '"u":3']));
+      const fields = shuffle(top.filter(() => rnd() < 0.97));
+      const topic = rnd() < 0.9 ? `"topic":"${XRP}"` : '"topic":"orderbook.500.XRP\\u0055SDT"';
+      fields.splice(rnd() < 0.75 ? 0 : Math.floor(rnd() * (fields.length + 1)), 0, topic);
+      let line = `{${fields.join(",")}}`;
+      if (rnd() < 0.2) line = line.replace(/[,:]/g, (c) => (rnd() < 0.3 ? ` ${c}\n\t` : c));
+      const expected = strictOracle(line);
+      books.length = 0;
+      const fallbacksBefore = conn.fallbacks;
+      conn.onFrameAt(line, 1);
+      if (expected === null) {
+        expect(books, `reached a book, the oracle refuses: ${line}`).toEqual([]);
+        refused++;
+      } else {
+        expect(books, line).toEqual([expected]);
+        accepted++;
+        if (conn.fallbacks > fallbacksBefore) fromJsonPath++;
+      }
+    }
+    // Every class is exercised: accepted by the scanner, accepted only by the JSON path, and refused.
+    expect(accepted - fromJsonPath).toBeGreaterThan(300);
+    expect(fromJsonPath).toBeGreaterThan(150);
+    expect(refused).toBeGreaterThan(1500);
+  });
+
+  test('"0.10" and "0.1", "6" and "6.000": the same price and size through the scanner and the JSON path', () => {
+    const frame = (px: string, qty: string, topicFirst: boolean) => {
+      const rest = `"type":"delta","ts":1,"data":{"s":"XRPUSDT","b":[["${px}","${qty}"]],"a":[],"u":9},"cts":2`;
+      return topicFirst ? `{"topic":"${XRP}",${rest}}` : `{${rest},"topic":"${XRP}"}`;
+    };
+    const seen = new Set<string>();
+    for (const [px, qty] of [["1.95", "6"], ["1.950", "6.0"], ["1.9500", "6.000"], ["1.95000000", "06"]]) {
+      for (const topicFirst of [true, false]) {
+        books.length = 0;
+        conn.onFrameAt(frame(px!, qty!, topicFirst), 1);
+        expect(books.length).toBe(1);
+        seen.add(JSON.stringify(books[0]!.bids));
+      }
+    }
+    expect([...seen]).toEqual([JSON.stringify([[19500, 6]])]);
   });
 });
