@@ -228,6 +228,18 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
   });
 
+  test("--from with a space for the T (RFC 3339; taken before s-cli8, refused by it) is the same time; its zone still needed", async () => {
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    expect(fromOf("2026-12-04 10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
+    expect(fromOf("2026-12-04 10:00:00.5+01:00", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 9, 0, 0, 500)));
+    expect(() => fromOf("2026-12-04 10:00:00", "S")).toThrow('--from "2026-12-04 10:00:00" has no zone');
+    expect(() => fromOf("2026-12-04  10:00:00Z", "S")).toThrow("--from must be now, all or an ISO time");
+    // The clocks of this host and the NATS server differ: a time a little ahead of this one is taken, not refused.
+    const nowMs = Date.UTC(2026, 11, 4, 10);
+    expect(fromOf(new Date(nowMs + 5_000).toISOString(), "S", nowMs)).toEqual(new Date(nowMs + 5_000));
+    expect(() => fromOf(new Date(nowMs + 61_000).toISOString(), "S", nowMs)).toThrow("is in the future");
+  });
+
   test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
     "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
     async (url) => {
