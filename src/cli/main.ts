@@ -41,7 +41,7 @@ export function programHelp(): string {
     "configuration's [log] section.",
     "",
     "Numbers: a flag's number is an unsigned decimal (5, 0.5, 1e3); empty, spaces, a sign or hex exit 2. Sizes",
-    "take K, M, G or T (binary: 10G = 10GB = 10GiB).",
+    "are such a number, with K, M, G or T after it (binary: 10G = 10GB = 10GiB; 1e9, .5T).",
     "",
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error, 3 `replay --strict`:",

@@ -147,6 +147,10 @@ describe("bad flag values are refused naming the flag (s-cli8): numbers are unsi
     expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0x10" })).toThrow('--max-file-mb must be a positive number, got "0x10"');
     expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes, got "1iB"');
     expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "8192T" })).toThrow('--keep-bytes must be at most 8191T, got "8192T"');
+    // A size's number is every flag's number (README: 5, 0.5, 1e3); until s-rdcli8 `1e9` and `.5G` were refused here.
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1e9" }).keepBytes).toBe(1e9);
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": ".5T" }).keepBytes).toBe(1024 ** 4 / 2);
+    for (const bad of ["0x10G", "+5G", "5 G", "G", "B", "1e", "5GG", "5iB"]) expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": bad }), bad).toThrow("--keep-bytes must be a size");
     expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1GiB", "max-file-mb": "1e2", "keep-hours": ".5" })).toMatchObject({ keepBytes: 1024 ** 3, maxMb: 100, keepHours: 0.5 });
   });
 
