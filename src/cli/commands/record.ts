@@ -247,7 +247,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     // A part whose stop throws is logged and the others stopped all the same (exit 1): the capture is closed and
     // the `stopped` line written whatever happened (before, a throwing stop lost the last block and left the file
     // unfinished).
-    const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
+    const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS, log);
     writer!.close();
     log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
     return end.holder === undefined && !stopFailed ? 0 : 1;

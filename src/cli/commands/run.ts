@@ -77,7 +77,7 @@ export const runCommand: CommandSpec = {
       const signal = await ctx.stopSignal;
       log.info("stopping", { signal });
       // A part whose stop throws is logged and the others stopped all the same; the process then exits 1.
-      const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
+      const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS, log);
       log.info("stopped");
       return stopFailed ? 1 : 0;
     } finally {
