@@ -3,7 +3,7 @@
  * `feeder replay -c prod.toml -c test.toml …` ran with test.toml) and `feeder help <unknown>` (printed the program's
  * help and exited 0, as if the command existed) are usage errors naming what was wrong, exit 2.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { recordSettings } from "../../src/cli/commands/record.ts";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -259,6 +259,26 @@ describe("demo with its --http port taken (s-cli8)", () => {
       expect(await run("demo", "--http", String(taken.port), "--duration", "1")).toEqual({ code: 1, out: [], err: [] });
     } finally {
       taken.stop(true);
+    }
+  });
+
+  test("a part whose stop throws: exit 1, said by the runtime's log line, no stack trace (before: StopFailed's stack on stderr)", async () => {
+    const { Feeder } = await import("../../src/app/feeder.ts");
+    const realStop = Feeder.prototype.stop;
+    const stop = vi.spyOn(Feeder.prototype, "stop").mockImplementation(async function (this: InstanceType<typeof Feeder>) {
+      await realStop.call(this);
+      throw new Error("test: the pipeline's stop fails");
+    });
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true); // the demo's own log (warn and up)
+    try {
+      const port = 20_000 + ((process.pid * 3 + 977) % 30_000);
+      const { code, err } = await run("demo", "--duration", "0.2", "--port", String(port), "--rate", "50");
+      expect({ code, err }).toEqual({ code: 1, err: [] });
+      expect(stop).toHaveBeenCalled();
+      expect(stderr.mock.calls.map((c) => String(c[0])).join("")).toContain("stop failed; the other parts are stopped all the same");
+    } finally {
+      stop.mockRestore();
+      stderr.mockRestore();
     }
   });
 });
