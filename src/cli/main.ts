@@ -41,7 +41,7 @@ export function programHelp(): string {
     "configuration's [log] section.",
     "",
     "Numbers: a flag's number is an unsigned decimal (5, 0.5, 1e3); empty, spaces, a sign or hex exit 2. Sizes",
-    "take K, M, G or T (binary: 10G = 10GB = 10GiB).",
+    "are such a number, with K, M, G or T after it (binary: 10G = 10GB = 10GiB; 1e9, .5T).",
     "",
     "Exit codes: 0 ok (also when the reader of standard output goes away: | head), 1 runtime failure (also",
     "standard output failing otherwise, e.g. a full disk), 2 usage or configuration error, 3 `replay --strict`:",
@@ -56,6 +56,37 @@ export function programHelp(): string {
 export function commandHelp(c: CommandSpec): string {
   // The positionals by name (bridge's direction, export's captures): "[args]" said neither what nor that they are required.
   return [`Usage: feeder ${c.name}${c.allowPositionals ? ` ${c.positionalsUsage ?? "[args]"}` : ""} [options]`, "", c.summary, "", c.help.trimEnd(), "  -h, --help  show this help", "  -V, --version  print the version"].join("\n");
+}
+
+/**
+ * A command's arguments as main reads them before the command runs (unknown, malformed, empty or repeated options
+ * refused): the values and positionals, or what was wrong. Also the check of the repository's example command lines.
+ */
+export function parseCommandLine(command: CommandSpec, args: readonly string[]): { values: CommandContext["values"]; positionals: string[] } | string {
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { ...command.options, help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+      tokens: true,
+    }) as typeof parsed;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens) {
+    if (t.kind !== "option" || t.name === undefined) continue;
+    // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
+    // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
+    if (t.value === "") return `--${t.name} needs a value, got an empty one`;
+    if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
+    if (seen.has(t.name)) return `--${t.name} given more than once`;
+    seen.add(t.name);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 export interface MainIo {
@@ -191,35 +222,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.err(`feeder: unknown command ${JSON.stringify(first)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see feeder --help)`);
     return 2;
   }
-  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: "boolean", short: "h" }, version: { type: "boolean", short: "V" } },
-      allowPositionals: command.allowPositionals ?? false,
-      strict: true,
-      tokens: true,
-    }) as typeof parsed;
-  } catch (err) {
-    io.err(`feeder ${command.name}: ${(err as Error).message} (see feeder ${command.name} --help)`);
+  const parsed = parseCommandLine(command, rest);
+  if (typeof parsed === "string") {
+    io.err(`feeder ${command.name}: ${parsed} (see feeder ${command.name} --help)`);
     return 2;
-  }
-  // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
-  const seen = new Set<string>();
-  for (const t of parsed.tokens) {
-    if (t.kind !== "option" || t.name === undefined) continue;
-    // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
-    // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
-    if (t.value === "") {
-      io.err(`feeder ${command.name}: --${t.name} needs a value, got an empty one (see feeder ${command.name} --help)`);
-      return 2;
-    }
-    if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
-    if (seen.has(t.name)) {
-      io.err(`feeder ${command.name}: --${t.name} given more than once (see feeder ${command.name} --help)`);
-      return 2;
-    }
-    seen.add(t.name);
   }
   if (parsed.values.help) {
     io.out(commandHelp(command));

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Logger } from "../core/log.ts";
+
 /** What a stop during start-up gets to close what the start opened (a running feeder's stop has the same). */
 export const STOP_DEADLINE_MS = 1500;
 
@@ -25,4 +27,25 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
   start.catch(() => undefined); // it ends as it will; nothing follows it
   await Promise.race([stop().catch(() => undefined), Bun.sleep(STOP_DEADLINE_MS)]);
   return "stopped";
+}
+
+/**
+ * `run` and `record`: a SIGINT or SIGTERM after the one that stopped them is logged and ignored, their stop being
+ * bounded (STOP_DEADLINE_MS) and worth finishing (the end of session, the capture closed with its last block). main
+ * listens for the first only: the second met its default action, and a second Ctrl-C during the stop killed the
+ * process there (record's capture left without its last block and its `stopped` line; exit by the signal). SIGKILL
+ * still ends it at once. Returns what removes the listeners.
+ */
+export function holdRepeatedStops(stopSignal: Promise<unknown>, log: Logger): () => void {
+  let stopping = false;
+  void stopSignal.then(() => (stopping = true));
+  // The first signal's emit resolves stopSignal (main's listener) but `stopping` only turns true after it: not logged.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) log.warn("stop signal again while stopping: ignored (the stop ends within its deadline; SIGKILL ends it at once)", { signal, deadlineMs: STOP_DEADLINE_MS });
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const sig of signals) process.on(sig, onSignal);
+  return () => {
+    for (const sig of signals) process.off(sig, onSignal);
+  };
 }

@@ -19,14 +19,14 @@ const JSON_RAW_CONTROLS = /[\x7f-\x9f\u2028\u2029\p{Cf}]/gu;
 const hex2 = (c: string): string => c.charCodeAt(0).toString(16).padStart(2, "0");
 
 /** \xNN up to U+00FF, \u{N} beyond. */
-const shown = (c: string): string => {
+const shownChar = (c: string): string => {
   const n = c.codePointAt(0)!;
   return n <= 0xff ? `\\x${hex2(c)}` : `\\u{${n.toString(16)}}`;
 };
 
 /** `s` with each control, separator or format character shown as \xNN or \u{N} (a human reads it; other text, µ or →, is kept). */
 export function escapeControls(s: string): string {
-  return CONTROL.test(s) ? s.replace(CONTROLS, shown) : s;
+  return CONTROL.test(s) ? s.replace(CONTROLS, shownChar) : s;
 }
 
 /** JSON text with those JSON.stringify leaves as they are as \uNNNN escapes (both halves of an astral one): it parses to the same value. */
@@ -48,8 +48,8 @@ export const OUTSIDE_TEXT_MAX_CHARS = 300;
 export const DETAIL_MAX_CHARS = 2000;
 
 /**
- * Text from outside made fit for an error, a `detail` or a log: at most `maxChars` characters as shown, control
- * characters escaped (escapeControls: 4 characters each), cut where the bound comes with `… (N more)` saying how
+ * Text from outside made fit for an error, a `detail` or a log: at most `maxChars` characters (UTF-16 units) as shown,
+ * control characters escaped (escapeControls: \xNN or \u{N}), cut at a code point where the bound comes with `… (N more)` saying how
  * many characters of `s` were left out. A string within the bound without a control character is returned as it is.
  */
 export function boundedText(s: string, maxChars = OUTSIDE_TEXT_MAX_CHARS): string {
@@ -58,14 +58,19 @@ export function boundedText(s: string, maxChars = OUTSIDE_TEXT_MAX_CHARS): strin
     if (whole.length <= maxChars) return whole;
   }
   const room = maxChars - `… (${s.length} more)`.length; // the note at its longest
-  let shown = 0;
+  let width = 0;
   let keep = 0;
-  for (; keep < s.length; keep++) {
-    const width = CONTROL.test(s[keep]!) ? 4 : 1;
-    if (shown + width > room) break;
-    shown += width;
+  // By code point, each as wide as it is shown: \xNN is 4, \u{202e} 8, an astral format character (\u{e0041}) 9, a
+  // surrogate pair 2. Until s-rdcli8 every control counted 4 and each half of a pair alone (an astral one was not
+  // seen as a control): 300 bidi overrides (U+202E) came out as 588 characters, 300 tag characters as 1,308.
+  while (keep < s.length) {
+    const code = s.codePointAt(keep)!;
+    const units = code > 0xffff ? 2 : 1;
+    const ch = s.slice(keep, keep + units);
+    const w = CONTROL.test(ch) ? shownChar(ch).length : units;
+    if (width + w > room) break;
+    width += w;
+    keep += units;
   }
-  const last = s.charCodeAt(keep - 1);
-  if (keep > 0 && last >= 0xd800 && last <= 0xdbff) keep--; // not half a surrogate pair
   return `${escapeControls(s.slice(0, keep))}… (${s.length - keep} more)`;
 }

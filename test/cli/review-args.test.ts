@@ -3,7 +3,7 @@
  * `feeder replay -c prod.toml -c test.toml …` ran with test.toml) and `feeder help <unknown>` (printed the program's
  * help and exited 0, as if the command existed) are usage errors naming what was wrong, exit 2.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { recordSettings } from "../../src/cli/commands/record.ts";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -147,6 +147,10 @@ describe("bad flag values are refused naming the flag (s-cli8): numbers are unsi
     expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0x10" })).toThrow('--max-file-mb must be a positive number, got "0x10"');
     expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1iB" })).toThrow('--keep-bytes must be a size such as 500M, 20G or a number of bytes, got "1iB"');
     expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": "8192T" })).toThrow('--keep-bytes must be at most 8191T, got "8192T"');
+    // A size's number is every flag's number (README: 5, 0.5, 1e3); until s-rdcli8 `1e9` and `.5G` were refused here.
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1e9" }).keepBytes).toBe(1e9);
+    expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": ".5T" }).keepBytes).toBe(1024 ** 4 / 2);
+    for (const bad of ["0x10G", "+5G", "5 G", "G", "B", "1e", "5GG", "5iB"]) expect(() => recordSettings({ config: "a.toml", out: "d", "keep-bytes": bad }), bad).toThrow("--keep-bytes must be a size");
     expect(recordSettings({ config: "a.toml", out: "d", "keep-bytes": "1GiB", "max-file-mb": "1e2", "keep-hours": ".5" })).toMatchObject({ keepBytes: 1024 ** 3, maxMb: 100, keepHours: 0.5 });
   });
 
@@ -228,6 +232,18 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
   });
 
+  test("--from with a space for the T (RFC 3339; taken before s-cli8, refused by it) is the same time; its zone still needed", async () => {
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    expect(fromOf("2026-12-04 10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
+    expect(fromOf("2026-12-04 10:00:00.5+01:00", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 9, 0, 0, 500)));
+    expect(() => fromOf("2026-12-04 10:00:00", "S")).toThrow('--from "2026-12-04 10:00:00" has no zone');
+    expect(() => fromOf("2026-12-04  10:00:00Z", "S")).toThrow("--from must be now, all or an ISO time");
+    // The clocks of this host and the NATS server differ: a time a little ahead of this one is taken, not refused.
+    const nowMs = Date.UTC(2026, 11, 4, 10);
+    expect(fromOf(new Date(nowMs + 5_000).toISOString(), "S", nowMs)).toEqual(new Date(nowMs + 5_000));
+    expect(() => fromOf(new Date(nowMs + 61_000).toISOString(), "S", nowMs)).toThrow("is in the future");
+  });
+
   test.each(["nats://127.0.0.1:0", "nats://127.0.0.1:99999", "nats://a:b:4222", "nats://a%zz:4222", "127.0.0.1:65536"])(
     "--nats %s exits 2 naming it (before: exit 1 as the client connected, restarted for ever by the unit)",
     async (url) => {
@@ -243,6 +259,26 @@ describe("demo with its --http port taken (s-cli8)", () => {
       expect(await run("demo", "--http", String(taken.port), "--duration", "1")).toEqual({ code: 1, out: [], err: [] });
     } finally {
       taken.stop(true);
+    }
+  });
+
+  test("a part whose stop throws: exit 1, said by the runtime's log line, no stack trace (before: StopFailed's stack on stderr)", async () => {
+    const { Feeder } = await import("../../src/app/feeder.ts");
+    const realStop = Feeder.prototype.stop;
+    const stop = vi.spyOn(Feeder.prototype, "stop").mockImplementation(async function (this: InstanceType<typeof Feeder>) {
+      await realStop.call(this);
+      throw new Error("test: the pipeline's stop fails");
+    });
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true); // the demo's own log (warn and up)
+    try {
+      const port = 20_000 + ((process.pid * 3 + 977) % 30_000);
+      const { code, err } = await run("demo", "--duration", "0.2", "--port", String(port), "--rate", "50");
+      expect({ code, err }).toEqual({ code: 1, err: [] });
+      expect(stop).toHaveBeenCalled();
+      expect(stderr.mock.calls.map((c) => String(c[0])).join("")).toContain("stop failed; the other parts are stopped all the same");
+    } finally {
+      stop.mockRestore();
+      stderr.mockRestore();
     }
   });
 });

@@ -159,3 +159,108 @@ describe("--help and README describe every option each command parses", () => {
     }
   });
 });
+
+/**
+ * Every command line written out in the repository outside the tests (README.md, docs/, deploy/ units, the Dockerfile's
+ * CMD, config/ and bench/ comments, package.json scripts, each command's --help examples) read as the command reads it,
+ * without running it: main's option parsing, then each number, size, time and NATS address by the reader its command
+ * uses. A stricter parser must not refuse a command line users, scripts or units were given (s-cli8 refused
+ * `--from "2026-12-04 10:00:00Z"`). Synopses (`[--port P]`, `…`) and mentions of a flag without its value are skipped.
+ */
+describe("the repository's example command lines parse", () => {
+  const root = resolve(import.meta.dirname, "../..");
+
+  /** Shell-like words: spaces separate, quotes group, `\<newline>` continues. */
+  function words(text: string): string[] {
+    return [...text.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  }
+
+  function commandLines(): { where: string; argv: string[] }[] {
+    const files = ["README.md", "package.json", "deploy/docker/Dockerfile"];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(join(root, dir))) {
+        const path = join(dir, name);
+        if (statSync(join(root, path)).isDirectory()) walk(path);
+        else if (/\.(md|service|toml|ts|yaml)$/.test(name)) files.push(path);
+      }
+    };
+    for (const dir of ["docs", "deploy", "config", "bench"]) walk(dir);
+    const found: { where: string; argv: string[] }[] = [];
+    const names = COMMANDS.map((c) => c.name).join("|");
+    const add = (where: string, span: string) => {
+      if (/[[\]…<>{}─]|\.\.\.|\\\|| \/ /.test(span)) return; // a synopsis or a diagram, not a command line
+      found.push({ where, argv: words(span) });
+    };
+    for (const file of files) {
+      const text = readFileSync(join(root, file), "utf8").replace(/\\\n\s*/g, " ");
+      // In markdown, code spans and code blocks; elsewhere (units, comments, scripts) the line.
+      const pieces = file.endsWith(".md") ? [...text.matchAll(/```[a-z]*\n([\s\S]*?)```|`([^`\n]+)`/g)].map((m) => m[1] ?? m[2]!) : [text];
+      for (const piece of pieces) {
+        for (const line of piece.split("\n")) {
+          // In TypeScript and JSON a string's quote ends the line; elsewhere quotes are the shell's.
+          const end = /\.(ts|json)$/.test(file) ? '"' : "";
+          for (const m of line.matchAll(new RegExp(`(?:^|[\\s/"\`])(?:feeder|main\\.ts)\\s+((?:${names})\\b[^\\n\`|;&)#${end}]*)`, "g"))) add(file, m[1]!.trim());
+        }
+      }
+      const cmd = /^CMD \[(.*)\]$/m.exec(text); // the Dockerfile's: ENTRYPOINT is the executable
+      if (cmd) found.push({ where: `${file} CMD`, argv: JSON.parse(`[${cmd[1]}]`) as string[] });
+    }
+    for (const c of COMMANDS) for (const m of commandHelp(c).replace(/\\\n\s*/g, " ").matchAll(/^ {2}feeder (\S.*)$/gm)) add(`feeder ${c.name} --help`, m[1]!.replace(/\s+#.*$/, ""));
+    return found;
+  }
+
+  test("each parses, every number, size, --from time and --nats address read as its command reads it", async () => {
+    const { parseCommandLine } = await import("../../src/cli/main.ts");
+    const { byteSize, nonNegativeNumber, positiveNumber } = await import("../../src/cli/commands/capture-args.ts");
+    const { decimalInteger } = await import("../../src/cli/commands/number-args.ts");
+    const { durationSeconds } = await import("../../src/cli/commands/listen.ts");
+    const { fromOf, serversOf } = await import("../../src/cli/commands/nats-args.ts");
+    const { recordSettings } = await import("../../src/cli/commands/record.ts");
+    const integer = (v: unknown, name: string) => {
+      if (Number.isNaN(decimalInteger(v))) throw new Error(`--${name} ${JSON.stringify(v)} is not an integer`);
+    };
+    const readers: Record<string, (v: unknown, name: string) => unknown> = {
+      ...Object.fromEntries(["port", "rate", "seed", "replay-depth", "max-connection-age-ms", "ttl", "source-id", "channel", "max-age", "depth", "count", "max-unread-kib"].map((f) => [f, integer])),
+      ...Object.fromEntries(["speed", "max-file-mb", "max-file-minutes", "keep-hours", "burstiness"].map((f) => [f, (v: unknown, n: string) => positiveNumber(v, n, 1)])),
+      ...Object.fromEntries(["progress-seconds", "every-ms"].map((f) => [f, (v: unknown, n: string) => nonNegativeNumber(v, n, 0)])),
+      ...Object.fromEntries(["keep-bytes", "max-bytes", "max-pending"].map((f) => [f, byteSize])),
+      duration: durationSeconds,
+      from: (v) => fromOf(v, "S"),
+      nats: serversOf,
+    };
+    const lines = commandLines();
+    const wrong: string[] = [];
+    const perCommand = new Map<string, number>();
+    for (const { where, argv } of lines) {
+      const [name, ...args] = argv;
+      const c = COMMANDS.find((x) => x.name === name)!;
+      // A flag named without its value is a mention in prose (`feeder listen --nats -c FILE`), not a command line.
+      const takesValue = (w: string) => Object.entries(c.options).some(([n, o]) => (w === `--${n}` || w === `-${(o as { short?: string }).short}`) && (o as { type?: string }).type === "string");
+      if (args.some((w, i) => takesValue(w) && (i + 1 === args.length || args[i + 1]!.startsWith("-")))) continue;
+      const parsed = parseCommandLine(c, args);
+      if (typeof parsed === "string") {
+        wrong.push(`${where}: feeder ${argv.join(" ")}: ${parsed}`);
+        continue;
+      }
+      perCommand.set(c.name, (perCommand.get(c.name) ?? 0) + 1);
+      try {
+        for (const [flag, value] of Object.entries(parsed.values)) {
+          const read = readers[flag];
+          // A placeholder (FILE, N, HOST:PORT) stands for a value the reader would take.
+          if (read === undefined || typeof value !== "string" || /^[A-Z][A-Z_:]*$/.test(value)) continue;
+          read(value, flag);
+        }
+        if (c.name === "record" && typeof parsed.values.config === "string" && typeof parsed.values.out === "string") recordSettings(parsed.values);
+      } catch (err) {
+        wrong.push(`${where}: feeder ${argv.join(" ")}: ${(err as Error).message}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    // The lines this reads: the units' and the docs' (a pattern that matched nothing would check nothing).
+    expect(lines.some((l) => l.where === "deploy/systemd/feeder-record.service" && l.argv.includes("--keep-bytes"))).toBe(true);
+    expect(lines.some((l) => l.where === "docs/nats.md" && l.argv.includes("--from"))).toBe(true);
+    expect(lines.some((l) => l.where === "deploy/docker/Dockerfile CMD")).toBe(true);
+    expect(lines.some((l) => l.where === "package.json" && l.argv[0] === "demo")).toBe(true);
+    expect([...perCommand.keys()].sort()).toEqual(expect.arrayContaining(["bridge", "listen", "record", "run", "sim"]));
+  });
+});

@@ -34,13 +34,15 @@ export function positiveInteger(v: unknown, name: string, dflt: number): number 
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 /**
- * Bytes from `123`, `500M`, `20G`, `1.5T` (binary units, optional trailing B, or iB after a unit), a whole number of
- * them a double holds exactly (at most 8191T): a size of 400 digits was Infinity and reached JetStream so.
+ * Bytes from `123`, `500M`, `20G`, `1.5T`, `1e9` (the number as every other flag's, number-args.ts; binary units,
+ * optional trailing B, or iB after a unit), a whole number of them a double holds exactly (at most 8191T): a size of
+ * 400 digits was Infinity and reached JetStream so.
  */
 export function byteSize(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const m = typeof v === "string" ? /^(\d+(?:\.\d+)?)(?:([KMGT])i?)?B?$/i.exec(v) : null;
-  const bytes = m ? Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toUpperCase()]!) : NaN;
+  // Until s-rdcli8 a size had a grammar of its own: `1e9` and `.5G` were refused though README gives `1e3`, `.5` as numbers.
+  const m = typeof v === "string" ? /^(.*?)(?:([KMGT])i?)?B?$/i.exec(v) : null;
+  const bytes = m ? Math.floor(decimal(m[1]) * SIZE_UNITS[(m[2] ?? "").toUpperCase()]!) : NaN;
   if (!(bytes > 0)) throw new UsageError(`--${name} must be a size such as 500M, 20G or a number of bytes, got ${JSON.stringify(v)}`);
   if (!Number.isSafeInteger(bytes)) throw new UsageError(`--${name} must be at most 8191T, got ${JSON.stringify(v)}`);
   return bytes;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { validateConfig } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
-import { startRuntime } from "../../app/runtime.ts";
+import { startRuntime, StopFailed } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { UsageError, type CommandSpec } from "../command.ts";
 import { durationSeconds, listen } from "./listen.ts";
@@ -70,20 +70,26 @@ export const demoCommand: CommandSpec = {
       return 1;
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
+    let code = 1;
     try {
       const title = ["feeder demo", `status ${runtime.http?.url ?? "(http off)"}`, `feed ${DEMO_GROUP}:${port} on 127.0.0.1`, "Ctrl-C stops"];
-      return await listen(
+      code = await listen(
         { ...ctx, values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration }, positionals: [] },
         { title },
       );
     } finally {
       try {
         await runtime.stop(); // a part that fails is logged; the simulator and the cache file go all the same
+      } catch (err) {
+        // Exit 1 as run and record, in the runtime's logged line (until s-rdcli8: StopFailed's stack trace on stderr).
+        if (!(err instanceof StopFailed)) throw err;
+        code = 1;
       } finally {
         await sim.stop();
         rmSync(cachePath, { force: true });
       }
     }
+    return code;
   },
 };
 

@@ -57,7 +57,7 @@ const FROM_AHEAD_MS = 60_000;
 
 /**
  * --from now | all | an ISO 8601 time (replay of the stream's history from it); only with --stream. A date alone is
- * its UTC midnight. A time of day needs its zone (Z or ±hh:mm): without one, JavaScript reads it in the host's zone,
+ * its UTC midnight; a space may stand for the T. A time of day needs its zone (Z or ±hh:mm): without one, JavaScript reads it in the host's zone,
  * so the same command replayed from another hour on a host not on UTC. A time in the future (a mistyped year) read
  * nothing until then, silently: refused.
  */
@@ -66,11 +66,14 @@ export function fromOf(v: unknown, stream: string | undefined, nowMs: number = D
   if (stream === undefined) throw new UsageError("--from needs --stream (the live subjects have no history)");
   if (v === "now" || v === "all") return v;
   const s = String(v);
-  const t = typeof v === "string" ? new Date(v) : new Date(NaN);
-  if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/i.test(s)) {
+  // RFC 3339 lets a space stand for the T (`date -u '+%F %TZ'`, `--from "2026-12-04 10:00:00Z"`); taken before s-cli8
+  // and refused by it as "not an ISO time": read as the T.
+  const iso = s.replace(/^(\d{4}-\d\d-\d\d) (?=\d)/, "$1T");
+  const t = typeof v === "string" ? new Date(iso) : new Date(NaN);
+  if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/i.test(iso)) {
     throw new UsageError(`--from must be now, all or an ISO time such as 2026-12-04T10:00:00Z, got ${JSON.stringify(v)}`);
   }
-  if (/t/i.test(s) && !/(?:Z|[+-]\d\d:?\d\d)$/i.test(s)) throw new UsageError(`--from ${JSON.stringify(v)} has no zone: give it, e.g. ${s}Z (UTC) or ${s}+01:00`);
+  if (/t/i.test(iso) && !/(?:Z|[+-]\d\d:?\d\d)$/i.test(iso)) throw new UsageError(`--from ${JSON.stringify(v)} has no zone: give it, e.g. ${s}Z (UTC) or ${s}+01:00`);
   if (t.getTime() > nowMs + FROM_AHEAD_MS) throw new UsageError(`--from ${JSON.stringify(v)} is in the future (${t.toISOString()}): nothing would be read until then`);
   return t;
 }

@@ -16,6 +16,7 @@ import { DirClaim, type ClaimCheck } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
+import { holdRepeatedStops } from "../start-or-stop.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
 const STOP_DEADLINE_MS = 1500;
@@ -78,7 +79,8 @@ export const recordCommand: CommandSpec = {
     "them rotate or delete at once (earlier runs' files are aged by their mtime against the clock at start).",
     "A signal during start-up stops it there (no venue connection opened after it; a venue that connected",
     "already, its instruments resolved first while another venue's were still resolving, is halted and what it",
-    "recorded by then is kept in the capture), exit 0.",
+    "recorded by then is kept in the capture), exit 0. A second SIGINT/SIGTERM during the stop (at most 1.5 s)",
+    "is logged and ignored: the capture is closed with its last block (SIGKILL ends it at once, unclosed).",
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
     "the ratio and files opened and deleted. Flags are checked before the config is read (exit 2; so is a DIR",
     "that is a file).",
@@ -127,10 +129,12 @@ export const recordCommand: CommandSpec = {
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     const endReload = reloadOnHangup(path, config, log, RECORD_LOAD);
+    const endHold = holdRepeatedStops(ctx.stopSignal, log);
     try {
       return await recordWith(ctx, config, log, out, { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs });
     } finally {
       endReload();
+      endHold();
     }
   },
 };
@@ -243,7 +247,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     // A part whose stop throws is logged and the others stopped all the same (exit 1): the capture is closed and
     // the `stopped` line written whatever happened (before, a throwing stop lost the last block and left the file
     // unfinished).
-    const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
+    const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS, log);
     writer!.close();
     log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
     return end.holder === undefined && !stopFailed ? 0 : 1;

@@ -4,6 +4,7 @@ import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
+import { holdRepeatedStops } from "../start-or-stop.ts";
 
 /** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
 const STOP_DEADLINE_MS = 1500;
@@ -17,7 +18,8 @@ export const runCommand: CommandSpec = {
     "",
     "Connects to each configured venue's real endpoints by default (Bybit, OKX, Binance spot and USD-M,",
     "Deribit, Coinbase, Upbit, Bithumb); venues.<venue>.ws_url / rest_url point it at any server (e.g.",
-    "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first.",
+    "`feeder sim --venue okx`). Stops cleanly on SIGINT/SIGTERM: every book is published as halted first;",
+    "a second one during the stop (at most 1.5 s) is logged and ignored (SIGKILL ends it at once).",
     "A signal during start-up stops it there (no venue connection is opened after it) and exits 0.",
     "SIGHUP neither stops it nor changes anything: the configuration applies at start only. It re-reads and",
     "validates the file and logs what a restart would change (warn, the keys; a change in [nats], the bridge's,",
@@ -58,6 +60,7 @@ export const runCommand: CommandSpec = {
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
     const endReload = reloadOnHangup(path, config, log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, log);
     try {
       let runtime: Runtime;
       try {
@@ -74,11 +77,12 @@ export const runCommand: CommandSpec = {
       const signal = await ctx.stopSignal;
       log.info("stopping", { signal });
       // A part whose stop throws is logged and the others stopped all the same; the process then exits 1.
-      const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS);
+      const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS, log);
       log.info("stopped");
       return stopFailed ? 1 : 0;
     } finally {
       endReload();
+      endHold();
     }
   },
 };

@@ -23,7 +23,7 @@ import { rng } from "../../support/mulberry32.ts";
 
 /** 1 MiB of a server's error text, an ESC sequence (clear screen) first and a C1 CSI and a line break last. */
 const HUGE = "\x1b[2J" + "x".repeat(1024 * 1024) + "\u009b\n";
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u;
 
 const stub = (status: number, body: unknown) => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
 
@@ -105,14 +105,16 @@ describe("boundedText", () => {
   test("random texts: never beyond maxChars, no control character, and the kept start plus the count is the text", () => {
     const random = rng(7);
     const rand = (n: number) => Math.floor(random() * n);
-    const alphabet = ["a", "b", "\x00", "\x1b", "\n", "\x7f", "\u0085", "\u009b", "µ", "😀"];
+    // Beyond C0/C1: a line separator, a bidi override and a zero-width space (\u{N}, 8 wide), an astral tag character
+    // (\u{e0041}, 9 wide: both halves of its pair one character); until s-rdcli8 each counted 4 and the bound was passed.
+    const alphabet = ["a", "b", "\x00", "\x1b", "\n", "\x7f", "\u0085", "\u009b", "µ", "😀", "\u2028", "\u202e", "\u200b", "\u{e0041}"];
     for (let i = 0; i < 500; i++) {
       const s = Array.from({ length: rand(60) }, () => alphabet[rand(alphabet.length)]).join("");
       const maxChars = 16 + rand(40);
       const out = boundedText(s, maxChars);
       expect(out).not.toMatch(CONTROL);
       // Reference: escaped whole if that fits; else some prefix of s, escaped, then "… (rest more)".
-      const whole = s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+      const whole = s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/gu, (c) => (c.codePointAt(0)! <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}` : `\\u{${c.codePointAt(0)!.toString(16)}}`));
       if (whole.length <= maxChars) {
         expect(out).toBe(whole);
         continue;
@@ -120,7 +122,8 @@ describe("boundedText", () => {
       expect(out.length).toBeLessThanOrEqual(maxChars);
       const m = /^(.*)… \((\d+) more\)$/su.exec(out)!;
       const kept = s.length - Number(m[2]);
-      expect(boundedText(s.slice(0, kept), kept * 4)).toBe(m[1]);
+      expect(boundedText(s.slice(0, kept), kept * 9)).toBe(m[1]);
+      expect(m[1]).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/); // no half of a pair
     }
   });
 });
