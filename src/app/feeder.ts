@@ -266,6 +266,21 @@ class VenuePipeline implements BookSink {
     return this.unresolved.map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
   }
 
+  /**
+   * Adds how many unresolvedNow() lists per market to `into`, without building that list: /metrics counts them on
+   * every scrape (until 2026-12-06 it built the list, 20,000 entries when a venue's REST is down at start, to count it).
+   */
+  countUnresolved(into: Map<string, number>): void {
+    const add = (market: string) => into.set(market, (into.get(market) ?? 0) + 1);
+    if (!this.attached) {
+      for (const u of this.subscriptions) add(u.market);
+      return;
+    }
+    if (this.adapter.countUnresolved !== undefined) return this.adapter.countUnresolved(into);
+    const fromAdapter = this.adapter.unresolvedInstruments?.();
+    for (const u of fromAdapter ?? this.unresolved) add(u.market);
+  }
+
   onInstrumentChanged(index: number, instrument: Instrument): void {
     const old = this.builders[index];
     if (old === undefined || this.stopped) return;
@@ -708,7 +723,7 @@ export class Feeder {
       for (const b of p.builders) if (b !== undefined) byMarket.get(b.instrument.market)![b.state]!++;
       for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
       const missing = new Map<string, number>();
-      for (const u of p.unresolvedNow()) missing.set(u.market, (missing.get(u.market) ?? 0) + 1);
+      p.countUnresolved(missing);
       for (const market of byMarket.keys()) unresolved.push({ venue, market, count: missing.get(market) ?? 0 });
     }
     const { exchangeToReceipt, receiptToSend } = this.latencySnapshot();

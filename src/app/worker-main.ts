@@ -85,9 +85,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
         // in one message held this thread (its venues) for 40–80 ms at 20,000 books. Each turn collecting them tells
         // the main thread the reply is progressing (it waits for a reply only while it does).
-        // /readyz's (healthCheck) turns go ahead of the other replies' (a probe's short timeout); a reply the
+        // /readyz's (healthCheck) turns go ahead of the other replies' (a probe's short timeout), the oldest reply's
+        // first among each (msg.id: worker-reply.ts sharedTurns); a reply the
         // supervisor cancels (its client gone, or given up) stops at its next turn.
-        const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(msg.what === "readiness" && msg.healthCheck === true));
+        const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(msg.what === "readiness" && msg.healthCheck === true, msg.id));
         const result = await answer(msg, progressTurn(msg.id, send, turn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
         if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, turn);
@@ -133,7 +134,7 @@ async function stopFeederWithin(deadlineMs: number): Promise<void> {
 }
 
 /** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */
-const nextTurn = sharedTurns(); // one reply's chunk per turn, however many are in progress
+const nextTurn = sharedTurns(); // one reply's chunk per turn, however many are in progress, the oldest's first
 
 /** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
 async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {

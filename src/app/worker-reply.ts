@@ -93,19 +93,27 @@ export function cancelledTurn(id: number, cancelled: ReadonlySet<number>, turn: 
   };
 }
 
-/** Another turn of the shared queue; a health check's (/readyz) goes ahead of the others'. */
-export type SharedTurn = (healthCheck?: boolean) => Promise<void>;
+/**
+ * Another turn of the shared queue; a health check's (/readyz) goes ahead of the others'. `order`: the reply's
+ * request id (requests are numbered as asked): the oldest waiting reply's chunk goes first.
+ */
+export type SharedTurn = (healthCheck?: boolean, order?: number) => Promise<void>;
 
 /**
- * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), in the
- * order they asked, a health check's first but never two of them in a row while others wait (as the HTTP side's
- * book-stream.ts formattingTurn). Why: each reply awaiting setImmediate of its own, the replies in progress (one per
- * /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a chunk in the same turn,
- * k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets.
+ * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), the oldest
+ * reply's (lowest `order`) first, a health check's first but never two of them in a row while others wait (as the
+ * HTTP side's book-stream.ts formattingTurn). Why one a turn: each reply awaiting setImmediate of its own, the replies
+ * in progress (one per /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a
+ * chunk in the same turn, k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets. Why the
+ * oldest first: the replies are of the same size (every book of the worker), so taking turns one chunk each (as
+ * until 2026-12-06) made each of k replies as slow as all k together: 4 replies of 20,000 books on a worker whose
+ * turns took 60 ms were each ~19 s, every one given up at REPLY_MAX_MS and none answered; oldest first, the first is
+ * done in ~4.8 s, the second in ~9.6 s. The replies waiting meanwhile are kept by the worker's progress
+ * (AwaitedReplies: any reply's part).
  */
 export function sharedTurns(): SharedTurn {
-  const waiting: (() => void)[] = [];
-  const checks: (() => void)[] = [];
+  const waiting: { order: number; resolve: () => void }[] = [];
+  const checks: { order: number; resolve: () => void }[] = [];
   let checkLast = false;
   let pumping = false;
   const pump = (): void => {
@@ -116,12 +124,15 @@ export function sharedTurns(): SharedTurn {
       pumping = false;
       return;
     }
-    next(); // its chunk runs in this turn's microtasks
+    next.resolve(); // its chunk runs in this turn's microtasks
     setImmediate(pump);
   };
-  return (healthCheck = false) =>
+  return (healthCheck = false, order = 0) =>
     new Promise<void>((resolve) => {
-      (healthCheck ? checks : waiting).push(resolve);
+      const queue = healthCheck ? checks : waiting;
+      let at = queue.length; // after every waiter of an older or the same reply (a few: one per reply in progress)
+      while (at > 0 && queue[at - 1]!.order > order) at--;
+      queue.splice(at, 0, { order, resolve });
       if (!pumping) {
         pumping = true;
         setImmediate(pump);
@@ -169,8 +180,8 @@ export class ReplyParts {
 }
 
 /**
- * How long the main thread waits for the next message of a reply (a part, or its last) before it answers without that
- * worker (undefined: "not answering"). A reply of many books is ~80 worker turns, each of which says it progressed.
+ * How long the main thread waits for the worker's next part of any reply before it answers without that worker
+ * (undefined: "not answering"). A reply of many books is ~80 worker turns, each of which says it progressed.
  */
 export const REPLY_SILENCE_MS = 2000;
 /**
@@ -195,6 +206,7 @@ const realClock: ReplyClock = {
 
 interface Awaited {
   done: (result: unknown) => void;
+  askedMs: number;
   deadlineMs: number;
   timer: unknown;
   /** Its request's signal and listener (removed once it is done). */
@@ -204,7 +216,7 @@ interface Awaited {
 
 /**
  * The replies one worker owes the main thread, by request id, and their parts: each ends with its whole reply, or
- * with undefined once REPLY_SILENCE_MS passed without a message of it, REPLY_MAX_MS since it was asked, its request's
+ * with undefined once REPLY_SILENCE_MS passed without a part of any of them (arm), REPLY_MAX_MS since it was asked, its request's
  * signal aborted (its HTTP client went away), or its worker ended (end()). A reply given up for any reason but the
  * last is told to `abandoned` (the supervisor tells the worker to stop making it: cancelledTurn). A part of a reply
  * no longer awaited is dropped as it comes: before, the parts after a timeout were held until the reply's last
@@ -213,6 +225,8 @@ interface Awaited {
 export class AwaitedReplies {
   private readonly awaited = new Map<number, Awaited>();
   private readonly parts = new ReplyParts();
+  /** When the worker last sent a part of any reply: its shared turns progress, a reply waiting its turn included. */
+  private heardMs = -Infinity;
 
   constructor(
     private readonly silenceMs = REPLY_SILENCE_MS,
@@ -224,18 +238,18 @@ export class AwaitedReplies {
   /** Reply `id`, once its last message comes (the caller posts the request); undefined at once when `signal` aborts. */
   expect(id: number, signal?: AbortSignal): Promise<unknown> {
     return new Promise((resolve) => {
-      const a: Awaited = { done: resolve, deadlineMs: this.clock.now() + this.maxMs, timer: undefined, signal, onAbort: () => this.giveUp(id, a) };
+      const nowMs = this.clock.now();
+      const a: Awaited = { done: resolve, askedMs: nowMs, deadlineMs: nowMs + this.maxMs, timer: undefined, signal, onAbort: () => this.giveUp(id, a) };
       this.awaited.set(id, a);
       if (signal?.aborted) return this.giveUp(id, a);
       signal?.addEventListener("abort", a.onAbort, { once: true });
-      this.arm(id, a);
+      this.arm(id, a, nowMs);
     });
   }
 
   part(part: ReplyPart): void {
-    const a = this.awaited.get(part.id);
-    if (a === undefined && part.id !== STARTED_REPLY_ID) return; // its request gave up (or never asked)
-    if (a !== undefined) this.arm(part.id, a);
+    this.heardMs = this.clock.now(); // the worker's turns go on: every reply it owes is progressing or waiting its turn
+    if (!this.awaited.has(part.id) && part.id !== STARTED_REPLY_ID) return; // its request gave up (or never asked)
     this.parts.add(part);
   }
 
@@ -262,10 +276,18 @@ export class AwaitedReplies {
     return { awaited: this.awaited.size, held: this.parts.size };
   }
 
-  private arm(id: number, a: Awaited): void {
-    if (a.timer !== undefined) this.clock.clearTimeout(a.timer);
-    const inMs = Math.min(this.silenceMs, a.deadlineMs - this.clock.now());
-    a.timer = this.clock.setTimeout(() => this.giveUp(id, a), Math.max(0, inMs));
+  /**
+   * Its timer, due when the worker will have been silent for silenceMs (since the later of its last part of any reply
+   * and this request) or at the reply's deadline, whichever is first: then it is given up, or armed again if the
+   * worker was heard meanwhile. Why any reply's part: the worker's replies share its turns (sharedTurns), oldest
+   * first, so one waits silent while an older one is sent; until 2026-12-06 only its own parts counted (each re-arming
+   * its timer), and a reply waiting behind one of 20,000 books on a busy worker was given up after 2 s.
+   */
+  private arm(id: number, a: Awaited, nowMs: number): void {
+    const quietFromMs = Math.max(this.heardMs, a.askedMs);
+    const dueMs = Math.min(quietFromMs + this.silenceMs, a.deadlineMs);
+    if (nowMs >= dueMs) return this.giveUp(id, a);
+    a.timer = this.clock.setTimeout(() => this.awaited.get(id) === a && this.arm(id, a, this.clock.now()), dueMs - nowMs);
   }
 
   private giveUp(id: number, a: Awaited): void {

@@ -262,6 +262,11 @@ export interface VenueAdapter {
    */
   unresolvedInstruments?(): UnresolvedInstrument[];
   /**
+   * Cold: adds how many unresolvedInstruments() lists per market to `into`, without building the list (/metrics'
+   * count on every scrape). Optional: without it the app counts unresolvedInstruments()' list.
+   */
+  countUnresolved?(into: Map<string, number>): void;
+  /**
    * Cold: books closed (HALTED / instrument_closed) past the expiry their listing gave, by subscription index, with
    * that expiry (ms): an expired future or option never trades again, so it is no readiness failure; /books shows
    * it. Optional: venues whose listings give no expiry leave it out.

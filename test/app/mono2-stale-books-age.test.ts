@@ -21,7 +21,7 @@ describe("a dead worker's books", () => {
   test("age from its last answer: recvAgeUs plus the time since", async () => {
     const supervisor = new Supervisor({ publish: {} } as FeederConfig, silentLogger);
     const answeredAtMs = performance.now() - 5000; // its last answer, 5 s ago
-    const slot = { index: 0, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: [summary("A", 1_765_000_000_000_000, 2_000_000), summary("B", null, null)], lastBooksAtMs: answeredAtMs, pending: new Map(), share: [] };
+    const slot = { index: 0, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: [summary("A", 1_765_000_000_000_000, 2_000_000), summary("B", null, null)], lastBooksAtMs: answeredAtMs, share: [] }; // no worker: nothing is asked (no replies awaited)
     (supervisor as unknown as { slots: unknown[] }).slots.push(slot);
     const [a, b] = (await supervisor.readiness()).books;
     expect(a).toMatchObject({ symbol: "A", state: "stale", reason: "worker_unavailable", valid: false });

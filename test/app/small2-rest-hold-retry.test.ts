@@ -60,6 +60,14 @@ test("after a 429 hold at start, a left-out symbol is said to be retried when th
     expect(books.map((b) => [b.state, b.nextAttemptMs])).toEqual(unresolved.map((u) => ["symbol_unresolved", u.nextAttemptMs]));
   };
   check();
+  // /metrics counts them without listing them (until 2026-12-06 every scrape built the list to count it).
+  const adapter = (feeder as unknown as { pipelines: { adapter: { unresolvedInstruments(): unknown } }[] }).pipelines[0]!.adapter;
+  const listUnresolved = adapter.unresolvedInstruments.bind(adapter);
+  let listed = 0;
+  adapter.unresolvedInstruments = () => (listed++, listUnresolved());
+  expect(feeder.metricsSnapshot().unresolved).toEqual([{ venue: "coinbase", market: "spot", count: 2 }]);
+  expect(listed).toBe(0);
+  adapter.unresolvedInstruments = listUnresolved;
 
   // The retry came due and went out: it waits in the REST budget for the hold, and is still said to go then.
   const coinbaseMetric = (name: string) => feeder.metricsSnapshot().venues.coinbase!.find((m) => m.name === name)?.value ?? 0;

@@ -160,7 +160,7 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     // Silent from its 50th turn on (mid-sending): its last message was at 49 × 10 ms.
     await slowWorker(clock, replies, 2, books, 10, 49);
     expect(await reply).toBeUndefined();
-    expect(clock.firedAtMs).toEqual([49 * 10 + REPLY_SILENCE_MS]);
+    expect(clock.firedAtMs.at(-1)).toBe(49 * 10 + REPLY_SILENCE_MS);
     expect(abandoned).toEqual([2]); // its worker is told to stop making it
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
     // A part of it coming after all (a worker that was only slow) is dropped as it comes, as is its last message.
@@ -176,7 +176,7 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     const reply = replies.expect(3);
     await slowWorker(clock, replies, 3, books, REPLY_SILENCE_MS - 1); // each turn just within the silence bound
     expect(await reply).toBeUndefined();
-    expect(clock.firedAtMs).toEqual([REPLY_MAX_MS]);
+    expect(clock.firedAtMs.at(-1)).toBe(REPLY_MAX_MS);
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
     const owed = [replies.expect(4), replies.expect(5)];
     replies.part({ type: "response-part", id: 4, books: books.slice(0, 500), unresolved: [] });
@@ -185,6 +185,57 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     replies.end();
     expect(await Promise.all(owed)).toEqual([undefined, undefined]);
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+});
+
+describe("replies sharing a busy worker's turns (sharedTurns, AwaitedReplies)", () => {
+  test("four /books at once on a busy worker, each 4.8 s of its turns: the oldest first, two whole, the rest given up and stopped", async () => {
+    // 5,000 books (~20 turns) at 240 ms a turn: as 20,000 books (~80 turns) at 60 ms, for a quarter of the cloning.
+    const turnMs = 240;
+    const clock = fakeClock();
+    const cancelled = new Set<number>(); // the worker's, filled by the supervisor's `cancel`
+    const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock, (id) => cancelled.add(id));
+    const books = Array.from({ length: 5000 }, (_, i) => summary(i));
+    const send = (msg: FromWorker) => {
+      const m = structuredClone(msg);
+      if (m.type === "response-part") replies.part(m);
+      else if (m.type === "response") replies.last(m.id, m.result);
+    };
+    const shared = sharedTurns();
+    let turns = 0;
+    // As worker-main answers a request: one waiter resumes per event-loop turn, each such turn turnMs of the clock.
+    const answer = async (id: number) => {
+      const turn = cancelledTurn(id, cancelled, async () => {
+        await shared(false, id);
+        turns++;
+        clock.advance(turnMs);
+      });
+      try {
+        const collected = await collectInTurns(books.length, (i) => books[i]!, progressTurn(id, send, turn));
+        await sendInParts(id, collected, send, (rest) => send({ type: "response", id, result: rest }), turn);
+      } catch (err) {
+        if (!(err instanceof ReplyCancelled)) throw err;
+      }
+    };
+    const ids = [1, 2, 3, 4];
+    const got = ids.map((id) => replies.expect(id));
+    await Promise.all(ids.map(answer));
+    // Taking turns a chunk each (until 2026-12-06) each was ~19 s: all four given up at 10 s, none answered. The
+    // second waits silent through the first's 4.8 s: kept by the worker's parts of the first.
+    expect(await Promise.all(got)).toEqual([books, books, undefined, undefined]);
+    expect([...cancelled].sort()).toEqual([3, 4]);
+    expect(turns).toBeLessThanOrEqual(Math.ceil(REPLY_MAX_MS / turnMs) + 2); // none made past its deadline but to see its cancel
+    expect(replies.size).toEqual({ awaited: 0, held: 0 });
+  });
+
+  test("sharedTurns: waiters resume one a turn, oldest order first (random arrivals, against a sorted reference)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const shared = sharedTurns();
+      const orders = Array.from({ length: 1 + Math.floor(Math.random() * 12) }, () => Math.floor(Math.random() * 8));
+      const resumed: number[] = [];
+      await Promise.all(orders.map((order) => shared(false, order).then(() => resumed.push(order))));
+      expect(resumed).toEqual([...orders].sort((a, b) => a - b));
+    }
   });
 });
 

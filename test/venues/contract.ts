@@ -370,6 +370,12 @@ export function runVenueContract(h: VenueHarness): void {
     sink.adapter = run.adapter;
     run.adapter.start(sink);
     expect(run.adapter.unresolvedInstruments!().map((u) => [u.index, u.kind])).toEqual(all.map((i) => [i, "rest_unreachable"]));
+    // /metrics' count of them (counted, not listed) is the list's per market.
+    const counted = new Map<string, number>();
+    run.adapter.countUnresolved!(counted);
+    const perMarket = new Map<string, number>();
+    for (const i of all) perMarket.set(h.subscriptions[i]!.market, (perMarket.get(h.subscriptions[i]!.market) ?? 0) + 1);
+    expect(counted).toEqual(perMarket);
     expect(run.adapter.connections().filter((c) => c.up)).toEqual([]);
     const failures = () => run.adapter.metrics().find((m) => m.name === "instrument_retry_failures_total")?.value ?? 0;
     await until(() => failures() >= 2, "two failed retries while REST is down");
@@ -383,6 +389,9 @@ export function runVenueContract(h: VenueHarness): void {
     await recovers(run, sink, all, "the late join");
     expect([...sink.resolvedLate].sort((a, b) => a - b)).toEqual(all);
     expect(run.adapter.unresolvedInstruments!()).toEqual([]);
+    const countedAfter = new Map<string, number>();
+    run.adapter.countUnresolved!(countedAfter);
+    expect(countedAfter.size).toBe(0);
     expect(run.adapter.stats().instrumentsResolvedLate).toBe(all.length);
     expect(sink.invalid).toEqual([]);
   }

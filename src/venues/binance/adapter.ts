@@ -330,6 +330,10 @@ export class BinanceAdapter implements VenueAdapter {
     return this.watch.unresolved(); // status page, /readyz
   }
 
+  countUnresolved(into: Map<string, number>): void {
+    this.watch.countUnresolved(into); // /metrics
+  }
+
   expiredInstruments(): ReadonlyMap<number, number> {
     return this.watch.expiredClosed();
   }

@@ -205,6 +205,10 @@ export class BybitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  countUnresolved(into: Map<string, number>): void {
+    this.watch.countUnresolved(into); // /metrics
+  }
+
   expiredInstruments(): ReadonlyMap<number, number> {
     return this.watch.expiredClosed();
   }

@@ -276,6 +276,10 @@ export class CoinbaseAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  countUnresolved(into: Map<string, number>): void {
+    this.watch.countUnresolved(into); // /metrics
+  }
+
   expiredInstruments(): ReadonlyMap<number, number> {
     return this.watch.expiredClosed();
   }

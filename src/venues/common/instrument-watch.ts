@@ -380,6 +380,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     return this.late.list();
   }
 
+  /** Adds how many unresolved() lists per market to `into`, without listing them (/metrics). */
+  countUnresolved(into: Map<string, number>): void {
+    this.late.countByMarket(into);
+  }
+
   /**
    * The schedule's counters per market, the same for every venue, and the late retrier's: one series per market of
    * each, zeros included, never a total beside them (sum() over market is the venue's).

@@ -171,6 +171,14 @@ export class LateInstruments {
     this.timer = null;
   }
 
+  /** Adds the symbols still pending per market to `into`, without listing them (/metrics' count, every scrape). */
+  countByMarket(into: Map<string, number>): void {
+    for (const index of this.pending.keys()) {
+      const market = this.o.subscriptions[index]!.market;
+      into.set(market, (into.get(market) ?? 0) + 1);
+    }
+  }
+
   /** Every symbol still pending, in subscription order. */
   list(): UnresolvedInstrument[] {
     const out: UnresolvedInstrument[] = [];

@@ -288,6 +288,10 @@ export class DeribitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  countUnresolved(into: Map<string, number>): void {
+    this.watch.countUnresolved(into); // /metrics
+  }
+
   expiredInstruments(): ReadonlyMap<number, number> {
     return this.watch.expiredClosed();
   }

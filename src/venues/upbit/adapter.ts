@@ -304,6 +304,10 @@ export class UpbitAdapter implements VenueAdapter {
     return this.watch.unresolved();
   }
 
+  countUnresolved(into: Map<string, number>): void {
+    this.watch.countUnresolved(into); // /metrics
+  }
+
   expiredInstruments(): ReadonlyMap<number, number> {
     return this.watch.expiredClosed();
   }

@@ -221,6 +221,30 @@ describe("symbols left out at start", () => {
     expect(list).toEqual(subs.map((sub, i) => ({ index: i, market: sub.market, symbol: sub.symbol, kind: "rest_unreachable", detail: `d${i}`, nextAttemptMs: nextOf[sub.market as "spot" | "linear"] })));
   });
 
+  test("countByMarket (what /metrics counts) agrees with list() per market, random symbols left out and resolved", async () => {
+    for (let round = 0; round < 30; round++) {
+      const left = SUBS.map((_, i) => i).filter(() => Math.random() < 0.6);
+      const { late, at, calls, settle } = rig(left.map((index) => ({ index, kind: "rest_unreachable", detail: "down" })));
+      late.start(SINK, false);
+      const agree = () => {
+        const counted = new Map<string, number>();
+        late.countByMarket(counted);
+        const listed = new Map<string, number>();
+        for (const u of late.list()) listed.set(u.market, (listed.get(u.market) ?? 0) + 1);
+        expect(counted).toEqual(listed);
+      };
+      agree();
+      // A market's query answered: its symbols that parse join (leave the list), the others stay.
+      at(1_000_000 + 40_000);
+      const call = calls[0];
+      if (call === undefined) continue;
+      call.answer(Object.fromEntries(call.symbols.filter(() => Math.random() < 0.5).map((s) => [s, SPEC])));
+      await settle();
+      agree();
+      late.stop();
+    }
+  });
+
   test("stopped: nothing is asked and a late answer is dropped", async () => {
     const { late, calls, settle, at, clock, resolved } = rig([{ index: 0, kind: "rest_unreachable", detail: "x" }]);
     late.start(SINK);
