@@ -125,6 +125,30 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true);
   });
 
+  test("bybit: a STALE book whose next delta continues its u within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    // Live judged a silence at its next round (every 250 ms here), so a delta 0.2 s past the stale time may have found
+    // the book still LIVE: with its u the next one, nothing was missed and the kept levels are the venue's. Before,
+    // replay left it STALE until the capture's next snapshot (for a quiet Bybit book, possibly a long time).
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: snap(sym, String(100 * (i + 1))) })); // one stale round
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.push({ atUs: T0_US + 5.2e6 + 1, frame: delta("ETHUSDT", 2, "201") }); // u continues, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 5.2e6 + 2, frame: delta("SOLUSDT", 3, "301") }); // u skips one: stays STALE
+    records.push({ atUs: T0_US + 5.6e6 + 3, frame: delta("XRPUSDT", 2, "401") }); // u continues, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 5.7e6, frame: delta("ETHUSDT", 3, "202") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 101);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]); // silent 5 s: not more
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]); // STALE at 5 s, then ETH's delta
+    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
   test("bybit, export --books: the rows say STALE where replay does", async () => {
     const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;

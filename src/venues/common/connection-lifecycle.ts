@@ -854,6 +854,7 @@ export class ConnectionLifecycle {
         continue;
       }
       this.staleResyncs++;
+      if (replaying && t.book !== BookState.STALE) t.staleVerdictMs = now;
       if (!replaying || t.book !== BookState.STALE) this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
       t.lastMsgMs = now;
       this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
@@ -889,6 +890,18 @@ export class ConnectionLifecycle {
       this.replayDueMs = this.replayRound(atMs);
       if (this.staleResyncs !== stale) this.replayNextRoundMs = atMs + this.housekeepingMs;
     }
+  }
+
+  /**
+   * Replay: may the STALE book `t`, whose venue sequence continues exactly at the message now fed (the adapter's
+   * proof: no message of it was missed), be LIVE again at that message? Yes within one housekeeping interval of the
+   * stale verdict: live judged a silence only at its next round, up to an interval past replay's verdict, so live may
+   * well have kept this book LIVE (had it judged first, its resync would bring a snapshot, which the capture then holds
+   * next and which replaces the book anyway). Later, live had certainly made it STALE and waits for the snapshot: so
+   * does replay. Cold.
+   */
+  replayMayResume(t: TopicState): boolean {
+    return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleVerdictMs <= this.housekeepingMs;
   }
 
   private replayRound(atMs: number): number {
