@@ -149,6 +149,31 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
+  test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
+    const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>
+      JSON.stringify({ arg: { channel: "books", instId }, action, data: [{ asks: action === "snapshot" ? [["900", "1", "0", "1"]] : [], bids: bid === "" ? [] : [[bid, qty, "0", "1"]], checksum: 0, prevSeqId, seqId }] });
+    const syms = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: books("snapshot", sym, String(100 * (i + 1)), "1", -1, 10) }));
+    for (let q = 1; q <= 272; q++) records.push({ atUs: T0_US + q * 250_000, frame: books("update", "BTC-USDT", "100", String(q), 9 + q, 10 + q) });
+    records.push({ atUs: T0_US + 65.2e6 + 1, frame: books("update", "ETH-USDT", "201", "2", 10, 11) }); // chains, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 65.2e6 + 2, frame: books("update", "SOL-USDT", "301", "2", 11, 12) }); // one lost: stays STALE
+    records.push({ atUs: T0_US + 65.6e6 + 3, frame: books("update", "XRP-USDT", "401", "2", 10, 11) }); // chains, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 65.1e6 + 4, frame: books("update", "ADA-USDT", "", "", 10, 10) }); // its keepalive: LIVE again
+    records.push({ atUs: T0_US + 65.7e6, frame: books("update", "ETH-USDT", "202", "2", 11, 12) });
+    records.push({ atUs: T0_US + 65.8e6, frame: books("update", "ADA-USDT", "501", "2", 10, 11) });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("okx", { spot: { depth: 400, symbols: syms, stale_after_ms: 65_000 }, overrides }, records, 103);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 65e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000", "live:5000"]);
+    expect(at(T0_US + 65.1e6 + 4)).toEqual(["live:1000", "stale:2000", "stale:3000", "stale:4000", "live:5000"]);
+    expect(at(T0_US + 65.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000", "live:5000"]);
+    expect(at(T0_US + 65.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 65.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000", "live:5010"]);
+  });
+
   test("bybit, export --books: the rows say STALE where replay does", async () => {
     const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
