@@ -34,10 +34,13 @@ class Probe extends Feeder {
 }
 
 /** The records as a capture file (market spot, connection conn0.spot) and a config of `venue` with `section`. */
-function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
+function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
   const dir = tempDir("feeder-replay-stale-");
   const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
-  for (const r of records) w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
+  for (const r of records) {
+    if (r.url !== undefined) w.writeRest(r.atUs, venue, "spot", "conn0.spot", r.url, r.frame);
+    else w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
+  }
   w.close();
   const config = validateConfig({
     log: { level: "warn", format: "json" },
@@ -48,7 +51,7 @@ function captureOf(venue: string, section: Record<string, unknown>, records: { a
   return { files: w.files, config };
 }
 
-async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
   const { files, config } = captureOf(venue, section, records, destSeed);
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
@@ -172,6 +175,30 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(at(T0_US + 65.2e6 + 2)[2]).toBe("stale:3000");
     expect(at(T0_US + 65.6e6 + 3)[3]).toBe("stale:4000");
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000", "live:5010"]);
+  });
+
+  test("binance: a STALE book whose next diff continues its u within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    const diff = (sym: string, first: number, u: number, bid: string) => `{"stream":"${sym.toLowerCase()}@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"${sym}","U":${first},"u":${u},"b":[["${bid}","2"]],"a":[]}}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
+    // Each book from the REST snapshot the capture holds (lastUpdateId 10) and its first diff.
+    const records: { atUs: number; frame: string; url?: string }[] = syms.flatMap((sym, i) => [
+      { atUs: T0_US, frame: `{"lastUpdateId":10,"bids":[["${100 * (i + 1)}","1"]],"asks":[["900","1"]]}`, url: `https://api.binance.com/api/v3/depth?symbol=${sym}&limit=1000` },
+      { atUs: T0_US, frame: diff(sym, 11, 11, String(100 * (i + 1))) },
+    ]);
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: diff("BTCUSDT", 11 + q, 11 + q, "100") });
+    records.push({ atUs: T0_US + 5.2e6 + 1, frame: diff("ETHUSDT", 12, 13, "201") }); // U = u + 1, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 5.2e6 + 2, frame: diff("SOLUSDT", 13, 13, "301") }); // one lost: stays STALE
+    records.push({ atUs: T0_US + 5.6e6 + 3, frame: diff("XRPUSDT", 12, 12, "401") }); // continues, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 5.7e6, frame: diff("ETHUSDT", 14, 14, "202") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("binance", { spot: { depth: 1000, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 105);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
   test("bybit, export --books: the rows say STALE where replay does", async () => {
