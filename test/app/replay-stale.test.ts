@@ -33,13 +33,14 @@ class Probe extends Feeder {
   }
 }
 
-/** The records as a capture file (market spot, connection conn0.spot) and a config of `venue` with `section`. */
+/** The records as a capture file (the section's market, connection conn0.MARKET) and a config of `venue` with `section`. */
 function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
   const dir = tempDir("feeder-replay-stale-");
   const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
+  const market = Object.keys(section).find((k) => k !== "overrides") ?? "spot";
   for (const r of records) {
-    if (r.url !== undefined) w.writeRest(r.atUs, venue, "spot", "conn0.spot", r.url, r.frame);
-    else w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
+    if (r.url !== undefined) w.writeRest(r.atUs, venue, market, `conn0.${market}`, r.url, r.frame);
+    else w.write(r.atUs, venue, market, `conn0.${market}`, r.frame);
   }
   w.close();
   const config = validateConfig({
@@ -199,6 +200,52 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
     expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
+  test("deribit: a STALE book whose next change links to its change_id within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    const book = (sym: string, type: "snapshot" | "change", prev: number, id: number, bid: string, ask: boolean) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${sym}.100ms","data":{"type":"${type}","timestamp":1,${type === "change" ? `"prev_change_id":${prev},` : ""}"instrument_name":"${sym}","change_id":${id},"bids":[["new",${bid},2]],"asks":[${ask ? '["new",900,1]' : ""}]}}}`;
+    const syms = ["BTC-PERPETUAL", "ETH-PERPETUAL", "SOL-PERPETUAL", "XRP-PERPETUAL"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: book(sym, "snapshot", 0, 10, String(100 * (i + 1)), true) }));
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: book("BTC-PERPETUAL", "change", 9 + q, 10 + q, "100", false) });
+    records.push({ atUs: T0_US + 5.2e6 + 1, frame: book("ETH-PERPETUAL", "change", 10, 11, "201", false) }); // links, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 5.2e6 + 2, frame: book("SOL-PERPETUAL", "change", 11, 12, "301", false) }); // one lost: stays STALE
+    records.push({ atUs: T0_US + 5.6e6 + 3, frame: book("XRP-PERPETUAL", "change", 10, 11, "401", false) }); // links, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 5.7e6, frame: book("ETH-PERPETUAL", "change", 11, 12, "202", false) });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`inverse:${s}`, { tick_size: "0.1", lot_size: "1" }]));
+    const after = await replay("deribit", { inverse: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 107);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
+  test("coinbase: a STALE book's next update, its connection's sequence unbroken, within a housekeeping round is LIVE again there; later or after a gap it waits", async () => {
+    const level = (side: string, px: string) => `{"side":"${side}","event_time":"2026-01-01T00:00:00Z","price_level":"${px}","new_quantity":"2"}`;
+    const l2 = (seq: number, type: "snapshot" | "update", product: string, bid: string) =>
+      `{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":${seq},"events":[{"type":"${type}","product_id":"${product}","updates":[${level("bid", bid)}${type === "snapshot" ? "," + level("offer", "900") : ""}]}]}`;
+    // One connection: its sequence_num counts every frame.
+    const syms = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD"];
+    const events: { atUs: number; type: "snapshot" | "update"; product: string; bid: string }[] = syms.map((product, i) => ({ atUs: T0_US, type: "snapshot", product, bid: String(100 * (i + 1)) }));
+    for (let q = 1; q <= 32; q++) events.push({ atUs: T0_US + q * 250_000, type: "update", product: "BTC-USD", bid: "100" });
+    events.push({ atUs: T0_US + 5.2e6 + 1, type: "update", product: "ETH-USD", bid: "201" }); // 0.2 s past, sequence held: LIVE again
+    events.push({ atUs: T0_US + 5.6e6 + 3, type: "update", product: "XRP-USD", bid: "401" }); // 0.6 s past: stays STALE
+    events.push({ atUs: T0_US + 5.7e6, type: "update", product: "ETH-USD", bid: "202" });
+    events.sort((a, b) => a.atUs - b.atUs);
+    const records = events.map((e, n) => ({ atUs: e.atUs, frame: l2(n, e.type, e.product, e.bid) }));
+    // Then a frame lost (sequence_num skips one) before SOL's update: every book of the connection RESYNCING.
+    records.push({ atUs: T0_US + 8.1e6, frame: l2(records.length + 1, "update", "SOL-USD", "301") });
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("coinbase", { spot: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 109);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(at(T0_US + 8e6)).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+    expect(after.at(-1)!.books).toEqual(["resyncing:1000", "resyncing:2020", "resyncing:3000", "resyncing:4000"]);
   });
 
   test("bybit, export --books: the rows say STALE where replay does", async () => {
