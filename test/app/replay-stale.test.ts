@@ -153,6 +153,27 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
+  test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
+    // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
+    // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US, frame: snap("ETHUSDT", "200") },
+      { atUs: T0_US + 1e6, frame: delta("ETHUSDT", 2, "0") },
+    ];
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.push({ atUs: T0_US + 6.1e6, frame: delta("ETHUSDT", 3, "201") }); // 0.1 s past its stale time, continues u 2
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 111);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 1e6).startsWith("resyncing:")).toBe(true);
+    expect(eth(T0_US + 6e6 + 1).startsWith("stale:")).toBe(true);
+    expect(eth(T0_US + 6.1e6).startsWith("stale:")).toBe(true);
+  });
+
   test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
     // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
     const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>

@@ -394,7 +394,7 @@ export class BybitAdapter implements VenueAdapter {
     }
     if (t.book !== BookState.LIVE) {
       // Replay: a book just gone STALE whose next delta continues its u on the socket of its last one missed nothing.
-      if (t.book === BookState.STALE && u === t.seqBeforeInvalid + 1 && socket === t.seqSocket && this.resumeStale(t, index)) {
+      if (t.book === BookState.STALE && t.seqBeforeInvalid > 0 && u === t.seqBeforeInvalid + 1 && socket === t.seqSocket && this.resumeStale(t, index)) {
         t.lastSeq = u;
         this.deltas++;
         this.sink!.onBookUpdate(index, update);

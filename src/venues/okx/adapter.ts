@@ -346,7 +346,7 @@ export class OkxAdapter implements VenueAdapter {
       // Replay: a book just gone STALE whose next update chains on its last seqId, on its one stream, missed nothing.
       // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.)
       const keepalive = sc.seqId === sc.prevSeqId;
-      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && t.seqBeforeInvalid > 0 && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
         t.lastMsgMs = this.now();
         if (keepalive) {
           t.lastSeq = sc.seqId;
