@@ -174,6 +174,51 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(eth(T0_US + 6.1e6).startsWith("stale:")).toBe(true);
   });
 
+  test("bybit, randomized: each record's state and best bid as the reference model says (silences, gaps, repeats, snapshots)", async () => {
+    // The model: silent for more than 5 s, a LIVE book goes STALE at its stale time + 1 µs (resumable), a RESYNCING one
+    // too (not resumable); a STALE one resumes at the delta with the last applied u + 1 within 250 ms (this config's
+    // housekeeping interval) of that verdict; a snapshot makes it LIVE; a delta past u + 1 on a LIVE book is a gap.
+    const STALE_MS = 5000;
+    const ROUND_MS = 250;
+    const frame = (type: "snapshot" | "delta", u: number) =>
+      `{"topic":"orderbook.50.ETHUSDT","type":"${type}","ts":1,"data":{"s":"ETHUSDT","b":[["${100 + u}","1"]],"a":${type === "snapshot" ? '[["900","1"]]' : "[]"},"u":${u},"seq":${u}},"cts":1}`;
+    for (let seed = 1; seed <= 12; seed++) {
+      let x = seed * 2654435761;
+      const rand = () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 2 ** 32;
+      const records: { atUs: number; frame: string }[] = [{ atUs: T0_US, frame: frame("snapshot", 1) }];
+      const expected = ["live:1010"];
+      let atMs = T0_US / 1000;
+      let venueU = 1;
+      // The model's book.
+      let state = "live";
+      let applied = 1;
+      let lastMs = atMs;
+      let verdictMs = -Infinity;
+      for (let i = 0; i < 40; i++) {
+        const r = rand();
+        // A pause: short, or just past the stale time (within a round of the verdict, or well after it).
+        const pauseMs = r < 0.5 ? 50 + rand() * 3000 : r < 0.8 ? STALE_MS + 10 + rand() * 190 : STALE_MS + 300 + rand() * 2000;
+        atMs += Math.round(pauseMs * 1000) / 1000;
+        const k = rand();
+        const type = k < 0.12 ? "snapshot" : "delta";
+        const u = type === "snapshot" ? ++venueU : k < 0.8 ? ++venueU : k < 0.9 ? (venueU += 2) : venueU; // next, one lost, repeat
+        records.push({ atUs: Math.round(atMs * 1000), frame: frame(type, u) });
+        // The rounds due before this record.
+        if ((state === "live" || state === "resyncing") && atMs - lastMs > STALE_MS) {
+          verdictMs = state === "live" ? lastMs + STALE_MS + 0.001 : -Infinity;
+          state = "stale";
+        }
+        if (type === "snapshot") [state, applied, lastMs] = ["live", u, atMs];
+        else if (state === "live" && u === applied + 1) [applied, lastMs] = [u, atMs];
+        else if (state === "live" && u > applied + 1) state = "resyncing";
+        else if (state === "stale" && u === applied + 1 && atMs - verdictMs <= ROUND_MS) [state, applied, lastMs] = ["live", u, atMs];
+        expected.push(`${state}:${(100 + applied) * 10}`);
+      }
+      const after = await replay("bybit", { spot: { depth: 50, symbols: ["ETHUSDT"], stale_after_ms: STALE_MS }, overrides: { "spot:ETHUSDT": { tick_size: "0.1", lot_size: "0.001" } } }, records, 113);
+      expect(after.map((a) => a.books[0]), `seed ${seed}`).toEqual(expected);
+    }
+  });
+
   test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
     // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
     const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>
