@@ -244,29 +244,33 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000", "live:5010"]);
   });
 
-  test("binance: a STALE book whose next diff continues its u within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
-    const diff = (sym: string, first: number, u: number, bid: string) => `{"stream":"${sym.toLowerCase()}@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"${sym}","U":${first},"u":${u},"b":[["${bid}","2"]],"a":[]}}`;
-    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
-    // Each book from the REST snapshot the capture holds (lastUpdateId 10) and its first diff.
-    const records: { atUs: number; frame: string; url?: string }[] = syms.flatMap((sym, i) => [
-      { atUs: T0_US, frame: `{"lastUpdateId":10,"bids":[["${100 * (i + 1)}","1"]],"asks":[["900","1"]]}`, url: `https://api.binance.com/api/v3/depth?symbol=${sym}&limit=1000` },
-      { atUs: T0_US, frame: diff(sym, 11, 11, String(100 * (i + 1))) },
-    ]);
-    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: diff("BTCUSDT", 11 + q, 11 + q, "100") });
-    records.push({ atUs: T0_US + 5.2e6 + 1, frame: diff("ETHUSDT", 12, 13, "201") }); // U = u + 1, 0.2 s past: LIVE again
-    records.push({ atUs: T0_US + 5.2e6 + 2, frame: diff("SOLUSDT", 13, 13, "301") }); // one lost: stays STALE
-    records.push({ atUs: T0_US + 5.6e6 + 3, frame: diff("XRPUSDT", 12, 12, "401") }); // continues, 0.6 s past: stays STALE
-    records.push({ atUs: T0_US + 5.7e6, frame: diff("ETHUSDT", 14, 14, "202") });
-    records.sort((a, b) => a.atUs - b.atUs);
-    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    const after = await replay("binance", { spot: { depth: 1000, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 105);
-    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
-    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
-    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
-    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
-    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
-    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
-  });
+  for (const market of ["spot", "linear"] as const) {
+    test(`binance ${market}: a STALE book whose next diff continues its u within a housekeeping round is LIVE again there; a gap or a later one waits`, async () => {
+      // Spot chains by U = the last u + 1, USD-M by pu = the last u.
+      const diff = (sym: string, first: number, u: number, pu: number, bid: string) =>
+        `{"stream":"${sym.toLowerCase()}@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"${sym}","U":${first},"u":${u},${market === "linear" ? `"pu":${pu},` : ""}"b":[["${bid}","2"]],"a":[]}}`;
+      const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
+      // Each book from the REST snapshot the capture holds (lastUpdateId 10) and its first diff (U 10 to u 11).
+      const records: { atUs: number; frame: string; url?: string }[] = syms.flatMap((sym, i) => [
+        { atUs: T0_US, frame: `{"lastUpdateId":10,"bids":[["${100 * (i + 1)}","1"]],"asks":[["900","1"]]}`, url: `https://x/${market === "spot" ? "api/v3" : "fapi/v1"}/depth?symbol=${sym}&limit=1000` },
+        { atUs: T0_US, frame: diff(sym, 10, 11, 9, String(100 * (i + 1))) },
+      ]);
+      for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: diff("BTCUSDT", 11 + q, 11 + q, 10 + q, "100") });
+      records.push({ atUs: T0_US + 5.2e6 + 1, frame: diff("ETHUSDT", 12, 13, 11, "201") }); // continues, 0.2 s past: LIVE again
+      records.push({ atUs: T0_US + 5.2e6 + 2, frame: diff("SOLUSDT", 13, 13, 12, "301") }); // one lost: stays STALE
+      records.push({ atUs: T0_US + 5.6e6 + 3, frame: diff("XRPUSDT", 12, 12, 11, "401") }); // continues, 0.6 s past: stays STALE
+      records.push({ atUs: T0_US + 5.7e6, frame: diff("ETHUSDT", 14, 14, 13, "202") });
+      records.sort((a, b) => a.atUs - b.atUs);
+      const overrides = Object.fromEntries(syms.map((s) => [`${market}:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+      const after = await replay("binance", { [market]: { depth: 1000, symbols: syms, stale_after_ms: 5000 }, overrides }, records, market === "spot" ? 105 : 115);
+      const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+      expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+      expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+      expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+      expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+      expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+    });
+  }
 
   test("deribit: a STALE book whose next change links to its change_id within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
     const book = (sym: string, type: "snapshot" | "change", prev: number, id: number, bid: string, ask: boolean) =>
