@@ -320,21 +320,33 @@ describe("replay: a book's stale time on the capture's receive times", () => {
 
   test("bybit, export --books: the rows say STALE where replay does", async () => {
     const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
-    const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const delta = (u: number, sym = "BTCUSDT") => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
     const records = [
       { atUs: T0_US, frame: snap("BTCUSDT", "100") },
       { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      ...[2, 3, 4, 5, 6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+      { atUs: T0_US + 1, frame: snap("SOLUSDT", "300") },
+      ...[2, 3, 4, 5].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+      { atUs: T0_US + 5.1e6, frame: delta(2, "SOLUSDT") }, // 0.1 s past its stale time, continuing its u
+      ...[6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
     ];
-    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 99);
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 99);
     let out = "";
     await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
     const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
     // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
     expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 6e6, "stale", "stale_feed"],
+      [T0_US + 5.1e6, "stale", "stale_feed"],
+    ]);
+    // SOLUSDT: STALE at its stale time (the row stamped with the record that ran the round), LIVE again at the delta
+    // continuing its u (its kept book, then the delta applied), as replay publishes it.
+    expect(rows.filter((r) => r.symbol === "SOLUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
+      [T0_US + 1, "live", "snapshot_applied"],
+      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [T0_US + 5.1e6, "live", "snapshot_applied"],
+      [T0_US + 5.1e6, "live", "snapshot_applied"],
     ]);
   });
 
