@@ -897,10 +897,10 @@ export class ConnectionLifecycle {
   /**
    * Replay: may the STALE book `t`, whose venue sequence continues exactly at the message now fed (the adapter's
    * proof: no message of it was missed), be LIVE again at that message? Yes when it went STALE straight from LIVE (its
-   * kept levels are the venue's), within one housekeeping interval of that stale verdict: live judged a silence only at its next round, up to an interval past replay's verdict, so live may
-   * well have kept this book LIVE (had it judged first, its resync would bring a snapshot, which the capture then holds
-   * next and which replaces the book anyway). Later, live had certainly made it STALE and waits for the snapshot: so
-   * does replay. Cold.
+   * kept levels are the venue's), within one housekeeping interval of that stale verdict: live judged a silence only
+   * at its next round, up to an interval past replay's verdict, so live may well have kept this book LIVE (had it
+   * judged first, its resync would bring a snapshot, which the capture then holds next and which replaces the book
+   * anyway). Later, live had certainly made it STALE and waits for the snapshot: so does replay. Cold.
    */
   replayMayResume(t: TopicState): boolean {
     return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleVerdictMs <= this.housekeepingMs;
