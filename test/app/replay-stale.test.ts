@@ -5,6 +5,9 @@
  * life, and a book gone stale that way forgets the timestamp ahead; a quiet LIVE Upbit code is asked again and stays
  * LIVE when its answer comes within min(5 s, stale / 2)). Before, replay had no stale time: the book stamped ahead stayed
  * LIVE at its levels for good, every later book ignored as older, and a silent book was never STALE.
+ * A STALE book (gone so from LIVE) whose next message continues its venue sequence within one housekeeping interval of
+ * the verdict is LIVE again there, where live's later round may have kept it LIVE (Bybit, OKX, Binance, Deribit,
+ * Coinbase; a Bybit reference model over random captures); before, it waited for the capture's next snapshot.
  */
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
