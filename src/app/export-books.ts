@@ -55,6 +55,14 @@ class BookSinkForExport implements BookSink {
     }
   }
 
+  /** As Feeder.onBookResumed: a STALE book whose sequence continues exactly is LIVE again (a row says so). */
+  onBookResumed(index: number): boolean {
+    const b = this.builders[index];
+    if (b === undefined || !b.resumeStale()) return false;
+    this.onChange(b);
+    return true;
+  }
+
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     const b = this.builders[index];
     if (b?.markInvalid(state, reason)) this.onChange(b);

@@ -223,6 +223,14 @@ class VenuePipeline implements BookSink {
     }
   }
 
+  /** Replay: a STALE book continues its sequence exactly (BookSink.onBookResumed): LIVE again, published whole. Cold. */
+  onBookResumed(index: number): boolean {
+    const builder = this.builders[index];
+    if (this.stopped || builder === undefined || !builder.resumeStale()) return false;
+    this.publisher.publishSnapshot(this.handles[index]!, builder);
+    return true;
+  }
+
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     if (this.stopped) return;
     const builder = this.builders[index];

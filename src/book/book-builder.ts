@@ -171,6 +171,19 @@ export class BookBuilder extends LadderBook implements BookView {
     return true;
   }
 
+  /**
+   * Replay only: a STALE book whose venue sequence continues exactly at its next message (no message was missed, so
+   * the kept levels are the venue's): LIVE again at those levels, reason SNAPSHOT_APPLIED (the caller publishes them
+   * whole). False, nothing changed, from any other state. instrSeq++ once.
+   */
+  resumeStale(): boolean {
+    if (this.state !== BookState.STALE) return false;
+    this.state = BookState.LIVE;
+    this.reason = StatusReason.SNAPSHOT_APPLIED;
+    this.instrSeq++;
+    return true;
+  }
+
   /** True when both sides have levels and best bid ≥ best ask. */
   isCrossed(): boolean {
     return this.bids.count !== 0 && this.asks.count !== 0 && this.bids.bestPrice() >= this.asks.bestPrice();

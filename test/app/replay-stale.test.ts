@@ -5,6 +5,9 @@
  * life, and a book gone stale that way forgets the timestamp ahead; a quiet LIVE Upbit code is asked again and stays
  * LIVE when its answer comes within min(5 s, stale / 2)). Before, replay had no stale time: the book stamped ahead stayed
  * LIVE at its levels for good, every later book ignored as older, and a silent book was never STALE.
+ * A STALE book (gone so from LIVE) whose next message continues its venue sequence within one housekeeping interval of
+ * the verdict is LIVE again there, where live's later round may have kept it LIVE (Bybit, OKX, Binance, Deribit,
+ * Coinbase; a Bybit reference model over random captures); before, it waited for the capture's next snapshot.
  */
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -33,11 +36,15 @@ class Probe extends Feeder {
   }
 }
 
-/** The records as a capture file (market spot, connection conn0.spot) and a config of `venue` with `section`. */
-function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
+/** The records as a capture file (the section's market, connection conn0.MARKET) and a config of `venue` with `section`. */
+function captureOf(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number): { files: string[]; config: FeederConfig } {
   const dir = tempDir("feeder-replay-stale-");
   const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
-  for (const r of records) w.write(r.atUs, venue, "spot", "conn0.spot", r.frame);
+  const market = Object.keys(section).find((k) => k !== "overrides") ?? "spot";
+  for (const r of records) {
+    if (r.url !== undefined) w.writeRest(r.atUs, venue, market, `conn0.${market}`, r.url, r.frame);
+    else w.write(r.atUs, venue, market, `conn0.${market}`, r.frame);
+  }
   w.close();
   const config = validateConfig({
     log: { level: "warn", format: "json" },
@@ -48,7 +55,7 @@ function captureOf(venue: string, section: Record<string, unknown>, records: { a
   return { files: w.files, config };
 }
 
-async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
   const { files, config } = captureOf(venue, section, records, destSeed);
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
@@ -125,23 +132,224 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true);
   });
 
+  test("bybit: a STALE book whose next delta continues its u within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    // Live judged a silence at its next round (every 250 ms here), so a delta 0.2 s past the stale time may have found
+    // the book still LIVE: with its u the next one, nothing was missed and the kept levels are the venue's. Before,
+    // replay left it STALE until the capture's next snapshot (for a quiet Bybit book, possibly a long time).
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: snap(sym, String(100 * (i + 1))) })); // one stale round
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.push({ atUs: T0_US + 5.2e6 + 1, frame: delta("ETHUSDT", 2, "201") }); // u continues, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 5.2e6 + 2, frame: delta("SOLUSDT", 3, "301") }); // u skips one: stays STALE
+    records.push({ atUs: T0_US + 5.6e6 + 3, frame: delta("XRPUSDT", 2, "401") }); // u continues, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 5.7e6, frame: delta("ETHUSDT", 3, "202") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 101);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]); // silent 5 s: not more
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]); // STALE at 5 s, then ETH's delta
+    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
+  test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
+    // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
+    // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US, frame: snap("ETHUSDT", "200") },
+      { atUs: T0_US + 1e6, frame: delta("ETHUSDT", 2, "0") },
+    ];
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.push({ atUs: T0_US + 6.1e6, frame: delta("ETHUSDT", 3, "201") }); // 0.1 s past its stale time, continues u 2
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 111);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 1e6).startsWith("resyncing:")).toBe(true);
+    expect(eth(T0_US + 6e6 + 1).startsWith("stale:")).toBe(true);
+    expect(eth(T0_US + 6.1e6).startsWith("stale:")).toBe(true);
+  });
+
+  test("bybit, randomized: each record's state and best bid as the reference model says (silences, gaps, repeats, snapshots)", async () => {
+    // The model: silent for more than 5 s, a LIVE book goes STALE at its stale time + 1 µs (resumable), a RESYNCING one
+    // too (not resumable); a STALE one resumes at the delta with the last applied u + 1 within 250 ms (this config's
+    // housekeeping interval) of that verdict; a snapshot makes it LIVE; a delta past u + 1 on a LIVE book is a gap.
+    const STALE_MS = 5000;
+    const ROUND_MS = 250;
+    const frame = (type: "snapshot" | "delta", u: number) =>
+      `{"topic":"orderbook.50.ETHUSDT","type":"${type}","ts":1,"data":{"s":"ETHUSDT","b":[["${100 + u}","1"]],"a":${type === "snapshot" ? '[["900","1"]]' : "[]"},"u":${u},"seq":${u}},"cts":1}`;
+    for (let seed = 1; seed <= 12; seed++) {
+      let x = seed * 2654435761;
+      const rand = () => ((x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 2 ** 32;
+      const records: { atUs: number; frame: string }[] = [{ atUs: T0_US, frame: frame("snapshot", 1) }];
+      const expected = ["live:1010"];
+      let atMs = T0_US / 1000;
+      let venueU = 1;
+      // The model's book.
+      let state = "live";
+      let applied = 1;
+      let lastMs = atMs;
+      let verdictMs = -Infinity;
+      for (let i = 0; i < 40; i++) {
+        const r = rand();
+        // A pause: short, or just past the stale time (within a round of the verdict, or well after it).
+        const pauseMs = r < 0.5 ? 50 + rand() * 3000 : r < 0.8 ? STALE_MS + 10 + rand() * 190 : STALE_MS + 300 + rand() * 2000;
+        atMs += Math.round(pauseMs * 1000) / 1000;
+        const k = rand();
+        const type = k < 0.12 ? "snapshot" : "delta";
+        const u = type === "snapshot" ? ++venueU : k < 0.8 ? ++venueU : k < 0.9 ? (venueU += 2) : venueU; // next, one lost, repeat
+        records.push({ atUs: Math.round(atMs * 1000), frame: frame(type, u) });
+        // The rounds due before this record.
+        if ((state === "live" || state === "resyncing") && atMs - lastMs > STALE_MS) {
+          verdictMs = state === "live" ? lastMs + STALE_MS + 0.001 : -Infinity;
+          state = "stale";
+        }
+        if (type === "snapshot") [state, applied, lastMs] = ["live", u, atMs];
+        else if (state === "live" && u === applied + 1) [applied, lastMs] = [u, atMs];
+        else if (state === "live" && u > applied + 1) state = "resyncing";
+        else if (state === "stale" && u === applied + 1 && atMs - verdictMs <= ROUND_MS) [state, applied, lastMs] = ["live", u, atMs];
+        expected.push(`${state}:${(100 + applied) * 10}`);
+      }
+      const after = await replay("bybit", { spot: { depth: 50, symbols: ["ETHUSDT"], stale_after_ms: STALE_MS }, overrides: { "spot:ETHUSDT": { tick_size: "0.1", lot_size: "0.001" } } }, records, 113);
+      expect(after.map((a) => a.books[0]), `seed ${seed}`).toEqual(expected);
+    }
+  });
+
+  test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
+    const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>
+      JSON.stringify({ arg: { channel: "books", instId }, action, data: [{ asks: action === "snapshot" ? [["900", "1", "0", "1"]] : [], bids: bid === "" ? [] : [[bid, qty, "0", "1"]], checksum: 0, prevSeqId, seqId }] });
+    const syms = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: books("snapshot", sym, String(100 * (i + 1)), "1", -1, 10) }));
+    for (let q = 1; q <= 272; q++) records.push({ atUs: T0_US + q * 250_000, frame: books("update", "BTC-USDT", "100", String(q), 9 + q, 10 + q) });
+    records.push({ atUs: T0_US + 65.2e6 + 1, frame: books("update", "ETH-USDT", "201", "2", 10, 11) }); // chains, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 65.2e6 + 2, frame: books("update", "SOL-USDT", "301", "2", 11, 12) }); // one lost: stays STALE
+    records.push({ atUs: T0_US + 65.6e6 + 3, frame: books("update", "XRP-USDT", "401", "2", 10, 11) }); // chains, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 65.1e6 + 4, frame: books("update", "ADA-USDT", "", "", 10, 10) }); // its keepalive: LIVE again
+    records.push({ atUs: T0_US + 65.7e6, frame: books("update", "ETH-USDT", "202", "2", 11, 12) });
+    records.push({ atUs: T0_US + 65.8e6, frame: books("update", "ADA-USDT", "501", "2", 10, 11) });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("okx", { spot: { depth: 400, symbols: syms, stale_after_ms: 65_000 }, overrides }, records, 103);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 65e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000", "live:5000"]);
+    expect(at(T0_US + 65.1e6 + 4)).toEqual(["live:1000", "stale:2000", "stale:3000", "stale:4000", "live:5000"]);
+    expect(at(T0_US + 65.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000", "live:5000"]);
+    expect(at(T0_US + 65.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 65.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000", "live:5010"]);
+  });
+
+  for (const market of ["spot", "linear"] as const) {
+    test(`binance ${market}: a STALE book whose next diff continues its u within a housekeeping round is LIVE again there; a gap or a later one waits`, async () => {
+      // Spot chains by U = the last u + 1, USD-M by pu = the last u.
+      const diff = (sym: string, first: number, u: number, pu: number, bid: string) =>
+        `{"stream":"${sym.toLowerCase()}@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"${sym}","U":${first},"u":${u},${market === "linear" ? `"pu":${pu},` : ""}"b":[["${bid}","2"]],"a":[]}}`;
+      const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
+      // Each book from the REST snapshot the capture holds (lastUpdateId 10) and its first diff (U 10 to u 11).
+      const records: { atUs: number; frame: string; url?: string }[] = syms.flatMap((sym, i) => [
+        { atUs: T0_US, frame: `{"lastUpdateId":10,"bids":[["${100 * (i + 1)}","1"]],"asks":[["900","1"]]}`, url: `https://x/${market === "spot" ? "api/v3" : "fapi/v1"}/depth?symbol=${sym}&limit=1000` },
+        { atUs: T0_US, frame: diff(sym, 10, 11, 9, String(100 * (i + 1))) },
+      ]);
+      for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: diff("BTCUSDT", 11 + q, 11 + q, 10 + q, "100") });
+      records.push({ atUs: T0_US + 5.2e6 + 1, frame: diff("ETHUSDT", 12, 13, 11, "201") }); // continues, 0.2 s past: LIVE again
+      records.push({ atUs: T0_US + 5.2e6 + 2, frame: diff("SOLUSDT", 13, 13, 12, "301") }); // one lost: stays STALE
+      records.push({ atUs: T0_US + 5.6e6 + 3, frame: diff("XRPUSDT", 12, 12, 11, "401") }); // continues, 0.6 s past: stays STALE
+      records.push({ atUs: T0_US + 5.7e6, frame: diff("ETHUSDT", 14, 14, 13, "202") });
+      records.sort((a, b) => a.atUs - b.atUs);
+      const overrides = Object.fromEntries(syms.map((s) => [`${market}:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+      const after = await replay("binance", { [market]: { depth: 1000, symbols: syms, stale_after_ms: 5000 }, overrides }, records, market === "spot" ? 105 : 115);
+      const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+      expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+      expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+      expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+      expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+      expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+    });
+  }
+
+  test("deribit: a STALE book whose next change links to its change_id within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
+    const book = (sym: string, type: "snapshot" | "change", prev: number, id: number, bid: string, ask: boolean) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${sym}.100ms","data":{"type":"${type}","timestamp":1,${type === "change" ? `"prev_change_id":${prev},` : ""}"instrument_name":"${sym}","change_id":${id},"bids":[["new",${bid},2]],"asks":[${ask ? '["new",900,1]' : ""}]}}}`;
+    const syms = ["BTC-PERPETUAL", "ETH-PERPETUAL", "SOL-PERPETUAL", "XRP-PERPETUAL"];
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: book(sym, "snapshot", 0, 10, String(100 * (i + 1)), true) }));
+    for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: book("BTC-PERPETUAL", "change", 9 + q, 10 + q, "100", false) });
+    records.push({ atUs: T0_US + 5.2e6 + 1, frame: book("ETH-PERPETUAL", "change", 10, 11, "201", false) }); // links, 0.2 s past: LIVE again
+    records.push({ atUs: T0_US + 5.2e6 + 2, frame: book("SOL-PERPETUAL", "change", 11, 12, "301", false) }); // one lost: stays STALE
+    records.push({ atUs: T0_US + 5.6e6 + 3, frame: book("XRP-PERPETUAL", "change", 10, 11, "401", false) }); // links, 0.6 s past: stays STALE
+    records.push({ atUs: T0_US + 5.7e6, frame: book("ETH-PERPETUAL", "change", 11, 12, "202", false) });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`inverse:${s}`, { tick_size: "0.1", lot_size: "1" }]));
+    const after = await replay("deribit", { inverse: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 107);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+    expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
+  test("coinbase: a STALE book's next update, its connection's sequence unbroken, within a housekeeping round is LIVE again there; later or after a gap it waits", async () => {
+    const level = (side: string, px: string) => `{"side":"${side}","event_time":"2026-01-01T00:00:00Z","price_level":"${px}","new_quantity":"2"}`;
+    const l2 = (seq: number, type: "snapshot" | "update", product: string, bid: string) =>
+      `{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":${seq},"events":[{"type":"${type}","product_id":"${product}","updates":[${level("bid", bid)}${type === "snapshot" ? "," + level("offer", "900") : ""}]}]}`;
+    // One connection: its sequence_num counts every frame.
+    const syms = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD"];
+    const events: { atUs: number; type: "snapshot" | "update"; product: string; bid: string }[] = syms.map((product, i) => ({ atUs: T0_US, type: "snapshot", product, bid: String(100 * (i + 1)) }));
+    for (let q = 1; q <= 32; q++) events.push({ atUs: T0_US + q * 250_000, type: "update", product: "BTC-USD", bid: "100" });
+    events.push({ atUs: T0_US + 5.2e6 + 1, type: "update", product: "ETH-USD", bid: "201" }); // 0.2 s past, sequence held: LIVE again
+    events.push({ atUs: T0_US + 5.6e6 + 3, type: "update", product: "XRP-USD", bid: "401" }); // 0.6 s past: stays STALE
+    events.push({ atUs: T0_US + 5.7e6, type: "update", product: "ETH-USD", bid: "202" });
+    events.sort((a, b) => a.atUs - b.atUs);
+    const records = events.map((e, n) => ({ atUs: e.atUs, frame: l2(n, e.type, e.product, e.bid) }));
+    // Then a frame lost (sequence_num skips one) before SOL's update: every book of the connection RESYNCING.
+    records.push({ atUs: T0_US + 8.1e6, frame: l2(records.length + 1, "update", "SOL-USD", "301") });
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("coinbase", { spot: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 109);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5e6)).toEqual(["live:1000", "live:2000", "live:3000", "live:4000"]);
+    expect(at(T0_US + 5.2e6 + 1)).toEqual(["live:1000", "live:2010", "stale:3000", "stale:4000"]);
+    expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
+    expect(at(T0_US + 8e6)).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+    expect(after.at(-1)!.books).toEqual(["resyncing:1000", "resyncing:2020", "resyncing:3000", "resyncing:4000"]);
+  });
+
   test("bybit, export --books: the rows say STALE where replay does", async () => {
     const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
-    const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const delta = (u: number, sym = "BTCUSDT") => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
     const records = [
       { atUs: T0_US, frame: snap("BTCUSDT", "100") },
       { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      ...[2, 3, 4, 5, 6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+      { atUs: T0_US + 1, frame: snap("SOLUSDT", "300") },
+      ...[2, 3, 4, 5].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
+      { atUs: T0_US + 5.1e6, frame: delta(2, "SOLUSDT") }, // 0.1 s past its stale time, continuing its u
+      ...[6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
     ];
-    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 99);
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 99);
     let out = "";
     await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
     const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
     // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
     expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 6e6, "stale", "stale_feed"],
+      [T0_US + 5.1e6, "stale", "stale_feed"],
+    ]);
+    // SOLUSDT: STALE at its stale time (the row stamped with the record that ran the round), LIVE again at the delta
+    // continuing its u (its kept book, then the delta applied), as replay publishes it.
+    expect(rows.filter((r) => r.symbol === "SOLUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
+      [T0_US + 1, "live", "snapshot_applied"],
+      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [T0_US + 5.1e6, "live", "snapshot_applied"],
+      [T0_US + 5.1e6, "live", "snapshot_applied"],
     ]);
   });
 

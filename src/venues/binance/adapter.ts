@@ -348,7 +348,9 @@ export class BinanceAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
-      this.onDiffWhileSyncing(t, update, first, prev);
+      // Replay: a book just gone STALE whose next diff continues its last u (spot U, USD-M pu) missed nothing.
+      if (t.book === BookState.STALE && this.resumeStale(t, update.venueSeq, first, prev)) this.apply(t, update, first, prev);
+      else this.onDiffWhileSyncing(t, update, first, prev);
       return;
     }
     const u = update.venueSeq;
@@ -402,6 +404,21 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * Replay: the STALE book's next diff continues its last u by the market's rule (spot U = u + 1, USD-M pu = u), with
+   * no planned reconnect's overlap, bridge or depth refresh under way: LIVE again at its kept levels when live may have
+   * kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it; the caller applies the diff. Before, it
+   * was buffered for a bridge to the next REST snapshot the capture holds.
+   */
+  private resumeStale(t: BinanceTopic, u: number, first: number, prev: number): boolean {
+    const last = t.seqBeforeInvalid;
+    const continues = last > 0 && u > last && (t.market === "spot" ? first === last + 1 : prev === last);
+    if (!continues || !this.replaying || t.conn.retiringWs !== null || t.refreshing || this.bridge.isBridging(t)) return false;
+    if (!this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
+    this.books.onLive(t, this.now());
+    return true;
+  }
 
   /** A diff for a book that is not live: buffer it for the bridge, starting one (and its snapshot) if none runs. */
   private onDiffWhileSyncing(t: BinanceTopic, update: BookUpdate, first: number, prev: number): void {

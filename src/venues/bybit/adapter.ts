@@ -402,6 +402,13 @@ export class BybitAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
+      // Replay: a book just gone STALE whose next delta continues its u on the socket of its last one missed nothing.
+      if (t.book === BookState.STALE && t.seqBeforeInvalid > 0 && u === t.seqBeforeInvalid + 1 && socket === t.seqSocket && this.resumeStale(t, index)) {
+        t.lastSeq = u;
+        this.deltas++;
+        this.sink!.onBookUpdate(index, update);
+        return;
+      }
       // Not liveness: a topic that gets only deltas (its snapshot was lost) must still go stale and be resynced.
       this.ignoredBeforeSnapshot++;
       return;
@@ -420,6 +427,19 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * Replay: the STALE book continues its sequence exactly (the caller checked): LIVE again at its kept levels when
+   * live may have kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it. Before, it stayed STALE
+   * until the capture's next snapshot, which for a quiet Bybit book can be long after live's book was LIVE throughout.
+   */
+  private resumeStale(t: TopicState, index: number): boolean {
+    if (!this.books.replaying || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(index) !== true) return false;
+    const now = this.now();
+    t.lastMsgMs = now;
+    this.books.onLive(t, now);
+    return true;
+  }
 
   private onSequenceBreak(t: TopicState, u: number, socket: number): void {
     // u = 1, or u below the last u on the socket that delivered it (TCP is ordered): the venue reset and its u = 1

@@ -352,7 +352,8 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.sink!.onBookUpdate(index, u);
       return;
     }
-    if (t.book !== BookState.LIVE) {
+    // Replay: a book just gone STALE missed nothing while its connection's sequence held (a break makes it RESYNCING).
+    if (t.book !== BookState.LIVE && !(t.book === BookState.STALE && this.resumeStale(t))) {
       this.ignoredBeforeSnapshot++; // not liveness: a product without its snapshot must still go stale
       return;
     }
@@ -363,6 +364,19 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * Replay: an update of a STALE book, in a frame taken in its connection's sequence. Every frame of the connection
+   * since the book's last update was taken in sequence (a gap, a sequence going back, the next socket or an unreadable
+   * event of it would have made the book RESYNCING, not left it STALE), so none of its updates was missed: LIVE again
+   * at its kept levels when live may have kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it; the
+   * update is then applied as on a LIVE book. Before, it was ignored until the capture's next snapshot.
+   */
+  private resumeStale(t: CoinbaseTopic): boolean {
+    if (!this.books.replaying || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
+    this.books.onLive(t, this.now());
+    return true;
+  }
 
   /** Every book of the connection RESYNCING (reason), then a reconnect that resubscribes them all. */
   private resyncConnection(conn: Conn, reason: StatusReason, why: string): void {

@@ -32,6 +32,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    */
   seqSocket = -1;
   lastMsgMs = 0;
+  /** Replay: when the stale rule last made this LIVE book STALE (-Infinity: from another state; replayMayResume). */
+  staleVerdictMs = -Infinity;
   /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
   entry = -1;
   /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */

@@ -404,8 +404,11 @@ export class DeribitAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
-      this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
-      return;
+      // Replay: a book just gone STALE whose next change links to its last change_id, on its socket, missed nothing.
+      if (!(t.book === BookState.STALE && prev === t.seqBeforeInvalid && socket === t.seqSocket && this.resumeStale(t))) {
+        this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
+        return;
+      }
     }
     if (prev === t.lastSeq) {
       t.lastMsgMs = this.now();
@@ -419,6 +422,20 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * Replay: the STALE book's next change links to its last change_id on the socket that delivered it (the caller
+   * checked), with no make-before-break's second socket: LIVE again at its kept levels when live may have kept it LIVE
+   * (ConnectionLifecycle.replayMayResume) and the sink took it; the change is then applied as on a LIVE book. Before,
+   * it was ignored until the capture's next snapshot.
+   */
+  private resumeStale(t: DeribitTopic): boolean {
+    if (!this.books.replaying || t.seqBeforeInvalid <= 0 || t.conn.retiringGeneration >= 0) return false;
+    if (!this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
+    t.lastSeq = t.seqBeforeInvalid;
+    this.books.onLive(t, this.now());
+    return true;
+  }
 
   /**
    * A snapshot (or a grouped channel's whole book: `grouped`) below the live book's change_id. Answering a subscribe

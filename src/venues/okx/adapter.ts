@@ -347,6 +347,27 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     if (t.book !== BookState.LIVE) {
+      // Replay: a book just gone STALE whose next update chains on its last seqId, on its one stream, missed nothing.
+      // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.)
+      const keepalive = sc.seqId === sc.prevSeqId;
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && t.seqBeforeInvalid > 0 && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
+        t.lastMsgMs = this.now();
+        if (keepalive) {
+          t.lastSeq = sc.seqId;
+          this.c.keepalives++;
+          return;
+        }
+        t.lastSeq = sc.seqId;
+        this.lastPrevSeq[index] = sc.prevSeqId;
+        if (sc.seqId < sc.prevSeqId) {
+          this.c.maintenanceResets++; // accepted: prevSeqId still chains
+          this.runStartSeq[index] = sc.seqId;
+        }
+        this.c.deltas++;
+        this.checksums[index] = sc.checksum;
+        this.sink!.onBookUpdate(index, update);
+        return;
+      }
       // No snapshot first: bridge a REST snapshot by seqId (replay: the capture's recorded answer; not without seqIds).
       if (!sc.hasSeqId || !sc.hasPrevSeqId) {
         this.c.ignoredBeforeSnapshot++;
@@ -454,6 +475,21 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * Replay: the STALE book's next update chains on its last seqId (the caller checked): LIVE again at its kept levels
+   * when it came from the book's one stream (no planned reconnect's second socket, no lagging stream), live may have
+   * kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it. The checksum still checks the result.
+   */
+  private resumeStale(t: OkxTopic): boolean {
+    const index = t.index;
+    const oneStream = t.conn.retiringGeneration < 0 && this.soloGen[index] === t.conn.generation && this.lagOpen[index] !== 1 && this.sequenced[index] === true;
+    if (!this.books.replaying || !oneStream || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(index) !== true) return false;
+    this.bridge.drop(index);
+    this.bridgeOpen[index] = false;
+    this.books.onLive(t, this.now());
+    return true;
+  }
 
   private onSequenceBreak(t: OkxTopic, prev: number, seq: number): void {
     this.c.gaps++;
