@@ -49,8 +49,8 @@ export function streamAdmits(bytes: number): boolean {
 }
 
 /**
- * Counts `bytes` of copies (a /books or /status body's collected summaries: list-stream.ts) against
- * MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
+ * Counts `bytes` of copies (a deep book's levels; a /books or /status body's collected summaries: list-stream.ts)
+ * against MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
  */
 export function holdCopies(bytes: number): () => void {
   heldLevelBytes += bytes;
@@ -102,51 +102,68 @@ function pump(): void {
   setImmediate(pump);
 }
 
-const encoder = new TextEncoder();
-
 /**
- * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value).
- * Its copied levels count against MAX_HELD_LEVEL_BYTES (check streamAdmits first) until the body is read to the
- * end, cancelled (the client went away or timed out), fails (`onError` is told; the stream errors and the client's
- * connection is cut: the status was sent), or `signal` aborts, whichever comes first.
+ * A body formatted one chunk per formatting turn, as the client reads: `formatChunk` enqueues the next chunk and says
+ * whether it was the last. `release` is called once, when the body is read to the end, cancelled (the client went
+ * away or timed out), fails (`onError` is told; the stream errors and the client's connection is cut: the status was
+ * sent), or `signal` aborts, whichever comes first.
  */
-export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
-  const { bidPx, bidQty, askPx, askQty, ...head } = book;
-  let held = levelBytes(book);
-  heldLevelBytes += held;
-  const release = () => {
-    heldLevelBytes -= held;
-    held = 0;
+export function turnStream(
+  formatChunk: (controller: ReadableStreamDefaultController<Uint8Array>) => boolean,
+  release: () => void,
+  signal?: AbortSignal,
+  onError?: (err: unknown) => void,
+): ReadableStream<Uint8Array> {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    release();
   };
-  signal?.addEventListener("abort", release, { once: true });
-  const sides = [
-    { key: "bids", px: bidPx, qty: bidQty },
-    { key: "asks", px: askPx, qty: askQty },
-  ];
-  let side = -1; // -1: the head is next
-  let rank = 0;
+  signal?.addEventListener("abort", end, { once: true });
   let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       await formattingTurn();
       if (cancelled) return; // the client went away while this chunk waited for its turn
       try {
-        formatChunk(controller);
+        if (formatChunk(controller)) {
+          controller.close();
+          end();
+        }
       } catch (err) {
         // Without this the copy stayed counted for ever (an errored stream is not cancelled).
         cancelled = true;
-        release();
+        end();
         onError?.(err);
         controller.error(err);
       }
     },
     cancel() {
       cancelled = true;
-      release();
+      end();
     },
   });
+}
 
-  function formatChunk(controller: ReadableStreamDefaultController<Uint8Array>): void {
+const encoder = new TextEncoder();
+
+/**
+ * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value),
+ * one chunk per formatting turn (turnStream). Its copied levels count against MAX_HELD_LEVEL_BYTES (check
+ * streamAdmits first) until the body is read to the end, cancelled, fails or `signal` aborts.
+ */
+export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
+  const { bidPx, bidQty, askPx, askQty, ...head } = book;
+  const sides = [
+    { key: "bids", px: bidPx, qty: bidQty },
+    { key: "asks", px: askPx, qty: askQty },
+  ];
+  let side = -1; // -1: the head is next
+  let rank = 0;
+  return turnStream(formatChunk, holdCopies(levelBytes(book)), signal, onError);
+
+  function formatChunk(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
     const out = msgpack ? new MsgpackChunk() : new JsonChunk();
     if (side < 0) {
       out.head(head, Object.keys(head).length + 2);
@@ -168,10 +185,7 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: Abor
       }
     }
     controller.enqueue(out.bytes());
-    if (side === 2) {
-      controller.close();
-      release();
-    }
+    return side === 2;
   }
 }
 

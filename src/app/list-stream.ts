@@ -17,7 +17,7 @@
  * @module
  */
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
-import { formattingTurn, holdCopies } from "./book-stream.ts";
+import { holdCopies, turnStream } from "./book-stream.ts";
 
 /** Items (book summaries, readiness reasons) collected or formatted per turn; a body with no more is sent at once. */
 export const LIST_ITEMS_PER_TURN = 500;
@@ -74,41 +74,15 @@ const encoder = new TextEncoder();
  * evaluation, counted once by its caller), not a copy of this one's.
  */
 export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void, held?: () => void): ReadableStream<Uint8Array> {
-  const hold = held === undefined ? holdCopies(listItems(doc) * SUMMARY_BYTES) : undefined;
-  let ended = false;
-  const release = () => {
-    if (ended) return;
-    ended = true;
-    hold?.();
-    held?.();
-  };
-  signal?.addEventListener("abort", release, { once: true });
+  const release = held ?? holdCopies(listItems(doc) * SUMMARY_BYTES);
   const out = msgpack ? new MsgpackWriter() : new JsonWriter();
   const chunks = formatDocument(doc, out);
-  let cancelled = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      await formattingTurn();
-      if (cancelled) return; // the client went away while this chunk waited for its turn
-      try {
-        const done = chunks.next().done === true;
-        controller.enqueue(out.take());
-        if (done) {
-          controller.close();
-          release();
-        }
-      } catch (err) {
-        cancelled = true;
-        release();
-        onError?.(err);
-        controller.error(err);
-      }
-    },
-    cancel() {
-      cancelled = true;
-      release();
-    },
-  });
+  const formatChunk = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
+    const done = chunks.next().done === true;
+    controller.enqueue(out.take());
+    return done;
+  };
+  return turnStream(formatChunk, release, signal, onError);
 }
 
 /** Writes the document into `out`, pausing (yield) whenever LIST_ITEMS_PER_TURN items are in it. */
