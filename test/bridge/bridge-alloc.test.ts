@@ -15,44 +15,13 @@ import { DatagramAuth } from "../../src/wire/auth.ts";
 import { ENVELOPE_BYTES, envelopeOf, writeEnvelope } from "../../src/subscriber/nats-envelope.ts";
 import { MESSAGE_HEADER_BYTES, MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_HEARTBEAT_INTERVAL_MS_OFFSET, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { NullBridge, NullFrameBridge, type NullFrameClient } from "./null-bridge.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3);
 const T0_US = 1_764_000_000_000_000;
 const INSTRUMENTS = 7;
-
-/** A NATS client that keeps nothing (a recording one's growing array would be counted as the bridge's). */
-class NullClient {
-  envelopes = 0;
-  readonly protocol = { connected: true, outbound: { size: () => 0 } };
-  lastSubject = "";
-  publish(subject: string, _data: Uint8Array): void {
-    this.envelopes++;
-    this.lastSubject = subject;
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-/** The same with nats-core's protocol handler's command queue (the bridge then writes its own PUB frames). */
-class NullFrameClient extends NullClient {
-  commands = 0;
-  override readonly protocol = { connected: true, outbound: { size: () => 0 }, info: { max_payload: 1 << 20 }, sendCommand: (_cmd: Uint8Array) => void this.commands++ };
-}
-
-class NullBridge extends ForwardBridge {
-  readonly client = new NullClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
-class NullFrameBridge extends ForwardBridge {
-  readonly client = new NullFrameClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
 
 /**
  * Datagram 0: the 7 instruments' definitions and snapshots. Then `n` datagrams, each a buffer of its own as a socket
