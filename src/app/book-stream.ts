@@ -184,7 +184,7 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: Abor
         if (side < 2) out.sideStart(sides[side]!.key, sides[side]!.px.length);
       }
     }
-    controller.enqueue(out.bytes());
+    controller.enqueue(out.take());
     return side === 2;
   }
 }
@@ -203,21 +203,46 @@ class JsonChunk {
   sideEnd(last: boolean): void {
     this.text += last ? "]}" : "]";
   }
-  bytes(): Uint8Array {
+  take(): Uint8Array {
     return encoder.encode(this.text);
   }
 }
 
-/** MessagePack written by hand around msgpackr's encoding of the head fields: a map, then two arrays of [price, qty]. */
-class MsgpackChunk {
-  private readonly parts: Uint8Array[] = [];
+/**
+ * MessagePack written by hand in parts (a map or array32 header of our own, msgpackr's encoding of the rest), joined
+ * into one chunk by take(). The deep book's chunks and the list documents' (list-stream.ts MsgpackWriter).
+ */
+export class MsgpackParts {
+  private parts: Uint8Array[] = [];
   private length = 0;
-  private push(bytes: Uint8Array): void {
+  protected push(bytes: Uint8Array): void {
     this.parts.push(bytes);
     this.length += bytes.length;
   }
-  head(head: Record<string, unknown>, entries: number): void {
+  protected mapHeader(entries: number): void {
     this.push(entries < 16 ? Uint8Array.of(0x80 | entries) : Uint8Array.of(0xde, entries >> 8, entries & 0xff));
+  }
+  protected array32Header(n: number): void {
+    this.push(Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
+  }
+  /** What was written since the last take(), as one chunk. */
+  take(): Uint8Array {
+    const bytes = new Uint8Array(this.length);
+    let o = 0;
+    for (const p of this.parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
+    this.parts = [];
+    this.length = 0;
+    return bytes;
+  }
+}
+
+/** The deep book in MessagePack: a map of the head fields, then two arrays of [price, qty]. */
+class MsgpackChunk extends MsgpackParts {
+  head(head: Record<string, unknown>, entries: number): void {
+    this.mapHeader(entries);
     for (const [k, v] of Object.entries(head)) {
       this.push(pack(k));
       this.push(pack(v));
@@ -225,7 +250,7 @@ class MsgpackChunk {
   }
   sideStart(key: string, count: number): void {
     this.push(pack(key));
-    this.push(Uint8Array.of(0xdd, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff)); // array32
+    this.array32Header(count);
   }
   level(_first: boolean, price: string, qty: string): void {
     const out = new Uint8Array(3 + 2 + price.length + qty.length); // fixarray(2), two str8 of ASCII digits
@@ -239,13 +264,4 @@ class MsgpackChunk {
     this.push(out.subarray(0, o));
   }
   sideEnd(_last: boolean): void {}
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
 }

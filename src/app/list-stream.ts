@@ -17,7 +17,7 @@
  * @module
  */
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
-import { holdCopies, turnStream } from "./book-stream.ts";
+import { holdCopies, MsgpackParts, turnStream } from "./book-stream.ts";
 
 /** Items (book summaries, readiness reasons) collected or formatted per turn; a body with no more is sent at once. */
 export const LIST_ITEMS_PER_TURN = 500;
@@ -157,17 +157,11 @@ class JsonWriter implements Writer {
   }
 }
 
-/** MessagePack written by hand around msgpackr's encoding of each key, value and item (a map or array32 header). */
-class MsgpackWriter implements Writer {
-  private parts: Uint8Array[] = [];
-  private length = 0;
+/** MessagePack: msgpackr's encoding of each key, value and item, with map and array32 headers of our own. */
+class MsgpackWriter extends MsgpackParts implements Writer {
   items = 0;
-  private push(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.length += bytes.length;
-  }
   objectStart(entries: number): void {
-    this.push(entries < 16 ? Uint8Array.of(0x80 | entries) : Uint8Array.of(0xde, entries >> 8, entries & 0xff));
+    this.mapHeader(entries);
   }
   key(key: string): void {
     this.push(pack(key));
@@ -177,23 +171,15 @@ class MsgpackWriter implements Writer {
   }
   objectEnd(): void {}
   arrayStart(n: number): void {
-    this.push(Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)); // array32
+    this.array32Header(n);
   }
   item(value: unknown): void {
     this.push(pack(value));
     this.items++;
   }
   arrayEnd(): void {}
-  take(): Uint8Array {
-    const bytes = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      bytes.set(p, o);
-      o += p.length;
-    }
-    this.parts = [];
-    this.length = 0;
+  override take(): Uint8Array {
     this.items = 0;
-    return bytes;
+    return super.take();
   }
 }
