@@ -49,8 +49,8 @@ export function streamAdmits(bytes: number): boolean {
 }
 
 /**
- * Counts `bytes` of copies (a /books or /status body's collected summaries: list-stream.ts) against
- * MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
+ * Counts `bytes` of copies (a deep book's levels; a /books or /status body's collected summaries: list-stream.ts)
+ * against MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
  */
 export function holdCopies(bytes: number): () => void {
   heldLevelBytes += bytes;
@@ -102,51 +102,68 @@ function pump(): void {
   setImmediate(pump);
 }
 
-const encoder = new TextEncoder();
-
 /**
- * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value).
- * Its copied levels count against MAX_HELD_LEVEL_BYTES (check streamAdmits first) until the body is read to the
- * end, cancelled (the client went away or timed out), fails (`onError` is told; the stream errors and the client's
- * connection is cut: the status was sent), or `signal` aborts, whichever comes first.
+ * A body formatted one chunk per formatting turn, as the client reads: `formatChunk` enqueues the next chunk and says
+ * whether it was the last. `release` is called once, when the body is read to the end, cancelled (the client went
+ * away or timed out), fails (`onError` is told; the stream errors and the client's connection is cut: the status was
+ * sent), or `signal` aborts, whichever comes first.
  */
-export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
-  const { bidPx, bidQty, askPx, askQty, ...head } = book;
-  let held = levelBytes(book);
-  heldLevelBytes += held;
-  const release = () => {
-    heldLevelBytes -= held;
-    held = 0;
+export function turnStream(
+  formatChunk: (controller: ReadableStreamDefaultController<Uint8Array>) => boolean,
+  release: () => void,
+  signal?: AbortSignal,
+  onError?: (err: unknown) => void,
+): ReadableStream<Uint8Array> {
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    release();
   };
-  signal?.addEventListener("abort", release, { once: true });
-  const sides = [
-    { key: "bids", px: bidPx, qty: bidQty },
-    { key: "asks", px: askPx, qty: askQty },
-  ];
-  let side = -1; // -1: the head is next
-  let rank = 0;
+  signal?.addEventListener("abort", end, { once: true });
   let cancelled = false;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       await formattingTurn();
       if (cancelled) return; // the client went away while this chunk waited for its turn
       try {
-        formatChunk(controller);
+        if (formatChunk(controller)) {
+          controller.close();
+          end();
+        }
       } catch (err) {
         // Without this the copy stayed counted for ever (an errored stream is not cancelled).
         cancelled = true;
-        release();
+        end();
         onError?.(err);
         controller.error(err);
       }
     },
     cancel() {
       cancelled = true;
-      release();
+      end();
     },
   });
+}
 
-  function formatChunk(controller: ReadableStreamDefaultController<Uint8Array>): void {
+const encoder = new TextEncoder();
+
+/**
+ * The body as JSON (identical to JSON.stringify of detailOf(book)) or MessagePack (decoding to the same value),
+ * one chunk per formatting turn (turnStream). Its copied levels count against MAX_HELD_LEVEL_BYTES (check
+ * streamAdmits first) until the body is read to the end, cancelled, fails or `signal` aborts.
+ */
+export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
+  const { bidPx, bidQty, askPx, askQty, ...head } = book;
+  const sides = [
+    { key: "bids", px: bidPx, qty: bidQty },
+    { key: "asks", px: askPx, qty: askQty },
+  ];
+  let side = -1; // -1: the head is next
+  let rank = 0;
+  return turnStream(formatChunk, holdCopies(levelBytes(book)), signal, onError);
+
+  function formatChunk(controller: ReadableStreamDefaultController<Uint8Array>): boolean {
     const out = msgpack ? new MsgpackChunk() : new JsonChunk();
     if (side < 0) {
       out.head(head, Object.keys(head).length + 2);
@@ -167,11 +184,8 @@ export function bookBodyStream(book: BookLevels, msgpack: boolean, signal?: Abor
         if (side < 2) out.sideStart(sides[side]!.key, sides[side]!.px.length);
       }
     }
-    controller.enqueue(out.bytes());
-    if (side === 2) {
-      controller.close();
-      release();
-    }
+    controller.enqueue(out.take());
+    return side === 2;
   }
 }
 
@@ -189,21 +203,46 @@ class JsonChunk {
   sideEnd(last: boolean): void {
     this.text += last ? "]}" : "]";
   }
-  bytes(): Uint8Array {
+  take(): Uint8Array {
     return encoder.encode(this.text);
   }
 }
 
-/** MessagePack written by hand around msgpackr's encoding of the head fields: a map, then two arrays of [price, qty]. */
-class MsgpackChunk {
-  private readonly parts: Uint8Array[] = [];
+/**
+ * MessagePack written by hand in parts (a map or array32 header of our own, msgpackr's encoding of the rest), joined
+ * into one chunk by take(). The deep book's chunks and the list documents' (list-stream.ts MsgpackWriter).
+ */
+export class MsgpackParts {
+  private parts: Uint8Array[] = [];
   private length = 0;
-  private push(bytes: Uint8Array): void {
+  protected push(bytes: Uint8Array): void {
     this.parts.push(bytes);
     this.length += bytes.length;
   }
-  head(head: Record<string, unknown>, entries: number): void {
+  protected mapHeader(entries: number): void {
     this.push(entries < 16 ? Uint8Array.of(0x80 | entries) : Uint8Array.of(0xde, entries >> 8, entries & 0xff));
+  }
+  protected array32Header(n: number): void {
+    this.push(Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
+  }
+  /** What was written since the last take(), as one chunk. */
+  take(): Uint8Array {
+    const bytes = new Uint8Array(this.length);
+    let o = 0;
+    for (const p of this.parts) {
+      bytes.set(p, o);
+      o += p.length;
+    }
+    this.parts = [];
+    this.length = 0;
+    return bytes;
+  }
+}
+
+/** The deep book in MessagePack: a map of the head fields, then two arrays of [price, qty]. */
+class MsgpackChunk extends MsgpackParts {
+  head(head: Record<string, unknown>, entries: number): void {
+    this.mapHeader(entries);
     for (const [k, v] of Object.entries(head)) {
       this.push(pack(k));
       this.push(pack(v));
@@ -211,7 +250,7 @@ class MsgpackChunk {
   }
   sideStart(key: string, count: number): void {
     this.push(pack(key));
-    this.push(Uint8Array.of(0xdd, count >>> 24, (count >>> 16) & 0xff, (count >>> 8) & 0xff, count & 0xff)); // array32
+    this.array32Header(count);
   }
   level(_first: boolean, price: string, qty: string): void {
     const out = new Uint8Array(3 + 2 + price.length + qty.length); // fixarray(2), two str8 of ASCII digits
@@ -225,13 +264,4 @@ class MsgpackChunk {
     this.push(out.subarray(0, o));
   }
   sideEnd(_last: boolean): void {}
-  bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
 }

@@ -17,7 +17,7 @@
  * @module
  */
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
-import { formattingTurn, holdCopies } from "./book-stream.ts";
+import { holdCopies, MsgpackParts, turnStream } from "./book-stream.ts";
 
 /** Items (book summaries, readiness reasons) collected or formatted per turn; a body with no more is sent at once. */
 export const LIST_ITEMS_PER_TURN = 500;
@@ -74,41 +74,15 @@ const encoder = new TextEncoder();
  * evaluation, counted once by its caller), not a copy of this one's.
  */
 export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void, held?: () => void): ReadableStream<Uint8Array> {
-  const hold = held === undefined ? holdCopies(listItems(doc) * SUMMARY_BYTES) : undefined;
-  let ended = false;
-  const release = () => {
-    if (ended) return;
-    ended = true;
-    hold?.();
-    held?.();
-  };
-  signal?.addEventListener("abort", release, { once: true });
+  const release = held ?? holdCopies(listItems(doc) * SUMMARY_BYTES);
   const out = msgpack ? new MsgpackWriter() : new JsonWriter();
   const chunks = formatDocument(doc, out);
-  let cancelled = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      await formattingTurn();
-      if (cancelled) return; // the client went away while this chunk waited for its turn
-      try {
-        const done = chunks.next().done === true;
-        controller.enqueue(out.take());
-        if (done) {
-          controller.close();
-          release();
-        }
-      } catch (err) {
-        cancelled = true;
-        release();
-        onError?.(err);
-        controller.error(err);
-      }
-    },
-    cancel() {
-      cancelled = true;
-      release();
-    },
-  });
+  const formatChunk = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {
+    const done = chunks.next().done === true;
+    controller.enqueue(out.take());
+    return done;
+  };
+  return turnStream(formatChunk, release, signal, onError);
 }
 
 /** Writes the document into `out`, pausing (yield) whenever LIST_ITEMS_PER_TURN items are in it. */
@@ -183,17 +157,11 @@ class JsonWriter implements Writer {
   }
 }
 
-/** MessagePack written by hand around msgpackr's encoding of each key, value and item (a map or array32 header). */
-class MsgpackWriter implements Writer {
-  private parts: Uint8Array[] = [];
-  private length = 0;
+/** MessagePack: msgpackr's encoding of each key, value and item, with map and array32 headers of our own. */
+class MsgpackWriter extends MsgpackParts implements Writer {
   items = 0;
-  private push(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.length += bytes.length;
-  }
   objectStart(entries: number): void {
-    this.push(entries < 16 ? Uint8Array.of(0x80 | entries) : Uint8Array.of(0xde, entries >> 8, entries & 0xff));
+    this.mapHeader(entries);
   }
   key(key: string): void {
     this.push(pack(key));
@@ -203,23 +171,15 @@ class MsgpackWriter implements Writer {
   }
   objectEnd(): void {}
   arrayStart(n: number): void {
-    this.push(Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)); // array32
+    this.array32Header(n);
   }
   item(value: unknown): void {
     this.push(pack(value));
     this.items++;
   }
   arrayEnd(): void {}
-  take(): Uint8Array {
-    const bytes = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      bytes.set(p, o);
-      o += p.length;
-    }
-    this.parts = [];
-    this.length = 0;
+  override take(): Uint8Array {
     this.items = 0;
-    return bytes;
+    return super.take();
   }
 }

@@ -25,6 +25,7 @@ import { loadReplay, nextReplayLine, replaySnapshotFrame, skipToSnapshot } from 
 import { instrumentsInfo, type SimInstrument } from "./bybit-sim-rest.ts";
 import { ReplayTopic, SymbolSim, TopicSim, advanceTopic, corruptFrame, crossedFrame, emptyDeltaFrame, snapshotFrame, type ConnData, type Ws } from "./bybit-sim-topics.ts";
 import { ConnectLimit } from "./connect-limit.ts";
+import { closeIdle } from "./idle-close.ts";
 import { instrumentsLimitControl, RestLimitFault, RestRequestWindow } from "./rest-limit.ts";
 import { Rng } from "./rng.ts";
 import { DEFAULT_STEP_S, defaultSpec, formatNumber, stepExponent, type Levels } from "./sim-book.ts";
@@ -355,18 +356,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       }
     }
     // Bybit cuts a connection after 10 minutes without ping-pong or stream data (§3): one it has pushed nothing to
-    // (no data, ack or pong) for idleCloseMs is closed. A late tick means this process was held up (a ping perhaps
-    // unread): that time is not idle time (before, every connection got a whole idle time from now, so under load a
-    // client that never pinged was never closed).
+    // (no data, ack or pong) for idleCloseMs is closed, the time this process was held up not counted (idle-close.ts).
     const idleMs = this.opts.idleCloseMs ?? 600_000;
-    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
-    for (const ws of [...this.conns]) {
-      if (heldMs > 0) ws.data.lastPushMs = Math.min(now, ws.data.lastPushMs + heldMs);
-      if (now - ws.data.lastPushMs < idleMs) continue;
-      this.stats.idleCloses++;
-      this.conns.delete(ws);
-      ws.close(1000, "no ping-pong or data for 10 minutes");
-    }
+    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no ping-pong or data for 10 minutes" });
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
     for (const t of this.topicSims.values()) {

@@ -13,6 +13,7 @@
  * @module
  */
 import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
+import { closeIdle } from "./idle-close.ts";
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
 import type { MarketName } from "../core/types.ts";
@@ -383,18 +384,10 @@ export class OkxSim {
       }
     }
     // OKX breaks a connection after 30 s without subscription or data [F2]: a client that does not ping a quiet
-    // connection (books' own keepalive comes only after ~60 s) loses it. A late tick means this process was held up
-    // (the client's ping may be waiting unread): that time is not idle time. (Before, every connection got a whole idle
-    // time from now, so under load, a tick 50 ms late now and then, a client that never pinged was never closed.)
+    // connection (books' own keepalive comes only after ~60 s) loses it; the time this process was held up is not
+    // counted (idle-close.ts).
     const idleMs = this.opts.idleCloseMs ?? 30_000;
-    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
-    for (const ws of [...this.conns]) {
-      if (heldMs > 0) ws.data.lastPushMs = Math.min(now, ws.data.lastPushMs + heldMs);
-      if (now - ws.data.lastPushMs < idleMs) continue;
-      this.stats.idleCloses++;
-      this.conns.delete(ws);
-      ws.close(1000, "no subscription or data for 30 s");
-    }
+    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no subscription or data for 30 s" });
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
       if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && now >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
+import { closeIdle } from "./idle-close.ts";
 import { Rng } from "./rng.ts";
 
 export type UpbitSimFault = "disconnect" | "stall" | "malformed" | "duplicate" | "older" | "zero_size" | "error_frame" | "429";
@@ -202,19 +203,10 @@ class UpbitSimulator implements UpbitSim {
 
   private tick(): void {
     const now = Date.now();
-    // The idle close counts the time this process ran: a late tick means it was held up (a PING perhaps unread), and
-    // that time is not idle time (before, every connection got a whole idle time from now, so under load a client
-    // that never pinged was never closed).
+    // The idle close counts the time this process ran, not the time it was held up (idle-close.ts).
     const dt = now - this.lastTickMs;
-    const heldMs = dt > 5 * TICK_MS ? dt - TICK_MS : 0;
     const idleMs = this.opts.idleCloseMs ?? 60_000;
-    for (const ws of [...this.conns]) {
-      if (heldMs > 0) ws.data.lastActiveMs = Math.min(now, ws.data.lastActiveMs + heldMs);
-      if (now - ws.data.lastActiveMs < idleMs) continue;
-      this.stats.idleCloses++;
-      this.conns.delete(ws);
-      ws.close(1000, "idle");
-    }
+    this.stats.idleCloses += closeIdle(this.conns, "lastActiveMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "idle" });
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate <= 0 || now < this.stallUntilMs) {
       this.lastTickMs = now;

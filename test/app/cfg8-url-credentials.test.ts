@@ -5,8 +5,6 @@
  * connection itself still uses the URL as configured. s-cfg8.
  */
 import { describe, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
-import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { changedKeys } from "../../src/cli/config-reload.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
@@ -14,10 +12,11 @@ import { createLogger } from "../../src/core/log.ts";
 import { redactUrl, redactUrlsIn } from "../../src/core/redact-url.ts";
 import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
 import { CONNECTION_OPENED_URL } from "../../src/venues/venue.ts";
-import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
 import { configProblems } from "../support/config-problems.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { reconnectConfig } from "./replay-reconnect-run.ts";
+import { runWithSecretUrls } from "./secret-url-run.ts";
 
 const SECRET = "s3cret";
 const withCredentials = (url: string) => url.replace("://", `://feeder:${SECRET}@`);
@@ -67,30 +66,14 @@ describe("a URL's credentials are never shown", () => {
 
   test("a run with credentials in both URLs: logs, the connection's state, /readyz and the capture show ***", { timeout: 30_000 }, async () => {
     const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }], seed: 5 });
-    const lines: string[] = [];
-    const recorded: string[] = [];
     const dir = makeTempDir("cfg8-url-");
-    const live = new Feeder({
+    const { lines, recorded } = await runWithSecretUrls({
       config: reconnectConfig("binance", { spot: { depth: 1000, symbols: ["BTCUSDT"] } })(uniqueDestination(391), withCredentials(sim.wsUrl), withCredentials(sim.restUrl), `${dir}/instruments.json`),
-      log: createLogger({ level: "debug", format: "json", write: (l) => void lines.push(l) }),
-      onRawFrame: () => undefined,
-      onRawRest: (_v, _m, _c, url, body) => void recorded.push(url, url === CONNECTION_OPENED_URL ? body : ""),
+      sim,
+      secret: SECRET,
+      shown: (url) => url.includes("://***@127.0.0.1:"),
+      step: () => sim.step(1),
     });
-    try {
-      await live.start();
-      await waitFor(() => live.books().every((b) => b.state === 1), "live book", 15_000, () => sim.step(1));
-      const up = live.readinessInput().connections;
-      expect(up.length).toBeGreaterThan(0);
-      expect(up.every((c) => c.url.includes("://***@127.0.0.1:"))).toBe(true);
-      await sim.stop();
-      await waitFor(() => live.readinessInput().connections.some((c) => !c.up), "connection down", 15_000);
-      const down = JSON.stringify(evaluateReadiness(live.readinessInput()));
-      expect(down).toContain("venue_down");
-      expect(down).not.toContain(SECRET);
-    } finally {
-      await live.stop();
-      await sim.stop();
-    }
     expect(recorded.filter((u) => u.includes("/depth?")).length).toBeGreaterThan(0); // a REST snapshot was captured
     expect(recorded.some((u) => u.includes("://***@127.0.0.1:"))).toBe(true); // the ws:open body
     expect(recorded.join("\n")).not.toContain(SECRET);

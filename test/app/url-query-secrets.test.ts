@@ -6,17 +6,14 @@
  * too; the connection still uses the URL as configured.
  */
 import { describe, expect, test } from "vitest";
-import { Feeder } from "../../src/app/feeder.ts";
-import { evaluateReadiness } from "../../src/app/readiness.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
-import { createLogger } from "../../src/core/log.ts";
 import { redactUrl, redactUrlsIn } from "../../src/core/redact-url.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
-import { CONNECTION_OPENED_URL } from "../../src/venues/venue.ts";
-import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { reconnectConfig } from "./replay-reconnect-run.ts";
+import { runWithSecretUrls } from "./secret-url-run.ts";
 
 const SECRET = "s3cretTok";
 
@@ -116,30 +113,13 @@ describe("secrets in a URL's query are never shown", () => {
 
   test("a run with a token in ws_url: logs, the connection's state, /readyz and the capture's ws:open record show ***", { timeout: 30_000 }, async () => {
     const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 43 });
-    const lines: string[] = [];
-    const recorded: string[] = [];
     const dir = makeTempDir("url-query-");
-    const live = new Feeder({
+    const { lines, recorded } = await runWithSecretUrls({
       config: reconnectConfig("upbit", { spot: { depth: 30, symbols: ["KRW-BTC"] } })(uniqueDestination(392), `${sim.wsUrl}?token=${SECRET}`, sim.restUrl, `${dir}/instruments.json`),
-      log: createLogger({ level: "debug", format: "json", write: (l) => void lines.push(l) }),
-      onRawFrame: () => undefined,
-      onRawRest: (_v, _m, _c, url, body) => void recorded.push(url, url === CONNECTION_OPENED_URL ? body : ""),
+      sim,
+      secret: SECRET,
+      shown: (url) => url.endsWith("?token=***"),
     });
-    try {
-      await live.start();
-      await waitFor(() => live.books().length > 0 && live.books().every((b) => b.state === 1), "live book", 15_000);
-      const up = live.readinessInput().connections;
-      expect(up.length).toBeGreaterThan(0);
-      expect(up.every((c) => c.url.endsWith("?token=***"))).toBe(true);
-      await sim.stop();
-      await waitFor(() => live.readinessInput().connections.some((c) => !c.up), "connection down", 15_000);
-      const down = JSON.stringify(evaluateReadiness(live.readinessInput()));
-      expect(down).toContain("venue_down");
-      expect(down).not.toContain(SECRET);
-    } finally {
-      await live.stop();
-      await sim.stop();
-    }
     expect(recorded.some((u) => u.endsWith("?token=***"))).toBe(true); // the ws:open body
     expect(recorded.join("\n")).not.toContain(SECRET);
     expect(lines.some((l) => l.includes("?token=***"))).toBe(true);

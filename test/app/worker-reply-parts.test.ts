@@ -274,23 +274,33 @@ describe("a reply nobody waits for any more is stopped (cancelledTurn)", () => {
 });
 
 describe("replies in progress together share the worker's turns (sharedTurns)", () => {
-  test("four replies at once (collected and sent as worker-main does): at most LIST_ITEMS_PER_TURN items an event-loop turn", async () => {
-    // Event-loop turns counted by a setImmediate loop; what each turn collected (summarized) and cloned (sent).
-    let loopTurn = 0;
+  /**
+   * A worker's messages as the main thread takes them (cloned, to `replies`), counted by event-loop turn (a
+   * setImmediate loop until stop()): the items each turn collected (`count`: summarized) and cloned (sent), and the
+   * turn each reply was done in.
+   */
+  const turnCounted = (replies: AwaitedReplies) => {
+    let turnNow = 0;
     let ticking = true;
     const tick = () => {
-      loopTurn++;
+      turnNow++;
       if (ticking) setImmediate(tick);
     };
     setImmediate(tick);
     const itemsAt = new Map<number, number>();
-    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
-    const replies = new AwaitedReplies();
+    const doneAt = new Map<number, number>();
+    const count = (n: number) => itemsAt.set(turnNow, (itemsAt.get(turnNow) ?? 0) + n);
     const send = (msg: FromWorker) => {
       const m = structuredClone(msg);
       if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
-      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result);
+      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result), doneAt.set(m.id, turnNow);
     };
+    return { itemsAt, doneAt, count, send, loopTurn: () => turnNow, stop: () => void (ticking = false) };
+  };
+
+  test("four replies at once (collected and sent as worker-main does): at most LIST_ITEMS_PER_TURN items an event-loop turn", async () => {
+    const replies = new AwaitedReplies();
+    const { itemsAt, count, send, stop } = turnCounted(replies);
     const turn = sharedTurns();
     const answer = async (id: number, n: number) => {
       const collected = await collectInTurns(n, (i) => (count(1), summary(i)), progressTurn(id, send, turn));
@@ -302,7 +312,7 @@ describe("replies in progress together share the worker's turns (sharedTurns)", 
       await Promise.all(sizes.map((n, k) => answer(k + 1, n)));
       expect(await Promise.all(got)).toEqual(sizes.map((n) => Array.from({ length: n }, (_, i) => summary(i))));
     } finally {
-      ticking = false;
+      stop();
     }
     // Each item counted twice (summarized, then cloned): one chunk of one reply a turn.
     expect([...itemsAt.values()].reduce((a, b) => a + b, 0)).toBe(2 * sizes.reduce((a, b) => a + b, 0));
@@ -310,22 +320,8 @@ describe("replies in progress together share the worker's turns (sharedTurns)", 
   });
 
   test("a /readyz reply (healthCheck) among three others: its turns go first, every other turn, and it is done first", async () => {
-    let loopTurn = 0;
-    let ticking = true;
-    const tick = () => {
-      loopTurn++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const itemsAt = new Map<number, number>();
-    const count = (n: number) => itemsAt.set(loopTurn, (itemsAt.get(loopTurn) ?? 0) + n);
-    const doneAt = new Map<number, number>();
     const replies = new AwaitedReplies();
-    const send = (msg: FromWorker) => {
-      const m = structuredClone(msg);
-      if (m.type === "response-part") count(m.books.length + m.unresolved.length), replies.part(m);
-      else if (m.type === "response") count(Array.isArray(m.result) ? m.result.length : 0), replies.last(m.id, m.result), doneAt.set(m.id, loopTurn);
-    };
+    const { itemsAt, doneAt, count, send, loopTurn, stop } = turnCounted(replies);
     const shared = sharedTurns();
     const n = 3000; // 6 turns collecting, 6 sending
     const answer = async (id: number, healthCheck: boolean) => {
@@ -338,10 +334,10 @@ describe("replies in progress together share the worker's turns (sharedTurns)", 
       const others = [1, 2, 3].map((id) => answer(id, false));
       await new Promise((resolve) => setImmediate(resolve)); // the others under way first
       await new Promise((resolve) => setImmediate(resolve));
-      checkFromTurn = loopTurn;
+      checkFromTurn = loopTurn();
       await Promise.all([...others, answer(4, true)]);
     } finally {
-      ticking = false;
+      stop();
     }
     // Its 12 turns alternate with the others' (never two checks in a row while they wait): done within ~24 turns,
     // before any of them (in turn with them, one each: ~48).

@@ -9,87 +9,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { BookState, StatusReason } from "../../src/core/types.ts";
 import { DatagramAuth, type ReusableSha256 } from "../../src/wire/auth.ts";
-import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { ChannelPacker } from "../../src/wire/packer.ts";
-
-const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
-const T0_US = 1_764_000_000_000_000;
-const INSTRUMENT = { instrumentId: 42, venue: "bybit", market: "linear", symbol: "X", priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" } as const;
-
-/** A NATS client that keeps nothing (a recording one's growing array would be counted as the bridge's). */
-class NullClient {
-  envelopes = 0;
-  /** Set by a test that keeps them (not while metering). */
-  kept: Uint8Array[] | undefined;
-  readonly protocol = { connected: true, outbound: { size: () => 0 } };
-  publish(_subject: string, data: Uint8Array): void {
-    this.envelopes++;
-    this.kept?.push(data);
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-class NullBridge extends ForwardBridge {
-  readonly client = new NullClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
-
-/** A definition and a snapshot, then `deltas` signed datagrams of one 2-level delta each, each a buffer of its own. */
-function signedStream(deltas: number): Uint8Array[] {
-  const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: new DatagramAuth(KEY) });
-  const bids = [1000, 999, 998];
-  const asks = [1001, 1002, 1003];
-  const qty = [5, 5, 5, 5, 5, 5];
-  const view = {
-    instrument: INSTRUMENT,
-    state: BookState.LIVE,
-    reason: StatusReason.SNAPSHOT_APPLIED,
-    instrSeq: 1,
-    venueSeq: 1,
-    tsExchangeUs: T0_US,
-    tsEventUs: T0_US,
-    tsRecvUs: T0_US,
-    bidCount: 3,
-    askCount: 3,
-    bidPriceAt: (i: number) => bids[i]!,
-    bidQtyAt: (i: number) => qty[i]!,
-    askPriceAt: (i: number) => asks[i]!,
-    askQtyAt: (i: number) => qty[3 + i]!,
-  };
-  const out: Uint8Array[] = [];
-  const flush = () => {
-    p.seal(T0_US);
-    for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
-    p.clear();
-  };
-  packInstrumentDefinition(p, new EncodedDefinition(INSTRUMENT), false);
-  packBookSnapshot(p, view, 0, false);
-  flush();
-  const cs = new ChangeSet();
-  for (let e = 0; e < deltas; e++) {
-    qty[0] = 1 + (e % 50);
-    qty[3] = 2 + (e % 40);
-    cs.clear();
-    cs.addBid(bids[0]!, qty[0]);
-    cs.addAsk(asks[0]!, qty[3]);
-    view.instrSeq++;
-    packBookDelta(p, view, cs);
-    flush();
-  }
-  return out;
-}
+import { KEY, signedStream } from "../support/signed-stream.ts";
+import { NullBridge } from "./null-bridge.ts";
 
 const WARM = 1_000;
 const METERED = 2_000;
-const datagrams = signedStream(WARM + METERED);
+const datagrams = signedStream(WARM + METERED, true);
 
 /** Forwards the definition, snapshot and WARM deltas, then meters the next METERED (one envelope each). */
 async function meterForward(keyed: boolean, authSha256?: ReusableSha256 | null) {

@@ -10,49 +10,19 @@ import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import type { Instrument } from "../../src/core/types.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { ENVELOPE_BYTES, envelopeOf, writeEnvelope } from "../../src/subscriber/nats-envelope.ts";
 import { MESSAGE_HEADER_BYTES, MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_HEARTBEAT_INTERVAL_MS_OFFSET, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { NullBridge, NullFrameBridge, type NullFrameClient } from "./null-bridge.ts";
+import { liveView } from "../support/signed-stream.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 5 + 3);
 const T0_US = 1_764_000_000_000_000;
 const INSTRUMENTS = 7;
-
-/** A NATS client that keeps nothing (a recording one's growing array would be counted as the bridge's). */
-class NullClient {
-  envelopes = 0;
-  readonly protocol = { connected: true, outbound: { size: () => 0 } };
-  lastSubject = "";
-  publish(subject: string, _data: Uint8Array): void {
-    this.envelopes++;
-    this.lastSubject = subject;
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-}
-
-/** The same with nats-core's protocol handler's command queue (the bridge then writes its own PUB frames). */
-class NullFrameClient extends NullClient {
-  commands = 0;
-  override readonly protocol = { connected: true, outbound: { size: () => 0 }, info: { max_payload: 1 << 20 }, sendCommand: (_cmd: Uint8Array) => void this.commands++ };
-}
-
-class NullBridge extends ForwardBridge {
-  readonly client = new NullClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
-class NullFrameBridge extends ForwardBridge {
-  readonly client = new NullFrameClient();
-  protected override async connect(): Promise<unknown> {
-    return this.client;
-  }
-}
 
 /**
  * Datagram 0: the 7 instruments' definitions and snapshots. Then `n` datagrams, each a buffer of its own as a socket
@@ -61,22 +31,9 @@ class NullFrameBridge extends ForwardBridge {
 function feed(n: number, keyed: boolean, beats: boolean, symbolOf = (i: number) => `S${i}USDT`): Uint8Array[] {
   const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: keyed ? new DatagramAuth(KEY) : undefined });
   const instruments: Instrument[] = Array.from({ length: INSTRUMENTS }, (_, i) => ({ instrumentId: 100 + i, venue: "bybit", market: "linear", symbol: symbolOf(i), priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" }));
-  const views = instruments.map((instrument) => ({
-    instrument,
-    state: BookState.LIVE,
-    reason: StatusReason.SNAPSHOT_APPLIED,
-    instrSeq: 1,
-    venueSeq: 1,
-    tsExchangeUs: T0_US,
-    tsEventUs: T0_US,
-    tsRecvUs: T0_US,
-    bidCount: 2,
-    askCount: 2,
-    bidPriceAt: (r: number) => 1000 - r,
-    bidQtyAt: (r: number) => 5 + r,
-    askPriceAt: (r: number) => 1001 + r,
-    askQtyAt: (r: number) => 6 + r,
-  }));
+  const views = instruments.map((instrument) =>
+    liveView(instrument, T0_US, { bidCount: 2, askCount: 2, bidPriceAt: (r) => 1000 - r, bidQtyAt: (r) => 5 + r, askPriceAt: (r) => 1001 + r, askQtyAt: (r) => 6 + r }),
+  );
   const out: Uint8Array[] = [];
   let sendUs = T0_US;
   const flush = () => {

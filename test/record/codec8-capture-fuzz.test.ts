@@ -19,6 +19,7 @@ import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BOOK_STATE_NAMES } from "../../src/core/types.ts";
 import { CaptureReader, CaptureWriter } from "../../src/record/capture.ts";
+import { rng } from "../support/mulberry32.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { ACK, XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-capture.ts";
@@ -26,17 +27,6 @@ import { ACK, XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-captur
 const SEEDS = 80;
 const CODECS = ["none", "zstd", "gzip"] as const;
 const REORDERS = new Set(["swap", "drop", "repeat", "concat"]);
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where each block (its 8-byte head) begins, and where the blocks end. */
 function blockStarts(bytes: Uint8Array, headerBytes: number): number[] {

@@ -6,65 +6,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
-import { BookState, StatusReason } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { DatagramAuth, type ReusableSha256 } from "../../src/wire/auth.ts";
 import { datagramCrc32 } from "../../src/wire/crc32.ts";
-import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
-import { ChannelPacker } from "../../src/wire/packer.ts";
-
-const KEY = Uint8Array.from({ length: 32 }, (_, i) => i * 7 + 1);
-const T0_US = 1_764_000_000_000_000;
-const INSTRUMENT = { instrumentId: 42, venue: "bybit", market: "linear", symbol: "X", priceExp: 1, qtyExp: 3, tickSize: "0.1", lotSize: "0.001" } as const;
-
-/** A signed snapshot, then `deltas` signed datagrams of one 2-level delta each (a bid and an ask moving). */
-function signedStream(deltas: number): Uint8Array[] {
-  const p = new ChannelPacker(1400, 1, 0, 9, { sessionStartUs: T0_US, heartbeatIntervalMs: 1000, auth: new DatagramAuth(KEY) });
-  const bids = [1000, 999, 998];
-  const asks = [1001, 1002, 1003];
-  const qty = [5, 5, 5, 5, 5, 5];
-  const view = {
-    instrument: INSTRUMENT,
-    state: BookState.LIVE,
-    reason: StatusReason.SNAPSHOT_APPLIED,
-    instrSeq: 1,
-    venueSeq: 1,
-    tsExchangeUs: T0_US,
-    tsEventUs: T0_US,
-    tsRecvUs: T0_US,
-    bidCount: 3,
-    askCount: 3,
-    bidPriceAt: (i: number) => bids[i]!,
-    bidQtyAt: (i: number) => qty[i]!,
-    askPriceAt: (i: number) => asks[i]!,
-    askQtyAt: (i: number) => qty[3 + i]!,
-  };
-  const out: Uint8Array[] = [];
-  const flush = () => {
-    p.seal(T0_US);
-    for (let i = 0; i < p.count; i++) out.push(p.bytes[i]!.slice(0, p.lengths[i]));
-    p.clear();
-  };
-  packBookSnapshot(p, view, 0, false);
-  flush();
-  const cs = new ChangeSet();
-  for (let e = 0; e < deltas; e++) {
-    qty[0] = 1 + (e % 50);
-    qty[3] = 2 + (e % 40);
-    cs.clear();
-    cs.addBid(bids[0]!, qty[0]);
-    cs.addAsk(asks[0]!, qty[3]);
-    view.instrSeq++;
-    packBookDelta(p, view, cs);
-    flush();
-  }
-  return out;
-}
+import { INSTRUMENT, KEY, signedStream } from "../support/signed-stream.ts";
 
 const WARM = 2_000;
 const METERED = 10_000;
-const datagrams = signedStream(WARM + METERED);
+const datagrams = signedStream(WARM + METERED, false);
 
 /** Ingests the snapshot and WARM deltas, then meters the next METERED. */
 function meterIngest(authSha256: ReusableSha256 | null | undefined) {

@@ -24,16 +24,21 @@ export function okxConfig(sim: OkxSim, subs: readonly Subscription[], overrides 
   return { venue: "okx", wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets, overrides };
 }
 
-/** Spot BTC-USDT on books5 (depth 5), resolved from overrides (tick 0.1, lot 0.0001): no venue reached. */
-export function books5Config(): VenueConfig {
+/** Spot BTC-USDT at `depth`, resolved from overrides (tick 0.1, lot `lotSize`): no venue reached (replay). */
+export function btcUsdtConfig(depth: number, lotSize = "0.0001"): VenueConfig {
   return {
     venue: "okx",
     wsUrl: "ws://127.0.0.1:9/ws/v5/public",
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot", depth: 5, symbols: ["BTC-USDT"] }],
-    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    markets: [{ market: "spot", depth, symbols: ["BTC-USDT"] }],
+    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize }]]),
   };
+}
+
+/** Spot BTC-USDT on books5 (depth 5), tick 0.1, lot 0.0001: no venue reached. */
+export function books5Config(): VenueConfig {
+  return btcUsdtConfig(5);
 }
 
 /** An adapter of books5Config's one book, its instruments loaded (not started). */

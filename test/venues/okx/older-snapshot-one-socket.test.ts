@@ -12,17 +12,32 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
 import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { startWsProxy } from "../ws-proxy.ts";
-import { okxConfig, MapSink, sameAsSim, tempCachePath, until } from "./helpers.ts";
+import { btcUsdtConfig, okxConfig, MapSink, sameAsSim, until } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+
+/**
+ * A replaying adapter of spot BTC-USDT (depth 400), and what a test feeds it on the capture's connection conn0.spot:
+ * a `books` frame of one level a side, the frame itself, a socket event.
+ */
+async function replayAdapter() {
+  const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+  cleanups.push(() => adapter.stop());
+  const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.startReplay(sink);
+  const frame = (action: string, prev: number, seq: number, bid: string) =>
+    `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+  const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+  return { adapter, sink, frame, feed, event };
+}
 
 describe("okx: a snapshot older than the book on its one socket", { timeout: 20_000 }, () => {
   test("replaces the LIVE book (a venue reset), never ignored as a replacement's", async () => {
@@ -81,21 +96,7 @@ describe("okx: the capture says every minute that the connection has one socket 
   });
 
   test("a replay begun after the connection's ws:sockets takes an older snapshot on the one socket as a reset once ws:state says so", async () => {
-    const config: VenueConfig = {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
-      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-    };
-    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const frame = (action: string, prev: number, seq: number, bid: string) =>
-      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+    const { adapter, frame, feed } = await replayAdapter();
     feed(frame("snapshot", -1, 10, "100.1"));
     feed(frame("update", 10, 15, "100.2"));
     expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:state", 1)).toBe(true);
@@ -109,22 +110,7 @@ describe("okx: the capture says every minute that the connection has one socket 
   });
 
   test("a ws:state after an overlap whose end the capture lost (a block lost) ends the overlap: an older snapshot on the one socket is a reset", async () => {
-    const config: VenueConfig = {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
-      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-    };
-    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const frame = (action: string, prev: number, seq: number, bid: string) =>
-      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    const { adapter, frame, feed, event } = await replayAdapter();
     event("ws:sockets");
     feed(frame("snapshot", -1, 10, "100.1"));
     feed(frame("update", 10, 15, "100.2"));
@@ -140,26 +126,6 @@ describe("okx: the capture says every minute that the connection has one socket 
 });
 
 describe("okx replay: a capture file begun during a planned reconnect's overlap, and a lost ws:swap", { timeout: 20_000 }, () => {
-  const replayAdapter = async () => {
-    const config: VenueConfig = {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
-      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
-    };
-    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const frame = (action: string, prev: number, seq: number, bid: string) =>
-      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
-    return { adapter, sink, frame, feed, event };
-  };
-
   test("a file whose head says ws:overlap follows the sockets from its first record: after ws:retired an older snapshot on the one socket is a reset", async () => {
     const { adapter, frame, feed, event } = await replayAdapter();
     event("ws:overlap"); // the file's head (app/capture-sockets.ts): the run's ws:sockets and ws:swap are in earlier files

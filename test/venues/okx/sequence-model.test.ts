@@ -16,13 +16,12 @@ import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { BookState, StatusReason } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { LAG_IDLE_MAX, LAG_REPEATS_MAX } from "../../../src/venues/okx/lagging-stream.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
-import { tempCachePath } from "./helpers.ts";
+import { btcUsdtConfig } from "./helpers.ts";
 
 type Levels = [number, number][]; // price mantissa (tick 0.1), quantity in whole units (0 deletes)
 
@@ -194,15 +193,7 @@ interface Totals {
 async function run(seed: number, steps: number, totals: Totals): Promise<void> {
   const rng = new Rng(seed);
   const ex = new Exchange(rng);
-  const config: VenueConfig = {
-    venue: "okx",
-    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot", depth: 400, symbols: ["BTC-USDT"] }],
-    overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "1" }]]),
-  };
-  const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+  const adapter = new OkxAdapter(btcUsdtConfig(400, "1"), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
   await adapter.loadInstruments();
   const sink = new Sink();
   adapter.startReplay(sink);
