@@ -372,7 +372,9 @@ export class DeribitAdapter implements VenueAdapter {
     if (update.isSnapshot || update.replace) {
       const now = this.now();
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
-        // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
+        // The same id: nothing changed (and the channel is alive): a snapshot comes only after a subscribe, and the id
+        // names the state the verified chain reached (no re-sent correcting snapshot as on Bybit, which applies such
+        // a one as a replace: docs/venues/deribit.md, "Sequencing"). An older one: the book is already past it, or
         // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
         if (cid < t.lastSeq) {
           this.onOlderSnapshot(t, cid, update.replace, socket);
