@@ -23,7 +23,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookS
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -382,8 +382,8 @@ export class DeribitAdapter implements VenueAdapter {
         }
         t.lastMsgMs = now;
         // This socket has reached the book's change_id too: a lower one on it from now on is a reset (a quiet book's
-        // replacement may only ever repeat the old socket's before that one closes).
-        t.seqSocket = socket;
+        // replacement may only ever repeat the old socket's before that one closes); the other stays known as there too.
+        seqRepeated(t, socket);
         if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
         else this.repeatedSnapshots++;
