@@ -293,7 +293,7 @@ export class PlannedReconnects {
     h.bind(conn, old, conn.generation);
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
-    // Also one that repeated it after the replacement had delivered it (seqReached).
+    // Also one it delivered before or after the replacement repeated it (seqReached: the record moved to the replacement).
     if (oldGen >= 0) for (const t of conn.topics) if (seqReached(t, oldGen)) t.seqSocket = conn.generation;
     conn.openedMs = conn.retiringOpenedMs;
     // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
