@@ -133,7 +133,22 @@ class OursPath {
   /** Datagram bytes produced (keeps the encoder's work observable). */
   bytesOut = 0;
   constructor() {
-    for (const depth of [50, 200, 500, 1000]) this.table.add(`orderbook.${depth}.XRPUSDT`, 0, PRICE_EXP, QTY_EXP);
+    for (const depth of [1, 50, 200, 500, 1000]) this.table.add(`orderbook.${depth}.XRPUSDT`, 0, PRICE_EXP, QTY_EXP);
+  }
+  /**
+   * A snapshot at the live book's own u, as the adapter hands it on (BookUpdate.replace) and the app applies it: the
+   * level-1 re-push every 3 s per topic. Unchanged, it is one BookDelta of no level (instrSeq + 1).
+   */
+  onRepush(frame: string): void {
+    const update = this.update;
+    if (this.scanner.scan(frame, this.table, update) < 0) throw new Error(`scan failed at ${this.scanner.errorPos}`);
+    update.replace = true;
+    update.tsRecvUs = 1_733_011_200_700_000;
+    if (this.builder.applyReplace(update) !== ApplyResult.APPLIED) throw new Error("replace not applied");
+    packBookDelta(this.packer, this.builder, this.builder.changes);
+    this.packer.stampSendTime(update.tsRecvUs + 5);
+    for (let i = 0; i < this.packer.count; i++) this.bytesOut += this.packer.lengths[i]!;
+    this.packer.clear();
   }
   // Frame → datagram(s), as VenuePipeline.onBookUpdate + FeedPublisher.flush do, minus sendMany.
   onFrame(frame: string): void {
@@ -356,6 +371,12 @@ function steadyState(frames: number): Record<string, unknown>[] {
   for (let i = 0; i < (SMOKE ? 20 : 2000); i++) ours.onFrame(big);
   const snaps = SMOKE ? 50 : QUICK ? 5_000 : 20_000;
   rows.push(allocationRow("ours: snapshots 1000/side", measureAllocation(0, snaps, () => ours.onFrame(big))));
+  // Level 1's re-push (every 3 s per topic): the same snapshot at the book's u, applied as a replace, no level changed.
+  const l1 = frameOf(1, "snapshot", snap0.data.b.slice(0, 1), snap0.data.a.slice(0, 1), snap0.data.u, snap0.ts, snap0.data.seq);
+  const repush = new OursPath();
+  repush.onFrame(l1);
+  for (let i = 0; i < (SMOKE ? 20 : 20_000); i++) repush.onRepush(l1);
+  rows.push(allocationRow("ours: level-1 re-push (unchanged replace, empty BookDelta)", measureAllocation(0, snaps, () => repush.onRepush(l1))));
   // The same meter on a JSON.parse path, and on its own control.
   const tardis = new TardisOrderBook();
   tardisOnFrame(tardis, snapshot500Frame);
@@ -435,6 +456,14 @@ printTable(benchScanTypeScriptOnly());
 
 function summaryP50(name: string): number {
   return summary.find((x) => x.case === name)!.oursP50;
+}
+
+console.log("\n== level-1 re-push: the same snapshot at the book's u → replace → empty BookDelta (per frame; every 3 s per level-1 topic) ==");
+{
+  const l1 = frameOf(1, "snapshot", snap0.data.b.slice(0, 1), snap0.data.a.slice(0, 1), snap0.data.u, snap0.ts, snap0.data.seq);
+  const repush = new OursPath();
+  repush.onFrame(l1);
+  printTable([measure("ours: level-1 re-push", () => repush.onRepush(l1), { durationMs: DURATION_MS })]);
 }
 
 console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k frames) ==");

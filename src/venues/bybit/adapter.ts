@@ -25,7 +25,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -379,8 +379,8 @@ export class BybitAdapter implements VenueAdapter {
           this.repeatedSnapshots++;
           t.lastMsgMs = now;
           // This socket has reached the book's u too: its older frames from now on are resets (a quiet book's
-          // replacement may never deliver a newer u before the old socket closes).
-          t.seqSocket = socket;
+          // replacement may never deliver a newer u before the old socket closes); the other stays known as there too.
+          seqRepeated(t, socket);
           update.replace = true;
           this.sink!.onBookUpdate(index, update);
         } else this.olderSnapshots++;
@@ -454,7 +454,7 @@ export class BybitAdapter implements VenueAdapter {
       // From another socket (a planned reconnect's overlap: the replacement may trail the old socket), u < local u is
       // ignored, Bybit's rule (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat, and the socket
       // that sent it has reached the book's u (its older frames from now on are resets).
-      if (u === t.lastSeq) t.seqSocket = socket;
+      if (u === t.lastSeq) seqRepeated(t, socket);
       this.duplicates++;
       return;
     }

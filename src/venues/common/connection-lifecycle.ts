@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, seqReached, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -702,6 +702,7 @@ export class ConnectionLifecycle {
       // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
       if (conn.retiringGeneration >= 0) {
         conn.retiringGeneration = -1;
+        for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
         this.hooks.overlapOver?.(conn, "replacement");
       }
       conn.replayNextFromOld = false;
@@ -720,13 +721,15 @@ export class ConnectionLifecycle {
       if (url === SOCKET_OLD_FRAME_URL) conn.replayNextFromOld = true;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
       conn.retiringGeneration = -1;
+      // As live (planned-reconnect.ts clearOverlap): the replacement is the socket of record where it reached the sequence.
+      for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
       this.hooks.overlapOver?.(conn, "replacement");
     } else if (url === SOCKET_BACK_URL && conn.retiringGeneration >= 0) {
       // planned-reconnect.ts goBack: the old socket under a new generation, still the socket of record of its books.
       const oldGen = conn.retiringGeneration;
       conn.retiringGeneration = -1;
       conn.generation = ++conn.genSeq;
-      for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
+      for (const t of conn.topics) if (seqReached(t, oldGen)) t.seqSocket = conn.generation;
       this.hooks.overlapOver?.(conn, "old");
     }
     return true;

@@ -31,6 +31,15 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * which gives the same socket a new generation.
    */
   seqSocket = -1;
+  /**
+   * Another socket that delivered lastSeq too (seqRepeated; valid while lastSeq is still `seqAlsoAt`): when a planned
+   * reconnect's overlap ends, the socket that carries on is the one of record if it had reached lastSeq, whichever
+   * of the two repeated it last (seqReached). Until 2026-12-06 the last repeat alone decided: the old socket's level-1
+   * re-push after the replacement's equal snapshot left the old socket of record, and after it closed the
+   * replacement's older snapshot (a venue reset) was ignored as a trail, the book LIVE at its old levels until stale.
+   */
+  seqAlsoSocket = -1;
+  seqAlsoAt = 0;
   lastMsgMs = 0;
   /** Replay: when the stale rule last made this LIVE book STALE (-Infinity: from another state; replayMayResume). */
   staleVerdictMs = -Infinity;
@@ -270,4 +279,18 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
     conn.fromRetiring = false;
   }
   return true;
+}
+
+/** `socket` delivered the book's lastSeq again: it becomes the socket of record, and the one before it (if another) is kept as having reached it too. */
+export function seqRepeated(t: TopicState, socket: number): void {
+  if (socket !== t.seqSocket) {
+    t.seqAlsoSocket = t.seqSocket;
+    t.seqAlsoAt = t.lastSeq;
+  }
+  t.seqSocket = socket;
+}
+
+/** Whether the socket of generation `gen` has delivered the book's lastSeq (the socket of record, or another that repeated it). */
+export function seqReached(t: TopicState, gen: number): boolean {
+  return gen >= 0 && (t.seqSocket === gen || (t.seqAlsoSocket === gen && t.seqAlsoAt === t.lastSeq && t.lastSeq !== 0));
 }

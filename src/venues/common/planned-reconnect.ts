@@ -31,7 +31,7 @@ import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
+import { seqReached, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
 /**
@@ -293,7 +293,8 @@ export class PlannedReconnects {
     h.bind(conn, old, conn.generation);
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
-    if (oldGen >= 0) for (const t of conn.topics) if (t.seqSocket === oldGen) t.seqSocket = conn.generation;
+    // Also one it delivered before or after the replacement repeated it (seqReached: the record moved to the replacement).
+    if (oldGen >= 0) for (const t of conn.topics) if (seqReached(t, oldGen)) t.seqSocket = conn.generation;
     conn.openedMs = conn.retiringOpenedMs;
     // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
     // pinged from its own last ping, its pong still due if one was outstanding at the swap.
@@ -515,9 +516,11 @@ function planOver(conn: VenueConnection): void {
   conn.plannedLoggedWhy = "";
 }
 
+/** The overlap is over, the connection's socket carrying on: it is the socket of record of each book whose sequence it reached. */
 function clearOverlap(conn: VenueConnection): void {
   for (const t of conn.topics) {
     t.onRetiring = false;
     t.restartWanted = false;
+    if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
- * acks to requests (by request id, else the oldest request of that op), per-topic ack lists, recovery from a
- * rejected batch (the named topic rejected, an oversized batch bisected, an unexplained one split to single
- * topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot without a duplicate
- * subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes requests and reads acks.
+ * acks to requests (by request id, else the oldest request of that op, naming the topic when a refusal names one),
+ * per-topic ack lists, recovery from a rejected batch (the named topic rejected, an oversized batch bisected, an
+ * unexplained one split to single topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh
+ * snapshot without a duplicate subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes
+ * requests and reads acks.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
@@ -269,13 +270,24 @@ export class SubscriptionControl {
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
     if (c.reqId === undefined) {
-      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op. One naming a request no
-      // longer out (a repeat) answers none: taken for the oldest, it would confirm a request the venue has not answered.
+      // Acks without req_id (Bybit spot examples omit it): the oldest request with that op, or, for a refusal naming
+      // a topic, the oldest of that op naming it. Until 2026-12-06 always the oldest: a refusal of a topic in a later
+      // request failed the oldest one instead (its topics split and sent again, the named one never rejected), and
+      // the later request stayed pending until its ack deadline. One naming a request no longer out (a repeat)
+      // answers none: taken for the oldest, it would confirm a request the venue has not answered.
+      const err = c.success ? undefined : this.protocol.parseAckError(c.retMsg);
+      const named = err !== undefined && "topic" in err ? err.topic : undefined;
       for (const p of conn.pending.values()) {
-        if (c.op === "" || p.op === c.op) {
+        if (c.op !== "" && p.op !== c.op) continue;
+        if (named === undefined) {
           req = p;
           break;
         }
+        if (p.topics.some((t) => t.topic === named)) {
+          req = p;
+          break;
+        }
+        req ??= p; // none names it: the oldest of that op, as before
       }
     }
     if (!req) {

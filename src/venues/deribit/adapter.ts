@@ -23,7 +23,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookS
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -376,7 +376,9 @@ export class DeribitAdapter implements VenueAdapter {
     if (update.isSnapshot || update.replace) {
       const now = this.now();
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
-        // The same id: nothing changed (and the channel is alive). An older one: the book is already past it, or
+        // The same id: nothing changed (and the channel is alive): a snapshot comes only after a subscribe, and the id
+        // names the state the verified chain reached (no re-sent correcting snapshot as on Bybit, which applies such
+        // a one as a replace: docs/venues/deribit.md, "Sequencing"). An older one: the book is already past it, or
         // the venue started it again; no sign of life either way (a book whose channel sends only those must go stale).
         if (cid < t.lastSeq) {
           this.onOlderSnapshot(t, cid, update.replace, socket);
@@ -384,8 +386,8 @@ export class DeribitAdapter implements VenueAdapter {
         }
         t.lastMsgMs = now;
         // This socket has reached the book's change_id too: a lower one on it from now on is a reset (a quiet book's
-        // replacement may only ever repeat the old socket's before that one closes).
-        t.seqSocket = socket;
+        // replacement may only ever repeat the old socket's before that one closes); the other stays known as there too.
+        seqRepeated(t, socket);
         if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
         else this.repeatedSnapshots++;

@@ -3,7 +3,9 @@
  * - a replacement that only repeated the book's u (a quiet book: its subscribe snapshot equal to the old socket's
  *   last) has delivered that u too: once the old socket is closed, its older frame is a venue reset, not a trail;
  * - gone back to the old socket (goBack gives the same socket a new generation): the book's u was delivered by that
- *   socket, so its older frame is still a reset.
+ *   socket, so its older frame is still a reset;
+ * - both sockets delivered the u (one repeating the other's): the one that carries on is the socket of record, whichever
+ *   repeated it last (TopicState.seqAlsoSocket).
  * Old code: both ignored (olderSnapshots / duplicates), the book LIVE at its pre-reset levels until it went stale.
  * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does.
  */
@@ -41,6 +43,33 @@ describe("bybit: the socket of record after a planned reconnect", () => {
     // Old: ignored as another socket's (olderSnapshots 1), the book LIVE at bid 100.5 until it went stale.
     expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 1, olderSnapshots: 0, venueResets: 1 });
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+
+  test("level 1: the replacement reached the u first and the old socket re-pushed it after; the old socket closed; a reset on the replacement", async () => {
+    const { adapter, sink, feed, overlap, oldClosed } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot
+    feed("snapshot", 500, "100.5", true); // the old socket's 3 s re-push, after it
+    oldClosed();
+    feed("snapshot", 7, "99.5"); // on the replacement, after a reset whose u = 1 was lost
+    // Old: the re-push made the old socket the one of record for good; the reset was ignored (olderSnapshots 1), the
+    // book LIVE at bid 100.5 until it went stale.
+    expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 2, olderSnapshots: 0, venueResets: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+
+  test("level 1: the replacement repeated the old socket's u; the replacement failed; a reset on the old socket", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(1);
+    feed("snapshot", 500, "100.5"); // on the old socket, before the overlap
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot: the same u
+    goBack();
+    feed("snapshot", 7, "99.5"); // on the old socket, after a reset whose u = 1 was lost
+    // Old: the failed replacement stayed the one of record; the reset was ignored, the book LIVE at bid 100.5.
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 0, venueResets: 1 });
     expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
   });
 

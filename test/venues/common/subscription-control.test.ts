@@ -244,6 +244,37 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("a refusal without a request id that names a topic fails the request naming it, not the oldest of that op", () => {
+    // Before, the oldest pending subscribe took it: its topics were split and sent again one by one, the named topic
+    // (in the later request) was never rejected and its request stayed pending until the ack deadline.
+    const base = protocol();
+    const noId: RequestProtocol = {
+      ...base,
+      classifyControl: (msg: unknown) => {
+        const m = msg as { noIdError?: string; noIdOk?: boolean };
+        if (m.noIdError !== undefined) return { kind: "ack", op: "subscribe", success: false, retMsg: m.noIdError, reqId: undefined, successTopics: undefined, failTopics: undefined };
+        if (m.noIdOk) return { kind: "ack", op: "subscribe", success: true, retMsg: "", reqId: undefined, successTopics: undefined, failTopics: undefined };
+        return base.classifyControl(msg);
+      },
+    };
+    const invalid: string[] = [];
+    const control = new SubscriptionControl(noId, silentLogger, () => 0, undefined, (t) => invalid.push(t.topic));
+    const conn = new SendRecordingConnection(0);
+    const topics = Array.from({ length: 8 }, (_, i) => new TopicState(i, "spot", `S${i}`, 10, `book.S${i}`, conn));
+    for (const t of topics) conn.byTopic.set(t.topic, t);
+    control.sendRequest(conn, "subscribe", topics); // s1: S0..S3, s2: S4..S7
+    control.onControl(conn, { noIdError: "unknown book.S5" });
+    expect(topics[5]!.sub).toBe(SUB_REJECTED);
+    expect(invalid).toEqual(["book.S5"]);
+    expect([...conn.pending.keys()]).toEqual(["s1", "s3"]); // s1 untouched; s2's others sent again as s3
+    expect((JSON.parse(conn.sent.at(-1)!) as { params: string[] }).params).toEqual(["book.S4", "book.S6", "book.S7"]);
+    control.onControl(conn, { noIdOk: true }); // the oldest subscribe, as before
+    expect(topics.slice(0, 4).map((t) => t.sub)).toEqual([SUB_ACTIVE, SUB_ACTIVE, SUB_ACTIVE, SUB_ACTIVE]);
+    control.onControl(conn, { noIdError: "unknown book.S9" }); // names a topic no request holds: the oldest, as before
+    expect([...conn.pending.keys()]).toEqual(["s4", "s5", "s6"]); // s3 split to single topics
+    control.stop();
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;

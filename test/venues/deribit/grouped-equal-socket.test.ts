@@ -4,7 +4,8 @@
  * the old socket then closed. A venue reset on the replacement (whole books with lower ids) was taken for the lagging
  * socket's trail, since that socket had not delivered the book's change_id (only repeated it): ignored as duplicates,
  * the book LIVE with its old levels until its channel went stale (2 min). A socket that repeats the book's change_id
- * has reached it: now its lower one is a venue reset. In-process: the adapter's frames fed straight in, as live
+ * has reached it: now its lower one is a venue reset, also when the old socket repeated it after the replacement
+ * (TopicState.seqAlsoSocket). In-process: the adapter's frames fed straight in, as live
  * (not replaying), the overlap's sockets told apart as the planned reconnect does.
  */
 import { describe, expect, test } from "vitest";
@@ -13,6 +14,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
 
 const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
@@ -54,6 +56,44 @@ describe("deribit: a grouped channel's replacement that repeated the book's chan
       // Old: a duplicate (the mark still set, the socket not the one of record), the book LIVE at change_id 100.
       expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
       expect(adapter.stats().venueResets).toBe(before.venueResets! + 1);
+    } finally {
+      a.books.replaying = true;
+      await adapter.stop();
+    }
+  });
+
+  test("the old socket repeating the change_id after the replacement's: once it closes, the replacement is still of record", async () => {
+    // Before (2026-12-06), the old socket's repeat took the record for good: after it closed, the reset's lower whole
+    // book on the replacement was a duplicate, the book LIVE at change_id 100 until the channel went stale.
+    const adapter = new DeribitAdapter(
+      { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) },
+      [{ market: "inverse" as MarketName, symbol: "BTC-PERPETUAL", depth: 10 }],
+      { log: silentLogger },
+    );
+    await adapter.loadInstruments();
+    const invalid: { state: BookState; reason: StatusReason }[] = [];
+    const sink: BookSink = {
+      onBookUpdate: (_i: number, _u: BookUpdate) => undefined,
+      onBookInvalid: (_i: number, state: BookState, reason: StatusReason) => void invalid.push({ state, reason }),
+      onInstrumentChanged: () => undefined,
+    };
+    adapter.startReplay(sink);
+    const a = adapter as unknown as { books: { replaying: boolean }; conns: VenueConnection[]; snapshotDue: Uint8Array; lifecycle: { planned: PlannedReconnects } };
+    a.books.replaying = false; // as live: the sockets can be told apart
+    const conn = a.conns[0]!;
+    try {
+      adapter.ingestFrame("inverse", CONN, book(100, 100), 1);
+      conn.retiringWs = { readyState: 1, close() {} } as unknown as WebSocket;
+      conn.retiringGeneration = conn.generation;
+      conn.generation = ++conn.genSeq;
+      a.snapshotDue[0] = 1;
+      adapter.ingestFrame("inverse", CONN, book(100, 100), 1); // the replacement's: the same change_id
+      conn.fromRetiring = true;
+      adapter.ingestFrame("inverse", CONN, book(100, 100), 1); // the old socket's next whole book, after it
+      conn.fromRetiring = false;
+      a.lifecycle.planned.onRetiringClosed(conn, "test"); // the old socket closed: the replacement carries on
+      adapter.ingestFrame("inverse", CONN, book(5, 90), 1); // the venue rebuilt the book with low ids
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
     } finally {
       a.books.replaying = true;
       await adapter.stop();
