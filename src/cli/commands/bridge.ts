@@ -117,7 +117,14 @@ export const bridgeCommand: CommandSpec = {
     if (ctx.positionals.length !== 1 || (direction !== "to-nats" && direction !== "from-nats")) {
       throw new UsageError("name one direction: feeder bridge to-nats | from-nats");
     }
-    return direction === "to-nats" ? toNats(ctx) : fromNats(ctx);
+    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM is logged and ignored, also in a stop
+    // during start-up.
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+    try {
+      return await (direction === "to-nats" ? toNats(ctx) : fromNats(ctx));
+    } finally {
+      endHold();
+    }
   },
 };
 
@@ -268,23 +275,18 @@ async function fromNats(ctx: CommandContext): Promise<number> {
 
 /**
  * The bridge and its HTTP server stopped within the deadline (stopBounded: to-nats flushes to NATS, which waited for
- * as long as a server that does not answer took), a second SIGINT/SIGTERM meanwhile logged and ignored: before
- * s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost and no `stopped` line.
+ * as long as a server that does not answer took). A second SIGINT/SIGTERM meanwhile is logged and ignored (run):
+ * before s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
  */
 async function stopBridge(ctx: CommandContext, bridge: { stop(): Promise<void> }, http: BridgeHttpHandle | undefined, cutMeans: string): Promise<void> {
-  const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
-  try {
-    await stopBounded(
-      (async () => {
-        await bridge.stop();
-        await http?.stop();
-      })(),
-      ctx.log,
-      cutMeans,
-    );
-  } finally {
-    endHold();
-  }
+  await stopBounded(
+    (async () => {
+      await bridge.stop();
+      await http?.stop();
+    })(),
+    ctx.log,
+    cutMeans,
+  );
 }
 
 /** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */
