@@ -30,8 +30,27 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
 }
 
 /**
- * `run` and `record`: a SIGINT or SIGTERM after the one that stopped them is logged and ignored, their stop being
- * bounded (STOP_DEADLINE_MS) and worth finishing (the end of session, the capture closed with its last block). main
+ * A command's stop waited for STOP_DEADLINE_MS at most (listen, bridge, replay, demo: run and record have runtime.ts
+ * stopWithin). Cut off: a warning naming what was left under way (`what`), and "cut off"; a stop that throws throws.
+ * Before s-sig8 these waited for as long as it took: a bridge's NATS flush to a server that does not answer held
+ * `systemctl stop` until its SIGKILL, and a second signal was the only way out.
+ */
+export async function stopBounded(stop: Promise<unknown>, log: Logger, what: string): Promise<"stopped" | "cut off"> {
+  let bound: ReturnType<typeof setTimeout> | undefined;
+  const cutOff = new Promise<"cut off">((resolve) => (bound = setTimeout(() => resolve("cut off"), STOP_DEADLINE_MS)));
+  try {
+    const outcome = await Promise.race([stop.then(() => "stopped" as const), cutOff]);
+    if (outcome === "cut off") log.warn(`stop not finished within its deadline: ending with it under way (${what})`, { deadlineMs: STOP_DEADLINE_MS });
+    return outcome;
+  } finally {
+    clearTimeout(bound);
+  }
+}
+
+/**
+ * `run`, `record`, `listen`, `bridge`, `replay` and `demo`: a SIGINT or SIGTERM after the one that stopped them is
+ * logged and ignored, their stop being bounded (STOP_DEADLINE_MS) and worth finishing (the end of session, the
+ * capture closed with its last block, a bridge's last NATS messages flushed, replay's summary line). main
  * listens for the first only: the second met its default action, and a second Ctrl-C during the stop killed the
  * process there (record's capture left without its last block and its `stopped` line; exit by the signal). SIGKILL
  * still ends it at once. Returns what removes the listeners.

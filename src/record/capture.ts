@@ -248,6 +248,12 @@ export class CaptureWriter {
   blocks = 0;
   /** Records in blocks that could not be written (counted, logged rate-limited). */
   lostRecords = 0;
+  /**
+   * Of lostRecords, those written after close(): `feeder record` closes the capture when its stop is cut off at the
+   * deadline, and the feeder's raw taps may still write meanwhile. They are dropped and counted (before, buffered and
+   * counted as recorded but never written, or, past flushBytes, written into a new file opened after the close).
+   */
+  lateRecords = 0;
   writeErrors = 0;
   rawBytes = 0;
   writtenBytes = 0;
@@ -269,6 +275,8 @@ export class CaptureWriter {
   private readonly codec: CaptureCodec;
   private readonly now: () => number;
   private readonly monoNow: () => number;
+  /** close() was called: a record written since is lost (lateRecords), no file opened for it. */
+  private closed = false;
   /** ownsDir() said no: nothing more is written, opened or deleted in the directory. */
   private fenced = false;
   /** Since the last block written: records and blocks lost (reported when writing works again). */
@@ -319,6 +327,7 @@ export class CaptureWriter {
   }
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
+    if (this.closed) return this.late();
     // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
     if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
     this.pendingLastUs = tsRecvUs;
@@ -330,6 +339,7 @@ export class CaptureWriter {
 
   /** A REST response a book depends on (its body), so replay can feed it back where the live run read it. */
   writeRest(tsRecvUs: number, venue: string, market: string, connection: string, url: string, body: string): void {
+    if (this.closed) return this.late();
     if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
     this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, body, url]);
@@ -647,7 +657,14 @@ export class CaptureWriter {
     };
   }
 
+  /** A record after close(): lost, counted (lateRecords). */
+  private late(): void {
+    this.lostRecords++;
+    this.lateRecords++;
+  }
+
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.flush();

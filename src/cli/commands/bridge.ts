@@ -16,7 +16,7 @@ import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, se
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
-import { startOrStop } from "../start-or-stop.ts";
+import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
@@ -86,7 +86,10 @@ export const bridgeCommand: CommandSpec = {
     "  feeder bridge from-nats --nats nats://10.0.0.5:4222 -g 239.255.0.9:31009 --iface 10.1.0.7 --source-id 900",
     "",
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS, or reads a FIFO given on the command",
-    "line (-c, --auth-key-file, a credential file), stops it there (exit 0). A NATS server that cannot be",
+    "line (-c, --auth-key-file, a credential file), stops it there (exit 0). The stop (to-nats first flushes",
+    "what the NATS client holds) takes 1.5 s at most: cut there with a warning (what was not flushed is lost:",
+    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM during it is logged and",
+    "ignored (SIGKILL ends it at once). A NATS server that cannot be",
     "reached exits 1. Both directions connect again every 2 s when the client closes its connection for",
     "good (two authorization errors in a row: logged); a server that refuses the credentials is logged once per",
     "run of refusals (with its reason; counted: natsAuthErrors) and tried again every 2 s; at start it exits 1.",
@@ -114,7 +117,14 @@ export const bridgeCommand: CommandSpec = {
     if (ctx.positionals.length !== 1 || (direction !== "to-nats" && direction !== "from-nats")) {
       throw new UsageError("name one direction: feeder bridge to-nats | from-nats");
     }
-    return direction === "to-nats" ? toNats(ctx) : fromNats(ctx);
+    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM is logged and ignored, also in a stop
+    // during start-up.
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+    try {
+      return await (direction === "to-nats" ? toNats(ctx) : fromNats(ctx));
+    } finally {
+      endHold();
+    }
   },
 };
 
@@ -193,8 +203,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
-  await bridge.stop();
-  await http?.stop();
+  await stopBridge(ctx, bridge, http, "the last NATS messages not flushed: a server that does not answer");
   ctx.log.info("stopped", { ...bridge.counters });
   return 0;
 }
@@ -259,10 +268,25 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
-  await bridge.stop();
-  await http?.stop();
+  await stopBridge(ctx, bridge, http, "a NATS connection that does not close");
   ctx.log.info("stopped", counters());
   return 0;
+}
+
+/**
+ * The bridge and its HTTP server stopped within the deadline (stopBounded: to-nats flushes to NATS, which waited for
+ * as long as a server that does not answer took). A second SIGINT/SIGTERM meanwhile is logged and ignored (run):
+ * before s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
+ */
+async function stopBridge(ctx: CommandContext, bridge: { stop(): Promise<void> }, http: BridgeHttpHandle | undefined, cutMeans: string): Promise<void> {
+  await stopBounded(
+    (async () => {
+      await bridge.stop();
+      await http?.stop();
+    })(),
+    ctx.log,
+    cutMeans,
+  );
 }
 
 /** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */

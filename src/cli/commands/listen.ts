@@ -18,7 +18,7 @@ import { decimal, decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
-import { startOrStop } from "../start-or-stop.ts";
+import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
@@ -139,7 +139,8 @@ export const listenCommand: CommandSpec = {
     "Output closed by its reader (`| head -2`): listen stops quietly with exit code 0; an output that fails",
     "otherwise (a full disk) stops it too, named on stderr, exit 1. SIGINT/SIGTERM stops it",
     "(exit 0), also while it connects to NATS or reads a FIFO given on the command line; a NATS server",
-    "that cannot be reached exits 1.",
+    "that cannot be reached exits 1. Its stop takes 1.5 s at most (cut there with a warning); a second",
+    "SIGINT/SIGTERM during it is logged and ignored (SIGKILL ends it at once).",
     "",
     "Examples:",
     "  feeder listen -c config/feeder.toml",
@@ -273,6 +274,16 @@ export interface ListenOptions {
 }
 
 export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Promise<number> {
+  // Its stop is bounded (stopBounded): a second SIGINT/SIGTERM is logged and ignored, not the process killed in it.
+  const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+  try {
+    return await listenUntilDone(ctx, opts);
+  } finally {
+    endHold();
+  }
+}
+
+async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promise<number> {
   const v = ctx.values;
   const format = v.format === undefined ? "table" : v.format;
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
@@ -488,9 +499,13 @@ export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Pro
   await Promise.race([done, ctx.stopSignal]);
   if (timer !== undefined) clearInterval(timer);
   if (durationTimer !== undefined) clearTimeout(durationTimer);
-  await reader?.stop();
-  if (!ndjson) draw(); // the books as last heard: once stopped, the subscriber shows none usable
-  await sub.stop();
+  // Bounded as run's (a stop that hangs must not hold the process); the last table and the counts come after it.
+  const stopped = (async () => {
+    await reader?.stop();
+    if (!ndjson) draw(); // the books as last heard: once stopped, the subscriber shows none usable
+    await sub.stop();
+  })();
+  await stopBounded(stopped, ctx.log, "the feed's sockets or NATS connection not closed");
   if (skipping > 0) ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
   if (skippedTotal === 0) return 0;
   // The output is not the feed's every update: say so, and fail the command (a script must not take it as whole).

@@ -10,8 +10,8 @@ import { PublishGuard } from "../../app/publish-guard.ts";
 import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, writeStderr } from "../../core/log.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
-import { startOrStop } from "../start-or-stop.ts";
+import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
 
@@ -68,7 +68,9 @@ export const replayCommand: CommandSpec = {
     "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
     "streams (same group, channel and source id), it exits 1 without sending anything.",
     "SIGINT/SIGTERM stops it at the next frame (exit 0, also with --strict; the summary with stoppedEarly); during",
-    "start-up it stops there: no frame is fed, the summary has frames 0.",
+    "start-up it stops there: no frame is fed, the summary has frames 0. The feeder's stop then takes 1.5 s",
+    "at most (cut there with a warning) and the summary follows; a second SIGINT/SIGTERM meanwhile is logged",
+    "and ignored (SIGKILL ends it at once, without the summary).",
     "What instrument REST answered that the instrument cache lacks is merged into it before the replay exits,",
     "after its summary: while another writer holds the cache's lock it waits (at most 30 s, said on stderr after",
     "0.2 s); SIGINT/SIGTERM ends that wait (the merge left unfinished, logged).",
@@ -82,74 +84,91 @@ export const replayCommand: CommandSpec = {
   allowPositionals: true,
   positionalsUsage: "CAPTURE…",
   async run(ctx) {
-    const path = ctx.values.config;
-    if (typeof path !== "string") throw new UsageError("--config FILE is required");
-    const pace = ctx.values.pace ?? "fast";
-    if (pace !== "fast" && pace !== "recorded") throw new UsageError(`--pace must be fast or recorded, got ${JSON.stringify(pace)}`);
-    if (ctx.values.speed !== undefined && pace !== "recorded") throw new UsageError("--speed needs --pace recorded (a fast replay has no pace to scale)");
-    const speed = positiveNumber(ctx.values.speed, "speed", 1);
-    checkCaptureFiles(ctx.positionals);
-    // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
-    const loaded = loadConfigFile(path, { runWorkers: 1 });
-    const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
-    const log = createLogger({ level: config.log.level, format: config.log.format });
-    const feeder = new Feeder({ config, log, replay: true });
-    // A replay publishes on the configured destinations like `run`: the same destination checks, and it refuses
-    // to start while another publisher sends on them (and reports one that appears while it replays).
-    const guard = new PublishGuard(config, log.child({ part: "publish-guard" }));
-    guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
-    // A signal during start-up (the listen for another publisher, instruments from REST) stops it there, as in
-    // `feeder run`: before, the start ran to its end (or failed at a REST timeout: exit 1), then the replay fed
-    // up to 511 frames before it looked at the signal.
-    let stopAsked = false;
-    void ctx.stopSignal.then(() => (stopAsked = true));
-    const starting = (async () => {
-      await preflight({ config, log, guard });
-      if (stopAsked) return;
-      guard.startWatching();
-      await feeder.start(); // feeder.stop() during it ends it at its next step
-    })();
-    let outcome: "started" | "stopped";
+    // Its stops are bounded (startOrStop, stopBounded): a second SIGINT/SIGTERM is logged and ignored; before s-sig8 it
+    // killed the process there (exit 130/143), the summary line never written.
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
     try {
-      outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
-    } catch (err) {
-      log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
-      await feeder.stop();
-      await guard.stop();
-      await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
-      return 1;
+      return await replay(ctx);
+    } finally {
+      endHold();
     }
-    if (outcome === "stopped") {
-      log.info("stopped during start-up", { signal: await ctx.stopSignal });
-      ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams }));
-      return 0;
-    }
-    const tty = process.stderr.isTTY === true;
-    const draw = (line: string) => writeStderr(`\r\x1b[K${line}`);
-    const result = await replayCaptures(feeder, ctx.positionals, {
-      pace,
-      speed,
-      stopSignal: ctx.stopSignal,
-      onProgress: tty ? (p) => draw(formatReplayProgress(p)) : undefined,
-    });
-    await feeder.stop();
-    await guard.stop();
-    const datagrams = feeder.publisher.counters.datagrams;
-    if (tty) {
-      const rate = result.elapsedMs > 0 ? Math.round((result.frames * 1000) / result.elapsedMs) : 0;
-      draw(`replay: ${result.frames.toLocaleString("en-US")} frames in ${formatDuration(result.elapsedMs)} (${rate.toLocaleString("en-US")}/s), ${datagrams} datagrams${result.stoppedEarly ? ", stopped early" : ""}\n`);
-    }
-    if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
-    for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
-    for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
-    for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
-    ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
-    // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
-    await instrumentCacheWritesEnded(log, ctx.stopSignal);
-    // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
-    // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
-    const lost = result.truncated.some((t) => t.bytesLeft !== 0);
-    if (ctx.values.strict === true && !result.stoppedEarly && (lost || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
-    return 0;
   },
 };
+
+async function replay(ctx: CommandContext): Promise<number> {
+  const path = ctx.values.config;
+  if (typeof path !== "string") throw new UsageError("--config FILE is required");
+  const pace = ctx.values.pace ?? "fast";
+  if (pace !== "fast" && pace !== "recorded") throw new UsageError(`--pace must be fast or recorded, got ${JSON.stringify(pace)}`);
+  if (ctx.values.speed !== undefined && pace !== "recorded") throw new UsageError("--speed needs --pace recorded (a fast replay has no pace to scale)");
+  const speed = positiveNumber(ctx.values.speed, "speed", 1);
+  checkCaptureFiles(ctx.positionals);
+  // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
+  const loaded = loadConfigFile(path, { runWorkers: 1 });
+  const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const feeder = new Feeder({ config, log, replay: true });
+  // A replay publishes on the configured destinations like `run`: the same destination checks, and it refuses
+  // to start while another publisher sends on them (and reports one that appears while it replays).
+  const guard = new PublishGuard(config, log.child({ part: "publish-guard" }));
+  guard.addOwnSession(feeder.publisher.sourceId, feeder.publisher.sessionId);
+  // A signal during start-up (the listen for another publisher, instruments from REST) stops it there, as in
+  // `feeder run`: before, the start ran to its end (or failed at a REST timeout: exit 1), then the replay fed
+  // up to 511 frames before it looked at the signal.
+  let stopAsked = false;
+  void ctx.stopSignal.then(() => (stopAsked = true));
+  const starting = (async () => {
+    await preflight({ config, log, guard });
+    if (stopAsked) return;
+    guard.startWatching();
+    await feeder.start(); // feeder.stop() during it ends it at its next step
+  })();
+  let outcome: "started" | "stopped";
+  try {
+    outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
+  } catch (err) {
+    log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+    await feeder.stop();
+    await guard.stop();
+    await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
+    return 1;
+  }
+  if (outcome === "stopped") {
+    log.info("stopped during start-up", { signal: await ctx.stopSignal });
+    ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams }));
+    return 0;
+  }
+  const tty = process.stderr.isTTY === true;
+  const draw = (line: string) => writeStderr(`\r\x1b[K${line}`);
+  const result = await replayCaptures(feeder, ctx.positionals, {
+    pace,
+    speed,
+    stopSignal: ctx.stopSignal,
+    onProgress: tty ? (p) => draw(formatReplayProgress(p)) : undefined,
+  });
+  await stopBounded(
+    (async () => {
+      await feeder.stop();
+      await guard.stop();
+    })(),
+    log,
+    "the feeder's sockets not closed",
+  );
+  const datagrams = feeder.publisher.counters.datagrams;
+  if (tty) {
+    const rate = result.elapsedMs > 0 ? Math.round((result.frames * 1000) / result.elapsedMs) : 0;
+    draw(`replay: ${result.frames.toLocaleString("en-US")} frames in ${formatDuration(result.elapsedMs)} (${rate.toLocaleString("en-US")}/s), ${datagrams} datagrams${result.stoppedEarly ? ", stopped early" : ""}\n`);
+  }
+  if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
+  for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
+  for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
+  for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
+  ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
+  // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
+  await instrumentCacheWritesEnded(log, ctx.stopSignal);
+  // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
+  // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
+  const lost = result.truncated.some((t) => t.bytesLeft !== 0);
+  if (ctx.values.strict === true && !result.stoppedEarly && (lost || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
+  return 0;
+}
