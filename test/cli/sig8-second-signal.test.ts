@@ -22,16 +22,28 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-/** A NATS server on 127.0.0.1 that answers PING with PONG until mute(); pingsMuted: PINGs it left unanswered. */
-function muteableNats() {
+/**
+ * A NATS server on 127.0.0.1 that answers PING with PONG until mute(); pingsMuted: PINGs it left unanswered. With
+ * refuseJetStream, a request (a PUB with a reply subject: JetStream's API) is answered "JetStream not enabled" and the
+ * server mutes itself there.
+ */
+function muteableNats(opts: { refuseJetStream?: boolean } = {}) {
   const state = { muted: false, pingsMuted: 0 };
+  let inboxSid = "";
   const server = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open: (s) => void s.write(INFO),
       data(s, data) {
-        for (const _ of data.toString().matchAll(/PING\r\n/g)) {
+        const text = data.toString();
+        for (const m of text.matchAll(/SUB (_INBOX\.\S+) (\d+)\r\n/g)) inboxSid = m[2]!;
+        for (const m of opts.refuseJetStream === true ? text.matchAll(/H?PUB \S+ (_INBOX\.\S+) /g) : []) {
+          const body = JSON.stringify({ type: "io.nats.jetstream.api.v1.account_info_response", error: { code: 503, err_code: 10039, description: "jetstream not enabled for account" } });
+          s.write(`MSG ${m[1]} ${inboxSid} ${body.length}\r\n${body}\r\n`);
+          state.muted = true;
+        }
+        for (const _ of text.matchAll(/PING\r\n/g)) {
           if (state.muted) state.pingsMuted++;
           else s.write("PONG\r\n");
         }
@@ -84,6 +96,19 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     expect(msgs.slice(-2).map((m) => [m.level, m.msg.split(":")[0]])).toEqual([
       ["warn", "stop not finished within its deadline"],
       ["info", "stopped"],
+    ]);
+  });
+
+  test("bridge to-nats --stream: a start refused by a server that then stops answering: its stop's flush cut at 1.5 s, exit 1", async () => {
+    const nats = muteableNats({ refuseJetStream: true });
+    const { group, port } = uniqueDestination(885);
+    const io = spawnFeeder(["bridge", "to-nats", "--nats", nats.url, "-g", `${group}:${port}`, "--stream", "SIG8", "--http", "off"]);
+    // Before: "bridge could not start", then the stop's flush waited for a PONG for good (the unit's stop-sig kill).
+    expect(await exitCodeWithin(io.child, 10_000), io.stderr).toBe(1);
+    expect(nats.state.pingsMuted).toBeGreaterThan(0); // the flush was under way when it was cut
+    expect(messages(io.stderr).map((m) => [m.level, m.msg.split(":")[0]])).toEqual([
+      ["error", "bridge could not start"],
+      ["warn", "stop not finished within its deadline"],
     ]);
   });
 
