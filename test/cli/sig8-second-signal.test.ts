@@ -128,6 +128,21 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     expect(msgs.at(-1)).toMatchObject({ level: "warn", msg: "stop not finished within its deadline: ending with it under way (the feed's sockets or NATS connection not closed)" });
   });
 
+  test("listen: stopped by SIGHUP (its terminal closed), SIGHUP again during the stop: logged and ignored, exit 0", async () => {
+    const { group, port } = uniqueDestination(886);
+    const io = spawnFeeder(["listen", "-g", `${group}:${port}`, "-f", "ndjson"], "held-subscriber-stop-preload.ts");
+    const { child } = io;
+    await until("listening", () => io.stderr.includes('"msg":"listening"') || ended(child));
+    child.kill("SIGHUP");
+    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    child.kill("SIGHUP");
+    // Before: killed by the second SIGHUP (exit by the signal: main listens for the first only, the hold took
+    // SIGINT and SIGTERM alone).
+    expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);
+    expect(child.signalCode).toBeNull();
+    expect(messages(io.stderr).find((m) => m.msg.startsWith("stop signal again"))).toMatchObject({ level: "warn", signal: "SIGHUP" });
+  });
+
   test("replay: Feeder.stop() held for good; the second SIGINT is logged and ignored; the summary line written, exit 0", async () => {
     const dir = tempDir("sig8-replay-");
     const config = writeXrpConfig(dir, uniqueDestination(883));

@@ -88,7 +88,7 @@ export const bridgeCommand: CommandSpec = {
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS, or reads a FIFO given on the command",
     "line (-c, --auth-key-file, a credential file), stops it there (exit 0). The stop (to-nats first flushes",
     "what the NATS client holds) takes 1.5 s at most: cut there with a warning (what was not flushed is lost:",
-    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM during it is logged and",
+    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM/SIGHUP during it is logged and",
     "ignored (SIGKILL ends it at once). A NATS server that cannot be",
     "reached exits 1, as a start that fails once connected (e.g. its --stream refused): what it opened is",
     "closed within the same 1.5 s (cut there with the same warning). Both directions connect again every 2 s when the client closes its connection for",
@@ -118,9 +118,9 @@ export const bridgeCommand: CommandSpec = {
     if (ctx.positionals.length !== 1 || (direction !== "to-nats" && direction !== "from-nats")) {
       throw new UsageError("name one direction: feeder bridge to-nats | from-nats");
     }
-    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM is logged and ignored, also in a stop
+    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM/SIGHUP is logged and ignored, also in a stop
     // during start-up.
-    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
     try {
       return await (direction === "to-nats" ? toNats(ctx) : fromNats(ctx));
     } finally {
@@ -277,7 +277,7 @@ const CUT_AFTER_FAILED_START = "the NATS connection of a failed start not closed
 
 /**
  * The bridge and its HTTP server stopped within the deadline (stopBounded: to-nats flushes to NATS, which waited for
- * as long as a server that does not answer took). A second SIGINT/SIGTERM meanwhile is logged and ignored (run):
+ * as long as a server that does not answer took). A second SIGINT/SIGTERM/SIGHUP meanwhile is logged and ignored (run):
  * before s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
  * Also after a failed start (ignoreErrors: the start's error is the one reported): until s-rdsig that stop was not
  * bounded, and a server that refused the stream and went silent held `bridge could not start` from exiting for good.
