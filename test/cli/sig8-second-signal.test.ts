@@ -5,6 +5,8 @@
  * waits for its PONG), so the stop hangs there.
  * Before s-sig8: `bridge to-nats` never ended its stop (systemctl stop waited for its SIGKILL), and a second signal
  * killed it (exit by the signal, no `stopped` line).
+ * s-rdsig: a SIGHUP during the stop is held too (it stops these commands; a second one killed them, exit 129), and
+ * the stop after a failed bridge start is bounded as well (a server that refused --stream and went silent held it).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
