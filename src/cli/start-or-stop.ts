@@ -53,16 +53,19 @@ export async function stopBounded(stop: Promise<unknown>, log: Logger, what: str
  * capture closed with its last block, a bridge's last NATS messages flushed, replay's summary line). main
  * listens for the first only: the second met its default action, and a second Ctrl-C during the stop killed the
  * process there (record's capture left without its last block and its `stopped` line; exit by the signal). SIGKILL
- * still ends it at once. Returns what removes the listeners.
+ * still ends it at once. `hangup`: "stop" for the commands SIGHUP stops (listen, bridge, replay, demo: main's
+ * STOP_SIGNALS), held as well (until s-rdsig it was not: a second SIGHUP, or SIGINT then two SIGHUPs, killed the
+ * process mid-stop, exit 129); "reload" for run and record, whose SIGHUP re-checks the configuration, stop or not
+ * (config-reload.ts). Returns what removes the listeners.
  */
-export function holdRepeatedStops(stopSignal: Promise<unknown>, log: Logger): () => void {
+export function holdRepeatedStops(stopSignal: Promise<unknown>, log: Logger, hangup: "stop" | "reload"): () => void {
   let stopping = false;
   void stopSignal.then(() => (stopping = true));
   // The first signal's emit resolves stopSignal (main's listener) but `stopping` only turns true after it: not logged.
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) log.warn("stop signal again while stopping: ignored (the stop ends within its deadline; SIGKILL ends it at once)", { signal, deadlineMs: STOP_DEADLINE_MS });
   };
-  const signals = ["SIGINT", "SIGTERM"] as const;
+  const signals: NodeJS.Signals[] = hangup === "stop" ? ["SIGINT", "SIGTERM", "SIGHUP"] : ["SIGINT", "SIGTERM"];
   for (const sig of signals) process.on(sig, onSignal);
   return () => {
     for (const sig of signals) process.off(sig, onSignal);

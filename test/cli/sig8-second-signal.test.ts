@@ -5,6 +5,8 @@
  * waits for its PONG), so the stop hangs there.
  * Before s-sig8: `bridge to-nats` never ended its stop (systemctl stop waited for its SIGKILL), and a second signal
  * killed it (exit by the signal, no `stopped` line).
+ * s-rdsig: a SIGHUP during the stop is held too (it stops these commands; a second one killed them, exit 129), and
+ * the stop after a failed bridge start is bounded as well (a server that refused --stream and went silent held it).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -22,16 +24,28 @@ afterEach(async () => {
   while (stops.length > 0) await stops.pop()!();
 });
 
-/** A NATS server on 127.0.0.1 that answers PING with PONG until mute(); pingsMuted: PINGs it left unanswered. */
-function muteableNats() {
+/**
+ * A NATS server on 127.0.0.1 that answers PING with PONG until mute(); pingsMuted: PINGs it left unanswered. With
+ * refuseJetStream, a request (a PUB with a reply subject: JetStream's API) is answered "JetStream not enabled" and the
+ * server mutes itself there.
+ */
+function muteableNats(opts: { refuseJetStream?: boolean } = {}) {
   const state = { muted: false, pingsMuted: 0 };
+  let inboxSid = "";
   const server = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open: (s) => void s.write(INFO),
       data(s, data) {
-        for (const _ of data.toString().matchAll(/PING\r\n/g)) {
+        const text = data.toString();
+        for (const m of text.matchAll(/SUB (_INBOX\.\S+) (\d+)\r\n/g)) inboxSid = m[2]!;
+        for (const m of opts.refuseJetStream === true ? text.matchAll(/H?PUB \S+ (_INBOX\.\S+) /g) : []) {
+          const body = JSON.stringify({ type: "io.nats.jetstream.api.v1.account_info_response", error: { code: 503, err_code: 10039, description: "jetstream not enabled for account" } });
+          s.write(`MSG ${m[1]} ${inboxSid} ${body.length}\r\n${body}\r\n`);
+          state.muted = true;
+        }
+        for (const _ of text.matchAll(/PING\r\n/g)) {
           if (state.muted) state.pingsMuted++;
           else s.write("PONG\r\n");
         }
@@ -87,6 +101,19 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     ]);
   });
 
+  test("bridge to-nats --stream: a start refused by a server that then stops answering: its stop's flush cut at 1.5 s, exit 1", async () => {
+    const nats = muteableNats({ refuseJetStream: true });
+    const { group, port } = uniqueDestination(885);
+    const io = spawnFeeder(["bridge", "to-nats", "--nats", nats.url, "-g", `${group}:${port}`, "--stream", "SIG8", "--http", "off"]);
+    // Before: "bridge could not start", then the stop's flush waited for a PONG for good (the unit's stop-sig kill).
+    expect(await exitCodeWithin(io.child, 10_000), io.stderr).toBe(1);
+    expect(nats.state.pingsMuted).toBeGreaterThan(0); // the flush was under way when it was cut
+    expect(messages(io.stderr).map((m) => [m.level, m.msg.split(":")[0]])).toEqual([
+      ["error", "bridge could not start"],
+      ["warn", "stop not finished within its deadline"],
+    ]);
+  });
+
   test("listen: its stop held for good; the second SIGINT is logged and ignored, the stop cut at 1.5 s, exit 0", async () => {
     const { group, port } = uniqueDestination(882);
     const io = spawnFeeder(["listen", "-g", `${group}:${port}`, "-f", "ndjson"], "held-subscriber-stop-preload.ts");
@@ -101,6 +128,21 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const msgs = messages(io.stderr);
     expect(msgs.find((m) => m.msg.startsWith("stop signal again"))).toMatchObject({ level: "warn", signal: "SIGINT" });
     expect(msgs.at(-1)).toMatchObject({ level: "warn", msg: "stop not finished within its deadline: ending with it under way (the feed's sockets or NATS connection not closed)" });
+  });
+
+  test("listen: stopped by SIGHUP (its terminal closed), SIGHUP again during the stop: logged and ignored, exit 0", async () => {
+    const { group, port } = uniqueDestination(886);
+    const io = spawnFeeder(["listen", "-g", `${group}:${port}`, "-f", "ndjson"], "held-subscriber-stop-preload.ts");
+    const { child } = io;
+    await until("listening", () => io.stderr.includes('"msg":"listening"') || ended(child));
+    child.kill("SIGHUP");
+    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    child.kill("SIGHUP");
+    // Before: killed by the second SIGHUP (exit by the signal: main listens for the first only, the hold took
+    // SIGINT and SIGTERM alone).
+    expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);
+    expect(child.signalCode).toBeNull();
+    expect(messages(io.stderr).find((m) => m.msg.startsWith("stop signal again"))).toMatchObject({ level: "warn", signal: "SIGHUP" });
   });
 
   test("replay: Feeder.stop() held for good; the second SIGINT is logged and ignored; the summary line written, exit 0", async () => {

@@ -88,9 +88,10 @@ export const bridgeCommand: CommandSpec = {
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS, or reads a FIFO given on the command",
     "line (-c, --auth-key-file, a credential file), stops it there (exit 0). The stop (to-nats first flushes",
     "what the NATS client holds) takes 1.5 s at most: cut there with a warning (what was not flushed is lost:",
-    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM during it is logged and",
+    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM/SIGHUP during it is logged and",
     "ignored (SIGKILL ends it at once). A NATS server that cannot be",
-    "reached exits 1. Both directions connect again every 2 s when the client closes its connection for",
+    "reached exits 1, as a start that fails once connected (e.g. its --stream refused): what it opened is",
+    "closed within the same 1.5 s (cut there with the same warning). Both directions connect again every 2 s when the client closes its connection for",
     "good (two authorization errors in a row: logged); a server that refuses the credentials is logged once per",
     "run of refusals (with its reason; counted: natsAuthErrors) and tried again every 2 s; at start it exits 1.",
     "from-nats tries a subscription the server refuses (permissions on <prefix>.>) again every 2 s, logged, the",
@@ -117,9 +118,9 @@ export const bridgeCommand: CommandSpec = {
     if (ctx.positionals.length !== 1 || (direction !== "to-nats" && direction !== "from-nats")) {
       throw new UsageError("name one direction: feeder bridge to-nats | from-nats");
     }
-    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM is logged and ignored, also in a stop
+    // Its stops are bounded (startOrStop, stopBridge): a second SIGINT/SIGTERM/SIGHUP is logged and ignored, also in a stop
     // during start-up.
-    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
     try {
       return await (direction === "to-nats" ? toNats(ctx) : fromNats(ctx));
     } finally {
@@ -195,8 +196,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
-    await bridge.stop().catch(() => undefined);
-    await http?.stop();
+    await stopBridge(ctx, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
     return 1;
   }
   ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, signedWith: describeFeedKey(feedKey), credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
@@ -258,8 +258,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
-    await bridge.stop().catch(() => undefined);
-    await http?.stop();
+    await stopBridge(ctx, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
     return 1;
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, verifiedWith: describeFeedKey(feedKey), credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
@@ -273,15 +272,21 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/** A start that failed after connecting (e.g. its JetStream stream refused) closes what it opened: nothing to flush. */
+const CUT_AFTER_FAILED_START = "the NATS connection of a failed start not closed: a server that does not answer";
+
 /**
  * The bridge and its HTTP server stopped within the deadline (stopBounded: to-nats flushes to NATS, which waited for
- * as long as a server that does not answer took). A second SIGINT/SIGTERM meanwhile is logged and ignored (run):
+ * as long as a server that does not answer took). A second SIGINT/SIGTERM/SIGHUP meanwhile is logged and ignored (run):
  * before s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
+ * Also after a failed start (ignoreErrors: the start's error is the one reported): until s-rdsig that stop was not
+ * bounded, and a server that refused the stream and went silent held `bridge could not start` from exiting for good.
  */
-async function stopBridge(ctx: CommandContext, bridge: { stop(): Promise<void> }, http: BridgeHttpHandle | undefined, cutMeans: string): Promise<void> {
+async function stopBridge(ctx: CommandContext, bridge: { stop(): Promise<void> }, http: BridgeHttpHandle | undefined, cutMeans: string, opts: { ignoreErrors?: boolean } = {}): Promise<void> {
   await stopBounded(
     (async () => {
-      await bridge.stop();
+      const stopped = bridge.stop();
+      await (opts.ignoreErrors === true ? stopped.catch(() => undefined) : stopped);
       await http?.stop();
     })(),
     ctx.log,

@@ -38,7 +38,7 @@ export const demoCommand: CommandSpec = {
     "status page (http://127.0.0.1:PORT). Each simulated book follows a mean-reverting fair price with a",
     "spread of a few ticks and refilling depth, however long the demo runs.",
     "Ctrl-C (SIGINT/SIGTERM) stops the view, then the feeder within 1.5 s (cut there with a warning) and the",
-    "simulator; another one during that stop is logged and ignored (SIGKILL ends it at once).",
+    "simulator; another one (or a SIGHUP) during that stop is logged and ignored (SIGKILL ends it at once).",
   ].join("\n"),
   options: {
     rate: { type: "string" },
@@ -81,9 +81,9 @@ export const demoCommand: CommandSpec = {
         { title },
       );
     } finally {
-      // Within run's deadline, a second SIGINT/SIGTERM meanwhile logged and ignored (before s-sig8: unbounded, and the
+      // Within run's deadline, a second SIGINT/SIGTERM/SIGHUP meanwhile logged and ignored (before s-sig8: unbounded, and the
       // second signal killed the process, the cache file left in the temporary directory).
-      const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+      const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
       try {
         // A part that fails is logged (exit 1 as run and record; until s-rdcli8 StopFailed's stack trace on stderr);
         // the simulator and the cache file go all the same.

@@ -140,7 +140,7 @@ export const listenCommand: CommandSpec = {
     "otherwise (a full disk) stops it too, named on stderr, exit 1. SIGINT/SIGTERM stops it",
     "(exit 0), also while it connects to NATS or reads a FIFO given on the command line; a NATS server",
     "that cannot be reached exits 1. Its stop takes 1.5 s at most (cut there with a warning); a second",
-    "SIGINT/SIGTERM during it is logged and ignored (SIGKILL ends it at once).",
+    "SIGINT/SIGTERM/SIGHUP during it is logged and ignored (SIGKILL ends it at once).",
     "",
     "Examples:",
     "  feeder listen -c config/feeder.toml",
@@ -274,8 +274,8 @@ export interface ListenOptions {
 }
 
 export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Promise<number> {
-  // Its stop is bounded (stopBounded): a second SIGINT/SIGTERM is logged and ignored, not the process killed in it.
-  const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+  // Its stop is bounded (stopBounded): a second SIGINT/SIGTERM/SIGHUP is logged and ignored, not the process killed in it.
+  const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
   try {
     return await listenUntilDone(ctx, opts);
   } finally {

@@ -129,7 +129,7 @@ export const recordCommand: CommandSpec = {
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
     const endReload = reloadOnHangup(path, config, log, RECORD_LOAD);
-    const endHold = holdRepeatedStops(ctx.stopSignal, log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, log, "reload");
     try {
       return await recordWith(ctx, config, log, out, { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs });
     } finally {

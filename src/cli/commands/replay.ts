@@ -69,7 +69,7 @@ export const replayCommand: CommandSpec = {
     "streams (same group, channel and source id), it exits 1 without sending anything.",
     "SIGINT/SIGTERM stops it at the next frame (exit 0, also with --strict; the summary with stoppedEarly); during",
     "start-up it stops there: no frame is fed, the summary has frames 0. The feeder's stop then takes 1.5 s",
-    "at most (cut there with a warning) and the summary follows; a second SIGINT/SIGTERM meanwhile is logged",
+    "at most (cut there with a warning) and the summary follows; a second SIGINT/SIGTERM/SIGHUP meanwhile is logged",
     "and ignored (SIGKILL ends it at once, without the summary).",
     "What instrument REST answered that the instrument cache lacks is merged into it before the replay exits,",
     "after its summary: while another writer holds the cache's lock it waits (at most 30 s, said on stderr after",
@@ -84,9 +84,9 @@ export const replayCommand: CommandSpec = {
   allowPositionals: true,
   positionalsUsage: "CAPTURE…",
   async run(ctx) {
-    // Its stops are bounded (startOrStop, stopBounded): a second SIGINT/SIGTERM is logged and ignored; before s-sig8 it
+    // Its stops are bounded (startOrStop, stopBounded): a second SIGINT/SIGTERM/SIGHUP is logged and ignored; before s-sig8 it
     // killed the process there (exit 130/143), the summary line never written.
-    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
     try {
       return await replay(ctx);
     } finally {

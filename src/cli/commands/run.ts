@@ -60,7 +60,7 @@ export const runCommand: CommandSpec = {
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
     const endReload = reloadOnHangup(path, config, log);
-    const endHold = holdRepeatedStops(ctx.stopSignal, log);
+    const endHold = holdRepeatedStops(ctx.stopSignal, log, "reload");
     try {
       let runtime: Runtime;
       try {
