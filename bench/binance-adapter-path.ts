@@ -48,6 +48,12 @@ export class AdapterPath {
   readonly recvUs: number[] = [];
   /** Per book (subscription index): the recorded diff that bridges its snapshot. */
   readonly bridging: string[] = [];
+  /**
+   * Per book: the bridging diff's receive time, as the timed frames' (its event time + 1 ms), for it and its REST
+   * snapshot: replay's stale clock runs on receive times (before, 0: the first timed frame moved the clock 55 years
+   * on, and its stale rounds ran for minutes, leaving the books STALE).
+   */
+  private readonly bridgingUs: number[] = [];
   /** Per book: the update id a pass leaves it at (its last diff's u). */
   private readonly lastU: number[] = [];
   private readonly urls: string[] = [];
@@ -76,6 +82,7 @@ export class AdapterPath {
       this.urls.push(`${host}/depth?symbol=${sym}&limit=1000`);
       this.bodies.push(symbols.get(sym)!.body);
       this.bridging.push(diffs[k]!);
+      this.bridgingUs.push(d.eventMs * 1000 + 1000);
       this.lastU.push(d.last);
       return k;
     });
@@ -113,8 +120,8 @@ export class AdapterPath {
   reset(): void {
     for (let i = 0; i < this.bodies.length; i++) {
       this.adapter.requestResync(i, StatusReason.SEQUENCE_GAP);
-      this.feeder.ingest("binance", this.input.market, this.conn, this.bridging[i]!, 0);
-      this.feeder.ingestRest("binance", this.input.market, this.conn, this.urls[i]!, this.bodies[i]!, 0);
+      this.feeder.ingest("binance", this.input.market, this.conn, this.bridging[i]!, this.bridgingUs[i]!);
+      this.feeder.ingestRest("binance", this.input.market, this.conn, this.urls[i]!, this.bodies[i]!, this.bridgingUs[i]!);
     }
   }
 

@@ -184,6 +184,13 @@ export class BookReconstructor {
     for (const sink of this.sinks.values()) sink.captureGap();
   }
 
+  /** A time jump to `tsRecvUs` (after captureGap): the adapters' clock starts again there, no housekeeping over the jump. */
+  rebaseClock(tsRecvUs: number): void {
+    this.currentUs = tsRecvUs;
+    const nowMs = this.clock.rebase(tsRecvUs);
+    for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs, true);
+  }
+
   /** One row per book that has had a snapshot, stamped `tsUs` (grid sampling). */
   rowsAt(tsUs: number): string[] {
     const rows: string[] = [];

@@ -12,6 +12,7 @@ import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
+import { isTimeJump, MAX_RECORD_STEP_US } from "./replay-clock.ts";
 
 export interface ExportSink {
   write(chunk: string): unknown;
@@ -53,14 +54,8 @@ export interface ExportResult {
   stoppedEarly: boolean;
 }
 
-/**
- * A receive time further than this from the previous record's (either way) is a damage point for the books: before,
- * a record stamped years ahead (a damaged or forged time in an intact block) made `--every-ms` write a grid row per
- * book for every step up to it, without bound. A running recorder writes a record at least every minute per
- * connection (pongs, `ws:state`), so an hour without one is a recorder that was not running, or a wrong time: either
- * way nothing is known of the books over it.
- */
-export const MAX_RECORD_STEP_US = 3_600_000_000;
+/** Damage points by receive time (replay-clock.ts; re-exported here where export's callers and tests read it). */
+export { MAX_RECORD_STEP_US };
 const MAX_TIME_JUMPS_LISTED = 100;
 
 /** Chunks handed to the sink at about this size, so the output is not one write per row. */
@@ -141,12 +136,14 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
             // A receive time more than an hour away from the previous one: the books leave LIVE at the previous record
-            // (grid rows up to it first) and the grid starts again at this one (MAX_RECORD_STEP_US).
-            if (lastUs >= 0 && Math.abs(r.tsRecvUs - lastUs) > MAX_RECORD_STEP_US) {
+            // (grid rows up to it first), the grid and the adapters' clock start again at this one (MAX_RECORD_STEP_US:
+            // no stale rounds for the time jumped over).
+            if (isTimeJump(lastUs, r.tsRecvUs)) {
               if (result.timeJumps.length < MAX_TIME_JUMPS_LISTED) result.timeJumps.push({ file, atUs: r.tsRecvUs, previousUs: lastUs });
               result.timeJumpsTotal++;
               await damageAt(books);
               if (stop) break;
+              books.rebaseClock(r.tsRecvUs);
               nextSampleUs = -1;
             }
             if (everyUs > 0) {

@@ -599,6 +599,20 @@ export class Feeder {
   }
 
   /**
+   * Replay: a time jump (replay-clock.ts MAX_RECORD_STEP_US) before the record received at `tsRecvUs`: the books leave
+   * LIVE as at a capture gap, and the adapters' clock starts again at that time (no housekeeping for the time jumped
+   * over: a forged time 30 days ahead ran a stale round every few seconds of it).
+   */
+  replayTimeJump(tsRecvUs: number): void {
+    for (const p of this.pipelines) if (p.running) p.captureGap();
+    if (this.replayClock !== undefined) {
+      const nowMs = this.replayClock.rebase(tsRecvUs);
+      for (const p of this.pipelines) if (p.running) p.adapter.replayClockAt?.(nowMs, true);
+    }
+    this.publisher.flush();
+  }
+
+  /**
    * Replay: the capture's time has reached `tsRecvUs` (a record's receive time, or a `--pace recorded` wait's point):
    * every venue's housekeeping due by then runs on that clock (a book silent past its stale time goes STALE, as live),
    * and what it published is sent. ingest() and ingestRest() do it before each record.

@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { countSkipped } from "./skipped-by.ts";
 import type { Feeder } from "./feeder.ts";
+import { isTimeJump } from "./replay-clock.ts";
 
 export interface ReplayProgress {
   frames: number;
@@ -46,6 +47,14 @@ export interface ReplayResult {
   outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
   unknownRecords: { file: string; count: number; first: string }[];
+  /**
+   * Receive times more than MAX_RECORD_STEP_US (1 h) from the previous record's, either way (a forged or damaged time,
+   * a recorder that was not running), as export --books: each a damage point (the books leave LIVE at the previous
+   * record, resyncing / sequence_gap; the clock and a recorded pace start again at the record). The first
+   * MAX_TIME_JUMPS_LISTED; `timeJumpsTotal` counts all.
+   */
+  timeJumps: { file: string; atUs: number; previousUs: number }[];
+  timeJumpsTotal: number;
   stoppedEarly: boolean;
   elapsedMs: number;
 }
@@ -58,10 +67,11 @@ const YIELD_EVERY_FRAMES = 512;
  * every timer far below 2^31 - 1 ms: one set beyond fires at once, and a quiet day at --speed 0.01 fed its frame then.)
  */
 const RECORDED_TICK_MS = 250;
+const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -136,12 +146,18 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             fileStarted = true;
             if (r.tsRecvUs < lastRecUs) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
           }
-          lastRecUs = r.tsRecvUs;
           if (stop) {
             result.stoppedEarly = true;
             reader.close();
             return result;
           }
+          if (isTimeJump(lastRecUs, r.tsRecvUs)) {
+            if (result.timeJumps.length < MAX_TIME_JUMPS_LISTED) result.timeJumps.push({ file, atUs: r.tsRecvUs, previousUs: lastRecUs });
+            result.timeJumpsTotal++;
+            feeder.replayTimeJump(r.tsRecvUs);
+            firstRecUs = -1; // a recorded pace starts again here: no wait for the time jumped over
+          }
+          lastRecUs = r.tsRecvUs;
           if (opts.pace === "recorded") {
             if (firstRecUs < 0) {
               firstRecUs = r.tsRecvUs;

@@ -239,9 +239,11 @@ export interface VenueAdapter {
   /**
    * Replay: the capture's clock (the adapter's `now` in replay, app/replay-clock.ts) has reached `nowMs`, the next
    * record's receive time: the housekeeping due by then runs as live's did (a book silent past its stale time goes
-   * STALE; nothing is sent). Called before each record. Optional: an adapter without it never goes stale in replay.
+   * STALE; nothing is sent). Called before each record. `rebase`: a time jump (a damage point): the clock starts again
+   * at `nowMs`, either way, and no housekeeping runs for the time jumped over. Optional: an adapter without it never
+   * goes stale in replay.
    */
-  replayClockAt?(nowMs: number): void;
+  replayClockAt?(nowMs: number, rebase?: boolean): void;
   /** Feeds one recorded raw frame; false when no connection of that market exists. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean;
   /** Feeds one recorded REST response (see RawRestTap); false when the venue takes none. Optional. */

@@ -368,4 +368,62 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(beforeLast.filter((a) => a.atUs < 0).map((a) => a.books[1]).at(-1)).toBe("stale:3000");
     expect(after.at(-1)!.books).toEqual(["live:1010", "stale:3000"]);
   });
+  test("bybit: a long silence runs a few stale rounds, not one per stale time; the rule holds after it", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT"];
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    // Both books at t0, then 50 minutes of nothing (under a time jump's hour): BTCUSDT's snapshot, then 6 s more.
+    const GAP_US = 50 * 60e6;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      { atUs: T0_US + GAP_US, frame: snap("BTCUSDT", "101") },
+      { atUs: T0_US + GAP_US + 6e6, frame: snap("ETHUSDT", "301") },
+    ];
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 89);
+    const feeder = new Probe({ config, log: silentLogger, replay: true });
+    await feeder.start();
+    const result = await replayCaptures(feeder, files, { pace: "fast" });
+    const staleResyncs = feeder.stats().venues.bybit!.staleResyncs;
+    await feeder.stop();
+    expect(result).toMatchObject({ frames: 4, skipped: 0, timeJumps: [], timeJumpsTotal: 0 });
+    expect(feeder.after.map((a) => a.books)).toEqual([
+      ["live:1000", "awaiting_snapshot:-"],
+      ["live:1000", "live:3000"],
+      ["live:1010", "stale:3000"], // ETHUSDT silent for 50 minutes
+      ["stale:1010", "live:3010"], // BTCUSDT silent 6 s after its snapshot: STALE again, the rule unchanged by the skip
+    ]);
+    // The gap: both made STALE (2), BTCUSDT judged again at 10 s, a round that made none STALE (1), then both once
+    // just before the record (2); after it, BTCUSDT made STALE and ETHUSDT judged again in one round (2). Before:
+    // every 5 s of the 50 minutes, 1,201 verdicts.
+    expect(staleResyncs).toBe(7);
+  });
+
+  test("bybit: a receive time 30 days ahead and back is a time jump: books resync at the previous record, no stale round over it", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const overrides = { "spot:BTCUSDT": { tick_size: "0.1", lot_size: "0.001" } };
+    const FAR_US = T0_US + 30 * 86_400e6;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1e6, frame: delta(2) },
+      { atUs: FAR_US, frame: delta(3) }, // a forged time: the delta continues u, but nothing is known over the jump
+      { atUs: T0_US + 2e6, frame: delta(4) },
+      { atUs: T0_US + 3e6, frame: snap("BTCUSDT", "102") },
+      { atUs: T0_US + 9e6, frame: delta(2) }, // silent 6 s after that snapshot: STALE first, on the clock rebased back
+    ];
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT"], stale_after_ms: 5000 }, overrides }, records, 87);
+    const feeder = new Probe({ config, log: silentLogger, replay: true });
+    await feeder.start();
+    const result = await replayCaptures(feeder, files, { pace: "fast" });
+    const staleResyncs = feeder.stats().venues.bybit!.staleResyncs;
+    await feeder.stop();
+    expect(result.timeJumps).toEqual([
+      { file: files[0]!, atUs: FAR_US, previousUs: T0_US + 1e6 },
+      { file: files[0]!, atUs: T0_US + 2e6, previousUs: FAR_US },
+    ]);
+    expect(result.timeJumpsTotal).toBe(2);
+    expect(feeder.after.filter((a) => a.atUs > 0).map((a) => a.books[0])).toEqual(["live:1000", "live:1000", "resyncing:1000", "resyncing:1000", "live:1020", "stale:1020"]);
+    expect(staleResyncs).toBe(1); // the last record's alone (before: a round every 5 s of the 30 days)
+  });
 });

@@ -37,7 +37,7 @@ export const replayCommand: CommandSpec = {
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
-    "stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
+    "timeJumps, timeJumpsTotal, stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning (give them in time order: feeder-<UTC start>;",
     "one recorder's files never overlap). Captures concatenated into one file (cat a.fcap b.fcap > c.fcap) are",
     "read one after another, each judged so (outOfOrder's atByte: where it begins in the file).",
@@ -51,6 +51,10 @@ export const replayCommand: CommandSpec = {
     "(RESYNCING / sequence_gap) and resyncs from the capture's next snapshot: the records lost may hold anything.",
     "When none follows, the replay ends there: the books end as the last record read left them, as for a capture",
     "that ended at that record (what was not replayed: truncated).",
+    "A receive time more than an hour from the previous record's, either way (a damaged or forged time, a recorder",
+    "that was not running), is such a point too, as in export --books: the books leave LIVE at the previous record",
+    "(RESYNCING / sequence_gap), the stale clock and --pace recorded start again at the record (no housekeeping and",
+    "no wait for the time jumped over); named in timeJumps {file, atUs, previousUs} (first 100) and a warning.",
     "A record of a kind another version wrote is skipped, counted per file",
     "(unknownRecords), and the rest of the file is still replayed. Frames of",
     "venues or markets not in the configuration are skipped, counted by venue/market (skippedBy; past 1,000",
@@ -162,6 +166,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
   for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
   for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
+  for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there", j);
   for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
   ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
   // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.

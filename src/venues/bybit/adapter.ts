@@ -244,8 +244,8 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
-  replayClockAt(nowMs: number): void {
-    this.lifecycle.replayUntil(nowMs);
+  replayClockAt(nowMs: number, rebase = false): void {
+    this.lifecycle.replayUntil(nowMs, rebase);
   }
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */

@@ -162,6 +162,9 @@ export class ConnectionLifecycle {
   private replayStarted = false;
   private replayDueMs = Infinity;
   private replayNextRoundMs = -Infinity;
+  /** Replay: books a round made STALE (ever), and the earliest due time of a book not STALE in the last round. */
+  private replayVerdicts = 0;
+  private replayStateDueMs = Infinity;
   /** Whether a round may judge deadlines or ran after a stall of this thread (core/late-rounds.ts); set at start(). */
   private rounds: LateRounds | undefined;
   private stoppingFlag = false;
@@ -849,14 +852,17 @@ export class ConnectionLifecycle {
       const staleAfterMs = this.staleAfter(t.depth, t.market);
       if (now - t.lastMsgMs <= staleAfterMs) {
         nextMs = Math.min(nextMs, t.lastMsgMs + staleAfterMs);
+        if (replaying && t.book !== BookState.STALE) this.replayStateDueMs = Math.min(this.replayStateDueMs, t.lastMsgMs + staleAfterMs);
         continue;
       }
       const quietUntilMs = this.hooks.quiet?.(t, now, staleAfterMs) ?? 0;
       if (quietUntilMs > now) {
         nextMs = Math.min(nextMs, quietUntilMs);
+        if (replaying) this.replayStateDueMs = Math.min(this.replayStateDueMs, quietUntilMs);
         continue;
       }
       this.staleResyncs++;
+      if (replaying && t.book !== BookState.STALE) this.replayVerdicts++;
       // Only a LIVE book's levels are the venue's at its last sequence: one gone STALE from RESYNCING (a refused
       // update, a checksum that failed) must never resume (replayMayResume).
       if (replaying && t.book !== BookState.STALE) t.staleVerdictMs = t.book === BookState.LIVE ? now : -Infinity;
@@ -877,13 +883,25 @@ export class ConnectionLifecycle {
    * only when one is due, just past the due time; after one that made a book STALE the next waits housekeepingMs (live's
    * own rate: many books falling silent together are judged in one round, not one round each). Nothing else of
    * housekeeping runs: what else it decided live (a dead connection, an unanswered ping) the capture records (`ws:close`).
-   * Cold.
+   * A round that made no book STALE is followed by the next one that may (a book not STALE coming due), or else by one
+   * at `nowMs`: the rounds between would only judge STALE books again, which in replay asks nothing and changes no
+   * state. So a gap runs about two rounds per book it makes STALE, not one per stale time (an 8 h gap at 10 s: 2,880
+   * each; a forged time years ahead: millions). `rebase` (a time jump, the capture's damage point: app/replay-clock.ts):
+   * the clock starts again at `nowMs`, as at the first record; no round runs for the time jumped over. Cold.
    */
-  replayUntil(nowMs: number): void {
-    if (!this.replayStarted) {
-      // The capture's first record: every silence counts from here, as a live run's from its subscribe.
+  replayUntil(nowMs: number, rebase = false): void {
+    if (!this.replayStarted || rebase) {
+      // The capture's first record (or the first after a time jump): every silence counts from here, as a live run's
+      // from its subscribe. Times ahead of it (a jump back) are brought back to it, as live's on a clock step.
       this.replayStarted = true;
-      for (const conn of this.conns) for (const t of conn.topics) t.lastMsgMs = nowMs;
+      for (const conn of this.conns) {
+        this.clampToClock(conn, nowMs);
+        for (const t of conn.topics) {
+          t.lastMsgMs = nowMs;
+          t.staleVerdictMs = -Infinity; // no resume across the jump: nothing is known of the books over it
+        }
+      }
+      this.replayNextRoundMs = -Infinity;
       this.replayDueMs = this.replayRound(nowMs);
       return;
     }
@@ -892,8 +910,11 @@ export class ConnectionLifecycle {
       const atMs = Math.max(this.replayDueMs + REPLAY_PAST_MS, this.replayNextRoundMs);
       if (atMs > nowMs) return; // the round is after this record, which may end the silence
       const stale = this.staleResyncs;
+      const verdicts = this.replayVerdicts;
       this.replayDueMs = this.replayRound(atMs);
       if (this.staleResyncs !== stale) this.replayNextRoundMs = atMs + this.housekeepingMs;
+      // Nothing made STALE: only STALE books are due until a book not STALE is (or this record).
+      if (this.replayVerdicts === verdicts) this.replayDueMs = Math.max(this.replayDueMs, Math.min(this.replayStateDueMs, nowMs - REPLAY_PAST_MS));
     }
   }
 
@@ -910,6 +931,7 @@ export class ConnectionLifecycle {
   }
 
   private replayRound(atMs: number): number {
+    this.replayStateDueMs = Infinity;
     let dueMs = Infinity;
     for (const conn of this.conns) if (conn.used) dueMs = Math.min(dueMs, this.judgeStale(conn, atMs, true));
     return dueMs;

@@ -249,8 +249,8 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
-  replayClockAt(nowMs: number): void {
-    this.lifecycle.replayUntil(nowMs);
+  replayClockAt(nowMs: number, rebase = false): void {
+    this.lifecycle.replayUntil(nowMs, rebase);
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {

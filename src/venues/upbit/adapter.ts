@@ -267,8 +267,8 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   /** Replay: the capture's clock reached `nowMs`; a book silent past its stale time goes STALE as live's did (ConnectionLifecycle.replayUntil). */
-  replayClockAt(nowMs: number): void {
-    this.lifecycle.replayUntil(nowMs);
+  replayClockAt(nowMs: number, rebase = false): void {
+    this.lifecycle.replayUntil(nowMs, rebase);
   }
 
   /**
