@@ -31,16 +31,17 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
 
 /**
  * A command's stop waited for STOP_DEADLINE_MS at most (listen, bridge, replay, demo: run and record have runtime.ts
- * stopWithin). Cut off: a warning naming what was left under way (`what`), and "cut off"; a stop that throws throws.
+ * stopWithin). Cut off: a warning naming what was left under way (`what`) with `cutFields()` read at the cut (how
+ * much was lost: bridge to-nats' unflushedBytes), and "cut off"; a stop that throws throws.
  * Before s-sig8 these waited for as long as it took: a bridge's NATS flush to a server that does not answer held
  * `systemctl stop` until its SIGKILL, and a second signal was the only way out.
  */
-export async function stopBounded(stop: Promise<unknown>, log: Logger, what: string): Promise<"stopped" | "cut off"> {
+export async function stopBounded(stop: Promise<unknown>, log: Logger, what: string, cutFields?: () => Record<string, unknown>): Promise<"stopped" | "cut off"> {
   let bound: ReturnType<typeof setTimeout> | undefined;
   const cutOff = new Promise<"cut off">((resolve) => (bound = setTimeout(() => resolve("cut off"), STOP_DEADLINE_MS)));
   try {
     const outcome = await Promise.race([stop.then(() => "stopped" as const), cutOff]);
-    if (outcome === "cut off") log.warn(`stop not finished within its deadline: ending with it under way (${what})`, { deadlineMs: STOP_DEADLINE_MS });
+    if (outcome === "cut off") log.warn(`stop not finished within its deadline: ending with it under way (${what})`, { deadlineMs: STOP_DEADLINE_MS, ...cutFields?.() });
     return outcome;
   } finally {
     clearTimeout(bound);

@@ -6,6 +6,9 @@
  *   mid-stop (exit 130), the capture left without its last block and `stopped` line.
  * - A stop that never ends: cut off at the deadline, as documented (exit 0), and now said so in the log; before, the
  *   `stopped` line alone read as a stop that had ended.
+ * - A frame a venue delivers once the cut stop closed the capture (test/support/tap-after-close-preload.ts): the raw
+ *   taps are detached before the close, so it reaches no writer. Before s-sm9 it went to the closed writer, counted
+ *   in lateRecords after the `stopped` line had been written (never shown).
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,13 +21,13 @@ import { until } from "../support/until.ts";
 const ROOT = resolve(import.meta.dirname, "../..");
 
 /** `feeder record` with its stop held, recording (nothing: the venue answers nothing) once this resolves. */
-async function heldRecord(seed: number) {
+async function heldRecord(seed: number, preload = "held-stop-preload.ts") {
   const dir = tempDir("record-held-stop-");
   const config = join(dir, "feeder.toml");
   const lines = ['log = { level = "info", format = "json" }', "http = { enabled = false }", "[publish]", "startup_listen_ms = 0", ...loopbackDestinationToml(uniqueDestination(seed))];
   lines.push(...unreachableBybitToml(dir), "[venues.bybit.linear]", 'symbols = ["XRPUSDT"]', '[venues.bybit.overrides."linear:XRPUSDT"]', 'tick_size = "0.0001"', 'lot_size = "1"');
   writeFileSync(config, lines.join("\n") + "\n");
-  const child = Bun.spawn([process.execPath, "--preload", join(ROOT, "test/support/held-stop-preload.ts"), join(ROOT, "src/cli/main.ts"), "record", "-c", config, "-o", join(dir, "captures")], { stdout: "ignore", stderr: "pipe" });
+  const child = Bun.spawn([process.execPath, "--preload", join(ROOT, "test/support", preload), join(ROOT, "src/cli/main.ts"), "record", "-c", config, "-o", join(dir, "captures")], { stdout: "ignore", stderr: "pipe" });
   const io = { child, stderr: "" };
   void (async () => {
     for await (const chunk of child.stderr) io.stderr += new TextDecoder().decode(chunk);
@@ -66,6 +69,20 @@ test("record: a stop that does not end is cut off at its deadline, said in the l
       ["warn", "stop not finished within its deadline: ending with it under way (a venue that does not close)"],
       ["info", "stopped"],
     ]);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+test("record: a stop cut at its deadline detaches the raw taps before the capture closes: a frame after the close reaches no writer", async () => {
+  const io = await heldRecord(943, "tap-after-close-preload.ts");
+  const { child } = io;
+  try {
+    child.kill("SIGINT"); // the stop is held for good: cut at the deadline
+    expect(await exitCodeWithin(child, 10_000)).toBe(0);
+    // Before: 1 (the frame written to the closed writer, counted after the `stopped` line).
+    expect(io.stderr).toContain("test: lateRecords 0\n");
+    expect(messages(io.stderr).at(-1)?.msg).toBe("stopped");
   } finally {
     child.kill("SIGKILL");
   }

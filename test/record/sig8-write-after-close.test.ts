@@ -3,7 +3,8 @@
  * Feeder.stop() may still be going, so a raw tap can still write. Before, the record was buffered and counted as
  * recorded (records) but never written (the flush timer was gone), or, once 1 MiB was buffered (flushBytes), written
  * into a new capture file opened after the close (and after the recorder let DIR's claim go). Now it is counted as
- * lost (lostRecords, lateRecords), nothing opened or written, no throw.
+ * lost (lostRecords, lateRecords), nothing opened or written, no throw. (Since s-sm9 `feeder record` detaches its
+ * taps before the close, test/cli/record-second-signal.test.ts: this is the writer's own guard.)
  */
 import { readdirSync } from "node:fs";
 import { expect, test } from "vitest";

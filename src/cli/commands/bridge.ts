@@ -17,6 +17,7 @@ import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
+import type { Logger } from "../../core/log.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
@@ -88,7 +89,8 @@ export const bridgeCommand: CommandSpec = {
     "Runs until SIGINT/SIGTERM (exit 0); one while it connects to NATS, or reads a FIFO given on the command",
     "line (-c, --auth-key-file, a credential file), stops it there (exit 0). The stop (to-nats first flushes",
     "what the NATS client holds) takes 1.5 s at most: cut there with a warning (what was not flushed is lost:",
-    "a server that does not answer), then `stopped`, exit 0; a second SIGINT/SIGTERM/SIGHUP during it is logged and",
+    "a server that does not answer; to-nats' names it in bytes, unflushedBytes), then `stopped`, exit 0; a second",
+    "SIGINT/SIGTERM/SIGHUP during it is logged and",
     "ignored (SIGKILL ends it at once). A NATS server that cannot be",
     "reached exits 1, as a start that fails once connected (e.g. its --stream refused): what it opened is",
     "closed within the same 1.5 s (cut there with the same warning). Both directions connect again every 2 s when the client closes its connection for",
@@ -196,14 +198,14 @@ async function toNats(ctx: CommandContext): Promise<number> {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
-    await stopBridge(ctx, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
+    await stopBridge(ctx.log, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
     return 1;
   }
   ctx.log.info("bridging to NATS", { groups: groups.map((g) => `${g.group}:${g.port}@${g.iface}`), servers, prefix, stream, signedWith: describeFeedKey(feedKey), credentials: describeCredentials(credentials), tls: tls !== undefined, http: http?.url ?? "off" });
   const stats = setInterval(() => ctx.log.info("bridge", { ...bridge.counters }), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
-  await stopBridge(ctx, bridge, http, "the last NATS messages not flushed: a server that does not answer");
+  await stopBridge(ctx.log, bridge, http, "the last NATS messages not flushed, unflushedBytes of them lost: a server that does not answer or read");
   ctx.log.info("stopped", { ...bridge.counters });
   return 0;
 }
@@ -258,7 +260,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     if ((await startOrStop(bridge.start(), ctx.stopSignal, () => bridge.stop())) === "stopped") return stoppedDuringStart(ctx, http);
   } catch (err) {
     ctx.log.error("bridge could not start", { error: (err as Error).message });
-    await stopBridge(ctx, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
+    await stopBridge(ctx.log, bridge, http, CUT_AFTER_FAILED_START, { ignoreErrors: true });
     return 1;
   }
   ctx.log.info("bridging from NATS", { group: `${g.group}:${g.port}@${iface}`, servers: read.servers, prefix: read.prefix, stream: read.stream, verifiedWith: describeFeedKey(feedKey), credentials: describeCredentials(read.credentials), tls: read.tls !== undefined, http: http?.url ?? "off" });
@@ -267,7 +269,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   const stats = setInterval(() => ctx.log.info("bridge", counters()), STATS_INTERVAL_MS);
   await ctx.stopSignal;
   clearInterval(stats);
-  await stopBridge(ctx, bridge, http, "a NATS connection that does not close");
+  await stopBridge(ctx.log, bridge, http, "a NATS connection that does not close");
   ctx.log.info("stopped", counters());
   return 0;
 }
@@ -282,16 +284,26 @@ const CUT_AFTER_FAILED_START = "the NATS connection of a failed start not closed
  * Also after a failed start (ignoreErrors: the start's error is the one reported): until s-rdsig that stop was not
  * bounded, and a server that refused the stream and went silent held `bridge could not start` from exiting for good.
  */
-async function stopBridge(ctx: CommandContext, bridge: { stop(): Promise<void> }, http: BridgeHttpHandle | undefined, cutMeans: string, opts: { ignoreErrors?: boolean } = {}): Promise<void> {
+export async function stopBridge(log: Logger, bridge: ForwardBridge | ReverseBridge, http: BridgeHttpHandle | undefined, cutMeans: string, opts: { ignoreErrors?: boolean } = {}): Promise<void> {
   await stopBounded(
     (async () => {
       const stopped = bridge.stop();
       await (opts.ignoreErrors === true ? stopped.catch(() => undefined) : stopped);
       await http?.stop();
     })(),
-    ctx.log,
+    log,
     cutMeans,
+    bridge instanceof ForwardBridge ? () => unflushedOf(bridge) : undefined,
   );
+}
+
+/**
+ * What to-nats' cut stop lost, read at the cut: the bytes the NATS client still held (its buffer and its socket's;
+ * before, the warning said only that some were lost). In bytes: the client does not count the messages it holds.
+ * "unknown" for a client that hides its buffer (backlogChecked false: it warned at start).
+ */
+function unflushedOf(bridge: ForwardBridge): { unflushedBytes: number | "unknown" } {
+  return { unflushedBytes: bridge.backlogChecked ? bridge.pendingBytes : "unknown" };
 }
 
 /** A signal while the bridge started (e.g. connecting to NATS): stopped there, exit 0. */

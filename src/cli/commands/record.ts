@@ -80,7 +80,8 @@ export const recordCommand: CommandSpec = {
     "A signal during start-up stops it there (no venue connection opened after it; a venue that connected",
     "already, its instruments resolved first while another venue's were still resolving, is halted and what it",
     "recorded by then is kept in the capture), exit 0. A second SIGINT/SIGTERM during the stop (at most 1.5 s)",
-    "is logged and ignored: the capture is closed with its last block (SIGKILL ends it at once, unclosed).",
+    "is logged and ignored: the capture is closed with its last block (SIGKILL ends it at once, unclosed); a",
+    "stop cut at 1.5 s records nothing a venue still delivers once the capture is closed.",
     "Each progress line and the summary logged on SIGINT/SIGTERM give records, frames/s, raw and written MB,",
     "the ratio and files opened and deleted. Flags are checked before the config is read (exit 2; so is a DIR",
     "that is a file).",
@@ -140,15 +141,24 @@ export const recordCommand: CommandSpec = {
 };
 
 /**
- * The feeder's raw taps writing to the capture. A record's time is the stamp on the process's monotonic timeline
- * (core/clock.ts monoStampUs): the published receive times follow a step of the wall clock (nowUs), a capture does
- * not, so `replay --pace recorded` and `export --every-ms` neither wait nor write the step's length.
+ * The feeder's raw taps writing to the capture (frames, connection events, REST answers). A record's time is the
+ * stamp on the process's monotonic timeline (core/clock.ts monoStampUs): the published receive times follow a step of
+ * the wall clock (nowUs), a capture does not, so `replay --pace recorded` and `export --every-ms` neither wait nor
+ * write the step's length. detach(): nothing reaches the writer from then on; `feeder record` detaches them just
+ * before it closes the capture, so no record can come after the close. Before s-sm9 a stop cut at its deadline left
+ * the taps on a closed writer: what a venue still delivered (also while the process drained its output) was counted
+ * in the writer's lateRecords after the `stopped` line had been written, so never shown.
  */
 export function captureTaps(writer: () => Pick<CaptureWriter, "write" | "writeRest">) {
+  let detached = false;
   return {
-    onRawFrame: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => writer().write(monoStampUs(tsRecvUs), venue, market, connection, frame),
-    onRawRest: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) =>
-      writer().writeRest(monoStampUs(tsRecvUs), venue, market, connection, url, body),
+    onRawFrame: (venue: string, market: string, connection: string, frame: string, tsRecvUs: number) => {
+      if (!detached) writer().write(monoStampUs(tsRecvUs), venue, market, connection, frame);
+    },
+    onRawRest: (venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number) => {
+      if (!detached) writer().writeRest(monoStampUs(tsRecvUs), venue, market, connection, url, body);
+    },
+    detach: (): void => void (detached = true),
   };
 }
 
@@ -178,6 +188,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
 
   async function recordUntilStopped(): Promise<number> {
     let runtime: Runtime;
+    const taps = captureTaps(() => writer!);
     // The claim file deleted under the recorder is written again; if another recorder claimed DIR meanwhile, this
     // one stops (exit 1): two in one DIR delete each other's files, and the other holds the claim now.
     let claimLost: (holder: string) => void = () => {};
@@ -195,9 +206,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
       // Recording runs in one process; the capture directory is checked with the other start-up checks, and the
       // writer opens once they pass (before the first frame can arrive).
       runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
-        feederOptions: {
-          ...captureTaps(() => writer!),
-        },
+        feederOptions: { onRawFrame: taps.onRawFrame, onRawRest: taps.onRawRest },
         writableDirs: [{ key: "--out", dir: out }],
         beforePublishing: () => {
           // One recorder per DIR (a second one's retention deleted the first's open file): refused, exit 1.
@@ -225,6 +234,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         },
       });
     } catch (err) {
+      taps.detach(); // a venue the stop during start-up left open writes nothing after the close
       writer?.close();
       if (err instanceof StoppedDuringStart) {
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
@@ -248,6 +258,9 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
     // the `stopped` line written whatever happened (before, a throwing stop lost the last block and left the file
     // unfinished).
     const stopFailed = await stopWithin(runtime, STOP_DEADLINE_MS, log);
+    // Before the close, in its turn: a stop cut at the deadline may leave a venue delivering, whose frames would come
+    // after the close and after the `stopped` line (counted in the writer's lateRecords, never shown): none can now.
+    taps.detach();
     writer!.close();
     log.info("stopped", stoppedFields(writer!, performance.now() - startedMs));
     return end.holder === undefined && !stopFailed ? 0 : 1;
