@@ -156,6 +156,29 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
+  test("bybit: a book whose verdict waited for another's round resumes only within a round of its own stale time", async () => {
+    // BTCUSDT's stale time passes at 5 s (its round makes it STALE there), ETHUSDT's at 5.1 s: replay's next round waits
+    // an interval (250 ms here), so ETH's verdict is at 5.25 s. Live's round came by 5.35 s at the latest (its first
+    // past 5.1 s), so ETH's continuing delta at 5.4 s came after live had made it STALE and resynced it (ignored there,
+    // the resubscribe's snapshot awaited). Before, the window counted from replay's late verdict: LIVE again at 5.4 s.
+    // SOLUSDT, the same at 5.3 s (within a round of its stale time): LIVE again, as before.
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 0.1e6, frame: snap("ETHUSDT", "200") },
+      { atUs: T0_US + 0.1e6, frame: snap("SOLUSDT", "300") },
+      { atUs: T0_US + 5.3e6, frame: delta("SOLUSDT", 2, "301") },
+      { atUs: T0_US + 5.4e6, frame: delta("ETHUSDT", 2, "201") },
+    ];
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 117);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5.3e6)).toEqual(["stale:1000", "stale:2000", "live:3010"]);
+    expect(at(T0_US + 5.4e6)[1]).toBe("stale:2000");
+  });
+
   test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
     // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
     // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).
@@ -199,7 +222,7 @@ describe("replay: a book's stale time on the capture's receive times", () => {
       let verdictMs = -Infinity;
       for (let i = 0; i < 40; i++) {
         const r = rand();
-        // A pause: short, or just past the stale time (within a round of the verdict, or well after it).
+        // A pause: short, or just past the stale time (within a round of it, or well after it).
         const pauseMs = r < 0.5 ? 50 + rand() * 3000 : r < 0.8 ? STALE_MS + 10 + rand() * 190 : STALE_MS + 300 + rand() * 2000;
         atMs += Math.round(pauseMs * 1000) / 1000;
         const k = rand();

@@ -41,8 +41,11 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   seqAlsoSocket = -1;
   seqAlsoAt = 0;
   lastMsgMs = 0;
-  /** Replay: when the stale rule last made this LIVE book STALE (-Infinity: from another state; replayMayResume). */
-  staleVerdictMs = -Infinity;
+  /**
+   * Replay: when the silence of this LIVE book passed its stale time, the stale rule then making it STALE (-Infinity:
+   * made STALE from another state; replayMayResume).
+   */
+  staleDueMs = -Infinity;
   /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
   entry = -1;
   /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */
