@@ -179,6 +179,28 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(at(T0_US + 5.4e6)[1]).toBe("stale:2000");
   });
 
+  test("bybit: a STALE book that saw its venue reset (u back on its socket) is not LIVE again when the new u reaches the old u + 1", async () => {
+    // ETHUSDT at u 2 (a quiet book, just after a venue reset), STALE at 5 s. Within a round: the venue resets again (a
+    // delta with u = 1: live, its book LIVE until its round, resynced there) and moves on (u 2, u 3). Before, the STALE
+    // book ignored u 1 and took u 3 (= its old u + 1) for its continuation: LIVE at its pre-reset levels.
+    const snap = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":${u},"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", 1, "100") },
+      { atUs: T0_US, frame: snap("ETHUSDT", 2, "200") },
+      { atUs: T0_US + 5.05e6, frame: delta("ETHUSDT", 1, "250") },
+      { atUs: T0_US + 5.1e6, frame: delta("ETHUSDT", 2, "251") },
+      { atUs: T0_US + 5.15e6, frame: delta("ETHUSDT", 3, "252") },
+    ];
+    for (let q = 1; q <= 22; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 119);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 5.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 5.15e6)).toBe("stale:2000");
+  });
+
   test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
     // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
     // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).

@@ -409,6 +409,9 @@ export class BybitAdapter implements VenueAdapter {
         this.sink!.onBookUpdate(index, update);
         return;
       }
+      // A STALE book's venue reset (u = 1, or u back on the socket of its last one, as onSequenceBreak reads a LIVE
+      // book's): its kept levels are the old sequence's, and the new one reaching the old u + 1 continues nothing.
+      if (t.book === BookState.STALE && (u === 1 || (u < t.seqBeforeInvalid && socket === t.seqSocket))) t.staleDueMs = -Infinity;
       // Not liveness: a topic that gets only deltas (its snapshot was lost) must still go stale and be resynced.
       this.ignoredBeforeSnapshot++;
       return;
