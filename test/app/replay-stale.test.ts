@@ -341,6 +341,28 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
+  test("deribit: a STALE book that saw a change below its change_id (the venue rebuilt its ids) does not resume when the new chain links to the old id", async () => {
+    // ETH at change_id 10, STALE at 5 s. Within a round the venue rebuilds the book with lower ids (a change at 5, which
+    // live, its book still LIVE until its round, took for a venue reset and resynced), the new chain passing 10. Before,
+    // the change linking to 10 was taken for the continuation: the pre-reset levels LIVE again.
+    const book = (sym: string, type: "snapshot" | "change", prev: number, id: number, bid: string) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${sym}.100ms","data":{"type":"${type}","timestamp":1,${type === "change" ? `"prev_change_id":${prev},` : ""}"instrument_name":"${sym}","change_id":${id},"bids":[["new",${bid},2]],"asks":[${type === "snapshot" ? '["new",900,1]' : ""}]}}}`;
+    const syms = ["BTC-PERPETUAL", "ETH-PERPETUAL"];
+    const records = [
+      { atUs: T0_US, frame: book("BTC-PERPETUAL", "snapshot", 0, 10, "100") },
+      { atUs: T0_US, frame: book("ETH-PERPETUAL", "snapshot", 0, 10, "200") },
+      { atUs: T0_US + 5.05e6, frame: book("ETH-PERPETUAL", "change", 4, 5, "250") },
+      { atUs: T0_US + 5.1e6, frame: book("ETH-PERPETUAL", "change", 10, 11, "251") },
+    ];
+    for (let q = 1; q <= 22; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: book("BTC-PERPETUAL", "change", 9 + q, 10 + q, "100") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`inverse:${s}`, { tick_size: "0.1", lot_size: "1" }]));
+    const after = await replay("deribit", { inverse: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 121);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 5.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 5.1e6)).toBe("stale:2000");
+  });
+
   test("coinbase: a STALE book's next update, its connection's sequence unbroken, within a housekeeping round is LIVE again there; later or after a gap it waits", async () => {
     const level = (side: string, px: string) => `{"side":"${side}","event_time":"2026-01-01T00:00:00Z","price_level":"${px}","new_quantity":"2"}`;
     const l2 = (seq: number, type: "snapshot" | "update", product: string, bid: string) =>
