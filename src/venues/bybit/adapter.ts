@@ -394,6 +394,9 @@ export class BybitAdapter implements VenueAdapter {
       this.snapshots++;
       t.lastSeq = u;
       t.seqSocket = socket;
+      // The book is set anew: a socket kept as having reached a u (seqRepeated) reached that of an older book, which
+      // a venue reset's new sequence may number the same (seqReached would take it for having reached this one).
+      t.seqAlsoSocket = -1;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
       // during which a further resync was asked for; in replay nothing else would end it): the book is valid, and a
       // backoff left set would later resubscribe it without invalidating it and ignore its parse errors meanwhile.

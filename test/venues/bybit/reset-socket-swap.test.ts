@@ -174,3 +174,22 @@ describe("bybit replay: the socket of record at a recorded overlap's end (level 
     expect(sink.bids[0]).toEqual(new Map([[1006, 1000]]));
   });
 });
+
+describe("bybit: a socket kept as having reached the u is forgotten once a snapshot sets the book anew", () => {
+  test("the old socket reached u 500 before a venue reset; the replacement's new sequence reaches 500 again; gone back, the old socket's older snapshot only trails", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(50);
+    feed("snapshot", 500, "100.5"); // on the old socket, before the overlap
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot: the same u (the old socket kept as there too)
+    feed("snapshot", 1, "99.0"); // on the replacement: a venue reset
+    feed("snapshot", 500, "99.8"); // the replacement: the new sequence's u 500, a state the old socket never delivered
+    goBack(); // the replacement failed: the old socket again
+    feed("snapshot", 300, "99.3", false); // the old socket, behind in the new sequence
+    // Before: the old socket's u 500 of the old sequence counted as having reached the book's (seqAlsoSocket kept across
+    // the reset's snapshots), the old socket became the one of record at the go-back, and its trailing snapshot was taken
+    // for a venue reset: the book replaced by an older state, LIVE (bid 99.3).
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 500 });
+    expect(sink.bids[0]).toEqual(new Map([[998, 1000]]));
+  });
+});
