@@ -267,6 +267,27 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     }
   });
 
+  test("okx: a STALE book that saw an update not chaining on its seqId does not resume when a later one chains on it", async () => {
+    // ETH at seqId 10, STALE at 65 s. Within a round: an update chaining on 30 (a gap: live, its book still LIVE until its
+    // round, resynced it), a maintenance reset to lower seqIds (31 -> 5), and the new run's update chaining on 10.
+    // Before, that last one was taken for the continuation: the levels from before the gap LIVE again.
+    const books = (action: "snapshot" | "update", instId: string, bid: string, prevSeqId: number, seqId: number) =>
+      JSON.stringify({ arg: { channel: "books", instId }, action, data: [{ asks: action === "snapshot" ? [["900", "1", "0", "1"]] : [], bids: [[bid, "2", "0", "1"]], checksum: 0, prevSeqId, seqId }] });
+    const records = [
+      { atUs: T0_US, frame: books("snapshot", "BTC-USDT", "100", -1, 10) },
+      { atUs: T0_US, frame: books("snapshot", "ETH-USDT", "200", -1, 10) },
+      { atUs: T0_US + 65.05e6, frame: books("update", "ETH-USDT", "250", 30, 31) },
+      { atUs: T0_US + 65.08e6, frame: books("update", "ETH-USDT", "251", 31, 5) },
+      { atUs: T0_US + 65.1e6, frame: books("update", "ETH-USDT", "252", 5, 10) },
+      { atUs: T0_US + 65.15e6, frame: books("update", "ETH-USDT", "253", 10, 11) },
+    ];
+    const overrides = Object.fromEntries(["BTC-USDT", "ETH-USDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("okx", { spot: { depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], stale_after_ms: 65_000 }, overrides }, records, 123);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 65.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 65.15e6)).toBe("stale:2000");
+  });
+
   test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
     // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
     const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>
