@@ -156,6 +156,51 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
   });
 
+  test("bybit: a book whose verdict waited for another's round resumes only within a round of its own stale time", async () => {
+    // BTCUSDT's stale time passes at 5 s (its round makes it STALE there), ETHUSDT's at 5.1 s: replay's next round waits
+    // an interval (250 ms here), so ETH's verdict is at 5.25 s. Live's round came by 5.35 s at the latest (its first
+    // past 5.1 s), so ETH's continuing delta at 5.4 s came after live had made it STALE and resynced it (ignored there,
+    // the resubscribe's snapshot awaited). Before, the window counted from replay's late verdict: LIVE again at 5.4 s.
+    // SOLUSDT, the same at 5.3 s (within a round of its stale time): LIVE again, as before.
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 0.1e6, frame: snap("ETHUSDT", "200") },
+      { atUs: T0_US + 0.1e6, frame: snap("SOLUSDT", "300") },
+      { atUs: T0_US + 5.3e6, frame: delta("SOLUSDT", 2, "301") },
+      { atUs: T0_US + 5.4e6, frame: delta("ETHUSDT", 2, "201") },
+    ];
+    const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 117);
+    const at = (atUs: number) => after.find((a) => a.atUs === atUs)!.books;
+    expect(at(T0_US + 5.3e6)).toEqual(["stale:1000", "stale:2000", "live:3010"]);
+    expect(at(T0_US + 5.4e6)[1]).toBe("stale:2000");
+  });
+
+  test("bybit: a STALE book that saw its venue reset (u back on its socket) is not LIVE again when the new u reaches the old u + 1", async () => {
+    // ETHUSDT at u 2 (a quiet book, just after a venue reset), STALE at 5 s. Within a round: the venue resets again (a
+    // delta with u = 1: live, its book LIVE until its round, resynced there) and moves on (u 2, u 3). Before, the STALE
+    // book ignored u 1 and took u 3 (= its old u + 1) for its continuation: LIVE at its pre-reset levels.
+    const snap = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":${u},"seq":1},"cts":1}`;
+    const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", 1, "100") },
+      { atUs: T0_US, frame: snap("ETHUSDT", 2, "200") },
+      { atUs: T0_US + 5.05e6, frame: delta("ETHUSDT", 1, "250") },
+      { atUs: T0_US + 5.1e6, frame: delta("ETHUSDT", 2, "251") },
+      { atUs: T0_US + 5.15e6, frame: delta("ETHUSDT", 3, "252") },
+    ];
+    for (let q = 1; q <= 22; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 119);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 5.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 5.15e6)).toBe("stale:2000");
+  });
+
   test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
     // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
     // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).
@@ -199,7 +244,7 @@ describe("replay: a book's stale time on the capture's receive times", () => {
       let verdictMs = -Infinity;
       for (let i = 0; i < 40; i++) {
         const r = rand();
-        // A pause: short, or just past the stale time (within a round of the verdict, or well after it).
+        // A pause: short, or just past the stale time (within a round of it, or well after it).
         const pauseMs = r < 0.5 ? 50 + rand() * 3000 : r < 0.8 ? STALE_MS + 10 + rand() * 190 : STALE_MS + 300 + rand() * 2000;
         atMs += Math.round(pauseMs * 1000) / 1000;
         const k = rand();
@@ -220,6 +265,27 @@ describe("replay: a book's stale time on the capture's receive times", () => {
       const after = await replay("bybit", { spot: { depth: 50, symbols: ["ETHUSDT"], stale_after_ms: STALE_MS }, overrides: { "spot:ETHUSDT": { tick_size: "0.1", lot_size: "0.001" } } }, records, 113);
       expect(after.map((a) => a.books[0]), `seed ${seed}`).toEqual(expected);
     }
+  });
+
+  test("okx: a STALE book that saw an update not chaining on its seqId does not resume when a later one chains on it", async () => {
+    // ETH at seqId 10, STALE at 65 s. Within a round: an update chaining on 30 (a gap: live, its book still LIVE until its
+    // round, resynced it), a maintenance reset to lower seqIds (31 -> 5), and the new run's update chaining on 10.
+    // Before, that last one was taken for the continuation: the levels from before the gap LIVE again.
+    const books = (action: "snapshot" | "update", instId: string, bid: string, prevSeqId: number, seqId: number) =>
+      JSON.stringify({ arg: { channel: "books", instId }, action, data: [{ asks: action === "snapshot" ? [["900", "1", "0", "1"]] : [], bids: [[bid, "2", "0", "1"]], checksum: 0, prevSeqId, seqId }] });
+    const records = [
+      { atUs: T0_US, frame: books("snapshot", "BTC-USDT", "100", -1, 10) },
+      { atUs: T0_US, frame: books("snapshot", "ETH-USDT", "200", -1, 10) },
+      { atUs: T0_US + 65.05e6, frame: books("update", "ETH-USDT", "250", 30, 31) },
+      { atUs: T0_US + 65.08e6, frame: books("update", "ETH-USDT", "251", 31, 5) },
+      { atUs: T0_US + 65.1e6, frame: books("update", "ETH-USDT", "252", 5, 10) },
+      { atUs: T0_US + 65.15e6, frame: books("update", "ETH-USDT", "253", 10, 11) },
+    ];
+    const overrides = Object.fromEntries(["BTC-USDT", "ETH-USDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    const after = await replay("okx", { spot: { depth: 400, symbols: ["BTC-USDT", "ETH-USDT"], stale_after_ms: 65_000 }, overrides }, records, 123);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 65.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 65.15e6)).toBe("stale:2000");
   });
 
   test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
@@ -294,6 +360,28 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(at(T0_US + 5.2e6 + 2)[2]).toBe("stale:3000");
     expect(at(T0_US + 5.6e6 + 3)[3]).toBe("stale:4000");
     expect(after.at(-1)!.books).toEqual(["live:1000", "live:2020", "stale:3000", "stale:4000"]);
+  });
+
+  test("deribit: a STALE book that saw a change below its change_id (the venue rebuilt its ids) does not resume when the new chain links to the old id", async () => {
+    // ETH at change_id 10, STALE at 5 s. Within a round the venue rebuilds the book with lower ids (a change at 5, which
+    // live, its book still LIVE until its round, took for a venue reset and resynced), the new chain passing 10. Before,
+    // the change linking to 10 was taken for the continuation: the pre-reset levels LIVE again.
+    const book = (sym: string, type: "snapshot" | "change", prev: number, id: number, bid: string) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${sym}.100ms","data":{"type":"${type}","timestamp":1,${type === "change" ? `"prev_change_id":${prev},` : ""}"instrument_name":"${sym}","change_id":${id},"bids":[["new",${bid},2]],"asks":[${type === "snapshot" ? '["new",900,1]' : ""}]}}}`;
+    const syms = ["BTC-PERPETUAL", "ETH-PERPETUAL"];
+    const records = [
+      { atUs: T0_US, frame: book("BTC-PERPETUAL", "snapshot", 0, 10, "100") },
+      { atUs: T0_US, frame: book("ETH-PERPETUAL", "snapshot", 0, 10, "200") },
+      { atUs: T0_US + 5.05e6, frame: book("ETH-PERPETUAL", "change", 4, 5, "250") },
+      { atUs: T0_US + 5.1e6, frame: book("ETH-PERPETUAL", "change", 10, 11, "251") },
+    ];
+    for (let q = 1; q <= 22; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: book("BTC-PERPETUAL", "change", 9 + q, 10 + q, "100") });
+    records.sort((a, b) => a.atUs - b.atUs);
+    const overrides = Object.fromEntries(syms.map((s) => [`inverse:${s}`, { tick_size: "0.1", lot_size: "1" }]));
+    const after = await replay("deribit", { inverse: { depth: 0, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 121);
+    const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
+    expect(eth(T0_US + 5.05e6)).toBe("stale:2000");
+    expect(eth(T0_US + 5.1e6)).toBe("stale:2000");
   });
 
   test("coinbase: a STALE book's next update, its connection's sequence unbroken, within a housekeeping round is LIVE again there; later or after a gap it waits", async () => {

@@ -394,6 +394,9 @@ export class BybitAdapter implements VenueAdapter {
       this.snapshots++;
       t.lastSeq = u;
       t.seqSocket = socket;
+      // The book is set anew: a socket kept as having reached a u (seqRepeated) reached that of an older book, which
+      // a venue reset's new sequence may number the same (seqReached would take it for having reached this one).
+      t.seqAlsoSocket = -1;
       // A fresh snapshot on a subscribed topic ends any resync backoff (it can arrive before the ack of a subscribe
       // during which a further resync was asked for; in replay nothing else would end it): the book is valid, and a
       // backoff left set would later resubscribe it without invalidating it and ignore its parse errors meanwhile.
@@ -409,6 +412,9 @@ export class BybitAdapter implements VenueAdapter {
         this.sink!.onBookUpdate(index, update);
         return;
       }
+      // A STALE book's venue reset (u = 1, or u back on the socket of its last one, as onSequenceBreak reads a LIVE
+      // book's): its kept levels are the old sequence's, and the new one reaching the old u + 1 continues nothing.
+      if (t.book === BookState.STALE && (u === 1 || (u < t.seqBeforeInvalid && socket === t.seqSocket))) t.staleDueMs = -Infinity;
       // Not liveness: a topic that gets only deltas (its snapshot was lost) must still go stale and be resynced.
       this.ignoredBeforeSnapshot++;
       return;

@@ -864,8 +864,9 @@ export class ConnectionLifecycle {
       this.staleResyncs++;
       if (replaying && t.book !== BookState.STALE) this.replayVerdicts++;
       // Only a LIVE book's levels are the venue's at its last sequence: one gone STALE from RESYNCING (a refused
-      // update, a checksum that failed) must never resume (replayMayResume).
-      if (replaying && t.book !== BookState.STALE) t.staleVerdictMs = t.book === BookState.LIVE ? now : -Infinity;
+      // update, a checksum that failed) must never resume (replayMayResume). The time its silence passed the stale
+      // time, not this round's: a replay round after another book's verdict waits an interval (replayUntil).
+      if (replaying && t.book !== BookState.STALE) t.staleDueMs = t.book === BookState.LIVE ? t.lastMsgMs + staleAfterMs : -Infinity;
       if (!replaying || t.book !== BookState.STALE) this.log.warn(`${this.venue}: topic stale; resyncing`, { market: t.market, topic: t.topic, silentMs: now - t.lastMsgMs });
       t.lastMsgMs = now;
       this.hooks.resync(t, BookState.STALE, StatusReason.STALE_FEED);
@@ -921,13 +922,15 @@ export class ConnectionLifecycle {
   /**
    * Replay: may the STALE book `t`, whose venue sequence continues exactly at the message now fed (the adapter's
    * proof: no message of it was missed), be LIVE again at that message? Yes when it went STALE straight from LIVE (its
-   * kept levels are the venue's), within one housekeeping interval of that stale verdict: live judged a silence only
-   * at its next round, up to an interval past replay's verdict, so live may well have kept this book LIVE (had it
-   * judged first, its resync would bring a snapshot, which the capture then holds next and which replaces the book
-   * anyway). Later, live had certainly made it STALE and waits for the snapshot: so does replay. Cold.
+   * kept levels are the venue's), within one housekeeping interval of the time its silence passed its stale time:
+   * live judged a silence only at its first round past that, up to an interval later, so live may well have kept this
+   * book LIVE (had it judged first, its resync would bring a snapshot, which the capture then holds next and which
+   * replaces the book anyway). Later, live had certainly made it STALE and waits for the snapshot: so does replay. Not
+   * an interval from replay's verdict: a round after another book's verdict waits an interval, and counted from it
+   * the window reached an interval past live's last possible round. Cold.
    */
   replayMayResume(t: TopicState): boolean {
-    return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleVerdictMs <= this.housekeepingMs;
+    return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleDueMs <= this.housekeepingMs;
   }
 
   private replayRound(atMs: number): number {

@@ -32,7 +32,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    */
   seqSocket = -1;
   /**
-   * Another socket that delivered lastSeq too (seqRepeated; valid while lastSeq is still `seqAlsoAt`): when a planned
+   * Another socket that delivered lastSeq too (seqRepeated; valid while lastSeq is still `seqAlsoAt`, and cleared by
+   * Bybit at a snapshot that sets the book anew, whose u a venue reset may have made the same): when a planned
    * reconnect's overlap ends, the socket that carries on is the one of record if it had reached lastSeq, whichever
    * of the two repeated it last (seqReached). Until 2026-12-06 the last repeat alone decided: the old socket's level-1
    * re-push after the replacement's equal snapshot left the old socket of record, and after it closed the
@@ -41,8 +42,11 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   seqAlsoSocket = -1;
   seqAlsoAt = 0;
   lastMsgMs = 0;
-  /** Replay: when the stale rule last made this LIVE book STALE (-Infinity: from another state; replayMayResume). */
-  staleVerdictMs = -Infinity;
+  /**
+   * Replay: when the silence of this LIVE book passed its stale time, the stale rule then making it STALE (-Infinity:
+   * made STALE from another state; replayMayResume).
+   */
+  staleDueMs = -Infinity;
   /** The topic's entry in the venue's hot-path lookup table (-1 = not added). */
   entry = -1;
   /** Subscribe again once the unsubscribe ack arrives (a resync in progress). */

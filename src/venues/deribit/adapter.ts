@@ -407,6 +407,10 @@ export class DeribitAdapter implements VenueAdapter {
     }
     if (t.book !== BookState.LIVE) {
       // Replay: a book just gone STALE whose next change links to its last change_id, on its socket, missed nothing.
+      // A change below the STALE book's id (a venue rebuilt with lower ids, as onChainBreak reads a LIVE book's, or a
+      // trail that cannot be told from one): its kept levels may be the old ids', and a new chain linking to that id
+      // continues nothing.
+      if (t.book === BookState.STALE && cid < t.seqBeforeInvalid) t.staleDueMs = -Infinity;
       if (!(t.book === BookState.STALE && prev === t.seqBeforeInvalid && socket === t.seqSocket && this.resumeStale(t))) {
         this.ignoredBeforeSnapshot++; // not liveness: a channel that only gets changes must still go stale
         return;

@@ -368,6 +368,9 @@ export class OkxAdapter implements VenueAdapter {
         this.sink!.onBookUpdate(index, update);
         return;
       }
+      // A STALE book's update not chaining on its seqId (a gap, as on a LIVE book, which live resynced): a later one
+      // chaining on it (a maintenance reset's lower run passing it) continues nothing.
+      if (t.book === BookState.STALE && sc.hasPrevSeqId && sc.prevSeqId !== t.seqBeforeInvalid) t.staleDueMs = -Infinity;
       // No snapshot first: bridge a REST snapshot by seqId (replay: the capture's recorded answer; not without seqIds).
       if (!sc.hasSeqId || !sc.hasPrevSeqId) {
         this.c.ignoredBeforeSnapshot++;

@@ -28,5 +28,9 @@ export async function replayedBybit(depth: number) {
       conn.fromRetiring = false;
     }
   };
-  return { adapter, sink, conn, feed };
+  /** A recorded frame through replay's own path (ingestFrame): a `ws:old` event before it makes it the old socket's. */
+  const ingest = (type: string, u: number, px: string) => adapter.ingestFrame("linear", conn.name, frame(type, u, px), 1);
+  /** A recorded socket event of the connection (`ws:sockets`, `ws:swap`, `ws:old`, `ws:retired`, `ws:state`, `ws:back`). */
+  const socketEvent = (url: string) => adapter.ingestConnectionEvent("linear", conn.name, url, 1);
+  return { adapter, sink, conn, feed, ingest, socketEvent };
 }

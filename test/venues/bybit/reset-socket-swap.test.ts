@@ -7,11 +7,14 @@
  * - both sockets delivered the u (one repeating the other's): the one that carries on is the socket of record, whichever
  *   repeated it last (TopicState.seqAlsoSocket).
  * Old code: both ignored (olderSnapshots / duplicates), the book LIVE at its pre-reset levels until it went stale.
- * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does.
+ * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does;
+ * the last block the same through replay's own path, the capture's socket events (ws:swap, ws:old, and the overlap's
+ * end: ws:retired, a ws:state after a lost ws:retired, ws:back), as ConnectionLifecycle.replaySocketEvent reads them.
  */
 import { describe, expect, test } from "vitest";
 import { replayedBybit } from "./replayed-rig.ts";
 import { StatusReason } from "../../../src/core/types.ts";
+import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL } from "../../../src/venues/venue.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
 async function replayed(depth: number) {
@@ -112,5 +115,81 @@ describe("bybit: the socket of record after a planned reconnect", () => {
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats()).toMatchObject({ duplicates: 2, venueResets: 0 });
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 503 });
+  });
+});
+
+describe("bybit replay: the socket of record at a recorded overlap's end (level 1)", () => {
+  /** Old socket: u 500; the replacement's subscribe snapshot repeats it; the old socket re-pushes it after (of record). */
+  async function bothReached() {
+    const rig = await replayedBybit(1);
+    const { ingest, socketEvent } = rig;
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5");
+    socketEvent(SOCKET_SWAP_URL);
+    ingest("snapshot", 500, "100.5"); // the replacement's
+    socketEvent(SOCKET_OLD_FRAME_URL);
+    ingest("snapshot", 500, "100.5"); // the old socket's 3 s re-push: it is of record again
+    return rig;
+  }
+
+  for (const [end, url] of [
+    ["ws:retired", SOCKET_RETIRED_URL],
+    ["a ws:state after a lost ws:retired", SOCKETS_STATE_URL],
+  ] as const) {
+    test(`${end}: the replacement reached the u, so its older snapshot is a reset`, async () => {
+      const { adapter, sink, ingest, socketEvent } = await bothReached();
+      socketEvent(url);
+      ingest("snapshot", 7, "99.5"); // on the replacement, after a reset whose u = 1 was lost
+      // Without seqReached there: the old socket stayed of record, the reset ignored (olderSnapshots 1), bid 100.5.
+      expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 2, olderSnapshots: 0, venueResets: 1 });
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+      expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    });
+  }
+
+  test("ws:back: the old socket reached the u before the replacement repeated it, so its older snapshot is a reset", async () => {
+    const { adapter, sink, ingest, socketEvent } = await replayedBybit(1);
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5"); // the old socket's
+    socketEvent(SOCKET_SWAP_URL);
+    ingest("snapshot", 500, "100.5"); // the replacement's: of record
+    socketEvent(SOCKET_BACK_URL); // the replacement failed
+    ingest("snapshot", 7, "99.5"); // on the old socket, after a reset whose u = 1 was lost
+    // Without seqReached there: the failed replacement stayed of record, the reset ignored, bid 100.5.
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 0, venueResets: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+
+  test("ws:retired with the replacement behind: the old socket's u was never the replacement's, its older snapshot trails", async () => {
+    const { adapter, sink, ingest, socketEvent } = await replayedBybit(1);
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5");
+    socketEvent(SOCKET_SWAP_URL);
+    socketEvent(SOCKET_OLD_FRAME_URL);
+    ingest("snapshot", 501, "100.6"); // the old socket moves on; the replacement has delivered nothing yet
+    socketEvent(SOCKET_RETIRED_URL);
+    ingest("snapshot", 500, "100.5"); // the replacement's subscribe snapshot, behind: no reset, ignored
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, venueResets: 0 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 501 });
+    expect(sink.bids[0]).toEqual(new Map([[1006, 1000]]));
+  });
+});
+
+describe("bybit: a socket kept as having reached the u is forgotten once a snapshot sets the book anew", () => {
+  test("the old socket reached u 500 before a venue reset; the replacement's new sequence reaches 500 again; gone back, the old socket's older snapshot only trails", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(50);
+    feed("snapshot", 500, "100.5"); // on the old socket, before the overlap
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot: the same u (the old socket kept as there too)
+    feed("snapshot", 1, "99.0"); // on the replacement: a venue reset
+    feed("snapshot", 500, "99.8"); // the replacement: the new sequence's u 500, a state the old socket never delivered
+    goBack(); // the replacement failed: the old socket again
+    feed("snapshot", 300, "99.3", false); // the old socket, behind in the new sequence
+    // Before: the old socket's u 500 of the old sequence counted as having reached the book's (seqAlsoSocket kept across
+    // the reset's snapshots), the old socket became the one of record at the go-back, and its trailing snapshot was taken
+    // for a venue reset: the book replaced by an older state, LIVE (bid 99.3).
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 500 });
+    expect(sink.bids[0]).toEqual(new Map([[998, 1000]]));
   });
 });
