@@ -899,7 +899,7 @@ export class ConnectionLifecycle {
         this.clampToClock(conn, nowMs);
         for (const t of conn.topics) {
           t.lastMsgMs = nowMs;
-          t.staleVerdictMs = -Infinity; // no resume across the jump: nothing is known of the books over it
+          t.staleDueMs = -Infinity; // no resume across the jump: nothing is known of the books over it
         }
       }
       this.replayNextRoundMs = -Infinity;
