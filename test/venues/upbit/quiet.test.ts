@@ -55,8 +55,10 @@ async function onTestClock(venue: "upbit" | "bithumb") {
     await until(() => frames("KRW-BTC") > btc, "KRW-BTC's next book");
     if (link.fromClient.slice(sent).some((f) => f.includes('"orderbook"'))) await until(() => frames("KRW-XRP") > xrp, "KRW-XRP's answer");
   };
-  return { ...run, rec, step, clockMs: () => clockMs };
+  return { ...run, rec, step };
 }
+
+const paced0 = (adapter: object) => (adapter as unknown as { control: { paced: number } }).control.paced;
 
 describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not move (KRW-XRP, quiet)", { timeout: 30_000 }, (venue) => {
   test("stays LIVE: asked again past its stale time, its SNAPSHOT answers; KRW-BTC untouched", async () => {
@@ -77,6 +79,15 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(replay.adapter.stats().quietAsks).toBeGreaterThanOrEqual(3);
     expect(replay.adapter.stats().requestResends).toBe(0);
     expect(replay.sink.seq).toEqual(liveSeq);
+    // Asked faster than the pacing refills (1.5 requests/s per connection): the next resends wait for a token, one
+    // longer than the 150 ms window. Its answer's time starts when it goes; before, from its queueing: KRW-XRP went
+    // STALE (quiet_unanswered) while its request waited, the venue not yet asked.
+    const paced = paced0(adapter);
+    while (adapter.stats().requests! < requests + 6) await step();
+    await step();
+    expect(paced0(adapter)).toBeGreaterThan(paced);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().quietUnanswered).toBe(0);
   });
 
   test("goes STALE when it does not answer (its frames dropped: a subscription the venue no longer serves)", async () => {
