@@ -111,6 +111,9 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(sink.invalid.filter((e) => e.index === 0)).toEqual([]);
     // Replayed: STALE too, its last book's receive time + 300 ms (the ask) + 150 ms (the answer awaited) past, at the
     // latest where live was (live's rounds judge up to one later; live asked at its round, replay at the stale time).
+    // The capture must reach past live's verdict (so past replay's): taken as soon as the verdict was seen, it could
+    // end before any frame past the stale time + 450 ms, and replay had no verdict at all (seen once under load).
+    await until(() => rec.records.length >= liveInvalidAt[0]! + 20, "frames past live's verdict");
     const records = rec.records.slice(0, liveInvalidAt[0]! + 200);
     const replay = await replayRecorded(venue, sim.restUrl, records, { staleAfterMs: () => 300 }, cleanups);
     const k = replay.sink.invalid.findIndex((e) => e.index === 1);
