@@ -58,7 +58,8 @@ async function onTestClock(venue: "upbit" | "bithumb") {
   return { ...run, rec, step };
 }
 
-const paced0 = (adapter: object) => (adapter as unknown as { control: { paced: number } }).control.paced;
+/** Requests the pacing queued (SubscriptionControl.paced). */
+const pacedRequests = (adapter: object) => (adapter as unknown as { control: { paced: number } }).control.paced;
 
 describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not move (KRW-XRP, quiet)", { timeout: 30_000 }, (venue) => {
   test("stays LIVE: asked again past its stale time, its SNAPSHOT answers; KRW-BTC untouched", async () => {
@@ -82,10 +83,10 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     // Asked faster than the pacing refills (1.5 requests/s per connection): the next resends wait for a token, one
     // longer than the 150 ms window. Its answer's time starts when it goes; before, from its queueing: KRW-XRP went
     // STALE (quiet_unanswered) while its request waited, the venue not yet asked.
-    const paced = paced0(adapter);
+    const paced = pacedRequests(adapter);
     while (adapter.stats().requests! < requests + 6) await step();
     await step();
-    expect(paced0(adapter)).toBeGreaterThan(paced);
+    expect(pacedRequests(adapter)).toBeGreaterThan(paced);
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().quietUnanswered).toBe(0);
   });
