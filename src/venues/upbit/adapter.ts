@@ -104,7 +104,7 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private misfitSinceMs = new Float64Array(0);
   private misfitAsks = new Uint8Array(0);
-  /** By subscription index: until when a quiet LIVE code's SNAPSHOT is awaited (0: not asked). */
+  /** By subscription index: until when a quiet LIVE code's SNAPSHOT is awaited (0: not asked; Infinity: its request paced). */
   private quietDeadlineMs = new Float64Array(0);
   /** Books of the newest stamp from both sockets of a planned reconnect: applied only when they agree. */
   private stamps = new EqualStamps(0);
@@ -462,26 +462,32 @@ export class UpbitAdapter implements VenueAdapter {
   /**
    * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
    * newest: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
-   * 0 (stale) once the answer's time has passed without a book, or when no request can go. Replay sends nothing: the
+   * 0 (stale) once the answer's time has passed without a book, or when no request can go. The time counts from when
+   * the request is written: one the pacing holds (Infinity meanwhile) is not yet asked (before, counted from its
+   * queueing, a hold past the window made the book STALE though the venue answered at once). Replay sends nothing: the
    * live run asked here, and the capture holds its answer if one came in time (taken as asked now: a request live's
-   * pacing held went later, and its answer could come later too; replay then calls the book STALE where live did not).
+   * round or pacing held went later, and its answer could come later too; replay then calls the book STALE where live
+   * did not).
    */
   private quiet(t: CommonTopic, now: number, staleAfterMs: number): number {
     const i = t.index;
     if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return 0;
-    const deadline = this.quietDeadlineMs[i]!;
-    if (deadline > 0) {
-      if (now < deadline) return deadline;
-      this.quietDeadlineMs[i] = 0;
-      this.quietUnanswered++;
-      return 0;
+    let deadline = this.quietDeadlineMs[i]!;
+    const held = deadline === Infinity; // asked, the request waiting for the pacing
+    if (deadline === 0 || held) {
+      const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
+      deadline = sent === Infinity ? Infinity : sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
+      if (sent < 0 || (!held && now >= deadline)) {
+        this.quietDeadlineMs[i] = 0;
+        return 0;
+      }
+      if (!held) this.quietAsks++;
+      this.quietDeadlineMs[i] = deadline;
     }
-    const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
-    const answerBy = sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
-    if (sent < 0 || now >= answerBy) return 0;
-    this.quietDeadlineMs[i] = answerBy;
-    this.quietAsks++;
-    return answerBy;
+    if (now < deadline) return deadline;
+    this.quietDeadlineMs[i] = 0;
+    this.quietUnanswered++;
+    return 0;
   }
 
   /**

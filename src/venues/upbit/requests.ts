@@ -38,7 +38,8 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
   /** The topics of each connection's last request, which an error frame answers. */
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
-  private readonly lastResend = new Map<VenueConnection, number>();
+  /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
+  private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
   // Counters (cold).
   resends = 0;
   requests = 0;
@@ -95,26 +96,39 @@ export class UpbitRequests extends SubscriptionControl {
 
   /**
    * The whole list again, at most once per resendMinMs per connection: every code answers it with its SNAPSHOT, so a
-   * silent code that does not is not subscribed. Returns when the last such request went (now, or less than
-   * resendMinMs ago), or -1 when none can go (closed; a bisection's probe is the subscription).
+   * silent code that does not is not subscribed. Returns when the last such request was written (now, or less than
+   * resendMinMs ago), Infinity while it waits for the pacing (its answer's time has not begun: the venue has not been
+   * asked), or -1 when none can go (closed; a bisection's probe is the subscription).
    */
   askAgain(conn: VenueConnection): number {
     if (!conn.open || !conn.ws || this.bisects.has(conn)) return -1;
+    const last = this.lastResend.get(conn);
+    // Dropped unsent with its socket (dropQueued): not asked.
+    const held = last !== undefined && last.sentMs === Infinity && conn.outbox.some((m) => m.reqId === last.id);
+    if (held) return Infinity;
     const now = this.clock();
-    const last = this.lastResend.get(conn) ?? -Infinity;
-    if (now - last < this.resendMinMs) return last;
-    this.lastResend.set(conn, now);
-    this.resends++;
-    this.sendFull(conn);
-    return now;
+    if (last !== undefined && last.sentMs !== Infinity && now - last.askedMs < this.resendMinMs) return last.sentMs;
+    const id = `resend${++this.resends}`;
+    this.sendFull(conn, id);
+    const queued = conn.outbox.some((m) => m.reqId === id);
+    this.lastResend.set(conn, { askedMs: now, id, sentMs: queued ? Infinity : now });
+    return queued ? Infinity : now;
   }
 
-  private sendFull(conn: VenueConnection): void {
+  /** Paced requests written: a resend among them is asked from now (askAgain). Cold (the pacing timer). */
+  override flush(): void {
+    const waiting = [...this.lastResend].filter(([conn, r]) => r.sentMs === Infinity && conn.outbox.some((m) => m.reqId === r.id));
+    super.flush();
+    const now = this.clock();
+    for (const [conn, r] of waiting) if (conn.open && !conn.outbox.some((m) => m.reqId === r.id)) r.sentMs = now;
+  }
+
+  private sendFull(conn: VenueConnection, id?: string): void {
     const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
     if (list.length === 0) return;
     this.lastRequest.set(conn, list);
     this.requests++;
-    this.send(conn, encodeOrderbookRequest(list, this.level));
+    this.send(conn, encodeOrderbookRequest(list, this.level), id);
   }
 
   /** An `{"error":…}` frame on conn. */

@@ -71,13 +71,14 @@ export interface Recorded {
   readonly taps: Pick<CommonAdapterOptions, "onRawFrame" | "onRawRest">;
 }
 
-export function recorder(): Recorded {
+/** `nowUs`: the receive times to record (a test's adapter clock, so replay sees the times live judged by); default the tap's. */
+export function recorder(nowUs?: () => number): Recorded {
   const records: Recorded["records"] = [];
   return {
     records,
     taps: {
-      onRawFrame: (_m, _c, frame, tsUs) => void records.push({ tsUs, frame }),
-      onRawRest: (_m, _c, url, _b, tsUs) => void records.push({ tsUs, event: url }),
+      onRawFrame: (_m, _c, frame, tsUs) => void records.push({ tsUs: nowUs?.() ?? tsUs, frame }),
+      onRawRest: (_m, _c, url, _b, tsUs) => void records.push({ tsUs: nowUs?.() ?? tsUs, event: url }),
     },
   };
 }

@@ -17,13 +17,55 @@ afterEach(async () => {
 });
 
 const OPTIONS = { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20, resendMinMs: 50 };
+const STEP_MS = 10;
+
+type Lifecycle = { housekeeping: ReturnType<typeof setInterval> | null; rounds: { judge(): boolean }; onHousekeeping(): void };
+type Control = { flush(): void; write(...a: unknown[]): void };
+
+/**
+ * The proxied venue with the adapter on the test's clock: its housekeeping rounds run by hand, each after the clock
+ * moves STEP_MS and the requests the pacing then allows are written. `step()` waits (real time, the clock still) for
+ * KRW-BTC's next book and, when a request went, for KRW-XRP's answer: the venue answers at once on the adapter's clock
+ * and the capture holds each frame at that time, so no load on this machine moves a verdict (before, on the wall
+ * clock, a loaded machine's answer came past the 150 ms window, live's or replay's).
+ */
+async function onTestClock(venue: "upbit" | "bithumb") {
+  let clockMs = 1_000_000;
+  const rec = recorder(() => clockMs * 1000);
+  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
+  const { lifecycle: lc, control } = run.adapter as unknown as { lifecycle: Lifecycle; control: Control };
+  clearInterval(lc.housekeeping!);
+  lc.housekeeping = null;
+  lc.rounds = { judge: () => true };
+  let written = 0;
+  const write = control.write.bind(control);
+  control.write = (...a) => {
+    written++;
+    write(...a);
+  };
+  const link = run.proxy.links[0]!;
+  const base = link.fromClient.length; // the subscribe: answered before the books were equal
+  const frames = (code: string) => rec.records.filter((r) => r.frame?.includes(`"${code}"`)).length;
+  const step = async () => {
+    const [sent, btc, xrp] = [link.fromClient.length, frames("KRW-BTC"), frames("KRW-XRP")];
+    clockMs += STEP_MS;
+    control.flush();
+    lc.onHousekeeping();
+    await until(() => link.fromClient.length >= base + written, "the proxy has what the adapter wrote");
+    await until(() => frames("KRW-BTC") > btc, "KRW-BTC's next book");
+    if (link.fromClient.slice(sent).some((f) => f.includes('"orderbook"'))) await until(() => frames("KRW-XRP") > xrp, "KRW-XRP's answer");
+  };
+  return { ...run, rec, step };
+}
+
+/** Requests the pacing queued (SubscriptionControl.paced). */
+const pacedRequests = (adapter: object) => (adapter as unknown as { control: { paced: number } }).control.paced;
 
 describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not move (KRW-XRP, quiet)", { timeout: 30_000 }, (venue) => {
   test("stays LIVE: asked again past its stale time, its SNAPSHOT answers; KRW-BTC untouched", async () => {
-    const rec = recorder();
-    const { adapter, sink, equal, sim } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, ...rec.taps }, cleanups);
+    const { adapter, sink, equal, sim, rec, step } = await onTestClock(venue);
     const requests = adapter.stats().requests!;
-    await until(() => adapter.stats().requests! >= requests + 4, "the list asked again four times (KRW-XRP silent)");
+    while (adapter.stats().requests! < requests + 4) await step(); // the list asked again four times (KRW-XRP silent)
     // Old: KRW-XRP went STALE every 300 ms (and LIVE again with the resent request's SNAPSHOT).
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().quietAsks).toBeGreaterThanOrEqual(4);
@@ -38,6 +80,15 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(replay.adapter.stats().quietAsks).toBeGreaterThanOrEqual(3);
     expect(replay.adapter.stats().requestResends).toBe(0);
     expect(replay.sink.seq).toEqual(liveSeq);
+    // Asked faster than the pacing refills (1.5 requests/s per connection): the next resends wait for a token, one
+    // longer than the 150 ms window. Its answer's time starts when it goes; before, from its queueing: KRW-XRP went
+    // STALE (quiet_unanswered) while its request waited, the venue not yet asked.
+    const paced = pacedRequests(adapter);
+    while (adapter.stats().requests! < requests + 6) await step();
+    await step();
+    expect(pacedRequests(adapter)).toBeGreaterThan(paced);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.stats().quietUnanswered).toBe(0);
   });
 
   test("goes STALE when it does not answer (its frames dropped: a subscription the venue no longer serves)", async () => {
@@ -61,6 +112,9 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
     expect(sink.invalid.filter((e) => e.index === 0)).toEqual([]);
     // Replayed: STALE too, its last book's receive time + 300 ms (the ask) + 150 ms (the answer awaited) past, at the
     // latest where live was (live's rounds judge up to one later; live asked at its round, replay at the stale time).
+    // The capture must reach past live's verdict (so past replay's): taken as soon as the verdict was seen, it could
+    // end before any frame past the stale time + 450 ms, and replay had no verdict at all (seen once under load).
+    await until(() => rec.records.length >= liveInvalidAt[0]! + 20, "frames past live's verdict");
     const records = rec.records.slice(0, liveInvalidAt[0]! + 200);
     const replay = await replayRecorded(venue, sim.restUrl, records, { staleAfterMs: () => 300 }, cleanups);
     const k = replay.sink.invalid.findIndex((e) => e.index === 1);
