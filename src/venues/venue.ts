@@ -252,9 +252,12 @@ export interface VenueAdapter {
   /**
    * Replay: a recorded connection event (url CONNECTION_OPENED_URL, CONNECTION_CLOSED_URL or a socket event,
    * SOCKETS_RECORDED_URL …). A close does what the live unplanned disconnect did to that connection's books
-   * (RESYNCING / DISCONNECTED, then the normal resync on the next frames); an open changes nothing; the socket events
-   * let a venue that uses them (OKX, Deribit, Bybit) tell the connection's sockets apart as live did. False when no connection of
-   * that name exists. Optional: a venue without it ignores the events.
+   * (RESYNCING / DISCONNECTED, then the normal resync on the next frames). An open invalidates, as that close would
+   * have, a book still LIVE or STALE on the connection (its socket's close lost from the capture; live, no book is
+   * LIVE at an open): ConnectionLifecycle.replayOpened, called by every adapter. The socket events let the venues
+   * that follow them (OKX, Deribit, Bybit, Upbit and Bithumb) tell the connection's sockets apart as live did;
+   * Binance and Coinbase ignore them. False when no connection of that name exists. Optional: a venue without it
+   * ignores the events.
    */
   ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;
   /**

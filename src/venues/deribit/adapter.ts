@@ -401,6 +401,9 @@ export class DeribitAdapter implements VenueAdapter {
       if (this.books.replaying) this.trailSeq[index] = t.book === BookState.LIVE && !update.replace ? t.lastSeq : -1;
       t.lastSeq = cid;
       t.seqSocket = socket;
+      // The book is set anew: a socket kept as having reached a change_id (seqRepeated) reached an older book's, which
+      // a venue reset's new ids may number the same (seqReached would take it for having reached this one).
+      t.seqAlsoSocket = -1;
       this.books.onLive(t, now);
       this.sink!.onBookUpdate(index, update);
       return;
