@@ -52,7 +52,7 @@ export const replayCommand: CommandSpec = {
     "When none follows, the replay ends there: the books end as the last record read left them, as for a capture",
     "that ended at that record (what was not replayed: truncated).",
     "A receive time more than an hour from the previous record's, either way (a damaged or forged time, a recorder",
-    "that was not running), is such a point too, as in export --books: the books leave LIVE at the previous record",
+    "that was not running), is such a point too, as in export's book rows: the books leave LIVE at the previous record",
     "(RESYNCING / sequence_gap), the stale clock and --pace recorded start again at the record (no housekeeping and",
     "no wait for the time jumped over); named in timeJumps {file, atUs, previousUs} (first 100) and a warning.",
     "A record of a kind another version wrote is skipped, counted per file",
