@@ -57,7 +57,7 @@ async function stopEach(log: Logger, parts: readonly (readonly [string, () => Pr
 /**
  * `run` and `record`: runtime.stop(), waited for `deadlineMs` at most (a venue that does not close). True when a
  * part's stop failed (logged by it; the command then exits 1), false when it stopped or the deadline passed; the
- * deadline passing is logged (until s-rdcli8 it was not: the `stopped` line that follows read as a stop that ended).
+ * deadline passing is logged (until 2026-12-06 it was not: the `stopped` line that follows read as a stop that ended).
  */
 export async function stopWithin(runtime: Runtime, deadlineMs: number, log: Logger): Promise<boolean> {
   const failed = runtime.stop().then(

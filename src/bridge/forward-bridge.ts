@@ -243,7 +243,7 @@ interface Upstream {
    * reset it back unchecked, and a loss of the new session right then, or a copy of its snapshot, went by as news.
    * One line kept for the session before (s-bridge) still lost the current one after two other sessions' in a row
    * (s-rev65); keeping the newest session's and the least recently left others (s-rev65) still lost a live run whose
-   * clock stepped back (older than the dead run it replaced) to three old sessions' recorded datagrams (s-subst): the
+   * clock stepped back (older than the dead run it replaced) to three old sessions' recorded datagrams (until 2026-12-06): the
    * oldest session's line is the one dropped now.
    */
   saved: SessionLine[];

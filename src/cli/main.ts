@@ -277,7 +277,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
       return 2;
     }
     // A system error (errno: a port in use, EADDRINUSE) says all in its message; a stack is for a bug, ERR_* codes
-    // included (s-cli8: `feeder sim --port 80` with the port taken printed one).
+    // included (until 2026-12-06: `feeder sim --port 80` with the port taken printed one).
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     const systemError = typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
     io.err(`feeder ${command.name}: ${systemError ? (err as Error).message : ((err as Error).stack ?? String(err))}`);

@@ -33,7 +33,7 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
  * A command's stop waited for STOP_DEADLINE_MS at most (listen, bridge, replay, demo: run and record have runtime.ts
  * stopWithin). Cut off: a warning naming what was left under way (`what`) with `cutFields()` read at the cut (how
  * much was lost: bridge to-nats' unflushedBytes), and "cut off"; a stop that throws throws.
- * Before s-sig8 these waited for as long as it took: a bridge's NATS flush to a server that does not answer held
+ * Before 2026-12-06 these waited for as long as it took: a bridge's NATS flush to a server that does not answer held
  * `systemctl stop` until its SIGKILL, and a second signal was the only way out.
  */
 export async function stopBounded(stop: Promise<unknown>, log: Logger, what: string, cutFields?: () => Record<string, unknown>): Promise<"stopped" | "cut off"> {
@@ -55,7 +55,7 @@ export async function stopBounded(stop: Promise<unknown>, log: Logger, what: str
  * listens for the first only: the second met its default action, and a second Ctrl-C during the stop killed the
  * process there (record's capture left without its last block and its `stopped` line; exit by the signal). SIGKILL
  * still ends it at once. `hangup`: "stop" for the commands SIGHUP stops (listen, bridge, replay, demo: main's
- * STOP_SIGNALS), held as well (until s-rdsig it was not: a second SIGHUP, or SIGINT then two SIGHUPs, killed the
+ * STOP_SIGNALS), held as well (until 2026-12-06 it was not: a second SIGHUP, or SIGINT then two SIGHUPs, killed the
  * process mid-stop, exit 129); "reload" for run and record, whose SIGHUP re-checks the configuration, stop or not
  * (config-reload.ts). Returns what removes the listeners.
  */

@@ -267,8 +267,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       // A "*" rule whose venue and market match no configured market sends heartbeats only. Taken (check-config notes
       // it): a market removed from a running file (the shipped example without [venues.bybit.spot]) leaves its
       // destination behind, and refusing that made the next start exit 2, not restarted. Names are checked above.
-      // A symbol listed beside "*" routes nothing "*" does not: named (config/notes.ts), not refused (refused from
-      // s-cfg8 until 2026-12-06, a file whose destination kept a symbol taken out of its venue stopped loading).
+      // A symbol listed beside "*" routes nothing "*" does not: named (config/notes.ts), not refused (briefly refused on
+      // 2026-12-06: a file whose destination kept a symbol taken out of its venue stopped loading).
       if (m.symbols.includes("*")) return;
       const known = new Set(
         venues

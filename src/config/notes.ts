@@ -22,7 +22,7 @@ export function loopbackTtlNotes(config: FeederConfig): string[] {
 /**
  * A routing rule listing, beside "*", a symbol no configured market of its venue and market has: "*" routes every
  * configured symbol, so the listed one changes nothing; most likely a symbol taken out of the venue and left here, or
- * a typo. Not refused (it was from s-cfg8 until 2026-12-06): the file routed the same before and after the slip.
+ * a typo. Not refused (it was, briefly, on 2026-12-06): the file routed the same before and after the slip.
  */
 export function starRuleSymbolNotes(config: FeederConfig): string[] {
   return config.publish.destinations.flatMap((d, i) => {

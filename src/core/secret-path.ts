@@ -22,7 +22,7 @@ export function shownPath(value: string): string {
 /**
  * The system's reason (`ENOENT: no such file or directory`) without the path it names (`, open 'PATH'`), as it is or
  * escaped: a path with a NUL is quoted by the runtime's argument check (`Received "a\u0000b"`), and was shown whole
- * after "its value not shown" (s-cfg8).
+ * after "its value not shown" (until 2026-12-06).
  */
 export function reasonWithoutPath(err: Error, path: string): string {
   const e = err as NodeJS.ErrnoException;

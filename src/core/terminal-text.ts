@@ -61,7 +61,7 @@ export function boundedText(s: string, maxChars = OUTSIDE_TEXT_MAX_CHARS): strin
   let width = 0;
   let keep = 0;
   // By code point, each as wide as it is shown: \xNN is 4, \u{202e} 8, an astral format character (\u{e0041}) 9, a
-  // surrogate pair 2. Until s-rdcli8 every control counted 4 and each half of a pair alone (an astral one was not
+  // surrogate pair 2. Until 2026-12-06 every control counted 4 and each half of a pair alone (an astral one was not
   // seen as a control): 300 bidi overrides (U+202E) came out as 588 characters, 300 tag characters as 1,308.
   while (keep < s.length) {
     const code = s.codePointAt(keep)!;

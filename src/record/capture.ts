@@ -249,9 +249,9 @@ export class CaptureWriter {
   /** Records in blocks that could not be written (counted, logged rate-limited). */
   lostRecords = 0;
   /**
-   * Of lostRecords, those written after close(): dropped and counted (before s-sig8, buffered and counted as recorded
+   * Of lostRecords, those written after close(): dropped and counted (before 2026-12-06, buffered and counted as recorded
    * but never written, or, past flushBytes, written into a new file opened after the close). `feeder record` detaches
-   * the feeder's raw taps before it closes the capture (since s-sm9: a stop cut at the deadline left them writing).
+   * the feeder's raw taps before it closes the capture (since 2026-12-06: a stop cut at the deadline left them writing).
    */
   lateRecords = 0;
   writeErrors = 0;

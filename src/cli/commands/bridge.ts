@@ -280,8 +280,8 @@ const CUT_AFTER_FAILED_START = "the NATS connection of a failed start not closed
 /**
  * The bridge and its HTTP server stopped within the deadline (stopBounded: to-nats flushes to NATS, which waited for
  * as long as a server that does not answer took). A second SIGINT/SIGTERM/SIGHUP meanwhile is logged and ignored (run):
- * before s-sig8 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
- * Also after a failed start (ignoreErrors: the start's error is the one reported): until s-rdsig that stop was not
+ * before 2026-12-06 it killed the process there (exit 130/143), to-nats' messages not yet flushed lost, no `stopped` line.
+ * Also after a failed start (ignoreErrors: the start's error is the one reported): until 2026-12-06 that stop was not
  * bounded, and a server that refused the stream and went silent held `bridge could not start` from exiting for good.
  */
 export async function stopBridge(log: Logger, bridge: ForwardBridge | ReverseBridge, http: BridgeHttpHandle | undefined, cutMeans: string, opts: { ignoreErrors?: boolean } = {}): Promise<void> {

@@ -40,7 +40,7 @@ const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 10
  */
 export function byteSize(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
-  // Until s-rdcli8 a size had a grammar of its own: `1e9` and `.5G` were refused though README gives `1e3`, `.5` as numbers.
+  // Until 2026-12-06 a size had a grammar of its own: `1e9` and `.5G` were refused though README gives `1e3`, `.5` as numbers.
   const m = typeof v === "string" ? /^(.*?)(?:([KMGT])i?)?B?$/i.exec(v) : null;
   const bytes = m ? Math.floor(decimal(m[1]) * SIZE_UNITS[(m[2] ?? "").toUpperCase()]!) : NaN;
   if (!(bytes > 0)) throw new UsageError(`--${name} must be a size such as 500M, 20G or a number of bytes, got ${JSON.stringify(v)}`);

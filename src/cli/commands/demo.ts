@@ -81,11 +81,11 @@ export const demoCommand: CommandSpec = {
         { title },
       );
     } finally {
-      // Within run's deadline, a second SIGINT/SIGTERM/SIGHUP meanwhile logged and ignored (before s-sig8: unbounded, and the
+      // Within run's deadline, a second SIGINT/SIGTERM/SIGHUP meanwhile logged and ignored (before 2026-12-06: unbounded, and the
       // second signal killed the process, the cache file left in the temporary directory).
       const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
       try {
-        // A part that fails is logged (exit 1 as run and record; until s-rdcli8 StopFailed's stack trace on stderr);
+        // A part that fails is logged (exit 1 as run and record; until 2026-12-06 StopFailed's stack trace on stderr);
         // the simulator and the cache file go all the same.
         if (await stopWithin(runtime, STOP_DEADLINE_MS, ctx.log)) code = 1;
       } finally {

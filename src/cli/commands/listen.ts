@@ -305,7 +305,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
-  // The multicast-only flags: --port, --retransmit and --iface were taken beside --nats without a word (s-cli8).
+  // The multicast-only flags: --port, --retransmit and --iface were taken beside --nats without a word (until 2026-12-06).
   const multicastOnly = nats === undefined ? undefined : ["group", "bind", "port", "retransmit", "iface"].find((k) => v[k] !== undefined);
   if (multicastOnly !== undefined) throw new UsageError(`--nats reads NATS: leave out --${multicastOnly} (--group, --bind, --port, --retransmit and --iface are multicast's; with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)`);
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };

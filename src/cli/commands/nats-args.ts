@@ -66,7 +66,7 @@ export function fromOf(v: unknown, stream: string | undefined, nowMs: number = D
   if (stream === undefined) throw new UsageError("--from needs --stream (the live subjects have no history)");
   if (v === "now" || v === "all") return v;
   const s = String(v);
-  // RFC 3339 lets a space stand for the T (`date -u '+%F %TZ'`, `--from "2026-12-04 10:00:00Z"`); taken before s-cli8
+  // RFC 3339 lets a space stand for the T (`date -u '+%F %TZ'`, `--from "2026-12-04 10:00:00Z"`); taken before 2026-12-06
   // and refused by it as "not an ISO time": read as the T.
   const iso = s.replace(/^(\d{4}-\d\d-\d\d) (?=\d)/, "$1T");
   const t = typeof v === "string" ? new Date(iso) : new Date(NaN);

@@ -145,7 +145,7 @@ export const recordCommand: CommandSpec = {
  * stamp on the process's monotonic timeline (core/clock.ts monoStampUs): the published receive times follow a step of
  * the wall clock (nowUs), a capture does not, so `replay --pace recorded` and `export --every-ms` neither wait nor
  * write the step's length. detach(): nothing reaches the writer from then on; `feeder record` detaches them just
- * before it closes the capture, so no record can come after the close. Before s-sm9 a stop cut at its deadline left
+ * before it closes the capture, so no record can come after the close. Before 2026-12-06 a stop cut at its deadline left
  * the taps on a closed writer: what a venue still delivered (also while the process drained its output) was counted
  * in the writer's lateRecords after the `stopped` line had been written, so never shown.
  */

@@ -88,7 +88,7 @@ export const replayCommand: CommandSpec = {
   allowPositionals: true,
   positionalsUsage: "CAPTURE…",
   async run(ctx) {
-    // Its stops are bounded (startOrStop, stopBounded): a second SIGINT/SIGTERM/SIGHUP is logged and ignored; before s-sig8 it
+    // Its stops are bounded (startOrStop, stopBounded): a second SIGINT/SIGTERM/SIGHUP is logged and ignored; before 2026-12-06 it
     // killed the process there (exit 130/143), the summary line never written.
     const endHold = holdRepeatedStops(ctx.stopSignal, ctx.log, "stop");
     try {
