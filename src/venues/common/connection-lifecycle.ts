@@ -636,7 +636,8 @@ export class ConnectionLifecycle {
   /**
    * Replay: the recorded unplanned close of connection `name` (CONNECTION_CLOSED_URL). Its books leave LIVE as the
    * live run's did (RESYNCING / DISCONNECTED); the subscriptions stay (the capture holds no acks to restore them) and
-   * the next recorded frames resync each book the venue's usual way. False when no connection has that name.
+   * the next recorded frames resync each book the venue's usual way; their silence counts from here. False when no
+   * connection has that name.
    */
   replayDisconnected(name: string): boolean {
     const conn = connectionNamed(this.conns, name);
@@ -647,9 +648,13 @@ export class ConnectionLifecycle {
       conn.retiringGeneration = -1;
       conn.replayNextFromOld = false;
     }
+    const nowMs = this.now();
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       this.invalidateDisconnected(t);
+      // Silence counts from the close: live judged no book of a closed connection and counted from its resubscribe.
+      // Before, a STALE book's count ran from its last re-verdict, a time replay's bounded rounds leave unset.
+      t.lastMsgMs = nowMs;
     }
     return true;
   }
@@ -910,12 +915,13 @@ export class ConnectionLifecycle {
       // Just past the due time (a capture's µs): the rule is "silent for more than its stale time".
       const atMs = Math.max(this.replayDueMs + REPLAY_PAST_MS, this.replayNextRoundMs);
       if (atMs > nowMs) return; // the round is after this record, which may end the silence
-      const stale = this.staleResyncs;
       const verdicts = this.replayVerdicts;
       this.replayDueMs = this.replayRound(atMs);
-      if (this.staleResyncs !== stale) this.replayNextRoundMs = atMs + this.housekeepingMs;
+      // Only a round that made a book STALE spaces the next: one that judged STALE books again changed nothing (paced
+      // by it, a book coming due just after waited an interval, or was not judged at all before its next message).
+      if (this.replayVerdicts !== verdicts) this.replayNextRoundMs = atMs + this.housekeepingMs;
       // Nothing made STALE: only STALE books are due until a book not STALE is (or this record).
-      if (this.replayVerdicts === verdicts) this.replayDueMs = Math.max(this.replayDueMs, Math.min(this.replayStateDueMs, nowMs - REPLAY_PAST_MS));
+      else this.replayDueMs = Math.max(this.replayDueMs, Math.min(this.replayStateDueMs, nowMs - REPLAY_PAST_MS));
     }
   }
 
