@@ -636,8 +636,7 @@ export class ConnectionLifecycle {
   /**
    * Replay: the recorded unplanned close of connection `name` (CONNECTION_CLOSED_URL). Its books leave LIVE as the
    * live run's did (RESYNCING / DISCONNECTED); the subscriptions stay (the capture holds no acks to restore them) and
-   * the next recorded frames resync each book the venue's usual way; their silence counts from here. False when no
-   * connection has that name.
+   * the next recorded frames resync each book the venue's usual way. False when no connection has that name.
    */
   replayDisconnected(name: string): boolean {
     const conn = connectionNamed(this.conns, name);
@@ -648,13 +647,9 @@ export class ConnectionLifecycle {
       conn.retiringGeneration = -1;
       conn.replayNextFromOld = false;
     }
-    const nowMs = this.now();
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       this.invalidateDisconnected(t);
-      // Silence counts from the close: live judged no book of a closed connection and counted from its resubscribe.
-      // Before, a STALE book's count ran from its last re-verdict, a time replay's bounded rounds leave unset.
-      t.lastMsgMs = nowMs;
     }
     return true;
   }

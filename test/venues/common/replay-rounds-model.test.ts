@@ -1,7 +1,8 @@
 /**
  * Replay's bounded stale rounds (ConnectionLifecycle.replayUntil: after a round that made no book STALE, the next runs
- * only when a book not STALE comes due) against a naive model that runs every round one is due (each STALE book's
- * re-verdict too), over random captures: the same books go STALE at the same times.
+ * only when a book not STALE comes due, or just before the record) against a naive loop that runs a round at every due
+ * time (each STALE book's re-verdict too), over random captures: the same books go STALE at the same times. The rounds
+ * the bounded loop skips only judge STALE books again, which must change nothing a later verdict depends on.
  */
 import { expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -9,36 +10,42 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { rng as mulberry32 } from "../../support/mulberry32.ts";
+import { TopicResync } from "../../../src/venues/common/topic-resync.ts";
+import { rng } from "../../support/mulberry32.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 
 const HOUSEKEEPING_MS = 100;
 const PAST_MS = 0.001;
 
-/** A record at `atMs`: topic `i` got a message (`live`: a snapshot, the book LIVE again), or the connection closed (`close`: every book RESYNCING). */
-type Rec = { atMs: number; i: number; live: boolean; close: boolean };
+/**
+ * A record at `atMs`: book `i` got a message (`live`: a snapshot, LIVE again), or (no message) the connection closed
+ * (`close`: its LIVE and STALE books RESYNCING) or the capture lost records (`gap`: the same, through a resync).
+ */
+type Rec = { atMs: number; i: number; kind: "msg" | "live" | "close" | "gap" };
 
-/** The naive loop: a round at every due time (STALE books' re-verdicts included), the next an interval after one that made a book STALE. */
+/** The naive loop: a round at every due time, the next an interval after one that made a book STALE. */
 function naive(staleMs: number[], recs: Rec[]): string[] {
   const verdicts: string[] = [];
   const last = staleMs.map(() => recs[0]!.atMs);
-  const stale = staleMs.map(() => false);
+  const state = staleMs.map(() => "live");
   let nextRoundMs = -Infinity;
   const round = (atMs: number): number => {
     let due = Infinity;
-    let resynced = false;
+    let made = false;
     for (let i = 0; i < staleMs.length; i++) {
       if (atMs - last[i]! <= staleMs[i]!) {
         due = Math.min(due, last[i]! + staleMs[i]!);
         continue;
       }
-      if (!stale[i]) resynced = true;
-      if (!stale[i]) verdicts.push(`${i}@${atMs.toFixed(3)}`);
-      stale[i] = true;
+      if (state[i] !== "stale") {
+        made = true;
+        verdicts.push(`${i}@${atMs.toFixed(3)}`);
+      }
+      state[i] = "stale";
       last[i] = atMs;
       due = Math.min(due, atMs + staleMs[i]!);
     }
-    if (resynced) nextRoundMs = atMs + HOUSEKEEPING_MS;
+    if (made) nextRoundMs = atMs + HOUSEKEEPING_MS;
     return due;
   };
   let dueMs = round(recs[0]!.atMs);
@@ -48,48 +55,45 @@ function naive(staleMs: number[], recs: Rec[]): string[] {
       if (atMs > r.atMs) break;
       dueMs = round(atMs);
     }
-    if (r.close) {
-      // Every book of the connection RESYNCING, its silence counted from the close.
-      stale.fill(false);
-      last.fill(r.atMs);
+    if (r.kind === "close" || r.kind === "gap") {
+      for (let i = 0; i < staleMs.length; i++) {
+        // A STALE book's silence counts from where it leaves STALE (live's last round before it re-judged it).
+        if (state[i] === "stale") last[i] = r.atMs;
+        if (state[i] !== "resyncing") state[i] = "resyncing";
+      }
       continue;
     }
     last[r.i] = r.atMs;
-    if (r.live) stale[r.i] = false;
+    if (r.kind === "live") state[r.i] = "live";
   }
   return verdicts;
 }
 
+/** The lifecycle's replayUntil before each record, books kept by a replaying TopicResync as the adapters' are. */
 function bounded(staleMs: number[], recs: Rec[]): string[] {
   let nowMs = 0;
   const verdicts: string[] = [];
-  const control = new SubscriptionControl(
-    { encodeRequest: () => "", classifyControl: () => ({ kind: "other" }), parseAckError: () => ({ kind: "other" }), rejectHint: () => "" } as never,
-    silentLogger,
-    () => nowMs,
-    undefined,
-    () => undefined,
-  );
+  const protocol = { encodeRequest: () => "", classifyControl: () => ({ kind: "other" }), parseAckError: () => ({ kind: "other" }), rejectHint: () => "" };
+  const control = new SubscriptionControl(protocol as never, silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "spot");
   conn.used = true;
   conn.open = false;
   conn.ws = null;
   const topics = conn.addTopics(staleMs.map((_, i) => `book.S${i}`), 1);
-  topics.forEach((t, i) => {
-    t.depth = i; // staleAfterMs by depth
+  for (const t of topics) {
+    t.depth = t.index; // its stale time by depth
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
-  });
-  const invalidate = (t: TopicState, state: BookState): void => {
-    t.book = state;
+  }
+  const books = new TopicResync({ venue: "fake", log: silentLogger, now: () => nowMs, random: () => 0.5, restart: () => undefined });
+  books.replaying = true;
+  const resync = (t: TopicState, state: BookState, reason: StatusReason): void => {
+    if (state === BookState.STALE && t.book !== BookState.STALE) verdicts.push(`${t.index}@${nowMs.toFixed(3)}`);
+    books.resync(t, state, reason);
   };
-  const resync = (t: TopicState, state: BookState, _reason: StatusReason): void => {
-    if (t.book !== state) verdicts.push(`${t.index}@${nowMs.toFixed(3)}`);
-    t.book = state;
-  };
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync }, {
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: (t, s, r) => books.invalidate(t, s, r), resync }, {
     log: silentLogger,
-    keepalive: { kind: "none" } as never,
+    keepalive: { kind: "ws_ping" },
     housekeepingMs: HOUSEKEEPING_MS,
     staleAfterMs: (depth) => staleMs[depth]!,
     resyncBackoffBaseMs: 100,
@@ -98,41 +102,45 @@ function bounded(staleMs: number[], recs: Rec[]): string[] {
     now: () => nowMs,
     random: () => 0.5,
   });
-  // The verdict's time is the round's: the hook reads it from the lifecycle's judgeStale `now` via the clock below.
-  const judge = (lifecycle as unknown as { judgeStale(c: unknown, now: number, r: boolean): number }).judgeStale.bind(lifecycle);
-  (lifecycle as unknown as { judgeStale(c: unknown, now: number, r: boolean): number }).judgeStale = (c, now, r) => {
-    const saved = nowMs;
+  // A round's verdicts at the round's time: the adapters' clock there (replay moves it to each round's time too).
+  const inner = lifecycle as unknown as { judgeStale(c: unknown, now: number, replaying: boolean): number };
+  const judge = inner.judgeStale.bind(lifecycle);
+  inner.judgeStale = (c, now, replaying) => {
+    const recordMs = nowMs;
     nowMs = now;
-    const due = judge(c, now, r);
-    nowMs = saved;
+    const due = judge(c, now, replaying);
+    nowMs = recordMs;
     return due;
   };
   for (const r of recs) {
     nowMs = r.atMs;
     lifecycle.replayUntil(r.atMs);
     const t = topics[r.i]!;
-    if (r.close) {
-      lifecycle.replayDisconnected(conn.name);
-      continue;
+    if (r.kind === "close") lifecycle.replayDisconnected(conn.name);
+    else if (r.kind === "gap") {
+      for (const b of topics) if (b.book === BookState.LIVE || b.book === BookState.STALE) books.resync(b, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    } else {
+      t.lastMsgMs = r.atMs;
+      if (r.kind === "live") books.onLive(t, r.atMs);
     }
-    t.lastMsgMs = r.atMs;
-    if (r.live) t.book = BookState.LIVE;
   }
   return verdicts;
 }
 
-/** Random captures of up to 4 books with stale times of 150–400 ms, quiet stretches of up to 3 s among them. */
-function captures(closes: boolean): { staleMs: number[]; recs: Rec[] }[] {
+/** 300 random captures of up to 4 books with stale times of 150–400 ms, quiet stretches of up to 3 s among them. */
+function captures(leaveStale: boolean): { staleMs: number[]; recs: Rec[] }[] {
   const out: { staleMs: number[]; recs: Rec[] }[] = [];
   for (let seed = 1; seed <= 300; seed++) {
-    const rnd = mulberry32(seed);
-    const books = 1 + Math.floor(rnd() * 4);
-    const staleMs = Array.from({ length: books }, () => 150 + Math.floor(rnd() * 6) * 50);
+    const rnd = rng(seed);
+    const n = 1 + Math.floor(rnd() * 4);
+    const staleMs = Array.from({ length: n }, () => 150 + Math.floor(rnd() * 6) * 50);
     const recs: Rec[] = [];
     let atMs = 1_000_000;
     for (let k = 0; k < 60; k++) {
       atMs += rnd() < 0.15 ? rnd() * 3_000 : rnd() * 120;
-      recs.push({ atMs: Math.round(atMs * 1000) / 1000, i: Math.floor(rnd() * books), live: rnd() < 0.5, close: closes && rnd() < 0.1 });
+      const x = rnd();
+      const kind = leaveStale && x < 0.05 ? "close" : leaveStale && x < 0.1 ? "gap" : x < 0.55 ? "live" : "msg";
+      recs.push({ atMs: Math.round(atMs * 1000) / 1000, i: Math.floor(rnd() * n), kind });
     }
     out.push({ staleMs, recs });
   }
@@ -140,13 +148,13 @@ function captures(closes: boolean): { staleMs: number[]; recs: Rec[] }[] {
 }
 
 // Before: a round that only judged STALE books again spaced the next an interval, so a book coming due within it was
-// judged later than with a round per due time (or not at all, its next message first).
+// judged at another time than with a round per due time, or not at all (its next message first).
 test("bounded replay rounds make the same books STALE at the same times as a round at every due time", () => {
   captures(false).forEach(({ staleMs, recs }, k) => expect(bounded(staleMs, recs), `capture ${k}`).toEqual(naive(staleMs, recs)));
 });
 
-// Before: a book STALE at a recorded close counted its silence from its last re-verdict, a time the bounded rounds
-// leave elsewhere than a round per due time does.
-test("with recorded closes too: every book's silence counts from the close, not from a skipped round's re-verdict", () => {
+// Before: a STALE book made RESYNCING without a message (a recorded close, a capture gap) counted its silence from its
+// last re-verdict, a time the bounded rounds leave elsewhere than a round per due time does.
+test("with recorded closes and capture gaps: a book leaving STALE without a message counts its silence from there", () => {
   captures(true).forEach(({ staleMs, recs }, k) => expect(bounded(staleMs, recs), `capture ${k}`).toEqual(naive(staleMs, recs)));
 });
