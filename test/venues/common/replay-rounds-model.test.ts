@@ -7,7 +7,7 @@
 import { expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { TopicResync } from "../../../src/venues/common/topic-resync.ts";
@@ -24,8 +24,9 @@ const PAST_MS = 0.001;
 type Rec = { atMs: number; i: number; kind: "msg" | "live" | "close" | "gap" };
 
 /** The naive loop: a round at every due time, the next an interval after one that made a book STALE. */
-function naive(staleMs: number[], recs: Rec[]): string[] {
+function naive(staleMs: number[], recs: Rec[], quietMs = 0): string[] {
   const verdicts: string[] = [];
+  const quietUntil = staleMs.map(() => 0);
   const last = staleMs.map(() => recs[0]!.atMs);
   const state = staleMs.map(() => "live");
   let nextRoundMs = -Infinity;
@@ -36,6 +37,15 @@ function naive(staleMs: number[], recs: Rec[]): string[] {
       if (atMs - last[i]! <= staleMs[i]!) {
         due = Math.min(due, last[i]! + staleMs[i]!);
         continue;
+      }
+      if (quietMs > 0 && state[i] === "live") {
+        // Upbit's quiet rule (replay): asked again at the first round past the stale time, STALE if still silent by then.
+        if (quietUntil[i] === 0) quietUntil[i] = atMs + quietMs;
+        if (atMs < quietUntil[i]!) {
+          due = Math.min(due, quietUntil[i]!);
+          continue;
+        }
+        quietUntil[i] = 0;
       }
       if (state[i] !== "stale") {
         made = true;
@@ -64,14 +74,27 @@ function naive(staleMs: number[], recs: Rec[]): string[] {
       continue;
     }
     last[r.i] = r.atMs;
+    quietUntil[r.i] = 0;
     if (r.kind === "live") state[r.i] = "live";
   }
   return verdicts;
 }
 
 /** The lifecycle's replayUntil before each record, books kept by a replaying TopicResync as the adapters' are. */
-function bounded(staleMs: number[], recs: Rec[]): string[] {
+function bounded(staleMs: number[], recs: Rec[], quietMs = 0): string[] {
   let nowMs = 0;
+  const quietUntil = staleMs.map(() => 0);
+  // As the Upbit adapter's quiet hook in replay: a LIVE book silent past its stale time is taken as asked again then.
+  const quiet = (t: TopicState, now: number): number => {
+    if (t.book !== BookState.LIVE) return 0;
+    if (quietUntil[t.index]! > 0) {
+      if (now < quietUntil[t.index]!) return quietUntil[t.index]!;
+      quietUntil[t.index] = 0;
+      return 0;
+    }
+    quietUntil[t.index] = now + quietMs;
+    return quietUntil[t.index]!;
+  };
   const verdicts: string[] = [];
   const protocol = { encodeRequest: () => "", classifyControl: () => ({ kind: "other" }), parseAckError: () => ({ kind: "other" }), rejectHint: () => "" };
   const control = new SubscriptionControl(protocol as never, silentLogger, () => nowMs, undefined, () => undefined);
@@ -79,9 +102,10 @@ function bounded(staleMs: number[], recs: Rec[]): string[] {
   conn.used = true;
   conn.open = false;
   conn.ws = null;
-  const topics = conn.addTopics(staleMs.map((_, i) => `book.S${i}`), 1);
+  // Book i at depth i: its stale time by depth.
+  const topics = staleMs.map((_, i) => new TopicState(i, "spot", `S${i}`, i, `book.S${i}`, conn));
   for (const t of topics) {
-    t.depth = t.index; // its stale time by depth
+    conn.topics.push(t);
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
   }
@@ -91,7 +115,7 @@ function bounded(staleMs: number[], recs: Rec[]): string[] {
     if (state === BookState.STALE && t.book !== BookState.STALE) verdicts.push(`${t.index}@${nowMs.toFixed(3)}`);
     books.resync(t, state, reason);
   };
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: (t, s, r) => books.invalidate(t, s, r), resync }, {
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: (t, s, r) => books.invalidate(t, s, r), resync, ...(quietMs > 0 ? { quiet } : {}) }, {
     log: silentLogger,
     keepalive: { kind: "ws_ping" },
     housekeepingMs: HOUSEKEEPING_MS,
@@ -121,6 +145,7 @@ function bounded(staleMs: number[], recs: Rec[]): string[] {
       for (const b of topics) if (b.book === BookState.LIVE || b.book === BookState.STALE) books.resync(b, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
     } else {
       t.lastMsgMs = r.atMs;
+      quietUntil[r.i] = 0;
       if (r.kind === "live") books.onLive(t, r.atMs);
     }
   }
@@ -157,4 +182,11 @@ test("bounded replay rounds make the same books STALE at the same times as a rou
 // last re-verdict, a time the bounded rounds leave elsewhere than a round per due time does.
 test("with recorded closes and capture gaps: a book leaving STALE without a message counts its silence from there", () => {
   captures(true).forEach(({ staleMs, recs }, k) => expect(bounded(staleMs, recs), `capture ${k}`).toEqual(naive(staleMs, recs)));
+});
+
+// The answer time is off the captures' µs grid: a round at exactly a quiet deadline makes the book STALE (Upbit's
+// `now < deadline` keeps it), while the deadline's own round is 1 µs past it; the naive loop's re-verdict of another
+// book landing exactly there would judge it 1 µs earlier.
+test("with Upbit's quiet rule too: a LIVE book silent past its stale time is asked again and STALE only if still silent", () => {
+  captures(true).forEach(({ staleMs, recs }, k) => expect(bounded(staleMs, recs, 75.0003), `capture ${k}`).toEqual(naive(staleMs, recs, 75.0003)));
 });
