@@ -513,5 +513,8 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(result.timeJumpsTotal).toBe(2);
     expect(feeder.after.filter((a) => a.atUs > 0).map((a) => a.books[0])).toEqual(["live:1000", "live:1000", "resyncing:1000", "resyncing:1000", "live:1020", "stale:1020"]);
     expect(staleResyncs).toBe(1); // the last record's alone (before: a round every 5 s of the 30 days)
+    // export --books names the same jumps for the same capture.
+    const exported = await exportCaptures(files, { write: () => undefined, flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
+    expect({ timeJumps: exported.timeJumps, timeJumpsTotal: exported.timeJumpsTotal }).toEqual({ timeJumps: result.timeJumps, timeJumpsTotal: result.timeJumpsTotal });
   });
 });

@@ -910,12 +910,13 @@ export class ConnectionLifecycle {
       // Just past the due time (a capture's µs): the rule is "silent for more than its stale time".
       const atMs = Math.max(this.replayDueMs + REPLAY_PAST_MS, this.replayNextRoundMs);
       if (atMs > nowMs) return; // the round is after this record, which may end the silence
-      const stale = this.staleResyncs;
       const verdicts = this.replayVerdicts;
       this.replayDueMs = this.replayRound(atMs);
-      if (this.staleResyncs !== stale) this.replayNextRoundMs = atMs + this.housekeepingMs;
+      // Only a round that made a book STALE spaces the next: one that judged STALE books again changed nothing (paced
+      // by it, a book coming due just after waited an interval, or was not judged at all before its next message).
+      if (this.replayVerdicts !== verdicts) this.replayNextRoundMs = atMs + this.housekeepingMs;
       // Nothing made STALE: only STALE books are due until a book not STALE is (or this record).
-      if (this.replayVerdicts === verdicts) this.replayDueMs = Math.max(this.replayDueMs, Math.min(this.replayStateDueMs, nowMs - REPLAY_PAST_MS));
+      else this.replayDueMs = Math.max(this.replayDueMs, Math.min(this.replayStateDueMs, nowMs - REPLAY_PAST_MS));
     }
   }
 

@@ -53,6 +53,10 @@ export class TopicResync {
     t.lastSeq = 0;
     t.liveSinceMs = -1;
     if (t.book === state) return;
+    // Replay: a STALE book leaving it without a message (a recorded close, a capture gap, a refused book) counts its
+    // silence from here, as live's did from its last round's re-verdict; not from replay's last re-verdict, which the
+    // bounded rounds (ConnectionLifecycle.replayUntil) skip where nothing else changes.
+    if (this.replaying && t.book === BookState.STALE) t.lastMsgMs = this.o.now();
     const wasNeverLive = t.book === BookState.AWAITING_SNAPSHOT && state !== BookState.HALTED;
     t.book = state;
     if (wasNeverLive && reason === StatusReason.DISCONNECTED) return;
