@@ -6,7 +6,8 @@
  * apply → VenuePipeline.onBookUpdate: applyDelta, the exchange-to-receipt histogram, the adapter's per-diff verify(),
  * publishDelta) and whose publisher seals each datagram (send time, CRC-32) and sends none: a dropFilter drops every
  * one, so no syscall, as in the "ours" rows. Replay's ingest flushes after every frame; a live feeder flushes once per
- * event-loop turn, so at most as often (`onFrameUnflushed` + `flush`: several frames in one turn). Replay differs from a live connection only in how a depth refresh gets its
+ * event-loop turn, so at most as often (`onFrameUnflushed` + `flush`: several frames in one turn). `onLiveFrame`: the
+ * same frame through the live socket's entry instead (onFrameAt at turnReceiptUs(), no replay clock), then the flush. Replay differs from a live connection only in how a depth refresh gets its
  * snapshot, and none starts here (checked: `check()`).
  * A pass starts from the recorded REST snapshots (`reset`, untimed: every book resynced, then bridged again by its
  * snapshot and the diff that bridges it, as the recording did), then times the diffs after each book's bridging diff,
@@ -16,9 +17,12 @@
 import { join } from "node:path";
 import { Feeder } from "../src/app/feeder.ts";
 import { validateConfig } from "../src/config/load.ts";
+import { turnReceiptUs } from "../src/core/clock.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { StatusReason, type MarketName } from "../src/core/types.ts";
 import { BINANCE_VENUE, type BinanceAdapter } from "../src/venues/binance/index.ts";
+import type { BinanceConnection } from "../src/venues/binance/connection.ts";
+import { replayConnection } from "../src/venues/common/connection.ts";
 import type { VenueSpec } from "../src/venues/registry.ts";
 import { loopbackDestination } from "./e2e-common.ts";
 import { benchTempDir } from "./harness.ts";
@@ -59,6 +63,8 @@ export class AdapterPath {
   private readonly urls: string[] = [];
   private readonly bodies: string[] = [];
   private readonly conn: string;
+  /** The connection the frames are the socket of (`onLiveFrame`): looked up once, as a socket's handler holds it. */
+  private readonly liveConn: BinanceConnection;
 
   private constructor(
     readonly feeder: Feeder,
@@ -67,6 +73,10 @@ export class AdapterPath {
   ) {
     const { market, symbols, diffs } = input;
     this.conn = `conn0.${market}`;
+    // The adapter's connections are private: a live socket's handler is bound to its own (bindMessages).
+    const live = replayConnection((adapter as unknown as { conns: readonly BinanceConnection[] }).conns, this.conn, market);
+    if (live === undefined) throw new Error(`${market}: no connection for ${this.conn}`);
+    this.liveConn = live;
     const names = [...symbols.keys()];
     const ids: DiffIds[] = diffs.map((f) => {
       const d = (JSON.parse(f) as { data: { s: string; U: number; u: number; pu?: number; E: number } }).data;
@@ -128,6 +138,16 @@ export class AdapterPath {
   /** One timed frame, as a connection hands it over, then the publisher's flush: one frame per event-loop turn. */
   onFrame(k: number): void {
     this.feeder.ingest("binance", this.input.market, this.conn, this.frames[k]!, this.recvUs[k]!);
+  }
+
+  /**
+   * One timed frame as a live socket hands it over (BinanceConnection.bindMessages: onFrameAt at turnReceiptUs()),
+   * then the publisher's flush: no Feeder.ingest, so no replay clock (its advance and each adapter's replayClockAt)
+   * and no connection lookup by name. The books' stale clock stays where the last replayed record left it.
+   */
+  onLiveFrame(k: number): void {
+    this.liveConn.onFrameAt(this.frames[k]!, turnReceiptUs());
+    this.feeder.publisher.flush();
   }
 
   /** One timed frame without the flush (`flush()` after several: a turn that read several frames). */

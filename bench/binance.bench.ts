@@ -20,7 +20,8 @@
  * (docs/performance.md §10).
  * The adapter path: the same recorded diffs through what the feeder runs per frame after the socket
  * (bench/binance-adapter-path.ts: BinanceConnection.onFrameAt → BinanceAdapter.onDiff, its sequence rule, depth clip and
- * per-diff verify() → the app's VenuePipeline → the publisher, sealed, sending nothing; flushed per frame, and once per
+ * per-diff verify() → the app's VenuePipeline → the publisher, sealed, sending nothing; flushed per frame through replay's
+ * Feeder.ingest (its clock), through the live socket's entry (onFrameAt at turnReceiptUs(), no replay clock), and once per
  * pass), each book's diffs after the one that bridges its REST snapshot, in interleaved rounds with ours on exactly
  * those frames; and its allocation per frame beside ours in the steady-state table.
  * @module
@@ -325,6 +326,7 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<Ad
     [
       { name: `ours: scan → applyDelta → encode (${label}, the same ${n} frames)`, fn: () => { for (let i = 0; i < n; i++) ours.onDiff(frames[i]!); }, opts: { ...opts, setup: resetOurs } },
       { name: "adapter path: onFrameAt → onDiff (chain, clip, verify) → VenuePipeline → publisher flush (sealed, no send)", fn: () => { for (let i = 0; i < n; i++) path.onFrame(i); }, opts },
+      { name: "live path: the socket's onFrameAt (turnReceiptUs) → … → publisher flush, no replay clock", fn: () => { for (let i = 0; i < n; i++) path.onLiveFrame(i); }, opts },
       {
         name: "same, one flush per pass (every frame in one turn)",
         fn: () => {
@@ -343,8 +345,8 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<Ad
   const ratio = (k: number) => median(perRound.map((r) => r[k]!.p50Ns / r[0]!.p50Ns));
   const addedNs = (k: number) => median(perRound.map((r) => r[k]!.p50Ns - r[0]!.p50Ns));
   console.log(
-    `adapter path / ours, p50: ${ratio(1).toFixed(2)}× (+${addedNs(1).toFixed(0)} ns a frame); one flush per pass: ${ratio(2).toFixed(2)}× ` +
-      `(+${addedNs(2).toFixed(0)} ns) (median of per-round figures)\n`,
+    `adapter path / ours, p50: ${ratio(1).toFixed(2)}× (+${addedNs(1).toFixed(0)} ns a frame); live path: ${ratio(2).toFixed(2)}× ` +
+      `(+${addedNs(2).toFixed(0)} ns); one flush per pass: ${ratio(3).toFixed(2)}× (+${addedNs(3).toFixed(0)} ns) (median of per-round figures)\n`,
   );
   return path;
 }
