@@ -19,6 +19,7 @@
  * without a bound every concurrent request of a deep book added its copy (100 clients of a 10^5-level book: 320 MB).
  * @module
  */
+import { turnQueue } from "./turn-queue.ts";
 import { formatFixed } from "../core/fixed.ts";
 import type { BookLevels } from "./book-json.ts";
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
@@ -60,46 +61,17 @@ export function holdCopies(bytes: number): () => void {
   };
 }
 
-/** Chunk requests of every response in progress, served one per event-loop turn in arrival order. */
-const waiting: (() => void)[] = [];
-/**
- * Health checks' turns (/readyz), served before `waiting`: a load balancer's short timeout never waits on chunks.
- * Every /readyz arriving before a check's turn shares it (http-server.ts sharedReadiness).
- */
-const checks: (() => void)[] = [];
-let pumping = false;
+/** The formatting turns of every response in progress on this thread, one per event-loop turn (turn-queue.ts). */
+const formattingQueue = turnQueue();
 
 /**
  * Resolves in a later event-loop turn of its own (the venue connections and the publisher run in between); what
  * the caller does synchronously after it is the only HTTP formatting of that turn. A `healthCheck` turn goes ahead
  * of every chunk and answer waiting (one turn, not one per deep body and request in progress), but not two in a
- * row while they wait.
+ * row while they wait. Every /readyz arriving before a check's turn shares it (http-server.ts sharedReadiness).
  */
 export function formattingTurn(healthCheck = false): Promise<void> {
-  return new Promise((resolve) => {
-    (healthCheck ? checks : waiting).push(resolve);
-    if (!pumping) {
-      pumping = true;
-      setImmediate(pump);
-    }
-  });
-}
-
-/** Whether the last turn was a health check's: the next goes to `waiting` if anything waits there. */
-let checkLast = false;
-
-function pump(): void {
-  // Checks go first, but never two turns in a row while anything else waits: a steady stream of health checks (a
-  // flood of /readyz, which is never refused) would otherwise hold every chunk and answer back as long as it lasts.
-  const check = checks.length > 0 && (!checkLast || waiting.length === 0);
-  const next = check ? checks.shift() : waiting.shift();
-  checkLast = check;
-  if (next === undefined) {
-    pumping = false;
-    return;
-  }
-  next(); // its chunk is formatted in this turn's microtasks
-  setImmediate(pump);
+  return formattingQueue(healthCheck);
 }
 
 /**

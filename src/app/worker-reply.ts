@@ -14,6 +14,7 @@
  */
 import type { BookSummary } from "./book-json.ts";
 import { LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
+import { turnQueue } from "./turn-queue.ts";
 import type { ReadinessInput } from "./readiness.ts";
 
 /** The id of the parts of a worker's "started" summaries (request ids start at 1). */
@@ -94,51 +95,15 @@ export function cancelledTurn(id: number, cancelled: ReadonlySet<number>, turn: 
 }
 
 /**
- * Another turn of the shared queue; a health check's (/readyz) goes ahead of the others'. `order`: the reply's
- * request id (requests are numbered as asked): the oldest waiting reply's chunk goes first.
+ * The worker's shared reply turns (turn-queue.ts): the oldest reply's chunk first (`order`: its request id), a health
+ * check's ahead but never two in a row while others wait. Why the oldest first: the replies are of the same size (every
+ * book of the worker), so taking turns one chunk each (as until 2026-12-06) made each of k replies as slow as all k
+ * together: 4 replies of 20,000 books on a worker whose turns took 60 ms were each ~19 s, every one given up at
+ * REPLY_MAX_MS and none answered; oldest first, the first is done in ~4.8 s, the second in ~9.6 s. The replies waiting
+ * meanwhile are kept by the worker's progress (AwaitedReplies: any reply's part).
  */
-export type SharedTurn = (healthCheck?: boolean, order?: number) => Promise<void>;
-
-/**
- * Turns shared by every reply in progress on this thread: one waiter per event-loop turn (setImmediate), the oldest
- * reply's (lowest `order`) first, a health check's first but never two of them in a row while others wait (as the
- * HTTP side's book-stream.ts formattingTurn). Why one a turn: each reply awaiting setImmediate of its own, the replies
- * in progress (one per /books, /status and /readyz evaluation being answered: up to http.max_in_flight) all ran a
- * chunk in the same turn, k replies k × LIST_ITEMS_PER_TURN items between two reads of the venues' sockets. Why the
- * oldest first: the replies are of the same size (every book of the worker), so taking turns one chunk each (as
- * until 2026-12-06) made each of k replies as slow as all k together: 4 replies of 20,000 books on a worker whose
- * turns took 60 ms were each ~19 s, every one given up at REPLY_MAX_MS and none answered; oldest first, the first is
- * done in ~4.8 s, the second in ~9.6 s. The replies waiting meanwhile are kept by the worker's progress
- * (AwaitedReplies: any reply's part).
- */
-export function sharedTurns(): SharedTurn {
-  const waiting: { order: number; resolve: () => void }[] = [];
-  const checks: { order: number; resolve: () => void }[] = [];
-  let checkLast = false;
-  let pumping = false;
-  const pump = (): void => {
-    const check = checks.length > 0 && (!checkLast || waiting.length === 0);
-    const next = check ? checks.shift() : waiting.shift();
-    checkLast = check;
-    if (next === undefined) {
-      pumping = false;
-      return;
-    }
-    next.resolve(); // its chunk runs in this turn's microtasks
-    setImmediate(pump);
-  };
-  return (healthCheck = false, order = 0) =>
-    new Promise<void>((resolve) => {
-      const queue = healthCheck ? checks : waiting;
-      let at = queue.length; // after every waiter of an older or the same reply (a few: one per reply in progress)
-      while (at > 0 && queue[at - 1]!.order > order) at--;
-      queue.splice(at, 0, { order, resolve });
-      if (!pumping) {
-        pumping = true;
-        setImmediate(pump);
-      }
-    });
-}
+export const sharedTurns = turnQueue;
+export type { SharedTurn } from "./turn-queue.ts";
 
 /** The parts of replies still coming, by request id (the main thread's side). */
 export class ReplyParts {
