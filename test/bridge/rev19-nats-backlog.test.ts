@@ -77,6 +77,9 @@ beforeAll(async () => {
   sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
   await sub.start();
   reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX });
+  // Both NATS connections up and subscribed before the one snapshot goes through: sent as soon as attachNats returned,
+  // it could reach nats-server before the reader's subscription did (a full CI run: "X usable" never came).
+  await readerHears();
   x.load([[943500, 10]], [[943501, 20]], 1, T0);
   packInstrumentDefinition(p, new EncodedDefinition(X), false);
   packBookSnapshot(p, x, 0, false);
