@@ -1,8 +1,9 @@
 /**
  * The forward bridge's NATS PUB frames, `PUB <subject> <length>\r\n<envelope>\r\n` (the NATS client protocol), written
- * by the bridge for all the envelopes of one datagram into one reused buffer, then handed to the client's protocol
- * handler as one command in a range of the payload arena (the client keeps it until it writes it). The client's own
- * `publish` made per envelope an options object, the frame's header as a string and its bytes, and two argument
+ * by the bridge for all the envelopes of one datagram in place into a range of the payload arena (PayloadArena.room:
+ * the client keeps it until it writes it), then handed to the client's protocol handler as one command (until
+ * 2026-12-06 written into a reused buffer first, then copied into the range: every frame's bytes copied twice). The
+ * client's own `publish` made per envelope an options object, the frame's header as a string and its bytes, and two argument
  * arrays (7–11 cells, docs/performance.md §19); one command per datagram makes 2–4 (its argument arrays, a microtask
  * when its buffer was empty). The bytes on the connection are the ones `publish` writes.
  * HOT PATH: no allocation but the range handed over (PayloadArena).
@@ -26,7 +27,7 @@ export function framable(subject: string): boolean {
 }
 
 export class PubFrames {
-  private bytes = new Uint8Array(16 * 1024);
+  /** Bytes of frames written in the arena's open range since the last take(). */
   private used = 0;
   /** Of the frames since the last take(): envelopes, those carrying a wire message, and their envelopes' bytes. */
   envelopes = 0;
@@ -37,10 +38,10 @@ export class PubFrames {
 
   /** Appends the frame of env[0, length) on `subject` (its UTF-8 bytes; framable). */
   add(subject: Uint8Array, env: Uint8Array, length: number, message: boolean): void {
-    const need = this.used + FRAME_OVERHEAD_BYTES + subject.length + length;
-    if (need > this.bytes.length) this.grow(need);
-    const b = this.bytes;
-    let at = this.used;
+    const arena = this.arena;
+    const b = arena.room(this.used, this.used + FRAME_OVERHEAD_BYTES + subject.length + length);
+    const start = arena.openAt;
+    let at = start + this.used;
     b[at++] = P;
     b[at++] = U;
     b[at++] = B;
@@ -55,30 +56,21 @@ export class PubFrames {
     at += length;
     b[at++] = CR;
     b[at++] = LF;
-    this.used = at;
+    this.used = at - start;
     this.envelopes++;
     if (message) this.messages++;
     this.envelopeBytes += length;
   }
 
-  /** The frames added since the last take() in a range of their own (undefined: none); the counts start again. */
+  /** The frames added since the last take(), their range closed (undefined: none); the counts start again. */
   take(): Uint8Array | undefined {
     const n = this.used;
     if (n === 0) return undefined;
-    const out = this.arena.take(n);
-    copyRange(this.bytes, out, 0, 0, n);
     this.used = 0;
     this.envelopes = 0;
     this.messages = 0;
     this.envelopeBytes = 0;
-    return out;
-  }
-
-  // Cold: a datagram of more frames than ever before.
-  private grow(need: number): void {
-    const bigger = new Uint8Array(Math.max(need, 2 * this.bytes.length));
-    copyRange(this.bytes, bigger, 0, 0, this.used);
-    this.bytes = bigger;
+    return this.arena.close(n);
   }
 }
 

@@ -93,6 +93,8 @@ interface NatsConnection {
   close(): Promise<void>;
   closed(): Promise<void | Error>;
   isClosed?(): boolean;
+  /** A PING/PONG round trip: resolves once the server has read all that was sent before it (a SUB among it). */
+  flush?(): Promise<void>;
   /** The client's events (connects, disconnects, the server's errors); ends when the connection is closed. */
   status?(): AsyncIterable<{ type: string; error?: unknown }>;
 }
@@ -323,6 +325,8 @@ export class NatsFeedReader {
   private disconnected = false;
   /** The server refused the live subscription and it has not been taken again. */
   private subscriptionRefused = false;
+  /** The live SUB is sent and its round trip not answered yet (confirmed): not ready, the server may not have it. */
+  private confirming = false;
   /**
    * The stream reader's consumer is gone and not made again: its consumer deleted, or its stream not found (deleted:
    * the client retries for as long as it is missing). The consumer event's type, until the consumer is recreated or
@@ -360,21 +364,27 @@ export class NatsFeedReader {
     return { ...this.repacker.counters, datagrams: this.datagrams, envelopes: this.envelopes, receivedBytes: this.receivedBytes, natsReconnects: this.natsReconnects, natsClosed: this.natsClosed, subscriptionsRefused: this.subscriptionsRefused, natsAuthErrors: this.natsAuthErrors };
   }
 
-  /** Once per stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice. */
   /**
    * What a bridge's /readyz and connection gauge read (cold): connected (a connection open and not dropped; not while
-   * the reader waits to connect again after a close for good), the credentials refused, the subscription refused.
+   * the reader waits to connect again after a close for good), the credentials refused, the subscription refused, the
+   * live subscription sent but its round trip not answered yet (the server may not have it: confirmed).
    */
-  get health(): { natsConnected: boolean; authRefused: boolean; subscriptionRefused: boolean; streamProblem: string | undefined } {
+  get health(): { natsConnected: boolean; authRefused: boolean; subscriptionRefused: boolean; subscriptionUnconfirmed: boolean; streamProblem: string | undefined } {
     const nc = this.nc;
     return {
       natsConnected: nc !== undefined && this.running && !this.disconnected && nc.isClosed?.() !== true,
       authRefused: this.authRefusing,
       subscriptionRefused: this.subscriptionRefused,
+      subscriptionUnconfirmed: this.confirming,
       streamProblem: this.streamProblem,
     };
   }
 
+  /**
+   * Connects and subscribes; resolves once the server has the live subscription (a round trip after it: confirmed)
+   * or the stream's consumer is made, so what is published after that is read. Once per stop(): a second start would
+   * leave the first connection open, reconnecting and feeding the sink twice.
+   */
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
     this.running = true;
@@ -435,6 +445,12 @@ export class NatsFeedReader {
     try {
       if (this.opts.stream === undefined) {
         this.subscribeLive(nc, prefix, false);
+        this.confirming = true;
+        try {
+          await this.confirmed(nc);
+        } finally {
+          this.confirming = false;
+        }
       } else {
         const { jetstream, jetstreamManager } = (await natsModules.jetstream()) as {
           jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
@@ -480,6 +496,33 @@ export class NatsFeedReader {
       this.nc = undefined;
       await nc.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Waits for a PING/PONG round trip after the live SUB: the client only queues the SUB, so before, start() resolved
+   * (and a reconnect was told) while the server had not read it, and what was published in that round trip was not
+   * read (a set-up publishing one snapshot right after attachNats: its book never usable, rev19-nats-backlog in CI).
+   * The server answers in order: a refusal of the subscription (its -ERR) is told before this returns. Returns at
+   * once when the connection closes meanwhile (stop(), or the client for good: the callers look at which); a dropped
+   * connection or no answer within DIAL_TIMEOUT_MS is an error (start rejects, a connect made again is tried later).
+   * JetStream needs none: its consumer is made by requests on this connection, answered after the SUBs before them.
+   */
+  private async confirmed(nc: NatsConnection): Promise<void> {
+    if (nc.flush === undefined) return; // a client without it (a test's stand-in): as before
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DIAL_TIMEOUT_MS)));
+    try {
+      const flushed = nc.flush().then(
+        () => "answered" as const,
+        (err: unknown) => err as Error,
+      );
+      const why = await Promise.race([nc.closed().then(() => "closed" as const), flushed, noAnswer]);
+      if (why === "answered" || why === "closed" || this.stopped || nc.isClosed?.() === true) return;
+      if (why === "timeout") throw new Error(`no answer from NATS within ${DIAL_TIMEOUT_MS} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
+      throw new Error(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -9,7 +9,8 @@ import { describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
-import { serversOf } from "../../src/cli/commands/nats-args.ts";
+import { listenCommand } from "../../src/cli/commands/listen.ts";
+import { MAX_PREFIX_CHARS, prefixOf, serversOf } from "../../src/cli/commands/nats-args.ts";
 import { silentLogger } from "../../src/core/log.ts";
 
 function ctxOf(positionals: string[], values: CommandContext["values"]): CommandContext {
@@ -42,5 +43,21 @@ describe("feeder bridge flags", () => {
     expect(await usageError(["to-nats"], { ...base, ttl: "4" })).toMatch(/--ttl is for from-nats/);
     expect(await usageError(["to-nats"], { ...base, "source-id": "900" })).toMatch(/--source-id is for from-nats/);
     expect(await usageError(["to-nats"], { ...base, channel: "2" })).toMatch(/--channel is for from-nats/);
+  });
+
+  // Before, any length was taken: a prefix over nats-server's control line (4 KiB) had the server close the reader's
+  // and the bridge's connections at every SUB and PUB, reconnecting forever. Now refused, naming the flag and the limit.
+  test("--prefix is at most MAX_PREFIX_CHARS (128) characters: to-nats, from-nats and listen --nats exit 2 beyond", async () => {
+    expect(MAX_PREFIX_CHARS).toBe(128);
+    const longest = `${"a".repeat(63)}.${"b".repeat(64)}`;
+    expect(prefixOf(longest)).toBe(longest);
+    const over = `${longest}c`;
+    const refused = /^--prefix is at most 128 characters \(a NATS subject prefix; subjects are kept short\), got 129$/;
+    expect(() => prefixOf(over)).toThrow(refused);
+    expect(() => prefixOf("x".repeat(100_000))).toThrow(/--prefix is at most 128 characters .*got 100000$/); // not echoed
+    const nats = "nats://127.0.0.1:1";
+    expect(await usageError(["to-nats"], { nats, group: ["239.255.1.1:31001"], prefix: over })).toMatch(refused);
+    expect(await usageError(["from-nats"], { nats, group: "239.255.1.1:31001", prefix: over })).toMatch(refused);
+    await expect(listenCommand.run(ctxOf([], { nats, prefix: over }))).rejects.toThrow(refused);
   });
 });

@@ -3,18 +3,23 @@
  * at start too: the client's own default is 20 s, and a server that verifies clients refuses a missing or unknown
  * client certificate after the TLS 1.3 handshake, which the client does not notice, so start() (and each of the
  * client's reconnects) waited those 20 s; a port that sends INFO and never answers did the same. A start whose
- * connect failed may be tried again; one after stop() tells a refusal of the credentials again. In-process: a
- * silent "server" on 127.0.0.1 or a fake client, no nats-server.
+ * connect failed may be tried again; one after stop() tells a refusal of the credentials again. A live reader's start
+ * resolves once the server has its SUB (a round trip after it). In-process: a silent or minimal "server" on 127.0.0.1
+ * or a fake client, no nats-server.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
+import { fromNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packer, take } from "../subscriber/feed-harness.ts";
+import { uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { heldNatsServer } from "./held-nats-server.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -206,5 +211,56 @@ describe("a reader's callback that throws", () => {
     expect(() => deliver(envelopeOf(beat, 1000, 0, 0, 1, 7, new DatagramAuth(new Uint8Array(32).fill(3))))).not.toThrow();
     expect(() => deliver(new Uint8Array(4))).not.toThrow(); // short: refused
     expect([errors, sub.counters.listenerErrors, reader.counters.listenerErrors, reader.counters.heartbeats]).toEqual([["told", "refused"], 2, 2, 1]);
+  });
+});
+
+describe("the live reader's start resolves once the server has its subscription", { timeout: 30_000 }, () => {
+  // Before, start() resolved (attachNats returned, the reverse bridge read ready) with the SUB only queued in the
+  // client: what was published in that round trip was not read. A minimal server on 127.0.0.1 that counts SUBs and
+  // can hold its PONGs (the round trip's answer), with the real NATS client.
+  const stops: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    while (stops.length > 0) await stops.pop()!();
+  });
+
+  test("when start() resolves, the server has read the SUB", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "confirm-a" }, () => {});
+    stops.push(() => reader.stop());
+    await reader.start();
+    expect(nats.state.subs).toBe(1); // before: 0, the SUB still on its way
+  });
+
+  test("start() waits for the round trip after the SUB; the reverse bridge is not ready meanwhile, then ready", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    const { group, port } = uniqueDestination(257);
+    const bridge = new ReverseBridge({ servers: nats.url, prefix: "confirm-b", group, port, iface: "127.0.0.1", ttl: 1 });
+    stops.push(() => bridge.stop());
+    let started = false;
+    const starting = bridge.start().then(() => void (started = true));
+    await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB reached the server", 10_000);
+    expect([nats.state.subs, started]).toEqual([1, false]);
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: false, reasons: ["the NATS server has not confirmed the subscription on <prefix>.> yet"] });
+    nats.answerPongs();
+    await starting;
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: true, reasons: [] });
+  });
+
+  test("stop() during that round trip: start() resolves, nothing is fed, the connection is closed", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    let fed = 0;
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "confirm-c" }, () => void fed++);
+    stops.push(() => reader.stop());
+    const starting = reader.start();
+    await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB reached the server", 10_000);
+    await reader.stop();
+    await starting; // the client never settles a flush whose connection closed: the reader does not wait on it alone
+    await waitFor(() => nats.state.closed === 1, "the reader's NATS connection closed", 10_000);
+    expect([fed, reader.health.natsConnected]).toEqual([0, false]);
   });
 });

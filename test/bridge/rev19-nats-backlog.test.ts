@@ -77,9 +77,8 @@ beforeAll(async () => {
   sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
   await sub.start();
   reader = await attachNats(sub, { servers: nats.url, prefix: PREFIX });
-  // Both NATS connections up and subscribed before the one snapshot goes through: sent as soon as attachNats returned,
-  // it could reach nats-server before the reader's subscription did (a full CI run: "X usable" never came).
-  await readerHears();
+  // The one snapshot goes through as soon as attachNats returned: it resolves once nats-server has the reader's SUB.
+  // Before (the reader did not wait for that), the snapshot could get there first and "X usable" never came (CI).
   x.load([[943500, 10]], [[943501, 20]], 1, T0);
   packInstrumentDefinition(p, new EncodedDefinition(X), false);
   packBookSnapshot(p, x, 0, false);

@@ -221,7 +221,7 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
   return w.text();
 }
 
-/** from-nats is ready while it is connected, its credentials and its subscription taken, its stream (if any) read. */
+/** from-nats is ready while it is connected, its credentials and its subscription taken (confirmed by the server), its stream (if any) read. */
 export function fromNatsReadiness(bridge: ReverseBridge, stream?: string): Readiness {
   const reader = bridge.reader;
   if (reader === undefined) return { ready: false, reasons: ["starting"] };
@@ -230,6 +230,7 @@ export function fromNatsReadiness(bridge: ReverseBridge, stream?: string): Readi
   if (h.authRefused) reasons.push("the NATS server refuses the reader's credentials");
   else if (!h.natsConnected) reasons.push("not connected to NATS");
   if (h.subscriptionRefused) reasons.push("the NATS server refuses the subscription on <prefix>.>");
+  else if (h.subscriptionUnconfirmed) reasons.push("the NATS server has not confirmed the subscription on <prefix>.> yet");
   if (h.streamProblem !== undefined) reasons.push(`the JetStream stream ${stream ?? ""} cannot be read (${h.streamProblem}): deleted? nothing is read until it is back`);
   return { ready: reasons.length === 0, reasons };
 }

@@ -26,9 +26,20 @@ export const NATS_OPTIONS = {
   ...NATS_ACCESS_OPTIONS,
 } as const;
 
-/** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces). */
+/**
+ * The longest --prefix, in characters (ASCII: one byte each). The longest subject made under it,
+ * `<prefix>.<venue>.<market>.<symbol>` (a symbol of up to 255 bytes), is then under 450 bytes: NATS advises short
+ * subjects, and nats-server closes a connection whose command line (`PUB <subject> <size>`, `SUB <prefix>.> <sid>`)
+ * is over its max_control_line (4 KiB by default). Before, any length was taken: one over that made the reader's and
+ * the bridge's connections closed by the server at every SUB or PUB, reconnecting forever.
+ */
+export const MAX_PREFIX_CHARS = 128;
+
+/** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces), MAX_PREFIX_CHARS at most. */
 export function prefixOf(v: unknown): string {
   if (v === undefined) return DEFAULT_PREFIX;
+  // Before the characters: a value of any length is not echoed back.
+  if (typeof v === "string" && v.length > MAX_PREFIX_CHARS) throw new UsageError(`--prefix is at most ${MAX_PREFIX_CHARS} characters (a NATS subject prefix; subjects are kept short), got ${v.length}`);
   if (typeof v !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v)) {
     throw new UsageError(`--prefix must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(v)}`);
   }
