@@ -1,8 +1,8 @@
 /**
  * Instrument metadata for Deribit: `GET /api/v2/public/get_instruments?currency=…&kind=…&expired=false`, one query
- * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the finest
- * of `tick_size` and every `tick_size_steps[].tick_size` (a price-dependent tick: the exponent must hold all of
- * them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals); `expiration_timestamp` is when its
+ * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the one
+ * `tick_size` and every `tick_size_steps[].tick_size` are multiples of (a price-dependent tick: the exponent must
+ * hold all of them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals); `expiration_timestamp` is when its
  * book is halted (common/instrument-watch.ts). Numbers are read from the response text, never through a double. Resolution order and the disk cache are common (../common/instruments.ts). Cold.
  * @module
  */
@@ -25,15 +25,21 @@ export function plainStep(text: string): string {
   return formatFixed(m, exp);
 }
 
-/** The finest of several tick sizes (largest exponent; the smaller value at a tie). */
+/**
+ * The tick every price of a price-dependent tick is a multiple of: the greatest common divisor of the tick sizes, at
+ * the largest exponent among them (a plain decimal). For Deribit's nested steps (0.0001, then 0.0005 above 0.005) it
+ * is the finest; before 2026-12-06 it was the finest at the largest exponent, so steps 2.5 and 1 gave 2.5, a tick
+ * prices of 101 are no multiple of. Throws naming a text that is no positive step.
+ */
 export function finestTick(ticks: readonly string[]): string {
-  let best = ticks[0]!;
-  for (const t of ticks.slice(1)) {
-    const e = exponentOf(t);
-    const b = exponentOf(best);
-    if (e > b || (e === b && parseJsonNumberCodes(t, 0, t.length, e) < parseJsonNumberCodes(best, 0, best.length, b))) best = t;
+  const exp = Math.max(...ticks.map((t) => exponentOf(t)));
+  let g = 0;
+  for (const t of ticks) {
+    const m = parseJsonNumberCodes(t, 0, t.length, exp);
+    if (m <= 0) throw new Error(`bad step ${t}`);
+    for (let a = m; a !== 0; ) [g, a] = [a, g % a];
   }
-  return best;
+  return formatFixed(g, exp);
 }
 
 function obj(v: RawJson | undefined): Record<string, RawJson> | undefined {

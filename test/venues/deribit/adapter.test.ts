@@ -261,7 +261,14 @@ describe("Deribit instrument re-check", { timeout: 20_000 }, () => {
 
 describe("Deribit instruments", () => {
   test("the finest of tick_size and tick_size_steps sets the exponent; numbers are read from the text", () => {
-    expect(finestTick(["0.0005", "0.001", "5e-5"])).toBe("5e-5");
+    expect(finestTick(["0.0005", "0.001", "5e-5"])).toBe("0.00005");
+    // The tick every listed tick is a multiple of (before 2026-12-06: the finest at the largest exponent, 2.5 for
+    // steps 2.5 and 1, though a price of 101 is no multiple of it; 0.0002 for 0.0005 and 0.0002).
+    expect(finestTick(["2.5", "1"])).toBe("0.5");
+    expect(finestTick(["0.0005", "0.0002"])).toBe("0.0001");
+    expect(finestTick(["0.0001", "0.0005"])).toBe("0.0001");
+    expect(finestTick(["5", "10", "25"])).toBe("5");
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"BTC-2","tick_size":2.5,"tick_size_steps":[{"above_price":1000,"tick_size":1}],"min_trade_amount":10}'))).toEqual({ symbol: "BTC-2", spec: { tickSize: "0.5", lotSize: "10" } });
     const item = parseJsonRaw('{"instrument_name":"BTC-1","tick_size":0.0005,"tick_size_steps":[{"above_price":0.005,"tick_size":1e-4}],"min_trade_amount":0.1}');
     expect(specOfItem(item)).toEqual({ symbol: "BTC-1", spec: { tickSize: "0.0001", lotSize: "0.1" } });
     expect(specOfItem(parseJsonRaw('{"instrument_name":"X","tick_size":0,"min_trade_amount":1}'))).toBeNull();
