@@ -6,7 +6,7 @@
  * a venue reset on it whose snapshot was lost (a change below the book) was taken for the dead socket's trail, a
  * duplicate, and so was every change after it: the book LIVE with its old levels until the channel went stale.
  * In-process: the adapter's frames fed straight in, as live (not replaying), the overlap's sockets told apart as the
- * planned reconnect does.
+ * planned reconnect does; the last block draws overlaps at random against a model of what each socket delivered.
  */
 import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -16,6 +16,7 @@ import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
+import { Rng } from "../../../src/sim/rng.ts";
 
 const CHANNEL = "book.BTC-27MAR26-70000-C.100ms";
 const CONN = "conn0.option";
@@ -140,5 +141,66 @@ describe("deribit: the socket that carries on after an overlap reached the book'
     } finally {
       await stop();
     }
+  });
+});
+
+describe("deribit: a venue reset after an overlap, randomized against a model of what each socket delivered", () => {
+  test("a change below the book on the socket carrying on is a reset exactly when that socket had delivered the book's change_id", async () => {
+    // The model: both sockets carry the same change stream, the replacement from its subscribe's snapshot on, in a
+    // random interleaving; the book is at the highest id delivered; a socket has reached it when the highest id it
+    // delivered is at least that (TCP is ordered: a lower frame on it can then only be the venue's ids going back).
+    const rng = new Rng(20261206);
+    let resets = 0;
+    let trails = 0;
+    for (let round = 0; round < 150; round++) {
+      const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+      try {
+        const ids = [100];
+        for (let k = 1; k < 8; k++) ids.push(ids[k - 1]! + rng.int(1, 3));
+        const bids = ids.map((_, k) => `0.${String(1000 + k).slice(1)}`);
+        const sb = rng.int(0, ids.length - 2); // the replacement's snapshot: the book's state when it subscribed
+        const script: ("old" | "new")[] = [];
+        for (let k = 1; k < ids.length; k++) script.push("old");
+        for (let k = sb; k < ids.length; k++) script.push("new"); // its snapshot first, then its changes
+        for (let i = script.length - 1; i > 0; i--) {
+          const j = rng.int(0, i);
+          [script[i], script[j]] = [script[j]!, script[i]!];
+        }
+        const cut = rng.int(1, script.length); // the overlap ends after this many frames
+        let pa = 0; // index of the last id each socket delivered (-1: none)
+        let pb = -1;
+        for (const who of script.slice(0, cut)) {
+          if (who === "old") {
+            pa++;
+            fromOld(change(ids[pa]!, ids[pa - 1]!, bids[pa]!));
+          } else if (pb < 0) {
+            pb = sb;
+            adapter.ingestFrame("option", CONN, snapshot(ids[pb]!, bids[pb]!), 1);
+          } else {
+            pb++;
+            adapter.ingestFrame("option", CONN, change(ids[pb]!, ids[pb - 1]!, bids[pb]!), 1);
+          }
+        }
+        const book = Math.max(pa, pb);
+        expect(invalid).toEqual([]);
+        expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: ids[book] });
+        // The replacement carries on (the old socket closed), or, not yet having its snapshot, the old one (gone back to).
+        const replacementOn = pb >= 0 && rng.next() < 0.5;
+        if (replacementOn) planned.onRetiringClosed(conn, "test");
+        else planned.goBack(conn, "test");
+        const reached = (replacementOn ? pb : pa) === book;
+        adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // the venue's ids went back, its snapshot lost
+        if (reached) {
+          resets++;
+          expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+        } else {
+          trails++; // a lower change from a socket still behind the book: its trail, indistinguishable
+          expect(invalid).toEqual([]);
+        }
+      } finally {
+        await stop();
+      }
+    }
+    expect(Math.min(resets, trails)).toBeGreaterThan(10);
   });
 });
