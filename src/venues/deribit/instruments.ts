@@ -74,7 +74,7 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
  * `onTooManyRequests`: an answer saying 10028 without HTTP 429 (which the budgeted fetch reads itself), so the REST
  * budget waits as for a 429. `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
   try {
@@ -104,15 +104,20 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
       for (const item of body.result) {
         const s = specOfItem(item);
+        // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
+        if (s && ((market === "linear" && s.instrumentType === "reversed") || (market === "inverse" && s.instrumentType === "linear"))) continue;
+        const name = obj(item)?.instrument_name;
+        if (obj(item)?.is_active === false) {
+          // Listed, but it cannot be traded now [D9] (a halt, not open yet): not_trading, asked for again, never taken
+          // for a delisting or a bad spec. Before 2026-12-06 it was subscribed as any other.
+          if (typeof name === "string") halted?.set(name, `listed with is_active false (not tradable now) by ${url}`);
+          continue;
+        }
         if (!s) {
           // Listed (active) but its tick or lot unreadable: never taken as expired.
-          const name = obj(item)?.instrument_name;
           if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
           continue;
         }
-        // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
-        if (market === "linear" && s.instrumentType === "reversed") continue;
-        if (market === "inverse" && s.instrumentType === "linear") continue;
         out.set(s.symbol, s.spec);
       }
     }
@@ -131,7 +136,8 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, onTooManyRequests?: () => void): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found)),
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found, halted) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found, halted)),
+    whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
     // Listed but unreadable: a bad_spec at start, and never closed while running (not expired).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);
