@@ -27,7 +27,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * The generation of the socket that delivered lastSeq (-1 = none): a frame below lastSeq from that same socket
    * (TCP is ordered) means the venue's sequence went back; from another socket (a planned reconnect's overlap) it
    * may only trail. Set by the venues that use it (Bybit, OKX full books, Deribit) when a frame moves or repeats the
-   * book's sequence (Deribit: a repeat only by a snapshot or whole book); kept across a planned reconnect's go-back,
+   * book's sequence (Deribit: a change only when it moves it, a repeat by a snapshot, whole book or change); kept across a planned reconnect's go-back,
    * which gives the same socket a new generation.
    */
   seqSocket = -1;

@@ -23,7 +23,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookS
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -451,13 +451,14 @@ export class DeribitAdapter implements VenueAdapter {
    * of ours (a make-before-break's second socket, behind the old one; in replay, one whose subscribe answer was
    * recorded before it): ignored. Otherwise the venue rebuilt the book with lower ids, and ignoring it would ignore
    * every change (every grouped book) after it as a duplicate, the book frozen and LIVE until its channel went stale,
-   * so the channel is resynced and its fresh snapshot decides. Live, one from the socket that delivered the book's
-   * change_id (TCP is ordered) is always a reset: only the other socket of a make-before-break can be behind.
+   * so the channel is resynced and its fresh snapshot decides. Live, one from a socket that delivered the book's
+   * change_id (the one of record, or the other if it repeated it: seqReached; TCP is ordered) is always a reset: only
+   * a make-before-break's socket that has not reached the book can be behind.
    */
   private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean, socket: number): void {
     const asked = this.snapshotDue[t.index] === 1;
     // Replay of a capture that does not record the sockets cannot tell an overlap's two sockets apart.
-    const sameSocket = this.socketsKnown(t.conn) && socket === t.seqSocket;
+    const sameSocket = this.socketsKnown(t.conn) && seqReached(t, socket);
     if (grouped) {
       // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
       // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
@@ -491,9 +492,11 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /**
-   * A change not linked to the book's change_id. The last one again: a duplicate (the channel is alive). An older one
-   * from another socket (a make-before-break's, trailing the one that delivered the book's id): a duplicate, no sign
-   * of life. An older one from that socket (TCP is ordered: no trailing copy there) means the venue's ids went back
+   * A change not linked to the book's change_id. The last one again: a duplicate (the channel is alive), and its
+   * socket has reached the book's id (seqRepeated: before 2026-12-06 only a snapshot counted, so the socket carrying on
+   * after an overlap was not of record until its next new change). An older one from a socket that has not delivered
+   * the book's id (a make-before-break's, trailing it): a duplicate, no sign of life. An older one from a socket that
+   * has (seqReached; TCP is ordered: no trailing copy there) means the venue's ids went back
    * and the reset's snapshot was lost: every change after it would be ignored, the book LIVE and frozen until stale
    * (2 or 10 min), so it is resynced now, as an older snapshot is (onOlderSnapshot). Replay cannot tell a recorded
    * overlap's sockets apart: an older change there is a trailing stream's when it chains from what that stream reached
@@ -503,7 +506,7 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
     const known = this.socketsKnown(t.conn);
-    if (cid < t.lastSeq && (known ? socket === t.seqSocket : !this.trails(t, cid, prev))) {
+    if (cid < t.lastSeq && (known ? seqReached(t, socket) : !this.trails(t, cid, prev))) {
       this.venueResets++;
       this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
@@ -511,7 +514,12 @@ export class DeribitAdapter implements VenueAdapter {
     }
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
-      if (cid === t.lastSeq) t.lastMsgMs = this.now(); // the last one again: the channel is alive; an older one is no sign of it
+      if (cid === t.lastSeq) {
+        // The last one again: the channel is alive, and this socket has reached the book's change_id (ids name one
+        // change each): the one of record when it carries on after an overlap, a lower change on it then a reset.
+        t.lastMsgMs = this.now();
+        seqRepeated(t, socket);
+      }
       return;
     }
     this.gaps++;

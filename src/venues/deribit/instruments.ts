@@ -1,8 +1,8 @@
 /**
  * Instrument metadata for Deribit: `GET /api/v2/public/get_instruments?currency=…&kind=…&expired=false`, one query
- * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the finest
- * of `tick_size` and every `tick_size_steps[].tick_size` (a price-dependent tick: the exponent must hold all of
- * them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals); `expiration_timestamp` is when its
+ * per (currency, kind) the configured symbols need (docs/venues/deribit.md, "Instruments"). The tick is the one
+ * `tick_size` and every `tick_size_steps[].tick_size` are multiples of (a price-dependent tick: the exponent must
+ * hold all of them); the lot is `min_trade_amount` (USD on inverse futures and perpetuals); `expiration_timestamp` is when its
  * book is halted (common/instrument-watch.ts). Numbers are read from the response text, never through a double. Resolution order and the disk cache are common (../common/instruments.ts). Cold.
  * @module
  */
@@ -25,15 +25,21 @@ export function plainStep(text: string): string {
   return formatFixed(m, exp);
 }
 
-/** The finest of several tick sizes (largest exponent; the smaller value at a tie). */
+/**
+ * The tick every price of a price-dependent tick is a multiple of: the greatest common divisor of the tick sizes, at
+ * the largest exponent among them (a plain decimal). For Deribit's nested steps (0.0001, then 0.0005 above 0.005) it
+ * is the finest; before 2026-12-06 it was the finest at the largest exponent, so steps 2.5 and 1 gave 2.5, a tick
+ * prices of 101 are no multiple of. Throws naming a text that is no positive step.
+ */
 export function finestTick(ticks: readonly string[]): string {
-  let best = ticks[0]!;
-  for (const t of ticks.slice(1)) {
-    const e = exponentOf(t);
-    const b = exponentOf(best);
-    if (e > b || (e === b && parseJsonNumberCodes(t, 0, t.length, e) < parseJsonNumberCodes(best, 0, best.length, b))) best = t;
+  const exp = Math.max(...ticks.map((t) => exponentOf(t)));
+  let g = 0;
+  for (const t of ticks) {
+    const m = parseJsonNumberCodes(t, 0, t.length, exp);
+    if (m <= 0) throw new Error(`bad step ${t}`);
+    for (let a = m; a !== 0; ) [g, a] = [a, g % a];
   }
-  return best;
+  return formatFixed(g, exp);
 }
 
 function obj(v: RawJson | undefined): Record<string, RawJson> | undefined {
@@ -68,7 +74,7 @@ export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpe
  * `onTooManyRequests`: an answer saying 10028 without HTTP 429 (which the budgeted fetch reads itself), so the REST
  * budget waits as for a 429. `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
+export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: string, market: MarketName, symbols: readonly string[], onTooManyRequests?: () => void, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = restUrl.replace(/\/+$/, "");
   try {
@@ -98,15 +104,20 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
       for (const item of body.result) {
         const s = specOfItem(item);
+        // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
+        if (s && ((market === "linear" && s.instrumentType === "reversed") || (market === "inverse" && s.instrumentType === "linear"))) continue;
+        const name = obj(item)?.instrument_name;
+        if (obj(item)?.is_active === false) {
+          // Listed, but it cannot be traded now [D9] (a halt, not open yet): not_trading, asked for again, never taken
+          // for a delisting or a bad spec. Before 2026-12-06 it was subscribed as any other.
+          if (typeof name === "string") halted?.set(name, `listed with is_active false (not tradable now) by ${url}`);
+          continue;
+        }
         if (!s) {
           // Listed (active) but its tick or lot unreadable: never taken as expired.
-          const name = obj(item)?.instrument_name;
           if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
           continue;
         }
-        // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
-        if (market === "linear" && s.instrumentType === "reversed") continue;
-        if (market === "inverse" && s.instrumentType === "linear") continue;
         out.set(s.symbol, s.spec);
       }
     }
@@ -125,7 +136,8 @@ export function restUrlOf(config: VenueConfig, market: MarketName): string {
 export function deribitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, onTooManyRequests?: () => void): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found)),
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found, halted) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, onTooManyRequests, undefined, found, halted)),
+    whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
     // Listed but unreadable: a bad_spec at start, and never closed while running (not expired).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);

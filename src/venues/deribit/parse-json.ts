@@ -7,7 +7,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseJsonNumberCodes } from "../../core/fixed.ts";
 import type { ChannelTable } from "./channel-table.ts";
-import { SCAN_ERR_CHANGE_ID, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { SCAN_ERR_CHANGE_ID, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TS_MS_LIMIT } from "./scanner.ts";
 
 /** A JSON number as written. */
 export class RawNumber {
@@ -195,7 +195,7 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
   }
   if (data.timestamp !== undefined) {
     const ts = intOf(data.timestamp);
-    if (ts < 0) return SCAN_ERR_NUMBER;
+    if (ts < 0 || ts >= TS_MS_LIMIT) return SCAN_ERR_NUMBER; // µs ≥ 2^53: inexact, past the wire's ns
     out.tsExchangeUs = ts * 1000;
   }
   if (!Array.isArray(data.bids) || !Array.isArray(data.asks)) return SCAN_ERR_MISSING;

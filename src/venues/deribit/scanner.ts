@@ -54,6 +54,8 @@ const CH_0 = 48;
 const CH_9 = 57;
 
 const TWO_53 = 9007199254740992;
+/** `timestamp` (ms) must be below this: its µs then stay below 2^53, exact, and their ns fit the wire's i64 (as Bybit's). */
+export const TS_MS_LIMIT = Math.ceil(TWO_53 / 1000);
 const MAX_SAFE = MAX_MANTISSA;
 const DOT = 46;
 const LOWER_E = 101;
@@ -169,7 +171,8 @@ export class DeribitScanner {
         else return this.fail(i, SCAN_FALLBACK);
       } else if (bit === K_TS || bit === K_CID || bit === K_PREV) {
         const v = this.int(s, i);
-        if (v < 0) return this.fail(i, SCAN_FALLBACK);
+        // A timestamp (ms) whose µs reach 2^53 (the year 2255) is inexact, its ns past the wire's i64: the JSON path refuses it.
+        if (v < 0 || (bit === K_TS && v >= TS_MS_LIMIT)) return this.fail(i, SCAN_FALLBACK);
         i = this.pos;
         if (bit === K_TS) out.tsExchangeUs = v * 1000;
         else if (bit === K_CID) cid = v;

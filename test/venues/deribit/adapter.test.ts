@@ -9,7 +9,9 @@ import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import type { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import { finestTick, specOfItem } from "../../../src/venues/deribit/instruments.ts";
+import { deribitInstrumentSource, finestTick, specOfItem } from "../../../src/venues/deribit/instruments.ts";
+import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -261,10 +263,28 @@ describe("Deribit instrument re-check", { timeout: 20_000 }, () => {
 
 describe("Deribit instruments", () => {
   test("the finest of tick_size and tick_size_steps sets the exponent; numbers are read from the text", () => {
-    expect(finestTick(["0.0005", "0.001", "5e-5"])).toBe("5e-5");
+    expect(finestTick(["0.0005", "0.001", "5e-5"])).toBe("0.00005");
+    // The tick every listed tick is a multiple of (before 2026-12-06: the finest at the largest exponent, 2.5 for
+    // steps 2.5 and 1, though a price of 101 is no multiple of it; 0.0002 for 0.0005 and 0.0002).
+    expect(finestTick(["2.5", "1"])).toBe("0.5");
+    expect(finestTick(["0.0005", "0.0002"])).toBe("0.0001");
+    expect(finestTick(["0.0001", "0.0005"])).toBe("0.0001");
+    expect(finestTick(["5", "10", "25"])).toBe("5");
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"BTC-2","tick_size":2.5,"tick_size_steps":[{"above_price":1000,"tick_size":1}],"min_trade_amount":10}'))).toEqual({ symbol: "BTC-2", spec: { tickSize: "0.5", lotSize: "10" } });
     const item = parseJsonRaw('{"instrument_name":"BTC-1","tick_size":0.0005,"tick_size_steps":[{"above_price":0.005,"tick_size":1e-4}],"min_trade_amount":0.1}');
     expect(specOfItem(item)).toEqual({ symbol: "BTC-1", spec: { tickSize: "0.0001", lotSize: "0.1" } });
     expect(specOfItem(parseJsonRaw('{"instrument_name":"X","tick_size":0,"min_trade_amount":1}'))).toBeNull();
+  });
+
+  test("listed with is_active false: not_trading (asked for again), not subscribed; one not listed stays not_listed", async () => {
+    const item = (name: string, active: boolean, type = "reversed") => ({ instrument_name: name, tick_size: 0.5, min_trade_amount: 10, instrument_type: type, is_active: active });
+    const fetchFn = (async () => Response.json({ result: [item("BTC-PERPETUAL", false), item("BTC-27MAR26", true), item("BTC_USDC-PERPETUAL", false, "linear")] })) as unknown as typeof fetch;
+    const cfg = { venue: "deribit", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: [] }], overrides: new Map() } as unknown as VenueConfig;
+    const symbols = ["BTC-PERPETUAL", "BTC-27MAR26", "BTC-NOPE"];
+    const { instruments, unresolved } = await resolveInstruments(cfg, symbols.map((symbol) => ({ market: "inverse" as const, symbol, depth: 0 })), deribitInstrumentSource(cfg, fetchFn), silentLogger);
+    // Before: BTC-PERPETUAL resolved (and subscribed) like the active future.
+    expect(unresolved.map((u) => `${symbols[u.index]}:${u.kind}`)).toEqual(["BTC-PERPETUAL:not_trading", "BTC-NOPE:not_listed"]);
+    expect(instruments.map((i) => i?.symbol)).toEqual([undefined, "BTC-27MAR26", undefined]);
   });
 
   test("from the simulator's get_instruments: inverse lot in USD, option steps", async () => {

@@ -8,7 +8,7 @@ import { BookUpdate } from "../../../src/core/book-update.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { ChannelTable } from "../../../src/venues/deribit/channel-table.ts";
 import { parseBookObject, parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
-import { DeribitScanner, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/deribit/scanner.ts";
+import { DeribitScanner, SCAN_ERR_NUMBER, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/deribit/scanner.ts";
 import { canonical, canonicalOf, parseWithSource, recordedFrames, recordedInstruments } from "./recording.ts";
 
 const P_EXP = 4;
@@ -147,6 +147,26 @@ describe("Deribit scanner on the genuine recording", () => {
     expect(sc.scan(f, t, u)).toBe(100);
     expect([u.replace, u.isSnapshot, u.venueSeq, u.bidCount, u.askCount, u.bidPx[0], u.bidQty[0], u.askPx[0]]).toEqual([true, false, 169600103289, 2, 1, 633245, 372280, 633250]);
     expect(u.tsExchangeUs).toBe(1786563084954000);
+  });
+
+  test("timestamps: absent → 0 (unknown, null on the wire); one whose µs reach 2^53 is refused (bad_number), never published inexact", () => {
+    const t = table();
+    const f = (ts: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{${ts}"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[63324.5,1]],"asks":[]}}}`;
+    const tsOf = (frame: string) => {
+      const u = new BookUpdate();
+      const r = new DeribitScanner().scan(frame, t, u);
+      const u2 = new BookUpdate();
+      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+      return { scan: r >= 0 ? u.tsExchangeUs : r, json: j >= 0 ? u2.tsExchangeUs : j };
+    };
+    expect(tsOf(f(""))).toEqual({ scan: 0, json: 0 });
+    expect(tsOf(f('"timestamp":1786563084954,'))).toEqual({ scan: 1786563084954000, json: 1786563084954000 });
+    // The last ms whose µs are below 2^53 (the year 2255), then the next and the largest integer literal read.
+    expect(tsOf(f('"timestamp":9007199254740,'))).toEqual({ scan: 9007199254740000, json: 9007199254740000 });
+    for (const ms of ["9007199254741", "9007199254740991"]) {
+      // Before: taken, its µs (a double past 2^53) inexact and their ns past the wire's i64 (wire/words.ts).
+      expect(tsOf(f(`"timestamp":${ms},`))).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
+    }
   });
 
   test("fuzzed frames: truncations, edits, swapped types, bad numbers never give wrong levels", () => {

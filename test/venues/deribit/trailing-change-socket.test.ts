@@ -1,0 +1,206 @@
+/**
+ * The socket of record (TopicState.seqSocket) of a flat channel (`book.X.100ms`) after a planned reconnect's overlap,
+ * when the socket that carries on reached the book's change_id only by a change the other socket had delivered first
+ * (a duplicate there). Before 2026-12-06 only an equal snapshot or whole book recorded such a repeat, so the socket
+ * that carried on was not of record: until it delivered a change newer than the book (minutes, for a quiet option),
+ * a venue reset on it whose snapshot was lost (a change below the book) was taken for the dead socket's trail, a
+ * duplicate, and so was every change after it: the book LIVE with its old levels until the channel went stale.
+ * In-process: the adapter's frames fed straight in, as live (not replaying), the overlap's sockets told apart as the
+ * planned reconnect does; the last block draws overlaps at random against a model of what each socket delivered.
+ */
+import { describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+import { Rng } from "../../../src/sim/rng.ts";
+
+const CHANNEL = "book.BTC-27MAR26-70000-C.100ms";
+const CONN = "conn0.option";
+const frame = (data: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-27MAR26-70000-C",${data}}}}`;
+const snapshot = (id: number, bid: string) => frame(`"type":"snapshot","change_id":${id},"bids":[["new",${bid},10]],"asks":[["new",0.2,10]]`);
+const change = (id: number, prev: number, bid: string) => frame(`"type":"change","change_id":${id},"prev_change_id":${prev},"bids":[["new",${bid},10]],"asks":[]`);
+
+async function overlapRig() {
+  const adapter = new DeribitAdapter(
+    { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "option", depth: 0, symbols: ["BTC-27MAR26-70000-C"] }], overrides: new Map([["option:BTC-27MAR26-70000-C", { tickSize: "0.0005", lotSize: "0.1" }]]) },
+    [{ market: "option" as MarketName, symbol: "BTC-27MAR26-70000-C", depth: 0 }],
+    { log: silentLogger },
+  );
+  await adapter.loadInstruments();
+  const invalid: { state: BookState; reason: StatusReason }[] = [];
+  const sink: BookSink = {
+    onBookUpdate: (_i: number, _u: BookUpdate) => undefined,
+    onBookInvalid: (_i: number, state: BookState, reason: StatusReason) => void invalid.push({ state, reason }),
+    onInstrumentChanged: () => undefined,
+  };
+  adapter.startReplay(sink);
+  const a = adapter as unknown as { books: { replaying: boolean }; conns: VenueConnection[]; snapshotDue: Uint8Array; lifecycle: { planned: PlannedReconnects } };
+  a.books.replaying = false; // as live: the sockets can be told apart
+  const conn = a.conns[0]!;
+  adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // on the old socket, before the overlap
+  // The swap: the replacement is the connection's socket and has asked for the channel; the old one still open
+  // (CLOSED to stop(): nothing to wait for).
+  conn.retiringWs = { readyState: WebSocket.CLOSED, addEventListener() {}, close() {} } as unknown as WebSocket;
+  conn.retiringGeneration = conn.generation;
+  conn.generation = ++conn.genSeq;
+  for (const t of conn.topics) t.onRetiring = true; // the old socket serves the channel
+  a.snapshotDue[0] = 1;
+  const fromOld = (f: string) => {
+    conn.fromRetiring = true;
+    try {
+      adapter.ingestFrame("option", CONN, f, 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  const stop = async () => {
+    a.books.replaying = true;
+    await adapter.stop();
+  };
+  return { adapter, conn, planned: a.lifecycle.planned, invalid, fromOld, stop };
+}
+
+describe("deribit: the socket that carries on after an overlap reached the book's change_id by a trailing change", () => {
+  test("the replacement trailed the old socket by one change; the old socket closed; a venue reset on the replacement resyncs the book", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105")); // the old socket leads
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's snapshot, behind: ignored
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // the replacement reaches 101 (a duplicate)
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 101 });
+      planned.onRetiringClosed(conn, "test"); // the old socket closed: the replacement carries on
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // the venue's ids went back, its snapshot lost
+      // Before: a duplicate (the replacement not of record), the book LIVE at change_id 101 with its old levels.
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+      expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 1 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the old socket trailed the replacement by one change; gone back to it, a venue reset on it resyncs the book", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's: the same id
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // the replacement leads
+      fromOld(change(101, 100, "0.105")); // the old socket reaches 101 (a duplicate)
+      planned.goBack(conn, "test"); // the replacement failed: the old socket again
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // the venue's ids went back, its snapshot lost
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("during the overlap, both sockets having delivered the book's change_id, a change below it on either is a venue reset", async () => {
+    // The replacement repeating the change_id must not take the old socket's record away: its lower change (TCP is
+    // ordered, so no trail) is still a reset.
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105")); // the old socket leads
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's snapshot, behind: ignored
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // the replacement reaches 101 (a duplicate)
+      fromOld(change(6, 5, "0.09")); // the venue's ids went back on the old socket, its snapshot lost
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("during the overlap, the replacement's snapshot equal to the book: a change below it on the old socket is a venue reset", async () => {
+    // Before 2026-12-06 the equal snapshot made the replacement the socket of record and the old one's lower change a
+    // trail (a duplicate), and every change after it too, the book LIVE with its old levels while the overlap lasted.
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's: the same id
+      fromOld(change(6, 5, "0.09")); // the venue's ids went back on the old socket, its snapshot lost
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("a change below the book from the socket that only trails stays a duplicate while the overlap lasts", async () => {
+    // The other side of the rule: the old socket delivering the book's change_id again does not make an older change
+    // on the replacement, behind it, a venue reset.
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11")); // the old socket leads by two
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's snapshot, behind: ignored
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // behind: a duplicate
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1); // caught up: a duplicate
+      fromOld(change(103, 102, "0.12"));
+      expect(invalid).toEqual([]);
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 103 });
+      expect(adapter.stats()).toMatchObject({ venueResets: 0, duplicates: 2, olderSnapshots: 1 });
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe("deribit: a venue reset after an overlap, randomized against a model of what each socket delivered", () => {
+  test("a change below the book on the socket carrying on is a reset exactly when that socket had delivered the book's change_id", async () => {
+    // The model: both sockets carry the same change stream, the replacement from its subscribe's snapshot on, in a
+    // random interleaving; the book is at the highest id delivered; a socket has reached it when the highest id it
+    // delivered is at least that (TCP is ordered: a lower frame on it can then only be the venue's ids going back).
+    const rng = new Rng(20261206);
+    let resets = 0;
+    let trails = 0;
+    for (let round = 0; round < 150; round++) {
+      const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+      try {
+        const ids = [100];
+        for (let k = 1; k < 8; k++) ids.push(ids[k - 1]! + rng.int(1, 3));
+        const bids = ids.map((_, k) => `0.${String(1000 + k).slice(1)}`);
+        const sb = rng.int(0, ids.length - 2); // the replacement's snapshot: the book's state when it subscribed
+        const script: ("old" | "new")[] = [];
+        for (let k = 1; k < ids.length; k++) script.push("old");
+        for (let k = sb; k < ids.length; k++) script.push("new"); // its snapshot first, then its changes
+        for (let i = script.length - 1; i > 0; i--) {
+          const j = rng.int(0, i);
+          [script[i], script[j]] = [script[j]!, script[i]!];
+        }
+        const cut = rng.int(1, script.length); // the overlap ends after this many frames
+        let pa = 0; // index of the last id each socket delivered (-1: none)
+        let pb = -1;
+        for (const who of script.slice(0, cut)) {
+          if (who === "old") {
+            pa++;
+            fromOld(change(ids[pa]!, ids[pa - 1]!, bids[pa]!));
+          } else if (pb < 0) {
+            pb = sb;
+            adapter.ingestFrame("option", CONN, snapshot(ids[pb]!, bids[pb]!), 1);
+          } else {
+            pb++;
+            adapter.ingestFrame("option", CONN, change(ids[pb]!, ids[pb - 1]!, bids[pb]!), 1);
+          }
+        }
+        const book = Math.max(pa, pb);
+        expect(invalid).toEqual([]);
+        expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: ids[book] });
+        // The replacement carries on (the old socket closed), or, not yet having its snapshot, the old one (gone back to).
+        const replacementOn = pb >= 0 && rng.next() < 0.5;
+        if (replacementOn) planned.onRetiringClosed(conn, "test");
+        else planned.goBack(conn, "test");
+        const reached = (replacementOn ? pb : pa) === book;
+        adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // the venue's ids went back, its snapshot lost
+        if (reached) {
+          resets++;
+          expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+        } else {
+          trails++; // a lower change from a socket still behind the book: its trail, indistinguishable
+          expect(invalid).toEqual([]);
+        }
+      } finally {
+        await stop();
+      }
+    }
+    expect(Math.min(resets, trails)).toBeGreaterThan(10);
+  });
+});
