@@ -5,7 +5,7 @@
  * heartbeats, with values over their whole ranges: prices down to −2^53 and up to 2^53 − 1, quantities up to
  * 2^53 − 1, sequences up to 2^53 − 1, timestamps up to 2^53 − 1 µs, any u32 instrument id, any i8 exponent, any
  * datagram maximum from 256 to 65507 bytes, signed or not. Every datagram must equal the model's byte for byte, never
- * exceed the maximum, and decode (PacketReader) to the values written. The golden vectors pin a few fixed datagrams;
+ * exceed the maximum, and decode (PacketReader) to the values written (the CRC's check value is asserted too). The golden vectors pin a few fixed datagrams;
  * this covers the word-store paths (words.ts, writeLevels' two forms) over the value ranges they branch on.
  */
 import { createHmac } from "node:crypto";
@@ -14,7 +14,7 @@ import { LadderBook } from "../../src/book/ladder-book.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, MARKET_IDS, VENUE_IDS, type Instrument, type MarketName, type StatusReason, type VenueName } from "../../src/core/types.ts";
-import { DatagramAuth } from "../../src/wire/auth.ts";
+import { DatagramAuth, runtimeSha256 } from "../../src/wire/auth.ts";
 import { BookMessageReader, DecodeErrorCode, DefinitionReader, PacketReader } from "../../src/wire/decoder.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
@@ -38,14 +38,16 @@ class View extends LadderBook implements BookView {
 
 // ---- the model: an encoder from the spec's tables ----
 
-/** Bitwise CRC-32 (§3.2): reflected 0xEDB88320, init and final XOR 0xFFFFFFFF. */
+/** CRC-32 (§3.2): reflected 0xEDB88320, init and final XOR 0xFFFFFFFF; a byte table built here from the polynomial. */
+const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  return c;
+});
 function specCrc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return (c ^ 0xffffffff) >>> 0;
+  let c = -1;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }
 
 /** One message as the model writes it: its bytes (header included). */
@@ -430,6 +432,7 @@ function decodeAll(datagrams: Uint8Array[], maxBytes: number, key: Uint8Array | 
 
 describe("encoder and packer against a model written from the spec", () => {
   it("random turns of every message type, any value range, any datagram maximum, signed or not: byte for byte", () => {
+    expect(specCrc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926); // the model's CRC is §3.2's
     let datagramsChecked = 0;
     let levelsChecked = 0;
     let splits = 0;
@@ -449,7 +452,8 @@ describe("encoder and packer against a model written from the spec", () => {
       const packer = new ChannelPacker(maxBytes, s.channelId, s.sourceId, s.sessionId, {
         sessionStartUs: s.sessionStartUs,
         heartbeatIntervalMs: s.heartbeatIntervalMs,
-        auth: key !== undefined ? new DatagramAuth(key) : undefined,
+        // The publisher's reusable hasher (Bun's) or createHmac: the model is node:crypto's HMAC either way.
+        auth: key !== undefined ? new DatagramAuth(key, r.chance(0.5) ? runtimeSha256() : undefined) : undefined,
       });
       const model = new ModelPacker(s);
       const cap = Math.floor((model.room - 72) / 16);
