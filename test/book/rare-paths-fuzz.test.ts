@@ -4,7 +4,8 @@
  * - one ladder side: deep snapshots then shallow ones then deltas beyond the old depth (stale window slots and
  *   overflow entries), deep deletes at random ranks in one delta (the overflow's give-back), dropWorst at every
  *   cap (one level, the whole overflow and into the window, the whole side) with inserts, deletes, grows and
- *   reloads on the views it leaves, prices 0 and 2^53 − 1 (the largest mantissa), quantities 1 and 2^53 − 1, and
+ *   reloads on the views it leaves, prices 0 and 2^53 − 1 (the largest mantissa), prices down to −2^53 (a
+ *   subscriber's ladder holds the wire's negative i64 prices; the window's base at its clamp), quantities 1 and 2^53 − 1, and
  *   snapshots with NaN or infinite prices anywhere (refused by name, the side left empty and usable);
  * - the builder: LIVE full books (replace) that are unsorted, repeat prices, carry qty 0 entries, are crossed,
  *   shallow after deep (then deltas beyond the old depth), or hold a non-finite price; snapshots and replaces
@@ -26,6 +27,8 @@ import { Rng } from "./rng.ts";
 
 /** The largest price and qty mantissa (core/fixed.ts MAX_MANTISSA). */
 const MAX = Number.MAX_SAFE_INTEGER;
+/** The lowest price mantissa a subscriber decodes (core/i64.ts isSafeI64): −2^53, exact as a double. */
+const MIN = -(2 ** 53);
 
 /** A ladder that shows its structure to the test. */
 class Probe extends Ladder {
@@ -108,6 +111,8 @@ class Past {
 
 interface Profile {
   name: string;
+  /** The lowest price (default 0): a subscriber's ladder holds the wire's negative i64 prices too. */
+  lo?: number;
   /** A first best price. */
   start: (r: Rng) => number;
   gap: (r: Rng) => number;
@@ -120,7 +125,16 @@ const PROFILES: Profile[] = [
   { name: "sparse", start: (r) => r.int(1e12, 2e12), gap: (r) => r.logInt(100_000) },
 ];
 
-const clampPx = (p: number): number => (p < 0 ? 0 : p > MAX ? MAX : p);
+/**
+ * One ladder side only (the builder never holds a price below 1): prices down to −2^53, the lowest i64 a subscriber
+ * decodes (a spread's negative prices), the window's base at its clamp, and levels across zero.
+ */
+const LADDER_PROFILES: Profile[] = [
+  ...PROFILES,
+  { name: "at −2^53 (negative prices)", lo: MIN, start: (r) => (r.chance(0.7) ? MIN + r.int(0, 300) : -r.int(0, 300)), gap: (r) => (r.chance(0.6) ? 1 : r.int(2, 12)) },
+];
+
+const clampPx = (p: number, lo = 0): number => (p < lo ? lo : p > MAX ? MAX : p);
 
 /** Quantities: a tiny pool (equal to stale ones), ordinary ones, and the largest mantissa. */
 function newQty(r: Rng): number {
@@ -147,7 +161,7 @@ function snapshotSide(r: Rng, p: Profile, sign: number, best: number, n: number,
     }
   }
   if (px.length > 0 && r.chance(0.1)) {
-    px.push(clampPx(px[px.length - 1]! - sign * r.logInt(1e6))); // a qty 0 entry last: no level, sizes nothing
+    px.push(clampPx(px[px.length - 1]! - sign * r.logInt(1e6), Math.min(lo, 0))); // a qty 0 entry last: no level, sizes nothing
     qty.push(0);
   }
   if (px.length > 1 && r.chance(0.1)) r.shuffle(px); // the qtys stay where they were: new pairs, still valid
@@ -184,6 +198,8 @@ interface LadderStats {
 function runLadder(p: Profile, seed: number, side: Side, steps: number, s: LadderStats): void {
   const r = new Rng(seed * 65_537 + side * 101 + p.name.length);
   const sign = side === Side.BID ? 1 : -1;
+  const lo = p.lo ?? 0;
+  const clamp = (x: number) => clampPx(x, lo);
   const l = new Probe(side, r.int(1, 32));
   const ref = new RefSide(sign > 0);
   const past = new Past();
@@ -206,8 +222,8 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
     const worst = prices.length > 0 ? prices[prices.length - 1]! : anchor;
     if (k < 0.14 || step === 0) {
       const jump = r.chance(0.2) ? sign * (r.chance(0.5) ? 1 : -1) * r.logInt(1e9) : r.int(-64, 64);
-      anchor = clampPx(best + jump);
-      const d = snapshotSide(r, p, sign, anchor, depth(r), 0, MAX);
+      anchor = clamp(best + jump);
+      const d = snapshotSide(r, p, sign, anchor, depth(r), lo, MAX);
       what = `loadSorted(${d.px.length} entries${d.bad >= 0 ? `, ${d.px[d.bad]} at ${d.bad}` : ""})`;
       if (ref.count > 300) oldWorst = worst;
       if (d.bad >= 0) {
@@ -236,7 +252,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
     } else if (k < 0.3) {
       // One level through set(): an extreme price or qty, a past price, a new best far away, or a delete.
       const e = r.int(0, 5);
-      const x = e === 0 ? r.int(0, 3) : e === 1 ? MAX - r.int(0, 3) : e === 2 ? (past.pick(r) ?? best) : e === 3 ? clampPx(best + sign * r.logInt(1e7)) : prices.length > 0 ? prices[r.int(0, prices.length - 1)]! : best;
+      const x = e === 0 ? lo + r.int(0, 3) : e === 1 ? MAX - r.int(0, 3) : e === 2 ? (past.pick(r) ?? best) : e === 3 ? clamp(best + sign * r.logInt(1e7)) : prices.length > 0 ? prices[r.int(0, prices.length - 1)]! : best;
       const q = r.chance(0.35) ? 0 : r.chance(0.3) ? MAX : newQty(r);
       what = `set(${x}, ${q})`;
       const prev = l.set(x, q);
@@ -264,19 +280,19 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
         const from = oldWorst !== undefined && r.chance(0.5) ? oldWorst : worst;
         if (from === oldWorst) s.beyondOldDepth++;
         for (let m = r.int(1, 40); m > 0; m--) {
-          const x = r.chance(0.3) ? (past.pick(r) ?? from) : clampPx(from + sign * r.int(-3000, 50) * p.gap(r));
+          const x = r.chance(0.3) ? (past.pick(r) ?? from) : clamp(from + sign * r.int(-3000, 50) * p.gap(r));
           px.push(x);
           qty.push(r.chance(0.2) ? 0 : newQty(r));
         }
       } else if (kind === 3) {
-        for (let m = r.int(50, 400), x = worst; m > 0 && x >= 0 && x <= MAX; m--, x = clampPx(x - sign * p.gap(r))) {
+        for (let m = r.int(50, 400), x = worst; m > 0 && x >= lo && x <= MAX; m--, x = clamp(x - sign * p.gap(r))) {
           px.push(x);
           qty.push(newQty(r));
         }
       } else {
         for (let m = r.int(1, 30); m > 0; m--) {
           const t = r.float();
-          const x = t < 0.3 && prices.length > 0 ? prices[r.int(0, Math.min(prices.length - 1, 5))]! : clampPx(best + sign * r.int(-20, 6) * p.gap(r));
+          const x = t < 0.3 && prices.length > 0 ? prices[r.int(0, Math.min(prices.length - 1, 5))]! : clamp(best + sign * r.int(-20, 6) * p.gap(r));
           px.push(x);
           qty.push(r.chance(t < 0.3 ? 0.6 : 0.2) ? 0 : newQty(r));
         }
@@ -313,14 +329,14 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
       throw new Error(`${at}: overflow capacity ${cap} for ${l.count} levels (${deletes} deleted)`);
     }
     if (cap < capBefore && memCheck === "set") s.giveBacks++;
-    if (ref.get(0) !== 0 || ref.get(MAX) !== 0 || (ref.count > 0 && ref.get(ref.prices[0]!) === MAX)) s.extremes++;
+    if (ref.get(lo) !== 0 || ref.get(MAX) !== 0 || (ref.count > 0 && ref.get(ref.prices[0]!) === MAX)) s.extremes++;
   }
   s.ops += steps;
   s.moves += l.windowMoves;
 }
 
 describe("one ladder side's rare paths vs a Map reference", () => {
-  for (const p of PROFILES) {
+  for (const p of LADDER_PROFILES) {
     it(p.name, () => {
       const s: LadderStats = { ops: 0, drops: 0, dropsIntoWindow: 0, giveBacks: 0, refused: 0, beyondOldDepth: 0, moves: 0, extremes: 0 };
       for (const seed of [1, 2]) for (const side of [Side.BID, Side.ASK]) runLadder(p, seed, side, 200, s);

@@ -1,13 +1,103 @@
-/** The decoder rejects truncated, oversized, garbled and unknown-version datagrams with a typed code, never a throw. */
+/**
+ * The decoder rejects truncated, oversized, garbled and unknown-version datagrams with a typed code, never a throw;
+ * on forged datagrams (mutated, CRC recomputed: anyone can) it gives the code of a validator written from
+ * docs/wire-protocol.md §7.2 alone, and reads nothing outside the datagram.
+ */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
-import { DecodeErrorCode, PacketReader, WireDecodeError } from "../../src/wire/decoder.ts";
+import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../../src/wire/decoder.ts";
 import { fromHex, resealCrc, rng } from "./helpers.ts";
 import type { Vector } from "./vector-encode.ts";
 
 const vectors: Vector[] = JSON.parse(readFileSync(new URL("./vectors.json", import.meta.url), "utf8"));
 const all = vectors.filter((v) => v.expectError === undefined).flatMap((v) => v.datagrams.map((h) => ({ name: v.name, bytes: fromHex(h) })));
+
+/** Bitwise CRC over the datagram with bytes 44–47 (the checksum field) taken as 0 (§3.2). */
+function specChecksum(b: Uint8Array, poly: number): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) {
+    c ^= i >= 44 && i < 48 ? 0 : b[i]!;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/**
+ * §7.2's verdict on datagram b (a reader without a key), from the spec's tables alone: literal offsets, BigInt i64s,
+ * steps in the spec's order, each message's lengths before its values (as the reference decoder reads "header and
+ * lengths, then the template's fields": the common block's sequences and timestamps, then the level structure).
+ */
+function specVerdict(b: Uint8Array, maxBytes: number): string {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = b.length;
+  if (n < 3) return "truncated";
+  if (dv.getUint16(0, true) !== 0x4446) return "bad_magic";
+  const version = b[2]!;
+  if (version !== 3 && version !== 2) return "unknown_version";
+  if (n < 48) return "truncated";
+  if (n > maxBytes) return "oversized";
+  const pktLength = dv.getUint16(12, true);
+  if (pktLength < 48 || pktLength > n) return "truncated";
+  if (n > pktLength) return "oversized";
+  const authenticated = (b[3]! & 0x08) !== 0;
+  if (authenticated && pktLength < 64) return "truncated";
+  if (specChecksum(b, version === 3 ? 0xedb88320 : 0x82f63b78) !== dv.getUint32(44, true)) return "bad_checksum";
+  if (dv.getUint16(42, true) !== 1) return "unknown_schema";
+  if (dv.getUint32(8, true) === 0) return "bad_header";
+  const u64 = (o: number) => dv.getBigUint64(o, true);
+  const i64 = (o: number) => dv.getBigInt64(o, true);
+  const LIMIT = 2n ** 53n;
+  if (u64(16) >= LIMIT || i64(24) < 0n || i64(32) < 0n) return "unsafe_integer";
+  const end = pktLength - (authenticated ? 16 : 0);
+  let off = 48;
+  for (let m = 0, count = dv.getUint16(6, true); m < count; m++) {
+    if (off + 8 > end) return "bad_count";
+    const msgLength = dv.getUint16(off, true);
+    const templateId = dv.getUint16(off + 2, true);
+    const blockLength = dv.getUint16(off + 4, true);
+    if (msgLength < 8 || msgLength % 8 !== 0 || off + msgLength > end) return "bad_message";
+    const body = off + 8;
+    const bodyBytes = msgLength - 8;
+    const minBlock = templateId === 1 || templateId === 2 ? 64 : templateId === 3 ? 48 : templateId === 10 ? 16 : 0;
+    if (blockLength > bodyBytes || blockLength < minBlock) return "bad_message";
+    if (templateId >= 1 && templateId <= 3) {
+      if (u64(body + 8) >= LIMIT || u64(body + 16) >= LIMIT) return "unsafe_integer";
+      if (i64(body + 24) < 0n || i64(body + 32) < 0n || i64(body + 40) < 0n) return "unsafe_integer";
+    }
+    if (templateId === 1 || templateId === 2) {
+      const bids = dv.getUint16(body + 48, true);
+      const asks = dv.getUint16(body + 50, true);
+      const levelLength = dv.getUint16(body + 52, true);
+      if (levelLength < 16 || levelLength % 8 !== 0 || blockLength + (bids + asks) * levelLength > bodyBytes) return "bad_message";
+      const index = dv.getUint16(body + 54, true);
+      const parts = dv.getUint16(body + 56, true);
+      if (parts === 0 || index >= parts || (b[off + 7]! & 0x80) !== 0 !== (index === parts - 1)) return "bad_message";
+      if (templateId === 2 && (bids > dv.getUint16(body + 58, true) || asks > dv.getUint16(body + 60, true))) return "bad_message";
+      for (let k = 0; k < bids + asks; k++) {
+        const at = body + blockLength + k * levelLength;
+        const price = i64(at);
+        const qty = i64(at + 8);
+        if (price < -LIMIT || price >= LIMIT || qty < -LIMIT || qty >= LIMIT) return "unsafe_integer";
+        if (qty < 0n) return "bad_value";
+      }
+    } else if (templateId === 10) {
+      const lengths = [b[body + 10]!, b[body + 11]!, b[body + 12]!];
+      if (blockLength + lengths[0]! + lengths[1]! + lengths[2]! > bodyBytes) return "bad_message";
+      let at = body + blockLength;
+      for (const len of lengths) {
+        try {
+          new TextDecoder("utf-8", { fatal: true }).decode(b.subarray(at, at + len));
+        } catch {
+          return "bad_value";
+        }
+        at += len;
+      }
+    }
+    off += msgLength;
+  }
+  return off === end ? "ok" : "bad_count";
+}
 
 function codeOf(bytes: Uint8Array, maxBytes = 1400): DecodeErrorCode {
   const r = new PacketReader();
@@ -106,5 +196,33 @@ describe("decoder rejects bad datagrams", () => {
       expect(() => decodeDatagram(b)).not.toThrow();
     }
     expect(rejected).toBeGreaterThan(0);
+  });
+
+  it("forged datagrams (random bytes changed, CRC recomputed) get §7.2's code, and decoding never reads outside them", () => {
+    const r = rng(13);
+    const reader = new PacketReader();
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 12000; i++) {
+      let b = all[i % all.length]!.bytes.slice();
+      for (let k = 1 + Math.floor(r() * 4); k > 0; k--) {
+        // Mostly the first message's header and root block (its lengths, counts, numbering), else anywhere.
+        const at = r() < 0.5 ? 48 + Math.floor(r() * 80) : Math.floor(r() * b.length);
+        if (at < b.length) b[at] = r() < 0.5 ? Math.floor(r() * 256) : b[at]! ^ (1 << Math.floor(r() * 8));
+      }
+      if (r() < 0.02) b.fill(0, 8, 12); // sessionId 0
+      if (r() < 0.05) b = b.slice(0, Math.floor(r() * b.length)); // its own buffer: a read past it throws
+      if (r() < 0.9 && b.length >= 48) {
+        if (r() < 0.3) b[2] = 2 + Math.floor(r() * 2); // v2 or v3, each with its own checksum
+        resealCrc(b);
+      }
+      const maxBytes = r() < 0.9 ? 1400 : Math.floor(r() * 1400);
+      const want = specVerdict(b, maxBytes);
+      const got = DECODE_ERROR_NAMES[reader.wrap(new DataView(b.buffer), b.length, maxBytes)];
+      if (got !== want) expect.fail(`datagram ${Buffer.from(b).toString("hex")} (max ${maxBytes}): decoder ${got}, §7.2 ${want}`);
+      if (maxBytes === 1400) expect(decodeDatagram(b, 1400).ok).toBe(want === "ok"); // every field read, within b
+      seen.set(want, (seen.get(want) ?? 0) + 1);
+    }
+    // Every code a reader without a key can give was reached, and many forged datagrams passed.
+    for (const code of DECODE_ERROR_NAMES.filter((c) => c !== "bad_auth")) expect(seen.get(code) ?? 0, code).toBeGreaterThan(code === "unknown_version" ? 20 : 50);
   });
 });
