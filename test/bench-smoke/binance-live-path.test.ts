@@ -24,7 +24,7 @@ afterAll(async () => {
 
 /** Counts of the venue's exchange → receipt histogram added by a pass of `frame` after a reset (+Inf last). */
 function exchangeToReceiptOf(path: AdapterPath, frame: (k: number) => void): number[] {
-  const counts = () => path.feeder.latencySnapshot().exchangeToReceipt.binance?.counts ?? [];
+  const counts = () => Array.from(path.feeder.latencySnapshot().exchangeToReceipt.binance?.counts ?? []);
   path.reset();
   const before = counts();
   for (let k = 0; k < path.frames.length; k++) frame(k);
