@@ -11,9 +11,10 @@
  * as a live Feeder's do (replay's clock stands at the recording's receive times: no read a frame), each frame handed
  * to the connection's onFrameAt as its socket's handler does, stamped with the receipt read for it (a live turn that
  * reads one frame reads nowUs() in turnReceiptUs; turnReceiptUs itself would give every frame of the timed loop, one
- * turn, the pass's first stamp), then the flush. Its frames' exchange times are moved before each pass to ~1 ms before
- * the receipt clock (`reset`), so the exchange → receipt histogram sees what the replayed row's (recorded receipt:
- * event time + 1 ms) and a live feed's see, not years. Not timed: the turn's end (its setImmediate, the hooks), the
+ * turn, the pass's first stamp), then the flush. Its frames' event times (E) are moved before each pass to 1 ms before
+ * the receipt clock, their transaction times (T, USD-M) as far before E as recorded (`reset`), so the exchange →
+ * receipt histogram sees what the replayed row's does (receipt = E + 1 ms; the histogram takes T: 1 ms + E − T, 5–200
+ * ms on USD-M) and of the order a live feed's does, not years. Not timed: the turn's end (its setImmediate, the hooks), the
  * event loop's. Replay differs from a live connection only in how a depth refresh gets its snapshot, and none starts
  * here (checked: `check()`).
  * A pass starts from the recorded REST snapshots (`reset`, untimed: every book resynced, then bridged again by its
@@ -120,7 +121,10 @@ const step = (places: number) => (places === 0 ? "1" : "0." + "0".repeat(places 
 export class AdapterPath {
   /** The frames a pass times: each book's diffs after its bridging diff, in recording order. */
   readonly frames: string[] = [];
-  /** Per timed frame: its receive time (the frame's event time + 1 ms: the exchange-to-receipt histogram sees ~1 ms). */
+  /**
+   * Per timed frame: its receive time, the frame's event time (E) + 1 ms: the exchange-to-receipt histogram, which
+   * takes the transaction time (T) where there is one (USD-M), sees 1 ms + E − T.
+   */
   readonly recvUs: number[] = [];
   /** Per book (subscription index): the recorded diff that bridges its snapshot. */
   readonly bridging: string[] = [];
@@ -221,8 +225,9 @@ export class AdapterPath {
 
   /**
    * Every book back to its recorded REST snapshot and bridging diff: resynced, then bridged again (cold). The live
-   * path: its frames' exchange times moved to 1 ms before now (each frame's transaction time T as far before it as
-   * recorded), so the pass after this sees ~1 ms to its receipts, as the replayed row does.
+   * path: its frames' event times (E) moved to 1 ms before now (each frame's transaction time T as far before it as
+   * recorded), so the pass after this sees exchange → receipt as the replayed row does (1 ms + E − T, and the pass's
+   * own time).
    */
   reset(): void {
     for (let i = 0; i < this.bodies.length; i++) {

@@ -22,7 +22,7 @@
  * (bench/binance-adapter-path.ts: BinanceConnection.onFrameAt → BinanceAdapter.onDiff, its sequence rule, depth clip and
  * per-diff verify() → the app's VenuePipeline → the publisher, sealed, sending nothing; flushed per frame through replay's
  * Feeder.ingest (its clock), through the live socket's entry (a Feeder of its own on the live clocks: onFrameAt with a
- * receipt read a frame, exchange times 1 ms before it), and once per pass), each book's diffs after the one that
+ * receipt read a frame, event times 1 ms before it), and once per pass), each book's diffs after the one that
  * bridges its REST snapshot, in interleaved rounds with ours on exactly those frames; and the replayed and live paths'
  * allocation per frame beside ours in the steady-state table.
  * @module

@@ -1,8 +1,8 @@
 /**
  * bench/binance.bench.ts's live path row (bench/binance-adapter-path.ts onLiveFrame) runs what a live socket's
  * handler runs for a turn that reads one frame: the receipt stamp read for that frame (turnReceiptUs at a turn's
- * first frame), the adapters on the live clock (the monotonic one, not replay's), and exchange times on the receipt's
- * clock (~1 ms before it, as the replayed row's recorded receipts are). Behaviour only: no figure is asserted.
+ * first frame), the adapters on the live clock (the monotonic one, not replay's), and event times on the receipt's
+ * clock (1 ms before it, as the replayed row's recorded receipts are after theirs). Behaviour only: no figure is asserted.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { AdapterPath, loadBinanceRecording } from "../../bench/binance-adapter-path.ts";
