@@ -21,14 +21,13 @@
  * The adapter path: the same recorded diffs through what the feeder runs per frame after the socket
  * (bench/binance-adapter-path.ts: BinanceConnection.onFrameAt → BinanceAdapter.onDiff, its sequence rule, depth clip and
  * per-diff verify() → the app's VenuePipeline → the publisher, sealed, sending nothing; flushed per frame through replay's
- * Feeder.ingest (its clock), through the live socket's entry (onFrameAt at turnReceiptUs(), no replay clock), and once per
- * pass), each book's diffs after the one that bridges its REST snapshot, in interleaved rounds with ours on exactly
- * those frames; and its allocation per frame beside ours in the steady-state table.
+ * Feeder.ingest (its clock), through the live socket's entry (a Feeder of its own on the live clocks: onFrameAt with a
+ * receipt read a frame, event times 1 ms before it), and once per pass), each book's diffs after the one that
+ * bridges its REST snapshot, in interleaved rounds with ours on exactly those frames; and the replayed and live paths'
+ * allocation per frame beside ours in the steady-state table.
  * @module
  */
 import { Buffer } from "node:buffer";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
 import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/OrderBook.js";
 import { BookBuilder } from "../src/book/book-builder.ts";
@@ -41,7 +40,7 @@ import { datagramCrc32Zeroed } from "../src/wire/crc32.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
-import { AdapterPath } from "./binance-adapter-path.ts";
+import { AdapterPath, type BinanceRecording, loadBinanceRecording, type Lvl } from "./binance-adapter-path.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { peerDifference } from "./peer-agreement.ts";
 
@@ -49,50 +48,8 @@ const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
 
-type Lvl = [string, string];
-
-interface Rec {
-  market: MarketName;
-  /** Diff frames (combined-stream text) in order. */
-  diffs: string[];
-  /** Per symbol: REST depth body, exponents. */
-  symbols: Map<string, { body: string; priceExp: number; qtyExp: number; stream: string }>;
-}
-
-function places(s: string): number {
-  return (s.split(".")[1] ?? "").replace(/0+$/, "").length;
-}
-
-function load(name: string, market: MarketName): Rec {
-  const dir = fileURLToPath(new URL("../test/fixtures/cryptofeed/", import.meta.url));
-  const symbols: Rec["symbols"] = new Map();
-  for (const line of readFileSync(dir + `${name}.http.0.0`, "utf8").split("\n")) {
-    const m = /^\S+symbol=([A-Z0-9]+)\S* -> [\d.]+: (.*)$/.exec(line);
-    if (m) symbols.set(m[1]!, { body: m[2]!, priceExp: 0, qtyExp: 0, stream: `${m[1]!.toLowerCase()}@depth@100ms` });
-  }
-  const diffs: string[] = [];
-  const widen = (sym: string, l: Lvl[]) => {
-    const e = symbols.get(sym)!;
-    for (const [p, q] of l) {
-      e.priceExp = Math.max(e.priceExp, places(p));
-      e.qtyExp = Math.max(e.qtyExp, places(q));
-    }
-  };
-  for (const line of readFileSync(dir + `${name}.ws.1.0`, "utf8").split("\n")) {
-    const m = /^[\d.]+: (\{.*\})$/.exec(line);
-    if (!m || !m[1]!.includes('"depthUpdate"')) continue;
-    const d = (JSON.parse(m[1]!) as { data: { s: string; b: Lvl[]; a: Lvl[] } }).data;
-    widen(d.s, d.b);
-    widen(d.s, d.a);
-    diffs.push(m[1]!);
-  }
-  for (const [sym, e] of symbols) {
-    const b = JSON.parse(e.body) as { bids: Lvl[]; asks: Lvl[] };
-    widen(sym, b.bids);
-    widen(sym, b.asks);
-  }
-  return { market, diffs, symbols };
-}
+type Rec = BinanceRecording;
+const load = loadBinanceRecording;
 
 class OursPath {
   readonly table = new StreamTable();
@@ -307,13 +264,18 @@ printTable(
 // Ours on exactly the frames the adapter path times (each book's diffs after its bridging diff), each sample from the
 // snapshots and the bridging diffs. The adapter path flushes after every frame (a turn per frame, as a live feed at a
 // few frames a millisecond mostly is), and once per pass (every frame in one turn: the flush's share of the rest).
-async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<AdapterPath> {
+async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<{ path: AdapterPath; live: AdapterPath }> {
   const path = await AdapterPath.create(rec, seed);
+  // The live path: a Feeder of its own, its adapters on the live clock (bench/binance-adapter-path.ts).
+  const live = await AdapterPath.create(rec, seed + 100, "live");
   const { frames } = path;
   const n = frames.length;
   for (let k = 0; k < n; k++) path.onFrame(k);
-  const wrong = path.check();
-  if (wrong !== "") throw new Error(`${label}: the adapter path did not end LIVE at the last diffs: ${wrong}`);
+  for (let k = 0; k < n; k++) live.onLiveFrame(k);
+  for (const [p, name] of [[path, "adapter"], [live, "live"]] as const) {
+    const wrong = p.check();
+    if (wrong !== "") throw new Error(`${label}: the ${name} path did not end LIVE at the last diffs: ${wrong}`);
+  }
   const ours = new OursPath(rec);
   const bodies = [...rec.symbols.values()].map((e) => e.body);
   const resetOurs = () =>
@@ -326,7 +288,11 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<Ad
     [
       { name: `ours: scan → applyDelta → encode (${label}, the same ${n} frames)`, fn: () => { for (let i = 0; i < n; i++) ours.onDiff(frames[i]!); }, opts: { ...opts, setup: resetOurs } },
       { name: "adapter path: onFrameAt → onDiff (chain, clip, verify) → VenuePipeline → publisher flush (sealed, no send)", fn: () => { for (let i = 0; i < n; i++) path.onFrame(i); }, opts },
-      { name: "live path: the socket's onFrameAt (turnReceiptUs) → … → publisher flush, no replay clock", fn: () => { for (let i = 0; i < n; i++) path.onLiveFrame(i); }, opts },
+      {
+        name: "live path: the socket's onFrameAt (a receipt read a frame, live clocks) → … → publisher flush, no replay clock",
+        fn: () => { for (let i = 0; i < n; i++) live.onLiveFrame(i); },
+        opts: { ...opts, setup: () => live.reset() },
+      },
       {
         name: "same, one flush per pass (every frame in one turn)",
         fn: () => {
@@ -338,8 +304,10 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<Ad
     ],
     { rounds: ROUNDS, roundMs: ROUND_MS },
   );
-  const wrongAfter = path.check();
-  if (wrongAfter !== "") throw new Error(`${label}: the adapter path left the steady state: ${wrongAfter}`);
+  for (const [p, name] of [[path, "adapter"], [live, "live"]] as const) {
+    const wrong = p.check();
+    if (wrong !== "") throw new Error(`${label}: the ${name} path left the steady state: ${wrong}`);
+  }
   console.log(`== adapter path: ${label}, ${n} of ${rec.diffs.length} real diffs (those after each book's bridging diff), every sample from the snapshots ==`);
   printTable(rows);
   const ratio = (k: number) => median(perRound.map((r) => r[k]!.p50Ns / r[0]!.p50Ns));
@@ -348,7 +316,7 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<Ad
     `adapter path / ours, p50: ${ratio(1).toFixed(2)}× (+${addedNs(1).toFixed(0)} ns a frame); live path: ${ratio(2).toFixed(2)}× ` +
       `(+${addedNs(2).toFixed(0)} ns); one flush per pass: ${ratio(3).toFixed(2)}× (+${addedNs(3).toFixed(0)} ns) (median of per-round figures)\n`,
   );
-  return path;
+  return { path, live };
 }
 const adapterSpot = await adapterPathRow(spot, "spot diffs", 11);
 const adapterUsdm = await adapterPathRow(usdm, "USD-M diffs", 12);
@@ -509,22 +477,27 @@ snapshotBreakdown(usdm, "USD-M");
   const frames = SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000;
   // The adapter path: one pass over its frames per chunk, the books reset to their snapshots before it (not counted:
   // a resync's bridge copies its diffs), so a chunk is LIVE books only; a full GC per pass bounds how many passes.
-  const a = adapterUsdm;
+  const { path: a, live } = adapterUsdm;
   const n = a.frames.length;
   for (let i = 0; i < 3 * n; i++) {
-    if (i % n === 0) a.reset();
+    if (i % n === 0) a.reset(), live.reset();
     a.onFrame(i % n);
+    live.onLiveFrame(i % n);
   }
   const passes = SMOKE ? 3 : QUICK ? 20 : 100;
   const adapterAlloc = measureAllocation(0, passes * n, (i) => a.onFrame(i % n), { chunkSteps: n, beforeChunk: () => a.reset() });
-  const wrong = a.check();
-  if (wrong !== "") throw new Error(`USD-M adapter path left the steady state: ${wrong}`);
+  // The live path's reset makes its frames anew (their exchange times): not counted, as the books' reset.
+  const liveAlloc = measureAllocation(0, passes * n, (i) => live.onLiveFrame(i % n), { chunkSteps: n, beforeChunk: () => live.reset() });
+  for (const [p, name] of [[a, "adapter"], [live, "live"]] as const) {
+    const wrong = p.check();
+    if (wrong !== "") throw new Error(`USD-M ${name} path left the steady state: ${wrong}`);
+  }
   console.log("\n== allocation in steady state ==\nper frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k, or per pass)");
   printTable([
     allocationRow(`ours: real USD-M diffs (+ their 4 snapshots every ${rec.diffs.length})`, measureAllocation(0, frames, step)),
     allocationRow(`adapter path: the USD-M diffs after each bridging diff (${n} a pass, reset between passes)`, adapterAlloc),
+    allocationRow("live path: the same diffs through the socket's onFrameAt, live clocks", liveAlloc),
     allocationRow("control: a 32 B object per step", allocationControl(Math.min(frames, 100_000))),
   ]);
 }
-await adapterSpot.stop();
-await adapterUsdm.stop();
+for (const p of [adapterSpot.path, adapterSpot.live, adapterUsdm.path, adapterUsdm.live]) await p.stop();

@@ -26,7 +26,7 @@ const BENCH_DEADLINE_MS = 180_000;
 /** The lines each bench must print (its tables' headings and the verdicts that say a comparison was sound). */
 const PEER_AGREE = /books agree[^:]*: yes/;
 const EXPECTED: Record<string, RegExp[]> = {
-  binance: [PEER_AGREE, /== summary: faster peer \/ ours/, /== adapter path: USD-M diffs/, /adapter path \/ ours, p50: /, /== breakdown: USD-M/, /== snapshot breakdown: USD-M/, /== allocation in steady state ==/, /^adapter path: the USD-M diffs/m],
+  binance: [PEER_AGREE, /== summary: faster peer \/ ours/, /== adapter path: USD-M diffs/, /adapter path \/ ours, p50: /, /== breakdown: USD-M/, /== snapshot breakdown: USD-M/, /== allocation in steady state ==/, /^adapter path: the USD-M diffs/m, /^live path: the same diffs/m],
   bithumb: [PEER_AGREE, /Bithumb, simulator frames: 300 frames/, /faster peer \/ ours, per frame/],
   book: [/all three books agree after the replay: yes/, /== ladder structure/, /== memory/, /== allocation in steady state/, /^summary: delta /m],
   bridge: [/== allocation per stage/, /node:dgram receive, per datagram/, /to-nats: verify \+ split/, /from-nats: envelope check/, /flood: multicast → to-nats → NATS → from-nats → multicast/, /whole path: … → from-nats → multicast receipt/],
