@@ -36,7 +36,7 @@ import { coinbaseInstrumentSource } from "./instruments.ts";
 import { CB_ERR_HEARTBEAT, CB_ERR_PRICE, CB_ERR_QTY, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
-  CONNECTS_PER_SECOND,
+  connectBudget,
   DEFAULT_PRODUCTS_PER_CONNECTION,
   HEARTBEATS_CHANNEL,
   REST_LIMITED_MS,
@@ -69,7 +69,7 @@ export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
   resyncBackoffBaseMs?: number;
   resyncBackoffMaxMs?: number;
   resyncBackoffResetMs?: number;
-  /** Connects per second for this process; default 8 (the per-IP limit) × budgetShare. */
+  /** Connects per connectWindowMs for this process; default protocol.ts connectBudget (4 a second × budgetShare). */
   maxConnectsPerWindow?: number;
   connectWindowMs?: number;
   /** Products per connection (default 20): a sequence gap resyncs every book of its connection, so this bounds it. */
@@ -148,6 +148,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.control.restartTopic(t),
     });
+    const connects = connectBudget(opts.budgetShare);
     this.lifecycle = new ConnectionLifecycle(
       "coinbase",
       this.conns,
@@ -160,8 +161,9 @@ export class CoinbaseAdapter implements VenueAdapter {
         keepalive: COINBASE_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_SECOND, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? 1_000,
+        // Its share of 8 connects/s, no faster than the sockets' two subscribes fit 8 messages/s (protocol.ts connectBudget).
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? connects.maxConnectsPerWindow,
+        connectWindowMs: opts.connectWindowMs ?? connects.connectWindowMs,
         // Never make-before-break: two sockets have two sequences, and a new socket restarts the connection's.
         maxConnectionAgeMs: Infinity,
       },
