@@ -33,10 +33,10 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_PRICE, CB_ERR_QTY, CB_ERROR_NAMES } from "./parse-json.ts";
+import { CB_ERR_HEARTBEAT, CB_ERR_PRICE, CB_ERR_QTY, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
-  CONNECTS_PER_SECOND,
+  connectBudget,
   DEFAULT_PRODUCTS_PER_CONNECTION,
   HEARTBEATS_CHANNEL,
   REST_LIMITED_MS,
@@ -69,7 +69,7 @@ export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
   resyncBackoffBaseMs?: number;
   resyncBackoffMaxMs?: number;
   resyncBackoffResetMs?: number;
-  /** Connects per second for this process; default 8 (the per-IP limit) × budgetShare. */
+  /** Connects per connectWindowMs for this process; default protocol.ts connectBudget (4 a second × budgetShare). */
   maxConnectsPerWindow?: number;
   connectWindowMs?: number;
   /** Products per connection (default 20): a sequence gap resyncs every book of its connection, so this bounds it. */
@@ -148,6 +148,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.control.restartTopic(t),
     });
+    const connects = connectBudget(opts.budgetShare);
     this.lifecycle = new ConnectionLifecycle(
       "coinbase",
       this.conns,
@@ -160,8 +161,9 @@ export class CoinbaseAdapter implements VenueAdapter {
         keepalive: COINBASE_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_SECOND, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? 1_000,
+        // Its share of 8 connects/s, no faster than the sockets' two subscribes fit 8 messages/s (protocol.ts connectBudget).
+        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? connects.maxConnectsPerWindow,
+        connectWindowMs: opts.connectWindowMs ?? connects.connectWindowMs,
         // Never make-before-break: two sockets have two sequences, and a new socket restarts the connection's.
         maxConnectionAgeMs: Infinity,
       },
@@ -394,7 +396,17 @@ export class CoinbaseAdapter implements VenueAdapter {
     return true;
   }
 
-  onHeartbeat(conn: Conn, seq: number, counter: number, tsUs: number): void {
+  /** A heartbeats frame; `counter` -1: its heartbeat_counter (or events) could not be read, `frame` its text. */
+  onHeartbeat(conn: Conn, seq: number, counter: number, tsUs: number, frame?: string): void {
+    if (counter < 0) {
+      // Its sequence_num is known and it carries no book: taken, nothing resynced (before, every book of the connection
+      // was, on each such heartbeat). The counter's count starts again at the next one read.
+      this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`);
+      if (!this.sequenceOk(conn, seq, tsUs)) return;
+      conn.heartbeats++;
+      conn.lastHeartbeat = -1;
+      return;
+    }
     // A heartbeat newer than the last (its counter past it) with a sequence_num not past the last is no repeat: the
     // socket's sequence went back, and every frame after it would be ignored as one (the books frozen and LIVE).
     if (seq <= conn.lastSeq && conn.lastHeartbeat >= 0 && counter > conn.lastHeartbeat && !(seq === 0 && this.books.replaying)) {
@@ -510,9 +522,14 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A subscriptions event lists every level2 product of the connection now. It answers the oldest message still
    * unanswered: a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
-   * confirmed (../common/subscription-control.ts takes it from there).
+   * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (levelListed
+   * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
+   * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
+   * goes stale and is resubscribed. Cold.
    */
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
+    const listed = levelListed(m);
+    if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`);
     const head = conn.expectedAcks.shift();
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
@@ -522,14 +539,10 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     const req = conn.pending.get(head);
     if (!req) return;
-    const listed = new Set<string>();
-    for (const e of Array.isArray(m.events) ? (m.events as unknown[]) : []) {
-      const subs = (e as { subscriptions?: { level2?: unknown } } | null)?.subscriptions?.level2;
-      if (Array.isArray(subs)) for (const p of subs) if (typeof p === "string") listed.add(p);
-    }
     const names = req.topics.map((t) => t.topic);
-    const ok = req.op === "subscribe" ? names.filter((n) => listed.has(n)) : names.filter((n) => !listed.has(n));
-    const failed = req.op === "subscribe" ? names.filter((n) => !listed.has(n)) : [];
+    const has = (n: string) => (listed === null ? req.op === "subscribe" : listed.has(n));
+    const ok = req.op === "subscribe" ? names.filter(has) : names.filter((n) => !has(n));
+    const failed = req.op === "subscribe" ? names.filter((n) => !has(n)) : [];
     this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
   }
 
@@ -635,4 +648,23 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { state: BOOK_STATE_NAMES[t.book]!, lastSeq: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name };
   }
+}
+
+/**
+ * The level2 products a subscriptions event lists (`events[].subscriptions.level2`, absent = none), or null when its
+ * lists cannot be read: no events array, an event without a subscriptions object, a level2 that is not a list of
+ * strings. Cold.
+ */
+function levelListed(m: Record<string, unknown>): Set<string> | null {
+  if (!Array.isArray(m.events) || m.events.length === 0) return null;
+  const listed = new Set<string>();
+  for (const e of m.events as unknown[]) {
+    const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
+    if (typeof subs !== "object" || subs === null || Array.isArray(subs)) return null;
+    const level2 = (subs as { level2?: unknown }).level2;
+    if (level2 === undefined) continue;
+    if (!Array.isArray(level2) || !level2.every((p) => typeof p === "string")) return null;
+    for (const p of level2 as string[]) listed.add(p);
+  }
+  return listed;
 }

@@ -145,7 +145,7 @@ export class CoinbaseConnection extends VenueConnection {
       this.fallbacks++;
       this.adapter.onL2(this, out.seq, out.tsUs, recvUs);
     } else if (r === CB_HEARTBEAT) {
-      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs);
+      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs, data);
     } else if (r === CB_CONTROL) {
       this.adapter.onControl(this, out.seq, out.msg, out.tsUs);
     } else {

@@ -22,8 +22,12 @@ export const CB_ERR_UNKNOWN_PRODUCT = -4;
 export const CB_ERR_SIDE = -5;
 export const CB_ERR_PRICE = -6;
 export const CB_ERR_QTY = -7;
+/** A heartbeat readable down to its sequence_num, not its heartbeat_counter (adapter.ts onHeartbeat: counted, no resync). */
+export const CB_ERR_HEARTBEAT = -8;
+/** A subscriptions event whose product lists cannot be read (adapter.ts onSubscriptions: answers, rejects nothing). */
+export const CB_ERR_SUBSCRIPTIONS = -9;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions"];
 
 export interface SlowFrame {
   seq: number;
@@ -79,15 +83,15 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
   if (seq < 0 || msg.sequence_num !== seq) return CB_ERR_SEQUENCE;
   out.seq = seq;
   const events = msg.events;
-  if (!Array.isArray(events)) return CB_ERR_SHAPE;
   if (channel === HEARTBEATS_CHANNEL) {
-    const e = events[0];
-    if (events.length !== 1 || !isObj(e)) return CB_ERR_SHAPE;
-    const n = integerField(text, "heartbeat_counter");
-    if (n < 0 || (e.heartbeat_counter !== n && e.heartbeat_counter !== String(n))) return CB_ERR_SHAPE;
-    out.heartbeatCounter = n;
+    // Its sequence_num is known and it carries no book: a counter that cannot be read is -1 (unknown), not a frame
+    // lost (before, every book of the connection resynced on each such heartbeat).
+    const e = Array.isArray(events) && events.length === 1 ? events[0] : undefined;
+    const n = isObj(e) ? integerField(text, "heartbeat_counter") : -1;
+    out.heartbeatCounter = n >= 0 && (e!.heartbeat_counter === n || e!.heartbeat_counter === String(n)) ? n : -1;
     return CB_HEARTBEAT;
   }
+  if (!Array.isArray(events)) return CB_ERR_SHAPE;
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     // An event that names no product of this connection cannot be attributed: the frame is unreadable (every book of

@@ -5,6 +5,7 @@
  */
 import type { TopicState } from "../common/connection.ts";
 import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
+import { shareOf } from "../common/budgets.ts";
 
 /** Market data endpoint (websocket-overview); `level2` and `heartbeats` need no JWT (websocket-channels). */
 export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -42,6 +43,22 @@ export const SUBSCRIPTIONS_CHANNEL = "subscriptions";
 /** "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits). */
 export const CONNECTS_PER_SECOND = 8;
 export const MESSAGES_PER_SECOND = 8;
+/** What a connection sends as it opens: its level2 subscribe and its heartbeats subscribe (adapter.ts onOpen). */
+export const MESSAGES_PER_CONNECT = 2;
+
+/**
+ * This process's connect budget: its share of the 8 connects/s, but no faster than each new socket's subscribes fit
+ * its share of the 8 messages/s (the same IP's). Connects at 8/s would queue 16 subscribes a second behind 8: from
+ * ~40 connections at start a socket idles past the 5 s subscribe deadline and is closed, and no book is live any
+ * sooner (the subscribes, not the connects, are the bottleneck). At least one connect per window: below one a
+ * second, the window grows instead.
+ */
+export function connectBudget(budgetShare: number | undefined): { maxConnectsPerWindow: number; connectWindowMs: number } {
+  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's bucket
+  const perSecond = Math.min(shareOf(CONNECTS_PER_SECOND, budgetShare), messagesPerSecond / MESSAGES_PER_CONNECT);
+  if (perSecond >= 1) return { maxConnectsPerWindow: Math.floor(perSecond), connectWindowMs: 1_000 };
+  return { maxConnectsPerWindow: 1, connectWindowMs: perSecond > 0 ? Math.ceil(1_000 / perSecond) : 1_000 };
+}
 /**
  * Public REST (the products endpoint): 10 requests per second per IP, bursts up to 15 [F11]. A 429 without
  * Retry-After blocks every instrument request for REST_LIMITED_MS (the burst refills in 1.5 s).

@@ -72,6 +72,21 @@ describe("coinbase adapter", () => {
     expect(adapter.stats().subscribeRejected).toBe(1);
   });
 
+  test("connections open no faster than their two subscribes fit the 8 messages/s: none idles past the subscribe deadline", async () => {
+    // Eight connections at start. Before, the connect budget alone paced them (8 a second): all opened at once, and
+    // their 16 subscribes (level2, heartbeats) queued behind the 8 messages/s, the last level2 one ~0.9 s after its
+    // socket opened; past Coinbase's 5 s subscribe deadline from ~40 connections on (~800 products at 20 each), here
+    // past the simulator's 0.5 s. Now 4 connects a second: each socket's subscribes go as it opens.
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD", "XRP-USD", "LTC-USD", "DOT-USD", "AVAX-USD"];
+    const { sim, adapter, sink } = await setup(products, { levels: 2, subscribeDeadlineMs: 500 }, { maxProductsPerConnection: 1 });
+    adapter.start(sink);
+    sim.step(1);
+    await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books live");
+    expect(sim.stats.idleClosedNoSubscribe).toBe(0);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(adapter.stats().connections).toBe(8);
+  });
+
   test("heartbeats are subscribed on every connection, counted and sequenced; an error frame is counted and changes no book", async () => {
     const products = ["BTC-USD", "ETH-USD"];
     const { sim, adapter, sink } = await setup(products, { heartbeatMs: 20 }, { maxProductsPerConnection: 1 });

@@ -254,5 +254,8 @@ describe("coinbase scanner", () => {
     }
     expect(rfc3339Us("2026-04-07T14:30:01Z", 0, 20)).toBe(Date.parse("2026-04-07T14:30:01Z") * 1000);
     for (const bad of ["2026-04-07 14:30:01Z", "2026-04-07T14:30:01+01:00", "2026-13-07T14:30:01Z", "2026-04-07T14:30:01.Z", "x"]) expect(rfc3339Us(bad, 0, bad.length)).toBe(-1);
+    // A day the month does not have is no time (unknown, not the next month's: before, 2026-02-31 read as March 3).
+    for (const bad of ["2026-02-29T00:00:00Z", "2026-02-31T12:00:00.5Z", "2026-04-31T00:00:00Z", "2100-02-29T00:00:00Z", "2026-00-10T00:00:00Z"]) expect(rfc3339Us(bad, 0, bad.length), bad).toBe(-1);
+    for (const good of ["2024-02-29T00:00:00Z", "2000-02-29T23:59:59.999999Z", "2026-12-31T00:00:00Z", "2026-04-30T00:00:00Z"]) expect(rfc3339Us(good, 0, good.length), good).toBe(Date.parse(good) * 1000 + (good.includes(".999999") ? 999 : 0));
   });
 });
