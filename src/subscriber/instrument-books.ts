@@ -499,6 +499,8 @@ export class InstrumentBooks {
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
       book.snapCutFlags = m.cutFlags;
+      book.snapPriceExp = m.priceExp;
+      book.snapQtyExp = m.qtyExp;
       book.snapTotalBidN = m.totalBidCount;
       book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
@@ -512,8 +514,16 @@ export class InstrumentBooks {
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
-    } else if (m.cutFlags !== book.snapCutFlags || m.totalBidCount !== book.snapTotalBidN || m.totalAskCount !== book.snapTotalAskN) {
-      this.counters.snapshotsAbandoned++; // chunks disagree on the totals or on which sides were cut: not one snapshot
+    } else if (
+      m.cutFlags !== book.snapCutFlags ||
+      m.totalBidCount !== book.snapTotalBidN ||
+      m.totalAskCount !== book.snapTotalAskN ||
+      m.priceExp !== book.snapPriceExp ||
+      m.qtyExp !== book.snapQtyExp
+    ) {
+      // Chunks disagree on the totals, on which sides were cut or on the units (one instrSeq has one set of exponents,
+      // §5.8; loaded, the last chunk's exponents were shown over chunk 0's mantissas, valid): not one snapshot.
+      this.counters.snapshotsAbandoned++;
       this.endSnapshot(book);
       return;
     }

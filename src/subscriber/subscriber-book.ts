@@ -136,10 +136,13 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
-  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same. */
+  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same (and exponents, below). */
   snapCutFlags = 0;
   snapTotalBidN = 0;
   snapTotalAskN = 0;
+  /** The set's exponents, from its chunk 0: a chunk in other units is no part of it (abandoned). */
+  snapPriceExp = 0;
+  snapQtyExp = 0;
   snapStreamKey = -1;
   /** The set last completed (instrSeq, chunkCount; −1: none since the sequence was forgotten): its copies' late chunks are duplicates. */
   snapDoneSeq = -1;
