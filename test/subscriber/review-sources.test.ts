@@ -174,3 +174,49 @@ describe("review: one source id, two live publishers", () => {
     expect(errors.map((e) => e.error.message)).toEqual([expect.stringMatching(/^two publishers share source id 0: channel 1 still sends session 100 /)]);
   });
 });
+
+describe("s-subrd: an instrument that moves to another source across a restart", () => {
+  // workers (or shards) changed between two runs split the ids anew: BTCUSDT was worker 1's (source 1) and is worker
+  // 2's (source 2) after the restart; each worker draws its own session, worker 2's a few µs before worker 1's.
+  for (const order of ["the old source's new session first", "the new source's session first"] as const) {
+    it(`is usable from the source that now publishes it (${order})`, () => {
+      const sub = newSubscriber();
+      const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 });
+      const a = book(A);
+      const b = book(B);
+      start(w1, a);
+      start(w1, b);
+      let nowUs = T0 + 5_000_000;
+      for (const d of take(w1, nowUs)) sub.ingest(d, nowUs);
+      expect(sub.book(A.instrumentId)!.usable).toBe(true);
+      const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: T0 + 10_000_007 }); // keeps B
+      const n2 = packer({ channelId: 1, sourceId: 2, sessionId: 302, sessionStartUs: T0 + 10_000_003 }); // takes A
+      const na = book(A);
+      const nb = book(B);
+      start(n1, nb);
+      start(n2, na);
+      nowUs = T0 + 11_000_000;
+      // A run of source 2 older than the one that carried A last (it had A before the run before): still refused.
+      const old2 = packer({ channelId: 1, sourceId: 2, sessionId: 50, sessionStartUs: T0 - 1_000_000 });
+      start(old2, book(A));
+      const late = take(old2, T0 - 500_000);
+      const first = order === "the old source's new session first" ? [...take(n1, nowUs), ...late, ...take(n2, nowUs)] : [...take(n2, nowUs), ...take(n1, nowUs)];
+      for (const d of first) {
+        sub.ingest(d, nowUs);
+        if (late.includes(d)) expect(sub.book(A.instrumentId)!.sourceId).toBe(1); // not taken by the older run
+      }
+      for (let i = 0; i < 5; i++) {
+        nowUs += 100_000;
+        packBookDelta(n1, nb, delta(nb, 10 + i));
+        packBookDelta(n2, na, delta(na, 10 + i));
+        for (const d of [...take(n1, nowUs), ...take(n2, nowUs)]) sub.ingest(d, nowUs);
+      }
+      const what = `${order}: superseded ${sub.counters.superseded}, old-session messages ${sub.counters.oldSessionMessages}`;
+      expect(sub.book(B.instrumentId)!.usable, what).toBe(true);
+      // Old (the old source's new session first): A superseded to source 1's new session, which never carried it;
+      // source 2's session, a few µs older, then had every message of A dropped as an older session's, for good.
+      expect(sub.book(A.instrumentId)!.usable, what).toBe(true);
+      expect(sub.book(A.instrumentId)!.sourceId, what).toBe(2);
+    });
+  }
+});
