@@ -40,8 +40,10 @@ export function applyDefinition(book: SubscriberBook, d: DefinitionReader, id: n
   book.definition = def;
   const cur = book.instrument;
   if (def.priceExp === cur.priceExp && def.qtyExp === cur.qtyExp) {
+    // The levels' units, but a doubt stays until a book message settles it: this may be an old definition from a
+    // lagging second channel after the leading one announced the change (before 2026-12-06 it cleared the doubt, the
+    // book usable with the levels the publisher emptied at the change until the status in the new units came).
     book.instrument = def;
-    book.exponentsInDoubt = false;
   } else if (book.instrSeq < 0 && book.bidCount === 0 && book.askCount === 0 && book.snapSeq < 0 && book.asmSeq < 0) {
     book.instrument = def; // nothing held in the old units yet
     book.exponentsInDoubt = false;

@@ -199,19 +199,35 @@ export class InstrumentBooks {
     // The source too: another source's equal (start, id) left the book off that source's list, and undoing that
     // source's session (revertSource walks its list) then missed it, usable with its stream gone. Such a book is
     // superseded below (moved to the source that carries it, invalid until its snapshot).
-    if (book.sessionId === st.sessionId && book.sessionStartUs === st.sessionStartUs && book.sourceId === st.sourceId) return true;
+    if (book.sessionId === st.sessionId && book.sessionStartUs === st.sessionStartUs && book.sourceId === st.sourceId) {
+      book.walked = false;
+      return true;
+    }
     if (book.sessionStartUs < 0) {
       book.sessionId = st.sessionId;
       book.sessionStartUs = st.sessionStartUs;
       this.setSource(book, st.sourceId);
       return true;
     }
-    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0) {
+    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st)) {
       this.counters.oldSessionMessages++;
       return false;
     }
     this.supersede(book, st);
+    book.walked = false;
     return true;
+  }
+
+  /**
+   * Cold: a message of another source's session older than the book's, which a restart of the book's source gave it
+   * without a message of it (walked): the instrument moved to this source at that restart (workers or shards split the
+   * ids anew), when this session is newer than the last one the book had a message of. Each worker draws its session
+   * at its own start, so the new owner's may precede the old owner's new one by µs: before 2026-12-06 every message of
+   * the book from its new source was dropped as an older session's, the book never usable again. A dead run's late
+   * datagrams are older than walkedFrom (the runs that carried the book before it), so still dropped.
+   */
+  private movedHere(book: SubscriberBook, st: StreamRef): boolean {
+    return book.walked && st.sourceId !== book.sourceId && compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0;
   }
 
   // Cold: a publisher restart.
@@ -241,7 +257,13 @@ export class InstrumentBooks {
       const book = l.book;
       l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
       if (book.sessionStartUs < 0) continue;
-      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) !== 0) this.supersede(book, st);
+      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) === 0) continue;
+      if (!book.walked) {
+        book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
+        book.walkedFromStartUs = book.sessionStartUs;
+        book.walkedFromId = book.sessionId;
+      }
+      this.supersede(book, st);
     }
   }
 
@@ -499,6 +521,8 @@ export class InstrumentBooks {
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
       book.snapCutFlags = m.cutFlags;
+      book.snapPriceExp = m.priceExp;
+      book.snapQtyExp = m.qtyExp;
       book.snapTotalBidN = m.totalBidCount;
       book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
@@ -512,8 +536,16 @@ export class InstrumentBooks {
       this.counters.snapshotsAbandoned++;
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
-    } else if (m.cutFlags !== book.snapCutFlags || m.totalBidCount !== book.snapTotalBidN || m.totalAskCount !== book.snapTotalAskN) {
-      this.counters.snapshotsAbandoned++; // chunks disagree on the totals or on which sides were cut: not one snapshot
+    } else if (
+      m.cutFlags !== book.snapCutFlags ||
+      m.totalBidCount !== book.snapTotalBidN ||
+      m.totalAskCount !== book.snapTotalAskN ||
+      m.priceExp !== book.snapPriceExp ||
+      m.qtyExp !== book.snapQtyExp
+    ) {
+      // Chunks disagree on the totals, on which sides were cut or on the units (one instrSeq has one set of exponents,
+      // §5.8; loaded, the last chunk's exponents were shown over chunk 0's mantissas, valid): not one snapshot.
+      this.counters.snapshotsAbandoned++;
       this.endSnapshot(book);
       return;
     }

@@ -89,6 +89,16 @@ export class SubscriberBook extends LadderBook implements BookView {
   sourceId = -1;
 
   // --- subscriber bookkeeping (package-internal) ---
+  /**
+   * The book's session was given by a newer session of its source (InstrumentBooks.supersedeSource) and no message of
+   * it has come since, and the session the book last had a message of (walkedFrom*: kept at the first such walk). The
+   * instrument may have moved to another source at that restart (workers or shards split the ids anew): a message of
+   * another source's session newer than walkedFrom is then taken (admitSession), though that session may have started
+   * a few µs before the one the walk gave the book. Dropped as an older session's, it left the book unusable for good.
+   */
+  walked = false;
+  walkedFromStartUs = -1;
+  walkedFromId = 0;
   /** (channelId × 65536 + sourceId) of the stream that last carried a book message of it (before any, its definition). */
   streamKey = -1;
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */
@@ -136,10 +146,13 @@ export class SubscriberBook extends LadderBook implements BookView {
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;
-  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same. */
+  /** The set's cutFlags (SNAP_CUT_*) and totals, from its chunk 0: every chunk must carry the same (and exponents, below). */
   snapCutFlags = 0;
   snapTotalBidN = 0;
   snapTotalAskN = 0;
+  /** The set's exponents, from its chunk 0: a chunk in other units is no part of it (abandoned). */
+  snapPriceExp = 0;
+  snapQtyExp = 0;
   snapStreamKey = -1;
   /** The set last completed (instrSeq, chunkCount; −1: none since the sequence was forgotten): its copies' late chunks are duplicates. */
   snapDoneSeq = -1;

@@ -348,6 +348,51 @@ describe("#10.6b exponent change, the status in the new units lost", () => {
   });
 });
 
+describe("#10.6c exponent change, a lagging second channel's older definition (s-subrd)", () => {
+  it("the old definition does not settle the doubt: only a book message does", () => {
+    const sub = newSubscriber();
+    const c1 = packer({ channelId: 1 });
+    const c2 = packer({ channelId: 2 }); // carries the instrument too, some ms behind channel 1
+    const b = liveBook();
+    for (const p of [c1, c2]) {
+      packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+      packBookSnapshot(p, b, 0, false);
+    }
+    ingestAll(sub, take(c1));
+    ingestAll(sub, take(c2));
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    // Channel 2 is still at the last refresh (its definition in the old units, then the snapshot) when channel 1
+    // brings the change: the new definition, then (in its next datagram) the status in the new units.
+    packInstrumentDefinition(c2, new EncodedDefinition(inst), true);
+    const lagging = take(c2);
+    const changed = { ...inst, priceExp: 2, tickSize: "0.01" };
+    packInstrumentDefinition(c1, new EncodedDefinition(changed), false);
+    ingestAll(sub, take(c1));
+    expect(sb.usable).toBe(false); // in doubt
+    ingestAll(sub, lagging);
+    // Old: the old definition matched the levels' exponents and cleared the doubt: usable with levels the publisher
+    // had emptied at the change (its status came next on channel 1).
+    expect(sb.exponentsInDoubt).toBe(true);
+    expect(sb.usable).toBe(false);
+    const nb = new TestBook(changed);
+    nb.instrSeq = b.instrSeq + 2; // one skipped at the change (§5.8)
+    nb.state = BookState.RESYNCING;
+    nb.reason = StatusReason.INSTRUMENT_CHANGED;
+    packBookStatus(c1, nb);
+    ingestAll(sub, take(c1));
+    expect(sb.exponentsInDoubt).toBe(false);
+    expect(sb.bidCount + sb.askCount).toBe(0);
+    nb.load([[9435030, 1500]], [[9435040, 250]], nb.instrSeq + 1, T0);
+    nb.state = BookState.LIVE;
+    nb.reason = StatusReason.SNAPSHOT_APPLIED;
+    packBookSnapshot(c1, nb, 0, false);
+    ingestAll(sub, take(c1));
+    expect(sb.usable).toBe(true);
+    expect(levelsOf(sb)).toEqual(levelsOf(nb));
+  });
+});
+
 describe("#10.7 one instrument on two channels", () => {
   it("an open split delta on one channel and the other channel's copy of an earlier event: no invalidation", () => {
     const sub = newSubscriber({ maxDatagramBytes: 256 });

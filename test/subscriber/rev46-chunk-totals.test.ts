@@ -8,7 +8,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { SNAP_TOTAL_ASK_COUNT_OFFSET, SNAP_TOTAL_BID_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import { BOOK_PRICE_EXP_OFFSET, SNAP_TOTAL_ASK_COUNT_OFFSET, SNAP_TOTAL_BID_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { deepBook } from "./cut-books.ts";
 import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 import { rewriteSnapshotU16 } from "./snapshot-fields.ts";
@@ -37,6 +37,41 @@ for (const [name, which, field] of [
     expect(sub.counters.snapshotsAbandoned).toBeGreaterThan(0); // the set, then each orphaned chunk after it
     expect(sub.book(pub.instrument.instrumentId)?.valid ?? false).toBe(false);
     expect(sub.counters.rejected.bad_message ?? 0).toBe(0); // each chunk is well-formed on its own
+  });
+}
+
+// Exponents (s-subrd): the chunks of one snapshot carry its instrSeq, so its exponents too (an exponent change takes
+// a new instrSeq, §5.8). A set whose last chunk (valid CRC) said other exponents than chunk 0 was loaded valid and
+// usable: chunk 0's mantissas shown under the last chunk's exponents (prices 10 times too small here).
+for (const [name, which] of [
+  ["the last chunk says priceExp + 1", -1],
+  ["a middle chunk says priceExp + 1", 1],
+] as const) {
+  it(`${name}: the set is abandoned, never loaded in mixed units`, () => {
+    const pub = deepBook(20);
+    const p = packer({ maxBytes: 320 });
+    packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+    packBookSnapshot(p, pub, 0, false);
+    const datagrams = take(p);
+    let chunks = 0;
+    rewriteSnapshotU16(datagrams, BOOK_PRICE_EXP_OFFSET, (v, chunk) => ((chunks = chunk + 1), v)); // counts them
+    expect(chunks).toBeGreaterThan(3); // 12 levels or fewer a chunk (320-byte datagrams)
+    const at = which < 0 ? chunks - 1 : which;
+    // The u16 at the exponents' offset: priceExp the low byte, qtyExp the high one.
+    rewriteSnapshotU16(datagrams, BOOK_PRICE_EXP_OFFSET, (v, chunk) => (chunk === at ? (v & 0xff00) | ((v + 1) & 0xff) : v));
+    sub = newSubscriber();
+    for (const d of datagrams) sub.ingest(d, T0);
+    expect(sub.counters.rejected.bad_message ?? 0).toBe(0); // each chunk is well-formed on its own
+    const book = sub.book(pub.instrument.instrumentId)!;
+    // Old: valid (usable), its levels chunk 0's mantissas at priceExp 3 where they were sent at 2.
+    expect(book.valid).toBe(false);
+    expect(book.usable).toBe(false);
+    expect(sub.counters.snapshotsAbandoned).toBeGreaterThan(0);
+    // The next snapshot (all chunks alike) loads it in the publisher's units.
+    packBookSnapshot(p, pub, 0, true);
+    for (const d of take(p)) sub.ingest(d, T0);
+    expect(book.usable).toBe(true);
+    expect(book.instrument.priceExp).toBe(pub.instrument.priceExp);
   });
 }
 

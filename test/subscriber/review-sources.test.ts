@@ -15,7 +15,7 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import type { SubscriberErrorEvent } from "../../src/subscriber/index.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
 import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const A = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -172,5 +172,137 @@ describe("review: one source id, two live publishers", () => {
     }
     expect(sub.counters.sharedSourceIds).toBe(1);
     expect(errors.map((e) => e.error.message)).toEqual([expect.stringMatching(/^two publishers share source id 0: channel 1 still sends session 100 /)]);
+  });
+});
+
+describe("s-subrd: an instrument that moves to another source across a restart", () => {
+  // workers (or shards) changed between two runs split the ids anew: BTCUSDT was worker 1's (source 1) and is worker
+  // 2's (source 2) after the restart; each worker draws its own session, worker 2's a few µs before worker 1's.
+  for (const order of ["the old source's new session first", "the new source's session first"] as const) {
+    it(`is usable from the source that now publishes it (${order})`, () => {
+      const sub = newSubscriber();
+      const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 });
+      const a = book(A);
+      const b = book(B);
+      start(w1, a);
+      start(w1, b);
+      let nowUs = T0 + 5_000_000;
+      for (const d of take(w1, nowUs)) sub.ingest(d, nowUs);
+      expect(sub.book(A.instrumentId)!.usable).toBe(true);
+      const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: T0 + 10_000_007 }); // keeps B
+      const n2 = packer({ channelId: 1, sourceId: 2, sessionId: 302, sessionStartUs: T0 + 10_000_003 }); // takes A
+      const na = book(A);
+      const nb = book(B);
+      start(n1, nb);
+      start(n2, na);
+      nowUs = T0 + 11_000_000;
+      // A run of source 2 older than the one that carried A last (it had A before the run before): still refused.
+      const old2 = packer({ channelId: 1, sourceId: 2, sessionId: 50, sessionStartUs: T0 - 1_000_000 });
+      start(old2, book(A));
+      const late = take(old2, T0 - 500_000);
+      const first = order === "the old source's new session first" ? [...take(n1, nowUs), ...late, ...take(n2, nowUs)] : [...take(n2, nowUs), ...take(n1, nowUs)];
+      for (const d of first) {
+        sub.ingest(d, nowUs);
+        if (late.includes(d)) expect(sub.book(A.instrumentId)!.sourceId).toBe(1); // not taken by the older run
+      }
+      for (let i = 0; i < 5; i++) {
+        nowUs += 100_000;
+        packBookDelta(n1, nb, delta(nb, 10 + i));
+        packBookDelta(n2, na, delta(na, 10 + i));
+        for (const d of [...take(n1, nowUs), ...take(n2, nowUs)]) sub.ingest(d, nowUs);
+      }
+      const what = `${order}: superseded ${sub.counters.superseded}, old-session messages ${sub.counters.oldSessionMessages}`;
+      expect(sub.book(B.instrumentId)!.usable, what).toBe(true);
+      // Old (the old source's new session first): A superseded to source 1's new session, which never carried it;
+      // source 2's session, a few µs older, then had every message of A dropped as an older session's, for good.
+      expect(sub.book(A.instrumentId)!.usable, what).toBe(true);
+      expect(sub.book(A.instrumentId)!.sourceId, what).toBe(2);
+    });
+  }
+});
+
+describe("s-subrd: instruments re-split between two sources at each restart (randomized, reference model)", () => {
+  // Each run of the process draws a session per worker (sources 1 and 2, starts a few µs apart in either order) and
+  // splits the instruments anew; the two workers' datagrams arrive interleaved at random, with the last few of the
+  // run before arriving late among them. After every datagram: a valid book is what its session's publisher had at
+  // its instrSeq. After each run's lossless refresh: every book is usable, its owner's, identical to its book.
+  it("valid ⇒ its session's book at instrSeq; after a refresh every book is usable from the source that owns it", () => {
+    const ids = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"].map((sym) => makeInstrument("bybit", "linear", sym, 1, 3));
+    let checkedValid = 0;
+    let moved = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const r = rng(seed);
+      const sub = newSubscriber();
+      sub.on("error", () => {});
+      const history = new Map<string, string>(); // session:instrument:instrSeq -> levels
+      const keyOf = (session: number, id: number, seq: number) => `${session}:${id}:${seq}`;
+      let late: Uint8Array[] = [];
+      let owners: number[] = [];
+      for (let run = 0; run < 6; run++) {
+        const startUs = T0 + run * 10_000_000;
+        const packers = [1, 2].map((src) => packer({ channelId: 1, sourceId: src, sessionId: 1000 * (run + 1) + src, sessionStartUs: startUs + randInt(r, 0, 20) }));
+        const prevOwners = owners;
+        owners = ids.map(() => randInt(r, 1, 2));
+        moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
+        const pubs = ids.map((inst) => new TestBook(inst));
+        const record = (i: number) => history.set(keyOf(1000 * (run + 1) + owners[i]!, ids[i]!.instrumentId, pubs[i]!.instrSeq), JSON.stringify(levelsOf(pubs[i]!)));
+        const queues: Uint8Array[][] = [[], []];
+        const flush = (src: number, nowUs: number) => queues[src - 1]!.push(...take(packers[src - 1]!, nowUs));
+        ids.forEach((inst, i) => {
+          const s = randomBookSides(r, randInt(r, 1, 8), 50_000);
+          pubs[i]!.load(s.bids, s.asks, 1, startUs);
+          record(i);
+          const p = packers[owners[i]! - 1]!;
+          packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+          packBookSnapshot(p, pubs[i]!, 0, false);
+          flush(owners[i]!, startUs + 1000);
+        });
+        const cs = new ChangeSet();
+        for (let step = 0; step < 12; step++) {
+          const i = randInt(r, 0, ids.length - 1);
+          randomChanges(r, pubs[i]!, cs, 4, 50_000);
+          pubs[i]!.apply(cs, step + 2, startUs + 2000 + step);
+          record(i);
+          packBookDelta(packers[owners[i]! - 1]!, pubs[i]!, cs);
+          flush(owners[i]!, startUs + 2000 + step);
+        }
+        // Both workers' datagrams interleaved at random (each one's in order), the last run's late ones among the first.
+        const order: Uint8Array[] = [];
+        const q = queues.map((x) => x.slice());
+        while (q[0]!.length + q[1]!.length > 0) {
+          if (late.length > 0 && r() < 0.3) order.push(late.shift()!);
+          const from = q[0]!.length === 0 ? 1 : q[1]!.length === 0 ? 0 : r() < 0.5 ? 0 : 1;
+          order.push(q[from]!.shift()!);
+        }
+        const recvUs = startUs + 5_000_000;
+        for (const d of order) {
+          sub.ingest(d, recvUs);
+          for (const inst of ids) {
+            const sb = sub.book(inst.instrumentId);
+            if (sb === undefined || !sb.valid) continue;
+            checkedValid++;
+            expect(JSON.stringify(levelsOf(sb)), `seed ${seed} run ${run}: ${inst.symbol} valid at session ${sb.sessionId} instrSeq ${sb.instrSeq}`).toBe(history.get(keyOf(sb.sessionId, inst.instrumentId, sb.instrSeq)));
+          }
+        }
+        late = [...queues[0]!.slice(-2), ...queues[1]!.slice(-2)]; // in flight when this run dies
+        // A lossless refresh from each worker: every book its owner's, usable, identical.
+        ids.forEach((inst, i) => {
+          const p = packers[owners[i]! - 1]!;
+          packInstrumentDefinition(p, new EncodedDefinition(inst), true);
+          packBookSnapshot(p, pubs[i]!, 0, true);
+        });
+        for (const p of packers) for (const d of take(p, startUs + 6_000_000)) sub.ingest(d, recvUs + 1000);
+        ids.forEach((inst, i) => {
+          const sb = sub.book(inst.instrumentId)!;
+          const what = `seed ${seed} run ${run}: ${inst.symbol} (owner source ${owners[i]}, before ${prevOwners[i]})`;
+          expect(sb.sourceId, what).toBe(owners[i]);
+          expect(sb.usable, what).toBe(true);
+          expect(levelsOf(sb), what).toEqual(levelsOf(pubs[i]!));
+        });
+      }
+    }
+    console.log(`re-split: ${moved} moved, ${checkedValid} valid checked`);
+    expect(moved).toBeGreaterThan(10); // instruments did change hands
+    expect(checkedValid).toBeGreaterThan(500);
   });
 });
