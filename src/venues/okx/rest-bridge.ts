@@ -20,6 +20,7 @@ import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
+import { MAX_TS_US } from "./scanner.ts";
 import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
@@ -192,8 +193,10 @@ export class RestBridge {
         }
       }
       u.venueSeq = seqId;
-      // The socket's rule (parse-json.ts): 1-15 digits, else unknown (0). Number() read "abc" as NaN, "1e3" as 1 s.
-      u.tsExchangeUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
+      // The socket's shape (parse-json.ts): 1-15 digits, µs below 2^53; anything else is unknown (0) here. Number()
+      // read "abc" as NaN, "1e3" as 1 s.
+      const tsUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
+      u.tsExchangeUs = tsUs < MAX_TS_US ? tsUs : 0;
       u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;

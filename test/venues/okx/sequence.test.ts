@@ -376,6 +376,33 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     }
   });
 
+  // A ts of 1-15 digits whose µs reach 2^53 (ms from 9007199254741, the year 2255 on): the wire's nanoseconds wrapped
+  // (i64): "9999999999999" went out as a negative tsExchangeNs, every datagram of it refused by decoders
+  // (unsafe_integer), and "999999999999999" as a wrong time in 2092. On the socket it is a `field` parse error
+  // resyncing that book alone (scanner and JSON path alike); on REST, unknown (0).
+  test("a ts whose µs reach 2^53 is a field parse error on the socket (that book alone) and unknown (0) on REST, never handed over", async () => {
+    const at = (ts: string, space = "") =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["100.2","2","0","1"]],"bids":[["100.1","1","0","1"]],"ts":${space}"${ts}","checksum":0,"prevSeqId":-1,"seqId":10}]}`;
+    for (const [ts, space] of [["9999999999999", ""], ["999999999999999", ""], ["9007199254741", ""], ["9999999999999", " "]] as const) {
+      const { feed, adapter, sink } = await setup();
+      feed(frame("ETH-USDT", "snapshot", -1, 500, [["10.01", "1"]], [["10.02", "2"]]));
+      feed(at(ts, space));
+      expect([ts, space, sink.snapshotTsUs]).toEqual([ts, space, [1700000000000000]]);
+      expect(adapter.topicInfo(0).state).not.toBe("live");
+      expect(adapter.stats()["parseErrors.field"]).toBe(1);
+      expect(adapter.topicInfo(1).state).toBe("live");
+    }
+    // The largest ts that fits is taken as it is.
+    const ok = await setup();
+    ok.feed(at("9007199254740"));
+    expect([ok.adapter.topicInfo(0).state, ok.sink.snapshotTsUs]).toEqual(["live", [9007199254740000]]);
+    const { feed, adapter, sink } = await setup();
+    feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"9999999999999","seqId":10}]}`;
+    expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+    expect(sink.snapshotTsUs).toEqual([0]);
+  });
+
   test("a maintenance reset among the buffered updates: a REST book provably before it (below its seqId) or after it (above its prevSeqId) bridges", async () => {
     // Before it: (15,12) resets to 12, and the REST book at 10 is below every post-reset seqId.
     const a = await setup();
