@@ -185,7 +185,12 @@ export class RestBridge {
       u.reset();
       u.isSnapshot = true;
       for (const [side, bid] of [[d.bids, true], [d.asks, false]] as const) {
-        for (const level of side as string[][]) {
+        for (const [i, level] of (side as unknown[]).entries()) {
+          // As the socket's JSON path requires (parse-json.ts); read as one, a number failed inside parseFixed
+          // ("s.charCodeAt is not a function") and a string's characters were taken for its fields.
+          if (!Array.isArray(level) || level.length < 2 || !level.every((x) => typeof x === "string")) {
+            throw new Error(`${bid ? "bids" : "asks"} level ${i} is not [price, size, …] strings: ${boundedText(JSON.stringify(level) ?? String(level))}`);
+          }
           const px = parseFixed(level[0]!, inst.priceExp);
           const qty = parseFixed(level[1]!, inst.qtyExp);
           if (bid) u.pushBid(px, qty);

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import type { BookView } from "../../../src/core/book-view.ts";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
@@ -71,7 +71,7 @@ class MapSink implements BookSink {
   onInstrumentChanged(): void {}
 }
 
-async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
+async function setup(log: Logger = silentLogger): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
   const config: VenueConfig = {
     venue: "okx",
     wsUrl: "ws://127.0.0.1:9/ws/v5/public",
@@ -83,7 +83,7 @@ async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: 
       ["spot:ETH-USDT", { tickSize: "0.01", lotSize: "0.001" }],
     ]),
   };
-  const adapter = new OkxAdapter(config, SUBS, { log: silentLogger });
+  const adapter = new OkxAdapter(config, SUBS, { log });
   const instruments = (await adapter.loadInstruments()) as Instrument[];
   const sink = new MapSink();
   adapter.startReplay(sink);
@@ -401,6 +401,22 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"9999999999999","seqId":10}]}`;
     expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
     expect(sink.snapshotTsUs).toEqual([0]);
+  });
+
+  // A REST level that is not [price, size, …] strings was read as one: the warning said "TypeError: s.charCodeAt is not
+  // a function" (a number) or "null is not an object" (null), naming neither the level nor what was wrong.
+  test("a REST book whose level is not [price, size, …] strings is refused with a warning naming the level", async () => {
+    for (const [level, named] of [["[100.1,\"3\"]", "[100.1,\"3\"]"], ["null", "null"], ["[\"100.1\"]", "[\"100.1\"]"], ["\"100.1\"", "\"100.1\""]] as const) {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push(`${msg} ${String(fields?.error)}`), child: () => log };
+      const { feed, adapter, sink } = await setup(log);
+      feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+      const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[${level}],"ts":"1700000000000","seqId":10}]}`;
+      expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      expect(sink.applied).toBe(0);
+      expect(adapter.stats().restRefused).toBe(1);
+      expect(warnings).toEqual([`okx: REST book snapshot unusable; retrying Error: bids level 0 is not [price, size, …] strings: ${named}`]);
+    }
   });
 
   test("a maintenance reset among the buffered updates: a REST book provably before it (below its seqId) or after it (above its prevSeqId) bridges", async () => {
