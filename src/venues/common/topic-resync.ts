@@ -34,7 +34,8 @@ export class TopicResync {
   replaying = false;
   readonly baseMs: number;
   private readonly maxMs: number;
-  private readonly resetMs: number;
+  /** A book LIVE this long before it fails starts its backoff over (its next resync goes at once). */
+  readonly resetMs: number;
   private readonly delayLog: RateLimitedLog;
   // Counters (cold reads).
   resyncs = 0;

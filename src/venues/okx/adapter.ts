@@ -215,7 +215,11 @@ export class OkxAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
-    for (const c of this.upcoming) this.watch.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS); // the start listing's upcChg
+    // The start listing's upcChg, of the subscribed instIds only: a listing names every instId of its instType, and
+    // another's change would reload the market for nothing (a reload's listing is filtered so: announceUpcoming). One
+    // whose effTime has passed since the listing was taken still reloads at once: that listing is out of date.
+    const subscribed = new Set(this.subscriptions.map((s) => `${s.market}:${s.symbol}`));
+    for (const c of this.upcoming) if (subscribed.has(`${c.market}:${c.symbol}`)) this.watch.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
     this.upcoming.length = 0;
     this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;

@@ -23,8 +23,12 @@ export function verifyChecksum(a: OkxAdapter, index: number, book: BookView): bo
   if (bookChecksum(book, inst.priceExp, inst.qtyExp) === expected) return true;
   a.c.checksumMismatches++;
   a.checksums[index] = 0;
-  // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us.
-  a.topics[index]!.book = BookState.RESYNCING;
+  // The app marks the book RESYNCING / CHECKSUM_MISMATCH and calls requestResync: no second notice from us. That
+  // resync then sees a book not LIVE, so a book LIVE long enough starts its backoff over here (else every later
+  // mismatch, hours apart, waited as if it followed the last one: up to 30 s not usable).
+  const t = a.topics[index]!;
+  if (t.book === BookState.LIVE && t.liveSinceMs >= 0 && a.now() - t.liveSinceMs >= a.books.resetMs) t.resyncAttempt = 0;
+  t.book = BookState.RESYNCING;
   return false;
 }
 

@@ -10,6 +10,7 @@ import {
   ACTION_NONE,
   ACTION_SNAPSHOT,
   ACTION_UPDATE,
+  MAX_TS_US,
   type OkxScanner,
   SCAN_ERR_FIELD,
   SCAN_ERR_PRICE,
@@ -91,7 +92,7 @@ export function parseBookObject(
     }
   }
   if (d.ts !== undefined) {
-    if (typeof d.ts !== "string" || !/^\d{1,15}$/.test(d.ts)) return SCAN_ERR_FIELD;
+    if (typeof d.ts !== "string" || !/^\d{1,15}$/.test(d.ts) || Number(d.ts) * 1000 >= MAX_TS_US) return SCAN_ERR_FIELD;
     u.tsExchangeUs = Number(d.ts) * 1000;
   }
   if (d.checksum !== undefined) {

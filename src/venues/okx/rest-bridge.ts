@@ -20,6 +20,7 @@ import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
+import { MAX_TS_US } from "./scanner.ts";
 import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
@@ -184,7 +185,12 @@ export class RestBridge {
       u.reset();
       u.isSnapshot = true;
       for (const [side, bid] of [[d.bids, true], [d.asks, false]] as const) {
-        for (const level of side as string[][]) {
+        for (const [i, level] of (side as unknown[]).entries()) {
+          // As the socket's JSON path requires (parse-json.ts); read as one, a number failed inside parseFixed
+          // ("s.charCodeAt is not a function") and a string's characters were taken for its fields.
+          if (!Array.isArray(level) || level.length < 2 || !level.every((x) => typeof x === "string")) {
+            throw new Error(`${bid ? "bids" : "asks"} level ${i} is not [price, size, …] strings: ${boundedText(JSON.stringify(level) ?? String(level))}`);
+          }
           const px = parseFixed(level[0]!, inst.priceExp);
           const qty = parseFixed(level[1]!, inst.qtyExp);
           if (bid) u.pushBid(px, qty);
@@ -192,8 +198,10 @@ export class RestBridge {
         }
       }
       u.venueSeq = seqId;
-      // The socket's rule (parse-json.ts): 1-15 digits, else unknown (0). Number() read "abc" as NaN, "1e3" as 1 s.
-      u.tsExchangeUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
+      // The socket's shape (parse-json.ts): 1-15 digits, µs below 2^53; anything else is unknown (0) here. Number()
+      // read "abc" as NaN, "1e3" as 1 s.
+      const tsUs = typeof d.ts === "string" && /^\d{1,15}$/.test(d.ts) ? Number(d.ts) * 1000 : 0;
+      u.tsExchangeUs = tsUs < MAX_TS_US ? tsUs : 0;
       u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;

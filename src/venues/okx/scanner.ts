@@ -32,6 +32,12 @@ export const SCAN_ERR_FIELD = -8;
 
 export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "shape", "price", "qty", "field"];
 
+/**
+ * `ts` is ms; its µs must stay below 2^53 (ms up to 9007199254740, the year 2255): beyond, they are not exact and
+ * the wire's nanoseconds overflow i64 (a negative tsExchangeNs, which decoders refuse). Bybit's bound too.
+ */
+export const MAX_TS_US = 9007199254740992;
+
 export const ACTION_NONE = 0;
 export const ACTION_SNAPSHOT = 1;
 export const ACTION_UPDATE = 2;
@@ -243,6 +249,8 @@ export class OkxScanner {
       if (p < 0) return SCAN_FALLBACK;
     }
     if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
+    // A ts whose µs reach 2^53 wraps the wire's i64 nanoseconds: the JSON path names it (`field`).
+    if (u.tsExchangeUs >= MAX_TS_US) return SCAN_FALLBACK;
     u.venueSeq = this.hasSeqId ? this.seqId : 0;
     this.entry = entry;
     return table.indexes[entry]!;

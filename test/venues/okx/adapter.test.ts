@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
+import type { BookView } from "../../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
 import { CROSSED_RESYNC_MS, OkxAdapter, type OkxAdapterOptions } from "../../../src/venues/okx/index.ts";
@@ -376,5 +377,39 @@ describe("okx crossed books (call auctions)", { timeout: 20_000 }, () => {
     await afterRounds(2); // housekeeping sees the stepped clock
     clock += CROSSED_RESYNC_MS;
     await until(() => sim.stats.subscribes === subscribes + 1 && equal(0), "subscribed again after the wait, counted from the step");
+  });
+});
+
+describe("okx checksum mismatches", { timeout: 20_000 }, () => {
+  // verifyChecksum marks the book RESYNCING itself (the app has told the sink), so the resync that follows saw a book
+  // not LIVE and never started its backoff over: every later mismatch, however long the book had been LIVE, waited as
+  // if it followed the last one (250 ms, 500 ms, … up to 30 s not usable). A gap's resync starts over after 10 s LIVE.
+  test("mismatches a minute apart each resync at once, as gaps do; one right after the book came back waits its backoff", async () => {
+    let clock = 1_000_000;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const { sim, adapter, sink, equal } = await start(subs, { now: () => clock, pingIntervalMs: 1e9, deadConnectionMs: 1e9 });
+    // As the app: verify() after each applied update; a refusal is marked, then handed back as a resync.
+    const apply = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (index, u) => {
+      apply(index, u);
+      const bids = [...sink.bids[index]!].sort((x, y) => y[0] - x[0]);
+      const asks = [...sink.asks[index]!].sort((x, y) => x[0] - y[0]);
+      const view = { bidCount: bids.length, askCount: asks.length, bidPriceAt: (r: number) => bids[r]![0], bidQtyAt: (r: number) => bids[r]![1], askPriceAt: (r: number) => asks[r]![0], askQtyAt: (r: number) => asks[r]![1] };
+      const why = adapter.verify(index, view as unknown as BookView);
+      if (why === StatusReason.NONE) return;
+      sink.onBookInvalid(index, BookState.RESYNCING, why);
+      adapter.requestResync(index, why);
+    };
+    sim.step(1);
+    await until(() => equal(0), "book live");
+    for (let k = 1; k <= 3; k++) {
+      if (k < 3) clock += 60_000; // LIVE for a minute since the last one
+      sim.inject("checksum", "BTC-USDT");
+      sim.step(1);
+      await until(() => adapter.stats().checksumMismatches === k, `mismatch ${k}`);
+      expect([k, adapter.stats().resyncsDelayed]).toEqual([k, k < 3 ? 0 : 1]);
+      if (k < 3) await until(() => equal(0), `live again after mismatch ${k}`);
+    }
+    expect(adapter.stats().checksumsVerified).toBeGreaterThan(3);
   });
 });

@@ -124,4 +124,22 @@ describe("okx instrument reloads", { timeout: 30_000 }, () => {
     await until(() => sink.changed.length === 1, "the new tick applied");
     expect(sink.changed.map((i) => [i.tickSize, i.priceExp])).toEqual([["0.01", 2]]);
   });
+
+  // The start listing's upcChg (instruments.ts collects every listed instId's) was announced whole at start(): a change
+  // of an instId not subscribed scheduled a reload of the market for nothing. A reload's listing announced only its
+  // symbols' changes (announceUpcoming); so does the start listing now.
+  test("at start, only the subscribed instIds' upcChg are announced, not another instId's of the same listing", async () => {
+    const clock = { ms: Date.now() };
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT", "ETH-USDT"] }], seed: 9, now: () => clock.ms });
+    sim.announceChange("ETH-USDT", { param: "tickSz", newValue: "0.001", effTimeMs: clock.ms + 2 * DAY_MS }); // not subscribed
+    sim.announceChange("BTC-USDT", { param: "lotSz", newValue: "0.00001", effTimeMs: clock.ms + 3 * DAY_MS });
+    const adapter = new OkxAdapter(okxConfig(sim, SUBS), SUBS, { log: silentLogger, now: () => clock.ms, instrumentCheckMs: 5, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    adapter.start(new Sink());
+    expect(adapter.reloader.nextAnnouncedMs("spot")).toBe(clock.ms + 3 * DAY_MS + AFTER_EFF_TIME_MS);
+  });
 });

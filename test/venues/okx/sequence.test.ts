@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import type { BookView } from "../../../src/core/book-view.ts";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
@@ -71,7 +71,7 @@ class MapSink implements BookSink {
   onInstrumentChanged(): void {}
 }
 
-async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
+async function setup(log: Logger = silentLogger): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: string) => void; instruments: Instrument[] }> {
   const config: VenueConfig = {
     venue: "okx",
     wsUrl: "ws://127.0.0.1:9/ws/v5/public",
@@ -83,7 +83,7 @@ async function setup(): Promise<{ adapter: OkxAdapter; sink: MapSink; feed: (f: 
       ["spot:ETH-USDT", { tickSize: "0.01", lotSize: "0.001" }],
     ]),
   };
-  const adapter = new OkxAdapter(config, SUBS, { log: silentLogger });
+  const adapter = new OkxAdapter(config, SUBS, { log });
   const instruments = (await adapter.loadInstruments()) as Instrument[];
   const sink = new MapSink();
   adapter.startReplay(sink);
@@ -373,6 +373,49 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
       const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":${JSON.stringify(ts)},"seqId":10}]}`;
       expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
       expect([ts, sink.snapshotTsUs]).toEqual([ts, [us]]);
+    }
+  });
+
+  // A ts of 1-15 digits whose µs reach 2^53 (ms from 9007199254741, the year 2255 on): the wire's nanoseconds wrapped
+  // (i64): "9999999999999" went out as a negative tsExchangeNs, every datagram of it refused by decoders
+  // (unsafe_integer), and "999999999999999" as a wrong time in 2092. On the socket it is a `field` parse error
+  // resyncing that book alone (scanner and JSON path alike); on REST, unknown (0).
+  test("a ts whose µs reach 2^53 is a field parse error on the socket (that book alone) and unknown (0) on REST, never handed over", async () => {
+    const at = (ts: string, space = "") =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["100.2","2","0","1"]],"bids":[["100.1","1","0","1"]],"ts":${space}"${ts}","checksum":0,"prevSeqId":-1,"seqId":10}]}`;
+    for (const [ts, space] of [["9999999999999", ""], ["999999999999999", ""], ["9007199254741", ""], ["9999999999999", " "]] as const) {
+      const { feed, adapter, sink } = await setup();
+      feed(frame("ETH-USDT", "snapshot", -1, 500, [["10.01", "1"]], [["10.02", "2"]]));
+      feed(at(ts, space));
+      expect([ts, space, sink.snapshotTsUs]).toEqual([ts, space, [1700000000000000]]);
+      expect(adapter.topicInfo(0).state).not.toBe("live");
+      expect(adapter.stats()["parseErrors.field"]).toBe(1);
+      expect(adapter.topicInfo(1).state).toBe("live");
+    }
+    // The largest ts that fits is taken as it is.
+    const ok = await setup();
+    ok.feed(at("9007199254740"));
+    expect([ok.adapter.topicInfo(0).state, ok.sink.snapshotTsUs]).toEqual(["live", [9007199254740000]]);
+    const { feed, adapter, sink } = await setup();
+    feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"9999999999999","seqId":10}]}`;
+    expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+    expect(sink.snapshotTsUs).toEqual([0]);
+  });
+
+  // A REST level that is not [price, size, …] strings was read as one: the warning said "TypeError: s.charCodeAt is not
+  // a function" (a number) or "null is not an object" (null), naming neither the level nor what was wrong.
+  test("a REST book whose level is not [price, size, …] strings is refused with a warning naming the level", async () => {
+    for (const [level, named] of [["[100.1,\"3\"]", "[100.1,\"3\"]"], ["null", "null"], ["[\"100.1\"]", "[\"100.1\"]"], ["\"100.1\"", "\"100.1\""]] as const) {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push(`${msg} ${String(fields?.error)}`), child: () => log };
+      const { feed, adapter, sink } = await setup(log);
+      feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+      const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[${level}],"ts":"1700000000000","seqId":10}]}`;
+      expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      expect(sink.applied).toBe(0);
+      expect(adapter.stats().restRefused).toBe(1);
+      expect(warnings).toEqual([`okx: REST book snapshot unusable; retrying Error: bids level 0 is not [price, size, …] strings: ${named}`]);
     }
   });
 
