@@ -440,7 +440,7 @@ export class NatsFeedReader {
     this.streamProblem = undefined;
     void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
     const events = nc.status?.();
-    if (events !== undefined) void this.watchAuth(events).catch(() => undefined);
+    if (events !== undefined) void this.watchAuth(nc, events).catch(() => undefined);
     const onData = this.onData;
     try {
       if (this.opts.stream === undefined) {
@@ -567,7 +567,7 @@ export class NatsFeedReader {
     }
   }
 
-  private async watchAuth(events: AsyncIterable<{ type: string; error?: unknown }>): Promise<void> {
+  private async watchAuth(nc: NatsConnection, events: AsyncIterable<{ type: string; error?: unknown }>): Promise<void> {
     for await (const e of events) {
       if (e.type === "error" && isAuthError(e.error)) this.authRefused((e.error as Error).message);
       else if (e.type === "disconnect") this.disconnected = true;
@@ -575,8 +575,26 @@ export class NatsFeedReader {
         this.disconnected = false;
         this.natsReconnects++;
         this.authAccepted();
+        this.confirmAfterReconnect(nc);
       }
     }
+  }
+
+  /**
+   * Cold: the client's own reconnect sent the live SUB again (after the connect's round trip) and only then tells
+   * `reconnect`: not confirmed until a round trip after it is answered. Before, from-nats read ready at once, the
+   * server maybe not having the SUB yet. A drop meanwhile rejects this round trip (the client's next dial): the next
+   * reconnect asks again, so no timer; a server that never answers is the client's stale-connection pings' to find.
+   */
+  private confirmAfterReconnect(nc: NatsConnection): void {
+    if (this.opts.stream !== undefined || nc.flush === undefined || this.nc !== nc) return;
+    this.confirming = true;
+    nc.flush().then(
+      () => {
+        if (this.nc === nc && !this.disconnected) this.confirming = false;
+      },
+      () => undefined,
+    );
   }
 
   // Cold: every refusal counted; told once per run of them (the client closes after two, the reader tries every 2 s).
@@ -611,7 +629,8 @@ export class NatsFeedReader {
       nc = await connectWithin(this.connect(), RECONNECT_TIMEOUT_MS);
       if (this.stopped) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
-      if (this.stopped) return;
+      // Closed for good again during the round trip: closedByClient told it and tries again; not connected, not told so.
+      if (this.stopped || this.nc !== nc) return;
       this.natsReconnects++;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnected" });
       this.authAccepted();

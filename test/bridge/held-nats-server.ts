@@ -5,6 +5,7 @@ const INFO = `INFO {"server_id":"rev26","server_name":"rev26","version":"2.10.0"
  * A minimal NATS server on 127.0.0.1 (stopped through `stops`): it greets (INFO) only once `greet()` is called, answers PING with PONG, and counts the
  * connections it was given, the ones closed, and SUB commands. With `holdPongs()`, a connection's PINGs after its
  * first (the connect's) are counted (`heldPings`) and not answered until `answerPongs()`: a flush that never ends.
+ * `drop()` closes every connection open now (the client reconnects by itself).
  */
 export function heldNatsServer(stops: (() => Promise<void> | void)[]) {
   const state = { opened: 0, closed: 0, subs: 0, heldPings: 0 };
@@ -13,12 +14,14 @@ export function heldNatsServer(stops: (() => Promise<void> | void)[]) {
   let holding = false;
   const answered = new Map<unknown, number>();
   const held: { write(s: string): void }[] = [];
+  const open = new Set<{ end(): void }>();
   const server = Bun.listen({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open(s) {
         state.opened++;
+        open.add(s);
         if (greeted) s.write(INFO);
         else waiting.push(s);
       },
@@ -36,7 +39,8 @@ export function heldNatsServer(stops: (() => Promise<void> | void)[]) {
           s.write("PONG\r\n");
         }
       },
-      close() {
+      close(s) {
+        open.delete(s);
         state.closed++;
       },
     },
@@ -51,6 +55,9 @@ export function heldNatsServer(stops: (() => Promise<void> | void)[]) {
     },
     holdPongs() {
       holding = true;
+    },
+    drop() {
+      for (const s of [...open]) s.end();
     },
     answerPongs() {
       holding = false;

@@ -4,7 +4,9 @@
  * client certificate after the TLS 1.3 handshake, which the client does not notice, so start() (and each of the
  * client's reconnects) waited those 20 s; a port that sends INFO and never answers did the same. A start whose
  * connect failed may be tried again; one after stop() tells a refusal of the credentials again. A live reader's start
- * resolves once the server has its SUB (a round trip after it). In-process: a silent or minimal "server" on 127.0.0.1
+ * resolves once the server has its SUB (a round trip after it), and after the client's own reconnect it is not ready
+ * until the same for the SUB the client sent again; a connection made again after a close for good that closes again
+ * during that round trip is not told as reconnected. In-process: a silent or minimal "server" on 127.0.0.1
  * or a fake client, no nats-server.
  */
 import { createServer, type Server, type Socket } from "node:net";
@@ -163,6 +165,47 @@ describe("a start after stop() during a refusal of the credentials", () => {
   });
 });
 
+describe("a connection made again after a close for good", () => {
+  // A client whose close for good (closed() resolving) and round trip (flush) the test drives.
+  function heldClient(answerAtOnce: boolean) {
+    let end = (): void => undefined;
+    let answer = (): void => undefined;
+    const closed = new Promise<void>((r) => (end = r));
+    return {
+      flushes: 0,
+      end: () => end(),
+      answer: () => answer(),
+      subscribe: () => ({ unsubscribe() {} }),
+      flush(this: { flushes: number }) {
+        this.flushes++;
+        return answerAtOnce ? Promise.resolve() : new Promise<void>((r) => (answer = r));
+      },
+      close: async () => end(),
+      closed: () => closed,
+    };
+  }
+
+  // Before, one that the client closed for good again during the round trip after its SUB was told `reconnected`
+  // (and counted in natsReconnects) right after its `closed`, though nothing was connected: `listen --nats` and
+  // from-nats logged "connected to NATS again" for a connection already gone.
+  test("and closed for good again during its round trip is not told as reconnected", async () => {
+    const clients: ReturnType<typeof heldClient>[] = [];
+    useNatsModules({ transport: async () => ({ connect: async () => clients[clients.push(heldClient(clients.length !== 1)) - 1] }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", reconnectAfterCloseMs: 10, onNatsEvent: (e) => void told.push(e.kind) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    clients[0]!.end(); // closed for good
+    await waitFor(() => clients[1]?.flushes === 1, "the connection made again waits for its round trip", 5000);
+    expect(reader.health.subscriptionUnconfirmed).toBe(true);
+    clients[1]!.end(); // closed for good again, the round trip unanswered
+    await waitFor(() => clients[2]?.flushes === 1, "a third connection", 5000);
+    await waitFor(() => told.length >= 3, "the third connection told", 5000);
+    expect([told, reader.counters.natsReconnects, reader.counters.natsClosed]).toEqual([["closed", "closed", "reconnected"], 1, 2]);
+  });
+});
+
 describe("a reader's callback that throws", () => {
   const fake = () => {
     let client = fakeClient();
@@ -247,6 +290,27 @@ describe("the live reader's start resolves once the server has its subscription"
     nats.answerPongs();
     await starting;
     expect(fromNatsReadiness(bridge)).toEqual({ ready: true, reasons: [] });
+  });
+
+  // Before, the client's own reconnect (a dropped connection, made again) made from-nats ready at once, its SUB sent
+  // again by the client after the connect's round trip but not yet read by the server: what was published meanwhile
+  // was not read while /readyz said 200. Now the reader waits for a round trip after the reconnect, as at start.
+  test("the client's own reconnect: not ready until a round trip after the SUB it sent again is answered", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    const { group, port } = uniqueDestination(258);
+    const bridge = new ReverseBridge({ servers: nats.url, prefix: "confirm-d", group, port, iface: "127.0.0.1", ttl: 1 });
+    stops.push(() => bridge.stop());
+    await bridge.start();
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: true, reasons: [] });
+    nats.holdPongs();
+    nats.drop();
+    await waitFor(() => bridge.reader!.counters.natsReconnects === 1, "the client's reconnect", 10_000);
+    await waitFor(() => nats.state.subs === 2, "the SUB sent again reached the server", 10_000);
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: false, reasons: ["the NATS server has not confirmed the subscription on <prefix>.> yet"] });
+    await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB sent again", 10_000);
+    nats.answerPongs();
+    await waitFor(() => fromNatsReadiness(bridge).ready, "ready once the round trip is answered", 10_000);
   });
 
   test("stop() during that round trip: start() resolves, nothing is fed, the connection is closed", async () => {
