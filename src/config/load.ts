@@ -12,7 +12,7 @@ import { MAX_FIXED_EXP } from "../core/fixed.ts";
 import { jsonForTerminal } from "../core/terminal-text.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
-import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
+import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
@@ -57,8 +57,6 @@ export const DEFAULTS = {
   destination: { name: "default", group: "239.255.0.1", port: 31001, iface: "127.0.0.1", ttl: 1, channelId: 1 },
 } as const;
 
-/** Smallest datagram that still holds a packet header, a message header, a delta root block and one level. */
-const MIN_DATAGRAM_BYTES = 256;
 /**
  * The most a configuration file may hold: far above any real one (6,000 subscriptions with 200 overrides are
  * ~200 KB), so a log file given as -c, /dev/stdin fed without end or `-c <(yes)` is refused having read at most this
@@ -495,7 +493,7 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
     "destinations",
     "retransmit",
   ]);
-  const maxDatagramBytes = v.int(t.max_datagram_bytes, "publish.max_datagram_bytes", DEFAULTS.maxDatagramBytes, MIN_DATAGRAM_BYTES, MAX_DATAGRAM_BYTES);
+  const maxDatagramBytes = datagramBytes(v, t.max_datagram_bytes);
   const heartbeatIntervalMs = v.int(t.heartbeat_interval_ms, "publish.heartbeat_interval_ms", DEFAULTS.heartbeatIntervalMs, 10, 60_000);
   const snapshotIntervalMs = v.int(t.snapshot_interval_ms, "publish.snapshot_interval_ms", DEFAULTS.snapshotIntervalMs, 0, 3_600_000);
   // Under 100 ms is seconds written as milliseconds far more often than a wish to refresh every book 10+ times a second.
@@ -625,6 +623,25 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
 }
 
 /** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
+/**
+ * publish.max_datagram_bytes: at least MIN_PUBLISH_DATAGRAM_BYTES, so that every instrument definition fits one
+ * datagram. Before 2026-12-06 the floor was 256: a venue's long tick string ("0.1000…") then threw in the publisher's
+ * register and on every refresh after it, which ended the process.
+ */
+function datagramBytes(v: Validator, value: unknown): number {
+  if (value === undefined) return DEFAULTS.maxDatagramBytes;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < MIN_PUBLISH_DATAGRAM_BYTES || value > MAX_DATAGRAM_BYTES) {
+    const defBytes = MIN_PUBLISH_DATAGRAM_BYTES - 64;
+    v.problem(
+      "publish.max_datagram_bytes",
+      value,
+      `an integer ${MIN_PUBLISH_DATAGRAM_BYTES}–${MAX_DATAGRAM_BYTES} (an instrument definition is up to ${defBytes} bytes: a symbol, tick and lot of up to ${MAX_DEF_STRING_BYTES} bytes each; it must fit one datagram with the 48-byte header and the 16-byte HMAC trailer)`,
+    );
+    return DEFAULTS.maxDatagramBytes;
+  }
+  return value;
+}
+
 function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec", "total_bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");

@@ -31,6 +31,15 @@ export const MAX_SYMBOL_BYTES = 64;
  */
 export const MAX_DEF_STRING_BYTES = 255;
 
+/**
+ * Smallest publish.max_datagram_bytes: the longest InstrumentDefinition (8-byte message header, 16-byte root block,
+ * three strings of MAX_DEF_STRING_BYTES, padded to 8: 792 bytes) fits one datagram with its 48-byte packet header and
+ * the 16-byte HMAC trailer: 856. A definition is the one message the wire cannot split; with less room a venue's long
+ * strings made the publisher throw at registration and on every refresh after it. Here, not in wire/layout.ts (which
+ * re-exports it, checked against its sizes in test/wire/codec.test.ts), because the configuration checks it.
+ */
+export const MIN_PUBLISH_DATAGRAM_BYTES = 48 + ((8 + 16 + 3 * MAX_DEF_STRING_BYTES + 7) & ~7) + 16;
+
 const UTF8 = new TextEncoder();
 
 /** Bytes of `s` in UTF-8 (cold). */

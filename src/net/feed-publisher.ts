@@ -30,7 +30,7 @@ import type { Instrument } from "../core/types.ts";
 import type { DestinationRule, PublishConfig } from "../config/types.ts";
 import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
-import { PKT_FLAG_END_OF_SESSION } from "../wire/layout.ts";
+import { MIN_PUBLISH_DATAGRAM_BYTES, PKT_FLAG_END_OF_SESSION } from "../wire/layout.ts";
 import { ChannelPacker } from "../wire/packer.ts";
 import { isMulticastV4 } from "./multicast.ts";
 import { destinationText, PublishChannel, type DropFilter, type SendFailure } from "./publish-channel.ts";
@@ -133,6 +133,14 @@ export class FeedPublisher {
     this.sourceId = (this.publish.sourceId ?? 0) + (opts.sourceId ?? 0);
     if (!(Number.isInteger(this.sourceId) && this.sourceId >= 0 && this.sourceId <= 0xffff)) {
       throw new RangeError(`sourceId ${this.sourceId} (publish.source_id + worker number) outside 0..65535`);
+    }
+    // The configuration refuses less; checked here too, for a PublishConfig built otherwise: with less room a long
+    // definition threw in register() after its book was added, and then on every refresh tick (from a timer: the end
+    // of the process).
+    if (!(this.publish.maxDatagramBytes >= MIN_PUBLISH_DATAGRAM_BYTES)) {
+      throw new RangeError(
+        `publish.max_datagram_bytes ${this.publish.maxDatagramBytes} is below ${MIN_PUBLISH_DATAGRAM_BYTES}, the smallest datagram that holds every instrument definition`,
+      );
     }
     this.sessionId = opts.sessionId !== undefined ? opts.sessionId >>> 0 : randomSessionId();
     if (this.sessionId === 0) throw new RangeError("sessionId must be non-zero");

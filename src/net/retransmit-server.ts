@@ -90,7 +90,7 @@ export interface RetransmitServerCounters extends SendCounters {
   received: number;
   /** From an address outside publish.retransmit.allow: dropped unanswered. */
   refusedNetwork: number;
-  /** Not a valid request (magic, length, CRC, HMAC, kind, count): dropped unanswered. */
+  /** Not a valid request (magic, length, CRC, HMAC, kind, count, a u64 of 2^53 or more): dropped unanswered. */
   badRequests: number;
   /**
    * Over the requester's request or byte bucket, or the byte bucket of all requesters, or beyond

@@ -55,8 +55,13 @@ export { MIN_AUTH_KEY_BYTES } from "../core/auth-key.ts";
 
 /** Default and absolute datagram limits. 1400 keeps every datagram inside one Ethernet/PPPoE/cloud MTU. */
 export const DEFAULT_MAX_DATAGRAM_BYTES = 1400;
-/** Smallest configurable maximum: a header, an auth trailer and one delta message with several levels. */
+/**
+ * Smallest datagram a packer builds: a header, an auth trailer and one delta message with several levels. A publisher
+ * needs MIN_PUBLISH_DATAGRAM_BYTES (856), so that every InstrumentDefinition fits one datagram.
+ */
 export const MIN_MAX_DATAGRAM_BYTES = 256;
+/** Smallest publish.max_datagram_bytes: the longest InstrumentDefinition (792 bytes) fits, with header and HMAC trailer. */
+export { MIN_PUBLISH_DATAGRAM_BYTES } from "../core/symbol-text.ts";
 /** The IPv4 UDP payload limit (pktLength is a u16). The packer uses the multiple of 8 at or below the configured maximum. */
 export const ABS_MAX_DATAGRAM_BYTES = 65507;
 

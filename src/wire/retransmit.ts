@@ -10,6 +10,7 @@
  *   4 u16 channelId   6 u16 sourceId   8 u32 sessionId   12 u16 flags (0x08 AUTHENTICATED)   14 u16 pktLength
  *   16 u64 seqNum (first wanted)   24 u32 count (messages wanted)   28 u32 crc32c (over [0, pktLength), field 0)
  *   32 u64 firstAvailable   40 u64 nextSeq (replies: what the ring holds, [firstAvailable, nextSeq); requests 0)
+ *   (each u64 below 2^53, else the packet is refused: unsafe_integer)
  * Cold path: requests and replies only happen after a loss.
  * @module
  */
@@ -78,7 +79,8 @@ export function encodeRetxControl(out: Uint8Array, c: RetxControl, auth?: Datagr
   return length;
 }
 
-export type RetxDecodeError = "not_control" | "bad_length" | "bad_version" | "bad_kind" | "bad_checksum" | "bad_auth";
+/** Why a control packet is refused; `unsafe_integer`: seqNum, firstAvailable or nextSeq is 2^53 or more (inexact as a number). */
+export type RetxDecodeError = "not_control" | "bad_length" | "bad_version" | "bad_kind" | "bad_checksum" | "bad_auth" | "unsafe_integer";
 
 /**
  * Decodes and verifies a control packet; with `auth` an unsigned or forged one is `bad_auth`. Every refusal but
@@ -109,6 +111,9 @@ export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxC
   }
   const kind = bytes[RETX_KIND_OFFSET]!;
   if (kind < RETX_KIND_REQUEST || kind > RETX_KIND_THROTTLED) return "bad_kind";
+  // As the data decoder's sequence numbers (unsafe_integer): read as numbers, a forged 2^64 − 1 was taken as 2^64,
+  // and a server echoed another seqNum than the request's in its OUT_OF_RANGE reply.
+  if (!exactU64(bytes, RETX_SEQ_NUM_OFFSET) || !exactU64(bytes, RETX_FIRST_AVAILABLE_OFFSET) || !exactU64(bytes, RETX_NEXT_SEQ_OFFSET)) return "unsafe_integer";
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     kind,
@@ -120,6 +125,11 @@ export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxC
     firstAvailable: getU64(dv, RETX_FIRST_AVAILABLE_OFFSET),
     nextSeq: getU64(dv, RETX_NEXT_SEQ_OFFSET),
   };
+}
+
+/** The little-endian u64 at byte `o` is below 2^53, where a number holds it exactly (its high u32 below 2^21). */
+function exactU64(bytes: Uint8Array, o: number): boolean {
+  return bytes[o + 7] === 0 && bytes[o + 6]! < 0x20;
 }
 
 /** Little-endian u16 at byte `o` (no DataView: see decodeRetxControl). */

@@ -2,7 +2,8 @@
  * The publish path against the rule subscribers trade on, randomized: a scripted venue drives one book through
  * snapshots, deltas and full books (replace) that are good, crossed, or hold a level at price 0 (refused after the
  * apply) or refused by the venue's checksum after it, invalidations of every state, tick changes at unchanged
- * exponents and refreshes; even seeds publish in 256-byte datagrams, so long messages go out as chunks and parts,
+ * exponents and refreshes; even seeds publish in the smallest datagrams (856 bytes: 46 levels a message) with levels
+ * spread over 50 ticks a side, so long messages go out as chunks and parts,
  * odd seeds cut snapshots at 4 levels a side (a copy is then compared down to its floors).
  * After each step (a marker book on the same stream says everything before it has arrived) the subscriber's copy is
  * checked against the publisher's: `valid` ⇒ identical levels (wire-protocol §6.8), `usable` ⇒ identical and the
@@ -18,6 +19,7 @@ import { BookState, StatusReason, type Instrument } from "../../src/core/types.t
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { rng } from "../support/mulberry32.ts";
+import { deltaLevelsPerDatagram, MIN_PUBLISH_DATAGRAM_BYTES } from "../../src/wire/layout.ts";
 import { ScriptedVenue, startScriptedOkxSpot } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -47,7 +49,11 @@ for (const seed of (process.env.SEEDS ?? "1,2").split(",").map(Number)) {
     venue.loadInstruments = () => Promise.resolve([instrument, marker]);
     // Even seeds: the smallest datagrams, so snapshots go out in chunks and long deltas in parts (§4.3, §4.4); odd
     // seeds: snapshots cut at 4 levels a side (publish.snapshot_depth), a copy then known down to its floors (§6.6).
-    const publish = (p: PublishConfig): PublishConfig => (seed % 2 === 0 ? { ...p, maxDatagramBytes: 256 } : { ...p, snapshotDepth: 4 });
+    const publish = (p: PublishConfig): PublishConfig => (seed % 2 === 0 ? { ...p, maxDatagramBytes: MIN_PUBLISH_DATAGRAM_BYTES } : { ...p, snapshotDepth: 4 });
+    // Levels a side spread over this many ticks; even seeds wide enough for messages beyond one datagram.
+    const spread = seed % 2 === 0 ? 50 : 12;
+    const levelsPerMessage = deltaLevelsPerDatagram(MIN_PUBLISH_DATAGRAM_BYTES);
+    let longMessages = 0;
     const { feeder, subscriber } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT"], dest: uniqueDestination(81 + seed), cleanups, publish });
     const u = new BookUpdate();
     const sub = () => subscriber.books.get(instrument.instrumentId);
@@ -64,17 +70,18 @@ for (const seed of (process.env.SEEDS ?? "1,2").split(",").map(Number)) {
       Array.from({ length: n }, () => {
         const across = r() < 0.03;
         const zero = r() < 0.03;
-        const offset = 1 + Math.floor(r() * 12);
+        const offset = 1 + Math.floor(r() * spread);
         const price = zero ? 0 : isBid !== across ? 1000 - offset : 1000 + offset;
         return [price, deletes && r() < 0.35 ? 0 : 1 + Math.floor(r() * 50)] as [number, number];
       });
-    // Now and then a message long enough to take several datagrams at 256 bytes.
-    const wide = () => (r() < 0.15 ? 14 : 6);
+    // Now and then a message long enough to take several datagrams at the smallest size (even seeds).
+    const wide = () => (r() < 0.15 ? (seed % 2 === 0 ? 60 : 14) : 6);
     const fill = (kind: "snapshot" | "delta" | "replace", bids: [number, number][], asks: [number, number][]) => {
       u.reset();
       u.isSnapshot = kind === "snapshot";
       u.replace = kind === "replace";
       u.venueSeq = ++venueSeq;
+      if (bids.length + asks.length > levelsPerMessage) longMessages++;
       for (const [p, q] of bids) u.pushBid(p, q);
       for (const [p, q] of asks) u.pushAsk(p, q);
       return u;
@@ -157,6 +164,7 @@ for (const seed of (process.env.SEEDS ?? "1,2").split(",").map(Number)) {
     expect(history.some((h) => h.startsWith("tick"))).toBe(true);
     expect(checksumRefused).toBeGreaterThan(0);
     if (seed % 2 === 1) expect(cutCopies).toBeGreaterThan(10);
+    if (seed % 2 === 0) expect(longMessages).toBeGreaterThan(3);
     expect(history.filter((h) => h === "refresh").length).toBeGreaterThan(5);
   });
 }

@@ -79,7 +79,7 @@ const KEYS: Key[] = [
   { path: ["http", "max_in_flight"], model: int(1, 100_000, 64), get: (c) => c.http.maxInFlight },
   { path: ["http", "idle_timeout_s"], model: int(8, 255, 10), get: (c) => c.http.idleTimeoutS },
   { path: ["http", "listen"], model: { kind: "listed", ok: ["127.0.0.1:9464", "127.0.0.1:0", "localhost:9000", "127.9.9.9:65535"], dflt: "127.0.0.1:9464" }, get: (c) => `${c.http.host}:${c.http.port}`.replace("127.0.0.1:9000", "localhost:9000") },
-  { path: ["publish", "max_datagram_bytes"], model: int(256, 65507, 1400, (n) => n <= 1 << 20), get: (c) => c.publish.maxDatagramBytes },
+  { path: ["publish", "max_datagram_bytes"], model: int(856, 65507, 1400, (n) => n <= 1 << 20), get: (c) => c.publish.maxDatagramBytes },
   { path: ["publish", "heartbeat_interval_ms"], model: int(10, 60_000, 1000), get: (c) => c.publish.heartbeatIntervalMs },
   { path: ["publish", "snapshot_interval_ms"], model: int(0, 3_600_000, 5000, (n) => n === 0 || n >= 100), get: (c) => c.publish.snapshotIntervalMs },
   { path: ["publish", "snapshot_depth"], model: int(0, 100_000, 0), get: (c) => c.publish.snapshotDepth },

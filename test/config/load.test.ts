@@ -51,6 +51,15 @@ describe("config", () => {
     expect(problem).toMatch(new RegExp(`^publish\\.auth_key_file: cannot read key file "${missing.replace(/[.\\/]/g, "\\$&")}": `));
   });
 
+  test("publish.max_datagram_bytes: at least 856, the smallest datagram every instrument definition fits, signed", () => {
+    // Before, 256 was taken: a symbol, tick and lot of more than 168 bytes together (a venue's "0.1000…") then made the
+    // publisher throw in register() and on every refresh tick after it (the process died).
+    const why = "an integer 856–65507 (an instrument definition is up to 792 bytes: a symbol, tick and lot of up to 255 bytes each; it must fit one datagram with the 48-byte header and the 16-byte HMAC trailer)";
+    for (const n of [0, 256, 855, 65508]) expect(problemsOf(`[publish]\nmax_datagram_bytes = ${n}\n${VENUE}`)).toEqual([`publish.max_datagram_bytes: ${n} is not ${why}`]);
+    expect(problemsOf(`[publish]\nmax_datagram_bytes = 1400.5\n${VENUE}`)).toEqual([`publish.max_datagram_bytes: 1400.5 is not ${why}`]);
+    for (const n of [856, 65507]) expect(parseConfigText(`[publish]\nmax_datagram_bytes = ${n}\n${VENUE}`).publish.maxDatagramBytes).toBe(n);
+  });
+
   test("a file with only a venue market gives the documented defaults", () => {
     const c = parseConfigText('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
     expect(c.log).toEqual({ level: DEFAULTS.logLevel, format: DEFAULTS.logFormat });

@@ -11,6 +11,7 @@ import { RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { FeedSubscriber, type GapEvent, type SessionEvent } from "../../src/subscriber/index.ts";
 import { getU64 } from "../../src/core/i64.ts";
 import { nowUsAtMonoMs } from "../../src/core/clock.ts";
+import { MIN_PUBLISH_DATAGRAM_BYTES } from "../../src/wire/layout.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
 
 const BASE_PORT = 41000 + Math.floor(Math.random() * 900) * 2; // a fresh pair per run; this file only
@@ -358,6 +359,35 @@ describe("FeedPublisher.register", () => {
     expect(h2).toBe(h1);
     expect(other).not.toBe(h1);
     expect(pub.channelInfo().find((c) => c.channelId === 2)!.instruments).toBe(2);
+  });
+
+  it("a datagram maximum below the one every definition fits is refused by name; at it, signed, the longest definition is published", async () => {
+    // The longest definition: 8 + 16 + 3 × 255 bytes, padded to 792, with the 48-byte header and the 16-byte HMAC trailer.
+    expect(MIN_PUBLISH_DATAGRAM_BYTES).toBe(856);
+    // Before, a 256-byte publisher was built, and register() of a definition that did not fit threw "message larger
+    // than a datagram" naming nothing, after adding the book: every refresh tick then threw from its timer (the
+    // process died). The configuration refuses such a maximum too (test/config/load.test.ts).
+    expect(() => new FeedPublisher({ publish: publishConfig(28, { maxDatagramBytes: MIN_PUBLISH_DATAGRAM_BYTES - 1 }) })).toThrow(
+      "publish.max_datagram_bytes 855 is below 856, the smallest datagram that holds every instrument definition",
+    );
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 0x20 + i);
+    const cfg = publishConfig(28, { maxDatagramBytes: MIN_PUBLISH_DATAGRAM_BYTES, snapshotIntervalMs: 100 });
+    const sub = new FeedSubscriber({ groups: groupsOf(cfg), staleAfterMs: 0, authKey: key, maxDatagramBytes: MIN_PUBLISH_DATAGRAM_BYTES });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const pub = new FeedPublisher({ publish: cfg, authKey: key });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const inst = { ...makeInstrument("bybit", "spot", "S".repeat(255), 1, 2), tickSize: "0.1".padEnd(255, "0"), lotSize: "0.01".padEnd(255, "0") };
+    const book = new TestBook(inst);
+    const handle = pub.register(inst, book);
+    pub.publishSnapshot(handle, book);
+    const registered = pub.counters.messages;
+    await waitFor(() => sub.books.get(inst.instrumentId)?.definition?.lotSize === inst.lotSize, 5000, "the longest definition");
+    // The refresh timer packs it again (definition + snapshot) without throwing.
+    await waitFor(() => pub.counters.messages >= registered + 2, 5000, "a refresh of it");
+    expect(sub.books.get(inst.instrumentId)!.definition).toEqual(inst);
+    expect(sub.counters.errors).toBe(0);
   });
 
   it("after stop(), register() and refreshAll() pack nothing (as publish* do): nothing is counted that is never sent", async () => {

@@ -11,6 +11,7 @@ import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
 import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { forgedControl } from "../wire/helpers.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
 const SESSION = 77;
@@ -71,6 +72,28 @@ describe("RetransmitServer counters", () => {
     expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
     expect(c.datagrams).toBe(2);
     expect(c.sendErrors).toBe(0);
+  });
+
+  it("a request whose seqNum, firstAvailable or nextSeq is 2^53 or more is a bad request, unanswered", () => {
+    const { server } = serverWith(10, () => false);
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: { send: (b: Uint8Array) => boolean } }).socket.send = (b) => (replies.push(decodeRetxControl(b.slice()) as RetxControl), true);
+    const o = { sessionId: SESSION };
+    // Before, each was taken: the first answered OUT_OF_RANGE echoing seqNum 0 (2^64 − 1 read as 2^64, written back
+    // modulo 2^64), the second echoing 2^53 for 2^53 + 1, the third as a request for seqNum 1.
+    server.onRequest(forgedControl(RETX_KIND_REQUEST, [2n ** 64n - 1n, 0n, 0n], undefined, o), 40000, "127.0.0.1");
+    server.onRequest(forgedControl(RETX_KIND_REQUEST, [2n ** 53n + 1n, 0n, 0n], undefined, o), 40000, "127.0.0.1");
+    server.onRequest(forgedControl(RETX_KIND_REQUEST, [1n, 0n, 2n ** 60n], undefined, o), 40000, "127.0.0.1");
+    server.onRequest(forgedControl(RETX_KIND_REQUEST, [2n ** 53n - 1n, 0n, 0n], undefined, o), 40000, "127.0.0.1"); // exact: out of range
+    const c = server.counters;
+    expect({ received: c.received, badRequests: c.badRequests, outOfRange: c.outOfRange, answered: c.answered, datagrams: c.datagrams }).toEqual({
+      received: 4,
+      badRequests: 3,
+      outOfRange: 1,
+      answered: 0,
+      datagrams: 0,
+    });
+    expect(replies.map((r) => [r.kind, r.seqNum])).toEqual([[RETX_KIND_OUT_OF_RANGE, 2 ** 53 - 1]]);
   });
 
   it("a control reply the socket refuses is tried once more, then is a send error", () => {

@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
-import { decodeRetxControl, markRetransmit, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
-import { levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
+import { decodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { forgedControl, levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -55,6 +55,49 @@ describe("review: the subscriber's edges", () => {
       ingestAll(sub, take(p));
     }
     expect(sub.counters.oldSessionDatagrams).toBe(0);
+    expect(sub.counters.gaps).toBe(0);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("a reply whose seqNum, firstAvailable or nextSeq is 2^53 or more is refused (unsafe_integer), not taken for the server's refusal", async () => {
+    const server = dgram.createSocket({ type: "udp4" });
+    await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 10_000 } });
+    const errors: string[] = [];
+    sub.on("error", (e) => errors.push(e.error.message));
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const p = packer();
+    const b = liveBook();
+    packBookSnapshot(p, b, 0, false);
+    const ds = [...take(p)];
+    for (let i = 0; i < 4; i++) {
+      packBookDelta(p, b, delta(b, 10 + i));
+      ds.push(...take(p));
+    }
+    const lost = ds[3]!;
+    // The "server": forged OUT_OF_RANGE replies first (the request's seqNum with a nextSeq of 2^60, which before was
+    // taken as the server's refusal and made the request fall back; a seqNum of 2^64 − 1), then the real answer.
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      const o = { channelId: req.channelId, sourceId: req.sourceId, sessionId: req.sessionId, count: req.count };
+      server.send(forgedControl(RETX_KIND_OUT_OF_RANGE, [BigInt(req.seqNum), 0n, 2n ** 60n], undefined, o), rinfo.port, rinfo.address);
+      server.send(forgedControl(RETX_KIND_OUT_OF_RANGE, [2n ** 64n - 1n, 0n, 0n], undefined, o), rinfo.port, rinfo.address);
+      const answer = lost.slice();
+      markRetransmit(answer, answer.length, undefined);
+      server.send(answer, rinfo.port, rinfo.address);
+    });
+    for (const d of ds) if (d !== lost) sub.ingest(d, T0);
+    expect(sub.counters.retransmitRequests).toBe(1);
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    await waitFor(() => sub.counters.retransmitRejected === 2, 5000, "both forged replies refused");
+    expect(errors).toEqual(["retransmission reply: unsafe_integer", "retransmission reply: unsafe_integer"]);
+    expect(sub.counters.retransmitRefused).toBe(0);
+    expect(sub.counters.retransmitRecovered).toBe(1);
     expect(sub.counters.gaps).toBe(0);
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));

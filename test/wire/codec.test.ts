@@ -9,8 +9,14 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import { decodeDatagram, type DecodedMessage, type DecodedPacket } from "../../src/wire/decode-objects.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import {
+  AUTH_TRAILER_BYTES,
   deltaLevelsPerDatagram,
+  INSTRUMENT_DEFINITION_BLOCK_BYTES,
+  MAX_DEF_STRING_BYTES,
   MAX_SNAPSHOT_LEVELS_PER_SIDE,
+  MESSAGE_HEADER_BYTES,
+  MIN_PUBLISH_DATAGRAM_BYTES,
+  PACKET_HEADER_BYTES,
   MSG_FLAG_LAST,
   MSG_FLAG_MAYBE_BAD_BOOK,
   MSG_FLAG_REFRESH,
@@ -20,6 +26,7 @@ import {
   snapshotLevelsPerDatagram,
 } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "./helpers.ts";
 
 /** Takes the packer's pending datagrams as exact-length copies, decoded, and clears the packer. */
@@ -365,6 +372,21 @@ describe("wire codec round trip", () => {
     expect(raw[0]!.byteLength).toBe(48 + Math.ceil((8 + 16 + 12 + 9 + 1) / 8) * 8);
     expect([...raw[0]!.subarray(body)].every((b) => b === 0)).toBe(true);
     expect(packets[0]!.flags & PKT_FLAG_SESSION_START).toBe(PKT_FLAG_SESSION_START);
+  });
+
+  it("the longest definition (three strings of 255 bytes) fits a signed datagram of MIN_PUBLISH_DATAGRAM_BYTES, and not one 8 bytes smaller", () => {
+    const longest = Math.ceil((MESSAGE_HEADER_BYTES + INSTRUMENT_DEFINITION_BLOCK_BYTES + 3 * MAX_DEF_STRING_BYTES) / 8) * 8;
+    expect(MIN_PUBLISH_DATAGRAM_BYTES).toBe(PACKET_HEADER_BYTES + longest + AUTH_TRAILER_BYTES);
+    const inst = { ...makeInstrument("okx", "spot", "\u00e9".repeat(127) + "X", 1, 2), tickSize: "0.1".padEnd(255, "0"), lotSize: "0.01".padEnd(255, "0") };
+    const def = new EncodedDefinition(inst);
+    expect(def.msgBytes).toBe(longest);
+    const auth = () => new DatagramAuth(new Uint8Array(32).fill(9));
+    const p = new ChannelPacker(MIN_PUBLISH_DATAGRAM_BYTES, 3, 1, 77, { auth: auth() });
+    packInstrumentDefinition(p, def, false);
+    const { raw, packets } = drain(p);
+    expect(raw[0]!.byteLength).toBe(MIN_PUBLISH_DATAGRAM_BYTES);
+    expect(allMessages(packets)[0]).toMatchObject({ type: "definition", symbol: inst.symbol, tickSize: inst.tickSize, lotSize: inst.lotSize });
+    expect(() => packInstrumentDefinition(new ChannelPacker(MIN_PUBLISH_DATAGRAM_BYTES - 8, 3, 1, 77, { auth: auth() }), def, false)).toThrow("message larger than a datagram");
   });
 
   it("heartbeats carry the next expected sequence and no messages", () => {

@@ -6,6 +6,9 @@ import { BookState, StatusReason, type Instrument, type MarketName, type VenueNa
 import { datagramCrc32Ts } from "../../src/wire/crc32.ts";
 import { datagramCrc32c } from "../../src/wire/crc32c.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_LENGTH_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION_V2 } from "../../src/wire/layout.ts";
+import type { DatagramAuth } from "../../src/wire/auth.ts";
+import { crc32c } from "../../src/wire/crc32c.ts";
+import { encodeRetxControl, RETX_CRC32C_OFFSET, RETX_FIRST_AVAILABLE_OFFSET, RETX_NEXT_SEQ_OFFSET, RETX_SEQ_NUM_OFFSET } from "../../src/wire/retransmit.ts";
 
 export { rng } from "../support/mulberry32.ts";
 
@@ -192,4 +195,25 @@ export function resealCrc(bytes: Uint8Array): Uint8Array {
 /** The checksum a datagram of bytes[0, pktLength) must carry for its version byte (test helper, any view). */
 export function datagramChecksum(bytes: Uint8Array, pktLength: number): number {
   return bytes[PKT_VERSION_OFFSET] === WIRE_VERSION_V2 ? datagramCrc32c(bytes, pktLength) : datagramCrc32Ts(bytes, pktLength);
+}
+
+/**
+ * A retransmission control packet (channel 3, source 0, session 77, count 1 unless `o` says) with seqNum,
+ * firstAvailable and nextSeq set to `values` (any u64: forged), its HMAC (when `auth`) and CRC-32C made for them.
+ */
+export function forgedControl(
+  kind: number,
+  values: readonly bigint[],
+  auth?: DatagramAuth,
+  o: { channelId?: number; sourceId?: number; sessionId?: number; count?: number } = {},
+): Uint8Array {
+  const { channelId = 3, sourceId = 0, sessionId = 77, count = 1 } = o;
+  const out = new Uint8Array(64);
+  const length = encodeRetxControl(out, { kind, channelId, sourceId, sessionId, seqNum: 1, count, firstAvailable: 0, nextSeq: 0 }, auth);
+  const dv = new DataView(out.buffer);
+  [RETX_SEQ_NUM_OFFSET, RETX_FIRST_AVAILABLE_OFFSET, RETX_NEXT_SEQ_OFFSET].forEach((off, i) => dv.setBigUint64(off, values[i]!, true));
+  dv.setUint32(RETX_CRC32C_OFFSET, 0, true);
+  if (auth !== undefined) auth.sign(out, length);
+  dv.setUint32(RETX_CRC32C_OFFSET, crc32c(out, 0, length), true);
+  return out.slice(0, length);
 }
