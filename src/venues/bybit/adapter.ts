@@ -369,10 +369,11 @@ export class BybitAdapter implements VenueAdapter {
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
-      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1 && (u === t.lastSeq || socket !== t.seqSocket)) {
+      if (t.book === BookState.LIVE && u <= t.lastSeq && (u === t.lastSeq || (u !== 1 && socket !== t.seqSocket))) {
         // The same u: level 1's re-push (§4.2), or a snapshot the venue re-sent ("guaranteed to contain the latest
         // data"): the venue's whole book at the book's own u. Handed on as a replace, so the book becomes exactly it
-        // and only a difference is published (a re-push changes nothing); liveness. An older u from another socket:
+        // and only a difference is published (a re-push changes nothing); liveness. At u = 1 too (the re-pushes after
+        // a venue reset: before 2026-12-06 each was published whole, as a snapshot). An older u from another socket:
         // during a make-before-break the replacement's snapshot may trail the old socket's deltas; ignored, and no
         // liveness. An older u from the socket that delivered the last one is a venue reset (below) and replaces the book.
         if (u === t.lastSeq) {
