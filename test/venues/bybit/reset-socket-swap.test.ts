@@ -15,6 +15,7 @@ import { describe, expect, test } from "vitest";
 import { replayedBybit } from "./replayed-rig.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
+import { BybitScanner } from "../../../src/venues/bybit/scanner.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL } from "../../../src/venues/venue.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
@@ -237,6 +238,9 @@ describe("bybit: a venue reset during or after an overlap, randomized against a 
     for (let round = 0; round < 200; round++) {
       const depth = rng.next() < 0.5 ? 50 : 1;
       const { adapter, sink, conn, feed, overlap, oldClosed, goBack } = await replayed(depth);
+      // Sides read in TypeScript: a WebAssembly side reader per adapter costs ~10 ms to instantiate, and the frames
+      // here are short (the scanner would not hand them to it anyway).
+      Object.assign(conn, { scanner: new BybitScanner(false) });
       const px = (u: number) => (100 + (u - 500) / 10).toFixed(1);
       // Level 1 sends only snapshots; deeper books a snapshot on subscribe, then deltas.
       const kind = (first: boolean) => (depth === 1 || first ? "snapshot" : "delta");
