@@ -2,8 +2,8 @@
 /**
  * The Bybit v5 venue adapter and its per-topic sequencing rule (docs/venues/bybit.md, "Sequencing", §4.4):
  * a snapshot resets the book; a delta must carry u = last u + 1; u ≤ last u is ignored and counted (full-ob's
- * rule) when it comes from another socket than the last u (a planned reconnect's overlap), while u < last u on the
- * socket that delivered the last u (TCP is ordered) is a venue reset whose u = 1 was lost: a snapshot replaces the
+ * rule) when it comes from a socket that has not delivered the last u (a planned reconnect's overlap), while u < last
+ * u on a socket that has (TCP is ordered: seqReached) is a venue reset whose u = 1 was lost: a snapshot replaces the
  * book, a delta resyncs it; a gap resyncs that topic alone
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
@@ -25,7 +25,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqReached, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -369,12 +369,14 @@ export class BybitAdapter implements VenueAdapter {
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
-      if (t.book === BookState.LIVE && u <= t.lastSeq && u !== 1 && (u === t.lastSeq || socket !== t.seqSocket)) {
+      if (t.book === BookState.LIVE && u <= t.lastSeq && (u === t.lastSeq || (u !== 1 && !seqReached(t, socket)))) {
         // The same u: level 1's re-push (§4.2), or a snapshot the venue re-sent ("guaranteed to contain the latest
         // data"): the venue's whole book at the book's own u. Handed on as a replace, so the book becomes exactly it
-        // and only a difference is published (a re-push changes nothing); liveness. An older u from another socket:
-        // during a make-before-break the replacement's snapshot may trail the old socket's deltas; ignored, and no
-        // liveness. An older u from the socket that delivered the last one is a venue reset (below) and replaces the book.
+        // and only a difference is published (a re-push changes nothing); liveness. At u = 1 too (the re-pushes after
+        // a venue reset: before 2026-12-06 each was published whole, as a snapshot). An older u from a socket that has
+        // not delivered the book's u: during a make-before-break the replacement's snapshot may trail the old socket's
+        // deltas; ignored, and no liveness. An older u from a socket that has (the one of record, or the other that
+        // repeated it: seqReached; TCP is ordered) is a venue reset (below) and replaces the book.
         if (u === t.lastSeq) {
           this.repeatedSnapshots++;
           t.lastMsgMs = now;
@@ -448,16 +450,18 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   private onSequenceBreak(t: TopicState, u: number, socket: number): void {
-    // u = 1, or u below the last u on the socket that delivered it (TCP is ordered): the venue reset and its u = 1
-    // snapshot was lost; the book is behind the venue's and is resynced (its deltas would all be ignored below).
-    if (u === 1 || (u < t.lastSeq && socket === t.seqSocket)) {
+    // u = 1, or u below the last u on a socket that delivered it (TCP is ordered; the one of record, or during an
+    // overlap the other if it repeated it: seqReached): the venue reset and its u = 1 snapshot was lost; the book is
+    // behind the venue's and is resynced (its deltas would all be ignored below). Before 2026-12-06 only the socket of
+    // record counted, so after the replacement repeated the old socket's u, the old socket's reset was ignored.
+    if (u === 1 || (u < t.lastSeq && seqReached(t, socket))) {
       this.onVenueReset(t);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       t.seqBeforeInvalid = 0; // this reset is counted and its re-check asked for: the resync's snapshot is no second one
       return;
     }
     if (u <= t.lastSeq) {
-      // From another socket (a planned reconnect's overlap: the replacement may trail the old socket), u < local u is
+      // From a socket that has not reached it (a planned reconnect's overlap: the replacement may trail the old socket), u < local u is
       // ignored, Bybit's rule (docs/venues/bybit.md, "Sequencing"); the same u again is a repeat, and the socket
       // that sent it has reached the book's u (its older frames from now on are resets).
       if (u === t.lastSeq) seqRepeated(t, socket);

@@ -66,7 +66,7 @@ export async function fetchInstrumentSpecs(
           throw new Error(`bybit REST ${url}: ${err instanceof Error ? err.message : String(err)}`);
         }
         if (!res.ok) throw new Error(`bybit REST ${url}: HTTP ${res.status}`);
-        const body = (await res.json()) as RestEnvelope;
+        const body = await envelopeOf(url, res);
         if (body.retCode !== 0 || !body.result || !Array.isArray(body.result.list)) {
           throw new Error(`bybit REST ${url}: retCode ${boundedText(`${String(body.retCode)} ${String(body.retMsg ?? "")}`)}`);
         }
@@ -94,6 +94,28 @@ export async function fetchInstrumentSpecs(
   // A listing that holds nothing at all: maintenance or a broken answer, not every symbol delisted.
   if (listed === 0 && queries.length > 0) throw emptyListing(`bybit REST ${emptyUrl}`);
   return out;
+}
+
+/**
+ * The answer's body as Bybit's envelope object; anything else (a maintenance page, `null`, a body cut off) throws an
+ * error naming the URL and what came. Before 2026-12-06 JSON's own error ("Unrecognized token '<'") or a TypeError
+ * ("null is not an object") went up as the reason, naming neither.
+ */
+async function envelopeOf(url: string, res: Response): Promise<RestEnvelope> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    throw new Error(`bybit REST ${url}: body unreadable: ${boundedText(err instanceof Error ? err.message : String(err), 200)}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`bybit REST ${url}: not JSON: ${boundedText(text, 200)}`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error(`bybit REST ${url}: not an instruments-info answer: ${boundedText(text, 200)}`);
+  return body as RestEnvelope;
 }
 
 /**

@@ -28,24 +28,39 @@ export function isBookObject(msg: unknown): msg is Record<string, unknown> {
   return typeof topic === "string" && topic.startsWith("orderbook.");
 }
 
-/** Keys whose values are integers (sequence numbers and ms times): their literal must be an integer. */
-const INTEGER_KEYS = new Set(["u", "seq", "ts", "cts"]);
 const INTEGER_LITERAL = /^-?\d+$/;
 
 /**
- * JSON.parse that also reports whether an integer field (u, seq, ts, cts) was written as something else than an
- * integer literal: `"u":100.99999999999999999` or `"u":1.01e2` parse to the integer 101, but a sequence number
- * spelt so is a malformed frame, not u = 101. Reads each number's source text (JSON.parse source access). Cold.
+ * JSON.parse that also reports whether one of the frame's integer fields (its own `ts` and `cts`, its data's `u` and
+ * `seq`: the sequence numbers and ms times parseBookObject reads) was written as something else than an integer
+ * literal: `"u":100.99999999999999999` or `"u":1.01e2` parse to the integer 101, but a sequence number spelt so is a
+ * malformed frame, not u = 101. Reads each number's source text (JSON.parse source access). The same keys anywhere
+ * else (an unknown nested object, a top-level `u`) are nothing the frame is read by, as the scanner skips them: before
+ * 2026-12-06 they failed the frame too. Cold.
  */
 export function parseFrameJson(text: string): { msg: unknown; inexactInteger: boolean } {
-  let inexactInteger = false;
+  // Holders and keys of numbers not spelt as integers, only when the key is one of the four (rare: allocated then).
+  let inexact: unknown[] | null = null;
   const msg: unknown = JSON.parse(text, function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
-    if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
-      inexactInteger = true;
+    if (typeof value === "number" && (key === "u" || key === "seq" || key === "ts" || key === "cts") && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
+      (inexact ??= []).push(this, key);
     }
     return value;
   } as (key: string, value: unknown) => unknown);
-  return { msg, inexactInteger };
+  return { msg, inexactInteger: inexact !== null && frameFieldIn(msg, inexact) };
+}
+
+/** Whether a (holder, key) pair of `pairs` is the frame's own ts / cts or its data's u / seq. */
+function frameFieldIn(msg: unknown, pairs: readonly unknown[]): boolean {
+  if (typeof msg !== "object" || msg === null) return false;
+  const data = (msg as Record<string, unknown>).data;
+  for (let i = 0; i < pairs.length; i += 2) {
+    const holder = pairs[i];
+    const key = pairs[i + 1];
+    if (holder === msg && (key === "ts" || key === "cts")) return true;
+    if (holder === data && (key === "u" || key === "seq")) return true;
+  }
+  return false;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Bybit's option and inverse categories where they differ from spot and linear (docs/venues/bybit.md): option
- * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins).
+ * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins). Also what
+ * instruments-info's answer is when it is not Bybit's envelope (any category): an error naming the URL and the body.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
@@ -97,3 +98,19 @@ describe("option symbols with a decimal strike", { timeout: 30_000 }, () => {
   });
 });
 
+
+describe("instruments-info answers that are not Bybit's envelope", () => {
+  // Before: `await res.json()` threw JSON's own SyntaxError ("JSON Parse error: Unrecognized token '<'"), a JSON null
+  // a TypeError ("null is not an object (evaluating 'body.retCode')"), and a body cut off its stream's error alone:
+  // none named the URL or what came, which the start-up error and the re-check's retry log showed as the reason.
+  const answering = (body: () => Response) => (async () => body()) as unknown as typeof fetch;
+  const URL_RE = "bybit REST http://127\\.0\\.0\\.1:1/v5/market/instruments-info\\?category=linear&limit=1000";
+  test.each([
+    ["an HTML page", () => new Response("<html>maintenance</html>"), "not JSON: <html>maintenance</html>"],
+    ["JSON null", () => new Response("null"), "not an instruments-info answer: null"],
+    ["a JSON array", () => new Response("[1,2]"), "not an instruments-info answer: \\[1,2\\]"],
+    ["a body cut off", () => new Response(new ReadableStream({ pull: (c) => c.error(new Error("socket closed")) })), "body unreadable: socket closed"],
+  ] as const)("%s: an error naming the URL and what came", async (_what, body, why) => {
+    await expect(fetchInstrumentSpecs(answering(body), "http://127.0.0.1:1", "linear", ["BTCUSDT"])).rejects.toThrow(new RegExp(`^${URL_RE}: ${why}$`));
+  });
+});

@@ -13,7 +13,9 @@
  */
 import { describe, expect, test } from "vitest";
 import { replayedBybit } from "./replayed-rig.ts";
-import { StatusReason } from "../../../src/core/types.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { Rng } from "../../../src/sim/rng.ts";
+import { BybitScanner } from "../../../src/venues/bybit/scanner.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL } from "../../../src/venues/venue.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
@@ -32,7 +34,7 @@ async function replayed(depth: number) {
   const oldClosed = () => planned.onRetiringClosed(conn, "test");
   /** The replacement failed: the old socket is the connection's again (a new generation, as the lifecycle does). */
   const goBack = () => planned.goBack(conn, "test");
-  return { adapter, sink, feed, overlap, oldClosed, goBack };
+  return { adapter, sink, conn, feed, overlap, oldClosed, goBack };
 }
 
 describe("bybit: the socket of record after a planned reconnect", () => {
@@ -191,5 +193,114 @@ describe("bybit: a socket kept as having reached the u is forgotten once a snaps
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 500 });
     expect(sink.bids[0]).toEqual(new Map([[998, 1000]]));
+  });
+});
+
+describe("bybit: during an overlap, a lower frame from either socket that delivered the book's u is a venue reset", () => {
+  // Before 2026-12-06 only the socket of record (the last to deliver or repeat the u) counted: once the replacement
+  // repeated the old socket's u, a lower frame on the old socket (TCP is ordered: no trailing copy there) was taken for
+  // a trail, ignored, and so was every frame after it, the book LIVE at its old levels until the overlap ended.
+  test("depth 50: the replacement's snapshot repeats the book's u; the old socket's lower delta resyncs the book", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(50);
+    feed("snapshot", 500, "100.5"); // on the old socket, before the overlap
+    feed("delta", 501, "100.6");
+    overlap();
+    feed("snapshot", 501, "100.6"); // the replacement's subscribe snapshot: the book's u
+    feed("delta", 3, "99.5", true); // the old socket: the venue reset, its u = 1 snapshot lost
+    // Before: a duplicate (the old socket no longer of record), the book LIVE at u 501.
+    expect(sink.invalid.map((e) => e.reason)).toEqual([StatusReason.VENUE_RESET]);
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 0 });
+  });
+
+  test("level 1: the old socket re-pushes the replacement's u; the replacement's lower snapshot replaces the book", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 501, "100.6"); // the replacement leads
+    feed("snapshot", 501, "100.6", true); // the old socket's snapshot reaches it (the record moves there)
+    feed("snapshot", 7, "99.5"); // the replacement: the venue reset, its u = 1 lost
+    // Before: ignored (olderSnapshots 1), the book LIVE at bid 100.6.
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 0 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+});
+
+describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {
+  test("a frame below the book is a reset exactly when its socket had delivered the book's u", async () => {
+    // The model: both sockets carry the same u stream (+1 each), the old one from u 500 (delivered before the swap), the
+    // replacement from its subscribe snapshot at any u up to the last; their frames interleave at random; the book is
+    // at the highest u delivered. Then a frame below it (a venue reset whose u = 1 was lost: a delta or a snapshot) on
+    // either socket while the overlap lasts, or on the one carrying on after it (the old socket closed, or gone back
+    // to): a reset when that socket had delivered the book's u (TCP is ordered), else that socket's trail.
+    const rng = new Rng(20261206);
+    const counts = { resets: 0, trails: 0, during: 0, after: 0 };
+    for (let round = 0; round < 200; round++) {
+      const depth = rng.next() < 0.5 ? 50 : 1;
+      const { adapter, sink, conn, feed, overlap, oldClosed, goBack } = await replayed(depth);
+      // Sides read in TypeScript: a WebAssembly side reader per adapter costs ~10 ms to instantiate, and the frames
+      // here are short (the scanner would not hand them to it anyway).
+      Object.assign(conn, { scanner: new BybitScanner(false) });
+      const px = (u: number) => (100 + (u - 500) / 10).toFixed(1);
+      // Level 1 sends only snapshots; deeper books a snapshot on subscribe, then deltas.
+      const kind = (first: boolean) => (depth === 1 || first ? "snapshot" : "delta");
+      feed("snapshot", 500, px(500));
+      overlap();
+      const last = 500 + rng.int(1, 6);
+      const sb = rng.int(500, last); // the replacement's subscribe snapshot
+      const script: ("old" | "new")[] = [];
+      for (let u = 501; u <= last; u++) script.push("old");
+      for (let u = sb; u <= last; u++) script.push("new");
+      for (let i = script.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [script[i], script[j]] = [script[j]!, script[i]!];
+      }
+      const cut = rng.int(0, script.length);
+      let pa = 500; // the highest u each socket delivered (-1: none)
+      let pb = -1;
+      for (const who of script.slice(0, cut)) {
+        if (who === "old") feed(kind(false), ++pa, px(pa), true);
+        else {
+          pb = pb < 0 ? sb : pb + 1;
+          feed(kind(pb === sb), pb, px(pb));
+        }
+      }
+      const book = Math.max(pa, pb);
+      expect(sink.invalid).toEqual([]);
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: book });
+      // During the overlap (on either socket), or after it on the one that carries on.
+      let fromOld: boolean;
+      if (rng.next() < 0.5) {
+        counts.during++;
+        fromOld = rng.next() < 0.5;
+      } else {
+        counts.after++;
+        fromOld = !(pb >= 0 && rng.next() < 0.5);
+        if (fromOld) goBack();
+        else oldClosed();
+        expect(conn.retiringGeneration).toBe(-1);
+      }
+      const reached = (fromOld ? pa : pb) === book;
+      const asSnapshot = depth === 1 || rng.next() < 0.3;
+      const before = adapter.stats();
+      feed(asSnapshot ? "snapshot" : "delta", 3, "99.5", fromOld && conn.retiringGeneration >= 0);
+      const after = adapter.stats();
+      const where = `round ${round}: depth ${depth}, old ${pa}, replacement ${pb}, ${asSnapshot ? "snapshot" : "delta"} from the ${fromOld ? "old socket" : "replacement"}`;
+      if (reached) {
+        counts.resets++;
+        expect(after.venueResets - before.venueResets, where).toBe(1);
+        if (asSnapshot) {
+          expect(sink.invalid, where).toEqual([]);
+          expect(adapter.topicInfo(0), where).toMatchObject({ state: "live", lastU: 3 });
+          expect(sink.bids[0], where).toEqual(new Map([[995, 1000]]));
+        } else expect(sink.invalid, where).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+      } else {
+        counts.trails++; // a lower frame from a socket still behind the book: its trail, indistinguishable
+        expect(after.venueResets - before.venueResets, where).toBe(0);
+        expect(sink.invalid, where).toEqual([]);
+        expect(adapter.topicInfo(0), where).toMatchObject({ state: "live", lastU: book });
+      }
+    }
+    expect(Math.min(counts.resets, counts.trails, counts.during, counts.after)).toBeGreaterThan(20);
   });
 });

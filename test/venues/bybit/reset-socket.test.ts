@@ -123,4 +123,31 @@ describe("bybit: a snapshot at the live book's own u is the venue's book at that
     expect(kinds).toEqual(["snapshot", "replace", "snapshot"]);
     expect(adapter.stats()).toMatchObject({ repeatedSnapshots: 1, snapshots: 2 });
   });
+
+  test.each([1, 200])("depth %i, u = 1 (after a venue reset): a re-push is a replace as at any u; a differing one still replaces the book", async (depth) => {
+    // Before: `u !== 1` kept every snapshot at u = 1 out of the repeat rule, so each level-1 re-push after a venue reset
+    // took the full-snapshot path (both levels published again as a snapshot) instead of an empty delta.
+    const { adapter, sink, feed } = await replayed(depth);
+    const kinds: string[] = [];
+    const onBookUpdate = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (index, u) => {
+      kinds.push(u.replace ? "replace" : u.isSnapshot ? "snapshot" : "delta");
+      onBookUpdate(index, u);
+    };
+    feed("snapshot", 500, "100.5");
+    feed("snapshot", 1, "99.5"); // the venue reset: u restarts at 1
+    feed("snapshot", 1, "99.5"); // level 1's 3 s re-push of it
+    feed("snapshot", 1, "99.5");
+    expect(kinds).toEqual(["snapshot", "snapshot", "replace", "replace"]);
+    expect(adapter.stats()).toMatchObject({ snapshots: 2, repeatedSnapshots: 2, venueResets: 1 });
+    feed("snapshot", 1, "99.4"); // the venue re-sends its book at u 1, different: it must still replace the book
+    expect(kinds.at(-1)).toBe("replace");
+    expect(sink.bids[0]).toEqual(new Map([[994, 1000]]));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    expect(adapter.stats()).toMatchObject({ snapshots: 2, repeatedSnapshots: 3, venueResets: 1, olderSnapshots: 0 });
+    feed("snapshot", 2, "99.6"); // and on from there
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 2 });
+    expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
+  });
 });

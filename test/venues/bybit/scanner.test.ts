@@ -485,6 +485,7 @@ describe("BybitConnection.onFrameAt (scanner, then the JSON path) against the or
   // connection's own frame entry (scanner, else parseFrameJson + parseBookObject): the book the adapter would get
   // must be the oracle's, and a frame the oracle refuses must reach no book.
   const books: Book[] = [];
+  const errors: number[] = [];
   const adapterStub = {
     rawFrameTap: undefined,
     onBook: (index: number, u: BookUpdate) => {
@@ -492,24 +493,30 @@ describe("BybitConnection.onFrameAt (scanner, then the JSON path) against the or
       books.push(fromUpdate(u));
     },
     onUnknownTopic: () => undefined,
-    onParseError: () => undefined,
+    onParseError: (_conn: unknown, _entry: number, code: number) => void errors.push(code),
     onText: () => false,
     onControl: () => undefined,
   };
   const conn = new BybitConnection(adapterStub as unknown as BybitAdapter, 0, "linear", "ws://127.0.0.1:1");
   conn.table.add(XRP, 7, 4, 0);
 
-  /** The oracle, with Bybit's integer fields (u, seq, ts, cts) required as integer literals in the text. */
+  /**
+   * The oracle, with Bybit's integer fields required as integer literals in the text: the frame's own `ts` and `cts`,
+   * its data's `u` and `seq` (the same keys anywhere else are no sequence number or time of the frame's).
+   */
   function strictOracle(line: string): Book | null {
-    let integerLiterals = true;
+    let msg: any;
+    const inexact: [unknown, string][] = [];
     try {
-      JSON.parse(line, function (key: string, value: unknown, ctx?: { source?: string }) {
-        if (typeof value === "number" && ["u", "seq", "ts", "cts"].includes(key) && !/^-?\d+$/.test(ctx?.source ?? "")) integerLiterals = false;
+      msg = JSON.parse(line, function (this: unknown, key: string, value: unknown, ctx?: { source?: string }) {
+        if (typeof value === "number" && !/^-?\d+$/.test(ctx?.source ?? "")) inexact.push([this, key]);
         return value;
       } as (key: string, value: unknown) => unknown);
     } catch {
       return null;
     }
+    const data = typeof msg === "object" && msg !== null ? msg.data : undefined;
+    const integerLiterals = !inexact.some(([holder, key]) => (holder === msg && (key === "ts" || key === "cts")) || (holder === data && (key === "u" || key === "seq")));
     return integerLiterals ? oracle(line, XRP, 4, 0) : null;
   }
 
@@ -540,11 +547,11 @@ describe("BybitConnection.onFrameAt (scanner, then the JSON path) against the or
     let fromJsonPath = 0;
     for (let n = 0; n < 4000; n++) {
       const data = [`"s":${rnd() < 0.7 ? '"XRPUSDT"' : pick(syms)}`, `"b":${sides()}`, `"a":${sides()}`, `"u":${rnd() < 0.7 ? "20254870" : pick(ints)}`, `"seq":${rnd() < 0.8 ? "12" : pick(ints)}`];
-      if (rnd() < 0.2) data.push(pick(['"x":{"b":null}', '"b2":[]', '"us":-1', '"S":"BTCUSDT"']));
+      if (rnd() < 0.2) data.push(pick(['"x":{"b":null}', '"b2":[]', '"us":-1', '"S":"BTCUSDT"', '"x":{"u":1.5,"seq":5e0}', '"ts":1.01e2', '"cts":5.0']));
       const kept = shuffle(data.filter(() => rnd() < 0.98));
       const type = rnd() < 0.8 ? pick(['"delta"', '"snapshot"']) : pick(['"d\\u0065lta"', '"Delta"', "null", '"snap"']);
       const top = [`"type":${type}`, `"ts":${rnd() < 0.8 ? "17" : pick(ints)}`, `"cts":${rnd() < 0.8 ? "15" : pick(ints)}`, `"data":{${kept.join(",")}}`];
-      if (rnd() < 0.3) top.push(pick(['"id":"orderbook.500.XRPUSDT-1-2"', '"data2":{"b":null}', '"u":3']));
+      if (rnd() < 0.3) top.push(pick(['"id":"orderbook.500.XRPUSDT-1-2"', '"data2":{"b":null}', '"u":3', '"u":1.5', '"seq":5e0', '"x":{"ts":1.5,"u":[{"cts":2.5}]}']));
       const fields = shuffle(top.filter(() => rnd() < 0.97));
       const topic = rnd() < 0.9 ? `"topic":"${XRP}"` : '"topic":"orderbook.500.XRP\\u0055SDT"';
       fields.splice(rnd() < 0.75 ? 0 : Math.floor(rnd() * (fields.length + 1)), 0, topic);
@@ -567,6 +574,43 @@ describe("BybitConnection.onFrameAt (scanner, then the JSON path) against the or
     expect(accepted - fromJsonPath).toBeGreaterThan(300);
     expect(fromJsonPath).toBeGreaterThan(150);
     expect(refused).toBeGreaterThan(1500);
+  });
+
+  test("the integer-literal rule holds for the frame's ts and cts and its data's u and seq, not for those keys elsewhere", () => {
+    // Before: parseFrameJson checked the keys at any depth, so a frame the JSON path reads (its `topic` not first)
+    // was refused for a `"u":1.5` in an unknown object, one the scanner accepted when `topic` came first.
+    const frame = (top: string, data: string) => `{"type":"delta","ts":17,"data":{"s":"XRPUSDT","b":[["1.9531","6"]],"a":[],"u":9,"seq":12${data}},"cts":15${top},"topic":"${XRP}"}`;
+    const want: Book = { snap: false, u: 9, ts: 17000, cts: 15000, bids: [[19531, 6]], asks: [] };
+    for (const [top, data] of [
+      [',"x":{"u":1.5,"seq":5e0,"ts":1.01e2,"cts":2.5}', ""],
+      [',"u":100.99999999999999999,"seq":5.0', ""],
+      ["", ',"x":{"u":1.5}'],
+      ["", ',"ts":1.01e2,"cts":5.0,"y":[{"seq":0.5}]'],
+      [',"id":"orderbook.500.XRPUSDT-1-2","z":[[{"ts":1e0}]]', ',"w":{"u":{"u":2.5}}'],
+    ]) {
+      const line = frame(top!, data!);
+      books.length = 0;
+      conn.onFrameAt(line, 1);
+      expect(books, line).toEqual([want]);
+      expect(strictOracle(line), line).toEqual(want);
+    }
+    // The fields themselves: 101 by JSON.parse's rounding, yet no integer literal, so no sequence number or time.
+    for (const [from, to] of [
+      ['"u":9,', '"u":100.99999999999999999,'],
+      ['"u":9,', '"u":1.01e2,'],
+      ['"seq":12', '"seq":12.0'],
+      ['"ts":17,', '"ts":1.7e1,'],
+      ['"cts":15', '"cts":15.000000000000001'],
+    ]) {
+      const line = frame("", "").replace(from!, to!);
+      expect(line).toContain(to);
+      books.length = 0;
+      const errorsBefore = errors.length;
+      conn.onFrameAt(line, 1);
+      expect(books, line).toEqual([]);
+      expect(errors.slice(errorsBefore), line).toEqual([SCAN_ERR_NUMBER]);
+      expect(strictOracle(line), line).toBeNull();
+    }
   });
 
   test('"0.10" and "0.1", "6" and "6.000": the same price and size through the scanner and the JSON path', () => {
