@@ -182,6 +182,27 @@ describe("deribit: a venue reset on a socket still trailing the book (its own id
     }
   });
 
+  test("replay of a capture that records the sockets: gone back to the old socket while it trailed, a change below its own last id resyncs the book", async () => {
+    // The recorded ws:back renames the old socket's kept last id as the live go-back does (seqSocketRenamed).
+    const { adapter, invalid, stop } = await overlapRig();
+    try {
+      const a = adapter as unknown as { books: { replaying: boolean } };
+      a.books.replaying = true;
+      const ev = (url: string) => adapter.ingestConnectionEvent("option", CONN, url, 1);
+      ev("ws:state"); // the sockets recorded from here (a file's head: one socket, the one the book's frames came on)
+      ev("ws:swap");
+      adapter.ingestFrame("option", CONN, snapshot(101, "0.105"), 1); // the replacement's, ahead: applied
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1);
+      ev("ws:old");
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // the old socket's trail: a duplicate
+      ev("ws:back");
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below its own 101: a reset
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
   test("the socket of record overtaken by the other one keeps its own last id: a change below it after the other closed is a reset", async () => {
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
     try {
