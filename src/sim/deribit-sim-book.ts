@@ -44,6 +44,8 @@ export class InstrumentSim {
   stalledUntilMs = 0;
   /** Its expiry (ms since the epoch; setExpiration): listed with it, silent and not listed (`expired=false`) from then. */
   expiresMs: number | undefined = undefined;
+  /** Listed with `is_active: false` (setActive): its channels silent, a subscribe still taken. */
+  inactive = false;
   readonly channels: ChannelSim[] = [];
   constructor(
     readonly market: MarketName,

@@ -91,6 +91,8 @@ export interface DeribitSim {
    * are silent, get_instruments with `expired=false` leaves it out and a subscribe to it is not taken.
    */
   setExpiration(market: MarketName, symbol: string, atMs: number): void;
+  /** Lists a generated instrument with `is_active` `active` (false: a halt; its channels silent until true again). */
+  setActive(market: MarketName, symbol: string, active: boolean): void;
   /** The next `count` get_instruments requests answer 429 / 10028 (with Retry-After: `retryAfterS` when given). */
   rateLimitInstruments(count: number, retryAfterS?: number): void;
   stop(): Promise<void>;
@@ -212,6 +214,12 @@ class DeribitSimulator implements DeribitSim {
     i.expiresMs = atMs;
   }
 
+  setActive(market: MarketName, symbol: string, active: boolean): void {
+    const i = this.insts.get(`${market}:${symbol}`);
+    if (!i) throw new Error(`sim: no such generated instrument ${market}:${symbol}`);
+    i.inactive = !active;
+  }
+
   private trading(i: InstrumentSim, now = Date.now()): boolean {
     return i.expiresMs === undefined || now < i.expiresMs;
   }
@@ -225,15 +233,15 @@ class DeribitSimulator implements DeribitSim {
     const kind = url.searchParams.get("kind") ?? "";
     const items: string[] = [];
     const liveOnly = url.searchParams.get("expired") !== "true";
-    const add = (market: MarketName, symbol: string, tick: string, lot: string, expiresMs?: number) => {
+    const add = (market: MarketName, symbol: string, tick: string, lot: string, expiresMs?: number, active = true) => {
       if (currencyOf(market, symbol) !== currency || kindOf(market) !== kind) return;
       if (liveOnly && expiresMs !== undefined && Date.now() >= expiresMs) return;
       const expiry = expiresMs !== undefined ? `"expiration_timestamp":${expiresMs},` : "";
       const type = market === "inverse" || market === "option" ? "reversed" : "linear";
       const steps = market === "option" ? `[{"above_price":0.005,"tick_size":${Number(tick) * 2}}]` : "[]";
-      items.push(`{${expiry}"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":true,"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
+      items.push(`{${expiry}"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":${active},"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
     };
-    for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize, i.expiresMs);
+    for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize, i.expiresMs, !i.inactive);
     const rs = this.opts.replaySpec ?? { tickSize: "0.0005", lotSize: "0.1" };
     for (const r of this.replay.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
     return new Response(`{"jsonrpc":"2.0","result":[${items.join(",")}],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`, { headers: { "content-type": "application/json" } });
@@ -376,7 +384,7 @@ class DeribitSimulator implements DeribitSim {
     if (Date.now() < this.stallUntilMs) return;
     const now = Date.now();
     for (let k = 0; k < n; k++) {
-      for (const i of this.insts.values()) if (this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now)) this.stepInstrument(i, "send");
+      for (const i of this.insts.values()) if (this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now) && !i.inactive) this.stepInstrument(i, "send");
       for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true, false);
     }
   }
@@ -442,7 +450,7 @@ class DeribitSimulator implements DeribitSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now));
+      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now) && !i.inactive);
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {

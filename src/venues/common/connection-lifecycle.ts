@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, seqReached, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -732,7 +732,7 @@ export class ConnectionLifecycle {
       const oldGen = conn.retiringGeneration;
       conn.retiringGeneration = -1;
       conn.generation = ++conn.genSeq;
-      for (const t of conn.topics) if (seqReached(t, oldGen)) t.seqSocket = conn.generation;
+      for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old");
     }
     return true;

@@ -38,6 +38,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * of the two repeated it last (seqReached). Until 2026-12-06 the last repeat alone decided: the old socket's level-1
    * re-push after the replacement's equal snapshot left the old socket of record, and after it closed the
    * replacement's older snapshot (a venue reset) was ignored as a trail, the book LIVE at its old levels until stale.
+   * Deribit keeps here too the other socket's own last sequence while it trails (seqAlsoAt below lastSeq: not
+   * reached), so a lower frame on it is a reset (DeribitAdapter.wentBack); a go-back renames it (seqSocketRenamed).
    */
   seqAlsoSocket = -1;
   seqAlsoAt = 0;
@@ -292,6 +294,16 @@ export function seqRepeated(t: TopicState, socket: number): void {
     t.seqAlsoAt = t.lastSeq;
   }
   t.seqSocket = socket;
+}
+
+/**
+ * The socket of generation `from` goes on as `to` (a planned reconnect's go-back binds the old socket afresh): the
+ * socket of record where it had reached lastSeq (seqReached), and the other socket kept at its own last id where it
+ * was that one.
+ */
+export function seqSocketRenamed(t: TopicState, from: number, to: number): void {
+  if (seqReached(t, from)) t.seqSocket = to;
+  if (t.seqAlsoSocket === from) t.seqAlsoSocket = to;
 }
 
 /** Whether the socket of generation `gen` has delivered the book's lastSeq (the socket of record, or another that repeated it). */

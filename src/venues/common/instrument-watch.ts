@@ -584,7 +584,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       // Not listed as trading any more (a halt, a delisting, an expiry): the book is halted until it is listed again.
       // (One whose spec the source refused while listing it keeps its instrument: a tick rule, not the venue, said no.)
       if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
-        this.close(market, t, retiring);
+        // Listed, but not as trading (a halt: OKX suspend, Deribit is_active false) says so; before 2026-12-07 the log
+        // said "not listed … check the name" for it too.
+        this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol));
         continue;
       }
       if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;

@@ -31,7 +31,7 @@ import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
-import { seqReached, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
+import { seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
 /**
@@ -294,7 +294,8 @@ export class PlannedReconnects {
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).
     // Also one it delivered before or after the replacement repeated it (seqReached: the record moved to the replacement).
-    if (oldGen >= 0) for (const t of conn.topics) if (seqReached(t, oldGen)) t.seqSocket = conn.generation;
+    // And one trailing the replacement keeps its own last id under its new generation (Deribit: a lower frame on it is a reset).
+    if (oldGen >= 0) for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
     conn.openedMs = conn.retiringOpenedMs;
     // Its own keepalive, not the replacement's: watched from its own last frame (silent for deadConnectionMs: dead),
     // pinged from its own last ping, its pong still due if one was outstanding at the swap.

@@ -399,11 +399,18 @@ export class DeribitAdapter implements VenueAdapter {
       if (update.replace && t.book === BookState.LIVE) this.replaces++;
       else this.snapshots++;
       if (this.books.replaying) this.trailSeq[index] = t.book === BookState.LIVE && !update.replace ? t.lastSeq : -1;
+      if (t.book === BookState.LIVE && socket !== t.seqSocket) {
+        // A live book moved on by the other socket's newer snapshot or whole book (a make-before-break's, ahead): ids
+        // went up, so the one of record until now stays known at its own last (wentBack), as when a change moves it on.
+        t.seqAlsoSocket = t.seqSocket;
+        t.seqAlsoAt = t.lastSeq;
+      } else {
+        // The book is set anew: a socket kept as having reached a change_id (seqRepeated) reached an older book's, which
+        // a venue reset's new ids may number the same (seqReached would take it for having reached this one).
+        t.seqAlsoSocket = -1;
+      }
       t.lastSeq = cid;
       t.seqSocket = socket;
-      // The book is set anew: a socket kept as having reached a change_id (seqRepeated) reached an older book's, which
-      // a venue reset's new ids may number the same (seqReached would take it for having reached this one).
-      t.seqAlsoSocket = -1;
       this.books.onLive(t, now);
       this.sink!.onBookUpdate(index, update);
       return;
@@ -422,6 +429,12 @@ export class DeribitAdapter implements VenueAdapter {
     if (prev === t.lastSeq) {
       t.lastMsgMs = this.now();
       this.deltas++;
+      // The other socket of an overlap moved the book on: the one of record until now stays known at its id (a lower
+      // frame on it later is a reset, wentBack). One compare, false but in an overlap.
+      if (socket !== t.seqSocket) {
+        t.seqAlsoSocket = t.seqSocket;
+        t.seqAlsoAt = t.lastSeq;
+      }
       t.lastSeq = cid;
       t.seqSocket = socket;
       this.sink!.onBookUpdate(index, update);
@@ -458,19 +471,22 @@ export class DeribitAdapter implements VenueAdapter {
   private onOlderSnapshot(t: DeribitTopic, cid: number, grouped: boolean, socket: number): void {
     const asked = this.snapshotDue[t.index] === 1;
     // Replay of a capture that does not record the sockets cannot tell an overlap's two sockets apart.
-    const sameSocket = this.socketsKnown(t.conn) && seqReached(t, socket);
+    const known = this.socketsKnown(t.conn);
+    const sameSocket = known && this.wentBack(t, socket, cid);
     if (grouped) {
       // Whole books keep coming from both sockets of a make-before-break, either one behind the other: duplicates
       // while the old socket is open, and after it until the replacement's stream has caught up with the book (one
       // of its books taken or equal clears the mark); not the socket's that delivered the book's (it went back).
       if ((asked || t.conn.retiringGeneration >= 0) && !sameSocket) {
         this.duplicates++;
+        if (known) this.trailed(t, socket, cid);
         return;
       }
     } else {
       this.snapshotDue[t.index] = 0;
       if (asked && !sameSocket) {
         this.olderSnapshots++;
+        if (known) this.trailed(t, socket, cid);
         if (this.books.replaying) this.trailSeq[t.index] = cid; // the replacement's changes chain from it
         return;
       }
@@ -506,7 +522,7 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
     const known = this.socketsKnown(t.conn);
-    if (cid < t.lastSeq && (known ? seqReached(t, socket) : !this.trails(t, cid, prev))) {
+    if (cid < t.lastSeq && (known ? this.wentBack(t, socket, cid) : !this.trails(t, cid, prev))) {
       this.venueResets++;
       this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
@@ -519,12 +535,35 @@ export class DeribitAdapter implements VenueAdapter {
         // change each): the one of record when it carries on after an overlap, a lower change on it then a reset.
         t.lastMsgMs = this.now();
         seqRepeated(t, socket);
-      }
+      } else if (known) this.trailed(t, socket, cid);
       return;
     }
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * Whether a frame at `cid`, below the book, on `socket` means the venue's ids went back: that socket delivered the
+   * book's change_id (seqReached), or an id above `cid` (TopicState.seqAlsoAt: a trailing socket's own last, trailed).
+   * TCP is ordered, so one socket's ids only go up. Before 2026-12-07 only the first counted: a replacement still
+   * trailing when the old socket closed (or the old socket trailing when gone back to) had the venue's reset on it,
+   * its snapshot lost, taken for its trail, and every change after it until its ids passed the book's, the book
+   * LIVE at its old levels (`trailing-change-socket.test.ts`).
+   */
+  private wentBack(t: DeribitTopic, socket: number, cid: number): boolean {
+    return seqReached(t, socket) || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt);
+  }
+
+  /**
+   * `socket`, not the one of record, delivered `cid` (at most the book's change_id): kept as that socket's own last
+   * (seqAlsoSocket / seqAlsoAt; one other socket at a time, as an overlap has), for wentBack. Cold but for the call
+   * when the other socket moves the book on.
+   */
+  private trailed(t: DeribitTopic, socket: number, cid: number): void {
+    if (socket === t.seqSocket) return;
+    t.seqAlsoSocket = socket;
+    t.seqAlsoAt = cid;
   }
 
   /**

@@ -14,6 +14,7 @@ import type { Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { CLOSED, closeThenReopen, lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
 
 const running: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -59,5 +60,45 @@ describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
     }, "a few listing checks", 20_000);
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1, instrumentReopens: 0 });
     expect(updatesAfterHalt[0]).toBe(0);
+  });
+});
+
+describe("Deribit: a running instrument listed with is_active false", { timeout: 60_000 }, () => {
+  // Before 2026-12-06 is_active was not read: such a book stayed subscribed, STALE and resubscribed every stale period.
+  // Now the stale book asks its listing: HALTED / instrument_closed, unsubscribed, logged once naming is_active (the
+  // log said "not listed" before 2026-12-07); active again, it is subscribed and LIVE on its snapshot.
+  test("HALTED / instrument_closed once silent, logged once naming is_active; active again: LIVE", async () => {
+    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 10 });
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
+    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: "", markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
+    const { log, lines } = recordedLog();
+    const adapter = new DeribitAdapter(config, subs, { log, staleAfterMs: () => 400, housekeepingMs: 50, listingRetryMs: 300, lateCheckMs: 20 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, last } = lastStatusSink();
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    await closeThenReopen({
+      adapter,
+      sim,
+      lines,
+      waitMs: 20_000,
+      close: () => sim.setActive("option", symbols[0]!, false),
+      reopen: () => sim.setActive("option", symbols[0]!, true),
+      halted: () => adapter.topicInfo(0).state === "halted",
+      haltedWhat: "the inactive option halted",
+      afterHalt: () => {
+        expect(last[0]).toEqual(CLOSED);
+        expect(adapter.topicInfo(1).state).toBe("live");
+        const warned = lines.filter((l) => l.includes("no longer listed as trading"));
+        expect(warned.map((l) => JSON.parse(l).detail)).toEqual([expect.stringContaining("is_active false")]);
+      },
+      listingChecks: () => sim.stats.restRequests,
+      afterChecks: () => expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false }),
+      reopenedWhat: "active again",
+    });
   });
 });

@@ -144,24 +144,100 @@ describe("deribit: the socket that carries on after an overlap reached the book'
   });
 });
 
-describe("deribit: a venue reset after an overlap, randomized against a model of what each socket delivered", () => {
-  test("a change below the book on the socket carrying on is a reset exactly when that socket had delivered the book's change_id", async () => {
+describe("deribit: a venue reset on a socket still trailing the book (its own ids went back)", () => {
+  // Before 2026-12-07 a lower change on a socket that had not delivered the book's change_id was always its trail (a
+  // duplicate), though TCP is ordered and that socket had delivered higher ids itself: the venue's reset on the socket
+  // that carried on, its snapshot lost, was ignored and so was every change after it until its ids passed the book's,
+  // the book LIVE at its old levels (until stale: 10 min for an option).
+  test("the replacement trailing when the old socket closed: a change below its own last id resyncs the book; its trail does not", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11"));
+      fromOld(change(103, 102, "0.12")); // the old socket leads by three
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's snapshot, behind: ignored
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // its trail: a duplicate
+      planned.onRetiringClosed(conn, "test"); // the old socket closed: the replacement carries on, behind the book
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1); // its trail still: a duplicate
+      expect(invalid).toEqual([]);
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below its own 102: the venue's ids went back
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+      expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 2, olderSnapshots: 1 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("gone back to the old socket while it trailed the replacement: a change below its own last id resyncs the book", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      adapter.ingestFrame("option", CONN, snapshot(101, "0.105"), 1); // the replacement's, ahead: applied
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1); // the replacement leads
+      fromOld(change(101, 100, "0.105")); // the old socket's trail: a duplicate
+      planned.goBack(conn, "test"); // the replacement failed: the old socket again, under a new generation
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below its own 101: a reset
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("replay of a capture that records the sockets: gone back to the old socket while it trailed, a change below its own last id resyncs the book", async () => {
+    // The recorded ws:back renames the old socket's kept last id as the live go-back does (seqSocketRenamed).
+    const { adapter, invalid, stop } = await overlapRig();
+    try {
+      const a = adapter as unknown as { books: { replaying: boolean } };
+      a.books.replaying = true;
+      const ev = (url: string) => adapter.ingestConnectionEvent("option", CONN, url, 1);
+      ev("ws:state"); // the sockets recorded from here (a file's head: one socket, the one the book's frames came on)
+      ev("ws:swap");
+      adapter.ingestFrame("option", CONN, snapshot(101, "0.105"), 1); // the replacement's, ahead: applied
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1);
+      ev("ws:old");
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // the old socket's trail: a duplicate
+      ev("ws:back");
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below its own 101: a reset
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the socket of record overtaken by the other one keeps its own last id: a change below it after the other closed is a reset", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's: the same id, it is of record
+      fromOld(change(101, 100, "0.105")); // the old socket moves the book on: the replacement stays known at 100
+      planned.onRetiringClosed(conn, "test");
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below the replacement's own 100
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe("deribit: a venue reset around an overlap, randomized against a model of what each socket delivered", () => {
+  test("a change below a socket's own last id is a reset on either socket, during the overlap or after; its trail and lead never are", async () => {
     // The model: both sockets carry the same change stream, the replacement from its subscribe's snapshot on, in a
-    // random interleaving; the book is at the highest id delivered; a socket has reached it when the highest id it
-    // delivered is at least that (TCP is ordered: a lower frame on it can then only be the venue's ids going back).
-    const rng = new Rng(20261206);
-    let resets = 0;
-    let trails = 0;
+    // random interleaving; the book is at the highest id delivered. TCP is ordered, so a socket's ids only go up: a
+    // change below the last id that socket delivered itself (reached the book or not) is the venue's ids going back;
+    // its frames between its own last and the book are its trail (duplicates), and above the book they move it on.
+    // Before 2026-12-07 a lower change on a socket that had not reached the book was taken for its trail.
+    const rng = new Rng(20261207);
+    let reached = 0;
+    let behind = 0;
+    let during = 0;
     for (let round = 0; round < 150; round++) {
       const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
       try {
         const ids = [100];
-        for (let k = 1; k < 8; k++) ids.push(ids[k - 1]! + rng.int(1, 3));
+        for (let k = 1; k < 10; k++) ids.push(ids[k - 1]! + rng.int(1, 3));
         const bids = ids.map((_, k) => `0.${String(1000 + k).slice(1)}`);
-        const sb = rng.int(0, ids.length - 2); // the replacement's snapshot: the book's state when it subscribed
+        const sb = rng.int(0, 6); // the replacement's snapshot: the book's state when it subscribed
         const script: ("old" | "new")[] = [];
-        for (let k = 1; k < ids.length; k++) script.push("old");
-        for (let k = sb; k < ids.length; k++) script.push("new"); // its snapshot first, then its changes
+        for (let k = 1; k < 8; k++) script.push("old");
+        for (let k = sb; k < 8; k++) script.push("new"); // its snapshot first, then its changes
         for (let i = script.length - 1; i > 0; i--) {
           const j = rng.int(0, i);
           [script[i], script[j]] = [script[j]!, script[i]!];
@@ -169,38 +245,52 @@ describe("deribit: a venue reset after an overlap, randomized against a model of
         const cut = rng.int(1, script.length); // the overlap ends after this many frames
         let pa = 0; // index of the last id each socket delivered (-1: none)
         let pb = -1;
-        for (const who of script.slice(0, cut)) {
+        const fromNew = (f: string) => adapter.ingestFrame("option", CONN, f, 1);
+        let oldGoneBack = false; // the old socket is the connection's one again: its frames no longer the retiring one's
+        const old = (f: string) => (oldGoneBack ? fromNew(f) : fromOld(f));
+        const next = (who: "old" | "new") => {
           if (who === "old") {
             pa++;
-            fromOld(change(ids[pa]!, ids[pa - 1]!, bids[pa]!));
+            old(change(ids[pa]!, ids[pa - 1]!, bids[pa]!));
           } else if (pb < 0) {
             pb = sb;
-            adapter.ingestFrame("option", CONN, snapshot(ids[pb]!, bids[pb]!), 1);
+            fromNew(snapshot(ids[pb]!, bids[pb]!));
           } else {
             pb++;
-            adapter.ingestFrame("option", CONN, change(ids[pb]!, ids[pb - 1]!, bids[pb]!), 1);
+            fromNew(change(ids[pb]!, ids[pb - 1]!, bids[pb]!));
           }
-        }
+        };
+        for (const who of script.slice(0, cut)) next(who);
         const book = Math.max(pa, pb);
         expect(invalid).toEqual([]);
         expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: ids[book] });
-        // The replacement carries on (the old socket closed), or, not yet having its snapshot, the old one (gone back to).
-        const replacementOn = pb >= 0 && rng.next() < 0.5;
-        if (replacementOn) planned.onRetiringClosed(conn, "test");
-        else planned.goBack(conn, "test");
-        const reached = (replacementOn ? pb : pa) === book;
-        adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // the venue's ids went back, its snapshot lost
-        if (reached) {
-          resets++;
-          expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+        if (rng.next() < 0.25) {
+          // The venue's ids go back during the overlap, seen first on a socket that has delivered something.
+          during++;
+          if (pb >= 0 && rng.next() < 0.5) fromNew(change(6, 5, "0.09"));
+          else fromOld(change(6, 5, "0.09"));
         } else {
-          trails++; // a lower change from a socket still behind the book: its trail, indistinguishable
+          // The replacement carries on (the old socket closed), or, not yet having its snapshot, the old one (gone back to).
+          const replacementOn = pb >= 0 && rng.next() < 0.5;
+          if (replacementOn) planned.onRetiringClosed(conn, "test");
+          else {
+            planned.goBack(conn, "test");
+            oldGoneBack = true;
+          }
+          if ((replacementOn ? pb : pa) === book) reached++;
+          else behind++;
+          // What it had in flight: its trail up to the book (duplicates), maybe new changes past it (applied).
+          const upTo = rng.int(replacementOn ? pb : pa, ids.length - 1);
+          while ((replacementOn ? pb : pa) < upTo) next(replacementOn ? "new" : "old");
           expect(invalid).toEqual([]);
+          expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: ids[Math.max(book, upTo)] });
+          (replacementOn ? fromNew : old)(change(6, 5, "0.09"));
         }
+        expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
       } finally {
         await stop();
       }
     }
-    expect(Math.min(resets, trails)).toBeGreaterThan(10);
+    expect(Math.min(reached, behind, during)).toBeGreaterThan(10);
   });
 });
