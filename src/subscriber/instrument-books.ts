@@ -228,14 +228,17 @@ export class InstrumentBooks {
    * runs that carried the book before it), so still dropped; and so are those of a run between (the book's source
    * restarted twice before it sent the book again: walkedFrom stays the first): sent before the book's current session
    * began, they were held or delayed past a restart (for a while, such a run's held snapshot took the book, usable
-   * with a dead run's levels until the next message of the real owner, source's restart or the stale limit).
+   * with a dead run's levels until the next message of the real owner, source's restart or the stale limit). A book
+   * walked by a clock-step restart (walkedBack, §3.4): the runs after the step start before walkedFrom, the new
+   * owner's too, so that order says nothing and only the send time is asked (before, the new owner's messages were
+   * dropped as older until its next restart).
    */
   private movedHere(book: SubscriberBook, st: StreamRef, sendTimeUs: number): boolean {
     return (
       book.walked &&
       st.sourceId !== book.sourceId &&
       sendTimeUs >= book.sessionStartUs &&
-      compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0
+      (book.walkedBack || compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0)
     );
   }
 
@@ -266,12 +269,15 @@ export class InstrumentBooks {
       const book = l.book;
       l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
       if (book.sessionStartUs < 0) continue;
-      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) === 0) continue;
+      const order = compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId);
+      if (order === 0) continue;
       if (!book.walked) {
         book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
+        book.walkedBack = false;
         book.walkedFromStartUs = book.sessionStartUs;
         book.walkedFromId = book.sessionId;
       }
+      if (order < 0) book.walkedBack = true; // a clock-step restart (streams.ts): start times before it say nothing
       this.supersede(book, st);
     }
   }

@@ -98,6 +98,8 @@ export class SubscriberBook extends LadderBook implements BookView {
    * the way, is not). Dropped as an older session's, it left the book unusable for good.
    */
   walked = false;
+  /** One of those walks was a clock-step restart (a session older than the book's): walkedFrom's order says nothing. */
+  walkedBack = false;
   walkedFromStartUs = -1;
   walkedFromId = 0;
   /** (channelId × 65536 + sourceId) of the stream that last carried a book message of it (before any, its definition). */

@@ -13,6 +13,7 @@
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import type { SubscriberErrorEvent } from "../../src/subscriber/index.ts";
 import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
@@ -293,6 +294,44 @@ describe("s-rdsubrd: the new owner sent the book before the old source's new ses
   });
 });
 
+describe("s-rdsubrd: a re-split across a restart whose host clock stepped back", () => {
+  // Run 1 ended (END_OF_SESSION on both workers' streams); the host clock then stepped back a minute, so run 2's
+  // sessions start before run 1's (taken as clock-step restarts, §3.4). BUSDT moves to worker 1, AUSDT to worker 2,
+  // whose session starts a few µs before worker 1's.
+  it("the book follows its new owner: its session is older than the last one that sent the book, by the stepped clock", () => {
+    const sub = newSubscriber();
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
+    const w2 = packer({ channelId: 1, sourceId: 2, sessionId: 200, sessionStartUs: T0 + 10_000_004 });
+    start(w1, book(X));
+    start(w2, book(Y));
+    let nowUs = T0 + 11_000_000;
+    for (const d of [...take(w1, nowUs), ...take(w2, nowUs)]) sub.ingest(d, nowUs);
+    for (const p of [w1, w2]) p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    nowUs += 1_000_000;
+    for (const d of [...take(w1, nowUs), ...take(w2, nowUs)]) sub.ingest(d, nowUs);
+    const runUs = T0 + 20_000_000 - 60_000_000; // the stepped clock
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: runUs + 7 });
+    const n2 = packer({ channelId: 1, sourceId: 2, sessionId: 302, sessionStartUs: runUs + 3 });
+    const nx = book(X);
+    const ny = book(Y);
+    for (let k = 0; k < 3; k++) {
+      start(n1, ny);
+      start(n2, nx);
+      nowUs += 1_000_000;
+      for (const d of [...take(n1, runUs + 1000 + k), ...take(n2, runUs + 1000 + k)]) sub.ingest(d, nowUs);
+    }
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    // Before: AUSDT stayed on worker 1's new session, which never sent it, and every message of worker 2's was dropped
+    // as older than run 1's session that had sent it last: not usable until worker 2's next restart.
+    const x = sub.book(X.instrumentId)!;
+    expect(x.sessionId).toBe(302);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
+
 describe("s-subrd: instruments re-split between two sources at each restart (randomized, reference model)", () => {
   // Each run of the process draws a session per worker (sources 1 and 2, starts a few µs apart in either order) and
   // splits the instruments anew; the two workers' datagrams arrive interleaved at random, with the last few of the
@@ -309,6 +348,7 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
     let moved = 0;
     let heldRuns = 0;
     let overlaps = 0;
+    let steps = 0;
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const r = rng(seed);
       const sub = newSubscriber();
@@ -327,6 +367,8 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
       let late: Uint8Array[] = [];
       let held: Uint8Array[] = [];
       let heldSrc = 0;
+      let clockUs = 0; // the publishers' host clock against the real time: stepped back a minute now and then
+      let stepNext = false;
       let owners: number[] = [];
       const check = (what: string) => {
         ids.forEach((inst, i) => {
@@ -340,7 +382,9 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         });
       };
       for (let run = 0; run < 6; run++) {
-        const startUs = T0 + run * 10_000_000;
+        const runUs = T0 + run * 10_000_000; // real time (the subscriber's receive clock)
+        if (stepNext) clockUs -= 60_000_000; // this run's sessions start before the last run's
+        const startUs = runUs + clockUs;
         const packers = [1, 2].map((src) => packer({ channelId: 1, sourceId: src, sessionId: 1000 * (run + 1) + src, sessionStartUs: startUs + randInt(r, 0, 20) }));
         const prevOwners = owners;
         owners = ids.map(() => randInt(r, 1, 2));
@@ -350,13 +394,19 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         }
         const carriers = (i: number) => (owners[i] === 3 ? [1, 2] : [owners[i]!]);
         moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
-        const holdSrc = run > 0 && run < 5 && r() < 0.5 ? randInt(r, 1, 2) : 0; // this run of that worker held on the way
+        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
+        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
+        const holdSrc = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
         if (holdSrc > 0) heldRuns++;
         const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst)]); // each worker's book of it
         const record = (i: number, src: number) =>
           history.set(keyOf(1000 * (run + 1) + src, ids[i]!.instrumentId, pubs[i]![src - 1]!.instrSeq), JSON.stringify(levelsOf(pubs[i]![src - 1]!)));
         const queues: Uint8Array[][] = [[], []];
         const flush = (src: number, nowUs: number) => queues[src - 1]!.push(...take(packers[src - 1]!, nowUs));
+        for (const src of [1, 2]) {
+          packers[src - 1]!.appendHeartbeat(0); // a worker that carries nothing this run still heartbeats
+          flush(src, startUs + 500);
+        }
         ids.forEach((inst, i) => {
           for (const src of carriers(i)) {
             const s = randomBookSides(r, randInt(r, 1, 8), 50_000);
@@ -390,12 +440,19 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
           if (held.length > 0 && (r() < 0.3 || from === heldSrc - 1 || q[from]!.length === 0)) order.push(held.shift()!);
           else order.push(q[from]!.shift()!);
         }
-        const recvUs = startUs + 5_000_000;
+        const recvUs = runUs + 5_000_000;
         for (const d of order) {
           sub.ingest(d, recvUs);
           check(`seed ${seed} run ${run}`);
         }
         late = queues.flatMap((x, i) => (i === holdSrc - 1 ? [] : x.slice(-2))); // in flight when this run dies
+        // Or the run ends cleanly (END_OF_SESSION, nothing late) and the host clock steps back before the next one,
+        // whose sessions are then taken as clock-step restarts (§3.4).
+        stepNext = run < 5 && holdSrc === 0 && r() < 0.3;
+        if (stepNext) {
+          steps++;
+          late = [];
+        }
         // A lossless refresh from each worker: every book its owner's, usable, identical.
         ids.forEach((inst, i) => {
           for (const src of carriers(i)) {
@@ -423,12 +480,19 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
           expect(sb.usable, what).toBe(true);
           expect(levelsOf(sb), what).toEqual(levelsOf(pubs[i]![sb.sourceId - 1]!));
         });
+        if (stepNext) {
+          for (const p of packers) {
+            p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+            for (const d of take(p, startUs + 7_000_000)) sub.ingest(d, recvUs + 2000);
+          }
+        }
       }
     }
-    console.log(`re-split: ${moved} moved, ${heldRuns} runs held, ${overlaps} overlaps, ${checkedValid} valid checked`);
+    console.log(`re-split: ${moved} moved, ${heldRuns} runs held, ${overlaps} overlaps, ${steps} clock steps, ${checkedValid} valid checked`);
     expect(moved).toBeGreaterThan(10); // instruments did change hands
     expect(heldRuns).toBeGreaterThan(5);
     expect(overlaps).toBeGreaterThan(5);
+    expect(steps).toBeGreaterThan(3);
     expect(checkedValid).toBeGreaterThan(500);
   });
 });
