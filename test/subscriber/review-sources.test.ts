@@ -339,9 +339,10 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
   // arrives during the next run, before that worker's next run is heard (s-rdsubrd). After every datagram: a valid
   // book is what its session's publisher had at its instrSeq, and a usable one is on a session of a run no earlier
   // than any its book was on (a run over, delayed, never takes a book back). Now and then both workers carry one
-  // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. After each
-  // run's lossless refresh: every book whose owner was not held is usable, its owner's (of an overlap: one of the two
-  // not held), identical to that owner's book.
+  // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. Now and then
+  // a run ends cleanly and the host clock steps back a minute before the next, whose sessions then start before the
+  // last run's (clock-step restarts, §3.4). After each run's lossless refresh: every book whose owner was not held is
+  // usable, its owner's (of an overlap: one of the two not held), identical to that owner's book.
   it("valid ⇒ its session's book at instrSeq; usable ⇒ not an earlier run; after a refresh every book is usable from the source that owns it", () => {
     const ids = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"].map((sym) => makeInstrument("bybit", "linear", sym, 1, 3));
     let checkedValid = 0;
