@@ -397,7 +397,7 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
         // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
         // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
-        const holdSrc = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
+        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
         if (holdSrc > 0) heldRuns++;
         const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst)]); // each worker's book of it
         const record = (i: number, src: number) =>
