@@ -777,7 +777,7 @@ export class FeedSubscriber {
       } else if (templateId === TEMPLATE_BOOK_SNAPSHOT) {
         books.onSnapshotChunk(r, st, sendTimeUs);
       } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
-        books.onDefinition(r, st);
+        books.onDefinition(r, st, sendTimeUs);
       } else {
         this.counters.unknownTemplates++;
       }

@@ -193,9 +193,9 @@ export class InstrumentBooks {
 
   /**
    * The instrument's session: a message of an older session than the book's is dropped; a newer one supersedes
-   * the book at once (whatever channel it came on). False = drop the message.
+   * the book at once (whatever channel it came on). False = drop the message. `sendTimeUs`: its datagram's (movedHere).
    */
-  private admitSession(book: SubscriberBook, st: StreamRef): boolean {
+  private admitSession(book: SubscriberBook, st: StreamRef, sendTimeUs: number): boolean {
     // The source too: another source's equal (start, id) left the book off that source's list, and undoing that
     // source's session (revertSource walks its list) then missed it, usable with its stream gone. Such a book is
     // superseded below (moved to the source that carries it, invalid until its snapshot).
@@ -209,7 +209,7 @@ export class InstrumentBooks {
       this.setSource(book, st.sourceId);
       return true;
     }
-    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st)) {
+    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st, sendTimeUs)) {
       this.counters.oldSessionMessages++;
       return false;
     }
@@ -221,13 +221,25 @@ export class InstrumentBooks {
   /**
    * Cold: a message of another source's session older than the book's, which a restart of the book's source gave it
    * without a message of it (walked): the instrument moved to this source at that restart (workers or shards split the
-   * ids anew), when this session is newer than the last one the book had a message of. Each worker draws its session
-   * at its own start, so the new owner's may precede the old owner's new one by µs: before 2026-12-06 every message of
-   * the book from its new source was dropped as an older session's, the book never usable again. A dead run's late
-   * datagrams are older than walkedFrom (the runs that carried the book before it), so still dropped.
+   * ids anew), when this session is newer than the last one the book had a message of and the message was sent once
+   * the book's current session had begun. Each worker draws its session at its own start, so the new owner's may
+   * precede the old owner's new one by µs: before 2026-12-06 every message of the book from its new source was dropped
+   * as an older session's, the book never usable again. A dead run's late datagrams are older than walkedFrom (the
+   * runs that carried the book before it), so still dropped; and so are those of a run between (the book's source
+   * restarted twice before it sent the book again: walkedFrom stays the first): sent before the book's current session
+   * began, they were held or delayed past a restart (for a while, such a run's held snapshot took the book, usable
+   * with a dead run's levels until the next message of the real owner, source's restart or the stale limit). A book
+   * walked by a clock-step restart (walkedBack, §3.4): the runs after the step start before walkedFrom, the new
+   * owner's too, so that order says nothing and only the send time is asked (before, the new owner's messages were
+   * dropped as older until its next restart).
    */
-  private movedHere(book: SubscriberBook, st: StreamRef): boolean {
-    return book.walked && st.sourceId !== book.sourceId && compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0;
+  private movedHere(book: SubscriberBook, st: StreamRef, sendTimeUs: number): boolean {
+    return (
+      book.walked &&
+      st.sourceId !== book.sourceId &&
+      sendTimeUs >= book.sessionStartUs &&
+      (book.walkedBack || compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0)
+    );
   }
 
   // Cold: a publisher restart.
@@ -257,12 +269,15 @@ export class InstrumentBooks {
       const book = l.book;
       l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
       if (book.sessionStartUs < 0) continue;
-      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) === 0) continue;
+      const order = compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId);
+      if (order === 0) continue;
       if (!book.walked) {
         book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
+        book.walkedBack = false;
         book.walkedFromStartUs = book.sessionStartUs;
         book.walkedFromId = book.sessionId;
       }
+      if (order < 0) book.walkedBack = true; // a clock-step restart (streams.ts): start times before it say nothing
       this.supersede(book, st);
     }
   }
@@ -372,7 +387,7 @@ export class InstrumentBooks {
   onBookEvent(r: PacketReader, st: StreamRef, templateId: number, sendTimeUs: number): void {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
-    if (book === undefined || !this.admitSession(book, st)) return;
+    if (book === undefined || !this.admitSession(book, st, sendTimeUs)) return;
     book.streamKey = st.key;
     book.stale = this.applyingRetransmit || this.stopped || st.stale;
     const seq = m.instrSeq;
@@ -489,7 +504,7 @@ export class InstrumentBooks {
   onSnapshotChunk(r: PacketReader, st: StreamRef, sendTimeUs: number): void {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
-    if (book === undefined || !this.admitSession(book, st)) return;
+    if (book === undefined || !this.admitSession(book, st, sendTimeUs)) return;
     book.streamKey = st.key;
     book.stale = this.applyingRetransmit || this.stopped || st.stale;
     const seq = m.instrSeq;
@@ -779,13 +794,13 @@ export class InstrumentBooks {
   }
 
   // Cold: definitions arrive on registration and once per refresh cycle (unchanged ones return early).
-  onDefinition(r: PacketReader, st: StreamRef): void {
+  onDefinition(r: PacketReader, st: StreamRef, sendTimeUs: number): void {
     const d = this.defReader.wrap(r);
     const id = d.instrumentId;
     const book = this.bookFor(id, d.priceExp, d.qtyExp);
     if (book === undefined) return;
     const sourceBefore = book.sourceId;
-    if (!this.admitSession(book, st)) return;
+    if (!this.admitSession(book, st, sendTimeUs)) return;
     // A book only defined yet is this stream's (not moved off the one carrying its levels): with no stream, a full
     // table took it first for a new id while its stream was live (evictSilentBook), and its definition with it. So is
     // one this definition moved to its source (superseded): left on a stream of its old source, that stream's restart

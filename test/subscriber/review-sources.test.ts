@@ -13,6 +13,7 @@
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import type { SubscriberErrorEvent } from "../../src/subscriber/index.ts";
 import { levelsOf, makeInstrument, randInt, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
@@ -221,88 +222,278 @@ describe("s-subrd: an instrument that moves to another source across a restart",
   }
 });
 
+describe("s-rdsubrd: a run before the one that walked the book, its datagrams delayed", () => {
+  // Run 1: BTCUSDT is source 1's. Run 2 moves it to source 2, whose datagrams are held on the way (a receive buffer,
+  // a retransmission request). Run 3 moves it back to source 1, which restarts again before sending it. The held
+  // datagrams of run 2 (sent before run 3 began) then arrive, before any of source 2's run 3: its session is newer
+  // than run 1's (the last that sent the book), but run 2 is over.
+  it("does not take the book: a datagram sent before the book's source's current run began is of a run before it", () => {
+    const sub = newSubscriber();
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 });
+    start(w1, book(A));
+    start(w1, book(B));
+    for (const d of take(w1, T0 + 1_000_000)) sub.ingest(d, T0 + 1_000_000);
+    expect(sub.book(A.instrumentId)!.usable).toBe(true);
+    // Run 2 (T0 + 10 s): source 1 keeps B, source 2 takes A with other levels.
+    const r2s1 = packer({ channelId: 1, sourceId: 1, sessionId: 201, sessionStartUs: T0 + 10_000_007 });
+    const r2s2 = packer({ channelId: 1, sourceId: 2, sessionId: 202, sessionStartUs: T0 + 10_000_003 });
+    start(r2s1, book(B));
+    const run2A = new TestBook(A);
+    run2A.load([[943000, 7]], [[944000, 9]], 1, T0 + 10_500_000);
+    start(r2s2, run2A);
+    for (const d of take(r2s1, T0 + 10_500_000)) sub.ingest(d, T0 + 10_500_000);
+    const held = take(r2s2, T0 + 10_500_000);
+    // Run 3 (T0 + 20 s): A back to source 1, whose first datagram carries B only.
+    const r3s1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: T0 + 20_000_005 });
+    start(r3s1, book(B));
+    let nowUs = T0 + 20_500_000;
+    for (const d of take(r3s1, nowUs)) sub.ingest(d, nowUs);
+    for (const d of held) sub.ingest(d, nowUs);
+    const x = sub.book(A.instrumentId)!;
+    // Before: taken by run 2's session (newer than run 1's), its snapshot loaded: usable with a dead run's levels.
+    expect(x.usable, `A on session ${x.sessionId}`).toBe(false);
+    expect(x.sessionId).toBe(301);
+    // Source 1's run 3 then sends A: usable from it.
+    const run3A = new TestBook(A);
+    run3A.load([[943100, 3]], [[943900, 4]], 1, nowUs);
+    start(r3s1, run3A);
+    nowUs += 100_000;
+    for (const d of take(r3s1, nowUs)) sub.ingest(d, nowUs);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(run3A));
+  });
+});
+
+describe("s-rdsubrd: the new owner sent the book before the old source's new session started", () => {
+  // The cost of the bound above: worker 2 started (and sent BTCUSDT) before worker 1's new session began. That message
+  // may be a held run's, so it is dropped; worker 2's next message, sent after, takes the book, its refresh loads it.
+  it("drops that message, takes the book at the next one and is usable at its refresh", () => {
+    const sub = newSubscriber();
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 });
+    start(w1, book(A));
+    start(w1, book(B));
+    for (const d of take(w1, T0 + 1_000_000)) sub.ingest(d, T0 + 1_000_000);
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: T0 + 10_200_000 }); // keeps B
+    const n2 = packer({ channelId: 1, sourceId: 2, sessionId: 302, sessionStartUs: T0 + 10_000_000 }); // takes A
+    const na = book(A);
+    start(n1, book(B));
+    start(n2, na);
+    const early = take(n2, T0 + 10_100_000); // sent before n1 began
+    const nowUs = T0 + 10_300_000;
+    for (const d of [...take(n1, nowUs), ...early]) sub.ingest(d, nowUs);
+    const x = sub.book(A.instrumentId)!;
+    expect(x.sessionId).toBe(301);
+    packBookDelta(n2, na, delta(na, 11));
+    for (const d of take(n2, nowUs + 100_000)) sub.ingest(d, nowUs + 100_000);
+    expect(x.sessionId).toBe(302);
+    expect(x.usable).toBe(false); // a delta of a session it has no snapshot of
+    packBookSnapshot(n2, na, 0, true);
+    for (const d of take(n2, nowUs + 200_000)) sub.ingest(d, nowUs + 200_000);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(na));
+  });
+});
+
+describe("s-rdsubrd: a re-split across a restart whose host clock stepped back", () => {
+  // Run 1 ended (END_OF_SESSION on both workers' streams); the host clock then stepped back a minute, so run 2's
+  // sessions start before run 1's (taken as clock-step restarts, §3.4). BUSDT moves to worker 1, AUSDT to worker 2,
+  // whose session starts a few µs before worker 1's.
+  it("the book follows its new owner: its session is older than the last one that sent the book, by the stepped clock", () => {
+    const sub = newSubscriber();
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
+    const w2 = packer({ channelId: 1, sourceId: 2, sessionId: 200, sessionStartUs: T0 + 10_000_004 });
+    start(w1, book(X));
+    start(w2, book(Y));
+    let nowUs = T0 + 11_000_000;
+    for (const d of [...take(w1, nowUs), ...take(w2, nowUs)]) sub.ingest(d, nowUs);
+    for (const p of [w1, w2]) p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    nowUs += 1_000_000;
+    for (const d of [...take(w1, nowUs), ...take(w2, nowUs)]) sub.ingest(d, nowUs);
+    const runUs = T0 + 20_000_000 - 60_000_000; // the stepped clock
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: runUs + 7 });
+    const n2 = packer({ channelId: 1, sourceId: 2, sessionId: 302, sessionStartUs: runUs + 3 });
+    const nx = book(X);
+    const ny = book(Y);
+    for (let k = 0; k < 3; k++) {
+      start(n1, ny);
+      start(n2, nx);
+      nowUs += 1_000_000;
+      for (const d of [...take(n1, runUs + 1000 + k), ...take(n2, runUs + 1000 + k)]) sub.ingest(d, nowUs);
+    }
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    // Before: AUSDT stayed on worker 1's new session, which never sent it, and every message of worker 2's was dropped
+    // as older than run 1's session that had sent it last: not usable until worker 2's next restart.
+    const x = sub.book(X.instrumentId)!;
+    expect(x.sessionId).toBe(302);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
+
 describe("s-subrd: instruments re-split between two sources at each restart (randomized, reference model)", () => {
   // Each run of the process draws a session per worker (sources 1 and 2, starts a few µs apart in either order) and
   // splits the instruments anew; the two workers' datagrams arrive interleaved at random, with the last few of the
-  // run before arriving late among them. After every datagram: a valid book is what its session's publisher had at
-  // its instrSeq. After each run's lossless refresh: every book is usable, its owner's, identical to its book.
-  it("valid ⇒ its session's book at instrSeq; after a refresh every book is usable from the source that owns it", () => {
+  // run before arriving late among them. Now and then one worker's whole run (its refresh too) is held on the way and
+  // arrives during the next run, before that worker's next run is heard (s-rdsubrd). After every datagram: a valid
+  // book is what its session's publisher had at its instrSeq, and a usable one is on a session of a run no earlier
+  // than any its book was on (a run over, delayed, never takes a book back). Now and then both workers carry one
+  // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. Now and then
+  // a run ends cleanly and the host clock steps back a minute before the next, whose sessions then start before the
+  // last run's (clock-step restarts, §3.4). After each run's lossless refresh: every book whose owner was not held is
+  // usable, its owner's (of an overlap: one of the two not held), identical to that owner's book.
+  it("valid ⇒ its session's book at instrSeq; usable ⇒ not an earlier run; after a refresh every book is usable from the source that owns it", () => {
     const ids = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"].map((sym) => makeInstrument("bybit", "linear", sym, 1, 3));
     let checkedValid = 0;
     let moved = 0;
-    for (const seed of [1, 2, 3, 4]) {
+    let heldRuns = 0;
+    let overlaps = 0;
+    let steps = 0;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
       const r = rng(seed);
       const sub = newSubscriber();
       sub.on("error", () => {});
       const history = new Map<string, string>(); // session:instrument:instrSeq -> levels
       const keyOf = (session: number, id: number, seq: number) => `${session}:${id}:${seq}`;
+      const runOf = (session: number) => Math.floor(session / 1000) - 1;
+      const highestRun = ids.map(() => -1); // per instrument: the latest run of a session its book was on
+      // A restart undone by two late datagrams of the run before it (§6.2, documented) takes its books back with it.
+      sub.on("session", (e) => {
+        if (e.kind !== "reverted") return;
+        ids.forEach((inst, i) => {
+          if (sub.book(inst.instrumentId)?.sessionId === e.sessionId) highestRun[i] = Math.min(highestRun[i]!, runOf(e.sessionId));
+        });
+      });
       let late: Uint8Array[] = [];
+      let held: Uint8Array[] = [];
+      let heldSrc = 0;
+      let clockUs = 0; // the publishers' host clock against the real time: stepped back a minute now and then
+      let stepNext = false;
       let owners: number[] = [];
+      const check = (what: string) => {
+        ids.forEach((inst, i) => {
+          const sb = sub.book(inst.instrumentId);
+          if (sb === undefined || sb.sessionStartUs < 0) return;
+          if (sb.usable) expect(runOf(sb.sessionId), `${what}: ${inst.symbol} usable on session ${sb.sessionId}`).toBeGreaterThanOrEqual(highestRun[i]!);
+          highestRun[i] = Math.max(highestRun[i]!, runOf(sb.sessionId));
+          if (!sb.valid) return;
+          checkedValid++;
+          expect(JSON.stringify(levelsOf(sb)), `${what}: ${inst.symbol} valid at session ${sb.sessionId} instrSeq ${sb.instrSeq}`).toBe(history.get(keyOf(sb.sessionId, inst.instrumentId, sb.instrSeq)));
+        });
+      };
       for (let run = 0; run < 6; run++) {
-        const startUs = T0 + run * 10_000_000;
+        const runUs = T0 + run * 10_000_000; // real time (the subscriber's receive clock)
+        if (stepNext) clockUs -= 60_000_000; // this run's sessions start before the last run's
+        const startUs = runUs + clockUs;
         const packers = [1, 2].map((src) => packer({ channelId: 1, sourceId: src, sessionId: 1000 * (run + 1) + src, sessionStartUs: startUs + randInt(r, 0, 20) }));
         const prevOwners = owners;
         owners = ids.map(() => randInt(r, 1, 2));
+        if (r() < 0.4) {
+          owners[randInt(r, 0, ids.length - 1)] = 3; // both workers carry it
+          overlaps++;
+        }
+        const carriers = (i: number) => (owners[i] === 3 ? [1, 2] : [owners[i]!]);
         moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
-        const pubs = ids.map((inst) => new TestBook(inst));
-        const record = (i: number) => history.set(keyOf(1000 * (run + 1) + owners[i]!, ids[i]!.instrumentId, pubs[i]!.instrSeq), JSON.stringify(levelsOf(pubs[i]!)));
+        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
+        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
+        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
+        if (holdSrc > 0) heldRuns++;
+        const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst)]); // each worker's book of it
+        const record = (i: number, src: number) =>
+          history.set(keyOf(1000 * (run + 1) + src, ids[i]!.instrumentId, pubs[i]![src - 1]!.instrSeq), JSON.stringify(levelsOf(pubs[i]![src - 1]!)));
         const queues: Uint8Array[][] = [[], []];
         const flush = (src: number, nowUs: number) => queues[src - 1]!.push(...take(packers[src - 1]!, nowUs));
+        for (const src of [1, 2]) {
+          packers[src - 1]!.appendHeartbeat(0); // a worker that carries nothing this run still heartbeats
+          flush(src, startUs + 500);
+        }
         ids.forEach((inst, i) => {
-          const s = randomBookSides(r, randInt(r, 1, 8), 50_000);
-          pubs[i]!.load(s.bids, s.asks, 1, startUs);
-          record(i);
-          const p = packers[owners[i]! - 1]!;
-          packInstrumentDefinition(p, new EncodedDefinition(inst), false);
-          packBookSnapshot(p, pubs[i]!, 0, false);
-          flush(owners[i]!, startUs + 1000);
+          for (const src of carriers(i)) {
+            const s = randomBookSides(r, randInt(r, 1, 8), 50_000);
+            pubs[i]![src - 1]!.load(s.bids, s.asks, 1, startUs);
+            record(i, src);
+            const p = packers[src - 1]!;
+            packInstrumentDefinition(p, new EncodedDefinition(inst), false);
+            packBookSnapshot(p, pubs[i]![src - 1]!, 0, false);
+            flush(src, startUs + 1000);
+          }
         });
         const cs = new ChangeSet();
         for (let step = 0; step < 12; step++) {
           const i = randInt(r, 0, ids.length - 1);
-          randomChanges(r, pubs[i]!, cs, 4, 50_000);
-          pubs[i]!.apply(cs, step + 2, startUs + 2000 + step);
-          record(i);
-          packBookDelta(packers[owners[i]! - 1]!, pubs[i]!, cs);
-          flush(owners[i]!, startUs + 2000 + step);
-        }
-        // Both workers' datagrams interleaved at random (each one's in order), the last run's late ones among the first.
-        const order: Uint8Array[] = [];
-        const q = queues.map((x) => x.slice());
-        while (q[0]!.length + q[1]!.length > 0) {
-          if (late.length > 0 && r() < 0.3) order.push(late.shift()!);
-          const from = q[0]!.length === 0 ? 1 : q[1]!.length === 0 ? 0 : r() < 0.5 ? 0 : 1;
-          order.push(q[from]!.shift()!);
-        }
-        const recvUs = startUs + 5_000_000;
-        for (const d of order) {
-          sub.ingest(d, recvUs);
-          for (const inst of ids) {
-            const sb = sub.book(inst.instrumentId);
-            if (sb === undefined || !sb.valid) continue;
-            checkedValid++;
-            expect(JSON.stringify(levelsOf(sb)), `seed ${seed} run ${run}: ${inst.symbol} valid at session ${sb.sessionId} instrSeq ${sb.instrSeq}`).toBe(history.get(keyOf(sb.sessionId, inst.instrumentId, sb.instrSeq)));
+          for (const src of carriers(i)) {
+            const pub = pubs[i]![src - 1]!;
+            randomChanges(r, pub, cs, 4, 50_000);
+            pub.apply(cs, step + 2, startUs + 2000 + step);
+            record(i, src);
+            packBookDelta(packers[src - 1]!, pub, cs);
+            flush(src, startUs + 2000 + step);
           }
         }
-        late = [...queues[0]!.slice(-2), ...queues[1]!.slice(-2)]; // in flight when this run dies
+        // Both workers' datagrams interleaved at random (each one's in order), the last run's late ones among the first;
+        // a held run's arrive among them too, but before any of its worker's run now (then the stream drops them).
+        const order: Uint8Array[] = [];
+        const q = queues.map((x, i) => (i === holdSrc - 1 ? [] : x.slice()));
+        while (q[0]!.length + q[1]!.length + held.length > 0) {
+          if (late.length > 0 && r() < 0.3) order.push(late.shift()!);
+          const from = q[0]!.length === 0 ? 1 : q[1]!.length === 0 ? 0 : r() < 0.5 ? 0 : 1;
+          if (held.length > 0 && (r() < 0.3 || from === heldSrc - 1 || q[from]!.length === 0)) order.push(held.shift()!);
+          else order.push(q[from]!.shift()!);
+        }
+        const recvUs = runUs + 5_000_000;
+        for (const d of order) {
+          sub.ingest(d, recvUs);
+          check(`seed ${seed} run ${run}`);
+        }
+        late = queues.flatMap((x, i) => (i === holdSrc - 1 ? [] : x.slice(-2))); // in flight when this run dies
+        // Or the run ends cleanly (END_OF_SESSION, nothing late) and the host clock steps back before the next one,
+        // whose sessions are then taken as clock-step restarts (§3.4).
+        stepNext = run < 5 && holdSrc === 0 && r() < 0.3;
+        if (stepNext) {
+          steps++;
+          late = [];
+        }
         // A lossless refresh from each worker: every book its owner's, usable, identical.
         ids.forEach((inst, i) => {
-          const p = packers[owners[i]! - 1]!;
-          packInstrumentDefinition(p, new EncodedDefinition(inst), true);
-          packBookSnapshot(p, pubs[i]!, 0, true);
+          for (const src of carriers(i)) {
+            packInstrumentDefinition(packers[src - 1]!, new EncodedDefinition(inst), true);
+            packBookSnapshot(packers[src - 1]!, pubs[i]![src - 1]!, 0, true);
+          }
         });
-        for (const p of packers) for (const d of take(p, startUs + 6_000_000)) sub.ingest(d, recvUs + 1000);
+        held = [];
+        heldSrc = holdSrc;
+        for (const [i, p] of packers.entries()) {
+          const refresh = take(p, startUs + 6_000_000);
+          if (i === holdSrc - 1) held = [...queues[i]!, ...refresh];
+          else
+            for (const d of refresh) {
+              sub.ingest(d, recvUs + 1000);
+              check(`seed ${seed} run ${run} refresh`);
+            }
+        }
         ids.forEach((inst, i) => {
+          const live = carriers(i).filter((src) => src !== holdSrc);
+          if (live.length === 0) return;
           const sb = sub.book(inst.instrumentId)!;
-          const what = `seed ${seed} run ${run}: ${inst.symbol} (owner source ${owners[i]}, before ${prevOwners[i]})`;
-          expect(sb.sourceId, what).toBe(owners[i]);
+          const what = `seed ${seed} run ${run}: ${inst.symbol} (owner source ${owners[i]}, before ${prevOwners[i]}, held ${holdSrc})`;
+          expect(live, what).toContain(sb.sourceId);
           expect(sb.usable, what).toBe(true);
-          expect(levelsOf(sb), what).toEqual(levelsOf(pubs[i]!));
+          expect(levelsOf(sb), what).toEqual(levelsOf(pubs[i]![sb.sourceId - 1]!));
         });
+        if (stepNext) {
+          for (const p of packers) {
+            p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+            for (const d of take(p, startUs + 7_000_000)) sub.ingest(d, recvUs + 2000);
+          }
+        }
       }
     }
-    console.log(`re-split: ${moved} moved, ${checkedValid} valid checked`);
+    console.log(`re-split: ${moved} moved, ${heldRuns} runs held, ${overlaps} overlaps, ${steps} clock steps, ${checkedValid} valid checked`);
     expect(moved).toBeGreaterThan(10); // instruments did change hands
+    expect(heldRuns).toBeGreaterThan(5);
+    expect(overlaps).toBeGreaterThan(5);
+    expect(steps).toBeGreaterThan(3);
     expect(checkedValid).toBeGreaterThan(500);
   });
 });
