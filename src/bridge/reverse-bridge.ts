@@ -7,6 +7,7 @@
  * @module
  */
 import { openMulticastSender } from "../net/multicast.ts";
+import { prefixLengthCheck } from "../subscriber/nats-envelope.ts";
 import { NatsFeedReader, type NatsReadOptions, type NatsReaderCounters } from "../subscriber/nats-source.ts";
 
 export interface ReverseBridgeOptions extends NatsReadOptions {
@@ -38,6 +39,7 @@ export class ReverseBridge {
   private running = false;
 
   constructor(opts: ReverseBridgeOptions) {
+    prefixLengthCheck(opts.prefix); // here, not only at start(): its reader is made there
     this.opts = opts;
   }
 
