@@ -99,6 +99,35 @@ describe("a start whose connect failed", () => {
   });
 });
 
+describe("a reverse bridge whose reader's start failed", () => {
+  // Before, the multicast socket it had opened stayed open and the bridge `running` until stop(): a caller that
+  // handled the rejection kept a socket, and its start again was refused as "start() called twice (stop() first)".
+  test("closes its multicast socket and can be tried again", async () => {
+    const sockets: { closed: boolean }[] = [];
+    const { group, port } = uniqueDestination(259);
+    const bridge = new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 1 });
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          sockets.push((bridge as unknown as { socket: { closed: boolean } }).socket); // open now, while the reader starts
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    cleanups.push(() => bridge.stop());
+    await expect(bridge.start()).rejects.toThrow(/refused here/);
+    await expect(bridge.start()).rejects.toThrow(/refused here/); // before: start() called twice
+    expect(sockets.map((s) => s.closed)).toEqual([true, true]);
+    expect((bridge as unknown as { socket: unknown }).socket).toBeUndefined();
+    // A socket that cannot be opened (TTL 0 refused): the same, nothing left running.
+    const badTtl = new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 0 });
+    await expect(badTtl.start()).rejects.toThrow(/TTL 0/);
+    await expect(badTtl.start()).rejects.toThrow(/TTL 0/); // before: start() called twice
+  });
+});
+
 /** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
 function fakeClient() {
   const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
