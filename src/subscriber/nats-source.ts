@@ -63,7 +63,9 @@ export interface NatsReadOptions {
 /**
  * What the reader tells of its connection (NatsReadOptions.onNatsEvent): `closed` — the client closed it for good
  * (two authorization errors in a row: a server restarted requiring credentials), the reader connects again every
- * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt; `subscription_refused` — the server
+ * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt (`reconnect_failed` also for the
+ * start's own connection when it dropped, or went unanswered, before the server confirmed the live subscription:
+ * start() resolves and the reader connects again as after a close for good); `subscription_refused` — the server
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
@@ -271,6 +273,12 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
   });
 }
 
+/**
+ * The round trip confirming the live SUB failed: the connection dropped meanwhile, or no answer came in time. What a
+ * connect made again fixes: start() goes on as after a failed one (told, tried again), never rejecting for it.
+ */
+class SubscriptionUnconfirmed extends Error {}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
   /** NATS messages read (envelopes, refused ones included) and their bytes. */
@@ -333,6 +341,8 @@ export class NatsFeedReader {
    * a message comes.
    */
   private streamProblem: string | undefined;
+  /** How long the round trip confirming the live SUB may take (confirmed): a seam for the tests. */
+  private confirmWithinMs = DIAL_TIMEOUT_MS;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -383,7 +393,9 @@ export class NatsFeedReader {
 
   /**
    * Connects and subscribes; resolves once the server has the live subscription (a round trip after it: confirmed)
-   * or the stream's consumer is made, so what is published after that is read. Once per stop(): a second start would
+   * or the stream's consumer is made, so what is published after that is read. Rejects for what retrying cannot fix
+   * (no server reached, credentials refused, a stream that cannot be read); a connection that drops (or does not
+   * answer) in the live subscription's round trip resolves it unconfirmed, made again later (`reconnect_failed`). Once per stop(): a second start would
    * leave the first connection open, reconnecting and feeding the sink twice.
    */
   async start(): Promise<void> {
@@ -405,6 +417,15 @@ export class NatsFeedReader {
     try {
       await this.open(got, prefix);
     } catch (err) {
+      if (err instanceof SubscriptionUnconfirmed && !this.stopped) {
+        // Connected, but the connection dropped (or went unanswered) in the round trip after the SUB: NATS flapping
+        // as the reader started, which a connect made again fixes. open() closed it; the reader goes on as after a
+        // failed connect made again: told, tried again every reconnectAfterCloseMs, not ready meanwhile (health).
+        // Before, the start rejected: `bridge from-nats` and `listen --nats` exited 1 instead of connecting again.
+        this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnect_failed", error: err.message });
+        this.retry(() => void this.connectAgain());
+        return this.startHeartbeats();
+      }
       // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
       // leave no try again behind it, nor one already connecting (it sees the reader stopped).
       this.stopped = true;
@@ -413,6 +434,10 @@ export class NatsFeedReader {
       this.retryTimer = undefined;
       throw err;
     }
+    this.startHeartbeats();
+  }
+
+  private startHeartbeats(): void {
     if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
@@ -506,13 +531,15 @@ export class NatsFeedReader {
    * read (a set-up publishing one snapshot right after attachNats: its book never usable, rev19-nats-backlog in CI).
    * The server answers in order: a refusal of the subscription (its -ERR) is told before this returns. Returns at
    * once when the connection closes meanwhile (stop(), or the client for good: the callers look at which); a dropped
-   * connection or no answer within DIAL_TIMEOUT_MS is an error (start rejects, a connect made again is tried later).
+   * connection or no answer within DIAL_TIMEOUT_MS is a SubscriptionUnconfirmed: the connection is closed and one made
+   * again is tried reconnectAfterCloseMs later (at start too: start() resolves, the reader not ready meanwhile).
    * JetStream needs none: its consumer is made by requests on this connection, answered after the SUBs before them.
    */
   private async confirmed(nc: NatsConnection): Promise<void> {
     if (nc.flush === undefined) return; // a client without it (a test's stand-in): as before
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DIAL_TIMEOUT_MS)));
+    const withinMs = this.confirmWithinMs;
+    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), withinMs)));
     try {
       const flushed = nc.flush().then(
         () => "answered" as const,
@@ -520,8 +547,8 @@ export class NatsFeedReader {
       );
       const why = await Promise.race([nc.closed().then(() => "closed" as const), flushed, noAnswer]);
       if (why === "answered" || why === "closed" || this.stopped || nc.isClosed?.() === true) return;
-      if (why === "timeout") throw new Error(`no answer from NATS within ${DIAL_TIMEOUT_MS} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
-      throw new Error(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
+      if (why === "timeout") throw new SubscriptionUnconfirmed(`no answer from NATS within ${withinMs} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
+      throw new SubscriptionUnconfirmed(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
     } finally {
       clearTimeout(timer);
     }

@@ -342,6 +342,52 @@ describe("the live reader's start resolves once the server has its subscription"
     await waitFor(() => fromNatsReadiness(bridge).ready, "ready once the round trip is answered", 10_000);
   });
 
+  // Before, a drop in that round trip rejected the start: `bridge from-nats` and `listen --nats` exited 1 when NATS
+  // flapped as they started, though once started they reconnect forever. Now the start resolves and the reader goes
+  // on as after a failed connect made again: told (reconnect_failed), tried again reconnectAfterCloseMs later, not
+  // ready meanwhile, ready once the connection made again has its round trip answered.
+  test("a drop during that round trip: start() resolves, not ready until a connection made again is confirmed", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    const { group, port } = uniqueDestination(260);
+    const told: string[] = [];
+    const onNatsEvent = (e: { kind: string; error?: string }) => void told.push(e.kind === "reconnect_failed" ? `${e.kind}: ${e.error}` : e.kind);
+    const bridge = new ReverseBridge({ servers: nats.url, prefix: "confirm-e", group, port, iface: "127.0.0.1", ttl: 1, reconnectAfterCloseMs: 50, onNatsEvent });
+    stops.push(() => bridge.stop());
+    const starting = bridge.start();
+    await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB reached the server", 10_000);
+    nats.drop();
+    await starting; // before: rejected, "the NATS connection dropped before the server confirmed the subscription"
+    expect(fromNatsReadiness(bridge).ready).toBe(false);
+    expect(told).toEqual([expect.stringMatching(/^reconnect_failed: the NATS connection dropped before the server confirmed the subscription on confirm-e\.>/)]);
+    await waitFor(() => nats.state.heldPings === 2, "the connection made again sent its SUB and its round trip", 10_000);
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: false, reasons: ["the NATS server has not confirmed the subscription on <prefix>.> yet"] });
+    nats.answerPongs();
+    await waitFor(() => fromNatsReadiness(bridge).ready, "ready once the round trip is answered", 10_000);
+    expect([told.slice(1), nats.state.subs, bridge.reader!.counters.natsReconnects]).toEqual([["reconnected"], 2, 1]);
+  });
+
+  // The same for no answer within the round trip's time (DIAL_TIMEOUT_MS, shortened here through the reader's seam):
+  // before, the start rejected; now that connection is closed and one made again.
+  test("no answer to that round trip: start() resolves, the connection is closed and made again", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "confirm-f", reconnectAfterCloseMs: 50, onNatsEvent: (e) => void told.push(e.kind) }, () => {});
+    (reader as unknown as { confirmWithinMs: number }).confirmWithinMs = 100;
+    stops.push(() => reader.stop());
+    await reader.start(); // before: rejected, "no answer from NATS within … to the round trip confirming the subscription"
+    expect(told).toEqual(["reconnect_failed"]);
+    (reader as unknown as { confirmWithinMs: number }).confirmWithinMs = 10_000; // before the connection made again (50 ms on)
+    await waitFor(() => nats.state.closed >= 1 && nats.state.heldPings >= 2, "the first connection closed, a second one's round trip sent", 10_000);
+    expect(reader.health).toMatchObject({ natsConnected: true, subscriptionUnconfirmed: true });
+    nats.answerPongs();
+    await waitFor(() => told.includes("reconnected"), "connected again", 10_000);
+    expect(reader.health).toMatchObject({ natsConnected: true, subscriptionUnconfirmed: false });
+  });
+
   test("stop() during that round trip: start() resolves, nothing is fed, the connection is closed", async () => {
     const nats = heldNatsServer(stops);
     nats.greet();
