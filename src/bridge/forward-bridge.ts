@@ -526,7 +526,7 @@ export class ForwardBridge {
     const js = this.opts.jetstream;
     if (js) {
       const jsm = await this.ensureStream(nc, js);
-      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
       await watch.baseline(jsm, this.sent, this.counters);
       if (this.stopped || this.nc !== nc) return;
