@@ -274,8 +274,10 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
 }
 
 /**
- * The round trip confirming the live SUB failed: the connection dropped meanwhile, or no answer came in time. What a
- * connect made again fixes: start() goes on as after a failed one (told, tried again), never rejecting for it.
+ * The subscription could not be made on a connection for what a connect made again fixes: the round trip confirming
+ * the live SUB found the connection dropped or got no answer in time, or a JetStream request at the stream's set-up
+ * timed out (the connection dropped under it, a server too busy to answer). start() goes on as after a failed connect
+ * made again (told, tried again), never rejecting for it; a refusal (no such stream, no JetStream) is no such error.
  */
 class SubscriptionUnconfirmed extends Error {}
 
@@ -521,6 +523,10 @@ export class NatsFeedReader {
       // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
       this.nc = undefined;
       await nc.close().catch(() => undefined);
+      // A JetStream request unanswered: before, start() rejected for it as for a stream that does not exist.
+      if (this.opts.stream !== undefined && (err as Error | undefined)?.name === "TimeoutError") {
+        throw new SubscriptionUnconfirmed(`no answer from NATS to a JetStream request setting up the stream ${this.opts.stream}: ${(err as Error).message}`);
+      }
       throw err;
     }
   }

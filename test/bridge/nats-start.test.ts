@@ -128,6 +128,60 @@ describe("a reverse bridge whose reader's start failed", () => {
   });
 });
 
+describe("a stream reader whose JetStream requests get no answer at start", () => {
+  // Before, a JetStream request at start that timed out (the connection dropped under it, a server too busy to
+  // answer) rejected the start: `listen --nats --stream` and `from-nats --stream` exited 1, as for a stream that does
+  // not exist. Now that connection is closed and one made again later, the start resolving; a refusal (no such
+  // stream) still rejects it.
+  test("start() resolves and a connection made again reads the stream; a stream not found still rejects", async () => {
+    const clients: { shut: boolean }[] = [];
+    let answer: "timeout" | "ok" | "not found" = "timeout";
+    const consumed: string[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const c = { shut: false, subscribe: () => ({ unsubscribe() {} }), drain: async () => {}, close: async () => void (c.shut = true), closed: () => new Promise<void>(() => {}) };
+          clients.push(c);
+          return c;
+        },
+      }),
+      jetstream: async () => ({
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              if (answer === "timeout") throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              if (answer === "not found") throw Object.assign(new Error("stream not found"), { name: "StreamNotFoundError" });
+              return { config: { subjects: ["js-a.>"] } };
+            },
+          },
+        }),
+        jetstream: () => ({
+          consumers: {
+            get: async (stream: string) => ({
+              consume: async () => {
+                consumed.push(stream);
+                return { stop() {}, [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
+              },
+            }),
+          },
+        }),
+      }),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-a", stream: "JSA", reconnectAfterCloseMs: 10, onNatsEvent: (e) => void told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start(); // before: rejected with the timeout
+    expect([told, clients.map((c) => c.shut), reader.health.natsConnected]).toEqual([[expect.stringMatching(/^reconnect_failed: .*timeout/)], [true], false]);
+    answer = "ok";
+    await waitFor(() => told.length === 2, "a connection made again", 5000);
+    expect([told[1], consumed, clients.map((c) => c.shut)]).toEqual(["reconnected: ", ["JSA"], [true, false]]);
+    await reader.stop();
+    answer = "not found";
+    await expect(reader.start()).rejects.toThrow(/stream not found/);
+  });
+});
+
 /** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
 function fakeClient() {
   const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
