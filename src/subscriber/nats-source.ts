@@ -64,8 +64,8 @@ export interface NatsReadOptions {
  * What the reader tells of its connection (NatsReadOptions.onNatsEvent): `closed` — the client closed it for good
  * (two authorization errors in a row: a server restarted requiring credentials), the reader connects again every
  * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt (`reconnect_failed` also for the
- * start's own connection when it dropped, or went unanswered, before the server confirmed the live subscription:
- * start() resolves and the reader connects again as after a close for good); `subscription_refused` — the server
+ * start's own connection when it dropped, or went unanswered, before it was subscribed (the live SUB's round trip, a
+ * JetStream request): start() resolves and the reader connects again as after a close for good); `subscription_refused` — the server
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
@@ -396,9 +396,9 @@ export class NatsFeedReader {
   /**
    * Connects and subscribes; resolves once the server has the live subscription (a round trip after it: confirmed)
    * or the stream's consumer is made, so what is published after that is read. Rejects for what retrying cannot fix
-   * (no server reached, credentials refused, a stream that cannot be read); a connection that drops (or does not
-   * answer) in the live subscription's round trip resolves it unconfirmed, made again later (`reconnect_failed`). Once per stop(): a second start would
-   * leave the first connection open, reconnecting and feeding the sink twice.
+   * (no server reached, credentials refused, a stream the server refuses); a connection that drops (or does not
+   * answer) while it subscribes resolves it, not subscribed, made again later (SubscriptionUnconfirmed). Once per
+   * stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice.
    */
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
