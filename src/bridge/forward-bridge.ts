@@ -40,7 +40,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
+import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixLengthCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
@@ -415,6 +415,7 @@ export class ForwardBridge {
   readonly bridgeId = (Math.floor(Math.random() * 0xffff_ffff) + 1) >>> 0;
 
   constructor(opts: ForwardBridgeOptions) {
+    prefixLengthCheck(opts.prefix); // before, only --prefix was: a longer one had the server close every connection at a PUB
     this.opts = opts;
     this.auth = opts.authKey ? new DatagramAuth(opts.authKey, sha256Option(opts.authSha256)) : undefined;
     this.reader = new PacketReader(this.auth);
@@ -525,7 +526,7 @@ export class ForwardBridge {
     const js = this.opts.jetstream;
     if (js) {
       const jsm = await this.ensureStream(nc, js);
-      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)));
+      const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
       await watch.baseline(jsm, this.sent, this.counters);
       if (this.stopped || this.nc !== nc) return;

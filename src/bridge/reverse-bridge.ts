@@ -7,6 +7,7 @@
  * @module
  */
 import { openMulticastSender } from "../net/multicast.ts";
+import { prefixLengthCheck } from "../subscriber/nats-envelope.ts";
 import { NatsFeedReader, type NatsReadOptions, type NatsReaderCounters } from "../subscriber/nats-source.ts";
 
 export interface ReverseBridgeOptions extends NatsReadOptions {
@@ -36,8 +37,11 @@ export class ReverseBridge {
   private stopped = false;
   /** start() was called and stop() not since. */
   private running = false;
+  /** Starts so far: a start whose socket failed to open resets `running` only if no stop() and start() came since. */
+  private starts = 0;
 
   constructor(opts: ReverseBridgeOptions) {
+    prefixLengthCheck(opts.prefix); // here, not only at start(): its reader is made there
     this.opts = opts;
   }
 
@@ -51,9 +55,16 @@ export class ReverseBridge {
   async start(): Promise<void> {
     if (this.running) throw new Error("bridge: start() called twice (stop() first)");
     this.running = true;
+    const run = ++this.starts;
     const o = this.opts;
     this.stopped = false;
-    const socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
+    let socket: Bun.udp.Socket<"uint8array">;
+    try {
+      socket = await openMulticastSender({ iface: o.iface, ttl: o.ttl });
+    } catch (err) {
+      if (this.starts === run) this.running = false; // nothing opened: the caller may start again
+      throw err;
+    }
     // stop() while the socket opened (a signal during start-up) had nothing to close: before, the start went on,
     // connected to NATS and sent after the stop.
     if (this.stopped) return socket.close();
@@ -73,7 +84,18 @@ export class ReverseBridge {
         this.sendErrors++; // a send the kernel refuses is counted, like the publisher's (never thrown into NATS)
       }
     });
-    await this.reader.start();
+    try {
+      await this.reader.start();
+    } catch (err) {
+      // The reader closed what it opened; the socket is this bridge's. Before, it stayed open and the bridge
+      // `running` until stop(): a caller that handled the rejection kept the socket, its start again refused.
+      if (this.socket === socket) {
+        this.socket = undefined;
+        socket.close();
+        this.running = false; // else stop() came meanwhile (and maybe a start since): not this start's to say
+      }
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {

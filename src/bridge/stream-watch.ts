@@ -40,6 +40,8 @@ export class StreamWatch {
   private readonly name: string;
   private readonly log: Logger;
   private readonly recreate: () => Promise<void>;
+  /** The bridge's published count now (a baseline taken within a check reads it as it reads the stream). */
+  private readonly sentNow: (() => number) | undefined;
   /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
   private baseSeq = -1;
   private sentBase = 0;
@@ -72,10 +74,12 @@ export class StreamWatch {
     return !this.failing && !this.unreadable && !this.missing;
   }
 
-  constructor(name: string, log: Logger, recreate: () => Promise<void>) {
+  /** `sentNow`: the bridge's published count (without it, a check's `sent` stands for it, as before 2026-12-06). */
+  constructor(name: string, log: Logger, recreate: () => Promise<void>, sentNow?: () => number) {
     this.name = name;
     this.log = log;
     this.recreate = recreate;
+    this.sentNow = sentNow;
   }
 
   /**
@@ -87,7 +91,12 @@ export class StreamWatch {
     this.unreadable = true;
   }
 
-  /** Starts counting from the stream's state now (`sent`: the bridge's published count now). */
+  /**
+   * Starts counting from the stream's state now (`sent`: the bridge's published count now, read just before: what
+   * is published during the read and already stored counts as published after it, a hole that is not). Messages
+   * counted in `sent` but not stored yet when the stream is read are taken for stored before it once a check finds
+   * more stored than published since (check): until then, they could hide as large a hole.
+   */
   async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
     const info = await jsm.streams.info(this.name);
     this.read = true;
@@ -121,7 +130,9 @@ export class StreamWatch {
           // Cold: counted and logged again at the next check, until it can be created.
           return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
         }
-        await this.baseline(jsm, sent, c);
+        // The count as the new stream is read, not the check's: what was published (and stored) while it was made
+        // counted as published before it, a false hole (s-natsst; under load, making a file stream takes a while).
+        await this.baseline(jsm, this.sentNow?.() ?? sent, c);
         return;
       }
       this.readable();
@@ -132,8 +143,13 @@ export class StreamWatch {
         // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
         // same: everything the old one had stored was counted as not stored.
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
-        return void (await this.baseline(jsm, sent, c));
+        return void (await this.baseline(jsm, this.sentNow?.() ?? sent, c));
       }
+      // More stored since the baseline than the bridge has published since (read now, after the stream): messages
+      // counted as published at the baseline but stored after it. Taken as before it, else they hid a later hole
+      // of their number (one bridge per stream: another bridge's messages make this grow too, see the module).
+      const excess = lastSeq - this.baseSeq - ((this.sentNow?.() ?? sent) - this.sentBase);
+      if (excess > 0) this.baseSeq += excess;
       // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
       const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
       const deficit = this.notStoredBase + Math.min(deficitNow, this.prevDeficit);

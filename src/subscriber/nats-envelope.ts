@@ -99,6 +99,31 @@ export const ENVELOPE_BYTES = 40;
 /** Subject token of upstream heartbeats: `<prefix>._hb`. */
 export const HEARTBEAT_TOKEN = "_hb";
 
+/**
+ * The longest subject prefix, in characters (ASCII: one byte each). The longest subject made under it,
+ * `<prefix>.<venue>.<market>.<symbol>` (a symbol of up to 255 bytes), is then under 450 bytes: NATS advises short
+ * subjects, and nats-server closes a connection whose command line (`PUB <subject> <size>`, `SUB <prefix>.> <sid>`)
+ * is over its max_control_line (4 KiB by default): a longer prefix had the reader's and the bridge's connections
+ * closed at every SUB or PUB, reconnecting forever. Checked by the CLI (`--prefix`) and where the library takes its
+ * options (prefixLengthCheck).
+ */
+export const MAX_PREFIX_CHARS = 128;
+
+/**
+ * Why `prefix` is too long, naming it as `option` (`--prefix`, or the library's option `prefix`); undefined when it
+ * is not. The prefix itself is never echoed (a value of any length).
+ */
+export function prefixTooLong(prefix: string, option: string): string | undefined {
+  if (prefix.length <= MAX_PREFIX_CHARS) return undefined;
+  return `${option} is at most ${MAX_PREFIX_CHARS} characters (a NATS subject prefix; subjects are kept short), got ${prefix.length}`;
+}
+
+/** The library's check of its `prefix` option (NatsFeedReader, attachNats, ForwardBridge, ReverseBridge): throws a RangeError. */
+export function prefixLengthCheck(prefix: string | undefined): void {
+  const why = prefix === undefined ? undefined : prefixTooLong(prefix, "prefix");
+  if (why !== undefined) throw new RangeError(why);
+}
+
 const VENUE_NAMES = invert(VENUE_IDS);
 const MARKET_NAMES = invert(MARKET_IDS);
 function invert(o: Record<string, number>): Map<number, string> {

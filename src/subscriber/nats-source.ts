@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, prefixLengthCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -63,7 +63,9 @@ export interface NatsReadOptions {
 /**
  * What the reader tells of its connection (NatsReadOptions.onNatsEvent): `closed` — the client closed it for good
  * (two authorization errors in a row: a server restarted requiring credentials), the reader connects again every
- * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt; `subscription_refused` — the server
+ * reconnectAfterCloseMs; `reconnected` / `reconnect_failed` — one such attempt (`reconnect_failed` also for the
+ * start's own connection when it dropped, or went unanswered, before it was subscribed (the live SUB's round trip, a
+ * JetStream request): start() resolves and the reader connects again as after a close for good); `subscription_refused` — the server
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
@@ -271,6 +273,14 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
   });
 }
 
+/**
+ * The subscription could not be made on a connection for what a connect made again fixes: the round trip confirming
+ * the live SUB found the connection dropped or got no answer in time, or a JetStream request at the stream's set-up
+ * timed out (the connection dropped under it, a server too busy to answer). start() goes on as after a failed connect
+ * made again (told, tried again), never rejecting for it; a refusal (no such stream, no JetStream) is no such error.
+ */
+class SubscriptionUnconfirmed extends Error {}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
   /** NATS messages read (envelopes, refused ones included) and their bytes. */
@@ -333,6 +343,8 @@ export class NatsFeedReader {
    * a message comes.
    */
   private streamProblem: string | undefined;
+  /** How long the round trip confirming the live SUB may take (confirmed): a seam for the tests. */
+  private confirmWithinMs = DIAL_TIMEOUT_MS;
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -343,6 +355,7 @@ export class NatsFeedReader {
   private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
+    prefixLengthCheck(opts.prefix); // before, only --prefix was: a longer one had the server close every connection at its SUB
     followWallClock(); // the repacked send times follow a step of the wall clock (mono-clock.ts shownUs)
     this.opts = opts;
     this.sink = sink;
@@ -382,8 +395,10 @@ export class NatsFeedReader {
 
   /**
    * Connects and subscribes; resolves once the server has the live subscription (a round trip after it: confirmed)
-   * or the stream's consumer is made, so what is published after that is read. Once per stop(): a second start would
-   * leave the first connection open, reconnecting and feeding the sink twice.
+   * or the stream's consumer is made, so what is published after that is read. Rejects for what retrying cannot fix
+   * (no server reached, credentials refused, a stream the server refuses); a connection that drops (or does not
+   * answer) while it subscribes resolves it, not subscribed, made again later (SubscriptionUnconfirmed). Once per
+   * stop(): a second start would leave the first connection open, reconnecting and feeding the sink twice.
    */
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
@@ -404,6 +419,15 @@ export class NatsFeedReader {
     try {
       await this.open(got, prefix);
     } catch (err) {
+      if (err instanceof SubscriptionUnconfirmed && !this.stopped) {
+        // Connected, but the connection dropped (or went unanswered) in the round trip after the SUB: NATS flapping
+        // as the reader started, which a connect made again fixes. open() closed it; the reader goes on as after a
+        // failed connect made again: told, tried again every reconnectAfterCloseMs, not ready meanwhile (health).
+        // Before, the start rejected: `bridge from-nats` and `listen --nats` exited 1 instead of connecting again.
+        this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnect_failed", error: err.message });
+        this.retry(() => void this.connectAgain());
+        return this.startHeartbeats();
+      }
       // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
       // leave no try again behind it, nor one already connecting (it sees the reader stopped).
       this.stopped = true;
@@ -412,6 +436,10 @@ export class NatsFeedReader {
       this.retryTimer = undefined;
       throw err;
     }
+    this.startHeartbeats();
+  }
+
+  private startHeartbeats(): void {
     if (this.stopped) return; // stopped while it subscribed: stop() closed the connection, no heartbeat timer
     const hbMs = this.repacker.packer.heartbeatIntervalMs;
     this.timer = setInterval(() => this.heartbeat(hbMs), hbMs);
@@ -495,6 +523,10 @@ export class NatsFeedReader {
       // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
       this.nc = undefined;
       await nc.close().catch(() => undefined);
+      // A JetStream request unanswered: before, start() rejected for it as for a stream that does not exist.
+      if (this.opts.stream !== undefined && (err as Error | undefined)?.name === "TimeoutError") {
+        throw new SubscriptionUnconfirmed(`no answer from NATS to a JetStream request setting up the stream ${this.opts.stream}: ${(err as Error).message}`);
+      }
       throw err;
     }
   }
@@ -505,13 +537,15 @@ export class NatsFeedReader {
    * read (a set-up publishing one snapshot right after attachNats: its book never usable, rev19-nats-backlog in CI).
    * The server answers in order: a refusal of the subscription (its -ERR) is told before this returns. Returns at
    * once when the connection closes meanwhile (stop(), or the client for good: the callers look at which); a dropped
-   * connection or no answer within DIAL_TIMEOUT_MS is an error (start rejects, a connect made again is tried later).
+   * connection or no answer within DIAL_TIMEOUT_MS is a SubscriptionUnconfirmed: the connection is closed and one made
+   * again is tried reconnectAfterCloseMs later (at start too: start() resolves, the reader not ready meanwhile).
    * JetStream needs none: its consumer is made by requests on this connection, answered after the SUBs before them.
    */
   private async confirmed(nc: NatsConnection): Promise<void> {
     if (nc.flush === undefined) return; // a client without it (a test's stand-in): as before
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), DIAL_TIMEOUT_MS)));
+    const withinMs = this.confirmWithinMs;
+    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), withinMs)));
     try {
       const flushed = nc.flush().then(
         () => "answered" as const,
@@ -519,8 +553,8 @@ export class NatsFeedReader {
       );
       const why = await Promise.race([nc.closed().then(() => "closed" as const), flushed, noAnswer]);
       if (why === "answered" || why === "closed" || this.stopped || nc.isClosed?.() === true) return;
-      if (why === "timeout") throw new Error(`no answer from NATS within ${DIAL_TIMEOUT_MS} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
-      throw new Error(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
+      if (why === "timeout") throw new SubscriptionUnconfirmed(`no answer from NATS within ${withinMs} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
+      throw new SubscriptionUnconfirmed(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,10 @@ import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { MAX_PREFIX_CHARS, prefixOf, serversOf } from "../../src/cli/commands/nats-args.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
+import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
+import { NatsFeedReader, attachNats } from "../../src/subscriber/nats-source.ts";
 
 function ctxOf(positionals: string[], values: CommandContext["values"]): CommandContext {
   return { values, positionals, log: silentLogger, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
@@ -59,5 +63,24 @@ describe("feeder bridge flags", () => {
     expect(await usageError(["to-nats"], { nats, group: ["239.255.1.1:31001"], prefix: over })).toMatch(refused);
     expect(await usageError(["from-nats"], { nats, group: "239.255.1.1:31001", prefix: over })).toMatch(refused);
     await expect(listenCommand.run(ctxOf([], { nats, prefix: over }))).rejects.toThrow(refused);
+  });
+
+  // The same limit for the library's callers: before, only the command line checked it, and attachNats, a
+  // NatsFeedReader, a ForwardBridge or a ReverseBridge given a longer prefix connected and had the server close the
+  // connection at every SUB/PUB, reconnecting forever. Refused where the options are taken, before any connect.
+  test("the library's prefix option: over MAX_PREFIX_CHARS refused where the options are taken, naming the option", async () => {
+    const servers = "nats://127.0.0.1:1"; // never dialled: refused before
+    const longest = "p".repeat(MAX_PREFIX_CHARS);
+    const over = `${longest}q`;
+    const refused = /^prefix is at most 128 characters \(a NATS subject prefix; subjects are kept short\), got 129$/;
+    expect(() => new NatsFeedReader({ servers, prefix: over }, () => {})).toThrow(refused);
+    expect(() => new ForwardBridge({ groups: [], servers, prefix: over, log: silentLogger })).toThrow(refused);
+    expect(() => new ReverseBridge({ servers, prefix: over, group: "239.255.1.1", port: 31001, iface: "127.0.0.1", ttl: 1 })).toThrow(refused);
+    await expect(attachNats(new FeedSubscriber({ groups: [], staleAfterMs: 0 }), { servers, prefix: over })).rejects.toThrow(refused);
+    expect(() => new ForwardBridge({ groups: [], servers, prefix: "x".repeat(100_000), log: silentLogger })).toThrow(/got 100000$/); // not echoed
+    // The longest is taken (nothing dialled until start()).
+    expect(() => new NatsFeedReader({ servers, prefix: longest }, () => {})).not.toThrow();
+    expect(() => new ForwardBridge({ groups: [], servers, prefix: longest, log: silentLogger })).not.toThrow();
+    expect(() => new ReverseBridge({ servers, prefix: longest, group: "239.255.1.1", port: 31001, iface: "127.0.0.1", ttl: 1 })).not.toThrow();
   });
 });

@@ -99,6 +99,89 @@ describe("a start whose connect failed", () => {
   });
 });
 
+describe("a reverse bridge whose reader's start failed", () => {
+  // Before, the multicast socket it had opened stayed open and the bridge `running` until stop(): a caller that
+  // handled the rejection kept a socket, and its start again was refused as "start() called twice (stop() first)".
+  test("closes its multicast socket and can be tried again", async () => {
+    const sockets: { closed: boolean }[] = [];
+    const { group, port } = uniqueDestination(259);
+    const bridge = new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 1 });
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          sockets.push((bridge as unknown as { socket: { closed: boolean } }).socket); // open now, while the reader starts
+          throw new Error("refused here");
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    cleanups.push(() => bridge.stop());
+    await expect(bridge.start()).rejects.toThrow(/refused here/);
+    await expect(bridge.start()).rejects.toThrow(/refused here/); // before: start() called twice
+    expect(sockets.map((s) => s.closed)).toEqual([true, true]);
+    expect((bridge as unknown as { socket: unknown }).socket).toBeUndefined();
+    // A socket that cannot be opened (TTL 0 refused): the same, nothing left running.
+    const badTtl = new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 0 });
+    await expect(badTtl.start()).rejects.toThrow(/TTL 0/);
+    await expect(badTtl.start()).rejects.toThrow(/TTL 0/); // before: start() called twice
+  });
+});
+
+describe("a stream reader whose JetStream requests get no answer at start", () => {
+  // Before, a JetStream request at start that timed out (the connection dropped under it, a server too busy to
+  // answer) rejected the start: `listen --nats --stream` and `from-nats --stream` exited 1, as for a stream that does
+  // not exist. Now that connection is closed and one made again later, the start resolving; a refusal (no such
+  // stream) still rejects it.
+  test("start() resolves and a connection made again reads the stream; a stream not found still rejects", async () => {
+    const clients: { shut: boolean }[] = [];
+    let answer: "timeout" | "ok" | "not found" = "timeout";
+    const consumed: string[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const c = { shut: false, subscribe: () => ({ unsubscribe() {} }), drain: async () => {}, close: async () => void (c.shut = true), closed: () => new Promise<void>(() => {}) };
+          clients.push(c);
+          return c;
+        },
+      }),
+      jetstream: async () => ({
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              if (answer === "timeout") throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              if (answer === "not found") throw Object.assign(new Error("stream not found"), { name: "StreamNotFoundError" });
+              return { config: { subjects: ["js-a.>"] } };
+            },
+          },
+        }),
+        jetstream: () => ({
+          consumers: {
+            get: async (stream: string) => ({
+              consume: async () => {
+                consumed.push(stream);
+                return { stop() {}, [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
+              },
+            }),
+          },
+        }),
+      }),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-a", stream: "JSA", reconnectAfterCloseMs: 10, onNatsEvent: (e) => void told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start(); // before: rejected with the timeout
+    expect([told, clients.map((c) => c.shut), reader.health.natsConnected]).toEqual([[expect.stringMatching(/^reconnect_failed: .*timeout/)], [true], false]);
+    answer = "ok";
+    await waitFor(() => told.length === 2, "a connection made again", 5000);
+    expect([told[1], consumed, clients.map((c) => c.shut)]).toEqual(["reconnected: ", ["JSA"], [true, false]]);
+    await reader.stop();
+    answer = "not found";
+    await expect(reader.start()).rejects.toThrow(/stream not found/);
+  });
+});
+
 /** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
 function fakeClient() {
   const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
@@ -311,6 +394,52 @@ describe("the live reader's start resolves once the server has its subscription"
     await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB sent again", 10_000);
     nats.answerPongs();
     await waitFor(() => fromNatsReadiness(bridge).ready, "ready once the round trip is answered", 10_000);
+  });
+
+  // Before, a drop in that round trip rejected the start: `bridge from-nats` and `listen --nats` exited 1 when NATS
+  // flapped as they started, though once started they reconnect forever. Now the start resolves and the reader goes
+  // on as after a failed connect made again: told (reconnect_failed), tried again reconnectAfterCloseMs later, not
+  // ready meanwhile, ready once the connection made again has its round trip answered.
+  test("a drop during that round trip: start() resolves, not ready until a connection made again is confirmed", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    const { group, port } = uniqueDestination(260);
+    const told: string[] = [];
+    const onNatsEvent = (e: { kind: string; error?: string }) => void told.push(e.kind === "reconnect_failed" ? `${e.kind}: ${e.error}` : e.kind);
+    const bridge = new ReverseBridge({ servers: nats.url, prefix: "confirm-e", group, port, iface: "127.0.0.1", ttl: 1, reconnectAfterCloseMs: 50, onNatsEvent });
+    stops.push(() => bridge.stop());
+    const starting = bridge.start();
+    await waitFor(() => nats.state.heldPings === 1, "the round trip's PING after the SUB reached the server", 10_000);
+    nats.drop();
+    await starting; // before: rejected, "the NATS connection dropped before the server confirmed the subscription"
+    expect(fromNatsReadiness(bridge).ready).toBe(false);
+    expect(told).toEqual([expect.stringMatching(/^reconnect_failed: the NATS connection dropped before the server confirmed the subscription on confirm-e\.>/)]);
+    await waitFor(() => nats.state.heldPings === 2, "the connection made again sent its SUB and its round trip", 10_000);
+    expect(fromNatsReadiness(bridge)).toEqual({ ready: false, reasons: ["the NATS server has not confirmed the subscription on <prefix>.> yet"] });
+    nats.answerPongs();
+    await waitFor(() => fromNatsReadiness(bridge).ready, "ready once the round trip is answered", 10_000);
+    expect([told.slice(1), bridge.reader!.counters.natsReconnects]).toEqual([["reconnected"], 1]);
+  });
+
+  // The same for no answer within the round trip's time (DIAL_TIMEOUT_MS, shortened here through the reader's seam):
+  // before, the start rejected; now that connection is closed and one made again.
+  test("no answer to that round trip: start() resolves, the connection is closed and made again", async () => {
+    const nats = heldNatsServer(stops);
+    nats.greet();
+    nats.holdPongs();
+    const told: string[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "confirm-f", reconnectAfterCloseMs: 50, onNatsEvent: (e) => void told.push(e.kind) }, () => {});
+    (reader as unknown as { confirmWithinMs: number }).confirmWithinMs = 100;
+    stops.push(() => reader.stop());
+    await reader.start(); // before: rejected, "no answer from NATS within … to the round trip confirming the subscription"
+    expect(told).toEqual(["reconnect_failed"]);
+    (reader as unknown as { confirmWithinMs: number }).confirmWithinMs = 10_000; // before the connection made again (50 ms on)
+    await waitFor(() => nats.state.closed >= 1 && nats.state.heldPings >= 2, "the first connection closed, a second one's round trip sent", 10_000);
+    expect(reader.health).toMatchObject({ natsConnected: true, subscriptionUnconfirmed: true });
+    nats.answerPongs();
+    await waitFor(() => told.includes("reconnected"), "connected again", 10_000);
+    expect(reader.health).toMatchObject({ natsConnected: true, subscriptionUnconfirmed: false });
   });
 
   test("stop() during that round trip: start() resolves, nothing is fed, the connection is closed", async () => {

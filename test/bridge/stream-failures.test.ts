@@ -147,8 +147,11 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     // The stream is deleted: created again (the bridge's configuration), the count starts from a new baseline.
     await jsm.streams.delete("SFAGAIN");
     await waitFor(() => t.bridge.counters.streamMissing >= 1, "the bridge saw the stream gone");
-    let exists = false;
-    await waitFor(() => exists, "the stream created again", 10_000, () => void lastSeq("SFAGAIN").then(() => (exists = true), () => undefined));
+    // Until the bridge has read the stream it made again (its baseline) and a check after it found it storing: the
+    // refresh is then published after that baseline. Before, the test published it once the stream existed, and
+    // what the baseline made of a refresh in flight depended on the timing (under load: counts off by the refresh).
+    await waitFor(() => t.bridge.health.streamStoring === true, "the stream created again, read by the bridge and storing");
+    await lastSeq("SFAGAIN"); // there
     t.refresh();
     seq = 0;
     await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
@@ -283,5 +286,66 @@ describe("the stream watch's storing (what the gauge and /readyz read)", () => {
     await watch.check(jsm, 0, counters);
     expect(counters.streamMissing).toBe(3);
     expect(watch.storing).toBe(true);
+  });
+
+  /** A stream manager whose stream the test changes: its last sequence, its creation time, deleted or not. */
+  function fakeStream() {
+    const st = { lastSeq: 0, created: "t0", gone: false, onAdd: () => {} };
+    const jsm: StreamManager = {
+      streams: {
+        add: async () => {
+          st.gone = false;
+          st.created = "t1";
+          st.lastSeq = 0;
+          st.onAdd();
+        },
+        update: async () => undefined,
+        info: async () => {
+          if (st.gone) throw new Error("stream not found");
+          return { config: { subjects: ["w.>"] }, state: { last_seq: st.lastSeq }, created: st.created };
+        },
+      },
+    };
+    return { st, jsm };
+  }
+
+  // Before, the baseline on a stream made again took the bridge's published count from the start of the check, not
+  // from when it read the new stream: what was published and stored while the stream was made (a refresh, under load)
+  // counted as published before it, so as not stored: a false "not storing" warning and count.
+  test("a stream made again: its baseline takes the published count as it reads the stream", async () => {
+    const { st, jsm } = fakeStream();
+    let sent = 5;
+    st.lastSeq = 2;
+    const counters = { streamNotStored: 0, streamMissing: 0, streamCheckFailures: 0 };
+    const watch = new StreamWatch("W", silentLogger, async () => void (await jsm.streams.add({})), () => sent);
+    await watch.baseline(jsm, sent, counters);
+    st.gone = true;
+    st.onAdd = () => {
+      sent += 2; // published meanwhile, and stored in the new stream
+      st.lastSeq += 2;
+    };
+    await watch.check(jsm, 5, counters); // the stream gone: made again
+    expect(counters.streamMissing).toBe(1);
+    for (let i = 0; i < 3; i++) await watch.check(jsm, sent, counters);
+    expect([counters.streamNotStored, watch.storing]).toEqual([0, true]);
+  });
+
+  // A baseline read while messages counted as published were not stored yet took them for stored before it: once
+  // stored they hid as large a hole after them (before, for as long as that baseline held). Now a check that finds
+  // the stream holding more since the baseline than the bridge published since takes the difference as before it.
+  test("messages in flight at a baseline, stored after it, hide no later hole", async () => {
+    const { st, jsm } = fakeStream();
+    let sent = 0;
+    const counters = { streamNotStored: 0, streamMissing: 0, streamCheckFailures: 0 };
+    const watch = new StreamWatch("W", silentLogger, async () => void (await jsm.streams.add({})), () => sent);
+    await watch.baseline(jsm, sent, counters);
+    st.created = "t1"; // replaced by an operator's stream, 2 messages published but not stored yet when it is read
+    sent = 2;
+    await watch.check(jsm, sent, counters);
+    st.lastSeq = 2; // stored now
+    await watch.check(jsm, sent, counters);
+    sent = 4; // a hole: 2 published, not stored
+    for (let i = 0; i < 3; i++) await watch.check(jsm, sent, counters);
+    expect(counters.streamNotStored).toBe(2);
   });
 });

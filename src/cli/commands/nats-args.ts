@@ -6,7 +6,7 @@
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
 import { shownPath } from "../../core/secret-path.ts";
-import type { BridgeEvent, EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
+import { MAX_PREFIX_CHARS, prefixTooLong, type BridgeEvent, type EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext } from "../command.ts";
@@ -26,20 +26,15 @@ export const NATS_OPTIONS = {
   ...NATS_ACCESS_OPTIONS,
 } as const;
 
-/**
- * The longest --prefix, in characters (ASCII: one byte each). The longest subject made under it,
- * `<prefix>.<venue>.<market>.<symbol>` (a symbol of up to 255 bytes), is then under 450 bytes: NATS advises short
- * subjects, and nats-server closes a connection whose command line (`PUB <subject> <size>`, `SUB <prefix>.> <sid>`)
- * is over its max_control_line (4 KiB by default). Before, any length was taken: one over that made the reader's and
- * the bridge's connections closed by the server at every SUB or PUB, reconnecting forever.
- */
-export const MAX_PREFIX_CHARS = 128;
+/** The longest --prefix (nats-envelope.ts: the library's options are held to it too). */
+export { MAX_PREFIX_CHARS };
 
 /** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces), MAX_PREFIX_CHARS at most. */
 export function prefixOf(v: unknown): string {
   if (v === undefined) return DEFAULT_PREFIX;
   // Before the characters: a value of any length is not echoed back.
-  if (typeof v === "string" && v.length > MAX_PREFIX_CHARS) throw new UsageError(`--prefix is at most ${MAX_PREFIX_CHARS} characters (a NATS subject prefix; subjects are kept short), got ${v.length}`);
+  const tooLong = typeof v === "string" ? prefixTooLong(v, "--prefix") : undefined;
+  if (tooLong !== undefined) throw new UsageError(tooLong);
   if (typeof v !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v)) {
     throw new UsageError(`--prefix must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(v)}`);
   }
