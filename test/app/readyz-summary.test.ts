@@ -5,10 +5,14 @@
  * symbols resolving late, instrument changes, venues attaching late, connections dropping) to a Feeder whose pipelines
  * are attached by hand (no network: its venues are never started), checked after each against the whole lists: same
  * `ready`, every rule's count, and each rule's first `named` reasons in the same order. And the limited listing of the
- * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list.
+ * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list, and a supervisor's dead worker:
+ * its last books and share judged a chunk per turn of the main thread (turns counted), alike for both answers.
  */
 import { afterEach, describe, expect, test } from "vitest";
+import type { BookSummary } from "../../src/app/book-json.ts";
 import { Feeder } from "../../src/app/feeder.ts";
+import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
+import { Supervisor } from "../../src/app/supervisor.ts";
 import { evaluateReadiness, evaluateSummary, summaryOfInput, type NotReadyReason } from "../../src/app/readiness.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
@@ -204,5 +208,40 @@ describe("LateInstruments.list(limit)", () => {
       const whole = late.list();
       for (const limit of [0, 1, 3, 100, n + 1]) expect(late.list(limit), `round ${round}, limit ${limit}`).toEqual(whole.slice(0, limit));
     }
+  });
+});
+
+describe("a supervisor's dead worker", () => {
+  // A slot whose worker is gone (no thread is started here): its last books and its share are judged on the main
+  // thread, LIST_ITEMS_PER_TURN per turn of HTTP's queue (until 2026-12-06 in one turn: 20,000 copied, 2–4.5 ms).
+  test("its last books and share are judged a chunk per turn, for /books and /status and for /readyz, and say the same", async () => {
+    const { group, port } = uniqueDestination(392);
+    const symbols = Array.from({ length: 2 * LIST_ITEMS_PER_TURN + 50 }, (_, i) => `S${i}USDT`);
+    const config = validateConfig({
+      workers: 2,
+      log: { level: "error", format: "json" },
+      http: { enabled: false },
+      publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] },
+      venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols } } },
+    });
+    const supervisor = new Supervisor(config, silentLogger, "unused");
+    const shown = symbols.slice(0, -40); // its last answer had books for all but 40 (not listed, say)
+    const lastBooks = shown.map((symbol, i) => ({ venue: "bybit", market: "linear", symbol, instrumentId: i, state: "live", reason: "snapshot_applied", valid: true, recvAgeUs: 5 }) as BookSummary);
+    const share = symbols.map((symbol) => ({ venue: "bybit", market: "linear", symbol, reason: "resolving", detail: "starting" }));
+    (supervisor as unknown as { slots: unknown[] }).slots.push({ index: 1, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks, lastBooksAtMs: performance.now(), share });
+    let turns = 0;
+    const turn = async () => void turns++;
+    const whole = await supervisor.readiness(turn);
+    // A turn per chunk of the books in each of two passes (their copy as stale, the set of their names) and of the share.
+    expect(turns, "turns of the whole lists").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) * 2 + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
+    expect(whole.workersDown).toEqual([1]);
+    expect(whole.books.map((b) => [b.symbol, b.state, b.reason, b.valid])).toEqual(shown.map((s) => [s, "stale", "worker_unavailable", false]));
+    expect(whole.unresolved.map((u) => [u.symbol, u.reason])).toEqual(symbols.slice(-40).map((s) => [s, "worker_unavailable"]));
+    turns = 0;
+    const summary = await supervisor.readyz(turn);
+    // Only its first READYZ_NAMED books are copied (no turn: fewer than a chunk); its share judged as above.
+    expect(turns, "turns of /readyz's summary").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
+    expect(evaluateSummary(summary)).toEqual(evaluateSummary(summaryOfInput(whole)));
+    expect(evaluateSummary(summary).reasonCounts).toEqual({ worker_down: 1, symbol_unresolved: 40, book_not_live: shown.length });
   });
 });
