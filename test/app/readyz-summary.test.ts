@@ -12,6 +12,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { Feeder } from "../../src/app/feeder.ts";
 import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
+import { localStatusSource } from "../../src/app/runtime.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { evaluateReadiness, evaluateSummary, summaryOfInput, type NotReadyReason } from "../../src/app/readiness.ts";
 import { validateConfig } from "../../src/config/load.ts";
@@ -185,6 +186,10 @@ describe("/readyz's summary says what the whole lists say", () => {
       if (whole.ready) checked.ready++;
       else checked.notReady++;
     }
+    // The runtime's in-process source (workers = 1) makes it in the /readyz turn itself: no turn asked for, no promise.
+    const inProcess = localStatusSource(feeder).readyz!(() => Promise.reject(new Error("a turn asked for")));
+    expect(inProcess).not.toBeInstanceOf(Promise);
+    expect(inProcess).toEqual(feeder.readinessSummary());
     // The walk went through both answers, and through lists cut at `named`.
     expect(checked.ready).toBeGreaterThan(10);
     expect(checked.notReady).toBeGreaterThan(100);
