@@ -181,11 +181,15 @@ const marketLiveMs = new Map<string, number>();
 let connectMs = NaN;
 for (;;) {
   const r = await fetch(`${started.httpUrl}/readyz`);
-  // /readyz (src/app/readiness.ts): books built, how many are live, and one reason per book not live.
-  const body = (await r.json()) as { ready: boolean; books: number; live: number; reasons: { check: string; market?: string }[] };
+  // /readyz (src/app/readiness.ts): books built, how many are live, and a reason per book not live, the first 100
+  // named (reasonsNotShown: the others); with more, the markets not live are read from /books (every book's state).
+  const body = (await r.json()) as { ready: boolean; books: number; live: number; reasons: { check: string; market?: string }[]; reasonsNotShown: number };
   const ms = performance.now() - tStart;
   liveAt.push({ ms, live: body.live });
-  const notLive = body.reasons.filter((x) => x.check === "book_not_live");
+  const notLive =
+    body.reasonsNotShown > 0
+      ? ((await (await fetch(`${started.httpUrl}/books`)).json()) as { market: string; state: string }[]).filter((b) => b.state !== "live")
+      : body.reasons.filter((x) => x.check === "book_not_live");
   for (const m of ["spot", "linear", "option"]) {
     if (!marketLiveMs.has(m) && body.books === nBooks && !notLive.some((b) => b.market === m)) marketLiveMs.set(m, ms);
   }

@@ -17,7 +17,7 @@ import type { LatencyHistogram } from "../core/histogram.ts";
 import type { BookView } from "../core/book-view.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
-import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument } from "../core/types.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument } from "../core/types.ts";
 import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
@@ -27,7 +27,7 @@ import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type Boo
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
-import type { ReadinessInput } from "./readiness.ts";
+import { READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -263,15 +263,16 @@ class VenuePipeline implements BookSink {
    * whole in one turn of a /readyz, /status or /books (20,000 of them when a venue's REST is down at start): each
    * entry is made once, with its venue (before, a copy of each was copied again to add it).
    */
-  unresolvedNow(): { venue: string; market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
+  unresolvedNow(limit = Infinity): { venue: string; market: string; symbol: string; reason: string; detail: string; nextAttemptMs: number }[] {
     const venue = this.adapter.venue;
     if (!this.attached) {
       const detail = `${venue}: instrument REST not answered yet (start-up); the venue connects once it is`;
-      return this.subscriptions.map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
+      return this.subscriptions.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
     }
-    const fromAdapter = this.adapter.unresolvedInstruments?.();
-    if (fromAdapter !== undefined) return fromAdapter.map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
-    return this.unresolved.map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
+    // The first `limit` only (/readyz): the adapter lists no more (an adapter that ignores the limit is cut here).
+    const fromAdapter = this.adapter.unresolvedInstruments?.(limit);
+    if (fromAdapter !== undefined) return fromAdapter.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
+    return this.unresolved.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
   }
 
   /**
@@ -309,6 +310,40 @@ class VenuePipeline implements BookSink {
       priceExp: instrument.priceExp,
       qtyExp: instrument.qtyExp,
     });
+  }
+
+  /**
+   * Adds this venue's books to /readyz's summary (Feeder.readinessSummary): one pass over the builders' states,
+   * counting as readiness.ts countsAsNotLive does; only the first `named` not live get an entry. The expired closed
+   * books are asked of the adapter only when a book is halted / instrument_closed. Cold.
+   */
+  summarizeInto(s: ReadinessSummary, named: number): void {
+    const venue = this.adapter.venue;
+    let expired: ReadonlyMap<number, number> | undefined;
+    for (let index = 0; index < this.builders.length; index++) {
+      const b = this.builders[index];
+      if (b === undefined) continue; // unresolved: counted as such
+      s.books++;
+      if (b.state === BookState.LIVE) {
+        s.live++;
+        continue;
+      }
+      if (b.state === BookState.HALTED && b.reason === StatusReason.INSTRUMENT_CLOSED) {
+        expired ??= this.adapter.expiredInstruments?.() ?? new Map<number, number>();
+        if (expired.has(index)) continue;
+      }
+      if (s.notLive++ < named) {
+        const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
+        s.notLiveFirst.push({ venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) });
+      }
+    }
+    const missing = new Map<string, number>();
+    this.countUnresolved(missing);
+    for (const n of missing.values()) s.unresolved += n;
+    if (s.unresolvedFirst.length < named) for (const u of this.unresolvedNow(named - s.unresolvedFirst.length)) s.unresolvedFirst.push(u);
+    for (const c of this.adapter.connections()) {
+      if (!c.up && s.connectionsDown++ < named) s.connectionsDownFirst.push({ ...c, venue });
+    }
   }
 
   countsOf(index: number): BookCounts {
@@ -709,6 +744,18 @@ export class Feeder {
   async readinessInputInTurns(turn: Turn): Promise<ReadinessInput> {
     const unresolved = this.unresolvedSymbols();
     return this.readinessWith(await this.bookSummariesInTurns(turn), unresolved);
+  }
+
+  /**
+   * What /readyz judges (readiness.ts evaluateSummary): every book's state and every unresolved symbol counted, the
+   * first `named` of each named, in one turn (a pass over the builders' states, no summary of a book that is live)
+   * and one small message from a worker, however many books. The full lists stay readinessInput()'s (/status, /books).
+   */
+  readinessSummary(named = READYZ_NAMED): ReadinessSummary {
+    const s: ReadinessSummary = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
+    for (const p of this.pipelines) p.summarizeInto(s, named);
+    s.sendFailures = this.publisher.sendFailures();
+    return s;
   }
 
   private unresolvedSymbols(): ReadinessInput["unresolved"] {

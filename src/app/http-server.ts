@@ -5,8 +5,8 @@
  * GET /                                     the status page (static HTML, no data: it fetches /status and /books/… with the token)
  * GET /healthz                              200 while the process runs (never needs the token)
  * GET /readyz                               200 when every configured book is live and no other publisher sends on
- *                                           our streams, else 503 with every reason (readiness.ts; while streamed
- *                                           bodies hold MAX_HELD_LEVEL_BYTES, of many: the first 500 and reasonsNotShown)
+ *                                           our streams, else 503 with each rule's count and its first READYZ_NAMED
+ *                                           reasons (readiness.ts evaluateSummary: one turn, one reply per worker)
  * GET /status[?books=N[&book=v/m/s]]        readiness, every book and the latency histograms (what the status page shows);
  *                                            with books=N at most N books and reasons, the chosen book and those not
  *                                            usable first, and their totals
@@ -21,7 +21,7 @@
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn; one of
  * many books (or reasons) takes a turn per 500 of them (list-stream.ts).
- * /readyz's turns come ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
+ * /readyz's turn comes ahead of the chunks and answers waiting (a load balancer's short timeout never waits on
  * them), shared by every /readyz that arrives before its evaluation is done, and never two such turns in a row while others wait (a
  * flood of /readyz starves nothing); a request whose client went away while it waited, or while its many books
  * were collected, is dropped there (turnOf), nothing more read for it.
@@ -47,13 +47,13 @@ import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
-import { evaluateReadinessInTurns, type Readiness, type ReadinessInput } from "./readiness.ts";
+import { evaluateReadinessInTurns, evaluateSummary, summaryOfInput, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
@@ -65,14 +65,20 @@ export interface StatusSource {
   book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
   metricsText(): string | Promise<string>;
   /**
-   * Every book (its list, and the unresolved symbols, fixed in the collection's first turn) and what /readyz judges:
+   * Every book (its list, and the unresolved symbols, fixed in the collection's first turn), judged whole by /status:
    * /books and /status read both lists from this one call (two calls' lists could miss a symbol resolved in between).
    * `turn`, when given, is another event-loop turn of HTTP's queue: a source on the pipeline's thread collects many
-   * books a chunk per turn with it (list-stream.ts); one that reads them elsewhere (workers) may ignore it.
-   * `healthCheck`: asked for /readyz, whose turns go ahead of the others' (a worker's too: worker-reply.ts sharedTurns).
+   * books a chunk per turn with it (list-stream.ts); workers collect on their threads, the supervisor its own passes.
    * `signal`: the request's; a source that does not collect through `turn` (workers) stops collecting once it aborts.
    */
-  readiness(turn?: Turn, healthCheck?: boolean, signal?: AbortSignal): ReadinessInput | Promise<ReadinessInput>;
+  readiness(turn?: Turn, signal?: AbortSignal): ReadinessInput | Promise<ReadinessInput>;
+  /**
+   * What /readyz judges: every book and symbol counted, the first READYZ_NAMED of each long list named
+   * (readiness.ts ReadinessSummary), in one turn of the pipeline's thread and one small reply per worker. `turn`:
+   * another turn of HTTP's queue for a pass of the source's own (a supervisor's over a dead worker's last books).
+   * Absent (tests' sources of few books): summarized from readiness().
+   */
+  readyz?(turn: Turn): ReadinessSummary | Promise<ReadinessSummary>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -127,7 +133,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
-  const readyz = sharedReadiness(source, log);
+  const readyz = sharedReadiness(source);
   const everyBook = { items: 0 };
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
@@ -287,7 +293,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   if (path === "/readyz") {
     const ready = await readyz();
     if (req.signal.aborted) return gone();
-    return msgpack ? ready.msgpack(req.signal) : ready.json(req.signal);
+    return msgpack ? ready.msgpack() : ready.json();
   }
   const answer = DATA_ROUTES[path];
   if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
@@ -352,63 +358,41 @@ function admitEveryBook({ everyBook }: DataRequest): void {
   if (everyBook.items > LIST_ITEMS_PER_TURN && !streamAdmits(everyBook.items * SUMMARY_BYTES)) throw busy();
 }
 
+/** The source's /readyz summary (StatusSource.readyz), or one of its whole lists when it has none. */
+export async function readyzOf(source: StatusSource, turn: Turn): Promise<ReadinessSummary> {
+  return source.readyz !== undefined ? source.readyz(turn) : summaryOfInput(await source.readiness(turn));
+}
+
 /**
- * One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it
- * (`signal`: the request's; a streamed body is released when it aborts).
+ * One evaluation of readiness, formatted once per encoding on first use, for every /readyz that waited for it.
+ * Small whatever the books: each rule's count and its first READYZ_NAMED reasons.
  */
 interface ReadinessAnswer {
-  json(signal?: AbortSignal): Response;
-  msgpack(signal?: AbortSignal): Response;
+  json(): Response;
+  msgpack(): Response;
 }
 
 /**
  * The answer of the next health-check turn (ahead of every chunk and answer waiting), shared by every /readyz that
  * arrives before that evaluation is done: before, each took a turn of its own ahead of the queue, so a flood of
  * /readyz (never refused) held every other answer back by one turn per request (200 looping clients: one /metrics by
- * 700–1,000). Many books are collected and judged LIST_ITEMS_PER_TURN per health-check turn; one evaluation at a
- * time, so a flood during those turns starts no second one.
+ * 700–1,000). One evaluation at a time, so a flood during it starts no second one. The evaluation is of the source's
+ * ReadinessSummary, made in that turn (or, with workers, one reply from each): until 2026-12-06 every book was
+ * collected and judged 500 per turn, and a body of many reasons formatted 500 per turn, for every /readyz.
  */
-function sharedReadiness(source: StatusSource, log: Logger): () => Promise<ReadinessAnswer> {
+function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
   let next: Promise<ReadinessAnswer> | undefined;
   const checkTurn: Turn = () => formattingTurn(true);
   return () =>
     (next ??= checkTurn().then(async () => {
-      let r: Readiness;
+      let summary: ReadinessSummary;
       try {
-        r = await evaluateReadinessInTurns(await source.readiness(checkTurn, true), checkTurn, LIST_ITEMS_PER_TURN);
+        summary = await readyzOf(source, checkTurn);
       } finally {
         next = undefined; // one arriving from now on waits for fresh numbers
       }
+      const r = evaluateSummary(summary);
       const status = r.ready ? 200 : 503;
-      const headers = (type: string) => ({ "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" });
-      if (r.reasons.length > LIST_ITEMS_PER_TURN) {
-        // Many reasons (20,000 books not live): formatted a chunk per turn for each client, its status sent at once.
-        // The evaluation is held while any of its bodies is being sent, counted once against the deep bodies' bound
-        // (before, not at all: /readyz is never refused, so clients that stopped reading held one evaluation per
-        // turn set, unbounded until the idle timeout). Past the bound: its first LIST_ITEMS_PER_TURN reasons and how
-        // many are not shown (the status, all a probe reads, is the same).
-        const doc = { ...r, reasons: new StreamedList(r.reasons) };
-        const bytes = r.reasons.length * SUMMARY_BYTES;
-        let bodies = 0;
-        let release: (() => void) | undefined;
-        const answer = (msgpack: boolean, signal: AbortSignal | undefined): Response => {
-          if (bodies === 0) {
-            if (!streamAdmits(bytes)) {
-              const shown = { ...r, reasons: r.reasons.slice(0, LIST_ITEMS_PER_TURN), reasonsNotShown: r.reasons.length - LIST_ITEMS_PER_TURN };
-              return msgpack ? new Response(pack(shown), { status, headers: headers(MSGPACK_CONTENT_TYPE) }) : json(shown, status);
-            }
-            release = holdCopies(bytes);
-          }
-          bodies++;
-          const ended = () => {
-            if (--bodies === 0) release?.();
-          };
-          // A body that fails part-way is cut (its status was sent) and logged, as /books' (before: not logged).
-          const failed = (err: unknown) => log.error("HTTP body failed", { target: "/readyz", error: err instanceof Error ? err.message : String(err) });
-          return new Response(documentStream(doc, msgpack, signal, failed, ended), { status, headers: headers(msgpack ? MSGPACK_CONTENT_TYPE : "application/json") });
-        };
-        return { json: (signal) => answer(false, signal), msgpack: (signal) => answer(true, signal) };
-      }
       let text: string | undefined;
       let packed: Uint8Array | undefined;
       return {
@@ -437,7 +421,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     if (limit === undefined) admitEveryBook(r);
-    const [input, latency] = await Promise.all([source.readiness(nextTurn, false, r.req.signal), source.latency()]);
+    const [input, latency] = await Promise.all([source.readiness(nextTurn, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
     const books = input.books.concat(unresolved);
@@ -455,7 +439,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
     admitEveryBook(r);
-    const input = await r.source.readiness(r.nextTurn, false, r.req.signal);
+    const input = await r.source.readiness(r.nextTurn, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);
   },

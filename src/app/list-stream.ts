@@ -69,12 +69,10 @@ const encoder = new TextEncoder();
  * The document as JSON (identical to JSON.stringify of plainOf(doc)) or MessagePack (decoding to the same value),
  * one chunk per formatting turn as the client reads. Its items count against MAX_HELD_LEVEL_BYTES (SUMMARY_BYTES
  * each; check streamAdmits first) until it is read to the end, cancelled, fails (`onError` is told, the stream
- * errors and the connection is cut: the status was sent) or `signal` aborts. `held`, when given, is called then
- * instead (once), and this body counts nothing itself: its items are shared by many bodies (one /readyz
- * evaluation, counted once by its caller), not a copy of this one's.
+ * errors and the connection is cut: the status was sent) or `signal` aborts.
  */
-export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void, held?: () => void): ReadableStream<Uint8Array> {
-  const release = held ?? holdCopies(listItems(doc) * SUMMARY_BYTES);
+export function documentStream(doc: StreamedDocument, msgpack: boolean, signal?: AbortSignal, onError?: (err: unknown) => void): ReadableStream<Uint8Array> {
+  const release = holdCopies(listItems(doc) * SUMMARY_BYTES);
   const out = msgpack ? new MsgpackWriter() : new JsonWriter();
   const chunks = formatDocument(doc, out);
   const formatChunk = (controller: ReadableStreamDefaultController<Uint8Array>): boolean => {

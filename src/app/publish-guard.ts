@@ -15,7 +15,7 @@ import type { FeederConfig } from "../config/types.ts";
 import { LateRounds } from "../core/late-rounds.ts";
 import { monoMs } from "../core/clock.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
-import type { StatusSource } from "./http-server.ts";
+import { readyzOf, type StatusSource } from "./http-server.ts";
 import { PromWriter } from "./prometheus.ts";
 
 /** A session silent for this many heartbeat intervals has stopped (a live one beats within 1.25 intervals). */
@@ -190,7 +190,8 @@ export function guardedStatusSource(base: StatusSource, guard: PublishGuard): St
   return {
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
-    readiness: async (turn, healthCheck, signal) => ({ ...(await base.readiness(turn, healthCheck, signal)), publishConflicts: guard.conflicts() }),
+    readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), publishConflicts: guard.conflicts() }),
+    readyz: async (turn) => ({ ...(await readyzOf(base, turn)), publishConflicts: guard.conflicts() }),
     latency: () => base.latency(),
   };
 }

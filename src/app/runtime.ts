@@ -80,6 +80,7 @@ export function localStatusSource(feeder: Feeder): StatusSource {
     metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
     // A turn given (HTTP): summarized a chunk per turn, the pipeline running in between (list-stream.ts).
     readiness: (turn) => (turn === undefined ? feeder.readinessInput() : feeder.readinessInputInTurns(turn)),
+    readyz: () => feeder.readinessSummary(), // one pass over the books' states, in /readyz's turn
     latency: () => feeder.latencySnapshot(),
   };
 }

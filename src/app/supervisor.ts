@@ -19,7 +19,8 @@ import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
-import { mergeReadiness, type ReadinessInput } from "./readiness.ts";
+import { mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
+import { collectInTurns, LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
 import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
@@ -291,33 +292,59 @@ export class Supervisor implements StatusSource {
   }
 
   /**
-   * Every worker's share; a worker that does not answer is reported down, with its last known books as stale.
-   * `healthCheck` (/readyz): each worker's turns for it go ahead of its other replies'.
+   * Every worker's share; a worker that does not answer is reported down, with its last known books as stale. Its
+   * books and share are judged LIST_ITEMS_PER_TURN per `turn` (HTTP's queue; none given: at once): 20,000 stale books
+   * were copied in one turn of this thread (2–4.5 ms).
    */
-  async readiness(_turn?: unknown, healthCheck = false, signal?: AbortSignal): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness", healthCheck }, signal) as Promise<ReadinessInput | undefined>));
+  async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
     // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
-    parts.forEach((p, i) => {
+    for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
         answered.push(p);
-        return;
+        continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
       // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
       if (this.firstStarting(slot)) {
         answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
-        return;
+        continue;
       }
       down.push(slot.index);
-      const books = staleBooks(slot);
-      answered.push({ books, unresolved: unavailableShare(slot, books), connections: [], workersDown: [] });
-    });
+      const books = await staleBooks(slot, turn ?? now);
+      answered.push({ books, unresolved: await unavailableShare(slot, turn ?? now), connections: [], workersDown: [] });
+    }
     return mergeReadiness(answered, down);
+  }
+
+  /**
+   * What /readyz judges (readiness.ts ReadinessSummary): one small reply from each worker (Feeder.readinessSummary,
+   * one turn of its own however many books it has: before, /readyz had every worker summarize and send all its books,
+   * ~80 of its turns at 20,000), merged in O(workers · READYZ_NAMED). A worker not answering counts as readiness()
+   * reports it: down, its last books stale and the rest of its share unavailable (that share judged a chunk per `turn`).
+   */
+  async readyz(turn?: Turn): Promise<ReadinessSummary> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>));
+    const down: number[] = [];
+    const answered: ReadinessSummary[] = [];
+    for (const [i, p] of parts.entries()) {
+      const slot = this.slots[i]!;
+      if (p) answered.push(p);
+      else if (this.firstStarting(slot)) answered.push(unresolvedSummary(slot.share, slot.share.length));
+      else {
+        down.push(slot.index);
+        // Every last book counts (all stale); only the first READYZ_NAMED are copied.
+        const stale = await staleBooks(slot, turn ?? now, READYZ_NAMED);
+        const unavailable = await unavailableShare(slot, turn ?? now);
+        answered.push({ ...unresolvedSummary(unavailable, unavailable.length), books: slot.lastBooks.length, notLive: slot.lastBooks.length, notLiveFirst: stale.map(notLiveOf) });
+      }
+    }
+    return mergeSummaries(answered, down);
   }
 
   async latency(): Promise<LatencySnapshot> {
@@ -549,22 +576,48 @@ function keepBooks(slot: Slot, books: BookSummary[]): void {
   slot.lastBooksAtMs = performance.now();
 }
 
-/**
- * A down slot's configured symbols that its last answered books do not hold (not listed, not resolved yet, a venue
- * still starting): listed as unresolved while it is away. Before, they vanished from /books and /status until the
- * worker was back.
- */
-function unavailableShare(slot: Slot, books: readonly BookSummary[]): ReadinessInput["unresolved"] {
-  const shown = new Set(books.map((b) => `${b.venue}/${b.market}/${b.symbol}`));
-  const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
-  return slot.share.filter((u) => !shown.has(`${u.venue}/${u.market}/${u.symbol}`)).map((u) => ({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail }));
+/** A turn that is no turn: a caller that gave none (tests) has the whole pass at once. */
+const now: Turn = () => Promise.resolve();
+
+/** A summary of no book: `count` symbols unresolved, the first of `unresolved` named. */
+function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: number): ReadinessSummary {
+  return { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: count, unresolvedFirst: unresolved.slice(0, READYZ_NAMED), connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
 }
 
 /**
- * A dead or unresponsive worker's books as it last answered them: not to be trusted until it is back; their age
- * goes on from that answer (its recvAgeUs plus the time since, on this thread's monotonic clock).
+ * A down slot's configured symbols that its last answered books do not hold (not listed, not resolved yet, a venue
+ * still starting): listed as unresolved while it is away. Before, they vanished from /books and /status until the
+ * worker was back. LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 in one turn, 20,000 of them.
  */
-function staleBooks(slot: Slot): BookSummary[] {
+async function unavailableShare(slot: Slot, turn: Turn): Promise<ReadinessInput["unresolved"]> {
+  const books = slot.lastBooks;
+  const shown = new Set<string>();
+  for (let i = 0; i < books.length; i++) {
+    if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
+    const b = books[i]!;
+    shown.add(`${b.venue}/${b.market}/${b.symbol}`);
+  }
+  const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
+  const out: ReadinessInput["unresolved"] = [];
+  const share = slot.share;
+  for (let i = 0; i < share.length; i++) {
+    if (i % LIST_ITEMS_PER_TURN === 0 && share.length > LIST_ITEMS_PER_TURN) await turn();
+    const u = share[i]!;
+    if (!shown.has(`${u.venue}/${u.market}/${u.symbol}`)) out.push({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail });
+  }
+  return out;
+}
+
+/**
+ * A dead or unresponsive worker's books as it last answered them (the first `limit`): not to be trusted until it is
+ * back; their age goes on from that answer (its recvAgeUs plus the time since, on this thread's monotonic clock).
+ * LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 20,000 copied in one turn of this thread.
+ */
+function staleBooks(slot: Slot, turn: Turn, limit = Infinity): Promise<BookSummary[]> {
   const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
-  return slot.lastBooks.map((b) => ({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.recvAgeUs === null ? null : b.recvAgeUs + sinceUs }));
+  const books = slot.lastBooks;
+  return collectInTurns(Math.min(limit, books.length), (i) => {
+    const b = books[i]!;
+    return { ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.recvAgeUs === null ? null : b.recvAgeUs + sinceUs };
+  }, turn);
 }

@@ -85,10 +85,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         // Many books' summaries (and unresolved symbols) go a part per turn (worker-reply.ts): a clone of them all
         // in one message held this thread (its venues) for 40–80 ms at 20,000 books. Each turn collecting them tells
         // the main thread the reply is progressing (it waits for a reply only while it does).
-        // /readyz's (healthCheck) turns go ahead of the other replies' (a probe's short timeout), the oldest reply's
-        // first among each (msg.id: worker-reply.ts sharedTurns); a reply the
-        // supervisor cancels (its client gone, or given up) stops at its next turn.
-        const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(msg.what === "readiness" && msg.healthCheck === true, msg.id));
+        // The oldest reply's chunk first (msg.id: worker-reply.ts sharedTurns); a reply the supervisor cancels (its
+        // client gone, or given up) stops at its next turn. /readyz's summary takes no turn of them: it is made in
+        // this one (answer) and sent whole.
+        const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(false, msg.id));
         const result = await answer(msg, progressTurn(msg.id, send, turn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
         if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, turn);
@@ -141,6 +141,7 @@ async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Ex
   if (!feeder) return undefined;
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
   if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
+  if (msg.what === "readyz") return feeder.readinessSummary();
   if (msg.what === "latency") return feeder.latencySnapshot();
   return feeder.metricsSnapshot({ worker: String(workerIndex) });
 }

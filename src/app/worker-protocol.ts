@@ -5,7 +5,7 @@
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
-import type { ReadinessInput } from "./readiness.ts";
+import type { ReadinessInput, ReadinessSummary } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import type { BudgetCarry, SentBudgetEvent } from "../venues/common/budget-ledger.ts";
 import type { ReplyPart } from "./worker-reply.ts";
@@ -14,8 +14,10 @@ import type { ReplyPart } from "./worker-reply.ts";
 export type WorkerRequest =
   | { what: "book"; venue: string; market: string; symbol: string; depth: number }
   | { what: "metrics" }
-  /** `healthCheck`: for /readyz, its turns ahead of the other replies' (worker-reply.ts sharedTurns). */
-  | { what: "readiness"; healthCheck?: boolean }
+  /** Every book and unresolved symbol (/books, /status): a part per turn (worker-reply.ts). */
+  | { what: "readiness" }
+  /** /readyz's ReadinessSummary: answered in the request's own turn, one message (Feeder.readinessSummary). */
+  | { what: "readyz" }
   | { what: "latency" };
 
 export type ToWorker =
@@ -54,7 +56,7 @@ export type FromWorker =
    * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
-  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */
   | ({ type: "budget" } & SentBudgetEvent)

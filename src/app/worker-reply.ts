@@ -1,9 +1,10 @@
 /**
  * A worker's long lists (book summaries, unresolved symbols) sent to the main thread in parts, one part per turn of
  * the worker's thread, and joined there.
- * Why: postMessage structured-clones its message on the sender's thread. One /books or /readyz of a worker with
- * 20,000 books was one message of 20,000 summaries: 40–80 ms of that worker's thread, every frame of its venues
- * waiting behind it. Now a turn clones at most LIST_ITEMS_PER_TURN items; the venues run between parts.
+ * Why: postMessage structured-clones its message on the sender's thread. One /books (or, until 2026-12-06, /readyz)
+ * of a worker with 20,000 books was one message of 20,000 summaries: 40–80 ms of that worker's thread, every frame of
+ * its venues waiting behind it. Now a turn clones at most LIST_ITEMS_PER_TURN items; the venues run between parts.
+ * (/readyz asks for a ReadinessSummary instead: one small message, made in the request's turn; readiness.ts.)
  * Consistency: the parts of one reply are of the same collection (its summaries were taken before the first part
  * is sent); the main thread answers nothing from a reply until its last message came.
  * Progress: such a reply takes two worker turns per LIST_ITEMS_PER_TURN items (one collecting, one sending: ~80 for
@@ -95,8 +96,8 @@ export function cancelledTurn(id: number, cancelled: ReadonlySet<number>, turn: 
 }
 
 /**
- * The worker's shared reply turns (turn-queue.ts): the oldest reply's chunk first (`order`: its request id), a health
- * check's ahead but never two in a row while others wait. Why the oldest first: the replies are of the same size (every
+ * The worker's shared reply turns (turn-queue.ts): the oldest reply's chunk first (`order`: its request id; /readyz,
+ * whose turns went ahead until 2026-12-06, takes none: its summary is one message). Why the oldest first: the replies are of the same size (every
  * book of the worker), so taking turns one chunk each (as until 2026-12-06) made each of k replies as slow as all k
  * together: 4 replies of 20,000 books on a worker whose turns took 60 ms were each ~19 s, every one given up at
  * REPLY_MAX_MS and none answered; oldest first, the first is done in ~4.8 s, the second in ~9.6 s. The replies waiting

@@ -271,9 +271,10 @@ export interface VenueAdapter {
   stop(): Promise<void>;
   /**
    * Cold: the configured symbols still without an instrument, why, and when they are retried (status page,
-   * /readyz). Optional: without it the app reports the symbols that were unresolved at start.
+   * /readyz), in subscription order; the first `limit` only when given (/readyz names no more, of 20,000). Optional:
+   * without it the app reports the symbols that were unresolved at start.
    */
-  unresolvedInstruments?(): UnresolvedInstrument[];
+  unresolvedInstruments?(limit?: number): UnresolvedInstrument[];
   /**
    * Cold: adds how many unresolvedInstruments() lists per market to `into`, without building the list (/metrics'
    * count on every scrape). Optional: without it the app counts unresolvedInstruments()' list.

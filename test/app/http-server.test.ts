@@ -100,6 +100,8 @@ describe("http server", () => {
       books: 2,
       live: 1,
       reasons: [{ check: "book_not_live", venue: "bybit", market: "linear", symbol: "ETHUSDT", state: "resyncing", reason: "sequence_gap", detail: "bybit linear:ETHUSDT is resyncing (sequence_gap)" }],
+      reasonCounts: { book_not_live: 1 },
+      reasonsNotShown: 0,
     });
   });
 

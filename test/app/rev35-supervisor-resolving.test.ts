@@ -5,9 +5,10 @@
  * the workers start at once and each answers for its share while it resolves.) The REST is a local server that never
  * answers.
  */
-import { afterEach, expect, test } from "vitest";
+import { afterEach, expect, test, vi } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
-import { evaluateReadiness } from "../../src/app/readiness.ts";
+import { evaluateReadiness, evaluateSummary, READYZ_NAMED, summaryOfInput } from "../../src/app/readiness.ts";
+import { AwaitedReplies } from "../../src/app/worker-reply.ts";
 import { parsePrometheusText } from "../../src/app/prometheus.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
@@ -90,10 +91,20 @@ test("workers: 1,500 symbols resolving come back through the replies' parts, eac
   // A reply whose client goes away as it is asked: nothing for it, its workers told to stop (no error of theirs), and
   // the next reply whole.
   const client = new AbortController();
-  const asked = supervisor.readiness(undefined, false, client.signal);
+  const asked = supervisor.readiness(undefined, client.signal);
   client.abort();
   expect(await asked).toEqual({ books: [], unresolved: [], connections: [], workersDown: [] });
   expect((await supervisor.readiness()).unresolved).toHaveLength(symbols.length);
+  // /readyz's summary: one reply from each worker and no part, however many symbols (until 2026-12-06 /readyz asked
+  // each worker for every book and symbol: two parts a worker here, ~80 turns of it at 20,000 books).
+  const parts = vi.spyOn(AwaitedReplies.prototype, "part");
+  const lasts = vi.spyOn(AwaitedReplies.prototype, "last");
+  const summary = await supervisor.readyz();
+  expect([parts.mock.calls.length, lasts.mock.calls.length], "parts and replies for /readyz").toEqual([0, 2]);
+  parts.mockRestore();
+  lasts.mockRestore();
+  expect([summary.unresolved, summary.unresolvedFirst.length, summary.books]).toEqual([symbols.length, READYZ_NAMED, 0]);
+  expect(evaluateSummary(summary)).toEqual(evaluateSummary(summaryOfInput(await supervisor.readiness())));
   expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([]);
   expect(workerLines).not.toContain("could not answer a status request");
 });

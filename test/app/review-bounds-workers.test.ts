@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { inWorkerShare } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
+import { evaluateSummary, summaryOfInput } from "../../src/app/readiness.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
@@ -113,8 +114,11 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     // The order reaches the worker on another channel than the supervisor's requests: asked before it spins, it answers.
     await waitFor(() => spinning.has(1), "worker 1 spinning");
     // While it hangs (or is being restarted): reported down, its books not usable over HTTP nor at the subscriber.
-    const readiness = await supervisor.readiness();
+    const [readiness, summary] = await Promise.all([supervisor.readiness(), supervisor.readyz()]);
     expect(readiness.workersDown).toEqual([1]);
+    // /readyz says the same of it, from the worker's last books and its share (no reply of it).
+    expect(evaluateSummary(summary)).toEqual(evaluateSummary(summaryOfInput(readiness)));
+    expect(evaluateSummary(summary).reasonCounts).toMatchObject({ worker_down: 1, symbol_unresolved: 1, book_not_live: FAULTY.length });
     // Its configured symbol without a book is still listed (/books, /status), as the worker's: before, a down worker's
     // unresolved symbols vanished from both until it was back.
     expect(readiness.unresolved).toMatchObject([{ venue: "bybit", market: "linear", symbol: UNLISTED, reason: "worker_unavailable" }]);

@@ -319,7 +319,9 @@ describe("replies in progress together share the worker's turns (sharedTurns)", 
     expect([...itemsAt].filter(([, n]) => n > LIST_ITEMS_PER_TURN)).toEqual([]);
   });
 
-  test("a /readyz reply (healthCheck) among three others: its turns go first, every other turn, and it is done first", async () => {
+  // The queue's health-check turns (HTTP's /readyz takes them; a worker's /readyz, since 2026-12-06 one message made in
+  // its request's turn, takes none of the replies' turns).
+  test("a reply on health-check turns among three others: its turns go first, every other turn, and it is done first", async () => {
     const replies = new AwaitedReplies();
     const { itemsAt, doneAt, count, send, loopTurn, stop } = turnCounted(replies);
     const shared = sharedTurns();

@@ -326,8 +326,8 @@ export class BinanceAdapter implements VenueAdapter {
     return this.lifecycle.stop();
   }
 
-  unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.watch.unresolved(); // status page, /readyz
+  unresolvedInstruments(limit?: number): UnresolvedInstrument[] {
+    return this.watch.unresolved(limit); // status page, /readyz
   }
 
   countUnresolved(into: Map<string, number>): void {

@@ -274,8 +274,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
-  unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.watch.unresolved();
+  unresolvedInstruments(limit?: number): UnresolvedInstrument[] {
+    return this.watch.unresolved(limit);
   }
 
   countUnresolved(into: Map<string, number>): void {

@@ -375,9 +375,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     return out;
   }
 
-  /** The symbols still without an instrument (status page, /readyz). */
-  unresolved(): UnresolvedInstrument[] {
-    return this.late.list();
+  /** The symbols still without an instrument (status page, /readyz): the first `limit` when given. */
+  unresolved(limit?: number): UnresolvedInstrument[] {
+    return this.late.list(limit);
   }
 
   /** Adds how many unresolved() lists per market to `into`, without listing them (/metrics). */

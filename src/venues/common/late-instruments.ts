@@ -179,11 +179,14 @@ export class LateInstruments {
     }
   }
 
-  /** Every symbol still pending, in subscription order. */
-  list(): UnresolvedInstrument[] {
+  /**
+   * Every symbol still pending, in subscription order; with `limit`, the first `limit` of them (/readyz names no
+   * more: the smallest indexes picked in one pass, not all 20,000 sorted and listed).
+   */
+  list(limit = Infinity): UnresolvedInstrument[] {
     const out: UnresolvedInstrument[] = [];
     const nextByMarket = new Map<MarketName, number>(); // the same for each of a market's symbols: asked once
-    for (const index of Array.from(this.pending.keys()).sort((a, b) => a - b)) {
+    for (const index of limit >= this.pending.size ? Array.from(this.pending.keys()).sort((a, b) => a - b) : smallest(this.pending.keys(), limit)) {
       const p = this.pending.get(index)!;
       const sub = this.o.subscriptions[index]!;
       let next = nextByMarket.get(sub.market);
@@ -469,4 +472,18 @@ export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
     t.sub = SUB_REJECTED;
     throw err;
   }
+}
+
+/** The `n` smallest of `keys`, ascending (n small: kept sorted by insertion; keys mostly ascending cost one compare). */
+function smallest(keys: Iterable<number>, n: number): number[] {
+  const top: number[] = [];
+  if (n <= 0) return top;
+  for (const k of keys) {
+    if (top.length === n && k >= top[n - 1]!) continue;
+    let at = top.length;
+    while (at > 0 && top[at - 1]! > k) at--;
+    top.splice(at, 0, k);
+    if (top.length > n) top.pop();
+  }
+  return top;
 }

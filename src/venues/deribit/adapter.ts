@@ -284,8 +284,8 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /** Cold: the symbols still without an instrument (status page, /readyz). */
-  unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.watch.unresolved();
+  unresolvedInstruments(limit?: number): UnresolvedInstrument[] {
+    return this.watch.unresolved(limit);
   }
 
   countUnresolved(into: Map<string, number>): void {

@@ -284,8 +284,8 @@ export class OkxAdapter implements VenueAdapter {
     return this.lifecycle.stop();
   }
 
-  unresolvedInstruments(): UnresolvedInstrument[] {
-    return this.watch.unresolved(); // status page, /readyz
+  unresolvedInstruments(limit?: number): UnresolvedInstrument[] {
+    return this.watch.unresolved(limit); // status page, /readyz
   }
 
   countUnresolved(into: Map<string, number>): void {

@@ -1,0 +1,252 @@
+/**
+ * /readyz judges a ReadinessSummary (Feeder.readinessSummary: each rule's count, its first `named` items) instead of
+ * every book's summary: it must say what the whole lists say (/status's evaluateReadiness of readinessInput()) through
+ * any change of the books' states. Here, random changes (snapshots, invalidations of every kind, halts and expiries,
+ * symbols resolving late, instrument changes, venues attaching late, connections dropping) to a Feeder whose pipelines
+ * are attached by hand (no network: its venues are never started), checked after each against the whole lists: same
+ * `ready`, every rule's count, and each rule's first `named` reasons in the same order. And the limited listing of the
+ * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list, and a supervisor's dead worker:
+ * its last books and share judged a chunk per turn of the main thread (turns counted), alike for both answers.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { BookSummary } from "../../src/app/book-json.ts";
+import { Feeder } from "../../src/app/feeder.ts";
+import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
+import { localStatusSource } from "../../src/app/runtime.ts";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { evaluateReadiness, evaluateSummary, summaryOfInput, type NotReadyReason } from "../../src/app/readiness.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument, type VenueName } from "../../src/core/types.ts";
+import type { BookBuilder } from "../../src/book/book-builder.ts";
+import type { VenueConnectionState } from "../../src/venues/venue.ts";
+import { LateInstruments } from "../../src/venues/common/late-instruments.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A small deterministic PRNG (mulberry32): a failing seed replays. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const instrument = (venue: VenueName, symbol: string, tick = 2): Instrument => ({
+  instrumentId: instrumentIdOf(venue, "linear", symbol),
+  venue,
+  market: "linear",
+  symbol,
+  priceExp: tick,
+  qtyExp: 3,
+  tickSize: tick === 2 ? "0.01" : "0.1",
+  lotSize: "0.001",
+});
+
+/** What the test reaches inside a Feeder that is never started. */
+interface Pipeline {
+  adapter: Record<string, unknown> & { venue: string };
+  attached: boolean;
+  builders: (BookBuilder | undefined)[];
+  unresolved: unknown[];
+  attach(instruments: (Instrument | undefined)[]): void;
+  onInstrumentResolved(index: number, instrument: Instrument): void;
+  onInstrumentChanged(index: number, instrument: Instrument): void;
+}
+
+function snapshot(priceExp: number): BookUpdate {
+  const u = new BookUpdate();
+  u.isSnapshot = true;
+  u.venueSeq = 1;
+  u.tsRecvUs = Date.now() * 1000;
+  const scale = 10 ** priceExp;
+  u.pushBid(100 * scale, 1000);
+  u.pushAsk(101 * scale, 1000);
+  return u;
+}
+
+/** The whole lists' reasons as /readyz names them: each rule's, the long lists' first `named` only. */
+function namedOf(reasons: NotReadyReason[], named: number): NotReadyReason[] {
+  const seen = new Map<string, number>();
+  return reasons.filter((r) => {
+    const n = (seen.get(r.check) ?? 0) + 1;
+    seen.set(r.check, n);
+    return !["book_not_live", "symbol_unresolved", "venue_down"].includes(r.check) || n <= named;
+  });
+}
+
+function countsOf(reasons: NotReadyReason[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of reasons) out[r.check] = (out[r.check] ?? 0) + 1;
+  return out;
+}
+
+describe("/readyz's summary says what the whole lists say", () => {
+  test("random state changes: ready, every rule's count and its first reasons as evaluateReadiness of readinessInput()", () => {
+    const { group, port } = uniqueDestination(391);
+    const bybitSymbols = Array.from({ length: 14 }, (_, i) => `B${i}USDT`);
+    const okxSymbols = Array.from({ length: 8 }, (_, i) => `O${i}-USDT-SWAP`);
+    const config = validateConfig({
+      log: { level: "error", format: "json" },
+      http: { enabled: false },
+      publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] },
+      venues: {
+        bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: bybitSymbols } },
+        okx: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 400, symbols: okxSymbols } },
+      },
+    });
+    const seed = 20261206;
+    const random = prng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const feeder = new Feeder({ config, log: silentLogger });
+    cleanups.push(() => feeder.stop());
+    const inside = feeder as unknown as { createPipelines(): void; pipelines: Pipeline[] };
+    inside.createPipelines();
+    const symbolsOf = [bybitSymbols, okxSymbols];
+    const venueOf: VenueName[] = ["bybit", "okx"];
+    // The adapters' parts the app reads, as models: which closed books are past their expiry, and the connections.
+    const expired = inside.pipelines.map(() => new Map<number, number>());
+    const connections = inside.pipelines.map((_, v) => Array.from({ length: 3 }, (_, c): VenueConnectionState => ({ connection: `conn${c}`, market: "linear", url: `ws://127.0.0.1:9/${v}/${c}`, up: true, lastError: "", downSinceMs: 0 })));
+    inside.pipelines.forEach((p, v) => {
+      p.adapter.expiredInstruments = () => expired[v]!;
+      p.adapter.connections = () => connections[v]!;
+      // Never started, the adapter tracks no late instruments: the app's own list of those left out at attach.
+      p.adapter.unresolvedInstruments = undefined;
+      p.adapter.countUnresolved = undefined;
+    });
+    const states = [BookState.AWAITING_SNAPSHOT, BookState.RESYNCING, BookState.STALE, BookState.HALTED];
+    const reasons = [StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.STALE_FEED, StatusReason.INSTRUMENT_CLOSED, StatusReason.INSTRUMENT_CLOSED];
+    const nowMs = Date.now();
+    const checked = { ready: 0, notReady: 0, cut: 0 };
+    for (let step = 0; step < 300; step++) {
+      const v = random() < 0.6 ? 0 : 1;
+      const p = inside.pipelines[v]!;
+      const symbols = symbolsOf[v]!;
+      const built = p.builders.flatMap((b, i) => (b === undefined ? [] : [i]));
+      const r = random();
+      if (!p.attached) {
+        // A venue whose instrument REST answers late: every symbol `resolving` until then; some left out.
+        if (r < 0.2) p.attach(symbols.map((s) => (random() < 0.25 ? undefined : instrument(venueOf[v]!, s))));
+      } else if (r < 0.4 && built.length > 0) {
+        const i = pick(built);
+        p.builders[i]!.applySnapshot(snapshot(p.builders[i]!.instrument.priceExp)); // LIVE
+      } else if (r < 0.65 && built.length > 0) {
+        const i = pick(built);
+        p.builders[i]!.markInvalid(pick(states), pick(reasons));
+      } else if (r < 0.72 && built.length > 0) {
+        const i = pick(built);
+        if (expired[v]!.has(i)) expired[v]!.delete(i);
+        else expired[v]!.set(i, nowMs - 1000);
+      } else if (r < 0.8 && p.unresolved.length > 0) {
+        const i = pick(symbols.flatMap((_, k) => (p.builders[k] === undefined ? [k] : [])));
+        p.onInstrumentResolved(i, instrument(venueOf[v]!, symbols[i]!));
+      } else if (r < 0.85 && built.length > 0) {
+        const i = pick(built);
+        p.onInstrumentChanged(i, instrument(venueOf[v]!, symbols[i]!, random() < 0.5 ? 1 : 2));
+      } else if (r < 0.95) {
+        const c = Math.floor(random() * 3);
+        const was = connections[v]![c]!;
+        connections[v]![c] = was.up ? { ...was, up: false, lastError: "ECONNREFUSED: refused", downSinceMs: nowMs - 500 } : { ...was, up: true, lastError: "", downSinceMs: 0 };
+      } else {
+        // Everything well (so that the whole becomes ready): every venue attached, every symbol resolved, every book
+        // live, every connection up.
+        inside.pipelines.forEach((q, w) => {
+          if (!q.attached) q.attach(symbolsOf[w]!.map((s) => instrument(venueOf[w]!, s)));
+          symbolsOf[w]!.forEach((s, i) => q.builders[i] === undefined && q.onInstrumentResolved(i, instrument(venueOf[w]!, s)));
+          for (const b of q.builders) b!.applySnapshot(snapshot(b!.instrument.priceExp));
+          for (const c of connections[w]!.keys()) connections[w]![c] = { ...connections[w]![c]!, up: true, lastError: "", downSinceMs: 0 };
+        });
+      }
+      const input = feeder.readinessInput();
+      const whole = evaluateReadiness(input, nowMs);
+      for (const named of [2, 100]) {
+        const at = `seed ${seed}, step ${step}, named ${named}`;
+        const summary = feeder.readinessSummary(named);
+        const answer = evaluateSummary(summary, nowMs);
+        expect(answer.ready, at).toBe(whole.ready);
+        expect([answer.books, answer.live], at).toEqual([whole.books, whole.live]);
+        expect(answer.reasonCounts, at).toEqual(countsOf(whole.reasons));
+        const shown = namedOf(whole.reasons, named);
+        expect(answer.reasons, at).toEqual(shown);
+        expect(answer.reasonsNotShown, at).toBe(whole.reasons.length - shown.length);
+        // A source with the whole lists summarizes them alike (tests' sources, a supervisor's dead worker).
+        expect(evaluateSummary(summaryOfInput(input, named), nowMs), at).toEqual(answer);
+        if (answer.reasonsNotShown > 0) checked.cut++;
+      }
+      if (whole.ready) checked.ready++;
+      else checked.notReady++;
+    }
+    // The runtime's in-process source (workers = 1) makes it in the /readyz turn itself: no turn asked for, no promise.
+    const inProcess = localStatusSource(feeder).readyz!(() => Promise.reject(new Error("a turn asked for")));
+    expect(inProcess).not.toBeInstanceOf(Promise);
+    expect(inProcess).toEqual(feeder.readinessSummary());
+    // The walk went through both answers, and through lists cut at `named`.
+    expect(checked.ready).toBeGreaterThan(10);
+    expect(checked.notReady).toBeGreaterThan(100);
+    expect(checked.cut).toBeGreaterThan(100);
+  });
+});
+
+describe("LateInstruments.list(limit)", () => {
+  test("the first `limit` of list(), in subscription order, whatever order the symbols were left out and resolved in", () => {
+    const random = prng(7);
+    for (let round = 0; round < 40; round++) {
+      const n = 1 + Math.floor(random() * 300);
+      const subscriptions = Array.from({ length: n }, (_, i) => ({ market: "linear", symbol: `S${i}USDT`, depth: 50 }));
+      const late = new LateInstruments({ venue: "bybit", subscriptions, now: () => 0 } as unknown as ConstructorParameters<typeof LateInstruments>[0]);
+      const left = subscriptions.map((_, i) => i).filter(() => random() < 0.6);
+      for (let i = left.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [left[i], left[j]] = [left[j]!, left[i]!];
+      }
+      late.track(null as never, left.map((index) => ({ index, kind: "not_listed", detail: "not listed" })) as never);
+      const whole = late.list();
+      for (const limit of [0, 1, 3, 100, n + 1]) expect(late.list(limit), `round ${round}, limit ${limit}`).toEqual(whole.slice(0, limit));
+    }
+  });
+});
+
+describe("a supervisor's dead worker", () => {
+  // A slot whose worker is gone (no thread is started here): its last books and its share are judged on the main
+  // thread, LIST_ITEMS_PER_TURN per turn of HTTP's queue (until 2026-12-06 in one turn: 20,000 copied, 2–4.5 ms).
+  test("its last books and share are judged a chunk per turn, for /books and /status and for /readyz, and say the same", async () => {
+    const { group, port } = uniqueDestination(392);
+    const symbols = Array.from({ length: 2 * LIST_ITEMS_PER_TURN + 50 }, (_, i) => `S${i}USDT`);
+    const config = validateConfig({
+      workers: 2,
+      log: { level: "error", format: "json" },
+      http: { enabled: false },
+      publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] },
+      venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols } } },
+    });
+    const supervisor = new Supervisor(config, silentLogger, "unused");
+    const shown = symbols.slice(0, -40); // its last answer had books for all but 40 (not listed, say)
+    const lastBooks = shown.map((symbol, i) => ({ venue: "bybit", market: "linear", symbol, instrumentId: i, state: "live", reason: "snapshot_applied", valid: true, recvAgeUs: 5 }) as BookSummary);
+    const share = symbols.map((symbol) => ({ venue: "bybit", market: "linear", symbol, reason: "resolving", detail: "starting" }));
+    (supervisor as unknown as { slots: unknown[] }).slots.push({ index: 1, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks, lastBooksAtMs: performance.now(), share });
+    let turns = 0;
+    const turn = async () => void turns++;
+    const whole = await supervisor.readiness(turn);
+    // A turn per chunk of the books in each of two passes (their copy as stale, the set of their names) and of the share.
+    expect(turns, "turns of the whole lists").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) * 2 + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
+    expect(whole.workersDown).toEqual([1]);
+    expect(whole.books.map((b) => [b.symbol, b.state, b.reason, b.valid])).toEqual(shown.map((s) => [s, "stale", "worker_unavailable", false]));
+    expect(whole.unresolved.map((u) => [u.symbol, u.reason])).toEqual(symbols.slice(-40).map((s) => [s, "worker_unavailable"]));
+    turns = 0;
+    const summary = await supervisor.readyz(turn);
+    // Only its first READYZ_NAMED books are copied (no turn: fewer than a chunk); its share judged as above.
+    expect(turns, "turns of /readyz's summary").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
+    expect(evaluateSummary(summary)).toEqual(evaluateSummary(summaryOfInput(whole)));
+    expect(evaluateSummary(summary).reasonCounts).toEqual({ worker_down: 1, symbol_unresolved: 40, book_not_live: shown.length });
+  });
+});
