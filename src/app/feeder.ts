@@ -32,6 +32,10 @@ import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
 
+/** The error lines of VenuePipeline.contain, by where the book's exception came from. */
+const APPLY_FAILED = "exception while applying a book message; book resyncs";
+const REFRESH_FAILED = "exception while encoding a book's periodic refresh (not sent); book resyncs";
+
 export interface FeederOptions {
   readonly config: FeederConfig;
   readonly log: Logger;
@@ -189,8 +193,20 @@ class VenuePipeline implements BookSink {
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
     } catch (err) {
-      this.contain(index, err, wasLive);
+      this.contain(index, err, wasLive, APPLY_FAILED);
     }
+  }
+
+  /**
+   * The publisher's periodic refresh of this book threw (publisher-recovery.ts; nothing of it was sent): contained
+   * as an exception while applying (contain), so subscribers and /books see the book RESYNCING / parse_error and it
+   * is rebuilt from the venue's next snapshot. False when the view is none of this venue's books. Cold.
+   */
+  onRefreshFailed(view: BookView, err: unknown): boolean {
+    const index = this.builders.indexOf(view as BookBuilder);
+    if (index < 0 || this.stopped) return false;
+    this.contain(index, err, this.builders[index]!.state === BookState.LIVE, REFRESH_FAILED);
+    return true;
   }
 
   /**
@@ -316,7 +332,7 @@ class VenuePipeline implements BookSink {
   }
 
   /** `wasLive`: the book was LIVE before the message (and is still, unless the message's apply already said otherwise). */
-  private contain(index: number, err: unknown, wasLive: boolean): void {
+  private contain(index: number, err: unknown, wasLive: boolean, what: string): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
     const error = err instanceof Error ? err.message : String(err);
@@ -325,7 +341,7 @@ class VenuePipeline implements BookSink {
     // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
     const again = builder.state === BookState.RESYNCING && builder.reason === StatusReason.PARSE_ERROR;
     if (again) this.refusedAgainLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
-    else this.log.error("exception while applying a book message; book resyncs", { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
+    else this.log.error(what, { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
     try {
       // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
       // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
@@ -371,6 +387,9 @@ export class Feeder {
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,
+      onRefreshFailed: (view, err) => {
+        for (const p of this.pipelines) if (p.onRefreshFailed(view, err)) return;
+      },
     });
   }
 
