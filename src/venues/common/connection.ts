@@ -192,6 +192,8 @@ export abstract class VenueConnection {
   messages = 0;
   bytes = 0;
   parseErrors = 0;
+  /** Frames whose handling threw (frameFailed: contained, their books resynced). */
+  frameErrors = 0;
   fallbacks = 0;
   unknownTopic = 0;
   connects = 0;
@@ -231,6 +233,27 @@ export abstract class VenueConnection {
    * the hot call is not a generic hook.
    */
   abstract bindMessages(ws: WebSocket, gen: number): void;
+
+  /**
+   * Told of a frame whose handling threw (set by the connection lifecycle when it binds a socket: it resyncs the
+   * frame's books). Undefined for a connection no lifecycle bound (tests): the frame is only counted.
+   */
+  frameFault: ((conn: VenueConnection, frame: string, error: unknown) => void) | undefined = undefined;
+
+  /**
+   * Cold: the venue's handler threw on `frame` (a bug, or input no check foresaw). Each venue's message handler
+   * catches it and calls this, so the exception ends neither the socket's handler nor the process (under Bun an
+   * exception out of a WebSocket event listener ends the process); the books it may have touched resync
+   * (frameFault). Never throws.
+   */
+  frameFailed(frame: string | Uint8Array, error: unknown): void {
+    this.frameErrors++;
+    try {
+      this.frameFault?.(this, typeof frame === "string" ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString(), error);
+    } catch {
+      // The resync of a frame that threw threw too: counted above; nothing more can be done from a socket's handler.
+    }
+  }
 
   /** A pong (or the keepalive's answer) arrived: the ping deadline of the socket it came on is met. Cold. */
   onPong(): void {
