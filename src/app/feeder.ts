@@ -121,6 +121,8 @@ class VenuePipeline implements BookSink {
   private readonly changes = new ChangeSet();
   /** contain(): a book refused again while it resyncs for an earlier refusal (one line per 5 s, with the count). */
   private readonly refusedAgainLog: RateLimitedLog;
+  /** publishStatusContained: a book's status that could not be encoded (one line per 5 s, with the count). */
+  private readonly statusFailedLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -131,6 +133,7 @@ class VenuePipeline implements BookSink {
   ) {
     this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
+    this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status (not sent); the book is marked, the others go on");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -255,7 +258,22 @@ class VenuePipeline implements BookSink {
     const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
       if (wasLive) this.invalidations[index]!++;
+      this.publishStatusContained(index, builder);
+    }
+  }
+
+  /**
+   * publishStatus for a venue's cold paths (a stale check in its housekeeping timer, a resync after a request): the
+   * book is already marked (/books shows it); a status that cannot be encoded is that book's alone, logged, never
+   * thrown into the venue's loop over its books (which would skip the rest, leave this one unresubscribed and, from a
+   * timer, end the process). Cold.
+   */
+  publishStatusContained(index: number, builder: BookBuilder): void {
+    try {
       this.publisher.publishStatus(this.handles[index]!, builder);
+    } catch (err) {
+      this.applyErrors++;
+      this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -564,8 +582,9 @@ export class Feeder {
     this.lag.stop();
     for (const p of this.pipelines) {
       p.stopped = true;
+      // A status that cannot be encoded is that book's (logged): the others' HALTED still go out, the stop goes on.
       p.builders.forEach((b, i) => {
-        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.publisher.publishStatus(p.handles[i]!, b);
+        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) p.publishStatusContained(i, b);
       });
     }
     this.publisher.flush();

@@ -171,3 +171,30 @@ test("a book whose refresh throws goes RESYNCING / parse_error alone; the others
     ["exception while encoding a book's periodic refresh (not sent); book resyncs", "BTC-USDT", "ask ladder unreadable (test)"],
   ]);
 });
+
+/**
+ * A venue marks a book invalid from its own loops (housekeeping's stale check, a resync after a refused request): a
+ * status that cannot be encoded for that book must not be thrown back into them. Before, it was: the venue's loop over
+ * its books stopped there (the rest skipped, this one never resubscribed) and, from a timer, the process ended.
+ */
+test("a book whose status cannot be encoded is marked and logged; the venue's call does not throw, the other book's status goes out", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(81);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  Object.defineProperty(pub(0), "venueSeq", {
+    get() {
+      throw new Error("book header unreadable (test)");
+    },
+  });
+  expect(() => venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED)).not.toThrow();
+  venue.sink!.onBookInvalid(1, BookState.STALE, StatusReason.STALE_FEED);
+  await waitFor(() => sub(other)?.state === BookState.STALE, "the other book's status");
+  expect(pub(0).state).toBe(BookState.STALE); // marked: /books shows it
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a book's status (not sent); the book is marked, the others go on", "spot BTC-USDT: book header unreadable (test)"],
+  ]);
+});

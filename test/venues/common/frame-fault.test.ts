@@ -7,14 +7,17 @@
  * as Bun calls it. Before, the handler threw (each case's `not.toThrow`).
  */
 import { describe, expect, test } from "vitest";
-import type { MarketName } from "../../../src/core/types.ts";
+import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { BinanceConnection } from "../../../src/venues/binance/connection.ts";
 import { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 import { CoinbaseConnection } from "../../../src/venues/coinbase/connection.ts";
 import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import { TopicResync } from "../../../src/venues/common/topic-resync.ts";
 import { DeribitConnection } from "../../../src/venues/deribit/connection.ts";
 import { OkxConnection } from "../../../src/venues/okx/connection.ts";
 import { UpbitConnection } from "../../../src/venues/upbit/connection.ts";
+import { captureLog } from "../../support/capture-log.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
 
 /** An adapter whose every frame throws at the handler's first step (the raw-frame tap read). */
 const throwingAdapter = {
@@ -76,4 +79,33 @@ describe("a frame whose handling throws is contained to the frame", () => {
       expect(conn.frameErrors).toBe(expected.length + 1);
     });
   }
+});
+
+describe("a sink that throws while a book is marked invalid", () => {
+  test("the resync goes on: the topic is restarted, the exception logged, nothing thrown into the caller", () => {
+    const conn = new SendRecordingConnection();
+    const [t, u] = conn.addTopics(["book.AAA", "book.BBB"], 50);
+    const restarted: string[] = [];
+    const { log, lines } = captureLog();
+    const resync = new TopicResync({ venue: "test", log, now: () => 1000, random: () => 0.5, restart: (x) => void restarted.push(x.topic) });
+    const invalid: number[] = [];
+    resync.sink = {
+      onBookUpdate: () => undefined,
+      onBookInvalid: (index) => {
+        if (index === 0) throw new Error("sink broken (test)");
+        invalid.push(index);
+      },
+      onInstrumentChanged: () => undefined,
+    };
+    t!.book = BookState.LIVE;
+    u!.book = BookState.LIVE;
+    // Before: the exception left resync() before its restart, so the topic stayed marked and was never subscribed
+    // again (and, from housekeeping's timer, the other topics of the tick were skipped and the process ended).
+    expect(() => resync.resync(t!, BookState.STALE, StatusReason.STALE_FEED)).not.toThrow();
+    resync.resync(u!, BookState.STALE, StatusReason.STALE_FEED);
+    expect(restarted).toEqual(["book.AAA", "book.BBB"]);
+    expect(invalid).toEqual([1]);
+    expect(t!.book).toBe(BookState.STALE);
+    expect(lines.map((l) => [l.level, l.msg, l.fields.detail])).toEqual([["error", "test: exception while a book was marked invalid; its resync goes on", "spot book.AAA: sink broken (test)"]]);
+  });
 });
