@@ -190,6 +190,7 @@ export class ConnectionLifecycle {
   ) {
     this.log = opts.log;
     this.frameFailedLog = new RateLimitedLog(this.log, "error", `${venue}: exception while handling a frame; its books resync`);
+    for (const conn of conns) conn.frameFault = this.frameFaultBound; // replay's frames too (no socket is bound there)
     const clocks = adapterClocks(opts);
     this.now = clocks.now;
     this.wallNow = clocks.wallNow;

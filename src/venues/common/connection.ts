@@ -295,17 +295,29 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
   const conn = replayConnection(conns, connection, market);
   if (!conn) return false;
   if (!conn.replayNextFromOld) {
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
     return true;
   }
   conn.replayNextFromOld = false;
   conn.fromRetiring = true;
   try {
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
   } finally {
     conn.fromRetiring = false;
   }
   return true;
+}
+
+/**
+ * Replay: one recorded frame to its connection, an exception while it is handled contained as live's is (frameFailed:
+ * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export.
+ */
+export function replayFrameAt<C extends VenueConnection & { onFrameAt(frame: string, tsRecvUs: number): void }>(conn: C, frame: string, tsRecvUs: number): void {
+  try {
+    conn.onFrameAt(frame, tsRecvUs);
+  } catch (err) {
+    conn.frameFailed(frame, err);
+  }
 }
 
 /** `socket` delivered the book's lastSeq again: it becomes the socket of record, and the one before it (if another) is kept as having reached it too. */
