@@ -372,7 +372,9 @@ class VenuePipeline implements BookSink {
       const stillLive = wasLive && builder.state === BookState.LIVE; // not when a crossed update was counted already
       if (!builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) builder.instrSeq++; // the status below is an event of its own
       else if (stillLive) this.invalidations[index]!++;
-      this.publisher.publishStatus(this.handles[index]!, builder);
+      // Contained on its own: a status that cannot be encoded either must not keep the resync from being asked for
+      // (until 2026-12-06 it did, and the book stayed RESYNCING for good).
+      this.publishStatusContained(index, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
       this.log.error("could not resync after an exception", { error: String(inner) });

@@ -198,3 +198,33 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
     ["exception while encoding a book's status (not sent); the book is marked, the others go on", "spot BTC-USDT: book header unreadable (test)"],
   ]);
 });
+
+/**
+ * A book whose message throws while applied and whose status then cannot be encoded either: the resync must still be
+ * asked for. Before, contain() published the status and asked for the resync in one try: the status threw, the resync
+ * was never asked for, and the book stayed RESYNCING for good ("could not resync after an exception").
+ */
+test("a book whose apply and status both throw is still resynced; the other book goes on", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  // Read by every encoding (the status's too), written by every apply: both throw.
+  Object.defineProperty(pub(0), "venueSeq", {
+    get() {
+      throw new Error("book header unreadable (test)");
+    },
+    set() {
+      throw new Error("book header unwritable (test)");
+    },
+  });
+  venue.sink!.onBookUpdate(0, update(u, false, 2, [[999, 1]], []));
+  expect(pub(0).state).toBe(BookState.RESYNCING);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR]);
+  venue.sink!.onBookUpdate(1, update(u, false, 2, [[19999, 1]], []));
+  await waitFor(() => sub(other)?.venueSeq === 2, "the other book's delta");
+  expect(sub(other)!.usable).toBe(true);
+});
