@@ -32,6 +32,10 @@ import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
 
+/** The error lines of VenuePipeline.contain, by where the book's exception came from. */
+const APPLY_FAILED = "exception while applying a book message; book resyncs";
+const REFRESH_FAILED = "exception while encoding a book's periodic refresh (not sent); book resyncs";
+
 export interface FeederOptions {
   readonly config: FeederConfig;
   readonly log: Logger;
@@ -117,6 +121,8 @@ class VenuePipeline implements BookSink {
   private readonly changes = new ChangeSet();
   /** contain(): a book refused again while it resyncs for an earlier refusal (one line per 5 s, with the count). */
   private readonly refusedAgainLog: RateLimitedLog;
+  /** publishStatusContained: a book's status that could not be encoded (one line per 5 s, with the count). */
+  private readonly statusFailedLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -127,6 +133,7 @@ class VenuePipeline implements BookSink {
   ) {
     this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
+    this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status (not sent); the book is marked, the others go on");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -189,8 +196,20 @@ class VenuePipeline implements BookSink {
         this.adapter.requestResync(index, StatusReason.CROSSED_BOOK);
       }
     } catch (err) {
-      this.contain(index, err, wasLive);
+      this.contain(index, err, wasLive, APPLY_FAILED);
     }
+  }
+
+  /**
+   * The publisher's periodic refresh of this book threw (publisher-recovery.ts; nothing of it was sent): contained
+   * as an exception while applying (contain), so subscribers and /books see the book RESYNCING / parse_error and it
+   * is rebuilt from the venue's next snapshot. False when the view is none of this venue's books. Cold.
+   */
+  onRefreshFailed(view: BookView, err: unknown): boolean {
+    const index = this.builders.indexOf(view as BookBuilder);
+    if (index < 0 || this.stopped) return false;
+    this.contain(index, err, this.builders[index]!.state === BookState.LIVE, REFRESH_FAILED);
+    return true;
   }
 
   /**
@@ -239,7 +258,22 @@ class VenuePipeline implements BookSink {
     const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
       if (wasLive) this.invalidations[index]!++;
+      this.publishStatusContained(index, builder);
+    }
+  }
+
+  /**
+   * publishStatus for a venue's cold paths (a stale check in its housekeeping timer, a resync after a request): the
+   * book is already marked (/books shows it); a status that cannot be encoded is that book's alone, logged, never
+   * thrown into the venue's loop over its books (which would skip the rest, leave this one unresubscribed and, from a
+   * timer, end the process). Cold.
+   */
+  publishStatusContained(index: number, builder: BookBuilder): void {
+    try {
       this.publisher.publishStatus(this.handles[index]!, builder);
+    } catch (err) {
+      this.applyErrors++;
+      this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -351,7 +385,7 @@ class VenuePipeline implements BookSink {
   }
 
   /** `wasLive`: the book was LIVE before the message (and is still, unless the message's apply already said otherwise). */
-  private contain(index: number, err: unknown, wasLive: boolean): void {
+  private contain(index: number, err: unknown, wasLive: boolean, what: string): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
     const error = err instanceof Error ? err.message : String(err);
@@ -360,7 +394,7 @@ class VenuePipeline implements BookSink {
     // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
     const again = builder.state === BookState.RESYNCING && builder.reason === StatusReason.PARSE_ERROR;
     if (again) this.refusedAgainLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
-    else this.log.error("exception while applying a book message; book resyncs", { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
+    else this.log.error(what, { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
     try {
       // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's
       // bids are loaded before its asks are refused), and no event says so. One instrSeq is skipped for it, as for an
@@ -373,7 +407,9 @@ class VenuePipeline implements BookSink {
       const stillLive = wasLive && builder.state === BookState.LIVE; // not when a crossed update was counted already
       if (!builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) builder.instrSeq++; // the status below is an event of its own
       else if (stillLive) this.invalidations[index]!++;
-      this.publisher.publishStatus(this.handles[index]!, builder);
+      // Contained on its own: a status that cannot be encoded either must not keep the resync from being asked for
+      // (until 2026-12-06 it did, and the book stayed RESYNCING for good).
+      this.publishStatusContained(index, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
       this.log.error("could not resync after an exception", { error: String(inner) });
@@ -406,6 +442,9 @@ export class Feeder {
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,
+      onRefreshFailed: (view, err) => {
+        for (const p of this.pipelines) if (p.onRefreshFailed(view, err)) return;
+      },
     });
   }
 
@@ -580,8 +619,9 @@ export class Feeder {
     this.lag.stop();
     for (const p of this.pipelines) {
       p.stopped = true;
+      // A status that cannot be encoded is that book's (logged): the others' HALTED still go out, the stop goes on.
       p.builders.forEach((b, i) => {
-        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.publisher.publishStatus(p.handles[i]!, b);
+        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) p.publishStatusContained(i, b);
       });
     }
     this.publisher.flush();

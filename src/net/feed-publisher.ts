@@ -65,6 +65,12 @@ export interface FeedPublisherOptions {
    * 2026-12-06 it was counted as time to send) and one of a book that matches no destination (nothing is sent).
    */
   receiptToSend?: { observe(us: number): void };
+  /**
+   * A registered book's periodic refresh threw (its definition or snapshot could not be encoded): nothing of it was
+   * sent, the other books' refreshes went on. The Feeder marks that book RESYNCING / parse_error and resyncs it;
+   * without this, the publisher logs it (rate-limited). Called from the refresh timer.
+   */
+  onRefreshFailed?: (view: BookView, error: unknown) => void;
 }
 
 /** datagrams, bytes and sendErrors (SendCounters) over every destination: what the kernel took, and what was lost. */
@@ -86,6 +92,11 @@ export function ruleMatches(rule: DestinationRule, instrument: Instrument): bool
   if (rule.venue !== "*" && rule.venue !== instrument.venue) return false;
   if (rule.market !== "*" && rule.market !== instrument.market) return false;
   return rule.symbols.includes("*") || rule.symbols.includes(instrument.symbol);
+}
+
+/** Every channel's messages since its mark() dropped (an encoder threw halfway through one book's messages). Cold. */
+export function rewindAll(chans: readonly PublishChannel[]): void {
+  for (let i = 0; i < chans.length; i++) chans[i].packer.rewind();
 }
 
 function randomSessionId(): number {
@@ -175,7 +186,7 @@ export class FeedPublisher {
         this.log,
       );
     });
-    this.recovery = new PublisherRecovery(this.publish, this.channels, this.books, this.counters, () => this.flush());
+    this.recovery = new PublisherRecovery(this.publish, this.channels, this.books, this.counters, () => this.flush(), this.log, opts.onRefreshFailed);
     this.turnEndBound = () => this.onTurnEnd();
   }
 
@@ -294,11 +305,21 @@ export class FeedPublisher {
     return handle;
   }
 
-  /** HOT PATH: appends the changed levels of one book event to every destination of the handle. */
+  /**
+   * HOT PATH: appends the changed levels of one book event to every destination of the handle. An encoder that
+   * throws (a broken view) leaves nothing of this event in any packer (ChannelPacker.mark / rewind) and rethrows:
+   * the caller contains it to the book (Feeder: RESYNCING / parse_error).
+   */
   publishDelta(handle: number, view: BookView, changes: ChangeSet): void {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
-    for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
+    for (let i = 0; i < chans.length; i++) chans[i].packer.mark();
+    try {
+      for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
+    } catch (err) {
+      rewindAll(chans);
+      throw err;
+    }
     if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }
@@ -308,7 +329,13 @@ export class FeedPublisher {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
-    for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
+    for (let i = 0; i < chans.length; i++) chans[i].packer.mark();
+    try {
+      for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
+    } catch (err) {
+      rewindAll(chans); // as publishDelta
+      throw err;
+    }
     if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }
@@ -317,7 +344,13 @@ export class FeedPublisher {
   publishStatus(handle: number, view: BookView): void {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
-    for (let i = 0; i < chans.length; i++) packBookStatus(chans[i].packer, view);
+    for (let i = 0; i < chans.length; i++) chans[i].packer.mark();
+    try {
+      for (let i = 0; i < chans.length; i++) packBookStatus(chans[i].packer, view);
+    } catch (err) {
+      rewindAll(chans); // as publishDelta
+      throw err;
+    }
     this.counters.messages += chans.length;
     this.schedule();
   }

@@ -111,6 +111,12 @@ export interface RetransmitServerCounters extends SendCounters {
    * above), and not the requests dropped beyond MAX_PENDING_REQUESTS (never handled, unanswered too).
    */
   throttledRepliesSuppressed: number;
+  /**
+   * Exceptions while a request or an answer was handled (a bug, or input no check foresaw): that request or answer
+   * is dropped, its requester times out and falls back; the others are served. Not a result of its own (the request
+   * may have been counted under one before it threw).
+   */
+  failures: number;
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
   // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
@@ -199,6 +205,7 @@ export class RetransmitServer {
     outOfRange: 0,
     answered: 0,
     throttledRepliesSuppressed: 0,
+    failures: 0,
     datagrams: 0,
     bytes: 0,
     sendErrors: 0,
@@ -219,6 +226,7 @@ export class RetransmitServer {
   private readonly refusedLog: RateLimitedLog;
   private readonly overflowLog: RateLimitedLog;
   private readonly lostLog: RateLimitedLog;
+  private readonly failedLog: RateLimitedLog;
   private readonly reply = new Uint8Array(64);
   private socket: ServerSocket | undefined;
   /** Valid requests from allowed addresses not yet handled, over every requester: MAX_PENDING_REQUESTS at most. */
@@ -258,6 +266,7 @@ export class RetransmitServer {
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
     this.lostLog = new RateLimitedLog(this.log, "warn", "retransmission reply lost");
+    this.failedLog = new RateLimitedLog(this.log, "error", "exception while a retransmission request or answer was handled; that one dropped (its requester times out), the others served");
     this.overflowLog = new RateLimitedLog(this.log, "warn", `retransmission request dropped: ${MAX_PENDING_REQUESTS} already wait for the next turn`);
   }
 
@@ -278,7 +287,14 @@ export class RetransmitServer {
         port,
         binaryType: "uint8array",
         socket: {
-          data: (_s, data, fromPort, fromAddr) => this.enqueue(data, fromPort, fromAddr),
+          // Nothing may throw out of a socket callback or a turn's callback: under Bun that ends the process.
+          data: (_s, data, fromPort, fromAddr) => {
+            try {
+              this.enqueue(data, fromPort, fromAddr);
+            } catch (err) {
+              this.failed(err, fromAddr);
+            }
+          },
           error: (_s, err) => this.onSocketError(err),
         },
       });
@@ -386,7 +402,11 @@ export class RetransmitServer {
       this.queued--;
       if (w.size > 0) line.push(w);
       else this.held.delete(r.address);
-      this.handle(r.req, r.port, r.address);
+      try {
+        this.handle(r.req, r.port, r.address);
+      } catch (err) {
+        this.failed(err, r.address); // that request alone: the turn goes on with the next requester's
+      }
     }
     // Served places let go once they are half the line (amortized O(1) per request).
     if (this.lineHead >= 64 && this.lineHead * 2 >= line.length) {
@@ -496,9 +516,18 @@ export class RetransmitServer {
     while (this.answerBudget > 0 && answers.length > 0) {
       const a = answers[0]!;
       const n = Math.min(a.left, ANSWER_BATCH, this.answerBudget);
-      if (!this.sendBatch(a, n)) {
+      let sent: boolean;
+      try {
+        sent = this.sendBatch(a, n);
+        if (!sent) this.cut(a);
+      } catch (err) {
+        // That answer alone is dropped (kept, it would throw again at every turn, first in line).
         answers.shift();
-        this.cut(a);
+        this.failed(err, a.address);
+        continue;
+      }
+      if (!sent) {
+        answers.shift();
         continue;
       }
       this.answerClock += n;
@@ -516,8 +545,12 @@ export class RetransmitServer {
     let kept = 0;
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
-      if (a.ring.find(a.seq) < 0) this.cut(a);
-      else answers[kept++] = a;
+      try {
+        if (a.ring.find(a.seq) < 0) this.cut(a);
+        else answers[kept++] = a;
+      } catch (err) {
+        this.failed(err, a.address); // dropped, as in sendAnswers
+      }
     }
     answers.length = kept;
     this.sendAnswers();
@@ -556,6 +589,12 @@ export class RetransmitServer {
     a.left -= n;
     if (socket !== undefined) this.sender.send(socket, args, 3);
     return true;
+  }
+
+  /** Cold: handling a request or an answer threw; counted and logged (at most a line per 5 s), never rethrown. */
+  private failed(err: unknown, address: string): void {
+    this.counters.failures++;
+    this.failedLog.hit(err instanceof Error ? err.message : String(err), address);
   }
 
   /**

@@ -119,6 +119,15 @@ export class ChannelPacker {
   private pos = 0;
   private msgCount = 0;
   private firstSession = true;
+  // mark(): what rewind() restores.
+  private markCount = 0;
+  private markPos = 0;
+  private markMsgCount = 0;
+  private markOpen = false;
+  private markNextSeq = 1;
+  private markWritten = 0;
+  private markFirstSession = true;
+  private markLength = 0;
   /** sessionStartNs as the two header words (little-endian hosts), computed once. */
   private readonly sessionStartWords = new Int32Array(2);
   /** seal()'s send time as the two header words (scratch). */
@@ -273,6 +282,43 @@ export class ChannelPacker {
   /** v1 name of seal() (callers written before wire v2): same behaviour, CRC and trailer included. */
   stampSendTime(sendTimeUs: number): void {
     this.seal(sendTimeUs);
+  }
+
+  /**
+   * Remembers where the pending datagrams end now, for rewind(): the publisher marks before one book's messages, so a
+   * book whose encoding throws halfway leaves nothing of itself behind. Field stores only (the hot path marks).
+   */
+  mark(): void {
+    this.markCount = this.count;
+    this.markPos = this.pos;
+    this.markMsgCount = this.msgCount;
+    this.markOpen = this.open;
+    this.markNextSeq = this.nextSeq;
+    this.markWritten = this.messagesWritten;
+    this.markFirstSession = this.firstSession;
+    this.markLength = this.count > 0 ? this.lengths[this.count - 1] : 0;
+  }
+
+  /**
+   * Drops every message begun since mark() (cold: after an encoder threw). A message begun and not finished would
+   * otherwise go out whole, its header written and its body whatever the buffer held before (a CRC over it too):
+   * until 2026-12-06 a refresh or publish that threw halfway sent such a message. Datagrams opened since are dropped;
+   * the one open at the mark gets its message count and length back. Only valid with no flush since the mark.
+   */
+  rewind(): void {
+    this.count = this.markCount;
+    this.pos = this.markPos;
+    this.msgCount = this.markMsgCount;
+    this.open = this.markOpen;
+    this.nextSeq = this.markNextSeq;
+    this.messagesWritten = this.markWritten;
+    this.firstSession = this.markFirstSession;
+    if (this.count === 0) return;
+    const i = this.count - 1;
+    this.lengths[i] = this.markLength;
+    const view = this.views[i];
+    view.setUint16(PKT_MSG_COUNT_OFFSET, this.markMsgCount, true);
+    view.setUint16(PKT_LENGTH_OFFSET, this.markLength, true);
   }
 
   /** Forgets all pending datagrams after they were handed to the socket. */

@@ -136,3 +136,95 @@ test("a venue that keeps sending a full book with a bid at 0: a status each (one
   expect(refusals.length, "error lines").toBeLessThanOrEqual(2);
   expect(String(refusals[0]!.fields.error)).toBe("BTC-USDT: bid price 0 at level 1 of the message: a price must be > 0");
 });
+
+/**
+ * A book whose periodic refresh cannot be encoded (here its ask ladder throws when read; a bug of the kind no input
+ * check catches) is that book's problem alone: nothing of its refresh goes out, it goes RESYNCING / parse_error for
+ * the publisher, /books and subscribers, is resynced and named in an error line; the other book's refresh goes out
+ * and it stays LIVE. Before, the exception left the refresh timer: the books after it were skipped and, under Bun,
+ * the process ended (here refreshAll threw).
+ */
+test("a book whose refresh throws goes RESYNCING / parse_error alone; the others are refreshed and stay LIVE", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(80);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const broken = pub(0) as unknown as { copyAsks: unknown };
+  broken.copyAsks = () => {
+    throw new Error("ask ladder unreadable (test)");
+  };
+  const sentBefore = feeder.publisher.counters.messages;
+  feeder.publisher.refreshAll();
+  await waitFor(() => sub(instrument)?.state === BookState.RESYNCING, "the broken book's status");
+  expect([pub(0).state, pub(0).reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+  expect(sub(instrument)!.usable).toBe(false);
+  expect(sub(instrument)!.reason).toBe(StatusReason.PARSE_ERROR);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR]);
+  // The other book's definition and snapshot, and the broken book's status: nothing of the broken refresh.
+  expect(feeder.publisher.counters.messages - sentBefore).toBe(3);
+  expect(pub(1).state).toBe(BookState.LIVE);
+  expect(sub(other)!.usable).toBe(true);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.symbol, l.fields.error])).toEqual([
+    ["exception while encoding a book's periodic refresh (not sent); book resyncs", "BTC-USDT", "ask ladder unreadable (test)"],
+  ]);
+});
+
+/**
+ * A venue marks a book invalid from its own loops (housekeeping's stale check, a resync after a refused request): a
+ * status that cannot be encoded for that book must not be thrown back into them. Before, it was: the venue's loop over
+ * its books stopped there (the rest skipped, this one never resubscribed) and, from a timer, the process ended.
+ */
+test("a book whose status cannot be encoded is marked and logged; the venue's call does not throw, the other book's status goes out", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(81);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  Object.defineProperty(pub(0), "venueSeq", {
+    get() {
+      throw new Error("book header unreadable (test)");
+    },
+  });
+  expect(() => venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED)).not.toThrow();
+  venue.sink!.onBookInvalid(1, BookState.STALE, StatusReason.STALE_FEED);
+  await waitFor(() => sub(other)?.state === BookState.STALE, "the other book's status");
+  expect(pub(0).state).toBe(BookState.STALE); // marked: /books shows it
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a book's status (not sent); the book is marked, the others go on", "spot BTC-USDT: book header unreadable (test)"],
+  ]);
+});
+
+/**
+ * A book whose message throws while applied and whose status then cannot be encoded either: the resync must still be
+ * asked for. Before, contain() published the status and asked for the resync in one try: the status threw, the resync
+ * was never asked for, and the book stayed RESYNCING for good ("could not resync after an exception").
+ */
+test("a book whose apply and status both throw is still resynced; the other book goes on", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  // Read by every encoding (the status's too), written by every apply: both throw.
+  Object.defineProperty(pub(0), "venueSeq", {
+    get() {
+      throw new Error("book header unreadable (test)");
+    },
+    set() {
+      throw new Error("book header unwritable (test)");
+    },
+  });
+  venue.sink!.onBookUpdate(0, update(u, false, 2, [[999, 1]], []));
+  expect(pub(0).state).toBe(BookState.RESYNCING);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR]);
+  venue.sink!.onBookUpdate(1, update(u, false, 2, [[19999, 1]], []));
+  await waitFor(() => sub(other)?.venueSeq === 2, "the other book's delta");
+  expect(sub(other)!.usable).toBe(true);
+});

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { PublishConfig } from "../../src/config/types.ts";
 import { FeedPublisher, REFRESH_TICK_MS } from "../../src/net/feed-publisher.ts";
 import { RefreshSchedule } from "../../src/net/refresh-schedule.ts";
-import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { decodeDatagram, type DecodedMessage } from "../../src/wire/decode-objects.ts";
 import { MSG_FLAG_REFRESH } from "../../src/wire/layout.ts";
 import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
 
@@ -157,5 +157,112 @@ describe("RefreshSchedule", () => {
       [2350, 1],
       [2700, 2],
     ]);
+  });
+});
+
+/** A book whose asks cannot be read while `broken` (a view that throws halfway through its snapshot's encoding). */
+class BrokenBook extends TestBook {
+  broken = true;
+  override askPriceAt(rank: number): number {
+    if (this.broken) throw new Error("ask ladder unreadable (test)");
+    return super.askPriceAt(rank);
+  }
+}
+
+describe("a book whose encoding throws", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "Date", "performance"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A started publisher (datagrams decoded through the drop filter, never sent) with books S0, S1 (broken), S2. */
+  async function rig() {
+    const packets: { seqNum: number; messages: DecodedMessage[] }[] = [];
+    const undecodable: string[] = [];
+    const failed: string[] = [];
+    const pub = new FeedPublisher({
+      publish: config(),
+      dropFilter: (_ch, _seq, bytes) => {
+        const res = decodeDatagram(bytes);
+        if (res.ok) packets.push({ seqNum: res.packet.seqNum, messages: res.packet.messages });
+        else undecodable.push(res.error.message);
+        return true;
+      },
+      onRefreshFailed: (view) => failed.push(view.instrument.symbol),
+    });
+    await pub.start();
+    const r = rng(5);
+    const books = [0, 1, 2].map((i) => {
+      const b = i === 1 ? new BrokenBook(makeInstrument("bybit", "linear", `S${i}USDT`, 1, 3)) : new TestBook(makeInstrument("bybit", "linear", `S${i}USDT`, 1, 3));
+      const s = randomBookSides(r, 20, 300_000);
+      b.load(s.bids, s.asks, 1, 1_764_000_000_000_000);
+      return b;
+    });
+    const handles = books.map((b) => pub.register(b.instrument, b));
+    pub.flush();
+    packets.length = 0;
+    return { pub, books, handles, packets, undecodable, failed };
+  }
+
+  /** Every message carries the next channel sequence number (nothing begun and dropped, nothing skipped). */
+  function expectContiguous(packets: { seqNum: number; messages: unknown[] }[]): void {
+    for (let i = 1; i < packets.length; i++) expect(packets[i]!.seqNum).toBe(packets[i - 1]!.seqNum + packets[i - 1]!.messages.length);
+  }
+
+  it("its refresh is dropped whole and reported; the other books' refreshes go on and the timer keeps running", async () => {
+    const { pub, books, packets, undecodable, failed } = await rig();
+    // Before: the exception left the refresh timer (the process's end under Bun; here advanceTimersByTime throws).
+    vi.advanceTimersByTime(2 * INTERVAL_MS);
+    const snapshots = packets.flatMap((p) => p.messages).filter((m) => m.type === "snapshot");
+    const ids = books.map((b) => b.instrument.instrumentId);
+    expect(snapshots.filter((m) => m.instrumentId === ids[0]).length).toBeGreaterThanOrEqual(2);
+    expect(snapshots.filter((m) => m.instrumentId === ids[2]).length).toBeGreaterThanOrEqual(2);
+    // Nothing of the broken book went out: no half-written snapshot (its header and block, garbage levels), and
+    // no refresh definition without its snapshot.
+    const ofBroken = packets.flatMap((p) => p.messages).filter((m) => m.type !== "unknown" && m.instrumentId === ids[1]);
+    expect(ofBroken).toEqual([]);
+    expect(undecodable).toEqual([]);
+    expectContiguous(packets);
+    // Every snapshot sent is its book, level for level.
+    for (const m of snapshots) {
+      if (m.type !== "snapshot") continue;
+      const b = books[ids.indexOf(m.instrumentId)]!;
+      expect(m.bids).toEqual(b.topBids());
+      expect(m.asks).toEqual(b.topAsks());
+    }
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(failed)).toEqual(new Set(["S1USDT"]));
+    // Mended, it is refreshed again on the next cycle.
+    (books[1] as BrokenBook).broken = false;
+    packets.length = 0;
+    vi.advanceTimersByTime(INTERVAL_MS);
+    expect(packets.flatMap((p) => p.messages).some((m) => m.type === "snapshot" && m.instrumentId === ids[1])).toBe(true);
+    await pub.stop();
+  });
+
+  it("a publish that throws halfway leaves nothing of itself in the datagrams (the caller contains it)", async () => {
+    const { pub, books, handles, packets, undecodable } = await rig();
+    const r = rng(9);
+    // Randomized: good and broken publishes interleaved, so a broken one lands at every place in a datagram.
+    let expected = 0;
+    for (let k = 0; k < 60; k++) {
+      const i = Math.floor(r() * 3);
+      if (i === 1) {
+        expect(() => pub.publishSnapshot(handles[1]!, books[1]!)).toThrow(/unreadable/);
+      } else {
+        pub.publishSnapshot(handles[i]!, books[i]!);
+        expected++;
+      }
+      if (r() < 0.2) pub.flush();
+    }
+    pub.flush();
+    const snapshots = packets.flatMap((p) => p.messages).filter((m) => m.type === "snapshot");
+    expect(undecodable).toEqual([]);
+    expect(snapshots.length).toBe(expected);
+    expect(snapshots.some((m) => m.type === "snapshot" && m.instrumentId === books[1]!.instrument.instrumentId)).toBe(false);
+    expectContiguous(packets);
+    await pub.stop();
   });
 });

@@ -329,3 +329,53 @@ describe("control replies", () => {
     expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
   });
 });
+
+describe("a request or answer whose handling throws", () => {
+  it("is dropped alone and counted; the turn serves the others, and later turns go on", async () => {
+    // Channel 4's ring is broken (a bug stands in here): reading it throws, at the request (find) or at the answer (copyOf).
+    class BrokenRing extends RetransmitRing {
+      breakAt: "find" | "copyOf" = "find";
+      override find(seq: number): number {
+        if (this.breakAt === "find") throw new Error("ring broken at find (test)");
+        return super.find(seq);
+      }
+      override copyOf(i: number): Uint8Array {
+        if (this.breakAt === "copyOf") throw new Error("ring broken at copyOf (test)");
+        return super.copyOf(i);
+      }
+    }
+    const good = new RetransmitRing(CONFIG.ringBytes, 1400);
+    const broken = new BrokenRing(CONFIG.ringBytes, 1400);
+    for (let i = 0; i < 4; i++) {
+      good.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
+      broken.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
+    }
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map<number, RetransmitRing>([[3, good], [4, broken]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const answeredTo: string[] = [];
+    (server as unknown as { socket: unknown }).socket = {
+      sendMany: (args: unknown[]) => (answeredTo.push(args[2] as string), args.length / 3),
+      send: () => true,
+    };
+    const req = (channelId: number) => {
+      const out = new Uint8Array(64);
+      return out.subarray(0, encodeRetxControl(out, { kind: RETX_KIND_REQUEST, channelId, sourceId: 0, sessionId: SESSION, seqNum: 1, count: 2, firstAvailable: 0, nextSeq: 0 }));
+    };
+    // As Bun's data callback does: queued, answered on the next turn.
+    const receive = (data: Uint8Array, address: string) => (server as unknown as { enqueue(d: Uint8Array, p: number, a: string): void }).enqueue(data, 40000, address);
+    const nextTurn = () => new Promise((r) => setImmediate(r));
+    receive(req(4), "127.0.0.2");
+    receive(req(3), "127.0.0.3");
+    await nextTurn();
+    await nextTurn();
+    // Before: the exception left the turn's callback (the process's end under Bun) and 127.0.0.3 went unanswered.
+    expect(server.counters.failures).toBe(1);
+    expect(answeredTo).toEqual(["127.0.0.3"]);
+    broken.breakAt = "copyOf"; // now the request is taken, and its answer throws
+    receive(req(4), "127.0.0.4");
+    receive(req(3), "127.0.0.5");
+    await nextTurn();
+    await nextTurn();
+    expect(server.counters.failures).toBe(2);
+    expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5"]);
+  });
+});

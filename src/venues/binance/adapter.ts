@@ -23,7 +23,7 @@ import { connectionStates } from "../common/metrics.ts";
 import { shareOf } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, type TopicState } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrameAt, type TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -262,7 +262,7 @@ export class BinanceAdapter implements VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
     return true;
   }
 

@@ -61,7 +61,13 @@ export class BinanceConnection extends VenueConnection {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
-      this.onFrameAt(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer), turnReceiptUs());
+      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      try {
+        this.onFrameAt(text, turnReceiptUs());
+      } catch (err) {
+        this.frameFailed(text, err);
+      }
     };
   }
 

@@ -24,7 +24,7 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -238,7 +238,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
     return true;
   }
 

@@ -106,7 +106,13 @@ export class CoinbaseConnection extends VenueConnection {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation) return;
       const data = ev.data;
-      this.onFrame(typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer));
+      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      try {
+        this.onFrame(text);
+      } catch (err) {
+        this.frameFailed(text, err);
+      }
     };
     ws.addEventListener("open", () => {
       if (gen === this.generation) this.adapter.onOpen(this);

@@ -8,13 +8,14 @@
  */
 import { nowUs } from "../../core/clock.ts";
 import { LateRounds } from "../../core/late-rounds.ts";
-import type { Logger } from "../../core/log.ts";
+import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
 import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { topicNamedIn } from "./frame-topic.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -188,6 +189,8 @@ export class ConnectionLifecycle {
     opts: LifecycleOptions,
   ) {
     this.log = opts.log;
+    this.frameFailedLog = new RateLimitedLog(this.log, "error", `${venue}: exception while handling a frame; its books resync`);
+    for (const conn of conns) conn.frameFault = this.frameFaultBound; // replay's frames too (no socket is bound there)
     const clocks = adapterClocks(opts);
     this.now = clocks.now;
     this.wallNow = clocks.wallNow;
@@ -518,9 +521,27 @@ export class ConnectionLifecycle {
     this.bindSocket(conn, ws, gen);
   }
 
+  /**
+   * A frame whose handling threw (VenueConnection.frameFailed), taken as a frame no reader could read: the books it
+   * may have changed can no longer be trusted, and its message is lost. The one topic it names resyncs
+   * (parse_error); one naming none or several resyncs every subscribed book of the connection, as an unattributed
+   * parse error does. The socket, the connection's other books (when the frame names one) and the process go on.
+   * Logged at error, at most one line per 5 s with the count. Cold.
+   */
+  private readonly frameFaultBound = (conn: VenueConnection, frame: string, error: unknown): void => {
+    const t = topicNamedIn(conn.topics, frame);
+    const why = error instanceof Error ? error.message : String(error);
+    this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
+    for (const x of t ? [t] : conn.topics) {
+      if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+    }
+  };
+  private readonly frameFailedLog: RateLimitedLog;
+
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
     const refusalsBefore = this.doublingRefusalsRead; // bound as its connect starts (connect, planned replacement)
+    conn.frameFault ??= this.frameFaultBound;
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
       const why = `close ${ev.code} ${ev.reason}`;

@@ -194,6 +194,8 @@ export abstract class VenueConnection {
   messages = 0;
   bytes = 0;
   parseErrors = 0;
+  /** Frames whose handling threw (frameFailed: contained, their books resynced). */
+  frameErrors = 0;
   fallbacks = 0;
   unknownTopic = 0;
   connects = 0;
@@ -233,6 +235,27 @@ export abstract class VenueConnection {
    * the hot call is not a generic hook.
    */
   abstract bindMessages(ws: WebSocket, gen: number): void;
+
+  /**
+   * Told of a frame whose handling threw (set by the connection lifecycle when it binds a socket: it resyncs the
+   * frame's books). Undefined for a connection no lifecycle bound (tests): the frame is only counted.
+   */
+  frameFault: ((conn: VenueConnection, frame: string, error: unknown) => void) | undefined = undefined;
+
+  /**
+   * Cold: the venue's handler threw on `frame` (a bug, or input no check foresaw). Each venue's message handler
+   * catches it and calls this, so the exception ends neither the socket's handler nor the process (under Bun an
+   * exception out of a WebSocket event listener ends the process); the books it may have touched resync
+   * (frameFault). Never throws.
+   */
+  frameFailed(frame: string | Uint8Array, error: unknown): void {
+    this.frameErrors++;
+    try {
+      this.frameFault?.(this, typeof frame === "string" ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString(), error);
+    } catch {
+      // The resync of a frame that threw threw too: counted above; nothing more can be done from a socket's handler.
+    }
+  }
 
   /** A pong (or the keepalive's answer) arrived: the ping deadline of the socket it came on is met. Cold. */
   onPong(): void {
@@ -274,17 +297,29 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
   const conn = replayConnection(conns, connection, market);
   if (!conn) return false;
   if (!conn.replayNextFromOld) {
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
     return true;
   }
   conn.replayNextFromOld = false;
   conn.fromRetiring = true;
   try {
-    conn.onFrameAt(frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
   } finally {
     conn.fromRetiring = false;
   }
   return true;
+}
+
+/**
+ * Replay: one recorded frame to its connection, an exception while it is handled contained as live's is (frameFailed:
+ * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export.
+ */
+export function replayFrameAt<C extends VenueConnection & { onFrameAt(frame: string, tsRecvUs: number): void }>(conn: C, frame: string, tsRecvUs: number): void {
+  try {
+    conn.onFrameAt(frame, tsRecvUs);
+  } catch (err) {
+    conn.frameFailed(frame, err);
+  }
 }
 
 /** `socket` delivered the book's lastSeq again: it becomes the socket of record, and the one before it (if another) is kept as having reached it too. */

@@ -27,6 +27,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
       counter("messages_received_total", "WebSocket frames received", c.messages, l),
       counter("received_bytes_total", "Characters of WebSocket frames received", c.bytes, l),
       counter("parse_errors_total", "Frames rejected as malformed", c.parseErrors, l),
+      counter("frame_errors_total", "Frames whose handling threw (contained: the books the frame names resync, every book of the connection when it names none)", c.frameErrors, l),
       counter("json_fallbacks_total", "Book frames read through the JSON fallback instead of the scanner", c.fallbacks, l),
       counter("unknown_topic_total", "Book frames for a channel not subscribed on the connection", c.unknownTopic, l),
       counter("connects_total", "WebSocket connection attempts", c.connects, l),
@@ -44,7 +45,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
 }
 
 /** Per-connection counter names summed over the used connections in stats() (the status JSON). */
-const SUMMED = ["messages", "bytes", "parseErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused"] as const;
+const SUMMED = ["messages", "bytes", "parseErrors", "frameErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused"] as const;
 /** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
 const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
 

@@ -37,6 +37,7 @@ export class TopicResync {
   /** A book LIVE this long before it fails starts its backoff over (its next resync goes at once). */
   readonly resetMs: number;
   private readonly delayLog: RateLimitedLog;
+  private readonly sinkFailedLog: RateLimitedLog;
   // Counters (cold reads).
   resyncs = 0;
   resyncsDelayed = 0;
@@ -46,6 +47,7 @@ export class TopicResync {
     this.maxMs = o.maxMs ?? RESYNC_BACKOFF_MAX_MS;
     this.resetMs = o.resetMs ?? RESYNC_BACKOFF_RESET_MS;
     this.delayLog = new RateLimitedLog(o.log, "warn", `${o.venue}: topic keeps failing; its resync waits (backoff)`);
+    this.sinkFailedLog = new RateLimitedLog(o.log, "error", `${o.venue}: exception while a book was marked invalid; its resync goes on`);
   }
 
   /** Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news). */
@@ -62,7 +64,13 @@ export class TopicResync {
     t.book = state;
     if (wasNeverLive && reason === StatusReason.DISCONNECTED) return;
     this.o.log.debug(`${this.o.venue}: book invalid`, { market: t.market, topic: t.topic, state: BOOK_STATE_NAMES[state], reason: STATUS_REASON_NAMES[reason] });
-    this.sink?.onBookInvalid(t.index, state, reason);
+    // The sink's exception (a bug) must not stop the resync below: the topic would stay marked and never be
+    // subscribed again; from housekeeping's timer it would skip the other topics and end the process.
+    try {
+      this.sink?.onBookInvalid(t.index, state, reason);
+    } catch (err) {
+      this.sinkFailedLog.hit(`${t.market} ${t.topic}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Invalidates and asks for a fresh start, after the topic's backoff when it keeps failing. */

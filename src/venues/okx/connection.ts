@@ -56,14 +56,21 @@ export class OkxConnection extends VenueConnection {
     ws.onmessage = (ev: MessageEvent) => {
       const data = ev.data;
       const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
       if (gen === this.generation) {
-        this.onFrame(text);
+        try {
+          this.onFrame(text);
+        } catch (err) {
+          this.frameFailed(text, err);
+        }
         return;
       }
       if (gen !== this.retiringGeneration) return;
       this.fromRetiring = true;
       try {
         this.onFrame(text);
+      } catch (err) {
+        this.frameFailed(text, err);
       } finally {
         this.fromRetiring = false;
       }

@@ -42,10 +42,15 @@ export class UpbitConnection extends VenueConnection {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
       const data = ev.data;
-      if (typeof data === "string") this.onTextAt(data, turnReceiptUs());
-      else {
-        const b = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
-        this.onBytesAt(b, b.length, turnReceiptUs(), null);
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      try {
+        if (typeof data === "string") this.onTextAt(data, turnReceiptUs());
+        else {
+          const b = data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer);
+          this.onBytesAt(b, b.length, turnReceiptUs(), null);
+        }
+      } catch (err) {
+        this.frameFailed(typeof data === "string" ? data : data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer), err);
       }
     };
   }

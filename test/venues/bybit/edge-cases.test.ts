@@ -102,6 +102,35 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     expect(adapter.stats().unattributedParseErrors).toBe(1);
   });
 
+  test("an exception while a frame is handled resyncs the book it names alone; the socket and the other book go on", async () => {
+    let snapshotsSent = 0;
+    let conn: ServerWebSocket<unknown> | undefined;
+    const server = scripted((ws, msg) => {
+      conn = ws;
+      ws.send(JSON.stringify({ success: true, ret_msg: "", conn_id: "c", req_id: msg.req_id ?? "", op: msg.op }));
+      if (msg.op === "subscribe") for (const t of msg.args!) (ws.send(book(t, "snapshot", 100)), snapshotsSent++);
+    });
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BBBUSDT"]);
+    await waitFor(() => sink.lastU[0] === 100 && sink.lastU[1] === 100, "both live");
+    // A bug past every input check: the sink throws on AAAUSDT's update 101 (the Feeder contains its own apply's
+    // exceptions; one elsewhere on the frame's way is what this stands for).
+    const onBookUpdate = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (index, u) => {
+      if (index === 0 && u.venueSeq === 101) throw new Error("bug (test)");
+      onBookUpdate(index, u);
+    };
+    const mark = sink.invalid.length;
+    // Before: the exception left the socket's message handler (under Bun, the end of the process).
+    conn!.send(book("orderbook.50.AAAUSDT", "delta", 101));
+    conn!.send(book("orderbook.50.BBBUSDT", "delta", 101, "100.6"));
+    await waitFor(() => sink.lastU[1] === 101, "the other book's next delta, on the same socket");
+    await waitFor(() => sink.invalid.length > mark, "the frame's book invalid");
+    expect(sink.invalid.slice(mark)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    await waitFor(() => snapshotsSent === 3 && adapter.stats().topicsLive === 2, "resynced alone, live again");
+    expect(adapter.stats().frameErrors).toBe(1);
+    expect(adapter.stats().reconnects).toBe(0);
+  });
+
   test("a snapshot lost before its topic can be read resyncs the topic waiting for it (just subscribed, or mid-resync)", async () => {
     const subscribes = new Map<string, number>();
     const lose = new Set([1, 3]); // the 1st and the 3rd snapshot of AAAUSDT arrive unreadable

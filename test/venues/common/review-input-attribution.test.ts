@@ -140,3 +140,33 @@ describe("an unreadable frame naming two topics resyncs the connection's books, 
     await adapter.stop();
   });
 });
+
+describe("replay: an exception while a recorded frame is handled", () => {
+  test("Bybit: the frame's book resyncs (parse_error) and the replay goes on; before, ingestFrame threw (the replay or export ended)", async () => {
+    const markets = [{ market: "linear" as MarketName, depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
+    const adapter = createBybitAdapter(
+      { venue: "bybit", wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets, overrides: new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }], ["linear:ETHUSDT", { tickSize: "0.01", lotSize: "0.01" }]]) },
+      [{ market: "linear", symbol: "BTCUSDT", depth: 50 }, { market: "linear", symbol: "ETHUSDT", depth: 50 }],
+      { log: silentLogger, recheckInstruments: false },
+    );
+    const sink = await replay(adapter);
+    const frame = (sym: string, type: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"${type}","ts":${u},"data":{"s":"${sym}","b":[["${bid}","1.00"]],"a":[],"u":${u},"seq":${u}},"cts":${u}}`;
+    adapter.ingestFrame("linear", "conn0.linear", frame("BTCUSDT", "snapshot", 10, "100.0"), 1);
+    adapter.ingestFrame("linear", "conn0.linear", frame("ETHUSDT", "snapshot", 10, "10.00"), 1);
+    expect(sink.live).toEqual([true, true]);
+    // A bug past every input check stands in: the sink throws on ETHUSDT's next update.
+    const onBookUpdate = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (i, u) => {
+      if (i === 1 && u.venueSeq === 11) throw new Error("bug (test)");
+      onBookUpdate(i, u);
+    };
+    expect(() => adapter.ingestFrame("linear", "conn0.linear", frame("ETHUSDT", "delta", 11, "9.99"), 2)).not.toThrow();
+    expect(sink.invalid).toEqual([{ index: 1, reason: StatusReason.PARSE_ERROR }]);
+    expect(sink.live).toEqual([true, false]);
+    adapter.ingestFrame("linear", "conn0.linear", frame("BTCUSDT", "delta", 11, "99.9"), 2);
+    adapter.ingestFrame("linear", "conn0.linear", frame("ETHUSDT", "snapshot", 20, "10.00"), 3);
+    expect(sink.live).toEqual([true, true]);
+    expect(adapter.stats().frameErrors).toBe(1);
+    await adapter.stop();
+  });
+});
