@@ -21,23 +21,49 @@ import type { StreamTable } from "./topic-table.ts";
 import { boundedText } from "../../core/terminal-text.ts";
 
 const TWO_53 = 9007199254740992;
-/** Fields whose values are integers (ids and ms times): their literal must be an integer. */
+/** Keys that may be one of the integer fields read (ids and ms times): a number under one is looked at after the parse. */
 const INTEGER_KEYS = new Set(["E", "T", "U", "u", "pu", "lastUpdateId"]);
+/** A diff frame's integer fields, in its `data`. */
+const DIFF_INTEGER_KEYS = new Set(["E", "T", "U", "u", "pu"]);
+/** A REST depth snapshot's integer fields, at its top level. */
+const SNAPSHOT_INTEGER_KEYS = new Set(["lastUpdateId", "E", "T"]);
 const INTEGER_LITERAL = /^-?\d+$/;
 
 /**
- * JSON.parse that also reports an integer field written as something else than an integer literal
- * (`"u":100.99999999999999999` parses to 101; a sequence id spelt so is malformed). Reads each number's source text.
+ * JSON.parse that also reports where a number under one of INTEGER_KEYS was written as something else than an
+ * integer literal (`"u":100.99999999999999999` parses to 101; a sequence id spelt so is malformed): its holder, key
+ * and source text, in threes (null when none; allocated only then). Reads each number's source text. Cold.
  */
-export function parseFrameJson(text: string): { msg: unknown; inexactInteger: boolean } {
-  let inexactInteger = false;
+function parseNoting(text: string): { msg: unknown; inexact: unknown[] | null } {
+  let inexact: unknown[] | null = null;
   const msg: unknown = JSON.parse(text, function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
     if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
-      inexactInteger = true;
+      (inexact ??= []).push(this, key, context.source);
     }
     return value;
   } as (key: string, value: unknown) => unknown);
-  return { msg, inexactInteger };
+  return { msg, inexact };
+}
+
+/** The first noted (holder, key, source) whose holder is `holder` and key one of `keys`: "key source", or "" if none. */
+function inexactField(inexact: unknown[] | null, holder: unknown, keys: ReadonlySet<string>): string {
+  if (inexact === null || typeof holder !== "object" || holder === null) return "";
+  for (let i = 0; i < inexact.length; i += 3) {
+    if (inexact[i] === holder && keys.has(inexact[i + 1] as string)) return `${inexact[i + 1] as string} ${inexact[i + 2] as string}`;
+  }
+  return "";
+}
+
+/**
+ * JSON.parse that also reports whether one of the diff frame's integer fields (its data's E, T, U, u, pu: the ids and
+ * ms times parseDiffObject reads) was written as something else than an integer literal. The same keys anywhere else
+ * (an unknown nested object, the top level) are nothing the frame is read by, as the scanner skips them: before
+ * 2026-12-06 they failed the frame too (bad_number), so a frame the JSON path read reached no book.
+ */
+export function parseFrameJson(text: string): { msg: unknown; inexactInteger: boolean } {
+  const { msg, inexact } = parseNoting(text);
+  const data = inexact !== null && typeof msg === "object" && msg !== null ? (msg as Record<string, unknown>).data : undefined;
+  return { msg, inexactInteger: inexactField(inexact, data, DIFF_INTEGER_KEYS) !== "" };
 }
 
 /** A combined-stream frame whose stream is a depth stream (`…@depth…`). */
@@ -100,12 +126,15 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
  * lastUpdateId, or throws naming what was wrong (the caller fails the bridging attempt).
  */
 export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: number, out: BookUpdate): number {
-  const { msg, inexactInteger } = parseFrameJson(body);
+  const { msg, inexact } = parseNoting(body);
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) throw new Error("depth snapshot is not a JSON object");
   const m = msg as Record<string, unknown>;
   if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code} ${boundedText(String(m.msg ?? ""))}`);
+  // Its own lastUpdateId, E and T only (the same keys nested elsewhere are skipped, as the scanner skips them).
+  const bad = inexactField(inexact, m, SNAPSHOT_INTEGER_KEYS);
   const id = optionalUint(m.lastUpdateId);
-  if (inexactInteger || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${boundedText(String(m.lastUpdateId))} is not an id`);
+  if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${boundedText(String(m.lastUpdateId))} is not an id`);
+  if (bad !== "") throw new Error(`depth snapshot: ${boundedText(bad)} is not an integer`);
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);

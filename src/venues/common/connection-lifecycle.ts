@@ -99,7 +99,7 @@ export interface LifecycleHooks {
   /** Planned reconnect: the old socket is still needed (within the ack deadline), e.g. its diffs fill a gap. */
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
-  overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier) => void;
+  overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
   /**
    * A topic silent past its stale time: until when it is not stale yet (the venue checks it itself: Upbit asks a quiet
    * code again and waits for its answer); 0 (or any time not after `now`): stale now. Asked again each round while the
@@ -754,7 +754,7 @@ export class ConnectionLifecycle {
       conn.retiringGeneration = -1;
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
-      this.hooks.overlapOver?.(conn, "old");
+      this.hooks.overlapOver?.(conn, "old", oldGen);
     }
     return true;
   }

@@ -33,7 +33,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   seqSocket = -1;
   /**
    * Another socket that delivered lastSeq too (seqRepeated; valid while lastSeq is still `seqAlsoAt`, and cleared by
-   * Bybit and Deribit at a snapshot that sets the book anew, whose number a venue reset may have made the same): when a planned
+   * Bybit and Deribit at a snapshot that sets the book anew, by OKX's full books when their seqId moves, whose number
+   * a venue reset may have made the same): when a planned
    * reconnect's overlap ends, the socket that carries on is the one of record if it had reached lastSeq, whichever
    * of the two repeated it last (seqReached). Until 2026-12-06 the last repeat alone decided: the old socket's level-1
    * re-push after the replacement's equal snapshot left the old socket of record, and after it closed the

@@ -79,9 +79,11 @@ export interface PlannedHost {
   /**
    * The overlap is over. `carrier`: the socket that carries the streams on: the replacement (the old one closed), the
    * old one (gone back to: it delivered continuously, so what only the replacement brought comes again), or none (the
-   * connection is recycled or stopped: its books are invalidated or no longer matter).
+   * connection is recycled or stopped: its books are invalidated or no longer matter). Gone back to the old socket,
+   * `oldGen` is the generation it had during the overlap (it has a new one now, conn.generation): what a venue keeps
+   * by generation of the old socket's is its own (Upbit's books of one stamp, equal-stamps.ts).
    */
-  overlapOver?(conn: VenueConnection, carrier: OverlapCarrier): void;
+  overlapOver?(conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number): void;
   /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL. */
   socketEvent?(conn: VenueConnection, url: string): void;
 }
@@ -332,7 +334,7 @@ export class PlannedReconnects {
     h.control.unsubscribeGivenUp(conn, givenUp);
     h.control.sendRequest(conn, "subscribe", resubscribe);
     for (const t of restart) h.restart(t);
-    h.overlapOver?.(conn, "old");
+    h.overlapOver?.(conn, "old", oldGen);
     try {
       failed?.close(1000, "replacement failed");
     } catch {

@@ -25,7 +25,7 @@ import { shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -447,15 +447,19 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * books5 / bbo-tbt: each message is the whole top N, applied as a replace. One socket delivers seqIds in order, so
    * a lower one there is a maintenance reset, applied; only while a planned reconnect has two sockets delivering is
-   * a full book at or below the last one, from the other socket than the one that delivered it, the lagging
-   * socket's, ignored. From that same socket it is still a reset (ignoring it kept the book LIVE at its old levels
-   * for the rest of the overlap).
+   * a full book at or below the last one ignored: the book's seqId again from the other socket (its copy: that
+   * socket has reached it too, seqRepeated), or a lower one from a socket that has not delivered the book's seqId
+   * (the lagging socket's). A lower one from a socket that has (the one of record, or the other that repeated it:
+   * seqReached; TCP is ordered) is still a reset. Before 2026-12-06 only the socket of record counted: once both had
+   * delivered the seqId, the other's reset was ignored, and so was every book after it until its seqIds passed the old
+   * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels.
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (conn.retiringGeneration >= 0 && socket !== t.seqSocket) {
+      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
+        if (sc.seqId === t.lastSeq) seqRepeated(t, socket);
         this.c.duplicates++;
         return;
       }
@@ -464,6 +468,9 @@ export class OkxAdapter implements VenueAdapter {
     const now = this.now();
     t.lastMsgMs = now;
     update.replace = true;
+    // A socket kept as having reached the book's seqId reached an older book's, which a maintenance reset's run may
+    // number the same (seqReached would take it for having reached this one).
+    if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
     this.c.fullBooks++;

@@ -23,7 +23,8 @@ import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { InstrumentWatch, STALE_RECHECK_MS, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -180,9 +181,10 @@ export class UpbitAdapter implements VenueAdapter {
       v,
       this.conns,
       this.control,
-      // overlapOver: a probe out on the replacement when the old socket goes leaves the codes it spared unserved.
+      // overlapOver: a probe out on the replacement when the old socket goes leaves the codes it spared unserved; gone
+      // back to the old socket (a new generation), its books of the newest stamp are its own (equal-stamps.ts renamed).
       {
-        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.control.overlapOver(conn, carrier) },
+        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
       },
       {
@@ -414,6 +416,11 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
+    this.control.overlapOver(conn, carrier);
+    if (carrier === "old" && oldGen !== undefined) for (const t of conn.topics) this.stamps.renamed(t.index, oldGen, conn.generation);
+  }
 
   /** A book for a code this connection does not carry: garbled; any of its books may have lost a message. */
   onUnknownCode(conn: UpbitConnection, frame: string): void {

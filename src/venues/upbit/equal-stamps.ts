@@ -96,6 +96,16 @@ export class EqualStamps {
     }
   }
 
+  /**
+   * Cold: the socket of generation `from` is `to` now (a planned reconnect gone back to the old socket, which gets a
+   * new generation): its latest book stays its own, which its next book of the stamp follows. Before 2026-12-06 it was
+   * kept as another socket's that came while both were open: the old socket's next book of that stamp was compared
+   * with its own older one and, differing, held the book out of LIVE until a newer stamp or the stale time.
+   */
+  renamed(index: number, from: number, to: number): void {
+    for (let k = 2 * index; k < 2 * index + 2; k++) if (this.gen[k] === from) this.gen[k] = to;
+  }
+
   /** Cold: the stamp forgotten (adapter.ts forgetNewest). */
   forget(index: number): void {
     this.gen[2 * index] = -1;

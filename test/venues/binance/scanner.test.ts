@@ -105,7 +105,8 @@ describe("Binance scanner", () => {
       const keys = Object.keys(m.data).reverse();
       const reordered = `{"stream":"${m.stream}","data":{${keys.map((k) => `${JSON.stringify(k)} : ${JSON.stringify(m.data[k])}`).join(" ,\n ")}} }`;
       expect(check(reordered, t)).toBe(7);
-      const extra = f.text.replace('"data":{', '"data":{"x":[1,{"y":null}],');
+      // Unknown keys, among them the frame's integer keys spelt as no integer (not the frame's fields: skipped).
+      const extra = f.text.replace('"data":{', '"data":{"x":[1,{"y":null,"u":1.5,"pu":2e3,"E":0.5}],');
       expect(check(extra, t)).toBe(7);
     }
   });
@@ -139,6 +140,53 @@ describe("Binance scanner", () => {
     }
     expect(accepted).toBeGreaterThan(100);
     expect(rejected).toBeGreaterThan(100);
+  });
+
+  test("the integer-literal rule holds for the frame's own ids and times (data's E, T, U, u, pu) only, on the scanner's and the JSON path's side alike", () => {
+    const t = new StreamTable();
+    t.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    const data = (u = "2", extra = "") => `{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":1,"u":${u},"pu":0,${extra}"b":[["1.00","1.00000"]],"a":[]}`;
+    const streamFirst = (d: string, top = "") => `{${top}"stream":"btcusdt@depth@100ms","data":${d}}`;
+    const dataFirst = (d: string, top = "") => `{${top}"data":${d},"stream":"btcusdt@depth@100ms"}`;
+    const book = viaJson(streamFirst(data()), t).book;
+    // The same keys elsewhere (an unknown nested object, the top level) are nothing the frame is read by: the scanner
+    // skips them, and so does the JSON path (before 2026-12-06 it refused each frame as bad_number, so a frame it read,
+    // the stream not first, reached no book).
+    for (const text of [
+      streamFirst(data("2", '"x":{"u":1.5,"U":0.5,"E":1e3,"T":2.0,"pu":100.99999999999999999},')),
+      dataFirst(data("2", '"x":[{"u":1.5}],')),
+      streamFirst(data(), '"u":1.5,'),
+      dataFirst(data(), '"x":{"E":0.5},'),
+    ]) {
+      check(text, t); // what the scanner accepts, the JSON path accepts with the same book
+      expect(viaJson(text, t), text).toMatchObject({ r: 0, book });
+    }
+    // The frame's own fields spelt as no integer stay malformed (bad_number) on both sides, whatever the key order.
+    for (const [key, spelt] of [["u", "100.99999999999999999"], ["u", "1.01e2"], ["U", "1.0"], ["E", "1e0"], ["T", "5.5"], ["pu", "0.0"]] as const) {
+      const d = data().replace(new RegExp(`"${key}":\\d+`), `"${key}":${spelt}`);
+      for (const text of [streamFirst(d), dataFirst(d)]) {
+        expect(text).toContain(`"${key}":${spelt}`);
+        expect(check(text, t), text).toBeLessThan(0);
+        expect(viaJson(text, t).r, text).toBe(-7); // SCAN_ERR_NUMBER
+      }
+    }
+  });
+
+  test("a REST depth snapshot: the integer-literal rule holds for its own lastUpdateId, E and T only", () => {
+    const body = (extra: string, id = "5") => `{"lastUpdateId":${id},${extra}"bids":[["1.00","1.00000"]],"asks":[]}`;
+    for (const text of [body('"x":{"lastUpdateId":1.5,"E":2.5},'), body('"u":1.5,'), `{"x":[{"lastUpdateId":1.5}],${body("").slice(1)}`]) {
+      const a = new BookUpdate();
+      expect(scanner.scanSnapshot(text, 2, 5, a), text).toBe(0);
+      // Before 2026-12-06: "depth snapshot: lastUpdateId 5 is not an id" though the scanner read it.
+      const j = new BookUpdate();
+      expect(parseDepthSnapshot(text, 2, 5, j), text).toBe(5);
+      expect(levels(j)).toBe(levels(a));
+    }
+    expect(() => parseDepthSnapshot(body("", "100.99999999999999999"), 2, 5, new BookUpdate())).toThrow("depth snapshot: lastUpdateId 101 is not an id");
+    expect(() => parseDepthSnapshot(body("", "5.0"), 2, 5, new BookUpdate())).toThrow("lastUpdateId 5 is not an id");
+    // Before: named lastUpdateId, which was not what was wrong.
+    expect(() => parseDepthSnapshot(body('"E":1.5,'), 2, 5, new BookUpdate())).toThrow("depth snapshot: E 1.5 is not an integer");
+    expect(() => parseDepthSnapshot(body('"E":1,"T":1e3,'), 2, 5, new BookUpdate())).toThrow("depth snapshot: T 1e3 is not an integer");
   });
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {

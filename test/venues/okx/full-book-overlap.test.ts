@@ -1,12 +1,15 @@
 /**
- * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: a book at or below the last seqId from the
- * other socket only lags and is ignored; from the socket that delivered the last seqId (TCP is ordered) it is a
- * maintenance reset and replaces the book, as it does outside an overlap. Ignoring it left the book LIVE at its old
- * levels for the rest of the overlap. In-process: replay mode, frames fed straight in, the two sockets told apart as
- * the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
+ * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: a book at or below the last seqId from a
+ * socket that has not delivered that seqId only lags and is ignored; from a socket that has (the one of record, or
+ * the other that repeated it; TCP is ordered) it is a maintenance reset and replaces the book, as it does outside an
+ * overlap. Ignoring it left the book LIVE at its old levels. In-process: replay mode, frames fed straight in, the two
+ * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
+import { Rng } from "../../../src/sim/rng.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
+import { OkxScanner } from "../../../src/venues/okx/scanner.ts";
 import { books5Adapter } from "./helpers.ts";
 
 class Sink {
@@ -108,4 +111,152 @@ test("okx books5 replayed: a file head between a ws:old and its frame leaves tha
   // (duplicates 1, the book LIVE at 101 with the pre-reset levels).
   expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq]).toEqual([0, 1, 7]);
   await adapter.stop();
+});
+
+/**
+ * The rig of the socket-of-record tests below: books5's one book in replay mode, its frames read by the TypeScript
+ * side reader (a WebAssembly one per adapter costs ~10 ms to instantiate; these frames are short), the planned
+ * reconnect's swap, the old socket's close and the go-back done as the lifecycle does them.
+ */
+async function overlapRig() {
+  const adapter = await books5Adapter();
+  const sink = new Sink();
+  adapter.startReplay(sink as never);
+  const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
+  Object.assign(conn, { scanner: new OkxScanner(false) });
+  const planned = (adapter as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
+  const px = (seq: number) => (100 + seq / 10).toFixed(1);
+  /** A full book at `seq` (bid 100 + seq / 10) on the connection's socket, or (old = true) the overlap's old one. */
+  const feed = (seq: number, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${px(seq)}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  /** A planned reconnect's swap: the replacement is the connection's socket, the old one still delivers. */
+  const overlap = () => {
+    conn.retiringWs = { readyState: 1, onmessage: null, close() {} } as unknown as WebSocket;
+    conn.retiringGeneration = conn.generation;
+    conn.generation = ++conn.genSeq;
+    for (const t of conn.topics) t.onRetiring = true;
+  };
+  const oldClosed = () => planned.onRetiringClosed(conn, "test");
+  const goBack = () => planned.goBack(conn, "test");
+  /** The seqId whose levels the book shows (its bid's mantissa, tick 0.1, is 1000 + seqId). */
+  const shown = () => sink.bid - 1000;
+  return { adapter, sink, conn, feed, overlap, oldClosed, goBack, shown };
+}
+
+describe("okx books5: during an overlap, a lower book from either socket that delivered the book's seqId is a reset", () => {
+  // Before 2026-12-06 only the socket that delivered the last seqId counted, and a book at that seqId from the other
+  // socket was ignored without a trace: once both had delivered it, a lower book on the one not of record (TCP is
+  // ordered: no trailing copy there) was ignored as the lagging socket's, and so was every book after it until its
+  // seqIds passed the old ones or the other socket delivered the reset, the book LIVE at its pre-reset levels.
+  test("the replacement leads; the old socket reaches its seqId, then goes lower: a maintenance reset, applied", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(100); // on the old socket, before the overlap
+    overlap();
+    feed(101); // the replacement, ahead
+    feed(101, true); // the old socket reaches it: a copy, ignored
+    feed(7, true); // the old socket after a maintenance reset
+    // Before: ignored as the lagging socket's (duplicates 2), the book LIVE at 101's levels.
+    expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq, shown(), sink.invalid]).toEqual([1, 1, 7, 7, 0]);
+    expect(adapter.topicInfo(0)).toMatchObject({ seqId: 7, state: "live" });
+  });
+
+  test("the replacement's subscribe book repeats the book's seqId; its lower book is a reset", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(100);
+    overlap();
+    feed(100); // the replacement's first book, at the book's seqId: ignored
+    feed(7); // the replacement after a maintenance reset
+    // Before: ignored (duplicates 2), the book LIVE at 100.
+    expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq, shown()]).toEqual([1, 1, 7, 7]);
+    feed(7, true); // the old socket's copy of it: ignored
+    expect([adapter.stats().duplicates, sink.seq, shown()]).toEqual([2, 7, 7]);
+  });
+
+  test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(100);
+    overlap();
+    feed(101, true); // the old socket
+    feed(101); // the replacement reaches it too: of record, the old socket kept as having reached 101
+    feed(5); // the replacement after a reset, on to seqId 101 of the new run
+    feed(101);
+    feed(6, true); // the old socket, still in the reset's run behind the replacement: a trail
+    // Had the old socket stayed kept as having reached 101 (of the pre-reset run), this book would be a reset, the
+    // book stepped back to 6.
+    expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq, shown()]).toEqual([2, 1, 101, 101]);
+  });
+});
+
+describe("okx books5: a lower book during or after an overlap, randomized against a model of what each socket delivered", () => {
+  test("during the overlap a lower book is a reset exactly when its socket had delivered the book's seqId; after it, always", async () => {
+    // The model: both sockets carry the same run of seqIds, each a random increasing part of it (books5 is pushed
+    // when it changed: a socket need not see every seqId), the old one from 500 (delivered before the swap), the
+    // replacement from any seqId up to the last; their books interleave at random; the book is at the highest seqId
+    // delivered. Then a book below it (after a maintenance reset) on either socket while the overlap lasts: applied
+    // when that socket had delivered the book's seqId (TCP is ordered), else ignored as its trail. After the overlap
+    // (the old socket closed, or gone back to) there is one socket, whose lower book is always applied
+    // (docs/venues/okx.md, "Full books": a lagging book and a reset look alike there, and the step back is the safe side).
+    const rng = new Rng(20261206);
+    const counts = { resets: 0, trails: 0, during: 0, after: 0 };
+    for (let round = 0; round < 200; round++) {
+      const { adapter, sink, conn, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
+      feed(500);
+      overlap();
+      const last = 500 + rng.int(1, 6);
+      const part = (from: number) => {
+        const seqs: number[] = [];
+        for (let s = from; s <= last; s++) if (s === last || rng.next() < 0.7) seqs.push(s);
+        return seqs;
+      };
+      const oldSeqs = part(501);
+      const newSeqs = part(rng.int(500, last));
+      const script: ("old" | "new")[] = [...oldSeqs.map(() => "old" as const), ...newSeqs.map(() => "new" as const)];
+      for (let i = script.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [script[i], script[j]] = [script[j]!, script[i]!];
+      }
+      const cut = rng.int(0, script.length);
+      let pa = 500; // the highest seqId each socket delivered (-1: none)
+      let pb = -1;
+      let ia = 0;
+      let ib = 0;
+      for (const who of script.slice(0, cut)) {
+        if (who === "old") feed((pa = oldSeqs[ia++]!), true);
+        else feed((pb = newSeqs[ib++]!));
+      }
+      const book = Math.max(pa, pb);
+      expect([sink.invalid, sink.seq, shown()]).toEqual([0, book, book]);
+      let fromOld: boolean;
+      let during: boolean;
+      if (rng.next() < 0.5) {
+        counts.during++;
+        during = true;
+        fromOld = rng.next() < 0.5;
+      } else {
+        counts.after++;
+        during = false;
+        fromOld = !(pb >= 0 && rng.next() < 0.5);
+        if (fromOld) goBack();
+        else oldClosed();
+        expect(conn.retiringGeneration).toBe(-1);
+      }
+      const applies = !during || (fromOld ? pa : pb) === book;
+      const before = adapter.stats();
+      feed(3, fromOld && conn.retiringGeneration >= 0);
+      const after = adapter.stats();
+      const where = `round ${round}: old ${pa}, replacement ${pb}, from the ${fromOld ? "old socket" : "replacement"} ${during ? "during" : "after"} the overlap`;
+      if (during) counts[applies ? "resets" : "trails"]++;
+      expect(sink.invalid, where).toBe(0);
+      expect([after.maintenanceResets - before.maintenanceResets, after.duplicates - before.duplicates], where).toEqual(applies ? [1, 0] : [0, 1]);
+      expect([sink.seq, shown()], where).toEqual(applies ? [3, 3] : [book, book]);
+      expect(adapter.topicInfo(0), where).toMatchObject({ state: "live", seqId: applies ? 3 : book });
+    }
+    expect(Math.min(counts.resets, counts.trails, counts.during, counts.after)).toBeGreaterThan(20);
+  });
 });
