@@ -80,7 +80,7 @@ export interface CoinbaseSimStats {
   /** Connections closed for not subscribing in time, and for idling without heartbeats. */
   idleClosedNoSubscribe: number;
   idleClosedNoHeartbeats: number;
-  /** Client messages beyond 8 per second (the documented per-IP limit). */
+  /** Client messages beyond 8 in any second, every connection's together (the per-IP limit; arrivals counted over 750 ms). */
   overRate: number;
   /** Frames the socket dropped (its send buffer over backpressureLimit, 1 GiB): a gap the client will see. */
   framesDropped: number;

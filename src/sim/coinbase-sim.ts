@@ -11,7 +11,7 @@
  * Loopback only; a test tool, so cold code.
  * @module
  */
-import { ConnectLimit } from "./connect-limit.ts";
+import { arrivalAllowanceMs, ConnectLimit } from "./connect-limit.ts";
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
@@ -41,8 +41,6 @@ interface ConnData {
   subscribed: boolean;
   lastFrame: string | null;
   /** Client messages in the current second (the 8/s limit is counted, not enforced). */
-  rateWindowMs: number;
-  rateCount: number;
 }
 type Ws = ServerWebSocket<ConnData>;
 
@@ -73,6 +71,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private readonly rng: Rng;
   private readonly products = new Map<string, Product>();
   private readonly conns = new Set<Ws>();
+  /** When the client messages of the last second arrived, every connection's (overRate). */
+  private readonly clientArrivalsMs: number[] = [];
   private connSeq = 0;
   /** Heartbeats subscribes refused so far (opts.refuseHeartbeats). */
   private heartbeatsRefused = 0;
@@ -119,7 +119,7 @@ class CoinbaseSimulator implements CoinbaseSim {
         if (refused) return refused;
         const data: ConnData = {
           id: ++this.connSeq, seq: 0, products: new Set(), heartbeats: false, heartbeatCounter: 0, lastHeartbeatMs: now,
-          openedMs: now, lastSentMs: now, subscribed: false, lastFrame: null, rateWindowMs: now, rateCount: 0,
+          openedMs: now, lastSentMs: now, subscribed: false, lastFrame: null,
         };
         if (server.upgrade(req, { data })) return undefined;
         return new Response("expected a WebSocket upgrade or a REST path", { status: 404 });
@@ -215,11 +215,12 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     const d = ws.data;
-    if (now - d.rateWindowMs >= 1000) {
-      d.rateWindowMs = now;
-      d.rateCount = 0;
-    }
-    if (++d.rateCount > MESSAGES_PER_SECOND) this.stats.overRate++;
+    // Per IP (every client here is 127.0.0.1), in any second: counted over a window a quarter shorter, as it sees
+    // arrivals, not sends (connect-limit.ts). Before 2026-12-06, per connection and per fixed second.
+    const arrivals = this.clientArrivalsMs;
+    arrivals.push(now);
+    while (now - arrivals[0]! >= 1000 - arrivalAllowanceMs(1000)) arrivals.shift();
+    if (arrivals.length > MESSAGES_PER_SECOND) this.stats.overRate++;
     let m: Record<string, unknown>;
     try {
       const v: unknown = JSON.parse(text);

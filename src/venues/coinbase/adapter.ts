@@ -102,6 +102,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly watch: InstrumentWatch<Topic>;
   private sink: BookSink | null = null;
   private readonly parseErrorLog: RateLimitedLog;
+  /** A heartbeat or subscriptions event read only down to its sequence_num: its own line, as it resyncs nothing. */
+  private readonly controlErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
@@ -129,6 +131,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.rawFrameTap = opts.onRawFrame;
     const random = (this.random = opts.random ?? Math.random);
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: unreadable frames (every book of the connection resynced) or events (that product's book resynced)");
+    // Apart from parseErrorLog: under its words ("resynced") a heartbeat's line claimed a resync that never was, and
+    // shared, its 5 s limit made a real resync just after only a count in a later line.
+    this.controlErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeats or subscriptions events readable only down to their sequence_num (taken; no book touched, no product rejected)");
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
@@ -401,7 +406,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (counter < 0) {
       // Its sequence_num is known and it carries no book: taken, nothing resynced (before, every book of the connection
       // was, on each such heartbeat). The counter's count starts again at the next one read.
-      this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`);
+      this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`, this.controlErrorLog);
       if (!this.sequenceOk(conn, seq, tsUs)) return;
       conn.heartbeats++;
       conn.lastHeartbeat = -1;
@@ -529,7 +534,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    */
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
     const listed = levelListed(m);
-    if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`);
+    if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
     const head = conn.expectedAcks.shift();
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
@@ -572,11 +577,11 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
-  private countParseError(conn: Conn, code: number, what: string): void {
+  private countParseError(conn: Conn, code: number, what: string, log = this.parseErrorLog): void {
     conn.parseErrors++;
     const name = CB_ERROR_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    this.parseErrorLog.hit(`${name} (${what})`);
+    log.hit(`${name} (${what})`);
   }
 
   /** A price or size that does not fit (or a venue reset): reload its market's instruments now (re-checks of a market coalesce). */

@@ -40,7 +40,11 @@ export const L2_DATA_CHANNEL = "l2_data";
 export const HEARTBEATS_CHANNEL = "heartbeats";
 export const SUBSCRIPTIONS_CHANNEL = "subscriptions";
 
-/** "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits). */
+/**
+ * "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits).
+ * Messages are paced as at most 8 in any second (pacing.perIpWindow): before 2026-12-06 a bucket of 8 refilled at 8
+ * a second, which let up to 16 through in one (a resync of many books at once: 8 at once, then one each 125 ms).
+ */
 export const CONNECTS_PER_SECOND = 8;
 export const MESSAGES_PER_SECOND = 8;
 /** What a connection sends as it opens: its level2 subscribe and its heartbeats subscribe (adapter.ts onOpen). */
@@ -54,7 +58,7 @@ export const MESSAGES_PER_CONNECT = 2;
  * second, the window grows instead.
  */
 export function connectBudget(budgetShare: number | undefined): { maxConnectsPerWindow: number; connectWindowMs: number } {
-  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's bucket
+  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's window
   const perSecond = Math.min(shareOf(CONNECTS_PER_SECOND, budgetShare), messagesPerSecond / MESSAGES_PER_CONNECT);
   if (perSecond >= 1) return { maxConnectsPerWindow: Math.floor(perSecond), connectWindowMs: 1_000 };
   return { maxConnectsPerWindow: 1, connectWindowMs: perSecond > 0 ? Math.ceil(1_000 / perSecond) : 1_000 };
@@ -199,7 +203,7 @@ export const COINBASE_KEEPALIVE: Keepalive = { kind: "heartbeat_channel" };
 export function coinbaseRequests(onEncode: (topics: readonly TopicState[], reqId: string) => void): RequestProtocol {
   return {
     venue: "coinbase",
-    pacing: { perIp: { capacity: MESSAGES_PER_SECOND, perSecond: MESSAGES_PER_SECOND } },
+    pacing: { perIpWindow: { max: MESSAGES_PER_SECOND, windowMs: 1_000 } },
     maxArgsPerRequest: () => MAX_PRODUCTS_PER_REQUEST,
     encodeRequest: (op, topics, reqId) => {
       onEncode(topics, reqId);

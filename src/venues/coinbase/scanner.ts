@@ -254,7 +254,8 @@ const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
  * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (RFC 3339 in UTC, as Coinbase prints it with up to ns) → µs since the epoch,
- * fraction truncated to µs; -1 for anything else (a day the month does not have too). No allocation.
+ * fraction truncated to µs; -1 for anything else (a day the month does not have too, and second 60: Coinbase's
+ * servers, Go by the heartbeats' current_time [F14], never print a leap second, and µs since the epoch has none). No allocation.
  */
 export function rfc3339Us(s: string, start: number, end: number): number {
   if (end - start < 20 || s.charCodeAt(end - 1) !== 90 /* Z */) return -1;
@@ -265,7 +266,7 @@ export function rfc3339Us(s: string, start: number, end: number): number {
   const mi = digits(s, start + 14, 2);
   const se = digits(s, start + 17, 2);
   if (s.charCodeAt(start + 4) !== 45 || s.charCodeAt(start + 7) !== 45 || s.charCodeAt(start + 10) !== 84 || s.charCodeAt(start + 13) !== 58 || s.charCodeAt(start + 16) !== 58) return -1;
-  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 60) return -1;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59) return -1;
   // A day the month does not have is malformed, not the next month's (2026-02-31 read as March 3).
   if (d > (mo === 2 ? (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28) : DAYS_IN_MONTH[mo]!)) return -1;
   let us = 0;

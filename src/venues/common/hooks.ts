@@ -77,14 +77,22 @@ export interface BucketSpec {
   readonly perSecond: number;
 }
 
+/** At most `max` messages in any `windowMs`: a bucket of `max` refilled at `max` a window lets 2 · max through in one. */
+export interface WindowSpec {
+  readonly max: number;
+  readonly windowMs: number;
+}
+
 /**
  * Limits on the messages we send (requests, pings, replies): per connection (e.g. Binance 5 messages/s per
- * connection) and per IP across all connections of the venue (split between workers by budgetShare). A message
- * over the limit waits in the connection's outbox, in order.
+ * connection) and per IP across all connections of the venue (split between workers by budgetShare), as a bucket
+ * (`perIp`) or a sliding window (`perIpWindow`, when `perIp` is absent). A message over the limit waits in the
+ * connection's outbox, in order.
  */
 export interface MessagePacing {
   readonly perConnection?: BucketSpec;
   readonly perIp?: BucketSpec;
+  readonly perIpWindow?: WindowSpec;
 }
 
 /** The request side of a venue: how subscriptions are asked for and acks read (subscription-control.ts). */

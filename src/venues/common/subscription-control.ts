@@ -10,7 +10,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { shareOf, TokenBucket } from "./budgets.ts";
+import { shareOf, SlidingWindowBudget, TokenBucket } from "./budgets.ts";
 import type { ControlFrame, RequestProtocol } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
@@ -43,7 +43,7 @@ export class SubscriptionControl {
   random: () => number = Math.random;
 
   /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
-  private readonly ipBucket: TokenBucket | null;
+  private readonly ipBucket: Pick<TokenBucket, "waitMs" | "tryTake"> | null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Connections with queued messages. */
   private readonly waiting = new Set<VenueConnection>();
@@ -76,7 +76,8 @@ export class SubscriptionControl {
     budgetShare = 1,
   ) {
     const ip = protocol.pacing?.perIp;
-    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : null;
+    const window = protocol.pacing?.perIpWindow;
+    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : window ? windowPacer(window.max, window.windowMs, budgetShare) : null;
   }
 
   /**
@@ -514,4 +515,22 @@ export class SubscriptionControl {
     });
     this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
   }
+}
+
+/**
+ * This process's share of a sliding window (at most `max` in any `windowMs`: MessagePacing.perIpWindow), with a
+ * bucket's waitMs / tryTake. A share below one message a window widens the window instead (never rounded up to one a
+ * window, which with many workers would add up past the venue's limit).
+ */
+function windowPacer(max: number, windowMs: number, budgetShare: number): Pick<TokenBucket, "waitMs" | "tryTake"> {
+  const perWindow = max * Math.min(1, Math.max(0, budgetShare));
+  const w = perWindow >= 1 ? new SlidingWindowBudget(Math.floor(perWindow), windowMs) : new SlidingWindowBudget(1, perWindow > 0 ? Math.ceil(windowMs / perWindow) : windowMs);
+  return {
+    waitMs: (nowMs) => w.waitMs(nowMs),
+    tryTake: (nowMs) => {
+      if (w.waitMs(nowMs) > 0) return false;
+      w.take(nowMs);
+      return true;
+    },
+  };
 }

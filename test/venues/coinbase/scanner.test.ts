@@ -257,5 +257,9 @@ describe("coinbase scanner", () => {
     // A day the month does not have is no time (unknown, not the next month's: before, 2026-02-31 read as March 3).
     for (const bad of ["2026-02-29T00:00:00Z", "2026-02-31T12:00:00.5Z", "2026-04-31T00:00:00Z", "2100-02-29T00:00:00Z", "2026-00-10T00:00:00Z"]) expect(rfc3339Us(bad, 0, bad.length), bad).toBe(-1);
     for (const good of ["2024-02-29T00:00:00Z", "2000-02-29T23:59:59.999999Z", "2026-12-31T00:00:00Z", "2026-04-30T00:00:00Z"]) expect(rfc3339Us(good, 0, good.length), good).toBe(Date.parse(good) * 1000 + (good.includes(".999999") ? 999 : 0));
+    // Second 60 is no time: Coinbase's servers (Go: a heartbeat's current_time is Go's Time.String) never print a leap
+    // second, and µs since the epoch has none. Before, any minute's :60 read as the next minute's :00 (14:30:60 as
+    // 14:31:00), and a leap second's 23:59:60.5 as 00:00:00.5, after the frames of the second that follows it.
+    for (const bad of ["2026-04-07T14:30:60Z", "2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2026-04-07T14:30:61Z"]) expect(rfc3339Us(bad, 0, bad.length), bad).toBe(-1);
   });
 });

@@ -9,11 +9,12 @@
  *   SUBSCRIBE_REJECTED for good, books the venue was serving.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { startWsProxy } from "../ws-proxy.ts";
+import { recordedLog } from "../common/instrument-closed-scenario.ts";
 import { coinbaseConfig, startIntoSink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -24,13 +25,13 @@ afterEach(async () => {
 const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
 
 /** Simulator, proxy (every link's frames through `rewrite`), adapter (two connections: 2 + 1 products), sink. */
-async function setup(rewrite: (f: string) => string) {
+async function setup(rewrite: (f: string) => string, log: Logger = silentLogger) {
   const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 5, levels: 10, heartbeatMs: 20 });
   const proxy = startWsProxy(sim.wsUrl.replace(/\/$/, ""));
   for (let i = 0; i < 8; i++) proxy.byIndex.set(i, { rewriteDown: rewrite });
   cleanup.push(() => proxy.stop());
   const config = { ...coinbaseConfig(sim, PRODUCTS), wsUrl: proxy.origin };
-  const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, maxProductsPerConnection: 2 });
+  const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log, maxProductsPerConnection: 2 });
   const sink = await startIntoSink(sim, adapter, cleanup);
   sim.step(1);
   const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
@@ -66,6 +67,30 @@ describe("coinbase: a control frame readable only down to its sequence_num", { t
     expect([s.reconnects, s.gaps, s.connectionResyncs]).toEqual([0, 0, 0]);
     expect(s["parseErrors.heartbeat"]).toBe(spoils.length);
     expect(s.heartbeatCounterBreaks).toBe(0); // the counter's baseline starts again after one it could not read
+  });
+
+  test("logged as what it is, apart from unreadable frames: a frame that resyncs its connection right after still has its own line", async () => {
+    // Before, both went to one rate-limited line (one a 5 s) saying "every book of the connection resynced": the
+    // heartbeat's line claimed a resync that never was, and the malformed frame's resync, inside the same 5 s, was
+    // only a count in a later line.
+    let armed = 0;
+    const rewrite = (f: string): string => {
+      if (armed === 0 || !f.startsWith('{"channel":"heartbeats"')) return f;
+      armed--;
+      return f.replace(/"heartbeat_counter":\d+/, '"heartbeat_counter":"soon"');
+    };
+    const { log, lines } = recordedLog();
+    const { sim, adapter } = await setup(rewrite, log);
+    armed = 1;
+    await waitFor(() => adapter.stats()["parseErrors.heartbeat"] === 1, "the spoiled heartbeat");
+    sim.inject("malformed", "SOL-USD");
+    await waitFor(() => adapter.stats().connectionResyncs === 1, "the malformed frame's resync");
+    const about = (what: string) => lines.map((l) => JSON.parse(l) as { msg: string; detail?: string }).filter((l) => l.detail?.startsWith(what));
+    const heartbeat = about("heartbeat");
+    expect(heartbeat).toHaveLength(1);
+    expect(heartbeat[0]!.msg).not.toMatch(/resync/);
+    expect(heartbeat[0]!.msg).toMatch(/no book/);
+    expect(about("syntax")).toHaveLength(1);
   });
 
   test("a subscriptions event whose product lists cannot be read answers its request and rejects nothing", async () => {

@@ -87,6 +87,33 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("pacing: a per-IP sliding window sends at most its max in any window, every connection's together; a share below one a window widens it", () => {
+    const { control, all, at } = setup({ perIpWindow: { max: 3, windowMs: 1000 } }, 1, 2);
+    const total = () => all[0]!.conn.sent.length + all[1]!.conn.sent.length;
+    for (let i = 0; i < 8; i++) control.send(all[i % 2]!.conn, `m${i}`);
+    expect(total()).toBe(3);
+    at(999);
+    control.flush();
+    expect(total()).toBe(3); // a bucket of 3 refilled at 3 a second would have sent 2 more within the second
+    at(1000);
+    control.flush();
+    expect(total()).toBe(6);
+    control.stop();
+    // A sixteenth of 8 a second: one each 2 s (not one a second, which sixteen workers would add up to 16).
+    let nowMs = 0;
+    const shared = new SubscriptionControl(protocol({ perIpWindow: { max: 8, windowMs: 1000 } }), silentLogger, () => nowMs, undefined, () => {}, 1 / 16);
+    const conn = new SendRecordingConnection(0);
+    for (let i = 0; i < 3; i++) shared.send(conn, `m${i}`);
+    expect(conn.sent).toEqual(["m0"]);
+    nowMs = 1999;
+    shared.flush();
+    expect(conn.sent).toEqual(["m0"]);
+    nowMs = 2000;
+    shared.flush();
+    expect(conn.sent).toEqual(["m0", "m1"]);
+    shared.stop();
+  });
+
   test("a rejected batch: the named topic is rejected (HALTED / SUBSCRIBE_REJECTED), the rest retried; too large is bisected", () => {
     const { control, all, ack, invalid } = setup(undefined, 4);
     const { conn, topics } = all[0]!;
