@@ -190,8 +190,11 @@ for (;;) {
     body.reasonsNotShown > 0
       ? ((await (await fetch(`${started.httpUrl}/books`)).json()) as { market: string; state: string }[]).filter((b) => b.state !== "live")
       : body.reasons.filter((x) => x.check === "book_not_live");
+  // Seen live as of the answer the states came from: /books' is later than /readyz's (a market all live by then may
+  // not have been at `ms`).
+  const statesMs = body.reasonsNotShown > 0 ? performance.now() - tStart : ms;
   for (const m of ["spot", "linear", "option"]) {
-    if (!marketLiveMs.has(m) && body.books === nBooks && !notLive.some((b) => b.market === m)) marketLiveMs.set(m, ms);
+    if (!marketLiveMs.has(m) && body.books === nBooks && !notLive.some((b) => b.market === m)) marketLiveMs.set(m, statesMs);
   }
   if (r.status === 200 && body.books === nBooks) {
     connectMs = ms;

@@ -106,6 +106,11 @@ interface Slot {
   lastBooks: BookSummary[];
   /** performance.now() when lastBooks was answered: a dead worker's books age from there (their recvAgeUs). */
   lastBooksAtMs: number;
+  /**
+   * While its worker is down: the symbols of its share that `of` (its lastBooks then) has no book for (unavailableShare),
+   * judged once: neither changes while it is down, and every /readyz, /books and /status asks for them.
+   */
+  unavailable?: { of: BookSummary[]; list: ReadinessInput["unresolved"] };
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   /**
@@ -326,7 +331,8 @@ export class Supervisor implements StatusSource {
    * What /readyz judges (readiness.ts ReadinessSummary): one small reply from each worker (Feeder.readinessSummary,
    * one turn of its own however many books it has: before, /readyz had every worker summarize and send all its books,
    * ~80 of its turns at 20,000), merged in O(workers · READYZ_NAMED). A worker not answering counts as readiness()
-   * reports it: down, its last books stale and the rest of its share unavailable (that share judged a chunk per `turn`).
+   * reports it: down, its last books stale and the rest of its share unavailable (that share judged a chunk per `turn`,
+   * once while it stays down: unavailableShare).
    */
   async readyz(turn?: Turn): Promise<ReadinessSummary> {
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>));
@@ -574,6 +580,7 @@ export class Supervisor implements StatusSource {
 function keepBooks(slot: Slot, books: BookSummary[]): void {
   slot.lastBooks = books;
   slot.lastBooksAtMs = performance.now();
+  slot.unavailable = undefined; // of the books before (released: a share's worth of entries)
 }
 
 /** A turn that is no turn: a caller that gave none (tests) has the whole pass at once. */
@@ -587,10 +594,14 @@ function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: numb
 /**
  * A down slot's configured symbols that its last answered books do not hold (not listed, not resolved yet, a venue
  * still starting): listed as unresolved while it is away. Before, they vanished from /books and /status until the
- * worker was back. LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 in one turn, 20,000 of them.
+ * worker was back. LIST_ITEMS_PER_TURN per `turn` (until 2026-12-06 in one turn, 20,000 of them), and once for those
+ * books (kept in the slot: the share never changes, its last books not while it is down): until 2026-12-06 every
+ * /readyz judged them again, a pass over both lists (a turn per 500 of each) for each probe of a worker down.
+ * Read only: the list is shared by every answer until the worker answers again.
  */
 async function unavailableShare(slot: Slot, turn: Turn): Promise<ReadinessInput["unresolved"]> {
   const books = slot.lastBooks;
+  if (slot.unavailable?.of === books) return slot.unavailable.list;
   const shown = new Set<string>();
   for (let i = 0; i < books.length; i++) {
     if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
@@ -605,6 +616,8 @@ async function unavailableShare(slot: Slot, turn: Turn): Promise<ReadinessInput[
     const u = share[i]!;
     if (!shown.has(`${u.venue}/${u.market}/${u.symbol}`)) out.push({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail });
   }
+  // Kept only while those are still its last books (a worker back meanwhile answered newer ones: keepBooks).
+  if (slot.lastBooks === books) slot.unavailable = { of: books, list: out };
   return out;
 }
 

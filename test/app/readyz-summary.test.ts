@@ -236,17 +236,38 @@ describe("a supervisor's dead worker", () => {
     (supervisor as unknown as { slots: unknown[] }).slots.push({ index: 1, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks, lastBooksAtMs: performance.now(), share });
     let turns = 0;
     const turn = async () => void turns++;
+    const chunks = (n: number) => Math.ceil(n / LIST_ITEMS_PER_TURN);
+    const summary = await supervisor.readyz(turn);
+    // Only its first READYZ_NAMED books are copied (no turn: fewer than a chunk); its share judged against its last
+    // books, a chunk per turn (the set of their names, then the share).
+    expect(turns, "turns of /readyz's summary").toBe(chunks(shown.length) + chunks(symbols.length));
+    expect(evaluateSummary(summary).reasonCounts).toEqual({ worker_down: 1, symbol_unresolved: 40, book_not_live: shown.length });
+    // Its last books and share do not change while it is down: the share it had no book for is judged once, not again
+    // for every probe (until 2026-12-06 each /readyz made both passes again, ~80 turns at 20,000 books).
+    turns = 0;
+    const again = await supervisor.readyz(turn);
+    expect(turns, "turns of the next /readyz with the same worker down").toBe(0);
+    expect(evaluateSummary(again)).toEqual(evaluateSummary(summary));
+    turns = 0;
     const whole = await supervisor.readiness(turn);
-    // A turn per chunk of the books in each of two passes (their copy as stale, the set of their names) and of the share.
-    expect(turns, "turns of the whole lists").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) * 2 + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
+    // The whole lists copy its books as stale (their age goes on), a chunk per turn; the share as judged above.
+    expect(turns, "turns of the whole lists").toBe(chunks(shown.length));
     expect(whole.workersDown).toEqual([1]);
     expect(whole.books.map((b) => [b.symbol, b.state, b.reason, b.valid])).toEqual(shown.map((s) => [s, "stale", "worker_unavailable", false]));
     expect(whole.unresolved.map((u) => [u.symbol, u.reason])).toEqual(symbols.slice(-40).map((s) => [s, "worker_unavailable"]));
-    turns = 0;
-    const summary = await supervisor.readyz(turn);
-    // Only its first READYZ_NAMED books are copied (no turn: fewer than a chunk); its share judged as above.
-    expect(turns, "turns of /readyz's summary").toBe(Math.ceil(shown.length / LIST_ITEMS_PER_TURN) + Math.ceil(symbols.length / LIST_ITEMS_PER_TURN));
     expect(evaluateSummary(summary)).toEqual(evaluateSummary(summaryOfInput(whole)));
-    expect(evaluateSummary(summary).reasonCounts).toEqual({ worker_down: 1, symbol_unresolved: 40, book_not_live: shown.length });
+    // Books it answered since (a newer answer before it went down again): its share judged again, against them, by
+    // whichever asks first: here the whole lists (the stale copy and the set of names a chunk per turn each, the share).
+    const slot = (supervisor as unknown as { slots: { lastBooks: BookSummary[] }[] }).slots[0]!;
+    slot.lastBooks = lastBooks.slice(0, -10);
+    turns = 0;
+    const newerWhole = await supervisor.readiness(turn);
+    expect(turns, "turns of the whole lists after a newer answer").toBe(chunks(shown.length - 10) * 2 + chunks(symbols.length));
+    expect(newerWhole.unresolved.map((u) => u.symbol)).toEqual(symbols.slice(-50));
+    turns = 0;
+    const newer = await supervisor.readyz(turn);
+    expect(turns, "turns of /readyz after them").toBe(0);
+    expect(evaluateSummary(newer).reasonCounts).toEqual({ worker_down: 1, symbol_unresolved: 50, book_not_live: shown.length - 10 });
+    expect(evaluateSummary(newer)).toEqual(evaluateSummary(summaryOfInput(newerWhole)));
   });
 });
