@@ -133,11 +133,13 @@ const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temp
  * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected
  * alone and the rest of the batch sent again; words of a passing refusal (PASSING_REFUSAL) send the same request
  * again after a backoff (rate_limited: a book is never given up for them); anything else splits the batch to single
- * products, so only the one refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
+ * products, and one refused alone is sent again after a backoff of its own, never given up (only "not a valid
+ * product" rejects: ../common/subscription-control.ts onSubscribeFailed, retryAfterError).
  */
 export function parseAckError(retMsg: string): AckError {
   const named = NOT_VALID_PRODUCT.exec(retMsg);
   if (named) return { kind: "handler_not_found", topic: named[1]! };
+  if (/not a valid product/i.test(retMsg)) return { kind: "refused" }; // the product unnamed: refused alone, rejected
   return PASSING_REFUSAL.test(retMsg) ? { kind: "rate_limited" } : { kind: "other" };
 }
 

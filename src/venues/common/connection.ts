@@ -75,6 +75,11 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   onRetiring = false;
   /** A fresh start (restartTopic) was asked for during the overlap: redone on the old socket if it is gone back to. */
   restartWanted = false;
+  /**
+   * Subscribes of this topic refused in a row for a reason that may pass (AckError `other`), each sent again after a
+   * backoff that grows with it (SubscriptionControl.retryAfterError); 0 once one is accepted.
+   */
+  subscribeErrorStreak = 0;
 
   constructor(
     /** Subscription index (the app's book index). */

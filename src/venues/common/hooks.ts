@@ -28,7 +28,7 @@ export type ControlFrame =
 
 /** What a failed ack says, in the venue-neutral terms subscription-control.ts acts on. */
 export type AckError =
-  /** The topic named does not exist on the venue: reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
+  /** The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
   | { kind: "handler_not_found"; topic: string }
   /** Already subscribed venue-side: treat it as active, resync it the safe way, retry the rest. */
   | { kind: "already_subscribed"; topic: string }
@@ -36,7 +36,17 @@ export type AckError =
   | { kind: "args_size" }
   /** Over the venue's request rate (Deribit 10028 too_many_requests): send the same request again after a backoff. */
   | { kind: "rate_limited" }
-  /** Anything else: a batch is split to single topics to find the culprit; a single topic is rejected. */
+  /**
+   * The venue says the request's topic cannot be served (it does not exist, needs a tier or a login we lack) without
+   * naming it: a batch is split to single topics, a single one is rejected (HALTED / SUBSCRIBE_REJECTED). Each venue
+   * lists these codes explicitly (its `parseAckError`); nothing unknown is one.
+   */
+  | { kind: "refused" }
+  /**
+   * Anything else (a server error, a code we do not know): a batch is split to single topics, a single one is sent
+   * again after a backoff (SubscriptionControl.retryAfterError), its book RESYNCING / SUBSCRIBE_REJECTED meanwhile;
+   * never given up for it. Until 2026-12-06 a single topic was rejected for any such error, its book halted for good.
+   */
   | { kind: "other" };
 
 /**

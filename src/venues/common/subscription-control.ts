@@ -19,6 +19,13 @@ import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, 
 export const RATE_LIMIT_BACKOFF_BASE_MS = 500;
 export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
 
+/**
+ * Backoff of a single topic's subscribe refused for a reason that may pass (AckError `other`: a server error, a code
+ * we do not know): 1 s doubling to 60 s while its refusals continue, so a topic costs at most ~60 requests an hour.
+ */
+export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
+export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
+
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
 
@@ -31,6 +38,8 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
   /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
   rateLimited = 0;
+  /** Single-topic subscribes refused for a reason that may pass (AckError other), each sent again after a backoff. */
+  subscribeErrors = 0;
   /**
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
@@ -376,6 +385,10 @@ export class SubscriptionControl {
       }
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
+      if (t.subscribeErrorStreak > 0) {
+        this.log.info(`${this.protocol.venue}: subscribe accepted after refusals`, { market: t.market, topic: t.topic, refusals: t.subscribeErrorStreak });
+        t.subscribeErrorStreak = 0;
+      }
       if (t.resyncAfterAck) {
         t.resyncAfterAck = false;
         if (t.book !== BookState.LIVE) this.restartTopic(t);
@@ -430,7 +443,38 @@ export class SubscriptionControl {
       for (const t of topics) this.retry(conn, [t]);
       return;
     }
-    if (topics.length === 1) this.reject(topics[0]!, retMsg);
+    if (topics.length !== 1) return;
+    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them).
+    if (err.kind === "refused") this.reject(topics[0]!, retMsg);
+    else this.retryAfterError(conn, topics[0]!, retMsg);
+  }
+
+  /**
+   * A single topic's subscribe refused for a reason that may pass (AckError `other`: "system busy", a code we do not
+   * know): its book is RESYNCING / SUBSCRIBE_REJECTED (subscribers see it is not to be trusted) and the subscribe goes
+   * again on the same socket after a backoff of its own (1 s doubling to 60 s while its refusals continue, never
+   * before the venue's request count allows: requestWaitMs), sent by retriesDue; counted (subscribeErrors,
+   * subscribeRetries), logged once per streak of refusals (and once when one is accepted). Until 2026-12-06 it was
+   * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
+   */
+  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
+    if (t.sub !== SUB_PENDING) return;
+    if (t.onRetiring && conn.retiringWs !== null && this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    this.subscribeErrors++;
+    this.subscribeRetries++;
+    const streak = t.subscribeErrorStreak++;
+    const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+    const delayMs = Math.max(equalJitterMs(streak, SUBSCRIBE_ERROR_BACKOFF_BASE_MS, SUBSCRIBE_ERROR_BACKOFF_MAX_MS, this.random), budgetWaitMs);
+    if (streak === 0) {
+      this.log.warn(`${this.protocol.venue}: subscribe refused for a reason that may pass; sending it again after a backoff (1 s doubling to 60 s) until accepted`, {
+        market: t.market,
+        topic: t.topic,
+        venueMessage: retMsg,
+        delayMs: Math.round(delayMs),
+      });
+    }
+    this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**

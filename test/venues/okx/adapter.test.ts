@@ -71,6 +71,23 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.errorsSent).toBe(2);
   });
 
+  test("a passing server error (50001) on a resync's single-topic subscribe: sent again after a backoff, the book LIVE again, never halted", async () => {
+    // Before 2026-12-06 any code but 60018 / 60014 refusing a single topic halted its book for good (SUBSCRIBE_REJECTED).
+    const { sim, adapter, sink, equal } = await start(TWO, { random: () => 0 }); // the first retry after 0.5 s
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.failSubscribes("BTC-USDT", 2);
+    sim.inject("gap", "BTC-USDT");
+    sim.step(1);
+    await until(() => adapter.stats().subscribeErrors === 2, "the resync's subscribe refused twice");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    await until(() => equal(0) && equal(1), "live again after its backoff");
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "books equal");
+    expect(sink.invalid.filter((x) => x.index === 0).map((x) => x.state)).toEqual([BookState.RESYNCING]);
+    expect(sink.invalid.some((x) => x.state === BookState.HALTED)).toBe(false);
+  });
+
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
     const { sim, adapter, sink, equal } = await start(TWO);
     sim.step(1);
