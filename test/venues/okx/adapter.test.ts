@@ -220,6 +220,28 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().requestBudgetWaits).toBe(1);
   });
 
+  test("bad frames of a book waiting for the request budget do not count as more resyncs (its later backoff does not grow)", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR); // the socket's budget: 1 subscribe + 2 = 3, spent
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "the first resync is within the budget");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR); // waits for the budget, still subscribed
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    const before = adapter.topicInfo(1);
+    const errors = adapter.stats().parseErrors;
+    sim.inject("malformed", "ETH-USDT");
+    sim.step(3);
+    await until(() => adapter.stats().parseErrors > errors, "a bad frame of the waiting book");
+    expect(adapter.topicInfo(1).resyncs).toBe(before.resyncs);
+    expect(adapter.topicInfo(1).resyncAttempt).toBe(before.resyncAttempt);
+  });
+
   test("60014 (requests too frequent) is sent again after a backoff, never a rejection that halts the book", async () => {
     const subs: Subscription[] = [
       { market: "spot", symbol: "BTC-USDT", depth: 400 },
