@@ -11,7 +11,7 @@
  * Loopback only; a test tool, so cold code.
  * @module
  */
-import { ConnectLimit } from "./connect-limit.ts";
+import { arrivalAllowanceMs, ConnectLimit } from "./connect-limit.ts";
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
@@ -67,7 +67,7 @@ export async function startCoinbaseSimulator(opts: CoinbaseSimOptions): Promise<
 class CoinbaseSimulator implements CoinbaseSim {
   readonly stats: CoinbaseSimStats = {
     connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, heartbeatsSent: 0,
-    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, framesDropped: 0, slowConsumerCloses: 0,
+    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, overRateIp: 0, framesDropped: 0, slowConsumerCloses: 0,
   };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -80,6 +80,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private stepBudget = 0;
   private lastTickMs = 0;
   private stallUntilMs = 0;
+  /** Arrival times of client messages over all connections in the last (counted) second: stats.overRateIp. */
+  private readonly ipMessageTimesMs: number[] = [];
   private stalledInbox: { ws: Ws; text: string }[] = [];
   /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
   private readonly history = new Map<string, Set<string>>();
@@ -220,6 +222,10 @@ class CoinbaseSimulator implements CoinbaseSim {
       d.rateCount = 0;
     }
     if (++d.rateCount > MESSAGES_PER_SECOND) this.stats.overRate++;
+    const ip = this.ipMessageTimesMs;
+    while (ip.length > 0 && now - ip[0]! >= 1000 - arrivalAllowanceMs(1000)) ip.shift();
+    if (ip.length >= MESSAGES_PER_SECOND) this.stats.overRateIp++;
+    ip.push(now);
     let m: Record<string, unknown>;
     try {
       const v: unknown = JSON.parse(text);

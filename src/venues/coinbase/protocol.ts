@@ -54,7 +54,7 @@ export const MESSAGES_PER_CONNECT = 2;
  * second, the window grows instead.
  */
 export function connectBudget(budgetShare: number | undefined): { maxConnectsPerWindow: number; connectWindowMs: number } {
-  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's bucket
+  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's window
   const perSecond = Math.min(shareOf(CONNECTS_PER_SECOND, budgetShare), messagesPerSecond / MESSAGES_PER_CONNECT);
   if (perSecond >= 1) return { maxConnectsPerWindow: Math.floor(perSecond), connectWindowMs: 1_000 };
   return { maxConnectsPerWindow: 1, connectWindowMs: perSecond > 0 ? Math.ceil(1_000 / perSecond) : 1_000 };
@@ -201,7 +201,8 @@ export const COINBASE_KEEPALIVE: Keepalive = { kind: "heartbeat_channel" };
 export function coinbaseRequests(onEncode: (topics: readonly TopicState[], reqId: string) => void): RequestProtocol {
   return {
     venue: "coinbase",
-    pacing: { perIp: { capacity: MESSAGES_PER_SECOND, perSecond: MESSAGES_PER_SECOND } },
+    // "8 per second per IP": at most 8 in any second (a bucket of 8 refilled at 8/s let 16 out in one).
+    pacing: { perIp: { count: MESSAGES_PER_SECOND, windowMs: 1_000 } },
     maxArgsPerRequest: () => MAX_PRODUCTS_PER_REQUEST,
     encodeRequest: (op, topics, reqId) => {
       onEncode(topics, reqId);

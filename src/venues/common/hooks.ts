@@ -88,13 +88,23 @@ export interface BucketSpec {
 }
 
 /**
+ * At most `count` messages in any `windowMs` (budgets.ts MessageWindow): for a venue whose limit is a count per
+ * window ("8 per second"), which a bucket of N refilled at N/s would exceed (2N in one second from a full bucket).
+ */
+export interface WindowSpec {
+  readonly count: number;
+  readonly windowMs: number;
+}
+
+/**
  * Limits on the messages we send (requests, pings, replies): per connection (e.g. Binance 5 messages/s per
  * connection) and per IP across all connections of the venue (split between workers by budgetShare). A message
- * over the limit waits in the connection's outbox, in order.
+ * over the limit waits in the connection's outbox, in order. A bucket where the venue's limit is one (Deribit's
+ * credits), a window where it is a count per window (Coinbase's 8 per second per IP).
  */
 export interface MessagePacing {
-  readonly perConnection?: BucketSpec;
-  readonly perIp?: BucketSpec;
+  readonly perConnection?: BucketSpec | WindowSpec;
+  readonly perIp?: BucketSpec | WindowSpec;
 }
 
 /** The request side of a venue: how subscriptions are asked for and acks read (subscription-control.ts). */

@@ -10,8 +10,8 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { shareOf, TokenBucket } from "./budgets.ts";
-import type { ControlFrame, RequestProtocol } from "./hooks.ts";
+import { shareOf, MessageWindow, TokenBucket, windowShareOf, type MessageLimit } from "./budgets.ts";
+import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
 
@@ -25,6 +25,15 @@ export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
  */
 export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
 export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
+
+/** A limit of `spec` for this process's `share` of it (1 = the whole). */
+function limitOf(spec: BucketSpec | WindowSpec, share: number, nowMs: number): MessageLimit {
+  if ("windowMs" in spec) {
+    const w = windowShareOf(spec.count, spec.windowMs, share);
+    return new MessageWindow(w.count, w.windowMs);
+  }
+  return new TokenBucket(shareOf(spec.capacity, share), spec.perSecond * Math.min(1, share), nowMs);
+}
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
@@ -51,8 +60,8 @@ export class SubscriptionControl {
    */
   random: () => number = Math.random;
 
-  /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
-  private readonly ipBucket: TokenBucket | null;
+  /** Per-IP limit shared by every connection of the venue (this process's share); null = no per-IP limit. */
+  private readonly ipBucket: MessageLimit | null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Connections with queued messages. */
   private readonly waiting = new Set<VenueConnection>();
@@ -85,7 +94,7 @@ export class SubscriptionControl {
     budgetShare = 1,
   ) {
     const ip = protocol.pacing?.perIp;
-    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : null;
+    this.ipBucket = ip ? limitOf(ip, budgetShare, now()) : null;
   }
 
   /**
@@ -189,7 +198,7 @@ export class SubscriptionControl {
     const per = this.protocol.pacing?.perConnection;
     if (!per && !this.ipBucket) return true;
     const now = this.now();
-    if (per && !conn.bucket) conn.bucket = new TokenBucket(per.capacity, per.perSecond, now);
+    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, now);
     if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
     if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
     conn.bucket?.tryTake(now);

@@ -83,6 +83,7 @@ describe("coinbase adapter", () => {
     sim.step(1);
     await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books live");
     expect(sim.stats.idleClosedNoSubscribe).toBe(0);
+    expect(sim.stats.overRateIp).toBe(0); // 8 messages per second per IP, over all connections
     expect(adapter.stats().reconnects).toBe(0);
     expect(adapter.stats().connections).toBe(8);
   });
@@ -137,6 +138,18 @@ describe("coinbase adapter", () => {
     await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books equal again");
     expect(sim.stats.connectionsTotal).toBe(connects + 1);
     expect(adapter.stats().gaps).toBe(1);
+  });
+
+  test("ten resyncs at once (20 messages) keep the 8 messages per second per IP in every second", async () => {
+    // Before 2026-12-06 a token bucket of 8 refilled at 8/s sent 8 at once and 8 more within the second.
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD", "XRP-USD", "LTC-USD", "DOT-USD", "AVAX-USD", "LINK-USD", "UNI-USD"];
+    const { sim, adapter, sink } = await setup(products, { levels: 2 });
+    adapter.start(sink);
+    sim.step(1);
+    await waitFor(() => products.every((p, i) => sink.matches(sim, i, p)), "books live");
+    for (let i = 0; i < products.length; i++) adapter.requestResync(i, StatusReason.CROSSED_BOOK);
+    await waitFor(() => sim.stats.unsubscribes === products.length && products.every((_, i) => adapter.topicState(i).subscribed), "every product resubscribed");
+    expect(sim.stats.overRateIp).toBe(0);
   });
 
   test("requestResync unsubscribes and subscribes that product alone on its connection (no reconnect)", async () => {

@@ -10,6 +10,7 @@ import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { rng } from "../../support/mulberry32.ts";
 
 /** Requests `{"id":…,"method":…,"params":[…]}`; acks `{"id":…,"result":null}` or `{"id":…,"error":"…"}`. */
 function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
@@ -170,6 +171,34 @@ describe("common subscription control", () => {
     expect(kinds(bybit, ["error:handler not found,topic:orderbook.500.X", "error:already subscribed,topic:orderbook.50.X", "args size >10", "Internal server error"])).toEqual(["handler_not_found", "already_subscribed", "args_size", "other"]);
     expect(kinds(coinbase, ["Failed to subscribe: FOO-USD is not a valid product", "Failed to subscribe: not a valid product", "Failed to subscribe: too many requests", "Failed to subscribe"])).toEqual(["handler_not_found", "refused", "rate_limited", "other"]);
     expect(kinds(deribit, ["13778 raw_subscriptions_not_available_for_unauthorized", "10028 too_many_requests", "11094 internal_server_error", "13028 temporarily_unavailable"])).toEqual(["refused", "rate_limited", "other", "other"]);
+  });
+
+  test("Coinbase's 8 messages per second per IP: from an idle start and any send pattern, never more than 8 in any second", async () => {
+    // Before 2026-12-06 a token bucket of 8 refilled at 8/s: 16 went in the first second from a full bucket.
+    const { coinbaseRequests } = await import("../../../src/venues/coinbase/protocol.ts");
+    const pacing = coinbaseRequests(() => undefined).pacing;
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = rng(seed);
+      let nowMs = 0;
+      const control = new SubscriptionControl(protocol(pacing), silentLogger, () => nowMs, undefined, () => undefined);
+      const conns = [new SendRecordingConnection(0), new SendRecordingConnection(1)];
+      const sentAt: number[] = [];
+      for (const c of conns) c.ws = { send: () => void sentAt.push(nowMs) } as unknown as WebSocket;
+      for (let k = 0; k < 300; k++) {
+        nowMs += r() < 0.5 ? 0 : Math.floor(r() * 400);
+        const conn = conns[Math.floor(r() * 2)]!;
+        const n = 1 + Math.floor(r() * 3);
+        for (let i = 0; i < n; i++) control.send(conn, `m${k}.${i}`);
+        control.flush();
+      }
+      for (let i = 0; i < 200; i++) {
+        nowMs += 50;
+        control.flush();
+      }
+      for (let i = 0; i + 8 < sentAt.length; i++) expect(sentAt[i + 8]! - sentAt[i]!, `seed ${seed}: 9 sends within a second`).toBeGreaterThanOrEqual(1000);
+      expect(sentAt.length).toBeGreaterThan(100);
+      control.stop();
+    }
   });
 
   test("a bare text pong is a keepalive answer; a server test request is answered", () => {
