@@ -82,6 +82,8 @@ export class SubscriptionControl {
    * unsubscribe / subscribe at round-trip speed. Null (this class alone, in tests): restartTopic directly.
    */
   resync: InvalidateTopic | null = null;
+  /** Set by the lifecycle: told of each topic rejected for good (reject), so its listing can bring it back. */
+  onRejected: ((t: TopicState) => void) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -566,5 +568,6 @@ export class SubscriptionControl {
       hint: this.protocol.rejectHint(t),
     });
     this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+    this.onRejected?.(t);
   }
 }

@@ -88,6 +88,25 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid.some((x) => x.state === BookState.HALTED)).toBe(false);
   });
 
+  test("a rejected book listed as trading is asked for again (the wait doubling while refused) and LIVE once the venue serves it", async () => {
+    // Before 2026-12-06 a rejected book stayed HALTED until a restart, unless its listing happened to drop it.
+    const subs: Subscription[] = ["BTC-USDT", "VIP-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const vipOnly = ["VIP-USDT"];
+    const { sim, adapter, sink, equal } = await start(subs, { listingRetryMs: 150 }, undefined, { vipOnly });
+    // Refused in its batch and alone (rejected), then subscribed again after its re-check and refused again.
+    await until(() => adapter.stats().subscribeRejected >= 2, "VIP-USDT rejected, asked for again and rejected again");
+    expect(sim.stats.errorsSent).toBeGreaterThanOrEqual(3);
+    vipOnly.length = 0; // the venue serves it now
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "VIP-USDT LIVE after its next re-check");
+    expect(adapter.topicInfo(1).rejected).toBe(false);
+    // One status per refusal; none other.
+    const vip = sink.invalid.filter((x) => x.index === 1);
+    expect(vip.length).toBe(adapter.stats().subscribeRejected);
+    expect(vip.every((x) => x.state === BookState.HALTED && x.reason === StatusReason.SUBSCRIBE_REJECTED)).toBe(true);
+    expect(sink.invalid.filter((x) => x.index === 0)).toEqual([]);
+  });
+
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
     const { sim, adapter, sink, equal } = await start(TWO);
     sim.step(1);
