@@ -374,7 +374,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const again = prev !== undefined && now >= prev.askedMs && now - prev.askedMs < 2 * prev.waitMs + baseMs;
     const waitMs = again ? Math.min(maxMs, 2 * prev.waitMs) : baseMs;
     this.refused.set(t.index, { dueMs: now + waitMs, waitMs, askedMs: prev?.askedMs ?? now });
-    this.o.log.info(`${this.o.venue}: rejected book's listing asked for again in ${Math.round(waitMs / 1000)} s (subscribed again if listed as trading)`, { market: t.market, symbol: t.symbol, topic: t.topic });
+    this.o.log.info(`${this.o.venue}: rejected book's listing asked for again after a wait (subscribed again if listed as trading)`, { market: t.market, symbol: t.symbol, topic: t.topic, waitMs });
   }
 
   /** Refused topics whose wait is over: their markets asked (one query per market; checked every checkEveryMs). */

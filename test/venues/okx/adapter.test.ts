@@ -4,7 +4,7 @@
  * keepalive and the maintenance reset on a live stream, the hourly request budget, and several connections.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import type { BookView } from "../../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
@@ -92,7 +92,9 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     // Before 2026-12-06 a rejected book stayed HALTED until a restart, unless its listing happened to drop it.
     const subs: Subscription[] = ["BTC-USDT", "VIP-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
     const vipOnly = ["VIP-USDT"];
-    const { sim, adapter, sink, equal } = await start(subs, { listingRetryMs: 150 }, undefined, { vipOnly });
+    const waits: number[] = [];
+    const log: Logger = { ...silentLogger, info: (m, f) => void (m.includes("rejected book's listing") && waits.push(f!.waitMs as number)), child: () => log };
+    const { sim, adapter, sink, equal } = await start(subs, { listingRetryMs: 150, log }, undefined, { vipOnly });
     // Refused in its batch and alone (rejected), then subscribed again after its re-check and refused again.
     await until(() => adapter.stats().subscribeRejected >= 2, "VIP-USDT rejected, asked for again and rejected again");
     expect(sim.stats.errorsSent).toBeGreaterThanOrEqual(3);
@@ -100,6 +102,7 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     sim.step(1);
     await until(() => equal(0) && equal(1), "VIP-USDT LIVE after its next re-check");
     expect(adapter.topicInfo(1).rejected).toBe(false);
+    expect(waits.slice(0, 2)).toEqual([150, 300]); // min(1 min, listingRetryMs), doubling while refused again
     // One status per refusal; none other.
     const vip = sink.invalid.filter((x) => x.index === 1);
     expect(vip.length).toBe(adapter.stats().subscribeRejected);
