@@ -2,9 +2,10 @@
  * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
  * acks to requests (by request id, else the oldest request of that op, naming the topic when a refusal names one),
  * per-topic ack lists, recovery from a rejected batch (the named topic rejected, an oversized batch bisected, an
- * unexplained one split to single topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh
- * snapshot without a duplicate subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes
- * requests and reads acks.
+ * unexplained one split to single topics; a single topic rejected only for words the venue's parser lists as
+ * permanent, else sent again after its own backoff), message pacing (token buckets or sliding windows), and the
+ * unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot without a duplicate subscribe (Bybit:
+ * docs/venues/bybit.md). The venue's RequestProtocol encodes requests and reads acks.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
