@@ -80,8 +80,14 @@ export interface CoinbaseSimStats {
   /** Connections closed for not subscribing in time, and for idling without heartbeats. */
   idleClosedNoSubscribe: number;
   idleClosedNoHeartbeats: number;
-  /** Client messages beyond 8 in any second, every connection's together (the per-IP limit; arrivals counted over 750 ms). */
+  /** Client messages beyond 8 in a second on one connection (fixed one-second windows from its first message). */
   overRate: number;
+  /**
+   * Client messages, over all connections (one IP: loopback), beyond 8 in any sliding second, the documented per-IP
+   * limit [F3]; counted, not enforced. The window is counted a quarter shorter (750 ms) as it sees arrivals, not sends
+   * (connect-limit.ts arrivalAllowanceMs).
+   */
+  overRateIp: number;
   /** Frames the socket dropped (its send buffer over backpressureLimit, 1 GiB): a gap the client will see. */
   framesDropped: number;
   /** Connections closed because the client took too little of what was sent (slowConsumerBytes unsent). */

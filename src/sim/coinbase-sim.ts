@@ -41,6 +41,8 @@ interface ConnData {
   subscribed: boolean;
   lastFrame: string | null;
   /** Client messages in the current second (the 8/s limit is counted, not enforced). */
+  rateWindowMs: number;
+  rateCount: number;
 }
 type Ws = ServerWebSocket<ConnData>;
 
@@ -65,14 +67,12 @@ export async function startCoinbaseSimulator(opts: CoinbaseSimOptions): Promise<
 class CoinbaseSimulator implements CoinbaseSim {
   readonly stats: CoinbaseSimStats = {
     connections: 0, connectionsTotal: 0, messagesSent: 0, bytesSent: 0, subscribes: 0, unsubscribes: 0, heartbeatsSent: 0,
-    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, framesDropped: 0, slowConsumerCloses: 0,
+    errorsSent: 0, restRequests: 0, idleClosedNoSubscribe: 0, idleClosedNoHeartbeats: 0, overRate: 0, overRateIp: 0, framesDropped: 0, slowConsumerCloses: 0,
   };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
   private readonly products = new Map<string, Product>();
   private readonly conns = new Set<Ws>();
-  /** When the client messages of the last second arrived, every connection's (overRate). */
-  private readonly clientArrivalsMs: number[] = [];
   private connSeq = 0;
   /** Heartbeats subscribes refused so far (opts.refuseHeartbeats). */
   private heartbeatsRefused = 0;
@@ -80,6 +80,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   private stepBudget = 0;
   private lastTickMs = 0;
   private stallUntilMs = 0;
+  /** Arrival times of client messages over all connections in the last (counted) second: stats.overRateIp. */
+  private readonly ipMessageTimesMs: number[] = [];
   private stalledInbox: { ws: Ws; text: string }[] = [];
   /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
   private readonly history = new Map<string, Set<string>>();
@@ -119,7 +121,7 @@ class CoinbaseSimulator implements CoinbaseSim {
         if (refused) return refused;
         const data: ConnData = {
           id: ++this.connSeq, seq: 0, products: new Set(), heartbeats: false, heartbeatCounter: 0, lastHeartbeatMs: now,
-          openedMs: now, lastSentMs: now, subscribed: false, lastFrame: null,
+          openedMs: now, lastSentMs: now, subscribed: false, lastFrame: null, rateWindowMs: now, rateCount: 0,
         };
         if (server.upgrade(req, { data })) return undefined;
         return new Response("expected a WebSocket upgrade or a REST path", { status: 404 });
@@ -215,12 +217,15 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     const d = ws.data;
-    // Per IP (every client here is 127.0.0.1), in any second: counted over a window a quarter shorter, as it sees
-    // arrivals, not sends (connect-limit.ts). Before 2026-12-06, per connection and per fixed second.
-    const arrivals = this.clientArrivalsMs;
-    arrivals.push(now);
-    while (now - arrivals[0]! >= 1000 - arrivalAllowanceMs(1000)) arrivals.shift();
-    if (arrivals.length > MESSAGES_PER_SECOND) this.stats.overRate++;
+    if (now - d.rateWindowMs >= 1000) {
+      d.rateWindowMs = now;
+      d.rateCount = 0;
+    }
+    if (++d.rateCount > MESSAGES_PER_SECOND) this.stats.overRate++;
+    const ip = this.ipMessageTimesMs;
+    while (ip.length > 0 && now - ip[0]! >= 1000 - arrivalAllowanceMs(1000)) ip.shift();
+    if (ip.length >= MESSAGES_PER_SECOND) this.stats.overRateIp++;
+    ip.push(now);
     let m: Record<string, unknown>;
     try {
       const v: unknown = JSON.parse(text);

@@ -118,6 +118,8 @@ export class OkxSim {
   private stepBudget = 0;
   private lastTickMs = 0;
   private stallUntilMs = 0;
+  /** failSubscribes: subscribes of an instId still to refuse, and with what. */
+  private readonly subscribeFaults = new Map<string, { count: number; code: string; msg: string }>();
   private stalledInbox: { ws: OkxWs; text: string }[] = [];
   private readonly restFaults = new Map<string, { kind: "refuse" | "no_bridge"; frozen?: string }>();
   private readonly changes = new Map<string, OkxSimChange[]>(); // instId
@@ -262,6 +264,14 @@ export class OkxSim {
         return;
       }
     }
+  }
+
+  /**
+   * The next `count` subscribe requests naming instId are answered `event:error` with `code` (default 50001, "Service
+   * temporarily unavailable": a passing server error) instead of being served. Counted as errors sent.
+   */
+  failSubscribes(instId: string, count: number, code = "50001", msg = "Service temporarily unavailable, please try again later."): void {
+    this.subscribeFaults.set(instId, { count, code, msg });
   }
 
   /**
@@ -439,6 +449,12 @@ export class OkxSim {
     for (const a of args) {
       const channel = String(a?.channel);
       const instId = String(a?.instId);
+      const fault = req.op === "subscribe" ? this.subscribeFaults.get(instId) : undefined;
+      if (fault && fault.count > 0) {
+        fault.count--;
+        this.error(ws, id, fault.code, fault.msg);
+        return;
+      }
       if (channel === "books-l2-tbt" || channel === "books50-l2-tbt" || (req.op === "subscribe" && this.opts.vipOnly?.includes(instId))) {
         this.error(ws, id, "64003", `Your trading fee tier doesn't meet the requirement to access this channel: ${channel},instId:${instId}`);
         return;

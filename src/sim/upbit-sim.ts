@@ -13,7 +13,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
-import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
+import { arrivalAllowanceMs, ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { closeIdle } from "./idle-close.ts";
 import { Rng } from "./rng.ts";
 
@@ -66,6 +66,11 @@ export interface UpbitSimStats {
   zeroSizeSent: number;
   /** Connections closed for idling (idleCloseMs). */
   idleCloses: number;
+  /**
+   * Requests (PING aside) beyond Upbit's data-request limit on their connection, 5 in any second or 100 in any minute
+   * [U§3]; counted, not enforced. Each window is counted shorter (arrivalAllowanceMs) as it sees arrivals, not sends.
+   */
+  overRate: number;
 }
 
 interface Conn {
@@ -78,6 +83,8 @@ interface Conn {
   level: number;
   /** When anything last went either way on the connection (at first: when it opened). */
   lastActiveMs: number;
+  /** Arrival times of its requests in the last (counted) minute: stats.overRate. */
+  requestTimesMs?: number[];
 }
 type Ws = ServerWebSocket<Conn>;
 
@@ -111,7 +118,7 @@ export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitS
 }
 
 class UpbitSimulator implements UpbitSim {
-  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0, idleCloses: 0 };
+  readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0, idleCloses: 0, overRate: 0 };
   private server: Server<Conn> | null = null;
   private readonly rng: Rng;
   private readonly books = new Map<string, CodeBook>();
@@ -263,11 +270,23 @@ class UpbitSimulator implements UpbitSim {
       return;
     }
     this.stats.requests++;
+    this.countRequest(ws.data);
     const err = this.applyRequest(ws, text);
     if (err) {
       this.stats.errorsSent++;
       ws.send(this.encode(ws, JSON.stringify({ error: err })));
     }
+  }
+
+  /** Counts a request against the connection's 5 per second and 100 per minute (stats.overRate). */
+  private countRequest(c: Conn): void {
+    const now = Date.now();
+    const times = (c.requestTimesMs ??= []);
+    while (times.length > 0 && now - times[0]! >= 60_000 - arrivalAllowanceMs(60_000)) times.shift();
+    let lastSecond = 0;
+    for (let i = times.length - 1; i >= 0 && now - times[i]! < 1_000 - arrivalAllowanceMs(1_000); i--) lastSecond++;
+    if (lastSecond >= 5 || times.length >= 100) this.stats.overRate++;
+    times.push(now);
   }
 
   /** Validates a request like the venue: an error names no market; a good request replaces the subscription. */

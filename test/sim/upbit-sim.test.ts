@@ -240,3 +240,20 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     await expect(simCommand.run(context({ venue: "upbit", symbols: "spot:KRWBTC" }).ctx)).rejects.toThrow(/QUOTE-BASE/);
   });
 });
+
+test("the data-request limit (5 a second per connection) is counted: a sixth request within the second is over it", async () => {
+  const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 4 });
+  try {
+    const { ws } = await client(sim.wsUrl);
+    const request = JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC.5"] }]);
+    for (let i = 0; i < 5; i++) ws.send(request);
+    await until(() => sim.stats.requests === 5, "five requests");
+    expect(sim.stats.overRate).toBe(0);
+    ws.send(request);
+    await until(() => sim.stats.requests === 6, "the sixth");
+    expect(sim.stats.overRate).toBe(1);
+    ws.close();
+  } finally {
+    await sim.stop();
+  }
+});

@@ -23,6 +23,7 @@ export function fakeLifecycle(o: { stopping?: boolean; onActivate?: (t: TopicSta
   const f: FakeLifecycle = {
     stopping: o.stopping ?? false,
     onTopicStale: null,
+    onTopicRejected: null,
     activated: [],
     activateCalls: 0,
     retired: [],

@@ -56,6 +56,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", v("restRateLimited") + v("restBanned")),
     counter("stale_resyncs_total", "Books resynced because their stream went silent", v("staleResyncs")),
     counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),
+    counter("subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", v("subscribeErrors")),
     counter("messages_paced_total", "Requests that waited for the per-connection message budget", v("messagesPaced")),
     counter("unattributed_parse_errors_total", "Malformed frames whose stream could not be read", v("unattributedParseErrors")),
     ...parseCodes,

@@ -166,9 +166,13 @@ export function classifyControl(msg: unknown): ControlFrame {
   return { kind: "other" };
 }
 
-/** Binance names no stream in its errors: a failed batch is split to single streams, then the single one rejected. */
-export function parseAckError(_retMsg: string): AckError {
-  return { kind: "other" };
+/**
+ * Binance names no stream in its errors: a failed batch is split to single streams. Only "invalid stream" (code 2,
+ * [subscribe]) says the stream cannot be served: refused alone, it is rejected. Any other error (codes 0–3 about
+ * the request, one we do not know) sends the single stream again after a backoff, never given up for it.
+ */
+export function parseAckError(retMsg: string): AckError {
+  return /invalid stream/i.test(retMsg) ? { kind: "refused" } : { kind: "other" };
 }
 
 /**

@@ -75,6 +75,7 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     restWaiting: p.rest.waiting(),
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
+    subscribeErrors: p.control.subscribeErrors,
     unattributedParseErrors: c.unattributedParseErrors,
     messagesPaced: p.control.paced,
   };

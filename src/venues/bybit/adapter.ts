@@ -296,6 +296,7 @@ export class BybitAdapter implements VenueAdapter {
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a rejected batch", this.control.subscribeRetries],
+      ["subscribeErrors", "subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", this.control.subscribeErrors],
       ["argsSizeErrors", "args_size_errors_total", "Subscribe batches the venue found too large (bisected)", this.control.argsSizeErrors],
       ["alreadySubscribed", "already_subscribed_total", "Subscribes answered 'already subscribed'", this.control.alreadySubscribed],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],

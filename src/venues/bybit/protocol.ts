@@ -109,7 +109,10 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
 }
 
-/** What a failed ack says [§2.4]. Each pattern is a string seen in the wild. */
+/**
+ * What a failed ack says [§2.4]. Each pattern is a string seen in the wild. Only "handler not found" (the topic does
+ * not exist) rejects a topic; anything else refused alone is sent again after a backoff, never given up.
+ */
 export function parseAckError(retMsg: string): AckError {
   let m = /handler not found,\s*topic:(\S+)/.exec(retMsg);
   if (m) return { kind: "handler_not_found", topic: m[1]! };

@@ -40,11 +40,7 @@ export const L2_DATA_CHANNEL = "l2_data";
 export const HEARTBEATS_CHANNEL = "heartbeats";
 export const SUBSCRIPTIONS_CHANNEL = "subscriptions";
 
-/**
- * "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits).
- * Messages are paced as at most 8 in any second (pacing.perIpWindow): before 2026-12-06 a bucket of 8 refilled at 8
- * a second, which let up to 16 through in one (a resync of many books at once: 8 at once, then one each 125 ms).
- */
+/** "rate-limited at 8 per second per IP" for connections and for unauthenticated messages (websocket-rate-limits). */
 export const CONNECTS_PER_SECOND = 8;
 export const MESSAGES_PER_SECOND = 8;
 /** What a connection sends as it opens: its level2 subscribe and its heartbeats subscribe (adapter.ts onOpen). */
@@ -137,11 +133,13 @@ const PASSING_REFUSAL = /rate.?limit|too many (requests|messages)|try again|temp
  * An error frame that answered a request (classifyControl, `refused`): a product it names as not valid is rejected
  * alone and the rest of the batch sent again; words of a passing refusal (PASSING_REFUSAL) send the same request
  * again after a backoff (rate_limited: a book is never given up for them); anything else splits the batch to single
- * products, so only the one refused alone is rejected (../common/subscription-control.ts onSubscribeFailed).
+ * products, and one refused alone is sent again after a backoff of its own, never given up (only "not a valid
+ * product" rejects: ../common/subscription-control.ts onSubscribeFailed, retryAfterError).
  */
 export function parseAckError(retMsg: string): AckError {
   const named = NOT_VALID_PRODUCT.exec(retMsg);
   if (named) return { kind: "handler_not_found", topic: named[1]! };
+  if (/not a valid product/i.test(retMsg)) return { kind: "refused" }; // the product unnamed: refused alone, rejected
   return PASSING_REFUSAL.test(retMsg) ? { kind: "rate_limited" } : { kind: "other" };
 }
 
@@ -203,7 +201,8 @@ export const COINBASE_KEEPALIVE: Keepalive = { kind: "heartbeat_channel" };
 export function coinbaseRequests(onEncode: (topics: readonly TopicState[], reqId: string) => void): RequestProtocol {
   return {
     venue: "coinbase",
-    pacing: { perIpWindow: { max: MESSAGES_PER_SECOND, windowMs: 1_000 } },
+    // "8 per second per IP": at most 8 in any second (a bucket of 8 refilled at 8/s let 16 out in one).
+    pacing: { perIp: { count: MESSAGES_PER_SECOND, windowMs: 1_000 } },
     maxArgsPerRequest: () => MAX_PRODUCTS_PER_REQUEST,
     encodeRequest: (op, topics, reqId) => {
       onEncode(topics, reqId);

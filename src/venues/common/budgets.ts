@@ -118,7 +118,7 @@ export class SlidingWindowBudget {
  * A token bucket: `capacity` tokens, refilled at `perSecond`; a send takes one (or `n`). Used to pace outgoing
  * messages per connection (e.g. OKX 480 requests/h per connection, Binance 5 messages/s) and per IP.
  */
-export class TokenBucket {
+export class TokenBucket implements MessageLimit {
   private tokens: number;
   private lastMs: number;
 
@@ -154,6 +154,64 @@ export class TokenBucket {
     this.tokens -= n;
     return true;
   }
+}
+
+/** What SubscriptionControl paces messages with: a TokenBucket or a MessageWindow. */
+export interface MessageLimit {
+  /** How long until one more message may go (0 = now). */
+  waitMs(nowMs: number): number;
+  /** Takes one if it may go now; false (and nothing taken) otherwise. */
+  tryTake(nowMs: number): boolean;
+}
+
+/**
+ * At most `count` messages in any `windowMs` (a venue's "N per second"): a send waits until the count-th last one
+ * is `windowMs` old. A token bucket of N plus N per second lets 2N out in one second from a full bucket; this never
+ * does. The last `count` send times live in a ring allocated once (nothing per message).
+ */
+export class MessageWindow implements MessageLimit {
+  private readonly sentMs: Float64Array;
+  /** The oldest of the last `count` sends (valid when `size` is count). */
+  private head = 0;
+  private size = 0;
+
+  constructor(
+    readonly count: number,
+    readonly windowMs: number,
+  ) {
+    this.sentMs = new Float64Array(Math.max(1, count));
+  }
+
+  waitMs(nowMs: number): number {
+    const n = this.sentMs.length;
+    if (this.size === 0) return 0;
+    // A clock stepped back put sends in the future: counted as now (so no wait is longer than a window; cold, rare).
+    if (this.sentMs[(this.head + this.size - 1) % n]! > nowMs) for (let i = 0; i < n; i++) this.sentMs[i] = Math.min(this.sentMs[i]!, nowMs);
+    if (this.size < n) return 0;
+    return Math.max(0, this.sentMs[this.head]! + this.windowMs - nowMs);
+  }
+
+  tryTake(nowMs: number): boolean {
+    if (this.waitMs(nowMs) > 0) return false;
+    const n = this.sentMs.length;
+    if (this.size < n) this.sentMs[(this.head + this.size++) % n] = nowMs;
+    else {
+      this.sentMs[this.head] = nowMs;
+      this.head = (this.head + 1) % n;
+    }
+    return true;
+  }
+}
+
+/**
+ * This process's share of "`count` per `windowMs`" (workers on one IP): floor(count · share) per window, or, below
+ * one, one per a window as much longer; never the whole count per worker (shareOf's floor of 1 would let N workers
+ * send N a window together).
+ */
+export function windowShareOf(count: number, windowMs: number, share: number | undefined): { count: number; windowMs: number } {
+  const n = count * Math.min(1, Math.max(0, share ?? 1));
+  if (n >= 1) return { count: Math.floor(n), windowMs };
+  return { count: 1, windowMs: n > 0 ? Math.ceil(windowMs / n) : windowMs };
 }
 
 /**

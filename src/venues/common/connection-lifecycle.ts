@@ -114,7 +114,7 @@ export interface LifecycleHooks {
  * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
  * retireAll / activateAll were, in three: a closure threw there).
  */
-export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "activate" | "activateAll" | "retire" | "retireAll">;
+export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "onTopicRejected" | "activate" | "activateAll" | "retire" | "retireAll">;
 
 export class ConnectionLifecycle {
   private readonly log: Logger;
@@ -173,6 +173,8 @@ export class ConnectionLifecycle {
   staleResyncs = 0;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
+  /** Told when the venue refused a topic for good (InstrumentWatch.start: asks again if it is listed as trading). */
+  onTopicRejected: ((t: TopicState) => void) | null = null;
   /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
   private readonly activated = new Map<VenueConnection, Set<TopicState>>();
   private activatedFlush = false;
@@ -248,6 +250,7 @@ export class ConnectionLifecycle {
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
+    control.onRejected = (t) => this.onTopicRejected?.(t);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;

@@ -6,7 +6,7 @@
  */
 import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
-import type { TokenBucket } from "./budgets.ts";
+import type { MessageLimit } from "./budgets.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -78,6 +78,11 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   onRetiring = false;
   /** A fresh start (restartTopic) was asked for during the overlap: redone on the old socket if it is gone back to. */
   restartWanted = false;
+  /**
+   * Subscribes of this topic refused in a row for a reason that may pass (AckError `other`), each sent again after a
+   * backoff that grows with it (SubscriptionControl.retryAfterError); 0 once one is accepted.
+   */
+  subscribeErrorStreak = 0;
 
   constructor(
     /** Subscription index (the app's book index). */
@@ -111,8 +116,8 @@ export abstract class VenueConnection {
   readonly pending = new Map<string, PendingRequest>();
   /** Messages waiting for a token (MessagePacing), oldest first; emptied when the socket goes. */
   readonly outbox: { text: string; reqId: string | undefined }[] = [];
-  /** This connection's token bucket (MessagePacing.perConnection), made on first use. */
-  bucket: TokenBucket | null = null;
+  /** This connection's message limit (MessagePacing.perConnection), made on first use. */
+  bucket: MessageLimit | null = null;
   /**
    * Set by start()/startReplay() when at least one topic resolved to an instrument. A connection whose topics all
    * failed to resolve is never opened, pinged or counted in the connect budget, and is left out of stats().

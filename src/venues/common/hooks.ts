@@ -28,7 +28,7 @@ export type ControlFrame =
 
 /** What a failed ack says, in the venue-neutral terms subscription-control.ts acts on. */
 export type AckError =
-  /** The topic named does not exist on the venue: reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
+  /** The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
   | { kind: "handler_not_found"; topic: string }
   /** Already subscribed venue-side: treat it as active, resync it the safe way, retry the rest. */
   | { kind: "already_subscribed"; topic: string }
@@ -36,7 +36,17 @@ export type AckError =
   | { kind: "args_size" }
   /** Over the venue's request rate (Deribit 10028 too_many_requests): send the same request again after a backoff. */
   | { kind: "rate_limited" }
-  /** Anything else: a batch is split to single topics to find the culprit; a single topic is rejected. */
+  /**
+   * The venue says the request's topic cannot be served (it does not exist, needs a tier or a login we lack) without
+   * naming it: a batch is split to single topics, a single one is rejected (HALTED / SUBSCRIBE_REJECTED). Each venue
+   * lists these codes explicitly (its `parseAckError`); nothing unknown is one.
+   */
+  | { kind: "refused" }
+  /**
+   * Anything else (a server error, a code we do not know): a batch is split to single topics, a single one is sent
+   * again after a backoff (SubscriptionControl.retryAfterError), its book RESYNCING / SUBSCRIBE_REJECTED meanwhile;
+   * never given up for it. Until 2026-12-06 a single topic was rejected for any such error, its book halted for good.
+   */
   | { kind: "other" };
 
 /**
@@ -77,22 +87,24 @@ export interface BucketSpec {
   readonly perSecond: number;
 }
 
-/** At most `max` messages in any `windowMs`: a bucket of `max` refilled at `max` a window lets 2 · max through in one. */
+/**
+ * At most `count` messages in any `windowMs` (budgets.ts MessageWindow): for a venue whose limit is a count per
+ * window ("8 per second"), which a bucket of N refilled at N/s would exceed (2N in one second from a full bucket).
+ */
 export interface WindowSpec {
-  readonly max: number;
+  readonly count: number;
   readonly windowMs: number;
 }
 
 /**
  * Limits on the messages we send (requests, pings, replies): per connection (e.g. Binance 5 messages/s per
- * connection) and per IP across all connections of the venue (split between workers by budgetShare), as a bucket
- * (`perIp`) or a sliding window (`perIpWindow`, when `perIp` is absent). A message over the limit waits in the
- * connection's outbox, in order.
+ * connection) and per IP across all connections of the venue (split between workers by budgetShare). A message
+ * over the limit waits in the connection's outbox, in order. A bucket where the venue's limit is one (Deribit's
+ * credits), a window where it is a count per window (Coinbase's 8 per second per IP).
  */
 export interface MessagePacing {
-  readonly perConnection?: BucketSpec;
-  readonly perIp?: BucketSpec;
-  readonly perIpWindow?: WindowSpec;
+  readonly perConnection?: BucketSpec | WindowSpec;
+  readonly perIp?: BucketSpec | WindowSpec;
 }
 
 /** The request side of a venue: how subscriptions are asked for and acks read (subscription-control.ts). */

@@ -50,6 +50,16 @@ export const MIN_EXPIRY_MS = 1e12;
 /** A stale book asks for its market's instrument query at most this often (per market): is it still trading? */
 export const STALE_RECHECK_MS = 60_000;
 
+/**
+ * A book whose subscribe the venue rejected for good has its listing asked for after this long, the wait doubling
+ * to REFUSED_RECHECK_MAX_MS while it is refused again each time it is listed as trading and subscribed again (a
+ * refusal that lasts costs at most one request an hour); one refused again this long after it was last asked for
+ * starts at the first wait again. Never slower than the listing cadence allows (listingRetryMs: 1 and 12 of it), so a
+ * test's short listingRetryMs shortens them too.
+ */
+export const REFUSED_RECHECK_BASE_MS = 60_000;
+export const REFUSED_RECHECK_MAX_MS = 3_600_000;
+
 function bump(m: Map<MarketName, number>, market: MarketName): void {
   m.set(market, (m.get(market) ?? 0) + 1);
 }
@@ -127,6 +137,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly rechecks = new Map<MarketName, number>();
   /** Closed topics (no longer listed as trading) by index. */
   private readonly closed = new Set<number>();
+  /**
+   * Topics the venue rejected (SubscriptionControl.reject), by index: when their market is to be asked whether they are
+   * listed as trading (`dueMs`; asked again after the same wait while unanswered; Infinity once subscribed again), the
+   * wait that set it, and when they were last asked.
+   */
+  private readonly refused = new Map<number, { dueMs: number; waitMs: number; askedMs: number }>();
   /** When each market's closed topics are asked for next. */
   private readonly closedSchedule: ClosedSchedule;
   /** Closed topics listed again at a tick/lot that cannot be used, by index: that tick/lot, logged once while it lasts. */
@@ -259,7 +275,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
-    this.expiryTimer = setInterval(() => this.checkExpiries(), this.checkEveryMs);
+    this.o.lifecycle().onTopicRejected = (t) => this.onRejected(t as T);
+    this.expiryTimer = setInterval(() => {
+      this.checkExpiries();
+      this.checkRefused();
+    }, this.checkEveryMs);
     // A listing may give an expiry already past (OKX lists a delivered future for a while): that book is closed now,
     // before its connection opens, so it is never subscribed nor LIVE (the first check came after its snapshot).
     this.checkExpiries();
@@ -337,6 +357,60 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (last !== undefined && now - last < STALE_RECHECK_MS && now >= last) return; // (a clock stepped back asks again)
     this.staleAsked.set(t.market, now);
     this.requestNow(t.market, t.index);
+  }
+
+  /**
+   * The venue rejected `t`'s subscribe for good (HALTED / SUBSCRIBE_REJECTED): its market is asked after a wait
+   * (REFUSED_RECHECK_BASE_MS doubling to REFUSED_RECHECK_MAX_MS while it is refused again) whether it is listed as
+   * trading; listed, it is subscribed again (reopenRefused); not listed, it is closed and comes back as a closed one
+   * does. Until 2026-12-06 a rejected book stayed halted until a restart unless its listing happened to drop it.
+   */
+  private onRejected(t: T): void {
+    if (!this.live || !this.o.recheck || this.o.config.overrides.has(`${t.market}:${t.symbol}`) || this.closed.has(t.index)) return;
+    const now = this.o.now();
+    const prev = this.refused.get(t.index);
+    const baseMs = Math.min(REFUSED_RECHECK_BASE_MS, this.listingMs);
+    const maxMs = Math.min(REFUSED_RECHECK_MAX_MS, 12 * this.listingMs);
+    const again = prev !== undefined && now >= prev.askedMs && now - prev.askedMs < 2 * prev.waitMs + baseMs;
+    const waitMs = again ? Math.min(maxMs, 2 * prev.waitMs) : baseMs;
+    this.refused.set(t.index, { dueMs: now + waitMs, waitMs, askedMs: prev?.askedMs ?? now });
+    this.o.log.info(`${this.o.venue}: rejected book's listing asked for again after a wait (subscribed again if listed as trading)`, { market: t.market, symbol: t.symbol, topic: t.topic, waitMs });
+  }
+
+  /** Refused topics whose wait is over: their markets asked (one query per market; checked every checkEveryMs). */
+  private checkRefused(): void {
+    if (this.refused.size === 0 || !this.live || this.o.lifecycle().stopping) return;
+    const now = this.o.now();
+    for (const [index, r] of this.refused) {
+      // A clock stepped back holds it no longer than its own wait from here.
+      if (r.dueMs !== Infinity && r.dueMs > now + r.waitMs) r.dueMs = now + r.waitMs;
+      if (now < r.dueMs) continue;
+      r.dueMs = now + r.waitMs; // unanswered (REST down): asked again after the same wait
+      r.askedMs = now;
+      const t = this.o.topics[index]!;
+      this.requestNow(t.market, index);
+    }
+  }
+
+  /**
+   * Refused topics the answer covered: listed as trading, subscribed again (its wait kept: refused again, the next
+   * is longer); not listed, closed by applyChanges (out of this list: it comes back as a closed one does).
+   */
+  private reopenRefused(topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): void {
+    const reopened: T[] = [];
+    for (const t of topics) {
+      const r = this.refused.get(t.index);
+      if (r === undefined) continue;
+      if (this.closed.has(t.index) || t.sub !== SUB_REJECTED) {
+        this.refused.delete(t.index); // closed (it comes back as a closed one does), or subscribed again already
+        continue;
+      }
+      if (!specs.has(t.symbol)) continue; // refused by the source (a tick rule): asked again on its wait
+      r.dueMs = Infinity; // the subscribe's verdict decides: refused again, onRejected sets the next (longer) wait
+      reopened.push(t);
+      this.o.log.info(`${this.o.venue}: rejected book listed as trading; subscribing again`, { market: t.market, symbol: t.symbol, topic: t.topic });
+    }
+    if (reopened.length > 0) this.o.lifecycle().activateAll(reopened);
   }
 
   /** When the market's closed symbols are to be asked for next (Infinity: none). */
@@ -488,6 +562,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // Feeder had halted its books (test/venues/common/instrument-watch-stop.test.ts).
     const stopped = () => !this.live || this.o.lifecycle().stopping;
     if (known.length > 0) await this.applyChanges(market, known, specs);
+    if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
     if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     // The reloader retries the market; not after a stop (during a cache write): no retry runs then, nothing failed.

@@ -2,22 +2,39 @@
  * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
  * acks to requests (by request id, else the oldest request of that op, naming the topic when a refusal names one),
  * per-topic ack lists, recovery from a rejected batch (the named topic rejected, an oversized batch bisected, an
- * unexplained one split to single topics), and the unsubscribe → ack → subscribe dance that gets one topic a fresh
- * snapshot without a duplicate subscribe (Bybit: docs/venues/bybit.md). The venue's RequestProtocol encodes
- * requests and reads acks.
+ * unexplained one split to single topics; a single topic rejected only for words the venue's parser lists as
+ * permanent, else sent again after its own backoff), message pacing (token buckets or sliding windows), and the
+ * unsubscribe → ack → subscribe dance that gets one topic a fresh snapshot without a duplicate subscribe (Bybit:
+ * docs/venues/bybit.md). The venue's RequestProtocol encodes requests and reads acks.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { shareOf, SlidingWindowBudget, TokenBucket } from "./budgets.ts";
-import type { ControlFrame, RequestProtocol } from "./hooks.ts";
+import { shareOf, MessageWindow, TokenBucket, windowShareOf, type MessageLimit } from "./budgets.ts";
+import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
 
 /** Backoff of a request the venue refused as over its rate limit (AckError rate_limited). */
 export const RATE_LIMIT_BACKOFF_BASE_MS = 500;
 export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
+
+/**
+ * Backoff of a single topic's subscribe refused for a reason that may pass (AckError `other`: a server error, a code
+ * we do not know): 1 s doubling to 60 s while its refusals continue, so a topic costs at most ~60 requests an hour.
+ */
+export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
+export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
+
+/** A limit of `spec` for this process's `share` of it (1 = the whole). */
+function limitOf(spec: BucketSpec | WindowSpec, share: number, nowMs: number): MessageLimit {
+  if ("windowMs" in spec) {
+    const w = windowShareOf(spec.count, spec.windowMs, share);
+    return new MessageWindow(w.count, w.windowMs);
+  }
+  return new TokenBucket(shareOf(spec.capacity, share), spec.perSecond * Math.min(1, share), nowMs);
+}
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
@@ -31,6 +48,8 @@ export class SubscriptionControl {
   alreadySubscribed = 0;
   /** Requests the venue refused as over its rate limit (AckError rate_limited), each sent again after a backoff. */
   rateLimited = 0;
+  /** Single-topic subscribes refused for a reason that may pass (AckError other), each sent again after a backoff. */
+  subscribeErrors = 0;
   /**
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
@@ -42,8 +61,8 @@ export class SubscriptionControl {
    */
   random: () => number = Math.random;
 
-  /** Per-IP bucket shared by every connection of the venue (this process's share); null = no per-IP limit. */
-  private readonly ipBucket: Pick<TokenBucket, "waitMs" | "tryTake"> | null;
+  /** Per-IP limit shared by every connection of the venue (this process's share); null = no per-IP limit. */
+  private readonly ipBucket: MessageLimit | null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   /** Connections with queued messages. */
   private readonly waiting = new Set<VenueConnection>();
@@ -64,6 +83,8 @@ export class SubscriptionControl {
    * unsubscribe / subscribe at round-trip speed. Null (this class alone, in tests): restartTopic directly.
    */
   resync: InvalidateTopic | null = null;
+  /** Set by the lifecycle: told of each topic rejected for good (reject), so its listing can bring it back. */
+  onRejected: ((t: TopicState) => void) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -76,8 +97,7 @@ export class SubscriptionControl {
     budgetShare = 1,
   ) {
     const ip = protocol.pacing?.perIp;
-    const window = protocol.pacing?.perIpWindow;
-    this.ipBucket = ip ? new TokenBucket(shareOf(ip.capacity, budgetShare), ip.perSecond * Math.min(1, budgetShare), now()) : window ? windowPacer(window.max, window.windowMs, budgetShare) : null;
+    this.ipBucket = ip ? limitOf(ip, budgetShare, now()) : null;
   }
 
   /**
@@ -181,7 +201,7 @@ export class SubscriptionControl {
     const per = this.protocol.pacing?.perConnection;
     if (!per && !this.ipBucket) return true;
     const now = this.now();
-    if (per && !conn.bucket) conn.bucket = new TokenBucket(per.capacity, per.perSecond, now);
+    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, now);
     if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
     if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
     conn.bucket?.tryTake(now);
@@ -377,6 +397,10 @@ export class SubscriptionControl {
       }
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
+      if (t.subscribeErrorStreak > 0) {
+        this.log.info(`${this.protocol.venue}: subscribe accepted after refusals`, { market: t.market, topic: t.topic, refusals: t.subscribeErrorStreak });
+        t.subscribeErrorStreak = 0;
+      }
       if (t.resyncAfterAck) {
         t.resyncAfterAck = false;
         if (t.book !== BookState.LIVE) this.restartTopic(t);
@@ -431,7 +455,38 @@ export class SubscriptionControl {
       for (const t of topics) this.retry(conn, [t]);
       return;
     }
-    if (topics.length === 1) this.reject(topics[0]!, retMsg);
+    if (topics.length !== 1) return;
+    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them).
+    if (err.kind === "refused") this.reject(topics[0]!, retMsg);
+    else this.retryAfterError(conn, topics[0]!, retMsg);
+  }
+
+  /**
+   * A single topic's subscribe refused for a reason that may pass (AckError `other`: "system busy", a code we do not
+   * know): its book is RESYNCING / SUBSCRIBE_REJECTED (subscribers see it is not to be trusted) and the subscribe goes
+   * again on the same socket after a backoff of its own (1 s doubling to 60 s while its refusals continue, never
+   * before the venue's request count allows: requestWaitMs), sent by retriesDue; counted (subscribeErrors,
+   * subscribeRetries), logged once per streak of refusals (and once when one is accepted). Until 2026-12-06 it was
+   * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
+   */
+  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
+    if (t.sub !== SUB_PENDING) return;
+    if (t.onRetiring && conn.retiringWs !== null && this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    this.subscribeErrors++;
+    this.subscribeRetries++;
+    const streak = t.subscribeErrorStreak++;
+    const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+    const delayMs = Math.max(equalJitterMs(streak, SUBSCRIBE_ERROR_BACKOFF_BASE_MS, SUBSCRIBE_ERROR_BACKOFF_MAX_MS, this.random), budgetWaitMs);
+    if (streak === 0) {
+      this.log.warn(`${this.protocol.venue}: subscribe refused for a reason that may pass; sending it again after a backoff (1 s doubling to 60 s) until accepted`, {
+        market: t.market,
+        topic: t.topic,
+        venueMessage: retMsg,
+        delayMs: Math.round(delayMs),
+      });
+    }
+    this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**
@@ -514,23 +569,6 @@ export class SubscriptionControl {
       hint: this.protocol.rejectHint(t),
     });
     this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+    this.onRejected?.(t);
   }
-}
-
-/**
- * This process's share of a sliding window (at most `max` in any `windowMs`: MessagePacing.perIpWindow), with a
- * bucket's waitMs / tryTake. A share below one message a window widens the window instead (never rounded up to one a
- * window, which with many workers would add up past the venue's limit).
- */
-function windowPacer(max: number, windowMs: number, budgetShare: number): Pick<TokenBucket, "waitMs" | "tryTake"> {
-  const perWindow = max * Math.min(1, Math.max(0, budgetShare));
-  const w = perWindow >= 1 ? new SlidingWindowBudget(Math.floor(perWindow), windowMs) : new SlidingWindowBudget(1, perWindow > 0 ? Math.ceil(windowMs / perWindow) : windowMs);
-  return {
-    waitMs: (nowMs) => w.waitMs(nowMs),
-    tryTake: (nowMs) => {
-      if (w.waitMs(nowMs) > 0) return false;
-      w.take(nowMs);
-      return true;
-    },
-  };
 }

@@ -324,6 +324,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
+      ["subscribeErrors", "subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", this.control.subscribeErrors],
       ["rateLimited", "rate_limited_total", "Requests refused with 10028 too_many_requests (sent again after a backoff)", this.control.rateLimited],
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],

@@ -153,6 +153,9 @@ export class DeribitRequests implements RequestProtocol {
   parseAckError(retMsg: string): AckError {
     const code = Number(/^(\d+)/.exec(retMsg)?.[1] ?? NaN);
     if (code === ERR_TOO_MANY_REQUESTS) return { kind: "rate_limited" };
+    // The one code that proves a channel cannot be served to us (an unknown instrument is left out of the result
+    // instead: failTopics); any other (a server error, one we do not know) sends a single channel again after a backoff.
+    if (code === ERR_RAW_NEEDS_AUTH) return { kind: "refused" };
     return { kind: "other" };
   }
 

@@ -169,7 +169,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -582,6 +582,6 @@ export class OkxAdapter implements VenueAdapter {
   /** Cold: one topic's state for tests and status. */
   topicInfo(index: number): Record<string, unknown> {
     const t = this.topics[index]!;
-    return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs };
+    return { topic: t.topic, state: BOOK_STATE_NAMES[t.book]!, seqId: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name, resyncs: t.resyncs, resyncAttempt: t.resyncAttempt };
   }
 }

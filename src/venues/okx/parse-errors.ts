@@ -24,6 +24,8 @@ export interface ParseErrorDeps {
   overrides: ReadonlyMap<string, unknown>;
   /** The venue's instrument schedule: a re-check goes through it (coalesced per market, and counted). */
   watch: Pick<InstrumentWatch, "requestNow">;
+  /** Per subscription: its resync waits for the connection's hourly request budget (BudgetWaits.waiting). */
+  budgetWait: readonly boolean[];
 }
 
 export class ParseErrors {
@@ -53,10 +55,14 @@ export class ParseErrors {
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
       this.c.unattributedParseErrors++;
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
+      const waiting = this.deps.budgetWait;
+      this.books.resyncAll(conn.topics.some((x) => waiting[x.index]) ? conn.topics.filter((x) => !waiting[x.index]) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    // One whose resync waits (its backoff, or the hourly request budget: frames of the old subscription still come)
+    // is resynced already: until 2026-12-06 one waiting for the budget was resynced again, its attempt count (so its
+    // next backoff) growing with every bad frame of the stream it has stopped reading.
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || this.deps.budgetWait[t.index]) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -47,6 +47,14 @@ export const REST_WINDOW_MS = 2_000;
 /** Errors that halt one book ("Error codes"): 60018 names channel and instId; 64003 = VIP-only channel. */
 export const ERR_NOT_EXIST = "60018";
 export const ERR_VIP_ONLY = "64003";
+/**
+ * Every code that proves the channel cannot be served to us ([F3] "Error codes", WebSocket public): 60008 the URL
+ * serves no such channel, 60011 "Please log in" (a login-only channel; we never log in), 60018 it does not exist,
+ * 60028 not supported by this URL, 60029 whitelisted users only, 64003 a fee tier we lack. A topic refused alone with
+ * one of them is rejected (HALTED / SUBSCRIBE_REJECTED); any other code (60012 invalid request on a glitch, a 5xxxx
+ * "system busy", one we do not know) is sent again after a backoff, never given up.
+ */
+export const PERMANENT_ERRORS: ReadonlySet<string> = new Set(["60008", "60011", ERR_NOT_EXIST, "60028", "60029", ERR_VIP_ONLY]);
 /** "Requests too frequent": over the connection's request budget, not a refusal of the channel. */
 export const ERR_TOO_FREQUENT = "60014";
 /** Notice before a service-upgrade close ("Connect", notice 64008): reconnect make-before-break. */
@@ -86,15 +94,20 @@ export function classifyControl(msg: unknown): ControlFrame {
   return { kind: "other" };
 }
 
-/** "60018 Wrong URL or channel:books,instId:FOO-BAR doesn't exist…" → that topic is rejected alone. */
+/**
+ * "60018 Wrong URL or channel:books,instId:FOO-BAR doesn't exist…" → that topic is rejected alone; another code of
+ * PERMANENT_ERRORS → `refused` (a single topic rejected); 60014 → `rate_limited`; anything else → `other` (sent
+ * again after a backoff: ../common/subscription-control.ts retryAfterError).
+ */
 export function parseAckError(retMsg: string): AckError {
-  if (retMsg.startsWith(ERR_NOT_EXIST)) {
+  const code = /^\d+/.exec(retMsg)?.[0] ?? "";
+  if (code === ERR_NOT_EXIST) {
     const m = /channel:([^,\s]+),\s*instId:([^\s,]+)/.exec(retMsg);
     if (m) return { kind: "handler_not_found", topic: topicName(m[1]!, m[2]!) };
   }
+  if (PERMANENT_ERRORS.has(code)) return { kind: "refused" };
   // Over the request budget: sent again after a backoff, nothing rejected.
-  if (retMsg.startsWith(ERR_TOO_FREQUENT)) return { kind: "rate_limited" };
-  // 64003 (VIP only) and anything unexplained: the batch is split to single topics, a single one is rejected.
+  if (code === ERR_TOO_FREQUENT) return { kind: "rate_limited" };
   return { kind: "other" };
 }
 

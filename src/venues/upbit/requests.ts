@@ -229,6 +229,7 @@ export class UpbitRequests extends SubscriptionControl {
     t.sub = SUB_REJECTED;
     this.logger.error(`${this.venueName}: code refused; this book will not be published`, { market: t.market, code: requestCode(t), venueMessage: why });
     this.invalidateTopic(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
+    this.onRejected?.(t);
   }
 
   override stop(): void {

@@ -301,20 +301,25 @@ describe("adapter protocol corners", { timeout: 15_000 }, () => {
     expect(forA).toHaveLength(7);
   });
 
-  test("an unexplained batch failure is narrowed down topic by topic; only the culprit is rejected", async () => {
+  test("an unexplained batch failure is narrowed down topic by topic; the culprit is sent again after a backoff, never rejected", async () => {
+    // Before 2026-12-06 the culprit, refused alone for a reason that named nothing, was rejected: HALTED for good.
+    let refuse = true;
     const server = scripted((ws, msg) => {
       if (msg.op === "ping") return;
-      if (msg.args!.length > 1 || msg.args![0]!.includes("BAD")) {
+      if (msg.args!.length > 1 || (refuse && msg.args![0]!.includes("BAD"))) {
         ws.send(`{"success":false,"ret_msg":"something odd","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
+        if (msg.args!.length === 1) refuse = false; // passes: the next try is accepted
         return;
       }
       ws.send(`{"success":true,"ret_msg":"","conn_id":"x","req_id":"${msg.req_id}","op":"subscribe"}`);
       ws.send(book(msg.args![0]!, "snapshot", 1));
     });
-    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BADUSDT", "CCCUSDT"]);
-    await waitFor(() => adapter.stats().topicsLive === 2 && adapter.stats().subscribeRejected === 1, "two live, one rejected");
-    expect(adapter.topicInfo(1).rejected).toBe(true);
-    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    const { adapter, sink } = await adapterFor(server, ["AAAUSDT", "BADUSDT", "CCCUSDT"], { random: () => 0 }); // 0.5 s
+    await waitFor(() => adapter.stats().topicsLive === 3, "all three live, the culprit after its backoff");
+    expect(adapter.topicInfo(1).rejected).toBe(false);
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(adapter.stats().subscribeErrors).toBe(1);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
   });
 
   test("a server that acks and then drops us gets ever longer reconnect delays; a connection that stayed up starts over", async () => {

@@ -5,7 +5,8 @@
  * subscriptions event (the heartbeats subscribe's) was taken as the level2 request's answer, none of its products
  * listed, so every product of the batch was HALTED / SUBSCRIBE_REJECTED, the good ones too. Now an error frame about
  * subscribing answers the oldest request: the product it names is rejected alone and the rest sent again; one that
- * names none splits the batch to single products, so only the bad one is rejected. A notice that is not about
+ * names none splits the batch to single products, and the one refused alone is sent again after a backoff (its book
+ * RESYNCING / SUBSCRIBE_REJECTED), never rejected for words that prove nothing about it. A notice that is not about
  * subscribing (the simulator's `error` fault) still answers nothing.
  */
 import { afterEach, describe, expect, test } from "vitest";
@@ -54,9 +55,15 @@ describe("coinbase: a subscribe refused by an error frame halts only the bad pro
     expect(sim.stats.subscribes).toBe(2); // the refused batch, then the three good products together
   });
 
-  test("the frame names none: the batch is split to single products and only the one refused alone is rejected", async () => {
-    const { sim } = await run("error");
-    expect(sim.stats.subscribes).toBe(1 + PRODUCTS.length);
+  test("the frame names none: the batch is split to single products; the one refused alone is sent again after a backoff, never rejected", async () => {
+    // Before 2026-12-06 it was rejected (HALTED for good): words that name no product prove nothing about it.
+    const { sim, adapter, sink } = await startWithNope({ seed: 5, unknownProductReply: "error" });
+    const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!));
+    await waitFor(() => goodLive() && sim.stats.subscribes >= 2 + PRODUCTS.length, "the good books live, the refused one asked again");
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.topicState(1).state).toBe("resyncing");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(adapter.stats().subscribeErrors).toBeGreaterThanOrEqual(2);
   });
 
   test("the heartbeats subscribe names no product, so the refused product cannot refuse it: heartbeats on the first socket", async () => {

@@ -2,9 +2,48 @@
 import { describe, expect, test } from "vitest";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
-import { BAN_DEFAULT_MS, budgetedFetch, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket, windowShareOf } from "../../../src/venues/common/budgets.ts";
+import { rng } from "../../support/mulberry32.ts";
 
 describe("budgets", () => {
+  test("MessageWindow against a model that counts the sends of every window: never more than count, never a refusal it did not need", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = rng(seed);
+      const count = 1 + Math.floor(r() * 10);
+      const windowMs = [1, 7, 100, 1000][Math.floor(r() * 4)]!;
+      const w = new MessageWindow(count, windowMs);
+      const sent: number[] = [];
+      let now = 0;
+      for (let k = 0; k < 400; k++) {
+        // Bursts (several at one instant), short gaps and long idles.
+        const x = r();
+        now += x < 0.4 ? 0 : x < 0.8 ? Math.floor(r() * windowMs * 0.3) : Math.floor(r() * windowMs * 2);
+        const inWindow = sent.filter((t) => t > now - windowMs).length; // the model: sends in (now - W, now]
+        const wait = w.waitMs(now);
+        const took = w.tryTake(now);
+        expect(took, `seed ${seed} at ${now}`).toBe(inWindow < count);
+        expect(wait === 0, `seed ${seed} at ${now}`).toBe(took);
+        if (!took) expect(now + wait - sent[sent.length - count]!, `seed ${seed}: the wait ends as the count-th last send leaves the window`).toBe(windowMs);
+        if (took) sent.push(now);
+      }
+      for (let i = 0; i + count < sent.length; i++) expect(sent[i + count]! - sent[i]!, `seed ${seed}`).toBeGreaterThanOrEqual(windowMs);
+    }
+  });
+
+  test("MessageWindow: a clock stepped back holds a send at most one window; windowShareOf splits a count between workers", () => {
+    const w = new MessageWindow(2, 1000);
+    expect(w.tryTake(10_000) && w.tryTake(10_000)).toBe(true);
+    expect(w.waitMs(5_000)).toBe(1000); // stepped back 5 s: a window, not 6 s
+    expect(w.tryTake(6_000)).toBe(true);
+    for (const workers of [1, 2, 3, 5, 8, 9, 16, 100]) {
+      const s = windowShareOf(8, 1000, 1 / workers);
+      expect((s.count * workers * 1000) / s.windowMs).toBeLessThanOrEqual(8); // together within 8 a second
+      expect(s.count).toBeGreaterThanOrEqual(1);
+    }
+    expect(windowShareOf(8, 1000, 1)).toEqual({ count: 8, windowMs: 1000 });
+    expect(windowShareOf(8, 1000, 1 / 16)).toEqual({ count: 1, windowMs: 2000 });
+  });
+
   test("shareOf splits a per-IP limit between workers, never below 1", () => {
     expect(shareOf(400, 1)).toBe(400);
     expect(shareOf(400, 1 / 3)).toBe(133);

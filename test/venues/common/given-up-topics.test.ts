@@ -32,6 +32,7 @@ const PROTOCOL: RequestProtocol = {
   parseAckError(retMsg: string): AckError {
     const already = /^already (\S+)$/.exec(retMsg);
     if (already) return { kind: "already_subscribed", topic: already[1]! };
+    if (retMsg === "no such book") return { kind: "refused" };
     return retMsg === "slow down" ? { kind: "rate_limited" } : { kind: "other" };
   },
   rejectHint: () => "",

@@ -10,6 +10,7 @@ import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { rng } from "../../support/mulberry32.ts";
 
 /** Requests `{"id":…,"method":…,"params":[…]}`; acks `{"id":…,"result":null}` or `{"id":…,"error":"…"}`. */
 function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
@@ -29,6 +30,7 @@ function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
       if (bad) return { kind: "handler_not_found", topic: bad[1]! };
       if (retMsg === "too many") return { kind: "args_size" };
       if (retMsg === "slow down") return { kind: "rate_limited" };
+      if (retMsg === "no such thing") return { kind: "refused" };
       return { kind: "other" };
     },
     rejectHint: () => "",
@@ -88,7 +90,7 @@ describe("common subscription control", () => {
   });
 
   test("pacing: a per-IP sliding window sends at most its max in any window, every connection's together; a share below one a window widens it", () => {
-    const { control, all, at } = setup({ perIpWindow: { max: 3, windowMs: 1000 } }, 1, 2);
+    const { control, all, at } = setup({ perIp: { count: 3, windowMs: 1000 } }, 1, 2);
     const total = () => all[0]!.conn.sent.length + all[1]!.conn.sent.length;
     for (let i = 0; i < 8; i++) control.send(all[i % 2]!.conn, `m${i}`);
     expect(total()).toBe(3);
@@ -101,7 +103,7 @@ describe("common subscription control", () => {
     control.stop();
     // A sixteenth of 8 a second: one each 2 s (not one a second, which sixteen workers would add up to 16).
     let nowMs = 0;
-    const shared = new SubscriptionControl(protocol({ perIpWindow: { max: 8, windowMs: 1000 } }), silentLogger, () => nowMs, undefined, () => {}, 1 / 16);
+    const shared = new SubscriptionControl(protocol({ perIp: { count: 8, windowMs: 1000 } }), silentLogger, () => nowMs, undefined, () => {}, 1 / 16);
     const conn = new SendRecordingConnection(0);
     for (let i = 0; i < 3; i++) shared.send(conn, `m${i}`);
     expect(conn.sent).toEqual(["m0"]);
@@ -129,6 +131,101 @@ describe("common subscription control", () => {
     for (const s of conn.sent.slice(2)) ack(conn, (JSON.parse(s) as { id: string }).id);
     expect(topics.map((t) => t.sub)).toEqual([SUB_ACTIVE, SUB_ACTIVE, SUB_REJECTED, SUB_ACTIVE]);
     expect(control.argsSizeErrors).toBe(1);
+  });
+
+  test("a single topic refused for a reason that may pass is sent again after a growing backoff, never given up; one the venue proves unservable is rejected", () => {
+    // Before 2026-12-06 any unexplained error on a single-topic subscribe (every resync's) rejected the topic: one
+    // "system busy" halted its book for good.
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (m: string) => void warnings.push(m) };
+    let nowMs = 0;
+    const invalid: { topic: string; state: BookState; reason: StatusReason }[] = [];
+    const control = new SubscriptionControl(protocol(), log, () => nowMs, undefined, (t, state, reason) => invalid.push({ topic: t.topic, state, reason }));
+    control.random = () => 0; // equal jitter: half of each step (0.5, 1, 2, … s)
+    const conn = new SendRecordingConnection(0);
+    const [t, u] = conn.addTopics(["book.A", "book.B"], 10);
+    control.sendRequest(conn, "subscribe", [t!]);
+    const waits: number[] = [];
+    for (let k = 0; k < 8; k++) {
+      control.onControl(conn, { id: ids(conn.sent).at(-1), error: "50001 system busy" });
+      expect(t!.sub).toBe(SUB_PENDING); // not given up
+      const before = conn.sent.length;
+      const from = nowMs;
+      while (conn.sent.length === before) {
+        nowMs += 250;
+        control.retriesDue(nowMs);
+        expect(nowMs - from).toBeLessThanOrEqual(60_000); // bounded
+      }
+      waits.push(nowMs - from);
+      expect((JSON.parse(conn.sent.at(-1)!) as { params: string[] }).params).toEqual(["book.A"]);
+    }
+    expect(waits).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(control.subscribeErrors).toBe(8);
+    expect(control.subscribeRejected).toBe(0);
+    expect(warnings.filter((w) => w.includes("may pass"))).toHaveLength(1); // once per streak
+    expect(invalid.length).toBeGreaterThan(0); // subscribers see the book is not to be trusted meanwhile
+    expect(invalid.every((x) => x.state === BookState.RESYNCING && x.reason === StatusReason.SUBSCRIBE_REJECTED)).toBe(true);
+    control.onControl(conn, { id: ids(conn.sent).at(-1), result: null });
+    expect(t!.sub).toBe(SUB_ACTIVE);
+    expect(t!.subscribeErrorStreak).toBe(0); // the next refusal starts at the first step again
+    // Refused alone with words the venue's parser lists as permanent: rejected at once.
+    control.sendRequest(conn, "subscribe", [u!]);
+    control.onControl(conn, { id: ids(conn.sent).at(-1), error: "no such thing" });
+    expect(u!.sub).toBe(SUB_REJECTED);
+    expect(invalid.at(-1)).toEqual({ topic: "book.B", state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED });
+    control.stop();
+  });
+
+  test("each venue gives up a topic only on its listed permanent errors", async () => {
+    const okx = (await import("../../../src/venues/okx/protocol.ts")).parseAckError;
+    const binance = (await import("../../../src/venues/binance/protocol.ts")).parseAckError;
+    const bybit = (await import("../../../src/venues/bybit/protocol.ts")).parseAckError;
+    const coinbase = (await import("../../../src/venues/coinbase/protocol.ts")).parseAckError;
+    const { DeribitRequests } = await import("../../../src/venues/deribit/protocol.ts");
+    const deribit = (m: string) => new DeribitRequests().parseAckError(m);
+    const kinds = (f: (m: string) => AckError, msgs: string[]) => msgs.map((m) => f(m).kind);
+    expect(kinds(okx, ["60018 Wrong URL or channel:books,instId:X-Y doesn't exist", "60018 doesn't exist", "64003 fee tier", "60011 Please log in", "60008 x", "60028 x", "60029 x"])).toEqual([
+      "handler_not_found",
+      "refused",
+      "refused",
+      "refused",
+      "refused",
+      "refused",
+      "refused",
+    ]);
+    expect(kinds(okx, ["60014 Requests too frequent.", "60012 Invalid request", "50001 Service temporarily unavailable", "64009 new", "600180 x", ""])).toEqual(["rate_limited", "other", "other", "other", "other", "other"]);
+    expect(kinds(binance, ["code 2: Invalid request: invalid stream", "code 2: Invalid request: request ID must be an unsigned integer", "code 3: Invalid JSON", "code -1001: Internal error"])).toEqual(["refused", "other", "other", "other"]);
+    expect(kinds(bybit, ["error:handler not found,topic:orderbook.500.X", "error:already subscribed,topic:orderbook.50.X", "args size >10", "Internal server error"])).toEqual(["handler_not_found", "already_subscribed", "args_size", "other"]);
+    expect(kinds(coinbase, ["Failed to subscribe: FOO-USD is not a valid product", "Failed to subscribe: not a valid product", "Failed to subscribe: too many requests", "Failed to subscribe"])).toEqual(["handler_not_found", "refused", "rate_limited", "other"]);
+    expect(kinds(deribit, ["13778 raw_subscriptions_not_available_for_unauthorized", "10028 too_many_requests", "11094 internal_server_error", "13028 temporarily_unavailable"])).toEqual(["refused", "rate_limited", "other", "other"]);
+  });
+
+  test("Coinbase's 8 messages per second per IP: from an idle start and any send pattern, never more than 8 in any second", async () => {
+    // Before 2026-12-06 a token bucket of 8 refilled at 8/s: 16 went in the first second from a full bucket.
+    const { coinbaseRequests } = await import("../../../src/venues/coinbase/protocol.ts");
+    const pacing = coinbaseRequests(() => undefined).pacing;
+    for (let seed = 1; seed <= 10; seed++) {
+      const r = rng(seed);
+      let nowMs = 0;
+      const control = new SubscriptionControl(protocol(pacing), silentLogger, () => nowMs, undefined, () => undefined);
+      const conns = [new SendRecordingConnection(0), new SendRecordingConnection(1)];
+      const sentAt: number[] = [];
+      for (const c of conns) c.ws = { send: () => void sentAt.push(nowMs) } as unknown as WebSocket;
+      for (let k = 0; k < 300; k++) {
+        nowMs += r() < 0.5 ? 0 : Math.floor(r() * 400);
+        const conn = conns[Math.floor(r() * 2)]!;
+        const n = 1 + Math.floor(r() * 3);
+        for (let i = 0; i < n; i++) control.send(conn, `m${k}.${i}`);
+        control.flush();
+      }
+      for (let i = 0; i < 200; i++) {
+        nowMs += 50;
+        control.flush();
+      }
+      for (let i = 0; i + 8 < sentAt.length; i++) expect(sentAt[i + 8]! - sentAt[i]!, `seed ${seed}: 9 sends within a second`).toBeGreaterThanOrEqual(1000);
+      expect(sentAt.length).toBeGreaterThan(100);
+      control.stop();
+    }
   });
 
   test("a bare text pong is a keepalive answer; a server test request is answered", () => {

@@ -4,7 +4,7 @@
  * keepalive and the maintenance reset on a live stream, the hourly request budget, and several connections.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import type { BookView } from "../../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim, type OkxSimOptions } from "../../../src/sim/okx-sim.ts";
@@ -69,6 +69,45 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().subscribeRejected).toBe(1);
     // The batch, then each topic alone: only VIP-USDT's own request is refused a second time.
     expect(sim.stats.errorsSent).toBe(2);
+  });
+
+  test("a passing server error (50001) on a resync's single-topic subscribe: sent again after a backoff, the book LIVE again, never halted", async () => {
+    // Before 2026-12-06 any code but 60018 / 60014 refusing a single topic halted its book for good (SUBSCRIBE_REJECTED).
+    const { sim, adapter, sink, equal } = await start(TWO, { random: () => 0 }); // the first retry after 0.5 s
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "books live");
+    sim.failSubscribes("BTC-USDT", 2);
+    sim.inject("gap", "BTC-USDT");
+    sim.step(1);
+    await until(() => adapter.stats().subscribeErrors === 2, "the resync's subscribe refused twice");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    await until(() => equal(0) && equal(1), "live again after its backoff");
+    sim.step(3);
+    await until(() => equal(0) && equal(1), "books equal");
+    expect(sink.invalid.filter((x) => x.index === 0).map((x) => x.state)).toEqual([BookState.RESYNCING]);
+    expect(sink.invalid.some((x) => x.state === BookState.HALTED)).toBe(false);
+  });
+
+  test("a rejected book listed as trading is asked for again (the wait doubling while refused) and LIVE once the venue serves it", async () => {
+    // Before 2026-12-06 a rejected book stayed HALTED until a restart, unless its listing happened to drop it.
+    const subs: Subscription[] = ["BTC-USDT", "VIP-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const vipOnly = ["VIP-USDT"];
+    const waits: number[] = [];
+    const log: Logger = { ...silentLogger, info: (m, f) => void (m.includes("rejected book's listing") && waits.push(f!.waitMs as number)), child: () => log };
+    const { sim, adapter, sink, equal } = await start(subs, { listingRetryMs: 150, log }, undefined, { vipOnly });
+    // Refused in its batch and alone (rejected), then subscribed again after its re-check and refused again.
+    await until(() => adapter.stats().subscribeRejected >= 2, "VIP-USDT rejected, asked for again and rejected again");
+    expect(sim.stats.errorsSent).toBeGreaterThanOrEqual(3);
+    vipOnly.length = 0; // the venue serves it now
+    sim.step(1);
+    await until(() => equal(0) && equal(1), "VIP-USDT LIVE after its next re-check");
+    expect(adapter.topicInfo(1).rejected).toBe(false);
+    expect(waits.slice(0, 2)).toEqual([150, 300]); // min(1 min, listingRetryMs), doubling while refused again
+    // One status per refusal; none other.
+    const vip = sink.invalid.filter((x) => x.index === 1);
+    expect(vip.length).toBe(adapter.stats().subscribeRejected);
+    expect(vip.every((x) => x.state === BookState.HALTED && x.reason === StatusReason.SUBSCRIBE_REJECTED)).toBe(true);
+    expect(sink.invalid.filter((x) => x.index === 0)).toEqual([]);
   });
 
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
@@ -201,6 +240,28 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.unsubscribes).toBe(1);
     expect(adapter.topicInfo(1).state).toBe("resyncing");
     expect(adapter.stats().requestBudgetWaits).toBe(1);
+  });
+
+  test("bad frames of a book waiting for the request budget do not count as more resyncs (its later backoff does not grow)", async () => {
+    const subs: Subscription[] = [
+      { market: "spot", symbol: "BTC-USDT", depth: 400 },
+      { market: "spot", symbol: "ETH-USDT", depth: 400 },
+    ];
+    const { sim, adapter } = await start(subs, { requestsPerHour: 3 }, undefined, { requestsPerHour: 3 });
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "books live");
+    adapter.requestResync(0, StatusReason.PARSE_ERROR); // the socket's budget: 1 subscribe + 2 = 3, spent
+    sim.step(1);
+    await until(() => adapter.stats().topicsLive === 2, "the first resync is within the budget");
+    adapter.requestResync(1, StatusReason.PARSE_ERROR); // waits for the budget, still subscribed
+    expect(adapter.stats().requestBudgetWaits).toBe(1);
+    const before = adapter.topicInfo(1);
+    const errors = adapter.stats().parseErrors;
+    sim.inject("malformed", "ETH-USDT");
+    sim.step(3);
+    await until(() => adapter.stats().parseErrors > errors, "a bad frame of the waiting book");
+    expect(adapter.topicInfo(1).resyncs).toBe(before.resyncs);
+    expect(adapter.topicInfo(1).resyncAttempt).toBe(before.resyncAttempt);
   });
 
   test("60014 (requests too frequent) is sent again after a backoff, never a rejection that halts the book", async () => {

@@ -165,6 +165,7 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sink.invalid.filter((e) => e.state === BookState.HALTED)).toEqual([{ index: 3, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
       expect(adapter.stats().subscribeRejected).toBe(1);
       expect(adapter.stats().bisectProbes).toBeGreaterThan(0);
+      expect(sim.stats.overRate).toBe(0); // the probes kept 5 requests a second and 100 a minute per connection
     });
 
     it("an error frame no code of the request caused rejects nothing: the last code left is probed alone first (chaos seed 702)", async () => {
