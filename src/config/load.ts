@@ -622,7 +622,6 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
   return out;
 }
 
-/** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
 /**
  * publish.max_datagram_bytes: at least MIN_PUBLISH_DATAGRAM_BYTES, so that every instrument definition fits one
  * datagram. Before 2026-12-06 the floor was 256: a venue's long tick string ("0.1000…") then threw in the publisher's
@@ -642,6 +641,7 @@ function datagramBytes(v: Validator, value: unknown): number {
   return value;
 }
 
+/** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
 function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec", "total_bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");

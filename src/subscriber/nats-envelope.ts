@@ -25,6 +25,7 @@ import {
   BOOK_INSTRUMENT_ID_OFFSET,
   MESSAGE_ALIGN_BYTES,
   MESSAGE_HEADER_BYTES,
+  MIN_PUBLISH_DATAGRAM_BYTES,
   MSG_BLOCK_LENGTH_OFFSET,
   MSG_FLAGS_OFFSET,
   MSG_LENGTH_OFFSET,
@@ -476,6 +477,10 @@ function compareKey(aHi: number, aLo: number, aId: number, b: SessionKey): numbe
 export interface RepackerOptions {
   channelId: number;
   sourceId: number;
+  /**
+   * Largest datagram repacked (default 1400): at least MIN_PUBLISH_DATAGRAM_BYTES (856), as publish.max_datagram_bytes,
+   * and at least the upstream publishers' maximum, since a message is repacked whole (a larger one is `bad_message`).
+   */
   maxDatagramBytes?: number;
   /** Advertised in every header; the owner sends heartbeats at this interval. */
   heartbeatIntervalMs: number;
@@ -655,6 +660,12 @@ export class EnvelopeRepacker {
   private signedUnverifiedTold = false;
 
   constructor(opts: RepackerOptions) {
+    // As FeedPublisher's: the repacker publishes every definition it takes in (from-nats onto multicast). Before
+    // 2026-12-06 the packer's own floor (256) was the only one, and a long definition was refused as bad_message.
+    const maxDatagramBytes = opts.maxDatagramBytes ?? 1400;
+    if (!(maxDatagramBytes >= MIN_PUBLISH_DATAGRAM_BYTES)) {
+      throw new RangeError(`maxDatagramBytes ${maxDatagramBytes} is below ${MIN_PUBLISH_DATAGRAM_BYTES}, the smallest datagram that holds every instrument definition`);
+    }
     this.opts = { ...opts };
     this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey, sha256Option(opts.authSha256));
     this.packer = this.newPacker();

@@ -28,6 +28,11 @@ export interface NatsReadOptions {
   sourceId?: number;
   /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive). Default 200. */
   heartbeatIntervalMs?: number;
+  /**
+   * Largest repacked datagram, default 1400: 856 (MIN_PUBLISH_DATAGRAM_BYTES, the longest definition's) up to 65507,
+   * and no less than the upstream publishers' publish.max_datagram_bytes (a message is repacked whole: a larger
+   * one is refused as `bad_message`). A smaller value throws.
+   */
   maxDatagramBytes?: number;
   /**
    * Told when two bridges forward one upstream stream under this prefix (the reader follows one and drops the

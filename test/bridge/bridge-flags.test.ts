@@ -5,7 +5,7 @@
  * URL, password and all, was written to the log at start. `to-nats` took `--ttl`, `--source-id` and `--channel`
  * (from-nats flags) without a word. Both now exit 2 naming the flag. In-process: the command's run() with its values.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
@@ -16,6 +16,11 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { NatsFeedReader, attachNats } from "../../src/subscriber/nats-source.ts";
+import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
 
 function ctxOf(positionals: string[], values: CommandContext["values"]): CommandContext {
   return { values, positionals, log: silentLogger, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
@@ -82,5 +87,40 @@ describe("feeder bridge flags", () => {
     expect(() => new NatsFeedReader({ servers, prefix: longest }, () => {})).not.toThrow();
     expect(() => new ForwardBridge({ groups: [], servers, prefix: longest, log: silentLogger })).not.toThrow();
     expect(() => new ReverseBridge({ servers, prefix: longest, group: "239.255.1.1", port: 31001, iface: "127.0.0.1", ttl: 1 })).not.toThrow();
+  });
+
+  // A message is repacked whole: a reader whose datagram maximum is below the upstream publisher's refuses every
+  // longer message (bad_message). Both readers had 1400 with no way to change it, so a feed published at
+  // publish.max_datagram_bytes = 9000 lost its larger snapshot chunks and deltas at from-nats and listen --nats for
+  // good (a gap at each, the books never usable). The reader each command makes is caught at its start (not dialled).
+  test("listen --nats repacks a message of any size; from-nats one up to --max-datagram-bytes (856–65507, default 1400)", async () => {
+    const bigPublisher = packer({ maxBytes: 9000 });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    const levels = (from: number, step: number): [number, number][] => Array.from({ length: 60 }, (_, i) => [from + step * i, 1 + i]);
+    b.load(levels(50_000, -1), levels(50_001, 1), 1, T0);
+    packBookSnapshot(bigPublisher, b, 0, false);
+    const [d] = take(bigPublisher);
+    expect(d!.length).toBeGreaterThan(1400);
+    const env = envelopeOf(d!, 1000, PACKET_HEADER_BYTES, d!.length - PACKET_HEADER_BYTES);
+    const readerOf = async (run: () => Promise<number>): Promise<NatsFeedReader> => {
+      let reader: NatsFeedReader | undefined;
+      const spy = vi.spyOn(NatsFeedReader.prototype, "start").mockImplementation(function (this: NatsFeedReader) {
+        reader = this;
+        return Promise.reject(new Error("not dialled in this test"));
+      });
+      try {
+        expect(await run()).toBe(1); // "cannot read NATS" / "bridge could not start"
+      } finally {
+        spy.mockRestore();
+      }
+      return reader!;
+    };
+    const nats = "nats://127.0.0.1:1";
+    expect((await readerOf(() => listenCommand.run(ctxOf([], { nats })))).repacker.add(env, 1)).toBe("ok");
+    const from = { nats, group: ["239.255.1.1:31001"], http: "off" };
+    expect((await readerOf(() => bridgeCommand.run(ctxOf(["from-nats"], from)))).repacker.add(env, 1)).toBe("bad_message");
+    expect((await readerOf(() => bridgeCommand.run(ctxOf(["from-nats"], { ...from, "max-datagram-bytes": "9000" })))).repacker.add(env, 1)).toBe("ok");
+    expect(await usageError(["from-nats"], { ...from, "max-datagram-bytes": "855" })).toBe('--max-datagram-bytes must be an integer in 856..65507, got "855"');
+    expect(await usageError(["to-nats"], { nats, group: ["239.255.1.1:31001"], "max-datagram-bytes": "9000" })).toMatch(/--max-datagram-bytes is for from-nats/);
   });
 });

@@ -9,6 +9,7 @@ import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
+import { ABS_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { decimalInteger } from "./number-args.ts";
@@ -23,7 +24,7 @@ import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMet
 const STATS_INTERVAL_MS = 60_000;
 /** The flags of one direction only: given to the other they are refused, naming the direction they are for. */
 export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending"] as const;
-export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel"] as const;
+export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel", "max-datagram-bytes"] as const;
 const MIN_STREAM_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
@@ -70,6 +71,10 @@ export const bridgeCommand: CommandSpec = {
     "      --ttl N              from-nats: multicast TTL (default 1)",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
+    "      --max-datagram-bytes N",
+    `                           from-nats: largest local datagram (default 1400; ${MIN_PUBLISH_DATAGRAM_BYTES}–${ABS_MAX_DATAGRAM_BYTES}), at least the`,
+    "                           upstream publishers' publish.max_datagram_bytes: a message is republished",
+    "                           whole, a longer one refused (counted as bad_message)",
     "      --auth-key-file F    the feed's HMAC key (default with --config: its publish.auth_key_file; a key",
     "                           file that cannot be read exits 2; the flag's may be a FIFO, read once:",
     "                           <(pass show feed-key), one nothing opens to write within 1 s exits 2).",
@@ -111,6 +116,7 @@ export const bridgeCommand: CommandSpec = {
     ttl: { type: "string" },
     "source-id": { type: "string" },
     channel: { type: "string" },
+    "max-datagram-bytes": { type: "string" },
     "max-age": { type: "string" },
     "max-bytes": { type: "string" },
     "max-pending": { type: "string" },
@@ -255,6 +261,9 @@ async function fromNats(ctx: CommandContext): Promise<number> {
     ttl: intIn(v.ttl, "ttl", 1, 1, 255),
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
+    // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and
+    // before 2026-12-06 it was 1400 with no flag, so a feed published at 9000 lost its larger messages here for good.
+    maxDatagramBytes: intIn(v["max-datagram-bytes"], "max-datagram-bytes", DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, ABS_MAX_DATAGRAM_BYTES),
   });
   const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge, read.stream) });
   if (http === "failed") return 1;

@@ -445,7 +445,10 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   let reader: NatsFeedReader | undefined;
   if (nats !== undefined) {
     // A signal while it connects (a NATS server that does not answer holds it for 5 s) stops it there, exit 0.
-    const natsReader = (reader = new NatsFeedReader(nats, (d) => sub.ingest(d)));
+    // Repacked for this process's subscriber only (no network between): as large as it takes (ABS_MAX_DATAGRAM_BYTES,
+    // as its maxDatagramBytes), so every message of a feed published at any publish.max_datagram_bytes is read. At
+    // the reader's 1400 (until 2026-12-06) a longer one was refused as bad_message, a feed at 9000 never whole here.
+    const natsReader = (reader = new NatsFeedReader({ ...nats, maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES }, (d) => sub.ingest(d)));
     try {
       if ((await startOrStop(natsReader.start(), ctx.stopSignal, () => Promise.all([natsReader.stop(), sub.stop()]))) === "stopped") {
         ctx.log.info("stopped during start-up", { signal: await ctx.stopSignal });
