@@ -8,7 +8,9 @@
  * (unsubscribe, wait for the ack, subscribe: a duplicate subscribe would poison its batch, §6.3); u = 1 is a venue
  * reset and triggers an instrument re-check (a tick-size change restarts u at 1); a snapshot repeating the last u
  * (level 1 re-pushes every 3 s, §4.2; a snapshot the venue re-sent) is handed on as a replace (the book becomes
- * exactly it, only a difference is published); deltas before the first snapshot are ignored and counted.
+ * exactly it, only a difference is published); deltas before the first snapshot are ignored and counted. After a
+ * reset taken from one socket of an overlap, the other's frames are of the sequence before it until its own u = 1,
+ * and are ignored while the book is LIVE (behindReset).
  * The topic → index map is built at subscribe time and only read on the hot path.
  *
  * The rest lives beside it: connection-plan.ts (topics → connections within the limits), connection.ts (one
@@ -24,6 +26,7 @@ import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookS
 import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayFrame, seqReached, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -127,6 +130,16 @@ export class BybitAdapter implements VenueAdapter {
   private olderSnapshots = 0;
   private venueResets = 0;
   private readonly parseErrorsByCode = new Map<string, number>();
+  /**
+   * By subscription index, from a venue reset taken during a planned reconnect's overlap: the generation of the other
+   * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
+   * taken, which flags no socket), and whether that is the old socket (behindResetOld). Its frames' u belong to the
+   * old sequence: one above the book's would be taken as newer (see onBehindReset).
+   */
+  private readonly behindReset: Int32Array;
+  private readonly behindResetOld: Uint8Array;
+  /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
+  private readonly replacementSeen: Int32Array;
 
   constructor(
     private readonly config: VenueConfig,
@@ -151,6 +164,9 @@ export class BybitAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
+    this.behindReset = new Int32Array(this.topics.length).fill(-1);
+    this.behindResetOld = new Uint8Array(this.topics.length);
+    this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
     this.books = new TopicResync({
@@ -167,7 +183,7 @@ export class BybitAdapter implements VenueAdapter {
       "bybit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn as BybitConnection, carrier) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -367,6 +383,8 @@ export class BybitAdapter implements VenueAdapter {
     // The socket this frame came on: the connection's, or the old one of a planned reconnect's overlap.
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    if (conn.retiringGeneration >= 0 && socket === conn.generation) this.replacementSeen[index] = socket;
+    if (socket === this.behindReset[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
@@ -393,7 +411,10 @@ export class BybitAdapter implements VenueAdapter {
       // A venue reset: u below the last u (u = 1, or any u on the socket that delivered the last: TCP is ordered, and
       // level 1 sends only snapshots, so a lost u = 1 shows only so), or below the last u before the book was
       // invalidated (u = 1 missed then).
-      if (u < (t.lastSeq || t.seqBeforeInvalid)) this.onVenueReset(t);
+      if (u < (t.lastSeq || t.seqBeforeInvalid)) {
+        this.onVenueReset(t);
+        this.otherBehindReset(t, socket);
+      }
       this.snapshots++;
       t.lastSeq = u;
       t.seqSocket = socket;
@@ -457,6 +478,7 @@ export class BybitAdapter implements VenueAdapter {
     // record counted, so after the replacement repeated the old socket's u, the old socket's reset was ignored.
     if (u === 1 || (u < t.lastSeq && seqReached(t, socket))) {
       this.onVenueReset(t);
+      this.otherBehindReset(t, socket);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       t.seqBeforeInvalid = 0; // this reset is counted and its re-check asked for: the resync's snapshot is no second one
       return;
@@ -472,6 +494,60 @@ export class BybitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: u ${u} after ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A frame from the socket still behind a venue reset the book took from the other socket of an overlap
+   * (behindReset): true when it is ignored. Both sockets carry the venue's one stream, so the reset reaches each; until
+   * that socket's own u = 1, its frames are of the sequence before it, and one above the book's u was taken as newer
+   * (before 2026-12-06: a level-1 snapshot made the book the state before the reset, LIVE, and after the overlap the
+   * new sequence's frames, below it, were ignored as trails until stale; a delta was a gap and a needless resync).
+   * Its u = 1 (its own copy of the reset, or a further one: not told apart, so taken as a reset as before) ends it;
+   * so does the book leaving LIVE (a resync restarts the topic's stream; a u = 1 it lost must not hold the book's
+   * only socket off: staleness ends such a book, and its frames count again). Cold: only that socket's frames.
+   */
+  private onBehindReset(t: TopicState, u: number, isSnapshot: boolean): boolean {
+    if (u !== 1 && t.book === BookState.LIVE) {
+      // Not a sign of life (staleness), as any other frame the book cannot use.
+      if (isSnapshot) this.olderSnapshots++;
+      else this.duplicates++;
+      return true;
+    }
+    // Its u = 1 taken as a reset below flags no other socket: the other one delivered this reset first (or the book
+    // was set anew meanwhile) and is ahead on its sequence, not behind it.
+    const resetFollows = u === 1 && (isSnapshot ? (t.lastSeq || t.seqBeforeInvalid) > 1 : t.book === BookState.LIVE && t.lastSeq !== 0);
+    this.behindReset[t.index] = resetFollows ? -2 : -1;
+    return false;
+  }
+
+  /**
+   * A venue reset taken from `socket`: during an overlap, the other socket is behind it (behindReset) if its stream of
+   * the topic had begun; a replacement that has delivered nothing of it yet may have been subscribed after the reset,
+   * its snapshot then of the new sequence with no u = 1 to follow, and is taken as it comes.
+   */
+  private otherBehindReset(t: TopicState, socket: number): void {
+    const i = t.index;
+    const conn = t.conn;
+    const takingItsOwn = this.behindReset[i] === -2;
+    this.behindReset[i] = -1;
+    if (takingItsOwn || conn.retiringGeneration < 0) return;
+    const fromOld = socket === conn.retiringGeneration;
+    const other = fromOld ? conn.generation : conn.retiringGeneration;
+    if (fromOld && this.replacementSeen[i] !== other) return;
+    this.behindReset[i] = other;
+    this.behindResetOld[i] = fromOld ? 0 : 1;
+  }
+
+  /** A planned reconnect's overlap is over: a socket behind a reset keeps that mark if it carries on (gone back to: its new generation). */
+  private onOverlapOver(conn: BybitConnection, carrier: OverlapCarrier): void {
+    for (const t of conn.topics) {
+      const i = t.index;
+      this.replacementSeen[i] = -1;
+      if (this.behindReset[i] < 0) continue;
+      const wasOld = this.behindResetOld[i] === 1;
+      if (carrier === "old" && wasOld) this.behindReset[i] = conn.generation;
+      else if (!(carrier === "replacement" && !wasOld)) this.behindReset[i] = -1;
+    }
   }
 
   /** u back to 1 (or below the last u): the service restarted or the tick/lot changed (§4.4): re-check the instrument. */

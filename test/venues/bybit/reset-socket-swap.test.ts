@@ -226,6 +226,82 @@ describe("bybit: during an overlap, a lower frame from either socket that delive
   });
 });
 
+describe("bybit: a venue reset taken from one socket of an overlap; the other still delivers the sequence before it", () => {
+  // Both sockets carry the venue's one stream, so the reset reaches each; the one behind still delivers frames of the
+  // sequence before it (a higher u than the new sequence's) until its own u = 1. Before, such a frame was taken as
+  // newer: a snapshot replaced the book with the state before the reset (LIVE), a delta was a gap (a needless resync).
+  // Found by the simulator with venue resets during overlaps (socket delays by the proxy): depth 1, 11 resets
+  // injected, 17 counted.
+  test("level 1: the replacement delivered the reset; the old socket's next snapshot is of the old sequence: ignored", async () => {
+    const { adapter, sink, feed, overlap, oldClosed } = await replayed(1);
+    feed("snapshot", 500, "100.5"); // on the old socket, before the overlap
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot: the same u
+    feed("snapshot", 1, "99.5"); // the replacement: the venue reset
+    feed("snapshot", 501, "100.6", true); // the old socket, behind: the sequence before the reset
+    // Before: applied (u 501 above the book's 1), the book LIVE at the state before the reset (bid 100.6).
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    oldClosed(); // the old socket closed before its own u = 1 came
+    feed("snapshot", 2, "99.6"); // the replacement goes on
+    // Before: ignored as a trail (below 501), the book LIVE at bid 100.6 until stale.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 2 });
+    expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
+
+    // But a replacement that had delivered nothing yet when the old socket delivered the reset may have been
+    // subscribed after it (its snapshot of the new sequence, no u = 1 to follow): taken as it comes, else the book
+    // would have no socket once the old one closed.
+    const second = await replayed(1);
+    second.feed("snapshot", 500, "100.5");
+    second.overlap();
+    second.feed("snapshot", 1, "99.5", true); // the old socket: the venue reset
+    second.feed("snapshot", 3, "99.7"); // the replacement's subscribe snapshot, of the new sequence
+    second.oldClosed();
+    second.feed("snapshot", 4, "99.8");
+    expect(second.adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 4 });
+    expect(second.sink.bids[0]).toEqual(new Map([[998, 1000]]));
+  });
+
+  test("depth 50: the old socket delivered the reset; the replacement's deltas before it are ignored until its own u = 1", async () => {
+    const { adapter, sink, feed, overlap, oldClosed } = await replayed(50);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 500, "100.5"); // the replacement's subscribe snapshot
+    feed("snapshot", 1, "99.5", true); // the old socket: the venue reset
+    feed("delta", 501, "100.6"); // the replacement, behind: the sequence before the reset
+    // Before: a gap (501 after 1), the book RESYNCING / sequence_gap.
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    feed("snapshot", 1, "99.5"); // the replacement's own u = 1: the same book
+    feed("delta", 2, "99.6", true);
+    oldClosed();
+    feed("delta", 3, "99.7"); // the replacement carries on
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 3 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000], [996, 1000], [997, 1000]]));
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 1, gaps: 0 });
+  });
+
+  test("level 1, gone back: the failed replacement delivered the reset; the old socket's snapshot before it is ignored", async () => {
+    const { adapter, sink, feed, overlap, goBack } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 500, "100.5");
+    feed("snapshot", 1, "99.5"); // the replacement: the venue reset
+    goBack(); // the replacement failed: the old socket, under a new generation, still behind the reset
+    feed("snapshot", 501, "100.6");
+    // Before: applied, the book LIVE at bid 100.6 (the state before the reset).
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    feed("snapshot", 1, "99.5"); // its own u = 1: the same book
+    feed("snapshot", 2, "99.6");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 2 });
+    expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
+  });
+});
+
 describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {
   test("a frame below the book is a reset exactly when its socket had delivered the book's u", async () => {
     // The model: both sockets carry the same u stream (+1 each), the old one from u 500 (delivered before the swap), the
