@@ -34,7 +34,7 @@ import { TopicResync } from "../common/topic-resync.ts";
 import { applyBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
 import { InstrumentRequestPacer, type UpcomingChange } from "./instruments.ts";
-import { AFTER_EFF_TIME_MS } from "./instrument-watch.ts";
+import { announceUpcoming } from "./instrument-watch.ts";
 import type { InstrumentReloader } from "../common/instrument-reload.ts";
 import { okxInstrumentWatch } from "./instrument-wiring.ts";
 import { planConnections } from "./connection-plan.ts";
@@ -74,6 +74,8 @@ export class OkxAdapter implements VenueAdapter {
   readonly bridge: RestBridge;
   instruments: (Instrument | undefined)[] | null = null;
   readonly upcoming: UpcomingChange[] = [];
+  /** When the start listing was asked for (wall ms): its upcChg already in effect then are not announced (start). */
+  private listedAtMs = 0;
   readonly instrumentPacer: InstrumentRequestPacer;
   /** Loading, reloads (periodic, announced upcChg, asked for) and symbols left out at start: one schedule (instrument-wiring.ts). */
   readonly watch: InstrumentWatch<OkxTopic>;
@@ -199,6 +201,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   async loadInstruments(): Promise<(Instrument | undefined)[]> {
+    this.listedAtMs = this.wallNow();
     this.instruments = await this.watch.load();
     return this.instruments;
   }
@@ -215,11 +218,14 @@ export class OkxAdapter implements VenueAdapter {
   start(sink: BookSink): void {
     this.bind(sink, false);
     this.lifecycle.start();
-    // The start listing's upcChg, of the subscribed instIds only: a listing names every instId of its instType, and
-    // another's change would reload the market for nothing (a reload's listing is filtered so: announceUpcoming). One
-    // whose effTime has passed since the listing was taken still reloads at once: that listing is out of date.
-    const subscribed = new Set(this.subscriptions.map((s) => `${s.market}:${s.symbol}`));
-    for (const c of this.upcoming) if (subscribed.has(`${c.market}:${c.symbol}`)) this.watch.announce(c.market, c.effTimeMs + AFTER_EFF_TIME_MS);
+    // The start listing's upcChg as a reload's (announceUpcoming): of the subscribed instIds only (a listing names
+    // every instId of its instType, and another's change would reload the market for nothing), and not one already in
+    // effect when the listing was asked for (what it showed, or OKX late: the next periodic reload looks again; before,
+    // it reloaded the market at once). One whose effTime has passed since still reloads at once: that listing is out of date.
+    for (const market of new Set(this.subscriptions.map((s) => s.market))) {
+      const symbols = this.subscriptions.filter((s) => s.market === market).map((s) => s.symbol);
+      announceUpcoming(this.upcoming, market, symbols, this.listedAtMs, (m, atMs) => this.watch.announce(m, atMs));
+    }
     this.upcoming.length = 0;
     this.watch.start(sink);
     const used = this.conns.filter((c) => c.used).length;

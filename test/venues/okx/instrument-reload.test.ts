@@ -142,4 +142,24 @@ describe("okx instrument reloads", { timeout: 30_000 }, () => {
     adapter.start(new Sink());
     expect(adapter.reloader.nextAnnouncedMs("spot")).toBe(clock.ms + 3 * DAY_MS + AFTER_EFF_TIME_MS);
   });
+
+  // The start listing's upcChg were announced whatever their effTime: one already in effect when that listing was
+  // asked for (OKX still listing it: late) reloaded the market at once, for nothing. A reload's listing leaves such a
+  // one to the next periodic reload (announceUpcoming); so does the start listing now. One still ahead is announced.
+  test("at start, an upcChg already in effect when the start listing was asked for is not announced (as a reload's)", async () => {
+    const clock = { ms: Date.now() };
+    const listedAtMs = clock.ms - 60_000; // OKX's listing, a minute late: it still shows a change that took effect
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 9, now: () => listedAtMs });
+    sim.announceChange("BTC-USDT", { param: "tickSz", newValue: "0.01", effTimeMs: clock.ms - 30_000 });
+    sim.announceChange("BTC-USDT", { param: "lotSz", newValue: "0.00001", effTimeMs: clock.ms + DAY_MS });
+    const adapter = new OkxAdapter(okxConfig(sim, SUBS), SUBS, { log: silentLogger, now: () => clock.ms, instrumentCheckMs: 5, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+    cleanups.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    await adapter.loadInstruments();
+    adapter.start(new Sink());
+    // Before: clock.ms - 30 s + AFTER_EFF_TIME_MS, due at the first check.
+    expect(adapter.reloader.nextAnnouncedMs("spot")).toBe(clock.ms + DAY_MS + AFTER_EFF_TIME_MS);
+  });
 });
