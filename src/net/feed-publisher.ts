@@ -227,7 +227,6 @@ export class FeedPublisher {
           sourceId: this.sourceId,
           sessionId: this.sessionId,
           auth: this.auth,
-          maxDatagramBytes: this.publish.maxDatagramBytes,
           log: this.log,
         });
         this.retransmitServer = server;

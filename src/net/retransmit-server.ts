@@ -142,7 +142,6 @@ export interface RetransmitServerOptions {
   sourceId: number;
   sessionId: number;
   auth: DatagramAuth | undefined;
-  maxDatagramBytes: number;
   log?: Logger;
   /**
    * The buckets' clock, ms (default core/clock.ts monoMs). Monotonic: on Date.now a wall clock stepped forward

@@ -2,9 +2,9 @@
 /**
  * Flyweight decoders of the v3 wire format (and v2, which differs only in its checksum). `PacketReader.wrap()`
  * validates a whole datagram once, in the order of docs/wire-protocol.md §7.2: magic → version → length → checksum
- * (CRC-32 in v3, CRC-32C in v2) → HMAC trailer (when a key is set) → header
- * fields → every message's structure (lengths, counts, part and chunk numbering, every i64 within ±2^53, no
- * negative quantity). It returns an error code instead of throwing; after a successful wrap every getter reads at
+ * (CRC-32 in v3, CRC-32C in v2) → HMAC trailer (when a key is set) → header fields (the last message's number,
+ * seqNum + msgCount − 1, below 2^53 too) → every message's structure (lengths, counts, part and chunk numbering,
+ * every i64 within ±2^53, no negative quantity). It returns an error code instead of throwing; after a successful wrap every getter reads at
  * a fixed offset without further checks (message fields: message-readers.ts). `verify()` is the framing part alone
  * (magic … HMAC).
  * @module
@@ -180,6 +180,11 @@ export class PacketReader {
     }
     const msgEnd = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0 ? pktLength - AUTH_TRAILER_BYTES : pktLength;
     const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    // Message i is numbered seqNum + i: the last, seqNum + msgCount − 1, must be below 2^53 too, else it (and the
+    // stream's next expected number) is inexact. Only a seqNum within 2^32 of 2^53 (high word 0x1fffff) can fail.
+    if (dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) === 0x1fffff && msgCount > 0 && dv.getUint32(PKT_SEQ_NUM_OFFSET, true) > 0xffffffff - (msgCount - 1)) {
+      return DecodeErrorCode.UNSAFE_INTEGER;
+    }
     let off = PACKET_HEADER_BYTES;
     for (let i = 0; i < msgCount; i++) {
       if (off + MESSAGE_HEADER_BYTES > msgEnd) {

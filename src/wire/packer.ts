@@ -27,6 +27,7 @@ import {
   PKT_CHANNEL_ID_OFFSET,
   PKT_CHECKSUM_OFFSET,
   PKT_FLAG_AUTHENTICATED,
+  PKT_FLAG_END_OF_SESSION,
   PKT_FLAG_SESSION_START,
   PKT_FLAGS_OFFSET,
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
@@ -80,6 +81,14 @@ if (
 ) {
   throw new Error("wire/packer.ts: the word stores do not match layout.ts");
 }
+/**
+ * No message is numbered 2^53 − 1 or more (docs/wire-protocol.md §5.1): the last is 2^53 − 2, so every message number
+ * and the next expected one a heartbeat carries (2^53 − 1 at most) are exact and pass a subscriber's unsafe_integer
+ * check. Unreachable in practice (285 years at 10^6 messages/s); a session that gets there is refused every message
+ * and its heartbeats carry END_OF_SESSION (appendHeartbeat).
+ */
+const LAST_SEQ_END = Number.MAX_SAFE_INTEGER;
+const SEQ_USED_UP = "channel sequence numbers used up: a message would be numbered 2^53 − 1 or more (restart the publisher: a new session starts at 1)";
 /** msgCount is a u16 and 0xFFFF is kept free (MoldUDP64 uses it for end of session). */
 const MAX_MESSAGES_PER_DATAGRAM = 0xfffe;
 
@@ -165,6 +174,7 @@ export class ChannelPacker {
   beginMessage(msgBytes: number, templateId: number, blockLength: number, version: number, msgFlags: number): number {
     const limit = this.maxDatagramBytes - this.trailerBytes;
     if (msgBytes > limit - PACKET_HEADER_BYTES) throw new RangeError("message larger than a datagram");
+    if (this.nextSeq >= LAST_SEQ_END) throw new RangeError(SEQ_USED_UP);
     if (!this.open || this.pos + msgBytes > limit || this.msgCount === MAX_MESSAGES_PER_DATAGRAM) {
       this.openDatagram(0);
     }
@@ -221,7 +231,9 @@ export class ChannelPacker {
 
   /** Appends a heartbeat datagram (msgCount 0, seqNum = next expected). Closes the open datagram first. */
   appendHeartbeat(pktFlags: number): void {
-    this.openDatagram(pktFlags);
+    // Sequence used up (LAST_SEQ_END): no change can be sent any more, so the session is over; each heartbeat says
+    // so, and subscribers stop trusting the books instead of holding them valid while changes go unsent.
+    this.openDatagram(this.nextSeq >= LAST_SEQ_END ? pktFlags | PKT_FLAG_END_OF_SESSION : pktFlags);
     this.open = false; // nothing may be added to a heartbeat
   }
 

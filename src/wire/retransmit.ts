@@ -79,8 +79,15 @@ export function encodeRetxControl(out: Uint8Array, c: RetxControl, auth?: Datagr
   return length;
 }
 
-/** Why a control packet is refused; `unsafe_integer`: seqNum, firstAvailable or nextSeq is 2^53 or more (inexact as a number). */
-export type RetxDecodeError = "not_control" | "bad_length" | "bad_version" | "bad_kind" | "bad_checksum" | "bad_auth" | "unsafe_integer";
+/**
+ * Why a control packet is refused, named as the data decoder's refusals (wire/decoder.ts, §7.2) for the same faults and
+ * checked in the same order (docs/wire-protocol.md §11.2): `truncated` (under 3 bytes, under 48, pktLength below 48 or
+ * beyond the packet, AUTHENTICATED in under 64), `bad_magic`, `unknown_version`, `oversized` (bytes after pktLength,
+ * over 48 without the trailer or over 64 with it), `bad_checksum`, `bad_auth`, then `bad_kind` and `unsafe_integer`
+ * (seqNum, firstAvailable or nextSeq of 2^53 or more, inexact as a number). Until 2026-12-06 the first three faults
+ * were `not_control`, `bad_length` and `bad_version`, and the length was checked before the version.
+ */
+export type RetxDecodeError = "truncated" | "oversized" | "bad_magic" | "unknown_version" | "bad_kind" | "bad_checksum" | "bad_auth" | "unsafe_integer";
 
 /**
  * Decodes and verifies a control packet; with `auth` an unsigned or forged one is `bad_auth`. Every refusal but
@@ -88,12 +95,17 @@ export type RetxDecodeError = "not_control" | "bad_length" | "bad_version" | "ba
  * flood of foreign or damaged datagrams costs no garbage (a DataView per datagram before 2026-12-06).
  */
 export function decodeRetxControl(bytes: Uint8Array, auth?: DatagramAuth): RetxControl | RetxDecodeError {
-  if (bytes.length < 2 || u16(bytes, RETX_MAGIC_OFFSET) !== RETX_MAGIC) return "not_control";
-  if (bytes.length < RETX_PACKET_BYTES) return "bad_length";
+  const n = bytes.length;
+  if (n < RETX_VERSION_OFFSET + 1) return "truncated";
+  if (u16(bytes, RETX_MAGIC_OFFSET) !== RETX_MAGIC) return "bad_magic";
+  if (bytes[RETX_VERSION_OFFSET] !== RETX_VERSION) return "unknown_version";
+  if (n < RETX_PACKET_BYTES) return "truncated";
   const length = u16(bytes, RETX_LENGTH_OFFSET);
+  if (length < RETX_PACKET_BYTES || length > n) return "truncated";
+  if (n > length) return "oversized";
   const authenticated = (u16(bytes, RETX_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
-  if (length !== bytes.length || length !== RETX_PACKET_BYTES + (authenticated ? AUTH_TRAILER_BYTES : 0)) return "bad_length";
-  if (bytes[RETX_VERSION_OFFSET] !== RETX_VERSION) return "bad_version";
+  if (authenticated && length < RETX_PACKET_BYTES + AUTH_TRAILER_BYTES) return "truncated";
+  if (length > RETX_PACKET_BYTES + (authenticated ? AUTH_TRAILER_BYTES : 0)) return "oversized";
   // The CRC with its field taken as 0: zeroed for the computation, restored after (the caller's buffer is unchanged).
   const c0 = bytes[RETX_CRC32C_OFFSET]!;
   const c1 = bytes[RETX_CRC32C_OFFSET + 1]!;

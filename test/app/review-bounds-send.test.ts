@@ -141,7 +141,7 @@ describe("send failures of the retransmission server", { timeout: 20_000 }, () =
     const ring = new RetransmitRing(1 << 16, 1400);
     for (let i = 0; i < 20; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
     const config = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
-    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined });
     await server.start();
     cleanups.push(() => server.stop());
     const req = new Uint8Array(64);

@@ -25,7 +25,7 @@ function rig(config: Partial<RetransmitConfig>) {
   const mono = { ms: 5000 };
   const ring = new RetransmitRing(full.ringBytes, 1400);
   ring.push(new Uint8Array(DATAGRAM_BYTES), DATAGRAM_BYTES, 1, 10);
-  const s = new RetransmitServer({ config: full, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
+  const s = new RetransmitServer({ config: full, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => mono.ms });
   let throttled = 0;
   (s as unknown as { socket: unknown }).socket = {
     sendMany: (args: unknown[]) => args.length / 3,

@@ -36,7 +36,7 @@ function server(config: RetransmitConfig) {
   monoNowMs = 1000;
   const ring = new RetransmitRing(config.ringBytes, 1400);
   for (let i = 0; i < DATAGRAMS; i++) ring.push(new Uint8Array(DATAGRAM_BYTES), DATAGRAM_BYTES, 1 + 100 * i, 100);
-  const s = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => monoNowMs });
+  const s = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => monoNowMs });
   /** Bytes sent to each address, and the control replies. */
   const bytesTo = new Map<string, number>();
   const replies: { kind: number; address: string }[] = [];

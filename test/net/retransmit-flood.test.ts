@@ -21,7 +21,7 @@ function serverWith(requestsPerSec: number) {
   const config: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
   const ring = new RetransmitRing(config.ringBytes, 1400);
   for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, seq, 1);
-  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => 1000 });
+  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => 1000 });
   /** Requests handled (taken from the queue and answered or refused) by requester address. */
   const handled = new Map<string, number>();
   /** Requester addresses in the order their requests were handled. */

@@ -20,7 +20,7 @@ function serverWith(datagrams: number, refuses: (length: number) => boolean) {
   const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
   // Datagram i: 48-byte header + 8·(i+1) bytes, one message each, seqNum i + 1.
   for (let i = 0; i < datagrams; i++) ring.push(new Uint8Array(PACKET_HEADER_BYTES + 8 * (i + 1)), PACKET_HEADER_BYTES + 8 * (i + 1), i + 1, 1);
-  const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+  const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
   const sent: number[] = [];
   const socket = {
     sendMany(args: unknown[]) {
@@ -126,7 +126,7 @@ describe("answers spread over turns", () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 300; seq++) ring.push(new Uint8Array(D), D, seq, 1);
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const replies: RetxControl[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -163,7 +163,7 @@ describe("answers in progress share the turns", () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 600; seq++) ring.push(new Uint8Array(D), D, seq, 1);
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const batches: [string, number][] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => (batches.push([args[2] as string, args.length / 3]), args.length / 3),
@@ -190,7 +190,7 @@ describe("a long answer behind a stream of shorter ones", () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 1000; seq++) ring.push(new Uint8Array(D), D, seq, 1);
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const sentTo = new Map<string, number>();
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => (sentTo.set(args[2] as string, (sentTo.get(args[2] as string) ?? 0) + args.length / 3), args.length / 3),
@@ -219,7 +219,7 @@ describe("answers waiting their turn", () => {
     const D = PACKET_HEADER_BYTES + 8;
     const capacity = Math.floor(CONFIG.ringBytes / D); // datagrams the ring holds (1,170)
     for (let seq = 1; seq <= 1100; seq++) ring.push(new Uint8Array(D), D, seq, 1);
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const events: string[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => (events.push(`data@${args[2] as string}`), args.length / 3),
@@ -246,7 +246,7 @@ describe("answers in progress are bounded", () => {
     const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 200; seq++) ring.push(new Uint8Array(D), D, seq, 1);
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const throttledTo = new Set<string>();
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -277,7 +277,7 @@ describe("control replies", () => {
     // Two requests a second and 1,400 bytes a second per address; the whole ring is 20 × 56 = 1,120 bytes.
     const mono = { ms: 1000 };
     const config = { ...CONFIG, requestsPerSec: 2, bytesPerSec: 1400 };
-    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => mono.ms });
     const replies: RetxControl[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -302,7 +302,7 @@ describe("control replies", () => {
     const D = PACKET_HEADER_BYTES + 8;
     for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(D), D, seq, 1);
     const mono = { ms: 1000 };
-    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 1 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow: () => mono.ms });
+    const server = new RetransmitServer({ config: { ...CONFIG, requestsPerSec: 1 }, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => mono.ms });
     const replies: string[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => args.length / 3,
@@ -350,7 +350,7 @@ describe("a request or answer whose handling throws", () => {
       good.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
       broken.push(new Uint8Array(PACKET_HEADER_BYTES + 8), PACKET_HEADER_BYTES + 8, i + 1, 1);
     }
-    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map<number, RetransmitRing>([[3, good], [4, broken]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400 });
+    const server = new RetransmitServer({ config: CONFIG, portOffset: 0, rings: new Map<number, RetransmitRing>([[3, good], [4, broken]]), sourceId: 0, sessionId: SESSION, auth: undefined });
     const answeredTo: string[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany: (args: unknown[]) => (answeredTo.push(args[2] as string), args.length / 3),

@@ -96,7 +96,7 @@ describe("control packets", () => {
       c[bit >> 3]! ^= 1 << (bit & 7);
       expect(decodeRetxControl(c)).not.toEqual(req);
     }
-    expect(decodeRetxControl(Uint8Array.of(0x46, 0x44, 2, 0))).toBe("not_control");
+    expect(decodeRetxControl(Uint8Array.of(0x46, 0x44, 2, 0))).toBe("bad_magic");
   });
 
   it("a retransmitted datagram is the original with RETRANSMIT set, verifying (CRC, HMAC) as a live one", () => {

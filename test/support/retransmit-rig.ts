@@ -28,7 +28,7 @@ export async function retransmitRig(cleanups: (() => unknown)[], requestsPerSec 
     ring.push(d, d.length, seq, 1);
   }
   const config = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
-  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, maxDatagramBytes: 1400, monoNow });
+  const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow });
   await server.start();
   cleanups.push(() => server.stop());
   const got: number[] = [];

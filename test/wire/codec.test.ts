@@ -389,6 +389,28 @@ describe("wire codec round trip", () => {
     expect(() => packInstrumentDefinition(new ChannelPacker(MIN_PUBLISH_DATAGRAM_BYTES - 8, 3, 1, 77, { auth: auth() }), def, false)).toThrow("message larger than a datagram");
   });
 
+  it("the channel sequence ends below 2^53: the packer refuses to number a message 2^53 − 1, leaving nothing of it, and ends the session", () => {
+    const p = new ChannelPacker(1400, 4, 0, 8);
+    p.nextSeq = 2 ** 53 - 4; // as if the session had sent that many messages
+    const book = new TestBook(instrument);
+    const cs = new ChangeSet();
+    cs.addBid(1, 1);
+    book.apply(cs, 1, 1_764_000_000_000_000);
+    for (let i = 0; i < 3; i++) packBookDelta(p, book, cs); // 2^53 − 4 … 2^53 − 2
+    for (let i = 0; i < 2; i++) {
+      p.mark(); // as FeedPublisher does around one book's messages
+      expect(() => packBookDelta(p, book, cs)).toThrow(/sequence numbers .*2\^53/);
+      p.rewind();
+    }
+    p.appendHeartbeat(0); // the session is over: its heartbeats say so, subscribers stop trusting its books
+    const { packets } = drain(p); // every datagram decodes (drain throws otherwise)
+    expect(packets.map((x) => [x.msgCount, x.seqNum, x.flags & PKT_FLAG_END_OF_SESSION])).toEqual([
+      [3, 2 ** 53 - 4, 0],
+      [0, 2 ** 53 - 1, PKT_FLAG_END_OF_SESSION],
+    ]);
+    expect(p.nextSeq).toBe(2 ** 53 - 1);
+  });
+
   it("heartbeats carry the next expected sequence and no messages", () => {
     const p = new ChannelPacker(1400, 4, 0, 8);
     const book = new TestBook(instrument);

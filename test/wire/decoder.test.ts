@@ -49,6 +49,8 @@ function specVerdict(b: Uint8Array, maxBytes: number): string {
   const i64 = (o: number) => dv.getBigInt64(o, true);
   const LIMIT = 2n ** 53n;
   if (u64(16) >= LIMIT || i64(24) < 0n || i64(32) < 0n) return "unsafe_integer";
+  // The last message's channel sequence, seqNum + msgCount − 1, is below 2^53 too.
+  if (u64(16) + BigInt(dv.getUint16(6, true)) - 1n >= LIMIT) return "unsafe_integer";
   const end = pktLength - (authenticated ? 16 : 0);
   let off = 48;
   for (let m = 0, count = dv.getUint16(6, true); m < count; m++) {
@@ -97,6 +99,12 @@ function specVerdict(b: Uint8Array, maxBytes: number): string {
     off += msgLength;
   }
   return off === end ? "ok" : "bad_count";
+}
+
+/** Writes seqNum (< 2^64, exact) into the header of b; returns b. */
+function setSeqNum(b: Uint8Array, seqNum: number): Uint8Array {
+  new DataView(b.buffer, b.byteOffset, b.byteLength).setBigUint64(16, BigInt(seqNum), true);
+  return b;
 }
 
 function codeOf(bytes: Uint8Array, maxBytes = 1400): DecodeErrorCode {
@@ -166,6 +174,23 @@ describe("decoder rejects bad datagrams", () => {
     }
   });
 
+  it("a seqNum whose later messages would be numbered 2^53 or more is UNSAFE_INTEGER (seqNum + i inexact)", () => {
+    // packed_turn holds 3 messages: seqNum, seqNum + 1, seqNum + 2 must each be below 2^53.
+    const base = all.find((x) => x.name === "packed_turn")!.bytes;
+    for (const [seqNum, want] of [
+      [2 ** 53 - 3, DecodeErrorCode.OK],
+      [2 ** 53 - 4, DecodeErrorCode.OK],
+      [2 ** 53 - 2, DecodeErrorCode.UNSAFE_INTEGER],
+      [2 ** 53 - 1, DecodeErrorCode.UNSAFE_INTEGER],
+      [2 ** 53 - 2 ** 32, DecodeErrorCode.OK], // the high word 0x1fffff with a small low word
+    ] as const) {
+      expect(codeOf(resealCrc(setSeqNum(base.slice(), seqNum))), `seqNum 2^53 − ${2 ** 53 - seqNum}`).toBe(want);
+    }
+    // A heartbeat (no message) may carry 2^53 − 1, the next expected number.
+    const hb = all.find((x) => x.name === "heartbeat")!.bytes;
+    expect(codeOf(resealCrc(setSeqNum(hb.slice(), 2 ** 53 - 1)))).toBe(DecodeErrorCode.OK);
+  });
+
   it("an unknown template is skipped, not rejected (forward compatibility)", () => {
     const b = all.find((x) => x.name === "status")!.bytes.slice();
     b[50] = 99; // templateId 3 → 99
@@ -210,6 +235,7 @@ describe("decoder rejects bad datagrams", () => {
         if (at < b.length) b[at] = r() < 0.5 ? Math.floor(r() * 256) : b[at]! ^ (1 << Math.floor(r() * 8));
       }
       if (r() < 0.02) b.fill(0, 8, 12); // sessionId 0
+      if (r() < 0.03) setSeqNum(b, 2 ** 53 - 1 - Math.floor(r() * 4)); // the last messages' numbers at or past 2^53
       if (r() < 0.05) b = b.slice(0, Math.floor(r() * b.length)); // its own buffer: a read past it throws
       if (r() < 0.9 && b.length >= 48) {
         if (r() < 0.3) b[2] = 2 + Math.floor(r() * 2); // v2 or v3, each with its own checksum

@@ -124,15 +124,16 @@ const vectors: Omit<Vector, "datagrams">[] = [
   },
   {
     ...base,
-    maxDatagramBytes: 256,
+    maxDatagramBytes: 856,
     name: "split_snapshot",
-    description: "maxDatagramBytes 256: a 12 + 12 level snapshot in 3 chunks (8 levels per chunk), one chunk per datagram.",
+    description:
+      "A 50 + 50 level snapshot at the smallest datagram maximum a publisher may configure: 3 chunks of up to 46 levels (46 bids; 4 bids and 42 asks; 8 asks), one chunk per datagram.",
     ops: [
       {
         op: "snapshot",
         book: liveBook,
-        bids: Array.from({ length: 12 }, (_, i) => [302472 - i, 1000 + i] as [number, number]),
-        asks: Array.from({ length: 12 }, (_, i) => [302473 + i, 2000 + i] as [number, number]),
+        bids: Array.from({ length: 50 }, (_, i) => [302472 - i, 1000 + i] as [number, number]),
+        asks: Array.from({ length: 50 }, (_, i) => [302473 + i, 2000 + i] as [number, number]),
         depth: 0,
         refresh: false,
       },
@@ -140,16 +141,16 @@ const vectors: Omit<Vector, "datagrams">[] = [
   },
   {
     ...base,
-    maxDatagramBytes: 256,
+    maxDatagramBytes: 856,
     name: "split_delta",
     description:
-      "maxDatagramBytes 256: one venue event of 10 bid + 6 ask changes (instrSeq 42) in 2 BookDelta parts of 8 levels: partIndex 0 and 1, partCount 2, LAST only on part 1.",
+      "One venue event of 30 bid + 20 ask changes (instrSeq 42) at the smallest datagram maximum a publisher may configure: 2 BookDelta parts of up to 46 levels (30 bids and 16 asks; 4 asks), partIndex 0 and 1, partCount 2, LAST only on part 1.",
     ops: [
       {
         op: "delta",
         book: liveBook,
-        bids: Array.from({ length: 10 }, (_, i) => [302472 - i, i === 3 ? 0 : 1000 + i] as [number, number]),
-        asks: Array.from({ length: 6 }, (_, i) => [302473 + i, 2000 + i] as [number, number]),
+        bids: Array.from({ length: 30 }, (_, i) => [302472 - i, i === 3 ? 0 : 1000 + i] as [number, number]),
+        asks: Array.from({ length: 20 }, (_, i) => [302473 + i, 2000 + i] as [number, number]),
       },
     ],
   },

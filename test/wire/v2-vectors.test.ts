@@ -3,7 +3,8 @@
  * was at commit a62b56c (the last v2 publisher), frozen. A v3 decoder must give every one of them the verdict v2 gave
  * (valid ones decode, with the key where they are signed; reject vectors keep their code), and each valid v2
  * datagram must decode to exactly what the v3 vector of the same name decodes to, apart from version and checksum,
- * and a snapshot's cutFlags (reserved, 0, before 2026-12-06: a v3 publisher since marks its cuts, §4.4).
+ * and a snapshot's cutFlags (reserved, 0, before 2026-12-06: a v3 publisher since marks its cuts, §4.4); except the
+ * two v3 vectors regenerated since with other inputs (split_snapshot, split_delta: 856-byte datagrams, not 256).
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -39,9 +40,14 @@ describe("wire v2 golden vectors read by the v3 decoder", () => {
 
   it("a valid v2 datagram decodes to what its v3 counterpart decodes to, apart from version, checksum and cutFlags", () => {
     let compared = 0;
+    const regenerated: string[] = [];
     for (const v of v2) {
       if (v.expectError !== undefined) continue;
       const w = v3.get(v.name)!;
+      if (w.maxDatagramBytes !== v.maxDatagramBytes || JSON.stringify(w.ops) !== JSON.stringify(v.ops)) {
+        regenerated.push(v.name); // other inputs since v2 was frozen: nothing to compare
+        continue;
+      }
       expect(w.datagrams.length, v.name).toBe(v.datagrams.length);
       const auth = v.authKeyHex !== undefined ? new DatagramAuth(fromHex(v.authKeyHex)) : undefined;
       v.datagrams.forEach((hex, i) => {
@@ -56,6 +62,8 @@ describe("wire v2 golden vectors read by the v3 decoder", () => {
         compared++;
       });
     }
-    expect(compared).toBeGreaterThan(15);
+    expect(compared).toBeGreaterThan(12);
+    // Regenerated at 856 bytes on 2026-12-06 (256, their v2 size, is below what a publisher may configure).
+    expect(regenerated).toEqual(["split_snapshot", "split_delta"]);
   });
 });
