@@ -528,7 +528,7 @@ export class ForwardBridge {
       const jsm = await this.ensureStream(nc, js);
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
-      await watch.baseline(jsm, this.sent, this.counters);
+      await watch.baseline(jsm, this.counters);
       if (this.stopped || this.nc !== nc) return;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
       this.streamTimer.unref?.();
