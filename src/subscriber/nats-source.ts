@@ -281,6 +281,14 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
  */
 class SubscriptionUnconfirmed extends Error {}
 
+/**
+ * A NATS request that got no answer in its time (the client's TimeoutError: a JetStream request whose connection
+ * dropped under it, a server too busy), not a refusal: what a connection made again may fix (reader and bridge).
+ */
+export function isRequestTimeout(err: unknown): boolean {
+  return (err as Error | undefined)?.name === "TimeoutError";
+}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
   /** NATS messages read (envelopes, refused ones included) and their bytes. */
@@ -524,7 +532,7 @@ export class NatsFeedReader {
       this.nc = undefined;
       await nc.close().catch(() => undefined);
       // A JetStream request unanswered: before, start() rejected for it as for a stream that does not exist.
-      if (this.opts.stream !== undefined && (err as Error | undefined)?.name === "TimeoutError") {
+      if (this.opts.stream !== undefined && isRequestTimeout(err)) {
         throw new SubscriptionUnconfirmed(`no answer from NATS to a JetStream request setting up the stream ${this.opts.stream}: ${(err as Error).message}`);
       }
       throw err;

@@ -15,6 +15,8 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { fromNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import type { StreamManager } from "../../src/bridge/stream-watch.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
@@ -179,6 +181,72 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
     await reader.stop();
     answer = "not found";
     await expect(reader.start()).rejects.toThrow(/stream not found/);
+  });
+});
+
+describe("the forward bridge's start", () => {
+  /** A client that takes every publish and closes when told to (closed() then resolves), no internals shown. */
+  function publisher() {
+    let end = (): void => undefined;
+    const closed = new Promise<void>((r) => (end = r));
+    const c = { shut: false, publish() {}, flush: async () => {}, close: async () => void ((c.shut = true), end()), closed: () => closed };
+    return c;
+  }
+  /** A bridge on fake clients whose JetStream manager answers as the test says. */
+  class HeldStreamBridge extends ForwardBridge {
+    readonly clients: ReturnType<typeof publisher>[] = [];
+    answer: "timeout" | "ok" | "refused" = "timeout";
+    protected override async connect(): Promise<unknown> {
+      return this.clients[this.clients.push(publisher()) - 1];
+    }
+    protected override async streamManager(): Promise<StreamManager> {
+      const refuse = async (): Promise<never> => {
+        if (this.answer === "timeout") throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+        throw new Error("insufficient resources");
+      };
+      return {
+        streams: {
+          add: async () => (this.answer === "ok" ? undefined : refuse()),
+          update: async () => undefined,
+          info: async () => ({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }),
+        },
+      };
+    }
+  }
+  const js = { stream: "FWD", maxAgeMs: 0, maxBytes: -1 };
+
+  // Before, a JetStream request at the stream's set-up that got no answer (the connection dropped under it, a server
+  // too busy) rejected the start: `bridge to-nats --stream` exited 1 when NATS flapped as it started, where from-nats
+  // and listen --nats (s-natsst) connect again. Now that connection is closed and one made again, the start resolving.
+  test("a JetStream request at start unanswered: start() resolves, not ready, the connection made again sets up the stream", async () => {
+    const { log, lines } = captureLog();
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log });
+    cleanups.push(() => bridge.stop());
+    await bridge.start(); // before: rejected with the timeout
+    expect([bridge.clients.map((c) => c.shut), bridge.health.natsConnected, bridge.health.streamStoring]).toEqual([[true], false, undefined]);
+    expect(lines.filter((l) => /JetStream/.test(l.msg)).map((l) => `${l.level} ${l.msg}`)).toEqual([expect.stringMatching(/^warn no answer from NATS setting up the JetStream stream FWD/)]);
+    bridge.answer = "ok";
+    await waitFor(() => bridge.health.natsConnected && bridge.health.streamStoring === true, "connected again, the stream read", 5000);
+    expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.counters.natsClosed]).toEqual([[true, false], 1, 0]);
+  });
+
+  // Before, a start that failed once connected (the stream refused, a group that cannot be joined) left the
+  // connection open, reconnecting forever, with the sockets joined so far, and the bridge `running`: a library caller
+  // that handled the rejection kept them, its start again refused as "start() called twice (stop() first)".
+  test("a start refused once connected closes what it opened and can be tried again", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.answer = "refused";
+    await expect(bridge.start()).rejects.toThrow(/insufficient resources/);
+    await expect(bridge.start()).rejects.toThrow(/insufficient resources/); // before: start() called twice
+    expect(bridge.clients.map((c) => c.shut)).toEqual([true, true]);
+    // A group that cannot be joined on its interface (no such address here): the socket bound before it closed too.
+    const { group, port } = uniqueDestination(261);
+    const joins = new HeldStreamBridge({ groups: [{ group, port, iface: "127.0.0.1" }, { group, port: port + 1, iface: "10.254.254.1" }], servers: "nats://127.0.0.1:1", prefix: "fwd", log: silentLogger });
+    cleanups.push(() => joins.stop());
+    await expect(joins.start()).rejects.toThrow(/ENODEV|EADDRNOTAVAIL/);
+    await expect(joins.start()).rejects.toThrow(/ENODEV|EADDRNOTAVAIL/); // before: start() called twice
+    expect([joins.clients.map((c) => c.shut), (joins as unknown as { sockets: unknown[] }).sockets]).toEqual([[true, true], []]);
   });
 });
 
