@@ -330,6 +330,8 @@ export class NatsFeedReader {
   private stopped = false;
   /** start() was called and stop() not since. */
   private running = false;
+  /** Starts so far: a connect made again for an earlier run (stop() and start() since) is not this run's. */
+  private runs = 0;
   datagrams = 0;
   envelopes = 0;
   receivedBytes = 0;
@@ -411,6 +413,7 @@ export class NatsFeedReader {
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
     this.running = true;
+    this.runs++;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
@@ -666,20 +669,25 @@ export class NatsFeedReader {
 
   // Cold: one attempt to connect after the client closed for good; on failure the next is scheduled.
   private async connectAgain(): Promise<void> {
+    // stop() and start() again while it connected: the new run has its own connection. Before, only `stopped` was
+    // looked at, cleared again by that start: this one replaced the run's, which was left open, reconnecting for
+    // ever and feeding the sink beside it.
+    const run = this.runs;
+    const gone = () => this.stopped || this.runs !== run;
     let nc: NatsConnection | undefined;
     try {
       nc = await connectWithin(this.connect(), RECONNECT_TIMEOUT_MS);
-      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      if (gone()) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
       // Closed for good again during the round trip: closedByClient told it and tries again; not connected, not told so.
-      if (this.stopped || this.nc !== nc) return;
+      if (gone() || this.nc !== nc) return;
       this.natsReconnects++;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnected" });
       this.authAccepted();
     } catch (err) {
       if (nc !== undefined && this.nc === nc) this.nc = undefined;
       if (nc !== undefined) await nc.close().catch(() => undefined);
-      if (this.stopped) return;
+      if (gone()) return;
       // A refusal of the credentials is told once per run of them (authRefused), not at every try.
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnect_failed", error: (err as Error).message });

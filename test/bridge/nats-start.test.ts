@@ -357,6 +357,57 @@ describe("a connection made again after a close for good", () => {
   });
 });
 
+describe("a reader stopped and started again while it connects again", () => {
+  // Before, a connect made again (after the start's round trip dropped, or a close for good) that ended after stop()
+  // and start() again looked only at `stopped`, cleared by that start: it took its connection as the reader's,
+  // leaving the new run's open, reconnecting for ever and subscribed, feeding the sink beside it.
+  test("the earlier run's connection is closed, the new run's kept", async () => {
+    type Client = { shut: boolean; subs: number; subscribe(): { unsubscribe(): void }; flush(): Promise<void>; drain(): Promise<void>; close(): Promise<void>; closed(): Promise<void> };
+    const client = (flushFails: boolean): Client => {
+      const c: Client = {
+        shut: false,
+        subs: 0,
+        subscribe: () => (c.subs++, { unsubscribe() {} }),
+        flush: () => (flushFails ? Promise.reject(new Error("connection dropped")) : Promise.resolve()),
+        drain: async () => {},
+        close: async () => void (c.shut = true),
+        closed: () => new Promise<void>(() => {}),
+      };
+      return c;
+    };
+    const clients: Client[] = [];
+    let release = (): void => undefined;
+    const connects = [
+      async () => client(true), // the start's: its round trip fails, a connect made again is scheduled
+      () => new Promise<Client>((r) => (release = () => r(client(false)))), // that connect, held
+      async () => client(false), // the start after stop()
+    ];
+    let dials = 0;
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const i = dials++;
+          const c = await connects[i]!();
+          clients[i] = c;
+          return c;
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    await waitFor(() => dials === 2, "the connect made again under way", 5000);
+    await reader.stop();
+    await reader.start();
+    release();
+    await waitFor(() => clients[1] !== undefined && (clients[1].shut || clients[1].subs > 0), "the held connect ended: closed or taken", 5000);
+    expect(clients.map((c) => [c.shut, c.subs])).toEqual([[true, 1], [true, 0], [false, 1]]); // before: [false, 1] for the second, the third left beside it
+    expect(reader.health.natsConnected).toBe(true);
+  });
+});
+
 describe("a reader's callback that throws", () => {
   const fake = () => {
     let client = fakeClient();
