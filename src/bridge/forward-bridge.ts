@@ -652,12 +652,16 @@ export class ForwardBridge {
   private async connectAgain(): Promise<void> {
     this.reconnectTimer = undefined;
     if (this.stopped) return;
+    // stop() and start() again while it connected: the new run has its own connection. Before, only `stopped` was
+    // looked at, cleared again by that start: this one took the run's place, which was left open (reconnecting for ever).
+    const run = this.starts;
+    const gone = () => this.stopped || this.starts !== run;
     this.reconnecting = true;
     let nc: Publisher | undefined;
     try {
       // Bounded: a connect made while the server went down or came up could hang (past 15 s), and no try came after it.
       nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
-      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      if (gone()) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
       this.counters.natsReconnects++;
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
@@ -669,7 +673,7 @@ export class ForwardBridge {
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else if (this.otherReconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
       if (nc !== undefined) await nc.close().catch(() => undefined);
-      if (this.stopped) return;
+      if (gone()) return;
       this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
     } finally {
       this.reconnecting = false;

@@ -196,8 +196,13 @@ describe("the forward bridge's start", () => {
   class HeldStreamBridge extends ForwardBridge {
     readonly clients: ReturnType<typeof publisher>[] = [];
     answer: "timeout" | "ok" | "refused" = "timeout";
+    /** The connect of this index (0: the start's) waits for `release`. */
+    holdAt = -1;
+    release = (): void => undefined;
     protected override async connect(): Promise<unknown> {
-      return this.clients[this.clients.push(publisher()) - 1];
+      const c = this.clients[this.clients.push(publisher()) - 1]!;
+      if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
+      return c;
     }
     protected override async streamManager(): Promise<StreamManager> {
       const refuse = async (): Promise<never> => {
@@ -228,6 +233,22 @@ describe("the forward bridge's start", () => {
     bridge.answer = "ok";
     await waitFor(() => bridge.health.natsConnected && bridge.health.streamStoring === true, "connected again, the stream read", 5000);
     expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.counters.natsClosed]).toEqual([[true, false], 1, 0]);
+  });
+
+  // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`
+  // was looked at, which that start cleared): the new run's connection was left open, reconnecting for ever.
+  test("a connect made again that ends after stop() and start() again is closed, the new run's connection kept", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.holdAt = 1;
+    await bridge.start(); // the stream's set-up unanswered: a connect made again, held
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    await bridge.stop();
+    bridge.answer = "ok";
+    await bridge.start();
+    bridge.release();
+    await waitFor(() => bridge.clients[1]!.shut || bridge.counters.natsReconnects > 0, "the held connect ended: closed or taken", 5000);
+    expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.health.natsConnected]).toEqual([[true, true, false], 0, true]);
   });
 
   // Before, a start that failed once connected (the stream refused, a group that cannot be joined) left the
