@@ -14,6 +14,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { fromNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
+import { listen } from "../../src/cli/commands/listen.ts";
+import type { CommandContext } from "../../src/cli/command.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { StreamManager } from "../../src/bridge/stream-watch.ts";
 import { captureLog } from "../support/capture-log.ts";
@@ -375,6 +377,31 @@ describe("a connection made again after a close for good", () => {
     await waitFor(() => clients[2]?.flushes === 1, "a third connection", 5000);
     await waitFor(() => told.length >= 3, "the third connection told", 5000);
     expect([told, reader.counters.natsReconnects, reader.counters.natsClosed]).toEqual([["closed", "closed", "reconnected"], 1, 2]);
+  });
+});
+
+describe("listen --nats whose start's connection dropped", () => {
+  // Before, its table said "waiting for the first datagram on NATS … (is a feeder publishing to this group, on this
+  // interface?)" while the reader was not connected and connecting again (s-natsst: the start resolves, the reader
+  // retrying): only the log said so. Now the table's line says the reader's state.
+  test("its table says it is not connected to NATS, not that no feeder publishes", async () => {
+    const fails = { subscribe: () => ({ unsubscribe() {} }), flush: () => Promise.reject(new Error("connection dropped")), drain: async () => {}, close: async () => {}, closed: () => new Promise<void>(() => {}) };
+    // After nats-args.ts's own (imported by listen.ts): every connect's round trip fails.
+    useNatsModules({ transport: async () => ({ connect: async () => fails }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const out: string[] = [];
+    const warned: string[] = [];
+    const log = { debug() {}, info() {}, warn: (msg: string) => void warned.push(msg), error() {}, child: () => log };
+    let stop = (_: string): void => undefined;
+    const ctx = { values: { nats: "nats://127.0.0.1:1" }, positionals: [], log, out: (t: string) => void out.push(t), stopSignal: new Promise<string>((r) => (stop = r)) } as unknown as CommandContext;
+    const running = listen(ctx);
+    await waitFor(() => out.length >= 1, "the first table (drawn every second)", 5000);
+    stop("SIGTERM");
+    expect(await running).toBe(0);
+    expect(warned.some((m) => m.startsWith("connecting to NATS again failed"))).toBe(true);
+    expect(out[0]).toMatch(/not connected to NATS: connecting again every 2 s/); // before: "waiting for the first datagram on NATS …"
+    expect(out[0]).not.toMatch(/is a feeder publishing/);
+    expect(out.at(-1)).toMatch(/waiting for the first datagram/); // the last table, drawn once stopped
   });
 });
 
