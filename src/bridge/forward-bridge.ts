@@ -487,10 +487,13 @@ export class ForwardBridge {
     if (this.running) throw new Error("bridge: start() called twice (stop() first)");
     this.running = true;
     const run = ++this.starts;
+    // stop() meanwhile, or stop() and start() again: this start goes no further. Before, only `stopped` was looked
+    // at, cleared again by the later start: this one went on, its connection and sockets beside the new run's.
+    const gone = () => this.stopped || this.starts !== run;
     this.stopped = false;
     this.authRefusing = false; // a refusal logged before a stop() is not this run's: the next one is logged again
     const nc = (await this.connect().catch((err: unknown) => {
-      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
+      if (this.starts === run) this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: said by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.counters.natsAuthErrors++;
@@ -498,13 +501,13 @@ export class ForwardBridge {
     })) as Publisher;
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and no group is joined (before, it was kept and the bridge forwarded after the stop).
-    if (this.stopped) return void (await nc.close().catch(() => undefined));
+    if (gone()) return void (await nc.close().catch(() => undefined));
     try {
       await this.attach(nc).catch((err: unknown) => {
-        if (this.stopped || !isRequestTimeout(err)) throw err;
+        if (gone() || !isRequestTimeout(err)) throw err;
         this.startAgainLater(nc, err as Error);
       });
-      if (this.stopped) return; // stop() closed the connection while the stream was made
+      if (gone()) return; // stop() closed the connection while the stream was made
       for (const g of socketsOf(this.opts.groups)) {
         const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
         this.sockets.push(socket);
@@ -520,7 +523,7 @@ export class ForwardBridge {
             resolve();
           });
         });
-        if (this.stopped) return; // stop() closed the connection and the sockets opened so far
+        if (gone()) return; // stop() closed the connection and the sockets opened so far
         for (const iface of g.ifaces) socket.addMembership(g.group, iface);
         socket.on("message", (msg: Buffer) => this.onDatagram(msg));
         socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
@@ -587,6 +590,7 @@ export class ForwardBridge {
     const js = this.opts.jetstream;
     if (js) {
       const jsm = await this.ensureStream(nc, js);
+      if (this.stopped || this.nc !== nc) return; // closed meanwhile: a start since has its own watch
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
       await watch.baseline(jsm, this.counters);
@@ -663,6 +667,7 @@ export class ForwardBridge {
       nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
       if (gone()) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
+      if (gone()) return; // stop() closed it meanwhile
       this.counters.natsReconnects++;
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
       this.authAccepted();

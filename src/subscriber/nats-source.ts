@@ -413,12 +413,15 @@ export class NatsFeedReader {
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
     this.running = true;
-    this.runs++;
+    const run = ++this.runs;
+    // stop() meanwhile, or stop() and start() again: this start goes no further. Before, only `stopped` was looked
+    // at, cleared again by the later start: this one went on, its connection beside the new run's, both feeding the sink.
+    const gone = () => this.stopped || this.runs !== run;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
     const got = await this.connect().catch((err: unknown) => {
-      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
+      if (this.runs === run) this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.natsAuthErrors++;
@@ -426,11 +429,11 @@ export class NatsFeedReader {
     });
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
-    if (this.stopped) return void (await got.close().catch(() => undefined));
+    if (gone()) return void (await got.close().catch(() => undefined));
     try {
       await this.open(got, prefix);
     } catch (err) {
-      if (err instanceof SubscriptionUnconfirmed && !this.stopped) {
+      if (err instanceof SubscriptionUnconfirmed && !gone()) {
         // Connected, but the connection dropped (or went unanswered) in the round trip after the SUB: NATS flapping
         // as the reader started, which a connect made again fixes. open() closed it; the reader goes on as after a
         // failed connect made again: told, tried again every reconnectAfterCloseMs, not ready meanwhile (health).
@@ -440,14 +443,17 @@ export class NatsFeedReader {
         return this.startHeartbeats();
       }
       // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
-      // leave no try again behind it, nor one already connecting (it sees the reader stopped).
-      this.stopped = true;
-      this.running = false;
-      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
+      // leave no try again behind it, nor one already connecting (it sees the reader stopped). A start since is
+      // not this one's to stop.
+      if (this.runs === run) {
+        this.stopped = true;
+        this.running = false;
+        if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+      }
       throw err;
     }
-    this.startHeartbeats();
+    if (!gone()) this.startHeartbeats(); // else a start since has its own timer: a second one would never be cleared
   }
 
   private startHeartbeats(): void {
@@ -531,8 +537,9 @@ export class NatsFeedReader {
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
-      // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
-      this.nc = undefined;
+      // forever behind a caller that got only the rejection (attachNats returns no reader to stop). Another
+      // connection (a start since stop()) is not this one's to drop.
+      if (this.nc === nc) this.nc = undefined;
       await nc.close().catch(() => undefined);
       // A JetStream request unanswered: before, start() rejected for it as for a stream that does not exist.
       if (this.opts.stream !== undefined && isRequestTimeout(err)) {

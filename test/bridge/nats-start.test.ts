@@ -380,6 +380,55 @@ describe("a connection made again after a close for good", () => {
   });
 });
 
+describe("stop() and start() again while a start connects", () => {
+  // Before, a start looked only at `stopped` once connected, which the start again cleared: both went on, two
+  // connections (and for the bridges two sockets) side by side, the earlier one left open for good: every envelope
+  // fed to the sink twice, every datagram forwarded or sent twice.
+  function countingClients() {
+    const clients: { shut: boolean; subs: number }[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const c = { shut: false, subs: 0, publish() {}, subscribe: () => (c.subs++, { unsubscribe() {} }), flush: async () => {}, drain: async () => {}, close: async () => void (c.shut = true), closed: () => new Promise<void>(() => {}) };
+          clients.push(c);
+          return c;
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    return clients;
+  }
+  async function startStopStart(it: { start(): Promise<void>; stop(): Promise<void> }): Promise<void> {
+    cleanups.push(() => it.stop());
+    const first = it.start();
+    const stopping = it.stop();
+    const second = it.start();
+    await Promise.allSettled([first, stopping, second]);
+  }
+
+  test("reader: the earlier start's connection is closed, not subscribed", async () => {
+    const clients = countingClients();
+    await startStopStart(new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {}));
+    expect(clients.map((c) => [c.shut, c.subs])).toEqual([[true, 0], [false, 1]]); // before: both open and subscribed
+  });
+
+  test("forward bridge: the earlier start's connection is closed, no socket of it left", async () => {
+    const clients = countingClients();
+    const { group, port } = uniqueDestination(262);
+    const bridge = new ForwardBridge({ groups: [{ group, port, iface: "127.0.0.1" }], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger });
+    await startStopStart(bridge);
+    expect([clients.map((c) => c.shut), (bridge as unknown as { sockets: unknown[] }).sockets.length]).toEqual([[true, false], 1]);
+  });
+
+  test("reverse bridge: one reader, one socket", async () => {
+    const clients = countingClients();
+    const { group, port } = uniqueDestination(263);
+    await startStopStart(new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 1 }));
+    expect(clients.map((c) => c.shut)).toEqual([false]); // before: two readers, both connected
+  });
+});
+
 describe("listen --nats whose start's connection dropped", () => {
   // Before, its table said "waiting for the first datagram on NATS … (is a feeder publishing to this group, on this
   // interface?)" while the reader was not connected and connecting again (s-natsst: the start resolves, the reader
