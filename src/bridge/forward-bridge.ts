@@ -41,7 +41,7 @@ import {
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixLengthCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
-import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin } from "../subscriber/nats-source.ts";
+import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
@@ -408,6 +408,8 @@ export class ForwardBridge {
   private stopped = false;
   /** start() was called and stop() not since. */
   private running = false;
+  /** Starts so far: a failed start undoes what it opened only if no stop() (and start()) came since. */
+  private starts = 0;
   /**
    * Written into every envelope (ENV_BRIDGE_ID_OFFSET): a reader hearing two bridges on one prefix follows one of
    * them per upstream stream, since their numberings cannot be read as one (docs/nats.md). Random per process.
@@ -466,14 +468,32 @@ export class ForwardBridge {
     return connectNats(this.opts.servers, "feeder-bridge", undefined, { credentials: this.opts.credentials, tls: this.opts.tls });
   }
 
-  /** Once per stop(): a second start would leave the first connection and sockets open, forwarding every datagram twice. */
+  /**
+   * The JetStream manager of a connection (a seam: a test gives one that does not answer). A literal import: `bun
+   * build --compile` bundles it.
+   */
+  protected async streamManager(nc: Publisher): Promise<StreamManager> {
+    const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as { jetstreamManager: (nc: unknown) => Promise<StreamManager> };
+    return jetstreamManager(nc);
+  }
+
+  /**
+   * Once per stop(): a second start would leave the first connection and sockets open, forwarding every datagram twice.
+   * Rejects for what retrying cannot fix (no server reached, credentials or the stream refused, a group that cannot be
+   * joined), closing what it opened; a JetStream request at the stream's set-up that gets no answer (the connection
+   * dropped under it, a server too busy) resolves it, the connection made again later (startAgainLater).
+   */
   async start(): Promise<void> {
     if (this.running) throw new Error("bridge: start() called twice (stop() first)");
     this.running = true;
+    const run = ++this.starts;
+    // stop() meanwhile, or stop() and start() again: this start goes no further. Before, only `stopped` was looked
+    // at, cleared again by the later start: this one went on, its connection and sockets beside the new run's.
+    const gone = () => this.stopped || this.starts !== run;
     this.stopped = false;
     this.authRefusing = false; // a refusal logged before a stop() is not this run's: the next one is logged again
     const nc = (await this.connect().catch((err: unknown) => {
-      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
+      if (this.starts === run) this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: said by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.counters.natsAuthErrors++;
@@ -481,29 +501,73 @@ export class ForwardBridge {
     })) as Publisher;
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and no group is joined (before, it was kept and the bridge forwarded after the stop).
-    if (this.stopped) return void (await nc.close().catch(() => undefined));
-    await this.attach(nc);
-    if (this.stopped) return; // stop() closed the connection while the stream was made
-    for (const g of socketsOf(this.opts.groups)) {
-      const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
-      this.sockets.push(socket);
-      await new Promise<void>((resolve, reject) => {
-        // Closed by stop() mid-bind, the socket never calls back: before, start() never settled. The check
-        // below returns.
-        const onClose = () => resolve();
-        socket.once("error", reject);
-        socket.once("close", onClose);
-        socket.bind({ port: g.port, address: g.group, exclusive: false }, () => {
-          socket.off("error", reject);
-          socket.off("close", onClose);
-          resolve();
-        });
+    if (gone()) return void (await nc.close().catch(() => undefined));
+    try {
+      await this.attach(nc).catch((err: unknown) => {
+        if (gone() || !isRequestTimeout(err)) throw err;
+        this.startAgainLater(nc, err as Error);
       });
-      if (this.stopped) return; // stop() closed the connection and the sockets opened so far
-      for (const iface of g.ifaces) socket.addMembership(g.group, iface);
-      socket.on("message", (msg: Buffer) => this.onDatagram(msg));
-      socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
+      if (gone()) return; // stop() closed the connection while the stream was made
+      for (const g of socketsOf(this.opts.groups)) {
+        const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: 8 * 1024 * 1024 });
+        this.sockets.push(socket);
+        await new Promise<void>((resolve, reject) => {
+          // Closed by stop() mid-bind, the socket never calls back: before, start() never settled. The check
+          // below returns.
+          const onClose = () => resolve();
+          socket.once("error", reject);
+          socket.once("close", onClose);
+          socket.bind({ port: g.port, address: g.group, exclusive: false }, () => {
+            socket.off("error", reject);
+            socket.off("close", onClose);
+            resolve();
+          });
+        });
+        if (gone()) return; // stop() closed the connection and the sockets opened so far
+        for (const iface of g.ifaces) socket.addMembership(g.group, iface);
+        socket.on("message", (msg: Buffer) => this.onDatagram(msg));
+        socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
+      }
+    } catch (err) {
+      // Before, the connection (reconnecting forever), its stream check and the sockets joined so far stayed open, the
+      // bridge `running`: a library caller that handled the rejection kept them, its start again refused as "called
+      // twice" until stop(). A stop() meanwhile closed them (and a start since is not this one's to undo).
+      if (this.starts === run && !this.stopped) await this.undoStart();
+      throw err;
     }
+  }
+
+  /**
+   * Cold: the start's JetStream set-up got no answer (the connection dropped under a request, a server too busy):
+   * what a connection made again fixes, as from-nats and listen --nats do. Before, the start rejected as for a stream
+   * refused: `bridge to-nats --stream` exited 1 when NATS flapped as it started. The connection is closed and one
+   * made again every reconnectAfterCloseMs (connectAgain: the stream set up on it); meanwhile the bridge is not ready
+   * and what it reads is dropped and numbered as lost, as after a close for good.
+   */
+  private startAgainLater(nc: Publisher, err: Error): void {
+    if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
+    this.watch?.connectionLost();
+    const afterMs = this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS;
+    this.opts.log.warn(`no answer from NATS setting up the JetStream stream ${this.opts.jetstream?.stream}: datagrams are dropped (readers see the loss); connecting again`, { error: err.message, afterMs });
+    // Before the close: closedByClient then sees a connect again scheduled, not a close for good to answer.
+    this.reconnectTimer = setTimeout(() => void this.connectAgain(), afterMs);
+    void nc.close().catch(() => undefined); // this.nc stays it, closed: datagrams are dropped and numbered as lost
+  }
+
+  /** A failed start's cleanup: what stop() closes, without flushing (nothing of this start is to be kept). */
+  private async undoStart(): Promise<void> {
+    this.stopped = true;
+    this.running = false;
+    if (this.streamTimer !== undefined) clearInterval(this.streamTimer);
+    this.streamTimer = undefined;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    await Promise.all(this.sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    this.sockets.length = 0;
+    const nc = this.nc;
+    this.nc = undefined;
+    await nc?.close().catch(() => undefined);
   }
 
   /** Publishes through this connection from now on: its internals, the stream and its watch, its closing watched. */
@@ -526,9 +590,10 @@ export class ForwardBridge {
     const js = this.opts.jetstream;
     if (js) {
       const jsm = await this.ensureStream(nc, js);
+      if (this.stopped || this.nc !== nc) return; // closed meanwhile: a start since has its own watch
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
-      await watch.baseline(jsm, this.sent, this.counters);
+      await watch.baseline(jsm, this.counters);
       if (this.stopped || this.nc !== nc) return;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
       this.streamTimer.unref?.();
@@ -591,13 +656,18 @@ export class ForwardBridge {
   private async connectAgain(): Promise<void> {
     this.reconnectTimer = undefined;
     if (this.stopped) return;
+    // stop() and start() again while it connected: the new run has its own connection. Before, only `stopped` was
+    // looked at, cleared again by that start: this one took the run's place, which was left open (reconnecting for ever).
+    const run = this.starts;
+    const gone = () => this.stopped || this.starts !== run;
     this.reconnecting = true;
     let nc: Publisher | undefined;
     try {
       // Bounded: a connect made while the server went down or came up could hang (past 15 s), and no try came after it.
       nc = await connectWithin(this.connect() as Promise<Publisher>, RECONNECT_TIMEOUT_MS);
-      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      if (gone()) return void (await nc.close().catch(() => undefined));
       await this.attach(nc);
+      if (gone()) return; // stop() closed it meanwhile
       this.counters.natsReconnects++;
       this.opts.log.info("connected to NATS again", { attempts: this.reconnectFailures + 1 });
       this.authAccepted();
@@ -608,7 +678,7 @@ export class ForwardBridge {
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else if (this.otherReconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
       if (nc !== undefined) await nc.close().catch(() => undefined);
-      if (this.stopped) return;
+      if (gone()) return;
       this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
     } finally {
       this.reconnecting = false;
@@ -620,8 +690,7 @@ export class ForwardBridge {
    * that name that keeps other subjects (another prefix's history) is left alone: the bridge does not start.
    */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<StreamManager> {
-    const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as { jetstreamManager: (nc: unknown) => Promise<StreamManager> };
-    const jsm = await jetstreamManager(nc);
+    const jsm = await this.streamManager(nc);
     const subject = `${this.opts.prefix}.>`;
     const config = { subjects: [subject], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
     try {

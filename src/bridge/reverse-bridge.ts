@@ -66,8 +66,9 @@ export class ReverseBridge {
       throw err;
     }
     // stop() while the socket opened (a signal during start-up) had nothing to close: before, the start went on,
-    // connected to NATS and sent after the stop.
-    if (this.stopped) return socket.close();
+    // connected to NATS and sent after the stop. Also after stop() and start() again (before, only `stopped` was
+    // looked at, cleared by that start: two sockets and readers, every datagram sent twice).
+    if (this.stopped || this.starts !== run) return socket.close();
     this.socket = socket;
     const previous = this.reader?.counters;
     if (previous !== undefined) this.earlier = this.earlier === undefined ? previous : sumCounters(this.earlier, previous);

@@ -40,8 +40,8 @@ export class StreamWatch {
   private readonly name: string;
   private readonly log: Logger;
   private readonly recreate: () => Promise<void>;
-  /** The bridge's published count now (a baseline taken within a check reads it as it reads the stream). */
-  private readonly sentNow: (() => number) | undefined;
+  /** The bridge's published count now: a baseline reads it once it has read the stream, a check after it. */
+  private readonly sentNow: () => number;
   /** Last sequence of the stream and the bridge's published count at the baseline, and that count at the last check. */
   private baseSeq = -1;
   private sentBase = 0;
@@ -74,8 +74,8 @@ export class StreamWatch {
     return !this.failing && !this.unreadable && !this.missing;
   }
 
-  /** `sentNow`: the bridge's published count (without it, a check's `sent` stands for it, as before 2026-12-06). */
-  constructor(name: string, log: Logger, recreate: () => Promise<void>, sentNow?: () => number) {
+  /** `sentNow`: the bridge's published count, read when the stream has been read (baseline, check). */
+  constructor(name: string, log: Logger, recreate: () => Promise<void>, sentNow: () => number) {
     this.name = name;
     this.log = log;
     this.recreate = recreate;
@@ -92,13 +92,16 @@ export class StreamWatch {
   }
 
   /**
-   * Starts counting from the stream's state now (`sent`: the bridge's published count now, read just before: what
-   * is published during the read and already stored counts as published after it, a hole that is not). Messages
-   * counted in `sent` but not stored yet when the stream is read are taken for stored before it once a check finds
-   * more stored than published since (check): until then, they could hide as large a hole.
+   * Starts counting from the stream's state now, and from the bridge's published count read once the stream is read:
+   * what was published while it was read is counted before the baseline, stored or not. Those not stored yet when it
+   * was read (in flight) are taken for stored before it once a check finds more stored than published since (check):
+   * until then, they could hide as large a hole. Before 2026-12-06 the count was read before the stream: what was
+   * published during the read and stored before the server read the stream counted as published after the baseline
+   * but was in it, a false hole for good (no check takes back a deficit).
    */
-  async baseline(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
+  async baseline(jsm: StreamManager, c: StreamWatchCounters): Promise<void> {
     const info = await jsm.streams.info(this.name);
+    const sent = this.sentNow();
     this.read = true;
     this.missing = false;
     this.baseSeq = info.state.last_seq;
@@ -132,7 +135,7 @@ export class StreamWatch {
         }
         // The count as the new stream is read, not the check's: what was published (and stored) while it was made
         // counted as published before it, a false hole (s-natsst; under load, making a file stream takes a while).
-        await this.baseline(jsm, this.sentNow?.() ?? sent, c);
+        await this.baseline(jsm, c);
         return;
       }
       this.readable();
@@ -143,12 +146,12 @@ export class StreamWatch {
         // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
         // same: everything the old one had stored was counted as not stored.
         this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
-        return void (await this.baseline(jsm, this.sentNow?.() ?? sent, c));
+        return void (await this.baseline(jsm, c));
       }
       // More stored since the baseline than the bridge has published since (read now, after the stream): messages
       // counted as published at the baseline but stored after it. Taken as before it, else they hid a later hole
       // of their number (one bridge per stream: another bridge's messages make this grow too, see the module).
-      const excess = lastSeq - this.baseSeq - ((this.sentNow?.() ?? sent) - this.sentBase);
+      const excess = lastSeq - this.baseSeq - (this.sentNow() - this.sentBase);
       if (excess > 0) this.baseSeq += excess;
       // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
       const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);

@@ -286,6 +286,14 @@ export function connectWithin<T extends { close(): Promise<void> }>(connecting: 
  */
 class SubscriptionUnconfirmed extends Error {}
 
+/**
+ * A NATS request that got no answer in its time (the client's TimeoutError: a JetStream request whose connection
+ * dropped under it, a server too busy), not a refusal: what a connection made again may fix (reader and bridge).
+ */
+export function isRequestTimeout(err: unknown): boolean {
+  return (err as Error | undefined)?.name === "TimeoutError";
+}
+
 export interface NatsReaderCounters extends RepackerCounters {
   datagrams: number;
   /** NATS messages read (envelopes, refused ones included) and their bytes. */
@@ -327,6 +335,8 @@ export class NatsFeedReader {
   private stopped = false;
   /** start() was called and stop() not since. */
   private running = false;
+  /** Starts so far: a connect made again for an earlier run (stop() and start() since) is not this run's. */
+  private runs = 0;
   datagrams = 0;
   envelopes = 0;
   receivedBytes = 0;
@@ -408,11 +418,15 @@ export class NatsFeedReader {
   async start(): Promise<void> {
     if (this.running) throw new Error("nats reader: start() called twice (stop() first)");
     this.running = true;
+    const run = ++this.runs;
+    // stop() meanwhile, or stop() and start() again: this start goes no further. Before, only `stopped` was looked
+    // at, cleared again by the later start: this one went on, its connection beside the new run's, both feeding the sink.
+    const gone = () => this.stopped || this.runs !== run;
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
     const got = await this.connect().catch((err: unknown) => {
-      this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
+      if (this.runs === run) this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
       if (!isAuthError(err)) throw err;
       this.natsAuthErrors++;
@@ -420,11 +434,11 @@ export class NatsFeedReader {
     });
     // stop() while it connected (a signal during start-up) found no connection to close: this one is closed here
     // and nothing is subscribed (before, it was kept, reconnecting forever, and fed the sink after the stop).
-    if (this.stopped) return void (await got.close().catch(() => undefined));
+    if (gone()) return void (await got.close().catch(() => undefined));
     try {
       await this.open(got, prefix);
     } catch (err) {
-      if (err instanceof SubscriptionUnconfirmed && !this.stopped) {
+      if (err instanceof SubscriptionUnconfirmed && !gone()) {
         // Connected, but the connection dropped (or went unanswered) in the round trip after the SUB: NATS flapping
         // as the reader started, which a connect made again fixes. open() closed it; the reader goes on as after a
         // failed connect made again: told, tried again every reconnectAfterCloseMs, not ready meanwhile (health).
@@ -434,14 +448,17 @@ export class NatsFeedReader {
         return this.startHeartbeats();
       }
       // The caller gets only the rejection (attachNats returns no reader to stop): a close for good meanwhile must
-      // leave no try again behind it, nor one already connecting (it sees the reader stopped).
-      this.stopped = true;
-      this.running = false;
-      if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-      this.retryTimer = undefined;
+      // leave no try again behind it, nor one already connecting (it sees the reader stopped). A start since is
+      // not this one's to stop.
+      if (this.runs === run) {
+        this.stopped = true;
+        this.running = false;
+        if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+      }
       throw err;
     }
-    this.startHeartbeats();
+    if (!gone()) this.startHeartbeats(); // else a start since has its own timer: a second one would never be cleared
   }
 
   private startHeartbeats(): void {
@@ -525,11 +542,12 @@ export class NatsFeedReader {
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
-      // forever behind a caller that got only the rejection (attachNats returns no reader to stop).
-      this.nc = undefined;
+      // forever behind a caller that got only the rejection (attachNats returns no reader to stop). Another
+      // connection (a start since stop()) is not this one's to drop.
+      if (this.nc === nc) this.nc = undefined;
       await nc.close().catch(() => undefined);
       // A JetStream request unanswered: before, start() rejected for it as for a stream that does not exist.
-      if (this.opts.stream !== undefined && (err as Error | undefined)?.name === "TimeoutError") {
+      if (this.opts.stream !== undefined && isRequestTimeout(err)) {
         throw new SubscriptionUnconfirmed(`no answer from NATS to a JetStream request setting up the stream ${this.opts.stream}: ${(err as Error).message}`);
       }
       throw err;
@@ -663,20 +681,25 @@ export class NatsFeedReader {
 
   // Cold: one attempt to connect after the client closed for good; on failure the next is scheduled.
   private async connectAgain(): Promise<void> {
+    // stop() and start() again while it connected: the new run has its own connection. Before, only `stopped` was
+    // looked at, cleared again by that start: this one replaced the run's, which was left open, reconnecting for
+    // ever and feeding the sink beside it.
+    const run = this.runs;
+    const gone = () => this.stopped || this.runs !== run;
     let nc: NatsConnection | undefined;
     try {
       nc = await connectWithin(this.connect(), RECONNECT_TIMEOUT_MS);
-      if (this.stopped) return void (await nc.close().catch(() => undefined));
+      if (gone()) return void (await nc.close().catch(() => undefined));
       await this.open(nc, this.opts.prefix ?? "feeder");
       // Closed for good again during the round trip: closedByClient told it and tries again; not connected, not told so.
-      if (this.stopped || this.nc !== nc) return;
+      if (gone() || this.nc !== nc) return;
       this.natsReconnects++;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnected" });
       this.authAccepted();
     } catch (err) {
       if (nc !== undefined && this.nc === nc) this.nc = undefined;
       if (nc !== undefined) await nc.close().catch(() => undefined);
-      if (this.stopped) return;
+      if (gone()) return;
       // A refusal of the credentials is told once per run of them (authRefused), not at every try.
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnect_failed", error: (err as Error).message });

@@ -14,7 +14,11 @@ import { afterEach, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { fromNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
+import { listen } from "../../src/cli/commands/listen.ts";
+import type { CommandContext } from "../../src/cli/command.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import type { StreamManager } from "../../src/bridge/stream-watch.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
@@ -182,6 +186,93 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
   });
 });
 
+describe("the forward bridge's start", () => {
+  /** A client that takes every publish and closes when told to (closed() then resolves), no internals shown. */
+  function publisher() {
+    let end = (): void => undefined;
+    const closed = new Promise<void>((r) => (end = r));
+    const c = { shut: false, publish() {}, flush: async () => {}, close: async () => void ((c.shut = true), end()), closed: () => closed };
+    return c;
+  }
+  /** A bridge on fake clients whose JetStream manager answers as the test says. */
+  class HeldStreamBridge extends ForwardBridge {
+    readonly clients: ReturnType<typeof publisher>[] = [];
+    answer: "timeout" | "ok" | "refused" = "timeout";
+    /** The connect of this index (0: the start's) waits for `release`. */
+    holdAt = -1;
+    release = (): void => undefined;
+    protected override async connect(): Promise<unknown> {
+      const c = this.clients[this.clients.push(publisher()) - 1]!;
+      if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
+      return c;
+    }
+    protected override async streamManager(): Promise<StreamManager> {
+      const refuse = async (): Promise<never> => {
+        if (this.answer === "timeout") throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+        throw new Error("insufficient resources");
+      };
+      return {
+        streams: {
+          add: async () => (this.answer === "ok" ? undefined : refuse()),
+          update: async () => undefined,
+          info: async () => ({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }),
+        },
+      };
+    }
+  }
+  const js = { stream: "FWD", maxAgeMs: 0, maxBytes: -1 };
+
+  // Before, a JetStream request at the stream's set-up that got no answer (the connection dropped under it, a server
+  // too busy) rejected the start: `bridge to-nats --stream` exited 1 when NATS flapped as it started, where from-nats
+  // and listen --nats (s-natsst) connect again. Now that connection is closed and one made again, the start resolving.
+  test("a JetStream request at start unanswered: start() resolves, not ready, the connection made again sets up the stream", async () => {
+    const { log, lines } = captureLog();
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log });
+    cleanups.push(() => bridge.stop());
+    await bridge.start(); // before: rejected with the timeout
+    expect([bridge.clients.map((c) => c.shut), bridge.health.natsConnected, bridge.health.streamStoring]).toEqual([[true], false, undefined]);
+    expect(lines.filter((l) => /JetStream/.test(l.msg)).map((l) => `${l.level} ${l.msg}`)).toEqual([expect.stringMatching(/^warn no answer from NATS setting up the JetStream stream FWD/)]);
+    bridge.answer = "ok";
+    await waitFor(() => bridge.health.natsConnected && bridge.health.streamStoring === true, "connected again, the stream read", 5000);
+    expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.counters.natsClosed]).toEqual([[true, false], 1, 0]);
+  });
+
+  // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`
+  // was looked at, which that start cleared): the new run's connection was left open, reconnecting for ever.
+  test("a connect made again that ends after stop() and start() again is closed, the new run's connection kept", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.holdAt = 1;
+    await bridge.start(); // the stream's set-up unanswered: a connect made again, held
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    await bridge.stop();
+    bridge.answer = "ok";
+    await bridge.start();
+    bridge.release();
+    await waitFor(() => bridge.clients[1]!.shut || bridge.counters.natsReconnects > 0, "the held connect ended: closed or taken", 5000);
+    expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.health.natsConnected]).toEqual([[true, true, false], 0, true]);
+  });
+
+  // Before, a start that failed once connected (the stream refused, a group that cannot be joined) left the
+  // connection open, reconnecting forever, with the sockets joined so far, and the bridge `running`: a library caller
+  // that handled the rejection kept them, its start again refused as "start() called twice (stop() first)".
+  test("a start refused once connected closes what it opened and can be tried again", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.answer = "refused";
+    await expect(bridge.start()).rejects.toThrow(/insufficient resources/);
+    await expect(bridge.start()).rejects.toThrow(/insufficient resources/); // before: start() called twice
+    expect(bridge.clients.map((c) => c.shut)).toEqual([true, true]);
+    // A group that cannot be joined on its interface (no such address here): the socket bound before it closed too.
+    const { group, port } = uniqueDestination(261);
+    const joins = new HeldStreamBridge({ groups: [{ group, port, iface: "127.0.0.1" }, { group, port: port + 1, iface: "10.254.254.1" }], servers: "nats://127.0.0.1:1", prefix: "fwd", log: silentLogger });
+    cleanups.push(() => joins.stop());
+    await expect(joins.start()).rejects.toThrow(/ENODEV|EADDRNOTAVAIL/);
+    await expect(joins.start()).rejects.toThrow(/ENODEV|EADDRNOTAVAIL/); // before: start() called twice
+    expect([joins.clients.map((c) => c.shut), (joins as unknown as { sockets: unknown[] }).sockets]).toEqual([[true, true], []]);
+  });
+});
+
 /** A client whose status events the test pushes (an -ERR of the server), never closing by itself. */
 function fakeClient() {
   const waiting: ((r: IteratorResult<{ type: string; error?: Error }>) => void)[] = [];
@@ -286,6 +377,131 @@ describe("a connection made again after a close for good", () => {
     await waitFor(() => clients[2]?.flushes === 1, "a third connection", 5000);
     await waitFor(() => told.length >= 3, "the third connection told", 5000);
     expect([told, reader.counters.natsReconnects, reader.counters.natsClosed]).toEqual([["closed", "closed", "reconnected"], 1, 2]);
+  });
+});
+
+describe("stop() and start() again while a start connects", () => {
+  // Before, a start looked only at `stopped` once connected, which the start again cleared: both went on, two
+  // connections (and for the bridges two sockets) side by side, the earlier one left open for good: every envelope
+  // fed to the sink twice, every datagram forwarded or sent twice.
+  function countingClients() {
+    const clients: { shut: boolean; subs: number }[] = [];
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const c = { shut: false, subs: 0, publish() {}, subscribe: () => (c.subs++, { unsubscribe() {} }), flush: async () => {}, drain: async () => {}, close: async () => void (c.shut = true), closed: () => new Promise<void>(() => {}) };
+          clients.push(c);
+          return c;
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    return clients;
+  }
+  async function startStopStart(it: { start(): Promise<void>; stop(): Promise<void> }): Promise<void> {
+    cleanups.push(() => it.stop());
+    const first = it.start();
+    const stopping = it.stop();
+    const second = it.start();
+    await Promise.allSettled([first, stopping, second]);
+  }
+
+  test("reader: the earlier start's connection is closed, not subscribed", async () => {
+    const clients = countingClients();
+    await startStopStart(new NatsFeedReader({ servers: "nats://127.0.0.1:1" }, () => {}));
+    expect(clients.map((c) => [c.shut, c.subs])).toEqual([[true, 0], [false, 1]]); // before: both open and subscribed
+  });
+
+  test("forward bridge: the earlier start's connection is closed, no socket of it left", async () => {
+    const clients = countingClients();
+    const { group, port } = uniqueDestination(262);
+    const bridge = new ForwardBridge({ groups: [{ group, port, iface: "127.0.0.1" }], servers: "nats://127.0.0.1:1", prefix: "t", log: silentLogger });
+    await startStopStart(bridge);
+    expect([clients.map((c) => c.shut), (bridge as unknown as { sockets: unknown[] }).sockets.length]).toEqual([[true, false], 1]);
+  });
+
+  test("reverse bridge: one reader, one socket", async () => {
+    const clients = countingClients();
+    const { group, port } = uniqueDestination(263);
+    await startStopStart(new ReverseBridge({ servers: "nats://127.0.0.1:1", prefix: "t", group, port, iface: "127.0.0.1", ttl: 1 }));
+    expect(clients.map((c) => c.shut)).toEqual([false]); // before: two readers, both connected
+  });
+});
+
+describe("listen --nats whose start's connection dropped", () => {
+  // Before, its table said "waiting for the first datagram on NATS … (is a feeder publishing to this group, on this
+  // interface?)" while the reader was not connected and connecting again (s-natsst: the start resolves, the reader
+  // retrying): only the log said so. Now the table's line says the reader's state.
+  test("its table says it is not connected to NATS, not that no feeder publishes", async () => {
+    const fails = { subscribe: () => ({ unsubscribe() {} }), flush: () => Promise.reject(new Error("connection dropped")), drain: async () => {}, close: async () => {}, closed: () => new Promise<void>(() => {}) };
+    // After nats-args.ts's own (imported by listen.ts): every connect's round trip fails.
+    useNatsModules({ transport: async () => ({ connect: async () => fails }), jetstream: async () => ({}) });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const out: string[] = [];
+    const warned: string[] = [];
+    const log = { debug() {}, info() {}, warn: (msg: string) => void warned.push(msg), error() {}, child: () => log };
+    let stop = (_: string): void => undefined;
+    const ctx = { values: { nats: "nats://127.0.0.1:1" }, positionals: [], log, out: (t: string) => void out.push(t), stopSignal: new Promise<string>((r) => (stop = r)) } as unknown as CommandContext;
+    const running = listen(ctx);
+    await waitFor(() => out.length >= 1, "the first table (drawn every second)", 5000);
+    stop("SIGTERM");
+    expect(await running).toBe(0);
+    expect(warned.some((m) => m.startsWith("connecting to NATS again failed"))).toBe(true);
+    expect(out[0]).toMatch(/not connected to NATS: connecting again every 2 s/); // before: "waiting for the first datagram on NATS …"
+    expect(out[0]).not.toMatch(/is a feeder publishing/);
+    expect(out.at(-1)).toMatch(/waiting for the first datagram/); // the last table, drawn once stopped
+  });
+});
+
+describe("a reader stopped and started again while it connects again", () => {
+  // Before, a connect made again (after the start's round trip dropped, or a close for good) that ended after stop()
+  // and start() again looked only at `stopped`, cleared by that start: it took its connection as the reader's,
+  // leaving the new run's open, reconnecting for ever and subscribed, feeding the sink beside it.
+  test("the earlier run's connection is closed, the new run's kept", async () => {
+    type Client = { shut: boolean; subs: number; subscribe(): { unsubscribe(): void }; flush(): Promise<void>; drain(): Promise<void>; close(): Promise<void>; closed(): Promise<void> };
+    const client = (flushFails: boolean): Client => {
+      const c: Client = {
+        shut: false,
+        subs: 0,
+        subscribe: () => (c.subs++, { unsubscribe() {} }),
+        flush: () => (flushFails ? Promise.reject(new Error("connection dropped")) : Promise.resolve()),
+        drain: async () => {},
+        close: async () => void (c.shut = true),
+        closed: () => new Promise<void>(() => {}),
+      };
+      return c;
+    };
+    const clients: Client[] = [];
+    let release = (): void => undefined;
+    const connects = [
+      async () => client(true), // the start's: its round trip fails, a connect made again is scheduled
+      () => new Promise<Client>((r) => (release = () => r(client(false)))), // that connect, held
+      async () => client(false), // the start after stop()
+    ];
+    let dials = 0;
+    useNatsModules({
+      transport: async () => ({
+        connect: async () => {
+          const i = dials++;
+          const c = await connects[i]!();
+          clients[i] = c;
+          return c;
+        },
+      }),
+      jetstream: async () => ({}),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    await waitFor(() => dials === 2, "the connect made again under way", 5000);
+    await reader.stop();
+    await reader.start();
+    release();
+    await waitFor(() => clients[1] !== undefined && (clients[1].shut || clients[1].subs > 0), "the held connect ended: closed or taken", 5000);
+    expect(clients.map((c) => [c.shut, c.subs])).toEqual([[true, 1], [true, 0], [false, 1]]); // before: [false, 1] for the second, the third left beside it
+    expect(reader.health.natsConnected).toBe(true);
   });
 });
 

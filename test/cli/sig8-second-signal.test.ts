@@ -101,17 +101,16 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     ]);
   });
 
-  test("bridge to-nats --stream: a start refused by a server that then stops answering: its stop's flush cut at 1.5 s, exit 1", async () => {
+  test("bridge to-nats --stream: a start refused by a server that then stops answering: no flush waited for, exit 1", async () => {
     const nats = muteableNats({ refuseJetStream: true });
     const { group, port } = uniqueDestination(885);
     const io = spawnFeeder(["bridge", "to-nats", "--nats", nats.url, "-g", `${group}:${port}`, "--stream", "SIG8", "--http", "off"]);
-    // Before: "bridge could not start", then the stop's flush waited for a PONG for good (the unit's stop-sig kill).
+    // Before: "bridge could not start", then the stop's flush waited for a PONG for good (the unit's stop-sig kill);
+    // then, bounded, that flush cut at 1.5 s. Since s-rdnatsst the failed start closes its connection itself, without
+    // a flush (nothing of a failed start is to be kept): nothing waits on the silent server.
     expect(await exitCodeWithin(io.child, 10_000), io.stderr).toBe(1);
-    expect(nats.state.pingsMuted).toBeGreaterThan(0); // the flush was under way when it was cut
-    expect(messages(io.stderr).map((m) => [m.level, m.msg.split(":")[0]])).toEqual([
-      ["error", "bridge could not start"],
-      ["warn", "stop not finished within its deadline"],
-    ]);
+    expect(nats.state.pingsMuted).toBe(0);
+    expect(messages(io.stderr).map((m) => [m.level, m.msg.split(":")[0]])).toEqual([["error", "bridge could not start"]]);
   });
 
   test("listen: its stop held for good; the second SIGINT is logged and ignored, the stop cut at 1.5 s, exit 0", async () => {

@@ -86,7 +86,8 @@ export const listenCommand: CommandSpec = {
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
     "                       below; a connection the client closes for good, credentials or a subscription",
     "                       the server refuses, and a connection that drops before the server confirmed the",
-    "                       subscription at start, are logged and tried again every 2 s); beside it --group,",
+    "                       subscription at start, or whose --stream set-up gets no answer, are logged and",
+    "                       tried again every 2 s); beside it --group,",
     "                       --bind, --port, --retransmit and --iface (multicast's) exit 2",
     "      --prefix P       with --nats: subject prefix (default feeder; at most 128 characters; without",
     "                       --nats, --prefix and --from exit 2: they would do nothing)",
@@ -267,6 +268,21 @@ function resolveGroups(ctx: CommandContext): {
     snapshotDepth,
     retransmit,
   };
+}
+
+/**
+ * With --nats, why nothing can come now (the reader's health), for the table's line while it has no book. Before
+ * 2026-12-06 it said "waiting for the first datagram … (is a feeder publishing to this group, on this interface?)"
+ * while the reader could not connect, or its subscription or credentials were refused (said only in the log).
+ */
+function natsWaiting(reader: NatsFeedReader | undefined): string | undefined {
+  if (reader === undefined) return undefined;
+  const h = reader.health;
+  if (h.authRefused) return "the NATS server refuses the reader's credentials: trying again every 2 s (the log says why)";
+  if (!h.natsConnected) return "not connected to NATS: connecting again every 2 s (the log says why)";
+  if (h.subscriptionRefused) return "the NATS server refuses the subscription (permissions on <prefix>.>): trying again every 2 s";
+  if (h.subscriptionUnconfirmed) return "subscribing: the NATS server has not confirmed the subscription yet";
+  return undefined;
 }
 
 export interface ListenOptions {
@@ -491,13 +507,16 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     }
     const c = sub.counters;
     const waitingFor =
-      c.datagrams === 0
+      (stopping ? undefined : natsWaiting(reader)) ??
+      (c.datagrams === 0
         ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
-        : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`;
+        : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`);
     const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
     const table = renderTable(tableRows, { title, waitingFor, counters: c, width });
     ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
   };
+  // The last table is drawn after the reader stopped: its connection is then closed by the stop, not down.
+  let stopping = false;
   const timer = ndjson ? setInterval(usableChanges, USABLE_CHECK_MS) : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
   const durationTimer = durationS === undefined ? undefined : setTimeout(() => finish("duration"), durationS * 1000);
   await Promise.race([done, ctx.stopSignal]);
@@ -505,6 +524,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   if (durationTimer !== undefined) clearTimeout(durationTimer);
   // Bounded as run's (a stop that hangs must not hold the process); the last table and the counts come after it.
   const stopped = (async () => {
+    stopping = true;
     await reader?.stop();
     if (!ndjson) draw(); // the books as last heard: once stopped, the subscriber shows none usable
     await sub.stop();
