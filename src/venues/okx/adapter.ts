@@ -26,6 +26,7 @@ import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
@@ -84,6 +85,12 @@ export class OkxAdapter implements VenueAdapter {
   sink: BookSink | null = null;
   /** Per subscription: full-book channel (books5, bbo-tbt). */
   private readonly fullBook: boolean[];
+  /**
+   * Per subscription (full books): the generation of the connection's socket (not an overlap's old one) when it last
+   * delivered a full book of it, taken or not: at an overlap's end, whether the replacement has delivered one
+   * (onOverlapOver).
+   */
+  private readonly fullGen: Int32Array;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -142,6 +149,7 @@ export class OkxAdapter implements VenueAdapter {
     this.topics = plan.topics;
     const n = subscriptions.length;
     this.fullBook = subscriptions.map((s) => isSnapshotOnly(s.depth));
+    this.fullGen = new Int32Array(n).fill(-1);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -179,6 +187,7 @@ export class OkxAdapter implements VenueAdapter {
       {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
+        overlapOver: (conn, carrier) => this.onOverlapOver(conn as OkxConnection, carrier),
         // A resync whose backoff is over goes through the hourly request budget too.
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
@@ -458,11 +467,13 @@ export class OkxAdapter implements VenueAdapter {
    * (the lagging socket's). A lower one from a socket that has (the one of record, or the other that repeated it:
    * seqReached; TCP is ordered) is still a reset. Before 2026-12-06 only the socket of record counted: once both had
    * delivered the seqId, the other's reset was ignored, and so was every book after it until its seqIds passed the old
-   * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels.
+   * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels. When the overlap ends,
+   * a book the carrier has not delivered last is held (onOverlapOver).
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    if (!conn.fromRetiring) this.fullGen[t.index] = socket;
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) seqRepeated(t, socket);
@@ -495,6 +506,29 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * A planned reconnect's overlap is over (live, or replay's recorded ws:retired / ws:back / ws:state): a full book
+   * (books5, bbo-tbt) LIVE at a book the socket that carries on has not delivered last may differ from the venue's.
+   * During the overlap the seqIds could not tell a maintenance reset from the lagging socket's trail: a reset taken
+   * from one socket may have been followed by the other's pre-reset book (higher seqId, applied), or a socket's reset
+   * ignored as its trail; the book then stayed LIVE at pre-reset levels until the carrier's next push, on a quiet
+   * instrument a long time. Made RESYNCING (sequence_gap): the carrier's next full book, whatever its seqId, makes it
+   * LIVE (one socket: every full book is taken), and one silent past the stale time is resubscribed by the stale
+   * rule. No request here: the usual case is a carrier one push behind on a busy book. Not held: a carrier that has
+   * delivered the book's seqId (its last book is the book: seqReached; TCP is ordered), and a replacement that has
+   * delivered none of this book yet (the book is the old socket's last; the replacement's first is taken whatever).
+   */
+  private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier): void {
+    if (carrier === "none") return; // recycled or stopped: its books are invalidated anyway
+    for (const t of conn.topics) {
+      const i = t.index;
+      if (!this.fullBook[i] || t.book !== BookState.LIVE || seqReached(t, conn.generation)) continue;
+      if (carrier === "replacement" && this.fullGen[i] !== conn.generation) continue;
+      this.c.overlapEndHolds++;
+      this.books.invalidate(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    }
+  }
 
   /**
    * Replay: the STALE book's next update chains on its last seqId (the caller checked): LIVE again at its kept levels

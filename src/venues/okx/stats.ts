@@ -28,6 +28,8 @@ export class OkxCounters {
   unattributedParseErrors = 0;
   requestBudgetWaits = 0;
   crossedResyncs = 0;
+  /** books5 / bbo-tbt books made RESYNCING at a planned reconnect's end, the carrier not vouching for them (adapter.ts onOverlapOver). */
+  overlapEndHolds = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }
 
@@ -62,6 +64,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,
     ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
     olderSnapshots: c.olderSnapshots,
+    overlapEndHolds: c.overlapEndHolds,
     checksumsVerified: c.checksumsVerified,
     checksumMismatches: c.checksumMismatches,
     restSnapshots: p.bridge.fetched,

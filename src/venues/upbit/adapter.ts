@@ -419,7 +419,7 @@ export class UpbitAdapter implements VenueAdapter {
 
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
     this.control.overlapOver(conn, carrier);
-    if (carrier === "old" && oldGen !== undefined) for (const t of conn.topics) this.stamps.renamed(t.index, oldGen, conn.generation);
+    if (carrier === "old" && oldGen !== undefined && oldGen >= 0) for (const t of conn.topics) this.stamps.renamed(t.index, oldGen, conn.generation);
   }
 
   /** A book for a code this connection does not carry: garbled; any of its books may have lost a message. */

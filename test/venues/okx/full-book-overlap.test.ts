@@ -2,7 +2,8 @@
  * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: a book at or below the last seqId from a
  * socket that has not delivered that seqId only lags and is ignored; from a socket that has (the one of record, or
  * the other that repeated it; TCP is ordered) it is a maintenance reset and replaces the book, as it does outside an
- * overlap. Ignoring it left the book LIVE at its old levels. In-process: replay mode, frames fed straight in, the two
+ * overlap. Ignoring it left the book LIVE at its old levels. When the overlap ends, a book the socket carrying on has
+ * not delivered last is RESYNCING until that socket's next book (it may be at levels the exchange left). In-process: replay mode, frames fed straight in, the two
  * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { describe, expect, test } from "vitest";
@@ -79,11 +80,13 @@ test("okx books5 replayed with the recorded sockets: the lagging replacement's l
   feed(100, "100.1"); // the replacement, lagging: ignored
   event("ws:old");
   feed(102, "100.3"); // the old socket
-  event("ws:retired");
-  feed(102, "100.3"); // the replacement, caught up
+  event("ws:retired"); // the replacement's last book (100) is not the book: RESYNCING until its next (onOverlapOver)
+  expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing" });
+  feed(102, "100.3"); // the replacement, caught up: LIVE again
   feed(103, "100.4");
   expect(seqs).toEqual([100, 101, 101, 102, 102, 103]);
-  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.invalid]).toEqual([1, 0, 0]);
+  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.invalid, adapter.stats().overlapEndHolds]).toEqual([1, 0, 1, 1]);
+  expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 103 });
   await adapter.stop();
 });
 
@@ -178,6 +181,21 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([adapter.stats().duplicates, sink.seq, shown()]).toEqual([2, 7, 7]);
   });
 
+  test("a reset taken from the old socket, then the lagging replacement's pre-reset book (higher seqId), then gone back: held until the old socket's next", async () => {
+    const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(502, true); // the old socket, ahead
+    feed(3, true); // the old socket after a maintenance reset: applied (it delivered 502)
+    feed(501); // the replacement, lagging: its pre-reset book, a higher seqId: applied (the seqIds cannot tell)
+    expect([sink.seq, shown()]).toEqual([501, 501]);
+    goBack(); // the replacement failed; the old socket, quiet since its reset, carries on
+    // Before: LIVE at 501's pre-reset levels until the old socket's next push (a quiet instrument: a long time).
+    expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1, 1]);
+    feed(4); // its next book, whatever its seqId
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
     const { adapter, sink, feed, overlap, shown } = await overlapRig();
     feed(100);
@@ -201,7 +219,8 @@ describe("okx books5: a lower book during or after an overlap, randomized agains
     // delivered. Then a book below it (after a maintenance reset) on either socket while the overlap lasts: applied
     // when that socket had delivered the book's seqId (TCP is ordered), else ignored as its trail. After the overlap
     // (the old socket closed, or gone back to) there is one socket, whose lower book is always applied
-    // (docs/venues/okx.md, "Full books": a lagging book and a reset look alike there, and the step back is the safe side).
+    // (docs/venues/okx.md, "Full books": a lagging book and a reset look alike there, and the step back is the safe side);
+    // a book that socket had not delivered last was made RESYNCING when the overlap ended (the test below).
     const rng = new Rng(20261206);
     const counts = { resets: 0, trails: 0, during: 0, after: 0 };
     for (let round = 0; round < 200; round++) {
@@ -247,16 +266,81 @@ describe("okx books5: a lower book during or after an overlap, randomized agains
         expect(conn.retiringGeneration).toBe(-1);
       }
       const applies = !during || (fromOld ? pa : pb) === book;
+      // After the overlap, a book the carrier had not delivered last is held (RESYNCING) until the carrier's next.
+      const held = !during && (fromOld ? pa : pb) !== book;
+      const where = `round ${round}: old ${pa}, replacement ${pb}, from the ${fromOld ? "old socket" : "replacement"} ${during ? "during" : "after"} the overlap`;
+      expect([sink.invalid, adapter.topicInfo(0).state], where).toEqual(held ? [1, "resyncing"] : [0, "live"]);
       const before = adapter.stats();
       feed(3, fromOld && conn.retiringGeneration >= 0);
       const after = adapter.stats();
-      const where = `round ${round}: old ${pa}, replacement ${pb}, from the ${fromOld ? "old socket" : "replacement"} ${during ? "during" : "after"} the overlap`;
       if (during) counts[applies ? "resets" : "trails"]++;
-      expect(sink.invalid, where).toBe(0);
-      expect([after.maintenanceResets - before.maintenanceResets, after.duplicates - before.duplicates], where).toEqual(applies ? [1, 0] : [0, 1]);
+      expect(sink.invalid, where).toBe(held ? 1 : 0);
+      // A held book's next is no reset of a LIVE book (not counted), but applied all the same.
+      expect([after.maintenanceResets - before.maintenanceResets, after.duplicates - before.duplicates], where).toEqual(applies ? [held ? 0 : 1, 0] : [0, 1]);
       expect([sink.seq, shown()], where).toEqual(applies ? [3, 3] : [book, book]);
       expect(adapter.topicInfo(0), where).toMatchObject({ state: "live", seqId: applies ? 3 : book });
     }
     expect(Math.min(counts.resets, counts.trails, counts.during, counts.after)).toBeGreaterThan(20);
+  });
+});
+
+describe("okx books5: after an overlap the book is LIVE only at the last book of the socket that carries on", () => {
+  /** seqIds from `a` to `b`, both included. */
+  const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, k) => a + k);
+
+  test("randomized, with a maintenance reset during the overlap in half the rounds", async () => {
+    // The model: the venue's books in order, 500 (delivered before the swap) on to `top`, then in half the rounds a
+    // maintenance reset's run from seqId 3 (below 500: the bid tells each book apart). Each socket delivers them in
+    // that order, a random part (books5 is pushed on change), the old one after 500, the replacement from any book
+    // on (its subscribe book); their books interleave at random and the overlap ends at a random point, the old socket
+    // closed or gone back to. The seqIds cannot tell during the overlap whether a lower book is a reset or a trail,
+    // nor whether a higher one after a reset is the other socket's pre-reset book: so when it ends, the book may be
+    // LIVE only at the last book the carrier delivered (the old socket's, the replacement having delivered none). Before
+    // 2026-12-06 it stayed LIVE at pre-reset levels the carrier had left (until the carrier's next push; on a quiet
+    // instrument, a long time): after a reset taken from one socket, the other's pre-reset book applied (higher
+    // seqId), or the carrier's reset ignored as its trail. Then the carrier's next book makes it LIVE there.
+    const rng = new Rng(20261207);
+    const counts = { held: 0, kept: 0, resets: 0 };
+    for (let round = 0; round < 200; round++) {
+      const { adapter, sink, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
+      const run = range(500, 500 + rng.int(1, 5));
+      const reset = rng.next() < 0.5;
+      if (reset) run.push(...range(3, 3 + rng.int(0, 3)));
+      const part = (from: number) => run.slice(from).filter(() => rng.next() < 0.7);
+      const oldSeqs = part(1);
+      const newSeqs = part(rng.int(0, run.length - 1));
+      const script: ("old" | "new")[] = [...oldSeqs.map(() => "old" as const), ...newSeqs.map(() => "new" as const)];
+      for (let i = script.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [script[i], script[j]] = [script[j]!, script[i]!];
+      }
+      feed(500);
+      overlap();
+      let pa = 500; // the last book each socket delivered (-1: none)
+      let pb = -1;
+      let ia = 0;
+      let ib = 0;
+      for (const who of script.slice(0, rng.int(0, script.length))) {
+        if (who === "old") feed((pa = oldSeqs[ia++]!), true);
+        else feed((pb = newSeqs[ib++]!));
+      }
+      const shownBefore = shown();
+      const fromOld = pb < 0 || rng.next() < 0.5;
+      if (fromOld) goBack();
+      else oldClosed();
+      const carried = fromOld ? pa : pb;
+      const where = `round ${round}: run ${run}, old ${pa}, replacement ${pb}, book ${shownBefore}, carried on by the ${fromOld ? "old socket" : "replacement"}`;
+      const live = adapter.topicInfo(0).state === "live";
+      if (live) expect(shown(), where).toBe(carried);
+      // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each).
+      if (!reset && shownBefore === carried) expect(live, where).toBe(true);
+      expect(sink.invalid, where).toBe(live ? 0 : 1);
+      counts[live ? "kept" : "held"]++;
+      if (reset && shownBefore !== carried) counts.resets++;
+      const next = run[run.length - 1]! + 1; // the venue's next book, on the one socket now
+      feed(next);
+      expect([adapter.topicInfo(0).state, shown()], where).toEqual(["live", next]);
+    }
+    expect(Math.min(counts.held, counts.kept, counts.resets)).toBeGreaterThan(20);
   });
 });

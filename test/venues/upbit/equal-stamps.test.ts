@@ -297,4 +297,21 @@ describe.each(["upbit", "bithumb"] as const)("%s: books of one stamp on both soc
     expect(adapter.stats().equalTimestampHolds).toBe(0);
     await adapter.stop();
   });
+
+  // overlapOver's oldGen is the old socket's generation during the overlap; -1 (none) names no socket. Renamed from
+  // -1, the code's empty slot became the current socket's without a book in it.
+  test("an overlap's end told old generation -1 renames no empty slot", async () => {
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const adapter = (venue === "upbit" ? UPBIT_VENUE : BITHUMB_VENUE).create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    const sink = new ShownSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700000", 1), 0);
+    const inner = adapter as unknown as { conns: VenueConnection[]; stamps: { gen: Int32Array }; onOverlapOver(conn: VenueConnection, carrier: string, oldGen?: number): void };
+    const conn = inner.conns[0]!;
+    const before = [...inner.stamps.gen];
+    expect(before.filter((g) => g === -1).length).toBe(1); // one slot the book's, one empty
+    inner.onOverlapOver(conn, "old", -1);
+    expect([...inner.stamps.gen]).toEqual(before);
+    await adapter.stop();
+  });
 });
