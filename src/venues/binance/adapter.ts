@@ -273,7 +273,12 @@ export class BinanceAdapter implements VenueAdapter {
   ingestRest(market: MarketName, _connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const m = /\/depth\?(?:.*&)?symbol=([^&]+)(?:&.*)?$/.exec(url);
     if (!m) return false;
-    const symbol = decodeURIComponent(m[1]!);
+    let symbol: string;
+    try {
+      symbol = decodeURIComponent(m[1]!);
+    } catch {
+      return false; // not well-formed percent-encoding (a damaged capture): skipped, as a record naming no stream of ours
+    }
     const limit = Number(/[?&]limit=(\d+)/.exec(url)?.[1] ?? NaN);
     const t = this.topics.find((x) => x.market === market && x.symbol === symbol && x.sub !== SUB_REJECTED && (Number.isNaN(limit) || x.depth === limit));
     const inst = t ? this.instruments?.[t.index] : undefined;

@@ -135,16 +135,20 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   const id = optionalUint(m.lastUpdateId);
   if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${boundedText(String(m.lastUpdateId))} is not an id`);
   if (bad !== "") throw new Error(`depth snapshot: ${boundedText(bad)} is not an integer`);
+  // E and T as a diff's (parseDiffObject): absent is unknown; anything but a ms time whose µs fit below 2^53 is refused.
+  // Before, -1 or a string was taken as unknown and a far-future E kept, which the wire's ns field turned negative.
+  const eMs = optionalUint(m.E);
+  const tMs = optionalUint(m.T);
+  if (eMs < 0 || eMs * 1000 >= TWO_53) throw new Error(`depth snapshot: E ${boundedText(JSON.stringify(m.E) ?? "")} is not a time in ms`);
+  if (tMs < 0 || tMs * 1000 >= TWO_53) throw new Error(`depth snapshot: T ${boundedText(JSON.stringify(m.T) ?? "")} is not a time in ms`);
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);
   if (r < 0) throw new Error(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : r === SCAN_ERR_QTY ? "a quantity" : "a level"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals)`);
-  const eMs = optionalUint(m.E);
-  const tMs = optionalUint(m.T);
   out.isSnapshot = true;
   out.venueSeq = id;
-  out.tsExchangeUs = eMs > 0 ? eMs * 1000 : 0;
-  out.tsEventUs = tMs > 0 ? tMs * 1000 : 0;
+  out.tsExchangeUs = eMs * 1000;
+  out.tsEventUs = tMs * 1000;
   return id;
 }
 

@@ -843,6 +843,10 @@ export class ConnectionLifecycle {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;
       }
+      // A keepalive still queued for the pacing budget (behind requests: a refused batch retried topic by topic) has not
+      // gone: its pong time counts from when it goes (by the next round), as a queued request's ack deadline does.
+      // Before, it counted from the queueing, and a ping queued longer than the pong time recycled the connection.
+      if (conn.pongDeadlineMs !== 0 && keepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
       // After a stall the verdicts wait one round; pings still go out below, so an idle connection is probed on time.
       if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {
@@ -850,7 +854,7 @@ export class ConnectionLifecycle {
         if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
           conn.lastPingMs = now;
           if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
-          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()));
+          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()), KEEPALIVE_TAG);
         }
       } else if (this.keepalive.kind === "server_test" && this.keepalive.encodeProbe && this.probeIdleMs > 0) {
         // Quiet: ask for an answer before the dead-connection rule would fire (no deadline of its own: that rule decides).
@@ -980,7 +984,10 @@ export class ConnectionLifecycle {
     if (conn.pongDeadlineMs !== 0 && conn.pongDeadlineMs > now + this.pongTimeoutMs) conn.pongDeadlineMs = now + this.pongTimeoutMs;
     if (conn.openedMs > now) conn.openedMs = now;
     if (conn.connectStartedMs > now) conn.connectStartedMs = now;
-    for (const p of conn.pending.values()) if (p.sentMs > now) p.sentMs = now;
+    // Infinity is "still queued for the pacing budget", not a time: its ack deadline starts when it goes. Clamped, every
+    // request queued longer than the ack timeout (a refused batch of 50 retried stream by stream at 2 a second) failed
+    // the connection, which then did the same again after each reconnect.
+    for (const p of conn.pending.values()) if (p.sentMs > now && p.sentMs !== Infinity) p.sentMs = now;
     for (const t of conn.topics) {
       if (t.lastMsgMs > now) t.lastMsgMs = now;
       if (t.liveSinceMs > now) t.liveSinceMs = now;
@@ -1024,6 +1031,14 @@ export function describeSocketError(ev: Event): string {
   const code = typeof e.error?.code === "string" ? e.error.code : "";
   const message = typeof e.message === "string" && e.message !== "" ? e.message : typeof e.error?.message === "string" ? e.error.message : "WebSocket error";
   return code ? `${code}: ${message}` : message;
+}
+
+/** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
+const KEEPALIVE_TAG = "keepalive";
+
+function keepaliveQueued(conn: VenueConnection): boolean {
+  for (const m of conn.outbox) if (m.reqId === KEEPALIVE_TAG) return true;
+  return false;
 }
 
 /** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */

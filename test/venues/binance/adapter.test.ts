@@ -235,6 +235,49 @@ describe("Binance adapter", () => {
     expect(invalid).toContain(`1:${StatusReason.SUBSCRIBE_REJECTED}`);
   });
 
+  // A batch with one refused stream is retried stream by stream, paced at 2 a second: with 50 streams a request, the last
+  // ones wait ~25 s in the outbox. Here 8 streams a request and the deadlines scaled down to match.
+  const queued = [
+    {
+      what: "a subscribe queued behind the pacing budget gets its ack time from when it goes (before: from the first housekeeping round, 'no ack within 2000 ms')",
+      opts: { ackTimeoutMs: 2_000 },
+    },
+    {
+      what: "a keepalive queued behind the pacing budget gets its pong time from when it goes (before: from when it was queued, 'no pong within 1000 ms')",
+      opts: { pingIntervalMs: 1_500, pongTimeoutMs: 1_000 },
+    },
+  ];
+  for (const { what, opts } of queued) {
+    test(`a refused batch retried stream by stream keeps its connection: ${what}`, async () => {
+      const symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "SOLUSDT", "DOTUSDT", "LTCUSDT"];
+      const sim: BinanceSim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 9, refuseStreams: ["ltcusdt@depth@100ms"] });
+      const config: VenueConfig = {
+        venue: "binance",
+        wsUrl: sim.wsUrl,
+        restUrl: sim.restUrl,
+        instrumentCachePath: join(makeTempDir("binance-adapter"), "i.json"),
+        markets: [{ market: "spot", depth: 100, symbols }],
+        overrides: new Map(),
+      };
+      const subs = symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 100 }));
+      const adapter = new BinanceAdapter(config, subs, { log: silentLogger, maxArgsPerRequest: 8, ...opts });
+      stops.push(async () => {
+        await adapter.stop();
+        await sim.stop();
+      });
+      await adapter.loadInstruments();
+      adapter.start(nullSink);
+      // Before: the connection was recycled before the last single went, with every book on it, and again after each
+      // reconnect: LTCUSDT was never rejected and the other books kept dropping.
+      await until(() => adapter.stats().subscribeRejected === 1 && adapter.stats().topicsLive === 7, "LTCUSDT rejected, the other seven live");
+      expect(adapter.stats().messagesPaced).toBeGreaterThan(4); // the singles did wait for the pacing budget
+      if ("pingIntervalMs" in opts) await until(() => adapter.stats().pongs >= 1, "a keepalive answered");
+      expect(adapter.stats().ackTimeouts).toBe(0);
+      expect(adapter.stats().pongTimeouts).toBe(0);
+      expect(adapter.stats().reconnects).toBe(0);
+    });
+  }
+
   test("a REST depth that lags the stream (the snapshot older than the first buffered diff) is asked for again with the diffs kept: the book goes LIVE (before: each attempt dropped them and never bridged)", async () => {
     const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"], { resyncBackoffBaseMs: 50, resyncBackoffMaxMs: 200 });
     await adapter.loadInstruments();

@@ -140,6 +140,20 @@ describe("Binance recordings through the adapter, against an independent referen
     });
   }
 
+  test("a recorded depth URL whose symbol is not well-formed percent-encoding is skipped, not thrown; the replay goes on", async () => {
+    // A damaged or hand-made capture: decodeURIComponent threw a URIError out of ingestRest, ending the whole replay.
+    const rec = loadRecording("BINANCE");
+    const { adapter } = setup(rec);
+    await adapter.loadInstruments();
+    const sink = new MapSink();
+    adapter.startReplay(sink);
+    const snap = rec.records.find((r) => r.url)!;
+    for (const bad of ["%E5%B8", "%", "BTC%ZZUSDT"]) {
+      expect(adapter.ingestRest(rec.market, "conn0." + rec.market, snap.url!.replace(/symbol=[^&]+/, `symbol=${bad}`), snap.text, snap.tsRecvUs)).toBe(false);
+    }
+    expect(adapter.ingestRest(rec.market, "conn0." + rec.market, snap.url!, snap.text, snap.tsRecvUs)).toBe(true);
+  });
+
   test("levels beyond the snapshot's depth are not kept: a depth-5 snapshot side bounds the book to its price range", async () => {
     const rec = loadRecording("BINANCE_FUTURES");
     // The recording's snapshots cut to 5 levels a side, as `limit=5` would have answered.

@@ -237,4 +237,44 @@ describe("Binance scanner", () => {
     }
     expect(checked).toBeGreaterThan(40);
   });
+
+  test("REST depth snapshots: E / T are absent (unknown) or a ms time below 2^53 µs, by both readers alike; else refused naming the field", () => {
+    // The JSON path decides what the scanner refuses: before, it took E -1 or "x" as unknown and kept a far-future E
+    // (10^13 ms: 10^16 µs, which the wire's ns field turns negative), where the diff path refuses all of them.
+    const body = (k: string, v: string) => `{"lastUpdateId":5,"${k}":${v},"bids":[["1.0","2"]],"asks":[["1.5","3"]]}`;
+    const limitMs = Math.ceil(9007199254740992 / 1000); // the first ms time whose µs reach 2^53
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const values = ["0", "1", String(limitMs - 1), String(limitMs), "10000000000000", "-1", '"x"', "null", "1.5", "1e3", "true"];
+    for (let k = 0; k < 40; k++) values.push(String(limitMs - 3 + rnd(6)), String(rnd(2 ** 30) * 2 ** 13 + rnd(8192)));
+    for (const key of ["E", "T"]) {
+      for (const v of values) {
+        const text = body(key, v);
+        const ms = /^\d+$/.test(v) ? Number(v) : -1;
+        const ok = ms >= 0 && ms < limitMs;
+        const a = new BookUpdate();
+        const scanned = scanner.scanSnapshot(text, 1, 0, a);
+        const j = new BookUpdate();
+        let read: number | string;
+        try {
+          read = parseDepthSnapshot(text, 1, 0, j);
+        } catch (err) {
+          read = String(err);
+        }
+        if (ok) {
+          expect(scanned, text).toBe(0);
+          expect(read, text).toBe(5);
+          const us = key === "E" ? j.tsExchangeUs : j.tsEventUs;
+          expect(us, text).toBe(ms * 1000);
+          expect(levels(a), text).toBe(levels(j));
+        } else {
+          expect(scanned, text).toBeLessThan(0);
+          expect(read, text).toMatch(new RegExp(`^Error: depth snapshot: ${key} .* is not (a time in ms|an integer)$`));
+        }
+      }
+    }
+  });
 });
