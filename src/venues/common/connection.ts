@@ -7,7 +7,7 @@
 import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { TokenBucket } from "./budgets.ts";
-import { topicNamedIn } from "./frame-topic.ts";
+import { topicQuotedIn } from "./frame-topic.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -246,10 +246,11 @@ export abstract class VenueConnection {
   /**
    * The one topic of this connection `frame` names, or undefined when none or several (cold: a frame no reader could
    * read, or whose handling threw). By the topic's name quoted in the frame, as Bybit, Binance, Deribit, Coinbase and
-   * Upbit frames carry it; a venue whose frames name a book otherwise overrides this (OKX: channel and instId).
+   * Upbit frames carry it (looked up by name: frame-topic.ts topicQuotedIn); a venue whose frames name a book otherwise
+   * overrides this (OKX: channel and instId).
    */
   topicOfFrame(frame: string): TopicState<this> | undefined {
-    return topicNamedIn(this.topics, frame);
+    return topicQuotedIn(this.byTopic, frame);
   }
 
   /**
