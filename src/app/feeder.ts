@@ -123,6 +123,8 @@ class VenuePipeline implements BookSink {
   private readonly refusedAgainLog: RateLimitedLog;
   /** publishStatusContained: a book's status that could not be encoded (one line per 5 s, with the count). */
   private readonly statusFailedLog: RateLimitedLog;
+  /** onRefreshFailed: a halted book's refresh that could not be encoded (one line per 5 s, with the count). */
+  private readonly haltedRefreshFailedLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -134,6 +136,7 @@ class VenuePipeline implements BookSink {
     this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
     this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status (not sent); the book is marked, the others go on");
+    this.haltedRefreshFailedLog = new RateLimitedLog(log, "error", "exception while encoding a halted book's periodic refresh (not sent); it stays halted");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -208,7 +211,15 @@ class VenuePipeline implements BookSink {
   onRefreshFailed(view: BookView, err: unknown): boolean {
     const index = this.builders.indexOf(view as BookBuilder);
     if (index < 0 || this.stopped) return false;
-    this.contain(index, err, this.builders[index]!.state === BookState.LIVE, REFRESH_FAILED);
+    const builder = this.builders[index]!;
+    if (builder.state === BookState.HALTED) {
+      // Its instrument closed or expired: no snapshot will come. contain() would make it RESYNCING (subscribers told
+      // it comes back) and ask the venue to resubscribe an instrument that is gone (until 2026-12-06 it did).
+      this.applyErrors++;
+      this.haltedRefreshFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      return true;
+    }
+    this.contain(index, err, builder.state === BookState.LIVE, REFRESH_FAILED);
     return true;
   }
 

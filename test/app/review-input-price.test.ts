@@ -173,6 +173,34 @@ test("a book whose refresh throws goes RESYNCING / parse_error alone; the others
 });
 
 /**
+ * A halted book (its instrument closed or expired, the venue's word) is refreshed too; one whose refresh throws must
+ * stay halted: nothing of the refresh goes out, the error is logged, and no resync is asked for an instrument that is
+ * gone. Before, the refresh's failure was contained as an apply's: the book went RESYNCING / parse_error (subscribers
+ * told it would come back) and the venue was asked to resubscribe it.
+ */
+test("a halted book whose refresh throws stays halted: logged, not resynced", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(83);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  venue.sink!.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  await waitFor(() => sub(instrument)?.state === BookState.HALTED, "the halted status");
+  const broken = pub(0) as unknown as { copyAsks: unknown };
+  broken.copyAsks = () => {
+    throw new Error("ask ladder unreadable (test)");
+  };
+  expect(() => feeder.publisher.refreshAll()).not.toThrow();
+  expect([pub(0).state, pub(0).reason]).toEqual([BookState.HALTED, StatusReason.INSTRUMENT_CLOSED]);
+  expect(venue.resyncs).toEqual([]);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a halted book's periodic refresh (not sent); it stays halted", "spot BTC-USDT: ask ladder unreadable (test)"],
+  ]);
+});
+
+/**
  * A venue marks a book invalid from its own loops (housekeeping's stale check, a resync after a refused request): a
  * status that cannot be encoded for that book must not be thrown back into them. Before, it was: the venue's loop over
  * its books stopped there (the rest skipped, this one never resubscribed) and, from a timer, the process ended.
