@@ -267,8 +267,8 @@ describe("a book whose encoding throws", () => {
   });
 
   it("a publish that throws on its second destination counts none of its messages (none is sent)", async () => {
-    const cfg = config();
-    cfg.destinations.push({ ...cfg.destinations[0]!, name: "all2", group: "239.255.43.2", channelId: 2 });
+    const base = config();
+    const cfg: PublishConfig = { ...base, destinations: [...base.destinations, { ...base.destinations[0]!, name: "all2", group: "239.255.43.2", channelId: 2 }] };
     const seen: { channelId: number; instrumentId: number }[] = [];
     const pub = new FeedPublisher({
       publish: cfg,
