@@ -123,6 +123,10 @@ class VenuePipeline implements BookSink {
   private readonly refusedAgainLog: RateLimitedLog;
   /** publishStatusContained: a book's status that could not be encoded (one line per 5 s, with the count). */
   private readonly statusFailedLog: RateLimitedLog;
+  /** onRefreshFailed: a book's refresh that could not be encoded (one line per 5 s, with the count). */
+  private readonly refreshFailedLog: RateLimitedLog;
+  /** onRefreshFailed: a halted book's refresh that could not be encoded (one line per 5 s, with the count). */
+  private readonly haltedRefreshFailedLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -134,6 +138,8 @@ class VenuePipeline implements BookSink {
     this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
     this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status (not sent); the book is marked, the others go on");
+    this.refreshFailedLog = new RateLimitedLog(log, "error", REFRESH_FAILED);
+    this.haltedRefreshFailedLog = new RateLimitedLog(log, "error", "exception while encoding a halted book's periodic refresh (not sent); it stays halted");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -208,7 +214,15 @@ class VenuePipeline implements BookSink {
   onRefreshFailed(view: BookView, err: unknown): boolean {
     const index = this.builders.indexOf(view as BookBuilder);
     if (index < 0 || this.stopped) return false;
-    this.contain(index, err, this.builders[index]!.state === BookState.LIVE, REFRESH_FAILED);
+    const builder = this.builders[index]!;
+    if (builder.state === BookState.HALTED) {
+      // Its instrument closed or expired: no snapshot will come. contain() would make it RESYNCING (subscribers told
+      // it comes back) and ask the venue to resubscribe an instrument that is gone (until 2026-12-06 it did).
+      this.applyErrors++;
+      this.haltedRefreshFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      return true;
+    }
+    this.contain(index, err, builder.state === BookState.LIVE, REFRESH_FAILED, this.refreshFailedLog);
     return true;
   }
 
@@ -385,7 +399,11 @@ class VenuePipeline implements BookSink {
   }
 
   /** `wasLive`: the book was LIVE before the message (and is still, unless the message's apply already said otherwise). */
-  private contain(index: number, err: unknown, wasLive: boolean, what: string): void {
+  /**
+   * `limited`: the error line at most once per 5 s (a refresh: the book is LIVE again at each failure once resynced, so
+   * "refused again" never holds, and a bug common to many books would write a line per book per refresh interval).
+   */
+  private contain(index: number, err: unknown, wasLive: boolean, what: string, limited?: RateLimitedLog): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
     const error = err instanceof Error ? err.message : String(err);
@@ -394,6 +412,7 @@ class VenuePipeline implements BookSink {
     // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
     const again = builder.state === BookState.RESYNCING && builder.reason === StatusReason.PARSE_ERROR;
     if (again) this.refusedAgainLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
+    else if (limited !== undefined) limited.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${error}`);
     else this.log.error(what, { symbol: builder.instrument.symbol, market: builder.instrument.market, error });
     try {
       // The message may have changed the book before it threw (the price-0 check runs after the apply; a snapshot's

@@ -313,12 +313,15 @@ export class FeedPublisher {
     if (this.stopped) return; // nothing may pile up in the packers after stop()
     const chans = this.handleChannels[handle];
     for (let i = 0; i < chans.length; i++) chans[i].packer.mark();
+    // Counted once all are packed: a throw on a later destination takes the earlier ones' messages back out too.
+    let messages = 0;
     try {
-      for (let i = 0; i < chans.length; i++) this.counters.messages += packBookDelta(chans[i].packer, view, changes);
+      for (let i = 0; i < chans.length; i++) messages += packBookDelta(chans[i].packer, view, changes);
     } catch (err) {
       rewindAll(chans);
       throw err;
     }
+    this.counters.messages += messages;
     if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }
@@ -329,12 +332,14 @@ export class FeedPublisher {
     const chans = this.handleChannels[handle];
     const depth = this.publish.snapshotDepth;
     for (let i = 0; i < chans.length; i++) chans[i].packer.mark();
+    let messages = 0;
     try {
-      for (let i = 0; i < chans.length; i++) this.counters.messages += packBookSnapshot(chans[i].packer, view, depth, false);
+      for (let i = 0; i < chans.length; i++) messages += packBookSnapshot(chans[i].packer, view, depth, false);
     } catch (err) {
       rewindAll(chans); // as publishDelta
       throw err;
     }
+    this.counters.messages += messages;
     if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
     this.schedule();
   }

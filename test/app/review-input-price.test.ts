@@ -167,8 +167,66 @@ test("a book whose refresh throws goes RESYNCING / parse_error alone; the others
   expect(feeder.publisher.counters.messages - sentBefore).toBe(3);
   expect(pub(1).state).toBe(BookState.LIVE);
   expect(sub(other)!.usable).toBe(true);
-  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.symbol, l.fields.error])).toEqual([
-    ["exception while encoding a book's periodic refresh (not sent); book resyncs", "BTC-USDT", "ask ladder unreadable (test)"],
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a book's periodic refresh (not sent); book resyncs", "spot BTC-USDT: ask ladder unreadable (test)"],
+  ]);
+});
+
+/**
+ * A book whose refresh throws at every refresh, resynced LIVE in between (the venue's snapshot comes): each failure
+ * finds it LIVE, so "refused again while it resyncs" never applies. The error line is at most one per 5 s all the
+ * same (with the count); before, every failure wrote one in full: with a bug common to many books, a line per book
+ * per refresh interval.
+ */
+test("a refresh that keeps failing, the book LIVE again between failures: one error line, counted", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(84);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(other)?.usable === true, "the other book, usable");
+  for (let round = 1; round <= 3; round++) {
+    venue.sink!.onBookUpdate(0, update(u, true, round, [[1000, 5]], [[1001, 3]]));
+    expect(pub(0).state).toBe(BookState.LIVE);
+    const broken = pub(0) as unknown as { copyAsks?: unknown };
+    broken.copyAsks = () => {
+      throw new Error("ask ladder unreadable (test)");
+    };
+    feeder.publisher.refreshAll();
+    expect([pub(0).state, pub(0).reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+    delete broken.copyAsks; // the prototype's again
+  }
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR, StatusReason.PARSE_ERROR, StatusReason.PARSE_ERROR]);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a book's periodic refresh (not sent); book resyncs", "spot BTC-USDT: ask ladder unreadable (test)"],
+  ]);
+});
+
+/**
+ * A halted book (its instrument closed or expired, the venue's word) is refreshed too; one whose refresh throws must
+ * stay halted: nothing of the refresh goes out, the error is logged, and no resync is asked for an instrument that is
+ * gone. Before, the refresh's failure was contained as an apply's: the book went RESYNCING / parse_error (subscribers
+ * told it would come back) and the venue was asked to resubscribe it.
+ */
+test("a halted book whose refresh throws stays halted: logged, not resynced", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(83);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  venue.sink!.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  await waitFor(() => sub(instrument)?.state === BookState.HALTED, "the halted status");
+  const broken = pub(0) as unknown as { copyAsks: unknown };
+  broken.copyAsks = () => {
+    throw new Error("ask ladder unreadable (test)");
+  };
+  expect(() => feeder.publisher.refreshAll()).not.toThrow();
+  expect([pub(0).state, pub(0).reason]).toEqual([BookState.HALTED, StatusReason.INSTRUMENT_CLOSED]);
+  expect(venue.resyncs).toEqual([]);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
+    ["exception while encoding a halted book's periodic refresh (not sent); it stays halted", "spot BTC-USDT: ask ladder unreadable (test)"],
   ]);
 });
 

@@ -265,4 +265,46 @@ describe("a book whose encoding throws", () => {
     expectContiguous(packets);
     await pub.stop();
   });
+
+  it("a publish that throws on its second destination counts none of its messages (none is sent)", async () => {
+    const base = config();
+    const cfg: PublishConfig = { ...base, destinations: [...base.destinations, { ...base.destinations[0]!, name: "all2", group: "239.255.43.2", channelId: 2 }] };
+    const seen: { channelId: number; instrumentId: number }[] = [];
+    const pub = new FeedPublisher({
+      publish: cfg,
+      dropFilter: (ch, _seq, bytes) => {
+        const res = decodeDatagram(bytes);
+        if (res.ok) for (const m of res.packet.messages) if (m.type === "snapshot") seen.push({ channelId: ch, instrumentId: m.instrumentId });
+        return true;
+      },
+    });
+    await pub.start();
+    /** Its asks read fine `limit` times, then throw: the second destination's encoding meets the throw. */
+    class ThrowsAfter extends TestBook {
+      calls = 0;
+      limit = Infinity;
+      override askPriceAt(rank: number): number {
+        if (++this.calls > this.limit) throw new Error("ask ladder unreadable (test)");
+        return super.askPriceAt(rank);
+      }
+    }
+    const book = new ThrowsAfter(makeInstrument("bybit", "linear", "S9USDT", 1, 3));
+    const s = randomBookSides(rng(3), 20, 300_000);
+    book.load(s.bids, s.asks, 1, 1_764_000_000_000_000);
+    const h = pub.register(book.instrument, book);
+    pub.publishSnapshot(h, book); // both destinations: the reads one encoding makes
+    const perEncoding = book.calls / 2;
+    pub.flush();
+    expect(seen.map((x) => x.channelId)).toEqual([1, 2]);
+    seen.length = 0;
+    book.calls = 0;
+    book.limit = perEncoding;
+    const before = pub.counters.messages;
+    expect(() => pub.publishSnapshot(h, book)).toThrow(/unreadable/);
+    pub.flush();
+    expect(seen).toEqual([]); // taken back out of both
+    // Before: the first destination's snapshot was counted (feeder_messages_published_total), then taken back out.
+    expect(pub.counters.messages).toBe(before);
+    await pub.stop();
+  });
 });

@@ -43,7 +43,6 @@ import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } f
 import { OverlapHold } from "./overlap-hold.ts";
 import { abandonFetch, BinanceSnapshotFetch } from "./snapshot-fetch.ts";
 import { binanceStats } from "./stats.ts";
-import { topicNamedIn } from "../common/frame-topic.ts";
 
 export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
@@ -578,7 +577,7 @@ export class BinanceAdapter implements VenueAdapter {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
-    t ??= topicNamedIn(conn.topics, frame);
+    t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its stream: the lost diff may be any book's of this connection.

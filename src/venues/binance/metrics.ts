@@ -13,6 +13,7 @@ export const CONNECTION_COUNTERS = [
   "messages",
   "bytes",
   "parseErrors",
+  "frameErrors",
   "fallbacks",
   "unknownTopic",
   "connects",

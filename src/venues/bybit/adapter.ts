@@ -49,7 +49,6 @@ import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_REJECT
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
-import { topicNamedIn } from "../common/frame-topic.ts";
 
 export { defaultStaleAfterMs, staleAfterFromConfig } from "./staleness.ts";
 export type { RawFrameTap } from "../venue.ts";
@@ -573,7 +572,7 @@ export class BybitAdapter implements VenueAdapter {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
-    t ??= topicNamedIn(conn.topics, frame);
+    t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its topic: the lost message may have been an update of any book on this connection,

@@ -15,7 +15,6 @@ import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
 import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
-import { topicNamedIn } from "./frame-topic.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -532,7 +531,7 @@ export class ConnectionLifecycle {
    * Logged at error, at most one line per 5 s with the count. Cold.
    */
   private readonly frameFaultBound = (conn: VenueConnection, frame: string, error: unknown): void => {
-    const t = topicNamedIn(conn.topics, frame);
+    const t = conn.topicOfFrame(frame);
     const why = error instanceof Error ? error.message : String(error);
     this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
     for (const x of t ? [t] : conn.topics) {

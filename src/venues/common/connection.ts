@@ -7,6 +7,7 @@
 import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { MessageLimit } from "./budgets.ts";
+import { topicQuotedIn } from "./frame-topic.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -247,6 +248,16 @@ export abstract class VenueConnection {
    * frame's books). Undefined for a connection no lifecycle bound (tests): the frame is only counted.
    */
   frameFault: ((conn: VenueConnection, frame: string, error: unknown) => void) | undefined = undefined;
+
+  /**
+   * The one topic of this connection `frame` names, or undefined when none or several (cold: a frame no reader could
+   * read, or whose handling threw). By the topic's name quoted in the frame, as Bybit, Binance, Deribit, Coinbase and
+   * Upbit frames carry it (looked up by name: frame-topic.ts topicQuotedIn); a venue whose frames name a book otherwise
+   * overrides this (OKX: channel and instId).
+   */
+  topicOfFrame(frame: string): TopicState<this> | undefined {
+    return topicQuotedIn(this.byTopic, frame);
+  }
 
   /**
    * Cold: the venue's handler threw on `frame` (a bug, or input no check foresaw). Each venue's message handler

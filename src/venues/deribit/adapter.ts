@@ -48,7 +48,6 @@ import {
   type DeribitInterval,
 } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
-import { topicNamedIn } from "../common/frame-topic.ts";
 
 export interface DeribitAdapterOptions extends CommonAdapterOptions {
   /**
@@ -597,7 +596,7 @@ export class DeribitAdapter implements VenueAdapter {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
-    t ??= topicNamedIn(conn.topics, frame);
+    t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.

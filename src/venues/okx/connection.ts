@@ -52,6 +52,20 @@ export class OkxConnection extends VenueConnection {
     this.scanner.shareSides(this.update);
   }
 
+  /**
+   * OKX frames name their book as `"arg":{"channel":"books","instId":"BTC-USDT"}`, never by the topic's name
+   * (`books:BTC-USDT`): the first topic whose channel and instId appear so. Cold (parse errors, frame faults): until
+   * 2026-12-06 a frame whose handling threw was matched by the topic's name, found none, and resynced every book of
+   * the connection (up to 29, each resubscribe spending the connection's 480 requests an hour).
+   */
+  override topicOfFrame(frame: string): TopicState<this> | undefined {
+    for (const t of this.topics) {
+      const colon = t.topic.indexOf(":");
+      if (frame.includes(`"channel":"${t.topic.slice(0, colon)}","instId":"${t.symbol}"`)) return t;
+    }
+    return undefined;
+  }
+
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       const data = ev.data;

@@ -50,7 +50,7 @@ export class ParseErrors {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
-    t ??= topicNamedIn(conn, frame);
+    t ??= conn.topicOfFrame(frame);
     this.log.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
@@ -75,12 +75,4 @@ export class ParseErrors {
     if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
     this.deps.watch.requestNow(t.market);
   }
-}
-
-function topicNamedIn(conn: OkxConnection, frame: string): OkxTopic | undefined {
-  for (const t of conn.topics) {
-    const colon = t.topic.indexOf(":");
-    if (frame.includes(`"channel":"${t.topic.slice(0, colon)}","instId":"${t.symbol}"`)) return t;
-  }
-  return undefined;
 }

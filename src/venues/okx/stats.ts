@@ -87,6 +87,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     messages: 0,
     bytes: 0,
     parseErrors: 0,
+    frameErrors: 0,
     fallbacks: 0,
     unknownTopic: 0,
     connects: 0,
@@ -103,6 +104,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     out.messages! += x.messages;
     out.bytes! += x.bytes;
     out.parseErrors! += x.parseErrors;
+    out.frameErrors! += x.frameErrors;
     out.fallbacks! += x.fallbacks;
     out.unknownTopic! += x.unknownTopic;
     out.connects! += x.connects;

@@ -36,7 +36,6 @@ import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT
 import { EqualStamps } from "./equal-stamps.ts";
 import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
-import { topicNamedIn } from "../common/frame-topic.ts";
 
 /**
  * A LIVE code silent past its stale time is asked again (the whole list resent): it stays LIVE when its SNAPSHOT comes
@@ -434,7 +433,7 @@ export class UpbitAdapter implements VenueAdapter {
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.codes[entry]!) : undefined;
-    t ??= topicNamedIn(conn.topics, frame);
+    t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       this.unattributedParseErrors++;

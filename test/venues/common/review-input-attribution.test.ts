@@ -13,6 +13,7 @@ import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { BookSink, VenueAdapter } from "../../../src/venues/venue.ts";
 import { loadRecording, stepOf } from "../binance/recordings.ts";
@@ -166,6 +167,35 @@ describe("replay: an exception while a recorded frame is handled", () => {
     adapter.ingestFrame("linear", "conn0.linear", frame("BTCUSDT", "delta", 11, "99.9"), 2);
     adapter.ingestFrame("linear", "conn0.linear", frame("ETHUSDT", "snapshot", 20, "10.00"), 3);
     expect(sink.live).toEqual([true, true]);
+    expect(adapter.stats().frameErrors).toBe(1);
+    await adapter.stop();
+  });
+});
+
+describe("an exception while a frame is handled resyncs the book the frame names, on every venue", () => {
+  test("OKX: its frames name a book by channel and instId, never by the topic's own name (books5:ETH-USDT)", async () => {
+    const symbols = ["BTC-USDT", "ETH-USDT"];
+    const adapter = new OkxAdapter(
+      { venue: "okx", wsUrl: "ws://127.0.0.1:9/ws/v5/public", restUrl: "http://127.0.0.1:9", instrumentCachePath: "", markets: [{ market: "spot", depth: 5, symbols }], overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])) },
+      symbols.map((symbol) => ({ market: "spot" as MarketName, symbol, depth: 5 })),
+      { log: silentLogger },
+    );
+    const sink = await replay(adapter);
+    const frame = (instId: string, seq: number, bid: string) =>
+      `{"arg":{"channel":"books5","instId":"${instId}"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"${instId}","ts":"1700000000000","seqId":${seq}}]}`;
+    adapter.ingestFrame("spot", "conn0.spot", frame("BTC-USDT", 10, "100.0"), 1);
+    adapter.ingestFrame("spot", "conn0.spot", frame("ETH-USDT", 10, "10.0"), 1);
+    expect(sink.live).toEqual([true, true]);
+    // A bug past every input check stands in: the sink throws on ETH-USDT's next book.
+    const onBookUpdate = sink.onBookUpdate.bind(sink);
+    sink.onBookUpdate = (i, u) => {
+      if (i === 1 && u.venueSeq === 11) throw new Error("bug (test)");
+      onBookUpdate(i, u);
+    };
+    expect(() => adapter.ingestFrame("spot", "conn0.spot", frame("ETH-USDT", 11, "9.9"), 2)).not.toThrow();
+    // Before: the topic's name ("books5:ETH-USDT") is in no frame, so every book of the connection was resynced.
+    expect(sink.invalid).toEqual([{ index: 1, reason: StatusReason.PARSE_ERROR }]);
+    expect(sink.live).toEqual([true, false]);
     expect(adapter.stats().frameErrors).toBe(1);
     await adapter.stop();
   });
