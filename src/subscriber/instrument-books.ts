@@ -87,7 +87,7 @@ export class InstrumentBooks {
   /** Levels in all books together, both sides (against limits.maxBookLevels). */
   levelsHeld = 0;
   /** The streams (set by StreamTable): whose books may be evicted when the book table is full (evictSilentBook). */
-  streamTable: Pick<StreamTable, "streams" | "silentEpoch"> | undefined;
+  streamTable: Pick<StreamTable, "streams" | "silentEpoch" | "sessionAlive"> | undefined;
   /**
    * The books a full table may evict (stream gone first, then silent longest), listed once per StreamTable.silentEpoch
    * a full table needs room in, then taken in order: a scan per new id cost O(books) per datagram of a flood.
@@ -209,7 +209,7 @@ export class InstrumentBooks {
       this.setSource(book, st.sourceId);
       return true;
     }
-    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st, sendTimeUs)) {
+    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st, sendTimeUs) && !this.ownerGone(book, st)) {
       this.counters.oldSessionMessages++;
       return false;
     }
@@ -240,6 +240,18 @@ export class InstrumentBooks {
       sendTimeUs >= book.sessionStartUs &&
       (book.walkedBack || compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0)
     );
+  }
+
+  /**
+   * Cold: a message of another source's session older than the book's, whose own session is over here (no stream of it
+   * alive: each ended or stale, or its source on another session since): the instrument moved away from a source whose
+   * restart never comes (a shard removed, workers reduced) to one whose session starts earlier by its clock (another
+   * host's, or every clock stepped back between the runs). Before 2026-12-06 its every message was dropped as an older
+   * session's, the book never usable again. Nothing usable is taken away: a book of a session over is stale or ended.
+   */
+  private ownerGone(book: SubscriberBook, st: StreamRef): boolean {
+    const table = this.streamTable;
+    return st.sourceId !== book.sourceId && table !== undefined && !table.sessionAlive(book.sourceId, book.sessionStartUs, book.sessionId);
   }
 
   // Cold: a publisher restart.
