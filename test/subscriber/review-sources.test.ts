@@ -581,3 +581,50 @@ describe("s-rdsub3: an instrument whose old source is gone (workers or shards re
     });
   }
 });
+
+describe("s-rdsub3: a removed worker's run, held across a clock step, took the book", () => {
+  // Run 2 moved AUSDT to worker 2, whose datagrams are held on the way; run 2 ends, the host clock steps back a minute
+  // and run 3 has worker 1 alone (workers reduced), with AUSDT. The held run arrives after run 3's restart was heard:
+  // its send times, on the clock before the step, pass the walked book's bound (§6.4, documented) and it takes the
+  // book. Worker 2 never comes back, so nothing of it walks the book again.
+  it("the book goes back to its owner once that run's stream is stale (before: never)", () => {
+    const sub = newSubscriber({ staleAfterMs: 3000 });
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
+    start(w1, book(X));
+    start(w1, book(Y));
+    for (const d of take(w1, T0 + 10_500_000)) sub.ingest(d, T0 + 10_500_000);
+    const r2w1 = packer({ channelId: 1, sourceId: 1, sessionId: 201, sessionStartUs: T0 + 20_000_004 });
+    const r2w2 = packer({ channelId: 2, sourceId: 2, sessionId: 202, sessionStartUs: T0 + 20_000_002 });
+    start(r2w1, book(Y));
+    start(r2w2, book(X));
+    for (const d of take(r2w1, T0 + 20_500_000)) sub.ingest(d, T0 + 20_500_000);
+    const held = take(r2w2, T0 + 20_500_000); // worker 2 is then killed: no END_OF_SESSION
+    r2w1.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    for (const d of take(r2w1, T0 + 21_000_000)) sub.ingest(d, T0 + 21_000_000);
+    const runUs = T0 + 30_000_000 - 60_000_000; // run 3, the stepped clock
+    const r3 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: runUs });
+    const nx = new TestBook(X);
+    nx.load([[943000, 7]], [[944000, 9]], 1, T0);
+    start(r3, book(Y));
+    start(r3, nx);
+    let nowUs = T0 + 30_500_000;
+    const first = take(r3, runUs + 500_000);
+    sub.ingest(first[0]!, nowUs); // run 3's restart heard: AUSDT walked (by a clock-step restart)
+    for (const d of held) sub.ingest(d, nowUs);
+    for (const d of first.slice(1)) sub.ingest(d, nowUs);
+    const x = sub.book(X.instrumentId)!;
+    expect(x.sourceId).toBe(2); // the documented exposure: a dead run's levels, usable until its stream is stale
+    expect(x.usable).toBe(true);
+    sub.checkStale(Date.now() + 10_000); // worker 2 is gone: its stream is silent past the stale limit
+    expect(x.usable).toBe(false);
+    nowUs += 100_000;
+    packBookSnapshot(r3, nx, 0, true);
+    for (const d of take(r3, runUs + 600_000)) sub.ingest(d, nowUs);
+    // Before: run 3's every message of AUSDT was dropped as older than run 2's, for good (no restart of worker 2 comes).
+    expect(x.sourceId).toBe(1);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
