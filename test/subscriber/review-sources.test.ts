@@ -341,8 +341,10 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
   // than any its book was on (a run over, delayed, never takes a book back). Now and then both workers carry one
   // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. Now and then
   // a run ends cleanly and the host clock steps back a minute before the next, whose sessions then start before the
-  // last run's (clock-step restarts, §3.4). After each run's lossless refresh: every book whose owner was not held is
-  // usable, its owner's (of an overlap: one of the two not held), identical to that owner's book.
+  // last run's (clock-step restarts, §3.4). Now and then a third source, on a host whose clock is up to 5 s ahead or
+  // 15 s behind, joins for one run and is gone after it (ended, never restarted: s-rdsub3). After each run's lossless
+  // refresh: every book whose owner was not held is usable, its owner's (of an overlap: one of the two not held),
+  // identical to that owner's book.
   it("valid ⇒ its session's book at instrSeq; usable ⇒ not an earlier run; after a refresh every book is usable from the source that owns it", () => {
     const ids = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"].map((sym) => makeInstrument("bybit", "linear", sym, 1, 3));
     let checkedValid = 0;
@@ -372,7 +374,8 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
       let clockUs = 0; // the publishers' host clock against the real time: stepped back a minute now and then
       let stepNext = false;
       let owners: number[] = [];
-      const ahead3Us = randInt(r, 0, 5_000_000); // source 3's host clock, ahead of the others' (less than a refresh takes: below)
+      // Source 3's host clock against the others': up to 5 s ahead (less than a refresh takes: below) or 15 s behind.
+      const ahead3Us = randInt(r, -15_000_000, 5_000_000);
       const clockOf = (src: number) => (src === 3 ? ahead3Us : 0);
       const check = (what: string) => {
         ids.forEach((inst, i) => {
@@ -391,7 +394,12 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         const startUs = runUs + clockUs;
         // Now and then a third source (a shard on another host) joins for this run alone and is gone after it (ended,
         // never restarted): its instruments move to sources 1 and 2, whose next sessions may start before its own did.
-        const with3 = run < 5 && r() < 0.4;
+        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
+        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
+        // Nor with source 3 behind (its session may start before the held worker's last one): the same.
+        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
+        if (holdSrc > 0) heldRuns++;
+        const with3 = run < 5 && (holdSrc === 0 || ahead3Us >= 0) && r() < 0.4;
         if (with3) thirds++;
         const srcs = with3 ? [1, 2, 3] : [1, 2];
         const packers = srcs.map((src) =>
@@ -406,10 +414,6 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         if (with3) ids.forEach((_, i) => owners[i] !== 3 && r() < 0.5 && (owners[i] = 4)); // source 3's
         const carriers = (i: number) => (owners[i] === 3 ? [1, 2] : owners[i] === 4 ? [3] : [owners[i]!]);
         moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
-        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
-        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
-        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
-        if (holdSrc > 0) heldRuns++;
         const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst), new TestBook(inst)]); // each worker's book of it
         const record = (i: number, src: number) =>
           history.set(keyOf(1000 * (run + 1) + src, ids[i]!.instrumentId, pubs[i]![src - 1]!.instrSeq), JSON.stringify(levelsOf(pubs[i]![src - 1]!)));
@@ -462,7 +466,7 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         late = queues.flatMap((x, i) => (i === holdSrc - 1 || i === 2 ? [] : x.slice(-2))); // in flight when this run dies
         // Or the run ends cleanly (END_OF_SESSION, nothing late) and the host clock steps back before the next one,
         // whose sessions are then taken as clock-step restarts (§3.4).
-        stepNext = run < 5 && holdSrc === 0 && r() < 0.3;
+        stepNext = run < 5 && holdSrc === 0 && r() < 0.4;
         if (stepNext) {
           steps++;
           late = [];
@@ -477,7 +481,9 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         held = [];
         heldSrc = holdSrc;
         for (const [i, p] of packers.entries()) {
-          const refresh = take(p, startUs + clockOf(i + 1) + 6_000_000);
+          // Source 3 behind sends its refresh later (6 s into the run by the others' clock): sent before the others' new
+          // sessions began by theirs, a walked book's new owner is not taken (the clocks' difference, docs §6.4).
+          const refresh = take(p, startUs + Math.max(clockOf(i + 1), 0) + 6_000_000);
           if (i === holdSrc - 1) held = [...queues[i]!, ...refresh];
           else
             for (const d of refresh) {
@@ -626,5 +632,87 @@ describe("s-rdsub3: a removed worker's run, held across a clock step, took the b
     expect(x.sourceId).toBe(1);
     expect(x.usable).toBe(true);
     expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
+
+describe("s-rdsub3: a re-split between shards on hosts whose clocks differ", () => {
+  // Shard 1's host clock runs 10 s ahead of shard 2's. Run 1: AUSDT is shard 1's. Both restart 5 s later (a second
+  // deploy) and AUSDT moves to shard 2, whose new session starts, by its clock, before shard 1's last one did.
+  it("the book follows its new owner within the clocks' difference, not at that owner's next restart", () => {
+    const sub = newSubscriber();
+    const aheadUs = 10_000_000;
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const s1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + aheadUs });
+    const s2 = packer({ channelId: 2, sourceId: 2, sessionId: 200, sessionStartUs: T0 + 3 });
+    start(s1, book(X));
+    start(s2, book(Y));
+    let nowUs = T0 + 1_000_000;
+    for (const d of [...take(s1, nowUs + aheadUs), ...take(s2, nowUs)]) sub.ingest(d, nowUs);
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 101, sessionStartUs: T0 + 5_000_000 + aheadUs }); // BUSDT
+    const n2 = packer({ channelId: 2, sourceId: 2, sessionId: 201, sessionStartUs: T0 + 5_000_004 }); // AUSDT
+    const nx = new TestBook(X);
+    nx.load([[943000, 7]], [[944000, 9]], 1, T0);
+    const ny = book(Y);
+    start(n1, ny);
+    start(n2, nx);
+    nowUs = T0 + 5_100_000;
+    for (const d of [...take(n1, nowUs + aheadUs), ...take(n2, nowUs)]) sub.ingest(d, nowUs);
+    const x = sub.book(X.instrumentId)!;
+    // Shard 2's datagrams sent before shard 1's new session began by shard 1's clock (the walked book's bound, §6.4).
+    expect(x.sessionId).toBe(101);
+    // A refresh a minute later: shard 2's clock is past that start by then.
+    nowUs = T0 + 65_000_000;
+    for (const [p, b, skewUs] of [[n1, ny, aheadUs], [n2, nx, 0]] as const) {
+      packBookSnapshot(p, b, 0, true);
+      for (const d of take(p, nowUs + skewUs)) sub.ingest(d, nowUs);
+    }
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    // Before: shard 2's session is older than shard 1's run 1 (the last that sent AUSDT) by those clocks: every message
+    // of it was dropped until shard 2's next restart.
+    expect(x.sourceId, `old-session messages ${sub.counters.oldSessionMessages}`).toBe(2);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
+
+describe("s-rdsub3: a restart undone by the run before it (§6.2) ends the walk", () => {
+  // Source 2 (a shard overlap, its session older) also sends AUSDT: dropped while the book is source 1's. Source 1's
+  // restart walks the book; two late datagrams of its run before undo that restart, the book back on the run that
+  // sent it. Left walked, source 2's next message (sent after that run began) took it from its live owner.
+  it("another source's older session does not take the book back on the session that sent it", () => {
+    const sub = newSubscriber();
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const s1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
+    const s2 = packer({ channelId: 2, sourceId: 2, sessionId: 200, sessionStartUs: T0 });
+    const x1 = book(X);
+    const y1 = book(Y);
+    const x2 = book(X);
+    start(s1, x1);
+    start(s1, y1);
+    start(s2, x2);
+    let nowUs = T0 + 11_000_000;
+    for (const d of [...take(s1, nowUs), ...take(s2, nowUs)]) sub.ingest(d, nowUs);
+    const x = sub.book(X.instrumentId)!;
+    expect(x.sourceId).toBe(1);
+    packBookDelta(s1, y1, delta(y1, 5));
+    const late1 = take(s1, nowUs + 1000);
+    packBookDelta(s1, y1, delta(y1, 6));
+    const late2 = take(s1, nowUs + 2000);
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 101, sessionStartUs: T0 + 20_000_000 });
+    n1.appendHeartbeat(0);
+    nowUs = T0 + 20_100_000;
+    for (const d of [...take(n1, nowUs), ...late1, ...late2]) sub.ingest(d, nowUs);
+    expect(sub.counters.sessionsReverted).toBe(1);
+    expect(x.sessionId).toBe(100);
+    packBookDelta(s2, x2, delta(x2, 7));
+    for (const d of take(s2, nowUs + 1000)) sub.ingest(d, nowUs + 1000);
+    expect(x.sourceId).toBe(1);
+    expect(x.sessionId).toBe(100);
+    packBookSnapshot(s1, x1, 0, true);
+    for (const d of take(s1, nowUs + 2000)) sub.ingest(d, nowUs + 2000);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(x1));
   });
 });
