@@ -327,8 +327,8 @@ export class InstrumentBooks {
       this.rememberHigh(book);
       book.sessionId = id;
       book.sessionStartUs = startUs;
-      // Back on the session that last sent it: not moved (left walked, another source's live run took it from there).
-      if (book.walked && book.walkedFromStartUs === startUs && book.walkedFromId === id) book.walked = false;
+      // A walk stays on: the session gone back to is mostly a dead run whose late datagrams undid the real restart, and
+      // the book's new owner may take it from there before that restart's next datagram redoes it (movedHere).
       this.invalidate(book);
       this.forgetSequence(book);
       this.recallHigh(book, sourceId, startUs, id);

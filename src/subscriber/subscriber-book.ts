@@ -92,7 +92,7 @@ export class SubscriberBook extends LadderBook implements BookView {
   /**
    * The book's session was given by a newer session of its source (InstrumentBooks.supersedeSource) and no message of
    * it has come since, and the session the book last had a message of (walkedFrom*: kept at the first such walk; a
-   * revert back to it ends the walk). The instrument may have moved to another source at that restart (workers or
+   * revert leaves the walk on). The instrument may have moved to another source at that restart (workers or
    * shards split the ids anew): a message of another source's session, though older than the book's (it may have
    * started a few µs before), is then taken when sent once the book's session began (InstrumentBooks.movedHere).
    */

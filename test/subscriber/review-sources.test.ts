@@ -374,8 +374,9 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
       let clockUs = 0; // the publishers' host clock against the real time: stepped back a minute now and then
       let stepNext = false;
       let owners: number[] = [];
-      // Source 3's host clock against the others': up to 5 s ahead (less than a refresh takes: below) or 15 s behind.
-      const ahead3Us = randInt(r, -15_000_000, 5_000_000);
+      // Source 3's host clock against the others': up to 5 s ahead (less than a refresh takes: below), or 10–15 s behind
+      // (its sessions start before the others' last run's).
+      const ahead3Us = seed % 2 === 1 ? -randInt(r, 10_000_000, 15_000_000) : randInt(r, 0, 5_000_000);
       const clockOf = (src: number) => (src === 3 ? ahead3Us : 0);
       const check = (what: string) => {
         ids.forEach((inst, i) => {
@@ -673,46 +674,5 @@ describe("s-rdsub3: a re-split between shards on hosts whose clocks differ", () 
     expect(x.sourceId, `old-session messages ${sub.counters.oldSessionMessages}`).toBe(2);
     expect(x.usable).toBe(true);
     expect(levelsOf(x)).toEqual(levelsOf(nx));
-  });
-});
-
-describe("s-rdsub3: a restart undone by the run before it (§6.2) ends the walk", () => {
-  // Source 2 (a shard overlap, its session older) also sends AUSDT: dropped while the book is source 1's. Source 1's
-  // restart walks the book; two late datagrams of its run before undo that restart, the book back on the run that
-  // sent it. Left walked, source 2's next message (sent after that run began) took it from its live owner.
-  it("another source's older session does not take the book back on the session that sent it", () => {
-    const sub = newSubscriber();
-    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
-    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
-    const s1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
-    const s2 = packer({ channelId: 2, sourceId: 2, sessionId: 200, sessionStartUs: T0 });
-    const x1 = book(X);
-    const y1 = book(Y);
-    const x2 = book(X);
-    start(s1, x1);
-    start(s1, y1);
-    start(s2, x2);
-    let nowUs = T0 + 11_000_000;
-    for (const d of [...take(s1, nowUs), ...take(s2, nowUs)]) sub.ingest(d, nowUs);
-    const x = sub.book(X.instrumentId)!;
-    expect(x.sourceId).toBe(1);
-    packBookDelta(s1, y1, delta(y1, 5));
-    const late1 = take(s1, nowUs + 1000);
-    packBookDelta(s1, y1, delta(y1, 6));
-    const late2 = take(s1, nowUs + 2000);
-    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 101, sessionStartUs: T0 + 20_000_000 });
-    n1.appendHeartbeat(0);
-    nowUs = T0 + 20_100_000;
-    for (const d of [...take(n1, nowUs), ...late1, ...late2]) sub.ingest(d, nowUs);
-    expect(sub.counters.sessionsReverted).toBe(1);
-    expect(x.sessionId).toBe(100);
-    packBookDelta(s2, x2, delta(x2, 7));
-    for (const d of take(s2, nowUs + 1000)) sub.ingest(d, nowUs + 1000);
-    expect(x.sourceId).toBe(1);
-    expect(x.sessionId).toBe(100);
-    packBookSnapshot(s1, x1, 0, true);
-    for (const d of take(s1, nowUs + 2000)) sub.ingest(d, nowUs + 2000);
-    expect(x.usable).toBe(true);
-    expect(levelsOf(x)).toEqual(levelsOf(x1));
   });
 });
