@@ -274,11 +274,7 @@ export class InstrumentBooks {
       l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
       if (book.sessionStartUs < 0) continue;
       if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) === 0) continue;
-      if (!book.walked) {
-        book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
-        book.walkedFromStartUs = book.sessionStartUs;
-        book.walkedFromId = book.sessionId;
-      }
+      book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
       this.supersede(book, st);
     }
   }

@@ -91,14 +91,11 @@ export class SubscriberBook extends LadderBook implements BookView {
   // --- subscriber bookkeeping (package-internal) ---
   /**
    * The book's session was given by a newer session of its source (InstrumentBooks.supersedeSource) and no message of
-   * it has come since, and the session the book last had a message of (walkedFrom*: kept at the first such walk; a
-   * revert leaves the walk on). The instrument may have moved to another source at that restart (workers or
-   * shards split the ids anew): a message of another source's session, though older than the book's (it may have
-   * started a few µs before), is then taken when sent once the book's session began (InstrumentBooks.movedHere).
+   * it has come since (a revert leaves it so). The instrument may have moved to another source at that restart
+   * (workers or shards split the ids anew): a message of another source's session, though older than the book's (it
+   * may have started a few µs before), is then taken when sent once the book's session began (InstrumentBooks.movedHere).
    */
   walked = false;
-  walkedFromStartUs = -1;
-  walkedFromId = 0;
   /** (channelId × 65536 + sourceId) of the stream that last carried a book message of it (before any, its definition). */
   streamKey = -1;
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */

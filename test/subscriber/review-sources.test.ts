@@ -342,7 +342,7 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
   // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. Now and then
   // a run ends cleanly and the host clock steps back a minute before the next, whose sessions then start before the
   // last run's (clock-step restarts, §3.4). Now and then a third source, on a host whose clock is up to 5 s ahead or
-  // 15 s behind, joins for one run and is gone after it (ended, never restarted: s-rdsub3). After each run's lossless
+  // 10–15 s behind, joins for one run and is gone after it (ended, never restarted: s-rdsub3). After each run's lossless
   // refresh: every book whose owner was not held is usable, its owner's (of an overlap: one of the two not held),
   // identical to that owner's book.
   it("valid ⇒ its session's book at instrSeq; usable ⇒ not an earlier run; after a refresh every book is usable from the source that owns it", () => {
