@@ -87,7 +87,7 @@ export class InstrumentBooks {
   /** Levels in all books together, both sides (against limits.maxBookLevels). */
   levelsHeld = 0;
   /** The streams (set by StreamTable): whose books may be evicted when the book table is full (evictSilentBook). */
-  streamTable: Pick<StreamTable, "streams" | "silentEpoch"> | undefined;
+  streamTable: Pick<StreamTable, "streams" | "silentEpoch" | "sessionAlive"> | undefined;
   /**
    * The books a full table may evict (stream gone first, then silent longest), listed once per StreamTable.silentEpoch
    * a full table needs room in, then taken in order: a scan per new id cost O(books) per datagram of a flood.
@@ -209,7 +209,7 @@ export class InstrumentBooks {
       this.setSource(book, st.sourceId);
       return true;
     }
-    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st, sendTimeUs)) {
+    if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) < 0 && !this.movedHere(book, st, sendTimeUs) && !this.ownerGone(book, st)) {
       this.counters.oldSessionMessages++;
       return false;
     }
@@ -221,25 +221,29 @@ export class InstrumentBooks {
   /**
    * Cold: a message of another source's session older than the book's, which a restart of the book's source gave it
    * without a message of it (walked): the instrument moved to this source at that restart (workers or shards split the
-   * ids anew), when this session is newer than the last one the book had a message of and the message was sent once
-   * the book's current session had begun. Each worker draws its session at its own start, so the new owner's may
-   * precede the old owner's new one by µs: before 2026-12-06 every message of the book from its new source was dropped
-   * as an older session's, the book never usable again. A dead run's late datagrams are older than walkedFrom (the
-   * runs that carried the book before it), so still dropped; and so are those of a run between (the book's source
-   * restarted twice before it sent the book again: walkedFrom stays the first): sent before the book's current session
-   * began, they were held or delayed past a restart (for a while, such a run's held snapshot took the book, usable
-   * with a dead run's levels until the next message of the real owner, source's restart or the stale limit). A book
-   * walked by a clock-step restart (walkedBack, §3.4): the runs after the step start before walkedFrom, the new
-   * owner's too, so that order says nothing and only the send time is asked (before, the new owner's messages were
-   * dropped as older until its next restart).
+   * ids anew), when the message was sent once the book's current session had begun. Each worker draws its session at
+   * its own start, so the new owner's may precede the old owner's new one by µs: before 2026-12-06 every message of the
+   * book from its new source was dropped as an older session's, the book never usable again. A run over by then (a
+   * dead run's late datagrams, a run between held on the way past a restart) sent it earlier, so is still dropped.
+   * The send time alone is asked: for a while the session also had to be newer than the last one that sent the book,
+   * which says nothing across a clock step back (every run after it starts earlier) nor across hosts whose clocks
+   * differ (a new owner behind the old one's clock was dropped until its own next restart); on one clock it adds
+   * nothing, a run alive past the book's restart being no run over.
    */
   private movedHere(book: SubscriberBook, st: StreamRef, sendTimeUs: number): boolean {
-    return (
-      book.walked &&
-      st.sourceId !== book.sourceId &&
-      sendTimeUs >= book.sessionStartUs &&
-      (book.walkedBack || compareSessions(st.sessionStartUs, st.sessionId, book.walkedFromStartUs, book.walkedFromId) > 0)
-    );
+    return book.walked && st.sourceId !== book.sourceId && sendTimeUs >= book.sessionStartUs;
+  }
+
+  /**
+   * Cold: a message of another source's session older than the book's, whose own session is over here (no stream of it
+   * alive: each ended or stale, or its source on another session since): the instrument moved away from a source whose
+   * restart never comes (a shard removed, workers reduced) to one whose session starts earlier by its clock (another
+   * host's, or every clock stepped back between the runs). Before 2026-12-06 its every message was dropped as an older
+   * session's, the book never usable again. Nothing usable is taken away: a book of a session over is stale or ended.
+   */
+  private ownerGone(book: SubscriberBook, st: StreamRef): boolean {
+    const table = this.streamTable;
+    return st.sourceId !== book.sourceId && table !== undefined && !table.sessionAlive(book.sourceId, book.sessionStartUs, book.sessionId);
   }
 
   // Cold: a publisher restart.
@@ -269,15 +273,8 @@ export class InstrumentBooks {
       const book = l.book;
       l = l.next; // taken first: nothing moves a book off this source's list here (supersede keeps the source)
       if (book.sessionStartUs < 0) continue;
-      const order = compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId);
-      if (order === 0) continue;
-      if (!book.walked) {
-        book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
-        book.walkedBack = false;
-        book.walkedFromStartUs = book.sessionStartUs;
-        book.walkedFromId = book.sessionId;
-      }
-      if (order < 0) book.walkedBack = true; // a clock-step restart (streams.ts): start times before it say nothing
+      if (compareSessions(st.sessionStartUs, st.sessionId, book.sessionStartUs, book.sessionId) === 0) continue;
+      book.walked = true; // no message of st's session yet: the book may have moved to another source (movedHere)
       this.supersede(book, st);
     }
   }
@@ -326,6 +323,8 @@ export class InstrumentBooks {
       this.rememberHigh(book);
       book.sessionId = id;
       book.sessionStartUs = startUs;
+      // A walk stays on: the session gone back to is mostly a dead run whose late datagrams undid the real restart, and
+      // the book's new owner may take it from there before that restart's next datagram redoes it (movedHere).
       this.invalidate(book);
       this.forgetSequence(book);
       this.recallHigh(book, sourceId, startUs, id);

@@ -636,6 +636,17 @@ export class StreamTable {
     }
   }
 
+  /**
+   * Cold: whether the source's session (startUs, id) is its newest here and a stream of it is alive (neither stale nor
+   * ended): a book on a session that is not is taken by another source's session whatever their order
+   * (InstrumentBooks.ownerGone, docs/wire-protocol.md §6.4).
+   */
+  sessionAlive(sourceId: number, startUs: number, id: number): boolean {
+    const src = this.sources.get(sourceId);
+    if (src === undefined || src.startUs !== startUs || src.id !== id) return false;
+    return this.anyAlive(src, -1, 0);
+  }
+
   /** Cold: no stream of the source's newest session is alive (each ended or stale). */
   private sessionOver(src: SourceState): boolean {
     return !this.anyAlive(src, -1, 0);

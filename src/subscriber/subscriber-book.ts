@@ -91,17 +91,11 @@ export class SubscriberBook extends LadderBook implements BookView {
   // --- subscriber bookkeeping (package-internal) ---
   /**
    * The book's session was given by a newer session of its source (InstrumentBooks.supersedeSource) and no message of
-   * it has come since, and the session the book last had a message of (walkedFrom*: kept at the first such walk). The
-   * instrument may have moved to another source at that restart (workers or shards split the ids anew): a message of
-   * another source's session newer than walkedFrom is then taken (admitSession), though that session may have started
-   * a few µs before the one the walk gave the book, when sent once the book's session began (a run between, held on
-   * the way, is not). Dropped as an older session's, it left the book unusable for good.
+   * it has come since (a revert leaves it so). The instrument may have moved to another source at that restart
+   * (workers or shards split the ids anew): a message of another source's session, though older than the book's (it
+   * may have started a few µs before), is then taken when sent once the book's session began (InstrumentBooks.movedHere).
    */
   walked = false;
-  /** One of those walks was a clock-step restart (a session older than the book's): walkedFrom's order says nothing. */
-  walkedBack = false;
-  walkedFromStartUs = -1;
-  walkedFromId = 0;
   /** (channelId × 65536 + sourceId) of the stream that last carried a book message of it (before any, its definition). */
   streamKey = -1;
   /** The stream whose event set instrSeq: only it can prove the sequence bogus (instrSeq going backwards). */

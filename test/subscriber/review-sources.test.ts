@@ -341,8 +341,10 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
   // than any its book was on (a run over, delayed, never takes a book back). Now and then both workers carry one
   // instrument, each with its own book (a shard overlap): neither's levels are ever shown as the other's. Now and then
   // a run ends cleanly and the host clock steps back a minute before the next, whose sessions then start before the
-  // last run's (clock-step restarts, §3.4). After each run's lossless refresh: every book whose owner was not held is
-  // usable, its owner's (of an overlap: one of the two not held), identical to that owner's book.
+  // last run's (clock-step restarts, §3.4). Now and then a third source, on a host whose clock is up to 5 s ahead or
+  // 10–15 s behind, joins for one run and is gone after it (ended, never restarted: s-rdsub3). After each run's lossless
+  // refresh: every book whose owner was not held is usable, its owner's (of an overlap: one of the two not held),
+  // identical to that owner's book.
   it("valid ⇒ its session's book at instrSeq; usable ⇒ not an earlier run; after a refresh every book is usable from the source that owns it", () => {
     const ids = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"].map((sym) => makeInstrument("bybit", "linear", sym, 1, 3));
     let checkedValid = 0;
@@ -350,6 +352,7 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
     let heldRuns = 0;
     let overlaps = 0;
     let steps = 0;
+    let thirds = 0;
     for (const seed of [1, 2, 3, 4, 5, 6]) {
       const r = rng(seed);
       const sub = newSubscriber();
@@ -371,6 +374,10 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
       let clockUs = 0; // the publishers' host clock against the real time: stepped back a minute now and then
       let stepNext = false;
       let owners: number[] = [];
+      // Source 3's host clock against the others': up to 5 s ahead (less than a refresh takes: below), or 10–15 s behind
+      // (its sessions start before the others' last run's).
+      const ahead3Us = seed % 2 === 1 ? -randInt(r, 10_000_000, 15_000_000) : randInt(r, 0, 5_000_000);
+      const clockOf = (src: number) => (src === 3 ? ahead3Us : 0);
       const check = (what: string) => {
         ids.forEach((inst, i) => {
           const sb = sub.book(inst.instrumentId);
@@ -386,25 +393,34 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         const runUs = T0 + run * 10_000_000; // real time (the subscriber's receive clock)
         if (stepNext) clockUs -= 60_000_000; // this run's sessions start before the last run's
         const startUs = runUs + clockUs;
-        const packers = [1, 2].map((src) => packer({ channelId: 1, sourceId: src, sessionId: 1000 * (run + 1) + src, sessionStartUs: startUs + randInt(r, 0, 20) }));
+        // Now and then a third source (a shard on another host) joins for this run alone and is gone after it (ended,
+        // never restarted): its instruments move to sources 1 and 2, whose next sessions may start before its own did.
+        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
+        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
+        // Nor with source 3 behind (its session may start before the held worker's last one): the same.
+        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
+        if (holdSrc > 0) heldRuns++;
+        const with3 = run < 5 && (holdSrc === 0 || ahead3Us >= 0) && r() < 0.4;
+        if (with3) thirds++;
+        const srcs = with3 ? [1, 2, 3] : [1, 2];
+        const packers = srcs.map((src) =>
+          packer({ channelId: src === 3 ? 3 : 1, sourceId: src, sessionId: 1000 * (run + 1) + src, sessionStartUs: startUs + clockOf(src) + randInt(r, 0, 20) }),
+        );
         const prevOwners = owners;
         owners = ids.map(() => randInt(r, 1, 2));
         if (r() < 0.4) {
           owners[randInt(r, 0, ids.length - 1)] = 3; // both workers carry it
           overlaps++;
         }
-        const carriers = (i: number) => (owners[i] === 3 ? [1, 2] : [owners[i]!]);
+        if (with3) ids.forEach((_, i) => owners[i] !== 3 && r() < 0.5 && (owners[i] = 4)); // source 3's
+        const carriers = (i: number) => (owners[i] === 3 ? [1, 2] : owners[i] === 4 ? [3] : [owners[i]!]);
         moved += owners.filter((o, i) => prevOwners[i] !== undefined && prevOwners[i] !== o).length;
-        // This run of that worker held on the way; not after a clock step: a book of a worker whose restart is not heard
-        // yet is on a session that started after this run's other worker's, which cannot take it then (docs §6.4).
-        const holdSrc: number = run > 0 && run < 5 && !stepNext && r() < 0.5 ? randInt(r, 1, 2) : 0;
-        if (holdSrc > 0) heldRuns++;
-        const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst)]); // each worker's book of it
+        const pubs = ids.map((inst) => [new TestBook(inst), new TestBook(inst), new TestBook(inst)]); // each worker's book of it
         const record = (i: number, src: number) =>
           history.set(keyOf(1000 * (run + 1) + src, ids[i]!.instrumentId, pubs[i]![src - 1]!.instrSeq), JSON.stringify(levelsOf(pubs[i]![src - 1]!)));
-        const queues: Uint8Array[][] = [[], []];
-        const flush = (src: number, nowUs: number) => queues[src - 1]!.push(...take(packers[src - 1]!, nowUs));
-        for (const src of [1, 2]) {
+        const queues: Uint8Array[][] = srcs.map(() => []);
+        const flush = (src: number, nowUs: number) => queues[src - 1]!.push(...take(packers[src - 1]!, nowUs + clockOf(src)));
+        for (const src of srcs) {
           packers[src - 1]!.appendHeartbeat(0); // a worker that carries nothing this run still heartbeats
           flush(src, startUs + 500);
         }
@@ -435,10 +451,12 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         // a held run's arrive among them too, but before any of its worker's run now (then the stream drops them).
         const order: Uint8Array[] = [];
         const q = queues.map((x, i) => (i === holdSrc - 1 ? [] : x.slice()));
-        while (q[0]!.length + q[1]!.length + held.length > 0) {
+        for (;;) {
+          const open = q.flatMap((x, k) => (x.length > 0 ? [k] : []));
+          if (open.length + held.length === 0) break;
           if (late.length > 0 && r() < 0.3) order.push(late.shift()!);
-          const from = q[0]!.length === 0 ? 1 : q[1]!.length === 0 ? 0 : r() < 0.5 ? 0 : 1;
-          if (held.length > 0 && (r() < 0.3 || from === heldSrc - 1 || q[from]!.length === 0)) order.push(held.shift()!);
+          const from = open.length === 0 ? -1 : open[randInt(r, 0, open.length - 1)]!;
+          if (held.length > 0 && (r() < 0.3 || from === heldSrc - 1 || from < 0)) order.push(held.shift()!);
           else order.push(q[from]!.shift()!);
         }
         const recvUs = runUs + 5_000_000;
@@ -446,10 +464,10 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
           sub.ingest(d, recvUs);
           check(`seed ${seed} run ${run}`);
         }
-        late = queues.flatMap((x, i) => (i === holdSrc - 1 ? [] : x.slice(-2))); // in flight when this run dies
+        late = queues.flatMap((x, i) => (i === holdSrc - 1 || i === 2 ? [] : x.slice(-2))); // in flight when this run dies
         // Or the run ends cleanly (END_OF_SESSION, nothing late) and the host clock steps back before the next one,
         // whose sessions are then taken as clock-step restarts (§3.4).
-        stepNext = run < 5 && holdSrc === 0 && r() < 0.3;
+        stepNext = run < 5 && holdSrc === 0 && r() < 0.4;
         if (stepNext) {
           steps++;
           late = [];
@@ -464,7 +482,9 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
         held = [];
         heldSrc = holdSrc;
         for (const [i, p] of packers.entries()) {
-          const refresh = take(p, startUs + 6_000_000);
+          // Source 3 behind sends its refresh later (6 s into the run by the others' clock): sent before the others' new
+          // sessions began by theirs, a walked book's new owner is not taken (the clocks' difference, docs §6.4).
+          const refresh = take(p, startUs + Math.max(clockOf(i + 1), 0) + 6_000_000);
           if (i === holdSrc - 1) held = [...queues[i]!, ...refresh];
           else
             for (const d of refresh) {
@@ -481,19 +501,178 @@ describe("s-subrd: instruments re-split between two sources at each restart (ran
           expect(sb.usable, what).toBe(true);
           expect(levelsOf(sb), what).toEqual(levelsOf(pubs[i]![sb.sourceId - 1]!));
         });
+        if (with3) {
+          // Source 3 is gone: its last datagram, its end (its restart never comes).
+          packers[2]!.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+          for (const d of take(packers[2]!, startUs + ahead3Us + 7_000_000)) sub.ingest(d, recvUs + 2000);
+          check(`seed ${seed} run ${run} source 3 gone`);
+        }
         if (stepNext) {
-          for (const p of packers) {
+          for (const p of packers.slice(0, 2)) {
             p.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
             for (const d of take(p, startUs + 7_000_000)) sub.ingest(d, recvUs + 2000);
           }
         }
       }
     }
-    console.log(`re-split: ${moved} moved, ${heldRuns} runs held, ${overlaps} overlaps, ${steps} clock steps, ${checkedValid} valid checked`);
+    console.log(`re-split: ${moved} moved, ${heldRuns} runs held, ${overlaps} overlaps, ${steps} clock steps, ${thirds} runs with a source gone after, ${checkedValid} valid checked`);
     expect(moved).toBeGreaterThan(10); // instruments did change hands
     expect(heldRuns).toBeGreaterThan(5);
     expect(overlaps).toBeGreaterThan(5);
     expect(steps).toBeGreaterThan(3);
+    expect(thirds).toBeGreaterThan(5);
     expect(checkedValid).toBeGreaterThan(500);
+  });
+});
+
+describe("s-rdsub3: an instrument whose old source is gone (workers or shards reduced), its restart never heard", () => {
+  // Run 1: AUSDT is source 3's, BUSDT source 1's. Run 2: source 3 is no more (a shard removed, workers reduced) and
+  // AUSDT is source 1's, whose new session starts before source 3's did: source 3's host clock runs 10 s ahead
+  // (another host), or every host's clock stepped back a minute between the runs (one host). Source 3 ends cleanly
+  // (END_OF_SESSION) or is killed (silent: stale). Its restart never comes, so nothing walks AUSDT (movedHere).
+  const cases = [
+    { name: "a shard on a host 10 s ahead, ended", aheadUs: 10_000_000, stepUs: 0, silent: false },
+    { name: "a shard on a host 10 s ahead, killed (stale)", aheadUs: 10_000_000, stepUs: 0, silent: true },
+    { name: "a worker dropped across a clock step back, ended", aheadUs: 0, stepUs: -60_000_000, silent: false },
+  ];
+  for (const c of cases) {
+    it(`the book follows its new owner once the old one's session is over (${c.name})`, () => {
+      const sub = newSubscriber({ staleAfterMs: 3000 });
+      const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+      const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+      const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 });
+      const w3 = packer({ channelId: 3, sourceId: 3, sessionId: 300, sessionStartUs: T0 + c.aheadUs + 4 });
+      const x3 = book(X);
+      start(w1, book(Y));
+      start(w3, x3);
+      let nowUs = T0 + 1_000_000;
+      for (const d of [...take(w1, nowUs), ...take(w3, nowUs + c.aheadUs)]) sub.ingest(d, nowUs);
+      const x = sub.book(X.instrumentId)!;
+      expect(x.usable).toBe(true);
+      if (c.stepUs !== 0) {
+        w1.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+        for (const d of take(w1, nowUs + 1000)) sub.ingest(d, nowUs + 1000);
+      }
+      // Run 2 (real T0 + 5 s): source 1 alone, with both books, its session before source 3's by that clock.
+      const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 101, sessionStartUs: T0 + 5_000_000 + c.stepUs });
+      const nx = new TestBook(X);
+      nx.load([[943000, 7]], [[944000, 9]], 1, T0);
+      const ny = book(Y);
+      start(n1, ny);
+      start(n1, nx);
+      nowUs = T0 + 5_100_000;
+      // Source 3 still alive (its shutdown under way): its book is its own, not taken.
+      for (const d of take(n1, nowUs + c.stepUs)) sub.ingest(d, nowUs);
+      expect(x.sourceId).toBe(3);
+      if (c.silent) sub.checkStale(Date.now() + 10_000); // killed: silent past its stale limit
+      else {
+        w3.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+        for (const d of take(w3, nowUs + c.aheadUs)) sub.ingest(d, nowUs);
+      }
+      expect(x.usable).toBe(false);
+      for (let i = 0; i < 3; i++) {
+        nowUs += 100_000;
+        packBookDelta(n1, ny, delta(ny, 10 + i));
+        packBookDelta(n1, nx, delta(nx, 10 + i));
+        for (const d of take(n1, nowUs + c.stepUs)) sub.ingest(d, nowUs);
+      }
+      expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+      // Before: every message of source 1's run 2 of AUSDT was dropped as older than source 3's session, for good.
+      expect(x.sourceId, `old-session messages ${sub.counters.oldSessionMessages}`).toBe(1);
+      expect(x.sessionId).toBe(101);
+      expect(x.usable).toBe(false); // deltas of a session it has no snapshot of
+      packBookSnapshot(n1, nx, 0, true);
+      for (const d of take(n1, nowUs + c.stepUs + 1000)) sub.ingest(d, nowUs + 1000);
+      expect(x.usable).toBe(true);
+      expect(levelsOf(x)).toEqual(levelsOf(nx));
+    });
+  }
+});
+
+describe("s-rdsub3: a removed worker's run, held across a clock step, took the book", () => {
+  // Run 2 moved AUSDT to worker 2, whose datagrams are held on the way; run 2 ends, the host clock steps back a minute
+  // and run 3 has worker 1 alone (workers reduced), with AUSDT. The held run arrives after run 3's restart was heard:
+  // its send times, on the clock before the step, pass the walked book's bound (§6.4, documented) and it takes the
+  // book. Worker 2 never comes back, so nothing of it walks the book again.
+  it("the book goes back to its owner once that run's stream is stale (before: never)", () => {
+    const sub = newSubscriber({ staleAfterMs: 3000 });
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const w1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + 10_000_000 });
+    start(w1, book(X));
+    start(w1, book(Y));
+    for (const d of take(w1, T0 + 10_500_000)) sub.ingest(d, T0 + 10_500_000);
+    const r2w1 = packer({ channelId: 1, sourceId: 1, sessionId: 201, sessionStartUs: T0 + 20_000_004 });
+    const r2w2 = packer({ channelId: 2, sourceId: 2, sessionId: 202, sessionStartUs: T0 + 20_000_002 });
+    start(r2w1, book(Y));
+    start(r2w2, book(X));
+    for (const d of take(r2w1, T0 + 20_500_000)) sub.ingest(d, T0 + 20_500_000);
+    const held = take(r2w2, T0 + 20_500_000); // worker 2 is then killed: no END_OF_SESSION
+    r2w1.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
+    for (const d of take(r2w1, T0 + 21_000_000)) sub.ingest(d, T0 + 21_000_000);
+    const runUs = T0 + 30_000_000 - 60_000_000; // run 3, the stepped clock
+    const r3 = packer({ channelId: 1, sourceId: 1, sessionId: 301, sessionStartUs: runUs });
+    const nx = new TestBook(X);
+    nx.load([[943000, 7]], [[944000, 9]], 1, T0);
+    start(r3, book(Y));
+    start(r3, nx);
+    let nowUs = T0 + 30_500_000;
+    const first = take(r3, runUs + 500_000);
+    sub.ingest(first[0]!, nowUs); // run 3's restart heard: AUSDT walked (by a clock-step restart)
+    for (const d of held) sub.ingest(d, nowUs);
+    for (const d of first.slice(1)) sub.ingest(d, nowUs);
+    const x = sub.book(X.instrumentId)!;
+    expect(x.sourceId).toBe(2); // the documented exposure: a dead run's levels, usable until its stream is stale
+    expect(x.usable).toBe(true);
+    sub.checkStale(Date.now() + 10_000); // worker 2 is gone: its stream is silent past the stale limit
+    expect(x.usable).toBe(false);
+    nowUs += 100_000;
+    packBookSnapshot(r3, nx, 0, true);
+    for (const d of take(r3, runUs + 600_000)) sub.ingest(d, nowUs);
+    // Before: run 3's every message of AUSDT was dropped as older than run 2's, for good (no restart of worker 2 comes).
+    expect(x.sourceId).toBe(1);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
+  });
+});
+
+describe("s-rdsub3: a re-split between shards on hosts whose clocks differ", () => {
+  // Shard 1's host clock runs 10 s ahead of shard 2's. Run 1: AUSDT is shard 1's. Both restart 5 s later (a second
+  // deploy) and AUSDT moves to shard 2, whose new session starts, by its clock, before shard 1's last one did.
+  it("the book follows its new owner within the clocks' difference, not at that owner's next restart", () => {
+    const sub = newSubscriber();
+    const aheadUs = 10_000_000;
+    const X = makeInstrument("bybit", "linear", "AUSDT", 1, 3);
+    const Y = makeInstrument("bybit", "linear", "BUSDT", 1, 3);
+    const s1 = packer({ channelId: 1, sourceId: 1, sessionId: 100, sessionStartUs: T0 + aheadUs });
+    const s2 = packer({ channelId: 2, sourceId: 2, sessionId: 200, sessionStartUs: T0 + 3 });
+    start(s1, book(X));
+    start(s2, book(Y));
+    let nowUs = T0 + 1_000_000;
+    for (const d of [...take(s1, nowUs + aheadUs), ...take(s2, nowUs)]) sub.ingest(d, nowUs);
+    const n1 = packer({ channelId: 1, sourceId: 1, sessionId: 101, sessionStartUs: T0 + 5_000_000 + aheadUs }); // BUSDT
+    const n2 = packer({ channelId: 2, sourceId: 2, sessionId: 201, sessionStartUs: T0 + 5_000_004 }); // AUSDT
+    const nx = new TestBook(X);
+    nx.load([[943000, 7]], [[944000, 9]], 1, T0);
+    const ny = book(Y);
+    start(n1, ny);
+    start(n2, nx);
+    nowUs = T0 + 5_100_000;
+    for (const d of [...take(n1, nowUs + aheadUs), ...take(n2, nowUs)]) sub.ingest(d, nowUs);
+    const x = sub.book(X.instrumentId)!;
+    // Shard 2's datagrams sent before shard 1's new session began by shard 1's clock (the walked book's bound, §6.4).
+    expect(x.sessionId).toBe(101);
+    // A refresh a minute later: shard 2's clock is past that start by then.
+    nowUs = T0 + 65_000_000;
+    for (const [p, b, skewUs] of [[n1, ny, aheadUs], [n2, nx, 0]] as const) {
+      packBookSnapshot(p, b, 0, true);
+      for (const d of take(p, nowUs + skewUs)) sub.ingest(d, nowUs);
+    }
+    expect(sub.book(Y.instrumentId)!.usable).toBe(true);
+    // Before: shard 2's session is older than shard 1's run 1 (the last that sent AUSDT) by those clocks: every message
+    // of it was dropped until shard 2's next restart.
+    expect(x.sourceId, `old-session messages ${sub.counters.oldSessionMessages}`).toBe(2);
+    expect(x.usable).toBe(true);
+    expect(levelsOf(x)).toEqual(levelsOf(nx));
   });
 });
