@@ -632,9 +632,9 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: a gap of the reader's stream for the followed streams silent now, or ended (END_OF_SESSION: its last
-   * heartbeat need not be silent for long, nor last, §5.1), but `except`, whose silence has none yet, counted in
-   * `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
+   * Cold: a gap of the reader's stream for the followed streams silent now or ended (END_OF_SESSION: over at once,
+   * however many END heartbeats follow, docs/wire-protocol.md §5.1), but `except`, whose silence has none yet,
+   * counted in `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
    * after a silence (before its envelope is packed, so no datagram of it shows the others' books live). The reader's
    * one stream carries every upstream stream's books, and its heartbeats, kept going by the others, made the books of
    * a dead publisher (or of the dead bridge of its groups) look live for good where a multicast subscriber sees that
