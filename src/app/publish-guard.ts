@@ -6,7 +6,8 @@
  *   start (throws naming group, channel, source, session and sender);
  * - while we run, the watcher stays joined: a conflict is logged at error level (the first at once, then at most
  *   one line per LOG_EVERY_MS), counted, and named in `/readyz` (503) until that session has been quiet for
- *   QUIET_HEARTBEATS heartbeat intervals or said END_OF_SESSION.
+ *   QUIET_HEARTBEATS heartbeat intervals or said END_OF_SESSION. An ended one is remembered until quiet: a publisher
+ *   whose sequence ran out sends END_OF_SESSION on each heartbeat (docs/wire-protocol.md §5.1), one conflict.
  * A session that said END_OF_SESSION before our start does not block it.
  * @module
  */
@@ -50,6 +51,11 @@ export class PublishGuard {
   private readonly quietMs: number;
   /** Sessions reported as conflicts and not yet over. */
   private readonly active = new Set<ForeignSession>();
+  /**
+   * Reported sessions over by END_OF_SESSION, kept in the watcher until quiet: forgotten at once (before 2026-12-06),
+   * each later END heartbeat recorded one afresh, counted and logged again for as long as it sent.
+   */
+  private readonly over = new Set<ForeignSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
   /** The timer's rounds: one that runs after a stall of this thread judges no time (see evaluate). */
   private rounds: LateRounds | undefined;
@@ -151,7 +157,18 @@ export class PublishGuard {
       if (this.watcher.isOwn(f.sourceId, f.sessionId)) {
         this.watcher.forget(f);
         this.active.delete(f);
+        this.over.delete(f);
         continue;
+      }
+      if (this.over.has(f)) {
+        if (!f.ended) this.over.delete(f); // it sent again without END: that END was none, a conflict again (below)
+        else {
+          if (judgeTime && nowMs - f.lastSeenMs >= this.quietMs) {
+            this.watcher.forget(f);
+            this.over.delete(f);
+          }
+          continue;
+        }
       }
       if (!judgeTime && !(this.active.has(f) && f.ended)) continue; // only END_OF_SESSION needs no clock
       if (nowMs - f.firstSeenMs < CONFIRM_MS) continue;
@@ -162,7 +179,8 @@ export class PublishGuard {
         fresh ??= f;
       }
       if (f.ended || nowMs - f.lastSeenMs >= this.quietMs) {
-        this.watcher.forget(f);
+        if (f.ended) this.over.add(f);
+        else this.watcher.forget(f);
         this.active.delete(f);
         endedAny = true;
       }

@@ -64,7 +64,10 @@ export interface ForeignSession {
   readonly firstSeenMs: number;
   lastSeenMs: number;
   datagrams: number;
-  /** It sent END_OF_SESSION: it has stopped. */
+  /**
+   * Its last datagram said END_OF_SESSION: it has stopped (a publisher whose sequence ran out sends one on each
+   * heartbeat, docs/wire-protocol.md §5.1). A later datagram without it proves that END bogus, as for a subscriber.
+   */
   ended: boolean;
 }
 
@@ -180,7 +183,7 @@ export class StreamWatcher {
     }
     f.lastSeenMs = nowMs;
     f.datagrams++;
-    if ((msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) f.ended = true;
+    f.ended = (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
   }
 }
 

@@ -552,9 +552,10 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
-   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
-   * were alive: a gap of the reader's stream, so the silent stream's books are not shown usable (markSilent). Also
-   * in a replay, a followed bridge silent by the upstream time another bridge brought (switchesTo).
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) or ended
+   * (END_OF_SESSION, once however many heartbeats with it follow) while others were alive: a gap of the reader's
+   * stream, so the silent stream's books are not shown usable (markSilent). Also in a replay, a followed bridge silent
+   * by the upstream time another bridge brought (switchesTo).
    */
   streamsSilent: number;
   /**
@@ -619,7 +620,9 @@ export class EnvelopeRepacker {
     this.lastCheckMs = nowMs;
     let alive = false;
     for (const line of this.streams.values()) {
-      if (line.aliveMs > 0 && nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) {
+      // An ended stream is no sign of upstream, whatever it still sends: a publisher whose sequence ran out heartbeats
+      // with END_OF_SESSION for as long as it runs (docs/wire-protocol.md §5.1).
+      if (line.aliveMs > 0 && !line.ended && nowMs - line.aliveMs <= silentAfterMs(line, floorMs)) {
         alive = true;
         break;
       }
@@ -629,8 +632,9 @@ export class EnvelopeRepacker {
   }
 
   /**
-   * Cold: a gap of the reader's stream for the followed streams silent now (but `except`) whose silence has none
-   * yet, counted in `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
+   * Cold: a gap of the reader's stream for the followed streams silent now or ended (END_OF_SESSION: over at once,
+   * however many END heartbeats follow, docs/wire-protocol.md §5.1), but `except`, whose silence has none yet,
+   * counted in `streamsSilent`. Called while some stream is alive: by the timer, and when a stream comes back
    * after a silence (before its envelope is packed, so no datagram of it shows the others' books live). The reader's
    * one stream carries every upstream stream's books, and its heartbeats, kept going by the others, made the books of
    * a dead publisher (or of the dead bridge of its groups) look live for good where a multicast subscriber sees that
@@ -645,7 +649,7 @@ export class EnvelopeRepacker {
     const fromMs = this.listeningSinceMs;
     let n = 0;
     for (const line of this.streams.values()) {
-      if (line === except || line.aliveMs === 0 || line.silent || nowMs - Math.max(line.aliveMs, fromMs) <= silentAfterMs(line, floorMs)) continue;
+      if (line === except || line.aliveMs === 0 || line.silent || (!line.ended && nowMs - Math.max(line.aliveMs, fromMs) <= silentAfterMs(line, floorMs))) continue;
       line.silent = true;
       n++;
     }
@@ -852,8 +856,10 @@ export class EnvelopeRepacker {
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
-      line.silent = false;
-      line.ended = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
+      const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
+      // Another END of an ended stream brings it no closer to alive: its one gap (markSilent) stands.
+      if (!(ends && line.ended)) line.silent = false;
+      line.ended = ends;
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;

@@ -80,6 +80,42 @@ describe("publish guard reporting", () => {
     expect(guard.conflictsDetected).toBe(2);
   });
 
+  test("a session that ended and keeps heartbeating with END_OF_SESSION (its sequence ran out) is one conflict, reported and ended once", async () => {
+    // docs/wire-protocol.md §5.1: such a publisher runs on, each heartbeat with END_OF_SESSION. Before, the guard forgot
+    // an ended session at once, so each later END heartbeat recorded it afresh: counted again every CONFIRM_MS, a
+    // "no other publisher" warning per heartbeat, an error line every LOG_EVERY_MS, for as long as it ran.
+    let nowMs = 3_000_000;
+    const { log, lines } = captureLog();
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT + 2, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    const { send } = await guardSender(guard, GROUP, PORT + 2, cleanups);
+    await send(datagram(5));
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toHaveLength(1);
+    // Its END heartbeats for over LOG_EVERY_MS, each CONFIRM_MS after the last (fewer than QUIET_HEARTBEATS intervals).
+    for (let i = 0; i <= LOG_EVERY_MS / CONFIRM_MS; i++) {
+      await send(datagram(5, PKT_FLAG_END_OF_SESSION));
+      expect(guard.conflicts()).toEqual([]);
+      nowMs += CONFIRM_MS;
+    }
+    expect(guard.conflictsDetected).toBe(1);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ["error", "another publisher is sending on our stream; subscribers see its session and ours alternate"],
+      ["warn", "no other publisher on our streams any more"],
+    ]);
+    // A datagram of it without END after its END (that END was none): a conflict again, at once; then quiet: over.
+    await send(datagram(5));
+    expect(guard.conflicts()).toHaveLength(1);
+    expect(guard.conflictsDetected).toBe(2);
+    nowMs += QUIET_MS;
+    expect(guard.conflicts()).toEqual([]);
+  });
+
   test("a stall of this thread is no quiet: a request right after it does not end a live conflict; real quiet still does", async () => {
     let nowMs = 2_000_000;
     const { log, lines } = captureLog();

@@ -15,8 +15,10 @@ import { silentLogger } from "../../src/core/log.ts";
 import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
-import { makeInstrument } from "../wire/helpers.ts";
+import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { type NatsServer, natsServerMissing } from "./nats-server.ts";
 import { bothLive, startSilenceParts, type SilenceParts, upstreamStream } from "./upstream-stream.ts";
 
@@ -124,6 +126,72 @@ describe("a reader whose own thread was held up", () => {
       if (i % 2 === 0) rep.checkUpstream(now);
     }
     expect(rep.counters.streamsSilent).toBe(1);
+  });
+});
+
+describe("an upstream stream that ended (END_OF_SESSION) while its heartbeats go on", () => {
+  test("ends once: a gap while another stream is alive, no heartbeats of the reader when alone; alive again at its next session", () => {
+    // A publisher whose channel sequence ran out (docs/wire-protocol.md §5.1) keeps heartbeating, each with
+    // END_OF_SESSION, and sends nothing else. Before, every such heartbeat kept its stream alive at the reader: no gap,
+    // the reader's own heartbeats went on, and its books stayed usable at the far side (a multicast subscriber ends
+    // the stream at the first END, its books invalid).
+    const { bridge, published } = recordingBridge();
+    const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    const ended = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    ended.nextSeq = 2 ** 53 - 3; // two messages left: its definition and snapshot; then END on every heartbeat
+    const other = packer({ channelId: 4, sourceId: 8, sessionId: 2, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    const books = [new TestBook(X), new TestBook(Y)];
+    books.forEach((b) => b.load([[943500, 10]], [[943501, 20]], 1, T0));
+    let now = 1_000_000;
+    let sendUs = T0;
+    /** The reader's turn: the envelopes taken in, its timer's check, a heartbeat while upstream is alive, the lot to sub. */
+    const turn = (ps: ChannelPacker[]): boolean => {
+      for (const p of ps) for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      for (const env of published.splice(0)) rep.add(env, now);
+      const alive = rep.checkUpstream(now);
+      if (alive) rep.packer.appendHeartbeat(0); // NatsFeedReader.heartbeat
+      const old = rep.pendingOld; // NatsFeedReader.flush: the replaced session's datagrams first
+      rep.pendingOld = undefined;
+      for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
+      now += 100;
+      return alive;
+    };
+    const refresh = (p: ChannelPacker, i: number) => {
+      packInstrumentDefinition(p, new EncodedDefinition(i === 0 ? X : Y), true);
+      packBookSnapshot(p, books[i]!, 0, true);
+    };
+    const heartbeats = (ps: ChannelPacker[]) => ps.map((p) => (p.appendHeartbeat(0), p));
+    refresh(ended, 0);
+    refresh(other, 1);
+    turn([ended, other]);
+    expect([sub.book(X.instrumentId)?.usable, sub.book(Y.instrumentId)?.usable]).toEqual([true, true]);
+    expect(ended.nextSeq).toBe(2 ** 53 - 1);
+
+    for (let i = 0; i < 10; i++) expect(turn(heartbeats([ended, other]))).toBe(true);
+    // One gap for the ended stream (not one per END heartbeat): X is not usable; Y is again at its refresh.
+    expect(rep.counters.streamsSilent).toBe(1);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    refresh(other, 1);
+    turn([other]);
+    expect([sub.book(X.instrumentId)!.usable, sub.book(Y.instrumentId)!.usable]).toEqual([false, true]);
+
+    // The other publisher gone: the ended stream's heartbeats alone keep nothing alive (the local books go stale).
+    let alive = true;
+    for (let i = 0; i < 10; i++) alive = turn(heartbeats([ended]));
+    expect(alive).toBe(false);
+    expect(rep.counters.streamsSilent).toBe(1);
+
+    // Its publisher restarted: a new session of the stream, alive again (the other stream's silence, noticed now
+    // that something is alive, is the second gap); its books usable at their refresh.
+    const restarted = packer({ channelId: 3, sourceId: 7, sessionId: 3, sessionStartUs: T0 + 60_000_000, heartbeatIntervalMs: 100 });
+    refresh(restarted, 0);
+    expect(turn([restarted])).toBe(true);
+    for (let i = 0; i < 3; i++) expect(turn(heartbeats([restarted]))).toBe(true);
+    expect(rep.counters.streamsSilent).toBe(2);
+    refresh(restarted, 0);
+    expect(turn([restarted])).toBe(true);
+    expect(sub.book(X.instrumentId)!.usable).toBe(true);
   });
 });
 
