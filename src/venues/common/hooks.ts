@@ -125,8 +125,9 @@ export interface RequestProtocol {
   rejectHint(t: TopicState): string;
   /**
    * How long the venue's own count of `conn`'s requests says one more must wait (0 = now; OKX: 480 per hour per
-   * socket). A request refused as over the rate limit goes again no sooner, not every backoff step meanwhile. Absent:
-   * the venue keeps no such count.
+   * socket). A refused request (over the rate limit, a passing error) goes again no sooner, not every backoff step
+   * meanwhile: asked when it is refused and again as it comes due (retries due together take turns). Absent: the
+   * venue keeps no such count.
    */
   requestWaitMs?(conn: VenueConnection): number;
 }

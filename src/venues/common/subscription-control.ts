@@ -507,8 +507,9 @@ export class SubscriptionControl {
   }
 
   /**
-   * Sends again the rate-limited requests whose backoff is over by `now` (the adapter's clock), in the order they were
-   * refused; one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
+   * Sends again the refused requests whose backoff is over by `now` (the adapter's clock), in the order they were
+   * refused, each only if the venue's request count has room for it now (requestWaitMs; else it waits for that room);
+   * one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
    */
   retriesDue(now: number): void {
     if (this.retries.length === 0) return;
@@ -524,8 +525,18 @@ export class SubscriptionControl {
       this.retries.splice(i, 1);
       due.push(r);
     }
-    for (const { conn, gen, op, topics } of due) {
+    for (const r of due) {
+      const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) continue; // the socket went: its reconnect subscribes afresh
+      // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
+      // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
+      const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+      if (budgetWaitMs > 0) {
+        r.dueMs = now + budgetWaitMs;
+        r.waitMs = budgetWaitMs;
+        this.retries.push(r);
+        continue;
+      }
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.

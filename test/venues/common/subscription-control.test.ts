@@ -341,6 +341,47 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("retries due together never send past the venue's own request count (requestWaitMs), whatever is refused", () => {
+    // Before, each refused request asked the count once, when it was refused: several refused together while it had
+    // room for one (OKX's hour nearly spent) were all due at once and all went, past the count, each then refused
+    // 60014 and asked again, together, at the next free slot.
+    const perWindow = 6;
+    const windowMs = 10_000;
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(seed);
+      let nowMs = 0;
+      const sentMs: number[] = [];
+      const counted: RequestProtocol = {
+        ...protocol(),
+        // The reference count: at most perWindow requests in any windowMs on the socket.
+        requestWaitMs: () => {
+          const inWindow = sentMs.filter((s) => nowMs - s < windowMs);
+          return inWindow.length < perWindow ? 0 : inWindow[inWindow.length - perWindow]! + windowMs - nowMs;
+        },
+      };
+      const control = new SubscriptionControl(counted, silentLogger, () => nowMs, undefined, () => undefined);
+      control.random = r;
+      const conn = new SendRecordingConnection(0);
+      conn.ws = { send: (text: string) => void (conn.sent.push(text), sentMs.push(nowMs)) } as unknown as WebSocket;
+      const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+      for (const t of topics) control.sendRequest(conn, "subscribe", [t]);
+      let answered = 0;
+      for (let step = 0; step < 400; step++) {
+        // Answer what is out: refused for a reason that may pass, as over the rate limit, or accepted.
+        for (; answered < conn.sent.length; answered++) {
+          const id = (JSON.parse(conn.sent[answered]!) as { id: string }).id;
+          const x = r();
+          control.onControl(conn, x < 0.5 ? { id, error: "50001 busy" } : x < 0.95 ? { id, error: "slow down" } : { id, result: null });
+        }
+        nowMs += Math.floor(r() * 700);
+        control.retriesDue(nowMs);
+      }
+      for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `seed ${seed}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
+      expect(sentMs.length).toBeGreaterThan(perWindow * 2); // retries went (a test that sends nothing proves nothing)
+      control.stop();
+    }
+  });
+
   test("rate limited: a request accepted on another connection does not start this connection's backoff over", () => {
     // Before, one streak for all connections: a connection whose own limit is spent (OKX's hour, a per-connection
     // credit pool) was sent its refused request again at the first step (0.25-0.5 s) every time any other connection
