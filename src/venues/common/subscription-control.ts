@@ -22,7 +22,9 @@ export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
 
 /**
  * Backoff of a single topic's subscribe refused for a reason that may pass (AckError `other`: a server error, a code
- * we do not know): 1 s doubling to 60 s while its refusals continue, so a topic costs at most ~60 requests an hour.
+ * we do not know): 1 s doubling to 60 s while its refusals continue. With equal jitter the capped wait is 30–60 s, so a
+ * topic still refused costs 60–120 requests an hour (~80): on OKX, whose 480 an hour are per connection, six such
+ * topics on one connection spend it all (its resyncs then wait for room: requestWaitMs, okx/budget-wait.ts).
  */
 export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
 export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
