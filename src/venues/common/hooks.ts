@@ -28,7 +28,10 @@ export type ControlFrame =
 
 /** What a failed ack says, in the venue-neutral terms subscription-control.ts acts on. */
 export type AckError =
-  /** The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
+  /**
+   * The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry
+   * the rest. Naming no topic of the request (another spelling): a batch is split, a single topic rejected.
+   */
   | { kind: "handler_not_found"; topic: string }
   /** Already subscribed venue-side: treat it as active, resync it the safe way, retry the rest. */
   | { kind: "already_subscribed"; topic: string }

@@ -458,8 +458,10 @@ export class SubscriptionControl {
       return;
     }
     if (topics.length !== 1) return;
-    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them).
-    if (err.kind === "refused") this.reject(topics[0]!, retMsg);
+    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them). "Not
+    // found" naming a spelling other than the topic's (the venue's case or form of the name) is still about the one
+    // topic asked for: sent again, it would be refused so every 30-60 s for ever.
+    if (err.kind === "refused" || err.kind === "handler_not_found") this.reject(topics[0]!, retMsg);
     else this.retryAfterError(conn, topics[0]!, retMsg);
   }
 

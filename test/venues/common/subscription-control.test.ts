@@ -176,6 +176,29 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("a single topic refused as not existing under a name not quite its own is rejected, not sent again forever", async () => {
+    // Before, "unknown <name>" (handler_not_found) naming a spelling other than the topic's (the venue's case, its own
+    // form of the name) matched no topic of the request: a single topic was then sent again every 30-60 s for ever,
+    // though the venue said it does not exist. Bybit's "handler not found" without its topic likewise.
+    const { control, all, invalid } = setup(undefined, 2);
+    const { conn, topics } = all[0]!;
+    control.sendRequest(conn, "subscribe", [topics[0]!]);
+    control.onControl(conn, { id: ids(conn.sent).at(-1), error: "unknown book.s0x0" });
+    expect(topics[0]!.sub).toBe(SUB_REJECTED);
+    expect(invalid.at(-1)).toEqual({ topic: "book.S0x0", state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED });
+    expect(control.subscribeErrors).toBe(0);
+    // In a batch it names none of: the batch is split, each topic alone (the good one is not rejected for it).
+    const batch = setup(undefined, 2);
+    batch.control.sendRequest(batch.all[0]!.conn, "subscribe", batch.all[0]!.topics);
+    batch.control.onControl(batch.all[0]!.conn, { id: ids(batch.all[0]!.conn.sent).at(-1), error: "unknown book.s0x1" });
+    expect(batch.all[0]!.topics.map((t) => t.sub)).toEqual([SUB_PENDING, SUB_PENDING]);
+    expect(ids(batch.all[0]!.conn.sent)).toHaveLength(3);
+    const bybit = (await import("../../../src/venues/bybit/protocol.ts")).parseAckError;
+    expect(bybit("error:handler not found").kind).toBe("refused");
+    control.stop();
+    batch.control.stop();
+  });
+
   test("each venue gives up a topic only on its listed permanent errors", async () => {
     const okx = (await import("../../../src/venues/okx/protocol.ts")).parseAckError;
     const binance = (await import("../../../src/venues/binance/protocol.ts")).parseAckError;
