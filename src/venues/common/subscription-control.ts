@@ -532,6 +532,11 @@ export class SubscriptionControl {
     for (const r of due) {
       const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) continue; // the socket went: its reconnect subscribes afresh
+      const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
+      // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
+      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
+      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      if (still.length === 0 && givenUp.length === 0) continue;
       // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
       // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
       const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
@@ -541,10 +546,6 @@ export class SubscriptionControl {
         this.retries.push(r);
         continue;
       }
-      const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
-      // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
-      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
-      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
       this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) continue;
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
