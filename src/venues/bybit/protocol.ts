@@ -111,11 +111,13 @@ function stringList(v: unknown): string[] {
 
 /**
  * What a failed ack says [§2.4]. Each pattern is a string seen in the wild. Only "handler not found" (the topic does
- * not exist) rejects a topic; anything else refused alone is sent again after a backoff, never given up.
+ * not exist; with or without its name) rejects a topic; anything else refused alone is sent again after a backoff,
+ * never given up.
  */
 export function parseAckError(retMsg: string): AckError {
   let m = /handler not found,\s*topic:(\S+)/.exec(retMsg);
   if (m) return { kind: "handler_not_found", topic: m[1]! };
+  if (/handler not found/.test(retMsg)) return { kind: "refused" }; // its topic unnamed: refused alone, rejected
   m = /already subscribed,\s*topic:(\S+)/.exec(retMsg);
   if (m) return { kind: "already_subscribed", topic: m[1]! };
   if (/args size\s*>/.test(retMsg)) return { kind: "args_size" };

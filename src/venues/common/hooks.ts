@@ -28,7 +28,10 @@ export type ControlFrame =
 
 /** What a failed ack says, in the venue-neutral terms subscription-control.ts acts on. */
 export type AckError =
-  /** The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry the rest. */
+  /**
+   * The topic named does not exist on the venue (or cannot be served): reject it (HALTED / SUBSCRIBE_REJECTED), retry
+   * the rest. Naming no topic of the request (another spelling): a batch is split, a single topic rejected.
+   */
   | { kind: "handler_not_found"; topic: string }
   /** Already subscribed venue-side: treat it as active, resync it the safe way, retry the rest. */
   | { kind: "already_subscribed"; topic: string }
@@ -125,8 +128,9 @@ export interface RequestProtocol {
   rejectHint(t: TopicState): string;
   /**
    * How long the venue's own count of `conn`'s requests says one more must wait (0 = now; OKX: 480 per hour per
-   * socket). A request refused as over the rate limit goes again no sooner, not every backoff step meanwhile. Absent:
-   * the venue keeps no such count.
+   * socket). A refused request (over the rate limit, a passing error) goes again no sooner, not every backoff step
+   * meanwhile: asked when it is refused and again as it comes due (retries due together take turns). Absent: the
+   * venue keeps no such count.
    */
   requestWaitMs?(conn: VenueConnection): number;
 }

@@ -22,7 +22,9 @@ export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
 
 /**
  * Backoff of a single topic's subscribe refused for a reason that may pass (AckError `other`: a server error, a code
- * we do not know): 1 s doubling to 60 s while its refusals continue, so a topic costs at most ~60 requests an hour.
+ * we do not know): 1 s doubling to 60 s while its refusals continue. With equal jitter the capped wait is 30–60 s, so a
+ * topic still refused costs 60–120 requests an hour (~80): on OKX, whose 480 an hour are per connection, six such
+ * topics on one connection spend it all (its resyncs then wait for room: requestWaitMs, okx/budget-wait.ts).
  */
 export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
 export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
@@ -456,8 +458,10 @@ export class SubscriptionControl {
       return;
     }
     if (topics.length !== 1) return;
-    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them).
-    if (err.kind === "refused") this.reject(topics[0]!, retMsg);
+    // Alone: given up only when the venue's words prove it cannot be served (its parseAckError lists them). "Not
+    // found" naming a spelling other than the topic's (the venue's case or form of the name) is still about the one
+    // topic asked for: sent again, it would be refused so every 30-60 s for ever.
+    if (err.kind === "refused" || err.kind === "handler_not_found") this.reject(topics[0]!, retMsg);
     else this.retryAfterError(conn, topics[0]!, retMsg);
   }
 
@@ -507,8 +511,9 @@ export class SubscriptionControl {
   }
 
   /**
-   * Sends again the rate-limited requests whose backoff is over by `now` (the adapter's clock), in the order they were
-   * refused; one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
+   * Sends again the refused requests whose backoff is over by `now` (the adapter's clock), in the order they were
+   * refused, each only if the venue's request count has room for it now (requestWaitMs; else it waits for that room);
+   * one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
    */
   retriesDue(now: number): void {
     if (this.retries.length === 0) return;
@@ -524,12 +529,23 @@ export class SubscriptionControl {
       this.retries.splice(i, 1);
       due.push(r);
     }
-    for (const { conn, gen, op, topics } of due) {
+    for (const r of due) {
+      const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) continue; // the socket went: its reconnect subscribes afresh
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
       const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      if (still.length === 0 && givenUp.length === 0) continue;
+      // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
+      // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
+      const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+      if (budgetWaitMs > 0) {
+        r.dueMs = now + budgetWaitMs;
+        r.waitMs = budgetWaitMs;
+        this.retries.push(r);
+        continue;
+      }
       this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) continue;
       if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
