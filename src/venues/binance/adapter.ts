@@ -210,7 +210,7 @@ export class BinanceAdapter implements VenueAdapter {
         maxConnectionAgeMs: opts.maxConnectionAgeMs ?? MAX_CONNECTION_AGE_MS,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts),
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     this.watch = new InstrumentWatch<BinanceTopic>({

@@ -148,13 +148,13 @@ export class BybitAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
-    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex), REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
-      budgetLink(opts.budgetLedger, "bybit:rest"),
-    );
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
+    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
+    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
+      budgetLink(opts.budgetLedger, "bybit:rest"),
+    );
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;
@@ -191,7 +191,7 @@ export class BybitAdapter implements VenueAdapter {
         keepalive: BYBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config),
         resyncBackoffBaseMs: this.books.baseMs,
-        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts),
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

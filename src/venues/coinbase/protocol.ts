@@ -57,8 +57,9 @@ export const MESSAGES_PER_CONNECT = 2;
 export function connectBudget(
   budgetShare: number | undefined,
   budgetIndex = 0,
+  now?: () => number,
 ): { maxConnectsPerWindow: number; connectWindowMs: number; connectSlot: BudgetSplit } {
-  const split = splitBudget(Math.min(CONNECTS_PER_SECOND, MESSAGES_PER_SECOND / MESSAGES_PER_CONNECT), 1_000, budgetShare, budgetIndex);
+  const split = splitBudget(Math.min(CONNECTS_PER_SECOND, MESSAGES_PER_SECOND / MESSAGES_PER_CONNECT), 1_000, budgetShare, budgetIndex, now);
   return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
 }
 /**

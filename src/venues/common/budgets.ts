@@ -28,8 +28,8 @@ export function shareOf(limit: number, share: number | undefined): number {
 
 /**
  * A worker's part of a per-IP "limit per windowMs": `count` per `windowMs`, and, when its share is below one a
- * window, a slot: its events go only within `toleranceMs` after `phaseMs` + k · `periodMs` of the deadline clock
- * (which every thread of a process reads alike: monoEpochMs reads like epoch ms). periodMs 0: at any time.
+ * window, a slot: its events go only within `toleranceMs` after `phaseMs` + k · `periodMs` (of the wall clock on
+ * the production clock: gridOffsetMs; see splitBudget). periodMs 0: at any time.
  */
 export interface BudgetSplit {
   readonly count: number;
@@ -37,6 +37,8 @@ export interface BudgetSplit {
   readonly phaseMs: number;
   readonly periodMs: number;
   readonly toleranceMs: number;
+  /** What to add to the budget's clock to read the slots' grid (absent: none; see splitBudget's `now`). */
+  readonly gridOffsetMs?: () => number;
 }
 
 const NO_SLOT = { phaseMs: 0, periodMs: 0, toleranceMs: 0 };
@@ -50,9 +52,12 @@ const NO_SLOT = { phaseMs: 0, periodMs: 0, toleranceMs: 0 };
  * of all workers span at least windowMs, and the workers never all go at t = 0 (they did: a floor of 1 per worker
  * gave 4 workers on OKX's 3 connects/s 4/s, and 9 workers on Coinbase's 8/s 9 connects at once). A timer late past
  * the tolerance waits for the next slot (costs one period, never breaks the limit). One process (share 1): the
- * whole limit, no slot.
+ * whole limit, no slot. `now`, the budget's clock: on the production one (monoEpochMs) the slots are read on the wall
+ * clock, which every thread shares exactly; monoEpochMs reads like epoch ms from its own thread's start, so a worker
+ * restarted days later (clock slew) or after a wall-clock step would read the grid apart from the others. On an
+ * injected clock (tests), on that clock.
  */
-export function splitBudget(limit: number, windowMs: number, share: number | undefined, index = 0): BudgetSplit {
+export function splitBudget(limit: number, windowMs: number, share: number | undefined, index = 0, now?: () => number): BudgetSplit {
   const s = clampShare(share);
   const n = limit * s;
   if (!Number.isFinite(limit)) return { count: limit, windowMs, ...NO_SLOT };
@@ -63,7 +68,13 @@ export function splitBudget(limit: number, windowMs: number, share: number | und
   const toleranceMs = Math.max(1, Math.floor(venueSpacingMs / 4));
   const spacingMs = Math.ceil(venueSpacingMs) + toleranceMs; // whole ms: the slots' spacing is exact
   const periodMs = workers * spacingMs;
-  return { count: 1, windowMs: periodMs, phaseMs: (Math.max(0, index) % workers) * spacingMs, periodMs, toleranceMs };
+  const slot = { count: 1, windowMs: periodMs, phaseMs: (Math.max(0, index) % workers) * spacingMs, periodMs, toleranceMs };
+  return now === monoEpochMs ? { ...slot, gridOffsetMs: wallGridOffsetMs } : slot;
+}
+
+/** The wall clock less the deadline clock, in whole ms (cold: only slotted budgets read it). */
+function wallGridOffsetMs(): number {
+  return Math.round(Date.now() - monoEpochMs());
 }
 
 /**
@@ -74,11 +85,13 @@ export function connectSplit(
   limit: number,
   windowMs: number,
   opts: { budgetShare?: number; budgetIndex?: number; maxConnectsPerWindow?: number; connectWindowMs?: number },
+  /** The budget's clock (splitBudget's `now`). */
+  now?: () => number,
 ): { maxConnectsPerWindow: number; connectWindowMs: number; connectSlot?: BudgetSplit } {
   if (opts.maxConnectsPerWindow !== undefined || opts.connectWindowMs !== undefined) {
     return { maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(limit, opts.budgetShare), connectWindowMs: opts.connectWindowMs ?? windowMs };
   }
-  const split = splitBudget(limit, windowMs, opts.budgetShare, opts.budgetIndex);
+  const split = splitBudget(limit, windowMs, opts.budgetShare, opts.budgetIndex, now);
   return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
 }
 
@@ -91,7 +104,9 @@ export function slotAtOrAfter(atMs: number, split: { phaseMs: number; periodMs: 
 
 /** A wait of `waitMs` from `nowMs`, moved on to the next slot (none: unchanged). */
 function slotWait(nowMs: number, waitMs: number, slot: BudgetSplit | undefined): number {
-  return slot === undefined || !(slot.periodMs > 0) ? waitMs : slotAtOrAfter(nowMs + waitMs, slot) - nowMs;
+  if (slot === undefined || !(slot.periodMs > 0)) return waitMs;
+  const gridMs = nowMs + (slot.gridOffsetMs?.() ?? 0);
+  return slotAtOrAfter(gridMs + waitMs, slot) - gridMs;
 }
 
 /**

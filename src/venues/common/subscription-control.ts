@@ -33,15 +33,15 @@ export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
  * longer window, in the worker's slot of the venue's rate (a bucket of 1 each, all full at t = 0, let N workers send
  * N at once past a burst of fewer).
  */
-export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, nowMs: number): MessageLimit {
+export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, now: () => number): MessageLimit {
   if ("windowMs" in spec) {
-    const w = splitBudget(spec.count, spec.windowMs, share, index);
+    const w = splitBudget(spec.count, spec.windowMs, share, index, now);
     return new MessageWindow(w.count, w.windowMs, w);
   }
   const s = Math.min(1, Math.max(0, share));
   const capacity = Math.floor(spec.capacity * s + 1e-9);
-  if (capacity >= 1) return new TokenBucket(capacity, spec.perSecond * s, nowMs);
-  const w = splitBudget(spec.perSecond, 1_000, share, index);
+  if (capacity >= 1) return new TokenBucket(capacity, spec.perSecond * s, now());
+  const w = splitBudget(spec.perSecond, 1_000, share, index, now);
   return new MessageWindow(w.count, w.windowMs, w);
 }
 
@@ -108,7 +108,7 @@ export class SubscriptionControl {
     budgetIndex = 0,
   ) {
     const ip = protocol.pacing?.perIp;
-    this.ipBucket = ip ? limitOf(ip, budgetShare, budgetIndex, now()) : null;
+    this.ipBucket = ip ? limitOf(ip, budgetShare, budgetIndex, now) : null;
   }
 
   /**
@@ -212,7 +212,7 @@ export class SubscriptionControl {
     const per = this.protocol.pacing?.perConnection;
     if (!per && !this.ipBucket) return true;
     const now = this.now();
-    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, 0, now);
+    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, 0, this.now);
     if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
     if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
     conn.bucket?.tryTake(now);

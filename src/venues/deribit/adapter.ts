@@ -136,7 +136,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
-    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
+    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex, this.now), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
@@ -172,7 +172,7 @@ export class DeribitAdapter implements VenueAdapter {
         keepalive: DERIBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts),
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

@@ -192,7 +192,7 @@ export class OkxAdapter implements VenueAdapter {
         keepalive: OKX_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, (depth) => defaultStaleAfterMs(depth)),
         resyncBackoffBaseMs: this.books.baseMs,
-        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts),
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
   }

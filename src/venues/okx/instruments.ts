@@ -47,7 +47,7 @@ export class InstrumentRequestPacer {
     /** This worker's index among those sharing the IP (its slot when its share is below one a window). */
     budgetIndex = 0,
   ) {
-    this.budget = RestWeightBudget.split(splitBudget(INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, budgetShare, budgetIndex), INSTRUMENT_WINDOW_MS).track(link);
+    this.budget = RestWeightBudget.split(splitBudget(INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, budgetShare, budgetIndex, now), INSTRUMENT_WINDOW_MS).track(link);
   }
 
   /** 429 answers read so far (stats). */

@@ -144,7 +144,7 @@ export class UpbitAdapter implements VenueAdapter {
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
-    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
+    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;
@@ -194,7 +194,7 @@ export class UpbitAdapter implements VenueAdapter {
         keepalive: UPBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, () => STALE_AFTER_MS),
         resyncBackoffBaseMs: this.books.baseMs,
-        ...connectSplit(dialect.connectsPerWindow, dialect.connectWindowMs, opts),
+        ...connectSplit(dialect.connectsPerWindow, dialect.connectWindowMs, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

@@ -1,5 +1,6 @@
 /** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
 import { describe, expect, test } from "vitest";
+import { monoEpochMs } from "../../../src/core/clock.ts";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
 import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
@@ -348,7 +349,7 @@ describe("per-IP budgets split between workers", () => {
       return { waitMs: (t) => b.waitMs(t, 1), take: (t) => b.take(t, 1) };
     }
     const spec = l.kind === "bucket" ? { capacity: l.capacity!, perSecond: l.limit } : { count: l.limit, windowMs: l.windowMs };
-    const m = limitOf(spec, share, index, T0);
+    const m = limitOf(spec, share, index, () => T0);
     return {
       waitMs: (t) => m.waitMs(t),
       take: (t) => {
@@ -419,6 +420,16 @@ describe("per-IP budgets split between workers", () => {
         for (let i = 0; i < workers; i++) expect(budgetOf(l, workers, i).waitMs(T0), `${l.name}: worker ${i} of ${workers}`).toBeLessThan(periodMs);
       }
     }
+  });
+
+  test("on the production clock the slots are read on the wall clock, which every thread shares (each thread's monoEpochMs starts apart)", () => {
+    expect(splitBudget(3, 1000, 1 / 4, 1, monoEpochMs).gridOffsetMs).toBeTypeOf("function");
+    expect(splitBudget(3, 1000, 1 / 4, 1, () => 0).gridOffsetMs).toBeUndefined(); // an injected clock: its own grid
+    expect(splitBudget(3, 1000, 1, 0, monoEpochMs).gridOffsetMs).toBeUndefined(); // one process: no slot at all
+    // A thread whose deadline clock reads 250 ms behind the wall clock: its slot at wall 1000 is at 750 on its clock.
+    const b = new SlidingWindowBudget(1, 1000, { count: 1, windowMs: 1000, phaseMs: 0, periodMs: 1000, toleranceMs: 10, gridOffsetMs: () => 250 });
+    expect(b.waitMs(0)).toBe(750);
+    expect(b.waitMs(750)).toBe(0);
   });
 
   test("N workers' first connects are spread at the venue's spacing, not all at t = 0 (9 on Coinbase, 4 on OKX, 64 on Upbit)", () => {
