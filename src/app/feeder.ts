@@ -62,6 +62,8 @@ export interface FeederOptions {
    * workers on one host pass 1 / workers, so together they stay within the venue's limits. Default 1.
    */
   readonly connectBudgetShare?: number;
+  /** This worker's index among those sharing the IP (VenueOptions.budgetIndex); default 0. */
+  readonly budgetIndex?: number;
   /** A worker: its slot's budget usage, carried over from the slot's previous worker and reported to the supervisor. */
   readonly budgetLedger?: BudgetLedger;
   /**
@@ -892,6 +894,7 @@ export class Feeder {
       // Replay: deadlines (a book's stale time) on the capture's receive times; the wall clock stays the host's.
       ...(this.replayClock !== undefined ? { now: this.replayClock.now, wallNow: Date.now } : {}),
       budgetShare: this.opts.connectBudgetShare ?? 1,
+      budgetIndex: this.opts.budgetIndex ?? 0,
       ...(this.opts.budgetLedger !== undefined ? { budgetLedger: this.opts.budgetLedger } : {}),
       ...(venueConfig.deadConnectionMs !== undefined ? { deadConnectionMs: venueConfig.deadConnectionMs } : {}),
       allowNoInstruments: (this.opts.partOfLargerConfig ?? false) || this.opts.config.shard.count > 1,

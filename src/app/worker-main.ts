@@ -51,7 +51,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         log,
         sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
-        connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's connection-rate budget
+        connectBudgetShare: 1 / msg.workerCount, // one IP: the workers split the venue's per-IP budgets ...
+        budgetIndex: workerIndex, // ... each in a slot of its own where its part is below one a window
         // ... and a restarted worker starts from what its predecessor spent (the venue still counts it).
         budgetLedger: ledger,
         partOfLargerConfig: true,

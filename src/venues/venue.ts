@@ -163,6 +163,12 @@ export interface CommonAdapterOptions {
    */
   budgetShare?: number;
   /**
+   * This worker's index (0 ≤ index < workers) among those sharing the IP: where a share is below one event a window,
+   * its events go in a slot of their own (common/budgets.ts splitBudget), so the workers neither add up past the
+   * venue's limit nor all go at t = 0. Default 0.
+   */
+  budgetIndex?: number;
+  /**
    * With workers: the supervisor's record of this worker slot's budget usage (common/budget-ledger.ts). The budgets
    * start from what the slot's previous worker spent and report what they spend, so a restart gets no fresh budget.
    */

@@ -20,7 +20,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
-import { shareOf } from "../common/budgets.ts";
+import { connectSplit } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayConnection, replayFrameAt, type TopicState } from "../common/connection.ts";
@@ -130,7 +130,7 @@ export class BinanceAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
     this.books = new TopicResync({
       venue: "binance",
       log: this.log,
@@ -209,8 +209,7 @@ export class BinanceAdapter implements VenueAdapter {
         maxConnectionAgeMs: opts.maxConnectionAgeMs ?? MAX_CONNECTION_AGE_MS,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     this.watch = new InstrumentWatch<BinanceTopic>({

@@ -23,7 +23,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
@@ -147,13 +147,13 @@ export class BybitAdapter implements VenueAdapter {
   ) {
     this.venue = config.venue;
     this.log = opts.log;
-    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
-    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
-      budgetLink(opts.budgetLedger, "bybit:rest"),
-    );
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
+    // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
+    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
+      budgetLink(opts.budgetLedger, "bybit:rest"),
+    );
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;
@@ -167,7 +167,7 @@ export class BybitAdapter implements VenueAdapter {
     this.behindResetOld = new Uint8Array(this.topics.length);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,
@@ -190,8 +190,7 @@ export class BybitAdapter implements VenueAdapter {
         keepalive: BYBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

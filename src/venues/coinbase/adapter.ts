@@ -20,7 +20,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
@@ -125,7 +125,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the public REST limit and honours 429 / Retry-After.
-    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "coinbase:rest"));
+    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex, this.now), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "coinbase:rest"));
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
@@ -142,7 +142,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     const requests = coinbaseRequests((topics, reqId) => (topics[0]?.conn as Conn | undefined)?.expectedAcks.push(reqId));
-    this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare);
+    this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare, opts.budgetIndex);
     this.books = new TopicResync({
       venue: "coinbase",
       log: this.log,
@@ -153,7 +153,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.control.restartTopic(t),
     });
-    const connects = connectBudget(opts.budgetShare);
+    const connects = connectBudget(opts.budgetShare, opts.budgetIndex, this.now);
     this.lifecycle = new ConnectionLifecycle(
       "coinbase",
       this.conns,
@@ -167,8 +167,9 @@ export class CoinbaseAdapter implements VenueAdapter {
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
         // Its share of 8 connects/s, no faster than the sockets' two subscribes fit 8 messages/s (protocol.ts connectBudget).
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? connects.maxConnectsPerWindow,
-        connectWindowMs: opts.connectWindowMs ?? connects.connectWindowMs,
+        ...(opts.maxConnectsPerWindow !== undefined || opts.connectWindowMs !== undefined
+          ? { maxConnectsPerWindow: opts.maxConnectsPerWindow ?? connects.maxConnectsPerWindow, connectWindowMs: opts.connectWindowMs ?? 1_000 }
+          : connects),
         // Never make-before-break: two sockets have two sequences, and a new socket restarts the connection's.
         maxConnectionAgeMs: Infinity,
       },

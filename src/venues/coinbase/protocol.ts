@@ -5,7 +5,7 @@
  */
 import type { TopicState } from "../common/connection.ts";
 import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
-import { shareOf } from "../common/budgets.ts";
+import { splitBudget, type BudgetSplit } from "../common/budgets.ts";
 
 /** Market data endpoint (websocket-overview); `level2` and `heartbeats` need no JWT (websocket-channels). */
 export const COINBASE_WS_URL = "wss://advanced-trade-ws.coinbase.com";
@@ -50,14 +50,17 @@ export const MESSAGES_PER_CONNECT = 2;
  * This process's connect budget: its share of the 8 connects/s, but no faster than each new socket's subscribes fit
  * its share of the 8 messages/s (the same IP's). Connects at 8/s would queue 16 subscribes a second behind 8: from
  * ~40 connections at start a socket idles past the 5 s subscribe deadline and is closed, and no book is live any
- * sooner (the subscribes, not the connects, are the bottleneck). At least one connect per window: below one a
- * second, the window grows instead.
+ * sooner (the subscribes, not the connects, are the bottleneck). Split as common/budgets.ts splitBudget: below one
+ * a second (more than 4 workers), one per a longer window in worker `budgetIndex`'s own slot, so the workers' connects
+ * add up to at most 4 a second and never all go at t = 0 (9 workers made 9 connects at once).
  */
-export function connectBudget(budgetShare: number | undefined): { maxConnectsPerWindow: number; connectWindowMs: number } {
-  const messagesPerSecond = MESSAGES_PER_SECOND * Math.min(1, Math.max(0, budgetShare ?? 1)); // as SubscriptionControl's window
-  const perSecond = Math.min(shareOf(CONNECTS_PER_SECOND, budgetShare), messagesPerSecond / MESSAGES_PER_CONNECT);
-  if (perSecond >= 1) return { maxConnectsPerWindow: Math.floor(perSecond), connectWindowMs: 1_000 };
-  return { maxConnectsPerWindow: 1, connectWindowMs: perSecond > 0 ? Math.ceil(1_000 / perSecond) : 1_000 };
+export function connectBudget(
+  budgetShare: number | undefined,
+  budgetIndex = 0,
+  now?: () => number,
+): { maxConnectsPerWindow: number; connectWindowMs: number; connectSlot: BudgetSplit } {
+  const split = splitBudget(Math.min(CONNECTS_PER_SECOND, MESSAGES_PER_SECOND / MESSAGES_PER_CONNECT), 1_000, budgetShare, budgetIndex, now);
+  return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
 }
 /**
  * Public REST (the products endpoint): 10 requests per second per IP, bursts up to 15 [F11]. A 429 without

@@ -1,7 +1,8 @@
 /**
  * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget that honours a
  * refused handshake's hold, token buckets for outgoing messages (per connection and per IP) and a REST weight budget
- * that honours 429, 418 and `Retry-After`. Workers on one host each take a share (shareOf), so together they stay within the venue's limit.
+ * that honours 429, 418 and `Retry-After`. Workers on one host each take a part (splitBudget), so together they stay
+ * within the venue's limit in any window, however many they are.
  * Every method takes the time, so tests drive them with a fake clock. With workers, a budget linked to the
  * supervisor's ledger (track()) starts from what the slot's previous worker spent and reports what it spends
  * (budget-ledger.ts): a restarted worker does not get a fresh budget while the venue still counts the old one's.
@@ -10,10 +11,102 @@
 import { monoEpochMs } from "../../core/clock.ts";
 import type { BudgetLink } from "./budget-ledger.ts";
 
-/** This process's part of a per-IP limit: at least 1, so a worker can always make progress. */
+/** share clamped to [0, 1] (undefined: the whole, one process). */
+function clampShare(share: number | undefined): number {
+  return Math.min(1, Math.max(0, share ?? 1));
+}
+
+/**
+ * This process's part of a per-IP count that is never split below one (a per-minute REST weight of thousands):
+ * floor(limit · share), at least 1. Where N workers may outnumber the limit, use splitBudget, which widens the
+ * window instead (a floor of 1 let N workers take N of a limit below N: OKX's 3 connects/s, 4 workers, 4/s).
+ */
 export function shareOf(limit: number, share: number | undefined): number {
   if (!Number.isFinite(limit)) return limit;
-  return Math.max(1, Math.floor(limit * Math.min(1, Math.max(0, share ?? 1))));
+  return Math.max(1, Math.floor(limit * clampShare(share) + 1e-9));
+}
+
+/**
+ * A worker's part of a per-IP "limit per windowMs": `count` per `windowMs`, and, when its share is below one a
+ * window, a slot: its events go only within `toleranceMs` after `phaseMs` + k · `periodMs` (of the wall clock on
+ * the production clock: gridOffsetMs; see splitBudget). periodMs 0: at any time.
+ */
+export interface BudgetSplit {
+  readonly count: number;
+  readonly windowMs: number;
+  readonly phaseMs: number;
+  readonly periodMs: number;
+  readonly toleranceMs: number;
+  /** What to add to the budget's clock to read the slots' grid (absent: none; see splitBudget's `now`). */
+  readonly gridOffsetMs?: () => number;
+}
+
+const NO_SLOT = { phaseMs: 0, periodMs: 0, toleranceMs: 0 };
+
+/**
+ * Worker `index`'s part of "`limit` per `windowMs`" when `1 / share` workers share one IP, so that the workers'
+ * parts add up to at most the limit in any window. floor(limit · share) per window when that is at least one (the
+ * counts add up to at most the limit). Below one (more workers than the limit), one per a longer window, at a slot
+ * of its own: worker i's events only at i · spacing (+ k · workers · spacing), within a tolerance, the spacing being
+ * the venue's own (windowMs / limit) plus that tolerance (a quarter of it, at least 1 ms), so any limit + 1 events
+ * of all workers span at least windowMs, and the workers never all go at t = 0 (they did: a floor of 1 per worker
+ * gave 4 workers on OKX's 3 connects/s 4/s, and 9 workers on Coinbase's 8/s 9 connects at once). A timer late past
+ * the tolerance waits for the next slot (costs one period, never breaks the limit). One process (share 1): the
+ * whole limit, no slot. `now`, the budget's clock: on the production one (monoEpochMs) the slots are read on the wall
+ * clock, which every thread shares exactly; monoEpochMs reads like epoch ms from its own thread's start, so a worker
+ * restarted days later (clock slew) or after a wall-clock step would read the grid apart from the others. On an
+ * injected clock (tests), on that clock.
+ */
+export function splitBudget(limit: number, windowMs: number, share: number | undefined, index = 0, now?: () => number): BudgetSplit {
+  const s = clampShare(share);
+  const n = limit * s;
+  if (!Number.isFinite(limit)) return { count: limit, windowMs, ...NO_SLOT };
+  if (n >= 1 - 1e-9) return { count: Math.floor(n + 1e-9), windowMs, ...NO_SLOT };
+  if (!(n > 0)) return { count: 1, windowMs, ...NO_SLOT };
+  const workers = Math.ceil(1 / s - 1e-9);
+  const venueSpacingMs = windowMs / limit;
+  const toleranceMs = Math.max(1, Math.floor(venueSpacingMs / 4));
+  const spacingMs = Math.ceil(venueSpacingMs) + toleranceMs; // whole ms: the slots' spacing is exact
+  const periodMs = workers * spacingMs;
+  const slot = { count: 1, windowMs: periodMs, phaseMs: (Math.max(0, index) % workers) * spacingMs, periodMs, toleranceMs };
+  return now === monoEpochMs ? { ...slot, gridOffsetMs: wallGridOffsetMs } : slot;
+}
+
+/** The wall clock less the deadline clock, in whole ms (cold: only slotted budgets read it). */
+function wallGridOffsetMs(): number {
+  return Math.round(Date.now() - monoEpochMs());
+}
+
+/**
+ * A connection lifecycle's connect budget from a venue's per-IP "limit per windowMs": this worker's split
+ * (splitBudget, with its slot), or what a test set instead (then no slot; a count alone is at least 1).
+ */
+export function connectSplit(
+  limit: number,
+  windowMs: number,
+  opts: { budgetShare?: number; budgetIndex?: number; maxConnectsPerWindow?: number; connectWindowMs?: number },
+  /** The budget's clock (splitBudget's `now`). */
+  now?: () => number,
+): { maxConnectsPerWindow: number; connectWindowMs: number; connectSlot?: BudgetSplit } {
+  if (opts.maxConnectsPerWindow !== undefined || opts.connectWindowMs !== undefined) {
+    return { maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(limit, opts.budgetShare), connectWindowMs: opts.connectWindowMs ?? windowMs };
+  }
+  const split = splitBudget(limit, windowMs, opts.budgetShare, opts.budgetIndex, now);
+  return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
+}
+
+/** The first time at or after `atMs` within a slot (periodMs 0: `atMs`). */
+export function slotAtOrAfter(atMs: number, split: { phaseMs: number; periodMs: number; toleranceMs: number }): number {
+  if (!(split.periodMs > 0)) return atMs;
+  const r = (((atMs - split.phaseMs) % split.periodMs) + split.periodMs) % split.periodMs;
+  return r < split.toleranceMs ? atMs : atMs + split.periodMs - r;
+}
+
+/** A wait of `waitMs` from `nowMs`, moved on to the next slot (none: unchanged). */
+function slotWait(nowMs: number, waitMs: number, slot: BudgetSplit | undefined): number {
+  if (slot === undefined || !(slot.periodMs > 0)) return waitMs;
+  const gridMs = nowMs + (slot.gridOffsetMs?.() ?? 0);
+  return slotAtOrAfter(gridMs + waitMs, slot) - gridMs;
 }
 
 /**
@@ -58,10 +151,16 @@ export class SlidingWindowBudget {
   constructor(
     readonly max: number,
     readonly windowMs: number,
+    /** A worker's slot (splitBudget): events only within it. Default: none. */
+    readonly slot?: BudgetSplit,
   ) {}
 
-  /** How long until one more event fits (0 = now). */
+  /** How long until one more event fits (0 = now), in this worker's slot when it has one. */
   waitMs(nowMs: number): number {
+    return slotWait(nowMs, this.windowWaitMs(nowMs), this.slot);
+  }
+
+  private windowWaitMs(nowMs: number): number {
     const heldUntilMs = this.held.endMs(nowMs);
     if (heldUntilMs > 0) return heldUntilMs - nowMs;
     const times = this.times;
@@ -178,11 +277,17 @@ export class MessageWindow implements MessageLimit {
   constructor(
     readonly count: number,
     readonly windowMs: number,
+    /** A worker's slot (splitBudget): sends only within it. Default: none. */
+    readonly slot?: BudgetSplit,
   ) {
     this.sentMs = new Float64Array(Math.max(1, count));
   }
 
   waitMs(nowMs: number): number {
+    return slotWait(nowMs, this.windowWaitMs(nowMs), this.slot);
+  }
+
+  private windowWaitMs(nowMs: number): number {
     const n = this.sentMs.length;
     if (this.size === 0) return 0;
     // A clock stepped back put sends in the future: counted as now (so no wait is longer than a window; cold, rare).
@@ -201,17 +306,6 @@ export class MessageWindow implements MessageLimit {
     }
     return true;
   }
-}
-
-/**
- * This process's share of "`count` per `windowMs`" (workers on one IP): floor(count · share) per window, or, below
- * one, one per a window as much longer; never the whole count per worker (shareOf's floor of 1 would let N workers
- * send N a window together).
- */
-export function windowShareOf(count: number, windowMs: number, share: number | undefined): { count: number; windowMs: number } {
-  const n = count * Math.min(1, Math.max(0, share ?? 1));
-  if (n >= 1) return { count: Math.floor(n), windowMs };
-  return { count: 1, windowMs: n > 0 ? Math.ceil(windowMs / n) : windowMs };
 }
 
 /**
@@ -238,10 +332,21 @@ export class RestWeightBudget {
     readonly defaultBackoffMs = 60_000,
     /** Further statuses that mean "over the limit" for this venue, with their wait (Bybit: 403 → 10 min). */
     private readonly extraBlocking: ReadonlyMap<number, number> = new Map(),
+    /** A worker's slot (splitBudget): requests only within it. Default: none. */
+    readonly slot?: BudgetSplit,
   ) {}
 
-  /** How long until a request of `weight` may go (0 = now). */
+  /** A worker's part of a venue's "limit requests per windowMs" (splitBudget), in its slot when below one a window. */
+  static split(split: BudgetSplit, defaultBackoffMs?: number, extraBlocking?: ReadonlyMap<number, number>): RestWeightBudget {
+    return new RestWeightBudget(split.count, split.windowMs, defaultBackoffMs, extraBlocking, split);
+  }
+
+  /** How long until a request of `weight` may go (0 = now), in this worker's slot when it has one. */
   waitMs(nowMs: number, weight: number): number {
+    return slotWait(nowMs, this.weightWaitMs(nowMs, weight), this.slot);
+  }
+
+  private weightWaitMs(nowMs: number, weight: number): number {
     // A clock stepped back (an injected one: the adapters' default is monotonic): spending and a hold it put in the future held requests
     // for the step's length more. Spending counts as now, a hold lasts at most its own length from now (VenueHold).
     const heldUntilMs = this.held.endMs(nowMs);

@@ -12,7 +12,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
-import { SlidingWindowBudget } from "./budgets.ts";
+import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
 import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
@@ -68,6 +68,8 @@ export interface LifecycleOptions {
   /** Connects per connectWindowMs for this process (already its share of the venue's per-IP budget). */
   maxConnectsPerWindow: number;
   connectWindowMs: number;
+  /** This worker's slot for connects when its share is below one a window (budgets.ts splitBudget). Default: none. */
+  connectSlot?: BudgetSplit;
   /** The supervisor's record of this worker slot's connects (CommonAdapterOptions.budgetLedger). */
   budgetLedger?: BudgetLedger;
   /** See CommonAdapterOptions.connectHoldMs. */
@@ -214,7 +216,7 @@ export class ConnectionLifecycle {
     const resyncBaseMs = opts.resyncBackoffBaseMs;
     this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
     this.connectWindowMs = opts.connectWindowMs;
-    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs).track(budgetLink(opts.budgetLedger, `${venue}:connect`));
+    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs, opts.connectSlot).track(budgetLink(opts.budgetLedger, `${venue}:connect`));
     this.firstHoldMs = opts.connectHoldMs;
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));

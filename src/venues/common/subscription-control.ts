@@ -11,7 +11,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { shareOf, MessageWindow, TokenBucket, windowShareOf, type MessageLimit } from "./budgets.ts";
+import { MessageWindow, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
@@ -29,13 +29,22 @@ export const RATE_LIMIT_BACKOFF_MAX_MS = 10_000;
 export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
 export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
 
-/** A limit of `spec` for this process's `share` of it (1 = the whole). */
-function limitOf(spec: BucketSpec | WindowSpec, share: number, nowMs: number): MessageLimit {
+/**
+ * A limit of `spec` for worker `index`'s `share` of it (1 = the whole; budgets.ts splitBudget): the workers' parts
+ * add up to at most the venue's. A bucket whose capacity would split below one message becomes one message per a
+ * longer window, in the worker's slot of the venue's rate (a bucket of 1 each, all full at t = 0, let N workers send
+ * N at once past a burst of fewer).
+ */
+export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, now: () => number): MessageLimit {
   if ("windowMs" in spec) {
-    const w = windowShareOf(spec.count, spec.windowMs, share);
-    return new MessageWindow(w.count, w.windowMs);
+    const w = splitBudget(spec.count, spec.windowMs, share, index, now);
+    return new MessageWindow(w.count, w.windowMs, w);
   }
-  return new TokenBucket(shareOf(spec.capacity, share), spec.perSecond * Math.min(1, share), nowMs);
+  const s = Math.min(1, Math.max(0, share));
+  const capacity = Math.floor(spec.capacity * s + 1e-9);
+  if (capacity >= 1) return new TokenBucket(capacity, spec.perSecond * s, now());
+  const w = splitBudget(spec.perSecond, 1_000, share, index, now);
+  return new MessageWindow(w.count, w.windowMs, w);
 }
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
@@ -97,9 +106,11 @@ export class SubscriptionControl {
     private readonly invalidate: InvalidateTopic,
     /** This process's share of the per-IP message budget (1 / workers). */
     budgetShare = 1,
+    /** This worker's index among those sharing the IP (its slot when its share is below one message a window). */
+    budgetIndex = 0,
   ) {
     const ip = protocol.pacing?.perIp;
-    this.ipBucket = ip ? limitOf(ip, budgetShare, now()) : null;
+    this.ipBucket = ip ? limitOf(ip, budgetShare, budgetIndex, now) : null;
   }
 
   /**
@@ -203,7 +214,7 @@ export class SubscriptionControl {
     const per = this.protocol.pacing?.perConnection;
     if (!per && !this.ipBucket) return true;
     const now = this.now();
-    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, now);
+    if (per && !conn.bucket) conn.bucket = limitOf(per, 1, 0, this.now);
     if (conn.bucket && conn.bucket.waitMs(now) > 0) return false;
     if (this.ipBucket && this.ipBucket.waitMs(now) > 0) return false;
     conn.bucket?.tryTake(now);

@@ -24,7 +24,7 @@ import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -135,7 +135,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
-    this.restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_SECOND, opts.budgetShare), 1_000, REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
+    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex, this.now), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;
@@ -148,7 +148,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare);
+    this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
     this.books = new TopicResync({
       venue: "deribit",
       log: this.log,
@@ -171,8 +171,7 @@ export class DeribitAdapter implements VenueAdapter {
         keepalive: DERIBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

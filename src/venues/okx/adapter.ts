@@ -21,7 +21,7 @@ import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type Market
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
-import { shareOf } from "../common/budgets.ts";
+import { connectSplit } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
@@ -174,9 +174,9 @@ export class OkxAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as OkxTopic),
     });
-    this.bridge = new RestBridge(this, n, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:rest"));
+    this.bridge = new RestBridge(this, n, opts.budgetShare, opts.budgetIndex, budgetLink(opts.budgetLedger, "okx:rest"));
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
-    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow);
+    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait });
@@ -203,8 +203,7 @@ export class OkxAdapter implements VenueAdapter {
         keepalive: OKX_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, (depth) => defaultStaleAfterMs(depth)),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(CONNECTS_PER_WINDOW, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? CONNECT_WINDOW_MS,
+        ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
       },
     );
   }

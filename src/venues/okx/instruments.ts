@@ -9,7 +9,7 @@ all until its Retry-After (or one 2 s window) has passed. Resolution order
  */
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { RestWeightBudget, shareOf, sleepUnlessAborted } from "../common/budgets.ts";
+import { RestWeightBudget, sleepUnlessAborted, splitBudget } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { boundedText } from "../../core/terminal-text.ts";
@@ -44,8 +44,10 @@ export class InstrumentRequestPacer {
     private readonly stop?: AbortSignal,
     /** The wall clock an HTTP-date Retry-After without a Date header is read against (default `now`). */
     private readonly wallNow: () => number = now,
+    /** This worker's index among those sharing the IP (its slot when its share is below one a window). */
+    budgetIndex = 0,
   ) {
-    this.budget = new RestWeightBudget(shareOf(INSTRUMENT_REQUESTS_PER_WINDOW, budgetShare), INSTRUMENT_WINDOW_MS, INSTRUMENT_WINDOW_MS).track(link);
+    this.budget = RestWeightBudget.split(splitBudget(INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, budgetShare, budgetIndex, now), INSTRUMENT_WINDOW_MS).track(link);
   }
 
   /** 429 answers read so far (stats). */

@@ -14,7 +14,7 @@ import { FixedPointError } from "../../core/errors.ts";
 import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
-import { RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -57,11 +57,12 @@ export class RestBridge {
     private readonly a: OkxAdapter,
     n: number,
     budgetShare: number | undefined,
+    budgetIndex: number | undefined,
     link?: BudgetLink,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
     // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
-    this.budget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, budgetShare), REST_WINDOW_MS, REST_WINDOW_MS).track(link);
+    this.budget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, budgetShare, budgetIndex, a.now), REST_WINDOW_MS).track(link);
   }
 
   /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */

@@ -19,7 +19,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
-import { budgetedFetch, RestWeightBudget, shareOf } from "../common/budgets.ts";
+import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
@@ -47,8 +47,8 @@ export const QUIET_ANSWER_MS = 5_000;
 export const MISFIT_ASKS = 2;
 export const MISFIT_RECHECK_MS = STALE_RECHECK_MS;
 /** REST: Upbit's quotation group allows 10 requests/s per IP; Bithumb's is similar. */
-const REST_REQUESTS_PER_WINDOW = 8;
-const REST_WINDOW_MS = 1_000;
+export const REST_REQUESTS_PER_WINDOW = 8;
+export const REST_WINDOW_MS = 1_000;
 const REST_BLOCKED_MS = 60_000;
 
 export interface UpbitAdapterOptions extends CommonAdapterOptions {
@@ -143,7 +143,7 @@ export class UpbitAdapter implements VenueAdapter {
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
-    const restBudget = new RestWeightBudget(shareOf(REST_REQUESTS_PER_WINDOW, opts.budgetShare), REST_WINDOW_MS, REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
+    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;
@@ -193,8 +193,7 @@ export class UpbitAdapter implements VenueAdapter {
         keepalive: UPBIT_KEEPALIVE,
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, () => STALE_AFTER_MS),
         resyncBackoffBaseMs: this.books.baseMs,
-        maxConnectsPerWindow: opts.maxConnectsPerWindow ?? shareOf(dialect.connectsPerWindow, opts.budgetShare),
-        connectWindowMs: opts.connectWindowMs ?? dialect.connectWindowMs,
+        ...connectSplit(dialect.connectsPerWindow, dialect.connectWindowMs, opts, this.now),
       },
     );
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).

@@ -1,8 +1,43 @@
 /** The per-IP budgets every venue shares (src/venues/common/budgets.ts), on a fake clock. */
 import { describe, expect, test } from "vitest";
+import { monoEpochMs } from "../../../src/core/clock.ts";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
-import { BAN_DEFAULT_MS, budgetedFetch, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, TokenBucket, windowShareOf } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { validateConfig } from "../../../src/config/load.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { limitOf } from "../../../src/venues/common/subscription-control.ts";
+import { venueSpec } from "../../../src/venues/registry.ts";
+import { CONNECT_WINDOW_MS as BINANCE_CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW as BINANCE_CONNECTS } from "../../../src/venues/binance/protocol.ts";
+import {
+  CONNECT_WINDOW_MS as BYBIT_CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW as BYBIT_CONNECTS,
+  REST_REQUESTS_PER_WINDOW as BYBIT_REST,
+  REST_WINDOW_MS as BYBIT_REST_WINDOW_MS,
+} from "../../../src/venues/bybit/protocol.ts";
+import {
+  connectBudget,
+  CONNECTS_PER_SECOND as COINBASE_CONNECTS,
+  MESSAGES_PER_CONNECT,
+  MESSAGES_PER_SECOND as COINBASE_MESSAGES,
+  REST_REQUESTS_PER_SECOND as COINBASE_REST,
+} from "../../../src/venues/coinbase/protocol.ts";
+import {
+  CONNECT_WINDOW_MS as DERIBIT_CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW as DERIBIT_CONNECTS,
+  REST_REQUESTS_PER_SECOND as DERIBIT_REST,
+  SUBSCRIBE_BURST,
+  SUBSCRIBE_PER_SECOND,
+} from "../../../src/venues/deribit/protocol.ts";
+import { INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS } from "../../../src/venues/okx/instruments.ts";
+import {
+  CONNECT_WINDOW_MS as OKX_CONNECT_WINDOW_MS,
+  CONNECTS_PER_WINDOW as OKX_CONNECTS,
+  REST_REQUESTS_PER_WINDOW as OKX_REST,
+  REST_WINDOW_MS as OKX_REST_WINDOW_MS,
+} from "../../../src/venues/okx/protocol.ts";
+import { REST_REQUESTS_PER_WINDOW as UPBIT_REST, REST_WINDOW_MS as UPBIT_REST_WINDOW_MS } from "../../../src/venues/upbit/adapter.ts";
+import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protocol.ts";
 import { rng } from "../../support/mulberry32.ts";
 
 describe("budgets", () => {
@@ -30,18 +65,19 @@ describe("budgets", () => {
     }
   });
 
-  test("MessageWindow: a clock stepped back holds a send at most one window; windowShareOf splits a count between workers", () => {
+  test("MessageWindow: a clock stepped back holds a send at most one window; splitBudget splits a count between workers", () => {
     const w = new MessageWindow(2, 1000);
     expect(w.tryTake(10_000) && w.tryTake(10_000)).toBe(true);
     expect(w.waitMs(5_000)).toBe(1000); // stepped back 5 s: a window, not 6 s
     expect(w.tryTake(6_000)).toBe(true);
     for (const workers of [1, 2, 3, 5, 8, 9, 16, 100]) {
-      const s = windowShareOf(8, 1000, 1 / workers);
+      const s = splitBudget(8, 1000, 1 / workers);
       expect((s.count * workers * 1000) / s.windowMs).toBeLessThanOrEqual(8); // together within 8 a second
       expect(s.count).toBeGreaterThanOrEqual(1);
     }
-    expect(windowShareOf(8, 1000, 1)).toEqual({ count: 8, windowMs: 1000 });
-    expect(windowShareOf(8, 1000, 1 / 16)).toEqual({ count: 1, windowMs: 2000 });
+    expect(splitBudget(8, 1000, 1)).toEqual({ count: 8, windowMs: 1000, phaseMs: 0, periodMs: 0, toleranceMs: 0 });
+    // 16 workers on 8 a second: one each per 16 slots of 125 ms + 31 ms tolerance, worker 3 in the fourth slot.
+    expect(splitBudget(8, 1000, 1 / 16, 3)).toEqual({ count: 1, windowMs: 2496, phaseMs: 468, periodMs: 2496, toleranceMs: 31 });
   });
 
   test("shareOf splits a per-IP limit between workers, never below 1", () => {
@@ -264,4 +300,170 @@ describe("holds (s-rev47)", () => {
     expect(r.onResponse(10 * BAN_DEFAULT_MS, 418, "30")).toBe(30_000); // the venue's own length wins
     expect(r.onResponse(20 * BAN_DEFAULT_MS, 429, null)).toBe(60_000); // a 429 keeps the default
   });
+});
+
+/**
+ * Per-IP budgets split between workers (splitBudget, connectSplit, the message limits): the workers' events together
+ * never exceed the venue's limit in any window. Before, shareOf's floor of 1 gave 4 workers on OKX's 3 connects/s 4 a
+ * second, and every worker's window started empty, so 9 workers on Coinbase made 9 connects at t = 0.
+ */
+describe("per-IP budgets split between workers", () => {
+  type Kind = "connect" | "rest" | "messages" | "bucket";
+  interface Limit {
+    name: string;
+    kind: Kind;
+    limit: number;
+    windowMs: number;
+    /** A bucket's burst (kind "bucket": `limit` per second refills it). */
+    capacity?: number;
+  }
+  const LIMITS: Limit[] = [
+    { name: "okx connects", kind: "connect", limit: OKX_CONNECTS, windowMs: OKX_CONNECT_WINDOW_MS },
+    { name: "okx rest", kind: "rest", limit: OKX_REST, windowMs: OKX_REST_WINDOW_MS },
+    { name: "okx instruments", kind: "rest", limit: INSTRUMENT_REQUESTS_PER_WINDOW, windowMs: INSTRUMENT_WINDOW_MS },
+    { name: "bybit connects", kind: "connect", limit: BYBIT_CONNECTS, windowMs: BYBIT_CONNECT_WINDOW_MS },
+    { name: "bybit rest", kind: "rest", limit: BYBIT_REST, windowMs: BYBIT_REST_WINDOW_MS },
+    { name: "binance connects", kind: "connect", limit: BINANCE_CONNECTS, windowMs: BINANCE_CONNECT_WINDOW_MS },
+    { name: "deribit connects", kind: "connect", limit: DERIBIT_CONNECTS, windowMs: DERIBIT_CONNECT_WINDOW_MS },
+    { name: "deribit rest", kind: "rest", limit: DERIBIT_REST, windowMs: 1_000 },
+    { name: "deribit subscribes", kind: "bucket", limit: SUBSCRIBE_PER_SECOND, windowMs: 1_000, capacity: SUBSCRIBE_BURST },
+    { name: "coinbase connects", kind: "connect", limit: Math.min(COINBASE_CONNECTS, COINBASE_MESSAGES / MESSAGES_PER_CONNECT), windowMs: 1_000 },
+    { name: "coinbase messages", kind: "messages", limit: COINBASE_MESSAGES, windowMs: 1_000 },
+    { name: "coinbase rest", kind: "rest", limit: COINBASE_REST, windowMs: 1_000 },
+    { name: "upbit connects", kind: "connect", limit: UPBIT_DIALECT.connectsPerWindow, windowMs: UPBIT_DIALECT.connectWindowMs },
+    { name: "bithumb connects", kind: "connect", limit: BITHUMB_DIALECT.connectsPerWindow, windowMs: BITHUMB_DIALECT.connectWindowMs },
+    { name: "upbit rest", kind: "rest", limit: UPBIT_REST, windowMs: UPBIT_REST_WINDOW_MS },
+  ];
+  const T0 = 1_765_000_000_123; // the deadline clock reads like epoch ms, on every worker alike
+
+  /** Worker `index` of `workers`'s budget for `l`, as the adapters build it. */
+  function budgetOf(l: Limit, workers: number, index: number): { waitMs(nowMs: number): number; take(nowMs: number): void } {
+    const share = 1 / workers;
+    if (l.kind === "connect") {
+      const opts = l.name === "coinbase connects" ? connectBudget(share, index) : connectSplit(l.limit, l.windowMs, { budgetShare: share, budgetIndex: index });
+      const b = new SlidingWindowBudget(opts.maxConnectsPerWindow, opts.connectWindowMs, opts.connectSlot);
+      return { waitMs: (t) => b.waitMs(t), take: (t) => b.take(t) };
+    }
+    if (l.kind === "rest") {
+      const b = RestWeightBudget.split(splitBudget(l.limit, l.windowMs, share, index));
+      return { waitMs: (t) => b.waitMs(t, 1), take: (t) => b.take(t, 1) };
+    }
+    const spec = l.kind === "bucket" ? { capacity: l.capacity!, perSecond: l.limit } : { count: l.limit, windowMs: l.windowMs };
+    const m = limitOf(spec, share, index, () => T0);
+    return {
+      waitMs: (t) => m.waitMs(t),
+      take: (t) => {
+        expect(m.tryTake(t)).toBe(true);
+      },
+    };
+  }
+
+  /**
+   * Every worker wants events from T0 on, in bursts and after idles, its timers sometimes late (past a slot's
+   * tolerance too); returns all events, sorted.
+   */
+  function simulate(l: Limit, workers: number, r: () => number): number[] {
+    const periodMs = Math.max(l.windowMs, splitBudget(l.limit, l.windowMs, 1 / workers).periodMs);
+    const endMs = T0 + 3 * periodMs;
+    const events: number[] = [];
+    for (let i = 0; i < workers; i++) {
+      const b = budgetOf(l, workers, i);
+      let t = T0;
+      while (t < endMs) {
+        const wait = b.waitMs(t);
+        if (wait > 0) {
+          t += wait + (r() < 0.7 ? 0 : Math.floor(r() * 60)); // a timer on time, or late
+          continue;
+        }
+        b.take(t);
+        events.push(t);
+        t += r() < 0.6 ? 0 : Math.floor(r() * 2 * periodMs);
+      }
+    }
+    return events.sort((a, b) => a - b);
+  }
+
+  test("for 1..64 workers on each venue's limits, all workers' events in any window stay within the limit (a model)", () => {
+    const r = rng(20261206);
+    for (const l of LIMITS) {
+      const counts = new Set([1, 2, l.limit, l.limit + 1, 64].filter((n) => n <= 64));
+      while (counts.size < 10) counts.add(1 + Math.floor(r() * 64));
+      for (const workers of counts) {
+        const events = simulate(l, workers, r);
+        const what = `${l.name}, ${workers} workers`;
+        expect(events.length, what).toBeGreaterThan(0); // every worker can still go (checked per worker below)
+        if (l.kind === "bucket") {
+          // The venue's bucket (capacity, limit a second), full at T0: every event finds a credit.
+          let credits = l.capacity!;
+          let lastMs = T0;
+          for (const t of events) {
+            credits = Math.min(l.capacity!, credits + ((t - lastMs) * l.limit) / 1000);
+            lastMs = t;
+            expect(credits, `${what} at +${t - T0} ms`).toBeGreaterThanOrEqual(1 - 1e-9);
+            credits -= 1;
+          }
+          continue;
+        }
+        // No limit + 1 events within one window (half-open: [t, t + windowMs)).
+        for (let k = 0; k + l.limit < events.length; k++) {
+          expect(events[k + l.limit]! - events[k]!, `${what}: events ${k}..${k + l.limit} at +${events[k]! - T0} ms`).toBeGreaterThanOrEqual(l.windowMs);
+        }
+      }
+    }
+  });
+
+  test("each worker can still go: one process keeps the whole limit at once, and a worker's first event comes within one period", () => {
+    for (const l of LIMITS) {
+      expect(budgetOf(l, 1, 0).waitMs(T0), `${l.name}: one process is not slowed`).toBe(0);
+      for (const workers of [2, 9, 64]) {
+        const periodMs = Math.max(l.windowMs, splitBudget(l.limit, l.windowMs, 1 / workers).periodMs);
+        for (let i = 0; i < workers; i++) expect(budgetOf(l, workers, i).waitMs(T0), `${l.name}: worker ${i} of ${workers}`).toBeLessThan(periodMs);
+      }
+    }
+  });
+
+  test("on the production clock the slots are read on the wall clock, which every thread shares (each thread's monoEpochMs starts apart)", () => {
+    expect(splitBudget(3, 1000, 1 / 4, 1, monoEpochMs).gridOffsetMs).toBeTypeOf("function");
+    expect(splitBudget(3, 1000, 1 / 4, 1, () => 0).gridOffsetMs).toBeUndefined(); // an injected clock: its own grid
+    expect(splitBudget(3, 1000, 1, 0, monoEpochMs).gridOffsetMs).toBeUndefined(); // one process: no slot at all
+    // A thread whose deadline clock reads 250 ms behind the wall clock: its slot at wall 1000 is at 750 on its clock.
+    const b = new SlidingWindowBudget(1, 1000, { count: 1, windowMs: 1000, phaseMs: 0, periodMs: 1000, toleranceMs: 10, gridOffsetMs: () => 250 });
+    expect(b.waitMs(0)).toBe(750);
+    expect(b.waitMs(750)).toBe(0);
+  });
+
+  test("N workers' first connects are spread at the venue's spacing, not all at t = 0 (9 on Coinbase, 4 on OKX, 64 on Upbit)", () => {
+    for (const [name, workers] of [["coinbase connects", 9], ["okx connects", 4], ["upbit connects", 64]] as const) {
+      const l = LIMITS.find((x) => x.name === name)!;
+      const first = Array.from({ length: workers }, (_, i) => T0 + budgetOf(l, workers, i).waitMs(T0)).sort((a, b) => a - b);
+      expect(new Set(first).size, name).toBe(workers);
+      for (let k = 1; k < workers; k++) expect(first[k]! - first[k - 1]!, `${name}: connects ${k - 1} and ${k}`).toBeGreaterThanOrEqual(l.windowMs / l.limit);
+      for (let k = 0; k + l.limit < workers; k++) expect(first[k + l.limit]! - first[k]!, name).toBeGreaterThanOrEqual(l.windowMs);
+    }
+  });
+});
+
+/**
+ * The adapters build their connect budget from the worker's index as well as its share (VenueOptions.budgetIndex,
+ * which the app passes as the worker's index): 64 workers each get a slot of their own, worker 5 the sixth. No
+ * connection is opened (the adapters are only constructed).
+ */
+test("each venue's adapter gives worker budgetIndex its own connect slot", () => {
+  const url = { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9" };
+  const config = validateConfig({
+    venues: {
+      okx: { ...url, spot: { symbols: ["BTC-USDT"] } },
+      coinbase: { ...url, spot: { symbols: ["BTC-USD"] } },
+      deribit: { ...url, inverse: { symbols: ["BTC-PERPETUAL"] } },
+      upbit: { ...url, spot: { symbols: ["KRW-BTC"] } },
+      bithumb: { ...url, spot: { symbols: ["KRW-BTC"] } },
+    },
+  });
+  for (const vc of config.venues) {
+    const subs = vc.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, budgetShare: 1 / 64, budgetIndex: 5 });
+    const slot = (adapter as unknown as { lifecycle: { connectBudget: SlidingWindowBudget } }).lifecycle.connectBudget.slot;
+    expect(slot?.periodMs, vc.venue).toBeGreaterThan(0);
+    expect(slot!.phaseMs, vc.venue).toBe((5 * slot!.periodMs) / 64);
+  }
 });

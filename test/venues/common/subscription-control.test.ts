@@ -101,16 +101,20 @@ describe("common subscription control", () => {
     control.flush();
     expect(total()).toBe(6);
     control.stop();
-    // A sixteenth of 8 a second: one each 2 s (not one a second, which sixteen workers would add up to 16).
+    // A sixteenth of 8 a second: one each 16 slots of 125 ms + 31 ms (not one a second, which sixteen workers would add
+    // up to 16), worker 3 in the fourth slot (budgets.ts splitBudget; not all sixteen at 0).
     let nowMs = 0;
-    const shared = new SubscriptionControl(protocol({ perIp: { count: 8, windowMs: 1000 } }), silentLogger, () => nowMs, undefined, () => {}, 1 / 16);
+    const shared = new SubscriptionControl(protocol({ perIp: { count: 8, windowMs: 1000 } }), silentLogger, () => nowMs, undefined, () => {}, 1 / 16, 3);
     const conn = new SendRecordingConnection(0);
     for (let i = 0; i < 3; i++) shared.send(conn, `m${i}`);
-    expect(conn.sent).toEqual(["m0"]);
-    nowMs = 1999;
+    expect(conn.sent).toEqual([]);
+    nowMs = 468;
     shared.flush();
     expect(conn.sent).toEqual(["m0"]);
-    nowMs = 2000;
+    nowMs = 468 + 2495;
+    shared.flush();
+    expect(conn.sent).toEqual(["m0"]);
+    nowMs = 468 + 2496;
     shared.flush();
     expect(conn.sent).toEqual(["m0", "m1"]);
     shared.stop();
