@@ -1,4 +1,4 @@
-// HOT PATH: no allocation (note() and the `behind` compare run per full-book frame; the rest only around a reset)
+// HOT PATH: no allocation (note(), took() and the `behind` compare run per full-book frame; the rest only around a reset)
 /**
  * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: what each of the two sockets delivered, and
  * the socket still behind a maintenance reset the book took from the other (docs/venues/okx.md, "Full books").
