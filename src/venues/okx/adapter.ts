@@ -43,6 +43,7 @@ import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
+import { FullBookSockets } from "./full-book-sockets.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
 import { RestBridge } from "./rest-bridge.ts";
@@ -91,6 +92,10 @@ export class OkxAdapter implements VenueAdapter {
    * (onOverlapOver).
    */
   private readonly fullGen: Int32Array;
+  /** Full books: each overlap socket's last seqId, and the socket still behind a reset the book took (full-book-sockets.ts). */
+  private readonly fullSockets: FullBookSockets;
+  /** fullSockets.behind (hot path). */
+  private readonly behindReset: Int32Array;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -150,6 +155,8 @@ export class OkxAdapter implements VenueAdapter {
     const n = subscriptions.length;
     this.fullBook = subscriptions.map((s) => isSnapshotOnly(s.depth));
     this.fullGen = new Int32Array(n).fill(-1);
+    this.fullSockets = new FullBookSockets(n);
+    this.behindReset = this.fullSockets.behind;
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -187,13 +194,14 @@ export class OkxAdapter implements VenueAdapter {
       {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
-        overlapOver: (conn, carrier) => this.onOverlapOver(conn as OkxConnection, carrier),
+        overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as OkxConnection, carrier, oldGen),
         // A resync whose backoff is over goes through the hourly request budget too.
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
         disconnected: (t) => {
           this.bridge.drop(t.index);
           this.bridgeOpen[t.index] = false;
+          this.fullSockets.clear(t.index);
         },
       },
       {
@@ -466,20 +474,38 @@ export class OkxAdapter implements VenueAdapter {
    * (the lagging socket's). A lower one from a socket that has (the one of record, or the other that repeated it:
    * seqReached; TCP is ordered) is still a reset. Before 2026-12-06 only the socket of record counted: once both had
    * delivered the seqId, the other's reset was ignored, and so was every book after it until its seqIds passed the old
-   * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels. When the overlap ends,
-   * a book the carrier has not delivered last is held (onOverlapOver).
+   * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels. After a reset taken
+   * during the overlap, the other socket's books are of the run before it until it delivers the reset (below its own
+   * last seqId): ignored (fullSockets.behind; before 2026-12-06 its higher seqIds were applied, the book LIVE at a
+   * state the venue had left). When the overlap ends, a book the carrier has not delivered last is held (onOverlapOver).
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     const conn = t.conn;
+    const index = t.index;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
-    if (!conn.fromRetiring) this.fullGen[t.index] = socket;
-    if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
-        if (sc.seqId === t.lastSeq) seqRepeated(t, socket);
+    if (!conn.fromRetiring) this.fullGen[index] = socket;
+    if (sc.hasSeqId) {
+      // Not a sign of life (staleness), as any other book the book cannot use.
+      if (socket === this.behindReset[index] && this.fullSockets.ignore(index, socket, sc.seqId, t.book === BookState.LIVE ? t.lastSeq : 0)) {
+        this.fullSockets.note(index, socket, sc.seqId);
         this.c.duplicates++;
         return;
       }
-      if (sc.seqId < t.lastSeq) this.c.maintenanceResets++;
+      this.fullSockets.note(index, socket, sc.seqId);
+    }
+    if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
+      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
+        if (sc.seqId === t.lastSeq) {
+          seqRepeated(t, socket);
+          this.fullSockets.took(index, socket);
+        }
+        this.c.duplicates++;
+        return;
+      }
+      if (sc.seqId < t.lastSeq) {
+        this.c.maintenanceResets++;
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
+      }
     }
     const now = this.now();
     t.lastMsgMs = now;
@@ -489,10 +515,11 @@ export class OkxAdapter implements VenueAdapter {
     if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
+    this.fullSockets.took(index, socket);
     this.c.fullBooks++;
-    this.checksums[t.index] = 0;
+    this.checksums[index] = 0;
     this.books.onLive(t, now);
-    this.sink!.onBookUpdate(t.index, update);
+    this.sink!.onBookUpdate(index, update);
   }
 
   /**
@@ -518,7 +545,21 @@ export class OkxAdapter implements VenueAdapter {
    * delivered the book's seqId (its last book is the book: seqReached; TCP is ordered), and a replacement that has
    * delivered none of this book yet (the book is the old socket's last; the replacement's first is taken whatever).
    */
-  private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier): void {
+  private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
+    for (const t of conn.topics) {
+      const i = t.index;
+      // A socket behind a reset stays so if it carries on (gone back to: under its new generation), but a replacement
+      // that has delivered nothing of the book: its first book is taken as it comes (one socket).
+      // One not known to be before the reset (fullSockets.unsure: its last book not taken, maybe of the new run, ahead)
+      // leaves nothing to tell its next books apart once the other socket is gone: the book is resubscribed (the answer
+      // is of the run the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
+      if (carrier === "old") this.fullSockets.renamed(i, oldGen, conn.generation);
+      if (this.behindReset[i] !== conn.generation || carrier === "none" || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
+      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE) {
+        this.c.overlapEndHolds++;
+        this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      }
+    }
     if (carrier === "none") return; // recycled or stopped: its books are invalidated anyway
     for (const t of conn.topics) {
       const i = t.index;
@@ -559,6 +600,7 @@ export class OkxAdapter implements VenueAdapter {
   restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
+    this.fullSockets.clear(t.index);
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }

@@ -28,7 +28,10 @@ export class OkxCounters {
   unattributedParseErrors = 0;
   requestBudgetWaits = 0;
   crossedResyncs = 0;
-  /** books5 / bbo-tbt books made RESYNCING at a planned reconnect's end, the carrier not vouching for them (adapter.ts onOverlapOver). */
+  /**
+   * books5 / bbo-tbt books made RESYNCING at a planned reconnect's end, the carrier not vouching for them, or
+   * resubscribed, the carrier maybe behind a reset (adapter.ts onOverlapOver).
+   */
   overlapEndHolds = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }

@@ -2,8 +2,10 @@
  * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: a book at or below the last seqId from a
  * socket that has not delivered that seqId only lags and is ignored; from a socket that has (the one of record, or
  * the other that repeated it; TCP is ordered) it is a maintenance reset and replaces the book, as it does outside an
- * overlap. Ignoring it left the book LIVE at its old levels. When the overlap ends, a book the socket carrying on has
- * not delivered last is RESYNCING until that socket's next book (it may be at levels the exchange left). In-process: replay mode, frames fed straight in, the two
+ * overlap. Ignoring it left the book LIVE at its old levels. After a reset taken from one socket, the other's books are
+ * of the run before it until its own reset (below its own last seqId) and are ignored (applied, the book stepped back
+ * to a pre-reset book, LIVE). When the overlap ends, a book the socket carrying on has not delivered last is RESYNCING
+ * until that socket's next book (it may be at levels the exchange left). In-process: replay mode, frames fed straight in, the two
  * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { describe, expect, test } from "vitest";
@@ -181,19 +183,72 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([adapter.stats().duplicates, sink.seq, shown()]).toEqual([2, 7, 7]);
   });
 
-  test("a reset taken from the old socket, then the lagging replacement's pre-reset book (higher seqId), then gone back: held until the old socket's next", async () => {
+  test("a reset taken from the old socket, then the lagging replacement's pre-reset books (higher seqIds): ignored until its own reset", async () => {
     const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
     feed(500);
     overlap();
     feed(502, true); // the old socket, ahead
     feed(3, true); // the old socket after a maintenance reset: applied (it delivered 502)
-    feed(501); // the replacement, lagging: its pre-reset book, a higher seqId: applied (the seqIds cannot tell)
-    expect([sink.seq, shown()]).toEqual([501, 501]);
-    goBack(); // the replacement failed; the old socket, quiet since its reset, carries on
-    // Before: LIVE at 501's pre-reset levels until the old socket's next push (a quiet instrument: a long time).
+    feed(501); // the replacement, lagging: its pre-reset book, a higher seqId
+    feed(502); // and its next
+    // Before: both applied, the book LIVE at 502's pre-reset levels (and after a go-back held until the old socket's next).
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([3, 3, 2, "live"]);
+    feed(3); // its reset: a copy of the book's
+    feed(4); // then ahead of the old socket: taken
+    expect([sink.seq, shown(), adapter.stats().duplicates]).toEqual([4, 4, 3]);
+    goBack(); // the replacement failed; the old socket carries on, not at the book's seqId: held until its next
     expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1, 1]);
-    feed(4); // its next book, whatever its seqId
+    feed(4);
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("the old socket behind a reset the replacement delivered, gone back to: held, its pre-reset books ignored until its reset", async () => {
+    const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(500); // the replacement's subscribe book: a copy
+    feed(3); // the replacement after a maintenance reset: applied (it delivered 500)
+    goBack(); // the replacement failed; the old socket, still before the reset, carries on
+    expect([adapter.topicInfo(0).state, sink.invalid]).toEqual(["resyncing", 1]);
+    feed(501); // its pre-reset book. Before: taken (the held book's next, whatever its seqId), LIVE at 501
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().duplicates]).toEqual(["resyncing", 3, 2]);
+    feed(3); // its reset
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 3]);
+  });
+
+  test("the replacement's first book after the old socket's reset, above the book: ignored; the old socket closed, the book is resubscribed", async () => {
+    const { adapter, sink, feed, overlap, oldClosed, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(502, true);
+    feed(3, true); // a maintenance reset on the old socket: applied
+    feed(501); // the replacement's first book: from before the reset (subscribed before it), or ahead in the new run?
+    // Before: applied, the book LIVE at 501's pre-reset levels.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([3, 3, 1, "live"]);
+    oldClosed(); // nothing tells the replacement's next books apart now: resubscribed (its answer is of the venue's run)
+    expect([adapter.topicInfo(0).state, adapter.topicInfo(0).resyncs, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1, 1]);
+  });
+
+  // Guards of the rule above (these pass on the code before it too): a socket already in the reset's run is not held off.
+  test("a socket that passed the reset before the book took it, or whose position the book reaches, is taken as usual", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(501); // the replacement, ahead: taken
+    feed(4, true); // the old socket after a reset: below its own 500, but it never delivered 501: ignored as a trail
+    feed(3); // the replacement's reset: taken (it delivered 501); the old socket passed it already: not behind it
+    feed(5, true); // so its next book is of the new run, ahead: taken
+    expect([sink.seq, shown(), adapter.stats().maintenanceResets]).toEqual([5, 5, 1]);
+    const b = await overlapRig();
+    b.feed(500);
+    b.overlap();
+    b.feed(4); // the replacement's first book, below the book: a trail (it is of the new run: nothing tells)
+    b.feed(3, true); // the old socket's reset: taken; the replacement may be behind it (its 4 a pre-reset trail)
+    b.feed(5); // ignored: may be before the reset
+    b.feed(4, true);
+    b.feed(5, true); // the book reaches the replacement's 5: that was of the new run
+    b.feed(6); // taken
+    expect([b.sink.seq, b.shown(), b.adapter.stats().duplicates]).toEqual([6, 6, 2]);
   });
 
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
@@ -293,14 +348,16 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     // maintenance reset's run from seqId 3 (below 500: the bid tells each book apart). Each socket delivers them in
     // that order, a random part (books5 is pushed on change), the old one after 500, the replacement from any book
     // on (its subscribe book); their books interleave at random and the overlap ends at a random point, the old socket
-    // closed or gone back to. The seqIds cannot tell during the overlap whether a lower book is a reset or a trail,
-    // nor whether a higher one after a reset is the other socket's pre-reset book: so when it ends, the book may be
-    // LIVE only at the last book the carrier delivered (the old socket's, the replacement having delivered none). Before
-    // 2026-12-06 it stayed LIVE at pre-reset levels the carrier had left (until the carrier's next push; on a quiet
-    // instrument, a long time): after a reset taken from one socket, the other's pre-reset book applied (higher
-    // seqId), or the carrier's reset ignored as its trail. Then the carrier's next book makes it LIVE there.
+    // closed or gone back to. The seqIds cannot tell during the overlap whether a lower book is a reset or a trail: so
+    // when it ends, the book may be LIVE only at the last book the carrier delivered (the old socket's, the replacement
+    // having delivered none). Before 2026-12-06 it stayed LIVE at pre-reset levels the carrier had left (until the
+    // carrier's next push; on a quiet instrument, a long time): after a reset taken from one socket, the other's
+    // pre-reset book applied (higher seqId), or the carrier's reset ignored as its trail. Once a reset's book was shown,
+    // the book is never LIVE at a pre-reset one again (before: the other socket's pre-reset books applied until it
+    // delivered the reset), during the overlap nor after it, the carrier's remaining books fed (unless it was
+    // resubscribed). Then the carrier's next book makes it LIVE there.
     const rng = new Rng(20261207);
-    const counts = { held: 0, kept: 0, resets: 0 };
+    const counts = { held: 0, kept: 0, resets: 0, resubscribed: 0, ignoredBehind: 0 };
     for (let round = 0; round < 200; round++) {
       const { adapter, sink, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
       const run = range(500, 500 + rng.int(1, 5));
@@ -320,16 +377,26 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
       let pb = -1;
       let ia = 0;
       let ib = 0;
+      // Once a reset's book was shown, the book is never LIVE at a pre-reset one (seqId 500 on) again: the socket still
+      // behind the reset is ignored until it delivers the reset itself. Before, its pre-reset book (a higher seqId) was
+      // applied, LIVE.
+      let resetShown = false;
+      const neverBack = (where: string) => {
+        const live = adapter.topicInfo(0).state === "live";
+        if (live && shown() < 500) resetShown = true;
+        if (live && resetShown) expect(shown(), `${where}: LIVE at a pre-reset book after the reset`).toBeLessThan(500);
+      };
       for (const who of script.slice(0, rng.int(0, script.length))) {
         if (who === "old") feed((pa = oldSeqs[ia++]!), true);
         else feed((pb = newSeqs[ib++]!));
+        neverBack(`round ${round}: run ${run}, old ${oldSeqs}, replacement ${newSeqs}, after ${who} ${who === "old" ? pa : pb}`);
       }
       const shownBefore = shown();
       const fromOld = pb < 0 || rng.next() < 0.5;
       if (fromOld) goBack();
       else oldClosed();
       const carried = fromOld ? pa : pb;
-      const where = `round ${round}: run ${run}, old ${pa}, replacement ${pb}, book ${shownBefore}, carried on by the ${fromOld ? "old socket" : "replacement"}`;
+      const where = `round ${round}: run ${run}, old ${pa} of ${oldSeqs}, replacement ${pb} of ${newSeqs}, book ${shownBefore}, carried on by the ${fromOld ? "old socket" : "replacement"}`;
       const live = adapter.topicInfo(0).state === "live";
       if (live) expect(shown(), where).toBe(carried);
       // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each).
@@ -337,10 +404,24 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
       expect(sink.invalid, where).toBe(live ? 0 : 1);
       counts[live ? "kept" : "held"]++;
       if (reset && shownBefore !== carried) counts.resets++;
+      neverBack(`${where}, overlap over`);
+      // The carrier's books it had yet to deliver, on the one socket now: a socket still behind the reset stays ignored
+      // (held, or LIVE at the reset's run) until it delivers the reset.
+      // (Not when it was resubscribed instead: live, the rest of its old subscription's stream is not taken.)
+      const resubscribed = adapter.topicInfo(0).resyncs !== 0;
+      const rest = resubscribed ? [] : fromOld ? oldSeqs.slice(ia) : newSeqs.slice(ib);
+      if (resubscribed) counts.resubscribed++;
+      for (const seq of rest) {
+        feed(seq);
+        if (seq >= 500 && resetShown) counts.ignoredBehind++;
+        neverBack(`${where}, then ${seq}`);
+      }
       const next = run[run.length - 1]! + 1; // the venue's next book, on the one socket now
       feed(next);
       expect([adapter.topicInfo(0).state, shown()], where).toEqual(["live", next]);
     }
     expect(Math.min(counts.held, counts.kept, counts.resets)).toBeGreaterThan(20);
+    // Rounds where the carrier's pre-reset books came after the reset was shown (ignored), and where it was resubscribed.
+    expect([counts.ignoredBehind > 0, counts.resubscribed > 0]).toEqual([true, true]);
   });
 });

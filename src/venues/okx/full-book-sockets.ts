@@ -1,0 +1,117 @@
+// HOT PATH: no allocation (note(), took() and the `behind` compare run per full-book frame; the rest only around a reset)
+/**
+ * OKX full books (books5, bbo-tbt) during a planned reconnect's overlap: what each of the two sockets delivered, and
+ * the socket still behind a maintenance reset the book took from the other (docs/venues/okx.md, "Full books").
+ *
+ * Both sockets carry the venue's one run of seqIds, so a reset reaches each, one after the other. Once the book took
+ * it from one, the other's books of the run before it (seqIds above the reset's) looked newer and were applied: the
+ * book LIVE at a state the venue had left, until that socket delivered the reset too. That socket is marked
+ * (`behind`) and its books ignored until its own reset shows: one socket delivers seqIds in order, so a seqId below
+ * its own last is it. As Bybit's (bybit/adapter.ts behindReset), with what OKX lacks (no u = 1) read from each
+ * socket's own last seqId.
+ * @module
+ */
+
+export class FullBookSockets {
+  /** Per subscription: the generation of the socket behind a reset the book took (-1 = none); compared per frame. */
+  readonly behind: Int32Array;
+  /**
+   * Per subscription: 1 unless the behind socket is known to be before the reset (`inRun` when it was taken): else
+   * its books, none the book took, may as well be of the new run (trails ignored as the lagging socket's; a first book
+   * ignored as possibly from before the reset, see ignore).
+   */
+  readonly unsure: Uint8Array;
+  /** Two slots per subscription (2i, 2i + 1), one per socket of an overlap: its generation (-1 = free) … */
+  private readonly gen: Int32Array;
+  /** … the last seqId it delivered (taken or not) … */
+  private readonly seq: Float64Array;
+  /** … 1 once it delivered a seqId below its own last since the book last took a reset (it passed one) … */
+  private readonly dropped: Uint8Array;
+  /** … and 1 once the book took a book of it, or its seqId again from it, in the book's run (no drop since). */
+  private readonly inRun: Uint8Array;
+
+  constructor(n: number) {
+    this.behind = new Int32Array(n).fill(-1);
+    this.unsure = new Uint8Array(n);
+    this.gen = new Int32Array(2 * n).fill(-1);
+    this.seq = new Float64Array(2 * n);
+    this.dropped = new Uint8Array(2 * n);
+    this.inRun = new Uint8Array(2 * n);
+  }
+
+  /** Socket `gen` delivered `seqId` of subscription `i` (hot: a few compares; the older generation's slot is reused). */
+  note(i: number, gen: number, seqId: number): void {
+    const a = 2 * i;
+    const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : this.gen[a]! < this.gen[a + 1]! ? a : a + 1;
+    if (this.gen[k] !== gen) {
+      this.gen[k] = gen;
+      this.dropped[k] = 0;
+      this.inRun[k] = 0;
+    } else if (seqId < this.seq[k]!) {
+      this.dropped[k] = 1;
+      this.inRun[k] = 0;
+    }
+    this.seq[k] = seqId;
+  }
+
+  /** The book took socket `gen`'s last book of subscription `i` (applied, or its seqId again): it is in the book's run. */
+  took(i: number, gen: number): void {
+    const a = 2 * i;
+    if (this.gen[a] === gen) this.inRun[a] = 1;
+    else if (this.gen[a + 1] === gen) this.inRun[a + 1] = 1;
+  }
+
+  /** The last seqId socket `gen` delivered of subscription `i` (NaN: none). */
+  lastOf(i: number, gen: number): number {
+    const a = 2 * i;
+    return this.gen[a] === gen ? this.seq[a]! : this.gen[a + 1] === gen ? this.seq[a + 1]! : NaN;
+  }
+
+  /**
+   * The book took a reset (a seqId below its own) from one socket of an overlap: the `other` one is behind it unless
+   * it passed a reset itself since the book last took one (its lower book was ignored as a trail: it is in the new
+   * run already). One that has delivered nothing is marked too: its first book may be from before the reset.
+   * Known to be before the reset when the book had taken a book of it in the run the reset ends (inRun; else `unsure`).
+   * Then the run starts over: only the socket the reset came from is in it (took, next).
+   */
+  resetTaken(i: number, other: number): void {
+    const a = 2 * i;
+    const k = this.gen[a] === other ? a : this.gen[a + 1] === other ? a + 1 : -1;
+    this.behind[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
+    this.unsure[i] = k >= 0 && this.inRun[k] === 1 ? 0 : 1;
+    this.dropped[a] = 0;
+    this.dropped[a + 1] = 0;
+    this.inRun[a] = 0;
+    this.inRun[a + 1] = 0;
+  }
+
+  /**
+   * A book of subscription `i` from its socket behind a reset, whose book is now at `bookSeq` (0: not LIVE, held at
+   * an overlap's end): true when it is ignored, a book of the run before the reset. That is while it is not below the
+   * socket's own last seqId (its reset) and the book has not reached that seqId (a socket marked at a position of
+   * the new run: the other socket passing it shows so). A socket that had delivered nothing: its first book above
+   * the book's seqId may be from before the reset (a subscribe book overtaken by the other socket's reset): ignored
+   * too, its seqId then its position; one not above is of the new run (a copy or a trail: the usual rules).
+   */
+  ignore(i: number, socket: number, seqId: number, bookSeq: number): boolean {
+    const last = this.lastOf(i, socket);
+    const first = last !== last;
+    const behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && bookSeq < last;
+    if (!behind) this.clear(i);
+    return behind;
+  }
+
+  /** A go-back: socket `from` goes on as `to` (its delivered seqIds and a mark follow it). */
+  renamed(i: number, from: number, to: number): void {
+    const a = 2 * i;
+    if (this.gen[a] === from) this.gen[a] = to;
+    else if (this.gen[a + 1] === from) this.gen[a + 1] = to;
+    if (this.behind[i] === from) this.behind[i] = to;
+  }
+
+  /** The book's stream starts over (a resubscribe, the connection closed): no socket is behind. */
+  clear(i: number): void {
+    this.behind[i] = -1;
+    this.unsure[i] = 0;
+  }
+}
