@@ -164,6 +164,17 @@ export function median(xs: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/**
+ * The median over rounds of numerator / denominator, from the rounds where both are timed figures (finite and > 0):
+ * a round that got no sample on one side (a loaded box) gives no ratio. `used` says how many rounds it is over;
+ * ratio is undefined when none.
+ */
+export function medianRatio(pairs: readonly (readonly [number | undefined, number | undefined])[]): { ratio: number | undefined; used: number } {
+  const positive = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x > 0;
+  const ratios = pairs.flatMap(([num, den]) => (positive(num) && positive(den) ? [num / den] : []));
+  return { ratio: ratios.length > 0 ? median(ratios) : undefined, used: ratios.length };
+}
+
 export interface RoundsOptions {
   rounds: number;
   /** Sampling time of each contender in each round. */

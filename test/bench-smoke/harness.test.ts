@@ -5,7 +5,7 @@
  * and bench/binance.bench.ts printed "live path: NaN×" from such a round.
  */
 import { afterEach, expect, test, vi } from "vitest";
-import { type Contender, measure, measureRounds, median } from "../../bench/harness.ts";
+import { type Contender, measure, measureRounds, median, medianRatio } from "../../bench/harness.ts";
 
 const realNanoseconds = Bun.nanoseconds;
 afterEach(() => {
@@ -79,4 +79,13 @@ test("median refuses an empty list or a NaN instead of returning one", () => {
   expect(median([3, 1, 2])).toBe(2);
   expect(() => median([])).toThrow(/median of no figures/);
   expect(() => median([1, NaN, 2])).toThrow(/median of a list with NaN/);
+});
+
+test("medianRatio (bench/e2e.bench.ts's feeder / floor rounds) is over the rounds with a timed figure on both sides", () => {
+  // A round in which the floor's subscriber got no latency sample has p50 undefined (or NaN from an empty sort): before,
+  // e2e printed its ratio as NaN, and "median of 1 rounds: NaN×" when it was the smoke run's only round.
+  expect(medianRatio([[undefined, 5]])).toEqual({ ratio: undefined, used: 0 });
+  expect(medianRatio([[NaN, 5], [10, 0], [6, 3]])).toEqual({ ratio: 2, used: 1 });
+  expect(medianRatio([[2, 1], [9, 3], [4, 1], [8, undefined]])).toEqual({ ratio: 3, used: 3 });
+  expect(medianRatio([])).toEqual({ ratio: undefined, used: 0 });
 });
