@@ -3,9 +3,9 @@
  * A sample times `inner` calls (calibrated so one sample lasts ≥ minSampleNs, because Bun.nanoseconds() itself
  * costs ~50 ns on this VM) and divides by inner × opsPerCall. p50/p99 are over those per-sample means; nsPerOp is
  * total time / total ops. This VM is noisy (±20–40 % between runs): compare ratios measured in one run.
- * Every measure takes at least `minSamples` samples, even past its sampling time: on a loaded box the process can be
- * off the CPU for longer than a whole (smoke-mode) sampling time, and a measure that then took no sample returned a p50
- * of NaN, which bench/binance.bench.ts once printed as a ratio ("live path: NaN×").
+ * Every measure takes at least `minSamples` samples (3; 1 in a smoke run), even past its sampling time: on a loaded
+ * box the process can be off the CPU for longer than a whole (smoke-mode) sampling time, and a measure that then took
+ * no sample returned a p50 of NaN, which bench/binance.bench.ts once printed as a ratio ("live path: NaN×").
  * BENCH_SMOKE=1 (test/bench-smoke) runs every bench with tiny counts and durations (here: ≤ 2 ms warm-up, ≤ 5 ms of
  * samples per measure), only to show that it still runs and prints its result lines: its figures mean nothing.
  * @module
@@ -49,7 +49,10 @@ export interface MeasureOptions {
   setup?: () => void;
   /** Upper bound on samples kept. Defaults to 200 000. */
   maxSamples?: number;
-  /** Samples taken even when the sampling time has passed (a stalled process): never a p50 of nothing. Defaults to 3. */
+  /**
+   * Samples taken even when the sampling time has passed (a stalled process): never a p50 of nothing. Defaults to 3;
+   * 1 in a smoke run, whose figures mean nothing (a slow peer's 3 snapshot samples would lengthen test/bench-smoke).
+   */
   minSamples?: number;
 }
 
@@ -69,7 +72,7 @@ export function measure(name: string, fn: () => void, opts: MeasureOptions = {})
   const minSampleNs = opts.minSampleNs ?? 2000;
   const opsPerCall = opts.opsPerCall ?? 1;
   const maxSamples = opts.maxSamples ?? 200_000;
-  const minSamples = Math.min(opts.minSamples ?? 3, maxSamples);
+  const minSamples = Math.min(opts.minSamples ?? (SMOKE ? 1 : 3), maxSamples);
   const setup = opts.setup;
 
   let inner = opts.inner ?? 1;
