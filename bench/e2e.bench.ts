@@ -37,7 +37,7 @@ import { addTurnEndHook, nowUs } from "../src/core/clock.ts";
 import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
-import { printTable, SMOKE, benchTempDir, waitBoundMs } from "./harness.ts";
+import { printTable, SMOKE, benchTempDir, medianRatio, waitBoundMs } from "./harness.ts";
 import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
@@ -469,10 +469,10 @@ if (abRounds.length > 0) {
       round: `${r.round} (${r.round % 2 === 1 ? "feeder first" : "floor first"})`,
       "feeder p50": us(r.feeder.internal.p50),
       "floor p50": us(r.floor.internal.p50),
-      "p50 ratio": (r.feeder.internal.p50! / r.floor.internal.p50!).toFixed(2),
+      "p50 ratio": ratioCell(r.feeder.internal.p50, r.floor.internal.p50),
       "feeder p99": us(r.feeder.internal.p99),
       "floor p99": us(r.floor.internal.p99),
-      "p99 ratio": (r.feeder.internal.p99! / r.floor.internal.p99!).toFixed(2),
+      "p99 ratio": ratioCell(r.feeder.internal.p99, r.floor.internal.p99),
       "frames/flush feeder · floor": `${r.feeder.framesPerFlush.toFixed(2)} · ${r.floor.framesPerFlush.toFixed(2)}`,
       "feeder CPU": r.feeder.row["feeder CPU"],
       "floor CPU": `${r.floor.cpuPct.toFixed(0)} %`,
@@ -482,11 +482,17 @@ if (abRounds.length > 0) {
     })),
   );
 }
-function abSummary(rate: number): { p50: number; p99: number; feeder50: number; feeder99: number; floor50: number; floor99: number } {
+/** A round's feeder / floor ratio, or "–" when a side got no latency sample in it (a loaded box): never NaN. */
+function ratioCell(feeder: number | undefined, floor: number | undefined): string {
+  const { ratio } = medianRatio([[feeder, floor]]);
+  return ratio === undefined ? "–" : ratio.toFixed(2);
+}
+type RoundsRatio = ReturnType<typeof medianRatio>;
+function abSummary(rate: number): { p50: RoundsRatio; p99: RoundsRatio; feeder50: number; feeder99: number; floor50: number; floor99: number } {
   const rs = abRounds.filter((r) => r.rate === rate);
   return {
-    p50: median(rs.map((r) => r.feeder.internal.p50! / r.floor.internal.p50!)),
-    p99: median(rs.map((r) => r.feeder.internal.p99! / r.floor.internal.p99!)),
+    p50: medianRatio(rs.map((r) => [r.feeder.internal.p50, r.floor.internal.p50])),
+    p99: medianRatio(rs.map((r) => [r.feeder.internal.p99, r.floor.internal.p99])),
     feeder50: median(rs.map((r) => r.feeder.internal.p50!)),
     feeder99: median(rs.map((r) => r.feeder.internal.p99!)),
     floor50: median(rs.map((r) => r.floor.internal.p50!)),
@@ -497,19 +503,24 @@ function abSummary(rate: number): { p50: number; p99: number; feeder50: number; 
 const at50 = results.find((r) => r.rate === 50_000);
 const internal50 = at50?.latencyRows[0] ?? { p50: "–", p99: "–" };
 const abs50 = AB_RATES.includes(50_000) ? abSummary(50_000) : undefined;
+/** "median of n rounds: 1.23×", saying how many rounds had latency samples on both sides when not all did. */
+function roundsRatio({ ratio, used }: RoundsRatio, rounds: number): string {
+  if (ratio === undefined) return `no round of ${rounds} had latency samples of both feeder and floor`;
+  return `median of ${used === rounds ? `${rounds}` : `${used} of ${rounds}`} rounds: ${ratio.toFixed(2)}×`;
+}
 const ratioRows = AB_RATES.map((rate) => {
   const a = abSummary(rate);
   const n = abRounds.filter((r) => r.rate === rate).length;
   return [
     {
       target: `feeder-internal p50 ≤ 1.5× the floor's at ${rate / 1000}k msgs/s`,
-      measured: `median of ${n} rounds: ${a.p50.toFixed(2)}× (feeder ${us(a.feeder50)}, floor ${us(a.floor50)}, medians)`,
-      met: a.p50 <= 1.5 ? "yes" : "NO",
+      measured: `${roundsRatio(a.p50, n)} (feeder ${us(a.feeder50)}, floor ${us(a.floor50)}, medians)`,
+      met: a.p50.ratio === undefined ? "no data" : a.p50.ratio <= 1.5 ? "yes" : "NO",
     },
     {
       target: `feeder-internal p99 ≤ 2× the floor's at ${rate / 1000}k msgs/s`,
-      measured: `median of ${n} rounds: ${a.p99.toFixed(2)}× (feeder ${us(a.feeder99)}, floor ${us(a.floor99)}, medians)`,
-      met: a.p99 <= 2 ? "yes" : "NO",
+      measured: `${roundsRatio(a.p99, n)} (feeder ${us(a.feeder99)}, floor ${us(a.floor99)}, medians)`,
+      met: a.p99.ratio === undefined ? "no data" : a.p99.ratio <= 2 ? "yes" : "NO",
     },
   ];
 }).flat();

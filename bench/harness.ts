@@ -3,6 +3,9 @@
  * A sample times `inner` calls (calibrated so one sample lasts ≥ minSampleNs, because Bun.nanoseconds() itself
  * costs ~50 ns on this VM) and divides by inner × opsPerCall. p50/p99 are over those per-sample means; nsPerOp is
  * total time / total ops. This VM is noisy (±20–40 % between runs): compare ratios measured in one run.
+ * Every measure takes at least `minSamples` samples (3; 1 in a smoke run), even past its sampling time: on a loaded
+ * box the process can be off the CPU for longer than a whole (smoke-mode) sampling time, and a measure that then took
+ * no sample returned a p50 of NaN, which bench/binance.bench.ts once printed as a ratio ("live path: NaN×").
  * BENCH_SMOKE=1 (test/bench-smoke) runs every bench with tiny counts and durations (here: ≤ 2 ms warm-up, ≤ 5 ms of
  * samples per measure), only to show that it still runs and prints its result lines: its figures mean nothing.
  * @module
@@ -46,6 +49,11 @@ export interface MeasureOptions {
   setup?: () => void;
   /** Upper bound on samples kept. Defaults to 200 000. */
   maxSamples?: number;
+  /**
+   * Samples taken even when the sampling time has passed (a stalled process): never a p50 of nothing. Defaults to 3;
+   * 1 in a smoke run, whose figures mean nothing (a slow peer's 3 snapshot samples would lengthen test/bench-smoke).
+   */
+  minSamples?: number;
 }
 
 export interface Measurement {
@@ -64,6 +72,7 @@ export function measure(name: string, fn: () => void, opts: MeasureOptions = {})
   const minSampleNs = opts.minSampleNs ?? 2000;
   const opsPerCall = opts.opsPerCall ?? 1;
   const maxSamples = opts.maxSamples ?? 200_000;
+  const minSamples = Math.min(opts.minSamples ?? (SMOKE ? 1 : 3), maxSamples);
   const setup = opts.setup;
 
   let inner = opts.inner ?? 1;
@@ -81,7 +90,7 @@ export function measure(name: string, fn: () => void, opts: MeasureOptions = {})
   let totalNs = 0;
   let calls = 0;
   const begin = Bun.nanoseconds();
-  while (n < maxSamples && Bun.nanoseconds() - begin < durationNs) {
+  while (n < minSamples || (n < maxSamples && Bun.nanoseconds() - begin < durationNs)) {
     if (setup) setup();
     const t0 = Bun.nanoseconds();
     for (let i = 0; i < inner; i++) fn();
@@ -150,9 +159,23 @@ export interface Contender {
   opts: MeasureOptions;
 }
 
+/** The median of per-round figures; a list that is empty or holds a NaN is an error, never a figure. */
 export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new Error("median of no figures");
+  if (xs.some(Number.isNaN)) throw new Error(`median of a list with NaN: ${xs.join(", ")}`);
   const sorted = [...xs].sort((x, y) => x - y);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/**
+ * The median over rounds of numerator / denominator, from the rounds where both are timed figures (finite and > 0):
+ * a round that got no sample on one side (a loaded box) gives no ratio. `used` says how many rounds it is over;
+ * ratio is undefined when none.
+ */
+export function medianRatio(pairs: readonly (readonly [number | undefined, number | undefined])[]): { ratio: number | undefined; used: number } {
+  const positive = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x > 0;
+  const ratios = pairs.flatMap(([num, den]) => (positive(num) && positive(den) ? [num / den] : []));
+  return { ratio: ratios.length > 0 ? median(ratios) : undefined, used: ratios.length };
 }
 
 export interface RoundsOptions {
@@ -168,26 +191,44 @@ export interface RoundsOptions {
 export interface RoundsResult {
   /** Per contender: medians over rounds of the mean, p50 and p99; ops summed. */
   rows: Measurement[];
-  /** perRound[r][i]: contender i in round r, for ratios taken within one round. */
+  /** perRound[r][i]: contender i in round r, for ratios taken within one round; only the rounds used. */
   perRound: Measurement[][];
+  /** Rounds in which every contender has a timed sample (mean and p50 finite and > 0): those in perRound and rows. */
+  roundsUsed: number;
+}
+
+/** A measurement a ratio can be taken over: a mean and a p50 of timed samples (a frozen or stalled clock gives 0 or NaN). */
+function timed(m: Measurement): boolean {
+  return m.ops > 0 && m.nsPerOp > 0 && m.p50Ns > 0 && Number.isFinite(m.nsPerOp) && Number.isFinite(m.p50Ns);
 }
 
 /**
  * Measures contenders in interleaved rounds (A, B, C, A, B, C, …), so that load from other processes on this
- * shared VM hits all of them alike.
+ * shared VM hits all of them alike. A round in which a contender has no timed sample is dropped whole (a ratio
+ * within it would be NaN or Infinity) and a line says how many rounds were used; with none left, it throws.
  */
 export function measureRounds(contenders: readonly Contender[], opts: RoundsOptions): RoundsResult {
   const per: Measurement[][] = contenders.map(() => []);
   const perRound: Measurement[][] = [];
+  const dropped: string[] = [];
   for (let r = 0; r < opts.rounds; r++) {
-    contenders.forEach((c, i) => {
+    const round = contenders.map((c) => {
       if (opts.gcBeforeEach) Bun.gc(true);
-      per[i]!.push(measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: opts.roundMs }));
+      return measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: opts.roundMs });
     });
-    const round = per.map((ms) => ms[r]!);
-    perRound.push(round);
     opts.onRound?.(r, round);
+    const untimed = round.find((m) => !timed(m));
+    if (untimed !== undefined) {
+      dropped.push(`round ${r + 1} dropped: "${untimed.name}" had no timed sample`);
+      continue;
+    }
+    round.forEach((m, i) => per[i]!.push(m));
+    perRound.push(round);
   }
+  if (perRound.length === 0) {
+    throw new Error(`no round of ${opts.rounds} had a timed sample of every contender (${dropped.join("; ")})`);
+  }
+  if (dropped.length > 0) console.log(`(${perRound.length} of ${opts.rounds} rounds used: ${dropped.join("; ")})`);
   const rows = contenders.map((c, i) => ({
     name: c.name,
     nsPerOp: median(per[i]!.map((m) => m.nsPerOp)),
@@ -195,5 +236,5 @@ export function measureRounds(contenders: readonly Contender[], opts: RoundsOpti
     p99Ns: median(per[i]!.map((m) => m.p99Ns)),
     ops: per[i]!.reduce((t, m) => t + m.ops, 0),
   }));
-  return { rows, perRound };
+  return { rows, perRound, roundsUsed: perRound.length };
 }
