@@ -90,9 +90,10 @@ export class RestBridge {
   /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */
   buffer(t: OkxTopic, frame: string): void {
     let b = this.bridges[t.index];
-    if (!this.a.books.replaying && this.budget.heldUntilMs(this.a.now()) - this.a.now() > BUFFER_LEAD_MS) {
-      // No snapshot can come before the hold ends: buffering till then is memory for nothing. The book waits (not
-      // LIVE); the first update within BUFFER_LEAD_MS of the hold's end starts the bridge and its request.
+    if (!b?.fetching && !this.a.books.replaying && this.budget.heldUntilMs(this.a.now()) - this.a.now() > BUFFER_LEAD_MS) {
+      // No snapshot can come before the hold ends (one already sent may: its bridge keeps buffering): buffering till
+      // then is memory for nothing. The book waits (not LIVE); the first update within BUFFER_LEAD_MS of the hold's
+      // end starts the bridge and its request.
       this.notBufferedWhileHeld++;
       if (b) {
         this.droppedWhileHeld++;
