@@ -46,6 +46,12 @@ import { binanceStats } from "./stats.ts";
 
 export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 
+/**
+ * A resyncing book's diffs are buffered only from this long before its market's REST hold ends: the bridge's
+ * snapshot is asked for then and goes out as the hold ends, and the diffs it needs are the ones of the last moments.
+ */
+export const BUFFER_LEAD_MS = 5_000;
+
 /** A diff buffered by a bridge, as it arrived: U (first) to u (last), pu (prev; -1 on spot), its socket, and whether the overlap held it first. */
 interface BufferedDiff extends DiffRange {
   readonly prev: number;
@@ -99,6 +105,10 @@ export class BinanceAdapter implements VenueAdapter {
   private bridgesFailed = 0;
   private unattributedParseErrors = 0;
   private restInReplay = 0;
+  /** Diffs of resyncing books not buffered because their market's REST was held (429 / 418) past BUFFER_LEAD_MS. */
+  private diffsNotBufferedWhileHeld = 0;
+  /** Bridges whose buffer was dropped when their market's REST hold was found to last past BUFFER_LEAD_MS. */
+  private buffersDroppedWhileHeld = 0;
   /** Diffs ahead of the book during a planned reconnect's overlap, and the replacement's join (overlap-hold.ts). */
   private readonly overlap = new OverlapHold({
     apply: (t, u, first, prev) => this.apply(t, u, first, prev),
@@ -151,7 +161,7 @@ export class BinanceAdapter implements VenueAdapter {
       covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
-    });
+    }, opts.maxBufferedBytes);
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
       rest: this.rest,
@@ -430,6 +440,17 @@ export class BinanceAdapter implements VenueAdapter {
     t.lastMsgMs = this.now();
     if (t.refreshing) this.band.cancel(t); // left LIVE without a resync (halted, stale): a refresh has no book to refresh
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
+    if (!this.replaying && this.rest.heldUntilMs(t.market) - this.now() > BUFFER_LEAD_MS) {
+      // REST is held (a 429's Retry-After, a 418 ban of up to hours): no snapshot can come before the hold ends, and
+      // buffering all the while is memory for nothing. The book stays RESYNCING; buffering starts again (and its
+      // snapshot is asked for, queued behind the hold) with the first diff within BUFFER_LEAD_MS of the hold's end.
+      this.diffsNotBufferedWhileHeld++;
+      if (this.bridge.isBridging(t)) {
+        this.buffersDroppedWhileHeld++;
+        this.restart(t);
+      }
+      return;
+    }
     // During a planned reconnect's overlap the old socket's diffs fill the bridge; the replacement's wait (overlap-hold.ts).
     if (t.conn.retiringWs !== null && this.overlap.holdForBridge(t, update, first, prev)) return;
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
@@ -614,8 +635,8 @@ export class BinanceAdapter implements VenueAdapter {
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
     const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
-    const { unattributedParseErrors } = this;
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors };
+    const { unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld } = this;
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band } = this;
     // The instrument counters (changes, re-checks, reloads, late symbols) are the watch's.
     return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band }), ...this.watch.stats() };

@@ -34,4 +34,9 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
    * holds at most ⌈limit × this⌉ levels (default 0.25, depth-band.ts; 0: never, only the resync when it is empty).
    */
   depthRefreshFraction?: number;
+  /**
+   * Bytes of diffs buffered by the REST bridges of all this adapter's streams together (default 256 MiB,
+   * common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a stream whose diff does not fit drops its buffer and resyncs.
+   */
+  maxBufferedBytes?: number;
 }

@@ -26,6 +26,8 @@ export interface BinanceCounters {
   readonly ignoredWhileUnsubscribed: number;
   readonly bridgesFailed: number;
   readonly unattributedParseErrors: number;
+  readonly diffsNotBufferedWhileHeld: number;
+  readonly buffersDroppedWhileHeld: number;
 }
 
 /** The adapter's parts whose counters stats() reads too. */
@@ -65,6 +67,11 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     snapshotsAbandoned: p.snapshotFetch.abandoned,
     snapshotsNotBridging: p.bridge.noBridge,
     bridgesFailed: c.bridgesFailed,
+    bridgeBufferedBytes: p.bridge.bufferedBytes,
+    bridgeBufferedBytesPeak: p.bridge.peakBufferedBytes,
+    bridgeBudgetDrops: p.bridge.budgetDrops,
+    diffsNotBufferedWhileHeld: c.diffsNotBufferedWhileHeld,
+    buffersDroppedWhileHeld: c.buffersDroppedWhileHeld,
     levelsBeyondDepth: p.topics.reduce((n, t) => n + t.beyondDepth, 0),
     depthRefreshes: p.band.refreshes,
     depthRefreshFailures: p.band.refreshFailures,

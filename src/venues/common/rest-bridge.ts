@@ -6,6 +6,11 @@
  * delivered in order to the adapter's own sequencing. A refused snapshot (HTTP error) or one that cannot bridge (the
  * diffs already start after it: older than them) fails the attempt, and the adapter's resync backoff decides when to
  * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
+ *
+ * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
+ * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops its own topic's buffer ("overflow",
+ * counted in budgetDrops): that topic is no longer bridging, its book stays RESYNCING and the adapter starts a new
+ * bridge later. Nothing is ever delivered from a buffer with a hole in it.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -44,7 +49,9 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
 }
 
 interface Bridging<R extends DiffRange> {
-  readonly diffs: { update: BookUpdate; range: R }[];
+  readonly diffs: { update: BookUpdate; range: R; bytes: number }[];
+  /** What the diffs' copies take (bytesOfCopy), counted in RestBridge.bufferedBytes. */
+  bytes: number;
   snapshot: BookUpdate | null;
   snapSeq: number;
   /** Bumped by cancel(): a late fetch result of an older attempt is dropped. */
@@ -54,15 +61,39 @@ interface Bridging<R extends DiffRange> {
 /** Diffs buffered per topic before the attempt is given up (a snapshot that never comes). */
 export const MAX_BUFFERED_DIFFS = 10_000;
 
+/**
+ * Bytes of buffered diff copies, across every topic of one bridge, before the topic whose diff does not fit drops its
+ * buffer: 256 MiB (e.g. ~2,500 diffs of 100 levels a side). Without it 200 books of a REST ban each kept 10k copies.
+ */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+
+/** Per copy beyond its level arrays: the BookUpdate and its array headers, the buffer entry and its range (estimate). */
+const COPY_OVERHEAD_BYTES = 400;
+
+/** What copyUpdate(u) takes: four Float64Arrays of max(1, bids, asks) levels, and the objects around them. */
+export function bytesOfCopy(u: BookUpdate): number {
+  return Math.max(1, u.bidCount, u.askCount) * 32 + COPY_OVERHEAD_BYTES;
+}
+
 export class RestBridge<R extends DiffRange = DiffRange> {
   private readonly topics = new Map<TopicState, Bridging<R>>();
   private attempts = 0;
+  /** Bytes the buffered copies of every topic take now (bytesOfCopy), at most maxBytes. */
+  bufferedBytes = 0;
   // Counters (cold reads).
   snapshotsFetched = 0;
   refused = 0;
   noBridge = 0;
+  /** Topics whose buffer was dropped because a diff did not fit in maxBytes. */
+  budgetDrops = 0;
+  /** The most bufferedBytes has been. */
+  peakBufferedBytes = 0;
 
-  constructor(private readonly hooks: RestBridgeHooks<R>) {}
+  constructor(
+    private readonly hooks: RestBridgeHooks<R>,
+    /** The byte budget of all buffered copies together (DEFAULT_MAX_BUFFERED_BYTES). */
+    readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
+  ) {}
 
   /** True while `t` is bridging: the adapter buffers its diffs here instead of applying them. */
   isBridging(t: TopicState): boolean {
@@ -74,7 +105,8 @@ export class RestBridge<R extends DiffRange = DiffRange> {
    * the snapshot comes through supply() (replay feeds the one the capture holds, synchronously, in file order).
    */
   begin(t: TopicState, fetch = true): void {
-    const b: Bridging<R> = { diffs: [], snapshot: null, snapSeq: 0, attempt: ++this.attempts };
+    this.cancel(t); // a restart: the old buffer's bytes go back to the budget
+    const b: Bridging<R> = { diffs: [], bytes: 0, snapshot: null, snapSeq: 0, attempt: ++this.attempts };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -88,7 +120,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       },
       (err: unknown) => {
         if (this.topics.get(t) !== b) return;
-        this.topics.delete(t);
+        this.cancel(t);
         this.refused++;
         this.hooks.fail(t, "refused", err instanceof Error ? err.message : String(err));
       },
@@ -104,13 +136,25 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     const b = this.topics.get(t);
     if (!b) return;
     if (b.diffs.length >= MAX_BUFFERED_DIFFS) {
-      this.topics.delete(t);
+      this.cancel(t);
       this.hooks.fail(t, "overflow", `${MAX_BUFFERED_DIFFS} diffs buffered without a usable snapshot`);
+      return;
+    }
+    const bytes = bytesOfCopy(update);
+    if (this.bufferedBytes + bytes > this.maxBytes) {
+      // Keeping it would pass the budget, dropping it alone would leave a hole: the whole buffer goes.
+      const held = b.bytes;
+      this.cancel(t);
+      this.budgetDrops++;
+      this.hooks.fail(t, "overflow", `buffered diffs over the byte budget (${this.maxBytes} bytes across all streams; this stream held ${held})`);
       return;
     }
     let i = b.diffs.length;
     while (i > 0 && b.diffs[i - 1]!.range.last > range.last) i--;
-    b.diffs.splice(i, 0, { update: copyUpdate(update), range });
+    b.diffs.splice(i, 0, { update: copyUpdate(update), range, bytes });
+    b.bytes += bytes;
+    this.bufferedBytes += bytes;
+    if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
     if (b.snapshot) this.tryBridge(t, b);
   }
 
@@ -139,18 +183,27 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     if (!b || b.snapshot) return;
     let n = 0;
     while (n < b.diffs.length && b.diffs[n]!.update.tsRecvUs < tsRecvUs) n++;
-    if (n > 0) b.diffs.splice(0, n);
+    if (n > 0) for (const d of b.diffs.splice(0, n)) this.release(b, d.bytes);
   }
 
-  /** Stops bridging `t` (disconnect, unsubscribe, stop); a late snapshot is dropped. */
+  /** Stops bridging `t` (disconnect, unsubscribe, stop); a late snapshot is dropped, the buffer's bytes freed. */
   cancel(t: TopicState): void {
+    const b = this.topics.get(t);
+    if (!b) return;
     this.topics.delete(t);
+    this.bufferedBytes -= b.bytes;
+    b.bytes = 0;
+  }
+
+  private release(b: Bridging<R>, bytes: number): void {
+    b.bytes -= bytes;
+    this.bufferedBytes -= bytes;
   }
 
   private tryBridge(t: TopicState, b: Bridging<R>): void {
     const snapSeq = b.snapSeq;
     const covered = this.hooks.covered ?? ((seq: number, d: DiffRange) => d.last <= seq);
-    while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) b.diffs.shift(); // in the snapshot already
+    while (b.diffs.length > 0 && covered(snapSeq, b.diffs[0]!.range, t)) this.release(b, b.diffs.shift()!.bytes); // in the snapshot already
     if (b.diffs.length === 0) return; // wait for a diff that reaches past the snapshot
     const first = b.diffs[0]!;
     if (!this.hooks.bridges(snapSeq, first.range, t)) {
@@ -161,7 +214,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }
-    this.topics.delete(t);
+    this.cancel(t);
     this.hooks.deliver(t, b.snapshot!, null);
     for (const d of b.diffs) this.hooks.deliver(t, d.update, d.range);
   }

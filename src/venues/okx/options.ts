@@ -28,4 +28,9 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   requestWindowMs?: number;
   /** How often instrument reload deadlines are checked against the clock (default 1 s; tests shorten it). */
   instrumentCheckMs?: number;
+  /**
+   * Bytes of updates buffered for REST snapshots by all this adapter's books together (default 256 MiB,
+   * rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a book whose update does not fit drops its buffer and resyncs.
+   */
+  maxBufferedBytes?: number;
 }

@@ -6,6 +6,11 @@
  * straddle: sizes are absolute), the rest chain as usual. A refused request (HTTP error, code ≠ 0, 429) or a
  * snapshot older than the buffer (no bridge) is fetched again after a backoff; only that book waits (a price or
  * size not fitting the tick or lot also has the instruments re-checked). Cold path.
+ *
+ * Memory is bounded across books: the buffered frames of all of them count against `maxBytes` (2 bytes a character
+ * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops its book's whole buffer and resyncs the
+ * book, as an overflow of MAX_BUFFERED does. While the REST budget is held (a 429's Retry-After) for more than
+ * BUFFER_LEAD_MS more, nothing is buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -25,6 +30,12 @@ import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
 export const MAX_BUFFERED = 1_000;
+/** The buffered frames of all books together, in bytes (2 a character plus the overhead): 256 MiB by default. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+/** Per buffered frame beyond its characters: the string's header and its slots in frames / recvUs (estimate). */
+export const BUFFERED_FRAME_OVERHEAD_BYTES = 64;
+/** Updates are buffered again only from this long before a REST hold ends (the snapshot goes out as it ends). */
+export const BUFFER_LEAD_MS = 5_000;
 const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 10_000;
 const REST_TIMEOUT_MS = 10_000;
@@ -34,6 +45,8 @@ interface Bridge {
   readonly frames: string[];
   /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
   readonly recvUs: number[];
+  /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
+  bytes: number;
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -52,6 +65,14 @@ export class RestBridge {
   overflows = 0;
   /** Answers (or failed requests) whose bridge ended meanwhile (a resync, a dropped connection): neither used nor recorded. */
   dropped = 0;
+  /** Bytes the buffered frames of every book take now (at most maxBytes), and the most they have. */
+  bufferedBytes = 0;
+  peakBufferedBytes = 0;
+  /** Books whose buffer was dropped (and resynced) because a frame did not fit in maxBytes. */
+  budgetDrops = 0;
+  /** Updates not buffered, and bridges dropped, because the REST budget was held past BUFFER_LEAD_MS. */
+  notBufferedWhileHeld = 0;
+  droppedWhileHeld = 0;
 
   constructor(
     private readonly a: OkxAdapter,
@@ -59,6 +80,8 @@ export class RestBridge {
     budgetShare: number | undefined,
     budgetIndex: number | undefined,
     link?: BudgetLink,
+    /** The byte budget of all books' buffered frames together (DEFAULT_MAX_BUFFERED_BYTES). */
+    readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
     // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
@@ -68,20 +91,44 @@ export class RestBridge {
   /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */
   buffer(t: OkxTopic, frame: string): void {
     let b = this.bridges[t.index];
+    if (!b?.fetching && !this.a.books.replaying && this.budget.heldUntilMs(this.a.now()) - this.a.now() > BUFFER_LEAD_MS) {
+      // No snapshot can come before the hold ends (one already sent may: its bridge keeps buffering): buffering till
+      // then is memory for nothing. The book waits (not LIVE); the first update within BUFFER_LEAD_MS of the hold's
+      // end starts the bridge and its request.
+      this.notBufferedWhileHeld++;
+      if (b) {
+        this.droppedWhileHeld++;
+        this.drop(t.index);
+      }
+      return;
+    }
     if (!b) {
-      b = { t, frames: [], recvUs: [], attempt: 0, fetching: false, timer: null };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null };
       this.bridges[t.index] = b;
       this.fetch(b);
+    }
+    const bytes = frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
+    if (b.frames.length >= MAX_BUFFERED || this.bufferedBytes + bytes > this.maxBytes) {
+      // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
+      const full = b.frames.length >= MAX_BUFFERED;
+      if (full) this.overflows++;
+      else this.budgetDrops++;
+      this.a.log.warn(full ? "okx: no REST snapshot bridged before the update buffer filled; resyncing" : "okx: buffered updates of all books over the byte budget; resyncing", {
+        topic: t.topic,
+        buffered: b.frames.length,
+        bufferedBytes: this.bufferedBytes,
+        maxBytes: this.maxBytes,
+      });
+      this.drop(t.index);
+      this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      return;
     }
     b.frames.push(frame);
     // The connection set its update's receive time before handing it over (connection.ts).
     b.recvUs.push(t.conn.update.tsRecvUs);
-    if (b.frames.length > MAX_BUFFERED) {
-      this.overflows++;
-      this.a.log.warn("okx: no REST snapshot bridged before the update buffer filled; resyncing", { topic: t.topic, buffered: MAX_BUFFERED });
-      this.drop(t.index);
-      this.a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
-    }
+    b.bytes += bytes;
+    this.bufferedBytes += bytes;
+    if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
   }
 
   /** Books waiting for a REST snapshot (cold: tests and stats). */
@@ -101,6 +148,8 @@ export class RestBridge {
     if (!b) return;
     if (b.timer) clearTimeout(b.timer);
     this.bridges[index] = undefined;
+    this.bufferedBytes -= b.bytes;
+    b.bytes = 0;
   }
 
   stop(): void {
@@ -246,7 +295,11 @@ export class RestBridge {
     if (first < b.frames.length && conn.scanner.prevSeqId > seqId) {
       this.noBridge++;
       this.a.log.info("okx: REST snapshot older than the buffered updates; fetching again", { topic: t.topic, snapshotSeqId: seqId, firstPrevSeqId: conn.scanner.prevSeqId });
-      b.frames.splice(0, first);
+      for (const f of b.frames.splice(0, first)) {
+        const bytes = f.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
+        b.bytes -= bytes;
+        this.bufferedBytes -= bytes;
+      }
       b.recvUs.splice(0, first);
       this.retry(b);
       return;

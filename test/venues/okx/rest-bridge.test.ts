@@ -2,7 +2,8 @@
  * The OKX REST bridge (src/venues/okx/rest-bridge.ts) against the simulator without `books` initial snapshots:
  * its update buffer is bounded (MAX_BUFFERED updates while no REST snapshot answers, one more resyncs the book) and
  * its REST requests stay within OKX's 20 per 2 s (REST_REQUESTS_PER_WINDOW per REST_WINDOW_MS of the adapter's
- * clock, which the test drives). Each fails if its bound or budget is taken out.
+ * clock, which the test drives). The updates of all books together stay within a byte budget, and none are buffered
+ * during a long REST hold (429 Retry-After) until shortly before its end. Each fails if its bound or budget is taken out.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
@@ -11,7 +12,8 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../../../src/venues/okx/protocol.ts";
-import { MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
+import { BUFFER_LEAD_MS, BUFFERED_FRAME_OVERHEAD_BYTES, MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
+import type { OkxAdapterOptions } from "../../../src/venues/okx/options.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { okxConfig, until } from "./helpers.ts";
 
@@ -44,7 +46,13 @@ interface Rig {
   live: () => number;
 }
 
-async function start(subs: Subscription[], holdBooks: { release: (() => void) | null; held: boolean }): Promise<Rig> {
+async function start(
+  subs: Subscription[],
+  holdBooks: { release: (() => void) | null; held: boolean },
+  opts: Partial<OkxAdapterOptions> = {},
+  /** A scripted answer to a REST book request (none: the simulator's). */
+  answer?: () => Response | undefined,
+): Promise<Rig> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: subs.map((s) => s.symbol) }], seed: 5, initialSnapshot: false });
   const clock = { ms: Date.now() };
   const bookRequestsAtMs: number[] = [];
@@ -54,6 +62,8 @@ async function start(subs: Subscription[], holdBooks: { release: (() => void) | 
     const url = String(input);
     if (url.includes("/api/v5/market/books")) {
       bookRequestsAtMs.push(clock.ms);
+      const scripted = answer?.();
+      if (scripted) return scripted;
       if (holdBooks.held) {
         gate ??= new Promise<void>((resolve) => (holdBooks.release = resolve));
         const signal = init?.signal;
@@ -66,7 +76,7 @@ async function start(subs: Subscription[], holdBooks: { release: (() => void) | 
     }
     return fetch(input, init);
   }) as typeof fetch;
-  const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f, now: () => clock.ms, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  const adapter = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, fetch: f, now: () => clock.ms, reconnectBaseMs: 5, reconnectMaxMs: 20, ...opts });
   cleanups.push(async () => {
     holdBooks.release?.();
     await adapter.stop();
@@ -102,6 +112,71 @@ describe("okx REST bridge", { timeout: 30_000 }, () => {
     hold.release!();
     sim.step(1);
     await until(() => live() === 1, "the book LIVE once REST answers");
+  });
+
+  test("the updates buffered by all books together stay within the byte budget; a book whose update does not fit starts over", async () => {
+    // Before, each book kept up to MAX_BUFFERED updates with no overall cap (1000 books × 1000 frames).
+    const maxBufferedBytes = 48 * 1024;
+    const hold = { release: null as (() => void) | null, held: true };
+    const subs: Subscription[] = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT"].map((symbol) => ({ market: "spot" as const, symbol, depth: 400 }));
+    const { sim, adapter, live, clock } = await start(subs, hold, { maxBufferedBytes });
+    // An OKX `books` update frame has at least 100 characters (its arg object alone is ~50): a lower bound per frame
+    // that does not take the bridge's own count.
+    const atLeast = (frames: number) => frames * (2 * 100 + BUFFERED_FRAME_OVERHEAD_BYTES);
+    const frames = () => subs.reduce((n, _, i) => n + adapter.bridge.buffered(i), 0);
+    let peakFrames = 0;
+    for (let round = 0; round < 400 && (adapter.stats().restBufferBudgetDrops ?? 0) < 3; round++) {
+      sim.step(1);
+      await new Promise((r) => setTimeout(r, 1));
+      peakFrames = Math.max(peakFrames, frames());
+      expect(atLeast(frames())).toBeLessThanOrEqual(maxBufferedBytes);
+    }
+    expect(peakFrames).toBeGreaterThan(0);
+    expect(adapter.stats().restBufferBudgetDrops).toBeGreaterThanOrEqual(3);
+    expect(adapter.stats().restBufferedBytesPeak).toBeLessThanOrEqual(maxBufferedBytes);
+    // Once REST answers every book bridges (the clock moves on: a book resynced twice waits out its backoff).
+    hold.held = false;
+    hold.release!();
+    await until(() => {
+      sim.step(1);
+      clock.ms += 100;
+      return live() === subs.length;
+    }, "every book LIVE once REST answers");
+  });
+
+  test("nothing is buffered while REST is held (a 429 of an hour); buffering starts again shortly before the hold ends", async () => {
+    const hold = { release: null as (() => void) | null, held: false };
+    let limited = true;
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }, { market: "spot", symbol: "ETH-USDT", depth: 400 }];
+    const tooMany = () => (limited ? new Response('{"code":"50011","msg":"Too Many Requests"}', { status: 429, headers: { "retry-after": "3600" } }) : undefined);
+    const { sim, adapter, bookRequestsAtMs, clock, live } = await start(subs, hold, {}, tooMany);
+    await until(() => adapter.stats().restRefused! >= 1, "a REST book answered 429");
+    const t0 = clock.ms;
+    const asked = bookRequestsAtMs.length;
+    const before = adapter.stats().messages!;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().messages! >= before + 20;
+    }, "updates of the held books");
+    expect([adapter.bridge.buffered(0), adapter.bridge.buffered(1), adapter.bridge.pending]).toEqual([0, 0, 0]);
+    expect(adapter.bridge.bufferedBytes).toBe(0);
+    expect(adapter.stats().restNotBufferedWhileHeld).toBeGreaterThanOrEqual(15);
+    expect(bookRequestsAtMs.length).toBe(asked); // nothing sent into the hold
+    // 200 ms before the hold's end (inside BUFFER_LEAD_MS): the books buffer again, their requests wait for the end.
+    limited = false;
+    clock.ms = t0 + 3_600_000 - 200;
+    expect(BUFFER_LEAD_MS).toBeGreaterThan(200);
+    await until(() => {
+      sim.step(1);
+      return adapter.bridge.pending === 2 && adapter.bridge.buffered(0) > 0 && adapter.bridge.buffered(1) > 0;
+    }, "both books buffering again");
+    expect(bookRequestsAtMs.length).toBe(asked);
+    clock.ms = t0 + 3_600_000 + 1_000;
+    await until(() => {
+      sim.step(1);
+      return live() === 2;
+    }, "both books LIVE after the hold");
+    expect(adapter.bridge.bufferedBytes).toBe(0);
   });
 
   test("stop() while a REST book is in flight ends that request at once (no socket left open until the REST timeout)", async () => {

@@ -1,0 +1,95 @@
+/**
+ * A Binance book resyncing while its market's REST is held (a 418 ban, a 429's Retry-After) buffers nothing until
+ * BUFFER_LEAD_MS before the hold ends (src/venues/binance/adapter.ts onDiffWhileSyncing). Before, every such stream
+ * buffered its diffs for the whole hold (up to 1 h: MAX_BUFFERED_DIFFS copies each, with no overall cap). The REST
+ * answers are scripted (418, Retry-After 3600) and the time is the test's: the books stay RESYNCING with nothing
+ * buffered, buffering starts again shortly before the hold's end, nothing is sent into the hold, and once it is over
+ * every book bridges and equals the simulator's.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { parseFixed } from "../../../src/core/fixed.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
+import { BinanceAdapter, BUFFER_LEAD_MS } from "../../../src/venues/binance/adapter.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { BookMaps, until } from "../planned-fallback-harness.ts";
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+describe("Binance: no diffs buffered while REST is held", () => {
+  test("a 418 of an hour: books stay RESYNCING with empty buffers; buffering resumes shortly before the hold ends; then every book bridges", async () => {
+    const symbols = ["AUSDT", "BUSDT", "CUSDT", "DUSDT"];
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 5 });
+    let clock = 1_000_000;
+    let banned = false;
+    let sentWhileBanned = 0;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (banned && String(input).includes("/depth")) {
+        sentWhileBanned++;
+        return new Response('{"code":-1003,"msg":"banned"}', { status: 418, headers: { "retry-after": "3600" } });
+      }
+      return fetch(input, init);
+    }) as typeof fetch;
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("binance-held"), "i.json"),
+      markets: [{ market: "spot", depth: 100, symbols }],
+      overrides: new Map(),
+    };
+    // The clock jumps an hour: no keepalive, dead-connection or staleness deadline is to fire meanwhile.
+    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
+    stops.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.start(sink);
+    const stepUntil = (cond: () => boolean, what: string) =>
+      until(() => {
+        sim.step(1);
+        return cond();
+      }, what);
+    const bridging = () => symbols.filter((_, i) => adapter.topicInfo(i).bridging).length;
+    await stepUntil(() => adapter.stats().topicsLive === 4, "every book live");
+
+    banned = true;
+    for (let i = 0; i < symbols.length; i++) adapter.requestResync(i, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.stats().restBanned === 1, "a snapshot answered 418");
+    // 40 more diffs of each stream while the hold runs.
+    const before = adapter.stats().messages!;
+    await stepUntil(() => adapter.stats().messages! >= before + 4 * 40, "diffs of the held books");
+    expect(bridging()).toBe(0);
+    expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+    expect(adapter.stats().diffsNotBufferedWhileHeld).toBeGreaterThan(4 * 30);
+    expect(adapter.stats().topicsLive).toBe(0);
+    expect(sentWhileBanned).toBe(1); // the requests behind the hold were not sent into it
+
+    // Within BUFFER_LEAD_MS of the hold's end: buffering starts again, the snapshots queue behind the hold.
+    banned = false;
+    clock += 3_600_000 - BUFFER_LEAD_MS / 2;
+    await stepUntil(() => bridging() === 4 && adapter.stats().bridgeBufferedBytes! > 0, "every stream buffering again");
+    expect(sim.stats.depthRequests).toBe(4); // the first 4 snapshots only: nothing went out into the hold
+    clock += BUFFER_LEAD_MS;
+    await stepUntil(() => adapter.stats().topicsLive === 4, "every book live after the hold");
+    sim.step(1);
+    await until(() => symbols.every((s, i) => same(sink, i, sim.book("spot", s), sink.instruments[i]!)), "every book equal to the simulator's");
+    expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+  }, 30_000);
+});
+
+function same(sink: BookMaps, i: number, b: { bids: Map<string, string>; asks: Map<string, string>; u: number }, inst: { priceExp: number; qtyExp: number }): boolean {
+  const eq = (a: Map<number, number> | undefined, x: Map<string, string>) =>
+    a !== undefined && a.size === x.size && [...x].every(([p, q]) => a.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));
+  return sink.seq[i] === b.u && eq(sink.bids[i], b.bids) && eq(sink.asks[i], b.asks);
+}

@@ -1,0 +1,165 @@
+/**
+ * The byte budget of the REST bridge's buffers across all its streams (src/venues/common/rest-bridge.ts). Before,
+ * each stream kept up to MAX_BUFFERED_DIFFS copies with no overall cap: a long REST ban with many books resyncing
+ * grew to books × 10k × diff size. Scripted: 40 streams of random diffs while no snapshot can come, then REST
+ * answers (each snapshot taken when asked, handed over some diffs later). At every step the bytes buffered (counted
+ * by the test from what it buffered, and by the bridge) stay within the budget; a stream whose diff did not fit lost
+ * its whole buffer (never a hole); at the end every book is LIVE and equal to the venue's, its chain unbroken.
+ */
+import { describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
+import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { bytesOfCopy, type DiffRange, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
+
+class NoConnection extends VenueConnection {
+  bindMessages(): void {}
+}
+
+const STREAMS = 40;
+const MAX_BYTES = 64 * 1024;
+
+interface Stream {
+  readonly t: TopicState;
+  /** The venue's book (price → size) and last id. */
+  readonly venue: Map<number, number>;
+  venueSeq: number;
+  /** Ours, as delivered. */
+  readonly book: Map<number, number>;
+  live: boolean;
+  lastSeq: number;
+  /** Bytes of the diffs the test handed to the bridge since the stream's bridge began (the test's own count). */
+  bufferedBytes: { last: number; bytes: number }[];
+  /** A snapshot asked for: the venue's book when asked, handed over at `dueStep`. */
+  asked: { dueStep: number; seq: number; levels: [number, number][] } | null;
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x6d2b79f5) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+function run(seed: number) {
+  const random = rng(seed);
+  const int = (n: number) => Math.floor(random() * n);
+  const errors: string[] = [];
+  const streams: Stream[] = [];
+  const byTopic = new Map<TopicState, Stream>();
+  for (let i = 0; i < STREAMS; i++) {
+    const t = new TopicState(i, "spot", `S${i}USDT`, 1000, `s${i}usdt@depth`, new NoConnection(0, "spot", "ws://127.0.0.1:1/"));
+    const s: Stream = { t, venue: new Map(), venueSeq: 100 + int(1000), book: new Map(), live: false, lastSeq: 0, bufferedBytes: [], asked: null };
+    streams.push(s);
+    byTopic.set(t, s);
+  }
+  let drops = 0;
+  const bridge = new RestBridge<DiffRange>(
+    {
+      fetchSnapshot: () => Promise.reject(new Error("snapshots are supplied")),
+      bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
+      deliver: (t, u, range) => {
+        const s = byTopic.get(t)!;
+        s.bufferedBytes = [];
+        if (range === null) {
+          s.book.clear();
+          for (let i = 0; i < u.bidCount; i++) s.book.set(u.bidPx[i]!, u.bidQty[i]!);
+          s.live = true;
+          s.lastSeq = u.venueSeq;
+          return;
+        }
+        if (!(range.first <= s.lastSeq + 1 && s.lastSeq + 1 <= range.last)) errors.push(`${t.symbol}: ${range.first}..${range.last} delivered after ${s.lastSeq}`);
+        apply(s, u, range);
+      },
+      fail: (t, why) => {
+        const s = byTopic.get(t)!;
+        if (why === "overflow") drops++;
+        else errors.push(`${t.symbol}: ${why}`);
+        s.bufferedBytes = []; // the whole buffer is gone: the next diff starts a new bridge
+        s.asked = null;
+      },
+    },
+    MAX_BYTES,
+  );
+  const apply = (s: Stream, u: BookUpdate, range: DiffRange) => {
+    // Sizes are absolute: a diff reaching back over ids already in the book (the bridging one) applies as is.
+    for (let i = 0; i < u.bidCount; i++) {
+      if (u.bidQty[i] === 0) s.book.delete(u.bidPx[i]!);
+      else s.book.set(u.bidPx[i]!, u.bidQty[i]!);
+    }
+    s.lastSeq = range.last;
+  };
+  const buffered = () => streams.reduce((n, s) => n + s.bufferedBytes.reduce((a, b) => a + b.bytes, 0), 0);
+  let step = 0;
+  const tick = (restAnswers: boolean) => {
+    step++;
+    const s = streams[int(STREAMS)]!;
+    // The venue's next diff: 1..3 ids, 1..40 levels (some deletions).
+    const first = s.venueSeq + 1;
+    s.venueSeq += 1 + int(3);
+    const u = new BookUpdate();
+    u.venueSeq = s.venueSeq;
+    const levels = 1 + int(40);
+    for (let i = 0; i < levels; i++) {
+      const px = 1 + int(60);
+      const qty = int(4) === 0 ? 0 : 1 + int(1000);
+      u.pushBid(px, qty);
+      if (qty === 0) s.venue.delete(px);
+      else s.venue.set(px, qty);
+    }
+    const range = { first, last: s.venueSeq };
+    if (s.live) {
+      if (first !== s.lastSeq + 1) errors.push(`${s.t.symbol}: live diff ${first} after ${s.lastSeq}`);
+      apply(s, u, range);
+    } else {
+      if (!bridge.isBridging(s.t)) bridge.begin(s.t, false);
+      // Asked for once REST answers: the venue's book as of this diff, handed over 1..60 steps later.
+      if (restAnswers && s.asked === null) s.asked = { dueStep: step + 1 + int(60), seq: s.venueSeq, levels: [...s.venue] };
+      s.bufferedBytes.push({ last: range.last, bytes: bytesOfCopy(u) });
+      bridge.buffer(s.t, u, range);
+    }
+    const held = buffered();
+    if (held > MAX_BYTES) errors.push(`step ${step}: ${held} bytes buffered, budget ${MAX_BYTES}`);
+    if (bridge.bufferedBytes !== held) errors.push(`step ${step}: the bridge counts ${bridge.bufferedBytes} bytes, the test ${held}`);
+    if (!restAnswers) return;
+    for (const x of streams) {
+      if (x.asked && x.asked.dueStep <= step && !x.live) {
+        const snap = new BookUpdate();
+        snap.isSnapshot = true;
+        snap.venueSeq = x.asked.seq;
+        for (const [p, q] of x.asked.levels) snap.pushBid(p, q);
+        x.asked = null;
+        x.bufferedBytes = x.bufferedBytes.filter((d) => d.last > snap.venueSeq); // the ones it holds are dropped
+        bridge.supply(x.t, snap, snap.venueSeq);
+      }
+    }
+  };
+  for (let i = 0; i < 3000; i++) tick(false); // REST banned: diffs flow, no snapshot
+  const dropsDuringBan = drops;
+  const peakDuringBan = bridge.peakBufferedBytes;
+  for (let i = 0; i < 20_000 && streams.some((s) => !s.live); i++) tick(true);
+  for (let i = 0; i < 200; i++) tick(true);
+  return { errors, streams, bridge, drops, dropsDuringBan, peakDuringBan };
+}
+
+describe("RestBridge: buffered diffs of all streams stay within one byte budget", () => {
+  test("a long REST ban over 40 streams stays under the budget; once REST answers every book bridges, equal to the venue's", () => {
+    for (const seed of [1, 2, 3]) {
+      const { errors, streams, bridge, dropsDuringBan, peakDuringBan } = run(seed);
+      expect(errors).toEqual([]);
+      expect(dropsDuringBan).toBeGreaterThan(0); // the budget was reached (3000 diffs of up to 40 levels: ~2.6 MB unbounded)
+      expect(bridge.budgetDrops).toBeGreaterThanOrEqual(dropsDuringBan);
+      expect(peakDuringBan).toBeLessThanOrEqual(MAX_BYTES);
+      expect(peakDuringBan).toBeGreaterThan(MAX_BYTES / 2);
+      for (const s of streams) {
+        expect(s.live, s.t.symbol).toBe(true);
+        expect(s.lastSeq).toBe(s.venueSeq);
+        expect([...s.book].sort((a, b) => a[0] - b[0])).toEqual([...s.venue].sort((a, b) => a[0] - b[0]));
+      }
+      expect(bridge.bufferedBytes).toBe(0);
+    }
+  });
+});
