@@ -61,6 +61,19 @@ async function readerHears(): Promise<void> {
   });
 }
 
+/**
+ * X untrusted: the reader took the skipped numbers for a gap, which its next datagram carries (a heartbeat of its own
+ * while upstream is alive). Publisher heartbeats meanwhile keep upstream alive: with none, a reader's timer held up
+ * past upstream's silence (3 × 200 ms; a load of 20) sent no heartbeat, the gap stayed unsent and X usable for good
+ * (staleAfterMs 0 here: a subscriber with the stale check sees it stale instead).
+ */
+async function untrusted(): Promise<void> {
+  await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped", 10_000, () => {
+    p.appendHeartbeat(0);
+    through();
+  });
+}
+
 /** A refresh through the bridge: X usable again at the publisher's book. */
 async function refreshed(): Promise<void> {
   packBookSnapshot(p, x, 0, true);
@@ -106,7 +119,7 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     expect(bridge.counters.published).toBe(published);
     await nats.restart();
     await readerHears();
-    await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped");
+    await untrusted();
     await refreshed();
   });
 
@@ -148,7 +161,7 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     }
     await waitFor(() => clientPendingBytes() === 0, "the backlog written once the server reads again", 30_000);
     await readerHears();
-    await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped");
+    await untrusted();
     await refreshed();
   });
 });
