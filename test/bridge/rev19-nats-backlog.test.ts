@@ -52,10 +52,15 @@ function change(px: number): void {
   packBookDelta(p, x, cs);
 }
 
-/** Publisher heartbeats through the bridge until the reader has one more: both connections are up and subscribed. */
+/**
+ * Publisher heartbeats through the bridge until the reader has heard more than the bridge had published before: one
+ * of these, so both connections are up and subscribed and the reader has taken everything published before it. (One
+ * more than the reader had heard could be an earlier call's, still in flight: sent as the server was paused, it came
+ * before the flood the server then delivered, and the wait ended with the flood not yet read.)
+ */
 async function readerHears(): Promise<void> {
-  const before = reader.counters.heartbeats;
-  await waitFor(() => reader.counters.heartbeats > before, "the reader hears the bridge", 20_000, () => {
+  const published = bridge.counters.heartbeats;
+  await waitFor(() => reader.counters.heartbeats > published, "the reader hears the bridge", 20_000, () => {
     p.appendHeartbeat(0);
     through();
   });
