@@ -604,6 +604,11 @@ export class EnvelopeRepacker {
   /** The owner's last checkUpstream (ms), and since when it has run on time: silences are measured within that. */
   private lastCheckMs = 0;
   private listeningSinceMs = 0;
+  /**
+   * A check on time found every stream silent while it listened (the owner's heartbeats stopped: subscribers' books go
+   * stale): the next stream heard makes a gap for every other (markSilentAfterOutage), whatever the timer does by then.
+   */
+  private upstreamDead = false;
 
   /**
    * Whether upstream is alive: some followed stream brought something within UPSTREAM_SILENT_HEARTBEATS of the
@@ -616,9 +621,11 @@ export class EnvelopeRepacker {
   checkUpstream(nowMs: number): boolean {
     const floorMs = this.opts.heartbeatIntervalMs;
     // A late timer (this thread held up, or the first call): silences are measured from now, not from before.
-    if (nowMs - this.lastCheckMs > 2 * floorMs) this.listeningSinceMs = nowMs;
+    const late = nowMs - this.lastCheckMs > 2 * floorMs;
+    if (late) this.listeningSinceMs = nowMs;
     this.lastCheckMs = nowMs;
     let alive = false;
+    let heardWhileListening = false;
     for (const line of this.streams.values()) {
       // An ended stream is no sign of upstream, whatever it still sends: a publisher whose sequence ran out heartbeats
       // with END_OF_SESSION for as long as it runs (docs/wire-protocol.md §5.1).
@@ -626,9 +633,34 @@ export class EnvelopeRepacker {
         alive = true;
         break;
       }
+      if (nowMs - Math.max(line.aliveMs, this.listeningSinceMs) <= silentAfterMs(line, floorMs)) heardWhileListening = true;
     }
-    if (alive) this.markSilent(undefined, nowMs);
+    if (alive) {
+      this.upstreamDead = false;
+      this.markSilent(undefined, nowMs);
+    } else if (!late && !heardWhileListening) this.upstreamDead = true;
     return alive;
+  }
+
+  /**
+   * Cold: the first stream heard (`back`) after every stream was silent while the reader listened (upstreamDead): a
+   * gap for every other not silent yet, before its envelope is packed, as markSilent but whether or not the timer is on
+   * time now. That envelope is the reader stream's first datagram since its heartbeats stopped, which makes every
+   * stale book usable again: when this thread was held up just then (the timer late), markSilent took no stream for
+   * silent and the dead streams' books came back usable, frozen (rev24 'both silent' under load). One whose envelope
+   * waited behind `back`'s is a gap too: its books need their refresh, the safe side.
+   */
+  private markSilentAfterOutage(back: StreamLine): void {
+    this.upstreamDead = false;
+    let n = 0;
+    for (const line of this.streams.values()) {
+      if (line === back || line.aliveMs === 0 || line.silent) continue;
+      line.silent = true;
+      n++;
+    }
+    if (n === 0) return;
+    this.counters.streamsSilent += n;
+    this.skipSeq();
   }
 
   /**
@@ -852,7 +884,8 @@ export class EnvelopeRepacker {
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
-      if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
+      if (this.upstreamDead) this.markSilentAfterOutage(line);
+      else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;

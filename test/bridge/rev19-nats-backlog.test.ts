@@ -52,10 +52,28 @@ function change(px: number): void {
   packBookDelta(p, x, cs);
 }
 
-/** Publisher heartbeats through the bridge until the reader has one more: both connections are up and subscribed. */
+/**
+ * Publisher heartbeats through the bridge until the reader has heard more than the bridge had published before: one
+ * of these, so both connections are up and subscribed and the reader has taken everything published before it. (One
+ * more than the reader had heard could be an earlier call's, still in flight: sent as the server was paused, it came
+ * before the flood the server then delivered, and the wait ended with the flood not yet read.)
+ */
 async function readerHears(): Promise<void> {
-  const before = reader.counters.heartbeats;
-  await waitFor(() => reader.counters.heartbeats > before, "the reader hears the bridge", 20_000, () => {
+  const published = bridge.counters.heartbeats;
+  await waitFor(() => reader.counters.heartbeats > published, "the reader hears the bridge", 20_000, () => {
+    p.appendHeartbeat(0);
+    through();
+  });
+}
+
+/**
+ * X untrusted: the reader took the skipped numbers for a gap, which its next datagram carries (a heartbeat of its own
+ * while upstream is alive). Publisher heartbeats meanwhile keep upstream alive: with none, a reader's timer held up
+ * past upstream's silence (3 × 200 ms; a load of 20) sent no heartbeat, the gap stayed unsent and X usable for good
+ * (staleAfterMs 0 here: a subscriber with the stale check sees it stale instead).
+ */
+async function untrusted(): Promise<void> {
+  await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped", 10_000, () => {
     p.appendHeartbeat(0);
     through();
   });
@@ -106,7 +124,7 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     expect(bridge.counters.published).toBe(published);
     await nats.restart();
     await readerHears();
-    await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped");
+    await untrusted();
     await refreshed();
   });
 
@@ -148,7 +166,7 @@ describe.skipIf(missing !== undefined)(`the forward bridge when NATS cannot take
     }
     await waitFor(() => clientPendingBytes() === 0, "the backlog written once the server reads again", 30_000);
     await readerHears();
-    await waitFor(() => !sub.book(X.instrumentId)!.usable, "X untrusted: the reader saw the numbers skipped");
+    await untrusted();
     await refreshed();
   });
 });

@@ -195,6 +195,42 @@ describe("an upstream stream that ended (END_OF_SESSION) while its heartbeats go
   });
 });
 
+describe("every stream silent while the reader listened, then one back while its timer is late", () => {
+  // Live, the reader's timer ran on time through the silence (its heartbeats stopped, the subscribers' books went
+  // stale), then under load the first envelope back came before a late round (or after it): the other stream was
+  // not measured silent (the timer late: "not listening"), no gap was made, and that envelope's datagram made the
+  // dead stream's stale books usable again (rev24 'both silent' at a load of 20).
+  for (const order of ["envelope first", "late timer first"] as const) {
+    test(`the others are a gap before its envelope (${order})`, () => {
+      const { bridge, published } = recordingBridge();
+      const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+      const streams = [packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 }), packer({ channelId: 4, sourceId: 8, sessionId: 2, sessionStartUs: T0, heartbeatIntervalMs: 100 })];
+      let sendUs = T0;
+      const heartbeats = (nowMs: number, only?: number) => {
+        streams.forEach((p, i) => {
+          if (only !== undefined && i !== only) return;
+          p.appendHeartbeat(0);
+          for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+        });
+        for (const env of published.splice(0)) rep.add(env, nowMs);
+      };
+      let now = 1_000_000;
+      for (let i = 0; i < 10; i++, now += 100) {
+        heartbeats(now);
+        rep.checkUpstream(now);
+      }
+      let alive = true;
+      for (let i = 0; i < 10; i++, now += 100) alive = rep.checkUpstream(now); // both silent, the timer on time
+      expect(alive).toBe(false);
+      expect(rep.counters.streamsSilent).toBe(0); // every stream silent: the books go stale, no gap
+      now += 1000; // the thread held up; stream 1 is back
+      if (order === "late timer first") rep.checkUpstream(now);
+      heartbeats(now, 1);
+      expect(rep.counters.streamsSilent).toBe(1);
+    });
+  }
+});
+
 /** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
 function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
   const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log: silentLogger });

@@ -19,6 +19,12 @@ afterEach(async () => {
 const AGE_MS = 10_000;
 const GRACE_MS = 5_000;
 const HOLD_MS = 600_000;
+/**
+ * The hold left (adapter clock) once the clock is past the age deadline: long, so a loaded machine still sees the kept
+ * socket judged before the hold ends (with 1.5 s of real time left, a load of 20 saw the hold end first: no "kept",
+ * the old socket broken instead); the tests then move the clock to (or past) its end.
+ */
+const HOLD_LEFT_MS = 20_000;
 
 test("bybit: past the age deadline during the venue's connect hold, the old socket is kept and its books stay LIVE", { timeout: 30_000 }, async () => {
   let clock = 1_000_000;
@@ -51,12 +57,12 @@ async function allEqualAgain(run: PlannedRun): Promise<void> {
 }
 
 test("s-rev55: the kept socket closed by the venue itself during the hold (Binance's 24 h close): its books leave LIVE at once, nothing connects into the hold, and after it the connection reconnects and the book is equal again", { timeout: 30_000 }, async () => {
-  let offsetMs = 0; // the test moves the adapter's clock forward; the hold (real time) runs out on its own
+  let offsetMs = 0; // the test moves the adapter's clock forward; the hold's last 1.5 s run out on their own
   const { log, lines } = captureLog();
-  const holdMs = GRACE_MS + 1_000 + 1_500; // on the adapter clock: 1.5 s left after the step past the deadline
+  const extras: AdapterExtras & { pongTimeoutMs: number } = { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: GRACE_MS + 1_000 + HOLD_LEFT_MS }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000, pongTimeoutMs: 60_000 }; // the steps are no silence
   const run = await startBybit(["BTCUSDT"], AGE_MS, {
     prepare: (p) => (p.refuseUpgrade = (attempt) => (attempt === 1 ? 429 : undefined)), // only the planned replacement
-    adapter: { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: holdMs }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000 }, // the steps are no silence
+    adapter: extras,
   });
   runs.push(run);
   run.step(1);
@@ -65,11 +71,15 @@ test("s-rev55: the kept socket closed by the venue itself during the hold (Binan
   await until(() => lines.some((l) => l.msg.includes("refused a connect")), "the replacement refused");
   offsetMs += GRACE_MS + 1_000;
   await until(() => lines.some((l) => l.msg.includes("past its age deadline kept")), "the old socket kept");
+  // The hold's end, on the adapter's clock (its wall clock here): moved to 1.5 s from now, then real time runs it out.
+  const holdEndMs = lines.find((l) => l.msg.includes("past its age deadline kept"))!.fields.heldUntilMs as number;
+  offsetMs += holdEndMs - (Date.now() + offsetMs) - 1_500;
   run.proxy.closeClient(run.proxy.links[0]!, 1000); // the venue's own close of the kept socket
   await until(() => run.sink.invalid.length > 0, "the book invalidated");
   expect(run.sink.invalid[0]).toMatchObject({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-  expect(run.proxy.upgradesAtMs).toHaveLength(2); // no connect into the hold
   await until(() => run.proxy.upgradesAtMs.length >= 3, "the reconnect once the hold is over");
+  // No connect into the hold: the reconnect's handshake came at its end or later (real time; ±1 ms of rounding).
+  expect(run.proxy.upgradesAtMs[2]!).toBeGreaterThanOrEqual(holdEndMs - offsetMs - 1);
   run.step(2);
   await until(() => run.equal(0), "the book equal again on the new socket");
   expect(run.adapter.stats().reconnects).toBe(1);
@@ -79,7 +89,8 @@ test("s-rev55: the hold over, the kept connection is replaced make-before-break 
   let offsetMs = 0;
   const { log, lines } = captureLog();
   // pingIntervalMs: Bybit's own option (not in the harness's type); a ping each 20 ms counts housekeeping rounds below.
-  const bybitExtras: AdapterExtras & { pingIntervalMs: number } = { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: GRACE_MS + 1_000 + 1_500 }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000, ackTimeoutMs: 5_000, pingIntervalMs: 20 };
+  // pongTimeoutMs: a ping outstanding at a step of the clock is no dead socket (the steps are 10, 6 and 20 s).
+  const bybitExtras: AdapterExtras & { pingIntervalMs: number; pongTimeoutMs: number } = { log, now: () => Date.now() + offsetMs, housekeepingMs: 2, connectHoldMs: { 429: GRACE_MS + 1_000 + HOLD_LEFT_MS }, plannedAgeGraceMs: GRACE_MS, deadConnectionMs: 60_000, ackTimeoutMs: 5_000, pingIntervalMs: 20, pongTimeoutMs: 60_000 };
   const run = await startBybit(["BTCUSDT"], AGE_MS, {
     prepare: (p) => (p.refuseUpgrade = (attempt) => (attempt === 1 ? 429 : undefined)), // only the first replacement
     adapter: bybitExtras,
@@ -92,6 +103,7 @@ test("s-rev55: the hold over, the kept connection is replaced make-before-break 
   offsetMs += GRACE_MS + 1_000;
   await until(() => lines.some((l) => l.msg.includes("past its age deadline kept")), "the old socket kept");
   run.proxy.holdUpgrades = true; // the next handshake (after the hold) takes long, as over a real network: rounds run meanwhile
+  offsetMs += HOLD_LEFT_MS + 1; // the hold over (it began before the last step of GRACE_MS + 1 s)
   await until(() => run.proxy.upgradesHeld >= 1, "a connect once the hold is over");
   // Two more pings on the old socket: housekeeping rounds ran while that handshake was under way (the old code broke
   // the old socket in the first of them, its pings ending: the wait ends at its reconnect instead).
