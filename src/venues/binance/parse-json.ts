@@ -55,6 +55,15 @@ function inexactField(inexact: unknown[] | null, holder: unknown, keys: Readonly
 }
 
 /**
+ * `holder[key]` for an error, bounded: its source text when noted (`5.0`, not the 5 it parses to), else its JSON
+ * (a string quoted, an object as written, not "[object Object]"), or "undefined" when absent. Cold.
+ */
+function writtenAs(inexact: unknown[] | null, holder: Record<string, unknown>, key: string): string {
+  const noted = inexactField(inexact, holder, new Set([key]));
+  return boundedText(noted !== "" ? noted.slice(key.length + 1) : (JSON.stringify(holder[key]) ?? "undefined"));
+}
+
+/**
  * JSON.parse that also reports whether one of the diff frame's integer fields (its data's E, T, U, u, pu: the ids and
  * ms times parseDiffObject reads) was written as something else than an integer literal. The same keys anywhere else
  * (an unknown nested object, the top level) are nothing the frame is read by, as the scanner skips them: before
@@ -133,14 +142,14 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   // Its own lastUpdateId, E and T only (the same keys nested elsewhere are skipped, as the scanner skips them).
   const bad = inexactField(inexact, m, SNAPSHOT_INTEGER_KEYS);
   const id = optionalUint(m.lastUpdateId);
-  if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${boundedText(String(m.lastUpdateId))} is not an id`);
+  if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${writtenAs(inexact, m, "lastUpdateId")} is not an id`);
   if (bad !== "") throw new Error(`depth snapshot: ${boundedText(bad)} is not an integer`);
   // E and T as a diff's (parseDiffObject): absent is unknown; anything but a ms time whose µs fit below 2^53 is refused.
   // Before, -1 or a string was taken as unknown and a far-future E kept, which the wire's ns field turned negative.
   const eMs = optionalUint(m.E);
   const tMs = optionalUint(m.T);
-  if (eMs < 0 || eMs * 1000 >= TWO_53) throw new Error(`depth snapshot: E ${boundedText(JSON.stringify(m.E) ?? "")} is not a time in ms`);
-  if (tMs < 0 || tMs * 1000 >= TWO_53) throw new Error(`depth snapshot: T ${boundedText(JSON.stringify(m.T) ?? "")} is not a time in ms`);
+  if (eMs < 0 || eMs * 1000 >= TWO_53) throw new Error(`depth snapshot: E ${writtenAs(inexact, m, "E")} is not a time in ms`);
+  if (tMs < 0 || tMs * 1000 >= TWO_53) throw new Error(`depth snapshot: T ${writtenAs(inexact, m, "T")} is not a time in ms`);
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);

@@ -847,15 +847,19 @@ export class ConnectionLifecycle {
       // A keepalive still queued for the pacing budget (behind requests: a refused batch retried topic by topic) has not
       // gone: its pong time counts from when it goes (by the next round), as a queued request's ack deadline does.
       // Before, it counted from the queueing, and a ping queued longer than the pong time recycled the connection.
-      if (conn.pongDeadlineMs !== 0 && keepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
+      // Only the ping the deadline is for: until 2026-12-06 any queued ping pushed it, so with pings due faster than the
+      // budget let them go one was always queued, and a sent ping left unanswered was never judged.
+      if (conn.pongDeadlineMs !== 0 && timedKeepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
       // After a stall the verdicts wait one round; pings still go out below, so an idle connection is probed on time.
       if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {
         const idle = this.probeIdleMs > 0 && now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs;
         if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
           conn.lastPingMs = now;
-          if (conn.pongDeadlineMs === 0) conn.pongDeadlineMs = now + this.pongTimeoutMs;
-          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()), KEEPALIVE_TAG);
+          // The ping a deadline is set for is tagged apart: a later one queued behind it must not push the deadline.
+          const timed = conn.pongDeadlineMs === 0;
+          if (timed) conn.pongDeadlineMs = now + this.pongTimeoutMs;
+          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()), timed ? TIMED_KEEPALIVE_TAG : KEEPALIVE_TAG);
         }
       } else if (this.keepalive.kind === "server_test" && this.keepalive.encodeProbe && this.probeIdleMs > 0) {
         // Quiet: ask for an answer before the dead-connection rule would fire (no deadline of its own: that rule decides).
@@ -1036,9 +1040,11 @@ export function describeSocketError(ev: Event): string {
 
 /** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
 const KEEPALIVE_TAG = "keepalive";
+/** The tag of the one the connection's pong deadline was set for (sent while none was outstanding). */
+const TIMED_KEEPALIVE_TAG = "keepalive-timed";
 
-function keepaliveQueued(conn: VenueConnection): boolean {
-  for (const m of conn.outbox) if (m.reqId === KEEPALIVE_TAG) return true;
+function timedKeepaliveQueued(conn: VenueConnection): boolean {
+  for (const m of conn.outbox) if (m.reqId === TIMED_KEEPALIVE_TAG) return true;
   return false;
 }
 

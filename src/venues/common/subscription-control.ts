@@ -189,24 +189,33 @@ export class SubscriptionControl {
     this.write(conn, text);
   }
 
-  /** Sends what the buckets allow from every outbox; reschedules itself while anything waits. Cold. */
+  /**
+   * Sends what the buckets allow from every outbox, one message a connection at a time: a connection that sent goes
+   * behind the others (re-added, so this pass visits it again after them). Before, each was emptied in the order they
+   * began waiting, so under a shared per-IP budget one whose outbox kept refilling took every token and another's
+   * queued request never went (its ack deadline, counted from the send, never started). Reschedules itself while
+   * anything waits. Cold.
+   */
   flush(): void {
     this.flushTimer = null;
     const now = this.now();
     for (const conn of this.waiting) {
-      if (!conn.ws || !conn.open) {
+      if (!conn.ws || !conn.open || conn.outbox.length === 0) {
         conn.outbox.length = 0;
         this.waiting.delete(conn);
         continue;
       }
-      while (conn.outbox.length > 0 && this.takeToken(conn)) {
-        const m = conn.outbox.shift()!;
-        const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
-        if (p) p.sentMs = now;
-        this.write(conn, m.text);
-      }
-      if (conn.outbox.length === 0) this.waiting.delete(conn);
-      else this.scheduleFlush(conn);
+      if (!this.takeToken(conn)) continue;
+      const m = conn.outbox.shift()!;
+      const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
+      if (p) p.sentMs = now;
+      this.write(conn, m.text);
+      this.waiting.delete(conn);
+      if (conn.outbox.length > 0) this.waiting.add(conn);
+    }
+    for (const conn of this.waiting) {
+      this.scheduleFlush(conn);
+      break;
     }
   }
 

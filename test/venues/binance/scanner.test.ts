@@ -182,8 +182,9 @@ describe("Binance scanner", () => {
       expect(parseDepthSnapshot(text, 2, 5, j), text).toBe(5);
       expect(levels(j)).toBe(levels(a));
     }
-    expect(() => parseDepthSnapshot(body("", "100.99999999999999999"), 2, 5, new BookUpdate())).toThrow("depth snapshot: lastUpdateId 101 is not an id");
-    expect(() => parseDepthSnapshot(body("", "5.0"), 2, 5, new BookUpdate())).toThrow("lastUpdateId 5 is not an id");
+    // Named as written (before: by the value it parses to, "lastUpdateId 101" and "lastUpdateId 5", which are ids).
+    expect(() => parseDepthSnapshot(body("", "100.99999999999999999"), 2, 5, new BookUpdate())).toThrow("depth snapshot: lastUpdateId 100.99999999999999999 is not an id");
+    expect(() => parseDepthSnapshot(body("", "5.0"), 2, 5, new BookUpdate())).toThrow("lastUpdateId 5.0 is not an id");
     // Before: named lastUpdateId, which was not what was wrong.
     expect(() => parseDepthSnapshot(body('"E":1.5,'), 2, 5, new BookUpdate())).toThrow("depth snapshot: E 1.5 is not an integer");
     expect(() => parseDepthSnapshot(body('"E":1,"T":1e3,'), 2, 5, new BookUpdate())).toThrow("depth snapshot: T 1e3 is not an integer");
@@ -276,5 +277,61 @@ describe("Binance scanner", () => {
         }
       }
     }
+  });
+
+  test("REST depth snapshots, lastUpdateId / E / T at random together: both readers agree, and a refusal names a wrong field as it was written", () => {
+    // Before: a lastUpdateId spelt as no integer literal was named by its parsed value ("lastUpdateId 5 is not an id"
+    // for 5.0, "101" for 100.99999999999999999), a string unquoted and an object "[object Object]": nothing the
+    // operator could find in the body. The reference: what each key may be, and each value's text as written.
+    const limitMs = Math.ceil(9007199254740992 / 1000); // the first ms time whose µs reach 2^53
+    const ids = ["0", "5", "9007199254740991"]; // ids: safe non-negative integer literals
+    const times = ["0", "1", "1700000000000", String(limitMs - 1)]; // ms times whose µs fit below 2^53
+    const bad = ["5.0", "1e3", "100.99999999999999999", "1.5", "-1", '"5"', '"x"', "null", "true", "{}", "[1,2]", '{"a":1}', "18014398509481984"];
+    let seed = 11;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const pick = (good: string[], absentOk: boolean): string | undefined => {
+      const r = rnd(10);
+      if (r < 2) return absentOk || rnd(2) === 0 ? undefined : bad[rnd(bad.length)];
+      return r < 6 ? good[rnd(good.length)] : bad[rnd(bad.length)];
+    };
+    let refused = 0;
+    for (let k = 0; k < 600; k++) {
+      const fields: [string, string | undefined, boolean][] = [
+        ["lastUpdateId", pick(ids, false), false],
+        ["E", pick(times, true), true],
+        ["T", pick(times, true), true],
+      ];
+      const wrong = fields.filter(([key, v, absentOk]) => (v === undefined ? !absentOk : !(key === "lastUpdateId" ? ids : times).includes(v)));
+      const order = fields.filter(([, v]) => v !== undefined).sort(() => rnd(3) - 1);
+      const text = `{${order.map(([key, v]) => `"${key}":${v},`).join("")}"bids":[["1.0","2"]],"asks":[["1.5","3"]]}`;
+      const a = new BookUpdate();
+      const scanned = scanner.scanSnapshot(text, 1, 0, a);
+      const j = new BookUpdate();
+      let read: number | string;
+      try {
+        read = parseDepthSnapshot(text, 1, 0, j);
+      } catch (err) {
+        read = String(err);
+      }
+      if (wrong.length === 0) {
+        const id = Number(fields[0]![1]);
+        expect(scanned, text).toBe(0);
+        expect(read, text).toBe(id);
+        expect([a.venueSeq, a.tsExchangeUs, a.tsEventUs], text).toEqual([id, Number(fields[1]![1] ?? 0) * 1000, Number(fields[2]![1] ?? 0) * 1000]);
+        expect([j.venueSeq, j.tsExchangeUs, j.tsEventUs, levels(j)], text).toEqual([a.venueSeq, a.tsExchangeUs, a.tsEventUs, levels(a)]);
+        continue;
+      }
+      refused++;
+      expect(scanned, text).toBeLessThan(0);
+      const named = /^Error: depth snapshot: (lastUpdateId|E|T) (.*) is not (an id|a time in ms|an integer)$/.exec(String(read));
+      expect(named, `${text} → ${read}`).not.toBeNull();
+      const field = wrong.find(([key]) => key === named![1]);
+      expect(field, `${text} → ${read}: names a field that is right`).toBeDefined();
+      expect(named![2], `${text} → ${read}`).toBe(field![1] ?? "undefined");
+    }
+    expect(refused).toBeGreaterThan(200);
   });
 });

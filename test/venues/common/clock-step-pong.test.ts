@@ -24,15 +24,15 @@ const PING_INTERVAL_MS = 20_000;
 const PONG_TIMEOUT_MS = 2_000;
 const DEAD_MS = 7_000; // an idle connection is probed at half of it (3.5 s)
 
-function setup() {
+function setup(o: { pacing?: RequestProtocol["pacing"]; pingIntervalMs?: number } = {}) {
   let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
+  const control = new SubscriptionControl({ ...PROTOCOL, pacing: o.pacing }, silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;
   conn.addTopics(["book.A"], 10);
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
     log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
+    keepalive: { kind: "client_ping", intervalMs: o.pingIntervalMs ?? PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
     deadConnectionMs: DEAD_MS,
     staleAfterMs: () => 6_000_000,
     resyncBackoffBaseMs: 100,
@@ -44,6 +44,7 @@ function setup() {
   // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
   const round = (ms: number) => {
     nowMs = ms;
+    control.flush(); // the pacing timer's work, by hand
     (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
   };
   const pings = () => conn.sent.filter((s) => s.startsWith("ping")).length;
@@ -113,4 +114,48 @@ test("randomized: the pong deadline is set exactly while a sent ping is unanswer
     }
     await stop();
   }
+});
+
+/**
+ * A queued ping's pong time starts when it goes (merge of s-binrd), but that push took any queued ping for the one
+ * the deadline was set for: with pings due faster than the pacing let them go (a slow budget, a short interval), a
+ * later ping was always queued, and a sent ping left unanswered on a connection still receiving data was never judged.
+ */
+test("a sent ping's pong deadline is not pushed by a later ping still queued for the pacing budget", async () => {
+  const { conn, round, pings, stop } = setup({ pacing: { perConnection: { capacity: 1, perSecond: 0.1 } }, pingIntervalMs: 1_000 });
+  let now = 0;
+  let sentAtMs = -1;
+  while (conn.reconnects === 0 && now < 60_000) {
+    conn.messages++; // data keeps coming: the dead-connection rule never fires; pings are never answered
+    round((now += 250));
+    if (sentAtMs < 0 && pings() === 1) sentAtMs = now;
+  }
+  expect(sentAtMs).toBeGreaterThan(0);
+  expect(pings()).toBe(1); // the later ones still wait for the bucket
+  expect(conn.pongTimeouts).toBe(1); // before: none within the minute (a later ping always queued, the deadline pushed)
+  expect(now).toBeLessThanOrEqual(sentAtMs + PONG_TIMEOUT_MS + 250);
+  await stop();
+});
+
+test("a ping queued for the pacing budget gets its full pong time from when it goes, and is judged then, later pings queued or not", async () => {
+  const { conn, round, pings, stop } = setup({ pacing: { perConnection: { capacity: 1, perSecond: 0.1 } }, pingIntervalMs: 1_000 });
+  let now = 0;
+  conn.messages++;
+  round((now += 250));
+  while (pings() < 2 && now < 30_000) {
+    conn.messages++;
+    if (pings() === 1 && conn.pongDeadlineMs !== 0 && conn.outbox.length === 0) conn.onPong(); // the first is answered
+    round((now += 250));
+  }
+  const secondAtMs = now;
+  expect(pings()).toBe(2); // the second went by the bucket, ~10 s after it was due
+  expect(conn.pongTimeouts).toBe(0);
+  while (conn.reconnects === 0 && now < secondAtMs + 30_000) {
+    conn.messages++;
+    round((now += 250));
+  }
+  expect(conn.pongTimeouts).toBe(1); // unanswered: failed one pong time after it went (before: never, a third queued)
+  expect(now).toBeGreaterThanOrEqual(secondAtMs + PONG_TIMEOUT_MS);
+  expect(now).toBeLessThanOrEqual(secondAtMs + PONG_TIMEOUT_MS + 500);
+  await stop();
 });

@@ -89,6 +89,26 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("pacing: a shared per-IP budget goes round the connections: one whose outbox keeps refilling does not starve another's queued request", () => {
+    // Before: each flush served the connections in the order they began waiting, each until its outbox was empty, so
+    // one kept busy (a stream of resyncs) took every token and the other's subscribe never went: its books never
+    // LIVE, its ack deadline (counted from the send) never started, and nothing ever said so.
+    const { control, all, at } = setup({ perIp: { capacity: 1, perSecond: 1 } }, 4, 2);
+    const [busy, other] = [all[0]!.conn, all[1]!.conn];
+    control.send(busy, "b0"); // the token
+    control.send(busy, "b1"); // queued: busy waits first
+    control.sendRequest(other, "subscribe", all[1]!.topics.slice(0, 1));
+    for (let s = 1; s <= 6; s++) {
+      control.send(busy, `b${s + 1}`); // one more each second: its outbox is never empty
+      at(s * 1000);
+      control.flush();
+    }
+    expect(other.sent).toHaveLength(1); // it went by its turn (the second token), not never
+    expect(other.pending.get("s1")!.sentMs).toBe(2000);
+    expect(busy.sent).toEqual(["b0", "b1", "b2", "b3", "b4", "b5"]); // its own order kept
+    control.stop();
+  });
+
   test("pacing: a per-IP sliding window sends at most its max in any window, every connection's together; a share below one a window widens it", () => {
     const { control, all, at } = setup({ perIp: { count: 3, windowMs: 1000 } }, 1, 2);
     const total = () => all[0]!.conn.sent.length + all[1]!.conn.sent.length;
