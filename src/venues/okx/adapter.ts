@@ -513,9 +513,10 @@ export class OkxAdapter implements VenueAdapter {
     // A socket kept as having reached the book's seqId reached an older book's, which a maintenance reset's run may
     // number the same (seqReached would take it for having reached this one).
     if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
+    // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
+    this.fullSockets.took(index, socket, t.book !== BookState.LIVE || sc.seqId < t.lastSeq);
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
-    this.fullSockets.took(index, socket);
     this.c.fullBooks++;
     this.checksums[index] = 0;
     this.books.onLive(t, now);

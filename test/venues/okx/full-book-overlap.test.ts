@@ -251,6 +251,52 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([b.sink.seq, b.shown(), b.adapter.stats().duplicates]).toEqual([6, 6, 2]);
   });
 
+  test("a socket that saw a reset alone before the overlap is still marked behind the next one the book takes from the other", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    feed(3); // a maintenance reset on the one socket, before any overlap: applied
+    feed(4);
+    overlap();
+    feed(4); // the replacement's subscribe book: a copy
+    feed(1); // the replacement after a second reset: taken (it delivered 4)
+    feed(5, true); // the old socket, behind that reset: a pre-reset book
+    // Before: the old socket's drop to 3 (long before) was kept as its having passed this reset: not marked, its 5
+    // applied, the book LIVE at a run the venue had left.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([1, 1, 2, "live"]);
+    feed(1, true); // its reset: a copy
+    feed(2, true); // then ahead: taken
+    expect([sink.seq, shown()]).toEqual([2, 2]);
+  });
+
+  test("two resets in one overlap: the socket behind both is ignored through the run between them, and resubscribed if it carries on", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(500); // the replacement's subscribe book: a copy
+    feed(502, true);
+    feed(3, true); // a reset on the old socket: taken, the replacement marked
+    feed(501); // the replacement's pre-reset book: ignored
+    feed(4, true);
+    feed(1, true); // a second reset on the old socket: taken
+    feed(3); // the replacement's first reset: of the run between the two
+    feed(4);
+    // Before: its drop to 3 ended the mark, 3 and 4 applied, the book LIVE at the run the second reset left.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([1, 1, 4, "live"]);
+    feed(1); // its second reset: a copy
+    feed(2); // then ahead: taken
+    expect([sink.seq, shown()]).toEqual([2, 2]);
+    // Still behind both at the overlap's end, its books past its first drop could not be placed: resubscribed.
+    const b = await overlapRig();
+    b.feed(500);
+    b.overlap();
+    b.feed(500);
+    b.feed(3, true);
+    b.feed(1, true);
+    b.feed(501);
+    b.oldClosed();
+    expect([b.adapter.topicInfo(0).state, b.adapter.topicInfo(0).resyncs, b.shown()]).toEqual(["resyncing", 1, 1]);
+  });
+
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
     const { adapter, sink, feed, overlap, shown } = await overlapRig();
     feed(100);
