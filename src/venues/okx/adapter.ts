@@ -601,7 +601,9 @@ export class OkxAdapter implements VenueAdapter {
   restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
-    this.fullSockets.clear(t.index);
+    // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
+    // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
+    if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }

@@ -9,6 +9,7 @@
  * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { describe, expect, test } from "vitest";
+import { StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
@@ -295,6 +296,25 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     b.feed(501);
     b.oldClosed();
     expect([b.adapter.topicInfo(0).state, b.adapter.topicInfo(0).resyncs, b.shown()]).toEqual(["resyncing", 1, 1]);
+  });
+
+  test("a resync during the overlap resubscribes on the replacement: the old socket, behind a reset, stays marked", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(500); // the replacement's subscribe book: a copy
+    feed(3); // the replacement after a maintenance reset: taken, the old socket marked
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the old socket's stream goes on
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    feed(501, true); // the old socket's pre-reset book
+    // Before: the resubscribe ended the mark, and the book, not LIVE, took it: LIVE at 501 of the run the venue left.
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["resyncing", 3]);
+    feed(4); // the replacement's answer: taken
+    feed(502, true);
+    expect([adapter.topicInfo(0).state, sink.seq, shown()]).toEqual(["live", 4, 4]);
+    feed(4, true); // the old socket's reset: a copy; the mark is over
+    feed(5, true);
+    expect([sink.seq, shown()]).toEqual([5, 5]);
   });
 
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
