@@ -485,13 +485,12 @@ export class OkxAdapter implements VenueAdapter {
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (!conn.fromRetiring) this.fullGen[index] = socket;
     if (sc.hasSeqId) {
-      // Not a sign of life (staleness), as any other book the book cannot use.
-      if (socket === this.behindReset[index] && this.fullSockets.ignore(index, socket, sc.seqId, t.book === BookState.LIVE ? t.lastSeq : 0)) {
-        this.fullSockets.note(index, socket, sc.seqId);
+      if (socket !== this.behindReset[index]) this.fullSockets.note(index, socket, sc.seqId);
+      else if (this.fullSockets.ignore(index, socket, sc.seqId, t.book === BookState.LIVE ? t.lastSeq : 0)) {
+        // Not a sign of life (staleness), as any other book the book cannot use.
         this.c.duplicates++;
         return;
       }
-      this.fullSockets.note(index, socket, sc.seqId);
     }
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {

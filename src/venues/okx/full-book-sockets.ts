@@ -114,7 +114,7 @@ export class FullBookSockets {
   }
 
   /**
-   * A book of subscription `i` from its socket behind a reset, whose book is now at `bookSeq` (0: not LIVE, held at
+   * A book of subscription `i` from its socket behind a reset (recorded as note does), whose book is now at `bookSeq` (0: not LIVE, held at
    * an overlap's end): true when it is ignored, a book of the run before the reset. That is while it is not below the
    * socket's own last seqId (its reset) and the book has not reached that seqId (a socket marked at a position of
    * the new run: the other socket passing it shows so). A socket that had delivered nothing: its first book above
@@ -126,12 +126,19 @@ export class FullBookSockets {
   ignore(i: number, socket: number, seqId: number, bookSeq: number): boolean {
     const last = this.lastOf(i, socket);
     const first = last !== last;
-    if (!first && seqId < last && this.owed[i] > 1) {
+    const drop = !first && seqId < last;
+    let behind: boolean;
+    if (drop && this.owed[i] > 1) {
       this.owed[i]--;
-      return true;
+      behind = true;
+    } else {
+      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
+      if (!behind) this.clear(i);
     }
-    const behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
-    if (!behind) this.clear(i);
+    this.note(i, socket, seqId);
+    // Its drop shows a reset the book took already, not one it passed ahead of the book: before 2026-12-06 it counted
+    // so, and the next reset the book took from the other socket left it unmarked, its books of the run before applied.
+    if (drop) this.dropped[this.gen[2 * i] === socket ? 2 * i : 2 * i + 1] = 0;
     return behind;
   }
 

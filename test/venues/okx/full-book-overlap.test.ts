@@ -494,4 +494,56 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     // Rounds where the carrier's pre-reset books came after the reset was shown (ignored), and where it was resubscribed.
     expect([counts.ignoredBehind > 0, counts.resubscribed > 0]).toEqual([true, true]);
   });
+
+  test("randomized, two maintenance resets during the overlap: LIVE never at a run the book has left", async () => {
+    // The model: runs 500…, then 10…, then 1… (two resets; the seqIds tell the runs apart), each socket delivering a
+    // random part in order, interleaved at random, the overlap ending at a random point (old socket closed, or gone
+    // back to), the carrier's remaining books fed after. While LIVE, the run the book shows never goes back. Before,
+    // the socket behind both resets ended its mark at its first drop, its books of the run between them applied.
+    const rng = new Rng(20261209);
+    const runOf = (seq: number) => (seq >= 500 ? 0 : seq >= 10 ? 1 : 2);
+    let between = 0; // books of the run between the resets fed after the last run was shown (the case of the rule)
+    for (let round = 0; round < 150; round++) {
+      const { adapter, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
+      const run = [...range(500, 500 + rng.int(1, 3)), ...range(10, 10 + rng.int(0, 3)), ...range(1, 1 + rng.int(0, 3))];
+      const part = (from: number) => run.slice(from).filter(() => rng.next() < 0.7);
+      const oldSeqs = part(1);
+      const newSeqs = part(rng.int(0, run.length - 1));
+      const script: ("old" | "new")[] = [...oldSeqs.map(() => "old" as const), ...newSeqs.map(() => "new" as const)];
+      for (let i = script.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [script[i], script[j]] = [script[j]!, script[i]!];
+      }
+      feed(500);
+      overlap();
+      let shownRun = 0;
+      const noStepBack = (where: string) => {
+        if (adapter.topicInfo(0).state !== "live") return;
+        expect(runOf(shown()), `${where}: LIVE at ${shown()}, a run the book had left`).toBeGreaterThanOrEqual(shownRun);
+        shownRun = runOf(shown());
+      };
+      let ia = 0;
+      let ib = 0;
+      let pb = -1;
+      let where = `round ${round}: run ${run}, old ${oldSeqs}, replacement ${newSeqs}, fed`;
+      for (const who of script.slice(0, rng.int(0, script.length))) {
+        const seq = who === "old" ? oldSeqs[ia++]! : (pb = newSeqs[ib++]!);
+        if (shownRun === 2 && runOf(seq) === 1) between++;
+        feed(seq, who === "old");
+        where += ` ${who[0]}${seq}`;
+        noStepBack(`${where}, ${who} ${seq}`);
+      }
+      const fromOld = pb < 0 || rng.next() < 0.5;
+      if (fromOld) goBack();
+      else oldClosed();
+      noStepBack(`${where}, overlap over`);
+      const rest = adapter.topicInfo(0).resyncs !== 0 ? [] : fromOld ? oldSeqs.slice(ia) : newSeqs.slice(ib);
+      for (const seq of rest) {
+        if (shownRun === 2 && runOf(seq) === 1) between++;
+        feed(seq);
+        noStepBack(`${where}, then ${seq}`);
+      }
+    }
+    expect(between).toBeGreaterThan(5);
+  });
 });
