@@ -485,13 +485,12 @@ export class OkxAdapter implements VenueAdapter {
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (!conn.fromRetiring) this.fullGen[index] = socket;
     if (sc.hasSeqId) {
-      // Not a sign of life (staleness), as any other book the book cannot use.
-      if (socket === this.behindReset[index] && this.fullSockets.ignore(index, socket, sc.seqId, t.book === BookState.LIVE ? t.lastSeq : 0)) {
-        this.fullSockets.note(index, socket, sc.seqId);
+      if (socket !== this.behindReset[index]) this.fullSockets.note(index, socket, sc.seqId);
+      else if (this.fullSockets.ignore(index, socket, sc.seqId, t.book === BookState.LIVE ? t.lastSeq : 0)) {
+        // Not a sign of life (staleness), as any other book the book cannot use.
         this.c.duplicates++;
         return;
       }
-      this.fullSockets.note(index, socket, sc.seqId);
     }
     if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
@@ -513,9 +512,10 @@ export class OkxAdapter implements VenueAdapter {
     // A socket kept as having reached the book's seqId reached an older book's, which a maintenance reset's run may
     // number the same (seqReached would take it for having reached this one).
     if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
+    // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
+    this.fullSockets.took(index, socket, t.book !== BookState.LIVE || sc.seqId < t.lastSeq);
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
-    this.fullSockets.took(index, socket);
     this.c.fullBooks++;
     this.checksums[index] = 0;
     this.books.onLive(t, now);
@@ -600,7 +600,9 @@ export class OkxAdapter implements VenueAdapter {
   restart(t: OkxTopic): void {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
-    this.fullSockets.clear(t.index);
+    // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
+    // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
+    if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }

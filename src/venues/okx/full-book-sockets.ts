@@ -21,11 +21,17 @@ export class FullBookSockets {
    * ignored as possibly from before the reset, see ignore).
    */
   readonly unsure: Uint8Array;
+  /**
+   * Per subscription: how many resets the behind socket has yet to show (one drop each). Two taken during one overlap
+   * (a rare double maintenance): before 2026-12-06 its first drop ended the mark, and its books of the run between
+   * the two resets were applied, the book LIVE at a run the venue had left.
+   */
+  private readonly owed: Uint8Array;
   /** Two slots per subscription (2i, 2i + 1), one per socket of an overlap: its generation (-1 = free) … */
   private readonly gen: Int32Array;
   /** … the last seqId it delivered (taken or not) … */
   private readonly seq: Float64Array;
-  /** … 1 once it delivered a seqId below its own last since the book last took a reset (it passed one) … */
+  /** … 1 once it delivered a seqId below its own last since the book last began a run (it passed a reset: took) … */
   private readonly dropped: Uint8Array;
   /** … and 1 once the book took a book of it, or its seqId again from it, in the book's run (no drop since). */
   private readonly inRun: Uint8Array;
@@ -33,6 +39,7 @@ export class FullBookSockets {
   constructor(n: number) {
     this.behind = new Int32Array(n).fill(-1);
     this.unsure = new Uint8Array(n);
+    this.owed = new Uint8Array(n);
     this.gen = new Int32Array(2 * n).fill(-1);
     this.seq = new Float64Array(2 * n);
     this.dropped = new Uint8Array(2 * n);
@@ -54,9 +61,17 @@ export class FullBookSockets {
     this.seq[k] = seqId;
   }
 
-  /** The book took socket `gen`'s last book of subscription `i` (applied, or its seqId again): it is in the book's run. */
-  took(i: number, gen: number): void {
+  /**
+   * The book took socket `gen`'s last book of subscription `i` (applied, or its seqId again): it is in the book's run.
+   * `startsOver`: that book began a run (a reset, or the first book of a book not LIVE: a resubscribe's, a held
+   * book's), so what either socket passed before it says nothing of the next reset: both forget their drops. Before
+   * 2026-12-06 only a reset taken during an overlap did (resetTaken): a socket that had seen a reset alone, or a
+   * resubscribe answered below its old books, kept its drop for good, was taken as past the next reset the book took
+   * during an overlap and never marked, its pre-reset books applied.
+   */
+  took(i: number, gen: number, startsOver = false): void {
     const a = 2 * i;
+    if (startsOver) this.runStarts(a);
     if (this.gen[a] === gen) this.inRun[a] = 1;
     else if (this.gen[a + 1] === gen) this.inRun[a + 1] = 1;
   }
@@ -77,8 +92,21 @@ export class FullBookSockets {
   resetTaken(i: number, other: number): void {
     const a = 2 * i;
     const k = this.gen[a] === other ? a : this.gen[a + 1] === other ? a + 1 : -1;
-    this.behind[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
-    this.unsure[i] = k >= 0 && this.inRun[k] === 1 ? 0 : 1;
+    if (this.behind[i] === other) {
+      // Still behind the one before (no drop since, or fewer than owed): behind this one too, one more drop to show.
+      // Its books past the first drop cannot be placed against the book's run: unsure, resubscribed if it carries on.
+      if (this.owed[i] < 255) this.owed[i]++;
+      this.unsure[i] = 1;
+    } else {
+      this.behind[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
+      this.unsure[i] = k >= 0 && this.inRun[k] === 1 ? 0 : 1;
+      this.owed[i] = 1;
+    }
+    this.runStarts(a);
+  }
+
+  /** A run starts (slots `a`, `a + 1`): no socket has passed a reset since, nor is in it yet. */
+  private runStarts(a: number): void {
     this.dropped[a] = 0;
     this.dropped[a + 1] = 0;
     this.inRun[a] = 0;
@@ -86,18 +114,31 @@ export class FullBookSockets {
   }
 
   /**
-   * A book of subscription `i` from its socket behind a reset, whose book is now at `bookSeq` (0: not LIVE, held at
+   * A book of subscription `i` from its socket behind a reset (recorded as note does), whose book is now at `bookSeq` (0: not LIVE, held at
    * an overlap's end): true when it is ignored, a book of the run before the reset. That is while it is not below the
    * socket's own last seqId (its reset) and the book has not reached that seqId (a socket marked at a position of
    * the new run: the other socket passing it shows so). A socket that had delivered nothing: its first book above
    * the book's seqId may be from before the reset (a subscribe book overtaken by the other socket's reset): ignored
    * too, its seqId then its position; one not above is of the new run (a copy or a trail: the usual rules).
+   * Behind two resets (owed), its first drop is of the run between them: ignored too (the book cannot have reached
+   * that run's seqIds, of a run it left: not asked).
    */
   ignore(i: number, socket: number, seqId: number, bookSeq: number): boolean {
     const last = this.lastOf(i, socket);
     const first = last !== last;
-    const behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && bookSeq < last;
-    if (!behind) this.clear(i);
+    const drop = !first && seqId < last;
+    let behind: boolean;
+    if (drop && this.owed[i] > 1) {
+      this.owed[i]--;
+      behind = true;
+    } else {
+      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
+      if (!behind) this.clear(i);
+    }
+    this.note(i, socket, seqId);
+    // Its drop shows a reset the book took already, not one it passed ahead of the book: before 2026-12-06 it counted
+    // so, and the next reset the book took from the other socket left it unmarked, its books of the run before applied.
+    if (drop) this.dropped[this.gen[2 * i] === socket ? 2 * i : 2 * i + 1] = 0;
     return behind;
   }
 
@@ -113,5 +154,6 @@ export class FullBookSockets {
   clear(i: number): void {
     this.behind[i] = -1;
     this.unsure[i] = 0;
+    this.owed[i] = 0;
   }
 }

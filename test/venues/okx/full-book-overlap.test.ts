@@ -9,6 +9,7 @@
  * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { describe, expect, test } from "vitest";
+import { StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
@@ -251,6 +252,71 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([b.sink.seq, b.shown(), b.adapter.stats().duplicates]).toEqual([6, 6, 2]);
   });
 
+  test("a socket that saw a reset alone before the overlap is still marked behind the next one the book takes from the other", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    feed(3); // a maintenance reset on the one socket, before any overlap: applied
+    feed(4);
+    overlap();
+    feed(4); // the replacement's subscribe book: a copy
+    feed(1); // the replacement after a second reset: taken (it delivered 4)
+    feed(5, true); // the old socket, behind that reset: a pre-reset book
+    // Before: the old socket's drop to 3 (long before) was kept as its having passed this reset: not marked, its 5
+    // applied, the book LIVE at a run the venue had left.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([1, 1, 2, "live"]);
+    feed(1, true); // its reset: a copy
+    feed(2, true); // then ahead: taken
+    expect([sink.seq, shown()]).toEqual([2, 2]);
+  });
+
+  test("two resets in one overlap: the socket behind both is ignored through the run between them, and resubscribed if it carries on", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(500); // the replacement's subscribe book: a copy
+    feed(502, true);
+    feed(3, true); // a reset on the old socket: taken, the replacement marked
+    feed(501); // the replacement's pre-reset book: ignored
+    feed(4, true);
+    feed(1, true); // a second reset on the old socket: taken
+    feed(3); // the replacement's first reset: of the run between the two
+    feed(4);
+    // Before: its drop to 3 ended the mark, 3 and 4 applied, the book LIVE at the run the second reset left.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([1, 1, 4, "live"]);
+    feed(1); // its second reset: a copy
+    feed(2); // then ahead: taken
+    expect([sink.seq, shown()]).toEqual([2, 2]);
+    // Still behind both at the overlap's end, its books past its first drop could not be placed: resubscribed.
+    const b = await overlapRig();
+    b.feed(500);
+    b.overlap();
+    b.feed(500);
+    b.feed(3, true);
+    b.feed(1, true);
+    b.feed(501);
+    b.oldClosed();
+    expect([b.adapter.topicInfo(0).state, b.adapter.topicInfo(0).resyncs, b.shown()]).toEqual(["resyncing", 1, 1]);
+  });
+
+  test("a resync during the overlap resubscribes on the replacement: the old socket, behind a reset, stays marked", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(500); // the replacement's subscribe book: a copy
+    feed(3); // the replacement after a maintenance reset: taken, the old socket marked
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the old socket's stream goes on
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    feed(501, true); // the old socket's pre-reset book
+    // Before: the resubscribe ended the mark, and the book, not LIVE, took it: LIVE at 501 of the run the venue left.
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["resyncing", 3]);
+    feed(4); // the replacement's answer: taken
+    feed(502, true);
+    expect([adapter.topicInfo(0).state, sink.seq, shown()]).toEqual(["live", 4, 4]);
+    feed(4, true); // the old socket's reset: a copy; the mark is over
+    feed(5, true);
+    expect([sink.seq, shown()]).toEqual([5, 5]);
+  });
+
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
     const { adapter, sink, feed, overlap, shown } = await overlapRig();
     feed(100);
@@ -357,6 +423,9 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     // delivered the reset), during the overlap nor after it, the carrier's remaining books fed (unless it was
     // resubscribed). Then the carrier's next book makes it LIVE there.
     const rng = new Rng(20261207);
+    // In half the rounds the old socket saw a reset alone before the overlap (900, then 500): a drop that says nothing
+    // of the resets to come (before, it exempted that socket from the mark). Its own Rng: the rounds' draws stay as they were.
+    const before = new Rng(20261208);
     const counts = { held: 0, kept: 0, resets: 0, resubscribed: 0, ignoredBehind: 0 };
     for (let round = 0; round < 200; round++) {
       const { adapter, sink, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
@@ -371,6 +440,7 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
         const j = rng.int(0, i);
         [script[i], script[j]] = [script[j]!, script[i]!];
       }
+      if (before.next() < 0.5) feed(900);
       feed(500);
       overlap();
       let pa = 500; // the last book each socket delivered (-1: none)
@@ -423,5 +493,57 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     expect(Math.min(counts.held, counts.kept, counts.resets)).toBeGreaterThan(20);
     // Rounds where the carrier's pre-reset books came after the reset was shown (ignored), and where it was resubscribed.
     expect([counts.ignoredBehind > 0, counts.resubscribed > 0]).toEqual([true, true]);
+  });
+
+  test("randomized, two maintenance resets during the overlap: LIVE never at a run the book has left", async () => {
+    // The model: runs 500…, then 10…, then 1… (two resets; the seqIds tell the runs apart), each socket delivering a
+    // random part in order, interleaved at random, the overlap ending at a random point (old socket closed, or gone
+    // back to), the carrier's remaining books fed after. While LIVE, the run the book shows never goes back. Before,
+    // the socket behind both resets ended its mark at its first drop, its books of the run between them applied.
+    const rng = new Rng(20261209);
+    const runOf = (seq: number) => (seq >= 500 ? 0 : seq >= 10 ? 1 : 2);
+    let between = 0; // books of the run between the resets fed after the last run was shown (the case of the rule)
+    for (let round = 0; round < 150; round++) {
+      const { adapter, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
+      const run = [...range(500, 500 + rng.int(1, 3)), ...range(10, 10 + rng.int(0, 3)), ...range(1, 1 + rng.int(0, 3))];
+      const part = (from: number) => run.slice(from).filter(() => rng.next() < 0.7);
+      const oldSeqs = part(1);
+      const newSeqs = part(rng.int(0, run.length - 1));
+      const script: ("old" | "new")[] = [...oldSeqs.map(() => "old" as const), ...newSeqs.map(() => "new" as const)];
+      for (let i = script.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [script[i], script[j]] = [script[j]!, script[i]!];
+      }
+      feed(500);
+      overlap();
+      let shownRun = 0;
+      const noStepBack = (where: string) => {
+        if (adapter.topicInfo(0).state !== "live") return;
+        expect(runOf(shown()), `${where}: LIVE at ${shown()}, a run the book had left`).toBeGreaterThanOrEqual(shownRun);
+        shownRun = runOf(shown());
+      };
+      let ia = 0;
+      let ib = 0;
+      let pb = -1;
+      let where = `round ${round}: run ${run}, old ${oldSeqs}, replacement ${newSeqs}, fed`;
+      for (const who of script.slice(0, rng.int(0, script.length))) {
+        const seq = who === "old" ? oldSeqs[ia++]! : (pb = newSeqs[ib++]!);
+        if (shownRun === 2 && runOf(seq) === 1) between++;
+        feed(seq, who === "old");
+        where += ` ${who[0]}${seq}`;
+        noStepBack(`${where}, ${who} ${seq}`);
+      }
+      const fromOld = pb < 0 || rng.next() < 0.5;
+      if (fromOld) goBack();
+      else oldClosed();
+      noStepBack(`${where}, overlap over`);
+      const rest = adapter.topicInfo(0).resyncs !== 0 ? [] : fromOld ? oldSeqs.slice(ia) : newSeqs.slice(ib);
+      for (const seq of rest) {
+        if (shownRun === 2 && runOf(seq) === 1) between++;
+        feed(seq);
+        noStepBack(`${where}, then ${seq}`);
+      }
+    }
+    expect(between).toBeGreaterThan(5);
   });
 });
