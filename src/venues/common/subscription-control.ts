@@ -598,7 +598,7 @@ export class SubscriptionControl {
     }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
-    this.log.error(`${this.protocol.venue}: subscription rejected; this book will not be published`, {
+    this.log.error(`${this.protocol.venue}: subscription rejected; this book is not published until a re-check of its listing finds it served`, {
       market: t.market,
       topic: t.topic,
       venueMessage: retMsg,

@@ -227,7 +227,7 @@ export class UpbitRequests extends SubscriptionControl {
     }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
-    this.logger.error(`${this.venueName}: code refused; this book will not be published`, { market: t.market, code: requestCode(t), venueMessage: why });
+    this.logger.error(`${this.venueName}: code refused; this book is not published until a re-check of its listing finds it served`, { market: t.market, code: requestCode(t), venueMessage: why });
     this.invalidateTopic(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
     this.onRejected?.(t);
   }
