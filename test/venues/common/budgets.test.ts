@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { monoEpochMs } from "../../../src/core/clock.ts";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
-import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket, type BudgetSplit } from "../../../src/venues/common/budgets.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { limitOf } from "../../../src/venues/common/subscription-control.ts";
@@ -465,5 +465,46 @@ test("each venue's adapter gives worker budgetIndex its own connect slot", () =>
     const slot = (adapter as unknown as { lifecycle: { connectBudget: SlidingWindowBudget } }).lifecycle.connectBudget.slot;
     expect(slot?.periodMs, vc.venue).toBeGreaterThan(0);
     expect(slot!.phaseMs, vc.venue).toBe((5 * slot!.periodMs) / 64);
+  }
+});
+
+/**
+ * One process (no workers: FeederOptions.connectBudgetShare and budgetIndex absent, or share 1) is exactly as before
+ * the split: the venue's whole connect count in its own window and no slot, on every budget the adapter builds from
+ * the share (connects; REST and per-IP messages where the adapter has them), whatever index it is given.
+ */
+test("one process: each venue's adapter keeps the whole limit with no slot (as before the split)", () => {
+  const url = { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9" };
+  const config = validateConfig({
+    venues: {
+      okx: { ...url, spot: { symbols: ["BTC-USDT"] } },
+      coinbase: { ...url, spot: { symbols: ["BTC-USD"] } },
+      deribit: { ...url, inverse: { symbols: ["BTC-PERPETUAL"] } },
+      upbit: { ...url, spot: { symbols: ["KRW-BTC"] } },
+      bithumb: { ...url, spot: { symbols: ["KRW-BTC"] } },
+    },
+  });
+  const whole: Record<string, [count: number, windowMs: number]> = {
+    okx: [OKX_CONNECTS, OKX_CONNECT_WINDOW_MS],
+    coinbase: [Math.min(COINBASE_CONNECTS, COINBASE_MESSAGES / MESSAGES_PER_CONNECT), 1_000],
+    deribit: [DERIBIT_CONNECTS, DERIBIT_CONNECT_WINDOW_MS],
+    upbit: [UPBIT_DIALECT.connectsPerWindow, UPBIT_DIALECT.connectWindowMs],
+    bithumb: [BITHUMB_DIALECT.connectsPerWindow, BITHUMB_DIALECT.connectWindowMs],
+  };
+  for (const vc of config.venues) {
+    const subs = vc.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    for (const share of [{}, { budgetShare: 1, budgetIndex: 3 }]) {
+      const what = `${vc.venue} ${JSON.stringify(share)}`;
+      const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, ...share }) as unknown as {
+        lifecycle: { connectBudget: SlidingWindowBudget };
+        restBudget?: RestWeightBudget;
+        control?: { ipBucket: { slot?: BudgetSplit } | null };
+      };
+      const connects = adapter.lifecycle.connectBudget;
+      expect([connects.max, connects.windowMs], what).toEqual(whole[vc.venue]);
+      expect(connects.slot?.periodMs ?? 0, what).toBe(0);
+      expect(adapter.restBudget?.slot?.periodMs ?? 0, what).toBe(0);
+      expect(adapter.control?.ipBucket?.slot?.periodMs ?? 0, what).toBe(0);
+    }
   }
 });
