@@ -51,8 +51,11 @@ export const MESSAGES_PER_CONNECT = 2;
  * its share of the 8 messages/s (the same IP's). Connects at 8/s would queue 16 subscribes a second behind 8: from
  * ~40 connections at start a socket idles past the 5 s subscribe deadline and is closed, and no book is live any
  * sooner (the subscribes, not the connects, are the bottleneck). Split as common/budgets.ts splitBudget: below one
- * a second (more than 4 workers), one per a longer window in worker `budgetIndex`'s own slot, so the workers' connects
- * add up to at most 4 a second and never all go at t = 0 (9 workers made 9 connects at once).
+ * a second (more than 4 workers), one connect per two of the worker's message slots (the two subscribes it needs),
+ * placed SUBSCRIBE_LEAD_MS-ish before one of them: past 32 workers a worker's message slot comes once in more than
+ * 5 s, and a connect slot on a grid of its own left a socket waiting up to ~10 s (64 workers) for its first
+ * subscribe, closed by Coinbase every time and reconnected in the same slot. The workers' connects then go every
+ * 156 ms at most (within the venue's 8 a second; 3.2 a second on average, so their subscribes keep up).
  */
 export function connectBudget(
   budgetShare: number | undefined,
@@ -60,8 +63,22 @@ export function connectBudget(
   now?: () => number,
 ): { maxConnectsPerWindow: number; connectWindowMs: number; connectSlot: BudgetSplit } {
   const split = splitBudget(Math.min(CONNECTS_PER_SECOND, MESSAGES_PER_SECOND / MESSAGES_PER_CONNECT), 1_000, budgetShare, budgetIndex, now);
-  return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
+  const messages = splitBudget(MESSAGES_PER_SECOND, 1_000, budgetShare, budgetIndex, now); // SubscriptionControl's
+  if (!(split.periodMs > 0) || !(messages.periodMs > 0) || split.periodMs % messages.periodMs !== 0) {
+    return { maxConnectsPerWindow: split.count, connectWindowMs: split.windowMs, connectSlot: split };
+  }
+  // Half a message period before one of its message slots (at most SUBSCRIBE_LEAD_MS): a socket open within that
+  // finds the slot at most the lead later; one open later still, at most a message period (< 5 s up to 32 workers) later.
+  const leadMs = Math.floor(Math.min(messages.periodMs, 2 * SUBSCRIBE_LEAD_MS) / 2);
+  const phaseMs = (((messages.phaseMs - leadMs) % split.periodMs) + split.periodMs) % split.periodMs;
+  const slot = { ...split, phaseMs };
+  return { maxConnectsPerWindow: slot.count, connectWindowMs: slot.windowMs, connectSlot: slot };
 }
+/**
+ * How long before a worker's message slot its connect slot comes, at most (connectBudget, past 32 workers): room for
+ * the handshake, with the first subscribe still within SUBSCRIBE_DEADLINE_MS of the open.
+ */
+export const SUBSCRIBE_LEAD_MS = 2_500;
 /**
  * Public REST (the products endpoint): 10 requests per second per IP, bursts up to 15 [F11]. A 429 without
  * Retry-After blocks every instrument request for REST_LIMITED_MS (the burst refills in 1.5 s).

@@ -511,6 +511,7 @@ export class ConnectionLifecycle {
       conn.failedConnects = 0;
       conn.lastPingMs = conn.openedMs;
       conn.lastFrameMs = conn.openedMs;
+      conn.sentOnSocket = false;
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.shownUrl, topics: conn.topics.length });
@@ -850,6 +851,10 @@ export class ConnectionLifecycle {
       // Only the ping the deadline is for: until 2026-12-06 any queued ping pushed it, so with pings due faster than the
       // budget let them go one was always queued, and a sent ping left unanswered was never judged.
       if (conn.pongDeadlineMs !== 0 && timedKeepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
+      // A socket that has sent nothing yet, its first messages waiting for the pacing budget (a worker's slot of the
+      // per-IP limit: once in 26.7 s for 64 workers on Deribit), has asked the venue nothing: its silence counts from
+      // when they go. Before, it was found dead 7 s after the open, and the reconnect waited for a connect slot.
+      if (!conn.sentOnSocket && conn.outbox.length > 0) conn.lastFrameMs = now;
       // After a stall the verdicts wait one round; pings still go out below, so an idle connection is probed on time.
       if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {

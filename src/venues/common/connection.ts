@@ -189,6 +189,11 @@ export abstract class VenueConnection {
   /** 0 = no ping outstanding. */
   pongDeadlineMs = 0;
   openedMs = 0;
+  /**
+   * Whether anything was sent on the current socket (SubscriptionControl.write): until then, its first messages may
+   * wait for a worker's pacing slot and the venue, asked nothing, says nothing (the dead rule waits for the first).
+   */
+  sentOnSocket = false;
   connectStartedMs = 0;
   /** While down: why the last attempt failed ("ECONNREFUSED: …"), since when, and how many attempts in a row failed. */
   lastError = "";

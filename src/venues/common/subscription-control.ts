@@ -259,6 +259,7 @@ export class SubscriptionControl {
   private write(conn: VenueConnection, text: string, ws: WebSocket | null = conn.ws): void {
     try {
       ws?.send(text);
+      if (ws === conn.ws) conn.sentOnSocket = true;
     } catch (err) {
       this.log.warn(`${this.protocol.venue}: send failed`, { conn: conn.id, error: String(err) });
     }

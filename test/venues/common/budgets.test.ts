@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { monoEpochMs } from "../../../src/core/clock.ts";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
-import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket, type BudgetSplit } from "../../../src/venues/common/budgets.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { limitOf } from "../../../src/venues/common/subscription-control.ts";
@@ -21,6 +21,7 @@ import {
   MESSAGES_PER_CONNECT,
   MESSAGES_PER_SECOND as COINBASE_MESSAGES,
   REST_REQUESTS_PER_SECOND as COINBASE_REST,
+  SUBSCRIBE_DEADLINE_MS as COINBASE_SUBSCRIBE_DEADLINE_MS,
 } from "../../../src/venues/coinbase/protocol.ts";
 import {
   CONNECT_WINDOW_MS as DERIBIT_CONNECT_WINDOW_MS,
@@ -327,7 +328,9 @@ describe("per-IP budgets split between workers", () => {
     { name: "deribit connects", kind: "connect", limit: DERIBIT_CONNECTS, windowMs: DERIBIT_CONNECT_WINDOW_MS },
     { name: "deribit rest", kind: "rest", limit: DERIBIT_REST, windowMs: 1_000 },
     { name: "deribit subscribes", kind: "bucket", limit: SUBSCRIBE_PER_SECOND, windowMs: 1_000, capacity: SUBSCRIBE_BURST },
-    { name: "coinbase connects", kind: "connect", limit: Math.min(COINBASE_CONNECTS, COINBASE_MESSAGES / MESSAGES_PER_CONNECT), windowMs: 1_000 },
+    // Paced at 4 a second (their subscribes' share of 8 messages); split past 4 workers, the connects keep to the
+    // venue's own 8 a second (placed before each worker's message slots: protocol.ts connectBudget).
+    { name: "coinbase connects", kind: "connect", limit: COINBASE_CONNECTS, windowMs: 1_000 },
     { name: "coinbase messages", kind: "messages", limit: COINBASE_MESSAGES, windowMs: 1_000 },
     { name: "coinbase rest", kind: "rest", limit: COINBASE_REST, windowMs: 1_000 },
     { name: "upbit connects", kind: "connect", limit: UPBIT_DIALECT.connectsPerWindow, windowMs: UPBIT_DIALECT.connectWindowMs },
@@ -358,12 +361,18 @@ describe("per-IP budgets split between workers", () => {
     };
   }
 
+  /** A worker's period for `l` (the window, when it has no slot). */
+  function periodOf(l: Limit, workers: number): number {
+    const split = l.name === "coinbase connects" ? connectBudget(1 / workers).connectSlot : splitBudget(l.limit, l.windowMs, 1 / workers);
+    return Math.max(l.windowMs, split.periodMs);
+  }
+
   /**
    * Every worker wants events from T0 on, in bursts and after idles, its timers sometimes late (past a slot's
    * tolerance too); returns all events, sorted.
    */
   function simulate(l: Limit, workers: number, r: () => number): number[] {
-    const periodMs = Math.max(l.windowMs, splitBudget(l.limit, l.windowMs, 1 / workers).periodMs);
+    const periodMs = periodOf(l, workers);
     const endMs = T0 + 3 * periodMs;
     const events: number[] = [];
     for (let i = 0; i < workers; i++) {
@@ -416,7 +425,7 @@ describe("per-IP budgets split between workers", () => {
     for (const l of LIMITS) {
       expect(budgetOf(l, 1, 0).waitMs(T0), `${l.name}: one process is not slowed`).toBe(0);
       for (const workers of [2, 9, 64]) {
-        const periodMs = Math.max(l.windowMs, splitBudget(l.limit, l.windowMs, 1 / workers).periodMs);
+        const periodMs = periodOf(l, workers);
         for (let i = 0; i < workers; i++) expect(budgetOf(l, workers, i).waitMs(T0), `${l.name}: worker ${i} of ${workers}`).toBeLessThan(periodMs);
       }
     }
@@ -464,6 +473,81 @@ test("each venue's adapter gives worker budgetIndex its own connect slot", () =>
     const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, budgetShare: 1 / 64, budgetIndex: 5 });
     const slot = (adapter as unknown as { lifecycle: { connectBudget: SlidingWindowBudget } }).lifecycle.connectBudget.slot;
     expect(slot?.periodMs, vc.venue).toBeGreaterThan(0);
-    expect(slot!.phaseMs, vc.venue).toBe((5 * slot!.periodMs) / 64);
+    // Coinbase: its connect slot comes before one of its message slots (protocol.ts connectBudget).
+    const phaseMs = vc.venue === "coinbase" ? connectBudget(1 / 64, 5).connectSlot.phaseMs : (5 * slot!.periodMs) / 64;
+    expect(slot!.phaseMs, vc.venue).toBe(phaseMs);
+  }
+});
+
+/**
+ * One process (no workers: FeederOptions.connectBudgetShare and budgetIndex absent, or share 1) is exactly as before
+ * the split: the venue's whole connect count in its own window and no slot, on every budget the adapter builds from
+ * the share (connects; REST and per-IP messages where the adapter has them), whatever index it is given.
+ */
+test("one process: each venue's adapter keeps the whole limit with no slot (as before the split)", () => {
+  const url = { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9" };
+  const config = validateConfig({
+    venues: {
+      okx: { ...url, spot: { symbols: ["BTC-USDT"] } },
+      coinbase: { ...url, spot: { symbols: ["BTC-USD"] } },
+      deribit: { ...url, inverse: { symbols: ["BTC-PERPETUAL"] } },
+      upbit: { ...url, spot: { symbols: ["KRW-BTC"] } },
+      bithumb: { ...url, spot: { symbols: ["KRW-BTC"] } },
+    },
+  });
+  const whole: Record<string, [count: number, windowMs: number]> = {
+    okx: [OKX_CONNECTS, OKX_CONNECT_WINDOW_MS],
+    coinbase: [Math.min(COINBASE_CONNECTS, COINBASE_MESSAGES / MESSAGES_PER_CONNECT), 1_000],
+    deribit: [DERIBIT_CONNECTS, DERIBIT_CONNECT_WINDOW_MS],
+    upbit: [UPBIT_DIALECT.connectsPerWindow, UPBIT_DIALECT.connectWindowMs],
+    bithumb: [BITHUMB_DIALECT.connectsPerWindow, BITHUMB_DIALECT.connectWindowMs],
+  };
+  for (const vc of config.venues) {
+    const subs = vc.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    for (const share of [{}, { budgetShare: 1, budgetIndex: 3 }]) {
+      const what = `${vc.venue} ${JSON.stringify(share)}`;
+      const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, ...share }) as unknown as {
+        lifecycle: { connectBudget: SlidingWindowBudget };
+        restBudget?: RestWeightBudget;
+        control?: { ipBucket: { slot?: BudgetSplit } | null };
+      };
+      const connects = adapter.lifecycle.connectBudget;
+      expect([connects.max, connects.windowMs], what).toEqual(whole[vc.venue]);
+      expect(connects.slot?.periodMs ?? 0, what).toBe(0);
+      expect(adapter.restBudget?.slot?.periodMs ?? 0, what).toBe(0);
+      expect(adapter.control?.ipBucket?.slot?.periodMs ?? 0, what).toBe(0);
+    }
+  }
+});
+
+/**
+ * Coinbase closes a socket that has not subscribed within SUBSCRIBE_DEADLINE_MS of opening. Past 32 workers, a
+ * worker's message slot comes once in more than 5 s (64 workers: once in ~10 s); its connect slot must be placed so
+ * that the socket, open after a handshake of up to a couple of seconds, finds its first subscribe's slot within the
+ * deadline. Before, the connect grid ignored the message grid: with 64 workers, 31 of them waited up to 9.8 s after
+ * every open (closed by Coinbase, reconnected in the same slot: never subscribed).
+ */
+test("coinbase: however many workers, a connection's first subscribe slot comes within the 5 s subscribe deadline of its open", () => {
+  const T0 = 1_765_000_000_123;
+  for (const workers of [5, 9, 32, 33, 40, 64, 100]) {
+    for (let i = 0; i < workers; i++) {
+      const c = connectBudget(1 / workers, i);
+      const connects = new SlidingWindowBudget(c.maxConnectsPerWindow, c.connectWindowMs, c.connectSlot);
+      const messages = limitOf({ count: COINBASE_MESSAGES, windowMs: 1_000 }, 1 / workers, i, () => T0);
+      let t = T0;
+      for (let round = 0; round < 3; round++) {
+        t += connects.waitMs(t);
+        connects.take(t);
+        for (const handshakeMs of [0, 150, 1_000, 2_400]) {
+          const openMs = t + handshakeMs;
+          expect(messages.waitMs(openMs), `${workers} workers, worker ${i}, round ${round}, handshake ${handshakeMs} ms`).toBeLessThan(COINBASE_SUBSCRIBE_DEADLINE_MS - 100);
+        }
+        // Its two subscribes go in its next two message slots; its next connect waits for its own slot again.
+        for (let k = 0; k < MESSAGES_PER_CONNECT; k++) {
+          t += 150 + messages.waitMs(t + 150);
+          expect(messages.tryTake(t)).toBe(true);
+        }
+      }
+    }
   }
 });

@@ -97,6 +97,35 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   });
 
+  test("one of 64 workers: a new socket whose first message waits for the worker's message slot is not found dead meanwhile", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    // Worker 0 of 64: one message per 64 × 417 ms (26.7 s) in its slot (its REST in slots too). The connect budget
+    // is set aside (a count of its own: no slot), so the socket opens at once when started.
+    let clock = 1_000_000;
+    let stepMs = 5; // real time while the instruments load, then 40× as fast
+    const ticker = setInterval(() => (clock += stepMs), 5);
+    try {
+      const { sim, adapter, sink } = await startAdapter(running, subs, { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 64, budgetIndex: 0, maxConnectsPerWindow: 100 });
+      const periodMs = 64 * 417;
+      clock = Math.ceil(clock / periodMs) * periodMs + periodMs - 20_000; // its next message slot 20 s on
+      const slotAt = clock + 20_000;
+      stepMs = 200;
+      adapter.start(sink);
+      await until(() => sim.stats.connections >= 1, "the socket open");
+      // Its set_heartbeat waits for the slot: the server, asked nothing, says nothing. Past the dead-connection rule
+      // (7 s) and before the slot, the socket is still the first one.
+      const opensAt = clock;
+      await until(() => clock - opensAt >= 12_000, "12 s of the adapter's clock");
+      expect(clock, "still before the slot").toBeLessThan(slotAt);
+      expect(sim.stats.testAnswers + sim.stats.subscribes, "nothing sent yet").toBe(0);
+      expect(adapter.stats().deadConnections).toBe(0);
+      expect(adapter.stats().reconnects).toBe(0);
+      expect(sim.stats.connectionsTotal).toBe(1);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();
