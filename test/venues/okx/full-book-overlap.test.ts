@@ -129,11 +129,14 @@ async function overlapRig() {
   Object.assign(conn, { scanner: new OkxScanner(false) });
   const planned = (adapter as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
   const px = (seq: number) => (100 + seq / 10).toFixed(1);
-  /** A full book at `seq` (bid 100 + seq / 10) on the connection's socket, or (old = true) the overlap's old one. */
-  const feed = (seq: number, old = false) => {
+  /**
+   * A full book at `seq` (bid 100 + seq / 10) on the connection's socket, or (old = true) the overlap's old one; its
+   * venue time `tsMs` (by default one for all: no book provably older than another).
+   */
+  const feed = (seq: number, old = false, tsMs = 1700000000000) => {
     conn.fromRetiring = old;
     try {
-      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${px(seq)}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${px(seq)}","1","0","1"]],"instId":"BTC-USDT","ts":"${tsMs}","seqId":${seq}}]}`, 1);
     } finally {
       conn.fromRetiring = false;
     }
@@ -194,6 +197,41 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1, 1]);
     feed(4); // its next book, whatever its seqId
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("a busy book whose carrier is a push behind (lower seqId, earlier venue time) stays LIVE at the overlap's end", async () => {
+    const { adapter, sink, feed, overlap, oldClosed, shown } = await overlapRig();
+    const t0 = 1700000000000;
+    feed(500, false, t0);
+    overlap();
+    feed(500, false, t0); // the replacement's subscribe book: a copy
+    feed(501, true, t0 + 100); // the old socket's next pushes, before the replacement's
+    feed(502, true, t0 + 200);
+    oldClosed(); // the normal end: the replacement carries on, two pushes behind
+    // Before: RESYNCING (sequence_gap) until the replacement's 501, a status flap per busy book per planned reconnect.
+    // Its last book (500) is earlier in the same run than the shown 502: a maintenance reset's books come later.
+    expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds, shown()]).toEqual(["live", 0, 0, 502]);
+    feed(501, false, t0 + 100); // its trail: ignored (taken as a reset, the book stepped back to 501)
+    expect([shown(), adapter.stats().maintenanceResets]).toEqual([502, 0]);
+    feed(502, false, t0 + 200);
+    feed(503, false, t0 + 300);
+    feed(3, false, t0 + 400); // a maintenance reset after it (a later venue time): applied
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    // Gone back instead: the old socket a push behind the replacement.
+    const b = await overlapRig();
+    b.feed(500, false, t0);
+    b.overlap();
+    b.feed(501, false, t0 + 100); // the replacement, ahead
+    b.goBack();
+    expect([b.adapter.topicInfo(0).state, b.sink.invalid, b.shown()]).toEqual(["live", 0, 501]);
+    // Not vouched for: the carrier's last book is later than the shown one (its reset ignored as its trail).
+    const c = await overlapRig();
+    c.feed(500, false, t0);
+    c.overlap();
+    c.feed(502, true, t0 + 200); // the old socket, ahead
+    c.feed(3, false, t0 + 300); // the replacement after a reset it delivered first: ignored as its trail
+    c.oldClosed();
+    expect([c.adapter.topicInfo(0).state, c.sink.invalid, c.shown()]).toEqual(["resyncing", 1, 502]);
   });
 
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
@@ -300,7 +338,7 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     // instrument, a long time): after a reset taken from one socket, the other's pre-reset book applied (higher
     // seqId), or the carrier's reset ignored as its trail. Then the carrier's next book makes it LIVE there.
     const rng = new Rng(20261207);
-    const counts = { held: 0, kept: 0, resets: 0 };
+    const counts = { held: 0, kept: 0, resets: 0, behind: 0 };
     for (let round = 0; round < 200; round++) {
       const { adapter, sink, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
       const run = range(500, 500 + rng.int(1, 5));
@@ -314,15 +352,16 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
         const j = rng.int(0, i);
         [script[i], script[j]] = [script[j]!, script[i]!];
       }
-      feed(500);
+      const tsOf = (seq: number) => 1700000000000 + 100 * run.indexOf(seq); // the venue's time: later along the run
+      feed(500, false, tsOf(500));
       overlap();
       let pa = 500; // the last book each socket delivered (-1: none)
       let pb = -1;
       let ia = 0;
       let ib = 0;
       for (const who of script.slice(0, rng.int(0, script.length))) {
-        if (who === "old") feed((pa = oldSeqs[ia++]!), true);
-        else feed((pb = newSeqs[ib++]!));
+        if (who === "old") feed((pa = oldSeqs[ia++]!), true, tsOf(pa));
+        else feed((pb = newSeqs[ib++]!), false, tsOf(pb));
       }
       const shownBefore = shown();
       const fromOld = pb < 0 || rng.next() < 0.5;
@@ -331,16 +370,34 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
       const carried = fromOld ? pa : pb;
       const where = `round ${round}: run ${run}, old ${pa}, replacement ${pb}, book ${shownBefore}, carried on by the ${fromOld ? "old socket" : "replacement"}`;
       const live = adapter.topicInfo(0).state === "live";
-      if (live) expect(shown(), where).toBe(carried);
-      // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each).
-      if (!reset && shownBefore === carried) expect(live, where).toBe(true);
+      // The carrier a push behind: its last book earlier in the run, with a lower seqId (not across a reset).
+      const behind = run.indexOf(carried) < run.indexOf(shownBefore) && carried < shownBefore;
+      expect(shown(), where).toBe(shownBefore);
+      if (live) expect(shownBefore === carried || behind, where).toBe(true);
+      // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each); or it is behind.
+      if ((!reset && shownBefore === carried) || behind) expect(live, where).toBe(true);
       expect(sink.invalid, where).toBe(live ? 0 : 1);
       counts[live ? "kept" : "held"]++;
       if (reset && shownBefore !== carried) counts.resets++;
+      if (behind) counts.behind++;
+      // Then the carrier's books still to come, in the run's order: the book shows the latest of the run seen (a
+      // book behind it is the carrier's trail, ignored; the held book takes the first whatever), LIVE; a maintenance
+      // reset is counted only where a LIVE book passes into the reset's run. Before, taken as resets, the carrier's
+      // trail stepped the book back, each counted as a reset.
+      const before = adapter.stats().maintenanceResets;
+      let resets = 0;
+      for (const seq of fromOld ? oldSeqs.slice(ia) : newSeqs.slice(ib)) {
+        const wasLive = adapter.topicInfo(0).state === "live";
+        const latest = !wasLive || run.indexOf(seq) > run.indexOf(shown()) ? seq : shown();
+        if (wasLive && latest === seq && seq < shown()) resets++;
+        feed(seq, false, tsOf(seq));
+        expect([adapter.topicInfo(0).state, shown()], `${where}, then ${seq}`).toEqual(["live", latest]);
+      }
+      expect(adapter.stats().maintenanceResets - before, where).toBe(resets);
       const next = run[run.length - 1]! + 1; // the venue's next book, on the one socket now
-      feed(next);
+      feed(next, false, 1700000000000 + 100 * run.length);
       expect([adapter.topicInfo(0).state, shown()], where).toEqual(["live", next]);
     }
-    expect(Math.min(counts.held, counts.kept, counts.resets)).toBeGreaterThan(20);
+    expect(Math.min(counts.held, counts.kept, counts.resets, counts.behind)).toBeGreaterThan(10);
   });
 });
