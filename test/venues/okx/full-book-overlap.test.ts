@@ -90,6 +90,36 @@ test("okx books5 replayed with the recorded sockets: the lagging replacement's l
   await adapter.stop();
 });
 
+// Replay ends the overlap as live does (ws:retired, ws:back, with the old socket's generation): a carrier behind by
+// the venue's times keeps the book LIVE there too, its trail ignored. Before, the book went RESYNCING at each end.
+test("okx books5 replayed with the recorded sockets: a carrier behind at ws:retired or ws:back keeps the book LIVE, as live", async () => {
+  for (const end of ["ws:retired", "ws:back"] as const) {
+    const adapter = await books5Adapter();
+    const sink = new Sink();
+    adapter.startReplay(sink as never);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    const feed = (seq: number, old = false) => {
+      if (old) event("ws:old");
+      adapter.ingestFrame("spot", "conn0.spot", `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${(100 + seq / 10).toFixed(1)}","1","0","1"]],"instId":"BTC-USDT","ts":"${1700000000000 + seq}","seqId":${seq}}]}`, 1);
+    };
+    event("ws:open");
+    event("ws:sockets");
+    feed(100);
+    event("ws:swap");
+    feed(100); // the replacement's subscribe book
+    const ahead = end === "ws:retired"; // the old socket ahead (closed), or the replacement (failed)
+    feed(101, ahead);
+    feed(102, ahead);
+    event(end);
+    expect([adapter.topicInfo(0).state, sink.invalid, sink.seq], end).toEqual(["live", 0, 102]);
+    feed(101); // the carrier's trail: ignored
+    feed(102);
+    feed(103);
+    expect([adapter.topicInfo(0).state, sink.seq, adapter.stats().maintenanceResets, adapter.stats().overlapEndHolds], end).toEqual(["live", 103, 0, 0]);
+    await adapter.stop();
+  }
+});
+
 // A capture file's head (app/capture-sockets.ts) can come between a ws:old and its frame: the writer cuts a block at
 // its file's UTC boundary by receive time, and the frame, the first of its event-loop turn, is stamped a microsecond
 // after the ws:old recorded before it (core/clock.ts turnReceiptUs is read at the turn's first frame). Replayed in a
