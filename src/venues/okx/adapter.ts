@@ -552,7 +552,7 @@ export class OkxAdapter implements VenueAdapter {
       if (!this.fullBook[i] || t.book !== BookState.LIVE || seqReached(t, conn.generation)) continue;
       const s = this.lastBookSlot(i, carrierGen);
       if (s < 0 && carrier === "replacement") continue;
-      if (s >= 0 && this.lastBookSeq[s]! < t.lastSeq && this.lastBookTsUs[s]! > 0 && this.lastBookTsUs[s]! < this.shownTsUs[i]!) {
+      if (s >= 0 && this.lastBookSeq[s]! > 0 && this.lastBookSeq[s]! < t.lastSeq && this.lastBookTsUs[s]! > 0 && this.lastBookTsUs[s]! < this.shownTsUs[i]!) {
         this.carrierTrail[i] = 1;
         continue;
       }
