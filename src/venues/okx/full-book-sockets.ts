@@ -23,8 +23,10 @@ export class FullBookSockets {
   readonly unsure: Uint8Array;
   /** Two slots per subscription (2i, 2i + 1), one per socket of an overlap: its generation (-1 = free) … */
   private readonly gen: Int32Array;
-  /** … the last seqId it delivered (taken or not) … */
+  /** … the last seqId it delivered (taken or not; NaN: none) … */
   private readonly seq: Float64Array;
+  /** … the venue time (µs) of its last book (0: none, or that book had no seqId) … */
+  private readonly tsUs: Float64Array;
   /** … 1 once it delivered a seqId below its own last since the book last took a reset (it passed one) … */
   private readonly dropped: Uint8Array;
   /** … and 1 once the book took a book of it, or its seqId again from it, in the book's run (no drop since). */
@@ -35,23 +37,49 @@ export class FullBookSockets {
     this.unsure = new Uint8Array(n);
     this.gen = new Int32Array(2 * n).fill(-1);
     this.seq = new Float64Array(2 * n);
+    this.tsUs = new Float64Array(2 * n);
     this.dropped = new Uint8Array(2 * n);
     this.inRun = new Uint8Array(2 * n);
   }
 
-  /** Socket `gen` delivered `seqId` of subscription `i` (hot: a few compares; the older generation's slot is reused). */
-  note(i: number, gen: number, seqId: number): void {
+  /**
+   * Socket `gen` delivered a book of subscription `i` at venue time `tsUs`, `seqId` NaN when it had none (hot: a few
+   * compares; the older generation's slot is reused).
+   */
+  note(i: number, gen: number, seqId: number, tsUs: number): void {
     const a = 2 * i;
     const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : this.gen[a]! < this.gen[a + 1]! ? a : a + 1;
     if (this.gen[k] !== gen) {
       this.gen[k] = gen;
       this.dropped[k] = 0;
       this.inRun[k] = 0;
+      this.seq[k] = NaN;
     } else if (seqId < this.seq[k]!) {
       this.dropped[k] = 1;
       this.inRun[k] = 0;
     }
-    this.seq[k] = seqId;
+    const hasSeq = seqId === seqId;
+    if (hasSeq) this.seq[k] = seqId;
+    this.tsUs[k] = hasSeq ? tsUs : 0;
+  }
+
+  /** Whether socket `gen` delivered any book of subscription `i` (with a seqId or not). */
+  delivered(i: number, gen: number): boolean {
+    return this.gen[2 * i] === gen || this.gen[2 * i + 1] === gen;
+  }
+
+  /**
+   * Whether socket `gen`'s last book of subscription `i` is earlier in the run of the book shown (`bookSeq`, venue
+   * time `shownTsUs`): a lower seqId and an earlier venue time (a maintenance reset's books have lower seqIds and
+   * later times than the run before it). A last book without a seqId or a time vouches for nothing.
+   */
+  behindShown(i: number, gen: number, bookSeq: number, shownTsUs: number): boolean {
+    const a = 2 * i;
+    const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : -1;
+    if (k < 0) return false;
+    const seq = this.seq[k]!;
+    const ts = this.tsUs[k]!;
+    return seq > 0 && seq < bookSeq && ts > 0 && ts < shownTsUs;
   }
 
   /** The book took socket `gen`'s last book of subscription `i` (applied, or its seqId again): it is in the book's run. */

@@ -5,7 +5,8 @@
  * overlap. Ignoring it left the book LIVE at its old levels. After a reset taken from one socket, the other's books are
  * of the run before it until its own reset (below its own last seqId) and are ignored (applied, the book stepped back
  * to a pre-reset book, LIVE). When the overlap ends, a book the socket carrying on has not delivered last is RESYNCING
- * until that socket's next book (it may be at levels the exchange left). In-process: replay mode, frames fed straight in, the two
+ * until that socket's next book (it may be at levels the exchange left), unless that socket is behind in the same run
+ * (a lower seqId and an earlier venue time, not marked behind a reset): LIVE, its trail ignored. In-process: replay mode, frames fed straight in, the two
  * sockets told apart as the planned reconnect does (generation, retiringGeneration, retiringWs, fromRetiring).
  */
 import { describe, expect, test } from "vitest";
@@ -92,6 +93,36 @@ test("okx books5 replayed with the recorded sockets: the lagging replacement's l
   await adapter.stop();
 });
 
+// Replay ends the overlap as live does (ws:retired, ws:back, with the old socket's generation): a carrier behind by
+// the venue's times keeps the book LIVE there too, its trail ignored. Before, the book went RESYNCING at each end.
+test("okx books5 replayed with the recorded sockets: a carrier behind at ws:retired or ws:back keeps the book LIVE, as live", async () => {
+  for (const end of ["ws:retired", "ws:back"] as const) {
+    const adapter = await books5Adapter();
+    const sink = new Sink();
+    adapter.startReplay(sink as never);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    const feed = (seq: number, old = false) => {
+      if (old) event("ws:old");
+      adapter.ingestFrame("spot", "conn0.spot", `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${(100 + seq / 10).toFixed(1)}","1","0","1"]],"instId":"BTC-USDT","ts":"${1700000000000 + seq}","seqId":${seq}}]}`, 1);
+    };
+    event("ws:open");
+    event("ws:sockets");
+    feed(100);
+    event("ws:swap");
+    feed(100); // the replacement's subscribe book
+    const ahead = end === "ws:retired"; // the old socket ahead (closed), or the replacement (failed)
+    feed(101, ahead);
+    feed(102, ahead);
+    event(end);
+    expect([adapter.topicInfo(0).state, sink.invalid, sink.seq], end).toEqual(["live", 0, 102]);
+    feed(101); // the carrier's trail: ignored
+    feed(102);
+    feed(103);
+    expect([adapter.topicInfo(0).state, sink.seq, adapter.stats().maintenanceResets, adapter.stats().overlapEndHolds], end).toEqual(["live", 103, 0, 0]);
+    await adapter.stop();
+  }
+});
+
 // A capture file's head (app/capture-sockets.ts) can come between a ws:old and its frame: the writer cuts a block at
 // its file's UTC boundary by receive time, and the frame, the first of its event-loop turn, is stamped a microsecond
 // after the ws:old recorded before it (core/clock.ts turnReceiptUs is read at the turn's first frame). Replayed in a
@@ -131,11 +162,14 @@ async function overlapRig() {
   Object.assign(conn, { scanner: new OkxScanner(false) });
   const planned = (adapter as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
   const px = (seq: number) => (100 + seq / 10).toFixed(1);
-  /** A full book at `seq` (bid 100 + seq / 10) on the connection's socket, or (old = true) the overlap's old one. */
-  const feed = (seq: number, old = false) => {
+  /**
+   * A full book at `seq` (bid 100 + seq / 10) on the connection's socket, or (old = true) the overlap's old one; its
+   * venue time `tsMs` (by default one for all: no book provably older than another).
+   */
+  const feed = (seq: number, old = false, tsMs = 1700000000000) => {
     conn.fromRetiring = old;
     try {
-      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${px(seq)}","1","0","1"]],"instId":"BTC-USDT","ts":"1700000000000","seqId":${seq}}]}`, 1);
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${px(seq)}","1","0","1"]],"instId":"BTC-USDT","ts":"${tsMs}","seqId":${seq}}]}`, 1);
     } finally {
       conn.fromRetiring = false;
     }
@@ -251,6 +285,61 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([b.sink.seq, b.shown(), b.adapter.stats().duplicates]).toEqual([6, 6, 2]);
   });
 
+  test("a busy book whose carrier is a push behind (lower seqId, earlier venue time) stays LIVE at the overlap's end", async () => {
+    const { adapter, sink, feed, overlap, oldClosed, shown } = await overlapRig();
+    const t0 = 1700000000000;
+    feed(500, false, t0);
+    overlap();
+    feed(500, false, t0); // the replacement's subscribe book: a copy
+    feed(501, true, t0 + 100); // the old socket's next pushes, before the replacement's
+    feed(502, true, t0 + 200);
+    oldClosed(); // the normal end: the replacement carries on, two pushes behind
+    // Before: RESYNCING (sequence_gap) until the replacement's 501, a status flap per busy book per planned reconnect.
+    // Its last book (500) is earlier in the same run than the shown 502: a maintenance reset's books come later.
+    expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds, shown()]).toEqual(["live", 0, 0, 502]);
+    feed(501, false, t0 + 100); // its trail: ignored (taken as a reset, the book stepped back to 501)
+    expect([shown(), adapter.stats().maintenanceResets]).toEqual([502, 0]);
+    feed(502, false, t0 + 200);
+    feed(503, false, t0 + 300);
+    feed(3, false, t0 + 400); // a maintenance reset after it (a later venue time): applied
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    // Gone back instead: the old socket a push behind the replacement.
+    const b = await overlapRig();
+    b.feed(500, false, t0);
+    b.overlap();
+    b.feed(501, false, t0 + 100); // the replacement, ahead
+    b.goBack();
+    expect([b.adapter.topicInfo(0).state, b.sink.invalid, b.shown()]).toEqual(["live", 0, 501]);
+    // Not vouched for: the carrier's last book is later than the shown one (its reset ignored as its trail).
+    const c = await overlapRig();
+    c.feed(500, false, t0);
+    c.overlap();
+    c.feed(502, true, t0 + 200); // the old socket, ahead
+    c.feed(3, false, t0 + 300); // the replacement after a reset it delivered first: ignored as its trail
+    c.oldClosed();
+    expect([c.adapter.topicInfo(0).state, c.sink.invalid, c.shown()]).toEqual(["resyncing", 1, 502]);
+  });
+
+  // Both rules at once: the venue times would vouch for a carrier still behind a reset the book took, but its last book
+  // is of the run before the reset (the reset's run may already number past it): held, its pre-reset books ignored.
+  test("a carrier behind a reset the book took is held at the overlap's end even when its seqId and time are lower", async () => {
+    const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
+    const t0 = 1700000000000;
+    feed(500, false, t0);
+    overlap();
+    feed(500, false, t0); // the replacement's subscribe book: a copy
+    feed(501, true, t0 + 100); // the old socket: taken
+    feed(501, false, t0 + 100); // the replacement's copy
+    feed(3, false, t0 + 300); // the replacement's maintenance reset: taken, the old socket behind it
+    feed(600, false, t0 + 400); // the reset's run, past the old socket's 501
+    goBack(); // the replacement failed: the old socket (last 501, earlier) carries on, still before the reset
+    expect([adapter.topicInfo(0).state, sink.invalid, shown()]).toEqual(["resyncing", 1, 600]);
+    feed(700, false, t0 + 200); // its pre-reset book. Vouched for by the times, the book went LIVE at 700
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["resyncing", 600]);
+    feed(4, false, t0 + 350); // its reset
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
   test("a socket kept as having reached a seqId is forgotten once the book moves: a reset renumbering back to it is not the other socket's", async () => {
     const { adapter, sink, feed, overlap, shown } = await overlapRig();
     feed(100);
@@ -357,7 +446,7 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
     // delivered the reset), during the overlap nor after it, the carrier's remaining books fed (unless it was
     // resubscribed). Then the carrier's next book makes it LIVE there.
     const rng = new Rng(20261207);
-    const counts = { held: 0, kept: 0, resets: 0, resubscribed: 0, ignoredBehind: 0 };
+    const counts = { held: 0, kept: 0, resets: 0, behind: 0, resubscribed: 0, ignoredBehind: 0 };
     for (let round = 0; round < 200; round++) {
       const { adapter, sink, feed, overlap, oldClosed, goBack, shown } = await overlapRig();
       const run = range(500, 500 + rng.int(1, 5));
@@ -371,7 +460,8 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
         const j = rng.int(0, i);
         [script[i], script[j]] = [script[j]!, script[i]!];
       }
-      feed(500);
+      const tsOf = (seq: number) => 1700000000000 + 100 * run.indexOf(seq); // the venue's time: later along the run
+      feed(500, false, tsOf(500));
       overlap();
       let pa = 500; // the last book each socket delivered (-1: none)
       let pb = -1;
@@ -387,8 +477,8 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
         if (live && resetShown) expect(shown(), `${where}: LIVE at a pre-reset book after the reset`).toBeLessThan(500);
       };
       for (const who of script.slice(0, rng.int(0, script.length))) {
-        if (who === "old") feed((pa = oldSeqs[ia++]!), true);
-        else feed((pb = newSeqs[ib++]!));
+        if (who === "old") feed((pa = oldSeqs[ia++]!), true, tsOf(pa));
+        else feed((pb = newSeqs[ib++]!), false, tsOf(pb));
         neverBack(`round ${round}: run ${run}, old ${oldSeqs}, replacement ${newSeqs}, after ${who} ${who === "old" ? pa : pb}`);
       }
       const shownBefore = shown();
@@ -398,29 +488,45 @@ describe("okx books5: after an overlap the book is LIVE only at the last book of
       const carried = fromOld ? pa : pb;
       const where = `round ${round}: run ${run}, old ${pa} of ${oldSeqs}, replacement ${pb} of ${newSeqs}, book ${shownBefore}, carried on by the ${fromOld ? "old socket" : "replacement"}`;
       const live = adapter.topicInfo(0).state === "live";
-      if (live) expect(shown(), where).toBe(carried);
-      // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each).
-      if (!reset && shownBefore === carried) expect(live, where).toBe(true);
+      // The carrier a push behind: its last book earlier in the run, with a lower seqId (not across a reset).
+      const behind = run.indexOf(carried) < run.indexOf(shownBefore) && carried < shownBefore;
+      expect(shown(), where).toBe(shownBefore);
+      if (live) expect(shownBefore === carried || behind, where).toBe(true);
+      // Not held without cause: no reset, the book is the carrier's last (seqIds name one book each); or it is behind.
+      if ((!reset && shownBefore === carried) || behind) expect(live, where).toBe(true);
       expect(sink.invalid, where).toBe(live ? 0 : 1);
       counts[live ? "kept" : "held"]++;
       if (reset && shownBefore !== carried) counts.resets++;
+      if (behind) counts.behind++;
       neverBack(`${where}, overlap over`);
-      // The carrier's books it had yet to deliver, on the one socket now: a socket still behind the reset stays ignored
-      // (held, or LIVE at the reset's run) until it delivers the reset.
-      // (Not when it was resubscribed instead: live, the rest of its old subscription's stream is not taken.)
+      // Then the carrier's books still to come, in the run's order, on the one socket now (not when it was resubscribed
+      // instead: live, the rest of its old subscription's stream is not taken). A pre-reset book of a socket still
+      // behind the reset shown is ignored (held, or LIVE at the reset's run) until it delivers the reset. Otherwise the
+      // book shows the latest of the run seen (a book behind it is the carrier's trail, ignored; the held book takes
+      // the first whatever), LIVE; a maintenance reset is counted only where a LIVE book passes into the reset's run.
+      // Before, taken as resets, the carrier's trail stepped the book back, each counted as a reset.
       const resubscribed = adapter.topicInfo(0).resyncs !== 0;
       const rest = resubscribed ? [] : fromOld ? oldSeqs.slice(ia) : newSeqs.slice(ib);
       if (resubscribed) counts.resubscribed++;
+      const before = adapter.stats().maintenanceResets;
+      let resets = 0;
       for (const seq of rest) {
-        feed(seq);
-        if (seq >= 500 && resetShown) counts.ignoredBehind++;
+        const wasLive = adapter.topicInfo(0).state === "live";
+        const ignored = resetShown && seq >= 500;
+        const latest = ignored ? shown() : !wasLive || run.indexOf(seq) > run.indexOf(shown()) ? seq : shown();
+        if (!ignored && wasLive && latest === seq && seq < shown()) resets++;
+        if (ignored) counts.ignoredBehind++;
+        feed(seq, false, tsOf(seq));
+        const state = ignored && !wasLive ? "resyncing" : "live";
+        expect([adapter.topicInfo(0).state, shown()], `${where}, then ${seq}`).toEqual([state, latest]);
         neverBack(`${where}, then ${seq}`);
       }
+      expect(adapter.stats().maintenanceResets - before, where).toBe(resets);
       const next = run[run.length - 1]! + 1; // the venue's next book, on the one socket now
-      feed(next);
+      feed(next, false, 1700000000000 + 100 * run.length);
       expect([adapter.topicInfo(0).state, shown()], where).toEqual(["live", next]);
     }
-    expect(Math.min(counts.held, counts.kept, counts.resets)).toBeGreaterThan(20);
+    expect(Math.min(counts.held, counts.kept, counts.resets, counts.behind)).toBeGreaterThan(10);
     // Rounds where the carrier's pre-reset books came after the reset was shown (ignored), and where it was resubscribed.
     expect([counts.ignoredBehind > 0, counts.resubscribed > 0]).toEqual([true, true]);
   });
