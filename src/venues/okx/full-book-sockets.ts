@@ -29,8 +29,10 @@ export class FullBookSockets {
   private readonly owed: Uint8Array;
   /** Two slots per subscription (2i, 2i + 1), one per socket of an overlap: its generation (-1 = free) … */
   private readonly gen: Int32Array;
-  /** … the last seqId it delivered (taken or not) … */
+  /** … the last seqId it delivered (taken or not; NaN: none) … */
   private readonly seq: Float64Array;
+  /** … the venue time (µs) of its last book (0: none, or that book had no seqId) … */
+  private readonly tsUs: Float64Array;
   /** … 1 once it delivered a seqId below its own last since the book last began a run (it passed a reset: took) … */
   private readonly dropped: Uint8Array;
   /** … and 1 once the book took a book of it, or its seqId again from it, in the book's run (no drop since). */
@@ -42,23 +44,49 @@ export class FullBookSockets {
     this.owed = new Uint8Array(n);
     this.gen = new Int32Array(2 * n).fill(-1);
     this.seq = new Float64Array(2 * n);
+    this.tsUs = new Float64Array(2 * n);
     this.dropped = new Uint8Array(2 * n);
     this.inRun = new Uint8Array(2 * n);
   }
 
-  /** Socket `gen` delivered `seqId` of subscription `i` (hot: a few compares; the older generation's slot is reused). */
-  note(i: number, gen: number, seqId: number): void {
+  /**
+   * Socket `gen` delivered a book of subscription `i` at venue time `tsUs`, `seqId` NaN when it had none (hot: a few
+   * compares; the older generation's slot is reused).
+   */
+  note(i: number, gen: number, seqId: number, tsUs: number): void {
     const a = 2 * i;
     const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : this.gen[a]! < this.gen[a + 1]! ? a : a + 1;
     if (this.gen[k] !== gen) {
       this.gen[k] = gen;
       this.dropped[k] = 0;
       this.inRun[k] = 0;
+      this.seq[k] = NaN;
     } else if (seqId < this.seq[k]!) {
       this.dropped[k] = 1;
       this.inRun[k] = 0;
     }
-    this.seq[k] = seqId;
+    const hasSeq = seqId === seqId;
+    if (hasSeq) this.seq[k] = seqId;
+    this.tsUs[k] = hasSeq ? tsUs : 0;
+  }
+
+  /** Whether socket `gen` delivered any book of subscription `i` (with a seqId or not). */
+  delivered(i: number, gen: number): boolean {
+    return this.gen[2 * i] === gen || this.gen[2 * i + 1] === gen;
+  }
+
+  /**
+   * Whether socket `gen`'s last book of subscription `i` is earlier in the run of the book shown (`bookSeq`, venue
+   * time `shownTsUs`): a lower seqId and an earlier venue time (a maintenance reset's books have lower seqIds and
+   * later times than the run before it). A last book without a seqId or a time vouches for nothing.
+   */
+  behindShown(i: number, gen: number, bookSeq: number, shownTsUs: number): boolean {
+    const a = 2 * i;
+    const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : -1;
+    if (k < 0) return false;
+    const seq = this.seq[k]!;
+    const ts = this.tsUs[k]!;
+    return seq > 0 && seq < bookSeq && ts > 0 && ts < shownTsUs;
   }
 
   /**
@@ -114,16 +142,16 @@ export class FullBookSockets {
   }
 
   /**
-   * A book of subscription `i` from its socket behind a reset (recorded as note does), whose book is now at `bookSeq` (0: not LIVE, held at
-   * an overlap's end): true when it is ignored, a book of the run before the reset. That is while it is not below the
-   * socket's own last seqId (its reset) and the book has not reached that seqId (a socket marked at a position of
-   * the new run: the other socket passing it shows so). A socket that had delivered nothing: its first book above
-   * the book's seqId may be from before the reset (a subscribe book overtaken by the other socket's reset): ignored
-   * too, its seqId then its position; one not above is of the new run (a copy or a trail: the usual rules).
-   * Behind two resets (owed), its first drop is of the run between them: ignored too (the book cannot have reached
-   * that run's seqIds, of a run it left: not asked).
+   * A book of subscription `i` from its socket behind a reset, at venue time `tsUs` (recorded as note does, the time
+   * too), whose book is now at `bookSeq` (0: not LIVE, held at an overlap's end): true when it is ignored, a book of
+   * the run before the reset. That is while it is not below the socket's own last seqId (its reset) and the book has
+   * not reached that seqId (a socket marked at a position of the new run: the other socket passing it shows so). A
+   * socket that had delivered nothing: its first book above the book's seqId may be from before the reset (a
+   * subscribe book overtaken by the other socket's reset): ignored too, its seqId then its position; one not above is
+   * of the new run (a copy or a trail: the usual rules). Behind two resets (owed), its first drop is of the run
+   * between them: ignored too (the book cannot have reached that run's seqIds, of a run it left: not asked).
    */
-  ignore(i: number, socket: number, seqId: number, bookSeq: number): boolean {
+  ignore(i: number, socket: number, seqId: number, tsUs: number, bookSeq: number): boolean {
     const last = this.lastOf(i, socket);
     const first = last !== last;
     const drop = !first && seqId < last;
@@ -135,7 +163,9 @@ export class FullBookSockets {
       behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
       if (!behind) this.clear(i);
     }
-    this.note(i, socket, seqId);
+    // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at
+    // an overlap's end (behindShown) from a time the socket has since left.
+    this.note(i, socket, seqId, tsUs);
     // Its drop shows a reset the book took already, not one it passed ahead of the book: before 2026-12-06 it counted
     // so, and the next reset the book took from the other socket left it unmarked, its books of the run before applied.
     if (drop) this.dropped[this.gen[2 * i] === socket ? 2 * i : 2 * i + 1] = 0;
