@@ -175,11 +175,13 @@ export class SubscriptionControl {
   }
 
   /**
-   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it; otherwise
-   * queues it (in order) and flushes when tokens are there. A queued request's ack deadline starts when it goes.
+   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it (its own
+   * outbox, and under a per-IP budget any connection's: until 2026-12-06 one sending as the budget refilled, before
+   * the flush timer, took the token a waiting connection was due); otherwise queues it (in order) and flushes when
+   * tokens are there. A queued request's ack deadline starts when it goes.
    */
   send(conn: VenueConnection, text: string, reqId?: string): void {
-    if (conn.outbox.length > 0 || !this.takeToken(conn)) {
+    if (conn.outbox.length > 0 || (this.ipBucket !== null && this.waiting.size > 0) || !this.takeToken(conn)) {
       conn.outbox.push({ text, reqId });
       const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
       if (p) p.sentMs = Infinity;

@@ -109,6 +109,23 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("pacing: under a shared per-IP budget a connection with nothing queued does not take the token another waits for", () => {
+    // Before: send() went at once whenever its own outbox was empty and a token was there, so a connection sending
+    // just as the IP budget refilled (before the flush timer) took the token the waiting one was due, every time.
+    const { control, all, at } = setup({ perIp: { capacity: 1, perSecond: 1 } }, 1, 2);
+    const [waiter, eager] = [all[0]!.conn, all[1]!.conn];
+    control.send(waiter, "w0"); // the token
+    control.send(waiter, "w1"); // waits for the next, at 1000
+    for (let s = 1; s <= 3; s++) {
+      at(s * 1000);
+      control.send(eager, `e${s}`); // as the budget refills, before the timer's flush
+      control.flush();
+    }
+    expect(waiter.sent).toEqual(["w0", "w1"]); // before: ["w0"], every token taken by eager
+    expect(eager.sent).toEqual(["e1", "e2"]); // its own turn, behind w1
+    control.stop();
+  });
+
   test("pacing: the flush timer is set for the connection that can send first, not the first one waiting", () => {
     // Before: the timer was set from the first waiting connection's wait (and one already set was kept), so a message
     // whose own bucket had a token 100 ms on waited out another connection's whole second: b1 went at 2000, not 1100.
