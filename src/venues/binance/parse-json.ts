@@ -31,13 +31,14 @@ const INTEGER_LITERAL = /^-?\d+$/;
 
 /**
  * JSON.parse that also reports where a number under one of INTEGER_KEYS was written as something else than an
- * integer literal (`"u":100.99999999999999999` parses to 101; a sequence id spelt so is malformed): its holder, key
- * and source text, in threes (null when none; allocated only then). Reads each number's source text. Cold.
+ * integer literal (`"u":100.99999999999999999` parses to 101; a sequence id spelt so is malformed), or as an integer
+ * literal past 2^53 (its value is not what was written: kept for the error's text only): its holder, key and source
+ * text, in threes (null when none; allocated only then). Reads each number's source text. Cold.
  */
 function parseNoting(text: string): { msg: unknown; inexact: unknown[] | null } {
   let inexact: unknown[] | null = null;
   const msg: unknown = JSON.parse(text, function (this: unknown, key: string, value: unknown, context?: { source?: string }) {
-    if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && !INTEGER_LITERAL.test(context.source)) {
+    if (typeof value === "number" && INTEGER_KEYS.has(key) && context?.source !== undefined && (!Number.isSafeInteger(value) || !INTEGER_LITERAL.test(context.source))) {
       (inexact ??= []).push(this, key, context.source);
     }
     return value;
@@ -45,21 +46,26 @@ function parseNoting(text: string): { msg: unknown; inexact: unknown[] | null } 
   return { msg, inexact };
 }
 
-/** The first noted (holder, key, source) whose holder is `holder` and key one of `keys`: "key source", or "" if none. */
-function inexactField(inexact: unknown[] | null, holder: unknown, keys: ReadonlySet<string>): string {
+/**
+ * The first noted (holder, key, source) whose holder is `holder`, key one of `keys` and source no integer literal
+ * (`anySource`: or any, an unsafe integer's too): "key source", or "" if none.
+ */
+function inexactField(inexact: unknown[] | null, holder: unknown, keys: ReadonlySet<string>, anySource = false): string {
   if (inexact === null || typeof holder !== "object" || holder === null) return "";
   for (let i = 0; i < inexact.length; i += 3) {
-    if (inexact[i] === holder && keys.has(inexact[i + 1] as string)) return `${inexact[i + 1] as string} ${inexact[i + 2] as string}`;
+    if (inexact[i] !== holder || !keys.has(inexact[i + 1] as string)) continue;
+    if (anySource || !INTEGER_LITERAL.test(inexact[i + 2] as string)) return `${inexact[i + 1] as string} ${inexact[i + 2] as string}`;
   }
   return "";
 }
 
 /**
- * `holder[key]` for an error, bounded: its source text when noted (`5.0`, not the 5 it parses to), else its JSON
- * (a string quoted, an object as written, not "[object Object]"), or "undefined" when absent. Cold.
+ * `holder[key]` for an error, bounded: its source text when noted (`5.0`, not the 5 it parses to; `9007199254740993`,
+ * not …992), else its JSON (a string quoted, an object as written, not "[object Object]"), or "undefined" when
+ * absent. Cold.
  */
 function writtenAs(inexact: unknown[] | null, holder: Record<string, unknown>, key: string): string {
-  const noted = inexactField(inexact, holder, new Set([key]));
+  const noted = inexactField(inexact, holder, new Set([key]), true);
   return boundedText(noted !== "" ? noted.slice(key.length + 1) : (JSON.stringify(holder[key]) ?? "undefined"));
 }
 

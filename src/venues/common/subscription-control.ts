@@ -75,6 +75,8 @@ export class SubscriptionControl {
   /** Per-IP limit shared by every connection of the venue (this process's share); null = no per-IP limit. */
   private readonly ipBucket: MessageLimit | null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the armed flush timer fires (the clock's ms); Infinity = none armed. */
+  private flushDueMs = Infinity;
   /** Connections with queued messages. */
   private readonly waiting = new Set<VenueConnection>();
   /** Counter (cold): messages that had to wait for a token. */
@@ -173,17 +175,19 @@ export class SubscriptionControl {
   }
 
   /**
-   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it; otherwise
-   * queues it (in order) and flushes when tokens are there. A queued request's ack deadline starts when it goes.
+   * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it (its own
+   * outbox, and under a per-IP budget any connection's: until 2026-12-06 one sending as the budget refilled, before
+   * the flush timer, took the token a waiting connection was due); otherwise queues it (in order) and flushes when
+   * tokens are there. A queued request's ack deadline starts when it goes.
    */
   send(conn: VenueConnection, text: string, reqId?: string): void {
-    if (conn.outbox.length > 0 || !this.takeToken(conn)) {
+    if (conn.outbox.length > 0 || (this.ipBucket !== null && this.waiting.size > 0) || !this.takeToken(conn)) {
       conn.outbox.push({ text, reqId });
       const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
       if (p) p.sentMs = Infinity;
       this.paced++;
       this.waiting.add(conn);
-      this.scheduleFlush(conn);
+      this.scheduleFlush(this.waitMs(conn, this.now()));
       return;
     }
     this.write(conn, text);
@@ -194,10 +198,11 @@ export class SubscriptionControl {
    * behind the others (re-added, so this pass visits it again after them). Before, each was emptied in the order they
    * began waiting, so under a shared per-IP budget one whose outbox kept refilling took every token and another's
    * queued request never went (its ack deadline, counted from the send, never started). Reschedules itself while
-   * anything waits. Cold.
+   * anything waits, for the first connection that can send again. Cold.
    */
   flush(): void {
     this.flushTimer = null;
+    this.flushDueMs = Infinity;
     const now = this.now();
     for (const conn of this.waiting) {
       if (!conn.ws || !conn.open || conn.outbox.length === 0) {
@@ -213,10 +218,9 @@ export class SubscriptionControl {
       this.waiting.delete(conn);
       if (conn.outbox.length > 0) this.waiting.add(conn);
     }
-    for (const conn of this.waiting) {
-      this.scheduleFlush(conn);
-      break;
-    }
+    let waitMs = Infinity;
+    for (const conn of this.waiting) waitMs = Math.min(waitMs, this.waitMs(conn, now));
+    this.scheduleFlush(waitMs);
   }
 
   private takeToken(conn: VenueConnection): boolean {
@@ -231,11 +235,24 @@ export class SubscriptionControl {
     return true;
   }
 
-  private scheduleFlush(conn: VenueConnection): void {
-    if (this.flushTimer) return;
+  /** How long `conn`'s next message must wait for its own and the IP's budget. */
+  private waitMs(conn: VenueConnection, now: number): number {
+    return Math.max(conn.bucket?.waitMs(now) ?? 0, this.ipBucket?.waitMs(now) ?? 0);
+  }
+
+  /**
+   * Arms the flush timer `waitMs` from now (Infinity: nothing waits), or earlier than one already armed. Until
+   * 2026-12-06 it was set from the first waiting connection's wait and an armed one was kept, so a message whose own
+   * bucket had a token sooner waited out another connection's longer wait (up to a whole refill, more with a window).
+   */
+  private scheduleFlush(waitMs: number): void {
+    if (waitMs === Infinity) return;
     const now = this.now();
-    const wait = Math.max(conn.bucket?.waitMs(now) ?? 0, this.ipBucket?.waitMs(now) ?? 0, 1);
-    this.flushTimer = setTimeout(() => this.flush(), wait);
+    const delayMs = Math.max(waitMs, 1);
+    if (this.flushTimer && this.flushDueMs <= now + delayMs) return;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushDueMs = now + delayMs;
+    this.flushTimer = setTimeout(() => this.flush(), delayMs);
   }
 
   /** Drops a connection's queued messages (its socket is gone). */
@@ -248,6 +265,7 @@ export class SubscriptionControl {
   stop(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    this.flushDueMs = Infinity;
     this.retries.length = 0;
   }
 

@@ -280,13 +280,14 @@ describe("Binance scanner", () => {
   });
 
   test("REST depth snapshots, lastUpdateId / E / T at random together: both readers agree, and a refusal names a wrong field as it was written", () => {
+    // Before: an integer past 2^53 (9007199254740993) was named by the value it parses to (…992) too.
     // Before: a lastUpdateId spelt as no integer literal was named by its parsed value ("lastUpdateId 5 is not an id"
     // for 5.0, "101" for 100.99999999999999999), a string unquoted and an object "[object Object]": nothing the
     // operator could find in the body. The reference: what each key may be, and each value's text as written.
     const limitMs = Math.ceil(9007199254740992 / 1000); // the first ms time whose µs reach 2^53
     const ids = ["0", "5", "9007199254740991"]; // ids: safe non-negative integer literals
     const times = ["0", "1", "1700000000000", String(limitMs - 1)]; // ms times whose µs fit below 2^53
-    const bad = ["5.0", "1e3", "100.99999999999999999", "1.5", "-1", '"5"', '"x"', "null", "true", "{}", "[1,2]", '{"a":1}', "18014398509481984"];
+    const bad = ["5.0", "1e3", "100.99999999999999999", "1.5", "-1", '"5"', '"x"', "null", "true", "{}", "[1,2]", '{"a":1}', "18014398509481984", "9007199254740993"]; // the last parses to …992
     let seed = 11;
     const rnd = (n: number) => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;

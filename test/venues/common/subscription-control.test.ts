@@ -3,7 +3,7 @@
  * limits) on a fake clock and fake sockets: pacing in order, ack deadlines counted from the real send, batch
  * bisection, per-topic rejection, bare-text pongs, server test requests.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/venues/common/connection.ts";
@@ -107,6 +107,57 @@ describe("common subscription control", () => {
     expect(other.pending.get("s1")!.sentMs).toBe(2000);
     expect(busy.sent).toEqual(["b0", "b1", "b2", "b3", "b4", "b5"]); // its own order kept
     control.stop();
+  });
+
+  test("pacing: under a shared per-IP budget a connection with nothing queued does not take the token another waits for", () => {
+    // Before: send() went at once whenever its own outbox was empty and a token was there, so a connection sending
+    // just as the IP budget refilled (before the flush timer) took the token the waiting one was due, every time.
+    const { control, all, at } = setup({ perIp: { capacity: 1, perSecond: 1 } }, 1, 2);
+    const [waiter, eager] = [all[0]!.conn, all[1]!.conn];
+    control.send(waiter, "w0"); // the token
+    control.send(waiter, "w1"); // waits for the next, at 1000
+    for (let s = 1; s <= 3; s++) {
+      at(s * 1000);
+      control.send(eager, `e${s}`); // as the budget refills, before the timer's flush
+      control.flush();
+    }
+    expect(waiter.sent).toEqual(["w0", "w1"]); // before: ["w0"], every token taken by eager
+    expect(eager.sent).toEqual(["e1", "e2"]); // its own turn, behind w1
+    control.stop();
+  });
+
+  test("pacing: the flush timer is set for the connection that can send first, not the first one waiting", () => {
+    // Before: the timer was set from the first waiting connection's wait (and one already set was kept), so a message
+    // whose own bucket had a token 100 ms on waited out another connection's whole second: b1 went at 2000, not 1100.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 1, 2);
+      const [a, b] = [all[0]!.conn, all[1]!.conn];
+      let nowMs = 0;
+      const until = (ms: number) => {
+        for (; nowMs < ms; ) {
+          at((nowMs += 50));
+          vi.advanceTimersByTime(50);
+        }
+      };
+      control.send(b, "b0"); // b's token
+      until(500);
+      control.send(a, "a0"); // a's token
+      control.send(a, "a1"); // queued: a's next token at 1500 (the timer is set for it)
+      until(600);
+      control.send(b, "b1"); // queued behind no one of its own: b's next token at 1000
+      until(950);
+      expect([a.sent, b.sent]).toEqual([["a0"], ["b0"]]);
+      until(1050);
+      expect(b.sent).toEqual(["b0", "b1"]); // before: still ["b0"] until a's 1500
+      control.send(b, "b2"); // b's next token at 2000
+      control.send(a, "a2"); // behind a1: a's next token after it at 2500
+      until(2550);
+      expect([a.sent, b.sent]).toEqual([["a0", "a1", "a2"], ["b0", "b1", "b2"]]);
+      control.stop();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test("pacing: a per-IP sliding window sends at most its max in any window, every connection's together; a share below one a window widens it", () => {
