@@ -605,8 +605,9 @@ export class EnvelopeRepacker {
   private lastCheckMs = 0;
   private listeningSinceMs = 0;
   /**
-   * A check on time found every stream silent while it listened (the owner's heartbeats stopped: subscribers' books go
-   * stale): the next stream heard makes a gap for every other (markSilentAfterOutage), whatever the timer does by then.
+   * A check on time found every stream silent (or ended) while it listened (the owner's heartbeats stopped:
+   * subscribers' books go stale): the next stream heard, but for an END, makes a gap for every other
+   * (markSilentAfterOutage), whatever the timer does by then.
    */
   private upstreamDead = false;
 
@@ -633,7 +634,9 @@ export class EnvelopeRepacker {
         alive = true;
         break;
       }
-      if (nowMs - Math.max(line.aliveMs, this.listeningSinceMs) <= silentAfterMs(line, floorMs)) heardWhileListening = true;
+      // Nor is one heard while listening: its END heartbeats kept upstreamDead unset (the other streams silent, the
+      // reader's heartbeats stopped), and the next stream back with the timer late made no gap for it.
+      if (!line.ended && nowMs - Math.max(line.aliveMs, this.listeningSinceMs) <= silentAfterMs(line, floorMs)) heardWhileListening = true;
     }
     if (alive) {
       this.upstreamDead = false;
@@ -883,13 +886,16 @@ export class EnvelopeRepacker {
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
+      const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
-      if (this.upstreamDead) this.markSilentAfterOutage(line);
-      else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
+      // An END back after an outage is none: upstreamDead stays for the next stream back (it cleared it, made no gap
+      // for a stream already silent, and the next one back with the timer late made none for this ended one).
+      if (this.upstreamDead) {
+        if (!ends) this.markSilentAfterOutage(line);
+      } else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
-      const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
       // Another END of an ended stream brings it no closer to alive: its one gap (markSilent) stands.
       if (!(ends && line.ended)) line.silent = false;
       line.ended = ends;

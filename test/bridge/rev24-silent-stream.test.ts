@@ -231,6 +231,87 @@ describe("every stream silent while the reader listened, then one back while its
   }
 });
 
+describe("an ended stream while every other is silent, then another back while the reader's timer is late", () => {
+  // The far side must never show a book usable that a multicast subscriber fed the same upstream datagrams does not.
+  // An ended stream's END heartbeats went on while the other stream was silent: the reader stopped heartbeating (its
+  // books stale) but took the ended stream for "heard while listening", so upstreamDead was never set, and (case
+  // "END first back") an END heartbeat as the first envelope after an outage cleared it. The other stream's first
+  // envelope back, with the timer late, then made no gap: the ended stream's stale books came back usable, frozen.
+  for (const variant of ["ended while the other was silent", "END first back"] as const) {
+    test(`its books stay unusable, as on multicast (${variant})`, () => {
+      const { bridge, published } = recordingBridge();
+      const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+      const sub = newSubscriber({ staleAfterMs: 1000 });
+      const mc = newSubscriber({ staleAfterMs: 1000 }); // the multicast subscriber: upstream's datagrams as they are
+      const ended = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+      ended.nextSeq = 2 ** 53 - 5; // two refreshes left, then END on every heartbeat
+      const other = packer({ channelId: 4, sourceId: 8, sessionId: 2, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+      const books = [new TestBook(X), new TestBook(Y)];
+      books.forEach((b) => b.load([[943500, 10]], [[943501, 20]], 1, T0));
+      let now = 1_000_000;
+      let sendUs = T0;
+      const turn = (ps: ChannelPacker[], check = true): boolean => {
+        for (const p of ps)
+          for (const d of take(p, (sendUs += 1000))) {
+            mc.ingest(d, sendUs + 50);
+            bridge.onDatagram(d);
+          }
+        for (const env of published.splice(0)) rep.add(env, now);
+        const alive = check && rep.checkUpstream(now);
+        if (alive) rep.packer.appendHeartbeat(0);
+        const old = rep.pendingOld;
+        rep.pendingOld = undefined;
+        for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
+        now += 100;
+        return alive;
+      };
+      const refresh = (p: ChannelPacker, i: number) => {
+        packInstrumentDefinition(p, new EncodedDefinition(i === 0 ? X : Y), true);
+        packBookSnapshot(p, books[i]!, 0, true);
+      };
+      const heartbeats = (ps: ChannelPacker[]) => ps.map((p) => (p.appendHeartbeat(0), p));
+      const usable = (s: typeof sub) => [s.book(X.instrumentId)?.usable ?? false, s.book(Y.instrumentId)?.usable ?? false];
+      /** Both subscribers' stale checks well after the last datagram (the far side's stops when the reader's heartbeats do). */
+      const staleCheck = () => {
+        for (const s of [sub, mc]) s.checkStale(Math.max(...s.streamInfo().map((i) => i.lastRecvMs)) + 600_000);
+      };
+      refresh(ended, 0);
+      refresh(other, 1);
+      turn([ended, other]);
+      expect(usable(sub)).toEqual([true, true]);
+      for (let i = 0; i < 5; i++) turn(heartbeats([ended, other]));
+
+      // Y silent while X goes on: Y's gap; X usable again at its refresh, its last (then it has only END to send).
+      for (let i = 0; i < 10; i++) turn(heartbeats([ended]));
+      expect(rep.counters.streamsSilent).toBe(1);
+      refresh(ended, 0);
+      turn([ended]);
+      expect(usable(sub)[0]).toBe(true);
+      expect(ended.nextSeq).toBe(2 ** 53 - 1);
+      if (variant === "END first back") {
+        // X silent too, the timer on time (upstream dead, the books stale); X's first envelope back is an END, no
+        // round of the timer between it and Y's return.
+        for (let i = 0; i < 10; i++) turn([]);
+        turn(heartbeats([ended]), false);
+      } else {
+        let alive = true;
+        for (let i = 0; i < 10; i++) alive = turn(heartbeats([ended])); // END heartbeats alone: not alive
+        expect(alive).toBe(false);
+      }
+      staleCheck();
+      expect(usable(sub)).toEqual([false, false]);
+      // Y's publisher back while the reader's thread was held up (its timer late): Y's envelope is taken first.
+      now += 1000;
+      refresh(other, 1);
+      turn(heartbeats([other]), false);
+      expect(usable(mc)).toEqual([false, true]);
+      expect(usable(sub)).toEqual(usable(mc));
+      turn(heartbeats([other])); // the late timer's round
+      expect(usable(sub)).toEqual(usable(mc));
+    });
+  }
+});
+
 /** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
 function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
   const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: PREFIX, log: silentLogger });
