@@ -552,9 +552,9 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
-   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) or ended
-   * (END_OF_SESSION, once however many heartbeats with it follow) while others were alive: a gap of the reader's
-   * stream, so the silent stream's books are not shown usable (markSilent). Also in a replay, a followed bridge silent
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
+   * were alive, or ended (END_OF_SESSION, at its first however many heartbeats with it follow: endLine): a gap of the
+   * reader's stream, so the silent stream's books are not shown usable (markSilent). Also in a replay, a followed bridge silent
    * by the upstream time another bridge brought (switchesTo).
    */
   streamsSilent: number;
@@ -691,6 +691,19 @@ export class EnvelopeRepacker {
     if (n === 0) return;
     this.counters.streamsSilent += n;
     this.skipSeq();
+  }
+  /**
+   * Cold: the stream's END_OF_SESSION, a gap at once unless it had one (silent) or ended before: at the timer's next
+   * round (markSilent), another stream's datagram packed meanwhile showed its books usable where multicast ends them
+   * at that END. More ENDs make no other gap.
+   */
+  private endLine(line: StreamLine): void {
+    if (!line.ended && !line.silent) {
+      line.silent = true;
+      this.counters.streamsSilent++;
+      this.skipSeq();
+    }
+    line.ended = true;
   }
   private readonly opts: RepackerOptions;
   /** With RepackerOptions.authKey: checks every envelope's trailer and signs the repacked datagrams. */
@@ -864,7 +877,7 @@ export class EnvelopeRepacker {
     const beforeFloor = sameSession && line.switchFloorNs !== 0 && sendNs !== 0 && sendNs <= line.switchFloorNs;
     if (msgLen === 0 && sameSession && (beforeFloor || (!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
       // An END_OF_SESSION sent in the ns of the last envelope heard is upstream's own (as multicast): the stream ended.
-      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) line.ended = true;
+      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) this.endLine(line);
       this.counters.heartbeats++;
       return result;
     }
@@ -888,17 +901,18 @@ export class EnvelopeRepacker {
       line.heardStartHi = startHi;
       const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
-      // An END back after an outage is none: upstreamDead stays for the next stream back (it cleared it, made no gap
-      // for a stream already silent, and the next one back with the timer late made none for this ended one).
+      // An END is none (endLine is its own gap): upstreamDead stays for the first stream really back.
       if (this.upstreamDead) {
         if (!ends) this.markSilentAfterOutage(line);
       } else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
-      // Another END of an ended stream brings it no closer to alive: its one gap (markSilent) stands.
-      if (!(ends && line.ended)) line.silent = false;
-      line.ended = ends;
+      if (ends) this.endLine(line);
+      else {
+        line.silent = false;
+        line.ended = false;
+      }
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;
