@@ -552,9 +552,9 @@ export interface RepackerCounters {
   /** Switches to another bridge of a stream whose followed bridge went silent: each one a gap of the reader's stream. */
   bridgeFailovers: number;
   /**
-   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) or ended
-   * (END_OF_SESSION, once however many heartbeats with it follow) while others were alive: a gap of the reader's
-   * stream, so the silent stream's books are not shown usable (markSilent). Also in a replay, a followed bridge silent
+   * Followed upstream streams that went silent (UPSTREAM_SILENT_HEARTBEATS of their heartbeat interval) while others
+   * were alive, or ended (END_OF_SESSION, at its first however many heartbeats with it follow: endLine): a gap of the
+   * reader's stream, so the silent stream's books are not shown usable (markSilent). Also in a replay, a followed bridge silent
    * by the upstream time another bridge brought (switchesTo).
    */
   streamsSilent: number;
@@ -605,8 +605,9 @@ export class EnvelopeRepacker {
   private lastCheckMs = 0;
   private listeningSinceMs = 0;
   /**
-   * A check on time found every stream silent while it listened (the owner's heartbeats stopped: subscribers' books go
-   * stale): the next stream heard makes a gap for every other (markSilentAfterOutage), whatever the timer does by then.
+   * A check on time found every stream silent (or ended) while it listened (the owner's heartbeats stopped:
+   * subscribers' books go stale): the next stream heard, but for an END, makes a gap for every other
+   * (markSilentAfterOutage), whatever the timer does by then.
    */
   private upstreamDead = false;
 
@@ -633,7 +634,9 @@ export class EnvelopeRepacker {
         alive = true;
         break;
       }
-      if (nowMs - Math.max(line.aliveMs, this.listeningSinceMs) <= silentAfterMs(line, floorMs)) heardWhileListening = true;
+      // Nor is one heard while listening: its END heartbeats kept upstreamDead unset (the other streams silent, the
+      // reader's heartbeats stopped), and the next stream back with the timer late made no gap for it.
+      if (!line.ended && nowMs - Math.max(line.aliveMs, this.listeningSinceMs) <= silentAfterMs(line, floorMs)) heardWhileListening = true;
     }
     if (alive) {
       this.upstreamDead = false;
@@ -688,6 +691,19 @@ export class EnvelopeRepacker {
     if (n === 0) return;
     this.counters.streamsSilent += n;
     this.skipSeq();
+  }
+  /**
+   * Cold: the stream's END_OF_SESSION, a gap at once unless it had one (silent) or ended before: at the timer's next
+   * round (markSilent), another stream's datagram packed meanwhile showed its books usable where multicast ends them
+   * at that END. More ENDs make no other gap.
+   */
+  private endLine(line: StreamLine): void {
+    if (!line.ended && !line.silent) {
+      line.silent = true;
+      this.counters.streamsSilent++;
+      this.skipSeq();
+    }
+    line.ended = true;
   }
   private readonly opts: RepackerOptions;
   /** With RepackerOptions.authKey: checks every envelope's trailer and signs the repacked datagrams. */
@@ -861,7 +877,7 @@ export class EnvelopeRepacker {
     const beforeFloor = sameSession && line.switchFloorNs !== 0 && sendNs !== 0 && sendNs <= line.switchFloorNs;
     if (msgLen === 0 && sameSession && (beforeFloor || (!lineMoved && sendNs !== 0 && sendNs <= line.heardSendNs && sendNs >= line.lineSendNs) || (aheadNs > AHEAD_MAX_NS && aheadNs - line.lineAheadNs > AHEAD_MAX_NS))) {
       // An END_OF_SESSION sent in the ns of the last envelope heard is upstream's own (as multicast): the stream ended.
-      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) line.ended = true;
+      if (sendNs === line.heardSendNs && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0) this.endLine(line);
       this.counters.heartbeats++;
       return result;
     }
@@ -883,16 +899,20 @@ export class EnvelopeRepacker {
       line.heardId = id;
       line.heardStartLo = startLo;
       line.heardStartHi = startHi;
+      const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
       // Cold when taken: the stream is back after a silence (others may be silent still, unmarked while none was alive).
-      if (this.upstreamDead) this.markSilentAfterOutage(line);
-      else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
+      // An END is none (endLine is its own gap): upstreamDead stays for the first stream really back.
+      if (this.upstreamDead) {
+        if (!ends) this.markSilentAfterOutage(line);
+      } else if (line.aliveMs > 0 && nowMs - line.aliveMs > silentAfterMs(line, this.opts.heartbeatIntervalMs)) this.markSilent(line, nowMs);
       line.prevHbMs = line.aliveMs > 0 ? line.hbMs : hb;
       line.hbMs = hb;
       line.aliveMs = nowMs;
-      const ends = msgLen === 0 && (env[ENV_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
-      // Another END of an ended stream brings it no closer to alive: its one gap (markSilent) stands.
-      if (!(ends && line.ended)) line.silent = false;
-      line.ended = ends;
+      if (ends) this.endLine(line);
+      else {
+        line.silent = false;
+        line.ended = false;
+      }
     }
     if (msgLen === 0) {
       this.counters.heartbeats++;

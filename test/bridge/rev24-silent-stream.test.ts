@@ -12,6 +12,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { BookState } from "../../src/core/types.ts";
 import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { waitFor } from "../e2e/harness.ts";
@@ -229,6 +230,184 @@ describe("every stream silent while the reader listened, then one back while its
       expect(rep.counters.streamsSilent).toBe(1);
     });
   }
+});
+
+describe("an ended stream while every other is silent, then another back while the reader's timer is late", () => {
+  // The far side must never show a book usable that a multicast subscriber fed the same upstream datagrams does not.
+  // "others silent": X ended (its END heartbeats go on), then Y and Z went silent together: the reader stopped
+  // heartbeating (the books stale) but took X for "heard while listening", so upstreamDead was never set, and Y back
+  // while the timer was late made no gap: Z's stale books came back usable, frozen (multicast: Z stale).
+  // "END first back": every stream silent, X's first envelope back an END: before, X's gap waited for the timer's
+  // next on-time round, and Y's envelope with the timer late showed X's stale books usable again (multicast: ended).
+  for (const variant of ["others silent", "END first back"] as const) {
+    test(`no stale book comes back usable (${variant})`, () => {
+      const { bridge, published } = recordingBridge();
+      const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+      const sub = newSubscriber({ staleAfterMs: 1000 });
+      const mc = newSubscriber({ staleAfterMs: 1000 }); // the multicast subscriber: upstream's datagrams as they are
+      const Z = makeInstrument("bybit", "linear", "SOLUSDT", 3, 5);
+      const instruments = [X, Y, Z];
+      const ps = instruments.map((_, i) => packer({ channelId: 3 + i, sourceId: 7 + i, sessionId: 1 + i, sessionStartUs: T0, heartbeatIntervalMs: 100 }));
+      const [ended, other, third] = ps as [ChannelPacker, ChannelPacker, ChannelPacker];
+      ended.nextSeq = 2 ** 53 - 5; // two refreshes left, then END on every heartbeat
+      const books = instruments.map((ins) => new TestBook(ins));
+      books.forEach((b) => b.load([[943500, 10]], [[943501, 20]], 1, T0));
+      let now = 1_000_000;
+      let sendUs = T0;
+      const turn = (sending: ChannelPacker[], check = true): boolean => {
+        for (const p of sending)
+          for (const d of take(p, (sendUs += 1000))) {
+            mc.ingest(d, sendUs + 50);
+            bridge.onDatagram(d);
+          }
+        for (const env of published.splice(0)) rep.add(env, now);
+        const alive = check && rep.checkUpstream(now);
+        if (alive) rep.packer.appendHeartbeat(0);
+        const old = rep.pendingOld;
+        rep.pendingOld = undefined;
+        for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
+        now += 100;
+        return alive;
+      };
+      const refresh = (i: number) => {
+        packInstrumentDefinition(ps[i]!, new EncodedDefinition(instruments[i]!), true);
+        packBookSnapshot(ps[i]!, books[i]!, 0, true);
+      };
+      const heartbeats = (list: ChannelPacker[]) => list.map((p) => (p.appendHeartbeat(0), p));
+      const usable = (s: typeof sub) => instruments.map((ins) => s.book(ins.instrumentId)?.usable ?? false);
+      ps.forEach((_, i) => refresh(i));
+      turn(ps);
+      expect(usable(sub)).toEqual([true, true, true]);
+      for (let i = 0; i < 5; i++) turn(heartbeats(ps));
+      refresh(0); // X's last refresh
+      if (variant === "others silent") {
+        turn(heartbeats(ps)); // and its first END: a gap
+        expect(ended.nextSeq).toBe(2 ** 53 - 1);
+        for (let i = 0; i < 3; i++) turn(heartbeats(ps));
+        refresh(1);
+        refresh(2);
+        turn(heartbeats(ps));
+        expect(usable(sub)).toEqual([false, true, true]);
+        let alive = true;
+        for (let i = 0; i < 10; i++) alive = turn(heartbeats([ended])); // Y and Z silent, X's END heartbeats go on
+        expect(alive).toBe(false);
+      } else {
+        turn(ps); // X's refresh, without its END yet
+        expect(usable(sub)).toEqual([true, true, true]);
+        for (let i = 0; i < 10; i++) turn([]); // every stream silent, the timer on time
+        turn(heartbeats([ended]), false); // X's first envelope back is an END, no round of the timer after it
+      }
+      for (const s of [sub, mc]) s.checkStale(Math.max(...s.streamInfo().map((i) => i.lastRecvMs)) + 600_000);
+      expect(usable(sub)).toEqual([false, false, false]);
+      // Y's publisher back while the reader's thread was held up (its timer late): Y's envelope is taken first.
+      now += 1000;
+      refresh(1);
+      turn(heartbeats([other]), false);
+      expect(usable(mc)).toEqual([false, true, false]);
+      expect(usable(sub)).toEqual(usable(mc));
+      turn(heartbeats([other])); // the late timer's round
+      expect(usable(sub)).toEqual(usable(mc));
+      expect(third.nextSeq).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("random upstream streams (silent, ended, restarted), the reader's timer on time or late", () => {
+  // The far side's books, whenever the reader's stream speaks, are never valid where a multicast subscriber fed the
+  // same upstream datagrams has them invalid (ended, a gap, a new session not yet refreshed); and every stream back
+  // and refreshed, the timer on time, every book is usable again.
+  test("the far side never shows a book valid that multicast does not; all usable again once upstream is back", () => {
+    const instruments = [X, Y, makeInstrument("bybit", "linear", "SOLUSDT", 3, 5)];
+    for (let seed = 1; seed <= 40; seed++) {
+      let rnd = seed * 0x9e3779b1;
+      const random = () => ((rnd = (Math.imul(rnd ^ (rnd >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0), (rnd >>> 0) / 2 ** 32);
+      const { bridge, published } = recordingBridge();
+      const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+      const sub = newSubscriber();
+      const mc = newSubscriber();
+      let sessionId = 1;
+      let startUs = T0;
+      const newRun = (i: number) => {
+        const p = packer({ channelId: 3 + i, sourceId: 7 + i, sessionId: sessionId++, sessionStartUs: (startUs += 1_000_000), heartbeatIntervalMs: 100 });
+        p.nextSeq = 2 ** 53 - 1 - 2 * (1 + Math.floor(random() * 6)); // a few refreshes, then END on every heartbeat
+        return p;
+      };
+      const runs = instruments.map((_, i) => newRun(i));
+      const modes: ("live" | "silent")[] = instruments.map(() => "live");
+      const books = instruments.map((ins) => new TestBook(ins));
+      books.forEach((b) => b.load([[943500, 10]], [[943501, 20]], 1, T0));
+      const refresh = (i: number) => {
+        if (runs[i]!.nextSeq > 2 ** 53 - 3) return; // its sequence runs out: nothing but END from here
+        packInstrumentDefinition(runs[i]!, new EncodedDefinition(instruments[i]!), true);
+        packBookSnapshot(runs[i]!, books[i]!, 0, true);
+      };
+      let now = 1_000_000;
+      let sendUs = T0 + 60_000_000;
+      const valid = (s: typeof sub, i: number) => {
+        const b = s.book(instruments[i]!.instrumentId);
+        return b !== undefined && b.valid && b.state === BookState.LIVE;
+      };
+      /** The reader's datagrams to the far side; when any, its books valid must be valid on multicast too. */
+      const flush = () => {
+        const old = rep.pendingOld;
+        rep.pendingOld = undefined;
+        let spoke = false;
+        for (const p of old === undefined ? [rep.packer] : [old, rep.packer])
+          for (const d of take(p, sendUs)) {
+            sub.ingest(d, sendUs + 50);
+            spoke = true;
+          }
+        if (!spoke) return;
+        // A gap the reader made is seen at its next datagram: one more heartbeat shows any made by now.
+        rep.packer.appendHeartbeat(0);
+        for (const d of take(rep.packer, sendUs)) sub.ingest(d, sendUs + 50);
+        for (let i = 0; i < instruments.length; i++) if (valid(sub, i)) expect(valid(mc, i), `seed ${seed}, instrument ${i}`).toBe(true);
+      };
+      /** The reader's timer: its check, and its heartbeat while upstream is alive (NatsFeedReader). */
+      const timer = () => {
+        if (rep.checkUpstream(now)) rep.packer.appendHeartbeat(0);
+        flush();
+      };
+      const turn = (late: boolean, lastPhase: boolean) => {
+        if (late) now += 1000;
+        const order = instruments.map((_, i) => i).sort(() => random() - 0.5);
+        const timerFirst = random() < 0.5;
+        if (timerFirst) timer();
+        for (const i of order) {
+          if (modes[i] !== "live") continue;
+          if (random() < (lastPhase ? 0.5 : 0.2)) refresh(i);
+          runs[i]!.appendHeartbeat(0);
+          for (const d of take(runs[i]!, (sendUs += 1000))) {
+            mc.ingest(d, sendUs + 50);
+            bridge.onDatagram(d);
+          }
+          for (const env of published.splice(0)) rep.add(env, now);
+          flush();
+        }
+        if (!timerFirst) timer();
+        now += 100;
+      };
+      for (let step = 0; step < 80; step++) {
+        for (let i = 0; i < instruments.length; i++) {
+          const r = random();
+          if (modes[i] === "live" && r < 0.08) modes[i] = "silent";
+          else if (modes[i] === "silent" && r < 0.15) modes[i] = "live";
+          else if (r > 0.96) runs[i] = newRun(i); // a restart (the old run's end unsent)
+        }
+        turn(random() < 0.15, false);
+      }
+      // Upstream back: every stream restarted and live, the timer on time; every book usable at its refresh.
+      for (let i = 0; i < instruments.length; i++) {
+        runs[i] = newRun(i);
+        runs[i]!.nextSeq = 1;
+        modes[i] = "live";
+      }
+      for (let step = 0; step < 20; step++) turn(false, true);
+      for (let i = 0; i < instruments.length; i++) refresh(i);
+      turn(false, true);
+      expect(instruments.map((ins) => sub.book(ins.instrumentId)?.usable), `seed ${seed}`).toEqual(instruments.map(() => true));
+    }
+  });
 });
 
 /** A ForwardBridge whose NATS connection is a recorder (its onDatagram as is). */
