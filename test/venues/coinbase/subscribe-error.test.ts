@@ -59,7 +59,8 @@ describe("coinbase: a subscribe refused by an error frame halts only the bad pro
     // Before 2026-12-06 it was rejected (HALTED for good): words that name no product prove nothing about it.
     const { sim, adapter, sink } = await startWithNope({ seed: 5, unknownProductReply: "error" });
     const goodLive = () => GOOD.every((i) => sink.matches(sim, i, PRODUCTS[i]!));
-    await waitFor(() => goodLive() && sim.stats.subscribes >= 2 + PRODUCTS.length, "the good books live, the refused one asked again");
+    // The second refusal is counted when its error frame comes back, after the simulator counted the subscribe.
+    await waitFor(() => goodLive() && sim.stats.subscribes >= 2 + PRODUCTS.length && (adapter.stats().subscribeErrors ?? 0) >= 2, "the good books live, the refused one asked again and refused again");
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(adapter.topicState(1).state).toBe("resyncing");
     expect(adapter.stats().subscribeRejected).toBe(0);
