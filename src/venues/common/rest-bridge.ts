@@ -172,6 +172,11 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     return true;
   }
 
+  /** True while `t`'s snapshot is in hand, waiting for a diff that reaches past it. */
+  hasSnapshot(t: TopicState): boolean {
+    return this.topics.get(t)?.snapshot != null;
+  }
+
   /** How many diffs `t` has buffered (cold: tests, diagnostics). */
   buffered(t: TopicState): number {
     return this.topics.get(t)?.diffs.length ?? 0;
