@@ -440,10 +440,14 @@ export class BinanceAdapter implements VenueAdapter {
     t.lastMsgMs = this.now();
     if (t.refreshing) this.band.cancel(t); // left LIVE without a resync (halted, stale): a refresh has no book to refresh
     if (t.resyncDelayed && this.now() >= t.resyncDueMs) t.resyncDelayed = false; // the backoff is over
-    if (!this.replaying && this.rest.heldUntilMs(t.market) - this.now() > BUFFER_LEAD_MS) {
+    const sent = t.fetchAbort !== null && this.rest.wasSent(t.fetchAbort.signal);
+    if (!this.replaying && !sent && !this.bridge.hasSnapshot(t) && this.rest.heldUntilMs(t.market) - this.now() > BUFFER_LEAD_MS) {
       // REST is held (a 429's Retry-After, a 418 ban of up to hours): no snapshot can come before the hold ends, and
       // buffering all the while is memory for nothing. The book stays RESYNCING; buffering starts again (and its
       // snapshot is asked for, queued behind the hold) with the first diff within BUFFER_LEAD_MS of the hold's end.
+      // A snapshot already in hand waits only for this diff, one already sent may answer: both kept (the answer that
+      // reached 80 % of the weight holds REST to the minute's end; before, the bridges of its own snapshot and of the
+      // requests on the wire with it were dropped, their weight spent, and the books waited out the hold).
       this.diffsNotBufferedWhileHeld++;
       if (this.bridge.isBridging(t)) {
         this.buffersDroppedWhileHeld++;

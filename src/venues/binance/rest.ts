@@ -37,6 +37,8 @@ export class BinanceRest {
   private readonly fetches = new Map<MarketName, typeof fetch>();
   /** The IP's weight a minute we allow (80 % of the limit, every worker's together): X-MBX-USED-WEIGHT-1M's bound. */
   private readonly ipWeights = new Map<MarketName, number>();
+  /** The signals of requests sent (past their budget wait): a hold starting meanwhile does not drop their bridge. */
+  private readonly sent = new WeakSet<AbortSignal>();
   /** Times X-MBX-USED-WEIGHT-1M reached 80 % of the IP's limit (cold read). */
   usedWeightBlocks = 0;
 
@@ -56,6 +58,11 @@ export class BinanceRest {
 
   fetchOf(market: MarketName): typeof fetch {
     return this.fetches.get(market)!;
+  }
+
+  /** Whether the request of `signal` has left the weight budget's queue (sent: its weight spent). */
+  wasSent(signal: AbortSignal): boolean {
+    return this.sent.has(signal);
   }
 
   /** When a 429/418 hold on the market's REST ends (0: none). */
@@ -107,6 +114,7 @@ export class BinanceRest {
     const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`));
     this.budgets.set(market, budget);
     const timed = (async (input: string | URL | Request, init?: RequestInit) => {
+      if (init?.signal) this.sent.add(init.signal); // past the budget's wait: on the wire (wasSent)
       const timeout = AbortSignal.timeout(REST_TIMEOUT_MS);
       const res = await this.rawFetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
       const used = Number(res.headers.get("x-mbx-used-weight-1m"));

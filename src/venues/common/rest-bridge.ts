@@ -8,9 +8,11 @@
  * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
  *
  * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
- * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops its own topic's buffer ("overflow",
- * counted in budgetDrops): that topic is no longer bridging, its book stays RESYNCING and the adapter starts a new
- * bridge later. Nothing is ever delivered from a buffer with a hole in it.
+ * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges begun after
+ * its topic's, newest first, or (when those do not free enough) its own topic's ("overflow", counted in budgetDrops):
+ * a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new bridge later. The oldest
+ * bridge (the next one the REST queue serves) thus always keeps its buffer. Nothing is ever delivered from a buffer
+ * with a hole in it.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -62,8 +64,8 @@ interface Bridging<R extends DiffRange> {
 export const MAX_BUFFERED_DIFFS = 10_000;
 
 /**
- * Bytes of buffered diff copies, across every topic of one bridge, before the topic whose diff does not fit drops its
- * buffer: 256 MiB (e.g. ~2,500 diffs of 100 levels a side). Without it 200 books of a REST ban each kept 10k copies.
+ * Bytes of buffered diff copies, across every topic of one bridge, before a diff that does not fit drops buffers
+ * (makeRoom): 256 MiB (e.g. ~2,500 diffs of 100 levels a side). Without it 200 books of a REST ban each kept 10k copies.
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
@@ -142,12 +144,13 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     }
     const bytes = bytesOfCopy(update);
     if (this.bufferedBytes + bytes > this.maxBytes) {
-      // Keeping it would pass the budget, dropping it alone would leave a hole: the whole buffer goes.
-      const held = b.bytes;
-      this.cancel(t);
-      this.budgetDrops++;
-      this.hooks.fail(t, "overflow", `buffered diffs over the byte budget (${this.maxBytes} bytes across all streams; this stream held ${held})`);
-      return;
+      const fits = this.makeRoom(t, bytes);
+      if (this.topics.get(t) !== b) return; // an adapter's fail hook ended or restarted this bridge meanwhile
+      if (!fits) {
+        // Keeping it would pass the budget, dropping it alone would leave a hole: the whole buffer goes.
+        this.dropOverBudget(t);
+        return;
+      }
     }
     let i = b.diffs.length;
     while (i > 0 && b.diffs[i - 1]!.range.last > range.last) i--;
@@ -167,6 +170,11 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     b.snapSeq = seq;
     this.tryBridge(t, b);
     return true;
+  }
+
+  /** True while `t`'s snapshot is in hand, waiting for a diff that reaches past it. */
+  hasSnapshot(t: TopicState): boolean {
+    return this.topics.get(t)?.snapshot != null;
   }
 
   /** How many diffs `t` has buffered (cold: tests, diagnostics). */
@@ -193,6 +201,35 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     this.topics.delete(t);
     this.bufferedBytes -= b.bytes;
     b.bytes = 0;
+  }
+
+  /**
+   * Frees `bytes` for `t` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
+   * when even all of them would not free enough. Before, the stream whose diff did not fit always gave way: the oldest
+   * bridge, whose snapshot the market's REST queue serves next, held the most and was dropped first, and once the
+   * queue's wait passed the time the budget took to fill no book ever bridged. Now the oldest always keeps its buffer.
+   */
+  private makeRoom(t: TopicState, bytes: number): boolean {
+    const newer: TopicState[] = [];
+    let freeable = 0;
+    let after = false;
+    for (const [o, ob] of this.topics) { // in the order they began (begin() re-inserts)
+      if (after && ob.bytes > 0) {
+        newer.push(o);
+        freeable += ob.bytes;
+      }
+      if (o === t) after = true;
+    }
+    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
+    for (let k = newer.length - 1; k >= 0 && this.bufferedBytes + bytes > this.maxBytes; k--) if (this.topics.has(newer[k]!)) this.dropOverBudget(newer[k]!);
+    return this.bufferedBytes + bytes <= this.maxBytes;
+  }
+
+  private dropOverBudget(t: TopicState): void {
+    const held = this.topics.get(t)?.bytes ?? 0;
+    this.cancel(t);
+    this.budgetDrops++;
+    this.hooks.fail(t, "overflow", `buffered diffs over the byte budget (${this.maxBytes} bytes across all streams; this stream held ${held})`);
   }
 
   private release(b: Bridging<R>, bytes: number): void {

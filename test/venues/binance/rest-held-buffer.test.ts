@@ -88,6 +88,122 @@ describe("Binance: no diffs buffered while REST is held", () => {
   }, 30_000);
 });
 
+describe("Binance: a bridge whose snapshot is answered keeps it through a hold that starts with the answer", () => {
+  test("the answer that reaches 80 % of the weight (a hold to the minute's end): the book bridges with it, not after the hold", async () => {
+    // Before, the next diff found the market held for more than BUFFER_LEAD_MS and dropped the bridge, snapshot and
+    // all: the book stayed RESYNCING until the hold's end and asked again (the weight of the answer thrown away).
+    const symbols = ["AUSDT"];
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 7 });
+    const clock = 1_000_000;
+    let block = false;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!block || !String(input).includes("/depth")) return res;
+      // The IP's weight used up, by an answer at the start of a minute (Binance's Date): REST held ~60 s.
+      const headers = new Headers(res.headers);
+      headers.set("x-mbx-used-weight-1m", "1000000");
+      headers.set("date", "Sun, 06 Dec 2026 22:00:00 GMT");
+      return new Response(await res.text(), { status: res.status, headers });
+    }) as typeof fetch;
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("binance-held-answer"), "i.json"),
+      markets: [{ market: "spot", depth: 100, symbols }],
+      overrides: new Map(),
+    };
+    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
+    stops.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.start(sink);
+    const stepUntil = (cond: () => boolean, what: string) =>
+      until(() => {
+        sim.step(1);
+        return cond();
+      }, what);
+    await stepUntil(() => adapter.stats().topicsLive === 1, "the book live");
+    block = true;
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.stats().usedWeightBlocks === 1 || adapter.stats().topicsLive === 1, "the snapshot answered");
+    expect(adapter.stats().usedWeightBlocks).toBe(1);
+    await stepUntil(() => adapter.stats().topicsLive === 1 || adapter.stats().buffersDroppedWhileHeld! > 0, "the book live again, or its bridge dropped");
+    expect(adapter.stats().buffersDroppedWhileHeld).toBe(0);
+    expect(adapter.stats().topicsLive).toBe(1);
+    expect(sim.stats.depthRequests).toBe(2); // the first snapshot and this one: nothing asked again
+    sim.step(1);
+    await until(() => same(sink, 0, sim.book("spot", "AUSDT"), sink.instruments[0]!), "the book equal to the simulator's");
+    expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+  }, 30_000);
+});
+
+describe("Binance: a bridge whose request is already sent keeps buffering through a hold that starts meanwhile", () => {
+  test("B's answer reaches 80 % of the weight while A's request is on the wire: A's answer still bridges A", async () => {
+    // Before, A's next diff found the market held for more than BUFFER_LEAD_MS and dropped A's bridge, aborting the
+    // request already sent (its weight spent): A stayed RESYNCING until the hold's end and asked again.
+    const symbols = ["AUSDT", "BUSDT"];
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 9 });
+    const clock = 1_000_000;
+    let armed = false;
+    let releaseA: (() => void) | null = null;
+    const gateA = new Promise<void>((r) => (releaseA = r));
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      if (armed && url.includes("/depth") && url.includes("AUSDT")) {
+        await gateA; // on the wire: answered once the test lets it
+        return fetch(input, init);
+      }
+      const res = await fetch(input, init);
+      if (!armed || !url.includes("/depth")) return res;
+      const headers = new Headers(res.headers);
+      headers.set("x-mbx-used-weight-1m", "1000000");
+      headers.set("date", "Sun, 06 Dec 2026 22:00:00 GMT");
+      return new Response(await res.text(), { status: res.status, headers });
+    }) as typeof fetch;
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("binance-held-sent"), "i.json"),
+      markets: [{ market: "spot", depth: 100, symbols }],
+      overrides: new Map(),
+    };
+    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
+    stops.push(async () => {
+      releaseA?.();
+      await adapter.stop();
+      await sim.stop();
+    });
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.start(sink);
+    const stepUntil = (cond: () => boolean, what: string) =>
+      until(() => {
+        sim.step(1);
+        return cond();
+      }, what);
+    await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
+    armed = true;
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    adapter.requestResync(1, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.stats().usedWeightBlocks === 1, "B's snapshot answered at 80 %");
+    const before = adapter.stats().messages!;
+    await stepUntil(() => adapter.stats().messages! >= before + 2 * 20, "diffs of both books during the hold");
+    releaseA!();
+    await stepUntil(() => adapter.stats().topicsLive === 2 || adapter.stats().snapshotsAbandoned! > 0, "A live, or its request abandoned");
+    expect(adapter.stats().snapshotsAbandoned).toBe(0);
+    expect(adapter.stats().buffersDroppedWhileHeld).toBe(0);
+    expect(adapter.stats().topicsLive).toBe(2);
+    expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+  }, 30_000);
+});
+
 function same(sink: BookMaps, i: number, b: { bids: Map<string, string>; asks: Map<string, string>; u: number }, inst: { priceExp: number; qtyExp: number }): boolean {
   const eq = (a: Map<number, number> | undefined, x: Map<string, string>) =>
     a !== undefined && a.size === x.size && [...x].every(([p, q]) => a.get(parseFixed(p, inst.priceExp)) === parseFixed(q, inst.qtyExp));

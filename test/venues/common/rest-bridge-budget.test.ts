@@ -163,3 +163,69 @@ describe("RestBridge: buffered diffs of all streams stay within one byte budget"
     }
   });
 });
+
+describe("RestBridge: a full budget never starves the bridge whose snapshot comes next", () => {
+  // REST serves the waiting bridges one at a time in the order they began (the market's queue), each answer coming
+  // SERVE_STEPS diffs of all streams after its request; a dropped bridge loses its place, and an answer for it is lost. Before, the diff that did not fit dropped its
+  // own stream's buffer: the oldest bridge (the next one served) held the most and was dropped first, so once the
+  // queue's wait passed the time the budget took to fill no book ever bridged. Now the newest bridges give way.
+  test("4 streams over a budget of ~6 diffs, an answer 20 diffs after its request: every book goes LIVE", () => {
+    const STREAMS_HERE = 4;
+    const SERVE_STEPS = 20;
+    const u = new BookUpdate();
+    for (let i = 0; i < 10; i++) u.pushBid(1 + i, 1);
+    const budget = 6 * bytesOfCopy(u) + 1;
+    const topics = Array.from({ length: STREAMS_HERE }, (_, i) => new TopicState(i, "spot", `Q${i}USDT`, 1000, `q${i}usdt@depth`, new NoConnection(0, "spot", "ws://127.0.0.1:1/")));
+    const venueSeq = topics.map(() => 100);
+    const live = topics.map(() => false);
+    const queue: TopicState[] = []; // bridges waiting for their snapshot, in the order they began
+    const begun = topics.map(() => 0); // bridges begun per stream: an answer is for the bridge that asked
+    let sent: { t: TopicState; begun: number; dueStep: number } | null = null; // the one request REST serves now
+    const bridge = new RestBridge<DiffRange>(
+      {
+        fetchSnapshot: () => Promise.reject(new Error("snapshots are supplied")),
+        bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
+        deliver: (t, _u, range) => {
+          if (range === null) live[t.index] = true;
+        },
+        fail: (t) => {
+          const i = queue.indexOf(t);
+          if (i >= 0) queue.splice(i, 1);
+        },
+      },
+      budget,
+    );
+    for (let step = 1; step <= 2000 && live.some((x) => !x); step++) {
+      const i = step % STREAMS_HERE;
+      const t = topics[i]!;
+      venueSeq[i]!++;
+      if (!live[i]) {
+        if (!bridge.isBridging(t)) {
+          bridge.begin(t, false);
+          begun[i]!++;
+          queue.push(t);
+        }
+        u.venueSeq = venueSeq[i]!;
+        bridge.buffer(t, u, { first: venueSeq[i]!, last: venueSeq[i]! });
+        expect(bridge.bufferedBytes).toBeLessThanOrEqual(budget);
+      }
+      if (sent && sent.dueStep <= step) {
+        // Answered: used if its bridge is the one that asked (else dropped, as a late answer is).
+        if (begun[sent.t.index] === sent.begun) {
+          const snap = new BookUpdate();
+          snap.isSnapshot = true;
+          snap.pushBid(1, 1);
+          snap.venueSeq = venueSeq[sent.t.index]! - 1; // taken a diff ago: the newest buffered diff bridges it
+          bridge.supply(sent.t, snap, snap.venueSeq);
+        }
+        sent = null;
+      }
+      if (!sent && queue.length > 0) {
+        const head = queue.shift()!;
+        sent = { t: head, begun: begun[head.index]!, dueStep: step + SERVE_STEPS };
+      }
+    }
+    expect(live).toEqual(topics.map(() => true));
+    expect(bridge.bufferedBytes).toBe(0);
+  });
+});
