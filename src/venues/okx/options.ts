@@ -30,7 +30,8 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   instrumentCheckMs?: number;
   /**
    * Bytes of updates buffered for REST snapshots by all this adapter's books together (default 256 MiB,
-   * rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a book whose update does not fit drops its buffer and resyncs.
+   * rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): an update that does not fit drops the buffers of bridges begun after
+   * its book's (newest first), else its own book's; each such book resyncs.
    */
   maxBufferedBytes?: number;
 }

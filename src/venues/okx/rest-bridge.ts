@@ -8,8 +8,9 @@
  * size not fitting the tick or lot also has the instruments re-checked). Cold path.
  *
  * Memory is bounded across books: the buffered frames of all of them count against `maxBytes` (2 bytes a character
- * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops its book's whole buffer and resyncs the
- * book, as an overflow of MAX_BUFFERED does. While the REST budget is held (a 429's Retry-After) for more than
+ * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges begun after
+ * its book's, newest first, or (when those cannot free enough) its own book's, and each such book resyncs, as an
+ * overflow of MAX_BUFFERED does. The oldest bridge, whose snapshot is due first, so keeps its buffer. While the REST budget is held (a 429's Retry-After) for more than
  * BUFFER_LEAD_MS more, nothing is buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
@@ -47,6 +48,8 @@ interface Bridge {
   readonly recvUs: number[];
   /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
   bytes: number;
+  /** When it began, in RestBridge.begun order: over the byte budget the newest bridges give way (makeRoom). */
+  readonly begunSeq: number;
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -57,6 +60,8 @@ export class RestBridge {
   private readonly budget: RestWeightBudget;
   private readonly snapshot = new BookUpdate();
   private stopped = false;
+  /** Bridges begun so far (each Bridge's begunSeq). */
+  private begun = 0;
   // Counters (cold).
   fetched = 0;
   bridged = 0;
@@ -103,17 +108,24 @@ export class RestBridge {
       return;
     }
     if (!b) {
-      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, begunSeq: ++this.begun };
       this.bridges[t.index] = b;
       this.fetch(b);
     }
     const bytes = frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
-    if (b.frames.length >= MAX_BUFFERED || this.bufferedBytes + bytes > this.maxBytes) {
-      // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
-      const full = b.frames.length >= MAX_BUFFERED;
-      if (full) this.overflows++;
-      else this.budgetDrops++;
-      this.a.log.warn(full ? "okx: no REST snapshot bridged before the update buffer filled; resyncing" : "okx: buffered updates of all books over the byte budget; resyncing", {
+    const full = b.frames.length >= MAX_BUFFERED;
+    if (!full && this.bufferedBytes + bytes > this.maxBytes) {
+      const fits = this.makeRoom(b, bytes);
+      if (this.bridges[t.index] !== b) return; // a resync of another book ended this one meanwhile
+      if (!fits) {
+        // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
+        this.dropOverBudget(b);
+        return;
+      }
+    }
+    if (full) {
+      this.overflows++;
+      this.a.log.warn("okx: no REST snapshot bridged before the update buffer filled; resyncing", {
         topic: t.topic,
         buffered: b.frames.length,
         bufferedBytes: this.bufferedBytes,
@@ -129,6 +141,37 @@ export class RestBridge {
     b.bytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
+  }
+
+  /**
+   * Frees `bytes` for `b` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
+   * when even all of them would not free enough. Before, the book whose frame did not fit always gave way: the oldest
+   * bridge, whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the
+   * budget took to fill no book ever bridged. Cold: only over the budget (no allocation: a scan per drop).
+   */
+  private makeRoom(b: Bridge, bytes: number): boolean {
+    let freeable = 0;
+    for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq) freeable += o.bytes;
+    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
+    while (this.bufferedBytes + bytes > this.maxBytes) {
+      let newest: Bridge | undefined;
+      for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq && o.bytes > 0 && (!newest || o.begunSeq > newest.begunSeq)) newest = o;
+      if (!newest) break;
+      this.dropOverBudget(newest);
+    }
+    return this.bufferedBytes + bytes <= this.maxBytes;
+  }
+
+  private dropOverBudget(b: Bridge): void {
+    this.budgetDrops++;
+    this.a.log.warn("okx: buffered updates of all books over the byte budget; resyncing", {
+      topic: b.t.topic,
+      buffered: b.frames.length,
+      bufferedBytes: this.bufferedBytes,
+      maxBytes: this.maxBytes,
+    });
+    this.drop(b.t.index);
+    this.a.books.resync(b.t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
   /** Books waiting for a REST snapshot (cold: tests and stats). */

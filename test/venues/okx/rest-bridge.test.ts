@@ -114,7 +114,7 @@ describe("okx REST bridge", { timeout: 30_000 }, () => {
     await until(() => live() === 1, "the book LIVE once REST answers");
   });
 
-  test("the updates buffered by all books together stay within the byte budget; a book whose update does not fit starts over", async () => {
+  test("the updates buffered by all books together stay within the byte budget; over it, whole buffers are dropped and their books start over", async () => {
     // Before, each book kept up to MAX_BUFFERED updates with no overall cap (1000 books × 1000 frames).
     const maxBufferedBytes = 48 * 1024;
     const hold = { release: null as (() => void) | null, held: true };
