@@ -1,12 +1,12 @@
 /**
- * Experiment support (docs/performance.md §10, "The ladder in WebAssembly: an upper bound"): the recordings, today's
- * diff path and the two peers, copied from bench/binance.bench.ts (which runs when imported) with two additions:
+ * Experiment support (docs/performance.md §10, "The ladder in WebAssembly: an upper bound"): the recordings (the
+ * bench's own loader, bench/binance-adapter-path.ts), today's diff path and the two peers, copied from
+ * bench/binance.bench.ts (which runs when imported) with two additions:
  * a fixed session start (so that two packers write the same bytes) and an optional copy of each sealed datagram.
  * @module
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { OrderBook as TardisOrderBook } from "tardis-dev";
+import { type BinanceRecording, type Lvl, loadBinanceRecording } from "../../binance-adapter-path.ts";
 import { OrderBook as CcxtOrderBook } from "../../../node_modules/ccxt/js/src/base/ws/OrderBook.js";
 import { BookBuilder } from "../../../src/book/book-builder.ts";
 import { BookUpdate } from "../../../src/core/book-update.ts";
@@ -17,54 +17,14 @@ import { StreamTable } from "../../../src/venues/binance/topic-table.ts";
 import { packBookDelta, packBookSnapshot } from "../../../src/wire/encoder.ts";
 import { ChannelPacker } from "../../../src/wire/packer.ts";
 
-export type Lvl = [string, string];
-
-export interface Rec {
-  market: MarketName;
-  /** Diff frames (combined-stream text) in order. */
-  diffs: string[];
-  /** Per symbol: REST depth body, exponents. */
-  symbols: Map<string, { body: string; priceExp: number; qtyExp: number; stream: string }>;
-}
+export type { Lvl };
+/** The recording (bench/binance-adapter-path.ts loadBinanceRecording, one loader for the bench and this experiment). */
+export type Rec = BinanceRecording;
+export const load = loadBinanceRecording;
 
 /** The bench's send time, and one session start for every packer here (the bench's default is Date.now()). */
 export const SEND_TIME_US = 1_700_000_000_000_000;
 export const SESSION_START_US = 1_699_999_000_000_000;
-
-function places(s: string): number {
-  return (s.split(".")[1] ?? "").replace(/0+$/, "").length;
-}
-
-export function load(name: string, market: MarketName): Rec {
-  const dir = fileURLToPath(new URL("../../../test/fixtures/cryptofeed/", import.meta.url));
-  const symbols: Rec["symbols"] = new Map();
-  for (const line of readFileSync(dir + `${name}.http.0.0`, "utf8").split("\n")) {
-    const m = /^\S+symbol=([A-Z0-9]+)\S* -> [\d.]+: (.*)$/.exec(line);
-    if (m) symbols.set(m[1]!, { body: m[2]!, priceExp: 0, qtyExp: 0, stream: `${m[1]!.toLowerCase()}@depth@100ms` });
-  }
-  const diffs: string[] = [];
-  const widen = (sym: string, l: Lvl[]) => {
-    const e = symbols.get(sym)!;
-    for (const [p, q] of l) {
-      e.priceExp = Math.max(e.priceExp, places(p));
-      e.qtyExp = Math.max(e.qtyExp, places(q));
-    }
-  };
-  for (const line of readFileSync(dir + `${name}.ws.1.0`, "utf8").split("\n")) {
-    const m = /^[\d.]+: (\{.*\})$/.exec(line);
-    if (!m || !m[1]!.includes('"depthUpdate"')) continue;
-    const d = (JSON.parse(m[1]!) as { data: { s: string; b: Lvl[]; a: Lvl[] } }).data;
-    widen(d.s, d.b);
-    widen(d.s, d.a);
-    diffs.push(m[1]!);
-  }
-  for (const [sym, e] of symbols) {
-    const b = JSON.parse(e.body) as { bids: Lvl[]; asks: Lvl[] };
-    widen(sym, b.bids);
-    widen(sym, b.asks);
-  }
-  return { market, diffs, symbols };
-}
 
 /** bench/binance.bench.ts's OursPath: scan → applyDelta → packBookDelta → seal → clear, snapshots likewise. */
 export class OursPath {
