@@ -81,7 +81,7 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
 ];
 
 function noBooks(s: ReadinessInput): NotReadyReason[] {
-  return s.books.length === 0 && s.unresolved.length === 0 ? [{ check: "no_books", detail: "this instance has no configured book" }] : [];
+  return s.books.length === 0 && s.unresolved.length === 0 ? [{ check: "no_books", detail: "this instance has no book yet (none configured, or its venues have not started)" }] : [];
 }
 
 function venueConnectionsDown(s: ReadinessInput, nowMs: number): NotReadyReason[] {
