@@ -139,7 +139,7 @@ class VenuePipeline implements BookSink {
   ) {
     this.hasVerify = adapter.verify !== undefined;
     this.refusedAgainLog = new RateLimitedLog(log, "error", "book messages refused again while the book resyncs (exceptions while applying)");
-    this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status (not sent); the book is marked, the others go on");
+    this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status; the book is marked, a bare status sent instead (no venueSeq, no times), the others go on");
     this.refreshFailedLog = new RateLimitedLog(log, "error", REFRESH_FAILED);
     this.haltedRefreshFailedLog = new RateLimitedLog(log, "error", "exception while encoding a halted book's periodic refresh (not sent); it stays halted");
     this.recvMonoUs = new Float64Array(subscriptions.length);
@@ -290,6 +290,13 @@ class VenuePipeline implements BookSink {
     } catch (err) {
       this.applyErrors++;
       this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      // A status that reads only state, reason and instrSeq: without it subscribers kept showing the book usable
+      // until the venue's next snapshot (until 2026-12-06, nothing was sent).
+      try {
+        this.publisher.publishBareStatus(this.handles[index]!, builder.state, builder.reason, builder.instrSeq);
+      } catch (inner) {
+        this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: bare status too: ${inner instanceof Error ? inner.message : String(inner)}`);
+      }
     }
   }
 

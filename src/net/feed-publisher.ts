@@ -26,7 +26,7 @@ import type { ChangeSet } from "../core/change-set.ts";
 import { addTurnEndHook, armTurnEnd, monoMs, nowUs, nowUsAtMonoMs } from "../core/clock.ts";
 import { ConfigError } from "../core/errors.ts";
 import { silentLogger, type Logger } from "../core/log.ts";
-import type { Instrument } from "../core/types.ts";
+import { BookState, StatusReason, type Instrument } from "../core/types.ts";
 import type { DestinationRule, PublishConfig } from "../config/types.ts";
 import { DatagramAuth, readAuthKeyFile } from "../wire/auth.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../wire/encoder.ts";
@@ -121,6 +121,8 @@ export class FeedPublisher {
   private readonly channels: PublishChannel[];
   /** Registered books by handle (register): view, destinations, definition. */
   private readonly books: PublishedBooks = { views: [], channels: [], defs: [] };
+  /** publishBareStatus's view, reused (no book behind it: no levels). */
+  private readonly bareStatus = new BareStatusView();
   /** books.channels, one load nearer for publish* (HOT PATH). */
   private readonly handleChannels = this.books.channels;
   private readonly recovery: PublisherRecovery;
@@ -359,6 +361,21 @@ export class FeedPublisher {
     this.schedule();
   }
 
+  /**
+   * A status that reads nothing of the book: for when publishStatus threw on a broken view (the Feeder's
+   * publishStatusContained). Instrument and exponents from the registered definition, the given state, reason and
+   * instrSeq; venueSeq and the three times 0 (unknown). Subscribers see the state and stop showing the book usable.
+   * Cold.
+   */
+  publishBareStatus(handle: number, state: BookState, reason: StatusReason, instrSeq: number): void {
+    const bare = this.bareStatus;
+    bare.instrument = this.books.defs[handle]!.instrument;
+    bare.state = state;
+    bare.reason = reason;
+    bare.instrSeq = instrSeq;
+    this.publishStatus(handle, bare);
+  }
+
   /** Sends every pending datagram of every channel (PublishChannel.flush: sealed, then sendMany). */
   flush(): void {
     if (!this.started) return;
@@ -483,5 +500,31 @@ export class FeedPublisher {
       hist.observe(us > 0 ? us : 0);
     }
     this.pendingCount = 0;
+  }
+}
+
+/** publishBareStatus's view: a status's fields, none read from a book (no levels). */
+class BareStatusView implements BookView {
+  instrument!: Instrument;
+  state: BookState = BookState.RESYNCING;
+  reason: StatusReason = StatusReason.NONE;
+  instrSeq = 0;
+  readonly venueSeq = 0;
+  readonly tsExchangeUs = 0;
+  readonly tsEventUs = 0;
+  readonly tsRecvUs = 0;
+  readonly bidCount = 0;
+  readonly askCount = 0;
+  bidPriceAt(): number {
+    return 0;
+  }
+  bidQtyAt(): number {
+    return 0;
+  }
+  askPriceAt(): number {
+    return 0;
+  }
+  askQtyAt(): number {
+    return 0;
   }
 }

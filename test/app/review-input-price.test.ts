@@ -252,8 +252,10 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
   venue.sink!.onBookInvalid(1, BookState.STALE, StatusReason.STALE_FEED);
   await waitFor(() => sub(other)?.state === BookState.STALE, "the other book's status");
   expect(pub(0).state).toBe(BookState.STALE); // marked: /books shows it
+  // And subscribers are told, by a bare status packed before the other book's (before, nothing was sent).
+  expect([sub(instrument)!.state, sub(instrument)!.usable, sub(instrument)!.venueSeq]).toEqual([BookState.STALE, false, 0]);
   expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
-    ["exception while encoding a book's status (not sent); the book is marked, the others go on", "spot BTC-USDT: book header unreadable (test)"],
+    ["exception while encoding a book's status; the book is marked, a bare status sent instead (no venueSeq, no times), the others go on", "spot BTC-USDT: book header unreadable (test)"],
   ]);
 });
 
@@ -285,4 +287,9 @@ test("a book whose apply and status both throw is still resynced; the other book
   venue.sink!.onBookUpdate(1, update(u, false, 2, [[19999, 1]], []));
   await waitFor(() => sub(other)?.venueSeq === 2, "the other book's delta");
   expect(sub(other)!.usable).toBe(true);
+  // Its status could not be encoded from the book: a fallback status (instrument, state, reason, instrSeq only) went
+  // out before the other book's delta, so subscribers no longer show it usable. Before, nothing was sent and they did
+  // until the venue's next snapshot.
+  expect(sub(instrument)!.usable).toBe(false);
+  expect(sub(instrument)!.state).toBe(BookState.RESYNCING);
 });
