@@ -880,13 +880,17 @@ export class ConnectionLifecycle {
 
   /**
    * The stale rule for one connection's topics at `now` (housekeeping; replay's rounds): a topic silent past its stale
-   * time, and not quiet (hooks.quiet), is STALE and resynced. Returns when the next of them can be (Infinity: none).
+   * time (counted from its subscribe going out, not from its queueing for the pacing budget), and not quiet
+   * (hooks.quiet), is STALE and resynced. Returns when the next of them can be (Infinity: none).
    * Replay logs a silence once, when it makes the book STALE (live: every round it is found, asking again each time).
    */
   private judgeStale(conn: VenueConnection, now: number, replaying: boolean): number {
     let nextMs = Infinity;
     for (const t of conn.topics) {
       if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed) continue;
+      // Its subscribe still waits for the pacing budget: its silence starts when that goes (SubscriptionControl.flush).
+      // A LIVE book is judged anyway: it is never left LIVE unheard.
+      if (t.subscribeQueued && t.book !== BookState.LIVE) continue;
       const staleAfterMs = this.staleAfter(t.depth, t.market);
       if (now - t.lastMsgMs <= staleAfterMs) {
         nextMs = Math.min(nextMs, t.lastMsgMs + staleAfterMs);

@@ -45,7 +45,13 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    */
   seqAlsoSocket = -1;
   seqAlsoAt = 0;
+  /** Its last frame, or when its subscribe went out (written, not queued for pacing): the stale rule's clock. */
   lastMsgMs = 0;
+  /**
+   * A subscribe naming it waits in its connection's outbox for the pacing budget (SubscriptionControl.send): the
+   * stale rule skips a book not LIVE until it goes (flush then starts its clock), or the outbox is dropped.
+   */
+  subscribeQueued = false;
   /**
    * Replay: when the silence of this LIVE book passed its stale time, the stale rule then making it STALE (-Infinity:
    * made STALE from another state; replayMayResume).

@@ -152,7 +152,7 @@ export class SubscriptionControl {
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
-        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the request
+        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the send (flush: from when a queued one goes)
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
@@ -178,13 +178,19 @@ export class SubscriptionControl {
    * Sends now when the connection's and the IP's buckets have a token and nothing is queued before it (its own
    * outbox, and under a per-IP budget any connection's: until 2026-12-06 one sending as the budget refilled, before
    * the flush timer, took the token a waiting connection was due); otherwise queues it (in order) and flushes when
-   * tokens are there. A queued request's ack deadline starts when it goes.
+   * tokens are there. A queued request's ack deadline starts when it goes, and so does a queued subscribe's topics'
+   * stale clock (subscribeQueued): until 2026-12-06 it started at the queueing, so under a per-IP budget split between
+   * many workers (one message in ~27 s each on Deribit) topics went STALE and resynced while their subscribe still
+   * waited, which queued more messages.
    */
   send(conn: VenueConnection, text: string, reqId?: string): void {
     if (conn.outbox.length > 0 || (this.ipBucket !== null && this.waiting.size > 0) || !this.takeToken(conn)) {
       conn.outbox.push({ text, reqId });
       const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
-      if (p) p.sentMs = Infinity;
+      if (p) {
+        p.sentMs = Infinity;
+        if (p.op === "subscribe") for (let i = 0; i < p.topics.length; i++) p.topics[i]!.subscribeQueued = true;
+      }
       this.paced++;
       this.waiting.add(conn);
       this.scheduleFlush(this.waitMs(conn, this.now()));
@@ -206,15 +212,23 @@ export class SubscriptionControl {
     const now = this.now();
     for (const conn of this.waiting) {
       if (!conn.ws || !conn.open || conn.outbox.length === 0) {
-        conn.outbox.length = 0;
-        this.waiting.delete(conn);
+        this.dropQueued(conn);
         continue;
       }
       if (!this.takeToken(conn)) continue;
       const m = conn.outbox.shift()!;
       const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
-      if (p) p.sentMs = now;
       this.write(conn, m.text);
+      if (p) {
+        p.sentMs = now;
+        if (p.op === "subscribe") {
+          for (let i = 0; i < p.topics.length; i++) {
+            const t = p.topics[i]!;
+            t.subscribeQueued = false;
+            if (t.sub === SUB_PENDING) t.lastMsgMs = now; // its stale clock starts now (sendRequest: at once)
+          }
+        }
+      }
       this.waiting.delete(conn);
       if (conn.outbox.length > 0) this.waiting.add(conn);
     }
@@ -255,10 +269,11 @@ export class SubscriptionControl {
     this.flushTimer = setTimeout(() => this.flush(), delayMs);
   }
 
-  /** Drops a connection's queued messages (its socket is gone). */
+  /** Drops a connection's queued messages (its socket is gone): none of its topics has a subscribe waiting now. */
   dropQueued(conn: VenueConnection): void {
     conn.outbox.length = 0;
     this.waiting.delete(conn);
+    for (const t of conn.topics) t.subscribeQueued = false;
   }
 
   /** Stops the flush timer (adapter stop). */

@@ -1,0 +1,98 @@
+/**
+ * A topic's stale clock starts when its subscribe goes out, not when it is queued for the pacing budget: under a
+ * per-IP budget split between many workers (one message in ~27 s on Deribit) a queue longer than the stale time made
+ * topics STALE and resync (queueing more messages) while their subscribe still waited. A topic whose subscribe did go
+ * out still goes stale its stale time after that. The common machinery on a fake socket, rounds run by hand.
+ */
+import { expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState } from "../../../src/core/types.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+
+const STALE_MS = 3_000;
+const ROUND_MS = 250;
+const SLOT_MS = 10_000; // the per-IP window: one message each
+
+function setup() {
+  let nowMs = 0;
+  const protocol: RequestProtocol = {
+    venue: "fake",
+    pacing: { perIp: { count: 1, windowMs: SLOT_MS } },
+    maxArgsPerRequest: () => 1, // one message per topic
+    encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+    classifyControl: () => ({ kind: "other" }),
+    parseAckError: () => ({ kind: "other" }),
+    rejectHint: () => "",
+  };
+  const control = new SubscriptionControl(protocol, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  const names = ["book.A", "book.B", "book.C", "book.D", "book.E"];
+  const topics = conn.addTopics(names, 10);
+  const resyncs: { topic: string; atMs: number }[] = [];
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: (seq) => `ping ${seq}` },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => STALE_MS,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => nowMs,
+    random: () => 0.5,
+  });
+  // When each topic's subscribe was written (the fake socket records it).
+  const writtenMs = new Map<string, number>();
+  const round = (ms: number) => {
+    nowMs = ms;
+    control.flush(); // the pacing timer's work, by hand
+    for (const s of conn.sent) {
+      const topic = (JSON.parse(s) as { params: string[] }).params[0]!;
+      if (!writtenMs.has(topic)) writtenMs.set(topic, ms);
+    }
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
+  const stop = async () => {
+    conn.ws = null;
+    await lifecycle.stop();
+    control.stop();
+  };
+  return { control, conn, names, topics, resyncs, writtenMs, round, stop };
+}
+
+test("no stale resync while a topic's subscribe waits for the pacing budget; stale its stale time after it goes", async () => {
+  const { control, conn, names, topics, resyncs, writtenMs, round, stop } = setup();
+  control.sendRequest(conn, "subscribe", topics); // the first goes at once, the rest one a slot
+  round(0);
+  for (let ms = ROUND_MS; ms <= names.length * SLOT_MS + 2 * STALE_MS; ms += ROUND_MS) round(ms);
+
+  for (const name of names) {
+    const sentMs = writtenMs.get(name);
+    expect(sentMs, name).toBeDefined();
+    const mine = resyncs.filter((r) => r.topic === name);
+    // None before its subscribe went (before the fix: B..E at 3 s, their subscribes still queued); the first is its
+    // stale time after the write (the silence is "more than" the stale time: the next round), so none escapes.
+    expect(mine[0]?.atMs, name).toBe(sentMs! + STALE_MS + ROUND_MS);
+  }
+  await stop();
+});
+
+test("a queued subscribe dropped with its socket, or a LIVE book's, does not hold off the stale rule", async () => {
+  const { control, conn, topics, resyncs, round, stop } = setup();
+  control.sendRequest(conn, "subscribe", topics);
+  topics[1]!.book = BookState.LIVE; // (as if its book were still served): never left LIVE unheard
+  round(0);
+  for (let ms = ROUND_MS; ms <= STALE_MS + ROUND_MS; ms += ROUND_MS) round(ms);
+  expect(resyncs.map((r) => r.topic)).toEqual(["book.A", "book.B"]);
+  // The socket goes: its queue with it (the lifecycle's disconnect clears `pending` too, the topics left PENDING
+  // here). Nothing waits for those topics now: they are judged again.
+  control.dropQueued(conn);
+  expect(topics.filter((t) => t.subscribeQueued)).toEqual([]);
+  round(2 * STALE_MS + 2 * ROUND_MS);
+  expect(new Set(resyncs.map((r) => r.topic))).toEqual(new Set(topics.map((t) => t.topic)));
+  await stop();
+});
