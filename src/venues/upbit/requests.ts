@@ -149,8 +149,8 @@ export class UpbitRequests extends SubscriptionControl {
 
   /**
    * The connection's whole list. `asked`: the codes this request asks for (sendRequest): when it waits for the pacing
-   * budget, their stale clock waits too (TopicState.subscribeQueued; flush starts it). Until 2026-12-07 it started at
-   * the queueing, as the common path's did until 2026-12-06.
+   * budget, their stale clock waits too (TopicState.subscribeQueued; flush starts it). Until 2026-12-06 it started at
+   * the queueing.
    */
   private sendFull(conn: VenueConnection, id?: string, asked?: TopicState[]): void {
     const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
