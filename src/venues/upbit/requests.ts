@@ -40,6 +40,9 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
+  /** Each connection's lists waiting for the pacing budget that ask for codes (sendFull), in outbox order. */
+  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[] }[]>();
+  private listSeq = 0;
   // Counters (cold).
   resends = 0;
   requests = 0;
@@ -73,12 +76,14 @@ export class UpbitRequests extends SubscriptionControl {
     const b = this.bisects.get(conn);
     if (b && b.ws !== conn.ws) this.endBisect(conn);
     const now = this.clock();
+    const asked: TopicState[] = [];
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
       t.sub = SUB_PENDING;
-      t.lastMsgMs = now; // staleness counts from the request
+      t.lastMsgMs = now; // staleness counts from the request (flush: from when a queued one goes)
+      asked.push(t);
     }
-    if (!this.bisects.has(conn)) this.sendFull(conn);
+    if (!this.bisects.has(conn)) this.sendFull(conn, undefined, asked);
   }
 
   /**
@@ -115,20 +120,51 @@ export class UpbitRequests extends SubscriptionControl {
     return queued ? Infinity : now;
   }
 
-  /** Paced requests written: a resend among them is asked from now (askAgain). Cold (the pacing timer). */
+  /**
+   * Paced requests written: a resend among them is asked from now (askAgain), and the codes a list asked for start
+   * their stale clock now (sendFull). Cold (the pacing timer).
+   */
   override flush(): void {
     const waiting = [...this.lastResend].filter(([conn, r]) => r.sentMs === Infinity && conn.outbox.some((m) => m.reqId === r.id));
     super.flush();
     const now = this.clock();
     for (const [conn, r] of waiting) if (conn.open && !conn.outbox.some((m) => m.reqId === r.id)) r.sentMs = now;
+    for (const [conn, lists] of this.queuedLists) {
+      // In outbox order: the first still there holds the rest back.
+      while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
+        for (const t of lists.shift()!.asked) {
+          t.subscribeQueued = false;
+          if (t.sub === SUB_PENDING) t.lastMsgMs = now;
+        }
+      }
+      if (lists.length === 0) this.queuedLists.delete(conn);
+    }
   }
 
-  private sendFull(conn: VenueConnection, id?: string): void {
+  /** The socket is gone with its queued messages: no list of it waits now (SubscriptionControl clears the marks). */
+  override dropQueued(conn: VenueConnection): void {
+    super.dropQueued(conn);
+    this.queuedLists.delete(conn);
+  }
+
+  /**
+   * The connection's whole list. `asked`: the codes this request asks for (sendRequest): when it waits for the pacing
+   * budget, their stale clock waits too (TopicState.subscribeQueued; flush starts it). Until 2026-12-06 it started at
+   * the queueing.
+   */
+  private sendFull(conn: VenueConnection, id?: string, asked?: TopicState[]): void {
     const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
     if (list.length === 0) return;
     this.lastRequest.set(conn, list);
     this.requests++;
-    this.send(conn, encodeOrderbookRequest(list, this.level), id);
+    const tag = id ?? (asked !== undefined && asked.length > 0 ? `list${++this.listSeq}` : undefined);
+    this.send(conn, encodeOrderbookRequest(list, this.level), tag);
+    const out = conn.outbox;
+    if (asked === undefined || asked.length === 0 || out.length === 0 || out[out.length - 1]!.reqId !== tag) return;
+    for (const t of asked) t.subscribeQueued = true;
+    let lists = this.queuedLists.get(conn);
+    if (lists === undefined) this.queuedLists.set(conn, (lists = []));
+    lists.push({ id: tag!, asked });
   }
 
   /** An `{"error":…}` frame on conn. */

@@ -8,8 +8,10 @@ import { expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { SUB_IDLE } from "../../../src/venues/common/connection.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 
 const STALE_MS = 3_000;
@@ -95,4 +97,63 @@ test("a queued subscribe dropped with its socket, or a LIVE book's, does not hol
   round(2 * STALE_MS + 2 * ROUND_MS);
   expect(new Set(resyncs.map((r) => r.topic))).toEqual(new Set(topics.map((t) => t.topic)));
   await stop();
+});
+
+/**
+ * Upbit and Bithumb ask with their own request (the connection's whole code list, no ack, no pending entry): a code's
+ * stale clock starts when that list is written too, not when it is queued behind the per-connection pacing (1.5 a
+ * second, 3 at once). Before, a code asked while the bucket was empty was judged from the queueing and resynced STALE
+ * while the list that asks for it still waited.
+ */
+test("Upbit/Bithumb: a code's stale clock starts when the list asking for it is written, not queued", async () => {
+  let nowMs = 0;
+  const UPBIT_STALE_MS = 1_000;
+  const ROUND = 50;
+  const control = new UpbitRequests("upbit", silentLogger, () => nowMs, () => undefined, undefined, 1_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  conn.used = true;
+  const [a, b] = conn.addTopics(["book.KRW-AAA", "book.KRW-BBB"], 15);
+  const resyncs: { topic: string; atMs: number }[] = [];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: (seq) => `ping ${seq}` },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => UPBIT_STALE_MS,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => nowMs,
+    random: () => 0.5,
+  });
+  control.sendRequest(conn, "subscribe", [a!]); // the bucket's first token: written at once
+  for (let i = 0; i < 4; i++) control.send(conn, `filler ${i}`); // two more tokens, then two queued (667, 1334 ms)
+  control.sendRequest(conn, "subscribe", [b!]); // queued behind them: written at 2001 ms
+  const listsWithB = () => conn.sent.filter((s) => s.includes("KRW-BBB")).length;
+  let writtenMs = -1;
+  for (let ms = 0; ms <= 4_000; ms += ROUND) {
+    nowMs = ms;
+    control.flush(); // the pacing timer's work, by hand
+    if (writtenMs < 0 && listsWithB() > 0) writtenMs = ms;
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  }
+  expect(writtenMs).toBe(2_050);
+  const ofB = resyncs.filter((r) => r.topic === b!.topic);
+  // Before the fix: at 1 050 ms (its stale time after the queueing), the list naming it still in the outbox.
+  expect(ofB[0]?.atMs).toBe(writtenMs + UPBIT_STALE_MS + ROUND);
+  expect(resyncs.find((r) => r.topic === a!.topic)?.atMs).toBe(UPBIT_STALE_MS + ROUND);
+  // A list queued, then its socket gone (dropQueued): nothing waits for it, the code is judged from its request.
+  for (let i = 0; i < 4; i++) control.send(conn, `filler ${i}`);
+  b!.sub = SUB_IDLE;
+  control.sendRequest(conn, "subscribe", [b!]);
+  expect(b!.subscribeQueued).toBe(true);
+  control.dropQueued(conn);
+  expect(b!.subscribeQueued).toBe(false);
+  const askedMs = b!.lastMsgMs;
+  nowMs += 5_000;
+  control.flush();
+  expect(b!.lastMsgMs).toBe(askedMs);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
 });
