@@ -40,6 +40,12 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
+  /**
+   * Requests the pacing holds that subscribe topics (made PENDING by them): their stale clock starts when it is written
+   * (flush), not queued; meanwhile each is marked subscribeQueued (the stale rule skips it unless LIVE).
+   */
+  private readonly queuedSubscribes: { conn: VenueConnection; ws: WebSocket; id: string; topics: TopicState[] }[] = [];
+  private subscribeSeq = 0;
   // Counters (cold).
   resends = 0;
   requests = 0;
@@ -73,12 +79,21 @@ export class UpbitRequests extends SubscriptionControl {
     const b = this.bisects.get(conn);
     if (b && b.ws !== conn.ws) this.endBisect(conn);
     const now = this.clock();
+    const subscribed: TopicState[] = [];
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
       t.sub = SUB_PENDING;
-      t.lastMsgMs = now; // staleness counts from the request
+      t.lastMsgMs = now; // staleness counts from the request written (a paced one: from when it goes, flush)
+      subscribed.push(t);
     }
-    if (!this.bisects.has(conn)) this.sendFull(conn);
+    if (this.bisects.has(conn)) return;
+    const id = `sub${++this.subscribeSeq}`;
+    this.sendFull(conn, id);
+    if (subscribed.length === 0 || !conn.outbox.some((m) => m.reqId === id)) return;
+    // Held by the pacing (1.5 requests/s per connection): until 2026-12-07 the stale clock ran from here, so topics
+    // behind a queue longer than their stale time went STALE (and asked again, queuing more) before being asked.
+    for (const t of subscribed) t.subscribeQueued = true;
+    this.queuedSubscribes.push({ conn, ws: conn.ws, id, topics: subscribed });
   }
 
   /**
@@ -121,6 +136,23 @@ export class UpbitRequests extends SubscriptionControl {
     super.flush();
     const now = this.clock();
     for (const [conn, r] of waiting) if (conn.open && !conn.outbox.some((m) => m.reqId === r.id)) r.sentMs = now;
+    for (let i = this.queuedSubscribes.length - 1; i >= 0; i--) {
+      const q = this.queuedSubscribes[i]!;
+      if (q.conn.outbox.some((m) => m.reqId === q.id)) continue;
+      this.queuedSubscribes.splice(i, 1);
+      if (!q.conn.open || q.conn.ws !== q.ws) continue; // dropped unsent with its socket (dropQueued)
+      for (const t of q.topics) {
+        if (!t.subscribeQueued) continue;
+        t.subscribeQueued = false;
+        if (t.sub === SUB_PENDING) t.lastMsgMs = now; // asked now: its stale clock starts
+      }
+    }
+  }
+
+  /** A connection's queue dropped (its socket gone): its held subscribes with it. */
+  override dropQueued(conn: VenueConnection): void {
+    super.dropQueued(conn);
+    for (let i = this.queuedSubscribes.length - 1; i >= 0; i--) if (this.queuedSubscribes[i]!.conn === conn) this.queuedSubscribes.splice(i, 1);
   }
 
   private sendFull(conn: VenueConnection, id?: string): void {
@@ -234,6 +266,7 @@ export class UpbitRequests extends SubscriptionControl {
 
   override stop(): void {
     for (const conn of [...this.bisects.keys()]) this.endBisect(conn);
+    this.queuedSubscribes.length = 0;
     super.stop();
   }
 }
