@@ -10,8 +10,8 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
 import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
-import { isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
-import { CodeTable, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
+import { garbledBookEntry, isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
@@ -114,6 +114,11 @@ export class UpbitConnection extends VenueConnection {
     }
     if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
       this.adapter.onParseError(this, scanEntry, scanCode, text);
+      return;
+    }
+    const garbled = garbledBookEntry(msg, this.table); // (a string with an escape: the scanner did not get that far)
+    if (garbled >= 0) {
+      this.adapter.onParseError(this, garbled, SCAN_ERR_FIELD, text);
       return;
     }
     this.adapter.onControl(this, JSON.parse(text));

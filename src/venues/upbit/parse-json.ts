@@ -107,6 +107,19 @@ export function isBookObject(msg: RawJson): msg is { [k: string]: RawJson } {
   return pick(msg, "type", "ty") === "orderbook";
 }
 
+/**
+ * The entry of a subscribed code named by an object with order-book units that is not a book (its type missing, null
+ * or garbled): a book frame gone wrong (the scanner's SCAN_ERR_FIELD), not another kind of frame; -1 otherwise. Cold.
+ */
+export function garbledBookEntry(msg: RawJson, table: CodeTable): number {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg) || msg instanceof RawNumber) return -1;
+  if (!Object.hasOwn(msg, "orderbook_units") && !Object.hasOwn(msg, "obu")) return -1;
+  const code = pick(msg, "code", "cd");
+  if (typeof code !== "string") return -1;
+  const bytes = new TextEncoder().encode(code);
+  return table.find(bytes, 0, bytes.length);
+}
+
 /** The book message → u, by the scanner's rules; returns the subscription index or a SCAN_* code. Cold. */
 /** `entryOut`: the code's entry once read, and (a book read) whether its timestamp was a µs value (setTimestamp). */
 export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean }): number {

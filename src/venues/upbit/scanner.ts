@@ -198,7 +198,8 @@ export class UpbitScanner {
 
   /**
    * Reads b[0, len) into u. Returns the subscription index (≥ 0), SCAN_NOT_BOOK for any other well-formed object
-   * (control frames, other types), or a negative SCAN_* error.
+   * (control frames, other types; not one naming a subscribed code with order-book units: SCAN_ERR_FIELD), or a
+   * negative SCAN_* error.
    */
   scan(b: Uint8Array, len: number, table: CodeTable, u: BookUpdate): number {
     this.b = b;
@@ -208,6 +209,7 @@ export class UpbitScanner {
     u.reset();
     let isBook = false;
     let seenType = false;
+    let typeAt = 0;
     let ts = -1;
     let tsAt = 0;
     let unitsAt = -1;
@@ -230,6 +232,7 @@ export class UpbitScanner {
         if (key === K_TYPE) {
           if (seenType) return this.fail(SCAN_ERR_FIELD);
           seenType = true;
+          typeAt = this.p;
           if (this.p < len && b[this.p] === QUOTE) {
             const r2 = this.str();
             if (r2 !== 0) return r2;
@@ -274,7 +277,15 @@ export class UpbitScanner {
     }
     this.ws();
     if (this.p !== len) return this.fail(SCAN_ERR_SYNTAX);
-    if (!isBook) return SCAN_NOT_BOOK;
+    if (!isBook) {
+      // One of our codes with order-book units and a type not "orderbook" (missing, null, garbled) is a book frame
+      // gone wrong, not another kind of frame: ignored as one, its book stayed LIVE without the update it carried.
+      if (this.entry >= 0 && unitsAt >= 0) {
+        this.errorPos = typeAt;
+        return SCAN_ERR_FIELD;
+      }
+      return SCAN_NOT_BOOK;
+    }
     if (this.entry === -2) return SCAN_UNKNOWN_CODE;
     if (this.entry === -1 || ts < 0 || unitsAt < 0) return this.fail(SCAN_ERR_FIELD);
     if (!unitsDone) {

@@ -8,7 +8,7 @@ import { allocationControl, measureAllocation } from "../../../bench/alloc-meter
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
-import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
@@ -108,6 +108,37 @@ describe("Upbit recording", () => {
     const tms = Number(/"tms":(\d+)/.exec(text)![1]);
     return Array.from({ length: n }, (_, k) => text.replace(/"tms":\d+/, `"tms":${tms + 1 + k}`));
   }
+
+  it("a frame of a subscribed code with order-book units but a type not \"orderbook\" is a malformed book: that book resyncs", async () => {
+    const { adapter } = await replayAdapter();
+    const invalid: [number, BookState, StatusReason][] = [];
+    let applied = 0;
+    adapter.startReplay({ onBookUpdate: () => void applied++, onBookInvalid: (i, s, r) => void invalid.push([i, s, r]), onInstrumentChanged: () => undefined });
+    const frames = newerFrames(11);
+    const index = UPBIT_RECORDING_CODES.indexOf(/"cd":"([^"]+)"/.exec(frames[0]!)![1]!);
+    const garbled = [
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":null'),
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":"orderbok"'),
+      (f: string) => f.replace('"ty":"orderbook",', ""),
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":7'),
+      // A string with an escape: the JSON path reads it.
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":"orderbo\\u006b "'),
+    ];
+    adapter.ingestFrame("spot", "conn0.spot", frames[0]!, 0);
+    for (let k = 0; k < garbled.length; k++) {
+      const text = garbled[k]!(frames[1 + 2 * k]!);
+      expect(text).not.toBe(frames[1 + 2 * k]);
+      adapter.ingestFrame("spot", "conn0.spot", text, 1 + 2 * k);
+      // Before: taken for another kind of frame and dropped (a debug log), the book LIVE without its update.
+      expect(invalid, text.slice(0, 60)).toEqual([[index, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+      invalid.length = 0;
+      adapter.ingestFrame("spot", "conn0.spot", frames[2 + 2 * k]!, 2 + 2 * k); // the next good book restores it
+      expect(adapter.topicInfo(index).state).toBe("live");
+    }
+    expect(adapter.stats().parseErrors).toBe(garbled.length);
+    expect(applied).toBe(1 + garbled.length);
+    await adapter.stop();
+  });
 
   it("a text frame, replayed or live (Bithumb sends text), is read without allocating (the meter sees a 32 B object a step)", async () => {
     const { adapter } = await replayAdapter();
