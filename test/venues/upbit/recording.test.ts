@@ -9,6 +9,7 @@ import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
 import { createLogger, silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
@@ -133,7 +134,7 @@ describe("Upbit recording", () => {
       expect(invalid, text.slice(0, 60)).toEqual([[index, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
       invalid.length = 0;
       adapter.ingestFrame("spot", "conn0.spot", frames[2 + 2 * k]!, 2 + 2 * k); // the next good book restores it
-      expect(adapter.topicInfo(index).state).toBe("live");
+      expect((adapter as UpbitAdapter).topicInfo(index).state).toBe("live");
     }
     expect(adapter.stats().parseErrors).toBe(garbled.length);
     expect(applied).toBe(1 + garbled.length);
