@@ -38,6 +38,24 @@ import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
 
 /**
+ * Cold: what a refused frame got wrong, for the log: `what` (the JSON path's field), or the scanner's (a field
+ * missing), or the key whose value the scanner's error position is in, with that value. Until 2026-12-07 the log said
+ * only `field at 1234` with the frame's first 160 characters: a bad unit past them was named by neither.
+ */
+function parseErrorWhere(scanner: { errorPos: number; errorWhat: string }, frame: string, what: string | undefined): string {
+  if (what !== undefined) return ` (${what})`;
+  const pos = scanner.errorPos;
+  if (pos < 0) return "";
+  if (scanner.errorWhat !== "") return ` (${scanner.errorWhat}) at ${pos}`;
+  let key: RegExpExecArray | null = null;
+  const keys = /"([^"\\]{1,64})"\s*:\s*/g;
+  for (let m = keys.exec(frame); m !== null && m.index < pos; m = keys.exec(frame)) key = m;
+  if (key === null) return ` at ${pos}`;
+  const value = /^("(?:[^"\\]|\\.)*"?|[^,}\]]*)/.exec(frame.slice(key.index + key[0].length))![0];
+  return ` ("${key[1]}": ${value.slice(0, 48)}) at ${pos}`;
+}
+
+/**
  * A LIVE code silent past its stale time is asked again (the whole list resent): it stays LIVE when its SNAPSHOT comes
  * within this (at most half its stale time), else it is STALE. Upbit sends a book only when it changes: a quiet code's
  * silence is no sign of a stale book, a subscription the venue dropped is (docs/venues/upbit.md, staleness).
@@ -427,13 +445,17 @@ export class UpbitAdapter implements VenueAdapter {
     this.onParseError(conn, -1, -5, frame);
   }
 
-  onParseError(conn: UpbitConnection, entry: number, code: number, frame: string): void {
+  /**
+   * A frame refused: its book resyncs (every LIVE book of the connection when its code cannot be read). `what`: the
+   * field at fault when the JSON path read it; else the scanner's position names it (its key and value in the log).
+   */
+  onParseError(conn: UpbitConnection, entry: number, code: number, frame: string, what?: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.codes[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    this.parseErrorLog.hit(`${name}${parseErrorWhere(conn.scanner, frame, what)} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
       this.unattributedParseErrors++;
       for (const x of conn.topics) if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);

@@ -10,8 +10,8 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
 import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
-import { isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
-import { CodeTable, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
+import { garbledBookEntry, isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
@@ -91,9 +91,10 @@ export class UpbitConnection extends VenueConnection {
     let msg: RawJson;
     try {
       msg = parseRawJson(text);
-    } catch {
+    } catch (err) {
       if (this.adapter.onText(this, text)) return;
-      this.adapter.onParseError(this, scanEntry, scanCode === SCAN_NOT_BOOK ? SCAN_ERR_SYNTAX : scanCode, text);
+      const scanned = scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK; // else the scanner found no fault: JSON's
+      this.adapter.onParseError(this, scanEntry, scanned ? scanCode : SCAN_ERR_SYNTAX, text, scanned ? undefined : String(err));
       return;
     }
     if (isBookObject(msg)) {
@@ -102,18 +103,23 @@ export class UpbitConnection extends VenueConnection {
         this.adapter.onParseError(this, scanEntry, scanCode, text);
         return;
       }
-      const entryOut = { entry: -1, tsUs: false };
+      const entryOut: { entry: number; tsUs: boolean; field?: string } = { entry: -1, tsUs: false };
       const r = parseBookObject(msg, this.table, this.update, this.scanner.tsUnitUs, entryOut);
       if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;
         this.adapter.onBook(r, this.update, entryOut.tsUs);
       } else if (r === SCAN_UNKNOWN_CODE) this.adapter.onUnknownCode(this, text);
-      else this.adapter.onParseError(this, entryOut.entry, r, text);
+      else this.adapter.onParseError(this, entryOut.entry, r, text, entryOut.field);
       return;
     }
     if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
       this.adapter.onParseError(this, scanEntry, scanCode, text);
+      return;
+    }
+    const garbled = garbledBookEntry(msg, this.table); // (a string with an escape: the scanner did not get that far)
+    if (garbled >= 0) {
+      this.adapter.onParseError(this, garbled, SCAN_ERR_FIELD, text, `"type" not "orderbook"`);
       return;
     }
     this.adapter.onControl(this, JSON.parse(text));

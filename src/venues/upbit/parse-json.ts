@@ -107,33 +107,54 @@ export function isBookObject(msg: RawJson): msg is { [k: string]: RawJson } {
   return pick(msg, "type", "ty") === "orderbook";
 }
 
+/**
+ * The entry of a subscribed code named by an object with order-book units that is not a book (its type missing, null
+ * or garbled): a book frame gone wrong (the scanner's SCAN_ERR_FIELD), not another kind of frame; -1 otherwise. Cold.
+ */
+export function garbledBookEntry(msg: RawJson, table: CodeTable): number {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg) || msg instanceof RawNumber) return -1;
+  if (!Object.hasOwn(msg, "orderbook_units") && !Object.hasOwn(msg, "obu")) return -1;
+  const code = pick(msg, "code", "cd");
+  if (typeof code !== "string") return -1;
+  const bytes = new TextEncoder().encode(code);
+  return table.find(bytes, 0, bytes.length);
+}
+
 /** The book message → u, by the scanner's rules; returns the subscription index or a SCAN_* code. Cold. */
-/** `entryOut`: the code's entry once read, and (a book read) whether its timestamp was a µs value (setTimestamp). */
-export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean }): number {
+/**
+ * `entryOut`: the code's entry once read, (a book read) whether its timestamp was a µs value (setTimestamp), and (an
+ * error) the field at fault with its value, for the log.
+ */
+export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean; field?: string }): number {
   u.reset();
+  const bad = (field: string, v: RawJson | undefined, r = SCAN_ERR_FIELD): number => {
+    entryOut.field = `"${field}": ${v === undefined ? "missing (or both names)" : v instanceof RawNumber ? v.raw : JSON.stringify(v)?.slice(0, 40)}`;
+    return r;
+  };
   const code = pick(o, "code", "cd");
-  if (typeof code !== "string") return SCAN_ERR_FIELD;
+  if (typeof code !== "string") return bad("code", code);
   const bytes = new TextEncoder().encode(code);
   const entry = table.find(bytes, 0, bytes.length);
   if (entry < 0) return SCAN_UNKNOWN_CODE;
   entryOut.entry = entry;
   const ts = pick(o, "timestamp", "tms");
-  if (!(ts instanceof RawNumber) || !/^(0|[1-9]\d*)$/.test(ts.raw) || Number(ts.raw) > MAX_MANTISSA) return SCAN_ERR_FIELD;
+  if (!(ts instanceof RawNumber) || !/^(0|[1-9]\d*)$/.test(ts.raw) || Number(ts.raw) > MAX_MANTISSA) return bad("timestamp", ts);
   const units = pick(o, "orderbook_units", "obu");
-  if (!Array.isArray(units)) return SCAN_ERR_FIELD;
+  if (!Array.isArray(units)) return bad("orderbook_units", units);
   const pe = table.priceExp[entry]!;
   const qe = table.qtyExp[entry]!;
+  const names = ["ask_price", "bid_price", "ask_size", "bid_size"];
   for (const unit of units) {
-    if (unit === null || typeof unit !== "object" || Array.isArray(unit) || unit instanceof RawNumber) return SCAN_ERR_FIELD;
+    if (unit === null || typeof unit !== "object" || Array.isArray(unit) || unit instanceof RawNumber) return bad("orderbook_units", unit);
     const f = [pick(unit, "ask_price", "ap"), pick(unit, "bid_price", "bp"), pick(unit, "ask_size", "as"), pick(unit, "bid_size", "bs")];
     const m: number[] = [];
     for (let i = 0; i < 4; i++) {
       const v = f[i];
-      if (!(v instanceof RawNumber)) return SCAN_ERR_FIELD;
+      if (!(v instanceof RawNumber)) return bad(names[i]!, v);
       try {
         m.push(parseJsonNumber(v.raw, i < 2 ? pe : qe));
       } catch {
-        return i < 2 ? SCAN_ERR_PRICE : SCAN_ERR_QTY;
+        return bad(names[i]!, v, i < 2 ? SCAN_ERR_PRICE : SCAN_ERR_QTY);
       }
     }
     if (m[0]! > 0 && m[2]! > 0) u.pushAsk(m[0]!, m[2]!);
@@ -141,7 +162,7 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   }
   u.replace = true;
   entryOut.tsUs = setTimestamp(u, Number(ts.raw), tsUnitUs);
-  if (tsOutOfRange(u)) return SCAN_ERR_TIMESTAMP;
+  if (tsOutOfRange(u)) return bad("timestamp", ts, SCAN_ERR_TIMESTAMP);
   return table.index[entry]!;
 }
 

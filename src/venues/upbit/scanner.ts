@@ -179,8 +179,10 @@ function hashString(s: string): number {
 }
 
 export class UpbitScanner {
-  /** Where the last error was found (byte offset), for the log. */
-  errorPos = 0;
+  /** Where the last error was found (byte offset; -1: none), for the log. */
+  errorPos = -1;
+  /** What is wrong when no key at errorPos says it (a field missing); "" otherwise. For the log. */
+  errorWhat = "";
   /** The code's entry once read (-1 before), so an error can be attributed to its book. */
   entry = -1;
   /** The last book's timestamp was a µs value (setTimestamp): the adapter compares it exactly within its ms. */
@@ -198,16 +200,20 @@ export class UpbitScanner {
 
   /**
    * Reads b[0, len) into u. Returns the subscription index (≥ 0), SCAN_NOT_BOOK for any other well-formed object
-   * (control frames, other types), or a negative SCAN_* error.
+   * (control frames, other types; not one naming a subscribed code with order-book units: SCAN_ERR_FIELD), or a
+   * negative SCAN_* error.
    */
   scan(b: Uint8Array, len: number, table: CodeTable, u: BookUpdate): number {
     this.b = b;
     this.end = len;
     this.p = 0;
     this.entry = -1;
+    this.errorPos = -1;
+    this.errorWhat = "";
     u.reset();
     let isBook = false;
     let seenType = false;
+    let typeAt = 0;
     let ts = -1;
     let tsAt = 0;
     let unitsAt = -1;
@@ -230,6 +236,7 @@ export class UpbitScanner {
         if (key === K_TYPE) {
           if (seenType) return this.fail(SCAN_ERR_FIELD);
           seenType = true;
+          typeAt = this.p;
           if (this.p < len && b[this.p] === QUOTE) {
             const r2 = this.str();
             if (r2 !== 0) return r2;
@@ -274,9 +281,21 @@ export class UpbitScanner {
     }
     this.ws();
     if (this.p !== len) return this.fail(SCAN_ERR_SYNTAX);
-    if (!isBook) return SCAN_NOT_BOOK;
+    if (!isBook) {
+      // One of our codes with order-book units and a type not "orderbook" (missing, null, garbled) is a book frame
+      // gone wrong, not another kind of frame: ignored as one, its book stayed LIVE without the update it carried.
+      if (this.entry >= 0 && unitsAt >= 0) {
+        this.errorPos = typeAt;
+        this.errorWhat = `"type" not "orderbook"`;
+        return SCAN_ERR_FIELD;
+      }
+      return SCAN_NOT_BOOK;
+    }
     if (this.entry === -2) return SCAN_UNKNOWN_CODE;
-    if (this.entry === -1 || ts < 0 || unitsAt < 0) return this.fail(SCAN_ERR_FIELD);
+    if (this.entry === -1 || ts < 0 || unitsAt < 0) {
+      this.errorWhat = this.entry === -1 ? "no code" : ts < 0 ? "no timestamp" : "no orderbook_units";
+      return this.fail(SCAN_ERR_FIELD);
+    }
     if (!unitsDone) {
       this.p = unitsAt;
       const r2 = this.units(table, u);
@@ -451,7 +470,10 @@ export class UpbitScanner {
         if (c !== COMMA) return this.fail(SCAN_ERR_SYNTAX);
         this.ws();
       }
-      if (ap < 0 || bp < 0 || as < 0 || bs < 0) return this.fail(SCAN_ERR_FIELD);
+      if (ap < 0 || bp < 0 || as < 0 || bs < 0) {
+        this.errorWhat = "a unit without its ask_price, bid_price, ask_size or bid_size";
+        return this.fail(SCAN_ERR_FIELD);
+      }
       if (ap > 0 && as > 0) u.pushAsk(ap, as);
       if (bp > 0 && bs > 0) u.pushBid(bp, bs);
       this.ws();

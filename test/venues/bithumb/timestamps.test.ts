@@ -184,7 +184,7 @@ describe("Upbit and Bithumb: a timestamp whose µs do not fit the wire is refuse
       expect(sink.tsExchangeUs[0]).toBe(1_732_796_700_425_000);
       expect(sink.invalid.map((e) => [e.state, e.reason])).toEqual([[BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
       expect(adapter.stats()["parseErrors.timestamp"]).toBe(2);
-      expect(lines.join("\n")).toMatch(/timestamp at \d+ \(spot KRW-BTC\)/);
+      expect(lines.join("\n")).toMatch(/timestamp \(\\"tms\\": \d+\) at \d+ \(spot KRW-BTC\)/); // the field named, with its value
       // The next good book restores it.
       adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700426"), 0);
       expect(sink.updates[0]).toBe(2);

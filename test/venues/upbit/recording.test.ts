@@ -7,8 +7,9 @@ import { describe, expect, it } from "vitest";
 import { allocationControl, measureAllocation } from "../../../bench/alloc-meter.ts";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
-import { silentLogger } from "../../../src/core/log.ts";
-import type { BookState, Instrument, StatusReason } from "../../../src/core/types.ts";
+import { createLogger, silentLogger, type Logger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import { CodeTable, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
@@ -53,7 +54,7 @@ describe("Upbit recording", () => {
     expect(scanner.scan(tb, tb.length, table, u)).toBe(-1);
   });
 
-  async function replayAdapter() {
+  async function replayAdapter(log: Logger = silentLogger) {
     const subs: Subscription[] = UPBIT_RECORDING_CODES.map((symbol) => ({ market: "spot", symbol, depth: 15 }));
     const config = {
       venue: "upbit" as const,
@@ -63,7 +64,7 @@ describe("Upbit recording", () => {
       markets: [{ market: "spot" as const, depth: 15, symbols: UPBIT_RECORDING_CODES }],
       overrides: new Map(UPBIT_RECORDING_CODES.map((c) => [`spot:${c}`, UPBIT_RECORDING_SPECS[c]!])),
     };
-    const adapter = UPBIT_VENUE.create(config, subs, { log: silentLogger, fetch: (() => Promise.reject(new Error("no REST in replay"))) as unknown as typeof fetch });
+    const adapter = UPBIT_VENUE.create(config, subs, { log, fetch: (() => Promise.reject(new Error("no REST in replay"))) as unknown as typeof fetch });
     const instruments = (await adapter.loadInstruments()) as Instrument[];
     return { adapter, instruments };
   }
@@ -108,6 +109,65 @@ describe("Upbit recording", () => {
     const tms = Number(/"tms":(\d+)/.exec(text)![1]);
     return Array.from({ length: n }, (_, k) => text.replace(/"tms":\d+/, `"tms":${tms + 1 + k}`));
   }
+
+  it("a frame of a subscribed code with order-book units but a type not \"orderbook\" is a malformed book: that book resyncs", async () => {
+    const { adapter } = await replayAdapter();
+    const invalid: [number, BookState, StatusReason][] = [];
+    let applied = 0;
+    adapter.startReplay({ onBookUpdate: () => void applied++, onBookInvalid: (i, s, r) => void invalid.push([i, s, r]), onInstrumentChanged: () => undefined });
+    const frames = newerFrames(11);
+    const index = UPBIT_RECORDING_CODES.indexOf(/"cd":"([^"]+)"/.exec(frames[0]!)![1]!);
+    const garbled = [
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":null'),
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":"orderbok"'),
+      (f: string) => f.replace('"ty":"orderbook",', ""),
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":7'),
+      // A string with an escape: the JSON path reads it.
+      (f: string) => f.replace('"ty":"orderbook"', '"ty":"orderbo\\u006b "'),
+    ];
+    adapter.ingestFrame("spot", "conn0.spot", frames[0]!, 0);
+    for (let k = 0; k < garbled.length; k++) {
+      const text = garbled[k]!(frames[1 + 2 * k]!);
+      expect(text).not.toBe(frames[1 + 2 * k]);
+      adapter.ingestFrame("spot", "conn0.spot", text, 1 + 2 * k);
+      // Before: taken for another kind of frame and dropped (a debug log), the book LIVE without its update.
+      expect(invalid, text.slice(0, 60)).toEqual([[index, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+      invalid.length = 0;
+      adapter.ingestFrame("spot", "conn0.spot", frames[2 + 2 * k]!, 2 + 2 * k); // the next good book restores it
+      expect((adapter as UpbitAdapter).topicInfo(index).state).toBe("live");
+    }
+    expect(adapter.stats().parseErrors).toBe(garbled.length);
+    expect(applied).toBe(1 + garbled.length);
+    await adapter.stop();
+  });
+
+  it("a refused frame's log names the field at fault and its value (past the frame's first 160 characters too); that book alone resyncs", async () => {
+    const [frame] = newerFrames(1);
+    const index = UPBIT_RECORDING_CODES.indexOf(/"cd":"([^"]+)"/.exec(frame!)![1]!);
+    const unit12 = frame!.split('{"ap"')[12]!; // the 12th unit, far past the first 160 characters
+    const cases: [string, string][] = [
+      [frame!.replace(unit12, unit12.replace(/"bs":[0-9.eE+-]+/, '"bs":"7.5"')), '("bs": "7.5")'], // a wrong type
+      [frame!.replace(unit12, unit12.replace(/"bp":[0-9.eE+-]+/, '"bp":1.23456789E2')), '("bp": 1.23456789E2)'], // finer than the tick (1)
+      [frame!.replace(unit12, unit12.replace(/"as":[0-9.eE+-]+/, '"as":1E9')), '("as": 1E9)'], // past 2^53 at 8 decimals
+      [frame!.replace(/"tms":\d+,/, ""), "(no timestamp)"],
+      // A string with an escape: the JSON path reads it.
+      [frame!.replace('"ty":"orderbook"', '"ty":"orderbook","x":"\\u0041"').replace(/"tms":(\d+)/, '"tms":"$1"'), '("timestamp": "1618678262'],
+    ];
+    for (const [text, named] of cases) {
+      expect(text).not.toBe(frame);
+      const lines: string[] = [];
+      const { adapter } = await replayAdapter(createLogger({ format: "json", write: (l) => void lines.push(l) }));
+      const invalid: [number, BookState, StatusReason][] = [];
+      adapter.startReplay({ onBookUpdate: () => undefined, onBookInvalid: (i, s, r) => void invalid.push([i, s, r]), onInstrumentChanged: () => undefined });
+      adapter.ingestFrame("spot", "conn0.spot", frame!, 0);
+      adapter.ingestFrame("spot", "conn0.spot", text, 1);
+      expect(invalid, named).toEqual([[index, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+      const detail = lines.map((l) => JSON.parse(l) as { msg: string; detail?: string }).find((l) => l.msg === "upbit: order-book frames rejected")?.detail;
+      // Before: "field at 1234 (spot KRW-LAMB): " and the frame's first 160 characters, the bad value not among them.
+      expect(detail, named).toContain(named);
+      await adapter.stop();
+    }
+  });
 
   it("a text frame, replayed or live (Bithumb sends text), is read without allocating (the meter sees a 32 B object a step)", async () => {
     const { adapter } = await replayAdapter();
