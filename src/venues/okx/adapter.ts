@@ -96,8 +96,8 @@ export class OkxAdapter implements VenueAdapter {
   /** Per subscription (full books): the venue time (µs, 0: none) of the book shown (the last one taken). */
   private readonly shownTsUs: Float64Array;
   /**
-   * Per subscription (full books): an overlap ended with the carrier behind the book shown (onOverlapOver); until the
-   * book is next taken, the carrier's lower books earlier in the venue's time are its trail, not a reset.
+   * Per subscription (full books): an overlap ended with the carrier behind the book shown, or with nothing of it yet
+   * (onOverlapOver); until the book is next taken, the carrier's books are ordered by the venue's time (onFullBook).
    */
   private readonly carrierTrail: Uint8Array;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
@@ -207,6 +207,7 @@ export class OkxAdapter implements VenueAdapter {
           this.bridge.drop(t.index);
           this.bridgeOpen[t.index] = false;
           this.fullSockets.clear(t.index);
+          this.carrierTrail[t.index] = 0;
         },
       },
       {
@@ -482,21 +483,50 @@ export class OkxAdapter implements VenueAdapter {
    * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels. After a reset taken
    * during the overlap, the other socket's books are of the run before it until it delivers the reset (below its own
    * last seqId): ignored (fullSockets.behind; before 2026-12-06 its higher seqIds were applied, the book LIVE at a
-   * state the venue had left). When the overlap ends, a book the carrier has not delivered last is held (onOverlapOver).
+   * state the venue had left). Those seqId rules apply where the venue's times do not order the books (equal, or
+   * none): while two sockets' books interleave, a book whose venue time differs from the book shown's is taken when
+   * later, ignored when earlier (byTime). When the overlap ends, a book the carrier has not delivered last is held
+   * unless the times place the carrier behind it (onOverlapOver).
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     const conn = t.conn;
     const index = t.index;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    const tsUs = update.tsExchangeUs;
+    const shownTsUs = this.shownTsUs[index]!;
+    // Two sockets' books interleave (an overlap, or its carrier still behind the book shown): the venue's time orders
+    // books across runs, where seqIds order one run's. Before 2026-12-07 seqIds alone decided here, and a later book
+    // below the book's seqId from a socket that had not delivered it (a reset; a subscribe book after one) was ignored
+    // as a trail, the book LIVE at one the venue had left; and a carrier's earlier book after the overlap was taken.
+    // The book's seqId again is its copy whatever the time (a subscribe book may be stamped when sent).
+    const byTime = sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && (conn.retiringGeneration >= 0 || this.carrierTrail[index] === 1);
+    let reset = false;
+    if (byTime) {
+      // Recorded as the seqId rules record it (a marked socket's mark ends at its reset, as there).
+      if (socket === this.behindReset[index]) this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.book === BookState.LIVE ? t.lastSeq : 0);
+      else this.fullSockets.note(index, socket, sc.seqId, tsUs);
+      if (tsUs < shownTsUs) {
+        // Earlier than the book shown: a trail, or a book of a run the book has left.
+        this.c.duplicates++;
+        return;
+      }
+      // Later: past any reset the book shows; not above its seqId, a reset (the other socket is behind it).
+      if (socket === this.behindReset[index]) this.fullSockets.clear(index);
+      if (t.book === BookState.LIVE && sc.seqId < t.lastSeq) {
+        reset = true;
+        this.c.maintenanceResets++;
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
+      }
+    }
     // Each socket's last book, taken or not, with its venue time (at an overlap's end, whether the carrier vouches);
     // a marked socket's is recorded by ignore.
-    if (!sc.hasSeqId || socket !== this.behindReset[index]) this.fullSockets.note(index, socket, sc.hasSeqId ? sc.seqId : NaN, update.tsExchangeUs);
-    else if (this.fullSockets.ignore(index, socket, sc.seqId, update.tsExchangeUs, t.book === BookState.LIVE ? t.lastSeq : 0)) {
+    else if (!sc.hasSeqId || socket !== this.behindReset[index]) this.fullSockets.note(index, socket, sc.hasSeqId ? sc.seqId : NaN, tsUs);
+    else if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.book === BookState.LIVE ? t.lastSeq : 0)) {
       // Not a sign of life (staleness), as any other book the book cannot use.
       this.c.duplicates++;
       return;
     }
-    if (t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
+    if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) {
           seqRepeated(t, socket);
@@ -505,13 +535,8 @@ export class OkxAdapter implements VenueAdapter {
         this.c.duplicates++;
         return;
       }
-      // The carrier behind at the overlap's end: its books before the one shown (an earlier venue time; a reset's
-      // books come later) are its trail. Taken as resets, the book stepped back through them, each counted a reset.
-      if (this.carrierTrail[index] === 1 && sc.seqId < t.lastSeq && update.tsExchangeUs > 0 && update.tsExchangeUs < this.shownTsUs[index]!) {
-        this.c.duplicates++;
-        return;
-      }
       if (sc.seqId < t.lastSeq) {
+        reset = true;
         this.c.maintenanceResets++;
         if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
       }
@@ -523,10 +548,10 @@ export class OkxAdapter implements VenueAdapter {
     // number the same (seqReached would take it for having reached this one).
     if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
     // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
-    this.fullSockets.took(index, socket, t.book !== BookState.LIVE || sc.seqId < t.lastSeq);
+    this.fullSockets.took(index, socket, t.book !== BookState.LIVE || reset);
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
-    this.shownTsUs[index] = update.tsExchangeUs;
+    this.shownTsUs[index] = tsUs;
     this.carrierTrail[index] = 0;
     this.c.fullBooks++;
     this.checksums[index] = 0;
@@ -554,24 +579,24 @@ export class OkxAdapter implements VenueAdapter {
    * instrument a long time. Made RESYNCING (sequence_gap): the carrier's next full book, whatever its seqId, makes it
    * LIVE (one socket: every full book is taken), and one silent past the stale time is resubscribed by the stale
    * rule. No request here: the usual case is a carrier one push behind on a busy book. Not held: a carrier that has
-   * delivered the book's seqId (its last book is the book: seqReached; TCP is ordered); a replacement that has
-   * delivered none of this book yet (the book is the old socket's last; the replacement's first is taken whatever);
-   * and a carrier behind: its last book has a lower seqId and an earlier venue time than the book shown, so both are
-   * of one run (a maintenance reset's books have lower seqIds and later times than the run before it); its books up
-   * to the one shown are then ignored as its trail (carrierTrail). Before 2026-12-07 held too: in the simulator
+   * delivered the book's seqId (its last book is the book: seqReached; TCP is ordered); a carrier that has delivered
+   * none of this book yet, or whose last book has an earlier venue time than the book shown (behind it, in its run or
+   * before a reset: a maintenance reset's books have later times than the run before it): its books are then ordered
+   * by the venue's time until one is taken (carrierTrail: earlier ones ignored). Before 2026-12-07 held too: in the simulator
    * (60 books, 15 planned reconnects) about 1 in 5 books5 and 1 in 14 bbo-tbt books flapped RESYNCING each time.
    */
   private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const i = t.index;
       // A socket behind a reset stays so if it carries on (gone back to: under its new generation), but a replacement
-      // that has delivered nothing of the book: its first book is taken as it comes (one socket).
+      // that has delivered nothing of the book: its books are ordered by the venue's time (carrierTrail below).
       // One not known to be before the reset (fullSockets.unsure: its last book not taken, maybe of the new run, ahead)
-      // leaves nothing to tell its next books apart once the other socket is gone: the book is resubscribed (the answer
-      // is of the run the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
+      // leaves nothing to tell its next books apart once the other socket is gone, unless the venue's time does (its
+      // last book earlier than the one shown: carrierTrail below): the book is resubscribed (the answer is of the run
+      // the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
       if (carrier === "old") this.fullSockets.renamed(i, oldGen, conn.generation);
       if (this.behindReset[i] !== conn.generation || carrier === "none" || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
-      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE) {
+      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE && !this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!)) {
         this.c.overlapEndHolds++;
         this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       }
@@ -580,10 +605,16 @@ export class OkxAdapter implements VenueAdapter {
     for (const t of conn.topics) {
       const i = t.index;
       if (!this.fullBook[i] || t.book !== BookState.LIVE || seqReached(t, conn.generation)) continue;
-      if (carrier === "replacement" && !this.fullSockets.delivered(i, conn.generation)) continue;
-      // Behind in the book's run (not across a reset): LIVE, its trail ignored. Not a socket still marked behind a
-      // reset: its last book is of the run before it, whatever the seqIds (held as before, its pre-reset books ignored).
-      if (this.behindReset[i] !== conn.generation && this.fullSockets.behindShown(i, conn.generation, t.lastSeq, this.shownTsUs[i]!)) {
+      // A carrier that delivered nothing of the book yet: its first book may be its subscribe book, older than the one
+      // shown (the other socket's later ones came first): ordered by time too (before 2026-12-07 a replacement's was
+      // taken whatever, and an old socket gone back to was held).
+      if (!this.fullSockets.delivered(i, conn.generation)) {
+        this.carrierTrail[i] = 1;
+        continue;
+      }
+      // Its last book earlier than the one shown (in the book's run or before a reset): LIVE, its next books ordered
+      // by the venue's time until one is taken (onFullBook: earlier ones ignored, later ones taken).
+      if (this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!)) {
         this.carrierTrail[i] = 1;
         continue;
       }
@@ -625,6 +656,8 @@ export class OkxAdapter implements VenueAdapter {
     // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
     // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
     if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);
+    // A resubscribe's answer is taken as it comes (a venue time gone back would leave the book held until the next).
+    this.carrierTrail[t.index] = 0;
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }

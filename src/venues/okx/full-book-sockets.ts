@@ -76,17 +76,15 @@ export class FullBookSockets {
   }
 
   /**
-   * Whether socket `gen`'s last book of subscription `i` is earlier in the run of the book shown (`bookSeq`, venue
-   * time `shownTsUs`): a lower seqId and an earlier venue time (a maintenance reset's books have lower seqIds and
-   * later times than the run before it). A last book without a seqId or a time vouches for nothing.
+   * Whether socket `gen`'s last book of subscription `i` has an earlier venue time than the book shown (`shownTsUs`):
+   * all its books are older (one socket delivers in order). A last book without a seqId or a time vouches for nothing.
    */
-  behindShown(i: number, gen: number, bookSeq: number, shownTsUs: number): boolean {
+  earlierThan(i: number, gen: number, shownTsUs: number): boolean {
     const a = 2 * i;
     const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : -1;
     if (k < 0) return false;
-    const seq = this.seq[k]!;
     const ts = this.tsUs[k]!;
-    return seq > 0 && seq < bookSeq && ts > 0 && ts < shownTsUs;
+    return ts > 0 && ts < shownTsUs;
   }
 
   /**
@@ -164,7 +162,7 @@ export class FullBookSockets {
       if (!behind) this.clear(i);
     }
     // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at
-    // an overlap's end (behindShown) from a time the socket has since left.
+    // an overlap's end (earlierThan) from a time the socket has since left.
     this.note(i, socket, seqId, tsUs);
     // Its drop shows a reset the book took already, not one it passed ahead of the book: before 2026-12-06 it counted
     // so, and the next reset the book took from the other socket left it unmarked, its books of the run before applied.
