@@ -160,7 +160,7 @@ export class SlidingWindowBudget implements MessageLimit {
     /** A worker's slot (splitBudget): events only within it. Default: none. */
     readonly slot?: BudgetSplit,
   ) {
-    this.ring = new Float64Array(Number.isFinite(max) ? Math.max(1, max) : 0);
+    this.ring = new Float64Array(Number.isFinite(max) ? Math.max(1, Math.ceil(max)) : 0); // a fractional max: as many as stay below it
   }
 
   /** How long until one more event fits (0 = now), in this worker's slot when it has one. */
