@@ -1,7 +1,7 @@
 /**
- * The per-IP budgets of a venue, shared by its connections (cold): a sliding-window connect budget that honours a
- * refused handshake's hold, token buckets for outgoing messages (per connection and per IP) and a REST weight budget
- * that honours 429, 418 and `Retry-After`. Workers on one host each take a part (splitBudget), so together they stay
+ * The per-IP budgets of a venue, shared by its connections (cold): a sliding window (connects, honouring a refused
+ * handshake's hold; outgoing messages where the venue counts them per window), token buckets for outgoing messages
+ * (per connection and per IP) and a REST weight budget that honours 429, 418 and `Retry-After`. Workers on one host each take a part (splitBudget), so together they stay
  * within the venue's limit in any window, however many they are.
  * Every method takes the time, so tests drive them with a fake clock. With workers, a budget linked to the
  * supervisor's ledger (track()) starts from what the slot's previous worker spent and reports what it spends
@@ -139,13 +139,19 @@ export class VenueHold {
 }
 
 /**
- * At most `max` events per sliding `windowMs` (e.g. Bybit: 500 connects per 5 min per domain), and none while the
- * venue holds them: a connect refused with 429/418/403 (connect-hold.ts), given to this worker, another one on this
- * IP or its slot's previous worker.
+ * At most `max` events in any sliding `windowMs`: connects (e.g. Bybit: 500 per 5 min per domain) and outgoing
+ * messages where a venue's limit is a count per window (RequestProtocol.pacing, "8 per second": a token bucket of N
+ * plus N per second lets 2N out in one second from a full bucket; this never does). An event waits until the max-th
+ * last one is `windowMs` old, and none goes while the venue holds them: a connect refused with 429/418/403
+ * (connect-hold.ts), given to this worker, another one on this IP or its slot's previous worker. The last `max`
+ * event times live in a ring allocated once (nothing per event). Until 2026-12-07 messages had a copy of this of
+ * their own (MessageWindow).
  */
-export class SlidingWindowBudget {
-  /** Times of recent events, oldest first. */
-  readonly times: number[] = [];
+export class SlidingWindowBudget implements MessageLimit {
+  /** The last `max` event times (none kept for an unbounded max); the oldest at `head` once `size` is the ring's length. */
+  private readonly ring: Float64Array;
+  private head = 0;
+  private size = 0;
   private readonly held = new VenueHold();
 
   constructor(
@@ -153,7 +159,9 @@ export class SlidingWindowBudget {
     readonly windowMs: number,
     /** A worker's slot (splitBudget): events only within it. Default: none. */
     readonly slot?: BudgetSplit,
-  ) {}
+  ) {
+    this.ring = new Float64Array(Number.isFinite(max) ? Math.max(1, Math.ceil(max)) : 0); // a fractional max: as many as stay below it
+  }
 
   /** How long until one more event fits (0 = now), in this worker's slot when it has one. */
   waitMs(nowMs: number): number {
@@ -163,20 +171,40 @@ export class SlidingWindowBudget {
   private windowWaitMs(nowMs: number): number {
     const heldUntilMs = this.held.endMs(nowMs);
     if (heldUntilMs > 0) return heldUntilMs - nowMs;
-    const times = this.times;
-    // A clock stepped back (an injected one: the adapters' default is monotonic) put recent events in the future: they would have held a
-    // full window for the step's length more. Counted as now instead (cold: once per connect).
-    if (times.length > 0 && times[times.length - 1]! > nowMs) for (let i = 0; i < times.length; i++) times[i] = Math.min(times[i]!, nowMs);
-    while (times.length > 0 && nowMs - times[0]! >= this.windowMs) times.shift();
-    return times.length < this.max ? 0 : times[0]! + this.windowMs - nowMs;
+    const ring = this.ring;
+    const n = ring.length;
+    if (this.size === 0) return 0;
+    // A clock stepped back (an injected one: the adapters' default is monotonic) put recent events in the future: they
+    // would have held a full window for the step's length more. Counted as now instead (cold, rare).
+    if (ring[(this.head + this.size - 1) % n]! > nowMs) for (let i = 0; i < n; i++) ring[i] = Math.min(ring[i]!, nowMs);
+    if (this.size < n) return 0;
+    return Math.max(0, ring[this.head]! + this.windowMs - nowMs);
   }
 
   private link: BudgetLink | undefined;
 
-  /** Records one event (call after waitMs returned 0). */
+  /** Records one event (call after waitMs returned 0), reported to the supervisor's ledger when tracked. */
   take(nowMs: number): void {
-    this.times.push(nowMs);
+    this.record(nowMs);
     this.link?.ledger.report({ key: this.link.key, windowMs: this.windowMs, atMs: nowMs, weight: 1 });
+  }
+
+  /** Takes one if it may go now; false (and nothing taken) otherwise (MessageLimit: SubscriptionControl's pacing). */
+  tryTake(nowMs: number): boolean {
+    if (this.waitMs(nowMs) > 0) return false;
+    this.take(nowMs);
+    return true;
+  }
+
+  /** Keeps `atMs` as the newest event time (the oldest of a full ring goes). */
+  private record(atMs: number): void {
+    const n = this.ring.length;
+    if (n === 0) return;
+    if (this.size < n) this.ring[(this.head + this.size++) % n] = atMs;
+    else {
+      this.ring[this.head] = atMs;
+      this.head = (this.head + 1) % n;
+    }
   }
 
   /** When the venue's hold ends (the `now` clock); 0 when there is none. */
@@ -198,14 +226,14 @@ export class SlidingWindowBudget {
   }
 
   /**
-   * Starts from the previous worker's events and hold under link's key, reports every new one, and takes the holds
-   * the venue gives the other workers on this IP (cold; once, at construction).
+   * Starts from the previous worker's events (oldest first: the ledger's order) and hold under link's key, reports
+   * every new one, and takes the holds the venue gives the other workers on this IP (cold; once, at construction).
    */
   track(link: BudgetLink | undefined): this {
     this.link = link;
     const carried = link?.ledger.carried(link.key);
     if (carried) {
-      for (const u of carried.uses) this.times.push(u.atMs);
+      for (const u of carried.uses) this.record(u.atMs);
       if (carried.blockedUntilMs > 0) this.heldElsewhere(carried.blockedUntilMs, carried.holdMs);
     }
     link?.ledger.onHold?.(link.key, (untilMs, holdMs) => this.heldElsewhere(untilMs, holdMs));
@@ -255,57 +283,12 @@ export class TokenBucket implements MessageLimit {
   }
 }
 
-/** What SubscriptionControl paces messages with: a TokenBucket or a MessageWindow. */
+/** What SubscriptionControl paces messages with: a TokenBucket or a SlidingWindowBudget. */
 export interface MessageLimit {
   /** How long until one more message may go (0 = now). */
   waitMs(nowMs: number): number;
   /** Takes one if it may go now; false (and nothing taken) otherwise. */
   tryTake(nowMs: number): boolean;
-}
-
-/**
- * At most `count` messages in any `windowMs` (a venue's "N per second"): a send waits until the count-th last one
- * is `windowMs` old. A token bucket of N plus N per second lets 2N out in one second from a full bucket; this never
- * does. The last `count` send times live in a ring allocated once (nothing per message).
- */
-export class MessageWindow implements MessageLimit {
-  private readonly sentMs: Float64Array;
-  /** The oldest of the last `count` sends (valid when `size` is count). */
-  private head = 0;
-  private size = 0;
-
-  constructor(
-    readonly count: number,
-    readonly windowMs: number,
-    /** A worker's slot (splitBudget): sends only within it. Default: none. */
-    readonly slot?: BudgetSplit,
-  ) {
-    this.sentMs = new Float64Array(Math.max(1, count));
-  }
-
-  waitMs(nowMs: number): number {
-    return slotWait(nowMs, this.windowWaitMs(nowMs), this.slot);
-  }
-
-  private windowWaitMs(nowMs: number): number {
-    const n = this.sentMs.length;
-    if (this.size === 0) return 0;
-    // A clock stepped back put sends in the future: counted as now (so no wait is longer than a window; cold, rare).
-    if (this.sentMs[(this.head + this.size - 1) % n]! > nowMs) for (let i = 0; i < n; i++) this.sentMs[i] = Math.min(this.sentMs[i]!, nowMs);
-    if (this.size < n) return 0;
-    return Math.max(0, this.sentMs[this.head]! + this.windowMs - nowMs);
-  }
-
-  tryTake(nowMs: number): boolean {
-    if (this.waitMs(nowMs) > 0) return false;
-    const n = this.sentMs.length;
-    if (this.size < n) this.sentMs[(this.head + this.size++) % n] = nowMs;
-    else {
-      this.sentMs[this.head] = nowMs;
-      this.head = (this.head + 1) % n;
-    }
-    return true;
-  }
 }
 
 /**

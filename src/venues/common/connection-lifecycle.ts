@@ -266,11 +266,6 @@ export class ConnectionLifecycle {
     return this.rounds?.skippedRounds ?? 0;
   }
 
-  /** Start times of recent connects, oldest first (the connect budget's sliding window; tests read it). */
-  get connectTimesMs(): number[] {
-    return this.connectBudget.times;
-  }
-
   /** True once stop() was called: nothing is (re)opened and late async results are dropped. */
   get stopping(): boolean {
     return this.stoppingFlag;

@@ -91,7 +91,7 @@ export interface BucketSpec {
 }
 
 /**
- * At most `count` messages in any `windowMs` (budgets.ts MessageWindow): for a venue whose limit is a count per
+ * At most `count` messages in any `windowMs` (budgets.ts SlidingWindowBudget): for a venue whose limit is a count per
  * window ("8 per second"), which a bucket of N refilled at N/s would exceed (2N in one second from a full bucket).
  */
 export interface WindowSpec {

@@ -11,7 +11,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { MessageWindow, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
+import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
@@ -38,13 +38,13 @@ export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
 export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, now: () => number): MessageLimit {
   if ("windowMs" in spec) {
     const w = splitBudget(spec.count, spec.windowMs, share, index, now);
-    return new MessageWindow(w.count, w.windowMs, w);
+    return new SlidingWindowBudget(w.count, w.windowMs, w);
   }
   const s = Math.min(1, Math.max(0, share));
   const capacity = Math.floor(spec.capacity * s + 1e-9);
   if (capacity >= 1) return new TokenBucket(capacity, spec.perSecond * s, now());
   const w = splitBudget(spec.perSecond, 1_000, share, index, now);
-  return new MessageWindow(w.count, w.windowMs, w);
+  return new SlidingWindowBudget(w.count, w.windowMs, w);
 }
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */

@@ -550,7 +550,7 @@ describe("reconnect policy", () => {
     conn.attempt = 0;
     expect(Math.round(a.lifecycle.backoffMs(conn))).toBe(100);
     expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);
-    a.lifecycle.connectTimesMs.push(nowMs - 10_000, nowMs - 5_000);
+    for (const atMs of [nowMs - 10_000, nowMs - 5_000]) a.lifecycle.connectBudget.take(atMs);
     expect(a.lifecycle.connectBudgetWaitMs()).toBe(50_000); // until the oldest connect leaves the window
     nowMs += 50_000;
     expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);

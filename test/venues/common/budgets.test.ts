@@ -3,7 +3,7 @@ import { describe, expect, test } from "vitest";
 import { monoEpochMs } from "../../../src/core/clock.ts";
 import { equalJitterMs } from "../../../src/venues/common/backoff.ts";
 import type { BudgetLedger } from "../../../src/venues/common/budget-ledger.ts";
-import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, MessageWindow, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket, type BudgetSplit } from "../../../src/venues/common/budgets.ts";
+import { BAN_DEFAULT_MS, budgetedFetch, connectSplit, RestWeightBudget, retryAfterMs, shareOf, SlidingWindowBudget, splitBudget, TokenBucket, type BudgetSplit } from "../../../src/venues/common/budgets.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { limitOf } from "../../../src/venues/common/subscription-control.ts";
@@ -42,12 +42,12 @@ import { BITHUMB_DIALECT, UPBIT_DIALECT } from "../../../src/venues/upbit/protoc
 import { rng } from "../../support/mulberry32.ts";
 
 describe("budgets", () => {
-  test("MessageWindow against a model that counts the sends of every window: never more than count, never a refusal it did not need", () => {
+  test("SlidingWindowBudget (messages) against a model that counts the sends of every window: never more than count, never a refusal it did not need", () => {
     for (let seed = 1; seed <= 40; seed++) {
       const r = rng(seed);
       const count = 1 + Math.floor(r() * 10);
       const windowMs = [1, 7, 100, 1000][Math.floor(r() * 4)]!;
-      const w = new MessageWindow(count, windowMs);
+      const w = new SlidingWindowBudget(count, windowMs);
       const sent: number[] = [];
       let now = 0;
       for (let k = 0; k < 400; k++) {
@@ -66,8 +66,8 @@ describe("budgets", () => {
     }
   });
 
-  test("MessageWindow: a clock stepped back holds a send at most one window; splitBudget splits a count between workers", () => {
-    const w = new MessageWindow(2, 1000);
+  test("SlidingWindowBudget (messages): a clock stepped back holds a send at most one window; splitBudget splits a count between workers", () => {
+    const w = new SlidingWindowBudget(2, 1000);
     expect(w.tryTake(10_000) && w.tryTake(10_000)).toBe(true);
     expect(w.waitMs(5_000)).toBe(1000); // stepped back 5 s: a window, not 6 s
     expect(w.tryTake(6_000)).toBe(true);

@@ -8,6 +8,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/venues/common/connection.ts";
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { splitBudget, type MessageLimit } from "../../../src/venues/common/budgets.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { rng } from "../../support/mulberry32.ts";
@@ -549,5 +550,157 @@ describe("common subscription control", () => {
     expect(conn.sent[1]).toBe('{"method":"public/test"}');
     expect(control.testReplies).toBe(1);
     control.stop();
+  });
+
+  test("pacing against a model, its flush timer alone sending: no limit exceeded, each connection's order kept, every message sent within a bound or dropped with its socket", () => {
+    // Events: a connection sends (one or a burst), time passes (only the flush timer sends what waits), the event loop
+    // runs late (sends come before the timers due meanwhile fire), a socket closes (its queue dropped, as the
+    // lifecycle does; or only marked closed, found by the next flush) and opens again.
+    // The model: a bucket never lets out more than capacity + rate · t in any t, a window more than count in any
+    // window (a worker's slot: only within it), a connection's messages go in the order sent, and a message goes
+    // within (its place in its outbox + 1) turns of every connection at the slowest rate, plus a window and the loop's
+    // lateness meanwhile, unless its socket went first. At the end nothing is queued and no timer is left armed, also after stop().
+    type Limit = { capacity: number; perSecond: number } | { count: number; windowMs: number };
+    const cases: { pacing: RequestProtocol["pacing"]; share: number; index: number }[] = [
+      { pacing: { perConnection: { capacity: 2, perSecond: 2 } }, share: 1, index: 0 },
+      { pacing: { perIp: { capacity: 3, perSecond: 2 } }, share: 1, index: 0 },
+      { pacing: { perIp: { count: 3, windowMs: 1000 } }, share: 1, index: 0 },
+      { pacing: { perConnection: { capacity: 2, perSecond: 2 }, perIp: { capacity: 3, perSecond: 3 } }, share: 1, index: 0 },
+      { pacing: { perConnection: { count: 2, windowMs: 700 }, perIp: { count: 4, windowMs: 1000 } }, share: 1, index: 0 },
+      { pacing: { perIp: { count: 8, windowMs: 1000 } }, share: 1 / 16, index: 5 },
+      { pacing: { perIp: { capacity: 8, perSecond: 3 } }, share: 1 / 4, index: 1 },
+    ];
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 0 });
+    try {
+      for (let seed = 1; seed <= 28; seed++) {
+        const { pacing, share, index } = cases[seed % cases.length]!;
+        const r = rng(seed);
+        vi.setSystemTime(0);
+        // The clock: the timers' (Date), or ahead of it while the event loop runs late (below).
+        let lateUntilMs = 0;
+        const clock = () => Math.max(Date.now(), lateUntilMs);
+        const lates: { fromMs: number; lateMs: number }[] = [];
+        const control = new SubscriptionControl(protocol(pacing), silentLogger, clock, undefined, () => {}, share, index);
+        const n = 3;
+        const conns = Array.from({ length: n }, (_, c) => new SendRecordingConnection(c));
+        const sends: { conn: number; id: number; atMs: number }[] = [];
+        const msgs: { conn: number; queuedMs: number; ahead: number; sentMs: number; droppedMs: number }[] = [];
+        const open = (c: number) => {
+          conns[c]!.ws = {
+            send: (text: string) => {
+              sends.push({ conn: c, id: Number(text), atMs: clock() });
+              if (msgs[Number(text)]) msgs[Number(text)]!.sentMs = clock();
+            },
+          } as unknown as WebSocket;
+          conns[c]!.open = true;
+        };
+        const dropped = (c: number) => {
+          for (const m of msgs) if (m.conn === c && m.sentMs < 0 && m.droppedMs < 0) m.droppedMs = clock();
+        };
+        for (let c = 0; c < n; c++) open(c);
+        const tag = `seed ${seed} ${JSON.stringify(pacing)} share ${share}`;
+        const ip = (control as unknown as { ipBucket: MessageLimit | null }).ipBucket;
+        const limitWaitMs = (q: SendRecordingConnection) => Math.max(q.bucket?.waitMs(clock()) ?? 0, ip?.waitMs(clock()) ?? 0);
+        for (let k = 0; k < 160; k++) {
+          const x = r();
+          const c = Math.floor(r() * n);
+          const conn = conns[c]!;
+          if (x < 0.5) {
+            for (let b = 1 + Math.floor(r() * 3); b > 0; b--) {
+              if (!conn.open) break;
+              msgs.push({ conn: c, queuedMs: clock(), ahead: conn.outbox.length, sentMs: -1, droppedMs: -1 });
+              control.send(conn, String(msgs.length - 1));
+            }
+          } else if (x < 0.6) {
+            // The event loop runs late: time passes, sends come, and only then do the timers due meanwhile fire.
+            const lateMs = 1 + Math.floor(r() * 60);
+            lateUntilMs = Date.now() + lateMs;
+            lates.push({ fromMs: Date.now(), lateMs });
+            for (let b = 1 + Math.floor(r() * 2); b > 0; b--) {
+              const e = conns[Math.floor(r() * n)]!;
+              if (!e.open) continue;
+              msgs.push({ conn: e.id, queuedMs: lateUntilMs, ahead: e.outbox.length, sentMs: -1, droppedMs: -1 });
+              control.send(e, String(msgs.length - 1));
+            }
+            vi.advanceTimersByTime(lateMs);
+          } else if (x < 0.88) {
+            const stepMs = 1 + Math.floor(r() * (r() < 0.7 ? 300 : 2500));
+            vi.advanceTimersByTime(stepMs);
+            // Nothing waits that could go: every queue's head lacks its connection's or the IP's token (looked at a ms
+            // on: a bucket's wait is rounded up to whole ms, and may come out 1 ms long).
+            vi.advanceTimersByTime(1);
+            for (const q of conns) if (q.open && q.outbox.length > 0) expect(limitWaitMs(q), `${tag}: conn ${q.id} waits with a token there at ${clock()}`).toBeGreaterThan(0);
+          } else if (x < 0.96 && conn.open) {
+            conn.open = false;
+            conn.ws = null;
+            dropped(c);
+            if (r() < 0.6) control.dropQueued(conn); // else the next flush finds it closed
+          } else if (!conn.open) {
+            control.dropQueued(conn); // the lifecycle's disconnect drops it at the latest
+            open(c);
+          }
+        }
+        vi.advanceTimersByTime(600_000);
+        // Limits: every connection's own, and the IP's over them all (this worker's part of it).
+        const check = (limit: Limit, perIp: boolean, atMs: number[]) => {
+          if ("count" in limit) {
+            const w = splitBudget(limit.count, limit.windowMs, perIp ? share : 1, perIp ? index : 0);
+            for (let i = 0; i + w.count < atMs.length; i++) expect(atMs[i + w.count]! - atMs[i]!, `${tag}: over the window`).toBeGreaterThanOrEqual(w.windowMs);
+            if (w.periodMs > 0) for (const t of atMs) expect((((t - w.phaseMs) % w.periodMs) + w.periodMs) % w.periodMs, `${tag}: out of its slot`).toBeLessThan(w.toleranceMs);
+            return;
+          }
+          const s = perIp ? share : 1;
+          const capacity = Math.floor(limit.capacity * s + 1e-9);
+          expect(capacity, tag).toBeGreaterThanOrEqual(1); // (a split below one is a window: the case above)
+          let over = "";
+          for (let i = 0; i < atMs.length && over === ""; i++) {
+            for (let j = i; j < atMs.length; j++) if (j - i + 1 > capacity + (limit.perSecond * s * (atMs[j]! - atMs[i]!)) / 1000 + 1e-9) over = `${j - i + 1} in [${atMs[i]}, ${atMs[j]}]`;
+          }
+          expect(over, `${tag}: over the bucket`).toBe("");
+        };
+        if (pacing!.perIp) check(pacing!.perIp, true, sends.map((s) => s.atMs));
+        if (pacing!.perConnection) for (let c = 0; c < n; c++) check(pacing!.perConnection, false, sends.filter((s) => s.conn === c).map((s) => s.atMs));
+        // A connection's messages in the order sent; none twice, none after its socket dropped it.
+        for (let c = 0; c < n; c++) {
+          const ids = sends.filter((s) => s.conn === c).map((s) => s.id);
+          expect(ids, `${tag}: conn ${c} order`).toEqual([...ids].sort((a, b) => a - b));
+        }
+        for (const m of msgs) expect(m.sentMs < 0 || m.droppedMs < 0, `${tag}: sent after its socket dropped it`).toBe(true);
+        // Each goes within a bound, or its socket went first.
+        const spacingMs = (l: Limit | undefined, perIp: boolean) => {
+          if (!l) return 0;
+          const s = perIp ? share : 1;
+          if ("perSecond" in l) return 1000 / (l.perSecond * s);
+          const w = splitBudget(l.count, l.windowMs, s, perIp ? index : 0);
+          return w.windowMs / w.count;
+        };
+        const windowMs = (l: Limit | undefined, perIp: boolean) => (l && "count" in l ? splitBudget(l.count, l.windowMs, perIp ? share : 1, perIp ? index : 0).windowMs : 0);
+        const turnMs = n * spacingMs(pacing!.perIp, true) + spacingMs(pacing!.perConnection, false);
+        const slackMs = windowMs(pacing!.perIp, true) + windowMs(pacing!.perConnection, false) + 5;
+        // A late event loop delays what waits by as much (a window counts from the late send, so that adds up), and a
+        // worker's slot missed by more than its tolerance by a period.
+        const slotPeriodMs = pacing!.perIp && "count" in pacing!.perIp ? splitBudget(pacing!.perIp.count, pacing!.perIp.windowMs, share, index).periodMs : 0;
+        for (const m of msgs) {
+          const endMs = m.sentMs >= 0 ? m.sentMs : m.droppedMs >= 0 ? m.droppedMs : Infinity;
+          let lateMs = 0;
+          for (const l of lates) if (l.fromMs < endMs && l.fromMs + l.lateMs > m.queuedMs - 1) lateMs += l.lateMs + slotPeriodMs;
+          const boundMs = m.queuedMs + (m.ahead + 1) * turnMs + slackMs + lateMs;
+          if (m.droppedMs >= 0) expect(m.droppedMs, `${tag}: waited past its bound before its socket went`).toBeLessThanOrEqual(boundMs);
+          else expect(m.sentMs, `${tag}: a message queued at ${m.queuedMs} with ${m.ahead} ahead`).toBeGreaterThanOrEqual(0);
+          if (m.sentMs >= 0) expect(m.sentMs, `${tag}: a message queued at ${m.queuedMs} with ${m.ahead} ahead`).toBeLessThanOrEqual(boundMs);
+        }
+        expect(conns.map((c) => c.outbox.length), tag).toEqual([0, 0, 0]);
+        expect(vi.getTimerCount(), `${tag}: a flush timer left armed with nothing queued`).toBe(0);
+        // Stopped with messages queued: no timer left, and nothing sent after.
+        for (let i = 0; i < 5; i++) control.send(conns.find((c) => c.open) ?? conns[0]!, String(msgs.length));
+        const sentBeforeStop = sends.length;
+        control.stop();
+        expect(vi.getTimerCount(), `${tag}: a flush timer left armed after stop()`).toBe(0);
+        vi.advanceTimersByTime(10_000);
+        expect(sends.length, `${tag}: sent after stop()`).toBe(sentBeforeStop);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
