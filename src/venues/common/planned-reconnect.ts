@@ -354,8 +354,9 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
-    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled) is dropped below,
-    // never sent: its ping time and pong deadline are not the old socket's (it is probed when idle, as any).
+    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled; one ping is in flight
+    // at a time, so it is the one the deadline is for) is dropped below, never sent: its ping time and pong deadline
+    // are not the old socket's (it is probed when idle, as any).
     const unsent = conn.outbox.length > 0;
     conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
@@ -470,7 +471,9 @@ export class PlannedReconnects {
       this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");
       return;
     }
-    if (h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
+    // One ping in flight, as on the connection's socket: a late pong of an earlier ping must not meet a later one's deadline.
+    const pingOut = h.keepalive.kind === "client_ping" && conn.retiringPongDeadlineMs !== 0;
+    if (h.probeIdleMs > 0 && !pingOut && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
       conn.retiringLastPingMs = now;
       this.probeRetiring(conn, now);
     }
@@ -483,7 +486,7 @@ export class PlannedReconnects {
     const ka = this.h.keepalive;
     if (!ws) return;
     if (ka.kind === "client_ping") {
-      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
+      conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
       this.h.control.writeTo(conn, ka.encodePing(this.h.control.nextSeq()), ws);
     } else if (ka.kind === "server_test" && ka.encodeProbe) {
       this.h.control.writeTo(conn, ka.encodeProbe(this.h.control.nextSeq()), ws);
