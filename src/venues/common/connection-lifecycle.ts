@@ -236,6 +236,7 @@ export class ConnectionLifecycle {
       plannedRetryMaxMs: this.plannedRetryMaxMs,
       deadConnectionMs: this.deadConnectionMs,
       probeIdleMs: this.probeIdleMs,
+      pingIntervalMs: this.pingIntervalMs,
       keepalive: this.keepalive,
       pongTimeoutMs: this.pongTimeoutMs,
       conns,

@@ -18,8 +18,8 @@
  * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone.
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
- * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
- * on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
+ * its own (its last ping, its outstanding pong, its frames: retiring*; pinged on the interval and when idle, one ping
+ * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
  * back to is watched from its own last frame and ping, not the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
@@ -60,6 +60,8 @@ export interface PlannedHost {
   readonly deadConnectionMs: number;
   /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
   readonly probeIdleMs: number;
+  /** A client_ping keepalive's interval (Infinity for the others). */
+  readonly pingIntervalMs: number;
   readonly keepalive: Keepalive;
   readonly pongTimeoutMs: number;
   /** Every connection of the lifecycle (the connect budget's wake looks at each). */
@@ -457,8 +459,9 @@ export class PlannedReconnects {
 
   /**
    * The old socket's own keepalive during the overlap, as the lifecycle's for the connection's socket: probed when idle
-   * (a quiet but live old socket stays one to go back to), given up when silent for deadConnectionMs or its pong is
-   * late; else closed once the replacement carries every topic it served.
+   * (a quiet but live old socket stays one to go back to) and pinged on the keepalive's interval, one ping in flight,
+   * given up when silent for deadConnectionMs or its pong is late; else closed once the replacement carries every
+   * topic it served.
    */
   private watchRetiring(conn: VenueConnection, now: number, judge: boolean): void {
     const h = this.h;
@@ -473,7 +476,10 @@ export class PlannedReconnects {
     }
     // One ping in flight, as on the connection's socket: a late pong of an earlier ping must not meet a later one's deadline.
     const pingOut = h.keepalive.kind === "client_ping" && conn.retiringPongDeadlineMs !== 0;
-    if (h.probeIdleMs > 0 && !pingOut && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
+    const idleDue = h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs;
+    // Pinged on the interval too: one that keeps delivering but no longer answers is found by its pong during an overlap
+    // of any length. Until 2026-12-07 only when idle, so its pong was judged only after a go-back, an ack deadline on.
+    if (!pingOut && (idleDue || now - conn.retiringLastPingMs >= h.pingIntervalMs)) {
       conn.retiringLastPingMs = now;
       this.probeRetiring(conn, now);
     }

@@ -201,3 +201,49 @@ test("a planned reconnect's swap keeps the old socket's pong deadline; unanswere
   expect(old.sent.filter((s) => s.startsWith("ping")).length).toBe(1);
   await stop();
 });
+
+/**
+ * The old socket keeps delivering through an overlap but no longer answers pings; its last ping was answered before
+ * the swap. It was pinged only when idle, which a delivering socket never is: its pong was judged only after the
+ * replacement failed (the ack deadline, 10 s on) and the connection went back to it. Now it is pinged on the interval.
+ */
+test("an old socket that keeps delivering is pinged on the interval during the overlap; unanswered, it is given up in time", async () => {
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", FakeWs);
+  const { conn, lifecycle, round, stop } = setup();
+  const old = new FakeWs("old");
+  conn.ws = old as unknown as WebSocket;
+  const t = conn.topics[0]!;
+  t.sub = SUB_ACTIVE;
+  t.book = BookState.LIVE;
+  let now = 0;
+  while (now < PING_INTERVAL_MS + 2 * ROUND_MS) {
+    now += ROUND_MS;
+    conn.messages++;
+    if (conn.pongDeadlineMs !== 0 && old.sent.some((s) => s.startsWith("ping"))) conn.onPong(); // answered
+    round(now);
+  }
+  expect(old.sent.filter((s) => s.startsWith("ping")).length).toBe(1);
+  expect(conn.pongDeadlineMs).toBe(0);
+  lifecycle.onPlannedClose(conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  expect(replacement).not.toBe(old);
+  replacement.onopen!();
+  expect(conn.retiringWs).toBe(old);
+  const oldPings = () => old.sent.filter((s) => s.startsWith("ping")).length;
+  let oldPingMs = -1;
+  while (conn.retiringWs !== null && now < 8_000) {
+    now += ROUND_MS;
+    old.onmessage!({ data: "{}" }); // the old socket delivers, never idle; its pings go unanswered
+    conn.messages++; // so does the replacement, which answers its own
+    if (conn.pongDeadlineMs !== 0) conn.onPong();
+    round(now);
+    if (oldPingMs < 0 && oldPings() === 2) oldPingMs = now;
+  }
+  expect(oldPingMs).toBe(2 * PING_INTERVAL_MS); // the interval from its last ping, 1 s (before: none during the overlap)
+  expect(conn.retiringWs).toBe(null);
+  expect(old.closedWith).toBe(4000); // given up, the replacement carries on
+  expect(conn.ws).toBe(replacement as unknown as WebSocket);
+  expect(now).toBe(oldPingMs + PONG_TIMEOUT_MS + ROUND_MS);
+  await stop();
+});
