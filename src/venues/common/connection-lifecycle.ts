@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -1049,13 +1049,6 @@ export function describeSocketError(ev: Event): string {
   return code ? `${code}: ${message}` : message;
 }
 
-/** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
-const KEEPALIVE_TAG = "keepalive";
-
-function keepaliveQueued(conn: VenueConnection): boolean {
-  for (const m of conn.outbox) if (m.reqId === KEEPALIVE_TAG) return true;
-  return false;
-}
 
 /** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */
 function replaySwap(conn: VenueConnection): void {

@@ -31,7 +31,7 @@ import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
-import { seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
+import { keepaliveQueued, seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
 /**
@@ -356,10 +356,11 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
-    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled; one ping is in flight
-    // at a time, so it is the one the deadline is for) is dropped below, never sent: its ping time and pong deadline
-    // are not the old socket's (it is probed when idle, as any).
-    const unsent = conn.outbox.length > 0;
+    // A keepalive still waiting for the pacing budget (one ping is in flight at a time, so it is the one the deadline is
+    // for) is dropped below, never sent: its ping time and pong deadline are not the old socket's (it is pinged when
+    // due, as any). Only the keepalive: until 2026-12-07 anything queued (a later ping; Upbit's whole-list resend,
+    // which no ack is awaited for) dropped a sent ping's deadline, and the old socket went unjudged for its pong.
+    const unsent = keepaliveQueued(conn);
     conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.

@@ -55,7 +55,7 @@ function setup(pacing?: RequestProtocol["pacing"]) {
     conn.ws = null;
     await lifecycle.stop();
   };
-  return { conn, lifecycle, round, stop };
+  return { conn, control, lifecycle, round, stop };
 }
 
 afterEach(() => {
@@ -161,14 +161,18 @@ class FakeWs {
 }
 
 /**
- * The old socket keeps delivering but never answers its ping (sent before the swap). A later ping waited for the
- * pacing budget at the swap, which read "a keepalive still queued" as "the ping was never sent" and dropped the sent
- * ping's deadline with it: the old socket, its books LIVE from it, was not judged during the overlap.
+ * The old socket keeps delivering but never answers its ping (sent before the swap). The swap read anything still
+ * waiting for the pacing budget as "the ping was never sent" and dropped the sent ping's deadline: a later ping (before
+ * one ping in flight), or a request that no ack is awaited for (Upbit's whole-list resend: settled, yet queued). The
+ * old socket, its books LIVE from it, was then not judged for its pong during the overlap.
  */
-test("a planned reconnect's swap keeps the old socket's pong deadline; unanswered, the old socket is given up in time", async () => {
+test.each([
+  { queued: "a later ping", request: false },
+  { queued: "a request no ack is awaited for", request: true },
+])("a planned reconnect's swap keeps the old socket's pong deadline ($queued queued); unanswered, the old socket is given up in time", async ({ request }) => {
   FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const { conn, lifecycle, round, stop } = setup({ perConnection: { capacity: 1, perSecond: 0.1 } });
+  const { conn, control, lifecycle, round, stop } = setup({ perConnection: { capacity: 1, perSecond: 0.1 } });
   const old = new FakeWs("old");
   conn.ws = old as unknown as WebSocket;
   const t = conn.topics[0]!;
@@ -183,6 +187,10 @@ test("a planned reconnect's swap keeps the old socket's pong deadline; unanswere
     if (pingSentMs < 0 && old.sent.some((s) => s.startsWith("ping"))) pingSentMs = now;
   }
   expect(pingSentMs).toBeGreaterThan(0);
+  if (request) {
+    control.send(conn, '{"resend":1}', "resend1"); // waits for the bucket, as the ping took its token
+    expect(conn.outbox.length).toBe(1);
+  }
   // The replacement: opened and swapped in at once (nothing in flight on the old socket).
   lifecycle.onPlannedClose(conn, "test");
   const replacement = FakeWs.made.at(-1)!;
