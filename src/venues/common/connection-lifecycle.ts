@@ -1049,7 +1049,6 @@ export function describeSocketError(ev: Event): string {
   return code ? `${code}: ${message}` : message;
 }
 
-
 /** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */
 function replaySwap(conn: VenueConnection): void {
   conn.retiringGeneration = conn.generation;

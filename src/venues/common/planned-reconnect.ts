@@ -19,8 +19,9 @@
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
  * its own (its last ping, its outstanding pong, its frames: retiring*; pinged on the interval and when idle, one ping
- * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
- * back to is watched from its own last frame and ping, not the replacement's.
+ * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs or late with
+ * its pong is given up (closed; the replacement carries on alone), and one gone back to is watched from its own last
+ * frame and ping, not the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
  * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
