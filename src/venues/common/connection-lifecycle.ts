@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -236,6 +236,7 @@ export class ConnectionLifecycle {
       plannedRetryMaxMs: this.plannedRetryMaxMs,
       deadConnectionMs: this.deadConnectionMs,
       probeIdleMs: this.probeIdleMs,
+      pingIntervalMs: this.pingIntervalMs,
       keepalive: this.keepalive,
       pongTimeoutMs: this.pongTimeoutMs,
       conns,
@@ -843,9 +844,9 @@ export class ConnectionLifecycle {
       // A keepalive still queued for the pacing budget (behind requests: a refused batch retried topic by topic) has not
       // gone: its pong time counts from when it goes (by the next round), as a queued request's ack deadline does.
       // Before, it counted from the queueing, and a ping queued longer than the pong time recycled the connection.
-      // Only the ping the deadline is for: until 2026-12-06 any queued ping pushed it, so with pings due faster than the
-      // budget let them go one was always queued, and a sent ping left unanswered was never judged.
-      if (conn.pongDeadlineMs !== 0 && timedKeepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
+      // Only the ping the deadline is for (the one in flight): until 2026-12-06 a later ping queued behind a sent one
+      // pushed it, so with pings due faster than the budget let them go a sent ping left unanswered was never judged.
+      if (conn.pongDeadlineMs !== 0 && keepaliveQueued(conn)) conn.pongDeadlineMs = Math.max(conn.pongDeadlineMs, now + this.pongTimeoutMs + this.housekeepingMs);
       // A socket that has sent nothing yet, its first messages waiting for the pacing budget (a worker's slot of the
       // per-IP limit: once in 26.7 s for 64 workers on Deribit), has asked the venue nothing: its silence counts from
       // when they go. Before, it was found dead 7 s after the open, and the reconnect waited for a connect slot.
@@ -854,12 +855,13 @@ export class ConnectionLifecycle {
       if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {
         const idle = this.probeIdleMs > 0 && now - conn.lastFrameMs >= this.probeIdleMs && now - conn.lastPingMs >= this.probeIdleMs;
-        if (now - conn.lastPingMs >= this.pingIntervalMs || idle) {
+        // One ping in flight a socket: a pong then answers the ping its deadline is for (OKX's, Upbit's and Bithumb's
+        // carry no id; the others are answered in order). Until 2026-12-07 pings went on while one was unanswered, and
+        // a late pong of an earlier one cleared the deadline of the one after it.
+        if (conn.pongDeadlineMs === 0 && (now - conn.lastPingMs >= this.pingIntervalMs || idle)) {
           conn.lastPingMs = now;
-          // The ping a deadline is set for is tagged apart: a later one queued behind it must not push the deadline.
-          const timed = conn.pongDeadlineMs === 0;
-          if (timed) conn.pongDeadlineMs = now + this.pongTimeoutMs;
-          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()), timed ? TIMED_KEEPALIVE_TAG : KEEPALIVE_TAG);
+          conn.pongDeadlineMs = now + this.pongTimeoutMs;
+          this.control.send(conn, this.keepalive.encodePing(this.control.nextSeq()), KEEPALIVE_TAG);
         }
       } else if (this.keepalive.kind === "server_test" && this.keepalive.encodeProbe && this.probeIdleMs > 0) {
         // Quiet: ask for an answer before the dead-connection rule would fire (no deadline of its own: that rule decides).
@@ -1040,16 +1042,6 @@ export function describeSocketError(ev: Event): string {
   const code = typeof e.error?.code === "string" ? e.error.code : "";
   const message = typeof e.message === "string" && e.message !== "" ? e.message : typeof e.error?.message === "string" ? e.error.message : "WebSocket error";
   return code ? `${code}: ${message}` : message;
-}
-
-/** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
-const KEEPALIVE_TAG = "keepalive";
-/** The tag of the one the connection's pong deadline was set for (sent while none was outstanding). */
-const TIMED_KEEPALIVE_TAG = "keepalive-timed";
-
-function timedKeepaliveQueued(conn: VenueConnection): boolean {
-  for (const m of conn.outbox) if (m.reqId === TIMED_KEEPALIVE_TAG) return true;
-  return false;
 }
 
 /** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */

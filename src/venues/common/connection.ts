@@ -294,6 +294,15 @@ export abstract class VenueConnection {
   }
 }
 
+/** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
+export const KEEPALIVE_TAG = "keepalive";
+
+/** Whether the connection's keepalive ping waits in its outbox for the pacing budget (one ping is in flight at most). */
+export function keepaliveQueued(conn: VenueConnection): boolean {
+  for (const m of conn.outbox) if (m.reqId === KEEPALIVE_TAG) return true;
+  return false;
+}
+
 /** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */
 export function connectionNamed<C extends VenueConnection>(conns: readonly C[], name: string): C | undefined {
   for (let i = 0; i < conns.length; i++) if (conns[i]!.name === name) return conns[i];

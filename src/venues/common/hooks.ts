@@ -55,8 +55,9 @@ export type AckError =
 /**
  * How the venue keeps a connection alive and proves it is (docs/add-venue.md, "Keepalive"):
  * - `client_ping`: we send `encodePing(seq)` every `intervalMs` (and when the connection has been idle for half
- *   the dead-connection time); a pong must come within `pongTimeoutMs`. JSON (Bybit), text `ping` (OKX), text
- *   `PING` (Upbit, Bithumb).
+ *   the dead-connection time); a pong must come within `pongTimeoutMs`. One ping in flight a socket (none is sent
+ *   while one is unanswered), so a pong answers the ping its deadline is for without an id: OKX's, Upbit's and
+ *   Bithumb's carry none. JSON (Bybit), text `ping` (OKX), text `PING` (Upbit, Bithumb).
  * - `server_test`: the server sends test requests (Deribit `test_request`) the venue's classifier answers
  *   (ControlFrame `test_request`); missing them is caught as a dead connection. With `encodeProbe`, a connection
  *   idle for half the dead-connection time is sent a request whose answer proves it alive (Deribit `public/test`),

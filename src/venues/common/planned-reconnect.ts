@@ -18,9 +18,10 @@
  * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone.
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
- * its own (its last ping, its outstanding pong, its frames: retiring*), so a pong is credited to the socket it came
- * on, an old socket silent for deadConnectionMs is given up (closed; the replacement carries on alone), and one gone
- * back to is watched from its own last frame and ping, not the replacement's.
+ * its own (its last ping, its outstanding pong, its frames: retiring*; pinged on the interval and when idle, one ping
+ * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs or late with
+ * its pong is given up (closed; the replacement carries on alone), and one gone back to is watched from its own last
+ * frame and ping, not the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
  * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
@@ -31,7 +32,7 @@ import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
-import { seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
+import { keepaliveQueued, seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
 /**
@@ -60,6 +61,8 @@ export interface PlannedHost {
   readonly deadConnectionMs: number;
   /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
   readonly probeIdleMs: number;
+  /** A client_ping keepalive's interval (Infinity for the others). */
+  readonly pingIntervalMs: number;
   readonly keepalive: Keepalive;
   readonly pongTimeoutMs: number;
   /** Every connection of the lifecycle (the connect budget's wake looks at each). */
@@ -354,9 +357,11 @@ export class PlannedReconnects {
     conn.retiringWs = old;
     conn.retiringGeneration = conn.generation;
     conn.retiringOpenedMs = conn.openedMs;
-    // A keepalive still waiting for the pacing budget (the outbox holds nothing else once settled) is dropped below,
-    // never sent: its ping time and pong deadline are not the old socket's (it is probed when idle, as any).
-    const unsent = conn.outbox.length > 0;
+    // A keepalive still waiting for the pacing budget (one ping is in flight at a time, so it is the one the deadline is
+    // for) is dropped below, never sent: its ping time and pong deadline are not the old socket's (it is pinged when
+    // due, as any). Only the keepalive: until 2026-12-07 anything queued (a later ping; Upbit's whole-list resend,
+    // which no ack is awaited for) dropped a sent ping's deadline, and the old socket went unjudged for its pong.
+    const unsent = keepaliveQueued(conn);
     conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
@@ -456,8 +461,9 @@ export class PlannedReconnects {
 
   /**
    * The old socket's own keepalive during the overlap, as the lifecycle's for the connection's socket: probed when idle
-   * (a quiet but live old socket stays one to go back to), given up when silent for deadConnectionMs or its pong is
-   * late; else closed once the replacement carries every topic it served.
+   * (a quiet but live old socket stays one to go back to) and pinged on the keepalive's interval, one ping in flight,
+   * given up when silent for deadConnectionMs or its pong is late; else closed once the replacement carries every
+   * topic it served.
    */
   private watchRetiring(conn: VenueConnection, now: number, judge: boolean): void {
     const h = this.h;
@@ -470,7 +476,12 @@ export class PlannedReconnects {
       this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");
       return;
     }
-    if (h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs) {
+    // One ping in flight, as on the connection's socket: a late pong of an earlier ping must not meet a later one's deadline.
+    const pingOut = h.keepalive.kind === "client_ping" && conn.retiringPongDeadlineMs !== 0;
+    const idleDue = h.probeIdleMs > 0 && idleMs >= h.probeIdleMs && now - conn.retiringLastPingMs >= h.probeIdleMs;
+    // Pinged on the interval too: one that keeps delivering but no longer answers is found by its pong during an overlap
+    // of any length. Until 2026-12-07 only when idle, so its pong was judged only after a go-back, an ack deadline on.
+    if (!pingOut && (idleDue || now - conn.retiringLastPingMs >= h.pingIntervalMs)) {
       conn.retiringLastPingMs = now;
       this.probeRetiring(conn, now);
     }
@@ -483,7 +494,7 @@ export class PlannedReconnects {
     const ka = this.h.keepalive;
     if (!ws) return;
     if (ka.kind === "client_ping") {
-      if (conn.retiringPongDeadlineMs === 0) conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
+      conn.retiringPongDeadlineMs = now + this.h.pongTimeoutMs;
       this.h.control.writeTo(conn, ka.encodePing(this.h.control.nextSeq()), ws);
     } else if (ka.kind === "server_test" && ka.encodeProbe) {
       this.h.control.writeTo(conn, ka.encodeProbe(this.h.control.nextSeq()), ws);
