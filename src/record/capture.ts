@@ -23,8 +23,9 @@
  *                 events saying what the records before it left open (each open connection's sockets), stamped with
  *                 the receive time of the file's first record
  *
- * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
- * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
+ * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the
+ * process loses at most the last unflushed block (never fsynced: a host's power loss loses what the kernel had not
+ * written back, docs/operations.md, Capture format); a reader stops at the first incomplete or corrupt block and still
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room.
