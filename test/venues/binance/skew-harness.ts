@@ -1,9 +1,11 @@
 /**
  * The rig shared by the Binance skewed planned-reconnect tests (planned-skew.test.ts, overlap-review.test.ts): the
  * simulator behind a WebSocket proxy (../ws-proxy.ts), an adapter on one symbol, and a sink that checks every book
- * update against the simulator's book at that update id. `setup` pushes its clean-up onto the caller's `stops`.
+ * update against the simulator's book at that update id. `setup` pushes its clean-up onto the caller's `stops`, which
+ * first replays what the live run recorded through a second adapter and expects what the live run published.
  */
 import { join } from "node:path";
+import { expect } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -79,9 +81,16 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
     ...opts,
   });
   stops.push(async () => {
-    await adapter.stop();
-    proxy.stop();
-    await sim.stop();
+    // Every scenario of this rig, replayed from its recording, publishes what the live run did: the same
+    // invalidations (state, reason) and the same book at the end, every update the venue's.
+    try {
+      const r = await replay();
+      expect({ invalid: r.sink.invalid, seq: r.sink.seq[0], mismatches: r.sink.mismatches }).toEqual({ invalid: sink.invalid, seq: sink.seq[0], mismatches: [] });
+    } finally {
+      await adapter.stop();
+      proxy.stop();
+      await sim.stop();
+    }
   });
   const sink = new CheckingSink(await adapter.loadInstruments(), sim, sub);
   adapter.start(sink);
