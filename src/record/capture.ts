@@ -23,8 +23,9 @@
  *                 events saying what the records before it left open (each open connection's sockets), stamped with
  *                 the receive time of the file's first record
  *
- * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash
- * loses at most the last unflushed block; a reader stops at the first incomplete or corrupt block and still
+ * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the
+ * process loses at most the last unflushed block (never fsynced: a host's power loss loses what the kernel had not
+ * written back, docs/operations.md, Capture format); a reader stops at the first incomplete or corrupt block and still
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room.
@@ -74,6 +75,15 @@ export const MAX_BLOCK_BYTES = 256 * 1024 * 1024;
  * few per frame at most); 4 million is over ten times that, and decodes to ~250 MB of objects at most.
  */
 export const MAX_BLOCK_VALUES = 4_000_000;
+/**
+ * The latest receive time a record may carry, ns: 2^53 - 1 µs (the year 2255). Past it a µs time is no longer exact as
+ * a double, and a time step added to it can be lost (export --every-ms's grid then stood still, a row at one time for
+ * good); no recorder's clock writes one, nor a time below 0. A record outside [0, this] is read as one of another
+ * shape: skipped and counted (`unknownRecords`), as a forged or damaged time (before, a time below 0 passed the time-jump
+ * check, where -1 stands for "no previous record").
+ */
+const MAX_RECV_NS = BigInt(Number.MAX_SAFE_INTEGER) * 1000n;
+
 /** Indexes tried for a new file's name when the one picked is taken all the same (another writer in the directory). */
 const MAX_NAME_TRIES = 1000;
 /**
@@ -930,6 +940,12 @@ export function msToNextMultiple(wallMs: number, intervalMs: number): number {
   return intervalMs - into;
 }
 
+/** Whether a record's first field is a receive time a recorder writes: whole ns in [0, MAX_RECV_NS]. */
+function isRecvNs(v: unknown): boolean {
+  if (typeof v === "bigint") return v >= 0n && v <= MAX_RECV_NS;
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= Number.MAX_SAFE_INTEGER; // msgpackr gives small ones as numbers
+}
+
 /** A buffered record's receive time, µs (records hold it as ns, a bigint). */
 function usOf(record: unknown): number {
   return Number((record as [bigint])[0] / 1000n);
@@ -1205,7 +1221,7 @@ export class CaptureReader {
     if (!Array.isArray(block)) return stop(`block at byte ${off} is not an array of records`);
     const records: CaptureRecord[] = [];
     for (const [i, r] of block.entries()) {
-      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || (typeof r[0] !== "bigint" && !Number.isInteger(r[0])) || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
+      if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || !isRecvNs(r[0]) || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
         // damage. It is skipped and counted; the records after it are still read.
         this.unknownRecords++;

@@ -47,3 +47,43 @@ test("a receive time 30 days ahead: books resync at the previous record, the gri
   expect(after.map((r) => r.tsUs)).toEqual([FAR_US, XRP_T0_US + 26_000, XRP_T0_US + 27_000, XRP_T0_US + 28_000, XRP_T0_US + 29_000]);
   expect(after.every((r) => r.state === "resyncing" && r.reason === "sequence_gap")).toBe(true);
 });
+
+/**
+ * A receive time no recorder writes (a forged or damaged time in an intact block): below 0, or past 2^53 µs (the year
+ * 2255), where a µs step is lost to the double's precision. Such a record is skipped and counted (unknownRecords), as
+ * a record of another shape is. Before, it was read: a negative time passed the time-jump check (-1 stands for "no
+ * previous record"), so the grid ran from 0 to the next record, a row per book per ms for 55 years; one past 2^53 µs
+ * left the grid's next row time unchanged by the step, rows at one time for good (the sink below stops both).
+ */
+for (const [what, forgedUs, everyMs] of [
+  ["below 0", -5, 1],
+  ["past 2^53 µs", 2 ** 54, 0.001],
+] as const) {
+  test(`a receive time ${what}: the record is skipped and counted, the grid stays on the capture's times`, async () => {
+    const dir = makeTempDir("feeder-rdcodec-jump-");
+    const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(85)));
+    const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 3_000 });
+    w.write(XRP_T0_US - 500, "bybit", "linear", "linear-0", ACK);
+    w.write(XRP_T0_US, "bybit", "linear", "linear-0", XRP_LINES[0]!);
+    w.write(forgedUs, "bybit", "linear", "linear-0", ACK);
+    for (let i = 1; i < 30; i++) w.write(XRP_T0_US + i * 1000, "bybit", "linear", "linear-0", XRP_LINES[i]!);
+    w.close();
+    let stopNow: () => void = () => {};
+    const stopSignal = new Promise<void>((resolve) => (stopNow = resolve));
+    const rows: { tsUs: number; state: string }[] = [];
+    const sink = {
+      write: (c: string) => {
+        for (const l of c.split("\n")) if (l.length > 0) rows.push(JSON.parse(l));
+        if (rows.length > 100_000) stopNow();
+      },
+      flush: () => undefined,
+    };
+    const result = await exportCaptures([w.files[0]!], sink, { format: "jsonl", books: { config, depth: 1, everyMs }, log: silentLogger, stopSignal });
+    expect(result.stoppedEarly).toBe(false);
+    expect(result.unknownRecords).toEqual([{ file: w.files[0]!, count: 1, first: expect.stringMatching(/^record \d+ of the block at byte \d+$/) }]);
+    expect(result.timeJumpsTotal).toBe(0);
+    const everyUs = everyMs * 1000;
+    expect(rows.length).toBe(29_000 / everyUs + 1);
+    expect(rows.every((r) => r.state === "live" && r.tsUs >= XRP_T0_US && r.tsUs <= XRP_T0_US + 29_000)).toBe(true);
+  });
+}

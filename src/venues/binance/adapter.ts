@@ -23,7 +23,7 @@ import { connectionStates } from "../common/metrics.ts";
 import { connectSplit } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrameAt, type TopicState } from "../common/connection.ts";
+import { connectionNamed, replayFrame, type TopicState } from "../common/connection.ts";
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
@@ -267,11 +267,9 @@ export class BinanceAdapter implements VenueAdapter {
     this.lifecycle.replayUntil(nowMs, rebase);
   }
 
+  /** Replay: a frame recorded as the old socket's during a planned reconnect's overlap (`ws:old`) is handled as the old socket's. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    const conn = replayConnection(this.conns, connection, market);
-    if (!conn) return false;
-    replayFrameAt(conn, frame, tsRecvUs);
-    return true;
+    return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
   /**
@@ -313,12 +311,17 @@ export class BinanceAdapter implements VenueAdapter {
 
   /**
    * A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live; an open does the same to
-   * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened).
+   * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened). Its socket
+   * events (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make a planned
+   * reconnect's overlap the live run's, so a diff ahead of the book waits for the other socket's as live's did
+   * (overlap-hold.ts). Until 2026-12-06 they were ignored: the replacement's first diff ahead was a break in replay, and
+   * the book waited RESYNCING for a REST snapshot the capture does not hold, where live kept it LIVE.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    else this.lifecycle.replaySocketEvent(connection, url);
     return true;
   }
 
@@ -371,17 +374,17 @@ export class BinanceAdapter implements VenueAdapter {
       // Already applied: the other socket of a make-before-break, or a repeat. Spot drops u ≤ the book's id, USD-M
       // u < it; u = the book's id is the diff just applied on USD-M too.
       this.duplicates++;
-      if (t.conn.retiringWs !== null) this.overlap.afterDiff(t); // a planned reconnect's overlap (cold)
+      if (t.conn.retiringGeneration >= 0) this.overlap.afterDiff(t); // a planned reconnect's overlap (cold)
       return;
     }
     if (t.market === "spot" ? first !== t.lastSeq + 1 : prev !== t.lastSeq) {
       // During a planned reconnect's overlap a diff ahead of the book waits for the other socket's (overlap-hold.ts).
-      if (t.conn.retiringWs !== null && OverlapHold.ahead(t, first, prev) && this.overlap.hold(t, update, first, prev)) return;
+      if (t.conn.retiringGeneration >= 0 && OverlapHold.ahead(t, first, prev) && this.overlap.hold(t, update, first, prev)) return;
       this.onBreak(t, first, prev, u);
       return;
     }
     this.apply(t, update, first, prev);
-    if (t.conn.retiringWs !== null) this.overlap.afterDiff(t);
+    if (t.conn.retiringGeneration >= 0) this.overlap.afterDiff(t);
   }
 
   /** Applies a continuing diff (the depth rule, then the sink). HOT PATH. */
@@ -427,7 +430,7 @@ export class BinanceAdapter implements VenueAdapter {
   private resumeStale(t: BinanceTopic, u: number, first: number, prev: number): boolean {
     const last = t.seqBeforeInvalid;
     const continues = last > 0 && u > last && (t.market === "spot" ? first === last + 1 : prev === last);
-    if (!continues || !this.replaying || t.conn.retiringWs !== null || t.refreshing || this.bridge.isBridging(t)) return false;
+    if (!continues || !this.replaying || t.conn.retiringGeneration >= 0 || t.refreshing || this.bridge.isBridging(t)) return false;
     if (!this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
     this.books.onLive(t, this.now());
     return true;
@@ -456,13 +459,13 @@ export class BinanceAdapter implements VenueAdapter {
       return;
     }
     // During a planned reconnect's overlap the old socket's diffs fill the bridge; the replacement's wait (overlap-hold.ts).
-    if (t.conn.retiringWs !== null && this.overlap.holdForBridge(t, update, first, prev)) return;
+    if (t.conn.retiringGeneration >= 0 && this.overlap.holdForBridge(t, update, first, prev)) return;
     if (!this.bridge.isBridging(t)) this.beginBridge(t);
     // During a backoff the diffs are buffered and the snapshot waits (onBackoffOver asks for it).
     if (!t.fetching && !t.resyncDelayed && !this.replaying) this.snapshotFetch.start(t);
     // The socket's generation, not "old or not": a bridge can outlive the overlap that buffered it (a go-back and the
     // next planned reconnect; the old socket closed): what is not the current socket's is never a replacement's join.
-    const gen = t.conn.retiringWs !== null && this.overlap.fromOld(t) ? t.conn.retiringGeneration : t.conn.generation;
+    const gen = t.conn.retiringGeneration >= 0 && this.overlap.fromOld(t) ? t.conn.retiringGeneration : t.conn.generation;
     this.bridge.buffer(t, update, { first, last: update.venueSeq, prev, gen, held: this.overlap.handing });
   }
 
@@ -504,7 +507,7 @@ export class BinanceAdapter implements VenueAdapter {
       t.awaitingFirst = false; // the bridge checked this one against the snapshot
       this.apply(t, u, d.first, d.prev);
       if (d.held) this.overlap.heldApplied++;
-      if (t.conn.retiringWs !== null) this.overlap.settle(t); // what the overlap held for the bridge
+      if (t.conn.retiringGeneration >= 0) this.overlap.settle(t); // what the overlap held for the bridge
       return;
     }
     // The later buffered diffs go through the ordinary chain rule, with the U / pu (and socket) they arrived with.

@@ -666,7 +666,7 @@ export class ConnectionLifecycle {
     if (conn.socketsRecorded) {
       // As onDisconnected: the socket is gone (a new generation), and any overlap with it.
       conn.generation = ++conn.genSeq;
-      conn.retiringGeneration = -1;
+      replayOverlapOver(conn);
       conn.replayNextFromOld = false;
     }
     for (const t of conn.topics) {
@@ -706,7 +706,7 @@ export class ConnectionLifecycle {
     if (url === SOCKETS_RECORDED_URL) {
       conn.socketsRecorded = true;
       conn.generation = ++conn.genSeq;
-      conn.retiringGeneration = -1;
+      replayOverlapOver(conn);
       conn.replayNextFromOld = false;
       return true;
     }
@@ -716,7 +716,7 @@ export class ConnectionLifecycle {
       // the frames so far came on (in an overlap, the old one).
       if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) {
         conn.socketsRecorded = true;
-        conn.retiringGeneration = -1;
+        replayOverlapOver(conn);
         conn.replayNextFromOld = false;
         if (url === SOCKETS_OVERLAP_URL) replaySwap(conn);
       }
@@ -726,7 +726,7 @@ export class ConnectionLifecycle {
       // Live says it only with one socket: an overlap replay still sees lost its end (a capture block lost, the disk
       // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
       if (conn.retiringGeneration >= 0) {
-        conn.retiringGeneration = -1;
+        replayOverlapOver(conn);
         for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
         this.hooks.overlapOver?.(conn, "replacement");
       }
@@ -745,14 +745,14 @@ export class ConnectionLifecycle {
       // it cleared the ws:old, and the old socket's frame was judged as the replacement's.
       if (url === SOCKET_OLD_FRAME_URL) conn.replayNextFromOld = true;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
-      conn.retiringGeneration = -1;
+      replayOverlapOver(conn);
       // As live (planned-reconnect.ts clearOverlap): the replacement is the socket of record where it reached the sequence.
       for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
       this.hooks.overlapOver?.(conn, "replacement");
     } else if (url === SOCKET_BACK_URL && conn.retiringGeneration >= 0) {
       // planned-reconnect.ts goBack: the old socket under a new generation, still the socket of record of its books.
       const oldGen = conn.retiringGeneration;
-      conn.retiringGeneration = -1;
+      replayOverlapOver(conn);
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);
@@ -1044,8 +1044,18 @@ export function describeSocketError(ev: Event): string {
   return code ? `${code}: ${message}` : message;
 }
 
-/** Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is the connection's. */
+/**
+ * Replay: a planned reconnect's swap (planned-reconnect.ts swapWhenSettled): the socket so far retires, a new one is
+ * the connection's, and the topics subscribed then are the old socket's (onRetiring: Binance's overlap hold asks it).
+ */
 function replaySwap(conn: VenueConnection): void {
   conn.retiringGeneration = conn.generation;
   conn.generation = ++conn.genSeq;
+  for (const t of conn.topics) t.onRetiring = t.sub === SUB_ACTIVE;
+}
+
+/** Replay: the overlap is over (the old socket retired or gone back to, or the connection closed), as clearOverlap / goBack leave the topics. */
+function replayOverlapOver(conn: VenueConnection): void {
+  conn.retiringGeneration = -1;
+  for (const t of conn.topics) t.onRetiring = false;
 }

@@ -254,9 +254,18 @@ export class RestBridge {
     })();
   }
 
-  /** Replay: a recorded REST answer (received at recvUs) for a book waiting for one, bridged as live. */
+  /**
+   * Replay: a recorded REST answer (received at recvUs) for a book waiting for one, bridged as live. False (a skipped
+   * record) for one naming no book of ours, also for a URL that does not parse (a damaged capture): before, its
+   * TypeError ended the replay or export.
+   */
   ingest(conn: OkxConnection, url: string, body: string, recvUs: number): boolean {
-    const instId = new URL(url, "http://x").searchParams.get("instId");
+    let instId: string | null;
+    try {
+      instId = new URL(url, "http://x").searchParams.get("instId");
+    } catch {
+      return false;
+    }
     const t = conn.topics.find((x) => x.symbol === instId && x.depth === 400);
     if (!t) return false;
     const b = this.bridges[t.index];

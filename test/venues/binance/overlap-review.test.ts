@@ -36,7 +36,7 @@ async function holdReplacementDiffs(market: "spot" | "linear", seed: number) {
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: the overlap ends with diffs held`, { timeout: 30_000 }, () => {
     test("the replacement fails (goBack): the held diffs are not a break; the old socket delivers them, the book stays LIVE and equal", async () => {
-      const { sim, proxy, adapter, sink, old, replacement } = await holdReplacementDiffs(market, market === "spot" ? 41 : 42);
+      const { sim, proxy, adapter, sink, old, replacement, replay } = await holdReplacementDiffs(market, market === "spot" ? 41 : 42);
       const failures = () => adapter.metrics().filter((m) => m.name === "planned_reconnect_failures_total").reduce((n, m) => n + m.value, 0);
       expect(failures()).toBe(0);
       proxy.closeClient(replacement); // the replacement closes: the old socket is gone back to
@@ -49,6 +49,13 @@ for (const market of ["spot", "linear"] as const) {
       expect(sink.mismatches).toEqual([]);
       const s = adapter.stats();
       expect([s.gaps, s.resyncs]).toEqual([0, 0]);
+      // Replayed, the recorded go-back (ws:back) drops the replacement's held diffs as live did: no break, the same book.
+      const r = await replay();
+      expect(r.events).toEqual(expect.arrayContaining(["ws:swap", "ws:back"]));
+      expect(r.sink.invalid).toEqual([]);
+      expect(r.sink.mismatches).toEqual([]);
+      expect(r.sink.seq[0]).toBe(sink.seq[0]);
+      expect([r.stats.gaps, r.stats.resyncs]).toEqual([0, 0]);
     });
 
     test("stop() with diffs held: no sequence gap counted or reported", async () => {

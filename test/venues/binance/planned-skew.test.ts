@@ -19,7 +19,7 @@ afterEach(async () => {
 for (const market of ["spot", "linear"] as const) {
   describe(`binance ${market}: planned reconnect with skewed sockets`, { timeout: 30_000 }, () => {
     test("replacement faster: its diffs ahead of the book wait for the old socket's; the book stays LIVE and equal, nothing resyncs", async () => {
-      const { sim, proxy, adapter, sink, frames, afterHousekeeping, overlapOpen } = await setup(stops, market, market === "spot" ? 31 : 32, fetch, { housekeepingMs: 20 });
+      const { sim, proxy, adapter, sink, frames, afterHousekeeping, overlapOpen, replay } = await setup(stops, market, market === "spot" ? 31 : 32, fetch, { housekeepingMs: 20 });
       const down = replacementDown(proxy, true);
       sim.inject("serverShutdown");
       await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
@@ -50,6 +50,15 @@ for (const market of ["spot", "linear"] as const) {
       expect(s.overlapHeldApplied).toBe(s.overlapHeld);
       const metric = (name: string) => adapter.metrics().find((m) => m.name === name)?.value;
       expect([metric("overlap_held_total"), metric("overlap_held_applied_total")]).toEqual([s.overlapHeld, s.overlapHeldApplied]);
+      // Replayed, the recorded socket events (ws:swap, ws:old, ws:retired) hold the replacement's diffs as live did:
+      // the book stays LIVE and equal. Before, replay ignored them: the first diff ahead was a break, and the book
+      // waited RESYNCING for a REST snapshot the capture does not hold (live never asked for one).
+      const r = await replay();
+      expect(r.events).toEqual(expect.arrayContaining(["ws:swap", "ws:old", "ws:retired"]));
+      expect(r.sink.invalid).toEqual([]);
+      expect(r.sink.mismatches).toEqual([]);
+      expect(r.sink.seq[0]).toBe(sink.seq[0]);
+      expect([r.stats.gaps, r.stats.resyncs, r.stats.overlapHeld, r.stats.overlapHeldApplied]).toEqual([0, 0, s.overlapHeld, s.overlapHeldApplied]);
     });
 
     test("replacement slower: its diffs are repeats and are dropped; the book stays LIVE and equal", async () => {
@@ -81,7 +90,7 @@ for (const market of ["spot", "linear"] as const) {
         if (gateOn && String(input).includes("/depth")) await new Promise<void>((r) => (release = r));
         return fetch(input, init);
       }) as typeof fetch;
-      const { sim, proxy, adapter, sink, frames } = await setup(stops, market, market === "spot" ? 35 : 36, gated);
+      const { sim, proxy, adapter, sink, frames, replay } = await setup(stops, market, market === "spot" ? 35 : 36, gated);
       gateOn = true;
       sim.inject("gap");
       sim.step(2); // a break: the book resyncs, its snapshot request waits at the gate
@@ -108,6 +117,13 @@ for (const market of ["spot", "linear"] as const) {
       expect(sink.invalid.length).toBe(1); // the injected gap only
       expect(sink.mismatches).toEqual([]);
       expect([adapter.stats().gaps, adapter.stats().resyncs, adapter.stats().bridgesFailed]).toEqual([1, 1, 0]);
+      // Replayed: the bridge takes the old socket's diffs alone as live's did (the replacement's wait in the hold), one
+      // snapshot, no no_bridge; the same book at the end.
+      const r = await replay();
+      expect(r.sink.invalid).toEqual(sink.invalid);
+      expect(r.sink.mismatches).toEqual([]);
+      expect(r.sink.seq[0]).toBe(sink.seq[0]);
+      expect([r.stats.gaps, r.stats.resyncs, r.stats.bridgesFailed]).toEqual([1, 1, 0]);
     });
   });
 }

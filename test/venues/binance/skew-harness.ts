@@ -1,9 +1,11 @@
 /**
  * The rig shared by the Binance skewed planned-reconnect tests (planned-skew.test.ts, overlap-review.test.ts): the
  * simulator behind a WebSocket proxy (../ws-proxy.ts), an adapter on one symbol, and a sink that checks every book
- * update against the simulator's book at that update id. `setup` pushes its clean-up onto the caller's `stops`.
+ * update against the simulator's book at that update id. `setup` pushes its clean-up onto the caller's `stops`, which
+ * first replays what the live run recorded through a second adapter and expects what the live run published.
  */
 import { join } from "node:path";
+import { expect } from "vitest";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -60,13 +62,17 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
   };
   let diffFrames = 0;
   let maxU = -1;
+  // What `feeder record` would write, in the order the adapter met it (frames, REST answers, connection events).
+  const recorded: Recorded[] = [];
   const adapter = new BinanceAdapter(config, [sub], {
     log: silentLogger,
     fetch: fetchFn,
     ackTimeoutMs: 5_000,
     reconnectBaseMs: 300,
     reconnectMaxMs: 600,
-    onRawFrame: (_m, _c, f) => {
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    onRawFrame: (_m, connection, f, tsRecvUs) => {
+      recorded.push({ frame: f, connection, tsRecvUs });
       if (!f.includes("depthUpdate")) return;
       diffFrames++;
       const u = Number(/"u":(\d+)/.exec(f)?.[1] ?? -1);
@@ -75,9 +81,16 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
     ...opts,
   });
   stops.push(async () => {
-    await adapter.stop();
-    proxy.stop();
-    await sim.stop();
+    // Every scenario of this rig, replayed from its recording, publishes what the live run did: the same
+    // invalidations (state, reason) and the same book at the end, every update the venue's.
+    try {
+      const r = await replay();
+      expect({ invalid: r.sink.invalid, seq: r.sink.seq[0], mismatches: r.sink.mismatches }).toEqual({ invalid: sink.invalid, seq: sink.seq[0], mismatches: [] });
+    } finally {
+      await adapter.stop();
+      proxy.stop();
+      await sim.stop();
+    }
   });
   const sink = new CheckingSink(await adapter.loadInstruments(), sim, sub);
   adapter.start(sink);
@@ -95,8 +108,29 @@ export async function setup(stops: (() => Promise<void>)[], market: "spot" | "li
   const afterHousekeeping = housekeepingRounds(adapter);
   /** The adapter still has the planned reconnect's old socket (its overlap is not over): its own view, not the proxy's. */
   const overlapOpen = () => (adapter as unknown as { conns: { retiringWs: unknown }[] }).conns[0]!.retiringWs !== null;
-  return { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen };
+  /**
+   * The live run so far replayed through a second adapter (startReplay), its books checked by the same rule: replay
+   * must publish what the live run did (for the same frames, the same books and no invalidation live had not).
+   */
+  const replay = async () => {
+    const again = new BinanceAdapter(config, [sub], { log: silentLogger });
+    const replaySink = new CheckingSink(await again.loadInstruments(), sim, sub);
+    again.startReplay(replaySink);
+    try {
+      for (const r of recorded) {
+        if (r.frame !== undefined) again.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
+        else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent(market, r.connection, r.url!, r.tsRecvUs);
+        else again.ingestRest(market, r.connection, r.url!, r.body!, r.tsRecvUs);
+      }
+    } finally {
+      await again.stop();
+    }
+    return { sink: replaySink, stats: again.stats(), events: recorded.filter((r) => r.url?.startsWith("ws:")).map((r) => r.url!) };
+  };
+  return { sim, proxy, adapter, sink, frames, receivedU, afterHousekeeping, overlapOpen, replay };
 }
+
+type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 /** The downstream frames of the replacement (link 1), recorded as the proxy forwards them. */
 export function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {

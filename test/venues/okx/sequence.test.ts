@@ -346,6 +346,16 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.stats().ignoredBeforeSnapshot).toBe(0);
   });
 
+  test("replay: a recorded REST answer whose URL does not parse (a damaged capture) is a skipped record, not an exception that ends the replay", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+    const rest = '{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"1700000000000","seqId":10}]}';
+    // Before, `new URL` threw a TypeError out of replay and export (Binance's answer takes such a URL as skipped).
+    for (const url of ["https://[::1/api/v5/market/books?instId=BTC-USDT&sz=400", "//a b/api/v5/market/books?instId=BTC-USDT"]) expect(adapter.ingestRest("spot", "c", url, rest, 5)).toBe(false);
+    expect(adapter.topicInfo(0).state).not.toBe("live");
+    expect(sink.invalid).toEqual([]);
+  });
+
   // A maintenance reset among the buffered updates: a REST book whose seqId lies between the reset's seqId and its
   // prevSeqId may be from either side of it. Before, a REST book from before the reset at its prevSeqId (15) dropped
   // every buffered update as "held" (the post-reset seqIds 3, 5 are ≤ 15), went LIVE at the pre-reset levels, and then
