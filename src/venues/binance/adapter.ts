@@ -196,6 +196,7 @@ export class BinanceAdapter implements VenueAdapter {
         },
       },
       opts.depthRefreshFraction,
+      opts.maxBufferedBytes,
     );
     this.lifecycle = new ConnectionLifecycle(
       "binance",

@@ -56,6 +56,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", v("levelsBeyondDepth")),
     counter("depth_refreshes_total", "LIVE books whose side bounded by the snapshot's depth ran low, refreshed by a new REST snapshot bridged while they stayed LIVE", v("depthRefreshes")),
     counter("depth_refresh_failures_total", "Those refreshes that ended without one (refused, not bridging): the book stayed LIVE as it was, tried again a second later", v("depthRefreshFailures")),
+    gauge("depth_refresh_buffered_bytes", "Bytes of diffs the depth refreshes of LIVE books buffer now for their REST snapshots (a budget of their own, as large as bridge_buffered_bytes')", v("depthRefreshBufferedBytes")),
     counter("depth_exhausted_total", "Books resynced (RESYNCING / depth_exhausted) because a side bounded by the snapshot's depth had no level left", v("depthExhausted")),
     counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M (the IP's weight) reached 80 % of the limit and REST waited for the next minute", v("usedWeightBlocks")),
     counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", v("restRateLimited") + v("restBanned")),
