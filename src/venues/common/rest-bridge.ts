@@ -50,14 +50,13 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
   fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
 }
 
-interface Bridging<R extends DiffRange> {
+interface Bridging<R extends DiffRange> extends BudgetedBuffer {
+  readonly t: TopicState;
   readonly diffs: { update: BookUpdate; range: R; bytes: number }[];
   /** What the diffs' copies take (bytesOfCopy), counted in RestBridge.bufferedBytes. */
   bytes: number;
   snapshot: BookUpdate | null;
   snapSeq: number;
-  /** Bumped by cancel(): a late fetch result of an older attempt is dropped. */
-  readonly attempt: number;
 }
 
 /** Diffs buffered per topic before the attempt is given up (a snapshot that never comes). */
@@ -69,6 +68,39 @@ export const MAX_BUFFERED_DIFFS = 10_000;
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
+/** A bridge's buffer as makeRoom sees it: the bytes it holds now, and when it began (a larger begunSeq: newer). */
+export interface BudgetedBuffer {
+  readonly bytes: number;
+  readonly begunSeq: number;
+}
+
+/**
+ * Frees `bytes` within `budget.maxBytes` for a buffer of `own` by dropping (`drop`, which must release what the
+ * dropped one held) the buffers of the bridges begun after it, newest first; false (nothing dropped) when even all of
+ * them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge, whose
+ * snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget took to
+ * fill no book ever bridged. Now the oldest always keeps its buffer. This bridge's and OKX's (okx/rest-bridge.ts).
+ * Cold: only over the budget (a scan per drop, no allocation); `buffers` is read again after each drop.
+ */
+export function makeRoom<B extends BudgetedBuffer>(
+  budget: { readonly bufferedBytes: number; readonly maxBytes: number },
+  buffers: () => Iterable<B | undefined>,
+  own: B,
+  bytes: number,
+  drop: (b: B) => void,
+): boolean {
+  let freeable = 0;
+  for (const o of buffers()) if (o && o.begunSeq > own.begunSeq) freeable += o.bytes;
+  if (budget.bufferedBytes - freeable + bytes > budget.maxBytes) return false;
+  while (budget.bufferedBytes + bytes > budget.maxBytes) {
+    let newest: B | undefined;
+    for (const o of buffers()) if (o && o.begunSeq > own.begunSeq && o.bytes > 0 && (!newest || o.begunSeq > newest.begunSeq)) newest = o;
+    if (!newest) break;
+    drop(newest);
+  }
+  return budget.bufferedBytes + bytes <= budget.maxBytes;
+}
+
 /** Per copy beyond its level arrays: the BookUpdate and its array headers, the buffer entry and its range (estimate). */
 const COPY_OVERHEAD_BYTES = 400;
 
@@ -79,7 +111,8 @@ export function bytesOfCopy(u: BookUpdate): number {
 
 export class RestBridge<R extends DiffRange = DiffRange> {
   private readonly topics = new Map<TopicState, Bridging<R>>();
-  private attempts = 0;
+  /** Bridges begun so far (each one's begunSeq). */
+  private begun = 0;
   /** Bytes the buffered copies of every topic take now (bytesOfCopy), at most maxBytes. */
   bufferedBytes = 0;
   // Counters (cold reads).
@@ -108,7 +141,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
    */
   begin(t: TopicState, fetch = true): void {
     this.cancel(t); // a restart: the old buffer's bytes go back to the budget
-    const b: Bridging<R> = { diffs: [], bytes: 0, snapshot: null, snapSeq: 0, attempt: ++this.attempts };
+    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, begunSeq: ++this.begun };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -144,7 +177,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     }
     const bytes = bytesOfCopy(update);
     if (this.bufferedBytes + bytes > this.maxBytes) {
-      const fits = this.makeRoom(t, bytes);
+      const fits = makeRoom(this, () => this.topics.values(), b, bytes, (o) => this.dropOverBudget(o.t));
       if (this.topics.get(t) !== b) return; // an adapter's fail hook ended or restarted this bridge meanwhile
       if (!fits) {
         // Keeping it would pass the budget, dropping it alone would leave a hole: the whole buffer goes.
@@ -201,28 +234,6 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     this.topics.delete(t);
     this.bufferedBytes -= b.bytes;
     b.bytes = 0;
-  }
-
-  /**
-   * Frees `bytes` for `t` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
-   * when even all of them would not free enough. Before, the stream whose diff did not fit always gave way: the oldest
-   * bridge, whose snapshot the market's REST queue serves next, held the most and was dropped first, and once the
-   * queue's wait passed the time the budget took to fill no book ever bridged. Now the oldest always keeps its buffer.
-   */
-  private makeRoom(t: TopicState, bytes: number): boolean {
-    const newer: TopicState[] = [];
-    let freeable = 0;
-    let after = false;
-    for (const [o, ob] of this.topics) { // in the order they began (begin() re-inserts)
-      if (after && ob.bytes > 0) {
-        newer.push(o);
-        freeable += ob.bytes;
-      }
-      if (o === t) after = true;
-    }
-    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
-    for (let k = newer.length - 1; k >= 0 && this.bufferedBytes + bytes > this.maxBytes; k--) if (this.topics.has(newer[k]!)) this.dropOverBudget(newer[k]!);
-    return this.bufferedBytes + bytes <= this.maxBytes;
   }
 
   private dropOverBudget(t: TopicState): void {

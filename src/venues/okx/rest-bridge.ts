@@ -21,6 +21,7 @@ import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
+import { type BudgetedBuffer, makeRoom } from "../common/rest-bridge.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -41,7 +42,7 @@ const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 10_000;
 const REST_TIMEOUT_MS = 10_000;
 
-interface Bridge {
+interface Bridge extends BudgetedBuffer {
   readonly t: OkxTopic;
   readonly frames: string[];
   /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
@@ -115,7 +116,7 @@ export class RestBridge {
     const bytes = frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
     const full = b.frames.length >= MAX_BUFFERED;
     if (!full && this.bufferedBytes + bytes > this.maxBytes) {
-      const fits = this.makeRoom(b, bytes);
+      const fits = makeRoom(this, () => this.bridges, b, bytes, (o) => this.dropOverBudget(o));
       if (this.bridges[t.index] !== b) return; // a resync of another book ended this one meanwhile
       if (!fits) {
         // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
@@ -141,25 +142,6 @@ export class RestBridge {
     b.bytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
-  }
-
-  /**
-   * Frees `bytes` for `b` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
-   * when even all of them would not free enough. Before, the book whose frame did not fit always gave way: the oldest
-   * bridge, whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the
-   * budget took to fill no book ever bridged. Cold: only over the budget (no allocation: a scan per drop).
-   */
-  private makeRoom(b: Bridge, bytes: number): boolean {
-    let freeable = 0;
-    for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq) freeable += o.bytes;
-    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
-    while (this.bufferedBytes + bytes > this.maxBytes) {
-      let newest: Bridge | undefined;
-      for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq && o.bytes > 0 && (!newest || o.begunSeq > newest.begunSeq)) newest = o;
-      if (!newest) break;
-      this.dropOverBudget(newest);
-    }
-    return this.bufferedBytes + bytes <= this.maxBytes;
   }
 
   private dropOverBudget(b: Bridge): void {
