@@ -154,6 +154,8 @@ export class BinanceAdapter implements VenueAdapter {
     // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
     const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
     const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
+    // The byte budget of the resync bridges' buffers, and (one of its own) the depth refreshes': config, else 256 MiB.
+    const maxBufferedBytes = opts.maxBufferedBytes ?? config.restBridgeBufferBytes;
     this.bridge = new RestBridge<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
@@ -161,7 +163,7 @@ export class BinanceAdapter implements VenueAdapter {
       covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
-    }, opts.maxBufferedBytes);
+    }, maxBufferedBytes);
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
       rest: this.rest,
@@ -196,7 +198,7 @@ export class BinanceAdapter implements VenueAdapter {
         },
       },
       opts.depthRefreshFraction,
-      opts.maxBufferedBytes,
+      maxBufferedBytes,
     );
     this.lifecycle = new ConnectionLifecycle(
       "binance",

@@ -45,7 +45,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("resyncs_total", "Book resyncs started", v("resyncs")),
     counter("resyncs_delayed_total", "Resyncs that waited out the per-topic backoff", v("resyncsDelayed")),
     counter("ignored_while_unsubscribed_total", "Diffs in flight for a stream not subscribed", v("ignoredWhileUnsubscribed")),
-    gauge("bridge_buffered_bytes", "Bytes of diffs the REST bridges of all streams buffer now (bounded by the adapter's maxBufferedBytes, 256 MiB by default)", v("bridgeBufferedBytes")),
+    gauge("bridge_buffered_bytes", "Bytes of diffs the REST bridges of all streams buffer now (bounded by rest_bridge_buffer_bytes, 256 MiB by default)", v("bridgeBufferedBytes")),
     counter("bridge_budget_drops_total", "Bridges whose buffered diffs were dropped because a diff did not fit in the byte budget (the book resynced)", v("bridgeBudgetDrops")),
     counter("diffs_not_buffered_while_rest_held_total", "Diffs of resyncing books not buffered because the market's REST was held (429 / 418) for more than 5 s more", v("diffsNotBufferedWhileHeld")),
     counter("buffers_dropped_while_rest_held_total", "Bridges whose buffered diffs were dropped because the market's REST was held for more than 5 s more", v("buffersDroppedWhileHeld")),

@@ -103,8 +103,8 @@ async function setup(market: M, depth: number, levels = 40, liveRefreshFraction?
     await sim.stop();
   });
   /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
-  const replay = async (more: Recorded[] = [], keepRunning = false, maxBufferedBytes?: number) => {
-    const again = new BinanceAdapter(config, subs, { log: silentLogger, ...(maxBufferedBytes !== undefined ? { maxBufferedBytes } : {}) });
+  const replay = async (more: Recorded[] = [], keepRunning = false, restBridgeBufferBytes?: number) => {
+    const again = new BinanceAdapter(restBridgeBufferBytes !== undefined ? { ...config, restBridgeBufferBytes } : config, subs, { log: silentLogger });
     const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
     const sink2 = new AppSink(sim, market, symbol);
     sink2.builder = new BookBuilder(instrumentsAgain[0]!);
@@ -220,8 +220,8 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
     expect(again.topicInfo(0).refreshBuffered).toBeGreaterThanOrEqual(200);
     expect(again.topicInfo(0).refreshBuffered).toBeLessThanOrEqual(201);
     expect(again.stats().depthRefreshBufferedBytes).toBe(again.topicInfo(0).refreshBuffered * EMPTY_DIFF_BYTES);
-    // The adapter's byte budget bounds the refreshes' buffers too. Before, theirs was always 256 MiB whatever the
-    // option said: here 200 diffs, not 50.
+    // The adapter's byte budget (config venues.binance.rest_bridge_buffer_bytes) bounds the refreshes' buffers too.
+    // Before, theirs was always 256 MiB whatever the budget: here 200 diffs, not 50.
     const small = await replay(more, true, 50 * EMPTY_DIFF_BYTES);
     expect(small.again.topicInfo(0)).toMatchObject({ state: "live", lastU: msg.data.u + 600 });
     expect(small.again.topicInfo(0).refreshBuffered).toBeLessThanOrEqual(50);
