@@ -21,7 +21,7 @@ import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
-import { type BudgetedBuffer, makeRoom } from "../common/rest-bridge.ts";
+import { type BudgetedBuffer, DEFAULT_MAX_BUFFERED_BYTES, makeRoom } from "../common/rest-bridge.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -32,8 +32,6 @@ import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
 export const MAX_BUFFERED = 1_000;
-/** The buffered frames of all books together, in bytes (2 a character plus the overhead): 256 MiB by default. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** Per buffered frame beyond its characters: the string's header and its slots in frames / recvUs (estimate). */
 export const BUFFERED_FRAME_OVERHEAD_BYTES = 64;
 /** Updates are buffered again only from this long before a REST hold ends (the snapshot goes out as it ends). */
@@ -86,7 +84,10 @@ export class RestBridge {
     budgetShare: number | undefined,
     budgetIndex: number | undefined,
     link?: BudgetLink,
-    /** The byte budget of all books' buffered frames together (DEFAULT_MAX_BUFFERED_BYTES). */
+    /**
+     * The byte budget of all books' buffered frames together, 2 bytes a character plus the overhead (the config's
+     * venues.okx.rest_bridge_buffer_bytes; 256 MiB, DEFAULT_MAX_BUFFERED_BYTES, shared with common/rest-bridge.ts).
+     */
     readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
