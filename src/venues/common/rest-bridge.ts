@@ -8,11 +8,12 @@
  * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
  *
  * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
- * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges begun after
- * its topic's, newest first, or (when those do not free enough) its own topic's ("overflow", counted in budgetDrops):
- * a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new bridge later. The oldest
- * bridge (the next one the REST queue serves) thus always keeps its buffer. Nothing is ever delivered from a buffer
- * with a hole in it.
+ * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges whose snapshot
+ * was asked for after its topic's, last asked first, or (when those do not free enough) its own topic's ("overflow",
+ * counted in budgetDrops): a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new
+ * bridge later. The bridge asked for first (the next one the REST queue serves) thus keeps its buffer; one whose
+ * snapshot failed and is asked for again (askedAgain, no_bridge) goes behind those asked since. Nothing is ever
+ * delivered from a buffer with a hole in it.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -52,6 +53,7 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
 
 interface Bridging<R extends DiffRange> extends BudgetedBuffer {
   readonly t: TopicState;
+  askedSeq: number;
   readonly diffs: { update: BookUpdate; range: R; bytes: number }[];
   /** What the diffs' copies take (bytesOfCopy), counted in RestBridge.bufferedBytes. */
   bytes: number;
@@ -68,18 +70,23 @@ export const MAX_BUFFERED_DIFFS = 10_000;
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
-/** A bridge's buffer as makeRoom sees it: the bytes it holds now, and when it began (a larger begunSeq: newer). */
+/**
+ * A bridge's buffer as makeRoom sees it: the bytes it holds now, and when its snapshot was last asked for (a larger
+ * askedSeq: later, so further back in the REST queue). A bridge begins with its first request.
+ */
 export interface BudgetedBuffer {
   readonly bytes: number;
-  readonly begunSeq: number;
+  readonly askedSeq: number;
 }
 
 /**
  * Frees `bytes` within `budget.maxBytes` for a buffer of `own` by dropping (`drop`, which must release what the
- * dropped one held) the buffers of the bridges begun after it, newest first; false (nothing dropped) when even all of
- * them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge, whose
- * snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget took to
- * fill no book ever bridged. Now the oldest always keeps its buffer. This bridge's and OKX's (okx/rest-bridge.ts).
+ * dropped one held) the buffers of the bridges asked for after it, last asked first; false (nothing dropped) when
+ * even all of them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge,
+ * whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget
+ * took to fill no book ever bridged. And until a failed snapshot's bridge went behind those asked since (askedSeq
+ * renewed), one failing every time kept its place while asking at the queue's end, and starved every other book the
+ * same way. This bridge's and OKX's (okx/rest-bridge.ts).
  * Cold: only over the budget (a scan per drop, no allocation); `buffers` is read again after each drop.
  */
 export function makeRoom<B extends BudgetedBuffer>(
@@ -90,13 +97,13 @@ export function makeRoom<B extends BudgetedBuffer>(
   drop: (b: B) => void,
 ): boolean {
   let freeable = 0;
-  for (const o of buffers()) if (o && o.begunSeq > own.begunSeq) freeable += o.bytes;
+  for (const o of buffers()) if (o && o.askedSeq > own.askedSeq) freeable += o.bytes;
   if (budget.bufferedBytes - freeable + bytes > budget.maxBytes) return false;
   while (budget.bufferedBytes + bytes > budget.maxBytes) {
-    let newest: B | undefined;
-    for (const o of buffers()) if (o && o.begunSeq > own.begunSeq && o.bytes > 0 && (!newest || o.begunSeq > newest.begunSeq)) newest = o;
-    if (!newest) break;
-    drop(newest);
+    let last: B | undefined;
+    for (const o of buffers()) if (o && o.askedSeq > own.askedSeq && o.bytes > 0 && (!last || o.askedSeq > last.askedSeq)) last = o;
+    if (!last) break;
+    drop(last);
   }
   return budget.bufferedBytes + bytes <= budget.maxBytes;
 }
@@ -111,8 +118,8 @@ export function bytesOfCopy(u: BookUpdate): number {
 
 export class RestBridge<R extends DiffRange = DiffRange> {
   private readonly topics = new Map<TopicState, Bridging<R>>();
-  /** Bridges begun so far (each one's begunSeq). */
-  private begun = 0;
+  /** Snapshots asked for so far (each bridge's askedSeq: at begin(), askedAgain(), a no_bridge). */
+  private asked = 0;
   /** Bytes the buffered copies of every topic take now (bytesOfCopy), at most maxBytes. */
   bufferedBytes = 0;
   // Counters (cold reads).
@@ -141,7 +148,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
    */
   begin(t: TopicState, fetch = true): void {
     this.cancel(t); // a restart: the old buffer's bytes go back to the budget
-    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, begunSeq: ++this.begun };
+    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: ++this.asked };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -205,6 +212,15 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     return true;
   }
 
+  /**
+   * `t`'s snapshot was refused and is asked for again, its buffer kept (Binance: the adapter's refused hook): over the
+   * budget it now gives way before the bridges asked for since, whose requests REST serves first (makeRoom).
+   */
+  askedAgain(t: TopicState): void {
+    const b = this.topics.get(t);
+    if (b) b.askedSeq = ++this.asked;
+  }
+
   /** True while `t`'s snapshot is in hand, waiting for a diff that reaches past it. */
   hasSnapshot(t: TopicState): boolean {
     return this.topics.get(t)?.snapshot != null;
@@ -259,6 +275,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       // step 4, "go back to step 3". The diffs stay buffered for the next snapshot, which the adapter asks for.
       this.noBridge++;
       b.snapshot = null;
+      b.askedSeq = ++this.asked; // the next snapshot is asked for at the queue's end (askedAgain)
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }

@@ -8,9 +8,11 @@
  * size not fitting the tick or lot also has the instruments re-checked). Cold path.
  *
  * Memory is bounded across books: the buffered frames of all of them count against `maxBytes` (2 bytes a character
- * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges begun after
- * its book's, newest first, or (when those cannot free enough) its own book's, and each such book resyncs, as an
- * overflow of MAX_BUFFERED does. The oldest bridge, whose snapshot is due first, so keeps its buffer. While the REST budget is held (a 429's Retry-After) for more than
+ * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges whose
+ * snapshot was asked for after its book's, last asked first, or (when those cannot free enough) its own book's, and
+ * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts makeRoom). The bridge asked for
+ * first, whose snapshot is due first, so keeps its buffer; one whose request failed and is retried goes behind those
+ * asked since. While the REST budget is held (a 429's Retry-After) for more than
  * BUFFER_LEAD_MS more, nothing is buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
@@ -47,8 +49,8 @@ interface Bridge extends BudgetedBuffer {
   readonly recvUs: number[];
   /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
   bytes: number;
-  /** When it began, in RestBridge.begun order: over the byte budget the newest bridges give way (makeRoom). */
-  readonly begunSeq: number;
+  /** When its snapshot was last asked for (RestBridge.asked; renewed by a retry): over the byte budget the last asked give way (makeRoom). */
+  askedSeq: number;
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -59,8 +61,8 @@ export class RestBridge {
   private readonly budget: RestWeightBudget;
   private readonly snapshot = new BookUpdate();
   private stopped = false;
-  /** Bridges begun so far (each Bridge's begunSeq). */
-  private begun = 0;
+  /** Snapshots asked for so far (each Bridge's askedSeq: when it began, at each retry). */
+  private asked = 0;
   // Counters (cold).
   fetched = 0;
   bridged = 0;
@@ -110,7 +112,7 @@ export class RestBridge {
       return;
     }
     if (!b) {
-      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, begunSeq: ++this.begun };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, askedSeq: ++this.asked };
       this.bridges[t.index] = b;
       this.fetch(b);
     }
@@ -186,6 +188,9 @@ export class RestBridge {
   private retry(b: Bridge): void {
     if (this.bridges[b.t.index] !== b || this.stopped) return;
     const delay = equalJitterMs(b.attempt++, RETRY_BASE_MS, RETRY_MAX_MS, this.a.random);
+    // Asked again at the end of the REST queue: over the byte budget it gives way before the bridges asked since.
+    // Before, it kept the place it began at: one failing every time kept its buffer while theirs were dropped.
+    b.askedSeq = ++this.asked;
     b.timer = setTimeout(() => {
       b.timer = null;
       this.fetch(b);

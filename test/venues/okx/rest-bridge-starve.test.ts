@@ -209,3 +209,53 @@ describe("okx REST bridge: the byte count is what the buffers hold, whatever end
     for (const [k, n] of Object.entries(seen)) expect(n, k).toBeGreaterThan(0);
   });
 });
+
+describe("okx REST bridge: a refused request's bridge goes behind those asked since", () => {
+  // Before, a bridge kept the place it began at through its retries: its next request waited at the queue's end (or
+  // out its backoff) while its buffer pushed out those of the bridges asked for after it began, REST serving them
+  // first; one failing every time cost the others their answers. Now a retry asks anew: over the budget it gives way.
+  test("book 0 begins first, is refused; book 1's buffer is kept when book 0's next frame does not fit", async () => {
+    const clock = { ms: 1_000_000 };
+    const scanner = { seqId: 0, prevSeqId: 0 };
+    const conn = { update: { tsRecvUs: 0 }, scanner, readAgain: () => 0 };
+    const topics = [0, 1].map((i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
+    const requests: { index: number; resolve: (r: Response) => void }[] = [];
+    const resynced: number[] = [];
+    const a = {
+      now: () => clock.ms,
+      wallNow: () => clock.ms,
+      random: () => 0.5,
+      log: silentLogger,
+      c: { gaps: 0 },
+      books: { replaying: false, resync: (t: OkxTopic) => void resynced.push(t.index) },
+      configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
+      instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
+      fetchFn: (url: string) => new Promise<Response>((resolve) => requests.push({ index: Number(/instId=Q(\d+)-USDT/.exec(url)![1]), resolve })),
+      applyRestSnapshot: () => {},
+      onBook: () => {},
+      recheckInstrument: () => {},
+    };
+    const frame = (seq: number) => `${seq}:${seq - 1}:${"x".repeat(100)}`;
+    const frameBytes = frame(1001).length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
+    const bridge = new RestBridge(a as unknown as OkxAdapter, 2, undefined, undefined, undefined, 4 * frameBytes);
+    const b0 = topics[0] as unknown as OkxTopic;
+    const b1 = topics[1] as unknown as OkxTopic;
+    bridge.buffer(b0, frame(1001)); // book 0's bridge begins (asks) first
+    bridge.buffer(b1, frame(2001));
+    bridge.buffer(b1, frame(2002));
+    requests.find((r) => r.index === 0)!.resolve(new Response("busy", { status: 503 })); // refused: retried later
+    await until(() => bridge.refused === 1, "book 0's request refused");
+    bridge.buffer(b0, frame(1002)); // 4 frames: the budget is full
+    bridge.buffer(b0, frame(1003)); // does not fit: book 0, asked for last, gives way (before: book 1's 2 frames)
+    expect(resynced).toEqual([0]);
+    expect(bridge.buffered(1)).toBe(2);
+    expect(bridge.buffered(0)).toBe(0);
+    bridge.stop();
+    for (const r of requests) r.resolve(new Response("gone", { status: 503 }));
+  });
+});
+
+async function until(ok: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((res) => setTimeout(res, 0));
+  if (!ok()) throw new Error(`never: ${what}`);
+}
