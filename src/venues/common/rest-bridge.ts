@@ -85,8 +85,8 @@ export interface BudgetedBuffer {
  * even all of them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge,
  * whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget
  * took to fill no book ever bridged. And until a failed snapshot's bridge went behind those asked since (askedSeq
- * renewed), one failing every time kept its place while asking at the queue's end, and starved every other book the
- * same way. This bridge's and OKX's (okx/rest-bridge.ts).
+ * renewed), one failing every time kept its place while asking at the queue's end: its buffer pushed out those of the
+ * bridges REST served meanwhile, their answers lost. This bridge's and OKX's (okx/rest-bridge.ts).
  * Cold: only over the budget (a scan per drop, no allocation); `buffers` is read again after each drop.
  */
 export function makeRoom<B extends BudgetedBuffer>(

@@ -31,8 +31,8 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   /**
    * Bytes of updates buffered for REST snapshots by all this adapter's books together (default the config's
    * rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): an update that does
-   * not fit drops the buffers of bridges asked for after its book's (last asked first), else its own book's; each such book
-   * resyncs.
+   * not fit drops the buffers of bridges asked for after its book's (last asked first), else its own book's; each
+   * such book resyncs.
    */
   maxBufferedBytes?: number;
 }

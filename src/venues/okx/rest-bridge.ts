@@ -12,8 +12,8 @@
  * snapshot was asked for after its book's, last asked first, or (when those cannot free enough) its own book's, and
  * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts makeRoom). The bridge asked for
  * first, whose snapshot is due first, so keeps its buffer; one whose request failed and is retried goes behind those
- * asked since. While the REST budget is held (a 429's Retry-After) for more than
- * BUFFER_LEAD_MS more, nothing is buffered: the book waits, and its bridge starts again shortly before the hold ends.
+ * asked since. While the REST budget is held (a 429's Retry-After) for more than BUFFER_LEAD_MS more, nothing is
+ * buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -49,7 +49,7 @@ interface Bridge extends BudgetedBuffer {
   readonly recvUs: number[];
   /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
   bytes: number;
-  /** When its snapshot was last asked for (RestBridge.asked; renewed by a retry): over the byte budget the last asked give way (makeRoom). */
+  /** When its snapshot was last asked for (RestBridge.asked; renewed by a retry): the last asked give way (makeRoom). */
   askedSeq: number;
   attempt: number;
   fetching: boolean;
