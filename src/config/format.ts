@@ -60,6 +60,7 @@ function venue(v: VenueConfig): string[] {
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
+  if (v.restBridgeBufferBytes !== undefined) out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(url("ws_url", m.wsUrl));

@@ -22,10 +22,17 @@ import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
 import { INSTRUMENT_RELOAD_MS } from "../venues/common/instrument-reload.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES } from "../venues/common/rest-bridge.ts";
 
 /** `venues.okx.instrument_reload_ms`, `venues.binance.instrument_reload_ms`: 0 (never) or 1 minute to 7 days. */
 const MIN_INSTRUMENT_RELOAD_MS = 60_000;
 const MAX_INSTRUMENT_RELOAD_MS = 7 * 86_400_000;
+/**
+ * `venues.okx.rest_bridge_buffer_bytes`, `venues.binance.rest_bridge_buffer_bytes`: 1 MiB to 16 GiB. Below a few
+ * diffs' worth every bridge would drop its own buffer and no book bridge; the bound is a typo's, not a host's.
+ */
+const MIN_REST_BRIDGE_BUFFER_BYTES = 1024 * 1024;
+const MAX_REST_BRIDGE_BUFFER_BYTES = 16 * 1024 ** 3;
 import type {
   DestinationConfig,
   RetransmitConfig,
@@ -696,7 +703,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const vt = v.table(value, key);
     const marketNames = Object.keys(spec.markets);
-    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms"] : []), ...marketNames]);
+    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms", "rest_bridge_buffer_bytes"] : []), ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
     // A URL may carry credentials (user:pw@): never shown (core/redact-url.ts).
     if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, redactUrl(wsUrl), WS_URL_EXPECTED);
@@ -811,9 +818,12 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     // announces none, so only a reload finds a coarser tick); the other venues re-check an instrument when a number
     // does not fit (docs/add-venue.md, "Instruments").
     let instrumentReloadMs: number | undefined;
+    // OKX and Binance bridge a REST snapshot to buffered updates (the others get their snapshot on the socket).
+    let restBridgeBufferBytes: number | undefined;
     if (venueName === "okx" || venueName === "binance") {
       instrumentReloadMs = v.int(vt.instrument_reload_ms, `${key}.instrument_reload_ms`, INSTRUMENT_RELOAD_MS, 0, MAX_INSTRUMENT_RELOAD_MS);
       if (instrumentReloadMs !== 0 && instrumentReloadMs < MIN_INSTRUMENT_RELOAD_MS) v.problem(`${key}.instrument_reload_ms`, instrumentReloadMs, `0 (never) or ${MIN_INSTRUMENT_RELOAD_MS} to ${MAX_INSTRUMENT_RELOAD_MS}`);
+      restBridgeBufferBytes = v.int(vt.rest_bridge_buffer_bytes, `${key}.rest_bridge_buffer_bytes`, DEFAULT_MAX_BUFFERED_BYTES, MIN_REST_BRIDGE_BUFFER_BYTES, MAX_REST_BRIDGE_BUFFER_BYTES);
     }
     out.push({
       venue: venueName as VenueName,
@@ -824,6 +834,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       overrides,
       ...(deadMs > 0 ? { deadConnectionMs: deadMs } : {}),
       ...(instrumentReloadMs !== undefined ? { instrumentReloadMs } : {}),
+      ...(restBridgeBufferBytes !== undefined ? { restBridgeBufferBytes } : {}),
     });
   }
   return out;

@@ -57,6 +57,11 @@ export interface VenueConfig {
   readonly deadConnectionMs?: number;
   /** Reload each market's instruments this often (0 = never; absent: the venue layer's 1 hour). */
   readonly instrumentReloadMs?: number;
+  /**
+   * OKX, Binance: bytes the REST bridges' buffered updates of all the adapter's books may take together (absent: the
+   * adapter's 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES); an adapter option maxBufferedBytes wins.
+   */
+  readonly restBridgeBufferBytes?: number;
 }
 
 export interface DestinationRule {

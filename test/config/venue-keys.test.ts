@@ -2,6 +2,8 @@
 import { describe, expect, test } from "vitest";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { OkxAdapter } from "../../src/venues/okx/adapter.ts";
 import { supportedVenues } from "../../src/venues/registry.ts";
 import { refusedProblems } from "../support/config-problems.ts";
 
@@ -93,6 +95,22 @@ describe("venue keys", () => {
     expect(parseConfigText(b("instrument_reload_ms = 0\n")).venues[0]!.instrumentReloadMs).toBe(0);
     expect(problemsOf(b("instrument_reload_ms = 1000\n"))).toEqual(["venues.binance.instrument_reload_ms: 1000 is not 0 (never) or 60000 to 604800000"]);
     expect(formatConfigToml(parseConfigText(b("instrument_reload_ms = 120000\n")))).toContain("instrument_reload_ms = 120000");
+  });
+
+  test("rest_bridge_buffer_bytes: okx's and binance's REST-bridge byte budget (default 256 MiB, 1 MiB to 16 GiB), reaching their adapters; other venues and bad values are named", () => {
+    for (const [venue, symbol] of [["okx", "BTC-USDT"], ["binance", "BTCUSDT"]] as const) {
+      const c = (extra: string) => `[venues.${venue}]\n${extra}[venues.${venue}.spot]\nsymbols = ["${symbol}"]\n`;
+      expect(parseConfigText(c("rest_bridge_buffer_bytes = 8388608\n")).venues[0]!.restBridgeBufferBytes).toBe(8 * 1024 * 1024);
+      expect(parseConfigText(c("")).venues[0]!.restBridgeBufferBytes).toBe(256 * 1024 * 1024);
+      expect(problemsOf(c("rest_bridge_buffer_bytes = 1000\n"))).toEqual([`venues.${venue}.rest_bridge_buffer_bytes: 1000 is not an integer 1048576–17179869184`]);
+      expect(problemsOf(c('rest_bridge_buffer_bytes = "256MiB"\n'))).toEqual([`venues.${venue}.rest_bridge_buffer_bytes: "256MiB" is not an integer 1048576–17179869184`]);
+      expect(formatConfigToml(parseConfigText(c("rest_bridge_buffer_bytes = 8388608\n")))).toContain("rest_bridge_buffer_bytes = 8388608");
+    }
+    // The OKX adapter's budget is the key's (Binance's: depth-band.test.ts, "replay: a refresh no recorded answer").
+    const okx = parseConfigText('[venues.okx]\nrest_bridge_buffer_bytes = 8388608\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n').venues[0]!;
+    expect(new OkxAdapter(okx, [], { log: silentLogger }).bridge.maxBytes).toBe(8 * 1024 * 1024);
+    // Only OKX and Binance bridge a REST snapshot: elsewhere the key is unknown.
+    expect(problemsOf('[venues.bybit]\nrest_bridge_buffer_bytes = 8388608\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n').join("\n")).toContain("venues.bybit.rest_bridge_buffer_bytes: unknown key");
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {

@@ -154,6 +154,8 @@ export class BinanceAdapter implements VenueAdapter {
     // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
     const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
     const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
+    // The byte budget of the resync bridges' buffers, and (one of its own) the depth refreshes': config, else 256 MiB.
+    const maxBufferedBytes = opts.maxBufferedBytes ?? config.restBridgeBufferBytes;
     this.bridge = new RestBridge<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
@@ -161,7 +163,7 @@ export class BinanceAdapter implements VenueAdapter {
       covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
-    }, opts.maxBufferedBytes);
+    }, maxBufferedBytes);
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
       rest: this.rest,
@@ -172,6 +174,9 @@ export class BinanceAdapter implements VenueAdapter {
       stopping: () => this.lifecycle.stopping,
       misfit: (t) => this.recheckInstrument(t),
       refused: (t, detail) => {
+        // Asked again (after the backoff) at the queue's end: over the byte budget its buffer now gives way before
+        // those of the bridges asked for since (common/rest-bridge.ts makeRoom).
+        this.bridge.askedAgain(t);
         this.keepBuffer = true; // restart() keeps the buffer: the diffs wait for the next snapshot
         try {
           this.onBridgeFailed(t, "refused", detail);
@@ -196,6 +201,7 @@ export class BinanceAdapter implements VenueAdapter {
         },
       },
       opts.depthRefreshFraction,
+      maxBufferedBytes,
     );
     this.lifecycle = new ConnectionLifecycle(
       "binance",

@@ -81,6 +81,11 @@ export class DepthBand {
     private readonly host: DepthBandHost,
     /** Refresh floor as a fraction of the limit; 0: no refresh, only the resync when a side is empty. */
     private readonly refreshFraction = DEPTH_REFRESH_FRACTION,
+    /**
+     * The byte budget of all refreshes' buffered diffs together (the adapter's maxBufferedBytes, a budget of their own
+     * beside the resync bridges'): over it the newest refreshes give way, their books staying LIVE as they are.
+     */
+    maxBufferedBytes?: number,
   ) {
     this.exhaustedLog = new RateLimitedLog(host.log, "warn", "binance: a side bounded by the snapshot's depth has no level left (the price moved beyond it); books resynced");
     this.bridge = new RestBridge<RefreshDiff>({
@@ -91,7 +96,12 @@ export class DepthBand {
       covered: (seq, d, t) => host.covered(seq, d, t as BinanceTopic),
       deliver: (t, u, d) => this.collect(t as BinanceTopic, u, d),
       fail: (t, why, detail) => this.fail(t as BinanceTopic, `${why}: ${detail}`),
-    });
+    }, maxBufferedBytes);
+  }
+
+  /** Bytes the refreshes' buffered diffs take now (cold: stats). */
+  get bufferedBytes(): number {
+    return this.bridge.bufferedBytes;
   }
 
   /**

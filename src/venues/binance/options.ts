@@ -35,9 +35,10 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
    */
   depthRefreshFraction?: number;
   /**
-   * Bytes of diffs buffered by the REST bridges of all this adapter's streams together (default 256 MiB,
-   * common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a diff that does not fit drops the buffers of bridges begun
-   * after its stream's (newest first), else its own stream's; each such book resyncs.
+   * Bytes of diffs buffered by the REST bridges of all this adapter's streams together (default the config's
+   * rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a diff that does not
+   * fit drops the buffers of bridges asked for after its stream's (last asked first), else its own stream's; each
+   * such book resyncs. The depth refreshes of LIVE books (depth-band.ts) have a budget of their own, this large.
    */
   maxBufferedBytes?: number;
 }

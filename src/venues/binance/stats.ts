@@ -75,6 +75,7 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     levelsBeyondDepth: p.topics.reduce((n, t) => n + t.beyondDepth, 0),
     depthRefreshes: p.band.refreshes,
     depthRefreshFailures: p.band.refreshFailures,
+    depthRefreshBufferedBytes: p.band.bufferedBytes,
     depthExhausted: p.band.exhausted,
     usedWeightBlocks: p.rest.usedWeightBlocks,
     restRateLimited: p.rest.rateLimited(),

@@ -8,11 +8,12 @@
  * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
  *
  * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
- * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges begun after
- * its topic's, newest first, or (when those do not free enough) its own topic's ("overflow", counted in budgetDrops):
- * a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new bridge later. The oldest
- * bridge (the next one the REST queue serves) thus always keeps its buffer. Nothing is ever delivered from a buffer
- * with a hole in it.
+ * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges whose snapshot
+ * was asked for after its topic's, last asked first, or (when those do not free enough) its own topic's ("overflow",
+ * counted in budgetDrops): a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new
+ * bridge later. The bridge asked for first (the next one the REST queue serves) thus keeps its buffer; one whose
+ * snapshot failed and is asked for again (askedAgain, no_bridge) goes behind those asked since. Nothing is ever
+ * delivered from a buffer with a hole in it.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -50,14 +51,14 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
   fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
 }
 
-interface Bridging<R extends DiffRange> {
+interface Bridging<R extends DiffRange> extends BudgetedBuffer {
+  readonly t: TopicState;
+  askedSeq: number;
   readonly diffs: { update: BookUpdate; range: R; bytes: number }[];
   /** What the diffs' copies take (bytesOfCopy), counted in RestBridge.bufferedBytes. */
   bytes: number;
   snapshot: BookUpdate | null;
   snapSeq: number;
-  /** Bumped by cancel(): a late fetch result of an older attempt is dropped. */
-  readonly attempt: number;
 }
 
 /** Diffs buffered per topic before the attempt is given up (a snapshot that never comes). */
@@ -69,6 +70,44 @@ export const MAX_BUFFERED_DIFFS = 10_000;
  */
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
+/**
+ * A bridge's buffer as makeRoom sees it: the bytes it holds now, and when its snapshot was last asked for (a larger
+ * askedSeq: later, so further back in the REST queue). A bridge begins with its first request.
+ */
+export interface BudgetedBuffer {
+  readonly bytes: number;
+  readonly askedSeq: number;
+}
+
+/**
+ * Frees `bytes` within `budget.maxBytes` for a buffer of `own` by dropping (`drop`, which must release what the
+ * dropped one held) the buffers of the bridges asked for after it, last asked first; false (nothing dropped) when
+ * even all of them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge,
+ * whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget
+ * took to fill no book ever bridged. And until a failed snapshot's bridge went behind those asked since (askedSeq
+ * renewed), one failing every time kept its place while asking at the queue's end: its buffer pushed out those of the
+ * bridges REST served meanwhile, their answers lost. This bridge's and OKX's (okx/rest-bridge.ts).
+ * Cold: only over the budget (a scan per drop, no allocation); `buffers` is read again after each drop.
+ */
+export function makeRoom<B extends BudgetedBuffer>(
+  budget: { readonly bufferedBytes: number; readonly maxBytes: number },
+  buffers: () => Iterable<B | undefined>,
+  own: B,
+  bytes: number,
+  drop: (b: B) => void,
+): boolean {
+  let freeable = 0;
+  for (const o of buffers()) if (o && o.askedSeq > own.askedSeq) freeable += o.bytes;
+  if (budget.bufferedBytes - freeable + bytes > budget.maxBytes) return false;
+  while (budget.bufferedBytes + bytes > budget.maxBytes) {
+    let last: B | undefined;
+    for (const o of buffers()) if (o && o.askedSeq > own.askedSeq && o.bytes > 0 && (!last || o.askedSeq > last.askedSeq)) last = o;
+    if (!last) break;
+    drop(last);
+  }
+  return budget.bufferedBytes + bytes <= budget.maxBytes;
+}
+
 /** Per copy beyond its level arrays: the BookUpdate and its array headers, the buffer entry and its range (estimate). */
 const COPY_OVERHEAD_BYTES = 400;
 
@@ -79,7 +118,8 @@ export function bytesOfCopy(u: BookUpdate): number {
 
 export class RestBridge<R extends DiffRange = DiffRange> {
   private readonly topics = new Map<TopicState, Bridging<R>>();
-  private attempts = 0;
+  /** Snapshots asked for so far (each bridge's askedSeq: at begin(), askedAgain(), a no_bridge). */
+  private asked = 0;
   /** Bytes the buffered copies of every topic take now (bytesOfCopy), at most maxBytes. */
   bufferedBytes = 0;
   // Counters (cold reads).
@@ -108,7 +148,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
    */
   begin(t: TopicState, fetch = true): void {
     this.cancel(t); // a restart: the old buffer's bytes go back to the budget
-    const b: Bridging<R> = { diffs: [], bytes: 0, snapshot: null, snapSeq: 0, attempt: ++this.attempts };
+    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: ++this.asked };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -144,7 +184,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     }
     const bytes = bytesOfCopy(update);
     if (this.bufferedBytes + bytes > this.maxBytes) {
-      const fits = this.makeRoom(t, bytes);
+      const fits = makeRoom(this, () => this.topics.values(), b, bytes, (o) => this.dropOverBudget(o.t));
       if (this.topics.get(t) !== b) return; // an adapter's fail hook ended or restarted this bridge meanwhile
       if (!fits) {
         // Keeping it would pass the budget, dropping it alone would leave a hole: the whole buffer goes.
@@ -170,6 +210,15 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     b.snapSeq = seq;
     this.tryBridge(t, b);
     return true;
+  }
+
+  /**
+   * `t`'s snapshot was refused and is asked for again, its buffer kept (Binance: the adapter's refused hook): over the
+   * budget it now gives way before the bridges asked for since, whose requests REST serves first (makeRoom).
+   */
+  askedAgain(t: TopicState): void {
+    const b = this.topics.get(t);
+    if (b) b.askedSeq = ++this.asked;
   }
 
   /** True while `t`'s snapshot is in hand, waiting for a diff that reaches past it. */
@@ -203,28 +252,6 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     b.bytes = 0;
   }
 
-  /**
-   * Frees `bytes` for `t` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
-   * when even all of them would not free enough. Before, the stream whose diff did not fit always gave way: the oldest
-   * bridge, whose snapshot the market's REST queue serves next, held the most and was dropped first, and once the
-   * queue's wait passed the time the budget took to fill no book ever bridged. Now the oldest always keeps its buffer.
-   */
-  private makeRoom(t: TopicState, bytes: number): boolean {
-    const newer: TopicState[] = [];
-    let freeable = 0;
-    let after = false;
-    for (const [o, ob] of this.topics) { // in the order they began (begin() re-inserts)
-      if (after && ob.bytes > 0) {
-        newer.push(o);
-        freeable += ob.bytes;
-      }
-      if (o === t) after = true;
-    }
-    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
-    for (let k = newer.length - 1; k >= 0 && this.bufferedBytes + bytes > this.maxBytes; k--) if (this.topics.has(newer[k]!)) this.dropOverBudget(newer[k]!);
-    return this.bufferedBytes + bytes <= this.maxBytes;
-  }
-
   private dropOverBudget(t: TopicState): void {
     const held = this.topics.get(t)?.bytes ?? 0;
     this.cancel(t);
@@ -248,6 +275,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       // step 4, "go back to step 3". The diffs stay buffered for the next snapshot, which the adapter asks for.
       this.noBridge++;
       b.snapshot = null;
+      b.askedSeq = ++this.asked; // the next snapshot is asked for at the queue's end (askedAgain)
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }

@@ -186,7 +186,7 @@ export class OkxAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as OkxTopic),
     });
-    this.bridge = new RestBridge(this, n, opts.budgetShare, opts.budgetIndex, budgetLink(opts.budgetLedger, "okx:rest"), opts.maxBufferedBytes);
+    this.bridge = new RestBridge(this, n, opts.budgetShare, opts.budgetIndex, budgetLink(opts.budgetLedger, "okx:rest"), opts.maxBufferedBytes ?? config.restBridgeBufferBytes);
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts

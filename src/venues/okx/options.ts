@@ -29,9 +29,10 @@ export interface OkxAdapterOptions extends CommonAdapterOptions {
   /** How often instrument reload deadlines are checked against the clock (default 1 s; tests shorten it). */
   instrumentCheckMs?: number;
   /**
-   * Bytes of updates buffered for REST snapshots by all this adapter's books together (default 256 MiB,
-   * rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): an update that does not fit drops the buffers of bridges begun after
-   * its book's (newest first), else its own book's; each such book resyncs.
+   * Bytes of updates buffered for REST snapshots by all this adapter's books together (default the config's
+   * rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): an update that does
+   * not fit drops the buffers of bridges asked for after its book's (last asked first), else its own book's; each
+   * such book resyncs.
    */
   maxBufferedBytes?: number;
 }

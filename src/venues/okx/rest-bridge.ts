@@ -8,10 +8,12 @@
  * size not fitting the tick or lot also has the instruments re-checked). Cold path.
  *
  * Memory is bounded across books: the buffered frames of all of them count against `maxBytes` (2 bytes a character
- * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges begun after
- * its book's, newest first, or (when those cannot free enough) its own book's, and each such book resyncs, as an
- * overflow of MAX_BUFFERED does. The oldest bridge, whose snapshot is due first, so keeps its buffer. While the REST budget is held (a 429's Retry-After) for more than
- * BUFFER_LEAD_MS more, nothing is buffered: the book waits, and its bridge starts again shortly before the hold ends.
+ * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges whose
+ * snapshot was asked for after its book's, last asked first, or (when those cannot free enough) its own book's, and
+ * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts makeRoom). The bridge asked for
+ * first, whose snapshot is due first, so keeps its buffer; one whose request failed and is retried goes behind those
+ * asked since. While the REST budget is held (a 429's Retry-After) for more than BUFFER_LEAD_MS more, nothing is
+ * buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -21,6 +23,7 @@ import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
+import { type BudgetedBuffer, DEFAULT_MAX_BUFFERED_BYTES, makeRoom } from "../common/rest-bridge.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -31,8 +34,6 @@ import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
 export const MAX_BUFFERED = 1_000;
-/** The buffered frames of all books together, in bytes (2 a character plus the overhead): 256 MiB by default. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 /** Per buffered frame beyond its characters: the string's header and its slots in frames / recvUs (estimate). */
 export const BUFFERED_FRAME_OVERHEAD_BYTES = 64;
 /** Updates are buffered again only from this long before a REST hold ends (the snapshot goes out as it ends). */
@@ -41,15 +42,15 @@ const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 10_000;
 const REST_TIMEOUT_MS = 10_000;
 
-interface Bridge {
+interface Bridge extends BudgetedBuffer {
   readonly t: OkxTopic;
   readonly frames: string[];
   /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
   readonly recvUs: number[];
   /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
   bytes: number;
-  /** When it began, in RestBridge.begun order: over the byte budget the newest bridges give way (makeRoom). */
-  readonly begunSeq: number;
+  /** When its snapshot was last asked for (RestBridge.asked; renewed by a retry): the last asked give way (makeRoom). */
+  askedSeq: number;
   attempt: number;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
@@ -60,8 +61,8 @@ export class RestBridge {
   private readonly budget: RestWeightBudget;
   private readonly snapshot = new BookUpdate();
   private stopped = false;
-  /** Bridges begun so far (each Bridge's begunSeq). */
-  private begun = 0;
+  /** Snapshots asked for so far (each Bridge's askedSeq: when it began, at each retry). */
+  private asked = 0;
   // Counters (cold).
   fetched = 0;
   bridged = 0;
@@ -85,7 +86,10 @@ export class RestBridge {
     budgetShare: number | undefined,
     budgetIndex: number | undefined,
     link?: BudgetLink,
-    /** The byte budget of all books' buffered frames together (DEFAULT_MAX_BUFFERED_BYTES). */
+    /**
+     * The byte budget of all books' buffered frames together, 2 bytes a character plus the overhead (the config's
+     * venues.okx.rest_bridge_buffer_bytes; 256 MiB, DEFAULT_MAX_BUFFERED_BYTES, shared with common/rest-bridge.ts).
+     */
     readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
@@ -108,14 +112,14 @@ export class RestBridge {
       return;
     }
     if (!b) {
-      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, begunSeq: ++this.begun };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, askedSeq: ++this.asked };
       this.bridges[t.index] = b;
       this.fetch(b);
     }
     const bytes = frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
     const full = b.frames.length >= MAX_BUFFERED;
     if (!full && this.bufferedBytes + bytes > this.maxBytes) {
-      const fits = this.makeRoom(b, bytes);
+      const fits = makeRoom(this, () => this.bridges, b, bytes, (o) => this.dropOverBudget(o));
       if (this.bridges[t.index] !== b) return; // a resync of another book ended this one meanwhile
       if (!fits) {
         // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
@@ -141,25 +145,6 @@ export class RestBridge {
     b.bytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
-  }
-
-  /**
-   * Frees `bytes` for `b` by dropping the buffers of bridges begun after it, newest first; false (nothing dropped)
-   * when even all of them would not free enough. Before, the book whose frame did not fit always gave way: the oldest
-   * bridge, whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the
-   * budget took to fill no book ever bridged. Cold: only over the budget (no allocation: a scan per drop).
-   */
-  private makeRoom(b: Bridge, bytes: number): boolean {
-    let freeable = 0;
-    for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq) freeable += o.bytes;
-    if (this.bufferedBytes - freeable + bytes > this.maxBytes) return false;
-    while (this.bufferedBytes + bytes > this.maxBytes) {
-      let newest: Bridge | undefined;
-      for (const o of this.bridges) if (o && o.begunSeq > b.begunSeq && o.bytes > 0 && (!newest || o.begunSeq > newest.begunSeq)) newest = o;
-      if (!newest) break;
-      this.dropOverBudget(newest);
-    }
-    return this.bufferedBytes + bytes <= this.maxBytes;
   }
 
   private dropOverBudget(b: Bridge): void {
@@ -203,6 +188,9 @@ export class RestBridge {
   private retry(b: Bridge): void {
     if (this.bridges[b.t.index] !== b || this.stopped) return;
     const delay = equalJitterMs(b.attempt++, RETRY_BASE_MS, RETRY_MAX_MS, this.a.random);
+    // Asked again at the end of the REST queue: over the byte budget it gives way before the bridges asked since.
+    // Before, it kept the place it began at: one failing every time kept its buffer while theirs were dropped.
+    b.askedSeq = ++this.asked;
     b.timer = setTimeout(() => {
       b.timer = null;
       this.fetch(b);

@@ -149,7 +149,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_snapshots_refused_total", "REST book snapshots refused (429, an error) or unreadable: fetched again after a backoff", s.restRefused!),
     counter("rest_snapshots_not_bridging_total", "REST book snapshots older than the buffered updates: fetched again", s.restNoBridge!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
-    gauge("rest_buffered_bytes", "Bytes of updates all books buffer now for their REST snapshots (bounded by the adapter's maxBufferedBytes, 256 MiB by default)", s.restBufferedBytes!),
+    gauge("rest_buffered_bytes", "Bytes of updates all books buffer now for their REST snapshots (bounded by rest_bridge_buffer_bytes, 256 MiB by default)", s.restBufferedBytes!),
     counter("rest_buffer_budget_drops_total", "Books resynced because an update did not fit in the byte budget of all books' buffered updates", s.restBufferBudgetDrops!),
     counter("rest_updates_not_buffered_while_held_total", "Updates of books waiting for a REST snapshot not buffered because REST was held (a 429's Retry-After) for more than 5 s more", s.restNotBufferedWhileHeld!),
     counter("rest_buffers_dropped_while_held_total", "REST bridges whose buffered updates were dropped because REST was held for more than 5 s more", s.restBuffersDroppedWhileHeld!),

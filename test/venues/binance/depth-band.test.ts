@@ -9,12 +9,13 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { BookBuilder, ApplyResult } from "../../../src/book/index.ts";
-import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import { bytesOfCopy } from "../../../src/venues/common/rest-bridge.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { levelsOfSim, levelsOfView, waitFor } from "../../e2e/harness.ts";
@@ -25,6 +26,9 @@ afterEach(async () => {
 });
 
 type M = "spot" | "linear";
+
+/** What a buffered diff with no level takes of the byte budget (common/rest-bridge.ts bytesOfCopy). */
+const EMPTY_DIFF_BYTES = bytesOfCopy(new BookUpdate());
 
 /** The app's publish rule over one book (index 0), judging every book it would publish. */
 class AppSink implements BookSink {
@@ -99,8 +103,8 @@ async function setup(market: M, depth: number, levels = 40, liveRefreshFraction?
     await sim.stop();
   });
   /** The recording replayed through a second adapter (startReplay), judged by the same rule. */
-  const replay = async (more: Recorded[] = [], keepRunning = false) => {
-    const again = new BinanceAdapter(config, subs, { log: silentLogger });
+  const replay = async (more: Recorded[] = [], keepRunning = false, restBridgeBufferBytes?: number) => {
+    const again = new BinanceAdapter(restBridgeBufferBytes !== undefined ? { ...config, restBridgeBufferBytes } : config, subs, { log: silentLogger });
     const instrumentsAgain = (await again.loadInstruments()) as Instrument[];
     const sink2 = new AppSink(sim, market, symbol);
     sink2.builder = new BookBuilder(instrumentsAgain[0]!);
@@ -215,6 +219,13 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
     // 20 s of diffs at 10 a second (the window's edge may hold one more); before: all 600 and on up to 10,000.
     expect(again.topicInfo(0).refreshBuffered).toBeGreaterThanOrEqual(200);
     expect(again.topicInfo(0).refreshBuffered).toBeLessThanOrEqual(201);
+    expect(again.stats().depthRefreshBufferedBytes).toBe(again.topicInfo(0).refreshBuffered * EMPTY_DIFF_BYTES);
+    // The adapter's byte budget (config venues.binance.rest_bridge_buffer_bytes) bounds the refreshes' buffers too.
+    // Before, theirs was always 256 MiB whatever the budget: here 200 diffs, not 50.
+    const small = await replay(more, true, 50 * EMPTY_DIFF_BYTES);
+    expect(small.again.topicInfo(0)).toMatchObject({ state: "live", lastU: msg.data.u + 600 });
+    expect(small.again.topicInfo(0).refreshBuffered).toBeLessThanOrEqual(50);
+    expect(small.again.stats().depthRefreshBufferedBytes).toBeLessThanOrEqual(50 * EMPTY_DIFF_BYTES);
   });
 
   test("a snapshot side with fewer levels than the limit is the whole side: a far move keeps the book LIVE and whole, without a refresh or a resync", async () => {

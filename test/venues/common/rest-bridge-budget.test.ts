@@ -164,68 +164,118 @@ describe("RestBridge: buffered diffs of all streams stay within one byte budget"
   });
 });
 
-describe("RestBridge: a full budget never starves the bridge whose snapshot comes next", () => {
-  // REST serves the waiting bridges one at a time in the order they began (the market's queue), each answer coming
-  // SERVE_STEPS diffs of all streams after its request; a dropped bridge loses its place, and an answer for it is lost. Before, the diff that did not fit dropped its
-  // own stream's buffer: the oldest bridge (the next one served) held the most and was dropped first, so once the
-  // queue's wait passed the time the budget took to fill no book ever bridged. Now the newest bridges give way.
-  test("4 streams over a budget of ~6 diffs, an answer 20 diffs after its request: every book goes LIVE", () => {
-    const STREAMS_HERE = 4;
-    const SERVE_STEPS = 20;
-    const u = new BookUpdate();
-    for (let i = 0; i < 10; i++) u.pushBid(1 + i, 1);
-    const budget = 6 * bytesOfCopy(u) + 1;
-    const topics = Array.from({ length: STREAMS_HERE }, (_, i) => new TopicState(i, "spot", `Q${i}USDT`, 1000, `q${i}usdt@depth`, new NoConnection(0, "spot", "ws://127.0.0.1:1/")));
-    const venueSeq = topics.map(() => 100);
-    const live = topics.map(() => false);
-    const queue: TopicState[] = []; // bridges waiting for their snapshot, in the order they began
-    const begun = topics.map(() => 0); // bridges begun per stream: an answer is for the bridge that asked
-    let sent: { t: TopicState; begun: number; dueStep: number } | null = null; // the one request REST serves now
-    const bridge = new RestBridge<DiffRange>(
-      {
-        fetchSnapshot: () => Promise.reject(new Error("snapshots are supplied")),
-        bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
-        deliver: (t, _u, range) => {
-          if (range === null) live[t.index] = true;
-        },
-        fail: (t) => {
-          const i = queue.indexOf(t);
-          if (i >= 0) queue.splice(i, 1);
-        },
+interface Serving {
+  streams: number;
+  /** An answer comes this many diffs (of all streams) after its request. */
+  serveSteps: number;
+  budgetDiffs: number;
+  /** This stream's snapshot fails every time: refused (the adapter keeps the buffer, askedAgain) or no_bridge. */
+  failing?: { index: number; how: "refused" | "no_bridge" };
+  /** Run this many steps, a LIVE book resyncing (bridging again) 30 steps after it went LIVE; else until all are LIVE. */
+  steps?: number;
+}
+
+/**
+ * REST serves the waiting bridges one at a time in the order they asked (the market's queue), each answer coming
+ * serveSteps diffs of all streams after its request; a dropped bridge loses its place, and an answer for it is lost.
+ * A failing stream asks again at the queue's end. Returns which streams are LIVE, the bridges completed, and the
+ * answers lost (their bridge dropped while REST served it).
+ */
+function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: number } {
+  const u = new BookUpdate();
+  for (let i = 0; i < 10; i++) u.pushBid(1 + i, 1);
+  const budget = o.budgetDiffs * bytesOfCopy(u) + 1;
+  const topics = Array.from({ length: o.streams }, (_, i) => new TopicState(i, "spot", `Q${i}USDT`, 1000, `q${i}usdt@depth`, new NoConnection(0, "spot", "ws://127.0.0.1:1/")));
+  const venueSeq = topics.map(() => 100);
+  const live = topics.map(() => false);
+  const liveSince = topics.map(() => 0);
+  const queue: TopicState[] = []; // bridges waiting for their snapshot, in the order they asked
+  const begun = topics.map(() => 0); // bridges begun per stream: an answer is for the bridge that asked
+  let sent: { t: TopicState; begun: number; dueStep: number } | null = null; // the one request REST serves now
+  let step = 0;
+  let completed = 0;
+  let lost = 0;
+  const failing = o.failing;
+  const bridge = new RestBridge<DiffRange>(
+    {
+      fetchSnapshot: () => Promise.reject(new Error("snapshots are supplied")),
+      bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
+      deliver: (t, _u, range) => {
+        if (range !== null) return;
+        live[t.index] = true;
+        liveSince[t.index] = step;
+        completed++;
       },
-      budget,
-    );
-    for (let step = 1; step <= 2000 && live.some((x) => !x); step++) {
-      const i = step % STREAMS_HERE;
-      const t = topics[i]!;
-      venueSeq[i]!++;
-      if (!live[i]) {
-        if (!bridge.isBridging(t)) {
-          bridge.begin(t, false);
-          begun[i]!++;
-          queue.push(t);
-        }
-        u.venueSeq = venueSeq[i]!;
-        bridge.buffer(t, u, { first: venueSeq[i]!, last: venueSeq[i]! });
-        expect(bridge.bufferedBytes).toBeLessThanOrEqual(budget);
+      fail: (t, why) => {
+        const i = queue.indexOf(t);
+        if (i >= 0) queue.splice(i, 1);
+        if (why === "no_bridge") queue.push(t); // still bridging: asks again
+      },
+    },
+    budget,
+  );
+  const more = () => (o.steps !== undefined ? step < o.steps : live.some((x, i) => !x && i !== failing?.index));
+  for (step = 1; step <= 2000 && more(); step++) {
+    if (o.steps !== undefined) for (let k = 0; k < o.streams; k++) if (live[k] && step - liveSince[k]! >= 30) live[k] = false;
+    const i = step % o.streams;
+    const t = topics[i]!;
+    venueSeq[i]!++;
+    if (!live[i]) {
+      if (!bridge.isBridging(t)) {
+        bridge.begin(t, false);
+        begun[i]!++;
+        queue.push(t);
       }
-      if (sent && sent.dueStep <= step) {
-        // Answered: used if its bridge is the one that asked (else dropped, as a late answer is).
-        if (begun[sent.t.index] === sent.begun) {
-          const snap = new BookUpdate();
-          snap.isSnapshot = true;
-          snap.pushBid(1, 1);
-          snap.venueSeq = venueSeq[sent.t.index]! - 1; // taken a diff ago: the newest buffered diff bridges it
-          bridge.supply(sent.t, snap, snap.venueSeq);
-        }
-        sent = null;
-      }
-      if (!sent && queue.length > 0) {
-        const head = queue.shift()!;
-        sent = { t: head, begun: begun[head.index]!, dueStep: step + SERVE_STEPS };
-      }
+      u.venueSeq = venueSeq[i]!;
+      bridge.buffer(t, u, { first: venueSeq[i]!, last: venueSeq[i]! });
+      expect(bridge.bufferedBytes).toBeLessThanOrEqual(budget);
     }
-    expect(live).toEqual(topics.map(() => true));
-    expect(bridge.bufferedBytes).toBe(0);
+    if (sent && sent.dueStep <= step) {
+      // Answered: used if its bridge is the one that asked (else lost, as a late answer is).
+      const t = sent.t;
+      if (begun[t.index] !== sent.begun || !bridge.isBridging(t)) lost++;
+      else if (t.index === failing?.index && failing.how === "refused") {
+        bridge.askedAgain(t);
+        queue.push(t);
+      } else {
+        const snap = new BookUpdate();
+        snap.isSnapshot = true;
+        snap.pushBid(1, 1);
+        // Taken a diff ago (the newest buffered diff bridges it), or before every diff of the stream (no_bridge).
+        snap.venueSeq = t.index === failing?.index ? 50 : venueSeq[t.index]! - 1;
+        bridge.supply(t, snap, snap.venueSeq);
+      }
+      sent = null;
+    }
+    if (!sent && queue.length > 0) {
+      const head = queue.shift()!;
+      sent = { t: head, begun: begun[head.index]!, dueStep: step + o.serveSteps };
+    }
+  }
+  return { live, completed, lost };
+}
+
+describe("RestBridge: a full budget never starves the bridge whose snapshot comes next", () => {
+  // Before, the diff that did not fit dropped its own stream's buffer: the oldest bridge (the next one served) held
+  // the most and was dropped first, so once the queue's wait passed the time the budget took to fill no book ever
+  // bridged. Now the bridges asked for last give way.
+  test("4 streams over a budget of ~6 diffs, an answer 20 diffs after its request: every book goes LIVE", () => {
+    expect(serveInOrder({ streams: 4, serveSteps: 20, budgetDiffs: 6 }).live).toEqual([true, true, true, true]);
   });
+
+  // Before, a bridge whose snapshot failed kept the place it began at while its next request waited at the queue's
+  // end: its buffer pushed out those of the bridges REST served meanwhile, whose answers were then lost (with one
+  // stream failing, a third fewer books bridged). Now it goes behind the bridges asked for since, and the one REST
+  // serves keeps its buffer (its own fits the budget here: 6 streams, an answer 10 diffs after its request).
+  for (const how of ["refused", "no_bridge"] as const) {
+    test(`one stream's snapshot always ${how === "refused" ? "refused" : "older than its buffer"}, books resyncing all along: no answer is lost to the budget`, () => {
+      for (const index of [0, 5]) {
+        for (const budgetDiffs of [8, 20]) {
+          const r = serveInOrder({ streams: 6, serveSteps: 10, budgetDiffs, failing: { index, how }, steps: 2000 });
+          expect(r.lost, `stream ${index} failing, budget ${budgetDiffs} diffs`).toBe(0);
+          expect(r.completed).toBeGreaterThan(100);
+        }
+      }
+    });
+  }
 });
