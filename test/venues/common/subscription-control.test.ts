@@ -610,6 +610,60 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("randomized: whatever acks repeat, in whatever form, no queued request is answered and subscribeQueued is exactly 'a queued subscribe names it'", () => {
+    // The venue answers what was written, in order, by id, without one, or per topic, and repeats any earlier answer;
+    // topics resync meanwhile, under a pacing budget that keeps requests queued. Before the fix a repeat took a queued
+    // request: gone from `pending` while still in the outbox, its topics' subscribeQueued never cleared.
+    type Written = { id: string; op: "subscribe" | "unsubscribe"; topics: string[] };
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = rng(seed);
+      const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 2, perSecond: 1 } });
+      let nowMs = 0;
+      let sentSeen = 0;
+      const written: Written[] = [];
+      const answers: unknown[] = [];
+      let nextToAnswer = 0;
+      const answer = (w: Written): unknown[] => {
+        const form = Math.floor(r() * 3);
+        if (form === 0) return [{ id: w.id, result: null }];
+        if (form === 1) return [{ noIdOk: w.op }];
+        return w.topics.map((topic) => ({ topicOk: w.op, topic }));
+      };
+      const check = (step: number) => {
+        const queued = conn.outbox.map((m) => conn.pending.get(m.reqId!));
+        expect(queued.every((p) => p !== undefined && p.sentMs === Infinity), `seed ${seed} step ${step}: every queued request still pending`).toBe(true);
+        for (const t of topics) {
+          const named = queued.some((p) => p!.op === "subscribe" && p!.topics.includes(t));
+          expect(t.subscribeQueued, `seed ${seed} step ${step}: ${t.topic}`).toBe(named);
+        }
+      };
+      control.sendRequest(conn, "subscribe", topics);
+      for (let step = 0; step < 120; step++) {
+        const x = r();
+        if (x < 0.25) {
+          nowMs += Math.floor(r() * 1_500);
+          at(nowMs);
+          control.flush();
+        } else if (x < 0.55 && nextToAnswer < written.length) {
+          for (const a of answer(written[nextToAnswer++]!)) {
+            answers.push(a);
+            control.onControl(conn, a);
+          }
+        } else if (x < 0.75 && answers.length > 0) {
+          control.onControl(conn, answers[Math.floor(r() * answers.length)]!); // a repeat
+        } else {
+          control.restartTopic(topics[Math.floor(r() * topics.length)]!);
+        }
+        for (; sentSeen < conn.sent.length; sentSeen++) {
+          const m = JSON.parse(conn.sent[sentSeen]!) as { id: string; method: "subscribe" | "unsubscribe"; params: string[] };
+          written.push({ id: m.id, op: m.method, topics: m.params });
+        }
+        check(step);
+      }
+      control.stop();
+    }
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;
