@@ -77,6 +77,19 @@ export function unresolvedSummary(u: { venue: string; market: string; symbol: st
   };
 }
 
+/**
+ * A book whose summary could not be read (a field of its builder threw: a bug, contained to that book so /books,
+ * /status and a worker's start reply list every other book): its state and reason as the book has them (the feed's
+ * word; "unknown" if those throw too), never usable, no levels or times, `detail` naming the failure.
+ */
+export function unreadableSummary(u: { venue: string; market: string; symbol: string; state: string; reason: string; why: string }, counts: BookCounts = NO_COUNTS): BookSummary {
+  return {
+    ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
+    ...{ state: u.state, reason: u.reason, valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
+    ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: counts.gaps, invalidations: counts.invalidations, detail: `book unreadable: ${u.why}` },
+  };
+}
+
 /** Per-book numbers the app keeps beside the builder (the counts cold: bumped only when a book is invalidated). */
 export interface BookCounts {
   readonly gaps: number;

@@ -23,7 +23,7 @@ import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
-import { detail, levelsOf, summarize, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
@@ -129,6 +129,8 @@ class VenuePipeline implements BookSink {
   private readonly refreshFailedLog: RateLimitedLog;
   /** onRefreshFailed: a halted book's refresh that could not be encoded (one line per 5 s, with the count). */
   private readonly haltedRefreshFailedLog: RateLimitedLog;
+  /** summaryOf: a book whose summary could not be read (one line per 5 s, with the count). */
+  private readonly summaryFailedLog: RateLimitedLog;
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -142,6 +144,7 @@ class VenuePipeline implements BookSink {
     this.statusFailedLog = new RateLimitedLog(log, "error", "exception while encoding a book's status; the book is marked, a bare status sent instead (no venueSeq, no times), the others go on");
     this.refreshFailedLog = new RateLimitedLog(log, "error", REFRESH_FAILED);
     this.haltedRefreshFailedLog = new RateLimitedLog(log, "error", "exception while encoding a halted book's periodic refresh (not sent); it stays halted");
+    this.summaryFailedLog = new RateLimitedLog(log, "error", "exception while reading a book's summary (/books, /status); listed as unreadable, the others as usual");
     this.recvMonoUs = new Float64Array(subscriptions.length);
   }
 
@@ -400,6 +403,36 @@ class VenuePipeline implements BookSink {
     if (s.unresolvedFirst.length < named) for (const u of this.unresolvedNow(named - s.unresolvedFirst.length)) s.unresolvedFirst.push(u);
     for (const c of this.adapter.connections()) {
       if (!c.up && s.connectionsDown++ < named) s.connectionsDownFirst.push({ ...c, venue });
+    }
+  }
+
+  /**
+   * Book `index`'s /books summary. One whose builder throws when read (a bug) is that book's alone: listed as
+   * unreadable (its state and reason, never usable, the error in `detail`; logged at most a line per 5 s), the
+   * others as usual. Until 2026-12-06 the exception left the whole list: /books, /status and a worker's start failed.
+   */
+  summaryOf(index: number): BookSummary {
+    const b = this.builders[index]!;
+    try {
+      const s = summarize(b, b.state === BookState.LIVE, this.countsOf(index));
+      const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
+      return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      const sub = this.subscriptions[index]!;
+      let market = sub.market;
+      let symbol = instrumentSymbolOf(sub);
+      let state = "unknown";
+      let reason = "unknown";
+      try {
+        ({ market, symbol } = b.instrument);
+        state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
+        reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
+      } catch {
+        // Those unreadable too: the subscription's names, state and reason "unknown".
+      }
+      this.summaryFailedLog.hit(`${market} ${symbol}: ${why}`);
+      return unreadableSummary({ venue: this.adapter.venue, market, symbol, state, reason, why }, this.countsOf(index));
     }
   }
 
@@ -953,8 +986,5 @@ function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId"
 
 /** The summary of the pipeline's book at `index` (a builder there), with its expiry when it closed past it. Cold. */
 function summaryOf(p: VenuePipeline, index: number): BookSummary {
-  const b = p.builders[index]!;
-  const s = summarize(b, b.state === BookState.LIVE, p.countsOf(index));
-  const at = b.state === BookState.HALTED ? p.adapter.expiredInstruments?.().get(index) : undefined;
-  return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+  return p.summaryOf(index);
 }

@@ -5,6 +5,7 @@
  * Real Feeder, real publisher, real multicast on 127.0.0.1 (TTL 1).
  */
 import { afterEach, expect, test } from "vitest";
+import type { BookSummary } from "../../src/app/book-json.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { captureLog } from "../support/capture-log.ts";
@@ -257,6 +258,21 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
   expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([
     ["exception while encoding a book's status; the book is marked, a bare status sent instead (no venueSeq, no times), the others go on", "spot BTC-USDT: book header unreadable (test)"],
   ]);
+  // The lists of every book (/books, /status, a worker's start reply) show it marked, unusable, why; the other as
+  // usual. Before, its summary's exception left the whole list: /books and /status answered 500, a worker's start failed.
+  const shown = (books: BookSummary[]) => books.map((b) => [b.symbol, b.state, b.reason, b.valid, b.detail]);
+  const expected = [
+    ["BTC-USDT", "stale", "stale_feed", false, "book unreadable: book header unreadable (test)"],
+    ["ETH-USDT", "stale", "stale_feed", false, undefined],
+  ];
+  expect(shown(feeder.bookSummaries())).toEqual(expected);
+  expect(shown((await feeder.readinessInputInTurns(() => Promise.resolve())).books)).toEqual(expected);
+  expect(shown(feeder.readinessInput().books)).toEqual(expected);
+  expect(feeder.readinessInput().books[0]!.instrumentId).toBe(instrument.instrumentId);
+  // /readyz's summary and the metrics read only states: the same.
+  expect(feeder.readinessSummary().notLiveFirst.map((b) => [b.symbol, b.state])).toEqual([["BTC-USDT", "stale"], ["ETH-USDT", "stale"]]);
+  expect(feeder.metricsSnapshot().books.filter((c) => c.count > 0).map((c) => [c.state, c.count])).toEqual([["stale", 2]]);
+  expect(lines.filter((l) => l.level === "error").map((l) => l.msg).at(-1)).toBe("exception while reading a book's summary (/books, /status); listed as unreadable, the others as usual");
 });
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
- * acks to requests (by request id, else the oldest request of that op, naming the topic when a refusal names one),
+ * acks to requests written to the socket (by request id, else the oldest of that op, naming the topic when a refusal
+ * names one; never one still queued for pacing),
  * per-topic ack lists, recovery from a rejected batch (the named topic rejected, an oversized batch bisected, an
  * unexplained one split to single topics; a single topic rejected only for words the venue's parser lists as
  * permanent, else sent again after its own backoff), message pacing (token buckets or sliding windows), and the
@@ -13,7 +14,7 @@ import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
-import { type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import { type PendingRequest, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
 
 /** Backoff of a request the venue refused as over its rate limit (AckError rate_limited). */
@@ -45,6 +46,11 @@ export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: num
   if (capacity >= 1) return new TokenBucket(capacity, spec.perSecond * s, now());
   const w = splitBudget(spec.perSecond, 1_000, share, index, now);
   return new SlidingWindowBudget(w.count, w.windowMs, w);
+}
+
+/** Whether a request has been written to its socket (not waiting in the outbox): only then can an ack answer it. */
+function written(p: PendingRequest): boolean {
+  return p.sentMs !== Infinity;
 }
 
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
@@ -342,20 +348,23 @@ export class SubscriptionControl {
 
   private onAck(conn: VenueConnection, c: Extract<ControlFrame, { kind: "ack" }>): void {
     if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
-      this.onTopicAck(conn, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
+      this.onTopicAck(conn, c.op, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
       return;
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
+    if (req !== undefined && !written(req)) req = undefined; // its id has not gone out: not its answer
     if (c.reqId === undefined) {
       // Acks without req_id (Bybit spot examples omit it): the oldest request with that op, or, for a refusal naming
       // a topic, the oldest of that op naming it. Until 2026-12-06 always the oldest: a refusal of a topic in a later
       // request failed the oldest one instead (its topics split and sent again, the named one never rejected), and
       // the later request stayed pending until its ack deadline. One naming a request no longer out (a repeat)
-      // answers none: taken for the oldest, it would confirm a request the venue has not answered.
+      // answers none: taken for the oldest, it would confirm a request the venue has not answered. Only a request
+      // written can be answered: until 2026-12-06 a repeated ack could take one still queued for pacing (its topics
+      // ACTIVE unasked; written later, nothing cleared their subscribeQueued, so the stale rule never judged them).
       const err = c.success ? undefined : this.protocol.parseAckError(c.retMsg);
       const named = err !== undefined && "topic" in err ? err.topic : undefined;
       for (const p of conn.pending.values()) {
-        if (c.op !== "" && p.op !== c.op) continue;
+        if (!written(p) || (c.op !== "" && p.op !== c.op)) continue;
         if (named === undefined) {
           req = p;
           break;
@@ -405,13 +414,17 @@ export class SubscriptionControl {
   }
 
   /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
-  private onTopicAck(conn: VenueConnection, ok: string[], failed: string[], retMsg: string): void {
-    // The op answered is that of the oldest pending request naming the topic (a topic given up sends an unsubscribe
-    // and stays rejected, so its state cannot tell).
+  /** `op`: the op the ack says it answers ("" when it does not say: Bybit option's COMMAND_RESP may not). */
+  private onTopicAck(conn: VenueConnection, op: string, ok: string[], failed: string[], retMsg: string): void {
+    // The op answered is that of the oldest written request naming the topic, of the ack's op when it says one (a
+    // topic given up sends an unsubscribe and stays rejected, so its state cannot tell). Until 2026-12-06 any pending
+    // one: a repeated subscribe ack confirmed a resubscribe still queued for pacing (ACTIVE unasked, its stale clock
+    // held for good), and a repeated unsubscribe ack confirmed the subscribe that followed it.
     const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
       for (const [id, p] of conn.pending) {
+        if (!written(p) || (op !== "" && p.op !== op)) continue;
         const i = p.topics.indexOf(t);
         if (i >= 0) {
           p.topics.splice(i, 1);

@@ -539,6 +539,132 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  /**
+   * Acks the fake venue sends without a request id: `{noIdOk: op}` answers the whole request (Bybit spot's may omit
+   * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg).
+   */
+  function unnumberedAcks(pacing: RequestProtocol["pacing"]) {
+    const base = protocol(pacing);
+    const p: RequestProtocol = {
+      ...base,
+      classifyControl: (msg: unknown) => {
+        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string };
+        if (m.noIdOk !== undefined) return { kind: "ack", op: m.noIdOk, success: true, retMsg: "", reqId: undefined, successTopics: undefined, failTopics: undefined };
+        if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: undefined, successTopics: [m.topic!], failTopics: undefined };
+        return base.classifyControl(msg);
+      },
+    };
+    let nowMs = 0;
+    const control = new SubscriptionControl(p, silentLogger, () => nowMs, undefined, () => undefined);
+    const conn = new SendRecordingConnection(0);
+    const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+    return { control, conn, topics, at: (ms: number) => (nowMs = ms) };
+  }
+
+  test("an ack without a request id never answers a request still queued for pacing: a repeat leaves it pending, and its topics' stale clock starts when it goes", () => {
+    // Before: the repeated ack took the queued request (the oldest subscribe left), its topics went ACTIVE unasked,
+    // and when it was written flush found no pending entry, so their subscribeQueued stayed set: never judged stale.
+    const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 1, perSecond: 1 } });
+    control.sendRequest(conn, "subscribe", topics); // s1: A..D written; s2: E queued
+    expect(ids(conn.sent)).toEqual(["s1"]);
+    control.onControl(conn, { noIdOk: "subscribe" }); // s1's answer
+    control.onControl(conn, { noIdOk: "subscribe" }); // repeated
+    control.onControl(conn, { id: "s2", result: null }); // naming one that has not gone out: not from the venue
+    expect(topics.map((t) => t.sub)).toEqual([SUB_ACTIVE, SUB_ACTIVE, SUB_ACTIVE, SUB_ACTIVE, SUB_PENDING]);
+    expect([...conn.pending.keys()]).toEqual(["s2"]);
+    at(1_000);
+    control.flush();
+    expect(ids(conn.sent)).toEqual(["s1", "s2"]);
+    expect(topics[4]!.subscribeQueued).toBe(false);
+    expect(topics[4]!.lastMsgMs).toBe(1_000);
+    control.onControl(conn, { noIdOk: "subscribe" }); // written now: answered
+    expect(topics[4]!.sub).toBe(SUB_ACTIVE);
+    control.stop();
+  });
+
+  test("a per-topic ack answers only a written request naming the topic, and only one of the op it says", () => {
+    const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 1, perSecond: 1 } });
+    const [a] = topics;
+    control.sendRequest(conn, "subscribe", [a!]); // s1, written
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A" });
+    expect(a!.sub).toBe(SUB_ACTIVE);
+    at(1_000);
+    control.restartTopic(a!); // u2, written at 1 s
+    control.onControl(conn, { topicOk: "unsubscribe", topic: "book.A" }); // → IDLE → s3, queued (no token until 2 s)
+    expect(ids(conn.sent)).toEqual(["s1", "u2"]);
+    expect(a!.subscribeQueued).toBe(true);
+    // A repeat of s1's answer: before, it confirmed s3 (ACTIVE before it was even written, and subscribeQueued kept).
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A" });
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3"]);
+    at(2_000);
+    control.flush();
+    expect(ids(conn.sent)).toEqual(["s1", "u2", "s3"]);
+    expect(a!.subscribeQueued).toBe(false);
+    // A repeat of u2's answer, s3 written now: before, the oldest request naming A (s3, a subscribe) took it.
+    control.onControl(conn, { topicOk: "unsubscribe", topic: "book.A" });
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3"]);
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A" }); // s3's own answer
+    expect(a!.sub).toBe(SUB_ACTIVE);
+    expect(conn.pending.size).toBe(0);
+    control.stop();
+  });
+
+  test("randomized: whatever acks repeat, in whatever form, no queued request is answered and subscribeQueued is exactly 'a queued subscribe names it'", () => {
+    // The venue answers what was written, in order, by id, without one, or per topic, and repeats any earlier answer;
+    // topics resync meanwhile, under a pacing budget that keeps requests queued. Before the fix a repeat took a queued
+    // request: gone from `pending` while still in the outbox, its topics' subscribeQueued never cleared.
+    type Written = { id: string; op: "subscribe" | "unsubscribe"; topics: string[] };
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = rng(seed);
+      const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 2, perSecond: 1 } });
+      let nowMs = 0;
+      let sentSeen = 0;
+      const written: Written[] = [];
+      const answers: unknown[] = [];
+      let nextToAnswer = 0;
+      const answer = (w: Written): unknown[] => {
+        const form = Math.floor(r() * 3);
+        if (form === 0) return [{ id: w.id, result: null }];
+        if (form === 1) return [{ noIdOk: w.op }];
+        return w.topics.map((topic) => ({ topicOk: w.op, topic }));
+      };
+      const check = (step: number) => {
+        const queued = conn.outbox.map((m) => conn.pending.get(m.reqId!));
+        expect(queued.every((p) => p !== undefined && p.sentMs === Infinity), `seed ${seed} step ${step}: every queued request still pending`).toBe(true);
+        for (const t of topics) {
+          const named = queued.some((p) => p!.op === "subscribe" && p!.topics.includes(t));
+          expect(t.subscribeQueued, `seed ${seed} step ${step}: ${t.topic}`).toBe(named);
+        }
+      };
+      control.sendRequest(conn, "subscribe", topics);
+      for (let step = 0; step < 120; step++) {
+        const x = r();
+        if (x < 0.25) {
+          nowMs += Math.floor(r() * 1_500);
+          at(nowMs);
+          control.flush();
+        } else if (x < 0.55 && nextToAnswer < written.length) {
+          for (const a of answer(written[nextToAnswer++]!)) {
+            answers.push(a);
+            control.onControl(conn, a);
+          }
+        } else if (x < 0.75 && answers.length > 0) {
+          control.onControl(conn, answers[Math.floor(r() * answers.length)]!); // a repeat
+        } else {
+          control.restartTopic(topics[Math.floor(r() * topics.length)]!);
+        }
+        for (; sentSeen < conn.sent.length; sentSeen++) {
+          const m = JSON.parse(conn.sent[sentSeen]!) as { id: string; method: "subscribe" | "unsubscribe"; params: string[] };
+          written.push({ id: m.id, op: m.method, topics: m.params });
+        }
+        check(step);
+      }
+      control.stop();
+    }
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;
