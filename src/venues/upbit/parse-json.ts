@@ -16,7 +16,12 @@ export class RawNumber {
 
 export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [k: string]: RawJson };
 
-/** Parses JSON text, numbers kept as RawNumber; throws SyntaxError naming the offset. */
+/** `s` cut to `max` characters ("…" after), for the log: a frame's values are the venue's, any length. */
+function cut(s: string, max = 40): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/** Parses JSON text, numbers kept as RawNumber; throws SyntaxError naming the offset (and a duplicate key, cut). */
 export function parseRawJson(text: string): RawJson {
   let p = 0;
   const fail = (what: string): never => {
@@ -41,7 +46,7 @@ export function parseRawJson(text: string): RawJson {
         ws();
         if (text[p] !== '"') fail("expected a key");
         const k = string();
-        if (Object.hasOwn(out, k)) fail(`duplicate key ${JSON.stringify(k)}`);
+        if (Object.hasOwn(out, k)) fail(`duplicate key ${JSON.stringify(cut(k))}`);
         ws();
         if (text[p++] !== ":") fail("expected ':'");
         out[k] = value(depth + 1);
@@ -128,7 +133,7 @@ export function garbledBookEntry(msg: RawJson, table: CodeTable): number {
 export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean; field?: string }): number {
   u.reset();
   const bad = (field: string, v: RawJson | undefined, r = SCAN_ERR_FIELD): number => {
-    entryOut.field = `"${field}": ${v === undefined ? "missing (or both names)" : v instanceof RawNumber ? v.raw : JSON.stringify(v)?.slice(0, 40)}`;
+    entryOut.field = `"${field}": ${v === undefined ? "missing (or both names)" : v instanceof RawNumber ? cut(v.raw) : cut(JSON.stringify(v) ?? "")}`;
     return r;
   };
   const code = pick(o, "code", "cd");

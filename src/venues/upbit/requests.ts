@@ -8,6 +8,7 @@
  * SUBSCRIBE_REJECTED); then the whole list goes out again (also when every probe passed: the error named none of the
  * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again
  * (those the old socket of a planned reconnect feeds are spared until that socket goes: overlapOver).
+ * Only the last list matters, so a new one replaces a list still waiting for the pacing budget in its place (sendFull).
  * Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
@@ -40,7 +41,7 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
-  /** Each connection's lists waiting for the pacing budget that ask for codes (sendFull), in outbox order. */
+  /** Each connection's lists waiting for the pacing budget that ask for codes (sendFull), in outbox order (tags `list…`). */
   private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[] }[]>();
   private listSeq = 0;
   // Counters (cold).
@@ -64,7 +65,10 @@ export class UpbitRequests extends SubscriptionControl {
     super(requestProtocol(venueName, level), logger, clock, undefined, invalidateTopic, budgetShare);
   }
 
-  /** Subscribes `topics` by sending the connection's whole list (unsubscribe: nothing; next_full_book needs none). */
+  /**
+   * Subscribes `topics` by sending the connection's whole list; unsubscribes them by the list without them (none: no
+   * request, sendFull). next_full_book needs no resync request.
+   */
   override sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (!conn.ws || !conn.open) return;
     if (op === "unsubscribe") {
@@ -83,7 +87,7 @@ export class UpbitRequests extends SubscriptionControl {
       t.lastMsgMs = now; // staleness counts from the request (flush: from when a queued one goes)
       asked.push(t);
     }
-    if (!this.bisects.has(conn)) this.sendFull(conn, undefined, asked);
+    if (!this.bisects.has(conn)) this.sendFull(conn, asked);
   }
 
   /**
@@ -113,8 +117,9 @@ export class UpbitRequests extends SubscriptionControl {
     if (held) return Infinity;
     const now = this.clock();
     if (last !== undefined && last.sentMs !== Infinity && now - last.askedMs < this.resendMinMs) return last.sentMs;
-    const id = `resend${++this.resends}`;
-    this.sendFull(conn, id);
+    const id = this.sendFull(conn);
+    if (id === undefined) return -1;
+    this.resends++;
     const queued = conn.outbox.some((m) => m.reqId === id);
     this.lastResend.set(conn, { askedMs: now, id, sentMs: queued ? Infinity : now });
     return queued ? Infinity : now;
@@ -148,23 +153,66 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
-   * The connection's whole list. `asked`: the codes this request asks for (sendRequest): when it waits for the pacing
-   * budget, their stale clock waits too (TopicState.subscribeQueued; flush starts it). Until 2026-12-06 it started at
-   * the queueing.
+   * The connection's whole list; returns the tag of the message carrying it (undefined: none). Each request replaces
+   * the last [U§2], so a list still waiting for the pacing budget is replaced in its place (queuedListAt), not queued
+   * behind: until 2026-12-07 codes subscribed one at a time queued one whole list each, the pings behind them. `asked`:
+   * the codes this request asks for (sendRequest): while it waits, their stale clock waits too
+   * (TopicState.subscribeQueued; flush starts it), those of a list it replaces with them. No code left: an empty list
+   * is an error (NO_CODES [U§2]), so nothing goes, and a waiting list is withdrawn (it names the codes just left).
    */
-  private sendFull(conn: VenueConnection, id?: string, asked?: TopicState[]): void {
+  private sendFull(conn: VenueConnection, asked: TopicState[] = []): string | undefined {
     const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
-    if (list.length === 0) return;
+    const at = this.queuedListAt(conn);
+    if (list.length === 0) {
+      if (at >= 0) this.withdraw(conn, conn.outbox.splice(at, 1)[0]!.reqId!);
+      return undefined;
+    }
     this.lastRequest.set(conn, list);
-    this.requests++;
-    const tag = id ?? (asked !== undefined && asked.length > 0 ? `list${++this.listSeq}` : undefined);
-    this.send(conn, encodeOrderbookRequest(list, this.level), tag);
-    const out = conn.outbox;
-    if (asked === undefined || asked.length === 0 || out.length === 0 || out[out.length - 1]!.reqId !== tag) return;
+    const text = encodeOrderbookRequest(list, this.level);
+    let tag: string;
+    if (at >= 0) {
+      const m = conn.outbox[at]!;
+      m.text = text;
+      tag = m.reqId!; // not counted in `requests`: no message more
+    } else {
+      tag = `list${++this.listSeq}`;
+      this.requests++;
+      this.send(conn, text, tag);
+      if (!conn.outbox.some((m) => m.reqId === tag)) return tag; // written now
+    }
+    if (asked.length === 0) return tag;
     for (const t of asked) t.subscribeQueued = true;
     let lists = this.queuedLists.get(conn);
     if (lists === undefined) this.queuedLists.set(conn, (lists = []));
-    lists.push({ id: tag!, asked });
+    // The latest list in the outbox (queuedListAt): the last of these if it asked for codes.
+    const last = lists[lists.length - 1];
+    if (last !== undefined && last.id === tag) last.asked.push(...asked);
+    else lists.push({ id: tag, asked });
+    return tag;
+  }
+
+  /**
+   * Where the connection's latest whole list waits in the outbox, if a new one may replace it: not when a probe waits
+   * after it (the list after the probe must go after it); -1: none.
+   */
+  private queuedListAt(conn: VenueConnection): number {
+    const out = conn.outbox;
+    for (let i = out.length - 1; i >= 0; i--) {
+      const id = out[i]!.reqId;
+      if (id === undefined) continue; // a ping
+      if (id.startsWith("list")) return i;
+      if (id.startsWith("probe")) return -1;
+    }
+    return -1;
+  }
+
+  /** The list `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
+  private withdraw(conn: VenueConnection, id: string): void {
+    const lists = this.queuedLists.get(conn);
+    const i = lists?.findIndex((l) => l.id === id) ?? -1;
+    if (i < 0) return;
+    for (const t of lists!.splice(i, 1)[0]!.asked) t.subscribeQueued = false;
+    if (lists!.length === 0) this.queuedLists.delete(conn);
   }
 
   /** An `{"error":…}` frame on conn. */

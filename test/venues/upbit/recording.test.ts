@@ -152,6 +152,11 @@ describe("Upbit recording", () => {
       [frame!.replace(/"tms":\d+,/, ""), "(no timestamp)"],
       // A string with an escape: the JSON path reads it.
       [frame!.replace('"ty":"orderbook"', '"ty":"orderbook","x":"\\u0041"').replace(/"tms":(\d+)/, '"tms":"$1"'), '("timestamp": "1618678262'],
+      // Huge values are shown cut short, on either path (before, the JSON path's echoed whole: a 5 000-digit number,
+      // a 5 000-character duplicate key in its syntax error).
+      [frame!.replace(unit12, unit12.replace(/"bs":[0-9.eE+-]+/, `"bs":1${"0".repeat(5_000)}`)), '("bs": 10000'],
+      [frame!.replace('"ty":"orderbook"', '"ty":"orderbook","x":"\\u0041"').replace(/"tms":(\d+)/, `"tms":1${"0".repeat(5_000)}`), '("timestamp": 10000'],
+      [frame!.replace('"ty":"orderbook"', `"ty":"orderbook","x":"\\u0041","${"k".repeat(5_000)}":1,"${"k".repeat(5_000)}":2`), "duplicate key"],
     ];
     for (const [text, named] of cases) {
       expect(text).not.toBe(frame);
@@ -165,6 +170,7 @@ describe("Upbit recording", () => {
       const detail = lines.map((l) => JSON.parse(l) as { msg: string; detail?: string }).find((l) => l.msg === "upbit: order-book frames rejected")?.detail;
       // Before: "field at 1234 (spot KRW-LAMB): " and the frame's first 160 characters, the bad value not among them.
       expect(detail, named).toContain(named);
+      expect(detail!.length, named).toBeLessThan(400); // the frame's first 160 characters, the value cut short
       await adapter.stop();
     }
   });
