@@ -58,7 +58,7 @@ export type FromWorker =
   | ReplyPart
   | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | LatencySnapshot | undefined }
   | { type: "pong" }
-  /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out. */
+  /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out; or a message budget's ring (once). */
   | ({ type: "budget" } & SentBudgetEvent)
   /** One log line, formatted (with the worker's `worker` field), for the main thread to write (worker-log.ts). */
   | { type: "log"; line: string }

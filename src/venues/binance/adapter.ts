@@ -140,7 +140,7 @@ export class BinanceAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
+    this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "binance",
       log: this.log,

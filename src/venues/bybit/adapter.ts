@@ -167,7 +167,7 @@ export class BybitAdapter implements VenueAdapter {
     this.behindResetOld = new Uint8Array(this.topics.length);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
+    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,

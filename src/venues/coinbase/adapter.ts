@@ -142,7 +142,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     const requests = coinbaseRequests((topics, reqId) => (topics[0]?.conn as Conn | undefined)?.expectedAcks.push(reqId));
-    this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare, opts.budgetIndex);
+    this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "coinbase",
       log: this.log,

@@ -16,6 +16,14 @@
  * to arrive makes a use look younger and a hold last longer, never the other way. A hold is the IP's: the supervisor
  * also relays one worker's to every other running worker (WorkerLedger.hold), and keeps it for
  * every slot.
+ * Per-IP message budgets (RequestProtocol.pacing.perIp: Deribit's credits, Coinbase's 8 a second) are spent on the
+ * send path, so a message is not a report: each budget writes its uses' times into a ring shared with the supervisor
+ * (ring(): a SharedArrayBuffer sent once, written in place, nothing allocated per message), which the supervisor
+ * reads when it hands the slot over (carry), the worker gone. The ring holds the worker's clock: it is sent with a
+ * reading of that clock, and the supervisor takes the difference on arrival to its own (both monotonic: it does
+ * not drift), so, as for a report, the time on the way makes a use look younger, never older. Until 2026-12-07
+ * message budgets were not carried: a worker restarted inside the venue's window started with its whole share
+ * while the venue still counted its predecessor's messages.
  * @module
  */
 import { monoEpochMs } from "../../core/clock.ts";
@@ -53,10 +61,19 @@ export type BudgetEvent =
   | { readonly key: string; readonly windowMs: number; readonly atMs: number; readonly weight: number }
   | { readonly key: string; readonly blockedUntilMs: number };
 
-/** A BudgetEvent as the worker sends it to the supervisor (workerLedger): lengths as of the send, in no clock. */
+/**
+ * A BudgetEvent as the worker sends it to the supervisor (workerLedger): lengths as of the send, in no clock; or a
+ * budget's ring of use times (ring()), with `nowMs`, the worker's budgets' clock at the send.
+ */
 export type SentBudgetEvent =
   | { readonly key: string; readonly windowMs: number; readonly ageMs: number; readonly weight: number }
-  | { readonly key: string; readonly holdMs: number };
+  | { readonly key: string; readonly holdMs: number }
+  | { readonly key: string; readonly windowMs: number; readonly ring: SharedArrayBuffer; readonly nowMs: number };
+
+/** Where a budget spent per message records each use (weight 1) for the slot's next worker: written in place. */
+export interface UseRing {
+  add(atMs: number): void;
+}
 
 /** The worker's side: the previous worker's usage to start from, and where new usage goes. */
 export interface BudgetLedger {
@@ -68,6 +85,11 @@ export interface BudgetLedger {
    * worker's requests.
    */
   onHold?(key: string, apply: (blockedUntilMs: number, holdMs: number) => void): void;
+  /**
+   * A ring for `key`'s uses (a window of `windowMs`, the last `size` kept) that the supervisor reads when the worker
+   * is gone: for a budget spent per message, where a report per use would allocate. Cold: once per budget.
+   */
+  ring?(key: string, windowMs: number, size: number): UseRing | undefined;
 }
 
 /** A worker's ledger: also takes the holds the supervisor relays from the other workers. */
@@ -112,6 +134,20 @@ export function workerLedger(
       else send({ key: event.key, windowMs: event.windowMs, ageMs: Math.max(0, at - event.atMs), weight: event.weight });
     },
     onHold: (key, apply) => listeners.set(key, [...(listeners.get(key) ?? []), apply]),
+    ring: (key, windowMs, size) => {
+      const n = Math.ceil(size);
+      if (!(n > 0) || !Number.isFinite(n)) return undefined;
+      // [0]: uses written so far; [1 + k % n]: the k-th use's time (the budgets' clock).
+      const times = new Float64Array(new SharedArrayBuffer(8 * (n + 1)));
+      send({ key, windowMs, ring: times.buffer as SharedArrayBuffer, nowMs: now() });
+      return {
+        add: (atMs) => {
+          const k = times[0]!;
+          times[1 + (k % n)] = atMs;
+          times[0] = k + 1; // after the time: a reader never takes a slot not yet written
+        },
+      };
+    },
     hold: (key, holdMs, atMs = now()) => {
       if (!(holdMs > 0) || !Number.isFinite(holdMs)) return; // a malformed relay (not from our supervisor) is ignored
       for (const apply of listeners.get(key) ?? []) apply(atMs + holdMs, holdMs);
@@ -133,6 +169,8 @@ interface Account {
  */
 export class BudgetAccounts {
   private readonly byKey = new Map<string, Account>();
+  /** The running worker's rings (ring()): its clock less this one's (`offsetMs`), taken when each arrived. */
+  private rings: { key: string; windowMs: number; times: Float64Array; offsetMs: number }[] = [];
 
   constructor(private readonly monoMs: () => number = () => performance.now()) {}
 
@@ -141,6 +179,12 @@ export class BudgetAccounts {
     if (typeof event?.key !== "string") return;
     const nowMs = this.monoMs();
     let account = this.byKey.get(event.key);
+    if ("ring" in event) {
+      if (!(event.ring instanceof SharedArrayBuffer) || event.ring.byteLength < 16 || event.ring.byteLength % 8 !== 0) return;
+      if (!Number.isFinite(event.nowMs) || !(event.windowMs > 0) || !Number.isFinite(event.windowMs)) return;
+      this.rings.push({ key: event.key, windowMs: event.windowMs, times: new Float64Array(event.ring), offsetMs: event.nowMs - nowMs });
+      return;
+    }
     if ("holdMs" in event) {
       if (!Number.isFinite(event.holdMs) || event.holdMs <= 0) return;
       if (account === undefined) this.byKey.set(event.key, (account = { windowMs: 0, uses: [], holdUntilMs: 0 }));
@@ -148,16 +192,34 @@ export class BudgetAccounts {
       return;
     }
     if (!Number.isFinite(event.ageMs) || !Number.isFinite(event.weight) || !(event.windowMs > 0)) return;
-    if (account === undefined) this.byKey.set(event.key, (account = { windowMs: event.windowMs, uses: [], holdUntilMs: 0 }));
-    account.windowMs = event.windowMs;
+    this.use(event.key, event.windowMs, nowMs - Math.max(0, event.ageMs), event.weight, nowMs);
+  }
+
+  private use(key: string, windowMs: number, atMs: number, weight: number, nowMs: number): void {
+    let account = this.byKey.get(key);
+    if (account === undefined) this.byKey.set(key, (account = { windowMs, uses: [], holdUntilMs: 0 }));
+    account.windowMs = windowMs;
     const last = account.uses.at(-1);
-    account.uses.push({ atMs: Math.max(nowMs - Math.max(0, event.ageMs), last?.atMs ?? -Infinity), weight: event.weight }); // oldest first
+    account.uses.push({ atMs: Math.max(atMs, last?.atMs ?? -Infinity), weight }); // oldest first
     prune(account, nowMs); // bounded by what fits in one window
   }
 
-  /** Every budget's uses still counted by the venue now, and its hold, for the slot's next worker. */
+  /**
+   * Every budget's uses still counted by the venue now, and its hold, for the slot's next worker. Called when the
+   * slot's worker is gone: its rings' uses are taken into the accounts and the rings let go.
+   */
   carry(): Record<string, BudgetCarry> {
     const nowMs = this.monoMs();
+    for (const r of this.rings) {
+      const n = r.times.length - 1;
+      const written = r.times[0]!;
+      if (!Number.isInteger(written) || written <= 0) continue;
+      for (let k = Math.max(0, written - n); k < written; k++) {
+        const atMs = r.times[1 + (k % n)]! - r.offsetMs;
+        if (Number.isFinite(atMs)) this.use(r.key, r.windowMs, Math.min(atMs, nowMs), 1, nowMs);
+      }
+    }
+    this.rings = [];
     const out: Record<string, BudgetCarry> = {};
     for (const [key, account] of this.byKey) {
       prune(account, nowMs);

@@ -9,7 +9,7 @@
  * @module
  */
 import { monoEpochMs } from "../../core/clock.ts";
-import type { BudgetLink } from "./budget-ledger.ts";
+import type { BudgetLink, UseRing } from "./budget-ledger.ts";
 
 /** share clamped to [0, 1] (undefined: the whole, one process). */
 function clampShare(share: number | undefined): number {
@@ -182,10 +182,13 @@ export class SlidingWindowBudget implements MessageLimit {
   }
 
   private link: BudgetLink | undefined;
+  /** Where each event goes for the slot's next worker, written in place (trackUses: messages). */
+  private uses: UseRing | undefined;
 
   /** Records one event (call after waitMs returned 0), reported to the supervisor's ledger when tracked. */
   take(nowMs: number): void {
     this.record(nowMs);
+    this.uses?.add(nowMs);
     this.link?.ledger.report({ key: this.link.key, windowMs: this.windowMs, atMs: nowMs, weight: 1 });
   }
 
@@ -239,6 +242,18 @@ export class SlidingWindowBudget implements MessageLimit {
     link?.ledger.onHold?.(link.key, (untilMs, holdMs) => this.heldElsewhere(untilMs, holdMs));
     return this;
   }
+
+  /**
+   * For a budget spent per message (a per-IP message limit): starts from the previous worker's events under link's
+   * key, and writes each new one into the ledger's ring (allocation-free; no report, no hold: the venue gives
+   * messages none). Cold; once, at construction.
+   */
+  trackUses(link: BudgetLink | undefined): this {
+    const carried = link?.ledger.carried(link.key);
+    if (carried) for (const u of carried.uses) this.record(u.atMs);
+    if (link !== undefined && this.ring.length > 0) this.uses = link.ledger.ring?.(link.key, this.windowMs, this.ring.length);
+    return this;
+  }
 }
 
 /**
@@ -279,7 +294,39 @@ export class TokenBucket implements MessageLimit {
     this.refill(nowMs);
     if (this.tokens < n) return false;
     this.tokens -= n;
+    if (this.uses !== undefined) for (let i = 0; i < n; i++) this.uses.add(nowMs);
     return true;
+  }
+
+  /** Where each take goes for the slot's next worker, written in place (trackUses). */
+  private uses: UseRing | undefined;
+
+  /**
+   * For a per-IP bucket (Deribit's credits): starts from the previous worker's takes under link's key and writes
+   * each new one into the ledger's ring (allocation-free). The bucket is rebuilt as if empty one full refill
+   * (capacity / perSecond) before it was made, then spent by the carried takes since: the venue's bucket holds at
+   * least that much (it held something then, and a take only went with a token), so it never starts fuller than the
+   * venue's. Nothing carried: full, as before. Cold; once, at construction.
+   */
+  trackUses(link: BudgetLink | undefined): this {
+    if (link === undefined || !(this.perSecond > 0) || !Number.isFinite(this.capacity)) return this;
+    const refillMs = (this.capacity * 1000) / this.perSecond;
+    const carried = link.ledger.carried(link.key);
+    const madeMs = this.lastMs;
+    const fromMs = madeMs - refillMs;
+    if (carried !== undefined && carried.uses.some((u) => u.atMs > fromMs)) {
+      this.tokens = 0;
+      this.lastMs = fromMs;
+      for (const u of carried.uses) {
+        if (!(u.atMs > fromMs)) continue;
+        this.refill(Math.max(u.atMs, this.lastMs));
+        this.tokens -= u.weight;
+      }
+      this.refill(Math.max(madeMs, this.lastMs));
+    }
+    // Takes within one refill of now are all that can matter: at most capacity + one refill's worth of them.
+    this.uses = link.ledger.ring?.(link.key, refillMs, 2 * this.capacity);
+    return this;
   }
 }
 

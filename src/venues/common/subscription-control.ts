@@ -12,6 +12,7 @@
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
+import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type PendingRequest, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
@@ -36,7 +37,7 @@ export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
  * longer window, in the worker's slot of the venue's rate (a bucket of 1 each, all full at t = 0, let N workers send
  * N at once past a burst of fewer).
  */
-export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, now: () => number): MessageLimit {
+export function limitOf(spec: BucketSpec | WindowSpec, share: number, index: number, now: () => number): TokenBucket | SlidingWindowBudget {
   if ("windowMs" in spec) {
     const w = splitBudget(spec.count, spec.windowMs, share, index, now);
     return new SlidingWindowBudget(w.count, w.windowMs, w);
@@ -116,9 +117,15 @@ export class SubscriptionControl {
     budgetShare = 1,
     /** This worker's index among those sharing the IP (its slot when its share is below one message a window). */
     budgetIndex = 0,
+    /**
+     * With workers, the supervisor's ledger (CommonAdapterOptions.budgetLedger): the per-IP budget starts from the
+     * messages the slot's previous worker sent that the venue still counts, under `<venue>:messages`. Until
+     * 2026-12-07 it started full: a worker restarted inside the venue's window could send its whole share again.
+     */
+    budgetLedger?: BudgetLedger,
   ) {
     const ip = protocol.pacing?.perIp;
-    this.ipBucket = ip ? limitOf(ip, budgetShare, budgetIndex, now) : null;
+    this.ipBucket = ip ? limitOf(ip, budgetShare, budgetIndex, now).trackUses(budgetLink(budgetLedger, `${protocol.venue}:messages`)) : null;
   }
 
   /**

@@ -148,7 +148,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex);
+    this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "deribit",
       log: this.log,

@@ -7,6 +7,11 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { monoEpochMs } from "../../../src/core/clock.ts";
 import { BudgetAccounts, budgetLink, workerLedger, type SentBudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 import { RestWeightBudget, SlidingWindowBudget } from "../../../src/venues/common/budgets.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+import { rng } from "../../support/mulberry32.ts";
 
 /**
  * One worker after another in a slot: the events the first reports go through the accounts into the second's start.
@@ -204,5 +209,119 @@ describe("a step of the wall clock while a report is on its way to the superviso
     expect(carried?.holdMs).toBeLessThanOrEqual(60_000);
     expect(carried?.uses).toHaveLength(1);
     expect(carried!.uses[0]!.ageMs).toBeLessThan(10_000);
+  });
+});
+
+/**
+ * Per-IP message budgets (RequestProtocol.pacing.perIp) through SubscriptionControl, one worker after another in a
+ * slot. Each worker's budgets read a clock of their own (a thread's monotonic clock: its own origin), the supervisor
+ * another. Until 2026-12-07 they were not carried: the next worker started with its whole share while the venue
+ * still counted the messages its predecessor had just sent.
+ */
+describe("per-IP message budgets carry over to the slot's next worker", () => {
+  function rig(pacing: RequestProtocol["pacing"]) {
+    let monoMs = 0; // the supervisor's clock
+    const accounts = new BudgetAccounts(() => monoMs);
+    const sentAtMs: number[] = []; // every worker's messages, on the supervisor's clock
+    let worker: { control: SubscriptionControl; conn: SendRecordingConnection; offsetMs: number } | undefined;
+    const protocol: RequestProtocol = {
+      venue: "fake",
+      pacing,
+      maxArgsPerRequest: () => 1,
+      encodeRequest: (_op, _topics, reqId) => reqId,
+      classifyControl: () => ({ kind: "other" }),
+      parseAckError: () => ({ kind: "other" }),
+      rejectHint: () => "",
+    };
+    return {
+      sentAtMs,
+      at: (ms: number) => void (monoMs = ms),
+      /** The slot's worker ends (its control stopped) and the next one starts now, its clock `offsetMs` off the supervisor's. */
+      restart(offsetMs: number) {
+        worker?.control.stop();
+        const now = () => monoMs + offsetMs;
+        const ledger = workerLedger(accounts.carry(), (e) => accounts.record(e), now(), now);
+        const control = new SubscriptionControl(protocol, silentLogger, now, undefined, () => undefined, 1, 0, ledger);
+        const conn = new SendRecordingConnection();
+        conn.ws = { send: () => void sentAtMs.push(monoMs) } as unknown as WebSocket;
+        worker = { control, conn, offsetMs };
+      },
+      send: (n: number) => {
+        for (let i = 0; i < n; i++) worker!.control.send(worker!.conn, "m");
+      },
+      flush: () => worker!.control.flush(),
+      queued: () => worker!.conn.outbox.length,
+      stop: () => worker?.control.stop(),
+    };
+  }
+
+  test("Coinbase's 8 a second: the next worker waits for its predecessor's messages to leave the window", () => {
+    const r = rig({ perIp: { count: 8, windowMs: 1_000 } });
+    r.restart(5_000_000);
+    r.at(1_000);
+    r.send(8);
+    expect(r.sentAtMs).toEqual(Array(8).fill(1_000));
+    // The worker dies at 1.2 s; the next starts at 1.3 s (its thread's clock another origin): the venue counts the 8 until 2 s.
+    r.at(1_300);
+    r.restart(-7_000);
+    r.send(3);
+    expect(r.sentAtMs).toHaveLength(8);
+    r.at(1_999);
+    r.flush();
+    expect(r.sentAtMs).toHaveLength(8);
+    r.at(2_000);
+    r.flush();
+    expect(r.sentAtMs).toHaveLength(11);
+    r.stop();
+  });
+
+  /** The venue's count: at most `count` in any `windowMs` (a window), or a bucket full at the start that never goes below 0. */
+  function overVenueLimit(spec: NonNullable<NonNullable<RequestProtocol["pacing"]>["perIp"]>, times: number[]): string | undefined {
+    if ("windowMs" in spec) {
+      for (let i = spec.count; i < times.length; i++) if (times[i]! - times[i - spec.count]! < spec.windowMs) return `${spec.count + 1} messages within ${times[i]! - times[i - spec.count]!} ms ending at ${times[i]}`;
+      return undefined;
+    }
+    let tokens = spec.capacity;
+    let lastMs = times[0] ?? 0;
+    for (const t of times) {
+      tokens = Math.min(spec.capacity, tokens + ((t - lastMs) * spec.perSecond) / 1000);
+      lastMs = t;
+      if ((tokens -= 1) < -1e-9) return `the bucket at ${tokens} at ${t}`;
+    }
+    return undefined;
+  }
+
+  test.each([
+    ["a window (Coinbase: 8 a second)", { count: 8, windowMs: 1_000 }],
+    ["a bucket (Deribit: 8, 3 a second)", { capacity: 8, perSecond: 3 }],
+  ] as const)("randomized restarts: the workers together never pass the venue's limit, %s", (_, spec) => {
+    const random = rng(20261207);
+    let restarts = 0;
+    for (let round = 0; round < 60; round++) {
+      const r = rig({ perIp: spec });
+      let nowMs = 10_000;
+      r.at(nowMs);
+      r.restart(Math.floor(random() * 1e7) - 5e6);
+      for (let step = 0; step < 60; step++) {
+        nowMs += Math.floor(random() * 400);
+        r.at(nowMs);
+        if (random() < 0.15) {
+          r.restart(Math.floor(random() * 1e7) - 5e6);
+          restarts++;
+        }
+        if (random() < 0.5) r.send(1 + Math.floor(random() * 9));
+        r.flush();
+      }
+      // Whatever the last worker queued goes in the end: carrying never stops the messages.
+      for (let i = 0; i < 3_000 && r.queued() > 0; i++) {
+        nowMs += 100;
+        r.at(nowMs);
+        r.flush();
+      }
+      expect(r.queued()).toBe(0);
+      r.stop();
+      expect(overVenueLimit(spec, r.sentAtMs)).toBeUndefined();
+    }
+    expect(restarts).toBeGreaterThan(100);
   });
 });
