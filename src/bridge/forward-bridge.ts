@@ -790,8 +790,11 @@ export class ForwardBridge {
       }
     } else if (up !== UNNUMBERED) this.heard(up, count, sendUs);
     const p = this.protocol;
-    if (p !== undefined && (p.connected !== true || this.pendingBytes > this.maxPendingBytes)) {
-      this.drop(up, count, p.connected === true);
+    // A connection the bridge closed to connect again (startAgainLater) shows itself connected until its socket's
+    // close is seen: before 2026-12-06 what came meanwhile went into it, lost yet counted as published, no drop logged.
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined;
+    if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
+      this.drop(up, count, connected);
       return;
     }
     if (this.dropping) this.resumed();
