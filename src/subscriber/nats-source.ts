@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, prefixLengthCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, prefixCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -370,7 +370,7 @@ export class NatsFeedReader {
   private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
-    prefixLengthCheck(opts.prefix); // before, only --prefix was: a longer one had the server close every connection at its SUB
+    prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
     followWallClock(); // the repacked send times follow a step of the wall clock (mono-clock.ts shownUs)
     this.opts = opts;
     this.sink = sink;
