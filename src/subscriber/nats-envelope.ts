@@ -856,6 +856,9 @@ export class EnvelopeRepacker {
       known.id = id;
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
+      // A gap of the old session (envelopes lost before this one) is sent in it: subscribers keep its books usable
+      // while the new session is provisional (until its second datagram).
+      this.carryGap();
       this.pendingOld = this.packer;
       this.packer = this.newPacker();
       this.counters.sessions++;
@@ -994,6 +997,23 @@ export class EnvelopeRepacker {
   private skipSeq(): void {
     this.packer.closeDatagram();
     this.packer.nextSeq++;
+    this.gapAtCount = this.packer.count;
+  }
+
+  /** The packer's datagrams when the last gap was made (skipSeq), -1 if none waits: seen at the next one opened. */
+  private gapAtCount = -1;
+
+  /**
+   * Before the owner seals the packer's datagrams (each flush): a gap that no datagram after it carries gets a
+   * heartbeat of its own. With no upstream stream alive the owner sends no heartbeats, so a gap made then (a lone
+   * publisher's END_OF_SESSION, envelopes lost before it) reached subscribers with nothing: before 2026-12-06 the
+   * ended stream's books stayed usable until their stale limit, where multicast ends them at that END. The gap makes
+   * every book of the reader's stream untrusted until its refresh, so this heartbeat brings no stale book back.
+   */
+  carryGap(): void {
+    if (this.gapAtCount < 0) return;
+    if (this.packer.count <= this.gapAtCount) this.packer.appendHeartbeat(0); // cold: a gap nothing else carries
+    this.gapAtCount = -1;
   }
 
   /** The line of an upstream stream; the first bridge heard on it is followed. Undefined beyond MAX_NUMBERED_STREAMS. */

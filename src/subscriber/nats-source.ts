@@ -736,6 +736,7 @@ export class NatsFeedReader {
       this.repacker.pendingOld = undefined;
       this.drain(old);
     }
+    this.repacker.carryGap(); // a gap made while no upstream stream is alive (no heartbeat of ours follows)
     this.drain(this.repacker.packer);
   };
 
