@@ -263,7 +263,7 @@ describe("the forward bridge's start", () => {
     const through = (): void => {
       for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
     };
-    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)));
+    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)), false);
     through();
     p.appendHeartbeat(0);
     through();
