@@ -40,7 +40,7 @@ import {
   TEMPLATE_INSTRUMENT_DEFINITION,
   ABS_MAX_DATAGRAM_BYTES,
 } from "../wire/layout.ts";
-import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixLengthCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
+import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
@@ -417,7 +417,7 @@ export class ForwardBridge {
   readonly bridgeId = (Math.floor(Math.random() * 0xffff_ffff) + 1) >>> 0;
 
   constructor(opts: ForwardBridgeOptions) {
-    prefixLengthCheck(opts.prefix); // before, only --prefix was: a longer one had the server close every connection at a PUB
+    prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
     this.opts = opts;
     this.auth = opts.authKey ? new DatagramAuth(opts.authKey, sha256Option(opts.authSha256)) : undefined;
     this.reader = new PacketReader(this.auth);
@@ -790,8 +790,11 @@ export class ForwardBridge {
       }
     } else if (up !== UNNUMBERED) this.heard(up, count, sendUs);
     const p = this.protocol;
-    if (p !== undefined && (p.connected !== true || this.pendingBytes > this.maxPendingBytes)) {
-      this.drop(up, count, p.connected === true);
+    // A connection the bridge closed to connect again (startAgainLater) shows itself connected until its socket's
+    // close is seen: before 2026-12-06 what came meanwhile went into it, lost yet counted as published, no drop logged.
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined;
+    if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
+      this.drop(up, count, connected);
       return;
     }
     if (this.dropping) this.resumed();

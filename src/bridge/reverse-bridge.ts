@@ -7,7 +7,7 @@
  * @module
  */
 import { openMulticastSender } from "../net/multicast.ts";
-import { prefixLengthCheck } from "../subscriber/nats-envelope.ts";
+import { prefixCheck } from "../subscriber/nats-envelope.ts";
 import { NatsFeedReader, type NatsReadOptions, type NatsReaderCounters } from "../subscriber/nats-source.ts";
 
 export interface ReverseBridgeOptions extends NatsReadOptions {
@@ -41,7 +41,7 @@ export class ReverseBridge {
   private starts = 0;
 
   constructor(opts: ReverseBridgeOptions) {
-    prefixLengthCheck(opts.prefix); // here, not only at start(): its reader is made there
+    prefixCheck(opts.prefix); // here, not only at start(): its reader is made there
     this.opts = opts;
   }
 

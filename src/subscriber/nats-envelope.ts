@@ -106,22 +106,30 @@ export const HEARTBEAT_TOKEN = "_hb";
  * subjects, and nats-server closes a connection whose command line (`PUB <subject> <size>`, `SUB <prefix>.> <sid>`)
  * is over its max_control_line (4 KiB by default): a longer prefix had the reader's and the bridge's connections
  * closed at every SUB or PUB, reconnecting forever. Checked by the CLI (`--prefix`) and where the library takes its
- * options (prefixLengthCheck).
+ * options (prefixCheck).
  */
 export const MAX_PREFIX_CHARS = 128;
 
 /**
- * Why `prefix` is too long, naming it as `option` (`--prefix`, or the library's option `prefix`); undefined when it
- * is not. The prefix itself is never echoed (a value of any length).
+ * Why `prefix` is no subject prefix, naming it as `option` (`--prefix`, or the library's option `prefix`); undefined
+ * when it is one: dot-separated NATS subject tokens of letters, digits, `_` and `-` (no space, which made `SUB a b.>`
+ * a queue subscription on `a`, nor `*` or `>`, wildcards the server refuses in a PUB or that read other prefixes' feeds,
+ * nor an empty token), MAX_PREFIX_CHARS at most. Too long is said first, the prefix not echoed (a value of any length).
  */
-export function prefixTooLong(prefix: string, option: string): string | undefined {
-  if (prefix.length <= MAX_PREFIX_CHARS) return undefined;
-  return `${option} is at most ${MAX_PREFIX_CHARS} characters (a NATS subject prefix; subjects are kept short), got ${prefix.length}`;
+export function prefixProblem(prefix: unknown, option: string): string | undefined {
+  if (typeof prefix === "string" && prefix.length > MAX_PREFIX_CHARS) {
+    return `${option} is at most ${MAX_PREFIX_CHARS} characters (a NATS subject prefix; subjects are kept short), got ${prefix.length}`;
+  }
+  if (typeof prefix === "string" && /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) return undefined;
+  return `${option} must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(prefix)}`;
 }
 
-/** The library's check of its `prefix` option (NatsFeedReader, attachNats, ForwardBridge, ReverseBridge): throws a RangeError. */
-export function prefixLengthCheck(prefix: string | undefined): void {
-  const why = prefix === undefined ? undefined : prefixTooLong(prefix, "prefix");
+/**
+ * The library's check of its `prefix` option (NatsFeedReader, attachNats, ForwardBridge, ReverseBridge; undefined: the
+ * default): throws a RangeError. Before 2026-12-06 only its length was checked, the characters by the CLI alone.
+ */
+export function prefixCheck(prefix: string | undefined): void {
+  const why = prefix === undefined ? undefined : prefixProblem(prefix, "prefix");
   if (why !== undefined) throw new RangeError(why);
 }
 
@@ -848,6 +856,9 @@ export class EnvelopeRepacker {
       known.id = id;
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
+      // A gap of the old session (envelopes lost before this one) is sent in it: subscribers keep its books usable
+      // while the new session is provisional (until its second datagram).
+      this.carryGap();
       this.pendingOld = this.packer;
       this.packer = this.newPacker();
       this.counters.sessions++;
@@ -986,6 +997,23 @@ export class EnvelopeRepacker {
   private skipSeq(): void {
     this.packer.closeDatagram();
     this.packer.nextSeq++;
+    this.gapAtCount = this.packer.count;
+  }
+
+  /** The packer's datagrams when the last gap was made (skipSeq), -1 if none waits: seen at the next one opened. */
+  private gapAtCount = -1;
+
+  /**
+   * Before the owner seals the packer's datagrams (each flush): a gap that no datagram after it carries gets a
+   * heartbeat of its own. With no upstream stream alive the owner sends no heartbeats, so a gap made then (a lone
+   * publisher's END_OF_SESSION, envelopes lost before it) reached subscribers with nothing: before 2026-12-06 the
+   * ended stream's books stayed usable until their stale limit, where multicast ends them at that END. The gap makes
+   * every book of the reader's stream untrusted until its refresh, so this heartbeat brings no stale book back.
+   */
+  carryGap(): void {
+    if (this.gapAtCount < 0) return;
+    if (this.packer.count <= this.gapAtCount) this.packer.appendHeartbeat(0); // cold: a gap nothing else carries
+    this.gapAtCount = -1;
   }
 
   /** The line of an upstream stream; the first bridge heard on it is followed. Undefined beyond MAX_NUMBERED_STREAMS. */

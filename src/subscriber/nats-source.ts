@@ -8,7 +8,7 @@
  * only when a reader starts, so the subscriber package installs and runs without them (optional peers).
  * @module
  */
-import { EnvelopeRepacker, prefixLengthCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
+import { EnvelopeRepacker, prefixCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -26,7 +26,7 @@ export interface NatsReadOptions {
   /** The repacked stream's channel and source id (what subscribers see). Defaults 1 and 65000. */
   channelId?: number;
   sourceId?: number;
-  /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive). Default 200. */
+  /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive, or to carry a gap). Default 200. */
   heartbeatIntervalMs?: number;
   /**
    * Largest repacked datagram, default 1400: 856 (MIN_PUBLISH_DATAGRAM_BYTES, the longest definition's) up to 65507,
@@ -370,7 +370,7 @@ export class NatsFeedReader {
   private lastJsMsg: NatsMsg | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
-    prefixLengthCheck(opts.prefix); // before, only --prefix was: a longer one had the server close every connection at its SUB
+    prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
     followWallClock(); // the repacked send times follow a step of the wall clock (mono-clock.ts shownUs)
     this.opts = opts;
     this.sink = sink;
@@ -718,7 +718,8 @@ export class NatsFeedReader {
 
   /**
    * Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale; one
-   * upstream stream going silent while others are alive is a gap (checkUpstream), carried by the next heartbeat.
+   * upstream stream going silent while others are alive is a gap (checkUpstream), carried by the next heartbeat. (A
+   * gap made while none is alive gets a heartbeat of its own at the flush: EnvelopeRepacker.carryGap.)
    */
   private heartbeat(hbMs: number): void {
     const now = monoEpochMs();
@@ -736,6 +737,7 @@ export class NatsFeedReader {
       this.repacker.pendingOld = undefined;
       this.drain(old);
     }
+    this.repacker.carryGap(); // a gap made while no upstream stream is alive (no heartbeat of ours follows)
     this.drain(this.repacker.packer);
   };
 

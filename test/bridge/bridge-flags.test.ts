@@ -89,6 +89,37 @@ describe("feeder bridge flags", () => {
     expect(() => new ReverseBridge({ servers, prefix: longest, group: "239.255.1.1", port: 31001, iface: "127.0.0.1", ttl: 1 })).not.toThrow();
   });
 
+  // Before 2026-12-06 the library took any characters: a space made `SUB a b.> 1` a queue subscription on `a`, a `*` or
+  // `>` a wildcard publish the server refuses (every envelope lost) or a subscription on other prefixes' feeds, an empty
+  // token a subject the server refuses. Held to --prefix's rule where the options are taken, before any connect.
+  test("the library's prefix option: only NATS subject tokens (letters, digits, _ -, dots between), as --prefix", async () => {
+    const servers = "nats://127.0.0.1:1"; // never dialled: refused before
+    const make = [
+      (prefix: string) => new NatsFeedReader({ servers, prefix }, () => {}),
+      (prefix: string) => new ForwardBridge({ groups: [], servers, prefix, log: silentLogger }),
+      (prefix: string) => new ReverseBridge({ servers, prefix, group: "239.255.1.1", port: 31001, iface: "127.0.0.1", ttl: 1 }),
+    ];
+    const thrown = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    for (const bad of ["", "a b", "feed.*", "feed.>", ">", "a..b", ".a", "a.", "a\tb", "a\nb", "a/b", "ü"]) {
+      const refused = `prefix must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(bad)}`;
+      for (const m of make) {
+        const err = thrown(() => m(bad));
+        expect([err instanceof RangeError, (err as Error | undefined)?.message], JSON.stringify(bad)).toEqual([true, refused]);
+      }
+      await expect(attachNats(new FeedSubscriber({ groups: [], staleAfterMs: 0 }), { servers, prefix: bad })).rejects.toThrow(refused);
+      const flag = thrown(() => prefixOf(bad));
+      expect([flag instanceof UsageError, (flag as Error | undefined)?.message], JSON.stringify(bad)).toEqual([true, `--${refused}`]);
+    }
+    for (const good of ["feeder", "site1.md", "a-b_C.9"]) for (const m of make) expect(() => m(good), good).not.toThrow();
+  });
+
   // A message is repacked whole: a reader whose datagram maximum is below the upstream publisher's refuses every
   // longer message (bad_message). Both readers had 1400 with no way to change it, so a feed published at
   // publish.max_datagram_bytes = 9000 lost its larger snapshot chunks and deltas at from-nats and listen --nats for

@@ -23,7 +23,9 @@ import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
-import { packer, take } from "../subscriber/feed-harness.ts";
+import { packer, take, T0 } from "../subscriber/feed-harness.ts";
+import { makeInstrument } from "../wire/helpers.ts";
+import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { heldNatsServer } from "./held-nats-server.ts";
 
@@ -191,8 +193,15 @@ describe("the forward bridge's start", () => {
   function publisher() {
     let end = (): void => undefined;
     const closed = new Promise<void>((r) => (end = r));
-    const c = { shut: false, publish() {}, flush: async () => {}, close: async () => void ((c.shut = true), end()), closed: () => closed };
+    const c = { shut: false, published: 0, publish: () => void c.published++, flush: async () => {}, close: async () => void ((c.shut = true), end()), closed: () => closed };
     return c;
+  }
+  /**
+   * With the internals the bridge reads (nats-core 3.4's protocol): `connected` stays true after close(), as the real
+   * client's does until its socket's close is seen (a real nats-server showed it true right after the start resolved).
+   */
+  function publisherShowingState() {
+    return Object.assign(publisher(), { protocol: { connected: true, outbound: { size: () => 0 } } });
   }
   /** A bridge on fake clients whose JetStream manager answers as the test says. */
   class HeldStreamBridge extends ForwardBridge {
@@ -201,8 +210,10 @@ describe("the forward bridge's start", () => {
     /** The connect of this index (0: the start's) waits for `release`. */
     holdAt = -1;
     release = (): void => undefined;
+    /** Clients with the internals (publisherShowingState). */
+    showState = false;
     protected override async connect(): Promise<unknown> {
-      const c = this.clients[this.clients.push(publisher()) - 1]!;
+      const c = this.clients[this.clients.push(this.showState ? publisherShowingState() : publisher()) - 1]!;
       if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
       return c;
     }
@@ -235,6 +246,36 @@ describe("the forward bridge's start", () => {
     bridge.answer = "ok";
     await waitFor(() => bridge.health.natsConnected && bridge.health.streamStoring === true, "connected again, the stream read", 5000);
     expect([bridge.clients.map((c) => c.shut), bridge.counters.natsReconnects, bridge.counters.natsClosed]).toEqual([[true, false], 1, 0]);
+  });
+
+  // Before, until the closed connection's socket was seen closed, what the bridge read went into it: lost, but counted
+  // as published and no drop logged (readers saw a gap all the same: its numbers were taken). Now dropped as while
+  // disconnected, counted and logged, its number skipped; published again on the connection made again.
+  test("a JetStream set-up unanswered: what comes before the connection is made again is dropped, counted and logged", async () => {
+    const { log, lines } = captureLog();
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.holdAt = 1;
+    await bridge.start();
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500 });
+    let sendUs = T0;
+    const through = (): void => {
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+    };
+    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)), false);
+    through();
+    p.appendHeartbeat(0);
+    through();
+    expect([bridge.clients[0]!.shut, bridge.clients[0]!.published, bridge.counters.published, bridge.counters.heartbeats, bridge.counters.droppedDisconnected]).toEqual([true, 0, 0, 0, 1]);
+    expect(lines.filter((l) => /dropping/.test(l.msg)).map((l) => `${l.level} ${l.msg}`)).toEqual(["warn NATS is disconnected: dropping datagrams (readers see the loss)"]);
+    bridge.answer = "ok";
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    bridge.release();
+    await waitFor(() => bridge.health.natsConnected, "connected again", 5000);
+    p.appendHeartbeat(0);
+    through();
+    expect([bridge.clients[1]!.published, bridge.counters.heartbeats, bridge.counters.droppedDisconnected]).toEqual([1, 1, 1]);
   });
 
   // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`

@@ -9,12 +9,13 @@
  * Real parts: nats-server, the ForwardBridge's own connection (its datagrams handed to onDatagram), the
  * reader (attachNats) feeding an unchanged FeedSubscriber with its default stale check.
  */
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
-import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
+import { NatsFeedReader, type FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { monoEpochMs, monoEpochUs } from "../../src/subscriber/mono-clock.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -193,6 +194,76 @@ describe("an upstream stream that ended (END_OF_SESSION) while its heartbeats go
     refresh(restarted, 0);
     expect(turn([restarted])).toBe(true);
     expect(sub.book(X.instrumentId)!.usable).toBe(true);
+  });
+});
+
+describe("a gap the reader makes while no upstream stream is alive", () => {
+  // A publisher alone on the feed stopping (END_OF_SESSION): a multicast subscriber ends its stream at once, its books
+  // invalid. The reader made the gap at that END (endLine), but the gap is seen at its next datagram, and with no
+  // stream alive it sends none (no heartbeats): before, the far side showed the books usable until its stale limit
+  // (here 60 s; 600 ms by default). Now the reader's flush sends a heartbeat carrying a gap nothing else carries.
+  test("is sent at once: an ended stream's books are not usable at the far side, as on multicast", async () => {
+    const { bridge, published } = recordingBridge();
+    const datagrams: Uint8Array[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice())); // never started: its flush alone
+    const sub = newSubscriber({ staleAfterMs: 60_000 });
+    const mc = newSubscriber({ staleAfterMs: 60_000 });
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    p.nextSeq = 2 ** 53 - 3; // its definition and snapshot, then END on every heartbeat (a publisher stopping sends one)
+    const book = new TestBook(X);
+    book.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const send = async () => {
+      for (const d of take(p, (sendUs += 1000))) {
+        mc.ingest(d);
+        bridge.onDatagram(d);
+      }
+      for (const env of published.splice(0)) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
+      await new Promise((r) => setImmediate(r)); // the reader's flush
+      for (const d of datagrams.splice(0)) sub.ingest(d);
+    };
+    packInstrumentDefinition(p, new EncodedDefinition(X), true);
+    packBookSnapshot(p, book, 0, true);
+    await send();
+    expect([mc.book(X.instrumentId)?.usable, sub.book(X.instrumentId)?.usable]).toEqual([true, true]);
+    p.appendHeartbeat(0);
+    await send();
+    expect(reader.counters.streamsSilent).toBe(1);
+    expect([mc.book(X.instrumentId)!.usable, sub.book(X.instrumentId)!.usable]).toEqual([false, false]); // before: [false, true]
+    await reader.stop();
+  });
+
+  // Envelopes lost between bridge and reader (its reconnect), the next one taken the first of the publisher's
+  // restart: the gap was made in the old session's packer, which sent nothing after it, and subscribers keep the old
+  // session's books usable while the new one is provisional (until its second datagram): the books the loss left
+  // behind showed usable. Found by a randomized model of outages, silences, ends and restarts (s-rdnats3).
+  test("a gap of the old session before a restart is sent in it: its books are not usable meanwhile", async () => {
+    const { bridge, published } = recordingBridge();
+    const datagrams: Uint8Array[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice()));
+    const sub = newSubscriber({ staleAfterMs: 60_000 });
+    const book = new TestBook(X);
+    book.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const send = async (p: ChannelPacker, lost = false) => {
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      for (const env of published.splice(0)) if (!lost) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
+      await new Promise((r) => setImmediate(r)); // the reader's flush
+      for (const d of datagrams.splice(0)) sub.ingest(d);
+    };
+    const run1 = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    packInstrumentDefinition(run1, new EncodedDefinition(X), true);
+    packBookSnapshot(run1, book, 0, true);
+    await send(run1);
+    expect(sub.book(X.instrumentId)?.usable).toBe(true);
+    packBookSnapshot(run1, book, 0, true); // lost on the way to the reader (a delta would leave the book wrong)
+    await send(run1, true);
+    const run2 = packer({ channelId: 3, sourceId: 7, sessionId: 2, sessionStartUs: T0 + 60_000_000, heartbeatIntervalMs: 100 });
+    run2.appendHeartbeat(0);
+    await send(run2);
+    expect([reader.counters.upstreamGaps, reader.counters.sessions]).toEqual([1, 2]);
+    expect(sub.book(X.instrumentId)!.usable).toBe(false); // before: true
+    await reader.stop();
   });
 });
 
@@ -407,6 +478,112 @@ describe("random upstream streams (silent, ended, restarted), the reader's timer
       turn(false, true);
       expect(instruments.map((ins) => sub.book(ins.instrumentId)?.usable), `seed ${seed}`).toEqual(instruments.map(() => true));
     }
+  });
+});
+
+describe("random reader outages with silent, ended and restarted streams, on the far side's own clock", () => {
+  // The far side's staleness too (its monotonic clock mocked to the model's): a book the reader knows it lost data of
+  // (an envelope of its stream taken after the loss, no refresh since) is never usable; nor one whose stream has
+  // been silent for 1.4 s (the reader's silence limit, 600 ms, and the subscriber's stale limit, 600 ms, with room)
+  // while the reader's timer ran on time. This model found the old session's gap left unsent before a restart.
+  test("no book usable after a loss the reader knows of, nor long after its stream went silent", () => {
+    const instruments = [X, Y, makeInstrument("bybit", "linear", "SOLUSDT", 3, 5)];
+    const SILENT_TURNS = 14; // of 100 ms
+    let perfMs = 10_000;
+    const clock = vi.spyOn(performance, "now").mockImplementation(() => perfMs);
+    const wrong: string[] = [];
+    try {
+      for (let seed = 1; seed <= 50; seed++) {
+        let rnd = seed * 0x9e3779b1;
+        const random = () => ((rnd = (Math.imul(rnd ^ (rnd >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0), (rnd >>> 0) / 2 ** 32);
+        const { bridge, published } = recordingBridge();
+        const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+        const sub = newSubscriber({ staleAfterMs: 600 });
+        let sessionId = 1;
+        let startUs = T0;
+        const newRun = (i: number) => {
+          const p = packer({ channelId: 3 + i, sourceId: 7 + i, sessionId: sessionId++, sessionStartUs: (startUs += 1_000_000), heartbeatIntervalMs: 100 });
+          if (random() < 0.5) p.nextSeq = 2 ** 53 - 1 - 2 * (1 + Math.floor(random() * 6)); // a few refreshes, then END
+          return p;
+        };
+        const runs = instruments.map((_, i) => newRun(i));
+        const silent = instruments.map(() => false);
+        const silentTurns = instruments.map(() => 0);
+        const lost = instruments.map(() => false);
+        const lossKnown = instruments.map(() => false);
+        let outage = 0; // turns left of the reader's (its envelopes lost)
+        let onTime = 0;
+        const books = instruments.map((ins) => new TestBook(ins));
+        books.forEach((b) => b.load([[943500, 10]], [[943501, 20]], 1, T0));
+        let now = 1_000_000;
+        let sendUs = T0 + 60_000_000;
+        let readerUs = 0;
+        let ticks = 0;
+        const clockAt = () => (perfMs = 10_000 + (now - 1_000_000) + 0.001 * ++ticks); // the far side's, after `now`
+        /** NatsFeedReader.flush: the replaced session's datagrams first, the gap carried, sealed on its clock. */
+        const flush = () => {
+          const old = rep.pendingOld;
+          rep.pendingOld = undefined;
+          rep.carryGap();
+          for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) {
+            clockAt();
+            readerUs = Math.max(readerUs + 1, monoEpochUs());
+            for (const d of take(p, readerUs)) sub.ingest(d, readerUs + 50);
+          }
+        };
+        const timer = () => {
+          if (rep.checkUpstream(now)) rep.packer.appendHeartbeat(0);
+          flush();
+        };
+        for (let step = 0; step < 150; step++) {
+          for (let i = 0; i < instruments.length; i++) {
+            const r = random();
+            if (r < 0.06) silent[i] = !silent[i];
+            else if (r > 0.97) runs[i] = newRun(i); // a restart (the old run's end unsent)
+            silentTurns[i] = silent[i] ? silentTurns[i]! + 1 : 0;
+          }
+          const late = random() < 0.05;
+          onTime = late ? 0 : onTime + 1;
+          if (outage > 0) outage--;
+          else if (random() < 0.1) outage = 1 + Math.floor(random() * 12);
+          if (late) now += 1000;
+          const order = instruments.map((_, i) => i).sort(() => random() - 0.5);
+          const timerFirst = random() < 0.5;
+          if (timerFirst) timer();
+          for (const i of order) {
+            if (silent[i]) continue;
+            const refreshed = random() < 0.2 && runs[i]!.nextSeq <= 2 ** 53 - 3;
+            if (refreshed) {
+              packInstrumentDefinition(runs[i]!, new EncodedDefinition(instruments[i]!), true);
+              packBookSnapshot(runs[i]!, books[i]!, 0, true);
+            }
+            runs[i]!.appendHeartbeat(0);
+            for (const d of take(runs[i]!, (sendUs += 1000))) bridge.onDatagram(d);
+            if (outage > 0) {
+              published.splice(0);
+              lost[i] ||= refreshed;
+              continue;
+            }
+            lost[i] &&= !refreshed;
+            lossKnown[i] = lost[i]!;
+            for (const env of published.splice(0)) rep.add(env, now);
+            flush();
+          }
+          if (!timerFirst) timer();
+          now += 100;
+          clockAt();
+          sub.checkStale(monoEpochMs());
+          for (let i = 0; i < instruments.length; i++) {
+            if (sub.book(instruments[i]!.instrumentId)?.usable !== true) continue;
+            if (lossKnown[i]) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable after a loss`);
+            if (silentTurns[i]! >= SILENT_TURNS && onTime >= SILENT_TURNS) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable, silent`);
+          }
+        }
+      }
+    } finally {
+      clock.mockRestore();
+    }
+    expect(wrong.slice(0, 5)).toEqual([]);
   });
 });
 

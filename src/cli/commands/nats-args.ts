@@ -6,7 +6,7 @@
 import { readAuthKeyFile } from "../../core/auth-key.ts";
 import { RateLimitedLog } from "../../core/log.ts";
 import { shownPath } from "../../core/secret-path.ts";
-import { MAX_PREFIX_CHARS, prefixTooLong, type BridgeEvent, type EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
+import { MAX_PREFIX_CHARS, prefixProblem, type BridgeEvent, type EnvelopeRefusal } from "../../subscriber/nats-envelope.ts";
 import { useNatsModules, type NatsReadOptions, type NatsReaderEvent } from "../../subscriber/nats-source.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { UsageError, type CommandContext } from "../command.ts";
@@ -32,13 +32,9 @@ export { MAX_PREFIX_CHARS };
 /** A subject prefix: dot-separated tokens of letters, digits, `_` and `-` (no wildcards, no spaces), MAX_PREFIX_CHARS at most. */
 export function prefixOf(v: unknown): string {
   if (v === undefined) return DEFAULT_PREFIX;
-  // Before the characters: a value of any length is not echoed back.
-  const tooLong = typeof v === "string" ? prefixTooLong(v, "--prefix") : undefined;
-  if (tooLong !== undefined) throw new UsageError(tooLong);
-  if (typeof v !== "string" || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(v)) {
-    throw new UsageError(`--prefix must be NATS subject tokens such as feeder or site1.md (letters, digits, _ -, dots between), got ${JSON.stringify(v)}`);
-  }
-  return v;
+  const why = prefixProblem(v, "--prefix"); // the library's rule (prefixCheck), naming the flag
+  if (why !== undefined) throw new UsageError(why);
+  return v as string;
 }
 
 /** nats://host:port, comma-separated for several servers. */
