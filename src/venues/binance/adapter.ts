@@ -18,7 +18,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import type { BookView } from "../../core/book-view.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_RETIRED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { connectSplit } from "../common/budgets.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -313,12 +313,14 @@ export class BinanceAdapter implements VenueAdapter {
 
   /**
    * A recorded connection close: that connection's books go RESYNCING / DISCONNECTED as live; an open does the same to
-   * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened).
+   * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened), and a `ws:retired`
+   * to the books it names (the old socket of a planned reconnect was their only feed: ConnectionLifecycle.replayRetired).
    */
-  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    else if (url === SOCKET_RETIRED_URL) this.lifecycle.replayRetired(connection, body); // books left without a feed
     return true;
   }
 
