@@ -199,3 +199,21 @@ test("replay: a recorded ws:retired leaves the books it names as the live run di
   ]);
   await s.stop();
 });
+
+/** Through a venue adapter's replay path (Bybit): the record's body reaches the lifecycle (ingestConnectionEvent). */
+test("replay through the Bybit adapter: ws:retired naming the book makes it leave LIVE; one naming none changes nothing", async () => {
+  const { replayedBybit } = await import("../bybit/replayed-rig.ts");
+  for (const named of [false, true]) {
+    const { adapter, sink, conn, ingest } = await replayedBybit(50);
+    const event = (url: string, body = "") => adapter.ingestConnectionEvent("linear", conn.name, url, 1, body);
+    event(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 10, "100.0");
+    expect(adapter.topicInfo(0).state).toBe("live");
+    event(SOCKET_SWAP_URL);
+    event(SOCKET_RETIRED_URL, named ? "orderbook.50.BTCUSDT" : "");
+    expect(sink.invalid).toEqual(named ? [{ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }] : []);
+    ingest("snapshot", 11, "100.5"); // the replacement's book: LIVE again
+    expect(adapter.topicInfo(0).state).toBe("live");
+    await adapter.stop();
+  }
+});
