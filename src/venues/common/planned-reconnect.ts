@@ -245,7 +245,10 @@ export class PlannedReconnects {
    */
   private retired(conn: VenueConnection): void {
     const unfed: TopicState[] = [];
-    for (const t of conn.topics) if (t.onRetiring && t.sub !== SUB_ACTIVE && t.sub !== SUB_REJECTED) unfed.push(t);
+    for (const t of conn.topics) {
+      // LIVE or STALE only: a book already resyncing (a bridge, a restart) goes on as it was.
+      if (t.onRetiring && t.sub !== SUB_ACTIVE && t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) unfed.push(t);
+    }
     this.h.socketEvent?.(conn, SOCKET_RETIRED_URL, unfedBody(unfed));
     for (const t of unfed) this.h.unfed(t);
   }

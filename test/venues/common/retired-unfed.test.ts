@@ -167,6 +167,17 @@ test.each([
   await s.stop();
 });
 
+test("a book already resyncing when the old socket goes is left to its resync (not named, not invalidated again)", async () => {
+  const s = setup();
+  const { old } = overlap(s);
+  s.topics[2]!.book = BookState.RESYNCING; // its own resync under way (a bridge, a restart)
+  old.onclose!({ code: 1000, reason: "bye" });
+  expect(s.conn.retiringWs).toBe(null);
+  expect(s.invalidated).toEqual([{ topic: "book.B", state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+  expect(s.events.filter((e) => e.url === SOCKET_RETIRED_URL)).toEqual([{ url: SOCKET_RETIRED_URL, body: "book.B" }]);
+  await s.stop();
+});
+
 test("the old socket closed once the replacement carries every book: nothing leaves LIVE, ws:retired names none", async () => {
   const s = setup();
   const { replacement } = overlap(s);
