@@ -169,7 +169,7 @@ export class BookReconstructor {
     const adapter = this.adapters.get(venue);
     if (!adapter) return false;
     // A recorded connection open/close: the books do what the live run's did (as in replay), or it is ignored.
-    if (isConnectionEventUrl(url)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
+    if (isConnectionEventUrl(url)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true;
     if (!adapter.ingestRest) return false;
     return adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
   }

@@ -717,7 +717,7 @@ export class Feeder {
     const p = this.pipelineOf(venue);
     if (!p) return false;
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
-    if (isConnectionEventUrl(url)) return p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs) ?? true;
+    if (isConnectionEventUrl(url)) return p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true;
     if (!p.adapter.ingestRest) return false;
     const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
     this.publisher.flush();

@@ -94,11 +94,13 @@ export const CONNECTION_OPENED_URL = "ws:open";
 export const CONNECTION_CLOSED_URL = "ws:close";
 
 /**
- * The connection's sockets, recorded since 2026-12-06 so replay can tell them apart as the live run did (body ""):
+ * The connection's sockets, recorded since 2026-12-06 so replay can tell them apart as the live run did (body "", but RETIRED's):
  * SOCKETS right after every CONNECTION_OPENED_URL (from here on this connection's planned reconnects are recorded; a
  * capture without it, or a file begun after it without a head until SOCKETS_STATE_URL, leaves replay to its older heuristics), SWAP when a planned
  * reconnect's replacement became the connection's socket (the old one still delivers: the overlap), OLD before each
- * frame the old socket delivered during the overlap, RETIRED when the old socket closed (the replacement carries on),
+ * frame the old socket delivered during the overlap, RETIRED when the old socket closed (the replacement carries on;
+ * body since 2026-12-07: the topics, space-separated, of the books the old socket was the only feed of, which then
+ * left LIVE as on a disconnect: planned-reconnect.ts retired),
  * BACK when the replacement failed and the old socket is the connection's again. An unplanned close is
  * CONNECTION_CLOSED_URL. Readers before them count them as skipped REST answers.
  */
@@ -261,11 +263,12 @@ export interface VenueAdapter {
    * (RESYNCING / DISCONNECTED, then the normal resync on the next frames). An open invalidates, as that close would
    * have, a book still LIVE or STALE on the connection (its socket's close lost from the capture; live, no book is
    * LIVE at an open): ConnectionLifecycle.replayOpened, called by every adapter. The socket events let the venues
-   * that follow them (OKX, Deribit, Bybit, Upbit and Bithumb) tell the connection's sockets apart as live did;
-   * Binance and Coinbase ignore them. False when no connection of that name exists. Optional: a venue without it
-   * ignores the events.
+   * that follow them (OKX, Deribit, Bybit, Binance, Upbit and Bithumb) tell the connection's sockets apart as live
+   * did, and the books a SOCKET_RETIRED_URL's `body` names leave LIVE as live's did (ConnectionLifecycle.replaySocketEvent;
+   * Coinbase ignores them: a Coinbase connection never has two sockets). False when no connection of that name exists.
+   * Optional: a venue without it ignores the events.
    */
-  ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number): boolean;
+  ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number, body?: string): boolean;
   /**
    * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. NONE = the
    * book may be published; any other reason = it differs, or may differ, from the venue's (CHECKSUM_MISMATCH: OKX's

@@ -3,11 +3,14 @@
  * is judged from its own open, not from the old socket's last frame. Bybit linear, replaced at the maximum connection
  * age, on the adapter's clock: the old socket's path goes silent (nothing arrives, no close) 6.5 s before the age
  * limit; the replacement opens then and its answers take 1 s. The old socket is given up 7 s after its last frame and
- * the replacement carries on; no book leaves LIVE. Before: the connection's last frame was the old socket's, so 0.5 s
+ * the replacement carries on, without a reconnect. Before: the connection's last frame was the old socket's, so 0.5 s
  * after the swap the fresh replacement was declared dead with it ("nothing received for 7000 ms"): both closed, every
- * book DISCONNECTED.
+ * book DISCONNECTED. The books, whose only feed was the dead old socket (the replacement's subscribe not answered
+ * yet), leave LIVE when it is given up (since 2026-12-07: retired-unfed.test.ts) and are LIVE again from the
+ * replacement's snapshots.
  */
 import { afterEach, expect, test } from "vitest";
+import { BookState, StatusReason } from "../../src/core/types.ts";
 import { startBybit, until, type PlannedRun } from "./planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
@@ -50,9 +53,11 @@ test("bybit: the old socket silent when the replacement swaps in: the old one is
   await drive(swapMs + REPLACEMENT_RTT_MS, false);
   expect(p.links[0]!.closed).toBe(true); // the silent old socket given up
   expect(run.adapter.stats().reconnects).toBe(0);
+  const unfed = { state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED };
+  expect(run.sink.invalid).toEqual([{ index: 0, ...unfed }, { index: 1, ...unfed }]);
   p.releaseDown(p.links[1]!);
   run.step(1);
   await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
-  expect(run.sink.invalid).toEqual([]);
+  expect(run.sink.invalid).toHaveLength(2);
   expect(run.adapter.stats().reconnects).toBe(0);
 });

@@ -120,7 +120,9 @@ test("upbit: the old socket gone while a bisect probe is out on the replacement:
   proxy.closeClient(proxy.links[0]!);
   await until(() => infos.some((m) => m.includes("old socket closed during the planned reconnect")), "the old socket's close handled");
   expect(upbit.topicInfo(1).state).not.toBe("live");
-  expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED });
+  // Its only feed gone (the replacement never brought its book), it leaves LIVE as on a disconnect (since 2026-12-07;
+  // before, the probe leaving it out did, SUBSCRIBE_REJECTED).
+  expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   // The probes go on (KRW-XRP alone next), then the whole list: every book back, none refused.
   await until(() => equal(0) && equal(1) && upbit.topicInfo(1).state === "live", "books equal again", 20_000);
   expect(adapter.stats().subscribeRejected).toBe(0);

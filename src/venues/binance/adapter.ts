@@ -320,14 +320,15 @@ export class BinanceAdapter implements VenueAdapter {
    * a book still LIVE there (its socket's close not in the capture: ConnectionLifecycle.replayOpened). Its socket
    * events (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make a planned
    * reconnect's overlap the live run's, so a diff ahead of the book waits for the other socket's as live's did
-   * (overlap-hold.ts). Until 2026-12-06 they were ignored: the replacement's first diff ahead was a break in replay, and
+   * (overlap-hold.ts), and a `ws:retired` sends the books it names (the old socket was their only feed) RESYNCING as
+   * live did. Until 2026-12-06 they were ignored: the replacement's first diff ahead was a break in replay, and
    * the book waited RESYNCING for a REST snapshot the capture does not hold, where live kept it LIVE.
    */
-  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
-    else this.lifecycle.replaySocketEvent(connection, url);
+    else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }
 

@@ -248,7 +248,8 @@ export class ConnectionLifecycle {
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
-      socketEvent: (conn, url) => this.eventTap?.(conn.market, conn.name, url, "", nowUs()),
+      socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),
+      unfed: (t) => this.invalidateDisconnected(t),
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
@@ -700,9 +701,11 @@ export class ConnectionLifecycle {
    * SOCKETS_OVERLAP_URL, which begin every capture file) nothing is known of its sockets and the others change nothing.
    * False when no connection has that name.
    */
-  replaySocketEvent(name: string, url: string): boolean {
+  replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
+    // Whatever replay knows of the sockets: the books live found without a feed leave LIVE here, as live's did.
+    if (url === SOCKET_RETIRED_URL) this.replayUnfed(conn, body);
     if (url === SOCKETS_RECORDED_URL) {
       conn.socketsRecorded = true;
       conn.generation = ++conn.genSeq;
@@ -758,6 +761,13 @@ export class ConnectionLifecycle {
       this.hooks.overlapOver?.(conn, "old", oldGen);
     }
     return true;
+  }
+
+  private replayUnfed(conn: VenueConnection, body: string): void {
+    if (body === "") return;
+    // By TopicState.topic (byTopic is keyed by what the venue's frames name: a code, a symbol), in the live run's order.
+    const names = new Set(body.split(" "));
+    for (const t of conn.topics) if (names.has(t.topic) && t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
   }
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */

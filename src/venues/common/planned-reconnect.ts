@@ -4,7 +4,8 @@
  * it is open it becomes the connection's socket and every topic is subscribed on it, while the old socket's frames
  * are still accepted (retiringGeneration) until the replacement carries every topic the old one served; then the
  * old socket is closed. No book leaves LIVE: both sockets carry the same per-topic sequences, a repeat is a
- * duplicate and an older snapshot is ignored.
+ * duplicate and an older snapshot is ignored. (Except one whose only feed was the old socket, gone before the
+ * replacement carries the book: retired.)
  *
  * A replacement that fails (it does not open, an ack does not come within the ack deadline, it closes, its ping goes
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
@@ -15,7 +16,7 @@
  * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
  * step or its reason differs from the last one logged, else at debug. The venue's close (or a dead old socket)
  * still forces the ordinary reconnect if it comes first, and so does the age deadline (connection-lifecycle.ts:
- * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone.
+ * maxConnectionAgeMs + plannedAgeGraceMs; once a connect may go: not during the venue's connect hold). If the old socket closes first, the replacement carries on alone (the books it does not carry yet leave LIVE: retired).
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
  * its own (its last ping, its outstanding pong, its frames: retiring*; pinged on the interval and when idle, one ping
@@ -87,8 +88,10 @@ export interface PlannedHost {
    * by generation of the old socket's is its own (Upbit's books of one stamp, equal-stamps.ts).
    */
   overlapOver?(conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number): void;
-  /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL. */
-  socketEvent?(conn: VenueConnection, url: string): void;
+  /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's). */
+  socketEvent?(conn: VenueConnection, url: string, body?: string): void;
+  /** The book lost its only feed: it leaves LIVE as on an ordinary disconnect (RESYNCING / DISCONNECTED). */
+  unfed(t: TopicState): void;
 }
 
 /** Which socket carries the streams once a planned reconnect's overlap is over (PlannedHost.overlapOver). */
@@ -226,11 +229,28 @@ export class PlannedReconnects {
   private retiringGone(conn: VenueConnection): void {
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
-    this.h.socketEvent?.(conn, SOCKET_RETIRED_URL);
+    this.retired(conn);
     clearOverlap(conn);
     // Over, as when we close the old socket: the retry steps start over (if the replacement fails now, the ordinary reconnect).
     planOver(conn);
     this.h.overlapOver?.(conn, "replacement");
+  }
+
+  /**
+   * The old socket is gone, the replacement carries on alone: recorded (SOCKET_RETIRED_URL, naming the books below),
+   * then each book the old socket served that the replacement does not carry yet (its subscribe not acked; Upbit: no
+   * first book) leaves LIVE as on an ordinary disconnect: the old socket was its only feed, and the replacement's
+   * subscribe, still out, brings the book that makes it LIVE again. Until 2026-12-07 such a book stayed LIVE with
+   * nothing feeding it until the replacement's first frame or its ack deadline (10 s on). Before clearOverlap (onRetiring).
+   */
+  private retired(conn: VenueConnection): void {
+    const unfed: TopicState[] = [];
+    for (const t of conn.topics) {
+      // LIVE or STALE only: a book already resyncing (a bridge, a restart) goes on as it was.
+      if (t.onRetiring && t.sub !== SUB_ACTIVE && t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) unfed.push(t);
+    }
+    this.h.socketEvent?.(conn, SOCKET_RETIRED_URL, unfedBody(unfed));
+    for (const t of unfed) this.h.unfed(t);
   }
 
   /** Abandons a replacement socket that is not the connection's yet. */
@@ -251,10 +271,13 @@ export class PlannedReconnects {
     const ws = conn.retiringWs;
     conn.retiringWs = null;
     conn.retiringGeneration = -1;
-    clearOverlap(conn);
-    if (!ws) return;
+    if (!ws) {
+      clearOverlap(conn);
+      return;
+    }
     // An ordinary disconnect ("none") is recorded as the connection's close, which ends the overlap too.
-    if (carrier === "replacement") this.h.socketEvent?.(conn, SOCKET_RETIRED_URL);
+    if (carrier === "replacement") this.retired(conn);
+    clearOverlap(conn);
     this.h.overlapOver?.(conn, carrier);
     try {
       ws.close(1000, why);
@@ -528,6 +551,13 @@ function planOver(conn: VenueConnection): void {
   conn.plannedFailuresInRow = 0;
   conn.plannedLoggedStepMs = 0;
   conn.plannedLoggedWhy = "";
+}
+
+/** SOCKET_RETIRED_URL's body: the topics left without a feed, space-separated (venue topic names have no space). */
+export function unfedBody(topics: readonly TopicState[]): string {
+  let body = "";
+  for (const t of topics) body = body === "" ? t.topic : `${body} ${t.topic}`;
+  return body;
 }
 
 /** The overlap is over, the connection's socket carrying on: it is the socket of record of each book whose sequence it reached. */

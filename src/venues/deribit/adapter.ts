@@ -261,11 +261,11 @@ export class DeribitAdapter implements VenueAdapter {
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older snapshot or change is judged as live judged it (socketsKnown).
    */
-  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
-    else this.lifecycle.replaySocketEvent(connection, url);
+    else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }
 

@@ -297,11 +297,11 @@ export class UpbitAdapter implements VenueAdapter {
    * (equal-stamps.ts). Before 2026-12-06 they were ignored: every replayed book was the one socket's, and the old
    * socket's lagging book that live held was applied. A capture without them: one socket, as before.
    */
-  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     if (connectionNamed(this.conns, connection) === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
-    else this.lifecycle.replaySocketEvent(connection, url);
+    else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }
 
