@@ -541,16 +541,17 @@ describe("common subscription control", () => {
 
   /**
    * Acks the fake venue sends without a request id: `{noIdOk: op}` answers the whole request (Bybit spot's may omit
-   * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg).
+   * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg), `reqId` added
+   * when it names its request (OKX's `id`, Deribit's, Coinbase's matched one).
    */
   function unnumberedAcks(pacing: RequestProtocol["pacing"]) {
     const base = protocol(pacing);
     const p: RequestProtocol = {
       ...base,
       classifyControl: (msg: unknown) => {
-        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string };
+        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string; reqId?: string };
         if (m.noIdOk !== undefined) return { kind: "ack", op: m.noIdOk, success: true, retMsg: "", reqId: undefined, successTopics: undefined, failTopics: undefined };
-        if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: undefined, successTopics: [m.topic!], failTopics: undefined };
+        if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: m.reqId, successTopics: [m.topic!], failTopics: undefined };
         return base.classifyControl(msg);
       },
     };
@@ -663,6 +664,32 @@ describe("common subscription control", () => {
       }
       control.stop();
     }
+  });
+
+  test("a per-topic ack naming its request answers that request only: a late repeat of an old subscribe's ack does not confirm the resubscribe", () => {
+    // OKX, Deribit and Coinbase topic acks carry the request id. Before, it was ignored: the repeat of s1's ack took
+    // the oldest written subscribe naming A (s3), so A went ACTIVE unanswered, and s3's real answer, a refusal, then
+    // answered nothing (s3 was gone): A stayed ACTIVE with no data until the stale rule resynced it.
+    const { control, conn, topics } = unnumberedAcks(undefined);
+    const [a, b] = topics;
+    control.sendRequest(conn, "subscribe", [a!]); // s1
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s1" });
+    control.restartTopic(a!); // u2
+    control.onControl(conn, { topicOk: "unsubscribe", topic: "book.A", reqId: "u2" }); // → s3 written
+    expect(ids(conn.sent)).toEqual(["s1", "u2", "s3"]);
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s1" }); // the late repeat
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3"]);
+    control.sendRequest(conn, "subscribe", [b!]); // s4
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s4" }); // names a request without A: none
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3", "s4"]);
+    control.onControl(conn, { id: "s3", error: "no such thing" }); // s3's own answer: refused
+    expect(a!.sub).toBe(SUB_REJECTED);
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.B", reqId: "s4" });
+    expect(b!.sub).toBe(SUB_ACTIVE);
+    expect(conn.pending.size).toBe(0);
+    control.stop();
   });
 
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
