@@ -692,6 +692,53 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("randomized: acks naming their request (whole or per topic, any earlier one repeated) make a topic ACTIVE only by its latest written subscribe's answer", () => {
+    // Before, a per-topic ack's id was ignored: a repeat of an old subscribe's answer confirmed the topic's newer one.
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = rng(seed);
+      const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 2, perSecond: 1 } });
+      let nowMs = 0;
+      let sentSeen = 0;
+      const written: { id: string; op: string; topics: string[] }[] = [];
+      const latestSubscribe = new Map<string, string>(); // topic → id of its last subscribe written
+      const answers: { msg: unknown; id: string }[] = [];
+      let nextToAnswer = 0;
+      const deliver = (a: { msg: unknown; id: string }, step: number) => {
+        const before = topics.map((t) => t.sub);
+        control.onControl(conn, a.msg);
+        topics.forEach((t, i) => {
+          if (before[i] === SUB_PENDING && t.sub === SUB_ACTIVE) expect(a.id, `seed ${seed} step ${step}: ${t.topic} made ACTIVE by`).toBe(latestSubscribe.get(t.topic));
+        });
+      };
+      control.sendRequest(conn, "subscribe", topics);
+      for (let step = 0; step < 120; step++) {
+        const x = r();
+        if (x < 0.25) {
+          nowMs += Math.floor(r() * 1_500);
+          at(nowMs);
+          control.flush();
+        } else if (x < 0.55 && nextToAnswer < written.length) {
+          const w = written[nextToAnswer++]!;
+          const forms = r() < 0.5 ? [{ id: w.id, result: null }] : w.topics.map((topic) => ({ topicOk: w.op, topic, reqId: w.id }));
+          for (const msg of forms) {
+            answers.push({ msg, id: w.id });
+            deliver({ msg, id: w.id }, step);
+          }
+        } else if (x < 0.75 && answers.length > 0) {
+          deliver(answers[Math.floor(r() * answers.length)]!, step); // a repeat
+        } else {
+          control.restartTopic(topics[Math.floor(r() * topics.length)]!);
+        }
+        for (; sentSeen < conn.sent.length; sentSeen++) {
+          const m = JSON.parse(conn.sent[sentSeen]!) as { id: string; method: string; params: string[] };
+          written.push({ id: m.id, op: m.method, topics: m.params });
+          if (m.method === "subscribe") for (const t of m.params) latestSubscribe.set(t, m.id);
+        }
+      }
+      control.stop();
+    }
+  });
+
   test("a server test request is answered at once, ahead of requests waiting for pacing tokens", () => {
     const { control, all, at } = setup({ perConnection: { capacity: 1, perSecond: 1 } }, 8);
     const { conn, topics } = all[0]!;
