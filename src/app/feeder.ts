@@ -27,7 +27,7 @@ import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type B
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
-import { READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
+import { notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -131,6 +131,11 @@ class VenuePipeline implements BookSink {
   private readonly haltedRefreshFailedLog: RateLimitedLog;
   /** summaryOf: a book whose summary could not be read (one line per 5 s, with the count). */
   private readonly summaryFailedLog: RateLimitedLog;
+  /**
+   * Books whose last summary threw (summaryOf; /books, /status): /readyz reads such a book's summary again and, while
+   * it still throws, does not count it live (summarizeInto). Empty but for a bug.
+   */
+  private readonly unreadable = new Set<number>();
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -375,7 +380,8 @@ class VenuePipeline implements BookSink {
   /**
    * Adds this venue's books to /readyz's summary (Feeder.readinessSummary): one pass over the builders' states,
    * counting as readiness.ts countsAsNotLive does; only the first `named` not live get an entry. The expired closed
-   * books are asked of the adapter only when a book is halted / instrument_closed. Cold.
+   * books are asked of the adapter only when a book is halted / instrument_closed; a LIVE book's summary only when
+   * one of it threw before (`unreadable`). Cold.
    */
   summarizeInto(s: ReadinessSummary, named: number): void {
     const venue = this.adapter.venue;
@@ -385,7 +391,13 @@ class VenuePipeline implements BookSink {
       if (b === undefined) continue; // unresolved: counted as such
       s.books++;
       if (b.state === BookState.LIVE) {
-        s.live++;
+        // One found unreadable is read again: while it throws it may differ from the venue's, never counted live.
+        const unreadable = this.unreadable.size > 0 && this.unreadable.has(index) ? this.summaryOf(index) : undefined;
+        if (unreadable === undefined || unreadable.valid) {
+          s.live++;
+          continue;
+        }
+        if (s.notLive++ < named) s.notLiveFirst.push(notLiveOf(unreadable));
         continue;
       }
       if (b.state === BookState.HALTED && b.reason === StatusReason.INSTRUMENT_CLOSED) {
@@ -415,6 +427,7 @@ class VenuePipeline implements BookSink {
     const b = this.builders[index]!;
     try {
       const s = summarize(b, b.state === BookState.LIVE, this.countsOf(index));
+      if (this.unreadable.size > 0) this.unreadable.delete(index);
       const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
       return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
     } catch (err) {
@@ -432,6 +445,7 @@ class VenuePipeline implements BookSink {
         // Those unreadable too: the subscription's names, state and reason "unknown".
       }
       this.summaryFailedLog.hit(`${market} ${symbol}: ${why}`);
+      this.unreadable.add(index);
       return unreadableSummary({ venue: this.adapter.venue, market, symbol, state, reason, why }, this.countsOf(index));
     }
   }

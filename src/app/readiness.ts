@@ -122,11 +122,20 @@ function symbolsUnresolved(s: ReadinessInput, nowMs: number): NotReadyReason[] {
  * future expired). Feeder.readinessSummary applies the same rule to the builders' states.
  */
 export function countsAsNotLive(b: NotLiveBook): boolean {
-  return b.state !== "live" && !(b.expiredAtMs !== undefined && b.state === "halted" && b.reason === "instrument_closed");
+  if (b.state === "live") return unreadableLive(b);
+  return !(b.expiredAtMs !== undefined && b.state === "halted" && b.reason === "instrument_closed");
+}
+
+/**
+ * A book LIVE whose summary could not be read (book-json.ts unreadableSummary: state `live`, valid false): it may
+ * differ from the venue's, so it never counts as live (until 2026-12-07 /readyz counted it, /books showed it unusable).
+ */
+function unreadableLive(b: NotLiveBook): boolean {
+  return b.state === "live" && b.valid === false;
 }
 
 /** What booksNotLive reads of a book (a BookSummary, or a ReadinessSummary's named book). */
-export type NotLiveBook = Pick<BookSummary, "venue" | "market" | "symbol" | "state" | "reason" | "expiredAtMs">;
+export type NotLiveBook = Pick<BookSummary, "venue" | "market" | "symbol" | "state" | "reason" | "expiredAtMs"> & Partial<Pick<BookSummary, "valid">>;
 
 function booksNotLive(s: ReadinessInput): NotReadyReason[] {
   return s.books
@@ -138,7 +147,7 @@ function booksNotLive(s: ReadinessInput): NotReadyReason[] {
       symbol: b.symbol,
       state: b.state,
       reason: b.reason,
-      detail: `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
+      detail: unreadableLive(b) ? `${b.venue} ${b.market}:${b.symbol} is live (${b.reason}) but its book cannot be read (/books names the error)` : `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
     }));
 }
 
@@ -152,7 +161,7 @@ export interface Readiness {
 
 export function evaluateReadiness(input: ReadinessInput, nowMs = Date.now(), checks: readonly ReadinessCheck[] = READINESS_CHECKS): Readiness {
   const reasons = checks.flatMap((check) => check(input, nowMs));
-  return { ready: reasons.length === 0, books: input.books.length, live: input.books.filter((b) => b.state === "live").length, reasons };
+  return { ready: reasons.length === 0, books: input.books.length, live: input.books.filter((b) => b.state === "live" && !unreadableLive(b)).length, reasons };
 }
 
 /**
@@ -225,6 +234,7 @@ export interface ReadinessSummary {
 /** What a summary names of a book not live (only what booksNotLive reads). */
 export function notLiveOf(b: NotLiveBook): NotLiveBook {
   const named: NotLiveBook = { venue: b.venue, market: b.market, symbol: b.symbol, state: b.state, reason: b.reason };
+  if (unreadableLive(b)) named.valid = false;
   return b.expiredAtMs === undefined ? named : { ...named, expiredAtMs: b.expiredAtMs };
 }
 
@@ -234,7 +244,7 @@ export function summaryOfInput(input: ReadinessInput, named = READYZ_NAMED): Rea
   let notLive = 0;
   const notLiveFirst: NotLiveBook[] = [];
   for (const b of input.books) {
-    if (b.state === "live") live++;
+    if (b.state === "live" && !unreadableLive(b)) live++;
     if (!countsAsNotLive(b)) continue;
     if (notLive++ < named) notLiveFirst.push(notLiveOf(b));
   }

@@ -8,6 +8,7 @@ import { afterEach, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { evaluateReadiness, evaluateSummary } from "../../src/app/readiness.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { levelsOfView, sameLevels, uniqueDestination, waitFor } from "../e2e/harness.ts";
@@ -273,6 +274,41 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
   expect(feeder.readinessSummary().notLiveFirst.map((b) => [b.symbol, b.state])).toEqual([["BTC-USDT", "stale"], ["ETH-USDT", "stale"]]);
   expect(feeder.metricsSnapshot().books.filter((c) => c.count > 0).map((c) => [c.state, c.count])).toEqual([["stale", 2]]);
   expect(lines.filter((l) => l.level === "error").map((l) => l.msg).at(-1)).toBe("exception while reading a book's summary (/books, /status); listed as unreadable, the others as usual");
+});
+
+/**
+ * A LIVE book whose fields cannot be read (a bug): /books lists it `live`, valid false. It may differ from the venue's
+ * (nothing can show it does not), so readiness never counts it live: /status's and /readyz's (which reads again a book
+ * whose summary threw, and only such a book: the others' states alone). Before, both counted it live: /readyz could
+ * be 200 with a book /books showed unusable. Readable again, it counts live again.
+ */
+test("a LIVE book whose summary cannot be read is not counted live by /status or /readyz; readable again, it is", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const before = evaluateSummary(feeder.readinessSummary());
+  expect([before.live, before.reasonCounts.book_not_live]).toEqual([2, undefined]);
+  // Read synchronously from here: no refresh of the book runs in between (its encoding would throw too).
+  const savedUs = feeder.books()[0]!.tsExchangeUs;
+  Object.defineProperty(feeder.books()[0]!, "tsExchangeUs", {
+    configurable: true,
+    get() {
+      throw new Error("book times unreadable (test)");
+    },
+  });
+  expect(feeder.bookSummaries().map((b) => [b.symbol, b.state, b.valid])).toEqual([["BTC-USDT", "live", false], ["ETH-USDT", "live", true]]);
+  const status = evaluateReadiness(feeder.readinessInput());
+  expect([status.ready, status.live]).toEqual([false, 1]);
+  expect(status.reasons.filter((r) => r.check === "book_not_live").map((r) => [r.symbol, r.state])).toEqual([["BTC-USDT", "live"]]);
+  const readyz = evaluateSummary(feeder.readinessSummary());
+  expect([readyz.ready, readyz.live, readyz.reasonCounts.book_not_live]).toEqual([false, 1, 1]);
+  expect(readyz.reasons.filter((r) => r.check === "book_not_live").map((r) => r.detail)).toEqual(["okx spot:BTC-USDT is live (snapshot_applied) but its book cannot be read (/books names the error)"]);
+  Object.defineProperty(feeder.books()[0]!, "tsExchangeUs", { value: savedUs, writable: true, configurable: true, enumerable: true });
+  const after = evaluateSummary(feeder.readinessSummary());
+  expect([after.live, after.reasonCounts.book_not_live]).toEqual([2, undefined]);
 });
 
 /**

@@ -449,7 +449,21 @@ export class CoinbaseAdapter implements VenueAdapter {
    */
   onOpen(conn: Conn): void {
     conn.expectedAcks.push(HEARTBEATS_ACK);
-    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, []));
+    // Tagged in the outbox, so that while it waits for the pacing budget nothing is taken as its answer (writtenAcks).
+    this.control.send(conn, encodeChannelRequest("subscribe", HEARTBEATS_CHANNEL, []), HEARTBEATS_ACK);
+  }
+
+  /**
+   * How many of `expectedAcks` (oldest first) have been written to the socket: the rest wait in the outbox for the
+   * pacing budget, in the same order, and nothing the venue sends can answer them. Until 2026-12-07 an error frame
+   * naming a product matched a queued subscribe: taken off `expectedAcks` while the common layer ignored the answer
+   * (not written), so once it went its own answer was read as the next request's (products missing from that
+   * rejected for good) and it was never answered itself. Cold.
+   */
+  private writtenAcks(conn: Conn): number {
+    let queued = 0;
+    for (const m of conn.outbox) if (m.reqId === HEARTBEATS_ACK || (m.reqId !== undefined && conn.pending.has(m.reqId))) queued++;
+    return Math.max(0, conn.expectedAcks.length - queued);
   }
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
@@ -480,7 +494,8 @@ export class CoinbaseAdapter implements VenueAdapter {
     const text = errorText(m);
     this.errorLog.hit(`${conn.name}: ${text}`);
     if (!answersRequest(text)) return;
-    const at = errorAnswers(text, conn.expectedAcks, (id) => {
+    const written = this.writtenAcks(conn);
+    const at = errorAnswers(text, written === conn.expectedAcks.length ? conn.expectedAcks : conn.expectedAcks.slice(0, written), (id) => {
       if (id === HEARTBEATS_ACK) return { op: "subscribe", products: [] };
       const req = conn.pending.get(id);
       return req && { op: req.op, products: req.topics.map((t) => t.topic) };
@@ -536,6 +551,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
     const listed = levelListed(m);
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
+    if (this.writtenAcks(conn) === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
     const head = conn.expectedAcks.shift();
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {

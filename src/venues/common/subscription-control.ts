@@ -355,7 +355,7 @@ export class SubscriptionControl {
 
   private onAck(conn: VenueConnection, c: Extract<ControlFrame, { kind: "ack" }>): void {
     if ((c.successTopics && c.successTopics.length > 0) || (c.failTopics && c.failTopics.length > 0)) {
-      this.onTopicAck(conn, c.op, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
+      this.onTopicAck(conn, c.op, c.reqId, c.successTopics ?? [], c.failTopics ?? [], c.retMsg);
       return;
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
@@ -420,17 +420,26 @@ export class SubscriptionControl {
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
   }
 
-  /** Per-topic success and failure lists (Bybit option COMMAND_RESP). */
-  /** `op`: the op the ack says it answers ("" when it does not say: Bybit option's COMMAND_RESP may not). */
-  private onTopicAck(conn: VenueConnection, op: string, ok: string[], failed: string[], retMsg: string): void {
-    // The op answered is that of the oldest written request naming the topic, of the ack's op when it says one (a
-    // topic given up sends an unsubscribe and stays rejected, so its state cannot tell). Until 2026-12-06 any pending
-    // one: a repeated subscribe ack confirmed a resubscribe still queued for pacing (ACTIVE unasked, its stale clock
-    // held for good), and a repeated unsubscribe ack confirmed the subscribe that followed it.
+  /**
+   * Per-topic success and failure lists (OKX's one ack per arg, Bybit option's COMMAND_RESP, Deribit's partial
+   * result, Coinbase's subscriptions event). `op`: the op the ack says it answers ("" when it does not say: Bybit
+   * option's COMMAND_RESP may not); `reqId`: the request it names, if it names one.
+   */
+  private onTopicAck(conn: VenueConnection, op: string, reqId: string | undefined, ok: string[], failed: string[], retMsg: string): void {
+    // An ack naming its request (OKX, Deribit, Coinbase; Bybit's when it has req_id) answers that request only, if
+    // written and naming the topic. Until 2026-12-07 the id was ignored: a late repeat of an old subscribe's ack
+    // confirmed a newer written resubscribe of the topic, whose real answer (a refusal) then answered nothing, and the
+    // topic sat ACTIVE without data until the stale rule. Without an id, the op answered is that of the oldest written
+    // request naming the topic, of the ack's op when it says one (a topic given up sends an unsubscribe and stays
+    // rejected, so its state cannot tell). Until 2026-12-06 any pending one: a repeated subscribe ack confirmed a
+    // resubscribe still queued for pacing (ACTIVE unasked, its stale clock held for good), and a repeated unsubscribe
+    // ack confirmed the subscribe that followed it.
+    const named = reqId !== undefined ? conn.pending.get(reqId) : undefined;
     const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t) return undefined;
       for (const [id, p] of conn.pending) {
+        if (reqId !== undefined && p !== named) continue;
         if (!written(p) || (op !== "" && p.op !== op)) continue;
         const i = p.topics.indexOf(t);
         if (i >= 0) {

@@ -177,3 +177,39 @@ describe("coinbase: a subscribe refused for a passing reason is sent again, not 
     expect(parseAckError("Failed to subscribe: product unavailable")).toEqual({ kind: "other" }); // maybe the product's, for good
   });
 });
+
+/**
+ * An error frame while requests wait for the pacing budget (8 messages a second per IP). `expectedAcks` lists every
+ * request encoded, queued ones too. Before, an error naming a product matched a queued subscribe naming it: the
+ * adapter took it off `expectedAcks` though the common layer (rightly) ignored the answer, as it had not gone out; once
+ * written, its own subscriptions event was read as the next request's answer (products missing from it rejected for
+ * good), and its own request was never answered. Now only a written request can be answered by an error frame.
+ */
+describe("coinbase: an error frame never answers a request still queued for pacing", { timeout: 20_000 }, () => {
+  test("a repeated refusal naming a queued subscribe's product leaves it queued; answers stay in step", async () => {
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"];
+    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 11 });
+    let nowMs = 1_000_000; // the adapter's clock, held: the 8-a-second window refills only when it moves
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, now: () => nowMs, random: () => 0 });
+    const sink = await startIntoSink(sim, adapter, cleanup);
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => products.every((_, i) => live(i)), "books live");
+    const internals = adapter as unknown as { conns: { outbox: unknown[]; expectedAcks: string[]; pending: Map<string, unknown> }[]; control: { flush(): void } };
+    const conn = internals.conns[0]!;
+    // Two messages so far (level2, heartbeats); four resyncs are four unsubscribes, then four subscribes: two go, two wait.
+    for (let i = 0; i < products.length; i++) adapter.requestResync(i, StatusReason.CROSSED_BOOK);
+    await waitFor(() => conn.outbox.length === 2 && live(0) && live(1), "two resubscribes answered, two queued");
+    expect(conn.expectedAcks).toHaveLength(2);
+    // A repeat of a refusal of SOL-USD (the third product, whose subscribe is queued).
+    const refusal = JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "SOL-USD is not a valid product" });
+    expect(adapter.ingestFrame("spot", adapter.connectionOf(2), refusal, 0)).toBe(true);
+    expect(conn.expectedAcks).toHaveLength(2); // before: 1, the queued SOL-USD subscribe taken as answered
+    nowMs += 1_000;
+    internals.control.flush();
+    sim.step(1);
+    await waitFor(() => conn.pending.size === 0 && products.every((_, i) => live(i)), "every book live again, every request answered");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(conn.expectedAcks).toHaveLength(0);
+  });
+});

@@ -541,16 +541,17 @@ describe("common subscription control", () => {
 
   /**
    * Acks the fake venue sends without a request id: `{noIdOk: op}` answers the whole request (Bybit spot's may omit
-   * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg).
+   * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg), `reqId` added
+   * when it names its request (OKX's `id`, Deribit's, Coinbase's matched one).
    */
   function unnumberedAcks(pacing: RequestProtocol["pacing"]) {
     const base = protocol(pacing);
     const p: RequestProtocol = {
       ...base,
       classifyControl: (msg: unknown) => {
-        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string };
+        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string; reqId?: string };
         if (m.noIdOk !== undefined) return { kind: "ack", op: m.noIdOk, success: true, retMsg: "", reqId: undefined, successTopics: undefined, failTopics: undefined };
-        if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: undefined, successTopics: [m.topic!], failTopics: undefined };
+        if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: m.reqId, successTopics: [m.topic!], failTopics: undefined };
         return base.classifyControl(msg);
       },
     };
@@ -660,6 +661,79 @@ describe("common subscription control", () => {
           written.push({ id: m.id, op: m.method, topics: m.params });
         }
         check(step);
+      }
+      control.stop();
+    }
+  });
+
+  test("a per-topic ack naming its request answers that request only: a late repeat of an old subscribe's ack does not confirm the resubscribe", () => {
+    // OKX, Deribit and Coinbase topic acks carry the request id. Before, it was ignored: the repeat of s1's ack took
+    // the oldest written subscribe naming A (s3), so A went ACTIVE unanswered, and s3's real answer, a refusal, then
+    // answered nothing (s3 was gone): A stayed ACTIVE with no data until the stale rule resynced it.
+    const { control, conn, topics } = unnumberedAcks(undefined);
+    const [a, b] = topics;
+    control.sendRequest(conn, "subscribe", [a!]); // s1
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s1" });
+    control.restartTopic(a!); // u2
+    control.onControl(conn, { topicOk: "unsubscribe", topic: "book.A", reqId: "u2" }); // → s3 written
+    expect(ids(conn.sent)).toEqual(["s1", "u2", "s3"]);
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s1" }); // the late repeat
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3"]);
+    control.sendRequest(conn, "subscribe", [b!]); // s4
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.A", reqId: "s4" }); // names a request without A: none
+    expect(a!.sub).toBe(SUB_PENDING);
+    expect([...conn.pending.keys()]).toEqual(["s3", "s4"]);
+    control.onControl(conn, { id: "s3", error: "no such thing" }); // s3's own answer: refused
+    expect(a!.sub).toBe(SUB_REJECTED);
+    control.onControl(conn, { topicOk: "subscribe", topic: "book.B", reqId: "s4" });
+    expect(b!.sub).toBe(SUB_ACTIVE);
+    expect(conn.pending.size).toBe(0);
+    control.stop();
+  });
+
+  test("randomized: acks naming their request (whole or per topic, any earlier one repeated) make a topic ACTIVE only by its latest written subscribe's answer", () => {
+    // Before, a per-topic ack's id was ignored: a repeat of an old subscribe's answer confirmed the topic's newer one.
+    for (let seed = 1; seed <= 25; seed++) {
+      const r = rng(seed);
+      const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 2, perSecond: 1 } });
+      let nowMs = 0;
+      let sentSeen = 0;
+      const written: { id: string; op: string; topics: string[] }[] = [];
+      const latestSubscribe = new Map<string, string>(); // topic → id of its last subscribe written
+      const answers: { msg: unknown; id: string }[] = [];
+      let nextToAnswer = 0;
+      const deliver = (a: { msg: unknown; id: string }, step: number) => {
+        const before = topics.map((t) => t.sub);
+        control.onControl(conn, a.msg);
+        topics.forEach((t, i) => {
+          if (before[i] === SUB_PENDING && t.sub === SUB_ACTIVE) expect(a.id, `seed ${seed} step ${step}: ${t.topic} made ACTIVE by`).toBe(latestSubscribe.get(t.topic));
+        });
+      };
+      control.sendRequest(conn, "subscribe", topics);
+      for (let step = 0; step < 120; step++) {
+        const x = r();
+        if (x < 0.25) {
+          nowMs += Math.floor(r() * 1_500);
+          at(nowMs);
+          control.flush();
+        } else if (x < 0.55 && nextToAnswer < written.length) {
+          const w = written[nextToAnswer++]!;
+          const forms = r() < 0.5 ? [{ id: w.id, result: null }] : w.topics.map((topic) => ({ topicOk: w.op, topic, reqId: w.id }));
+          for (const msg of forms) {
+            answers.push({ msg, id: w.id });
+            deliver({ msg, id: w.id }, step);
+          }
+        } else if (x < 0.75 && answers.length > 0) {
+          deliver(answers[Math.floor(r() * answers.length)]!, step); // a repeat
+        } else {
+          control.restartTopic(topics[Math.floor(r() * topics.length)]!);
+        }
+        for (; sentSeen < conn.sent.length; sentSeen++) {
+          const m = JSON.parse(conn.sent[sentSeen]!) as { id: string; method: string; params: string[] };
+          written.push({ id: m.id, op: m.method, topics: m.params });
+          if (m.method === "subscribe") for (const t of m.params) latestSubscribe.set(t, m.id);
+        }
       }
       control.stop();
     }
