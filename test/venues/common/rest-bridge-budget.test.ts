@@ -9,7 +9,7 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { bytesOfCopy, type DiffRange, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
+import { bytesOfCopy, type DiffRange, makeRoom, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
 
 class NoConnection extends VenueConnection {
   bindMessages(): void {}
@@ -278,4 +278,61 @@ describe("RestBridge: a full budget never starves the bridge whose snapshot come
       }
     });
   }
+});
+
+describe("makeRoom: the buffers dropped, and the work it takes", () => {
+  // Before, each buffer dropped cost a scan of all of them: a diff freeing room from 1000 of 2000 small buffers read
+  // ~2 million. Now one scan. Randomized against a model: the ones asked after `own` with bytes, last asked first,
+  // until the item fits; nothing when all of them would not free enough.
+  test("random ranks, sizes and items over 2000 buffers: the model's drops, in its order, one scan", () => {
+    const random = rng(11);
+    const int = (n: number) => Math.floor(random() * n);
+    for (let round = 0; round < 30; round++) {
+      const n = 2000;
+      const ranks = Array.from({ length: n }, (_, i) => i + (int(3) === 0 ? 2 ** 52 : 0));
+      for (let i = n - 1; i > 0; i--) {
+        const j = int(i + 1);
+        [ranks[i], ranks[j]] = [ranks[j]!, ranks[i]!];
+      }
+      const bufs = ranks.map((askedSeq) => ({ askedSeq, bytes: int(5) === 0 ? 0 : 1 + int(500) }));
+      const budget = { bufferedBytes: bufs.reduce((a, b) => a + b.bytes, 0), maxBytes: 0 };
+      budget.maxBytes = budget.bufferedBytes + int(100);
+      const own = bufs[int(n)]!;
+      const item = int(round < 10 ? 300_000 : 3000);
+      // The model.
+      const later = bufs.filter((b) => b.askedSeq > own.askedSeq && b.bytes > 0).sort((a, b) => b.askedSeq - a.askedSeq);
+      const expected: number[] = [];
+      let held = budget.bufferedBytes;
+      if (held - later.reduce((a, b) => a + b.bytes, 0) + item <= budget.maxBytes) {
+        for (const b of later) {
+          if (held + item <= budget.maxBytes) break;
+          expected.push(b.askedSeq);
+          held -= b.bytes;
+        }
+      }
+      let visits = 0;
+      const dropped: number[] = [];
+      const fits = makeRoom(
+        budget,
+        () => ({
+          *[Symbol.iterator]() {
+            for (const b of bufs) {
+              visits++;
+              yield b;
+            }
+          },
+        }),
+        own,
+        item,
+        (b) => {
+          dropped.push(b.askedSeq);
+          budget.bufferedBytes -= b.bytes;
+          b.bytes = 0;
+        },
+      );
+      expect(dropped).toEqual(expected);
+      expect(fits).toBe(budget.bufferedBytes + item <= budget.maxBytes);
+      expect(visits, `round ${round}: ${dropped.length} dropped`).toBeLessThanOrEqual(n);
+    }
+  });
 });
