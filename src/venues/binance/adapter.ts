@@ -174,9 +174,9 @@ export class BinanceAdapter implements VenueAdapter {
       stopping: () => this.lifecycle.stopping,
       misfit: (t) => this.recheckInstrument(t),
       refused: (t, detail) => {
-        // Asked again (after the backoff) at the queue's end: over the byte budget its buffer now gives way before
-        // those of the bridges asked for since (common/rest-bridge.ts makeRoom).
-        this.bridge.askedAgain(t);
+        // No request out until it asks again (after the backoff, at the queue's end): over the byte budget its buffer
+        // gives way before those of the bridges with one (common/rest-bridge.ts makeRoom, WAITING_RANK).
+        this.bridge.waits(t);
         this.keepBuffer = true; // restart() keeps the buffer: the diffs wait for the next snapshot
         try {
           this.onBridgeFailed(t, "refused", detail);

@@ -169,7 +169,7 @@ interface Serving {
   /** An answer comes this many diffs (of all streams) after its request. */
   serveSteps: number;
   budgetDiffs: number;
-  /** This stream's snapshot fails every time: refused (the adapter keeps the buffer, askedAgain) or no_bridge. */
+  /** This stream's snapshot fails every time: refused (the adapter keeps the buffer, waits) or no_bridge. */
   failing?: { index: number; how: "refused" | "no_bridge" };
   /** Run this many steps, a LIVE book resyncing (bridging again) 30 steps after it went LIVE; else until all are LIVE. */
   steps?: number;
@@ -209,11 +209,16 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       fail: (t, why) => {
         const i = queue.indexOf(t);
         if (i >= 0) queue.splice(i, 1);
-        if (why === "no_bridge") queue.push(t); // still bridging: asks again
+        if (why === "no_bridge") ask(t); // still bridging: asks again
       },
     },
     budget,
   );
+  // The request goes out (at the queue's end), as the Binance adapter's snapshot fetch tells its bridge.
+  const ask = (t: TopicState) => {
+    queue.push(t);
+    bridge.requested(t);
+  };
   const more = () => (o.steps !== undefined ? step < o.steps : live.some((x, i) => !x && i !== failing?.index));
   for (step = 1; step <= 2000 && more(); step++) {
     if (o.steps !== undefined) for (let k = 0; k < o.streams; k++) if (live[k] && step - liveSince[k]! >= 30) live[k] = false;
@@ -224,7 +229,7 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       if (!bridge.isBridging(t)) {
         bridge.begin(t, false);
         begun[i]!++;
-        queue.push(t);
+        ask(t);
       }
       u.venueSeq = venueSeq[i]!;
       bridge.buffer(t, u, { first: venueSeq[i]!, last: venueSeq[i]! });
@@ -235,8 +240,8 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       const t = sent.t;
       if (begun[t.index] !== sent.begun || !bridge.isBridging(t)) lost++;
       else if (t.index === failing?.index && failing.how === "refused") {
-        bridge.askedAgain(t);
-        queue.push(t);
+        bridge.waits(t);
+        ask(t);
       } else {
         const snap = new BookUpdate();
         snap.isSnapshot = true;
