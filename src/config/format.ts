@@ -6,6 +6,7 @@
  * @module
  */
 import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
+import { splitBufferBudget } from "../venues/binance/options.ts";
 import { looksLikePath } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { DEFAULTS } from "./load.ts";
@@ -61,6 +62,10 @@ function venue(v: VenueConfig): string[] {
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
   if (v.restBridgeBufferBytes !== undefined) out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
+  if (v.restBridgeBufferBytes !== undefined && v.venue === "binance") {
+    const s = splitBufferBudget(v.restBridgeBufferBytes);
+    out.push(`# binance splits it: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
+  }
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(url("ws_url", m.wsUrl));

@@ -4,6 +4,7 @@ import { formatConfigToml } from "../../src/config/format.ts";
 import { parseConfigText } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { OkxAdapter } from "../../src/venues/okx/adapter.ts";
+import { splitBufferBudget } from "../../src/venues/binance/options.ts";
 import { supportedVenues } from "../../src/venues/registry.ts";
 import { refusedProblems } from "../support/config-problems.ts";
 
@@ -106,6 +107,16 @@ describe("venue keys", () => {
       expect(problemsOf(c('rest_bridge_buffer_bytes = "256MiB"\n'))).toEqual([`venues.${venue}.rest_bridge_buffer_bytes: "256MiB" is not an integer 1048576–17179869184`]);
       expect(formatConfigToml(parseConfigText(c("rest_bridge_buffer_bytes = 8388608\n")))).toContain("rest_bridge_buffer_bytes = 8388608");
     }
+    // Binance splits the one value (options.ts splitBufferBudget): before, its resync bridges and its depth refreshes
+    // each had all of it, and the overlap hold was uncounted. check-config says so.
+    expect(splitBufferBudget(8 * 1024 * 1024)).toEqual({ resyncBytes: 4 * 1024 * 1024, refreshBytes: 2 * 1024 * 1024, holdBytes: 2 * 1024 * 1024 });
+    for (const total of [1024 * 1024 + 3, 16 * 1024 ** 3 - 1]) {
+      const s = splitBufferBudget(total);
+      expect(s.resyncBytes + s.refreshBytes + s.holdBytes).toBe(total);
+    }
+    const shown = formatConfigToml(parseConfigText('[venues.binance]\nrest_bridge_buffer_bytes = 8388608\n[venues.binance.spot]\nsymbols = ["BTCUSDT"]\n'));
+    expect(shown).toContain("# binance splits it: 4194304 for resync bridges, 2097152 for depth refreshes, 2097152 for the overlap hold");
+    expect(formatConfigToml(parseConfigText('[venues.okx]\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n'))).not.toContain("splits it");
     // The OKX adapter's budget is the key's (Binance's: depth-band.test.ts, "replay: a refresh no recorded answer").
     const okx = parseConfigText('[venues.okx]\nrest_bridge_buffer_bytes = 8388608\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n').venues[0]!;
     expect(new OkxAdapter(okx, [], { log: silentLogger }).bridge.maxBytes).toBe(8 * 1024 * 1024);

@@ -27,7 +27,7 @@ import { connectionNamed, replayFrame, type TopicState } from "../common/connect
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
-import { type DiffRange, RestBridge } from "../common/rest-bridge.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -36,7 +36,7 @@ import { planConnections } from "./connection-plan.ts";
 import { DepthBand } from "./depth-band.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
 import { binanceMetrics } from "./metrics.ts";
-import { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
+import { defaultStaleAfterMs, splitBufferBudget, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
 import { BINANCE_KEEPALIVE, BINANCE_REQUESTS, CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_CONNECTION_AGE_MS, PLANNED_STREAMS_PER_CONNECTION } from "./protocol.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -110,13 +110,7 @@ export class BinanceAdapter implements VenueAdapter {
   /** Bridges whose buffer was dropped when their market's REST hold was found to last past BUFFER_LEAD_MS. */
   private buffersDroppedWhileHeld = 0;
   /** Diffs ahead of the book during a planned reconnect's overlap, and the replacement's join (overlap-hold.ts). */
-  private readonly overlap = new OverlapHold({
-    apply: (t, u, first, prev) => this.apply(t, u, first, prev),
-    breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
-    repeat: () => void this.duplicates++,
-    // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
-    rebuffer: (t, u, first, prev) => this.overlap.asFrom(null, true, () => this.onHeldDiff(t, u, first, prev)),
-  });
+  private readonly overlap: OverlapHold;
   /** Set while a refused snapshot's resync is booked: the bridge keeps its buffer. */
   private keepBuffer = false;
 
@@ -154,8 +148,19 @@ export class BinanceAdapter implements VenueAdapter {
     // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
     const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
     const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
-    // The byte budget of the resync bridges' buffers, and (one of its own) the depth refreshes': config, else 256 MiB.
-    const maxBufferedBytes = opts.maxBufferedBytes ?? config.restBridgeBufferBytes;
+    // One byte budget (config, else 256 MiB) split three ways: the resync bridges' buffers, the depth refreshes', the
+    // overlap hold's (options.ts maxBufferedBytes).
+    const budget = splitBufferBudget(opts.maxBufferedBytes ?? config.restBridgeBufferBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    this.overlap = new OverlapHold(
+      {
+        apply: (t, u, first, prev) => this.apply(t, u, first, prev),
+        breakStream: (t, first, prev, u) => this.onBreak(t, first, prev, u),
+        repeat: () => void this.duplicates++,
+        // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
+        rebuffer: (t, u, first, prev) => this.overlap.asFrom(null, true, () => this.onHeldDiff(t, u, first, prev)),
+      },
+      budget.holdBytes,
+    );
     this.bridge = new RestBridge<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
@@ -163,7 +168,7 @@ export class BinanceAdapter implements VenueAdapter {
       covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
-    }, maxBufferedBytes);
+    }, budget.resyncBytes);
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
       rest: this.rest,
@@ -174,9 +179,9 @@ export class BinanceAdapter implements VenueAdapter {
       stopping: () => this.lifecycle.stopping,
       misfit: (t) => this.recheckInstrument(t),
       refused: (t, detail) => {
-        // Asked again (after the backoff) at the queue's end: over the byte budget its buffer now gives way before
-        // those of the bridges asked for since (common/rest-bridge.ts makeRoom).
-        this.bridge.askedAgain(t);
+        // No request out until it asks again (after the backoff, at the queue's end): over the byte budget its buffer
+        // gives way before those of the bridges with one (common/rest-bridge.ts makeRoom, WAITING_RANK).
+        this.bridge.waits(t);
         this.keepBuffer = true; // restart() keeps the buffer: the diffs wait for the next snapshot
         try {
           this.onBridgeFailed(t, "refused", detail);
@@ -201,7 +206,7 @@ export class BinanceAdapter implements VenueAdapter {
         },
       },
       opts.depthRefreshFraction,
-      maxBufferedBytes,
+      budget.refreshBytes,
     );
     this.lifecycle = new ConnectionLifecycle(
       "binance",

@@ -82,8 +82,8 @@ export class DepthBand {
     /** Refresh floor as a fraction of the limit; 0: no refresh, only the resync when a side is empty. */
     private readonly refreshFraction = DEPTH_REFRESH_FRACTION,
     /**
-     * The byte budget of all refreshes' buffered diffs together (the adapter's maxBufferedBytes, a budget of their own
-     * beside the resync bridges'): over it the newest refreshes give way, their books staying LIVE as they are.
+     * The byte budget of all refreshes' buffered diffs together (a quarter of the adapter's maxBufferedBytes,
+     * options.ts splitBufferBudget): over it the newest refreshes give way, their books staying LIVE as they are.
      */
     maxBufferedBytes?: number,
   ) {

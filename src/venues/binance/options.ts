@@ -35,10 +35,23 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
    */
   depthRefreshFraction?: number;
   /**
-   * Bytes of diffs buffered by the REST bridges of all this adapter's streams together (default the config's
-   * rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES): a diff that does not
-   * fit drops the buffers of bridges asked for after its stream's (last asked first), else its own stream's; each
-   * such book resyncs. The depth refreshes of LIVE books (depth-band.ts) have a budget of their own, this large.
+   * Bytes of diff copies this adapter keeps for REST snapshots and planned reconnects, all streams together (default
+   * the config's rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES), split by
+   * splitBufferBudget: half for the resync bridges (a diff that does not fit drops the buffers of bridges asked for
+   * after its stream's, last asked first, else its own stream's; each such book resyncs), a quarter for the depth
+   * refreshes of LIVE books (depth-band.ts: the newest give way, their books staying LIVE), a quarter for the diffs
+   * held during a planned reconnect's overlap (overlap-hold.ts: one that does not fit is a break, or goes to the bridge).
    */
   maxBufferedBytes?: number;
+}
+
+/**
+ * The adapter's byte budget (maxBufferedBytes) split between its three kinds of kept diffs, adding up to it. Until
+ * 2026-12-07 the resync bridges and the refreshes each had the whole of it (twice the configured value in all) and the
+ * overlap hold was uncounted (only HOLD_MAX a stream).
+ */
+export function splitBufferBudget(totalBytes: number): { resyncBytes: number; refreshBytes: number; holdBytes: number } {
+  const refreshBytes = Math.floor(totalBytes / 4);
+  const holdBytes = Math.floor(totalBytes / 4);
+  return { resyncBytes: totalBytes - refreshBytes - holdBytes, refreshBytes, holdBytes };
 }

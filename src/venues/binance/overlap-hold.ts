@@ -9,12 +9,16 @@
  * kept until each stream it served has had a diff of the replacement applied or repeated (its stream joined the book),
  * within the ack deadline: closing it earlier would lose the diffs still on its path. When the overlap ends what is
  * still held and does not chain is a break (see overlapOver). Never applied out of order.
+ * Memory: the copies held, all streams together, are bounded by `maxBytes` (the adapter's share of
+ * rest_bridge_buffer_bytes; bytesOfCopy each, as a bridge counts them). A diff that does not fit is not held: ahead of
+ * a live book it is a break (the book resyncs, `holdOverBudget`), one for a bridge is buffered by the bridge as usual
+ * (under the bridges' budget). Before, only HOLD_MAX per stream bounded it: 100 copies of each stream, uncounted.
  * Cold: only during an overlap; nothing is allocated otherwise.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
 import { BookState } from "../../core/types.ts";
-import { copyUpdate } from "../common/rest-bridge.ts";
+import { bytesOfCopy, copyUpdate, DEFAULT_MAX_BUFFERED_BYTES } from "../common/rest-bridge.ts";
 import type { VenueConnection } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { type BinanceTopic, SUB_ACTIVE, SUB_PENDING } from "./connection.ts";
@@ -28,6 +32,8 @@ interface Held {
   readonly prev: number;
   /** From the replacement (not the old socket): applying it joins the replacement's stream to the book. */
   readonly fromReplacement: boolean;
+  /** What its copy takes (bytesOfCopy), counted in heldBytes. */
+  readonly bytes: number;
 }
 
 export interface OverlapHost {
@@ -66,8 +72,16 @@ export class OverlapHold {
   origin: boolean | null = null;
   /** Set while the adapter hands over a diff that was held (and counted in heldTotal) before. */
   handing = false;
+  /** Bytes the held copies of all streams take now (bytesOfCopy), at most maxBytes. */
+  heldBytes = 0;
+  /** Diffs not held because they did not fit in maxBytes (cold read): a break, or buffered by the bridge. */
+  overBudget = 0;
 
-  constructor(private readonly host: OverlapHost) {}
+  constructor(
+    private readonly host: OverlapHost,
+    /** The byte budget of the held copies of all streams together. */
+    readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
+  ) {}
 
   /** Whether a diff not chaining on the live book is ahead of it (a gap another socket may fill). */
   static ahead(t: BinanceTopic, first: number, prev: number): boolean {
@@ -90,15 +104,37 @@ export class OverlapHold {
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
     for (const h of list) if (h.fromReplacement !== fromReplacement) return this.noHold(t); // both sockets past the gap
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat from the same socket (not one more held)
-    if (list.length >= HOLD_MAX) return this.noHold(t);
-    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement });
-    if (!this.handing) this.heldTotal++;
+    if (list.length >= HOLD_MAX || !this.fits(u)) return this.noHold(t);
+    this.insert(list, i, u, first, prev, fromReplacement);
     return true;
   }
 
   private noHold(t: BinanceTopic): false {
-    this.held.delete(t);
+    this.release(t);
     return false;
+  }
+
+  /** Whether a copy of `u` fits in maxBytes; counted in overBudget when not. */
+  private fits(u: BookUpdate): boolean {
+    if (this.heldBytes + bytesOfCopy(u) <= this.maxBytes) return true;
+    this.overBudget++;
+    return false;
+  }
+
+  private insert(list: Held[], i: number, u: BookUpdate, first: number, prev: number, fromReplacement: boolean): void {
+    const bytes = bytesOfCopy(u);
+    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement, bytes });
+    this.heldBytes += bytes;
+    if (!this.handing) this.heldTotal++;
+  }
+
+  /** Ends what `t` holds, its bytes freed; returns it (empty when nothing was held). */
+  private release(t: BinanceTopic): Held[] {
+    const list = this.held.get(t);
+    if (!list) return [];
+    this.held.delete(t);
+    for (const h of list) this.heldBytes -= h.bytes;
+    return list;
   }
 
   /**
@@ -106,7 +142,8 @@ export class OverlapHold {
    * bridge gets the old socket's diffs alone (continuous; the replacement's first diff may come before diffs between
    * it and the snapshot that are still on the old socket's path: a no_bridge and one more snapshot) and the old socket
    * is kept (awaitingJoin). Once the book is live they are applied, repeated or held by the chain rule (settle); if the
-   * overlap ends first they go to the bridge (overlapOver). False (buffered as usual) at HOLD_MAX or from the old socket.
+   * overlap ends first they go to the bridge (overlapOver). False (buffered as usual) at HOLD_MAX, over maxBytes or
+   * from the old socket.
    */
   holdForBridge(t: BinanceTopic, u: BookUpdate, first: number, prev: number): boolean {
     if (this.fromOld(t) || !t.onRetiring) return false;
@@ -116,9 +153,11 @@ export class OverlapHold {
     let i = list.length;
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat
-    if (list.length >= HOLD_MAX) return false;
-    list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement: true });
-    if (!this.handing) this.heldTotal++;
+    if (list.length >= HOLD_MAX || !this.fits(u)) {
+      if (list.length === 0) this.held.delete(t);
+      return false;
+    }
+    this.insert(list, i, u, first, prev, true);
     return true;
   }
 
@@ -163,17 +202,19 @@ export class OverlapHold {
       const h = list[0]!;
       if (h.update.venueSeq <= t.lastSeq) {
         list.shift();
+        this.heldBytes -= h.bytes;
         if (h.fromReplacement) this.joined.set(t, t.conn.generation); // its stream has reached the book
         this.host.repeat();
         continue;
       }
       if (t.market === "spot" ? h.first !== t.lastSeq + 1 : h.prev !== t.lastSeq) break;
       list.shift();
+      this.heldBytes -= h.bytes;
       this.heldApplied++;
       if (h.fromReplacement) this.joined.set(t, t.conn.generation);
       this.host.apply(t, h.update, h.first, h.prev);
     }
-    if (list.length === 0 || t.book !== BookState.LIVE) this.held.delete(t);
+    if (list.length === 0 || t.book !== BookState.LIVE) this.release(t);
   }
 
   /**
@@ -202,22 +243,24 @@ export class OverlapHold {
       this.joined.delete(t);
       if (!this.held.has(t)) continue;
       if (carrier === "none") {
-        this.held.delete(t);
+        this.release(t);
         continue;
       }
       if (t.book !== BookState.LIVE) {
         // Held for a bridge: the replacement, alone now, hands them to it; gone back to, the old socket delivers them.
-        const list = this.held.get(t)!;
-        this.held.delete(t);
+        const list = this.release(t);
         if (carrier === "replacement") for (const h of list) this.host.rebuffer(t, h.update, h.first, h.prev);
         continue;
       }
       // Gone back to: a stream the old socket served (ACTIVE again) gets every diff from it; others were not on it.
-      if (carrier === "old" && t.sub === SUB_ACTIVE) this.held.set(t, this.held.get(t)!.filter((h) => !h.fromReplacement));
+      if (carrier === "old" && t.sub === SUB_ACTIVE) {
+        const kept = this.release(t).filter((h) => !h.fromReplacement);
+        for (const h of kept) this.heldBytes += h.bytes;
+        if (kept.length > 0) this.held.set(t, kept);
+      }
       this.drain(t);
-      const list = this.held.get(t);
-      if (!list) continue;
-      this.held.delete(t);
+      const list = this.release(t);
+      if (list.length === 0) continue;
       const h = list[0]!;
       if (t.book === BookState.LIVE) this.host.breakStream(t, h.first, h.prev, h.update.venueSeq);
     }
@@ -225,7 +268,7 @@ export class OverlapHold {
 
   /** The stream starts afresh (resync, instrument change): nothing held counts any more. */
   drop(t: BinanceTopic): void {
-    this.held.delete(t);
+    this.release(t);
   }
 
   get holding(): number {

@@ -66,6 +66,8 @@ export class BinanceSnapshotFetch {
   /** Asks REST for the stream's snapshot (through the market's weight budget), for its bridge or another target. */
   start(t: BinanceTopic, target: SnapshotTarget = this.bridgeTarget): void {
     t.fetching = true;
+    // Its place in the budget's order is where its request now waits: behind the ones asked for before (makeRoom).
+    if (target === this.bridgeTarget) this.d.bridge.requested(t);
     const seq = t.bridgeSeq;
     const into = new BookUpdate();
     const abort = new AbortController();

@@ -58,6 +58,8 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     duplicates: c.duplicates,
     overlapHeld: p.overlap.heldTotal,
     overlapHeldApplied: p.overlap.heldApplied,
+    overlapHeldBytes: p.overlap.heldBytes,
+    overlapHoldOverBudget: p.overlap.overBudget,
     resyncs: p.books.resyncs,
     resyncsDelayed: p.books.resyncsDelayed,
     ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,

@@ -11,9 +11,10 @@
  * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges whose snapshot
  * was asked for after its topic's, last asked first, or (when those do not free enough) its own topic's ("overflow",
  * counted in budgetDrops): a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new
- * bridge later. The bridge asked for first (the next one the REST queue serves) thus keeps its buffer; one whose
- * snapshot failed and is asked for again (askedAgain, no_bridge) goes behind those asked since. Nothing is ever
- * delivered from a buffer with a hole in it.
+ * bridge later. The bridge asked for first (the next one the REST queue serves) thus keeps its buffer; one with no
+ * request out (its snapshot refused or not bridging, waiting out a backoff: waits(), no_bridge) goes behind every one
+ * with a request out, and when it asks again (requested()) behind those asked since. Nothing is ever delivered from a
+ * buffer with a hole in it.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
@@ -72,7 +73,8 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
 
 /**
  * A bridge's buffer as makeRoom sees it: the bytes it holds now, and when its snapshot was last asked for (a larger
- * askedSeq: later, so further back in the REST queue). A bridge begins with its first request.
+ * askedSeq: later, so further back in the REST queue). One with no request out (waiting out a backoff, or not asked
+ * yet) ranks at WAITING_RANK and up: behind every bridge with a request out, whatever it held before.
  */
 export interface BudgetedBuffer {
   readonly bytes: number;
@@ -80,14 +82,23 @@ export interface BudgetedBuffer {
 }
 
 /**
+ * The askedSeq base of a bridge with no request out (waiting ones among themselves in the order they began to wait):
+ * above any count of snapshots asked for, within 2^53. Before, a refused bridge's rank was renewed when refused and
+ * kept through its backoff: a bridge asked for during that backoff ranked after it though REST served it first, and
+ * the waiting one's diffs pushed its buffer out, its answer lost.
+ */
+export const WAITING_RANK = 2 ** 52;
+
+/**
  * Frees `bytes` within `budget.maxBytes` for a buffer of `own` by dropping (`drop`, which must release what the
- * dropped one held) the buffers of the bridges asked for after it, last asked first; false (nothing dropped) when
- * even all of them would not free enough. Before, the topic whose item did not fit always gave way: the oldest bridge,
- * whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer than the budget
- * took to fill no book ever bridged. And until a failed snapshot's bridge went behind those asked since (askedSeq
- * renewed), one failing every time kept its place while asking at the queue's end: its buffer pushed out those of the
- * bridges REST served meanwhile, their answers lost. This bridge's and OKX's (okx/rest-bridge.ts).
- * Cold: only over the budget (a scan per drop, no allocation); `buffers` is read again after each drop.
+ * dropped one held, its bytes then 0) the buffers of the bridges asked for after it, last asked first; false (nothing
+ * dropped) when even all of them would not free enough. Before, the topic whose item did not fit always gave way: the
+ * oldest bridge, whose snapshot is due first, held the most and was dropped first, and once a snapshot took longer
+ * than the budget took to fill no book ever bridged. And until a failed snapshot's bridge went behind those asked since
+ * (askedSeq renewed), one failing every time kept its place while asking at the queue's end: its buffer pushed out
+ * those of the bridges REST served meanwhile, their answers lost. This bridge's and OKX's (okx/rest-bridge.ts).
+ * Cold: only over the budget. One scan of `buffers`, then the ones asked later, sorted: before, a scan per buffer
+ * dropped (20,000 bridges and a large diff: thousands of scans). One a drop ended meanwhile (bytes 0) is skipped.
  */
 export function makeRoom<B extends BudgetedBuffer>(
   budget: { readonly bufferedBytes: number; readonly maxBytes: number },
@@ -97,13 +108,17 @@ export function makeRoom<B extends BudgetedBuffer>(
   drop: (b: B) => void,
 ): boolean {
   let freeable = 0;
-  for (const o of buffers()) if (o && o.askedSeq > own.askedSeq) freeable += o.bytes;
+  const later: B[] = [];
+  for (const o of buffers()) {
+    if (!o || o.askedSeq <= own.askedSeq || o.bytes === 0) continue;
+    freeable += o.bytes;
+    later.push(o);
+  }
   if (budget.bufferedBytes - freeable + bytes > budget.maxBytes) return false;
-  while (budget.bufferedBytes + bytes > budget.maxBytes) {
-    let last: B | undefined;
-    for (const o of buffers()) if (o && o.askedSeq > own.askedSeq && o.bytes > 0 && (!last || o.askedSeq > last.askedSeq)) last = o;
-    if (!last) break;
-    drop(last);
+  later.sort((a, b) => b.askedSeq - a.askedSeq);
+  for (const o of later) {
+    if (budget.bufferedBytes + bytes <= budget.maxBytes) break;
+    if (o.bytes > 0) drop(o);
   }
   return budget.bufferedBytes + bytes <= budget.maxBytes;
 }
@@ -118,7 +133,7 @@ export function bytesOfCopy(u: BookUpdate): number {
 
 export class RestBridge<R extends DiffRange = DiffRange> {
   private readonly topics = new Map<TopicState, Bridging<R>>();
-  /** Snapshots asked for so far (each bridge's askedSeq: at begin(), askedAgain(), a no_bridge). */
+  /** Snapshots asked for or waited for so far (each bridge's askedSeq: at begin(), requested(), waits(), a no_bridge). */
   private asked = 0;
   /** Bytes the buffered copies of every topic take now (bytesOfCopy), at most maxBytes. */
   bufferedBytes = 0;
@@ -144,11 +159,12 @@ export class RestBridge<R extends DiffRange = DiffRange> {
 
   /**
    * Starts (or restarts) bridging `t`: buffer its diffs, fetch a snapshot. With `fetch` false nothing is fetched:
-   * the snapshot comes through supply() (replay feeds the one the capture holds, synchronously, in file order).
+   * the snapshot comes through supply() (replay feeds the one the capture holds, synchronously, in file order), and
+   * the bridge ranks as waiting until requested() says its request is out.
    */
   begin(t: TopicState, fetch = true): void {
     this.cancel(t); // a restart: the old buffer's bytes go back to the budget
-    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: ++this.asked };
+    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: fetch ? ++this.asked : WAITING_RANK + ++this.asked };
     this.topics.set(t, b);
     if (!fetch) return;
     const into = new BookUpdate();
@@ -213,12 +229,21 @@ export class RestBridge<R extends DiffRange = DiffRange> {
   }
 
   /**
-   * `t`'s snapshot was refused and is asked for again, its buffer kept (Binance: the adapter's refused hook): over the
-   * budget it now gives way before the bridges asked for since, whose requests REST serves first (makeRoom).
+   * `t`'s snapshot request is out now (Binance: sent to the market's REST queue): over the budget it gives way before
+   * the bridges asked for since, whose requests REST serves first (makeRoom).
    */
-  askedAgain(t: TopicState): void {
+  requested(t: TopicState): void {
     const b = this.topics.get(t);
     if (b) b.askedSeq = ++this.asked;
+  }
+
+  /**
+   * `t` has no request out, its buffer kept (Binance: its snapshot refused, the next asked for after the resync
+   * backoff): until requested() it gives way before every bridge with a request out (WAITING_RANK).
+   */
+  waits(t: TopicState): void {
+    const b = this.topics.get(t);
+    if (b) b.askedSeq = WAITING_RANK + ++this.asked;
   }
 
   /** True while `t`'s snapshot is in hand, waiting for a diff that reaches past it. */
@@ -275,7 +300,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       // step 4, "go back to step 3". The diffs stay buffered for the next snapshot, which the adapter asks for.
       this.noBridge++;
       b.snapshot = null;
-      b.askedSeq = ++this.asked; // the next snapshot is asked for at the queue's end (askedAgain)
+      b.askedSeq = WAITING_RANK + ++this.asked; // no request out until the adapter asks again (requested)
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }

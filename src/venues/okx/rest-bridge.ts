@@ -11,8 +11,8 @@
  * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges whose
  * snapshot was asked for after its book's, last asked first, or (when those cannot free enough) its own book's, and
  * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts makeRoom). The bridge asked for
- * first, whose snapshot is due first, so keeps its buffer; one whose request failed and is retried goes behind those
- * asked since. While the REST budget is held (a 429's Retry-After) for more than BUFFER_LEAD_MS more, nothing is
+ * first, whose snapshot is due first, so keeps its buffer; one whose request failed goes behind every bridge with a
+ * request out while it waits out its backoff (WAITING_RANK), and behind those asked since once it asks again. While the REST budget is held (a 429's Retry-After) for more than BUFFER_LEAD_MS more, nothing is
  * buffered: the book waits, and its bridge starts again shortly before the hold ends.
  * @module
  */
@@ -23,7 +23,7 @@ import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
-import { type BudgetedBuffer, DEFAULT_MAX_BUFFERED_BYTES, makeRoom } from "../common/rest-bridge.ts";
+import { type BudgetedBuffer, DEFAULT_MAX_BUFFERED_BYTES, makeRoom, WAITING_RANK } from "../common/rest-bridge.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -49,7 +49,7 @@ interface Bridge extends BudgetedBuffer {
   readonly recvUs: number[];
   /** What the frames take (bytesOfFrame), counted in RestBridge.bufferedBytes. */
   bytes: number;
-  /** When its snapshot was last asked for (RestBridge.asked; renewed by a retry): the last asked give way (makeRoom). */
+  /** When its snapshot was last asked for (RestBridge.asked; WAITING_RANK + it during a retry's backoff): the last asked give way (makeRoom). */
   askedSeq: number;
   attempt: number;
   fetching: boolean;
@@ -61,7 +61,7 @@ export class RestBridge {
   private readonly budget: RestWeightBudget;
   private readonly snapshot = new BookUpdate();
   private stopped = false;
-  /** Snapshots asked for so far (each Bridge's askedSeq: when it began, at each retry). */
+  /** Snapshots asked for or waited for so far (each Bridge's askedSeq: when it began, at each retry and its end). */
   private asked = 0;
   // Counters (cold).
   fetched = 0;
@@ -188,11 +188,14 @@ export class RestBridge {
   private retry(b: Bridge): void {
     if (this.bridges[b.t.index] !== b || this.stopped) return;
     const delay = equalJitterMs(b.attempt++, RETRY_BASE_MS, RETRY_MAX_MS, this.a.random);
-    // Asked again at the end of the REST queue: over the byte budget it gives way before the bridges asked since.
-    // Before, it kept the place it began at: one failing every time kept its buffer while theirs were dropped.
-    b.askedSeq = ++this.asked;
+    // No request out until the backoff ends, then asked again at the end of the REST queue: over the byte budget it
+    // gives way before the bridges with a request out, then before those asked since. Before, it kept the place it
+    // began at (one failing every time kept its buffer while theirs were dropped), then, until 2026-12-07, the place
+    // of its failure (a bridge asked for during its backoff, served first, ranked behind it).
+    b.askedSeq = WAITING_RANK + ++this.asked;
     b.timer = setTimeout(() => {
       b.timer = null;
+      b.askedSeq = ++this.asked;
       this.fetch(b);
     }, delay);
   }

@@ -60,3 +60,48 @@ for (const market of ["spot", "linear"] as const) {
     });
   });
 }
+
+for (const market of ["spot", "linear"] as const) {
+  describe(`binance ${market}: the overlap hold's bytes stay within its share of the budget`, { timeout: 30_000 }, () => {
+    // The hold's copies count against a quarter of maxBufferedBytes (rest_bridge_buffer_bytes; options.ts
+    // splitBufferBudget). Before, only HOLD_MAX a stream bounded them (uncounted): here all 40 diffs were held.
+    test("40 diffs of the replacement for a bridged book: those that do not fit go to the bridge; it completes without a break", async () => {
+      const maxBufferedBytes = 64 * 1024;
+      const snaps = heldSnapshots();
+      const { sim, proxy, adapter, sink, frames, receivedU } = await setup(stops, market, market === "spot" ? 81 : 82, snaps.fetchFn, { maxBufferedBytes });
+      snaps.held.holding = true;
+      sim.inject("gap");
+      sim.step(2);
+      await until(() => snaps.held.waiting() === 1 && adapter.topicInfo(0).bridging, "the bridge's snapshot taken (held)");
+      await until(() => receivedU() > snaps.held.snapshotU, "the diff after the snapshot buffered");
+      const old = proxy.links[0]!;
+      old.rewriteDown = (f) => (isDiff(f) ? null : f);
+      replacementDown(proxy, true);
+      sim.inject("serverShutdown");
+      await until(() => proxy.links.length === 2 && (proxy.links[1]!.heldUp ?? []).some((m) => m.includes("SUBSCRIBE")), "the replacement's SUBSCRIBE (held)");
+      const held0 = adapter.stats().overlapHeld;
+      const f0 = frames();
+      proxy.releaseUp(proxy.links[1]!);
+      await until(() => frames() >= f0 + 1, "the replacement's first diff");
+      let peak = 0;
+      for (let i = 0; i < 40; i++) {
+        sim.step(1);
+        await until(() => frames() >= f0 + 2 + i, "the replacement's diff received");
+        peak = Math.max(peak, adapter.stats().overlapHeldBytes!);
+      }
+      const s = adapter.stats();
+      expect(s.overlapHeld - held0).toBeLessThan(40);
+      expect(peak).toBeLessThanOrEqual(maxBufferedBytes / 4);
+      expect(s.overlapHoldOverBudget).toBeGreaterThan(0);
+      proxy.closeClient(old);
+      snaps.held.holding = false;
+      snaps.held.release();
+      await until(() => (adapter.topicInfo(0).state === "live" && sink.equalNow()) || adapter.stats().gaps > 1, "the book live and equal, or a break");
+      expect(adapter.stats().gaps).toBe(1);
+      sim.step(3);
+      await until(() => sink.equalNow(), "the book equal through the replacement");
+      expect(sink.mismatches).toEqual([]);
+      expect(adapter.stats().overlapHeldBytes).toBe(0);
+    });
+  });
+}

@@ -6,7 +6,12 @@
  */
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import { copyUpdate } from "../../../src/venues/common/rest-bridge.ts";
+import { BookState } from "../../../src/core/types.ts";
+import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import { bytesOfCopy, copyUpdate } from "../../../src/venues/common/rest-bridge.ts";
+import type { BinanceTopic } from "../../../src/venues/binance/connection.ts";
+import { SUB_ACTIVE } from "../../../src/venues/binance/connection.ts";
+import { OverlapHold } from "../../../src/venues/binance/overlap-hold.ts";
 
 function randomUpdate(bids: number, asks: number, seed: number): BookUpdate {
   let x = seed;
@@ -45,5 +50,71 @@ describe("copyUpdate: a copy that outlives its frame is sized to its levels", ()
       c.pushAsk(100 + i, i + 2);
     }
     expect([c.bidCount, c.askCount, c.bidPx[39], c.bidQty[39], c.askPx[39], c.askQty[39]]).toEqual([40, 40, 39, 40, 139, 41]);
+  });
+});
+
+describe("OverlapHold: the held copies of all streams stay within its byte budget", () => {
+  // Before, only HOLD_MAX (100) a stream bounded them, uncounted. Now a diff that does not fit is not held: ahead of a
+  // live book a break (hold() false), for a bridged book buffered by the bridge (holdForBridge() false). Random holds,
+  // drains, drops and overlap ends over 8 streams; after every step heldBytes is what the held copies take.
+  test("3 seeds × 1500 random steps: heldBytes ≤ maxBytes and equal to the copies held; a diff that does not fit is never held", () => {
+    for (const seed of [1, 2, 3]) {
+      let x = seed;
+      const int = (n: number) => {
+        // mulberry32: the low bits of a plain LCG repeat too soon (ops and streams fell into lockstep)
+        x = (x + 0x6d2b79f5) >>> 0;
+        let z = Math.imul(x ^ (x >>> 15), x | 1);
+        z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+        return (((z ^ (z >>> 14)) >>> 0) / 2 ** 32) * n | 0;
+      };
+      const conn = { fromRetiring: false, generation: 1, topics: [] as BinanceTopic[] };
+      const topics = Array.from({ length: 8 }, (_, i) => ({ index: i, market: "spot", lastSeq: 1000, book: BookState.LIVE, sub: SUB_ACTIVE, onRetiring: true, resyncDelayed: false, conn }) as unknown as BinanceTopic);
+      conn.topics.push(...topics);
+      const maxBytes = 20_000;
+      const o = new OverlapHold(
+        {
+          apply: (t, u) => void (t.lastSeq = u.venueSeq),
+          breakStream: () => {},
+          repeat: () => {},
+          rebuffer: () => {},
+        },
+        maxBytes,
+      );
+      const held = (o as unknown as { held: Map<BinanceTopic, { update: BookUpdate }[]> }).held;
+      const copies = () => [...held.values()].reduce((n, l) => n + l.reduce((m, h) => m + bytesOfCopy(h.update), 0), 0);
+      let refusedOverBudget = 0;
+      for (let step = 0; step < 1500; step++) {
+        const t = topics[int(topics.length)]!;
+        const op = int(20);
+        if (op < 14) {
+          const u = new BookUpdate();
+          const first = t.lastSeq + 2 + int(5);
+          u.venueSeq = first + int(3);
+          for (let i = int(200); i > 0; i--) u.pushBid(i, 1);
+          conn.fromRetiring = int(10) === 0;
+          const before = o.heldBytes;
+          const over = before + bytesOfCopy(u) > maxBytes;
+          const r = t.book === BookState.LIVE ? o.hold(t, u, first, -1) : o.holdForBridge(t, u, first, -1);
+          if (over && o.heldBytes > before) throw new Error(`step ${step}: held a diff over the budget`);
+          if (over && !r) refusedOverBudget++;
+        } else if (op < 16) {
+          t.lastSeq += 1 + int(4); // the book moved on: what it has is dropped, what chains applies
+          t.book = BookState.LIVE;
+          o.afterDiff(t);
+        } else if (op < 17) {
+          t.book = BookState.RESYNCING;
+          o.drop(t);
+        } else if (op < 18) {
+          o.overlapOver(conn as unknown as VenueConnection, (["replacement", "old", "none"] as const)[int(3)]!);
+        } else {
+          t.book = t.book === BookState.LIVE ? BookState.RESYNCING : BookState.LIVE;
+        }
+        if (o.heldBytes !== copies() || o.heldBytes > maxBytes) throw new Error(`seed ${seed} step ${step}: heldBytes ${o.heldBytes}, copies ${copies()}, budget ${maxBytes}`);
+      }
+      expect(refusedOverBudget).toBeGreaterThan(0);
+      expect(o.overBudget).toBeGreaterThan(0);
+      o.overlapOver(conn as unknown as VenueConnection, "none");
+      expect([o.heldBytes, o.holding]).toEqual([0, 0]);
+    }
   });
 });

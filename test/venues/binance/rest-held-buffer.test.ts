@@ -213,63 +213,87 @@ function same(sink: BookMaps, i: number, b: { bids: Map<string, string>; asks: M
 describe("Binance: over the byte budget, a refused snapshot's bridge gives way before one asked for since", () => {
   // A's bridge begins first, then B's; A's snapshot is refused (kept buffering, asked again after the backoff: at the
   // queue's end) while B's request, sent after A's, is still out. Before, the diff that did not fit dropped B's buffer (begun after
-  // A's) and B's answer would be lost; now A, asked for last, gives way (adapter.ts: the refused hook's askedAgain).
+  // A's) and B's answer would be lost; now A, with no request out, gives way (adapter.ts: the refused hook's waits).
   test("A refused, B's answer pending: the first budget drop is A's, B keeps its buffer", async () => {
-    const symbols = ["AUSDT", "BUSDT"];
-    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 7 });
-    const clock = 1_000_000; // the resync backoff never ends: A asks nothing more here
-    let scripted = false;
-    let bAborted = false; // B's request given up: its bridge dropped, its answer lost
-    let refuseA: (() => void) | null = null;
-    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
-      const url = String(input);
-      if (scripted && url.includes("/depth") && url.includes("AUSDT")) {
-        return new Promise<Response>((resolve) => (refuseA = () => resolve(new Response('{"code":-1000,"msg":"unknown"}', { status: 500 }))));
-      }
-      if (scripted && url.includes("/depth")) {
-        // B's answer: not yet.
-        return new Promise<Response>((_, reject) =>
-          init?.signal?.addEventListener("abort", () => {
-            bAborted = true;
-            reject(new Error("aborted"));
-          }),
-        );
-      }
-      return fetch(input, init);
-    }) as typeof fetch;
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-asked-again"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-    };
-    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, maxBufferedBytes: 24 * 1024, ...quiet });
-    stops.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.start(sink);
-    const stepUntil = (cond: () => boolean, what: string) =>
-      until(() => {
-        sim.step(1);
-        return cond();
-      }, what);
-    await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
-    scripted = true;
-    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
-    await stepUntil(() => refuseA !== null, "A's snapshot asked for");
-    adapter.requestResync(1, StatusReason.SEQUENCE_GAP);
-    await stepUntil(() => adapter.topicInfo(1).bridging, "B bridging, its snapshot asked for after A's");
-    refuseA!();
-    await until(() => adapter.stats().snapshotsRefused === 1, "A's snapshot refused");
-    await stepUntil(() => adapter.stats().bridgeBudgetDrops! >= 1, "a buffer dropped over the byte budget");
-    expect(bAborted).toBe(false);
-    expect(adapter.topicInfo(1)).toMatchObject({ bridging: true, state: "resyncing" });
-    expect(adapter.stats().snapshotsAbandoned).toBe(0);
+    const r = await refusedAndPending(false);
+    expect(r.bAborted).toBe(false);
+    expect(r.b).toMatchObject({ bridging: true, state: "resyncing" });
+    expect(r.abandoned).toBe(0);
+  });
+  // A's snapshot is refused: A waits out its resync backoff (here for good), its buffer kept, no request out. B's
+  // resync begins after that, its request out. Before, A's rank was renewed when refused, so B, asked for after it,
+  // ranked behind it though REST served B first: A's diffs dropped B's buffer (its request abandoned, answer lost).
+  // Now a bridge with no request out ranks behind every bridge with one (common/rest-bridge.ts WAITING_RANK).
+  test("A refused and waiting, then B asked for: over the budget A gives way, B keeps its buffer", async () => {
+    const r = await refusedAndPending(true);
+    expect(r.bAborted).toBe(false);
+    expect(r.b).toMatchObject({ bridging: true, state: "resyncing" });
+    expect(r.abandoned).toBe(0);
   });
 });
+
+/**
+ * A's resync, then B's, over a budget of 24 KiB; A's snapshot refused (its resync backoff never ends on this clock) before
+ * or after B's is asked for; B's answer never comes. Diffs flow until a buffer is dropped over the budget: whether B's
+ * request was given up (its bridge dropped), and B's state then.
+ */
+async function refusedAndPending(bAskedAfterRefusal: boolean) {
+  const symbols = ["AUSDT", "BUSDT"];
+  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 7 });
+  const clock = 1_000_000; // the resync backoff never ends: A asks nothing more here
+  let scripted = false;
+  let bAborted = false; // B's request given up: its bridge dropped, its answer lost
+  let refuseA: (() => void) | null = null;
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    if (scripted && url.includes("/depth") && url.includes("AUSDT")) {
+      return new Promise<Response>((resolve) => (refuseA = () => resolve(new Response('{"code":-1000,"msg":"unknown"}', { status: 500 }))));
+    }
+    if (scripted && url.includes("/depth")) {
+      // B's answer: not yet.
+      return new Promise<Response>((_, reject) =>
+        init?.signal?.addEventListener("abort", () => {
+          bAborted = true;
+          reject(new Error("aborted"));
+        }),
+      );
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir("binance-asked-again"), "i.json"),
+    markets: [{ market: "spot", depth: 100, symbols }],
+    overrides: new Map(),
+  };
+  const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
+  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, maxBufferedBytes: 24 * 1024, ...quiet });
+  stops.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.start(sink);
+  const stepUntil = (cond: () => boolean, what: string) =>
+    until(() => {
+      sim.step(1);
+      return cond();
+    }, what);
+  await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
+  scripted = true;
+  adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+  await stepUntil(() => refuseA !== null, "A's snapshot asked for");
+  const refuse = async () => {
+    refuseA!();
+    await until(() => adapter.stats().snapshotsRefused === 1, "A's snapshot refused");
+  };
+  if (bAskedAfterRefusal) await refuse();
+  adapter.requestResync(1, StatusReason.SEQUENCE_GAP);
+  await stepUntil(() => adapter.topicInfo(1).bridging, "B bridging, its snapshot asked for after A's");
+  if (!bAskedAfterRefusal) await refuse();
+  await stepUntil(() => adapter.stats().bridgeBudgetDrops! >= 1, "a buffer dropped over the byte budget");
+  return { bAborted, b: adapter.topicInfo(1), abandoned: adapter.stats().snapshotsAbandoned };
+}

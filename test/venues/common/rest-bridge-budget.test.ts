@@ -9,7 +9,7 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { bytesOfCopy, type DiffRange, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
+import { bytesOfCopy, type DiffRange, makeRoom, RestBridge } from "../../../src/venues/common/rest-bridge.ts";
 
 class NoConnection extends VenueConnection {
   bindMessages(): void {}
@@ -169,7 +169,7 @@ interface Serving {
   /** An answer comes this many diffs (of all streams) after its request. */
   serveSteps: number;
   budgetDiffs: number;
-  /** This stream's snapshot fails every time: refused (the adapter keeps the buffer, askedAgain) or no_bridge. */
+  /** This stream's snapshot fails every time: refused (the adapter keeps the buffer, waits) or no_bridge. */
   failing?: { index: number; how: "refused" | "no_bridge" };
   /** Run this many steps, a LIVE book resyncing (bridging again) 30 steps after it went LIVE; else until all are LIVE. */
   steps?: number;
@@ -209,11 +209,16 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       fail: (t, why) => {
         const i = queue.indexOf(t);
         if (i >= 0) queue.splice(i, 1);
-        if (why === "no_bridge") queue.push(t); // still bridging: asks again
+        if (why === "no_bridge") ask(t); // still bridging: asks again
       },
     },
     budget,
   );
+  // The request goes out (at the queue's end), as the Binance adapter's snapshot fetch tells its bridge.
+  const ask = (t: TopicState) => {
+    queue.push(t);
+    bridge.requested(t);
+  };
   const more = () => (o.steps !== undefined ? step < o.steps : live.some((x, i) => !x && i !== failing?.index));
   for (step = 1; step <= 2000 && more(); step++) {
     if (o.steps !== undefined) for (let k = 0; k < o.streams; k++) if (live[k] && step - liveSince[k]! >= 30) live[k] = false;
@@ -224,7 +229,7 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       if (!bridge.isBridging(t)) {
         bridge.begin(t, false);
         begun[i]!++;
-        queue.push(t);
+        ask(t);
       }
       u.venueSeq = venueSeq[i]!;
       bridge.buffer(t, u, { first: venueSeq[i]!, last: venueSeq[i]! });
@@ -235,8 +240,8 @@ function serveInOrder(o: Serving): { live: boolean[]; completed: number; lost: n
       const t = sent.t;
       if (begun[t.index] !== sent.begun || !bridge.isBridging(t)) lost++;
       else if (t.index === failing?.index && failing.how === "refused") {
-        bridge.askedAgain(t);
-        queue.push(t);
+        bridge.waits(t);
+        ask(t);
       } else {
         const snap = new BookUpdate();
         snap.isSnapshot = true;
@@ -278,4 +283,61 @@ describe("RestBridge: a full budget never starves the bridge whose snapshot come
       }
     });
   }
+});
+
+describe("makeRoom: the buffers dropped, and the work it takes", () => {
+  // Before, each buffer dropped cost a scan of all of them: a diff freeing room from 1000 of 2000 small buffers read
+  // ~2 million. Now one scan. Randomized against a model: the ones asked after `own` with bytes, last asked first,
+  // until the item fits; nothing when all of them would not free enough.
+  test("random ranks, sizes and items over 2000 buffers: the model's drops, in its order, one scan", () => {
+    const random = rng(11);
+    const int = (n: number) => Math.floor(random() * n);
+    for (let round = 0; round < 30; round++) {
+      const n = 2000;
+      const ranks = Array.from({ length: n }, (_, i) => i + (int(3) === 0 ? 2 ** 52 : 0));
+      for (let i = n - 1; i > 0; i--) {
+        const j = int(i + 1);
+        [ranks[i], ranks[j]] = [ranks[j]!, ranks[i]!];
+      }
+      const bufs = ranks.map((askedSeq) => ({ askedSeq, bytes: int(5) === 0 ? 0 : 1 + int(500) }));
+      const budget = { bufferedBytes: bufs.reduce((a, b) => a + b.bytes, 0), maxBytes: 0 };
+      budget.maxBytes = budget.bufferedBytes + int(100);
+      const own = bufs[int(n)]!;
+      const item = int(round < 10 ? 300_000 : 3000);
+      // The model.
+      const later = bufs.filter((b) => b.askedSeq > own.askedSeq && b.bytes > 0).sort((a, b) => b.askedSeq - a.askedSeq);
+      const expected: number[] = [];
+      let held = budget.bufferedBytes;
+      if (held - later.reduce((a, b) => a + b.bytes, 0) + item <= budget.maxBytes) {
+        for (const b of later) {
+          if (held + item <= budget.maxBytes) break;
+          expected.push(b.askedSeq);
+          held -= b.bytes;
+        }
+      }
+      let visits = 0;
+      const dropped: number[] = [];
+      const fits = makeRoom(
+        budget,
+        () => ({
+          *[Symbol.iterator]() {
+            for (const b of bufs) {
+              visits++;
+              yield b;
+            }
+          },
+        }),
+        own,
+        item,
+        (b) => {
+          dropped.push(b.askedSeq);
+          budget.bufferedBytes -= b.bytes;
+          b.bytes = 0;
+        },
+      );
+      expect(dropped).toEqual(expected);
+      expect(fits).toBe(budget.bufferedBytes + item <= budget.maxBytes);
+      expect(visits, `round ${round}: ${dropped.length} dropped`).toBeLessThanOrEqual(n);
+    }
+  });
 });
