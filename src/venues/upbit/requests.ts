@@ -37,12 +37,19 @@ interface Bisect {
 
 export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
-  /** The topics of each connection's last request, which an error frame answers. */
+  /**
+   * The topics of each connection's last request written to its socket, which an error frame answers. Until
+   * 2026-12-07 set when a list was queued: an error arriving while a list waited for the pacing was bisected
+   * against that list, which the venue had not seen, not the one it answered.
+   */
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
-  /** Each connection's lists waiting for the pacing budget that ask for codes (sendFull), in outbox order (tags `list…`). */
-  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[] }[]>();
+  /**
+   * Each connection's requests waiting for the pacing budget (lists `list…`, probes `probe…`), in outbox order: the
+   * topics each names (lastRequest once written) and those a list asks for (their stale clock starts when it goes).
+   */
+  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[]; list: TopicState[] }[]>();
   private listSeq = 0;
   // Counters (cold).
   resends = 0;
@@ -126,8 +133,8 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
-   * Paced requests written: a resend among them is asked from now (askAgain), and the codes a list asked for start
-   * their stale clock now (sendFull). Cold (the pacing timer).
+   * Paced requests written: a resend among them is asked from now (askAgain), the codes a list asked for start
+   * their stale clock now (sendFull), and the last written is the one an error frame answers. Cold (the pacing timer).
    */
   override flush(): void {
     const waiting = [...this.lastResend].filter(([conn, r]) => r.sentMs === Infinity && conn.outbox.some((m) => m.reqId === r.id));
@@ -137,7 +144,9 @@ export class UpbitRequests extends SubscriptionControl {
     for (const [conn, lists] of this.queuedLists) {
       // In outbox order: the first still there holds the rest back.
       while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
-        for (const t of lists.shift()!.asked) {
+        const written = lists.shift()!;
+        this.lastRequest.set(conn, written.list);
+        for (const t of written.asked) {
           t.subscribeQueued = false;
           if (t.sub === SUB_PENDING) t.lastMsgMs = now;
         }
@@ -167,7 +176,6 @@ export class UpbitRequests extends SubscriptionControl {
       if (at >= 0) this.withdraw(conn, conn.outbox.splice(at, 1)[0]!.reqId!);
       return undefined;
     }
-    this.lastRequest.set(conn, list);
     const text = encodeOrderbookRequest(list, this.level);
     let tag: string;
     if (at >= 0) {
@@ -178,17 +186,26 @@ export class UpbitRequests extends SubscriptionControl {
       tag = `list${++this.listSeq}`;
       this.requests++;
       this.send(conn, text, tag);
-      if (!conn.outbox.some((m) => m.reqId === tag)) return tag; // written now
+      if (!conn.outbox.some((m) => m.reqId === tag)) {
+        this.lastRequest.set(conn, list); // written now
+        return tag;
+      }
     }
-    if (asked.length === 0) return tag;
     for (const t of asked) t.subscribeQueued = true;
+    // The latest list in the outbox (queuedListAt) is the last of these.
+    const last = this.queuedLists.get(conn)?.at(-1);
+    if (last !== undefined && last.id === tag) {
+      last.asked.push(...asked);
+      last.list = list;
+    } else this.queue(conn, tag, list, asked);
+    return tag;
+  }
+
+  /** Records request `id` (naming `list`) waiting in conn's outbox, behind those already there. */
+  private queue(conn: VenueConnection, id: string, list: TopicState[], asked: TopicState[]): void {
     let lists = this.queuedLists.get(conn);
     if (lists === undefined) this.queuedLists.set(conn, (lists = []));
-    // The latest list in the outbox (queuedListAt): the last of these if it asked for codes.
-    const last = lists[lists.length - 1];
-    if (last !== undefined && last.id === tag) last.asked.push(...asked);
-    else lists.push({ id: tag, asked });
-    return tag;
+    lists.push({ id, asked, list });
   }
 
   /**
@@ -245,6 +262,8 @@ export class UpbitRequests extends SubscriptionControl {
     const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
+    if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
+    else this.lastRequest.set(conn, probe);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 

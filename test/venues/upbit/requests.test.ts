@@ -1,0 +1,49 @@
+/**
+ * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers.
+ */
+import { expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
+import { SendRecordingConnection } from "../common/fake-connection.ts";
+
+const codesOf = (text: string) => (JSON.parse(text) as [unknown, { codes: string[] }])[1].codes.map((c) => c.replace(/\.30$/, ""));
+
+function rig() {
+  const clock = { nowMs: 0 };
+  const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, () => undefined, undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const topics = conn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+  return { clock, control, conn, topics };
+}
+
+/**
+ * An error frame answers the last request written. Before, the last list *queued* was taken: an error arriving while
+ * a list waited for the pacing was bisected against codes the venue had not been asked for (and left the codes of
+ * the list it answered out of the bisection).
+ */
+test("an error frame is bisected against the last list written, not one still waiting for the pacing", () => {
+  const { clock, control, conn, topics } = rig();
+  control.sendRequest(conn, "subscribe", [topics[0]!]); // written: [A]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", topics.slice(1)); // [A, B, C, D] waits
+  expect(conn.sent.filter((s) => s !== "PING").map(codesOf)).toEqual([["KRW-A"]]);
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  // The probe (queued behind the list) names the answered list's codes only: A alone.
+  const probe = conn.outbox.at(-1)!;
+  expect(probe.reqId).toMatch(/^probe/);
+  expect(codesOf(probe.text)).toEqual(["KRW-A"]);
+  control.stop();
+  // Once the list is written, an error answers it: its first half is probed.
+  const r = rig();
+  r.control.sendRequest(r.conn, "subscribe", [r.topics[0]!]);
+  r.control.send(r.conn, "PING");
+  r.control.send(r.conn, "PING");
+  r.control.sendRequest(r.conn, "subscribe", r.topics.slice(1));
+  r.clock.nowMs += 1_000;
+  r.control.flush();
+  expect(codesOf(r.conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B", "KRW-C", "KRW-D"]);
+  r.control.onError(r.conn, "INVALID_PARAM", "bad code");
+  expect(codesOf(r.conn.outbox.at(-1)?.text ?? r.conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B"]);
+  r.control.stop();
+});
