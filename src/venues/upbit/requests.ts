@@ -98,6 +98,16 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
+   * Closed codes, subscribed or still waiting for their first book (PENDING: asked, maybe in a list still waiting for
+   * the pacing): the list without them, in one request. Until 2026-12-07 only the ACTIVE ones were (the common rule,
+   * whose venues unsubscribe a pending topic at its ack; Upbit sends none), so a closed code stayed in a waiting list
+   * and the venue was asked for it.
+   */
+  override unsubscribeClosed(conn: VenueConnection, active: TopicState[], pending: TopicState[]): void {
+    this.sendRequest(conn, "unsubscribe", [...active, ...pending]);
+  }
+
+  /**
    * A topic not subscribed (after a reconnect) is asked for. A subscribed one waits for its next book, except when
    * it went silent (stale): with no ack, a request lost on the way (or a subscription the venue dropped) looks just
    * like that, so the whole list goes out again, at most once per resendMinMs (RESEND_MIN_MS) per connection.

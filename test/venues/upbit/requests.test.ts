@@ -1,8 +1,12 @@
 /**
- * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers.
+ * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers; a
+ * closed code left out of the list.
  */
 import { expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason } from "../../../src/core/types.ts";
+import { SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
 
@@ -46,4 +50,45 @@ test("an error frame is bisected against the last list written, not one still wa
   r.control.onError(r.conn, "INVALID_PARAM", "bad code");
   expect(codesOf(r.conn.outbox.at(-1)?.text ?? r.conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B"]);
   r.control.stop();
+});
+
+/**
+ * A code closed while PENDING (asked, no book yet) is left out of the list as an ACTIVE one is. Before, the common
+ * retire sent its unsubscribe (here: the list without it) only for ACTIVE codes, whose ack-venues unsubscribe a
+ * pending one at its ack; Upbit has none, so a closed code stayed in a list waiting for the pacing and was asked for.
+ */
+test("a code closed while PENDING is left out of a list still waiting, and a written one is replaced", async () => {
+  const { clock, control, conn, topics } = rig();
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B], both PENDING (no book yet)
+  lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+  expect(b.sub).toBe(SUB_REJECTED);
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-A"]); // the venue's subscription without B
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", [c, d]); // [A, C, D] waits
+  expect(c.sub).toBe(SUB_PENDING);
+  lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED);
+  for (let i = 0; i < 10 && conn.outbox.length > 0; i++) {
+    clock.nowMs += 1_000;
+    control.flush();
+  }
+  const lists = conn.sent.filter((s) => s !== "PING").map(codesOf);
+  expect(lists.at(-1)).toEqual(["KRW-A", "KRW-D"]);
+  for (const l of lists.slice(1)) expect(l).not.toContain("KRW-C");
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
 });
