@@ -1,12 +1,13 @@
 /**
  * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers; a
- * closed code left out of the list.
+ * closed code left out of the list; error frames' text logged cut.
  */
 import { expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason } from "../../../src/core/types.ts";
 import { SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
 
@@ -90,5 +91,29 @@ test("a code closed while PENDING is left out of a list still waiting, and a wri
   for (const l of lists.slice(1)) expect(l).not.toContain("KRW-C");
   conn.ws = null;
   await lifecycle.stop();
+  control.stop();
+});
+
+/**
+ * An error frame's `name` and `message` are the venue's text, of any length: logged cut (as a rejected frame's values
+ * are), also in a refused code's reason. Before, whole: a 100 kB message went into every warning.
+ */
+test("an error frame's name and message are logged cut", () => {
+  const lines: Record<string, unknown>[] = [];
+  const capture: Logger = { debug() {}, info() {}, warn: (_m, f) => void lines.push(f ?? {}), error: (_m, f) => void lines.push(f ?? {}), child: () => capture };
+  const control = new UpbitRequests("upbit", capture, () => 0, () => undefined, undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const [a] = conn.addTopics(["book.KRW-A"], 30);
+  control.sendRequest(conn, "subscribe", [a!]);
+  const frame = JSON.stringify({ error: { name: "N".repeat(5_000), message: "M".repeat(100_000) } });
+  const err = errorOf(JSON.parse(frame))!;
+  expect(err.name).toBe(`${"N".repeat(ERROR_NAME_MAX)}…`);
+  expect(err.message).toBe(`${"M".repeat(ERROR_MESSAGE_MAX)}…`);
+  expect(errorOf({ error: "E".repeat(1_000) })!.message.length).toBe(ERROR_MESSAGE_MAX + 1);
+  // Through the bisection to the refusal: the list [A], then A probed alone twice.
+  for (let i = 0; i < 3; i++) control.onError(conn, err.name, err.message);
+  expect(a!.sub).toBe(SUB_REJECTED);
+  expect(lines.length).toBeGreaterThanOrEqual(3);
+  for (const f of lines) expect(JSON.stringify(f).length).toBeLessThan(400);
   control.stop();
 });
