@@ -33,6 +33,8 @@ interface Bisect {
   wasQueued: boolean;
   /** The probe is one code that already drew an error alone: a second error refuses it. */
   confirming: boolean;
+  /** Codes subscribed meanwhile: the list after the bisection asks for them (their stale clock waits for it). */
+  asked: TopicState[];
 }
 
 export class UpbitRequests extends SubscriptionControl {
@@ -85,16 +87,22 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     const b = this.bisects.get(conn);
-    if (b && b.ws !== conn.ws) this.endBisect(conn);
+    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
     const now = this.clock();
-    const asked: TopicState[] = [];
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
       t.sub = SUB_PENDING;
       t.lastMsgMs = now; // staleness counts from the request (flush: from when a queued one goes)
       asked.push(t);
     }
-    if (!this.bisects.has(conn)) this.sendFull(conn, asked);
+    const during = this.bisects.get(conn);
+    if (during === undefined) this.sendFull(conn, asked);
+    else {
+      // A probe is the subscription: asked by the list after the bisection; until 2026-12-07 its stale clock ran
+      // from now, and a bisection longer than the stale time made it STALE ("never sent data") before it was asked.
+      for (const t of asked) t.subscribeQueued = true;
+      during.asked.push(...asked);
+    }
   }
 
   /**
@@ -197,7 +205,12 @@ export class UpbitRequests extends SubscriptionControl {
       this.requests++;
       this.send(conn, text, tag);
       if (!conn.outbox.some((m) => m.reqId === tag)) {
-        this.lastRequest.set(conn, list); // written now
+        this.lastRequest.set(conn, list); // written now: the codes it asks for are asked from now
+        const now = this.clock();
+        for (const t of asked) {
+          t.subscribeQueued = false;
+          if (t.sub === SUB_PENDING) t.lastMsgMs = now;
+        }
         return tag;
       }
     }
@@ -252,9 +265,9 @@ export class UpbitRequests extends SubscriptionControl {
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
     if (suspects.length === 1 && b?.confirming === true) {
-      this.endBisect(conn);
+      const asked = this.endBisect(conn);
       this.refuse(suspects[0]!, `${name}: ${message}`);
-      this.sendFull(conn);
+      this.sendFull(conn, asked);
       return;
     }
     // One code left that drew this error: probed alone once more, and refused only if that draws an error too.
@@ -269,7 +282,8 @@ export class UpbitRequests extends SubscriptionControl {
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
     this.leaveOut(conn, probe);
     this.probes++;
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming };
+    const asked = this.bisects.get(conn)?.asked ?? [];
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming, asked };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
@@ -290,19 +304,21 @@ export class UpbitRequests extends SubscriptionControl {
     }
     const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
     if (rest.length === 0) {
-      this.endBisect(conn);
-      this.sendFull(conn);
+      this.sendFull(conn, this.endBisect(conn));
       return;
     }
     // One code left is probed alone too: an error frame no code caused (a passing error) must not halt a good book.
     this.probeHalf(conn, rest);
   }
 
-  private endBisect(conn: VenueConnection): void {
+  /** Returns the codes subscribed meanwhile and still wanted, for the list that follows (sendFull's `asked`). */
+  private endBisect(conn: VenueConnection): TopicState[] {
     const b = this.bisects.get(conn);
     if (b?.timer) clearTimeout(b.timer);
     this.bisects.delete(conn);
     for (const t of conn.topics) t.offRequest = false; // the whole list goes out next (or the socket is gone)
+    for (const t of b?.asked ?? []) t.subscribeQueued = false;
+    return (b?.asked ?? []).filter((t) => t.sub === SUB_PENDING);
   }
 
   /**

@@ -117,3 +117,56 @@ test("an error frame's name and message are logged cut", () => {
   for (const f of lines) expect(JSON.stringify(f).length).toBeLessThan(400);
   control.stop();
 });
+
+/**
+ * A code subscribed while a bisection is out is asked by the list that follows it (a probe is the subscription), so
+ * its stale clock starts when that list is written. Before, it started at the subscribe: a bisection longer than the
+ * stale time made the code STALE (reported as never sending data) before the venue was asked for it.
+ */
+test("a code subscribed during a bisection: its stale clock starts when the list after it is written", async () => {
+  const STALE_MS = 2_000;
+  const { clock, control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const resyncs: { topic: string; atMs: number }[] = [];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: clock.nowMs }) }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => STALE_MS,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  conn.used = true;
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a]);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] out
+  control.sendRequest(conn, "subscribe", [b]); // waits for the bisection
+  expect(conn.sent.map(codesOf).flat()).not.toContain("KRW-B");
+  let bAskedMs = -1;
+  const housekeeping = (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping.bind(lifecycle);
+  for (let ms = 250; ms <= 70_000; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    if (bAskedMs < 0 && conn.sent.some((s) => codesOf(s).includes("KRW-B"))) bAskedMs = ms;
+    housekeeping();
+    if (ms === 10_000) expect(resyncs.filter((r) => r.topic === b.topic), "B, not yet asked").toEqual([]);
+  }
+  // Let the probe's timer (60 s, real time) be: end the bisection by hand as it would.
+  expect(bAskedMs).toBe(-1);
+  const askedMs = clock.nowMs;
+  (control as unknown as { onProbePassed(c: unknown, b: unknown): void }).onProbePassed(conn, (control as unknown as { bisects: Map<unknown, unknown> }).bisects.get(conn));
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B"]); // written at once (the bucket is full)
+  expect(b.lastMsgMs).toBe(askedMs);
+  for (let ms = askedMs + 250; ms <= askedMs + STALE_MS + 250; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    housekeeping();
+  }
+  expect(resyncs.filter((r) => r.topic === b.topic).map((r) => r.atMs)).toEqual([askedMs + STALE_MS + 250]);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
