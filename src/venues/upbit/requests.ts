@@ -83,6 +83,7 @@ export class UpbitRequests extends SubscriptionControl {
     if (op === "unsubscribe") {
       // No unsubscribe here: the list without them replaces the last one (ConnectionLifecycle.retire: a closed code).
       for (const t of topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) t.sub = SUB_IDLE;
+      this.leaveOutQueued(conn, topics);
       if (!this.bisects.has(conn)) this.sendFull(conn);
       return;
     }
@@ -246,7 +247,28 @@ export class UpbitRequests extends SubscriptionControl {
     return -1;
   }
 
-  /** The list `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
+  /**
+   * `gone` (unsubscribed: a closed code) taken out of every request still waiting for the pacing: a list queued before
+   * a probe and the probe too (sendFull rewrites only the latest list, and none while a probe waits after it). One
+   * left naming nothing is not sent (a probe of closed codes alone then passes: onProbePassed). Until 2026-12-07 these
+   * went out naming the closed code.
+   */
+  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): void {
+    for (const q of [...(this.queuedLists.get(conn) ?? [])]) {
+      const left = q.list.filter((t) => !gone.includes(t));
+      if (left.length === q.list.length) continue;
+      const at = conn.outbox.findIndex((m) => m.reqId === q.id);
+      if (at < 0) continue;
+      q.list = left;
+      if (left.length > 0) conn.outbox[at]!.text = encodeOrderbookRequest(left, this.level);
+      else {
+        conn.outbox.splice(at, 1);
+        this.withdraw(conn, q.id);
+      }
+    }
+  }
+
+  /** The request `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
   private withdraw(conn: VenueConnection, id: string): void {
     const lists = this.queuedLists.get(conn);
     const i = lists?.findIndex((l) => l.id === id) ?? -1;

@@ -170,3 +170,43 @@ test("a code subscribed during a bisection: its stale clock starts when the list
   await lifecycle.stop();
   control.stop();
 });
+
+/**
+ * A code closed while requests naming it wait for the pacing behind a bisection's probe is taken out of them: of a
+ * list queued before the probe, and of the probe itself (one naming only closed codes is not sent: it passes). Before,
+ * only the latest list was rewritten (none while a probe waited after it), so these went out naming the closed code.
+ */
+test("a code closed while a list and a probe wait is named by neither when they go", async () => {
+  const { clock, control, conn, topics } = rig();
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  const [a, b, c] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a]);
+  control.sendRequest(conn, "subscribe", [b]); // written: [A], [A, B]
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", [c]); // [A, B, C] waits
+  control.onError(conn, "INVALID_PARAM", "bad code"); // answers [A, B]: probe [A] waits behind the list
+  expect(conn.outbox.map((m) => codesOf(m.text))).toEqual([["KRW-A", "KRW-B", "KRW-C"], ["KRW-A"]]);
+  const written = conn.sent.length;
+  lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+  for (let i = 0; i < 10 && conn.outbox.length > 0; i++) {
+    clock.nowMs += 1_000;
+    control.flush();
+  }
+  // The list without A and B; the probe of A alone not sent.
+  expect(conn.sent.slice(written).map(codesOf)).toEqual([["KRW-C"]]);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
