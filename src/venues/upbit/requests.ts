@@ -281,6 +281,12 @@ export class UpbitRequests extends SubscriptionControl {
   onError(conn: VenueConnection, name: string, message: string): void {
     this.errorFrames++;
     const b = this.bisects.get(conn);
+    if (b && conn.outbox.some((m) => m.reqId === b.id)) {
+      // The probe has not gone: not its answer, and the bisection already covers the request this one answers. Until
+      // 2026-12-07 the waiting probe's codes were halved again, and a culprit in the other half left the bisection.
+      this.logger.warn(`${this.venueName}: error frame while a probe waits for the pacing; the bisection goes on`, { conn: conn.id, name, message });
+      return;
+    }
     // Never a refused or closed code (ConnectionLifecycle.retire during the probe): probing it alone would ask for it.
     const suspects = (b ? b.probe : (this.lastRequest.get(conn) ?? [])).filter((t) => t.sub !== SUB_REJECTED);
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });

@@ -210,3 +210,20 @@ test("a code closed while a list and a probe wait is named by neither when they 
   await lifecycle.stop();
   control.stop();
 });
+
+/**
+ * An error frame that lands while the bisection's probe still waits for the pacing cannot be the probe's answer: the
+ * bisection already covers the request it answers. Before, the waiting probe's codes were taken for the suspects and
+ * halved again, so the culprit, if in the other half, was dropped from the bisection.
+ */
+test("an error frame while the probe still waits for the pacing does not narrow the bisection", () => {
+  const { control, conn, topics } = rig();
+  control.sendRequest(conn, "subscribe", [topics[0]!]);
+  control.sendRequest(conn, "subscribe", [topics[1]!]);
+  control.sendRequest(conn, "subscribe", topics.slice(2)); // written: [A], [A, B], [A, B, C, D]; the bucket is empty
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-A", "KRW-B"]]]);
+  expect(control.errorFrames).toBe(2);
+  control.stop();
+});
