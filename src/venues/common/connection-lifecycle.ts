@@ -360,15 +360,15 @@ export class ConnectionLifecycle {
 
   /** retire() for several topics at once: one unsubscribe request per open connection for all of them (activateAll). */
   retireAll(ts: readonly TopicState[], reason: StatusReason): void {
-    const unsubscribe = new Map<VenueConnection, TopicState[]>();
+    const unsubscribe = new Map<VenueConnection, { active: TopicState[]; pending: TopicState[] }>();
     for (const t of ts) {
-      if (t.sub !== SUB_ACTIVE || !t.conn.open) continue;
-      const list = unsubscribe.get(t.conn);
-      if (list) list.push(t);
-      else unsubscribe.set(t.conn, [t]);
+      if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || !t.conn.open) continue;
+      let of = unsubscribe.get(t.conn);
+      if (!of) unsubscribe.set(t.conn, (of = { active: [], pending: [] }));
+      (t.sub === SUB_ACTIVE ? of.active : of.pending).push(t);
     }
-    // Their acks find them rejected: nothing follows.
-    for (const [conn, list] of unsubscribe) this.control.sendRequest(conn, "unsubscribe", list);
+    // Their acks find them rejected: nothing follows. A pending one: by the venue's rule (unsubscribeClosed).
+    for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);
     for (const t of ts) {
       if (t.sub === SUB_REJECTED) continue;
       t.sub = SUB_REJECTED;

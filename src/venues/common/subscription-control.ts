@@ -282,6 +282,15 @@ export class SubscriptionControl {
     this.flushTimer = setTimeout(() => this.flush(), delayMs);
   }
 
+  /**
+   * Closed topics of one open connection (ConnectionLifecycle.retireAll), still ACTIVE or PENDING there: the active
+   * ones are unsubscribed; a pending one's subscribe is answered later, and that answer unsubscribes it
+   * (onTopicConfirmed). A venue without acks overrides this (Upbit: the list without them replaces the last).
+   */
+  unsubscribeClosed(conn: VenueConnection, active: TopicState[], _pending: TopicState[]): void {
+    if (active.length > 0) this.sendRequest(conn, "unsubscribe", active);
+  }
+
   /** Drops a connection's queued messages (its socket is gone): none of its topics has a subscribe waiting now. */
   dropQueued(conn: VenueConnection): void {
     conn.outbox.length = 0;

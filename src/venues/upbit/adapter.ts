@@ -466,7 +466,14 @@ export class UpbitAdapter implements VenueAdapter {
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
+  /**
+   * A frame that is not JSON: the keepalive texts are no unreadable frame (which would resync every LIVE book of the
+   * connection). `PONG` as every venue's (a pong); a `PING` from the venue (documented only from the client [U§4],
+   * but a server may send one) is liveness only, its frame counted as any: it answers none of ours, and is ignored.
+   * Until 2026-12-07 a `PING` resynced every LIVE book of its connection.
+   */
   onText(conn: UpbitConnection, text: string): boolean {
+    if (text === "PING" || text === "ping") return true;
     return this.control.onText(conn, text);
   }
 

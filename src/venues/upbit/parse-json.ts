@@ -17,7 +17,7 @@ export class RawNumber {
 export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [k: string]: RawJson };
 
 /** `s` cut to `max` characters ("…" after), for the log: a frame's values are the venue's, any length. */
-function cut(s: string, max = 40): string {
+export function cut(s: string, max = 40): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 

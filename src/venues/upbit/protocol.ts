@@ -6,6 +6,7 @@
 import type { MarketName } from "../../core/types.ts";
 import type { ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
 import type { TopicState } from "../common/connection.ts";
+import { cut } from "./parse-json.ts";
 import { TS_UNIT_BY_MAGNITUDE } from "./scanner.ts";
 
 /** `{code}.{units}`: 1, 5, 15, 30 since 2025-07-02; anything else becomes 30 (docs/venues/upbit.md). */
@@ -75,13 +76,21 @@ export function levelProblem(level: number, symbols: readonly string[]): string 
   return `0 while the market has codes outside KRW (${other.join(", ")}): Upbit groups KRW books only and sends no data for others asked with a level`;
 }
 
-/** `{"error":{"name","message"}}` → its name and message; undefined for anything else. */
+/** The most of an error frame's `name` and `message` that is logged (and kept in a refusal's reason). */
+export const ERROR_NAME_MAX = 40;
+export const ERROR_MESSAGE_MAX = 160;
+
+/**
+ * `{"error":{"name","message"}}` → its name and message, cut to ERROR_NAME_MAX / ERROR_MESSAGE_MAX characters ("…"
+ * after: they are the venue's text, of any length, and go to the log; until 2026-12-07 whole); undefined for
+ * anything else.
+ */
 export function errorOf(msg: unknown): { name: string; message: string } | undefined {
   if (msg === null || typeof msg !== "object" || !("error" in msg)) return undefined;
   const e = (msg as { error: unknown }).error;
-  if (e === null || typeof e !== "object") return { name: "UNKNOWN", message: JSON.stringify(e) };
+  if (e === null || typeof e !== "object") return { name: "UNKNOWN", message: cut(JSON.stringify(e) ?? "", ERROR_MESSAGE_MAX) };
   const o = e as Record<string, unknown>;
-  return { name: String(o.name ?? "UNKNOWN"), message: String(o.message ?? "") };
+  return { name: cut(String(o.name ?? "UNKNOWN"), ERROR_NAME_MAX), message: cut(String(o.message ?? ""), ERROR_MESSAGE_MAX) };
 }
 
 /**

@@ -33,16 +33,25 @@ interface Bisect {
   wasQueued: boolean;
   /** The probe is one code that already drew an error alone: a second error refuses it. */
   confirming: boolean;
+  /** Codes subscribed meanwhile: the list after the bisection asks for them (their stale clock waits for it). */
+  asked: TopicState[];
 }
 
 export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
-  /** The topics of each connection's last request, which an error frame answers. */
+  /**
+   * The topics of each connection's last request written to its socket, which an error frame answers. Until
+   * 2026-12-07 set when a list was queued: an error arriving while a list waited for the pacing was bisected
+   * against that list, which the venue had not seen, not the one it answered.
+   */
   private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
-  /** Each connection's lists waiting for the pacing budget that ask for codes (sendFull), in outbox order (tags `list…`). */
-  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[] }[]>();
+  /**
+   * Each connection's requests waiting for the pacing budget (lists `list…`, probes `probe…`), in outbox order: the
+   * topics each names (lastRequest once written) and those a list asks for (their stale clock starts when it goes).
+   */
+  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[]; list: TopicState[] }[]>();
   private listSeq = 0;
   // Counters (cold).
   resends = 0;
@@ -74,20 +83,37 @@ export class UpbitRequests extends SubscriptionControl {
     if (op === "unsubscribe") {
       // No unsubscribe here: the list without them replaces the last one (ConnectionLifecycle.retire: a closed code).
       for (const t of topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) t.sub = SUB_IDLE;
+      this.leaveOutQueued(conn, topics);
       if (!this.bisects.has(conn)) this.sendFull(conn);
       return;
     }
     const b = this.bisects.get(conn);
-    if (b && b.ws !== conn.ws) this.endBisect(conn);
+    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
     const now = this.clock();
-    const asked: TopicState[] = [];
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
       t.sub = SUB_PENDING;
       t.lastMsgMs = now; // staleness counts from the request (flush: from when a queued one goes)
       asked.push(t);
     }
-    if (!this.bisects.has(conn)) this.sendFull(conn, asked);
+    const during = this.bisects.get(conn);
+    if (during === undefined) this.sendFull(conn, asked);
+    else {
+      // A probe is the subscription: asked by the list after the bisection; until 2026-12-07 its stale clock ran
+      // from now, and a bisection longer than the stale time made it STALE ("never sent data") before it was asked.
+      for (const t of asked) t.subscribeQueued = true;
+      during.asked.push(...asked);
+    }
+  }
+
+  /**
+   * Closed codes, subscribed or still waiting for their first book (PENDING: asked, maybe in a list still waiting for
+   * the pacing): the list without them, in one request. Until 2026-12-07 only the ACTIVE ones were (the common rule,
+   * whose venues unsubscribe a pending topic at its ack; Upbit sends none), so a closed code stayed in a waiting list
+   * and the venue was asked for it.
+   */
+  override unsubscribeClosed(conn: VenueConnection, active: TopicState[], pending: TopicState[]): void {
+    this.sendRequest(conn, "unsubscribe", [...active, ...pending]);
   }
 
   /**
@@ -126,8 +152,8 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
-   * Paced requests written: a resend among them is asked from now (askAgain), and the codes a list asked for start
-   * their stale clock now (sendFull). Cold (the pacing timer).
+   * Paced requests written: a resend among them is asked from now (askAgain), the codes a list asked for start
+   * their stale clock now (sendFull), and the last written is the one an error frame answers. Cold (the pacing timer).
    */
   override flush(): void {
     const waiting = [...this.lastResend].filter(([conn, r]) => r.sentMs === Infinity && conn.outbox.some((m) => m.reqId === r.id));
@@ -137,7 +163,9 @@ export class UpbitRequests extends SubscriptionControl {
     for (const [conn, lists] of this.queuedLists) {
       // In outbox order: the first still there holds the rest back.
       while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
-        for (const t of lists.shift()!.asked) {
+        const written = lists.shift()!;
+        this.lastRequest.set(conn, written.list);
+        for (const t of written.asked) {
           t.subscribeQueued = false;
           if (t.sub === SUB_PENDING) t.lastMsgMs = now;
         }
@@ -167,7 +195,6 @@ export class UpbitRequests extends SubscriptionControl {
       if (at >= 0) this.withdraw(conn, conn.outbox.splice(at, 1)[0]!.reqId!);
       return undefined;
     }
-    this.lastRequest.set(conn, list);
     const text = encodeOrderbookRequest(list, this.level);
     let tag: string;
     if (at >= 0) {
@@ -178,17 +205,31 @@ export class UpbitRequests extends SubscriptionControl {
       tag = `list${++this.listSeq}`;
       this.requests++;
       this.send(conn, text, tag);
-      if (!conn.outbox.some((m) => m.reqId === tag)) return tag; // written now
+      if (!conn.outbox.some((m) => m.reqId === tag)) {
+        this.lastRequest.set(conn, list); // written now: the codes it asks for are asked from now
+        const now = this.clock();
+        for (const t of asked) {
+          t.subscribeQueued = false;
+          if (t.sub === SUB_PENDING) t.lastMsgMs = now;
+        }
+        return tag;
+      }
     }
-    if (asked.length === 0) return tag;
     for (const t of asked) t.subscribeQueued = true;
+    // The latest list in the outbox (queuedListAt) is the last of these.
+    const last = this.queuedLists.get(conn)?.at(-1);
+    if (last !== undefined && last.id === tag) {
+      last.asked.push(...asked);
+      last.list = list;
+    } else this.queue(conn, tag, list, asked);
+    return tag;
+  }
+
+  /** Records request `id` (naming `list`) waiting in conn's outbox, behind those already there. */
+  private queue(conn: VenueConnection, id: string, list: TopicState[], asked: TopicState[]): void {
     let lists = this.queuedLists.get(conn);
     if (lists === undefined) this.queuedLists.set(conn, (lists = []));
-    // The latest list in the outbox (queuedListAt): the last of these if it asked for codes.
-    const last = lists[lists.length - 1];
-    if (last !== undefined && last.id === tag) last.asked.push(...asked);
-    else lists.push({ id: tag, asked });
-    return tag;
+    lists.push({ id, asked, list });
   }
 
   /**
@@ -206,7 +247,28 @@ export class UpbitRequests extends SubscriptionControl {
     return -1;
   }
 
-  /** The list `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
+  /**
+   * `gone` (unsubscribed: a closed code) taken out of every request still waiting for the pacing: a list queued before
+   * a probe and the probe too (sendFull rewrites only the latest list, and none while a probe waits after it). One
+   * left naming nothing is not sent (a probe of closed codes alone then passes: onProbePassed). Until 2026-12-07 these
+   * went out naming the closed code.
+   */
+  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): void {
+    for (const q of [...(this.queuedLists.get(conn) ?? [])]) {
+      const left = q.list.filter((t) => !gone.includes(t));
+      if (left.length === q.list.length) continue;
+      const at = conn.outbox.findIndex((m) => m.reqId === q.id);
+      if (at < 0) continue;
+      q.list = left;
+      if (left.length > 0) conn.outbox[at]!.text = encodeOrderbookRequest(left, this.level);
+      else {
+        conn.outbox.splice(at, 1);
+        this.withdraw(conn, q.id);
+      }
+    }
+  }
+
+  /** The request `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
   private withdraw(conn: VenueConnection, id: string): void {
     const lists = this.queuedLists.get(conn);
     const i = lists?.findIndex((l) => l.id === id) ?? -1;
@@ -219,15 +281,21 @@ export class UpbitRequests extends SubscriptionControl {
   onError(conn: VenueConnection, name: string, message: string): void {
     this.errorFrames++;
     const b = this.bisects.get(conn);
+    if (b && conn.outbox.some((m) => m.reqId === b.id)) {
+      // The probe has not gone: not its answer, and the bisection already covers the request this one answers. Until
+      // 2026-12-07 the waiting probe's codes were halved again, and a culprit in the other half left the bisection.
+      this.logger.warn(`${this.venueName}: error frame while a probe waits for the pacing; the bisection goes on`, { conn: conn.id, name, message });
+      return;
+    }
     // Never a refused or closed code (ConnectionLifecycle.retire during the probe): probing it alone would ask for it.
     const suspects = (b ? b.probe : (this.lastRequest.get(conn) ?? [])).filter((t) => t.sub !== SUB_REJECTED);
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
     if (suspects.length === 1 && b?.confirming === true) {
-      this.endBisect(conn);
+      const asked = this.endBisect(conn);
       this.refuse(suspects[0]!, `${name}: ${message}`);
-      this.sendFull(conn);
+      this.sendFull(conn, asked);
       return;
     }
     // One code left that drew this error: probed alone once more, and refused only if that draws an error too.
@@ -242,9 +310,12 @@ export class UpbitRequests extends SubscriptionControl {
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
     this.leaveOut(conn, probe);
     this.probes++;
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming };
+    const asked = this.bisects.get(conn)?.asked ?? [];
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming, asked };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
+    if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
+    else this.lastRequest.set(conn, probe);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 
@@ -261,19 +332,21 @@ export class UpbitRequests extends SubscriptionControl {
     }
     const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
     if (rest.length === 0) {
-      this.endBisect(conn);
-      this.sendFull(conn);
+      this.sendFull(conn, this.endBisect(conn));
       return;
     }
     // One code left is probed alone too: an error frame no code caused (a passing error) must not halt a good book.
     this.probeHalf(conn, rest);
   }
 
-  private endBisect(conn: VenueConnection): void {
+  /** Returns the codes subscribed meanwhile and still wanted, for the list that follows (sendFull's `asked`). */
+  private endBisect(conn: VenueConnection): TopicState[] {
     const b = this.bisects.get(conn);
     if (b?.timer) clearTimeout(b.timer);
     this.bisects.delete(conn);
     for (const t of conn.topics) t.offRequest = false; // the whole list goes out next (or the socket is gone)
+    for (const t of b?.asked ?? []) t.subscribeQueued = false;
+    return (b?.asked ?? []).filter((t) => t.sub === SUB_PENDING);
   }
 
   /**

@@ -141,6 +141,25 @@ describe("Upbit recording", () => {
     await adapter.stop();
   });
 
+  it("a text PING from the venue (a keepalive, like its PONG) is no unreadable frame: no LIVE book resyncs", async () => {
+    const { adapter } = await replayAdapter();
+    const invalid: [number, BookState, StatusReason][] = [];
+    adapter.startReplay({ onBookUpdate: () => undefined, onBookInvalid: (i, s, r) => void invalid.push([i, s, r]), onInstrumentChanged: () => undefined });
+    const frames = newerFrames(2);
+    const index = UPBIT_RECORDING_CODES.indexOf(/"cd":"([^"]+)"/.exec(frames[0]!)![1]!);
+    adapter.ingestFrame("spot", "conn0.spot", frames[0]!, 0);
+    expect((adapter as UpbitAdapter).topicInfo(index).state).toBe("live");
+    // Before: "PING" was a parse error whose code could not be read, so every LIVE book of the connection resynced.
+    for (const text of ["PING", "PONG", "ping"]) adapter.ingestFrame("spot", "conn0.spot", text, 1);
+    expect(invalid).toEqual([]);
+    expect(adapter.stats().parseErrors).toBe(0);
+    expect((adapter as UpbitAdapter).topicInfo(index).state).toBe("live");
+    // Anything else that is not JSON still is one.
+    adapter.ingestFrame("spot", "conn0.spot", "PINGX", 2);
+    expect(invalid).toEqual([[index, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+    await adapter.stop();
+  });
+
   it("a refused frame's log names the field at fault and its value (past the frame's first 160 characters too); that book alone resyncs", async () => {
     const [frame] = newerFrames(1);
     const index = UPBIT_RECORDING_CODES.indexOf(/"cd":"([^"]+)"/.exec(frame!)![1]!);

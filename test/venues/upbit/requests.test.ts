@@ -1,0 +1,229 @@
+/**
+ * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers; a
+ * closed code left out of the list; error frames' text logged cut.
+ */
+import { expect, test } from "vitest";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
+import { StatusReason } from "../../../src/core/types.ts";
+import { SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
+import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
+import { SendRecordingConnection } from "../common/fake-connection.ts";
+
+const codesOf = (text: string) => (JSON.parse(text) as [unknown, { codes: string[] }])[1].codes.map((c) => c.replace(/\.30$/, ""));
+
+function rig() {
+  const clock = { nowMs: 0 };
+  const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, () => undefined, undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const topics = conn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+  return { clock, control, conn, topics };
+}
+
+/**
+ * An error frame answers the last request written. Before, the last list *queued* was taken: an error arriving while
+ * a list waited for the pacing was bisected against codes the venue had not been asked for (and left the codes of
+ * the list it answered out of the bisection).
+ */
+test("an error frame is bisected against the last list written, not one still waiting for the pacing", () => {
+  const { clock, control, conn, topics } = rig();
+  control.sendRequest(conn, "subscribe", [topics[0]!]); // written: [A]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", topics.slice(1)); // [A, B, C, D] waits
+  expect(conn.sent.filter((s) => s !== "PING").map(codesOf)).toEqual([["KRW-A"]]);
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  // The probe (queued behind the list) names the answered list's codes only: A alone.
+  const probe = conn.outbox.at(-1)!;
+  expect(probe.reqId).toMatch(/^probe/);
+  expect(codesOf(probe.text)).toEqual(["KRW-A"]);
+  control.stop();
+  // Once the list is written, an error answers it: its first half is probed.
+  const r = rig();
+  r.control.sendRequest(r.conn, "subscribe", [r.topics[0]!]);
+  r.control.send(r.conn, "PING");
+  r.control.send(r.conn, "PING");
+  r.control.sendRequest(r.conn, "subscribe", r.topics.slice(1));
+  r.clock.nowMs += 1_000;
+  r.control.flush();
+  expect(codesOf(r.conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B", "KRW-C", "KRW-D"]);
+  r.control.onError(r.conn, "INVALID_PARAM", "bad code");
+  expect(codesOf(r.conn.outbox.at(-1)?.text ?? r.conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B"]);
+  r.control.stop();
+});
+
+/**
+ * A code closed while PENDING (asked, no book yet) is left out of the list as an ACTIVE one is. Before, the common
+ * retire sent its unsubscribe (here: the list without it) only for ACTIVE codes, whose ack-venues unsubscribe a
+ * pending one at its ack; Upbit has none, so a closed code stayed in a list waiting for the pacing and was asked for.
+ */
+test("a code closed while PENDING is left out of a list still waiting, and a written one is replaced", async () => {
+  const { clock, control, conn, topics } = rig();
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B], both PENDING (no book yet)
+  lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+  expect(b.sub).toBe(SUB_REJECTED);
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-A"]); // the venue's subscription without B
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", [c, d]); // [A, C, D] waits
+  expect(c.sub).toBe(SUB_PENDING);
+  lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED);
+  for (let i = 0; i < 10 && conn.outbox.length > 0; i++) {
+    clock.nowMs += 1_000;
+    control.flush();
+  }
+  const lists = conn.sent.filter((s) => s !== "PING").map(codesOf);
+  expect(lists.at(-1)).toEqual(["KRW-A", "KRW-D"]);
+  for (const l of lists.slice(1)) expect(l).not.toContain("KRW-C");
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/**
+ * An error frame's `name` and `message` are the venue's text, of any length: logged cut (as a rejected frame's values
+ * are), also in a refused code's reason. Before, whole: a 100 kB message went into every warning.
+ */
+test("an error frame's name and message are logged cut", () => {
+  const lines: Record<string, unknown>[] = [];
+  const capture: Logger = { debug() {}, info() {}, warn: (_m, f) => void lines.push(f ?? {}), error: (_m, f) => void lines.push(f ?? {}), child: () => capture };
+  const control = new UpbitRequests("upbit", capture, () => 0, () => undefined, undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const [a] = conn.addTopics(["book.KRW-A"], 30);
+  control.sendRequest(conn, "subscribe", [a!]);
+  const frame = JSON.stringify({ error: { name: "N".repeat(5_000), message: "M".repeat(100_000) } });
+  const err = errorOf(JSON.parse(frame))!;
+  expect(err.name).toBe(`${"N".repeat(ERROR_NAME_MAX)}…`);
+  expect(err.message).toBe(`${"M".repeat(ERROR_MESSAGE_MAX)}…`);
+  expect(errorOf({ error: "E".repeat(1_000) })!.message.length).toBe(ERROR_MESSAGE_MAX + 1);
+  // Through the bisection to the refusal: the list [A], then A probed alone twice.
+  for (let i = 0; i < 3; i++) control.onError(conn, err.name, err.message);
+  expect(a!.sub).toBe(SUB_REJECTED);
+  expect(lines.length).toBeGreaterThanOrEqual(3);
+  for (const f of lines) expect(JSON.stringify(f).length).toBeLessThan(400);
+  control.stop();
+});
+
+/**
+ * A code subscribed while a bisection is out is asked by the list that follows it (a probe is the subscription), so
+ * its stale clock starts when that list is written. Before, it started at the subscribe: a bisection longer than the
+ * stale time made the code STALE (reported as never sending data) before the venue was asked for it.
+ */
+test("a code subscribed during a bisection: its stale clock starts when the list after it is written", async () => {
+  const STALE_MS = 2_000;
+  const { clock, control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const resyncs: { topic: string; atMs: number }[] = [];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: clock.nowMs }) }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => STALE_MS,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  conn.used = true;
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a]);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] out
+  control.sendRequest(conn, "subscribe", [b]); // waits for the bisection
+  expect(conn.sent.map(codesOf).flat()).not.toContain("KRW-B");
+  let bAskedMs = -1;
+  const housekeeping = (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping.bind(lifecycle);
+  for (let ms = 250; ms <= 70_000; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    if (bAskedMs < 0 && conn.sent.some((s) => codesOf(s).includes("KRW-B"))) bAskedMs = ms;
+    housekeeping();
+    if (ms === 10_000) expect(resyncs.filter((r) => r.topic === b.topic), "B, not yet asked").toEqual([]);
+  }
+  // Let the probe's timer (60 s, real time) be: end the bisection by hand as it would.
+  expect(bAskedMs).toBe(-1);
+  const askedMs = clock.nowMs;
+  (control as unknown as { onProbePassed(c: unknown, b: unknown): void }).onProbePassed(conn, (control as unknown as { bisects: Map<unknown, unknown> }).bisects.get(conn));
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-A", "KRW-B"]); // written at once (the bucket is full)
+  expect(b.lastMsgMs).toBe(askedMs);
+  for (let ms = askedMs + 250; ms <= askedMs + STALE_MS + 250; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    housekeeping();
+  }
+  expect(resyncs.filter((r) => r.topic === b.topic).map((r) => r.atMs)).toEqual([askedMs + STALE_MS + 250]);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/**
+ * A code closed while requests naming it wait for the pacing behind a bisection's probe is taken out of them: of a
+ * list queued before the probe, and of the probe itself (one naming only closed codes is not sent: it passes). Before,
+ * only the latest list was rewritten (none while a probe waited after it), so these went out naming the closed code.
+ */
+test("a code closed while a list and a probe wait is named by neither when they go", async () => {
+  const { clock, control, conn, topics } = rig();
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => clock.nowMs,
+    random: () => 0.5,
+  });
+  const [a, b, c] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", [a]);
+  control.sendRequest(conn, "subscribe", [b]); // written: [A], [A, B]
+  control.send(conn, "PING"); // the bucket is empty now
+  control.sendRequest(conn, "subscribe", [c]); // [A, B, C] waits
+  control.onError(conn, "INVALID_PARAM", "bad code"); // answers [A, B]: probe [A] waits behind the list
+  expect(conn.outbox.map((m) => codesOf(m.text))).toEqual([["KRW-A", "KRW-B", "KRW-C"], ["KRW-A"]]);
+  const written = conn.sent.length;
+  lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+  for (let i = 0; i < 10 && conn.outbox.length > 0; i++) {
+    clock.nowMs += 1_000;
+    control.flush();
+  }
+  // The list without A and B; the probe of A alone not sent.
+  expect(conn.sent.slice(written).map(codesOf)).toEqual([["KRW-C"]]);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/**
+ * An error frame that lands while the bisection's probe still waits for the pacing cannot be the probe's answer: the
+ * bisection already covers the request it answers. Before, the waiting probe's codes were taken for the suspects and
+ * halved again, so the culprit, if in the other half, was dropped from the bisection.
+ */
+test("an error frame while the probe still waits for the pacing does not narrow the bisection", () => {
+  const { control, conn, topics } = rig();
+  control.sendRequest(conn, "subscribe", [topics[0]!]);
+  control.sendRequest(conn, "subscribe", [topics[1]!]);
+  control.sendRequest(conn, "subscribe", topics.slice(2)); // written: [A], [A, B], [A, B, C, D]; the bucket is empty
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-A", "KRW-B"]]]);
+  expect(control.errorFrames).toBe(2);
+  control.stop();
+});
