@@ -257,13 +257,7 @@ export class ConnectionLifecycle {
     if (this.eventTap) control.onWritten = (conn, p) => this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
-      if (!this.planned.canGoBack(conn)) {
-        // The old socket is closing, its close event not in yet: the refusal is the venue's. The overlap ends here, said
-        // now (ws:retired), not at that event: before, a capture had the refusal inside the overlap and replay took it
-        // for the replacement's failure (the book LIVE in replay, halted live).
-        this.planned.onRetiringClosed(conn, "closing at the replacement's refusal");
-        return false;
-      }
+      if (!this.planned.canGoBack(conn)) return false;
       const gen = conn.generation;
       queueMicrotask(() => this.onSocketFailed(conn, gen, why));
       return true;
@@ -739,6 +733,7 @@ export class ConnectionLifecycle {
       // Live says it only with one socket: an overlap replay still sees lost its end (a capture block lost, the disk
       // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
       if (conn.retiringGeneration >= 0) {
+        this.control.replayOverlapOver(conn, false); // a refusal met in it: whether live went back is lost with the end
         replayOverlapOver(conn);
         for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
         this.hooks.overlapOver?.(conn, "replacement");
@@ -758,8 +753,8 @@ export class ConnectionLifecycle {
       // it cleared the ws:old, and the old socket's frame was judged as the replacement's.
       if (url === SOCKET_OLD_FRAME_URL) conn.replayNextFromOld = true;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
+      this.control.replayOverlapOver(conn, true); // a refusal by the replacement in this overlap was the venue's
       replayOverlapOver(conn);
-      this.control.replayOverlapOver(conn, true); // a refusal by the replacement just before was the venue's
       // As live (planned-reconnect.ts clearOverlap): the replacement is the socket of record where it reached the sequence.
       for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
       this.hooks.overlapOver?.(conn, "replacement");

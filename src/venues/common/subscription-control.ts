@@ -59,7 +59,7 @@ export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusRe
 export class SubscriptionControl {
   private reqSeq = 0;
   /** Replay: refusals by a planned reconnect's replacement of topics the old socket served, until the overlap's end says whose they were. */
-  private refusedInOverlap: { t: TopicState; retMsg: string }[] = [];
+  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number }[] = [];
   // Counters (cold), read by the adapter's stats().
   subscribeRejected = 0;
   subscribeRetries = 0;
@@ -675,13 +675,17 @@ export class SubscriptionControl {
 
   /**
    * Replay: the overlap of `conn` ended by the old socket's retirement (`venues`: the refusals of topics it served that
-   * the replacement met just before were the venue's, rejected now) or by going back (they failed the replacement).
+   * the replacement met in this overlap were the venue's, rejected now; called before the overlap is cleared) or
+   * otherwise (going back: they failed the replacement; a close; an end lost from the capture: none rejected).
    */
   replayOverlapOver(conn: VenueConnection, venues: boolean): void {
     const refused = this.refusedInOverlap.filter((r) => r.t.conn === conn);
     if (refused.length === 0) return;
     this.refusedInOverlap = this.refusedInOverlap.filter((r) => r.t.conn !== conn);
-    if (venues) for (const r of refused) this.reject(r.t, r.retMsg);
+    const gen = conn.retiringGeneration;
+    conn.retiringGeneration = -1; // reject() asks whether the overlap is open: it is over
+    if (venues) for (const r of refused) if (r.retiringGen === gen) this.reject(r.t, r.retMsg);
+    conn.retiringGeneration = gen;
   }
 
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
@@ -690,7 +694,7 @@ export class SubscriptionControl {
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.retiringWs === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
       // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
-      this.refusedInOverlap.push({ t, retMsg });
+      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration });
       return;
     }
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {
