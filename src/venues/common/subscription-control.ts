@@ -59,7 +59,7 @@ export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusRe
 export class SubscriptionControl {
   private reqSeq = 0;
   /** Replay: refusals by a planned reconnect's replacement of topics the old socket served, until the overlap's end says whose they were. */
-  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number }[] = [];
+  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number; permanent: boolean }[] = [];
   // Counters (cold), read by the adapter's stats().
   subscribeRejected = 0;
   subscribeRetries = 0;
@@ -579,8 +579,16 @@ export class SubscriptionControl {
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
   private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
-    if (t.sub !== SUB_PENDING) return;
-    if (t.onRetiring && conn.retiringGeneration >= 0 && this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
+    const replaying = conn.ws === null;
+    if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
+    if (t.onRetiring && conn.retiringGeneration >= 0) {
+      if (replaying) {
+        this.refusedInOverlap.push({ t, retMsg, retiringGen: conn.retiringGeneration, permanent: false });
+        return;
+      }
+      if (this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    }
     this.subscribeErrors++;
     this.subscribeRetries++;
     const streak = t.subscribeErrorStreak++;
@@ -595,7 +603,7 @@ export class SubscriptionControl {
       });
     }
     this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
-    this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
+    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**
@@ -684,17 +692,21 @@ export class SubscriptionControl {
     this.refusedInOverlap = this.refusedInOverlap.filter((r) => r.t.conn !== conn);
     const gen = conn.retiringGeneration;
     conn.retiringGeneration = -1; // reject() asks whether the overlap is open: it is over
-    if (venues) for (const r of refused) if (r.retiringGen === gen) this.reject(r.t, r.retMsg);
+    for (const r of refused) {
+      if (!venues || r.retiringGen !== gen) continue;
+      if (r.permanent) this.reject(r.t, r.retMsg);
+      else this.retryAfterError(r.t.conn, r.t, r.retMsg);
+    }
     conn.retiringGeneration = gen;
   }
 
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
   private reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
-    if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.retiringWs === null) {
+    if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
       // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
-      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration });
+      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration, permanent: true });
       return;
     }
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {

@@ -48,6 +48,34 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(0).state).toBe("halted");
   });
 
+  test("a refusal for a reason that may pass: RESYNCING / subscribe_rejected, then LIVE from the snapshot after the recorded retry; in an overlap, held as a permanent one", async () => {
+    const busy = (id: string) => JSON.stringify({ id, event: "error", code: "50001", msg: "Service temporarily unavailable. Please try again later." });
+    const RETRY = [{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }];
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event(request("s2"));
+    feed(busy("s2"));
+    expect(sink.invalid).toEqual(RETRY);
+    event(request("s3")); // the retry after its backoff, accepted
+    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    feed(snapshot.replace('"seqId":10', '"seqId":20'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.invalid).toEqual(RETRY);
+
+    const back = await liveInReplay();
+    back.event("ws:swap");
+    back.event(request("s2"));
+    back.feed(busy("s2"));
+    back.event("ws:back");
+    expect(back.sink.invalid).toEqual([]);
+    const retired = await liveInReplay();
+    retired.event("ws:swap");
+    retired.event(request("s2"));
+    retired.feed(busy("s2"));
+    expect(retired.sink.invalid).toEqual([]);
+    retired.event("ws:retired");
+    expect(retired.sink.invalid).toEqual(RETRY);
+  });
+
   test("the replacement's refusal in an overlap: nothing when live went back (ws:back), halted when the old socket had retired (ws:retired)", async () => {
     const back = await liveInReplay();
     back.event("ws:swap");
