@@ -519,7 +519,10 @@ export class OkxAdapter implements VenueAdapter {
       }
       this.sameMsHeld[index] = 0;
     }
-    const byTime = sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave;
+    // Not the socket at the book (it delivered the book's seqId): its next book is later (TCP is ordered) whatever its
+    // time; OKX documents `ts` as the book's generation time, not that it never goes back (a reset served from another
+    // machine). Before 2026-12-07 its reset stamped before the book shown was ignored as a trail, the book LIVE there.
+    const byTime = sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
     // In the book's millisecond, another seqId from a socket that has not delivered the book's (not the same socket
     // after it: TCP is ordered), while two sockets' books interleave: neither the time nor the seqIds order it (a
     // trail, or after a maintenance reset within the millisecond, the run going on; a reset the book never saw as one

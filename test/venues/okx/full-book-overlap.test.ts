@@ -473,7 +473,7 @@ describe("okx books5: during an overlap, a lower book from either socket that de
 
 // bbo-tbt pushes several books a millisecond (the simulator stamps them alike): two sockets' books in the book's
 // millisecond cannot be ordered by the venue's time, nor by seqIds across a maintenance reset in that millisecond.
-describe("okx books5: two sockets' books in the millisecond of the book shown", () => {
+describe("okx books5: where the venue's time cannot order two sockets' books", () => {
   const T = 1700000000000;
 
   test("the replacement's subscribe book below the book, in its millisecond: held RESYNCING until a later millisecond", async () => {
@@ -497,6 +497,18 @@ describe("okx books5: two sockets' books in the millisecond of the book shown", 
     feed(660, false, T + 100); // the replacement's subscribe book: after a reset 680 -> 660 the book never saw
     feed(666, true, T + 100); // the old socket's, before that reset. Before: taken (higher), LIVE at 666
     expect([adapter.topicInfo(0).state, shown(), adapter.stats().sameMsHolds]).toEqual(["resyncing", 660, 1]);
+  });
+
+  // OKX's ts is the book's generation time; nothing says it never goes back (a maintenance reset served elsewhere).
+  test("the socket at the book goes on in its order: its reset stamped before the book shown is a reset, not a trail", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(499, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(3, true, T + 50); // its maintenance reset, the venue's clock behind. Before: ignored as earlier, LIVE at 500
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    feed(4, true, T + 60);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
   });
 
   test("the overlap's end held with the carrier's last book in the book's millisecond: its next one there is not taken", async () => {
