@@ -529,15 +529,19 @@ export class OkxAdapter implements VenueAdapter {
     // when its seqIds went up across it). Before 2026-12-07 the seqId rules decided: the book LIVE at a book the venue
     // had left. Held RESYNCING until a later millisecond (sameMsHeld); but a socket marked behind a reset, known to be
     // before it and with no drop since, is still behind it: ignored.
-    if (interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
+    // A book not LIVE (a resync during the overlap: resubscribed on the replacement, the old socket's stream goes on)
+    // takes no such book either: before 2026-12-07 it took the old socket's, maybe before the book shown.
+    if (interleave && sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
+      const live = t.book === BookState.LIVE;
       if (socket === this.behindReset[index]) {
         const drop = sc.seqId < this.fullSockets.lastOf(index, socket);
-        if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.lastSeq) && this.fullSockets.unsure[index] === 0 && !drop) {
+        if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, live ? t.lastSeq : 0) && this.fullSockets.unsure[index] === 0 && !drop) {
           this.c.duplicates++;
           return;
         }
       } else this.fullSockets.note(index, socket, sc.seqId, tsUs);
-      this.holdSameMs(t);
+      if (live) this.holdSameMs(t);
+      else this.c.duplicates++;
       return;
     }
     let reset = false;

@@ -499,6 +499,18 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown(), adapter.stats().sameMsHolds]).toEqual(["resyncing", 660, 1]);
   });
 
+  test("a resync during the overlap: the old socket's book in the shown one's millisecond is not taken", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, false, T + 100); // the replacement's subscribe book: later, taken
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the old socket goes on
+    feed(499, true, T + 100); // in 500's millisecond: before it, or after a reset. Before: taken, LIVE at 499
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["resyncing", 500]);
+    feed(501, false, T + 200); // the replacement's answer: taken
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 501]);
+  });
+
   // OKX's ts is the book's generation time; nothing says it never goes back (a maintenance reset served elsewhere).
   test("the socket at the book goes on in its order: its reset stamped before the book shown is a reset, not a trail", async () => {
     const { adapter, feed, overlap, shown } = await overlapRig();
