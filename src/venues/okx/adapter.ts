@@ -53,6 +53,15 @@ import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
+// HOT PATH: per taken full book (a few levels), no allocation.
+/** A key of a full book's levels: a copy of the book has the same; another book almost surely not. */
+function levelsKey(u: BookUpdate): number {
+  let key = u.bidCount * 64 + u.askCount;
+  for (let i = 0; i < u.bidCount; i++) key = (key * 31 + u.bidPx[i]! * 17 + u.bidQty[i]!) % 1e12;
+  for (let i = 0; i < u.askCount; i++) key = (key * 31 + u.askPx[i]! * 13 + u.askQty[i]!) % 1e12;
+  return key;
+}
+
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
   readonly log: Logger;
@@ -106,6 +115,8 @@ export class OkxAdapter implements VenueAdapter {
    * delivered.
    */
   private readonly sameMsHeld: Uint8Array;
+  /** Per subscription (full books): levelsKey of the book shown (its seqId again with other levels is another book). */
+  private readonly shownLevelsKey: Float64Array;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -169,6 +180,7 @@ export class OkxAdapter implements VenueAdapter {
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
+    this.shownLevelsKey = new Float64Array(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -522,7 +534,11 @@ export class OkxAdapter implements VenueAdapter {
     // Not the socket at the book (it delivered the book's seqId): its next book is later (TCP is ordered) whatever its
     // time; OKX documents `ts` as the book's generation time, not that it never goes back (a reset served from another
     // machine). Before 2026-12-07 its reset stamped before the book shown was ignored as a trail, the book LIVE there.
-    const byTime = sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
+    // The book's seqId again with other levels while two sockets interleave: not its copy but another book, after a
+    // maintenance reset numbering it again (before 2026-12-07 ignored as the copy from a socket not of record, the book
+    // LIVE at levels the venue had left); ordered as a book with another seqId would be.
+    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && levelsKey(update) !== this.shownLevelsKey[index];
+    const byTime = sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
     // In the book's millisecond, another seqId from a socket that has not delivered the book's (not the same socket
     // after it: TCP is ordered), while two sockets' books interleave: neither the time nor the seqIds order it (a
     // trail, or after a maintenance reset within the millisecond, the run going on; a reset the book never saw as one
@@ -531,7 +547,7 @@ export class OkxAdapter implements VenueAdapter {
     // before it and with no drop since, is still behind it: ignored.
     // A book not LIVE (a resync during the overlap: resubscribed on the replacement, the old socket's stream goes on)
     // takes no such book either: before 2026-12-07 it took the old socket's, maybe before the book shown.
-    if (interleave && sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
+    if (interleave && sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
       const live = t.book === BookState.LIVE;
       if (socket === this.behindReset[index]) {
         const drop = sc.seqId < this.fullSockets.lastOf(index, socket);
@@ -556,7 +572,7 @@ export class OkxAdapter implements VenueAdapter {
       }
       // Later: past any reset the book shows; not above its seqId, a reset (the other socket is behind it).
       if (socket === this.behindReset[index]) this.fullSockets.clear(index);
-      if (t.book === BookState.LIVE && sc.seqId < t.lastSeq) {
+      if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again)) {
         reset = true;
         this.c.maintenanceResets++;
         if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
@@ -571,7 +587,8 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
+      // Its seqId again with other levels from a socket that has delivered the book's (in order after it): a reset.
+      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket && !(again && seqReached(t, socket)) : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) {
           seqRepeated(t, socket);
           this.fullSockets.took(index, socket);
@@ -579,7 +596,7 @@ export class OkxAdapter implements VenueAdapter {
         this.c.duplicates++;
         return;
       }
-      if (sc.seqId < t.lastSeq) {
+      if (sc.seqId < t.lastSeq || again) {
         reset = true;
         this.c.maintenanceResets++;
         if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
@@ -590,12 +607,13 @@ export class OkxAdapter implements VenueAdapter {
     update.replace = true;
     // A socket kept as having reached the book's seqId reached an older book's, which a maintenance reset's run may
     // number the same (seqReached would take it for having reached this one).
-    if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
+    if (sc.seqId !== t.lastSeq || again) t.seqAlsoSocket = -1;
     // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
     this.fullSockets.took(index, socket, t.book !== BookState.LIVE || reset);
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
+    this.shownLevelsKey[index] = levelsKey(update);
     this.carrierTrail[index] = 0;
     this.c.fullBooks++;
     this.checksums[index] = 0;

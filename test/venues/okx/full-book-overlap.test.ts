@@ -511,6 +511,22 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 501]);
   });
 
+  test("the book's seqId again from the other socket with other levels and a later time: a reset onto it, not a copy", async () => {
+    const { adapter, conn, feed, overlap, shown } = await overlapRig();
+    feed(7, false, T);
+    overlap();
+    feed(8, true, T + 100); // the old socket: the book
+    feed(8, false, T + 200); // the replacement's subscribe book, stamped when sent: its copy (same levels), ignored
+    expect([shown(), adapter.stats().duplicates]).toEqual([8, 1]);
+    // The old socket after a maintenance reset numbering 8 again (bid 150.5). Before: ignored as a copy, LIVE at 8.
+    conn.fromRetiring = true;
+    conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["150.5","1","0","1"]],"instId":"BTC-USDT","ts":"${T + 300}","seqId":8}]}`, 1);
+    conn.fromRetiring = false;
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 505, 1]);
+    feed(9, false, T + 250); // the replacement's run before the reset: earlier, ignored
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 505]);
+  });
+
   // OKX's ts is the book's generation time; nothing says it never goes back (a maintenance reset served elsewhere).
   test("the socket at the book goes on in its order: its reset stamped before the book shown is a reset, not a trail", async () => {
     const { adapter, feed, overlap, shown } = await overlapRig();
