@@ -215,6 +215,9 @@ interface VenueSeries {
  * was written as given: a scrape with a series twice, which a scraper drops or refuses.
  */
 function writeVenueSample(w: PromWriter, base: Record<string, string>, baseKey: string, venue: string, m: VenueMetric, series: VenueSeries): boolean {
+  // The type checked too, not only typed: a worker's samples arrive structured-cloned, and a "histogram" sample was
+  // written as a bare line of a histogram family, which made the whole scrape malformed (a scraper refuses all of it).
+  if (m.type !== "counter" && m.type !== "gauge") return false;
   if (!METRIC_NAME.test(m.name) || (m.type === "counter") !== m.name.endsWith("_total") || RESERVED_VENUE_NAMES.has(m.name)) return false;
   const name = `feeder_venue_${m.name}`;
   const declared = w.typeOf(name);
