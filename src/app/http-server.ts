@@ -11,7 +11,7 @@
  *                                            with books=N at most N books and reasons, the chosen book and those not
  *                                            usable first, and their totals
  * GET /metrics                              Prometheus text format 0.0.4
- * GET /books                                every book with its state (JSON, or MessagePack on Accept: application/msgpack),
+ * GET /books                                every book with its state (JSON, or MessagePack when Accept prefers it: prefersMsgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved);
  *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
@@ -287,7 +287,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   // The page is static and holds no data; everything it shows comes from the endpoints below, with the token.
   if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
-  const msgpack = (req.headers.get("accept") ?? "").includes(MSGPACK_CONTENT_TYPE);
+  const msgpack = prefersMsgpack(req.headers.get("accept"));
   const m = BOOK_PATH.exec(path);
   if (m) return bookResponse(req, url, m, source, msgpack, log);
   if (path === "/readyz") {
@@ -301,6 +301,26 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
   return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req), everyBook });
+}
+
+/**
+ * MessagePack when the Accept header names application/msgpack with a q above 0 and no lower than JSON's (its own
+ * range, else application/*, else the wildcard; 0 when none is named): a tie goes to MessagePack, named explicitly.
+ * Before, any mention of it did, `;q=0` ("not acceptable") and a JSON preferred over it too.
+ */
+export function prefersMsgpack(accept: string | null): boolean {
+  if (accept === null || !accept.toLowerCase().includes(MSGPACK_CONTENT_TYPE)) return false;
+  const q = new Map<string, number>();
+  for (const range of accept.toLowerCase().split(",")) {
+    const [type = "", ...params] = range.split(";").map((p) => p.trim());
+    const given = params.find((p) => p.startsWith("q="))?.slice(2);
+    // RFC 9110 §12.4.2: 0 to 1, at most three decimals; a range with any other q is left out.
+    if (given !== undefined && !/^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(given)) continue;
+    const value = given === undefined ? 1 : Number(given);
+    if (!q.has(type)) q.set(type, value);
+  }
+  const packed = q.get(MSGPACK_CONTENT_TYPE) ?? 0;
+  return packed > 0 && packed >= (q.get("application/json") ?? q.get("application/*") ?? q.get("*/*") ?? 0);
 }
 
 /** What a data route answers from. */

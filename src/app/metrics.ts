@@ -215,12 +215,17 @@ interface VenueSeries {
  * was written as given: a scrape with a series twice, which a scraper drops or refuses.
  */
 function writeVenueSample(w: PromWriter, base: Record<string, string>, baseKey: string, venue: string, m: VenueMetric, series: VenueSeries): boolean {
+  // The shape and type checked too, not only typed: a worker's samples arrive structured-cloned. A "histogram" sample
+  // was written as a bare line of a histogram family, which made the whole scrape malformed (a scraper refuses all of
+  // it); a sample without labels, name or help text, or with a label value that is not a string, threw: /metrics 500.
+  if (typeof m !== "object" || m === null || typeof m.name !== "string" || typeof m.help !== "string") return false;
+  if (typeof m.labels !== "object" || m.labels === null || (m.type !== "counter" && m.type !== "gauge")) return false;
   if (!METRIC_NAME.test(m.name) || (m.type === "counter") !== m.name.endsWith("_total") || RESERVED_VENUE_NAMES.has(m.name)) return false;
   const name = `feeder_venue_${m.name}`;
   const declared = w.typeOf(name);
   if (declared !== undefined && declared !== m.type) return false;
   const keys = Object.keys(m.labels).sort();
-  for (const k of keys) if (!LABEL_NAME.test(k) || RESERVED_LABELS.has(k)) return false;
+  for (const k of keys) if (!LABEL_NAME.test(k) || RESERVED_LABELS.has(k) || typeof m.labels[k] !== "string") return false;
   if (!Number.isFinite(m.value)) return false;
   // Per venue: venues may differ (Coinbase counts sequence_gaps_total per connection, the others per venue).
   const labelSet = keys.join(",");

@@ -186,8 +186,9 @@ export async function evaluateReadinessInTurns(input: ReadinessInput, turn: () =
       for (const r of check(chunk, nowMs)) reasons.push(r);
     }
   }
+  // As evaluateReadiness: an unreadable live book is not live (until 2026-12-07 it was counted here).
   let live = 0;
-  for (const b of input.books) if (b.state === "live") live++;
+  for (const b of input.books) if (b.state === "live" && !unreadableLive(b)) live++;
   return { ready: reasons.length === 0, books: input.books.length, live, reasons };
 }
 

@@ -131,6 +131,30 @@ describe("http server", () => {
     expect(asJson[1]).toMatchObject({ symbol: "ETHUSDT", state: "resyncing", valid: false, bestBid: null });
   });
 
+  test("MessagePack only when Accept prefers it: q=0 refuses it, a JSON preferred over it wins, a tie is MessagePack", async () => {
+    const cases: [string, string][] = [
+      ["application/msgpack", "application/msgpack"],
+      ["application/msgpack, */*", "application/msgpack"],
+      ["application/json, application/msgpack", "application/msgpack"],
+      ["APPLICATION/MSGPACK;Q=0.5", "application/msgpack"], // media types are case-insensitive (before: JSON)
+      ["application/json;q=0.5, application/msgpack", "application/msgpack"],
+      // Before, each of these was MessagePack: any mention of it was.
+      ["application/msgpack;q=0", "application/json"],
+      ["application/msgpack; q=0.000", "application/json"],
+      ["application/json, application/msgpack;q=0.5", "application/json"],
+      ["*/*, application/msgpack;q=0.9", "application/json"],
+      ["application/*;q=0.8, application/msgpack;q=0.2", "application/json"],
+      ["application/msgpack;q=2", "application/json"], // no valid q: that range left out
+      ["*/*", "application/json"],
+    ];
+    for (const [accept, type] of cases) {
+      const r = await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=1`, { headers: { accept } });
+      expect(r.headers.get("content-type"), accept).toBe(type);
+      const bytes = new Uint8Array(await r.arrayBuffer());
+      expect(type === "application/json" ? JSON.parse(new TextDecoder().decode(bytes)) : unpack(bytes), accept).toMatchObject({ symbol: "XRPUSDT", bids: [["1.9531", "6203"]] });
+    }
+  });
+
   test("/books/{venue}/{market}/{symbol}?depth=N", async () => {
     const one = (await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT?depth=2`)).json()) as any;
     expect(one.bids).toEqual([["1.9531", "6203"], ["1.9530", "2409"]]);

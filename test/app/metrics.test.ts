@@ -69,13 +69,22 @@ describe("renderMetrics", () => {
       counter("parts_total", { market: "spot", connection: "c0" }, 1),
       counter("parts_total", { connection: "c0", market: "spot" }, 1), // the same series, its labels in another order
       counter("parts_total", {}, 2), // a total beside its parts
+      // A type other than counter or gauge (typed away, but a worker's samples come cloned): before, a histogram's bare
+      // sample was written in a family declared histogram, and the whole scrape was malformed.
+      { name: "lat_seconds", help: "", type: "histogram" as "gauge", labels: {}, value: 1 },
+      { name: "u", help: "", type: "untyped" as "gauge", labels: {}, value: 1 },
+      // Not of a sample's shape (before, each threw and the whole scrape was a 500).
+      { name: "no_labels", help: "", type: "gauge", labels: null as unknown as Record<string, string>, value: 1 },
+      { name: undefined as unknown as string, help: "", type: "gauge", labels: {}, value: 1 },
+      { name: "no_help", help: 7 as unknown as string, type: "gauge", labels: {}, value: 1 },
+      { name: "object_label", help: "", type: "gauge", labels: { k: Object.create(null) as string }, value: 1 },
     ];
     const { samples } = parsePrometheusText(renderMetrics({ pipelines: [snapshot({}, bad)] }));
     expect(samples.filter((s) => s.name.startsWith("feeder_venue_") && s.name !== "feeder_venue_metrics_rejected")).toEqual([
       { name: "feeder_venue_ok_total", labels: { venue: "bybit" }, value: 3 },
       { name: "feeder_venue_parts_total", labels: { venue: "bybit", market: "spot", connection: "c0" }, value: 1 },
     ]);
-    expect(samples.filter((s) => s.name === "feeder_venue_metrics_rejected")).toEqual([{ name: "feeder_venue_metrics_rejected", labels: { venue: "bybit" }, value: 11 }]);
+    expect(samples.filter((s) => s.name === "feeder_venue_metrics_rejected")).toEqual([{ name: "feeder_venue_metrics_rejected", labels: { venue: "bybit" }, value: 17 }]);
   });
 
   test("venues may give one name different labels (Coinbase counts sequence gaps per connection); workers repeat none", () => {
