@@ -19,7 +19,8 @@
  * Per-IP message budgets (RequestProtocol.pacing.perIp: Deribit's credits, Coinbase's 8 a second) are spent on the
  * send path, so a message is not a report: each budget writes its uses' times into a ring shared with the supervisor
  * (ring(): a SharedArrayBuffer sent once, written in place, nothing allocated per message), which the supervisor
- * reads when it hands the slot over (carry), the worker gone. The ring holds the worker's clock: it is sent with a
+ * reads when it hands the slot over (carry), the worker gone (its thread runs no JavaScript: no read overlaps a
+ * write, so plain stores do). The ring holds the worker's clock: it is sent with a
  * reading of that clock, and the supervisor takes the difference on arrival to its own (both monotonic: it does
  * not drift), so, as for a report, the time on the way makes a use look younger, never older. Until 2026-12-07
  * message budgets were not carried: a worker restarted inside the venue's window started with its whole share
@@ -144,7 +145,12 @@ export function workerLedger(
         add: (atMs) => {
           const k = times[0]!;
           times[1 + (k % n)] = atMs;
-          times[0] = k + 1; // after the time: a reader never takes a slot not yet written
+          // Plain stores, no Atomics: the supervisor reads the ring only when this thread runs no JavaScript any
+          // more (closed; or terminated while blocked outside it, and a terminated thread runs none after that call
+          // returns), so no read overlaps a write. The count goes last: a thread ended between the two stores loses
+          // only a use whose message was not sent (the send follows the take). A reader of a running worker's ring
+          // would need Atomics (plain stores give no order another thread can rely on).
+          times[0] = k + 1;
         },
       };
     },
