@@ -6,7 +6,7 @@
  */
 import { redactUrl } from "../core/redact-url.ts";
 import { jsonForTerminal } from "../core/terminal-text.ts";
-import { CONNECTION_OPENED_URL } from "../venues/venue.ts";
+import { CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX } from "../venues/venue.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
@@ -200,7 +200,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
 function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: string, connection: string, recordedFrame: string | Uint8Array, recordedUrl?: string): string {
   // A capture recorded before 2026-12-06 holds a rest_url's credentials in a REST record's URL and a ws_url's in the
   // ws:open record's body (the URL opened): exported without them, as the recorder now writes them.
-  const url = recordedUrl === undefined ? undefined : redactUrl(recordedUrl);
+  const url = recordedUrl === undefined || recordedUrl.startsWith(SOCKET_REQUEST_URL_PREFIX) ? recordedUrl : redactUrl(recordedUrl); // a request's record is no URL
   const frame = recordedUrl === CONNECTION_OPENED_URL && typeof recordedFrame === "string" ? redactUrl(recordedFrame) : recordedFrame;
   const text = typeof frame === "string";
   const rest = url !== undefined;

@@ -22,7 +22,7 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
-import { instrumentSymbolOf, isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
+import { instrumentSymbolOf, isConnectionEventUrl, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -943,7 +943,8 @@ export class Feeder {
       log: this.opts.log.child({ venue }),
       onRawFrame: frameTap && ((market, connection, frame, tsRecvUs) => frameTap(venue, market, connection, frame, tsRecvUs)),
       // A REST URL is kept in the capture without its credentials (user:pw@ of a rest_url); replay reads its path and query.
-      onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, redactUrl(url), body, tsRecvUs)),
+      // A written request's record is no URL (its topics hold an "@": Binance's btcusdt@depth@100ms), kept as it is.
+      onRawRest: restTap && ((market, connection, url, body, tsRecvUs) => restTap(venue, market, connection, url.startsWith(SOCKET_REQUEST_URL_PREFIX) ? url : redactUrl(url), body, tsRecvUs)),
       recheckInstruments: !this.opts.replay,
       // Replay: deadlines (a book's stale time) on the capture's receive times; the wall clock stays the host's.
       ...(this.replayClock !== undefined ? { now: this.replayClock.now, wallNow: Date.now } : {}),

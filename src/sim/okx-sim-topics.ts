@@ -61,6 +61,12 @@ export class OkxTopicSim {
   readonly faults = noFaults();
   lastChangeMs = Date.now();
   /**
+   * Full books: the book's generation time (OKX's `ts`), a later millisecond for each book (books5 pushes every
+   * 100 ms, bbo-tbt every 10 ms [F4]); every socket gets a book with its time, a subscribe book too. Before
+   * 2026-12-07 each frame was stamped when built, several books of a step in one millisecond alike.
+   */
+  bookTsMs = Date.now();
+  /**
    * The `stale_snapshot` fault: the snapshot as it was when the fault was set and the messages sent since, which the
    * next subscribe gets instead of the current snapshot (a replacement socket behind the one already subscribed).
    */
@@ -113,7 +119,7 @@ export function windowChecksum(t: OkxTopicSim, enabled: boolean): number {
 
 export function bookFrame(t: OkxTopicSim, action: "snapshot" | "update", bids: [number, number][], asks: [number, number][], prevSeqId: number, checksum: number, rng: Rng): string {
   const arg = `{"arg":{"channel":"${t.channel}","instId":"${t.sym.instId}"}`;
-  const ts = Date.now();
+  const ts = t.fullBook ? t.bookTsMs : Date.now();
   if (t.fullBook) return `${arg},"data":[{"asks":[${levelText(t, asks, rng)}],"bids":[${levelText(t, bids, rng)}],"instId":"${t.sym.instId}","ts":"${ts}","seqId":${t.seq}}]}`;
   return `${arg},"action":"${action}","data":[{"asks":[${levelText(t, asks, rng)}],"bids":[${levelText(t, bids, rng)}],"ts":"${ts}","checksum":${checksum},"prevSeqId":${prevSeqId},"seqId":${t.seq}}]}`;
 }
@@ -142,6 +148,7 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   t.bids = nb;
   t.asks = na;
   t.lastChangeMs = Date.now();
+  t.bookTsMs = Math.max(t.lastChangeMs, t.bookTsMs + 1);
   const prev = t.seq;
   if (t.faults.reset && !t.fullBook) {
     t.faults.reset = false;

@@ -125,6 +125,15 @@ export const SOCKET_OLD_FRAME_URL = "ws:old";
 export const SOCKET_RETIRED_URL = "ws:retired";
 export const SOCKET_BACK_URL = "ws:back";
 
+/**
+ * A subscribe or unsubscribe request written to the connection's socket (common/subscription-control.ts), recorded
+ * since 2026-12-07 as this prefix and its JSON `[id, op, [topic, …]]` (body ""), so replay matches the venue's answer
+ * to the request as live did: a refusal halts the book it names (`subscribe_rejected`) where live halted it. Before,
+ * requests were not recorded and replay ignored every answer (the book stayed LIVE until its stale time). Readers
+ * before it count it as a skipped REST answer.
+ */
+export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
+
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {
   return url.startsWith("ws:");

@@ -118,16 +118,28 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
   return { venue, wsUrl, restUrl, instrumentCachePath: join(makeTempDir(`planned-${venue}`), "instruments.json"), markets, overrides: new Map() };
 }
 
+/** A record as `feeder record` writes it, in the order the adapter met it (frames, REST answers, connection events). */
+type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
 /** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
 export async function startOkx(
   symbols: string[],
   opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
-): Promise<PlannedRun & { sim: OkxSim }> {
+): Promise<PlannedRun & { sim: OkxSim; replay(): Promise<BookMaps> }> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
-  const adapter = new OkxAdapter(config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs, ...opts.adapter });
+  const cfg = config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs);
+  const recorded: Recorded[] = [];
+  const adapter = new OkxAdapter(cfg, subs, {
+    log: testLog(),
+    ...TEST_TIMINGS,
+    resyncBackoffBaseMs: opts.resyncBackoffBaseMs,
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    ...opts.adapter,
+  });
   const run = await finish("okx", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),
@@ -137,7 +149,23 @@ export async function startOkx(
     },
     stopSim: () => sim.stop(),
   });
-  return { ...run, sim };
+  /** What the live run recorded so far, replayed through a second adapter (as `feeder replay` does). */
+  const replay = async (): Promise<BookMaps> => {
+    const again = new OkxAdapter(cfg, subs, { log: silentLogger });
+    const sink = new BookMaps(await again.loadInstruments());
+    again.startReplay(sink);
+    try {
+      for (const r of recorded) {
+        if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
+        else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs);
+        else again.ingestRest("spot", r.connection, r.url!, r.body!, r.tsRecvUs);
+      }
+    } finally {
+      await again.stop();
+    }
+    return sink;
+  };
+  return { ...run, sim, replay };
 }
 
 /**

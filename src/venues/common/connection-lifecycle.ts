@@ -18,7 +18,7 @@ import { connectionNamed, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketR
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -254,6 +254,8 @@ export class ConnectionLifecycle {
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t) => this.onTopicRejected?.(t);
+    // Each request written, so replay can match the venue's answer to it (replayRequest).
+    if (this.eventTap) control.onWritten = (conn, p) => this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;
@@ -670,6 +672,8 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       conn.replayNextFromOld = false;
     }
+    conn.pending.clear(); // as onDisconnected: the socket's requests are unanswered for good
+    this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
       this.invalidateDisconnected(t);
@@ -704,6 +708,8 @@ export class ConnectionLifecycle {
   replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
+    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
     // Whatever replay knows of the sockets: the books live found without a feed leave LIVE here, as live's did.
     if (url === SOCKET_RETIRED_URL) this.replayUnfed(conn, body);
     if (url === SOCKETS_RECORDED_URL) {
@@ -711,6 +717,7 @@ export class ConnectionLifecycle {
       conn.generation = ++conn.genSeq;
       replayOverlapOver(conn);
       conn.replayNextFromOld = false;
+      conn.pending.clear(); // a new socket: none of its requests is written yet
       return true;
     }
     if (!conn.socketsRecorded) {
@@ -729,6 +736,7 @@ export class ConnectionLifecycle {
       // Live says it only with one socket: an overlap replay still sees lost its end (a capture block lost, the disk
       // full). Ended as the old socket's close would have ended it, else the books stayed judged as two sockets'.
       if (conn.retiringGeneration >= 0) {
+        this.control.replayOverlapOver(conn, false); // a refusal met in it: whether live went back is lost with the end
         replayOverlapOver(conn);
         for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
         this.hooks.overlapOver?.(conn, "replacement");
@@ -748,6 +756,7 @@ export class ConnectionLifecycle {
       // it cleared the ws:old, and the old socket's frame was judged as the replacement's.
       if (url === SOCKET_OLD_FRAME_URL) conn.replayNextFromOld = true;
     } else if (url === SOCKET_RETIRED_URL && conn.retiringGeneration >= 0) {
+      this.control.replayOverlapOver(conn, true); // a refusal by the replacement in this overlap was the venue's
       replayOverlapOver(conn);
       // As live (planned-reconnect.ts clearOverlap): the replacement is the socket of record where it reached the sequence.
       for (const t of conn.topics) if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
@@ -756,6 +765,8 @@ export class ConnectionLifecycle {
       // planned-reconnect.ts goBack: the old socket under a new generation, still the socket of record of its books.
       const oldGen = conn.retiringGeneration;
       replayOverlapOver(conn);
+      this.control.replayOverlapOver(conn, false); // a refusal by the replacement failed it
+      conn.pending.clear(); // goBack: the replacement's requests are forgotten
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);
@@ -1061,6 +1072,7 @@ export function describeSocketError(ev: Event): string {
 function replaySwap(conn: VenueConnection): void {
   conn.retiringGeneration = conn.generation;
   conn.generation = ++conn.genSeq;
+  conn.pending.clear(); // as the swap: none is out on the old socket (it waits for that), and the new one has sent none
   for (const t of conn.topics) t.onRetiring = t.sub === SUB_ACTIVE;
 }
 

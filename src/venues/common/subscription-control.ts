@@ -59,6 +59,8 @@ export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusRe
 
 export class SubscriptionControl {
   private reqSeq = 0;
+  /** Replay: refusals by a planned reconnect's replacement of topics the old socket served, until the overlap's end says whose they were. */
+  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number; permanent: boolean }[] = [];
   // Counters (cold), read by the adapter's stats().
   subscribeRejected = 0;
   subscribeRetries = 0;
@@ -103,6 +105,8 @@ export class SubscriptionControl {
    * unsubscribe / subscribe at round-trip speed. Null (this class alone, in tests): restartTopic directly.
    */
   resync: InvalidateTopic | null = null;
+  /** Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRequest). */
+  onWritten: ((conn: VenueConnection, p: PendingRequest) => void) | null = null;
   /** Set by the lifecycle: told of each topic rejected for good (reject), so its listing can bring it back. */
   onRejected: ((t: TopicState) => void) | null = null;
 
@@ -210,6 +214,39 @@ export class SubscriptionControl {
       return;
     }
     this.write(conn, text);
+    const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
+    if (p) this.onWritten?.(conn, p);
+  }
+
+  /**
+   * Replay: a request the live run wrote to connection `conn`'s socket (venue.ts SOCKET_REQUEST_URL_PREFIX), pending
+   * as live's was, so the recorded answer is matched to it as live matched it (a refusal rejects the topic it names).
+   * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
+   * activateAll): an acceptance then changes nothing, and a refusal acts where it needs no topic left pending (reject:
+   * `subscribe_rejected`). False when it does not parse or names no topic of conn.
+   */
+  replayRequest(conn: VenueConnection, json: string): boolean {
+    let req: unknown;
+    try {
+      req = JSON.parse(json);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(req) || typeof req[0] !== "string" || (req[1] !== "subscribe" && req[1] !== "unsubscribe") || !Array.isArray(req[2])) return false;
+    const names = new Set(req[2]);
+    const topics = conn.topics.filter((t) => names.has(t.topic));
+    if (topics.length === 0) return false;
+    conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
+    // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
+    if (req[1] === "subscribe") {
+      for (const t of topics) {
+        if (t.sub !== SUB_REJECTED) continue;
+        t.book = BookState.AWAITING_SNAPSHOT;
+        t.lastSeq = 0;
+        t.sub = SUB_ACTIVE;
+      }
+    }
+    return true;
   }
 
   /**
@@ -234,6 +271,7 @@ export class SubscriptionControl {
       this.write(conn, m.text);
       if (p) {
         p.sentMs = now;
+        this.onWritten?.(conn, p);
         if (p.op === "subscribe") {
           for (let i = 0; i < p.topics.length; i++) {
             const t = p.topics[i]!;
@@ -566,8 +604,16 @@ export class SubscriptionControl {
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
   private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
-    if (t.sub !== SUB_PENDING) return;
-    if (t.onRetiring && conn.retiringWs !== null && this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
+    const replaying = conn.ws === null;
+    if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
+    if (t.onRetiring && conn.retiringGeneration >= 0) {
+      if (replaying) {
+        this.refusedInOverlap.push({ t, retMsg, retiringGen: conn.retiringGeneration, permanent: false });
+        return;
+      }
+      if (this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
+    }
     this.subscribeErrors++;
     this.subscribeRetries++;
     const streak = t.subscribeErrorStreak++;
@@ -582,7 +628,7 @@ export class SubscriptionControl {
       });
     }
     this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
-    this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
+    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**
@@ -660,10 +706,35 @@ export class SubscriptionControl {
     this.sendRequest(conn, "subscribe", again);
   }
 
+  /**
+   * Replay: the overlap of `conn` ended by the old socket's retirement (`venues`: the refusals of topics it served that
+   * the replacement met in this overlap were the venue's, rejected now; called before the overlap is cleared) or
+   * otherwise (going back: they failed the replacement; a close; an end lost from the capture: none rejected).
+   */
+  replayOverlapOver(conn: VenueConnection, venues: boolean): void {
+    const refused = this.refusedInOverlap.filter((r) => r.t.conn === conn);
+    if (refused.length === 0) return;
+    this.refusedInOverlap = this.refusedInOverlap.filter((r) => r.t.conn !== conn);
+    const gen = conn.retiringGeneration;
+    conn.retiringGeneration = -1; // reject() asks whether the overlap is open: it is over
+    for (const r of refused) {
+      if (!venues || r.retiringGen !== gen) continue;
+      if (r.permanent) this.reject(r.t, r.retMsg);
+      else this.retryAfterError(r.t.conn, r.t, r.retMsg);
+    }
+    conn.retiringGeneration = gen;
+  }
+
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
   private reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
-    if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {
+    if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
+      // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
+      // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
+      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration, permanent: true });
+      return;
+    }
+    if (t.onRetiring && t.conn.retiringGeneration >= 0 && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {
       // The venue refuses it only if a socket that is the connection's alone does (after going back, or a reconnect).
       this.log.warn(`${this.protocol.venue}: replacement socket refused a topic the old socket serves; the planned reconnect fails`, { market: t.market, topic: t.topic, venueMessage: retMsg });
       return;

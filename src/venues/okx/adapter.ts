@@ -53,6 +53,15 @@ import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
+// HOT PATH: per taken full book (a few levels), no allocation.
+/** A key of a full book's levels: a copy of the book has the same; another book almost surely not. */
+function levelsKey(u: BookUpdate): number {
+  let key = u.bidCount * 64 + u.askCount;
+  for (let i = 0; i < u.bidCount; i++) key = (key * 31 + u.bidPx[i]! * 17 + u.bidQty[i]!) % 1e12;
+  for (let i = 0; i < u.askCount; i++) key = (key * 31 + u.askPx[i]! * 13 + u.askQty[i]!) % 1e12;
+  return key;
+}
+
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
   readonly log: Logger;
@@ -100,6 +109,14 @@ export class OkxAdapter implements VenueAdapter {
    * (onOverlapOver); until the book is next taken, the carrier's books are ordered by the venue's time (onFullBook).
    */
   private readonly carrierTrail: Uint8Array;
+  /**
+   * Per subscription (full books): held RESYNCING because two sockets' books in one millisecond could not be ordered
+   * (onFullBook); only a book later than the one shown (`shownTsUs`, kept) is taken, later than any either socket
+   * delivered.
+   */
+  private readonly sameMsHeld: Uint8Array;
+  /** Per subscription (full books): levelsKey of the book shown (its seqId again with other levels is another book). */
+  private readonly shownLevelsKey: Float64Array;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -162,6 +179,8 @@ export class OkxAdapter implements VenueAdapter {
     this.behindReset = this.fullSockets.behind;
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
+    this.sameMsHeld = new Uint8Array(n);
+    this.shownLevelsKey = new Float64Array(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -208,6 +227,7 @@ export class OkxAdapter implements VenueAdapter {
           this.bridgeOpen[t.index] = false;
           this.fullSockets.clear(t.index);
           this.carrierTrail[t.index] = 0;
+          this.sameMsHeld[t.index] = 0;
         },
       },
       {
@@ -483,10 +503,11 @@ export class OkxAdapter implements VenueAdapter {
    * ones or the socket of record delivered the reset too, the book LIVE at its pre-reset levels. After a reset taken
    * during the overlap, the other socket's books are of the run before it until it delivers the reset (below its own
    * last seqId): ignored (fullSockets.behind; before 2026-12-06 its higher seqIds were applied, the book LIVE at a
-   * state the venue had left). Those seqId rules apply where the venue's times do not order the books (equal, or
-   * none): while two sockets' books interleave, a book whose venue time differs from the book shown's is taken when
-   * later, ignored when earlier (byTime). When the overlap ends, a book the carrier has not delivered last is held
-   * unless the times place the carrier behind it (onOverlapOver).
+   * state the venue had left). Those seqId rules apply where the venue's times do not order the books: while two
+   * sockets' books interleave, a book whose venue time differs from the book shown's is taken when later, ignored when
+   * earlier (byTime); one in its millisecond from a socket not at the book holds it RESYNCING until a later one
+   * (sameMsHeld); a book without a time leaves the seqId rules. When the overlap ends, a book the carrier has not
+   * delivered last is held unless the times place the carrier behind it (onOverlapOver).
    */
   private onFullBook(t: OkxTopic, update: BookUpdate, sc: OkxScanner): void {
     const conn = t.conn;
@@ -499,7 +520,46 @@ export class OkxAdapter implements VenueAdapter {
     // below the book's seqId from a socket that had not delivered it (a reset; a subscribe book after one) was ignored
     // as a trail, the book LIVE at one the venue had left; and a carrier's earlier book after the overlap was taken.
     // The book's seqId again is its copy whatever the time (a subscribe book may be stamped when sent).
-    const byTime = sc.hasSeqId && sc.seqId !== t.lastSeq && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && (conn.retiringGeneration >= 0 || this.carrierTrail[index] === 1);
+    const interleave = conn.retiringGeneration >= 0 || this.carrierTrail[index] === 1;
+    if (this.sameMsHeld[index] === 1) {
+      // Held for books in one millisecond that could not be ordered: one later than that millisecond is later than any
+      // either socket delivered (a later one would have been taken); the rest cannot be placed.
+      if (!sc.hasSeqId || !(tsUs > shownTsUs)) {
+        this.fullSockets.note(index, socket, sc.hasSeqId ? sc.seqId : NaN, tsUs);
+        this.c.duplicates++;
+        return;
+      }
+      this.sameMsHeld[index] = 0;
+    }
+    // Not the socket at the book (it delivered the book's seqId): its next book is later (TCP is ordered) whatever its
+    // time; OKX documents `ts` as the book's generation time, not that it never goes back (a reset served from another
+    // machine). Before 2026-12-07 its reset stamped before the book shown was ignored as a trail, the book LIVE there.
+    // The book's seqId again with other levels while two sockets interleave: not its copy but another book, after a
+    // maintenance reset numbering it again (before 2026-12-07 ignored as the copy from a socket not of record, the book
+    // LIVE at levels the venue had left); ordered as a book with another seqId would be.
+    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && levelsKey(update) !== this.shownLevelsKey[index];
+    const byTime = sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
+    // In the book's millisecond, another seqId from a socket that has not delivered the book's (not the same socket
+    // after it: TCP is ordered), while two sockets' books interleave: neither the time nor the seqIds order it (a
+    // trail, or after a maintenance reset within the millisecond, the run going on; a reset the book never saw as one
+    // when its seqIds went up across it). Before 2026-12-07 the seqId rules decided: the book LIVE at a book the venue
+    // had left. Held RESYNCING until a later millisecond (sameMsHeld); but a socket marked behind a reset, known to be
+    // before it and with no drop since, is still behind it: ignored.
+    // A book not LIVE (a resync during the overlap: resubscribed on the replacement, the old socket's stream goes on)
+    // takes no such book either: before 2026-12-07 it took the old socket's, maybe before the book shown.
+    if (interleave && sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
+      const live = t.book === BookState.LIVE;
+      if (socket === this.behindReset[index]) {
+        const drop = sc.seqId < this.fullSockets.lastOf(index, socket);
+        if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, live ? t.lastSeq : 0) && this.fullSockets.unsure[index] === 0 && !drop) {
+          this.c.duplicates++;
+          return;
+        }
+      } else this.fullSockets.note(index, socket, sc.seqId, tsUs);
+      if (live) this.holdSameMs(t);
+      else this.c.duplicates++;
+      return;
+    }
     let reset = false;
     if (byTime) {
       // Recorded as the seqId rules record it (a marked socket's mark ends at its reset, as there).
@@ -512,7 +572,7 @@ export class OkxAdapter implements VenueAdapter {
       }
       // Later: past any reset the book shows; not above its seqId, a reset (the other socket is behind it).
       if (socket === this.behindReset[index]) this.fullSockets.clear(index);
-      if (t.book === BookState.LIVE && sc.seqId < t.lastSeq) {
+      if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again)) {
         reset = true;
         this.c.maintenanceResets++;
         if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
@@ -527,7 +587,8 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
-      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket : !seqReached(t, socket))) {
+      // Its seqId again with other levels from a socket that has delivered the book's (in order after it): a reset.
+      if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket && !(again && seqReached(t, socket)) : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) {
           seqRepeated(t, socket);
           this.fullSockets.took(index, socket);
@@ -535,7 +596,7 @@ export class OkxAdapter implements VenueAdapter {
         this.c.duplicates++;
         return;
       }
-      if (sc.seqId < t.lastSeq) {
+      if (sc.seqId < t.lastSeq || again) {
         reset = true;
         this.c.maintenanceResets++;
         if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
@@ -546,17 +607,25 @@ export class OkxAdapter implements VenueAdapter {
     update.replace = true;
     // A socket kept as having reached the book's seqId reached an older book's, which a maintenance reset's run may
     // number the same (seqReached would take it for having reached this one).
-    if (sc.seqId !== t.lastSeq) t.seqAlsoSocket = -1;
+    if (sc.seqId !== t.lastSeq || again) t.seqAlsoSocket = -1;
     // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
     this.fullSockets.took(index, socket, t.book !== BookState.LIVE || reset);
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
+    this.shownLevelsKey[index] = levelsKey(update);
     this.carrierTrail[index] = 0;
     this.c.fullBooks++;
     this.checksums[index] = 0;
     this.books.onLive(t, now);
     this.sink!.onBookUpdate(index, update);
+  }
+
+  /** Two sockets' books in one millisecond that cannot be ordered: RESYNCING until a later one (sameMsHeld). */
+  private holdSameMs(t: OkxTopic): void {
+    this.sameMsHeld[t.index] = 1;
+    this.c.sameMsHolds++;
+    this.books.invalidate(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
   /**
@@ -576,9 +645,9 @@ export class OkxAdapter implements VenueAdapter {
    * During the overlap the seqIds could not tell a maintenance reset from the lagging socket's trail: a reset taken
    * from one socket may have been followed by the other's pre-reset book (higher seqId, applied), or a socket's reset
    * ignored as its trail; the book then stayed LIVE at pre-reset levels until the carrier's next push, on a quiet
-   * instrument a long time. Made RESYNCING (sequence_gap): the carrier's next full book, whatever its seqId, makes it
-   * LIVE (one socket: every full book is taken), and one silent past the stale time is resubscribed by the stale
-   * rule. No request here: the usual case is a carrier one push behind on a busy book. Not held: a carrier that has
+   * instrument a long time. Made RESYNCING (sequence_gap): the carrier's next full book later than the one shown
+   * (sameMsHeld), whatever its seqId, makes it LIVE (one socket: every such book is taken), and one silent past the
+   * stale time is resubscribed by the stale rule. No request here: the usual case is a carrier one push behind on a busy book. Not held: a carrier that has
    * delivered the book's seqId (its last book is the book: seqReached; TCP is ordered); a carrier that has delivered
    * none of this book yet, or whose last book has an earlier venue time than the book shown (behind it, in its run or
    * before a reset: a maintenance reset's books have later times than the run before it): its books are then ordered
@@ -618,7 +687,10 @@ export class OkxAdapter implements VenueAdapter {
         this.carrierTrail[i] = 1;
         continue;
       }
+      // Until a book later than the one shown: the carrier's next one in the shown one's millisecond may be before it
+      // (before 2026-12-07 taken whatever: LIVE at a book the venue had left; without a time, its next is taken).
       this.c.overlapEndHolds++;
+      if (this.shownTsUs[i]! > 0) this.sameMsHeld[i] = 1;
       this.books.invalidate(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
     }
   }
@@ -658,6 +730,7 @@ export class OkxAdapter implements VenueAdapter {
     if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);
     // A resubscribe's answer is taken as it comes (a venue time gone back would leave the book held until the next).
     this.carrierTrail[t.index] = 0;
+    this.sameMsHeld[t.index] = 0;
     if (this.books.replaying || this.budgetWaits.hold(t)) return;
     this.control.restartTopic(t);
   }

@@ -33,6 +33,12 @@ export class OkxCounters {
    * resubscribed, the carrier maybe behind a reset (adapter.ts onOverlapOver).
    */
   overlapEndHolds = 0;
+  /**
+   * books5 / bbo-tbt books made RESYNCING while two sockets' books interleave: a book below the one shown, in its
+   * millisecond, from a socket that had not delivered it (a trail or a reset: neither time nor seqId tells; adapter.ts
+   * onFullBook).
+   */
+  sameMsHolds = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }
 
@@ -68,6 +74,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
     olderSnapshots: c.olderSnapshots,
     overlapEndHolds: c.overlapEndHolds,
+    sameMsHolds: c.sameMsHolds,
     checksumsVerified: c.checksumsVerified,
     checksumMismatches: c.checksumMismatches,
     restSnapshots: p.bridge.fetched,

@@ -83,7 +83,7 @@ describe("okx: the capture says every minute that the connection has one socket 
       now: () => clock,
       pingIntervalMs: 1e9,
       deadConnectionMs: 1e9,
-      onRawRest: (_m, _c, url) => void urls.push(url),
+      onRawRest: (_m, _c, url) => void (url.startsWith("ws:req ") || urls.push(url)), // the socket events, not its requests
     });
     cleanups.push(() => adapter.stop());
     const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);

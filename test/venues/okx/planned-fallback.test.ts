@@ -10,12 +10,25 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { startOkx, TEST_TIMINGS, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun } from "../planned-fallback-harness.ts";
 
-type OkxRun = PlannedRun & { sim: OkxSim };
-const runs: PlannedRun[] = [];
+type OkxRun = PlannedRun & { sim: OkxSim; replay(): Promise<BookMaps> };
+const runs: OkxRun[] = [];
+/** Runs the test resyncs itself (requestResync: the app's call, which a capture does not hold): not replayed. */
+const resyncedByTest = new Set<OkxRun>();
 afterEach(async () => {
-  while (runs.length > 0) await runs.pop()!.stop();
+  while (runs.length > 0) {
+    const run = runs.pop()!;
+    try {
+      if (resyncedByTest.delete(run)) continue;
+      // Replay publishes what the live run did for the same frames: the same invalidations and books.
+      const again = await run.replay();
+      const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
+      expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
+    } finally {
+      await run.stop();
+    }
+  }
 });
 
 async function equal(run: PlannedRun, indexes: number[], what: string): Promise<void> {
@@ -203,6 +216,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     const clock = heldClock();
     const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: { now: clock.now } });
     runs.push(run);
+    resyncedByTest.add(run);
     const adapter = run.adapter as OkxAdapter;
     await equal(run, [0, 1], "at start");
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the first resync goes out at once
