@@ -157,7 +157,7 @@ export async function startOkx(
     try {
       for (const r of recorded) {
         if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
-        else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs);
+        else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body); // the body too, as feeder replay (ws:retired names books)
         else again.ingestRest("spot", r.connection, r.url!, r.body!, r.tsRecvUs);
       }
     } finally {

@@ -242,6 +242,11 @@ export class PlannedReconnects {
    * first book) leaves LIVE as on an ordinary disconnect: the old socket was its only feed, and the replacement's
    * subscribe, still out, brings the book that makes it LIVE again. Until 2026-12-07 such a book stayed LIVE with
    * nothing feeding it until the replacement's first frame or its ack deadline (10 s on). Before clearOverlap (onRetiring).
+   * A book acked on the replacement but with no frame there yet stays LIVE: the venue streams it there from its
+   * subscribe on, and that first frame (a snapshot, or a diff whose ids join the book's or are a break) decides, as when
+   * we close the old socket on the last ack; a needless flap otherwise on every planned reconnect whose old socket goes
+   * before the replacement's first frames. (An old socket silent since before the swap may have lost diffs the
+   * replacement never carries: on a diff-only venue, Binance, found only at the replacement's first diff of the book.)
    */
   private retired(conn: VenueConnection): void {
     const unfed: TopicState[] = [];
