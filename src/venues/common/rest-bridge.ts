@@ -5,7 +5,8 @@
  * the venue's rule (Binance spot: U ≤ lastUpdateId + 1 ≤ u); then the snapshot and the remaining diffs are
  * delivered in order to the adapter's own sequencing. A refused snapshot (HTTP error) or one that cannot bridge (the
  * diffs already start after it: older than them) fails the attempt, and the adapter's resync backoff decides when to
- * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one.
+ * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one (supplied: one begun
+ * with a fetch, which nothing would fetch again, ends as a refused one does).
  *
  * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
  * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges whose snapshot
@@ -47,7 +48,8 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
   deliver(t: TopicState, update: BookUpdate, range: R | null): void;
   /**
    * The attempt failed: "refused" (REST error), "no_bridge" (the diffs start after the snapshot: still bridging, the
-   * diffs stay buffered for the next snapshot) or "overflow" (too many diffs buffered: no longer bridging).
+   * diffs stay buffered for the next snapshot, which the adapter supplies; a bridge begun with a fetch, which nothing
+   * would fetch again, ends as a refused one does) or "overflow" (too many diffs buffered: no longer bridging).
    */
   fail(t: TopicState, why: "refused" | "no_bridge" | "overflow", detail: string): void;
 }
@@ -60,6 +62,8 @@ interface Bridging<R extends DiffRange> extends BudgetedBuffer {
   bytes: number;
   snapshot: BookUpdate | null;
   snapSeq: number;
+  /** Begun with a fetch (begin's `fetch`): its snapshot comes from fetchSnapshot, once; else through supply(). */
+  readonly fetches: boolean;
   /** Its neighbours in RestBridge's rank order (askedSeq ascending); null at the ends or once cancelled. */
   prev: Bridging<R> | null;
   next: Bridging<R> | null;
@@ -179,7 +183,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
    */
   begin(t: TopicState, fetch = true): void {
     this.cancel(t); // a restart: the old buffer's bytes go back to the budget
-    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: 0, prev: null, next: null };
+    const b: Bridging<R> = { t, diffs: [], bytes: 0, snapshot: null, snapSeq: 0, askedSeq: 0, fetches: fetch, prev: null, next: null };
     this.topics.set(t, b);
     this.rank(b, fetch ? ++this.asked : WAITING_RANK + ++this.asked);
     if (!fetch) return;
@@ -366,7 +370,10 @@ export class RestBridge<R extends DiffRange = DiffRange> {
       // step 4, "go back to step 3". The diffs stay buffered for the next snapshot, which the adapter asks for.
       this.noBridge++;
       b.snapshot = null;
-      this.rank(b, WAITING_RANK + ++this.asked); // no request out until the adapter asks again (requested)
+      // Begun with a fetch, nothing would ask for the next snapshot: before, it stayed bridging (waiting) with its
+      // buffer until 10,000 diffs or the budget dropped it. Now it ends, and the adapter begins again.
+      if (b.fetches) this.cancel(t);
+      else this.rank(b, WAITING_RANK + ++this.asked); // no request out until the adapter asks again (requested)
       this.hooks.fail(t, "no_bridge", `snapshot at ${snapSeq}, first diff covers ${first.range.first}..${first.range.last}`);
       return;
     }
