@@ -10,7 +10,7 @@
  * Memory is bounded across books: the buffered frames of all of them count against `maxBytes` (2 bytes a character
  * plus BUFFERED_FRAME_OVERHEAD_BYTES each); a frame that would pass it drops the whole buffers of the bridges whose
  * snapshot was asked for after its book's, last asked first, or (when those cannot free enough) its own book's, and
- * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts makeRoom). The bridge asked for
+ * each such book resyncs, as an overflow of MAX_BUFFERED does (common/rest-bridge.ts RankOrder.makeRoom). The bridge asked for
  * first, whose snapshot is due first, so keeps its buffer; one whose request failed goes behind every bridge with a
  * request out while it waits out its backoff (WAITING_RANK), and behind those asked since once it asks again. While the REST budget is held (a 429's Retry-After) for more than BUFFER_LEAD_MS more, nothing is
  * buffered: the book waits, and its bridge starts again shortly before the hold ends.
@@ -23,7 +23,7 @@ import { parseFixed } from "../../core/fixed.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
-import { type BudgetedBuffer, DEFAULT_MAX_BUFFERED_BYTES, makeRoom, WAITING_RANK } from "../common/rest-bridge.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES, type RankNode, RankOrder, WAITING_RANK } from "../common/rest-bridge.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -42,7 +42,7 @@ const RETRY_BASE_MS = 100;
 const RETRY_MAX_MS = 10_000;
 const REST_TIMEOUT_MS = 10_000;
 
-interface Bridge extends BudgetedBuffer {
+interface Bridge extends RankNode<Bridge> {
   readonly t: OkxTopic;
   readonly frames: string[];
   /** Each buffered frame's receive time (µs), replayed with it: the wire's local timestamp and the latency figures. */
@@ -63,6 +63,8 @@ export class RestBridge {
   private stopped = false;
   /** Snapshots asked for or waited for so far (each Bridge's askedSeq: when it began, at each retry and its end). */
   private asked = 0;
+  /** The bridges in makeRoom's order: a frame over the budget reads only the ones it drops (before: every book's). */
+  private readonly order = new RankOrder<Bridge>();
   // Counters (cold).
   fetched = 0;
   bridged = 0;
@@ -76,6 +78,10 @@ export class RestBridge {
   peakBufferedBytes = 0;
   /** Books whose buffer was dropped (and resynced) because a frame did not fit in maxBytes. */
   budgetDrops = 0;
+  /** Bridges read by makeRoom over the budget, all calls together (cold: tests). */
+  get budgetVisits(): number {
+    return this.order.visits;
+  }
   /** Updates not buffered, and bridges dropped, because the REST budget was held past BUFFER_LEAD_MS. */
   notBufferedWhileHeld = 0;
   droppedWhileHeld = 0;
@@ -112,14 +118,15 @@ export class RestBridge {
       return;
     }
     if (!b) {
-      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, askedSeq: ++this.asked };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, askedSeq: 0, rankPrev: null, rankNext: null };
       this.bridges[t.index] = b;
+      this.order.rank(b, ++this.asked);
       this.fetch(b);
     }
     const bytes = frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
     const full = b.frames.length >= MAX_BUFFERED;
     if (!full && this.bufferedBytes + bytes > this.maxBytes) {
-      const fits = makeRoom(this, () => this.bridges, b, bytes, (o) => this.dropOverBudget(o));
+      const fits = this.order.makeRoom(this, b, bytes, (o) => this.dropOverBudget(o));
       if (this.bridges[t.index] !== b) return; // a resync of another book ended this one meanwhile
       if (!fits) {
         // Dropping this update alone would leave a hole: the whole buffer goes, and the book starts over.
@@ -176,6 +183,7 @@ export class RestBridge {
     if (!b) return;
     if (b.timer) clearTimeout(b.timer);
     this.bridges[index] = undefined;
+    this.order.remove(b);
     this.bufferedBytes -= b.bytes;
     b.bytes = 0;
   }
@@ -192,10 +200,10 @@ export class RestBridge {
     // gives way before the bridges with a request out, then before those asked since. Before, it kept the place it
     // began at (one failing every time kept its buffer while theirs were dropped), then, until 2026-12-07, the place
     // of its failure (a bridge asked for during its backoff, served first, ranked behind it).
-    b.askedSeq = WAITING_RANK + ++this.asked;
+    this.order.rank(b, WAITING_RANK + ++this.asked);
     b.timer = setTimeout(() => {
       b.timer = null;
-      b.askedSeq = ++this.asked;
+      this.order.rank(b, ++this.asked);
       this.fetch(b);
     }, delay);
   }

@@ -4,14 +4,16 @@
  * levels. A fresh BookUpdate has room for 1024 levels per side (32 KB): 100 held diffs of each of 200 streams were
  * 640 MB. Randomized against the source update; a copy still grows when levels are pushed onto it.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { BookState } from "../../../src/core/types.ts";
 import type { VenueConnection } from "../../../src/venues/common/connection.ts";
-import { bytesOfCopy, copyUpdate } from "../../../src/venues/common/rest-bridge.ts";
+import { bytesOfCopy, copyUpdate, DEFAULT_MAX_BUFFERED_BYTES } from "../../../src/venues/common/rest-bridge.ts";
+import { splitBufferBudget } from "../../../src/venues/binance/options.ts";
 import type { BinanceTopic } from "../../../src/venues/binance/connection.ts";
 import { SUB_ACTIVE } from "../../../src/venues/binance/connection.ts";
-import { OverlapHold } from "../../../src/venues/binance/overlap-hold.ts";
+import { HOLD_MAX, OverlapHold } from "../../../src/venues/binance/overlap-hold.ts";
 
 function randomUpdate(bids: number, asks: number, seed: number): BookUpdate {
   let x = seed;
@@ -116,5 +118,30 @@ describe("OverlapHold: the held copies of all streams stay within its byte budge
       o.overlapOver(conn as unknown as VenueConnection, "none");
       expect([o.heldBytes, o.holding]).toEqual([0, 0]);
     }
+  });
+});
+
+describe("OverlapHold sizing (docs/venues/binance.md): a quarter of the default budget against the recorded diffs", () => {
+  // The documented figure: a full connection of 1,024 streams, each at HOLD_MAX with diffs of the recording's mean
+  // copy size, fits in the hold's quarter of the default rest_bridge_buffer_bytes (HOLD_MAX binds first).
+  test("1,024 streams × HOLD_MAX × the mean copy of the recorded USD-M diffs ≤ the hold's share of 256 MiB", () => {
+    const lines = readFileSync(new URL("../../fixtures/cryptofeed/BINANCE_FUTURES.ws.1.0", import.meta.url), "utf8").split("\n");
+    let copies = 0;
+    let bytes = 0;
+    for (const line of lines) {
+      const i = line.indexOf("{");
+      if (i < 0 || !line.includes('"depthUpdate"')) continue;
+      const d = (JSON.parse(line.slice(i)) as { data: { b: unknown[]; a: unknown[] } }).data;
+      const u = new BookUpdate();
+      for (let k = 0; k < d.b.length; k++) u.pushBid(1 + k, 1);
+      for (let k = 0; k < d.a.length; k++) u.pushAsk(1 + k, 1);
+      copies++;
+      bytes += bytesOfCopy(u);
+    }
+    expect(copies).toBeGreaterThan(500);
+    const meanCopy = bytes / copies;
+    expect(meanCopy).toBeGreaterThan(500); // the docs' 565 B
+    expect(meanCopy).toBeLessThan(600);
+    expect(1024 * HOLD_MAX * meanCopy).toBeLessThanOrEqual(splitBufferBudget(DEFAULT_MAX_BUFFERED_BYTES).holdBytes);
   });
 });

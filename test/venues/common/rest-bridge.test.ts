@@ -105,6 +105,19 @@ describe("RestBridge (rest_snapshot resync)", () => {
     expect(bridge.isBridging(t)).toBe(false);
   });
 
+  // Before, a bridge begun with a fetch that did not bridge stayed bridging with its buffer, though nothing would ever
+  // fetch it another snapshot (only supply() could): its diffs kept, its book RESYNCING, until 10,000 diffs or the budget.
+  test("begun with a fetch, a snapshot that does not bridge ends the bridge (nothing would fetch the next): its bytes freed", async () => {
+    const a = setup(() => Promise.resolve(3));
+    a.bridge.begin(a.t);
+    a.bridge.buffer(a.t, diff(10, 12, 1), { first: 10, last: 12 });
+    await a.fetched;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(a.failed).toEqual(["no_bridge"]);
+    expect(a.bridge.isBridging(a.t)).toBe(false);
+    expect(a.bridge.bufferedBytes).toBe(0);
+  });
+
   test("the buffer is bounded: one diff past MAX_BUFFERED_DIFFS without a usable snapshot fails the attempt (overflow)", () => {
     const { t, bridge, failed } = setup(() => new Promise<number>(() => {})); // a snapshot that never comes
     bridge.begin(t);

@@ -300,3 +300,48 @@ async function until(ok: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000 && !ok(); i++) await new Promise((res) => setTimeout(res, 0));
   if (!ok()) throw new Error(`never: ${what}`);
 }
+
+describe("okx REST bridge: a frame over a full budget reads only the bridges it drops", () => {
+  // Before, every frame over the budget read every book's bridge (makeRoom's scan): 5,000 books at a full budget,
+  // 5,000 reads a frame. Now a frame of the newest bridge reads none, another's the ones it drops.
+  test("5,000 bridges at a full budget: 2,000 frames read a few bridges each, not all of them", () => {
+    const BOOKS = 5000;
+    const clock = { ms: 1_000_000 };
+    const scanner = { seqId: 0, prevSeqId: 0 };
+    const conn = { update: { tsRecvUs: 0 }, scanner, readAgain: () => 0 };
+    const topics = Array.from({ length: BOOKS }, (_, i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
+    const a = {
+      now: () => clock.ms,
+      wallNow: () => clock.ms,
+      random: () => 0.5,
+      log: silentLogger,
+      c: { gaps: 0 },
+      books: { replaying: false, resync: (t: OkxTopic) => void ((t as { book: BookState }).book = BookState.RESYNCING) },
+      configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
+      instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
+      fetchFn: () => new Promise<Response>(() => {}), // no answer comes
+      applyRestSnapshot: () => {},
+      onBook: () => {},
+      recheckInstrument: () => {},
+    };
+    const frame = `1:0:${"x".repeat(100)}`;
+    const bridge = new RestBridge(a as unknown as OkxAdapter, BOOKS, undefined, undefined, undefined, BOOKS * (frame.length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES));
+    for (const t of topics) {
+      clock.ms += REST_WINDOW_MS; // each request goes at once
+      bridge.buffer(t as unknown as OkxTopic, frame);
+    }
+    expect(bridge.bufferedBytes).toBe(bridge.maxBytes);
+    let x = 7;
+    let newest = BOOKS - 1;
+    for (let k = 0; k < 2000; k++) {
+      while (bridge.buffered(newest) === 0) newest--;
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const i = k % 2 === 0 ? newest : x % BOOKS;
+      if (bridge.buffered(i) === 0) continue;
+      bridge.buffer(topics[i] as unknown as OkxTopic, frame);
+    }
+    expect(bridge.budgetDrops).toBeGreaterThan(800);
+    expect(bridge.budgetVisits).toBeLessThanOrEqual(4 * 2000);
+    bridge.stop();
+  });
+});
