@@ -763,7 +763,8 @@ export class EnvelopeRepacker {
 
   /**
    * Adds one envelope. Returns "new_session" when the repacker started a new session: the owner must send what the
-   * old packer held first (`pendingOld`), then the new packer's datagrams; "other_bridge" when it was dropped as
+   * old packer held first (`pendingOld`), then the new packer's datagrams, before the next add (another new session
+   * replaces pendingOld); "other_bridge" when it was dropped as
    * another bridge's copy of a stream taken from one bridge (`switchesTo`).
    */
   add(env: Uint8Array, nowMs: number): EnvelopeRefusal | "ok" | "new_session" | "other_bridge" {

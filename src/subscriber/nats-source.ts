@@ -471,7 +471,10 @@ export class NatsFeedReader {
   private readonly onData = (data: Uint8Array): void => {
     this.envelopes++;
     this.receivedBytes += data.byteLength;
-    this.repacker.add(data, monoEpochMs());
+    // Cold: a new session is sent at once, the replaced one's datagrams first. Left to the scheduled flush, a second
+    // one before it replaced pendingOld: what the session before both held since the last flush was never sent (until
+    // 2026-12-06; the far side showed a book usable at its state before a refresh the reader had taken).
+    if (this.repacker.add(data, monoEpochMs()) === "new_session") return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);

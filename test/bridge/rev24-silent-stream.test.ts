@@ -267,6 +267,57 @@ describe("a gap the reader makes while no upstream stream is alive", () => {
   });
 });
 
+describe("two upstream restarts before one flush of the reader", () => {
+  // The reader flushes once per turn of the event loop (setImmediate): a second new session before it replaced the
+  // packer of the first (pendingOld) and the session before both lost what it held since the last flush, never sent.
+  // The far side showed X's book usable at its state before that refresh (until the reader's next datagram, the
+  // restart's). Now each new session is sent at once (its first envelope's flush), in order.
+  test("the session before them is sent whole, first", async () => {
+    const { bridge, published } = recordingBridge();
+    const datagrams: Uint8Array[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice())); // never started
+    const sub = newSubscriber({ staleAfterMs: 60_000 });
+    const onData = (reader as unknown as { onData(e: Uint8Array): void }).onData;
+    let sendUs = T0;
+    const envelopes = (p: ChannelPacker) => {
+      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      for (const env of published.splice(0)) onData(env);
+    };
+    const toFarSide = async () => {
+      await new Promise((r) => setImmediate(r)); // the reader's flush
+      for (const d of datagrams.splice(0)) sub.ingest(d);
+    };
+    const runX = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    const book = new TestBook(X);
+    book.load([[943500, 10]], [[943501, 20]], 1, T0);
+    packInstrumentDefinition(runX, new EncodedDefinition(X), true);
+    packBookSnapshot(runX, book, 0, true);
+    envelopes(runX);
+    for (const sourceId of [8, 9]) {
+      const first = packer({ channelId: 3, sourceId, sessionId: sourceId, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+      first.appendHeartbeat(0);
+      envelopes(first);
+    }
+    await toFarSide();
+    expect([sub.book(X.instrumentId)?.usable, reader.counters.sessions]).toEqual([true, 1]);
+    book.load([[943400, 10]], [[943401, 20]], 2, T0 + 1000); // the market moved: X's refresh, then two restarts
+    packBookSnapshot(runX, book, 0, true);
+    envelopes(runX);
+    for (const [sourceId, sessionId] of [[8, 10], [9, 11]] as const) {
+      const restart = packer({ channelId: 3, sourceId, sessionId, sessionStartUs: T0 + sessionId * 1_000_000, heartbeatIntervalMs: 100 });
+      restart.appendHeartbeat(0);
+      envelopes(restart);
+    }
+    await toFarSide();
+    expect(reader.counters.sessions).toBe(3);
+    const farX = sub.book(X.instrumentId)!;
+    // Usable at its old price (943500) before: the refresh the reader took was never sent.
+    expect(farX.usable && farX.bids.priceAt(0) !== 943400).toBe(false);
+    expect(sub.counters.messages).toBe(3);
+    await reader.stop();
+  });
+});
+
 describe("every stream silent while the reader listened, then one back while its timer is late", () => {
   // Live, the reader's timer ran on time through the silence (its heartbeats stopped, the subscribers' books went
   // stale), then under load the first envelope back came before a late round (or after it): the other stream was
