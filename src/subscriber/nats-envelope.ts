@@ -862,6 +862,10 @@ export class EnvelopeRepacker {
       this.carryGap();
       this.pendingOld = this.packer;
       this.packer = this.newPacker();
+      // The new session is sent at this flush, as a gap is (carryGap): subscribers end the old one's books at its first
+      // datagram, where multicast ends them at the restart's. Before 2026-12-06 a restart whose first envelope was a
+      // heartbeat (no message to pack) left the far side's books of the ended run usable until the reader's next one.
+      this.gapAtCount = 0;
       this.counters.sessions++;
       result = "new_session";
     } else if (known.pending && (sendHi !== known.lastSendHi || sendLo !== known.lastSendLo)) {

@@ -267,6 +267,43 @@ describe("a gap the reader makes while no upstream stream is alive", () => {
   });
 });
 
+describe("an upstream restart whose first envelope is a heartbeat", () => {
+  // A multicast subscriber ends the old run's books at the restart's first datagram, a heartbeat too. The reader's
+  // new session packed nothing (a heartbeat is no message) and its timer sends one only when nothing went for its
+  // interval: the far side showed the old run's books usable until the reader's next datagram. Found by the random
+  // model below once it stopped adding a heartbeat after every flush (s-rdnats4).
+  test("is sent at once: the old run's books are not usable at the far side, as on multicast", async () => {
+    const { bridge, published } = recordingBridge();
+    const datagrams: Uint8Array[] = [];
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice())); // never started
+    const sub = newSubscriber({ staleAfterMs: 60_000 });
+    const mc = newSubscriber({ staleAfterMs: 60_000 });
+    const book = new TestBook(X);
+    book.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const send = async (p: ChannelPacker) => {
+      for (const d of take(p, (sendUs += 1000))) {
+        mc.ingest(d);
+        bridge.onDatagram(d);
+      }
+      for (const env of published.splice(0)) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
+      await new Promise((r) => setImmediate(r)); // the reader's flush
+      for (const d of datagrams.splice(0)) sub.ingest(d);
+    };
+    const run1 = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    packInstrumentDefinition(run1, new EncodedDefinition(X), true);
+    packBookSnapshot(run1, book, 0, true);
+    await send(run1);
+    expect([mc.book(X.instrumentId)?.usable, sub.book(X.instrumentId)?.usable]).toEqual([true, true]);
+    const run2 = packer({ channelId: 3, sourceId: 7, sessionId: 2, sessionStartUs: T0 + 60_000_000, heartbeatIntervalMs: 100 });
+    run2.appendHeartbeat(0);
+    await send(run2);
+    expect(reader.counters.sessions).toBe(2);
+    expect([mc.book(X.instrumentId)!.usable, sub.book(X.instrumentId)!.usable]).toEqual([false, false]); // before: [false, true]
+    await reader.stop();
+  });
+});
+
 describe("two upstream restarts before one flush of the reader", () => {
   // The reader flushes once per turn of the event loop (setImmediate): a second new session before it replaced the
   // packer of the first (pendingOld) and the session before both lost what it held since the last flush, never sent.
@@ -469,25 +506,32 @@ describe("random upstream streams (silent, ended, restarted), the reader's timer
         const b = s.book(instruments[i]!.instrumentId);
         return b !== undefined && b.valid && b.state === BookState.LIVE;
       };
-      /** The reader's datagrams to the far side; when any, its books valid must be valid on multicast too. */
-      const flush = () => {
+      let lastSendMs = -Infinity;
+      /**
+       * NatsFeedReader.flush: the replaced session's datagrams, the gap carried (carryGap), the packer's. After each
+       * with every envelope multicast had taken in (not the one at a new session's first envelope), sent or not, the far
+       * side's books valid must be valid on multicast too. (Until s-rdnats4 the model added a heartbeat after every flush
+       * that sent anything, which showed every gap the reader itself left unsent.)
+       */
+      const flush = (inStep = true) => {
         const old = rep.pendingOld;
         rep.pendingOld = undefined;
-        let spoke = false;
-        for (const p of old === undefined ? [rep.packer] : [old, rep.packer])
+        rep.carryGap();
+        for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) {
           for (const d of take(p, sendUs)) {
             sub.ingest(d, sendUs + 50);
-            spoke = true;
+            lastSendMs = now;
           }
-        if (!spoke) return;
-        // A gap the reader made is seen at its next datagram: one more heartbeat shows any made by now.
-        rep.packer.appendHeartbeat(0);
-        for (const d of take(rep.packer, sendUs)) sub.ingest(d, sendUs + 50);
-        for (let i = 0; i < instruments.length; i++) if (valid(sub, i)) expect(valid(mc, i), `seed ${seed}, instrument ${i}`).toBe(true);
+        }
+        if (inStep) for (let i = 0; i < instruments.length; i++) if (valid(sub, i)) expect(valid(mc, i), `seed ${seed}, instrument ${i}`).toBe(true);
       };
-      /** The reader's timer: its check, and its heartbeat while upstream is alive (NatsFeedReader). */
+      /** NatsFeedReader.onData: a new session flushed at once, else at the flush after the batch. */
+      const onData = (env: Uint8Array) => {
+        if (rep.add(env, now) === "new_session") flush(false);
+      };
+      /** The reader's timer: its check, and its heartbeat while upstream is alive, nothing sent for its interval. */
       const timer = () => {
-        if (rep.checkUpstream(now)) rep.packer.appendHeartbeat(0);
+        if (rep.checkUpstream(now) && now - lastSendMs >= 200) rep.packer.appendHeartbeat(0);
         flush();
       };
       const turn = (late: boolean, lastPhase: boolean) => {
@@ -503,9 +547,10 @@ describe("random upstream streams (silent, ended, restarted), the reader's timer
             mc.ingest(d, sendUs + 50);
             bridge.onDatagram(d);
           }
-          for (const env of published.splice(0)) rep.add(env, now);
-          flush();
+          for (const env of published.splice(0)) onData(env);
+          if (random() < 0.5) flush(); // else batched with the next streams' envelopes (one turn of the event loop)
         }
+        flush();
         if (!timerFirst) timer();
         now += 100;
       };
