@@ -1005,7 +1005,10 @@ export class EnvelopeRepacker {
     this.gapAtCount = this.packer.count;
   }
 
-  /** The packer's datagrams when the last gap was made (skipSeq), -1 if none waits: seen at the next one opened. */
+  /**
+   * The packer's datagrams when the last gap was made (skipSeq; 0 for a new session's packer), -1 if none waits: seen
+   * at the next one opened.
+   */
   private gapAtCount = -1;
 
   /**
