@@ -857,8 +857,8 @@ export class EnvelopeRepacker {
       known.id = id;
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
-      // A gap of the old session (envelopes lost before this one) is sent in it: subscribers keep its books usable
-      // while the new session is provisional (until its second datagram).
+      // A gap of the old session (envelopes lost before this one) is sent in it, before the new session's first
+      // datagram (which ends every book of the old one at subscribers anyway, below).
       this.carryGap();
       this.pendingOld = this.packer;
       this.packer = this.newPacker();

@@ -302,7 +302,7 @@ describe("the forward bridge's start", () => {
     bridge.release(); // its set-up unanswered as well
     await waitFor(() => closeAsked, "the connection made again closing", 5000);
     const p = packer({ channelId: 3, sourceId: 7, sessionId: 500 });
-    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)));
+    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)), false);
     try {
       for (const d of take(p, T0 + 1000)) bridge.onDatagram(d);
       expect([again.published, bridge.counters.published, bridge.counters.droppedDisconnected]).toEqual([0, 0, 1]); // before: [1, 1, 0]
