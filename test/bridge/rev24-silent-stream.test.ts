@@ -310,7 +310,7 @@ describe("two upstream restarts before one flush of the reader", () => {
   // packer of the first (pendingOld) and the session before both lost what it held since the last flush, never sent.
   // The far side showed X's book usable at its state before that refresh (until the reader's next datagram, the
   // restart's; with the new session's own heartbeat, the fix above, that ends it, but the refresh, or a
-  // definition, is still lost: a replay through restarts in one burst lost such messages of every run but the last).
+  // definition, is still lost: a replay running through restarts in one burst lost such messages between them).
   // Now each new session is sent at once (its first envelope's flush), in order.
   test("the session before them is sent whole, first", async () => {
     const { bridge, published } = recordingBridge();
