@@ -355,6 +355,8 @@ export class ForwardBridge {
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
   private sent = 0;
   private streamTimer: ReturnType<typeof setInterval> | undefined;
+  /** A connection connectAgain is closing after its set-up failed: not connected, whatever its protocol shows. */
+  private closingNc: Publisher | undefined;
   /** The next connect after the client closed for good (connectAgain). */
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectFailures = 0;
@@ -677,7 +679,11 @@ export class ForwardBridge {
       this.reconnectFailures++;
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else if (this.otherReconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
-      if (nc !== undefined) await nc.close().catch(() => undefined);
+      if (nc !== undefined) {
+        this.closingNc = nc; // what comes meanwhile is dropped, not published into it (it shows itself connected)
+        await nc.close().catch(() => undefined);
+        if (this.closingNc === nc) this.closingNc = undefined;
+      }
       if (gone()) return;
       this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
     } finally {
@@ -792,7 +798,8 @@ export class ForwardBridge {
     const p = this.protocol;
     // A connection the bridge closed to connect again (startAgainLater) shows itself connected until its socket's
     // close is seen: before 2026-12-06 what came meanwhile went into it, lost yet counted as published, no drop logged.
-    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined;
+    // So does one connectAgain closes (its set-up failed) while it waits for the close (until 2026-12-06 the same).
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && this.closingNc !== this.nc;
     if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, connected);
       return;

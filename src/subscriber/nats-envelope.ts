@@ -763,7 +763,8 @@ export class EnvelopeRepacker {
 
   /**
    * Adds one envelope. Returns "new_session" when the repacker started a new session: the owner must send what the
-   * old packer held first (`pendingOld`), then the new packer's datagrams; "other_bridge" when it was dropped as
+   * old packer held first (`pendingOld`), then the new packer's datagrams, before the next add (another new session
+   * replaces pendingOld); "other_bridge" when it was dropped as
    * another bridge's copy of a stream taken from one bridge (`switchesTo`).
    */
   add(env: Uint8Array, nowMs: number): EnvelopeRefusal | "ok" | "new_session" | "other_bridge" {
@@ -856,11 +857,15 @@ export class EnvelopeRepacker {
       known.id = id;
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
-      // A gap of the old session (envelopes lost before this one) is sent in it: subscribers keep its books usable
-      // while the new session is provisional (until its second datagram).
+      // A gap of the old session (envelopes lost before this one) is sent in it, before the new session's first
+      // datagram (which ends every book of the old one at subscribers anyway, below).
       this.carryGap();
       this.pendingOld = this.packer;
       this.packer = this.newPacker();
+      // The new session is sent at this flush, as a gap is (carryGap): subscribers end the old one's books at its first
+      // datagram, where multicast ends them at the restart's. Before 2026-12-06 a restart whose first envelope was a
+      // heartbeat (no message to pack) left the far side's books of the ended run usable until the reader's next one.
+      this.gapAtCount = 0;
       this.counters.sessions++;
       result = "new_session";
     } else if (known.pending && (sendHi !== known.lastSendHi || sendLo !== known.lastSendLo)) {
@@ -1000,7 +1005,10 @@ export class EnvelopeRepacker {
     this.gapAtCount = this.packer.count;
   }
 
-  /** The packer's datagrams when the last gap was made (skipSeq), -1 if none waits: seen at the next one opened. */
+  /**
+   * The packer's datagrams when the last gap was made (skipSeq; 0 for a new session's packer), -1 if none waits: seen
+   * at the next one opened.
+   */
   private gapAtCount = -1;
 
   /**

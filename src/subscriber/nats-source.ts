@@ -26,7 +26,7 @@ export interface NatsReadOptions {
   /** The repacked stream's channel and source id (what subscribers see). Defaults 1 and 65000. */
   channelId?: number;
   sourceId?: number;
-  /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive, or to carry a gap). Default 200. */
+  /** Heartbeat interval of the repacked stream, ms (sent only while upstream is alive, or to carry a gap or a new session). Default 200. */
   heartbeatIntervalMs?: number;
   /**
    * Largest repacked datagram, default 1400: 856 (MIN_PUBLISH_DATAGRAM_BYTES, the longest definition's) up to 65507,
@@ -471,7 +471,10 @@ export class NatsFeedReader {
   private readonly onData = (data: Uint8Array): void => {
     this.envelopes++;
     this.receivedBytes += data.byteLength;
-    this.repacker.add(data, monoEpochMs());
+    // Cold: a new session is sent at once, the replaced one's datagrams first. Left to the scheduled flush, a second
+    // one before it replaced pendingOld: what the session before both held since the last flush was never sent (until
+    // 2026-12-06; the far side showed a book usable at its state before a refresh the reader had taken).
+    if (this.repacker.add(data, monoEpochMs()) === "new_session") return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -719,7 +722,7 @@ export class NatsFeedReader {
   /**
    * Heartbeats only while upstream is alive: a dead upstream, bridge or NATS makes the local stream go stale; one
    * upstream stream going silent while others are alive is a gap (checkUpstream), carried by the next heartbeat. (A
-   * gap made while none is alive gets a heartbeat of its own at the flush: EnvelopeRepacker.carryGap.)
+   * gap made while none is alive, or a new session, gets a heartbeat of its own at the flush: EnvelopeRepacker.carryGap.)
    */
   private heartbeat(hbMs: number): void {
     const now = monoEpochMs();

@@ -278,6 +278,39 @@ describe("the forward bridge's start", () => {
     expect([bridge.clients[1]!.published, bridge.counters.heartbeats, bridge.counters.droppedDisconnected]).toEqual([1, 1, 1]);
   });
 
+  // The same in the connect made again: its set-up unanswered too, it closes that connection and waits for the close
+  // before the next try is scheduled. Before, what came meanwhile went into the closing connection (it shows itself
+  // connected until its socket's close is seen): lost, counted as published, no drop logged.
+  test("a JetStream set-up unanswered again: what comes while that connection closes is dropped and counted", async () => {
+    const { log } = captureLog();
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.holdAt = 1;
+    await bridge.start();
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    const again = bridge.clients[1]!;
+    let closeAsked = false;
+    let closeDone = (): void => undefined;
+    const closing = new Promise<void>((r) => (closeDone = r));
+    const close = again.close;
+    again.close = async () => {
+      closeAsked = true;
+      await closing; // the socket's close not seen yet
+      return close();
+    };
+    bridge.release(); // its set-up unanswered as well
+    await waitFor(() => closeAsked, "the connection made again closing", 5000);
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500 });
+    packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3)), false);
+    try {
+      for (const d of take(p, T0 + 1000)) bridge.onDatagram(d);
+      expect([again.published, bridge.counters.published, bridge.counters.droppedDisconnected]).toEqual([0, 0, 1]); // before: [1, 1, 0]
+    } finally {
+      closeDone();
+    }
+  });
+
   // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`
   // was looked at, which that start cleared): the new run's connection was left open, reconnecting for ever.
   test("a connect made again that ends after stop() and start() again is closed, the new run's connection kept", async () => {
