@@ -40,11 +40,13 @@ interface Bisect {
 export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
   /**
-   * The topics of each connection's last request written to its socket, which an error frame answers. Until
+   * The topics of the last request written to each socket, which an error frame on that socket answers. Until
    * 2026-12-07 set when a list was queued: an error arriving while a list waited for the pacing was bisected
-   * against that list, which the venue had not seen, not the one it answered.
+   * against that list, which the venue had not seen, not the one it answered. Then kept per connection: after a
+   * planned reconnect's swap (or its going back to the old socket) an error on the connection's socket was bisected
+   * against the other socket's list.
    */
-  private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
+  private readonly lastRequest = new WeakMap<WebSocket, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
   /**
@@ -164,7 +166,7 @@ export class UpbitRequests extends SubscriptionControl {
       // In outbox order: the first still there holds the rest back.
       while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
         const written = lists.shift()!;
-        this.lastRequest.set(conn, written.list);
+        if (conn.ws) this.lastRequest.set(conn.ws, written.list); // the outbox is the socket's (dropQueued at a swap)
         for (const t of written.asked) {
           t.subscribeQueued = false;
           if (t.sub === SUB_PENDING) t.lastMsgMs = now;
@@ -206,7 +208,7 @@ export class UpbitRequests extends SubscriptionControl {
       this.requests++;
       this.send(conn, text, tag);
       if (!conn.outbox.some((m) => m.reqId === tag)) {
-        this.lastRequest.set(conn, list); // written now: the codes it asks for are asked from now
+        this.lastRequest.set(conn.ws!, list); // written now: the codes it asks for are asked from now
         const now = this.clock();
         for (const t of asked) {
           t.subscribeQueued = false;
@@ -288,7 +290,9 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     // Never a refused or closed code (ConnectionLifecycle.retire during the probe): probing it alone would ask for it.
-    const suspects = (b ? b.probe : (this.lastRequest.get(conn) ?? [])).filter((t) => t.sub !== SUB_REJECTED);
+    // Nothing written on this socket yet (a swap's or a reconnect's list still waits): the error answers none of ours.
+    const last = conn.ws ? this.lastRequest.get(conn.ws) : undefined;
+    const suspects = (b ? b.probe : (last ?? [])).filter((t) => t.sub !== SUB_REJECTED);
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
@@ -315,7 +319,7 @@ export class UpbitRequests extends SubscriptionControl {
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
-    else this.lastRequest.set(conn, probe);
+    else this.lastRequest.set(conn.ws, probe);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 

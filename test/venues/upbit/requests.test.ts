@@ -5,7 +5,7 @@
 import { expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason } from "../../../src/core/types.ts";
-import { SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
@@ -225,5 +225,53 @@ test("an error frame while the probe still waits for the pacing does not narrow 
   control.onError(conn, "INVALID_PARAM", "bad code");
   expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-A", "KRW-B"]]]);
   expect(control.errorFrames).toBe(2);
+  control.stop();
+});
+
+/**
+ * An error frame answers the last list written on the socket it came on. Before, the last list written on the
+ * connection was taken, whichever socket it went on: after a planned reconnect's swap (the replacement's list still
+ * waiting for the pacing) an error on the replacement was bisected against the old socket's list, and after going back
+ * to the old socket one there was bisected against the replacement's.
+ */
+test("an error frame is bisected against the last list written on its own socket (a swap, a going back)", () => {
+  const { clock, control, conn, topics } = rig();
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  const old = conn.ws!;
+  const onReplacement: string[] = [];
+  const replacement = { send: (t: string) => void onReplacement.push(t) } as unknown as WebSocket;
+  const emptyBucket = () => {
+    for (let i = 0; i < 4 && conn.outbox.length === 0; i++) control.send(conn, "PING");
+  };
+  const outbox = () => conn.outbox.filter((m) => m.reqId !== undefined).map((m) => [m.reqId!.replace(/\d+$/, ""), codesOf(m.text)]);
+  control.sendRequest(conn, "subscribe", [a]); // written on the old socket: [A]
+  emptyBucket();
+  // The swap (planned-reconnect.ts swapWhenSettled): the replacement is the connection's socket, A served by the old one.
+  conn.retiringWs = old;
+  conn.ws = replacement;
+  control.dropQueued(conn);
+  a.onRetiring = true;
+  a.sub = SUB_IDLE;
+  emptyBucket();
+  control.sendRequest(conn, "subscribe", [a, b, c, d]); // waits for the pacing: nothing written on the replacement
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(outbox(), "an error on the replacement answers none of its lists").toEqual([["list", ["KRW-A", "KRW-B", "KRW-C", "KRW-D"]]]);
+  clock.nowMs += 10_000;
+  control.flush();
+  expect(onReplacement.filter((s) => s !== "PING").map(codesOf)).toEqual([["KRW-A", "KRW-B", "KRW-C", "KRW-D"]]);
+  // Gone back (planned-reconnect.ts goBack): the old socket is the connection's again, its last list [A].
+  conn.ws = old;
+  conn.retiringWs = null;
+  control.dropQueued(conn);
+  a.onRetiring = false;
+  a.sub = SUB_ACTIVE;
+  for (const t of [b, c, d]) t.sub = SUB_IDLE;
+  emptyBucket();
+  control.sendRequest(conn, "subscribe", [b, c, d]); // waits for the pacing
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(outbox(), "an error on the old socket answers its own last list, [A]").toEqual([
+    ["list", ["KRW-A", "KRW-B", "KRW-C", "KRW-D"]],
+    ["probe", ["KRW-A"]],
+  ]);
   control.stop();
 });
