@@ -85,8 +85,16 @@ export class UpbitRequests extends SubscriptionControl {
     if (op === "unsubscribe") {
       // No unsubscribe here: the list without them replaces the last one (ConnectionLifecycle.retire: a closed code).
       for (const t of topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) t.sub = SUB_IDLE;
-      this.leaveOutQueued(conn, topics);
-      if (!this.bisects.has(conn)) this.sendFull(conn);
+      const withdrawn = this.leaveOutQueued(conn, topics);
+      const b = this.bisects.get(conn);
+      if (b === undefined) this.sendFull(conn);
+      else if (withdrawn.includes(b.id)) {
+        // Its probe withdrawn unsent (it named only these): no error can answer it, so it passed now, not at its
+        // errorWaitMs timer (until 2026-12-07), which kept the codes it left out off their books that long.
+        if (b.timer) clearTimeout(b.timer);
+        b.wasQueued = false;
+        this.onProbePassed(conn, b);
+      }
       return;
     }
     const b = this.bisects.get(conn);
@@ -252,10 +260,11 @@ export class UpbitRequests extends SubscriptionControl {
   /**
    * `gone` (unsubscribed: a closed code) taken out of every request still waiting for the pacing: a list queued before
    * a probe and the probe too (sendFull rewrites only the latest list, and none while a probe waits after it). One
-   * left naming nothing is not sent (a probe of closed codes alone then passes: onProbePassed). Until 2026-12-07 these
-   * went out naming the closed code.
+   * left naming nothing is not sent (a probe of closed codes alone then passes at once: sendRequest). Until 2026-12-07
+   * these went out naming the closed code. Returns the tags of those taken out.
    */
-  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): void {
+  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): string[] {
+    const withdrawn: string[] = [];
     for (const q of [...(this.queuedLists.get(conn) ?? [])]) {
       const left = q.list.filter((t) => !gone.includes(t));
       if (left.length === q.list.length) continue;
@@ -266,8 +275,10 @@ export class UpbitRequests extends SubscriptionControl {
       else {
         conn.outbox.splice(at, 1);
         this.withdraw(conn, q.id);
+        withdrawn.push(q.id);
       }
     }
+    return withdrawn;
   }
 
   /** The request `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
@@ -334,7 +345,8 @@ export class UpbitRequests extends SubscriptionControl {
       b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
       return;
     }
-    const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
+    // Still subscribed: not one refused, nor one closed (set IDLE by sendRequest before the lifecycle rejects it).
+    const rest = b.suspects.filter((t) => !b.probe.includes(t) && (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE));
     if (rest.length === 0) {
       this.sendFull(conn, this.endBisect(conn));
       return;

@@ -275,3 +275,37 @@ test("an error frame is bisected against the last list written on its own socket
   ]);
   control.stop();
 });
+
+/**
+ * A probe whose codes all close while it waits for the pacing is withdrawn unsent: no error can answer it, so it
+ * passes at once and the bisection goes on with the codes still subscribed (never a code closed with it). Before, it
+ * passed only at its errorWaitMs timer (here 60 s), the codes it left out kept off their books that long.
+ */
+test("a probe withdrawn unsent because its codes closed passes at once, the bisection going on without them", async () => {
+  const { control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => 0,
+    random: () => 0.5,
+  });
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  expect(conn.outbox.map((m) => m.reqId?.replace(/\d+$/, ""))).toEqual(["probe"]);
+  lifecycle.retireAll([a, b, c], StatusReason.INSTRUMENT_CLOSED); // C closes with them: not a suspect now
+  // The next probe at once: D, the one suspect still subscribed.
+  expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-D"]]]);
+  expect(d.offRequest).toBe(false);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
