@@ -54,6 +54,12 @@ export class UpbitRequests extends SubscriptionControl {
    * topics each names (lastRequest once written) and those a list asks for (their stale clock starts when it goes).
    */
   private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[]; list: TopicState[] }[]>();
+  /** The socket each connection's last request went on (sendRequest): a change with the old one retiring is a swap. */
+  private readonly socketOf = new Map<VenueConnection, WebSocket>();
+  /** A planned reconnect's codes the old socket may not stream (taken at the swap: sendRequest). */
+  private readonly unsureOld = new Map<VenueConnection, Set<TopicState>>();
+  /** A planned reconnect's codes a probe on the replacement left out, spared as the old socket fed them (leaveOut). */
+  private readonly sparedOld = new Map<VenueConnection, Set<TopicState>>();
   private listSeq = 0;
   // Counters (cold).
   resends = 0;
@@ -96,6 +102,16 @@ export class UpbitRequests extends SubscriptionControl {
         this.onProbePassed(conn, b);
       }
       return;
+    }
+    const before = this.socketOf.get(conn);
+    if (conn.ws !== before) {
+      this.socketOf.set(conn, conn.ws);
+      // A planned reconnect's swap (planned-reconnect.ts: the subscribe on the replacement follows it): an ACTIVE code
+      // (TopicState.onRetiring) whose book is not LIVE may not be streamed by the old socket (a probe there left it
+      // out; the list after that bisection not written or refused). Not spared by a probe on the replacement then
+      // (leaveOut), nor kept LIVE going back to the old socket (overlapOver): until 2026-12-07 it was, LIVE with no
+      // socket streaming it.
+      if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => t.onRetiring && t.book !== BookState.LIVE)));
     }
     const b = this.bisects.get(conn);
     const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
@@ -373,7 +389,14 @@ export class UpbitRequests extends SubscriptionControl {
    */
   private leaveOut(conn: VenueConnection, probe: readonly TopicState[]): void {
     for (const t of conn.topics) {
-      const off = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t) && !(t.onRetiring && conn.retiringWs !== null);
+      const spared = t.onRetiring && conn.retiringWs !== null && !(this.unsureOld.get(conn)?.has(t) ?? false);
+      const left = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t);
+      const off = left && !spared;
+      if (left && spared) {
+        let set = this.sparedOld.get(conn);
+        if (set === undefined) this.sparedOld.set(conn, (set = new Set()));
+        set.add(t);
+      }
       t.offRequest = off;
       if (off && t.book === BookState.LIVE) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
     }
@@ -383,11 +406,29 @@ export class UpbitRequests extends SubscriptionControl {
    * A planned reconnect's overlap is over and the replacement carries on alone while one of its probes is out: the
    * codes the old socket served that the probe leaves out now have no socket (the probe is the replacement's whole
    * subscription), so they leave LIVE as any code a probe leaves out (leaveOut spared them while the old socket fed
-   * them). Gone back to the old socket: the bisection ended there (sendRequest), nothing to do.
+   * them); a bisection over, those a probe spared so (sparedOld) leave LIVE too. Gone back to the old socket: the bisection ended there (sendRequest); a code the old socket may not stream
+   * (unsureOld) leaves LIVE until its book comes there.
    */
   overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    const unsure = this.unsureOld.get(conn);
+    this.unsureOld.delete(conn);
+    const spared = this.sparedOld.get(conn);
+    this.sparedOld.delete(conn);
+    // Gone back: such a code may be LIVE by the replacement's books alone (that socket is gone) until the list the
+    // going back sent is answered.
+    if (carrier === "old" && unsure !== undefined) {
+      for (const t of unsure) if (t.book === BookState.LIVE && t.sub !== SUB_REJECTED) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
+    if (carrier !== "replacement") return;
     const b = this.bisects.get(conn);
-    if (carrier === "replacement" && b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
+    if (b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
+    // Whether the replacement streams a code one of its probes left out is not known (a later probe or list naming it
+    // may wait for the pacing, or be refused too): one LIVE by the old socket's books leaves LIVE until its book comes
+    // on the replacement. Until 2026-12-07 it stayed LIVE, maybe unfed (when no probe was out at the end, or the one
+    // out named it).
+    for (const t of [...(spared ?? []), ...(unsure ?? [])]) {
+      if (t.book === BookState.LIVE && t.sub !== SUB_REJECTED) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
   }
 
   private refuse(t: TopicState, why: string): void {

@@ -4,8 +4,8 @@
  */
 import { expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { StatusReason } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
@@ -307,5 +307,74 @@ test("a probe withdrawn unsent because its codes closed passes at once, the bise
   expect(d.offRequest).toBe(false);
   conn.ws = null;
   await lifecycle.stop();
+  control.stop();
+});
+
+/** A rig whose invalidations set the book's state, with a planned reconnect's swap and old socket's end done by hand. */
+function overlapRig() {
+  const clock = { nowMs: 0 };
+  const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, (t, state) => void (t.book = state), undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const [a, b] = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30) as [TopicState, TopicState];
+  const live = (...ts: TopicState[]) => {
+    for (const t of ts) (t.sub = SUB_ACTIVE), (t.book = BookState.LIVE); // a book came (adapter.ts onBook)
+  };
+  // planned-reconnect.ts swapWhenSettled: the replacement is the connection's socket and is asked for every code.
+  const swap = () => {
+    conn.retiringWs = conn.ws;
+    conn.ws = { send: () => undefined } as unknown as WebSocket;
+    control.dropQueued(conn);
+    for (const t of conn.topics) (t.onRetiring = t.sub === SUB_ACTIVE), (t.sub = SUB_IDLE);
+    control.sendRequest(conn, "subscribe", conn.topics);
+  };
+  // planned-reconnect.ts retiringGone: the old socket is gone, the replacement carries on.
+  const oldGone = () => {
+    conn.retiringWs = null;
+    for (const t of conn.topics) t.onRetiring = false;
+    control.overlapOver(conn, "replacement");
+  };
+  return { clock, control, conn, a, b, live, swap, oldGone };
+}
+
+/**
+ * A code the old socket's bisection had left out at a planned reconnect's swap (ACTIVE, its book not LIVE) may not be
+ * streamed there: a probe on the replacement that leaves it out does not spare it. Before, it was spared as one the
+ * old socket feeds (onRetiring), and stayed LIVE by the replacement's earlier books with neither socket streaming it.
+ */
+test("a code the old socket's probe left out is not spared by a probe on the replacement", () => {
+  const { control, conn, a, b, live, swap } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]); // [A, B] on the old socket
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] written: B left out there
+  expect(b.book).toBe(BookState.RESYNCING);
+  swap(); // [A, B] written on the replacement
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] on the replacement: B left out
+  expect(b.offRequest).toBe(true);
+  expect(b.book).toBe(BookState.RESYNCING);
+  control.stop();
+});
+
+/**
+ * A code a probe on the replacement left out while the old socket fed it (spared) is not known to be streamed by the
+ * replacement when the old socket goes after the bisection is over (the list after it waits for the pacing): it
+ * leaves LIVE. Before, only a probe still out at that moment made the codes it left out leave LIVE.
+ */
+test("the old socket gone after a bisection on the replacement: a code a probe there spared leaves LIVE", () => {
+  const { clock, control, conn, a, b, live, swap, oldGone } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]);
+  live(a, b);
+  swap();
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] written: B spared (the old socket feeds it)
+  expect(b.book).toBe(BookState.LIVE);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A alone: probed once more, waiting for the pacing
+  clock.nowMs += 1_000;
+  control.flush();
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A refused; the list [B] waits for the pacing
+  expect(a.sub).toBe(SUB_REJECTED);
+  expect(conn.outbox.map((m) => codesOf(m.text))).toEqual([["KRW-B"]]);
+  oldGone();
+  expect(b.book).toBe(BookState.RESYNCING);
   control.stop();
 });
