@@ -315,7 +315,7 @@ function overlapRig() {
   const clock = { nowMs: 0 };
   const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, (t, state) => void (t.book = state), undefined, 60_000);
   const conn = new SendRecordingConnection(0, "spot");
-  const [a, b] = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30) as [TopicState, TopicState];
+  const [a, b] = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30) as unknown as [TopicState, TopicState];
   const live = (...ts: TopicState[]) => {
     for (const t of ts) (t.sub = SUB_ACTIVE), (t.book = BookState.LIVE); // a book came (adapter.ts onBook)
   };
