@@ -58,8 +58,8 @@ export class UpbitRequests extends SubscriptionControl {
   private readonly socketOf = new Map<VenueConnection, WebSocket>();
   /** A planned reconnect's codes the old socket may not stream (taken at the swap: sendRequest). */
   private readonly unsureOld = new Map<VenueConnection, Set<TopicState>>();
-  /** A planned reconnect's codes a probe on the replacement left out, spared as the old socket fed them (leaveOut). */
-  private readonly sparedOld = new Map<VenueConnection, Set<TopicState>>();
+  /** A planned reconnect's codes a probe on the replacement left out during the overlap (leaveOut), spared or not. */
+  private readonly leftOutNew = new Map<VenueConnection, Set<TopicState>>();
   private listSeq = 0;
   // Counters (cold).
   resends = 0;
@@ -392,9 +392,9 @@ export class UpbitRequests extends SubscriptionControl {
       const spared = t.onRetiring && conn.retiringWs !== null && !(this.unsureOld.get(conn)?.has(t) ?? false);
       const left = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t);
       const off = left && !spared;
-      if (left && spared) {
-        let set = this.sparedOld.get(conn);
-        if (set === undefined) this.sparedOld.set(conn, (set = new Set()));
+      if (left && conn.retiringWs !== null) {
+        let set = this.leftOutNew.get(conn);
+        if (set === undefined) this.leftOutNew.set(conn, (set = new Set()));
         set.add(t);
       }
       t.offRequest = off;
@@ -406,14 +406,15 @@ export class UpbitRequests extends SubscriptionControl {
    * A planned reconnect's overlap is over and the replacement carries on alone while one of its probes is out: the
    * codes the old socket served that the probe leaves out now have no socket (the probe is the replacement's whole
    * subscription), so they leave LIVE as any code a probe leaves out (leaveOut spared them while the old socket fed
-   * them); a bisection over, those a probe spared so (sparedOld) leave LIVE too. Gone back to the old socket: the bisection ended there (sendRequest); a code the old socket may not stream
-   * (unsureOld) leaves LIVE until its book comes there.
+   * them); and with no probe out, each code a probe there left out during the overlap (leftOutNew). Gone back to the
+   * old socket: the bisection ended there (sendRequest); a code the old socket may not stream (unsureOld) leaves LIVE
+   * until its book comes there.
    */
   overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
     const unsure = this.unsureOld.get(conn);
     this.unsureOld.delete(conn);
-    const spared = this.sparedOld.get(conn);
-    this.sparedOld.delete(conn);
+    const leftOut = this.leftOutNew.get(conn);
+    this.leftOutNew.delete(conn);
     // Gone back: such a code may be LIVE by the replacement's books alone (that socket is gone) until the list the
     // going back sent is answered.
     if (carrier === "old" && unsure !== undefined) {
@@ -423,10 +424,10 @@ export class UpbitRequests extends SubscriptionControl {
     const b = this.bisects.get(conn);
     if (b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
     // Whether the replacement streams a code one of its probes left out is not known (a later probe or list naming it
-    // may wait for the pacing, or be refused too): one LIVE by the old socket's books leaves LIVE until its book comes
-    // on the replacement. Until 2026-12-07 it stayed LIVE, maybe unfed (when no probe was out at the end, or the one
-    // out named it).
-    for (const t of [...(spared ?? []), ...(unsure ?? [])]) {
+    // may wait for the pacing, or be refused too): one LIVE (by the old socket's books, spared or once the bisection
+    // ended) leaves LIVE until its book comes on the replacement. Until 2026-12-07 it stayed LIVE, maybe unfed (when no
+    // probe was out at the end, or the one out named it).
+    for (const t of leftOut ?? []) {
       if (t.book === BookState.LIVE && t.sub !== SUB_REJECTED) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
     }
   }

@@ -378,3 +378,16 @@ test("the old socket gone after a bisection on the replacement: a code a probe t
   expect(b.book).toBe(BookState.RESYNCING);
   control.stop();
 });
+
+/** No bisection during the overlap: the old socket's end takes no book out of LIVE, one not LIVE at the swap included. */
+test("the old socket gone with no probe on the replacement: a book LIVE there stays LIVE", () => {
+  const { control, conn, a, b, live, swap, oldGone } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]);
+  live(a, b);
+  b.book = BookState.RESYNCING; // e.g. a frame it could not read
+  swap();
+  live(a, b);
+  oldGone();
+  expect([a.book, b.book]).toEqual([BookState.LIVE, BookState.LIVE]);
+  control.stop();
+});
