@@ -363,11 +363,15 @@ export class ConnectionLifecycle {
   /** retire() for several topics at once: one unsubscribe request per open connection for all of them (activateAll). */
   retireAll(ts: readonly TopicState[], reason: StatusReason): void {
     const unsubscribe = new Map<VenueConnection, { active: TopicState[]; pending: TopicState[] }>();
-    for (const t of ts) {
-      if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || !t.conn.open) continue;
-      let of = unsubscribe.get(t.conn);
-      if (!of) unsubscribe.set(t.conn, (of = { active: [], pending: [] }));
-      (t.sub === SUB_ACTIVE ? of.active : of.pending).push(t);
+    // The active ones first: connections in the order of their first active topic, as before pending ones were
+    // passed too (under a per-IP budget that order is the order the unsubscribes go in).
+    for (const sub of [SUB_ACTIVE, SUB_PENDING]) {
+      for (const t of ts) {
+        if (t.sub !== sub || !t.conn.open) continue;
+        let of = unsubscribe.get(t.conn);
+        if (!of) unsubscribe.set(t.conn, (of = { active: [], pending: [] }));
+        (sub === SUB_ACTIVE ? of.active : of.pending).push(t);
+      }
     }
     // Their acks find them rejected: nothing follows. A pending one: by the venue's rule (unsubscribeClosed).
     for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);

@@ -40,11 +40,13 @@ interface Bisect {
 export class UpbitRequests extends SubscriptionControl {
   private readonly bisects = new Map<VenueConnection, Bisect>();
   /**
-   * The topics of each connection's last request written to its socket, which an error frame answers. Until
+   * The topics of the last request written to each socket, which an error frame on that socket answers. Until
    * 2026-12-07 set when a list was queued: an error arriving while a list waited for the pacing was bisected
-   * against that list, which the venue had not seen, not the one it answered.
+   * against that list, which the venue had not seen, not the one it answered. Then kept per connection: after a
+   * planned reconnect's swap (or its going back to the old socket) an error on the connection's socket was bisected
+   * against the other socket's list.
    */
-  private readonly lastRequest = new Map<VenueConnection, TopicState[]>();
+  private readonly lastRequest = new WeakMap<WebSocket, TopicState[]>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
   /**
@@ -52,6 +54,12 @@ export class UpbitRequests extends SubscriptionControl {
    * topics each names (lastRequest once written) and those a list asks for (their stale clock starts when it goes).
    */
   private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[]; list: TopicState[] }[]>();
+  /** The socket each connection's last request went on (sendRequest): a change with the old one retiring is a swap. */
+  private readonly socketOf = new Map<VenueConnection, WebSocket>();
+  /** A planned reconnect's codes the old socket may not stream (taken at the swap: sendRequest). */
+  private readonly unsureOld = new Map<VenueConnection, Set<TopicState>>();
+  /** A planned reconnect's codes a probe on the replacement left out during the overlap (leaveOut), spared or not. */
+  private readonly leftOutNew = new Map<VenueConnection, Set<TopicState>>();
   private listSeq = 0;
   // Counters (cold).
   resends = 0;
@@ -83,9 +91,27 @@ export class UpbitRequests extends SubscriptionControl {
     if (op === "unsubscribe") {
       // No unsubscribe here: the list without them replaces the last one (ConnectionLifecycle.retire: a closed code).
       for (const t of topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) t.sub = SUB_IDLE;
-      this.leaveOutQueued(conn, topics);
-      if (!this.bisects.has(conn)) this.sendFull(conn);
+      const withdrawn = this.leaveOutQueued(conn, topics);
+      const b = this.bisects.get(conn);
+      if (b === undefined) this.sendFull(conn);
+      else if (withdrawn.includes(b.id)) {
+        // Its probe withdrawn unsent (it named only these): no error can answer it, so it passed now, not at its
+        // errorWaitMs timer (until 2026-12-07), which kept the codes it left out off their books that long.
+        if (b.timer) clearTimeout(b.timer);
+        b.wasQueued = false;
+        this.onProbePassed(conn, b);
+      }
       return;
+    }
+    const before = this.socketOf.get(conn);
+    if (conn.ws !== before) {
+      this.socketOf.set(conn, conn.ws);
+      // A planned reconnect's swap (planned-reconnect.ts: the subscribe on the replacement follows it): an ACTIVE code
+      // (TopicState.onRetiring) whose book is not LIVE may not be streamed by the old socket (a probe there left it
+      // out; the list after that bisection not written or refused). Not spared by a probe on the replacement then
+      // (leaveOut), nor kept LIVE going back to the old socket (overlapOver): until 2026-12-07 it was, LIVE with no
+      // socket streaming it.
+      if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => t.onRetiring && t.book !== BookState.LIVE)));
     }
     const b = this.bisects.get(conn);
     const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
@@ -164,7 +190,7 @@ export class UpbitRequests extends SubscriptionControl {
       // In outbox order: the first still there holds the rest back.
       while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
         const written = lists.shift()!;
-        this.lastRequest.set(conn, written.list);
+        if (conn.ws) this.lastRequest.set(conn.ws, written.list); // the outbox is the socket's (dropQueued at a swap)
         for (const t of written.asked) {
           t.subscribeQueued = false;
           if (t.sub === SUB_PENDING) t.lastMsgMs = now;
@@ -206,7 +232,7 @@ export class UpbitRequests extends SubscriptionControl {
       this.requests++;
       this.send(conn, text, tag);
       if (!conn.outbox.some((m) => m.reqId === tag)) {
-        this.lastRequest.set(conn, list); // written now: the codes it asks for are asked from now
+        this.lastRequest.set(conn.ws!, list); // written now: the codes it asks for are asked from now
         const now = this.clock();
         for (const t of asked) {
           t.subscribeQueued = false;
@@ -250,10 +276,11 @@ export class UpbitRequests extends SubscriptionControl {
   /**
    * `gone` (unsubscribed: a closed code) taken out of every request still waiting for the pacing: a list queued before
    * a probe and the probe too (sendFull rewrites only the latest list, and none while a probe waits after it). One
-   * left naming nothing is not sent (a probe of closed codes alone then passes: onProbePassed). Until 2026-12-07 these
-   * went out naming the closed code.
+   * left naming nothing is not sent (a probe of closed codes alone then passes at once: sendRequest). Until 2026-12-07
+   * these went out naming the closed code. Returns the tags of those taken out.
    */
-  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): void {
+  private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): string[] {
+    const withdrawn: string[] = [];
     for (const q of [...(this.queuedLists.get(conn) ?? [])]) {
       const left = q.list.filter((t) => !gone.includes(t));
       if (left.length === q.list.length) continue;
@@ -264,8 +291,10 @@ export class UpbitRequests extends SubscriptionControl {
       else {
         conn.outbox.splice(at, 1);
         this.withdraw(conn, q.id);
+        withdrawn.push(q.id);
       }
     }
+    return withdrawn;
   }
 
   /** The request `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
@@ -288,7 +317,9 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     // Never a refused or closed code (ConnectionLifecycle.retire during the probe): probing it alone would ask for it.
-    const suspects = (b ? b.probe : (this.lastRequest.get(conn) ?? [])).filter((t) => t.sub !== SUB_REJECTED);
+    // Nothing written on this socket yet (a swap's or a reconnect's list still waits): the error answers none of ours.
+    const last = conn.ws ? this.lastRequest.get(conn.ws) : undefined;
+    const suspects = (b ? b.probe : (last ?? [])).filter((t) => t.sub !== SUB_REJECTED);
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
@@ -315,7 +346,7 @@ export class UpbitRequests extends SubscriptionControl {
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
-    else this.lastRequest.set(conn, probe);
+    else this.lastRequest.set(conn.ws, probe);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 
@@ -330,7 +361,8 @@ export class UpbitRequests extends SubscriptionControl {
       b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
       return;
     }
-    const rest = b.suspects.filter((t) => !b.probe.includes(t) && t.sub !== SUB_REJECTED);
+    // Still subscribed: not one refused, nor one closed (set IDLE by sendRequest before the lifecycle rejects it).
+    const rest = b.suspects.filter((t) => !b.probe.includes(t) && (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE));
     if (rest.length === 0) {
       this.sendFull(conn, this.endBisect(conn));
       return;
@@ -357,7 +389,14 @@ export class UpbitRequests extends SubscriptionControl {
    */
   private leaveOut(conn: VenueConnection, probe: readonly TopicState[]): void {
     for (const t of conn.topics) {
-      const off = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t) && !(t.onRetiring && conn.retiringWs !== null);
+      const spared = t.onRetiring && conn.retiringWs !== null && !(this.unsureOld.get(conn)?.has(t) ?? false);
+      const left = (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && !probe.includes(t);
+      const off = left && !spared;
+      if (left && conn.retiringWs !== null) {
+        let set = this.leftOutNew.get(conn);
+        if (set === undefined) this.leftOutNew.set(conn, (set = new Set()));
+        set.add(t);
+      }
       t.offRequest = off;
       if (off && t.book === BookState.LIVE) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
     }
@@ -367,11 +406,30 @@ export class UpbitRequests extends SubscriptionControl {
    * A planned reconnect's overlap is over and the replacement carries on alone while one of its probes is out: the
    * codes the old socket served that the probe leaves out now have no socket (the probe is the replacement's whole
    * subscription), so they leave LIVE as any code a probe leaves out (leaveOut spared them while the old socket fed
-   * them). Gone back to the old socket: the bisection ended there (sendRequest), nothing to do.
+   * them); and with no probe out, each code a probe there left out during the overlap (leftOutNew). Gone back to the
+   * old socket: the bisection ended there (sendRequest); a code the old socket may not stream (unsureOld) leaves LIVE
+   * until its book comes there.
    */
   overlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    const unsure = this.unsureOld.get(conn);
+    this.unsureOld.delete(conn);
+    const leftOut = this.leftOutNew.get(conn);
+    this.leftOutNew.delete(conn);
+    // Gone back: such a code may be LIVE by the replacement's books alone (that socket is gone) until the list the
+    // going back sent is answered.
+    if (carrier === "old" && unsure !== undefined) {
+      for (const t of unsure) if (t.book === BookState.LIVE && t.sub !== SUB_REJECTED) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
+    if (carrier !== "replacement") return;
     const b = this.bisects.get(conn);
-    if (carrier === "replacement" && b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
+    if (b !== undefined && b.ws === conn.ws) this.leaveOut(conn, b.probe);
+    // Whether the replacement streams a code one of its probes left out is not known (a later probe or list naming it
+    // may wait for the pacing, or be refused too): one LIVE (by the old socket's books, spared or once the bisection
+    // ended) leaves LIVE until its book comes on the replacement. Until 2026-12-07 it stayed LIVE, maybe unfed (when no
+    // probe was out at the end, or the one out named it).
+    for (const t of leftOut ?? []) {
+      if (t.book === BookState.LIVE && t.sub !== SUB_REJECTED) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
   }
 
   private refuse(t: TopicState, why: string): void {

@@ -10,6 +10,7 @@ import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED, TopicState } from "../../../src/
 import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { splitBudget, type MessageLimit } from "../../../src/venues/common/budgets.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { rng } from "../../support/mulberry32.ts";
 
@@ -87,6 +88,39 @@ describe("common subscription control", () => {
     at(500);
     control.flush();
     expect(all[0]!.conn.sent.length + all[1]!.conn.sent.length).toBe(4);
+    control.stop();
+  });
+
+  test("retireAll under a shared per-IP budget: unsubscribes go in the order of each connection's first active topic, a closed pending one changing nothing", async () => {
+    // The order before closed pending topics were passed on (unsubscribeClosed, for Upbit's sake): a pending topic
+    // listed first put its connection first (its unsubscribe then took the token the other's was due).
+    const { control, all, at } = setup({ perIp: { capacity: 1, perSecond: 1 } }, 2, 3);
+    const [c0, c1, c2] = all as [(typeof all)[0], (typeof all)[0], (typeof all)[0]];
+    const lifecycle = new ConnectionLifecycle("fake", all.map((x) => x.conn), control, { invalidate: () => undefined, resync: () => undefined }, {
+      log: silentLogger,
+      keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+      deadConnectionMs: 6_000_000,
+      ackTimeoutMs: 6_000_000,
+      staleAfterMs: () => 6_000_000,
+      resyncBackoffBaseMs: 100,
+      maxConnectsPerWindow: 10,
+      connectWindowMs: 1_000,
+      now: () => 0,
+      random: () => 0.5,
+    });
+    c0.topics[0]!.sub = SUB_ACTIVE;
+    c1.topics[0]!.sub = SUB_PENDING;
+    c1.topics[1]!.sub = SUB_ACTIVE;
+    control.send(c2.conn, "x"); // the token
+    lifecycle.retireAll([c1.topics[0]!, c0.topics[0]!, c1.topics[1]!], StatusReason.INSTRUMENT_CLOSED);
+    at(1_000);
+    control.flush();
+    expect([c0.conn.sent.length, c1.conn.sent.length]).toEqual([1, 0]);
+    at(2_000);
+    control.flush();
+    expect(JSON.parse(c1.conn.sent[0]!)).toMatchObject({ method: "unsubscribe", params: [c1.topics[1]!.topic] }); // not the pending one
+    for (const x of all) x.conn.ws = null;
+    await lifecycle.stop();
     control.stop();
   });
 

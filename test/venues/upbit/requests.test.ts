@@ -4,8 +4,8 @@
  */
 import { expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { StatusReason } from "../../../src/core/types.ts";
-import { SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
@@ -225,5 +225,169 @@ test("an error frame while the probe still waits for the pacing does not narrow 
   control.onError(conn, "INVALID_PARAM", "bad code");
   expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-A", "KRW-B"]]]);
   expect(control.errorFrames).toBe(2);
+  control.stop();
+});
+
+/**
+ * An error frame answers the last list written on the socket it came on. Before, the last list written on the
+ * connection was taken, whichever socket it went on: after a planned reconnect's swap (the replacement's list still
+ * waiting for the pacing) an error on the replacement was bisected against the old socket's list, and after going back
+ * to the old socket one there was bisected against the replacement's.
+ */
+test("an error frame is bisected against the last list written on its own socket (a swap, a going back)", () => {
+  const { clock, control, conn, topics } = rig();
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  const old = conn.ws!;
+  const onReplacement: string[] = [];
+  const replacement = { send: (t: string) => void onReplacement.push(t) } as unknown as WebSocket;
+  const emptyBucket = () => {
+    for (let i = 0; i < 4 && conn.outbox.length === 0; i++) control.send(conn, "PING");
+  };
+  const outbox = () => conn.outbox.filter((m) => m.reqId !== undefined).map((m) => [m.reqId!.replace(/\d+$/, ""), codesOf(m.text)]);
+  control.sendRequest(conn, "subscribe", [a]); // written on the old socket: [A]
+  emptyBucket();
+  // The swap (planned-reconnect.ts swapWhenSettled): the replacement is the connection's socket, A served by the old one.
+  conn.retiringWs = old;
+  conn.ws = replacement;
+  control.dropQueued(conn);
+  a.onRetiring = true;
+  a.sub = SUB_IDLE;
+  emptyBucket();
+  control.sendRequest(conn, "subscribe", [a, b, c, d]); // waits for the pacing: nothing written on the replacement
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(outbox(), "an error on the replacement answers none of its lists").toEqual([["list", ["KRW-A", "KRW-B", "KRW-C", "KRW-D"]]]);
+  clock.nowMs += 10_000;
+  control.flush();
+  expect(onReplacement.filter((s) => s !== "PING").map(codesOf)).toEqual([["KRW-A", "KRW-B", "KRW-C", "KRW-D"]]);
+  // Gone back (planned-reconnect.ts goBack): the old socket is the connection's again, its last list [A].
+  conn.ws = old;
+  conn.retiringWs = null;
+  control.dropQueued(conn);
+  a.onRetiring = false;
+  a.sub = SUB_ACTIVE;
+  for (const t of [b, c, d]) t.sub = SUB_IDLE;
+  emptyBucket();
+  control.sendRequest(conn, "subscribe", [b, c, d]); // waits for the pacing
+  control.onError(conn, "INVALID_PARAM", "bad code");
+  expect(outbox(), "an error on the old socket answers its own last list, [A]").toEqual([
+    ["list", ["KRW-A", "KRW-B", "KRW-C", "KRW-D"]],
+    ["probe", ["KRW-A"]],
+  ]);
+  control.stop();
+});
+
+/**
+ * A probe whose codes all close while it waits for the pacing is withdrawn unsent: no error can answer it, so it
+ * passes at once and the bisection goes on with the codes still subscribed (never a code closed with it). Before, it
+ * passed only at its errorWaitMs timer (here 60 s), the codes it left out kept off their books that long.
+ */
+test("a probe withdrawn unsent because its codes closed passes at once, the bisection going on without them", async () => {
+  const { control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+    log: silentLogger,
+    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
+    deadConnectionMs: 6_000_000,
+    ackTimeoutMs: 6_000_000,
+    staleAfterMs: () => 6_000_000,
+    resyncBackoffBaseMs: 100,
+    maxConnectsPerWindow: 10,
+    connectWindowMs: 1_000,
+    now: () => 0,
+    random: () => 0.5,
+  });
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  expect(conn.outbox.map((m) => m.reqId?.replace(/\d+$/, ""))).toEqual(["probe"]);
+  lifecycle.retireAll([a, b, c], StatusReason.INSTRUMENT_CLOSED); // C closes with them: not a suspect now
+  // The next probe at once: D, the one suspect still subscribed.
+  expect(conn.outbox.map((m) => [m.reqId?.replace(/\d+$/, ""), codesOf(m.text)])).toEqual([["probe", ["KRW-D"]]]);
+  expect(d.offRequest).toBe(false);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/** A rig whose invalidations set the book's state, with a planned reconnect's swap and old socket's end done by hand. */
+function overlapRig() {
+  const clock = { nowMs: 0 };
+  const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, (t, state) => void (t.book = state), undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const [a, b] = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30) as unknown as [TopicState, TopicState];
+  const live = (...ts: TopicState[]) => {
+    for (const t of ts) (t.sub = SUB_ACTIVE), (t.book = BookState.LIVE); // a book came (adapter.ts onBook)
+  };
+  // planned-reconnect.ts swapWhenSettled: the replacement is the connection's socket and is asked for every code.
+  const swap = () => {
+    conn.retiringWs = conn.ws;
+    conn.ws = { send: () => undefined } as unknown as WebSocket;
+    control.dropQueued(conn);
+    for (const t of conn.topics) (t.onRetiring = t.sub === SUB_ACTIVE), (t.sub = SUB_IDLE);
+    control.sendRequest(conn, "subscribe", conn.topics);
+  };
+  // planned-reconnect.ts retiringGone: the old socket is gone, the replacement carries on.
+  const oldGone = () => {
+    conn.retiringWs = null;
+    for (const t of conn.topics) t.onRetiring = false;
+    control.overlapOver(conn, "replacement");
+  };
+  return { clock, control, conn, a, b, live, swap, oldGone };
+}
+
+/**
+ * A code the old socket's bisection had left out at a planned reconnect's swap (ACTIVE, its book not LIVE) may not be
+ * streamed there: a probe on the replacement that leaves it out does not spare it. Before, it was spared as one the
+ * old socket feeds (onRetiring), and stayed LIVE by the replacement's earlier books with neither socket streaming it.
+ */
+test("a code the old socket's probe left out is not spared by a probe on the replacement", () => {
+  const { control, conn, a, b, live, swap } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]); // [A, B] on the old socket
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] written: B left out there
+  expect(b.book).toBe(BookState.RESYNCING);
+  swap(); // [A, B] written on the replacement
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] on the replacement: B left out
+  expect(b.offRequest).toBe(true);
+  expect(b.book).toBe(BookState.RESYNCING);
+  control.stop();
+});
+
+/**
+ * A code a probe on the replacement left out while the old socket fed it (spared) is not known to be streamed by the
+ * replacement when the old socket goes after the bisection is over (the list after it waits for the pacing): it
+ * leaves LIVE. Before, only a probe still out at that moment made the codes it left out leave LIVE.
+ */
+test("the old socket gone after a bisection on the replacement: a code a probe there spared leaves LIVE", () => {
+  const { clock, control, conn, a, b, live, swap, oldGone } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]);
+  live(a, b);
+  swap();
+  live(a, b);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A] written: B spared (the old socket feeds it)
+  expect(b.book).toBe(BookState.LIVE);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A alone: probed once more, waiting for the pacing
+  clock.nowMs += 1_000;
+  control.flush();
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A refused; the list [B] waits for the pacing
+  expect(a.sub).toBe(SUB_REJECTED);
+  expect(conn.outbox.map((m) => codesOf(m.text))).toEqual([["KRW-B"]]);
+  oldGone();
+  expect(b.book).toBe(BookState.RESYNCING);
+  control.stop();
+});
+
+/** No bisection during the overlap: the old socket's end takes no book out of LIVE, one not LIVE at the swap included. */
+test("the old socket gone with no probe on the replacement: a book LIVE there stays LIVE", () => {
+  const { control, conn, a, b, live, swap, oldGone } = overlapRig();
+  control.sendRequest(conn, "subscribe", [a, b]);
+  live(a, b);
+  b.book = BookState.RESYNCING; // e.g. a frame it could not read
+  swap();
+  live(a, b);
+  oldGone();
+  expect([a.book, b.book]).toEqual([BookState.LIVE, BookState.LIVE]);
   control.stop();
 });
