@@ -584,8 +584,12 @@ describe("random reader outages with silent, ended and restarted streams, on the
   // The far side's staleness too (its monotonic clock mocked to the model's): a book the reader knows it lost data of
   // (an envelope of its stream taken after the loss, no refresh since) is never usable; nor one whose stream has
   // been silent for 1.4 s (the reader's silence limit, 600 ms, and the subscriber's stale limit, 600 ms, with room)
-  // while the reader's timer ran on time. This model found the old session's gap left unsent before a restart.
-  test("no book usable after a loss the reader knows of, nor long after its stream went silent", () => {
+  // while the reader's timer ran on time; nor one whose run ended (the reader took the restart's envelopes, no refresh
+  // of the new run). This model found the old session's gap left unsent before a restart. It flushes as the reader
+  // does (envelopes batched, a new session at once, the timer's heartbeat only after its interval): until s-rdnats5 it
+  // flushed after every stream and heartbeated every turn, which sent what the reader leaves unsent (a heartbeat-first
+  // restart: caught now, without EnvelopeRepacker.add's gapAtCount = 0).
+  test("no book usable after a loss the reader knows of, nor long after its stream went silent, nor once its run ended", () => {
     const instruments = [X, Y, makeInstrument("bybit", "linear", "SOLUSDT", 3, 5)];
     const SILENT_TURNS = 14; // of 100 ms
     let perfMs = 10_000;
@@ -610,6 +614,10 @@ describe("random reader outages with silent, ended and restarted streams, on the
         const silentTurns = instruments.map(() => 0);
         const lost = instruments.map(() => false);
         const lossKnown = instruments.map(() => false);
+        // The reader took the current run's envelopes but none of its refreshes: the book the far side holds is the
+        // ended run's, which multicast ends at the restart's first datagram.
+        const refreshedInRun = instruments.map(() => false);
+        const endedRunKnown = instruments.map(() => false);
         let outage = 0; // turns left of the reader's (its envelopes lost)
         let onTime = 0;
         const books = instruments.map((ins) => new TestBook(ins));
@@ -619,26 +627,37 @@ describe("random reader outages with silent, ended and restarted streams, on the
         let readerUs = 0;
         let ticks = 0;
         const clockAt = () => (perfMs = 10_000 + (now - 1_000_000) + 0.001 * ++ticks); // the far side's, after `now`
+        let lastSendMs = -Infinity;
         /** NatsFeedReader.flush: the replaced session's datagrams first, the gap carried, sealed on its clock. */
         const flush = () => {
           const old = rep.pendingOld;
           rep.pendingOld = undefined;
           rep.carryGap();
           for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) {
+            if (p.count === 0) continue;
             clockAt();
             readerUs = Math.max(readerUs + 1, monoEpochUs());
             for (const d of take(p, readerUs)) sub.ingest(d, readerUs + 50);
+            lastSendMs = now;
           }
         };
+        /** NatsFeedReader.onData: a new session flushed at once, else at the flush after the batch. */
+        const onData = (env: Uint8Array) => {
+          if (rep.add(env, now) === "new_session") flush();
+        };
+        /** The reader's timer: its heartbeat only while upstream is alive and nothing was sent for its interval. */
         const timer = () => {
-          if (rep.checkUpstream(now)) rep.packer.appendHeartbeat(0);
+          if (rep.checkUpstream(now) && now - lastSendMs >= 200) rep.packer.appendHeartbeat(0);
           flush();
         };
         for (let step = 0; step < 150; step++) {
           for (let i = 0; i < instruments.length; i++) {
             const r = random();
             if (r < 0.06) silent[i] = !silent[i];
-            else if (r > 0.97) runs[i] = newRun(i); // a restart (the old run's end unsent)
+            else if (r > 0.97) {
+              runs[i] = newRun(i); // a restart (the old run's end unsent)
+              refreshedInRun[i] = false;
+            }
             silentTurns[i] = silent[i] ? silentTurns[i]! + 1 : 0;
           }
           const late = random() < 0.05;
@@ -665,9 +684,12 @@ describe("random reader outages with silent, ended and restarted streams, on the
             }
             lost[i] &&= !refreshed;
             lossKnown[i] = lost[i]!;
-            for (const env of published.splice(0)) rep.add(env, now);
-            flush();
+            refreshedInRun[i] ||= refreshed;
+            endedRunKnown[i] = !refreshedInRun[i];
+            for (const env of published.splice(0)) onData(env);
+            if (random() < 0.5) flush(); // else batched with the next streams' envelopes (one turn of the event loop)
           }
+          flush();
           if (!timerFirst) timer();
           now += 100;
           clockAt();
@@ -675,6 +697,7 @@ describe("random reader outages with silent, ended and restarted streams, on the
           for (let i = 0; i < instruments.length; i++) {
             if (sub.book(instruments[i]!.instrumentId)?.usable !== true) continue;
             if (lossKnown[i]) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable after a loss`);
+            if (endedRunKnown[i]) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable, its run ended`);
             if (silentTurns[i]! >= SILENT_TURNS && onTime >= SILENT_TURNS) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable, silent`);
           }
         }
