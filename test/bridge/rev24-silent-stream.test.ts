@@ -17,7 +17,8 @@ import { NatsFeedReader, type FeedSubscriber } from "../../src/subscriber/index.
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { monoEpochMs, monoEpochUs } from "../../src/subscriber/mono-clock.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -355,6 +356,64 @@ describe("two upstream restarts before one flush of the reader", () => {
     expect(farX.usable && farX.bids.priceAt(0) !== 943400).toBe(false);
     expect(sub.counters.messages).toBe(3); // before: 2 (the refresh never sent)
     await reader.stop();
+  });
+});
+
+describe("a replay running through 100 upstream restarts in one burst", () => {
+  // JetStream hands the reader a burst of stored envelopes in one turn (no flush between them): each restart's new
+  // session is flushed at its first envelope, so every run's books reach the far side whole and in order, each new
+  // session ending the run before's, and the work stays in proportion (a datagram per run's refresh and what follows).
+  // Before s-rdnats4's flush at a new session, only the last two runs' datagrams were sent (12 datagrams).
+  test("every run's books reach the far side whole, never one run's shown in another's session", () => {
+    const { bridge, published } = recordingBridge();
+    const sub = newSubscriber({ staleAfterMs: 0 });
+    const books: TestBook[] = [];
+    const shownWhole = new Set<number>();
+    let runOf = -1; // the run of the last envelope the reader took
+    const wrong: string[] = [];
+    let datagrams = 0;
+    const runOfPrice = (px: number) => Math.floor((px - 900_000) / 100);
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX, stream: "S", from: "all" }, (d) => {
+      datagrams++;
+      sub.ingest(d.slice());
+      const far = sub.book(X.instrumentId);
+      if (far?.usable !== true) return;
+      const run = runOfPrice(far.bids.priceAt(0));
+      const b = books[run]!;
+      if (far.bids.priceAt(0) === b.bidPriceAt(0) && far.bidCount === b.bidCount) shownWhole.add(run);
+    }); // never started
+    let sendUs = T0;
+    for (let run = 0; run < 100; run++) {
+      const p = packer({ channelId: 3, sourceId: 7, sessionId: 100 + run, sessionStartUs: T0 + run * 1_000_000, heartbeatIntervalMs: 100 });
+      const x = new TestBook(X);
+      x.load([[900_000 + run * 100, 10]], [[990_000, 20]], 1, T0);
+      books.push(x);
+      if (run % 3 === 0) p.appendHeartbeat(0); // a heartbeat-first restart
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      for (let i = 0; i < 98; i++) {
+        if (i % 5 === 4) p.appendHeartbeat(0);
+        else {
+          const cs = new ChangeSet();
+          cs.addBid(900_000 + run * 100 + i + 1, 7);
+          x.apply(cs, x.venueSeq + 1, T0);
+          packBookDelta(p, x, cs);
+        }
+        for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      }
+    }
+    expect(published.length).toBeGreaterThan(9_900);
+    const onData = (reader as unknown as { onData(e: Uint8Array): void }).onData;
+    for (const env of published) {
+      runOf = (env[8]! | (env[9]! << 8)) - 100; // ENV_SESSION_ID_OFFSET (u32, below 2^16 here)
+      onData(env);
+      const far = sub.book(X.instrumentId);
+      if (far?.usable === true && runOfPrice(far.bids.priceAt(0)) !== runOf) wrong.push(`run ${runOf}: the far side shows run ${runOfPrice(far.bids.priceAt(0))}'s book`);
+    }
+    (reader as unknown as { flush(): void }).flush(); // the burst's scheduled flush
+    expect(wrong.slice(0, 3)).toEqual([]);
+    expect([reader.counters.sessions, shownWhole.size]).toEqual([100, 100]); // before: [100, 2]
+    expect(datagrams).toBeLessThanOrEqual(100 * 10);
   });
 });
 
