@@ -135,7 +135,8 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   seqJumpsReverted: number;
   /**
    * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
-   * is disconnected (its buffer would be discarded at the next connect attempt), and while it holds more than
+   * is disconnected (its buffer would be discarded at the next connect attempt; also while a connection made again after
+   * a close for good sets up its JetStream stream, which may not be there yet), and while it holds more than
    * maxPendingBytes unwritten (NATS or the link slower than the feed: the bridge's memory would grow without bound).
    */
   droppedDisconnected: number;
@@ -355,14 +356,16 @@ export class ForwardBridge {
   /** Envelopes handed to the client (messages and heartbeats): what the JetStream stream should store. */
   private sent = 0;
   private streamTimer: ReturnType<typeof setInterval> | undefined;
-  /** A connection connectAgain is closing after its set-up failed: not connected, whatever its protocol shows. */
-  private closingNc: Publisher | undefined;
   /** The next connect after the client closed for good (connectAgain). */
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectFailures = 0;
   /** Of reconnectFailures, those not a refusal of the credentials (logged the first and every 30th). */
   private otherReconnectFailures = 0;
-  /** connectAgain is under way: a connection it opened and closes again is not a new close to answer. */
+  /**
+   * connectAgain is under way: a connection it opened and closes again is not a new close to answer; and datagrams are
+   * dropped (counted, numbered as lost) until it is done, its JetStream set-up too (attach), as at start, where no
+   * group is joined until then.
+   */
   private reconnecting = false;
   /** Per upstream stream (channel << 16 | source): its session, the next upstream seqNum expected, the next forward number. */
   private readonly upstream = new Map<number, Upstream>();
@@ -679,11 +682,7 @@ export class ForwardBridge {
       this.reconnectFailures++;
       if (isAuthError(err)) this.authRefused((err as Error).message);
       else if (this.otherReconnectFailures++ % 30 === 0) this.opts.log.warn("connecting to NATS again failed: trying again", { error: (err as Error).message, failures: this.reconnectFailures });
-      if (nc !== undefined) {
-        this.closingNc = nc; // what comes meanwhile is dropped, not published into it (it shows itself connected)
-        await nc.close().catch(() => undefined);
-        if (this.closingNc === nc) this.closingNc = undefined;
-      }
+      if (nc !== undefined) await nc.close().catch(() => undefined); // what comes meanwhile is dropped (reconnecting)
       if (gone()) return;
       this.reconnectTimer = setTimeout(() => void this.connectAgain(), this.opts.reconnectAfterCloseMs ?? RECONNECT_AFTER_CLOSE_MS);
     } finally {
@@ -798,8 +797,10 @@ export class ForwardBridge {
     const p = this.protocol;
     // A connection the bridge closed to connect again (startAgainLater) shows itself connected until its socket's
     // close is seen: before 2026-12-06 what came meanwhile went into it, lost yet counted as published, no drop logged.
-    // So does one connectAgain closes (its set-up failed) while it waits for the close (until 2026-12-06 the same).
-    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && this.closingNc !== this.nc;
+    // Nor is one connectAgain has not finished with: while its JetStream set-up runs the stream may not be there yet
+    // (a server that lost it), and what went in was not stored, a hole in the history yet counted as published, before
+    // the watch's baseline (until 2026-12-06); and one it closes after the set-up failed shows itself connected too.
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting;
     if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, connected);
       return;

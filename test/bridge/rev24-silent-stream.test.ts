@@ -17,7 +17,8 @@ import { NatsFeedReader, type FeedSubscriber } from "../../src/subscriber/index.
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { monoEpochMs, monoEpochUs } from "../../src/subscriber/mono-clock.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -358,6 +359,64 @@ describe("two upstream restarts before one flush of the reader", () => {
   });
 });
 
+describe("a replay running through 100 upstream restarts in one burst", () => {
+  // JetStream hands the reader a burst of stored envelopes in one turn (no flush between them): each restart's new
+  // session is flushed at its first envelope, so every run's books reach the far side whole and in order, each new
+  // session ending the run before's, and the work stays in proportion (a datagram per run's refresh and what follows).
+  // Before s-rdnats4's flush at a new session, only the last two runs' datagrams were sent (12 datagrams).
+  test("every run's books reach the far side whole, never one run's shown in another's session", () => {
+    const { bridge, published } = recordingBridge();
+    const sub = newSubscriber({ staleAfterMs: 0 });
+    const books: TestBook[] = [];
+    const shownWhole = new Set<number>();
+    let runOf = -1; // the run of the last envelope the reader took
+    const wrong: string[] = [];
+    let datagrams = 0;
+    const runOfPrice = (px: number) => Math.floor((px - 900_000) / 100);
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX, stream: "S", from: "all" }, (d) => {
+      datagrams++;
+      sub.ingest(d.slice());
+      const far = sub.book(X.instrumentId);
+      if (far?.usable !== true) return;
+      const run = runOfPrice(far.bids.priceAt(0));
+      const b = books[run]!;
+      if (far.bids.priceAt(0) === b.bidPriceAt(0) && far.bidCount === b.bidCount) shownWhole.add(run);
+    }); // never started
+    let sendUs = T0;
+    for (let run = 0; run < 100; run++) {
+      const p = packer({ channelId: 3, sourceId: 7, sessionId: 100 + run, sessionStartUs: T0 + run * 1_000_000, heartbeatIntervalMs: 100 });
+      const x = new TestBook(X);
+      x.load([[900_000 + run * 100, 10]], [[990_000, 20]], 1, T0);
+      books.push(x);
+      if (run % 3 === 0) p.appendHeartbeat(0); // a heartbeat-first restart
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      for (let i = 0; i < 98; i++) {
+        if (i % 5 === 4) p.appendHeartbeat(0);
+        else {
+          const cs = new ChangeSet();
+          cs.addBid(900_000 + run * 100 + i + 1, 7);
+          x.apply(cs, x.venueSeq + 1, T0);
+          packBookDelta(p, x, cs);
+        }
+        for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
+      }
+    }
+    expect(published.length).toBeGreaterThan(9_900);
+    const onData = (reader as unknown as { onData(e: Uint8Array): void }).onData;
+    for (const env of published) {
+      runOf = (env[8]! | (env[9]! << 8)) - 100; // ENV_SESSION_ID_OFFSET (u32, below 2^16 here)
+      onData(env);
+      const far = sub.book(X.instrumentId);
+      if (far?.usable === true && runOfPrice(far.bids.priceAt(0)) !== runOf) wrong.push(`run ${runOf}: the far side shows run ${runOfPrice(far.bids.priceAt(0))}'s book`);
+    }
+    (reader as unknown as { flush(): void }).flush(); // the burst's scheduled flush
+    expect(wrong.slice(0, 3)).toEqual([]);
+    expect([reader.counters.sessions, shownWhole.size]).toEqual([100, 100]); // before: [100, 2]
+    expect(datagrams).toBeLessThanOrEqual(100 * 10);
+  });
+});
+
 describe("every stream silent while the reader listened, then one back while its timer is late", () => {
   // Live, the reader's timer ran on time through the silence (its heartbeats stopped, the subscribers' books went
   // stale), then under load the first envelope back came before a late round (or after it): the other stream was
@@ -584,8 +643,12 @@ describe("random reader outages with silent, ended and restarted streams, on the
   // The far side's staleness too (its monotonic clock mocked to the model's): a book the reader knows it lost data of
   // (an envelope of its stream taken after the loss, no refresh since) is never usable; nor one whose stream has
   // been silent for 1.4 s (the reader's silence limit, 600 ms, and the subscriber's stale limit, 600 ms, with room)
-  // while the reader's timer ran on time. This model found the old session's gap left unsent before a restart.
-  test("no book usable after a loss the reader knows of, nor long after its stream went silent", () => {
+  // while the reader's timer ran on time; nor one whose run ended (the reader took the restart's envelopes, no refresh
+  // of the new run). This model found the old session's gap left unsent before a restart. It flushes as the reader
+  // does (envelopes batched, a new session at once, the timer's heartbeat only after its interval): until s-rdnats5 it
+  // flushed after every stream and heartbeated every turn, which sent what the reader leaves unsent (a heartbeat-first
+  // restart: caught now, without EnvelopeRepacker.add's gapAtCount = 0).
+  test("no book usable after a loss the reader knows of, nor long after its stream went silent, nor once its run ended", () => {
     const instruments = [X, Y, makeInstrument("bybit", "linear", "SOLUSDT", 3, 5)];
     const SILENT_TURNS = 14; // of 100 ms
     let perfMs = 10_000;
@@ -610,6 +673,10 @@ describe("random reader outages with silent, ended and restarted streams, on the
         const silentTurns = instruments.map(() => 0);
         const lost = instruments.map(() => false);
         const lossKnown = instruments.map(() => false);
+        // The reader took the current run's envelopes but none of its refreshes: the book the far side holds is the
+        // ended run's, which multicast ends at the restart's first datagram.
+        const refreshedInRun = instruments.map(() => false);
+        const endedRunKnown = instruments.map(() => false);
         let outage = 0; // turns left of the reader's (its envelopes lost)
         let onTime = 0;
         const books = instruments.map((ins) => new TestBook(ins));
@@ -619,26 +686,37 @@ describe("random reader outages with silent, ended and restarted streams, on the
         let readerUs = 0;
         let ticks = 0;
         const clockAt = () => (perfMs = 10_000 + (now - 1_000_000) + 0.001 * ++ticks); // the far side's, after `now`
+        let lastSendMs = -Infinity;
         /** NatsFeedReader.flush: the replaced session's datagrams first, the gap carried, sealed on its clock. */
         const flush = () => {
           const old = rep.pendingOld;
           rep.pendingOld = undefined;
           rep.carryGap();
           for (const p of old === undefined ? [rep.packer] : [old, rep.packer]) {
+            if (p.count === 0) continue;
             clockAt();
             readerUs = Math.max(readerUs + 1, monoEpochUs());
             for (const d of take(p, readerUs)) sub.ingest(d, readerUs + 50);
+            lastSendMs = now;
           }
         };
+        /** NatsFeedReader.onData: a new session flushed at once, else at the flush after the batch. */
+        const onData = (env: Uint8Array) => {
+          if (rep.add(env, now) === "new_session") flush();
+        };
+        /** The reader's timer: its heartbeat only while upstream is alive and nothing was sent for its interval. */
         const timer = () => {
-          if (rep.checkUpstream(now)) rep.packer.appendHeartbeat(0);
+          if (rep.checkUpstream(now) && now - lastSendMs >= 200) rep.packer.appendHeartbeat(0);
           flush();
         };
         for (let step = 0; step < 150; step++) {
           for (let i = 0; i < instruments.length; i++) {
             const r = random();
             if (r < 0.06) silent[i] = !silent[i];
-            else if (r > 0.97) runs[i] = newRun(i); // a restart (the old run's end unsent)
+            else if (r > 0.97) {
+              runs[i] = newRun(i); // a restart (the old run's end unsent)
+              refreshedInRun[i] = false;
+            }
             silentTurns[i] = silent[i] ? silentTurns[i]! + 1 : 0;
           }
           const late = random() < 0.05;
@@ -665,9 +743,12 @@ describe("random reader outages with silent, ended and restarted streams, on the
             }
             lost[i] &&= !refreshed;
             lossKnown[i] = lost[i]!;
-            for (const env of published.splice(0)) rep.add(env, now);
-            flush();
+            refreshedInRun[i] ||= refreshed;
+            endedRunKnown[i] = !refreshedInRun[i];
+            for (const env of published.splice(0)) onData(env);
+            if (random() < 0.5) flush(); // else batched with the next streams' envelopes (one turn of the event loop)
           }
+          flush();
           if (!timerFirst) timer();
           now += 100;
           clockAt();
@@ -675,6 +756,7 @@ describe("random reader outages with silent, ended and restarted streams, on the
           for (let i = 0; i < instruments.length; i++) {
             if (sub.book(instruments[i]!.instrumentId)?.usable !== true) continue;
             if (lossKnown[i]) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable after a loss`);
+            if (endedRunKnown[i]) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable, its run ended`);
             if (silentTurns[i]! >= SILENT_TURNS && onTime >= SILENT_TURNS) wrong.push(`seed ${seed} step ${step} instrument ${i}: usable, silent`);
           }
         }

@@ -214,6 +214,57 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(t.lines.some((l) => /SFRST was replaced/.test(l.msg))).toBe(false); // the same stream (its creation time kept)
   });
 
+  // The connect made again after a close for good publishes only once its JetStream set-up is done: before, the bridge
+  // published into the new connection while its stream was still being made (a server that lost it): none of that was
+  // stored, a replay saw the skipped numbers, yet it counted as published, and before the watch's baseline (never
+  // streamNotStored). Now it is dropped and counted (droppedDisconnected), as at start (no group joined until then).
+  test("the connect made again: what comes during its JetStream set-up is dropped and counted, not published unstored", async () => {
+    let hold: Promise<void> | undefined;
+    let holding = false;
+    class HeldSetUp extends ForwardBridge {
+      protected override async streamManager(nc: never): Promise<StreamManager> {
+        if (hold !== undefined) {
+          holding = true;
+          await hold;
+        }
+        return super.streamManager(nc);
+      }
+    }
+    const bridge = new HeldSetUp({ groups: [], servers: nats.url, prefix: "sfset", jetstream: { stream: "SFSET", maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 60_000 }, reconnectAfterCloseMs: 10, log: silentLogger });
+    await bridge.start();
+    stops.push(() => bridge.stop());
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const refresh = () => {
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      for (const d of take(p, (sendUs += 10_000))) bridge.onDatagram(d);
+    };
+    // The server lost the stream (deleted here; a server started on another store alike), and the client closed its
+    // connection for good: the bridge connects again, its set-up held while the feed goes on.
+    await jsm.streams.delete("SFSET");
+    let release = (): void => undefined;
+    hold = new Promise<void>((r) => (release = r));
+    await (bridge as unknown as { nc: { close(): Promise<void> } }).nc.close();
+    await waitFor(() => holding, "the connect made again setting up its stream", 10_000);
+    const before = { ...bridge.counters };
+    try {
+      refresh(); // a definition and a snapshot: no stream to store them yet
+    } finally {
+      hold = undefined;
+      release();
+    }
+    await waitFor(() => bridge.health.natsConnected, "connected again, the stream made", 10_000);
+    refresh();
+    let seq = 0;
+    await waitFor(() => seq >= 2, "the second refresh stored", 10_000, () => void lastSeq("SFSET").then((s) => (seq = s), () => undefined));
+    const c = bridge.counters;
+    // What the stream holds is all that counts as published; the rest as dropped. Before: [4, 0, 2].
+    expect([c.published - before.published, c.droppedDisconnected - before.droppedDisconnected, await lastSeq("SFSET")]).toEqual([2, 2, 2]);
+  });
+
   test("JetStream unavailable (nats-server restarted without it): warned while the stream cannot be checked, the hole counted once it can", async () => {
     // Its own server: this one is restarted without JetStream, then with it (the same store).
     const own = await NatsServer.start();
