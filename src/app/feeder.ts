@@ -381,7 +381,9 @@ class VenuePipeline implements BookSink {
    * Adds this venue's books to /readyz's summary (Feeder.readinessSummary): one pass over the builders' states,
    * counting as readiness.ts countsAsNotLive does; only the first `named` not live get an entry. The expired closed
    * books are asked of the adapter only when a book is halted / instrument_closed; a LIVE book's summary only when
-   * one of it threw before (`unreadable`). Cold.
+   * one of it threw before (`unreadable`): reading every LIVE book's summary here would make each poll format them all.
+   * A LIVE book whose levels throw when read is found by the periodic refresh instead (onRefreshFailed: RESYNCING);
+   * only a fault of the summary's own formatting waits for /books or /status. Cold.
    */
   summarizeInto(s: ReadinessSummary, named: number): void {
     const venue = this.adapter.venue;

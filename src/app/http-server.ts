@@ -306,13 +306,16 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
 /**
  * MessagePack when the Accept header names application/msgpack with a q above 0 and no lower than JSON's (its own
  * range, else application/*, else the wildcard; 0 when none is named): a tie goes to MessagePack, named explicitly.
- * Before, any mention of it did, `;q=0` ("not acceptable") and a JSON preferred over it too.
+ * Before, any mention of it did, `;q=0` ("not acceptable") and a JSON preferred over it too. Cold (once a request):
+ * one pass over the header (a request head is at most 16 KiB: a longer one is 431).
  */
 export function prefersMsgpack(accept: string | null): boolean {
-  if (accept === null || !accept.toLowerCase().includes(MSGPACK_CONTENT_TYPE)) return false;
+  if (accept === null) return false;
+  const text = accept.toLowerCase();
+  if (!text.includes(MSGPACK_CONTENT_TYPE)) return false;
   const q = new Map<string, number>();
-  for (const range of accept.toLowerCase().split(",")) {
-    const [type = "", ...params] = range.split(";").map((p) => p.trim());
+  for (const range of splitUnquoted(text, ",")) {
+    const [type = "", ...params] = splitUnquoted(range, ";").map((p) => p.trim());
     const given = params.find((p) => p.startsWith("q="))?.slice(2);
     // RFC 9110 §12.4.2: 0 to 1, at most three decimals; a range with any other q is left out.
     if (given !== undefined && !/^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(given)) continue;
@@ -321,6 +324,28 @@ export function prefersMsgpack(accept: string | null): boolean {
   }
   const packed = q.get(MSGPACK_CONTENT_TYPE) ?? 0;
   return packed > 0 && packed >= (q.get("application/json") ?? q.get("application/*") ?? q.get("*/*") ?? 0);
+}
+
+/**
+ * `text` split at each `separator` outside a quoted string (RFC 9110 §5.6.4, `\` escaping the next character): a
+ * parameter value may be quoted and hold `,` or `;`. Until 2026-12-07 the header was split at every one, so
+ * `application/json;profile="a,b";q=0.1` was read as JSON at q=1 (its q cut off), and MessagePack refused over it.
+ */
+function splitUnquoted(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted && c === "\\") i++;
+    else if (c === '"') quoted = !quoted;
+    else if (!quoted && c === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /** What a data route answers from. */

@@ -9,7 +9,7 @@ import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { levelsOf, summarize } from "../../src/app/book-json.ts";
-import { checkHttpExposure, startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { checkHttpExposure, prefersMsgpack, startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { histogramData } from "../../src/app/metrics.ts";
 import { parsePrometheusText, PromWriter } from "../../src/app/prometheus.ts";
 import type { ReadinessInput } from "../../src/app/readiness.ts";
@@ -153,6 +153,51 @@ describe("http server", () => {
       const bytes = new Uint8Array(await r.arrayBuffer());
       expect(type === "application/json" ? JSON.parse(new TextDecoder().decode(bytes)) : unpack(bytes), accept).toMatchObject({ symbol: "XRPUSDT", bids: [["1.9531", "6203"]] });
     }
+  });
+
+  test("prefersMsgpack of random Accept headers as a model of their ranges: quoted parameters holding , ; = and q, whitespace, case, bad q", () => {
+    // The header is written from ranges; the model judges the ranges themselves (no parsing): the first range of a
+    // type with a valid q counts, a range with an invalid q is left out; MessagePack when its q is above 0 and no
+    // lower than JSON's (application/json, else application/*, else */*). Until 2026-12-07 a quoted parameter holding
+    // a comma or semicolon split the range there (`profile="a,b";q=0.1` read as JSON at q=1), so the choice was wrong.
+    let seed = 20261207;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const types = ["application/msgpack", "APPLICATION/MsgPack", "application/json", "Application/JSON", "application/*", "*/*", "text/html"];
+    const validQ = ["0", "0.", "0.000", "0.001", "0.5", "0.9", "1", "1.", "1.000"];
+    const invalidQ = ["1.5", "abc", "", "0.1234", "2", "-0", ".5", '"0.5"'];
+    const quotedChars = ['a', ',', ';', '=', ' ', 'q', '0', '.', '5', '\\"', '\\\\'];
+    const ows = () => pick(["", "", " ", "\t", "  "]);
+    const seen = new Set<boolean>();
+    for (let n = 0; n < 1500; n++) {
+      const q = new Map<string, number>();
+      const ranges: string[] = [];
+      for (let r = 1 + Math.floor(random() * 4); r > 0; r--) {
+        const type = pick(types);
+        let text = type;
+        for (let p = Math.floor(random() * 3); p > 0; p--) {
+          const value = random() < 0.5 ? "utf-8" : `"${Array.from({ length: Math.floor(random() * 6) }, () => pick(quotedChars)).join("")}"`;
+          text += `${ows()};${ows()}${pick(["charset", "profile", "v"])}=${value}`;
+        }
+        const kind = random();
+        const given = kind < 0.3 ? undefined : kind < 0.85 ? pick(validQ) : pick(invalidQ);
+        if (given !== undefined) text += `${ows()};${ows()}${pick(["q", "Q"])}=${given}`;
+        ranges.push(text);
+        if (given !== undefined && !validQ.includes(given)) continue;
+        if (!q.has(type.toLowerCase())) q.set(type.toLowerCase(), given === undefined ? 1 : Number(given));
+      }
+      const header = ranges.join(`${ows()},${ows()}`);
+      const packed = q.get("application/msgpack") ?? 0;
+      const expected = packed > 0 && packed >= (q.get("application/json") ?? q.get("application/*") ?? q.get("*/*") ?? 0);
+      seen.add(expected);
+      expect(prefersMsgpack(header), header).toBe(expected);
+    }
+    expect([...seen].sort()).toEqual([false, true]);
   });
 
   test("/books/{venue}/{market}/{symbol}?depth=N", async () => {
