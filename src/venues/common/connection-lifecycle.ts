@@ -670,6 +670,7 @@ export class ConnectionLifecycle {
   replayDisconnected(name: string): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
+    conn.replayRefusalHeld?.(); // the close, not ws:back, after a replacement's refusal: it was the venue's
     if (conn.socketsRecorded) {
       // As onDisconnected: the socket is gone (a new generation), and any overlap with it.
       conn.generation = ++conn.genSeq;
@@ -713,7 +714,12 @@ export class ConnectionLifecycle {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
+    // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+    // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
+    // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
+    // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).
+    if (conn.replayRefusalHeld !== null && url !== SOCKET_BACK_URL && url !== SOCKETS_STATE_URL && url !== SOCKETS_RECORDED_URL && url !== SOCKETS_OVERLAP_URL) conn.replayRefusalHeld();
     // Whatever replay knows of the sockets: the books live found without a feed leave LIVE here, as live's did.
     if (url === SOCKET_RETIRED_URL) this.replayUnfed(conn, body);
     if (url === SOCKETS_RECORDED_URL) {
@@ -722,6 +728,7 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       conn.replayNextFromOld = false;
       conn.pending.clear(); // a new socket: none of its requests is written yet
+      this.control.replayOverlapOver(conn, false); // a refusal held: the end of its overlap is not in the capture
       return true;
     }
     if (!conn.socketsRecorded) {

@@ -174,6 +174,13 @@ export abstract class VenueConnection {
   socketsDeclaredMs = 0;
   /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
   replayNextFromOld = false;
+  /**
+   * Replay: set while a replacement's refusal of a topic the old socket serves is held (SubscriptionControl
+   * replayOverlapOver); called at the connection's next frame or event other than SOCKET_BACK_URL (and those saying
+   * the overlap's end was lost): live went back right after the refusing frame, so anything else next says it was the
+   * venue's refusal, the book halted from then on (until 2026-12-07 its frames until SOCKET_RETIRED_URL were applied).
+   */
+  replayRefusalHeld: (() => void) | null = null;
   /** Why a planned reconnect is wanted ("" = none); tried (again) from plannedRetryAtMs, after a failed one's backoff. */
   plannedWhy = "";
   plannedRetryAtMs = 0;
@@ -333,6 +340,7 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
 ): boolean {
   const conn = replayConnection(conns, connection, market);
   if (!conn) return false;
+  conn.replayRefusalHeld?.();
   if (!conn.replayNextFromOld) {
     replayFrameAt(conn, frame, tsRecvUs);
     return true;

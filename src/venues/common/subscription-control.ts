@@ -610,6 +610,7 @@ export class SubscriptionControl {
     if (t.onRetiring && conn.retiringGeneration >= 0) {
       if (replaying) {
         this.refusedInOverlap.push({ t, retMsg, retiringGen: conn.retiringGeneration, permanent: false });
+        this.holdRefusals(conn);
         return;
       }
       if (this.onReplacementRefused?.(conn, `replacement refused ${t.topic}: ${retMsg}`)) return;
@@ -641,6 +642,9 @@ export class SubscriptionControl {
    */
   private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
+    // Replay (no socket): the live run's retry is in the capture (its ws:req and answer); until 2026-12-07 replay warned
+    // of one more and queued it, never to go out.
+    if (conn.ws === null) return;
     // Never before the venue's own count allows one more request (OKX's hour): each retry sooner is refused again.
     const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
     const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random), budgetWaitMs);
@@ -712,6 +716,7 @@ export class SubscriptionControl {
    * otherwise (going back: they failed the replacement; a close; an end lost from the capture: none rejected).
    */
   replayOverlapOver(conn: VenueConnection, venues: boolean): void {
+    conn.replayRefusalHeld = null;
     const refused = this.refusedInOverlap.filter((r) => r.t.conn === conn);
     if (refused.length === 0) return;
     this.refusedInOverlap = this.refusedInOverlap.filter((r) => r.t.conn !== conn);
@@ -725,6 +730,11 @@ export class SubscriptionControl {
     conn.retiringGeneration = gen;
   }
 
+  /** Replay: conn's next record says whose the held refusals were (VenueConnection.replayRefusalHeld). */
+  private holdRefusals(conn: VenueConnection): void {
+    conn.replayRefusalHeld ??= () => this.replayOverlapOver(conn, true);
+  }
+
   /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
   private reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
@@ -732,6 +742,7 @@ export class SubscriptionControl {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
       // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
       this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration, permanent: true });
+      this.holdRefusals(t.conn);
       return;
     }
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && this.onReplacementRefused?.(t.conn, `replacement refused ${t.topic}: ${retMsg}`)) {

@@ -6,7 +6,7 @@
  * recorded and every refusal was ignored in replay (the book stayed LIVE where live had it halted).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { btcUsdtConfig, MapSink } from "./helpers.ts";
@@ -22,8 +22,8 @@ const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["boo
 const refusal = (id: string) => JSON.stringify({ id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:BTC-USDT doesn't exist." });
 
 /** A replaying adapter of spot BTC-USDT, LIVE from a snapshot on conn0.spot, and what a test feeds it there. */
-async function liveInReplay() {
-  const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+async function liveInReplay(log: Logger = silentLogger) {
+  const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log });
   cleanups.push(() => adapter.stop());
   const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
   adapter.startReplay(sink);
@@ -81,6 +81,10 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     back.event("ws:swap");
     back.event(request("s2"));
     back.feed(refusal("s2"));
+    // Recorded before live's ws:back: a request written while the refusal was handled (a refused batch's rest), and a
+    // new file's head (the writer cuts files by receive time). Neither says the refusal was the venue's.
+    back.event(request("s3"));
+    back.event("ws:overlap");
     back.event("ws:back");
     expect(back.sink.invalid).toEqual([]);
     expect(back.adapter.topicInfo(0).state).toBe("live");
@@ -105,5 +109,53 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     event("ws:retired");
     expect(sink.invalid).toEqual([]);
     expect(adapter.topicInfo(0).state).toBe("live");
+  });
+
+  test("a refused book's frames after the refusal are not applied: live halted it at the refusal, ws:back would have come next", async () => {
+    // Live: the replacement's refusal while the old socket is closing (it cannot go back) halts the book at once; its
+    // going back (ws:back) is recorded right after the refusing frame. So any other record next says it was the venue's.
+    const update = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":10,"seqId":11}]}`;
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event("ws:swap");
+    event(request("s2"));
+    feed(refusal("s2"));
+    event("ws:old");
+    feed(update); // the old socket's last frame, received after the refusal
+    expect(sink.invalid, "halted before the frame").toEqual(HALTED);
+    expect(sink.seq[0]).toBe(10);
+    expect(sink.bids[0]).toBeUndefined();
+    event("ws:retired");
+    expect(sink.invalid).toEqual(HALTED);
+    expect(adapter.topicInfo(0).state).toBe("halted");
+  });
+
+  test("a refusal over the rate limit is not sent again in replay (no warning of a retry): the recorded retry follows", async () => {
+    const warnings: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (msg) => void warnings.push(msg), child: () => log };
+    const { adapter, sink, feed, event } = await liveInReplay(log);
+    event(request("s2"));
+    feed(JSON.stringify({ id: "s2", event: "error", code: "60014", msg: "Requests too frequent." }));
+    expect(warnings).toEqual([]);
+    event(request("s3"));
+    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicInfo(0).state).toBe("live");
+  });
+
+  test("a rejected book subscribed again (its listing found trading) awaits its snapshot, is LIVE from it, and a second refusal halts it again", async () => {
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event(request("s2"));
+    feed(refusal("s2"));
+    expect(adapter.topicInfo(0).state).toBe("halted");
+    event(request("s3"));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "awaiting_snapshot", rejected: false, subscribed: true });
+    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    feed(snapshot.replace('"seqId":10', '"seqId":30'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+    event(request("s4"));
+    feed(refusal("s4"));
+    expect(sink.invalid).toEqual([...HALTED, ...HALTED]);
+    expect(adapter.topicInfo(0).state).toBe("halted");
   });
 });
