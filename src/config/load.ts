@@ -607,7 +607,8 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
 /** A unicast destination's receivers: a non-empty list of distinct IPv4 "host:port". */
 function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceiver[] {
   const list = v.strList(raw, key, []);
-  if (list.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
+  // Only for a list: one that is not (a string) is named once, by strList (as a market's symbols).
+  if (Array.isArray(raw) && raw.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
   const out: UnicastReceiver[] = [];
   for (const r of list) {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(r);
@@ -720,8 +721,13 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const perConnection = venueName === "coinbase" ? ["symbols_per_connection"] : [];
       v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", ...perConnection, ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
-      const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
-      if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
+      // One of the venue's depths whatever was given: before, "50" (a string) or 50.5 was "not an integer
+      // 0–9007199254740991", a range no venue takes.
+      let depth = ms.defaultDepth;
+      if (mt.depth !== undefined) {
+        if (typeof mt.depth === "number" && allowed.includes(mt.depth)) depth = mt.depth + 0; // -0 is 0 (Deribit's full book)
+        else v.problem(`${mk}.depth`, mt.depth, `one of ${allowed.join(", ")}`);
+      }
       const symbols = v.strList(mt.symbols, `${mk}.symbols`, undefined);
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
