@@ -10,6 +10,7 @@ import { splitBufferBudget } from "../venues/binance/options.ts";
 import { looksLikePath } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { DEFAULTS } from "./load.ts";
+import { restBridgeBytesPerWorker } from "./share.ts";
 import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
 
 /**
@@ -55,16 +56,21 @@ function url(k: string, u: string): string {
   return shown === u ? `${k} = ${value(u)}` : `# ${k} is set (not shown in full: it holds credentials): ${value(shown)}`;
 }
 
-function venue(v: VenueConfig): string[] {
+function venue(v: VenueConfig, workers: number): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, url("ws_url", v.wsUrl), url("rest_url", v.restUrl), `instrument_cache = ${value(v.instrumentCachePath)}`];
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
-  if (v.restBridgeBufferBytes !== undefined) out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
-  if (v.restBridgeBufferBytes !== undefined && v.venue === "binance") {
-    const s = splitBufferBudget(v.restBridgeBufferBytes);
-    out.push(`# binance splits it: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
+  if (v.restBridgeBufferBytes !== undefined) {
+    out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
+    // What each adapter keeps (app/feeder.ts): with workers, each worker's part of the key, its books' buffers.
+    const part = restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers);
+    if (workers > 1) out.push(`# each of the ${workers} workers keeps ${part} of it for its books`);
+    if (v.venue === "binance") {
+      const s = splitBufferBudget(part);
+      out.push(`# binance splits ${workers > 1 ? "each worker's part" : "it"}: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
+    }
   }
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
@@ -125,7 +131,7 @@ export function formatConfigToml(c: FeederConfig): string {
       `total_bytes_per_sec = ${rt.totalBytesPerSec}`,
     );
   } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
-  for (const v of c.venues) lines.push("", ...venue(v));
+  for (const v of c.venues) lines.push("", ...venue(v, c.workers));
   const n = c.nats;
   if (n !== undefined) {
     // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret

@@ -17,7 +17,7 @@ import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
-import { shardOfId } from "./share.ts";
+import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -295,6 +295,13 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
           });
         }
       }
+    }
+  }
+  // Each worker keeps its part of a venue's REST-bridge budget (share.ts): a part under the floor is the key's too small.
+  for (const vc of venues) {
+    const total = vc.restBridgeBufferBytes;
+    if (total !== undefined && workers > 1 && restBridgeBytesPerWorker(total, workers) < MIN_REST_BRIDGE_BUFFER_BYTES) {
+      v.problem(`venues.${vc.venue}.rest_bridge_buffer_bytes`, total, `at least ${MIN_REST_BRIDGE_BUFFER_BYTES * workers} with workers = ${workers} (each worker keeps 1/${workers} of it, at least ${MIN_REST_BRIDGE_BUFFER_BYTES})`);
     }
   }
   // Worker i's request server listens on port + i + 1 (port 0: each its own free port); Bun refuses a port past 65535.
