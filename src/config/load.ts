@@ -478,7 +478,12 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   } else {
     host = m[1] === "localhost" ? "127.0.0.1" : m[1];
     port = Number(m[2]);
-    if (enabled && !isLoopback(host) && !allowNonLoopback) {
+    // 0.0.0.0 is every address; any other no host can have (a group, broadcast) is the file's to change. Before, it
+    // was taken and the start failed binding it (exit 1, restarted for ever), as the other listen addresses are not.
+    const never = !enabled || host === "0.0.0.0" ? null : neverAHostAddress(host);
+    if (never !== null) {
+      v.problem("http.listen", listen, `an IPv4 "address:port" of this host, or 0.0.0.0 (${never}: no host has it)`);
+    } else if (enabled && !isLoopback(host) && !allowNonLoopback) {
       v.problem("http.listen", listen, "a loopback address (127.x.x.x); set http.allow_non_loopback = true to bind beyond loopback");
     } else if (enabled && !isLoopback(host) && token === "") {
       // The HTTP server refuses this too (checkHttpExposure); here it is reported with the other problems, so
