@@ -9,9 +9,10 @@ import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts"
 import { splitBufferBudget } from "../venues/binance/options.ts";
 import { looksLikePath } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
+import { venueSpec } from "../venues/registry.ts";
 import { DEFAULTS } from "./load.ts";
 import { restBridgeBytesPerWorker } from "./share.ts";
-import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
+import type { DestinationConfig, FeederConfig, MarketConfig, VenueConfig } from "./types.ts";
 
 /**
  * A TOML basic string: JSON's escapes are TOML's, but JSON leaves DEL (U+007F) as it is, which TOML refuses in a
@@ -82,12 +83,23 @@ function venue(v: VenueConfig, workers: number): string[] {
     for (const [k, o] of Object.entries(m.options ?? {})) out.push(`${key(k)} = ${value(o)}`);
     // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
     if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);
-    else out.push("# stale_after_ms not set: the adapter's default for this depth");
+    if (m.staleAfterMs === undefined || m.staleAfterMs === 0) out.push(`# stale_after_ms ${m.staleAfterMs === undefined ? "not set" : "0"}: the adapter's default for each depth, ${staleDefaults(v, m)}`);
   }
   for (const [name, o] of v.overrides) {
     out.push("", `[${base}.overrides.${key(name)}]`, `tick_size = ${value(o.tickSize)}`, `lot_size = ${value(o.lotSize)}`);
   }
   return out;
+}
+
+/**
+ * What a market's stale_after_ms left at 0 means, from the registry the adapters' defaults come from (MarketSpec
+ * staleAfterMs): each depth's figure, the market's and each further SYMBOL@N's. Before, only "the adapter's default".
+ */
+function staleDefaults(v: VenueConfig, m: MarketConfig): string {
+  const spec = venueSpec(v.venue)?.markets[m.market];
+  if (spec === undefined) return "unknown";
+  const depths = new Set([m.depth, ...m.symbols.filter((s) => s.includes("@")).map((s) => Number(s.slice(s.indexOf("@") + 1)))]);
+  return [...depths].map((d) => `${spec.staleAfterMs(d)} ms at depth ${d}`).join(", ");
 }
 
 export function formatConfigToml(c: FeederConfig): string {

@@ -145,6 +145,24 @@ describe("venue keys", () => {
     expect(problemsOf(file("okx", okxSymbols, "rest_bridge_buffer_bytes = 2097152\n"))).toEqual(["venues.okx.rest_bridge_buffer_bytes: 2097152 is not at least 4194304 with workers = 4 (each worker keeps 1/4 of it, at least 1048576)"]);
   });
 
+  test("check-config says what stale_after_ms left out (or 0) is: the adapter's default for each depth of the market, further depths too", () => {
+    const shown = formatConfigToml(
+      parseConfigText(
+        '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "BTCUSDT@1"]\n[venues.bybit.option]\nsymbols = ["BTC-27DEC24-100000-C"]\nstale_after_ms = 0\n' +
+          '[venues.bybit.spot]\nsymbols = ["BTCUSDT"]\nstale_after_ms = 30000\n[venues.okx.spot]\nsymbols = ["BTC-USDT@5"]\n[venues.deribit.option]\nsymbols = ["BTC-27DEC24-100000-C"]\n',
+      ),
+    );
+    const lines = shown.split("\n").filter((l) => l.includes("stale_after_ms"));
+    expect(lines).toEqual([
+      "stale_after_ms = 30000",
+      "# stale_after_ms not set: the adapter's default for each depth, 60000 ms at depth 50, 10000 ms at depth 1",
+      "stale_after_ms = 0",
+      "# stale_after_ms 0: the adapter's default for each depth, 300000 ms at depth 25",
+      "# stale_after_ms not set: the adapter's default for each depth, 90000 ms at depth 400, 120000 ms at depth 5",
+      "# stale_after_ms not set: the adapter's default for each depth, 600000 ms at depth 0",
+    ]);
+  });
+
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {
     // The list is the registry's, whichever venues it holds (bybit first).
     expect(problemsOf('[venues.kraken.spot]\nsymbols = ["XBTUSD"]\n')).toEqual([`venues.kraken: (table) is not a supported venue: ${supportedVenues().join(", ")}`]);
