@@ -925,7 +925,10 @@ class Validator {
 
   knownKeys(t: Table, key: string, allowed: readonly string[]): void {
     for (const k of Object.keys(t)) {
-      if (!allowed.includes(k)) this.problems.push(`${key ? key + "." : ""}${k}: unknown key (expected one of ${allowed.join(", ")})`);
+      // Quoted unless TOML takes it bare: before, ["venues.bybit.linear"] (one quoted key) was named as the path
+      // venues.bybit.linear, "depth " as depth with a space no one sees, "" as nothing.
+      const shown = /^[A-Za-z0-9_-]+$/.test(k) ? k : show(k);
+      if (!allowed.includes(k)) this.problems.push(`${key ? key + "." : ""}${shown}: unknown key (expected one of ${allowed.join(", ")})`);
     }
   }
 

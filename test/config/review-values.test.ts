@@ -3,7 +3,8 @@
  * byte, line and column. Before, it was decoded leniently: a Latin-1 "é" became U+FFFD, so
  * `instrument_cache = "/var/cache/café.json"` was taken as another path (`caf\uFFFD.json`) without a word, and one in a comment passed unseen. TOML's nan and inf were
  * named as `null` (their JSON spelling) in the problem. A depth given as a string ("50") or a fraction was "not an
- * integer 0–9007199254740991" (no venue's depths named), and receivers given as a string were two problems.
+ * integer 0–9007199254740991" (no venue's depths named), and receivers given as a string were two problems. An
+ * unknown key that TOML takes only quoted was named bare: ["venues.bybit.linear"] looked like the valid path.
  */
 import { describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -109,3 +110,15 @@ function problemsOfFile(path: string): string[] {
   }
   return [];
 }
+
+describe("an unknown key TOML would not take bare is named quoted", () => {
+  test('["venues.bybit.linear"] (one key, quoted), "depth " and "" are told apart from the keys they look like', () => {
+    const path = join(dir, "k.toml");
+    writeFileSync(path, `["venues.bybit.linear"]\nsymbols = ["BTCUSDT"]\n${VENUE}"depth " = 50\n"" = 1\n`);
+    expect(problemsOfFile(path)).toEqual([
+      '"venues.bybit.linear": unknown key (expected one of workers, shard, log, http, publish, venues, nats)',
+      'venues.bybit.linear."depth ": unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url)',
+      'venues.bybit.linear."": unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url)',
+    ]);
+  });
+});
