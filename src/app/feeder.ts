@@ -8,7 +8,7 @@
  * @module
  */
 import { SymbolsUnusableError } from "../core/errors.ts";
-import { shardOfId, workerOfId } from "../config/share.ts";
+import { restBridgeBytesPerWorker, shardOfId, workerOfId } from "../config/share.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
 import { ChangeSet } from "../core/change-set.ts";
@@ -59,7 +59,8 @@ export interface FeederOptions {
   readonly replay?: boolean;
   /**
    * Share of each venue's per-IP budgets (connects per window, outgoing messages, REST weight) this Feeder may use:
-   * workers on one host pass 1 / workers, so together they stay within the venue's limits. Default 1.
+   * workers on one host pass 1 / workers, so together they stay within the venue's limits; each also keeps 1 / workers
+   * of a venue's rest_bridge_buffer_bytes (config/share.ts restBridgeBytesPerWorker). Default 1.
    */
   readonly connectBudgetShare?: number;
   /** This worker's index among those sharing the IP (VenueOptions.budgetIndex); default 0. */
@@ -935,7 +936,10 @@ export class Feeder {
     return configuredSubscriptions(this.opts.config, venueConfig, this.opts.subscriptionFilter);
   }
 
-  private createAdapter(venueConfig: VenueConfig, subs: Subscription[]): VenueAdapter {
+  private createAdapter(configured: VenueConfig, subs: Subscription[]): VenueAdapter {
+    // A worker (share 1 / workers) keeps its part of the REST bridges' byte budget: the key bounds the process's books.
+    const workers = Math.round(1 / (this.opts.connectBudgetShare ?? 1));
+    const venueConfig = configured.restBridgeBufferBytes === undefined || workers <= 1 ? configured : { ...configured, restBridgeBufferBytes: restBridgeBytesPerWorker(configured.restBridgeBufferBytes, workers) };
     const spec = this.opts.venues?.[venueConfig.venue] ?? venueSpec(venueConfig.venue);
     if (!spec) throw new Error(`venue ${venueConfig.venue} has no adapter`);
     const venue = venueConfig.venue;

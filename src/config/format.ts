@@ -9,8 +9,10 @@ import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts"
 import { splitBufferBudget } from "../venues/binance/options.ts";
 import { looksLikePath } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
+import { venueSpec } from "../venues/registry.ts";
 import { DEFAULTS } from "./load.ts";
-import type { DestinationConfig, FeederConfig, VenueConfig } from "./types.ts";
+import { restBridgeBytesPerWorker } from "./share.ts";
+import type { DestinationConfig, FeederConfig, MarketConfig, VenueConfig } from "./types.ts";
 
 /**
  * A TOML basic string: JSON's escapes are TOML's, but JSON leaves DEL (U+007F) as it is, which TOML refuses in a
@@ -55,16 +57,21 @@ function url(k: string, u: string): string {
   return shown === u ? `${k} = ${value(u)}` : `# ${k} is set (not shown in full: it holds credentials): ${value(shown)}`;
 }
 
-function venue(v: VenueConfig): string[] {
+function venue(v: VenueConfig, workers: number): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, url("ws_url", v.wsUrl), url("rest_url", v.restUrl), `instrument_cache = ${value(v.instrumentCachePath)}`];
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
-  if (v.restBridgeBufferBytes !== undefined) out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
-  if (v.restBridgeBufferBytes !== undefined && v.venue === "binance") {
-    const s = splitBufferBudget(v.restBridgeBufferBytes);
-    out.push(`# binance splits it: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
+  if (v.restBridgeBufferBytes !== undefined) {
+    out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
+    // What each adapter keeps (app/feeder.ts): with workers, each worker's part of the key, its books' buffers.
+    const part = restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers);
+    if (workers > 1) out.push(`# each of the ${workers} workers keeps ${part} of it for its books`);
+    if (v.venue === "binance") {
+      const s = splitBufferBudget(part);
+      out.push(`# binance splits ${workers > 1 ? "each worker's part" : "it"}: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
+    }
   }
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
@@ -76,12 +83,23 @@ function venue(v: VenueConfig): string[] {
     for (const [k, o] of Object.entries(m.options ?? {})) out.push(`${key(k)} = ${value(o)}`);
     // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
     if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);
-    else out.push("# stale_after_ms not set: the adapter's default for this depth");
+    if (m.staleAfterMs === undefined || m.staleAfterMs === 0) out.push(`# stale_after_ms ${m.staleAfterMs === undefined ? "not set" : "0"}: the adapter's default for each depth, ${staleDefaults(v, m)}`);
   }
   for (const [name, o] of v.overrides) {
     out.push("", `[${base}.overrides.${key(name)}]`, `tick_size = ${value(o.tickSize)}`, `lot_size = ${value(o.lotSize)}`);
   }
   return out;
+}
+
+/**
+ * What a market's stale_after_ms left at 0 means, from the registry the adapters' defaults come from (MarketSpec
+ * staleAfterMs): each depth's figure, the market's and each further SYMBOL@N's. Before, only "the adapter's default".
+ */
+function staleDefaults(v: VenueConfig, m: MarketConfig): string {
+  const spec = venueSpec(v.venue)?.markets[m.market];
+  if (spec === undefined) return "unknown";
+  const depths = new Set([m.depth, ...m.symbols.filter((s) => s.includes("@")).map((s) => Number(s.slice(s.indexOf("@") + 1)))]);
+  return [...depths].map((d) => `${spec.staleAfterMs(d)} ms at depth ${d}`).join(", ");
 }
 
 export function formatConfigToml(c: FeederConfig): string {
@@ -125,7 +143,7 @@ export function formatConfigToml(c: FeederConfig): string {
       `total_bytes_per_sec = ${rt.totalBytesPerSec}`,
     );
   } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
-  for (const v of c.venues) lines.push("", ...venue(v));
+  for (const v of c.venues) lines.push("", ...venue(v, c.workers));
   const n = c.nats;
   if (n !== undefined) {
     // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret

@@ -17,7 +17,7 @@ import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
-import { shardOfId } from "./share.ts";
+import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -297,6 +297,13 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       }
     }
   }
+  // Each worker keeps its part of a venue's REST-bridge budget (share.ts): a part under the floor is the key's too small.
+  for (const vc of venues) {
+    const total = vc.restBridgeBufferBytes;
+    if (total !== undefined && workers > 1 && restBridgeBytesPerWorker(total, workers) < MIN_REST_BRIDGE_BUFFER_BYTES) {
+      v.problem(`venues.${vc.venue}.rest_bridge_buffer_bytes`, total, `at least ${MIN_REST_BRIDGE_BUFFER_BYTES * workers} with workers = ${workers} (each worker keeps 1/${workers} of it, at least ${MIN_REST_BRIDGE_BUFFER_BYTES})`);
+    }
+  }
   // Worker i's request server listens on port + i + 1 (port 0: each its own free port); Bun refuses a port past 65535.
   const rt = publish.retransmit;
   if (workers > 1 && rt !== undefined && rt.port !== 0 && rt.port + workers > 65535) {
@@ -471,7 +478,12 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   } else {
     host = m[1] === "localhost" ? "127.0.0.1" : m[1];
     port = Number(m[2]);
-    if (enabled && !isLoopback(host) && !allowNonLoopback) {
+    // 0.0.0.0 is every address; any other no host can have (a group, broadcast) is the file's to change. Before, it
+    // was taken and the start failed binding it (exit 1, restarted for ever), as the other listen addresses are not.
+    const never = !enabled || host === "0.0.0.0" ? null : neverAHostAddress(host);
+    if (never !== null) {
+      v.problem("http.listen", listen, `an IPv4 "address:port" of this host, or 0.0.0.0 (${never}: no host has it)`);
+    } else if (enabled && !isLoopback(host) && !allowNonLoopback) {
       v.problem("http.listen", listen, "a loopback address (127.x.x.x); set http.allow_non_loopback = true to bind beyond loopback");
     } else if (enabled && !isLoopback(host) && token === "") {
       // The HTTP server refuses this too (checkHttpExposure); here it is reported with the other problems, so
@@ -607,7 +619,8 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
 /** A unicast destination's receivers: a non-empty list of distinct IPv4 "host:port". */
 function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceiver[] {
   const list = v.strList(raw, key, []);
-  if (list.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
+  // Only for a list: one that is not (a string) is named once, by strList (as a market's symbols).
+  if (Array.isArray(raw) && raw.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
   const out: UnicastReceiver[] = [];
   for (const r of list) {
     const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(r);
@@ -720,8 +733,13 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const perConnection = venueName === "coinbase" ? ["symbols_per_connection"] : [];
       v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", ...perConnection, ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
-      const depth = v.int(mt.depth, `${mk}.depth`, ms.defaultDepth, 0, Number.MAX_SAFE_INTEGER);
-      if (!allowed.includes(depth)) v.problem(`${mk}.depth`, depth, `one of ${allowed.join(", ")}`);
+      // One of the venue's depths whatever was given: before, "50" (a string) or 50.5 was "not an integer
+      // 0–9007199254740991", a range no venue takes.
+      let depth = ms.defaultDepth;
+      if (mt.depth !== undefined) {
+        if (typeof mt.depth === "number" && allowed.includes(mt.depth)) depth = mt.depth + 0; // -0 is 0 (Deribit's full book)
+        else v.problem(`${mk}.depth`, mt.depth, `one of ${allowed.join(", ")}`);
+      }
       const symbols = v.strList(mt.symbols, `${mk}.symbols`, undefined);
       const seen = new Set<string>();
       symbols.forEach((s, i) => {
@@ -907,7 +925,10 @@ class Validator {
 
   knownKeys(t: Table, key: string, allowed: readonly string[]): void {
     for (const k of Object.keys(t)) {
-      if (!allowed.includes(k)) this.problems.push(`${key ? key + "." : ""}${k}: unknown key (expected one of ${allowed.join(", ")})`);
+      // Quoted unless TOML takes it bare: before, ["venues.bybit.linear"] (one quoted key) was named as the path
+      // venues.bybit.linear, "depth " as depth with a space no one sees, "" as nothing.
+      const shown = /^[A-Za-z0-9_-]+$/.test(k) ? k : show(k);
+      if (!allowed.includes(k)) this.problems.push(`${key ? key + "." : ""}${shown}: unknown key (expected one of ${allowed.join(", ")})`);
     }
   }
 

@@ -14,3 +14,12 @@ export function shardOfId(instrumentId: number, count: number): number {
 export function workerOfId(instrumentId: number, workers: number): number {
   return workers <= 1 ? 0 : (instrumentId >>> 12) % workers;
 }
+
+/**
+ * Each worker's part of a venue's REST-bridge byte budget (venues.okx / venues.binance rest_bridge_buffer_bytes): the
+ * key bounds all the venue's books together, and `workers = N` splits the books, each worker's adapter keeping its
+ * own buffers, so each takes 1/N of it. Before 2026-12-07 each took the whole value (N times the key in all).
+ */
+export function restBridgeBytesPerWorker(totalBytes: number, workers: number): number {
+  return workers <= 1 ? totalBytes : Math.floor(totalBytes / workers);
+}

@@ -19,6 +19,8 @@
  * - an instrument_cache or [nats] file path holding a NUL was taken; every file call on it throws.
  * - a unicast destination with receivers off this host and the default interface 127.0.0.1 was taken: a socket bound
  *   to loopback cannot send there (EINVAL), so every datagram failed at run time.
+ * - http.listen at an address no host can have (a multicast group, broadcast, 0.x.x.x) was taken: the start failed
+ *   binding it (exit 1, restarted for ever), where the same mistake in publish.retransmit.listen is exit 2.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -156,5 +158,18 @@ describe("refused, naming the key, never thrown", () => {
 
   test("publish.retransmit.allow = [] is refused", () => {
     expect(configProblems(`[publish.retransmit]\nallow = []\n${VENUE}`)).toEqual(['publish.retransmit.allow: [] is not at least one IPv4 CIDR block (an empty list answers no requester)']);
+  });
+});
+
+describe("http.listen at an address no host can have", () => {
+  test("a multicast group, broadcast or 0.x.x.x is the file's (exit 2), as for the other listen addresses; 0.0.0.0 and HTTP off are taken", () => {
+    const http = (listen: string, extra = "") => `[http]\nlisten = "${listen}"\nallow_non_loopback = true\nbearer_token = "abc"\n${extra}${VENUE}`;
+    expect(["239.1.1.1:9464", "255.255.255.255:9464", "0.1.2.3:9464"].flatMap((l) => configProblems(http(l)))).toEqual([
+      'http.listen: "239.1.1.1:9464" is not an IPv4 "address:port" of this host, or 0.0.0.0 (239.1.1.1 is a multicast group address: no host has it)',
+      'http.listen: "255.255.255.255:9464" is not an IPv4 "address:port" of this host, or 0.0.0.0 (255.255.255.255 is a reserved or broadcast address: no host has it)',
+      'http.listen: "0.1.2.3:9464" is not an IPv4 "address:port" of this host, or 0.0.0.0 (0.1.2.3 is in 0.0.0.0/8 ("this network"): no host has it)',
+    ]);
+    expect(configProblems(http("0.0.0.0:9464"))).toEqual([]);
+    expect(configProblems(http("239.1.1.1:9464", "enabled = false\n"))).toEqual([]);
   });
 });

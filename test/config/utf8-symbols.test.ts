@@ -82,7 +82,7 @@ describe("symbols beyond ASCII", () => {
   test("an unknown key holding an ESC or a bidi override is named with them escaped", () => {
     const problems = configProblems(`${symbolsOf("binance", "spot", ["BTCUSDT"])}"x\\u001b]0;pwned\\u0007\\u202e" = 1\n`);
     expect(problems).toHaveLength(1);
-    expect(problems[0]).toMatch(/^venues\.binance\.spot\.x\\x1b\]0;pwned\\x07\\u\{202e\}: unknown key/);
+    expect(problems[0]).toMatch(/^venues\.binance\.spot\."x\\u001b\]0;pwned\\u0007\\u202e": unknown key/);
     expect(problems.join("\n")).not.toMatch(/[\x00-\x1f\x7f-\x9f\u2028\u2029\p{Cf}]/u);
   });
 

@@ -5,7 +5,8 @@ import { parseConfigText } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { OkxAdapter } from "../../src/venues/okx/adapter.ts";
 import { splitBufferBudget } from "../../src/venues/binance/options.ts";
-import { supportedVenues } from "../../src/venues/registry.ts";
+import { supportedVenues, venueSpec, type VenueSpec } from "../../src/venues/registry.ts";
+import { Feeder } from "../../src/app/feeder.ts";
 import { refusedProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
@@ -122,6 +123,44 @@ describe("venue keys", () => {
     expect(new OkxAdapter(okx, [], { log: silentLogger }).bridge.maxBytes).toBe(8 * 1024 * 1024);
     // Only OKX and Binance bridge a REST snapshot: elsewhere the key is unknown.
     expect(problemsOf('[venues.bybit]\nrest_bridge_buffer_bytes = 8388608\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n').join("\n")).toContain("venues.bybit.rest_bridge_buffer_bytes: unknown key");
+  });
+
+  test("rest_bridge_buffer_bytes with workers = N: each worker's adapter keeps 1/N of it (before: all of it, N times the key in all); check-config shows the part, a part under 1 MiB is refused", async () => {
+    const file = (venue: "okx" | "binance", symbols: string, extra: string) => `workers = 4\n[venues.${venue}]\n${extra}[venues.${venue}.spot]\nsymbols = [${symbols}]\n`;
+    const okxSymbols = '"BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT"';
+    const config = parseConfigText(file("okx", okxSymbols, "rest_bridge_buffer_bytes = 8388608\n"));
+    // What a worker's Feeder (connectBudgetShare 1 / workers, app/worker-main.ts) gives the venue's adapter.
+    const given = async (share: number | undefined): Promise<number | undefined> => {
+      let seen: number | undefined;
+      const okx: VenueSpec = { ...venueSpec("okx")!, create: (vc) => { seen = vc.restBridgeBufferBytes; throw new Error("adapter not built"); } };
+      const feeder = new Feeder({ config, log: silentLogger, venues: { okx }, ...(share === undefined ? {} : { connectBudgetShare: share }) });
+      await expect(feeder.resolveInstruments()).rejects.toThrow("adapter not built");
+      return seen;
+    };
+    expect(await given(1 / 4)).toBe(2 * 1024 * 1024);
+    expect(await given(1 / 3)).toBe(Math.floor(8 * 1024 * 1024 / 3));
+    expect(await given(undefined)).toBe(8 * 1024 * 1024); // one process (record, replay, workers = 1): all of it
+    const shown = formatConfigToml(parseConfigText(file("binance", '"BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"', "rest_bridge_buffer_bytes = 8388608\n")));
+    expect(shown).toContain("rest_bridge_buffer_bytes = 8388608\n# each of the 4 workers keeps 2097152 of it for its books\n# binance splits each worker's part: 1048576 for resync bridges, 524288 for depth refreshes, 524288 for the overlap hold");
+    expect(problemsOf(file("okx", okxSymbols, "rest_bridge_buffer_bytes = 2097152\n"))).toEqual(["venues.okx.rest_bridge_buffer_bytes: 2097152 is not at least 4194304 with workers = 4 (each worker keeps 1/4 of it, at least 1048576)"]);
+  });
+
+  test("check-config says what stale_after_ms left out (or 0) is: the adapter's default for each depth of the market, further depths too", () => {
+    const shown = formatConfigToml(
+      parseConfigText(
+        '[venues.bybit.linear]\nsymbols = ["BTCUSDT", "BTCUSDT@1"]\n[venues.bybit.option]\nsymbols = ["BTC-27DEC24-100000-C"]\nstale_after_ms = 0\n' +
+          '[venues.bybit.spot]\nsymbols = ["BTCUSDT"]\nstale_after_ms = 30000\n[venues.okx.spot]\nsymbols = ["BTC-USDT@5"]\n[venues.deribit.option]\nsymbols = ["BTC-27DEC24-100000-C"]\n',
+      ),
+    );
+    const lines = shown.split("\n").filter((l) => l.includes("stale_after_ms"));
+    expect(lines).toEqual([
+      "stale_after_ms = 30000",
+      "# stale_after_ms not set: the adapter's default for each depth, 60000 ms at depth 50, 10000 ms at depth 1",
+      "stale_after_ms = 0",
+      "# stale_after_ms 0: the adapter's default for each depth, 300000 ms at depth 25",
+      "# stale_after_ms not set: the adapter's default for each depth, 90000 ms at depth 400, 120000 ms at depth 5",
+      "# stale_after_ms not set: the adapter's default for each depth, 600000 ms at depth 0",
+    ]);
   });
 
   test("a venue without an adapter is named with the ones that have one (from the registry)", () => {

@@ -163,9 +163,20 @@ describe("README.md § Configuration reference = src/config/load.ts", () => {
     const printed = printedDefaults();
     let checked = 0;
     for (const row of rows) {
-      const literals = [...row.defaults.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-      // Only cells that are literals and nothing else ("`100`, `16777216`"; not "`0` (default: 7 s)").
-      if (literals.length !== row.keys.length || row.defaults.replace(/`[^`]+`/g, "").replace(/[ ,]/g, "") !== "") continue;
+      let literals = [...row.defaults.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      // A cell of literals and nothing else ("`100`, `16777216`"), or one literal said again in words after it
+      // ("`268435456` (256 MiB)", "`0` (default: 7 s)": the literal is what check-config prints); not "1.5 × `…`".
+      const oneThenWords = /^`([^`]+)` \(/.exec(row.defaults);
+      const isValue = (text: string) => {
+        try {
+          Bun.TOML.parse(`v = ${text}`);
+          return true;
+        } catch {
+          return false; // `destination-N` (N = its position): a pattern, not a value
+        }
+      };
+      if (oneThenWords !== null && isValue(oneThenWords[1]!)) literals = row.keys.map(() => oneThenWords[1]!);
+      else if (literals.length !== row.keys.length || row.defaults.replace(/`[^`]+`/g, "").replace(/[ ,]/g, "") !== "") continue;
       row.keys.forEach((key, i) => {
         const paths = accepted.filter((a) => !a.table && matches(key, a.path)).map((a) => a.path);
         expect(paths.length, `${key} names accepted keys`).toBeGreaterThan(0);
