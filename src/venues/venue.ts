@@ -273,7 +273,7 @@ export interface VenueAdapter {
    * have, a book still LIVE or STALE on the connection (its socket's close lost from the capture; live, no book is
    * LIVE at an open): ConnectionLifecycle.replayOpened, called by every adapter. The socket events let the venues
    * that follow them (OKX, Deribit, Bybit, Binance, Upbit and Bithumb) tell the connection's sockets apart as live
-   * did, and the books a SOCKET_RETIRED_URL's `body` names leave LIVE as live's did (ConnectionLifecycle.replaySocketEvent;
+   * did, and the books a SOCKET_RETIRED_URL's or SOCKET_BACK_URL's `body` names leave LIVE as live's did (ConnectionLifecycle.replaySocketEvent;
    * Coinbase ignores them: a Coinbase connection never has two sockets). False when no connection of that name exists.
    * Optional: a venue without it ignores the events.
    */

@@ -101,6 +101,8 @@ export interface LifecycleHooks {
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
+  /** Planned reconnect gone back to the old socket: its topics it may not stream though it served them (PlannedHost.oldMayNotStream). */
+  oldMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
   /**
    * A topic silent past its stale time: until when it is not stale yet (the venue checks it itself: Upbit asks a quiet
    * code again and waits for its answer); 0 (or any time not after `now`): stale now. Asked again each round while the
@@ -248,6 +250,7 @@ export class ConnectionLifecycle {
       restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
+      oldMayNotStream: hooks.oldMayNotStream,
       socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),
       unfed: (t) => this.invalidateDisconnected(t),
     });
@@ -720,8 +723,9 @@ export class ConnectionLifecycle {
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).
     if (conn.replayRefusalHeld !== null && url !== SOCKET_BACK_URL && url !== SOCKETS_STATE_URL && url !== SOCKETS_RECORDED_URL && url !== SOCKETS_OVERLAP_URL) conn.replayRefusalHeld();
-    // Whatever replay knows of the sockets: the books live found without a feed leave LIVE here, as live's did.
-    if (url === SOCKET_RETIRED_URL) this.replayUnfed(conn, body);
+    // Whatever replay knows of the sockets: the books live found without a feed leave LIVE here, as live's did (the
+    // old socket gone, or gone back to it: the books only the replacement fed).
+    if (url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) this.replayUnfed(conn, body);
     if (url === SOCKETS_RECORDED_URL) {
       conn.socketsRecorded = true;
       conn.generation = ++conn.genSeq;

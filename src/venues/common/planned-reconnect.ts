@@ -10,7 +10,7 @@
  * A replacement that fails (it does not open, an ack does not come within the ack deadline, it closes, its ping goes
  * unanswered, or it refuses a topic the old socket still serves) is abandoned while the old socket is open: the old
  * socket is the connection's socket again with its topics as they were (one closed meanwhile is unsubscribed there;
- * their sequences continue, nothing resyncs; it gets a new generation, as a replacement would, so the venue treats
+ * their sequences continue, nothing resyncs; a book only the replacement fed leaves LIVE until the old socket's; it gets a new generation, as a replacement would, so the venue treats
  * the two streams as it does during a swap), the failure is counted (`plannedReconnectFailures`), and the planned reconnect is tried again after a backoff
  * (equal jitter, reconnectBaseMs doubling to plannedRetryMaxMs, 5 min by default: the old socket still works, and
  * each attempt spends a connect and the replacement's subscribes); a failure is logged as a warning when its retry
@@ -92,6 +92,11 @@ export interface PlannedHost {
   socketEvent?(conn: VenueConnection, url: string, body?: string): void;
   /** The book lost its only feed: it leaves LIVE as on an ordinary disconnect (RESYNCING / DISCONNECTED). */
   unfed(t: TopicState): void;
+  /**
+   * Going back to the old socket: the topics it served (onRetiring) that it may not stream all the same (Upbit: a
+   * probe there left them out before the swap), unfed as those it did not serve.
+   */
+  oldMayNotStream?(conn: VenueConnection): ReadonlySet<TopicState> | undefined;
 }
 
 /** Which socket carries the streams once a planned reconnect's overlap is over (PlannedHost.overlapOver). */
@@ -306,7 +311,8 @@ export class PlannedReconnects {
   /**
    * The replacement (the connection's socket) failed while the old one is open: the old socket is the connection's
    * again. Topics it served continue as they were (a fresh start asked for meanwhile is redone on
-   * it); the others are subscribed on it; the replacement's requests are forgotten.
+   * it); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
+   * replacement's requests are forgotten.
    */
   goBack(conn: VenueConnection, why: string): void {
     const h = this.h;
@@ -322,7 +328,19 @@ export class PlannedReconnects {
     // has yet to deliver a message its books took, so the venue still knows the replacement's frames may have led
     // (OKX: what the old socket then delivers of the book's run is a repeat, not a break).
     conn.generation = ++conn.genSeq;
-    h.socketEvent?.(conn, SOCKET_BACK_URL);
+    // A book the old socket does not stream (subscribed only on the replacement, during the overlap or after a resync
+    // there; Upbit: one the old socket may not stream, oldMayNotStream) may be LIVE by the failed replacement's frames
+    // alone: it leaves LIVE as on a disconnect until the old socket's book re-establishes it (the resubscribe below).
+    // Recorded first, naming them, so replay does the same here. Until 2026-12-07 it stayed LIVE, fed by nothing, until
+    // the old socket answered (through an Upbit bisection, long).
+    const unsure = h.oldMayNotStream?.(conn);
+    const unfed: TopicState[] = [];
+    for (const t of conn.topics) {
+      if (t.sub === SUB_REJECTED || (t.book !== BookState.LIVE && t.book !== BookState.STALE)) continue;
+      if (!t.onRetiring || (unsure?.has(t) ?? false)) unfed.push(t);
+    }
+    h.socketEvent?.(conn, SOCKET_BACK_URL, unfedBody(unfed));
+    for (const t of unfed) h.unfed(t);
     h.bind(conn, old, conn.generation);
     // The same socket still: a book whose last sequence it delivered keeps it as the socket of record (an older frame
     // on it is a venue reset, not the failed replacement's trail; TopicState.seqSocket).

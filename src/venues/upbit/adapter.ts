@@ -202,6 +202,7 @@ export class UpbitAdapter implements VenueAdapter {
       // back to the old socket (a new generation), its books of the newest stamp are its own (equal-stamps.ts renamed).
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
+        oldMayNotStream: (conn) => this.control.oldMayNotStream(conn),
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
       },
       {
@@ -391,8 +392,14 @@ export class UpbitAdapter implements VenueAdapter {
       return;
     }
     // The first book is the request's only ack; one from the old socket of a planned reconnect answers no request of
-    // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing).
-    if (t.sub === SUB_PENDING && !t.conn.fromRetiring) t.sub = SUB_ACTIVE;
+    // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing), but
+    // the old socket's own request, still unanswered at the swap: that socket serves the code (onRetiring), so its end
+    // before the replacement's first book leaves the book LIVE no longer (planned-reconnect.ts retired; until
+    // 2026-12-07 it stayed LIVE with nothing feeding it), and going back keeps it LIVE.
+    if (t.sub === SUB_PENDING) {
+      if (!t.conn.fromRetiring) t.sub = SUB_ACTIVE;
+      else t.onRetiring = true;
+    }
     const ts = update.venueSeq;
     const newest = this.newestTs[index]!;
     // In the newest's ms, a book stamped in µs (a ms stamp could be the newer) is older when below the newest µs seen

@@ -432,6 +432,11 @@ export class UpbitRequests extends SubscriptionControl {
     }
   }
 
+  /** A planned reconnect's codes the old socket may not stream though it served them (unsureOld; goBack leaves them out of LIVE). */
+  oldMayNotStream(conn: VenueConnection): ReadonlySet<TopicState> | undefined {
+    return this.unsureOld.get(conn);
+  }
+
   private refuse(t: TopicState, why: string): void {
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${requestCode(t)}: ${why}`)) {

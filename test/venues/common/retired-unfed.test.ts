@@ -9,11 +9,11 @@
 import { afterEach, expect, test, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
+import { SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 
 /** Acks are `{"ack":"<reqId>"}`, answering a whole request. */
@@ -227,4 +227,57 @@ test("replay through the Bybit adapter: ws:retired naming the book makes it leav
     expect(adapter.topicInfo(0).state).toBe("live");
     await adapter.stop();
   }
+});
+
+/**
+ * The replacement fails and the old socket is the connection's again (goBack). A book the old socket did not serve at
+ * the swap (C: resyncing then, subscribed on the replacement only, LIVE by its snapshot there) has no feed once the
+ * replacement is gone: before, it stayed LIVE until the old socket answered its resubscribe (through an Upbit
+ * bisection, long). It leaves LIVE as on a disconnect, the served books stay LIVE, and ws:back names it; replayed,
+ * the records leave the same books LIVE.
+ */
+test("gone back to the old socket: a book only the replacement fed leaves LIVE; ws:back names it and replay does the same", async () => {
+  const s = setup();
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", FakeWs);
+  const old = new FakeWs("old");
+  s.conn.ws = old as unknown as WebSocket;
+  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  for (const t of s.topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  const c = s.topics[2]!;
+  c.sub = SUB_IDLE; // unsubscribed for its resync: not on the old socket
+  c.book = BookState.RESYNCING;
+  s.lifecycle.onPlannedClose(s.conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!();
+  expect(s.conn.retiringWs).toBe(old);
+  const ids = replacement.sent.map((x) => (JSON.parse(x) as { id: string }).id);
+  s.control.onControl(s.conn, { ack: ids[2]! }); // C carried by the replacement
+  c.book = BookState.LIVE; // by the replacement's snapshot
+  replacement.onclose!({ code: 1006, reason: "gone" }); // the replacement fails: back to the old socket
+  expect(s.conn.ws).toBe(old as unknown as WebSocket);
+  expect(s.topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE, BookState.RESYNCING]);
+  expect(s.invalidated).toEqual([{ topic: "book.C", state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+  // Resubscribed on the old socket: its book there makes it LIVE again.
+  expect(old.sent.map((x) => (JSON.parse(x) as { params: string[] }).params)).toEqual([["book.C"]]);
+  const back = s.events.filter((e) => e.url === SOCKET_BACK_URL);
+  expect(back).toEqual([{ url: SOCKET_BACK_URL, body: "book.C" }]);
+  await s.stop();
+
+  // Replay of the records: the same books leave LIVE at ws:back.
+  const r = setup(true);
+  for (const t of r.topics) t.book = BookState.LIVE;
+  for (const [url, body] of [
+    [SOCKETS_RECORDED_URL, ""],
+    [SOCKET_SWAP_URL, ""],
+    [SOCKET_BACK_URL, back[0]!.body],
+  ] as const) {
+    expect(r.lifecycle.replaySocketEvent(r.conn.name, url, body)).toBe(true);
+  }
+  expect(r.topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE, BookState.RESYNCING]);
+  expect(r.invalidated).toEqual(s.invalidated);
+  await r.stop();
 });
