@@ -53,7 +53,7 @@ export const KEEPALIVE: Record<"spot" | "linear", { pingIntervalMs: number; pong
   spot: { pingIntervalMs: 20_000, pongTimeoutMs: 60_000 },
   linear: { pingIntervalMs: 180_000, pongTimeoutMs: 600_000 },
 };
-/** The payload of the simulator's pings: a pong counts only when it echoes one (Binance: unsolicited pongs do not keep a connection). */
+/** The payload of the simulator's pings: on spot a pong counts only when it echoes one (unsolicited pongs do not keep a spot connection; on USD-M they do). */
 export const PING_PAYLOAD = "binance-sim-ping";
 
 export interface ConnData {

@@ -138,8 +138,9 @@ class Simulator implements BinanceSim {
         ping: (ws) => void this.overRate(ws),
         pong: (ws, data) => {
           if (this.overRate(ws)) return;
-          // Only an echo of a ping of ours keeps the connection (Binance: unsolicited pongs do not) [keepalive].
-          if (data.toString().startsWith(PING_PAYLOAD)) ws.data.lastPongMs = Date.now();
+          // Spot: only an echo of a ping of ours keeps the connection (unsolicited pongs "will not prevent
+          // disconnection"); USD-M: any pong does (unsolicited ones "maintain the connection") [keepalive].
+          if (ws.data.market === "linear" || data.toString().startsWith(PING_PAYLOAD)) ws.data.lastPongMs = Date.now();
         },
         close: (ws) => this.onClose(ws),
       },

@@ -49,7 +49,7 @@ async function client(url: string) {
  * A WebSocket client over a plain TCP socket that answers no ping: counts the server's ping frames (opcode 9) and
  * resolves `closed` on the server's close frame (opcode 8) or the socket's end.
  */
-async function silentClient(hostPort: string, path: string) {
+async function silentClient(hostPort: string, path: string, unsolicitedPongEveryMs = 0) {
   const [host, port] = hostPort.split(":") as [string, string];
   let buf = Buffer.alloc(0);
   let upgraded = false;
@@ -81,8 +81,17 @@ async function silentClient(hostPort: string, path: string) {
     },
   });
   sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostPort}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  // An empty pong, masked as a client's frames must be.
+  const pongs = unsolicitedPongEveryMs > 0 ? setInterval(() => sock.write(new Uint8Array([0x8a, 0x80, 1, 2, 3, 4])), unsolicitedPongEveryMs) : null;
+  let isClosed = false;
   const deadline = setTimeout(() => done(), 5000);
-  return { closed: closed.finally(() => { clearTimeout(deadline); sock.end(); }), pings: () => pings };
+  const end = closed.finally(() => {
+    isClosed = true;
+    clearTimeout(deadline);
+    if (pongs) clearInterval(pongs);
+    sock.end();
+  });
+  return { closed: end, isClosed: () => isClosed, pings: () => pings, end: () => done() };
 }
 
 /** Waits until the diffs that follow a subscription (a few ms later) have gone out. */
@@ -233,6 +242,19 @@ describe("Binance simulator protocol", () => {
     expect(s.stats.closedForNoPong).toBe(1);
     expect(answering.closed()).toBeNull();
     answering.ws.close();
+  });
+
+  test("unsolicited pongs keep a USD-M connection, not a spot one (Binance's docs for each)", async () => {
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    const host = s.wsUrl.replace("ws://", "");
+    const usdm = await silentClient(host, "/public/stream", 300);
+    const spot = await silentClient(host, "/stream", 300);
+    await spot.closed;
+    expect(s.stats.closedForNoPong).toBe(1);
+    expect(s.stats.closedForRate).toBe(0);
+    expect(usdm.isClosed()).toBe(false);
+    usdm.end();
+    await usdm.closed;
   });
 
   test("1024 streams per connection: a SUBSCRIBE past it is refused whole, an upgrade naming more is a 400", async () => {
