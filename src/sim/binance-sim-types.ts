@@ -41,7 +41,20 @@ export interface BinanceSimOptions {
    * upgrade is a 429. USD-M documents none, so its upgrades are not counted.
    */
   connectLimit?: ConnectWindow[];
+  /**
+   * The server's ping frames and the pong deadline, both markets (default Binance's [keepalive]: spot a ping every
+   * 20 s, closed without a pong within 60 s; USD-M every 3 min, within 10 min). Tests shorten them.
+   */
+  keepalive?: { pingIntervalMs: number; pongTimeoutMs: number };
 }
+
+/** Binance's server pings [keepalive] (docs/venues/binance.md): interval, and how long a ping may go unanswered. */
+export const KEEPALIVE: Record<"spot" | "linear", { pingIntervalMs: number; pongTimeoutMs: number }> = {
+  spot: { pingIntervalMs: 20_000, pongTimeoutMs: 60_000 },
+  linear: { pingIntervalMs: 180_000, pongTimeoutMs: 600_000 },
+};
+/** The payload of the simulator's pings: on spot a pong counts only when it echoes one (unsolicited pongs do not keep a spot connection; on USD-M they do). */
+export const PING_PAYLOAD = "binance-sim-ping";
 
 export interface ConnData {
   market: "spot" | "linear";
@@ -49,6 +62,9 @@ export interface ConnData {
   inTimes: number[];
   openedMs: number;
   timer: ReturnType<typeof setTimeout> | null;
+  /** The last ping sent, and the last pong echoing one (or the open), ms (Date.now()). */
+  lastPingMs: number;
+  lastPongMs: number;
 }
 export type Ws = ServerWebSocket<ConnData>;
 
@@ -140,7 +156,7 @@ export interface BinanceSim {
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
   /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
   readonly connectLimit: ConnectLimit;
-  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number };
+  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number; closedForNoPong: number };
   /**
    * Diffs that follow a subscription or a depth snapshot (a few ms later, on a timer) not yet sent: a test that
    * counts what arrives waits for 0 first, else such a diff lands in the middle of its steps.

@@ -7,6 +7,7 @@
  * `U` does not follow the previous `u`), REST `/api/v3|/fapi/v1` `depth` (weights, `X-MBX-USED-WEIGHT-1M`, 429)
  * and `exchangeInfo` (filters, status, rateLimits). Generated books, or a cryptofeed recording replayed. Faults:
  * gap, duplicate, malformed, disconnect, stall, serverShutdown (notice, then close), the 24 h close (maxConnectionAgeMs),
+ * the server's pings and the close of a connection that leaves them unanswered (keepalive),
  * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. Instrument
  * changes under a running client: a listing that alone changes (setListing), a tick/step change that re-prices the
  * book (changeInstrument) and a halt or delisting (setTrading). A test tool: cold.
@@ -17,9 +18,10 @@ import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
 import { ConnectLimit } from "./connect-limit.ts";
+import { closeIdle } from "./idle-close.ts";
 import { Rng } from "./rng.ts";
 import { loadBinanceRecording } from "./binance-sim-replay.ts";
-import { BINANCE_SIM_FAULTS, IN_LIMIT, SymSim, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions, type ConnData, type Ws } from "./binance-sim-types.ts";
+import { BINANCE_SIM_FAULTS, IN_LIMIT, KEEPALIVE, PING_PAYLOAD, SymSim, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions, type ConnData, type Ws } from "./binance-sim-types.ts";
 import { defaultSpec, diffLevels, SimBook, stepExponent, type Levels } from "./sim-book.ts";
 
 export { BINANCE_SIM_FAULTS, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions } from "./binance-sim-types.ts";
@@ -84,7 +86,7 @@ class Simulator implements BinanceSim {
     s.lagBodies = [];
   }
   readonly connectLimit: ConnectLimit;
-  readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0 };
+  readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0, closedForNoPong: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
   private readonly syms = new Map<string, SymSim>(); // "market:SYMBOL"
@@ -92,6 +94,7 @@ class Simulator implements BinanceSim {
   private stallUntilMs = 0;
   private stalled: { ws: Ws; text: string }[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
+  private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private readonly weight: { atMs: number; w: number }[] = [];
   private readonly pendingTimers = new Set<ReturnType<typeof setTimeout>>();
   /** Diffs a subscription or a depth snapshot scheduled (soon) that have not gone out yet. */
@@ -133,7 +136,12 @@ class Simulator implements BinanceSim {
         message: (ws, msg) => this.onMessage(ws, typeof msg === "string" ? msg : new TextDecoder().decode(msg)),
         // Ping and pong frames count against the incoming-message limit as requests do [limits].
         ping: (ws) => void this.overRate(ws),
-        pong: (ws) => void this.overRate(ws),
+        pong: (ws, data) => {
+          if (this.overRate(ws)) return;
+          // Spot: only an echo of a ping of ours keeps the connection (unsolicited pongs "will not prevent
+          // disconnection"); USD-M: any pong does (unsolicited ones "maintain the connection") [keepalive].
+          if (ws.data.market === "linear" || data.toString().startsWith(PING_PAYLOAD)) ws.data.lastPongMs = Date.now();
+        },
         close: (ws) => this.onClose(ws),
       },
     });
@@ -151,10 +159,42 @@ class Simulator implements BinanceSim {
         if (subscribed.length === 0) budget = 0;
       }, tickMs);
     }
+    this.startKeepalive();
+  }
+
+  /**
+   * The server's pings [keepalive], and the close (1000) of a connection that has not echoed one within the pong
+   * time: idle-close.ts's rule on the last pong, due a ping interval plus the pong time after it, so time this
+   * process was held up (a pong waiting unread) is not counted. A whole-server stall sends no pings and closes
+   * nothing: it counts as held-up time.
+   */
+  private startKeepalive(): void {
+    const per = (m: "spot" | "linear") => this.opts.keepalive ?? KEEPALIVE[m];
+    const tickMs = Math.max(10, Math.min(1000, Math.floor(Math.min(per("spot").pingIntervalMs, per("linear").pingIntervalMs) / 4)));
+    let lastTickMs = Date.now();
+    this.keepaliveTimer = setInterval(() => {
+      const now = Date.now();
+      if (now < this.stallUntilMs) return;
+      const sinceTickMs = now - lastTickMs;
+      lastTickMs = now;
+      for (const market of ["spot", "linear"] as const) {
+        const k = per(market);
+        // Open ones only: a connection closed on an earlier tick stays in this.conns until its close completes.
+        const conns = new Set([...this.conns].filter((ws) => ws.data.market === market && ws.readyState === 1));
+        const closed = closeIdle(conns, "lastPongMs", { nowMs: now, sinceTickMs, tickMs, idleMs: k.pingIntervalMs + k.pongTimeoutMs, reason: "no pong within the pong time" });
+        this.stats.closedForNoPong += closed;
+        for (const ws of conns) {
+          if (now - ws.data.lastPingMs < k.pingIntervalMs) continue;
+          ws.data.lastPingMs = now;
+          ws.ping(PING_PAYLOAD);
+        }
+      }
+    }, tickMs);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const t of this.pendingTimers) clearTimeout(t);
     for (const ws of this.conns) ws.close(1001, "stop");
     this.server?.stop(true);
@@ -170,7 +210,7 @@ class Simulator implements BinanceSim {
       if (refused) return refused;
       const streams = new Set((url.searchParams.get("streams") ?? "").split("/").filter((s) => s !== ""));
       if (streams.size > MAX_STREAMS_PER_CONNECTION) return new Response(`more than ${MAX_STREAMS_PER_CONNECTION} streams per connection (simulator)`, { status: 400 });
-      if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null } })) return undefined;
+      if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null, lastPingMs: Date.now(), lastPongMs: Date.now() } })) return undefined;
       return new Response("upgrade failed", { status: 400 });
     }
     if (url.pathname.startsWith("/sim/")) return this.onControl(url, req.method);

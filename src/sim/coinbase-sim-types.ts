@@ -62,6 +62,11 @@ export interface CoinbaseSimOptions {
   slowConsumerBytes?: number;
   /** Connects allowed per IP (connect-limit.ts; default Coinbase's 8 per second [F3]); past it the upgrade is a 429. */
   connectLimit?: ConnectWindow[];
+  /**
+   * Products requests allowed per IP (rest-limit.ts RestRate; default 15 in any second: Coinbase's burst [F11], so
+   * lenient on its sustained 10 a second); past it a 429, RATE_LIMIT_EXCEEDED.
+   */
+  restRate?: ConnectWindow[];
 }
 
 /** What a connection may have unsent before it is closed as a slow consumer (CoinbaseSimOptions.slowConsumerBytes). */

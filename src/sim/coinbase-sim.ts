@@ -12,7 +12,7 @@
  * @module
  */
 import { arrivalAllowanceMs, ConnectLimit } from "./connect-limit.ts";
-import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
+import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
 import { diffLevels, SimBook, defaultSpec, type Levels } from "./sim-book.ts";
@@ -86,12 +86,15 @@ class CoinbaseSimulator implements CoinbaseSim {
   /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
   private readonly history = new Map<string, Set<string>>();
   private restAvailable = true;
-  /** The products endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
   readonly connectLimit: ConnectLimit;
+  /** Coinbase's public REST rate per IP [F11] (opts.restRate): a burst past it answered as instrumentsLimit does. */
+  private readonly restRate: RestRate;
+  /** The products endpoint's 429 answers (`POST /sim/instruments-limit`, rateLimitInstruments). */
   readonly instrumentsLimit = new RestLimitFault(JSON.stringify({ error: "RATE_LIMIT_EXCEEDED", message: "Too many requests (simulated)" }));
 
   constructor(private readonly opts: CoinbaseSimOptions) {
     this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 8, windowMs: 1_000 }]);
+    this.restRate = new RestRate(this.instrumentsLimit, opts.restRate ?? [{ max: 15, windowMs: 1_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
     for (const id of opts.products) {
       const spec = { ...defaultSpec("spot", id), ...(opts.specs?.[id] ?? {}) };
@@ -170,7 +173,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     this.stats.restRequests++;
     if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
-    const limited = this.instrumentsLimit.take();
+    const limited = this.instrumentsLimit.take() ?? this.restRate.take(Date.now());
     if (limited) return limited;
     const wanted = url.searchParams.getAll("product_ids");
     const list = [...this.products.values()]

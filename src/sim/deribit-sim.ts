@@ -2,7 +2,7 @@
  * A Deribit API v2 simulator on 127.0.0.1: JSON-RPC 2.0 over WebSocket on /ws/api/v2 and REST
  * /api/v2/public/get_instruments, speaking the protocol docs/venues/deribit.md describes: `public/subscribe` answered
  * with the channels taken (an unknown one is left out, refused alone), `raw` channels refused with 13778
- * (unauthorised), a credit pool per connection (over it: 10028 too_many_requests), `public/unsubscribe`,
+ * (unauthorised), a credit pool per connection (over it: 10028 too_many_requests and the session closed), `public/unsubscribe`,
  * `public/set_heartbeat` then a `heartbeat` and a `test_request` every interval (a connection that leaves one
  * unanswered until the next is closed; not judged on a late tick: this process held up), `public/disable_heartbeat`,
  * `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
@@ -275,6 +275,8 @@ class DeribitSimulator implements DeribitSim {
     if (this.rateLimitNext > 0 || b.tokens < 1) {
       if (this.rateLimitNext > 0) this.rateLimitNext--;
       this.error(ws, id, ERR_TOO_MANY_REQUESTS, "too_many_requests");
+      // Deribit: a request with no credits left gets 10028 and the session is terminated [D11].
+      ws.close(1000, "too_many_requests");
       return false;
     }
     b.tokens--;

@@ -14,7 +14,7 @@
  */
 import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { closeIdle } from "./idle-close.ts";
-import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
+import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.ts";
 import type { Server } from "bun";
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
@@ -73,6 +73,8 @@ export interface OkxSimOptions {
   idleCloseMs?: number;
   /** Connects allowed per IP (connect-limit.ts; default OKX's 3 per second [F2]); past it the upgrade is a 429. */
   connectLimit?: ConnectWindow[];
+  /** Instruments requests allowed per IP and instType (rest-limit.ts RestRate; default OKX's 20 per 2 s [F9]); past it a 429, code 50011. */
+  instrumentsRate?: ConnectWindow[];
 }
 
 /** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
@@ -547,6 +549,14 @@ export class OkxSim {
     this.expTimes.set(instId, atMs);
   }
 
+  /** OKX's instruments limit is per IP and instType [F9]: one rate each. */
+  private readonly instrumentsRates = new Map<string, RestRate>();
+  private instrumentsRate(instType: string): RestRate {
+    let r = this.instrumentsRates.get(instType);
+    if (!r) this.instrumentsRates.set(instType, (r = new RestRate(this.instrumentsLimit, this.opts.instrumentsRate ?? [{ max: 20, windowMs: 2_000 }])));
+    return r;
+  }
+
   private trading(instId: string): boolean {
     return !this.states.has(instId) && (this.opts.now ?? Date.now)() < (this.expTimes.get(instId) ?? Infinity);
   }
@@ -554,9 +564,9 @@ export class OkxSim {
   private instruments(url: URL): Response {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
-    const limited = this.instrumentsLimit.take();
-    if (limited) return limited;
     const instType = url.searchParams.get("instType");
+    const limited = this.instrumentsLimit.take() ?? this.instrumentsRate(instType ?? "").take(Date.now());
+    if (limited) return limited;
     const family = url.searchParams.get("instFamily");
     if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });
     if (!["SPOT", "SWAP", "FUTURES", "OPTION", "MARGIN"].includes(instType ?? "")) return Response.json({ code: "51000", msg: "Parameter instType error", data: [] });

@@ -2,9 +2,11 @@
  * A simulated venue's over-limit answer on its instrument REST endpoint (a test tool, cold): armed with a count, the
  * next requests are answered 429 with the venue's error body, and a `Retry-After` when given, as a venue does when a
  * client exceeds its REST limit. Used by the OKX, Deribit, Coinbase and Bybit (403) simulators (`/sim/instruments-limit`);
- * `RestRequestWindow` enforces a venue's per-IP request limit with the same answer.
+ * `RestRequestWindow` enforces a venue's per-IP request limit with the same answer (Bybit's block), `RestRate` a limit
+ * whose excess requests alone are refused (OKX, Coinbase).
  * @module
  */
+import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 
 export class RestLimitFault {
   private left = 0;
@@ -65,6 +67,33 @@ export class RestRequestWindow {
       this.blockedUntilMs = nowMs + this.blockedMs;
     }
     return nowMs < this.blockedUntilMs ? this.fault.answer() : null;
+  }
+}
+
+/**
+ * A venue's per-IP REST rate, enforced: a request past any window's count is answered with `fault`'s answer (no
+ * Retry-After: neither OKX nor Coinbase documents one); only requests let through count. The windows are counted a
+ * quarter shorter (at most 250 ms) as the connect limit's are (connect-limit.ts): the simulator sees arrivals, not
+ * sends, so a client keeping the rate exactly is not refused for a late arrival, while a burst is.
+ */
+export class RestRate {
+  private readonly limit: ConnectLimit;
+
+  constructor(
+    private readonly fault: RestLimitFault,
+    windows: readonly ConnectWindow[],
+  ) {
+    this.limit = new ConnectLimit(windows);
+  }
+
+  /** Requests refused so far. */
+  get refused(): number {
+    return this.limit.refused;
+  }
+
+  /** The refusal to answer instead at `nowMs`, or null when within the rate. */
+  take(nowMs: number): Response | null {
+    return this.limit.admit(nowMs) === null ? null : this.fault.answer();
   }
 }
 

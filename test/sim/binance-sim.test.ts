@@ -45,6 +45,55 @@ async function client(url: string) {
   return { ws, got, until, closed: () => closed };
 }
 
+/**
+ * A WebSocket client over a plain TCP socket that answers no ping: counts the server's ping frames (opcode 9) and
+ * resolves `closed` on the server's close frame (opcode 8) or the socket's end.
+ */
+async function silentClient(hostPort: string, path: string, unsolicitedPongEveryMs = 0) {
+  const [host, port] = hostPort.split(":") as [string, string];
+  let buf = Buffer.alloc(0);
+  let upgraded = false;
+  let pings = 0;
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  const sock = await Bun.connect({
+    hostname: host,
+    port: Number(port),
+    socket: {
+      data(_s, chunk) {
+        buf = Buffer.concat([buf, chunk]);
+        if (!upgraded) {
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          if (!buf.subarray(0, end).toString().startsWith("HTTP/1.1 101")) throw new Error(`no upgrade: ${buf.toString()}`);
+          upgraded = true;
+          buf = buf.subarray(end + 4);
+        }
+        // Server frames are unmasked; the ones here are short (length < 126).
+        while (buf.length >= 2 && buf.length >= 2 + (buf[1]! & 0x7f)) {
+          const opcode = buf[0]! & 0x0f;
+          buf = buf.subarray(2 + (buf[1]! & 0x7f));
+          if (opcode === 9) pings++;
+          if (opcode === 8) done();
+        }
+      },
+      close: () => done(),
+    },
+  });
+  sock.write(`GET ${path} HTTP/1.1\r\nHost: ${hostPort}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  // An empty pong, masked as a client's frames must be.
+  const pongs = unsolicitedPongEveryMs > 0 ? setInterval(() => sock.write(new Uint8Array([0x8a, 0x80, 1, 2, 3, 4])), unsolicitedPongEveryMs) : null;
+  let isClosed = false;
+  const deadline = setTimeout(() => done(), 5000);
+  const end = closed.finally(() => {
+    isClosed = true;
+    clearTimeout(deadline);
+    if (pongs) clearInterval(pongs);
+    sock.end();
+  });
+  return { closed: end, isClosed: () => isClosed, pings: () => pings, end: () => done() };
+}
+
 /** Waits until the diffs that follow a subscription (a few ms later) have gone out. */
 async function waitNoDiffsDue(s: BinanceSim): Promise<void> {
   const deadline = Date.now() + 5000;
@@ -182,6 +231,30 @@ describe("Binance simulator protocol", () => {
     await c.until(() => c.closed() !== null);
     expect(c.closed()!.code).toBe(1008);
     expect(s.stats.closedForRate).toBe(1);
+  });
+
+  test("the server pings; a connection that never answers is closed after the pong time, one that answers stays", async () => {
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    const answering = await client(`${s.wsUrl}/stream`); // Bun's WebSocket echoes every ping
+    const silent = await silentClient(s.wsUrl.replace("ws://", ""), "/public/stream");
+    await silent.closed;
+    expect(silent.pings()).toBeGreaterThan(0);
+    expect(s.stats.closedForNoPong).toBe(1);
+    expect(answering.closed()).toBeNull();
+    answering.ws.close();
+  });
+
+  test("unsolicited pongs keep a USD-M connection, not a spot one (Binance's docs for each)", async () => {
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    const host = s.wsUrl.replace("ws://", "");
+    const usdm = await silentClient(host, "/public/stream", 300);
+    const spot = await silentClient(host, "/stream", 300);
+    await spot.closed;
+    expect(s.stats.closedForNoPong).toBe(1);
+    expect(s.stats.closedForRate).toBe(0);
+    expect(usdm.isClosed()).toBe(false);
+    usdm.end();
+    await usdm.closed;
   });
 
   test("1024 streams per connection: a SUBSCRIBE past it is refused whole, an upgrade naming more is a 400", async () => {

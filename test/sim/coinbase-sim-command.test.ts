@@ -3,6 +3,8 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
+import { PRODUCTS_PATH } from "../../src/venues/coinbase/protocol.ts";
 
 function context(values: CommandContext["values"]) {
   const lines: string[] = [];
@@ -51,5 +53,17 @@ describe("feeder sim --venue coinbase", { timeout: 15_000 }, () => {
     await expect(simCommand.run(context({ venue: "coinbase", symbols: "linear:BTC-USD" }).ctx)).rejects.toThrow(/spot market only/);
     await expect(simCommand.run(context({ venue: "coinbase", symbols: "BTCUSD" }).ctx)).rejects.toThrow(UsageError);
     await expect(simCommand.run(context({ venue: "kraken" }).ctx)).rejects.toThrow(/--venue: bybit, .*coinbase/);
+  });
+
+  test("products: past 15 requests in a second (Coinbase's burst) a 429, RATE_LIMIT_EXCEEDED", async () => {
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], seed: 3 });
+    try {
+      const burst = await Promise.all(Array.from({ length: 16 }, () => fetch(`${sim.restUrl}${PRODUCTS_PATH}`)));
+      expect(burst.filter((r) => r.status === 200)).toHaveLength(15);
+      const refused = burst.find((r) => r.status === 429)!;
+      expect(await refused.json()).toMatchObject({ error: "RATE_LIMIT_EXCEEDED" });
+    } finally {
+      await sim.stop();
+    }
   });
 });

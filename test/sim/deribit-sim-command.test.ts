@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
 import { RawClient } from "./raw-client.ts";
 
@@ -84,5 +85,24 @@ describe("the Deribit replay book", () => {
       }
     }
     expect(frames).toBe(46);
+  });
+
+  test("a request past the credits gets 10028 and the session is terminated, as Deribit does [D11]", async () => {
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, credits: { burst: 1, perSecond: 0.001 } });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      c.send({ jsonrpc: "2.0", id: 1, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.100ms"] } });
+      expect((await c.nextJson()).result).toEqual(["book.BTC-PERPETUAL.100ms"]);
+      c.send({ jsonrpc: "2.0", id: 2, method: "public/unsubscribe", params: { channels: ["book.BTC-PERPETUAL.100ms"] } });
+      let refusal: any;
+      while (refusal === undefined) {
+        const m = await c.nextJson();
+        if (m.id === 2) refusal = m;
+      }
+      expect(refusal.error.code).toBe(10028);
+      await c.waitClosed();
+    } finally {
+      await sim.stop();
+    }
   });
 });

@@ -195,6 +195,21 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     }
   });
 
+  test("instruments: past 20 requests in 2 s for one instType a 429 (code 50011); another instType has its own count", async () => {
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3 });
+    try {
+      const get = (instType: string) => fetch(`${sim.restUrl}/api/v5/public/instruments?instType=${instType}`);
+      const burst = await Promise.all(Array.from({ length: 21 }, () => get("SPOT")));
+      const statuses = burst.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+      const refused = burst.find((r) => r.status === 429)!;
+      expect(await refused.json()).toMatchObject({ code: "50011" });
+      expect((await get("SWAP")).status).toBe(200);
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("stall aimed at an instId quiets its books alone (before: the whole server)", async () => {
     const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT", "ETH-USDT"] }], seed: 3 });
     try {
