@@ -101,6 +101,17 @@ describe("--help and README describe every option each command parses", () => {
     expect(reasons.split(", ").map((r) => r.split(" = ")[0])).toEqual(REASON_SHORT.slice(1));
   });
 
+  test("each command's --help says what SIGINT does in a sentence that gives the exit code", () => {
+    // The program's help defers to each command's ("stop a command cleanly, as its help says"); sim's said nothing of
+    // signals, and run's, record's and demo's named no exit code for a stop (operations.md § Lifecycle did).
+    for (const c of COMMANDS) {
+      const sentences = commandHelp(c).replace(/\s+/g, " ").split(/(?<=[.;])\s+(?=[A-Z])/);
+      const said = sentences.filter((s) => s.includes("SIGINT"));
+      expect(said, `feeder ${c.name} --help names SIGINT`).not.toEqual([]);
+      expect(said.some((s) => /\bexits? \d+/.test(s)), `feeder ${c.name} --help: the exit code after SIGINT, in ${JSON.stringify(said)}`).toBe(true);
+    }
+  });
+
   test("the program's help lists every command with its summary", async () => {
     const { programHelp } = await import("../../src/cli/main.ts");
     const text = programHelp();

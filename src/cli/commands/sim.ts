@@ -48,6 +48,8 @@ export const simCommand: CommandSpec = {
     "",
     "--port, --symbols, --rate and --seed apply to every venue; the other options only to the venues whose sections",
     "name them (--replay: every venue but coinbase). One given for another venue is a usage error (exit 2).",
+    "Runs until SIGINT, SIGTERM or SIGHUP (exit 0), which closes its server at once; the same signal again",
+    "during that stop ends the process (the signal's default action). A port in use exits 1.",
     "",
     "Clients connect to <wsUrl>/<market> (e.g. ws://127.0.0.1:PORT/v5/public/linear) and query",
     "<restUrl>/v5/market/instruments-info?category=<market>. Point a feeder config's wsUrl/restUrl at them.",
