@@ -104,6 +104,8 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     [["--venue", "bybit"], "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture"],
     [["--venue", "deribit"], "no Deribit book notifications"],
     [["--venue", "okx", "--symbols", "spot:ETH-USDT"], "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets"],
+    [["--venue", "upbit"], "no Upbit orderbook frames: cryptofeed `ts: b'…'` lines or one JSON frame per line"],
+    [["--venue", "bithumb"], "no Bithumb orderbook frames: cryptofeed `ts: b'…'` lines or one JSON frame per line"],
   ])("%j with a recording it finds nothing to serve in exits 2 (before: generated books served, the replay unsaid)", async (args, why) => {
     expect(await sim(...args, "--replay", OKX)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${OKX}: nothing in it to serve (${why}) (see feeder sim --help)`] });
   });
