@@ -102,6 +102,8 @@ export interface UpbitSim {
   book(code: string, depth: number, level?: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number };
   /** Codes that are subscribed on some connection now. */
   subscribed(): string[];
+  /** The codes the replayed recording serves, with their frames (none without replayFile). */
+  replayCodes(): { code: string; frames: number }[];
   setRestAvailable(ok: boolean): void;
   /**
    * Delists a generated code (false): `/v1/market/all` leaves it out and it sends nothing, not even the SNAPSHOT a
@@ -118,6 +120,10 @@ export async function startUpbitSimulator(opts: UpbitSimOptions): Promise<UpbitS
 }
 
 class UpbitSimulator implements UpbitSim {
+  replayCodes(): { code: string; frames: number }[] {
+    return [...this.replay].map(([code, frames]) => ({ code, frames: frames.length }));
+  }
+
   readonly stats: UpbitSimStats = { connections: 0, connectionsTotal: 0, requests: 0, errorsSent: 0, pings: 0, messagesSent: 0, refused429: 0, originHeaders: 0, restRequests: 0, zeroSizeSent: 0, idleCloses: 0, overRate: 0 };
   private server: Server<Conn> | null = null;
   private readonly rng: Rng;

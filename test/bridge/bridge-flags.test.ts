@@ -37,6 +37,22 @@ async function usageError(positionals: string[], values: CommandContext["values"
 }
 
 describe("feeder bridge flags", () => {
+  test("to-nats -c FILE without a multicast destination is told so, not to give --config (it was given)", async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "to-nats-unicast-"));
+    try {
+      const file = join(dir, "remote.toml");
+      writeFileSync(file, '[publish]\n[[publish.destinations]]\nname = "remote"\nreceivers = ["10.2.0.5:31001"]\ninterface = "10.1.2.1"\nchannel = 3\n');
+      expect(await usageError(["to-nats"], { config: file, iface: "127.0.0.1", nats: "nats://127.0.0.1:1" })).toBe(
+        `to-nats: --config ${file} has no multicast destination to join (the bridge reads multicast only): give --group G:P`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("credentials in --nats are refused, naming the flag (the client would drop them)", () => {
     for (const url of ["nats://bridge:s3cret@127.0.0.1:4222", "nats://bridge:1234@127.0.0.1:4222", "tok@127.0.0.1:4222"]) {
       expect(() => serversOf(url), url).toThrow(UsageError);

@@ -19,3 +19,21 @@ test("--depth with the table (the default format, or -f table) is refused, exit 
   expect(await run("listen", "-f", "table", "-d", "3", "--duration", "0.05")).toEqual({ code: 2, out: [], err: [message] });
   expect(await run("listen", "-f", "ndjson", "-d", "3", "--duration", "0.05")).toMatchObject({ code: 0, err: [] });
 });
+
+test("-c FILE with nothing to read on this host (unicast destinations only, receivers elsewhere) exits 2 naming it (before: joined the default group 239.255.0.1:31001, exit 0)", async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "listen-unicast-"));
+  try {
+    const file = join(dir, "remote.toml");
+    // With --iface the file's interfaces are not checked (another host's file): its receiver 10.2.0.5 is not this host.
+    writeFileSync(file, '[publish]\n[[publish.destinations]]\nname = "remote"\nreceivers = ["10.2.0.5:31001"]\ninterface = "10.1.2.1"\nchannel = 3\n');
+    const message = `feeder listen: --config ${file}: nothing in it to read on this host: no multicast destination, and no unicast destination's receiver is an address of this host (give --bind ADDR:PORT or --group G:P) (see feeder listen --help)`;
+    expect(await run("listen", "-c", file, "--iface", "127.0.0.1", "-f", "ndjson", "--duration", "0.05")).toEqual({ code: 2, out: [], err: [message] });
+    // A --group beside it is read as given.
+    expect(await run("listen", "-c", file, "--iface", "127.0.0.1", "-g", "239.255.0.7:31007", "-f", "ndjson", "--duration", "0.05")).toMatchObject({ code: 0, err: [] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,7 +5,7 @@
  * it. Through main(), as the command line runs it; output closing stops a simulator that did start.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { simCommand } from "../../src/cli/commands/sim.ts";
@@ -104,8 +104,26 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     [["--venue", "bybit"], "no Bybit orderbook frames: a JSONL of WebSocket payloads or a capture"],
     [["--venue", "deribit"], "no Deribit book notifications"],
     [["--venue", "okx", "--symbols", "spot:ETH-USDT"], "no OKX books frames of an instrument --symbols names: give the recording's instIds with their markets"],
+    [["--venue", "upbit"], "no Upbit orderbook frames: cryptofeed `ts: b'…'` lines or one JSON frame per line"],
+    [["--venue", "bithumb"], "no Bithumb orderbook frames: cryptofeed `ts: b'…'` lines or one JSON frame per line"],
   ])("%j with a recording it finds nothing to serve in exits 2 (before: generated books served, the replay unsaid)", async (args, why) => {
     expect(await sim(...args, "--replay", OKX)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${OKX}: nothing in it to serve (${why}) (see feeder sim --help)`] });
+  });
+
+  test("--venue binance: a recording without its .http.0.0, or another venue's with one, exits 2 naming --replay (before: ENOENT exit 1; generated books served)", async () => {
+    const missing = join(dir, "OKX.http.0.0");
+    expect(await sim("--venue", "binance", "--replay", OKX)).toMatchObject({ code: 2, out: [] });
+    const alone = join(dir, "OKX.ws.1.0");
+    writeFileSync(alone, readFileSync(OKX));
+    const r = await sim("--venue", "binance", "--replay", alone);
+    expect(r).toMatchObject({ code: 2, out: [] });
+    expect(r.err[0]).toMatch(new RegExp(`^feeder sim: --replay ${alone}: a recording or the REST snapshots \\(\\.http\\.0\\.0\\) beside it cannot be read: .*ENOENT.*${missing}`));
+    writeFileSync(missing, "https://www.okx.com/api/v5/market/books?instId=BTC-USDT -> 1.0: {}\n");
+    expect(await sim("--venue", "binance", "--replay", alone)).toEqual({
+      code: 2,
+      out: [],
+      err: [`feeder sim: --replay ${alone}: nothing in it to serve (no Binance depthUpdate frames of a symbol its .http.0.0 has a snapshot of) (see feeder sim --help)`],
+    });
   });
 
   test("a directory is named as one (before: 'no such file')", async () => {

@@ -38,9 +38,11 @@ describe("--help and README describe every option each command parses", () => {
     const help = commandHelp(c);
     const lines = help.split("\n");
     for (const [name, o] of Object.entries(c.options)) {
-      // An option line of its own: indented, the short form first when there is one.
+      // An option line of its own, in the options' columns: "  -s, --name" with its short form, else "      --name".
+      // Any indent took a line of prose or a wrapped one beginning with the flag (listen's "--bind, --port, … exit 2"
+      // beside --nats): a help whose option line for it was gone passed.
       const short = (o as { short?: string }).short;
-      const line = new RegExp(`^ +${short ? `-${short}, ` : "(?!-[a-zA-Z], )"}--${name}(?![\\w-])`);
+      const line = new RegExp(`^${short ? ` {2}-${short}, ` : " {6}"}--${name}(?![\\w-])`);
       expect(lines.some((l) => line.test(l)), `feeder ${c.name} --help: a line "${short ? `-${short}, ` : ""}--${name} …"`).toBe(true);
     }
     for (const flag of flagsNamed(help, c.name)) expect(Object.keys(c.options), `feeder ${c.name} --help names --${flag}`).toContain(flag);
@@ -99,6 +101,51 @@ describe("--help and README describe every option each command parses", () => {
     expect(states.split(", ").map((s) => s.split(" = ")[0])).toEqual(STATE_SHORT);
     const reasons = /REASON \(only while a book is not live: why, from the wire's status reason: (.*?); - for a live book/.exec(help)![1]!;
     expect(reasons.split(", ").map((r) => r.split(" = ")[0])).toEqual(REASON_SHORT.slice(1));
+  });
+
+  test("each command's --help says what SIGINT does in a sentence that gives the exit code", () => {
+    // The program's help defers to each command's ("stop a command cleanly, as its help says"); sim's said nothing of
+    // signals, and run's, record's and demo's named no exit code for a stop (operations.md § Lifecycle did).
+    for (const c of COMMANDS) {
+      const sentences = commandHelp(c).replace(/\s+/g, " ").split(/(?<=[.;])\s+(?=[A-Z])/);
+      const said = sentences.filter((s) => s.includes("SIGINT"));
+      expect(said, `feeder ${c.name} --help names SIGINT`).not.toEqual([]);
+      expect(said.some((s) => /\bexits? \d+/.test(s)), `feeder ${c.name} --help: the exit code after SIGINT, in ${JSON.stringify(said)}`).toBe(true);
+    }
+  });
+
+  test("export --help names every field and csv encoding a raw export writes (REST answers and connection events too)", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { CaptureWriter } = await import("../../src/record/capture.ts");
+    const { main } = await import("../../src/cli/main.ts");
+    const dir = mkdtempSync(join(tmpdir(), "export-raw-help-"));
+    try {
+      const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
+      const t0 = 1_700_000_000_000_000;
+      w.write(t0, "binance", "spot", "spot-0", '{"stream":"btcusdt@depth@100ms","data":{"U":1,"u":2,"b":[],"a":[]}}');
+      w.write(t0 + 1, "upbit", "spot", "spot-0", new Uint8Array([0x7b, 0x7d, 0xff]));
+      w.writeRest(t0 + 2, "binance", "spot", "spot-0", "ws:open", "wss://stream.binance.com:9443/stream");
+      w.writeRest(t0 + 3, "binance", "spot", "spot-rest", "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", '{"lastUpdateId":1,"bids":[],"asks":[]}');
+      w.close();
+      const keys = new Set<string>();
+      const encodings = new Set<string>();
+      for (const format of ["jsonl", "csv"]) {
+        const out = join(dir, `raw.${format}`);
+        expect(await main(["export", "--format", format, "-o", out, w.files[0]!], { out: () => {}, err: () => {} })).toBe(0);
+        const rows = readFileSync(out, "utf8").trim().split("\n");
+        if (format === "jsonl") for (const r of rows) for (const k of Object.keys(JSON.parse(r) as object)) keys.add(k);
+        // ts_recv_us,venue,market,connection,topic,encoding,frame: the encoding after the (perhaps quoted) topic.
+        else for (const r of rows.slice(1)) encodings.add(/^(?:[^,]*,){4}(?:"(?:[^"]|"")*"|[^,]*),([^,]*),/.exec(r)![1]!);
+      }
+      expect([...encodings].sort()).toEqual(["base64", "rest", "text"]);
+      const help = commandHelp(COMMANDS.find((c) => c.name === "export")!).replace(/\s+/g, " ");
+      const raw = help.slice(help.indexOf("Raw frames"), help.indexOf("Books:"));
+      for (const k of keys) expect(raw, `export --help, raw rows: the jsonl field ${k}`).toMatch(new RegExp(`(?<![\\w-])${k}(?![\\w-])`));
+      expect(/\(encoding ([a-z0-9|]+);/.exec(raw)?.[1]?.split("|").sort(), "export --help, raw rows: csv encodings").toEqual([...encodings].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the program's help lists every command with its summary", async () => {

@@ -54,7 +54,8 @@ export const bridgeCommand: CommandSpec = {
     "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",
     "                           midnight (a space may stand for the T); one without a zone, or more than 60 s",
     "                           in the future, exits 2",
-    "  -c, --config FILE        to-nats: join every destination of the configuration's [publish] section;",
+    "  -c, --config FILE        to-nats: join every multicast destination of the configuration's [publish]",
+    "                           section (not its unicast ones; a file with none and no --group exits 2);",
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
     "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
     "                           from-nats reads and checks nothing else of the file",
@@ -184,6 +185,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
     for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
   }
   for (const g of (v.group as string[] | undefined) ?? []) groups.push(groupOf(g, iface ?? "127.0.0.1"));
+  // A file of unicast destinations only was told to "give --config FILE", though it was given.
+  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
   if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);

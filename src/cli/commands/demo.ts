@@ -37,8 +37,9 @@ export const demoCommand: CommandSpec = {
     "publishes to the multicast group; the view is `feeder listen` on that group, its title naming the",
     "status page (http://127.0.0.1:PORT). Each simulated book follows a mean-reverting fair price with a",
     "spread of a few ticks and refilling depth, however long the demo runs.",
-    "Ctrl-C (SIGINT/SIGTERM) stops the view, then the feeder within 1.5 s (cut there with a warning) and the",
-    "simulator; another one (or a SIGHUP) during that stop is logged and ignored (SIGKILL ends it at once).",
+    "Ctrl-C (SIGINT/SIGTERM, or SIGHUP) stops the view, then the feeder within 1.5 s (cut there with a warning) and",
+    "the simulator: exit 0 (1 when a part's stop failed, logged); another one during that stop is logged and",
+    "ignored (SIGKILL ends it at once). An --http port in use exits 1.",
   ].join("\n"),
   options: {
     rate: { type: "string" },

@@ -59,7 +59,8 @@ export const listenCommand: CommandSpec = {
     "  -c, --config FILE    join every destination of the configuration's [publish] section; with --nats,",
     "                       only its [nats] section (NATS credentials and TLS; the flags below override it)",
     "                       and publish.auth_key_file (the key envelopes are verified with), the rest neither",
-    "                       read nor checked",
+    "                       read nor checked. A file with nothing to read here (unicast destinations only, no",
+    "                       receiver of them an address of this host; no --group or --bind beside it) exits 2",
     "  -g, --group G[:P]    multicast group to join (repeatable; default 239.255.0.1:31001 without --config)",
     "  -p, --port N         port for --group entries without one (or the default group); refused when it",
     "                       would do nothing (beside --config or --bind without such a --group)",
@@ -248,6 +249,13 @@ function resolveGroups(ctx: CommandContext): {
   // alone it would change nothing, silently.
   if (port !== undefined && groups.length > 0 && !given.some((e) => !/:\d+$/.test(e))) {
     throw new UsageError("--port applies to --group entries without a port (or the default group), and there is none here");
+  }
+  // The default group is for a listen without --config: a file with nothing to read here (unicast destinations only,
+  // none of whose receivers is this host) joined 239.255.0.1:31001, which it does not name, and said "listening".
+  if (groups.length === 0 && typeof v.config === "string") {
+    throw new UsageError(
+      `--config ${v.config}: nothing in it to read on this host: no multicast destination, and no unicast destination's receiver is an address of this host (give --bind ADDR:PORT or --group G:P)`,
+    );
   }
   if (groups.length === 0) groups.push({ group: DEFAULT_GROUP, port: port ?? DEFAULT_PORT, iface: iface ?? "127.0.0.1" });
   // --iface is the interface groups are joined on: with unicast binds alone it changed nothing, silently (as --port).

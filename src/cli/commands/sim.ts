@@ -7,6 +7,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
+import { loadBinanceRecording } from "../../sim/binance-sim-replay.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
@@ -48,6 +49,8 @@ export const simCommand: CommandSpec = {
     "",
     "--port, --symbols, --rate and --seed apply to every venue; the other options only to the venues whose sections",
     "name them (--replay: every venue but coinbase). One given for another venue is a usage error (exit 2).",
+    "Runs until SIGINT, SIGTERM or SIGHUP (exit 0), which closes its server at once; the same signal again",
+    "during that stop ends the process (the signal's default action). A port in use exits 1.",
     "",
     "Clients connect to <wsUrl>/<market> (e.g. ws://127.0.0.1:PORT/v5/public/linear) and query",
     "<restUrl>/v5/market/instruments-info?category=<market>. Point a feeder config's wsUrl/restUrl at them.",
@@ -92,7 +95,8 @@ export const simCommand: CommandSpec = {
     "Binance (--venue binance): spot combined streams at <wsUrl>/stream, USD-M at <wsUrl>/public/stream; REST",
     "/api/v3 and /fapi/v1 depth and exchangeInfo. --symbols markets: spot, linear (default spot:BTCUSDT,",
     "linear:BTCUSDT). --replay FILE: a cryptofeed recording (test/fixtures/cryptofeed/BINANCE.ws.1.0, or",
-    "BINANCE_FUTURES.ws.1.0 with --replay-market linear), its .http.0.0 beside it giving the REST snapshots.",
+    "BINANCE_FUTURES.ws.1.0 with --replay-market linear), its .http.0.0 beside it giving the REST snapshots",
+    "(one that cannot be read exits 2 naming --replay).",
     "      --replay-market M   the market the --replay recording is served on: spot (default) | linear",
     "      --max-connection-age-ms N  close every connection N ms after it opened (default 24 h, as Binance)",
     "Control (query parameters):",
@@ -258,6 +262,7 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
   const age = v["max-connection-age-ms"] === undefined ? undefined : intOption(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
+  if (replayFile !== undefined) checkBinanceReplay(replayFile);
   const sim = await startBinanceSimulator({
     port,
     markets,
@@ -275,6 +280,25 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
   ctx.log.info("stopping simulator", { signal, ...sim.stats });
   await sim.stop();
   return 0;
+}
+
+/**
+ * A --replay recording the Binance simulator can serve: its .http.0.0 beside it readable (until 2026-12-07 a missing
+ * one was ENOENT, exit 1, as if the host were at fault), and a depthUpdate of a symbol it has a snapshot of (another
+ * venue's recording served generated books without a word). Read here once more before the simulator reads it: cold.
+ */
+function checkBinanceReplay(file: string): void {
+  let served: { diffs: readonly string[] }[];
+  try {
+    served = loadBinanceRecording(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err; // the loader's own refusal: startError names --replay
+    throw new UsageError(`--replay ${file}: a recording or the REST snapshots (.http.0.0) beside it cannot be read: ${(err as Error).message}`);
+  }
+  if (!served.some((s) => s.diffs.length > 0)) {
+    throw new UsageError(`--replay ${file}: nothing in it to serve (no Binance depthUpdate frames of a symbol its .http.0.0 has a snapshot of)`);
+  }
 }
 
 async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
