@@ -213,3 +213,42 @@ describe("coinbase: an error frame never answers a request still queued for paci
     expect(conn.expectedAcks).toHaveLength(0);
   });
 });
+
+/**
+ * A subscriptions event (a repeat, in the socket's sequence) while every unanswered request waits for the pacing
+ * budget answers none of them (CoinbaseAdapter.onSubscriptions: writtenAcks 0). Without that guard it took the oldest
+ * queued subscribe off `expectedAcks` though the common layer ignored the answer (not written): that request's own
+ * event then answered the next one, and the last answer found none (its request waited for the ack deadline).
+ */
+describe("coinbase: a subscriptions event never answers a request still queued for pacing", { timeout: 20_000 }, () => {
+  test("a repeated subscriptions event while both resubscribes are queued leaves them queued; answers stay in step", async () => {
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"];
+    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 12 });
+    let nowMs = 1_000_000; // the adapter's clock, held: the 8-a-second window refills only when it moves
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, now: () => nowMs, random: () => 0 });
+    const sink = await startIntoSink(sim, adapter, cleanup);
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => products.every((_, i) => live(i)), "books live");
+    type SimConn = { data: { seq: number } };
+    const simConns = (sim as unknown as { conns: Set<SimConn> }).conns;
+    const internals = adapter as unknown as { conns: { outbox: unknown[]; expectedAcks: string[]; pending: Map<string, unknown>; lastSeq: number }[]; control: { flush(): void } };
+    const conn = internals.conns[0]!;
+    for (let i = 0; i < products.length; i++) adapter.requestResync(i, StatusReason.CROSSED_BOOK);
+    // Every sim frame so far taken (none in flight), so the injected event can have the next sequence_num.
+    const simConn = [...simConns][0]!;
+    await waitFor(() => conn.outbox.length === 2 && live(0) && live(1) && simConn.data.seq === conn.lastSeq + 1, "two resubscribes answered, two queued");
+    expect(conn.expectedAcks).toHaveLength(2);
+    const repeat = `{"channel":"subscriptions","client_id":"","timestamp":"2026-12-07T00:00:00Z","sequence_num":${conn.lastSeq + 1},"events":[${JSON.stringify({ subscriptions: { level2: products, heartbeats: ["heartbeats"] } })}]}`;
+    simConn.data.seq++; // the sim's next frame follows the injected one
+    expect(adapter.ingestFrame("spot", adapter.connectionOf(2), repeat, 1)).toBe(true);
+    expect(conn.lastSeq).toBe(simConn.data.seq - 1); // taken in sequence, not as a gap
+    expect(conn.expectedAcks).toHaveLength(2); // before: 1, the queued SOL-USD subscribe taken as answered
+    nowMs += 1_000;
+    internals.control.flush();
+    sim.step(1);
+    await waitFor(() => conn.pending.size === 0 && products.every((_, i) => live(i)), "every book live again, every request answered");
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(conn.expectedAcks).toHaveLength(0);
+  });
+});
