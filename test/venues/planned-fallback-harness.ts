@@ -119,13 +119,13 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
 }
 
 /** A record as `feeder record` writes it, in the order the adapter met it (frames, REST answers, connection events). */
-type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+export type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 /** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
 export async function startOkx(
   symbols: string[],
   opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
-): Promise<PlannedRun & { sim: OkxSim; replay(): Promise<BookMaps> }> {
+): Promise<PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps> }> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
@@ -165,7 +165,7 @@ export async function startOkx(
     }
     return sink;
   };
-  return { ...run, sim, replay };
+  return { ...run, sim, recorded, replay };
 }
 
 /**
