@@ -79,6 +79,9 @@ export interface PlannedRun {
   stop(): Promise<void>;
 }
 
+/** A run whose adapter records as `feeder record` does (Bybit, Deribit: when asked, `record`), and the replay of what it recorded so far. */
+export type RecordedRun = PlannedRun & { recorded: readonly Recorded[]; replay(): Promise<BookMaps> };
+
 function sameMaps(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
   return a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
 }
@@ -119,27 +122,48 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
 }
 
 /** A record as `feeder record` writes it, in the order the adapter met it (frames, REST answers, connection events). */
-type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+export type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
+/**
+ * What a live adapter given `taps` records, and `replay`: what it recorded so far, replayed through a second adapter
+ * made by `again` (as `feeder replay` does).
+ */
+function capture(market: MarketName, again: () => VenueAdapter): { recorded: Recorded[]; taps: Partial<CommonAdapterOptions>; replay(): Promise<BookMaps> } {
+  const recorded: Recorded[] = [];
+  const taps: Partial<CommonAdapterOptions> = {
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+  };
+  const replay = async (): Promise<BookMaps> => {
+    const adapter = again();
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.startReplay(sink);
+    try {
+      for (const r of recorded) {
+        if (r.frame !== undefined) adapter.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
+        else if (r.url!.startsWith("ws:")) adapter.ingestConnectionEvent?.(market, r.connection, r.url!, r.tsRecvUs, r.body); // the body too, as feeder replay (ws:retired names books)
+        else adapter.ingestRest?.(market, r.connection, r.url!, r.body!, r.tsRecvUs);
+      }
+    } finally {
+      await adapter.stop();
+    }
+    return sink;
+  };
+  return { recorded, taps, replay };
+}
 
 /** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
 export async function startOkx(
   symbols: string[],
   opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
-): Promise<PlannedRun & { sim: OkxSim; replay(): Promise<BookMaps> }> {
+): Promise<RecordedRun & { sim: OkxSim }> {
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
   const cfg = config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs);
-  const recorded: Recorded[] = [];
-  const adapter = new OkxAdapter(cfg, subs, {
-    log: testLog(),
-    ...TEST_TIMINGS,
-    resyncBackoffBaseMs: opts.resyncBackoffBaseMs,
-    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
-    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
-    ...opts.adapter,
-  });
+  const cap = capture("spot", () => new OkxAdapter(cfg, subs, { log: silentLogger }));
+  const adapter = new OkxAdapter(cfg, subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs, ...cap.taps, ...opts.adapter });
   const run = await finish("okx", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),
@@ -149,23 +173,7 @@ export async function startOkx(
     },
     stopSim: () => sim.stop(),
   });
-  /** What the live run recorded so far, replayed through a second adapter (as `feeder replay` does). */
-  const replay = async (): Promise<BookMaps> => {
-    const again = new OkxAdapter(cfg, subs, { log: silentLogger });
-    const sink = new BookMaps(await again.loadInstruments());
-    again.startReplay(sink);
-    try {
-      for (const r of recorded) {
-        if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
-        else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body); // the body too, as feeder replay (ws:retired names books)
-        else again.ingestRest("spot", r.connection, r.url!, r.body!, r.tsRecvUs);
-      }
-    } finally {
-      await again.stop();
-    }
-    return sink;
-  };
-  return { ...run, sim, replay };
+  return { ...run, sim, recorded: cap.recorded, replay: cap.replay };
 }
 
 /**
@@ -190,14 +198,16 @@ export async function startBinance(symbols: string[], opts: { prepare?: (p: WsPr
 }
 
 /** Bybit linear, replaced make-before-break whenever a connection is maxConnectionAgeMs old (Bybit announces nothing). */
-export async function startBybit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras } = {}): Promise<PlannedRun> {
+export async function startBybit(symbols: string[], maxConnectionAgeMs: number, opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; record?: boolean } = {}): Promise<RecordedRun> {
   const sim = await startBybitSimulator({ markets: [{ market: "linear", symbols }], seed: 23 });
   const origin = new URL(sim.wsUrl).origin;
   const proxy = startWsProxy(origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 50 }));
-  const adapter = createBybitAdapter(config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...opts.adapter });
-  return finish("bybit", adapter, proxy, subs, {
+  const cfg = config("bybit", `${proxy.origin}/v5/public`, sim.restUrl, subs);
+  const cap = capture("linear", () => createBybitAdapter(cfg, subs, { log: silentLogger }));
+  const adapter = createBybitAdapter(cfg, subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...(opts.record ? cap.taps : {}), ...opts.adapter });
+  const run = await finish("bybit", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     expected: (i, inst) => {
       const b = sim.book("linear", subs[i]!.symbol, 50);
@@ -205,6 +215,7 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
     },
     stopSim: () => sim.stop(),
   });
+  return { ...run, recorded: cap.recorded, replay: cap.replay };
 }
 
 /**
@@ -215,15 +226,17 @@ export async function startBybit(symbols: string[], maxConnectionAgeMs: number, 
 export async function startDeribit(
   symbols: string[],
   maxConnectionAgeMs: number,
-  opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; onSim?: (sim: DeribitSim) => void; heartbeatTimeoutMs?: number } = {},
-): Promise<PlannedRun> {
+  opts: { prepare?: (p: WsProxy) => void; adapter?: AdapterExtras; onSim?: (sim: DeribitSim) => void; heartbeatTimeoutMs?: number; record?: boolean } = {},
+): Promise<RecordedRun> {
   const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols }], seed: 24, heartbeatIntervalMs: 100, heartbeatTimeoutMs: opts.heartbeatTimeoutMs });
   opts.onSim?.(sim);
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
   const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 0 }));
-  const adapter = new DeribitAdapter(config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs), subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...opts.adapter });
-  return finish("deribit", adapter, proxy, subs, {
+  const cfg = config("deribit", `${proxy.origin}/ws/api/v2`, sim.restUrl, subs);
+  const cap = capture("inverse", () => new DeribitAdapter(cfg, subs, { log: silentLogger }));
+  const adapter = new DeribitAdapter(cfg, subs, { log: testLog(), ...TEST_TIMINGS, maxConnectionAgeMs, ...(opts.record ? cap.taps : {}), ...opts.adapter });
+  const run = await finish("deribit", adapter, proxy, subs, {
     step: (n) => sim.step(n),
     expected: (i, inst) => {
       const b = sim.book("inverse", subs[i]!.symbol, 0);
@@ -231,6 +244,7 @@ export async function startDeribit(
     },
     stopSim: () => sim.stop(),
   });
+  return { ...run, recorded: cap.recorded, replay: cap.replay };
 }
 
 /** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */

@@ -6,12 +6,12 @@
  * (`serverShutdown`), Bybit and Deribit (the maximum connection age). Before the fallback, the replacement's failure
  * dropped both sockets: every book went RESYNCING / DISCONNECTED. A replacement that refuses a topic the old socket
  * still serves fails the same way (before: that book was HALTED / SUBSCRIBE_REJECTED while the old socket delivered
- * it). Also: frames of the old socket during the overlap (an error naming no request, a close announced) are told
- * from the replacement's.
+ * it); Bybit's and Deribit's capture of that refusal (ws:back next) replays to the same books. Also: frames of the
+ * old socket during the overlap (an error naming no request, a close announced) are told from the replacement's.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { startBinance, startBybit, startDeribit, startOkx, until, type PlannedRun } from "./planned-fallback-harness.ts";
-import type { LinkRules, WsProxy } from "./ws-proxy.ts";
+import { startBinance, startBybit, startDeribit, startOkx, until, type BookMaps, type PlannedRun } from "./planned-fallback-harness.ts";
+import type { LinkRules, ProxyLink, WsProxy } from "./ws-proxy.ts";
 import { reqIdOf } from "../../src/venues/binance/protocol.ts";
 
 const runs: PlannedRun[] = [];
@@ -91,6 +91,25 @@ async function announced(start: (prepare: (p: WsProxy) => void) => Promise<Plann
   await failsThenSucceeds(run, how);
 }
 
+/**
+ * The replacement's first answer to a subscribe naming ETH, refusing ETH's topic: Bybit's "handler not found" naming it
+ * (the request's other topic is asked again alone), Deribit's result without its channel. `refusal`: the frame sent.
+ */
+function refuseEthOnce(link: () => ProxyLink): { rewriteDown(frame: string): string; refusal: string } {
+  const out = {
+    refusal: "",
+    rewriteDown(frame: string): string {
+      if (out.refusal !== "" || !frame.startsWith("{")) return frame;
+      const m = JSON.parse(frame) as Record<string, unknown>;
+      const askedEth = (id: unknown) => link().fromClient.some((r) => r.includes("ETH") && (r.includes(`"req_id":"${String(id)}"`) || r.includes(`"id":${String(id)},`)));
+      if (m.op === "subscribe" && m.success === true && askedEth(m.req_id)) out.refusal = JSON.stringify({ ...m, success: false, ret_msg: "error:handler not found,topic:orderbook.50.ETHUSDT" });
+      else if (Array.isArray(m.result) && m.result.some((c) => String(c).startsWith("book.ETH-PERPETUAL"))) out.refusal = JSON.stringify({ ...m, result: m.result.filter((c) => !String(c).startsWith("book.ETH-PERPETUAL")) });
+      return out.refusal || frame;
+    },
+  };
+  return out;
+}
+
 describe("a planned reconnect whose replacement fails goes back to the old socket", { timeout: 30_000 }, () => {
   for (const how of ["acks never come", "closes after it opened", "refuses a topic", "delivers but an ack never comes"] as const) {
     test(`okx 64008, the replacement ${how}: every book stays LIVE and equal; the failure is counted; a later one succeeds`, async () => {
@@ -108,6 +127,32 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
     await allEqual(run, "at start", 1);
     await failsThenSucceeds(run, "acks never come");
   });
+
+  for (const venue of ["bybit", "deribit"] as const) {
+    test(`${venue} maximum connection age, the replacement refuses a topic the old socket serves: live goes back (ws:back right after the refusing frame), no book halted; the capture replayed the same`, async () => {
+      // Replay holds such a refusal until the connection's next record (ws:back: the replacement's failure; anything
+      // else: the venue's, halted); this is the order live writes, and what replay makes of it, for these venues too.
+      let proxy: WsProxy | undefined;
+      const refuse = refuseEthOnce(() => proxy!.links[1]!);
+      const prepare = (p: WsProxy) => {
+        proxy = p;
+        p.byIndex.set(1, { rewriteDown: refuse.rewriteDown });
+      };
+      const run = venue === "bybit" ? await startBybit(["BTCUSDT", "ETHUSDT"], 1_500, { prepare, record: true }) : await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, heartbeatTimeoutMs: 2_000, record: true });
+      runs.push(run);
+      await allEqual(run, "at start", 1);
+      await until(() => stats(run).plannedReconnectFailures >= 1 || stats(run).reconnects > 0, "the refusal failed the replacement");
+      expect({ failures: stats(run).plannedReconnectFailures, reconnects: stats(run).reconnects }).toEqual({ failures: 1, reconnects: 0 });
+      await allEqual(run, "on the old socket");
+      expect(run.sink.invalid).toEqual([]);
+      const at = run.recorded.findIndex((r) => r.frame === refuse.refusal);
+      expect(at).toBeGreaterThan(0);
+      expect(run.recorded.slice(at + 1).find((r) => !r.url?.startsWith("ws:req "))?.url).toBe("ws:back");
+      const again = await run.replay();
+      const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
+      expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
+    });
+  }
 
   test("deribit maximum connection age, the replacement's acks never come: the old socket's test requests are answered on it, so it stays open to go back to", async () => {
     // A test_request every 100 ms, so some come during the overlap; the simulator closes a socket that leaves one

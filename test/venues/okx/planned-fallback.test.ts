@@ -10,9 +10,9 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
-import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun, type Recorded } from "../planned-fallback-harness.ts";
 
-type OkxRun = PlannedRun & { sim: OkxSim; replay(): Promise<BookMaps> };
+type OkxRun = PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps> };
 const runs: OkxRun[] = [];
 /** Runs the test resyncs itself (requestResync: the app's call, which a capture does not hold): not replayed. */
 const resyncedByTest = new Set<OkxRun>();
@@ -180,6 +180,37 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
       { index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED },
     ]);
     expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
+  });
+
+  test("the replacement refuses a topic the old socket serves, the frames after the refusal in the same write: live goes back (ws:back recorded right after the refusing frame), nothing halted, replay the same", async () => {
+    // Replay decides a held replacement refusal at the connection's next record (connection-lifecycle.ts
+    // replaySocketEvent): live's ws:back is written in a microtask after the refusing frame, so this checks, on a real
+    // socket, that Bun runs microtasks between two message events read at once. Were the next frame handled first, it
+    // would be recorded before ws:back and replay would halt ETH-USDT where live kept it (the afterEach comparison).
+    const refusalOf = (f: string) => JSON.stringify({ id: JSON.parse(f).id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:ETH-USDT doesn't exist." });
+    const refuseEth = (f: string) => (f.includes('"event":"subscribe","arg":{"channel":"books","instId":"ETH-USDT"}') ? refusalOf(f) : f);
+    const clock = heldClock(); // no ack deadline fails the replacement first
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true, rewriteDown: refuseEth }), adapter: { now: clock.now } });
+    runs.push(run);
+    await equal(run, [0, 1], "at start");
+    clock.hold();
+    run.announce!();
+    await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
+    const replacement = run.proxy.links[1]!;
+    const refusedAt = () => replacement.heldDown!.findIndex((f) => f.includes('"code":"60018"'));
+    await until(() => refusedAt() >= 0 && replacement.heldDown!.some((f) => f.includes('"action":"snapshot"')), "the refusal and snapshots held");
+    run.step(2);
+    await until(() => replacement.heldDown!.length > refusedAt() + 3, "book messages held after the refusal");
+    const held = replacement.heldDown!;
+    replacement.heldDown = null;
+    replacement.client.cork(() => held.forEach((f) => replacement.client.send(f))); // one write
+    await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid).toEqual([]);
+    const refusal = run.recorded.findIndex((r) => r.frame?.includes('"code":"60018"'));
+    expect(refusal).toBeGreaterThan(0);
+    // What follows the refusing frame, requests written while it was handled aside: live's going back.
+    expect(run.recorded.slice(refusal + 1).find((r) => !r.url?.startsWith("ws:req "))?.url).toBe("ws:back");
   });
 
   test("books without its snapshot, the replacement's path faster, then it closes: the old socket's copies of what the book took from the replacement are repeats, no book leaves LIVE", async () => {
