@@ -44,6 +44,7 @@ import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { FullBookSockets } from "./full-book-sockets.ts";
+import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
 import { RestBridge } from "./rest-bridge.ts";
@@ -52,15 +53,6 @@ export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
-
-// HOT PATH: per taken full book (a few levels), no allocation.
-/** A key of a full book's levels: a copy of the book has the same; another book almost surely not. */
-function levelsKey(u: BookUpdate): number {
-  let key = u.bidCount * 64 + u.askCount;
-  for (let i = 0; i < u.bidCount; i++) key = (key * 31 + u.bidPx[i]! * 17 + u.bidQty[i]!) % 1e12;
-  for (let i = 0; i < u.askCount; i++) key = (key * 31 + u.askPx[i]! * 13 + u.askQty[i]!) % 1e12;
-  return key;
-}
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -115,8 +107,8 @@ export class OkxAdapter implements VenueAdapter {
    * delivered.
    */
   private readonly sameMsHeld: Uint8Array;
-  /** Per subscription (full books): levelsKey of the book shown (its seqId again with other levels is another book). */
-  private readonly shownLevelsKey: Float64Array;
+  /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
+  private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -180,7 +172,7 @@ export class OkxAdapter implements VenueAdapter {
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
-    this.shownLevelsKey = new Float64Array(n);
+    this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -537,7 +529,7 @@ export class OkxAdapter implements VenueAdapter {
     // The book's seqId again with other levels while two sockets interleave: not its copy but another book, after a
     // maintenance reset numbering it again (before 2026-12-07 ignored as the copy from a socket not of record, the book
     // LIVE at levels the venue had left); ordered as a book with another seqId would be.
-    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && levelsKey(update) !== this.shownLevelsKey[index];
+    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && !this.shownLevels.same(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);
     const byTime = sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
     // In the book's millisecond, another seqId from a socket that has not delivered the book's (not the same socket
     // after it: TCP is ordered), while two sockets' books interleave: neither the time nor the seqIds order it (a
@@ -613,7 +605,7 @@ export class OkxAdapter implements VenueAdapter {
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
-    this.shownLevelsKey[index] = levelsKey(update);
+    this.shownLevels.keep(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);
     this.carrierTrail[index] = 0;
     this.c.fullBooks++;
     this.checksums[index] = 0;

@@ -527,6 +527,22 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 505]);
   });
 
+  test("the book's seqId again with levels a key folded alike (a tick lower, 17 more lots): another book, not a copy", async () => {
+    const { adapter, sink, conn, feed, overlap } = await overlapRig();
+    const book = (old: boolean, bid: string, qty: string, tsMs: number) => {
+      conn.fromRetiring = old;
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${bid}","${qty}","0","1"]],"instId":"BTC-USDT","ts":"${tsMs}","seqId":8}]}`, 1);
+      conn.fromRetiring = false;
+    };
+    feed(7, false, T);
+    overlap();
+    book(true, "100.8", "1", T + 100); // the old socket: the book
+    // After a maintenance reset numbering 8 again: 100.7 for 1.0017 (lot 0.0001). Before: its key equal to the book's
+    // (1007 * 17 + 10017 = 1008 * 17 + 10000), ignored as the copy, LIVE at 100.8 for 1.
+    book(false, "100.7", "1.0017", T + 200);
+    expect([adapter.topicInfo(0).state, sink.bid, adapter.stats().maintenanceResets]).toEqual(["live", 1007, 1]);
+  });
+
   // OKX's ts is the book's generation time; nothing says it never goes back (a maintenance reset served elsewhere).
   test("the socket at the book goes on in its order: its reset stamped before the book shown is a reset, not a trail", async () => {
     const { adapter, feed, overlap, shown } = await overlapRig();
