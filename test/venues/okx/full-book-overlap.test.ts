@@ -555,6 +555,53 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
   });
 
+  test("the socket at the book's reset stamped back: the other socket's pre-reset books, stamped later, stay ignored until its reset", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(499, false, T + 50); // the replacement, behind: its trail, ignored
+    feed(3, true, T + 20); // the old socket's maintenance reset, the venue's clock gone back: taken (its order)
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    // The replacement's books of the run before, stamped after the reset. Before: taken as later, LIVE at 500.
+    feed(500, false, T + 100);
+    feed(501, false, T + 150);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 3]);
+    feed(3, false, T + 20); // its reset: the mark ends (a copy of the book)
+    feed(4, false, T + 30);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("a socket not at the book drops below its own last in seqId and time: a reset stamped back, taken", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(499, false, T + 50); // the replacement: its trail, ignored
+    // Its own stream is in order: below its own last in both, it passed a reset stamped back. Before: ignored as
+    // earlier than the book shown, LIVE at 500 the venue had left.
+    feed(3, false, T + 20);
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    feed(501, true, T + 150); // the old socket, behind the reset: its pre-reset book, stamped later, ignored
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 3]);
+    feed(3, true, T + 20); // its reset: the mark ends
+    feed(4, true, T + 30);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("the overlap ends with a socket marked behind a reset stamped back, not known before it: resubscribed", async () => {
+    const { adapter, feed, overlap, oldClosed } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(480, false, T + 10); // the replacement: a trail of the run, or of the next after a reset stamped back
+    feed(3, true, T + 50); // the old socket's reset, stamped back: the replacement marked behind it, not known so
+    // Its last book earlier than the one shown vouches for nothing across a clock gone back. Before: LIVE, its books
+    // ordered by a time that cannot place them.
+    oldClosed();
+    expect([adapter.topicInfo(0).state, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1]);
+  });
+
   test("the overlap's end held with the carrier's last book in the book's millisecond: its next one there is not taken", async () => {
     const { adapter, feed, overlap, goBack, shown } = await overlapRig();
     feed(560, false, T);
