@@ -514,14 +514,15 @@ export class OkxAdapter implements VenueAdapter {
     // The book's seqId again is its copy whatever the time (a subscribe book may be stamped when sent).
     const interleave = conn.retiringGeneration >= 0 || this.carrierTrail[index] === 1;
     // The venue's clock may go back at a maintenance reset (OKX documents `ts` as the generation time, no more). A
-    // socket marked behind a reset stamped earlier than the book before it: its books of the run before are stamped
-    // later than the reset; the mark orders them (fullSockets.ignore), not the time. A socket not at the book whose
+    // socket marked behind a reset stamped earlier than the book before it: its books of the run before may be stamped
+    // later than the reset; the mark orders those (fullSockets.ignore), not the time (one earlier than the book shown
+    // is still older: of the run before, or of the book's run behind it). A socket not at the book whose
     // book is below its own last in seqId and time: it passed such a reset (its stream is in order), which the time
     // would place before the book shown: taken as a reset, the other socket marked behind it. Before 2026-12-07
     // ordered by the time: the lagging socket's pre-reset books taken, or the reset ignored, the book LIVE at a book
     // the venue had left.
     const behind = this.behindReset[index]!;
-    const untimed = socket === behind && this.fullSockets.timeBack[index] === 1;
+    const untimed = socket === behind && this.fullSockets.timeBack[index] === 1 && !(tsUs > 0 && tsUs < shownTsUs);
     const back =
       interleave && sc.hasSeqId && socket !== behind && t.book === BookState.LIVE && !seqReached(t, socket) && this.fullSockets.wentBack(index, socket, sc.seqId, tsUs);
     if (this.sameMsHeld[index] === 1) {

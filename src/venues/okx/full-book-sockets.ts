@@ -179,7 +179,7 @@ export class FullBookSockets {
       this.owed[i]--;
       behind = true;
     } else {
-      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
+      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
       if (!behind) this.clear(i);
     }
     // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at

@@ -572,6 +572,23 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
   });
 
+  test("a reset stamped back numbering above the marked socket's last: its later-stamped pre-reset books stay ignored", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(553, false, T + 500);
+    overlap();
+    feed(560, true, T + 600); // the old socket: the book (known before the reset to come)
+    feed(679, false, T + 1700); // the replacement, ahead: taken
+    feed(673, false, T + 1566); // its maintenance reset, stamped back: taken, the old socket marked behind it
+    // The old socket's books of the run before, stamped after the reset; the new run numbers above them. Before: the
+    // first taken as later (main), or the mark ended as if the book had reached its position, the next taken.
+    feed(567, true, T + 1600);
+    feed(588, true, T + 1650);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 673]);
+    feed(687, false, T + 1666); // the replacement goes on: taken
+    feed(602, true, T + 1700); // the old socket's still: ignored (its reset, not below its last, ends nothing)
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 687]);
+  });
+
   test("a socket not at the book drops below its own last in seqId and time: a reset stamped back, taken", async () => {
     const { adapter, feed, overlap, shown } = await overlapRig();
     feed(498, false, T);
