@@ -135,8 +135,9 @@ export function keepaliveFrame(t: OkxTopicSim): string {
 
 /**
  * Diffs the window against the book and advances seqId; the message, or null when nothing changed. A pending
- * `reset` fault makes this the maintenance reset (seqId < prevSeqId = the last seqId); a pending `lostReset` one makes
- * it a reset a few seqIds below the last, which stepSymbol then loses.
+ * `reset` fault makes this the maintenance reset (seqId < prevSeqId = the last seqId; a full book's seqId below its
+ * last); a pending `lostReset` one (`books` only) makes it a reset a few seqIds below the last, which stepSymbol then
+ * loses.
  */
 export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): string | null {
   const book = t.sym.book;
@@ -150,7 +151,9 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   t.lastChangeMs = Date.now();
   t.bookTsMs = Math.max(t.lastChangeMs, t.bookTsMs + 1);
   const prev = t.seq;
-  if (t.faults.reset && !t.fullBook) {
+  // A full book's reset too (its seqId below the last, its ts later as ever): before 2026-12-07 the flag was never
+  // read there, and no chaos run took a books5 / bbo-tbt book through a maintenance reset.
+  if (t.faults.reset) {
     t.faults.reset = false;
     t.seq = rng.int(1, Math.max(1, Math.min(prev - 1, 9)));
   } else if (t.faults.lostReset && !t.fullBook) {

@@ -6,7 +6,7 @@
  * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId, `sz` levels a side,
  * default 1); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
- * reset: seqId < prevSeqId), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
+ * reset: seqId < prevSeqId; on books5 / bbo-tbt a seqId below the last), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
  * next subscribe starts behind: the snapshot as of the fault, then the messages since), disconnect, stall,
  * malformed, duplicate, keepalive, notice (64008, then close), checksum (a wrong one); REST snapshot faults (refused
  * with 429, or too old to bridge). Cold code (a test tool).

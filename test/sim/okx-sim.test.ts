@@ -153,6 +153,32 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     await sim.stop();
   });
 
+  test("reset on a full book (books5): its next book's seqId is below the last, its ts later", async () => {
+    const sim = await running({ symbols: "spot:BTC-USDT" });
+    const { ws, frames } = await client(sim.wsUrl);
+    const books = () => frames.filter((f) => f.includes('"channel":"books5"') && f.includes('"data"')).map((f) => JSON.parse(f).data[0] as { seqId: number; ts: string });
+    ws.send(JSON.stringify({ id: "a1", op: "subscribe", args: [{ channel: "books5", instId: "BTC-USDT" }] }));
+    await until(() => books().length === 1, "subscribe book");
+    const step = async (what: string) => {
+      const had = books().length;
+      while (books().length < had + 1) {
+        await fetch(`${sim.restUrl}/sim/step?n=1`, { method: "POST" });
+        const sent = ((await (await fetch(`${sim.restUrl}/sim/stats`)).json()) as any).stats.messagesSent as number;
+        await until(() => frames.length >= sent, what);
+      }
+    };
+    await step("a book");
+    expect((await fetch(`${sim.restUrl}/sim/fault?type=reset&symbol=BTC-USDT`, { method: "POST" })).status).toBe(200);
+    await step("the reset's book"); // before: the flag was never read for full books, seqIds went on rising
+    const [before, reset] = books().slice(-2) as [{ seqId: number; ts: string }, { seqId: number; ts: string }];
+    expect(reset.seqId).toBeLessThan(before.seqId);
+    expect(Number(reset.ts)).toBeGreaterThan(Number(before.ts));
+    await step("the next book");
+    expect(books().at(-1)!.seqId).toBeGreaterThan(reset.seqId);
+    ws.close();
+    await sim.stop();
+  });
+
   test("--replay serves the recording's books frames as received", async () => {
     const sim = await running({ symbols: "spot:BTC-USDT,inverse:UNI-USD-SWAP", replay: FIXTURE });
     expect(sim.lines).toContain("replay  books:BTC-USDT  98 frames");

@@ -44,6 +44,7 @@ import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { FullBookSockets } from "./full-book-sockets.ts";
+import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
 import { RestBridge } from "./rest-bridge.ts";
@@ -52,15 +53,6 @@ export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
-
-// HOT PATH: per taken full book (a few levels), no allocation.
-/** A key of a full book's levels: a copy of the book has the same; another book almost surely not. */
-function levelsKey(u: BookUpdate): number {
-  let key = u.bidCount * 64 + u.askCount;
-  for (let i = 0; i < u.bidCount; i++) key = (key * 31 + u.bidPx[i]! * 17 + u.bidQty[i]!) % 1e12;
-  for (let i = 0; i < u.askCount; i++) key = (key * 31 + u.askPx[i]! * 13 + u.askQty[i]!) % 1e12;
-  return key;
-}
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -115,8 +107,8 @@ export class OkxAdapter implements VenueAdapter {
    * delivered.
    */
   private readonly sameMsHeld: Uint8Array;
-  /** Per subscription (full books): levelsKey of the book shown (its seqId again with other levels is another book). */
-  private readonly shownLevelsKey: Float64Array;
+  /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
+  private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
@@ -180,7 +172,7 @@ export class OkxAdapter implements VenueAdapter {
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
-    this.shownLevelsKey = new Float64Array(n);
+    this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
     this.sequenced = new Array<boolean>(n).fill(false);
@@ -521,6 +513,18 @@ export class OkxAdapter implements VenueAdapter {
     // as a trail, the book LIVE at one the venue had left; and a carrier's earlier book after the overlap was taken.
     // The book's seqId again is its copy whatever the time (a subscribe book may be stamped when sent).
     const interleave = conn.retiringGeneration >= 0 || this.carrierTrail[index] === 1;
+    // The venue's clock may go back at a maintenance reset (OKX documents `ts` as the generation time, no more). A
+    // socket marked behind a reset stamped earlier than the book before it: its books of the run before may be stamped
+    // later than the reset; the mark orders those (fullSockets.ignore), not the time (one earlier than the book shown
+    // is still older: of the run before, or of the book's run behind it). A socket not at the book whose
+    // book is below its own last in seqId and time: it passed such a reset (its stream is in order), which the time
+    // would place before the book shown: taken as a reset, the other socket marked behind it. Before 2026-12-07
+    // ordered by the time: the lagging socket's pre-reset books taken, or the reset ignored, the book LIVE at a book
+    // the venue had left.
+    const behind = this.behindReset[index]!;
+    const untimed = socket === behind && this.fullSockets.timeBack[index] === 1 && !(tsUs > 0 && tsUs < shownTsUs);
+    const back =
+      interleave && sc.hasSeqId && socket !== behind && t.book === BookState.LIVE && !seqReached(t, socket) && this.fullSockets.wentBack(index, socket, sc.seqId, tsUs);
     if (this.sameMsHeld[index] === 1) {
       // Held for books in one millisecond that could not be ordered: one later than that millisecond is later than any
       // either socket delivered (a later one would have been taken); the rest cannot be placed.
@@ -537,8 +541,8 @@ export class OkxAdapter implements VenueAdapter {
     // The book's seqId again with other levels while two sockets interleave: not its copy but another book, after a
     // maintenance reset numbering it again (before 2026-12-07 ignored as the copy from a socket not of record, the book
     // LIVE at levels the venue had left); ordered as a book with another seqId would be.
-    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && levelsKey(update) !== this.shownLevelsKey[index];
-    const byTime = sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !seqReached(t, socket);
+    const again = interleave && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId === t.lastSeq && !this.shownLevels.same(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);
+    const byTime = sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && shownTsUs > 0 && tsUs !== shownTsUs && interleave && !untimed && !seqReached(t, socket);
     // In the book's millisecond, another seqId from a socket that has not delivered the book's (not the same socket
     // after it: TCP is ordered), while two sockets' books interleave: neither the time nor the seqIds order it (a
     // trail, or after a maintenance reset within the millisecond, the run going on; a reset the book never saw as one
@@ -547,7 +551,7 @@ export class OkxAdapter implements VenueAdapter {
     // before it and with no drop since, is still behind it: ignored.
     // A book not LIVE (a resync during the overlap: resubscribed on the replacement, the old socket's stream goes on)
     // takes no such book either: before 2026-12-07 it took the old socket's, maybe before the book shown.
-    if (interleave && sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && tsUs === shownTsUs && !seqReached(t, socket)) {
+    if (interleave && sc.hasSeqId && (sc.seqId !== t.lastSeq || again) && tsUs > 0 && tsUs === shownTsUs && !untimed && !seqReached(t, socket)) {
       const live = t.book === BookState.LIVE;
       if (socket === this.behindReset[index]) {
         const drop = sc.seqId < this.fullSockets.lastOf(index, socket);
@@ -565,17 +569,18 @@ export class OkxAdapter implements VenueAdapter {
       // Recorded as the seqId rules record it (a marked socket's mark ends at its reset, as there).
       if (socket === this.behindReset[index]) this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.book === BookState.LIVE ? t.lastSeq : 0);
       else this.fullSockets.note(index, socket, sc.seqId, tsUs);
-      if (tsUs < shownTsUs) {
+      if (tsUs < shownTsUs && !back) {
         // Earlier than the book shown: a trail, or a book of a run the book has left.
         this.c.duplicates++;
         return;
       }
-      // Later: past any reset the book shows; not above its seqId, a reset (the other socket is behind it).
-      if (socket === this.behindReset[index]) this.fullSockets.clear(index);
-      if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again)) {
+      // Later (or past a reset stamped back): past any reset the book shows; not above its seqId, a reset (the other
+      // socket is behind it).
+      if (socket === behind) this.fullSockets.clear(index);
+      if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again || back)) {
         reset = true;
         this.c.maintenanceResets++;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation, back);
       }
     }
     // Each socket's last book, taken or not, with its venue time (at an overlap's end, whether the carrier vouches);
@@ -599,7 +604,8 @@ export class OkxAdapter implements VenueAdapter {
       if (sc.seqId < t.lastSeq || again) {
         reset = true;
         this.c.maintenanceResets++;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation);
+        const stampedBack = tsUs > 0 && tsUs < shownTsUs;
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation, stampedBack);
       }
     }
     const now = this.now();
@@ -613,7 +619,7 @@ export class OkxAdapter implements VenueAdapter {
     t.lastSeq = sc.seqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
-    this.shownLevelsKey[index] = levelsKey(update);
+    this.shownLevels.keep(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);
     this.carrierTrail[index] = 0;
     this.c.fullBooks++;
     this.checksums[index] = 0;
@@ -665,7 +671,8 @@ export class OkxAdapter implements VenueAdapter {
       // the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
       if (carrier === "old") this.fullSockets.renamed(i, oldGen, conn.generation);
       if (this.behindReset[i] !== conn.generation || carrier === "none" || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
-      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE && !this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!)) {
+      // (A reset stamped back: its last book's time vouches for nothing.)
+      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE && !(this.fullSockets.timeBack[i] === 0 && this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!))) {
         this.c.overlapEndHolds++;
         this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       }

@@ -22,6 +22,12 @@ export class FullBookSockets {
    */
   readonly unsure: Uint8Array;
   /**
+   * Per subscription: 1 when the reset the behind socket has yet to show was stamped earlier than the book before it
+   * (the venue's clock went back): its books of the run before, stamped later than the reset, are not ordered by the
+   * venue's time but by the mark (ignore), until its own reset shows.
+   */
+  readonly timeBack: Uint8Array;
+  /**
    * Per subscription: how many resets the behind socket has yet to show (one drop each). Two taken during one overlap
    * (a rare double maintenance): before 2026-12-06 its first drop ended the mark, and its books of the run between
    * the two resets were applied, the book LIVE at a run the venue had left.
@@ -42,6 +48,7 @@ export class FullBookSockets {
     this.behind = new Int32Array(n).fill(-1);
     this.unsure = new Uint8Array(n);
     this.owed = new Uint8Array(n);
+    this.timeBack = new Uint8Array(n);
     this.gen = new Int32Array(2 * n).fill(-1);
     this.seq = new Float64Array(2 * n);
     this.tsUs = new Float64Array(2 * n);
@@ -68,6 +75,17 @@ export class FullBookSockets {
     const hasSeq = seqId === seqId;
     if (hasSeq) this.seq[k] = seqId;
     this.tsUs[k] = hasSeq ? tsUs : 0;
+  }
+
+  /**
+   * Whether socket `gen`'s book of subscription `i` at `seqId`, venue time `tsUs`, is below its own last one in both
+   * (hot: a few compares): it passed a maintenance reset stamped earlier than the book before it on its own stream
+   * (one socket delivers in order), which the venue's time would place before books it left.
+   */
+  wentBack(i: number, gen: number, seqId: number, tsUs: number): boolean {
+    const a = 2 * i;
+    const k = this.gen[a] === gen ? a : this.gen[a + 1] === gen ? a + 1 : -1;
+    return k >= 0 && seqId < this.seq[k]! && tsUs > 0 && tsUs < this.tsUs[k]!;
   }
 
   /** Whether socket `gen` delivered any book of subscription `i` (with a seqId or not). */
@@ -113,9 +131,10 @@ export class FullBookSockets {
    * it passed a reset itself since the book last took one (its lower book was ignored as a trail: it is in the new
    * run already). One that has delivered nothing is marked too: its first book may be from before the reset.
    * Known to be before the reset when the book had taken a book of it in the run the reset ends (inRun; else `unsure`).
-   * Then the run starts over: only the socket the reset came from is in it (took, next).
+   * Then the run starts over: only the socket the reset came from is in it (took, next). `stampedBack`: the reset's
+   * venue time is earlier than the book's before it (timeBack).
    */
-  resetTaken(i: number, other: number): void {
+  resetTaken(i: number, other: number, stampedBack: boolean): void {
     const a = 2 * i;
     const k = this.gen[a] === other ? a : this.gen[a + 1] === other ? a + 1 : -1;
     if (this.behind[i] === other) {
@@ -123,10 +142,12 @@ export class FullBookSockets {
       // Its books past the first drop cannot be placed against the book's run: unsure, resubscribed if it carries on.
       if (this.owed[i] < 255) this.owed[i]++;
       this.unsure[i] = 1;
+      if (stampedBack) this.timeBack[i] = 1;
     } else {
       this.behind[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
       this.unsure[i] = k >= 0 && this.inRun[k] === 1 ? 0 : 1;
       this.owed[i] = 1;
+      this.timeBack[i] = stampedBack && this.behind[i] >= 0 ? 1 : 0;
     }
     this.runStarts(a);
   }
@@ -158,7 +179,7 @@ export class FullBookSockets {
       this.owed[i]--;
       behind = true;
     } else {
-      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1);
+      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
       if (!behind) this.clear(i);
     }
     // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at
@@ -183,5 +204,6 @@ export class FullBookSockets {
     this.behind[i] = -1;
     this.unsure[i] = 0;
     this.owed[i] = 0;
+    this.timeBack[i] = 0;
   }
 }

@@ -527,6 +527,22 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 505]);
   });
 
+  test("the book's seqId again with levels a key folded alike (a tick lower, 17 more lots): another book, not a copy", async () => {
+    const { adapter, sink, conn, feed, overlap } = await overlapRig();
+    const book = (old: boolean, bid: string, qty: string, tsMs: number) => {
+      conn.fromRetiring = old;
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["300.1","1","0","1"]],"bids":[["${bid}","${qty}","0","1"]],"instId":"BTC-USDT","ts":"${tsMs}","seqId":8}]}`, 1);
+      conn.fromRetiring = false;
+    };
+    feed(7, false, T);
+    overlap();
+    book(true, "100.8", "1", T + 100); // the old socket: the book
+    // After a maintenance reset numbering 8 again: 100.7 for 1.0017 (lot 0.0001). Before: its key equal to the book's
+    // (1007 * 17 + 10017 = 1008 * 17 + 10000), ignored as the copy, LIVE at 100.8 for 1.
+    book(false, "100.7", "1.0017", T + 200);
+    expect([adapter.topicInfo(0).state, sink.bid, adapter.stats().maintenanceResets]).toEqual(["live", 1007, 1]);
+  });
+
   // OKX's ts is the book's generation time; nothing says it never goes back (a maintenance reset served elsewhere).
   test("the socket at the book goes on in its order: its reset stamped before the book shown is a reset, not a trail", async () => {
     const { adapter, feed, overlap, shown } = await overlapRig();
@@ -537,6 +553,70 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
     feed(4, true, T + 60);
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("the socket at the book's reset stamped back: the other socket's pre-reset books, stamped later, stay ignored until its reset", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(499, false, T + 50); // the replacement, behind: its trail, ignored
+    feed(3, true, T + 20); // the old socket's maintenance reset, the venue's clock gone back: taken (its order)
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    // The replacement's books of the run before, stamped after the reset. Before: taken as later, LIVE at 500.
+    feed(500, false, T + 100);
+    feed(501, false, T + 150);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 3]);
+    feed(3, false, T + 20); // its reset: the mark ends (a copy of the book)
+    feed(4, false, T + 30);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("a reset stamped back numbering above the marked socket's last: its later-stamped pre-reset books stay ignored", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(553, false, T + 500);
+    overlap();
+    feed(560, true, T + 600); // the old socket: the book (known before the reset to come)
+    feed(679, false, T + 1700); // the replacement, ahead: taken
+    feed(673, false, T + 1566); // its maintenance reset, stamped back: taken, the old socket marked behind it
+    // The old socket's books of the run before, stamped after the reset; the new run numbers above them. Before: the
+    // first taken as later (main), or the mark ended as if the book had reached its position, the next taken.
+    feed(567, true, T + 1600);
+    feed(588, true, T + 1650);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 673]);
+    feed(687, false, T + 1666); // the replacement goes on: taken
+    feed(602, true, T + 1700); // the old socket's still: ignored (its reset, not below its last, ends nothing)
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 687]);
+  });
+
+  test("a socket not at the book drops below its own last in seqId and time: a reset stamped back, taken", async () => {
+    const { adapter, feed, overlap, shown } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(499, false, T + 50); // the replacement: its trail, ignored
+    // Its own stream is in order: below its own last in both, it passed a reset stamped back. Before: ignored as
+    // earlier than the book shown, LIVE at 500 the venue had left.
+    feed(3, false, T + 20);
+    expect([adapter.topicInfo(0).state, shown(), adapter.stats().maintenanceResets]).toEqual(["live", 3, 1]);
+    feed(501, true, T + 150); // the old socket, behind the reset: its pre-reset book, stamped later, ignored
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 3]);
+    feed(3, true, T + 20); // its reset: the mark ends
+    feed(4, true, T + 30);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 4]);
+  });
+
+  test("the overlap ends with a socket marked behind a reset stamped back, not known before it: resubscribed", async () => {
+    const { adapter, feed, overlap, oldClosed } = await overlapRig();
+    feed(498, false, T);
+    overlap();
+    feed(500, true, T + 100); // the old socket: the book
+    feed(480, false, T + 10); // the replacement: a trail of the run, or of the next after a reset stamped back
+    feed(3, true, T + 50); // the old socket's reset, stamped back: the replacement marked behind it, not known so
+    // Its last book earlier than the one shown vouches for nothing across a clock gone back. Before: LIVE, its books
+    // ordered by a time that cannot place them.
+    oldClosed();
+    expect([adapter.topicInfo(0).state, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1]);
   });
 
   test("the overlap's end held with the carrier's last book in the book's millisecond: its next one there is not taken", async () => {
