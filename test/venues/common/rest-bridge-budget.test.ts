@@ -428,6 +428,121 @@ describe("RestBridge over a full budget: the model's drops, reading only as far 
     }
   });
 
+  // The transitions the test above leaves out: begun with a fetch (ranked as asked at begin), that fetch refused
+  // (ended), answered older than the diffs (no_bridge: a fetch bridge ends), answered and delivered (ended), and stop
+  // (every bridge cancelled). The model is a plain array sorted by rank; each diff over the budget must drop its
+  // bridges in that order, and the bytes and the bridging set must match it after every step.
+  test("random transitions incl. fetch-begun, refused, delivered and stop: the sorted model's drops", async () => {
+    for (const seed of [21, 22]) {
+      const random = rng(seed);
+      const int = (n: number) => Math.floor(random() * n);
+      const topics = topicsOf(60);
+      const maxBytes = 40 * bytesOfCopy(diff(0, 5));
+      interface Entry {
+        t: TopicState;
+        rank: number;
+        bytes: number;
+        first: number;
+        next: number;
+        fetch: { resolve: (seq: number) => void; reject: (e: Error) => void } | null;
+      }
+      let model: Entry[] = []; // ascending rank
+      const entry = (t: TopicState) => model.find((e) => e.t === t);
+      const place = (e: Entry) => {
+        model = model.filter((o) => o !== e);
+        model.push(e);
+        model.sort((a, b) => a.rank - b.rank);
+      };
+      let asked = 0;
+      const failed: string[] = [];
+      const delivered: number[] = [];
+      const pending = new Map<TopicState, { resolve: (seq: number) => void; reject: (e: Error) => void }>();
+      const bridge = new RestBridge<DiffRange>(
+        {
+          fetchSnapshot: (t) => new Promise<number>((resolve, reject) => pending.set(t, { resolve, reject })),
+          bridges: (snapSeq, d) => d.first <= snapSeq + 1 && snapSeq + 1 <= d.last,
+          deliver: (t, _u, range) => {
+            if (range === null) delivered.push(t.index);
+          },
+          fail: (t, why) => failed.push(`${why} ${t.index}`),
+        },
+        maxBytes,
+      );
+      const settle = async () => {
+        for (let i = 0; i < 3; i++) await Promise.resolve();
+      };
+      for (let step = 0; step < 2000; step++) {
+        const t = topics[int(topics.length)]!;
+        const m = entry(t);
+        const op = int(24);
+        if (!m || op === 0) {
+          const fetch = int(2) === 0;
+          bridge.begin(t, fetch);
+          const e: Entry = { t, rank: fetch ? ++asked : W + ++asked, bytes: 0, first: 0, next: 10, fetch: fetch ? pending.get(t)! : null };
+          model = model.filter((o) => o !== m); // a restart: the old buffer goes
+          place(e);
+        } else if (op === 1) {
+          bridge.requested(t);
+          m.rank = ++asked;
+          place(m);
+        } else if (op === 2) {
+          bridge.waits(t);
+          m.rank = W + ++asked;
+          place(m);
+        } else if (op === 3 && m.fetch) {
+          m.fetch.reject(new Error("429"));
+          await settle();
+          expect(failed.splice(0)).toEqual([`refused ${t.index}`]);
+          model = model.filter((o) => o !== m);
+        } else if (op === 4 && m.fetch && m.bytes > 0) {
+          // Older than its first diff: no_bridge, and a bridge begun with a fetch ends.
+          m.fetch.resolve(1);
+          await settle();
+          expect(failed.splice(0)).toEqual([`no_bridge ${t.index}`]);
+          model = model.filter((o) => o !== m);
+        } else if (op === 5 && m.fetch && m.bytes > 0) {
+          m.fetch.resolve(m.first - 1);
+          await settle();
+          expect(delivered.splice(0)).toEqual([t.index]);
+          model = model.filter((o) => o !== m);
+        } else if (op === 6 && int(10) === 0) {
+          for (const x of topics) bridge.cancel(x); // stop
+          model = [];
+        } else if (op === 7) {
+          bridge.cancel(t);
+          model = model.filter((o) => o !== m);
+        } else {
+          const u = diff(m.next, 1 + int(op === 8 ? 60 : 8));
+          if (m.bytes === 0) m.first = m.next;
+          m.next++;
+          const bytes = bytesOfCopy(u);
+          const expected: string[] = [];
+          let held = model.reduce((a, o) => a + o.bytes, 0);
+          if (held + bytes > maxBytes) {
+            const later = model.filter((o) => o.rank > m.rank && o.bytes > 0).reverse();
+            if (held - later.reduce((a, o) => a + o.bytes, 0) + bytes > maxBytes) later.length = 0;
+            for (const o of later) {
+              if (held + bytes <= maxBytes) break;
+              expected.push(`overflow ${o.t.index}`);
+              held -= o.bytes;
+              model = model.filter((x) => x !== o);
+            }
+            if (held + bytes > maxBytes) {
+              expected.push(`overflow ${t.index}`);
+              model = model.filter((x) => x !== m);
+            }
+          }
+          if (model.includes(m)) m.bytes += bytes;
+          bridge.buffer(t, u, { first: u.venueSeq, last: u.venueSeq });
+          expect(failed.splice(0), `seed ${seed} step ${step}`).toEqual(expected);
+        }
+        expect(bridge.bufferedBytes, `seed ${seed} step ${step}`).toBe(model.reduce((a, o) => a + o.bytes, 0));
+        if (step % 20 === 0) expect(topics.filter((x) => bridge.isBridging(x))).toEqual(topics.filter((x) => model.some((o) => o.t === x)));
+      }
+      expect(bridge.budgetDrops).toBeGreaterThan(30);
+    }
+  });
+
   // Before, every diff over the budget read all the bridges (makeRoom's scan): 20,000 streams, a full budget, and
   // each diff read 20,000. Now a diff of the last bridge reads none, another's the ones it drops.
   test("20,000 bridges at a full budget: 4,000 diffs read a few bridges each, not all of them", () => {
