@@ -174,7 +174,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     this.stats.restRequests++;
     if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
-    const limited = this.instrumentsLimit.take() ?? this.restRate.take(Date.now());
+    const limited = this.instrumentsLimit.take() ?? this.restRate.take((this.opts.restClock ?? Date.now)());
     if (limited) return limited;
     const wanted = url.searchParams.getAll("product_ids");
     const list = [...this.products.values()]
