@@ -234,7 +234,8 @@ describe("Binance simulator protocol", () => {
   });
 
   test("the server pings; a connection that never answers is closed after the pong time, one that answers stays", async () => {
-    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    // A pong time three ping intervals long: an answer delayed by a busy host is not taken for none.
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 900 } });
     const answering = await client(`${s.wsUrl}/stream`); // Bun's WebSocket echoes every ping
     const silent = await silentClient(s.wsUrl.replace("ws://", ""), "/public/stream");
     await silent.closed;
@@ -245,7 +246,9 @@ describe("Binance simulator protocol", () => {
   });
 
   test("unsolicited pongs keep a USD-M connection, not a spot one (Binance's docs for each)", async () => {
-    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    // Unsolicited pongs every 300 ms (under spot's 5 incoming a second) against 1.2 s without one: a pong the busy
+    // host sends late is not taken for none (with a 300 ms pong time, one 300 ms late closed the USD-M connection).
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 900 } });
     const host = s.wsUrl.replace("ws://", "");
     const usdm = await silentClient(host, "/public/stream", 300);
     const spot = await silentClient(host, "/stream", 300);
