@@ -24,7 +24,7 @@ export interface BinanceSimOptions {
   levels?: number;
   /** Replay a cryptofeed recording (`…/BINANCE.ws.1.0`) on this market instead of generating those symbols. */
   replay?: { wsFile: string; market: "spot" | "linear" };
-  /** Close every connection this long after it opened (Binance: 24 h). */
+  /** Close every connection this long after it opened, with no notice first (default Binance's 24 h [limits], as `feeder sim`'s). */
   maxConnectionAgeMs?: number;
   /** Between the serverShutdown notice and the close (default 1000 ms). */
   shutdownGraceMs?: number;

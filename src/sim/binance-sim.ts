@@ -16,7 +16,7 @@
 import type { Server } from "bun";
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
-import { MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
+import { CONNECTION_LIFETIME_MS, MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
 import { ConnectLimit } from "./connect-limit.ts";
 import { closeIdle } from "./idle-close.ts";
 import { Rng } from "./rng.ts";
@@ -256,8 +256,8 @@ class Simulator implements BinanceSim {
     this.conns.add(ws);
     this.stats.connections++;
     this.stats.connectionsTotal++;
-    const age = this.opts.maxConnectionAgeMs;
-    if (age !== undefined) ws.data.timer = setTimeout(() => ws.close(1000, "24 h lifetime reached"), age);
+    // No notice first: Binance documents none before the 24 h close [limits] (serverShutdown is a server going down).
+    ws.data.timer = setTimeout(() => ws.close(1000, "24 h lifetime reached"), this.opts.maxConnectionAgeMs ?? CONNECTION_LIFETIME_MS);
   }
 
   private onClose(ws: Ws): void {

@@ -67,6 +67,8 @@ export interface CoinbaseSimOptions {
    * lenient on its sustained 10 a second); past it a 429, RATE_LIMIT_EXCEEDED.
    */
   restRate?: ConnectWindow[];
+  /** The clock of restRate (default Date.now; a test drives its own rather than rely on wall time). */
+  restClock?: () => number;
 }
 
 /** What a connection may have unsent before it is closed as a slow consumer (CoinbaseSimOptions.slowConsumerBytes). */

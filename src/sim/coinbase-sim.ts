@@ -12,6 +12,7 @@
  * @module
  */
 import { arrivalAllowanceMs, ConnectLimit } from "./connect-limit.ts";
+import { closeIdle } from "./idle-close.ts";
 import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.ts";
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
@@ -173,7 +174,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     this.stats.restRequests++;
     if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
-    const limited = this.instrumentsLimit.take() ?? this.restRate.take(Date.now());
+    const limited = this.instrumentsLimit.take() ?? this.restRate.take((this.opts.restClock ?? Date.now)());
     if (limited) return limited;
     const wanted = url.searchParams.getAll("product_ids");
     const list = [...this.products.values()]
@@ -389,22 +390,19 @@ class CoinbaseSimulator implements CoinbaseSim {
     const hbMs = this.opts.heartbeatMs ?? HEARTBEAT_INTERVAL_MS;
     const subscribeMs = this.opts.subscribeDeadlineMs ?? SUBSCRIBE_DEADLINE_MS;
     const idleMs = this.opts.idleCloseMs ?? IDLE_CLOSE_MS;
-    for (const ws of [...this.conns]) {
+    // Time this process was held up (a subscribe or the client's traffic waiting unread) is not counted (idle-close.ts).
+    const tick = { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS };
+    const unsubscribed = [...this.conns].filter((ws) => !ws.data.subscribed);
+    const quiet = [...this.conns].filter((ws) => ws.data.subscribed && !ws.data.heartbeats);
+    const unsubscribedLeft = new Set(unsubscribed);
+    const quietLeft = new Set(quiet);
+    this.stats.idleClosedNoSubscribe += closeIdle(unsubscribedLeft, "openedMs", { ...tick, idleMs: subscribeMs, reason: "no subscribe within the deadline", code: 1008 });
+    this.stats.idleClosedNoHeartbeats += closeIdle(quietLeft, "lastSentMs", { ...tick, idleMs, reason: "idle" });
+    // Those closed are gone at once (not when their close completes), as before.
+    for (const ws of unsubscribed) if (!unsubscribedLeft.has(ws) && this.conns.delete(ws)) this.stats.connections--;
+    for (const ws of quiet) if (!quietLeft.has(ws) && this.conns.delete(ws)) this.stats.connections--;
+    for (const ws of this.conns) {
       const d = ws.data;
-      if (!d.subscribed && now - d.openedMs >= subscribeMs) {
-        this.stats.idleClosedNoSubscribe++;
-        this.conns.delete(ws);
-        this.stats.connections--;
-        ws.close(1008, "no subscribe within the deadline");
-        continue;
-      }
-      if (!d.heartbeats && d.subscribed && now - d.lastSentMs >= idleMs) {
-        this.stats.idleClosedNoHeartbeats++;
-        this.conns.delete(ws);
-        this.stats.connections--;
-        ws.close(1000, "idle");
-        continue;
-      }
       if (d.heartbeats && now - d.lastHeartbeatMs >= hbMs) {
         d.lastHeartbeatMs = now;
         const time = timestamp(now);

@@ -1,7 +1,7 @@
 /**
  * A venue's idle close, run on a simulator's tick (a test tool, cold): every connection inactive for the venue's
  * idle time is closed, by the venue's own measure of activity (Bybit and OKX: anything pushed to it; Upbit: a
- * message either way).
+ * message either way; Coinbase: a subscribe within its deadline, then anything pushed to it).
  * A late tick means this process was held up (a client's ping perhaps waiting unread): that time, but one tick, is
  * not idle time. Before, every connection got a whole idle time from now, so under load (a tick 50 ms late now and
  * then) a client that never pinged was never closed.
@@ -20,8 +20,10 @@ export interface IdleTick {
   sinceTickMs: number;
   tickMs: number;
   idleMs: number;
-  /** The close frame's reason (code 1000). */
+  /** The close frame's reason. */
   reason: string;
+  /** The close code (default 1000). */
+  code?: number;
 }
 
 /** Closes (and removes from `conns`) every connection idle for `tick.idleMs`; how many it closed. */
@@ -33,7 +35,7 @@ export function closeIdle<K extends string, W extends IdleWatched<K>>(conns: Set
     if (tick.nowMs - ws.data[key] < tick.idleMs) continue;
     closed++;
     conns.delete(ws);
-    ws.close(1000, tick.reason);
+    ws.close(tick.code ?? 1000, tick.reason);
   }
   return closed;
 }

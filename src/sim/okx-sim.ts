@@ -75,6 +75,8 @@ export interface OkxSimOptions {
   connectLimit?: ConnectWindow[];
   /** Instruments requests allowed per IP and instType (rest-limit.ts RestRate; default OKX's 20 per 2 s [F9]); past it a 429, code 50011. */
   instrumentsRate?: ConnectWindow[];
+  /** The clock of instrumentsRate (default Date.now; a test drives its own rather than rely on wall time). */
+  restClock?: () => number;
 }
 
 /** A scheduled tick or lot change, listed in `upcChg` until effTimeMs, in effect from then on. */
@@ -565,7 +567,7 @@ export class OkxSim {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
     const instType = url.searchParams.get("instType");
-    const limited = this.instrumentsLimit.take() ?? this.instrumentsRate(instType ?? "").take(Date.now());
+    const limited = this.instrumentsLimit.take() ?? this.instrumentsRate(instType ?? "").take((this.opts.restClock ?? Date.now)());
     if (limited) return limited;
     const family = url.searchParams.get("instFamily");
     if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });

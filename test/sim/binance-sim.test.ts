@@ -1,7 +1,8 @@
 /** The Binance simulator speaks the protocol (raw WebSocket and fetch clients on 127.0.0.1). */
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseFixed } from "../../src/core/fixed.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../src/sim/binance-sim.ts";
+import { CONNECTION_LIFETIME_MS } from "../../src/venues/binance/protocol.ts";
 
 const sims: BinanceSim[] = [];
 afterEach(async () => {
@@ -234,7 +235,8 @@ describe("Binance simulator protocol", () => {
   });
 
   test("the server pings; a connection that never answers is closed after the pong time, one that answers stays", async () => {
-    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    // A pong time three ping intervals long: an answer delayed by a busy host is not taken for none.
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 900 } });
     const answering = await client(`${s.wsUrl}/stream`); // Bun's WebSocket echoes every ping
     const silent = await silentClient(s.wsUrl.replace("ws://", ""), "/public/stream");
     await silent.closed;
@@ -245,7 +247,9 @@ describe("Binance simulator protocol", () => {
   });
 
   test("unsolicited pongs keep a USD-M connection, not a spot one (Binance's docs for each)", async () => {
-    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 300 } });
+    // Unsolicited pongs every 300 ms (under spot's 5 incoming a second) against 1.2 s without one: a pong the busy
+    // host sends late is not taken for none (with a 300 ms pong time, one 300 ms late closed the USD-M connection).
+    const s = await sim({ keepalive: { pingIntervalMs: 300, pongTimeoutMs: 900 } });
     const host = s.wsUrl.replace("ws://", "");
     const usdm = await silentClient(host, "/public/stream", 300);
     const spot = await silentClient(host, "/stream", 300);
@@ -283,6 +287,26 @@ describe("Binance simulator protocol", () => {
     const c2 = await client(`${s2.wsUrl}/public/stream`);
     await c2.until(() => c2.closed() !== null);
     expect(c2.closed()!.reason).toContain("24 h");
+    // Binance documents no notice before the 24 h close ("expect to be disconnected at the 24 hour mark"; serverShutdown
+    // is for a server about to shut down): none is sent.
+    expect(c2.got.filter((m) => m.includes("serverShutdown"))).toEqual([]);
+  });
+
+  test("the 24 h lifetime is the library's default too, as feeder sim's (before: no age close unless given)", async () => {
+    const s = await sim();
+    // Only the age timer (set when the connection opens) runs on the fake clock; the sockets stay real.
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    let c: Awaited<ReturnType<typeof client>>;
+    try {
+      c = await client(`${s.wsUrl}/stream`);
+      vi.advanceTimersByTime(CONNECTION_LIFETIME_MS - 1);
+      expect(c.closed()).toBeNull();
+      vi.advanceTimersByTime(1);
+    } finally {
+      vi.useRealTimers();
+    }
+    await c.until(() => c.closed() !== null);
+    expect(c.closed()!.reason).toContain("24 h");
   });
 
   test("REST faults: 429 and 418 with Retry-After, a stale snapshot; control endpoints name a bad field", async () => {

@@ -56,12 +56,22 @@ describe("feeder sim --venue coinbase", { timeout: 15_000 }, () => {
   });
 
   test("products: past 15 requests in a second (Coinbase's burst) a 429, RATE_LIMIT_EXCEEDED", async () => {
-    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], seed: 3 });
+    // The limiter's clock is driven, not wall time: the 16 requests are within the second however slow this host is.
+    let nowMs = 1_000_000;
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], seed: 3, restClock: () => nowMs });
     try {
-      const burst = await Promise.all(Array.from({ length: 16 }, () => fetch(`${sim.restUrl}${PRODUCTS_PATH}`)));
-      expect(burst.filter((r) => r.status === 200)).toHaveLength(15);
-      const refused = burst.find((r) => r.status === 429)!;
+      const get = () => fetch(`${sim.restUrl}${PRODUCTS_PATH}`);
+      const statuses: number[] = [];
+      for (let i = 0; i < 16; i++) statuses.push((await get()).status);
+      expect(statuses).toEqual([...Array(15).fill(200), 429]);
+      const refused = await get();
+      expect(refused.status).toBe(429);
       expect(await refused.json()).toMatchObject({ error: "RATE_LIMIT_EXCEEDED" });
+      // The second counted 250 ms shorter (connect-limit.ts): just before that the count stands, then frees.
+      nowMs += 749;
+      expect((await get()).status).toBe(429);
+      nowMs += 1;
+      expect((await get()).status).toBe(200);
     } finally {
       await sim.stop();
     }

@@ -1,5 +1,5 @@
 /**
- * The simulators' idle close (OKX 30 s without a push, Bybit 10 min, Upbit / Bithumb 60 s either way) counts the time
+ * The simulators' idle close (OKX 30 s without a push, Bybit 10 min, Upbit / Bithumb 60 s either way, Coinbase 5 s to subscribe) counts the time
  * their process ran, not the time it was held up: a connection that never says anything is closed even when the
  * process is held up now and then (a busy or shared host), as the venue would close it. Before, every tick that came
  * late (50 ms) gave every connection a whole idle time again, so under load such a connection was never closed and a
@@ -7,6 +7,7 @@
  */
 import { afterEach, expect, test } from "vitest";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
+import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
 import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
 
@@ -60,3 +61,33 @@ for (const [venue, start] of Object.entries(sims)) {
     }
   });
 }
+
+/**
+ * Coinbase closes a client that subscribes nothing within 5 s. A client that did subscribe, its request waiting
+ * unread while this process was held up past the deadline, must not be closed for it: the held-up time is not
+ * counted (idle-close.ts). Before, the tick after the hold closed it (1008) before the subscribe was read.
+ */
+test("coinbase: a subscribe sent before the process was held up past the deadline is not closed for no subscribe", async () => {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], seed: 3, subscribeDeadlineMs: IDLE_CLOSE_MS });
+  stops.push(() => sim.stop());
+  const ws = new WebSocket(sim.wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("ws error"));
+  });
+  const got = new Promise<string>((resolve) => {
+    ws.addEventListener("close", (ev) => resolve(`closed ${ev.code}`));
+    ws.addEventListener("message", (ev) => {
+      if (String(ev.data).includes('"subscriptions"')) resolve("subscribed");
+    });
+  });
+  ws.send(JSON.stringify({ type: "subscribe", product_ids: ["BTC-USD"], channel: "level2" }));
+  const until = performance.now() + 3 * IDLE_CLOSE_MS;
+  while (performance.now() < until);
+  try {
+    expect(await got).toBe("subscribed");
+    expect(sim.stats.idleClosedNoSubscribe).toBe(0);
+  } finally {
+    ws.close();
+  }
+});

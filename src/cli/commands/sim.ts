@@ -268,7 +268,7 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
     markets,
     messagesPerSecond: rate,
     seed,
-    maxConnectionAgeMs: age ?? 24 * 3600_000,
+    ...(age !== undefined ? { maxConnectionAgeMs: age } : {}), // else the simulator's default, Binance's 24 h
     ...(replayFile ? { replay: { wsFile: replayFile, market: replayMarket } } : {}),
   });
   ctx.out(`wsUrl   ${sim.wsUrl}   (spot ${sim.wsUrl}/stream, USD-M ${sim.wsUrl}/public/stream)`);
