@@ -203,6 +203,7 @@ export class UpbitAdapter implements VenueAdapter {
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
         oldMayNotStream: (conn) => this.control.oldMayNotStream(conn),
+        replacementMayNotStream: (conn) => this.control.replacementMayNotStream(conn),
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
       },
       {
