@@ -314,6 +314,10 @@ export class ConnectionLifecycle {
       t.book = BookState.AWAITING_SNAPSHOT;
       t.lastSeq = 0;
       const conn = t.conn;
+      // During a planned reconnect's overlap the old socket still streams a topic it served (its unsubscribe went on
+      // the replacement) but brings no snapshot: gone back to before the replacement's, it is redone there as a resync
+      // asked for meanwhile is (planned-reconnect.ts goBack). Until 2026-12-07 it waited for its stale time.
+      if (conn.retiringWs !== null) t.restartWanted = true;
       if (this.control.subscribeOut(conn, t)) {
         // Closed while its subscribe was out (retire) and not answered yet: a second one would be refused as already
         // subscribed (Bybit option: failTopics, the book rejected for good). That one's ack makes it active. One

@@ -317,8 +317,8 @@ export class PlannedReconnects {
 
   /**
    * The replacement (the connection's socket) failed while the old one is open: the old socket is the connection's
-   * again. Topics it served continue as they were (a fresh start asked for meanwhile is redone on
-   * it); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
+   * again. Topics it served continue as they were (a fresh start asked for meanwhile, or one closed and listed again
+   * meanwhile still without its book, is redone on it: restartWanted); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
    * replacement's requests are forgotten.
    */
   goBack(conn: VenueConnection, why: string): void {
