@@ -103,6 +103,8 @@ export interface LifecycleHooks {
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
   /** Planned reconnect gone back to the old socket: its topics it may not stream though it served them (PlannedHost.oldMayNotStream). */
   oldMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
+  /** Planned reconnect, the old socket gone: the replacement's topics it may not stream (PlannedHost.replacementMayNotStream). */
+  replacementMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
   /**
    * A topic silent past its stale time: until when it is not stale yet (the venue checks it itself: Upbit asks a quiet
    * code again and waits for its answer); 0 (or any time not after `now`): stale now. Asked again each round while the
@@ -251,6 +253,7 @@ export class ConnectionLifecycle {
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
       oldMayNotStream: hooks.oldMayNotStream,
+      replacementMayNotStream: hooks.replacementMayNotStream,
       socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),
       unfed: (t) => this.invalidateDisconnected(t),
     });
@@ -311,6 +314,10 @@ export class ConnectionLifecycle {
       t.book = BookState.AWAITING_SNAPSHOT;
       t.lastSeq = 0;
       const conn = t.conn;
+      // During a planned reconnect's overlap the old socket still streams a topic it served (its unsubscribe went on
+      // the replacement) but brings no snapshot: gone back to before the replacement's, it is redone there as a resync
+      // asked for meanwhile is (planned-reconnect.ts goBack). Until 2026-12-07 it waited for its stale time.
+      if (conn.retiringWs !== null) t.restartWanted = true;
       if (this.control.subscribeOut(conn, t)) {
         // Closed while its subscribe was out (retire) and not answered yet: a second one would be refused as already
         // subscribed (Bybit option: failTopics, the book rejected for good). That one's ack makes it active. One

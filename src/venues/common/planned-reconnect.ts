@@ -97,6 +97,11 @@ export interface PlannedHost {
    * probe there left them out before the swap), unfed as those it did not serve.
    */
   oldMayNotStream?(conn: VenueConnection): ReadonlySet<TopicState> | undefined;
+  /**
+   * The old socket gone: the topics the replacement may not stream though their books are LIVE (Upbit: a probe there
+   * left them out during the overlap), unfed and named by SOCKET_RETIRED_URL as those it does not carry yet.
+   */
+  replacementMayNotStream?(conn: VenueConnection): ReadonlySet<TopicState> | undefined;
 }
 
 /** Which socket carries the streams once a planned reconnect's overlap is over (PlannedHost.overlapOver). */
@@ -254,10 +259,12 @@ export class PlannedReconnects {
    * replacement never carries: on a diff-only venue, Binance, found only at the replacement's first diff of the book.)
    */
   private retired(conn: VenueConnection): void {
+    const unsure = this.h.replacementMayNotStream?.(conn);
     const unfed: TopicState[] = [];
     for (const t of conn.topics) {
       // LIVE or STALE only: a book already resyncing (a bridge, a restart) goes on as it was.
-      if (t.onRetiring && t.sub !== SUB_ACTIVE && t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) unfed.push(t);
+      if (t.sub === SUB_REJECTED || (t.book !== BookState.LIVE && t.book !== BookState.STALE)) continue;
+      if ((t.onRetiring && t.sub !== SUB_ACTIVE) || (unsure?.has(t) ?? false)) unfed.push(t);
     }
     this.h.socketEvent?.(conn, SOCKET_RETIRED_URL, unfedBody(unfed));
     for (const t of unfed) this.h.unfed(t);
@@ -310,8 +317,8 @@ export class PlannedReconnects {
 
   /**
    * The replacement (the connection's socket) failed while the old one is open: the old socket is the connection's
-   * again. Topics it served continue as they were (a fresh start asked for meanwhile is redone on
-   * it); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
+   * again. Topics it served continue as they were (a fresh start asked for meanwhile, or one closed and listed again
+   * meanwhile still without its book, is redone on it: restartWanted); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
    * replacement's requests are forgotten.
    */
   goBack(conn: VenueConnection, why: string): void {

@@ -203,6 +203,7 @@ export class UpbitAdapter implements VenueAdapter {
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
         oldMayNotStream: (conn) => this.control.oldMayNotStream(conn),
+        replacementMayNotStream: (conn) => this.control.replacementMayNotStream(conn),
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
       },
       {
@@ -395,11 +396,11 @@ export class UpbitAdapter implements VenueAdapter {
     // the replacement (it must not mark the topic carried there, or the old socket would be closed for nothing), but
     // the old socket's own request, still unanswered at the swap: that socket serves the code (onRetiring), so its end
     // before the replacement's first book leaves the book LIVE no longer (planned-reconnect.ts retired; until
-    // 2026-12-07 it stayed LIVE with nothing feeding it), and going back keeps it LIVE.
-    if (t.sub === SUB_PENDING) {
-      if (!t.conn.fromRetiring) t.sub = SUB_ACTIVE;
-      else t.onRetiring = true;
-    }
+    // 2026-12-07 it stayed LIVE with nothing feeding it), and going back keeps it LIVE. So also when the replacement's
+    // first book came before the old socket's (until 2026-12-07 going back then took it out of LIVE, ws:back naming it,
+    // though the old socket streams it: test/venues/upbit/pending-at-swap.test.ts).
+    if (t.conn.fromRetiring) t.onRetiring = true;
+    else if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE;
     const ts = update.venueSeq;
     const newest = this.newestTs[index]!;
     // In the newest's ms, a book stamped in µs (a ms stamp could be the newer) is older when below the newest µs seen

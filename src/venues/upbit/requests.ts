@@ -432,6 +432,15 @@ export class UpbitRequests extends SubscriptionControl {
     }
   }
 
+  /**
+   * A planned reconnect's codes a probe on the replacement left out (leftOutNew): the old socket gone, they leave LIVE
+   * named by ws:retired (planned-reconnect.ts retired), so replay does the same (until 2026-12-07 overlapOver took them
+   * out of LIVE in live only). overlapOver's own pass then finds them out of LIVE already.
+   */
+  replacementMayNotStream(conn: VenueConnection): ReadonlySet<TopicState> | undefined {
+    return this.leftOutNew.get(conn);
+  }
+
   /** A planned reconnect's codes the old socket may not stream though it served them (unsureOld; goBack leaves them out of LIVE). */
   oldMayNotStream(conn: VenueConnection): ReadonlySet<TopicState> | undefined {
     return this.unsureOld.get(conn);

@@ -281,3 +281,36 @@ test("gone back to the old socket: a book only the replacement fed leaves LIVE; 
   expect(r.invalidated).toEqual(s.invalidated);
   await r.stop();
 });
+
+// A book the old socket serves, closed during the overlap (its unsubscribe goes on the replacement: the old socket
+// still streams it) and listed again before the replacement's snapshot of it: gone back, it waits for a snapshot the
+// old socket's stream (diffs) never brings. It is redone there (unsubscribe, subscribe) as a resync asked for during
+// the overlap is. Until 2026-12-07 nothing was sent: AWAITING_SNAPSHOT until its stale time.
+test("gone back to the old socket: a book closed and listed again during the overlap, no snapshot yet, is redone there", async () => {
+  const s = setup();
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", FakeWs);
+  const old = new FakeWs("old");
+  s.conn.ws = old as unknown as WebSocket;
+  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  for (const t of s.topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  s.lifecycle.onPlannedClose(s.conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!();
+  expect(s.conn.retiringWs).toBe(old);
+  for (const x of replacement.sent) s.control.onControl(s.conn, { ack: (JSON.parse(x) as { id: string }).id });
+  const b = s.topics[1]!;
+  s.lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+  s.lifecycle.activate(b);
+  await Promise.resolve(); // the activation's subscribe (one turn's, flushActivated)
+  expect(b.book).toBe(BookState.AWAITING_SNAPSHOT);
+  replacement.onclose!({ code: 1006, reason: "gone" }); // before its snapshot there: back to the old socket
+  expect(s.conn.ws).toBe(old as unknown as WebSocket);
+  expect(b.book).not.toBe(BookState.LIVE);
+  // Asked again on the old socket (its unsubscribe first: it is subscribed there), not left to its stale time.
+  expect(old.sent.map((x) => JSON.parse(x) as { method: string; params: string[] }).map((x) => [x.method, x.params])).toEqual([["unsubscribe", ["book.B"]]]);
+  await s.stop();
+});

@@ -91,4 +91,31 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code pending at the swap, it
     l.conn.ws = null; // the test's stand-in for the old socket, which the go-back made the connection's
     await l.adapter.stop();
   });
+
+  // The replacement's first book first, then the old socket's: the old socket streams the code all the same, so going
+  // back keeps it LIVE. Until 2026-12-07 only the other order did: this one left LIVE (ws:back named it) at every
+  // failed planned reconnect, a needless flap.
+  test("the replacement's book first, then the old socket's; gone back: it stays LIVE, ws:back names nothing", async () => {
+    const r = await rig();
+    const events: { url: string; body: string }[] = [];
+    (r.planned as unknown as { h: { socketEvent: (c: unknown, url: string, body?: string) => void } }).h.socketEvent = (_c, url, body = "") => void events.push({ url, body });
+    const t = r.conn.topics[0]!;
+    t.sub = SUB_PENDING;
+    r.conn.retiringWs = { readyState: 1, onmessage: null, close() {} } as unknown as WebSocket;
+    r.conn.retiringGeneration = r.conn.generation;
+    r.conn.generation = ++r.conn.genSeq;
+    t.onRetiring = false;
+    r.ingest(1_732_796_700_000); // the replacement's first book: carried there
+    expect(t.sub).toBe(SUB_ACTIVE);
+    r.conn.fromRetiring = true;
+    r.ingest(1_732_796_700_001); // then the old socket's
+    r.conn.fromRetiring = false;
+    expect(r.state()).toBe("live");
+    r.planned.goBack(r.conn, "test");
+    expect(r.state()).toBe("live");
+    expect(r.sink.invalid).toEqual([]);
+    expect(events.filter((e) => e.url === SOCKET_BACK_URL)).toEqual([{ url: SOCKET_BACK_URL, body: "" }]);
+    r.conn.ws = null;
+    await r.adapter.stop();
+  });
 });
