@@ -402,6 +402,20 @@ export class Supervisor implements StatusSource {
       const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
+        // A message this thread cannot take (a worker's bug) is logged naming the worker and dropped. Before, its
+        // exception here was this thread's uncaught exception: the whole process exited, every worker's books with it.
+        const malformed = malformedMessage(msg);
+        if (malformed !== undefined) {
+          this.log.error("worker sent a malformed message; dropped", { worker: slot.index, type: typeof msg === "object" && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg, error: malformed });
+          return;
+        }
+        try {
+          take(msg);
+        } catch (err) {
+          this.log.error("worker sent a message that could not be taken; dropped", { worker: slot.index, type: msg.type, error: err instanceof Error ? err.message : String(err) });
+        }
+      };
+      const take = (msg: FromWorker): void => {
         // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
         // taken, its log lines and what it spent of the venues' budgets.
         if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
@@ -575,6 +589,19 @@ export class Supervisor implements StatusSource {
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply;
   }
+}
+
+/**
+ * Why `msg` (from a worker) cannot be taken, or undefined: not an object with a string `type`, or the lists of a
+ * reply part or of "started" not arrays (kept, they would fail every later /books and /readyz instead).
+ */
+function malformedMessage(msg: unknown): string | undefined {
+  if (typeof msg !== "object" || msg === null) return "not an object";
+  const m = msg as Record<string, unknown>;
+  if (typeof m.type !== "string") return "no string type";
+  if (m.type === "response-part" && (!Number.isInteger(m.id) || !Array.isArray(m.books) || !Array.isArray(m.unresolved))) return "a reply part needs an integer id, books and unresolved arrays";
+  if (m.type === "started" && (!Array.isArray(m.summaries) || !Array.isArray(m.venues))) return "started needs summaries and venues arrays";
+  return undefined;
 }
 
 function keepBooks(slot: Slot, books: BookSummary[]): void {
