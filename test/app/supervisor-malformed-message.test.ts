@@ -1,7 +1,8 @@
 /**
  * A message from a worker that the supervisor cannot take (a worker's bug) is logged naming the worker and dropped.
  * Before, the exception it raised in the supervisor's message handler was the main thread's uncaught exception: the
- * process exited, every worker's books with it. The worker here is a stand-in (support/malformed-worker.ts): no
+ * process exited, every worker's books with it. A reply of the wrong shape is logged naming the worker and taken
+ * as no answer; before, it failed the answer (a TypeError: 500) or was shown (a number as a book). The worker here is a stand-in (support/malformed-worker.ts): no
  * pipeline, no sockets, so this costs two thread starts.
  */
 import { expect, test } from "vitest";
@@ -38,11 +39,19 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
       ]);
       expect(dropped.every((l) => typeof l.fields.error === "string" && l.fields.error.length > 0)).toBe(true);
     }
-    // The "started" without a list left nothing of it as the workers' last books: the stand-in answers no request
-    // (down), so /books shows those last books, none (kept, the string's characters were shown as 10 books each).
+    // Every reply is malformed: each worker counts as not answering. The "started" without a list left nothing of it
+    // as the workers' last books, so /books shows those, none (kept, a string's characters were 10 books each).
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([0, 1]);
     expect(readiness.books).toEqual([]);
+    expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    expect((await supervisor.latency()).receiptToSend.count).toBe(0);
+    expect(await supervisor.metricsText()).toContain("feeder_workers 2");
+    await expect(supervisor.book("bybit", "linear", "BTCUSDT", 10)).rejects.toThrow("worker 0, 1 is not answering");
+    for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
+      const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
+      expect(named.map((l) => l.fields.worker).sort()).toEqual([0, 1]);
+    }
     expect(supervisor.restarts).toBe(0);
   } finally {
     await supervisor.stop();
