@@ -402,6 +402,20 @@ export class Supervisor implements StatusSource {
       const logs = new WorkerLogIntake(this.writeLog, (chars) => worker.postMessage({ type: "log-taken", chars } satisfies ToWorker));
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const msg = event.data;
+        // A message this thread cannot take (a worker's bug) is logged naming the worker and dropped. Before, its
+        // exception here was this thread's uncaught exception: the whole process exited, every worker's books with it.
+        const malformed = malformedMessage(msg);
+        if (malformed !== undefined) {
+          this.log.error("worker sent a malformed message; dropped", { worker: slot.index, type: typeof msg === "object" && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg, error: malformed });
+          return;
+        }
+        try {
+          take(msg);
+        } catch (err) {
+          this.log.error("worker sent a message that could not be taken; dropped", { worker: slot.index, type: msg.type, error: err instanceof Error ? err.message : String(err) });
+        }
+      };
+      const take = (msg: FromWorker): void => {
         // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
         // taken, its log lines and what it spent of the venues' budgets.
         if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
@@ -573,7 +587,54 @@ export class Supervisor implements StatusSource {
     // Answered undefined (not answering) once the reply stops coming for REPLY_SILENCE_MS, or takes REPLY_MAX_MS.
     const reply = slot.replies.expect(id, signal);
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
-    return reply;
+    return reply.then((result) => {
+      const malformed = result === undefined ? undefined : malformedReply(body.what, result);
+      if (malformed === undefined) return result;
+      // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
+      // last books, every answer while it stayed down.
+      this.log.error("worker sent a malformed reply; taken as no answer", { worker: slot.index, what: body.what, error: malformed });
+      return undefined;
+    });
+  }
+}
+
+/**
+ * Why `msg` (from a worker) cannot be taken, or undefined: not an object with a string `type`, or the lists of a
+ * reply part or of "started" not arrays (kept, they would fail every later /books and /readyz instead).
+ */
+function malformedMessage(msg: unknown): string | undefined {
+  if (typeof msg !== "object" || msg === null) return "not an object";
+  const m = msg as Record<string, unknown>;
+  if (typeof m.type !== "string") return "no string type";
+  if (m.type === "response-part" && (!Number.isInteger(m.id) || !Array.isArray(m.books) || !Array.isArray(m.unresolved))) return "a reply part needs an integer id, books and unresolved arrays";
+  if (m.type === "started" && (!Array.isArray(m.summaries) || !Array.isArray(m.venues))) return "started needs summaries and venues arrays";
+  return undefined;
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
+const areArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => Array.isArray(r[k]));
+const areObjects = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => isObject(r[k]));
+
+/**
+ * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
+ * undefined. A book may be null (not this worker's).
+ */
+function malformedReply(what: WorkerRequest["what"], result: unknown): string | undefined {
+  if (what === "book" && result === null) return undefined;
+  if (!isObject(result)) return "not an object";
+  switch (what) {
+    case "book":
+      return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
+    case "readiness":
+      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays";
+    case "readyz":
+      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
+        ? undefined
+        : "a readiness summary needs its counts and lists";
+    case "latency":
+      return areObjects(result, ["receiptToSend", "exchangeToReceipt"]) ? undefined : "latency needs receiptToSend and exchangeToReceipt";
+    case "metrics":
+      return areObjects(result, ["labels", "venues", "publisher", "applyErrors", "exchangeToReceipt", "receiptToSend"]) && areArrays(result, ["books", "unresolved"]) ? undefined : "metrics need their sections";
   }
 }
 

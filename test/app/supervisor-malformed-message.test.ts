@@ -1,0 +1,59 @@
+/**
+ * A message from a worker that the supervisor cannot take (a worker's bug) is logged naming the worker and dropped.
+ * Before, the exception it raised in the supervisor's message handler was the main thread's uncaught exception: the
+ * process exited, every worker's books with it. A reply of the wrong shape is logged naming the worker and taken
+ * as no answer; before, it failed the answer (a TypeError: 500) or was shown (a number as a book). The worker here is a stand-in (support/malformed-worker.ts): no
+ * pipeline, no sockets, so this costs two thread starts.
+ */
+import { expect, test } from "vitest";
+import { Supervisor } from "../../src/app/supervisor.ts";
+import { validateConfig } from "../../src/config/load.ts";
+import type { BybitSim } from "../../src/sim/bybit-sim.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
+import { THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+
+test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  // Never connected to: the stand-in worker opens nothing.
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(191), workers: 2 }));
+  const supervisor = new Supervisor(config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  const sessions: number[] = [];
+  supervisor.onWorkerSession = (sourceId) => {
+    if (sourceId === THROWING_SOURCE_ID) throw new Error("test: this session cannot be taken");
+    sessions.push(sourceId);
+  };
+  try {
+    await supervisor.start();
+    expect(sessions.sort()).toEqual([1000, 1001]);
+    for (const worker of [0, 1]) {
+      const dropped = lines.filter((l) => l.fields.worker === worker && l.msg.startsWith("worker sent a"));
+      expect(dropped.map((l) => [l.msg, l.fields.type])).toEqual([
+        ["worker sent a malformed message; dropped", "object"],
+        ["worker sent a malformed message; dropped", "number"],
+        ["worker sent a malformed message; dropped", "7"],
+        ["worker sent a malformed message; dropped", "response-part"],
+        ["worker sent a malformed message; dropped", "started"],
+        ["worker sent a message that could not be taken; dropped", "session"],
+      ]);
+      expect(dropped.every((l) => typeof l.fields.error === "string" && l.fields.error.length > 0)).toBe(true);
+    }
+    // Every reply is malformed: each worker counts as not answering. The "started" without a list left nothing of it
+    // as the workers' last books, so /books shows those, none (kept, a string's characters were 10 books each).
+    const readiness = await supervisor.readiness();
+    expect(readiness.workersDown).toEqual([0, 1]);
+    expect(readiness.books).toEqual([]);
+    expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    expect((await supervisor.latency()).receiptToSend.count).toBe(0);
+    expect(await supervisor.metricsText()).toContain("feeder_workers 2");
+    await expect(supervisor.book("bybit", "linear", "BTCUSDT", 10)).rejects.toThrow("worker 0, 1 is not answering");
+    for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
+      const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
+      expect(named.map((l) => l.fields.worker).sort()).toEqual([0, 1]);
+    }
+    expect(supervisor.restarts).toBe(0);
+  } finally {
+    await supervisor.stop();
+  }
+});

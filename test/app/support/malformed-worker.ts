@@ -1,0 +1,38 @@
+/**
+ * A stand-in for the feeder worker (no pipeline, no sockets): at `start` it sends the supervisor messages it cannot
+ * take (not an object, no type, a reply part and a "started" without their lists, a session whose taking throws in
+ * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings and stop as a
+ * worker does, and every request with a reply of the wrong shape (MALFORMED_REPLIES).
+ */
+import type { FromWorker, ToWorker } from "../../../src/app/worker-protocol.ts";
+
+declare const self: Worker;
+
+/** The sourceId of the session message whose taking the test makes throw. */
+export const THROWING_SOURCE_ID = -7;
+
+/** A reply of the wrong shape to each request: each kept as it was used to fail or garble its answer. */
+export const MALFORMED_REPLIES: Record<string, unknown> = {
+  book: 5,
+  readiness: { books: "not a list", unresolved: [], connections: [], workersDown: [] },
+  readyz: { books: 1 },
+  latency: {},
+  metrics: { labels: {} },
+};
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  const send = (m: unknown) => self.postMessage(m);
+  if (msg.type === "start") {
+    send(null);
+    send(42);
+    send({ type: 7 });
+    send({ type: "response-part", id: 0, books: "not a list" });
+    send({ type: "started", books: 1, sessionId: 1, summaries: "not a list", venues: [] });
+    send({ type: "session", sourceId: THROWING_SOURCE_ID, sessionId: 1 });
+    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
+    send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker);
+  } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
+  else if (msg.type === "request") send({ type: "response", id: msg.id, result: MALFORMED_REPLIES[msg.what] } as FromWorker);
+  else if (msg.type === "stop") send({ type: "stopped" } satisfies FromWorker);
+};
