@@ -134,4 +134,11 @@ export interface RequestProtocol {
    * venue keeps no such count.
    */
   requestWaitMs?(conn: VenueConnection): number;
+  /**
+   * Replay: request `reqId` (its id as recorded in `ws:req`) was written to `conn`'s socket, asking `op` for `topics`.
+   * A venue that reads an answer against what it encoded (Deribit: JSON-RPC id → channels) remembers it as
+   * encodeRequest did live; replay encodes nothing, so without this the recorded answer matched no request. Absent:
+   * the connection's pending request (SubscriptionControl.replayRequest) is all an answer needs.
+   */
+  replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
 }

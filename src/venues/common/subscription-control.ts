@@ -237,6 +237,7 @@ export class SubscriptionControl {
     const topics = conn.topics.filter((t) => names.has(t.topic));
     if (topics.length === 0) return false;
     conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
+    this.protocol.replayRequest?.(conn, req[0], req[1], topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     if (req[1] === "subscribe") {
       for (const t of topics) {
