@@ -141,4 +141,11 @@ export interface RequestProtocol {
    * the connection's pending request (SubscriptionControl.replayRequest) is all an answer needs.
    */
   replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
+  /**
+   * Tags of messages sent through SubscriptionControl.send that are subscribes naming no topic and answered in turn
+   * with the requests (Coinbase's heartbeats subscribe: its answer carries no id and answers the oldest message).
+   * Recorded when written, as `ws:req [tag, "subscribe", []]`, and given to replayRequest in replay, so the order of
+   * answers is live's. Absent: no such message.
+   */
+  readonly recordedTags?: readonly string[];
 }
