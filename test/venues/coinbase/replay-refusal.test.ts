@@ -46,6 +46,7 @@ async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"],
   if (refuseHeartbeats > 0) await waitFor(() => (live.stats().heartbeats ?? 0) > 0, "heartbeats after the refused subscribe went again");
   await live.stop();
   expect(liveSink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  expect(recorded.every((r) => r.frame !== undefined || r.url!.startsWith("ws:")), "no REST answer recorded (the books need none)").toBe(true);
 
   const warnings: string[] = [];
   const log: Logger = { ...silentLogger, warn: (msg) => void warnings.push(msg), child: () => log };
@@ -55,8 +56,7 @@ async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"],
   again.startReplay(sink);
   for (const r of recorded) {
     if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
-    else if (r.url!.startsWith("ws:")) again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body);
-    else again.ingestRest("spot", r.connection, r.url!, r.body!, r.tsRecvUs);
+    else again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body);
   }
   expect(sink.invalid).toEqual(liveSink.invalid);
   expect(PRODUCTS.map((_, i) => again.topicState(i).state)).toEqual(PRODUCTS.map((_, i) => live.topicState(i).state));
