@@ -127,7 +127,8 @@ export const SOCKET_BACK_URL = "ws:back";
 
 /**
  * A subscribe or unsubscribe request written to the connection's socket (common/subscription-control.ts), recorded
- * since 2026-12-07 as this prefix and its JSON `[id, op, [topic, …]]` (body ""), so replay matches the venue's answer
+ * since 2026-12-07 as this prefix and its JSON `[id, op, [topic, …]]` (body ""; a tagged subscribe naming no topic,
+ * RequestProtocol.recordedTags, as `[tag, "subscribe", []]`: Coinbase's heartbeats), so replay matches the venue's answer
  * to the request as live did: a refusal halts the book it names (`subscribe_rejected`) where live halted it. Before,
  * requests were not recorded and replay ignored every answer (the book stayed LIVE until its stale time). Readers
  * before it count it as a skipped REST answer.

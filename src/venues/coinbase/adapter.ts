@@ -18,7 +18,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -141,7 +141,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
     this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    const requests = coinbaseRequests((topics, reqId) => (topics[0]?.conn as Conn | undefined)?.expectedAcks.push(reqId));
+    const requests = coinbaseRequests((conn, reqId) => (conn as Conn).expectedAcks.push(reqId));
     this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "coinbase",
@@ -251,19 +251,27 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did, and
    * the next socket's sequence starts afresh (its first sequence_num is taken as is, as live does on a new socket); an
-   * open (`ws:open`) does both too (a book still LIVE there lost its socket's close from the capture: replayOpened).
-   * The socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase connection never has two
-   * sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice), so there is no overlap to follow.
+   * open (`ws:open`) does both too (a book still LIVE there lost its socket's close from the capture: replayOpened),
+   * and each forgets the requests still unanswered. A written request (`ws:req`, the heartbeats subscribe's too) is
+   * pending and queued for its answer in live's order (SubscriptionControl.replayRequest), so a refusal halts the
+   * product as live did. The other socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase
+   * connection never has two sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice).
    */
-  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number): boolean {
+  ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
+      this.lifecycle.replaySocketEvent(connection, url, body);
+      return true;
+    }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else return true;
-    // A new socket (live: bindMessages) starts its own sequence.
+    // A new socket (live: bindMessages) starts its own sequence and answers none of the old one's requests.
     conn.resetTaken();
     conn.lastHeartbeat = -1;
+    conn.expectedAcks.length = 0;
+    conn.pending.clear();
     return true;
   }
 
@@ -519,6 +527,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    */
   private heartbeatsAgain(conn: Conn): void {
     this.control.rateLimited++;
+    if (this.books.replaying) return; // no socket: the live run's retry is the capture's next ws:req heartbeats
     const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random);
     conn.heartbeatsDueMs = this.now() + delayMs;
     conn.heartbeatsWaitMs = delayMs;

@@ -19,8 +19,7 @@ export type CoinbaseTopic = TopicState<CoinbaseConnection>;
 export const TAKEN_RING = 256;
 export const TAKEN_MASK = TAKEN_RING - 1;
 
-/** The heartbeats subscribe in the queue of expected subscriptions events (not a level2 request). */
-export const HEARTBEATS_ACK = "heartbeats";
+export { HEARTBEATS_ACK } from "./protocol.ts";
 
 export class CoinbaseConnection extends VenueConnection {
   readonly table = new ProductTable();

@@ -3,7 +3,7 @@
  * its upstream source, listed with the code that uses it in docs/venues/coinbase.md.
  * @module
  */
-import type { TopicState } from "../common/connection.ts";
+import type { TopicState, VenueConnection } from "../common/connection.ts";
 import type { AckError, ControlFrame, Keepalive, RequestProtocol } from "../common/hooks.ts";
 import { splitBudget, type BudgetSplit } from "../common/budgets.ts";
 
@@ -214,22 +214,28 @@ export function isErrorFrame(m: Record<string, unknown>): boolean {
 /** Liveness is the heartbeats channel plus the common dead-connection rule (nothing received for 7 s). */
 export const COINBASE_KEEPALIVE: Keepalive = { kind: "heartbeat_channel" };
 
+/** The heartbeats subscribe's tag, in the queue of expected subscriptions events (not a level2 request). */
+export const HEARTBEATS_ACK = "heartbeats";
+
 /**
  * The level2 requests for ../common/subscription-control.ts. encodeRequest also queues the request id on its
- * connection, so the adapter can match the next subscriptions event (which carries no request id) to it.
+ * connection (`onEncode`), so the adapter can match the next subscriptions event (which carries no request id) to it;
+ * replay queues each recorded request there, the heartbeats subscribe (recordedTags) among them, in live's order.
  */
-export function coinbaseRequests(onEncode: (topics: readonly TopicState[], reqId: string) => void): RequestProtocol {
+export function coinbaseRequests(onEncode: (conn: VenueConnection, reqId: string) => void): RequestProtocol {
   return {
     venue: "coinbase",
     // "8 per second per IP": at most 8 in any second (a bucket of 8 refilled at 8/s let 16 out in one).
     pacing: { perIp: { count: MESSAGES_PER_SECOND, windowMs: 1_000 } },
     maxArgsPerRequest: () => MAX_PRODUCTS_PER_REQUEST,
     encodeRequest: (op, topics, reqId) => {
-      onEncode(topics, reqId);
+      if (topics.length > 0) onEncode(topics[0]!.conn, reqId);
       return encodeChannelRequest(op, LEVEL2_CHANNEL, topics.map((t) => t.symbol));
     },
     classifyControl,
     parseAckError,
     rejectHint: () => "check the product id (e.g. BTC-USD) and that the product is online",
+    recordedTags: [HEARTBEATS_ACK],
+    replayRequest: (conn, reqId) => onEncode(conn, reqId),
   };
 }

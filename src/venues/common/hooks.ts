@@ -134,4 +134,18 @@ export interface RequestProtocol {
    * venue keeps no such count.
    */
   requestWaitMs?(conn: VenueConnection): number;
+  /**
+   * Replay: request `reqId` (its id as recorded in `ws:req`) was written to `conn`'s socket, asking `op` for `topics`.
+   * A venue that reads an answer against what it encoded (Deribit: JSON-RPC id → channels) remembers it as
+   * encodeRequest did live; replay encodes nothing, so without this the recorded answer matched no request. Absent:
+   * the connection's pending request (SubscriptionControl.replayRequest) is all an answer needs.
+   */
+  replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
+  /**
+   * Tags of messages sent through SubscriptionControl.send that are subscribes naming no topic and answered in turn
+   * with the requests (Coinbase's heartbeats subscribe: its answer carries no id and answers the oldest message).
+   * Recorded when written, as `ws:req [tag, "subscribe", []]`, and given to replayRequest in replay, so the order of
+   * answers is live's. Absent: no such message.
+   */
+  readonly recordedTags?: readonly string[];
 }

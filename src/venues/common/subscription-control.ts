@@ -214,8 +214,14 @@ export class SubscriptionControl {
       return;
     }
     this.write(conn, text);
-    const p = reqId !== undefined ? conn.pending.get(reqId) : undefined;
-    if (p) this.onWritten?.(conn, p);
+    this.tellWritten(conn, reqId, reqId !== undefined ? conn.pending.get(reqId) : undefined);
+  }
+
+  /** Tells onWritten of a request written (`p`), or of a tagged message the protocol records (recordedTags). */
+  private tellWritten(conn: VenueConnection, reqId: string | undefined, p: PendingRequest | undefined): void {
+    if (this.onWritten === null || reqId === undefined) return;
+    if (p) this.onWritten(conn, p);
+    else if (this.protocol.recordedTags?.includes(reqId)) this.onWritten(conn, { reqId, op: "subscribe", topics: [], sentMs: this.now() });
   }
 
   /**
@@ -223,7 +229,8 @@ export class SubscriptionControl {
    * as live's was, so the recorded answer is matched to it as live matched it (a refusal rejects the topic it names).
    * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
    * activateAll): an acceptance then changes nothing, and a refusal acts where it needs no topic left pending (reject:
-   * `subscribe_rejected`). False when it does not parse or names no topic of conn.
+   * `subscribe_rejected`). The protocol is told of each (RequestProtocol.replayRequest), also of a tagged subscribe
+   * naming no topic (recordedTags) and of one naming none of conn's topics (false, as one that does not parse).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
     let req: unknown;
@@ -235,8 +242,14 @@ export class SubscriptionControl {
     if (!Array.isArray(req) || typeof req[0] !== "string" || (req[1] !== "subscribe" && req[1] !== "unsubscribe") || !Array.isArray(req[2])) return false;
     const names = new Set(req[2]);
     const topics = conn.topics.filter((t) => names.has(t.topic));
-    if (topics.length === 0) return false;
+    if (topics.length === 0) {
+      // A tagged subscribe naming no topic (Coinbase's heartbeats), or one of topics this config does not give conn:
+      // its answer still comes in turn with the others' (Coinbase), so the protocol learns of it all the same.
+      this.protocol.replayRequest?.(conn, req[0], req[1], []);
+      return req[2].length === 0 && req[1] === "subscribe" && this.protocol.recordedTags?.includes(req[0]) === true;
+    }
     conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
+    this.protocol.replayRequest?.(conn, req[0], req[1], topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     if (req[1] === "subscribe") {
       for (const t of topics) {
@@ -269,9 +282,9 @@ export class SubscriptionControl {
       const m = conn.outbox.shift()!;
       const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
       this.write(conn, m.text);
+      if (p) p.sentMs = now;
+      this.tellWritten(conn, m.reqId, p);
       if (p) {
-        p.sentMs = now;
-        this.onWritten?.(conn, p);
         if (p.op === "subscribe") {
           for (let i = 0; i < p.topics.length; i++) {
             const t = p.topics[i]!;

@@ -262,9 +262,12 @@ export class DeribitAdapter implements VenueAdapter {
    * older snapshot or change is judged as live judged it (socketsKnown).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
-    if (connectionNamed(this.conns, connection) === undefined) return false;
-    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
-    else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    const conn = connectionNamed(this.conns, connection);
+    if (conn === undefined) return false;
+    if (url === CONNECTION_CLOSED_URL) {
+      this.requests.dropSocket(conn, null); // its recorded requests (ws:req) are never answered, as live's onSocketClosed
+      this.lifecycle.replayDisconnected(connection);
+    } else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }

@@ -93,6 +93,17 @@ export class DeribitRequests implements RequestProtocol {
     return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
   }
 
+  /**
+   * Replay: a request the live run wrote (`ws:req`, id as recorded: "s12" → 12), remembered as encodeRequest did, so
+   * its recorded answer is read against its channels (one left out is refused) and reaches subscription control.
+   * Until 2026-12-07 replay encoded nothing and every answer classified as a pong: a refusal halted nothing.
+   */
+  replayRequest(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void {
+    const id = Number(reqId.slice(1));
+    if (!Number.isSafeInteger(id) || id <= 0) return;
+    this.requests.set(id, { reqId, op, channels: topics.map((t) => t.topic), conn, ws: conn.ws });
+  }
+
   /** Requests sent and not answered yet. */
   get pending(): number {
     return this.requests.size;
@@ -100,9 +111,10 @@ export class DeribitRequests implements RequestProtocol {
 
   /**
    * Socket `ws` of `conn` closed: its unanswered requests never will be; forget them. By socket, not generation: an old
-   * socket gone back to after a failed replacement gets a new generation. Returns how many. Cold.
+   * socket gone back to after a failed replacement gets a new generation. Replay (`ws` null): the recorded close's.
+   * Returns how many. Cold.
    */
-  dropSocket(conn: VenueConnection, ws: WebSocket): number {
+  dropSocket(conn: VenueConnection, ws: WebSocket | null): number {
     let n = 0;
     for (const [id, r] of this.requests) {
       if (r.conn === conn && r.ws === ws) {

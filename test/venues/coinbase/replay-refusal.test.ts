@@ -1,0 +1,84 @@
+/**
+ * A live run against the simulator where Coinbase refuses a product (left out of the subscriptions event, or the
+ * whole subscribe refused by an error frame naming it), recorded as `feeder record` records it (frames, `ws:req`,
+ * socket events), replayed through a second adapter: the replay's statuses and books equal live's. Before
+ * 2026-12-07 Coinbase's replay read no socket event: no recorded request reached `expectedAcks`, every answer matched
+ * none, and the refused product stayed AWAITING_SNAPSHOT where live had it HALTED / subscribe_rejected. The
+ * heartbeats subscribe is recorded too: an answer carries no request id and answers the oldest unanswered message,
+ * so with the level2 requests alone the heartbeats subscribe's event (listing no product after the refused batch)
+ * was taken for the batch's retry's answer and halted every product.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+/** BTC, ETH and SOL are served; NOPE-USD (index 1) resolves through an override, so it is in the first subscribe. */
+const PRODUCTS = ["BTC-USD", "NOPE-USD", "ETH-USD", "SOL-USD"];
+const GOOD = [0, 2, 3];
+type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
+async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"], refuseHeartbeats = 0) {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], levels: 20, seed: 5, unknownProductReply: reply, refuseHeartbeats, heartbeatMs: 50 });
+  cleanup.push(() => sim.stop());
+  const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
+  const recorded: Recorded[] = [];
+  const live = createCoinbaseAdapter(config, subsOf(PRODUCTS), {
+    log: silentLogger,
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+  });
+  cleanup.push(() => live.stop());
+  const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
+  live.start(liveSink);
+  sim.step(1);
+  const goodLive = () => GOOD.every((i) => liveSink.matches(sim, i, PRODUCTS[i]!));
+  await waitFor(() => liveSink.invalid.length > 0 && goodLive(), "the bad product rejected and the good books live");
+  sim.step(3);
+  await waitFor(goodLive, "the good books go on");
+  if (refuseHeartbeats > 0) await waitFor(() => (live.stats().heartbeats ?? 0) > 0, "heartbeats after the refused subscribe went again");
+  await live.stop();
+  expect(liveSink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  expect(recorded.every((r) => r.frame !== undefined || r.url!.startsWith("ws:")), "no REST answer recorded (the books need none)").toBe(true);
+
+  const warnings: string[] = [];
+  const log: Logger = { ...silentLogger, warn: (msg) => void warnings.push(msg), child: () => log };
+  const again = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log });
+  cleanup.push(() => again.stop());
+  const sink = new Sink((await again.loadInstruments()) as Instrument[]);
+  again.startReplay(sink);
+  for (const r of recorded) {
+    if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
+    else again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body);
+  }
+  expect(sink.invalid).toEqual(liveSink.invalid);
+  expect(PRODUCTS.map((_, i) => again.topicState(i).state)).toEqual(PRODUCTS.map((_, i) => live.topicState(i).state));
+  for (const i of GOOD) {
+    expect(sink.seq[i]).toBe(liveSink.seq[i]);
+    expect(sink.bids[i]).toEqual(liveSink.bids[i]);
+    expect(sink.asks[i]).toEqual(liveSink.asks[i]);
+  }
+  return warnings;
+}
+
+describe("coinbase record → replay: a refused product", { timeout: 20_000 }, () => {
+  test("left out of the subscriptions event: HALTED / subscribe_rejected in replay as live, the others LIVE at live's books", async () => {
+    await recordAndReplay("omit");
+  });
+
+  test("the subscribe refused whole by an error frame naming it: the retry's answer is matched after the heartbeats subscribe's, as live", async () => {
+    await recordAndReplay("error_named");
+  });
+
+  test("the heartbeats subscribe refused over the rate limit: replay takes the refusal in turn and sends nothing again (the recorded retry follows), no warning of a retry", async () => {
+    const warnings = await recordAndReplay("omit", 1);
+    expect(warnings.filter((w) => w.includes("heartbeats"))).toEqual([]);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * A live run against the simulator where Deribit refuses a subscribe (an instrument it does not list, left out of the
+ * `result`: refused alone), recorded as `feeder record` records it (frames, `ws:req`, socket events), replayed through
+ * a second adapter: the replay's statuses equal live's. Before 2026-12-07 the recorded answer matched no request in
+ * replay (DeribitRequests' id map is filled when a request is encoded, and replay encodes none): the refused book
+ * stayed AWAITING_SNAPSHOT, never halted, where live had it HALTED / subscribe_rejected.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { join } from "node:path";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { BookMaps, until } from "../planned-fallback-harness.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
+describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, () => {
+  test("a channel left out of the result is HALTED / subscribe_rejected in replay as live; the listed book is LIVE in both", async () => {
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 31 });
+    cleanups.push(() => sim.stop());
+    const subs: Subscription[] = ["BTC-PERPETUAL", "BTC-NOPE"].map((symbol) => ({ market: "inverse" as MarketName, symbol, depth: 0 }));
+    // BTC-NOPE's tick and lot from the config: subscribed without the venue listing it, as a delisted symbol would be.
+    const cfg: VenueConfig = {
+      venue: "deribit",
+      wsUrl: sim.wsUrl,
+      restUrl: sim.restUrl,
+      instrumentCachePath: join(makeTempDir("deribit-refusal-"), "i.json"),
+      markets: [{ market: "inverse", depth: 0, symbols: subs.map((s) => s.symbol) }],
+      overrides: new Map([["inverse:BTC-NOPE", { tickSize: "0.5", lotSize: "10" }]]),
+    };
+    const recorded: Recorded[] = [];
+    const live = new DeribitAdapter(cfg, subs, {
+      log: silentLogger,
+      onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+      onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    });
+    cleanups.push(() => live.stop());
+    const liveSink = new BookMaps(await live.loadInstruments());
+    live.start(liveSink);
+    await until(() => live.topicInfo(0).state === "live" && live.topicInfo(1).state === "halted", "BTC-PERPETUAL live, BTC-NOPE halted");
+    sim.step(2);
+    await until(() => liveSink.seq[0] === sim.book("inverse", "BTC-PERPETUAL", 0).changeId, "the live book at the simulator's change_id");
+    await live.stop();
+    expect(liveSink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(recorded.every((r) => r.frame !== undefined || r.url!.startsWith("ws:")), "no REST answer recorded (the books need none)").toBe(true);
+    expect(recorded.some((r) => r.url?.startsWith("ws:req "))).toBe(true);
+
+    const again = new DeribitAdapter(cfg, subs, { log: silentLogger });
+    cleanups.push(() => again.stop());
+    const sink = new BookMaps(await again.loadInstruments());
+    again.startReplay(sink);
+    for (const r of recorded) {
+      if (r.frame !== undefined) again.ingestFrame("inverse", r.connection, r.frame, r.tsRecvUs);
+      else again.ingestConnectionEvent("inverse", r.connection, r.url!, r.tsRecvUs, r.body);
+    }
+    expect(sink.invalid).toEqual(liveSink.invalid);
+    expect([0, 1].map((i) => again.topicInfo(i).state)).toEqual(["live", "halted"]);
+    expect(sink.seq[0]).toBe(liveSink.seq[0]);
+    expect(sink.bids[0]).toEqual(liveSink.bids[0]);
+    expect(sink.asks[0]).toEqual(liveSink.asks[0]);
+  });
+
+  test("a recorded request its socket's close left unanswered is forgotten there (as live's onSocketClosed), not kept for the replay's length", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "10" }]]) };
+    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.startReplay(sink);
+    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    event(`ws:req ${JSON.stringify(["s1", "subscribe", ["book.BTC-PERPETUAL.100ms"]])}`);
+    expect(requests.pending).toBe(1);
+    event("ws:close");
+    expect(requests.pending).toBe(0);
+  });
+});
