@@ -237,6 +237,11 @@ export class FeedSubscriber {
     if (this.retransmit !== undefined) {
       const rt = this.retransmit;
       if (!(Number.isInteger(rt.port) && rt.port > 0 && rt.port <= 65535)) throw new RangeError(`retransmit.port must be 1..65535, got ${rt.port}`);
+      // Checked here, not at each gap: before, a fractional or NaN base made every request's send throw (reported per
+      // gap, the books held until the timeout), and an empty host sent each one to the local host.
+      const base = rt.sourceIdBase ?? 0;
+      if (!(Number.isInteger(base) && base >= 0 && base <= 65535)) throw new RangeError(`retransmit.sourceIdBase must be an integer in 0..65535 (publish.source_id), got ${base}`);
+      if (typeof rt.host !== "string" || rt.host.trim() === "") throw new RangeError(`retransmit.host must be the request server's address or host name, got ${JSON.stringify(rt.host)}`);
       this.recovery = new Recovery(
         this.counters,
         this.instrumentBooks,

@@ -150,4 +150,12 @@ describe("review: the subscriber's edges", () => {
     }
     expect(() => new FeedSubscriber({ groups: [], maxDatagramBytes: 65507, recvBufferBytes: 1 << 20 })).not.toThrow();
   });
+
+  it("a retransmit.sourceIdBase or host that cannot name a server is refused, naming the option (before: taken, each gap's request then thrown by the socket or sent nowhere)", () => {
+    for (const v of [-1, 1.5, 65536, Number.NaN]) {
+      expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: v } }), String(v)).toThrow(/retransmit\.sourceIdBase must be an integer in 0\.\.65535/);
+    }
+    expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "", port: 31900 } })).toThrow(/retransmit\.host must be/);
+    expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: 65535 } })).not.toThrow();
+  });
 });
