@@ -245,7 +245,11 @@ export class FeedSubscriber {
       this.recovery = new Recovery(
         this.counters,
         this.instrumentBooks,
-        { send: (packet, sourceId) => this.sendRequest(packet, sourceId), replay: (bytes, recvTimeUs) => this.replay(bytes, recvTimeUs) },
+        {
+          send: (packet, sourceId) => this.sendRequest(packet, sourceId),
+          canAsk: (sourceId) => this.requestPort(sourceId) !== 0,
+          replay: (bytes, recvTimeUs) => this.replay(bytes, recvTimeUs),
+        },
         this.auth,
         positiveLimit(rt.timeoutMs, DEFAULT_RETRANSMIT_TIMEOUT_MS, "retransmit.timeoutMs"),
         positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
@@ -522,11 +526,17 @@ export class FeedSubscriber {
     }
   }
 
-  private sendRequest(packet: Uint8Array, sourceId: number): void {
+  /** The port of the source's request server (workers: port + sourceId − sourceIdBase), 0 when outside 1..65535. */
+  private requestPort(sourceId: number): number {
     const rt = this.retransmit!;
     const port = rt.port + sourceId - (rt.sourceIdBase ?? 0);
-    if (this.requestSocket === undefined || port < 1 || port > 65535) return; // the timeout falls back
-    this.requestSocket.send(Buffer.from(packet), port, rt.host);
+    return port >= 1 && port <= 65535 ? port : 0;
+  }
+
+  private sendRequest(packet: Uint8Array, sourceId: number): void {
+    const port = this.requestPort(sourceId);
+    if (this.requestSocket === undefined || port === 0) return; // the timeout falls back
+    this.requestSocket.send(Buffer.from(packet), port, this.retransmit!.host);
   }
 
   /** A held datagram, processed as if just received. */
