@@ -237,10 +237,19 @@ export class FeedSubscriber {
     if (this.retransmit !== undefined) {
       const rt = this.retransmit;
       if (!(Number.isInteger(rt.port) && rt.port > 0 && rt.port <= 65535)) throw new RangeError(`retransmit.port must be 1..65535, got ${rt.port}`);
+      // Checked here, not at each gap: before, a fractional or NaN base made every request's send throw (reported per
+      // gap, the books held until the timeout), and an empty host sent each one to the local host.
+      const base = rt.sourceIdBase ?? 0;
+      if (!(Number.isInteger(base) && base >= 0 && base <= 65535)) throw new RangeError(`retransmit.sourceIdBase must be an integer in 0..65535 (publish.source_id), got ${base}`);
+      if (typeof rt.host !== "string" || rt.host.trim() === "") throw new RangeError(`retransmit.host must be the request server's address or host name, got ${JSON.stringify(rt.host)}`);
       this.recovery = new Recovery(
         this.counters,
         this.instrumentBooks,
-        { send: (packet, sourceId) => this.sendRequest(packet, sourceId), replay: (bytes, recvTimeUs) => this.replay(bytes, recvTimeUs) },
+        {
+          send: (packet, sourceId) => this.sendRequest(packet, sourceId),
+          canAsk: (sourceId) => this.requestPort(sourceId) !== 0,
+          replay: (bytes, recvTimeUs) => this.replay(bytes, recvTimeUs),
+        },
         this.auth,
         positiveLimit(rt.timeoutMs, DEFAULT_RETRANSMIT_TIMEOUT_MS, "retransmit.timeoutMs"),
         positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
@@ -517,11 +526,17 @@ export class FeedSubscriber {
     }
   }
 
-  private sendRequest(packet: Uint8Array, sourceId: number): void {
+  /** The port of the source's request server (workers: port + sourceId − sourceIdBase), 0 when outside 1..65535. */
+  private requestPort(sourceId: number): number {
     const rt = this.retransmit!;
     const port = rt.port + sourceId - (rt.sourceIdBase ?? 0);
-    if (this.requestSocket === undefined || port < 1 || port > 65535) return; // the timeout falls back
-    this.requestSocket.send(Buffer.from(packet), port, rt.host);
+    return port >= 1 && port <= 65535 ? port : 0;
+  }
+
+  private sendRequest(packet: Uint8Array, sourceId: number): void {
+    const port = this.requestPort(sourceId);
+    if (this.requestSocket === undefined || port === 0) return; // the timeout falls back
+    this.requestSocket.send(Buffer.from(packet), port, this.retransmit!.host);
   }
 
   /** A held datagram, processed as if just received. */

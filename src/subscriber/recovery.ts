@@ -47,6 +47,8 @@ interface Pending {
 export interface RecoveryHost {
   /** Sends a request packet to the source's request server. */
   send(packet: Uint8Array, sourceId: number): void;
+  /** The source has a request server to ask (its port, port + sourceId − sourceIdBase, is within 1..65535). */
+  canAsk(sourceId: number): boolean;
   /** Processes one held datagram as if just received. */
   replay(bytes: Uint8Array, recvTimeUs: number): void;
 }
@@ -125,6 +127,8 @@ export class Recovery {
     if (seqNum <= st.nextSeq || st.altNext >= 0 || this.suppressed.has(st.key)) return Divert.PROCESS;
     const count = seqNum - st.nextSeq;
     if (count > RETX_MAX_COUNT) return Divert.PROCESS; // too much to ask: the refresh is the faster repair
+    // No server to ask (before, counted as asked, nothing sent, and the books held until the timeout for nothing).
+    if (!this.host.canAsk(st.sourceId)) return Divert.PROCESS;
     if (this.heldTotal >= this.maxHeldTotal) this.overCap(this.largest());
     const np: Pending = {
       st,

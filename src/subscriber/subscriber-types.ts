@@ -28,7 +28,7 @@ export interface RetransmitOptions {
   port: number;
   /**
    * publish.source_id of the publisher: with workers, source s asks the server on port + (s − sourceIdBase), the
-   * port each worker's server listens on. Default 0.
+   * port each worker's server listens on. Default 0; an integer 0..65535 (the constructor throws otherwise).
    */
   sourceIdBase?: number;
   /** Without an answer this long, fall back to the refresh. Default 250 ms. */

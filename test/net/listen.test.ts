@@ -298,3 +298,50 @@ describe("feeder listen", () => {
     expect(sessions.filter((s) => s.message === "session reverted").map((s) => s.fields)).toEqual([{ channelId: 5, sourceId: 0, sessionId: 77, removed: true }]);
   });
 });
+
+describe("feeder listen --retransmit beside --config", () => {
+  it("asks source s on PORT + s − the file's publish.source_id (before: + s, the file's source_id ignored)", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const port = PORT + 6;
+    const publish: PublishConfig = {
+      maxDatagramBytes: 1400,
+      heartbeatIntervalMs: 1000,
+      snapshotIntervalMs: 20,
+      snapshotDepth: 0,
+      sourceId: 7,
+      retransmit: { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 26 },
+      destinations: [{ name: "t", group: GROUP, port, iface: "127.0.0.1", ttl: 1, channelId: 9, match: { venue: "*", market: "*", symbols: ["*"] } }],
+    };
+    // Every 5th datagram lost on the way: each such gap is asked for.
+    const pub = new FeedPublisher({ publish, dropFilter: (_c, seq) => seq % 5 === 3 });
+    await pub.start();
+    stops.push(() => pub.stop());
+    const serverPort = pub.retransmitAddress()!.port;
+    const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    book.load([[302472, 1500]], [[302473, 250]], 77, T0);
+    const handle = pub.register(book.instrument, book);
+    pub.publishSnapshot(handle, book);
+    // The reader's file: the publisher's source_id, no [publish.retransmit] (its server's port is the flag's).
+    const dir = makeTempDir("feeder-listen-");
+    const path = join(dir, "feeder.toml");
+    const destination = ["[[publish.destinations]]", 'name = "t"', `group = "${GROUP}"`, `port = ${port}`, 'interface = "127.0.0.1"', "ttl = 1", "channel = 9", 'venue = "*"', 'market = "*"'];
+    writeFileSync(path, ["[publish]", "source_id = 7", ...destination].join("\n"));
+    const lines: string[] = [];
+    const running = listenCommand.run(ctxFor({ config: path, retransmit: `127.0.0.1:${serverPort}`, format: "ndjson", count: "80", duration: "3" }, lines));
+    const cs = new ChangeSet();
+    const ticker = setInterval(() => {
+      cs.clear();
+      cs.addBid(302472, 1000 + book.instrSeq);
+      book.apply(cs, book.venueSeq + 1, T0 + book.instrSeq);
+      pub.publishDelta(handle, book, cs);
+    }, 2);
+    const code = await running;
+    clearInterval(ticker);
+    expect(code).toBe(0);
+    expect(pub.counters.droppedOnPurpose).toBeGreaterThan(0);
+    // Before, source 7 was asked on serverPort + 7, where nothing listens: no request reached the server.
+    expect(pub.retransmitCounters!.received).toBeGreaterThan(0);
+    expect(pub.retransmitCounters!.answered).toBeGreaterThan(0);
+  });
+});

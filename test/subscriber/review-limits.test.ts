@@ -15,6 +15,7 @@ import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { decodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { forgedControl, levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
+import { deltaFeed } from "./delta-feed.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -149,5 +150,28 @@ describe("review: the subscriber's edges", () => {
       expect(() => new FeedSubscriber({ groups: [], recvBufferBytes: v }), String(v)).toThrow(/recvBufferBytes must be a positive integer/);
     }
     expect(() => new FeedSubscriber({ groups: [], maxDatagramBytes: 65507, recvBufferBytes: 1 << 20 })).not.toThrow();
+  });
+
+  it("a retransmit.sourceIdBase or host that cannot name a server is refused, naming the option (before: taken, each gap's request then thrown by the socket or sent nowhere)", () => {
+    for (const v of [-1, 1.5, 65536, Number.NaN]) {
+      expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: v } }), String(v)).toThrow(/retransmit\.sourceIdBase must be an integer in 0\.\.65535/);
+    }
+    expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "", port: 31900 } })).toThrow(/retransmit\.host must be/);
+    expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: 65535 } })).not.toThrow();
+  });
+
+  it("a gap of a source whose server port falls outside 1..65535 is not asked for: it is a gap at once (before: counted as asked, nothing sent, the books held until the timeout)", () => {
+    const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+    const { head, deltas } = deltaFeed(inst, 25, 4);
+    // Source 0 (another shard's, below this base): port 10 + 0 − 20.
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 10, sourceIdBase: 20, timeoutMs: 60_000 } });
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    sub.ingest(deltas[3]!, T0); // [2] lost
+    expect(sub.counters.retransmitRequests).toBe(0);
+    expect(sub.retransmitsPending).toBe(0);
+    expect(sub.counters.gaps).toBe(1);
+    expect(sub.book(inst.instrumentId)!.valid).toBe(false); // the gap invalidated it: the refresh repairs it
   });
 });

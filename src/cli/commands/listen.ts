@@ -67,7 +67,8 @@ export const listenCommand: CommandSpec = {
     "      --bind ADDR:PORT receive a unicast destination on this local address and port (repeatable; with",
     "                       --config, a unicast destination's receivers that are addresses of this host are bound)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
-    "                       (default with --config: the configuration's publish.retransmit, if set)",
+    "                       (default with --config: the configuration's publish.retransmit, if set); source s",
+    "                       is asked on PORT + s − the --config file's publish.source_id (0 without --config)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
     "                       which must then be this host's; with --iface the file's are not used nor checked;",
     "                       refused when no group is joined: --bind or unicast destinations alone)",
@@ -225,7 +226,10 @@ function resolveGroups(ctx: CommandContext): {
       if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
       else for (const r of d.receivers!) if (interfaceProblem(r.host) === null) groups.push({ bind: r.host, port: r.port });
     }
-    if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0 && retransmit === undefined) {
+    // The flag names the server's host and port, the file the source ids: source s is asked on port + s − source_id
+    // (before, beside the flag the file's source_id was ignored: a publisher's source 7 asked on port + 7, unanswered).
+    if (retransmit !== undefined) retransmit = { ...retransmit, sourceIdBase: config.publish.sourceId ?? 0 };
+    else if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0) {
       const rt = config.publish.retransmit;
       retransmit = { host: rt.host === "0.0.0.0" ? "127.0.0.1" : rt.host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
     }
