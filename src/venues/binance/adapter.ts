@@ -287,7 +287,9 @@ export class BinanceAdapter implements VenueAdapter {
    * A recorded REST depth snapshot (`…/depth?symbol=X&limit=N`): handed to that stream's bridge synchronously, so
    * replay bridges exactly as the live run did. Frames and snapshots must come in receive-time order.
    */
-  ingestRest(market: MarketName, _connection: string, url: string, body: string, tsRecvUs: number): boolean {
+  ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    // A replacement's refusal held (ws:back would have come before it, live's go-back being a microtask): the venue's.
+    connectionNamed(this.conns, connection)?.replayRefusalHeld?.();
     const m = /\/depth\?(?:.*&)?symbol=([^&]+)(?:&.*)?$/.exec(url);
     if (!m) return false;
     let symbol: string;

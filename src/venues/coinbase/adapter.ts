@@ -261,7 +261,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      this.lifecycle.replaySocketEvent(connection, url, body);
+      // Begun mid-socket (a later file, its head ws:state): an earlier file's request may be unanswered still, and its
+      // answer would be taken for this one's (products missing from it halted where live kept them): none is queued.
+      if (conn.replayAcksKnown) this.lifecycle.replaySocketEvent(connection, url, body);
       return true;
     }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
@@ -272,6 +274,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     conn.lastHeartbeat = -1;
     conn.expectedAcks.length = 0;
     conn.pending.clear();
+    conn.replayAcksKnown = true;
     return true;
   }
 

@@ -185,7 +185,11 @@ export class OkxAdapter implements VenueAdapter {
       if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
     });
     this.budgetWait = this.budgetWaits.waiting;
-    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => {
+      // A book halted by a refusal waits for no REST snapshot: one still to come would have bridged it to LIVE.
+      if (state === BookState.HALTED) this.bridge.drop(t.index);
+      this.books.invalidate(t, state, reason);
+    };
     this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);
     this.books = new TopicResync({
       venue: "okx",
@@ -283,6 +287,8 @@ export class OkxAdapter implements VenueAdapter {
   ingestRest(market: MarketName, connection: string, url: string, body: string, tsRecvUs: number): boolean {
     const conn = replayConnection(this.conns, connection, market);
     if (!conn) return false;
+    // A replacement's refusal held (ws:back would have come before it, live's go-back being a microtask): the venue's.
+    conn.replayRefusalHeld?.();
     return this.bridge.ingest(conn, url, body, tsRecvUs);
   }
 

@@ -82,3 +82,39 @@ describe("coinbase record → replay: a refused product", { timeout: 20_000 }, (
     expect(warnings.filter((w) => w.includes("heartbeats"))).toEqual([]);
   });
 });
+
+describe("coinbase replay begun mid-socket (a later capture file): answers to requests of an earlier file", () => {
+  /**
+   * The file's head is `ws:state` (no `ws:open`): requests written before it may still be unanswered, and a
+   * subscriptions event answers the oldest message, carrying no id. Here live wrote s1 (BTC) in the earlier file and
+   * s2 (ETH) in this one before s1's answer came (listing BTC alone), then s2's (both). Until 2026-12-07 (s-rdrepd2)
+   * replay queued s2 alone and took s1's answer for it: ETH, missing from it, was halted where live kept it.
+   */
+  test("an answer whose request the replay never saw is matched to no later request; after the next ws:open they are matched again", async () => {
+    const products = ["BTC-USD", "ETH-USD"];
+    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
+    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
+    cleanup.push(() => adapter.stop());
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const conn = adapter.connectionOf(0);
+    let seq = 0;
+    let tsUs = 1_000_000;
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, (tsUs += 1000), "")).toBe(true);
+    const request = (id: string, names: string[]) => event(`ws:req ${JSON.stringify([id, "subscribe", names])}`);
+    const answer = (listed: string[]) => adapter.ingestFrame("spot", conn, `{"channel":"subscriptions","client_id":"","timestamp":"2026-12-07T00:00:00Z","sequence_num":${seq++},"events":[${JSON.stringify({ subscriptions: { level2: listed } })}]}`, (tsUs += 1000));
+    event("ws:state");
+    request("s2", ["ETH-USD"]);
+    answer(["BTC-USD"]); // s1's answer (its request in the earlier file)
+    answer(["BTC-USD", "ETH-USD"]); // s2's
+    expect(sink.invalid).toEqual([]);
+    expect(products.map((_, i) => adapter.topicState(i).state)).not.toContain("halted");
+    // A new socket: its requests and answers are all in the capture, so a refusal is matched as live matched it.
+    event("ws:close");
+    event("ws:open");
+    seq = 0;
+    request("s3", products);
+    answer(["BTC-USD"]);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  });
+});

@@ -159,3 +159,32 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(0).state).toBe("halted");
   });
 });
+
+describe("okx replay: a held refusal and a recorded REST answer", () => {
+  test("the REST answer after the replacement's refusal decides it as the venue's (live's ws:back would have come first): the buffered book is halted, not bridged to LIVE", async () => {
+    // Live writes ws:back in a microtask right after the refusing frame; a REST answer is a later task, so one recorded
+    // next says live did not go back. Until 2026-12-07 (s-rdrepd2) ingestRest decided nothing: the held book was
+    // bridged to LIVE from the recorded answer, published LIVE where live had it halted.
+    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    event(request("s1"));
+    // An update before any snapshot: buffered for a REST snapshot (rest-bridge.ts), the recorded answer to come.
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":10,"seqId":11}]}`);
+    expect(adapter.topicInfo(0).state).not.toBe("live");
+    event("ws:swap");
+    event(request("s2"));
+    feed(refusal("s2"));
+    expect(sink.invalid, "held").toEqual([]);
+    const rest = JSON.stringify({ code: "0", msg: "", data: [{ asks: [["200.1", "1", "0", "1"]], bids: [["200", "1", "0", "1"]], ts: "1700000000000", checksum: 0, prevSeqId: -1, seqId: 10 }] });
+    expect(adapter.ingestRest("spot", "conn0.spot", "https://www.okx.com/api/v5/market/books-full?instId=BTC-USDT&sz=400", rest, 2)).toBe(true);
+    expect(sink.invalid).toEqual(HALTED);
+    expect(adapter.topicInfo(0).state).toBe("halted");
+    expect(sink.seq[0]).toBeUndefined();
+  });
+});
