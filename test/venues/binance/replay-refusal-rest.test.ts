@@ -24,7 +24,7 @@ describe("binance replay: a held refusal and a recorded REST snapshot", () => {
     await adapter.loadInstruments();
     const invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
     let updates = 0;
-    const sink: BookSink = { onBookUpdate: () => void updates++, onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }) } as BookSink;
+    const sink: BookSink = { onBookUpdate: () => void updates++, onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }), onInstrumentChanged: () => undefined };
     adapter.startReplay(sink);
     const conn = "conn0.spot";
     const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, 1)).toBe(true);
