@@ -677,8 +677,11 @@ export class OkxAdapter implements VenueAdapter {
       // the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
       if (carrier === "old") this.fullSockets.renamed(i, oldGen, conn.generation);
       if (this.behindReset[i] !== conn.generation || carrier === "none" || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
-      // (A reset stamped back: its last book's time vouches for nothing.)
-      else if (this.fullSockets.unsure[i] === 1 && t.book === BookState.LIVE && !(this.fullSockets.timeBack[i] === 0 && this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!))) {
+      // A reset stamped back: neither its last book's time nor its seqIds (its pushes need not carry every one, so its
+      // reset may not drop below its last) tell the carrier's books of the run before from the venue's run: resubscribed
+      // even when known to be before the reset. Before 2026-12-07 such a carrier stayed marked, every book of it
+      // ignored, the book LIVE at the reset's book while the venue moved on, until the stale rule (120 s).
+      else if (t.book === BookState.LIVE && (this.fullSockets.timeBack[i] === 1 || (this.fullSockets.unsure[i] === 1 && !this.fullSockets.earlierThan(i, conn.generation, this.shownTsUs[i]!)))) {
         this.c.overlapEndHolds++;
         this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       }

@@ -24,7 +24,8 @@ export class FullBookSockets {
   /**
    * Per subscription: 1 when the reset the behind socket has yet to show was stamped earlier than the book before it
    * (the venue's clock went back): its books of the run before, stamped later than the reset, are not ordered by the
-   * venue's time but by the mark (ignore), until its own reset shows.
+   * venue's time but by the mark (ignore), until its own reset shows; left on the socket that carries on at the
+   * overlap's end, the book is resubscribed (adapter onOverlapOver: its reset may never drop below its last).
    */
   readonly timeBack: Uint8Array;
   /**

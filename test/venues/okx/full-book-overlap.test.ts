@@ -619,6 +619,23 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1]);
   });
 
+  test("the overlap ends with the carrier marked behind a reset stamped back, known before it: resubscribed too", async () => {
+    const { adapter, feed, overlap, goBack, shown } = await overlapRig();
+    feed(553, false, T + 500);
+    overlap();
+    feed(560, true, T + 600); // the old socket: the book (known before the reset to come)
+    feed(679, false, T + 1700); // the replacement, ahead: taken
+    feed(673, false, T + 1566); // its maintenance reset, stamped back: taken, the old socket marked behind it
+    // The old socket carries on alone, still marked. Its pushes need not carry every seqId (its last pre-reset book,
+    // say 670, then the new run above it: no drop), and the time has gone back: nothing tells its pre-reset books from
+    // the run the venue is in. Before: kept LIVE, every later book of it ignored (670, 680, 690, ...), LIVE at 673
+    // while the venue moved on, until the stale rule (120 s).
+    goBack();
+    expect([adapter.topicInfo(0).state, adapter.stats().overlapEndHolds]).toEqual(["resyncing", 1]);
+    feed(700, false, T + 1900); // the resubscribe's answer: of the run the venue is in, taken (the mark is gone)
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 700]);
+  });
+
   test("the overlap's end held with the carrier's last book in the book's millisecond: its next one there is not taken", async () => {
     const { adapter, feed, overlap, goBack, shown } = await overlapRig();
     feed(560, false, T);
