@@ -13,6 +13,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
+import { readAuthKeyFile } from "../core/auth-key.ts";
 import { LateRounds } from "../core/late-rounds.ts";
 import { monoMs } from "../core/clock.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
@@ -69,12 +70,15 @@ export class PublishGuard {
     // Monotonic: on Date.now a clock stepped back an hour kept a stranger first seen just before unconfirmed (not
     // reported, /readyz ready) and the next conflict's error line unwritten, for the hour.
     private readonly now: () => number = monoMs,
+    // Only datagrams signed with our key are another publisher: before, one forged unsigned datagram refused our start
+    // or turned /readyz to 503, though keyed subscribers drop it. Read as the publisher reads it (the file is checked).
+    authKey: Uint8Array | undefined = config.publish.authKeyFile === undefined ? undefined : readAuthKeyFile(config.publish.authKeyFile, "publish.auth_key_file"),
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>
       d.group === undefined ? [] : [{ group: d.group, port: d.port, iface: d.iface, channelId: d.channelId, key: `publish.destinations[${i}]` }],
     );
-    this.watcher = new StreamWatcher(streams, ownSourceIds(config), now);
+    this.watcher = new StreamWatcher(streams, ownSourceIds(config), now, authKey);
     this.quietMs = QUIET_HEARTBEATS * config.publish.heartbeatIntervalMs;
   }
 
@@ -134,8 +138,9 @@ export class PublishGuard {
       .sample("feeder_publish_conflicts_total", {}, this.conflictsDetected);
     w.family("feeder_publish_conflicts_active", "gauge", "other publishers' sessions on our own streams now (not yet quiet)")
       .sample("feeder_publish_conflicts_active", {}, this.active.size);
-    w.family("feeder_publish_watch_dropped_total", "counter", "datagrams of other sessions on our streams not recorded: damaged (failed the checksum), untracked (beyond the sessions tracked at once)")
+    w.family("feeder_publish_watch_dropped_total", "counter", "datagrams of other sessions on our streams not recorded: damaged (failed the checksum), forged (with publish.auth_key_file: not signed with the key), untracked (beyond the sessions tracked at once)")
       .sample("feeder_publish_watch_dropped_total", { reason: "damaged" }, this.watcher.damaged)
+      .sample("feeder_publish_watch_dropped_total", { reason: "forged" }, this.watcher.forged)
       .sample("feeder_publish_watch_dropped_total", { reason: "untracked" }, this.watcher.untracked);
     return w.text();
   }

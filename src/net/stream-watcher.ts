@@ -10,12 +10,15 @@
  * offsets. Our own datagrams loop back to this socket too: each costs one header read and one Set lookup, on the
  * socket's event, never in the publisher's send path. Anything else (other magic or version, short) is ignored.
  * A datagram that would count (another session) must first pass the framing checks a subscriber makes (length and
- * checksum, wire v2 and v3; v1 has none): a damaged datagram is not another publisher. At most
+ * checksum, wire v2 and v3; v1 has none): a damaged datagram is not another publisher. With publish.auth_key_file
+ * it must also be signed with our key (v1 never is): subscribers holding the key drop any other, so it disturbs
+ * nothing, and before, one forged datagram could refuse our start or turn /readyz to 503. At most
  * MAX_FOREIGN_SESSIONS sessions are tracked; datagrams of further ones are counted (`untracked`), not stored, so
  * a flood of forged sessions cannot grow the publisher's memory.
  * @module
  */
 import dgram from "node:dgram";
+import { DatagramAuth } from "../wire/auth.ts";
 import { DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import {
   ABS_MAX_DATAGRAM_BYTES,
@@ -86,8 +89,17 @@ export class StreamWatcher {
   damaged = 0;
   /** Datagrams of foreign sessions beyond MAX_FOREIGN_SESSIONS tracked ones: counted, not stored. */
   untracked = 0;
-  /** Framing checks (no key: an HMAC trailer is covered by the checksum, not verified). Cold: foreign datagrams only. */
-  private readonly reader = new PacketReader();
+  /** With a key: datagrams that looked foreign but were not signed with it (keyed subscribers drop them), not counted as a session. */
+  forged = 0;
+  /** Framing checks, and the HMAC trailer with a key (else it is covered by the checksum, not verified). Cold: foreign datagrams only. */
+  private readonly reader: PacketReader;
+  private readonly keyed: boolean;
+  /**
+   * A foreign datagram is copied here before its checks: one buffer, so the reader's views are made once and a flood
+   * of forged datagrams allocates nothing (a DataView per datagram before; with a key, Bun's reused SHA-256).
+   */
+  private readonly scratch = new Uint8Array(ABS_MAX_DATAGRAM_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly sockets: WatchSocket[] = [];
   private readonly ownSources: Set<number>;
   private readonly ownSessions = new Set<number>();
@@ -98,8 +110,11 @@ export class StreamWatcher {
     private readonly streams: readonly WatchedStream[],
     ownSourceIds: readonly number[],
     private readonly now: () => number = monoMs, // its times are compared, never shown: a wall-clock step is no silence
+    authKey?: Uint8Array, // publish.auth_key_file's key: only datagrams signed with it can be another publisher
   ) {
     this.ownSources = new Set(ownSourceIds);
+    this.keyed = authKey !== undefined;
+    this.reader = new PacketReader(authKey === undefined ? undefined : new DatagramAuth(authKey, new Bun.CryptoHasher("sha256")));
   }
 
   /** Declares one of our sessions: its datagrams are never foreign. */
@@ -165,10 +180,22 @@ export class StreamWatcher {
     if (!this.ownSources.has(sourceId)) return;
     const sessionId = msg.readUInt32LE(PKT_SESSION_ID_OFFSET);
     if (this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId)) return;
-    // Cold from here: another publisher's datagram.
-    if (version !== 1 && this.reader.verify(new DataView(msg.buffer, msg.byteOffset, msg.length), msg.length, ABS_MAX_DATAGRAM_BYTES) !== DecodeErrorCode.OK) {
-      this.damaged++;
-      return;
+    // Cold from here: another publisher's datagram, or one made to look like it.
+    if (version === 1) {
+      if (this.keyed) {
+        this.forged++; // v1 carries no signature
+        return;
+      }
+    } else {
+      const rc = msg.length > ABS_MAX_DATAGRAM_BYTES ? DecodeErrorCode.OVERSIZED : this.check(msg);
+      if (rc === DecodeErrorCode.BAD_AUTH) {
+        this.forged++;
+        return;
+      }
+      if (rc !== DecodeErrorCode.OK) {
+        this.damaged++;
+        return;
+      }
     }
     const key = keyOf(ws.group, ws.port, channelId, sourceId, sessionId);
     const nowMs = this.now();
@@ -184,6 +211,12 @@ export class StreamWatcher {
     f.lastSeenMs = nowMs;
     f.datagrams++;
     f.ended = (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
+  }
+
+  /** The framing checks (and the signature with a key) on a copy in the scratch buffer. */
+  private check(msg: Buffer): DecodeErrorCode {
+    this.scratch.set(msg);
+    return this.reader.verify(this.scratchView, msg.length, ABS_MAX_DATAGRAM_BYTES);
   }
 }
 

@@ -8,7 +8,14 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { CONFIRM_MS, LOG_EVERY_MS, PublishGuard, QUIET_HEARTBEATS } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatagramAuth } from "../../src/wire/auth.ts";
+import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
@@ -159,5 +166,38 @@ describe("publish guard reporting", () => {
     await waitFor(() => guard.metricsText().includes("feeder_publish_conflicts_active 0"), "the quiet conflict ended");
     expect(lines.at(-1)).toMatchObject({ level: "warn", msg: "no other publisher on our streams any more" });
     expect(guard.conflictsDetected).toBe(1);
+  });
+
+  test("with publish.auth_key_file, a session not signed with the key is no conflict (dropped as forged)", async () => {
+    // Before, the watcher checked no signature: one unsigned datagram on our channel and source, which every keyed
+    // subscriber drops, turned /readyz to 503 (or, in the start window, refused the start).
+    let nowMs = 4_000_000;
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 7 * i);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 3, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    const { tx, send } = await guardSender(guard, GROUP, PORT + 3, cleanups);
+    const real = (sessionId: number, auth?: DatagramAuth) => {
+      const p = packer({ channelId: 4, sourceId: 0, sessionId, auth });
+      const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+      b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+      packBookSnapshot(p, b, 0, false);
+      return take(p)[0]!;
+    };
+    await send(datagram(2)); // wire v1: cannot be signed
+    await send(real(3)); // v3, its CRC right, unsigned
+    await send(real(4, new DatagramAuth(Uint8Array.from(key, (b) => b ^ 1)))); // signed with another key
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toEqual([]);
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="forged"} 3`);
+    await send(real(5, new DatagramAuth(key))); // signed with ours: another publisher of our feed
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toEqual([`another publisher is sending on group ${GROUP}:${PORT + 3} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`]);
   });
 });

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { MAX_FOREIGN_SESSIONS, StreamWatcher } from "../../src/net/stream-watcher.ts";
-import { PKT_CHECKSUM_OFFSET, PKT_SESSION_ID_OFFSET } from "../../src/wire/layout.ts";
+import { PKT_CHECKSUM_OFFSET, PKT_SESSION_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
@@ -30,8 +31,8 @@ async function sender() {
   return tx;
 }
 
-async function watcher(port: number): Promise<StreamWatcher> {
-  const w = new StreamWatcher([{ group: GROUP, port, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0]);
+async function watcher(port: number, authKey?: Uint8Array): Promise<StreamWatcher> {
+  const w = new StreamWatcher([{ group: GROUP, port, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], undefined, authKey);
   w.addOwnSession(0, 111);
   await w.start();
   cleanups.push(() => w.stop());
@@ -39,8 +40,8 @@ async function watcher(port: number): Promise<StreamWatcher> {
 }
 
 /** A real datagram of session `sessionId` on our channel and source (packer + encoder, sealed with its CRC). */
-function datagram(sessionId: number): Uint8Array {
-  const p = packer({ channelId: CHANNEL, sourceId: 0, sessionId, sessionStartUs: T0 });
+function datagram(sessionId: number, auth?: DatagramAuth): Uint8Array {
+  const p = packer({ channelId: CHANNEL, sourceId: 0, sessionId, sessionStartUs: T0, auth });
   const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
   b.load([[943503, 1500]], [[943504, 250]], 1, T0);
   packBookSnapshot(p, b, 0, false);
@@ -77,5 +78,25 @@ describe("review: the stream watcher", () => {
     await waitFor(() => w.datagrams === n, "every forged datagram received");
     expect(w.sessions().length).toBe(MAX_FOREIGN_SESSIONS);
     expect(w.untracked).toBe(n - MAX_FOREIGN_SESSIONS);
+  });
+
+  test("with a key, only another session signed with it is another publisher: unsigned, wrongly signed or v1 are forged", async () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    const w = await watcher(PORT + 2, key);
+    const tx = await sender();
+    const v1 = datagram(555, new DatagramAuth(key));
+    v1[PKT_VERSION_OFFSET] = 1; // wire v1: no checksum, nothing verifiable
+    const sent = [
+      datagram(222), // unsigned, its CRC right: what anyone on the segment can send
+      datagram(333, new DatagramAuth(Uint8Array.from(key, (b) => b ^ 0xff))), // signed with another key
+      v1,
+      datagram(444, new DatagramAuth(key)), // signed with ours: another publisher of our feed
+      datagram(111, new DatagramAuth(key)), // our own session
+    ];
+    for (const d of sent) tx.send(d, PORT + 2, GROUP);
+    await waitFor(() => w.datagrams === sent.length, "every datagram received");
+    expect(w.sessions().map((f) => f.sessionId)).toEqual([444]);
+    expect(w.forged).toBe(3);
+    expect(w.damaged).toBe(0);
   });
 });

@@ -15,7 +15,8 @@ import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { decodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { forgedControl, levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
-import { deltaFeed } from "./delta-feed.ts";
+import { PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
+import { deltaFeed, flagged } from "./delta-feed.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -173,5 +174,77 @@ describe("review: the subscriber's edges", () => {
     expect(sub.retransmitsPending).toBe(0);
     expect(sub.counters.gaps).toBe(1);
     expect(sub.book(inst.instrumentId)!.valid).toBe(false); // the gap invalidated it: the refresh repairs it
+  });
+
+  describe("a request open across stop() and start(): no book usable until its stream is whole again", () => {
+    // stop() closes the request socket the request went out on (an answer to it is lost) and its timer; the request
+    // stays open, its books held. Each step checks `usable` against what the book may be at that point.
+    const inst = makeInstrument("bybit", "linear", "SOLUSDT", 3, 3);
+    const seqOf = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset).getUint32(PKT_SEQ_NUM_OFFSET, true);
+
+    async function openAcrossRestart(seed: number) {
+      const feed = deltaFeed(inst, seed, 6);
+      const requests: { seqNum: number; count: number; port: number }[] = [];
+      const server = dgram.createSocket({ type: "udp4" });
+      await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      server.on("message", (msg, rinfo) => {
+        const req = decodeRetxControl(msg);
+        if (typeof req !== "string" && req.kind === RETX_KIND_REQUEST) requests.push({ seqNum: req.seqNum, count: req.count, port: rinfo.port });
+      });
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 60_000 } });
+      await sub.start();
+      cleanups.push(() => sub.stop());
+      const book = () => sub.book(inst.instrumentId)!;
+      for (const d of [...feed.head, feed.deltas[0]!]) sub.ingest(d);
+      expect(book().usable).toBe(true);
+      sub.ingest(feed.deltas[2]!); // [1] lost: asked for, the book held
+      await waitFor(() => requests.length === 1, 5000, "the request received");
+      expect(requests[0]).toMatchObject({ seqNum: seqOf(feed.deltas[1]!), count: 1 });
+      expect(book().usable).toBe(false);
+      await sub.stop();
+      expect(book().usable).toBe(false);
+      // Answered meanwhile, to the socket it was asked from, which stop() closed: lost.
+      server.send(flagged(feed.deltas[1]!), requests[0]!.port, "127.0.0.1");
+      await sub.start();
+      expect(sub.retransmitsPending).toBe(1);
+      expect(book().usable).toBe(false);
+      return { feed, sub, book, server, requests };
+    }
+
+    it("unanswered, it falls back at its timeout after start(): the book invalid until the refresh", async () => {
+      const { feed, sub, book } = await openAcrossRestart(71);
+      sub.ingest(feed.deltas[3]!); // heard after start(): held behind the gap
+      expect(book().usable).toBe(false);
+      sub.checkRecovery(Number.MAX_SAFE_INTEGER); // its timeout, long past
+      expect(sub.counters.retransmitTimeouts).toBe(1);
+      expect(sub.counters.gaps).toBe(1);
+      for (const d of feed.deltas.slice(4)) sub.ingest(d);
+      expect(book().usable).toBe(false); // the gap invalidated it: deltas alone do not make it whole
+      packBookSnapshot(feed.p, feed.book, 0, false);
+      for (const d of take(feed.p)) sub.ingest(d);
+      expect(book().usable).toBe(true);
+      expect(levelsOf(book())).toEqual(levelsOf(feed.book));
+    });
+
+    it("filled after start() by the live datagram itself, a loss while stopped is a new gap, asked for on the new socket", async () => {
+      const { feed, sub, book, server, requests } = await openAcrossRestart(72);
+      // [3] arrived while stopped (lost); [4] after start(): held behind the open gap.
+      sub.ingest(feed.deltas[4]!);
+      expect(book().usable).toBe(false);
+      // The lost [1] arrives late on the live path: it fills the gap, [2] and [4] are replayed, and [4] reveals [3]'s gap.
+      sub.ingest(feed.deltas[1]!);
+      expect(sub.counters.retransmitRecovered).toBe(1);
+      expect(book().usable).toBe(false);
+      await waitFor(() => requests.length === 2, 5000, "the second request received");
+      expect(requests[1]).toMatchObject({ seqNum: seqOf(feed.deltas[3]!), count: 1 });
+      expect(requests[1]!.port).not.toBe(requests[0]!.port);
+      server.send(flagged(feed.deltas[3]!), requests[1]!.port, "127.0.0.1");
+      await waitFor(() => sub.retransmitsPending === 0, 5000, "the second request answered");
+      sub.ingest(feed.deltas[5]!);
+      expect(sub.counters.gaps).toBe(0);
+      expect(book().usable).toBe(true);
+      expect(levelsOf(book())).toEqual(levelsOf(feed.book));
+    });
   });
 });
