@@ -37,3 +37,8 @@ test("-c FILE with nothing to read on this host (unicast destinations only, rece
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--depth above 1000 is refused, exit 2, as export --books --depth (before: any depth taken, each record that long)", async () => {
+  expect(await run("listen", "-f", "ndjson", "-d", "1001", "--duration", "0.05")).toEqual({ code: 2, out: [], err: ['feeder listen: --depth must be at most 1000, got "1001" (see feeder listen --help)'] });
+  expect(await run("listen", "-f", "ndjson", "-d", "1000", "--duration", "0.05")).toMatchObject({ code: 0, err: [] });
+});
