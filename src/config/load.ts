@@ -563,7 +563,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
       if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else if (neverAHostAddress(iface)) v.problem(`${key}.interface`, iface, `the IPv4 address of a local interface, e.g. 127.0.0.1 (${neverAHostAddress(iface)}: no host has it, so it is the file's to change, not an address to wait for)`);
-      else if (localAddresses !== undefined) {
+      // A unicast destination's interface is the publisher's to send from: a reader of the file (listen -c on the
+      // receiver host; to-nats reads multicast only) does not use it. Checked there, the publisher's own file was
+      // refused on every receiver host (and --iface beside it refused too: no group to join).
+      else if (localAddresses !== undefined && (publisher || !unicast)) {
         const why = interfaceProblem(iface, localAddresses);
         if (why !== null) v.problem(`${key}.interface`, iface, why, "host");
       }

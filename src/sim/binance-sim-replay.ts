@@ -14,6 +14,8 @@ export interface ReplaySymbol {
   snapshot: string;
   tickSize: string;
   stepSize: string;
+  /** The market its REST snapshot was asked of: spot (/api/v3/), linear (USD-M, /fapi/), else undefined. */
+  restMarket: "spot" | "linear" | undefined;
 }
 
 function places(s: string): number {
@@ -39,10 +41,10 @@ function symbolOf(url: string): string | undefined {
 export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
   const httpFile = wsFile.replace(/\.ws\.\d+\.\d+$/, ".http.0.0");
   if (httpFile === wsFile) throw new Error(`sim: ${wsFile} is not a cryptofeed .ws.N.N recording`);
-  const bySymbol = new Map<string, { diffs: string[]; snapshot: string; price: number; qty: number }>();
+  const bySymbol = new Map<string, { diffs: string[]; snapshot: string; price: number; qty: number; restMarket: ReplaySymbol["restMarket"] }>();
   const entry = (s: string) => {
     let e = bySymbol.get(s);
-    if (!e) bySymbol.set(s, (e = { diffs: [], snapshot: "", price: 0, qty: 0 }));
+    if (!e) bySymbol.set(s, (e = { diffs: [], snapshot: "", price: 0, qty: 0, restMarket: undefined }));
     return e;
   };
   const widen = (e: { price: number; qty: number }, levels: [string, string][]) => {
@@ -59,6 +61,7 @@ export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
     if (!m || !sym) continue;
     const e = entry(sym);
     e.snapshot = m[2]!;
+    e.restMarket = /\/fapi\//.test(m[1]!) ? "linear" : /\/api\/v3\//.test(m[1]!) ? "spot" : undefined;
     const body = JSON.parse(m[2]!) as { bids: [string, string][]; asks: [string, string][] };
     widen(e, body.bids);
     widen(e, body.asks);
@@ -76,5 +79,5 @@ export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
     widen(e, d.b);
     widen(e, d.a);
   }
-  return [...bySymbol].map(([symbol, e]) => ({ symbol, diffs: e.diffs, snapshot: e.snapshot, tickSize: stepOf(e.price), stepSize: stepOf(e.qty) }));
+  return [...bySymbol].map(([symbol, e]) => ({ symbol, diffs: e.diffs, snapshot: e.snapshot, tickSize: stepOf(e.price), stepSize: stepOf(e.qty), restMarket: e.restMarket }));
 }

@@ -53,6 +53,14 @@ describe("feeder bridge flags", () => {
     }
   });
 
+  test("to-nats --max-pending below 1M is refused naming the flag (before: 1 byte taken, every datagram dropped as backlog)", async () => {
+    for (const size of ["1", "64K", "1023K"]) {
+      expect(await usageError(["to-nats"], { group: ["239.255.0.9:31009"], nats: "nats://127.0.0.1:1", "max-pending": size }), size).toBe(
+        `--max-pending must be at least 1M (the NATS client holds whole messages of up to 64 KiB), got ${JSON.stringify(size)}`,
+      );
+    }
+  });
+
   test("credentials in --nats are refused, naming the flag (the client would drop them)", () => {
     for (const url of ["nats://bridge:s3cret@127.0.0.1:4222", "nats://bridge:1234@127.0.0.1:4222", "tok@127.0.0.1:4222"]) {
       expect(() => serversOf(url), url).toThrow(UsageError);

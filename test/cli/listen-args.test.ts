@@ -37,3 +37,28 @@ test("-c FILE with nothing to read on this host (unicast destinations only, rece
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--depth above 1000 is refused, exit 2, as export --books --depth (before: any depth taken, each record that long)", async () => {
+  expect(await run("listen", "-f", "ndjson", "-d", "1001", "--duration", "0.05")).toEqual({ code: 2, out: [], err: ['feeder listen: --depth must be at most 1000, got "1001" (see feeder listen --help)'] });
+  expect(await run("listen", "-f", "ndjson", "-d", "1000", "--duration", "0.05")).toMatchObject({ code: 0, err: [] });
+});
+
+test("-c the publisher's file on a receiver host: a unicast destination's interface (the sender's) is not checked as this host's (before: invalid configuration, exit 2; with --iface: refused, none joined)", async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "listen-receiver-"));
+  try {
+    const file = join(dir, "publisher.toml");
+    // The publisher sends from its 10.1.2.1 to a receiver at this host's 127.0.0.1.
+    writeFileSync(file, '[publish]\n[[publish.destinations]]\nname = "to-here"\nreceivers = ["127.0.0.1:31587"]\ninterface = "10.1.2.1"\nchannel = 3\n');
+    expect(await run("listen", "-c", file, "-f", "ndjson", "--duration", "0.05")).toMatchObject({ code: 0, err: [] });
+    // A multicast destination's interface is the one listen joins on: still this host's, or refused.
+    writeFileSync(file, '[publish]\n[[publish.destinations]]\nname = "mc"\ngroup = "239.255.0.8"\nport = 31008\ninterface = "10.1.2.1"\nchannel = 3\n');
+    const r = await run("listen", "-c", file, "-f", "ndjson", "--duration", "0.05");
+    expect(r.code).toBe(2);
+    expect(r.err.join("\n")).toContain('publish.destinations[0].interface: "10.1.2.1" is not an address of this host');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

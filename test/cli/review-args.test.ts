@@ -110,6 +110,19 @@ describe("record --max-file-minutes below a minute", () => {
   });
 });
 
+describe("record --max-file-mb below 1 MiB", () => {
+  test.each(["0.0001", "0.5"])("--max-file-mb %s is refused, exit 2, naming the flag, before anything starts: before, 0.0001 opened a file for every block", async (mb) => {
+    const r = await run("record", "-c", "no-such.toml", "--out", makeTempDir("feeder-file-mb-"), "--max-file-mb", mb);
+    expect(r).toEqual({ code: 2, out: [], err: [`feeder record: --max-file-mb must be at least 1 (a file smaller than a few blocks, written every 200 ms, is a file per block), got "${mb}" (see feeder record --help)`] });
+  });
+
+  test("1 and more are taken; FEEDER_TEST_MIN_FILE_MB (tests only) lowers the floor", () => {
+    for (const mb of ["1", "1.5", "256"]) expect(recordSettings({ config: "a.toml", out: "d", "max-file-mb": mb }).maxMb).toBe(Number(mb));
+    expect(recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0.02" }, { FEEDER_TEST_MIN_FILE_MB: "0.01" }).maxMb).toBe(0.02);
+    expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0.005" }, { FEEDER_TEST_MIN_FILE_MB: "0.01" })).toThrow("--max-file-mb must be at least 0.01");
+  });
+});
+
 /** Runs argv and expects exit 2 with one line on stderr that contains `message`. */
 async function refused(argv: string[], message: string): Promise<void> {
   const r = await run(...argv);

@@ -126,6 +126,28 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     });
   });
 
+  test("--venue binance: a recording's REST snapshots name its market; served on the other one exits 2, and the replayed symbols are printed (before: a USD-M recording served on spot without a word, no replay line)", async () => {
+    const CF = resolve(import.meta.dirname, "../fixtures/cryptofeed");
+    const futures = join(CF, "BINANCE_FUTURES.ws.1.0");
+    const spot = join(CF, "BINANCE.ws.1.0");
+    expect(await sim("--venue", "binance", "--replay", futures)).toEqual({
+      code: 2,
+      out: [],
+      err: [`feeder sim: --replay ${futures}: its REST snapshots (.http.0.0) are Binance USD-M's (/fapi/): give --replay-market linear (see feeder sim --help)`],
+    });
+    expect(await sim("--venue", "binance", "--replay", spot, "--replay-market", "linear")).toEqual({
+      code: 2,
+      out: [],
+      err: [`feeder sim: --replay ${spot}: its REST snapshots (.http.0.0) are Binance spot's (/api/v3/): give --replay-market spot (see feeder sim --help)`],
+    });
+    const r = await sim("--venue", "binance", "--replay", futures, "--replay-market", "linear");
+    expect(r.code).toBe(0);
+    const replayed = r.out.filter((l) => l.startsWith("replay "));
+    expect(replayed.length).toBeGreaterThan(0);
+    for (const l of replayed) expect(l).toMatch(/^replay  linear:[A-Z0-9]+  [1-9]\d* frames$/);
+    expect((await sim("--venue", "binance", "--replay", spot)).out.filter((l) => l.startsWith("replay "))).not.toEqual([]);
+  });
+
   test("a directory is named as one (before: 'no such file')", async () => {
     const sub = join(dir, "sub");
     expect(await sim("--replay", sub)).toEqual({ code: 2, out: [], err: [`feeder sim: --replay ${sub}: not a regular file (a directory): the simulator reads a recording file (see feeder sim --help)`] });

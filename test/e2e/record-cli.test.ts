@@ -29,6 +29,7 @@ describe("feeder record", { timeout: 60_000 }, () => {
     expect(await usage(["--keep-bytes", "100M"])).toContain("--keep-bytes 100M is less than twice --max-file-mb 256");
     expect(await usage(["--progress-seconds", "x"])).toContain('--progress-seconds must be a number ≥ 0, got "x"');
     expect(await usage(["--max-file-mb", "0"])).toContain('--max-file-mb must be a positive number, got "0"');
+    expect(await usage(["--max-file-mb", "0.0001"])).toContain('--max-file-mb must be at least 1 (a file smaller than a few blocks, written every 200 ms, is a file per block), got "0.0001"');
   });
 
   test("an --out that is a file (or under one) is refused, naming it, before the config is read", async () => {
@@ -50,7 +51,8 @@ describe("feeder record", { timeout: 60_000 }, () => {
     writeFileSync(join(dir, "record.toml"), toToml(raw));
     const out = join(dir, "captures");
     const args = ["record", "--config", join(dir, "record.toml"), "--out", out, "--progress-seconds", "0.2", "--max-file-mb", "0.02", "--keep-bytes", "60K"];
-    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    // 20 KiB files (below --max-file-mb's floor of 1): rotation and retention within seconds of the simulator's traffic.
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_TEST_MIN_FILE_MB: "0.01" } });
     const logs: Record<string, unknown>[] = [];
     const pump = (async () => {
       let buf = "";

@@ -26,6 +26,8 @@ const STATS_INTERVAL_MS = 60_000;
 export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending"] as const;
 export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel", "max-datagram-bytes"] as const;
 const MIN_STREAM_BYTES = 1024 * 1024;
+/** The smallest --max-pending: a few of the largest messages (64 KiB), as --max-bytes. */
+const MIN_PENDING_BYTES = 1024 * 1024;
 
 export const bridgeCommand: CommandSpec = {
   name: "bridge",
@@ -49,7 +51,8 @@ export const bridgeCommand: CommandSpec = {
     "      --max-age S          to-nats with --stream: retention by age, seconds (default 86400)",
     "      --max-bytes SIZE     to-nats with --stream: retention by size, e.g. 10G (default 10G, at least 1M)",
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
-    "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M)",
+    "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M,",
+    "                           at least 1M)",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it): a",
     "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",
     "                           midnight (a space may stand for the T); one without a zone, or more than 60 s",
@@ -196,6 +199,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // A stream smaller than a message stores none of them, silently (the bridge publishes without acknowledgements).
   if (maxBytes < MIN_STREAM_BYTES) throw new UsageError(`--max-bytes must be at least 1M (the stream keeps whole messages of up to 64 KiB), got ${JSON.stringify(v["max-bytes"])}`);
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
+  // A backlog smaller than a message: `--max-pending 1` was taken, and every datagram dropped as backlog.
+  if (maxPendingBytes < MIN_PENDING_BYTES) throw new UsageError(`--max-pending must be at least 1M (the NATS client holds whole messages of up to 64 KiB), got ${JSON.stringify(v["max-pending"])}`);
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);

@@ -23,6 +23,8 @@ import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts
 const DEFAULT_GROUP = "239.255.0.1";
 const DEFAULT_PORT = 31001;
 const DEFAULT_DEPTH = 5;
+/** The most levels per side --depth takes (export --books --depth's bound). */
+const MAX_DEPTH = 1000;
 const TTY_REDRAW_MS = 250;
 const PLAIN_REDRAW_MS = 1000;
 /** The longest --duration a timer holds (2^31 - 1 ms). */
@@ -65,7 +67,8 @@ export const listenCommand: CommandSpec = {
     "  -p, --port N         port for --group entries without one (or the default group); refused when it",
     "                       would do nothing (beside --config or --bind without such a --group)",
     "      --bind ADDR:PORT receive a unicast destination on this local address and port (repeatable; with",
-    "                       --config, a unicast destination's receivers that are addresses of this host are bound)",
+    "                       --config, a unicast destination's receivers that are addresses of this host are bound;",
+    "                       its interface, the publisher's, is not checked as this host's)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
     "                       (default with --config: the configuration's publish.retransmit, if set); source s",
     "                       is asked on PORT + s − the --config file's publish.source_id (0 without --config)",
@@ -81,7 +84,7 @@ export const listenCommand: CommandSpec = {
     "                       effect (verifiedWith: none without one); without a key, the first signed",
     "                       datagram or envelope read is warned of once (read unverified)",
     "  -f, --format F       table (default) | ndjson",
-    "  -d, --depth N        levels per side in ndjson records (default 5)",
+    "  -d, --depth N        levels per side in ndjson records (default 5, at most 1000)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
@@ -319,6 +322,8 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const format = v.format === undefined ? "table" : v.format;
   if (format !== "table" && format !== "ndjson") throw new UsageError(`--format must be table or ndjson, got ${JSON.stringify(format)}`);
   const depth = positiveInt(v.depth, "depth", DEFAULT_DEPTH)!;
+  // As export --books --depth: a record of more levels than any book holds is only longer.
+  if (depth > MAX_DEPTH) throw new UsageError(`--depth must be at most ${MAX_DEPTH}, got ${JSON.stringify(v.depth)}`);
   // The table shows each side's best level: a --depth there changed nothing, silently.
   if (format === "table" && v.depth !== undefined) throw new UsageError("--depth sets the levels of --format ndjson records; the table shows each side's best level only");
   const count = positiveInt(v.count, "count", undefined);

@@ -32,6 +32,12 @@ const CLAIM_CHECK_MS = 1000;
  * ~0.2 s every block opened a file of its own, each with its header, a name and a listing of DIR for its number.
  */
 const MIN_FILE_MINUTES = 1;
+/**
+ * The smallest --max-file-mb: a file holds many 200 ms blocks. Until 2026-12-07 any size was taken: 0.0001 opened a
+ * file (header, name, a listing of DIR) for every block. FEEDER_TEST_MIN_FILE_MB lowers it for tests only, which
+ * rotate and delete files within seconds of a simulator's traffic.
+ */
+const MIN_FILE_MB = 1;
 /** Recording runs in one process (workers: 1): the file is checked for that, at start and on SIGHUP. */
 const RECORD_LOAD: ValidateOptions = { runWorkers: 1 };
 
@@ -43,7 +49,7 @@ export const recordCommand: CommandSpec = {
     "  -c, --config FILE          TOML configuration (required), as for `feeder run`",
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
-    "      --max-file-mb N        rotate at this size on disk (default 256)",
+    "      --max-file-mb N        rotate at this size on disk (default 256, at least 1)",
     "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
     "                             the first file is shorter), so recorders on several hosts cut their files alike;",
     "                             the block written across a boundary is split there by receive time",
@@ -282,7 +288,7 @@ export interface RecordSettings {
 }
 
 /** Every flag of `feeder record`, checked (a UsageError names the first bad one); nothing is opened or read. */
-export function recordSettings(values: CommandContext["values"]): RecordSettings {
+export function recordSettings(values: CommandContext["values"], env: Record<string, string | undefined> = process.env): RecordSettings {
   const path = values.config;
   const out = values.out;
   if (typeof path !== "string") throw new UsageError("--config FILE is required");
@@ -290,6 +296,10 @@ export function recordSettings(values: CommandContext["values"]): RecordSettings
   const compression = (values.compress ?? "zstd") as CompressionName;
   if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
   const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
+  const minMb = env.FEEDER_TEST_MIN_FILE_MB === undefined ? MIN_FILE_MB : positiveNumber(env.FEEDER_TEST_MIN_FILE_MB, "FEEDER_TEST_MIN_FILE_MB", MIN_FILE_MB);
+  if (maxMb < minMb) {
+    throw new UsageError(`--max-file-mb must be at least ${minMb} (a file smaller than a few blocks, written every 200 ms, is a file per block), got ${JSON.stringify(values["max-file-mb"])}`);
+  }
   const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
   if (maxMinutes < MIN_FILE_MINUTES) {
     throw new UsageError(`--max-file-minutes must be at least ${MIN_FILE_MINUTES} (files are cut on UTC multiples of it; blocks are written every 200 ms), got ${JSON.stringify(values["max-file-minutes"])}`);

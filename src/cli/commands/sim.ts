@@ -7,7 +7,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import { startBinanceSimulator } from "../../sim/binance-sim.ts";
-import { loadBinanceRecording } from "../../sim/binance-sim-replay.ts";
+import { loadBinanceRecording, type ReplaySymbol } from "../../sim/binance-sim-replay.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
@@ -96,7 +96,8 @@ export const simCommand: CommandSpec = {
     "/api/v3 and /fapi/v1 depth and exchangeInfo. --symbols markets: spot, linear (default spot:BTCUSDT,",
     "linear:BTCUSDT). --replay FILE: a cryptofeed recording (test/fixtures/cryptofeed/BINANCE.ws.1.0, or",
     "BINANCE_FUTURES.ws.1.0 with --replay-market linear), its .http.0.0 beside it giving the REST snapshots",
-    "(one that cannot be read exits 2 naming --replay).",
+    "(one that cannot be read, or whose snapshots are the other market's, exits 2 naming --replay); the symbols",
+    "replayed are printed (replay  MARKET:SYMBOL  N frames).",
     "      --replay-market M   the market the --replay recording is served on: spot (default) | linear",
     "      --max-connection-age-ms N  close every connection N ms after it opened (default 24 h, as Binance)",
     "Control (query parameters):",
@@ -262,7 +263,7 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
   const age = v["max-connection-age-ms"] === undefined ? undefined : intOption(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
-  if (replayFile !== undefined) checkBinanceReplay(replayFile);
+  const replayed = replayFile === undefined ? [] : checkBinanceReplay(replayFile, replayMarket);
   const sim = await startBinanceSimulator({
     port,
     markets,
@@ -274,6 +275,7 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
   ctx.out(`wsUrl   ${sim.wsUrl}   (spot ${sim.wsUrl}/stream, USD-M ${sim.wsUrl}/public/stream)`);
   ctx.out(`restUrl ${sim.restUrl}`);
   for (const m of markets) ctx.out(`${m.market.padEnd(7)} ${m.symbols.join(" ")}`);
+  for (const r of replayed) ctx.out(`replay  ${replayMarket}:${r.symbol}  ${r.diffs.length} frames`);
   ctx.out(`control ${sim.restUrl}/sim/  (POST fault, rest, step; GET stats)`);
   ctx.log.info("binance simulator running", { wsUrl: sim.wsUrl, restUrl: sim.restUrl, rate, seed, replay: replayFile });
   const signal = await ctx.stopSignal;
@@ -285,10 +287,11 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
 /**
  * A --replay recording the Binance simulator can serve: its .http.0.0 beside it readable (until 2026-12-07 a missing
  * one was ENOENT, exit 1, as if the host were at fault), and a depthUpdate of a symbol it has a snapshot of (another
- * venue's recording served generated books without a word). Read here once more before the simulator reads it: cold.
+ * venue's recording served generated books without a word), its snapshots asked of the market it is served on (the
+ * URL's /api/v3/ or /fapi/). The symbols served, with their frames. Read here once more before the simulator: cold.
  */
-function checkBinanceReplay(file: string): void {
-  let served: { diffs: readonly string[] }[];
+function checkBinanceReplay(file: string, market: "spot" | "linear"): ReplaySymbol[] {
+  let served: ReplaySymbol[];
   try {
     served = loadBinanceRecording(file);
   } catch (err) {
@@ -296,9 +299,15 @@ function checkBinanceReplay(file: string): void {
     if (code === undefined) throw err; // the loader's own refusal: startError names --replay
     throw new UsageError(`--replay ${file}: a recording or the REST snapshots (.http.0.0) beside it cannot be read: ${(err as Error).message}`);
   }
-  if (!served.some((s) => s.diffs.length > 0)) {
+  served = served.filter((s) => s.diffs.length > 0);
+  if (served.length === 0) {
     throw new UsageError(`--replay ${file}: nothing in it to serve (no Binance depthUpdate frames of a symbol its .http.0.0 has a snapshot of)`);
   }
+  // A USD-M recording served as spot (or spot as USD-M) gave clients of that market the other market's books.
+  const other = served.find((s) => s.restMarket !== undefined && s.restMarket !== market)?.restMarket;
+  if (other === "linear") throw new UsageError(`--replay ${file}: its REST snapshots (.http.0.0) are Binance USD-M's (/fapi/): give --replay-market linear`);
+  if (other === "spot") throw new UsageError(`--replay ${file}: its REST snapshots (.http.0.0) are Binance spot's (/api/v3/): give --replay-market spot`);
+  return served;
 }
 
 async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
