@@ -110,8 +110,11 @@ export class UpbitRequests extends SubscriptionControl {
       // (TopicState.onRetiring) whose book is not LIVE may not be streamed by the old socket (a probe there left it
       // out; the list after that bisection not written or refused). Not spared by a probe on the replacement then
       // (leaveOut), nor kept LIVE going back to the old socket (overlapOver): until 2026-12-07 it was, LIVE with no
-      // socket streaming it.
-      if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => t.onRetiring && t.book !== BookState.LIVE)));
+      // socket streaming it. Nor a PENDING code the old socket's probe leaves out (offRequest, cleared just below): its
+      // first book, sent there before the venue took the probe, may still come and mark it served (adapter.ts onBook;
+      // until 2026-12-07 it then stayed LIVE going back). A book on the old socket during the overlap takes no code
+      // out of this set: without acks, nothing tells a book sent before the probe from one after.
+      if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
     }
     const b = this.bisects.get(conn);
     const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
