@@ -416,10 +416,14 @@ export class Supervisor implements StatusSource {
         }
       };
       const take = (msg: FromWorker): void => {
-        // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
-        // taken, its log lines and what it spent of the venues' budgets.
-        if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
-        if (!gone) slot.lastHeardMs = performance.now();
+        // A worker gone (closed, or replaced as blocked), or terminated as hung (its close not come yet: what it had
+        // queued still arrives), says nothing about its state nor its successor's: only what stays true is taken, its
+        // log lines, what it spent of the venues' budgets and its session (the publish guard's: its datagrams may be
+        // on their way). Before, a queued `session` or `started` of a terminated worker made it answering (requests
+        // posted to a dead thread, each waiting REPLY_SILENCE_MS) or ready again, and its reply was taken as live.
+        const current = !gone && slot.terminatedAtMs === 0;
+        if (!current && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget" && msg.type !== "session") return;
+        if (current) slot.lastHeardMs = performance.now();
         if (msg.type === "log") {
           if (typeof msg.line === "string") logs.line(msg.line);
         } else if (msg.type === "log-dropped") {
@@ -428,7 +432,7 @@ export class Supervisor implements StatusSource {
           slot.budgets.record(msg);
           if ("holdMs" in msg) this.shareHold(slot, msg.key, msg.holdMs);
         } else if (msg.type === "session") {
-          slot.answering = true;
+          if (current) slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "response-part") {
           slot.replies.part(msg);
@@ -614,6 +618,8 @@ function malformedMessage(msg: unknown): string | undefined {
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
 const areArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => Array.isArray(r[k]));
 const areObjects = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => isObject(r[k]));
+/** Its optional lists absent or arrays: a worker's sendFailures are merged by iterating them (readiness.ts). */
+const optionalArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => r[k] === undefined || Array.isArray(r[k]));
 
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
@@ -626,9 +632,9 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
     case "book":
       return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
     case "readiness":
-      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays";
+      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any)";
     case "readyz":
-      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
+      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
         ? undefined
         : "a readiness summary needs its counts and lists";
     case "latency":

@@ -11,14 +11,20 @@ declare const self: Worker;
 /** The sourceId of the session message whose taking the test makes throw. */
 export const THROWING_SOURCE_ID = -7;
 
-/** A reply of the wrong shape to each request: each kept as it was used to fail or garble its answer. */
-export const MALFORMED_REPLIES: Record<string, unknown> = {
-  book: 5,
-  readiness: { books: "not a list", unresolved: [], connections: [], workersDown: [] },
-  readyz: { books: 1 },
-  latency: {},
-  metrics: { labels: {} },
+const SUMMARY = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
+
+/**
+ * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
+ * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500).
+ */
+export const MALFORMED_REPLIES: Record<string, unknown[]> = {
+  book: [5],
+  readiness: [{ books: "not a list", unresolved: [], connections: [], workersDown: [] }, { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 }],
+  readyz: [{ books: 1 }, { ...SUMMARY, sendFailures: 5 }],
+  latency: [{}],
+  metrics: [{ labels: {} }],
 };
+const asked = new Map<string, number>();
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
@@ -33,6 +39,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
     send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker);
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
-  else if (msg.type === "request") send({ type: "response", id: msg.id, result: MALFORMED_REPLIES[msg.what] } as FromWorker);
+  else if (msg.type === "request") {
+    const n = asked.get(msg.what) ?? 0;
+    asked.set(msg.what, n + 1);
+    const replies = MALFORMED_REPLIES[msg.what]!;
+    send({ type: "response", id: msg.id, result: replies[n % replies.length] } as FromWorker);
+  }
   else if (msg.type === "stop") send({ type: "stopped" } satisfies FromWorker);
 };
