@@ -29,8 +29,14 @@ import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 import { WorkerLogIntake } from "./worker-log.ts";
 import { AwaitedReplies } from "./worker-reply.ts";
 
-/** How long stop() waits for a worker's `stopped`. */
-const STOP_ANSWER_MS = 2000;
+/**
+ * How long stop() waits for a worker's `stopped` before it terminates the worker (a warning names it). Within `feeder
+ * run`'s stop deadline (cli STOP_DEADLINE_MS, 1.5 s: what operators see and systemd waits for) with room for the
+ * publish guard and HTTP to stop after it: a worker's stop sends its HALTED statuses and its END in its first turn,
+ * then waits for its venues' sockets (up to 1 s). Until 2026-12-07 this was 2 s: a worker slower than 1.5 s was cut
+ * off by the process's exit instead, unnamed, the guard and HTTP never stopped.
+ */
+export const STOP_ANSWER_MS = 1200;
 const RESTART_BASE_MS = 200;
 const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying restarts without the accumulated backoff. */
@@ -233,7 +239,10 @@ export class Supervisor implements StatusSource {
             // One terminated as hung runs no JavaScript again (a thread blocked outside it ends when its call returns):
             // no `stopped` will come. Before, stop() waited STOP_ANSWER_MS for it, holding up the shutdown 2 s.
             if (!slot.worker || slot.terminatedAtMs !== 0) return resolve();
-            const timer = setTimeout(() => resolve(), STOP_ANSWER_MS);
+            const timer = setTimeout(() => {
+              this.log.warn("worker did not answer stop in time; terminating it (its sockets close with its thread)", { worker: slot.index, waitedMs: STOP_ANSWER_MS });
+              resolve();
+            }, STOP_ANSWER_MS);
             slot.stopped = () => {
               clearTimeout(timer);
               resolve();

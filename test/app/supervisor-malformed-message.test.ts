@@ -6,12 +6,13 @@
  * pipeline, no sockets, so this costs two thread starts.
  */
 import { expect, test } from "vitest";
-import { Supervisor } from "../../src/app/supervisor.ts";
+import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
+import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -56,6 +57,12 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
       expect(named.map((l) => l.fields.worker).sort()).toEqual(what === "readiness" || what === "readyz" ? [0, 0, 1, 1] : [0, 1]);
     }
     expect(supervisor.restarts).toBe(0);
+    // The worker that never answers stop is named and terminated by the supervisor's own wait, not left to the
+    // process's exit at `feeder run`'s stop deadline (the wait ends within it: until 2026-12-07 it was 2 s of 1.5).
+    await supervisor.stop();
+    const late = lines.filter((l) => l.msg.startsWith("worker did not answer stop in time"));
+    expect(late.map((l) => [l.level, l.fields.worker])).toEqual([["warn", DEAF_TO_STOP]]);
+    expect(STOP_ANSWER_MS).toBeLessThan(STOP_DEADLINE_MS);
   } finally {
     await supervisor.stop();
   }

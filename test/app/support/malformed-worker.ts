@@ -1,12 +1,17 @@
 /**
  * A stand-in for the feeder worker (no pipeline, no sockets): at `start` it sends the supervisor messages it cannot
  * take (not an object, no type, a reply part and a "started" without their lists, a session whose taking throws in
- * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings and stop as a
- * worker does, and every request with a reply of the wrong shape (MALFORMED_REPLIES).
+ * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings as a worker does,
+ * stop too except worker DEAF_TO_STOP's (as one whose venues' sockets do not close), and every request with a reply
+ * of the wrong shape (MALFORMED_REPLIES).
  */
 import type { FromWorker, ToWorker } from "../../../src/app/worker-protocol.ts";
 
 declare const self: Worker;
+
+/** The worker index that never answers `stop`. */
+export const DEAF_TO_STOP = 1;
+let workerIndex = -1;
 
 /** The sourceId of the session message whose taking the test makes throw. */
 export const THROWING_SOURCE_ID = -7;
@@ -30,6 +35,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
   if (msg.type === "start") {
+    workerIndex = msg.workerIndex;
     send(null);
     send(42);
     send({ type: 7 });
@@ -45,5 +51,5 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     const replies = MALFORMED_REPLIES[msg.what]!;
     send({ type: "response", id: msg.id, result: replies[n % replies.length] } as FromWorker);
   }
-  else if (msg.type === "stop") send({ type: "stopped" } satisfies FromWorker);
+  else if (msg.type === "stop" && workerIndex !== DEAF_TO_STOP) send({ type: "stopped" } satisfies FromWorker);
 };
