@@ -29,8 +29,14 @@ import { BudgetAccounts } from "../venues/common/budget-ledger.ts";
 import { WorkerLogIntake } from "./worker-log.ts";
 import { AwaitedReplies } from "./worker-reply.ts";
 
-/** How long stop() waits for a worker's `stopped`. */
-const STOP_ANSWER_MS = 2000;
+/**
+ * How long stop() waits for a worker's `stopped` before it terminates the worker (a warning names it). Within `feeder
+ * run`'s stop deadline (cli STOP_DEADLINE_MS, 1.5 s: what operators see and systemd waits for) with room for the
+ * publish guard and HTTP to stop after it: a worker's stop sends its HALTED statuses and its END in its first turn,
+ * then waits for its venues' sockets (up to 1 s). Until 2026-12-07 this was 2 s: a worker slower than 1.5 s was cut
+ * off by the process's exit instead, unnamed, the guard and HTTP never stopped.
+ */
+export const STOP_ANSWER_MS = 1200;
 const RESTART_BASE_MS = 200;
 const RESTART_MAX_MS = 10_000;
 /** A worker that ran this long before dying restarts without the accumulated backoff. */
@@ -233,7 +239,10 @@ export class Supervisor implements StatusSource {
             // One terminated as hung runs no JavaScript again (a thread blocked outside it ends when its call returns):
             // no `stopped` will come. Before, stop() waited STOP_ANSWER_MS for it, holding up the shutdown 2 s.
             if (!slot.worker || slot.terminatedAtMs !== 0) return resolve();
-            const timer = setTimeout(() => resolve(), STOP_ANSWER_MS);
+            const timer = setTimeout(() => {
+              this.log.warn("worker did not answer stop in time; terminating it (its sockets close with its thread)", { worker: slot.index, waitedMs: STOP_ANSWER_MS });
+              resolve();
+            }, STOP_ANSWER_MS);
             slot.stopped = () => {
               clearTimeout(timer);
               resolve();
@@ -416,10 +425,14 @@ export class Supervisor implements StatusSource {
         }
       };
       const take = (msg: FromWorker): void => {
-        // A worker gone (closed, or replaced as blocked) says nothing about its successor: only what stays true is
-        // taken, its log lines and what it spent of the venues' budgets.
-        if (gone && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget") return;
-        if (!gone) slot.lastHeardMs = performance.now();
+        // A worker gone (closed, or replaced as blocked), or terminated as hung (its close not come yet: what it had
+        // queued still arrives), says nothing about its state nor its successor's: only what stays true is taken, its
+        // log lines, what it spent of the venues' budgets and its session (the publish guard's: its datagrams may be
+        // on their way). Before, a queued `session` or `started` of a terminated worker made it answering (requests
+        // posted to a dead thread, each waiting REPLY_SILENCE_MS) or ready again, and its reply was taken as live.
+        const current = !gone && slot.terminatedAtMs === 0;
+        if (!current && msg.type !== "log" && msg.type !== "log-dropped" && msg.type !== "budget" && msg.type !== "session") return;
+        if (current) slot.lastHeardMs = performance.now();
         if (msg.type === "log") {
           if (typeof msg.line === "string") logs.line(msg.line);
         } else if (msg.type === "log-dropped") {
@@ -428,7 +441,7 @@ export class Supervisor implements StatusSource {
           slot.budgets.record(msg);
           if ("holdMs" in msg) this.shareHold(slot, msg.key, msg.holdMs);
         } else if (msg.type === "session") {
-          slot.answering = true;
+          if (current) slot.answering = true;
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "response-part") {
           slot.replies.part(msg);
@@ -614,6 +627,8 @@ function malformedMessage(msg: unknown): string | undefined {
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null;
 const areArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => Array.isArray(r[k]));
 const areObjects = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => isObject(r[k]));
+/** Its optional lists absent or arrays: a worker's sendFailures are merged by iterating them (readiness.ts). */
+const optionalArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => r[k] === undefined || Array.isArray(r[k]));
 
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
@@ -626,9 +641,9 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
     case "book":
       return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
     case "readiness":
-      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays";
+      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any)";
     case "readyz":
-      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
+      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
         ? undefined
         : "a readiness summary needs its counts and lists";
     case "latency":

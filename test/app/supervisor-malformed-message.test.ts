@@ -6,12 +6,13 @@
  * pipeline, no sockets, so this costs two thread starts.
  */
 import { expect, test } from "vitest";
-import { Supervisor } from "../../src/app/supervisor.ts";
+import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
+import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -48,11 +49,59 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     expect((await supervisor.latency()).receiptToSend.count).toBe(0);
     expect(await supervisor.metricsText()).toContain("feeder_workers 2");
     await expect(supervisor.book("bybit", "linear", "BTCUSDT", 10)).rejects.toThrow("worker 0, 1 is not answering");
+    // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
+    expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
+    expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
     for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
       const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
-      expect(named.map((l) => l.fields.worker).sort()).toEqual([0, 1]);
+      expect(named.map((l) => l.fields.worker).sort()).toEqual(what === "readiness" || what === "readyz" ? [0, 0, 1, 1] : [0, 1]);
     }
     expect(supervisor.restarts).toBe(0);
+    // The worker that never answers stop is named and terminated by the supervisor's own wait, not left to the
+    // process's exit at `feeder run`'s stop deadline (the wait ends within it: until 2026-12-07 it was 2 s of 1.5).
+    await supervisor.stop();
+    const late = lines.filter((l) => l.msg.startsWith("worker did not answer stop in time"));
+    expect(late.map((l) => [l.level, l.fields.worker])).toEqual([["warn", DEAF_TO_STOP]]);
+    expect(STOP_ANSWER_MS).toBeLessThan(STOP_DEADLINE_MS);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * Messages still queued from a worker the supervisor has terminated as hung, its thread not closed yet (checkHangs
+ * sets terminatedAtMs; the close comes later), are not acted on: before, a queued `session` made it `answering`
+ * again (every request then posted to a dead thread and waited 2 s for nothing) and a `started` made it ready
+ * (`feeder_workers_ready` counted it). The stand-in is not terminated here: its handler is fed what it had queued,
+ * the slot marked as checkHangs marks one it terminates.
+ */
+test("a worker terminated as hung is not made answering or ready again by its queued messages", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog({ info: true });
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(192), workers: 1 }));
+  const supervisor = new Supervisor(config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  const sessions: number[] = [];
+  supervisor.onWorkerSession = (_sourceId, sessionId) => void sessions.push(sessionId);
+  try {
+    await supervisor.start();
+    type SlotView = { worker: Worker; ready: boolean; answering: boolean; terminatedAtMs: number };
+    const slot = (supervisor as unknown as { slots: SlotView[] }).slots[0]!;
+    const worker = slot.worker;
+    const posted: { type?: string }[] = [];
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (m: { type?: string }) => void (posted.push(m), post(m));
+    slot.ready = false;
+    slot.answering = false;
+    slot.terminatedAtMs = performance.now();
+    const startedLines = lines.filter((l) => l.msg === "worker started").length;
+    worker.onmessage!({ data: { type: "session", sourceId: 1000, sessionId: 3 } } as MessageEvent);
+    worker.onmessage!({ data: { type: "started", books: 0, sessionId: 3, summaries: [], venues: [] } } as MessageEvent);
+    // Its session is still ours (the publish guard knows it: its datagrams may be on their way), nothing more.
+    expect(sessions).toContain(3);
+    expect(lines.filter((l) => l.msg === "worker started").length).toBe(startedLines);
+    expect(await supervisor.metricsText()).toContain("feeder_workers_ready 0");
+    expect((await supervisor.readyz()).workersDown).toEqual([0]);
+    expect(posted.filter((m) => m.type === "request")).toEqual([]);
   } finally {
     await supervisor.stop();
   }

@@ -1,29 +1,41 @@
 /**
  * A stand-in for the feeder worker (no pipeline, no sockets): at `start` it sends the supervisor messages it cannot
  * take (not an object, no type, a reply part and a "started" without their lists, a session whose taking throws in
- * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings and stop as a
- * worker does, and every request with a reply of the wrong shape (MALFORMED_REPLIES).
+ * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings as a worker does,
+ * stop too except worker DEAF_TO_STOP's (as one whose venues' sockets do not close), and every request with a reply
+ * of the wrong shape (MALFORMED_REPLIES).
  */
 import type { FromWorker, ToWorker } from "../../../src/app/worker-protocol.ts";
 
 declare const self: Worker;
 
+/** The worker index that never answers `stop`. */
+export const DEAF_TO_STOP = 1;
+let workerIndex = -1;
+
 /** The sourceId of the session message whose taking the test makes throw. */
 export const THROWING_SOURCE_ID = -7;
 
-/** A reply of the wrong shape to each request: each kept as it was used to fail or garble its answer. */
-export const MALFORMED_REPLIES: Record<string, unknown> = {
-  book: 5,
-  readiness: { books: "not a list", unresolved: [], connections: [], workersDown: [] },
-  readyz: { books: 1 },
-  latency: {},
-  metrics: { labels: {} },
+const SUMMARY = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
+
+/**
+ * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
+ * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500).
+ */
+export const MALFORMED_REPLIES: Record<string, unknown[]> = {
+  book: [5],
+  readiness: [{ books: "not a list", unresolved: [], connections: [], workersDown: [] }, { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 }],
+  readyz: [{ books: 1 }, { ...SUMMARY, sendFailures: 5 }],
+  latency: [{}],
+  metrics: [{ labels: {} }],
 };
+const asked = new Map<string, number>();
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
   if (msg.type === "start") {
+    workerIndex = msg.workerIndex;
     send(null);
     send(42);
     send({ type: 7 });
@@ -33,6 +45,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
     send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker);
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
-  else if (msg.type === "request") send({ type: "response", id: msg.id, result: MALFORMED_REPLIES[msg.what] } as FromWorker);
-  else if (msg.type === "stop") send({ type: "stopped" } satisfies FromWorker);
+  else if (msg.type === "request") {
+    const n = asked.get(msg.what) ?? 0;
+    asked.set(msg.what, n + 1);
+    const replies = MALFORMED_REPLIES[msg.what]!;
+    send({ type: "response", id: msg.id, result: replies[n % replies.length] } as FromWorker);
+  }
+  else if (msg.type === "stop" && workerIndex !== DEAF_TO_STOP) send({ type: "stopped" } satisfies FromWorker);
 };
