@@ -133,7 +133,13 @@ export class BinanceAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
+    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => {
+      // A refused stream (halted, or its subscribe to be sent again) waits for no REST snapshot: one in flight or
+      // in hand, with the diffs buffered before the refusal, bridged it to LIVE (its stream no longer subscribed).
+      // Its fetch is aborted unrecorded, so replay never bridges it either; a stream served again starts a new bridge.
+      if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.restart(t as BinanceTopic);
+      this.books.invalidate(t, state, reason);
+    };
     this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "binance",

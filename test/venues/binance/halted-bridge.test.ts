@@ -1,0 +1,109 @@
+/**
+ * A Binance stream refused (given up: HALTED / SUBSCRIBE_REJECTED) while its book bridges, its REST snapshot in flight
+ * and its diffs buffered: the snapshot's arrival must not bridge the halted book to LIVE. Before, the adapter's
+ * invalidate hook cancelled nothing: the answer was supplied to the still-open bridge, the buffered diffs bridged it,
+ * and the book went LIVE though its stream was no longer subscribed (OKX had the same hole, fixed in s-rdrepd2).
+ * The refusal is the subscription control's own (its reject, as for a venue's "invalid symbol"), called directly: the
+ * simulator refuses a stream only at a subscribe, before any of its diffs.
+ */
+import { join } from "node:path";
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
+import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
+import { SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { BookMaps, until } from "../planned-fallback-harness.ts";
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (stops.length > 0) await stops.pop()!();
+});
+
+interface Internals {
+  topics: TopicState[];
+  control: { reject(t: TopicState, msg: string): void; retryAfterError(conn: unknown, t: TopicState, msg: string): void };
+}
+
+/** One stream bridging (diffs past its snapshot buffered, the snapshot's answer held), refused by `refuse`, then answered. */
+async function refusedWhileBridging(refuse: (x: Internals) => void, state: BookState) {
+  const symbols = ["AUSDT"];
+  const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols }], seed: 3 });
+  // The depth snapshot's answer is held until the test lets it go (after the refusal), as a slow REST answer is.
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => (release = r));
+  let depthAsked = 0;
+  const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+    if (!String(input).includes("/depth")) return fetch(input, init);
+    depthAsked++;
+    const res = await fetch(input, init); // the simulator's book now: the diffs after it are buffered meanwhile
+    await released;
+    return res;
+  }) as typeof fetch;
+  const recorded: string[] = [];
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir("binance-halted-bridge"), "i.json"),
+    markets: [{ market: "spot", depth: 100, symbols }],
+    overrides: new Map(),
+  };
+  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, onRawRest: (_m, _c, url) => void (url.includes("/depth") && recorded.push(url)) });
+  stops.push(async () => {
+    release();
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new BookMaps(await adapter.loadInstruments());
+  let updates = 0;
+  const onBookUpdate = sink.onBookUpdate.bind(sink);
+  sink.onBookUpdate = (i, u) => {
+    updates++;
+    onBookUpdate(i, u);
+  };
+  adapter.start(sink);
+  const stepUntil = (cond: () => boolean, what: string) =>
+    until(() => {
+      sim.step(1);
+      return cond();
+    }, what);
+  await stepUntil(() => depthAsked === 1 && adapter.topicInfo(0).bridging && adapter.stats().bridgeBufferedBytes! > 0, "diffs buffered, the snapshot asked for");
+  await stepUntil(() => sim.stats.depthRequests === 1, "the snapshot taken");
+  const before = adapter.stats().messages!;
+  await stepUntil(() => adapter.stats().messages! >= before + 5, "diffs past the snapshot buffered");
+
+  refuse(adapter as unknown as Internals);
+  expect(sink.invalid).toEqual([{ index: 0, state, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  expect(adapter.topicInfo(0).bridging).toBe(false);
+  expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+
+  // The answer comes (diffs keep coming from the simulator, which still streams it): before, LIVE from here.
+  release();
+  return { adapter, sim, stepUntil, updates: () => updates, recorded };
+}
+
+describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
+  test("halted (given up): the snapshot in flight at the refusal is dropped unrecorded; the book stays HALTED, nothing published", async () => {
+    const { adapter, stepUntil, updates, recorded } = await refusedWhileBridging((x) => x.control.reject(x.topics[0]!, "Invalid symbol."), BookState.HALTED);
+    await stepUntil(() => adapter.stats().snapshotsAbandoned! >= 1 || adapter.topicInfo(0).state !== "halted", "the held snapshot dropped (or, before, bridged)");
+    expect(adapter.topicInfo(0).state).toBe("halted");
+    expect(updates()).toBe(0);
+    expect(recorded).toEqual([]); // not in a capture either: replay never hands it to a bridge live did not have
+  }, 20_000);
+
+  test("refused for a reason that may pass (RESYNCING, sent again later): the old snapshot is dropped; a new bridge makes it LIVE", async () => {
+    const { adapter, sim, stepUntil } = await refusedWhileBridging((x) => {
+      const t = x.topics[0]!;
+      t.sub = SUB_PENDING; // as if its subscribe were out again (a resync's): the answer is a transient refusal
+      x.control.retryAfterError(t.conn, t, "Server is currently overloaded with other requests. Please try again in a few minutes.");
+    }, BookState.RESYNCING);
+    await stepUntil(() => adapter.stats().snapshotsAbandoned! >= 1, "the old snapshot dropped");
+    await stepUntil(() => adapter.topicInfo(0).state === "live", "LIVE again from a new bridge");
+    expect(sim.stats.depthRequests).toBe(2);
+  }, 20_000);
+});
