@@ -644,8 +644,18 @@ const areObjects = (r: Record<string, unknown>, keys: readonly string[]): boolea
 const optionalArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => r[k] === undefined || Array.isArray(r[k]));
 
 /**
+ * A histogram this thread can merge and render: bounds and at least as many counts (an array, or a typed array as
+ * structured-cloned). Its counts are not walked: a few dozen buckets, summed by the merge anyway.
+ */
+const isHistogram = (h: unknown): boolean =>
+  isObject(h) && Array.isArray(h.boundsUs) && (Array.isArray(h.counts) || ArrayBuffer.isView(h.counts)) && (h.counts as ArrayLike<number>).length >= h.boundsUs.length;
+/** Every value of `r` (a small map: one per venue) passes `ok`. */
+const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
+
+/**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
- * undefined. A book may be null (not this worker's).
+ * undefined. A book may be null (not this worker's). Per venue or per (venue, market, state) lists are checked down
+ * to their elements (a few); per book or per symbol ones only as lists (thousands, on every request).
  */
 function malformedReply(what: WorkerRequest["what"], result: unknown): string | undefined {
   if (what === "book" && result === null) return undefined;
@@ -660,9 +670,18 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         ? undefined
         : "a readiness summary needs its counts and lists";
     case "latency":
-      return areObjects(result, ["receiptToSend", "exchangeToReceipt"]) ? undefined : "latency needs receiptToSend and exchangeToReceipt";
+      return isHistogram(result.receiptToSend) && allValues(result.exchangeToReceipt, isHistogram) ? undefined : "latency needs receiptToSend and exchangeToReceipt histograms";
     case "metrics":
-      return areObjects(result, ["labels", "venues", "publisher", "applyErrors", "exchangeToReceipt", "receiptToSend"]) && areArrays(result, ["books", "unresolved"]) ? undefined : "metrics need their sections";
+      return areObjects(result, ["labels", "publisher", "applyErrors"]) &&
+        allValues(result.venues, Array.isArray) &&
+        isHistogram(result.receiptToSend) &&
+        allValues(result.exchangeToReceipt, isHistogram) &&
+        (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
+        areArrays(result, ["books", "unresolved"]) &&
+        (result.books as unknown[]).every(isObject) &&
+        (result.unresolved as unknown[]).every(isObject)
+        ? undefined
+        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts)";
   }
 }
 

@@ -12,7 +12,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_STARTED, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -50,9 +50,13 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
     expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
     expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    // Each further malformed latency and metrics reply (MALFORMED_REPLIES): before, /latency or /metrics threw (a 500).
+    expect((await supervisor.latency()).receiptToSend.count).toBe(0);
+    for (let i = 1; i < MALFORMED_REPLIES.metrics!.length; i++) expect(await supervisor.metricsText()).toContain("feeder_workers_ready 2");
+    const asked: Record<string, number> = { readiness: 2, readyz: 2, latency: 2, metrics: MALFORMED_REPLIES.metrics!.length, book: 1 };
     for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
       const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
-      expect(named.map((l) => l.fields.worker).sort()).toEqual(what === "readiness" || what === "readyz" ? [0, 0, 1, 1] : [0, 1]);
+      expect(named.map((l) => l.fields.worker).sort()).toEqual([...Array<number>(asked[what]!).fill(0), ...Array<number>(asked[what]!).fill(1)]);
     }
     expect(supervisor.restarts).toBe(0);
     // The worker that never answers stop is named and terminated by the supervisor's own wait, not left to the

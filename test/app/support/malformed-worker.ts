@@ -19,16 +19,29 @@ export const THROWING_SOURCE_ID = -7;
 
 const SUMMARY = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
 
+const HISTOGRAM = { boundsUs: [1], counts: [0, 0], count: 0, sumUs: 0 };
+/** A metrics snapshot of the right shape, each malformed one below differing from it in one part. */
+const METRICS = { labels: { worker: "0" }, venues: { bybit: [] }, books: [], unresolved: [], publisher: { datagrams: 0, bytes: 0, sendErrors: 0, messages: 0 }, applyErrors: {}, exchangeToReceipt: {}, receiptToSend: HISTOGRAM, eventLoopLag: undefined, heapUsedBytes: undefined };
+
 /**
  * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
- * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500).
+ * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500; a venue's
+ * samples that are no list, a histogram without counts or bounds, a book count that is no object: /metrics or
+ * /latency threw, a 500).
  */
 export const MALFORMED_REPLIES: Record<string, unknown[]> = {
   book: [5],
   readiness: [{ books: "not a list", unresolved: [], connections: [], workersDown: [] }, { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 }],
   readyz: [{ books: 1 }, { ...SUMMARY, sendFailures: 5 }],
-  latency: [{}],
-  metrics: [{ labels: {} }],
+  latency: [{}, { receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 }, exchangeToReceipt: {} }],
+  metrics: [
+    { labels: {} },
+    { ...METRICS, venues: { bybit: 5 } },
+    { ...METRICS, receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 } },
+    { ...METRICS, exchangeToReceipt: { bybit: { counts: [0] } } },
+    { ...METRICS, eventLoopLag: { boundsUs: [1], counts: 3, count: 0, sumUs: 0 } },
+    { ...METRICS, books: [null] },
+  ],
 };
 const asked = new Map<string, number>();
 
