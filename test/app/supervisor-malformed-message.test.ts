@@ -3,7 +3,7 @@
  * Before, the exception it raised in the supervisor's message handler was the main thread's uncaught exception: the
  * process exited, every worker's books with it. A reply of the wrong shape is logged naming the worker and taken
  * as no answer; before, it failed the answer (a TypeError: 500) or was shown (a number as a book). The worker here is a stand-in (support/malformed-worker.ts): no
- * pipeline, no sockets, so this costs two thread starts.
+ * pipeline, no sockets, so each test costs a few thread starts. A malformed "started" is a failed start instead (the third test).
  */
 import { expect, test, vi } from "vitest";
 import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
