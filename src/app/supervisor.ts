@@ -414,6 +414,12 @@ export class Supervisor implements StatusSource {
         // A message this thread cannot take (a worker's bug) is logged naming the worker and dropped. Before, its
         // exception here was this thread's uncaught exception: the whole process exited, every worker's books with it.
         const malformed = malformedMessage(msg);
+        // A "started" that cannot be taken is a failed start of its worker (dropped, the start never settled: the first
+        // start stayed pending for good, the worker not ready): as one whose start threw, restarted or failing the start.
+        if (malformed !== undefined && (msg as { type?: unknown } | null)?.type === "started") {
+          take({ type: "start-failed", error: `malformed started: ${malformed}` });
+          return;
+        }
         if (malformed !== undefined) {
           this.log.error("worker sent a malformed message; dropped", { worker: slot.index, type: typeof msg === "object" && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg, error: malformed });
           return;
@@ -613,14 +619,21 @@ export class Supervisor implements StatusSource {
 
 /**
  * Why `msg` (from a worker) cannot be taken, or undefined: not an object with a string `type`, or the lists of a
- * reply part or of "started" not arrays (kept, they would fail every later /books and /readyz instead).
+ * reply part or of "started" not arrays, or a "started" venue that is no VenueStart (kept, they would fail every later
+ * /books and /readyz, or the start-up symbols check, instead). A malformed "started" fails its worker's start.
  */
 function malformedMessage(msg: unknown): string | undefined {
   if (typeof msg !== "object" || msg === null) return "not an object";
   const m = msg as Record<string, unknown>;
   if (typeof m.type !== "string") return "no string type";
   if (m.type === "response-part" && (!Number.isInteger(m.id) || !Array.isArray(m.books) || !Array.isArray(m.unresolved))) return "a reply part needs an integer id, books and unresolved arrays";
-  if (m.type === "started" && (!Array.isArray(m.summaries) || !Array.isArray(m.venues))) return "started needs summaries and venues arrays";
+  if (m.type === "started") {
+    if (!Array.isArray(m.summaries) || !Array.isArray(m.venues)) return "started needs summaries and venues arrays";
+    // Its venues (a few: one per venue) and their symbols left out are walked once, at its start (venueStartFailure).
+    if (!m.venues.every((v) => isObject(v) && typeof v.venue === "string" && Number.isFinite(v.books) && Array.isArray(v.unresolved) && v.unresolved.every(isObject))) {
+      return "started needs venues of a venue name, a book count and an unresolved list of objects";
+    }
+  }
   return undefined;
 }
 
@@ -631,8 +644,18 @@ const areObjects = (r: Record<string, unknown>, keys: readonly string[]): boolea
 const optionalArrays = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => r[k] === undefined || Array.isArray(r[k]));
 
 /**
+ * A histogram this thread can merge and render: bounds and at least as many counts (an array, or a typed array as
+ * structured-cloned). Its counts are not walked: a few dozen buckets, summed by the merge anyway.
+ */
+const isHistogram = (h: unknown): boolean =>
+  isObject(h) && Array.isArray(h.boundsUs) && (Array.isArray(h.counts) || ArrayBuffer.isView(h.counts)) && (h.counts as ArrayLike<number>).length >= h.boundsUs.length;
+/** Every value of `r` (a small map: one per venue) passes `ok`. */
+const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
+
+/**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
- * undefined. A book may be null (not this worker's).
+ * undefined. A book may be null (not this worker's). Per venue or per (venue, market, state) lists are checked down
+ * to their elements (a few); per book or per symbol ones only as lists (thousands, on every request).
  */
 function malformedReply(what: WorkerRequest["what"], result: unknown): string | undefined {
   if (what === "book" && result === null) return undefined;
@@ -647,9 +670,18 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         ? undefined
         : "a readiness summary needs its counts and lists";
     case "latency":
-      return areObjects(result, ["receiptToSend", "exchangeToReceipt"]) ? undefined : "latency needs receiptToSend and exchangeToReceipt";
+      return isHistogram(result.receiptToSend) && allValues(result.exchangeToReceipt, isHistogram) ? undefined : "latency needs receiptToSend and exchangeToReceipt histograms";
     case "metrics":
-      return areObjects(result, ["labels", "venues", "publisher", "applyErrors", "exchangeToReceipt", "receiptToSend"]) && areArrays(result, ["books", "unresolved"]) ? undefined : "metrics need their sections";
+      return areObjects(result, ["labels", "publisher", "applyErrors"]) &&
+        allValues(result.venues, Array.isArray) &&
+        isHistogram(result.receiptToSend) &&
+        allValues(result.exchangeToReceipt, isHistogram) &&
+        (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
+        areArrays(result, ["books", "unresolved"]) &&
+        (result.books as unknown[]).every(isObject) &&
+        (result.unresolved as unknown[]).every(isObject)
+        ? undefined
+        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts)";
   }
 }
 

@@ -7,7 +7,11 @@
 
 import type { Logger } from "../core/log.ts";
 
-/** What a stop during start-up gets to close what the start opened (a running feeder's stop has the same). */
+/**
+ * Every command's stop deadline (run, record, demo, …: one constant, imported): what a stop during start-up gets to
+ * close what the start opened, and a running feeder's stop, so SIGINT/SIGTERM ends the process within 2 s even when a
+ * venue hangs on close (app/supervisor.ts STOP_ANSWER_MS fits inside it).
+ */
 export const STOP_DEADLINE_MS = 1500;
 
 /**

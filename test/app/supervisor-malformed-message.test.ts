@@ -3,16 +3,16 @@
  * Before, the exception it raised in the supervisor's message handler was the main thread's uncaught exception: the
  * process exited, every worker's books with it. A reply of the wrong shape is logged naming the worker and taken
  * as no answer; before, it failed the answer (a TypeError: 500) or was shown (a number as a book). The worker here is a stand-in (support/malformed-worker.ts): no
- * pipeline, no sockets, so this costs two thread starts.
+ * pipeline, no sockets, so each test costs a few thread starts. A malformed "started" is a failed start instead (the third test).
  */
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
 import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -35,13 +35,11 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
         ["worker sent a malformed message; dropped", "number"],
         ["worker sent a malformed message; dropped", "7"],
         ["worker sent a malformed message; dropped", "response-part"],
-        ["worker sent a malformed message; dropped", "started"],
         ["worker sent a message that could not be taken; dropped", "session"],
       ]);
       expect(dropped.every((l) => typeof l.fields.error === "string" && l.fields.error.length > 0)).toBe(true);
     }
-    // Every reply is malformed: each worker counts as not answering. The "started" without a list left nothing of it
-    // as the workers' last books, so /books shows those, none (kept, a string's characters were 10 books each).
+    // Every reply is malformed: each worker counts as not answering; its last books are its "started"'s, none.
     const readiness = await supervisor.readiness();
     expect(readiness.workersDown).toEqual([0, 1]);
     expect(readiness.books).toEqual([]);
@@ -52,9 +50,13 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
     expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
     expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    // Each further malformed latency and metrics reply (MALFORMED_REPLIES): before, /latency or /metrics threw (a 500).
+    expect((await supervisor.latency()).receiptToSend.count).toBe(0);
+    for (let i = 1; i < MALFORMED_REPLIES.metrics!.length; i++) expect(await supervisor.metricsText()).toContain("feeder_workers_ready 2");
+    const asked: Record<string, number> = { readiness: 2, readyz: 2, latency: 2, metrics: MALFORMED_REPLIES.metrics!.length, book: 1 };
     for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
       const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
-      expect(named.map((l) => l.fields.worker).sort()).toEqual(what === "readiness" || what === "readyz" ? [0, 0, 1, 1] : [0, 1]);
+      expect(named.map((l) => l.fields.worker).sort()).toEqual([...Array<number>(asked[what]!).fill(0), ...Array<number>(asked[what]!).fill(1)]);
     }
     expect(supervisor.restarts).toBe(0);
     // The worker that never answers stop is named and terminated by the supervisor's own wait, not left to the
@@ -102,6 +104,46 @@ test("a worker terminated as hung is not made answering or ready again by its qu
     expect(await supervisor.metricsText()).toContain("feeder_workers_ready 0");
     expect((await supervisor.readyz()).workersDown).toEqual([0]);
     expect(posted.filter((m) => m.type === "request")).toEqual([]);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * A malformed "started" is a failed start of its worker, as a `start-failed` is (docs/operations.md, Workers): at
+ * the first start it fails the supervisor's start naming the worker; later the worker is restarted with backoff.
+ * Before, it was dropped: the worker's start never settled, so start() stayed pending for good (`run` never finished
+ * starting) and the worker stayed not ready; a venue entry that was no object made start() throw a TypeError
+ * (venueStartFailure) naming nothing.
+ */
+test("a malformed started fails the worker's start: the first start fails naming it, a restart is retried", { timeout: 30_000 }, async () => {
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(193), workers: 1 }));
+  const workerUrl = new URL("./support/malformed-worker.ts", import.meta.url).href;
+  for (const kind of ["summaries", "venue", "unresolved"]) {
+    const { log, lines } = captureLog();
+    const supervisor = new Supervisor({ ...config, [MALFORMED_STARTED]: kind } as typeof config, log, workerUrl);
+    try {
+      await expect(supervisor.start()).rejects.toThrow(/^worker 0: malformed started: /);
+      const failed = lines.filter((l) => l.msg === "worker could not start");
+      expect(failed.map((l) => [l.fields.worker, String(l.fields.error).startsWith("malformed started: ")])).toEqual([[0, true]]);
+    } finally {
+      await supervisor.stop();
+    }
+  }
+  // Once started, a restarted worker whose "started" is malformed is restarted again, as one whose start throws.
+  const { log, lines } = captureLog();
+  const supervisor = new Supervisor(config, log, workerUrl, { restartMaxMs: 200 });
+  const settable = supervisor as unknown as { config: typeof config };
+  try {
+    await supervisor.start();
+    settable.config = { ...config, [MALFORMED_STARTED]: "summaries" } as typeof config;
+    supervisor.kill(0);
+    await vi.waitFor(() => expect(lines.filter((l) => l.msg === "worker could not start; restarting it").length).toBeGreaterThanOrEqual(2), { timeout: 20_000, interval: 20 });
+    expect(await supervisor.metricsText()).toContain("feeder_workers_ready 0");
+    settable.config = config;
+    // A good start then makes it ready again (the failures held no state that kept it out).
+    await vi.waitFor(async () => expect(await supervisor.metricsText()).toContain("feeder_workers_ready 1"), { timeout: 20_000, interval: 20 });
   } finally {
     await supervisor.stop();
   }

@@ -16,10 +16,9 @@ import { DirClaim, type ClaimCheck } from "../../record/dir-claim.ts";
 import type { FeederConfig } from "../../config/types.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
-import { holdRepeatedStops } from "../start-or-stop.ts";
+import { holdRepeatedStops, STOP_DEADLINE_MS } from "../start-or-stop.ts";
 import { byteSize, nonNegativeNumber, positiveNumber } from "./capture-args.ts";
 
-const STOP_DEADLINE_MS = 1500;
 const MIB = 1024 * 1024;
 /** Files named in the `stopped` line (the last ones opened). */
 const STOPPED_FILES_LISTED = 100;

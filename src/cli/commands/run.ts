@@ -4,10 +4,7 @@ import { loadConfigFile } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandSpec } from "../command.ts";
 import { reloadOnHangup } from "../config-reload.ts";
-import { holdRepeatedStops } from "../start-or-stop.ts";
-
-/** SIGINT/SIGTERM must end the process within 2 s even if a venue hangs on close. */
-const STOP_DEADLINE_MS = 1500;
+import { holdRepeatedStops, STOP_DEADLINE_MS } from "../start-or-stop.ts";
 
 export const runCommand: CommandSpec = {
   name: "run",

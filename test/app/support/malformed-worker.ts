@@ -1,7 +1,8 @@
 /**
  * A stand-in for the feeder worker (no pipeline, no sockets): at `start` it sends the supervisor messages it cannot
- * take (not an object, no type, a reply part and a "started" without their lists, a session whose taking throws in
- * the test's onWorkerSession), then a proper session and "started" of no books. It answers pings as a worker does,
+ * take (not an object, no type, a reply part without its lists, a session whose taking throws in the test's
+ * onWorkerSession), then a proper session and "started" of no books; or, when its config carries MALFORMED_STARTED
+ * (a test's marker), a session and then that malformed "started" instead (a failed start). It answers pings as a worker does,
  * stop too except worker DEAF_TO_STOP's (as one whose venues' sockets do not close), and every request with a reply
  * of the wrong shape (MALFORMED_REPLIES).
  */
@@ -18,18 +19,40 @@ export const THROWING_SOURCE_ID = -7;
 
 const SUMMARY = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
 
+const HISTOGRAM = { boundsUs: [1], counts: [0, 0], count: 0, sumUs: 0 };
+/** A metrics snapshot of the right shape, each malformed one below differing from it in one part. */
+const METRICS = { labels: { worker: "0" }, venues: { bybit: [] }, books: [], unresolved: [], publisher: { datagrams: 0, bytes: 0, sendErrors: 0, messages: 0 }, applyErrors: {}, exchangeToReceipt: {}, receiptToSend: HISTOGRAM, eventLoopLag: undefined, heapUsedBytes: undefined };
+
 /**
  * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
- * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500).
+ * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500; a venue's
+ * samples that are no list, a histogram without counts or bounds, a book count that is no object: /metrics or
+ * /latency threw, a 500).
  */
 export const MALFORMED_REPLIES: Record<string, unknown[]> = {
   book: [5],
   readiness: [{ books: "not a list", unresolved: [], connections: [], workersDown: [] }, { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 }],
   readyz: [{ books: 1 }, { ...SUMMARY, sendFailures: 5 }],
-  latency: [{}],
-  metrics: [{ labels: {} }],
+  latency: [{}, { receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 }, exchangeToReceipt: {} }],
+  metrics: [
+    { labels: {} },
+    { ...METRICS, venues: { bybit: 5 } },
+    { ...METRICS, receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 } },
+    { ...METRICS, exchangeToReceipt: { bybit: { counts: [0] } } },
+    { ...METRICS, eventLoopLag: { boundsUs: [1], counts: 3, count: 0, sumUs: 0 } },
+    { ...METRICS, books: [null] },
+  ],
 };
 const asked = new Map<string, number>();
+
+/** The config key (a test's marker, not a feeder setting) whose value names the malformed "started" to send. */
+export const MALFORMED_STARTED = "testMalformedStarted";
+/** The malformed "started" messages by name: lists that are no lists, a venue entry that is no VenueStart. */
+export const MALFORMED_STARTS: Record<string, unknown> = {
+  summaries: { type: "started", books: 1, sessionId: 2, summaries: "not a list", venues: [] },
+  venue: { type: "started", books: 0, sessionId: 2, summaries: [], venues: [null] },
+  unresolved: { type: "started", books: 0, sessionId: 2, summaries: [], venues: [{ venue: "bybit", books: 0, unresolved: [null] }] },
+};
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
@@ -40,10 +63,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send(42);
     send({ type: 7 });
     send({ type: "response-part", id: 0, books: "not a list" });
-    send({ type: "started", books: 1, sessionId: 1, summaries: "not a list", venues: [] });
     send({ type: "session", sourceId: THROWING_SOURCE_ID, sessionId: 1 });
     send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
-    send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker);
+    const malformedStart = (msg.config as unknown as Record<string, unknown>)[MALFORMED_STARTED];
+    send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : ({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker));
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
   else if (msg.type === "request") {
     const n = asked.get(msg.what) ?? 0;
