@@ -312,6 +312,7 @@ export class FeedSubscriber {
       await bound(socket, 0, undefined);
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
+      this.recovery.resend(monoEpochMs()); // requests left open by a stop(): their answers went to the closed socket
       const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
       const everyMs = Math.max(5, Math.min(50, Math.floor(timeoutMs / 4)));
       // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
@@ -428,6 +429,10 @@ export class FeedSubscriber {
     }
     // The caller is the feed here: after stop() too its datagram is processed as by a subscriber never started.
     this.instrumentBooks.stopped = false;
+    // Not started (or stopped): no timer times the requests out, so each datagram fed does, before it is processed
+    // (before, a request opened here stayed open until maxHeldDatagrams piled up: its books held far past timeoutMs).
+    // Started, the timer does it, and not here: after a stall its answer may wait unread in the request socket.
+    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(monoEpochMs());
     this.ingestNow(bytes, recvTimeUs, from);
   }
 

@@ -148,10 +148,28 @@ export class Recovery {
     this.heldTotal++;
     this.books.setStreamStale(st.key, true); // behind until the answer is applied: not usable
     this.counters.retransmitRequests++;
-    const req: RetxControl = { kind: RETX_KIND_REQUEST, channelId: st.channelId, sourceId: st.sourceId, sessionId: st.sessionId, seqNum: np.from, count, firstAvailable: 0, nextSeq: 0 };
+    this.ask(np);
+    return Divert.HELD;
+  }
+
+  /**
+   * Cold: a new request socket (start() after stop()): each open request is asked again on it, its timeout counted
+   * from now. Before, it was not: the answer to the first went to the closed socket, so the gap always fell back at
+   * the timeout (books invalid until their refresh) though the range was still there to ask for.
+   */
+  resend(nowMs: number): void {
+    for (const p of this.pending.values()) {
+      if (p.done !== "") continue;
+      p.deadlineMs = nowMs + this.timeoutMs;
+      this.ask(p);
+    }
+  }
+
+  private ask(p: Pending): void {
+    const st = p.st;
+    const req: RetxControl = { kind: RETX_KIND_REQUEST, channelId: st.channelId, sourceId: st.sourceId, sessionId: p.sessionId, seqNum: p.from, count: p.to - p.from, firstAvailable: 0, nextSeq: 0 };
     const n = encodeRetxControl(this.out, req, this.auth);
     this.host.send(this.out.subarray(0, n), st.sourceId);
-    return Divert.HELD;
   }
 
   /**

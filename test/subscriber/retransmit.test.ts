@@ -3,7 +3,7 @@
  * model, the control packet codec, the flagged datagram's CRC/HMAC, and the subscriber's rule that a RETRANSMIT
  * datagram is applied only into a gap it asked for (fed through ingest(); the request itself goes nowhere).
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
@@ -178,5 +178,37 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
     expect(sub.book(inst.instrumentId)!.valid).toBe(false);
     sub.ingest(flagged(deltas[2]!), T0); // too late
     expect(sub.counters.retransmitRejected).toBe(1);
+  });
+
+  describe("never started (fed only through ingest(), no timer)", () => {
+    afterEach(() => void vi.restoreAllMocks());
+
+    it("each datagram fed times the requests out: one past timeoutMs falls back before it is processed", () => {
+      // The subscriber's clock (performance.now) under the test's hand. Before 2026-12-07 nothing timed the request
+      // out here: the book stayed held (not usable) until maxHeldDatagrams piled up.
+      let nowMs = 1_000_000;
+      vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+      const { head, deltas } = feed();
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 250 } });
+      for (const d of head) sub.ingest(d, T0);
+      sub.ingest(deltas[0]!, T0);
+      sub.ingest(deltas[1]!, T0);
+      sub.ingest(deltas[3]!, T0); // [2] lost: asked for (the request goes nowhere: no socket), [3] held
+      expect(sub.retransmitsPending).toBe(1);
+      nowMs += 249;
+      sub.ingest(deltas[4]!, T0); // within the timeout: held too
+      expect(sub.retransmitsPending).toBe(1);
+      expect(sub.counters.retransmitTimeouts).toBe(0);
+      expect(sub.book(inst.instrumentId)!.usable).toBe(false);
+      nowMs += 1;
+      sub.ingest(deltas[5]!, T0); // at the timeout: the request falls back first, then this one goes the plain way
+      expect(sub.counters.retransmitTimeouts).toBe(1);
+      expect(sub.retransmitsPending).toBe(0);
+      expect(sub.heldDatagrams).toBe(0);
+      expect(sub.counters.gaps).toBe(1);
+      expect(sub.book(inst.instrumentId)!.valid).toBe(false); // the gap: invalid until the refresh
+      sub.ingest(flagged(deltas[2]!), T0); // the answer, too late
+      expect(sub.counters.retransmitRejected).toBe(1);
+    });
   });
 });

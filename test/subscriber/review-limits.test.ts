@@ -178,7 +178,8 @@ describe("review: the subscriber's edges", () => {
 
   describe("a request open across stop() and start(): no book usable until its stream is whole again", () => {
     // stop() closes the request socket the request went out on (an answer to it is lost) and its timer; the request
-    // stays open, its books held. Each step checks `usable` against what the book may be at that point.
+    // stays open, its books held, and start() asks it again on the new socket (before 2026-12-07 it did not: the gap
+    // always fell back at the timeout). Each step checks `usable` against what the book may be at that point.
     const inst = makeInstrument("bybit", "linear", "SOLUSDT", 3, 3);
     const seqOf = (d: Uint8Array) => new DataView(d.buffer, d.byteOffset).getUint32(PKT_SEQ_NUM_OFFSET, true);
 
@@ -209,8 +210,24 @@ describe("review: the subscriber's edges", () => {
       await sub.start();
       expect(sub.retransmitsPending).toBe(1);
       expect(book().usable).toBe(false);
+      await waitFor(() => requests.length === 2, 5000, "the request asked again after start()");
+      expect(requests[1]).toMatchObject({ seqNum: seqOf(feed.deltas[1]!), count: 1 });
+      expect(requests[1]!.port).not.toBe(requests[0]!.port);
+      expect(sub.counters.retransmitRequests).toBe(1); // the same request, asked again
       return { feed, sub, book, server, requests };
     }
+
+    it("answered on the new socket after start(): recovered, the book whole without a refresh", async () => {
+      const { feed, sub, book, server, requests } = await openAcrossRestart(73);
+      server.send(flagged(feed.deltas[1]!), requests[1]!.port, "127.0.0.1");
+      await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+      expect(sub.counters.retransmitRecovered).toBe(1);
+      expect(sub.counters.retransmitTimeouts).toBe(0);
+      for (const d of feed.deltas.slice(3)) sub.ingest(d);
+      expect(sub.counters.gaps).toBe(0);
+      expect(book().usable).toBe(true);
+      expect(levelsOf(book())).toEqual(levelsOf(feed.book));
+    });
 
     it("unanswered, it falls back at its timeout after start(): the book invalid until the refresh", async () => {
       const { feed, sub, book } = await openAcrossRestart(71);
@@ -236,10 +253,10 @@ describe("review: the subscriber's edges", () => {
       sub.ingest(feed.deltas[1]!);
       expect(sub.counters.retransmitRecovered).toBe(1);
       expect(book().usable).toBe(false);
-      await waitFor(() => requests.length === 2, 5000, "the second request received");
-      expect(requests[1]).toMatchObject({ seqNum: seqOf(feed.deltas[3]!), count: 1 });
-      expect(requests[1]!.port).not.toBe(requests[0]!.port);
-      server.send(flagged(feed.deltas[3]!), requests[1]!.port, "127.0.0.1");
+      await waitFor(() => requests.length === 3, 5000, "the second request received");
+      expect(requests[2]).toMatchObject({ seqNum: seqOf(feed.deltas[3]!), count: 1 });
+      expect(requests[2]!.port).toBe(requests[1]!.port);
+      server.send(flagged(feed.deltas[3]!), requests[2]!.port, "127.0.0.1");
       await waitFor(() => sub.retransmitsPending === 0, 5000, "the second request answered");
       sub.ingest(feed.deltas[5]!);
       expect(sub.counters.gaps).toBe(0);
