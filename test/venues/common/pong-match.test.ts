@@ -15,6 +15,7 @@ import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifec
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { FakeWs } from "./fake-ws.ts";
 
 const PROTOCOL: RequestProtocol = {
   venue: "fake",
@@ -134,31 +135,6 @@ test("a pong late by more than the ping interval meets no later ping's deadline"
   expect(now).toBe(firstUnansweredMs + PONG_TIMEOUT_MS + ROUND_MS);
   await stop();
 });
-
-/** A socket a test drives: what is sent, its handlers, and open/close by hand. */
-class FakeWs {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 3;
-  static made: FakeWs[] = [];
-  readonly sent: string[] = [];
-  readyState = FakeWs.OPEN;
-  closedWith: number | undefined = undefined;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeWs.made.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(code = 1000): void {
-    this.closedWith = code;
-    this.readyState = FakeWs.CLOSED;
-  }
-}
 
 /**
  * The old socket keeps delivering but never answers its ping (sent before the swap). The swap read anything still

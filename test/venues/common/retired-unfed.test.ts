@@ -15,6 +15,7 @@ import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { FakeWs } from "./fake-ws.ts";
 
 /** Acks are `{"ack":"<reqId>"}`, answering a whole request. */
 const PROTOCOL: RequestProtocol = {
@@ -34,31 +35,6 @@ const PING_INTERVAL_MS = 1_000;
 const PONG_TIMEOUT_MS = 2_000;
 const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
-
-/** A socket a test drives: what is sent, its handlers, and close by hand. */
-class FakeWs {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 3;
-  static made: FakeWs[] = [];
-  readonly sent: string[] = [];
-  readyState = FakeWs.OPEN;
-  closedWith: number | undefined = undefined;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeWs.made.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(code = 1000): void {
-    this.closedWith = code;
-    this.readyState = FakeWs.CLOSED;
-  }
-}
 
 interface Invalidation {
   topic: string;
