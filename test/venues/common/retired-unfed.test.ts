@@ -80,17 +80,23 @@ function setup(replay = false) {
   return { conn, topics, control, lifecycle, invalidated, events, round, stop };
 }
 
+/** A fresh FakeWs "old", the connection's socket with its handlers bound (its close handler too); FakeWs.made restarts at it. */
+function bindOld(s: ReturnType<typeof setup>): FakeWs {
+  FakeWs.made = [];
+  const old = new FakeWs("old");
+  s.conn.ws = old as unknown as WebSocket;
+  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  return old;
+}
+
 afterEach(() => {
   vi.unstubAllGlobals();
 });
 
 /** Three books LIVE on the old socket; swapped to a replacement that acks A only, B's and C's subscribes still out. */
 function overlap(s: ReturnType<typeof setup>) {
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation); // its close handler
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -214,11 +220,8 @@ test("replay through the Bybit adapter: ws:retired naming the book makes it leav
  */
 test("gone back to the old socket: a book only the replacement fed leaves LIVE; ws:back names it and replay does the same", async () => {
   const s = setup();
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -264,11 +267,8 @@ test("gone back to the old socket: a book only the replacement fed leaves LIVE; 
 // the overlap is. Until 2026-12-07 nothing was sent: AWAITING_SNAPSHOT until its stale time.
 test("gone back to the old socket: a book closed and listed again during the overlap, no snapshot yet, is redone there", async () => {
   const s = setup();
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -319,10 +319,7 @@ test("randomized planned reconnects with closes and listings: no book LIVE witho
     const random = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const s = setup(true); // no capture tap: the records are not looked at here
-    FakeWs.made = [];
-    const old = new FakeWs("old");
-    s.conn.ws = old as unknown as WebSocket;
-    (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+    const old = bindOld(s);
     for (const t of s.topics) {
       t.sub = SUB_ACTIVE;
       t.book = BookState.LIVE;
