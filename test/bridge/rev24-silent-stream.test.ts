@@ -204,31 +204,15 @@ describe("a gap the reader makes while no upstream stream is alive", () => {
   // stream alive it sends none (no heartbeats): before, the far side showed the books usable until its stale limit
   // (here 60 s; 600 ms by default). Now the reader's flush sends a heartbeat carrying a gap nothing else carries.
   test("is sent at once: an ended stream's books are not usable at the far side, as on multicast", async () => {
-    const { bridge, published } = recordingBridge();
-    const datagrams: Uint8Array[] = [];
-    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice())); // never started: its flush alone
-    const sub = newSubscriber({ staleAfterMs: 60_000 });
-    const mc = newSubscriber({ staleAfterMs: 60_000 });
+    const { reader, sub, mc, book, send } = throughReader({ multicast: true });
     const p = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
     p.nextSeq = 2 ** 53 - 3; // its definition and snapshot, then END on every heartbeat (a publisher stopping sends one)
-    const book = new TestBook(X);
-    book.load([[943500, 10]], [[943501, 20]], 1, T0);
-    let sendUs = T0;
-    const send = async () => {
-      for (const d of take(p, (sendUs += 1000))) {
-        mc.ingest(d);
-        bridge.onDatagram(d);
-      }
-      for (const env of published.splice(0)) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
-      await new Promise((r) => setImmediate(r)); // the reader's flush
-      for (const d of datagrams.splice(0)) sub.ingest(d);
-    };
     packInstrumentDefinition(p, new EncodedDefinition(X), true);
     packBookSnapshot(p, book, 0, true);
-    await send();
+    await send(p);
     expect([mc.book(X.instrumentId)?.usable, sub.book(X.instrumentId)?.usable]).toEqual([true, true]);
     p.appendHeartbeat(0);
-    await send();
+    await send(p);
     expect(reader.counters.streamsSilent).toBe(1);
     expect([mc.book(X.instrumentId)!.usable, sub.book(X.instrumentId)!.usable]).toEqual([false, false]); // before: [false, true]
     await reader.stop();
@@ -240,19 +224,7 @@ describe("a gap the reader makes while no upstream stream is alive", () => {
   // until the reader's next datagram. Found by a randomized model of outages, silences, ends and restarts (s-rdnats3);
   // since s-rdnats4 the new session's heartbeat alone would end them too (the next describe).
   test("a gap of the old session before a restart is sent in it: its books are not usable meanwhile", async () => {
-    const { bridge, published } = recordingBridge();
-    const datagrams: Uint8Array[] = [];
-    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice()));
-    const sub = newSubscriber({ staleAfterMs: 60_000 });
-    const book = new TestBook(X);
-    book.load([[943500, 10]], [[943501, 20]], 1, T0);
-    let sendUs = T0;
-    const send = async (p: ChannelPacker, lost = false) => {
-      for (const d of take(p, (sendUs += 1000))) bridge.onDatagram(d);
-      for (const env of published.splice(0)) if (!lost) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
-      await new Promise((r) => setImmediate(r)); // the reader's flush
-      for (const d of datagrams.splice(0)) sub.ingest(d);
-    };
+    const { reader, sub, book, send } = throughReader({ multicast: false });
     const run1 = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
     packInstrumentDefinition(run1, new EncodedDefinition(X), true);
     packBookSnapshot(run1, book, 0, true);
@@ -275,23 +247,7 @@ describe("an upstream restart whose first envelope is a heartbeat", () => {
   // interval: the far side showed the old run's books usable until the reader's next datagram. Found by the random
   // model below once it stopped adding a heartbeat after every flush (s-rdnats4).
   test("is sent at once: the old run's books are not usable at the far side, as on multicast", async () => {
-    const { bridge, published } = recordingBridge();
-    const datagrams: Uint8Array[] = [];
-    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice())); // never started
-    const sub = newSubscriber({ staleAfterMs: 60_000 });
-    const mc = newSubscriber({ staleAfterMs: 60_000 });
-    const book = new TestBook(X);
-    book.load([[943500, 10]], [[943501, 20]], 1, T0);
-    let sendUs = T0;
-    const send = async (p: ChannelPacker) => {
-      for (const d of take(p, (sendUs += 1000))) {
-        mc.ingest(d);
-        bridge.onDatagram(d);
-      }
-      for (const env of published.splice(0)) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
-      await new Promise((r) => setImmediate(r)); // the reader's flush
-      for (const d of datagrams.splice(0)) sub.ingest(d);
-    };
+    const { reader, sub, mc, book, send } = throughReader({ multicast: true });
     const run1 = packer({ channelId: 3, sourceId: 7, sessionId: 1, sessionStartUs: T0, heartbeatIntervalMs: 100 });
     packInstrumentDefinition(run1, new EncodedDefinition(X), true);
     packBookSnapshot(run1, book, 0, true);
@@ -774,4 +730,30 @@ function recordingBridge(): { bridge: ForwardBridge; published: Uint8Array[] } {
   const published: Uint8Array[] = [];
   (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
   return { bridge, published };
+}
+
+/**
+ * A bridge into a never-started reader (its flush alone), a far-side subscriber of the reader's datagrams, with
+ * `multicast` one of the publisher's datagrams too, and X's book. send(p, lost) takes p's datagrams (1 ms apart) to
+ * them and the bridge, hands its envelopes to the reader unless lost, and waits out the reader's flush to the far side.
+ */
+function throughReader(o: { multicast: boolean }) {
+  const { bridge, published } = recordingBridge();
+  const datagrams: Uint8Array[] = [];
+  const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: PREFIX }, (d) => datagrams.push(d.slice()));
+  const sub = newSubscriber({ staleAfterMs: 60_000 });
+  const mc = newSubscriber({ staleAfterMs: 60_000 });
+  const book = new TestBook(X);
+  book.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const send = async (p: ChannelPacker, lost = false) => {
+    for (const d of take(p, (sendUs += 1000))) {
+      if (o.multicast) mc.ingest(d);
+      bridge.onDatagram(d);
+    }
+    for (const env of published.splice(0)) if (!lost) (reader as unknown as { onData(e: Uint8Array): void }).onData(env);
+    await new Promise((r) => setImmediate(r)); // the reader's flush
+    for (const d of datagrams.splice(0)) sub.ingest(d);
+  };
+  return { reader, sub, mc, book, send };
 }

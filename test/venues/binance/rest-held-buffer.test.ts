@@ -37,29 +37,7 @@ describe("Binance: no diffs buffered while REST is held", () => {
       }
       return fetch(input, init);
     }) as typeof fetch;
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-held"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-    };
-    // The clock jumps an hour: no keepalive, dead-connection or staleness deadline is to fire meanwhile.
-    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
-    stops.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.start(sink);
-    const stepUntil = (cond: () => boolean, what: string) =>
-      until(() => {
-        sim.step(1);
-        return cond();
-      }, what);
+    const { adapter, sink, stepUntil } = await startQuiet(sim, symbols, "binance-held", { fetch: fetchFn, now: () => clock });
     const bridging = () => symbols.filter((_, i) => adapter.topicInfo(i).bridging).length;
     await stepUntil(() => adapter.stats().topicsLive === 4, "every book live");
 
@@ -105,28 +83,7 @@ describe("Binance: a bridge whose snapshot is answered keeps it through a hold t
       headers.set("date", "Sun, 06 Dec 2026 22:00:00 GMT");
       return new Response(await res.text(), { status: res.status, headers });
     }) as typeof fetch;
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-held-answer"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-    };
-    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
-    stops.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.start(sink);
-    const stepUntil = (cond: () => boolean, what: string) =>
-      until(() => {
-        sim.step(1);
-        return cond();
-      }, what);
+    const { adapter, sink, stepUntil } = await startQuiet(sim, symbols, "binance-held-answer", { fetch: fetchFn, now: () => clock });
     await stepUntil(() => adapter.stats().topicsLive === 1, "the book live");
     block = true;
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
@@ -165,29 +122,7 @@ describe("Binance: a bridge whose request is already sent keeps buffering throug
       headers.set("date", "Sun, 06 Dec 2026 22:00:00 GMT");
       return new Response(await res.text(), { status: res.status, headers });
     }) as typeof fetch;
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: sim.wsUrl,
-      restUrl: sim.restUrl,
-      instrumentCachePath: join(makeTempDir("binance-held-sent"), "i.json"),
-      markets: [{ market: "spot", depth: 100, symbols }],
-      overrides: new Map(),
-    };
-    const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, ...quiet });
-    stops.push(async () => {
-      releaseA?.();
-      await adapter.stop();
-      await sim.stop();
-    });
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.start(sink);
-    const stepUntil = (cond: () => boolean, what: string) =>
-      until(() => {
-        sim.step(1);
-        return cond();
-      }, what);
+    const { adapter, sink, stepUntil } = await startQuiet(sim, symbols, "binance-held-sent", { fetch: fetchFn, now: () => clock }, () => releaseA?.());
     await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
     armed = true;
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
@@ -260,28 +195,7 @@ async function refusedAndPending(bAskedAfterRefusal: boolean) {
     }
     return fetch(input, init);
   }) as typeof fetch;
-  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-  const config: VenueConfig = {
-    venue: "binance",
-    wsUrl: sim.wsUrl,
-    restUrl: sim.restUrl,
-    instrumentCachePath: join(makeTempDir("binance-asked-again"), "i.json"),
-    markets: [{ market: "spot", depth: 100, symbols }],
-    overrides: new Map(),
-  };
-  const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, fetch: fetchFn, now: () => clock, maxBufferedBytes: 24 * 1024, ...quiet });
-  stops.push(async () => {
-    await adapter.stop();
-    await sim.stop();
-  });
-  const sink = new BookMaps(await adapter.loadInstruments());
-  adapter.start(sink);
-  const stepUntil = (cond: () => boolean, what: string) =>
-    until(() => {
-      sim.step(1);
-      return cond();
-    }, what);
+  const { adapter, sink, stepUntil } = await startQuiet(sim, symbols, "binance-asked-again", { fetch: fetchFn, now: () => clock, maxBufferedBytes: 24 * 1024 });
   await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
   scripted = true;
   adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
@@ -296,4 +210,42 @@ async function refusedAndPending(bAskedAfterRefusal: boolean) {
   if (!bAskedAfterRefusal) await refuse();
   await stepUntil(() => adapter.stats().bridgeBudgetDrops! >= 1, "a buffer dropped over the byte budget");
   return { bAborted, b: adapter.topicInfo(1), abandoned: adapter.stats().snapshotsAbandoned };
+}
+
+/**
+ * The adapter on the simulator's spot books, started on a BookMaps, stopped (after beforeStop) with the simulator.
+ * The test's clock jumps: no keepalive, dead-connection or staleness deadline is to fire meanwhile. stepUntil steps
+ * the simulator a frame per check.
+ */
+async function startQuiet(
+  sim: Awaited<ReturnType<typeof startBinanceSimulator>>,
+  symbols: string[],
+  tempDirName: string,
+  opts: { fetch: typeof fetch; now: () => number; maxBufferedBytes?: number },
+  beforeStop?: () => void,
+) {
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: sim.wsUrl,
+    restUrl: sim.restUrl,
+    instrumentCachePath: join(makeTempDir(tempDirName), "i.json"),
+    markets: [{ market: "spot", depth: 100, symbols }],
+    overrides: new Map(),
+  };
+  const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
+  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, ...opts, ...quiet });
+  stops.push(async () => {
+    beforeStop?.();
+    await adapter.stop();
+    await sim.stop();
+  });
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.start(sink);
+  const stepUntil = (cond: () => boolean, what: string) =>
+    until(() => {
+      sim.step(1);
+      return cond();
+    }, what);
+  return { adapter, sink, stepUntil };
 }

@@ -178,6 +178,19 @@ describe("coinbase: a subscribe refused for a passing reason is sent again, not 
   });
 });
 
+/** Four products live on a simulator; the adapter's clock is held: the 8-a-second window refills only when it moves. */
+async function fourLiveOnHeldClock(seed: number) {
+  const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"];
+  const sim = await startCoinbaseSimulator({ products, levels: 5, seed });
+  const clock = { nowMs: 1_000_000 };
+  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, now: () => clock.nowMs, random: () => 0 });
+  const sink = await startIntoSink(sim, adapter, cleanup);
+  sim.step(1);
+  const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+  await waitFor(() => products.every((_, i) => live(i)), "books live");
+  return { products, sim, clock, adapter, live };
+}
+
 /**
  * An error frame while requests wait for the pacing budget (8 messages a second per IP). `expectedAcks` lists every
  * request encoded, queued ones too. Before, an error naming a product matched a queued subscribe naming it: the
@@ -187,14 +200,7 @@ describe("coinbase: a subscribe refused for a passing reason is sent again, not 
  */
 describe("coinbase: an error frame never answers a request still queued for pacing", { timeout: 20_000 }, () => {
   test("a repeated refusal naming a queued subscribe's product leaves it queued; answers stay in step", async () => {
-    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"];
-    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 11 });
-    let nowMs = 1_000_000; // the adapter's clock, held: the 8-a-second window refills only when it moves
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, now: () => nowMs, random: () => 0 });
-    const sink = await startIntoSink(sim, adapter, cleanup);
-    sim.step(1);
-    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
-    await waitFor(() => products.every((_, i) => live(i)), "books live");
+    const { products, sim, clock, adapter, live } = await fourLiveOnHeldClock(11);
     const internals = adapter as unknown as { conns: { outbox: unknown[]; expectedAcks: string[]; pending: Map<string, unknown> }[]; control: { flush(): void } };
     const conn = internals.conns[0]!;
     // Two messages so far (level2, heartbeats); four resyncs are four unsubscribes, then four subscribes: two go, two wait.
@@ -205,7 +211,7 @@ describe("coinbase: an error frame never answers a request still queued for paci
     const refusal = JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "SOL-USD is not a valid product" });
     expect(adapter.ingestFrame("spot", adapter.connectionOf(2), refusal, 0)).toBe(true);
     expect(conn.expectedAcks).toHaveLength(2); // before: 1, the queued SOL-USD subscribe taken as answered
-    nowMs += 1_000;
+    clock.nowMs += 1_000;
     internals.control.flush();
     sim.step(1);
     await waitFor(() => conn.pending.size === 0 && products.every((_, i) => live(i)), "every book live again, every request answered");
@@ -222,14 +228,7 @@ describe("coinbase: an error frame never answers a request still queued for paci
  */
 describe("coinbase: a subscriptions event never answers a request still queued for pacing", { timeout: 20_000 }, () => {
   test("a repeated subscriptions event while both resubscribes are queued leaves them queued; answers stay in step", async () => {
-    const products = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"];
-    const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 12 });
-    let nowMs = 1_000_000; // the adapter's clock, held: the 8-a-second window refills only when it moves
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log: silentLogger, now: () => nowMs, random: () => 0 });
-    const sink = await startIntoSink(sim, adapter, cleanup);
-    sim.step(1);
-    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
-    await waitFor(() => products.every((_, i) => live(i)), "books live");
+    const { products, sim, clock, adapter, live } = await fourLiveOnHeldClock(12);
     type SimConn = { data: { seq: number } };
     const simConns = (sim as unknown as { conns: Set<SimConn> }).conns;
     const internals = adapter as unknown as { conns: { outbox: unknown[]; expectedAcks: string[]; pending: Map<string, unknown>; lastSeq: number }[]; control: { flush(): void } };
@@ -244,7 +243,7 @@ describe("coinbase: a subscriptions event never answers a request still queued f
     expect(adapter.ingestFrame("spot", adapter.connectionOf(2), repeat, 1)).toBe(true);
     expect(conn.lastSeq).toBe(simConn.data.seq - 1); // taken in sequence, not as a gap
     expect(conn.expectedAcks).toHaveLength(2); // before: 1, the queued SOL-USD subscribe taken as answered
-    nowMs += 1_000;
+    clock.nowMs += 1_000;
     internals.control.flush();
     sim.step(1);
     await waitFor(() => conn.pending.size === 0 && products.every((_, i) => live(i)), "every book live again, every request answered");

@@ -6,53 +6,16 @@
  * ("no pong") without having been pinged. The common machinery on a fake socket, rounds run by hand.
  */
 import { expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
-import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
+import { clientPingRig } from "./client-ping-rig.ts";
 
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: () => ({ kind: "other" }),
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
 const PING_INTERVAL_MS = 20_000;
 const PONG_TIMEOUT_MS = 2_000;
 const DEAD_MS = 7_000; // an idle connection is probed at half of it (3.5 s)
 
 function setup(o: { pacing?: RequestProtocol["pacing"]; pingIntervalMs?: number } = {}) {
-  let nowMs = 0;
-  const control = new SubscriptionControl({ ...PROTOCOL, pacing: o.pacing }, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  conn.addTopics(["book.A"], 10);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: o.pingIntervalMs ?? PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: DEAD_MS,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
-  // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush(); // the pacing timer's work, by hand
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
+  const { conn, round, stop } = clientPingRig({ pacing: o.pacing, pingIntervalMs: o.pingIntervalMs ?? PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, deadConnectionMs: DEAD_MS });
   const pings = () => conn.sent.filter((s) => s.startsWith("ping")).length;
-  // Ends any reconnect scheduled by a failure (the fake socket cannot be closed: it is let go first).
-  const stop = async () => {
-    conn.ws = null;
-    await lifecycle.stop();
-  };
   return { conn, round, pings, stop };
 }
 

@@ -8,54 +8,18 @@
  * on fake sockets, rounds run by hand on a fake clock (as clock-step-pong.test.ts).
  */
 import { afterEach, expect, test, vi } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { SUB_ACTIVE } from "../../../src/venues/common/connection.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
-import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
+import { clientPingRig } from "./client-ping-rig.ts";
+import { FakeWs } from "./fake-ws.ts";
 
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: () => ({ kind: "other" }),
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
 const PING_INTERVAL_MS = 1_000; // shorter than the pong time: a ping is due while one is unanswered
 const PONG_TIMEOUT_MS = 2_000;
 const ROUND_MS = 250;
 
 function setup(pacing?: RequestProtocol["pacing"]) {
-  let nowMs = 0;
-  const control = new SubscriptionControl({ ...PROTOCOL, pacing }, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  conn.addTopics(["book.A"], 10);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: 7_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
-  // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush(); // the pacing timer's work, by hand
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  const stop = async () => {
-    conn.ws = null;
-    await lifecycle.stop();
-  };
-  return { conn, control, lifecycle, round, stop };
+  return clientPingRig({ pacing, pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, deadConnectionMs: 7_000 });
 }
 
 afterEach(() => {
@@ -134,31 +98,6 @@ test("a pong late by more than the ping interval meets no later ping's deadline"
   expect(now).toBe(firstUnansweredMs + PONG_TIMEOUT_MS + ROUND_MS);
   await stop();
 });
-
-/** A socket a test drives: what is sent, its handlers, and open/close by hand. */
-class FakeWs {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 3;
-  static made: FakeWs[] = [];
-  readonly sent: string[] = [];
-  readyState = FakeWs.OPEN;
-  closedWith: number | undefined = undefined;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeWs.made.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(code = 1000): void {
-    this.closedWith = code;
-    this.readyState = FakeWs.CLOSED;
-  }
-}
 
 /**
  * The old socket keeps delivering but never answers its ping (sent before the swap). The swap read anything still

@@ -15,6 +15,7 @@ import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { FakeWs } from "./fake-ws.ts";
 
 /** Acks are `{"ack":"<reqId>"}`, answering a whole request. */
 const PROTOCOL: RequestProtocol = {
@@ -34,31 +35,6 @@ const PING_INTERVAL_MS = 1_000;
 const PONG_TIMEOUT_MS = 2_000;
 const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
-
-/** A socket a test drives: what is sent, its handlers, and close by hand. */
-class FakeWs {
-  static readonly CONNECTING = 0;
-  static readonly OPEN = 1;
-  static readonly CLOSED = 3;
-  static made: FakeWs[] = [];
-  readonly sent: string[] = [];
-  readyState = FakeWs.OPEN;
-  closedWith: number | undefined = undefined;
-  onopen: (() => void) | null = null;
-  onmessage: ((ev: { data: string }) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeWs.made.push(this);
-  }
-  send(text: string): void {
-    this.sent.push(text);
-  }
-  close(code = 1000): void {
-    this.closedWith = code;
-    this.readyState = FakeWs.CLOSED;
-  }
-}
 
 interface Invalidation {
   topic: string;
@@ -104,17 +80,23 @@ function setup(replay = false) {
   return { conn, topics, control, lifecycle, invalidated, events, round, stop };
 }
 
+/** A fresh FakeWs "old", the connection's socket with its handlers bound (its close handler too); FakeWs.made restarts at it. */
+function bindOld(s: ReturnType<typeof setup>): FakeWs {
+  FakeWs.made = [];
+  const old = new FakeWs("old");
+  s.conn.ws = old as unknown as WebSocket;
+  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  return old;
+}
+
 afterEach(() => {
   vi.unstubAllGlobals();
 });
 
 /** Three books LIVE on the old socket; swapped to a replacement that acks A only, B's and C's subscribes still out. */
 function overlap(s: ReturnType<typeof setup>) {
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation); // its close handler
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -238,11 +220,8 @@ test("replay through the Bybit adapter: ws:retired naming the book makes it leav
  */
 test("gone back to the old socket: a book only the replacement fed leaves LIVE; ws:back names it and replay does the same", async () => {
   const s = setup();
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -288,11 +267,8 @@ test("gone back to the old socket: a book only the replacement fed leaves LIVE; 
 // the overlap is. Until 2026-12-07 nothing was sent: AWAITING_SNAPSHOT until its stale time.
 test("gone back to the old socket: a book closed and listed again during the overlap, no snapshot yet, is redone there", async () => {
   const s = setup();
-  FakeWs.made = [];
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = new FakeWs("old");
-  s.conn.ws = old as unknown as WebSocket;
-  (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+  const old = bindOld(s);
   for (const t of s.topics) {
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
@@ -343,10 +319,7 @@ test("randomized planned reconnects with closes and listings: no book LIVE witho
     const random = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const s = setup(true); // no capture tap: the records are not looked at here
-    FakeWs.made = [];
-    const old = new FakeWs("old");
-    s.conn.ws = old as unknown as WebSocket;
-    (s.lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(s.conn, old, s.conn.generation);
+    const old = bindOld(s);
     for (const t of s.topics) {
       t.sub = SUB_ACTIVE;
       t.book = BookState.LIVE;

@@ -13,6 +13,7 @@ import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
 
 const STALE_MS = 3_000;
 const ROUND_MS = 250;
@@ -35,18 +36,7 @@ function setup() {
   const names = ["book.A", "book.B", "book.C", "book.D", "book.E"];
   const topics = conn.addTopics(names, 10);
   const resyncs: { topic: string; atMs: number }[] = [];
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => STALE_MS,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, quietLifecycleOptions(() => nowMs, STALE_MS, (seq) => `ping ${seq}`));
   // When each topic's subscribe was written (the fake socket records it).
   const writtenMs = new Map<string, number>();
   const round = (ms: number) => {
@@ -114,18 +104,7 @@ test("Upbit/Bithumb: a code's stale clock starts when the list asking for it is 
   conn.used = true;
   const [a, b] = conn.addTopics(["book.KRW-AAA", "book.KRW-BBB"], 15);
   const resyncs: { topic: string; atMs: number }[] = [];
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => UPBIT_STALE_MS,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, quietLifecycleOptions(() => nowMs, UPBIT_STALE_MS, (seq) => `ping ${seq}`));
   control.sendRequest(conn, "subscribe", [a!]); // the bucket's first token: written at once
   for (let i = 0; i < 4; i++) control.send(conn, `filler ${i}`); // two more tokens, then two queued (667, 1334 ms)
   control.sendRequest(conn, "subscribe", [b!]); // queued behind them: written at 2001 ms

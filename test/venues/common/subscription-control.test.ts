@@ -13,6 +13,7 @@ import { SubscriptionControl } from "../../../src/venues/common/subscription-con
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { rng } from "../../support/mulberry32.ts";
+import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
 
 /** Requests `{"id":…,"method":…,"params":[…]}`; acks `{"id":…,"result":null}` or `{"id":…,"error":"…"}`. */
 function protocol(pacing?: RequestProtocol["pacing"]): RequestProtocol {
@@ -96,18 +97,7 @@ describe("common subscription control", () => {
     // listed first put its connection first (its unsubscribe then took the token the other's was due).
     const { control, all, at } = setup({ perIp: { capacity: 1, perSecond: 1 } }, 2, 3);
     const [c0, c1, c2] = all as [(typeof all)[0], (typeof all)[0], (typeof all)[0]];
-    const lifecycle = new ConnectionLifecycle("fake", all.map((x) => x.conn), control, { invalidate: () => undefined, resync: () => undefined }, {
-      log: silentLogger,
-      keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-      deadConnectionMs: 6_000_000,
-      ackTimeoutMs: 6_000_000,
-      staleAfterMs: () => 6_000_000,
-      resyncBackoffBaseMs: 100,
-      maxConnectsPerWindow: 10,
-      connectWindowMs: 1_000,
-      now: () => 0,
-      random: () => 0.5,
-    });
+    const lifecycle = new ConnectionLifecycle("fake", all.map((x) => x.conn), control, { invalidate: () => undefined, resync: () => undefined }, quietLifecycleOptions(() => 0));
     c0.topics[0]!.sub = SUB_ACTIVE;
     c1.topics[0]!.sub = SUB_PENDING;
     c1.topics[1]!.sub = SUB_ACTIVE;

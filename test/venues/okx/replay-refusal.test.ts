@@ -21,8 +21,8 @@ const snapshot = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snaps
 const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["books:BTC-USDT"]])}`;
 const refusal = (id: string) => JSON.stringify({ id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:BTC-USDT doesn't exist." });
 
-/** A replaying adapter of spot BTC-USDT, LIVE from a snapshot on conn0.spot, and what a test feeds it there. */
-async function liveInReplay(log: Logger = silentLogger) {
+/** A replaying adapter of spot BTC-USDT, its subscribe s1 written on conn0.spot, and what a test feeds it there. */
+async function subscribedInReplay(log: Logger = silentLogger) {
   const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log });
   cleanups.push(() => adapter.stop());
   const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
@@ -32,9 +32,15 @@ async function liveInReplay(log: Logger = silentLogger) {
   event("ws:open");
   event("ws:sockets");
   event(request("s1"));
-  feed(snapshot);
-  expect(adapter.topicInfo(0).state).toBe("live");
   return { adapter, sink, feed, event };
+}
+
+/** subscribedInReplay, then LIVE from a snapshot. */
+async function liveInReplay(log: Logger = silentLogger) {
+  const r = await subscribedInReplay(log);
+  r.feed(snapshot);
+  expect(r.adapter.topicInfo(0).state).toBe("live");
+  return r;
 }
 
 describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
@@ -165,15 +171,7 @@ describe("okx replay: a held refusal and a recorded REST answer", () => {
     // Live writes ws:back in a microtask right after the refusing frame; a REST answer is a later task, so one recorded
     // next says live did not go back. Until 2026-12-07 (s-rdrepd2) ingestRest decided nothing: the held book was
     // bridged to LIVE from the recorded answer, published LIVE where live had it halted.
-    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
-    event("ws:open");
-    event("ws:sockets");
-    event(request("s1"));
+    const { adapter, sink, feed, event } = await subscribedInReplay();
     // An update before any snapshot: buffered for a REST snapshot (rest-bridge.ts), the recorded answer to come.
     feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":10,"seqId":11}]}`);
     expect(adapter.topicInfo(0).state).not.toBe("live");

@@ -215,31 +215,7 @@ describe("okx REST bridge: a refused request's bridge goes behind those asked si
   // out its backoff) while its buffer pushed out those of the bridges asked for after it began, REST serving them
   // first; one failing every time cost the others their answers. Now a retry asks anew: over the budget it gives way.
   test("book 0 begins first, is refused; book 1's buffer is kept when book 0's next frame does not fit", async () => {
-    const clock = { ms: 1_000_000 };
-    const scanner = { seqId: 0, prevSeqId: 0 };
-    const conn = { update: { tsRecvUs: 0 }, scanner, readAgain: () => 0 };
-    const topics = [0, 1].map((i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
-    const requests: { index: number; resolve: (r: Response) => void }[] = [];
-    const resynced: number[] = [];
-    const a = {
-      now: () => clock.ms,
-      wallNow: () => clock.ms,
-      random: () => 0.5,
-      log: silentLogger,
-      c: { gaps: 0 },
-      books: { replaying: false, resync: (t: OkxTopic) => void resynced.push(t.index) },
-      configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
-      instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
-      fetchFn: (url: string) => new Promise<Response>((resolve) => requests.push({ index: Number(/instId=Q(\d+)-USDT/.exec(url)![1]), resolve })),
-      applyRestSnapshot: () => {},
-      onBook: () => {},
-      recheckInstrument: () => {},
-    };
-    const frame = (seq: number) => `${seq}:${seq - 1}:${"x".repeat(100)}`;
-    const frameBytes = frame(1001).length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
-    const bridge = new RestBridge(a as unknown as OkxAdapter, 2, undefined, undefined, undefined, 4 * frameBytes);
-    const b0 = topics[0] as unknown as OkxTopic;
-    const b1 = topics[1] as unknown as OkxTopic;
+    const { requests, resynced, frame, bridge, b0, b1 } = twoBooksOfFourFrames();
     bridge.buffer(b0, frame(1001)); // book 0's bridge begins (asks) first
     bridge.buffer(b1, frame(2001));
     bridge.buffer(b1, frame(2002));
@@ -256,31 +232,7 @@ describe("okx REST bridge: a refused request's bridge goes behind those asked si
   // Until 2026-12-07 the retry renewed its place when the request failed, and kept it through the backoff: book 1,
   // asked for meanwhile (REST serves it first), ranked behind it and lost its buffer. Now no request out: last.
   test("book 0 refused, waiting out its backoff; book 1 asked for meanwhile keeps its buffer when book 0's next frame does not fit", async () => {
-    const clock = { ms: 1_000_000 };
-    const scanner = { seqId: 0, prevSeqId: 0 };
-    const conn = { update: { tsRecvUs: 0 }, scanner, readAgain: () => 0 };
-    const topics = [0, 1].map((i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
-    const requests: { index: number; resolve: (r: Response) => void }[] = [];
-    const resynced: number[] = [];
-    const a = {
-      now: () => clock.ms,
-      wallNow: () => clock.ms,
-      random: () => 0.5,
-      log: silentLogger,
-      c: { gaps: 0 },
-      books: { replaying: false, resync: (t: OkxTopic) => void resynced.push(t.index) },
-      configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
-      instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
-      fetchFn: (url: string) => new Promise<Response>((resolve) => requests.push({ index: Number(/instId=Q(\d+)-USDT/.exec(url)![1]), resolve })),
-      applyRestSnapshot: () => {},
-      onBook: () => {},
-      recheckInstrument: () => {},
-    };
-    const frame = (seq: number) => `${seq}:${seq - 1}:${"x".repeat(100)}`;
-    const frameBytes = frame(1001).length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
-    const bridge = new RestBridge(a as unknown as OkxAdapter, 2, undefined, undefined, undefined, 4 * frameBytes);
-    const b0 = topics[0] as unknown as OkxTopic;
-    const b1 = topics[1] as unknown as OkxTopic;
+    const { requests, resynced, frame, bridge, b0, b1 } = twoBooksOfFourFrames();
     bridge.buffer(b0, frame(1001)); // book 0's bridge begins (asks) first
     requests.find((r) => r.index === 0)!.resolve(new Response("busy", { status: 503 })); // refused: retried later
     await until(() => bridge.refused === 1, "book 0's request refused");
@@ -295,6 +247,34 @@ describe("okx REST bridge: a refused request's bridge goes behind those asked si
     for (const r of requests) r.resolve(new Response("gone", { status: 503 }));
   });
 });
+
+/** Two books sharing a budget of 4 frames; REST answers only when a test resolves a request, by the book it names. */
+function twoBooksOfFourFrames() {
+  const clock = { ms: 1_000_000 };
+  const scanner = { seqId: 0, prevSeqId: 0 };
+  const conn = { update: { tsRecvUs: 0 }, scanner, readAgain: () => 0 };
+  const topics = [0, 1].map((i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
+  const requests: { index: number; resolve: (r: Response) => void }[] = [];
+  const resynced: number[] = [];
+  const a = {
+    now: () => clock.ms,
+    wallNow: () => clock.ms,
+    random: () => 0.5,
+    log: silentLogger,
+    c: { gaps: 0 },
+    books: { replaying: false, resync: (t: OkxTopic) => void resynced.push(t.index) },
+    configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
+    instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
+    fetchFn: (url: string) => new Promise<Response>((resolve) => requests.push({ index: Number(/instId=Q(\d+)-USDT/.exec(url)![1]), resolve })),
+    applyRestSnapshot: () => {},
+    onBook: () => {},
+    recheckInstrument: () => {},
+  };
+  const frame = (seq: number) => `${seq}:${seq - 1}:${"x".repeat(100)}`;
+  const frameBytes = frame(1001).length * 2 + BUFFERED_FRAME_OVERHEAD_BYTES;
+  const bridge = new RestBridge(a as unknown as OkxAdapter, 2, undefined, undefined, undefined, 4 * frameBytes);
+  return { requests, resynced, frame, bridge, b0: topics[0] as unknown as OkxTopic, b1: topics[1] as unknown as OkxTopic };
+}
 
 async function until(ok: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 1000 && !ok(); i++) await new Promise((res) => setTimeout(res, 0));

@@ -21,6 +21,7 @@ import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifec
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { rng } from "../../support/mulberry32.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
+import { quietLifecycleOptions } from "../common/quiet-lifecycle.ts";
 
 const ERROR_WAIT_MS = 1_000;
 const CODES = ["A", "B", "C", "D", "E", "F", "G", "H", "J", "K"];
@@ -55,18 +56,7 @@ async function run(seed: number): Promise<void> {
   const conn = new SendRecordingConnection(0, "spot");
   const topics = conn.addTopics(CODES.map((c) => `book.KRW-${c}`), 30);
   const control = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, ERROR_WAIT_MS);
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => Date.now(),
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => Date.now()));
   const code = (t: TopicState) => t.symbol;
   const wanted = new Set<TopicState>(); // subscribed by the test and not closed
   const closed = new Set<TopicState>();

@@ -10,6 +10,7 @@ import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifec
 import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
+import { quietLifecycleOptions } from "../common/quiet-lifecycle.ts";
 
 const codesOf = (text: string) => (JSON.parse(text) as [unknown, { codes: string[] }])[1].codes.map((c) => c.replace(/\.30$/, ""));
 
@@ -60,18 +61,7 @@ test("an error frame is bisected against the last list written, not one still wa
  */
 test("a code closed while PENDING is left out of a list still waiting, and a written one is replaced", async () => {
   const { clock, control, conn, topics } = rig();
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => clock.nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, quietLifecycleOptions(() => clock.nowMs));
   const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
   control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B], both PENDING (no book yet)
   lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
@@ -127,18 +117,7 @@ test("a code subscribed during a bisection: its stale clock starts when the list
   const STALE_MS = 2_000;
   const { clock, control, conn, topics } = rig(); // probes pass after 60 s without an error
   const resyncs: { topic: string; atMs: number }[] = [];
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: clock.nowMs }) }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => STALE_MS,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => clock.nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: clock.nowMs }) }, quietLifecycleOptions(() => clock.nowMs, STALE_MS));
   conn.used = true;
   const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
   control.sendRequest(conn, "subscribe", [a]);
@@ -178,18 +157,7 @@ test("a code subscribed during a bisection: its stale clock starts when the list
  */
 test("a code closed while a list and a probe wait is named by neither when they go", async () => {
   const { clock, control, conn, topics } = rig();
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => clock.nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, quietLifecycleOptions(() => clock.nowMs));
   const [a, b, c] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
   control.sendRequest(conn, "subscribe", [a]);
   control.sendRequest(conn, "subscribe", [b]); // written: [A], [A, B]
@@ -283,18 +251,7 @@ test("an error frame is bisected against the last list written on its own socket
  */
 test("a probe withdrawn unsent because its codes closed passes at once, the bisection going on without them", async () => {
   const { control, conn, topics } = rig(); // probes pass after 60 s without an error
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => 0,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: () => undefined }, quietLifecycleOptions(() => 0));
   const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
   control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
   control.send(conn, "PING");

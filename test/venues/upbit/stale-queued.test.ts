@@ -8,6 +8,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
+import { quietLifecycleOptions } from "../common/quiet-lifecycle.ts";
 
 const STALE_MS = 2_000; // the floor
 const ROUND_MS = 250;
@@ -20,18 +21,7 @@ test("no stale resync while a code's request waits for the pacing; stale its sta
   const names = ["A", "B", "C", "D", "E", "F", "G", "H"].map((c) => `book.KRW-${c}`);
   const topics = conn.addTopics(names, 30);
   const resyncs: { topic: string; atMs: number }[] = [];
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 6_000_000, pongTimeoutMs: 6_000_000, encodePing: () => "PING" },
-    deadConnectionMs: 6_000_000,
-    ackTimeoutMs: 6_000_000,
-    staleAfterMs: () => STALE_MS,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push({ topic: t.topic, atMs: nowMs }) }, quietLifecycleOptions(() => nowMs, STALE_MS));
   // When a request first named each code (every request carries the whole list).
   const writtenMs = new Map<string, number>();
   let seen = 0;
