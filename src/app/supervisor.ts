@@ -20,7 +20,7 @@ import { Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
-import { collectInTurns, LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
+import { LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
 import { configuredSubscriptions, inWorkerShare } from "./feeder.ts";
@@ -116,7 +116,7 @@ interface Slot {
    * While its worker is down: the symbols of its share that `of` (its lastBooks then) has no book for (unavailableShare),
    * judged once: neither changes while it is down, and every /readyz, /books and /status asks for them.
    */
-  unavailable?: { of: BookSummary[]; list: ReadinessInput["unresolved"] };
+  unavailable?: Unavailability;
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   /**
@@ -129,6 +129,13 @@ interface Slot {
   share: ReadinessInput["unresolved"];
   /** Its workers' counters as /metrics last showed them: a restarted worker's start from there, never going down. */
   carry: CounterCarry;
+}
+
+/** A down slot's share judged against its last books (unavailableShare); `bad`: those books' entries that are no book summary. */
+interface Unavailability {
+  of: BookSummary[];
+  list: ReadinessInput["unresolved"];
+  bad: number;
 }
 
 export class Supervisor implements StatusSource {
@@ -331,7 +338,7 @@ export class Supervisor implements StatusSource {
       }
       down.push(slot.index);
       const books = await staleBooks(slot, turn ?? now);
-      answered.push({ books, unresolved: await unavailableShare(slot, turn ?? now), connections: [], workersDown: [] });
+      answered.push({ books, unresolved: (await unavailableShare(slot, turn ?? now, this.log)).list, connections: [], workersDown: [] });
     }
     return mergeReadiness(answered, down);
   }
@@ -355,8 +362,9 @@ export class Supervisor implements StatusSource {
         down.push(slot.index);
         // Every last book counts (all stale); only the first READYZ_NAMED are copied.
         const stale = await staleBooks(slot, turn ?? now, READYZ_NAMED);
-        const unavailable = await unavailableShare(slot, turn ?? now);
-        answered.push({ ...unresolvedSummary(unavailable, unavailable.length), books: slot.lastBooks.length, notLive: slot.lastBooks.length, notLiveFirst: stale.map(notLiveOf) });
+        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.log);
+        const books = of.length - bad; // its entries that are no book summary (skipped) not counted
+        answered.push({ ...unresolvedSummary(list, list.length), books, notLive: books, notLiveFirst: stale.map(notLiveOf) });
       }
     }
     return mergeSummaries(answered, down);
@@ -705,17 +713,23 @@ function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: numb
  * worker was back. LIST_ITEMS_PER_TURN per `turn` (until 2026-12-06 in one turn, 20,000 of them), and once for those
  * books (kept in the slot: the share never changes, its last books not while it is down): until 2026-12-06 every
  * /readyz judged them again, a pass over both lists (a turn per 500 of each) for each probe of a worker down.
- * Read only: the list is shared by every answer until the worker answers again.
+ * Read only: the list is shared by every answer until the worker answers again. An entry of those books that is no book
+ * summary (isBookSummary) is skipped, counted (`bad`) and logged once for them; until 2026-12-07 reading it threw, and
+ * /books, /readyz and /status answered 500 while that worker was down.
  */
-async function unavailableShare(slot: Slot, turn: Turn): Promise<ReadinessInput["unresolved"]> {
+async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Unavailability> {
   const books = slot.lastBooks;
-  if (slot.unavailable?.of === books) return slot.unavailable.list;
+  if (slot.unavailable?.of === books) return slot.unavailable;
   const shown = new Set<string>();
+  let bad = 0;
   for (let i = 0; i < books.length; i++) {
     if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
-    const b = books[i]!;
-    shown.add(`${b.venue}/${b.market}/${b.symbol}`);
+    const b = books[i];
+    if (isBookSummary(b)) shown.add(`${b.venue}/${b.market}/${b.symbol}`);
+    else bad++;
   }
+  // Once per list of last books (this pass is judged once for them): staleBooks skips the same entries silently.
+  if (bad > 0) log.error("worker's last books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: books.length });
   const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;
@@ -724,21 +738,37 @@ async function unavailableShare(slot: Slot, turn: Turn): Promise<ReadinessInput[
     const u = share[i]!;
     if (!shown.has(`${u.venue}/${u.market}/${u.symbol}`)) out.push({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_unavailable", detail });
   }
+  const judged = { of: books, list: out, bad };
   // Kept only while those are still its last books (a worker back meanwhile answered newer ones: keepBooks).
-  if (slot.lastBooks === books) slot.unavailable = { of: books, list: out };
-  return out;
+  if (slot.lastBooks === books) slot.unavailable = judged;
+  return judged;
 }
 
 /**
  * A dead or unresponsive worker's books as it last answered them (the first `limit`): not to be trusted until it is
  * back; their age goes on from that answer (its recvAgeUs plus the time since, on this thread's monotonic clock).
- * LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 20,000 copied in one turn of this thread.
+ * LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 20,000 copied in one turn of this thread. Entries that are no book
+ * summary are skipped (unavailableShare counts and logs them).
  */
-function staleBooks(slot: Slot, turn: Turn, limit = Infinity): Promise<BookSummary[]> {
+async function staleBooks(slot: Slot, turn: Turn, limit = Infinity): Promise<BookSummary[]> {
   const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
   const books = slot.lastBooks;
-  return collectInTurns(Math.min(limit, books.length), (i) => {
-    const b = books[i]!;
-    return { ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: b.recvAgeUs === null ? null : b.recvAgeUs + sinceUs };
-  }, turn);
+  const out: BookSummary[] = [];
+  const count = Math.min(limit, books.length);
+  for (let i = 0; i < books.length && out.length < limit; i++) {
+    // As collectInTurns: a turn before each chunk, the first too when more than one is to be copied.
+    if (i % LIST_ITEMS_PER_TURN === 0 && (i > 0 || count > LIST_ITEMS_PER_TURN)) await turn();
+    const b = books[i];
+    if (!isBookSummary(b)) continue; // counted and logged by unavailableShare
+    out.push({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: typeof b.recvAgeUs === "number" ? b.recvAgeUs + sinceUs : null });
+  }
+  return out;
+}
+
+/**
+ * An entry of a worker's books that names its book: "started"'s summaries and a readiness reply's books are taken as
+ * lists only (a share's worth, on every request), so an entry is checked where it is read, skipped if it is not one.
+ */
+function isBookSummary(b: unknown): b is BookSummary {
+  return isObject(b) && typeof b.venue === "string" && typeof b.market === "string" && typeof b.symbol === "string";
 }

@@ -12,7 +12,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -144,6 +144,38 @@ test("a malformed started fails the worker's start: the first start fails naming
     settable.config = config;
     // A good start then makes it ready again (the failures held no state that kept it out).
     await vi.waitFor(async () => expect(await supervisor.metricsText()).toContain("feeder_workers_ready 1"), { timeout: 20_000, interval: 20 });
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * The elements of "started"'s summaries (and of a readiness reply's books) are not checked as they are taken (a
+ * share's worth, thousands): a down worker's last books holding one that is no book summary are skipped, counted and
+ * logged once, when /books, /readyz and /status judge them. Before, staleBooks and unavailableShare threw on it
+ * (reading its fields): /books and /readyz answered 500 for as long as that worker stayed down.
+ */
+test("a down worker's last books with elements that are no book summary: skipped and logged once, not a 500", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(194), workers: 1 }));
+  const good = { venue: "bybit", market: "linear", symbol: "BTCUSDT", state: "live", reason: "ok", valid: true, recvAgeUs: 5 };
+  const summaries = [null, 5, good, { venue: 7 }];
+  const supervisor = new Supervisor({ ...config, [STARTED_SUMMARIES]: summaries } as typeof config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  try {
+    await supervisor.start();
+    // Every reply is malformed: the worker is down, its "started" summaries its last books.
+    for (let i = 0; i < 2; i++) {
+      const readiness = await supervisor.readiness();
+      expect(readiness.workersDown).toEqual([0]);
+      expect(readiness.books.map((b) => [b.symbol, b.state, b.reason])).toEqual([["BTCUSDT", "stale", "worker_unavailable"]]);
+      expect(readiness.unresolved.map((u) => [u.symbol, u.reason])).toEqual([["ETHUSDT", "worker_unavailable"]]);
+      const readyz = await supervisor.readyz();
+      expect([readyz.workersDown, readyz.books, readyz.notLive, readyz.unresolved]).toEqual([[0], 1, 1, 1]);
+      expect(readyz.notLiveFirst.map((b) => b.symbol)).toEqual(["BTCUSDT"]);
+    }
+    const skipped = lines.filter((l) => l.msg.startsWith("worker's last books hold entries that are no book summary"));
+    expect(skipped.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 3]]);
   } finally {
     await supervisor.stop();
   }

@@ -54,6 +54,13 @@ export const MALFORMED_STARTS: Record<string, unknown> = {
   unresolved: { type: "started", books: 0, sessionId: 2, summaries: [], venues: [{ venue: "bybit", books: 0, unresolved: [null] }] },
 };
 
+/**
+ * The config key (a test's marker) whose value, a list, is sent as "started"'s summaries: elements that are no book
+ * summary (null, a number) among good ones. Only the list is checked as "started" is taken (not its thousands of
+ * elements), so the start succeeds and the list is kept as the worker's last books.
+ */
+export const STARTED_SUMMARIES = "testStartedSummaries";
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
@@ -66,7 +73,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send({ type: "session", sourceId: THROWING_SOURCE_ID, sessionId: 1 });
     send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
     const malformedStart = (msg.config as unknown as Record<string, unknown>)[MALFORMED_STARTED];
-    send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : ({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] } satisfies FromWorker));
+    const summaries = (msg.config as unknown as Record<string, unknown>)[STARTED_SUMMARIES] ?? [];
+    send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
   else if (msg.type === "request") {
     const n = asked.get(msg.what) ?? 0;
