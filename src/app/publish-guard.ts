@@ -138,10 +138,11 @@ export class PublishGuard {
       .sample("feeder_publish_conflicts_total", {}, this.conflictsDetected);
     w.family("feeder_publish_conflicts_active", "gauge", "other publishers' sessions on our own streams now (not yet quiet)")
       .sample("feeder_publish_conflicts_active", {}, this.active.size);
-    w.family("feeder_publish_watch_dropped_total", "counter", "datagrams of other sessions on our streams not recorded: damaged (failed the checksum), forged (with publish.auth_key_file: not signed with the key), untracked (beyond the sessions tracked at once)")
+    w.family("feeder_publish_watch_dropped_total", "counter", "datagrams of other sessions on our streams not recorded: damaged (failed the checksum), forged (with publish.auth_key_file: not signed with the key), untracked (beyond the sessions tracked at once), unchecked (beyond the checks allowed per second)")
       .sample("feeder_publish_watch_dropped_total", { reason: "damaged" }, this.watcher.damaged)
       .sample("feeder_publish_watch_dropped_total", { reason: "forged" }, this.watcher.forged)
-      .sample("feeder_publish_watch_dropped_total", { reason: "untracked" }, this.watcher.untracked);
+      .sample("feeder_publish_watch_dropped_total", { reason: "untracked" }, this.watcher.untracked)
+      .sample("feeder_publish_watch_dropped_total", { reason: "unchecked" }, this.watcher.unchecked);
     return w.text();
   }
 

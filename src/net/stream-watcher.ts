@@ -14,7 +14,9 @@
  * it must also be signed with our key (v1 never is): subscribers holding the key drop any other, so it disturbs
  * nothing, and before, one forged datagram could refuse our start or turn /readyz to 503. At most
  * MAX_FOREIGN_SESSIONS sessions are tracked; datagrams of further ones are counted (`untracked`), not stored, so
- * a flood of forged sessions cannot grow the publisher's memory.
+ * a flood of forged sessions cannot grow the publisher's memory. This socket's events run on the publishing thread:
+ * at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams are examined per second, further ones only counted
+ * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs.
  * @module
  */
 import dgram from "node:dgram";
@@ -43,6 +45,12 @@ const SESSION_KEY_SCALE = 0x1_0000_0000;
 const RECV_BUFFER_BYTES = 256 * 1024;
 /** Foreign sessions tracked at once (each one is a configuration error to fix, and one is enough to name it). */
 export const MAX_FOREIGN_SESSIONS = 64;
+/**
+ * Other-session datagrams checked per second of the clock (framing, and the HMAC with a key): this runs on the
+ * publishing thread, and anyone on the segment can send them, so a flood must not cost one HMAC each. A real other
+ * publisher sends steadily (heartbeats at least), so a sample of its datagrams is enough to name it.
+ */
+export const MAX_FOREIGN_CHECKS_PER_SECOND = 1000;
 
 export interface WatchedStream {
   readonly group: string;
@@ -91,6 +99,11 @@ export class StreamWatcher {
   untracked = 0;
   /** With a key: datagrams that looked foreign but were not signed with it (keyed subscribers drop them), not counted as a session. */
   forged = 0;
+  /** Datagrams of other sessions beyond the checks allowed this second: counted, not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
+  unchecked = 0;
+  /** The one-second window the checks are counted in (its start on `now`), and the checks made in it. */
+  private windowStartMs = -Infinity;
+  private checksInWindow = 0;
   /** Framing checks, and the HMAC trailer with a key (else it is covered by the checksum, not verified). Cold: foreign datagrams only. */
   private readonly reader: PacketReader;
   private readonly keyed: boolean;
@@ -111,6 +124,7 @@ export class StreamWatcher {
     ownSourceIds: readonly number[],
     private readonly now: () => number = monoMs, // its times are compared, never shown: a wall-clock step is no silence
     authKey?: Uint8Array, // publish.auth_key_file's key: only datagrams signed with it can be another publisher
+    private readonly checksPerSecond: number = MAX_FOREIGN_CHECKS_PER_SECOND,
   ) {
     this.ownSources = new Set(ownSourceIds);
     this.keyed = authKey !== undefined;
@@ -180,7 +194,18 @@ export class StreamWatcher {
     if (!this.ownSources.has(sourceId)) return;
     const sessionId = msg.readUInt32LE(PKT_SESSION_ID_OFFSET);
     if (this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId)) return;
-    // Cold from here: another publisher's datagram, or one made to look like it.
+    // Cold from here: another publisher's datagram, or one made to look like it. Bounded per second (a flood of forged
+    // ones cost the publishing thread one HMAC each before).
+    const nowMs = this.now();
+    if (nowMs - this.windowStartMs >= 1000 || nowMs < this.windowStartMs) {
+      this.windowStartMs = nowMs;
+      this.checksInWindow = 0;
+    }
+    if (this.checksInWindow >= this.checksPerSecond) {
+      this.unchecked++;
+      return;
+    }
+    this.checksInWindow++;
     if (version === 1) {
       if (this.keyed) {
         this.forged++; // v1 carries no signature
@@ -198,7 +223,6 @@ export class StreamWatcher {
       }
     }
     const key = keyOf(ws.group, ws.port, channelId, sourceId, sessionId);
-    const nowMs = this.now();
     let f = this.foreign.get(key);
     if (f === undefined) {
       if (this.foreign.size >= MAX_FOREIGN_SESSIONS) {

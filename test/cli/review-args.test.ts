@@ -121,6 +121,12 @@ describe("record --max-file-mb below 1 MiB", () => {
     expect(recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0.02" }, { FEEDER_TEST_MIN_FILE_MB: "0.01" }).maxMb).toBe(0.02);
     expect(() => recordSettings({ config: "a.toml", out: "d", "max-file-mb": "0.005" }, { FEEDER_TEST_MIN_FILE_MB: "0.01" })).toThrow("--max-file-mb must be at least 0.01");
   });
+
+  test("s-rd3d: FEEDER_TEST_MIN_FILE_MB only lowers the floor (5 left it at 5: 2 refused), a bad value is named as the environment variable it is (not as a flag), and --help names it", async () => {
+    expect(recordSettings({ config: "a.toml", out: "d", "max-file-mb": "2" }, { FEEDER_TEST_MIN_FILE_MB: "5" }).maxMb).toBe(2);
+    expect(() => recordSettings({ config: "a.toml", out: "d" }, { FEEDER_TEST_MIN_FILE_MB: "x" })).toThrow('the environment variable FEEDER_TEST_MIN_FILE_MB (tests only) must be a positive number, got "x"');
+    expect((await run("record", "--help")).out.join("\n")).toContain("FEEDER_TEST_MIN_FILE_MB");
+  });
 });
 
 /** Runs argv and expects exit 2 with one line on stderr that contains `message`. */

@@ -120,3 +120,13 @@ describe("any 127/8 address is this host's while it has a loopback address", () 
     await expect(checkDestinations(config.publish, ["127.0.0.1"])).resolves.toBeUndefined();
   });
 });
+
+/**
+ * s-rd3d (second read of s-rdcli2): a unicast destination's interface is skipped for a reader of the file (listen -c,
+ * to-nats), but the publisher's own load (run, record and check-config: a venue required) must still refuse a typo.
+ */
+test("a unicast destination's typo'd interface: refused when the file is a publisher's, not when only read for [publish]", () => {
+  const toml = '[[publish.destinations]]\nreceivers = ["10.1.2.7:31001"]\ninterface = "10.1.2.9"\n';
+  expect(configProblems(toml + MARKET, { localAddresses: LAN })).toEqual([expect.stringMatching(/^publish\.destinations\[0\]\.interface: "10\.1\.2\.9" is not an address of this host/)]);
+  expect(configProblems(toml, { localAddresses: LAN, requireVenue: false })).toEqual([]);
+});

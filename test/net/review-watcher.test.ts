@@ -100,3 +100,29 @@ describe("review: the stream watcher", () => {
     expect(w.damaged).toBe(0);
   });
 });
+
+describe("second read (s-rd3d): a flood of forged datagrams on the publishing thread", () => {
+  test("at most the budget of other-session datagrams is checked per second of the clock; the rest only counted, and checks resume in the next second", async () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    let nowMs = 1_000_000;
+    const budget = 3;
+    const w = new StreamWatcher([{ group: GROUP, port: PORT + 3, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
+    w.addOwnSession(0, 111);
+    await w.start();
+    cleanups.push(() => w.stop());
+    const tx = await sender();
+    const unsigned = datagram(222); // what anyone on the segment can send: each one an HMAC before
+    const own = datagram(111, new DatagramAuth(key));
+    for (let i = 0; i < 8; i++) tx.send(unsigned, PORT + 3, GROUP);
+    tx.send(own, PORT + 3, GROUP); // our own: never checked, never counted against the budget
+    await waitFor(() => w.datagrams === 9, "the first second's datagrams received");
+    expect(w.forged).toBe(budget);
+    expect(w.unchecked).toBe(8 - budget);
+    // The next second: a genuine other publisher (signed with our key) is seen again.
+    nowMs += 1000;
+    tx.send(datagram(444, new DatagramAuth(key)), PORT + 3, GROUP);
+    await waitFor(() => w.datagrams === 10, "the next second's datagram received");
+    expect(w.sessions().map((f) => f.sessionId)).toEqual([444]);
+    expect(w.unchecked).toBe(8 - budget);
+  });
+});

@@ -48,7 +48,8 @@ export const recordCommand: CommandSpec = {
     "  -c, --config FILE          TOML configuration (required), as for `feeder run`",
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
-    "      --max-file-mb N        rotate at this size on disk (default 256, at least 1)",
+    "      --max-file-mb N        rotate at this size on disk (default 256, at least 1; the environment",
+    "                             variable FEEDER_TEST_MIN_FILE_MB, for tests only, lowers that floor)",
     "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
     "                             the first file is shorter), so recorders on several hosts cut their files alike;",
     "                             the block written across a boundary is split there by receive time",
@@ -286,6 +287,19 @@ export interface RecordSettings {
   progressMs: number;
 }
 
+/**
+ * FEEDER_TEST_MIN_FILE_MB: the --max-file-mb floor for tests (named in --help and docs/operations.md). It only lowers
+ * MIN_FILE_MB (a larger value raised it before, refusing sizes the help says are taken), and a bad value is named as
+ * the environment variable it is.
+ */
+function testMinFileMb(env: Record<string, string | undefined>): number {
+  const v = env.FEEDER_TEST_MIN_FILE_MB;
+  if (v === undefined) return MIN_FILE_MB;
+  const mb = Number(v);
+  if (v.trim() === "" || !Number.isFinite(mb) || !(mb > 0)) throw new UsageError(`the environment variable FEEDER_TEST_MIN_FILE_MB (tests only) must be a positive number, got ${JSON.stringify(v)}`);
+  return Math.min(mb, MIN_FILE_MB);
+}
+
 /** Every flag of `feeder record`, checked (a UsageError names the first bad one); nothing is opened or read. */
 export function recordSettings(values: CommandContext["values"], env: Record<string, string | undefined> = process.env): RecordSettings {
   const path = values.config;
@@ -295,7 +309,7 @@ export function recordSettings(values: CommandContext["values"], env: Record<str
   const compression = (values.compress ?? "zstd") as CompressionName;
   if (!COMPRESSION_NAMES.includes(compression)) throw new UsageError(`--compress must be one of ${COMPRESSION_NAMES.join(", ")}, got ${JSON.stringify(values.compress)}`);
   const maxMb = positiveNumber(values["max-file-mb"], "max-file-mb", 256);
-  const minMb = env.FEEDER_TEST_MIN_FILE_MB === undefined ? MIN_FILE_MB : positiveNumber(env.FEEDER_TEST_MIN_FILE_MB, "FEEDER_TEST_MIN_FILE_MB", MIN_FILE_MB);
+  const minMb = testMinFileMb(env);
   if (maxMb < minMb) {
     throw new UsageError(`--max-file-mb must be at least ${minMb} (a file smaller than a few blocks, written every 200 ms, is a file per block), got ${JSON.stringify(values["max-file-mb"])}`);
   }
