@@ -186,8 +186,10 @@ export class OkxAdapter implements VenueAdapter {
     });
     this.budgetWait = this.budgetWaits.waiting;
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => {
-      // A book halted by a refusal waits for no REST snapshot: one still to come would have bridged it to LIVE.
-      if (state === BookState.HALTED) this.bridge.drop(t.index);
+      // A refused book (halted, or its subscribe to be sent again) waits for no REST snapshot: one still to come,
+      // with the updates buffered before the refusal, bridged it to LIVE (until s-rd3a when refused for now). Its
+      // answer is then dropped unrecorded, so replay does not bridge it either; a stream served again bridges anew.
+      if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.bridge.drop(t.index);
       this.books.invalidate(t, state, reason);
     };
     this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);

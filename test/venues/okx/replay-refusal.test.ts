@@ -186,3 +186,19 @@ describe("okx replay: a held refusal and a recorded REST answer", () => {
     expect(sink.seq[0]).toBeUndefined();
   });
 });
+
+describe("okx replay: a refusal for now and a recorded REST answer", () => {
+  test("the book refused for now (RESYNCING, its subscribe sent again later) drops its bridge: a REST answer recorded after the refusal (by a run before s-rd3a) does not bridge it to LIVE", async () => {
+    // Live now drops the bridge at the refusal and records no answer of it; until s-rd3a it kept the bridge, and the
+    // answer (live's or a recorded one) bridged the buffered update to LIVE while the subscribe waited to go again.
+    const busy = (id: string) => JSON.stringify({ id, event: "error", code: "50001", msg: "Service temporarily unavailable. Please try again later." });
+    const { adapter, sink, feed } = await subscribedInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":10,"seqId":11}]}`);
+    feed(busy("s1"));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    const rest = JSON.stringify({ code: "0", msg: "", data: [{ asks: [["200.1", "1", "0", "1"]], bids: [["200", "1", "0", "1"]], ts: "1700000000000", checksum: 0, prevSeqId: -1, seqId: 10 }] });
+    expect(adapter.ingestRest("spot", "conn0.spot", "https://www.okx.com/api/v5/market/books-full?instId=BTC-USDT&sz=400", rest, 2)).toBe(true);
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.seq[0]).toBeUndefined();
+  });
+});

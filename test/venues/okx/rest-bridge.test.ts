@@ -10,6 +10,7 @@ import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
+import { SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../../../src/venues/okx/protocol.ts";
 import { BUFFER_LEAD_MS, BUFFERED_FRAME_OVERHEAD_BYTES, MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
@@ -305,5 +306,29 @@ describe("okx REST bridge: a REST book whose numbers do not fit the tick or lot"
     await until(() => adapter.stats().restRefused! >= 2, "the misfit REST book refused");
     expect(adapter.stats().instrumentRechecks!).toBeGreaterThan(rechecksBefore);
     expect(adapter.topicInfo(0).state).not.toBe("live");
+  });
+});
+
+describe("okx REST bridge: a book whose subscribe is refused for now", { timeout: 30_000 }, () => {
+  // A subscribe refused for a reason that may pass (RESYNCING / SUBSCRIBE_REJECTED, sent again after a backoff) kept
+  // the book's REST bridge until s-rd3a (only HALTED dropped it, s-rdrepd2): the snapshot in flight at the refusal
+  // bridged the buffered updates and the book went LIVE while its subscribe waited to be sent again. Binance drops its
+  // bridge for either refusal (s-binhalt). The refusal is the subscription control's own, called directly (the
+  // simulator refuses no subscribe for now), with the topic's subscribe taken as out again.
+  test("drops the bridge: the snapshot answered after the refusal is dropped unused, the book stays RESYNCING", async () => {
+    const hold = { release: null as (() => void) | null, held: true };
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const { adapter, sink, bookRequestsAtMs } = await start(subs, hold);
+    await until(() => bookRequestsAtMs.length === 1 && adapter.bridge.buffered(0) >= 1, "an update buffered, its REST book asked for (held)");
+    const x = adapter as unknown as { topics: TopicState[]; control: { retryAfterError(conn: unknown, t: TopicState, msg: string): void } };
+    const t = x.topics[0]!;
+    t.sub = SUB_PENDING;
+    x.control.retryAfterError(t.conn, t, "Service temporarily unavailable. Please try again later.");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(adapter.bridge.buffered(0)).toBe(0);
+    hold.release!();
+    await until(() => adapter.stats().restDropped === 1 || adapter.topicInfo(0).state === "live", "the held answer dropped (before: bridged)");
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.snapshots).toBe(0);
   });
 });
