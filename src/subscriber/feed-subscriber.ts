@@ -233,7 +233,8 @@ export class FeedSubscriber {
     for (const g of this.groups) {
       if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
     }
-    this.retransmit = opts.retransmit;
+    // A copy: read at each send and at start(), the caller's object changed later (unchecked) must not move the server.
+    this.retransmit = opts.retransmit === undefined ? undefined : Object.freeze({ ...opts.retransmit });
     if (this.retransmit !== undefined) {
       const rt = this.retransmit;
       if (!(Number.isInteger(rt.port) && rt.port > 0 && rt.port <= 65535)) throw new RangeError(`retransmit.port must be 1..65535, got ${rt.port}`);

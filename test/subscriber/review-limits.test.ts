@@ -161,6 +161,22 @@ describe("review: the subscriber's edges", () => {
     expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: 65535 } })).not.toThrow();
   });
 
+  it("the retransmit options are the constructor's: changed after it (unchecked), they do not move the request server", () => {
+    // Before: kept by reference and read at each send, so a port (or host, base) set afterwards, never checked, was used.
+    const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+    const { head, deltas } = deltaFeed(inst, 27, 4);
+    const retransmit = { host: "127.0.0.1", port: 31900, timeoutMs: 60_000 };
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit });
+    retransmit.port = 0; // no server: a gap would fall back at once
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    sub.ingest(deltas[3]!, T0); // [2] lost: asked of port 31900, as constructed
+    expect(sub.counters.retransmitRequests).toBe(1);
+    expect(sub.retransmitsPending).toBe(1);
+    expect(sub.counters.gaps).toBe(0);
+  });
+
   it("a gap of a source whose server port falls outside 1..65535 is not asked for: it is a gap at once (before: counted as asked, nothing sent, the books held until the timeout)", () => {
     const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
     const { head, deltas } = deltaFeed(inst, 25, 4);
