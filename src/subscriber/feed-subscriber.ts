@@ -194,6 +194,8 @@ export class FeedSubscriber {
   private signedUnverifiedTold = false;
   private readonly recovery: Recovery | undefined;
   private requestSocket: dgram.Socket | undefined;
+  /** The request socket is bound: requests go out (one opened while it binds is sent by start()'s resend, once). */
+  private requestSocketBound = false;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -313,7 +315,10 @@ export class FeedSubscriber {
       await bound(socket, 0, undefined);
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
-      this.recovery.resend(monoEpochMs()); // requests left open by a stop(): their answers went to the closed socket
+      // Requests left open by a stop() (their answers went to the closed socket) or opened while it bound (not sent:
+      // before, sent on the binding socket and then again here, the range answered twice).
+      this.requestSocketBound = true;
+      this.recovery.resend(monoEpochMs());
       const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
       const everyMs = Math.max(5, Math.min(50, Math.floor(timeoutMs / 4)));
       // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
@@ -364,6 +369,7 @@ export class FeedSubscriber {
     if (!this.inPacket) this.afterPacket(); // what the 'stale' listeners fed, stopped (from a listener: after the datagram)
     if (this.requestSocket !== undefined) this.sockets.push(this.requestSocket);
     this.requestSocket = undefined;
+    this.requestSocketBound = false;
     const closing = this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     this.sockets.length = 0;
     await Promise.all(closing);
@@ -541,7 +547,7 @@ export class FeedSubscriber {
 
   private sendRequest(packet: Uint8Array, sourceId: number): void {
     const port = this.requestPort(sourceId);
-    if (this.requestSocket === undefined || port === 0) return; // the timeout falls back
+    if (this.requestSocket === undefined || !this.requestSocketBound || port === 0) return; // start() sends it, or the timeout falls back
     this.requestSocket.send(Buffer.from(packet), port, this.retransmit!.host);
   }
 

@@ -233,6 +233,33 @@ describe("review: the subscriber's edges", () => {
       return { feed, sub, book, server, requests };
     }
 
+    it("a request opened while start() binds the request socket is asked once, when it is bound", async () => {
+      // Before: sent on the socket still binding (queued by the runtime), then again by start()'s resend: the server
+      // sent the range twice. Loopback keeps one socket's datagrams in order: a duplicate comes before the next request.
+      const feed = deltaFeed(inst, 75, 6);
+      const requests: { seqNum: number; port: number }[] = [];
+      const server = dgram.createSocket({ type: "udp4" });
+      await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      server.on("message", (msg, rinfo) => {
+        const req = decodeRetxControl(msg);
+        if (typeof req !== "string" && req.kind === RETX_KIND_REQUEST) requests.push({ seqNum: req.seqNum, port: rinfo.port });
+      });
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 60_000 } });
+      for (const d of [...feed.head, feed.deltas[0]!]) sub.ingest(d);
+      const starting = sub.start(); // no groups: the request socket is binding from here
+      cleanups.push(() => sub.stop());
+      sub.ingest(feed.deltas[2]!); // [1] lost: asked for while the socket binds
+      await starting;
+      await waitFor(() => requests.length >= 1, 5000, "the request received");
+      server.send(flagged(feed.deltas[1]!), requests[0]!.port, "127.0.0.1");
+      await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+      sub.ingest(feed.deltas[4]!); // [3] lost: the next request, after any duplicate of the first
+      await waitFor(() => requests.some((r) => r.seqNum === seqOf(feed.deltas[3]!)), 5000, "the second request received");
+      expect(requests.map((r) => r.seqNum)).toEqual([seqOf(feed.deltas[1]!), seqOf(feed.deltas[3]!)]);
+      expect(sub.counters.retransmitRecovered).toBe(1);
+    });
+
     it("answered on the new socket after start(): recovered, the book whole without a refresh", async () => {
       const { feed, sub, book, server, requests } = await openAcrossRestart(73);
       server.send(flagged(feed.deltas[1]!), requests[1]!.port, "127.0.0.1");
