@@ -439,7 +439,9 @@ export class FeedSubscriber {
     // Not started (or stopped): no timer times the requests out, so each datagram fed does, before it is processed
     // (before, a request opened here stayed open until maxHeldDatagrams piled up: its books held far past timeoutMs).
     // Started, the timer does it, and not here: after a stall its answer may wait unread in the request socket.
-    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(monoEpochMs());
+    // As of this datagram's receipt (never past now), as the timer after a stall: an answer received in time but fed
+    // late (the owner's thread stalled, or a batch read at once) is applied, not refused by the timeout it beat.
+    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(Math.min(monoEpochMs(), recvTimeUs / 1000));
     this.ingestNow(bytes, recvTimeUs, from);
   }
 
