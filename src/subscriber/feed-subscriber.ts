@@ -194,6 +194,8 @@ export class FeedSubscriber {
   private signedUnverifiedTold = false;
   private readonly recovery: Recovery | undefined;
   private requestSocket: dgram.Socket | undefined;
+  /** The request socket is bound: requests go out (one opened while it binds is sent by start()'s resend, once). */
+  private requestSocketBound = false;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -233,7 +235,8 @@ export class FeedSubscriber {
     for (const g of this.groups) {
       if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
     }
-    this.retransmit = opts.retransmit;
+    // A copy: read at each send and at start(), the caller's object changed later (unchecked) must not move the server.
+    this.retransmit = opts.retransmit === undefined ? undefined : Object.freeze({ ...opts.retransmit });
     if (this.retransmit !== undefined) {
       const rt = this.retransmit;
       if (!(Number.isInteger(rt.port) && rt.port > 0 && rt.port <= 65535)) throw new RangeError(`retransmit.port must be 1..65535, got ${rt.port}`);
@@ -312,7 +315,10 @@ export class FeedSubscriber {
       await bound(socket, 0, undefined);
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
-      this.recovery.resend(monoEpochMs()); // requests left open by a stop(): their answers went to the closed socket
+      // Requests left open by a stop() (their answers went to the closed socket) or opened while it bound (not sent:
+      // before, sent on the binding socket and then again here, the range answered twice).
+      this.requestSocketBound = true;
+      this.recovery.resend(monoEpochMs());
       const timeoutMs = this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS;
       const everyMs = Math.max(5, Math.min(50, Math.floor(timeoutMs / 4)));
       // After a stall of this thread the answer may sit unread in the request socket: that round times out nothing.
@@ -363,6 +369,7 @@ export class FeedSubscriber {
     if (!this.inPacket) this.afterPacket(); // what the 'stale' listeners fed, stopped (from a listener: after the datagram)
     if (this.requestSocket !== undefined) this.sockets.push(this.requestSocket);
     this.requestSocket = undefined;
+    this.requestSocketBound = false;
     const closing = this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     this.sockets.length = 0;
     await Promise.all(closing);
@@ -432,7 +439,9 @@ export class FeedSubscriber {
     // Not started (or stopped): no timer times the requests out, so each datagram fed does, before it is processed
     // (before, a request opened here stayed open until maxHeldDatagrams piled up: its books held far past timeoutMs).
     // Started, the timer does it, and not here: after a stall its answer may wait unread in the request socket.
-    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(monoEpochMs());
+    // As of this datagram's receipt (never past now), as the timer after a stall: an answer received in time but fed
+    // late (the owner's thread stalled, or a batch read at once) is applied, not refused by the timeout it beat.
+    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(Math.min(monoEpochMs(), recvTimeUs / 1000));
     this.ingestNow(bytes, recvTimeUs, from);
   }
 
@@ -540,7 +549,7 @@ export class FeedSubscriber {
 
   private sendRequest(packet: Uint8Array, sourceId: number): void {
     const port = this.requestPort(sourceId);
-    if (this.requestSocket === undefined || port === 0) return; // the timeout falls back
+    if (this.requestSocket === undefined || !this.requestSocketBound || port === 0) return; // start() sends it, or the timeout falls back
     this.requestSocket.send(Buffer.from(packet), port, this.retransmit!.host);
   }
 

@@ -188,27 +188,55 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
       // out here: the book stayed held (not usable) until maxHeldDatagrams piled up.
       let nowMs = 1_000_000;
       vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+      // Each received as it is fed (rounded up to the µs: the request's deadline is in exact ms, judged at its boundary).
+      const recvUs = () => Math.ceil((performance.timeOrigin + nowMs) * 1000);
       const { head, deltas } = feed();
       const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 250 } });
-      for (const d of head) sub.ingest(d, T0);
-      sub.ingest(deltas[0]!, T0);
-      sub.ingest(deltas[1]!, T0);
-      sub.ingest(deltas[3]!, T0); // [2] lost: asked for (the request goes nowhere: no socket), [3] held
+      for (const d of head) sub.ingest(d, recvUs());
+      sub.ingest(deltas[0]!, recvUs());
+      sub.ingest(deltas[1]!, recvUs());
+      sub.ingest(deltas[3]!, recvUs()); // [2] lost: asked for (the request goes nowhere: no socket), [3] held
       expect(sub.retransmitsPending).toBe(1);
       nowMs += 249;
-      sub.ingest(deltas[4]!, T0); // within the timeout: held too
+      sub.ingest(deltas[4]!, recvUs()); // within the timeout: held too
       expect(sub.retransmitsPending).toBe(1);
       expect(sub.counters.retransmitTimeouts).toBe(0);
       expect(sub.book(inst.instrumentId)!.usable).toBe(false);
       nowMs += 1;
-      sub.ingest(deltas[5]!, T0); // at the timeout: the request falls back first, then this one goes the plain way
+      sub.ingest(deltas[5]!, recvUs()); // at the timeout: the request falls back first, then this one goes the plain way
       expect(sub.counters.retransmitTimeouts).toBe(1);
       expect(sub.retransmitsPending).toBe(0);
       expect(sub.heldDatagrams).toBe(0);
       expect(sub.counters.gaps).toBe(1);
       expect(sub.book(inst.instrumentId)!.valid).toBe(false); // the gap: invalid until the refresh
-      sub.ingest(flagged(deltas[2]!), T0); // the answer, too late
+      sub.ingest(flagged(deltas[2]!), recvUs()); // the answer, too late
       expect(sub.counters.retransmitRejected).toBe(1);
+    });
+
+    it("an answer received before the deadline but fed after it (the owner's thread stalled) is applied, as started", () => {
+      // Started, the timer's round right after a stall times nothing out: the answer waiting unread is read first.
+      // Fed through ingest(), the timeouts were judged as of the call, before the datagram: that answer was refused and
+      // the book invalid until its refresh. Now as of the datagram's receipt stamp (recvTimeUs, never past now).
+      let nowMs = 1_000_000;
+      vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+      const recvUs = () => Math.round((performance.timeOrigin + nowMs) * 1000);
+      const { book, head, deltas } = feed();
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 250 } });
+      for (const d of [...head, deltas[0]!, deltas[1]!]) sub.ingest(d, recvUs());
+      sub.ingest(deltas[3]!, recvUs()); // [2] lost: asked for, [3] held
+      nowMs += 200;
+      const answerRecvUs = recvUs(); // received in time ...
+      const nextRecvUs = recvUs();
+      nowMs += 300; // ... and fed after a stall past the deadline, with the datagram received beside it
+      sub.ingest(flagged(deltas[2]!), answerRecvUs);
+      sub.ingest(deltas[4]!, nextRecvUs);
+      sub.ingest(deltas[5]!, recvUs());
+      expect(sub.counters.retransmitTimeouts).toBe(0);
+      expect(sub.counters.retransmitRecovered).toBe(1);
+      expect(sub.counters.gaps).toBe(0);
+      const sb = sub.book(inst.instrumentId)!;
+      expect(sb.usable).toBe(true);
+      expect(sb.instrSeq).toBe(book.instrSeq);
     });
   });
 });

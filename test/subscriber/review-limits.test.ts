@@ -161,6 +161,22 @@ describe("review: the subscriber's edges", () => {
     expect(() => new FeedSubscriber({ groups: [], retransmit: { host: "127.0.0.1", port: 31900, sourceIdBase: 65535 } })).not.toThrow();
   });
 
+  it("the retransmit options are the constructor's: changed after it (unchecked), they do not move the request server", () => {
+    // Before: kept by reference and read at each send, so a port (or host, base) set afterwards, never checked, was used.
+    const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+    const { head, deltas } = deltaFeed(inst, 27, 4);
+    const retransmit = { host: "127.0.0.1", port: 31900, timeoutMs: 60_000 };
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit });
+    retransmit.port = 0; // no server: a gap would fall back at once
+    for (const d of head) sub.ingest(d, T0);
+    sub.ingest(deltas[0]!, T0);
+    sub.ingest(deltas[1]!, T0);
+    sub.ingest(deltas[3]!, T0); // [2] lost: asked of port 31900, as constructed
+    expect(sub.counters.retransmitRequests).toBe(1);
+    expect(sub.retransmitsPending).toBe(1);
+    expect(sub.counters.gaps).toBe(0);
+  });
+
   it("a gap of a source whose server port falls outside 1..65535 is not asked for: it is a gap at once (before: counted as asked, nothing sent, the books held until the timeout)", () => {
     const inst = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
     const { head, deltas } = deltaFeed(inst, 25, 4);
@@ -216,6 +232,33 @@ describe("review: the subscriber's edges", () => {
       expect(sub.counters.retransmitRequests).toBe(1); // the same request, asked again
       return { feed, sub, book, server, requests };
     }
+
+    it("a request opened while start() binds the request socket is asked once, when it is bound", async () => {
+      // Before: sent on the socket still binding (queued by the runtime), then again by start()'s resend: the server
+      // sent the range twice. Loopback keeps one socket's datagrams in order: a duplicate comes before the next request.
+      const feed = deltaFeed(inst, 75, 6);
+      const requests: { seqNum: number; port: number }[] = [];
+      const server = dgram.createSocket({ type: "udp4" });
+      await new Promise<void>((resolve) => server.bind(0, "127.0.0.1", () => resolve()));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      server.on("message", (msg, rinfo) => {
+        const req = decodeRetxControl(msg);
+        if (typeof req !== "string" && req.kind === RETX_KIND_REQUEST) requests.push({ seqNum: req.seqNum, port: rinfo.port });
+      });
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: server.address().port, timeoutMs: 60_000 } });
+      for (const d of [...feed.head, feed.deltas[0]!]) sub.ingest(d);
+      const starting = sub.start(); // no groups: the request socket is binding from here
+      cleanups.push(() => sub.stop());
+      sub.ingest(feed.deltas[2]!); // [1] lost: asked for while the socket binds
+      await starting;
+      await waitFor(() => requests.length >= 1, 5000, "the request received");
+      server.send(flagged(feed.deltas[1]!), requests[0]!.port, "127.0.0.1");
+      await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+      sub.ingest(feed.deltas[4]!); // [3] lost: the next request, after any duplicate of the first
+      await waitFor(() => requests.some((r) => r.seqNum === seqOf(feed.deltas[3]!)), 5000, "the second request received");
+      expect(requests.map((r) => r.seqNum)).toEqual([seqOf(feed.deltas[1]!), seqOf(feed.deltas[3]!)]);
+      expect(sub.counters.retransmitRecovered).toBe(1);
+    });
 
     it("answered on the new socket after start(): recovered, the book whole without a refresh", async () => {
       const { feed, sub, book, server, requests } = await openAcrossRestart(73);

@@ -136,7 +136,8 @@ it("while the newest session is alive, an older session's datagrams are still dr
 it("a live datagram that arrives late into a gap asked for is applied into it: recovered without the server", () => {
   const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
   const { book, head, deltas } = deltaFeed(eth, 4, 6);
-  const retransmit: RetransmitOptions = { host: "127.0.0.1", port: 9, timeoutMs: 1000 }; // no server answers (the type: exported since s-subscr)
+  // timeoutMs far past any stall of a loaded machine: never started, each datagram fed runs the timeouts on the real clock.
+  const retransmit: RetransmitOptions = { host: "127.0.0.1", port: 9, timeoutMs: 60_000 }; // no server answers (the type: exported since s-subscr)
   const sub = newSubscriber({ retransmit });
   for (const d of head) sub.ingest(d, T0);
   sub.ingest(deltas[0]!, T0);
@@ -150,7 +151,7 @@ it("a live datagram that arrives late into a gap asked for is applied into it: r
   expect(sub.counters.retransmitRecovered).toBe(1);
   sub.ingest(deltas[4]!, T0);
   sub.ingest(deltas[5]!, T0);
-  sub.checkRecovery(Date.now() + 2000); // the server never answered: nothing is left to time out
+  sub.checkRecovery(Date.now() + 120_000); // the server never answered: nothing is left to time out
   expect(sub.counters.retransmitTimeouts).toBe(0); // old: 1, then a gap
   expect(sub.counters.gaps).toBe(0);
   expect(sb.valid).toBe(true);
@@ -199,7 +200,7 @@ it("stop() from inside an 'update' listener: no book the rest of that datagram t
 it("datagrams reordered by a few into a gap asked for (the later ones first): each, once next, fills it; no server needed", () => {
   const eth = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
   const { book, head, deltas } = deltaFeed(eth, 5, 8);
-  const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } }); // no server answers
+  const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } }); // no server answers (a timeout far past any stall)
   for (const d of head) sub.ingest(d, T0);
   sub.ingest(deltas[0]!, T0);
   sub.ingest(deltas[1]!, T0);
@@ -208,7 +209,7 @@ it("datagrams reordered by a few into a gap asked for (the later ones first): ea
   expect(sub.retransmitsPending).toBe(0); // old: 1 (and with the fix for [2] alone: 1, [3] and [4] waiting held)
   sub.ingest(deltas[6]!, T0);
   sub.ingest(deltas[7]!, T0);
-  sub.checkRecovery(Date.now() + 2000);
+  sub.checkRecovery(Date.now() + 120_000);
   expect(sub.counters.retransmitTimeouts).toBe(0);
   expect(sub.counters.gaps).toBe(0);
   const sb = sub.book(eth.instrumentId)!;
