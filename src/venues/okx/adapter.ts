@@ -232,6 +232,7 @@ export class OkxAdapter implements VenueAdapter {
           this.fullSockets.clear(t.index);
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
+          this.replayRestartWanted[t.index] = 0;
         },
       },
       {
