@@ -107,6 +107,13 @@ export class OkxAdapter implements VenueAdapter {
    * delivered.
    */
   private readonly sameMsHeld: Uint8Array;
+  /**
+   * Per subscription, replay: restarted during an overlap while the old socket served it, as live's restartTopic sets
+   * restartWanted (replay sends no request, so never sets it): a go-back (ws:back) redoes the restart as live's goBack
+   * does, which ends a mark on the old socket (restart). Before 2026-12-07 the mark stayed in replay only, and a book
+   * RESYNCING at the go-back ignored its resubscribe's answer there (not below that socket's last), live's LIVE.
+   */
+  private readonly replayRestartWanted: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
   private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
@@ -172,6 +179,7 @@ export class OkxAdapter implements VenueAdapter {
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
+    this.replayRestartWanted = new Uint8Array(n);
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
@@ -226,6 +234,7 @@ export class OkxAdapter implements VenueAdapter {
           this.fullSockets.clear(t.index);
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
+          this.replayRestartWanted[t.index] = 0;
         },
       },
       {
@@ -671,6 +680,10 @@ export class OkxAdapter implements VenueAdapter {
   private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const i = t.index;
+      // Replay: live's goBack restarted it (on the old socket, before this; replayRestartWanted).
+      const redo = this.replayRestartWanted[i] === 1;
+      this.replayRestartWanted[i] = 0;
+      if (redo && carrier === "old" && t.book !== BookState.LIVE && t.book !== BookState.HALTED) this.restart(t);
       // A socket behind a reset stays so if it carries on (gone back to: under its new generation), but a replacement
       // that has delivered nothing of the book: its books are ordered by the venue's time (carrierTrail below).
       // One not known to be before the reset (fullSockets.unsure: its last book not taken, maybe of the new run, ahead)
@@ -746,6 +759,7 @@ export class OkxAdapter implements VenueAdapter {
     // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
     // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
     if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);
+    if (this.books.replaying && t.conn.retiringGeneration >= 0 && t.onRetiring) this.replayRestartWanted[t.index] = 1;
     // A resubscribe's answer is taken as it comes (a venue time gone back would leave the book held until the next).
     this.carrierTrail[t.index] = 0;
     this.sameMsHeld[t.index] = 0;

@@ -636,6 +636,26 @@ describe("okx books5: where the venue's time cannot order two sockets' books", (
     expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 700]);
   });
 
+  test("replay's ws:back with the book RESYNCING, the old socket marked behind a reset stamped back: its resubscribe's answer taken, as live", async () => {
+    const { adapter, conn, feed, overlap, shown } = await overlapRig();
+    Object.assign(conn, { socketsRecorded: true });
+    feed(553, false, T + 500);
+    overlap();
+    feed(560, true, T + 600); // the old socket: the book (known before the reset to come)
+    feed(679, false, T + 1700); // the replacement, ahead: taken
+    feed(673, false, T + 1566); // its maintenance reset, stamped back: taken, the old socket marked behind it
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the old socket stays marked
+    feed(565, true, T + 650); // the old socket's pre-reset book: ignored
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["resyncing", 673]);
+    // The replacement failed: live's goBack redoes the resync on the old socket (restartWanted), which ends the mark;
+    // its books up to the unsubscribe's ack are dropped, the subscribe's answer is of the venue's run, taken.
+    expect(adapter.ingestConnectionEvent("spot", conn.name, "ws:back", 1)).toBe(true);
+    // That answer. Before, in replay only (its requests restart nothing): ignored under the mark (not below the old
+    // socket's last, the time gone back), the book RESYNCING where live's was LIVE, every later book there ignored too.
+    feed(700, false, T + 1900);
+    expect([adapter.topicInfo(0).state, shown()]).toEqual(["live", 700]);
+  });
+
   test("the overlap's end held with the carrier's last book in the book's millisecond: its next one there is not taken", async () => {
     const { adapter, feed, overlap, goBack, shown } = await overlapRig();
     feed(560, false, T);
