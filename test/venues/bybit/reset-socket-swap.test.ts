@@ -300,6 +300,26 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
     expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
   });
+
+  // OKX's mark held a book RESYNCING at replay's ws:back (its go-back's redone resync, live only, ends it). Bybit's
+  // mark holds off only a LIVE book, so the old socket's answer after ws:back is taken in replay as in live.
+  for (const depth of [1, 50]) {
+    test(`depth ${depth}, replay's ws:back with the book RESYNCING, the old socket marked behind a reset: its resubscribe's answer taken, as live`, async () => {
+      const { adapter, sink, ingest, socketEvent } = await replayedBybit(depth);
+      socketEvent(SOCKETS_RECORDED_URL);
+      ingest("snapshot", 500, "100.5"); // the old socket's
+      socketEvent(SOCKET_SWAP_URL);
+      ingest("snapshot", 502, "100.7"); // the replacement's, ahead
+      ingest("snapshot", 1, "99.5"); // the replacement: the venue reset; the old socket marked behind it
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the mark stays
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      // The replacement failed: live redoes the resync on the old socket (restartWanted); its answer is of the new run.
+      socketEvent(SOCKET_BACK_URL);
+      ingest("snapshot", 40, "99.9");
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 40 });
+      expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
+    });
+  }
 });
 
 describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {
