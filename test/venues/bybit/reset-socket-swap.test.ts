@@ -301,6 +301,23 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
   });
 
+  test("level 1: the book resynced during the overlap after the replacement's reset; the old socket's snapshot before it is ignored", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 502, "100.7"); // the replacement, ahead
+    feed("snapshot", 1, "99.5"); // the replacement: the venue reset; the old socket marked behind it
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement: the old socket's stream goes on
+    feed("snapshot", 503, "100.8", true); // the old socket, behind the reset
+    // Before: taken (the mark ended with LIVE), the book LIVE at the state before the reset (bid 100.8), and the
+    // replacement's answer below, of the new sequence, ignored as older (olderSnapshots).
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    feed("snapshot", 5, "99.9"); // the replacement's answer
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 5 });
+    expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1 });
+  });
+
   // OKX's mark held a book RESYNCING at replay's ws:back (its go-back's redone resync, live only, ends it). Bybit's
   // mark holds off only a LIVE book, so the old socket's answer after ws:back is taken in replay as in live.
   for (const depth of [1, 50]) {
