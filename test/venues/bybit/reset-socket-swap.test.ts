@@ -319,7 +319,8 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
   });
 
   // OKX's mark held a book RESYNCING at replay's ws:back (its go-back's redone resync, live only, ends it). Bybit's
-  // mark holds off only a LIVE book, so the old socket's answer after ws:back is taken in replay as in live.
+  // mark, once the overlap is over, holds off only a LIVE book, so the old socket's answer after ws:back is taken in
+  // replay as in live.
   for (const depth of [1, 50]) {
     test(`depth ${depth}, replay's ws:back with the book RESYNCING, the old socket marked behind a reset: its resubscribe's answer taken, as live`, async () => {
       const { adapter, sink, ingest, socketEvent } = await replayedBybit(depth);
