@@ -502,10 +502,14 @@ export class BybitAdapter implements VenueAdapter {
    * new sequence's frames, below it, were ignored as trails until stale; a delta was a gap and a needless resync).
    * Its u = 1 (its own copy of the reset, or a further one: not told apart, so taken as a reset as before) ends it;
    * so does the book leaving LIVE (a resync restarts the topic's stream; a u = 1 it lost must not hold the book's
-   * only socket off: staleness ends such a book, and its frames count again). Cold: only that socket's frames.
+   * only socket off: staleness ends such a book, and its frames count again), but not on the overlap's old socket
+   * (the resync restarts the replacement's stream only). Cold: only that socket's frames.
    */
   private onBehindReset(t: TopicState, u: number, isSnapshot: boolean): boolean {
-    if (u !== 1 && t.book === BookState.LIVE) {
+    // The overlap's old socket stays behind while the book resyncs: the resubscribe goes on the replacement, and the
+    // old socket's stream goes on before the reset. Before 2026-12-07 the mark ended, and a level-1 snapshot of it made
+    // the resyncing book the state before the reset, LIVE, the replacement's answer then ignored as older.
+    if (u !== 1 && (t.book === BookState.LIVE || this.behindReset[t.index] === t.conn.retiringGeneration)) {
       // Not a sign of life (staleness), as any other frame the book cannot use.
       if (isSnapshot) this.olderSnapshots++;
       else this.duplicates++;

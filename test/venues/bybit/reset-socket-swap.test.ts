@@ -300,6 +300,44 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
     expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
   });
+
+  test("level 1: the book resynced during the overlap after the replacement's reset; the old socket's snapshot before it is ignored", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 502, "100.7"); // the replacement, ahead
+    feed("snapshot", 1, "99.5"); // the replacement: the venue reset; the old socket marked behind it
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement: the old socket's stream goes on
+    feed("snapshot", 503, "100.8", true); // the old socket, behind the reset
+    // Before: taken (the mark ended with LIVE), the book LIVE at the state before the reset (bid 100.8), and the
+    // replacement's answer below, of the new sequence, ignored as older (olderSnapshots).
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    feed("snapshot", 5, "99.9"); // the replacement's answer
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 5 });
+    expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1 });
+  });
+
+  // OKX's mark held a book RESYNCING at replay's ws:back (its go-back's redone resync, live only, ends it). Bybit's
+  // mark, once the overlap is over, holds off only a LIVE book, so the old socket's answer after ws:back is taken in
+  // replay as in live.
+  for (const depth of [1, 50]) {
+    test(`depth ${depth}, replay's ws:back with the book RESYNCING, the old socket marked behind a reset: its resubscribe's answer taken, as live`, async () => {
+      const { adapter, sink, ingest, socketEvent } = await replayedBybit(depth);
+      socketEvent(SOCKETS_RECORDED_URL);
+      ingest("snapshot", 500, "100.5"); // the old socket's
+      socketEvent(SOCKET_SWAP_URL);
+      ingest("snapshot", 502, "100.7"); // the replacement's, ahead
+      ingest("snapshot", 1, "99.5"); // the replacement: the venue reset; the old socket marked behind it
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the mark stays
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      // The replacement failed: live redoes the resync on the old socket (restartWanted); its answer is of the new run.
+      socketEvent(SOCKET_BACK_URL);
+      ingest("snapshot", 40, "99.9");
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 40 });
+      expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
+    });
+  }
 });
 
 describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {

@@ -203,6 +203,30 @@ describe("deribit: a venue reset on a socket still trailing the book (its own id
     }
   });
 
+  test("replay's ws:back with the book RESYNCING after a reset on the replacement: the old socket's resubscribe answer is taken, as live", async () => {
+    // OKX's old-socket mark held such a book RESYNCING in replay only (live's go-back redoes the resync: restartWanted).
+    // Deribit's marks (snapshotDue, the socket of record) judge only a LIVE book: any snapshot sets a book not LIVE.
+    const { adapter, invalid, stop } = await overlapRig();
+    try {
+      const a = adapter as unknown as { books: { replaying: boolean } };
+      a.books.replaying = true;
+      const ev = (url: string) => adapter.ingestConnectionEvent("option", CONN, url, 1);
+      ev("ws:state");
+      ev("ws:swap");
+      adapter.ingestFrame("option", CONN, snapshot(101, "0.105"), 1); // the replacement's, ahead: applied
+      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // its ids went back: a reset, resynced there
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
+      ev("ws:old");
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1); // the old socket, before the reset: ignored
+      ev("ws:back"); // the replacement failed: live redoes the resync on the old socket
+      adapter.ingestFrame("option", CONN, snapshot(8, "0.095"), 1); // its answer
+      adapter.ingestFrame("option", CONN, change(9, 8, "0.1"), 1);
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+    } finally {
+      await stop();
+    }
+  });
+
   test("the socket of record overtaken by the other one keeps its own last id: a change below it after the other closed is a reset", async () => {
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
     try {
