@@ -316,7 +316,7 @@ export class Supervisor implements StatusSource {
    * Every worker's share; a worker that does not answer is reported down, with its last known books as stale. Its
    * books and share are judged LIST_ITEMS_PER_TURN per `turn` (HTTP's queue; none given: at once): 20,000 stale books
    * were copied in one turn of this thread (2–4.5 ms). An answering worker's books are copied the same way, entries
-   * that are no book summary skipped and logged once per reply (copyBookSummaries).
+   * that are no book summary (or no symbol, of its unresolved ones) skipped and logged once per reply (copyNamed).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
@@ -324,28 +324,32 @@ export class Supervisor implements StatusSource {
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
-    // Every worker's books, in worker order, copied here rather than joined by mergeReadiness: one pass either way.
+    // Every worker's books and unresolved symbols, in worker order, copied here rather than joined by mergeReadiness:
+    // one pass either way.
     const books: BookSummary[] = [];
+    const unresolved: ReadinessInput["unresolved"] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
-        const bad = await copyBookSummaries(p.books, books, turn ?? now);
+        const bad = await copyNamed(p.books, books, turn ?? now);
         if (bad > 0) this.log.error("worker's readiness books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: p.books.length });
-        answered.push({ ...p, books: [] });
+        const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
+        if (badSymbols > 0) this.log.error("worker's readiness unresolved symbols hold entries that name no symbol; skipped", { worker: slot.index, skipped: badSymbols, of: p.unresolved.length });
+        answered.push({ ...p, books: [], unresolved: [] });
         continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
       // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
       if (this.firstStarting(slot)) {
-        answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
+        await copyNamed(slot.share, unresolved, turn ?? now);
         continue;
       }
       down.push(slot.index);
       await staleBooks(slot, turn ?? now, Infinity, books);
-      answered.push({ books: [], unresolved: (await unavailableShare(slot, turn ?? now, this.log)).list, connections: [], workersDown: [] });
+      await copyNamed((await unavailableShare(slot, turn ?? now, this.log)).list, unresolved, turn ?? now);
     }
-    return { ...mergeReadiness(answered, down), books };
+    return { ...mergeReadiness(answered, down), books, unresolved };
   }
 
   /**
@@ -771,16 +775,17 @@ async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSum
 }
 
 /**
- * A worker's readiness books appended to `out`, LIST_ITEMS_PER_TURN per `turn` (as staleBooks), skipping entries that
- * are no book summary; returns how many were skipped. The reply's books are taken as a list only: before 2026-12-07
- * such an entry of a worker still answering reached /status's readiness rules, which read its fields (a 500).
+ * A worker's readiness books (or unresolved symbols) appended to `out`, LIST_ITEMS_PER_TURN per `turn` (as staleBooks),
+ * skipping entries that name no book (isBookSummary); returns how many were skipped. The reply's lists are taken as
+ * lists only: before 2026-12-07 such an entry of a worker still answering reached /status's readiness rules (a book)
+ * or /books' and /status's unresolvedSummary (a symbol), which read its fields: a 500.
  */
-async function copyBookSummaries(books: readonly unknown[], out: BookSummary[], turn: Turn): Promise<number> {
+async function copyNamed<T extends { venue: string; market: string; symbol: string }>(books: readonly unknown[], out: T[], turn: Turn): Promise<number> {
   let bad = 0;
   for (let i = 0; i < books.length; i++) {
     if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
     const b = books[i];
-    if (isBookSummary(b)) out.push(b);
+    if (isBookSummary(b)) out.push(b as unknown as T);
     else bad++;
   }
   return bad;
