@@ -315,7 +315,8 @@ export class Supervisor implements StatusSource {
   /**
    * Every worker's share; a worker that does not answer is reported down, with its last known books as stale. Its
    * books and share are judged LIST_ITEMS_PER_TURN per `turn` (HTTP's queue; none given: at once): 20,000 stale books
-   * were copied in one turn of this thread (2–4.5 ms).
+   * were copied in one turn of this thread (2–4.5 ms). An answering worker's books are copied the same way, entries
+   * that are no book summary (or no symbol, of its unresolved ones) skipped and logged once per reply (copyNamed).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
@@ -323,24 +324,32 @@ export class Supervisor implements StatusSource {
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
     const answered: ReadinessInput[] = [];
+    // Every worker's books and unresolved symbols, in worker order, copied here rather than joined by mergeReadiness:
+    // one pass either way.
+    const books: BookSummary[] = [];
+    const unresolved: ReadinessInput["unresolved"] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
-        answered.push(p);
+        const bad = await copyNamed(p.books, books, turn ?? now);
+        if (bad > 0) this.log.error("worker's readiness books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: p.books.length });
+        const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
+        if (badSymbols > 0) this.log.error("worker's readiness unresolved symbols hold entries that name no symbol; skipped", { worker: slot.index, skipped: badSymbols, of: p.unresolved.length });
+        answered.push({ ...p, books: [], unresolved: [] });
         continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
       // /readyz said worker_down ('not running (restarting)') and no_books then, and /books listed nothing.
       if (this.firstStarting(slot)) {
-        answered.push({ books: [], unresolved: slot.share, connections: [], workersDown: [] });
+        await copyNamed(slot.share, unresolved, turn ?? now);
         continue;
       }
       down.push(slot.index);
-      const books = await staleBooks(slot, turn ?? now);
-      answered.push({ books, unresolved: (await unavailableShare(slot, turn ?? now, this.log)).list, connections: [], workersDown: [] });
+      await staleBooks(slot, turn ?? now, Infinity, books);
+      await copyNamed((await unavailableShare(slot, turn ?? now, this.log)).list, unresolved, turn ?? now);
     }
-    return mergeReadiness(answered, down);
+    return { ...mergeReadiness(answered, down), books, unresolved };
   }
 
   /**
@@ -750,19 +759,36 @@ async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Un
  * LIST_ITEMS_PER_TURN per `turn`: until 2026-12-06 20,000 copied in one turn of this thread. Entries that are no book
  * summary are skipped (unavailableShare counts and logs them).
  */
-async function staleBooks(slot: Slot, turn: Turn, limit = Infinity): Promise<BookSummary[]> {
+async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSummary[] = []): Promise<BookSummary[]> {
   const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
   const books = slot.lastBooks;
-  const out: BookSummary[] = [];
   const count = Math.min(limit, books.length);
-  for (let i = 0; i < books.length && out.length < limit; i++) {
+  for (let i = 0, copied = 0; i < books.length && copied < limit; i++) {
     // As collectInTurns: a turn before each chunk, the first too when more than one is to be copied.
     if (i % LIST_ITEMS_PER_TURN === 0 && (i > 0 || count > LIST_ITEMS_PER_TURN)) await turn();
     const b = books[i];
     if (!isBookSummary(b)) continue; // counted and logged by unavailableShare
     out.push({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: typeof b.recvAgeUs === "number" ? b.recvAgeUs + sinceUs : null });
+    copied++;
   }
   return out;
+}
+
+/**
+ * A worker's readiness books (or unresolved symbols) appended to `out`, LIST_ITEMS_PER_TURN per `turn` (as staleBooks),
+ * skipping entries that name no book (isBookSummary); returns how many were skipped. The reply's lists are taken as
+ * lists only: before 2026-12-07 such an entry of a worker still answering reached /status's readiness rules (a book)
+ * or /books' and /status's unresolvedSummary (a symbol), which read its fields: a 500.
+ */
+async function copyNamed<T extends { venue: string; market: string; symbol: string }>(books: readonly unknown[], out: T[], turn: Turn): Promise<number> {
+  let bad = 0;
+  for (let i = 0; i < books.length; i++) {
+    if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
+    const b = books[i];
+    if (isBookSummary(b)) out.push(b as unknown as T);
+    else bad++;
+  }
+  return bad;
 }
 
 /**

@@ -7,12 +7,13 @@
  */
 import { expect, test, vi } from "vitest";
 import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
+import { startHttpServer } from "../../src/app/http-server.ts";
 import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -177,6 +178,38 @@ test("a down worker's last books with elements that are no book summary: skipped
     const skipped = lines.filter((l) => l.msg.startsWith("worker's last books hold entries that are no book summary"));
     expect(skipped.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 3]]);
   } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * A worker still answering whose readiness reply's books (or unresolved symbols) hold entries that are no book summary
+ * (not checked as the reply is taken: a share's worth on every request): /status and /books answer 200 without them,
+ * logged once per reply. Before, /status read their fields (readiness rules) and answered 500, as did /books for a symbol.
+ */
+test("a live worker's readiness books with entries that are no book summary: /status and /books skip them, not a 500", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(195), workers: 1 }));
+  const good = { venue: "bybit", market: "linear", symbol: "BTCUSDT", state: "live", reason: "ok", valid: true, recvAgeUs: 5 };
+  const supervisor = new Supervisor({ ...config, [READINESS_BOOKS]: [null, 5, good, { venue: 7 }] } as typeof config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  const http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, supervisor, log);
+  try {
+    await supervisor.start();
+    const base = `http://127.0.0.1:${http.port}`;
+    for (const path of ["/status", "/status?books=10", "/books"]) {
+      const res = await fetch(base + path);
+      expect([path, res.status]).toEqual([path, 200]);
+      const body = (await res.json()) as { books: { symbol: string }[] } | { symbol: string }[];
+      const books = Array.isArray(body) ? body : body.books;
+      expect([path, books.map((b) => b.symbol).sort()]).toEqual([path, ["BTCUSDT", "ETHUSDT"]]);
+    }
+    const skipped = lines.filter((l) => l.msg.startsWith("worker's readiness books hold entries that are no book summary"));
+    expect(skipped.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 3], [0, 3], [0, 3]]);
+    const symbols = lines.filter((l) => l.msg.startsWith("worker's readiness unresolved symbols hold entries that name no symbol"));
+    expect(symbols.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 1], [0, 1], [0, 1]]);
+  } finally {
+    await http.stop();
     await supervisor.stop();
   }
 });

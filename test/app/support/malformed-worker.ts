@@ -61,11 +61,20 @@ export const MALFORMED_STARTS: Record<string, unknown> = {
  */
 export const STARTED_SUMMARIES = "testStartedSummaries";
 
+/**
+ * The config key (a test's marker) whose value, a list, is sent as every readiness reply's books (a worker answering,
+ * not down): elements that are no book summary among good ones; its unresolved symbols hold a null among good ones. The
+ * other requests still get MALFORMED_REPLIES.
+ */
+export const READINESS_BOOKS = "testReadinessBooks";
+let readinessBooks: unknown;
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
   if (msg.type === "start") {
     workerIndex = msg.workerIndex;
+    readinessBooks = (msg.config as unknown as Record<string, unknown>)[READINESS_BOOKS];
     send(null);
     send(42);
     send({ type: 7 });
@@ -76,6 +85,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     const summaries = (msg.config as unknown as Record<string, unknown>)[STARTED_SUMMARIES] ?? [];
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
+  else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessBooks)) send({ type: "response", id: msg.id, result: { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }], connections: [], workersDown: [] } });
   else if (msg.type === "request") {
     const n = asked.get(msg.what) ?? 0;
     asked.set(msg.what, n + 1);
