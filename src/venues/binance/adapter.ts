@@ -27,7 +27,7 @@ import { connectionNamed, replayFrame, type TopicState } from "../common/connect
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
-import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, RestBridge } from "../common/rest-bridge.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -35,6 +35,7 @@ import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING
 import { planConnections } from "./connection-plan.ts";
 import { DepthBand } from "./depth-band.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
+import { MarketBridges, splitByMarket, streamsByMarket } from "./market-bridges.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, splitBufferBudget, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
@@ -74,7 +75,8 @@ export class BinanceAdapter implements VenueAdapter {
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
-  private readonly bridge: RestBridge<BufferedDiff>;
+  /** Per market (spot and USD-M wait in different REST queues): each its part of the bytes, its own rank order. */
+  private readonly bridge: MarketBridges<BufferedDiff>;
   /** The bridges' REST depth snapshots (snapshot-fetch.ts). */
   private readonly snapshotFetch: BinanceSnapshotFetch;
   /** Sides bounded by their snapshot's depth: refreshed while LIVE when they run low, resynced when empty. */
@@ -155,8 +157,9 @@ export class BinanceAdapter implements VenueAdapter {
     const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
     const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
     // One byte budget (config, else 256 MiB) split three ways: the resync bridges' buffers, the depth refreshes', the
-    // overlap hold's (options.ts maxBufferedBytes).
+    // overlap hold's (options.ts maxBufferedBytes); the bridges' and the refreshes' parts again per market (market-bridges.ts).
     const budget = splitBufferBudget(opts.maxBufferedBytes ?? config.restBridgeBufferBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    const streams = streamsByMarket(this.topics);
     this.overlap = new OverlapHold(
       {
         apply: (t, u, first, prev) => this.apply(t, u, first, prev),
@@ -167,14 +170,14 @@ export class BinanceAdapter implements VenueAdapter {
       },
       budget.holdBytes,
     );
-    this.bridge = new RestBridge<BufferedDiff>({
+    this.bridge = new MarketBridges<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).
       fetchSnapshot: () => Promise.reject(new Error("binance: snapshots are supplied")),
       bridges,
       covered,
       deliver: (t, u, d) => this.onDelivered(t as BinanceTopic, u, d),
       fail: (t, why, detail) => (why === "no_bridge" ? this.onOlderSnapshot(t as BinanceTopic, detail) : this.onBridgeFailed(t as BinanceTopic, why, detail)),
-    }, budget.resyncBytes);
+    }, splitByMarket(budget.resyncBytes, streams));
     this.snapshotFetch = new BinanceSnapshotFetch({
       config,
       rest: this.rest,
@@ -212,7 +215,7 @@ export class BinanceAdapter implements VenueAdapter {
         },
       },
       opts.depthRefreshFraction,
-      budget.refreshBytes,
+      splitByMarket(budget.refreshBytes, streams),
     );
     this.lifecycle = new ConnectionLifecycle(
       "binance",

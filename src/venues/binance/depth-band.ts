@@ -18,9 +18,10 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import type { BookView } from "../../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
-import { BookState, StatusReason } from "../../core/types.ts";
-import { type DiffRange, RestBridge } from "../common/rest-bridge.ts";
+import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
+import type { DiffRange } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
+import { MarketBridges } from "./market-bridges.ts";
 import { REST_TIMEOUT_MS } from "./protocol.ts";
 
 /** A bounded side is refreshed once it holds at most this fraction of the snapshot's limit (rounded up). */
@@ -66,7 +67,7 @@ interface Composing {
 }
 
 export class DepthBand {
-  private readonly bridge: RestBridge<RefreshDiff>;
+  private readonly bridge: MarketBridges<RefreshDiff>;
   private composing: Composing | null = null;
   private readonly exhaustedLog: RateLimitedLog;
   // Counters (cold reads).
@@ -82,13 +83,14 @@ export class DepthBand {
     /** Refresh floor as a fraction of the limit; 0: no refresh, only the resync when a side is empty. */
     private readonly refreshFraction = DEPTH_REFRESH_FRACTION,
     /**
-     * The byte budget of all refreshes' buffered diffs together (a quarter of the adapter's maxBufferedBytes,
-     * options.ts splitBufferBudget): over it the newest refreshes give way, their books staying LIVE as they are.
+     * The byte budget of each market's refreshes' buffered diffs together (a quarter of the adapter's maxBufferedBytes,
+     * options.ts splitBufferBudget, split by market-bridges.ts splitByMarket): over it the market's newest refreshes
+     * give way, their books staying LIVE as they are.
      */
-    maxBufferedBytes?: number,
+    bytesByMarket: ReadonlyMap<MarketName, number>,
   ) {
     this.exhaustedLog = new RateLimitedLog(host.log, "warn", "binance: a side bounded by the snapshot's depth has no level left (the price moved beyond it); books resynced");
-    this.bridge = new RestBridge<RefreshDiff>({
+    this.bridge = new MarketBridges<RefreshDiff>({
       fetchSnapshot: () => Promise.reject(new Error("binance: refresh snapshots are supplied")),
       // USD-M: also the diff right after the snapshot (pu = lastUpdateId). The one containing lastUpdateId, which the
       // rule asks for, is often one the live book applied before the refresh began: the next one continues it exactly.
@@ -96,7 +98,7 @@ export class DepthBand {
       covered: (seq, d, t) => host.covered(seq, d, t as BinanceTopic),
       deliver: (t, u, d) => this.collect(t as BinanceTopic, u, d),
       fail: (t, why, detail) => this.fail(t as BinanceTopic, `${why}: ${detail}`),
-    }, maxBufferedBytes);
+    }, bytesByMarket);
   }
 
   /** Bytes the refreshes' buffered diffs take now (cold: stats). */

@@ -37,10 +37,11 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
   /**
    * Bytes of diff copies this adapter keeps for REST snapshots and planned reconnects, all streams together (default
    * the config's rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES), split by
-   * splitBufferBudget: half for the resync bridges (a diff that does not fit drops the buffers of bridges asked for
-   * after its stream's, last asked first, else its own stream's; each such book resyncs), a quarter for the depth
-   * refreshes of LIVE books (depth-band.ts: the newest give way, their books staying LIVE), a quarter for the diffs
-   * held during a planned reconnect's overlap (overlap-hold.ts: one that does not fit is a break, or goes to the bridge).
+   * splitBufferBudget: half for the resync bridges (a diff that does not fit drops the buffers of its market's bridges
+   * asked for after its stream's, last asked first, else its own stream's; each such book resyncs), a quarter for the
+   * depth refreshes of LIVE books (depth-band.ts: the newest give way, their books staying LIVE), both of these split
+   * between the markets (market-bridges.ts splitByMarket), and a quarter for the diffs held during a planned
+   * reconnect's overlap, both markets together (overlap-hold.ts: one that does not fit is a break, or goes to the bridge).
    */
   maxBufferedBytes?: number;
 }

@@ -9,8 +9,8 @@ import { nowUs } from "../../core/clock.ts";
 import type { Instrument } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { RawRestTap } from "../venue.ts";
-import type { RestBridge } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
+import type { MarketBridges } from "./market-bridges.ts";
 import { restBaseOf } from "./instruments.ts";
 import { parseDepthSnapshot } from "./parse-json.ts";
 import { apiPrefix } from "./protocol.ts";
@@ -37,7 +37,7 @@ export interface SnapshotFetchDeps {
   readonly rest: BinanceRest;
   readonly now: () => number;
   readonly rawRestTap: RawRestTap | undefined;
-  readonly bridge: RestBridge;
+  readonly bridge: MarketBridges;
   instrumentOf(t: BinanceTopic): Instrument | undefined;
   stopping(): boolean;
   /** A price or size that does not fit the tick / step: the instrument may have changed. */

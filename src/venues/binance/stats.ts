@@ -6,11 +6,11 @@
  */
 import { BookState } from "../../core/types.ts";
 import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import type { RestBridge } from "../common/rest-bridge.ts";
 import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { BinanceConnection, BinanceTopic } from "./connection.ts";
 import type { DepthBand } from "./depth-band.ts";
+import type { MarketBridges } from "./market-bridges.ts";
 import { CONNECTION_COUNTERS } from "./metrics.ts";
 import type { OverlapHold } from "./overlap-hold.ts";
 import type { BinanceRest } from "./rest.ts";
@@ -35,7 +35,7 @@ export interface BinanceStatsParts {
   readonly conns: readonly BinanceConnection[];
   readonly topics: readonly BinanceTopic[];
   readonly books: TopicResync;
-  readonly bridge: RestBridge;
+  readonly bridge: MarketBridges;
   readonly snapshotFetch: BinanceSnapshotFetch;
   readonly rest: BinanceRest;
   readonly lifecycle: ConnectionLifecycle;

@@ -8,7 +8,7 @@
  * try again; a snapshot too old keeps the topic bridging, its diffs buffered for the next one (supplied: one begun
  * with a fetch, which nothing would fetch again, ends as a refused one does).
  *
- * Memory is bounded across every topic of one bridge (one adapter): the buffered copies count against `maxBytes`
+ * Memory is bounded across every topic of one bridge (one adapter; Binance: one a market): the buffered copies count against `maxBytes`
  * (DEFAULT_MAX_BUFFERED_BYTES). A diff that would take the total past it drops the buffers of the bridges whose snapshot
  * was asked for after its topic's, last asked first, or (when those do not free enough) its own topic's ("overflow",
  * counted in budgetDrops): a dropped topic is no longer bridging, its book stays RESYNCING and the adapter starts a new

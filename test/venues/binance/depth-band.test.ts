@@ -15,6 +15,11 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import type { BookView } from "../../../src/core/book-view.ts";
+import type { BinanceConnection } from "../../../src/venues/binance/connection.ts";
+import { BinanceTopic } from "../../../src/venues/binance/connection.ts";
+import { DepthBand } from "../../../src/venues/binance/depth-band.ts";
+import { splitByMarket } from "../../../src/venues/binance/market-bridges.ts";
 import { bytesOfCopy } from "../../../src/venues/common/rest-bridge.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -239,5 +244,63 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
     expect(sink.builder!.bidCount).toBe(sim.book("spot", symbol).bids.size);
     expect(adapter.stats().depthRefreshes).toBe(0);
     expect(adapter.stats().depthExhausted).toBe(0);
+  });
+});
+
+describe("Binance: the depth refreshes' byte budget is split between spot and USD-M", () => {
+  // Each market's refresh snapshots come through its own REST queue (api, fapi): the refreshes keep a part of the
+  // budget and a rank order per market (market-bridges.ts). Before, one budget and one order served both: spot's
+  // refresh, asked for first, overflowing it dropped the USD-M refresh asked for after it (its answer lost).
+  test("a spot refresh over its part fails alone; the USD-M refresh asked for after it keeps its buffer", () => {
+    const diff = (u: number) => {
+      const d = new BookUpdate(8);
+      for (let i = 0; i < 8; i++) d.pushBid(1000 - i, 1);
+      d.venueSeq = u;
+      return d;
+    };
+    const part = 20 * bytesOfCopy(diff(1)); // each market's: 20 diffs of 8 levels
+    const band = new DepthBand(
+      {
+        log: silentLogger,
+        now: () => 0,
+        replaying: () => false,
+        stopping: () => false,
+        bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
+        covered: (seq, d) => d.last <= seq,
+        fetch: () => true, // asked for; answered never
+        publish: () => {},
+      },
+      0.25,
+      new Map([
+        ["spot", part],
+        ["linear", part],
+      ]),
+    );
+    const topic = (index: number, market: M) => {
+      const t = new BinanceTopic(index, market, "BTCUSDT", 20, "btcusdt@depth@100ms", {} as BinanceConnection);
+      t.book = BookState.LIVE;
+      t.bidFloor = 900; // a full snapshot side: bounded
+      return t;
+    };
+    const spot = topic(0, "spot");
+    const usdm = topic(1, "linear");
+    const low = { bidCount: 3, askCount: 50 } as unknown as BookView;
+    expect(band.check(spot, low)).toBe(StatusReason.NONE);
+    expect(band.check(usdm, low)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(spot) && band.isRefreshing(usdm)).toBe(true);
+    for (let u = 1; u <= 15; u++) band.buffer(usdm, diff(u), u, u - 1);
+    for (let u = 1; u <= 40 && band.isRefreshing(spot); u++) band.buffer(spot, diff(u), u, -1);
+    expect(band.refreshFailures).toBe(1);
+    expect(band.isRefreshing(spot)).toBe(false); // spot's own part overflowed: its refresh gave way
+    expect(band.isRefreshing(usdm)).toBe(true);
+    expect(band.buffered(usdm)).toBe(15);
+  });
+
+  test("splitByMarket: one market has it all; two share half equally and half by their streams, within the total", () => {
+    expect(splitByMarket(1000, new Map([["spot", 7]]))).toEqual(new Map([["spot", 1000]]));
+    expect(splitByMarket(1000, new Map([["spot", 3], ["linear", 3]]))).toEqual(new Map([["spot", 500], ["linear", 500]]));
+    const uneven = splitByMarket(1000, new Map([["spot", 999], ["linear", 1]]));
+    expect(uneven.get("linear")).toBe(250); // a quarter at least, whatever its streams
+    expect(uneven.get("spot")! + uneven.get("linear")!).toBeLessThanOrEqual(1000);
   });
 });

@@ -66,6 +66,33 @@ describe("Binance: no diffs buffered while REST is held", () => {
   }, 30_000);
 });
 
+describe("Binance: a REST hold on spot holds no USD-M request (api and fapi: separate weight limits)", () => {
+  // One adapter serves both markets; each has its own weight budget, 429 / 418 hold and buffering rule (rest.ts,
+  // adapter.ts onDiffWhileSyncing by t.market). Were the budget or the hold shared, B's snapshot would wait out spot's
+  // ban (or B would buffer nothing during it) and B would stay RESYNCING on this clock.
+  test("spot banned for an hour: the USD-M book resyncs and bridges meanwhile; spot's stays RESYNCING, buffering nothing", async () => {
+    let banned = false;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      if (banned && url.includes("/api/v3/depth")) return new Response('{"code":-1003,"msg":"banned"}', { status: 418, headers: { "retry-after": "3600" } });
+      return fetch(input, init);
+    }) as typeof fetch;
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["AUSDT"] }, { market: "linear", symbols: ["BUSDT"] }], seed: 13 });
+    const { adapter, sink, stepUntil } = await startQuiet(sim, ["AUSDT"], "binance-ban-spot", { fetch: fetchFn, now: () => 1_000_000, linear: ["BUSDT"] });
+    await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
+    banned = true;
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.stats().restBanned === 1, "spot's snapshot answered 418");
+    adapter.requestResync(1, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.topicInfo(1).state === "live", "the USD-M book live again");
+    sim.step(1);
+    await until(() => same(sink, 1, sim.book("linear", "BUSDT"), sink.instruments[1]!), "B equal to the simulator's");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "resyncing", bridging: false });
+    expect(adapter.stats().diffsNotBufferedWhileHeld).toBeGreaterThan(0);
+    expect(adapter.stats().restBanned).toBe(1);
+  }, 30_000);
+});
+
 describe("Binance: a bridge whose snapshot is answered keeps it through a hold that starts with the answer", () => {
   test("the answer that reaches 80 % of the weight (a hold to the minute's end): the book bridges with it, not after the hold", async () => {
     // Before, the next diff found the market held for more than BUFFER_LEAD_MS and dropped the bridge, snapshot and
@@ -212,8 +239,59 @@ async function refusedAndPending(bAskedAfterRefusal: boolean) {
   return { bAborted, b: adapter.topicInfo(1), abandoned: adapter.stats().snapshotsAbandoned };
 }
 
+describe("Binance: spot and USD-M keep their REST bridges apart (one adapter serves both markets)", () => {
+  // Spot A's resync is asked for first, USD-M B's after it; B's buffer fills part of the byte budget, then A's
+  // diffs overflow it while neither answer is in. Before, one budget and one rank order served both markets though
+  // each has its own REST queue (api vs fapi): A's diffs dropped B's buffer (asked later in the shared order), B's
+  // request to fapi was aborted and B resynced for spot's load. Now each market has its own part of the budget
+  // (market-bridges.ts): A gives way within spot's part, B keeps its buffer and bridges with its answer.
+  test("spot over the bridges' budget drops no USD-M buffer; B's answer bridges B", async () => {
+    let scripted = false;
+    let bAborted = false;
+    let answerB: (() => void) | null = null;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      if (scripted && url.includes("/depth") && url.includes("AUSDT")) return new Promise<Response>(() => {}); // spot's answer: never
+      if (scripted && url.includes("/depth") && url.includes("BUSDT")) {
+        return new Promise<Response>((resolve, reject) => {
+          answerB = () => void fetch(input).then(resolve, reject);
+          init?.signal?.addEventListener("abort", () => {
+            bAborted = true;
+            reject(new Error("aborted"));
+          });
+        });
+      }
+      return fetch(input, init);
+    }) as typeof fetch;
+    const sim = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["AUSDT"] }, { market: "linear", symbols: ["BUSDT"] }], seed: 11 });
+    const { adapter, sink, stepUntil } = await startQuiet(sim, ["AUSDT"], "binance-two-markets", { fetch: fetchFn, now: () => 1_000_000, maxBufferedBytes: 48 * 1024, linear: ["BUSDT"] });
+    await stepUntil(() => adapter.stats().topicsLive === 2, "both books live");
+    scripted = true;
+    const stall = (market: "spot" | "linear", symbol: string, stallMs: number) => sim.inject("stall", { market, symbol }, { stallMs });
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await stepUntil(() => adapter.topicInfo(0).bridging && adapter.stats().bridgeBufferedBytes! > 0, "A bridging, its snapshot asked for");
+    stall("spot", "AUSDT", 3_600_000);
+    adapter.requestResync(1, StatusReason.SEQUENCE_GAP);
+    const bytesA = adapter.stats().bridgeBufferedBytes!;
+    // B's buffer: more than A's diffs could overflow alone, less than a market's part (a quarter of 48 KiB, 12 KiB).
+    await stepUntil(() => answerB !== null && adapter.stats().bridgeBufferedBytes! - bytesA >= 6 * 1024, "B buffering, its snapshot asked for");
+    stall("linear", "BUSDT", 3_600_000);
+    stall("spot", "AUSDT", 1);
+    await stepUntil(() => adapter.stats().bridgeBudgetDrops! >= 1, "a buffer dropped over the byte budget");
+    expect(bAborted).toBe(false);
+    expect(adapter.topicInfo(1)).toMatchObject({ bridging: true, state: "resyncing" });
+    expect(adapter.topicInfo(0).bridging).toBe(false); // spot's own buffer gave way
+    stall("linear", "BUSDT", 1);
+    answerB!();
+    await stepUntil(() => adapter.topicInfo(1).state === "live", "B live with its answer");
+    sim.step(1);
+    await until(() => same(sink, 1, sim.book("linear", "BUSDT"), sink.instruments[1]!), "B equal to the simulator's");
+    expect(adapter.stats().snapshotsAbandoned).toBe(0);
+  }, 30_000);
+});
+
 /**
- * The adapter on the simulator's spot books, started on a BookMaps, stopped (after beforeStop) with the simulator.
+ * The adapter on the simulator's spot books (and `linear` USD-M ones after them), started on a BookMaps, stopped (after beforeStop) with the simulator.
  * The test's clock jumps: no keepalive, dead-connection or staleness deadline is to fire meanwhile. stepUntil steps
  * the simulator a frame per check.
  */
@@ -221,20 +299,21 @@ async function startQuiet(
   sim: Awaited<ReturnType<typeof startBinanceSimulator>>,
   symbols: string[],
   tempDirName: string,
-  opts: { fetch: typeof fetch; now: () => number; maxBufferedBytes?: number },
+  opts: { fetch: typeof fetch; now: () => number; maxBufferedBytes?: number; linear?: string[] },
   beforeStop?: () => void,
 ) {
-  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+  const { linear = [], ...adapterOpts } = opts;
+  const subs: Subscription[] = [...symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 100 })), ...linear.map((symbol) => ({ market: "linear" as const, symbol, depth: 100 }))];
   const config: VenueConfig = {
     venue: "binance",
     wsUrl: sim.wsUrl,
     restUrl: sim.restUrl,
     instrumentCachePath: join(makeTempDir(tempDirName), "i.json"),
-    markets: [{ market: "spot", depth: 100, symbols }],
+    markets: [{ market: "spot", depth: 100, symbols }, ...(linear.length > 0 ? [{ market: "linear" as const, depth: 100, symbols: linear }] : [])],
     overrides: new Map(),
   };
   const quiet = { housekeepingMs: 10, pingIntervalMs: 1e9, deadConnectionMs: 1e9, staleAfterMs: () => 1e9, maxConnectionAgeMs: 1e12 };
-  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, ...opts, ...quiet });
+  const adapter = new BinanceAdapter(config, subs, { log: silentLogger, ...adapterOpts, ...quiet });
   stops.push(async () => {
     beforeStop?.();
     await adapter.stop();

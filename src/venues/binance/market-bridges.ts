@@ -1,0 +1,122 @@
+/**
+ * The REST bridges of one Binance adapter kept per market (cold): spot's and USD-M's each under a byte budget and a
+ * rank order of their own (common/rest-bridge.ts RankOrder). One adapter serves both markets, but their snapshots wait
+ * in different REST queues (api.binance.com and fapi.binance.com, each with its own weight budget: rest.ts), and the
+ * rank order says which buffer the REST queue serves last. Until 2026-12-07 both markets shared one budget and one
+ * order: a spot diff over the budget dropped the buffers of USD-M bridges asked for after its stream's, whose
+ * requests fapi was about to answer, and the busier market could take the whole budget
+ * (`test/venues/binance/rest-held-buffer.test.ts`, "keep their REST bridges apart").
+ * @module
+ */
+import type { BookUpdate } from "../../core/book-update.ts";
+import type { MarketName } from "../../core/types.ts";
+import type { TopicState } from "../common/connection.ts";
+import { type DiffRange, RestBridge, type RestBridgeHooks } from "../common/rest-bridge.ts";
+
+/**
+ * `totalBytes` split between the markets served: half in equal parts, half in proportion to each market's streams
+ * (floors: together at most the total). One market has all of it; a market with few streams still gets at least
+ * 1 / (2 × markets) of it, so its bridges never find a part smaller than a diff.
+ */
+export function splitByMarket(totalBytes: number, streams: ReadonlyMap<MarketName, number>): Map<MarketName, number> {
+  const markets = [...streams].filter(([, n]) => n > 0);
+  const all = markets.reduce((n, [, k]) => n + k, 0);
+  const out = new Map<MarketName, number>();
+  if (markets.length === 1) out.set(markets[0]![0], totalBytes);
+  else for (const [m, n] of markets) out.set(m, Math.floor(totalBytes / (2 * markets.length) + (totalBytes / 2) * (n / all)));
+  return out;
+}
+
+/** The streams of each market among `topics`. */
+export function streamsByMarket(topics: readonly { readonly market: MarketName }[]): Map<MarketName, number> {
+  const out = new Map<MarketName, number>();
+  for (const t of topics) out.set(t.market, (out.get(t.market) ?? 0) + 1);
+  return out;
+}
+
+/** One RestBridge per market, each with its part of the bytes (splitByMarket); the counters summed over them. */
+export class MarketBridges<R extends DiffRange = DiffRange> {
+  private readonly byMarket = new Map<MarketName, RestBridge<R>>();
+  /** The most the markets' buffers have held together. */
+  peakBufferedBytes = 0;
+
+  constructor(hooks: RestBridgeHooks<R>, bytesByMarket: ReadonlyMap<MarketName, number>) {
+    for (const [m, bytes] of bytesByMarket) this.byMarket.set(m, new RestBridge<R>(hooks, bytes));
+  }
+
+  /** The market's bridge (every topic's market has one: the parts are made from the adapter's topics). */
+  private of(t: TopicState): RestBridge<R> {
+    const b = this.byMarket.get(t.market);
+    if (b === undefined) throw new Error(`binance: no REST bridge for market ${t.market}`);
+    return b;
+  }
+
+  /** The byte budget of `market`'s bridges (0: the adapter serves no stream of it). */
+  maxBytesOf(market: MarketName): number {
+    return this.byMarket.get(market)?.maxBytes ?? 0;
+  }
+
+  isBridging(t: TopicState): boolean {
+    return this.of(t).isBridging(t);
+  }
+
+  begin(t: TopicState, fetch = true): void {
+    this.of(t).begin(t, fetch);
+  }
+
+  buffer(t: TopicState, update: BookUpdate, range: R): void {
+    this.of(t).buffer(t, update, range);
+    const total = this.bufferedBytes;
+    if (total > this.peakBufferedBytes) this.peakBufferedBytes = total;
+  }
+
+  supply(t: TopicState, snapshot: BookUpdate, seq: number): boolean {
+    return this.of(t).supply(t, snapshot, seq);
+  }
+
+  requested(t: TopicState): void {
+    this.of(t).requested(t);
+  }
+
+  waits(t: TopicState): void {
+    this.of(t).waits(t);
+  }
+
+  hasSnapshot(t: TopicState): boolean {
+    return this.of(t).hasSnapshot(t);
+  }
+
+  buffered(t: TopicState): number {
+    return this.of(t).buffered(t);
+  }
+
+  dropReceivedBefore(t: TopicState, tsRecvUs: number): void {
+    this.of(t).dropReceivedBefore(t, tsRecvUs);
+  }
+
+  cancel(t: TopicState): void {
+    this.of(t).cancel(t);
+  }
+
+  private sum(f: (b: RestBridge<R>) => number): number {
+    let n = 0;
+    for (const b of this.byMarket.values()) n += f(b);
+    return n;
+  }
+
+  get bufferedBytes(): number {
+    return this.sum((b) => b.bufferedBytes);
+  }
+
+  get snapshotsFetched(): number {
+    return this.sum((b) => b.snapshotsFetched);
+  }
+
+  get noBridge(): number {
+    return this.sum((b) => b.noBridge);
+  }
+
+  get budgetDrops(): number {
+    return this.sum((b) => b.budgetDrops);
+  }
+}
