@@ -70,6 +70,7 @@ class BookSinkForExport implements BookSink {
 
   /** As Feeder.captureGap: every book LIVE or STALE leaves it (RESYNCING / sequence_gap) and resyncs. */
   captureGap(): void {
+    this.adapter.replayCaptureGap?.(); // as Feeder's: what it matched by the capture's order starts over
     this.builders.forEach((b, index) => {
       if (b === undefined || (b.state !== BookState.LIVE && b.state !== BookState.STALE)) return;
       // The adapter's resync invalidates the book through onBookInvalid; marked here only if not.

@@ -280,6 +280,13 @@ export interface VenueAdapter {
    */
   ingestConnectionEvent?(market: MarketName, connection: string, url: string, tsRecvUs: number, body?: string): boolean;
   /**
+   * Replay: records of the capture were lost before the next one (a file that ended early or could not be read, with
+   * another after it; a time jump): called before the books leave LIVE there (app Feeder.captureGap, export --books).
+   * What the adapter matched by the capture's order (Coinbase's answer queue: its answers carry no request id) is
+   * unknown past it. Optional: a venue that matches nothing by order needs none.
+   */
+  replayCaptureGap?(): void;
+  /**
    * Integrity hook, optional: the app calls it after every applied update of `index`, before publishing. NONE = the
    * book may be published; any other reason = it differs, or may differ, from the venue's (CHECKSUM_MISMATCH: OKX's
    * checksum; DEPTH_EXHAUSTED: a Binance side bounded by its snapshot's depth left empty): the update is not

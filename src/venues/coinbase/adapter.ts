@@ -278,6 +278,21 @@ export class CoinbaseAdapter implements VenueAdapter {
     return true;
   }
 
+  /**
+   * Replay: records were lost here (app Feeder.captureGap). Their subscriptions events answered requests queued before
+   * them, and the next ones need not show which: an answer after the gap would be taken for an older request's (a
+   * subscribe whose products missing from it were halted where live kept them). So the queue is forgotten, and none
+   * is queued until the connection's next `ws:open` or `ws:close`, as in a replay begun mid-socket (replayAcksKnown);
+   * refusals until then are ignored. Until 2026-12-07 the queue was kept across the gap.
+   */
+  replayCaptureGap(): void {
+    for (const conn of this.conns) {
+      conn.expectedAcks.length = 0;
+      conn.pending.clear();
+      conn.replayAcksKnown = false;
+    }
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;

@@ -257,7 +257,8 @@ export class DeribitAdapter implements VenueAdapter {
 
   /**
    * Replay: a recorded connection close (`ws:close`) invalidates that connection's books as the live close did, and an
-   * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); its socket events
+   * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); each forgets the
+   * connection's recorded requests still unanswered (DeribitRequests.dropSocket, as live's onSocketClosed); its socket events
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older snapshot or change is judged as live judged it (socketsKnown).
    */
@@ -267,8 +268,11 @@ export class DeribitAdapter implements VenueAdapter {
     if (url === CONNECTION_CLOSED_URL) {
       this.requests.dropSocket(conn, null); // its recorded requests (ws:req) are never answered, as live's onSocketClosed
       this.lifecycle.replayDisconnected(connection);
-    } else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
-    else this.lifecycle.replaySocketEvent(connection, url, body);
+    } else if (url === CONNECTION_OPENED_URL) {
+      // A new socket: the old one's close, if the capture lacks it (a stop records none), dropped its requests live.
+      this.requests.dropSocket(conn, null);
+      this.lifecycle.replayOpened(connection);
+    } else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }
 

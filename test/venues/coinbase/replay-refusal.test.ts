@@ -9,8 +9,14 @@
  * was taken for the batch's retry's answer and halted every product.
  */
 import { afterEach, describe, expect, test } from "vitest";
+import { join } from "node:path";
+import { BookReconstructor } from "../../../src/app/export-books.ts";
+import { Feeder } from "../../../src/app/feeder.ts";
+import { validateConfig } from "../../../src/config/load.ts";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { uniqueDestination } from "../../e2e/harness.ts";
 import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
@@ -116,5 +122,107 @@ describe("coinbase replay begun mid-socket (a later capture file): answers to re
     request("s3", products);
     answer(["BTC-USD"]);
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  });
+});
+
+describe("coinbase replay across a capture gap: answers to requests written before it", () => {
+  /** The replay side under test: records fed one at a time, the gap, and every book's "STATE/reason" after each. */
+  interface Replayer {
+    ingest(frame: string, tsUs: number): boolean;
+    event(url: string, tsUs: number): boolean;
+    gap(tsUs: number): void;
+    states(): string;
+  }
+
+  /**
+   * Live (one socket throughout): s1 subscribed BTC and ETH and was answered; ETH was resynced on the same socket
+   * (u2 unsubscribe, answered listing BTC alone; s3 subscribe, answered listing both) and went LIVE at its new
+   * snapshot. The capture lost s1's answer (a file that ended early, another after it: captureGap), and the next
+   * file begins mid-socket (its head `ws:state`). Until 2026-12-07 replay kept s1 queued across the gap and took u2's
+   * answer for it: ETH, missing from it, was published HALTED / subscribe_rejected where live never halted it. Now the
+   * queue is forgotten at the gap and nothing is queued until the connection's next `ws:open` or `ws:close` (as in a
+   * replay begun mid-socket): ETH is never halted and goes LIVE at its snapshot, as live.
+   */
+  function replayAcrossGap(r: Replayer): void {
+    const products = ["BTC-USD", "ETH-USD"];
+    let tsUs = 1_765_000_000_000_000;
+    const states: string[] = [];
+    const event = (url: string) => {
+      expect(r.event(url, (tsUs += 1000))).toBe(true);
+      states.push(r.states());
+    };
+    const frame = (seq: number, body: string) => {
+      expect(r.ingest(`{"channel":${body},"timestamp":"2025-12-06T05:46:40Z","sequence_num":${seq}}`, (tsUs += 1000))).toBe(true);
+      states.push(r.states());
+    };
+    const answer = (seq: number, listed: string[]) => frame(seq, `"subscriptions","events":[${JSON.stringify({ subscriptions: { level2: listed } })}]`);
+    const snapshot = (seq: number, product: string, bid: string) =>
+      frame(seq, `"l2_data","events":[{"type":"snapshot","product_id":"${product}","updates":[{"side":"bid","event_time":"2025-12-06T05:46:40Z","price_level":"${bid}","new_quantity":"1.00"},{"side":"offer","event_time":"2025-12-06T05:46:40Z","price_level":"${Number(bid) + 1}.00","new_quantity":"2.00"}]}]`);
+    const heartbeat = (seq: number, counter: number) => frame(seq, `"heartbeats","events":[{"current_time":"2025-12-06 05:46:40.000000000 +0000 UTC m=+1.0","heartbeat_counter":${counter}}]`);
+    const request = (id: string, op: string, names: string[]) => event(`ws:req ${JSON.stringify([id, op, names])}`);
+    // The first file: the socket, s1 and both snapshots.
+    event("ws:open");
+    request("s1", "subscribe", products);
+    snapshot(0, "BTC-USD", "100.00");
+    snapshot(1, "ETH-USD", "10.00");
+    expect(states.at(-1)).toBe("BTC-USD live/snapshot_applied, ETH-USD live/snapshot_applied");
+    // Lost: s1's answer (2), heartbeats (3, 4), and what made live resync ETH.
+    r.gap(tsUs);
+    event("ws:state");
+    heartbeat(5, 3);
+    request("u2", "unsubscribe", ["ETH-USD"]);
+    answer(6, ["BTC-USD"]);
+    request("s3", "subscribe", ["ETH-USD"]);
+    answer(7, products);
+    snapshot(8, "ETH-USD", "11.00");
+    snapshot(9, "BTC-USD", "101.00");
+    expect(states.filter((s) => s.includes("halted")), states.join("\n")).toEqual([]);
+    expect(states.at(-1)).toBe("BTC-USD live/snapshot_applied, ETH-USD live/snapshot_applied");
+    // The next socket's requests and answers are all in the capture: a refusal is matched (and halts) as live's.
+    event("ws:close");
+    event("ws:open");
+    request("s4", "subscribe", products);
+    answer(0, ["BTC-USD"]);
+    expect(states.at(-1)).toBe("BTC-USD resyncing/disconnected, ETH-USD halted/subscribe_rejected");
+  }
+
+  function gapConfig(seed: number) {
+    const products = ["BTC-USD", "ETH-USD"];
+    const overrides = Object.fromEntries(products.map((p) => [`spot:${p}`, { tick_size: "0.01", lot_size: "0.01" }]));
+    return validateConfig({
+      log: { level: "error" },
+      http: { enabled: false },
+      publish: { startup_listen_ms: 0, destinations: [{ ...uniqueDestination(seed), interface: "127.0.0.1", ttl: 1 }] },
+      venues: { coinbase: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", instrument_cache: join(makeTempDir("coinbase-replay-gap-"), "instruments.json"), spot: { symbols: products }, overrides } },
+    });
+  }
+  const CONN = "conn0.spot";
+
+  test("replay (Feeder): the answer after the gap is matched to no request before it; no product halted, the books LIVE at their snapshots", async () => {
+    const feeder = new Feeder({ config: gapConfig(55), log: silentLogger, replay: true });
+    await feeder.start();
+    cleanup.push(() => feeder.stop());
+    replayAcrossGap({
+      ingest: (frame, tsUs) => feeder.ingest("coinbase", "spot", CONN, frame, tsUs),
+      event: (url, tsUs) => feeder.ingestRest("coinbase", "spot", CONN, url, "", tsUs),
+      gap: () => feeder.captureGap(),
+      states: () => feeder.books().map((b) => `${b.instrument.symbol} ${BOOK_STATE_NAMES[b.state]}/${STATUS_REASON_NAMES[b.reason]}`).join(", "),
+    });
+  });
+
+  test("export --books: the same", async () => {
+    const last = new Map<string, string>();
+    const books = new BookReconstructor(gapConfig(56), 5, "jsonl", (row) => {
+      const r = JSON.parse(row) as { symbol: string; state: string; reason: string };
+      last.set(r.symbol, `${r.state}/${r.reason}`);
+    }, silentLogger);
+    expect(await books.start()).toBe(true);
+    cleanup.push(() => books.stop());
+    replayAcrossGap({
+      ingest: (frame, tsUs) => books.ingest("coinbase", "spot", CONN, frame, tsUs),
+      event: (url, tsUs) => books.ingestRest("coinbase", "spot", CONN, url, "", tsUs),
+      gap: (tsUs) => books.captureGap(tsUs),
+      states: () => ["BTC-USD", "ETH-USD"].map((p) => `${p} ${last.get(p) ?? "awaiting_snapshot/startup"}`).join(", "),
+    });
   });
 });

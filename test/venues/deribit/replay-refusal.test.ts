@@ -85,4 +85,56 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
     event("ws:close");
     expect(requests.pending).toBe(0);
   });
+
+  /**
+   * A socket's end missing from the capture (the recorder or its worker stopped: a stop records no `ws:close`), then
+   * the connection's next `ws:open`: live's close dropped the old socket's unanswered requests (onSocketClosed), and a
+   * new process numbers its requests from 1 again. Until 2026-12-07 replay kept them in the id map at the open.
+   */
+  function twoBooks() {
+    const symbols = ["BTC-PERPETUAL", "ETH-PERPETUAL"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse" as MarketName, symbol, depth: 0 }));
+    const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols }], overrides: new Map(symbols.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "10" }])) };
+    return { subs, cfg, channel: (s: string) => `book.${s}.100ms` };
+  }
+
+  test("a recorded open forgets the requests the connection's previous socket left unanswered (its close not in the capture), as that close would have", async () => {
+    const { subs, cfg, channel } = twoBooks();
+    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    adapter.startReplay(new BookMaps(await adapter.loadInstruments()));
+    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
+    expect(requests.pending).toBe(1);
+    event("ws:open");
+    expect(requests.pending).toBe(0);
+  });
+
+  /**
+   * The new socket answers id 1 while the old socket's s1 (ETH) is unanswered: with the new s1 recorded, its answer is
+   * matched to it (BTC halted, as live); with it lost (a block the disk refused), to nothing: ETH is never halted. This
+   * held before 2026-12-07 too: the recorded s1 replaces the old one in the id map, and an answer acts only on a
+   * request pending on the connection, which `ws:sockets` (recorded right after every `ws:open`) clears; without that
+   * clear the lost-request case halted ETH.
+   */
+  test.each([true, false])("an answer of the new socket with the old socket's id: matched to the new request (recorded: %s), never the old one", async (recorded) => {
+    const { subs, cfg, channel } = twoBooks();
+    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.startReplay(sink);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
+    event("ws:open");
+    event("ws:sockets");
+    if (recorded) event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("BTC-PERPETUAL")]])}`);
+    adapter.ingestFrame("inverse", "conn0.inverse", '{"jsonrpc":"2.0","id":1,"result":[]}', 2);
+    expect(sink.invalid).toEqual(recorded ? [{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }] : []);
+    expect(adapter.topicInfo(1).state).toBe("awaiting_snapshot");
+  });
 });
