@@ -27,7 +27,7 @@ import { connectionNamed, replayFrame, type TopicState } from "../common/connect
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
-import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, RestBridge } from "../common/rest-bridge.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, refusalDropsBridge, RestBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -133,13 +133,11 @@ export class BinanceAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => {
-      // A refused stream (halted, or its subscribe to be sent again) waits for no REST snapshot: one in flight or
-      // in hand, with the diffs buffered before the refusal, bridged it to LIVE (its stream no longer subscribed).
-      // Its fetch is aborted unrecorded, so replay never bridges it either; a stream served again starts a new bridge.
-      if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.restart(t as BinanceTopic);
-      this.books.invalidate(t, state, reason);
-    };
+    // A refused stream waits for no REST snapshot (common/rest-bridge.ts): restart() aborts its fetch unrecorded.
+    const invalidate = refusalDropsBridge(
+      (t) => this.restart(t as BinanceTopic),
+      (t, state, reason) => this.books.invalidate(t, state, reason),
+    );
     this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "binance",
