@@ -377,7 +377,9 @@ export class BinanceAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted diff. first = U, prev = pu (-1 on spot).
   onDiff(index: number, update: BookUpdate, first: number, prev: number): void {
     const t = this.topics[index]!;
-    if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) {
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck) {
+      // Refused for now, it waits for its subscribe to be accepted again: no bridge (and no snapshot) meanwhile.
+      if (t.refusedUntilAck) t.lastMsgMs = this.now(); // pushed all the same: the stream is alive, not stale
       this.ignoredWhileUnsubscribed++;
       return;
     }

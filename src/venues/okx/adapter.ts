@@ -357,9 +357,10 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
-      // Still subscribed while its resync waits for the request budget: the stream is alive, not stale.
-      if (this.budgetWait[index]) t.lastMsgMs = this.now();
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck) {
+      // Still subscribed while its resync waits for the request budget, or pushed though its subscribe was refused
+      // for now (ignored until one is accepted again: no REST bridge meanwhile): the stream is alive, not stale.
+      if (this.budgetWait[index] || t.refusedUntilAck) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }
