@@ -27,7 +27,7 @@ import { connectionNamed, replayFrame, type TopicState } from "../common/connect
 import { INSTRUMENT_RELOAD_MS, type InstrumentReloader } from "../common/instrument-reload.ts";
 import { InstrumentWatch, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
-import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange } from "../common/rest-bridge.ts";
+import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, refusalDropsBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
@@ -135,13 +135,11 @@ export class BinanceAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    const invalidate = (t: TopicState, state: BookState, reason: StatusReason) => {
-      // A refused stream (halted, or its subscribe to be sent again) waits for no REST snapshot: one in flight or
-      // in hand, with the diffs buffered before the refusal, bridged it to LIVE (its stream no longer subscribed).
-      // Its fetch is aborted unrecorded, so replay never bridges it either; a stream served again starts a new bridge.
-      if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.restart(t as BinanceTopic);
-      this.books.invalidate(t, state, reason);
-    };
+    // A refused stream waits for no REST snapshot (common/rest-bridge.ts): restart() aborts its fetch unrecorded.
+    const invalidate = refusalDropsBridge(
+      (t) => this.restart(t as BinanceTopic),
+      (t, state, reason) => this.books.invalidate(t, state, reason),
+    );
     this.control = new SubscriptionControl(BINANCE_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "binance",
@@ -382,7 +380,9 @@ export class BinanceAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted diff. first = U, prev = pu (-1 on spot).
   onDiff(index: number, update: BookUpdate, first: number, prev: number): void {
     const t = this.topics[index]!;
-    if (t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) {
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck) {
+      // Refused for now, it waits for its subscribe to be accepted again: no bridge (and no snapshot) meanwhile.
+      if (t.refusedUntilAck) t.lastMsgMs = this.now(); // pushed all the same: the stream is alive, not stale
       this.ignoredWhileUnsubscribed++;
       return;
     }

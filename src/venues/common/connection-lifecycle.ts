@@ -643,6 +643,7 @@ export class ConnectionLifecycle {
       t.sub = SUB_IDLE;
       t.resubscribeAfterUnsub = false;
       t.resyncAfterAck = false;
+      t.refusedUntilAck = false; // the refused subscribe's retry goes with the socket: the next one is a new subscribe
       this.invalidateDisconnected(t);
     }
     conn.reconnects++;
@@ -691,6 +692,7 @@ export class ConnectionLifecycle {
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
+      t.refusedUntilAck = false; // as onDisconnected
       this.invalidateDisconnected(t);
     }
     return true;

@@ -90,6 +90,12 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * backoff that grows with it (SubscriptionControl.retryAfterError); 0 once one is accepted.
    */
   subscribeErrorStreak = 0;
+  /**
+   * Its subscribe was refused for a reason that may pass and waits to be sent again (RESYNCING / SUBSCRIBE_REJECTED,
+   * set by common/rest-bridge.ts refusalDropsBridge: Binance, OKX): the venue's updates for it are ignored until a
+   * subscribe of it is accepted again or its connection drops, so none opens a REST bridge meanwhile.
+   */
+  refusedUntilAck = false;
 
   constructor(
     /** Subscription index (the app's book index). */

@@ -19,7 +19,29 @@
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
 import type { TopicState } from "./connection.ts";
+import type { InvalidateTopic } from "./subscription-control.ts";
+
+/**
+ * The invalidate hook of an adapter that bridges REST snapshots (Binance, OKX): a refused book (HALTED, or its
+ * subscribe refused for now, SUBSCRIBE_REJECTED, to be sent again) waits for no REST snapshot, so its bridge is
+ * dropped (`dropBridge`: its buffer goes, a request still out is given up unrecorded, so replay does not bridge it
+ * either) before the book is invalidated. Before s-binhalt / s-rdrepd2 / s-rd3a a snapshot still to come bridged the
+ * updates buffered before the refusal to LIVE. Refused for now, it ignores its updates until a subscribe of it is
+ * accepted again (TopicState.refusedUntilAck; a halted one's SUB_REJECTED ignores them): before s-refold the next
+ * one opened a new bridge, its snapshot asked for (REST weight) and the book LIVE from it, the subscribe still
+ * waiting to be sent again. Before s-refold each adapter carried this rule itself.
+ */
+export function refusalDropsBridge(dropBridge: (t: TopicState) => void, invalidate: InvalidateTopic): InvalidateTopic {
+  return (t, state, reason) => {
+    if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) {
+      dropBridge(t);
+      t.refusedUntilAck = state !== BookState.HALTED;
+    }
+    invalidate(t, state, reason);
+  };
+}
 
 /**
  * The sequence range a diff covers (Binance `U`..`u`). The object buffered with a diff is handed back with it by

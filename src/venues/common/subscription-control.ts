@@ -540,6 +540,7 @@ export class SubscriptionControl {
         givenUp.push(t);
         return;
       }
+      t.refusedUntilAck = false; // accepted: its updates are taken again (replay's topics stay ACTIVE: before the check)
       if (t.sub !== SUB_PENDING) return;
       t.sub = SUB_ACTIVE;
       if (t.subscribeErrorStreak > 0) {
@@ -580,6 +581,7 @@ export class SubscriptionControl {
       if (named.sub === SUB_REJECTED) this.unsubscribeGivenUp(conn, [named]);
       else {
         named.sub = SUB_ACTIVE;
+        named.refusedUntilAck = false;
         if (named.book !== BookState.LIVE) {
           if (this.resync) this.resync(named, named.book, StatusReason.SUBSCRIBE_REJECTED);
           else this.restartTopic(named);

@@ -25,7 +25,7 @@ import { connectSplit } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
@@ -47,6 +47,7 @@ import { FullBookSockets } from "./full-book-sockets.ts";
 import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
+import { refusalDropsBridge } from "../common/rest-bridge.ts";
 import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
@@ -193,13 +194,11 @@ export class OkxAdapter implements VenueAdapter {
       if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
     });
     this.budgetWait = this.budgetWaits.waiting;
-    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => {
-      // A refused book (halted, or its subscribe to be sent again) waits for no REST snapshot: one still to come,
-      // with the updates buffered before the refusal, bridged it to LIVE (until s-rd3a when refused for now). Its
-      // answer is then dropped unrecorded, so replay does not bridge it either; a stream served again bridges anew.
-      if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.bridge.drop(t.index);
-      this.books.invalidate(t, state, reason);
-    };
+    // A refused book waits for no REST snapshot (common/rest-bridge.ts): its answer is dropped unrecorded.
+    const invalidate = refusalDropsBridge(
+      (t) => this.bridge.drop(t.index),
+      (t, state, reason) => this.books.invalidate(t, state, reason),
+    );
     this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);
     this.books = new TopicResync({
       venue: "okx",
@@ -358,9 +357,10 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
-      // Still subscribed while its resync waits for the request budget: the stream is alive, not stale.
-      if (this.budgetWait[index]) t.lastMsgMs = this.now();
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck) {
+      // Still subscribed while its resync waits for the request budget, or pushed though its subscribe was refused
+      // for now (ignored until one is accepted again: no REST bridge meanwhile): the stream is alive, not stale.
+      if (this.budgetWait[index] || t.refusedUntilAck) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }

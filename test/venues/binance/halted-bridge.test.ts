@@ -4,7 +4,8 @@
  * invalidate hook cancelled nothing: the answer was supplied to the still-open bridge, the buffered diffs bridged it,
  * and the book went LIVE though its stream was no longer subscribed (OKX had the same hole, fixed in s-rdrepd2).
  * The refusal is the subscription control's own (its reject, as for a venue's "invalid symbol"), called directly: the
- * simulator refuses a stream only at a subscribe, before any of its diffs.
+ * simulator refuses a stream only at a subscribe, before any of its diffs. Refused for now, the diffs the simulator
+ * still streams must start no new bridge until the subscribe is accepted again (s-refold).
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -36,9 +37,14 @@ async function refusedWhileBridging(refuse: (x: Internals) => void, state: BookS
   let release: () => void = () => {};
   const released = new Promise<void>((r) => (release = r));
   let depthAsked = 0;
+  // Snapshots asked for, and books made LIVE, while the stream's subscribe stood refused (not yet accepted again).
+  let askedWhileRefused = 0;
+  let liveWhileRefused = 0;
+  const refusedNow = () => (adapter as unknown as Internals).topics[0]!.subscribeErrorStreak > 0;
   const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
     if (!String(input).includes("/depth")) return fetch(input, init);
     depthAsked++;
+    if (refusedNow()) askedWhileRefused++;
     const res = await fetch(input, init); // the simulator's book now: the diffs after it are buffered meanwhile
     await released;
     return res;
@@ -64,6 +70,7 @@ async function refusedWhileBridging(refuse: (x: Internals) => void, state: BookS
   const onBookUpdate = sink.onBookUpdate.bind(sink);
   sink.onBookUpdate = (i, u) => {
     updates++;
+    if (u.isSnapshot && refusedNow()) liveWhileRefused++;
     onBookUpdate(i, u);
   };
   adapter.start(sink);
@@ -84,7 +91,7 @@ async function refusedWhileBridging(refuse: (x: Internals) => void, state: BookS
 
   // The answer comes (diffs keep coming from the simulator, which still streams it): before, LIVE from here.
   release();
-  return { adapter, sim, stepUntil, updates: () => updates, recorded };
+  return { adapter, sim, stepUntil, updates: () => updates, recorded, whileRefused: () => ({ asked: askedWhileRefused, live: liveWhileRefused }) };
 }
 
 describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
@@ -96,14 +103,18 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
     expect(recorded).toEqual([]); // not in a capture either: replay never hands it to a bridge live did not have
   }, 20_000);
 
-  test("refused for a reason that may pass (RESYNCING, sent again later): the old snapshot is dropped; a new bridge makes it LIVE", async () => {
-    const { adapter, sim, stepUntil } = await refusedWhileBridging((x) => {
+  test("refused for a reason that may pass (RESYNCING, sent again later): the old snapshot is dropped; diffs still coming start no bridge until the subscribe is accepted again, then a new one makes it LIVE", async () => {
+    // The simulator keeps streaming the refused stream (as a venue serving what it refused, or diffs in flight at the
+    // refusal). Before s-refold the next diff began a new bridge at once: a snapshot asked for (REST weight) and the
+    // book LIVE from it while its subscribe still waited to be sent again.
+    const { adapter, sim, stepUntil, whileRefused } = await refusedWhileBridging((x) => {
       const t = x.topics[0]!;
       t.sub = SUB_PENDING; // as if its subscribe were out again (a resync's): the answer is a transient refusal
       x.control.retryAfterError(t.conn, t, "Server is currently overloaded with other requests. Please try again in a few minutes.");
     }, BookState.RESYNCING);
     await stepUntil(() => adapter.stats().snapshotsAbandoned! >= 1, "the old snapshot dropped");
     await stepUntil(() => adapter.topicInfo(0).state === "live", "LIVE again from a new bridge");
+    expect(whileRefused()).toEqual({ asked: 0, live: 0 });
     expect(sim.stats.depthRequests).toBe(2);
   }, 20_000);
 });

@@ -331,4 +331,37 @@ describe("okx REST bridge: a book whose subscribe is refused for now", { timeout
     expect(adapter.topicInfo(0).state).toBe("resyncing");
     expect(sink.snapshots).toBe(0);
   });
+
+  test("updates still arriving while refused open no new bridge: no REST book asked for until the subscribe is accepted again, then LIVE", async () => {
+    // The simulator keeps pushing the stream (as a venue serving what it refused, or updates in flight at the
+    // refusal). Before s-refold the first one opened a new bridge: a REST book asked for (weight spent) and the book
+    // bridged LIVE while its subscribe still waited to be sent again.
+    const hold = { release: null as (() => void) | null, held: true };
+    const subs: Subscription[] = [{ market: "spot", symbol: "BTC-USDT", depth: 400 }];
+    const { sim, adapter, sink, bookRequestsAtMs, clock } = await start(subs, hold);
+    await until(() => bookRequestsAtMs.length === 1 && adapter.bridge.buffered(0) >= 1, "an update buffered, its REST book asked for (held)");
+    const x = adapter as unknown as { topics: TopicState[]; control: { retryAfterError(conn: unknown, t: TopicState, msg: string): void } };
+    const t = x.topics[0]!;
+    t.sub = SUB_PENDING;
+    x.control.retryAfterError(t.conn, t, "Service temporarily unavailable. Please try again later.");
+    hold.held = false;
+    hold.release!();
+    const messages = adapter.stats().messages!;
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().messages! >= messages + 3;
+    }, "three more updates of the refused stream");
+    expect(bookRequestsAtMs).toHaveLength(1);
+    expect(adapter.bridge.buffered(0)).toBe(0);
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.snapshots).toBe(0);
+    // The retry's backoff (at most 60 s) over: the subscribe goes again, is answered, and the next update bridges anew.
+    clock.ms += 61_000;
+    await until(() => {
+      sim.step(1);
+      return adapter.topicInfo(0).state === "live";
+    }, "LIVE after the subscribe is accepted again");
+    expect(t.subscribeErrorStreak).toBe(0);
+    expect(bookRequestsAtMs).toHaveLength(2);
+  });
 });
