@@ -274,8 +274,15 @@ export class SubscriptionControl {
     this.flushDueMs = Infinity;
     const now = this.now();
     for (const conn of this.waiting) {
-      if (!conn.ws || !conn.open || conn.outbox.length === 0) {
+      if (!conn.ws || !conn.open) {
         this.dropQueued(conn);
+        continue;
+      }
+      if (conn.outbox.length === 0) {
+        // Emptied by a withdrawal (Upbit: a list or probe whose codes all closed), the socket still there: not dropped.
+        // Until 2026-12-07 dropQueued, which cleared the hold of codes asked by no queued message yet (Upbit: those
+        // subscribed during a bisection), whose stale clock then ran before they were asked.
+        this.waiting.delete(conn);
         continue;
       }
       if (!this.takeToken(conn)) continue;

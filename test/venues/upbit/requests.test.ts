@@ -151,6 +151,42 @@ test("a code subscribed during a bisection: its stale clock starts when the list
 });
 
 /**
+ * A code subscribed while a bisection is out waits for the list after it, also when a withdrawn probe left the outbox
+ * empty and the next probe was written at once. Before, the pacing's flush took the emptied outbox for a socket gone
+ * (dropQueued): the code's hold was cleared, its stale clock ran from the subscribe, and it went STALE (reported as
+ * never sending data) while the bisection went on, never asked.
+ */
+test("a code subscribed during a bisection stays held when a withdrawn probe empties the outbox", async () => {
+  const STALE_MS = 2_000;
+  const { clock, control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const [e] = conn.addTopics(["book.KRW-E"], 30) as unknown as [TopicState];
+  const resyncs: string[] = [];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push(t.topic) }, quietLifecycleOptions(() => clock.nowMs, STALE_MS));
+  conn.used = true;
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  control.sendRequest(conn, "subscribe", [e]); // waits for the list after the bisection
+  clock.nowMs = 1_000; // a token back, the flush not yet run
+  lifecycle.retireAll([a, b], StatusReason.INSTRUMENT_CLOSED); // the probe withdrawn; probe [C] written at once
+  expect(conn.outbox).toEqual([]);
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-C"]);
+  const housekeeping = (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping.bind(lifecycle);
+  for (let ms = 1_250; ms <= 10_000; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    housekeeping();
+  }
+  expect(resyncs.filter((t) => t === e.topic), "E, not yet asked").toEqual([]);
+  expect(e.subscribeQueued).toBe(true);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/**
  * A code closed while requests naming it wait for the pacing behind a bisection's probe is taken out of them: of a
  * list queued before the probe, and of the probe itself (one naming only closed codes is not sent: it passes). Before,
  * only the latest list was rewritten (none while a probe waited after it), so these went out naming the closed code.
