@@ -30,7 +30,12 @@ interface Bisect {
   timer: ReturnType<typeof setTimeout> | null;
   /** The probe's tag in the outbox: while paced (queued) its wait has not started. */
   id: string;
-  wasQueued: boolean;
+  /**
+   * Written since the timer last looked (queuedWritten): its error may yet come. Until 2026-12-07 set only when the
+   * timer found it still queued, so one written before the timer's first look passed less than errorWaitMs after
+   * its write, its error, still on the way, then taken for the next probe's answer (or ignored while that one waited).
+   */
+  writtenSinceLook: boolean;
   /** The probe is one code that already drew an error alone: a second error refuses it. */
   confirming: boolean;
   /** Codes subscribed meanwhile: the list after the bisection asks for them (their stale clock waits for it). */
@@ -101,7 +106,7 @@ export class UpbitRequests extends SubscriptionControl {
         // Its probe withdrawn unsent (it named only these): no error can answer it, so it passed now, not at its
         // errorWaitMs timer (until 2026-12-07), which kept the codes it left out off their books that long.
         if (b.timer) clearTimeout(b.timer);
-        b.wasQueued = false;
+        b.writtenSinceLook = false;
         this.onProbePassed(conn, b);
       }
       return;
@@ -185,7 +190,8 @@ export class UpbitRequests extends SubscriptionControl {
 
   /**
    * A paced request written (SubscriptionControl.flush): a resend is asked from now (askAgain), the codes a list asked
-   * for start their stale clock now (sendFull), and it is the one an error frame answers. Cold (the pacing timer).
+   * for start their stale clock now (sendFull), a probe's error wait runs from now, and it is the one an error frame
+   * answers. Cold (the pacing timer).
    */
   protected override queuedWritten(conn: VenueConnection, reqId: string, nowMs: number): void {
     const r = this.lastResend.get(conn);
@@ -194,6 +200,8 @@ export class UpbitRequests extends SubscriptionControl {
     if (q === undefined) return; // a ping
     this.queued.delete(reqId);
     this.written(conn, q.list, q.asked, nowMs);
+    const b = this.bisects.get(conn);
+    if (b !== undefined && b.id === reqId) b.writtenSinceLook = true; // its errorWaitMs from now (onProbePassed)
   }
 
   /** A request naming `list` written on conn's socket: the one an error frame there answers; `asked`'s clocks start. */
@@ -333,7 +341,7 @@ export class UpbitRequests extends SubscriptionControl {
     this.leaveOut(conn, probe);
     this.probes++;
     const asked = this.bisects.get(conn)?.asked ?? [];
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming, asked };
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, writtenSinceLook: false, confirming, asked };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     if (conn.outbox.at(-1)?.reqId === b.id) this.queued.set(b.id, { asked: [], list: probe });
@@ -345,10 +353,9 @@ export class UpbitRequests extends SubscriptionControl {
   private onProbePassed(conn: VenueConnection, b: Bisect): void {
     if (this.bisects.get(conn) !== b) return;
     b.timer = null;
-    // Still waiting for a token (pacing), or sent only since the last look: its error may yet come.
-    const queued = this.queued.has(b.id);
-    if (queued || b.wasQueued) {
-      b.wasQueued = queued;
+    // Still waiting for a token (pacing), or written only since the last look: its error may yet come.
+    if (this.queued.has(b.id) || b.writtenSinceLook) {
+      b.writtenSinceLook = false;
       b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
       return;
     }

@@ -2,7 +2,7 @@
  * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers; a
  * closed code left out of the list; error frames' text logged cut.
  */
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
@@ -184,6 +184,36 @@ test("a code subscribed during a bisection stays held when a withdrawn probe emp
   conn.ws = null;
   await lifecycle.stop();
   control.stop();
+});
+
+/**
+ * A probe that waited for the pacing passes only once errorWaitMs has gone by since its write. Before, its wait was
+ * counted from its queueing when it was written before its timer first looked: written 667 ms into a 1 s wait, it
+ * passed 333 ms later, and its error, still on the way, was taken for the next probe's answer (or ignored while that
+ * one waited), the bisection going astray.
+ */
+test("a probe queued for the pacing gets errorWaitMs from its write before it passes", () => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 0 });
+  try {
+    const control = new UpbitRequests("upbit", silentLogger, () => Date.now(), () => undefined, undefined, 1_000);
+    const conn = new SendRecordingConnection(0, "spot");
+    const topics = conn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+    control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+    control.send(conn, "PING");
+    control.send(conn, "PING"); // the bucket is empty now
+    control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits for the pacing
+    vi.advanceTimersByTime(700); // the pacing's flush wrote it (a token each 667 ms)
+    expect(conn.outbox).toEqual([]);
+    const lists = () => conn.sent.filter((s) => s !== "PING").map(codesOf);
+    expect(lists().at(-1)).toEqual(["KRW-A", "KRW-B"]);
+    vi.advanceTimersByTime(900); // 1.6 s in: less than errorWaitMs since the write
+    expect(lists().at(-1), "the probe [A, B] still out").toEqual(["KRW-A", "KRW-B"]);
+    vi.advanceTimersByTime(500); // at most twice errorWaitMs from its queueing (the timer looks each errorWaitMs)
+    expect(lists().at(-1), "passed: the next probe").toEqual(["KRW-C"]);
+    control.stop();
+  } finally {
+    vi.useRealTimers();
+  }
 });
 
 /**
