@@ -274,8 +274,15 @@ export class SubscriptionControl {
     this.flushDueMs = Infinity;
     const now = this.now();
     for (const conn of this.waiting) {
-      if (!conn.ws || !conn.open || conn.outbox.length === 0) {
+      if (!conn.ws || !conn.open) {
         this.dropQueued(conn);
+        continue;
+      }
+      if (conn.outbox.length === 0) {
+        // Emptied by a withdrawal (Upbit: a list or probe whose codes all closed), the socket still there: not dropped.
+        // Until 2026-12-07 dropQueued, which cleared the hold of codes asked by no queued message yet (Upbit: those
+        // subscribed during a bisection), whose stale clock then ran before they were asked.
+        this.waiting.delete(conn);
         continue;
       }
       if (!this.takeToken(conn)) continue;
@@ -292,7 +299,7 @@ export class SubscriptionControl {
             if (t.sub === SUB_PENDING) t.lastMsgMs = now; // its stale clock starts now (sendRequest: at once)
           }
         }
-      }
+      } else if (m.reqId !== undefined) this.queuedWritten(conn, m.reqId, now);
       this.waiting.delete(conn);
       if (conn.outbox.length > 0) this.waiting.add(conn);
     }
@@ -300,6 +307,13 @@ export class SubscriptionControl {
     for (const conn of this.waiting) waitMs = Math.min(waitMs, this.waitMs(conn, now));
     this.scheduleFlush(waitMs);
   }
+
+  /**
+   * A tagged message that waited for the pacing and is no pending request was written now (flush). A venue whose
+   * requests await no ack (Upbit: whole lists, probes) starts here what waited for it, as flush does for a pending
+   * subscribe: the one moment a queued message counts as written.
+   */
+  protected queuedWritten(_conn: VenueConnection, _reqId: string, _nowMs: number): void {}
 
   private takeToken(conn: VenueConnection): boolean {
     const per = this.protocol.pacing?.perConnection;

@@ -30,7 +30,12 @@ interface Bisect {
   timer: ReturnType<typeof setTimeout> | null;
   /** The probe's tag in the outbox: while paced (queued) its wait has not started. */
   id: string;
-  wasQueued: boolean;
+  /**
+   * Written since the timer last looked (queuedWritten): its error may yet come. Until 2026-12-07 set only when the
+   * timer found it still queued, so one written before the timer's first look passed less than errorWaitMs after
+   * its write, its error, still on the way, then taken for the next probe's answer (or ignored while that one waited).
+   */
+  writtenSinceLook: boolean;
   /** The probe is one code that already drew an error alone: a second error refuses it. */
   confirming: boolean;
   /** Codes subscribed meanwhile: the list after the bisection asks for them (their stale clock waits for it). */
@@ -50,10 +55,13 @@ export class UpbitRequests extends SubscriptionControl {
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
   /**
-   * Each connection's requests waiting for the pacing budget (lists `list…`, probes `probe…`), in outbox order: the
-   * topics each names (lastRequest once written) and those a list asks for (their stale clock starts when it goes).
+   * The requests waiting in an outbox for the pacing budget (lists `list…`, probes `probe…`), by tag (unique across
+   * connections; the outbox holds their order): the topics each names (lastRequest once written) and those a list asks
+   * for (their stale clock starts when it goes: queuedWritten). An entry lives exactly while its message is queued.
+   * Until 2026-12-07 kept per connection in outbox order, and taken for written when gone from the outbox after a
+   * flush: a second notion of "written" beside SubscriptionControl's.
    */
-  private readonly queuedLists = new Map<VenueConnection, { id: string; asked: TopicState[]; list: TopicState[] }[]>();
+  private readonly queued = new Map<string, { asked: TopicState[]; list: TopicState[] }>();
   /** The socket each connection's last request went on (sendRequest): a change with the old one retiring is a swap. */
   private readonly socketOf = new Map<VenueConnection, WebSocket>();
   /** A planned reconnect's codes the old socket may not stream (taken at the swap: sendRequest). */
@@ -98,7 +106,7 @@ export class UpbitRequests extends SubscriptionControl {
         // Its probe withdrawn unsent (it named only these): no error can answer it, so it passed now, not at its
         // errorWaitMs timer (until 2026-12-07), which kept the codes it left out off their books that long.
         if (b.timer) clearTimeout(b.timer);
-        b.wasQueued = false;
+        b.writtenSinceLook = false;
         this.onProbePassed(conn, b);
       }
       return;
@@ -168,45 +176,47 @@ export class UpbitRequests extends SubscriptionControl {
     if (!conn.open || !conn.ws || this.bisects.has(conn)) return -1;
     const last = this.lastResend.get(conn);
     // Dropped unsent with its socket (dropQueued): not asked.
-    const held = last !== undefined && last.sentMs === Infinity && conn.outbox.some((m) => m.reqId === last.id);
+    const held = last !== undefined && last.sentMs === Infinity && this.queued.has(last.id);
     if (held) return Infinity;
     const now = this.clock();
     if (last !== undefined && last.sentMs !== Infinity && now - last.askedMs < this.resendMinMs) return last.sentMs;
     const id = this.sendFull(conn);
     if (id === undefined) return -1;
     this.resends++;
-    const queued = conn.outbox.some((m) => m.reqId === id);
+    const queued = this.queued.has(id);
     this.lastResend.set(conn, { askedMs: now, id, sentMs: queued ? Infinity : now });
     return queued ? Infinity : now;
   }
 
   /**
-   * Paced requests written: a resend among them is asked from now (askAgain), the codes a list asked for start
-   * their stale clock now (sendFull), and the last written is the one an error frame answers. Cold (the pacing timer).
+   * A paced request written (SubscriptionControl.flush): a resend is asked from now (askAgain), the codes a list asked
+   * for start their stale clock now (sendFull), a probe's error wait runs from now, and it is the one an error frame
+   * answers. Cold (the pacing timer).
    */
-  override flush(): void {
-    const waiting = [...this.lastResend].filter(([conn, r]) => r.sentMs === Infinity && conn.outbox.some((m) => m.reqId === r.id));
-    super.flush();
-    const now = this.clock();
-    for (const [conn, r] of waiting) if (conn.open && !conn.outbox.some((m) => m.reqId === r.id)) r.sentMs = now;
-    for (const [conn, lists] of this.queuedLists) {
-      // In outbox order: the first still there holds the rest back.
-      while (lists.length > 0 && !conn.outbox.some((m) => m.reqId === lists[0]!.id)) {
-        const written = lists.shift()!;
-        if (conn.ws) this.lastRequest.set(conn.ws, written.list); // the outbox is the socket's (dropQueued at a swap)
-        for (const t of written.asked) {
-          t.subscribeQueued = false;
-          if (t.sub === SUB_PENDING) t.lastMsgMs = now;
-        }
-      }
-      if (lists.length === 0) this.queuedLists.delete(conn);
+  protected override queuedWritten(conn: VenueConnection, reqId: string, nowMs: number): void {
+    const r = this.lastResend.get(conn);
+    if (r !== undefined && r.id === reqId) r.sentMs = nowMs;
+    const q = this.queued.get(reqId);
+    if (q === undefined) return; // a ping
+    this.queued.delete(reqId);
+    this.written(conn, q.list, q.asked, nowMs);
+    const b = this.bisects.get(conn);
+    if (b !== undefined && b.id === reqId) b.writtenSinceLook = true; // its errorWaitMs from now (onProbePassed)
+  }
+
+  /** A request naming `list` written on conn's socket: the one an error frame there answers; `asked`'s clocks start. */
+  private written(conn: VenueConnection, list: TopicState[], asked: readonly TopicState[], nowMs: number): void {
+    this.lastRequest.set(conn.ws!, list); // the outbox is the socket's (dropQueued at a swap)
+    for (const t of asked) {
+      t.subscribeQueued = false;
+      if (t.sub === SUB_PENDING) t.lastMsgMs = nowMs;
     }
   }
 
-  /** The socket is gone with its queued messages: no list of it waits now (SubscriptionControl clears the marks). */
+  /** The socket is gone with its queued messages: no request of it waits now (SubscriptionControl clears the marks). */
   override dropQueued(conn: VenueConnection): void {
+    for (const m of conn.outbox) if (m.reqId !== undefined) this.queued.delete(m.reqId);
     super.dropQueued(conn);
-    this.queuedLists.delete(conn);
   }
 
   /**
@@ -221,7 +231,7 @@ export class UpbitRequests extends SubscriptionControl {
     const list = conn.topics.filter((t) => t.sub === SUB_PENDING || t.sub === SUB_ACTIVE);
     const at = this.queuedListAt(conn);
     if (list.length === 0) {
-      if (at >= 0) this.withdraw(conn, conn.outbox.splice(at, 1)[0]!.reqId!);
+      if (at >= 0) this.withdraw(conn, at);
       return undefined;
     }
     const text = encodeOrderbookRequest(list, this.level);
@@ -234,31 +244,18 @@ export class UpbitRequests extends SubscriptionControl {
       tag = `list${++this.listSeq}`;
       this.requests++;
       this.send(conn, text, tag);
-      if (!conn.outbox.some((m) => m.reqId === tag)) {
-        this.lastRequest.set(conn.ws!, list); // written now: the codes it asks for are asked from now
-        const now = this.clock();
-        for (const t of asked) {
-          t.subscribeQueued = false;
-          if (t.sub === SUB_PENDING) t.lastMsgMs = now;
-        }
+      if (conn.outbox.at(-1)?.reqId !== tag) {
+        this.written(conn, list, asked, this.clock()); // written now: the codes it asks for are asked from now
         return tag;
       }
     }
     for (const t of asked) t.subscribeQueued = true;
-    // The latest list in the outbox (queuedListAt) is the last of these.
-    const last = this.queuedLists.get(conn)?.at(-1);
-    if (last !== undefined && last.id === tag) {
-      last.asked.push(...asked);
-      last.list = list;
-    } else this.queue(conn, tag, list, asked);
+    const q = this.queued.get(tag);
+    if (q !== undefined) {
+      q.asked.push(...asked);
+      q.list = list;
+    } else this.queued.set(tag, { asked, list });
     return tag;
-  }
-
-  /** Records request `id` (naming `list`) waiting in conn's outbox, behind those already there. */
-  private queue(conn: VenueConnection, id: string, list: TopicState[], asked: TopicState[]): void {
-    let lists = this.queuedLists.get(conn);
-    if (lists === undefined) this.queuedLists.set(conn, (lists = []));
-    lists.push({ id, asked, list });
   }
 
   /**
@@ -284,36 +281,35 @@ export class UpbitRequests extends SubscriptionControl {
    */
   private leaveOutQueued(conn: VenueConnection, gone: readonly TopicState[]): string[] {
     const withdrawn: string[] = [];
-    for (const q of [...(this.queuedLists.get(conn) ?? [])]) {
+    const out = conn.outbox;
+    for (let i = 0; i < out.length; i++) {
+      const id = out[i]!.reqId;
+      const q = id !== undefined ? this.queued.get(id) : undefined;
+      if (q === undefined) continue; // a ping
       const left = q.list.filter((t) => !gone.includes(t));
       if (left.length === q.list.length) continue;
-      const at = conn.outbox.findIndex((m) => m.reqId === q.id);
-      if (at < 0) continue;
       q.list = left;
-      if (left.length > 0) conn.outbox[at]!.text = encodeOrderbookRequest(left, this.level);
+      if (left.length > 0) out[i]!.text = encodeOrderbookRequest(left, this.level);
       else {
-        conn.outbox.splice(at, 1);
-        this.withdraw(conn, q.id);
-        withdrawn.push(q.id);
+        this.withdraw(conn, i--);
+        withdrawn.push(id!);
       }
     }
     return withdrawn;
   }
 
-  /** The request `id` taken out of the outbox unsent: the codes it asked for wait for no list now. */
-  private withdraw(conn: VenueConnection, id: string): void {
-    const lists = this.queuedLists.get(conn);
-    const i = lists?.findIndex((l) => l.id === id) ?? -1;
-    if (i < 0) return;
-    for (const t of lists!.splice(i, 1)[0]!.asked) t.subscribeQueued = false;
-    if (lists!.length === 0) this.queuedLists.delete(conn);
+  /** The request at `at` in conn's outbox taken out unsent: the codes it asked for wait for no list now. */
+  private withdraw(conn: VenueConnection, at: number): void {
+    const id = conn.outbox.splice(at, 1)[0]!.reqId!;
+    for (const t of this.queued.get(id)?.asked ?? []) t.subscribeQueued = false;
+    this.queued.delete(id);
   }
 
   /** An `{"error":…}` frame on conn. */
   onError(conn: VenueConnection, name: string, message: string): void {
     this.errorFrames++;
     const b = this.bisects.get(conn);
-    if (b && conn.outbox.some((m) => m.reqId === b.id)) {
+    if (b && this.queued.has(b.id)) {
       // The probe has not gone: not its answer, and the bisection already covers the request this one answers. Until
       // 2026-12-07 the waiting probe's codes were halved again, and a culprit in the other half left the bisection.
       this.logger.warn(`${this.venueName}: error frame while a probe waits for the pacing; the bisection goes on`, { conn: conn.id, name, message });
@@ -345,11 +341,11 @@ export class UpbitRequests extends SubscriptionControl {
     this.leaveOut(conn, probe);
     this.probes++;
     const asked = this.bisects.get(conn)?.asked ?? [];
-    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, wasQueued: false, confirming, asked };
+    const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, writtenSinceLook: false, confirming, asked };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
-    if (conn.outbox.some((m) => m.reqId === b.id)) this.queue(conn, b.id, probe, []);
-    else this.lastRequest.set(conn.ws, probe);
+    if (conn.outbox.at(-1)?.reqId === b.id) this.queued.set(b.id, { asked: [], list: probe });
+    else this.written(conn, probe, [], this.clock());
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 
@@ -357,10 +353,9 @@ export class UpbitRequests extends SubscriptionControl {
   private onProbePassed(conn: VenueConnection, b: Bisect): void {
     if (this.bisects.get(conn) !== b) return;
     b.timer = null;
-    // Still waiting for a token (pacing), or sent only since the last look: its error may yet come.
-    const queued = conn.outbox.some((m) => m.reqId === b.id);
-    if (queued || b.wasQueued) {
-      b.wasQueued = queued;
+    // Still waiting for a token (pacing), or written only since the last look: its error may yet come.
+    if (this.queued.has(b.id) || b.writtenSinceLook) {
+      b.writtenSinceLook = false;
       b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
       return;
     }

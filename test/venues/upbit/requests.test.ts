@@ -2,7 +2,7 @@
  * UpbitRequests on a fake socket (requests paced 3 at once, then 1.5/s): which request an error frame answers; a
  * closed code left out of the list; error frames' text logged cut.
  */
-import { expect, test } from "vitest";
+import { expect, test, vi } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
@@ -148,6 +148,72 @@ test("a code subscribed during a bisection: its stale clock starts when the list
   conn.ws = null;
   await lifecycle.stop();
   control.stop();
+});
+
+/**
+ * A code subscribed while a bisection is out waits for the list after it, also when a withdrawn probe left the outbox
+ * empty and the next probe was written at once. Before, the pacing's flush took the emptied outbox for a socket gone
+ * (dropQueued): the code's hold was cleared, its stale clock ran from the subscribe, and it went STALE (reported as
+ * never sending data) while the bisection went on, never asked.
+ */
+test("a code subscribed during a bisection stays held when a withdrawn probe empties the outbox", async () => {
+  const STALE_MS = 2_000;
+  const { clock, control, conn, topics } = rig(); // probes pass after 60 s without an error
+  const [e] = conn.addTopics(["book.KRW-E"], 30) as unknown as [TopicState];
+  const resyncs: string[] = [];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: () => undefined, resync: (t) => void resyncs.push(t.topic) }, quietLifecycleOptions(() => clock.nowMs, STALE_MS));
+  conn.used = true;
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits
+  control.sendRequest(conn, "subscribe", [e]); // waits for the list after the bisection
+  clock.nowMs = 1_000; // a token back, the flush not yet run
+  lifecycle.retireAll([a, b], StatusReason.INSTRUMENT_CLOSED); // the probe withdrawn; probe [C] written at once
+  expect(conn.outbox).toEqual([]);
+  expect(codesOf(conn.sent.at(-1)!)).toEqual(["KRW-C"]);
+  const housekeeping = (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping.bind(lifecycle);
+  for (let ms = 1_250; ms <= 10_000; ms += 250) {
+    clock.nowMs = ms;
+    control.flush();
+    housekeeping();
+  }
+  expect(resyncs.filter((t) => t === e.topic), "E, not yet asked").toEqual([]);
+  expect(e.subscribeQueued).toBe(true);
+  conn.ws = null;
+  await lifecycle.stop();
+  control.stop();
+});
+
+/**
+ * A probe that waited for the pacing passes only once errorWaitMs has gone by since its write. Before, its wait was
+ * counted from its queueing when it was written before its timer first looked: written 667 ms into a 1 s wait, it
+ * passed 333 ms later, and its error, still on the way, was taken for the next probe's answer (or ignored while that
+ * one waited), the bisection going astray.
+ */
+test("a probe queued for the pacing gets errorWaitMs from its write before it passes", () => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 0 });
+  try {
+    const control = new UpbitRequests("upbit", silentLogger, () => Date.now(), () => undefined, undefined, 1_000);
+    const conn = new SendRecordingConnection(0, "spot");
+    const topics = conn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+    control.sendRequest(conn, "subscribe", topics); // written: [A, B, C, D]
+    control.send(conn, "PING");
+    control.send(conn, "PING"); // the bucket is empty now
+    control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B] waits for the pacing
+    vi.advanceTimersByTime(700); // the pacing's flush wrote it (a token each 667 ms)
+    expect(conn.outbox).toEqual([]);
+    const lists = () => conn.sent.filter((s) => s !== "PING").map(codesOf);
+    expect(lists().at(-1)).toEqual(["KRW-A", "KRW-B"]);
+    vi.advanceTimersByTime(900); // 1.6 s in: less than errorWaitMs since the write
+    expect(lists().at(-1), "the probe [A, B] still out").toEqual(["KRW-A", "KRW-B"]);
+    vi.advanceTimersByTime(500); // at most twice errorWaitMs from its queueing (the timer looks each errorWaitMs)
+    expect(lists().at(-1), "passed: the next probe").toEqual(["KRW-C"]);
+    control.stop();
+  } finally {
+    vi.useRealTimers();
+  }
 });
 
 /**
