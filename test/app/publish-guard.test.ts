@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
+import { MAX_FOREIGN_CHECKS_PER_SECOND } from "../../src/net/stream-watcher.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -199,5 +200,58 @@ describe("publish guard reporting", () => {
     await send(real(5, new DatagramAuth(key))); // signed with ours: another publisher of our feed
     nowMs += CONFIRM_MS;
     expect(guard.conflicts()).toEqual([`another publisher is sending on group ${GROUP}:${PORT + 3} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`]);
+  });
+});
+
+describe("publish guard under a flood over the watcher's checks per second (s-rd2c)", () => {
+  test("a live conflict whose datagrams go unchecked is not judged quiet while they keep naming it; once they stop, it is", async () => {
+    // The watcher examines at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams a second: under a flood of
+    // forged ones, the real other publisher's went unchecked, its lastSeenMs stood still, and after QUIET_MS the guard
+    // said "no other publisher on our streams any more" (/readyz ready) while it went on sending.
+    let nowMs = 5_000_000;
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 5 * i + 1);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 5, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    const { tx } = await guardSender(guard, GROUP, PORT + 5, cleanups);
+    let sent = 0;
+    const send = async (d: Uint8Array, times = 1) => {
+      for (let i = 0; i < times; i += 100) {
+        const n = Math.min(100, times - i); // within the watcher's receive buffer
+        for (let j = 0; j < n; j++) tx.send(d, PORT + 5, GROUP);
+        sent += n;
+        await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
+      }
+    };
+    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const real = take(p)[0]!; // signed with our key: another publisher of our feed
+    const forged = datagram(9); // wire v1, unsigned: forged, whatever its session
+    const conflict = `another publisher is sending on group ${GROUP}:${PORT + 5} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`;
+    await send(real);
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toEqual([conflict]);
+    await send(forged, MAX_FOREIGN_CHECKS_PER_SECOND); // the checks spent
+    for (let i = 0; i < 2 * QUIET_HEARTBEATS; i++) {
+      nowMs += HEARTBEAT_MS;
+      await send(forged, 100); // spends the refill (100 ms: 100 checks)
+      await send(real); // unchecked: only its claim
+      expect(guard.conflicts()).toEqual([conflict]);
+    }
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} ${2 * QUIET_HEARTBEATS}`);
+    // The real one stops; the flood goes on, naming another session: that keeps nothing reported.
+    for (let i = 0; i < QUIET_HEARTBEATS; i++) {
+      nowMs += HEARTBEAT_MS;
+      await send(forged, 100);
+    }
+    expect(guard.conflicts()).toEqual([]);
   });
 });
