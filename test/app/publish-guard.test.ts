@@ -219,7 +219,10 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     guard.addOwnSession(0, 1);
     await guard.listenBeforePublishing();
     cleanups.push(() => guard.stop());
-    const { tx } = await guardSender(guard, GROUP, PORT + 5, cleanups);
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
     let sent = 0;
     const send = async (d: Uint8Array, times = 1) => {
       for (let i = 0; i < times; i += 100) {
