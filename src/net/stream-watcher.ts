@@ -50,9 +50,10 @@ const RECV_BUFFER_BYTES = 256 * 1024;
 /** Foreign sessions tracked at once (each one is a configuration error to fix, and one is enough to name it). */
 export const MAX_FOREIGN_SESSIONS = 64;
 /**
- * Other-session datagrams checked per second of the clock (framing, and the HMAC with a key): this runs on the
- * publishing thread, and anyone on the segment can send them, so a flood must not cost one HMAC each. A real other
- * publisher sends steadily (heartbeats at least), so a sample of its datagrams is enough to name it.
+ * Other-session datagrams checked per second of the clock (framing, and the HMAC with a key), at most this many at
+ * once: this runs on the publishing thread, and anyone on the segment can send them, so a flood must not cost one HMAC
+ * each. A real other publisher sends steadily (heartbeats at least): the checks spread over time examine its
+ * datagrams in proportion to their share, and one is enough to name it.
  */
 export const MAX_FOREIGN_CHECKS_PER_SECOND = 1000;
 
@@ -108,7 +109,7 @@ export class StreamWatcher {
   untracked = 0;
   /** With a key: datagrams that looked foreign but were not signed with it (keyed subscribers drop them), not counted as a session. */
   forged = 0;
-  /** Datagrams of other sessions beyond the checks allowed this second: counted, not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
+  /** Datagrams of other sessions with no check left: counted (a tracked session's claimed), not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
   unchecked = 0;
   /** Checks left (at most checksPerSecond, refilled continuously at checksPerSecond a second) as of checksAtMs on `now`. */
   private checksLeft: number;
