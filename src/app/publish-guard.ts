@@ -94,7 +94,13 @@ export class PublishGuard {
   async listenBeforePublishing(): Promise<void> {
     await this.watcher.start();
     const windowMs = this.config.publish.startupListenMs ?? 0;
-    if (windowMs > 0) await Bun.sleep(windowMs);
+    // Nothing published yet: every datagram is checked (under the per-second budget a flood hid the other publisher).
+    this.watcher.checkAll = true;
+    try {
+      if (windowMs > 0) await Bun.sleep(windowMs);
+    } finally {
+      this.watcher.checkAll = false;
+    }
     // None of our sessions has sent yet, so every session heard is another publisher's; one that said END_OF_SESSION
     // in the window is stopping (a deploy that overlaps the old instance's shutdown) and does not block the start.
     const seen = this.watcher.sessions().filter((f) => !f.ended && !this.watcher.isOwn(f.sourceId, f.sessionId));

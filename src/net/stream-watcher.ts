@@ -16,7 +16,8 @@
  * MAX_FOREIGN_SESSIONS sessions are tracked; datagrams of further ones are counted (`untracked`), not stored, so
  * a flood of forged sessions cannot grow the publisher's memory. This socket's events run on the publishing thread:
  * at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams are examined per second, further ones only counted
- * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs. The checks are a token bucket refilled
+ * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs (`checkAll` lifts that for the start
+ * window, nothing published yet, so a flood hides nothing from the start check). The checks are a token bucket refilled
  * continuously, not a window opened by the first datagram: a sender bursting the budget at each window's start (the
  * window began at its own datagram) left none for a real other publisher, never examined. An unchecked datagram that
  * names a session already tracked is its unverified claim (`lastClaimedMs`): the guard judges no session quiet while
@@ -111,6 +112,12 @@ export class StreamWatcher {
   forged = 0;
   /** Datagrams of other sessions with no check left: counted (a tracked session's claimed), not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
   unchecked = 0;
+  /**
+   * Every other-session datagram is checked (no budget): set by the guard while it listens before our start, when
+   * nothing is published yet and a flood costs at most that window (capped, a flood hid a real other publisher from the
+   * start check, which then let us publish beside it).
+   */
+  checkAll = false;
   /** Checks left (at most checksPerSecond, refilled continuously at checksPerSecond a second) as of checksAtMs on `now`. */
   private checksLeft: number;
   private checksAtMs = -Infinity;
@@ -216,12 +223,13 @@ export class StreamWatcher {
     const nowMs = this.now();
     if (nowMs > this.checksAtMs) this.checksLeft = Math.min(this.checksPerSecond, this.checksLeft + ((nowMs - this.checksAtMs) * this.checksPerSecond) / 1000);
     this.checksAtMs = nowMs; // a clock gone back refills nothing
-    if (this.checksLeft < 1) {
+    if (this.checkAll) {
+      // not counted against the budget: the window's checks leave the running watcher's intact
+    } else if (this.checksLeft < 1) {
       this.unchecked++;
       this.claim(ws, channelId, sourceId, sessionId, nowMs);
       return;
-    }
-    this.checksLeft--;
+    } else this.checksLeft--;
     if (version === 1) {
       if (this.keyed) {
         this.forged++; // v1 carries no signature

@@ -257,4 +257,39 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     }
     expect(guard.conflicts()).toEqual([]);
   });
+
+  test("the start check examines every datagram of its window: a flood over the checks per second does not hide another publisher from it", async () => {
+    // Capped there too, the flood spent the checks and the real other publisher's datagram went unchecked: the start
+    // went ahead beside it. Nothing is published before the start, so the window checks all it hears.
+    const nowMs = 6_000_000; // still: the budget gets no refill
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 3 * i + 2);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 800, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 6, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    cleanups.push(() => guard.stop());
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
+    const forged = datagram(9); // wire v1, unsigned: forged
+    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const real = take(p)[0]!; // signed with our key
+    const outcome = guard.listenBeforePublishing().then(() => "started", (err: Error) => err.message);
+    await waitFor(() => guard.watcherDatagrams() > 0, "the watcher joined", 10_000, () => tx.send(forged, PORT + 6, GROUP));
+    for (let i = 0; i < 4; i++) {
+      const heard = guard.watcherDatagrams();
+      for (let j = 0; j < 300; j++) tx.send(forged, PORT + 6, GROUP); // within the watcher's receive buffer
+      await waitFor(() => guard.watcherDatagrams() >= heard + 300, "the flood received");
+    }
+    tx.send(real, PORT + 6, GROUP);
+    expect(await outcome).toContain(`another publisher is sending on group ${GROUP}:${PORT + 6} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`);
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} 0`);
+  });
 });
