@@ -94,7 +94,13 @@ export class PublishGuard {
   async listenBeforePublishing(): Promise<void> {
     await this.watcher.start();
     const windowMs = this.config.publish.startupListenMs ?? 0;
-    if (windowMs > 0) await Bun.sleep(windowMs);
+    // Nothing published yet: every datagram is checked (under the per-second budget a flood hid the other publisher).
+    this.watcher.checkAll = true;
+    try {
+      if (windowMs > 0) await Bun.sleep(windowMs);
+    } finally {
+      this.watcher.checkAll = false;
+    }
     // None of our sessions has sent yet, so every session heard is another publisher's; one that said END_OF_SESSION
     // in the window is stopping (a deploy that overlaps the old instance's shutdown) and does not block the start.
     const seen = this.watcher.sessions().filter((f) => !f.ended && !this.watcher.isOwn(f.sourceId, f.sessionId));
@@ -169,7 +175,7 @@ export class PublishGuard {
       if (this.over.has(f)) {
         if (!f.ended) this.over.delete(f); // it sent again without END: that END was none, a conflict again (below)
         else {
-          if (judgeTime && nowMs - f.lastSeenMs >= this.quietMs) {
+          if (judgeTime && nowMs - lastHeardMs(f) >= this.quietMs) {
             this.watcher.forget(f);
             this.over.delete(f);
           }
@@ -184,7 +190,7 @@ export class PublishGuard {
         this.unlogged++;
         fresh ??= f;
       }
-      if (f.ended || nowMs - f.lastSeenMs >= this.quietMs) {
+      if (f.ended || nowMs - lastHeardMs(f) >= this.quietMs) {
         if (f.ended) this.over.add(f);
         else this.watcher.forget(f);
         this.active.delete(f);
@@ -207,6 +213,15 @@ export class PublishGuard {
       this.unlogged = 0;
     }
   }
+}
+
+/**
+ * What a session's quiet is judged from: its last datagram examined, or one the watcher left unchecked (a flood over
+ * its checks per second) that named it. Unverified, such a claim only keeps it reported: before, the flood hid a live
+ * conflict's datagrams and it was judged over (/readyz ready) while it went on.
+ */
+function lastHeardMs(f: ForeignSession): number {
+  return Math.max(f.lastSeenMs, f.lastClaimedMs);
 }
 
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */

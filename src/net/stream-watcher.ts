@@ -16,7 +16,12 @@
  * MAX_FOREIGN_SESSIONS sessions are tracked; datagrams of further ones are counted (`untracked`), not stored, so
  * a flood of forged sessions cannot grow the publisher's memory. This socket's events run on the publishing thread:
  * at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams are examined per second, further ones only counted
- * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs.
+ * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs (`checkAll` lifts that for the start
+ * window, nothing published yet, so a flood hides nothing from the start check). The checks are a token bucket refilled
+ * continuously, not a window opened by the first datagram: a sender bursting the budget at each window's start (the
+ * window began at its own datagram) left none for a real other publisher, never examined. An unchecked datagram that
+ * names a session already tracked is its unverified claim (`lastClaimedMs`): the guard judges no session quiet while
+ * it is claimed, so a flood does not end a live conflict (before, its datagrams went unchecked and it was judged over).
  * @module
  */
 import dgram from "node:dgram";
@@ -46,9 +51,10 @@ const RECV_BUFFER_BYTES = 256 * 1024;
 /** Foreign sessions tracked at once (each one is a configuration error to fix, and one is enough to name it). */
 export const MAX_FOREIGN_SESSIONS = 64;
 /**
- * Other-session datagrams checked per second of the clock (framing, and the HMAC with a key): this runs on the
- * publishing thread, and anyone on the segment can send them, so a flood must not cost one HMAC each. A real other
- * publisher sends steadily (heartbeats at least), so a sample of its datagrams is enough to name it.
+ * Other-session datagrams checked per second of the clock (framing, and the HMAC with a key), at most this many at
+ * once: this runs on the publishing thread, and anyone on the segment can send them, so a flood must not cost one HMAC
+ * each. A real other publisher sends steadily (heartbeats at least): the checks spread over time examine its
+ * datagrams in proportion to their share, and one is enough to name it.
  */
 export const MAX_FOREIGN_CHECKS_PER_SECOND = 1000;
 
@@ -76,6 +82,11 @@ export interface ForeignSession {
   lastSeenMs: number;
   datagrams: number;
   /**
+   * Its last datagram not examined (beyond the checks per second; firstSeenMs until one): unverified, so it changes
+   * nothing but keeps the session from being judged quiet (a flood hid a live session's datagrams, judged silent).
+   */
+  lastClaimedMs: number;
+  /**
    * Its last datagram said END_OF_SESSION: it has stopped (a publisher whose sequence ran out sends one on each
    * heartbeat, docs/wire-protocol.md §5.1). A later datagram without it proves that END bogus, as for a subscriber.
    */
@@ -99,11 +110,17 @@ export class StreamWatcher {
   untracked = 0;
   /** With a key: datagrams that looked foreign but were not signed with it (keyed subscribers drop them), not counted as a session. */
   forged = 0;
-  /** Datagrams of other sessions beyond the checks allowed this second: counted, not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
+  /** Datagrams of other sessions with no check left: counted (a tracked session's claimed), not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
   unchecked = 0;
-  /** The one-second window the checks are counted in (its start on `now`), and the checks made in it. */
-  private windowStartMs = -Infinity;
-  private checksInWindow = 0;
+  /**
+   * Every other-session datagram is checked (no budget): set by the guard while it listens before our start, when
+   * nothing is published yet and a flood costs at most that window (capped, a flood hid a real other publisher from the
+   * start check, which then let us publish beside it).
+   */
+  checkAll = false;
+  /** Checks left (at most checksPerSecond, refilled continuously at checksPerSecond a second) as of checksAtMs on `now`. */
+  private checksLeft: number;
+  private checksAtMs = -Infinity;
   /** Framing checks, and the HMAC trailer with a key (else it is covered by the checksum, not verified). Cold: foreign datagrams only. */
   private readonly reader: PacketReader;
   private readonly keyed: boolean;
@@ -118,6 +135,8 @@ export class StreamWatcher {
   private readonly ownSessions = new Set<number>();
   /** Foreign sessions by "group:port/channel/source/session"; entries stay until forget(). */
   private readonly foreign = new Map<string, ForeignSession>();
+  /** The same sessions, for the unchecked path's claim (an indexed scan of at most MAX_FOREIGN_SESSIONS: no iterator). */
+  private readonly tracked: ForeignSession[] = [];
 
   constructor(
     private readonly streams: readonly WatchedStream[],
@@ -126,6 +145,7 @@ export class StreamWatcher {
     authKey?: Uint8Array, // publish.auth_key_file's key: only datagrams signed with it can be another publisher
     private readonly checksPerSecond: number = MAX_FOREIGN_CHECKS_PER_SECOND,
   ) {
+    this.checksLeft = checksPerSecond;
     this.ownSources = new Set(ownSourceIds);
     this.keyed = authKey !== undefined;
     this.reader = new PacketReader(authKey === undefined ? undefined : new DatagramAuth(authKey, new Bun.CryptoHasher("sha256")));
@@ -180,7 +200,11 @@ export class StreamWatcher {
 
   /** Drops a foreign session from the list; it is recorded afresh if it sends again. */
   forget(session: ForeignSession): void {
-    this.foreign.delete(keyOf(session.group, session.port, session.channelId, session.sourceId, session.sessionId));
+    const key = keyOf(session.group, session.port, session.channelId, session.sourceId, session.sessionId);
+    const f = this.foreign.get(key);
+    if (f === undefined) return;
+    this.foreign.delete(key);
+    this.tracked.splice(this.tracked.indexOf(f), 1);
   }
 
   private onDatagram(ws: WatchSocket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -197,15 +221,15 @@ export class StreamWatcher {
     // Cold from here: another publisher's datagram, or one made to look like it. Bounded per second (a flood of forged
     // ones cost the publishing thread one HMAC each before).
     const nowMs = this.now();
-    if (nowMs - this.windowStartMs >= 1000 || nowMs < this.windowStartMs) {
-      this.windowStartMs = nowMs;
-      this.checksInWindow = 0;
-    }
-    if (this.checksInWindow >= this.checksPerSecond) {
+    if (nowMs > this.checksAtMs) this.checksLeft = Math.min(this.checksPerSecond, this.checksLeft + ((nowMs - this.checksAtMs) * this.checksPerSecond) / 1000);
+    this.checksAtMs = nowMs; // a clock gone back refills nothing
+    if (this.checkAll) {
+      // not counted against the budget: the window's checks leave the running watcher's intact
+    } else if (this.checksLeft < 1) {
       this.unchecked++;
+      this.claim(ws, channelId, sourceId, sessionId, nowMs);
       return;
-    }
-    this.checksInWindow++;
+    } else this.checksLeft--;
     if (version === 1) {
       if (this.keyed) {
         this.forged++; // v1 carries no signature
@@ -229,12 +253,24 @@ export class StreamWatcher {
         this.untracked++;
         return;
       }
-      f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, datagrams: 0, ended: false };
+      f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, lastClaimedMs: nowMs, datagrams: 0, ended: false };
       this.foreign.set(key, f);
+      this.tracked.push(f);
     }
     f.lastSeenMs = nowMs;
     f.datagrams++;
     f.ended = (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
+  }
+
+  /** An unchecked datagram naming a tracked session: its claim (allocation-free: the flood's path). */
+  private claim(ws: WatchSocket, channelId: number, sourceId: number, sessionId: number, nowMs: number): void {
+    for (let i = 0; i < this.tracked.length; i++) {
+      const f = this.tracked[i]!;
+      if (f.sessionId === sessionId && f.sourceId === sourceId && f.channelId === channelId && f.port === ws.port && f.group === ws.group) {
+        f.lastClaimedMs = nowMs;
+        return;
+      }
+    }
   }
 
   /** The framing checks (and the signature with a key) on a copy in the scratch buffer. */

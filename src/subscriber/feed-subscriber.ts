@@ -87,6 +87,12 @@ export const DEFAULT_MAX_BOOK_LEVELS = 50_000_000;
  * held it all in memory at once.
  */
 export const MAX_FED_DATAGRAMS = 1024;
+/**
+ * Fed through ingest() (never started), a datagram's receipt stamp counts for the retransmission timeouts up to
+ * max(timeoutMs, this) behind now: the lateness of a feed (a stall of the owner's thread, a batch read at once) the
+ * timeouts forgive, and the most a stamp on another clock delays them.
+ */
+export const MAX_FEED_LAG_MS = 1000;
 
 function positiveLimit(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
@@ -441,8 +447,22 @@ export class FeedSubscriber {
     // Started, the timer does it, and not here: after a stall its answer may wait unread in the request socket.
     // As of this datagram's receipt (never past now), as the timer after a stall: an answer received in time but fed
     // late (the owner's thread stalled, or a batch read at once) is applied, not refused by the timeout it beat.
-    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(Math.min(monoEpochMs(), recvTimeUs / 1000));
+    if (!this.running && this.recovery !== undefined && this.recovery.active > 0) this.checkRecovery(this.fedAtMs(recvTimeUs));
     this.ingestNow(bytes, recvTimeUs, from);
+  }
+
+  /**
+   * When ingest() judges the timeouts: the fed datagram's receipt (recvTimeUs in ms), never past now, and never more
+   * than the feed lag bound (max(timeoutMs, MAX_FEED_LAG_MS)) behind it. A stamp further behind is taken as that far:
+   * one on another clock (0, NaN, a capture's stamps, Date.now() after the host's clock stepped back) judged as is
+   * timed no request out while it stayed behind, its books held until maxHeldDatagrams piled up.
+   */
+  private fedAtMs(recvTimeUs: number): number {
+    const nowMs = monoEpochMs();
+    const recvMs = recvTimeUs / 1000;
+    if (recvMs >= nowMs) return nowMs;
+    const earliestMs = nowMs - Math.max(this.retransmit!.timeoutMs ?? DEFAULT_RETRANSMIT_TIMEOUT_MS, MAX_FEED_LAG_MS);
+    return recvMs > earliestMs ? recvMs : earliestMs; // NaN: the earliest
   }
 
   private ingestNow(bytes: Uint8Array, recvTimeUs: number, from: string): void {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
+import { MAX_FOREIGN_CHECKS_PER_SECOND } from "../../src/net/stream-watcher.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
@@ -199,5 +200,96 @@ describe("publish guard reporting", () => {
     await send(real(5, new DatagramAuth(key))); // signed with ours: another publisher of our feed
     nowMs += CONFIRM_MS;
     expect(guard.conflicts()).toEqual([`another publisher is sending on group ${GROUP}:${PORT + 3} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`]);
+  });
+});
+
+describe("publish guard under a flood over the watcher's checks per second (s-rd2c)", () => {
+  test("a live conflict whose datagrams go unchecked is not judged quiet while they keep naming it; once they stop, it is", async () => {
+    // The watcher examines at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams a second: under a flood of
+    // forged ones, the real other publisher's went unchecked, its lastSeenMs stood still, and after QUIET_MS the guard
+    // said "no other publisher on our streams any more" (/readyz ready) while it went on sending.
+    let nowMs = 5_000_000;
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 5 * i + 1);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 5, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
+    let sent = 0;
+    const send = async (d: Uint8Array, times = 1) => {
+      for (let i = 0; i < times; i += 100) {
+        const n = Math.min(100, times - i); // within the watcher's receive buffer
+        for (let j = 0; j < n; j++) tx.send(d, PORT + 5, GROUP);
+        sent += n;
+        await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
+      }
+    };
+    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const real = take(p)[0]!; // signed with our key: another publisher of our feed
+    const forged = datagram(9); // wire v1, unsigned: forged, whatever its session
+    const conflict = `another publisher is sending on group ${GROUP}:${PORT + 5} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`;
+    await send(real);
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toEqual([conflict]);
+    await send(forged, MAX_FOREIGN_CHECKS_PER_SECOND); // the checks spent
+    for (let i = 0; i < 2 * QUIET_HEARTBEATS; i++) {
+      nowMs += HEARTBEAT_MS;
+      await send(forged, 100); // spends the refill (100 ms: 100 checks)
+      await send(real); // unchecked: only its claim
+      expect(guard.conflicts()).toEqual([conflict]);
+    }
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} ${2 * QUIET_HEARTBEATS}`);
+    // The real one stops; the flood goes on, naming another session: that keeps nothing reported.
+    for (let i = 0; i < QUIET_HEARTBEATS; i++) {
+      nowMs += HEARTBEAT_MS;
+      await send(forged, 100);
+    }
+    expect(guard.conflicts()).toEqual([]);
+  });
+
+  test("the start check examines every datagram of its window: a flood over the checks per second does not hide another publisher from it", async () => {
+    // Capped there too, the flood spent the checks and the real other publisher's datagram went unchecked: the start
+    // went ahead beside it. Nothing is published before the start, so the window checks all it hears.
+    const nowMs = 6_000_000; // still: the budget gets no refill
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 3 * i + 2);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 800, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 6, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    cleanups.push(() => guard.stop());
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
+    const forged = datagram(9); // wire v1, unsigned: forged
+    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const real = take(p)[0]!; // signed with our key
+    const outcome = guard.listenBeforePublishing().then(() => "started", (err: Error) => err.message);
+    await waitFor(() => guard.watcherDatagrams() > 0, "the watcher joined", 10_000, () => tx.send(forged, PORT + 6, GROUP));
+    for (let i = 0; i < 4; i++) {
+      const heard = guard.watcherDatagrams();
+      for (let j = 0; j < 300; j++) tx.send(forged, PORT + 6, GROUP); // within the watcher's receive buffer
+      await waitFor(() => guard.watcherDatagrams() >= heard + 300, "the flood received");
+    }
+    tx.send(real, PORT + 6, GROUP);
+    expect(await outcome).toContain(`another publisher is sending on group ${GROUP}:${PORT + 6} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`);
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} 0`);
   });
 });

@@ -126,3 +126,36 @@ describe("second read (s-rd3d): a flood of forged datagrams on the publishing th
     expect(w.unchecked).toBe(8 - budget);
   });
 });
+
+describe("third read (s-rd2c): the checks' budget against a sender that times its bursts", () => {
+  test("a sender bursting the budget once a second cannot keep a real other publisher from ever being examined", async () => {
+    // The window began at the first foreign datagram after the last one ended: a burst of `budget` forged datagrams each
+    // second opened it and spent it at once, and a real other publisher sending between the bursts was never examined
+    // (unchecked, every one). The checks now refill continuously: half a second after the burst, half the budget.
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    let nowMs = 2_000_000;
+    const budget = 4;
+    const w = new StreamWatcher([{ group: GROUP, port: PORT + 4, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
+    w.addOwnSession(0, 111);
+    await w.start();
+    cleanups.push(() => w.stop());
+    const tx = await sender();
+    const forged = datagram(222);
+    const real = datagram(555, new DatagramAuth(key));
+    let sent = 0;
+    for (let second = 0; second < 3; second++) {
+      for (let i = 0; i < budget; i++) tx.send(forged, PORT + 4, GROUP);
+      sent += budget;
+      await waitFor(() => w.datagrams === sent, "the burst received");
+      nowMs += 500;
+      tx.send(real, PORT + 4, GROUP);
+      sent++;
+      await waitFor(() => w.datagrams === sent, "the real publisher's datagram received");
+      nowMs += 500;
+    }
+    expect(w.sessions().map((f) => [f.sessionId, f.datagrams])).toEqual([[555, 3]]);
+    // The later bursts find budget − 1 checks (the refill less the real one's): one forged datagram each unchecked.
+    expect(w.forged).toBe(3 * budget - 2);
+    expect(w.unchecked).toBe(2);
+  });
+});

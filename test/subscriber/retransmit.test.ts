@@ -238,5 +238,36 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
       expect(sb.usable).toBe(true);
       expect(sb.instrSeq).toBe(book.instrSeq);
     });
+
+    it("a receipt stamp on another clock (0, NaN, far behind, ahead) still times the request out, late by at most max(timeoutMs, 1 s) (randomized against a reference model)", () => {
+      // Judged at the stamp as is, one far behind now (0, a capture's stamps, Date.now() after the host's clock stepped
+      // back) timed nothing out while it stayed behind: the books held until maxHeldDatagrams piled up.
+      let nowMs = 1_000_000;
+      vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+      const usAt = (offMs: number) => Math.round((performance.timeOrigin + 1_000_000 + offMs) * 1000);
+      const r = rng(7);
+      const { head, deltas } = feed();
+      for (let i = 0; i < 60; i++) {
+        nowMs = 1_000_000;
+        const timeoutMs = [250, 2000][randInt(r, 0, 1)]!;
+        const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs } });
+        for (const d of [...head, deltas[0]!, deltas[1]!, deltas[3]!]) sub.ingest(d, usAt(0)); // [2] lost: asked for at 0
+        expect(sub.retransmitsPending).toBe(1);
+        // Half-ms offsets: no verdict falls on a deadline's float boundary.
+        const feedAtMs = randInt(r, 0, 4000) + 0.5;
+        nowMs = 1_000_000 + feedAtMs;
+        const kind = randInt(r, 0, 4);
+        const stampOffMs = kind === 0 ? feedAtMs - randInt(r, 0, 3000) : kind === 1 ? feedAtMs + randInt(r, 1, 5000) : kind === 2 ? -1e12 : kind === 3 ? NaN : -3_600_000;
+        const stampUs = kind === 2 ? 0 : kind === 3 ? NaN : usAt(stampOffMs);
+        sub.ingest(deltas[4]!, stampUs);
+        // Reference: judged at the stamp, never past now, never more than max(timeoutMs, 1 s) behind it.
+        const earliestMs = feedAtMs - Math.max(timeoutMs, 1000);
+        const judgedMs = stampOffMs >= feedAtMs ? feedAtMs : stampOffMs > earliestMs ? stampOffMs : earliestMs;
+        const timedOut = judgedMs >= timeoutMs;
+        const what = `timeout ${timeoutMs} ms, fed at ${feedAtMs} ms, stamp ${kind === 3 ? "NaN" : kind === 2 ? "0" : stampOffMs} ms`;
+        expect(sub.counters.retransmitTimeouts, what).toBe(timedOut ? 1 : 0);
+        expect(sub.retransmitsPending, what).toBe(timedOut ? 0 : 1);
+      }
+    });
   });
 });
