@@ -114,6 +114,13 @@ export class OkxAdapter implements VenueAdapter {
    * RESYNCING at the go-back ignored its resubscribe's answer there (not below that socket's last), live's LIVE.
    */
   private readonly replayRestartWanted: Uint8Array;
+  /**
+   * Per subscription, replay: a recorded unsubscribe (`ws:req`) is out, not yet followed by a recorded subscribe (nor
+   * the overlap gone back to, nor the connection closed): its frames are ignored, as live's while SUB_UNSUBSCRIBING
+   * (replay keeps topics subscribed). Before 2026-12-07 a full book resynced took them: after a go-back with the old
+   * socket behind a maintenance reset, its pre-reset book was shown LIVE where live's book waited for the answer.
+   */
+  private readonly replayUnsubscribing: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
   private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
@@ -180,6 +187,7 @@ export class OkxAdapter implements VenueAdapter {
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
     this.replayRestartWanted = new Uint8Array(n);
+    this.replayUnsubscribing = new Uint8Array(n);
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
@@ -200,7 +208,13 @@ export class OkxAdapter implements VenueAdapter {
       if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) this.bridge.drop(t.index);
       this.books.invalidate(t, state, reason);
     };
-    this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    const requests = {
+      ...budgetedRequests(this.requestBudget, this.budgetWaits),
+      replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
+        for (const t of ts) this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+      },
+    };
+    this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,
@@ -216,7 +230,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait, replayUnsubscribing: this.replayUnsubscribing });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -235,6 +249,7 @@ export class OkxAdapter implements VenueAdapter {
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
           this.replayRestartWanted[t.index] = 0;
+          this.replayUnsubscribing[t.index] = 0;
         },
       },
       {
@@ -358,7 +373,7 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index]) {
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || this.replayUnsubscribing[index] === 1) {
       // Still subscribed while its resync waits for the request budget: the stream is alive, not stale.
       if (this.budgetWait[index]) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
@@ -680,7 +695,9 @@ export class OkxAdapter implements VenueAdapter {
   private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const i = t.index;
-      // Replay: live's goBack restarted it (on the old socket, before this; replayRestartWanted).
+      // Replay: live's goBack forgot the replacement's requests (an unsubscribe out there: its recorded redo follows)
+      // and restarted it (on the old socket, before this; replayRestartWanted).
+      if (carrier === "old") this.replayUnsubscribing[i] = 0;
       const redo = this.replayRestartWanted[i] === 1;
       this.replayRestartWanted[i] = 0;
       if (redo && carrier === "old" && t.book !== BookState.LIVE && t.book !== BookState.HALTED) this.restart(t);
