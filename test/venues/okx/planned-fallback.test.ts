@@ -281,6 +281,33 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(adapter.topicInfo(0).state).toBe("live");
   });
 
+  test("books5: a maintenance reset stamped back taken from the replacement, the old socket behind it: gone back to, the book is resubscribed there (timeBack), replay the same at every record", async () => {
+    // The old socket's books of the run before may be stamped later than such a reset, and its own reset need not drop
+    // below its last: its books cannot be placed, so the go-back resubscribes (adapter onOverlapOver). A reset stamped
+    // later leaves the book LIVE there (the mark orders the old socket's books until its own reset).
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    const subscribes = run.sim.stats.subscribes;
+    clock.hold();
+    run.announce!();
+    await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+    const old = run.proxy.links[0]!;
+    old.heldDown = []; // the old socket stays behind what the replacement delivers
+    const before = run.sim.book("BTC-USDT", 5).seqId;
+    run.sim.inject("reset", "BTC-USDT", { stampedBackMs: 5_000 });
+    for (let k = 0; k < 200 && run.sim.book("BTC-USDT", 5).seqId >= before; k++) run.step(1);
+    await until(() => adapter.stats().maintenanceResets === 1 && run.equal(0), "the reset taken from the replacement");
+    run.proxy.closeClient(run.proxy.links[1]!);
+    await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement's close counted (the fallback)");
+    expect([adapter.stats().overlapEndHolds, adapter.topicInfo(0).state]).toEqual([1, "resyncing"]);
+    run.proxy.releaseDown(old); // its books of the run before, then the resubscribe's answers
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+  });
+
   test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
     // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
     // The adapter's clock stands still from that resync until the replacement has subscribed (a loaded machine took
