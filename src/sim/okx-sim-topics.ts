@@ -43,13 +43,15 @@ export interface TopicFaults {
   duplicate: boolean;
   malformed: boolean;
   reset: boolean;
+  /** A full book's reset stamped this many ms earlier than the book before it (0: later, as ever). */
+  resetBackMs: number;
   /** A maintenance reset into the run of seqIds (a few below the last), lost: the next message chains on it. */
   lostReset: boolean;
   checksum: boolean;
 }
 
 export function noFaults(): TopicFaults {
-  return { gap: false, duplicate: false, malformed: false, reset: false, lostReset: false, checksum: false };
+  return { gap: false, duplicate: false, malformed: false, reset: false, resetBackMs: 0, lostReset: false, checksum: false };
 }
 
 /** One channel of a generated instrument (`books:BTC-USDT`). */
@@ -149,13 +151,17 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   t.bids = nb;
   t.asks = na;
   t.lastChangeMs = Date.now();
+  const prevTsMs = t.bookTsMs;
   t.bookTsMs = Math.max(t.lastChangeMs, t.bookTsMs + 1);
   const prev = t.seq;
   // A full book's reset too (its seqId below the last, its ts later as ever): before 2026-12-07 the flag was never
-  // read there, and no chaos run took a books5 / bbo-tbt book through a maintenance reset.
+  // read there, and no chaos run took a books5 / bbo-tbt book through a maintenance reset. Stamped back when asked
+  // (resetBackMs): OKX documents `ts` as the book's generation time, no more (a reset served from another machine).
   if (t.faults.reset) {
     t.faults.reset = false;
     t.seq = rng.int(1, Math.max(1, Math.min(prev - 1, 9)));
+    if (t.fullBook && t.faults.resetBackMs > 0) t.bookTsMs = prevTsMs - t.faults.resetBackMs;
+    t.faults.resetBackMs = 0;
   } else if (t.faults.lostReset && !t.fullBook) {
     // Into the run a client holds (6-10 below its last seqId), so the next seqIds are ones it has seen; the sender drops this message.
     t.seq = Math.max(1, prev - rng.int(6, 10));

@@ -6,7 +6,7 @@
  * `/api/v5/public/instruments` (OPTION needs instFamily) and `/api/v5/market/books` (with seqId, `sz` levels a side,
  * default 1); generated books
  * (sim-book.ts) or the replay of a recording; faults from code or `POST /sim/fault`: gap, reset (OKX's maintenance
- * reset: seqId < prevSeqId; on books5 / bbo-tbt a seqId below the last), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
+ * reset: seqId < prevSeqId; on books5 / bbo-tbt a seqId below the last, its ts later or, with stampedBackMs, earlier), lost_reset (such a reset into the current run of seqIds, lost), stale_snapshot (the
  * next subscribe starts behind: the snapshot as of the fault, then the messages since), disconnect, stall,
  * malformed, duplicate, keepalive, notice (64008, then close), checksum (a wrong one); REST snapshot faults (refused
  * with 429, or too old to bridge). Cold code (a test tool).
@@ -221,7 +221,8 @@ export class OkxSim {
     return { bids: side(t.bids), asks: side(t.asks), seqId: t.seq };
   }
 
-  inject(fault: OkxSimFault, instId?: string, opts: { stallMs?: number } = {}): void {
+  /** `stallMs`: how long a stall lasts; `stampedBackMs`: a full book's reset stamped that much earlier than the book before it. */
+  inject(fault: OkxSimFault, instId?: string, opts: { stallMs?: number; stampedBackMs?: number } = {}): void {
     const topics = [...this.topicsByName.values()].filter((t) => instId === undefined || t.sym.instId === instId);
     const replays = [...this.replay.values()].filter((r) => instId === undefined || r.instId === instId);
     switch (fault) {
@@ -231,6 +232,7 @@ export class OkxSim {
       case "reset":
       case "checksum":
         for (const t of topics) t.faults[fault] = true;
+        if (fault === "reset") for (const t of topics) t.faults.resetBackMs = opts.stampedBackMs ?? 0;
         // Not a reset on a recording: its seqIds are what they are (the flag was set and never read).
         if (fault !== "reset") for (const r of replays) r.faults[fault] = true;
         return;
@@ -642,7 +644,9 @@ export class OkxSim {
         if (!OKX_SIM_FAULTS.includes(type)) return bad("type", `one of ${OKX_SIM_FAULTS.join(", ")}`);
         const stallMs = p.stallMs === undefined ? undefined : Number(p.stallMs);
         if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0 && stallMs <= 3_600_000)) return bad("stallMs", "an integer in 1..3600000");
-        this.inject(type, symbol, { stallMs });
+        const stampedBackMs = p.stampedBackMs === undefined ? undefined : Number(p.stampedBackMs);
+        if (stampedBackMs !== undefined && !(type === "reset" && Number.isInteger(stampedBackMs) && stampedBackMs > 0 && stampedBackMs <= 3_600_000)) return bad("stampedBackMs", "with type=reset, an integer in 1..3600000");
+        this.inject(type, symbol, { stallMs, stampedBackMs });
         return Response.json({ ok: true, type, symbol: symbol ?? "*" });
       }
       case "/sim/step": {

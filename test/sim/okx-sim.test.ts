@@ -153,7 +153,7 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     await sim.stop();
   });
 
-  test("reset on a full book (books5): its next book's seqId is below the last, its ts later", async () => {
+  test("reset on a full book (books5): its next book's seqId is below the last, its ts later (with stampedBackMs earlier by that much)", async () => {
     const sim = await running({ symbols: "spot:BTC-USDT" });
     const { ws, frames } = await client(sim.wsUrl);
     const books = () => frames.filter((f) => f.includes('"channel":"books5"') && f.includes('"data"')).map((f) => JSON.parse(f).data[0] as { seqId: number; ts: string });
@@ -175,6 +175,15 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     expect(Number(reset.ts)).toBeGreaterThan(Number(before.ts));
     await step("the next book");
     expect(books().at(-1)!.seqId).toBeGreaterThan(reset.seqId);
+    // Stamped back (the venue's clock gone back at the reset, as OKX's ts allows): before 2026-12-07 the simulator
+    // always stamped a reset later, and only unit tests reached the adapter's timeBack rule.
+    expect((await fetch(`${sim.restUrl}/sim/fault?type=reset&symbol=BTC-USDT&stampedBackMs=5000`, { method: "POST" })).status).toBe(200);
+    await step("the reset stamped back");
+    const [last, back] = books().slice(-2) as [{ seqId: number; ts: string }, { seqId: number; ts: string }];
+    expect([back.seqId < last.seqId, Number(last.ts) - Number(back.ts)]).toEqual([true, 5000]);
+    await step("the book after it");
+    expect(Number(books().at(-1)!.ts)).toBeGreaterThan(Number(back.ts));
+    expect((await fetch(`${sim.restUrl}/sim/fault?type=gap&symbol=BTC-USDT&stampedBackMs=5`, { method: "POST" })).status).toBe(400);
     ws.close();
     await sim.stop();
   });

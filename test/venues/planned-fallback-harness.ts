@@ -79,8 +79,11 @@ export interface PlannedRun {
   stop(): Promise<void>;
 }
 
-/** A run whose adapter records as `feeder record` does (Bybit, Deribit: when asked, `record`), and the replay of what it recorded so far. */
-export type RecordedRun = PlannedRun & { recorded: readonly Recorded[]; replay(): Promise<BookMaps> };
+/**
+ * A run whose adapter records as `feeder record` does (Bybit, Deribit: when asked, `record`), and the replay of what it
+ * recorded so far; `replayEachRecord` (OKX) also compares the books after every record (capture).
+ */
+export type RecordedRun = PlannedRun & { recorded: readonly Recorded[]; replay(): Promise<BookMaps>; replayEachRecord?(): Promise<string | null> };
 
 function sameMaps(a: Map<number, number> | undefined, b: Map<number, number>): boolean {
   return a !== undefined && a.size === b.size && [...b].every(([k, v]) => a.get(k) === v);
@@ -121,25 +124,47 @@ function config(venue: VenueConfig["venue"], wsUrl: string, restUrl: string, sub
   return { venue, wsUrl, restUrl, instrumentCachePath: join(makeTempDir(`planned-${venue}`), "instruments.json"), markets, overrides: new Map() };
 }
 
-/** A record as `feeder record` writes it, in the order the adapter met it (frames, REST answers, connection events). */
-export type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+/**
+ * A record as `feeder record` writes it, in the order the adapter met it (frames, REST answers, connection events);
+ * `live`: the live run's books when the tap met it (booksShown), all records before it handled.
+ */
+export type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number; live?: string };
+
+/** Integers below 2^53 summed modulo a prime: the same for a map whatever its order. */
+function levelsDigest(m: Map<number, number> | undefined): string {
+  if (m === undefined) return "-";
+  let h = 0;
+  for (const [p, q] of m) h = (h + (p % 1_000_003) * 131 + (q % 1_000_003)) % 2_147_483_647;
+  return `${m.size}/${h}`;
+}
+
+/** What the sink shows: how many invalidations so far, and each book's seqId and levels (none while not LIVE). */
+export function booksShown(sink: BookMaps): string {
+  return `${sink.invalid.length} ${sink.bids.map((b, i) => `${sink.seq[i]}:${levelsDigest(b)}:${levelsDigest(sink.asks[i])}`).join(" ")}`;
+}
 
 /**
  * What a live adapter given `taps` records, and `replay`: what it recorded so far, replayed through a second adapter
  * made by `again` (as `feeder replay` does).
  */
-function capture(market: MarketName, again: () => VenueAdapter): { recorded: Recorded[]; taps: Partial<CommonAdapterOptions>; replay(): Promise<BookMaps> } {
+function capture(market: MarketName, again: () => VenueAdapter): { recorded: Recorded[]; taps: Partial<CommonAdapterOptions>; watch(sink: BookMaps): void; replay(): Promise<BookMaps>; replayEachRecord(): Promise<string | null> } {
   const recorded: Recorded[] = [];
+  let liveSink: BookMaps | null = null;
+  // A request (ws:req) is written while a record is handled (its books part-way): no state is kept for it.
+  const shown = (url?: string) => (liveSink === null || url?.startsWith("ws:req ") ? undefined : booksShown(liveSink));
   const taps: Partial<CommonAdapterOptions> = {
-    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
-    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs, live: shown() }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs, live: shown(url) }),
   };
-  const replay = async (): Promise<BookMaps> => {
+  /** Replays what was recorded so far; `check(k)` is called before record k is fed (the books after record k - 1). */
+  const run = async (check?: (k: number, sink: BookMaps) => boolean): Promise<BookMaps> => {
     const adapter = again();
     const sink = new BookMaps(await adapter.loadInstruments());
     adapter.startReplay(sink);
     try {
-      for (const r of recorded) {
+      for (let k = 0; k < recorded.length; k++) {
+        const r = recorded[k]!;
+        if (check && !check(k, sink)) break;
         if (r.frame !== undefined) adapter.ingestFrame(market, r.connection, r.frame, r.tsRecvUs);
         else if (r.url!.startsWith("ws:")) adapter.ingestConnectionEvent?.(market, r.connection, r.url!, r.tsRecvUs, r.body); // the body too, as feeder replay (ws:retired names books)
         else adapter.ingestRest?.(market, r.connection, r.url!, r.body!, r.tsRecvUs);
@@ -149,18 +174,34 @@ function capture(market: MarketName, again: () => VenueAdapter): { recorded: Rec
     }
     return sink;
   };
-  return { recorded, taps, replay };
+  /** The first record before which the replay's books differ from the live run's (null: none; its last state is the caller's to compare). */
+  const replayEachRecord = async (): Promise<string | null> => {
+    let diverged: string | null = null;
+    await run((k, sink) => {
+      const live = recorded[k]!.live;
+      if (live === undefined || live === booksShown(sink)) return true;
+      const r = recorded[k - 1];
+      diverged = `after record ${k - 1} (${r?.url ?? r?.frame?.slice(0, 120)}): live ${live}, replay ${booksShown(sink)}`;
+      return false;
+    });
+    return diverged;
+  };
+  return { recorded, taps, watch: (sink) => void (liveSink = sink), replay: () => run(), replayEachRecord };
 }
 
-/** OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false); the 64008 notice is sent to every socket, which the simulator closes only 30 s later. */
+/**
+ * OKX `books` on spot (with its initial snapshot unless `initialSnapshot` is false; `depth` 5: books5, full books); the
+ * 64008 notice is sent to every socket, which the simulator closes only 30 s later.
+ */
 export async function startOkx(
   symbols: string[],
-  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
+  opts: { seed?: number; vipOnly?: string[]; initialSnapshot?: boolean; depth?: 400 | 5; prepare?: (p: WsProxy) => void; resyncBackoffBaseMs?: number; adapter?: AdapterExtras } = {},
 ): Promise<RecordedRun & { sim: OkxSim }> {
+  const depth = opts.depth ?? 400;
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols }], seed: opts.seed ?? 21, noticeCloseMs: 30_000, vipOnly: opts.vipOnly, initialSnapshot: opts.initialSnapshot });
   const proxy = startWsProxy(new URL(sim.wsUrl).origin);
   opts.prepare?.(proxy);
-  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth: 400 }));
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "spot", symbol, depth }));
   const cfg = config("okx", `${proxy.origin}/ws/v5/public`, sim.restUrl, subs);
   const cap = capture("spot", () => new OkxAdapter(cfg, subs, { log: silentLogger }));
   const adapter = new OkxAdapter(cfg, subs, { log: testLog(), ...TEST_TIMINGS, resyncBackoffBaseMs: opts.resyncBackoffBaseMs, ...cap.taps, ...opts.adapter });
@@ -168,12 +209,13 @@ export async function startOkx(
     step: (n) => sim.step(n),
     announce: () => sim.inject("notice"),
     expected: (i, inst) => {
-      const b = sim.book(subs[i]!.symbol, 400);
+      const b = sim.book(subs[i]!.symbol, depth);
       return convert(b, b.seqId, inst);
     },
     stopSim: () => sim.stop(),
   });
-  return { ...run, sim, recorded: cap.recorded, replay: cap.replay };
+  cap.watch(run.sink);
+  return { ...run, sim, recorded: cap.recorded, replay: cap.replay, replayEachRecord: cap.replayEachRecord };
 }
 
 /**

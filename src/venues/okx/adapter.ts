@@ -25,7 +25,7 @@ import { connectSplit } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
@@ -115,6 +115,13 @@ export class OkxAdapter implements VenueAdapter {
    * RESYNCING at the go-back ignored its resubscribe's answer there (not below that socket's last), live's LIVE.
    */
   private readonly replayRestartWanted: Uint8Array;
+  /**
+   * Per subscription, replay: a recorded unsubscribe (`ws:req`) is out, not yet followed by a recorded subscribe (nor
+   * the overlap gone back to, nor the connection closed): its frames are ignored, as live's while SUB_UNSUBSCRIBING
+   * (replay keeps topics subscribed). Before 2026-12-07 a full book resynced took them: after a go-back with the old
+   * socket behind a maintenance reset, its pre-reset book was shown LIVE where live's book waited for the answer.
+   */
+  private readonly replayUnsubscribing: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
   private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
@@ -181,6 +188,7 @@ export class OkxAdapter implements VenueAdapter {
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
     this.replayRestartWanted = new Uint8Array(n);
+    this.replayUnsubscribing = new Uint8Array(n);
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
@@ -199,7 +207,13 @@ export class OkxAdapter implements VenueAdapter {
       (t) => this.bridge.drop(t.index),
       (t, state, reason) => this.books.invalidate(t, state, reason),
     );
-    this.control = new SubscriptionControl(budgetedRequests(this.requestBudget, this.budgetWaits), this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    const requests = {
+      ...budgetedRequests(this.requestBudget, this.budgetWaits),
+      replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
+        for (const t of ts) this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+      },
+    };
+    this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,
@@ -215,7 +229,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait, replayUnsubscribing: this.replayUnsubscribing });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -234,6 +248,7 @@ export class OkxAdapter implements VenueAdapter {
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
           this.replayRestartWanted[t.index] = 0;
+          this.replayUnsubscribing[t.index] = 0;
         },
       },
       {
@@ -357,9 +372,10 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck) {
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck || this.replayUnsubscribing[index] === 1) {
       // Still subscribed while its resync waits for the request budget, or pushed though its subscribe was refused
       // for now (ignored until one is accepted again: no REST bridge meanwhile): the stream is alive, not stale.
+      // Replay: between a recorded unsubscribe and the next subscribe, as live while unsubscribing.
       if (this.budgetWait[index] || t.refusedUntilAck) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
@@ -680,7 +696,9 @@ export class OkxAdapter implements VenueAdapter {
   private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const i = t.index;
-      // Replay: live's goBack restarted it (on the old socket, before this; replayRestartWanted).
+      // Replay: live's goBack forgot the replacement's requests (an unsubscribe out there: its recorded redo follows)
+      // and restarted it (on the old socket, before this; replayRestartWanted).
+      if (carrier === "old") this.replayUnsubscribing[i] = 0;
       const redo = this.replayRestartWanted[i] === 1;
       this.replayRestartWanted[i] = 0;
       if (redo && carrier === "old" && t.book !== BookState.LIVE && t.book !== BookState.HALTED) this.restart(t);

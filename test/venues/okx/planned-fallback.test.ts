@@ -12,7 +12,7 @@ import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun, type Recorded } from "../planned-fallback-harness.ts";
 
-type OkxRun = PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps> };
+type OkxRun = PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps>; replayEachRecord?(): Promise<string | null> };
 const runs: OkxRun[] = [];
 /** Runs the test resyncs itself (requestResync: the app's call, which a capture does not hold): not replayed. */
 const resyncedByTest = new Set<OkxRun>();
@@ -21,7 +21,9 @@ afterEach(async () => {
     const run = runs.pop()!;
     try {
       if (resyncedByTest.delete(run)) continue;
-      // Replay publishes what the live run did for the same frames: the same invalidations and books.
+      // Replay publishes what the live run did for the same frames: the same invalidations and books after every
+      // record (the live run's taken as the tap met the next one), and at the end.
+      expect(await run.replayEachRecord!()).toBeNull();
       const again = await run.replay();
       const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
       expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
@@ -237,6 +239,73 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     await equal(run, [0, 1], "on the old socket");
     expect(run.sink.invalid).toEqual([]);
     expect(run.adapter.stats().gaps).toBe(0);
+  });
+
+  test("books5: two maintenance resets taken from the replacement, the old socket still behind them, then a resync during the overlap: after the fallback its redo on the old socket is answered LIVE, replay the same at every record", async () => {
+    // The mark on the old socket (behind the resets, two drops owed) lasts to the fallback, where live redoes the resync
+    // asked of the replacement (restartWanted), which ends it. Replay redoes it at ws:back too: until 2026-12-07 the mark
+    // stayed there, the old socket's answer (its first drop) was ignored as the run between the resets, the book
+    // RESYNCING where live's was LIVE (the per-record comparison in afterEach).
+    const clock = heldClock(); // no ack deadline fails the replacement: the test closes it
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    const subscribes = run.sim.stats.subscribes;
+    clock.hold();
+    run.announce!();
+    await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+    const old = run.proxy.links[0]!;
+    const replacement = run.proxy.links[1]!;
+    old.heldDown = []; // the old socket's path is slow from now on: it stays behind what the replacement delivers
+    const resets = adapter.stats().maintenanceResets;
+    for (let n = 1; n <= 2; n++) {
+      const before = run.sim.book("BTC-USDT", 5).seqId;
+      run.sim.inject("reset", "BTC-USDT");
+      for (let k = 0; k < 200 && run.sim.book("BTC-USDT", 5).seqId >= before; k++) run.step(1); // its top 5's next change is the reset
+      await until(() => adapter.stats().maintenanceResets === resets + n && run.equal(0), `reset ${n} taken from the replacement`);
+    }
+    replacement.heldUp = []; // the resync's unsubscribe never reaches the simulator: no answer before the fallback
+    run.sim.inject("malformed", "BTC-USDT");
+    const parseErrors = adapter.stats().parseErrors ?? 0;
+    for (let k = 0; k < 50 && adapter.topicInfo(0).state === "live"; k++) {
+      run.step(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await until(() => adapter.topicInfo(0).state === "resyncing", "BTC-USDT resyncing on the replacement's bad frame");
+    expect(adapter.stats().parseErrors ?? 1).toBeGreaterThan(parseErrors);
+    run.proxy.closeClient(replacement);
+    await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement's close counted (the fallback)");
+    run.proxy.releaseDown(old); // its books behind the resets, then the redone resync's answers
+    await equal(run, [0, 1], "on the old socket");
+    expect(adapter.topicInfo(0).state).toBe("live");
+  });
+
+  test("books5: a maintenance reset stamped back taken from the replacement, the old socket behind it: gone back to, the book is resubscribed there (timeBack), replay the same at every record", async () => {
+    // The old socket's books of the run before may be stamped later than such a reset, and its own reset need not drop
+    // below its last: its books cannot be placed, so the go-back resubscribes (adapter onOverlapOver). A reset stamped
+    // later leaves the book LIVE there (the mark orders the old socket's books until its own reset).
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    const subscribes = run.sim.stats.subscribes;
+    clock.hold();
+    run.announce!();
+    await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+    const old = run.proxy.links[0]!;
+    old.heldDown = []; // the old socket stays behind what the replacement delivers
+    const before = run.sim.book("BTC-USDT", 5).seqId;
+    run.sim.inject("reset", "BTC-USDT", { stampedBackMs: 5_000 });
+    for (let k = 0; k < 200 && run.sim.book("BTC-USDT", 5).seqId >= before; k++) run.step(1);
+    await until(() => adapter.stats().maintenanceResets === 1 && run.equal(0), "the reset taken from the replacement");
+    run.proxy.closeClient(run.proxy.links[1]!);
+    await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement's close counted (the fallback)");
+    expect([adapter.stats().overlapEndHolds, adapter.topicInfo(0).state]).toEqual([1, "resyncing"]);
+    run.proxy.releaseDown(old); // its books of the run before, then the resubscribe's answers
+    await equal(run, [0, 1], "on the old socket");
+    expect(run.sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
   });
 
   test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
