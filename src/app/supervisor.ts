@@ -669,10 +669,28 @@ const isHistogram = (h: unknown): boolean =>
 /** Every value of `r` (a small map: one per venue) passes `ok`. */
 const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
 
+/** Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). */
+const strings = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => typeof r[k] === "string");
+/** A venue connection's state as venueConnectionsDown reads it (`up`, and its error redacted as a string). */
+const isConnection = (c: unknown): boolean => isObject(c) && strings(c, ["venue", "market", "connection", "url", "lastError"]) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
+/** A destination's send failures as sendFailing reads them. */
+const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, ["destination", "target", "lastError"]) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
+/** A symbol (or book) the rules name: venue, market and symbol. */
+const isNamed = (u: unknown): boolean => isObject(u) && strings(u, ["venue", "market", "symbol"]);
+/**
+ * The short lists of a readiness reply or summary, down to their elements (a few: per connection, per destination,
+ * per worker, a summary's first READYZ_NAMED); before 2026-12-07 only as lists, and an entry that was none (null, a
+ * number, a connection whose lastError is no string) was merged as it was: /status's or /readyz's rules read its
+ * fields and answered 500.
+ */
+const shortListsOk = (r: Record<string, unknown>, connections: string): boolean =>
+  (r[connections] as unknown[]).every(isConnection) && (r.sendFailures === undefined || (r.sendFailures as unknown[]).every(isSendFailure)) && (r.workersDown as unknown[]).every(Number.isInteger);
+
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
- * undefined. A book may be null (not this worker's). Per venue or per (venue, market, state) lists are checked down
- * to their elements (a few); per book or per symbol ones only as lists (thousands, on every request).
+ * undefined. A book may be null (not this worker's). Per venue, per connection or per (venue, market, state) lists,
+ * and a readyz summary's named ones, are checked down to their elements (a few); per book or per symbol ones only as
+ * lists (thousands, on every request: their entries are checked as they are copied, copyNamed).
  */
 function malformedReply(what: WorkerRequest["what"], result: unknown): string | undefined {
   if (what === "book" && result === null) return undefined;
@@ -681,11 +699,18 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
     case "book":
       return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
     case "readiness":
-      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any)";
-    case "readyz":
-      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
+      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && shortListsOk(result, "connections")
         ? undefined
-        : "a readiness summary needs its counts and lists";
+        : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any), of connection states, send failures and worker numbers";
+    case "readyz":
+      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) &&
+        optionalArrays(result, ["sendFailures"]) &&
+        ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k])) &&
+        shortListsOk(result, "connectionsDownFirst") &&
+        (result.notLiveFirst as unknown[]).every((b) => isNamed(b) && typeof (b as Record<string, unknown>).state === "string") &&
+        (result.unresolvedFirst as unknown[]).every(isNamed)
+        ? undefined
+        : "a readiness summary needs its counts and lists (named books, symbols and connection states)";
     case "latency":
       return isHistogram(result.receiptToSend) && allValues(result.exchangeToReceipt, isHistogram) ? undefined : "latency needs receiptToSend and exchangeToReceipt histograms";
     case "metrics":

@@ -8,6 +8,7 @@
 import { expect, test, vi } from "vitest";
 import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
 import { startHttpServer } from "../../src/app/http-server.ts";
+import { evaluateReadiness, evaluateSummary } from "../../src/app/readiness.ts";
 import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -51,10 +52,22 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
     expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
     expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    // Each further malformed readiness and readyz reply: an entry of its connections (or sendFailures, workersDown,
+    // or a readyz reply's named lists) that is none. Before, it was merged as it was and /status's and /readyz's
+    // rules read its fields (c.up of null, redactUrlsIn of a number): a 500.
+    for (let i = 2; i < MALFORMED_REPLIES.readiness!.length; i++) {
+      const input = await supervisor.readiness();
+      expect([i, input.workersDown, input.connections]).toEqual([i, [0, 1], []]);
+      expect(evaluateReadiness(input).reasons.map((r) => r.check)).toEqual(["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]);
+    }
+    for (let i = 2; i < MALFORMED_REPLIES.readyz!.length; i++) {
+      const answer = evaluateSummary(await supervisor.readyz());
+      expect([i, answer.reasons.map((r) => r.check)]).toEqual([i, ["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]]);
+    }
     // Each further malformed latency and metrics reply (MALFORMED_REPLIES): before, /latency or /metrics threw (a 500).
     expect((await supervisor.latency()).receiptToSend.count).toBe(0);
     for (let i = 1; i < MALFORMED_REPLIES.metrics!.length; i++) expect(await supervisor.metricsText()).toContain("feeder_workers_ready 2");
-    const asked: Record<string, number> = { readiness: 2, readyz: 2, latency: 2, metrics: MALFORMED_REPLIES.metrics!.length, book: 1 };
+    const asked: Record<string, number> = { readiness: MALFORMED_REPLIES.readiness!.length, readyz: MALFORMED_REPLIES.readyz!.length, latency: 2, metrics: MALFORMED_REPLIES.metrics!.length, book: 1 };
     for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
       const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
       expect(named.map((l) => l.fields.worker).sort()).toEqual([...Array<number>(asked[what]!).fill(0), ...Array<number>(asked[what]!).fill(1)]);
