@@ -686,6 +686,31 @@ const isNamed = (u: unknown): boolean => isObject(u) && strings(u, ["venue", "ma
 const shortListsOk = (r: Record<string, unknown>, connections: string): boolean =>
   (r[connections] as unknown[]).every(isConnection) && (r.sendFailures === undefined || (r.sendFailures as unknown[]).every(isSendFailure)) && (r.workersDown as unknown[]).every(Number.isInteger);
 
+/** Every value of `r` a finite number (a map of counters, by venue). */
+const allFinite = (r: unknown): boolean => allValues(r, Number.isFinite);
+/** `r` an object whose `keys` are finite numbers (a section of counters, each written). */
+const finiteAt = (r: unknown, keys: readonly string[]): boolean => isObject(r) && keys.every((k) => Number.isFinite(r[k]));
+const PUBLISHER_COUNTERS = ["datagrams", "bytes", "sendErrors", "messages"] as const;
+/** What writeRetransmit writes of RetransmitServerCounters. */
+const RETRANSMIT_COUNTERS = ["answered", "outOfRange", "throttled", "refusedNetwork", "badRequests", "throttledRepliesSuppressed", "failures", "datagrams", "bytes", "sendErrors"] as const;
+/**
+ * The sections of a metrics snapshot written as samples, optional ones absent or whole. Before 2026-12-07 only some
+ * were checked: a retransmitHistory that was no list of channels threw (/metrics 500), a counter that was no number or
+ * missing was written as it was ("a lot", NaN: a scraper refuses the first, and the slot's carry kept NaN for good).
+ */
+function metricNumbersOk(r: Record<string, unknown>): boolean {
+  const history = r.retransmitHistory;
+  const steps = r.wallClockSteps;
+  return (
+    finiteAt(r.publisher, PUBLISHER_COUNTERS) &&
+    allFinite(r.applyErrors) &&
+    (r.retransmit === undefined || finiteAt(r.retransmit, RETRANSMIT_COUNTERS)) &&
+    (history === undefined || (Array.isArray(history) && history.every((h) => isObject(h) && typeof h.channel === "string" && Number.isFinite(h.datagrams) && Number.isFinite(h.messages)))) &&
+    (steps === undefined || (isObject(steps) && Number.isFinite(steps.count) && Number.isFinite(steps.lastStepUs))) &&
+    (r.heapUsedBytes === undefined || Number.isFinite(r.heapUsedBytes))
+  );
+}
+
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
  * undefined. A book may be null (not this worker's). Per venue, per connection or per (venue, market, state) lists,
@@ -720,10 +745,11 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         allValues(result.exchangeToReceipt, isHistogram) &&
         (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
         areArrays(result, ["books", "unresolved"]) &&
-        (result.books as unknown[]).every(isObject) &&
-        (result.unresolved as unknown[]).every(isObject)
+        (result.books as unknown[]).every((b) => isObject(b) && strings(b, ["venue", "market", "state"]) && Number.isFinite(b.count)) &&
+        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, ["venue", "market"]) && Number.isFinite(u.count)) &&
+        metricNumbersOk(result)
         ? undefined
-        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts)";
+        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts, numbers where samples are)";
   }
 }
 

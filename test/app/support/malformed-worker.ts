@@ -30,7 +30,8 @@ const CONNECTIONS: unknown[] = [null, 5, { venue: "bybit", market: "linear", con
  * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
  * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500; a venue's
  * samples that are no list, a histogram without counts or bounds, a book count that is no object: /metrics or
- * /latency threw, a 500; an entry of a readiness reply's connections, sendFailures or workersDown, or of a readyz
+ * /latency threw, a 500; a sample's section of the wrong shape: /metrics threw, or wrote "undefined" for a value,
+ * which makes a scraper refuse the whole scrape; an entry of a readiness reply's connections, sendFailures or workersDown, or of a readyz
  * reply's named lists, that is not one of them: /status's or /readyz's rules read its fields, a 500).
  */
 export const MALFORMED_REPLIES: Record<string, unknown[]> = {
@@ -59,6 +60,15 @@ export const MALFORMED_REPLIES: Record<string, unknown[]> = {
     { ...METRICS, exchangeToReceipt: { bybit: { counts: [0] } } },
     { ...METRICS, eventLoopLag: { boundsUs: [1], counts: 3, count: 0, sumUs: 0 } },
     { ...METRICS, books: [null] },
+    { ...METRICS, books: [{ venue: "bybit", market: "linear", state: "live" }] },
+    { ...METRICS, unresolved: [{ venue: "bybit", market: "linear", count: "none" }] },
+    { ...METRICS, publisher: { datagrams: 0 } },
+    { ...METRICS, applyErrors: { bybit: "none" } },
+    { ...METRICS, retransmit: { answered: "all" } },
+    { ...METRICS, retransmitHistory: 5 },
+    { ...METRICS, retransmitHistory: [null] },
+    { ...METRICS, wallClockSteps: 5 },
+    { ...METRICS, heapUsedBytes: "a lot" },
   ],
 };
 const asked = new Map<string, number>();
