@@ -58,6 +58,12 @@ export const WORKER_FIRST_WORD_MS = 30_000;
  * not pile up. A second block in a row is likely the same stuck call (a hung disk or mount): a new thread would block too.
  */
 const BLOCKED_THREADS_MAX = 1;
+/**
+ * A fault of a worker's replies (a malformed one, entries skipped) is logged at most once per this, per worker and
+ * kind, with how many such replies went unlogged since: the status page asks for /status every second, and until
+ * 2026-12-07 a worker's persistent bug wrote an error line per reply (per open page, per second, for good).
+ */
+const REPLY_FAULT_LOG_MS = 60_000;
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
@@ -129,6 +135,8 @@ interface Slot {
   share: ReadinessInput["unresolved"];
   /** Its workers' counters as /metrics last showed them: a restarted worker's start from there, never going down. */
   carry: CounterCarry;
+  /** By kind of reply fault: when it was last logged (performance.now() ms) and such replies since, not logged (logReplyFault). */
+  faultsLogged: Map<string, { atMs: number; unlogged: number }>;
 }
 
 /** A down slot's share judged against its last books (unavailableShare); `bad`: those books' entries that are no book summary. */
@@ -210,7 +218,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -316,7 +324,7 @@ export class Supervisor implements StatusSource {
    * Every worker's share; a worker that does not answer is reported down, with its last known books as stale. Its
    * books and share are judged LIST_ITEMS_PER_TURN per `turn` (HTTP's queue; none given: at once): 20,000 stale books
    * were copied in one turn of this thread (2–4.5 ms). An answering worker's books are copied the same way, entries
-   * that are no book summary (or no symbol, of its unresolved ones) skipped and logged once per reply (copyNamed).
+   * that are no book summary (or no symbol, of its unresolved ones) skipped (copyNamed) and logged (logReplyFault).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
@@ -333,9 +341,9 @@ export class Supervisor implements StatusSource {
       if (p) {
         keepBooks(slot, p.books);
         const bad = await copyNamed(p.books, books, turn ?? now);
-        if (bad > 0) this.log.error("worker's readiness books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: p.books.length });
+        if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
-        if (badSymbols > 0) this.log.error("worker's readiness unresolved symbols hold entries that name no symbol; skipped", { worker: slot.index, skipped: badSymbols, of: p.unresolved.length });
+        if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
         answered.push({ ...p, books: [], unresolved: [] });
         continue;
       }
@@ -628,9 +636,22 @@ export class Supervisor implements StatusSource {
       if (malformed === undefined) return result;
       // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
       // last books, every answer while it stayed down.
-      this.log.error("worker sent a malformed reply; taken as no answer", { worker: slot.index, what: body.what, error: malformed });
+      this.logReplyFault(slot, `malformed ${body.what}`, "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
       return undefined;
     });
+  }
+
+  /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
+  private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
+    const nowMs = performance.now();
+    const last = slot.faultsLogged.get(kind);
+    if (last !== undefined && nowMs - last.atMs < REPLY_FAULT_LOG_MS) {
+      last.unlogged++;
+      return;
+    }
+    // `unlogged`: such replies since the last line of this kind (0: the first, or the first in a while).
+    this.log.error(msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
+    slot.faultsLogged.set(kind, { atMs: nowMs, unlogged: 0 });
   }
 }
 
