@@ -340,10 +340,13 @@ export class Supervisor implements StatusSource {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
+        const [booksFrom, unresolvedFrom] = [books.length, unresolved.length];
         const bad = await copyNamed(p.books, books, turn ?? now);
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
         if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
+        // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
+        if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
         answered.push({ ...p, books: [], unresolved: [] });
         continue;
       }
@@ -844,6 +847,37 @@ async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSum
     copied++;
   }
   return out;
+}
+
+/**
+ * The symbols of `slot`'s share that its answer (books[booksFrom..], unresolved[unresolvedFrom..]) names nowhere,
+ * appended to `unresolved` as `worker_reply_malformed`: called only when entries of that answer were skipped (no book
+ * summary, no symbol), which may have been theirs. Before 2026-12-07 such a symbol was in neither /books nor /status,
+ * and /status's readiness rules never saw it (ready while that book's state was not known). Cold (a worker's bug);
+ * LIST_ITEMS_PER_TURN per `turn`.
+ */
+async function unnamedShare(slot: Slot, books: readonly BookSummary[], booksFrom: number, unresolved: ReadinessInput["unresolved"], unresolvedFrom: number, turn: Turn): Promise<void> {
+  const named = new Set<string>();
+  const unresolvedTo = unresolved.length;
+  const lists: [readonly { venue: string; market: string; symbol: string }[], number, number][] = [
+    [books, booksFrom, books.length],
+    [unresolved, unresolvedFrom, unresolvedTo],
+  ];
+  let n = 0;
+  for (const [list, from, to] of lists) {
+    for (let i = from; i < to; i++, n++) {
+      if (n % LIST_ITEMS_PER_TURN === 0 && n > 0) await turn();
+      const b = list[i]!;
+      named.add(`${b.venue}/${b.market}/${b.symbol}`);
+    }
+  }
+  const detail = `worker ${slot.index}'s answer held entries that name no book or symbol (its bug, logged): this symbol's book not known`;
+  const share = slot.share;
+  for (let i = 0; i < share.length; i++) {
+    if (i % LIST_ITEMS_PER_TURN === 0 && share.length > LIST_ITEMS_PER_TURN) await turn();
+    const u = share[i]!;
+    if (!named.has(`${u.venue}/${u.market}/${u.symbol}`)) unresolved.push({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_reply_malformed", detail });
+  }
 }
 
 /**
