@@ -58,6 +58,12 @@ export const WORKER_FIRST_WORD_MS = 30_000;
  * not pile up. A second block in a row is likely the same stuck call (a hung disk or mount): a new thread would block too.
  */
 const BLOCKED_THREADS_MAX = 1;
+/**
+ * A fault of a worker's replies (a malformed one, entries skipped) is logged at most once per this, per worker and
+ * kind, with how many such replies went unlogged since: the status page asks for /status every second, and until
+ * 2026-12-07 a worker's persistent bug wrote an error line per reply (per open page, per second, for good).
+ */
+const REPLY_FAULT_LOG_MS = 60_000;
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
@@ -129,6 +135,8 @@ interface Slot {
   share: ReadinessInput["unresolved"];
   /** Its workers' counters as /metrics last showed them: a restarted worker's start from there, never going down. */
   carry: CounterCarry;
+  /** By kind of reply fault: when it was last logged (performance.now() ms) and such replies since, not logged (logReplyFault). */
+  faultsLogged: Map<string, { atMs: number; unlogged: number }>;
 }
 
 /** A down slot's share judged against its last books (unavailableShare); `bad`: those books' entries that are no book summary. */
@@ -210,7 +218,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -316,7 +324,7 @@ export class Supervisor implements StatusSource {
    * Every worker's share; a worker that does not answer is reported down, with its last known books as stale. Its
    * books and share are judged LIST_ITEMS_PER_TURN per `turn` (HTTP's queue; none given: at once): 20,000 stale books
    * were copied in one turn of this thread (2–4.5 ms). An answering worker's books are copied the same way, entries
-   * that are no book summary (or no symbol, of its unresolved ones) skipped and logged once per reply (copyNamed).
+   * that are no book summary (or no symbol, of its unresolved ones) skipped (copyNamed) and logged (logReplyFault).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
     const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
@@ -332,10 +340,13 @@ export class Supervisor implements StatusSource {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
+        const [booksFrom, unresolvedFrom] = [books.length, unresolved.length];
         const bad = await copyNamed(p.books, books, turn ?? now);
-        if (bad > 0) this.log.error("worker's readiness books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: p.books.length });
+        if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
-        if (badSymbols > 0) this.log.error("worker's readiness unresolved symbols hold entries that name no symbol; skipped", { worker: slot.index, skipped: badSymbols, of: p.unresolved.length });
+        if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
+        // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
+        if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
         answered.push({ ...p, books: [], unresolved: [] });
         continue;
       }
@@ -628,9 +639,22 @@ export class Supervisor implements StatusSource {
       if (malformed === undefined) return result;
       // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
       // last books, every answer while it stayed down.
-      this.log.error("worker sent a malformed reply; taken as no answer", { worker: slot.index, what: body.what, error: malformed });
+      this.logReplyFault(slot, `malformed ${body.what}`, "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
       return undefined;
     });
+  }
+
+  /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
+  private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
+    const nowMs = performance.now();
+    const last = slot.faultsLogged.get(kind);
+    if (last !== undefined && nowMs - last.atMs < REPLY_FAULT_LOG_MS) {
+      last.unlogged++;
+      return;
+    }
+    // `unlogged`: such replies since the last line of this kind (0: the first, or the first in a while).
+    this.log.error(msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
+    slot.faultsLogged.set(kind, { atMs: nowMs, unlogged: 0 });
   }
 }
 
@@ -669,10 +693,53 @@ const isHistogram = (h: unknown): boolean =>
 /** Every value of `r` (a small map: one per venue) passes `ok`. */
 const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
 
+/** Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). */
+const strings = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => typeof r[k] === "string");
+/** A venue connection's state as venueConnectionsDown reads it (`up`, and its error redacted as a string). */
+const isConnection = (c: unknown): boolean => isObject(c) && strings(c, ["venue", "market", "connection", "url", "lastError"]) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
+/** A destination's send failures as sendFailing reads them. */
+const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, ["destination", "target", "lastError"]) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
+/** A symbol (or book) the rules name: venue, market and symbol. */
+const isNamed = (u: unknown): boolean => isObject(u) && strings(u, ["venue", "market", "symbol"]);
+/**
+ * The short lists of a readiness reply or summary, down to their elements (a few: per connection, per destination,
+ * per worker, a summary's first READYZ_NAMED); before 2026-12-07 only as lists, and an entry that was none (null, a
+ * number, a connection whose lastError is no string) was merged as it was: /status's or /readyz's rules read its
+ * fields and answered 500.
+ */
+const shortListsOk = (r: Record<string, unknown>, connections: string): boolean =>
+  (r[connections] as unknown[]).every(isConnection) && (r.sendFailures === undefined || (r.sendFailures as unknown[]).every(isSendFailure)) && (r.workersDown as unknown[]).every(Number.isInteger);
+
+/** Every value of `r` a finite number (a map of counters, by venue). */
+const allFinite = (r: unknown): boolean => allValues(r, Number.isFinite);
+/** `r` an object whose `keys` are finite numbers (a section of counters, each written). */
+const finiteAt = (r: unknown, keys: readonly string[]): boolean => isObject(r) && keys.every((k) => Number.isFinite(r[k]));
+const PUBLISHER_COUNTERS = ["datagrams", "bytes", "sendErrors", "messages"] as const;
+/** What writeRetransmit writes of RetransmitServerCounters. */
+const RETRANSMIT_COUNTERS = ["answered", "outOfRange", "throttled", "refusedNetwork", "badRequests", "throttledRepliesSuppressed", "failures", "datagrams", "bytes", "sendErrors"] as const;
+/**
+ * The sections of a metrics snapshot written as samples, optional ones absent or whole. Before 2026-12-07 only some
+ * were checked: a retransmitHistory that was no list of channels threw (/metrics 500), a counter that was no number or
+ * missing was written as it was ("a lot", NaN: a scraper refuses the first, and the slot's carry kept NaN for good).
+ */
+function metricNumbersOk(r: Record<string, unknown>): boolean {
+  const history = r.retransmitHistory;
+  const steps = r.wallClockSteps;
+  return (
+    finiteAt(r.publisher, PUBLISHER_COUNTERS) &&
+    allFinite(r.applyErrors) &&
+    (r.retransmit === undefined || finiteAt(r.retransmit, RETRANSMIT_COUNTERS)) &&
+    (history === undefined || (Array.isArray(history) && history.every((h) => isObject(h) && typeof h.channel === "string" && Number.isFinite(h.datagrams) && Number.isFinite(h.messages)))) &&
+    (steps === undefined || (isObject(steps) && Number.isFinite(steps.count) && Number.isFinite(steps.lastStepUs))) &&
+    (r.heapUsedBytes === undefined || Number.isFinite(r.heapUsedBytes))
+  );
+}
+
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
- * undefined. A book may be null (not this worker's). Per venue or per (venue, market, state) lists are checked down
- * to their elements (a few); per book or per symbol ones only as lists (thousands, on every request).
+ * undefined. A book may be null (not this worker's). Per venue, per connection or per (venue, market, state) lists,
+ * and a readyz summary's named ones, are checked down to their elements (a few); per book or per symbol ones only as
+ * lists (thousands, on every request: their entries are checked as they are copied, copyNamed).
  */
 function malformedReply(what: WorkerRequest["what"], result: unknown): string | undefined {
   if (what === "book" && result === null) return undefined;
@@ -681,11 +748,18 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
     case "book":
       return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
     case "readiness":
-      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) ? undefined : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any)";
-    case "readyz":
-      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k]))
+      return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && shortListsOk(result, "connections")
         ? undefined
-        : "a readiness summary needs its counts and lists";
+        : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any), of connection states, send failures and worker numbers";
+    case "readyz":
+      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) &&
+        optionalArrays(result, ["sendFailures"]) &&
+        ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k])) &&
+        shortListsOk(result, "connectionsDownFirst") &&
+        (result.notLiveFirst as unknown[]).every((b) => isNamed(b) && typeof (b as Record<string, unknown>).state === "string") &&
+        (result.unresolvedFirst as unknown[]).every(isNamed)
+        ? undefined
+        : "a readiness summary needs its counts and lists (named books, symbols and connection states)";
     case "latency":
       return isHistogram(result.receiptToSend) && allValues(result.exchangeToReceipt, isHistogram) ? undefined : "latency needs receiptToSend and exchangeToReceipt histograms";
     case "metrics":
@@ -695,10 +769,11 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         allValues(result.exchangeToReceipt, isHistogram) &&
         (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
         areArrays(result, ["books", "unresolved"]) &&
-        (result.books as unknown[]).every(isObject) &&
-        (result.unresolved as unknown[]).every(isObject)
+        (result.books as unknown[]).every((b) => isObject(b) && strings(b, ["venue", "market", "state"]) && Number.isFinite(b.count)) &&
+        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, ["venue", "market"]) && Number.isFinite(u.count)) &&
+        metricNumbersOk(result)
         ? undefined
-        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts)";
+        : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts, numbers where samples are)";
   }
 }
 
@@ -772,6 +847,37 @@ async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSum
     copied++;
   }
   return out;
+}
+
+/**
+ * The symbols of `slot`'s share that its answer (books[booksFrom..], unresolved[unresolvedFrom..]) names nowhere,
+ * appended to `unresolved` as `worker_reply_malformed`: called only when entries of that answer were skipped (no book
+ * summary, no symbol), which may have been theirs. Before 2026-12-07 such a symbol was in neither /books nor /status,
+ * and /status's readiness rules never saw it (ready while that book's state was not known). Cold (a worker's bug);
+ * LIST_ITEMS_PER_TURN per `turn`.
+ */
+async function unnamedShare(slot: Slot, books: readonly BookSummary[], booksFrom: number, unresolved: ReadinessInput["unresolved"], unresolvedFrom: number, turn: Turn): Promise<void> {
+  const named = new Set<string>();
+  const unresolvedTo = unresolved.length;
+  const lists: [readonly { venue: string; market: string; symbol: string }[], number, number][] = [
+    [books, booksFrom, books.length],
+    [unresolved, unresolvedFrom, unresolvedTo],
+  ];
+  let n = 0;
+  for (const [list, from, to] of lists) {
+    for (let i = from; i < to; i++, n++) {
+      if (n % LIST_ITEMS_PER_TURN === 0 && n > 0) await turn();
+      const b = list[i]!;
+      named.add(`${b.venue}/${b.market}/${b.symbol}`);
+    }
+  }
+  const detail = `worker ${slot.index}'s answer held entries that name no book or symbol (its bug, logged): this symbol's book not known`;
+  const share = slot.share;
+  for (let i = 0; i < share.length; i++) {
+    if (i % LIST_ITEMS_PER_TURN === 0 && share.length > LIST_ITEMS_PER_TURN) await turn();
+    const u = share[i]!;
+    if (!named.has(`${u.venue}/${u.market}/${u.symbol}`)) unresolved.push({ venue: u.venue, market: u.market, symbol: u.symbol, reason: "worker_reply_malformed", detail });
+  }
 }
 
 /**

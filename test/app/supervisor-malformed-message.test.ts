@@ -8,6 +8,7 @@
 import { expect, test, vi } from "vitest";
 import { STOP_ANSWER_MS, Supervisor } from "../../src/app/supervisor.ts";
 import { startHttpServer } from "../../src/app/http-server.ts";
+import { evaluateReadiness, evaluateSummary } from "../../src/app/readiness.ts";
 import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
@@ -51,13 +52,35 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
     expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
     expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);
+    // Each further malformed readiness and readyz reply: an entry of its connections (or sendFailures, workersDown,
+    // or a readyz reply's named lists) that is none. Before, it was merged as it was and /status's and /readyz's
+    // rules read its fields (c.up of null, redactUrlsIn of a number): a 500.
+    for (let i = 2; i < MALFORMED_REPLIES.readiness!.length; i++) {
+      const input = await supervisor.readiness();
+      expect([i, input.workersDown, input.connections]).toEqual([i, [0, 1], []]);
+      expect(evaluateReadiness(input).reasons.map((r) => r.check)).toEqual(["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]);
+    }
+    for (let i = 2; i < MALFORMED_REPLIES.readyz!.length; i++) {
+      const answer = evaluateSummary(await supervisor.readyz());
+      expect([i, answer.reasons.map((r) => r.check)]).toEqual([i, ["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]]);
+    }
     // Each further malformed latency and metrics reply (MALFORMED_REPLIES): before, /latency or /metrics threw (a 500).
     expect((await supervisor.latency()).receiptToSend.count).toBe(0);
-    for (let i = 1; i < MALFORMED_REPLIES.metrics!.length; i++) expect(await supervisor.metricsText()).toContain("feeder_workers_ready 2");
-    const asked: Record<string, number> = { readiness: 2, readyz: 2, latency: 2, metrics: MALFORMED_REPLIES.metrics!.length, book: 1 };
+    // A sample's section of the wrong shape: before 2026-12-07 /metrics threw (a retransmitHistory that is no list of
+    // channels) or wrote the value as it was (a scrape with "undefined" or "a lot" for a number is refused whole).
+    const scrapes: [number, string][] = [];
+    for (let i = 1; i < MALFORMED_REPLIES.metrics!.length; i++) {
+      const text = await supervisor.metricsText().catch((err: Error) => `threw ${err.message}`);
+      const samples = text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+      const bad = samples.filter((l) => !/ -?(\d[\d.e+-]*|\+Inf|-Inf)$/.test(l));
+      scrapes.push([i, text.includes("feeder_workers_ready 2") ? bad.join("; ") : text.slice(0, 200)]);
+    }
+    expect(scrapes).toEqual(scrapes.map(([i]) => [i, ""]));
+    // Each kind logged once per worker (REPLY_FAULT_LOG_MS), however many such replies: before 2026-12-07 a line per
+    // reply (a worker's persistent bug and the status page's poll: an error line a second, for good).
     for (const what of ["readiness", "readyz", "latency", "metrics", "book"]) {
       const named = lines.filter((l) => l.msg === "worker sent a malformed reply; taken as no answer" && l.fields.what === what);
-      expect(named.map((l) => l.fields.worker).sort()).toEqual([...Array<number>(asked[what]!).fill(0), ...Array<number>(asked[what]!).fill(1)]);
+      expect([what, named.map((l) => [l.fields.worker, l.fields.unlogged]).sort()]).toEqual([what, [[0, 0], [1, 0]]]);
     }
     expect(supervisor.restarts).toBe(0);
     // The worker that never answers stop is named and terminated by the supervisor's own wait, not left to the
@@ -185,12 +208,12 @@ test("a down worker's last books with elements that are no book summary: skipped
 /**
  * A worker still answering whose readiness reply's books (or unresolved symbols) hold entries that are no book summary
  * (not checked as the reply is taken: a share's worth on every request): /status and /books answer 200 without them,
- * logged once per reply. Before, /status read their fields (readiness rules) and answered 500, as did /books for a symbol.
+ * logged once a minute at most; the symbols of its share named in neither list are listed as not known. Before, /status read their fields (readiness rules) and answered 500, as did /books for a symbol.
  */
 test("a live worker's readiness books with entries that are no book summary: /status and /books skip them, not a 500", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
   const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
-  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(195), workers: 1 }));
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"] }], ...uniqueDestination(195), workers: 1 }));
   const good = { venue: "bybit", market: "linear", symbol: "BTCUSDT", state: "live", reason: "ok", valid: true, recvAgeUs: 5 };
   const supervisor = new Supervisor({ ...config, [READINESS_BOOKS]: [null, 5, good, { venue: 7 }] } as typeof config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
   const http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, supervisor, log);
@@ -200,14 +223,18 @@ test("a live worker's readiness books with entries that are no book summary: /st
     for (const path of ["/status", "/status?books=10", "/books"]) {
       const res = await fetch(base + path);
       expect([path, res.status]).toEqual([path, 200]);
-      const body = (await res.json()) as { books: { symbol: string }[] } | { symbol: string }[];
+      const body = (await res.json()) as { ready: boolean; reasons: { check: string; symbol: string }[]; books: { symbol: string; reason: string }[] } | { symbol: string; reason: string }[];
       const books = Array.isArray(body) ? body : body.books;
-      expect([path, books.map((b) => b.symbol).sort()]).toEqual([path, ["BTCUSDT", "ETHUSDT"]]);
+      // SOLUSDT, of its share, is in neither list of the reply (a skipped entry may have been it): listed as not known.
+      // Before 2026-12-07 it was left out of /books and /status, and out of /status's readiness rules.
+      expect([path, books.map((b) => [b.symbol, b.reason]).sort()]).toEqual([path, [["BTCUSDT", "ok"], ["ETHUSDT", "not_listed"], ["SOLUSDT", "worker_reply_malformed"]]]);
+      if (!Array.isArray(body)) expect(body.reasons.filter((r) => r.check === "symbol_unresolved").map((r) => r.symbol).sort()).toEqual(["ETHUSDT", "SOLUSDT"]);
     }
     const skipped = lines.filter((l) => l.msg.startsWith("worker's readiness books hold entries that are no book summary"));
-    expect(skipped.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 3], [0, 3], [0, 3]]);
+    // Once for the three replies (REPLY_FAULT_LOG_MS): until 2026-12-07 once per reply, a line a second per open status page.
+    expect(skipped.map((l) => [l.fields.worker, l.fields.skipped, l.fields.of])).toEqual([[0, 3, 4]]);
     const symbols = lines.filter((l) => l.msg.startsWith("worker's readiness unresolved symbols hold entries that name no symbol"));
-    expect(symbols.map((l) => [l.fields.worker, l.fields.skipped])).toEqual([[0, 1], [0, 1], [0, 1]]);
+    expect(symbols.map((l) => [l.fields.worker, l.fields.skipped, l.fields.of])).toEqual([[0, 1, 2]]);
   } finally {
     await http.stop();
     await supervisor.stop();

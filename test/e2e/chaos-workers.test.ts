@@ -45,7 +45,7 @@ describe("workers = 2: randomized fault schedules, simulator → workers → mul
 });
 
 describe("workers = 2: a worker that dies", () => {
-  test("the other worker's books stay usable and equal to the venue's while it is down and restarted", { timeout: 60_000 }, async () => {
+  test("the other worker's books stay usable and equal to the venue's while it is down and restarted; its own are shown unusable", { timeout: 60_000 }, async () => {
     const venue = await bybitVenue(703, MARKETS);
     const { group, port } = uniqueDestination(93);
     const sub = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }] });
@@ -67,10 +67,17 @@ describe("workers = 2: a worker that dies", () => {
       await waitFor(() => sameAsVenue(venue.topics), "every book usable", 30_000, () => venue.step(1));
       for (const dead of [1, 0]) {
         const others = byWorker(1 - dead);
+        const its = byWorker(dead);
         expect(others.length).toBeGreaterThan(0);
-        // From here until the dead worker is back, no event may show an other worker's book unusable.
+        // From here until the dead worker is back, no event may show an other worker's book unusable; each of the dead
+        // worker's books must be shown unusable (it sends no END: its streams stale after 3 heartbeat intervals, or its
+        // successor's new session supersedes them, whichever comes first) before it is usable again.
         const seenUnusable: string[] = [];
-        const watch = () => others.forEach((t) => sub.books.get(t.id)?.usable === false && seenUnusable.push(t.label));
+        const deadUnusable = new Set<string>();
+        const watch = () => {
+          others.forEach((t) => sub.books.get(t.id)?.usable === false && seenUnusable.push(t.label));
+          its.forEach((t) => sub.books.get(t.id)?.usable === false && deadUnusable.add(t.label));
+        };
         for (const ev of ["update", "status", "gap", "session", "stale", "supersede", "exponent"] as const) sub.on(ev, watch);
         const restarts = publisher.supervisor!.restarts;
         publisher.supervisor!.kill(dead);
@@ -81,6 +88,7 @@ describe("workers = 2: a worker that dies", () => {
         await waitFor(() => publisher.supervisor!.restarts === restarts + 1 && sameAsVenue(venue.topics), `worker ${dead} restarted and its books back`, 30_000, () => venue.step(1));
         for (const ev of ["update", "status", "gap", "session", "stale", "supersede", "exponent"] as const) sub.off(ev, watch);
         expect(seenUnusable, `worker ${dead} killed`).toEqual([]);
+        expect([...deadUnusable].sort(), `worker ${dead}'s own books while it was gone`).toEqual(its.map((t) => t.label).sort());
       }
     } finally {
       await publisher.stop();

@@ -23,16 +23,35 @@ const HISTOGRAM = { boundsUs: [1], counts: [0, 0], count: 0, sumUs: 0 };
 /** A metrics snapshot of the right shape, each malformed one below differing from it in one part. */
 const METRICS = { labels: { worker: "0" }, venues: { bybit: [] }, books: [], unresolved: [], publisher: { datagrams: 0, bytes: 0, sendErrors: 0, messages: 0 }, applyErrors: {}, exchangeToReceipt: {}, receiptToSend: HISTOGRAM, eventLoopLag: undefined, heapUsedBytes: undefined };
 
+/** Entries of a reply's connections that are no connection state: null, a number, one with a field of the wrong type. */
+const CONNECTIONS: unknown[] = [null, 5, { venue: "bybit", market: "linear", connection: "linear-0", url: "ws://127.0.0.1:9/", up: false, lastError: 5, downSinceMs: 1 }];
+
 /**
  * Replies of the wrong shape to each request, the nth request of a kind answered with its (n mod length)th: each
  * kept as it was used to fail or garble its answer (an optional list that is no list: the merge threw, a 500; a venue's
  * samples that are no list, a histogram without counts or bounds, a book count that is no object: /metrics or
- * /latency threw, a 500).
+ * /latency threw, a 500; a sample's section of the wrong shape: /metrics threw, or wrote "undefined" for a value,
+ * which makes a scraper refuse the whole scrape; an entry of a readiness reply's connections, sendFailures or workersDown, or of a readyz
+ * reply's named lists, that is not one of them: /status's or /readyz's rules read its fields, a 500).
  */
 export const MALFORMED_REPLIES: Record<string, unknown[]> = {
   book: [5],
-  readiness: [{ books: "not a list", unresolved: [], connections: [], workersDown: [] }, { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 }],
-  readyz: [{ books: 1 }, { ...SUMMARY, sendFailures: 5 }],
+  readiness: [
+    { books: "not a list", unresolved: [], connections: [], workersDown: [] },
+    { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 },
+    ...CONNECTIONS.map((c) => ({ books: [], unresolved: [], connections: [c], workersDown: [] })),
+    { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: [null] },
+    { books: [], unresolved: [], connections: [], workersDown: ["worker one"] },
+  ],
+  readyz: [
+    { books: 1 },
+    { ...SUMMARY, sendFailures: 5 },
+    ...CONNECTIONS.map((c) => ({ ...SUMMARY, connectionsDown: 1, connectionsDownFirst: [c] })),
+    { ...SUMMARY, notLive: 1, notLiveFirst: [null] },
+    { ...SUMMARY, unresolved: 1, unresolvedFirst: [null] },
+    { ...SUMMARY, sendFailures: [null] },
+    { ...SUMMARY, workersDown: [null] },
+  ],
   latency: [{}, { receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 }, exchangeToReceipt: {} }],
   metrics: [
     { labels: {} },
@@ -41,6 +60,15 @@ export const MALFORMED_REPLIES: Record<string, unknown[]> = {
     { ...METRICS, exchangeToReceipt: { bybit: { counts: [0] } } },
     { ...METRICS, eventLoopLag: { boundsUs: [1], counts: 3, count: 0, sumUs: 0 } },
     { ...METRICS, books: [null] },
+    { ...METRICS, books: [{ venue: "bybit", market: "linear", state: "live" }] },
+    { ...METRICS, unresolved: [{ venue: "bybit", market: "linear", count: "none" }] },
+    { ...METRICS, publisher: { datagrams: 0 } },
+    { ...METRICS, applyErrors: { bybit: "none" } },
+    { ...METRICS, retransmit: { answered: "all" } },
+    { ...METRICS, retransmitHistory: 5 },
+    { ...METRICS, retransmitHistory: [null] },
+    { ...METRICS, wallClockSteps: 5 },
+    { ...METRICS, heapUsedBytes: "a lot" },
   ],
 };
 const asked = new Map<string, number>();
