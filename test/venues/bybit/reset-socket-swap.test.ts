@@ -11,8 +11,9 @@
  * the last block the same through replay's own path, the capture's socket events (ws:swap, ws:old, and the overlap's
  * end: ws:retired, a ws:state after a lost ws:retired, ws:back), as ConnectionLifecycle.replaySocketEvent reads them.
  */
-import { describe, expect, test } from "vitest";
-import { replayedBybit } from "./replayed-rig.ts";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
+import { FakeWs } from "../common/fake-ws.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { BybitScanner } from "../../../src/venues/bybit/scanner.ts";
@@ -336,6 +337,59 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
       ingest("snapshot", 40, "99.9");
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 40 });
       expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
+    });
+  }
+});
+
+describe("bybit: live's go-back redoes a resync on the old socket; replay of its capture decides every frame as live", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  // Live's goBack restarts a book asked to resync during the overlap (restartWanted) on the old socket: unsubscribe,
+  // ack, subscribe. The old socket's frames in flight until then are ignored (the topic unsubscribing), among them its
+  // frames of the sequence before a reset the replacement delivered. Replay sends no request: before, it took the
+  // first of them after ws:back (the mark holds off only a LIVE book once the overlap is over), the book LIVE at the
+  // state before the reset where live's was RESYNCING, then a venue reset more than live counted at the answer.
+  for (const depth of [1, 50]) {
+    test(`depth ${depth}: the old socket's frame of the sequence before the reset, in flight at the go-back's unsubscribe, is ignored in replay as live`, async () => {
+      FakeWs.made = [];
+      vi.stubGlobal("WebSocket", FakeWs);
+      const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
+      const { live, replay, frame, deliver, ack, books } = rig;
+      const same = (what: string) => {
+        const b = books();
+        expect(b.replay, what).toEqual(b.live);
+        return b.live;
+      };
+      FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
+      ack(0);
+      deliver(0, frame("snapshot", 500, "100.5"));
+      expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+      rig.replanned(); // a planned reconnect: the replacement opens, the swap subscribes the book on it
+      FakeWs.made[1]!.onopen!();
+      deliver(1, frame("snapshot", 502, "100.7")); // the replacement, ahead (its ack not in yet: the overlap lasts)
+      deliver(1, frame("snapshot", 1, "99.5")); // the replacement: the venue reset; the old socket behind it
+      expect(same("the reset on the replacement")).toMatchObject({ state: "live", lastU: 1 });
+      deliver(1, frame("snapshot", 2, "9x.5")); // unreadable price: the book resyncs (restartWanted)
+      expect(same("the resync")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame(depth === 1 ? "snapshot" : "delta", 503, "100.8")); // the old socket, behind the reset: ignored
+      expect(same("the old socket's frame during the overlap")).toMatchObject({ state: "resyncing" });
+      FakeWs.made[1]!.onclose!({ code: 1006, reason: "" }); // the replacement fails: gone back to the old socket
+      expect(FakeWs.made[0]!.sent.at(-1)).toContain('"unsubscribe"'); // the resync redone there
+      expect(same("ws:back")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame("snapshot", 504, "100.9")); // in flight before the unsubscribe's ack: the sequence before the reset
+      // Before: replay LIVE at bid 100.9, u 504 (the state before the reset); live RESYNCING.
+      expect(same("the old socket's snapshot in flight")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame("snapshot", 1, "99.5")); // its own u = 1, still in flight: live ignores it too
+      expect(same("its own u = 1 in flight")).toMatchObject({ state: "resyncing" });
+      ack(0); // unsubscribed: the subscribe goes
+      expect(FakeWs.made[0]!.sent.at(-1)).toContain('"subscribe"');
+      ack(0);
+      deliver(0, frame("snapshot", 40, "99.9")); // the resubscribe's answer, of the new sequence
+      expect(same("the answer")).toMatchObject({ state: "live", lastU: 40, bids: new Map([[999, 1000]]) });
+      expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+      await rig.stop();
     });
   }
 });
