@@ -22,7 +22,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_RECORDED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_RECORDED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -139,11 +139,7 @@ export class BybitAdapter implements VenueAdapter {
   private readonly behindResetOld: Uint8Array;
   /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
   private readonly replacementSeen: Int32Array;
-  /**
-   * Replay: the connection whose `ws:back` is the last record (its go-back's requests follow it at once), and by
-   * subscription index the topics held unsubscribed as live's were by the go-back's redone resync (replayRequested).
-   */
-  private replayGoneBack: BybitConnection | null = null;
+  /** Replay, by subscription index: the topic held unsubscribed between live's recorded unsubscribe and subscribe (replayRequested). */
   private readonly replayHeld: Uint8Array;
 
   constructor(
@@ -271,7 +267,6 @@ export class BybitAdapter implements VenueAdapter {
 
   /** Feeds one recorded frame (replay). `connection` is the recorded connection name; unknown names use the market's first connection. */
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
-    this.replayGoneBack = null;
     return replayFrame(this.conns, market, connection, frame, tsRecvUs);
   }
 
@@ -280,32 +275,30 @@ export class BybitAdapter implements VenueAdapter {
    * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); its socket events
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
-   * Its requests (`ws:req`) are matched to answers as live's were, and a go-back's redone resync holds the topic (replayRequested).
+   * Its requests (`ws:req`) are matched to answers as live's were, and a resync's hold the topic as live's did (replayRequested).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (conn === undefined) return false;
-    const request = url.startsWith(SOCKET_REQUEST_URL_PREFIX);
-    const afterBack = request && this.replayGoneBack === conn;
-    if (!request) this.replayGoneBack = null;
     if (url === CONNECTION_CLOSED_URL || url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL) this.replayUnhold(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
-    if (url === SOCKET_BACK_URL) this.replayGoneBack = conn;
-    else if (request) this.replayRequested(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length), afterBack);
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) this.replayRequested(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
     return true;
   }
 
   /**
-   * Replay: a request live wrote (`ws:req`). Live's go-back redoes on the old socket each resync asked for during the
-   * overlap (planned-reconnect.ts goBack: unsubscribe, ack, subscribe, written right after its `ws:back`), and ignores
-   * that topic's frames until the subscribe (unsubscribing): in flight, they may be of the sequence before a venue
-   * reset the replacement delivered, which a level-1 snapshot would have made the book's, LIVE. Such an unsubscribe
-   * holds the topic here likewise (SUB_UNSUBSCRIBING: onBook ignores it, as live did) until its recorded subscribe.
-   * Before 2026-12-07 replay took the first of those frames. A capture without `ws:req` records holds nothing.
+   * Replay: a request live wrote (`ws:req`; Bybit's are written as they are made, no pacing). Live's resync
+   * unsubscribes the topic and ignores its frames until the subscribe that follows the ack (or a backoff): in flight,
+   * they may be of the sequence before a venue reset the other socket of an overlap delivered (a go-back's redone
+   * resync on the old socket, or the replacement marked behind the old socket's reset), which a level-1 snapshot
+   * would have made the book's, LIVE. The recorded unsubscribe holds the topic here likewise (SUB_UNSUBSCRIBING, then
+   * the ack's SUB_IDLE: onBook ignores it, as live did) until its recorded subscribe, from which its silence counts
+   * (as live's from its send). Before 2026-12-07 replay took the first of those frames. A capture without `ws:req`
+   * records holds nothing.
    */
-  private replayRequested(conn: BybitConnection, json: string, afterBack: boolean): void {
+  private replayRequested(conn: BybitConnection, json: string): void {
     let req: unknown;
     try {
       req = JSON.parse(json);
@@ -316,12 +309,15 @@ export class BybitAdapter implements VenueAdapter {
     const names = new Set(req[2]);
     for (const t of conn.topics) {
       if (!names.has(t.topic) || t.sub === SUB_REJECTED) continue;
-      if (req[1] === "unsubscribe" && afterBack) {
+      if (req[1] === "unsubscribe") {
+        // A LIVE book here was not resynced by replay where live's was (a closure, which replay does not redo): as before.
+        if (t.book === BookState.LIVE) continue;
         t.sub = SUB_UNSUBSCRIBING;
         this.replayHeld[t.index] = 1;
       } else if (req[1] === "subscribe" && this.replayHeld[t.index] === 1) {
         this.replayHeld[t.index] = 0;
         t.sub = SUB_ACTIVE; // replay's topics stay subscribed
+        t.lastMsgMs = this.now();
       }
     }
   }

@@ -392,6 +392,43 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
       await rig.stop();
     });
   }
+
+  // The same without a go-back: the old socket delivered the reset, the replacement (its stream begun) is marked behind
+  // it and carries on once the old socket is closed; a resync there unsubscribes it, and its frames in flight, of the
+  // sequence before the reset, are ignored live (unsubscribing). Before, replay took the first: LIVE at that state.
+  test("level 1: the replacement behind the old socket's reset carries on; a resync's in-flight snapshot before the reset is ignored in replay as live", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", FakeWs);
+    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
+    const { live, replay, frame, deliver, ack, books } = rig;
+    const same = (what: string) => {
+      const b = books();
+      expect(b.replay, what).toEqual(b.live);
+      return b.live;
+    };
+    FakeWs.made[0]!.onopen!();
+    ack(0);
+    deliver(0, frame("snapshot", 500, "100.5"));
+    rig.replanned();
+    FakeWs.made[1]!.onopen!();
+    deliver(1, frame("snapshot", 501, "100.6")); // the replacement's subscribe snapshot: its stream has begun
+    deliver(0, frame("snapshot", 1, "99.5")); // the old socket: the venue reset; the replacement behind it
+    ack(1); // the replacement carries the book: the old socket is closed (ws:retired), the mark stays on the replacement
+    expect(same("the overlap over")).toMatchObject({ state: "live", lastU: 1, bids: new Map([[995, 1000]]) });
+    deliver(1, frame("snapshot", 502, "100.7")); // still behind: ignored
+    deliver(1, frame("snapshot", 2, "9x.5")); // unreadable price: the book resyncs (unsubscribe on the replacement)
+    expect(FakeWs.made[1]!.sent.at(-1)).toContain('"unsubscribe"');
+    expect(same("the resync")).toMatchObject({ state: "resyncing" });
+    deliver(1, frame("snapshot", 503, "100.8")); // in flight before the unsubscribe's ack: the sequence before the reset
+    // Before: replay LIVE at bid 100.8, u 503; live RESYNCING.
+    expect(same("the snapshot in flight")).toMatchObject({ state: "resyncing" });
+    ack(1);
+    ack(1);
+    deliver(1, frame("snapshot", 7, "99.9")); // the resubscribe's answer
+    expect(same("the answer")).toMatchObject({ state: "live", lastU: 7, bids: new Map([[999, 1000]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+    await rig.stop();
+  });
 });
 
 describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {
