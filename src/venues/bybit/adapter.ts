@@ -132,11 +132,10 @@ export class BybitAdapter implements VenueAdapter {
   /**
    * By subscription index, from a venue reset taken during a planned reconnect's overlap: the generation of the other
    * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
-   * taken, which flags no socket), and whether that is the old socket (behindResetOld). Its frames' u belong to the
-   * old sequence: one above the book's would be taken as newer (see onBehindReset).
+   * taken, which flags no socket). Its frames' u belong to the old sequence: one above the book's would be taken as
+   * newer (see onBehindReset).
    */
   private readonly behindReset: Int32Array;
-  private readonly behindResetOld: Uint8Array;
   /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
   private readonly replacementSeen: Int32Array;
   /** Replay, by subscription index: the topic held unsubscribed between live's recorded unsubscribe and subscribe (replayRequested). */
@@ -166,7 +165,6 @@ export class BybitAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     this.behindReset = new Int32Array(this.topics.length).fill(-1);
-    this.behindResetOld = new Uint8Array(this.topics.length);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     this.replayHeld = new Uint8Array(this.topics.length);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
@@ -185,7 +183,7 @@ export class BybitAdapter implements VenueAdapter {
       "bybit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn as BybitConnection, carrier) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -587,18 +585,22 @@ export class BybitAdapter implements VenueAdapter {
     const other = fromOld ? conn.generation : conn.retiringGeneration;
     if (fromOld && this.replacementSeen[i] !== other) return;
     this.behindReset[i] = other;
-    this.behindResetOld[i] = fromOld ? 0 : 1;
   }
 
-  /** A planned reconnect's overlap is over: a socket behind a reset keeps that mark if it carries on (gone back to: its new generation). */
-  private onOverlapOver(conn: BybitConnection, carrier: OverlapCarrier): void {
+  /**
+   * A planned reconnect's overlap is over: a socket behind a reset keeps that mark if it carries on (gone back to: its
+   * new generation), told by generation: a replacement marked in one overlap is the old socket of the next. Until
+   * 2026-12-07 a flag set with the mark said which socket it was, and went stale then: gone back to in the second
+   * overlap, the socket lost its mark, and its snapshot of the sequence before the reset made the book that state, LIVE.
+   */
+  private onOverlapOver(conn: BybitConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
     for (const t of conn.topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      if (this.behindReset[i] < 0) continue;
-      const wasOld = this.behindResetOld[i] === 1;
-      if (carrier === "old" && wasOld) this.behindReset[i] = conn.generation;
-      else if (!(carrier === "replacement" && !wasOld)) this.behindReset[i] = -1;
+      const marked = this.behindReset[i]!;
+      if (marked < 0) continue;
+      if (carrier === "old") this.behindReset[i] = marked === oldGen ? conn.generation : -1;
+      else if (carrier !== "replacement" || marked !== conn.generation) this.behindReset[i] = -1;
     }
   }
 

@@ -302,6 +302,27 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
   });
 
+  test("level 1: the replacement marked behind the old socket's reset carries on, is the old socket of a second overlap, and is gone back to: still behind", async () => {
+    const { adapter, sink, feed, overlap, oldClosed, goBack } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 501, "100.6"); // the replacement's subscribe snapshot: its stream has begun
+    feed("snapshot", 1, "99.5", true); // the old socket: the venue reset; the replacement behind it
+    oldClosed(); // the replacement carries on, still marked
+    overlap(); // a second planned reconnect: the marked socket is its old one now
+    feed("snapshot", 502, "100.7", true); // still behind: ignored
+    goBack(); // its replacement failed: the marked socket again, under a new generation
+    feed("snapshot", 503, "100.8"); // still the sequence before the reset
+    // Before: the mark, kept as the replacement's (behindResetOld), was dropped at the go-back to it as an old socket's
+    // that is not carried on; its snapshot, above the book's u, made the book the state before the reset (bid 100.8), LIVE.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    feed("snapshot", 1, "99.5"); // its own u = 1 ends the mark
+    feed("snapshot", 2, "99.6");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 2 });
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 2, venueResets: 1 });
+  });
+
   test("level 1: the book resynced during the overlap after the replacement's reset; the old socket's snapshot before it is ignored", async () => {
     const { adapter, sink, feed, overlap } = await replayed(1);
     feed("snapshot", 500, "100.5");
