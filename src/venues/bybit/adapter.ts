@@ -22,7 +22,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_RECORDED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -278,7 +278,9 @@ export class BybitAdapter implements VenueAdapter {
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (conn === undefined) return false;
-    if (url === CONNECTION_CLOSED_URL || url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL) this.replayUnhold(conn);
+    // A new socket, or a record live writes only at a quiet moment (every minute with one socket, a file's head): a
+    // hold whose subscribe was in a lost block (the disk full) or a file not given ends there, not at the next close.
+    if (url === CONNECTION_CLOSED_URL || url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.replayUnhold(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);

@@ -414,6 +414,27 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
     });
   }
 
+  test("replay: a resync's recorded unsubscribe holds the book until its recorded subscribe, or a ws:state if that was lost", async () => {
+    const { adapter, ingest, socketEvent } = await replayedBybit(1);
+    const topic = "orderbook.1.BTCUSDT";
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    socketEvent(`ws:req ${JSON.stringify(["u1", "unsubscribe", [topic]])}`);
+    ingest("snapshot", 501, "100.6"); // in flight before the unsubscribe's ack: ignored, as live
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    socketEvent(`ws:req ${JSON.stringify(["s2", "subscribe", [topic]])}`);
+    ingest("snapshot", 502, "100.7"); // the answer
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 502 });
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    socketEvent(`ws:req ${JSON.stringify(["u3", "unsubscribe", [topic]])}`);
+    socketEvent(SOCKETS_STATE_URL); // the subscribe's record lost (a block the disk could not take)
+    ingest("snapshot", 503, "100.8");
+    // Without the ws:state's release: held until the connection's next close, the book RESYNCING throughout.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 503 });
+    expect(adapter.stats()).toMatchObject({ ignoredWhileUnsubscribed: 1 });
+  });
+
   // The same without a go-back: the old socket delivered the reset, the replacement (its stream begun) is marked behind
   // it and carries on once the old socket is closed; a resync there unsubscribes it, and its frames in flight, of the
   // sequence before the reset, are ignored live (unsubscribing). Before, replay took the first: LIVE at that state.
