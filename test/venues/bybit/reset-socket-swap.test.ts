@@ -10,6 +10,8 @@
  * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does;
  * the last block the same through replay's own path, the capture's socket events (ws:swap, ws:old, and the overlap's
  * end: ws:retired, a ws:state after a lost ws:retired, ws:back), as ConnectionLifecycle.replaySocketEvent reads them.
+ * One block runs a live adapter on fake sockets, records its capture and replays it, the books compared after every
+ * step (replayed-rig.ts liveAndReplayedBybit): a resync's in-flight frames live ignored while unsubscribing.
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
