@@ -22,7 +22,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -132,13 +132,14 @@ export class BybitAdapter implements VenueAdapter {
   /**
    * By subscription index, from a venue reset taken during a planned reconnect's overlap: the generation of the other
    * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
-   * taken, which flags no socket), and whether that is the old socket (behindResetOld). Its frames' u belong to the
-   * old sequence: one above the book's would be taken as newer (see onBehindReset).
+   * taken, which flags no socket). Its frames' u belong to the old sequence: one above the book's would be taken as
+   * newer (see onBehindReset).
    */
   private readonly behindReset: Int32Array;
-  private readonly behindResetOld: Uint8Array;
   /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
   private readonly replacementSeen: Int32Array;
+  /** Replay, by subscription index: the topic held unsubscribed between live's recorded unsubscribe and subscribe (replayRequested). */
+  private readonly replayHeld: Uint8Array;
 
   constructor(
     private readonly config: VenueConfig,
@@ -164,8 +165,8 @@ export class BybitAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     this.behindReset = new Int32Array(this.topics.length).fill(-1);
-    this.behindResetOld = new Uint8Array(this.topics.length);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
+    this.replayHeld = new Uint8Array(this.topics.length);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
@@ -182,7 +183,7 @@ export class BybitAdapter implements VenueAdapter {
       "bybit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn as BybitConnection, carrier) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -272,13 +273,62 @@ export class BybitAdapter implements VenueAdapter {
    * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); its socket events
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
+   * Its requests (`ws:req`) are matched to answers as live's were, and a resync's unsubscribe holds the topic as live's did (replayRequested).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
-    if (connectionNamed(this.conns, connection) === undefined) return false;
+    const conn = connectionNamed(this.conns, connection);
+    if (conn === undefined) return false;
+    // A new socket, or a record live writes only at a quiet moment (every minute with one socket, a file's head): a
+    // hold whose subscribe was in a lost block (the disk full) or a file not given ends there, not at the next close.
+    if (url === CONNECTION_CLOSED_URL || url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.replayUnhold(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) this.replayRequested(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
     return true;
+  }
+
+  /**
+   * Replay: a request live wrote (`ws:req`; Bybit's are written as they are made, no pacing). Live's resync
+   * unsubscribes the topic and ignores its frames until the subscribe that follows the ack (or a backoff): in flight,
+   * they may be of the sequence before a venue reset the other socket of an overlap delivered (a go-back's redone
+   * resync on the old socket, or the replacement marked behind the old socket's reset), which a level-1 snapshot
+   * would have made the book's, LIVE. The recorded unsubscribe holds the topic here likewise (SUB_UNSUBSCRIBING, then
+   * the ack's SUB_IDLE: onBook ignores it, as live did) until its recorded subscribe, from which its silence counts
+   * (as live's from its send). Before 2026-12-07 replay took the first of those frames. A capture without `ws:req`
+   * records holds nothing.
+   */
+  private replayRequested(conn: BybitConnection, json: string): void {
+    let req: unknown;
+    try {
+      req = JSON.parse(json);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(req) || !Array.isArray(req[2])) return;
+    const names = new Set(req[2]);
+    for (const t of conn.topics) {
+      if (!names.has(t.topic) || t.sub === SUB_REJECTED) continue;
+      if (req[1] === "unsubscribe") {
+        // A LIVE book here was not resynced by replay where live's was (a closure, which replay does not redo): as before.
+        if (t.book === BookState.LIVE) continue;
+        t.sub = SUB_UNSUBSCRIBING;
+        this.replayHeld[t.index] = 1;
+      } else if (req[1] === "subscribe" && this.replayHeld[t.index] === 1) {
+        this.replayHeld[t.index] = 0;
+        t.sub = SUB_ACTIVE; // replay's topics stay subscribed
+        t.lastMsgMs = this.now();
+      }
+    }
+  }
+
+  /** Replay: the connection's socket ends or a new one begins: a topic held by replayRequested is subscribed again, as replay keeps every topic. */
+  private replayUnhold(conn: BybitConnection): void {
+    for (const t of conn.topics) {
+      if (this.replayHeld[t.index] === 0) continue;
+      this.replayHeld[t.index] = 0;
+      if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE) t.sub = SUB_ACTIVE;
+    }
   }
 
   requestResync(index: number, reason: StatusReason): void {
@@ -537,18 +587,22 @@ export class BybitAdapter implements VenueAdapter {
     const other = fromOld ? conn.generation : conn.retiringGeneration;
     if (fromOld && this.replacementSeen[i] !== other) return;
     this.behindReset[i] = other;
-    this.behindResetOld[i] = fromOld ? 0 : 1;
   }
 
-  /** A planned reconnect's overlap is over: a socket behind a reset keeps that mark if it carries on (gone back to: its new generation). */
-  private onOverlapOver(conn: BybitConnection, carrier: OverlapCarrier): void {
+  /**
+   * A planned reconnect's overlap is over: a socket behind a reset keeps that mark if it carries on (gone back to: its
+   * new generation), told by generation: a replacement marked in one overlap is the old socket of the next. Until
+   * 2026-12-07 a flag set with the mark said which socket it was, and went stale then: gone back to in the second
+   * overlap, the socket lost its mark, and its snapshot of the sequence before the reset made the book that state, LIVE.
+   */
+  private onOverlapOver(conn: BybitConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
     for (const t of conn.topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      if (this.behindReset[i] < 0) continue;
-      const wasOld = this.behindResetOld[i] === 1;
-      if (carrier === "old" && wasOld) this.behindReset[i] = conn.generation;
-      else if (!(carrier === "replacement" && !wasOld)) this.behindReset[i] = -1;
+      const marked = this.behindReset[i]!;
+      if (marked < 0) continue;
+      if (carrier === "old") this.behindReset[i] = marked === oldGen ? conn.generation : -1;
+      else if (carrier !== "replacement" || marked !== conn.generation) this.behindReset[i] = -1;
     }
   }
 

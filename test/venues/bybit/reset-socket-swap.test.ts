@@ -10,9 +10,12 @@
  * In-process: the adapter in replay mode, frames fed straight in, the sockets told apart as the planned reconnect does;
  * the last block the same through replay's own path, the capture's socket events (ws:swap, ws:old, and the overlap's
  * end: ws:retired, a ws:state after a lost ws:retired, ws:back), as ConnectionLifecycle.replaySocketEvent reads them.
+ * One block runs a live adapter on fake sockets, records its capture and replays it, the books compared after every
+ * step (replayed-rig.ts liveAndReplayedBybit): a resync's in-flight frames live ignored while unsubscribing.
  */
-import { describe, expect, test } from "vitest";
-import { replayedBybit } from "./replayed-rig.ts";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
+import { FakeWs } from "../common/fake-ws.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { BybitScanner } from "../../../src/venues/bybit/scanner.ts";
@@ -301,6 +304,27 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
     expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 1 });
   });
 
+  test("level 1: the replacement marked behind the old socket's reset carries on, is the old socket of a second overlap, and is gone back to: still behind", async () => {
+    const { adapter, sink, feed, overlap, oldClosed, goBack } = await replayed(1);
+    feed("snapshot", 500, "100.5");
+    overlap();
+    feed("snapshot", 501, "100.6"); // the replacement's subscribe snapshot: its stream has begun
+    feed("snapshot", 1, "99.5", true); // the old socket: the venue reset; the replacement behind it
+    oldClosed(); // the replacement carries on, still marked
+    overlap(); // a second planned reconnect: the marked socket is its old one now
+    feed("snapshot", 502, "100.7", true); // still behind: ignored
+    goBack(); // its replacement failed: the marked socket again, under a new generation
+    feed("snapshot", 503, "100.8"); // still the sequence before the reset
+    // Before: the mark, kept as the replacement's (behindResetOld), was dropped at the go-back to it as an old socket's
+    // that is not carried on; its snapshot, above the book's u, made the book the state before the reset (bid 100.8), LIVE.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+    feed("snapshot", 1, "99.5"); // its own u = 1 ends the mark
+    feed("snapshot", 2, "99.6");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 2 });
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 2, venueResets: 1 });
+  });
+
   test("level 1: the book resynced during the overlap after the replacement's reset; the old socket's snapshot before it is ignored", async () => {
     const { adapter, sink, feed, overlap } = await replayed(1);
     feed("snapshot", 500, "100.5");
@@ -338,6 +362,117 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
       expect(sink.bids[0]).toEqual(new Map([[999, 1000]]));
     });
   }
+});
+
+describe("bybit: live's go-back redoes a resync on the old socket; replay of its capture decides every frame as live", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  // Live's goBack restarts a book asked to resync during the overlap (restartWanted) on the old socket: unsubscribe,
+  // ack, subscribe. The old socket's frames in flight until then are ignored (the topic unsubscribing), among them its
+  // frames of the sequence before a reset the replacement delivered. Replay sends no request: before, it took the
+  // first of them after ws:back (the mark holds off only a LIVE book once the overlap is over), the book LIVE at the
+  // state before the reset where live's was RESYNCING, then a venue reset more than live counted at the answer.
+  for (const depth of [1, 50]) {
+    test(`depth ${depth}: the old socket's frame of the sequence before the reset, in flight at the go-back's unsubscribe, is ignored in replay as live`, async () => {
+      FakeWs.made = [];
+      vi.stubGlobal("WebSocket", FakeWs);
+      const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
+      const { live, replay, frame, deliver, ack, books } = rig;
+      const same = (what: string) => {
+        const b = books();
+        expect(b.replay, what).toEqual(b.live);
+        return b.live;
+      };
+      FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
+      ack(0);
+      deliver(0, frame("snapshot", 500, "100.5"));
+      expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+      rig.replanned(); // a planned reconnect: the replacement opens, the swap subscribes the book on it
+      FakeWs.made[1]!.onopen!();
+      deliver(1, frame("snapshot", 502, "100.7")); // the replacement, ahead (its ack not in yet: the overlap lasts)
+      deliver(1, frame("snapshot", 1, "99.5")); // the replacement: the venue reset; the old socket behind it
+      expect(same("the reset on the replacement")).toMatchObject({ state: "live", lastU: 1 });
+      deliver(1, frame("snapshot", 2, "9x.5")); // unreadable price: the book resyncs (restartWanted)
+      expect(same("the resync")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame(depth === 1 ? "snapshot" : "delta", 503, "100.8")); // the old socket, behind the reset: ignored
+      expect(same("the old socket's frame during the overlap")).toMatchObject({ state: "resyncing" });
+      FakeWs.made[1]!.onclose!({ code: 1006, reason: "" }); // the replacement fails: gone back to the old socket
+      expect(FakeWs.made[0]!.sent.at(-1)).toContain('"unsubscribe"'); // the resync redone there
+      expect(same("ws:back")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame("snapshot", 504, "100.9")); // in flight before the unsubscribe's ack: the sequence before the reset
+      // Before: replay LIVE at bid 100.9, u 504 (the state before the reset); live RESYNCING.
+      expect(same("the old socket's snapshot in flight")).toMatchObject({ state: "resyncing" });
+      deliver(0, frame("snapshot", 1, "99.5")); // its own u = 1, still in flight: live ignores it too
+      expect(same("its own u = 1 in flight")).toMatchObject({ state: "resyncing" });
+      ack(0); // unsubscribed: the subscribe goes
+      expect(FakeWs.made[0]!.sent.at(-1)).toContain('"subscribe"');
+      ack(0);
+      deliver(0, frame("snapshot", 40, "99.9")); // the resubscribe's answer, of the new sequence
+      expect(same("the answer")).toMatchObject({ state: "live", lastU: 40, bids: new Map([[999, 1000]]) });
+      expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+      await rig.stop();
+    });
+  }
+
+  test("replay: a resync's recorded unsubscribe holds the book until its recorded subscribe, or a ws:state if that was lost", async () => {
+    const { adapter, ingest, socketEvent } = await replayedBybit(1);
+    const topic = "orderbook.1.BTCUSDT";
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    socketEvent(`ws:req ${JSON.stringify(["u1", "unsubscribe", [topic]])}`);
+    ingest("snapshot", 501, "100.6"); // in flight before the unsubscribe's ack: ignored, as live
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    socketEvent(`ws:req ${JSON.stringify(["s2", "subscribe", [topic]])}`);
+    ingest("snapshot", 502, "100.7"); // the answer
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 502 });
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    socketEvent(`ws:req ${JSON.stringify(["u3", "unsubscribe", [topic]])}`);
+    socketEvent(SOCKETS_STATE_URL); // the subscribe's record lost (a block the disk could not take)
+    ingest("snapshot", 503, "100.8");
+    // Without the ws:state's release: held until the connection's next close, the book RESYNCING throughout.
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 503 });
+    expect(adapter.stats()).toMatchObject({ ignoredWhileUnsubscribed: 1 });
+  });
+
+  // The same without a go-back: the old socket delivered the reset, the replacement (its stream begun) is marked behind
+  // it and carries on once the old socket is closed; a resync there unsubscribes it, and its frames in flight, of the
+  // sequence before the reset, are ignored live (unsubscribing). Before, replay took the first: LIVE at that state.
+  test("level 1: the replacement behind the old socket's reset carries on; a resync's in-flight snapshot before the reset is ignored in replay as live", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", FakeWs);
+    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
+    const { live, replay, frame, deliver, ack, books } = rig;
+    const same = (what: string) => {
+      const b = books();
+      expect(b.replay, what).toEqual(b.live);
+      return b.live;
+    };
+    FakeWs.made[0]!.onopen!();
+    ack(0);
+    deliver(0, frame("snapshot", 500, "100.5"));
+    rig.replanned();
+    FakeWs.made[1]!.onopen!();
+    deliver(1, frame("snapshot", 501, "100.6")); // the replacement's subscribe snapshot: its stream has begun
+    deliver(0, frame("snapshot", 1, "99.5")); // the old socket: the venue reset; the replacement behind it
+    ack(1); // the replacement carries the book: the old socket is closed (ws:retired), the mark stays on the replacement
+    expect(same("the overlap over")).toMatchObject({ state: "live", lastU: 1, bids: new Map([[995, 1000]]) });
+    deliver(1, frame("snapshot", 502, "100.7")); // still behind: ignored
+    deliver(1, frame("snapshot", 2, "9x.5")); // unreadable price: the book resyncs (unsubscribe on the replacement)
+    expect(FakeWs.made[1]!.sent.at(-1)).toContain('"unsubscribe"');
+    expect(same("the resync")).toMatchObject({ state: "resyncing" });
+    deliver(1, frame("snapshot", 503, "100.8")); // in flight before the unsubscribe's ack: the sequence before the reset
+    // Before: replay LIVE at bid 100.8, u 503; live RESYNCING.
+    expect(same("the snapshot in flight")).toMatchObject({ state: "resyncing" });
+    ack(1);
+    ack(1);
+    deliver(1, frame("snapshot", 7, "99.9")); // the resubscribe's answer
+    expect(same("the answer")).toMatchObject({ state: "live", lastU: 7, bids: new Map([[999, 1000]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+    await rig.stop();
+  });
 });
 
 describe("bybit: a venue reset during or after an overlap, randomized against a model of what each socket delivered", () => {
