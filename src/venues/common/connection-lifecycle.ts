@@ -895,7 +895,12 @@ export class ConnectionLifecycle {
       // A socket that has sent nothing yet, its first messages waiting for the pacing budget (a worker's slot of the
       // per-IP limit: once in 26.7 s for 64 workers on Deribit), has asked the venue nothing: its silence counts from
       // when they go. Before, it was found dead 7 s after the open, and the reconnect waited for a connect slot.
-      if (!conn.sentOnSocket && conn.outbox.length > 0) conn.lastFrameMs = now;
+      // A server_test venue's (Deribit's) own heartbeats come 10 s apart at the least, past the dead-connection rule: a
+      // quiet socket lives on our probe's answer, so one whose probe or request still waits for the budget has not been
+      // asked either. Until 2026-12-07 only a socket that had sent nothing: for one of 64 workers the 7 s after
+      // set_heartbeat's answer, the subscribe waiting for the next slot, recycled it, and its new socket spent its slot
+      // on set_heartbeat again, the books never LIVE. A request once written has its ack deadline, a probe this rule.
+      if (conn.outbox.length > 0 && (!conn.sentOnSocket || this.keepalive.kind === "server_test")) conn.lastFrameMs = now;
       // After a stall the verdicts wait one round; pings still go out below, so an idle connection is probed on time.
       if (judge && this.deadlinePassed(conn, now)) continue;
       if (this.keepalive.kind === "client_ping") {

@@ -126,6 +126,28 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     }
   });
 
+  test("a probe or request waiting for the message budget: the quiet socket is not found dead meanwhile", async () => {
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    // Deribit's own heartbeats come 10 s apart at the least, past the 7 s dead-connection rule: a quiet socket lives
+    // on our probes' answers. Scaled down: dead after 300 ms, probed after 150 ms of quiet, and half the per-IP budget
+    // (4 messages, then one per 667 ms); the server sends nothing of its own. Until 2026-12-07 a probe (or, with no
+    // probe then, a request) waiting for the budget left the socket silent past the rule: recycled, and its new
+    // socket spent the next token on set_heartbeat again (for one of 64 workers, a slot every 26.7 s: set_heartbeat
+    // answered, its subscribe waiting for the next slot, the books never LIVE).
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs, { deadConnectionMs: 300, budgetShare: 1 / 2 }, { heartbeatIntervalMs: 600_000 });
+    adapter.start(sink);
+    await until(() => equal(sim, sink, subs, instruments, 0), "book live");
+    // set_heartbeat, subscribe and two probes spend the burst; two more probes each wait 667 ms for a token.
+    await until(() => sim.stats.testAnswers >= 4, "four probes answered");
+    expect(adapter.stats().deadConnections).toBe(0);
+    // A resync's unsubscribe and subscribe wait for a token each (no probe while they wait).
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await until(() => sim.stats.subscribes >= 2 && equal(sim, sink, subs, instruments, 0), "book live again");
+    expect(adapter.stats().deadConnections).toBe(0);
+    expect(sim.stats.connectionsTotal).toBe(1);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();
