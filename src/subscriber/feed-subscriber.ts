@@ -635,7 +635,7 @@ export class FeedSubscriber {
       rc = DecodeErrorCode.TRUNCATED; // defensive: a DataView range error must never escape the receive loop
     }
     if (rc !== DecodeErrorCode.OK) {
-      this.reject(rc, length, from, fromPort);
+      this.reject(rc, length, from, fromPort, true);
       return;
     }
     // Held datagrams replayed from here (released by this one) are inside it too: what their listeners feed comes after
@@ -833,11 +833,15 @@ export class FeedSubscriber {
     }
   }
 
-  private reject(code: DecodeErrorCode, length: number, from: string, fromPort: number): void {
+  /** `byReader`: the reader refused it, and its rejectDetail() names the field (read only when someone listens). */
+  private reject(code: DecodeErrorCode, length: number, from: string, fromPort: number, byReader = false): void {
     this.counters.errors++;
     const name = DECODE_ERROR_NAMES[code] ?? "unknown";
     this.counters.rejected[name] = (this.counters.rejected[name] ?? 0) + 1;
-    if (this.listeners.error.length > 0) this.listeners.reportError(new WireDecodeError(code, length), fromPort < 0 ? from : `${from}:${fromPort}`);
+    if (this.listeners.error.length > 0) {
+      const detail = byReader ? this.reader.rejectDetail() : "longer than any UDP datagram";
+      this.listeners.reportError(new WireDecodeError(code, length, detail), fromPort < 0 ? from : `${from}:${fromPort}`);
+    }
   }
 }
 

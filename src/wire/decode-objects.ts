@@ -91,14 +91,14 @@ const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v
 const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
 
 /**
- * Decodes one datagram. Never throws: a bad datagram gives `{ ok: false, error }`. With `auth`, a datagram without
- * a valid HMAC trailer is `bad_auth`.
+ * Decodes one datagram. Never throws: a bad datagram gives `{ ok: false, error }`, its message naming the field
+ * (PacketReader.rejectDetail). With `auth`, a datagram without a valid HMAC trailer is `bad_auth`.
  */
 export function decodeDatagram(bytes: Uint8Array, maxBytes = ABS_MAX_DATAGRAM_BYTES, auth?: DatagramAuth): DecodeResult {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new PacketReader(auth);
   const rc = r.wrap(dv, bytes.byteLength, maxBytes);
-  if (rc !== DecodeErrorCode.OK) return { ok: false, error: new WireDecodeError(rc, bytes.byteLength) };
+  if (rc !== DecodeErrorCode.OK) return { ok: false, error: new WireDecodeError(rc, bytes.byteLength, r.rejectDetail()) };
   const packet: DecodedPacket = {
     version: r.version,
     flags: r.flags,

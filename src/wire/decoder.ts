@@ -4,9 +4,10 @@
  * validates a whole datagram once, in the order of docs/wire-protocol.md §7.2: magic → version → length → checksum
  * (CRC-32 in v3, CRC-32C in v2) → HMAC trailer (when a key is set) → header fields (the last message's number,
  * seqNum + msgCount − 1, below 2^53 too) → every message's structure (lengths, counts, part and chunk numbering,
- * every i64 within ±2^53, no negative quantity). It returns an error code instead of throwing; after a successful wrap every getter reads at
- * a fixed offset without further checks (message fields: message-readers.ts). `verify()` is the framing part alone
- * (magic … HMAC).
+ * every i64 within ±2^53, no negative quantity). It returns an error code instead of throwing, and names what was wrong
+ * in `errorField` (a constant string: a refusal allocates nothing; `rejectDetail()` words it for a log, cold); after a
+ * successful wrap every getter reads at a fixed offset without further checks (message fields: message-readers.ts).
+ * `verify()` is the framing part alone (magic … HMAC).
  * @module
  */
 import type { DatagramAuth } from "./auth.ts";
@@ -141,8 +142,17 @@ export class PacketReader {
   /** Offset of the message the cursor is on (see first()/next()). */
   msgOffset = 0;
   private msgIndex = 0;
-  /** Index of the message that failed validation, for diagnostics. */
+  /** Index of the message that failed validation, for diagnostics (−1: the header or the framing failed). */
   errorMessageIndex = -1;
+  /**
+   * What the last refusal found wrong, naming the field as docs/wire-protocol.md does ("partIndex ≥ partCount",
+   * "qtyMantissa negative"); "" after a datagram that passed. A constant string: a refusal allocates nothing.
+   */
+  errorField = "";
+  /** The failing message's templateId, its level entry (0-based, bids first) when a level failed; −1 otherwise. */
+  errorTemplateId = -1;
+  errorLevelIndex = -1;
+  private errorMsgOffset = -1;
   /**
    * HMAC key holder: when set, every datagram must carry a valid AUTHENTICATED trailer (else `bad_auth`); when
    * unset, a trailer is ignored (still covered by the CRC).
@@ -171,34 +181,38 @@ export class PacketReader {
     const framing = this.verify(dv, length, maxBytes);
     if (framing !== DecodeErrorCode.OK) return framing;
     const pktLength = length;
-    if (dv.getUint16(PKT_SCHEMA_ID_OFFSET, true) !== SCHEMA_ID) return DecodeErrorCode.UNKNOWN_SCHEMA;
-    if (dv.getUint32(PKT_SESSION_ID_OFFSET, true) === 0) return DecodeErrorCode.BAD_HEADER;
-    if (!isSafeI64(dv, PKT_SEQ_NUM_OFFSET) || dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) < 0) return DecodeErrorCode.UNSAFE_INTEGER;
-    // ns timestamps exceed 2^53 and are read as µs (exact); only a negative one is garbage.
-    if (dv.getInt32(PKT_SEND_TIME_NS_OFFSET + 4, true) < 0 || dv.getInt32(PKT_SESSION_START_NS_OFFSET + 4, true) < 0) {
-      return DecodeErrorCode.UNSAFE_INTEGER;
+    if (dv.getUint16(PKT_SCHEMA_ID_OFFSET, true) !== SCHEMA_ID) return this.fail(DecodeErrorCode.UNKNOWN_SCHEMA, "schemaId not 1");
+    if (dv.getUint32(PKT_SESSION_ID_OFFSET, true) === 0) return this.fail(DecodeErrorCode.BAD_HEADER, "sessionId 0");
+    if (!isSafeI64(dv, PKT_SEQ_NUM_OFFSET) || dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) < 0) {
+      return this.fail(DecodeErrorCode.UNSAFE_INTEGER, "seqNum outside 0 … 2^53 − 1");
     }
+    // ns timestamps exceed 2^53 and are read as µs (exact); only a negative one is garbage.
+    if (dv.getInt32(PKT_SEND_TIME_NS_OFFSET + 4, true) < 0) return this.fail(DecodeErrorCode.UNSAFE_INTEGER, "sendTimeNs negative");
+    if (dv.getInt32(PKT_SESSION_START_NS_OFFSET + 4, true) < 0) return this.fail(DecodeErrorCode.UNSAFE_INTEGER, "sessionStartNs negative");
     const msgEnd = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0 ? pktLength - AUTH_TRAILER_BYTES : pktLength;
     const msgCount = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
     // Message i is numbered seqNum + i: the last, seqNum + msgCount − 1, must be below 2^53 too, else it (and the
     // stream's next expected number) is inexact. Only a seqNum within 2^32 of 2^53 (high word 0x1fffff) can fail.
     if (dv.getInt32(PKT_SEQ_NUM_OFFSET + 4, true) === 0x1fffff && msgCount > 0 && dv.getUint32(PKT_SEQ_NUM_OFFSET, true) > 0xffffffff - (msgCount - 1)) {
-      return DecodeErrorCode.UNSAFE_INTEGER;
+      return this.fail(DecodeErrorCode.UNSAFE_INTEGER, "seqNum + msgCount − 1 ≥ 2^53");
     }
     let off = PACKET_HEADER_BYTES;
     for (let i = 0; i < msgCount; i++) {
       if (off + MESSAGE_HEADER_BYTES > msgEnd) {
         this.errorMessageIndex = i;
-        return DecodeErrorCode.BAD_COUNT;
+        return this.fail(DecodeErrorCode.BAD_COUNT, "msgCount above the messages found (no room left for a message header)");
       }
       const rc = validateMessage(dv, off, msgEnd);
       if (rc !== DecodeErrorCode.OK) {
         this.errorMessageIndex = i;
-        return rc;
+        this.errorMsgOffset = off;
+        this.errorTemplateId = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
+        this.errorLevelIndex = failedLevel;
+        return this.fail(rc, failedField);
       }
       off += dv.getUint16(off + MSG_LENGTH_OFFSET, true);
     }
-    if (off !== msgEnd) return DecodeErrorCode.BAD_COUNT;
+    if (off !== msgEnd) return this.fail(DecodeErrorCode.BAD_COUNT, "msgCount below the messages found (bytes left before the end)");
     this.msgOffset = PACKET_HEADER_BYTES;
     this.msgIndex = 0;
     return DecodeErrorCode.OK;
@@ -214,23 +228,66 @@ export class PacketReader {
     this.dv = dv;
     this.length = length;
     this.errorMessageIndex = -1;
-    if (length < PKT_VERSION_OFFSET + 1 || dv.byteLength < length) return DecodeErrorCode.TRUNCATED;
-    if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return DecodeErrorCode.BAD_MAGIC;
+    this.errorTemplateId = -1;
+    this.errorLevelIndex = -1;
+    this.errorMsgOffset = -1;
+    this.errorField = "";
+    if (length < PKT_VERSION_OFFSET + 1) return this.fail(DecodeErrorCode.TRUNCATED, "shorter than 3 bytes (magic, version)");
+    if (dv.byteLength < length) return this.fail(DecodeErrorCode.TRUNCATED, "length beyond the buffer");
+    if (dv.getUint16(PKT_MAGIC_OFFSET, true) !== MAGIC) return this.fail(DecodeErrorCode.BAD_MAGIC, "magic not 0x4446");
     const version = dv.getUint8(PKT_VERSION_OFFSET);
-    if (version !== WIRE_VERSION && version !== WIRE_VERSION_V2) return DecodeErrorCode.UNKNOWN_VERSION;
-    if (length < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
-    if (length > maxBytes) return DecodeErrorCode.OVERSIZED;
+    if (version !== WIRE_VERSION && version !== WIRE_VERSION_V2) return this.fail(DecodeErrorCode.UNKNOWN_VERSION, "version not 3 or 2");
+    if (length < PACKET_HEADER_BYTES) return this.fail(DecodeErrorCode.TRUNCATED, "shorter than the 48-byte packet header");
+    if (length > maxBytes) return this.fail(DecodeErrorCode.OVERSIZED, "longer than the maximum datagram accepted (maxDatagramBytes)");
     const pktLength = dv.getUint16(PKT_LENGTH_OFFSET, true);
-    if (pktLength > length || pktLength < PACKET_HEADER_BYTES) return DecodeErrorCode.TRUNCATED;
-    if (pktLength < length) return DecodeErrorCode.OVERSIZED;
+    if (pktLength > length) return this.fail(DecodeErrorCode.TRUNCATED, "pktLength beyond the datagram");
+    if (pktLength < PACKET_HEADER_BYTES) return this.fail(DecodeErrorCode.TRUNCATED, "pktLength below 48");
+    if (pktLength < length) return this.fail(DecodeErrorCode.OVERSIZED, "bytes after pktLength");
     const authenticated = (dv.getUint8(PKT_FLAGS_OFFSET) & PKT_FLAG_AUTHENTICATED) !== 0;
-    if (authenticated && pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES) return DecodeErrorCode.TRUNCATED;
+    if (authenticated && pktLength < PACKET_HEADER_BYTES + AUTH_TRAILER_BYTES) {
+      return this.fail(DecodeErrorCode.TRUNCATED, "pktLength below 64 with AUTHENTICATED (no room for the trailer)");
+    }
     if (this.viewsOf !== dv) this.rebuildViews(dv);
     const sum = version === WIRE_VERSION ? this.crc32Of(pktLength) : this.crc32cOf(pktLength);
-    if (sum !== dv.getUint32(PKT_CHECKSUM_OFFSET, true)) return DecodeErrorCode.BAD_CHECKSUM;
+    if (sum !== dv.getUint32(PKT_CHECKSUM_OFFSET, true)) {
+      return this.fail(DecodeErrorCode.BAD_CHECKSUM, version === WIRE_VERSION ? "checksum (CRC-32) does not match" : "checksum (CRC-32C, v2) does not match");
+    }
     const auth = this.auth;
-    if (auth !== undefined && (!authenticated || !auth.verify(this.bytesView, pktLength))) return DecodeErrorCode.BAD_AUTH;
+    if (auth !== undefined) {
+      if (!authenticated) return this.fail(DecodeErrorCode.BAD_AUTH, "flags without AUTHENTICATED (a key is set)");
+      if (!auth.verify(this.bytesView, pktLength)) return this.fail(DecodeErrorCode.BAD_AUTH, "HMAC trailer does not match the key");
+    }
     return DecodeErrorCode.OK;
+  }
+
+  /** A refusal: `field` says what was wrong (a constant: nothing allocated). */
+  private fail(code: DecodeErrorCode, field: string): DecodeErrorCode {
+    this.errorField = field;
+    return code;
+  }
+
+  /**
+   * The last refusal in words for a log or an error event (cold: builds a string), e.g. "message 2 of 3
+   * (BookDelta): partIndex ≥ partCount", "message 1 of 1 (BookSnapshot), ask entry 3 of 5: qtyMantissa negative".
+   * Read it before the next wrap() or verify() (it reads the datagram). "" after a datagram that passed.
+   */
+  rejectDetail(): string {
+    const field = this.errorField;
+    if (field === "" || this.errorMessageIndex < 0) return field;
+    const dv = this.dv;
+    let where = `message ${this.errorMessageIndex + 1} of ${dv.getUint16(PKT_MSG_COUNT_OFFSET, true)}`;
+    const id = this.errorTemplateId;
+    if (id >= 0) where += ` (${TEMPLATE_NAMES[id] ?? `templateId ${id}`})`;
+    const level = this.errorLevelIndex;
+    if (level >= 0) {
+      // A level of a BookDelta or a BookSnapshot (only they have levels).
+      const body = this.errorMsgOffset + MESSAGE_HEADER_BYTES;
+      const snap = id === TEMPLATE_BOOK_SNAPSHOT;
+      const bidN = dv.getUint16(body + (snap ? SNAP_BID_COUNT_OFFSET : DELTA_BID_COUNT_OFFSET), true);
+      const askN = dv.getUint16(body + (snap ? SNAP_ASK_COUNT_OFFSET : DELTA_ASK_COUNT_OFFSET), true);
+      where += level < bidN ? `, bid entry ${level + 1} of ${bidN}` : `, ask entry ${level - bidN + 1} of ${askN}`;
+    }
+    return `${where}: ${field}`;
   }
 
   /** v3's checksum of bytes [0, pktLength): native over an exact-length view (reused), TypeScript for odd lengths. */
@@ -351,75 +408,106 @@ export class PacketReader {
   }
 }
 
+/** What validateMessage's last refusal found wrong (a constant string) and the level it was in (−1: none). */
+let failedField = "";
+let failedLevel = -1;
+
+/** A refusal of validateMessage (only refusals store anything: a message that passes costs no store). */
+function bad(code: DecodeErrorCode, field: string): DecodeErrorCode {
+  failedField = field;
+  failedLevel = -1;
+  return code;
+}
+
 /** Structure of one message at `off`; `msgEnd` is where messages end (pktLength minus any trailer). */
 function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeErrorCode {
   const msgLength = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-  if (msgLength < MESSAGE_HEADER_BYTES || msgLength % MESSAGE_ALIGN_BYTES !== 0 || off + msgLength > msgEnd) {
-    return DecodeErrorCode.BAD_MESSAGE;
-  }
+  if (msgLength < MESSAGE_HEADER_BYTES) return bad(DecodeErrorCode.BAD_MESSAGE, "msgLength below 8");
+  if (msgLength % MESSAGE_ALIGN_BYTES !== 0) return bad(DecodeErrorCode.BAD_MESSAGE, "msgLength not a multiple of 8");
+  if (off + msgLength > msgEnd) return bad(DecodeErrorCode.BAD_MESSAGE, "msgLength beyond the messages' end");
   const templateId = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
   const blockLength = dv.getUint16(off + MSG_BLOCK_LENGTH_OFFSET, true);
   const bodyBytes = msgLength - MESSAGE_HEADER_BYTES;
-  if (blockLength > bodyBytes || blockLength < minRootBlockBytes(templateId)) return DecodeErrorCode.BAD_MESSAGE;
+  if (blockLength > bodyBytes) return bad(DecodeErrorCode.BAD_MESSAGE, "blockLength beyond msgLength");
+  if (blockLength < minRootBlockBytes(templateId)) return bad(DecodeErrorCode.BAD_MESSAGE, "blockLength below the template's root block");
   const body = off + MESSAGE_HEADER_BYTES;
   if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_SNAPSHOT || templateId === TEMPLATE_BOOK_STATUS) {
-    if (!isSafeI64(dv, body + BOOK_INSTR_SEQ_OFFSET) || !isSafeI64(dv, body + BOOK_VENUE_SEQ_OFFSET)) {
-      return DecodeErrorCode.UNSAFE_INTEGER;
+    if (!isSafeI64(dv, body + BOOK_INSTR_SEQ_OFFSET) || dv.getInt32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) < 0) {
+      return bad(DecodeErrorCode.UNSAFE_INTEGER, "instrSeq outside 0 … 2^53 − 1");
     }
-    if (dv.getInt32(body + BOOK_INSTR_SEQ_OFFSET + 4, true) < 0 || dv.getInt32(body + BOOK_VENUE_SEQ_OFFSET + 4, true) < 0) {
-      return DecodeErrorCode.UNSAFE_INTEGER;
+    if (!isSafeI64(dv, body + BOOK_VENUE_SEQ_OFFSET) || dv.getInt32(body + BOOK_VENUE_SEQ_OFFSET + 4, true) < 0) {
+      return bad(DecodeErrorCode.UNSAFE_INTEGER, "venueSeq outside 0 … 2^53 − 1");
     }
-    if (
-      dv.getInt32(body + BOOK_TS_EXCHANGE_NS_OFFSET + 4, true) < 0 ||
-      dv.getInt32(body + BOOK_TS_EVENT_NS_OFFSET + 4, true) < 0 ||
-      dv.getInt32(body + BOOK_TS_RECV_NS_OFFSET + 4, true) < 0
-    ) {
-      return DecodeErrorCode.UNSAFE_INTEGER;
-    }
+    if (dv.getInt32(body + BOOK_TS_EXCHANGE_NS_OFFSET + 4, true) < 0) return bad(DecodeErrorCode.UNSAFE_INTEGER, "tsExchangeNs negative");
+    if (dv.getInt32(body + BOOK_TS_EVENT_NS_OFFSET + 4, true) < 0) return bad(DecodeErrorCode.UNSAFE_INTEGER, "tsEventNs negative");
+    if (dv.getInt32(body + BOOK_TS_RECV_NS_OFFSET + 4, true) < 0) return bad(DecodeErrorCode.UNSAFE_INTEGER, "tsRecvNs negative");
   }
   if (templateId === TEMPLATE_BOOK_DELTA || templateId === TEMPLATE_BOOK_SNAPSHOT) {
     const snap = templateId === TEMPLATE_BOOK_SNAPSHOT;
     const bidN = dv.getUint16(body + (snap ? SNAP_BID_COUNT_OFFSET : DELTA_BID_COUNT_OFFSET), true);
     const askN = dv.getUint16(body + (snap ? SNAP_ASK_COUNT_OFFSET : DELTA_ASK_COUNT_OFFSET), true);
     const levelLength = dv.getUint16(body + (snap ? SNAP_LEVEL_LENGTH_OFFSET : DELTA_LEVEL_LENGTH_OFFSET), true);
-    if (levelLength < LEVEL_BYTES || levelLength % MESSAGE_ALIGN_BYTES !== 0) return DecodeErrorCode.BAD_MESSAGE;
-    if (blockLength + (bidN + askN) * levelLength > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+    if (levelLength < LEVEL_BYTES || levelLength % MESSAGE_ALIGN_BYTES !== 0) {
+      return bad(DecodeErrorCode.BAD_MESSAGE, "levelLength below 16 or not a multiple of 8");
+    }
+    // At most 65,535 + 131,070 × 65,528 (above 2^32): exact in a double.
+    if (blockLength + (bidN + askN) * levelLength > bodyBytes) return bad(DecodeErrorCode.BAD_MESSAGE, "bidCount + askCount level entries beyond msgLength");
     const last = (dv.getUint8(off + MSG_FLAGS_OFFSET) & MSG_FLAG_LAST) !== 0;
     // Part / chunk numbering: index < count, and LAST exactly on the final one.
     const index = dv.getUint16(body + (snap ? SNAP_CHUNK_INDEX_OFFSET : DELTA_PART_INDEX_OFFSET), true);
     const count = dv.getUint16(body + (snap ? SNAP_CHUNK_COUNT_OFFSET : DELTA_PART_COUNT_OFFSET), true);
-    if (count === 0 || index >= count || last !== (index === count - 1)) return DecodeErrorCode.BAD_MESSAGE;
+    if (count === 0) return bad(DecodeErrorCode.BAD_MESSAGE, snap ? "chunkCount 0" : "partCount 0");
+    if (index >= count) return bad(DecodeErrorCode.BAD_MESSAGE, snap ? "chunkIndex ≥ chunkCount" : "partIndex ≥ partCount");
+    if (last !== (index === count - 1)) {
+      return bad(DecodeErrorCode.BAD_MESSAGE, snap ? "msgFlags LAST not exactly on chunk chunkCount − 1" : "msgFlags LAST not exactly on part partCount − 1");
+    }
     if (snap) {
-      if (bidN > dv.getUint16(body + SNAP_TOTAL_BID_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
-      if (askN > dv.getUint16(body + SNAP_TOTAL_ASK_COUNT_OFFSET, true)) return DecodeErrorCode.BAD_MESSAGE;
+      if (bidN > dv.getUint16(body + SNAP_TOTAL_BID_COUNT_OFFSET, true)) return bad(DecodeErrorCode.BAD_MESSAGE, "bidCount above totalBidCount");
+      if (askN > dv.getUint16(body + SNAP_TOTAL_ASK_COUNT_OFFSET, true)) return bad(DecodeErrorCode.BAD_MESSAGE, "askCount above totalAskCount");
     }
     let lv = body + blockLength;
     for (let i = 0, n = bidN + askN; i < n; i++) {
-      if (!isSafeI64(dv, lv + LEVEL_PRICE_OFFSET) || !isSafeI64(dv, lv + LEVEL_QTY_OFFSET)) return DecodeErrorCode.UNSAFE_INTEGER;
-      if (dv.getInt32(lv + LEVEL_QTY_OFFSET + 4, true) < 0) return DecodeErrorCode.BAD_VALUE;
+      if (!isSafeI64(dv, lv + LEVEL_PRICE_OFFSET)) return badLevel(DecodeErrorCode.UNSAFE_INTEGER, "priceMantissa outside −2^53 … 2^53 − 1", i);
+      if (!isSafeI64(dv, lv + LEVEL_QTY_OFFSET)) return badLevel(DecodeErrorCode.UNSAFE_INTEGER, "qtyMantissa outside −2^53 … 2^53 − 1", i);
+      if (dv.getInt32(lv + LEVEL_QTY_OFFSET + 4, true) < 0) return badLevel(DecodeErrorCode.BAD_VALUE, "qtyMantissa negative", i);
       lv += levelLength;
     }
   } else if (templateId === TEMPLATE_INSTRUMENT_DEFINITION) {
     const strBytes =
       dv.getUint8(body + DEF_SYMBOL_LENGTH_OFFSET) + dv.getUint8(body + DEF_TICK_SIZE_LENGTH_OFFSET) + dv.getUint8(body + DEF_LOT_SIZE_LENGTH_OFFSET);
-    if (blockLength + strBytes > bodyBytes) return DecodeErrorCode.BAD_MESSAGE;
+    if (blockLength + strBytes > bodyBytes) return bad(DecodeErrorCode.BAD_MESSAGE, "symbolLength + tickSizeLength + lotSizeLength beyond msgLength");
     // The strings are UTF-8 (a symbol may be 币安人生USDT): one cut inside a character, or bytes no encoder writes,
     // would be read as U+FFFD, another symbol than the publisher's, so the datagram is refused. Each string is checked
     // alone, since a character running from the symbol into the tick size is a cut one too.
     let at = body + blockLength;
     for (let i = 0; i < DEF_STRING_LENGTH_OFFSETS.length; i++) {
       const len = dv.getUint8(body + DEF_STRING_LENGTH_OFFSETS[i]!);
-      if (!isUtf8(dv, at, len)) return DecodeErrorCode.BAD_VALUE;
+      if (!isUtf8(dv, at, len)) return bad(DecodeErrorCode.BAD_VALUE, DEF_STRING_NOT_UTF8[i]!);
       at += len;
     }
   }
   return DecodeErrorCode.OK;
 }
 
+function badLevel(code: DecodeErrorCode, field: string, level: number): DecodeErrorCode {
+  bad(code, field);
+  failedLevel = level;
+  return code;
+}
+
 // The field readers live in message-readers.ts; re-exported so `../wire/decoder.ts` keeps offering them.
 export { BookMessageReader, DefinitionReader } from "./message-readers.ts";
 
 const DEF_STRING_LENGTH_OFFSETS = [DEF_SYMBOL_LENGTH_OFFSET, DEF_TICK_SIZE_LENGTH_OFFSET, DEF_LOT_SIZE_LENGTH_OFFSET] as const;
+const DEF_STRING_NOT_UTF8 = ["symbol not well-formed UTF-8", "tickSize not well-formed UTF-8", "lotSize not well-formed UTF-8"] as const;
+
+/** Template names as docs/wire-protocol.md §4.1 gives them, for rejectDetail(). */
+const TEMPLATE_NAMES: Readonly<Record<number, string>> = {
+  [TEMPLATE_BOOK_DELTA]: "BookDelta",
+  [TEMPLATE_BOOK_SNAPSHOT]: "BookSnapshot",
+  [TEMPLATE_BOOK_STATUS]: "BookStatus",
+  [TEMPLATE_INSTRUMENT_DEFINITION]: "InstrumentDefinition",
+};
 
 /**
  * True when dv[at, at + len) is well-formed UTF-8 (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF,

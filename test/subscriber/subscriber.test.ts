@@ -6,7 +6,7 @@ import { FeedSubscriber, type GapEvent, type SessionEvent, type UpdateEvent } fr
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
-import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, randomBookSides, randomChanges, resealCrc, rng, TestBook } from "../wire/helpers.ts";
 
 const T0 = 1_764_000_000_000_000;
 
@@ -259,16 +259,35 @@ describe("FeedSubscriber", () => {
     expect(levelsOf(sb)).toEqual(levelsOf(book));
   });
 
-  it("garbage is counted and reported as 'error', never thrown", () => {
+  it("garbage is counted and reported as 'error', never thrown, its message naming the field", () => {
     const h = new Harness();
     const errors: string[] = [];
-    h.sub.on("error", (e) => errors.push((e.error as { codeName?: string }).codeName ?? "?"));
+    const messages: string[] = [];
+    h.sub.on("error", (e) => (errors.push((e.error as { codeName?: string }).codeName ?? "?"), messages.push(e.error.message)));
     h.sub.ingest(Uint8Array.of(0x46, 0x44, 2, 0, 0, 0, 0, 0, 0, 0)); // "FD", v2, then nothing
     h.sub.ingest(new Uint8Array(64));
     h.sub.ingest(new Uint8Array(70_000));
-    expect(h.sub.counters.errors).toBe(3);
-    expect(errors).toEqual(["truncated", "bad_magic", "oversized"]);
-    expect(h.sub.counters.rejected).toMatchObject({ truncated: 1, bad_magic: 1, oversized: 1, bad_checksum: 0 });
+    // A delta of 1 bid and 2 asks whose second ask has a negative quantity, its CRC made again (a forgery, or a bug).
+    const book = new TestBook(inst);
+    const cs = new ChangeSet();
+    cs.addBid(100, 1);
+    cs.addAsk(101, 1);
+    cs.addAsk(102, 1);
+    book.apply(cs, 1, T0);
+    packBookDelta(h.packer, book, cs);
+    h.packer.stampSendTime(T0);
+    const forged = h.packer.bytes[0]!.slice(0, h.packer.lengths[0]);
+    new DataView(forged.buffer).setBigInt64(48 + 8 + 64 + 2 * 16 + 8, -5n, true);
+    h.sub.ingest(resealCrc(forged));
+    expect(h.sub.counters.errors).toBe(4);
+    expect(errors).toEqual(["truncated", "bad_magic", "oversized", "bad_value"]);
+    expect(h.sub.counters.rejected).toMatchObject({ truncated: 1, bad_magic: 1, oversized: 1, bad_checksum: 0, bad_value: 1 });
+    expect(messages).toEqual([
+      "truncated datagram (10 B): shorter than the 48-byte packet header",
+      "bad_magic datagram (64 B): magic not 0x4446",
+      "oversized datagram (70000 B): longer than any UDP datagram",
+      "bad_value datagram (168 B): message 1 of 1 (BookDelta), ask entry 2 of 2: qtyMantissa negative",
+    ]);
   });
 
   it("tracks (channel, source) streams separately: two workers on one channel are not gaps", () => {

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
+import { DatagramAuth } from "../../src/wire/auth.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader, WireDecodeError } from "../../src/wire/decoder.ts";
 import { fromHex, resealCrc, rng } from "./helpers.ts";
 import type { Vector } from "./vector-encode.ts";
@@ -171,6 +172,94 @@ describe("decoder rejects bad datagrams", () => {
       mutate(b);
       expect(codeOf(b), what + " (CRC left stale)").toBe(DecodeErrorCode.BAD_CHECKSUM);
       expect(codeOf(resealCrc(b)), what).toBe(want);
+    }
+  });
+
+  it("every refusal names its field (and the message and level entry it is in), as §7.2 names them", () => {
+    // Literal offsets (§3, §4): the delta vector's message at 48, its root block at 56, levels at 120 (2 bids, 1 ask);
+    // the snapshot's likewise (2 + 2 levels); the definition's lengths at 66–68, its strings from 72.
+    const v = (name: string) => vectors.find((x) => x.name === name)!;
+    const bytesOf = (name: string) => fromHex(v(name).datagrams[0]!);
+    const key = new DatagramAuth(fromHex(v("authenticated").authKeyHex!));
+    const u16 = (b: Uint8Array, o: number, x: number) => new DataView(b.buffer, b.byteOffset).setUint16(o, x, true);
+    const i64 = (b: Uint8Array, o: number, x: bigint) => new DataView(b.buffer, b.byteOffset).setBigInt64(o, x, true);
+    const NEG = -1n;
+    const BIG = 2n ** 53n;
+    type Case = [string, string, (b: Uint8Array) => Uint8Array | void, string, { reseal?: boolean; maxBytes?: number; key?: boolean }?];
+    const cases: Case[] = [
+      ["delta", "truncated", (b) => b.subarray(0, 2), "shorter than 3 bytes"],
+      ["delta", "bad_magic", (b) => void (b[0] = 0), "magic not 0x4446"],
+      ["delta", "unknown_version", (b) => void (b[2] = 4), "version not 3 or 2"],
+      ["delta", "truncated", (b) => b.subarray(0, 40), "shorter than the 48-byte packet header"],
+      ["delta", "oversized", () => {}, "longer than the maximum datagram accepted (maxDatagramBytes)", { maxBytes: 160 }],
+      ["delta", "truncated", (b) => b.subarray(0, 160), "pktLength beyond the datagram"],
+      ["delta", "truncated", (b) => u16(b, 12, 40), "pktLength below 48"],
+      ["delta", "oversized", (b) => Uint8Array.from([...b, 0, 0, 0, 0, 0, 0, 0, 0]), "bytes after pktLength"],
+      ["heartbeat", "truncated", (b) => void (b[3]! |= 0x08), "pktLength below 64 with AUTHENTICATED"],
+      ["delta", "bad_checksum", (b) => void (b[100]! ^= 1), "checksum (CRC-32) does not match", { reseal: false }],
+      ["v2_delta", "bad_checksum", (b) => void (b[100]! ^= 1), "checksum (CRC-32C, v2) does not match", { reseal: false }],
+      ["delta", "bad_auth", () => {}, "flags without AUTHENTICATED (a key is set)", { key: true }],
+      ["reject_forged", "bad_auth", () => {}, "HMAC trailer does not match the key", { key: true, reseal: false }],
+      ["delta", "unknown_schema", (b) => u16(b, 42, 2), "schemaId not 1"],
+      ["delta", "bad_header", (b) => b.fill(0, 8, 12), "sessionId 0"],
+      ["delta", "unsafe_integer", (b) => i64(b, 16, BIG), "seqNum outside 0 … 2^53 − 1"],
+      ["delta", "unsafe_integer", (b) => i64(b, 24, NEG), "sendTimeNs negative"],
+      ["delta", "unsafe_integer", (b) => i64(b, 32, NEG), "sessionStartNs negative"],
+      ["packed_turn", "unsafe_integer", (b) => i64(b, 16, BIG - 2n), "seqNum + msgCount − 1 ≥ 2^53"],
+      ["packed_turn", "bad_count", (b) => u16(b, 6, 4), "message 4 of 4: msgCount above the messages found"],
+      ["packed_turn", "bad_count", (b) => u16(b, 6, 2), "msgCount below the messages found"],
+      ["delta", "bad_message", (b) => u16(b, 48, 0), "message 1 of 1 (BookDelta): msgLength below 8"],
+      ["delta", "bad_message", (b) => u16(b, 48, 121), "message 1 of 1 (BookDelta): msgLength not a multiple of 8"],
+      ["delta", "bad_message", (b) => u16(b, 48, 128), "message 1 of 1 (BookDelta): msgLength beyond the messages' end"],
+      ["delta", "bad_message", (b) => u16(b, 52, 120), "message 1 of 1 (BookDelta): blockLength beyond msgLength"],
+      ["delta", "bad_message", (b) => u16(b, 52, 56), "message 1 of 1 (BookDelta): blockLength below the template's root block"],
+      ["delta", "unsafe_integer", (b) => i64(b, 64, BIG), "(BookDelta): instrSeq outside 0 … 2^53 − 1"],
+      ["delta", "unsafe_integer", (b) => i64(b, 72, NEG), "(BookDelta): venueSeq outside 0 … 2^53 − 1"],
+      ["delta", "unsafe_integer", (b) => i64(b, 80, NEG), "(BookDelta): tsExchangeNs negative"],
+      ["delta", "unsafe_integer", (b) => i64(b, 88, NEG), "(BookDelta): tsEventNs negative"],
+      ["delta", "unsafe_integer", (b) => i64(b, 96, NEG), "(BookDelta): tsRecvNs negative"],
+      ["delta", "bad_message", (b) => u16(b, 108, 12), "(BookDelta): levelLength below 16 or not a multiple of 8"],
+      // 65,535 bids + 65,535 asks of 65,528 bytes: a product past 2^32, refused (not wrapped to a small number).
+      ["delta", "bad_message", (b) => (u16(b, 104, 0xffff), u16(b, 106, 0xffff), u16(b, 108, 0xfff8)), "(BookDelta): bidCount + askCount level entries beyond msgLength"],
+      ["delta", "bad_message", (b) => u16(b, 112, 0), "(BookDelta): partCount 0"],
+      ["delta", "bad_message", (b) => u16(b, 110, 1), "(BookDelta): partIndex ≥ partCount"],
+      ["delta", "bad_message", (b) => void (b[55] = 0), "(BookDelta): msgFlags LAST not exactly on part partCount − 1"],
+      ["delta", "unsafe_integer", (b) => i64(b, 136, -BIG - 1n), "(BookDelta), bid entry 2 of 2: priceMantissa outside −2^53 … 2^53 − 1"],
+      ["delta", "unsafe_integer", (b) => i64(b, 128, BIG), "(BookDelta), bid entry 1 of 2: qtyMantissa outside −2^53 … 2^53 − 1"],
+      ["delta", "bad_value", (b) => i64(b, 160, NEG), "message 1 of 1 (BookDelta), ask entry 1 of 1: qtyMantissa negative"],
+      ["snapshot", "bad_message", (b) => u16(b, 112, 0), "(BookSnapshot): chunkCount 0"],
+      ["snapshot", "bad_message", (b) => u16(b, 110, 1), "(BookSnapshot): chunkIndex ≥ chunkCount"],
+      ["snapshot", "bad_message", (b) => void (b[55] = 0x20), "(BookSnapshot): msgFlags LAST not exactly on chunk chunkCount − 1"],
+      ["snapshot", "bad_message", (b) => u16(b, 114, 1), "(BookSnapshot): bidCount above totalBidCount"],
+      ["snapshot", "bad_message", (b) => u16(b, 116, 1), "(BookSnapshot): askCount above totalAskCount"],
+      ["snapshot", "bad_value", (b) => i64(b, 176, NEG), "(BookSnapshot), ask entry 2 of 2: qtyMantissa negative"],
+      ["status", "unsafe_integer", (b) => i64(b, 64, NEG), "message 1 of 1 (BookStatus): instrSeq outside 0 … 2^53 − 1"],
+      ["definition", "bad_message", (b) => void (b[68] = 6), "(InstrumentDefinition): symbolLength + tickSizeLength + lotSizeLength beyond msgLength"],
+      ["definition", "bad_value", (b) => void (b[73] = 0xff), "(InstrumentDefinition): symbol not well-formed UTF-8"],
+      ["definition", "bad_value", (b) => void (b[80] = 0xc3), "(InstrumentDefinition): tickSize not well-formed UTF-8"],
+      ["definition", "bad_value", (b) => void (b[87] = 0xe4), "(InstrumentDefinition): lotSize not well-formed UTF-8"],
+      ["unknown_template", "bad_message", (b) => u16(b, 48, 4), "message 1 of 1 (templateId 99): msgLength below 8"],
+    ];
+    const reader = new PacketReader();
+    for (const [name, code, mutate, field, o = {}] of cases) {
+      const src = bytesOf(name).slice();
+      let b = mutate(src) ?? src;
+      if (o.reseal !== false && b.length >= 48) b = resealCrc(b.slice());
+      const res = decodeDatagram(b, o.maxBytes ?? 1400, o.key ? key : undefined);
+      const what = `${name}, ${field}`;
+      expect(res.ok, what).toBe(false);
+      if (res.ok) continue;
+      expect(res.error.codeName, what).toBe(code);
+      expect(res.error.message, what).toContain(`${code} datagram (${b.length} B): `);
+      expect(res.error.message, what).toContain(field);
+      // The flyweight tells the same, and a datagram that passes clears it.
+      reader.auth = o.key ? key : undefined;
+      expect(DECODE_ERROR_NAMES[reader.wrap(new DataView(b.buffer, b.byteOffset, b.length), b.length, o.maxBytes ?? 1400)]).toBe(code);
+      expect(reader.rejectDetail(), what).toContain(field);
+      const good = bytesOf("delta");
+      reader.auth = undefined;
+      expect(reader.wrap(new DataView(good.buffer, good.byteOffset, good.length), good.length, 1400)).toBe(DecodeErrorCode.OK);
+      expect([reader.errorField, reader.rejectDetail()]).toEqual(["", ""]);
     }
   });
 

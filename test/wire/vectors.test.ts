@@ -302,6 +302,37 @@ describe("golden vectors", () => {
     }
   });
 
+  it("§8.1 and §8.2's annotated dumps are the vectors' bytes at the offsets they give, all of delta and definition", () => {
+    const spec = readFileSync(new URL("../../docs/wire-protocol.md", import.meta.url), "utf8");
+    const section = (heading: string) => spec.slice(spec.indexOf(heading), spec.indexOf("\n### ", spec.indexOf(heading) + 1));
+    // Each ```text block of the section, in order, annotates one vector: "0038  1f 0c 2d 7e   instrumentId ...".
+    const annotated: [string, string, number][] = [
+      ["### 8.1 Annotated: `delta`", "delta", -1],
+      ["### 8.2 Annotated: `definition` and `authenticated`", "definition", -1],
+      ["### 8.2 Annotated: `definition` and `authenticated`", "authenticated", 48], // its header's changes and trailer
+    ];
+    const blocksOf = (text: string) => [...text.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const used = new Map<string, number>();
+    for (const [heading, name, coveredBytes] of annotated) {
+      const nth = used.get(heading) ?? 0;
+      used.set(heading, nth + 1);
+      const block = blocksOf(section(heading))[nth];
+      expect(block, `${heading}: block ${nth + 1}`).toBeDefined();
+      const bytes = fromHex(vectors.find((v) => v.name === name)!.datagrams[0]!);
+      let covered = 0;
+      for (const line of block!.split("\n")) {
+        const m = /^([0-9a-f]{4})  ((?:[0-9a-f]{2} )*[0-9a-f]{2})(?: |$)/.exec(line);
+        if (m === null) continue; // a heading line ("packet header", "levels")
+        const at = parseInt(m[1]!, 16);
+        const quoted = m[2]!.split(" ");
+        const actual = [...bytes.subarray(at, at + quoted.length)].map((b) => b.toString(16).padStart(2, "0"));
+        expect(quoted, `${name} at 0x${m[1]}`).toEqual(actual);
+        covered += quoted.length;
+      }
+      expect(covered, `${name}: bytes annotated`).toBe(coveredBytes < 0 ? bytes.length : coveredBytes);
+    }
+  });
+
   it("the split_delta vector is two parts of one event: same instrSeq, partIndex 0 and 1 of 2, LAST on the second", () => {
     const v = vectors.find((x) => x.name === "split_delta")!;
     const msgs = v.datagrams.flatMap((h) => {
