@@ -90,7 +90,8 @@ export const MAX_FED_DATAGRAMS = 1024;
 /**
  * Fed through ingest() (never started), a datagram's receipt stamp counts for the retransmission timeouts up to
  * max(timeoutMs, this) behind now: the lateness of a feed (a stall of the owner's thread, a batch read at once) the
- * timeouts forgive, and the most a stamp on another clock delays them.
+ * timeouts forgive, and the most a stamp on another clock delays them. So a capture replayed (stamps far behind) is
+ * timed on the replay's wall time: fed slower than recorded, an answer in time by its stamps can be timed out.
  */
 export const MAX_FEED_LAG_MS = 1000;
 
