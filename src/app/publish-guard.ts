@@ -175,7 +175,7 @@ export class PublishGuard {
       if (this.over.has(f)) {
         if (!f.ended) this.over.delete(f); // it sent again without END: that END was none, a conflict again (below)
         else {
-          if (judgeTime && nowMs - lastHeardMs(f) >= this.quietMs) {
+          if (judgeTime && nowMs - f.lastSeenMs >= this.quietMs) {
             this.watcher.forget(f);
             this.over.delete(f);
           }
@@ -190,7 +190,7 @@ export class PublishGuard {
         this.unlogged++;
         fresh ??= f;
       }
-      if (f.ended || nowMs - lastHeardMs(f) >= this.quietMs) {
+      if (f.ended || nowMs - f.lastSeenMs >= this.quietMs) {
         if (f.ended) this.over.add(f);
         else this.watcher.forget(f);
         this.active.delete(f);
@@ -213,15 +213,6 @@ export class PublishGuard {
       this.unlogged = 0;
     }
   }
-}
-
-/**
- * What a session's quiet is judged from: its last datagram examined, or one the watcher left unchecked (a flood over
- * its checks per second) that named it. Unverified, such a claim only keeps it reported: before, the flood hid a live
- * conflict's datagrams and it was judged over (/readyz ready) while it went on.
- */
-function lastHeardMs(f: ForeignSession): number {
-  return Math.max(f.lastSeenMs, f.lastClaimedMs);
 }
 
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */

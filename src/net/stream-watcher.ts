@@ -19,9 +19,10 @@
  * (`unchecked`), so a flood of forged datagrams costs a bounded number of HMACs (`checkAll` lifts that for the start
  * window, nothing published yet, so a flood hides nothing from the start check). The checks are a token bucket refilled
  * continuously, not a window opened by the first datagram: a sender bursting the budget at each window's start (the
- * window began at its own datagram) left none for a real other publisher, never examined. An unchecked datagram that
- * names a session already tracked is its unverified claim (`lastClaimedMs`): the guard judges no session quiet while
- * it is claimed, so a flood does not end a live conflict (before, its datagrams went unchecked and it was judged over).
+ * window began at its own datagram) left none for a real other publisher, never examined. With the budget spent, a
+ * datagram naming a session already tracked is still checked once per TRACKED_CHECK_EVERY_MS of that session, so a
+ * flood of other datagrams does not hide a live conflict's (judged quiet, over). Unchecked datagrams count for nothing:
+ * taken as the session's claim (s-rd2c), a forger's unsigned ones copying its header kept it reported for ever.
  * @module
  */
 import dgram from "node:dgram";
@@ -57,6 +58,11 @@ export const MAX_FOREIGN_SESSIONS = 64;
  * datagrams in proportion to their share, and one is enough to name it.
  */
 export const MAX_FOREIGN_CHECKS_PER_SECOND = 1000;
+/**
+ * With the checks per second spent, a datagram naming a tracked session is still checked if its session had none so
+ * checked for this long: at most 100 a second per session (64 sessions, and with a key only a signed datagram makes one).
+ */
+export const TRACKED_CHECK_EVERY_MS = 10;
 
 export interface WatchedStream {
   readonly group: string;
@@ -81,11 +87,8 @@ export interface ForeignSession {
   readonly firstSeenMs: number;
   lastSeenMs: number;
   datagrams: number;
-  /**
-   * Its last datagram not examined (beyond the checks per second; firstSeenMs until one): unverified, so it changes
-   * nothing but keeps the session from being judged quiet (a flood hid a live session's datagrams, judged silent).
-   */
-  lastClaimedMs: number;
+  /** When a datagram naming it was last checked beyond the checks per second (TRACKED_CHECK_EVERY_MS). */
+  spareCheckMs: number;
   /**
    * Its last datagram said END_OF_SESSION: it has stopped (a publisher whose sequence ran out sends one on each
    * heartbeat, docs/wire-protocol.md §5.1). A later datagram without it proves that END bogus, as for a subscriber.
@@ -110,7 +113,7 @@ export class StreamWatcher {
   untracked = 0;
   /** With a key: datagrams that looked foreign but were not signed with it (keyed subscribers drop them), not counted as a session. */
   forged = 0;
-  /** Datagrams of other sessions with no check left: counted (a tracked session's claimed), not examined (see MAX_FOREIGN_CHECKS_PER_SECOND). */
+  /** Datagrams of other sessions with no check left: counted, not examined (see MAX_FOREIGN_CHECKS_PER_SECOND, TRACKED_CHECK_EVERY_MS). */
   unchecked = 0;
   /**
    * Every other-session datagram is checked (no budget): set by the guard while it listens before our start, when
@@ -135,7 +138,7 @@ export class StreamWatcher {
   private readonly ownSessions = new Set<number>();
   /** Foreign sessions by "group:port/channel/source/session"; entries stay until forget(). */
   private readonly foreign = new Map<string, ForeignSession>();
-  /** The same sessions, for the unchecked path's claim (an indexed scan of at most MAX_FOREIGN_SESSIONS: no iterator). */
+  /** The same sessions, for the flood's path (spareCheck: an indexed scan of at most MAX_FOREIGN_SESSIONS, no iterator). */
   private readonly tracked: ForeignSession[] = [];
 
   constructor(
@@ -225,11 +228,11 @@ export class StreamWatcher {
     this.checksAtMs = nowMs; // a clock gone back refills nothing
     if (this.checkAll) {
       // not counted against the budget: the window's checks leave the running watcher's intact
-    } else if (this.checksLeft < 1) {
+    } else if (this.checksLeft >= 1) this.checksLeft--;
+    else if (!this.spareCheck(ws, channelId, sourceId, sessionId, nowMs)) {
       this.unchecked++;
-      this.claim(ws, channelId, sourceId, sessionId, nowMs);
       return;
-    } else this.checksLeft--;
+    }
     if (version === 1) {
       if (this.keyed) {
         this.forged++; // v1 carries no signature
@@ -253,7 +256,7 @@ export class StreamWatcher {
         this.untracked++;
         return;
       }
-      f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, lastClaimedMs: nowMs, datagrams: 0, ended: false };
+      f = { group: ws.group, port: ws.port, channelId, sourceId, sessionId, version, from: `${rinfo.address}:${rinfo.port}`, firstSeenMs: nowMs, lastSeenMs: nowMs, spareCheckMs: -Infinity, datagrams: 0, ended: false };
       this.foreign.set(key, f);
       this.tracked.push(f);
     }
@@ -262,15 +265,20 @@ export class StreamWatcher {
     f.ended = (msg[PKT_FLAGS_OFFSET]! & PKT_FLAG_END_OF_SESSION) !== 0;
   }
 
-  /** An unchecked datagram naming a tracked session: its claim (allocation-free: the flood's path). */
-  private claim(ws: WatchSocket, channelId: number, sourceId: number, sessionId: number, nowMs: number): void {
+  /**
+   * The checks per second spent: whether this datagram is checked anyway, naming a tracked session with no such check
+   * for TRACKED_CHECK_EVERY_MS (allocation-free: the flood's path).
+   */
+  private spareCheck(ws: WatchSocket, channelId: number, sourceId: number, sessionId: number, nowMs: number): boolean {
     for (let i = 0; i < this.tracked.length; i++) {
       const f = this.tracked[i]!;
       if (f.sessionId === sessionId && f.sourceId === sourceId && f.channelId === channelId && f.port === ws.port && f.group === ws.group) {
-        f.lastClaimedMs = nowMs;
-        return;
+        if (!(nowMs - f.spareCheckMs >= TRACKED_CHECK_EVERY_MS)) return false;
+        f.spareCheckMs = nowMs;
+        return true;
       }
     }
+    return false;
   }
 
   /** The framing checks (and the signature with a key) on a copy in the scratch buffer. */

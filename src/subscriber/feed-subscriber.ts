@@ -90,7 +90,8 @@ export const MAX_FED_DATAGRAMS = 1024;
 /**
  * Fed through ingest() (never started), a datagram's receipt stamp counts for the retransmission timeouts up to
  * max(timeoutMs, this) behind now: the lateness of a feed (a stall of the owner's thread, a batch read at once) the
- * timeouts forgive, and the most a stamp on another clock delays them.
+ * timeouts forgive, and the most a stamp on another clock delays them. So a capture replayed (stamps far behind) is
+ * timed on the replay's wall time: fed slower than recorded, an answer in time by its stamps can be timed out.
  */
 export const MAX_FEED_LAG_MS = 1000;
 
@@ -282,8 +283,8 @@ export class FeedSubscriber {
   }
 
   /**
-   * Binds and joins every group (or binds a unicast address). Rejects if a socket cannot bind or join (stop() closes
-   * what it opened). Once per stop(): a second start rejects (it would bind every group twice and leave timers and
+   * Binds and joins every group (or binds a unicast address). Rejects naming the group (or the request socket) if a
+   * socket cannot bind or join, stopped as by stop(): what it opened closed, start() may be called again. Once per stop(): a second start rejects (it would bind every group twice and leave timers and
    * the request socket of the first running after stop()); after stop() it starts again, its books and streams as
    * stop() left them (stale: not usable until their stream's next datagram; what it missed meanwhile is a gap).
    * stop() while it binds makes it reject ("stop() called while start() was under way"), nothing of it left open.
@@ -295,22 +296,54 @@ export class FeedSubscriber {
     this.listeningSinceMs = monoEpochMs();
     for (const st of this.streams.values()) st.silent = false; // it may have spoken while nothing listened
     const gen = ++this.generation;
+    try {
+      await this.bindAll(gen);
+    } catch (err) {
+      // Failed part-way (a port held without SO_REUSEADDR, an interface not on this host): stopped as by stop(), what
+      // it opened closed and what its sockets heard meanwhile stale. Before, `running` stayed true with no timer, the
+      // sockets bound so far stayed open, and every later start() threw "called twice" until a stop().
+      if (gen === this.generation) await this.stop();
+      throw err;
+    }
+    if (this.staleAfterMs !== 0) {
+      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
+      // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
+      const rounds = new LateRounds(every);
+      this.staleTimer = setInterval(() => {
+        if (rounds.judge()) this.checkStale(monoEpochMs());
+        else this.counters.stalledRounds++;
+      }, every);
+      this.staleTimer.unref?.();
+    }
+  }
+
+  /** start()'s sockets (and the retransmission timer): rejects naming the group or socket that failed. */
+  private async bindAll(gen: number): Promise<void> {
     // stop() while a bind is under way closes the sockets opened so far: start() goes no further (before, it bound
     // the groups left, opened the request socket and started both timers after the stop, or never settled).
-    const bound = async (socket: dgram.Socket, port: number, address: string | undefined): Promise<void> => {
+    const bound = async (socket: dgram.Socket, port: number, address: string | undefined, what: string): Promise<void> => {
       try {
         await bindSocket(socket, port, address);
       } catch (err) {
-        if (gen === this.generation) throw err;
+        if (gen === this.generation) throw new Error(`subscriber: ${what}: ${(err as Error).message}`);
       }
       if (gen !== this.generation) throw new Error("subscriber: stop() called while start() was under way");
     };
-    for (const g of this.groups) {
+    for (let i = 0; i < this.groups.length; i++) {
+      const g = this.groups[i]!;
       const socket = dgram.createSocket({ type: "udp4", reuseAddr: true, recvBufferSize: this.recvBufferBytes });
       this.sockets.push(socket);
       // Binding to the group address (Linux) receives only that group's datagrams on this port.
-      await bound(socket, g.port, g.group ?? g.bind!);
-      if (g.group !== undefined) socket.addMembership(g.group, g.iface ?? "127.0.0.1");
+      const address = g.group ?? g.bind!;
+      await bound(socket, g.port, address, `groups[${i}]: cannot bind ${address}:${g.port}`);
+      if (g.group !== undefined) {
+        const iface = g.iface ?? "127.0.0.1";
+        try {
+          socket.addMembership(g.group, iface);
+        } catch (err) {
+          throw new Error(`subscriber: groups[${i}]: cannot join ${g.group} on interface ${iface}: ${(err as Error).message}`);
+        }
+      }
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
     }
@@ -318,7 +351,7 @@ export class FeedSubscriber {
       // Requests go out and answers come back on one unicast socket of its own (any free port).
       const socket = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferBytes });
       this.requestSocket = socket; // before the bind, so that stop() closes it (also after a failed bind)
-      await bound(socket, 0, undefined);
+      await bound(socket, 0, undefined, "cannot bind the retransmission request socket");
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
       socket.on("error", (err: Error) => this.listeners.reportError(err, "retransmit"));
       // Requests left open by a stop() (their answers went to the closed socket) or opened while it bound (not sent:
@@ -334,16 +367,6 @@ export class FeedSubscriber {
         else this.counters.stalledRounds++;
       }, everyMs);
       this.recoveryTimer.unref?.();
-    }
-    if (this.staleAfterMs !== 0) {
-      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
-      // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
-      const rounds = new LateRounds(every);
-      this.staleTimer = setInterval(() => {
-        if (rounds.judge()) this.checkStale(monoEpochMs());
-        else this.counters.stalledRounds++;
-      }, every);
-      this.staleTimer.unref?.();
     }
   }
 

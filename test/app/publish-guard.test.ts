@@ -204,10 +204,11 @@ describe("publish guard reporting", () => {
 });
 
 describe("publish guard under a flood over the watcher's checks per second (s-rd2c)", () => {
-  test("a live conflict whose datagrams go unchecked is not judged quiet while they keep naming it; once they stop, it is", async () => {
+  test("a live conflict is not judged quiet under a flood over the checks per second; once it stops, it is", async () => {
     // The watcher examines at most MAX_FOREIGN_CHECKS_PER_SECOND other-session datagrams a second: under a flood of
     // forged ones, the real other publisher's went unchecked, its lastSeenMs stood still, and after QUIET_MS the guard
-    // said "no other publisher on our streams any more" (/readyz ready) while it went on sending.
+    // said "no other publisher on our streams any more" (/readyz ready) while it went on sending. A tracked session's
+    // datagram is now checked beyond the budget (TRACKED_CHECK_EVERY_MS); s-rd2c kept it as an unverified claim.
     let nowMs = 5_000_000;
     const key = Uint8Array.from({ length: 32 }, (_, i) => 5 * i + 1);
     const keyFile = join(makeTempDir("guard-key-"), "feed.key");
@@ -245,11 +246,11 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     await send(forged, MAX_FOREIGN_CHECKS_PER_SECOND); // the checks spent
     for (let i = 0; i < 2 * QUIET_HEARTBEATS; i++) {
       nowMs += HEARTBEAT_MS;
-      await send(forged, 100); // spends the refill (100 ms: 100 checks)
-      await send(real); // unchecked: only its claim
+      await send(forged, 150); // spends the refill (100 ms: 100 checks), 50 left unchecked
+      await send(real); // beyond the budget: checked as its session's
       expect(guard.conflicts()).toEqual([conflict]);
     }
-    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} ${2 * QUIET_HEARTBEATS}`);
+    expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} ${2 * QUIET_HEARTBEATS * 50}`);
     // The real one stops; the flood goes on, naming another session: that keeps nothing reported.
     for (let i = 0; i < QUIET_HEARTBEATS; i++) {
       nowMs += HEARTBEAT_MS;
@@ -291,5 +292,57 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     tx.send(real, PORT + 6, GROUP);
     expect(await outcome).toContain(`another publisher is sending on group ${GROUP}:${PORT + 6} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`);
     expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="unchecked"} 0`);
+  });
+});
+
+describe("second read of s-rd2c (s-rd4b): unsigned datagrams under a flood keep nothing reported", () => {
+  test("with publish.auth_key_file, a forger copying a reported session's header keeps it reported no longer than its signed datagrams go on", async () => {
+    // s-rd2c took an unchecked datagram naming a reported session as its claim (lastClaimedMs), never verified: once a
+    // real other publisher had been seen and had stopped, a forger spending the checks with any unsigned datagrams and
+    // then sending one more with that session's header (readable on the group) kept the conflict, /readyz 503, for as
+    // long as it went on. Only a datagram signed with the key may count as another publisher.
+    let nowMs = 7_000_000;
+    const key = Uint8Array.from({ length: 32 }, (_, i) => 11 * i + 3);
+    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+    const config = validateConfig({
+      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 7, interface: "127.0.0.1", channel: 4 }] },
+    }, { requireVenue: false });
+    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
+    guard.addOwnSession(0, 1);
+    await guard.listenBeforePublishing();
+    cleanups.push(() => guard.stop());
+    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+    tx.setMulticastInterface("127.0.0.1");
+    tx.setMulticastTTL(1);
+    cleanups.push(() => tx.close());
+    let sent = 0;
+    const send = async (d: Uint8Array, times = 1) => {
+      for (let i = 0; i < times; i += 100) {
+        const n = Math.min(100, times - i); // within the watcher's receive buffer
+        for (let j = 0; j < n; j++) tx.send(d, PORT + 7, GROUP);
+        sent += n;
+        await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
+      }
+    };
+    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
+    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+    packBookSnapshot(p, b, 0, false);
+    const real = take(p)[0]!; // signed with our key: another publisher of our feed
+    const conflict = `another publisher is sending on group ${GROUP}:${PORT + 7} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`;
+    await send(real);
+    nowMs += CONFIRM_MS;
+    expect(guard.conflicts()).toEqual([conflict]);
+    // The real one stops. The forger spends the checks (unsigned datagrams of another session), then sends unsigned
+    // ones with the reported session's header, every heartbeat interval, for twice the quiet bound.
+    await send(datagram(9), MAX_FOREIGN_CHECKS_PER_SECOND);
+    for (let i = 0; i < 2 * QUIET_HEARTBEATS; i++) {
+      nowMs += HEARTBEAT_MS;
+      await send(datagram(9), 100); // spends the refill (100 ms: 100 checks)
+      await send(datagram(5), 2); // wire v1, unsigned: forged
+    }
+    expect(guard.conflicts()).toEqual([]);
+    expect(guard.metricsText()).toContain("feeder_publish_conflicts_active 0");
   });
 });

@@ -6,7 +6,7 @@
  * session was kept (a flood of them grew the publisher's memory for as long as they kept coming).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { MAX_FOREIGN_SESSIONS, StreamWatcher } from "../../src/net/stream-watcher.ts";
+import { MAX_FOREIGN_SESSIONS, StreamWatcher, TRACKED_CHECK_EVERY_MS } from "../../src/net/stream-watcher.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_SESSION_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
@@ -157,5 +157,39 @@ describe("third read (s-rd2c): the checks' budget against a sender that times it
     // The later bursts find budget − 1 checks (the refill less the real one's): one forged datagram each unchecked.
     expect(w.forged).toBe(3 * budget - 2);
     expect(w.unchecked).toBe(2);
+  });
+});
+
+describe("second read of s-rd2c (s-rd4b): a tracked session's datagrams beyond the budget", () => {
+  test("are checked, one per TRACKED_CHECK_EVERY_MS of that session: an unsigned copy of its header is forged, not its sign of life", async () => {
+    // s-rd2c took them unchecked as the session's claim: a forger's unsigned datagrams copying a reported session's
+    // header kept it reported for as long as they came. Checked, they are forged; bounded per session, they cost little.
+    const key = Uint8Array.from({ length: 32 }, (_, i) => i);
+    let nowMs = 3_000_000;
+    const budget = 2;
+    const w = new StreamWatcher([{ group: GROUP, port: PORT + 5, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
+    w.addOwnSession(0, 111);
+    await w.start();
+    cleanups.push(() => w.stop());
+    const tx = await sender();
+    const real = datagram(555, new DatagramAuth(key));
+    const copied = datagram(555); // its header, unsigned: what anyone reading the group can send
+    let sent = 0;
+    const send = async (d: Uint8Array, times = 1) => {
+      for (let i = 0; i < times; i++) tx.send(d, PORT + 5, GROUP);
+      sent += times;
+      await waitFor(() => w.datagrams === sent, "the datagrams received");
+    };
+    await send(real);
+    await send(datagram(222)); // the budget spent
+    await send(copied, 5);
+    expect([w.forged, w.unchecked]).toEqual([2, 4]); // one of the copies checked beyond the budget
+    nowMs += TRACKED_CHECK_EVERY_MS - 1;
+    await send(real);
+    expect(w.unchecked).toBe(5); // the session's check not due yet
+    nowMs += 1;
+    await send(real);
+    expect(w.sessions().map((f) => [f.sessionId, f.datagrams, f.lastSeenMs])).toEqual([[555, 2, nowMs]]);
+    expect([w.forged, w.unchecked]).toEqual([2, 5]);
   });
 });

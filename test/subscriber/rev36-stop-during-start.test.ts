@@ -54,3 +54,42 @@ test("stop() during start(): nothing is left open or running; start() rejects; a
   await sub.stop();
   expect(i.sockets).toHaveLength(0);
 });
+
+test("start() failing part-way (a port held without SO_REUSEADDR, an interface not on this host): stopped, nothing left open, the error names it; start() works again", async () => {
+  // Before (s-rd4b): `running` stayed true, the sockets bound so far stayed open with no timer behind them, and every
+  // later start() threw "start() called twice" until a stop().
+  const a = uniqueDestination(253);
+  const b = uniqueDestination(254);
+  const dgram = await import("node:dgram");
+  const holder = dgram.createSocket({ type: "udp4", reuseAddr: false });
+  await new Promise<void>((res, rej) => {
+    holder.once("error", rej);
+    holder.bind({ port: b.port, address: b.group, exclusive: true }, () => res());
+  });
+  let held = true;
+  const release = () => (held ? new Promise<void>((res) => ((held = false), holder.close(() => res()))) : undefined);
+  stops.push(release);
+  const sub = new FeedSubscriber({
+    groups: [{ group: a.group, port: a.port, iface: "127.0.0.1" }, { group: b.group, port: b.port, iface: "127.0.0.1" }],
+    retransmit: { host: "127.0.0.1", port: 9 },
+    staleAfterMs: 1000,
+  });
+  stops.push(() => sub.stop());
+  const i = sub as unknown as Internals & { running: boolean };
+  const failed = await sub.start().then(() => "started", (e: Error) => e.message);
+  expect(failed).toMatch(new RegExp(`^subscriber: groups\\[1\\]: cannot bind ${b.group.replaceAll(".", "\\.")}:${b.port}: .*EADDRINUSE`));
+  expect([i.running, i.sockets.length, i.requestSocket, i.staleTimer, i.recoveryTimer]).toEqual([false, 0, undefined, undefined, undefined]);
+
+  const wrongIface = new FeedSubscriber({ groups: [{ group: a.group, port: a.port, iface: "192.0.2.1" }] }); // TEST-NET-1: on no interface
+  stops.push(() => wrongIface.stop());
+  const joinFailed = await wrongIface.start().then(() => "started", (e: Error) => e.message);
+  expect(joinFailed).toMatch(new RegExp(`^subscriber: groups\\[0\\]: cannot join ${a.group.replaceAll(".", "\\.")} on interface 192\\.0\\.2\\.1: `));
+  expect((wrongIface as unknown as Internals).sockets).toHaveLength(0);
+
+  await release();
+  await sub.start(); // no stop() needed after a failed start
+  expect(sub.recvBufferSizes()).toHaveLength(2); // both groups
+  expect([i.running, i.requestSocket !== undefined, i.staleTimer !== undefined, i.recoveryTimer !== undefined]).toEqual([true, true, true, true]);
+  await sub.stop();
+  expect(i.sockets).toHaveLength(0);
+});
