@@ -266,6 +266,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       if (conn.replayAcksKnown) this.lifecycle.replaySocketEvent(connection, url, body);
       return true;
     }
+    // Both forget the requests still unanswered and make the answers known again (common VenueConnection.replayAcksKnown).
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else return true;
@@ -273,8 +274,6 @@ export class CoinbaseAdapter implements VenueAdapter {
     conn.resetTaken();
     conn.lastHeartbeat = -1;
     conn.expectedAcks.length = 0;
-    conn.pending.clear();
-    conn.replayAcksKnown = true;
     return true;
   }
 
@@ -283,14 +282,12 @@ export class CoinbaseAdapter implements VenueAdapter {
    * them, and the next ones need not show which: an answer after the gap would be taken for an older request's (a
    * subscribe whose products missing from it were halted where live kept them). So the queue is forgotten, and none
    * is queued until the connection's next `ws:open` or `ws:close`, as in a replay begun mid-socket (replayAcksKnown);
-   * refusals until then are ignored. Until 2026-12-07 the queue was kept across the gap.
+   * refusals until then are ignored. Until 2026-12-07 the queue was kept across the gap. The pending requests and the
+   * flag are every venue's (ConnectionLifecycle.replayCaptureGap); the answer queue is Coinbase's own.
    */
   replayCaptureGap(): void {
-    for (const conn of this.conns) {
-      conn.expectedAcks.length = 0;
-      conn.pending.clear();
-      conn.replayAcksKnown = false;
-    }
+    this.lifecycle.replayCaptureGap();
+    for (const conn of this.conns) conn.expectedAcks.length = 0;
   }
 
   requestResync(index: number, reason: StatusReason): void {
