@@ -4,7 +4,8 @@
  * the oldest written request of its op. Until 2026-12-07 the requests unanswered at a gap stayed pending across it, so
  * an answer after the gap was taken for a request from before it (the lost records held that one's answer): a refusal
  * put the wrong book RESYNCING / subscribe_rejected. Now the common layer (ConnectionLifecycle.replayCaptureGap)
- * forgets them and matches nothing by order until the connection's next recorded `ws:open` or `ws:close`.
+ * forgets them and matches nothing by order until the connection's next recorded `ws:open` or `ws:close`; so does a
+ * replay begun in a later file (its head `ws:state`), whose earlier file's requests may still be unanswered.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { join } from "node:path";
