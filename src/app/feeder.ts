@@ -258,7 +258,7 @@ class VenuePipeline implements BookSink {
    */
   captureGap(): void {
     if (this.stopped) return;
-    this.adapter.replayCaptureGap?.(); // what it matched by the capture's order (Coinbase's answers) starts over
+    this.adapter.replayCaptureGap?.(); // what it matched by the capture's order (answers naming no request) starts over
     for (let index = 0; index < this.builders.length; index++) {
       const builder = this.builders[index];
       if (builder === undefined || (builder.state !== BookState.LIVE && builder.state !== BookState.STALE)) continue;

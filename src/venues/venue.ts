@@ -282,8 +282,10 @@ export interface VenueAdapter {
   /**
    * Replay: records of the capture were lost before the next one (a file that ended early or could not be read, with
    * another after it; a time jump): called before the books leave LIVE there (app Feeder.captureGap, export --books).
-   * What the adapter matched by the capture's order (Coinbase's answer queue: its answers carry no request id) is
-   * unknown past it. Optional: a venue that matches nothing by order needs none.
+   * What the adapter matched by the capture's order is unknown past it: every venue forgets its requests still
+   * unanswered and matches no answer naming no request until the connection's next `ws:open` or `ws:close`
+   * (common ConnectionLifecycle.replayCaptureGap; Coinbase, whose answers carry no request id, its answer queue too).
+   * Optional: a venue that matches nothing by order needs none.
    */
   replayCaptureGap?(): void;
   /**

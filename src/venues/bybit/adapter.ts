@@ -331,6 +331,15 @@ export class BybitAdapter implements VenueAdapter {
     }
   }
 
+  /**
+   * Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap),
+   * and a topic held by a recorded unsubscribe is subscribed again (its subscribe may be among the lost records).
+   */
+  replayCaptureGap(): void {
+    this.lifecycle.replayCaptureGap();
+    for (const conn of this.conns) this.replayUnhold(conn);
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;

@@ -141,7 +141,11 @@ export class CoinbaseAdapter implements VenueAdapter {
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
     this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    const requests = coinbaseRequests((conn, reqId) => (conn as Conn).expectedAcks.push(reqId));
+    // Replay queues an answer for a recorded request only while the capture holds every answer of its socket
+    // (VenueConnection.replayAcksKnown): before, an earlier request's answer, carrying no id, would be taken for it.
+    const requests = coinbaseRequests((conn, reqId) => {
+      if (!this.books.replaying || conn.replayAcksKnown) (conn as Conn).expectedAcks.push(reqId);
+    });
     this.control = new SubscriptionControl(requests, this.log, this.now, undefined, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "coinbase",
@@ -254,18 +258,22 @@ export class CoinbaseAdapter implements VenueAdapter {
    * open (`ws:open`) does both too (a book still LIVE there lost its socket's close from the capture: replayOpened),
    * and each forgets the requests still unanswered. A written request (`ws:req`, the heartbeats subscribe's too) is
    * pending and queued for its answer in live's order (SubscriptionControl.replayRequest), so a refusal halts the
-   * product as live did. The other socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase
+   * product as live did; before the connection's first `ws:open` or `ws:close` and after a capture gap, it is pending
+   * but its answer not queued (replayAcksKnown). The other socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase
    * connection never has two sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      // Begun mid-socket (a later file, its head ws:state): an earlier file's request may be unanswered still, and its
-      // answer would be taken for this one's (products missing from it halted where live kept them): none is queued.
-      if (conn.replayAcksKnown) this.lifecycle.replaySocketEvent(connection, url, body);
+      // Begun mid-socket (a later file, its head ws:state) or past a capture gap: an earlier request may be unanswered
+      // still, and its answer would be taken for this one's (products missing from it halted where live kept them):
+      // its answer is not queued (the coinbaseRequests callback). The request is read all the same: one subscribing a halted
+      // product again (its listing found it trading) brings it back, as live (until 2026-12-07 it stayed halted).
+      this.lifecycle.replaySocketEvent(connection, url, body);
       return true;
     }
+    // Both forget the requests still unanswered and make the answers known again (common VenueConnection.replayAcksKnown).
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else return true;
@@ -273,8 +281,6 @@ export class CoinbaseAdapter implements VenueAdapter {
     conn.resetTaken();
     conn.lastHeartbeat = -1;
     conn.expectedAcks.length = 0;
-    conn.pending.clear();
-    conn.replayAcksKnown = true;
     return true;
   }
 
@@ -283,14 +289,12 @@ export class CoinbaseAdapter implements VenueAdapter {
    * them, and the next ones need not show which: an answer after the gap would be taken for an older request's (a
    * subscribe whose products missing from it were halted where live kept them). So the queue is forgotten, and none
    * is queued until the connection's next `ws:open` or `ws:close`, as in a replay begun mid-socket (replayAcksKnown);
-   * refusals until then are ignored. Until 2026-12-07 the queue was kept across the gap.
+   * refusals until then are ignored. Until 2026-12-07 the queue was kept across the gap. The pending requests and the
+   * flag are every venue's (ConnectionLifecycle.replayCaptureGap); the answer queue is Coinbase's own.
    */
   replayCaptureGap(): void {
-    for (const conn of this.conns) {
-      conn.expectedAcks.length = 0;
-      conn.pending.clear();
-      conn.replayAcksKnown = false;
-    }
+    this.lifecycle.replayCaptureGap();
+    for (const conn of this.conns) conn.expectedAcks.length = 0;
   }
 
   requestResync(index: number, reason: StatusReason): void {

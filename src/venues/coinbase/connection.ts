@@ -46,13 +46,6 @@ export class CoinbaseConnection extends VenueConnection {
    */
   readonly expectedAcks: string[] = [];
   /**
-   * Replay: the capture holds every message written to this socket (its `ws:open`, or a `ws:close` since: none left
-   * unanswered, was replayed). Before that, in a replay begun in a later file, requests of an earlier file may still
-   * be unanswered and their answers, carrying no id, would be taken for a later request's: none is queued until then.
-   * False again after a capture gap (adapter.ts replayCaptureGap): the lost records may have held answers.
-   */
-  replayAcksKnown = false;
-  /**
    * The heartbeats subscribe refused for a passing reason goes again at this time of the adapter's clock (0 = none
    * waiting), if the socket is still of generation heartbeatsGen; heartbeatsWaitMs bounds it after a clock step back.
    */

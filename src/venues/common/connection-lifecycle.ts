@@ -689,6 +689,7 @@ export class ConnectionLifecycle {
       conn.replayNextFromOld = false;
     }
     conn.pending.clear(); // as onDisconnected: the socket's requests are unanswered for good
+    conn.replayAcksKnown = true; // the next socket's requests and answers are all in the capture from here
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
@@ -712,7 +713,29 @@ export class ConnectionLifecycle {
     for (const t of conn.topics) {
       if (t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) return this.replayDisconnected(name);
     }
+    // A new socket answers none of the old one's requests (a close the capture lacks: a stop records none).
+    conn.pending.clear();
+    conn.replayAcksKnown = true;
     return true;
+  }
+
+  /**
+   * Replay: records of the capture were lost here (a file that ended early or could not be read, with another after
+   * it; a time jump: VenueAdapter.replayCaptureGap). They may have held answers to the requests still pending, and an
+   * answer after the gap naming no request would be taken by order for one of those (a refusal acting on the wrong
+   * book): every connection forgets them and matches nothing by order until its next recorded `ws:open` or `ws:close`
+   * (VenueConnection.replayAcksKnown). An answer naming its request matches one recorded after the gap. Until
+   * 2026-12-07 the requests were kept across it (Coinbase's alone forgotten, by the adapter). A book refused for now
+   * (OKX, Binance: TopicState.refusedUntilAck) takes its updates again: its retry's acceptance may be among the lost
+   * records, and a venue pushes a stream's updates only once it is subscribed (kept, it ignored them until the
+   * connection's next socket, where live had it LIVE).
+   */
+  replayCaptureGap(): void {
+    for (const conn of this.conns) {
+      conn.pending.clear();
+      conn.replayAcksKnown = false;
+      for (const t of conn.topics) t.refusedUntilAck = false;
+    }
   }
 
   /**

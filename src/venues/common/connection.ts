@@ -178,6 +178,17 @@ export abstract class VenueConnection {
   socketsRecorded = false;
   /** Live, recording: when the capture was last told the sockets are recorded (SOCKETS_RECORDED_URL or SOCKETS_STATE_URL). */
   socketsDeclaredMs = 0;
+  /**
+   * Replay: the capture holds every message written to this connection's socket and every answer to them since its
+   * last recorded `ws:open` or `ws:close` (ConnectionLifecycle.replayOpened / replayDisconnected), so an answer naming
+   * no request may be matched by order (the oldest written request of its op, or naming its topic), as live matched
+   * it. False until then (a replay begun in a later file, whose requests of an earlier file may still be unanswered)
+   * and again after a capture gap (replayCaptureGap: the lost records may have held answers, and the requests still
+   * pending there are forgotten): such an answer then matches no request (SubscriptionControl), and a refusal in it
+   * is ignored. Until 2026-12-07 only Coinbase did this (its own flag), and only from s-reprst at a gap: every other
+   * venue kept its requests across a gap and took an answer after it for an older request's.
+   */
+  replayAcksKnown = false;
   /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
   replayNextFromOld = false;
   /**

@@ -434,7 +434,9 @@ export class SubscriptionControl {
     }
     let req = c.reqId !== undefined ? conn.pending.get(c.reqId) : undefined;
     if (req !== undefined && !written(req)) req = undefined; // its id has not gone out: not its answer
-    if (c.reqId === undefined) {
+    // Replay (no socket): an answer naming no request is matched by order only while the capture holds every one
+    // since the socket's open (VenueConnection.replayAcksKnown: not after a capture gap, nor in a replay begun mid-socket).
+    if (c.reqId === undefined && (conn.ws !== null || conn.replayAcksKnown)) {
       // Acks without req_id (Bybit spot examples omit it): the oldest request with that op, or, for a refusal naming
       // a topic, the oldest of that op naming it. Until 2026-12-06 always the oldest: a refusal of a topic in a later
       // request failed the oldest one instead (its topics split and sent again, the named one never rejected), and
@@ -509,9 +511,10 @@ export class SubscriptionControl {
     // resubscribe still queued for pacing (ACTIVE unasked, its stale clock held for good), and a repeated unsubscribe
     // ack confirmed the subscribe that followed it.
     const named = reqId !== undefined ? conn.pending.get(reqId) : undefined;
+    const byOrder = conn.ws !== null || conn.replayAcksKnown; // as onAck's
     const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
       const t = conn.byTopic.get(name);
-      if (!t) return undefined;
+      if (!t || (reqId === undefined && !byOrder)) return undefined;
       for (const [id, p] of conn.pending) {
         if (reqId !== undefined && p !== named) continue;
         if (!written(p) || (op !== "" && p.op !== op)) continue;

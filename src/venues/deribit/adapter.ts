@@ -276,6 +276,12 @@ export class DeribitAdapter implements VenueAdapter {
     return true;
   }
 
+  /** Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap), ids too. */
+  replayCaptureGap(): void {
+    for (const conn of this.conns) this.requests.dropSocket(conn, null);
+    this.lifecycle.replayCaptureGap();
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;

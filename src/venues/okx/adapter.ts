@@ -331,6 +331,15 @@ export class OkxAdapter implements VenueAdapter {
     return true;
   }
 
+  /**
+   * Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap),
+   * and a book held by a recorded unsubscribe takes its frames again (its subscribe may be among the lost records).
+   */
+  replayCaptureGap(): void {
+    this.lifecycle.replayCaptureGap();
+    this.replayUnsubscribing.fill(0);
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;

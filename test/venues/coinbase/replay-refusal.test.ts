@@ -210,6 +210,39 @@ describe("coinbase replay across a capture gap: answers to requests written befo
     });
   });
 
+  /**
+   * Live: ETH, missing from s1's answer, was halted; after the gap (its answer's socket still open) the listing's
+   * re-check found ETH trading and subscribed it again (s2: ConnectionLifecycle.activateAll), answered, and ETH went
+   * LIVE at its snapshot. Until 2026-12-07 replay ignored every `ws:req` after a gap (and in a replay begun mid-socket)
+   * until the next `ws:open` or `ws:close`, so ETH stayed halted (SUB_REJECTED, its snapshot ignored) where live had it
+   * LIVE. Now the request is read as every venue's (the rejected topic subscribed again) and only its answer is not
+   * queued (VenueConnection.replayAcksKnown).
+   */
+  test("replay (Feeder): a product halted before the gap and subscribed again after it goes LIVE at its snapshot, as live", async () => {
+    const feeder = new Feeder({ config: gapConfig(57), log: silentLogger, replay: true });
+    await feeder.start();
+    cleanup.push(() => feeder.stop());
+    let tsUs = 1_765_000_000_000_000;
+    const states = () => feeder.books().map((b) => `${b.instrument.symbol} ${BOOK_STATE_NAMES[b.state]}/${STATUS_REASON_NAMES[b.reason]}`).join(", ");
+    const event = (url: string) => expect(feeder.ingestRest("coinbase", "spot", CONN, url, "", (tsUs += 1000))).toBe(true);
+    const frame = (seq: number, body: string) => expect(feeder.ingest("coinbase", "spot", CONN, `{"channel":${body},"timestamp":"2025-12-06T05:46:40Z","sequence_num":${seq}}`, (tsUs += 1000))).toBe(true);
+    const answer = (seq: number, listed: string[]) => frame(seq, `"subscriptions","events":[${JSON.stringify({ subscriptions: { level2: listed } })}]`);
+    const snapshot = (seq: number, product: string, bid: string) =>
+      frame(seq, `"l2_data","events":[{"type":"snapshot","product_id":"${product}","updates":[{"side":"bid","event_time":"2025-12-06T05:46:40Z","price_level":"${bid}","new_quantity":"1.00"},{"side":"offer","event_time":"2025-12-06T05:46:40Z","price_level":"${Number(bid) + 1}.00","new_quantity":"2.00"}]}]`);
+    event("ws:open");
+    event(`ws:req ${JSON.stringify(["s1", "subscribe", ["BTC-USD", "ETH-USD"]])}`);
+    answer(0, ["BTC-USD"]);
+    snapshot(1, "BTC-USD", "100.00");
+    expect(states()).toBe("BTC-USD live/snapshot_applied, ETH-USD halted/subscribe_rejected");
+    feeder.captureGap(); // lost: sequence_num 2 to 4
+    event("ws:state");
+    event(`ws:req ${JSON.stringify(["s2", "subscribe", ["ETH-USD"]])}`);
+    answer(5, ["BTC-USD", "ETH-USD"]);
+    snapshot(6, "ETH-USD", "11.00");
+    snapshot(7, "BTC-USD", "101.00");
+    expect(states()).toBe("BTC-USD live/snapshot_applied, ETH-USD live/snapshot_applied");
+  });
+
   test("export --books: the same", async () => {
     const last = new Map<string, string>();
     const books = new BookReconstructor(gapConfig(56), 5, "jsonl", (row) => {

@@ -566,7 +566,8 @@ describe("common subscription control", () => {
   /**
    * Acks the fake venue sends without a request id: `{noIdOk: op}` answers the whole request (Bybit spot's may omit
    * req_id), `{topicOk: op, topic}` one topic (OKX's `{"event":"subscribe","arg":…}`, one per arg), `{listOk: op,
-   * topics}` a list of them (Bybit option's COMMAND_RESP, whose op may be ""), `reqId` added when it names its request
+   * topics}` a list of them (Bybit option's COMMAND_RESP, whose op may be ""; `{listFail: op, topics}` its failTopics),
+   * `reqId` added when it names its request
    * (OKX's `id`, Deribit's, Coinbase's matched one, Bybit's `req_id`).
    */
   function unnumberedAcks(pacing: RequestProtocol["pacing"]) {
@@ -574,7 +575,8 @@ describe("common subscription control", () => {
     const p: RequestProtocol = {
       ...base,
       classifyControl: (msg: unknown) => {
-        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string; reqId?: string; listOk?: string; topics?: string[] };
+        const m = msg as { noIdOk?: string; topicOk?: string; topic?: string; reqId?: string; listOk?: string; listFail?: string; topics?: string[] };
+        if (m.listFail !== undefined) return { kind: "ack", op: m.listFail, success: false, retMsg: "", reqId: m.reqId, successTopics: [], failTopics: m.topics! };
         if (m.noIdOk !== undefined) return { kind: "ack", op: m.noIdOk, success: true, retMsg: "", reqId: undefined, successTopics: undefined, failTopics: undefined };
         if (m.topicOk !== undefined) return { kind: "ack", op: m.topicOk, success: true, retMsg: "", reqId: m.reqId, successTopics: [m.topic!], failTopics: undefined };
         if (m.listOk !== undefined) return { kind: "ack", op: m.listOk, success: true, retMsg: "", reqId: m.reqId, successTopics: m.topics!, failTopics: [] };
@@ -606,6 +608,24 @@ describe("common subscription control", () => {
     expect(topics[4]!.lastMsgMs).toBe(1_000);
     control.onControl(conn, { noIdOk: "subscribe" }); // written now: answered
     expect(topics[4]!.sub).toBe(SUB_ACTIVE);
+    control.stop();
+  });
+
+  test("replay: a per-topic answer naming no request is matched by order only from the socket's recorded open (replayAcksKnown)", () => {
+    // Replay (no socket) begun mid-socket or past a capture gap: such an answer may be one to a request the capture
+    // lacks (ConnectionLifecycle.replayCaptureGap). Until 2026-12-07 it took the oldest recorded one naming the topic.
+    const { control, conn, topics } = unnumberedAcks(undefined);
+    const [a, b] = topics;
+    conn.ws = null;
+    expect(control.replayRequest(conn, JSON.stringify(["s1", "subscribe", ["book.A"]]))).toBe(true);
+    control.onControl(conn, { listFail: "", topics: ["book.A"] });
+    expect(a!.sub).not.toBe(SUB_REJECTED);
+    control.onControl(conn, { listFail: "subscribe", topics: ["book.A"], reqId: "s1" }); // naming its request: matched
+    expect(a!.sub).toBe(SUB_REJECTED);
+    conn.replayAcksKnown = true; // a recorded ws:open or ws:close
+    expect(control.replayRequest(conn, JSON.stringify(["s2", "subscribe", ["book.B"]]))).toBe(true);
+    control.onControl(conn, { listFail: "", topics: ["book.B"] });
+    expect(b!.sub).toBe(SUB_REJECTED);
     control.stop();
   });
 

@@ -1,0 +1,163 @@
+/**
+ * Bybit replay of subscribe answers across a capture gap (a file that ended early or could not be read, with another
+ * after it; a time jump). Bybit spot acks may carry no `req_id` (docs/venues/bybit.md): such an answer is matched to
+ * the oldest written request of its op. Until 2026-12-07 the requests unanswered at a gap stayed pending across it, so
+ * an answer after the gap was taken for a request from before it (the lost records held that one's answer): a refusal
+ * put the wrong book RESYNCING / subscribe_rejected. Now the common layer (ConnectionLifecycle.replayCaptureGap)
+ * forgets them and matches nothing by order until the connection's next recorded `ws:open` or `ws:close`; so does a
+ * replay begun in a later file (its head `ws:state`), whose earlier file's requests may still be unanswered.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { join } from "node:path";
+import { Feeder } from "../../../src/app/feeder.ts";
+import { validateConfig } from "../../../src/config/load.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../../src/core/types.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { uniqueDestination } from "../../e2e/harness.ts";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
+const CONN = "conn0.spot";
+
+function gapConfig(seed: number) {
+  const overrides = Object.fromEntries(SYMBOLS.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+  return validateConfig({
+    log: { level: "error" },
+    http: { enabled: false },
+    publish: { startup_listen_ms: 0, destinations: [{ ...uniqueDestination(seed), interface: "127.0.0.1", ttl: 1 }] },
+    venues: { bybit: { ws_url: "ws://127.0.0.1:9/v5/public", rest_url: "http://127.0.0.1:9", instrument_cache: join(makeTempDir("bybit-replay-gap-"), "instruments.json"), spot: { depth: 50, symbols: SYMBOLS }, overrides } },
+  });
+}
+
+/** A replaying Feeder on Bybit spot BTCUSDT and ETHUSDT, fed one record at a time; every book's "SYMBOL state/reason" after each. */
+async function replaying(seed: number) {
+  const feeder = new Feeder({ config: gapConfig(seed), log: silentLogger, replay: true });
+  await feeder.start();
+  cleanup.push(() => feeder.stop());
+  let tsUs = 1_765_000_000_000_000;
+  const states: string[] = [];
+  const now = () => feeder.books().map((b) => `${b.instrument.symbol} ${BOOK_STATE_NAMES[b.state]}/${STATUS_REASON_NAMES[b.reason]}`).join(", ");
+  const after = (ok: boolean) => {
+    expect(ok).toBe(true);
+    states.push(now());
+  };
+  const event = (url: string) => after(feeder.ingestRest("bybit", "spot", CONN, url, "", (tsUs += 1000)));
+  const frame = (text: string) => after(feeder.ingest("bybit", "spot", CONN, text, (tsUs += 1000)));
+  const request = (id: string, op: string, symbols: string[]) => event(`ws:req ${JSON.stringify([id, op, symbols.map((s) => `orderbook.50.${s}`)])}`);
+  /** An ack without req_id, as Bybit spot's may be. */
+  const ack = (op: string, success: boolean, retMsg = op) => frame(JSON.stringify({ success, ret_msg: retMsg, conn_id: "c1", op }));
+  const snapshot = (symbol: string, u: number, bid: string) =>
+    frame(`{"topic":"orderbook.50.${symbol}","type":"snapshot","ts":1,"data":{"s":"${symbol}","b":[["${bid}","1.000"]],"a":[["${Number(bid) + 1}.0","1.000"]],"u":${u},"seq":${u}},"cts":1}`);
+  return { feeder, states, now, event, frame, request, ack, snapshot, gap: () => feeder.captureGap() };
+}
+
+describe("bybit replay across a capture gap: answers without req_id to requests written before it", () => {
+  /**
+   * Live (one socket throughout): s1 subscribed both books, answered; BTC was resynced (u2, answered; s3 written). The
+   * capture lost s3's answer (accepted) and what followed, up to BTC's new snapshot. After the gap ETH was resynced:
+   * u4 answered, s5 refused for a reason that may pass ("system busy": ETH RESYNCING / subscribe_rejected), its retry s6
+   * accepted, ETH LIVE at its new snapshot; BTC LIVE throughout. Until 2026-12-07 replay took s5's refusal for s3's
+   * (the oldest subscribe still pending): BTC, LIVE at its snapshot after the gap, was made RESYNCING /
+   * subscribe_rejected where live kept it LIVE, and no snapshot followed to bring it back.
+   */
+  test("Feeder: the refusal after the gap is matched to no request before it; both books LIVE at their snapshots, as live", async () => {
+    const r = await replaying(57);
+    r.event("ws:open");
+    r.event("ws:sockets");
+    r.request("s1", "subscribe", SYMBOLS);
+    r.ack("subscribe", true);
+    r.snapshot("BTCUSDT", 10, "100.0");
+    r.snapshot("ETHUSDT", 10, "10.0");
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    r.ack("unsubscribe", true);
+    r.request("s3", "subscribe", ["BTCUSDT"]);
+    // Lost: s3's answer, and more.
+    r.gap();
+    r.event("ws:state");
+    r.snapshot("BTCUSDT", 20, "101.0");
+    const fromGap = r.states.length;
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT resyncing/sequence_gap");
+    r.request("u4", "unsubscribe", ["ETHUSDT"]);
+    r.ack("unsubscribe", true);
+    r.request("s5", "subscribe", ["ETHUSDT"]);
+    r.ack("subscribe", false, "system busy");
+    r.request("s6", "subscribe", ["ETHUSDT"]);
+    r.ack("subscribe", true);
+    r.snapshot("ETHUSDT", 30, "11.0");
+    const btc = r.states.slice(fromGap).map((s) => s.split(", ")[0]);
+    expect(btc.filter((s) => s !== "BTCUSDT live/snapshot_applied"), r.states.join("\n")).toEqual([]);
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
+    // The next socket's requests and answers are all in the capture: a refusal is matched (and acts) as live's.
+    r.event("ws:close");
+    r.event("ws:open");
+    r.event("ws:sockets");
+    r.request("s7", "subscribe", SYMBOLS);
+    r.ack("subscribe", true);
+    r.snapshot("BTCUSDT", 40, "102.0");
+    r.snapshot("ETHUSDT", 40, "12.0");
+    r.request("s8", "subscribe", ["ETHUSDT"]);
+    r.request("s9", "subscribe", ["BTCUSDT"]);
+    r.ack("subscribe", false, "system busy");
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT resyncing/subscribe_rejected");
+  });
+
+  /**
+   * Live: BTC's resync subscribe s3 was written before the gap, whose lost records did not hold its answer: it came
+   * after, once ETH's resubscribe s5 had been written, a refusal for good ("handler not found": BTC HALTED), then s5's
+   * acceptance and ETH's snapshot. Forgetting s3 at the gap but still matching by order would take that refusal for
+   * s5's and halt ETH, which live kept; it matches nothing now. ETH is never halted. BTC is not halted either (as in a
+   * capture without `ws:req`): it stays resyncing from the gap, never LIVE, where live halted it; before the fix s3
+   * was kept and BTC halted as live (the price of forgetting: the lost records may as well have held s3's answer, as
+   * in the test above). Passes before the fix; fails with the requests forgotten at the gap but matched by order.
+   */
+  test("Feeder: an answer after the gap to a request written before it is taken for no request recorded after it", async () => {
+    const r = await replaying(58);
+    r.event("ws:open");
+    r.event("ws:sockets");
+    r.request("s1", "subscribe", SYMBOLS);
+    r.ack("subscribe", true);
+    r.snapshot("BTCUSDT", 10, "100.0");
+    r.snapshot("ETHUSDT", 10, "10.0");
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    r.ack("unsubscribe", true);
+    r.request("s3", "subscribe", ["BTCUSDT"]);
+    r.gap();
+    r.event("ws:state");
+    r.request("u4", "unsubscribe", ["ETHUSDT"]);
+    r.ack("unsubscribe", true);
+    r.request("s5", "subscribe", ["ETHUSDT"]);
+    r.ack("subscribe", false, "error:handler not found"); // s3's
+    r.ack("subscribe", true); // s5's
+    r.snapshot("ETHUSDT", 20, "11.0");
+    const eth = r.states.map((s) => s.split(", ")[1]!);
+    expect(eth.filter((s) => s.includes("halted")), r.states.join("\n")).toEqual([]);
+    expect(eth.at(-1)).toBe("ETHUSDT live/snapshot_applied");
+    expect(r.now().split(", ")[0]).not.toContain("live");
+  });
+});
+
+describe("bybit replay begun in a later file: answers without req_id to an earlier file's requests", () => {
+  /**
+   * Live: BTC's subscribe was written in an earlier file; this one begins mid-socket (its head `ws:state`) with ETH's
+   * subscribe s5, then BTC's refusal ("system busy"), then s5's acceptance and ETH's snapshot. Until 2026-12-07 replay
+   * took the refusal for s5's (the oldest subscribe it knew): ETH went resyncing / subscribe_rejected where live had
+   * BTC refused and ETH answered. An answer naming no request now matches none until the connection's `ws:open` or
+   * `ws:close` (as Coinbase's since s-rdrepd2).
+   */
+  test("Feeder: until the connection's ws:open or ws:close, an answer without req_id matches no recorded request", async () => {
+    const r = await replaying(59);
+    r.event("ws:state");
+    r.request("s5", "subscribe", ["ETHUSDT"]);
+    r.ack("subscribe", false, "system busy"); // an earlier file's request's
+    r.ack("subscribe", true); // s5's
+    r.snapshot("ETHUSDT", 20, "11.0");
+    expect(r.states.filter((s) => s.includes("subscribe_rejected")), r.states.join("\n")).toEqual([]);
+    expect(r.now()).toBe("BTCUSDT awaiting_snapshot/startup, ETHUSDT live/snapshot_applied");
+  });
+});
