@@ -144,11 +144,12 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
-   * Going back to a planned reconnect's old socket: one whole list, without the codes closed during the overlap (they
-   * are SUB_REJECTED) and with those it does not serve. Until 2026-12-07 two in a row when a code had closed (the list
+   * Going back to a planned reconnect's old socket: one whole list, without the codes closed during the overlap (given
+   * up: SUB_REJECTED) and with those it does not serve. Until 2026-12-07 two in a row when a code had closed (the list
    * without it, then the same list again for the subscribe), one request wasted at each such going back.
    */
-  override requestsGoingBack(conn: VenueConnection, _givenUp: TopicState[], resubscribe: TopicState[]): void {
+  override requestsGoingBack(conn: VenueConnection, givenUp: TopicState[], resubscribe: TopicState[]): void {
+    for (const t of givenUp) t.sub = SUB_REJECTED;
     this.sendRequest(conn, "subscribe", resubscribe);
   }
 
