@@ -387,8 +387,7 @@ export class PlannedReconnects {
         if (!t.resyncDelayed) resubscribe.push(t);
       }
     }
-    h.control.unsubscribeGivenUp(conn, givenUp);
-    h.control.sendRequest(conn, "subscribe", resubscribe);
+    h.control.requestsGoingBack(conn, givenUp, resubscribe);
     for (const t of restart) h.restart(t);
     h.overlapOver?.(conn, "old", oldGen);
     try {

@@ -727,6 +727,16 @@ export class SubscriptionControl {
     }
   }
 
+  /**
+   * Going back to a planned reconnect's old socket (planned-reconnect.ts goBack): `givenUp`, closed during the overlap
+   * while the old socket served them, are unsubscribed there, and `resubscribe`, which it does not serve, subscribed.
+   * A venue whose every request carries the whole list (Upbit) sends one list for both.
+   */
+  requestsGoingBack(conn: VenueConnection, givenUp: TopicState[], resubscribe: TopicState[]): void {
+    this.unsubscribeGivenUp(conn, givenUp);
+    this.sendRequest(conn, "subscribe", resubscribe);
+  }
+
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
   unsubscribeGivenUp(conn: VenueConnection, topics: TopicState[]): void {
     if (topics.length === 0 || !conn.open) return;

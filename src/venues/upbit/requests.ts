@@ -144,6 +144,16 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
+   * Going back to a planned reconnect's old socket: one whole list, without the codes closed during the overlap (given
+   * up: SUB_REJECTED) and with those it does not serve. Until 2026-12-07 two in a row when a code had closed (the list
+   * without it, then the same list again for the subscribe), one request wasted at each such going back.
+   */
+  override requestsGoingBack(conn: VenueConnection, givenUp: TopicState[], resubscribe: TopicState[]): void {
+    for (const t of givenUp) t.sub = SUB_REJECTED;
+    this.sendRequest(conn, "subscribe", resubscribe);
+  }
+
+  /**
    * Closed codes, subscribed or still waiting for their first book (PENDING: asked, maybe in a list still waiting for
    * the pacing): the list without them, in one request. Until 2026-12-07 only the ACTIVE ones were (the common rule,
    * whose venues unsubscribe a pending topic at its ack; Upbit sends none), so a closed code stayed in a waiting list
@@ -324,8 +334,9 @@ export class UpbitRequests extends SubscriptionControl {
     if (b && b.timer) clearTimeout(b.timer);
     if (suspects.length === 1 && b?.confirming === true) {
       const asked = this.endBisect(conn);
-      this.refuse(suspects[0]!, `${name}: ${message}`);
-      this.sendFull(conn, asked);
+      // Refused by a replacement while the old socket serves it: the replacement failed, and the going back gives the
+      // old socket its list (and asks for `asked` there). Until 2026-12-07 the list went on the failing replacement too.
+      if (this.refuse(suspects[0]!, `${name}: ${message}`)) this.sendFull(conn, asked);
       return;
     }
     // One code left that drew this error: probed alone once more, and refused only if that draws an error too.
@@ -444,19 +455,21 @@ export class UpbitRequests extends SubscriptionControl {
     return this.unsureOld.get(conn);
   }
 
-  private refuse(t: TopicState, why: string): void {
-    if (t.sub === SUB_REJECTED) return;
+  /** Refuses `t` (HALTED); false when that failed a planned reconnect's replacement instead (nothing more goes there). */
+  private refuse(t: TopicState, why: string): boolean {
+    if (t.sub === SUB_REJECTED) return true;
     if (t.onRetiring && t.conn.retiringWs !== null && this.onReplacementRefused?.(t.conn, `replacement refused ${requestCode(t)}: ${why}`)) {
       // A planned reconnect's replacement refused a code its old socket still serves: the replacement failed (the
       // old socket is gone back to), the venue refuses the code only if the connection's one socket does.
       this.logger.warn(`${this.venueName}: replacement socket refused a code the old socket serves; the planned reconnect fails`, { market: t.market, code: requestCode(t), venueMessage: why });
-      return;
+      return false;
     }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
     this.logger.error(`${this.venueName}: code refused; this book is not published until a re-check of its listing finds it served`, { market: t.market, code: requestCode(t), venueMessage: why });
     this.invalidateTopic(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
     this.onRejected?.(t);
+    return true;
   }
 
   override stop(): void {

@@ -201,8 +201,8 @@ async function run(seed: number): Promise<void> {
         if (wanted.has(t)) resubscribe.push(t);
       }
     }
-    control.unsubscribeGivenUp(conn, givenUp);
-    askAll(resubscribe);
+    for (const t of resubscribe) askedMs.set(t, Date.now());
+    control.requestsGoingBack(conn, givenUp, resubscribe);
     control.overlapOver(conn, "old");
     failed.close();
   };

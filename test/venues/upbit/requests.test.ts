@@ -7,6 +7,7 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import { ERROR_MESSAGE_MAX, ERROR_NAME_MAX, errorOf } from "../../../src/venues/upbit/protocol.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
@@ -441,4 +442,95 @@ test("a code pending at the swap that the old socket's probe left out is one tha
   const unsure = control.oldMayNotStream(conn);
   expect([a, b, c, d].map((t) => unsure?.has(t) ?? false)).toEqual([false, false, true, true]);
   control.stop();
+});
+
+/**
+ * A live-like planned reconnect by hand, with the lifecycle's own goBack (planned-reconnect.ts): the old socket and the
+ * replacement record what each is sent; A, B, C subscribed on the old socket and LIVE, the overlap begun (the swap as
+ * swapWhenSettled makes it), the replacement asked for every code and streaming them. The clock moves 10 s before each
+ * step, so the pacing always has a token (a list queued behind another would only replace it in place).
+ */
+async function goBackRig() {
+  const clock = { nowMs: 0 };
+  const control = new UpbitRequests("upbit", silentLogger, () => clock.nowMs, (t, state) => void (t.book = state), undefined, 60_000);
+  const conn = new SendRecordingConnection(0, "spot");
+  const [a, b, c] = conn.addTopics(["book.KRW-A", "book.KRW-B", "book.KRW-C"], 30) as unknown as [TopicState, TopicState, TopicState];
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => clock.nowMs));
+  const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+  const socket = () => {
+    const sent: string[] = [];
+    return { sent, ws: { readyState: 1, send: (t: string) => void sent.push(t), close() {} } as unknown as WebSocket };
+  };
+  const [old, replacement] = [socket(), socket()];
+  const lists = (s: { sent: string[] }) => s.sent.filter((t) => t !== "PING").map(codesOf);
+  const live = () => {
+    for (const t of conn.topics) if (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) (t.sub = SUB_ACTIVE), (t.book = BookState.LIVE); // adapter.ts onBook
+  };
+  const step = () => void (clock.nowMs += 10_000);
+  conn.ws = old.ws;
+  control.sendRequest(conn, "subscribe", [a, b, c]);
+  live();
+  step();
+  conn.retiringWs = old.ws;
+  conn.retiringGeneration = conn.generation;
+  conn.generation = ++conn.genSeq;
+  conn.ws = replacement.ws;
+  control.dropQueued(conn);
+  for (const t of conn.topics) (t.onRetiring = t.sub === SUB_ACTIVE), (t.sub = SUB_IDLE);
+  control.sendRequest(conn, "subscribe", conn.topics);
+  live();
+  step();
+  const stop = async () => {
+    conn.ws = null;
+    await lifecycle.stop();
+    control.stop();
+  };
+  return { control, conn, a, b, c, lifecycle, planned, old, replacement, lists, step, stop };
+}
+
+/**
+ * Going back to the old socket with a code closed during the overlap: one list goes there, without that code. Before,
+ * two in a row (goBack's unsubscribe of the closed code, the list without it; then its subscribe of the rest, the same
+ * list again): one request wasted from Upbit's budget at every such going back.
+ */
+test("going back with a code closed during the overlap writes one list on the old socket", async () => {
+  const { c, lifecycle, planned, conn, old, replacement, lists, step, stop } = await goBackRig();
+  expect(lists(old)).toEqual([["KRW-A", "KRW-B", "KRW-C"]]);
+  lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED);
+  expect(lists(replacement).at(-1)).toEqual(["KRW-A", "KRW-B"]);
+  step();
+  planned.goBack(conn, "test");
+  expect(conn.ws).toBe(old.ws);
+  expect(lists(old)).toEqual([
+    ["KRW-A", "KRW-B", "KRW-C"],
+    ["KRW-A", "KRW-B"],
+  ]);
+  await stop();
+});
+
+/**
+ * The replacement refusing a code the old socket serves (bisected to it) fails the planned reconnect: the old socket is
+ * gone back to (in a microtask: the lifecycle's onReplacementRefused) and given its list. Before, the bisection's end
+ * also sent the whole list on the replacement, which is closed a moment later: one request wasted.
+ */
+test("a code refused by the replacement that the old socket serves: no list more on the replacement, one on the old socket", async () => {
+  const { control, a, conn, old, replacement, lists, step, stop } = await goBackRig();
+  const before = lists(replacement).length;
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A, B]
+  step();
+  control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A]
+  step();
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A alone once more
+  step();
+  expect(lists(replacement).slice(before)).toEqual([["KRW-A", "KRW-B"], ["KRW-A"], ["KRW-A"]]);
+  control.onError(conn, "INVALID_PARAM", "bad code"); // A refused there: the replacement failed
+  expect(a.sub).not.toBe(SUB_REJECTED);
+  expect(lists(replacement).slice(before + 3), "nothing more on the failing replacement").toEqual([]);
+  await Promise.resolve(); // the going back (queued in a microtask)
+  expect(conn.ws).toBe(old.ws);
+  expect(lists(old)).toEqual([
+    ["KRW-A", "KRW-B", "KRW-C"],
+    ["KRW-A", "KRW-B", "KRW-C"],
+  ]);
+  await stop();
 });
