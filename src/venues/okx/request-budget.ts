@@ -33,6 +33,31 @@ export class OkxRequestBudget {
     return this.waitMs(conn, n);
   }
 
+  /**
+   * How long until the requests SubscriptionControl.restartTopics will send for `ts` (topics of one connection) fit
+   * its budget, `perRequest` topics a request (0 = now): the active ones' unsubscribes and subscribes batched (per
+   * message, not per topic), the others' as restartTopic's.
+   */
+  restartManyWaitMs(ts: readonly OkxTopic[], perRequest: number): number {
+    const conn = ts[0]?.conn;
+    if (!conn) return 0;
+    let n = 0;
+    let unsubscribes = 0;
+    let subscribes = 0;
+    for (const t of ts) {
+      if (t.sub !== SUB_ACTIVE || !conn.open) n += requestsOfRestart(t);
+      else {
+        unsubscribes++;
+        if (!t.resyncDelayed) subscribes++;
+      }
+    }
+    n += Math.ceil(unsubscribes / perRequest) + Math.ceil(subscribes / perRequest);
+    if (n === 0) return 0;
+    const batch = new Set(ts);
+    for (const x of conn.topics) if (!batch.has(x)) n += requestsStillToSend(x);
+    return this.waitMs(conn, n);
+  }
+
   /** How long until `n` more requests fit `conn`'s current socket's budget (0 = now). */
   waitMs(conn: OkxConnection, n: number): number {
     const now = this.now();
