@@ -185,7 +185,7 @@ export class SubscriptionControl {
   }
 
   /** How many topics one request of `conn`'s names at most. */
-  argsPerRequest(conn: VenueConnection): number {
+  private argsPerRequest(conn: VenueConnection): number {
     return this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
   }
 

@@ -168,7 +168,7 @@ export class OkxAdapter implements VenueAdapter {
     this.recheck = opts.recheckInstruments ?? true;
     this.rawFrameTap = opts.onRawFrame;
     this.rawRestTap = opts.onRawRest;
-    this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS);
+    this.requestBudget = new OkxRequestBudget(this.now, opts.requestsPerHour ?? REQUESTS_PER_HOUR, opts.requestWindowMs ?? HOUR_MS, opts.maxArgsPerRequest);
     this.gapLog = new RateLimitedLog(this.log, "warn", "okx: sequence breaks; books resynced");
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? MAX_TOPICS_PER_CONNECTION);
     this.conns = plan.conns;
@@ -770,7 +770,7 @@ export class OkxAdapter implements VenueAdapter {
     const batch: OkxTopic[] = [];
     for (const t of ts) if (this.prepareRestart(t) && !this.budgetWait[t.index]) batch.push(t);
     if (batch.length === 0) return;
-    if (this.requestBudget.restartManyWaitMs(batch, this.control.argsPerRequest(batch[0]!.conn)) > 0) {
+    if (this.requestBudget.restartManyWaitMs(batch) > 0) {
       for (const t of batch) if (!this.budgetWaits.hold(t)) this.control.restartTopic(t);
       return;
     }

@@ -87,13 +87,33 @@ describe("okx go-back", () => {
     conn.ws = null;
     await adapter.stop();
   });
+
+  test("another book's resync while the batch's unsubscribes are out counts the subscribes they owe per message", async () => {
+    const { adapter, conn, old, goBack } = await goneBackRig(27);
+    const replacement = conn.ws;
+    conn.ws = old;
+    for (let i = 0; i < 474; i++) conn.requestTimesMs.push(adapter.now());
+    conn.ws = replacement;
+    goBack(); // 2 unsubscribes (476), 2 subscribes owed after their answers
+    expect(conn.requestTimesMs).toHaveLength(476);
+    // Book 27 resyncs meanwhile: its 2 requests and the batch's 2 owed fit the 480. Before, the owed were counted one a
+    // book (27): it waited for the hour although nothing would have gone past 480.
+    const t = conn.topics[27]!;
+    t.book = BookState.RESYNCING;
+    adapter.restart(t);
+    expect(adapter.stats().requestBudgetWaits).toBe(0);
+    expect(conn.requestTimesMs).toHaveLength(477);
+    expect(JSON.parse(old.sent.at(-1)!)).toMatchObject({ op: "unsubscribe", args: [{ instId: t.symbol }] });
+    conn.ws = null;
+    await adapter.stop();
+  });
 });
 
 /**
  * A full connection's books (29) all restarted during a planned reconnect's overlap (resynced, their unsubscribes on
  * the replacement); goBack(): the replacement fails, the old socket is the connection's again.
  */
-async function goneBackRig() {
+async function goneBackRig(restarted = MAX_TOPICS_PER_CONNECTION) {
   const symbols = Array.from({ length: MAX_TOPICS_PER_CONNECTION }, (_, i) => `C${i}-USDT`);
   const adapter = new OkxAdapter(
     {
@@ -122,6 +142,7 @@ async function goneBackRig() {
   for (const t of conn.topics) {
     t.sub = SUB_ACTIVE;
     t.onRetiring = true;
+    if (t.index >= restarted) continue; // LIVE
     t.book = BookState.RESYNCING; // resynced during the overlap: restarted on the replacement (restartWanted)
     t.restartWanted = true;
   }
