@@ -90,6 +90,12 @@ export interface LifecycleHooks {
    */
   restartAfterBackoff?: (t: TopicState) => void;
   /**
+   * restartAfterBackoff for many topics of one connection at once (a planned reconnect's go-back), for a venue whose
+   * restart writes requests (OKX: batched, counted per message against its request budget). Default: restartAfterBackoff
+   * for each if set, else SubscriptionControl.restartTopics (batched unsubscribes, then batched subscribes).
+   */
+  restartManyAfterBackoff?: (ts: readonly TopicState[]) => void;
+  /**
    * The topic's connection dropped (live, or a recorded close in replay), after its book was invalidated: what the old
    * connection's stream was building ends with it (a REST bridge: its buffered diffs and the snapshot asked for), so
    * no book is made LIVE from the old stream while the connection is down, nor from it and the new one's together.
@@ -249,7 +255,11 @@ export class ConnectionLifecycle {
       takeConnect: (nowMs) => this.connectBudget.take(nowMs),
       connectOpened: () => this.connectOpened(),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
-      restart: (t) => (hooks.restartAfterBackoff ? hooks.restartAfterBackoff(t) : control.restartTopic(t)),
+      restartMany: (ts) => {
+        if (hooks.restartManyAfterBackoff) hooks.restartManyAfterBackoff(ts);
+        else if (hooks.restartAfterBackoff) for (const t of ts) hooks.restartAfterBackoff(t);
+        else control.restartTopics(ts);
+      },
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
       oldMayNotStream: hooks.oldMayNotStream,

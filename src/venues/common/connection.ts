@@ -116,6 +116,11 @@ export interface PendingRequest {
   topics: TopicState[];
   /** When it went out; Infinity while it waits in the outbox (pacing), so its ack deadline has not started. */
   sentMs: number;
+  /**
+   * An unsubscribe answered topic by topic (OKX): the topics answered while others of it are not, confirmed with the
+   * last answer (or the request's own), so their subscribes go as one request (SubscriptionControl.restartTopics).
+   */
+  answered?: TopicState[];
 }
 
 /**

@@ -76,8 +76,11 @@ export interface PlannedHost {
   connectOpened(): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
-  /** Gets a topic its fresh start (the venue's restart, as after a resync backoff). */
-  restart(t: TopicState): void;
+  /**
+   * Gets topics of one connection their fresh start (the venue's restart, as after a resync backoff), batched where
+   * the venue's restart writes requests (LifecycleHooks.restartManyAfterBackoff, SubscriptionControl.restartTopics).
+   */
+  restartMany(ts: readonly TopicState[]): void;
   /** The venue still needs the old socket (its streams not yet joined by the replacement's); bounded by ackTimeoutMs. */
   awaitingJoin?(conn: VenueConnection): boolean;
   /**
@@ -318,7 +321,7 @@ export class PlannedReconnects {
   /**
    * The replacement (the connection's socket) failed while the old one is open: the old socket is the connection's
    * again. Topics it served continue as they were (a fresh start asked for meanwhile, or one closed and listed again
-   * meanwhile still without its book, is redone on it: restartWanted); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
+   * meanwhile still without its book, is redone on it: restartWanted, in batched requests: restartMany); the others are subscribed on it, their books leaving LIVE until its answer (named by SOCKET_BACK_URL); the
    * replacement's requests are forgotten.
    */
   goBack(conn: VenueConnection, why: string): void {
@@ -388,7 +391,8 @@ export class PlannedReconnects {
       }
     }
     h.control.requestsGoingBack(conn, givenUp, resubscribe);
-    for (const t of restart) h.restart(t);
+    // Batched (⌈N/k⌉ unsubscribes and subscribes, not N of each): OKX counts every request against 480 an hour.
+    if (restart.length > 0) h.restartMany(restart);
     h.overlapOver?.(conn, "old", oldGen);
     try {
       failed?.close(1000, "replacement failed");

@@ -160,9 +160,38 @@ export class SubscriptionControl {
     }
   }
 
+  /**
+   * restartTopic for many topics at once (a planned reconnect's go-back redoing the books restarted during its
+   * overlap): the active ones' unsubscribes go batched (maxArgsPerRequest a request, per connection), and their
+   * subscribes batched too once the venue has answered the whole unsubscribe request (onTopicConfirmed's collector; a
+   * venue answering topic by topic: the answers wait in the request, `answered`). N books: ⌈N/k⌉ requests of each,
+   * where restartTopic one by one sends N of each (OKX counts both against 480 an hour). The others as restartTopic.
+   */
+  restartTopics(topics: readonly TopicState[]): void {
+    const unsubscribe = new Map<VenueConnection, TopicState[]>();
+    for (const t of topics) {
+      const conn: VenueConnection = t.conn;
+      if (t.sub !== SUB_ACTIVE || !conn.open) {
+        this.restartTopic(t);
+        continue;
+      }
+      if (conn.retiringWs !== null) t.restartWanted = true; // as restartTopic
+      t.resubscribeAfterUnsub = !t.resyncDelayed;
+      let batch = unsubscribe.get(conn);
+      if (!batch) unsubscribe.set(conn, (batch = []));
+      batch.push(t);
+    }
+    for (const [conn, batch] of unsubscribe) this.sendRequest(conn, "unsubscribe", batch);
+  }
+
+  /** How many topics one request of `conn`'s names at most. */
+  private argsPerRequest(conn: VenueConnection): number {
+    return this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
+  }
+
   sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
-    const perRequest = this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
+    const perRequest = this.argsPerRequest(conn);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
       const batch = topics.slice(i, i + perRequest);
@@ -464,13 +493,18 @@ export class SubscriptionControl {
       return;
     }
     conn.pending.delete(req.reqId);
+    // Topics of it the venue answered one by one before this (onTopicAck): confirmed now, the request being over.
+    const resubscribe: TopicState[] = [];
+    if (req.answered) for (const t of req.answered) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
     if (c.success) {
       conn.rateLimitStreak = 0;
       const givenUp: TopicState[] = [];
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp);
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp, resubscribe);
       this.unsubscribeGivenUp(conn, givenUp);
+      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
       return;
     }
+    if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
       this.retryLater(conn, req.op, req.topics, c.retMsg);
       return;
@@ -481,7 +515,9 @@ export class SubscriptionControl {
       // to the one refused alone (then taken as unsubscribed, below). Any other topic of it proceeds as before.
       const givenUp = req.topics.filter((t) => t.sub === SUB_REJECTED);
       this.log.warn(`${this.protocol.venue}: unsubscribe of closed books refused as a whole; sending it again in halves`, { conn: conn.id, retMsg: c.retMsg, topics: givenUp.length });
-      for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe", []);
+      const again: TopicState[] = [];
+      for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe", [], again);
+      if (again.length > 0) this.sendRequest(conn, "subscribe", again);
       const half = Math.ceil(givenUp.length / 2);
       this.unsubscribeGivenUp(conn, givenUp.slice(0, half));
       this.unsubscribeGivenUp(conn, givenUp.slice(half));
@@ -490,7 +526,9 @@ export class SubscriptionControl {
     if (req.op === "unsubscribe") {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
-      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", []);
+      const again: TopicState[] = [];
+      for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", [], again);
+      if (again.length > 0) this.sendRequest(conn, "subscribe", again);
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
@@ -512,7 +550,7 @@ export class SubscriptionControl {
     // ack confirmed the subscribe that followed it.
     const named = reqId !== undefined ? conn.pending.get(reqId) : undefined;
     const byOrder = conn.ws !== null || conn.replayAcksKnown; // as onAck's
-    const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe" } | undefined => {
+    const resolve = (name: string): { t: TopicState; op: "subscribe" | "unsubscribe"; p: PendingRequest } | undefined => {
       const t = conn.byTopic.get(name);
       if (!t || (reqId === undefined && !byOrder)) return undefined;
       for (const [id, p] of conn.pending) {
@@ -522,7 +560,7 @@ export class SubscriptionControl {
         if (i >= 0) {
           p.topics.splice(i, 1);
           if (p.topics.length === 0) conn.pending.delete(id);
-          return { t, op: p.op };
+          return { t, op: p.op, p };
         }
       }
       // None pending names it: a repeated answer (or none of ours), which answers nothing. Taken by the topic's state,
@@ -533,21 +571,39 @@ export class SubscriptionControl {
     };
     if (ok.length > 0) conn.rateLimitStreak = 0; // accepted (OKX acks only this way): the backoff starts over
     const givenUp: TopicState[] = [];
+    const resubscribe: TopicState[] = [];
+    // An unsubscribe's topic answered while others of its request are not: confirmed with the last of them, so the
+    // subscribes that follow (restartTopics) go as one request, not one a topic.
+    const unsubscribed = (r: { t: TopicState; p: PendingRequest }) => {
+      if (r.p.topics.length > 0) {
+        (r.p.answered ??= []).push(r.t);
+        return;
+      }
+      if (r.p.answered) for (const t of r.p.answered) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      r.p.answered = undefined;
+      this.onTopicConfirmed(conn, r.t, "unsubscribe", [], resubscribe);
+    };
     for (const name of ok) {
       const r = resolve(name);
-      if (r) this.onTopicConfirmed(conn, r.t, r.op, givenUp);
+      if (!r) continue;
+      if (r.op === "unsubscribe") unsubscribed(r);
+      else this.onTopicConfirmed(conn, r.t, r.op, givenUp, resubscribe);
     }
     this.unsubscribeGivenUp(conn, givenUp);
     for (const name of failed) {
       const r = resolve(name);
       if (!r) continue;
-      if (r.op === "unsubscribe") this.onTopicConfirmed(conn, r.t, "unsubscribe", []);
+      if (r.op === "unsubscribe") unsubscribed(r);
       else this.reject(r.t, retMsg || "listed in failTopics");
     }
+    if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
   }
 
-  /** `givenUp`: topics of the answer to unsubscribe, collected so that one request (per batch) unsubscribes them all. */
-  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[]): void {
+  /**
+   * `givenUp`: topics of the answer to unsubscribe, collected so that one request (per batch) unsubscribes them all;
+   * `resubscribe`: topics unsubscribed for a fresh start, collected so that one request (per batch) subscribes them.
+   */
+  private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[], resubscribe: TopicState[]): void {
     if (op === "subscribe") {
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
@@ -574,7 +630,7 @@ export class SubscriptionControl {
     t.sub = SUB_IDLE;
     if (t.resubscribeAfterUnsub) {
       t.resubscribeAfterUnsub = false;
-      this.sendRequest(conn, "subscribe", [t]);
+      resubscribe.push(t);
     }
   }
 

@@ -5,8 +5,9 @@
  * together go one after another.
  * @module
  */
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../common/connection.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
+import { MAX_ARGS_PER_REQUEST } from "./protocol.ts";
 
 export const HOUR_MS = 3_600_000;
 
@@ -17,6 +18,8 @@ export class OkxRequestBudget {
     readonly perWindow: number,
     /** The window (OKX: an hour; tests shorten it). */
     readonly windowMs: number,
+    /** Topics a request names at most (SubscriptionControl.argsPerRequest): a batch's requests are counted per message. */
+    readonly argsPerRequest = MAX_ARGS_PER_REQUEST,
   ) {}
 
   /** A request goes out on `conn`'s current socket now. */
@@ -29,8 +32,58 @@ export class OkxRequestBudget {
     let n = requestsOfRestart(t);
     if (n === 0) return 0;
     const conn = t.conn;
-    for (const x of conn.topics) if (x !== t) n += requestsStillToSend(x);
+    n += this.stillToSend(conn, (x) => x === t);
     return this.waitMs(conn, n);
+  }
+
+  /**
+   * How long until the requests SubscriptionControl.restartTopics will send for `ts` (topics of one connection) fit
+   * its budget (0 = now): the active ones' unsubscribes and subscribes batched (per message, not per topic), the
+   * others' as restartTopic's.
+   */
+  restartManyWaitMs(ts: readonly OkxTopic[]): number {
+    const perRequest = this.argsPerRequest;
+    const conn = ts[0]?.conn;
+    if (!conn) return 0;
+    let n = 0;
+    let unsubscribes = 0;
+    let subscribes = 0;
+    for (const t of ts) {
+      if (t.sub !== SUB_ACTIVE || !conn.open) n += requestsOfRestart(t);
+      else {
+        unsubscribes++;
+        if (!t.resyncDelayed) subscribes++;
+      }
+    }
+    n += Math.ceil(unsubscribes / perRequest) + Math.ceil(subscribes / perRequest);
+    if (n === 0) return 0;
+    const batch = new Set<TopicState>(ts);
+    n += this.stillToSend(conn, (x) => batch.has(x));
+    return this.waitMs(conn, n);
+  }
+
+  /**
+   * Requests the resyncs in progress on `conn` (but those `skip` names) have still to send. The subscribes owed after
+   * one unsubscribe request go together once it is answered (SubscriptionControl.restartTopics): ⌈n/k⌉ of them, not
+   * one a topic (counted so, a go-back's batch held other books' resyncs back for requests that were never sent).
+   */
+  private stillToSend(conn: OkxConnection, skip: (t: TopicState) => boolean): number {
+    let n = 0;
+    const batched = new Set<TopicState>();
+    for (const p of conn.pending.values()) {
+      if (p.op !== "unsubscribe") continue;
+      let owed = 0;
+      for (const list of [p.topics, p.answered ?? []]) {
+        for (const t of list) {
+          if (skip(t) || !(t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub)) continue;
+          owed++;
+          batched.add(t);
+        }
+      }
+      n += Math.ceil(owed / this.argsPerRequest);
+    }
+    for (const x of conn.topics) if (!skip(x) && !batched.has(x)) n += requestsStillToSend(x);
+    return n;
   }
 
   /** How long until `n` more requests fit `conn`'s current socket's budget (0 = now). */

@@ -176,6 +176,11 @@ export class UpbitRequests extends SubscriptionControl {
     if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE) this.askAgain(t.conn);
   }
 
+  /** Each as restartTopic (a subscribe is the whole list, and an active code sends none: nothing to batch). */
+  override restartTopics(topics: readonly TopicState[]): void {
+    for (const t of topics) this.restartTopic(t);
+  }
+
   /**
    * The whole list again, at most once per resendMinMs per connection: every code answers it with its SNAPSHOT, so a
    * silent code that does not is not subscribed. Returns when the last such request was written (now, or less than
