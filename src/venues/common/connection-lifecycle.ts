@@ -699,6 +699,16 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Replay: records were lost here (app Feeder.captureGap: a file that ended early, a time jump). A book refused for
+   * now waits for the recorded acceptance of a subscribe of it (TopicState.refusedUntilAck), which the lost records may
+   * have held: it takes its frames again, resyncing the venue's usual way. Until s-rd4a it ignored them to the replay's
+   * end (or a recorded close), RESYNCING where live, its retry accepted, had it LIVE (each frame kept it from STALE).
+   */
+  replayCaptureGap(): void {
+    for (const conn of this.conns) for (const t of conn.topics) t.refusedUntilAck = false;
+  }
+
+  /**
    * Replay: the recorded open of connection `name` (CONNECTION_OPENED_URL). Live, no book of a connection is LIVE at
    * its open: its last socket's close invalidated them (onDisconnected), or the process had just started. A book
    * replay still holds LIVE (or STALE) there lost its socket's end from the capture (the recorder stopped and started

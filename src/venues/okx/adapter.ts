@@ -316,6 +316,11 @@ export class OkxAdapter implements VenueAdapter {
     return true;
   }
 
+  /** Replay: records were lost here (app Feeder.captureGap): a book refused for now takes its frames again (ConnectionLifecycle.replayCaptureGap). */
+  replayCaptureGap(): void {
+    this.lifecycle.replayCaptureGap();
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;
