@@ -232,6 +232,8 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     private readonly hooks: RestBridgeHooks<R>,
     /** The byte budget of all buffered copies together (DEFAULT_MAX_BUFFERED_BYTES). */
     readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    /** Told after each diff buffered, its bytes counted, before it may bridge (Binance: the markets' peak, market-bridges.ts). */
+    private readonly onBuffered: (() => void) | null = null,
   ) {}
 
   /** True while `t` is bridging: the adapter buffers its diffs here instead of applying them. */
@@ -297,6 +299,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     b.bytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
+    this.onBuffered?.();
     if (b.snapshot) this.tryBridge(t, b);
   }
 
