@@ -346,7 +346,10 @@ export class BinanceAdapter implements VenueAdapter {
     return true;
   }
 
-  /** Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap). */
+  /**
+   * Replay: records were lost here (app Feeder.captureGap): the requests still unanswered are forgotten and a book
+   * refused for now takes its frames again (ConnectionLifecycle.replayCaptureGap).
+   */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
   }

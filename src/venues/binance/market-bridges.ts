@@ -37,11 +37,25 @@ export function streamsByMarket(topics: readonly { readonly market: MarketName }
 /** One RestBridge per market, each with its part of the bytes (splitByMarket); the counters summed over them. */
 export class MarketBridges<R extends DiffRange = DiffRange> {
   private readonly byMarket = new Map<MarketName, RestBridge<R>>();
-  /** The most the markets' buffers have held together. */
+  /**
+   * The most the markets' buffers have held together, taken as each diff is buffered (before it may bridge, as each
+   * RestBridge's own peak). Until s-rd4a it was taken after buffer() returned: a diff that bridged at once (its
+   * snapshot in hand) was handed over by then and left out.
+   */
   peakBufferedBytes = 0;
 
   constructor(hooks: RestBridgeHooks<R>, bytesByMarket: ReadonlyMap<MarketName, number>) {
-    for (const [m, bytes] of bytesByMarket) this.byMarket.set(m, new RestBridge<R>(hooks, bytes));
+    const all: RestBridge<R>[] = [];
+    const notePeak = () => {
+      let total = 0;
+      for (let i = 0; i < all.length; i++) total += all[i]!.bufferedBytes; // per buffered diff: no iterator
+      if (total > this.peakBufferedBytes) this.peakBufferedBytes = total;
+    };
+    for (const [m, bytes] of bytesByMarket) {
+      const b = new RestBridge<R>(hooks, bytes, notePeak);
+      this.byMarket.set(m, b);
+      all.push(b);
+    }
   }
 
   /** The market's bridge (every topic's market has one: the parts are made from the adapter's topics). */
@@ -65,9 +79,7 @@ export class MarketBridges<R extends DiffRange = DiffRange> {
   }
 
   buffer(t: TopicState, update: BookUpdate, range: R): void {
-    this.of(t).buffer(t, update, range);
-    const total = this.bufferedBytes;
-    if (total > this.peakBufferedBytes) this.peakBufferedBytes = total;
+    this.of(t).buffer(t, update, range); // the peak: notePeak
   }
 
   supply(t: TopicState, snapshot: BookUpdate, seq: number): boolean {

@@ -93,7 +93,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   /**
    * Its subscribe was refused for a reason that may pass and waits to be sent again (RESYNCING / SUBSCRIBE_REJECTED,
    * set by common/rest-bridge.ts refusalDropsBridge: Binance, OKX): the venue's updates for it are ignored until a
-   * subscribe of it is accepted again or its connection drops, so none opens a REST bridge meanwhile.
+   * subscribe of it is accepted again or its connection drops (a halt keeps it), so none opens a REST bridge meanwhile (replay: also
+   * at a capture gap, ConnectionLifecycle.replayCaptureGap).
    */
   refusedUntilAck = false;
 

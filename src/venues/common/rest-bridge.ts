@@ -29,15 +29,18 @@ import type { InvalidateTopic } from "./subscription-control.ts";
  * dropped (`dropBridge`: its buffer goes, a request still out is given up unrecorded, so replay does not bridge it
  * either) before the book is invalidated. Before s-binhalt / s-rdrepd2 / s-rd3a a snapshot still to come bridged the
  * updates buffered before the refusal to LIVE. Refused for now, it ignores its updates until a subscribe of it is
- * accepted again (TopicState.refusedUntilAck; a halted one's SUB_REJECTED ignores them): before s-refold the next
- * one opened a new bridge, its snapshot asked for (REST weight) and the book LIVE from it, the subscribe still
- * waiting to be sent again. Before s-refold each adapter carried this rule itself.
+ * accepted again (TopicState.refusedUntilAck): before s-refold the next one opened a new bridge, its snapshot asked
+ * for (REST weight) and the book LIVE from it, the subscribe still waiting to be sent again. A halt leaves the mark as
+ * it was (SUB_REJECTED ignores the updates meanwhile): a book refused for now, closed and listed again while its retry
+ * waits takes that retry's answer as its subscribe's (ConnectionLifecycle.activateAll), and until s-rd4a, the mark
+ * cleared by the halt, its next update opened a bridge and made it LIVE before the retry went. Before s-refold each
+ * adapter carried this rule itself.
  */
 export function refusalDropsBridge(dropBridge: (t: TopicState) => void, invalidate: InvalidateTopic): InvalidateTopic {
   return (t, state, reason) => {
     if (state === BookState.HALTED || reason === StatusReason.SUBSCRIBE_REJECTED) {
       dropBridge(t);
-      t.refusedUntilAck = state !== BookState.HALTED;
+      if (state !== BookState.HALTED) t.refusedUntilAck = true;
     }
     invalidate(t, state, reason);
   };
@@ -229,6 +232,8 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     private readonly hooks: RestBridgeHooks<R>,
     /** The byte budget of all buffered copies together (DEFAULT_MAX_BUFFERED_BYTES). */
     readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    /** Told after each diff buffered, its bytes counted, before it may bridge (Binance: the markets' peak, market-bridges.ts). */
+    private readonly onBuffered: (() => void) | null = null,
   ) {}
 
   /** True while `t` is bridging: the adapter buffers its diffs here instead of applying them. */
@@ -294,6 +299,7 @@ export class RestBridge<R extends DiffRange = DiffRange> {
     b.bytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.peakBufferedBytes) this.peakBufferedBytes = this.bufferedBytes;
+    this.onBuffered?.();
     if (b.snapshot) this.tryBridge(t, b);
   }
 

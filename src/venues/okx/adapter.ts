@@ -334,8 +334,9 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   /**
-   * Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap),
-   * and a book held by a recorded unsubscribe takes its frames again (its subscribe may be among the lost records).
+   * Replay: records were lost here (app Feeder.captureGap): the requests still unanswered are forgotten, a book refused
+   * for now takes its frames again (ConnectionLifecycle.replayCaptureGap), and a book held by a recorded unsubscribe
+   * takes them too (its subscribe may be among the lost records).
    */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();

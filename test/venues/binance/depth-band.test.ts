@@ -19,8 +19,8 @@ import type { BookView } from "../../../src/core/book-view.ts";
 import type { BinanceConnection } from "../../../src/venues/binance/connection.ts";
 import { BinanceTopic } from "../../../src/venues/binance/connection.ts";
 import { DepthBand } from "../../../src/venues/binance/depth-band.ts";
-import { splitByMarket } from "../../../src/venues/binance/market-bridges.ts";
-import { bytesOfCopy } from "../../../src/venues/common/rest-bridge.ts";
+import { MarketBridges, splitByMarket } from "../../../src/venues/binance/market-bridges.ts";
+import { bytesOfCopy, type DiffRange } from "../../../src/venues/common/rest-bridge.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { levelsOfSim, levelsOfView, waitFor } from "../../e2e/harness.ts";
@@ -302,5 +302,29 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     const uneven = splitByMarket(1000, new Map([["spot", 999], ["linear", 1]]));
     expect(uneven.get("linear")).toBe(250); // a quarter at least, whatever its streams
     expect(uneven.get("spot")! + uneven.get("linear")!).toBeLessThanOrEqual(1000);
+  });
+
+  test("MarketBridges' peak counts the diff that bridges as it is buffered (each market's bridge counts it)", () => {
+    // A snapshot in hand (newer than the diffs so far), the next diff bridges at once: held, then handed over. Until
+    // s-rd4a the markets' peak was taken after the handover, without it (bridgeBufferedBytesPeak below its market's).
+    const bridges = new MarketBridges<DiffRange>(
+      {
+        fetchSnapshot: () => Promise.reject(new Error("supplied")),
+        bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
+        deliver: () => {},
+        fail: () => {},
+      },
+      new Map([["spot", 1 << 20]]),
+    );
+    const t = new BinanceTopic(0, "spot", "BTCUSDT", 20, "btcusdt@depth@100ms", {} as BinanceConnection);
+    const diff = new BookUpdate(8);
+    for (let i = 0; i < 8; i++) diff.pushBid(1000 - i, 1);
+    diff.venueSeq = 11;
+    bridges.begin(t, false);
+    bridges.supply(t, new BookUpdate(), 10);
+    bridges.buffer(t, diff, { first: 11, last: 11 });
+    expect(bridges.isBridging(t)).toBe(false); // bridged
+    expect(bridges.bufferedBytes).toBe(0);
+    expect(bridges.peakBufferedBytes).toBe(bytesOfCopy(diff));
   });
 });

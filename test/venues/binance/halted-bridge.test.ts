@@ -117,4 +117,25 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
     expect(whileRefused()).toEqual({ asked: 0, live: 0 });
     expect(sim.stats.depthRequests).toBe(2);
   }, 20_000);
+
+  test("refused for now, then closed and listed again while its retry waits: the diffs still coming start no bridge (the retry still to be accepted)", async () => {
+    // The listing found the symbol not trading (retire: HALTED) and trading again before the refused subscribe's retry
+    // went: the topic waits for that retry (activate: subscribeOut). Until s-rd4a the halt cleared refusedUntilAck, so
+    // the next diff began a bridge, its snapshot asked for and the book LIVE before the retry was even sent.
+    const { adapter, stepUntil, whileRefused } = await refusedWhileBridging((x) => {
+      const t = x.topics[0]!;
+      t.sub = SUB_PENDING;
+      t.subscribeErrorStreak = 8; // its retry 30-60 s away: not sent during this test
+      x.control.retryAfterError(t.conn, t, "Server is currently overloaded with other requests. Please try again in a few minutes.");
+    }, BookState.RESYNCING);
+    const x = adapter as unknown as Internals & { lifecycle: { retire(t: TopicState, reason: StatusReason): void; activate(t: TopicState): void } };
+    const t = x.topics[0]!;
+    x.lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
+    x.lifecycle.activate(t);
+    expect(t.sub).toBe(SUB_PENDING); // waits for the retry, which is still out
+    const before = adapter.stats().messages!;
+    await stepUntil(() => adapter.stats().messages! >= before + 5, "five more diffs of the stream");
+    expect(whileRefused()).toEqual({ asked: 0, live: 0 });
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "awaiting_snapshot", bridging: false });
+  }, 20_000);
 });

@@ -9,29 +9,36 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
-import type { BookSink } from "../../../src/venues/venue.ts";
+import type { BookSink, VenueAdapter } from "../../../src/venues/venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["btcusdt@depth@100ms"]])}`;
+
+/** A replaying adapter of spot BTCUSDT (depth 1000) and what a test feeds it on conn0.spot. */
+async function replaying() {
+  const config: VenueConfig = { venue: "binance", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "spot", depth: 1000, symbols: ["BTCUSDT"] }], overrides: new Map([["spot:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]) };
+  const adapter = new BinanceAdapter(config, [{ market: "spot", symbol: "BTCUSDT", depth: 1000 }], { log: silentLogger });
+  cleanups.push(() => adapter.stop());
+  await adapter.loadInstruments();
+  const invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+  let updates = 0;
+  const sink: BookSink = { onBookUpdate: () => void updates++, onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }), onInstrumentChanged: () => undefined };
+  adapter.startReplay(sink);
+  const conn = "conn0.spot";
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, 1)).toBe(true);
+  const feed = (f: string) => expect(adapter.ingestFrame("spot", conn, f, 1)).toBe(true);
+  event("ws:open");
+  event("ws:sockets");
+  return { adapter, invalid, updates: () => updates, conn, event, feed };
+}
+
 describe("binance replay: a held refusal and a recorded REST snapshot", () => {
   test("the REST snapshot after the replacement's refusal decides it as the venue's: halted, not bridged to LIVE", async () => {
-    const config: VenueConfig = { venue: "binance", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "spot", depth: 1000, symbols: ["BTCUSDT"] }], overrides: new Map([["spot:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]) };
-    const adapter = new BinanceAdapter(config, [{ market: "spot", symbol: "BTCUSDT", depth: 1000 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    await adapter.loadInstruments();
-    const invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
-    let updates = 0;
-    const sink: BookSink = { onBookUpdate: () => void updates++, onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }), onInstrumentChanged: () => undefined };
-    adapter.startReplay(sink);
-    const conn = "conn0.spot";
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, 1)).toBe(true);
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", conn, f, 1)).toBe(true);
-    const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["btcusdt@depth@100ms"]])}`;
-    event("ws:open");
-    event("ws:sockets");
+    const { adapter, invalid, updates, conn, event, feed } = await replaying();
     event(request("s1"));
     feed(`{"result":null,"id":11}`);
     // A diff before any snapshot: the bridge waits for the REST snapshot (the recorded one to come).
@@ -44,6 +51,21 @@ describe("binance replay: a held refusal and a recorded REST snapshot", () => {
     adapter.ingestRest("spot", conn, "http://127.0.0.1:1/api/v3/depth?symbol=BTCUSDT&limit=1000", `{"lastUpdateId":10,"bids":[["99.9","1.000"]],"asks":[["100.1","1.000"]]}`, 2);
     expect(invalid).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(adapter.topicInfo(0).state).toBe("halted");
-    expect(updates).toBe(0);
+    expect(updates()).toBe(0);
+  });
+
+  test("a stream refused for now takes its diffs again after a capture gap (the recorded acceptance may be in the lost records): bridged to LIVE from the recorded snapshot", async () => {
+    // Until s-rd4a replay ignored the stream's diffs for good after the gap (refusedUntilAck, its stale clock refreshed
+    // by each): RESYNCING to the replay's end where live, its retry accepted, had the book LIVE.
+    const { adapter, event, feed, invalid, conn } = await replaying();
+    event(request("s1"));
+    feed(`{"result":null,"id":11}`);
+    event(request("s2"));
+    feed(`{"error":{"code":-1,"msg":"Server is currently overloaded with other requests. Please try again in a few minutes."},"id":12}`);
+    expect(invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    (adapter as VenueAdapter).replayCaptureGap?.(); // as app Feeder.captureGap does at a file that ended early
+    feed(`{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":11,"u":11,"b":[["100.0","1.000"]],"a":[]}}`);
+    adapter.ingestRest("spot", conn, "http://127.0.0.1:1/api/v3/depth?symbol=BTCUSDT&limit=1000", `{"lastUpdateId":10,"bids":[["99.9","1.000"]],"asks":[["100.1","1.000"]]}`, 2);
+    expect(adapter.topicInfo(0).state).toBe("live");
   });
 });

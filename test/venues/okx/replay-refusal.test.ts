@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { VenueAdapter } from "../../../src/venues/venue.ts";
 import { btcUsdtConfig, MapSink } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -133,6 +134,21 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     event("ws:retired");
     expect(sink.invalid).toEqual(HALTED);
     expect(adapter.topicInfo(0).state).toBe("halted");
+  });
+
+  test("a book refused for now takes its frames again after a capture gap (the recorded acceptance may be in the lost records): LIVE from the next snapshot", async () => {
+    // Live: the retry was accepted and the book LIVE from its snapshot; the capture lost the retry's ws:req and answer.
+    // Until s-rd4a replay ignored the book's frames for good (refusedUntilAck, its stale clock refreshed by each): it
+    // stayed RESYNCING to the replay's end, or to a recorded close.
+    const busy = JSON.stringify({ id: "s2", event: "error", code: "50001", msg: "Service temporarily unavailable. Please try again later." });
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event(request("s2"));
+    feed(busy);
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    (adapter as VenueAdapter).replayCaptureGap?.(); // as app Feeder.captureGap does at a file that ended early
+    feed(snapshot.replace('"seqId":10', '"seqId":20'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(20);
   });
 
   test("a refusal over the rate limit is not sent again in replay (no warning of a retry): the recorded retry follows", async () => {
