@@ -136,7 +136,8 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /**
    * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
    * is disconnected (its buffer would be discarded at the next connect attempt; also while a connection made again after
-   * a close for good sets up its JetStream stream, which may not be there yet), and while it holds more than
+   * a close for good sets up its JetStream stream, which may not be there yet, and after the client's own reconnect
+   * until the stream is read on the new connection: recheckStream), and while it holds more than
    * maxPendingBytes unwritten (NATS or the link slower than the feed: the bridge's memory would grow without bound).
    */
   droppedDisconnected: number;
@@ -402,6 +403,18 @@ export class ForwardBridge {
   private readonly maxPendingBytes: number;
   /** The JetStream stream's watch (with `jetstream`), read by `health`. */
   private watch: StreamWatch | undefined;
+  /** The JetStream manager of the connection published through (with `jetstream`): the stream read again on it. */
+  private jsm: StreamManager | undefined;
+  /**
+   * With `jetstream`: the client's transport (one per connection it makes, @nats-io/nats-core 3.x internals) on which
+   * the stream was last read. A connection the client made again by itself gets nothing until the stream is read on
+   * it (recheckStream): a server restarted without the stream (a fresh one, no persistence) took everything published
+   * into it until the next watch check, lost yet counted as published, and never as streamNotStored (that check starts
+   * counting afresh from the stream it makes again). One comparison per datagram, nothing allocated.
+   */
+  private checkedTransport: unknown;
+  /** recheckStream is under way. */
+  private rechecking = false;
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
@@ -458,8 +471,8 @@ export class ForwardBridge {
    * it and stayed 503 after NATS came back until the feed sent something).
    */
   get health(): { natsConnected: boolean; authRefused: boolean; overMaxPending: boolean; streamStoring: boolean | undefined } {
-    const attached = this.nc !== undefined && this.running && this.reconnectTimer === undefined && !this.reconnecting;
     const p = this.protocol;
+    const attached = this.nc !== undefined && this.running && this.reconnectTimer === undefined && !this.reconnecting && !this.streamUnchecked(p);
     return {
       natsConnected: attached && (p === undefined || p.connected === true),
       authRefused: this.authRefusing,
@@ -594,14 +607,50 @@ export class ForwardBridge {
     if (events !== undefined) void this.watchServerErrors(events).catch(() => undefined);
     const js = this.opts.jetstream;
     if (js) {
+      // The connection the stream is set up on: the client may make another meanwhile (then read again, below).
+      const transport = this.protocol?.transport;
+      this.jsm = undefined;
       const jsm = await this.ensureStream(nc, js);
       if (this.stopped || this.nc !== nc) return; // closed meanwhile: a start since has its own watch
       const watch = new StreamWatch(js.stream, this.opts.log, async () => void (await this.ensureStream(nc, js)), () => this.sent);
       this.watch = watch;
       await watch.baseline(jsm, this.counters);
       if (this.stopped || this.nc !== nc) return;
+      this.jsm = jsm;
+      this.checkedTransport = transport;
       this.streamTimer = setInterval(() => void watch.check(jsm, this.sent, this.counters).catch(() => undefined), js.checkIntervalMs ?? STREAM_CHECK_INTERVAL_MS);
       this.streamTimer.unref?.();
+      void this.recheckStream();
+    }
+  }
+
+  /** With a stream, the client's connection now is not one the stream was read on (checkedTransport). */
+  private streamUnchecked(p: NatsProtocol | undefined): boolean {
+    return this.opts.jetstream !== undefined && p !== undefined && p.transport !== this.checkedTransport;
+  }
+
+  /**
+   * Cold: the client connected again by itself (its reconnect, not connectAgain): the stream is read on the new
+   * connection before anything is published into it (StreamWatch.verify: made again if gone, logged and counted as
+   * streamMissing; a stream that cannot be read is counted and logged as by a check, and publishing goes on, live
+   * readers served as before). Meanwhile datagrams are dropped and numbered as lost, as while disconnected. A
+   * connection made again during the read is read again.
+   */
+  private async recheckStream(): Promise<void> {
+    const nc = this.nc;
+    const p = this.protocol;
+    const watch = this.watch;
+    const jsm = this.jsm;
+    if (this.rechecking || nc === undefined || p === undefined || watch === undefined || jsm === undefined) return;
+    this.rechecking = true;
+    try {
+      while (!this.stopped && this.nc === nc && this.watch === watch && p.connected === true && this.streamUnchecked(p) && this.reconnectTimer === undefined && !this.reconnecting) {
+        const transport = p.transport;
+        await watch.verify(jsm, () => this.sent, this.counters);
+        if (this.nc === nc && p.connected === true && p.transport === transport) this.checkedTransport = transport;
+      }
+    } finally {
+      this.rechecking = false;
     }
   }
 
@@ -611,6 +660,7 @@ export class ForwardBridge {
       if (e.type === "reconnect") {
         this.counters.natsReconnects++;
         this.authAccepted();
+        void this.recheckStream(); // the server may have lost the stream (a datagram meanwhile starts it too)
       }
       if (e.type !== "error") continue;
       if (isAuthError(e.error)) this.authRefused((e.error as Error).message);
@@ -800,7 +850,8 @@ export class ForwardBridge {
     // Nor is one connectAgain has not finished with: while its JetStream set-up runs the stream may not be there yet
     // (a server that lost it), and what went in was not stored, a hole in the history yet counted as published, before
     // the watch's baseline (until 2026-12-06); and one it closes after the set-up failed shows itself connected too.
-    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting;
+    // Nor one the client made again by itself until the stream is read on it (checkedTransport).
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting && (this.opts.jetstream === undefined || p.transport === this.checkedTransport);
     if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, connected);
       return;
@@ -917,6 +968,7 @@ export class ForwardBridge {
   // Cold: a datagram NATS cannot take now (disconnected, or the client's backlog over maxPendingBytes). Dropped and
   // counted; its number is skipped, so every reader sees the loss as a gap (a heartbeat loses nothing).
   private drop(up: Upstream, count: number, connected: boolean): void {
+    if (!connected && !this.rechecking && this.protocol?.connected === true) void this.recheckStream(); // before the reconnect event
     if (connected) this.counters.droppedBacklog += count;
     else this.counters.droppedDisconnected += count;
     if (count > 0 && up !== UNNUMBERED) up.forward++;

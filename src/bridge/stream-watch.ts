@@ -63,6 +63,11 @@ export class StreamWatch {
   /** The baseline read the stream: until then whether it stores is unknown. */
   private read = false;
   private checking = false;
+  /**
+   * Bumped by verify(): a check under way then is abandoned (its result not taken): its request may have gone out on
+   * a connection since dropped, answered by nothing until the client's request timeout (5 s).
+   */
+  private gen = 0;
 
   /**
    * Whether the last read of the stream (the baseline, then each check) found it there and storing what the bridge
@@ -99,8 +104,9 @@ export class StreamWatch {
    * published during the read and stored before the server read the stream counted as published after the baseline
    * but was in it, a false hole for good (no check takes back a deficit).
    */
-  async baseline(jsm: StreamManager, c: StreamWatchCounters): Promise<void> {
+  async baseline(jsm: StreamManager, c: StreamWatchCounters, gen = this.gen): Promise<void> {
     const info = await jsm.streams.info(this.name);
+    if (gen !== this.gen) return; // abandoned (verify)
     const sent = this.sentNow();
     this.read = true;
     this.missing = false;
@@ -112,63 +118,83 @@ export class StreamWatch {
     this.prevDeficit = 0;
   }
 
+  /**
+   * Cold: one check now (the client connected again by itself: the server may have lost the stream), a check under
+   * way abandoned. Resolves once the stream was read (made again if gone) or could not be read (counted and logged as
+   * by check()); never rejects.
+   */
+  async verify(jsm: StreamManager, sent: () => number, c: StreamWatchCounters): Promise<void> {
+    this.gen++;
+    this.checking = false;
+    await this.check(jsm, sent(), c).catch(() => undefined);
+  }
+
   /** One check (cold: every checkIntervalMs). `sent`: messages the bridge has published so far. */
   async check(jsm: StreamManager, sent: number, c: StreamWatchCounters): Promise<void> {
     if (this.checking || this.baseSeq < 0) return;
     this.checking = true;
+    const gen = this.gen;
     try {
-      let lastSeq: number;
-      let created: string;
-      try {
-        ({ state: { last_seq: lastSeq }, created } = await jsm.streams.info(this.name));
-      } catch (err) {
-        if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
-        this.readable();
-        this.missing = true; // until it is made again (the baseline below)
-        c.streamMissing++;
-        this.log.error(`JetStream stream ${this.name} is gone (deleted?): messages published since it went are not in the history; creating it again`, { stream: this.name });
-        try {
-          await this.recreate();
-        } catch (e) {
-          // Cold: counted and logged again at the next check, until it can be created.
-          return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
-        }
-        // The count as the new stream is read, not the check's: what was published (and stored) while it was made
-        // counted as published before it, a false hole (s-natsst; under load, making a file stream takes a while).
-        await this.baseline(jsm, c);
-        return;
-      }
-      this.readable();
-      this.missing = false; // made again meanwhile (by another bridge, an operator)
-      if (lastSeq < this.baseSeq || created !== this.created) {
-        // Cold: the stream was replaced by another of that name (deleted and created again between two checks: by an
-        // operator, or by another bridge's watch). By its last sequence alone, one made again that already held more
-        // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
-        // same: everything the old one had stored was counted as not stored.
-        this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
-        return void (await this.baseline(jsm, c));
-      }
-      // More stored since the baseline than the bridge has published since (read now, after the stream): messages
-      // counted as published at the baseline but stored after it. Taken as before it, else they hid a later hole
-      // of their number (one bridge per stream: another bridge's messages make this grow too, see the module).
-      const excess = lastSeq - this.baseSeq - (this.sentNow() - this.sentBase);
-      if (excess > 0) this.baseSeq += excess;
-      // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
-      const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
-      const deficit = this.notStoredBase + Math.min(deficitNow, this.prevDeficit);
-      this.prevDeficit = deficitNow;
-      this.sentAtPrevCheck = sent;
-      if (deficit > c.streamNotStored) {
-        const first = !this.failing;
-        this.failing = true;
-        c.streamNotStored = deficit;
-        if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage? or what the client held when NATS went down): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
-      } else if (this.failing) {
-        this.failing = false;
-        this.log.info(`JetStream stream ${this.name} stores again`, { stream: this.name, streamNotStored: c.streamNotStored });
-      }
+      await this.checkNow(jsm, sent, c, gen);
     } finally {
-      this.checking = false;
+      if (gen === this.gen) this.checking = false;
+    }
+  }
+
+  /** check()'s work; after each request, nothing more once abandoned (`gen` is not this.gen: verify). */
+  private async checkNow(jsm: StreamManager, sent: number, c: StreamWatchCounters, gen: number): Promise<void> {
+    let lastSeq: number;
+    let created: string;
+    try {
+      ({ state: { last_seq: lastSeq }, created } = await jsm.streams.info(this.name));
+    } catch (err) {
+      if (gen !== this.gen) return;
+      if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
+      this.readable();
+      this.missing = true; // until it is made again (the baseline below)
+      c.streamMissing++;
+      this.log.error(`JetStream stream ${this.name} is gone (deleted? a NATS server restarted without it?): messages published since it went are not in the history; creating it again`, { stream: this.name });
+      try {
+        await this.recreate();
+      } catch (e) {
+        if (gen !== this.gen) return;
+        // Cold: counted and logged again at the next check, until it can be created.
+        return this.log.error(`JetStream stream ${this.name} could not be created again: history is not kept`, { stream: this.name, error: (e as Error).message });
+      }
+      // The count as the new stream is read, not the check's: what was published (and stored) while it was made
+      // counted as published before it, a false hole (s-natsst; under load, making a file stream takes a while).
+      await this.baseline(jsm, c, gen);
+      return;
+    }
+    if (gen !== this.gen) return;
+    this.readable();
+    this.missing = false; // made again meanwhile (by another bridge, an operator)
+    if (lastSeq < this.baseSeq || created !== this.created) {
+      // Cold: the stream was replaced by another of that name (deleted and created again between two checks: by an
+      // operator, or by another bridge's watch). By its last sequence alone, one made again that already held more
+      // than the baseline (always so for a stream the bridge made at its start, baseline 0) was taken for the
+      // same: everything the old one had stored was counted as not stored.
+      this.log.warn(`JetStream stream ${this.name} was replaced: its history starts again`, { stream: this.name, lastSeq });
+      return void (await this.baseline(jsm, c, gen));
+    }
+    // More stored since the baseline than the bridge has published since (read now, after the stream): messages
+    // counted as published at the baseline but stored after it. Taken as before it, else they hid a later hole
+    // of their number (one bridge per stream: another bridge's messages make this grow too, see the module).
+    const excess = lastSeq - this.baseSeq - (this.sentNow() - this.sentBase);
+    if (excess > 0) this.baseSeq += excess;
+    // Confirmed over two checks: a stream merely slow to store (a loaded server) catches up, a hole stays.
+    const deficitNow = this.sentAtPrevCheck - this.sentBase - (lastSeq - this.baseSeq);
+    const deficit = this.notStoredBase + Math.min(deficitNow, this.prevDeficit);
+    this.prevDeficit = deficitNow;
+    this.sentAtPrevCheck = sent;
+    if (deficit > c.streamNotStored) {
+      const first = !this.failing;
+      this.failing = true;
+      c.streamNotStored = deficit;
+      if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage? or what the client held when NATS went down): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
+    } else if (this.failing) {
+      this.failing = false;
+      this.log.info(`JetStream stream ${this.name} stores again`, { stream: this.name, streamNotStored: c.streamNotStored });
     }
   }
 

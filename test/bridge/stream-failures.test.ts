@@ -8,6 +8,8 @@
  * Real parts: nats-server, ForwardBridge (datagrams handed to onDatagram), the reader (attachNats) feeding an
  * unchanged FeedSubscriber; the stream is changed and deleted through a second connection, as an operator would.
  */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { StreamWatch, type StreamManager } from "../../src/bridge/stream-watch.ts";
@@ -199,7 +201,8 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     for (let i = 0; i < 3; i++) t.delta(943490 - i); // lost: NATS is down
     expect(t.bridge.counters.droppedDisconnected).toBe(3);
     await nats.restart();
-    await waitFor(() => connected(), "the bridge reconnected");
+    // Ready once the stream was read on the new connection (what comes before is dropped and numbered as lost).
+    await waitFor(() => connected() && t.bridge.health.natsConnected, "the bridge reconnected");
     t.delta(943480);
     seq = 0;
     await waitFor(() => seq >= 3, "stored after the restart", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s), () => undefined));
@@ -265,6 +268,61 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect([c.published - before.published, c.droppedDisconnected - before.droppedDisconnected, await lastSeq("SFSET")]).toEqual([2, 2, 2]);
   });
 
+  // The client's own reconnect (not the bridge's connect made again) to a server restarted without the stream (a
+  // fresh one, no persistence): before, nothing looked at the stream until the next watch check (5 s by default, here
+  // never): everything published meanwhile went to subjects no stream captured, counted as published, never as
+  // streamNotStored (the check that found it gone starts counting afresh). Now the bridge reads the stream on each new
+  // connection before publishing into it (made again if gone); what comes meanwhile is dropped and numbered as lost.
+  test("the client's own reconnect to a server that lost the stream: the stream made again before anything is published into it", async () => {
+    const own = await NatsServer.start();
+    stops.push(() => own.stop());
+    const { log, lines } = captureLog();
+    const bridge = new ForwardBridge({ groups: [], servers: own.url, prefix: "sffresh", jetstream: { stream: "SFFRESH", maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 60_000 }, log });
+    await bridge.start();
+    stops.push(() => bridge.stop());
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const refresh = () => {
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      for (const d of take(p, (sendUs += 10_000))) bridge.onDatagram(d);
+    };
+    const connected = () => (bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
+    const ownJsm = async () => {
+      const nc = await connectNats(own.url, "operator");
+      const { jetstreamManager } = (await import("@nats-io/jetstream")) as unknown as { jetstreamManager: (nc: unknown) => Promise<Jsm> };
+      return { nc, jsm: await jetstreamManager(nc) };
+    };
+    const storedIn = async (m: Jsm) => m.streams.info("SFFRESH").then((i) => i.state.last_seq, () => -1); // -1: no stream
+    refresh();
+    let seq = 0;
+    const a = await ownJsm();
+    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void storedIn(a.jsm).then((s) => (seq = s)));
+    await a.nc.close();
+    await own.stop();
+    await waitFor(() => !connected(), "the bridge saw NATS go");
+    rmSync(join(own.storeDir, "jetstream"), { recursive: true, force: true }); // a fresh server: no stream
+    await own.restart();
+    await waitFor(() => connected(), "the client reconnected by itself");
+    const before = { ...bridge.counters };
+    refresh(); // at once: dropped while the stream is read again, or published into it once made again
+    await waitFor(() => bridge.health.natsConnected, "ready again", 10_000);
+    refresh();
+    await (bridge as unknown as { nc: { flush(): Promise<void> } }).nc.flush();
+    const b = await ownJsm();
+    stops.push(() => b.nc.close());
+    seq = -1;
+    await waitFor(() => seq >= 2, "stored in a stream made again", 3000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
+    const c = bridge.counters;
+    const published = c.published - before.published;
+    // Everything counted as published is in the stream; the rest was dropped (numbered as lost). Before: [4, 0, -1, 0].
+    expect([published, published + c.droppedDisconnected - before.droppedDisconnected, await storedIn(b.jsm), c.streamMissing]).toEqual([published, 4, published, 1]);
+    expect(published).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.level === "error" && /SFFRESH is gone/.test(l.msg))).toBe(true);
+  }, 30_000);
+
   test("JetStream unavailable (nats-server restarted without it): warned while the stream cannot be checked, the hole counted once it can", async () => {
     // Its own server: this one is restarted without JetStream, then with it (the same store).
     const own = await NatsServer.start();
@@ -284,7 +342,8 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await waitFor(() => !connected(), "the bridge saw NATS go");
     const plain = Bun.spawn([NATS_BIN, "-a", "127.0.0.1", "-p", String(own.port)], { stdout: "ignore", stderr: "ignore" });
     try {
-      await waitFor(() => connected(), "the bridge reconnected (no JetStream)");
+      // Publishing once the stream was tried on the new connection (cannot be read: the live feed goes on).
+      await waitFor(() => connected() && bridge.health.natsConnected, "the bridge reconnected (no JetStream)");
       // The bridge publishes (NATS is up), the stream stores none of it: before, no word of it.
       for (let i = 0; i < 5; i++) beat();
       const failed = bridge.counters.streamCheckFailures;
@@ -422,5 +481,28 @@ describe("the stream watch's storing (what the gauge and /readyz read)", () => {
     st.lastSeq += 4;
     for (let i = 0; i < 3; i++) await watch.check(jsm, sent, counters);
     expect([counters.streamNotStored, watch.storing]).toEqual([0, true]);
+  });
+
+  // The forward bridge reads its stream on each connection the client makes again by itself (verify), publishing
+  // nothing meanwhile. A periodic check under way then may wait for an answer on the dropped connection that never
+  // comes (the client's 5 s request timeout): verify does not wait for it, and its late answer changes nothing.
+  test("verify: a check under way is abandoned, its late answer taken for nothing", async () => {
+    const { st, jsm } = fakeStream();
+    const counters = { streamNotStored: 0, streamMissing: 0, streamCheckFailures: 0 };
+    const watch = new StreamWatch("W", silentLogger, async () => void (await jsm.streams.add({})), () => 0);
+    await watch.baseline(jsm, counters);
+    const info = jsm.streams.info;
+    let answerLate = (): void => undefined;
+    jsm.streams.info = () => new Promise((_, reject) => (answerLate = () => reject(new Error("TIMEOUT")))); // the old connection's
+    const stale = watch.check(jsm, 0, counters);
+    jsm.streams.info = info;
+    st.gone = true; // the server restarted without the stream
+    let verified = false;
+    const v = watch.verify(jsm, () => 0, counters).then(() => (verified = true));
+    await new Promise((r) => setTimeout(r, 0)); // the fake answers within microtasks: one turn is plenty
+    expect(verified).toBe(true); // before the stale check answered: it was not waited for
+    answerLate();
+    await stale;
+    expect([counters.streamMissing, counters.streamCheckFailures, watch.storing, st.gone]).toEqual([1, 0, true, false]);
   });
 });
