@@ -44,7 +44,11 @@ const LOCK_POLL_MIN_MS = 2;
 const LOCK_POLL_SPREAD_MS = 8;
 
 /**
- * Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`.
+ * Disk cache: `{"version":1,"venue":"<venue>","savedAt":…,"instruments":{"linear:BTCUSDT":{"tickSize","lotSize"}}}`,
+ * an entry with the expiry its listing gave where it gave one (`"expiresMs"`, ms since the epoch: an option or dated
+ * future resolved from the cache while REST is unreachable is still closed at its expiry). The field is optional
+ * within version 1, so files written before it load (their entries' expiry unknown: none kept) and a feeder before
+ * it still reads (and merges) this one, dropping the expiries it rewrites (unknown again, never wrong).
  * A missing file is an empty cache. Throws, naming the file and why, for one this feeder cannot take as `venue`'s:
  * unreadable, not JSON, another version, or another venue's (keys carry no venue: Upbit's and Bithumb's spot:KRW-BTC
  * would resolve each other's books at the wrong tick), or not a regular file. The caller logs it; a merge then
@@ -73,9 +77,17 @@ export async function readInstrumentCache(path: string, venue?: string): Promise
   }
   if (typeof body.instruments !== "object" || body.instruments === null) return out;
   for (const [key, spec] of Object.entries(body.instruments)) {
-    if (typeof spec?.tickSize === "string" && typeof spec?.lotSize === "string") out.set(key, { tickSize: spec.tickSize, lotSize: spec.lotSize });
+    if (typeof spec?.tickSize !== "string" || typeof spec?.lotSize !== "string") continue;
+    // An expiry that is no positive number is unknown (the watch judges whether a number is a time in ms).
+    const at = spec.expiresMs;
+    out.set(key, typeof at === "number" && Number.isFinite(at) && at > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: at } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
   }
   return out;
+}
+
+/** Whether a cache entry already says what `spec` says: tick, lot and expiry (none and unknown alike). */
+export function sameCachedSpec(old: InstrumentSpec | undefined, spec: InstrumentSpec): boolean {
+  return old !== undefined && old.tickSize === spec.tickSize && old.lotSize === spec.lotSize && old.expiresMs === spec.expiresMs;
 }
 
 class NotRegularCache extends Error {}
@@ -209,8 +221,7 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
   const cache = await readInstrumentCache(path, venue);
   let dirty = false;
   for (const [key, spec] of entries) {
-    const old = cache.get(key);
-    if (old && old.tickSize === spec.tickSize && old.lotSize === spec.lotSize) continue;
+    if (sameCachedSpec(cache.get(key), spec)) continue;
     cache.set(key, spec);
     dirty = true;
   }

@@ -108,6 +108,11 @@ export class InstrumentReloader {
     return this.announced.get(market)?.[0];
   }
 
+  /** Reload the market by `atMs` (the deadline clock) at the latest: as a failed reload's retry is (a start from the disk cache). */
+  dueBy(market: MarketName, atMs: number): void {
+    this.dueMs.set(market, Math.min(this.dueMs.get(market) ?? Infinity, atMs));
+  }
+
   /** Reload the market now (or as soon as its reload in flight is done). */
   requestNow(market: MarketName): void {
     this.asks.set(market, (this.asks.get(market) ?? 0) + 1);

@@ -20,7 +20,9 @@
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
  *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
  *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
- *   LIVE and frozen.
+ *   LIVE and frozen. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
+ *   an entry written before the cache kept them), and its market is reloaded 2 s after start (retried 2 s doubling
+ *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers.
  * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
  *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
  *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
@@ -35,7 +37,7 @@ import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
 import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
-import { InstrumentReloader, RELOAD_CHECK_MS } from "./instrument-reload.ts";
+import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
 import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
@@ -164,9 +166,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   private readonly badExpiry = new Set<number>();
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private readonly checkEveryMs: number;
-  /** The venue's source, noting each answer's expiry times and handing on tick and lot only. */
+  /** The venue's source, noting each answer's expiry times (the specs handed on keep them: the disk cache does). */
   private readonly source: InstrumentSource;
   private readonly markets: MarketName[];
+  /** Markets the disk cache answered for at start (REST failed): reloaded once running, so their listing is learned. */
+  private readonly cacheAnswered = new Set<MarketName>();
 
   constructor(private readonly o: InstrumentWatchOptions<T>) {
     const { venue, log, now, wallNow, random, config, subscriptions, restHeldUntilMs } = o;
@@ -222,7 +226,13 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, log, venue } = this.o;
     const source = this.source;
-    const { instruments, problems, unresolved } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
+    const { instruments, problems, unresolved, fromCache } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
+    // Their REST failed: the cache's expiry (if it holds one) closes the book as the listing's would.
+    for (const [index, spec] of fromCache) {
+      const t = this.o.topics[index]!;
+      this.noteExpiry(t, spec.expiresMs);
+      this.cacheAnswered.add(t.market);
+    }
     if (problems.length > 0) {
       const message = `${venue}: cannot resolve instruments for ${problems.join(", ")}`;
       const none = !instruments.some((i) => i !== undefined);
@@ -283,27 +293,30 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // A listing may give an expiry already past (OKX lists a delivered future for a while): that book is closed now,
     // before its connection opens, so it is never subscribed nor LIVE (the first check came after its snapshot).
     this.checkExpiries();
+    // Books the disk cache resolved: their market's listing is asked for as a failed reload's retry is (after 2 s,
+    // then doubling while REST fails). Before, nothing asked it before the hourly reload: an expiry the cache did not
+    // hold came unnoticed (the book LIVE and frozen until it went stale, 600 s for a Deribit option).
+    if (this.o.recheck) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
   }
 
-  /** Records the answer's expiry times for the market's topics and returns the specs without them. */
+  /** Records the answer's expiry times for the market's topics; returns the specs as they are. */
   private noteExpiries(market: MarketName, specs: Map<string, InstrumentSpec>): Map<string, InstrumentSpec> {
-    const out = new Map<string, InstrumentSpec>();
-    for (const [symbol, spec] of specs) {
-      out.set(symbol, spec.expiresMs === undefined ? spec : { tickSize: spec.tickSize, lotSize: spec.lotSize });
-    }
     for (const t of this.o.topics) {
-      if (t.market !== market || !specs.has(t.symbol)) continue;
-      const at = specs.get(t.symbol)!.expiresMs;
-      const plausible = at !== undefined && Number.isFinite(at) && at >= MIN_EXPIRY_MS;
-      if (plausible) this.expiries.set(t.index, at!);
-      else this.expiries.delete(t.index);
-      if (plausible || at === undefined || !(at > 0)) this.badExpiry.delete(t.index);
-      else if (!this.badExpiry.has(t.index)) {
-        this.badExpiry.add(t.index); // logged once while it lasts
-        this.o.log.warn(`${this.o.venue}: listed expiry is not a time in ms; ignored`, { market, symbol: t.symbol, expiresMs: at });
-      }
+      if (t.market === market && specs.has(t.symbol)) this.noteExpiry(t, specs.get(t.symbol)!.expiresMs);
     }
-    return out;
+    return specs;
+  }
+
+  /** The topic's expiry as its listing (or the disk cache) gives it: `at` undefined is none (or unknown). */
+  private noteExpiry(t: T, at: number | undefined): void {
+    const plausible = at !== undefined && Number.isFinite(at) && at >= MIN_EXPIRY_MS;
+    if (plausible) this.expiries.set(t.index, at!);
+    else this.expiries.delete(t.index);
+    if (plausible || at === undefined || !(at > 0)) this.badExpiry.delete(t.index);
+    else if (!this.badExpiry.has(t.index)) {
+      this.badExpiry.add(t.index); // logged once while it lasts
+      this.o.log.warn(`${this.o.venue}: listed expiry is not a time in ms; ignored`, { market: t.market, symbol: t.symbol, expiresMs: at });
+    }
   }
 
   /**
@@ -469,7 +482,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     for (const market of this.markets) {
       const l = { market };
       out.push(
-        counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, or asked for by re-checks), answered", r.reloadsByMarket.get(market) ?? 0, l),
+        counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, asked for by re-checks, or after a start from the disk cache), answered", r.reloadsByMarket.get(market) ?? 0, l),
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
@@ -532,6 +545,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.wallNow(); // for afterQuery: OKX compares it with upcChg effTime
     if (closed.length > 0) bump(this.closedQueries, market);
+    // What was known before the answer notes its expiry times: one newly learned goes into the disk cache.
+    const expiriesBefore = new Map(this.expiries);
     let specs: Map<string, InstrumentSpec>;
     let partial: PartialAnswer | null = null;
     try {
@@ -561,7 +576,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // ends the answer there: before, the closed symbols were reopened, and the sink told of new instruments, after the
     // Feeder had halted its books (test/venues/common/instrument-watch-stop.test.ts).
     const stopped = () => !this.live || this.o.lifecycle().stopping;
-    if (known.length > 0) await this.applyChanges(market, known, specs);
+    if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore);
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
     if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
@@ -645,8 +660,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
   }
 
-  /** Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache. */
-  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  /**
+   * Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache; one whose
+   * expiry it changed (from `expiriesBefore`: a book the cache resolved without one) is written to the cache too.
+   */
+  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -664,7 +682,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol));
         continue;
       }
-      if (!spec || !cur || (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize)) continue;
+      if (!spec || !cur) continue;
+      if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) {
+        if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
+        continue;
+      }
       let inst: Instrument;
       try {
         inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);

@@ -13,18 +13,19 @@ import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { instrumentSymbolOf, type Subscription } from "../venue.ts";
-import { mergeIntoInstrumentCache, readInstrumentCache } from "./instrument-cache.ts";
+import { mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec } from "./instrument-cache.ts";
 
 // The disk cache lives in instrument-cache.ts; its functions stay importable from here.
-export { instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, writeInstrumentCache } from "./instrument-cache.ts";
+export { instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec, writeInstrumentCache } from "./instrument-cache.ts";
 
 export interface InstrumentSpec {
   readonly tickSize: string;
   readonly lotSize: string;
   /**
    * When the instrument stops trading (ms since the epoch), where the venue's listing says (Deribit
-   * `expiration_timestamp`, Bybit `deliveryTime`, OKX `expTime`): the InstrumentWatch halts its book then (instrument-watch.ts) and takes it off the spec
-   * before anything else sees it (the cache holds tick and lot only).
+   * `expiration_timestamp`, Bybit `deliveryTime`, OKX `expTime`): the InstrumentWatch halts its book then
+   * (instrument-watch.ts). Kept in the disk cache with tick and lot, so a book resolved from the cache (REST
+   * unreachable at start) is halted at its expiry too; a cache entry without one is an unknown expiry.
    */
   readonly expiresMs?: number;
 }
@@ -161,6 +162,11 @@ export interface ResolvedInstruments {
   problems: string[];
   /** The same symbols as `problems`, by subscription index (late-instruments.ts retries them). */
   unresolved: UnresolvedEntry[];
+  /**
+   * The specs the disk cache answered with (REST failed for them), by subscription index: their expiry is the cache's
+   * (or unknown), so the InstrumentWatch notes it and asks their market's listing again once running.
+   */
+  fromCache: Map<number, InstrumentSpec>;
 }
 
 /**
@@ -215,6 +221,7 @@ export async function resolveInstruments(
   const out: (Instrument | undefined)[] = [];
   const problems: string[] = [];
   const unresolved: UnresolvedEntry[] = [];
+  const fromCache = new Map<number, InstrumentSpec>();
   const leaveOut = (index: number, key: string, kind: UnresolvedKind, why: string) => {
     const detail = boundedText(why, DETAIL_MAX_CHARS); // a server's text in it: /readyz, the exit message, the logs
     out.push(undefined);
@@ -228,7 +235,8 @@ export async function resolveInstruments(
     // Not in an answered part of a partly answered listing (and not refused there): perhaps in the part that failed.
     const unanswered = partError.has(s.market) && !fromRest.has(key) && source.whyRefused?.(s.market, s.symbol) === undefined;
     const failure = restError.get(s.market) ?? (unanswered ? partError.get(s.market) : undefined);
-    const spec = config.overrides.get(key) ?? fromRest.get(key) ?? (failure !== undefined ? cache.get(key) : undefined);
+    const answered = config.overrides.get(key) ?? fromRest.get(key);
+    const spec = answered ?? (failure !== undefined ? cache.get(key) : undefined);
     if (!spec) {
       if (failure !== undefined) leaveOut(index, key, "rest_unreachable", `REST unreachable: ${failure}; not in cache ${cachePath || "(none)"}`);
       else {
@@ -246,9 +254,10 @@ export async function resolveInstruments(
       leaveOut(index, key, "bad_spec", badSpec(spec, err));
       continue;
     }
+    if (answered === undefined) fromCache.set(index, spec);
     const rest = fromRest.get(key);
-    const old = cache.get(key);
-    if (rest && (!old || old.tickSize !== rest.tickSize || old.lotSize !== rest.lotSize)) toCache.set(key, rest);
+    // Also an entry whose expiry REST now gives (one written before the cache kept expiries has none).
+    if (rest && !sameCachedSpec(cache.get(key), rest)) toCache.set(key, rest);
   }
   // Written before returning unless another writer holds the cache's lock: the merge may then wait up to
   // CACHE_LOCK_WAIT_MS, and start-up (no venue connected yet) must not wait with it; it goes on in the background
@@ -260,7 +269,7 @@ export async function resolveInstruments(
         .finally(resolve);
     });
   }
-  return { instruments: out, problems, unresolved };
+  return { instruments: out, problems, unresolved, fromCache };
 }
 
 /** The words for a tick/lot that makeInstrument refused. */

@@ -5,15 +5,17 @@
  * logged once; a plausible past one still closes its book (the witness here: it proves the check ran).
  * The watch on a clock the test sets, REST answered by the test, a fake lifecycle counting retireAll().
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, StatusReason } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { instrumentCacheWritesSettled, writeInstrumentCache, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
 
 const SYMBOLS = ["BTCUSDU26", "ETHUSDU26"];
 const SUBS: Subscription[] = SYMBOLS.map((symbol) => ({ market: "inverse", symbol, depth: 50 }));
@@ -94,5 +96,101 @@ describe("a listed expiry and the two clocks", () => {
     for (let i = 0; i < 5_000 && retired.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
     expect(retired.map(([i]) => i)).toEqual([1]);
     expect([...watch.expiredClosed()]).toEqual([[1, NOW_MS - 1_800_000]]);
+  });
+});
+
+/**
+ * REST unreachable at start, the books resolved from the disk cache. Before, the cache kept tick and lot only and
+ * nothing asked the listing before the hourly reload: an option or dated future resolved from it had no expiry, and at
+ * its expiry its book stayed LIVE and frozen until it went stale (600 s for a Deribit option). Now the cache keeps the
+ * expiry, and the market is reloaded once running (retried while REST fails): an entry without one (a cache written
+ * before) learns it once REST answers, and the cache is written with it.
+ */
+describe("books resolved from the disk cache and their expiry", () => {
+  const EXPIRES_MS = NOW_MS + 60_000;
+
+  function rig(cachePath: string, answer: () => Map<string, InstrumentSpec>) {
+    const validated = validateConfig({
+      publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+      venues: { bybit: { inverse: { depth: 50, symbols: SYMBOLS } } },
+    }).venues[0]!;
+    const config = { ...validated, instrumentCachePath: cachePath };
+    const conn = { used: false } as VenueConnection;
+    const topics = SUBS.map((s, i) => new TopicState(i, s.market, s.symbol, s.depth, `orderbook.50.${s.symbol}`, conn));
+    let instruments: (Instrument | undefined)[] | null = null;
+    const clock = { nowMs: 5_000, wallMs: NOW_MS, queries: 0 };
+    const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
+    const lifecycle = fakeLifecycle();
+    const watch = new InstrumentWatch({
+      ...{ venue: "bybit", log: createLogger({ level: "error", format: "json", write: () => {} }), now: () => clock.nowMs, wallNow: () => clock.wallMs, random: () => 1, config, subscriptions: SUBS, topics },
+      source: {
+        notListed: () => "not listed",
+        fetchSpecs: async () => {
+          clock.queries++;
+          return answer();
+        },
+      },
+      ...{ intervalMs: 3_600_000, recheck: true, allowNoInstruments: false, instrumentCheckMs: 5, lateCheckMs: 1_000_000_000 },
+      ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
+      addToTable: () => 0,
+      apply: () => {},
+    });
+    onTestFinished(() => watch.stop());
+    const start = async () => {
+      instruments = await watch.load();
+      watch.bindTopics(false);
+      watch.start(sink);
+      return instruments;
+    };
+    return { watch, lifecycle, clock, start };
+  }
+  const unreachable = () => {
+    throw new Error("https://api.bybit.com/v5/market/instruments-info: HTTP 503");
+  };
+  const listing = () => new Map<string, InstrumentSpec>([["BTCUSDU26", { tickSize: "0.5", lotSize: "1", expiresMs: EXPIRES_MS }], ["ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]);
+  const until = async (cond: () => boolean) => {
+    for (let i = 0; i < 5_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
+  };
+  const cachedEntries = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { version: number; instruments: Record<string, InstrumentSpec> });
+
+  test("the cache keeps the listed expiry: a book resolved from it while REST is down is closed at that expiry", async () => {
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    // A first run, REST up, writes the cache.
+    await rig(cachePath, listing).watch.load();
+    await instrumentCacheWritesSettled();
+    expect(cachedEntries(cachePath)).toMatchObject({ version: 1, instruments: { "inverse:BTCUSDU26": { expiresMs: EXPIRES_MS } } });
+    expect(cachedEntries(cachePath).instruments["inverse:ETHUSDU26"]).toEqual({ tickSize: "0.05", lotSize: "1" });
+
+    // Restarted with REST down for good: both from the cache, open until BTC's expiry, then BTC closed (ETH has none).
+    const { watch, lifecycle, clock, start } = rig(cachePath, unreachable);
+    expect((await start()).map((i) => i?.tickSize)).toEqual(["0.5", "0.05"]);
+    expect(lifecycle.retired).toEqual([]);
+    clock.wallMs = EXPIRES_MS;
+    await until(() => lifecycle.retired.length > 0);
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
+    expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
+  });
+
+  test("an entry without an expiry (an older cache): the listing asked again once REST answers, the expiry learned and cached", async () => {
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1" }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]));
+    let up = false;
+    const { watch, lifecycle, clock, start } = rig(cachePath, () => (up ? listing() : unreachable()));
+    await start();
+    // Reloaded 2 s after start (the deadline clock), as a failed reload is retried, not an hour later: REST still down.
+    clock.nowMs += 2_000;
+    await until(() => watch.stats().instrumentReloadFailures >= 1);
+    expect(clock.queries).toBe(2);
+    // REST back: the reload, retried after its back-off (now 4 s), answers.
+    up = true;
+    clock.nowMs += 4_000;
+    await until(() => clock.queries >= 3);
+    await instrumentCacheWritesSettled();
+    expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1", expiresMs: EXPIRES_MS });
+    expect(lifecycle.retired).toEqual([]);
+    clock.wallMs = EXPIRES_MS;
+    await until(() => lifecycle.retired.length > 0);
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
+    expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
   });
 });

@@ -157,8 +157,10 @@ describe("instrument queries wait out the venue's 429 / Retry-After", { timeout:
       // Once Retry-After has passed the query goes out, and the symbol joins.
       clock.ms = limitedAtMs + RETRY_AFTER_S * 1_000;
       await waitFor(() => pending().length === 0, `${late} resolved`, 10_000);
-      expect(sent.length).toBe(2);
-      expect(sent[1]! - limitedAtMs).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1_000);
+      // Every request after the 429 waited: the late symbol's, with the reload of the one the cache resolved riding the
+      // same query (reloaded after a start from the cache; Deribit asks one request per currency, so two there).
+      expect(sent.length).toBeGreaterThanOrEqual(2);
+      for (const ms of sent.slice(1)) expect(ms - limitedAtMs).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1_000);
       expect(stats().instrumentRestWaiting).toBe(0);
     });
   }

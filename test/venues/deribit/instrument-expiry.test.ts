@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
+import { instrumentCacheWritesSettled } from "../../../src/venues/common/instruments.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
@@ -59,6 +60,48 @@ describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
       return sim.stats.restRequests >= asked + 3;
     }, "a few listing checks", 20_000);
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1, instrumentReopens: 0 });
+    expect(updatesAfterHalt[0]).toBe(0);
+  });
+});
+
+describe("Deribit: an option resolved from the disk cache while get_instruments is down", { timeout: 60_000 }, () => {
+  // Before, the cache kept tick and lot only: the option had no known expiry, nothing asked the listing again, and at
+  // its expiry its book stayed LIVE and frozen until it went stale (600 s). Now the cache keeps expiration_timestamp.
+  test("HALTED / instrument_closed at its expiration_timestamp, REST down throughout", async () => {
+    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 11 });
+    const expiresMs = Date.now() + 2_500;
+    sim.setExpiration("option", symbols[0]!, expiresMs);
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
+    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-expiry-")}/i.json`, markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
+    // A first run with REST up writes the cache; then get_instruments answers 503 for good.
+    const first = new DeribitAdapter(config, subs, { log: silentLogger });
+    await first.loadInstruments();
+    await instrumentCacheWritesSettled();
+    await first.stop();
+    sim.setInstrumentsAvailable(false);
+    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, halted, updatesAfterHalt } = haltRecorder(2);
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 2;
+    }, "both books live from the cache", 20_000);
+
+    await waitFor(() => {
+      sim.step(1);
+      return halted.some((h) => h.index === 0);
+    }, "the expired option halted", 20_000);
+    const h = halted.find((x) => x.index === 0)!;
+    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+    expect(h.atMs).toBeGreaterThanOrEqual(expiresMs);
+    expect(halted.filter((x) => x.index === 1)).toEqual([]);
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
     expect(updatesAfterHalt[0]).toBe(0);
   });
 });
