@@ -331,6 +331,16 @@ export class OkxAdapter implements VenueAdapter {
     return true;
   }
 
+  /**
+   * Replay: records were lost here (app Feeder.captureGap). A book's recorded unsubscribe may have been followed there
+   * by its subscribe: its mark (replayUnsubscribing) ends, and the book is taken from the capture's next snapshot as
+   * every book after a gap. Until 2026-12-07 the mark stayed: the book's frames ignored until the connection's close,
+   * RESYNCING where live's was LIVE from the resubscribe's snapshot.
+   */
+  replayCaptureGap(): void {
+    this.replayUnsubscribing.fill(0);
+  }
+
   requestResync(index: number, reason: StatusReason): void {
     const t = this.topics[index];
     if (!t || t.sub === SUB_REJECTED) return;

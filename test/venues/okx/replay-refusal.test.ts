@@ -202,3 +202,21 @@ describe("okx replay: a refusal for now and a recorded REST answer", () => {
     expect(sink.seq[0]).toBeUndefined();
   });
 });
+
+describe("okx replay: a recorded unsubscribe and a capture gap", () => {
+  test("records lost after a resync's unsubscribe (its subscribe among them): the book is LIVE from the capture's next snapshot, as live's was from the resubscribe's", async () => {
+    // Replay ignores a book's frames from its recorded unsubscribe to its next recorded subscribe (live's
+    // SUB_UNSUBSCRIBING). Until 2026-12-07 a gap that lost that subscribe left the mark for good: every later frame of the
+    // book ignored, the book RESYNCING until the connection's close where live's was LIVE from the resubscribe's snapshot.
+    const { adapter, sink, feed, event } = await liveInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":12,"seqId":13}]}`);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books:BTC-USDT"]])}`);
+    feed(snapshot.replace('"seqId":10', '"seqId":20')); // before the gap: still unsubscribing, ignored as live's
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    adapter.replayCaptureGap?.(); // as the app's Feeder.captureGap: lost here are the ack, ws:req s3, its ack
+    feed(snapshot.replace('"seqId":10', '"seqId":30'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+  });
+});
