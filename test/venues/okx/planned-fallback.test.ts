@@ -308,6 +308,34 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(run.sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
   });
 
+  test("books5: a resync held for the hourly request budget ignores the book's frames until its wait is over, replay the same at every record", async () => {
+    // Live sends nothing while the wait lasts (budget-wait.ts) and ignores the book's frames (the old subscription's
+    // full books); replay, without a request to see, took the next one: until 2026-12-07 the book LIVE in replay where
+    // live's waited RESYNCING (the per-record comparison in afterEach), up to an hour on OKX's 480 requests.
+    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end.
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { requestsPerHour: 2, requestWindowMs: 1_500 } });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    run.sim.inject("malformed", "BTC-USDT");
+    for (let k = 0; k < 50 && adapter.topicInfo(0).state === "live"; k++) {
+      run.step(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await until(() => adapter.stats().requestBudgetWaits === 1, "BTC-USDT's resync waiting for the budget");
+    const ignored = adapter.stats().ignoredWhileUnsubscribed ?? 0;
+    for (let k = 0; k < 20 && (adapter.stats().ignoredWhileUnsubscribed ?? 0) < ignored + 3; k++) {
+      run.step(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(adapter.topicInfo(0).state, "still waiting").toBe("resyncing");
+    await equal(run, [0, 1], "once the wait is over");
+    expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    // The wait and its end recorded, the restart's requests right after.
+    const after = run.recorded.filter((r) => r.url?.startsWith("ws:wait") || r.url?.startsWith("ws:req ")).map((r) => `${r.url} ${r.body}`.trim().replace(/\["[su]\d+",/, "[id,"));
+    expect(after.slice(-4)).toEqual(["ws:wait books5:BTC-USDT", "ws:waited books5:BTC-USDT", 'ws:req [id,"unsubscribe",["books5:BTC-USDT"]]', 'ws:req [id,"subscribe",["books5:BTC-USDT"]]']);
+  });
+
   test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
     // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
     // The adapter's clock stands still from that resync until the replacement has subscribed (a loaded machine took

@@ -220,3 +220,28 @@ describe("okx replay: a recorded unsubscribe and a capture gap", () => {
     expect(sink.seq[0]).toBe(30);
   });
 });
+
+describe("okx replay: a recorded budget wait", () => {
+  test("a resync's wait for the request budget (ws:wait … ws:waited) ignores the book's frames, through a go-back too, as live's; the restart's answer after it makes it LIVE", async () => {
+    // Live sends nothing while the wait lasts and ignores the book's frames (budgetWait); a go-back does not end it (its
+    // redo waits too). Until 2026-12-07 nothing was recorded and replay took the next snapshot there.
+    const { adapter, sink, feed, event } = await liveInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":12,"seqId":13}]}`);
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:ETH-USDT")).toBe(false); // not one of conn's
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:BTC-USDT")).toBe(true);
+    feed(snapshot.replace('"seqId":10', '"seqId":20'));
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    event("ws:swap");
+    event("ws:back");
+    feed(snapshot.replace('"seqId":10', '"seqId":25'));
+    expect(adapter.topicInfo(0).state, "still waiting after the go-back").toBe("resyncing");
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waited", 1, "books:BTC-USDT")).toBe(true);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books:BTC-USDT"]])}`);
+    feed(snapshot.replace('"seqId":10', '"seqId":27'));
+    expect(adapter.topicInfo(0).state, "unsubscribing").toBe("resyncing");
+    event(request("s3"));
+    feed(snapshot.replace('"seqId":10', '"seqId":30'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+  });
+});
