@@ -222,7 +222,10 @@ export class OkxAdapter implements VenueAdapter {
     const requests = {
       ...budgetedRequests(this.requestBudget, this.budgetWaits),
       replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
-        for (const t of ts) this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+        for (const t of ts) {
+          this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+          if (op === "subscribe") t.lastMsgMs = this.now(); // its silence counts from here, as live's (sendRequest)
+        }
       },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
@@ -252,6 +255,10 @@ export class OkxAdapter implements VenueAdapter {
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as OkxConnection, carrier, oldGen),
         // A resync whose backoff is over goes through the hourly request budget too.
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
+        // Replay: a recorded unsubscribe out is no silence, as live's unsubscribing topic is not judged (judgeStale):
+        // until 2026-12-07 one out longer than the stale time (refused over the rate limit, sent again later: its frames
+        // ignored) went STALE in replay only. Looked at again a stale time later (its subscribe restarts the clock).
+        quiet: (t, now, staleAfterMs) => (this.replayUnsubscribing[t.index] === 1 ? now + staleAfterMs : 0),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
         disconnected: (t) => {
           this.bridge.drop(t.index);
