@@ -258,7 +258,9 @@ export class OkxAdapter implements VenueAdapter {
         // Replay: a recorded unsubscribe out is no silence, as live's unsubscribing topic is not judged (judgeStale):
         // until 2026-12-07 one out longer than the stale time (refused over the rate limit, sent again later: its frames
         // ignored) went STALE in replay only. Looked at again a stale time later (its subscribe restarts the clock).
-        quiet: (t, now, staleAfterMs) => (this.replayUnsubscribing[t.index] === 1 ? now + staleAfterMs : 0),
+        // Not a book replay holds LIVE: live unsubscribes none (a resync invalidates first), so live had left it (an
+        // instrument closed, which replay does not see: HALTED): the stale rule takes it out of LIVE.
+        quiet: (t, now, staleAfterMs) => (this.replayUnsubscribing[t.index] === 1 && t.book !== BookState.LIVE ? now + staleAfterMs : 0),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
         disconnected: (t) => {
           this.bridge.drop(t.index);

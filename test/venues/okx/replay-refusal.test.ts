@@ -246,29 +246,47 @@ describe("okx replay: a recorded budget wait", () => {
   });
 });
 
+/** A replaying adapter of spot BTC-USDT books5 on a clock the test sets (stale after 1 s), LIVE from a first book at 1 000 000 ms. */
+async function books5OnClock() {
+  let nowMs = 1_000_000;
+  const adapter = new OkxAdapter(btcUsdtConfig(5), [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger, now: () => nowMs, staleAfterMs: () => 1_000 });
+  cleanups.push(() => adapter.stop());
+  const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.startReplay(sink);
+  const book = (seq: number, bid = "200") =>
+    `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"${1700000000000 + seq}","checksum":0,"prevSeqId":-1,"seqId":${seq}}]}`;
+  const at = (ms: number) => {
+    nowMs = ms;
+    adapter.replayClockAt(ms); // as the app's replay clock, before each record
+  };
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, nowMs * 1000)).toBe(true);
+  const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, nowMs * 1000)).toBe(true);
+  at(nowMs);
+  event("ws:open");
+  event("ws:sockets");
+  event(`ws:req ${JSON.stringify(["s1", "subscribe", ["books5:BTC-USDT"]])}`);
+  feed(book(10));
+  expect(adapter.topicInfo(0).state).toBe("live");
+  return { adapter, sink, book, at, event, feed };
+}
+
 describe("okx replay: staleness while a recorded unsubscribe is out", () => {
+  test("a LIVE book's recorded unsubscribe (live had halted it: an instrument closed, which replay does not see) leaves the stale rule on: STALE a stale time after its last book", async () => {
+    const { adapter, sink, book, at, event, feed } = await books5OnClock();
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books5:BTC-USDT"]])}`);
+    for (let k = 1; k <= 30; k++) {
+      at(1_000_000 + k * 100); // the venue's books until the unsubscribe's ack
+      if (k <= 3) feed(book(10 + k));
+    }
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED }]);
+    expect(adapter.topicInfo(0).state).toBe("stale");
+  });
+
   test("a book whose unsubscribe is out past the stale time (refused over the rate limit, sent again later) is not made STALE, nor just after its subscribe; its answer makes it LIVE", async () => {
     // Live judges no topic while unsubscribing (ConnectionLifecycle.judgeStale) and counts a subscribe's silence from its
     // send; replay ignores the book's frames there. Until 2026-12-07 replay made it STALE (stale_feed) a stale time after
     // its last book taken, where live's stayed RESYNCING.
-    let nowMs = 1_000_000;
-    const adapter = new OkxAdapter(btcUsdtConfig(5), [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger, now: () => nowMs, staleAfterMs: () => 1_000 });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const book = (seq: number, bid = "200") =>
-      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"${1700000000000 + seq}","checksum":0,"prevSeqId":-1,"seqId":${seq}}]}`;
-    const at = (ms: number) => {
-      nowMs = ms;
-      adapter.replayClockAt(ms); // as the app's replay clock, before each record
-    };
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, nowMs * 1000)).toBe(true);
-    const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, nowMs * 1000)).toBe(true);
-    at(nowMs);
-    event("ws:open");
-    event("ws:sockets");
-    event(`ws:req ${JSON.stringify(["s1", "subscribe", ["books5:BTC-USDT"]])}`);
-    feed(book(10));
+    const { adapter, sink, book, at, event, feed } = await books5OnClock();
     feed(book(11, "x")); // cannot be read: resynced
     const RESYNC = [{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }];
     expect(sink.invalid).toEqual(RESYNC);
