@@ -18,7 +18,8 @@
  *                 event has the same shape with a pseudo-URL (venues/venue.ts): url "ws:open" (frame = the WebSocket
  *                 URL), "ws:close" (frame = why) or a socket event ("ws:sockets", "ws:swap", "ws:old", "ws:retired",
  *                 "ws:back", "ws:state", "ws:overlap": a planned reconnect's sockets; "ws:req " and its JSON: a request written,
- *                 frame = ""), which replay hands to
+ *                 frame = ""; OKX's "ws:wait", "ws:waited": a resync's wait for the request budget, frame = the topic),
+ *                 which replay hands to
  *                 the adapter (VenueAdapter.ingestConnectionEvent)
  *   file head     with a CaptureFileHead (`feeder record`), every file after the first begins with a block of such
  *                 events saying what the records before it left open (each open connection's sockets), stamped with

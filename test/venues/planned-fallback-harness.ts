@@ -38,7 +38,19 @@ function testLog(): Logger {
 }
 
 /** Adapter options a test sets on top of TEST_TIMINGS (its own clock, log, deadlines). */
-export type AdapterExtras = Partial<CommonAdapterOptions> & { log?: Logger; now?: () => number; random?: () => number; housekeepingMs?: number; ackTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; staleAfterMs?: (depth: number, market: MarketName) => number };
+export type AdapterExtras = Partial<CommonAdapterOptions> & {
+  log?: Logger;
+  now?: () => number;
+  random?: () => number;
+  housekeepingMs?: number;
+  ackTimeoutMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  staleAfterMs?: (depth: number, market: MarketName) => number;
+  /** OKX: its request budget (OkxAdapterOptions). */
+  requestsPerHour?: number;
+  requestWindowMs?: number;
+};
 
 type Expected = { bids: Map<number, number>; asks: Map<number, number>; seq: number };
 

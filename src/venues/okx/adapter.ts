@@ -16,6 +16,7 @@
  */
 import { BookUpdate } from "../../core/book-update.ts";
 import type { BookView } from "../../core/book-view.ts";
+import { nowUs } from "../../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
@@ -42,7 +43,7 @@ import { planConnections } from "./connection-plan.ts";
 import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_DEPTHS, OKX_KEEPALIVE, REQUESTS_PER_HOUR, isSnapshotOnly } from "./protocol.ts";
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
-import { BudgetWaits, budgetedRequests } from "./budget-wait.ts";
+import { BUDGET_WAIT_URL, BUDGET_WAITED_URL, BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { FullBookSockets } from "./full-book-sockets.ts";
 import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
@@ -116,10 +117,13 @@ export class OkxAdapter implements VenueAdapter {
    */
   private readonly replayRestartWanted: Uint8Array;
   /**
-   * Per subscription, replay: a recorded unsubscribe (`ws:req`) is out, not yet followed by a recorded subscribe (nor
-   * the overlap gone back to, nor the connection closed): its frames are ignored, as live's while SUB_UNSUBSCRIBING
-   * (replay keeps topics subscribed). Before 2026-12-07 a full book resynced took them: after a go-back with the old
-   * socket behind a maintenance reset, its pre-reset book was shown LIVE where live's book waited for the answer.
+   * Per subscription, replay: 1, a recorded unsubscribe (`ws:req`) is out, not yet followed by a recorded subscribe
+   * (nor the overlap gone back to, nor the connection closed): its frames are ignored, as live's while
+   * SUB_UNSUBSCRIBING (replay keeps topics subscribed). Before 2026-12-07 a full book resynced took them: after a go-back
+   * with the old socket behind a maintenance reset, its pre-reset book was shown LIVE where live's book waited for the
+   * answer. 2, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited` or a recorded request of
+   * it): ignored as live's (budgetWait); before 2026-12-07 a full book was LIVE from its next one in replay only.
+   * A capture gap forgets both (replayCaptureGap).
    */
   private readonly replayUnsubscribing: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
@@ -198,9 +202,17 @@ export class OkxAdapter implements VenueAdapter {
     this.lag = new LaggingStreams(n);
     this.lagOpen = this.lag.open;
     this.lastPrevSeq = this.lag.lastPrev;
-    this.budgetWaits = new BudgetWaits(n, this.requestBudget, this.log, this.c, (t) => {
-      if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
-    });
+    const tap = this.rawRestTap;
+    this.budgetWaits = new BudgetWaits(
+      n,
+      this.requestBudget,
+      this.log,
+      this.c,
+      (t) => {
+        if (!this.lifecycle.stopping && t.book !== BookState.LIVE) this.restart(t);
+      },
+      tap && ((t, waiting) => tap(t.market, t.conn.name, waiting ? BUDGET_WAIT_URL : BUDGET_WAITED_URL, t.topic, nowUs())),
+    );
     this.budgetWait = this.budgetWaits.waiting;
     // A refused book waits for no REST snapshot (common/rest-bridge.ts): its answer is dropped unrecorded.
     const invalidate = refusalDropsBridge(
@@ -210,7 +222,10 @@ export class OkxAdapter implements VenueAdapter {
     const requests = {
       ...budgetedRequests(this.requestBudget, this.budgetWaits),
       replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
-        for (const t of ts) this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+        for (const t of ts) {
+          this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
+          if (op === "subscribe") t.lastMsgMs = this.now(); // its silence counts from here, as live's (sendRequest)
+        }
       },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
@@ -242,6 +257,12 @@ export class OkxAdapter implements VenueAdapter {
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
         // A go-back's restarts: batched, the budget counted per message.
         restartManyAfterBackoff: (ts) => this.restartMany(ts as readonly OkxTopic[]),
+        // Replay: a recorded unsubscribe out is no silence, as live's unsubscribing topic is not judged (judgeStale):
+        // until 2026-12-07 one out longer than the stale time (refused over the rate limit, sent again later: its frames
+        // ignored) went STALE in replay only. Looked at again a stale time later (its subscribe restarts the clock).
+        // Not a book replay holds LIVE: live unsubscribes none (a resync invalidates first), so live had left it (an
+        // instrument closed, which replay does not see: HALTED): the stale rule takes it out of LIVE.
+        quiet: (t, now, staleAfterMs) => (this.replayUnsubscribing[t.index] === 1 && t.book !== BookState.LIVE ? now + staleAfterMs : 0),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
         disconnected: (t) => {
           this.bridge.drop(t.index);
@@ -326,7 +347,17 @@ export class OkxAdapter implements VenueAdapter {
    * older snapshot is judged as live judged it (onBook: `socketsKnown`).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
-    if (connectionNamed(this.conns, connection) === undefined) return false;
+    const conn = connectionNamed(this.conns, connection);
+    if (conn === undefined) return false;
+    if (url === BUDGET_WAIT_URL || url === BUDGET_WAITED_URL) {
+      // Not a socket event: a refusal held is decided as by any other record after it (ingestRest).
+      conn.replayRefusalHeld?.();
+      const t = conn.topics.find((x) => x.topic === body); // by TopicState.topic, as ws:req names them
+      if (t === undefined) return false;
+      if (url === BUDGET_WAIT_URL) this.replayUnsubscribing[t.index] = 2;
+      else if (this.replayUnsubscribing[t.index] === 2) this.replayUnsubscribing[t.index] = 0;
+      return true;
+    }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
@@ -335,8 +366,10 @@ export class OkxAdapter implements VenueAdapter {
 
   /**
    * Replay: records were lost here (app Feeder.captureGap): the requests still unanswered are forgotten, a book refused
-   * for now takes its frames again (ConnectionLifecycle.replayCaptureGap), and a book held by a recorded unsubscribe
-   * takes them too (its subscribe may be among the lost records).
+   * for now takes its frames again (ConnectionLifecycle.replayCaptureGap). A book's recorded unsubscribe may have been
+   * followed there by its subscribe, a budget wait by its end: its mark (replayUnsubscribing) ends, and the book is
+   * taken from the capture's next snapshot as every book after a gap. Until 2026-12-07 the mark stayed: the book's
+   * frames ignored until the connection's close, RESYNCING where live's was LIVE from the resubscribe's snapshot.
    */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
@@ -384,11 +417,12 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck || this.replayUnsubscribing[index] === 1) {
+    const replayHeld = this.replayUnsubscribing[index]!;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck || replayHeld !== 0) {
       // Still subscribed while its resync waits for the request budget, or pushed though its subscribe was refused
       // for now (ignored until one is accepted again: no REST bridge meanwhile): the stream is alive, not stale.
-      // Replay: between a recorded unsubscribe and the next subscribe, as live while unsubscribing.
-      if (this.budgetWait[index] || t.refusedUntilAck) t.lastMsgMs = this.now();
+      // Replay: between a recorded unsubscribe and the next subscribe, as live while unsubscribing; a recorded budget wait.
+      if (this.budgetWait[index] || t.refusedUntilAck || replayHeld === 2) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }
@@ -709,8 +743,8 @@ export class OkxAdapter implements VenueAdapter {
     for (const t of conn.topics) {
       const i = t.index;
       // Replay: live's goBack forgot the replacement's requests (an unsubscribe out there: its recorded redo follows)
-      // and restarted it (on the old socket, before this; replayRestartWanted).
-      if (carrier === "old") this.replayUnsubscribing[i] = 0;
+      // and restarted it (on the old socket, before this; replayRestartWanted). A budget wait goes on (its redo waits).
+      if (carrier === "old" && this.replayUnsubscribing[i] === 1) this.replayUnsubscribing[i] = 0;
       const redo = this.replayRestartWanted[i] === 1;
       this.replayRestartWanted[i] = 0;
       if (redo && carrier === "old" && t.book !== BookState.LIVE && t.book !== BookState.HALTED) this.restart(t);

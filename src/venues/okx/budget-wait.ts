@@ -10,6 +10,15 @@ import { OKX_REQUESTS } from "./protocol.ts";
 import type { OkxRequestBudget } from "./request-budget.ts";
 import type { OkxCounters } from "./stats.ts";
 
+/**
+ * Recorded (`feeder record`, as a connection event, body: the topic) when a resync starts waiting for the request
+ * budget, and when that wait is over (its restart follows at once: its requests, or a wait again). Nothing is written
+ * to the socket meanwhile, yet live ignores the book's frames: replay ignores them between the two as well
+ * (adapter.ts replayUnsubscribing). A reader before 2026-12-07 ignores them (an unknown socket event).
+ */
+export const BUDGET_WAIT_URL = "ws:wait";
+export const BUDGET_WAITED_URL = "ws:waited";
+
 export class BudgetWaits {
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   readonly waiting: boolean[];
@@ -23,6 +32,8 @@ export class BudgetWaits {
     private readonly c: OkxCounters,
     /** Called when a wait is over (the topic may want its restart again). */
     private readonly retry: (t: OkxTopic) => void,
+    /** Told when a wait starts (true) and when its time is over (false), before `retry`: `feeder record` keeps both. */
+    private readonly recorded?: (t: OkxTopic, waiting: boolean) => void,
   ) {
     this.waiting = new Array<boolean>(n).fill(false);
     this.timers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
@@ -39,8 +50,10 @@ export class BudgetWaits {
     this.c.requestBudgetWaits++;
     this.waiting[t.index] = true;
     this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
+    this.recorded?.(t, true);
     this.timers[t.index] = setTimeout(() => {
       this.end(t.index);
+      this.recorded?.(t, false);
       this.retry(t);
     }, waitMs);
     return true;

@@ -14,13 +14,10 @@ import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun, type Rec
 
 type OkxRun = PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps>; replayEachRecord?(): Promise<string | null> };
 const runs: OkxRun[] = [];
-/** Runs the test resyncs itself (requestResync: the app's call, which a capture does not hold): not replayed. */
-const resyncedByTest = new Set<OkxRun>();
 afterEach(async () => {
   while (runs.length > 0) {
     const run = runs.pop()!;
     try {
-      if (resyncedByTest.delete(run)) continue;
       // Replay publishes what the live run did for the same frames: the same invalidations and books after every
       // record (the live run's taken as the tap met the next one), and at the end.
       expect(await run.replayEachRecord!()).toBeNull();
@@ -308,34 +305,75 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(run.sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
   });
 
-  test("a book waiting out its resync backoff at the swap (unsubscribed) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE", async () => {
-    // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
-    // The adapter's clock stands still from that resync until the replacement has subscribed (a loaded machine took
-    // longer than the wait from the notice to the replacement's subscribe, and the wait was over by then: CI, 05:47
-    // UTC), then moves on 700 ms: past the replacement's 500 ms ack deadline, not past the wait's 1 s minimum.
-    const clock = heldClock();
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: { now: clock.now } });
+  test("books5: a resync held for the hourly request budget ignores the book's frames until its wait is over, replay the same at every record", async () => {
+    // Live sends nothing while the wait lasts (budget-wait.ts) and ignores the book's frames (the old subscription's
+    // full books); replay, without a request to see, took the next one: until 2026-12-07 the book LIVE in replay where
+    // live's waited RESYNCING (the per-record comparison in afterEach), up to an hour on OKX's 480 requests.
+    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end.
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { requestsPerHour: 2, requestWindowMs: 1_500 } });
     runs.push(run);
-    resyncedByTest.add(run);
     const adapter = run.adapter as OkxAdapter;
     await equal(run, [0, 1], "at start");
-    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the first resync goes out at once
+    run.sim.inject("malformed", "BTC-USDT");
+    for (let k = 0; k < 50 && adapter.topicInfo(0).state === "live"; k++) {
+      run.step(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await until(() => adapter.stats().requestBudgetWaits === 1, "BTC-USDT's resync waiting for the budget");
+    const ignored = adapter.stats().ignoredWhileUnsubscribed ?? 0;
+    for (let k = 0; k < 20 && (adapter.stats().ignoredWhileUnsubscribed ?? 0) < ignored + 3; k++) {
+      run.step(1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(adapter.topicInfo(0).state, "still waiting").toBe("resyncing");
+    await equal(run, [0, 1], "once the wait is over");
+    expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    // The wait and its end recorded, the restart's requests right after.
+    const after = run.recorded.filter((r) => r.url?.startsWith("ws:wait") || r.url?.startsWith("ws:req ")).map((r) => `${r.url} ${r.body}`.trim().replace(/\["[su]\d+",/, "[id,"));
+    expect(after.slice(-4)).toEqual(["ws:wait books5:BTC-USDT", "ws:waited books5:BTC-USDT", 'ws:req [id,"unsubscribe",["books5:BTC-USDT"]]', 'ws:req [id,"subscribe",["books5:BTC-USDT"]]']);
+  });
+
+  test("books5: a book waiting out its resync backoff at the swap (unsubscribed, IDLE) is not asked of the replacement; after the fallback it recovers once its wait is over; the others stay LIVE; replay the same at every record", async () => {
+    // A second resync within the reset time waits 1–2 s (base 2 s, equal jitter): longer than the swap and the fallback.
+    // The adapter's clock stands still from that resync until the replacement has failed (a loaded machine took longer
+    // than the wait from the notice to the replacement's subscribe, and the wait was over by then: CI, 05:47 UTC), then
+    // moves on 700 ms: past the replacement's 500 ms ack deadline, not past the wait's 1 s minimum. Resynced by the
+    // stream's own bad frames (recorded), so replayed: replay's mark from the old socket's recorded unsubscribe ends at
+    // ws:back (as a replacement's would), the old socket streaming nothing of the book by then (its unsubscribe acked
+    // before the swap); s-okxrep's rule (the old subscription's books ignored until that ack) fails it without.
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, resyncBackoffBaseMs: 2_000, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: { now: clock.now } });
+    runs.push(run);
+    const adapter = run.adapter as OkxAdapter;
+    await equal(run, [0, 1], "at start");
+    const badFrame = async (n: number) => {
+      run.sim.inject("malformed", "BTC-USDT");
+      for (let k = 0; k < 50 && (adapter.stats().parseErrors ?? 0) < n; k++) {
+        run.step(1);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await until(() => (adapter.stats().parseErrors ?? 0) >= n, `bad frame ${n} handled`);
+    };
+    await badFrame(1); // the first resync goes out at once
     await equal(run, [0, 1], "after the first resync");
     clock.hold();
-    adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the second waits: only its unsubscribe goes out
-    await until(() => adapter.topicInfo(0).subscribed === false && !run.proxy.links[0]!.fromClient.at(-1)!.includes('"subscribe"'), "BTC-USDT unsubscribed, waiting");
+    await badFrame(2); // the second waits: only its unsubscribe goes out
+    await until(() => adapter.topicInfo(0).subscribed === false && run.proxy.links[0]!.fromClient.at(-1)!.includes('"unsubscribe"'), "BTC-USDT unsubscribed, waiting");
+    run.step(2);
     run.announce!();
     await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
     expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]); // not asked while it waits
+    run.step(2);
     clock.advance(TEST_TIMINGS.ackTimeoutMs + 200);
     await until(() => adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
     expect(adapter.topicInfo(0).subscribed, "the wait is not over yet").toBe(false);
     expect(run.proxy.links[1]!.fromClient.filter((m) => m.includes("BTC-USDT"))).toEqual([]);
+    run.step(2);
     clock.release();
     await equal(run, [0, 1], "once the wait is over");
     expect(run.sink.invalid).toEqual([
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
-      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR },
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR },
     ]);
     expect(adapter.stats().reconnects).toBe(0);
   });

@@ -218,3 +218,105 @@ describe("okx replay: a refusal for now and a recorded REST answer", () => {
     expect(sink.seq[0]).toBeUndefined();
   });
 });
+
+describe("okx replay: a recorded unsubscribe and a capture gap", () => {
+  test("records lost after a resync's unsubscribe (its subscribe among them): the book is LIVE from the capture's next snapshot, as live's was from the resubscribe's", async () => {
+    // Replay ignores a book's frames from its recorded unsubscribe to its next recorded subscribe (live's
+    // SUB_UNSUBSCRIBING). Until 2026-12-07 a gap that lost that subscribe left the mark for good: every later frame of the
+    // book ignored, the book RESYNCING until the connection's close where live's was LIVE from the resubscribe's snapshot.
+    const { adapter, sink, feed, event } = await liveInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":12,"seqId":13}]}`);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books:BTC-USDT"]])}`);
+    feed(snapshot.replace('"seqId":10', '"seqId":20')); // before the gap: still unsubscribing, ignored as live's
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    adapter.replayCaptureGap?.(); // as the app's Feeder.captureGap: lost here are the ack, ws:req s3, its ack
+    feed(snapshot.replace('"seqId":10', '"seqId":30'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+  });
+});
+
+describe("okx replay: a recorded budget wait", () => {
+  test("a resync's wait for the request budget (ws:wait … ws:waited) ignores the book's frames, through a go-back too, as live's; the restart's answer after it makes it LIVE", async () => {
+    // Live sends nothing while the wait lasts and ignores the book's frames (budgetWait); a go-back does not end it (its
+    // redo waits too). Until 2026-12-07 nothing was recorded and replay took the next snapshot there.
+    const { adapter, sink, feed, event } = await liveInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":12,"seqId":13}]}`);
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:ETH-USDT")).toBe(false); // not one of conn's
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:BTC-USDT")).toBe(true);
+    feed(snapshot.replace('"seqId":10', '"seqId":20'));
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    event("ws:swap");
+    event("ws:back");
+    feed(snapshot.replace('"seqId":10', '"seqId":25'));
+    expect(adapter.topicInfo(0).state, "still waiting after the go-back").toBe("resyncing");
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waited", 1, "books:BTC-USDT")).toBe(true);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books:BTC-USDT"]])}`);
+    feed(snapshot.replace('"seqId":10', '"seqId":27'));
+    expect(adapter.topicInfo(0).state, "unsubscribing").toBe("resyncing");
+    event(request("s3"));
+    feed(snapshot.replace('"seqId":10', '"seqId":30'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+  });
+});
+
+/** A replaying adapter of spot BTC-USDT books5 on a clock the test sets (stale after 1 s), LIVE from a first book at 1 000 000 ms. */
+async function books5OnClock() {
+  let nowMs = 1_000_000;
+  const adapter = new OkxAdapter(btcUsdtConfig(5), [{ market: "spot", symbol: "BTC-USDT", depth: 5 }], { log: silentLogger, now: () => nowMs, staleAfterMs: () => 1_000 });
+  cleanups.push(() => adapter.stop());
+  const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.startReplay(sink);
+  const book = (seq: number, bid = "200") =>
+    `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"ts":"${1700000000000 + seq}","checksum":0,"prevSeqId":-1,"seqId":${seq}}]}`;
+  const at = (ms: number) => {
+    nowMs = ms;
+    adapter.replayClockAt(ms); // as the app's replay clock, before each record
+  };
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, nowMs * 1000)).toBe(true);
+  const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, nowMs * 1000)).toBe(true);
+  at(nowMs);
+  event("ws:open");
+  event("ws:sockets");
+  event(`ws:req ${JSON.stringify(["s1", "subscribe", ["books5:BTC-USDT"]])}`);
+  feed(book(10));
+  expect(adapter.topicInfo(0).state).toBe("live");
+  return { adapter, sink, book, at, event, feed };
+}
+
+describe("okx replay: staleness while a recorded unsubscribe is out", () => {
+  test("a LIVE book's recorded unsubscribe (live had halted it: an instrument closed, which replay does not see) leaves the stale rule on: STALE a stale time after its last book", async () => {
+    const { adapter, sink, book, at, event, feed } = await books5OnClock();
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books5:BTC-USDT"]])}`);
+    for (let k = 1; k <= 30; k++) {
+      at(1_000_000 + k * 100); // the venue's books until the unsubscribe's ack
+      if (k <= 3) feed(book(10 + k));
+    }
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED }]);
+    expect(adapter.topicInfo(0).state).toBe("stale");
+  });
+
+  test("a book whose unsubscribe is out past the stale time (refused over the rate limit, sent again later) is not made STALE, nor just after its subscribe; its answer makes it LIVE", async () => {
+    // Live judges no topic while unsubscribing (ConnectionLifecycle.judgeStale) and counts a subscribe's silence from its
+    // send; replay ignores the book's frames there. Until 2026-12-07 replay made it STALE (stale_feed) a stale time after
+    // its last book taken, where live's stayed RESYNCING.
+    const { adapter, sink, book, at, event, feed } = await books5OnClock();
+    feed(book(11, "x")); // cannot be read: resynced
+    const RESYNC = [{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }];
+    expect(sink.invalid).toEqual(RESYNC);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books5:BTC-USDT"]])}`);
+    for (let k = 1; k <= 30; k++) {
+      at(1_000_000 + k * 100); // 3 s: the old subscription's books go on, live's unsubscribe waiting to go again
+      feed(book(11 + k));
+    }
+    event(`ws:req ${JSON.stringify(["u3", "unsubscribe", ["books5:BTC-USDT"]])}`);
+    at(1_003_100);
+    event(`ws:req ${JSON.stringify(["s4", "subscribe", ["books5:BTC-USDT"]])}`);
+    at(1_004_050); // within a stale time of the subscribe, past a round (each stale time while unsubscribing)
+    feed(book(50));
+    expect(sink.invalid).toEqual(RESYNC);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 50 });
+  });
+});
