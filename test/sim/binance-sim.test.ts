@@ -43,7 +43,18 @@ async function client(url: string) {
       });
     }
   };
-  return { ws, got, until, closed: () => closed };
+  /**
+   * Asks the server a question on this connection and waits for its answer: what the server sent on it before is
+   * then all here (one socket, in order). Returns the index just past the answer.
+   */
+  let syncs = 0;
+  const sync = async (): Promise<number> => {
+    const id = `sync${++syncs}`;
+    ws.send(JSON.stringify({ method: "GET_PROPERTY", params: ["combined"], id }));
+    await until(() => got.some((m) => m.includes(`"id":"${id}"`)));
+    return got.findIndex((m) => m.includes(`"id":"${id}"`)) + 1;
+  };
+  return { ws, got, until, sync, closed: () => closed };
 }
 
 /**
@@ -201,16 +212,18 @@ describe("Binance simulator protocol", () => {
     const of = (c: { got: string[] }, stream: string, from = 0) => c.got.slice(from).filter((m) => m.includes(`"stream":"${stream}"`));
     // ETHUSDT's stream stalls: a step sends BTCUSDT's diffs only, on the one connection, in order.
     expect(s.inject("stall", { market: "spot", symbol: "ETHUSDT" }, { stallMs: 60_000 })).toBe(1);
-    const mark = both.got.length;
+    // The mark is after a request's answer, not at what has arrived so far: the diffs that follow the subscriptions
+    // were sent (diffsDue 0), not necessarily received, and one arriving late was counted as sent in the stall.
+    const mark = await both.sync();
     s.step(2);
     await both.until(() => of(both, "btcusdt@depth@100ms", mark).length === 2);
     expect(of(both, "ethusdt@depth@100ms", mark)).toEqual([]);
     // A disconnect aimed at ETHUSDT closes the connection carrying it, not the one with BTCUSDT alone.
     expect(s.inject("disconnect", { market: "spot", symbol: "ETHUSDT" })).toBe(1);
     await both.until(() => both.closed() !== null);
-    const seen = btc.got.length;
+    const seen = await btc.sync(); // past the earlier steps' diffs: the one counted next is the step's after the close
     s.step(1);
-    await btc.until(() => btc.got.length > seen);
+    await btc.until(() => of(btc, "btcusdt@depth@100ms", seen).length === 1);
     await btc.until(() => s.stats.connections === 1); // the server saw the close of the other
     expect(btc.closed()).toBeNull();
   });
@@ -393,6 +406,7 @@ describe("Binance simulator instrument changes", () => {
     const info = (await (await fetch(`${s.restUrl}/api/v3/exchangeInfo`)).json()) as { symbols: { status: string }[] };
     expect(info.symbols[0]!.status).toBe("BREAK");
     expect(((await (await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=100`)).json()) as { code: number }).code).toBe(-1121);
+    await c.sync(); // a diff the steps sent would be here now (before, still on its way: not counted)
     expect([count(), s.book("spot", "BTCUSDT").u]).toEqual([n, u]);
     s.setTrading("spot", "BTCUSDT", true);
     s.step(1);

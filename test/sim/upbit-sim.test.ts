@@ -91,6 +91,8 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     expect((await fetch(`${restUrl}/v1/orderbook/instruments?markets=KRW-BTC`)).status).toBe(404);
     const { ws, frames } = await client(wsUrl);
     ws.send(JSON.stringify([{ ticket: "t" }, { type: "orderbook", codes: ["KRW-BTC.15"] }, { format: "DEFAULT" }]));
+    // The step goes on another socket: it waits for the request's SNAPSHOT, or it could be served before the request.
+    await until(() => frames.length === 1, "snapshot");
     await fetch(`${restUrl}/sim/step?n=3`, { method: "POST" });
     await until(() => frames.length === 4, "frames");
     expect(new Set(frames.map(([k]) => k))).toEqual(new Set(["text", "binary"]));
