@@ -358,7 +358,7 @@ export class Supervisor implements StatusSource {
       }
       down.push(slot.index);
       await staleBooks(slot, turn ?? now, Infinity, books);
-      await copyNamed((await unavailableShare(slot, turn ?? now, this.log)).list, unresolved, turn ?? now);
+      await copyNamed((await unavailableShare(slot, turn ?? now, this.lastBooksFault)).list, unresolved, turn ?? now);
     }
     return { ...mergeReadiness(answered, down), books, unresolved };
   }
@@ -382,7 +382,7 @@ export class Supervisor implements StatusSource {
         down.push(slot.index);
         // Every last book counts (all stale); only the first READYZ_NAMED are copied.
         const stale = await staleBooks(slot, turn ?? now, READYZ_NAMED);
-        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.log);
+        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
         const books = of.length - bad; // its entries that are no book summary (skipped) not counted
         answered.push({ ...unresolvedSummary(list, list.length), books, notLive: books, notLiveFirst: stale.map(notLiveOf) });
       }
@@ -644,6 +644,14 @@ export class Supervisor implements StatusSource {
     });
   }
 
+  /**
+   * A down slot's last books hold entries that are no book summary (unavailableShare, once per list of last books). A
+   * worker still answering whose readiness replies hold such entries and whose other replies are malformed (judged
+   * down) has new last books at each /status: until 2026-12-07 this wrote a line per /readyz probe then.
+   */
+  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void =>
+    this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
+
   /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
   private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
     const nowMs = performance.now();
@@ -798,10 +806,10 @@ function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: numb
  * books (kept in the slot: the share never changes, its last books not while it is down): until 2026-12-06 every
  * /readyz judged them again, a pass over both lists (a turn per 500 of each) for each probe of a worker down.
  * Read only: the list is shared by every answer until the worker answers again. An entry of those books that is no book
- * summary (isBookSummary) is skipped, counted (`bad`) and logged once for them; until 2026-12-07 reading it threw, and
+ * summary (isBookSummary) is skipped, counted (`bad`) and logged once for them (`logBad`: at most once a minute); until 2026-12-07 reading it threw, and
  * /books, /readyz and /status answered 500 while that worker was down.
  */
-async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Unavailability> {
+async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, skipped: number, of: number) => void): Promise<Unavailability> {
   const books = slot.lastBooks;
   if (slot.unavailable?.of === books) return slot.unavailable;
   const shown = new Set<string>();
@@ -812,8 +820,9 @@ async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Un
     if (isBookSummary(b)) shown.add(`${b.venue}/${b.market}/${b.symbol}`);
     else bad++;
   }
-  // Once per list of last books (this pass is judged once for them): staleBooks skips the same entries silently.
-  if (bad > 0) log.error("worker's last books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: books.length });
+  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault): staleBooks
+  // skips the same entries silently.
+  if (bad > 0) logBad(slot, bad, books.length);
   const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;
