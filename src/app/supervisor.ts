@@ -701,14 +701,26 @@ const isHistogram = (h: unknown): boolean =>
 /** Every value of `r` (a small map: one per venue) passes `ok`. */
 const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
 
-/** Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). */
-const strings = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => typeof r[k] === "string");
+/**
+ * Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). A
+ * loop over lists made once (below), as it runs per entry: an array literal and a closure per call were two allocations
+ * per entry per reply.
+ */
+function strings(r: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (typeof r[keys[i]!] !== "string") return false;
+  return true;
+}
+const CONNECTION_STRINGS = ["venue", "market", "connection", "url", "lastError"] as const;
+const SEND_FAILURE_STRINGS = ["destination", "target", "lastError"] as const;
+const NAMED_STRINGS = ["venue", "market", "symbol"] as const;
+const BOOK_COUNT_STRINGS = ["venue", "market", "state"] as const;
+const UNRESOLVED_COUNT_STRINGS = ["venue", "market"] as const;
 /** A venue connection's state as venueConnectionsDown reads it (`up`, and its error redacted as a string). */
-const isConnection = (c: unknown): boolean => isObject(c) && strings(c, ["venue", "market", "connection", "url", "lastError"]) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
+const isConnection = (c: unknown): boolean => isObject(c) && strings(c, CONNECTION_STRINGS) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
 /** A destination's send failures as sendFailing reads them. */
-const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, ["destination", "target", "lastError"]) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
+const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, SEND_FAILURE_STRINGS) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
 /** A symbol (or book) the rules name: venue, market and symbol. */
-const isNamed = (u: unknown): boolean => isObject(u) && strings(u, ["venue", "market", "symbol"]);
+const isNamed = (u: unknown): boolean => isObject(u) && strings(u, NAMED_STRINGS);
 /**
  * The short lists of a readiness reply or summary, down to their elements (a few: per connection, per destination,
  * per worker, a summary's first READYZ_NAMED); before 2026-12-07 only as lists, and an entry that was none (null, a
@@ -777,8 +789,8 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         allValues(result.exchangeToReceipt, isHistogram) &&
         (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
         areArrays(result, ["books", "unresolved"]) &&
-        (result.books as unknown[]).every((b) => isObject(b) && strings(b, ["venue", "market", "state"]) && Number.isFinite(b.count)) &&
-        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, ["venue", "market"]) && Number.isFinite(u.count)) &&
+        (result.books as unknown[]).every((b) => isObject(b) && strings(b, BOOK_COUNT_STRINGS) && Number.isFinite(b.count)) &&
+        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, UNRESOLVED_COUNT_STRINGS) && Number.isFinite(u.count)) &&
         metricNumbersOk(result)
         ? undefined
         : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts, numbers where samples are)";
