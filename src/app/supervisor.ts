@@ -345,6 +345,8 @@ export class Supervisor implements StatusSource {
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
         if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
+        if (slot.faultsLogged.size !== 0 && bad === 0) this.replyWellFormed(slot, "books");
+        if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
         answered.push({ ...p, books: [], unresolved: [] });
@@ -636,7 +638,10 @@ export class Supervisor implements StatusSource {
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply.then((result) => {
       const malformed = result === undefined ? undefined : malformedReply(body.what, result);
-      if (malformed === undefined) return result;
+      if (malformed === undefined) {
+        if (result !== undefined && slot.faultsLogged.size !== 0) this.replyWellFormed(slot, `malformed ${body.what}`);
+        return result;
+      }
       // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
       // last books, every answer while it stayed down.
       this.logReplyFault(slot, `malformed ${body.what}`, "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
@@ -649,8 +654,10 @@ export class Supervisor implements StatusSource {
    * worker still answering whose readiness replies hold such entries and whose other replies are malformed (judged
    * down) has new last books at each /status: until 2026-12-07 this wrote a line per /readyz probe then.
    */
-  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void =>
-    this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
+  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void => {
+    if (skipped > 0) this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
+    else if (slot.faultsLogged.size !== 0) this.replyWellFormed(slot, "last books");
+  };
 
   /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
   private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
@@ -663,6 +670,20 @@ export class Supervisor implements StatusSource {
     // `unlogged`: such replies since the last line of this kind (0: the first, or the first in a while).
     this.log.error(msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
     slot.faultsLogged.set(kind, { atMs: nowMs, unlogged: 0 });
+  }
+
+  /**
+   * A reply of `kind` without its fault: a minute or more after that fault's last line, its record is dropped, and the
+   * faulty replies not logged since are told (warn). Until 2026-12-07 only the next fault's line told them: a worker
+   * whose faults stopped (or that was replaced by a sound one) left them untold. Within the minute it is kept (a fault
+   * again is counted, not logged): a worker's replies alternating write no more than a line a minute. Cold: called
+   * only while a fault of the slot's is recorded.
+   */
+  private replyWellFormed(slot: Slot, kind: string): void {
+    const last = slot.faultsLogged.get(kind);
+    if (last === undefined || performance.now() - last.atMs < REPLY_FAULT_LOG_MS) return;
+    slot.faultsLogged.delete(kind);
+    if (last.unlogged > 0) this.log.warn("worker's replies are well-formed again; faulty ones since its last line were not logged", { worker: slot.index, fault: kind, unlogged: last.unlogged });
   }
 }
 
@@ -832,9 +853,9 @@ async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, ski
     if (isBookSummary(b)) shown.add(`${b.venue}/${b.market}/${b.symbol}`);
     else bad++;
   }
-  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault): staleBooks
-  // skips the same entries silently.
-  if (bad > 0) logBad(slot, bad, books.length);
+  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault), 0 when none
+  // (replyWellFormed): staleBooks skips the same entries silently.
+  logBad(slot, bad, books.length);
   const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;
