@@ -345,7 +345,10 @@ export class Supervisor implements StatusSource {
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
         if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
-        if (slot.faultsLogged.size !== 0 && bad === 0) this.replyWellFormed(slot, "books");
+        if (slot.faultsLogged.size !== 0 && bad === 0) {
+          this.replyWellFormed(slot, "books");
+          this.replyWellFormed(slot, "last books"); // these are its last books now: none such either
+        }
         if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
@@ -654,10 +657,8 @@ export class Supervisor implements StatusSource {
    * worker still answering whose readiness replies hold such entries and whose other replies are malformed (judged
    * down) has new last books at each /status: until 2026-12-07 this wrote a line per /readyz probe then.
    */
-  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void => {
-    if (skipped > 0) this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
-    else if (slot.faultsLogged.size !== 0) this.replyWellFormed(slot, "last books");
-  };
+  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void =>
+    this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
 
   /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
   private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
@@ -853,9 +854,9 @@ async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, ski
     if (isBookSummary(b)) shown.add(`${b.venue}/${b.market}/${b.symbol}`);
     else bad++;
   }
-  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault), 0 when none
-  // (replyWellFormed): staleBooks skips the same entries silently.
-  logBad(slot, bad, books.length);
+  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault): staleBooks
+  // skips the same entries silently.
+  if (bad > 0) logBad(slot, bad, books.length);
   const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;
