@@ -64,6 +64,8 @@ const BLOCKED_THREADS_MAX = 1;
  * 2026-12-07 a worker's persistent bug wrote an error line per reply (per open page, per second, for good).
  */
 const REPLY_FAULT_LOG_MS = 60_000;
+/** logReplyFault's kind of a malformed reply to each request (made once: replyWellFormed is asked after every reply while a fault is recorded). */
+const MALFORMED_KIND: Record<WorkerRequest["what"], string> = { book: "malformed book", metrics: "malformed metrics", readiness: "malformed readiness", readyz: "malformed readyz", latency: "malformed latency" };
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
@@ -642,12 +644,12 @@ export class Supervisor implements StatusSource {
     return reply.then((result) => {
       const malformed = result === undefined ? undefined : malformedReply(body.what, result);
       if (malformed === undefined) {
-        if (result !== undefined && slot.faultsLogged.size !== 0) this.replyWellFormed(slot, `malformed ${body.what}`);
+        if (result !== undefined && slot.faultsLogged.size !== 0) this.replyWellFormed(slot, MALFORMED_KIND[body.what]);
         return result;
       }
       // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
       // last books, every answer while it stayed down.
-      this.logReplyFault(slot, `malformed ${body.what}`, "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
+      this.logReplyFault(slot, MALFORMED_KIND[body.what], "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
       return undefined;
     });
   }
