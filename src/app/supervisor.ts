@@ -64,6 +64,8 @@ const BLOCKED_THREADS_MAX = 1;
  * 2026-12-07 a worker's persistent bug wrote an error line per reply (per open page, per second, for good).
  */
 const REPLY_FAULT_LOG_MS = 60_000;
+/** logReplyFault's kind of a malformed reply to each request (made once: replyWellFormed is asked after every reply while a fault is recorded). */
+const MALFORMED_KIND: Record<WorkerRequest["what"], string> = { book: "malformed book", metrics: "malformed metrics", readiness: "malformed readiness", readyz: "malformed readyz", latency: "malformed latency" };
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
@@ -345,6 +347,11 @@ export class Supervisor implements StatusSource {
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
         if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
+        if (slot.faultsLogged.size !== 0 && bad === 0) {
+          this.replyWellFormed(slot, "books");
+          this.replyWellFormed(slot, "last books"); // these are its last books now: none such either
+        }
+        if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
         answered.push({ ...p, books: [], unresolved: [] });
@@ -358,7 +365,7 @@ export class Supervisor implements StatusSource {
       }
       down.push(slot.index);
       await staleBooks(slot, turn ?? now, Infinity, books);
-      await copyNamed((await unavailableShare(slot, turn ?? now, this.log)).list, unresolved, turn ?? now);
+      await copyNamed((await unavailableShare(slot, turn ?? now, this.lastBooksFault)).list, unresolved, turn ?? now);
     }
     return { ...mergeReadiness(answered, down), books, unresolved };
   }
@@ -382,7 +389,7 @@ export class Supervisor implements StatusSource {
         down.push(slot.index);
         // Every last book counts (all stale); only the first READYZ_NAMED are copied.
         const stale = await staleBooks(slot, turn ?? now, READYZ_NAMED);
-        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.log);
+        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
         const books = of.length - bad; // its entries that are no book summary (skipped) not counted
         answered.push({ ...unresolvedSummary(list, list.length), books, notLive: books, notLiveFirst: stale.map(notLiveOf) });
       }
@@ -636,13 +643,24 @@ export class Supervisor implements StatusSource {
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply.then((result) => {
       const malformed = result === undefined ? undefined : malformedReply(body.what, result);
-      if (malformed === undefined) return result;
+      if (malformed === undefined) {
+        if (result !== undefined && slot.faultsLogged.size !== 0) this.replyWellFormed(slot, MALFORMED_KIND[body.what]);
+        return result;
+      }
       // Merged as it was, it failed the answer (500) or showed garbage (a number for a book); kept as a down worker's
       // last books, every answer while it stayed down.
-      this.logReplyFault(slot, `malformed ${body.what}`, "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
+      this.logReplyFault(slot, MALFORMED_KIND[body.what], "worker sent a malformed reply; taken as no answer", { what: body.what, error: malformed });
       return undefined;
     });
   }
+
+  /**
+   * A down slot's last books hold entries that are no book summary (unavailableShare, once per list of last books). A
+   * worker still answering whose readiness replies hold such entries and whose other replies are malformed (judged
+   * down) has new last books at each /status: until 2026-12-07 this wrote a line per /readyz probe then.
+   */
+  private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void =>
+    this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
 
   /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
   private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
@@ -655,6 +673,20 @@ export class Supervisor implements StatusSource {
     // `unlogged`: such replies since the last line of this kind (0: the first, or the first in a while).
     this.log.error(msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
     slot.faultsLogged.set(kind, { atMs: nowMs, unlogged: 0 });
+  }
+
+  /**
+   * A reply of `kind` without its fault: a minute or more after that fault's last line, its record is dropped, and the
+   * faulty replies not logged since are told (warn). Until 2026-12-07 only the next fault's line told them: a worker
+   * whose faults stopped (or that was replaced by a sound one) left them untold. Within the minute it is kept (a fault
+   * again is counted, not logged): a worker's replies alternating write no more than a line a minute. Cold: called
+   * only while a fault of the slot's is recorded.
+   */
+  private replyWellFormed(slot: Slot, kind: string): void {
+    const last = slot.faultsLogged.get(kind);
+    if (last === undefined || performance.now() - last.atMs < REPLY_FAULT_LOG_MS) return;
+    slot.faultsLogged.delete(kind);
+    if (last.unlogged > 0) this.log.warn("worker's replies are well-formed again; faulty ones since its last line were not logged", { worker: slot.index, fault: kind, unlogged: last.unlogged });
   }
 }
 
@@ -693,14 +725,26 @@ const isHistogram = (h: unknown): boolean =>
 /** Every value of `r` (a small map: one per venue) passes `ok`. */
 const allValues = (r: unknown, ok: (v: unknown) => boolean): boolean => isObject(r) && Object.values(r).every(ok);
 
-/** Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). */
-const strings = (r: Record<string, unknown>, keys: readonly string[]): boolean => keys.every((k) => typeof r[k] === "string");
+/**
+ * Fields of a named entry that the readiness rules read as strings (a template's are any; redactUrlsIn's are not). A
+ * loop over lists made once (below), as it runs per entry: an array literal and a closure per call were two allocations
+ * per entry per reply.
+ */
+function strings(r: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) if (typeof r[keys[i]!] !== "string") return false;
+  return true;
+}
+const CONNECTION_STRINGS = ["venue", "market", "connection", "url", "lastError"] as const;
+const SEND_FAILURE_STRINGS = ["destination", "target", "lastError"] as const;
+const NAMED_STRINGS = ["venue", "market", "symbol"] as const;
+const BOOK_COUNT_STRINGS = ["venue", "market", "state"] as const;
+const UNRESOLVED_COUNT_STRINGS = ["venue", "market"] as const;
 /** A venue connection's state as venueConnectionsDown reads it (`up`, and its error redacted as a string). */
-const isConnection = (c: unknown): boolean => isObject(c) && strings(c, ["venue", "market", "connection", "url", "lastError"]) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
+const isConnection = (c: unknown): boolean => isObject(c) && strings(c, CONNECTION_STRINGS) && typeof c.up === "boolean" && Number.isFinite(c.downSinceMs);
 /** A destination's send failures as sendFailing reads them. */
-const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, ["destination", "target", "lastError"]) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
+const isSendFailure = (f: unknown): boolean => isObject(f) && strings(f, SEND_FAILURE_STRINGS) && Number.isFinite(f.errors) && Number.isFinite(f.lastErrorAgoMs);
 /** A symbol (or book) the rules name: venue, market and symbol. */
-const isNamed = (u: unknown): boolean => isObject(u) && strings(u, ["venue", "market", "symbol"]);
+const isNamed = (u: unknown): boolean => isObject(u) && strings(u, NAMED_STRINGS);
 /**
  * The short lists of a readiness reply or summary, down to their elements (a few: per connection, per destination,
  * per worker, a summary's first READYZ_NAMED); before 2026-12-07 only as lists, and an entry that was none (null, a
@@ -769,8 +813,8 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         allValues(result.exchangeToReceipt, isHistogram) &&
         (result.eventLoopLag === undefined || isHistogram(result.eventLoopLag)) &&
         areArrays(result, ["books", "unresolved"]) &&
-        (result.books as unknown[]).every((b) => isObject(b) && strings(b, ["venue", "market", "state"]) && Number.isFinite(b.count)) &&
-        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, ["venue", "market"]) && Number.isFinite(u.count)) &&
+        (result.books as unknown[]).every((b) => isObject(b) && strings(b, BOOK_COUNT_STRINGS) && Number.isFinite(b.count)) &&
+        (result.unresolved as unknown[]).every((u) => isObject(u) && strings(u, UNRESOLVED_COUNT_STRINGS) && Number.isFinite(u.count)) &&
         metricNumbersOk(result)
         ? undefined
         : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts, numbers where samples are)";
@@ -798,10 +842,10 @@ function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: numb
  * books (kept in the slot: the share never changes, its last books not while it is down): until 2026-12-06 every
  * /readyz judged them again, a pass over both lists (a turn per 500 of each) for each probe of a worker down.
  * Read only: the list is shared by every answer until the worker answers again. An entry of those books that is no book
- * summary (isBookSummary) is skipped, counted (`bad`) and logged once for them; until 2026-12-07 reading it threw, and
+ * summary (isBookSummary) is skipped, counted (`bad`) and logged once for them (`logBad`: at most once a minute); until 2026-12-07 reading it threw, and
  * /books, /readyz and /status answered 500 while that worker was down.
  */
-async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Unavailability> {
+async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, skipped: number, of: number) => void): Promise<Unavailability> {
   const books = slot.lastBooks;
   if (slot.unavailable?.of === books) return slot.unavailable;
   const shown = new Set<string>();
@@ -812,8 +856,9 @@ async function unavailableShare(slot: Slot, turn: Turn, log: Logger): Promise<Un
     if (isBookSummary(b)) shown.add(`${b.venue}/${b.market}/${b.symbol}`);
     else bad++;
   }
-  // Once per list of last books (this pass is judged once for them): staleBooks skips the same entries silently.
-  if (bad > 0) log.error("worker's last books hold entries that are no book summary; skipped", { worker: slot.index, skipped: bad, of: books.length });
+  // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault): staleBooks
+  // skips the same entries silently.
+  if (bad > 0) logBad(slot, bad, books.length);
   const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;

@@ -14,7 +14,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -213,7 +213,7 @@ test("a down worker's last books with elements that are no book summary: skipped
 test("a live worker's readiness books with entries that are no book summary: /status and /books skip them, not a 500", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
   const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
-  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"] }], ...uniqueDestination(195), workers: 1 }));
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDT@200"] }], ...uniqueDestination(195), workers: 1 }));
   const good = { venue: "bybit", market: "linear", symbol: "BTCUSDT", state: "live", reason: "ok", valid: true, recvAgeUs: 5 };
   const supervisor = new Supervisor({ ...config, [READINESS_BOOKS]: [null, 5, good, { venue: 7 }] } as typeof config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
   const http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, supervisor, log);
@@ -226,17 +226,71 @@ test("a live worker's readiness books with entries that are no book summary: /st
       const body = (await res.json()) as { ready: boolean; reasons: { check: string; symbol: string }[]; books: { symbol: string; reason: string }[] } | { symbol: string; reason: string }[];
       const books = Array.isArray(body) ? body : body.books;
       // SOLUSDT, of its share, is in neither list of the reply (a skipped entry may have been it): listed as not known.
-      // Before 2026-12-07 it was left out of /books and /status, and out of /status's readiness rules.
-      expect([path, books.map((b) => [b.symbol, b.reason]).sort()]).toEqual([path, [["BTCUSDT", "ok"], ["ETHUSDT", "not_listed"], ["SOLUSDT", "worker_reply_malformed"]]]);
-      if (!Array.isArray(body)) expect(body.reasons.filter((r) => r.check === "symbol_unresolved").map((r) => r.symbol).sort()).toEqual(["ETHUSDT", "SOLUSDT"]);
+      // Before 2026-12-07 it was left out of /books and /status, and out of /status's readiness rules. So is
+      // BTCUSDT@200, another book than BTCUSDT's (depth 50), which the reply names: one depth hides no other's absence.
+      expect([path, books.map((b) => [b.symbol, b.reason]).sort()]).toEqual([path, [["BTCUSDT", "ok"], ["BTCUSDT@200", "worker_reply_malformed"], ["ETHUSDT", "not_listed"], ["SOLUSDT", "worker_reply_malformed"]]]);
+      if (!Array.isArray(body)) expect(body.reasons.filter((r) => r.check === "symbol_unresolved").map((r) => r.symbol).sort()).toEqual(["BTCUSDT@200", "ETHUSDT", "SOLUSDT"]);
     }
     const skipped = lines.filter((l) => l.msg.startsWith("worker's readiness books hold entries that are no book summary"));
     // Once for the three replies (REPLY_FAULT_LOG_MS): until 2026-12-07 once per reply, a line a second per open status page.
     expect(skipped.map((l) => [l.fields.worker, l.fields.skipped, l.fields.of])).toEqual([[0, 3, 4]]);
     const symbols = lines.filter((l) => l.msg.startsWith("worker's readiness unresolved symbols hold entries that name no symbol"));
     expect(symbols.map((l) => [l.fields.worker, l.fields.skipped, l.fields.of])).toEqual([[0, 1, 2]]);
+    // Its readyz replies are malformed (MALFORMED_REPLIES): each /readyz judges it down against the books of its last
+    // readiness reply, new after each /status. Those books' skipped entries are logged once a minute too: until
+    // 2026-12-07 once per such list, a line per /readyz probe while the status page was open.
+    for (let i = 0; i < 3; i++) {
+      await supervisor.readiness();
+      expect((await supervisor.readyz()).workersDown).toEqual([0]);
+    }
+    const lastBooks = lines.filter((l) => l.msg.startsWith("worker's last books hold entries that are no book summary"));
+    expect(lastBooks.map((l) => [l.fields.worker, l.fields.skipped, l.fields.of, l.fields.unlogged])).toEqual([[0, 3, 4, 0]]);
   } finally {
     await http.stop();
+    await supervisor.stop();
+  }
+});
+
+/**
+ * A worker's reply faults are logged at most once a minute (logReplyFault); those within the minute are counted, not
+ * logged. Once its replies of that kind are well-formed again, a minute or more after the last line, one line says how
+ * many went unlogged. Before, that count was given only by the next such fault's line: a worker whose faults stopped
+ * (or that was replaced by a sound one) left them untold (each malformed readiness reply a worker_down in /status).
+ */
+test("reply faults unlogged within the minute are told once the worker's replies are well-formed again", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(196), workers: 1 }));
+  const good = { venue: "bybit", market: "linear", symbol: "BTCUSDT", state: "live", reason: "ok", valid: true, recvAgeUs: 5 };
+  const ok = { books: [good], unresolved: [], connections: [], workersDown: [] };
+  const malformed = { ...ok, sendFailures: 5 };
+  const skipping = { ...ok, books: [null, good] };
+  const replies = [malformed, ok, malformed, skipping, skipping, ok];
+  const supervisor = new Supervisor({ ...config, [READINESS_REPLIES]: replies } as typeof config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  const realNow = performance.now.bind(performance);
+  let aheadMs = 0;
+  const clock = vi.spyOn(performance, "now").mockImplementation(() => realNow() + aheadMs);
+  try {
+    await supervisor.start();
+    const from = lines.length; // after the malformed messages the stand-in sends as it starts
+    const down: number[][] = [];
+    for (let i = 0; i < replies.length - 1; i++) down.push((await supervisor.readiness()).workersDown);
+    expect(down).toEqual([[0], [], [0], [], []]);
+    const told = () => lines.slice(from).map((l) => [l.level, l.msg, l.fields.fault ?? l.fields.what ?? "", l.fields.unlogged]);
+    const faults: unknown[][] = [
+      ["error", "worker sent a malformed reply; taken as no answer", "readiness", 0],
+      ["error", "worker's readiness books hold entries that are no book summary; skipped", "", 0],
+    ];
+    expect(told()).toEqual(faults);
+    // Well-formed, still within the minute: nothing yet (a fault again would be counted, not logged).
+    await supervisor.readiness();
+    expect(told()).toEqual(faults);
+    aheadMs = 61_000;
+    for (let i = 0; i < 2; i++) expect((await supervisor.readiness()).workersDown).toEqual([]);
+    const again = "worker's replies are well-formed again; faulty ones since its last line were not logged";
+    expect(told()).toEqual([...faults, ["warn", again, "malformed readiness", 1], ["warn", again, "books", 1]]);
+  } finally {
+    clock.mockRestore();
     await supervisor.stop();
   }
 });

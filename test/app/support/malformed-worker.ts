@@ -97,12 +97,20 @@ export const STARTED_SUMMARIES = "testStartedSummaries";
 export const READINESS_BOOKS = "testReadinessBooks";
 let readinessBooks: unknown;
 
+/**
+ * The config key (a test's marker) whose value, a list, holds the readiness replies to send in turn, the last one from
+ * then on (well-formed ones among malformed ones). The other requests still get MALFORMED_REPLIES.
+ */
+export const READINESS_REPLIES = "testReadinessReplies";
+let readinessReplies: unknown;
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
   if (msg.type === "start") {
     workerIndex = msg.workerIndex;
     readinessBooks = (msg.config as unknown as Record<string, unknown>)[READINESS_BOOKS];
+    readinessReplies = (msg.config as unknown as Record<string, unknown>)[READINESS_REPLIES];
     send(null);
     send(42);
     send({ type: 7 });
@@ -114,7 +122,11 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
   else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessBooks)) send({ type: "response", id: msg.id, result: { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }], connections: [], workersDown: [] } });
-  else if (msg.type === "request") {
+  else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessReplies)) {
+    const n = asked.get(msg.what) ?? 0;
+    asked.set(msg.what, n + 1);
+    send({ type: "response", id: msg.id, result: readinessReplies[Math.min(n, readinessReplies.length - 1)] });
+  } else if (msg.type === "request") {
     const n = asked.get(msg.what) ?? 0;
     asked.set(msg.what, n + 1);
     const replies = MALFORMED_REPLIES[msg.what]!;
