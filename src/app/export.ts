@@ -51,6 +51,11 @@ export interface ExportResult {
    */
   timeJumps: { file: string; atUs: number; previousUs: number }[];
   timeJumpsTotal: number;
+  /**
+   * Books only: files (or captures concatenated into one, `atByte` where it begins) that begin before the previous
+   * record (given out of time order, or two recorders' captures), each a damage point as in replay (ReplayResult.outOfOrder).
+   */
+  outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   stoppedEarly: boolean;
 }
 
@@ -65,7 +70,7 @@ export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding
 const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -126,15 +131,32 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         await gap(fileIndex);
         continue;
       }
+      let fileStarted = false;
+      let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
         // One event-loop turn per block (≤ 1 MiB of frames), so a signal can stop a long export.
         await new Promise((resolve) => setImmediate(resolve));
         if (stop) break;
+        // A capture concatenated into the file begins a file of its own for the order check (as replay's).
+        if (reader.captures !== captures) {
+          captures = reader.captures;
+          fileStarted = false;
+        }
         for (const r of block) {
           result.frames++;
           if (!books) {
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
+            if (!fileStarted) {
+              fileStarted = true;
+              // Not the previous file's continuation: a damage point, as in replay (replay.ts; until s-rd5a neither
+              // took one here unless an hour or more back, a time jump, below).
+              if (r.tsRecvUs < lastUs) {
+                result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs, atByte: reader.captureAt });
+                if (!isTimeJump(lastUs, r.tsRecvUs)) await damageAt(books);
+                if (stop) break;
+              }
+            }
             // A receive time more than an hour away from the previous one: the books leave LIVE at the previous record
             // (grid rows up to it first), the grid and the adapters' clock start again at this one (MAX_RECORD_STEP_US:
             // no stale rounds for the time jumped over).

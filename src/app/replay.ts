@@ -41,8 +41,9 @@ export interface ReplayResult {
   truncated: TruncatedCapture[];
   /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
-   * replayed as given, in file order, so the frames are not in receive-time order there. `atByte`: a capture
-   * concatenated into the file (`cat a.fcap b.fcap`) that begins there, judged as a file of its own.
+   * replayed as given, in file order, so the frames are not in receive-time order there; each is a capture gap
+   * (Feeder.captureGap: the books leave LIVE before its first record). `atByte`: a capture concatenated into the file
+   * (`cat a.fcap b.fcap`) that begins there, judged as a file of its own.
    */
   outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
@@ -144,7 +145,13 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         for (const r of block) {
           if (!fileStarted) {
             fileStarted = true;
-            if (r.tsRecvUs < lastRecUs) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
+            if (r.tsRecvUs < lastRecUs) {
+              result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
+              // Not the previous file's continuation (files given out of order, or another recorder's): as after a
+              // file that ended early, the books leave LIVE and what was matched by the capture's order starts over
+              // (until s-rd5a only an hour or more back did so, as a time jump, below; export --books alike).
+              if (!isTimeJump(lastRecUs, r.tsRecvUs)) feeder.captureGap();
+            }
           }
           if (stop) {
             result.stoppedEarly = true;

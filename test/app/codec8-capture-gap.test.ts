@@ -75,8 +75,11 @@ test("replay: the books leave LIVE right after the damaged file's last record, b
   const result = await replayCaptures(feeder, [damaged, second, damaged], { pace: "fast" });
   expect(result.truncated.map((t) => t.file)).toEqual([damaged, damaged]);
   const gaps = calls.flatMap((c, i) => (c === "gap" ? [i] : []));
-  expect(gaps).toHaveLength(1);
+  // The second: the last file begins before the second one ends (out of order, below), not the end of the last file.
+  expect(gaps).toHaveLength(2);
   expect(calls[gaps[0]! + 1]).toBe(`frame@${XRP_T0_US + 25_000}`);
+  expect(calls[gaps[1]! + 1]).toBe(`frame@${XRP_T0_US - 500}`);
+  expect(calls.at(-1)).not.toBe("gap");
   expect(calls.slice(0, gaps[0]!).every((c) => c.startsWith("frame@") && Number(c.slice(6)) < XRP_T0_US + 25_000)).toBe(true);
 });
 
@@ -95,4 +98,39 @@ test("replay through the Feeder: the book is RESYNCING / sequence_gap when the n
   } finally {
     await feeder.stop();
   }
+});
+
+/**
+ * A file that begins before the previous one's last record (files given out of time order, or two recorders'
+ * captures) is not its continuation: the same damage point in replay and export --books. Until s-rd5a neither took
+ * one there unless it began an hour or more back (a time jump): the books stayed LIVE into the earlier records, and
+ * the requests still unanswered were matched to answers of the other file's sockets. Here a copy of the first file
+ * given after it (as a second recorder's capture of the same run would be).
+ */
+const again = capture("c", 0, 25, true);
+
+test("out of order: replay takes the gap right before the earlier file's first record, once", async () => {
+  const calls: string[] = [];
+  const feeder = {
+    ingest: (_v: string, _m: string, _c: string, _f: string, ts: number) => (calls.push(`frame@${ts}`), true),
+    ingestRest: (_v: string, _m: string, _c: string, url: string, _b: string, ts: number) => (calls.push(`${url}@${ts}`), true),
+    captureGap: () => void calls.push("gap"),
+  } as unknown as Feeder;
+  const result = await replayCaptures(feeder, [first, again], { pace: "fast" });
+  expect(result.outOfOrder).toEqual([{ file: again, startsUs: XRP_T0_US - 500, previousEndsUs: XRP_T0_US + 24_000 }]);
+  expect(calls.filter((c) => c === "gap")).toHaveLength(1);
+  expect(calls[calls.indexOf("gap") - 1]).toBe(`frame@${XRP_T0_US + 24_000}`);
+  expect(calls[calls.indexOf("gap") + 1]).toBe(`frame@${XRP_T0_US - 500}`);
+});
+
+test("out of order: export --books makes the live book resyncing / sequence_gap at the previous record, named in outOfOrder", async () => {
+  const config = loadConfigFile(writeXrpConfig(dir, uniqueDestination(84)));
+  let text = "";
+  const result = await exportCaptures([first, again], { write: (c) => void (text += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 5, everyMs: 0 }, log: silentLogger });
+  expect(result.outOfOrder).toEqual([{ file: again, startsUs: XRP_T0_US - 500, previousEndsUs: XRP_T0_US + 24_000 }]);
+  const rows = text.split("\n").filter((l) => l.length > 0).map((l) => JSON.parse(l) as { tsUs: number; state: string; reason: string });
+  const gapAt = rows.findIndex((r) => r.state === "resyncing");
+  expect(rows[gapAt]).toMatchObject({ tsUs: XRP_T0_US + 24_000, reason: "sequence_gap" });
+  expect(rows.slice(0, gapAt).every((r) => r.state === "live" && r.tsUs <= XRP_T0_US + 24_000)).toBe(true);
+  expect(rows.at(-1)).toMatchObject({ state: "live" }); // the earlier file's snapshot makes it LIVE again
 });

@@ -64,7 +64,8 @@ export const exportCommand: CommandSpec = {
     "  before the first snapshot, snapshot_applied while live). ts_exchange_us and ts_event_us are the venue's",
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
     "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
-    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, stoppedEarly}",
+    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, outOfOrder,",
+    "stoppedEarly}",
     "is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file; a file that ends early, or is gone or no longer a",
@@ -73,7 +74,9 @@ export const exportCommand: CommandSpec = {
     "With --books, a receive time more than an hour from the previous record's (either way: a damaged time, or a",
     "recorder that was not running) is such a point too, named under timeJumps (also a warning): the books go",
     "resyncing / sequence_gap at the previous record, and the --every-ms grid and the books' stale clock start",
-    "again at the new time (no stale rounds for the time jumped over).",
+    "again at the new time (no stale rounds for the time jumped over). So is, with --books, a file (or a capture",
+    "concatenated into one) that begins before the previous record, as in replay: named under outOfOrder",
+    "{file, startsUs, previousEndsUs, atByte?} (also a warning; files given out of time order, or two recorders').",
     "SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
@@ -182,6 +185,7 @@ export const exportCommand: CommandSpec = {
     for (const t of result.truncated) log.warn("capture ends early", t);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there, the grid starts again", j);
+    for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: exported in the order given, books resync there", o);
     if (result.stoppedEarly) {
       if (output.replaces) log.warn("export stopped early by a signal: nothing written, --out left as it was", { ...result, signal: stoppedBy, out });
       else log.warn("export stopped early by a signal: the output holds only the frames read before it", { ...result, signal: stoppedBy, out: out ?? "stdout" });

@@ -738,13 +738,17 @@ export class ConnectionLifecycle {
    * 2026-12-07 the requests were kept across it (Coinbase's alone forgotten, by the adapter). A book refused for now
    * (OKX, Binance: TopicState.refusedUntilAck) takes its updates again: its retry's acceptance may be among the lost
    * records, and a venue pushes a stream's updates only once it is subscribed (kept, it ignored them until the
-   * connection's next socket, where live had it LIVE).
+   * connection's next socket, where live had it LIVE). A replacement's refusal held in an overlap
+   * (VenueConnection.replayRefusalHeld) rejects nothing, as at a `ws:state` saying the overlap's end was lost: live's
+   * `ws:back`, recorded right after the refusing frame, may be among the lost records (until s-rd5a the first record
+   * after the gap decided it as the venue's and halted a book live kept LIVE on the old socket).
    */
   replayCaptureGap(): void {
     for (const conn of this.conns) {
       conn.pending.clear();
       conn.replayAcksKnown = false;
       for (const t of conn.topics) t.refusedUntilAck = false;
+      this.control.replayOverlapOver(conn, false);
     }
   }
 

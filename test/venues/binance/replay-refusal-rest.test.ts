@@ -69,3 +69,36 @@ describe("binance replay: a held refusal and a recorded REST snapshot", () => {
     expect(adapter.topicInfo(0).state).toBe("live");
   });
 });
+
+describe("binance replay across a capture gap: a stream refused for now", () => {
+  /**
+   * Live: s1 refused for a reason that may pass (RESYNCING / subscribe_rejected; its updates ignored until a subscribe
+   * of it is accepted: TopicState.refusedUntilAck), its retry s2 accepted, the book bridged to LIVE from a REST
+   * snapshot; the capture lost s2's acceptance (a file that ended early, a time jump). Kept past the gap, the flag
+   * ignored every update until the connection's next socket, the book resyncing where live had it LIVE; the merge of
+   * s-gappend clears it at the gap (ConnectionLifecycle.replayCaptureGap).
+   */
+  test("its updates after the gap are taken again: bridged to LIVE from the recorded REST snapshot, as live", async () => {
+    const config: VenueConfig = { venue: "binance", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "spot", depth: 1000, symbols: ["BTCUSDT"] }], overrides: new Map([["spot:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]) };
+    const adapter = new BinanceAdapter(config, [{ market: "spot", symbol: "BTCUSDT", depth: 1000 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    await adapter.loadInstruments();
+    const invalid: { index: number; state: BookState; reason: StatusReason }[] = [];
+    const sink: BookSink = { onBookUpdate: () => undefined, onBookInvalid: (index, state, reason) => void invalid.push({ index, state, reason }), onInstrumentChanged: () => undefined };
+    adapter.startReplay(sink);
+    const conn = "conn0.spot";
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, 1)).toBe(true);
+    const feed = (f: string) => expect(adapter.ingestFrame("spot", conn, f, 1)).toBe(true);
+    const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["btcusdt@depth@100ms"]])}`;
+    event("ws:open");
+    event("ws:sockets");
+    event(request("s1"));
+    feed(`{"error":{"code":0,"msg":"Unknown error"},"id":11}`);
+    expect(invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    event(request("s2"));
+    adapter.replayCaptureGap(); // lost: s2's acceptance
+    feed(`{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":21,"u":21,"b":[["100.0","1.000"]],"a":[]}}`);
+    adapter.ingestRest("spot", conn, "http://127.0.0.1:1/api/v3/depth?symbol=BTCUSDT&limit=1000", `{"lastUpdateId":20,"bids":[["99.9","1.000"]],"asks":[["100.1","1.000"]]}`, 2);
+    expect(adapter.topicInfo(0).state).toBe("live");
+  });
+});

@@ -53,7 +53,10 @@ async function replaying(seed: number) {
   const ack = (op: string, success: boolean, retMsg = op) => frame(JSON.stringify({ success, ret_msg: retMsg, conn_id: "c1", op }));
   const snapshot = (symbol: string, u: number, bid: string) =>
     frame(`{"topic":"orderbook.50.${symbol}","type":"snapshot","ts":1,"data":{"s":"${symbol}","b":[["${bid}","1.000"]],"a":[["${Number(bid) + 1}.0","1.000"]],"u":${u},"seq":${u}},"cts":1}`);
-  return { feeder, states, now, event, frame, request, ack, snapshot, gap: () => feeder.captureGap() };
+  const delta = (symbol: string, u: number) => frame(`{"topic":"orderbook.50.${symbol}","type":"delta","ts":1,"data":{"s":"${symbol}","b":[],"a":[],"u":${u},"seq":${u}},"cts":1}`);
+  /** A time jump of two hours (replay.ts: no file head follows, unlike a file that ended early). */
+  const jump = () => feeder.replayTimeJump((tsUs += 2 * 3_600_000_000));
+  return { feeder, states, now, event, frame, request, ack, snapshot, delta, jump, gap: () => feeder.captureGap() };
 }
 
 describe("bybit replay across a capture gap: answers without req_id to requests written before it", () => {
@@ -159,5 +162,31 @@ describe("bybit replay begun in a later file: answers without req_id to an earli
     r.snapshot("ETHUSDT", 20, "11.0");
     expect(r.states.filter((s) => s.includes("subscribe_rejected")), r.states.join("\n")).toEqual([]);
     expect(r.now()).toBe("BTCUSDT awaiting_snapshot/startup, ETHUSDT live/snapshot_applied");
+  });
+});
+
+describe("bybit replay across a time jump: a topic held by a recorded unsubscribe", () => {
+  /**
+   * Live: BTC's resync unsubscribed it (u2, answered) and subscribed it again (s3, answered), then its snapshot made it
+   * LIVE; the capture lost s3 and its answer (a time jump: no file head after it, whose ws:state would end the hold).
+   * Until the merge of s-gappend the hold (replayRequested) lasted until the connection's next socket event: BTC's
+   * frames after the jump were ignored, the book resyncing where live had it LIVE.
+   */
+  test("Feeder: its frames after the jump are taken again; LIVE from its snapshot, as live", async () => {
+    const r = await replaying(60);
+    r.event("ws:open");
+    r.event("ws:sockets");
+    r.request("s1", "subscribe", SYMBOLS);
+    r.ack("subscribe", true);
+    r.snapshot("BTCUSDT", 10, "100.0");
+    r.snapshot("ETHUSDT", 10, "10.0");
+    r.delta("BTCUSDT", 12); // u 11 missing: BTC resyncs
+    expect(r.now()).toBe("BTCUSDT resyncing/sequence_gap, ETHUSDT live/snapshot_applied");
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    r.ack("unsubscribe", true);
+    r.jump(); // lost: s3 and its answer
+    r.snapshot("BTCUSDT", 20, "101.0");
+    r.snapshot("ETHUSDT", 20, "11.0");
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
   });
 });

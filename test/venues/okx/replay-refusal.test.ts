@@ -320,3 +320,46 @@ describe("okx replay: staleness while a recorded unsubscribe is out", () => {
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", seqId: 50 });
   });
 });
+
+describe("okx replay across a capture gap (a file that ended early or could not be read, a time jump)", () => {
+  /** As Feeder.captureGap does to a replaying adapter: its capture-order state starts over, its LIVE book resyncs. */
+  const gap = (adapter: OkxAdapter) => {
+    adapter.replayCaptureGap();
+    if (adapter.topicInfo(0).state === "live") adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+  };
+  const busy = (id: string) => JSON.stringify({ id, event: "error", code: "50001", msg: "Service temporarily unavailable. Please try again later." });
+
+  test("a book refused for now whose retry's acceptance was among the lost records takes its updates again: LIVE from the snapshot after the gap", async () => {
+    // Live: s2 refused for now (RESYNCING / subscribe_rejected), its retry s3 accepted, the book LIVE at its snapshot;
+    // the capture lost s3's acceptance. Kept past the gap, refusedUntilAck ignored the book's frames until the
+    // connection's next socket (the merge of s-gappend clears it at the gap).
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event(request("s2"));
+    feed(busy("s2"));
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    event(request("s3"));
+    gap(adapter); // lost: s3's acceptance
+    feed(snapshot.replace('"seqId":10', '"seqId":20'));
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(20);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+  });
+
+  test("a replacement's refusal held when records were lost: the record after the gap does not decide it (live's ws:back may have been lost), nothing halted", async () => {
+    // Live writes ws:back right after the refusing frame: lost in the gap, the next record after it (here the old
+    // socket's update) would have decided the refusal as the venue's and halted a book live kept LIVE on the old
+    // socket. As at a ws:state saying the overlap's end was lost: none rejected.
+    const update = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":10,"seqId":11}]}`;
+    const { adapter, sink, feed, event } = await liveInReplay();
+    event("ws:swap");
+    event(request("s2"));
+    feed(refusal("s2"));
+    expect(sink.invalid, "held").toEqual([]);
+    gap(adapter); // lost: ws:back, and more
+    event("ws:old");
+    feed(update);
+    event("ws:retired"); // a later overlap's end, or this one's: the held refusal is not decided by it either
+    expect(sink.invalid.filter((i) => i.state === BookState.HALTED)).toEqual([]);
+    expect(adapter.topicInfo(0).state).not.toBe("halted");
+  });
+});
