@@ -42,8 +42,11 @@ export interface WsProxy {
   holdUpgrades: boolean;
   /** Handshakes waiting. */
   readonly upgradesHeld: number;
-  /** Asked at each opening handshake (0 = the first): a status answers it instead of 101, undefined lets it through. */
-  refuseUpgrade: ((attempt: number) => number | undefined) | null;
+  /**
+   * Asked at each opening handshake (0 = the first; `path` the one asked for, e.g. "/stream"): a status answers it
+   * instead of 101 (with `Retry-After: 120`, as Binance's 429 / 418), undefined lets it through.
+   */
+  refuseUpgrade: ((attempt: number, path: string) => number | undefined) | null;
   /** When each opening handshake arrived (Date.now()), refused or not. */
   readonly upgradesAtMs: number[];
   /** Completes the waiting handshakes (a client that gave up meanwhile gets no link). */
@@ -103,8 +106,8 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
       if (proxy.holdUpgrades) await new Promise<void>((go) => heldUpgrades.push(go));
       const u = new URL(req.url);
       proxy.upgradesAtMs.push(Date.now());
-      const status = proxy.refuseUpgrade?.(proxy.upgradesAtMs.length - 1);
-      if (status !== undefined) return new Response("refused by the test", { status });
+      const status = proxy.refuseUpgrade?.(proxy.upgradesAtMs.length - 1, u.pathname);
+      if (status !== undefined) return new Response("refused by the test", { status, headers: { "retry-after": "120" } });
       if (srv.upgrade(req, { data: { link: null as unknown as ProxyLink, path: u.pathname + u.search } })) return undefined;
       return new Response("websocket only", { status: 400 });
     },

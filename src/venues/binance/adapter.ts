@@ -238,6 +238,7 @@ export class BinanceAdapter implements VenueAdapter {
         staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, defaultStaleAfterMs),
         resyncBackoffBaseMs: this.books.baseMs,
         ...connectSplit(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, opts, this.now),
+        connectsPerMarket: true, // spot and USD-M: two hosts, each its own connect limit (protocol.ts CONNECTS_PER_WINDOW)
       },
     );
     this.watch = new InstrumentWatch<BinanceTopic>({

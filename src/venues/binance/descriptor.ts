@@ -1,6 +1,7 @@
 /**
  * Binance as the registry sees it (../registry.ts): spot and USD-M (`linear`) markets, the snapshot depths, the
- * endpoints (USD-M on its own host unless the venue-level URLs are changed, e.g. to a simulator), stale defaults.
+ * endpoints (USD-M on its own host unless the venue-level URLs are changed, e.g. to a simulator), stale defaults. Each
+ * market, its own host, has its own connect budget and hold (adapter.ts: the lifecycle's connectsPerMarket).
  * @module
  */
 import { SYMBOL_NON_ASCII } from "../../core/symbol-text.ts";

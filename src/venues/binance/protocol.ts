@@ -64,7 +64,11 @@ export const STREAMS_PER_REQUEST = 50;
 export const MESSAGES_PER_SECOND = 2;
 export const MESSAGE_BURST = 2;
 
-/** 300 connection attempts per 5 minutes per IP (spot) [limits]; we keep a margin. */
+/**
+ * 300 connection attempts per 5 minutes per IP (spot) [limits]; we keep a margin. Per market: spot and USD-M are
+ * different hosts (stream.binance.com, fstream.binance.com), each with its own budget and hold after a refused
+ * handshake (ConnectionLifecycle connectsPerMarket); USD-M documents no connect limit, so it gets spot's.
+ */
 export const CONNECTS_PER_WINDOW = 250;
 export const CONNECT_WINDOW_MS = 300_000;
 

@@ -1,6 +1,7 @@
 /**
  * Opening, watching and reopening a venue adapter's WebSocket connections, for every venue (cold): a connect
- * budget shared by all connections of the venue (this process's share of the per-IP limit), reconnects with
+ * budget shared by all connections of the venue, or of its market where each market is its own host (this
+ * process's share of the per-IP limit), reconnects with
  * jittered exponential backoff, and a housekeeping timer for the keepalive (hooks.ts Keepalive), pong, ack and
  * handshake deadlines, dead connections (nothing received for deadConnectionMs) and silent topics. Book state
  * stays with the adapter, reached through hooks.
@@ -74,6 +75,13 @@ export interface LifecycleOptions {
   budgetLedger?: BudgetLedger;
   /** See CommonAdapterOptions.connectHoldMs. */
   connectHoldMs?: Readonly<Record<number, number>>;
+  /**
+   * Each market is its own host with its own per-IP connect limit (Binance: spot stream.binance.com, USD-M
+   * fstream.binance.com): a connect budget (maxConnectsPerWindow each), a hold after a refused handshake and a ledger
+   * key (`<venue>:connect:<market>`) per market. Default: one of each for the venue (`<venue>:connect`), whose markets
+   * share a host.
+   */
+  connectsPerMarket?: boolean;
   /** Told of every open and unplanned close (as CONNECTION_OPENED_URL / CONNECTION_CLOSED_URL), for the capture. */
   onRawRest?: RawRestTap;
 }
@@ -120,6 +128,29 @@ export interface LifecycleHooks {
 }
 
 /**
+ * The connects to one host (the venue's, or one market's: LifecycleOptions.connectsPerMarket): its budget, held after
+ * a refused handshake (connect-hold.ts), and the refusals that set the hold's length.
+ */
+interface ConnectGate {
+  readonly budget: SlidingWindowBudget;
+  /** "" for the venue's; "spot " for a market's (its log lines). */
+  readonly scope: string;
+  /**
+   * Handshakes refused with an over-limit status since a socket last opened (a planned replacement's too): each
+   * doubles the hold (connect-hold.ts), except one of a connect already under way when the last was read (below).
+   */
+  refusedInRow: number;
+  /**
+   * Refusals that doubled the hold, read so far (never reset). A connect bound while fewer had been read was under
+   * way already when the last one was (every connection connecting at start, or after a network outage) and is
+   * refused in the same burst: it does not double the hold again. Before, N connections refused at once held the
+   * venue 10 s · 2^(N-1) (10 min from 7 connections on a first 429). A count, not a time: with the wall clock stepped
+   * back, every later connect looked started before the last refusal, and a repeated ban never doubled the hold.
+   */
+  doublingRefusalsRead: number;
+}
+
+/**
  * What the instrument watch and a late join use of the lifecycle: a topic joins or leaves (alone or with others:
  * one request per connection), whether it is stopping, the stale-book callback. Test stand-ins implement this
  * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
@@ -150,20 +181,14 @@ export class ConnectionLifecycle {
   /** Connects allowed per connectWindowMs (this process's share of the venue's per-IP budget). */
   readonly maxConnectsPerWindow: number;
   private readonly connectWindowMs: number;
-  private readonly connectBudget: SlidingWindowBudget;
+  /** The venue's connect gate; null where each market has its own (marketGates). */
+  private readonly venueGate: ConnectGate | null;
   /**
-   * Handshakes refused with an over-limit status since a socket last opened (a planned replacement's too): each
-   * doubles the hold (connect-hold.ts), except one of a connect already under way when the last was read (below).
+   * connectsPerMarket: each market's gate. Until 2026-12-07 Binance had one for both markets: a spot handshake
+   * refused 418 held every USD-M connect too, and USD-M's connects spent spot's budget.
    */
-  private connectRefusedInRow = 0;
-  /**
-   * Refusals that doubled the hold, read so far (never reset). A connect bound while fewer had been read was under
-   * way already when the last one was (every connection connecting at start, or after a network outage) and is
-   * refused in the same burst: it does not double the hold again. Before, N connections refused at once held the
-   * venue 10 s · 2^(N-1) (10 min from 7 connections on a first 429). A count, not a time: with the wall clock stepped
-   * back, every later connect looked started before the last refusal, and a repeated ban never doubled the hold.
-   */
-  private doublingRefusalsRead = 0;
+  private readonly marketGates: Map<MarketName, ConnectGate> | null;
+  private readonly newGate: (key: string, scope: string) => ConnectGate;
   /** Connections past their age deadline whose break waits for a connect to be allowed (logged once per wait). */
   private readonly ageBreakWaiting = new Set<VenueConnection>();
   /** Those whose wait ended: their one make-before-break before the break (makeAfterAgeWait). */
@@ -226,7 +251,15 @@ export class ConnectionLifecycle {
     const resyncBaseMs = opts.resyncBackoffBaseMs;
     this.maxConnectsPerWindow = opts.maxConnectsPerWindow;
     this.connectWindowMs = opts.connectWindowMs;
-    this.connectBudget = new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs, opts.connectSlot).track(budgetLink(opts.budgetLedger, `${venue}:connect`));
+    this.newGate = (key, scope) => ({
+      budget: new SlidingWindowBudget(this.maxConnectsPerWindow, this.connectWindowMs, opts.connectSlot).track(budgetLink(opts.budgetLedger, key)),
+      scope,
+      refusedInRow: 0,
+      doublingRefusalsRead: 0,
+    });
+    this.venueGate = opts.connectsPerMarket ? null : this.newGate(`${venue}:connect`, "");
+    this.marketGates = opts.connectsPerMarket ? new Map() : null;
+    for (const conn of conns) this.connectGate(conn); // each market's from the start: the ledger's carried uses and hold apply at once
     this.firstHoldMs = opts.connectHoldMs;
     let minStale = Infinity;
     for (const conn of conns) for (const t of conn.topics) minStale = Math.min(minStale, this.staleAfter(t.depth, t.market));
@@ -251,9 +284,9 @@ export class ConnectionLifecycle {
       pongTimeoutMs: this.pongTimeoutMs,
       conns,
       stopping: () => this.stoppingFlag,
-      connectBudgetWaitMs: () => this.connectBudgetWaitMs(),
-      takeConnect: (nowMs) => this.connectBudget.take(nowMs),
-      connectOpened: () => this.connectOpened(),
+      connectBudgetWaitMs: (conn) => this.connectBudgetWaitMs(conn),
+      takeConnect: (conn, nowMs) => this.connectGate(conn).budget.take(nowMs),
+      connectOpened: (conn) => this.connectOpened(conn),
       bind: (conn, ws, gen) => this.bindSocket(conn, ws, gen),
       restartMany: (ts) => {
         if (hooks.restartManyAfterBackoff) hooks.restartManyAfterBackoff(ts);
@@ -450,7 +483,7 @@ export class ConnectionLifecycle {
 
   private scheduleConnect(conn: VenueConnection, delayMs: number): void {
     if (this.stoppingFlag) return;
-    const wait = Math.max(delayMs, this.connectBudgetWaitMs());
+    const wait = Math.max(delayMs, this.connectBudgetWaitMs(conn));
     if (wait <= 0) {
       this.connect(conn);
       return;
@@ -466,12 +499,12 @@ export class ConnectionLifecycle {
    * budget spent): logged once per wait. Cold (housekeeping, past the deadline only).
    */
   private ageBreakWaits(conn: VenueConnection): boolean {
-    const waitMs = this.connectBudgetWaitMs();
+    const waitMs = this.connectBudgetWaitMs(conn);
     if (waitMs <= 0) return false;
     if (!this.ageBreakWaiting.has(conn)) {
       this.ageBreakWaiting.add(conn);
       const now = this.now();
-      const held = this.connectBudget.heldUntilMs(now);
+      const held = this.connectGate(conn).budget.heldUntilMs(now);
       // Logged as a time of day: the wall clock's reading of when the (monotonic) hold ends.
       const fields = { conn: conn.id, market: conn.market, heldUntilMs: held > 0 ? Math.round(this.wallNow() + held - now) : 0, waitMs: Math.round(waitMs) };
       this.log.warn(`${this.venue}: connection past its age deadline kept until a connect may go (the venue's hold or the connect budget)`, fields);
@@ -499,20 +532,28 @@ export class ConnectionLifecycle {
    * hold starts from the first step. Before, only an ordinary connect reset the count, so refused planned
    * replacements over days, each followed by one that opened, doubled the hold up to 10 min.
    */
-  private connectOpened(): void {
-    this.connectRefusedInRow = 0;
+  private connectOpened(conn: VenueConnection): void {
+    this.connectGate(conn).refusedInRow = 0;
   }
 
-  /** Sliding-window connection budget shared by all connections of the venue (per IP or domain). */
-  private connectBudgetWaitMs(): number {
-    return this.connectBudget.waitMs(this.now());
+  /** The gate of `conn`'s connects: the venue's, or its market's (connectsPerMarket). */
+  private connectGate(conn: VenueConnection): ConnectGate {
+    if (this.marketGates === null) return this.venueGate!;
+    let gate = this.marketGates.get(conn.market);
+    if (gate === undefined) this.marketGates.set(conn.market, (gate = this.newGate(`${this.venue}:connect:${conn.market}`, `${conn.market} `)));
+    return gate;
+  }
+
+  /** How long until `conn` may connect: its gate's sliding-window budget (per IP or domain) and hold. */
+  private connectBudgetWaitMs(conn: VenueConnection): number {
+    return this.connectGate(conn).budget.waitMs(this.now());
   }
 
   private connect(conn: VenueConnection): void {
     if (this.stoppingFlag) return;
     conn.connectStartedMs = this.now();
     if (conn.downSinceMs === 0) conn.downSinceMs = this.wallNow(); // not up yet: down since the first attempt (shown: wall clock)
-    this.connectBudget.take(conn.connectStartedMs);
+    this.connectGate(conn).budget.take(conn.connectStartedMs);
     conn.connects++;
     const gen = (conn.generation = ++conn.genSeq);
     let ws: WebSocket;
@@ -528,7 +569,7 @@ export class ConnectionLifecycle {
       if (gen !== conn.generation) return;
       conn.open = true;
       conn.openedMs = this.now();
-      this.connectOpened();
+      this.connectOpened(conn);
       conn.lastError = "";
       conn.downSinceMs = 0;
       conn.failedConnects = 0;
@@ -568,7 +609,7 @@ export class ConnectionLifecycle {
 
   /** Frames (the venue's handler), close and error of socket generation `gen`: the first, a reconnect's or a replacement. */
   private bindSocket(conn: VenueConnection, ws: WebSocket, gen: number): void {
-    const refusalsBefore = this.doublingRefusalsRead; // bound as its connect starts (connect, planned replacement)
+    const refusalsBefore = this.connectGate(conn).doublingRefusalsRead; // bound as its connect starts (connect, planned replacement)
     conn.frameFault ??= this.frameFaultBound;
     conn.bindMessages(ws, gen);
     ws.onclose = (ev: CloseEvent) => {
@@ -587,8 +628,8 @@ export class ConnectionLifecycle {
 
   /**
    * A handshake answered 429/418/403 (any socket of the connection: a planned replacement's too): no connect of this
-   * venue until the hold ends, here and, reported through the ledger, in every other worker on this IP and the
-   * slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
+   * venue (of its market: connectsPerMarket) until the hold ends, here and, reported through the ledger, in every
+   * other worker on this IP and the slot's next worker (connect-hold.ts). Before, each connection reconnected on its own backoff into the venue's
    * limit or ban, and every other worker kept connecting too.
    */
   private onHandshakeRefused(conn: VenueConnection, error: string, refusalsBefore: number): void {
@@ -596,18 +637,19 @@ export class ConnectionLifecycle {
     const status = handshakeStatus(error);
     if (status === undefined) return;
     const nowMs = this.now();
-    const sameBurst = refusalsBefore < this.doublingRefusalsRead; // under way when the last refusal was read
-    const inRow = sameBurst ? Math.max(0, this.connectRefusedInRow - 1) : this.connectRefusedInRow;
+    const gate = this.connectGate(conn);
+    const sameBurst = refusalsBefore < gate.doublingRefusalsRead; // under way when the last refusal was read
+    const inRow = sameBurst ? Math.max(0, gate.refusedInRow - 1) : gate.refusedInRow;
     const holdMs = connectHoldMs(status, inRow, this.firstHoldMs);
     if (holdMs === undefined) return;
     if (!sameBurst) {
-      this.connectRefusedInRow++;
-      this.doublingRefusalsRead++;
+      gate.refusedInRow++;
+      gate.doublingRefusalsRead++;
     }
     conn.connectsRefused++;
-    this.connectBudget.hold(nowMs, holdMs);
-    const fields = { conn: conn.id, market: conn.market, url: conn.shownUrl, status, holdMs, refusedInRow: this.connectRefusedInRow };
-    const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no connect for ${holdMs / 1000} s, nor from the other workers`;
+    gate.budget.hold(nowMs, holdMs);
+    const fields = { conn: conn.id, market: conn.market, url: conn.shownUrl, status, holdMs, refusedInRow: gate.refusedInRow };
+    const msg = `${this.venue}: the venue refused a connect (HTTP ${status}: too many connects, or this address blocked); no ${gate.scope}connect for ${holdMs / 1000} s, nor from the other workers`;
     if (status === 429) this.log.warn(msg, fields);
     else this.log.error(msg, fields);
   }
@@ -667,7 +709,7 @@ export class ConnectionLifecycle {
       // Never got up: the venue cannot be reached. The first failure of a streak is an error, the retries warnings.
       conn.failedConnects++;
       // The connect waits for the connect budget too (a refused handshake's hold: connect-hold.ts).
-      const retryInMs = Math.round(Math.max(delay, this.connectBudgetWaitMs()));
+      const retryInMs = Math.round(Math.max(delay, this.connectBudgetWaitMs(conn)));
       const fields = { conn: conn.id, market: conn.market, url: conn.shownUrl, error: conn.lastError, attempts: conn.failedConnects, retryInMs };
       if (conn.failedConnects === 1) this.log.error(`${this.venue}: cannot reach the venue; retrying`, fields);
       else this.log.warn(`${this.venue}: venue still unreachable; retrying`, fields);

@@ -37,7 +37,7 @@ export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetri
       counter("ack_timeouts_total", "Connections recycled because a request went unanswered", c.ackTimeouts, l),
       counter("planned_reconnects_total", "Planned reconnects started make-before-break (venue notice or maximum age)", c.plannedReconnects, l),
       counter("planned_reconnect_failures_total", "Planned reconnects abandoned: the replacement failed, the old socket kept the connection (tried again later)", c.plannedReconnectFailures, l),
-      counter("connects_refused_total", "WebSocket handshakes the venue refused with 429, 418 or 403 (each held the venue's connects: connect-hold.ts)", c.connectsRefused, l),
+      counter("connects_refused_total", "WebSocket handshakes the venue refused with 429, 418 or 403 (each held the venue's connects, or its market's where each market is its own host: connect-hold.ts)", c.connectsRefused, l),
       counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
     );
   }

@@ -69,11 +69,11 @@ export interface PlannedHost {
   /** Every connection of the lifecycle (the connect budget's wake looks at each). */
   readonly conns: readonly VenueConnection[];
   stopping(): boolean;
-  /** How long until the venue's connect budget allows one more connect (0 = now). */
-  connectBudgetWaitMs(): number;
-  takeConnect(nowMs: number): void;
-  /** The replacement's handshake completed: the venue takes connects again (the connect hold's count starts over). */
-  connectOpened(): void;
+  /** How long until the connect budget of `conn`'s host allows one more connect (0 = now). */
+  connectBudgetWaitMs(conn: VenueConnection): number;
+  takeConnect(conn: VenueConnection, nowMs: number): void;
+  /** The replacement's handshake completed: the host takes connects again (the connect hold's count starts over). */
+  connectOpened(conn: VenueConnection): void;
   /** Installs the socket's message, close and error handlers for generation `gen`. */
   bind(conn: VenueConnection, ws: WebSocket, gen: number): void;
   /**
@@ -139,14 +139,14 @@ export class PlannedReconnects {
     conn.plannedWhy = why;
     const now = h.now();
     if (now < conn.plannedRetryAtMs || !settled(conn)) return;
-    const budgetWaitMs = h.connectBudgetWaitMs();
+    const budgetWaitMs = h.connectBudgetWaitMs(conn);
     if (budgetWaitMs > 0) {
       this.wakeAfter(budgetWaitMs);
       return;
     }
     conn.plannedReconnects++;
     conn.connectStartedMs = now;
-    h.takeConnect(now);
+    h.takeConnect(conn, now);
     conn.connects++;
     const gen = ++conn.genSeq;
     let ws: WebSocket;
@@ -161,7 +161,7 @@ export class PlannedReconnects {
     conn.replacingGeneration = gen;
     conn.replacingOpen = false;
     ws.onopen = () => {
-      h.connectOpened();
+      h.connectOpened(conn);
       if (conn.replacing !== ws) return;
       conn.replacingOpen = true;
       this.swapWhenSettled(conn);

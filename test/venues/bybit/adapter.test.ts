@@ -549,11 +549,11 @@ describe("reconnect policy", () => {
     rnd = 0.999999;
     conn.attempt = 0;
     expect(Math.round(a.lifecycle.backoffMs(conn))).toBe(100);
-    expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);
-    for (const atMs of [nowMs - 10_000, nowMs - 5_000]) a.lifecycle.connectBudget.take(atMs);
-    expect(a.lifecycle.connectBudgetWaitMs()).toBe(50_000); // until the oldest connect leaves the window
+    expect(a.lifecycle.connectBudgetWaitMs(conn)).toBe(0);
+    for (const atMs of [nowMs - 10_000, nowMs - 5_000]) a.lifecycle.connectGate(conn).budget.take(atMs);
+    expect(a.lifecycle.connectBudgetWaitMs(conn)).toBe(50_000); // until the oldest connect leaves the window
     nowMs += 50_000;
-    expect(a.lifecycle.connectBudgetWaitMs()).toBe(0);
+    expect(a.lifecycle.connectBudgetWaitMs(conn)).toBe(0);
   });
 });
 

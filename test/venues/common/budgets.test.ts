@@ -471,7 +471,8 @@ test("each venue's adapter gives worker budgetIndex its own connect slot", () =>
   for (const vc of config.venues) {
     const subs = vc.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
     const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, budgetShare: 1 / 64, budgetIndex: 5 });
-    const slot = (adapter as unknown as { lifecycle: { connectBudget: SlidingWindowBudget } }).lifecycle.connectBudget.slot;
+    const a = adapter as unknown as { lifecycle: { connectGate(c: unknown): { budget: SlidingWindowBudget } }; conns: unknown[] };
+    const slot = a.lifecycle.connectGate(a.conns[0]).budget.slot;
     expect(slot?.periodMs, vc.venue).toBeGreaterThan(0);
     // Coinbase: its connect slot comes before one of its message slots (protocol.ts connectBudget).
     const phaseMs = vc.venue === "coinbase" ? connectBudget(1 / 64, 5).connectSlot.phaseMs : (5 * slot!.periodMs) / 64;
@@ -507,11 +508,12 @@ test("one process: each venue's adapter keeps the whole limit with no slot (as b
     for (const share of [{}, { budgetShare: 1, budgetIndex: 3 }]) {
       const what = `${vc.venue} ${JSON.stringify(share)}`;
       const adapter = venueSpec(vc.venue)!.create(vc, subs, { log: silentLogger, ...share }) as unknown as {
-        lifecycle: { connectBudget: SlidingWindowBudget };
+        lifecycle: { connectGate(c: unknown): { budget: SlidingWindowBudget } };
+        conns: unknown[];
         restBudget?: RestWeightBudget;
         control?: { ipBucket: { slot?: BudgetSplit } | null };
       };
-      const connects = adapter.lifecycle.connectBudget;
+      const connects = adapter.lifecycle.connectGate(adapter.conns[0]).budget;
       expect([connects.max, connects.windowMs], what).toEqual(whole[vc.venue]);
       expect(connects.slot?.periodMs ?? 0, what).toBe(0);
       expect(adapter.restBudget?.slot?.periodMs ?? 0, what).toBe(0);
