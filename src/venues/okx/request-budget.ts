@@ -38,8 +38,10 @@ export class OkxRequestBudget {
 
   /**
    * How long until the requests SubscriptionControl.restartTopics will send for `ts` (topics of one connection) fit
-   * its budget (0 = now): the active ones' unsubscribes and subscribes batched (per message, not per topic), the
-   * others' as restartTopic's.
+   * its budget (0 = now): the active ones' unsubscribes batched in their order, argsPerRequest a request, and after
+   * each request's answer one subscribe of its books not waiting out a backoff (per message, not per topic); the
+   * others' as restartTopic's. Until 2026-12-07 the subscribes were counted ⌈books/k⌉: a request whose books all wait
+   * sends none, so one waiting book in the first of two requests made it 2 subscribes counted 1 (the 481st went).
    */
   restartManyWaitMs(ts: readonly OkxTopic[]): number {
     const perRequest = this.argsPerRequest;
@@ -48,14 +50,19 @@ export class OkxRequestBudget {
     let n = 0;
     let unsubscribes = 0;
     let subscribes = 0;
+    let requestSubscribes = false; // the current unsubscribe request has a book to subscribe after it
     for (const t of ts) {
-      if (t.sub !== SUB_ACTIVE || !conn.open) n += requestsOfRestart(t);
-      else {
-        unsubscribes++;
-        if (!t.resyncDelayed) subscribes++;
+      if (t.sub !== SUB_ACTIVE || !conn.open) {
+        n += requestsOfRestart(t);
+        continue;
+      }
+      if (unsubscribes++ % perRequest === 0) requestSubscribes = false;
+      if (!t.resyncDelayed && !requestSubscribes) {
+        requestSubscribes = true;
+        subscribes++;
       }
     }
-    n += Math.ceil(unsubscribes / perRequest) + Math.ceil(subscribes / perRequest);
+    n += Math.ceil(unsubscribes / perRequest) + subscribes;
     if (n === 0) return 0;
     const batch = new Set<TopicState>(ts);
     n += this.stillToSend(conn, (x) => batch.has(x));

@@ -146,11 +146,19 @@ export class UpbitRequests extends SubscriptionControl {
   /**
    * Going back to a planned reconnect's old socket: one whole list, without the codes closed during the overlap (given
    * up: SUB_REJECTED) and with those it does not serve. Until 2026-12-07 two in a row when a code had closed (the list
-   * without it, then the same list again for the subscribe), one request wasted at each such going back.
+   * without it, then the same list again for the subscribe), one request wasted at each such going back. It counts as
+   * the connection's last resend (askAgain answers with it for resendMinMs).
    */
   override requestsGoingBack(conn: VenueConnection, givenUp: TopicState[], resubscribe: TopicState[]): void {
     for (const t of givenUp) t.sub = SUB_REJECTED;
+    const listsBefore = this.listSeq;
     this.sendRequest(conn, "subscribe", resubscribe);
+    // That list asks every code again, as a resend does: it is the connection's last one (askAgain). Until 2026-12-07
+    // a stale code redone right after (restartTopics → restartTopic → askAgain) wrote the same list once more.
+    const at = this.queuedListAt(conn); // the outbox was emptied going back: a list there is this one
+    const now = this.clock();
+    if (at >= 0) this.lastResend.set(conn, { askedMs: now, id: conn.outbox[at]!.reqId!, sentMs: Infinity });
+    else if (this.listSeq !== listsBefore) this.lastResend.set(conn, { askedMs: now, id: `list${this.listSeq}`, sentMs: now });
   }
 
   /**

@@ -88,6 +88,30 @@ describe("okx go-back", () => {
     await adapter.stop();
   });
 
+  /**
+   * The subscribes go one per unsubscribe request answered (of its books not waiting out a resync backoff), so a batch
+   * of 21 (20 + 1 a request) whose first request holds a waiting book sends 2 subscribes, not ⌈20/20⌉ = 1. Counted
+   * so (until 2026-12-07), the batch went with 3 of the hour left and its last subscribe was the 481st.
+   */
+  test("a go-back batch's subscribes are counted one per unsubscribe request: the hour is never exceeded", async () => {
+    const { adapter, conn, old, goBack } = await goneBackRig(MAX_ARGS_PER_REQUEST + 1);
+    conn.topics[0]!.resyncDelayed = true; // its unsubscribe only: its subscribe after its backoff
+    const replacement = conn.ws;
+    conn.ws = old;
+    for (let i = 0; i < 477; i++) conn.requestTimesMs.push(adapter.now()); // 3 left; the batch needs 2 + 2
+    conn.ws = replacement;
+    goBack();
+    type Req = { id: string; op: string; args: { channel: string; instId: string }[] };
+    for (let i = 0; i < old.sent.length; i++) {
+      const r = JSON.parse(old.sent[i]!) as Req;
+      if (r.op === "unsubscribe") for (const arg of r.args) conn.onFrameAt(JSON.stringify({ id: r.id, event: "unsubscribe", arg, connId: "x" }), 1);
+    }
+    expect(conn.requestTimesMs.length).toBeLessThanOrEqual(480);
+    expect(adapter.stats().requestBudgetWaits).toBeGreaterThan(0);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
   test("another book's resync while the batch's unsubscribes are out counts the subscribes they owe per message", async () => {
     const { adapter, conn, old, goBack } = await goneBackRig(27);
     const replacement = conn.ws;

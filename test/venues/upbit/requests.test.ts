@@ -485,7 +485,7 @@ async function goBackRig() {
     await lifecycle.stop();
     control.stop();
   };
-  return { control, conn, a, b, c, lifecycle, planned, old, replacement, lists, step, stop };
+  return { control, clock, conn, a, b, c, lifecycle, planned, old, replacement, lists, step, stop };
 }
 
 /**
@@ -532,5 +532,33 @@ test("a code refused by the replacement that the old socket serves: no list more
     ["KRW-A", "KRW-B", "KRW-C"],
     ["KRW-A", "KRW-B", "KRW-C"],
   ]);
+  await stop();
+});
+
+/**
+ * A code closed and listed again during the overlap (restartWanted) whose book went STALE on the replacement: going
+ * back redoes it on the old socket (restartTopics → restartTopic → askAgain), but the list going back writes there
+ * already asks every code again, its SNAPSHOT among the answers. Until 2026-12-07 askAgain wrote the same list once
+ * more right after it: one request of Upbit's budget, and every code's snapshot sent twice.
+ */
+test("going back with a stale code to redo: the going-back list is its ask, no second list", async () => {
+  const { control, clock, c, lifecycle, planned, conn, old, lists, step, stop } = await goBackRig();
+  lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED);
+  step();
+  lifecycle.activate(c);
+  await Promise.resolve(); // activateAll's subscribe (a microtask)
+  expect(c.restartWanted).toBe(true);
+  c.sub = SUB_ACTIVE;
+  c.book = BookState.STALE; // its first book came on the replacement, then it went silent
+  step();
+  planned.goBack(conn, "test");
+  expect(conn.ws).toBe(old.ws);
+  expect(lists(old)).toEqual([
+    ["KRW-A", "KRW-B", "KRW-C"],
+    ["KRW-A", "KRW-B", "KRW-C"],
+  ]);
+  // The quiet rule's ask (adapter.ts quiet) is the going-back list's too, not a new one.
+  expect(control.askAgain(conn)).toBe(clock.nowMs);
+  expect(lists(old)).toHaveLength(2);
   await stop();
 });
