@@ -578,7 +578,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const stopped = () => !this.live || this.o.lifecycle().stopping;
     if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore);
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
-    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
+    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     // The reloader retries the market; not after a stop (during a cache write): no retry runs then, nothing failed.
     if (known.length < topics.length && !stopped()) throw partial!;
@@ -612,8 +612,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     retiring.push(t);
   }
 
-  /** Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed). */
-  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  /**
+   * Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed); one whose
+   * expiry the answer changed is written to the disk cache too (before, the expiry that closed it stayed there, and
+   * every start with REST down closed the trading book again at once).
+   */
+  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -641,7 +645,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         this.o.sink()?.onInstrumentChanged(t.index, inst);
         bump(this.changes, market);
         changed.set(`${market}:${t.symbol}`, spec);
-      }
+      } else if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
       this.closed.delete(t.index);
       this.unusable.delete(t.index);
       reopened.push(t);

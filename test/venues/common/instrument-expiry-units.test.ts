@@ -193,4 +193,25 @@ describe("books resolved from the disk cache and their expiry", () => {
     expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
     expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
   });
+
+  test("an expiry in the cache the listing no longer gives (a delisting called off): the reopened book's entry rewritten", async () => {
+    // The cache holds BTC's expiry, already past (OKX expTime of an announced delisting); REST is down at start, so
+    // the book is closed at once. The listing, once it answers, lists BTC trading with no expiry: reopened. Before,
+    // the reopening wrote the cache only for a new tick/lot, so the old expiry stayed in it and every later start
+    // with REST down closed the trading book again at once.
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    const gone = NOW_MS - 60_000;
+    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1", expiresMs: gone }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]));
+    let up = false;
+    const trading = () => new Map<string, InstrumentSpec>([["BTCUSDU26", { tickSize: "0.5", lotSize: "1" }], ["ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]);
+    const { lifecycle, clock, start } = rig(cachePath, () => (up ? trading() : unreachable()));
+    await start();
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
+    up = true;
+    clock.nowMs += 2_000;
+    await until(() => lifecycle.activated.includes(0));
+    expect(lifecycle.activated).toEqual([0]);
+    await instrumentCacheWritesSettled();
+    expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1" });
+  });
 });
