@@ -18,7 +18,7 @@
  *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
- *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
+ *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX, Binance USD-M), the book is closed when it comes (checked every
  *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
  *   LIVE and frozen. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
  *   an entry written before the cache kept them), and its market is reloaded 2 s after start (retried 2 s doubling
