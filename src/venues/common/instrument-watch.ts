@@ -22,7 +22,8 @@
  *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
  *   LIVE and frozen. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
  *   an entry written before the cache kept them), and its market is reloaded 2 s after start (retried 2 s doubling
- *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers.
+ *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers
+ *   (not with applyAskedOnly: such a reload asks for the books that asked, and none has).
  * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
  *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
  *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
@@ -295,8 +296,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.checkExpiries();
     // Books the disk cache resolved: their market's listing is asked for as a failed reload's retry is (after 2 s,
     // then doubling while REST fails). Before, nothing asked it before the hourly reload: an expiry the cache did not
-    // hold came unnoticed (the book LIVE and frozen until it went stale, 600 s for a Deribit option).
-    if (this.o.recheck) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
+    // hold came unnoticed (the book LIVE and frozen until it went stale, 600 s for a Deribit option). Not where a reload
+    // asks only for the books that asked (applyAskedOnly: Upbit, Bithumb, no expiry listed): none has, so it asked for
+    // nothing and was counted as an answered reload all the same.
+    if (this.o.recheck && !this.o.applyAskedOnly) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
   }
 
   /** Records the answer's expiry times for the market's topics; returns the specs as they are. */
