@@ -93,6 +93,8 @@ export class SymSim {
   stalledUntilMs = 0;
   /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
   trading = true;
+  /** USD-M: a dated contract's `deliveryDate` (setDelivery; ms), listed SETTLING from then; null: a perpetual. */
+  deliveryMs: number | null = null;
   constructor(
     readonly market: "spot" | "linear",
     readonly symbol: string,
@@ -144,6 +146,11 @@ export interface BinanceSim {
    * depth answers -1121 Invalid symbol; listed again (true), its diffs go on from the same update ids.
    */
   setTrading(market: MarketName, symbol: string, trading: boolean): void;
+  /**
+   * USD-M: lists the contract as dated (`contractType` CURRENT_QUARTER, `deliveryDate` `atMs`) instead of a perpetual
+   * (PERPETUAL, the far-future placeholder 4133404800000); from `atMs` (the REST clock) exchangeInfo lists it SETTLING.
+   */
+  setDelivery(market: MarketName, symbol: string, atMs: number): void;
   /**
    * REST depth lags the stream (a cached or replica book, which Binance's step 4 allows for: a snapshot older than
    * the first buffered event): from now each answer is the book as it was before the `diffs`-th latest diff event

@@ -10,7 +10,7 @@
  * the server's pings and the close of a connection that leaves them unanswered (keepalive),
  * and REST ones: refused (429 / 418 with Retry-After, 500) and a stale snapshot that cannot bridge. Instrument
  * changes under a running client: a listing that alone changes (setListing), a tick/step change that re-prices the
- * book (changeInstrument) and a halt or delisting (setTrading). A test tool: cold.
+ * book (changeInstrument), a halt or delisting (setTrading) and a USD-M contract's delivery (setDelivery). A test tool: cold.
  * @module
  */
 import type { Server } from "bun";
@@ -25,6 +25,9 @@ import { BINANCE_SIM_FAULTS, IN_LIMIT, KEEPALIVE, PING_PAYLOAD, SymSim, type Bin
 import { defaultSpec, diffLevels, SimBook, stepExponent, type Levels } from "./sim-book.ts";
 
 export { BINANCE_SIM_FAULTS, type BinanceRestFault, type BinanceSim, type BinanceSimFault, type BinanceSimOptions } from "./binance-sim-types.ts";
+
+/** What USD-M's exchangeInfo gives as a perpetual's deliveryDate (2100-12-25). */
+const PERPETUAL_DELIVERY_MS = 4_133_404_800_000;
 
 export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<BinanceSim> {
   const sim = new Simulator(opts);
@@ -78,6 +81,11 @@ class Simulator implements BinanceSim {
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s) throw new Error(`binance sim: ${market}:${symbol} is not simulated`);
     s.trading = trading;
+  }
+  setDelivery(market: MarketName, symbol: string, atMs: number): void {
+    const s = this.syms.get(`${market}:${symbol}`);
+    if (!s || s.market !== "linear") throw new Error(`binance sim: ${market}:${symbol} is no simulated USD-M contract`);
+    s.deliveryMs = atMs;
   }
   setRestLag(market: MarketName, symbol: string, diffs: number): void {
     const s = this.syms.get(`${market}:${symbol}`);
@@ -598,7 +606,9 @@ class Simulator implements BinanceSim {
         .filter((s) => s.market === market)
         .map((s) => ({
           symbol: s.symbol,
-          status: s.trading ? "TRADING" : "BREAK",
+          status: s.deliveryMs !== null && now >= s.deliveryMs ? "SETTLING" : s.trading ? "TRADING" : "BREAK",
+          // USD-M: a perpetual's deliveryDate is Binance's placeholder far ahead; a dated contract's, its delivery.
+          ...(market === "linear" ? { contractType: s.deliveryMs === null ? "PERPETUAL" : "CURRENT_QUARTER", deliveryDate: s.deliveryMs ?? PERPETUAL_DELIVERY_MS } : {}),
           filters: [
             { filterType: "PRICE_FILTER", minPrice: s.spec.tickSize, maxPrice: "1000000", tickSize: market === "spot" ? pad8(s.spec.tickSize) : s.spec.tickSize },
             { filterType: "LOT_SIZE", minQty: s.spec.stepSize, maxQty: "9000000", stepSize: market === "spot" ? pad8(s.spec.stepSize) : s.spec.stepSize },

@@ -1,7 +1,7 @@
 /**
  * Instrument metadata for Binance spot and USD-M: `GET /api/v3/exchangeInfo` and `GET /fapi/v1/exchangeInfo`
  * (docs/venues/binance.md, "Instruments") → `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize`, TRADING symbols
- * only, and the `rateLimits` REQUEST_WEIGHT per minute. Subscribing to an unknown symbol is not refused by the
+ * only, a USD-M contract's `deliveryDate` (its expiry), and the `rateLimits` REQUEST_WEIGHT per minute. Subscribing to an unknown symbol is not refused by the
  * WebSocket (the ack is a success and nothing comes), so this list is what decides. Cold path.
  * @module
  */
@@ -29,6 +29,17 @@ interface Filter {
 /** USD-M statuses of a contract that has ended (delivered, closed): not listed for us, never `not_trading`. */
 const ENDED_STATUSES = new Set(["CLOSE", "DELIVERING", "DELIVERED", "SETTLING"]);
 
+/**
+ * USD-M lists a perpetual's `deliveryDate` as a placeholder far ahead (4133404800000, 2100-12-25): one from here on
+ * is no delivery. A dated contract's (and a perpetual's being delisted, PERPETUAL_DELIVERING) is when it stops.
+ */
+export const NO_DELIVERY_FROM_MS = Date.UTC(2100, 0, 1);
+
+/** A `deliveryDate` as an expiry (ms): a positive whole number before NO_DELIVERY_FROM_MS, else none. */
+function deliveryOf(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v < NO_DELIVERY_FROM_MS ? v : undefined;
+}
+
 /** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
 export function parseExchangeInfo(body: unknown): ExchangeInfo {
   const specs = new Map<string, InstrumentSpec>();
@@ -41,7 +52,7 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
   if (b.symbols.length === 0) throw new Error("exchangeInfo: the listing is empty (venue maintenance or a broken answer); not taken as every instrument delisted");
   for (const item of b.symbols) {
     if (typeof item !== "object" || item === null) continue;
-    const it = item as { symbol?: unknown; status?: unknown; filters?: unknown };
+    const it = item as { symbol?: unknown; status?: unknown; filters?: unknown; deliveryDate?: unknown };
     if (typeof it.symbol !== "string") continue;
     if (it.status !== "TRADING") {
       // BREAK is maintenance and a delisting alike: taken as may-clear. A future's delivery is for good (not listed).
@@ -58,7 +69,9 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
       if (f?.filterType === "PRICE_FILTER") tick = f.tickSize;
       else if (f?.filterType === "LOT_SIZE") step = f.stepSize;
     }
-    if (typeof tick === "string" && typeof step === "string") specs.set(it.symbol, { tickSize: tick, lotSize: step });
+    // The delivery closes the book then (common/instrument-watch.ts), as Deribit's, Bybit's and OKX's expiries do.
+    const expiresMs = deliveryOf(it.deliveryDate);
+    if (typeof tick === "string" && typeof step === "string") specs.set(it.symbol, expiresMs === undefined ? { tickSize: tick, lotSize: step } : { tickSize: tick, lotSize: step, expiresMs });
     else unreadable.set(it.symbol, "listed as TRADING without PRICE_FILTER.tickSize and LOT_SIZE.stepSize");
   }
   let weightPerMinute: number | undefined;

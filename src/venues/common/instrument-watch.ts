@@ -18,11 +18,12 @@
  *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
- *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX), the book is closed when it comes (checked every
+ *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX, Binance USD-M), the book is closed when it comes (checked every
  *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
  *   LIVE and frozen. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
  *   an entry written before the cache kept them), and its market is reloaded 2 s after start (retried 2 s doubling
- *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers.
+ *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers
+ *   (not with applyAskedOnly: such a reload asks for the books that asked, and none has).
  * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
  *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
  *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
@@ -295,8 +296,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.checkExpiries();
     // Books the disk cache resolved: their market's listing is asked for as a failed reload's retry is (after 2 s,
     // then doubling while REST fails). Before, nothing asked it before the hourly reload: an expiry the cache did not
-    // hold came unnoticed (the book LIVE and frozen until it went stale, 600 s for a Deribit option).
-    if (this.o.recheck) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
+    // hold came unnoticed (the book LIVE and frozen until it went stale, 600 s for a Deribit option). Not where a reload
+    // asks only for the books that asked (applyAskedOnly: Upbit, Bithumb, no expiry listed): none has, so it asked for
+    // nothing and was counted as an answered reload all the same.
+    if (this.o.recheck && !this.o.applyAskedOnly) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
   }
 
   /** Records the answer's expiry times for the market's topics; returns the specs as they are. */
@@ -578,7 +581,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const stopped = () => !this.live || this.o.lifecycle().stopping;
     if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore);
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
-    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs);
+    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     // The reloader retries the market; not after a stop (during a cache write): no retry runs then, nothing failed.
     if (known.length < topics.length && !stopped()) throw partial!;
@@ -612,8 +615,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     retiring.push(t);
   }
 
-  /** Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed). */
-  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+  /**
+   * Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed); one whose
+   * expiry the answer changed is written to the disk cache too (before, the expiry that closed it stayed there, and
+   * every start with REST down closed the trading book again at once).
+   */
+  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -641,7 +648,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         this.o.sink()?.onInstrumentChanged(t.index, inst);
         bump(this.changes, market);
         changed.set(`${market}:${t.symbol}`, spec);
-      }
+      } else if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
       this.closed.delete(t.index);
       this.unusable.delete(t.index);
       reopened.push(t);

@@ -6,10 +6,18 @@
  * the book is HALTED / instrument_closed, unsubscribed, logged once, and asked for every listing period; TRADING
  * again, it is subscribed, bridged to a REST snapshot and LIVE. Real simulator on 127.0.0.1.
  */
+import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
-import { BookState } from "../../../src/core/types.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
+import { parseExchangeInfo } from "../../../src/venues/binance/instruments.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
+import { waitFor } from "../../e2e/harness.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+import { haltRecorder } from "../halt-recorder.ts";
 import { CLOSED, closeThenReopen, lastStatusSink, recordedLog, stepSimUntil } from "../common/instrument-closed-scenario.ts";
 import { spotDepth100 } from "./spot-config.ts";
 
@@ -83,5 +91,60 @@ describe("Binance: a symbol that stops trading", () => {
     // One request for the three (Binance takes 5 messages a second per connection; OKX counts 480 an hour).
     expect(sim.stats.subscribes - subscribes).toBe(1);
     expect(adapter.stats()).toMatchObject({ instrumentsClosed: 0, instrumentReopens: 3 });
+  });
+});
+
+/**
+ * A USD-M dated contract (BTCUSDT_260327) reaching its `deliveryDate`. Before, exchangeInfo's deliveryDate was not
+ * read: the book stayed LIVE (its stream may still send) until the listing dropped it, found by a stale book's
+ * question or the hourly reload. Now it is the contract's expiry, as Deribit's, Bybit's and OKX's are: HALTED /
+ * instrument_closed at that moment; a perpetual's placeholder deliveryDate (2100-12-25) is no expiry.
+ */
+describe("Binance USD-M: a dated contract's delivery", () => {
+  test("exchangeInfo's deliveryDate is the expiry; a perpetual's far-future placeholder (and spot's none) is none", () => {
+    const filters = [{ filterType: "PRICE_FILTER", tickSize: "0.1" }, { filterType: "LOT_SIZE", stepSize: "0.001" }];
+    const info = parseExchangeInfo({
+      symbols: [
+        { symbol: "BTCUSDT", status: "TRADING", contractType: "PERPETUAL", deliveryDate: 4_133_404_800_000, filters },
+        { symbol: "BTCUSDT_260327", status: "TRADING", contractType: "CURRENT_QUARTER", deliveryDate: 1_774_598_400_000, filters },
+        { symbol: "ETHUSDT", status: "TRADING", filters }, // spot: no deliveryDate
+        { symbol: "XRPUSDT", status: "TRADING", deliveryDate: "1774598400000", filters }, // not a number: none
+      ],
+    });
+    expect(Object.fromEntries([...info.specs].map(([k, v]) => [k, v.expiresMs]))).toEqual({ BTCUSDT: undefined, BTCUSDT_260327: 1_774_598_400_000, ETHUSDT: undefined, XRPUSDT: undefined });
+  });
+
+  test("HALTED / instrument_closed at its deliveryDate while the stream still sends; the perpetual untouched", { timeout: 60_000 }, async () => {
+    const symbols = ["BTCUSDT_260327", "BTCUSDT"];
+    const sim = await startBinanceSimulator({ markets: [{ market: "linear", symbols }], seed: 7 });
+    const deliveryMs = Date.now() + 1_500;
+    sim.setDelivery("linear", symbols[0]!, deliveryMs);
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      ...{ venue: "binance", wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: join(makeTempDir("binance-delivery"), "i.json") },
+      ...{ markets: [{ market: "linear", depth: 100, symbols }], overrides: new Map(), instrumentReloadMs: 0 },
+    };
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger, instrumentCheckMs: 10, listingRetryMs: 300, lateCheckMs: 20 });
+    stops.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, halted } = haltRecorder(2);
+    await adapter.loadInstruments();
+    adapter.start(sink);
+    // (A machine slow enough to bring the books up only after the delivery still sees the contract closed then.)
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.stats().topicsLive === 2 || halted.some((h) => h.index === 0);
+    }, "both books live", 20_000);
+    await waitFor(() => {
+      sim.step(1);
+      return halted.some((h) => h.index === 0) && adapter.stats().topicsLive === 1;
+    }, "the delivered contract halted", 20_000);
+    const h = halted.find((x) => x.index === 0)!;
+    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+    expect(h.atMs).toBeGreaterThanOrEqual(deliveryMs);
+    expect(halted.filter((x) => x.index === 1)).toEqual([]);
+    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
   });
 });

@@ -109,7 +109,7 @@ describe("a listed expiry and the two clocks", () => {
 describe("books resolved from the disk cache and their expiry", () => {
   const EXPIRES_MS = NOW_MS + 60_000;
 
-  function rig(cachePath: string, answer: () => Map<string, InstrumentSpec>) {
+  function rig(cachePath: string, answer: () => Map<string, InstrumentSpec>, applyAskedOnly = false) {
     const validated = validateConfig({
       publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
       venues: { bybit: { inverse: { depth: 50, symbols: SYMBOLS } } },
@@ -130,7 +130,7 @@ describe("books resolved from the disk cache and their expiry", () => {
           return answer();
         },
       },
-      ...{ intervalMs: 3_600_000, recheck: true, allowNoInstruments: false, instrumentCheckMs: 5, lateCheckMs: 1_000_000_000 },
+      ...{ intervalMs: 3_600_000, recheck: true, applyAskedOnly, allowNoInstruments: false, instrumentCheckMs: 5, lateCheckMs: 1_000_000_000 },
       ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
       addToTable: () => 0,
       apply: () => {},
@@ -192,5 +192,48 @@ describe("books resolved from the disk cache and their expiry", () => {
     await until(() => lifecycle.retired.length > 0);
     expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
     expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
+  });
+
+  test("an expiry in the cache the listing no longer gives (a delisting called off): the reopened book's entry rewritten", async () => {
+    // The cache holds BTC's expiry, already past (OKX expTime of an announced delisting); REST is down at start, so
+    // the book is closed at once. The listing, once it answers, lists BTC trading with no expiry: reopened. Before,
+    // the reopening wrote the cache only for a new tick/lot, so the old expiry stayed in it and every later start
+    // with REST down closed the trading book again at once.
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    const gone = NOW_MS - 60_000;
+    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1", expiresMs: gone }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]));
+    let up = false;
+    const trading = () => new Map<string, InstrumentSpec>([["BTCUSDU26", { tickSize: "0.5", lotSize: "1" }], ["ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]);
+    const { lifecycle, clock, start } = rig(cachePath, () => (up ? trading() : unreachable()));
+    await start();
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
+    up = true;
+    clock.nowMs += 2_000;
+    await until(() => lifecycle.activated.includes(0));
+    expect(lifecycle.activated).toEqual([0]);
+    await instrumentCacheWritesSettled();
+    expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1" });
+  });
+
+  test("a venue that asks only for the books that asked (Upbit, Bithumb): no reload after a start from the cache", async () => {
+    // Such a reload asks for nothing (no book asked yet): before, it ran 2 s after start, sent no request, and was
+    // counted as an answered reload (instrument_reloads_total) while REST may well still be down. Upbit and Bithumb list
+    // no expiry; their books ask when a number does not fit or they go stale, as before.
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1" }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]));
+    let up = false;
+    const { watch, clock, start } = rig(cachePath, () => (up ? listing() : unreachable()), true);
+    await start();
+    expect(clock.queries).toBe(1);
+    up = true;
+    clock.nowMs += 2_000;
+    watch.reloader.check();
+    for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+    expect(watch.stats()).toMatchObject({ instrumentReloads: 0, instrumentReloadFailures: 0 });
+    expect(clock.queries).toBe(1);
+    // A book that asks (a misfit) is still asked for, and that reload counts.
+    watch.requestNow("inverse", 0);
+    await until(() => watch.stats().instrumentReloads === 1);
+    expect(clock.queries).toBe(2);
   });
 });
