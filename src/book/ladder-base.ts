@@ -13,7 +13,7 @@
  */
 import { Side } from "../core/types.ts";
 import { DEFAULT_LADDER_CAPACITY, insertAt, lowerBound, removeAt } from "./ladder-overflow.ts";
-import { baseFor, prevOccupied, windowSlotsFor, zeroStale } from "./ladder-window.ts";
+import { baseFor, LAZY_SHRINK_MAX_SLOTS, prevOccupied, SHRINK_AFTER_SIZINGS, windowSlotsFor, zeroStale } from "./ladder-window.ts";
 
 export class LadderBase {
   readonly side: Side;
@@ -47,6 +47,9 @@ export class LadderBase {
   // Rank cursor over the window: slot of rank curRank; −1 = invalid. Reset by every occupancy change.
   protected curRank = -1;
   protected curSlot = -1;
+
+  /** Sizings in a row that wanted under half of a small window (ensureWindow: it shrinks at SHRINK_AFTER_SIZINGS). */
+  protected wOversized = 0;
 
   constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
@@ -231,8 +234,19 @@ export class LadderBase {
    */
   protected ensureWindow(levels: number, spanTicks: number): void {
     const want = windowSlotsFor(levels, spanTicks);
+    const size = this.wSize;
     // Hysteresis: keep the current window within a factor of two, so snapshots of varying depth do not allocate.
-    if (this.wSize !== 0 && this.wSize <= want * 2 && this.wSize * 2 >= want) return;
+    if (size !== 0 && size * 2 >= want) {
+      if (size <= want * 2) {
+        this.wOversized = 0;
+        return;
+      }
+      // Over twice the need. A small window is given back only after SHRINK_AFTER_SIZINGS such sizings in a row: a
+      // full book every message (Upbit, Bithumb, OKX books5, Deribit grouped) whose span swings across a factor two
+      // reallocated both arrays at every swing (test/book/steady-alloc.test.ts). A large one goes at once.
+      if (size <= LAZY_SHRINK_MAX_SLOTS && ++this.wOversized < SHRINK_AFTER_SIZINGS) return;
+    }
+    this.wOversized = 0;
     this.wQty = new Float64Array(want);
     this.wBits = new Int32Array(want >> 5);
     this.wSize = want;

@@ -24,6 +24,15 @@ export const MAX_SLOTS_PER_LEVEL = 16;
 const WINDOW_STEP = 64;
 
 /**
+ * A window over twice its need shrinks only after this many sizings in a row (snapshots, full books, re-centres)
+ * wanted under half of it, if it is at most LAZY_SHRINK_MAX_SLOTS; a larger one shrinks at once. Full books of up to
+ * 30 levels, the snapshot-only venues' (64 … 512 slots), so never reallocate when their span swings back and forth,
+ * and a window kept too long costs at most 8 KiB.
+ */
+export const SHRINK_AFTER_SIZINGS = 8;
+export const LAZY_SHRINK_MAX_SLOTS = 1024;
+
+/**
  * The lowest key: a bid at −2^53 (or an ask at 2^53), the lowest i64 a subscriber decodes (core/i64.ts isSafeI64:
  * exact as a double, though not a safe integer). Until 2026-12-06 the base was kept at or above −(2^53 − 1), so such
  * a level as the side's best went to slot −1: stored nowhere, its qty read undefined (ladder.test.ts TC4b).
