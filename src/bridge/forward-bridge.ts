@@ -738,6 +738,9 @@ export class ForwardBridge {
     } finally {
       this.reconnecting = false;
     }
+    // The client's own reconnect during the set-up: its read of the stream (recheckStream) waited for this one, and
+    // nothing asked again until a datagram came (until 2026-12-07: a silent feed kept /readyz 503 with NATS back).
+    void this.recheckStream();
   }
 
   /**

@@ -212,6 +212,8 @@ describe("the forward bridge's start", () => {
     release = (): void => undefined;
     /** Clients with the internals (publisherShowingState). */
     showState = false;
+    /** Called as the stream is added (its set-up under way). */
+    duringSetup = (): void => undefined;
     protected override async connect(): Promise<unknown> {
       const c = this.clients[this.clients.push(this.showState ? publisherShowingState() : publisher()) - 1]!;
       if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
@@ -224,7 +226,7 @@ describe("the forward bridge's start", () => {
       };
       return {
         streams: {
-          add: async () => (this.answer === "ok" ? undefined : refuse()),
+          add: async () => (this.duringSetup(), this.answer === "ok" ? undefined : refuse()),
           update: async () => undefined,
           info: async () => ({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }),
         },
@@ -309,6 +311,24 @@ describe("the forward bridge's start", () => {
     } finally {
       closeDone();
     }
+  });
+
+  // Before, the client's own reconnect during a connect made again's stream set-up left the stream unread on it until
+  // a datagram came (its reconnect's read of the stream waits for no set-up under way, and nothing asked again): a
+  // silent feed (the venue down) kept /readyz 503 though NATS and the stream were back.
+  test("a reconnect of the client during a connect made again's set-up: the stream is read on it, ready without traffic", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.holdAt = 1;
+    await bridge.start(); // the start's set-up unanswered: a connect made again, held
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    bridge.answer = "ok";
+    const again = bridge.clients[1] as ReturnType<typeof publisherShowingState>;
+    bridge.duringSetup = () => void ((again.protocol as { transport?: object }).transport = {}); // a connection made by the client itself
+    bridge.release();
+    await waitFor(() => bridge.counters.natsReconnects === 1, "connected again", 5000);
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the client's connection: ready", 2000);
   });
 
   // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`
