@@ -203,6 +203,23 @@ describe("the forward bridge's start", () => {
   function publisherShowingState() {
     return Object.assign(publisher(), { protocol: { connected: true, outbound: { size: () => 0 } } });
   }
+  /** The client's events (status()), pushed by the test. */
+  function eventChannel() {
+    const queue: { type: string }[] = [];
+    let wake = (): void => undefined;
+    return {
+      push(e: { type: string }): void {
+        queue.push(e);
+        wake();
+      },
+      async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+        for (;;) {
+          while (queue.length > 0) yield queue.shift()!;
+          await new Promise<void>((r) => (wake = r));
+        }
+      },
+    };
+  }
   /** A bridge on fake clients whose JetStream manager answers as the test says. */
   class HeldStreamBridge extends ForwardBridge {
     readonly clients: ReturnType<typeof publisher>[] = [];
@@ -214,8 +231,17 @@ describe("the forward bridge's start", () => {
     showState = false;
     /** Called as the stream is added (its set-up under way). */
     duringSetup = (): void => undefined;
+    /** Clients with events (eventChannel, as `events`). */
+    withEvents = false;
+    /** The stream's info requests made, and whether they are answered (else never: a connection dropped under them). */
+    infoCalls = 0;
+    infoAnswered = true;
     protected override async connect(): Promise<unknown> {
       const c = this.clients[this.clients.push(this.showState ? publisherShowingState() : publisher()) - 1]!;
+      if (this.withEvents) {
+        const events = eventChannel();
+        Object.assign(c, { events, status: () => events });
+      }
       if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
       return c;
     }
@@ -228,7 +254,10 @@ describe("the forward bridge's start", () => {
         streams: {
           add: async () => (this.duringSetup(), this.answer === "ok" ? undefined : refuse()),
           update: async () => undefined,
-          info: async () => ({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }),
+          info: () => {
+            this.infoCalls++;
+            return this.infoAnswered ? Promise.resolve({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }) : new Promise<never>(() => undefined);
+          },
         },
       };
     }
@@ -329,6 +358,34 @@ describe("the forward bridge's start", () => {
     bridge.release();
     await waitFor(() => bridge.counters.natsReconnects === 1, "connected again", 5000);
     await waitFor(() => bridge.health.natsConnected, "the stream read on the client's connection: ready", 2000);
+  });
+
+  // Before, the read of the stream on a connection the client made again by itself, its request gone out on a
+  // connection that dropped under it, was waited out (the client's 5 s request timeout) before the stream was read on
+  // the next one: in a flapping server, datagrams dropped for 5 s a drop, not a round trip, and a check failure
+  // counted and logged each time.
+  test("the client's reconnect while the stream is read on its previous connection: read on the new one at once", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.withEvents = true;
+    bridge.answer = "ok";
+    await bridge.start();
+    expect(bridge.health.natsConnected).toBe(true);
+    const c = bridge.clients[0] as ReturnType<typeof publisherShowingState> & { events: ReturnType<typeof eventChannel> };
+    const reconnect = (): void => {
+      (c.protocol as { transport?: object }).transport = {};
+      c.events.push({ type: "reconnect" });
+    };
+    const calls = bridge.infoCalls;
+    bridge.infoAnswered = false; // the connection drops under the read
+    reconnect();
+    await waitFor(() => bridge.infoCalls > calls, "the stream read on the new connection", 2000);
+    expect(bridge.health.natsConnected).toBe(false);
+    bridge.infoAnswered = true;
+    reconnect();
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the latest connection: ready", 2000);
+    expect([bridge.counters.natsReconnects, bridge.counters.streamCheckFailures]).toEqual([2, 0]);
   });
 
   // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`
