@@ -642,16 +642,43 @@ export class NatsFeedReader {
    * from the sequence after the last one read. A stream made again meanwhile (by the bridge, an operator) starts its
    * sequence again: that consumer read nothing until the new stream outgrew the old one, the reader ready and silent
    * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
-   * lost between is a gap of the bridge's numbering). A stream that cannot be read now is looked at on the next one.
+   * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    */
   private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): Promise<void> {
-    const info = await parts.jsm.streams.info(this.opts.stream!);
-    if (this.iter !== iter || this.nc !== nc || this.stopped || info.created === this.streamCreated) return;
-    this.streamCreated = info.created;
+    let created: string;
+    try {
+      ({ created } = await parts.jsm.streams.info(this.opts.stream!));
+    } catch {
+      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
+    }
+    if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
     this.iter = undefined;
-    await iter.stop();
-    if (this.nc !== nc || this.stopped) return;
-    await this.consumeStream(nc, parts, { deliver_policy: "all" });
+    await Promise.resolve()
+      .then(() => iter.stop())
+      .catch(() => undefined);
+    await this.readReplaced(nc, parts, created);
+  }
+
+  /**
+   * Reads a stream made again from its first message; tried again later while it cannot be (its creation time is
+   * taken once it is read: a connection made again meanwhile, open(), still finds it another stream).
+   */
+  private async readReplaced(nc: NatsConnection, parts: JetStreamParts, created: string): Promise<void> {
+    if (this.nc !== nc || this.stopped || this.iter !== undefined) return;
+    try {
+      await this.consumeStream(nc, parts, { deliver_policy: "all" });
+      if (this.nc === nc) this.streamCreated = created;
+    } catch {
+      this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created));
+    }
+  }
+
+  /** Cold: `fn` after reconnectAfterCloseMs, if the reader is not stopped and `still()`. */
+  private later(still: () => boolean, fn: () => void): void {
+    const timer = setTimeout(() => {
+      if (!this.stopped && still()) fn();
+    }, this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS);
+    timer.unref?.();
   }
 
   // Cold: the client's own reconnects: a refusal of the credentials (its -ERR) and a reconnect ending such a run.

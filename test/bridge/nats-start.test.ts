@@ -188,6 +188,75 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
   });
 });
 
+describe("a stream reader whose stream was made again", () => {
+  // Before, the client's ordered consumer, made again after the stream was deleted and made again, asked for the
+  // sequence after the last one read: on the new stream (its sequence from 1 again) nothing was read until it outgrew
+  // the old one. Now the stream's creation time is read and another stream read from its first message, the read
+  // asked again while the server does not answer (here: once for the stream's info, once for the consumer).
+  test("its consumer made again by the client is replaced by one reading the new stream from its first message", async () => {
+    let created = "t0";
+    let infoFails = 0;
+    let getFails = 0;
+    const policies: string[] = [];
+    const iters: { stopped: boolean; events: { push(e: { type: string }): void } }[] = [];
+    const channel = () => {
+      const queue: { type: string }[] = [];
+      let wake = (): void => undefined;
+      return {
+        push(e: { type: string }): void {
+          queue.push(e);
+          wake();
+        },
+        async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+          for (;;) {
+            while (queue.length > 0) yield queue.shift()!;
+            await new Promise<void>((r) => (wake = r));
+          }
+        },
+      };
+    };
+    useNatsModules({
+      transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
+      jetstream: async () => ({
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              if (infoFails > 0 && infoFails--) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              return { config: { subjects: ["js-r.>"] }, created };
+            },
+          },
+        }),
+        jetstream: () => ({
+          consumers: {
+            get: async (_stream: string, policy: { deliver_policy: string }) => {
+              policies.push(policy.deliver_policy);
+              if (getFails > 0 && getFails--) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              return {
+                consume: async () => {
+                  const it = { stopped: false, events: channel() };
+                  iters.push(it);
+                  return { stop: () => void (it.stopped = true), status: () => it.events, [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
+                },
+              };
+            },
+          },
+        }),
+      }),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-r", stream: "JSR", from: "now", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    expect(policies).toEqual(["new"]);
+    created = "t1"; // deleted and made again
+    infoFails = 1;
+    getFails = 1;
+    iters[0]!.events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => iters.length === 2, "a consumer of the new stream", 5000);
+    expect([policies, iters.map((i) => i.stopped)]).toEqual([["new", "all", "all"], [true, false]]);
+  });
+});
+
 describe("the forward bridge's start", () => {
   /** A client that takes every publish and closes when told to (closed() then resolves), no internals shown. */
   function publisher() {
