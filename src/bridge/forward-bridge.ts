@@ -415,6 +415,8 @@ export class ForwardBridge {
   private checkedTransport: unknown;
   /** recheckStream is under way. */
   private rechecking = false;
+  /** recheckStream's read under way: the connection it is for, and what ends its wait (another connection made). */
+  private reading: { transport: unknown; again: () => void } | undefined;
   /** Datagrams are being dropped (logged when it starts and ends, not per datagram). */
   private dropping = false;
   private lastPublishError = "";
@@ -634,7 +636,9 @@ export class ForwardBridge {
    * connection before anything is published into it (StreamWatch.verify: made again if gone, logged and counted as
    * streamMissing; a stream that cannot be read is counted and logged as by a check, and publishing goes on, live
    * readers served as before). Meanwhile datagrams are dropped and numbered as lost, as while disconnected. A
-   * connection made again during the read is read again.
+   * connection made again during the read is read at once: the read under way, whose request may have gone out on the
+   * connection dropped, is not waited for (until 2026-12-07 it was, the client's 5 s request timeout, and counted as
+   * a check failure: a flapping server cost 5 s of datagrams a drop); the next read abandons it (StreamWatch.verify).
    */
   private async recheckStream(): Promise<void> {
     const nc = this.nc;
@@ -646,11 +650,14 @@ export class ForwardBridge {
     try {
       while (!this.stopped && this.nc === nc && this.watch === watch && p.connected === true && this.streamUnchecked(p) && this.reconnectTimer === undefined && !this.reconnecting) {
         const transport = p.transport;
-        await watch.verify(jsm, () => this.sent, this.counters);
+        const reconnected = new Promise<void>((again) => (this.reading = { transport, again }));
+        await Promise.race([watch.verify(jsm, () => this.sent, this.counters), reconnected]);
+        this.reading = undefined;
         if (this.nc === nc && p.connected === true && p.transport === transport) this.checkedTransport = transport;
       }
     } finally {
       this.rechecking = false;
+      this.reading = undefined;
     }
   }
 
@@ -660,6 +667,7 @@ export class ForwardBridge {
       if (e.type === "reconnect") {
         this.counters.natsReconnects++;
         this.authAccepted();
+        if (this.reading !== undefined && this.reading.transport !== this.protocol?.transport) this.reading.again(); // read this one
         void this.recheckStream(); // the server may have lost the stream (a datagram meanwhile starts it too)
       }
       if (e.type !== "error") continue;
@@ -738,6 +746,9 @@ export class ForwardBridge {
     } finally {
       this.reconnecting = false;
     }
+    // The client's own reconnect during the set-up: its read of the stream (recheckStream) waited for this one, and
+    // nothing asked again until a datagram came (until 2026-12-07: a silent feed kept /readyz 503 with NATS back).
+    void this.recheckStream();
   }
 
   /**

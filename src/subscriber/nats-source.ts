@@ -108,6 +108,11 @@ interface NatsConnection {
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
 }
+/** The parts of @nats-io/jetstream used by the stream reader. */
+interface JetStreamParts {
+  js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
+  jsm: { streams: { info(s: string): Promise<{ config: { subjects?: string[] }; created: string }> } };
+}
 
 /**
  * Lifetime of each JetStream pull (the client's idle heartbeat is half of it). After a NATS server restart the
@@ -368,6 +373,11 @@ export class NatsFeedReader {
    * when a connection is made again, not per message.
    */
   private lastJsMsg: NatsMsg | undefined;
+  /**
+   * When the stream read was made (its info's `created`, read as the consumer is made): another time is another stream
+   * of that name (deleted and made again, a NATS server restarted without it), whose sequence starts again.
+   */
+  private streamCreated: string | undefined;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -494,7 +504,6 @@ export class NatsFeedReader {
     void nc.closed().then((why) => this.closedByClient(nc, why), () => undefined);
     const events = nc.status?.();
     if (events !== undefined) void this.watchAuth(nc, events).catch(() => undefined);
-    const onData = this.onData;
     try {
       if (this.opts.stream === undefined) {
         this.subscribeLive(nc, prefix, false);
@@ -506,42 +515,31 @@ export class NatsFeedReader {
         }
       } else {
         const { jetstream, jetstreamManager } = (await natsModules.jetstream()) as {
-          jetstream: (nc: NatsConnection) => { consumers: { get(s: string, o: object): Promise<Consumer> } };
-          jetstreamManager: (nc: NatsConnection) => Promise<{ streams: { info(s: string): Promise<{ config: { subjects?: string[] } }> } }>;
+          jetstream: (nc: NatsConnection) => JetStreamParts["js"];
+          jetstreamManager: (nc: NatsConnection) => Promise<JetStreamParts["jsm"]>;
         };
+        const parts: JetStreamParts = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
+        const info = await parts.jsm.streams.info(this.opts.stream);
         // The reader takes the whole stream: one keeping another prefix's subjects is another feed, not this one.
-        const kept = (await (await jetstreamManager(nc)).streams.info(this.opts.stream)).config.subjects ?? [];
+        const kept = info.config.subjects ?? [];
         const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
         if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
         const from = this.opts.from ?? "now";
         // Connected again after a close for good: on from the message after the last one read (what was published
-        // meanwhile is in the stream), not from `from` again.
+        // meanwhile is in the stream), not from `from` again; from the first message of a stream made again meanwhile.
+        const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
+        this.streamCreated = info.created;
         const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
-        const policy =
-          lastSeq > 0
+        const policy = replaced
+          ? { deliver_policy: "all" }
+          : lastSeq > 0
             ? { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 }
             : from === "now"
               ? { deliver_policy: "new" }
               : from === "all"
                 ? { deliver_policy: "all" }
                 : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
-        const consumer = await jetstream(nc).consumers.get(this.opts.stream, policy);
-        const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
-        this.iter = iter;
-        const events = iter.status?.();
-        if (events !== undefined) void this.watchConsumer(iter, events).catch(() => undefined);
-        const repacker = this.repacker;
-        void (async () => {
-          for await (const m of iter) {
-            this.streamProblem = undefined;
-            onData(m.data);
-            this.lastJsMsg = m;
-            // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
-            // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
-            // its refresh.
-            if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
-          }
-        })().catch(() => undefined);
+        await this.consumeStream(nc, parts, policy);
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
@@ -616,14 +614,84 @@ export class NatsFeedReader {
     });
   }
 
+  /** Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). */
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object): Promise<void> {
+    const consumer = await parts.js.consumers.get(this.opts.stream!, policy);
+    const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
+    if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
+    this.iter = iter;
+    const events = iter.status?.();
+    if (events !== undefined) void this.watchConsumer(nc, parts, iter, events).catch(() => undefined);
+    const repacker = this.repacker;
+    const onData = this.onData;
+    void (async () => {
+      for await (const m of iter) {
+        this.streamProblem = undefined;
+        onData(m.data);
+        this.lastJsMsg = m;
+        // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
+        // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
+        // its refresh.
+        if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
+      }
+    })().catch(() => undefined);
+  }
+
+  /**
+   * Cold: the client made its ordered consumer again (its stream deleted, a NATS server restarted without it), on
+   * from the sequence after the last one read. A stream made again meanwhile (by the bridge, an operator) starts its
+   * sequence again: that consumer read nothing until the new stream outgrew the old one, the reader ready and silent
+   * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
+   * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
+   */
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): Promise<void> {
+    let created: string;
+    try {
+      ({ created } = await parts.jsm.streams.info(this.opts.stream!));
+    } catch {
+      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
+    }
+    if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
+    this.iter = undefined;
+    await Promise.resolve()
+      .then(() => iter.stop())
+      .catch(() => undefined);
+    await this.readReplaced(nc, parts, created);
+  }
+
+  /**
+   * Reads a stream made again from its first message; tried again later while it cannot be (its creation time is
+   * taken once it is read: a connection made again meanwhile, open(), still finds it another stream).
+   */
+  private async readReplaced(nc: NatsConnection, parts: JetStreamParts, created: string): Promise<void> {
+    if (this.nc !== nc || this.stopped || this.iter !== undefined) return;
+    try {
+      await this.consumeStream(nc, parts, { deliver_policy: "all" });
+      if (this.nc === nc) this.streamCreated = created;
+    } catch {
+      this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created));
+    }
+  }
+
+  /** Cold: `fn` after reconnectAfterCloseMs, if the reader is not stopped and `still()`. */
+  private later(still: () => boolean, fn: () => void): void {
+    const timer = setTimeout(() => {
+      if (!this.stopped && still()) fn();
+    }, this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS);
+    timer.unref?.();
+  }
+
   // Cold: the client's own reconnects: a refusal of the credentials (its -ERR) and a reconnect ending such a run.
   // Cold: the stream consumer's events. Its stream deleted, the client says consumer_deleted at once, then
   // stream_not_found while it is missing, and ordered_consumer_recreated once it is back (nothing else is read meanwhile).
-  private async watchConsumer(iter: unknown, events: AsyncIterable<{ type: string }>): Promise<void> {
+  private async watchConsumer(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, events: AsyncIterable<{ type: string }>): Promise<void> {
     for await (const e of events) {
       if (this.iter !== iter) return; // a consumer of a connection replaced since
       if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
-      else if (e.type === "ordered_consumer_recreated") this.streamProblem = undefined;
+      else if (e.type === "ordered_consumer_recreated") {
+        this.streamProblem = undefined;
+        void this.afterRecreated(nc, parts, iter).catch(() => undefined); // its stream may be another
+      }
     }
   }
 

@@ -188,6 +188,75 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
   });
 });
 
+describe("a stream reader whose stream was made again", () => {
+  // Before, the client's ordered consumer, made again after the stream was deleted and made again, asked for the
+  // sequence after the last one read: on the new stream (its sequence from 1 again) nothing was read until it outgrew
+  // the old one. Now the stream's creation time is read and another stream read from its first message, the read
+  // asked again while the server does not answer (here: once for the stream's info, once for the consumer).
+  test("its consumer made again by the client is replaced by one reading the new stream from its first message", async () => {
+    let created = "t0";
+    let infoFails = 0;
+    let getFails = 0;
+    const policies: string[] = [];
+    const iters: { stopped: boolean; events: { push(e: { type: string }): void } }[] = [];
+    const channel = () => {
+      const queue: { type: string }[] = [];
+      let wake = (): void => undefined;
+      return {
+        push(e: { type: string }): void {
+          queue.push(e);
+          wake();
+        },
+        async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+          for (;;) {
+            while (queue.length > 0) yield queue.shift()!;
+            await new Promise<void>((r) => (wake = r));
+          }
+        },
+      };
+    };
+    useNatsModules({
+      transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
+      jetstream: async () => ({
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              if (infoFails > 0 && infoFails--) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              return { config: { subjects: ["js-r.>"] }, created };
+            },
+          },
+        }),
+        jetstream: () => ({
+          consumers: {
+            get: async (_stream: string, policy: { deliver_policy: string }) => {
+              policies.push(policy.deliver_policy);
+              if (getFails > 0 && getFails--) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+              return {
+                consume: async () => {
+                  const it = { stopped: false, events: channel() };
+                  iters.push(it);
+                  return { stop: () => void (it.stopped = true), status: () => it.events, [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
+                },
+              };
+            },
+          },
+        }),
+      }),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-r", stream: "JSR", from: "now", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    expect(policies).toEqual(["new"]);
+    created = "t1"; // deleted and made again
+    infoFails = 1;
+    getFails = 1;
+    iters[0]!.events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => iters.length === 2, "a consumer of the new stream", 5000);
+    expect([policies, iters.map((i) => i.stopped)]).toEqual([["new", "all", "all"], [true, false]]);
+  });
+});
+
 describe("the forward bridge's start", () => {
   /** A client that takes every publish and closes when told to (closed() then resolves), no internals shown. */
   function publisher() {
@@ -203,6 +272,23 @@ describe("the forward bridge's start", () => {
   function publisherShowingState() {
     return Object.assign(publisher(), { protocol: { connected: true, outbound: { size: () => 0 } } });
   }
+  /** The client's events (status()), pushed by the test. */
+  function eventChannel() {
+    const queue: { type: string }[] = [];
+    let wake = (): void => undefined;
+    return {
+      push(e: { type: string }): void {
+        queue.push(e);
+        wake();
+      },
+      async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+        for (;;) {
+          while (queue.length > 0) yield queue.shift()!;
+          await new Promise<void>((r) => (wake = r));
+        }
+      },
+    };
+  }
   /** A bridge on fake clients whose JetStream manager answers as the test says. */
   class HeldStreamBridge extends ForwardBridge {
     readonly clients: ReturnType<typeof publisher>[] = [];
@@ -212,8 +298,19 @@ describe("the forward bridge's start", () => {
     release = (): void => undefined;
     /** Clients with the internals (publisherShowingState). */
     showState = false;
+    /** Called as the stream is added (its set-up under way). */
+    duringSetup = (): void => undefined;
+    /** Clients with events (eventChannel, as `events`). */
+    withEvents = false;
+    /** The stream's info requests made, and whether they are answered (else never: a connection dropped under them). */
+    infoCalls = 0;
+    infoAnswered = true;
     protected override async connect(): Promise<unknown> {
       const c = this.clients[this.clients.push(this.showState ? publisherShowingState() : publisher()) - 1]!;
+      if (this.withEvents) {
+        const events = eventChannel();
+        Object.assign(c, { events, status: () => events });
+      }
       if (this.clients.length - 1 === this.holdAt) await new Promise<void>((r) => (this.release = r));
       return c;
     }
@@ -224,9 +321,12 @@ describe("the forward bridge's start", () => {
       };
       return {
         streams: {
-          add: async () => (this.answer === "ok" ? undefined : refuse()),
+          add: async () => (this.duringSetup(), this.answer === "ok" ? undefined : refuse()),
           update: async () => undefined,
-          info: async () => ({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }),
+          info: () => {
+            this.infoCalls++;
+            return this.infoAnswered ? Promise.resolve({ config: { subjects: ["fwd.>"] }, state: { last_seq: 0 }, created: "t0" }) : new Promise<never>(() => undefined);
+          },
         },
       };
     }
@@ -309,6 +409,52 @@ describe("the forward bridge's start", () => {
     } finally {
       closeDone();
     }
+  });
+
+  // Before, the client's own reconnect during a connect made again's stream set-up left the stream unread on it until
+  // a datagram came (its reconnect's read of the stream waits for no set-up under way, and nothing asked again): a
+  // silent feed (the venue down) kept /readyz 503 though NATS and the stream were back.
+  test("a reconnect of the client during a connect made again's set-up: the stream is read on it, ready without traffic", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, reconnectAfterCloseMs: 10, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.holdAt = 1;
+    await bridge.start(); // the start's set-up unanswered: a connect made again, held
+    await waitFor(() => bridge.clients.length === 2, "the connect made again under way", 5000);
+    bridge.answer = "ok";
+    const again = bridge.clients[1] as ReturnType<typeof publisherShowingState>;
+    bridge.duringSetup = () => void ((again.protocol as { transport?: object }).transport = {}); // a connection made by the client itself
+    bridge.release();
+    await waitFor(() => bridge.counters.natsReconnects === 1, "connected again", 5000);
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the client's connection: ready", 2000);
+  });
+
+  // Before, the read of the stream on a connection the client made again by itself, its request gone out on a
+  // connection that dropped under it, was waited out (the client's 5 s request timeout) before the stream was read on
+  // the next one: in a flapping server, datagrams dropped for 5 s a drop, not a round trip, and a check failure
+  // counted and logged each time.
+  test("the client's reconnect while the stream is read on its previous connection: read on the new one at once", async () => {
+    const bridge = new HeldStreamBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "fwd", jetstream: js, log: silentLogger });
+    cleanups.push(() => bridge.stop());
+    bridge.showState = true;
+    bridge.withEvents = true;
+    bridge.answer = "ok";
+    await bridge.start();
+    expect(bridge.health.natsConnected).toBe(true);
+    const c = bridge.clients[0] as ReturnType<typeof publisherShowingState> & { events: ReturnType<typeof eventChannel> };
+    const reconnect = (): void => {
+      (c.protocol as { transport?: object }).transport = {};
+      c.events.push({ type: "reconnect" });
+    };
+    const calls = bridge.infoCalls;
+    bridge.infoAnswered = false; // the connection drops under the read
+    reconnect();
+    await waitFor(() => bridge.infoCalls > calls, "the stream read on the new connection", 2000);
+    expect(bridge.health.natsConnected).toBe(false);
+    bridge.infoAnswered = true;
+    reconnect();
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the latest connection: ready", 2000);
+    expect([bridge.counters.natsReconnects, bridge.counters.streamCheckFailures]).toEqual([2, 0]);
   });
 
   // Before, a connect made again that ended after stop() and start() again took the new run's place (only `stopped`

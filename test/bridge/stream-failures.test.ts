@@ -16,7 +16,7 @@ import { StreamWatch, type StreamManager } from "../../src/bridge/stream-watch.t
 import { silentLogger } from "../../src/core/log.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
-import { connectNats } from "../../src/subscriber/nats-source.ts";
+import { connectNats, NatsFeedReader } from "../../src/subscriber/nats-source.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
@@ -103,6 +103,29 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
       t.refresh();
       void lastSeq("SFDEL").then((s) => (seq = s), () => undefined);
     });
+  });
+
+  test("a reader of a stream deleted and made again reads the new one from its start (its ordered consumer was past its end)", async () => {
+    const t = await bridging("sfrdr", "SFRDR");
+    let datagrams = 0;
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "sfrdr", stream: "SFRDR", from: "all" }, () => void datagrams++);
+    await reader.start();
+    stops.push(() => reader.stop());
+    for (let i = 0; i < 10; i++) t.refresh(); // 20 messages: the reader's consumer is at the stream's sequence 20
+    let seq = 0;
+    await waitFor(() => seq >= 20, "stored", 10_000, () => void lastSeq("SFRDR").then((s) => (seq = s)));
+    await waitFor(() => reader.counters.envelopes >= 20, "read");
+    await jsm.streams.delete("SFRDR"); // as a NATS server restarted without its store: the bridge makes it again
+    await waitFor(() => (t.bridge.counters.streamMissing ?? 0) >= 1, "the bridge made the stream again");
+    let back = false;
+    await waitFor(() => back, "the new stream there", 10_000, () => void lastSeq("SFRDR").then(() => (back = true), () => undefined));
+    const before = reader.counters.envelopes;
+    // Until 2026-12-07 the client's ordered consumer, made again on the new stream, asked for sequence 21 on: the
+    // reader read nothing of it (ready, heartbeats stopped) until the new stream outgrew the old one.
+    for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
+    seq = 0;
+    await waitFor(() => seq >= 6, "stored in the new stream", 10_000, () => void lastSeq("SFRDR").then((s) => (seq = s), () => undefined));
+    await waitFor(() => reader.counters.envelopes > before, "the reader reads the new stream", 10_000);
   });
 
   test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {

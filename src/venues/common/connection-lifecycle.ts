@@ -171,6 +171,11 @@ export class ConnectionLifecycle {
   /** 0 = the keepalive sends no pings. */
   private readonly probeIdleMs: number;
   readonly deadConnectionMs: number;
+  /**
+   * A server_test keepalive with a promised heartbeat (Deribit): silence past it plus the dead-connection time, once the
+   * socket's server has sent a test request, is death even while messages wait for the budget. Infinity: none.
+   */
+  private readonly serverSilentMs: number;
   private readonly maxConnectionAgeMs: number;
   /** maxConnectionAgeMs + plannedAgeGraceMs: not replaced by then, the ordinary reconnect. */
   private readonly ageDeadlineMs: number;
@@ -240,6 +245,7 @@ export class ConnectionLifecycle {
     this.pongTimeoutMs = ka.kind === "client_ping" ? (opts.pongTimeoutMs ?? ka.pongTimeoutMs) : Infinity;
     this.ackTimeoutMs = opts.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     this.deadConnectionMs = opts.deadConnectionMs ?? DEAD_CONNECTION_MS;
+    this.serverSilentMs = ka.kind === "server_test" && ka.heartbeatMs !== undefined ? ka.heartbeatMs + this.deadConnectionMs : Infinity;
     this.maxConnectionAgeMs = opts.maxConnectionAgeMs ?? Infinity;
     this.ageDeadlineMs = this.maxConnectionAgeMs + (opts.plannedAgeGraceMs ?? PLANNED_AGE_GRACE_MS);
     // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
@@ -575,7 +581,9 @@ export class ConnectionLifecycle {
       conn.failedConnects = 0;
       conn.lastPingMs = conn.openedMs;
       conn.lastFrameMs = conn.openedMs;
+      conn.heardMs = conn.openedMs;
       conn.sentOnSocket = false;
+      conn.serverTested = false;
       conn.messagesSeen = conn.messages;
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.shownUrl, topics: conn.topics.length });
@@ -964,6 +972,7 @@ export class ConnectionLifecycle {
       if (conn.messages !== conn.messagesSeen) {
         conn.messagesSeen = conn.messages;
         conn.lastFrameMs = now;
+        conn.heardMs = now;
       }
       // A keepalive still queued for the pacing budget (behind requests: a refused batch retried topic by topic) has not
       // gone: its pong time counts from when it goes (by the next round), as a queued request's ack deadline does.
@@ -1118,6 +1127,7 @@ export class ConnectionLifecycle {
    */
   private clampToClock(conn: VenueConnection, now: number): void {
     if (conn.lastFrameMs > now) conn.lastFrameMs = now;
+    if (conn.heardMs > now) conn.heardMs = now;
     if (conn.lastPingMs > now) conn.lastPingMs = now;
     // 0 is "no ping outstanding", not a time: read as one, a clock below -pongTimeoutMs (an injected clock counting from
     // its start, stepped back) made it a deadline for a ping never sent, which then failed a live connection.
@@ -1149,6 +1159,14 @@ export class ConnectionLifecycle {
       // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
       conn.deadConnections++;
       this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+      return true;
+    }
+    if (conn.serverTested && now - conn.heardMs > this.serverSilentMs) {
+      // Its server promised something every heartbeat interval, so a queued message (which holds the rule above until
+      // it goes) does not keep this socket: until 2026-12-07 a queue kept fed under a small budget slot did, its books
+      // LIVE on a dead socket until a message went and its ack was late.
+      conn.deadConnections++;
+      this.onDisconnected(conn, conn.generation, `nothing received for ${this.serverSilentMs} ms (the server's heartbeat interval and the dead-connection time)`);
       return true;
     }
     if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {

@@ -230,6 +230,13 @@ export abstract class VenueConnection {
    * wait for a worker's pacing slot and the venue, asked nothing, says nothing (the dead rule waits for the first).
    */
   sentOnSocket = false;
+  /**
+   * Whether the current socket's server has sent a test request (Deribit's test_request, after set_heartbeat): its
+   * promised heartbeat is then in force, and silence past it is death whatever waits in the outbox (lifecycle).
+   */
+  serverTested = false;
+  /** Housekeeping's view of the last time anything arrived on the current socket (lastFrameMs, never moved for the outbox). */
+  heardMs = 0;
   connectStartedMs = 0;
   /** While down: why the last attempt failed ("ECONNREFUSED: …"), since when, and how many attempts in a row failed. */
   lastError = "";

@@ -61,7 +61,10 @@ export type AckError =
  * - `server_test`: the server sends test requests (Deribit `test_request`) the venue's classifier answers
  *   (ControlFrame `test_request`); missing them is caught as a dead connection. With `encodeProbe`, a connection
  *   idle for half the dead-connection time is sent a request whose answer proves it alive (Deribit `public/test`),
- *   so a server whose own heartbeats are further apart than that still meets the dead-connection rule.
+ *   so a server whose own heartbeats are further apart than that still meets the dead-connection rule. With
+ *   `heartbeatMs` (the interval the server promised to send something at, Deribit's set_heartbeat), a socket whose
+ *   server has sent a test request is dead when silent for heartbeatMs + the dead-connection time, even while
+ *   messages wait for the pacing budget (which otherwise holds the dead-connection rule until they go).
  * - `ws_ping`: the server sends WebSocket ping frames, which Bun's client answers itself (test/venues/common
  *   proves it); liveness is the dead-connection rule.
  * - `heartbeat_channel`: the venue pushes a heartbeat channel we subscribe to (Coinbase `heartbeats`); liveness is
@@ -69,7 +72,7 @@ export type AckError =
  */
 export type Keepalive =
   | { readonly kind: "client_ping"; readonly intervalMs: number; readonly pongTimeoutMs: number; encodePing(seq: number): string }
-  | { readonly kind: "server_test"; encodeProbe?(seq: number): string }
+  | { readonly kind: "server_test"; encodeProbe?(seq: number): string; readonly heartbeatMs?: number }
   | { readonly kind: "ws_ping" }
   | { readonly kind: "heartbeat_channel" };
 

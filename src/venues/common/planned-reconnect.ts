@@ -363,6 +363,8 @@ export class PlannedReconnects {
     conn.lastPingMs = conn.retiringLastPingMs;
     conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
     conn.lastFrameMs = conn.retiringLastFrameMs;
+    conn.heardMs = conn.retiringLastFrameMs;
+    conn.serverTested = false; // its next test request shows its heartbeat again (one seen by the replacement was not its)
     conn.messagesSeen = conn.messages;
     conn.pending.clear();
     h.control.dropQueued(conn);
@@ -434,6 +436,8 @@ export class PlannedReconnects {
     // The replacement's own liveness from its open (as a reconnect's): not the old socket's last frame, which may be
     // nearly the dead-connection time ago (a dying old socket is given up; the fresh replacement is not).
     conn.lastFrameMs = conn.openedMs;
+    conn.heardMs = conn.openedMs;
+    conn.serverTested = false; // the old socket's test requests promised nothing for this one
     conn.messagesSeen = conn.messages;
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);

@@ -189,6 +189,8 @@ const PROBE_ID_BASE = 2_000_000_000;
 export const DERIBIT_KEEPALIVE: Keepalive = {
   kind: "server_test",
   encodeProbe: (seq) => `{"jsonrpc":"2.0","id":${PROBE_ID_BASE + seq},"method":"public/test","params":{}}`,
+  // set_heartbeat's interval [D5]: a socket past its first test_request hears something at least this often.
+  heartbeatMs: HEARTBEAT_INTERVAL_S * 1000,
 };
 
 /**

@@ -148,6 +148,46 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
   });
 
+  test("a server dead while a message waits for the budget is found by its promised heartbeat: silent past 10 s + the dead time", async () => {
+    // Two books on one socket; the worker's share of the per-IP budget is a token per 2.67 s (bucket of 1). Past the
+    // server's first test_request (heartbeats asked every 10 s), the server dies while book 0's resync waits for a
+    // token, book 1 LIVE. The queued message suspends the 7 s rule (its silence counts from when it goes), and with
+    // a small slot, a queue kept fed, it may go much later. Until 2026-12-07 nothing bounded that: book 1 stayed
+    // LIVE on the dead socket until its message went and its ack was late (here: never within the test).
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    let clock = 1_000_000;
+    let lastFrameAt = clock;
+    const ticker = setInterval(() => (clock += 5), 5); // the adapter's clock at real time until the stall
+    try {
+      const { sim, adapter, sink, instruments } = await startAdapter(
+        running,
+        subs,
+        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame: () => void (lastFrameAt = clock) },
+        { heartbeatIntervalMs: 100 },
+      );
+      adapter.start(sink);
+      await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+      await until(() => sim.stats.testAnswers >= 1, "a test_request answered");
+      clearInterval(ticker);
+      // The server dies; book 0's unsubscribe waits for the next token (the flush timer, in real time, seconds off).
+      sim.inject("stall", undefined, { stallMs: 60_000 });
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+      const stalledAt = clock;
+      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
+        clock += 250;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000); // two steps of the clock: the round that saw the last frame, the one that judged
+      expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();
