@@ -24,7 +24,7 @@ import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../c
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -383,6 +383,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     const now = this.now();
     if (u.isSnapshot) {
+      if (t.sub === SUB_PENDING) this.answerComing(t, now);
       t.lastMsgMs = now;
       this.snapshots++;
       t.lastSeq = u.venueSeq;
@@ -414,6 +415,19 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!this.books.replaying || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
     this.books.onLive(t, this.now());
     return true;
+  }
+
+  /**
+   * A snapshot of a product whose subscribe is written and unanswered: Coinbase sends a subscribe's snapshots before
+   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from here. Before, it
+   * counted from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books,
+   * a slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
+   * answered (test/venues/coinbase/slow-answer.test.ts). Cold: a subscribe's snapshots only.
+   */
+  private answerComing(t: Topic, now: number): void {
+    for (const p of t.conn.pending.values()) {
+      if (p.op === "subscribe" && p.sentMs !== Infinity && p.sentMs < now && p.topics.includes(t)) p.sentMs = now;
+    }
   }
 
   /** Every book of the connection RESYNCING (reason), then a reconnect that resubscribes them all. */
