@@ -596,8 +596,9 @@ export class CoinbaseAdapter implements VenueAdapter {
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
     const listed = levelListed(m);
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
-    if (this.writtenAcks(conn) === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.shift();
+    const written = this.writtenAcks(conn);
+    if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
+    const head = conn.expectedAcks.splice(this.overtakenBy(conn, m, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -611,6 +612,19 @@ export class CoinbaseAdapter implements VenueAdapter {
     const ok = req.op === "subscribe" ? names.filter(has) : names.filter((n) => !has(n));
     const failed = req.op === "subscribe" ? names.filter((n) => !has(n)) : [];
     this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
+  }
+
+  /**
+   * Which of the `written` oldest expected answers subscriptions event `m` answers: the oldest, unless it lists the
+   * heartbeats channel while the heartbeats subscribe, written, is not the oldest. Answered in order, the older
+   * requests' events come before the heartbeats subscribe takes effect and cannot list it, so this one is the
+   * heartbeats subscribe's, overtaking a level2 subscribe whose event follows its snapshots [F2]. Before, it was taken
+   * for that subscribe's, listing none of its products: every product of the connection HALTED / subscribe_rejected,
+   * and the level2 event taken for the heartbeats subscribe's (test/venues/coinbase/slow-answer.test.ts). Cold.
+   */
+  private overtakenBy(conn: Conn, m: Record<string, unknown>, written: number): number {
+    const at = conn.expectedAcks.indexOf(HEARTBEATS_ACK);
+    return at > 0 && at < written && listsHeartbeats(m) ? at : 0;
   }
 
   /**
@@ -716,6 +730,16 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { state: BOOK_STATE_NAMES[t.book]!, lastSeq: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name };
   }
+}
+
+/** Whether a subscriptions event lists the heartbeats channel (`events[].subscriptions.heartbeats`, a non-empty list). Cold. */
+function listsHeartbeats(m: Record<string, unknown>): boolean {
+  if (!Array.isArray(m.events)) return false;
+  return (m.events as unknown[]).some((e) => {
+    const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
+    const hb = typeof subs === "object" && subs !== null ? (subs as { heartbeats?: unknown }).heartbeats : undefined;
+    return Array.isArray(hb) && hb.length > 0;
+  });
 }
 
 /**

@@ -114,4 +114,22 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     advance(ACK_TIMEOUT_MS + 1);
     await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after the last snapshot");
   });
+
+  test("the heartbeats subscribe's answer coming first (the level2 answer after its snapshots) answers the heartbeats subscribe: no product halted", async () => {
+    // Before, events were matched to requests by order alone: this one (listing heartbeats, no product) was taken for
+    // the level2 subscribe's answer and every product of the connection was HALTED / subscribe_rejected, their
+    // snapshots then ignored; the level2 answer was taken for the heartbeats subscribe's.
+    const { adapter, sink, ws, sockets, twoRounds } = await setup();
+    ws.send(subscriptions(0, [], true));
+    ws.send(snapshot(1, "BTC-USD"));
+    ws.send(snapshot(2, "ETH-USD"));
+    ws.send(snapshot(3, "SOL-USD"));
+    ws.send(subscriptions(4, PRODUCTS, true));
+    await waitFor(() => adapter.stats().messages === 5, "the five frames");
+    await twoRounds();
+    expect(sink.invalid).toEqual([]);
+    expect(PRODUCTS.map((_, i) => adapter.topicState(i))).toEqual(PRODUCTS.map(() => expect.objectContaining({ state: "live", subscribed: true })));
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sockets).toHaveLength(1);
+  });
 });
