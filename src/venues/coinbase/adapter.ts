@@ -24,7 +24,7 @@ import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../c
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -383,6 +383,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     const now = this.now();
     if (u.isSnapshot) {
+      if (t.sub === SUB_PENDING) this.answerComing(t, now);
       t.lastMsgMs = now;
       this.snapshots++;
       t.lastSeq = u.venueSeq;
@@ -414,6 +415,19 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (!this.books.replaying || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
     this.books.onLive(t, this.now());
     return true;
+  }
+
+  /**
+   * A snapshot of a product whose subscribe is written and unanswered: Coinbase sends a subscribe's snapshots before
+   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from here. Before, it
+   * counted from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books,
+   * a slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
+   * answered (test/venues/coinbase/slow-answer.test.ts). Cold: a subscribe's snapshots only.
+   */
+  private answerComing(t: Topic, now: number): void {
+    for (const p of t.conn.pending.values()) {
+      if (p.op === "subscribe" && p.sentMs !== Infinity && p.sentMs < now && p.topics.includes(t)) p.sentMs = now;
+    }
   }
 
   /** Every book of the connection RESYNCING (reason), then a reconnect that resubscribes them all. */
@@ -582,8 +596,9 @@ export class CoinbaseAdapter implements VenueAdapter {
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
     const listed = levelListed(m);
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
-    if (this.writtenAcks(conn) === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.shift();
+    const written = this.writtenAcks(conn);
+    if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
+    const head = conn.expectedAcks.splice(this.overtakenBy(conn, m, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -597,6 +612,19 @@ export class CoinbaseAdapter implements VenueAdapter {
     const ok = req.op === "subscribe" ? names.filter(has) : names.filter((n) => !has(n));
     const failed = req.op === "subscribe" ? names.filter((n) => !has(n)) : [];
     this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
+  }
+
+  /**
+   * Which of the `written` oldest expected answers subscriptions event `m` answers: the oldest, unless it lists the
+   * heartbeats channel while the heartbeats subscribe, written, is not the oldest. Answered in order, the older
+   * requests' events come before the heartbeats subscribe takes effect and cannot list it, so this one is the
+   * heartbeats subscribe's, overtaking a level2 subscribe whose event follows its snapshots [F2]. Before, it was taken
+   * for that subscribe's, listing none of its products: every product of the connection HALTED / subscribe_rejected,
+   * and the level2 event taken for the heartbeats subscribe's (test/venues/coinbase/slow-answer.test.ts). Cold.
+   */
+  private overtakenBy(conn: Conn, m: Record<string, unknown>, written: number): number {
+    const at = conn.expectedAcks.indexOf(HEARTBEATS_ACK);
+    return at > 0 && at < written && listsHeartbeats(m) ? at : 0;
   }
 
   /**
@@ -702,6 +730,16 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     return { state: BOOK_STATE_NAMES[t.book]!, lastSeq: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name };
   }
+}
+
+/** Whether a subscriptions event lists the heartbeats channel (`events[].subscriptions.heartbeats`, a non-empty list). Cold. */
+function listsHeartbeats(m: Record<string, unknown>): boolean {
+  if (!Array.isArray(m.events)) return false;
+  return (m.events as unknown[]).some((e) => {
+    const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
+    const hb = typeof subs === "object" && subs !== null ? (subs as { heartbeats?: unknown }).heartbeats : undefined;
+    return Array.isArray(hb) && hb.length > 0;
+  });
 }
 
 /**

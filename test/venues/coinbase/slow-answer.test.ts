@@ -1,0 +1,135 @@
+/**
+ * A level2 subscribe's answer comes after the snapshots of its products [F2]: for many deep books on a slow link
+ * that can be later than the ack deadline from the write. Before, the deadline counted from the write alone, so a
+ * subscribe whose snapshots were still arriving was failed at 10 s (ackTimeoutMs) and its connection reconnected,
+ * sending the same subscribe again: a connection whose snapshots take longer than that never got its answer, its
+ * books LIVE and resynced over and over. Now each snapshot of a product whose subscribe is unanswered restarts that
+ * subscribe's deadline; one that stops coming is still failed a deadline after its last snapshot. A hand-driven
+ * server on 127.0.0.1 (the simulator answers at once) and the adapter's injected clock; the simulator serves the REST.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import type { ServerWebSocket } from "bun";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!()?.catch(() => undefined);
+});
+
+const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
+const TS = "2026-12-07T00:00:00.000000Z";
+const ACK_TIMEOUT_MS = 1_000;
+
+const snapshot = (seq: number, product: string) =>
+  `{"channel":"l2_data","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"type":"snapshot","product_id":"${product}","updates":[{"side":"bid","event_time":"${TS}","price_level":"100.00","new_quantity":"1.5"},{"side":"offer","event_time":"${TS}","price_level":"101.00","new_quantity":"2"}]}]}`;
+const subscriptions = (seq: number, level2: string[], heartbeats: boolean) =>
+  `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)}${heartbeats ? ',"heartbeats":["heartbeats"]' : ""}}}]}`;
+
+async function setup() {
+  const sim = await startCoinbaseSimulator({ products: PRODUCTS, levels: 5, seed: 4 }); // its REST only
+  const sockets: ServerWebSocket<unknown>[] = [];
+  const received: string[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: { open: (ws) => void sockets.push(ws), message: (_ws, m) => void received.push(String(m)) },
+  });
+  let nowMs = 1_000_000;
+  // A round every 5 ms of real time, on the injected clock: deadlines move only as the test moves the clock.
+  const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, PRODUCTS), subsOf(PRODUCTS), {
+    log: silentLogger,
+    now: () => nowMs,
+    housekeepingMs: 5,
+    ackTimeoutMs: ACK_TIMEOUT_MS,
+  });
+  cleanup.push(async () => {
+    await adapter.stop();
+    server.stop(true);
+    await sim.stop();
+  });
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.start(sink);
+  await waitFor(() => received.length === 2, "the level2 and heartbeats subscribes");
+  expect(JSON.parse(received[0]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: PRODUCTS });
+  const ws = sockets[0]!;
+  /** Housekeeping rounds seen (the adapter's per-connection hook): at least two after a clock move, one judged it. */
+  const rounds = countRounds(adapter);
+  const twoRounds = async () => {
+    const from = rounds.n;
+    await waitFor(() => rounds.n >= from + 2, "two housekeeping rounds");
+    expect(adapter.stats().ackTimeouts).toBe(0); // before: 1 once the clock was a deadline past the write
+  };
+  return { adapter, sink, ws, sockets, received, twoRounds, advance: (ms: number) => void (nowMs += ms) };
+}
+
+function countRounds(adapter: CoinbaseAdapter): { n: number } {
+  const counter = { n: 0 };
+  const a = adapter as unknown as { heartbeatsDue: (c: unknown, now: number) => void };
+  const due = a.heartbeatsDue.bind(adapter);
+  a.heartbeatsDue = (c, now) => {
+    counter.n++;
+    due(c, now);
+  };
+  return counter;
+}
+
+describe("coinbase: a subscribe whose snapshots are still coming is not failed at its ack deadline", { timeout: 20_000 }, () => {
+  test("snapshots keep coming past the deadline from the write: no ack timeout, the answer taken, the books LIVE on the first socket; one that stops, unanswered, fails a deadline after its last snapshot", async () => {
+    const { adapter, sink, ws, sockets, received, twoRounds, advance } = await setup();
+    // Each snapshot 0.6 of the deadline after the one before: the answer comes 2.4 deadlines after the write.
+    ws.send(snapshot(0, "BTC-USD"));
+    advance(600);
+    await twoRounds();
+    ws.send(snapshot(1, "ETH-USD"));
+    await waitFor(() => sink.log.length === 2, "ETH-USD's snapshot");
+    advance(600);
+    await twoRounds();
+    ws.send(snapshot(2, "SOL-USD"));
+    await waitFor(() => sink.log.length === 3, "SOL-USD's snapshot");
+    advance(600);
+    await twoRounds();
+    ws.send(subscriptions(3, PRODUCTS, false));
+    ws.send(subscriptions(4, PRODUCTS, true));
+    advance(600);
+    await twoRounds();
+    expect(adapter.stats().ackTimeouts).toBe(0);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(sink.invalid).toEqual([]);
+    expect(PRODUCTS.map((_, i) => adapter.topicState(i))).toEqual(PRODUCTS.map(() => expect.objectContaining({ state: "live", subscribed: true })));
+
+    // The deadline still holds: BTC-USD resubscribed alone, its snapshot sent and no answer after it.
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => received.length === 3, "the unsubscribe");
+    ws.send(subscriptions(5, PRODUCTS.slice(1), true));
+    await waitFor(() => received.length === 4, "the subscribe again");
+    expect(JSON.parse(received[3]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: ["BTC-USD"] });
+    ws.send(snapshot(6, "BTC-USD"));
+    await waitFor(() => adapter.topicState(0).state === "live", "BTC-USD's new snapshot");
+    advance(ACK_TIMEOUT_MS + 1);
+    await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after the last snapshot");
+  });
+
+  test("the heartbeats subscribe's answer coming first (the level2 answer after its snapshots) answers the heartbeats subscribe: no product halted", async () => {
+    // Before, events were matched to requests by order alone: this one (listing heartbeats, no product) was taken for
+    // the level2 subscribe's answer and every product of the connection was HALTED / subscribe_rejected, their
+    // snapshots then ignored; the level2 answer was taken for the heartbeats subscribe's.
+    const { adapter, sink, ws, sockets, twoRounds } = await setup();
+    ws.send(subscriptions(0, [], true));
+    ws.send(snapshot(1, "BTC-USD"));
+    ws.send(snapshot(2, "ETH-USD"));
+    ws.send(snapshot(3, "SOL-USD"));
+    ws.send(subscriptions(4, PRODUCTS, true));
+    await waitFor(() => adapter.stats().messages === 5, "the five frames");
+    await twoRounds();
+    expect(sink.invalid).toEqual([]);
+    expect(PRODUCTS.map((_, i) => adapter.topicState(i))).toEqual(PRODUCTS.map(() => expect.objectContaining({ state: "live", subscribed: true })));
+    expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sockets).toHaveLength(1);
+  });
+});
