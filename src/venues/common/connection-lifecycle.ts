@@ -14,7 +14,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -699,6 +699,7 @@ export class ConnectionLifecycle {
       conn.replayNextFromOld = false;
     }
     conn.pending.clear(); // as onDisconnected: the socket's requests are unanswered for good
+    endReplayHolds(conn); // and no unsubscribe of it is out
     conn.replayAcksKnown = true; // the next socket's requests and answers are all in the capture from here
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
@@ -725,6 +726,7 @@ export class ConnectionLifecycle {
     }
     // A new socket answers none of the old one's requests (a close the capture lacks: a stop records none).
     conn.pending.clear();
+    endReplayHolds(conn);
     conn.replayAcksKnown = true;
     return true;
   }
@@ -745,6 +747,7 @@ export class ConnectionLifecycle {
       conn.pending.clear();
       conn.replayAcksKnown = false;
       for (const t of conn.topics) t.refusedUntilAck = false;
+      endReplayHolds(conn); // a held topic's subscribe may be among the lost records: taken from the next snapshot
     }
   }
 
@@ -774,6 +777,7 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       conn.replayNextFromOld = false;
       conn.pending.clear(); // a new socket: none of its requests is written yet
+      endReplayHolds(conn);
       this.control.replayOverlapOver(conn, false); // a refusal held: the end of its overlap is not in the capture
       return true;
     }
@@ -824,6 +828,7 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       this.control.replayOverlapOver(conn, false); // a refusal by the replacement failed it
       conn.pending.clear(); // goBack: the replacement's requests are forgotten
+      endReplayHolds(conn); // and its topics' states reset (an unsubscribe to redo is recorded after ws:back)
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);
@@ -977,7 +982,9 @@ export class ConnectionLifecycle {
         if (replaying && t.book !== BookState.STALE) this.replayStateDueMs = Math.min(this.replayStateDueMs, t.lastMsgMs + staleAfterMs);
         continue;
       }
-      const quietUntilMs = this.hooks.quiet?.(t, now, staleAfterMs) ?? 0;
+      // Replay: a recorded unsubscribe out (its frames ignored) is no silence, as live judges no topic unsubscribing;
+      // looked at again a stale time later (its recorded subscribe restarts the clock). A LIVE book is judged anyway.
+      const quietUntilMs = t.replayUnsubscribing && t.book !== BookState.LIVE ? now + staleAfterMs : (this.hooks.quiet?.(t, now, staleAfterMs) ?? 0);
       if (quietUntilMs > now) {
         nextMs = Math.min(nextMs, quietUntilMs);
         if (replaying) this.replayStateDueMs = Math.min(this.replayStateDueMs, quietUntilMs);
