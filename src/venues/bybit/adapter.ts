@@ -28,7 +28,7 @@ import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, endReplayHolds, replayFrame, seqReached, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayFrame, seqReached, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -277,14 +277,23 @@ export class BybitAdapter implements VenueAdapter {
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (conn === undefined) return false;
-    // Bybit: also at a record live writes every minute with one socket or at a file's head: a hold whose subscribe was
-    // in a lost block (the disk full) or a file not given ends there, not at the next close (the common rule ends it
-    // at the socket's end, a new socket, a go-back, a capture gap).
-    if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) endReplayHolds(conn);
+    if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.replayHoldsAnswered(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
+  }
+
+  /**
+   * Replay, at a record live writes every minute with one socket or at a file's head (`ws:state`, `ws:overlap`): a hold
+   * whose unsubscribe was answered (or its answer is past the ack deadline) ends, its subscribe taken for lost in a
+   * block the disk could not take (no gap said) or in a file not given, not held until the next close (the common rule
+   * ends it at the socket's end, a new socket, a go-back, a capture gap). Not one whose unsubscribe is still out: the
+   * record is written whatever the requests, and live ignores the frames in flight until the ack. Until 2026-12-07 that
+   * one ended too, and an in-flight level-1 snapshot after the minute's `ws:state` made the book LIVE in replay alone.
+   */
+  private replayHoldsAnswered(conn: BybitConnection): void {
+    this.lifecycle.replayEndAnsweredHolds(conn);
   }
 
   /** Replay: records were lost here; the requests still unanswered, and the holds of recorded unsubscribes, are forgotten (ConnectionLifecycle.replayCaptureGap). */

@@ -752,6 +752,21 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Replay (Bybit, at a `ws:state` or `ws:overlap`): the holds of recorded unsubscribes end (TopicState.replayUnsubscribing)
+   * but one whose unsubscribe is still out: pending and sent within the ack deadline, after which live would have
+   * closed the socket (`no ack within`), so one older had its answer lost from the capture.
+   */
+  replayEndAnsweredHolds(conn: VenueConnection): void {
+    const now = this.now();
+    for (const t of conn.topics) {
+      if (!t.replayUnsubscribing) continue;
+      let out = false;
+      for (const p of conn.pending.values()) if (p.op === "unsubscribe" && now - p.sentMs <= this.ackTimeoutMs && p.topics.includes(t)) out = true;
+      if (!out) t.replayUnsubscribing = false;
+    }
+  }
+
+  /**
    * Replay: a recorded socket event of connection `name` (venue.ts SOCKETS_RECORDED_URL …): its generation,
    * retiringGeneration and the next frame's socket follow the live run's, as connect() and planned-reconnect.ts set
    * them. Before the connection's SOCKETS_RECORDED_URL (or, in a replay begun later, SOCKETS_STATE_URL or
