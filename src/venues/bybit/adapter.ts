@@ -277,23 +277,17 @@ export class BybitAdapter implements VenueAdapter {
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (conn === undefined) return false;
-    if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.replayHoldsAnswered(conn);
+    // A record live writes every minute with one socket and at a file's head: a hold whose unsubscribe was answered
+    // (or is unanswered past the ack deadline) ends, its subscribe taken for lost in a block the disk could not take
+    // (no gap said) or in a file not given, not held until the next close (the common rule ends it at the socket's end,
+    // a new socket, a go-back, a capture gap). Not one still out: the record is written whatever the requests, and
+    // live ignores the frames in flight until the ack; until 2026-12-07 that one ended too, and an in-flight level-1
+    // snapshot after the minute's ws:state made the book LIVE in replay alone.
+    if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.lifecycle.replayEndAnsweredHolds(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
-  }
-
-  /**
-   * Replay, at a record live writes every minute with one socket or at a file's head (`ws:state`, `ws:overlap`): a hold
-   * whose unsubscribe was answered (or its answer is past the ack deadline) ends, its subscribe taken for lost in a
-   * block the disk could not take (no gap said) or in a file not given, not held until the next close (the common rule
-   * ends it at the socket's end, a new socket, a go-back, a capture gap). Not one whose unsubscribe is still out: the
-   * record is written whatever the requests, and live ignores the frames in flight until the ack. Until 2026-12-07 that
-   * one ended too, and an in-flight level-1 snapshot after the minute's `ws:state` made the book LIVE in replay alone.
-   */
-  private replayHoldsAnswered(conn: BybitConnection): void {
-    this.lifecycle.replayEndAnsweredHolds(conn);
   }
 
   /** Replay: records were lost here; the requests still unanswered, and the holds of recorded unsubscribes, are forgotten (ConnectionLifecycle.replayCaptureGap). */

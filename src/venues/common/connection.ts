@@ -98,7 +98,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    */
   refusedUntilAck = false;
   /**
-   * Replay, a venue whose protocol opts in (RequestProtocol.replayHoldsUnsubscribed: Bybit, OKX): a recorded unsubscribe
+   * Replay, a venue whose protocol opts in (RequestProtocol.replayHoldsUnsubscribed: Bybit, OKX, Deribit): a recorded unsubscribe
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
@@ -341,7 +341,6 @@ export function keepaliveQueued(conn: VenueConnection): boolean {
   return false;
 }
 
-/** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */
 /**
  * Replay: live's socket of `conn` ended or was replaced (its close, a new socket, a go-back forgetting the
  * replacement's requests), or the capture lost records (the subscribe may be among them): no unsubscribe of it is out
@@ -351,6 +350,7 @@ export function endReplayHolds(conn: VenueConnection): void {
   for (const t of conn.topics) t.replayUnsubscribing = false;
 }
 
+/** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */
 export function connectionNamed<C extends VenueConnection>(conns: readonly C[], name: string): C | undefined {
   for (let i = 0; i < conns.length; i++) if (conns[i]!.name === name) return conns[i];
   return undefined;
