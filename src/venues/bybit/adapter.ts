@@ -22,7 +22,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKETS_OVERLAP_URL, SOCKETS_STATE_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
@@ -138,8 +138,6 @@ export class BybitAdapter implements VenueAdapter {
   private readonly behindReset: Int32Array;
   /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
   private readonly replacementSeen: Int32Array;
-  /** Replay, by subscription index: the topic held unsubscribed between live's recorded unsubscribe and subscribe (replayRequested). */
-  private readonly replayHeld: Uint8Array;
 
   constructor(
     private readonly config: VenueConfig,
@@ -166,9 +164,9 @@ export class BybitAdapter implements VenueAdapter {
     this.topics = plan.topics;
     this.behindReset = new Int32Array(this.topics.length).fill(-1);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
-    this.replayHeld = new Uint8Array(this.topics.length);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
-    this.control = new SubscriptionControl(BYBIT_REQUESTS, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
+    // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
+    this.control = new SubscriptionControl({ ...BYBIT_REQUESTS, replayHoldsUnsubscribed: true }, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,
@@ -273,71 +271,28 @@ export class BybitAdapter implements VenueAdapter {
    * open (`ws:open`) a book still LIVE there (its socket's close not in the capture: replayOpened); its socket events
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
-   * Its requests (`ws:req`) are matched to answers as live's were, and a resync's unsubscribe holds the topic as live's did (replayRequested).
+   * Its requests (`ws:req`) are matched to answers as live's were, and a resync's unsubscribe holds the topic as live's
+   * did until its subscribe (TopicState.replayUnsubscribing, common: SubscriptionControl.replayRequest).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (conn === undefined) return false;
-    // A new socket, or a record live writes only at a quiet moment (every minute with one socket, a file's head): a
-    // hold whose subscribe was in a lost block (the disk full) or a file not given ends there, not at the next close.
-    if (url === CONNECTION_CLOSED_URL || url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.replayUnhold(conn);
+    // A record live writes every minute with one socket and at a file's head: a hold whose unsubscribe was answered
+    // (or is unanswered past the ack deadline) ends, its subscribe taken for lost in a block the disk could not take
+    // (no gap said) or in a file not given, not held until the next close (the common rule ends it at the socket's end,
+    // a new socket, a go-back, a capture gap). Not one still out: the record is written whatever the requests, and
+    // live ignores the frames in flight until the ack; until 2026-12-07 that one ended too, and an in-flight level-1
+    // snapshot after the minute's ws:state made the book LIVE in replay alone.
+    if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.lifecycle.replayEndAnsweredHolds(conn);
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
-    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) this.replayRequested(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
     return true;
   }
 
-  /**
-   * Replay: a request live wrote (`ws:req`; Bybit's are written as they are made, no pacing). Live's resync
-   * unsubscribes the topic and ignores its frames until the subscribe that follows the ack (or a backoff): in flight,
-   * they may be of the sequence before a venue reset the other socket of an overlap delivered (a go-back's redone
-   * resync on the old socket, or the replacement marked behind the old socket's reset), which a level-1 snapshot
-   * would have made the book's, LIVE. The recorded unsubscribe holds the topic here likewise (SUB_UNSUBSCRIBING, then
-   * the ack's SUB_IDLE: onBook ignores it, as live did) until its recorded subscribe, from which its silence counts
-   * (as live's from its send). Before 2026-12-07 replay took the first of those frames. A capture without `ws:req`
-   * records holds nothing.
-   */
-  private replayRequested(conn: BybitConnection, json: string): void {
-    let req: unknown;
-    try {
-      req = JSON.parse(json);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(req) || !Array.isArray(req[2])) return;
-    const names = new Set(req[2]);
-    for (const t of conn.topics) {
-      if (!names.has(t.topic) || t.sub === SUB_REJECTED) continue;
-      if (req[1] === "unsubscribe") {
-        // A LIVE book here was not resynced by replay where live's was (a closure, which replay does not redo): as before.
-        if (t.book === BookState.LIVE) continue;
-        t.sub = SUB_UNSUBSCRIBING;
-        this.replayHeld[t.index] = 1;
-      } else if (req[1] === "subscribe" && this.replayHeld[t.index] === 1) {
-        this.replayHeld[t.index] = 0;
-        t.sub = SUB_ACTIVE; // replay's topics stay subscribed
-        t.lastMsgMs = this.now();
-      }
-    }
-  }
-
-  /** Replay: the connection's socket ends or a new one begins: a topic held by replayRequested is subscribed again, as replay keeps every topic. */
-  private replayUnhold(conn: BybitConnection): void {
-    for (const t of conn.topics) {
-      if (this.replayHeld[t.index] === 0) continue;
-      this.replayHeld[t.index] = 0;
-      if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE) t.sub = SUB_ACTIVE;
-    }
-  }
-
-  /**
-   * Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap),
-   * and a topic held by a recorded unsubscribe is subscribed again (its subscribe may be among the lost records).
-   */
+  /** Replay: records were lost here; the requests still unanswered, and the holds of recorded unsubscribes, are forgotten (ConnectionLifecycle.replayCaptureGap). */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
-    for (const conn of this.conns) this.replayUnhold(conn);
   }
 
   requestResync(index: number, reason: StatusReason): void {
@@ -432,8 +387,8 @@ export class BybitAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame.
   onBook(index: number, update: BookUpdate): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
-      this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.replayUnsubscribing) {
+      this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect (replay: a recorded one)
       return;
     }
     const u = update.venueSeq;
@@ -651,7 +606,7 @@ export class BybitAdapter implements VenueAdapter {
     }
     if (t.sub === SUB_REJECTED) return;
     // In flight from before a resync already under way (or waiting out its backoff): nothing new to do.
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -15,7 +15,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
@@ -749,6 +749,7 @@ export class ConnectionLifecycle {
       conn.replayNextFromOld = false;
     }
     conn.pending.clear(); // as onDisconnected: the socket's requests are unanswered for good
+    endReplayHolds(conn); // and no unsubscribe of it is out
     conn.replayAcksKnown = true; // the next socket's requests and answers are all in the capture from here
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
@@ -775,6 +776,7 @@ export class ConnectionLifecycle {
     }
     // A new socket answers none of the old one's requests (a close the capture lacks: a stop records none).
     conn.pending.clear();
+    endReplayHolds(conn);
     conn.replayAcksKnown = true;
     return true;
   }
@@ -799,6 +801,22 @@ export class ConnectionLifecycle {
       conn.replayAcksKnown = false;
       for (const t of conn.topics) t.refusedUntilAck = false;
       this.control.replayOverlapOver(conn, false);
+      endReplayHolds(conn); // a held topic's subscribe may be among the lost records: taken from the next snapshot
+    }
+  }
+
+  /**
+   * Replay (Bybit, at a `ws:state` or `ws:overlap`): the holds of recorded unsubscribes end (TopicState.replayUnsubscribing)
+   * but one whose unsubscribe is still out: pending and sent within the ack deadline, after which live would have
+   * closed the socket (`no ack within`), so one older had its answer lost from the capture.
+   */
+  replayEndAnsweredHolds(conn: VenueConnection): void {
+    const now = this.now();
+    for (const t of conn.topics) {
+      if (!t.replayUnsubscribing) continue;
+      let out = false;
+      for (const p of conn.pending.values()) if (p.op === "unsubscribe" && now - p.sentMs <= this.ackTimeoutMs && p.topics.includes(t)) out = true;
+      if (!out) t.replayUnsubscribing = false;
     }
   }
 
@@ -828,6 +846,7 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       conn.replayNextFromOld = false;
       conn.pending.clear(); // a new socket: none of its requests is written yet
+      endReplayHolds(conn);
       this.control.replayOverlapOver(conn, false); // a refusal held: the end of its overlap is not in the capture
       return true;
     }
@@ -878,6 +897,7 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       this.control.replayOverlapOver(conn, false); // a refusal by the replacement failed it
       conn.pending.clear(); // goBack: the replacement's requests are forgotten
+      endReplayHolds(conn); // and its topics' states reset (an unsubscribe to redo is recorded after ws:back)
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);
@@ -1032,7 +1052,9 @@ export class ConnectionLifecycle {
         if (replaying && t.book !== BookState.STALE) this.replayStateDueMs = Math.min(this.replayStateDueMs, t.lastMsgMs + staleAfterMs);
         continue;
       }
-      const quietUntilMs = this.hooks.quiet?.(t, now, staleAfterMs) ?? 0;
+      // Replay: a recorded unsubscribe out (its frames ignored) is no silence, as live judges no topic unsubscribing;
+      // looked at again a stale time later (its recorded subscribe restarts the clock). A LIVE book is judged anyway.
+      const quietUntilMs = t.replayUnsubscribing && t.book !== BookState.LIVE ? now + staleAfterMs : (this.hooks.quiet?.(t, now, staleAfterMs) ?? 0);
       if (quietUntilMs > now) {
         nextMs = Math.min(nextMs, quietUntilMs);
         if (replaying) this.replayStateDueMs = Math.min(this.replayStateDueMs, quietUntilMs);

@@ -97,6 +97,14 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * at a capture gap, ConnectionLifecycle.replayCaptureGap).
    */
   refusedUntilAck = false;
+  /**
+   * Replay, a venue whose protocol opts in (RequestProtocol.replayHoldsUnsubscribed: Bybit, OKX, Deribit): a recorded unsubscribe
+   * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
+   * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
+   * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
+   * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds).
+   */
+  replayUnsubscribing = false;
 
   constructor(
     /** Subscription index (the app's book index). */
@@ -338,6 +346,15 @@ export const KEEPALIVE_TAG = "keepalive";
 export function keepaliveQueued(conn: VenueConnection): boolean {
   for (const m of conn.outbox) if (m.reqId === KEEPALIVE_TAG) return true;
   return false;
+}
+
+/**
+ * Replay: live's socket of `conn` ended or was replaced (its close, a new socket, a go-back forgetting the
+ * replacement's requests), or the capture lost records (the subscribe may be among them): no unsubscribe of it is out
+ * any more, so no topic stays held (TopicState.replayUnsubscribing).
+ */
+export function endReplayHolds(conn: VenueConnection): void {
+  for (const t of conn.topics) t.replayUnsubscribing = false;
 }
 
 /** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */

@@ -151,4 +151,10 @@ export interface RequestProtocol {
    * answers is live's. Absent: no such message.
    */
   readonly recordedTags?: readonly string[];
+  /**
+   * Replay: a recorded unsubscribe holds the topic (TopicState.replayUnsubscribing) until its recorded subscribe (or
+   * the socket's end, a go-back, a capture gap), and the venue's frame path ignores the book's frames meanwhile, as
+   * live's while unsubscribing. Absent: nothing held (a venue whose replay shows no divergence there).
+   */
+  readonly replayHoldsUnsubscribed?: boolean;
 }

@@ -279,6 +279,7 @@ export class SubscriptionControl {
     }
     conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
     this.protocol.replayRequest?.(conn, req[0], req[1], topics);
+    if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req[1], topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     if (req[1] === "subscribe") {
       for (const t of topics) {
@@ -289,6 +290,27 @@ export class SubscriptionControl {
       }
     }
     return true;
+  }
+
+  /**
+   * Replay (RequestProtocol.replayHoldsUnsubscribed): live's resync unsubscribes a topic and ignores its frames until
+   * the subscribe that follows the ack (or a backoff); in flight, they may be of the sequence before a venue reset the
+   * other socket of an overlap delivered, which a full-book snapshot would have made the book's, LIVE. A recorded
+   * unsubscribe holds the topic likewise (TopicState.replayUnsubscribing: the venue's frame path ignores it) until a
+   * recorded subscribe of it, which starts its silence as live's send does. Not a rejected topic, nor a book replay
+   * holds LIVE: live unsubscribes none (a resync invalidates first), so live had left it where replay did not (an
+   * instrument closed, which replay does not redo): its frames are judged as before, and the stale rule stays on.
+   * Bybit and OKX each had this rule in its adapter until 2026-12-07 (OKX held a LIVE book too, frozen until stale).
+   */
+  private replayHold(op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void {
+    for (const t of topics) {
+      if (op === "subscribe") {
+        t.replayUnsubscribing = false;
+        t.lastMsgMs = this.now();
+      } else if (t.sub !== SUB_REJECTED && t.book !== BookState.LIVE) {
+        t.replayUnsubscribing = true;
+      }
+    }
   }
 
   /**

@@ -377,7 +377,9 @@ export class DeribitAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted book notification; prev = prev_change_id (-1 when absent).
   onBook(index: number, update: BookUpdate, prev: number): void {
     const t = this.topics[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
+    // Replay: also between a recorded unsubscribe and its subscribe (a grouped channel's whole book in flight there
+    // made the book LIVE in replay alone until 2026-12-07).
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.replayUnsubscribing) {
       this.ignoredWhileUnsubscribed++;
       return;
     }
@@ -616,7 +618,7 @@ export class DeribitAdapter implements VenueAdapter {
       this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed) return;
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;
     // A price or amount the exponents cannot hold: the tick or lot may have changed (tick_size_steps too).
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);

@@ -70,6 +70,8 @@ interface PendingRpc {
  */
 export class DeribitRequests implements RequestProtocol {
   readonly venue = "deribit";
+  /** Replay: a recorded unsubscribe holds the channel until its recorded subscribe (TopicState.replayUnsubscribing). */
+  readonly replayHoldsUnsubscribed = true;
   readonly pacing = { perIp: { capacity: SUBSCRIBE_BURST, perSecond: SUBSCRIBE_PER_SECOND } };
   /** JSON-RPC id → subscription control's request id, the channels asked for and the socket. */
   private readonly requests = new Map<number, PendingRpc>();

@@ -117,15 +117,13 @@ export class OkxAdapter implements VenueAdapter {
    */
   private readonly replayRestartWanted: Uint8Array;
   /**
-   * Per subscription, replay: 1, a recorded unsubscribe (`ws:req`) is out, not yet followed by a recorded subscribe
-   * (nor the overlap gone back to, nor the connection closed): its frames are ignored, as live's while
-   * SUB_UNSUBSCRIBING (replay keeps topics subscribed). Before 2026-12-07 a full book resynced took them: after a go-back
-   * with the old socket behind a maintenance reset, its pre-reset book was shown LIVE where live's book waited for the
-   * answer. 2, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited` or a recorded request of
-   * it): ignored as live's (budgetWait); before 2026-12-07 a full book was LIVE from its next one in replay only.
-   * A capture gap forgets both (replayCaptureGap).
+   * Per subscription, replay: 1, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited`, a
+   * recorded request of it, the connection's close or a capture gap): its frames are ignored as live's (budgetWait);
+   * before 2026-12-07 a full book was LIVE from its next one in replay only. A recorded unsubscribe holds the topic
+   * too, the venues' common rule (TopicState.replayUnsubscribing: until its recorded subscribe; a go-back ends that, not
+   * this, as live's redo waits too).
    */
-  private readonly replayUnsubscribing: Uint8Array;
+  private readonly replayBudgetWait: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
   private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
@@ -192,7 +190,7 @@ export class OkxAdapter implements VenueAdapter {
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
     this.replayRestartWanted = new Uint8Array(n);
-    this.replayUnsubscribing = new Uint8Array(n);
+    this.replayBudgetWait = new Uint8Array(n);
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
@@ -221,11 +219,11 @@ export class OkxAdapter implements VenueAdapter {
     );
     const requests = {
       ...budgetedRequests(this.requestBudget, this.budgetWaits),
-      replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
-        for (const t of ts) {
-          this.replayUnsubscribing[t.index] = op === "unsubscribe" ? 1 : 0;
-          if (op === "subscribe") t.lastMsgMs = this.now(); // its silence counts from here, as live's (sendRequest)
-        }
+      // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (common: TopicState.replayUnsubscribing).
+      replayHoldsUnsubscribed: true,
+      // Replay: a recorded request of a topic ends its recorded budget wait (its restart went).
+      replayRequest: (_conn: unknown, _reqId: string, _op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
+        for (const t of ts) this.replayBudgetWait[t.index] = 0;
       },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
@@ -244,7 +242,7 @@ export class OkxAdapter implements VenueAdapter {
     this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
-    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait, replayUnsubscribing: this.replayUnsubscribing });
+    this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait, replayBudgetWait: this.replayBudgetWait });
     this.lifecycle = new ConnectionLifecycle(
       "okx",
       this.conns,
@@ -257,12 +255,6 @@ export class OkxAdapter implements VenueAdapter {
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
         // A go-back's restarts: batched, the budget counted per message.
         restartManyAfterBackoff: (ts) => this.restartMany(ts as readonly OkxTopic[]),
-        // Replay: a recorded unsubscribe out is no silence, as live's unsubscribing topic is not judged (judgeStale):
-        // until 2026-12-07 one out longer than the stale time (refused over the rate limit, sent again later: its frames
-        // ignored) went STALE in replay only. Looked at again a stale time later (its subscribe restarts the clock).
-        // Not a book replay holds LIVE: live unsubscribes none (a resync invalidates first), so live had left it (an
-        // instrument closed, which replay does not see: HALTED): the stale rule takes it out of LIVE.
-        quiet: (t, now, staleAfterMs) => (this.replayUnsubscribing[t.index] === 1 && t.book !== BookState.LIVE ? now + staleAfterMs : 0),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).
         disconnected: (t) => {
           this.bridge.drop(t.index);
@@ -271,7 +263,7 @@ export class OkxAdapter implements VenueAdapter {
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
           this.replayRestartWanted[t.index] = 0;
-          this.replayUnsubscribing[t.index] = 0;
+          this.replayBudgetWait[t.index] = 0;
         },
       },
       {
@@ -354,8 +346,7 @@ export class OkxAdapter implements VenueAdapter {
       conn.replayRefusalHeld?.();
       const t = conn.topics.find((x) => x.topic === body); // by TopicState.topic, as ws:req names them
       if (t === undefined) return false;
-      if (url === BUDGET_WAIT_URL) this.replayUnsubscribing[t.index] = 2;
-      else if (this.replayUnsubscribing[t.index] === 2) this.replayUnsubscribing[t.index] = 0;
+      this.replayBudgetWait[t.index] = url === BUDGET_WAIT_URL ? 1 : 0;
       return true;
     }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
@@ -366,14 +357,14 @@ export class OkxAdapter implements VenueAdapter {
 
   /**
    * Replay: records were lost here (app Feeder.captureGap): the requests still unanswered are forgotten, a book refused
-   * for now takes its frames again (ConnectionLifecycle.replayCaptureGap). A book's recorded unsubscribe may have been
-   * followed there by its subscribe, a budget wait by its end: its mark (replayUnsubscribing) ends, and the book is
-   * taken from the capture's next snapshot as every book after a gap. Until 2026-12-07 the mark stayed: the book's
-   * frames ignored until the connection's close, RESYNCING where live's was LIVE from the resubscribe's snapshot.
+   * for now takes its frames again, and a book held by a recorded unsubscribe (ConnectionLifecycle.replayCaptureGap).
+   * A budget wait may have ended there too: its mark (replayBudgetWait) ends, and the book is taken from the capture's
+   * next snapshot as every book after a gap. Until 2026-12-07 the marks stayed: the book's frames ignored until the
+   * connection's close, RESYNCING where live's was LIVE from the resubscribe's snapshot.
    */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
-    this.replayUnsubscribing.fill(0);
+    this.replayBudgetWait.fill(0);
   }
 
   requestResync(index: number, reason: StatusReason): void {
@@ -417,12 +408,12 @@ export class OkxAdapter implements VenueAdapter {
   // HOT PATH: one call per accepted order-book frame; the scanner's fields describe it.
   onBook(conn: OkxConnection, index: number, update: BookUpdate, frame: string): void {
     const t = this.topics[index]!;
-    const replayHeld = this.replayUnsubscribing[index]!;
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck || replayHeld !== 0) {
+    const replayWait = this.replayBudgetWait[index] === 1;
+    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED || this.budgetWait[index] || t.refusedUntilAck || t.replayUnsubscribing || replayWait) {
       // Still subscribed while its resync waits for the request budget, or pushed though its subscribe was refused
       // for now (ignored until one is accepted again: no REST bridge meanwhile): the stream is alive, not stale.
       // Replay: between a recorded unsubscribe and the next subscribe, as live while unsubscribing; a recorded budget wait.
-      if (this.budgetWait[index] || t.refusedUntilAck || replayHeld === 2) t.lastMsgMs = this.now();
+      if (this.budgetWait[index] || t.refusedUntilAck || replayWait) t.lastMsgMs = this.now();
       this.c.ignoredWhileUnsubscribed++;
       return;
     }
@@ -742,9 +733,8 @@ export class OkxAdapter implements VenueAdapter {
   private onOverlapOver(conn: OkxConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const i = t.index;
-      // Replay: live's goBack forgot the replacement's requests (an unsubscribe out there: its recorded redo follows)
-      // and restarted it (on the old socket, before this; replayRestartWanted). A budget wait goes on (its redo waits).
-      if (carrier === "old" && this.replayUnsubscribing[i] === 1) this.replayUnsubscribing[i] = 0;
+      // Replay: live's goBack restarted it (on the old socket, before this; replayRestartWanted). It forgot the
+      // replacement's requests, so replay its holds (ConnectionLifecycle, ws:back); a budget wait goes on (its redo waits).
       const redo = this.replayRestartWanted[i] === 1;
       this.replayRestartWanted[i] = 0;
       if (redo && carrier === "old" && t.book !== BookState.LIVE && t.book !== BookState.HALTED) this.restart(t);

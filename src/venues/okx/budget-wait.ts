@@ -14,7 +14,7 @@ import type { OkxCounters } from "./stats.ts";
  * Recorded (`feeder record`, as a connection event, body: the topic) when a resync starts waiting for the request
  * budget, and when that wait is over (its restart follows at once: its requests, or a wait again). Nothing is written
  * to the socket meanwhile, yet live ignores the book's frames: replay ignores them between the two as well
- * (adapter.ts replayUnsubscribing). A reader before 2026-12-07 ignores them (an unknown socket event).
+ * (adapter.ts replayBudgetWait). A reader before 2026-12-07 ignores them (an unknown socket event).
  */
 export const BUDGET_WAIT_URL = "ws:wait";
 export const BUDGET_WAITED_URL = "ws:waited";

@@ -26,8 +26,8 @@ export interface ParseErrorDeps {
   watch: Pick<InstrumentWatch, "requestNow">;
   /** Per subscription: its resync waits for the connection's hourly request budget (BudgetWaits.waiting). */
   budgetWait: readonly boolean[];
-  /** Per subscription, replay: a recorded unsubscribe is out, or a budget wait (live: SUB_UNSUBSCRIBING, budgetWait; adapter replayUnsubscribing). */
-  replayUnsubscribing: Uint8Array;
+  /** Per subscription, replay: a recorded budget wait (live: budgetWait; adapter replayBudgetWait). */
+  replayBudgetWait: Uint8Array;
 }
 
 export class ParseErrors {
@@ -65,7 +65,7 @@ export class ParseErrors {
     // is resynced already: until 2026-12-06 one waiting for the budget was resynced again, its attempt count (so its
     // next backoff) growing with every bad frame of the stream it has stopped reading.
     // Replay too, while a recorded unsubscribe is out (before 2026-12-07 resynced again there, where live's was not).
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || this.deps.budgetWait[t.index] || this.deps.replayUnsubscribing[t.index] !== 0) return;
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || this.deps.budgetWait[t.index] || t.replayUnsubscribing || this.deps.replayBudgetWait[t.index] === 1) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -9,11 +9,11 @@ import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
 
-export async function replayedBybit(depth: number) {
+export async function replayedBybit(depth: number, opts: { now?: () => number } = {}) {
   const markets: { market: MarketName; depth: number; symbols: string[] }[] = [{ market: "linear", depth, symbols: ["BTCUSDT"] }];
   const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
   const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };
-  const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+  const adapter = createBybitAdapter(venueConfig(noServer, markets, { overrides }), subsOf(markets), { log: silentLogger, recheckInstruments: false, ...opts });
   const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
   adapter.startReplay(sink);
   const conn = (adapter as unknown as { conns: BybitConnection[] }).conns[0]!;

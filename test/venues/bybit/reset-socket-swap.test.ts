@@ -416,25 +416,79 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
     });
   }
 
-  test("replay: a resync's recorded unsubscribe holds the book until its recorded subscribe, or a ws:state if that was lost", async () => {
-    const { adapter, ingest, socketEvent } = await replayedBybit(1);
+  test("replay: a resync's recorded unsubscribe holds the book until its recorded subscribe, or a ws:state after its ack if that was lost", async () => {
+    const { adapter, conn, ingest, socketEvent } = await replayedBybit(1);
     const topic = "orderbook.1.BTCUSDT";
     socketEvent(SOCKETS_RECORDED_URL);
     ingest("snapshot", 500, "100.5");
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    /** The venue's answer to request `id`, as recorded. */
+    const answer = (id: string, op: string) => adapter.ingestFrame("linear", conn.name, JSON.stringify({ success: true, ret_msg: "", conn_id: "c", req_id: id, op }), 1);
     socketEvent(`ws:req ${JSON.stringify(["u1", "unsubscribe", [topic]])}`);
     ingest("snapshot", 501, "100.6"); // in flight before the unsubscribe's ack: ignored, as live
     expect(adapter.topicInfo(0).state).toBe("resyncing");
+    answer("u1", "unsubscribe");
     socketEvent(`ws:req ${JSON.stringify(["s2", "subscribe", [topic]])}`);
+    answer("s2", "subscribe");
     ingest("snapshot", 502, "100.7"); // the answer
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 502 });
     adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
     socketEvent(`ws:req ${JSON.stringify(["u3", "unsubscribe", [topic]])}`);
+    answer("u3", "unsubscribe"); // answered: a ws:state now ends the hold (one still out it does not: next test)
     socketEvent(SOCKETS_STATE_URL); // the subscribe's record lost (a block the disk could not take)
     ingest("snapshot", 503, "100.8");
     // Without the ws:state's release: held until the connection's next close, the book RESYNCING throughout.
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 503 });
     expect(adapter.stats()).toMatchObject({ ignoredWhileUnsubscribed: 1 });
+  });
+
+  test("replay: a ws:state ends a hold whose unsubscribe is unanswered past the ack deadline (live would have closed the socket: its answer lost), not one within it", async () => {
+    let nowMs = 1_000_000;
+    const { adapter, ingest, socketEvent } = await replayedBybit(1, { now: () => nowMs });
+    const topic = "orderbook.1.BTCUSDT";
+    socketEvent(SOCKETS_RECORDED_URL);
+    ingest("snapshot", 500, "100.5");
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    socketEvent(`ws:req ${JSON.stringify(["u1", "unsubscribe", [topic]])}`);
+    nowMs += 9_000;
+    socketEvent(SOCKETS_STATE_URL); // within the 10 s deadline: live's unsubscribe may still be out
+    ingest("snapshot", 501, "100.6");
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    nowMs += 2_000;
+    socketEvent(SOCKETS_STATE_URL); // past it: the ack and the subscribe lost with a block
+    ingest("snapshot", 502, "100.7");
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 502 });
+  });
+
+  test("depth 1: the minute's ws:state while a resync's unsubscribe is out holds the book still: its in-flight snapshot is ignored in replay as live", async () => {
+    // Live writes ws:state every minute with one socket, whatever its requests. Until 2026-12-07 it ended replay's hold
+    // (for a subscribe record lost with a block): the snapshot in flight before the ack made the book LIVE in replay alone.
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", FakeWs);
+    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
+    const { live, replay, frame, deliver, ack, books } = rig;
+    const same = (what: string) => {
+      const b = books();
+      expect(b.replay, what).toEqual(b.live);
+      return b.live;
+    };
+    FakeWs.made[0]!.onopen!();
+    ack(0);
+    deliver(0, frame("snapshot", 500, "100.5"));
+    deliver(0, frame("snapshot", 501, "9x.5")); // unreadable price: the book resyncs (unsubscribe out)
+    expect(FakeWs.made[0]!.sent.at(-1)).toContain('"unsubscribe"');
+    rig.conn.socketsDeclaredMs = -Infinity; // the minute is up: the next housekeeping round says ws:state
+    (live as unknown as { lifecycle: { onHousekeeping(): void } }).lifecycle.onHousekeeping();
+    expect(rig.records.at(-1)).toMatchObject({ url: "ws:state" });
+    deliver(0, frame("snapshot", 502, "100.7")); // in flight before the unsubscribe's ack
+    // Before: replay LIVE at u 502; live RESYNCING.
+    expect(same("the snapshot in flight after ws:state")).toMatchObject({ state: "resyncing" });
+    ack(0);
+    ack(0);
+    deliver(0, frame("snapshot", 503, "100.8")); // the resubscribe's answer
+    expect(same("the answer")).toMatchObject({ state: "live", lastU: 503 });
+    expect(replay.stats()).toMatchObject({ ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+    await rig.stop();
   });
 
   // The same without a go-back: the old socket delivered the reset, the replacement (its stream begun) is marked behind

@@ -138,3 +138,40 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
     expect(adapter.topicInfo(1).state).toBe("awaiting_snapshot");
   });
 });
+
+describe("deribit replay: a resync's recorded unsubscribe", () => {
+  // A grouped channel's notifications are whole books. Live's resync unsubscribes the channel and ignores its books
+  // until the subscribe after the ack (SUB_UNSUBSCRIBING, then IDLE); in flight, one may be of an overlap's other
+  // socket's sequence before a venue reset. Replay keeps its topics subscribed: until 2026-12-07 it took the first of
+  // them, the book LIVE there where live's was RESYNCING until the resubscribe's answer.
+  test("a grouped channel's whole book between the recorded unsubscribe and subscribe is ignored, as live; the answer after the subscribe makes it LIVE", async () => {
+    const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
+    const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
+    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new BookMaps(await adapter.loadInstruments());
+    adapter.startReplay(sink);
+    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const book = (id: number, bid: number | string) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
+    const feed = (f: string) => expect(adapter.ingestFrame("inverse", "conn0.inverse", f, 1)).toBe(true);
+    event("ws:open");
+    event("ws:sockets");
+    event(`ws:req ${JSON.stringify(["s1", "subscribe", [CHANNEL]])}`);
+    feed(book(100, 100));
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 100 });
+    feed(book(101, '"x"')); // unreadable: the book resyncs (live: unsubscribe, ack, subscribe)
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", [CHANNEL]])}`);
+    feed(book(102, 101)); // in flight before the unsubscribe's ack: live ignores it
+    feed(book(103, '"y"')); // nor does a bad one resync anything (live: unsubscribing)
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats()).toMatchObject({ resyncs: 1 });
+    event(`ws:req ${JSON.stringify(["s3", "subscribe", [CHANNEL]])}`);
+    feed(book(110, 102)); // the resubscribe's answer
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 110 });
+    expect(sink.bids[0]).toEqual(new Map([[1020, 10]])); // 102.0 at a price exponent of -1
+  });
+});

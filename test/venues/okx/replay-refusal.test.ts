@@ -287,12 +287,15 @@ async function books5OnClock() {
 }
 
 describe("okx replay: staleness while a recorded unsubscribe is out", () => {
-  test("a LIVE book's recorded unsubscribe (live had halted it: an instrument closed, which replay does not see) leaves the stale rule on: STALE a stale time after its last book", async () => {
+  test("a LIVE book's recorded unsubscribe (live had halted it: an instrument closed, which replay does not see) holds nothing: its books are taken, STALE a stale time after its last", async () => {
+    // The venues' common rule (SubscriptionControl.replayHold), Bybit's before: until 2026-12-07 OKX held a LIVE book
+    // too, shown LIVE frozen at its last book before the unsubscribe while the venue's went on, until the stale rule.
     const { adapter, sink, book, at, event, feed } = await books5OnClock();
     event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books5:BTC-USDT"]])}`);
     for (let k = 1; k <= 30; k++) {
       at(1_000_000 + k * 100); // the venue's books until the unsubscribe's ack
       if (k <= 3) feed(book(10 + k));
+      if (k === 3) expect(adapter.topicInfo(0), "the venue's book").toMatchObject({ state: "live", seqId: 13 });
     }
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED }]);
     expect(adapter.topicInfo(0).state).toBe("stale");
