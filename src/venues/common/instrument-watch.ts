@@ -559,7 +559,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
         if (closed.length > 0) this.closedAsked(market, true);
-        if (topics.length > 0) throw err;
+        // A reload's failure is the reloader's to count and retry, whatever it carried: before, one that carried only
+        // closed (or late) symbols returned, counted as answered, the next reload an hour on.
+        if (own) throw err;
         return;
       }
       partial = err;
@@ -583,8 +585,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
     if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
-    // The reloader retries the market; not after a stop (during a cache write): no retry runs then, nothing failed.
-    if (known.length < topics.length && !stopped()) throw partial!;
+    // The reloader retries the market (a closed symbol left unanswered too); not after a stop (during a cache write):
+    // no retry runs then, nothing failed.
+    if (own && partial !== null && (known.length < topics.length || !closed.every(answered)) && !stopped()) throw partial;
   }
 
   /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */

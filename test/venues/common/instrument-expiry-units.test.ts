@@ -12,7 +12,7 @@ import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, StatusReason } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { instrumentCacheWritesSettled, writeInstrumentCache, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { instrumentCacheWritesSettled, PartialAnswer, writeInstrumentCache, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -213,6 +213,38 @@ describe("books resolved from the disk cache and their expiry", () => {
     expect(lifecycle.activated).toEqual([0]);
     await instrumentCacheWritesSettled();
     expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1" });
+  });
+
+  test.each(["failed", "answered in part"] as const)("a market whose only books are closed: its reload %s is a failed reload, retried after 2 s doubling", async (how) => {
+    // Both books' cached expiry is past (an announced delisting since called off) and REST is down at start: both
+    // closed at once, so the market's reload 2 s later carries closed symbols only. Before, its failure (or an answer
+    // leaving one unanswered) returned quietly: counted as an answered reload (instrument_reloads_total), the next one
+    // an hour later (the closed symbols' own schedule asked again only after a minute).
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    const gone = NOW_MS - 60_000;
+    await writeInstrumentCache(cachePath, "bybit", new Map(SYMBOLS.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "1", expiresMs: gone }])));
+    let rest: "down" | "part" | "up" = "down";
+    const trading = () => new Map<string, InstrumentSpec>(SYMBOLS.map((s) => [s, { tickSize: "0.5", lotSize: "1" }]));
+    const answer = () => {
+      if (rest === "up") return trading();
+      if (rest === "part") throw new PartialAnswer(new Map([[SYMBOLS[1]!, { tickSize: "0.5", lotSize: "1" }]]), new Error("HTTP 503"));
+      return unreachable();
+    };
+    const { watch, lifecycle, clock, start } = rig(cachePath, answer);
+    await start();
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0, 1]);
+    if (how === "answered in part") rest = "part";
+    clock.nowMs += 2_000;
+    await until(() => clock.queries >= 2 && watch.stats().instrumentReloads + watch.stats().instrumentReloadFailures >= 1);
+    expect(watch.stats()).toMatchObject({ instrumentReloads: 0, instrumentReloadFailures: 1 });
+    expect(lifecycle.activated).toEqual(how === "failed" ? [] : [1]); // what the answer listed is used
+    // REST back: the reload's retry (4 s on) asks again and both books are listed back.
+    rest = "up";
+    clock.nowMs += 4_000;
+    await until(() => lifecycle.activated.includes(0) && watch.stats().instrumentReloads === 1);
+    expect(clock.queries).toBe(3);
+    expect([...lifecycle.activated].sort()).toEqual([0, 1]);
+    expect(watch.stats()).toMatchObject({ instrumentReloads: 1, instrumentReloadFailures: 1 });
   });
 
   test("a venue that asks only for the books that asked (Upbit, Bithumb): no reload after a start from the cache", async () => {
