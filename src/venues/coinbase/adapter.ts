@@ -586,8 +586,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * A subscriptions event lists every level2 product of the connection now. It answers the oldest message still
-   * unanswered: a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
+   * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
+   * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
    * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (levelListed
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
@@ -598,7 +598,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
     const written = this.writtenAcks(conn);
     if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.splice(this.overtakenBy(conn, m, written), 1)[0];
+    const head = conn.expectedAcks.splice(this.answeredBy(conn, m, listed, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -615,16 +615,28 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * Which of the `written` oldest expected answers subscriptions event `m` answers: the oldest, unless it lists the
-   * heartbeats channel while the heartbeats subscribe, written, is not the oldest. Answered in order, the older
-   * requests' events come before the heartbeats subscribe takes effect and cannot list it, so this one is the
-   * heartbeats subscribe's, overtaking a level2 subscribe whose event follows its snapshots [F2]. Before, it was taken
-   * for that subscribe's, listing none of its products: every product of the connection HALTED / subscribe_rejected,
-   * and the level2 event taken for the heartbeats subscribe's (test/venues/coinbase/slow-answer.test.ts). Cold.
+   * Which of the `written` oldest expected answers subscriptions event `m` (its level2 list `listed`) answers: the
+   * oldest whose request it fits (the heartbeats subscribe's if it lists heartbeats, a subscribe's if it lists all its
+   * products, an unsubscribe's if it lists none of them), else the oldest (which rejects what it misses). Answered in
+   * order but each level2 subscribe's event after its snapshots [F2], an answer without snapshots to wait for (the
+   * heartbeats subscribe's, a small level2 batch's behind a batch of 100 deep books) can come first; the event it
+   * overtook, coming next, then fits that older request. Before, the order alone matched them: an overtaking answer
+   * was taken for the older subscribe's, every product of it missing from the list HALTED / subscribe_rejected
+   * (test/venues/coinbase/slow-answer.test.ts). An unreadable list (null) fits nothing. Cold.
    */
-  private overtakenBy(conn: Conn, m: Record<string, unknown>, written: number): number {
-    const at = conn.expectedAcks.indexOf(HEARTBEATS_ACK);
-    return at > 0 && at < written && listsHeartbeats(m) ? at : 0;
+  private answeredBy(conn: Conn, m: Record<string, unknown>, listed: Set<string> | null, written: number): number {
+    if (listed === null) return 0;
+    for (let i = 0; i < written; i++) {
+      const id = conn.expectedAcks[i]!;
+      if (id === HEARTBEATS_ACK) {
+        if (listsHeartbeats(m)) return i;
+        continue;
+      }
+      const req = conn.pending.get(id);
+      if (req === undefined) return i; // no longer waited for: taken in turn, as before
+      if (req.topics.every((t) => listed.has(t.topic) === (req.op === "subscribe"))) return i;
+    }
+    return 0;
   }
 
   /**
