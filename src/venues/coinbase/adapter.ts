@@ -24,7 +24,7 @@ import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../c
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, type PendingRequest, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -113,6 +113,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private connectionResyncs = 0;
+  /** The products of each written, unanswered subscribe whose snapshot has come (answerComing); gone with the request. */
+  private readonly snapshotted = new WeakMap<PendingRequest, Set<Topic>>();
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -419,14 +421,21 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A snapshot of a product whose subscribe is written and unanswered: Coinbase sends a subscribe's snapshots before
-   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from here. Before, it
-   * counted from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books,
-   * a slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
+   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from that product's
+   * first snapshot (its later ones restart nothing: a venue repeating snapshots and never answering would hold the
+   * subscribe unanswered for ever; so the deadline ends at most one per product after the write). Before, it counted
+   * from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books, a
+   * slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
    * answered (test/venues/coinbase/slow-answer.test.ts). Cold: a subscribe's snapshots only.
    */
   private answerComing(t: Topic, now: number): void {
     for (const p of t.conn.pending.values()) {
-      if (p.op === "subscribe" && p.sentMs !== Infinity && p.sentMs < now && p.topics.includes(t)) p.sentMs = now;
+      if (p.op !== "subscribe" || p.sentMs === Infinity || p.sentMs >= now || !p.topics.includes(t)) continue;
+      let seen = this.snapshotted.get(p);
+      if (seen === undefined) this.snapshotted.set(p, (seen = new Set()));
+      if (seen.has(t)) continue;
+      seen.add(t);
+      p.sentMs = now;
     }
   }
 

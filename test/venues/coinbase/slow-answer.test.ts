@@ -116,6 +116,25 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after the last snapshot");
   });
 
+  test("a subscribe never answered while one product's snapshot comes again and again is failed: each product's first snapshot alone restarts its deadline", async () => {
+    // Before, every snapshot restarted the deadline: a venue repeating snapshots and never answering kept the subscribe
+    // unanswered for ever (no ack timeout, no reconnect). Now a deadline after the last product's first snapshot.
+    const { adapter, ws, advance } = await setup();
+    const rounds = countRounds(adapter);
+    let seq = 0;
+    ws.send(snapshot(seq++, "BTC-USD"));
+    await waitFor(() => adapter.topicState(0).state === "live", "BTC-USD's snapshot");
+    for (let i = 0; i < 4; i++) {
+      advance(ACK_TIMEOUT_MS * 0.6);
+      const from = rounds.n;
+      await waitFor(() => rounds.n >= from + 2, "two housekeeping rounds");
+      ws.send(snapshot(seq++, "BTC-USD"));
+      await waitFor(() => adapter.stats().messages === seq || adapter.stats().ackTimeouts > 0, "BTC-USD's snapshot again");
+    }
+    // 2.4 deadlines after the first snapshot, 0.6 after the last: failed (before: 0, and never).
+    await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after BTC-USD's first snapshot");
+  });
+
   test("the heartbeats subscribe's answer coming first (the level2 answer after its snapshots) answers the heartbeats subscribe: no product halted", async () => {
     // Before, events were matched to requests by order alone: this one (listing heartbeats, no product) was taken for
     // the level2 subscribe's answer and every product of the connection was HALTED / subscribe_rejected, their
