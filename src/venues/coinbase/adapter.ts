@@ -24,7 +24,7 @@ import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../c
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, type PendingRequest, replayConnection, replayFrameAt, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
@@ -113,6 +113,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private connectionResyncs = 0;
+  /** The products of each written, unanswered subscribe whose snapshot has come (answerComing); gone with the request. */
+  private readonly snapshotted = new WeakMap<PendingRequest, Set<Topic>>();
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -419,14 +421,21 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A snapshot of a product whose subscribe is written and unanswered: Coinbase sends a subscribe's snapshots before
-   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from here. Before, it
-   * counted from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books,
-   * a slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
+   * its subscriptions event [F2], so it is still answering, and the request's ack deadline counts from that product's
+   * first snapshot (its later ones restart nothing: a venue repeating snapshots and never answering would hold the
+   * subscribe unanswered for ever; so the deadline ends at most one per product after the write). Before, it counted
+   * from the write alone: a subscribe whose snapshots took longer than ackTimeoutMs to arrive (many deep books, a
+   * slow link) was failed while they came, its connection reconnected and the same subscribe sent again, never
    * answered (test/venues/coinbase/slow-answer.test.ts). Cold: a subscribe's snapshots only.
    */
   private answerComing(t: Topic, now: number): void {
     for (const p of t.conn.pending.values()) {
-      if (p.op === "subscribe" && p.sentMs !== Infinity && p.sentMs < now && p.topics.includes(t)) p.sentMs = now;
+      if (p.op !== "subscribe" || p.sentMs === Infinity || p.sentMs >= now || !p.topics.includes(t)) continue;
+      let seen = this.snapshotted.get(p);
+      if (seen === undefined) this.snapshotted.set(p, (seen = new Set()));
+      if (seen.has(t)) continue;
+      seen.add(t);
+      p.sentMs = now;
     }
   }
 
@@ -586,8 +595,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * A subscriptions event lists every level2 product of the connection now. It answers the oldest message still
-   * unanswered: a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
+   * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
+   * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
    * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (levelListed
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
@@ -598,7 +607,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
     const written = this.writtenAcks(conn);
     if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.splice(this.overtakenBy(conn, m, written), 1)[0];
+    const head = conn.expectedAcks.splice(this.answeredBy(conn, m, listed, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -615,16 +624,28 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * Which of the `written` oldest expected answers subscriptions event `m` answers: the oldest, unless it lists the
-   * heartbeats channel while the heartbeats subscribe, written, is not the oldest. Answered in order, the older
-   * requests' events come before the heartbeats subscribe takes effect and cannot list it, so this one is the
-   * heartbeats subscribe's, overtaking a level2 subscribe whose event follows its snapshots [F2]. Before, it was taken
-   * for that subscribe's, listing none of its products: every product of the connection HALTED / subscribe_rejected,
-   * and the level2 event taken for the heartbeats subscribe's (test/venues/coinbase/slow-answer.test.ts). Cold.
+   * Which of the `written` oldest expected answers subscriptions event `m` (its level2 list `listed`) answers: the
+   * oldest whose request it fits (the heartbeats subscribe's if it lists heartbeats, a subscribe's if it lists all its
+   * products, an unsubscribe's if it lists none of them), else the oldest (which rejects what it misses). Answered in
+   * order but each level2 subscribe's event after its snapshots [F2], an answer without snapshots to wait for (the
+   * heartbeats subscribe's, a small level2 batch's behind a batch of 100 deep books) can come first; the event it
+   * overtook, coming next, then fits that older request. Before, the order alone matched them: an overtaking answer
+   * was taken for the older subscribe's, every product of it missing from the list HALTED / subscribe_rejected
+   * (test/venues/coinbase/slow-answer.test.ts). An unreadable list (null) fits nothing. Cold.
    */
-  private overtakenBy(conn: Conn, m: Record<string, unknown>, written: number): number {
-    const at = conn.expectedAcks.indexOf(HEARTBEATS_ACK);
-    return at > 0 && at < written && listsHeartbeats(m) ? at : 0;
+  private answeredBy(conn: Conn, m: Record<string, unknown>, listed: Set<string> | null, written: number): number {
+    if (listed === null) return 0;
+    for (let i = 0; i < written; i++) {
+      const id = conn.expectedAcks[i]!;
+      if (id === HEARTBEATS_ACK) {
+        if (listsHeartbeats(m)) return i;
+        continue;
+      }
+      const req = conn.pending.get(id);
+      if (req === undefined) return i; // no longer waited for: taken in turn, as before
+      if (req.topics.every((t) => listed.has(t.topic) === (req.op === "subscribe"))) return i;
+    }
+    return 0;
   }
 
   /**

@@ -29,8 +29,8 @@ const snapshot = (seq: number, product: string) =>
 const subscriptions = (seq: number, level2: string[], heartbeats: boolean) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)}${heartbeats ? ',"heartbeats":["heartbeats"]' : ""}}}]}`;
 
-async function setup() {
-  const sim = await startCoinbaseSimulator({ products: PRODUCTS, levels: 5, seed: 4 }); // its REST only
+async function setup(products = PRODUCTS, opening = 2) {
+  const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
   const sockets: ServerWebSocket<unknown>[] = [];
   const received: string[] = [];
   const server = Bun.serve({
@@ -41,11 +41,12 @@ async function setup() {
   });
   let nowMs = 1_000_000;
   // A round every 5 ms of real time, on the injected clock: deadlines move only as the test moves the clock.
-  const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, PRODUCTS), subsOf(PRODUCTS), {
+  const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, products), subsOf(products), {
     log: silentLogger,
     now: () => nowMs,
     housekeepingMs: 5,
     ackTimeoutMs: ACK_TIMEOUT_MS,
+    maxProductsPerConnection: products.length, // one connection: its level2 subscribes in batches of 100
   });
   cleanup.push(async () => {
     await adapter.stop();
@@ -54,8 +55,8 @@ async function setup() {
   });
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
-  await waitFor(() => received.length === 2, "the level2 and heartbeats subscribes");
-  expect(JSON.parse(received[0]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: PRODUCTS });
+  await waitFor(() => received.length === opening, "the level2 and heartbeats subscribes");
+  expect(JSON.parse(received[0]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: products.slice(0, 100) });
   const ws = sockets[0]!;
   /** Housekeeping rounds seen (the adapter's per-connection hook): at least two after a clock move, one judged it. */
   const rounds = countRounds(adapter);
@@ -115,6 +116,25 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after the last snapshot");
   });
 
+  test("a subscribe never answered while one product's snapshot comes again and again is failed: each product's first snapshot alone restarts its deadline", async () => {
+    // Before, every snapshot restarted the deadline: a venue repeating snapshots and never answering kept the subscribe
+    // unanswered for ever (no ack timeout, no reconnect). Now a deadline after the last product's first snapshot.
+    const { adapter, ws, advance } = await setup();
+    const rounds = countRounds(adapter);
+    let seq = 0;
+    ws.send(snapshot(seq++, "BTC-USD"));
+    await waitFor(() => adapter.topicState(0).state === "live", "BTC-USD's snapshot");
+    for (let i = 0; i < 4; i++) {
+      advance(ACK_TIMEOUT_MS * 0.6);
+      const from = rounds.n;
+      await waitFor(() => rounds.n >= from + 2, "two housekeeping rounds");
+      ws.send(snapshot(seq++, "BTC-USD"));
+      await waitFor(() => adapter.stats().messages === seq || adapter.stats().ackTimeouts > 0, "BTC-USD's snapshot again");
+    }
+    // 2.4 deadlines after the first snapshot, 0.6 after the last: failed (before: 0, and never).
+    await waitFor(() => adapter.stats().ackTimeouts === 1, "the ack timeout a deadline after BTC-USD's first snapshot");
+  });
+
   test("the heartbeats subscribe's answer coming first (the level2 answer after its snapshots) answers the heartbeats subscribe: no product halted", async () => {
     // Before, events were matched to requests by order alone: this one (listing heartbeats, no product) was taken for
     // the level2 subscribe's answer and every product of the connection was HALTED / subscribe_rejected, their
@@ -130,6 +150,30 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     expect(sink.invalid).toEqual([]);
     expect(PRODUCTS.map((_, i) => adapter.topicState(i))).toEqual(PRODUCTS.map(() => expect.objectContaining({ state: "live", subscribed: true })));
     expect(adapter.stats().subscribeRejected).toBe(0);
+    expect(sockets).toHaveLength(1);
+  });
+
+  test("a later level2 batch's answer coming first (each follows its batch's snapshots) answers that batch: the earlier batch's products not halted", async () => {
+    // Over 100 products on one connection go in two subscribes. Before, events were matched by order alone: the second
+    // batch's answer, listing only its product, was taken for the first batch's and its 100 products were HALTED /
+    // subscribe_rejected; now an answer goes to the oldest written request whose products it lists.
+    const products = Array.from({ length: 101 }, (_, i) => `T${i}-USD`);
+    const { adapter, sink, ws, sockets, received, twoRounds } = await setup(products, 3);
+    expect(received.slice(1).map((r) => JSON.parse(r))).toEqual([
+      expect.objectContaining({ type: "subscribe", channel: "level2", product_ids: ["T100-USD"] }),
+      expect.objectContaining({ type: "subscribe", channel: "heartbeats" }),
+    ]);
+    let seq = 0;
+    ws.send(snapshot(seq++, "T100-USD"));
+    ws.send(subscriptions(seq++, ["T100-USD"], false));
+    for (const p of products.slice(0, 100)) ws.send(snapshot(seq++, p));
+    ws.send(subscriptions(seq++, products, false));
+    ws.send(subscriptions(seq++, products, true));
+    await waitFor(() => adapter.stats().messages === seq, "every frame");
+    await twoRounds();
+    expect(adapter.stats().subscribeRejected).toBe(0); // before: 100
+    expect(sink.invalid).toEqual([]);
+    expect(products.map((_, i) => adapter.topicState(i))).toEqual(products.map(() => expect.objectContaining({ state: "live", subscribed: true })));
     expect(sockets).toHaveLength(1);
   });
 });
