@@ -114,6 +114,7 @@ export class FeedSubscriber {
     duplicates: 0,
     lateDatagrams: 0,
     seqJumpsReverted: 0,
+    seqLinesBack: 0,
     oldSessionDatagrams: 0,
     oldSessionMessages: 0,
     superseded: 0,
@@ -744,7 +745,11 @@ export class FeedSubscriber {
     const sendTimeUs = r.sendTimeUs;
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
-    const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
+    const copy = isCopy(st, r.seqNum, r.msgCount);
+    const fresh = !copy && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
+    // Behind the line, yet sent after the last datagram heard: no copy (one was sent no later), the numbering went back.
+    // Judged on receipt only (a held one replayed was judged then), against a send time of its own session (0: none yet).
+    if (copy && !this.replaying && !st.lineBack && st.heardSendUs !== 0 && sendTimeUs > st.heardSendUs) streams.lineWentBack(st);
     // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it
     // would change nothing), though a copy by its send time.
     const endTaken = fresh || (beatCopy && sendTimeUs === st.heardSendUs);
