@@ -287,7 +287,7 @@ export interface StreamState extends StreamInfo {
   /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
   lineAheadUs: number;
   /**
-   * A datagram wholly behind the line came sent after the last one heard: the numbering went back (lineWentBack). Its
+   * A datagram wholly or partly behind the line came sent after the last one heard: the numbering went back (lineWentBack). Its
    * books were invalidated then; the next datagram at or past the line ends it (sequence).
    */
   lineBack: boolean;
@@ -926,13 +926,14 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram wholly behind the line (isCopy) sent after the last datagram the stream was heard by (FeedSubscriber
-   * processPacket). A copy of a datagram the stream had (duplicated, reordered, replayed) was sent no later than the
-   * last one heard; this was sent later: the stream's numbering went back within its session (a publisher bug, a
-   * wrap, or a forger). Its messages are dropped as behind the line, so every book the stream carried is invalid as
-   * at a gap (`seqLinesBack`), once until a datagram at or past the line comes. Before 2026-12-06 they stayed valid,
-   * and once the numbering passed the old line a book whose events had all come in the dropped stretch showed usable,
-   * with what it no longer was, until its next event or refresh.
+   * Cold: a datagram wholly or partly behind the line (and no evidence for a pending jump's old line) sent after the
+   * last datagram the stream was heard by (FeedSubscriber processPacket). A copy of a datagram the stream had
+   * (duplicated, reordered, replayed) was sent no later than the last one heard; this was sent later: the stream's
+   * numbering went back within its session (a publisher bug, a wrap, or a forger). Its messages behind the line are
+   * dropped as seen, so every book the stream carried is invalid as at a gap (`seqLinesBack`), once until a datagram
+   * at or past the line comes. Before 2026-12-06 they stayed valid, and once the numbering passed the old line a book
+   * whose events had all come in the dropped stretch showed usable, with what it no longer was, until its next event
+   * or refresh.
    */
   lineWentBack(st: StreamState): void {
     st.lineBack = true;

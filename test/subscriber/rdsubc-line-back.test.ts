@@ -73,6 +73,37 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     expect(sx.usable).toBe(true);
   });
 
+  it("a datagram partly behind the line, sent later, is the numbering gone back too: its tail is applied, its head's books invalid", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    const x = book(X);
+    const y = book(Y);
+    let sendUs = T0;
+    const send = () => {
+      sendUs += 1000;
+      for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
+    };
+    for (const b of [x, y]) {
+      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
+      packBookSnapshot(p, b, 0, false);
+      send();
+    }
+    packBookDelta(p, y, delta(y, 943500, 30));
+    send();
+    const sx = sub.book(X.instrumentId)!;
+    const sy = sub.book(Y.instrumentId)!;
+    expect(sx.usable).toBe(true);
+    // Back by one: X's event takes the last number the stream had, Y's the next one (one datagram).
+    p.nextSeq -= 1;
+    packBookDelta(p, x, delta(x, 943503, 7));
+    packBookDelta(p, y, delta(y, 943500, 31));
+    send();
+    expect(levelsOf(sy)).toEqual(levelsOf(y)); // the tail: applied
+    expect(levelsOf(sx)).not.toEqual(levelsOf(x)); // the head: dropped as seen
+    expect(sx.usable).toBe(false); // before the fix: true
+    expect(sub.counters.seqLinesBack).toBe(1);
+  });
+
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
     const sub = newSubscriber();
     const p = packer();
