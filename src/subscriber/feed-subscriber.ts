@@ -746,9 +746,9 @@ export class FeedSubscriber {
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
-    // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after the last datagram heard:
-    // no copy (one was sent no later), the numbering went back. Judged on receipt only (a held one replayed was judged
-    // then), against a send time of its own session (0: none yet). HOT: one comparison for a datagram in order.
+    // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after the last datagram
+    // heard: no copy (one was sent no later), the numbering went back. Judged on receipt only (a held one replayed was
+    // judged then), against a send time of its own session (0: none yet). HOT: one comparison for a datagram in order.
     if (r.seqNum < st.nextSeq && !this.replaying && !st.lineBack && st.heardSendUs !== 0 && sendTimeUs > st.heardSendUs && !continuesOldLine(st, r.seqNum, r.msgCount)) {
       streams.lineWentBack(st);
     }

@@ -287,8 +287,8 @@ export interface StreamState extends StreamInfo {
   /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
   lineAheadUs: number;
   /**
-   * A datagram wholly or partly behind the line came sent after the last one heard: the numbering went back (lineWentBack). Its
-   * books were invalidated then; the next datagram at or past the line ends it (sequence).
+   * A datagram wholly or partly behind the line came sent after the last one heard: the numbering went back
+   * (lineWentBack). Its books were invalidated then; the next datagram at or past the line ends it (sequence).
    */
   lineBack: boolean;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */

@@ -1,10 +1,11 @@
 /**
- * s-rdsubc: a stream whose numbering goes back within its session (a publisher bug, or a forger without the key). Its
- * datagrams then lie wholly behind the line and were dropped as duplicates, the books they carried left usable with
- * what they no longer were: once the numbering passed the old line again, every datagram was in order and a book whose
- * events had all come in the dropped stretch showed usable, wrong, until its next event or refresh. A copy of a
- * datagram the stream had (duplicated, reordered, replayed) was sent no later than the last one heard; one sent later
- * is no copy: the line went back, and the stream's books are invalid as at a gap (docs/wire-protocol.md §6.3).
+ * s-rdsubc: a stream whose numbering goes back within its session (a publisher bug, a wrap, or a forger without the
+ * key). Its datagrams then lie wholly or partly behind the line, and what lay behind was dropped as seen, the books it
+ * carried left usable with what they no longer were: once the numbering passed the old line, every datagram was in
+ * order and a book whose events had come in the dropped stretch showed usable, wrong, until its next event or refresh.
+ * A copy of a datagram the stream had (duplicated, reordered, replayed) was sent no later than the last one heard; one
+ * sent later is no copy: the line went back, and the stream's books are invalid as at a gap (docs/wire-protocol.md
+ * §6.3, `seqLinesBack`). Datagrams through the datagram entry point (ingest), from the real packer and encoders.
  */
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
