@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { isBeatAhead, isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -114,6 +114,7 @@ export class FeedSubscriber {
     duplicates: 0,
     lateDatagrams: 0,
     seqJumpsReverted: 0,
+    seqLinesBack: 0,
     oldSessionDatagrams: 0,
     oldSessionMessages: 0,
     superseded: 0,
@@ -745,6 +746,12 @@ export class FeedSubscriber {
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
+    // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after the last datagram
+    // heard: no copy (one was sent no later), the numbering went back. Judged on receipt only (a held one replayed was
+    // judged then), against a send time of its own session (0: none yet). HOT: one comparison for a datagram in order.
+    if (r.seqNum < st.nextSeq && !this.replaying && !st.lineBack && st.heardSendUs !== 0 && sendTimeUs > st.heardSendUs && !continuesOldLine(st, r.seqNum, r.msgCount)) {
+      streams.lineWentBack(st);
+    }
     // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it
     // would change nothing), though a copy by its send time.
     const endTaken = fresh || (beatCopy && sendTimeUs === st.heardSendUs);

@@ -286,6 +286,11 @@ export interface StreamState extends StreamInfo {
   lineSendUs: number;
   /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
   lineAheadUs: number;
+  /**
+   * A datagram wholly or partly behind the line came sent after the last one heard: the numbering went back
+   * (lineWentBack). Its books were invalidated then; the next datagram at or past the line ends it (sequence).
+   */
+  lineBack: boolean;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
   sharedReported: boolean;
   /**
@@ -499,6 +504,7 @@ export class StreamTable {
         heardSendUs: 0,
         lineSendUs: 0,
         lineAheadUs: 0,
+        lineBack: false,
         silent: false,
       };
       if (ownLine) {
@@ -543,6 +549,7 @@ export class StreamTable {
     st.lateAdoptedAtUs = -1;
     st.heardSendUs = 0; // another process's clock: its idle heartbeats are judged by its own send times
     st.lineSendUs = 0;
+    st.lineBack = false;
     st.ended = false;
     this.instrumentBooks.invalidateSourceStream(st);
     this.emitSession("restarted", st, previous);
@@ -767,6 +774,7 @@ export class StreamTable {
       s.lineFrom = s.prevLineFrom;
       s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
       s.lineSendUs = 0;
+      s.lineBack = false;
       told.push(this.sessionEvent("reverted", s, bogusId));
     }
     this.instrumentBooks.revertSource(r.sourceId, sessionStartUs, sessionId, undone);
@@ -867,6 +875,7 @@ export class StreamTable {
    */
   sequence(st: StreamState, seqNum: number, msgCount: number): number {
     const next = st.nextSeq;
+    if (seqNum >= next) st.lineBack = false; // the line goes on from here
     if (seqNum === next) {
       if (st.altNext >= 0) this.lineContinued(st);
       st.nextSeq = seqNum + msgCount;
@@ -914,6 +923,22 @@ export class StreamTable {
       return;
     }
     st.altNext = -1; // the line after the jump goes on: it was real
+  }
+
+  /**
+   * Cold: a datagram wholly or partly behind the line (and no evidence for a pending jump's old line) sent after the
+   * last datagram the stream was heard by (FeedSubscriber processPacket). A copy of a datagram the stream had
+   * (duplicated, reordered, replayed) was sent no later than the last one heard; this was sent later: the stream's
+   * numbering went back within its session (a publisher bug, a wrap, or a forger). Its messages behind the line are
+   * dropped as seen, so every book the stream carried is invalid as at a gap (`seqLinesBack`), once until a datagram
+   * at or past the line comes. Before 2026-12-06 they stayed valid, and once the numbering passed the old line a book
+   * whose events had all come in the dropped stretch showed usable, with what it no longer was, until its next event
+   * or refresh.
+   */
+  lineWentBack(st: StreamState): void {
+    st.lineBack = true;
+    this.counters.seqLinesBack++;
+    this.instrumentBooks.invalidateStream(st.key);
   }
 
   private gap(st: StreamState, got: number): void {
