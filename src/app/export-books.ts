@@ -192,8 +192,14 @@ export class BookReconstructor {
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs, true);
   }
 
-  /** One row per book that has had a snapshot, stamped `tsUs` (grid sampling). */
+  /**
+   * One row per book that has had a snapshot, stamped `tsUs` (grid sampling): the books at `tsUs`, so the clock goes
+   * there first (a book silent past its stale time by then is STALE, as live's housekeeping and replay's recorded
+   * pace made it; until s-rdexp grid rows in a quiet stretch said LIVE until the next record). A `tsUs` at or before
+   * the clock (rows up to a damage point) changes nothing.
+   */
   rowsAt(tsUs: number): string[] {
+    this.advance(tsUs);
     const rows: string[] = [];
     for (const sink of this.sinks.values()) {
       for (const b of sink.builders) if (b && b.counters.snapshots > 0) rows.push(this.row(b, tsUs));
