@@ -88,6 +88,13 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
     await sink.flush();
   };
 
+  /** A grid point's rows, handed on chunk by chunk as they are made (one grid point of many deep books is a lot). */
+  const emitRowsAt = async (books: BookReconstructor, tsUs: number) => {
+    for (const row of books.rowsAt(tsUs)) {
+      emit(row);
+      if (bufChars >= CHUNK_CHARS) await drain(false);
+    }
+  };
   const b = opts.books;
   // Whole µs (the command takes only those): 1.001 ms * 1000 is 1000.9999999999999, and a grid on that step put
   // rows at 1733011200700779.8 µs, none of them on a multiple of 1,001.
@@ -106,8 +113,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   };
   const damageAt = async (books: BookReconstructor) => {
     for (; everyUs > 0 && nextSampleUs >= 0 && nextSampleUs <= lastUs && !stop; nextSampleUs += everyUs) {
-      for (const row of books.rowsAt(nextSampleUs)) emit(row);
-      if (bufChars >= CHUNK_CHARS) await drain(false);
+      await emitRowsAt(books, nextSampleUs);
     }
     books.captureGap(lastUs);
   };
@@ -174,8 +180,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               // The book at grid time t is the one after every frame received at or before t. A quiet hour (or the
               // time between two files) is many grid rows: handed on chunk by chunk, not held until the next frame.
               for (; nextSampleUs < r.tsRecvUs && !stop; nextSampleUs += everyUs) {
-                for (const row of books.rowsAt(nextSampleUs)) emit(row);
-                if (bufChars >= CHUNK_CHARS) await drain(false);
+                await emitRowsAt(books, nextSampleUs);
               }
             }
             const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
@@ -204,8 +209,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
     }
     if (books && everyUs > 0 && lastUs >= 0 && !result.stoppedEarly) {
       for (; nextSampleUs <= lastUs; nextSampleUs += everyUs) {
-        for (const row of books.rowsAt(nextSampleUs)) emit(row);
-        if (bufChars >= CHUNK_CHARS) await drain(false);
+        await emitRowsAt(books, nextSampleUs);
       }
     }
     await drain(true);

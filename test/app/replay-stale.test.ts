@@ -441,6 +441,26 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     ]);
   });
 
+  test("bybit, export --books --every-ms: a grid row in a quiet stretch past a book's stale time says STALE, not LIVE until the next record", async () => {
+    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+    // Both books at t0, then nothing for 8 s of the capture, then BTCUSDT's snapshot (live's resubscribe answer).
+    const records = [
+      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
+      { atUs: T0_US + 8e6, frame: snap("BTCUSDT", "101") },
+    ];
+    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 101);
+    let out = "";
+    await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 1000 }, log: silentLogger });
+    const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string });
+    const grid = (sym: string) => rows.filter((r) => r.symbol === sym).map((r) => [(r.tsUs - T0_US) / 1e6, r.state]);
+    // The row at grid time t is the book at t: silent for more than 5 s by t0 + 6 s, both books are STALE there, as
+    // live's (and replay's --pace recorded) were; before, they read LIVE until the record at t0 + 8 s.
+    expect(grid("ETHUSDT")).toEqual([[1, "live"], [2, "live"], [3, "live"], [4, "live"], [5, "live"], [6, "stale"], [7, "stale"], [8, "stale"]]);
+    expect(grid("BTCUSDT")).toEqual([[0, "live"], [1, "live"], [2, "live"], [3, "live"], [4, "live"], [5, "live"], [6, "stale"], [7, "stale"], [8, "live"]]);
+  });
+
   test("bybit, --pace recorded: a book silent in a quiet stretch goes STALE during the wait, not at the next record", async () => {
     const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
