@@ -2,7 +2,9 @@
  * The instrument schedule's counters in /metrics for every venue (src/venues/common/instrument-watch.ts metrics()):
  * `feeder_venue_instrument_reloads_total`, `…_reload_failures_total`, `…_changes_total` and `…_rechecks_total`, one
  * counter series per venue and market (zeros included), never a venue-wide total beside them, summing to the venue's
- * own status counters. A real runtime over HTTP with the seven venues' simulators (Bybit with two markets); a tick
+ * own status counters; and `feeder_venue_connect_budget`, one gauge per connect gate for every venue (until 2026-12-07
+ * only Bybit, Upbit and Bithumb had one). A real runtime over HTTP with the seven venues' simulators (Bybit and
+ * Binance with two markets: Bybit's share one gate, Binance's are two hosts with one each); a tick
  * change at Bybit (u back to 1: a re-check, a reload, the new tick applied) makes its linear series move. Before, only
  * Binance and OKX exported reloads (one unlabelled series each), and changes had one unlabelled series per venue.
  */
@@ -25,7 +27,7 @@ import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 const MARKETS: Record<string, string[]> = {
   bybit: ["linear", "spot"],
   okx: ["spot"],
-  binance: ["spot"],
+  binance: ["spot", "linear"],
   deribit: ["inverse"],
   coinbase: ["spot"],
   upbit: ["spot"],
@@ -49,7 +51,7 @@ let types: Map<string, string>;
 beforeAll(async () => {
   bybit = await startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }, { market: "spot", symbols: ["BTCUSDT"] }], seed: 41 });
   const okx = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 41 });
-  const binance = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }], seed: 41 });
+  const binance = await startBinanceSimulator({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }, { market: "linear", symbols: ["BTCUSDT"] }], seed: 41 });
   const deribit = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 41, heartbeatIntervalMs: 300 });
   const coinbase = await startCoinbaseSimulator({ products: ["BTC-USD"], seed: 41, levels: 50, heartbeatMs: 100 });
   const upbit = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 41 });
@@ -65,7 +67,7 @@ beforeAll(async () => {
     venues: {
       bybit: { ...at(bybit, "bybit"), linear: { depth: 50, symbols: ["BTCUSDT"] }, spot: { depth: 50, symbols: ["BTCUSDT"] } },
       okx: { ...at(okx, "okx"), spot: { depth: 400, symbols: ["BTC-USDT"] } },
-      binance: { ...at(binance, "binance"), spot: { depth: 1000, symbols: ["BTCUSDT"] } },
+      binance: { ...at(binance, "binance"), spot: { depth: 1000, symbols: ["BTCUSDT"] }, linear: { depth: 1000, symbols: ["BTCUSDT"] } },
       deribit: { ...at(deribit, "deribit"), inverse: { depth: 0, symbols: ["BTC-PERPETUAL"] } },
       coinbase: { ...at(coinbase, "coinbase"), spot: { symbols: ["BTC-USD"] } },
       upbit: { ...at(upbit, "upbit"), spot: { depth: 30, symbols: ["KRW-BTC"] } },
@@ -74,7 +76,7 @@ beforeAll(async () => {
   });
   runtime = await startRuntime(config, silentLogger);
   stops.push(() => runtime.stop());
-  await waitFor(() => runtime.feeder!.books().length === 8 && runtime.feeder!.books().every((b) => b.state === 1), "every book live", 20_000, () => bybit.step(1));
+  await waitFor(() => runtime.feeder!.books().length === 9 && runtime.feeder!.books().every((b) => b.state === 1), "every book live", 20_000, () => bybit.step(1));
   // A tick change at Bybit: u back to 1 → a re-check of linear → one reload → the new tick applied.
   bybit.changeInstrument("linear", "BTCUSDT", { tickSize: "0.01" });
   const stats = () => runtime.feeder!.stats().venues.bybit!;
@@ -123,6 +125,20 @@ describe("the instrument schedule's counters in /metrics", () => {
         expect(sum, `${venue} ${name}`).toBe(stats[venue]![STATS_KEY[name]!]);
       }
     }
+  });
+});
+
+describe("feeder_venue_connect_budget: every venue's connect gates (common/metrics.ts)", () => {
+  // One process: each gate's whole per-IP budget (the venues' protocol.ts limits, as docs/operations.md gives them).
+  const WANT: Record<string, number> = { bybit: 400, okx: 3, deribit: 20, coinbase: 4, upbit: 5, bithumb: 8, "binance:spot": 250, "binance:linear": 250 };
+
+  test("one gauge per connect gate: one per venue unlabelled (Bybit's two markets share it), Binance's one per market {market}", () => {
+    expect(types.get("feeder_venue_connect_budget")).toBe("gauge");
+    const got = samples.filter((s) => s.name === "feeder_venue_connect_budget");
+    const series = Object.fromEntries(got.map((s) => [s.labels.market === undefined ? s.labels.venue! : `${s.labels.venue}:${s.labels.market}`, s.value]));
+    expect(series).toEqual(WANT);
+    expect(got.length).toBe(Object.keys(WANT).length); // no series twice
+    for (const s of got) expect(Object.keys(s.labels).sort(), JSON.stringify(s.labels)).toEqual(s.labels.venue === "binance" ? ["market", "venue"] : ["venue"]);
   });
 });
 

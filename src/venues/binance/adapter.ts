@@ -687,7 +687,7 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return [...binanceMetrics(this.stats(), this.conns), ...this.watch.metrics()];
+    return [...binanceMetrics(this.stats(), this.conns, this.lifecycle.connectBudgets()), ...this.watch.metrics()];
   }
 
   /** Cold: the adapter's view of one subscription, for tests and diagnostics. */

@@ -1,12 +1,13 @@
 /**
  * The Binance adapter's metric samples (cold, at scrape time), from its stats() counters and the per-connection
- * series of ../common/metrics.ts. Venue-wide counters carry no label; per-connection ones are the common ones; the
- * instrument schedule's (reloads, changes, re-checks, per market) come from the InstrumentWatch.
+ * series of ../common/metrics.ts (with `connect_budget{market}`: each market its own host, its own connect gate).
+ * Venue-wide counters carry no label; per-connection ones are the common ones; the instrument schedule's (reloads,
+ * changes, re-checks, per market) come from the InstrumentWatch.
  * @module
  */
 import type { VenueMetric } from "../venue.ts";
 import type { VenueConnection } from "../common/connection.ts";
-import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import { type ConnectBudget, connectionMetrics, counter, gauge } from "../common/metrics.ts";
 
 /** The per-connection counters stats() sums over the connections (the metrics keep them per connection). */
 export const CONNECTION_COUNTERS = [
@@ -26,13 +27,13 @@ export const CONNECTION_COUNTERS = [
   "plannedReconnectFailures",
 ] as const;
 
-export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[]): VenueMetric[] {
+export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[], gates: readonly ConnectBudget[]): VenueMetric[] {
   const v = (k: string) => s[k] ?? 0;
   const parseCodes = Object.keys(s)
     .filter((k) => k.startsWith("parseErrors."))
     .map((k) => counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", v(k), { code: k.slice("parseErrors.".length) }));
   return [
-    ...connectionMetrics(conns),
+    ...connectionMetrics(conns, gates),
     gauge("topics", "Diff streams configured", v("topics")),
     gauge("topics_live", "Diff streams whose book is LIVE", v("topicsLive")),
     gauge("rest_waiting", "REST requests waiting for the weight budget (snapshots of a reconnect queue here)", v("restWaiting")),

@@ -330,7 +330,6 @@ export class BybitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["connectBudget", "connect_budget", "Connects per window this process may make (its share of the per-IP budget)", this.lifecycle.maxConnectsPerWindow],
     ];
   }
 
@@ -338,6 +337,7 @@ export class BybitAdapter implements VenueAdapter {
   stats(): Record<string, number> {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
+    out.connectBudget = this.lifecycle.maxConnectsPerWindow; // its metric: connectionMetrics, one per connect gate
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
     Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
@@ -345,7 +345,7 @@ export class BybitAdapter implements VenueAdapter {
 
   /** Cold: every counter and gauge as metric samples; per-connection ones labelled, the rest venue-wide. */
   metrics(): VenueMetric[] {
-    const out = connectionMetrics(this.conns);
+    const out = connectionMetrics(this.conns, this.lifecycle.connectBudgets());
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
     out.push(...this.watch.metrics());

@@ -730,7 +730,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    const out = connectionMetrics(this.conns);
+    const out = connectionMetrics(this.conns, this.lifecycle.connectBudgets());
     for (const c of this.conns) {
       if (!c.used) continue;
       const l = { market: c.market, connection: c.name };

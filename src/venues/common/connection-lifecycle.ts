@@ -17,6 +17,7 @@ import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
 import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
+import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
@@ -548,6 +549,12 @@ export class ConnectionLifecycle {
     let gate = this.marketGates.get(conn.market);
     if (gate === undefined) this.marketGates.set(conn.market, (gate = this.newGate(`${this.venue}:connect:${conn.market}`, `${conn.market} `)));
     return gate;
+  }
+
+  /** Cold: each connect gate's budget (metrics.ts connectionMetrics): the venue's, or one per market (connectsPerMarket). */
+  connectBudgets(): ConnectBudget[] {
+    if (this.marketGates === null) return [{ market: null, connectsPerWindow: this.maxConnectsPerWindow }];
+    return [...this.marketGates.keys()].map((market) => ({ market, connectsPerWindow: this.maxConnectsPerWindow }));
   }
 
   /** How long until `conn` may connect: its gate's sliding-window budget (per IP or domain) and hold. */

@@ -1,9 +1,11 @@
 /**
  * Venue metric samples (venue.ts VenueMetric) from the counters every adapter shares (cold, at scrape time).
  * Per-connection counters carry { market, connection } labels and nothing else sums them, so sum() over a name
- * never double-counts; adapter-wide counters carry no label of their own.
+ * never double-counts; adapter-wide counters carry no label of their own, except `connect_budget` where each market
+ * has its own connect gate (`{market}`, and no unlabelled one beside it).
  * @module
  */
+import type { MarketName } from "../../core/types.ts";
 import type { VenueConnectionState, VenueMetric } from "../venue.ts";
 import type { VenueConnection } from "./connection.ts";
 
@@ -15,9 +17,24 @@ export function gauge(name: string, help: string, value: number, labels: Readonl
   return { name, help, type: "gauge", labels, value };
 }
 
-/** The counters of ../common/connection.ts, one series per used connection. */
-export function connectionMetrics(conns: readonly VenueConnection[]): VenueMetric[] {
+/** One connect gate's budget (ConnectionLifecycle.connectBudgets): the venue's (market null), or one market's. */
+export interface ConnectBudget {
+  readonly market: MarketName | null;
+  /** Connects allowed per connect window: this process's share of the host's per-IP limit. */
+  readonly connectsPerWindow: number;
+}
+
+/**
+ * The counters of ../common/connection.ts, one series per used connection, and `connect_budget`, one per connect gate
+ * (`gates`: the lifecycle's connectBudgets()): unlabelled for the venue's one gate, `{market}` where each market has
+ * its own (never both, so a sum over the name is the process's connects per window over all its hosts).
+ */
+export function connectionMetrics(conns: readonly VenueConnection[], gates: readonly ConnectBudget[]): VenueMetric[] {
   const out: VenueMetric[] = [];
+  for (const g of gates) {
+    const help = "Connects per window this process may make (its share of the per-IP budget; per market where each market is its own host)";
+    out.push(gauge("connect_budget", help, g.connectsPerWindow, g.market === null ? {} : { market: g.market }));
+  }
   for (const c of conns) {
     if (!c.used) continue; // never opened: counts nowhere
     const l = { market: c.market, connection: c.name };

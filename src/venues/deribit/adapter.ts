@@ -355,7 +355,7 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    const out = connectionMetrics(this.conns);
+    const out = connectionMetrics(this.conns, this.lifecycle.connectBudgets());
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
     out.push(...this.watch.metrics());

@@ -895,7 +895,7 @@ export class OkxAdapter implements VenueAdapter {
   }
 
   metrics(): VenueMetric[] {
-    return [...okxMetrics(this.stats(), this.c, this.conns), ...this.watch.metrics()];
+    return [...okxMetrics(this.stats(), this.c, this.conns, this.lifecycle.connectBudgets()), ...this.watch.metrics()];
   }
 
   /** Cold: one topic's state for tests and status. */

@@ -6,7 +6,7 @@
 import { BookState } from "../../core/types.ts";
 import type { VenueMetric } from "../venue.ts";
 import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import { connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import { type ConnectBudget, connectionMetrics, counter, gauge } from "../common/metrics.ts";
 import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -135,10 +135,10 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
 }
 
 /** Per-connection series from the common counters; the adapter-wide ones unlabelled (no total beside its parts). */
-export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: readonly OkxConnection[]): VenueMetric[] {
+export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: readonly OkxConnection[], gates: readonly ConnectBudget[]): VenueMetric[] {
   const parseCodes = [...c.parseErrorsByCode].map(([code, n]) => counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
   return [
-    ...connectionMetrics(conns),
+    ...connectionMetrics(conns, gates),
     gauge("topics", "Book channels configured", s.topics!),
     gauge("topics_live", "Book channels whose book is LIVE", s.topicsLive!),
     counter("snapshots_total", "Snapshots applied (WebSocket and REST)", s.snapshots!),

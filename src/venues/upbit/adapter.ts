@@ -358,20 +358,20 @@ export class UpbitAdapter implements VenueAdapter {
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose code could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],
-      ["connectBudget", "connect_budget", "Connects per window this process may make", this.lifecycle.maxConnectsPerWindow],
     ];
   }
 
   stats(): Record<string, number> {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
+    out.connectBudget = this.lifecycle.maxConnectsPerWindow; // its metric: connectionMetrics, one per connect gate
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
     Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
   }
 
   metrics(): VenueMetric[] {
-    const out = connectionMetrics(this.conns);
+    const out = connectionMetrics(this.conns, this.lifecycle.connectBudgets());
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by scanner result code (all connections)", n, { code }));
     out.push(...this.watch.metrics());
