@@ -131,7 +131,9 @@ export const SOCKET_BACK_URL = "ws:back";
  * RequestProtocol.recordedTags, as `[tag, "subscribe", []]`: Coinbase's heartbeats), so replay matches the venue's answer
  * to the request as live did: a refusal halts the book it names (`subscribe_rejected`) where live halted it. Before,
  * requests were not recorded and replay ignored every answer (the book stayed LIVE until its stale time). Readers
- * before it count it as a skipped REST answer.
+ * before it count it as a skipped REST answer. An unsubscribe of a venue whose replay holds unsubscribed topics
+ * (RequestProtocol.replayHoldsUnsubscribed) is recorded when it is asked for, even if it then waits for the pacing
+ * budget (Deribit), as live ignores the topic's frames from there (since 2026-12-07; before, when written).
  */
 export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
 

@@ -130,6 +130,8 @@ export interface PendingRequest {
    * last answer (or the request's own), so their subscribes go as one request (SubscriptionControl.restartTopics).
    */
   answered?: TopicState[];
+  /** An unsubscribe recorded when it was queued for the pacing budget (SubscriptionControl.send), not again when written. */
+  recordedQueued?: boolean;
 }
 
 /**

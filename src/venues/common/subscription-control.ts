@@ -105,7 +105,11 @@ export class SubscriptionControl {
    * unsubscribe / subscribe at round-trip speed. Null (this class alone, in tests): restartTopic directly.
    */
   resync: InvalidateTopic | null = null;
-  /** Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRequest). */
+  /**
+   * Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRequest),
+   * an unsubscribe of a venue whose replay holds unsubscribed topics (RequestProtocol.replayHoldsUnsubscribed) when it is
+   * queued for the pacing budget instead (send).
+   */
   onWritten: ((conn: VenueConnection, p: PendingRequest) => void) | null = null;
   /** Set by the lifecycle: told of each topic rejected for good (reject), so its listing can bring it back. */
   onRejected: ((t: TopicState) => void) | null = null;
@@ -236,6 +240,13 @@ export class SubscriptionControl {
       if (p) {
         p.sentMs = Infinity;
         if (p.op === "subscribe") for (let i = 0; i < p.topics.length; i++) p.topics[i]!.subscribeQueued = true;
+        // Its topics are unsubscribing from here (sendRequest), their frames ignored, though the request waits (Deribit:
+        // the per-IP budget, ~27 s a slot with 64 workers): recorded now, so replay holds them from here as well
+        // (TopicState.replayUnsubscribing). Until 2026-12-07 recorded when written: replay took the whole books between.
+        if (p.op === "unsubscribe" && this.protocol.replayHoldsUnsubscribed && this.onWritten !== null && p.recordedQueued !== true) {
+          p.recordedQueued = true;
+          this.onWritten(conn, p);
+        }
       }
       this.paced++;
       this.waiting.add(conn);
@@ -341,7 +352,8 @@ export class SubscriptionControl {
       const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
       this.write(conn, m.text);
       if (p) p.sentMs = now;
-      this.tellWritten(conn, m.reqId, p);
+      if (p?.recordedQueued === true) p.recordedQueued = false; // recorded when queued (send)
+      else this.tellWritten(conn, m.reqId, p);
       if (p) {
         if (p.op === "subscribe") {
           for (let i = 0; i < p.topics.length; i++) {

@@ -5,7 +5,7 @@
  * replay (DeribitRequests' id map is filled when a request is encoded, and replay encodes none): the refused book
  * stayed AWAITING_SNAPSHOT, never halted, where live had it HALTED / subscribe_rejected.
  */
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { join } from "node:path";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
@@ -15,6 +15,9 @@ import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
+import { FakeWs } from "../common/fake-ws.ts";
+import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -173,5 +176,148 @@ describe("deribit replay: a resync's recorded unsubscribe", () => {
     feed(book(110, 102)); // the resubscribe's answer
     expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 110 });
     expect(sink.bids[0]).toEqual(new Map([[1020, 10]])); // 102.0 at a price exponent of -1
+  });
+});
+
+/**
+ * A live Deribit adapter (BTC-PERPETUAL, grouped at depth 10: whole books) on fake sockets whose taps record a capture
+ * as `feeder record` does, and a replay adapter of the same config fed the records after every step of the live run:
+ * the two books (state, change_id, levels) are compared each time.
+ */
+class DeribitFakeWs extends FakeWs {
+  private readonly listeners = new Map<string, (() => void)[]>();
+  addEventListener(type: string, fn: () => void): void {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), fn]);
+  }
+  /** The handshake completes: the lifecycle's handler, then the adapter's listener (set_heartbeat). */
+  opened(): void {
+    this.onopen!();
+    for (const fn of this.listeners.get("open") ?? []) fn();
+  }
+  /** The venue drops the socket. */
+  dropped(): void {
+    this.readyState = FakeWs.CLOSED;
+    this.onclose!({ code: 1006, reason: "" });
+    for (const fn of this.listeners.get("close") ?? []) fn();
+  }
+}
+
+async function liveAndReplayedDeribit() {
+  const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
+  const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
+  const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
+  const recorded: Recorded[] = [];
+  const live = new DeribitAdapter(cfg, subs, {
+    log: silentLogger,
+    housekeepingMs: 3_600_000, // no round runs during the test: every step is the test's
+    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+  });
+  const liveSink = new BookMaps(await live.loadInstruments());
+  const replay = new DeribitAdapter(cfg, subs, { log: silentLogger });
+  const replaySink = new BookMaps(await replay.loadInstruments());
+  replay.startReplay(replaySink);
+  live.start(liveSink);
+  cleanups.push(() => {
+    for (const ws of FakeWs.made) ws.readyState = FakeWs.CLOSED; // the stop waits for no close event of a fake socket
+    return Promise.all([live.stop(), replay.stop()]).then(() => undefined);
+  });
+  const sockets = () => FakeWs.made as DeribitFakeWs[];
+  const conn = (live as unknown as { conns: VenueConnection[] }).conns[0]!;
+  const planned = (live as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
+  const book = (id: number, bid: number | string) =>
+    `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
+  const deliver = (i: number, data: string) => sockets()[i]!.onmessage!({ data });
+  /** Socket `i` answers its last written subscribe or unsubscribe (the channel taken). */
+  const ack = (i: number) => {
+    const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number; params: { channels: string[] } };
+    deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, result: req.params.channels }));
+  };
+  let fed = 0;
+  const same = (what: string) => {
+    for (; fed < recorded.length; fed++) {
+      const r = recorded[fed]!;
+      if (r.frame !== undefined) replay.ingestFrame("inverse", r.connection, r.frame, r.tsRecvUs);
+      else replay.ingestConnectionEvent("inverse", r.connection, r.url!, r.tsRecvUs, r.body);
+    }
+    const view = (a: DeribitAdapter, s: BookMaps) => ({ state: a.topicInfo(0).state, changeId: a.topicInfo(0).lastChangeId, bids: a.topicInfo(0).state === "live" ? s.bids[0] : undefined });
+    const b = { live: view(live, liveSink), replay: view(replay, replaySink) };
+    expect(b.replay, what).toEqual(b.live);
+    return b.live;
+  };
+  /** The per-IP message budget spent (other connections' or workers' messages): the next request waits for it. */
+  const drainBudget = () => {
+    const a = live as unknown as { now: () => number; control: { ipBucket: { tryTake(nowMs: number): boolean } } };
+    while (a.control.ipBucket.tryTake(a.now()));
+  };
+  return { live, replay, liveSink, replaySink, sockets, book, deliver, ack, same, drainBudget, replanned: () => planned.start(conn, "test") };
+}
+
+describe("deribit record → replay: a planned reconnect with a resync, the books compared after every record", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  // Live: a resync on the replacement (a venue reset of the grouped channel it delivered), the replacement then fails:
+  // goBack redoes the resync on the old socket (unsubscribe, ack, subscribe); the old socket's whole books in flight
+  // until the answer are ignored (unsubscribing), among them its books of the sequence before the reset. Before
+  // 2026-12-07's common hold (TopicState.replayUnsubscribing) replay took the first: LIVE at the pre-reset book.
+  test("the old socket's whole book in flight at the go-back's unsubscribe is ignored in replay as live; the answer makes both LIVE", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
+    sockets()[0]!.opened(); // set_heartbeat, the subscribe
+    ack(0);
+    deliver(0, book(500, 100));
+    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+    replanned(); // a planned reconnect: the replacement opens, the swap subscribes the channel on it
+    sockets()[1]!.opened();
+    expect(sockets()[1]!.sent.some((s) => s.includes("public/subscribe"))).toBe(true);
+    deliver(1, book(502, 101)); // the replacement, ahead (its ack not in yet: the overlap lasts)
+    expect(same("the replacement ahead")).toMatchObject({ state: "live", changeId: 502 });
+    deliver(1, book(3, 99)); // the replacement goes back: a venue reset, resynced (restartWanted on the old socket)
+    expect(same("the reset on the replacement")).toMatchObject({ state: "resyncing" });
+    sockets()[1]!.dropped(); // the replacement fails: gone back to the old socket, the resync redone there
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/unsubscribe");
+    expect(same("ws:back")).toMatchObject({ state: "resyncing" });
+    deliver(0, book(504, 103)); // in flight before the unsubscribe's answer: the sequence before the reset
+    expect(same("the old socket's book in flight")).toMatchObject({ state: "resyncing" });
+    ack(0); // unsubscribed: the subscribe goes
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
+    expect(same("the unsubscribe's answer")).toMatchObject({ state: "resyncing" });
+    ack(0);
+    deliver(0, book(5, 98)); // the resubscribe's answer, of the new sequence
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: 5, bids: new Map([[980, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+  });
+
+  // Live's resync marks the channel unsubscribing when it asks (sendRequest), its books ignored from there, though the
+  // unsubscribe itself may wait for the per-IP message budget (a worker's slot of it: ~27 s with 64 workers). The
+  // capture's ws:req was written when the request went: until then replay took the grouped channel's whole books, the
+  // book LIVE in replay alone (on an overlap's old socket behind a venue reset: at the state before the reset).
+  test("a resync whose unsubscribe waits for the message budget: the whole book before it goes is ignored in replay as live", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, drainBudget } = await liveAndReplayedDeribit();
+    const last = () => sockets()[0]!.sent.at(-1)!;
+    sockets()[0]!.opened();
+    ack(0);
+    deliver(0, book(500, 100));
+    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+    drainBudget();
+    deliver(0, book(501, '"x"')); // unreadable: the book resyncs, its unsubscribe waiting for the budget
+    expect(sockets()[0]!.sent.some((m) => m.includes("public/unsubscribe")), "the unsubscribe waits").toBe(false);
+    expect(same("the resync")).toMatchObject({ state: "resyncing" });
+    deliver(0, book(502, 101)); // the channel still subscribed at the venue: live ignores it (unsubscribing)
+    // Before: replay LIVE at change_id 502; live RESYNCING.
+    expect(same("a whole book while the unsubscribe waits")).toMatchObject({ state: "resyncing" });
+    await until(() => last().includes("public/unsubscribe"), "the unsubscribe written");
+    expect(same("the unsubscribe written")).toMatchObject({ state: "resyncing" });
+    ack(0);
+    await until(() => last().includes("public/subscribe"), "the subscribe written");
+    ack(0);
+    deliver(0, book(510, 102)); // the resubscribe's answer
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: 510, bids: new Map([[1020, 10]]) });
+    expect(replay.stats()).toMatchObject({ ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
   });
 });
