@@ -15,6 +15,8 @@ export interface SimProtocolHost {
   /** Sends a frame (counted; dropped while the server is stalled). */
   send(ws: Ws, frame: string): void;
   isValidTopic(market: MarketName, topic: string): boolean;
+  /** Whether this subscribe of a valid topic is refused all the same (BybitSim.refuseSubscribes; counted down). */
+  refusedNow(market: MarketName, topic: string): boolean;
   /** Subscribes the connection to the topic and sends its first snapshot. */
   attach(ws: Ws, topic: string): void;
   /** Removes the connection from the topic's subscribers. */
@@ -84,7 +86,7 @@ function onSubscribe(host: SimProtocolHost, ws: Ws, args: string[], reqId: strin
     // Option: per-topic lists in a COMMAND_RESP (§2.2); no batch-wide failure.
     const ok: string[] = [];
     const failed: string[] = [];
-    for (const t of args) (host.isValidTopic(market, t) && !ws.data.topics.has(t) ? ok : failed).push(t);
+    for (const t of args) (host.isValidTopic(market, t) && !ws.data.topics.has(t) && !host.refusedNow(market, t) ? ok : failed).push(t);
     host.send(ws, JSON.stringify({ success: failed.length === 0, conn_id: ws.data.connId, data: { failTopics: failed, successTopics: ok }, type: "COMMAND_RESP" }));
     if (failed.length > 0) host.stats.errorsSent++;
     for (const t of ok) host.attach(ws, t);
@@ -105,6 +107,13 @@ function onSubscribe(host: SimProtocolHost, ws: Ws, args: string[], reqId: strin
     if (ws.data.topics.has(t)) {
       host.stats.errorsSent++;
       host.send(ws, ackFrame(ws, "subscribe", reqId, false, `error:already subscribed,topic:${t}`));
+      return;
+    }
+  }
+  for (const t of args) {
+    if (host.refusedNow(market, t)) {
+      host.stats.errorsSent++;
+      host.send(ws, ackFrame(ws, "subscribe", reqId, false, "error:system busy (simulator)"));
       return;
     }
   }

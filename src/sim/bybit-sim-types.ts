@@ -121,6 +121,12 @@ export interface BybitSim {
    */
   setStatus(market: MarketName, symbol: string, status: string): void;
   /**
+   * The next `times` subscribes of `topic` (`orderbook.25.SYMBOL`) are refused though the topic is valid, as a venue
+   * busy or racing a reconnect refuses one: option in `failTopics` (no reason given), the others with
+   * `error:system busy (simulator)`. 0 ends it.
+   */
+  refuseSubscribes(market: MarketName, topic: string, times: number): void;
+  /**
    * `deliveryTime` as instruments-info lists it (ms): an option's or a dated future's delivery, a perpetual's delisting
    * time (INSTR). Default: options 2100-01-01, linear and inverse "0" (a perpetual). Only the listing changes.
    */

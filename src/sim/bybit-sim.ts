@@ -73,6 +73,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly unlisted = new Set<string>();
   /** "market:SYMBOL" → a status other than Trading (setStatus): silent, listed as instruments-info's default query does. */
   private readonly statuses = new Map<string, string>();
+  /** "market|topic" → how many more of its subscribes are refused (refuseSubscribes). */
+  private readonly refusals = new Map<string, number>();
   /** "market:SYMBOL" → its listed deliveryTime (setDeliveryTime): an option's or dated future's expiry, a perpetual's delisting. */
   private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
@@ -189,6 +191,21 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   setListed(market: MarketName, symbol: string, listed: boolean): void {
     if (listed) this.unlisted.delete(`${market}:${symbol}`);
     else this.unlisted.add(`${market}:${symbol}`);
+  }
+
+  refuseSubscribes(market: MarketName, topic: string, times: number): void {
+    if (times > 0) this.refusals.set(`${market}|${topic}`, times);
+    else this.refusals.delete(`${market}|${topic}`);
+  }
+
+  /** Whether this subscribe of `topic` is one refuseSubscribes asked to refuse (counted down). */
+  refusedNow(market: MarketName, topic: string): boolean {
+    const key = `${market}|${topic}`;
+    const n = this.refusals.get(key) ?? 0;
+    if (n <= 0) return false;
+    if (n === 1) this.refusals.delete(key);
+    else this.refusals.set(key, n - 1);
+    return true;
   }
 
   setStatus(market: MarketName, symbol: string, status: string): void {

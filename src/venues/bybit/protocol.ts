@@ -146,4 +146,5 @@ export const BYBIT_REQUESTS: RequestProtocol = {
   classifyControl,
   parseAckError,
   rejectHint: (t) => `valid ${t.market} depths: ${BYBIT_DEPTHS[t.market].join(", ")}; check that the symbol is listed and trading`,
+  failTopicsUnexplained: true, // option COMMAND_RESP names no reason (docs/venues/bybit.md)
 };

@@ -215,8 +215,11 @@ export class ConnectionLifecycle {
   staleResyncs = 0;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
-  /** Told when the venue refused a topic for good (InstrumentWatch.start: asks again if it is listed as trading). */
-  onTopicRejected: ((t: TopicState) => void) | null = null;
+  /**
+   * Told when the venue refused a topic (InstrumentWatch.start: asks again if it is listed as trading; `soon`: at once,
+   * not after the first wait). Returns whether its listing will be asked (SubscriptionControl.onRejected).
+   */
+  onTopicRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
   /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
   private readonly activated = new Map<VenueConnection, Set<TopicState>>();
   private activatedFlush = false;
@@ -309,7 +312,7 @@ export class ConnectionLifecycle {
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
-    control.onRejected = (t) => this.onTopicRejected?.(t);
+    control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     // Each request written, so replay can match the venue's answer to it (replayRequest).
     if (this.eventTap) control.onWritten = (conn, p) => this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
@@ -436,7 +439,12 @@ export class ConnectionLifecycle {
     // Their acks find them rejected: nothing follows. A pending one: by the venue's rule (unsubscribeClosed).
     for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);
     for (const t of ts) {
-      if (t.sub === SUB_REJECTED) continue;
+      if (t.sub === SUB_REJECTED) {
+        // Refused without a reason while its listing is asked (SubscriptionControl.reject): RESYNCING until the listing
+        // says it does not trade. (A rejected one is HALTED already.)
+        if (t.book !== BookState.HALTED) this.hooks.invalidate(t, BookState.HALTED, reason);
+        continue;
+      }
       t.sub = SUB_REJECTED;
       t.resyncDelayed = false;
       t.resyncDueMs = 0;

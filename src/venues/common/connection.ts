@@ -87,7 +87,9 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   restartWanted = false;
   /**
    * Subscribes of this topic refused in a row for a reason that may pass (AckError `other`), each sent again after a
-   * backoff that grows with it (SubscriptionControl.retryAfterError); 0 once one is accepted.
+   * backoff that grows with it (SubscriptionControl.retryAfterError), or refused without a reason and subscribed again
+   * once the listing said it trades (SubscriptionControl.reject, `unexplained`: halted at
+   * UNEXPLAINED_REFUSALS_BEFORE_HALT); 0 once one is accepted.
    */
   subscribeErrorStreak = 0;
   /**

@@ -131,6 +131,13 @@ export interface RequestProtocol {
   /** Extra words for the log line when the venue refuses a topic (valid depths, …). */
   rejectHint(t: TopicState): string;
   /**
+   * A subscribe's topic in an ack's `failTopics` without words that prove it cannot be served (parseAckError's
+   * handler_not_found or refused) was refused for no given reason, which may pass (Bybit option COMMAND_RESP: venue
+   * busy, a duplicate after a reconnect race): its listing decides (SubscriptionControl.reject, `unexplained`), not
+   * the refusal. Absent: such a topic is rejected (Deribit, Coinbase, OKX: their lists say why).
+   */
+  readonly failTopicsUnexplained?: boolean;
+  /**
    * How long the venue's own count of `conn`'s requests says one more must wait (0 = now; OKX: 480 per hour per
    * socket). A refused request (over the rate limit, a passing error) goes again no sooner, not every backoff step
    * meanwhile: asked when it is refused and again as it comes due (retries due together take turns). Absent: the

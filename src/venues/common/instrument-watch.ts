@@ -286,7 +286,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
-    this.o.lifecycle().onTopicRejected = (t) => this.onRejected(t as T);
+    this.o.lifecycle().onTopicRejected = (t, soon) => this.onRejected(t as T, soon);
     this.expiryTimer = setInterval(() => {
       this.checkExpiries();
       this.checkRefused();
@@ -380,17 +380,21 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * (REFUSED_RECHECK_BASE_MS doubling to REFUSED_RECHECK_MAX_MS while it is refused again) whether it is listed as
    * trading; listed, it is subscribed again (reopenRefused); not listed, it is closed and comes back as a closed one
    * does. Until 2026-12-06 a rejected book stayed halted until a restart unless its listing happened to drop it.
+   * `soon` (a refusal that gave no reason, the first of its streak: Bybit option failTopics): the first ask goes at
+   * the next check, not after the first wait (later ones wait as above). Returns whether it will be asked.
    */
-  private onRejected(t: T): void {
-    if (!this.live || !this.o.recheck || this.o.config.overrides.has(`${t.market}:${t.symbol}`) || this.closed.has(t.index)) return;
+  private onRejected(t: T, soon = false): boolean {
+    if (!this.live || !this.o.recheck || this.o.config.overrides.has(`${t.market}:${t.symbol}`) || this.closed.has(t.index)) return false;
     const now = this.o.now();
     const prev = this.refused.get(t.index);
     const baseMs = Math.min(REFUSED_RECHECK_BASE_MS, this.listingMs);
     const maxMs = Math.min(REFUSED_RECHECK_MAX_MS, 12 * this.listingMs);
     const again = prev !== undefined && now >= prev.askedMs && now - prev.askedMs < 2 * prev.waitMs + baseMs;
     const waitMs = again ? Math.min(maxMs, 2 * prev.waitMs) : baseMs;
-    this.refused.set(t.index, { dueMs: now + waitMs, waitMs, askedMs: prev?.askedMs ?? now });
-    this.o.log.info(`${this.o.venue}: rejected book's listing asked for again after a wait (subscribed again if listed as trading)`, { market: t.market, symbol: t.symbol, topic: t.topic, waitMs });
+    const dueMs = soon && !again ? now : now + waitMs;
+    this.refused.set(t.index, { dueMs, waitMs, askedMs: prev?.askedMs ?? now });
+    this.o.log.info(`${this.o.venue}: rejected book's listing asked for again after a wait (subscribed again if listed as trading)`, { market: t.market, symbol: t.symbol, topic: t.topic, waitMs: dueMs - now });
+    return true;
   }
 
   /** Refused topics whose wait is over: their markets asked (one query per market; checked every checkEveryMs). */

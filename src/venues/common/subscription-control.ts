@@ -32,6 +32,14 @@ export const SUBSCRIBE_ERROR_BACKOFF_BASE_MS = 1_000;
 export const SUBSCRIBE_ERROR_BACKOFF_MAX_MS = 60_000;
 
 /**
+ * A topic refused without a reason (RequestProtocol.failTopicsUnexplained) is `resyncing` while its listing is asked;
+ * refused so this many times in a row (each after its listing said it trades and it was subscribed again), it is
+ * `halted`: a refusal that lasts (a depth the venue does not serve) is no longer shown as about to recover. Its
+ * listing is still asked, on the rejected books' wait (1 min doubling to 1 h).
+ */
+export const UNEXPLAINED_REFUSALS_BEFORE_HALT = 3;
+
+/**
  * A limit of `spec` for worker `index`'s `share` of it (1 = the whole; budgets.ts splitBudget): the workers' parts
  * add up to at most the venue's. A bucket whose capacity would split below one message becomes one message per a
  * longer window, in the worker's slot of the venue's rate (a bucket of 1 each, all full at t = 0, let N workers send
@@ -60,7 +68,7 @@ export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusRe
 export class SubscriptionControl {
   private reqSeq = 0;
   /** Replay: refusals by a planned reconnect's replacement of topics the old socket served, until the overlap's end says whose they were. */
-  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number; permanent: boolean }[] = [];
+  private refusedInOverlap: { t: TopicState; retMsg: string; retiringGen: number; permanent: boolean; unexplained?: boolean }[] = [];
   // Counters (cold), read by the adapter's stats().
   subscribeRejected = 0;
   subscribeRetries = 0;
@@ -111,8 +119,11 @@ export class SubscriptionControl {
    * queued for the pacing budget instead (send).
    */
   onWritten: ((conn: VenueConnection, p: PendingRequest) => void) | null = null;
-  /** Set by the lifecycle: told of each topic rejected for good (reject), so its listing can bring it back. */
-  onRejected: ((t: TopicState) => void) | null = null;
+  /**
+   * Set by the lifecycle: told of each topic rejected (reject), so its listing can bring it back; `soon`: ask at once
+   * (the first of a streak of refusals without a reason). Returns whether its listing will be asked.
+   */
+  onRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -629,7 +640,7 @@ export class SubscriptionControl {
       const r = resolve(name);
       if (!r) continue;
       if (r.op === "unsubscribe") unsubscribed(r);
-      else this.reject(r.t, retMsg || "listed in failTopics");
+      else this.reject(r.t, retMsg || "listed in failTopics", this.protocol.failTopicsUnexplained === true && !this.provesUnserved(retMsg));
     }
     if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
   }
@@ -857,7 +868,7 @@ export class SubscriptionControl {
     conn.retiringGeneration = -1; // reject() asks whether the overlap is open: it is over
     for (const r of refused) {
       if (!venues || r.retiringGen !== gen) continue;
-      if (r.permanent) this.reject(r.t, r.retMsg);
+      if (r.permanent) this.reject(r.t, r.retMsg, r.unexplained);
       else this.retryAfterError(r.t.conn, r.t, r.retMsg);
     }
     conn.retiringGeneration = gen;
@@ -868,13 +879,27 @@ export class SubscriptionControl {
     conn.replayRefusalHeld ??= () => this.replayOverlapOver(conn, true);
   }
 
-  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
-  private reject(t: TopicState, retMsg: string): void {
+  /** Whether the venue's words for a refusal prove the topic cannot be served (parseAckError: handler_not_found, refused). */
+  private provesUnserved(retMsg: string): boolean {
+    if (retMsg === "") return false;
+    const kind = this.protocol.parseAckError(retMsg).kind;
+    return kind === "handler_not_found" || kind === "refused";
+  }
+
+  /**
+   * Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED and its listing asked after a
+   * wait (onRejected). `unexplained` (a refusal without a reason: RequestProtocol.failTopicsUnexplained): its book is
+   * RESYNCING / SUBSCRIBE_REJECTED instead (never LIVE; not halted, as the refusal may pass) and its listing asked at
+   * once, which subscribes it again if it is listed as trading and closes it (HALTED / INSTRUMENT_CLOSED) if not;
+   * halted only once refused so UNEXPLAINED_REFUSALS_BEFORE_HALT times in a row, or when no listing will be asked
+   * (re-checks off, a config override). Until 2026-12-07 it was halted at once like any rejection (Bybit option).
+   */
+  private reject(t: TopicState, retMsg: string, unexplained = false): void {
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
       // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
-      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration, permanent: true });
+      this.refusedInOverlap.push({ t, retMsg, retiringGen: t.conn.retiringGeneration, permanent: true, unexplained });
       this.holdRefusals(t.conn);
       return;
     }
@@ -885,13 +910,26 @@ export class SubscriptionControl {
     }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
+    const streak = unexplained ? ++t.subscribeErrorStreak : 0; // an acceptance ends it (onTopicConfirmed)
+    const asked = this.onRejected?.(t, streak === 1) === true;
+    // Replay (no socket) asks no listing: it publishes what live did, whose listing was asked (re-checks are on live).
+    if (unexplained && streak < UNEXPLAINED_REFUSALS_BEFORE_HALT && (asked || t.conn.ws === null)) {
+      this.log.warn(`${this.protocol.venue}: subscription refused without a reason; its listing is asked, and it is subscribed again if listed as trading`, {
+        market: t.market,
+        topic: t.topic,
+        venueMessage: retMsg,
+        refusals: streak,
+      });
+      this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+      return;
+    }
     this.log.error(`${this.protocol.venue}: subscription rejected; this book is not published until a re-check of its listing finds it served`, {
       market: t.market,
       topic: t.topic,
       venueMessage: retMsg,
       hint: this.protocol.rejectHint(t),
+      ...(unexplained ? { refusals: streak } : {}),
     });
     this.invalidate(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
-    this.onRejected?.(t);
   }
 }

@@ -481,7 +481,7 @@ export class UpbitRequests extends SubscriptionControl {
     t.sub = SUB_REJECTED;
     this.logger.error(`${this.venueName}: code refused; this book is not published until a re-check of its listing finds it served`, { market: t.market, code: requestCode(t), venueMessage: why });
     this.invalidateTopic(t, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED);
-    this.onRejected?.(t);
+    this.onRejected?.(t, false);
     return true;
   }
 

@@ -239,6 +239,58 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
     await stepAndMatch(sim, sink, [0], 5);
   });
 
+  describe("option failTopics (no reason given): the listing decides", () => {
+    const OPTIONS: Markets = [{ market: "option", depth: 25, symbols: ["BTC-27MAR26-70000-P-USDT", "BTC-27MAR26-80000-C-USDT"] }];
+    const TOPIC = "orderbook.25.BTC-27MAR26-70000-P-USDT";
+    // Short listing cadence: the refused book's waits are 1 and 12 times it at most (instrument-watch.ts).
+    const FAST = { adapter: { listingRetryMs: 200, lateCheckMs: 20 } };
+    const halted = (sink: RecordingSink) => sink.invalid.filter((e) => e.index === 0 && e.state === BookState.HALTED);
+
+    test("refused once while listed as trading: resyncing (never halted), the listing asked at once, LIVE again", async () => {
+      // The default listing cadence: the first ask does not wait the rejected books' 1 min.
+      const { sim, adapter, sink } = await setup(OPTIONS);
+      await stepAndMatch(sim, sink, [0, 1], 3);
+      const rechecks = adapter.stats().instrumentRechecks;
+      sim.refuseSubscribes("option", TOPIC, 1);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK); // unsubscribe, subscribe: that subscribe in failTopics
+      await waitFor(() => adapter.stats().subscribeRejected === 1, "the subscribe refused");
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      await waitFor(() => adapter.topicInfo(0).state === "live", "live again once the listing says it trades");
+      expect(adapter.stats().instrumentRechecks).toBeGreaterThan(rechecks);
+      expect(halted(sink)).toEqual([]);
+      expect(sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+      await stepAndMatch(sim, sink, [0, 1], 3);
+    });
+
+    test("refused while the listing no longer has it: halted as closed, not subscribed again", async () => {
+      const { sim, adapter, sink } = await setup(OPTIONS, FAST);
+      sim.setListed("option", "BTC-27MAR26-70000-P-USDT", false);
+      sim.refuseSubscribes("option", TOPIC, 1);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      await waitFor(() => adapter.topicInfo(0).state === "halted", "halted by the listing");
+      expect(halted(sink)).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+      const subscribes = sim.stats.subscribes;
+      const pings = sim.stats.pings;
+      await waitFor(() => sim.stats.pings >= pings + 3, "three more pings");
+      expect(sim.stats.subscribes).toBe(subscribes);
+      expect(adapter.topicInfo(1).state).toBe("live");
+    });
+
+    test("refused again each time it is subscribed: halted after 3 refusals in a row, back once served", async () => {
+      const { sim, adapter, sink } = await setup(OPTIONS, FAST);
+      sim.refuseSubscribes("option", TOPIC, 1_000);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      await waitFor(() => adapter.stats().subscribeRejected === 2, "refused twice");
+      expect(halted(sink)).toEqual([]);
+      await waitFor(() => adapter.stats().subscribeRejected === 3, "refused a third time");
+      expect(adapter.topicInfo(0).state).toBe("halted");
+      expect(halted(sink)).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+      sim.refuseSubscribes("option", TOPIC, 0);
+      await waitFor(() => adapter.topicInfo(0).state === "live", "live once the venue serves it");
+      await stepAndMatch(sim, sink, [0, 1], 3);
+    });
+  });
+
   test("option: a gap resyncs through COMMAND_RESP unsubscribe/subscribe acks", async () => {
     const markets: Markets = [{ market: "option", depth: 100, symbols: ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT"] }];
     const { sim, adapter, sink } = await setup(markets);
