@@ -25,8 +25,9 @@
  *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers
  *   (not with applyAskedOnly: such a reload asks for the books that asked, and none has).
  * - a query answered in part (PartialAnswer: one of the market's requests failed) is used for what it lists; any other
- *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried, a late one backed off as
- *   for a failed query (never `not_listed`), its closed symbols' wait backed off as after a failed query.
+ *   symbol of the market is unknown: not changed, closed nor reopened, the reload retried (an open book's symbol
+ *   left out; a closed one's is not a failed reload), a late one backed off as for a failed query (never
+ *   `not_listed`), its closed symbols' wait backed off as after a failed query.
  * The venue writes only its REST parsing (the InstrumentSource) and these hooks: how a topic enters its table and
  * how a changed instrument is applied. Replay never queries.
  * @module
@@ -589,9 +590,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
     if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
-    // The reloader retries the market (a closed symbol left unanswered too); not after a stop (during a cache write):
-    // no retry runs then, nothing failed.
-    if (own && partial !== null && (known.length < topics.length || !closed.every(answered)) && !stopped()) throw partial;
+    // The reloader retries the market when an open book went unanswered; not after a stop (during a cache write): no
+    // retry runs then, nothing failed. A closed symbol left unanswered is its own schedule's (backed off, counted in
+    // closedQueryFailures): its part of the listing may fail for good (an OKX option family delisted whole), and
+    // until s-rd7b that made every reload a failed one, retried every minute for ever.
+    if (own && partial !== null && known.length < topics.length && !stopped()) throw partial;
   }
 
   /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */

@@ -12,7 +12,7 @@ import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, StatusReason } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { instrumentCacheWritesSettled, PartialAnswer, writeInstrumentCache, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { emptyListing, instrumentCacheWritesSettled, PartialAnswer, writeInstrumentCache, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -215,11 +215,13 @@ describe("books resolved from the disk cache and their expiry", () => {
     expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1" });
   });
 
-  test.each(["failed", "answered in part"] as const)("a market whose only books are closed: its reload %s is a failed reload, retried after 2 s doubling", async (how) => {
+  test.each(["failed", "answered in part"] as const)("a market whose only books are closed: its reload %s", async (how) => {
     // Both books' cached expiry is past (an announced delisting since called off) and REST is down at start: both
-    // closed at once, so the market's reload 2 s later carries closed symbols only. Before, its failure (or an answer
-    // leaving one unanswered) returned quietly: counted as an answered reload (instrument_reloads_total), the next one
-    // an hour later (the closed symbols' own schedule asked again only after a minute).
+    // closed at once, so the market's reload 2 s later carries closed symbols only. Failed: a failed reload, retried
+    // after 2 s doubling (before s-rd6a its failure returned quietly: counted as an answered reload, the next one an
+    // hour later). Answered in part: what it lists is used and the reload is answered (no open book went unanswered);
+    // the closed symbol left unanswered is asked again on its own schedule (s-rd7b: a part failing for good made it a
+    // failed reload every minute for ever).
     const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
     const gone = NOW_MS - 60_000;
     await writeInstrumentCache(cachePath, "bybit", new Map(SYMBOLS.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "1", expiresMs: gone }])));
@@ -236,15 +238,43 @@ describe("books resolved from the disk cache and their expiry", () => {
     if (how === "answered in part") rest = "part";
     clock.nowMs += 2_000;
     await until(() => clock.queries >= 2 && watch.stats().instrumentReloads + watch.stats().instrumentReloadFailures >= 1);
-    expect(watch.stats()).toMatchObject({ instrumentReloads: 0, instrumentReloadFailures: 1 });
+    expect(watch.stats()).toMatchObject(how === "failed" ? { instrumentReloads: 0, instrumentReloadFailures: 1 } : { instrumentReloads: 1, instrumentReloadFailures: 0, instrumentClosedQueryFailures: 1 });
     expect(lifecycle.activated).toEqual(how === "failed" ? [] : [1]); // what the answer listed is used
-    // REST back: the reload's retry (4 s on) asks again and both books are listed back.
+    // REST back: the reload's retry (4 s on), or the closed symbol's own query (a minute on), asks again and both
+    // books are listed back.
     rest = "up";
-    clock.nowMs += 4_000;
+    clock.nowMs += how === "failed" ? 4_000 : 60_000;
     await until(() => lifecycle.activated.includes(0) && watch.stats().instrumentReloads === 1);
     expect(clock.queries).toBe(3);
     expect([...lifecycle.activated].sort()).toEqual([0, 1]);
-    expect(watch.stats()).toMatchObject({ instrumentReloads: 1, instrumentReloadFailures: 1 });
+    expect(watch.stats()).toMatchObject({ instrumentReloads: 1, instrumentReloadFailures: how === "failed" ? 1 : 0 });
+  });
+
+  test("a closed book whose part of the listing fails for good (an option family delisted whole): the reload that answered every open book is answered, not retried", async () => {
+    // ETH closed (no longer listed); then the part of the listing ETH is asked in fails for good while BTC's answers.
+    // Before, each such reload was a failed one (instrument_reload_failures_total, "instrument reload failed;
+    // retrying"), retried 2 s doubling to every minute for ever. The closed symbol's own schedule asks for it and counts
+    // its failures (instrument_closed_query_failures_total); the reload is the open books'.
+    const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
+    let rest: "both" | "btc" | "part" = "both";
+    const spec = { tickSize: "0.5", lotSize: "1" };
+    const answer = () => {
+      if (rest === "both") return new Map<string, InstrumentSpec>(SYMBOLS.map((s) => [s, spec]));
+      if (rest === "btc") return new Map<string, InstrumentSpec>([[SYMBOLS[0]!, spec]]);
+      throw new PartialAnswer(new Map([[SYMBOLS[0]!, spec]]), emptyListing("https://api.example/instruments?family=ETH-USD"));
+    };
+    const { watch, lifecycle, clock, start } = rig(cachePath, answer);
+    await start();
+    rest = "btc";
+    clock.nowMs += 3_600_000; // the hourly reload: ETH no longer listed, closed
+    await until(() => lifecycle.retired.length > 0 && watch.stats().instrumentReloads === 1);
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([1]);
+    rest = "part";
+    clock.nowMs += 3_600_000; // the next hourly reload carries ETH too; its part fails
+    await until(() => watch.stats().instrumentReloads + watch.stats().instrumentReloadFailures >= 2 && watch.stats().instrumentClosedQueryFailures >= 1);
+    expect(watch.stats()).toMatchObject({ instrumentReloads: 2, instrumentReloadFailures: 0 });
+    expect(watch.stats().instrumentClosedQueryFailures).toBeGreaterThanOrEqual(1);
+    expect(lifecycle.activated).toEqual([]); // ETH stays closed: nothing answered for it
   });
 
   test("a venue that asks only for the books that asked (Upbit, Bithumb): no reload after a start from the cache", async () => {
