@@ -94,7 +94,7 @@ export class BookReconstructor {
   private readonly adapters = new Map<string, VenueAdapter>();
   /** Each adapter's stop, once: the one a stop finds resolving is stopped then, and stop() waits for that same call. */
   private readonly stopping = new Map<VenueAdapter, Promise<void>>();
-  /** Receive time of the frame being fed, for the rows it produces. */
+  /** Receive time of the frame being fed, or the time of the stale round running (onRound), for the rows it produces. */
   private currentUs = 0;
   /** The adapters' clock, the capture's receive times, as in replay (a book silent past its stale time goes STALE). */
   private readonly clock = new ReplayClock();
@@ -129,7 +129,7 @@ export class BookReconstructor {
       const spec = venueSpec(v.venue);
       if (!spec) throw new Error(`venue ${v.venue} has no adapter`);
       if (stopped) return false;
-      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false, now: this.clock.now, wallNow: Date.now });
+      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false, now: this.clock.now, wallNow: Date.now, replayRoundAt: this.onRound });
       this.adapters.set(v.venue, adapter); // stopped by stop(), started or not
       resolving = adapter;
       let instruments: (Instrument | undefined)[];
@@ -149,11 +149,24 @@ export class BookReconstructor {
     return true;
   }
 
-  /** The clock to a record's receive time, and what every venue's housekeeping decides by then (rows stamped then). */
+  /**
+   * A venue's stale round runs at `atMs` (CommonAdapterOptions.replayRoundAt): a book it makes STALE went so then, so
+   * its row says that time (whole µs), not the next record's. Until s-stalestamp it carried the record's receive time:
+   * a lookup between the two read LIVE where live (and replay) had the book STALE.
+   */
+  private readonly onRound = (atMs: number): void => {
+    this.currentUs = Math.round(atMs * 1000);
+  };
+
+  /**
+   * The clock to a record's receive time, and what every venue's housekeeping decides by then, each round's rows
+   * stamped with its time (onRound); then the record's rows with its own. Venue by venue: with two venues' rounds
+   * due before one record, the second's rows may be stamped before the first's (each venue's in order).
+   */
   private advance(tsRecvUs: number): void {
-    this.currentUs = tsRecvUs;
     const nowMs = this.clock.advance(tsRecvUs);
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs);
+    this.currentUs = tsRecvUs;
   }
 
   /** Feeds one recorded frame; false when no configured venue/market takes it. */
@@ -187,9 +200,9 @@ export class BookReconstructor {
 
   /** A time jump to `tsRecvUs` (after captureGap): the adapters' clock starts again there, no housekeeping over the jump. */
   rebaseClock(tsRecvUs: number): void {
-    this.currentUs = tsRecvUs;
     const nowMs = this.clock.rebase(tsRecvUs);
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs, true);
+    this.currentUs = tsRecvUs;
   }
 
   /**

@@ -426,16 +426,18 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     let out = "";
     await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
     const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
-    // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
+    // ETHUSDT silent since t0 + 1 µs: STALE at its stale time, the round just past it (1 µs: "more than"), stamped with
+    // the round's time. Before, the row carried the next record's time (t0 + 5.1 s): a lookup between read LIVE.
+    const STALE_AT_US = T0_US + 1 + 5e6 + 1;
     expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [STALE_AT_US, "stale", "stale_feed"],
     ]);
-    // SOLUSDT: STALE at its stale time (the row stamped with the record that ran the round), LIVE again at the delta
-    // continuing its u (its kept book, then the delta applied), as replay publishes it.
+    // SOLUSDT: STALE in the same round, LIVE again at the delta continuing its u (its kept book, then the delta
+    // applied, both stamped with that record's time), as replay publishes it.
     expect(rows.filter((r) => r.symbol === "SOLUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [STALE_AT_US, "stale", "stale_feed"],
       [T0_US + 5.1e6, "live", "snapshot_applied"],
       [T0_US + 5.1e6, "live", "snapshot_applied"],
     ]);
