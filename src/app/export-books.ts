@@ -88,6 +88,8 @@ class BookSinkForExport implements BookSink {
   }
 }
 
+const byTime = (a: { tsUs: number }, b: { tsUs: number }): number => a.tsUs - b.tsUs;
+
 /** Rebuilds the configured books from recorded frames and formats their top levels as rows. */
 export class BookReconstructor {
   private readonly sinks = new Map<string, BookSinkForExport>();
@@ -141,7 +143,7 @@ export class BookReconstructor {
       }
       resolving = undefined;
       if (stopped) return false;
-      const sink = new BookSinkForExport(instruments, (b) => this.onRow?.(this.row(b, this.currentUs)), this.log);
+      const sink = new BookSinkForExport(instruments, (b) => this.onChange(b), this.log);
       sink.adapter = adapter;
       adapter.startReplay(sink);
       this.sinks.set(v.venue, sink);
@@ -158,14 +160,34 @@ export class BookReconstructor {
     this.currentUs = Math.round(atMs * 1000);
   };
 
+  /** A book's row, stamped currentUs: handed on, or held while several venues' rounds run (advance). */
+  private onChange(b: BookBuilder): void {
+    if (this.onRow === null) return;
+    const row = this.row(b, this.currentUs);
+    if (this.holding) this.held.push({ tsUs: this.currentUs, row });
+    else this.onRow(row);
+  }
+
+  /** Rows of the stale rounds before one record, while more than one venue runs them (cold: only books gone STALE). */
+  private readonly held: { tsUs: number; row: string }[] = [];
+  private holding = false;
+
   /**
    * The clock to a record's receive time, and what every venue's housekeeping decides by then, each round's rows
-   * stamped with its time (onRound); then the record's rows with its own. Venue by venue: with two venues' rounds
-   * due before one record, the second's rows may be stamped before the first's (each venue's in order).
+   * stamped with its time (onRound); then the record's rows with its own. The venues' rounds run venue by venue, each
+   * venue's in time order: with several venues their rows are held and handed on in time order (stable: a venue's
+   * rows of one round keep their order), so the rows' times never go back.
    */
   private advance(tsRecvUs: number): void {
     const nowMs = this.clock.advance(tsRecvUs);
+    this.holding = this.onRow !== null && this.sinks.size > 1;
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs);
+    this.holding = false;
+    if (this.held.length > 0) {
+      if (this.held.length > 1) this.held.sort(byTime);
+      for (const h of this.held) this.onRow!(h.row);
+      this.held.length = 0;
+    }
     this.currentUs = tsRecvUs;
   }
 
