@@ -88,13 +88,15 @@ class BookSinkForExport implements BookSink {
   }
 }
 
+const byTime = (a: { tsUs: number }, b: { tsUs: number }): number => a.tsUs - b.tsUs;
+
 /** Rebuilds the configured books from recorded frames and formats their top levels as rows. */
 export class BookReconstructor {
   private readonly sinks = new Map<string, BookSinkForExport>();
   private readonly adapters = new Map<string, VenueAdapter>();
   /** Each adapter's stop, once: the one a stop finds resolving is stopped then, and stop() waits for that same call. */
   private readonly stopping = new Map<VenueAdapter, Promise<void>>();
-  /** Receive time of the frame being fed, for the rows it produces. */
+  /** Receive time of the frame being fed, or the time of the stale round running (onRound), for the rows it produces. */
   private currentUs = 0;
   /** The adapters' clock, the capture's receive times, as in replay (a book silent past its stale time goes STALE). */
   private readonly clock = new ReplayClock();
@@ -129,7 +131,7 @@ export class BookReconstructor {
       const spec = venueSpec(v.venue);
       if (!spec) throw new Error(`venue ${v.venue} has no adapter`);
       if (stopped) return false;
-      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false, now: this.clock.now, wallNow: Date.now });
+      const adapter = spec.create(v, subs, { log: this.log.child({ venue: v.venue }), recheckInstruments: false, now: this.clock.now, wallNow: Date.now, replayRoundAt: this.onRound });
       this.adapters.set(v.venue, adapter); // stopped by stop(), started or not
       resolving = adapter;
       let instruments: (Instrument | undefined)[];
@@ -141,7 +143,7 @@ export class BookReconstructor {
       }
       resolving = undefined;
       if (stopped) return false;
-      const sink = new BookSinkForExport(instruments, (b) => this.onRow?.(this.row(b, this.currentUs)), this.log);
+      const sink = new BookSinkForExport(instruments, (b) => this.onChange(b), this.log);
       sink.adapter = adapter;
       adapter.startReplay(sink);
       this.sinks.set(v.venue, sink);
@@ -149,11 +151,44 @@ export class BookReconstructor {
     return true;
   }
 
-  /** The clock to a record's receive time, and what every venue's housekeeping decides by then (rows stamped then). */
+  /**
+   * A venue's stale round runs at `atMs` (CommonAdapterOptions.replayRoundAt): a book it makes STALE went so then, so
+   * its row says that time (whole µs), not the next record's. Until s-stalestamp it carried the record's receive time:
+   * a lookup between the two read LIVE where live (and replay) had the book STALE.
+   */
+  private readonly onRound = (atMs: number): void => {
+    this.currentUs = Math.round(atMs * 1000);
+  };
+
+  /** A book's row, stamped currentUs: handed on, or held while several venues' rounds run (advance). */
+  private onChange(b: BookBuilder): void {
+    if (this.onRow === null) return;
+    const row = this.row(b, this.currentUs);
+    if (this.holding) this.held.push({ tsUs: this.currentUs, row });
+    else this.onRow(row);
+  }
+
+  /** Rows of the stale rounds before one record, while more than one venue runs them (cold: only books gone STALE). */
+  private readonly held: { tsUs: number; row: string }[] = [];
+  private holding = false;
+
+  /**
+   * The clock to a record's receive time, and what every venue's housekeeping decides by then, each round's rows
+   * stamped with its time (onRound); then the record's rows with its own. The venues' rounds run venue by venue, each
+   * venue's in time order: with several venues their rows are held and handed on in time order (stable: a venue's
+   * rows of one round keep their order), so the rows' times never go back.
+   */
   private advance(tsRecvUs: number): void {
-    this.currentUs = tsRecvUs;
     const nowMs = this.clock.advance(tsRecvUs);
+    this.holding = this.onRow !== null && this.sinks.size > 1;
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs);
+    this.holding = false;
+    if (this.held.length > 0) {
+      if (this.held.length > 1) this.held.sort(byTime);
+      for (const h of this.held) this.onRow!(h.row);
+      this.held.length = 0;
+    }
+    this.currentUs = tsRecvUs;
   }
 
   /** Feeds one recorded frame; false when no configured venue/market takes it. */
@@ -187,9 +222,9 @@ export class BookReconstructor {
 
   /** A time jump to `tsRecvUs` (after captureGap): the adapters' clock starts again there, no housekeeping over the jump. */
   rebaseClock(tsRecvUs: number): void {
-    this.currentUs = tsRecvUs;
     const nowMs = this.clock.rebase(tsRecvUs);
     for (const sink of this.sinks.values()) sink.adapter?.replayClockAt?.(nowMs, true);
+    this.currentUs = tsRecvUs;
   }
 
   /**

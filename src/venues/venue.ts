@@ -165,6 +165,12 @@ export interface CommonAdapterOptions {
    * else Date.now.
    */
   wallNow?: () => number;
+  /**
+   * Replay: called with a stale round's time (ms, at or before the clock's) just before it runs, before the record
+   * that brought the clock past it (ConnectionLifecycle.replayUntil): what that round changes happened then, not at
+   * the record (`export --books` stamps its rows so).
+   */
+  replayRoundAt?: (atMs: number) => void;
   /** Jitter source in [0, 1). Defaults to Math.random. */
   random?: () => number;
   /** Called with every raw frame received, before parsing (feeder record). */

@@ -426,19 +426,50 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     let out = "";
     await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
     const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string; reason: string });
-    // ETHUSDT silent since t0 + 1 µs: STALE at the first record past t0 + 5 s (before, no such row).
+    // ETHUSDT silent since t0 + 1 µs: STALE at its stale time, the round just past it (1 µs: "more than"), stamped with
+    // the round's time. Before, the row carried the next record's time (t0 + 5.1 s): a lookup between read LIVE.
+    const STALE_AT_US = T0_US + 1 + 5e6 + 1;
     expect(rows.filter((r) => r.symbol === "ETHUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [STALE_AT_US, "stale", "stale_feed"],
     ]);
-    // SOLUSDT: STALE at its stale time (the row stamped with the record that ran the round), LIVE again at the delta
-    // continuing its u (its kept book, then the delta applied), as replay publishes it.
+    // SOLUSDT: STALE in the same round, LIVE again at the delta continuing its u (its kept book, then the delta
+    // applied, both stamped with that record's time), as replay publishes it.
     expect(rows.filter((r) => r.symbol === "SOLUSDT").map((r) => [r.tsUs, r.state, r.reason])).toEqual([
       [T0_US + 1, "live", "snapshot_applied"],
-      [T0_US + 5.1e6, "stale", "stale_feed"],
+      [STALE_AT_US, "stale", "stale_feed"],
       [T0_US + 5.1e6, "live", "snapshot_applied"],
       [T0_US + 5.1e6, "live", "snapshot_applied"],
     ]);
+  });
+
+  test("export --books, two venues: stale rows before one record come in time order across the venues", async () => {
+    // Bybit's book (stale after 5 s) and Coinbase's (3 s) both silent from t0 until a record at t0 + 6 s: the rounds
+    // run venue by venue, so Coinbase's row (3 s) was made after Bybit's (5 s); the rows go out in time order.
+    const dir = tempDir("feeder-replay-stale-");
+    const w = new CaptureWriter({ dir: join(dir, "cap"), compression: "none", flushBytes: 1 << 20 });
+    const level = (side: string, px: string) => `{"side":"${side}","event_time":"2026-01-01T00:00:00Z","price_level":"${px}","new_quantity":"2"}`;
+    w.write(T0_US, "bybit", "spot", "conn0.spot", `{"topic":"orderbook.50.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["100","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`);
+    const coinbase = (seq: number, type: string) =>
+      `{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":${seq},"events":[{"type":"${type}","product_id":"BTC-USD","updates":[${level("bid", "100")}${type === "snapshot" ? "," + level("offer", "900") : ""}]}]}`;
+    w.write(T0_US, "coinbase", "spot", "conn0.spot", coinbase(0, "snapshot"));
+    w.write(T0_US + 6e6, "coinbase", "spot", "conn0.spot", coinbase(1, "update"));
+    w.close();
+    const config = validateConfig({
+      log: { level: "warn", format: "json" },
+      http: { enabled: false },
+      publish: { heartbeat_interval_ms: 60_000, snapshot_interval_ms: 0, destinations: [{ name: "t", ...uniqueDestination(103), interface: "127.0.0.1", ttl: 1, channel: 3 }] },
+      venues: {
+        bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", instrument_cache: join(dir, "i1.json"), spot: { depth: 50, symbols: ["BTCUSDT"], stale_after_ms: 5000 }, overrides: { "spot:BTCUSDT": { tick_size: "0.1", lot_size: "0.001" } } },
+        coinbase: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", instrument_cache: join(dir, "i2.json"), spot: { depth: 0, symbols: ["BTC-USD"], stale_after_ms: 3000 }, overrides: { "spot:BTC-USD": { tick_size: "0.1", lot_size: "0.001" } } },
+      },
+    });
+    let out = "";
+    await exportCaptures(w.files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 0 }, log: silentLogger });
+    const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; venue: string; state: string });
+    expect(rows.filter((r) => r.state === "stale").map((r) => [r.venue, r.tsUs - T0_US])).toEqual([["coinbase", 3e6 + 1], ["bybit", 5e6 + 1]]);
+    const times = rows.map((r) => r.tsUs);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
   test("bybit, export --books --every-ms: a grid row in a quiet stretch past a book's stale time says STALE, not LIVE until the next record", async () => {

@@ -43,6 +43,8 @@ export interface LifecycleOptions {
   now?: () => number;
   /** The wall clock, for downSinceMs (CommonAdapterOptions.wallNow). */
   wallNow?: () => number;
+  /** See CommonAdapterOptions.replayRoundAt. */
+  replayRoundAt?: (atMs: number) => void;
   random?: () => number;
   /** The venue's keepalive; a client_ping's interval and pong deadline may be overridden below. */
   keepalive: Keepalive;
@@ -163,6 +165,7 @@ export class ConnectionLifecycle {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly wallNow: () => number;
+  private readonly replayRoundAt: ((atMs: number) => void) | undefined;
   private readonly random: () => number;
   private readonly pingIntervalMs: number;
   private readonly pongTimeoutMs: number;
@@ -255,6 +258,7 @@ export class ConnectionLifecycle {
     // An idle connection is probed at half the dead time, so a live but quiet one answers before it is declared dead.
     this.probeIdleMs = ka.kind === "client_ping" || (ka.kind === "server_test" && ka.encodeProbe) ? this.deadConnectionMs / 2 : 0;
     this.staleAfter = opts.staleAfterMs;
+    this.replayRoundAt = opts.replayRoundAt;
     this.reconnectBaseMs = opts.reconnectBaseMs ?? RECONNECT_BASE_MS;
     this.reconnectMaxMs = opts.reconnectMaxMs ?? RECONNECT_MAX_MS;
     this.reconnectResetAfterMs = opts.reconnectResetAfterMs ?? RECONNECT_RESET_AFTER_MS;
@@ -1149,6 +1153,7 @@ export class ConnectionLifecycle {
   }
 
   private replayRound(atMs: number): number {
+    this.replayRoundAt?.(atMs); // what this round makes STALE went so at atMs, not at the record after it
     this.replayStateDueMs = Infinity;
     let dueMs = Infinity;
     for (const conn of this.conns) if (conn.used) dueMs = Math.min(dueMs, this.judgeStale(conn, atMs, true));
