@@ -123,6 +123,14 @@ export class DeribitAdapter implements VenueAdapter {
    * from it is that stream's (a duplicate); one chaining from nothing seen is the venue's ids going back (onChainBreak).
    */
   private readonly trailSeq: Float64Array;
+  /**
+   * Per topic: the generation of an overlap's old socket once the replacement delivered a venue reset the book took
+   * (-1 = none): the old socket's frames are still of the run before the reset (TCP delivers its own copy of the reset
+   * later), and a whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the
+   * book's id after it move it back there. Ignored until the overlap is over (onOverlapOver). As Bybit's behindReset,
+   * without its end at the socket's own reset (no u = 1 here to tell it by).
+   */
+  private readonly behindReset: Int32Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -146,6 +154,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
+    this.behindReset = new Int32Array(this.topics.length).fill(-1);
     this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
@@ -387,6 +396,10 @@ export class DeribitAdapter implements VenueAdapter {
     // The socket this came on: the connection's, or the old one of a planned reconnect's overlap.
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    if (socket === this.behindReset[index]) {
+      this.duplicates++; // the run before a venue reset the book took from the replacement; no sign of life
+      return;
+    }
     if (update.isSnapshot || update.replace) {
       const now = this.now();
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
@@ -507,6 +520,7 @@ export class DeribitAdapter implements VenueAdapter {
     }
     this.venueResets++;
     this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.markBehindReset(t, socket, known);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
   }
 
@@ -517,6 +531,7 @@ export class DeribitAdapter implements VenueAdapter {
    * mark until one of the old socket's books is taken (it may be behind the replacement's). Cold.
    */
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+    for (const t of conn.topics) this.behindReset[t.index] = -1;
     if (carrier !== "old") return;
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
@@ -539,6 +554,7 @@ export class DeribitAdapter implements VenueAdapter {
     if (cid < t.lastSeq && (known ? this.wentBack(t, socket, cid) : !this.trails(t, cid, prev))) {
       this.venueResets++;
       this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
+      this.markBehindReset(t, socket, known);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
@@ -555,6 +571,17 @@ export class DeribitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A venue reset taken from an overlap's replacement (`socket`): the old socket is behind it (behindReset) for the rest
+   * of the overlap. Before 2026-12-07 the old socket's next whole book, of the run before the reset, made the resyncing
+   * book that state, LIVE (`replay-refusal.test.ts`). A reset on the old socket marks nothing: the resync's subscribe
+   * goes on the replacement, whose answer must be taken. Replay of a capture without its sockets cannot tell them apart.
+   */
+  private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
+    const conn = t.conn;
+    if (known && conn.retiringGeneration >= 0 && socket === conn.generation) this.behindReset[t.index] = conn.retiringGeneration;
   }
 
   /**
