@@ -172,7 +172,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn, carrier) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -528,10 +528,21 @@ export class DeribitAdapter implements VenueAdapter {
    * A make-before-break is over. Gone back to the old socket (`old`): the replacement's subscribe marked every channel,
    * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
-   * mark until one of the old socket's books is taken (it may be behind the replacement's). Cold.
+   * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
+   * end here; gone back to an old socket behind a reset, its LIVE or STALE books are restarted on it. Cold.
    */
-  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
-    for (const t of conn.topics) this.behindReset[t.index] = -1;
+  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
+    for (const t of conn.topics) {
+      const behind = this.behindReset[t.index] === oldGen && carrier === "old";
+      this.behindReset[t.index] = -1;
+      // Gone back to the socket behind the reset, the book LIVE (or STALE) by the failed replacement's new run: that
+      // socket's stream is still of the run before it, so the channel is restarted there (its answer is of the new
+      // run), at once as goBack's own restarts (no resync backoff: the reset's resync was not the book failing again).
+      if (behind && (t.book === BookState.LIVE || t.book === BookState.STALE)) {
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+        this.control.restartTopic(t);
+      }
+    }
     if (carrier !== "old") return;
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
