@@ -529,16 +529,17 @@ export class DeribitAdapter implements VenueAdapter {
    * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
    * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
-   * end here; gone back to an old socket behind a reset, its LIVE or STALE books are restarted on it. Cold.
+   * end here; gone back to an old socket behind a reset, its LIVE or STALE grouped books are restarted on it. Cold.
    */
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
       this.behindReset[t.index] = -1;
-      // Gone back to the socket behind the reset, the book LIVE (or STALE) by the failed replacement's new run: that
-      // socket's stream is still of the run before it, so the channel is restarted there (its answer is of the new
-      // run), at once as goBack's own restarts (no resync backoff: the reset's resync was not the book failing again).
-      if (behind && (t.book === BookState.LIVE || t.book === BookState.STALE)) {
+      // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
+      // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel
+      // is restarted there (its answer is of the new run), at once as goBack's own restarts (no resync backoff: the
+      // reset's resync was not the book failing again). A change of the old run fails to link to the new ids (a gap).
+      if (behind && t.depth > 0 && (t.book === BookState.LIVE || t.book === BookState.STALE)) {
         this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
         this.control.restartTopic(t);
       }
