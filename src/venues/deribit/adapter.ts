@@ -123,6 +123,14 @@ export class DeribitAdapter implements VenueAdapter {
    * from it is that stream's (a duplicate); one chaining from nothing seen is the venue's ids going back (onChainBreak).
    */
   private readonly trailSeq: Float64Array;
+  /**
+   * Per topic: the generation of an overlap's old socket once the replacement delivered a venue reset the book took
+   * (-1 = none): the old socket's frames are still of the run before the reset (TCP delivers its own copy of the reset
+   * later), and a whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the
+   * book's id after it move it back there. Ignored until the overlap is over (onOverlapOver). As Bybit's behindReset,
+   * without its end at the socket's own reset (no u = 1 here to tell it by).
+   */
+  private readonly behindReset: Int32Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -146,6 +154,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
+    this.behindReset = new Int32Array(this.topics.length).fill(-1);
     this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
@@ -163,7 +172,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier) => this.onOverlapOver(conn, carrier) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -387,6 +396,10 @@ export class DeribitAdapter implements VenueAdapter {
     // The socket this came on: the connection's, or the old one of a planned reconnect's overlap.
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    if (socket === this.behindReset[index]) {
+      this.duplicates++; // the run before a venue reset the book took from the replacement; no sign of life
+      return;
+    }
     if (update.isSnapshot || update.replace) {
       const now = this.now();
       if (t.book === BookState.LIVE && cid <= t.lastSeq) {
@@ -507,6 +520,7 @@ export class DeribitAdapter implements VenueAdapter {
     }
     this.venueResets++;
     this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.markBehindReset(t, socket, known);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
   }
 
@@ -514,9 +528,22 @@ export class DeribitAdapter implements VenueAdapter {
    * A make-before-break is over. Gone back to the old socket (`old`): the replacement's subscribe marked every channel,
    * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
-   * mark until one of the old socket's books is taken (it may be behind the replacement's). Cold.
+   * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
+   * end here; gone back to an old socket behind a reset, its LIVE or STALE grouped books are restarted on it. Cold.
    */
-  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier): void {
+  private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
+    for (const t of conn.topics) {
+      const behind = this.behindReset[t.index] === oldGen && carrier === "old";
+      this.behindReset[t.index] = -1;
+      // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
+      // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel
+      // is restarted there (its answer is of the new run), at once as goBack's own restarts (no resync backoff: the
+      // reset's resync was not the book failing again). A change of the old run fails to link to the new ids (a gap).
+      if (behind && t.depth > 0 && (t.book === BookState.LIVE || t.book === BookState.STALE)) {
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+        this.control.restartTopic(t);
+      }
+    }
     if (carrier !== "old") return;
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }
@@ -539,6 +566,7 @@ export class DeribitAdapter implements VenueAdapter {
     if (cid < t.lastSeq && (known ? this.wentBack(t, socket, cid) : !this.trails(t, cid, prev))) {
       this.venueResets++;
       this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
+      this.markBehindReset(t, socket, known);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
@@ -555,6 +583,17 @@ export class DeribitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A venue reset taken from an overlap's replacement (`socket`): the old socket is behind it (behindReset) for the rest
+   * of the overlap. Before 2026-12-07 the old socket's next whole book, of the run before the reset, made the resyncing
+   * book that state, LIVE (`replay-refusal.test.ts`). A reset on the old socket marks nothing: the resync's subscribe
+   * goes on the replacement, whose answer must be taken. Replay of a capture without its sockets cannot tell them apart.
+   */
+  private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
+    const conn = t.conn;
+    if (known && conn.retiringGeneration >= 0 && socket === conn.generation) this.behindReset[t.index] = conn.retiringGeneration;
   }
 
   /**

@@ -291,6 +291,65 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
   });
 
+  // Live: a venue reset of the grouped channel on the replacement (502, then 3) while its subscribe is unanswered: the
+  // book resyncs, its restart held for that answer. The old socket still delivers the run before the reset (503, 504):
+  // until 2026-12-07 its next whole book was taken, the book LIVE at the state before the reset. Now the old socket is
+  // behind the reset for the rest of the overlap (DeribitAdapter.behindReset), in replay as live.
+  test("after a venue reset on the replacement, the old socket's whole books of the run before it are not taken for the rest of the overlap", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
+    sockets()[0]!.opened();
+    ack(0);
+    deliver(0, book(500, 100));
+    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+    replanned();
+    sockets()[1]!.opened(); // the replacement's subscribe goes, unanswered for now: the overlap lasts
+    deliver(1, book(502, 101)); // the replacement, ahead
+    expect(same("the replacement ahead")).toMatchObject({ state: "live", changeId: 502 });
+    deliver(1, book(3, 99)); // the replacement goes back: a venue reset
+    expect(same("the reset on the replacement")).toMatchObject({ state: "resyncing" });
+    deliver(0, book(503, 102)); // the old socket, still of the run before the reset
+    // Before: LIVE at change_id 503, the state before the reset.
+    expect(same("the old socket's book of the run before the reset")).toMatchObject({ state: "resyncing" });
+    deliver(1, book(4, 99)); // the replacement's next whole book (its channel is still subscribed there): the new run
+    expect(same("the replacement's book after the reset")).toMatchObject({ state: "live", changeId: 4 });
+    deliver(0, book(504, 103)); // above the book's id, but of the run before the reset
+    // Before: LIVE at change_id 504.
+    expect(same("the old socket's next book")).toMatchObject({ state: "live", changeId: 4, bids: new Map([[990, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, duplicates: live.stats().duplicates });
+  });
+
+  // As above, then the replacement fails with the book LIVE by its new run: gone back to the old socket, still behind
+  // the reset (its own copy not in yet), the book is resynced there. Until 2026-12-07 the overlap's end forgot the
+  // mark, and the old socket's next whole book of the run before the reset made the book that state, LIVE.
+  test("gone back to an old socket behind a venue reset the book took from the failed replacement: the book is resynced there, in replay as live", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
+    sockets()[0]!.opened();
+    ack(0);
+    deliver(0, book(500, 100));
+    replanned();
+    sockets()[1]!.opened();
+    deliver(1, book(502, 101));
+    deliver(1, book(3, 99)); // a venue reset on the replacement
+    deliver(1, book(4, 99));
+    expect(same("the replacement's book after the reset")).toMatchObject({ state: "live", changeId: 4 });
+    sockets()[1]!.dropped(); // gone back to the old socket, its stream still before the reset
+    expect(same("ws:back")).toMatchObject({ state: "resyncing" });
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/unsubscribe");
+    deliver(0, book(505, 104)); // in flight before the unsubscribe's answer: the run before the reset
+    // Before: LIVE at change_id 505.
+    expect(same("the old socket's book of the run before the reset")).toMatchObject({ state: "resyncing" });
+    ack(0);
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
+    ack(0);
+    deliver(0, book(6, 97)); // the resubscribe's answer, of the new run
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: 6, bids: new Map([[970, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
+  });
+
   // Live's resync marks the channel unsubscribing when it asks (sendRequest), its books ignored from there, though the
   // unsubscribe itself may wait for the per-IP message budget (a worker's slot of it: ~27 s with 64 workers). The
   // capture's ws:req was written when the request went: until then replay took the grouped channel's whole books, the
