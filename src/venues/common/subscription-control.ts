@@ -856,8 +856,8 @@ export class SubscriptionControl {
     conn.replayRefusalHeld ??= () => this.replayOverlapOver(conn, true);
   }
 
-  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED. */
-  private reject(t: TopicState, retMsg: string): void {
+  /** Gives up on a topic the venue refuses; its book is halted with SUBSCRIBE_REJECTED (Upbit's replay refuses by it too). */
+  protected reject(t: TopicState, retMsg: string): void {
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
