@@ -16,8 +16,8 @@
  * @module
  */
 import type { Logger } from "../../core/log.ts";
-import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../venue.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
+import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../venue.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type VenueConnection } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
@@ -500,9 +500,9 @@ export class UpbitRequests extends SubscriptionControl {
   /**
    * Replay: a list or probe live wrote on conn's socket (ws:req `[tag, "subscribe", [codes]]`). A probe leaves out the
    * codes it does not name as live's leaveOut did (their books out of LIVE, their frames ignored until a list names
-   * them); a list names them again (live's endBisect cleared every mark as it went), and brings back a refused code it
-   * names (its listing's re-check found it trading, as SubscriptionControl.replayRequest). Nothing is sent. False for
-   * a record that is not one of these.
+   * them); a list names them again (live clears every mark as a list after a bisection is written: written), and brings
+   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest).
+   * Nothing is sent. False for a record that is not one of these.
    */
   override replayRequest(conn: VenueConnection, json: string): boolean {
     let req: unknown;
