@@ -893,8 +893,9 @@ export class SubscriptionControl {
    * once, which subscribes it again if it is listed as trading and closes it (HALTED / INSTRUMENT_CLOSED) if not;
    * halted only once refused so UNEXPLAINED_REFUSALS_BEFORE_HALT times in a row, or when no listing will be asked
    * (re-checks off, a config override). Until 2026-12-07 it was halted at once like any rejection (Bybit option).
+   * Upbit's replay refuses by it too.
    */
-  private reject(t: TopicState, retMsg: string, unexplained = false): void {
+  protected reject(t: TopicState, retMsg: string, unexplained = false): void {
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old

@@ -304,12 +304,17 @@ export class UpbitAdapter implements VenueAdapter {
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
+    this.control.replaySocketEvent(connectionNamed(this.conns, connection)!, url); // its lists and probes (requests.ts)
     return true;
   }
 
-  /** Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap). */
+  /**
+   * Replay: records were lost here; the requests still unanswered are forgotten (ConnectionLifecycle.replayCaptureGap),
+   * and the last recorded list or probe (requests.ts replayForget: the lost records may have held the next).
+   */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
+    for (const conn of this.conns) this.control.replayForget(conn);
   }
 
   requestResync(index: number, reason: StatusReason): void {

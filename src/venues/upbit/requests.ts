@@ -9,12 +9,15 @@
  * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again
  * (those the old socket of a planned reconnect feeds are spared until that socket goes: overlapOver).
  * Only the last list matters, so a new one replaces a list still waiting for the pacing budget in its place (sendFull).
+ * Each list and probe written is told to the recorder (onWritten: `ws:req [tag, "subscribe", [codes]]`), so replay
+ * leaves out the codes a probe leaves out and halts the code the recorded probes isolate, as live (replayRequest).
  * Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
  */
 import type { Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
+import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../venue.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type VenueConnection } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
@@ -69,6 +72,14 @@ export class UpbitRequests extends SubscriptionControl {
   /** A planned reconnect's codes a probe on the replacement left out during the overlap (leaveOut), spared or not. */
   private readonly leftOutNew = new Map<VenueConnection, Set<TopicState>>();
   private listSeq = 0;
+  /**
+   * Replay: each connection's last request the capture says was written (ws:req), and whether an error frame came
+   * since. A probe of one code following a probe of that code an error answered is live's confirming probe: an error
+   * frame answering it refuses the code (replayError).
+   */
+  private readonly replayLast = new Map<VenueConnection, { probe: boolean; codes: TopicState[]; errored: boolean; confirming: boolean }>();
+  /** Replay: unsureOld as live took it at the swap (a probe on the replacement does not spare these). */
+  private readonly replayUnsure = new Map<VenueConnection, Set<TopicState>>();
   // Counters (cold).
   resends = 0;
   requests = 0;
@@ -222,14 +233,21 @@ export class UpbitRequests extends SubscriptionControl {
     const q = this.queued.get(reqId);
     if (q === undefined) return; // a ping
     this.queued.delete(reqId);
-    this.written(conn, q.list, q.asked, nowMs);
+    this.written(conn, reqId, q.list, q.asked, nowMs);
     const b = this.bisects.get(conn);
     if (b !== undefined && b.id === reqId) b.writtenSinceLook = true; // its errorWaitMs from now (onProbePassed)
   }
 
-  /** A request naming `list` written on conn's socket: the one an error frame there answers; `asked`'s clocks start. */
-  private written(conn: VenueConnection, list: TopicState[], asked: readonly TopicState[], nowMs: number): void {
+  /**
+   * A request `tag` naming `list` written on conn's socket: the one an error frame there answers; `asked`'s clocks
+   * start; recorded for replay (ws:req, replayRequest). Until 2026-12-07 not recorded: replay kept LIVE the codes a
+   * probe left out and never halted the code a bisection refused.
+   */
+  private written(conn: VenueConnection, tag: string, list: TopicState[], asked: readonly TopicState[], nowMs: number): void {
     this.lastRequest.set(conn.ws!, list); // the outbox is the socket's (dropQueued at a swap)
+    this.onWritten?.(conn, { reqId: tag, op: "subscribe", topics: list, sentMs: nowMs });
+    // A list after a bisection names the codes its probes left out again (endBisect); not one queued before a probe.
+    if (tag.startsWith("list") && !this.bisects.has(conn)) for (const t of conn.topics) t.offRequest = false;
     for (const t of asked) {
       t.subscribeQueued = false;
       if (t.sub === SUB_PENDING) t.lastMsgMs = nowMs;
@@ -268,7 +286,7 @@ export class UpbitRequests extends SubscriptionControl {
       this.requests++;
       this.send(conn, text, tag);
       if (conn.outbox.at(-1)?.reqId !== tag) {
-        this.written(conn, list, asked, this.clock()); // written now: the codes it asks for are asked from now
+        this.written(conn, tag, list, asked, this.clock()); // written now: the codes it asks for are asked from now
         return tag;
       }
     }
@@ -331,6 +349,10 @@ export class UpbitRequests extends SubscriptionControl {
   /** An `{"error":…}` frame on conn. */
   onError(conn: VenueConnection, name: string, message: string): void {
     this.errorFrames++;
+    if (conn.ws === null) {
+      this.replayError(conn, name, message);
+      return;
+    }
     const b = this.bisects.get(conn);
     if (b && this.queued.has(b.id)) {
       // The probe has not gone: not its answer, and the bisection already covers the request this one answers. Until
@@ -346,7 +368,7 @@ export class UpbitRequests extends SubscriptionControl {
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
     if (suspects.length === 1 && b?.confirming === true) {
-      const asked = this.endBisect(conn);
+      const asked = this.endBisect(conn, false);
       // Refused by a replacement while the old socket serves it: the replacement failed, and the going back gives the
       // old socket its list (and asks for `asked` there). Until 2026-12-07 the list went on the failing replacement too.
       if (this.refuse(suspects[0]!, `${name}: ${message}`)) this.sendFull(conn, asked);
@@ -362,14 +384,15 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     const probe = suspects.slice(0, Math.ceil(suspects.length / 2));
-    this.leaveOut(conn, probe);
     this.probes++;
     const asked = this.bisects.get(conn)?.asked ?? [];
     const b: Bisect = { ws: conn.ws, suspects, probe, timer: null, id: `probe${this.probes}`, writtenSinceLook: false, confirming, asked };
     this.bisects.set(conn, b);
     this.send(conn, encodeOrderbookRequest(probe, this.level), b.id);
     if (conn.outbox.at(-1)?.reqId === b.id) this.queued.set(b.id, { asked: [], list: probe });
-    else this.written(conn, probe, [], this.clock());
+    else this.written(conn, b.id, probe, [], this.clock());
+    // After its ws:req (written now), as replay leaves them out at that record (replayLeaveOut).
+    this.leaveOut(conn, probe);
     b.timer = setTimeout(() => this.onProbePassed(conn, b), this.errorWaitMs);
   }
 
@@ -386,19 +409,25 @@ export class UpbitRequests extends SubscriptionControl {
     // Still subscribed: not one refused, nor one closed (set IDLE by sendRequest before the lifecycle rejects it).
     const rest = b.suspects.filter((t) => !b.probe.includes(t) && (t.sub === SUB_PENDING || t.sub === SUB_ACTIVE));
     if (rest.length === 0) {
-      this.sendFull(conn, this.endBisect(conn));
+      this.sendFull(conn, this.endBisect(conn, false));
       return;
     }
     // One code left is probed alone too: an error frame no code caused (a passing error) must not halt a good book.
     this.probeHalf(conn, rest);
   }
 
-  /** Returns the codes subscribed meanwhile and still wanted, for the list that follows (sendFull's `asked`). */
-  private endBisect(conn: VenueConnection): TopicState[] {
+  /**
+   * Returns the codes subscribed meanwhile and still wanted, for the list that follows (sendFull's `asked`).
+   * `clearMarks` false (the list follows on this socket): the codes a probe left out stay out until that list is
+   * written (written), as replay sees them (its ws:req). Until 2026-12-07 cleared here, the list maybe still waiting
+   * for the pacing: their frames (the venue's subscription still the last probe's, or the one before a refused probe)
+   * were taken meanwhile, which replay could not tell.
+   */
+  private endBisect(conn: VenueConnection, clearMarks = true): TopicState[] {
     const b = this.bisects.get(conn);
     if (b?.timer) clearTimeout(b.timer);
     this.bisects.delete(conn);
-    for (const t of conn.topics) t.offRequest = false; // the whole list goes out next (or the socket is gone)
+    if (clearMarks) for (const t of conn.topics) t.offRequest = false; // a new socket (or none): its list names them
     for (const t of b?.asked ?? []) t.subscribeQueued = false;
     return (b?.asked ?? []).filter((t) => t.sub === SUB_PENDING);
   }
@@ -466,6 +495,96 @@ export class UpbitRequests extends SubscriptionControl {
   /** A planned reconnect's codes the old socket may not stream though it served them (unsureOld; goBack leaves them out of LIVE). */
   oldMayNotStream(conn: VenueConnection): ReadonlySet<TopicState> | undefined {
     return this.unsureOld.get(conn);
+  }
+
+  /**
+   * Replay: a list or probe live wrote on conn's socket (ws:req `[tag, "subscribe", [codes]]`). A probe leaves out the
+   * codes it does not name as live's leaveOut did (their books out of LIVE, their frames ignored until a list names
+   * them); a list names them again (live clears every mark as a list after a bisection is written: written), and brings
+   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest).
+   * Nothing is sent. False for a record that is not one of these.
+   */
+  override replayRequest(conn: VenueConnection, json: string): boolean {
+    let req: unknown;
+    try {
+      req = JSON.parse(json);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(req) || typeof req[0] !== "string" || req[1] !== "subscribe" || !Array.isArray(req[2])) return false;
+    const tag = req[0];
+    const probe = tag.startsWith("probe");
+    if (!probe && !tag.startsWith("list")) return false;
+    const names = new Set(req[2]);
+    const codes = conn.topics.filter((t) => names.has(t.topic));
+    const prev = this.replayLast.get(conn);
+    const confirming = probe && codes.length === 1 && prev !== undefined && prev.probe && prev.errored && prev.codes.length === 1 && prev.codes[0] === codes[0];
+    this.replayLast.set(conn, { probe, codes, errored: false, confirming });
+    if (probe) {
+      this.replayLeaveOut(conn, codes);
+      return true;
+    }
+    const now = this.clock();
+    for (const t of conn.topics) t.offRequest = false;
+    for (const t of codes) {
+      if (t.sub !== SUB_REJECTED) continue;
+      t.book = BookState.AWAITING_SNAPSHOT;
+      t.lastSeq = 0;
+      t.sub = SUB_ACTIVE;
+      t.lastMsgMs = now; // asked from now, as live's write
+    }
+    return true;
+  }
+
+  /** Replay: leaveOut for a recorded probe (replay's topics are ACTIVE; the old socket's spared as live spared them). */
+  private replayLeaveOut(conn: VenueConnection, probe: readonly TopicState[]): void {
+    const unsure = this.replayUnsure.get(conn);
+    for (const t of conn.topics) {
+      const subscribed = t.sub === SUB_ACTIVE || t.sub === SUB_PENDING;
+      const spared = t.onRetiring && conn.retiringGeneration >= 0 && !(unsure?.has(t) ?? false);
+      const off = subscribed && !probe.includes(t) && !spared;
+      t.offRequest = off;
+      if (off && t.book === BookState.LIVE) this.invalidateTopic(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
+  }
+
+  /**
+   * Replay: an error frame on conn (not the old socket's: the adapter ignores those). It answers the last recorded
+   * request: live's confirming probe (one code, whose probe alone drew an error before) refuses its code, as live's
+   * refuse (a planned reconnect's replacement refusing a code the old socket serves: held until the next record says
+   * whose it was, SubscriptionControl.reject). Any other is marked answered, which makes the next probe of that one
+   * code the confirming one.
+   */
+  private replayError(conn: VenueConnection, name: string, message: string): void {
+    const r = this.replayLast.get(conn);
+    if (r === undefined) return;
+    if (r.confirming && !r.errored && r.codes[0]!.sub !== SUB_REJECTED) this.reject(r.codes[0]!, `${name}: ${message}`);
+    r.errored = true;
+  }
+
+  /**
+   * Replay: a recorded socket event of conn (after the lifecycle's own handling). A new socket (ws:open, ws:close,
+   * ws:sockets) or the requests going to another (ws:swap, ws:back) ends what the last request said, as live's
+   * endBisect at the next list; at a swap the codes the old socket may not stream are taken as live's unsureOld; the old
+   * socket gone with a probe out, that probe leaves out the codes it spared (live's overlapOver).
+   */
+  replaySocketEvent(conn: VenueConnection, url: string): void {
+    if (url === SOCKET_RETIRED_URL) {
+      this.replayUnsure.delete(conn);
+      const r = this.replayLast.get(conn);
+      if (r?.probe) this.replayLeaveOut(conn, r.codes);
+      return;
+    }
+    if (url === SOCKET_SWAP_URL) this.replayUnsure.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
+    else if (url === SOCKET_BACK_URL || url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.replayUnsure.delete(conn);
+    else return;
+    this.replayForget(conn);
+  }
+
+  /** Replay: no recorded request is out on conn (a new socket, a capture gap: the lost records may have held a list). */
+  replayForget(conn: VenueConnection): void {
+    this.replayLast.delete(conn);
+    for (const t of conn.topics) t.offRequest = false;
   }
 
   /** Refuses `t` (HALTED); false when that failed a planned reconnect's replacement instead (nothing more goes there). */

@@ -2,7 +2,8 @@
  * Upbit and Bithumb: a code a probe on the replacement left out during a planned reconnect's overlap (spared while the
  * old socket fed it) leaves LIVE when the old socket goes, the replacement's streaming of it unknown
  * (UpbitRequests.overlapOver). Until 2026-12-07 only live did: ws:retired's body did not name it, so replay kept it
- * LIVE. Now ws:retired names it (PlannedHost.replacementMayNotStream) and replay matches live. The adapter on its
+ * LIVE. Now ws:retired names it (PlannedHost.replacementMayNotStream) and replay matches live; the probe's recorded
+ * write (ws:req) spares it in replay too while the old socket feeds it (requests.ts replayLeaveOut). The adapter on its
  * replay entry with the sockets' fields set as planned-reconnect.ts sets them (as pending-at-swap.test.ts), and the
  * records it makes replayed on a second adapter.
  */
@@ -13,7 +14,7 @@ import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import { SUB_ACTIVE, type TopicState, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
-import { SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
+import { SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
 
@@ -50,6 +51,8 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code a probe on the replacem
     // Both answered on the replacement, then a probe there names KRW-BTC only: KRW-ETH is spared (the old socket feeds it).
     for (const code of CODES) l.ingest(code, 1_732_796_700_001);
     (l.adapter as unknown as { control: { leaveOut(c: VenueConnection, probe: readonly TopicState[]): void } }).control.leaveOut(l.conn, [byCode("KRW-BTC")]);
+    // As live records that probe's write (requests.ts written): replay spares KRW-ETH too while the old socket feeds it.
+    events.push({ url: `${SOCKET_REQUEST_URL_PREFIX}["probe1","subscribe",["KRW-BTC"]]`, body: "" });
     expect(l.states()).toEqual(["live", "live"]);
     l.conn.fromRetiring = true;
     events.push({ url: SOCKET_OLD_FRAME_URL, body: "" });
