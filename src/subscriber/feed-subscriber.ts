@@ -731,6 +731,7 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
+      if (r.sendTimeUs > st.highSendUs) st.highSendUs = r.sendTimeUs; // had: a late live copy of it is no line going back
       this.applyIntoGap(r, st, recvTimeUs, recovery, false, false); // a copy, asked for
       return;
     }
@@ -746,10 +747,12 @@ export class FeedSubscriber {
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
-    // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after the last datagram
-    // heard: no copy (one was sent no later), the numbering went back. Judged on receipt only (a held one replayed was
-    // judged then), against a send time of its own session (0: none yet). HOT: one comparison for a datagram in order.
-    if (r.seqNum < st.nextSeq && !this.replaying && !st.lineBack && st.heardSendUs !== 0 && sendTimeUs > st.heardSendUs && !continuesOldLine(st, r.seqNum, r.msgCount)) {
+    // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after every datagram the
+    // stream had: no copy (one was sent no later), the numbering went back. Judged on receipt only (a held one replayed
+    // was judged then), against send times of its own session (0: none yet). Not against the last heard: a reordered
+    // datagram filling a gap, or a clock step back, takes that back, and a network copy of a later one was a false
+    // alarm (books invalid until their next snapshot). HOT: one comparison for a datagram in order.
+    if (r.seqNum < st.nextSeq && !this.replaying && !st.lineBack && st.highSendUs !== 0 && sendTimeUs > st.highSendUs && !continuesOldLine(st, r.seqNum, r.msgCount)) {
       streams.lineWentBack(st);
     }
     // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it
@@ -794,6 +797,7 @@ export class FeedSubscriber {
       st.lineAheadUs = aheadUs;
     }
     st.heardSendUs = sendTimeUs;
+    if (sendTimeUs > st.highSendUs) st.highSendUs = sendTimeUs;
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

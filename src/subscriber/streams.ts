@@ -280,6 +280,12 @@ export interface StreamState extends StreamInfo {
    */
   heardSendUs: number;
   /**
+   * The highest send time of a datagram the stream had in its session (heard live, or a RETRANSMIT answer taken; 0:
+   * none yet): a copy of any of them was sent no later (lineWentBack). Not heardSendUs, which goes back in normal
+   * operation (a reordered datagram filling a gap, a publisher clock stepped back).
+   */
+  highSendUs: number;
+  /**
    * The send time of the last datagram with messages it was heard by (or its session's first, or a heartbeat heard
    * since that was sent before it: its publisher's clock stepped back): where the line's heartbeats are judged from.
    */
@@ -287,7 +293,7 @@ export interface StreamState extends StreamInfo {
   /** How far lineSendUs was ahead of the wall clock at its receipt (isBeatAhead). */
   lineAheadUs: number;
   /**
-   * A datagram wholly or partly behind the line came sent after the last one heard: the numbering went back
+   * A datagram wholly or partly behind the line came sent after every one the stream had: the numbering went back
    * (lineWentBack). Its books were invalidated then; the next datagram at or past the line ends it (sequence).
    */
   lineBack: boolean;
@@ -502,6 +508,7 @@ export class StreamTable {
         lateFromSendUs: 0,
         lateAdoptedAtUs: -1,
         heardSendUs: 0,
+        highSendUs: 0,
         lineSendUs: 0,
         lineAheadUs: 0,
         lineBack: false,
@@ -548,6 +555,7 @@ export class StreamTable {
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
     st.heardSendUs = 0; // another process's clock: its idle heartbeats are judged by its own send times
+    st.highSendUs = 0;
     st.lineSendUs = 0;
     st.lineBack = false;
     st.ended = false;
@@ -773,6 +781,7 @@ export class StreamTable {
       s.altCount = 0;
       s.lineFrom = s.prevLineFrom;
       s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
+      s.highSendUs = 0;
       s.lineSendUs = 0;
       s.lineBack = false;
       told.push(this.sessionEvent("reverted", s, bogusId));
@@ -926,14 +935,15 @@ export class StreamTable {
   }
 
   /**
-   * Cold: a datagram wholly or partly behind the line (and no evidence for a pending jump's old line) sent after the
-   * last datagram the stream was heard by (FeedSubscriber processPacket). A copy of a datagram the stream had
-   * (duplicated, reordered, replayed) was sent no later than the last one heard; this was sent later: the stream's
-   * numbering went back within its session (a publisher bug, a wrap, or a forger). Its messages behind the line are
-   * dropped as seen, so every book the stream carried is invalid as at a gap (`seqLinesBack`), once until a datagram
-   * at or past the line comes. Before 2026-12-06 they stayed valid, and once the numbering passed the old line a book
-   * whose events had all come in the dropped stretch showed usable, with what it no longer was, until its next event
-   * or refresh.
+   * Cold: a datagram wholly or partly behind the line (and no evidence for a pending jump's old line) sent after
+   * every datagram the stream had (highSendUs; FeedSubscriber processPacket). A copy of a datagram the stream had
+   * (duplicated, reordered, replayed) was sent no later; this was sent later: the stream's numbering went back within
+   * its session (a publisher bug, a wrap, or a forger). Its messages behind the line are dropped as seen, so every
+   * book the stream carried is invalid as at a gap (`seqLinesBack`), once until a datagram at or past the line comes.
+   * Before 2026-12-06 they stayed valid, and once the numbering passed the old line a book whose events had all come
+   * in the dropped stretch showed usable, with what it no longer was, until its next event or refresh. Before
+   * 2026-12-07 judged against the last datagram heard, which a reordered one filling a gap or a publisher's clock step
+   * back takes back: a network copy of a datagram sent after it invalidated the stream's books for nothing.
    */
   lineWentBack(st: StreamState): void {
     st.lineBack = true;

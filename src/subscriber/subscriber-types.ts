@@ -263,8 +263,8 @@ export interface SubscriberCounters {
   /** Channel sequence jumps undone: the datagrams after the jump continued the old line, so the jump was bogus. */
   seqJumpsReverted: number;
   /**
-   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after the last one heard
-   * (no copy of one it had); its books were invalidated (once until the line goes on).
+   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after every one the
+   * stream had (no copy of one it had); its books were invalidated (once until the line goes on).
    */
   seqLinesBack: number;
   /** Datagrams of an older session than the newest seen on their stream (never applied). */

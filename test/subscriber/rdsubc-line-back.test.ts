@@ -10,7 +10,8 @@
 import { describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
+import { flagged } from "./delta-feed.ts";
 import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const X = makeInstrument("bybit", "linear", "XUSDT", 1, 3);
@@ -130,5 +131,93 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     expect(sx.usable).toBe(true);
     expect(levelsOf(sx)).toEqual(levelsOf(x));
     expect(sub.counters.seqLinesBack).toBe(0);
+  });
+
+  // s-rd7a: the line is judged against the highest send time the stream had, not the last one heard. The last one heard
+  // goes back within a session in normal operation — a reordered datagram filling a gap asked for, a publisher whose
+  // clock stepped back — and a copy (duplicated on the network) of a datagram sent later was then taken for the
+  // numbering going back: every book of the stream invalid until its next snapshot, for nothing.
+  const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 60_000 }; // ingest only: no request goes out
+
+  /** X's head (definition, snapshot) and `count` deltas, one datagram each, sent at the given times. */
+  function feed(sendUs: (i: number) => number, count: number): { x: TestBook; head: Uint8Array[]; deltas: Uint8Array[] } {
+    const p = packer();
+    const x = book(X);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    const head = take(p, T0);
+    const deltas: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      packBookDelta(p, x, delta(x, 943500 - (i % 7), 10 + i));
+      deltas.push(...take(p, sendUs(i)));
+    }
+    return { x, head, deltas };
+  }
+
+  it("a reordered datagram filling a gap asked for, then a network copy of the held one sent after it: a copy, the books stay usable", () => {
+    const { x, head, deltas } = feed((i) => T0 + 1000 * (i + 1), 4);
+    const sub = newSubscriber({ retransmit });
+    for (const d of [...head, deltas[0]!, deltas[1]!]) sub.ingest(d, T0 + 10_000);
+    sub.ingest(deltas[3]!, T0 + 10_000); // ahead of deltas[2]: held, asked for
+    sub.ingest(deltas[2]!, T0 + 10_000); // the live one, late: fills the gap (the last heard is now sent before [3])
+    sub.ingest(deltas[3]!, T0 + 10_000); // the network's copy of [3]
+    const sx = sub.book(X.instrumentId)!;
+    expect(sub.counters.seqLinesBack).toBe(0); // before the fix: 1
+    expect(sx.usable).toBe(true); // before the fix: false
+    expect(levelsOf(sx)).toEqual(levelsOf(x));
+  });
+
+  it("a publisher clock stepped back, then a copy of a datagram sent before the step: a copy, the books stay usable", () => {
+    const { x, head, deltas } = feed((i) => T0 + (i < 2 ? 1000 * (i + 1) : 1500 + 100 * i), 4);
+    const sub = newSubscriber();
+    for (const d of [...head, ...deltas.slice(0, 3)]) sub.ingest(d, T0 + 10_000);
+    sub.ingest(deltas[1]!, T0 + 10_000); // sent at T0+2000, after [2] (T0+1700) by the clock: duplicated
+    sub.ingest(deltas[3]!, T0 + 10_000);
+    const sx = sub.book(X.instrumentId)!;
+    expect(sub.counters.seqLinesBack).toBe(0); // before the fix: 1
+    expect(sx.usable).toBe(true); // before the fix: false
+    expect(levelsOf(sx)).toEqual(levelsOf(x));
+  });
+
+  it("a datagram lost just before a clock step back, retransmitted, then its late live original: a copy of what the answer brought", () => {
+    // [1] sent last before the step (the highest send time the stream gets); [2] after it, sent earlier by the clock.
+    const { x, head, deltas } = feed((i) => T0 + [1000, 2000, 500, 600][i]!, 4);
+    const sub = newSubscriber({ retransmit });
+    for (const d of [...head, deltas[0]!]) sub.ingest(d, T0 + 10_000);
+    sub.ingest(deltas[2]!, T0 + 10_000); // [1] not yet come: held, asked for
+    sub.ingest(flagged(deltas[1]!), T0 + 10_000); // the answer fills the gap
+    sub.ingest(deltas[1]!, T0 + 10_000); // the live original, late
+    sub.ingest(deltas[3]!, T0 + 10_000);
+    const sx = sub.book(X.instrumentId)!;
+    expect(sub.counters.retransmitRecovered).toBe(1);
+    expect(sub.counters.seqLinesBack).toBe(0); // an answer's send time not kept as had: 1
+    expect(sx.usable).toBe(true);
+    expect(levelsOf(sx)).toEqual(levelsOf(x));
+  });
+
+  it("copies never count as the line going back, and a usable book is the publisher's: network duplication and reordering, with or without retransmission, clock steps back (randomized against the publisher's book)", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = rng(seed);
+      const count = 24;
+      const stepAt = randInt(r, 0, 1) === 1 ? randInt(r, 1, count - 1) : -1;
+      const stepBackUs = randInt(r, 1, 5) * 1000;
+      const { x, head, deltas } = feed((i) => T0 + 1000 * (i + 1) - (stepAt >= 0 && i >= stepAt ? stepBackUs : 0), count);
+      // The network: each datagram once or twice (a copy up to 3 places later). With retransmission the first one is
+      // moved up to 2 places later too (a gap, held and filled); without it, a datagram that first comes after its gap
+      // was taken, sent before a clock step back, is no copy and looks like the line going back (docs §6.3).
+      const asked = randInt(r, 0, 1) === 1;
+      const arrivals: { at: number; d: Uint8Array }[] = [];
+      deltas.forEach((d, i) => {
+        arrivals.push({ at: i + (asked && i > 0 && randInt(r, 0, 3) === 0 ? randInt(r, 1, 2) + 0.5 : 0), d });
+        if (randInt(r, 0, 3) === 0) arrivals.push({ at: i + randInt(r, 0, 3) + 0.25, d });
+      });
+      arrivals.sort((a, b) => a.at - b.at);
+      const sub = newSubscriber(asked ? { retransmit } : {});
+      for (const d of head) sub.ingest(d, T0 + 100_000);
+      for (const a of arrivals) sub.ingest(a.d, T0 + 100_000);
+      const sx = sub.book(X.instrumentId)!;
+      expect(sub.counters.seqLinesBack, `seed ${seed}`).toBe(0); // before the fix: 7 of the 40 seeds counted some
+      if (sx.usable) expect(levelsOf(sx), `seed ${seed}`).toEqual(levelsOf(x));
+    }
   });
 });
