@@ -134,6 +134,12 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
   /**
+   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after the last one
+   * heard (no copy of one it had). A number was skipped, so the readers stop trusting its books as at a gap (once until
+   * the line goes on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
+   */
+  seqLinesBack: number;
+  /**
    * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
    * is disconnected (its buffer would be discarded at the next connect attempt; also while a connection made again after
    * a close for good sets up its JetStream stream, which may not be there yet, and after the client's own reconnect
@@ -239,6 +245,12 @@ interface Upstream {
   lineSendUs: number;
   lineAheadUs: number;
   /**
+   * The numbering went back (lineWentBack): a number was skipped for it; the line going on ends it (a datagram at or
+   * past it, or a tail moving it: a subscriber's StreamState.lineBack). Not kept per session: a switch ends it (at worst
+   * one more skip, the safe side).
+   */
+  lineBack: boolean;
+  /**
    * The lines of other sessions seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken up again
    * when one comes back. Before, a datagram of another session reset the one line: a late one of the session a
    * restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next datagram
@@ -273,7 +285,7 @@ interface SessionLine {
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved: [] };
 
 /**
  * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
@@ -341,6 +353,7 @@ export class ForwardBridge {
     upstreamGaps: 0,
     duplicates: 0,
     seqJumpsReverted: 0,
+    seqLinesBack: 0,
     droppedDisconnected: 0,
     droppedBacklog: 0,
     publishErrors: 0,
@@ -808,7 +821,7 @@ export class ForwardBridge {
     const nc = this.nc;
     if (nc === undefined) return;
     const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
-    const count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    let count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
     const r = this.reader;
     const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
     const seqNum = r.seqNum;
@@ -836,19 +849,33 @@ export class ForwardBridge {
       // The line after the jump goes on: it was real. A new line's first datagram: still unproven (altCount 0).
       if (up.altCount < 0) up.altCount = 0;
       else up.altNext = -1;
+      up.lineBack = false; // the line goes on (a heartbeat at it too; a datagram moving it: below)
     } else if (continuesOldLine(up, seqNum, count)) {
       this.continuesOldLine(up, seqNum, count);
-    } else if (seqNum + count <= up.nextSeq) {
-      // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
-      // what came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under
-      // a fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta
-      // rolled the book back to that snapshot, usable. A heartbeat behind the line too (an earlier line's, replayed
-      // or late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place
-      // it by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
-      c.duplicates++;
-      return;
+    } else {
+      // Cold: wholly or partly behind the line. Sent after the last datagram heard, it is no copy: the numbering went
+      // back (lineWentBack skips a number), what lies behind the line dropped as below (a subscriber's rule, §6.3).
+      const back = sendUs > up.heardSendUs && up.heardSendUs !== 0 && !up.lineBack;
+      if (back) this.lineWentBack(up);
+      if (seqNum + count <= up.nextSeq) {
+        // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
+        // came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under a
+        // fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta rolled
+        // the book back to that snapshot, usable. A heartbeat behind the line too (an earlier line's, replayed or
+        // late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place it
+        // by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
+        c.duplicates++;
+        if (!back) return;
+        // The numbering went back: its messages dropped, it goes on as a heartbeat at the number after the skipped
+        // one, so the readers see the gap now (the datagrams after it are behind the line too, dropped, until the
+        // numbering passes the old line: they would have seen it only then, or at the silence).
+        count = 0;
+      }
     }
-    if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    if (seqNum + count > up.nextSeq) {
+      up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+      up.lineBack = false; // the line went on (a refresh may have come in what moved it): another going back is news
+    }
     if (beatCopy) {
       if ((r.flags & PKT_FLAG_END_OF_SESSION) === 0 || sendUs !== up.heardSendUs) {
         c.duplicates++;
@@ -1047,6 +1074,7 @@ export class ForwardBridge {
     up.heardSendUs = heardSendUs;
     up.lineSendUs = lineSendUs;
     up.lineAheadUs = lineAheadUs;
+    up.lineBack = false;
   }
 
   /**
@@ -1067,6 +1095,22 @@ export class ForwardBridge {
       up.lineAheadUs = aheadUs;
     }
     up.heardSendUs = sendUs;
+  }
+
+  /**
+   * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after the last
+   * datagram heard, as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated, reordered, replayed) was
+   * sent no later, so the stream's numbering went back within its session (a publisher bug, a wrap, a forger). Its
+   * messages behind the line are dropped, so a number is skipped (the datagram itself then goes on, as a heartbeat if
+   * wholly behind): every reader sees a gap at once and stops trusting the stream's books until their refresh, once
+   * until the line goes on. Before 2026-12-07 they were dropped as duplicates and nothing else:
+   * NATS readers saw no gap, and once the numbering passed the old line a book whose events had come in the dropped
+   * stretch stayed usable, wrong, where a multicast subscriber invalidated it.
+   */
+  private lineWentBack(up: Upstream): void {
+    up.lineBack = true;
+    up.forward++;
+    this.counters.seqLinesBack++;
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too; the first behind an
@@ -1092,7 +1136,7 @@ export class ForwardBridge {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
       for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved };
       this.upstream.set(key, up);
     }
     return up;
