@@ -136,7 +136,7 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /**
    * A stream's numbering went back within its session: a datagram (partly) behind the line sent after the last one
    * heard (no copy of one it had). A number was skipped, so the readers stop trusting its books as at a gap (once until
-   * the line goes on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
+   * the line moves on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
    */
   seqLinesBack: number;
   /**
@@ -245,9 +245,11 @@ interface Upstream {
   lineSendUs: number;
   lineAheadUs: number;
   /**
-   * The numbering went back (lineWentBack): a number was skipped for it; the line going on ends it (a datagram at or
-   * past it, or a tail moving it: a subscriber's StreamState.lineBack). Not kept per session: a switch ends it (at worst
-   * one more skip, the safe side).
+   * The numbering went back (lineWentBack): a number was skipped for it; the line moving on ends it (messages past it,
+   * or a gap). Not a heartbeat at it, as a subscriber's StreamState.lineBack ends: no book can be refreshed meanwhile,
+   * and the skip makes the reader hear the envelope that carries it (nats-envelope.ts lineMoved), so replays after a
+   * clock step back (behind the line, sent later) between heartbeats at the line kept a dead publisher alive there. Not
+   * kept per session: a switch ends it (at worst one more skip, the safe side).
    */
   lineBack: boolean;
   /**
@@ -821,7 +823,7 @@ export class ForwardBridge {
     const nc = this.nc;
     if (nc === undefined) return;
     const hbMs = dv.getUint16(PKT_HEARTBEAT_INTERVAL_MS_OFFSET, true);
-    let count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
+    const count = dv.getUint16(PKT_MSG_COUNT_OFFSET, true);
     const r = this.reader;
     const up = this.upstreamOf((r.channelId << 16) | r.sourceId);
     const seqNum = r.seqNum;
@@ -849,14 +851,12 @@ export class ForwardBridge {
       // The line after the jump goes on: it was real. A new line's first datagram: still unproven (altCount 0).
       if (up.altCount < 0) up.altCount = 0;
       else up.altNext = -1;
-      up.lineBack = false; // the line goes on (a heartbeat at it too; a datagram moving it: below)
     } else if (continuesOldLine(up, seqNum, count)) {
       this.continuesOldLine(up, seqNum, count);
     } else {
       // Cold: wholly or partly behind the line. Sent after the last datagram heard, it is no copy: the numbering went
       // back (lineWentBack skips a number), what lies behind the line dropped as below (a subscriber's rule, §6.3).
-      const back = sendUs > up.heardSendUs && up.heardSendUs !== 0 && !up.lineBack;
-      if (back) this.lineWentBack(up);
+      if (sendUs > up.heardSendUs && up.heardSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
       if (seqNum + count <= up.nextSeq) {
         // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
         // came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under a
@@ -865,16 +865,12 @@ export class ForwardBridge {
         // late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place it
         // by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
         c.duplicates++;
-        if (!back) return;
-        // The numbering went back: its messages dropped, it goes on as a heartbeat at the number after the skipped
-        // one, so the readers see the gap now (the datagrams after it are behind the line too, dropped, until the
-        // numbering passes the old line: they would have seen it only then, or at the silence).
-        count = 0;
+        return;
       }
     }
     if (seqNum + count > up.nextSeq) {
       up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
-      up.lineBack = false; // the line went on (a refresh may have come in what moved it): another going back is news
+      up.lineBack = false; // the line moved on (a refresh may have come in what moved it): another going back is news
     }
     if (beatCopy) {
       if ((r.flags & PKT_FLAG_END_OF_SESSION) === 0 || sendUs !== up.heardSendUs) {
@@ -1101,11 +1097,14 @@ export class ForwardBridge {
    * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after the last
    * datagram heard, as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated, reordered, replayed) was
    * sent no later, so the stream's numbering went back within its session (a publisher bug, a wrap, a forger). Its
-   * messages behind the line are dropped, so a number is skipped (the datagram itself then goes on, as a heartbeat if
-   * wholly behind): every reader sees a gap at once and stops trusting the stream's books until their refresh, once
-   * until the line goes on. Before 2026-12-07 they were dropped as duplicates and nothing else:
-   * NATS readers saw no gap, and once the numbering passed the old line a book whose events had come in the dropped
-   * stretch stayed usable, wrong, where a multicast subscriber invalidated it.
+   * messages behind the line are dropped, so a number is skipped: every reader sees a gap at the stream's next envelope
+   * and stops trusting its books until their refresh, once until the line moves on (Upstream.lineBack). Not forwarded
+   * itself, even as a heartbeat: a gap's envelope is heard by the reader (nats-envelope.ts lineMoved), where multicast
+   * hears no datagram behind the line, so replays sent onto the group after a clock step back would keep a dead
+   * publisher alive there (test/subscriber/rd3sub-sessions.test.ts).
+   * Before 2026-12-07 they were dropped as duplicates and nothing else: NATS readers saw no gap, and once the numbering
+   * passed the old line a book whose events had come in the dropped stretch stayed usable, wrong, where a multicast
+   * subscriber invalidated it.
    */
   private lineWentBack(up: Upstream): void {
     up.lineBack = true;
