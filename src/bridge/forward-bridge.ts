@@ -134,6 +134,12 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
   /**
+   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after the last one
+   * heard (no copy of one it had). A number was skipped, so the readers stop trusting its books as at a gap (once until
+   * the line moves on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
+   */
+  seqLinesBack: number;
+  /**
    * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
    * is disconnected (its buffer would be discarded at the next connect attempt; also while a connection made again after
    * a close for good sets up its JetStream stream, which may not be there yet, and after the client's own reconnect
@@ -239,6 +245,14 @@ interface Upstream {
   lineSendUs: number;
   lineAheadUs: number;
   /**
+   * The numbering went back (lineWentBack): a number was skipped for it; the line moving on ends it (messages past it,
+   * or a gap). Not a heartbeat at it, as a subscriber's StreamState.lineBack ends: no book can be refreshed meanwhile,
+   * and the skip makes the reader hear the envelope that carries it (nats-envelope.ts lineMoved), so replays after a
+   * clock step back (behind the line, sent later) between heartbeats at the line kept a dead publisher alive there. Not
+   * kept per session: a switch ends it (at worst one more skip, the safe side).
+   */
+  lineBack: boolean;
+  /**
    * The lines of other sessions seen on this stream (SAVED_SESSION_LINES; sessionStartUs −1: free), taken up again
    * when one comes back. Before, a datagram of another session reset the one line: a late one of the session a
    * restart replaced (or a recorded signed one sent again) reset it to that session, the new session's next datagram
@@ -273,7 +287,7 @@ interface SessionLine {
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved: [] };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved: [] };
 
 /**
  * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
@@ -341,6 +355,7 @@ export class ForwardBridge {
     upstreamGaps: 0,
     duplicates: 0,
     seqJumpsReverted: 0,
+    seqLinesBack: 0,
     droppedDisconnected: 0,
     droppedBacklog: 0,
     publishErrors: 0,
@@ -838,17 +853,25 @@ export class ForwardBridge {
       else up.altNext = -1;
     } else if (continuesOldLine(up, seqNum, count)) {
       this.continuesOldLine(up, seqNum, count);
-    } else if (seqNum + count <= up.nextSeq) {
-      // Cold: a copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than
-      // what came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under
-      // a fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta
-      // rolled the book back to that snapshot, usable. A heartbeat behind the line too (an earlier line's, replayed
-      // or late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place
-      // it by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
-      c.duplicates++;
-      return;
+    } else {
+      // Cold: wholly or partly behind the line. Sent after the last datagram heard, it is no copy: the numbering went
+      // back (lineWentBack skips a number), what lies behind the line dropped as below (a subscriber's rule, §6.3).
+      if (sendUs > up.heardSendUs && up.heardSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
+      if (seqNum + count <= up.nextSeq) {
+        // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
+        // came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under a
+        // fresh number: the far side could not tell it from news, and a copy of a snapshot after a later delta rolled
+        // the book back to that snapshot, usable. A heartbeat behind the line too (an earlier line's, replayed or
+        // late): before 2026-12-06 forwarded at the next number, where a reader, with no upstream seqNum to place it
+        // by, could not tell it from its publisher now. One at the line (the next seqNum) still goes.
+        c.duplicates++;
+        return;
+      }
     }
-    if (seqNum + count > up.nextSeq) up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+    if (seqNum + count > up.nextSeq) {
+      up.nextSeq = seqNum + count; // a duplicate or late one never moves it back
+      up.lineBack = false; // the line moved on (a refresh may have come in what moved it): another going back is news
+    }
     if (beatCopy) {
       if ((r.flags & PKT_FLAG_END_OF_SESSION) === 0 || sendUs !== up.heardSendUs) {
         c.duplicates++;
@@ -1047,6 +1070,7 @@ export class ForwardBridge {
     up.heardSendUs = heardSendUs;
     up.lineSendUs = lineSendUs;
     up.lineAheadUs = lineAheadUs;
+    up.lineBack = false;
   }
 
   /**
@@ -1067,6 +1091,25 @@ export class ForwardBridge {
       up.lineAheadUs = aheadUs;
     }
     up.heardSendUs = sendUs;
+  }
+
+  /**
+   * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after the last
+   * datagram heard, as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated, reordered, replayed) was
+   * sent no later, so the stream's numbering went back within its session (a publisher bug, a wrap, a forger). Its
+   * messages behind the line are dropped, so a number is skipped: every reader sees a gap at the stream's next envelope
+   * and stops trusting its books until their refresh, once until the line moves on (Upstream.lineBack). Not forwarded
+   * itself, even as a heartbeat: a gap's envelope is heard by the reader (nats-envelope.ts lineMoved), where multicast
+   * hears no datagram behind the line, so replays sent onto the group after a clock step back would keep a dead
+   * publisher alive there (test/subscriber/rd3sub-sessions.test.ts).
+   * Before 2026-12-07 they were dropped as duplicates and nothing else: NATS readers saw no gap, and once the numbering
+   * passed the old line a book whose events had come in the dropped stretch stayed usable, wrong, where a multicast
+   * subscriber invalidated it.
+   */
+  private lineWentBack(up: Upstream): void {
+    up.lineBack = true;
+    up.forward++;
+    this.counters.seqLinesBack++;
   }
 
   // Cold: a datagram continuing the line from before a pending jump (a loss on it is a gap too; the first behind an
@@ -1092,7 +1135,7 @@ export class ForwardBridge {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
       for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, saved };
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved };
       this.upstream.set(key, up);
     }
     return up;

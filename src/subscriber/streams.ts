@@ -294,7 +294,7 @@ export interface StreamState extends StreamInfo {
   lineAheadUs: number;
   /**
    * A datagram wholly or partly behind the line came sent after every one the stream had: the numbering went back
-   * (lineWentBack). Its books were invalidated then; the next datagram at or past the line ends it (sequence).
+   * (lineWentBack). Its books were invalidated then; the line going on ends it (sequence: at or past it, or a tail).
    */
   lineBack: boolean;
   /** This stream's session was reported as another live process sharing its source id (SHARED_SOURCE_AFTER_MS). */
@@ -922,6 +922,7 @@ export class StreamTable {
     }
     this.counters.duplicates++; // partial overlap: only the unseen tail
     st.nextSeq = seqNum + msgCount;
+    st.lineBack = false; // the line went on (its tail may refresh a book): going back again invalidates again
     return next - seqNum;
   }
 
@@ -939,11 +940,12 @@ export class StreamTable {
    * every datagram the stream had (highSendUs; FeedSubscriber processPacket). A copy of a datagram the stream had
    * (duplicated, reordered, replayed) was sent no later; this was sent later: the stream's numbering went back within
    * its session (a publisher bug, a wrap, or a forger). Its messages behind the line are dropped as seen, so every
-   * book the stream carried is invalid as at a gap (`seqLinesBack`), once until a datagram at or past the line comes.
-   * Before 2026-12-06 they stayed valid, and once the numbering passed the old line a book whose events had all come
-   * in the dropped stretch showed usable, with what it no longer was, until its next event or refresh. Before
-   * 2026-12-07 judged against the last datagram heard, which a reordered one filling a gap or a publisher's clock step
-   * back takes back: a network copy of a datagram sent after it invalidated the stream's books for nothing.
+   * book the stream carried is invalid as at a gap (`seqLinesBack`), once until the line goes on (a datagram at or
+   * past it, or a partial overlap's tail). Before 2026-12-06 they stayed valid, and once the numbering passed the old
+   * line a book whose events had all come in the dropped stretch showed usable, with what it no longer was, until its
+   * next event or refresh. Before 2026-12-07 judged against the last datagram heard, which a reordered one filling a
+   * gap or a publisher's clock step back takes back: a network copy of a datagram sent after it invalidated the
+   * stream's books for nothing.
    */
   lineWentBack(st: StreamState): void {
     st.lineBack = true;

@@ -106,6 +106,40 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     expect(sub.counters.seqLinesBack).toBe(1);
   });
 
+  /**
+   * s-natsline: a refresh in the tail of a datagram partly behind the line made its book valid again, yet the stream
+   * stayed marked as gone back (only a datagram at or past the line ended it), so when the numbering went back again the
+   * book's next event was dropped and nothing invalidated it: usable, wrong. The line going on ends it now.
+   */
+  it("the numbering going back again after a refresh came in a partly-behind datagram's tail invalidates that book again", () => {
+    const sub = newSubscriber();
+    const p = packer();
+    const y = book(Y);
+    let sendUs = T0;
+    const send = () => {
+      sendUs += 1000;
+      for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
+    };
+    packInstrumentDefinition(p, new EncodedDefinition(Y), false);
+    packBookSnapshot(p, y, 0, false);
+    send();
+    const sy = sub.book(Y.instrumentId)!;
+    // Back by one: Y's refresh, its definition behind the line, its snapshot the tail.
+    p.nextSeq -= 1;
+    packInstrumentDefinition(p, new EncodedDefinition(Y), true);
+    packBookSnapshot(p, y, 0, true);
+    send();
+    expect(sub.counters.seqLinesBack).toBe(1);
+    expect(sy.usable).toBe(true); // the snapshot repaired it
+    // Back again: Y's next event wholly behind the line, dropped.
+    p.nextSeq -= 1;
+    packBookDelta(p, y, delta(y, 943500, 77));
+    send();
+    expect(levelsOf(sy)).not.toEqual(levelsOf(y));
+    expect(sy.usable).toBe(false); // before the fix: true
+    expect(sub.counters.seqLinesBack).toBe(2);
+  });
+
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
     const sub = newSubscriber();
     const p = packer();

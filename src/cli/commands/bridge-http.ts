@@ -148,6 +148,7 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   w.family("feeder_bridge_multicast_duplicate_datagrams_total", "counter", "datagrams wholly behind their stream's sequence (copies, or late; heartbeats below the next seqNum too), dropped as a subscriber drops them").sample("feeder_bridge_multicast_duplicate_datagrams_total", {}, c.duplicates);
   w.family("feeder_bridge_upstream_gaps_total", "counter", "gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
   w.family("feeder_bridge_upstream_seq_jumps_reverted_total", "counter", "jumps ahead of an upstream sequence undone by two datagrams of the line before it").sample("feeder_bridge_upstream_seq_jumps_reverted_total", {}, c.seqJumpsReverted);
+  w.family("feeder_bridge_upstream_seq_lines_back_total", "counter", "upstream numberings gone back within their session (a datagram behind the line sent after the last heard): each skips a forward number").sample("feeder_bridge_upstream_seq_lines_back_total", {}, c.seqLinesBack);
   w.family("feeder_bridge_nats_published_messages_total", "counter", "envelopes handed to the NATS client, by kind (message: a wire message; heartbeat: an upstream heartbeat)");
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "message" }, c.published);
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "heartbeat" }, c.heartbeats);

@@ -1,0 +1,208 @@
+/**
+ * s-natsline: an upstream stream whose numbering goes back within its session (a publisher bug, a wrap, a forger
+ * without the key), seen through the forward bridge. A multicast subscriber invalidates the stream's books then
+ * (docs/wire-protocol.md §6.3, `seqLinesBack`); the bridge dropped what lay behind its line as duplicates and skipped
+ * no number, so NATS readers saw no gap and, once the numbering passed the old line, a book whose event came in the
+ * dropped stretch stayed usable, wrong. Now the bridge skips a number (`seqLinesBack`), as docs/nats.md says.
+ * Real parts: the ForwardBridge (onDatagram; its NATS connection a recorder), the reader's repacker, unchanged
+ * FeedSubscribers (one fed the multicast datagrams, one the repacked ones), the real packer and encoders.
+ */
+import { describe, expect, it } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+
+const X = makeInstrument("bybit", "linear", "XUSDT", 1, 3);
+const Y = makeInstrument("bybit", "linear", "YUSDT", 1, 3);
+
+function book(inst: typeof X): TestBook {
+  const b = new TestBook(inst);
+  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
+  return b;
+}
+
+function delta(b: TestBook, px: number, qty: number): ChangeSet {
+  const cs = new ChangeSet();
+  cs.addBid(px, qty);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+/** Publisher → multicast subscriber, and → bridge → NATS (a recorder) → repacker → subscriber (the NATS reader). */
+function rig() {
+  const bridge = new ForwardBridge({ groups: [], servers: "nats://127.0.0.1:1", prefix: "natsline", log: silentLogger });
+  const published: Uint8Array[] = [];
+  (bridge as unknown as { nc: unknown }).nc = { publish: (_s: string, d: Uint8Array) => published.push(d), flush: async () => {}, close: async () => {} };
+  const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+  const multicast = newSubscriber();
+  const nats = newSubscriber();
+  const p = packer();
+  let sendUs = T0;
+  let readerUs = T0;
+  /** One datagram onto the group (a new one, or a copy sent again): both sides read it. Whether the bridge forwarded any. */
+  const deliver = (d: Uint8Array): boolean => {
+    bridge.onDatagram(d);
+    multicast.ingest(d, sendUs + 50);
+    const forwarded = published.length > 0;
+    for (const env of published.splice(0)) rep.add(env, 0);
+    rep.packer.appendHeartbeat(0); // the reader's own heartbeat (NatsFeedReader's timer) carries any gap it saw
+    readerUs += 1000;
+    for (const r of take(rep.packer, readerUs)) nats.ingest(r, readerUs + 50);
+    return forwarded;
+  };
+  const sent: Uint8Array[] = [];
+  /** Seals what the publisher packed, sent 1 ms after the last. Whether the bridge forwarded anything of it. */
+  const send = (): boolean => {
+    sendUs += 1000;
+    let forwarded = false;
+    for (const d of take(p, sendUs)) {
+      sent.push(d);
+      if (deliver(d)) forwarded = true;
+    }
+    return forwarded;
+  };
+  return { bridge, multicast, nats, p, send, deliver, sent };
+}
+
+describe("s-natsline: the NATS bridge and an upstream numbering going back", () => {
+  it("a datagram wholly behind the line sent later skips a number: the NATS reader's book leaves usable, as multicast's; a refresh repairs it", () => {
+    const { bridge, multicast, nats, p, send } = rig();
+    const x = book(X);
+    const y = book(Y);
+    for (const b of [x, y]) {
+      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
+      packBookSnapshot(p, b, 0, false);
+      send();
+    }
+    for (let i = 0; i < 4; i++) {
+      packBookDelta(p, y, delta(y, 943500, 30 + i));
+      send();
+    }
+    expect(nats.book(X.instrumentId)!.usable).toBe(true);
+    const line = p.nextSeq;
+    const duplicates = bridge.counters.duplicates;
+    // The publisher's numbering goes back (same session): X changes in a datagram wholly behind the line.
+    p.nextSeq = 2;
+    packBookDelta(p, x, delta(x, 943503, 7));
+    send();
+    expect(bridge.counters.duplicates).toBe(duplicates + 1); // dropped, as multicast drops it
+    expect(bridge.counters.seqLinesBack).toBe(1);
+    // Y's events take the numbering past the old line: in order again, but X lost its event there.
+    while (p.nextSeq <= line) {
+      packBookDelta(p, y, delta(y, 943500, 40 + p.nextSeq));
+      send();
+    }
+    expect(bridge.counters.seqLinesBack).toBe(1); // once per going back
+    for (const sub of [multicast, nats]) {
+      const sx = sub.book(X.instrumentId)!;
+      expect(levelsOf(sx)).not.toEqual(levelsOf(x)); // X's event came in the stretch dropped
+      expect(sx.usable).toBe(false); // NATS, before the fix: true
+    }
+    packInstrumentDefinition(p, new EncodedDefinition(X), true);
+    packBookSnapshot(p, x, 0, true);
+    send();
+    for (const sub of [multicast, nats]) {
+      expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+      expect(sub.book(X.instrumentId)!.usable).toBe(true);
+    }
+  });
+
+  it("a datagram partly behind the line sent later skips a number too", () => {
+    const { bridge, nats, p, send } = rig();
+    const x = book(X);
+    const y = book(Y);
+    for (const b of [x, y]) {
+      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
+      packBookSnapshot(p, b, 0, false);
+      send();
+    }
+    packBookDelta(p, y, delta(y, 943500, 30));
+    send();
+    // Back by one: X's event takes the last number the stream had, Y's the next one (one datagram).
+    p.nextSeq -= 1;
+    packBookDelta(p, x, delta(x, 943503, 7));
+    packBookDelta(p, y, delta(y, 943500, 31));
+    send();
+    expect(bridge.counters.seqLinesBack).toBe(1);
+    expect(nats.book(X.instrumentId)!.usable).toBe(false); // before the fix: true
+  });
+
+  it("copies of datagrams the stream had (sent no later than the last heard) skip nothing: the books stay usable", () => {
+    const { bridge, nats, p, send, deliver, sent } = rig();
+    const x = book(X);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    send();
+    for (let i = 0; i < 4; i++) {
+      packBookDelta(p, x, delta(x, 943500, 30 + i));
+      send();
+    }
+    const gaps = bridge.counters.upstreamGaps;
+    for (const d of [...sent].reverse()) deliver(d);
+    p.appendHeartbeat(0);
+    send();
+    expect(bridge.counters.seqLinesBack).toBe(0);
+    expect(bridge.counters.upstreamGaps).toBe(gaps);
+    expect(nats.book(X.instrumentId)!.usable).toBe(true);
+    expect(levelsOf(nats.book(X.instrumentId)!)).toEqual(levelsOf(x));
+  });
+
+  it("randomized: with the numbering going back, copies sent again and refreshes, a usable book is the publisher's, through NATS as on multicast", () => {
+    let natsWrong = 0;
+    let multicastWrong = 0;
+    let linesBack = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      let s = seed * 2654435761;
+      const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
+      const { bridge, multicast, nats, p, send, deliver, sent } = rig();
+      const books = [book(X), book(Y)];
+      for (const b of books) {
+        packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
+        packBookSnapshot(p, b, 0, false);
+        send();
+      }
+      for (let step = 0; step < 60; step++) {
+        const r = rnd();
+        const b = books[rnd() < 0.5 ? 0 : 1]!;
+        let forwarded = false;
+        if (r < 0.45) {
+          packBookDelta(p, b, delta(b, 943490 + Math.floor(rnd() * 10), 1 + Math.floor(rnd() * 50)));
+          forwarded = send();
+        } else if (r < 0.55) {
+          // Two events in one datagram: one partly behind the line once the numbering went back.
+          for (const o of books) packBookDelta(p, o, delta(o, 943495, 1 + step));
+          forwarded = send();
+        } else if (r < 0.65) {
+          p.appendHeartbeat(0);
+          forwarded = send();
+        } else if (r < 0.8) {
+          forwarded = deliver(sent[Math.floor(rnd() * sent.length)]!); // a copy sent again
+        } else if (r < 0.9) {
+          p.nextSeq = Math.max(1, p.nextSeq - 1 - Math.floor(rnd() * 4)); // the numbering goes back
+        } else {
+          packInstrumentDefinition(p, new EncodedDefinition(b.instrument), true);
+          packBookSnapshot(p, b, 0, true);
+          forwarded = send();
+        }
+        for (const o of books) {
+          const want = JSON.stringify(levelsOf(o));
+          // The reader learns of a loss at the stream's next envelope (until then it cannot, as after any loss
+          // upstream): checked once one came after what was dropped.
+          const nb = nats.book(o.instrument.instrumentId);
+          if (forwarded && nb?.usable && JSON.stringify(levelsOf(nb)) !== want) natsWrong++;
+          const mb = multicast.book(o.instrument.instrumentId);
+          if (mb?.usable && JSON.stringify(levelsOf(mb)) !== want) multicastWrong++;
+        }
+      }
+      linesBack += bridge.counters.seqLinesBack;
+    }
+    expect(linesBack).toBeGreaterThan(0); // the case was reached
+    // Before the fix: usable books other than the publisher's at the NATS reader; and at both once a refresh came in the
+    // tail of a datagram partly behind the line and the numbering went back again (lineBack kept from the first time).
+    expect([natsWrong, multicastWrong]).toEqual([0, 0]);
+  });
+});
