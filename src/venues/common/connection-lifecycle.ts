@@ -443,6 +443,9 @@ export class ConnectionLifecycle {
     // Their acks find them rejected: nothing follows. A pending one: by the venue's rule (unsubscribeClosed).
     for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);
     for (const t of ts) {
+      // Its refusals so far were the closure's: relisted, it starts a new streak (before 2026-12-07 they stayed
+      // counted, and a Bybit option refused once before its delisting was halted at its second refusal after).
+      t.subscribeErrorStreak = 0;
       if (t.sub === SUB_REJECTED) {
         // Refused without a reason while its listing is asked (SubscriptionControl.reject): RESYNCING until the listing
         // says it does not trade. (A rejected one is HALTED already.)

@@ -89,7 +89,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * Subscribes of this topic refused in a row for a reason that may pass (AckError `other`), each sent again after a
    * backoff that grows with it (SubscriptionControl.retryAfterError), or refused without a reason and subscribed again
    * once the listing said it trades (SubscriptionControl.reject, `unexplained`: halted at
-   * UNEXPLAINED_REFUSALS_BEFORE_HALT); 0 once one is accepted.
+   * UNEXPLAINED_REFUSALS_BEFORE_HALT); 0 once one is accepted or the instrument closes (ConnectionLifecycle.retireAll).
    */
   subscribeErrorStreak = 0;
   /**

@@ -660,12 +660,15 @@ export class SubscriptionControl {
         return;
       }
       t.refusedUntilAck = false; // accepted: its updates are taken again (replay's topics stay ACTIVE: before the check)
-      if (t.sub !== SUB_PENDING) return;
-      t.sub = SUB_ACTIVE;
+      // The refusals' streak ends here, before the check too: replay's re-subscribed topic is ACTIVE (replayRequest).
+      // Until 2026-12-07 replay kept it, and a third refusal without a reason (Bybit option) however far apart halted
+      // the book live had RESYNCING (reject: UNEXPLAINED_REFUSALS_BEFORE_HALT).
       if (t.subscribeErrorStreak > 0) {
         this.log.info(`${this.protocol.venue}: subscribe accepted after refusals`, { market: t.market, topic: t.topic, refusals: t.subscribeErrorStreak });
         t.subscribeErrorStreak = 0;
       }
+      if (t.sub !== SUB_PENDING) return;
+      t.sub = SUB_ACTIVE;
       if (t.resyncAfterAck) {
         t.resyncAfterAck = false;
         if (t.book !== BookState.LIVE) this.restartTopic(t);

@@ -289,6 +289,22 @@ describe("Bybit adapter ↔ simulator", { timeout: 20_000 }, () => {
       await waitFor(() => adapter.topicInfo(0).state === "live", "live once the venue serves it");
       await stepAndMatch(sim, sink, [0, 1], 3);
     });
+
+    test("a closure ends the streak: refused twice after it is listed again, resyncing, never halted as refused", async () => {
+      // The refusal before the closure was the delisting's. Until 2026-12-07 it stayed counted (retireAll kept the
+      // streak): the second refusal after the relisting was the third, and halted the book (subscribe_rejected).
+      const { sim, adapter, sink } = await setup(OPTIONS, FAST);
+      sim.setListed("option", "BTC-27MAR26-70000-P-USDT", false);
+      sim.refuseSubscribes("option", TOPIC, 1);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      await waitFor(() => adapter.topicInfo(0).state === "halted", "closed by the listing");
+      sim.refuseSubscribes("option", TOPIC, 2);
+      sim.setListed("option", "BTC-27MAR26-70000-P-USDT", true);
+      await waitFor(() => adapter.stats().subscribeRejected === 3, "refused twice after the relisting");
+      await waitFor(() => adapter.topicInfo(0).state === "live", "live once the venue serves it");
+      expect(halted(sink)).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+      await stepAndMatch(sim, sink, [0, 1], 3);
+    });
   });
 
   test("option: a gap resyncs through COMMAND_RESP unsubscribe/subscribe acks", async () => {

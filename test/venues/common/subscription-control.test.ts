@@ -570,10 +570,11 @@ describe("common subscription control", () => {
    * `reqId` added when it names its request
    * (OKX's `id`, Deribit's, Coinbase's matched one, Bybit's `req_id`).
    */
-  function unnumberedAcks(pacing: RequestProtocol["pacing"]) {
+  function unnumberedAcks(pacing: RequestProtocol["pacing"], extra: Partial<RequestProtocol> = {}, invalidate: (t: TopicState, state: BookState) => void = () => undefined) {
     const base = protocol(pacing);
     const p: RequestProtocol = {
       ...base,
+      ...extra,
       classifyControl: (msg: unknown) => {
         const m = msg as { noIdOk?: string; topicOk?: string; topic?: string; reqId?: string; listOk?: string; listFail?: string; topics?: string[] };
         if (m.listFail !== undefined) return { kind: "ack", op: m.listFail, success: false, retMsg: "", reqId: m.reqId, successTopics: [], failTopics: m.topics! };
@@ -584,7 +585,7 @@ describe("common subscription control", () => {
       },
     };
     let nowMs = 0;
-    const control = new SubscriptionControl(p, silentLogger, () => nowMs, undefined, () => undefined);
+    const control = new SubscriptionControl(p, silentLogger, () => nowMs, undefined, invalidate);
     const conn = new SendRecordingConnection(0);
     const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
     return { control, conn, topics, at: (ms: number) => (nowMs = ms) };
@@ -627,6 +628,33 @@ describe("common subscription control", () => {
     control.onControl(conn, { listFail: "", topics: ["book.B"] });
     expect(b!.sub).toBe(SUB_REJECTED);
     control.stop();
+  });
+
+  test("refusals without a reason (failTopicsUnexplained) separated by acceptances never halt the book, live or replayed", () => {
+    // Live: each refusal RESYNCING (its listing asked: onRejected true), the listing's re-subscribe accepted, which
+    // ends the streak. Replay keeps the re-subscribed topic ACTIVE (replayRequest), and until 2026-12-07 its
+    // acceptance left the streak as it was: the third refusal of a long replay halted the book live had resyncing.
+    for (const replaying of [false, true]) {
+      const invalid: BookState[] = [];
+      const { control, conn, topics } = unnumberedAcks(undefined, { failTopicsUnexplained: true }, (_t, state) => void invalid.push(state));
+      control.onRejected = () => true;
+      const a = topics[0]!;
+      if (replaying) conn.ws = null;
+      for (let round = 1; round <= 4; round++) {
+        const refused = `s${2 * round - 1}`;
+        const accepted = `s${2 * round}`;
+        if (replaying) control.replayRequest(conn, JSON.stringify([refused, "subscribe", ["book.A"]]));
+        else control.sendRequest(conn, "subscribe", [a]);
+        control.onControl(conn, { listFail: "subscribe", topics: ["book.A"], reqId: refused });
+        expect(a.sub).toBe(SUB_REJECTED);
+        if (replaying) control.replayRequest(conn, JSON.stringify([accepted, "subscribe", ["book.A"]]));
+        else control.sendRequest(conn, "subscribe", [a]);
+        control.onControl(conn, { listOk: "subscribe", topics: ["book.A"], reqId: accepted });
+        expect(a.subscribeErrorStreak, replaying ? "replay" : "live").toBe(0);
+      }
+      expect(invalid, replaying ? "replay" : "live").toEqual([BookState.RESYNCING, BookState.RESYNCING, BookState.RESYNCING, BookState.RESYNCING]);
+      control.stop();
+    }
   });
 
   test("a per-topic ack answers only a written request naming the topic, and only one of the op it says", () => {
