@@ -124,11 +124,13 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private readonly trailSeq: Float64Array;
   /**
-   * Per topic: the generation of an overlap's old socket once the replacement delivered a venue reset the book took
-   * (-1 = none): the old socket's frames are still of the run before the reset (TCP delivers its own copy of the reset
-   * later), and a whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the
-   * book's id after it move it back there. Ignored until the overlap is over (onOverlapOver). As Bybit's behindReset,
-   * without its end at the socket's own reset (no u = 1 here to tell it by).
+   * Per topic: the generation of an overlap's socket behind a venue reset the book took from the other one (-1 =
+   * none): its frames are still of the run before the reset (TCP delivers its own copy of the reset later), and a
+   * whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the book's id after it
+   * move it back there. Ignored until the overlap is over (onOverlapOver) when it is the old socket; when it is the
+   * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded,
+   * onSubscribe; replay: its `ws:req`), whose answer is of the new run. As Bybit's behindReset, without its end at the
+   * socket's own reset (no u = 1 here to tell it by).
    */
   private readonly behindReset: Int32Array;
   private readonly parseErrorsByCode = new Map<string, number>();
@@ -155,7 +157,11 @@ export class DeribitAdapter implements VenueAdapter {
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.behindReset = new Int32Array(this.topics.length).fill(-1);
-    this.requests.onSubscribe = (t) => (this.snapshotDue[t.index] = 1);
+    this.requests.onSubscribe = (t) => {
+      this.snapshotDue[t.index] = 1;
+      this.subscribedOn(t);
+    };
+    this.requests.onReplaySubscribe = (t) => this.subscribedOn(t);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
@@ -529,11 +535,14 @@ export class DeribitAdapter implements VenueAdapter {
    * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
    * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
-   * end here; gone back to an old socket behind a reset, its LIVE or STALE grouped books are restarted on it. Cold.
+   * end here but a replacement's that carries on (subscribedOn ends it); gone back to an old socket behind a reset,
+   * its LIVE or STALE grouped books are restarted on it. Cold.
    */
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
+      // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
+      if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) continue;
       this.behindReset[t.index] = -1;
       // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
       // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel
@@ -586,14 +595,26 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /**
-   * A venue reset taken from an overlap's replacement (`socket`): the old socket is behind it (behindReset) for the rest
-   * of the overlap. Before 2026-12-07 the old socket's next whole book, of the run before the reset, made the resyncing
-   * book that state, LIVE (`replay-refusal.test.ts`). A reset on the old socket marks nothing: the resync's subscribe
-   * goes on the replacement, whose answer must be taken. Replay of a capture without its sockets cannot tell them apart.
+   * A venue reset taken from one socket of an overlap (`socket`): the other is behind it (behindReset). Before
+   * 2026-12-07 the other's next whole book, of the run before the reset, made the resyncing book that state, LIVE
+   * (`replay-refusal.test.ts`, both ways). The replacement behind a reset the old socket delivered stays marked past
+   * the overlap until the resync's subscribe is written on it (subscribedOn): its answer is of the new run. Replay of
+   * a capture without its sockets cannot tell them apart.
    */
   private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
     const conn = t.conn;
-    if (known && conn.retiringGeneration >= 0 && socket === conn.generation) this.behindReset[t.index] = conn.retiringGeneration;
+    if (!known || conn.retiringGeneration < 0) return;
+    if (socket === conn.generation) this.behindReset[t.index] = conn.retiringGeneration;
+    else if (socket === conn.retiringGeneration) this.behindReset[t.index] = conn.generation;
+  }
+
+  /**
+   * A subscribe of `t` written on the connection's socket (live: encoded; replay: its `ws:req`): a replacement behind
+   * a venue reset the old socket delivered (behindReset) is no longer, as the subscribe's answer is of the new run (the
+   * channel unsubscribed there and acked before it, or never subscribed). Cold.
+   */
+  private subscribedOn(t: TopicState): void {
+    if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
   }
 
   /**

@@ -80,6 +80,8 @@ export class DeribitRequests implements RequestProtocol {
   rawRefused = 0;
   /** Told of every topic a subscribe is encoded for: its next snapshot is one we asked for (adapter.ts onBook). */
   onSubscribe: ((t: TopicState) => void) | null = null;
+  /** Replay: told of every topic of a recorded subscribe (`ws:req`), where live's onSubscribe was told of it. */
+  onReplaySubscribe: ((t: TopicState) => void) | null = null;
 
   maxArgsPerRequest(_market: MarketName): number {
     return MAX_CHANNELS_PER_REQUEST;
@@ -104,6 +106,7 @@ export class DeribitRequests implements RequestProtocol {
     const id = Number(reqId.slice(1));
     if (!Number.isSafeInteger(id) || id <= 0) return;
     this.requests.set(id, { reqId, op, channels: topics.map((t) => t.topic), conn, ws: conn.ws });
+    if (op === "subscribe" && this.onReplaySubscribe) for (const t of topics) this.onReplaySubscribe(t);
   }
 
   /** Requests sent and not answered yet. */

@@ -350,6 +350,42 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
   });
 
+  // The mirror case: the venue reset comes on the old socket (500, then 3) while the replacement, behind (499), still
+  // delivers the run before it: its 501 is of that run. Until 2026-12-07 it was taken, the book LIVE at 501, and it
+  // stayed LIVE after the replacement's subscribe answer ended the overlap. Now the replacement's frames are not taken
+  // for the book until a fresh subscribe of it there is answered, in replay as live.
+  test("after a venue reset on the old socket, the replacement's whole books of the run before it are not taken until a fresh subscribe there is answered", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
+    sockets()[0]!.opened();
+    ack(0);
+    deliver(0, book(500, 100));
+    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+    replanned();
+    sockets()[1]!.opened(); // the replacement's subscribe goes, unanswered for now: the overlap lasts
+    deliver(1, book(499, 101)); // the replacement, behind
+    expect(same("the replacement behind")).toMatchObject({ state: "live", changeId: 500 });
+    deliver(0, book(3, 99)); // the old socket goes back: a venue reset
+    expect(same("the reset on the old socket")).toMatchObject({ state: "resyncing" });
+    deliver(1, book(501, 102)); // the replacement, still of the run before the reset
+    // Before: LIVE at change_id 501, the state before the reset.
+    expect(same("the replacement's book of the run before the reset")).toMatchObject({ state: "resyncing" });
+    ack(1); // the replacement's subscribe answered (sent before the reset): the overlap is over, the resync's unsubscribe goes
+    // Before: LIVE at change_id 501.
+    expect(same("the overlap over")).toMatchObject({ state: "resyncing" });
+    expect(sockets()[1]!.sent.at(-1)).toContain("public/unsubscribe");
+    deliver(1, book(502, 103)); // in flight before the unsubscribe's answer: still the run before the reset
+    expect(same("the replacement's next book")).toMatchObject({ state: "resyncing" });
+    ack(1);
+    expect(sockets()[1]!.sent.at(-1)).toContain("public/subscribe");
+    expect(same("the fresh subscribe written")).toMatchObject({ state: "resyncing" });
+    ack(1);
+    deliver(1, book(5, 98)); // the fresh subscribe's answer, of the new run
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: 5, bids: new Map([[980, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, duplicates: live.stats().duplicates });
+  });
+
   // Live's resync marks the channel unsubscribing when it asks (sendRequest), its books ignored from there, though the
   // unsubscribe itself may wait for the per-IP message budget (a worker's slot of it: ~27 s with 64 workers). The
   // capture's ws:req was written when the request went: until then replay took the grouped channel's whole books, the
