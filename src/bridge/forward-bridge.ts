@@ -862,9 +862,11 @@ export class ForwardBridge {
       this.continuesOldLine(up, seqNum, count);
     } else {
       // Cold: wholly or partly behind the line. Sent after every datagram heard of its session, it is no copy: the
-      // numbering went back (lineWentBack skips a number), what lies behind the line dropped as below (a subscriber's
-      // rule, §6.3). Not after the last heard: a clock step back takes that back, and a network copy of a datagram sent
-      // before the step skipped a number for nothing (every reader's books invalid until their refresh).
+      // numbering went back (lineWentBack skips a number; a subscriber's rule, §6.3). A wholly behind one is dropped
+      // below; a partly behind one goes whole, its head too (the numbering's own events, after the gap; a repeat of one
+      // a reader had is dropped or invalidates its book by instrSeq), where a subscriber applies the tail. Not after
+      // the last heard: a clock step back takes that back, and a network copy of a datagram sent before the step
+      // skipped a number for nothing (every reader's books invalid until their refresh).
       if (sendUs > up.highSendUs && up.highSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
       if (seqNum + count <= up.nextSeq) {
         // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
@@ -1111,11 +1113,12 @@ export class ForwardBridge {
    * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after every
    * datagram heard of its session (highSendUs), as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated,
    * reordered, replayed) was sent no later, so the stream's numbering went back within its session (a publisher bug, a
-   * wrap, a forger). Its messages behind the line are dropped, so a number is skipped: every reader sees a gap at the
-   * stream's next envelope and stops trusting its books until their refresh, once until the line moves on
-   * (Upstream.lineBack). Not forwarded itself, even as a heartbeat: a gap's envelope is heard by the reader
-   * (nats-envelope.ts lineMoved), where multicast hears no datagram behind the line, so replays sent onto the group
-   * after a clock step back would keep a dead publisher alive there (test/subscriber/rd3sub-sessions.test.ts).
+   * wrap, a forger). What lies behind the line was lost to a subscriber (it drops it; the bridge drops a wholly behind
+   * one), so a number is skipped: every reader sees a gap at the stream's next envelope and stops trusting its books
+   * until their refresh, once until the line moves on (Upstream.lineBack). A wholly behind one is not forwarded, even
+   * as a heartbeat: a gap's envelope is heard by the reader (nats-envelope.ts lineMoved), where multicast hears no
+   * datagram behind the line, so replays sent onto the group after a clock step back would keep a dead publisher alive
+   * there (test/subscriber/rd3sub-sessions.test.ts).
    * Before 2026-12-07 they were dropped as duplicates and nothing else: NATS readers saw no gap, and once the numbering
    * passed the old line a book whose events had come in the dropped stretch stayed usable, wrong, where a multicast
    * subscriber invalidated it. On 2026-12-07 judged against the last datagram heard, the rule the subscriber had just
