@@ -134,8 +134,8 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   /** Jumps ahead undone: two datagrams continued the line from before the jump (one bogus seqNum). */
   seqJumpsReverted: number;
   /**
-   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after the last one
-   * heard (no copy of one it had). A number was skipped, so the readers stop trusting its books as at a gap (once until
+   * A stream's numbering went back within its session: a datagram (partly) behind the line sent after every one the
+   * bridge heard of its session (Upstream.highSendUs: no copy of one it had). A number was skipped, so the readers stop trusting its books as at a gap (once until
    * the line moves on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
    */
   seqLinesBack: number;
@@ -245,6 +245,12 @@ interface Upstream {
   lineSendUs: number;
   lineAheadUs: number;
   /**
+   * The highest send time (µs) of a datagram heard in the current session (0: none yet), as a subscriber's
+   * StreamState.highSendUs: a copy of any of them was sent no later (lineWentBack). Not heardSendUs, which goes back in
+   * normal operation (a publisher's clock stepped back, a late datagram continuing a pending jump's old line).
+   */
+  highSendUs: number;
+  /**
    * The numbering went back (lineWentBack): a number was skipped for it; the line moving on ends it (messages past it,
    * or a gap). Not a heartbeat at it, as a subscriber's StreamState.lineBack ends: no book can be refreshed meanwhile,
    * and the skip makes the reader hear the envelope that carries it (nats-envelope.ts lineMoved), so replays after a
@@ -275,6 +281,7 @@ interface SessionLine {
   heardSendUs: number;
   lineSendUs: number;
   lineAheadUs: number;
+  highSendUs: number;
 }
 /**
  * Lines of other sessions kept per stream: the sessions of a publisher that restarted a few times in a row, whose late
@@ -287,7 +294,7 @@ interface SessionLine {
  */
 export const SAVED_SESSION_LINES = 3;
 /** Scratch state of streams beyond MAX_NUMBERED_STREAMS: never published as numbered. */
-const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved: [] };
+const UNNUMBERED: Upstream = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, highSendUs: 0, lineBack: false, saved: [] };
 
 /**
  * Cold: the slot of `up.saved` the current line goes to: a free one, else the oldest session's (by start time, then
@@ -854,9 +861,13 @@ export class ForwardBridge {
     } else if (continuesOldLine(up, seqNum, count)) {
       this.continuesOldLine(up, seqNum, count);
     } else {
-      // Cold: wholly or partly behind the line. Sent after the last datagram heard, it is no copy: the numbering went
-      // back (lineWentBack skips a number), what lies behind the line dropped as below (a subscriber's rule, §6.3).
-      if (sendUs > up.heardSendUs && up.heardSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
+      // Cold: wholly or partly behind the line. Sent after every datagram heard of its session, it is no copy: the
+      // numbering went back (lineWentBack skips a number; a subscriber's rule, §6.3). A wholly behind one is dropped
+      // below; a partly behind one goes whole, its head too (the numbering's own events, after the gap; a repeat of one
+      // a reader had is dropped or invalidates its book by instrSeq), where a subscriber applies the tail. Not after
+      // the last heard: a clock step back takes that back, and a network copy of a datagram sent before the step
+      // skipped a number for nothing (every reader's books invalid until their refresh).
+      if (sendUs > up.highSendUs && up.highSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
       if (seqNum + count <= up.nextSeq) {
         // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
         // came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under a
@@ -1037,6 +1048,7 @@ export class ForwardBridge {
     let heardSendUs = 0;
     let lineSendUs = 0;
     let lineAheadUs = 0;
+    let highSendUs = 0;
     if (back >= 0) {
       const l = saved[back]!;
       next = l.nextSeq;
@@ -1046,6 +1058,7 @@ export class ForwardBridge {
       heardSendUs = l.heardSendUs;
       lineSendUs = l.lineSendUs;
       lineAheadUs = l.lineAheadUs;
+      highSendUs = l.highSendUs;
       l.sessionStartUs = -1;
     }
     const slot = up.sessionStartUs === -1 ? -1 : back >= 0 ? back : slotToSave(up);
@@ -1060,6 +1073,7 @@ export class ForwardBridge {
       l.heardSendUs = up.heardSendUs;
       l.lineSendUs = up.lineSendUs;
       l.lineAheadUs = up.lineAheadUs;
+      l.highSendUs = up.highSendUs;
     }
     up.sessionId = sessionId;
     up.sessionStartUs = startUs;
@@ -1070,6 +1084,7 @@ export class ForwardBridge {
     up.heardSendUs = heardSendUs;
     up.lineSendUs = lineSendUs;
     up.lineAheadUs = lineAheadUs;
+    up.highSendUs = highSendUs;
     up.lineBack = false;
   }
 
@@ -1091,20 +1106,24 @@ export class ForwardBridge {
       up.lineAheadUs = aheadUs;
     }
     up.heardSendUs = sendUs;
+    if (sendUs > up.highSendUs) up.highSendUs = sendUs;
   }
 
   /**
-   * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after the last
-   * datagram heard, as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated, reordered, replayed) was
-   * sent no later, so the stream's numbering went back within its session (a publisher bug, a wrap, a forger). Its
-   * messages behind the line are dropped, so a number is skipped: every reader sees a gap at the stream's next envelope
-   * and stops trusting its books until their refresh, once until the line moves on (Upstream.lineBack). Not forwarded
-   * itself, even as a heartbeat: a gap's envelope is heard by the reader (nats-envelope.ts lineMoved), where multicast
-   * hears no datagram behind the line, so replays sent onto the group after a clock step back would keep a dead
-   * publisher alive there (test/subscriber/rd3sub-sessions.test.ts).
+   * Cold: a datagram wholly or partly behind the line (no evidence for a pending jump's old line) sent after every
+   * datagram heard of its session (highSendUs), as a subscriber judges it (streams.ts lineWentBack): a copy (duplicated,
+   * reordered, replayed) was sent no later, so the stream's numbering went back within its session (a publisher bug, a
+   * wrap, a forger). What lies behind the line was lost to a subscriber (it drops it; the bridge drops a wholly behind
+   * one), so a number is skipped: every reader sees a gap at the stream's next envelope and stops trusting its books
+   * until their refresh, once until the line moves on (Upstream.lineBack). A wholly behind one is not forwarded, even
+   * as a heartbeat: a gap's envelope is heard by the reader (nats-envelope.ts lineMoved), where multicast hears no
+   * datagram behind the line, so replays sent onto the group after a clock step back would keep a dead publisher alive
+   * there (test/subscriber/rd3sub-sessions.test.ts).
    * Before 2026-12-07 they were dropped as duplicates and nothing else: NATS readers saw no gap, and once the numbering
    * passed the old line a book whose events had come in the dropped stretch stayed usable, wrong, where a multicast
-   * subscriber invalidated it.
+   * subscriber invalidated it. On 2026-12-07 judged against the last datagram heard, the rule the subscriber had just
+   * left: after a publisher's clock stepped back, a network copy of a datagram sent before the step skipped a number,
+   * every reader's books of the stream invalid until their refresh for nothing (natsline-line-back.test.ts).
    */
   private lineWentBack(up: Upstream): void {
     up.lineBack = true;
@@ -1134,8 +1153,8 @@ export class ForwardBridge {
     if (up === undefined) {
       if (this.upstream.size >= MAX_NUMBERED_STREAMS) return UNNUMBERED;
       const saved: SessionLine[] = [];
-      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0 });
-      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, lineBack: false, saved };
+      for (let i = 0; i < SAVED_SESSION_LINES; i++) saved.push({ sessionId: 0, sessionStartUs: -1, nextSeq: 0, altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, highSendUs: 0 });
+      up = { sessionId: 0, sessionStartUs: -1, nextSeq: 0, forward: Math.floor(Math.random() * FORWARD_START_RANGE), altNext: -1, altCount: 0, lineFrom: 0, heardSendUs: 0, lineSendUs: 0, lineAheadUs: 0, highSendUs: 0, lineBack: false, saved };
       this.upstream.set(key, up);
     }
     return up;

@@ -14,7 +14,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
-import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { levelsOf, makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
 
 const X = makeInstrument("bybit", "linear", "XUSDT", 1, 3);
 const Y = makeInstrument("bybit", "linear", "YUSDT", 1, 3);
@@ -67,6 +67,21 @@ function rig() {
   };
   return { bridge, multicast, nats, p, send, deliver, sent };
 }
+
+/** X's head (definition, snapshot) sent at T0 and `count` deltas of X, one datagram each, sent at the given times. */
+function feed(p: ReturnType<typeof packer>, sendUs: (i: number) => number, count: number): { x: TestBook; head: Uint8Array[]; deltas: Uint8Array[] } {
+  const x = book(X);
+  packInstrumentDefinition(p, new EncodedDefinition(X), false);
+  packBookSnapshot(p, x, 0, false);
+  const head = take(p, T0);
+  const deltas: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    packBookDelta(p, x, delta(x, 943500 - (i % 7), 10 + i));
+    deltas.push(...take(p, sendUs(i)));
+  }
+  return { x, head, deltas };
+}
+
 
 describe("s-natsline: the NATS bridge and an upstream numbering going back", () => {
   it("a datagram wholly behind the line sent later skips a number: the NATS reader's book leaves usable, as multicast's; a refresh repairs it", () => {
@@ -204,5 +219,72 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
     // Before the fix: usable books other than the publisher's at the NATS reader; and at both once a refresh came in the
     // tail of a datagram partly behind the line and the numbering went back again (lineBack kept from the first time).
     expect([natsWrong, multicastWrong]).toEqual([0, 0]);
+  });
+
+  // s-rd8b: the bridge judged "sent later" against the last datagram heard, the rule s-rd7a had just replaced in the
+  // subscriber (streams.ts highSendUs). The last heard goes back in normal operation (a publisher's clock stepped back),
+  // and a network copy of a datagram sent before the step then skipped a number: every NATS reader's books of the
+  // stream invalid until their refresh, for nothing, where multicast's stayed usable.
+  it("a publisher clock stepped back, then a network copy of a datagram sent before the step: no number skipped, the NATS reader's book stays usable", () => {
+    const { bridge, multicast, nats, p, deliver } = rig();
+    const { x, head, deltas } = feed(p, (i) => T0 + [1000, 2000, 1500, 1600][i]!, 4);
+    for (const d of [...head, ...deltas.slice(0, 3)]) deliver(d);
+    deliver(deltas[1]!); // sent at T0+2000, after [2] (T0+1500) by the clock: the network's copy
+    deliver(deltas[3]!);
+    expect(bridge.counters.seqLinesBack).toBe(0); // before the fix: 1
+    for (const sub of [multicast, nats]) {
+      expect(sub.book(X.instrumentId)!.usable).toBe(true); // NATS, before the fix: false
+      expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+    }
+  });
+
+  it("the highest send time is kept with the session's line: after a late datagram of another session, a going back is still caught", () => {
+    const { bridge, nats, p, deliver } = rig();
+    const { head, deltas } = feed(p, (i) => T0 + [1000, 2000, 1500, 1600][i]!, 4);
+    for (const d of [...head, ...deltas.slice(0, 3)]) deliver(d);
+    const old = packer({ sessionId: 7, sessionStartUs: T0 - 1_000_000 }); // the run this one replaced: a late datagram
+    old.appendHeartbeat(0);
+    for (const d of take(old, T0 - 500_000)) deliver(d);
+    deliver(deltas[1]!); // back on the line: still a copy of what it had (sent before the highest, T0+2000)
+    expect(bridge.counters.seqLinesBack).toBe(0);
+    // The numbering goes back, sent after every datagram of the session: caught (dropped from the saved line: not).
+    p.nextSeq -= 2;
+    const x = book(X);
+    packBookDelta(p, x, delta(x, 943503, 7));
+    for (const d of take(p, T0 + 3000)) deliver(d);
+    deliver(deltas[3]!);
+    expect(bridge.counters.seqLinesBack).toBe(1);
+    expect(nats.book(X.instrumentId)!.usable).toBe(false);
+  });
+
+  it("randomized: network copies and reordering, clock steps back, no numbering going back: no number skipped for a copy, a usable book is the publisher's", () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const r = rng(seed);
+      const count = 24;
+      const stepAt = randInt(r, 0, 1) === 1 ? randInt(r, 1, count - 1) : -1;
+      const stepBackUs = randInt(r, 1, 5) * 1000;
+      const { bridge, multicast, nats, p, deliver } = rig();
+      const { x, head, deltas } = feed(p, (i) => T0 + 1000 * (i + 1) - (stepAt >= 0 && i >= stepAt ? stepBackUs : 0), count);
+      // The network: each datagram once or twice (a copy up to 3 places later). Without a clock step, the first one is
+      // moved up to 2 places later too (a gap, then a late datagram): with a step, one first coming after its gap was
+      // taken and sent before the step is no copy, and looks like the numbering going back (docs/wire-protocol.md §6.3).
+      const arrivals: { at: number; d: Uint8Array }[] = [];
+      deltas.forEach((d, i) => {
+        arrivals.push({ at: i + (stepAt < 0 && i > 0 && randInt(r, 0, 3) === 0 ? randInt(r, 1, 2) + 0.5 : 0), d });
+        if (randInt(r, 0, 3) === 0) arrivals.push({ at: i + randInt(r, 0, 3) + 0.25, d });
+      });
+      arrivals.sort((a, b) => a.at - b.at);
+      for (const d of head) deliver(d);
+      for (const a of arrivals) deliver(a.d);
+      p.appendHeartbeat(0); // an envelope after everything: the reader has seen any number skipped
+      for (const d of take(p, T0 + 1_000_000)) deliver(d);
+      expect(bridge.counters.seqLinesBack, `seed ${seed}`).toBe(0); // before the fix: counted in 5 of the 40 seeds
+      for (const sub of [multicast, nats]) {
+        const sx = sub.book(X.instrumentId)!;
+        if (sx.usable) expect(levelsOf(sx), `seed ${seed}`).toEqual(levelsOf(x));
+      }
+      // No datagram lost before the bridge: the reader's book stays usable, as multicast's.
+      if (bridge.counters.upstreamGaps === 0) expect([multicast, nats].map((sub) => sub.book(X.instrumentId)!.usable), `seed ${seed}`).toEqual([true, true]);
+    }
   });
 });
