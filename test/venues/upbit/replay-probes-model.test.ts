@@ -138,3 +138,43 @@ test("a recorded run's lists, probes and error frames replay to live's books, ma
   expect(probes).toBeGreaterThan(40);
   expect(compared).toBeGreaterThan(1_000);
 });
+
+test("an error after a confirming probe passed, the list after it waiting for the pacing: live refuses the code, as replay does", () => {
+  const conn = new SendRecordingConnection(0, "spot");
+  const topics = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30);
+  const live = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  const records: Rec[] = [];
+  live.onWritten = (_c, p) => void records.push({ kind: "req", json: JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]) });
+  const error = () => {
+    records.push({ kind: "error" });
+    live.onError(conn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+  };
+  live.sendRequest(conn, "subscribe", topics); // list1 [A, B]
+  error(); // probe [A]
+  vi.advanceTimersByTime(1_000); // passed: probe [B]
+  error(); // B alone drew it: the confirming probe [B]
+  vi.advanceTimersByTime(999);
+  while (conn.outbox.length === 0) live.send(conn, "PING"); // the budget spent: the list after the bisection waits
+  vi.advanceTimersByTime(1); // the confirming probe passed
+  expect(conn.outbox.some((m) => m.reqId?.startsWith("list"))).toBe(true);
+  // Nothing written since the confirming probe: this error answers it (late) or none, the second on B alone.
+  error();
+  vi.advanceTimersByTime(10_000);
+  expect(conn.outbox).toEqual([]);
+  expect(topics.map((t) => t.sub === SUB_REJECTED)).toEqual([false, true]);
+  expect(JSON.parse(records.at(-1)!.kind === "req" ? (records.at(-1) as { json: string }).json : "null")).toEqual([expect.stringMatching(/^list/), "subscribe", ["book.KRW-A"]]);
+  live.stop();
+
+  const rconn = new SendRecordingConnection(1, "spot");
+  rconn.ws = null;
+  rconn.open = false;
+  const rtopics = rconn.addTopics(["book.KRW-A", "book.KRW-B"], 30);
+  for (const t of rtopics) t.sub = SUB_ACTIVE;
+  const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  for (const r of records) {
+    if (r.kind === "req") replay.replayRequest(rconn, r.json);
+    else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+  }
+  expect(rtopics.map((t) => t.sub === SUB_REJECTED)).toEqual([false, true]);
+  replay.stop();
+});
