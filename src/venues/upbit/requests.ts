@@ -144,7 +144,9 @@ export class UpbitRequests extends SubscriptionControl {
       if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
     }
     const b = this.bisects.get(conn);
-    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
+    // Its probes' left-out codes stay out until this socket's list is written (replay: until its ws:req; ws:swap and
+    // ws:back do not end them): the old socket of a planned reconnect may still stream what they were left out of.
+    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn, false) : [];
     const now = this.clock();
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
@@ -579,7 +581,10 @@ export class UpbitRequests extends SubscriptionControl {
    * Replay: a recorded socket event of conn (after the lifecycle's own handling). A new socket (ws:open, ws:close,
    * ws:sockets) or the requests going to another (ws:swap, ws:back) ends what the last request said, as live's
    * endBisect at the next list; at a swap the codes the old socket may not stream are taken as live's unsureOld; the old
-   * socket gone with a probe out, that probe leaves out the codes it spared (live's overlapOver).
+   * socket gone with a probe out, that probe leaves out the codes it spared (live's overlapOver). A probe's left-out
+   * codes stay out across ws:swap and ws:back until the next recorded list, as live's (written): until 2026-12-07
+   * cleared there, and the old socket's books of them taken where live, its list still waiting for the pacing,
+   * ignored them.
    */
   replaySocketEvent(conn: VenueConnection, url: string): void {
     if (url === SOCKET_RETIRED_URL) {
@@ -589,9 +594,13 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     if (url === SOCKET_SWAP_URL) this.replayUnsure.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
-    else if (url === SOCKET_BACK_URL || url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.replayUnsure.delete(conn);
-    else return;
-    this.replayForget(conn);
+    else if (url === SOCKET_BACK_URL) this.replayUnsure.delete(conn);
+    else if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) {
+      this.replayUnsure.delete(conn);
+      this.replayForget(conn);
+      return;
+    } else return;
+    this.replayLast.delete(conn); // the marks stay until the next list (live's written)
   }
 
   /** Replay: no recorded request is out on conn (a new socket, a capture gap: the lost records may have held a list). */
