@@ -4,7 +4,8 @@
  * ack; a code that never sends data goes stale and is reported). An error frame names no market: the codes of the
  * request it answers are bisected with probe requests (a probe that draws no error within errorWaitMs passed) until
  * a probe of that code alone draws an error twice in a row (one error frame the venue sends for no request, landing
- * while a single code is probed, must not halt a good book for good): that code is rejected (HALTED /
+ * while a single code is probed, must not halt a good book for good; the second may come after the confirming probe
+ * passed, nothing written since: lastConfirming): that code is rejected (HALTED /
  * SUBSCRIBE_REJECTED); then the whole list goes out again (also when every probe passed: the error named none of the
  * codes). A probe replaces the subscription: the codes it leaves out are not LIVE until a request names them again
  * (those the old socket of a planned reconnect feeds are spared until that socket goes: overlapOver).
@@ -55,6 +56,13 @@ export class UpbitRequests extends SubscriptionControl {
    * against the other socket's list.
    */
   private readonly lastRequest = new WeakMap<WebSocket, TopicState[]>();
+  /**
+   * The code of a confirming probe (Bisect.confirming) when it is the last request written to a socket: an error frame
+   * there answers it even after its bisection ended (it passed, the list after it still waiting for the pacing), the
+   * second on that code alone, so it refuses the code, as replay does (replayError: nothing written since, per the
+   * capture). Until 2026-12-07 live probed the code once more there while replay halted it until the next list.
+   */
+  private readonly lastConfirming = new WeakMap<WebSocket, TopicState>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
   private readonly lastResend = new Map<VenueConnection, { askedMs: number; id: string; sentMs: number }>();
   /**
@@ -136,7 +144,9 @@ export class UpbitRequests extends SubscriptionControl {
       if (before !== undefined && before === conn.retiringWs) this.unsureOld.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
     }
     const b = this.bisects.get(conn);
-    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn) : [];
+    // Its probes' left-out codes stay out until this socket's list is written (replay: until its ws:req; ws:swap and
+    // ws:back do not end them): the old socket of a planned reconnect may still stream what they were left out of.
+    const asked: TopicState[] = b && b.ws !== conn.ws ? this.endBisect(conn, false) : [];
     const now = this.clock();
     for (const t of topics) {
       if (t.sub !== SUB_IDLE && t.sub !== SUB_PENDING) continue;
@@ -245,6 +255,9 @@ export class UpbitRequests extends SubscriptionControl {
    */
   private written(conn: VenueConnection, tag: string, list: TopicState[], asked: readonly TopicState[], nowMs: number): void {
     this.lastRequest.set(conn.ws!, list); // the outbox is the socket's (dropQueued at a swap)
+    const b = this.bisects.get(conn);
+    if (b !== undefined && b.id === tag && b.confirming) this.lastConfirming.set(conn.ws!, list[0]!);
+    else this.lastConfirming.delete(conn.ws!);
     this.onWritten?.(conn, { reqId: tag, op: "subscribe", topics: list, sentMs: nowMs });
     // A list after a bisection names the codes its probes left out again (endBisect); not one queued before a probe.
     if (tag.startsWith("list") && !this.bisects.has(conn)) for (const t of conn.topics) t.offRequest = false;
@@ -367,7 +380,9 @@ export class UpbitRequests extends SubscriptionControl {
     this.logger.warn(`${this.venueName}: error frame; finding the code it refuses`, { conn: conn.id, name, message, suspects: suspects.length });
     if (suspects.length === 0) return;
     if (b && b.timer) clearTimeout(b.timer);
-    if (suspects.length === 1 && b?.confirming === true) {
+    // The confirming probe's answer; also once it passed, nothing written since (lastConfirming).
+    const confirmed = b === undefined ? this.lastConfirming.get(conn.ws!) === suspects[0] : b.confirming;
+    if (suspects.length === 1 && confirmed) {
       const asked = this.endBisect(conn, false);
       // Refused by a replacement while the old socket serves it: the replacement failed, and the going back gives the
       // old socket its list (and asks for `asked` there). Until 2026-12-07 the list went on the failing replacement too.
@@ -566,7 +581,10 @@ export class UpbitRequests extends SubscriptionControl {
    * Replay: a recorded socket event of conn (after the lifecycle's own handling). A new socket (ws:open, ws:close,
    * ws:sockets) or the requests going to another (ws:swap, ws:back) ends what the last request said, as live's
    * endBisect at the next list; at a swap the codes the old socket may not stream are taken as live's unsureOld; the old
-   * socket gone with a probe out, that probe leaves out the codes it spared (live's overlapOver).
+   * socket gone with a probe out, that probe leaves out the codes it spared (live's overlapOver). A probe's left-out
+   * codes stay out across ws:swap and ws:back until the next recorded list, as live's (written): until 2026-12-07
+   * cleared there, and the old socket's books of them taken where live, its list still waiting for the pacing,
+   * ignored them.
    */
   replaySocketEvent(conn: VenueConnection, url: string): void {
     if (url === SOCKET_RETIRED_URL) {
@@ -576,9 +594,13 @@ export class UpbitRequests extends SubscriptionControl {
       return;
     }
     if (url === SOCKET_SWAP_URL) this.replayUnsure.set(conn, new Set(conn.topics.filter((t) => (t.onRetiring && t.book !== BookState.LIVE) || t.offRequest)));
-    else if (url === SOCKET_BACK_URL || url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.replayUnsure.delete(conn);
-    else return;
-    this.replayForget(conn);
+    else if (url === SOCKET_BACK_URL) this.replayUnsure.delete(conn);
+    else if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) {
+      this.replayUnsure.delete(conn);
+      this.replayForget(conn);
+      return;
+    } else return;
+    this.replayLast.delete(conn); // the marks stay until the next list (live's written)
   }
 
   /** Replay: no recorded request is out on conn (a new socket, a capture gap: the lost records may have held a list). */

@@ -7,13 +7,15 @@
  * adapter.ts onBook's guard. After every record each code's book (LIVE or not), its probe mark (offRequest) and whether it is
  * refused equal live's just before the next record. Not compared: while a probe waits for the pacing (live leaves its
  * codes out from the queueing, replay from the write: docs/operations.md Replay). Before 2026-12-07 nothing was
- * recorded: replay left out no code and refused none.
+ * recorded: replay left out no code and refused none. Below, two cases the model does not reach, each with the list
+ * after a bisection waiting for the pacing: a late error for a confirming probe, and a planned reconnect's swap.
  */
 import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "../../../src/venues/common/connection.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
+import { SOCKET_SWAP_URL } from "../../../src/venues/venue.ts";
 import { rng } from "../../support/mulberry32.ts";
 import { SendRecordingConnection } from "../common/fake-connection.ts";
 
@@ -137,4 +139,116 @@ test("a recorded run's lists, probes and error frames replay to live's books, ma
   expect(refused).toBeGreaterThan(5);
   expect(probes).toBeGreaterThan(40);
   expect(compared).toBeGreaterThan(1_000);
+});
+
+test("an error after a confirming probe passed, the list after it waiting for the pacing: live refuses the code, as replay does", () => {
+  const conn = new SendRecordingConnection(0, "spot");
+  const topics = conn.addTopics(["book.KRW-A", "book.KRW-B"], 30);
+  const live = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  const records: Rec[] = [];
+  live.onWritten = (_c, p) => void records.push({ kind: "req", json: JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]) });
+  const error = () => {
+    records.push({ kind: "error" });
+    live.onError(conn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+  };
+  live.sendRequest(conn, "subscribe", topics); // list1 [A, B]
+  error(); // probe [A]
+  vi.advanceTimersByTime(1_000); // passed: probe [B]
+  error(); // B alone drew it: the confirming probe [B]
+  vi.advanceTimersByTime(999);
+  while (conn.outbox.length === 0) live.send(conn, "PING"); // the budget spent: the list after the bisection waits
+  vi.advanceTimersByTime(1); // the confirming probe passed
+  expect(conn.outbox.some((m) => m.reqId?.startsWith("list"))).toBe(true);
+  // Nothing written since the confirming probe: this error answers it (late) or none, the second on B alone.
+  error();
+  vi.advanceTimersByTime(10_000);
+  expect(conn.outbox).toEqual([]);
+  expect(topics.map((t) => t.sub === SUB_REJECTED)).toEqual([false, true]);
+  expect(JSON.parse(records.at(-1)!.kind === "req" ? (records.at(-1) as { json: string }).json : "null")).toEqual([expect.stringMatching(/^list/), "subscribe", ["book.KRW-A"]]);
+  live.stop();
+
+  const rconn = new SendRecordingConnection(1, "spot");
+  rconn.ws = null;
+  rconn.open = false;
+  const rtopics = rconn.addTopics(["book.KRW-A", "book.KRW-B"], 30);
+  for (const t of rtopics) t.sub = SUB_ACTIVE;
+  const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  for (const r of records) {
+    if (r.kind === "req") replay.replayRequest(rconn, r.json);
+    else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+  }
+  expect(rtopics.map((t) => t.sub === SUB_REJECTED)).toEqual([false, true]);
+  replay.stop();
+});
+
+// The swap comes with the bisection over (its list waiting), or with its probe out; the replacement's list waits too.
+test.each([false, true])("a planned reconnect's swap, the bisection's probe out %s: the old socket's books of codes a probe left out, live and replay alike (ignored until a list is written)", (probeOut) => {
+  const conn = new SendRecordingConnection(0, "spot");
+  const topics = conn.addTopics(["book.KRW-A", "book.KRW-B", "book.KRW-C"], 30);
+  const [a, b, c] = topics;
+  const live = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  type R = Rec | { kind: "swap" };
+  const records: R[] = [];
+  live.onWritten = (_c, p) => void records.push({ kind: "req", json: JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]) });
+  const error = () => {
+    records.push({ kind: "error" });
+    live.onError(conn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+  };
+  const liveBook = (t: TopicState) => {
+    records.push({ kind: "book", code: t.symbol });
+    if (conn.retiringWs !== null && t.sub !== SUB_REJECTED && !t.offRequest) t.onRetiring = true;
+    book(t);
+  };
+  live.sendRequest(conn, "subscribe", [a!, b!]); // list1: the venue streams A and B
+  liveBook(a!);
+  liveBook(b!);
+  vi.advanceTimersByTime(2_000);
+  live.sendRequest(conn, "subscribe", [c!]); // list2 [A, B, C]: C refused, the venue's subscription still A and B
+  error(); // probe [A, B]
+  vi.advanceTimersByTime(1_000); // passed: probe [C], A and B left out (the venue still streams them)
+  error(); // confirming probe [C]
+  vi.advanceTimersByTime(500);
+  while (conn.outbox.length === 0) live.send(conn, "PING"); // the budget spent: the list after the bisection waits
+  if (!probeOut) {
+    error(); // C refused; the list [A, B] waits
+    expect(c!.sub).toBe(SUB_REJECTED);
+    expect(conn.outbox.some((m) => m.reqId?.startsWith("list"))).toBe(true);
+  }
+  // The swap (planned-reconnect.ts): the replacement's list waits for the pacing too.
+  records.push({ kind: "swap" });
+  conn.retiringWs = conn.ws;
+  conn.retiringGeneration = conn.generation;
+  conn.ws = { send: (t: string) => void conn.sent.push(t) } as unknown as WebSocket;
+  conn.generation = ++conn.genSeq;
+  live.dropQueued(conn);
+  for (const t of [a!, b!]) {
+    t.onRetiring = true;
+    t.sub = SUB_IDLE;
+  }
+  live.send(conn, "PING");
+  live.sendRequest(conn, "subscribe", [a!, b!]);
+  expect(conn.outbox.some((m) => m.reqId?.startsWith("list"))).toBe(true);
+  // The old socket still streams A (its subscription never became a probe's).
+  liveBook(a!);
+  const liveA = a!.book === BookState.LIVE;
+  expect(liveA).toBe(false);
+  live.stop();
+
+  const rconn = new SendRecordingConnection(1, "spot");
+  rconn.ws = null;
+  rconn.open = false;
+  const rtopics = rconn.addTopics(["book.KRW-A", "book.KRW-B", "book.KRW-C"], 30);
+  for (const t of rtopics) t.sub = SUB_ACTIVE;
+  const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  for (const r of records) {
+    if (r.kind === "req") replay.replayRequest(rconn, r.json);
+    else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
+    else if (r.kind === "swap") {
+      rconn.retiringGeneration = 1;
+      for (const t of rtopics) if (t.sub === SUB_ACTIVE) t.onRetiring = true;
+      replay.replaySocketEvent(rconn, SOCKET_SWAP_URL);
+    } else book(rtopics.find((t) => t.symbol === r.code)!);
+  }
+  expect(rtopics[0]!.book === BookState.LIVE).toBe(liveA);
+  replay.stop();
 });
