@@ -35,6 +35,7 @@ import { ReplayClock } from "./replay-clock.ts";
 /** The error lines of VenuePipeline.contain, by where the book's exception came from. */
 const APPLY_FAILED = "exception while applying a book message; book resyncs";
 const REFRESH_FAILED = "exception while encoding a book's periodic refresh (not sent); book resyncs";
+const RESUME_FAILED = "exception while encoding a resumed book's snapshot (replay; not sent); book resyncs";
 
 export interface FeederOptions {
   readonly config: FeederConfig;
@@ -268,11 +269,21 @@ class VenuePipeline implements BookSink {
     }
   }
 
-  /** Replay: a STALE book continues its sequence exactly (BookSink.onBookResumed): LIVE again, published whole. Cold. */
+  /**
+   * Replay: a STALE book continues its sequence exactly (BookSink.onBookResumed): LIVE again, published whole. A
+   * snapshot that cannot be encoded is contained as an exception while applying (RESYNCING / parse_error, resync
+   * asked) and the adapter told it was not resumed: until 2026-12-07 the exception went into the adapter's replay of
+   * the frame, the book left LIVE (/books, /readyz) with nothing published after its STALE status. Cold.
+   */
   onBookResumed(index: number): boolean {
     const builder = this.builders[index];
     if (this.stopped || builder === undefined || !builder.resumeStale()) return false;
-    this.publisher.publishSnapshot(this.handles[index]!, builder);
+    try {
+      this.publisher.publishSnapshot(this.handles[index]!, builder);
+    } catch (err) {
+      this.contain(index, err, false, RESUME_FAILED); // LIVE only unpublished: not another invalidation
+      return false;
+    }
     return true;
   }
 

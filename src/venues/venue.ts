@@ -36,7 +36,8 @@ export interface BookSink {
    * Replay: the STALE book at `index` continues its venue sequence exactly at the message the adapter passes next (no
    * message missed since its last one), within one housekeeping round of the time its silence passed its stale time,
    * where live's round may not have come yet (ConnectionLifecycle.replayMayResume). The sink makes it LIVE at its kept
-   * levels and publishes them whole; false: it did not (not STALE, no book, or a sink without it), and the adapter
+   * levels and publishes them whole; false: it did not (not STALE, no book, or a sink without it; or the Feeder could
+   * not encode that snapshot: the book is then RESYNCING / parse_error and its resync asked), and the adapter
    * ignores the message.
    */
   onBookResumed?(index: number): boolean;
