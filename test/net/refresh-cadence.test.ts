@@ -143,7 +143,57 @@ describe("RefreshSchedule", () => {
     }
   });
 
-  it("a book registered mid-cycle joins the current cycle at its slot", () => {
+  it("many books registered mid-cycle (a second venue's list) never come due at once: each tick a bounded slice, each book within its bound", () => {
+    // Before: n grew 100 → 20,000 halfway through a cycle and every book whose slot (i × interval / n) had passed came
+    // due at the next tick: ~9,900 refreshes (a definition and a snapshot each) in one turn ahead of live deltas.
+    const r = rng(23);
+    // [from ms, books] steps; the last: lots of random sizes joining at random times over the first cycles.
+    const randomSteps: [number, number][] = [[0, 50]];
+    for (let k = 0; k < 12; k++) randomSteps.push([randomSteps.at(-1)![0] + Math.floor(r() * 1200), randomSteps.at(-1)![1] + 1 + Math.floor(r() * 2500)]);
+    for (const steps of [
+      [[0, 100], [2_500, 20_000]],
+      [[0, 1], [4_990, 5_000]],
+      [[0, 3_000], [100, 6_000]],
+      [[0, 0], [0, 20_000]],
+      [[0, 100], [500, 10_100], [2_500, 20_100]],
+      randomSteps,
+    ] as [number, number][][]) {
+      const to = steps.at(-1)![1];
+      const intervalMs = 5000;
+      const s = new RefreshSchedule(intervalMs);
+      const lastMs = new Map<number, number>();
+      const joinedMs = new Map<number, number>();
+      const late: string[] = [];
+      const overBound: string[] = [];
+      let now = 0;
+      while (now < 6 * intervalMs) {
+        const n = steps.findLast(([atMs]) => atMs <= now)![1];
+        for (let i = joinedMs.size; i < n; i++) joinedMs.set(i, now);
+        let thisTick = 0;
+        s.tick(now, n, (i) => {
+          const prev = lastMs.get(i);
+          // Once per interval, to the tick; a book that joined, first within an interval of joining.
+          if (now - (prev ?? joinedMs.get(i)!) > intervalMs + 60) late.push(`book ${i} at ${now}`);
+          lastMs.set(i, now);
+          thisTick++;
+        });
+        // A steady slice (n × 60 ms / interval, rounded up) for the books the cycle began with and one for each lot that
+        // joined since the last cycle began (each lot is spread at that rate at most; a late tick also owes the last
+        // cycle's).
+        const lots = 1 + steps.filter(([atMs], k) => k > 0 && atMs > now - intervalMs - 60 && atMs <= now).length;
+        if (thisTick > lots * (Math.ceil((n * 60) / intervalMs) + 1)) overBound.push(`${thisTick} at ${now} (n ${n}, ${lots} lots)`);
+        now += 40 + Math.floor(r() * 21); // 40–60 ms between ticks
+      }
+      expect(overBound.slice(0, 3), JSON.stringify(steps)).toEqual([]);
+      expect(late.slice(0, 3)).toEqual([]);
+      // Every book refreshed in the last interval.
+      let stale = 0;
+      for (let i = 0; i < to; i++) if (!(now - lastMs.get(i)! <= intervalMs + 60)) stale++;
+      expect(stale).toBe(0);
+    }
+  });
+
+  it("a book registered mid-cycle joins the current cycle at its slot; the others' slots stay", () => {
     const s = new RefreshSchedule(1000);
     const seen: [number, number][] = [];
     for (let t = 0; t < 3000; t += 50) s.tick(t, t < 1200 ? 2 : 3, (i) => seen.push([t, i]));
@@ -151,7 +201,7 @@ describe("RefreshSchedule", () => {
       [0, 0],
       [500, 1],
       [1000, 0],
-      [1350, 1],
+      [1500, 1],
       [1700, 2],
       [2000, 0],
       [2350, 1],
