@@ -542,7 +542,15 @@ export class DeribitAdapter implements VenueAdapter {
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
-      if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) continue;
+      // A book LIVE (or STALE) by the old socket's new run has no resync left to bring one, every frame of it here
+      // ignored: restarted on the replacement as below (before 2026-12-07 it stayed LIVE, frozen until stale).
+      if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) {
+        if (t.book === BookState.LIVE || t.book === BookState.STALE) {
+          this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
+          this.control.restartTopic(t);
+        }
+        continue;
+      }
       this.behindReset[t.index] = -1;
       // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
       // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel

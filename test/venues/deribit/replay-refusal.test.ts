@@ -371,7 +371,7 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     deliver(1, book(501, 102)); // the replacement, still of the run before the reset
     // Before: LIVE at change_id 501, the state before the reset.
     expect(same("the replacement's book of the run before the reset")).toMatchObject({ state: "resyncing" });
-    ack(1); // the replacement's subscribe answered (sent before the reset): the overlap is over, the resync's unsubscribe goes
+    ack(1); // the replacement's subscribe answered (sent before the reset): the resync's unsubscribe goes (the overlap lasts: no housekeeping round)
     // Before: LIVE at change_id 501.
     expect(same("the overlap over")).toMatchObject({ state: "resyncing" });
     expect(sockets()[1]!.sent.at(-1)).toContain("public/unsubscribe");
@@ -384,6 +384,44 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     deliver(1, book(5, 98)); // the fresh subscribe's answer, of the new run
     expect(same("the answer")).toMatchObject({ state: "live", changeId: 5, bids: new Map([[980, 10]]) });
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, duplicates: live.stats().duplicates });
+  });
+
+  // As above, but the old socket's next whole book, of the new run, makes the book LIVE before the replacement's subscribe
+  // is answered: that answer finds no resync left to do (the book LIVE), the overlap ends at the next housekeeping round,
+  // and the replacement carrying on is still behind the reset (marked). Until 2026-12-07 nothing subscribed the book there again: every frame of it was
+  // ignored, its own copy of the reset and the new run's books among them, the book LIVE and frozen at the old socket's
+  // last until stale. Now the channel is restarted on the replacement at the overlap's end, whose answer is of the new run.
+  test("after a venue reset on the old socket, a book LIVE by the old socket's new run is restarted on the replacement carrying on, in replay as live", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", DeribitFakeWs);
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
+    const housekeeping = () => (live as unknown as { lifecycle: { onHousekeeping(): void } }).lifecycle.onHousekeeping();
+    sockets()[0]!.opened();
+    ack(0);
+    deliver(0, book(500, 100));
+    replanned();
+    sockets()[1]!.opened();
+    deliver(1, book(499, 101)); // the replacement, behind
+    deliver(0, book(3, 99)); // a venue reset on the old socket
+    deliver(0, book(4, 98)); // the old socket's new run
+    expect(same("the old socket's book after the reset")).toMatchObject({ state: "live", changeId: 4 });
+    ack(1); // the replacement's subscribe answered
+    const heartbeat = JSON.parse(sockets()[1]!.sent.find((m) => m.includes("public/set_heartbeat"))!) as { id: number };
+    deliver(1, JSON.stringify({ jsonrpc: "2.0", id: heartbeat.id, result: "ok" }));
+    housekeeping(); // every request answered: the old socket is closed, the replacement (still behind) carries on
+    // Before: LIVE at 4, nothing sent, every later book of the replacement ignored.
+    expect(same("the overlap over")).toMatchObject({ state: "resyncing" });
+    expect(sockets()[1]!.sent.at(-1)).toContain("public/unsubscribe");
+    deliver(1, book(501, 102)); // in flight before the unsubscribe's answer: the run before the reset
+    expect(same("the replacement's book of the run before the reset")).toMatchObject({ state: "resyncing" });
+    ack(1);
+    expect(sockets()[1]!.sent.at(-1)).toContain("public/subscribe");
+    ack(1);
+    deliver(1, book(6, 97)); // the fresh subscribe's answer, of the new run
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: 6, bids: new Map([[970, 10]]) });
+    deliver(1, book(7, 96));
+    expect(same("the replacement's next book")).toMatchObject({ state: "live", changeId: 7, bids: new Map([[960, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
   });
 
   // Live's resync marks the channel unsubscribing when it asks (sendRequest), its books ignored from there, though the
