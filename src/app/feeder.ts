@@ -138,6 +138,11 @@ class VenuePipeline implements BookSink {
    * it still throws, does not count it live (summarizeInto). Empty but for a bug.
    */
   private readonly unreadable = new Set<number>();
+  /**
+   * Books whose changed instrument the publisher refused to register (onInstrumentChanged): their handle still holds
+   * the old definition, so the venue's updates (at the new exponents) are dropped. Empty but for a refused definition.
+   */
+  private readonly unregistered = new Set<number>();
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -184,6 +189,7 @@ class VenuePipeline implements BookSink {
   // HOT PATH: one call per venue book message.
   onBookUpdate(index: number, update: BookUpdate): void {
     if (this.stopped) return; // a snapshot would make a HALTED book LIVE again after the stop
+    if (this.unregistered.size !== 0 && this.unregistered.has(index)) return; // new exponents, old definition
     const builder = this.builders[index]!;
     // A snapshot's matching-engine time is the book's last match, minutes old on a quiet book: not an event's way here.
     if (update.tsEventUs > 0 && !update.isSnapshot) {
@@ -277,7 +283,7 @@ class VenuePipeline implements BookSink {
    */
   onBookResumed(index: number): boolean {
     const builder = this.builders[index];
-    if (this.stopped || builder === undefined || !builder.resumeStale()) return false;
+    if (this.stopped || builder === undefined || this.unregistered.has(index) || !builder.resumeStale()) return false;
     try {
       this.publisher.publishSnapshot(this.handles[index]!, builder);
     } catch (err) {
@@ -330,9 +336,12 @@ class VenuePipeline implements BookSink {
     const handle = this.publisher.register(instrument, builder);
     this.builders[index] = builder;
     this.handles[index] = handle;
-    this.publisher.publishStatus(handle, builder);
+    // Out of the list before its status: a status that cannot be encoded is contained (logged, a bare one sent), the
+    // book stays added. Until 2026-12-07 it threw here: the symbol stayed listed unresolved and the adapter's retry
+    // found the builder stored and returned without a word.
     const at = sub === undefined ? -1 : this.unresolved.indexOf(sub);
     if (at >= 0) this.unresolved.splice(at, 1);
+    this.publishStatusContained(index, builder);
     this.log.info("instrument resolved after start; book added", { symbol: instrument.symbol, market: instrument.market, instrumentId: instrument.instrumentId });
   }
 
@@ -368,20 +377,45 @@ class VenuePipeline implements BookSink {
     for (const u of fromAdapter ?? this.unresolved) add(u.market);
   }
 
+  /**
+   * The venue changed a book's tick, lot or exponents: a new builder behind the same handle (the publisher announces
+   * the new definition first), RESYNCING / instrument_changed until the next snapshot. A definition the publisher
+   * refuses (register throws: a name too long for the wire) leaves the handle with the old one: the old book is
+   * marked RESYNCING / instrument_changed, its status sent, the error logged naming the symbol, and the venue's
+   * updates for it dropped (`unregistered`) until a later change registers: applied, they would be published at the
+   * old definition's exponents (until 2026-12-07 the new builder was stored before register and did just that). Cold.
+   */
   onInstrumentChanged(index: number, instrument: Instrument): void {
     const old = this.builders[index];
     if (old === undefined || this.stopped) return;
+    const wasLive = old.state === BookState.LIVE;
     const builder = new BookBuilder(instrument, { changes: this.changes });
+    let handle: number;
+    try {
+      handle = this.publisher.register(instrument, builder);
+    } catch (err) {
+      this.applyErrors++;
+      this.unregistered.add(index);
+      if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED) && wasLive) this.invalidations[index]!++;
+      this.publishStatusContained(index, old);
+      this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
+        symbol: instrument.symbol,
+        market: instrument.market,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    this.unregistered.delete(index);
     // Keep the per-instrument sequence going: the new exponents are announced by a fresh definition and the book
     // stays invalid until the snapshot that follows. The new book is empty and no event says so, so one instrSeq is
     // skipped for it: with unchanged exponents (a tick of 0.5 becoming 0.1) nothing else empties a subscriber's copy,
     // which stayed `valid` with the old levels (test/app/instrument-changed-valid.test.ts).
     builder.instrSeq = old.instrSeq + 1;
     builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
-    if (old.state === BookState.LIVE) this.invalidations[index]!++;
+    if (wasLive) this.invalidations[index]!++;
     this.builders[index] = builder;
-    this.handles[index] = this.publisher.register(instrument, builder);
-    this.publisher.publishStatus(this.handles[index]!, builder);
+    this.handles[index] = handle;
+    this.publisher.publishStatus(handle, builder);
     this.log.warn("instrument changed; book rebuilt from the next snapshot", {
       symbol: instrument.symbol,
       market: instrument.market,

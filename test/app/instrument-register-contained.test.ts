@@ -1,0 +1,110 @@
+/**
+ * A book's instrument that the publisher refuses to register (src/app/feeder.ts VenuePipeline): (1) a changed
+ * instrument whose new definition is refused leaves the book RESYNCING / instrument_changed with the error logged
+ * naming the symbol, and the venue's updates (at the new exponents) are not applied nor published through the handle
+ * that still holds the old definition, until a later change registers; before, the new builder was stored first and
+ * the exception went into the adapter. (2) a late symbol whose first status cannot be encoded is still added and
+ * leaves the unresolved list (the status contained); before, the exception left it listed unresolved for good.
+ * Real Feeder, scripted venue, publisher methods made to throw.
+ */
+import { afterEach, expect, test } from "vitest";
+import { Feeder } from "../../src/app/feeder.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
+import type { BookView } from "../../src/core/book-view.ts";
+import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const instrument: Instrument = { instrumentId: instrumentIdOf("bybit", "spot", "BTCUSDT"), venue: "bybit", market: "spot", symbol: "BTCUSDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" };
+
+async function start(venue: ScriptedVenue, log: Logger = silentLogger): Promise<Feeder> {
+  const { group, port } = uniqueDestination(81);
+  const { spec, config } = scriptedFeederConfig({ venue, venueName: "bybit", market: "spot", depth: 25, symbols: [instrument.symbol], group, port });
+  const feeder = new Feeder({ config, log, venues: { bybit: spec } });
+  cleanups.push(() => feeder.stop());
+  await feeder.start();
+  return feeder;
+}
+
+test("a changed instrument whose definition is refused stays RESYNCING, its updates never published at the old exponents", { timeout: 20_000 }, async () => {
+  const errors: { msg: string; fields?: Record<string, unknown> }[] = [];
+  const log: Logger = { ...silentLogger, error: (msg, fields) => void errors.push({ msg, fields }), child: () => log };
+  const venue = new ScriptedVenue(instrument);
+  const feeder = await start(venue, log);
+  const sink = venue.sink!;
+  const u = new BookUpdate();
+  update(u, true, 1, [[1000, 5]], [[1001, 3]]);
+  sink.onBookUpdate(0, u);
+  expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
+
+  const publisher = feeder.publisher;
+  const register = publisher.register.bind(publisher);
+  publisher.register = () => {
+    throw new RangeError("definition refused (test)");
+  };
+  let booksPublished = 0;
+  const publishSnapshot = publisher.publishSnapshot.bind(publisher);
+  const publishDelta = publisher.publishDelta.bind(publisher);
+  publisher.publishSnapshot = (h, v) => (booksPublished++, publishSnapshot(h, v));
+  publisher.publishDelta = (h, v, c) => (booksPublished++, publishDelta(h, v, c));
+  const statuses: BookView[] = [];
+  const publishStatus = publisher.publishStatus.bind(publisher);
+  publisher.publishStatus = (h, v) => (statuses.push(v), publishStatus(h, v));
+
+  const changed: Instrument = { ...instrument, priceExp: 2, tickSize: "0.01" };
+  sink.onInstrumentChanged!(0, changed);
+  const book = feeder.books()[0]!;
+  expect(book.state).toBe(BookState.RESYNCING);
+  expect(book.reason).toBe(StatusReason.INSTRUMENT_CHANGED);
+  expect(statuses.map((s) => s.state)).toEqual([BookState.RESYNCING]); // subscribers told, through the old handle
+  expect(errors.some((e) => e.fields?.symbol === "BTCUSDT" && String(e.fields?.error).includes("definition refused"))).toBe(true);
+  expect(feeder.stats().applyErrors).toBe(1);
+
+  // The venue's snapshot at the new exponents: not applied, nothing published, never LIVE.
+  update(u, true, 2, [[10000, 5]], [[10010, 3]]);
+  sink.onBookUpdate(0, u);
+  update(u, false, 3, [[10000, 6]], []);
+  sink.onBookUpdate(0, u);
+  expect(booksPublished).toBe(0);
+  expect(feeder.books()[0]!.state).toBe(BookState.RESYNCING);
+  expect(feeder.readinessSummary().live).toBe(0);
+
+  // A later change that registers: the book comes back from the next snapshot.
+  publisher.register = register;
+  sink.onInstrumentChanged!(0, changed);
+  update(u, true, 4, [[10000, 5]], [[10010, 3]]);
+  sink.onBookUpdate(0, u);
+  expect(booksPublished).toBe(1);
+  expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
+  expect(feeder.books()[0]!.instrument.priceExp).toBe(2);
+});
+
+test("a late symbol whose first status cannot be encoded is added and leaves the unresolved list", { timeout: 20_000 }, async () => {
+  const venue = new ScriptedVenue(instrument);
+  venue.loadInstruments = () => Promise.resolve([undefined]);
+  const feeder = await start(venue);
+  expect(feeder.readinessInput().unresolved.map((u) => u.symbol)).toEqual(["BTCUSDT"]);
+
+  const publisher = feeder.publisher;
+  const publishStatus = publisher.publishStatus.bind(publisher);
+  publisher.publishStatus = () => {
+    throw new RangeError("status refused (test)");
+  };
+  venue.sink!.onInstrumentResolved!(0, instrument);
+  publisher.publishStatus = publishStatus;
+
+  expect(feeder.readinessInput().unresolved).toEqual([]);
+  expect(feeder.books().map((b) => b.instrument.symbol)).toEqual(["BTCUSDT"]);
+  expect(feeder.stats().applyErrors).toBe(1); // the status contained, counted
+  const u = new BookUpdate();
+  update(u, true, 1, [[1000, 5]], [[1001, 3]]);
+  venue.sink!.onBookUpdate(0, u);
+  expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
+});
