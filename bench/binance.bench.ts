@@ -2,8 +2,9 @@
  * Binance frame → book → encoded datagram, no I/O (`bun bench/binance.bench.ts`).
  *
  * Ours, per frame: BinanceScanner.scan (diff) or scanSnapshot (REST depth body) → BookBuilder.applyDelta /
- * applySnapshot → packBookDelta / packBookSnapshot into a ChannelPacker → stampSendTime → clear: what the feeder does
- * for a frame except the sendMany syscall (the chain check is a compare on the scanner's ids). A diff is read in one
+ * applySnapshot → packBookDelta / packBookSnapshot into a ChannelPacker → stampSendTime → clear: the core of what the
+ * feeder does for a frame (the chain check here is a compare on the scanner's ids); the rest of what it runs per frame
+ * (the adapter, the VenuePipeline, the publisher's flush) is timed below as the adapter path. A diff is read in one
  * WebAssembly call into an update whose sides are the module's arrays, as a connection's are.
  * Peers, per frame, as their Binance handlers do it: JSON.parse(frame) → levels → apply.
  * - ccxt (pro/binance.js handleOrderBookMessage / handleDeltas): parseFloat per field → OrderBookSide.storeArray;

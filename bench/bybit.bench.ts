@@ -3,8 +3,11 @@
  *
  * Ours, per frame: BybitScanner.scan(frame) (sides of frames of 512+ chars read by the WebAssembly side reader, §1.1
  * of docs/performance.md) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
- * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime → clear: everything the feeder
- * does for a frame except the sendMany syscall.
+ * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime (seal: send time + CRC) → clear: the core of what the feeder does for a
+ * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
+ * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
+ * §10), so a ratio against the peers here is for that core, not for the whole feeder.
  * Peers, per frame, as their Bybit handlers do it: JSON.parse(frame) → levels converted to the shape the book
  * takes → apply.
  * - ccxt (pro/bybit.js handleOrderBook): snapshot = parseOrderBook (parseFloat per field, sortBy) → OrderBook.reset;
@@ -150,7 +153,8 @@ class OursPath {
     for (let i = 0; i < this.packer.count; i++) this.bytesOut += this.packer.lengths[i]!;
     this.packer.clear();
   }
-  // Frame → datagram(s), as VenuePipeline.onBookUpdate + FeedPublisher.flush do, minus sendMany.
+  // Frame → datagram(s): the builder and packer calls VenuePipeline.onBookUpdate + FeedPublisher.flush make (not the
+  // adapter's sequence rules, the pipeline's clocks and histograms, nor sendMany: the header).
   onFrame(frame: string): void {
     const update = this.update;
     if (this.scanner.scan(frame, this.table, update) < 0) throw new Error(`scan failed at ${this.scanner.errorPos}`);

@@ -3,7 +3,11 @@
  * (test/fixtures/cryptofeed/DERIBIT.ws.1.0: 10 options, 10 snapshots + 36 changes, 1–22 levels per frame).
  *
  * Ours, per frame: DeribitScanner.scan → the change_id check → BookBuilder.applySnapshot / applyDelta →
- * packBookSnapshot / packBookDelta into a ChannelPacker → stampSendTime → clear (the feeder's work minus sendMany).
+ * packBookSnapshot / packBookDelta into a ChannelPacker → stampSendTime → clear: the core of what the feeder does for a
+ * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
+ * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
+ * §10), so a ratio against the peers here is for that core, not for the whole feeder.
  * Peers, per frame, as their Deribit handlers do it:
  * - ccxt (pro/deribit.js handleOrderBook): JSON.parse → CountedOrderBook per instrument, handleDelta per level
  *   (storeArray([price, amount, 1 | 0])); it never clears on a snapshot.

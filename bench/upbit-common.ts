@@ -4,7 +4,11 @@
  *
  * Ours, per frame: the frame's bytes (as a binary WebSocket frame delivers them) → UpbitScanner.scan →
  * BookBuilder.applyReplace (the whole top N replaces the book; the difference is the change set) → packBookDelta →
- * stampSendTime → clear: everything the feeder does for a frame except the sendMany syscall.
+ * stampSendTime → clear: the core of what the feeder does for a
+ * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
+ * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
+ * §10), so a ratio against the peers here is for that core, not for the whole feeder.
  * Peers, per frame, as their Upbit handlers do it on a binary frame: TextDecoder.decode → JSON.parse →
  * - ccxt (pro/upbit.js handleOrderBook): per unit safeFloat of ask/bid price and size → a fresh snapshot →
  *   OrderBook.reset (every message is a snapshot);
