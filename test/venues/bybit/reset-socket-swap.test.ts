@@ -364,6 +364,19 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
   }
 });
 
+/** liveAndReplayedBybit on FakeWs sockets; `same(what)` checks replay's book equals live's after the records so far, and returns it. */
+async function fakeSocketRig(depth: number) {
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", FakeWs);
+  const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
+  const same = (what: string) => {
+    const b = rig.books();
+    expect(b.replay, what).toEqual(b.live);
+    return b.live;
+  };
+  return { ...rig, same };
+}
+
 describe("bybit: live's go-back redoes a resync on the old socket; replay of its capture decides every frame as live", () => {
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -376,15 +389,8 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   // state before the reset where live's was RESYNCING, then a venue reset more than live counted at the answer.
   for (const depth of [1, 50]) {
     test(`depth ${depth}: the old socket's frame of the sequence before the reset, in flight at the go-back's unsubscribe, is ignored in replay as live`, async () => {
-      FakeWs.made = [];
-      vi.stubGlobal("WebSocket", FakeWs);
-      const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
-      const { live, replay, frame, deliver, ack, books } = rig;
-      const same = (what: string) => {
-        const b = books();
-        expect(b.replay, what).toEqual(b.live);
-        return b.live;
-      };
+      const rig = await fakeSocketRig(depth);
+      const { live, replay, frame, deliver, ack, same } = rig;
       FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
       ack(0);
       deliver(0, frame("snapshot", 500, "100.5"));
@@ -463,15 +469,8 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   test("depth 1: the minute's ws:state while a resync's unsubscribe is out holds the book still: its in-flight snapshot is ignored in replay as live", async () => {
     // Live writes ws:state every minute with one socket, whatever its requests. Until 2026-12-07 it ended replay's hold
     // (for a subscribe record lost with a block): the snapshot in flight before the ack made the book LIVE in replay alone.
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", FakeWs);
-    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
-    const { live, replay, frame, deliver, ack, books } = rig;
-    const same = (what: string) => {
-      const b = books();
-      expect(b.replay, what).toEqual(b.live);
-      return b.live;
-    };
+    const rig = await fakeSocketRig(1);
+    const { live, replay, frame, deliver, ack, same } = rig;
     FakeWs.made[0]!.onopen!();
     ack(0);
     deliver(0, frame("snapshot", 500, "100.5"));
@@ -495,15 +494,8 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   // it and carries on once the old socket is closed; a resync there unsubscribes it, and its frames in flight, of the
   // sequence before the reset, are ignored live (unsubscribing). Before, replay took the first: LIVE at that state.
   test("level 1: the replacement behind the old socket's reset carries on; a resync's in-flight snapshot before the reset is ignored in replay as live", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", FakeWs);
-    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
-    const { live, replay, frame, deliver, ack, books } = rig;
-    const same = (what: string) => {
-      const b = books();
-      expect(b.replay, what).toEqual(b.live);
-      return b.live;
-    };
+    const rig = await fakeSocketRig(1);
+    const { live, replay, frame, deliver, ack, same } = rig;
     FakeWs.made[0]!.onopen!();
     ack(0);
     deliver(0, frame("snapshot", 500, "100.5"));
