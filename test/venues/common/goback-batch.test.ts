@@ -15,6 +15,7 @@ import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
+import { rng } from "../../support/mulberry32.ts";
 
 interface Request {
   id: string;
@@ -66,17 +67,6 @@ function setup(n: number, perRequest: number) {
     random: () => 0.5,
   });
   return { conn, topics, control, lifecycle };
-}
-
-/** A tiny seeded generator (mulberry32): a failing seed replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const requestsOf = (ws: FakeWs, from = 0): Request[] => ws.sent.slice(from).filter((x) => x.startsWith("{")).map((x) => JSON.parse(x) as Request);
