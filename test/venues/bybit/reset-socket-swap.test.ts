@@ -374,7 +374,14 @@ async function fakeSocketRig(depth: number) {
     expect(b.replay, what).toEqual(b.live);
     return b.live;
   };
-  return { ...rig, same };
+  /** The first socket opened and acked: its snapshot at u 500 makes both books LIVE. */
+  const liveAt500 = () => {
+    FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
+    rig.ack(0);
+    rig.deliver(0, rig.frame("snapshot", 500, "100.5"));
+    expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+  };
+  return { ...rig, same, liveAt500 };
 }
 
 describe("bybit: live's go-back redoes a resync on the old socket; replay of its capture decides every frame as live", () => {
@@ -391,10 +398,7 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
     test(`depth ${depth}: the old socket's frame of the sequence before the reset, in flight at the go-back's unsubscribe, is ignored in replay as live`, async () => {
       const rig = await fakeSocketRig(depth);
       const { live, replay, frame, deliver, ack, same } = rig;
-      FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
-      ack(0);
-      deliver(0, frame("snapshot", 500, "100.5"));
-      expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+      rig.liveAt500();
       rig.replanned(); // a planned reconnect: the replacement opens, the swap subscribes the book on it
       FakeWs.made[1]!.onopen!();
       deliver(1, frame("snapshot", 502, "100.7")); // the replacement, ahead (its ack not in yet: the overlap lasts)
@@ -471,9 +475,7 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
     // (for a subscribe record lost with a block): the snapshot in flight before the ack made the book LIVE in replay alone.
     const rig = await fakeSocketRig(1);
     const { live, replay, frame, deliver, ack, same } = rig;
-    FakeWs.made[0]!.onopen!();
-    ack(0);
-    deliver(0, frame("snapshot", 500, "100.5"));
+    rig.liveAt500();
     deliver(0, frame("snapshot", 501, "9x.5")); // unreadable price: the book resyncs (unsubscribe out)
     expect(FakeWs.made[0]!.sent.at(-1)).toContain('"unsubscribe"');
     rig.conn.socketsDeclaredMs = -Infinity; // the minute is up: the next housekeeping round says ws:state
@@ -496,9 +498,7 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   test("level 1: the replacement behind the old socket's reset carries on; a resync's in-flight snapshot before the reset is ignored in replay as live", async () => {
     const rig = await fakeSocketRig(1);
     const { live, replay, frame, deliver, ack, same } = rig;
-    FakeWs.made[0]!.onopen!();
-    ack(0);
-    deliver(0, frame("snapshot", 500, "100.5"));
+    rig.liveAt500();
     rig.replanned();
     FakeWs.made[1]!.onopen!();
     deliver(1, frame("snapshot", 501, "100.6")); // the replacement's subscribe snapshot: its stream has begun
