@@ -24,6 +24,17 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+/** A replaying adapter of `cfg`, stopped after the test; event(url) feeds conn0.inverse a socket event it must take. */
+async function replaying(cfg: VenueConfig, subs: Subscription[]) {
+  const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+  cleanups.push(() => adapter.stop());
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.startReplay(sink);
+  const requests = (adapter as unknown as { requests: { pending: number } }).requests;
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+  return { adapter, sink, requests, event };
+}
+
 type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, () => {
@@ -75,12 +86,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
   test("a recorded request its socket's close left unanswered is forgotten there (as live's onSocketClosed), not kept for the replay's length", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "10" }]]) };
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, requests, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", ["book.BTC-PERPETUAL.100ms"]])}`);
@@ -103,11 +109,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
 
   test("a recorded open forgets the requests the connection's previous socket left unanswered (its close not in the capture), as that close would have", async () => {
     const { subs, cfg, channel } = twoBooks();
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    adapter.startReplay(new BookMaps(await adapter.loadInstruments()));
-    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, requests, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
@@ -125,11 +127,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
    */
   test.each([true, false])("an answer of the new socket with the old socket's id: matched to the new request (recorded: %s), never the old one", async (recorded) => {
     const { subs, cfg, channel } = twoBooks();
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
@@ -151,11 +149,7 @@ describe("deribit replay: a resync's recorded unsubscribe", () => {
     const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
     const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, event } = await replaying(cfg, subs);
     const book = (id: number, bid: number | string) =>
       `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
     const feed = (f: string) => expect(adapter.ingestFrame("inverse", "conn0.inverse", f, 1)).toBe(true);
