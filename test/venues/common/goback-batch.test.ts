@@ -16,6 +16,7 @@ import { SubscriptionControl } from "../../../src/venues/common/subscription-con
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
 import { rng } from "../../support/mulberry32.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
 
 interface Request {
   id: string;
@@ -55,17 +56,7 @@ function setup(n: number, perRequest: number) {
     10,
   );
   const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 1_000, pongTimeoutMs: 2_000, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: 7_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: 7_000 }));
   return { conn, topics, control, lifecycle };
 }
 

@@ -17,6 +17,7 @@ import { SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
 import { rng } from "../../support/mulberry32.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
 
 /** Acks are `{"ack":"<reqId>"}`, answering a whole request. */
 const PROTOCOL: RequestProtocol = {
@@ -57,15 +58,7 @@ function setup(replay = false) {
     invalidated.push({ topic: t.topic, state, reason });
   };
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: DEAD_CONNECTION_MS,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
+    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, deadConnectionMs: DEAD_CONNECTION_MS }),
     onRawRest: replay ? undefined : (_market, _conn, url, body) => void events.push({ url, body }),
   });
   // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
