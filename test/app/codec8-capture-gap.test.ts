@@ -65,13 +65,19 @@ test("export --books --every-ms: after the damage no row says live with levels t
   expect(after[0]).toMatchObject({ reason: "sequence_gap", tsUs: lastLive + 1000 });
 });
 
-test("replay: the books leave LIVE right after the damaged file's last record, before the next file's first; not after the last file", async () => {
+/** A stand-in Feeder that records replay's calls: `frame@ts`, `url@ts` for a REST or socket record, `gap`. */
+function callRecorder(): { calls: string[]; feeder: Feeder } {
   const calls: string[] = [];
   const feeder = {
     ingest: (_v: string, _m: string, _c: string, _f: string, ts: number) => (calls.push(`frame@${ts}`), true),
     ingestRest: (_v: string, _m: string, _c: string, url: string, _b: string, ts: number) => (calls.push(`${url}@${ts}`), true),
     captureGap: () => void calls.push("gap"),
   } as unknown as Feeder;
+  return { calls, feeder };
+}
+
+test("replay: the books leave LIVE right after the damaged file's last record, before the next file's first; not after the last file", async () => {
+  const { calls, feeder } = callRecorder();
   const result = await replayCaptures(feeder, [damaged, second, damaged], { pace: "fast" });
   expect(result.truncated.map((t) => t.file)).toEqual([damaged, damaged]);
   const gaps = calls.flatMap((c, i) => (c === "gap" ? [i] : []));
@@ -110,12 +116,7 @@ test("replay through the Feeder: the book is RESYNCING / sequence_gap when the n
 const again = capture("c", 0, 25, true);
 
 test("out of order: replay takes the gap right before the earlier file's first record, once", async () => {
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, _f: string, ts: number) => (calls.push(`frame@${ts}`), true),
-    ingestRest: (_v: string, _m: string, _c: string, url: string, _b: string, ts: number) => (calls.push(`${url}@${ts}`), true),
-    captureGap: () => void calls.push("gap"),
-  } as unknown as Feeder;
+  const { calls, feeder } = callRecorder();
   const result = await replayCaptures(feeder, [first, again], { pace: "fast" });
   expect(result.outOfOrder).toEqual([{ file: again, startsUs: XRP_T0_US - 500, previousEndsUs: XRP_T0_US + 24_000 }]);
   expect(calls.filter((c) => c === "gap")).toHaveLength(1);

@@ -20,7 +20,7 @@ import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
-import { guardDatagram as datagram, guardSender } from "./support/guard-datagram.ts";
+import { guardDatagram as datagram, guardSender, loopbackSender } from "./support/guard-datagram.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
 const PORT = 48_000 + (process.pid % 2000);
@@ -32,17 +32,43 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+/** A publish config of one destination, GROUP:`port` channel 4, heartbeats every HEARTBEAT_MS. */
+function guardConfig(port: number, more: { startup_listen_ms?: number; auth_key_file?: string } = {}) {
+  return validateConfig({
+    publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, ...more, destinations: [{ group: GROUP, port, interface: "127.0.0.1", channel: 4 }] },
+  }, { requireVenue: false });
+}
+
+/** A guard on `config` and the clock `nowMs`, our own session 1 of source 0, stopped after the test; `listen`: its start check done. */
+async function ownGuard(config: ReturnType<typeof guardConfig>, log: ReturnType<typeof captureLog>["log"], nowMs: () => number, listen = true): Promise<PublishGuard> {
+  const guard = new PublishGuard(config, log, nowMs);
+  guard.addOwnSession(0, 1);
+  if (listen) await guard.listenBeforePublishing();
+  cleanups.push(() => guard.stop());
+  return guard;
+}
+
+/** A temporary publish.auth_key_file holding `key` (hex). */
+function keyFileOf(key: Uint8Array): string {
+  const keyFile = join(makeTempDir("guard-key-"), "feed.key");
+  writeFileSync(keyFile, Buffer.from(key).toString("hex"));
+  return keyFile;
+}
+
+/** A real wire v3 snapshot datagram of session `sessionId` (channel 4, source 0), signed if `auth` is given. */
+function snapshotDatagram(sessionId: number, auth?: DatagramAuth): Uint8Array {
+  const p = packer({ channelId: 4, sourceId: 0, sessionId, auth });
+  const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+  b.load([[943503, 1500]], [[943504, 250]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  return take(p)[0]!;
+}
+
 describe("publish guard reporting", () => {
   test("confirmation, end of session, quiet, late own sessions and the rate-limited error log", async () => {
     let nowMs = 1_000_000;
     const { log, lines } = captureLog();
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
-    cleanups.push(() => guard.stop());
+    const guard = await ownGuard(guardConfig(PORT), log, () => nowMs);
     const { tx, send } = await guardSender(guard, GROUP, PORT, cleanups);
 
     // Our own session is never a conflict; a stranger that sends and ends at once is still reported, once.
@@ -94,13 +120,7 @@ describe("publish guard reporting", () => {
     // "no other publisher" warning per heartbeat, an error line every LOG_EVERY_MS, for as long as it ran.
     let nowMs = 3_000_000;
     const { log, lines } = captureLog();
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT + 2, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
-    cleanups.push(() => guard.stop());
+    const guard = await ownGuard(guardConfig(PORT + 2), log, () => nowMs);
     const { send } = await guardSender(guard, GROUP, PORT + 2, cleanups);
     await send(datagram(5));
     nowMs += CONFIRM_MS;
@@ -127,18 +147,9 @@ describe("publish guard reporting", () => {
   test("a stall of this thread is no quiet: a request right after it does not end a live conflict; real quiet still does", async () => {
     let nowMs = 2_000_000;
     const { log, lines } = captureLog();
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT + 1, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
+    const guard = await ownGuard(guardConfig(PORT + 1), log, () => nowMs);
     guard.startWatching();
-    cleanups.push(() => guard.stop());
-    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    tx.setMulticastInterface("127.0.0.1");
-    tx.setMulticastTTL(1);
-    cleanups.push(() => tx.close());
+    const tx = await loopbackSender(cleanups);
     let sent = 0;
     const conflict = `another publisher is sending on group ${GROUP}:${PORT + 1} channel 4 as source 0 (session 9 from 127.0.0.1:${tx.port})`;
     tx.send(datagram(9), PORT + 1, GROUP);
@@ -174,30 +185,15 @@ describe("publish guard reporting", () => {
     // subscriber drops, turned /readyz to 503 (or, in the start window, refused the start).
     let nowMs = 4_000_000;
     const key = Uint8Array.from({ length: 32 }, (_, i) => 7 * i);
-    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
-    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 3, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
-    cleanups.push(() => guard.stop());
+    const guard = await ownGuard(guardConfig(PORT + 3, { auth_key_file: keyFileOf(key) }), captureLog().log, () => nowMs);
     const { tx, send } = await guardSender(guard, GROUP, PORT + 3, cleanups);
-    const real = (sessionId: number, auth?: DatagramAuth) => {
-      const p = packer({ channelId: 4, sourceId: 0, sessionId, auth });
-      const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
-      b.load([[943503, 1500]], [[943504, 250]], 1, T0);
-      packBookSnapshot(p, b, 0, false);
-      return take(p)[0]!;
-    };
     await send(datagram(2)); // wire v1: cannot be signed
-    await send(real(3)); // v3, its CRC right, unsigned
-    await send(real(4, new DatagramAuth(Uint8Array.from(key, (b) => b ^ 1)))); // signed with another key
+    await send(snapshotDatagram(3)); // v3, its CRC right, unsigned
+    await send(snapshotDatagram(4, new DatagramAuth(Uint8Array.from(key, (b) => b ^ 1)))); // signed with another key
     nowMs += CONFIRM_MS;
     expect(guard.conflicts()).toEqual([]);
     expect(guard.metricsText()).toContain(`feeder_publish_watch_dropped_total{reason="forged"} 3`);
-    await send(real(5, new DatagramAuth(key))); // signed with ours: another publisher of our feed
+    await send(snapshotDatagram(5, new DatagramAuth(key))); // signed with ours: another publisher of our feed
     nowMs += CONFIRM_MS;
     expect(guard.conflicts()).toEqual([`another publisher is sending on group ${GROUP}:${PORT + 3} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`]);
   });
@@ -211,33 +207,9 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     // datagram is now checked beyond the budget (TRACKED_CHECK_EVERY_MS); s-rd2c kept it as an unverified claim.
     let nowMs = 5_000_000;
     const key = Uint8Array.from({ length: 32 }, (_, i) => 5 * i + 1);
-    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
-    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 5, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
-    cleanups.push(() => guard.stop());
-    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    tx.setMulticastInterface("127.0.0.1");
-    tx.setMulticastTTL(1);
-    cleanups.push(() => tx.close());
-    let sent = 0;
-    const send = async (d: Uint8Array, times = 1) => {
-      for (let i = 0; i < times; i += 100) {
-        const n = Math.min(100, times - i); // within the watcher's receive buffer
-        for (let j = 0; j < n; j++) tx.send(d, PORT + 5, GROUP);
-        sent += n;
-        await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
-      }
-    };
-    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
-    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
-    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
-    packBookSnapshot(p, b, 0, false);
-    const real = take(p)[0]!; // signed with our key: another publisher of our feed
+    const guard = await ownGuard(guardConfig(PORT + 5, { auth_key_file: keyFileOf(key) }), captureLog().log, () => nowMs);
+    const { tx, send } = await guardSender(guard, GROUP, PORT + 5, cleanups);
+    const real = snapshotDatagram(5, new DatagramAuth(key)); // signed with our key: another publisher of our feed
     const forged = datagram(9); // wire v1, unsigned: forged, whatever its session
     const conflict = `another publisher is sending on group ${GROUP}:${PORT + 5} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`;
     await send(real);
@@ -264,24 +236,10 @@ describe("publish guard under a flood over the watcher's checks per second (s-rd
     // went ahead beside it. Nothing is published before the start, so the window checks all it hears.
     const nowMs = 6_000_000; // still: the budget gets no refill
     const key = Uint8Array.from({ length: 32 }, (_, i) => 3 * i + 2);
-    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
-    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 800, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 6, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    cleanups.push(() => guard.stop());
-    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    tx.setMulticastInterface("127.0.0.1");
-    tx.setMulticastTTL(1);
-    cleanups.push(() => tx.close());
+    const guard = await ownGuard(guardConfig(PORT + 6, { startup_listen_ms: 800, auth_key_file: keyFileOf(key) }), captureLog().log, () => nowMs, false);
+    const tx = await loopbackSender(cleanups);
     const forged = datagram(9); // wire v1, unsigned: forged
-    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
-    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
-    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
-    packBookSnapshot(p, b, 0, false);
-    const real = take(p)[0]!; // signed with our key
+    const real = snapshotDatagram(5, new DatagramAuth(key)); // signed with our key
     const outcome = guard.listenBeforePublishing().then(() => "started", (err: Error) => err.message);
     await waitFor(() => guard.watcherDatagrams() > 0, "the watcher joined", 10_000, () => tx.send(forged, PORT + 6, GROUP));
     for (let i = 0; i < 4; i++) {
@@ -303,33 +261,9 @@ describe("second read of s-rd2c (s-rd4b): unsigned datagrams under a flood keep 
     // long as it went on. Only a datagram signed with the key may count as another publisher.
     let nowMs = 7_000_000;
     const key = Uint8Array.from({ length: 32 }, (_, i) => 11 * i + 3);
-    const keyFile = join(makeTempDir("guard-key-"), "feed.key");
-    writeFileSync(keyFile, Buffer.from(key).toString("hex"));
-    const config = validateConfig({
-      publish: { heartbeat_interval_ms: HEARTBEAT_MS, startup_listen_ms: 0, auth_key_file: keyFile, destinations: [{ group: GROUP, port: PORT + 7, interface: "127.0.0.1", channel: 4 }] },
-    }, { requireVenue: false });
-    const guard = new PublishGuard(config, captureLog().log, () => nowMs);
-    guard.addOwnSession(0, 1);
-    await guard.listenBeforePublishing();
-    cleanups.push(() => guard.stop());
-    const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
-    tx.setMulticastInterface("127.0.0.1");
-    tx.setMulticastTTL(1);
-    cleanups.push(() => tx.close());
-    let sent = 0;
-    const send = async (d: Uint8Array, times = 1) => {
-      for (let i = 0; i < times; i += 100) {
-        const n = Math.min(100, times - i); // within the watcher's receive buffer
-        for (let j = 0; j < n; j++) tx.send(d, PORT + 7, GROUP);
-        sent += n;
-        await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
-      }
-    };
-    const p = packer({ channelId: 4, sourceId: 0, sessionId: 5, auth: new DatagramAuth(key) });
-    const b = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
-    b.load([[943503, 1500]], [[943504, 250]], 1, T0);
-    packBookSnapshot(p, b, 0, false);
-    const real = take(p)[0]!; // signed with our key: another publisher of our feed
+    const guard = await ownGuard(guardConfig(PORT + 7, { auth_key_file: keyFileOf(key) }), captureLog().log, () => nowMs);
+    const { tx, send } = await guardSender(guard, GROUP, PORT + 7, cleanups);
+    const real = snapshotDatagram(5, new DatagramAuth(key)); // signed with our key: another publisher of our feed
     const conflict = `another publisher is sending on group ${GROUP}:${PORT + 7} channel 4 as source 0 (session 5 from 127.0.0.1:${tx.port})`;
     await send(real);
     nowMs += CONFIRM_MS;

@@ -73,6 +73,18 @@ const upbitSection = (codes: string[]) => ({
   overrides: Object.fromEntries(codes.map((c) => [`spot:${c}`, { tick_size: "1000", lot_size: "0.00000001" }])),
 });
 
+/** A Bybit spot snapshot of `sym` (u 1) with its best bid at `bid`. */
+const bybitSnap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
+const BYBIT_OVERRIDES = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
+/** Bybit spot BTCUSDT and ETHUSDT, stale after 5 s. */
+const BYBIT_SECTION = { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides: BYBIT_OVERRIDES };
+/** Both books at t0, then nothing for 8 s of the capture, then BTCUSDT's snapshot (live's resubscribe answer). */
+const QUIET_STRETCH = [
+  { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+  { atUs: T0_US + 1, frame: bybitSnap("ETHUSDT", "300") },
+  { atUs: T0_US + 8e6, frame: bybitSnap("BTCUSDT", "101") },
+];
+
 describe("replay: a book's stale time on the capture's receive times", () => {
   test("upbit: a book stamped ahead goes STALE at its stale time, forgets that stamp and takes the next book, as live", async () => {
     // KRW-BTC: a book at t0, one stamped a day ahead at t0 + 1 s, then the venue's books (older than it) every second.
@@ -123,8 +135,7 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     // BTCUSDT a delta every 0.25 s; ETHUSDT silent until its snapshot (live's resubscribe answer) at t0 + 6 s.
     for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: delta("BTCUSDT", 1 + q, "100") });
     records.push({ atUs: T0_US + 6e6 + 10, frame: snap("ETHUSDT", 50, "301") });
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 95);
+    const after = await replay("bybit", BYBIT_SECTION, records, 95);
     const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1];
     expect(eth(T0_US + 5e6)).toBe("live:3000"); // silent 5 s less 1 µs: not more than its stale time
     expect(eth(T0_US + 5.25e6)).toBe("stale:3000");
@@ -136,10 +147,9 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     // Live judged a silence at its next round (every 250 ms here), so a delta 0.2 s past the stale time may have found
     // the book still LIVE: with its u the next one, nothing was missed and the kept levels are the venue's. Before,
     // replay left it STALE until the capture's next snapshot (for a quiet Bybit book, possibly a long time).
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
     const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"];
-    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: snap(sym, String(100 * (i + 1))) })); // one stale round
+    const records = syms.map((sym, i) => ({ atUs: T0_US, frame: bybitSnap(sym, String(100 * (i + 1))) })); // one stale round
     for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000, frame: delta("BTCUSDT", 1 + q, "100") });
     records.push({ atUs: T0_US + 5.2e6 + 1, frame: delta("ETHUSDT", 2, "201") }); // u continues, 0.2 s past: LIVE again
     records.push({ atUs: T0_US + 5.2e6 + 2, frame: delta("SOLUSDT", 3, "301") }); // u skips one: stays STALE
@@ -162,13 +172,12 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     // past 5.1 s), so ETH's continuing delta at 5.4 s came after live had made it STALE and resynced it (ignored there,
     // the resubscribe's snapshot awaited). Before, the window counted from replay's late verdict: LIVE again at 5.4 s.
     // SOLUSDT, the same at 5.3 s (within a round of its stale time): LIVE again, as before.
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
     const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
     const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US + 0.1e6, frame: snap("ETHUSDT", "200") },
-      { atUs: T0_US + 0.1e6, frame: snap("SOLUSDT", "300") },
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 0.1e6, frame: bybitSnap("ETHUSDT", "200") },
+      { atUs: T0_US + 0.1e6, frame: bybitSnap("SOLUSDT", "300") },
       { atUs: T0_US + 5.3e6, frame: delta("SOLUSDT", 2, "301") },
       { atUs: T0_US + 5.4e6, frame: delta("ETHUSDT", 2, "201") },
     ];
@@ -194,8 +203,7 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     ];
     for (let q = 1; q <= 22; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
     records.sort((a, b) => a.atUs - b.atUs);
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 119);
+    const after = await replay("bybit", BYBIT_SECTION, records, 119);
     const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
     expect(eth(T0_US + 5.05e6)).toBe("stale:2000");
     expect(eth(T0_US + 5.15e6)).toBe("stale:2000");
@@ -204,18 +212,16 @@ describe("replay: a book's stale time on the capture's receive times", () => {
   test("bybit: a book gone STALE from RESYNCING (its levels not the venue's) is not LIVE again at a continuing delta", async () => {
     // ETHUSDT's delta u 2 puts a bid at price 0: refused (RESYNCING), yet the builder holds it. Silent 5 s more, the book
     // goes STALE; a delta continuing u 2 then must not make those levels LIVE (before, published whole as LIVE).
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (sym: string, u: number, bid: string) => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["${bid}","2"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
     const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US, frame: snap("ETHUSDT", "200") },
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US, frame: bybitSnap("ETHUSDT", "200") },
       { atUs: T0_US + 1e6, frame: delta("ETHUSDT", 2, "0") },
     ];
     for (let q = 1; q <= 32; q++) records.push({ atUs: T0_US + q * 250_000 + 1, frame: delta("BTCUSDT", 1 + q, "100") });
     records.push({ atUs: T0_US + 6.1e6, frame: delta("ETHUSDT", 3, "201") }); // 0.1 s past its stale time, continues u 2
     records.sort((a, b) => a.atUs - b.atUs);
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 111);
+    const after = await replay("bybit", BYBIT_SECTION, records, 111);
     const eth = (atUs: number) => after.find((a) => a.atUs === atUs)!.books[1]!;
     expect(eth(T0_US + 1e6).startsWith("resyncing:")).toBe(true);
     expect(eth(T0_US + 6e6 + 1).startsWith("stale:")).toBe(true);
@@ -410,14 +416,13 @@ describe("replay: a book's stale time on the capture's receive times", () => {
   });
 
   test("bybit, export --books: the rows say STALE where replay does", async () => {
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (u: number, sym = "BTCUSDT") => `{"topic":"orderbook.50.${sym}","type":"delta","ts":1,"data":{"s":"${sym}","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
     const syms = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
     const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
     const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      { atUs: T0_US + 1, frame: snap("SOLUSDT", "300") },
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: bybitSnap("ETHUSDT", "300") },
+      { atUs: T0_US + 1, frame: bybitSnap("SOLUSDT", "300") },
       ...[2, 3, 4, 5].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
       { atUs: T0_US + 5.1e6, frame: delta(2, "SOLUSDT") }, // 0.1 s past its stale time, continuing its u
       ...[6, 7].map((s) => ({ atUs: T0_US + s * 1e6, frame: delta(s) })),
@@ -473,15 +478,7 @@ describe("replay: a book's stale time on the capture's receive times", () => {
   });
 
   test("bybit, export --books --every-ms: a grid row in a quiet stretch past a book's stale time says STALE, not LIVE until the next record", async () => {
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    // Both books at t0, then nothing for 8 s of the capture, then BTCUSDT's snapshot (live's resubscribe answer).
-    const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      { atUs: T0_US + 8e6, frame: snap("BTCUSDT", "101") },
-    ];
-    const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 101);
+    const { files, config } = captureOf("bybit", BYBIT_SECTION, QUIET_STRETCH, 101);
     let out = "";
     await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", books: { config, depth: 1, everyMs: 1000 }, log: silentLogger });
     const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { tsUs: number; symbol: string; state: string });
@@ -493,31 +490,23 @@ describe("replay: a book's stale time on the capture's receive times", () => {
   });
 
   test("bybit, --pace recorded: a book silent in a quiet stretch goes STALE during the wait, not at the next record", async () => {
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
-    const overrides = Object.fromEntries(["BTCUSDT", "ETHUSDT"].map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
-    // Both books at t0, then nothing for 8 s of the capture (0.5 s of wall time at --speed 16).
-    const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      { atUs: T0_US + 8e6, frame: snap("BTCUSDT", "101") },
-    ];
-    const after = await replay("bybit", { spot: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT"], stale_after_ms: 5000 }, overrides }, records, 97, { speed: 16 });
+    // QUIET_STRETCH: 8 s of the capture without a record, 0.5 s of wall time at --speed 16.
+    const after = await replay("bybit", BYBIT_SECTION, QUIET_STRETCH, 97, { speed: 16 });
     const beforeLast = after.slice(0, after.findIndex((a) => a.atUs === T0_US + 8e6));
     // The wait's clock moves published it (before, the wait moved no clock: STALE came with the next record).
     expect(beforeLast.filter((a) => a.atUs < 0).map((a) => a.books[1]).at(-1)).toBe("stale:3000");
     expect(after.at(-1)!.books).toEqual(["live:1010", "stale:3000"]);
   });
   test("bybit: a long silence runs a few stale rounds, not one per stale time; the rule holds after it", async () => {
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const syms = ["BTCUSDT", "ETHUSDT"];
     const overrides = Object.fromEntries(syms.map((s) => [`spot:${s}`, { tick_size: "0.1", lot_size: "0.001" }]));
     // Both books at t0, then 50 minutes of nothing (under a time jump's hour): BTCUSDT's snapshot, then 6 s more.
     const GAP_US = 50 * 60e6;
     const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
-      { atUs: T0_US + 1, frame: snap("ETHUSDT", "300") },
-      { atUs: T0_US + GAP_US, frame: snap("BTCUSDT", "101") },
-      { atUs: T0_US + GAP_US + 6e6, frame: snap("ETHUSDT", "301") },
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: bybitSnap("ETHUSDT", "300") },
+      { atUs: T0_US + GAP_US, frame: bybitSnap("BTCUSDT", "101") },
+      { atUs: T0_US + GAP_US + 6e6, frame: bybitSnap("ETHUSDT", "301") },
     ];
     const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: syms, stale_after_ms: 5000 }, overrides }, records, 89);
     const feeder = new Probe({ config, log: silentLogger, replay: true });
@@ -539,16 +528,15 @@ describe("replay: a book's stale time on the capture's receive times", () => {
   });
 
   test("bybit: a receive time 30 days ahead and back is a time jump: books resync at the previous record, no stale round over it", async () => {
-    const snap = (sym: string, bid: string) => `{"topic":"orderbook.50.${sym}","type":"snapshot","ts":1,"data":{"s":"${sym}","b":[["${bid}","1"]],"a":[["900","1"]],"u":1,"seq":1},"cts":1}`;
     const delta = (u: number) => `{"topic":"orderbook.50.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["100","${u}"]],"a":[],"u":${u},"seq":${u}},"cts":1}`;
     const overrides = { "spot:BTCUSDT": { tick_size: "0.1", lot_size: "0.001" } };
     const FAR_US = T0_US + 30 * 86_400e6;
     const records = [
-      { atUs: T0_US, frame: snap("BTCUSDT", "100") },
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
       { atUs: T0_US + 1e6, frame: delta(2) },
       { atUs: FAR_US, frame: delta(3) }, // a forged time: the delta continues u, but nothing is known over the jump
       { atUs: T0_US + 2e6, frame: delta(4) },
-      { atUs: T0_US + 3e6, frame: snap("BTCUSDT", "102") },
+      { atUs: T0_US + 3e6, frame: bybitSnap("BTCUSDT", "102") },
       { atUs: T0_US + 9e6, frame: delta(2) }, // silent 6 s after that snapshot: STALE first, on the clock rebased back
     ];
     const { files, config } = captureOf("bybit", { spot: { depth: 50, symbols: ["BTCUSDT"], stale_after_ms: 5000 }, overrides }, records, 87);

@@ -9,28 +9,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { EnvelopeRepacker } from "../../src/subscriber/nats-envelope.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { newSubscriber, packer, T0, take } from "../subscriber/feed-harness.ts";
-import { levelsOf, makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
-
-const X = makeInstrument("bybit", "linear", "XUSDT", 1, 3);
-const Y = makeInstrument("bybit", "linear", "YUSDT", 1, 3);
-
-function book(inst: typeof X): TestBook {
-  const b = new TestBook(inst);
-  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
-  return b;
-}
-
-function delta(b: TestBook, px: number, qty: number): ChangeSet {
-  const cs = new ChangeSet();
-  cs.addBid(px, qty);
-  b.apply(cs, b.venueSeq + 1, T0);
-  return cs;
-}
+import { levelsOf, randInt, rng } from "../wire/helpers.ts";
+import { book, delta, feed, networkArrivals, sendHeads, X, Y } from "../subscriber/support/line-back-feed.ts";
 
 /** Publisher → multicast subscriber, and → bridge → NATS (a recorder) → repacker → subscriber (the NATS reader). */
 function rig() {
@@ -68,31 +52,12 @@ function rig() {
   return { bridge, multicast, nats, p, send, deliver, sent };
 }
 
-/** X's head (definition, snapshot) sent at T0 and `count` deltas of X, one datagram each, sent at the given times. */
-function feed(p: ReturnType<typeof packer>, sendUs: (i: number) => number, count: number): { x: TestBook; head: Uint8Array[]; deltas: Uint8Array[] } {
-  const x = book(X);
-  packInstrumentDefinition(p, new EncodedDefinition(X), false);
-  packBookSnapshot(p, x, 0, false);
-  const head = take(p, T0);
-  const deltas: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    packBookDelta(p, x, delta(x, 943500 - (i % 7), 10 + i));
-    deltas.push(...take(p, sendUs(i)));
-  }
-  return { x, head, deltas };
-}
-
-
 describe("s-natsline: the NATS bridge and an upstream numbering going back", () => {
   it("a datagram wholly behind the line sent later skips a number: the NATS reader's book leaves usable, as multicast's; a refresh repairs it", () => {
     const { bridge, multicast, nats, p, send } = rig();
     const x = book(X);
     const y = book(Y);
-    for (const b of [x, y]) {
-      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
-      packBookSnapshot(p, b, 0, false);
-      send();
-    }
+    sendHeads(p, [x, y], send);
     for (let i = 0; i < 4; i++) {
       packBookDelta(p, y, delta(y, 943500, 30 + i));
       send();
@@ -130,11 +95,7 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
     const { bridge, nats, p, send } = rig();
     const x = book(X);
     const y = book(Y);
-    for (const b of [x, y]) {
-      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
-      packBookSnapshot(p, b, 0, false);
-      send();
-    }
+    sendHeads(p, [x, y], send);
     packBookDelta(p, y, delta(y, 943500, 30));
     send();
     // Back by one: X's event takes the last number the stream had, Y's the next one (one datagram).
@@ -149,9 +110,7 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
   it("copies of datagrams the stream had (sent no later than the last heard) skip nothing: the books stay usable", () => {
     const { bridge, nats, p, send, deliver, sent } = rig();
     const x = book(X);
-    packInstrumentDefinition(p, new EncodedDefinition(X), false);
-    packBookSnapshot(p, x, 0, false);
-    send();
+    sendHeads(p, [x], send);
     for (let i = 0; i < 4; i++) {
       packBookDelta(p, x, delta(x, 943500, 30 + i));
       send();
@@ -175,11 +134,7 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
       const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) / 2 ** 24;
       const { bridge, multicast, nats, p, send, deliver, sent } = rig();
       const books = [book(X), book(Y)];
-      for (const b of books) {
-        packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
-        packBookSnapshot(p, b, 0, false);
-        send();
-      }
+      sendHeads(p, books, send);
       for (let step = 0; step < 60; step++) {
         const r = rnd();
         const b = books[rnd() < 0.5 ? 0 : 1]!;
@@ -268,14 +223,9 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
       // The network: each datagram once or twice (a copy up to 3 places later). Without a clock step, the first one is
       // moved up to 2 places later too (a gap, then a late datagram): with a step, one first coming after its gap was
       // taken and sent before the step is no copy, and looks like the numbering going back (docs/wire-protocol.md §6.3).
-      const arrivals: { at: number; d: Uint8Array }[] = [];
-      deltas.forEach((d, i) => {
-        arrivals.push({ at: i + (stepAt < 0 && i > 0 && randInt(r, 0, 3) === 0 ? randInt(r, 1, 2) + 0.5 : 0), d });
-        if (randInt(r, 0, 3) === 0) arrivals.push({ at: i + randInt(r, 0, 3) + 0.25, d });
-      });
-      arrivals.sort((a, b) => a.at - b.at);
+      const arrivals = networkArrivals(r, deltas, stepAt < 0);
       for (const d of head) deliver(d);
-      for (const a of arrivals) deliver(a.d);
+      for (const d of arrivals) deliver(d);
       p.appendHeartbeat(0); // an envelope after everything: the reader has seen any number skipped
       for (const d of take(p, T0 + 1_000_000)) deliver(d);
       expect(bridge.counters.seqLinesBack, `seed ${seed}`).toBe(0); // before the fix: counted in 5 of the 40 seeds

@@ -31,8 +31,9 @@ async function sender() {
   return tx;
 }
 
-async function watcher(port: number, authKey?: Uint8Array): Promise<StreamWatcher> {
-  const w = new StreamWatcher([{ group: GROUP, port, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], undefined, authKey);
+/** A watcher of our stream on `port` (own session 111 of source 0), on the clock `now` with `budget` checks a second if given. */
+async function watcher(port: number, authKey?: Uint8Array, now?: () => number, budget?: number): Promise<StreamWatcher> {
+  const w = new StreamWatcher([{ group: GROUP, port, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], now, authKey, budget);
   w.addOwnSession(0, 111);
   await w.start();
   cleanups.push(() => w.stop());
@@ -106,10 +107,7 @@ describe("second read (s-rd3d): a flood of forged datagrams on the publishing th
     const key = Uint8Array.from({ length: 32 }, (_, i) => i);
     let nowMs = 1_000_000;
     const budget = 3;
-    const w = new StreamWatcher([{ group: GROUP, port: PORT + 3, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
-    w.addOwnSession(0, 111);
-    await w.start();
-    cleanups.push(() => w.stop());
+    const w = await watcher(PORT + 3, key, () => nowMs, budget);
     const tx = await sender();
     const unsigned = datagram(222); // what anyone on the segment can send: each one an HMAC before
     const own = datagram(111, new DatagramAuth(key));
@@ -135,10 +133,7 @@ describe("third read (s-rd2c): the checks' budget against a sender that times it
     const key = Uint8Array.from({ length: 32 }, (_, i) => i);
     let nowMs = 2_000_000;
     const budget = 4;
-    const w = new StreamWatcher([{ group: GROUP, port: PORT + 4, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
-    w.addOwnSession(0, 111);
-    await w.start();
-    cleanups.push(() => w.stop());
+    const w = await watcher(PORT + 4, key, () => nowMs, budget);
     const tx = await sender();
     const forged = datagram(222);
     const real = datagram(555, new DatagramAuth(key));
@@ -167,10 +162,7 @@ describe("second read of s-rd2c (s-rd4b): a tracked session's datagrams beyond t
     const key = Uint8Array.from({ length: 32 }, (_, i) => i);
     let nowMs = 3_000_000;
     const budget = 2;
-    const w = new StreamWatcher([{ group: GROUP, port: PORT + 5, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0], () => nowMs, key, budget);
-    w.addOwnSession(0, 111);
-    await w.start();
-    cleanups.push(() => w.stop());
+    const w = await watcher(PORT + 5, key, () => nowMs, budget);
     const tx = await sender();
     const real = datagram(555, new DatagramAuth(key));
     const copied = datagram(555); // its header, unsigned: what anyone reading the group can send

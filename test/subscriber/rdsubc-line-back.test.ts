@@ -8,44 +8,34 @@
  * §6.3, `seqLinesBack`). Datagrams through the datagram entry point (ingest), from the real packer and encoders.
  */
 import { describe, expect, it } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { levelsOf, makeInstrument, randInt, rng, TestBook } from "../wire/helpers.ts";
+import { levelsOf, randInt, rng } from "../wire/helpers.ts";
 import { flagged } from "./delta-feed.ts";
 import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { book, delta, feed, networkArrivals, sendHeads, X, Y } from "./support/line-back-feed.ts";
 
-const X = makeInstrument("bybit", "linear", "XUSDT", 1, 3);
-const Y = makeInstrument("bybit", "linear", "YUSDT", 1, 3);
-
-function book(inst: typeof X): TestBook {
-  const b = new TestBook(inst);
-  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
-  return b;
-}
-
-function delta(b: TestBook, px: number, qty: number): ChangeSet {
-  const cs = new ChangeSet();
-  cs.addBid(px, qty);
-  b.apply(cs, b.venueSeq + 1, T0);
-  return cs;
+/** A subscriber fed what the publisher `p` packed: send() seals it, sent 1 ms after the last (`sentUs()`), kept in `sent`. */
+function rig() {
+  const sub = newSubscriber();
+  const p = packer();
+  let sendUs = T0;
+  const sent: Uint8Array[] = [];
+  const send = () => {
+    sendUs += 1000;
+    for (const d of take(p, sendUs)) {
+      sent.push(d);
+      sub.ingest(d, sendUs + 50);
+    }
+  };
+  return { sub, p, send, sent, sentUs: () => sendUs };
 }
 
 describe("s-rdsubc: a stream's numbering going back within its session", () => {
   it("the books it carried are invalid (not usable) once a datagram behind the line comes sent later than the last heard; a refresh past it repairs them", () => {
-    const sub = newSubscriber();
-    const p = packer();
+    const { sub, p, send } = rig();
     const x = book(X);
     const y = book(Y);
-    let sendUs = T0;
-    const send = () => {
-      sendUs += 1000;
-      for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
-    };
-    for (const b of [x, y]) {
-      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
-      packBookSnapshot(p, b, 0, false);
-      send();
-    }
+    sendHeads(p, [x, y], send);
     for (let i = 0; i < 4; i++) {
       packBookDelta(p, y, delta(y, 943500, 30 + i));
       send();
@@ -76,20 +66,10 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
   });
 
   it("a datagram partly behind the line, sent later, is the numbering gone back too: its tail is applied, its head's books invalid", () => {
-    const sub = newSubscriber();
-    const p = packer();
+    const { sub, p, send } = rig();
     const x = book(X);
     const y = book(Y);
-    let sendUs = T0;
-    const send = () => {
-      sendUs += 1000;
-      for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
-    };
-    for (const b of [x, y]) {
-      packInstrumentDefinition(p, new EncodedDefinition(b.instrument), false);
-      packBookSnapshot(p, b, 0, false);
-      send();
-    }
+    sendHeads(p, [x, y], send);
     packBookDelta(p, y, delta(y, 943500, 30));
     send();
     const sx = sub.book(X.instrumentId)!;
@@ -112,17 +92,9 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
    * book's next event was dropped and nothing invalidated it: usable, wrong. The line going on ends it now.
    */
   it("the numbering going back again after a refresh came in a partly-behind datagram's tail invalidates that book again", () => {
-    const sub = newSubscriber();
-    const p = packer();
+    const { sub, p, send } = rig();
     const y = book(Y);
-    let sendUs = T0;
-    const send = () => {
-      sendUs += 1000;
-      for (const d of take(p, sendUs)) sub.ingest(d, sendUs + 50);
-    };
-    packInstrumentDefinition(p, new EncodedDefinition(Y), false);
-    packBookSnapshot(p, y, 0, false);
-    send();
+    sendHeads(p, [y], send);
     const sy = sub.book(Y.instrumentId)!;
     // Back by one: Y's refresh, its definition behind the line, its snapshot the tail.
     p.nextSeq -= 1;
@@ -141,26 +113,14 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
   });
 
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
-    const sub = newSubscriber();
-    const p = packer();
+    const { sub, p, send, sent, sentUs } = rig();
     const x = book(X);
-    let sendUs = T0;
-    const sent: Uint8Array[] = [];
-    const send = () => {
-      sendUs += 1000;
-      for (const d of take(p, sendUs)) {
-        sent.push(d);
-        sub.ingest(d, sendUs + 50);
-      }
-    };
-    packInstrumentDefinition(p, new EncodedDefinition(X), false);
-    packBookSnapshot(p, x, 0, false);
-    send();
+    sendHeads(p, [x], send);
     for (let i = 0; i < 4; i++) {
       packBookDelta(p, x, delta(x, 943500, 30 + i));
       send();
     }
-    for (const d of [...sent].reverse()) sub.ingest(d, sendUs + 60);
+    for (const d of [...sent].reverse()) sub.ingest(d, sentUs() + 60);
     const sx = sub.book(X.instrumentId)!;
     expect(sx.usable).toBe(true);
     expect(levelsOf(sx)).toEqual(levelsOf(x));
@@ -173,23 +133,8 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
   // numbering going back: every book of the stream invalid until its next snapshot, for nothing.
   const retransmit = { host: "127.0.0.1", port: 9, timeoutMs: 60_000 }; // ingest only: no request goes out
 
-  /** X's head (definition, snapshot) and `count` deltas, one datagram each, sent at the given times. */
-  function feed(sendUs: (i: number) => number, count: number): { x: TestBook; head: Uint8Array[]; deltas: Uint8Array[] } {
-    const p = packer();
-    const x = book(X);
-    packInstrumentDefinition(p, new EncodedDefinition(X), false);
-    packBookSnapshot(p, x, 0, false);
-    const head = take(p, T0);
-    const deltas: Uint8Array[] = [];
-    for (let i = 0; i < count; i++) {
-      packBookDelta(p, x, delta(x, 943500 - (i % 7), 10 + i));
-      deltas.push(...take(p, sendUs(i)));
-    }
-    return { x, head, deltas };
-  }
-
   it("a reordered datagram filling a gap asked for, then a network copy of the held one sent after it: a copy, the books stay usable", () => {
-    const { x, head, deltas } = feed((i) => T0 + 1000 * (i + 1), 4);
+    const { x, head, deltas } = feed(packer(), (i) => T0 + 1000 * (i + 1), 4);
     const sub = newSubscriber({ retransmit });
     for (const d of [...head, deltas[0]!, deltas[1]!]) sub.ingest(d, T0 + 10_000);
     sub.ingest(deltas[3]!, T0 + 10_000); // ahead of deltas[2]: held, asked for
@@ -202,7 +147,7 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
   });
 
   it("a publisher clock stepped back, then a copy of a datagram sent before the step: a copy, the books stay usable", () => {
-    const { x, head, deltas } = feed((i) => T0 + (i < 2 ? 1000 * (i + 1) : 1500 + 100 * i), 4);
+    const { x, head, deltas } = feed(packer(), (i) => T0 + (i < 2 ? 1000 * (i + 1) : 1500 + 100 * i), 4);
     const sub = newSubscriber();
     for (const d of [...head, ...deltas.slice(0, 3)]) sub.ingest(d, T0 + 10_000);
     sub.ingest(deltas[1]!, T0 + 10_000); // sent at T0+2000, after [2] (T0+1700) by the clock: duplicated
@@ -215,7 +160,7 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
 
   it("a datagram lost just before a clock step back, retransmitted, then its late live original: a copy of what the answer brought", () => {
     // [1] sent last before the step (the highest send time the stream gets); [2] after it, sent earlier by the clock.
-    const { x, head, deltas } = feed((i) => T0 + [1000, 2000, 500, 600][i]!, 4);
+    const { x, head, deltas } = feed(packer(), (i) => T0 + [1000, 2000, 500, 600][i]!, 4);
     const sub = newSubscriber({ retransmit });
     for (const d of [...head, deltas[0]!]) sub.ingest(d, T0 + 10_000);
     sub.ingest(deltas[2]!, T0 + 10_000); // [1] not yet come: held, asked for
@@ -235,20 +180,15 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
       const count = 24;
       const stepAt = randInt(r, 0, 1) === 1 ? randInt(r, 1, count - 1) : -1;
       const stepBackUs = randInt(r, 1, 5) * 1000;
-      const { x, head, deltas } = feed((i) => T0 + 1000 * (i + 1) - (stepAt >= 0 && i >= stepAt ? stepBackUs : 0), count);
+      const { x, head, deltas } = feed(packer(), (i) => T0 + 1000 * (i + 1) - (stepAt >= 0 && i >= stepAt ? stepBackUs : 0), count);
       // The network: each datagram once or twice (a copy up to 3 places later). With retransmission the first one is
       // moved up to 2 places later too (a gap, held and filled); without it, a datagram that first comes after its gap
       // was taken, sent before a clock step back, is no copy and looks like the line going back (docs §6.3).
       const asked = randInt(r, 0, 1) === 1;
-      const arrivals: { at: number; d: Uint8Array }[] = [];
-      deltas.forEach((d, i) => {
-        arrivals.push({ at: i + (asked && i > 0 && randInt(r, 0, 3) === 0 ? randInt(r, 1, 2) + 0.5 : 0), d });
-        if (randInt(r, 0, 3) === 0) arrivals.push({ at: i + randInt(r, 0, 3) + 0.25, d });
-      });
-      arrivals.sort((a, b) => a.at - b.at);
+      const arrivals = networkArrivals(r, deltas, asked);
       const sub = newSubscriber(asked ? { retransmit } : {});
       for (const d of head) sub.ingest(d, T0 + 100_000);
-      for (const a of arrivals) sub.ingest(a.d, T0 + 100_000);
+      for (const d of arrivals) sub.ingest(d, T0 + 100_000);
       const sx = sub.book(X.instrumentId)!;
       expect(sub.counters.seqLinesBack, `seed ${seed}`).toBe(0); // before the fix: 7 of the 40 seeds counted some
       if (sx.usable) expect(levelsOf(sx), `seed ${seed}`).toEqual(levelsOf(x));

@@ -14,20 +14,30 @@ export function guardDatagram(sessionId: number, flags = 0): Uint8Array {
   return b;
 }
 
-/**
- * A loopback sender socket `tx` (interface 127.0.0.1, TTL 1) and send(d) to `group`:`port`, resolved once the guard's
- * watcher has received d. The socket closes through `cleanups`.
- */
-export async function guardSender(guard: { watcherDatagrams(): number }, group: string, port: number, cleanups: (() => unknown)[]): Promise<{ tx: { readonly port: number }; send: (d: Uint8Array) => Promise<void> }> {
+/** A loopback sender socket (interface 127.0.0.1, TTL 1), closed through `cleanups`. */
+export async function loopbackSender(cleanups: (() => unknown)[]) {
   const tx = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
   tx.setMulticastInterface("127.0.0.1");
   tx.setMulticastTTL(1);
   cleanups.push(() => tx.close());
+  return tx;
+}
+
+/**
+ * A loopback sender socket `tx` (interface 127.0.0.1, TTL 1) and send(d, times) to `group`:`port`, resolved once the
+ * guard's watcher has received every copy (sent 100 at a time: within the watcher's receive buffer). The socket closes
+ * through `cleanups`.
+ */
+export async function guardSender(guard: { watcherDatagrams(): number }, group: string, port: number, cleanups: (() => unknown)[]): Promise<{ tx: { readonly port: number }; send: (d: Uint8Array, times?: number) => Promise<void> }> {
+  const tx = await loopbackSender(cleanups);
   let sent = 0;
-  const send = async (d: Uint8Array) => {
-    tx.send(d, port, group);
-    sent++;
-    await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received it");
+  const send = async (d: Uint8Array, times = 1) => {
+    for (let i = 0; i < times; i += 100) {
+      const n = Math.min(100, times - i);
+      for (let j = 0; j < n; j++) tx.send(d, port, group);
+      sent += n;
+      await waitFor(() => guard.watcherDatagrams() === sent, "the guard's watcher received them");
+    }
   };
   return { tx, send };
 }

@@ -56,7 +56,22 @@ async function replaying(seed: number) {
   const delta = (symbol: string, u: number) => frame(`{"topic":"orderbook.50.${symbol}","type":"delta","ts":1,"data":{"s":"${symbol}","b":[],"a":[],"u":${u},"seq":${u}},"cts":1}`);
   /** A time jump of two hours (replay.ts: no file head follows, unlike a file that ended early). */
   const jump = () => feeder.replayTimeJump((tsUs += 2 * 3_600_000_000));
-  return { feeder, states, now, event, frame, request, ack, snapshot, delta, jump, gap: () => feeder.captureGap() };
+  /** A socket opened, both books subscribed by request `id` (accepted) and LIVE at their snapshots of update `u`. */
+  const bothLive = (id = "s1", u = 10, btcBid = "100.0", ethBid = "10.0") => {
+    event("ws:open");
+    event("ws:sockets");
+    request(id, "subscribe", SYMBOLS);
+    ack("subscribe", true);
+    snapshot("BTCUSDT", u, btcBid);
+    snapshot("ETHUSDT", u, ethBid);
+  };
+  /** `symbol`'s resync: unsubscribe `unsubId` written and accepted, then subscribe `subId` written (unanswered). */
+  const resubscribing = (symbol: string, unsubId: string, subId: string) => {
+    request(unsubId, "unsubscribe", [symbol]);
+    ack("unsubscribe", true);
+    request(subId, "subscribe", [symbol]);
+  };
+  return { feeder, states, now, event, frame, request, ack, snapshot, delta, jump, bothLive, resubscribing, gap: () => feeder.captureGap() };
 }
 
 describe("bybit replay across a capture gap: answers without req_id to requests written before it", () => {
@@ -70,25 +85,16 @@ describe("bybit replay across a capture gap: answers without req_id to requests 
    */
   test("Feeder: the refusal after the gap is matched to no request before it; both books LIVE at their snapshots, as live", async () => {
     const r = await replaying(57);
-    r.event("ws:open");
-    r.event("ws:sockets");
-    r.request("s1", "subscribe", SYMBOLS);
-    r.ack("subscribe", true);
-    r.snapshot("BTCUSDT", 10, "100.0");
-    r.snapshot("ETHUSDT", 10, "10.0");
+    r.bothLive();
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
-    r.request("u2", "unsubscribe", ["BTCUSDT"]);
-    r.ack("unsubscribe", true);
-    r.request("s3", "subscribe", ["BTCUSDT"]);
+    r.resubscribing("BTCUSDT", "u2", "s3");
     // Lost: s3's answer, and more.
     r.gap();
     r.event("ws:state");
     r.snapshot("BTCUSDT", 20, "101.0");
     const fromGap = r.states.length;
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT resyncing/sequence_gap");
-    r.request("u4", "unsubscribe", ["ETHUSDT"]);
-    r.ack("unsubscribe", true);
-    r.request("s5", "subscribe", ["ETHUSDT"]);
+    r.resubscribing("ETHUSDT", "u4", "s5");
     r.ack("subscribe", false, "system busy");
     r.request("s6", "subscribe", ["ETHUSDT"]);
     r.ack("subscribe", true);
@@ -98,12 +104,7 @@ describe("bybit replay across a capture gap: answers without req_id to requests 
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
     // The next socket's requests and answers are all in the capture: a refusal is matched (and acts) as live's.
     r.event("ws:close");
-    r.event("ws:open");
-    r.event("ws:sockets");
-    r.request("s7", "subscribe", SYMBOLS);
-    r.ack("subscribe", true);
-    r.snapshot("BTCUSDT", 40, "102.0");
-    r.snapshot("ETHUSDT", 40, "12.0");
+    r.bothLive("s7", 40, "102.0", "12.0");
     r.request("s8", "subscribe", ["ETHUSDT"]);
     r.request("s9", "subscribe", ["BTCUSDT"]);
     r.ack("subscribe", false, "system busy");
@@ -121,20 +122,11 @@ describe("bybit replay across a capture gap: answers without req_id to requests 
    */
   test("Feeder: an answer after the gap to a request written before it is taken for no request recorded after it", async () => {
     const r = await replaying(58);
-    r.event("ws:open");
-    r.event("ws:sockets");
-    r.request("s1", "subscribe", SYMBOLS);
-    r.ack("subscribe", true);
-    r.snapshot("BTCUSDT", 10, "100.0");
-    r.snapshot("ETHUSDT", 10, "10.0");
-    r.request("u2", "unsubscribe", ["BTCUSDT"]);
-    r.ack("unsubscribe", true);
-    r.request("s3", "subscribe", ["BTCUSDT"]);
+    r.bothLive();
+    r.resubscribing("BTCUSDT", "u2", "s3");
     r.gap();
     r.event("ws:state");
-    r.request("u4", "unsubscribe", ["ETHUSDT"]);
-    r.ack("unsubscribe", true);
-    r.request("s5", "subscribe", ["ETHUSDT"]);
+    r.resubscribing("ETHUSDT", "u4", "s5");
     r.ack("subscribe", false, "error:handler not found"); // s3's
     r.ack("subscribe", true); // s5's
     r.snapshot("ETHUSDT", 20, "11.0");
@@ -174,12 +166,7 @@ describe("bybit replay across a time jump: a topic held by a recorded unsubscrib
    */
   test("Feeder: its frames after the jump are taken again; LIVE from its snapshot, as live", async () => {
     const r = await replaying(60);
-    r.event("ws:open");
-    r.event("ws:sockets");
-    r.request("s1", "subscribe", SYMBOLS);
-    r.ack("subscribe", true);
-    r.snapshot("BTCUSDT", 10, "100.0");
-    r.snapshot("ETHUSDT", 10, "10.0");
+    r.bothLive();
     r.delta("BTCUSDT", 12); // u 11 missing: BTC resyncs
     expect(r.now()).toBe("BTCUSDT resyncing/sequence_gap, ETHUSDT live/snapshot_applied");
     r.request("u2", "unsubscribe", ["BTCUSDT"]);

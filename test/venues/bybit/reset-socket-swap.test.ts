@@ -364,6 +364,26 @@ describe("bybit: a venue reset taken from one socket of an overlap; the other st
   }
 });
 
+/** liveAndReplayedBybit on FakeWs sockets; `same(what)` checks replay's book equals live's after the records so far, and returns it. */
+async function fakeSocketRig(depth: number) {
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", FakeWs);
+  const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
+  const same = (what: string) => {
+    const b = rig.books();
+    expect(b.replay, what).toEqual(b.live);
+    return b.live;
+  };
+  /** The first socket opened and acked: its snapshot at u 500 makes both books LIVE. */
+  const liveAt500 = () => {
+    FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
+    rig.ack(0);
+    rig.deliver(0, rig.frame("snapshot", 500, "100.5"));
+    expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+  };
+  return { ...rig, same, liveAt500 };
+}
+
 describe("bybit: live's go-back redoes a resync on the old socket; replay of its capture decides every frame as live", () => {
   afterEach(() => {
     vi.unstubAllGlobals();
@@ -376,19 +396,9 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   // state before the reset where live's was RESYNCING, then a venue reset more than live counted at the answer.
   for (const depth of [1, 50]) {
     test(`depth ${depth}: the old socket's frame of the sequence before the reset, in flight at the go-back's unsubscribe, is ignored in replay as live`, async () => {
-      FakeWs.made = [];
-      vi.stubGlobal("WebSocket", FakeWs);
-      const rig = await liveAndReplayedBybit(depth, () => FakeWs.made);
-      const { live, replay, frame, deliver, ack, books } = rig;
-      const same = (what: string) => {
-        const b = books();
-        expect(b.replay, what).toEqual(b.live);
-        return b.live;
-      };
-      FakeWs.made[0]!.onopen!(); // the first socket: its subscribe
-      ack(0);
-      deliver(0, frame("snapshot", 500, "100.5"));
-      expect(same("first snapshot")).toMatchObject({ state: "live", lastU: 500 });
+      const rig = await fakeSocketRig(depth);
+      const { live, replay, frame, deliver, ack, same } = rig;
+      rig.liveAt500();
       rig.replanned(); // a planned reconnect: the replacement opens, the swap subscribes the book on it
       FakeWs.made[1]!.onopen!();
       deliver(1, frame("snapshot", 502, "100.7")); // the replacement, ahead (its ack not in yet: the overlap lasts)
@@ -463,18 +473,9 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   test("depth 1: the minute's ws:state while a resync's unsubscribe is out holds the book still: its in-flight snapshot is ignored in replay as live", async () => {
     // Live writes ws:state every minute with one socket, whatever its requests. Until 2026-12-07 it ended replay's hold
     // (for a subscribe record lost with a block): the snapshot in flight before the ack made the book LIVE in replay alone.
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", FakeWs);
-    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
-    const { live, replay, frame, deliver, ack, books } = rig;
-    const same = (what: string) => {
-      const b = books();
-      expect(b.replay, what).toEqual(b.live);
-      return b.live;
-    };
-    FakeWs.made[0]!.onopen!();
-    ack(0);
-    deliver(0, frame("snapshot", 500, "100.5"));
+    const rig = await fakeSocketRig(1);
+    const { live, replay, frame, deliver, ack, same } = rig;
+    rig.liveAt500();
     deliver(0, frame("snapshot", 501, "9x.5")); // unreadable price: the book resyncs (unsubscribe out)
     expect(FakeWs.made[0]!.sent.at(-1)).toContain('"unsubscribe"');
     rig.conn.socketsDeclaredMs = -Infinity; // the minute is up: the next housekeeping round says ws:state
@@ -495,18 +496,9 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
   // it and carries on once the old socket is closed; a resync there unsubscribes it, and its frames in flight, of the
   // sequence before the reset, are ignored live (unsubscribing). Before, replay took the first: LIVE at that state.
   test("level 1: the replacement behind the old socket's reset carries on; a resync's in-flight snapshot before the reset is ignored in replay as live", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", FakeWs);
-    const rig = await liveAndReplayedBybit(1, () => FakeWs.made);
-    const { live, replay, frame, deliver, ack, books } = rig;
-    const same = (what: string) => {
-      const b = books();
-      expect(b.replay, what).toEqual(b.live);
-      return b.live;
-    };
-    FakeWs.made[0]!.onopen!();
-    ack(0);
-    deliver(0, frame("snapshot", 500, "100.5"));
+    const rig = await fakeSocketRig(1);
+    const { live, replay, frame, deliver, ack, same } = rig;
+    rig.liveAt500();
     rig.replanned();
     FakeWs.made[1]!.onopen!();
     deliver(1, frame("snapshot", 501, "100.6")); // the replacement's subscribe snapshot: its stream has begun

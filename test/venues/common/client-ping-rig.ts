@@ -5,7 +5,7 @@
  * scheduled.
  */
 import { silentLogger } from "../../../src/core/log.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { ConnectionLifecycle, type LifecycleOptions } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
@@ -19,13 +19,12 @@ const PROTOCOL: RequestProtocol = {
   rejectHint: () => "",
 };
 
-export function clientPingRig(o: { pingIntervalMs: number; pongTimeoutMs: number; deadConnectionMs: number; pacing?: RequestProtocol["pacing"] }) {
-  let nowMs = 0;
-  const control = new SubscriptionControl({ ...PROTOCOL, pacing: o.pacing }, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  conn.addTopics(["book.A"], 10);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, {
+/**
+ * The lifecycle options of the fake-socket rigs: a client ping (`ping <seq>`) on the given intervals, books never
+ * stale, a fixed backoff jitter, the clock `now`.
+ */
+export function fakeLifecycleOptions(now: () => number, o: { pingIntervalMs: number; pongTimeoutMs: number; deadConnectionMs: number }): LifecycleOptions {
+  return {
     log: silentLogger,
     keepalive: { kind: "client_ping", intervalMs: o.pingIntervalMs, pongTimeoutMs: o.pongTimeoutMs, encodePing: (seq) => `ping ${seq}` },
     deadConnectionMs: o.deadConnectionMs,
@@ -33,9 +32,18 @@ export function clientPingRig(o: { pingIntervalMs: number; pongTimeoutMs: number
     resyncBackoffBaseMs: 100,
     maxConnectsPerWindow: 10,
     connectWindowMs: 1_000,
-    now: () => nowMs,
+    now,
     random: () => 0.5,
-  });
+  };
+}
+
+export function clientPingRig(o: { pingIntervalMs: number; pongTimeoutMs: number; deadConnectionMs: number; pacing?: RequestProtocol["pacing"] }) {
+  let nowMs = 0;
+  const control = new SubscriptionControl({ ...PROTOCOL, pacing: o.pacing }, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  conn.addTopics(["book.A"], 10);
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: () => undefined, resync: () => undefined }, fakeLifecycleOptions(() => nowMs, o));
   const round = (ms: number) => {
     nowMs = ms;
     control.flush();

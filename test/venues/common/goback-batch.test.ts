@@ -15,6 +15,8 @@ import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
+import { rng } from "../../support/mulberry32.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
 
 interface Request {
   id: string;
@@ -54,29 +56,8 @@ function setup(n: number, perRequest: number) {
     10,
   );
   const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: 1_000, pongTimeoutMs: 2_000, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: 7_000,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
-  });
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: 7_000 }));
   return { conn, topics, control, lifecycle };
-}
-
-/** A tiny seeded generator (mulberry32): a failing seed replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const requestsOf = (ws: FakeWs, from = 0): Request[] => ws.sent.slice(from).filter((x) => x.startsWith("{")).map((x) => JSON.parse(x) as Request);

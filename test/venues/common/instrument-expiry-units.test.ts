@@ -152,6 +152,14 @@ describe("books resolved from the disk cache and their expiry", () => {
     for (let i = 0; i < 5_000 && !cond(); i++) await new Promise((r) => setTimeout(r, 1));
   };
   const cachedEntries = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { version: number; instruments: Record<string, InstrumentSpec> });
+  /** Nothing closed before BTC's expiry; at it, BTC (index 0) alone is closed, as expired at EXPIRES_MS. */
+  const closedAtExpiry = async ({ watch, lifecycle, clock }: Pick<ReturnType<typeof rig>, "watch" | "lifecycle" | "clock">) => {
+    expect(lifecycle.retired).toEqual([]);
+    clock.wallMs = EXPIRES_MS;
+    await until(() => lifecycle.retired.length > 0);
+    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
+    expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
+  };
 
   test("the cache keeps the listed expiry: a book resolved from it while REST is down is closed at that expiry", async () => {
     const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
@@ -164,11 +172,7 @@ describe("books resolved from the disk cache and their expiry", () => {
     // Restarted with REST down for good: both from the cache, open until BTC's expiry, then BTC closed (ETH has none).
     const { watch, lifecycle, clock, start } = rig(cachePath, unreachable);
     expect((await start()).map((i) => i?.tickSize)).toEqual(["0.5", "0.05"]);
-    expect(lifecycle.retired).toEqual([]);
-    clock.wallMs = EXPIRES_MS;
-    await until(() => lifecycle.retired.length > 0);
-    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
-    expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
+    await closedAtExpiry({ watch, lifecycle, clock });
   });
 
   test("an entry without an expiry (an older cache): the listing asked again once REST answers, the expiry learned and cached", async () => {
@@ -187,11 +191,7 @@ describe("books resolved from the disk cache and their expiry", () => {
     await until(() => clock.queries >= 3);
     await instrumentCacheWritesSettled();
     expect(cachedEntries(cachePath).instruments["inverse:BTCUSDU26"]).toEqual({ tickSize: "0.5", lotSize: "1", expiresMs: EXPIRES_MS });
-    expect(lifecycle.retired).toEqual([]);
-    clock.wallMs = EXPIRES_MS;
-    await until(() => lifecycle.retired.length > 0);
-    expect(lifecycle.retired.map(([i]) => i)).toEqual([0]);
-    expect([...watch.expiredClosed()]).toEqual([[0, EXPIRES_MS]]);
+    await closedAtExpiry({ watch, lifecycle, clock });
   });
 
   test("an expiry in the cache the listing no longer gives (a delisting called off): the reopened book's entry rewritten", async () => {

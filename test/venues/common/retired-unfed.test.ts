@@ -16,6 +16,8 @@ import { SubscriptionControl } from "../../../src/venues/common/subscription-con
 import { SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../../../src/venues/venue.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
+import { rng } from "../../support/mulberry32.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
 
 /** Acks are `{"ack":"<reqId>"}`, answering a whole request. */
 const PROTOCOL: RequestProtocol = {
@@ -56,15 +58,7 @@ function setup(replay = false) {
     invalidated.push({ topic: t.topic, state, reason });
   };
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    log: silentLogger,
-    keepalive: { kind: "client_ping", intervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, encodePing: (seq) => `ping ${seq}` },
-    deadConnectionMs: DEAD_CONNECTION_MS,
-    staleAfterMs: () => 6_000_000,
-    resyncBackoffBaseMs: 100,
-    maxConnectsPerWindow: 10,
-    connectWindowMs: 1_000,
-    now: () => nowMs,
-    random: () => 0.5,
+    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: PING_INTERVAL_MS, pongTimeoutMs: PONG_TIMEOUT_MS, deadConnectionMs: DEAD_CONNECTION_MS }),
     onRawRest: replay ? undefined : (_market, _conn, url, body) => void events.push({ url, body }),
   });
   // Never started: no timer, no LateRounds (every round judges); the socket is the fake one, open since 0.
@@ -89,6 +83,16 @@ function bindOld(s: ReturnType<typeof setup>): FakeWs {
   return old;
 }
 
+/** bindOld, every book subscribed there and LIVE. */
+function liveOnOld(s: ReturnType<typeof setup>): FakeWs {
+  const old = bindOld(s);
+  for (const t of s.topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  return old;
+}
+
 afterEach(() => {
   vi.unstubAllGlobals();
 });
@@ -96,11 +100,7 @@ afterEach(() => {
 /** Three books LIVE on the old socket; swapped to a replacement that acks A only, B's and C's subscribes still out. */
 function overlap(s: ReturnType<typeof setup>) {
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = bindOld(s);
-  for (const t of s.topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const old = liveOnOld(s);
   s.lifecycle.onPlannedClose(s.conn, "test");
   const replacement = FakeWs.made.at(-1)!;
   expect(replacement).not.toBe(old);
@@ -221,11 +221,7 @@ test("replay through the Bybit adapter: ws:retired naming the book makes it leav
 test("gone back to the old socket: a book only the replacement fed leaves LIVE; ws:back names it and replay does the same", async () => {
   const s = setup();
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = bindOld(s);
-  for (const t of s.topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const old = liveOnOld(s);
   const c = s.topics[2]!;
   c.sub = SUB_IDLE; // unsubscribed for its resync: not on the old socket
   c.book = BookState.RESYNCING;
@@ -268,11 +264,7 @@ test("gone back to the old socket: a book only the replacement fed leaves LIVE; 
 test("gone back to the old socket: a book closed and listed again during the overlap, no snapshot yet, is redone there", async () => {
   const s = setup();
   vi.stubGlobal("WebSocket", FakeWs);
-  const old = bindOld(s);
-  for (const t of s.topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const old = liveOnOld(s);
   s.lifecycle.onPlannedClose(s.conn, "test");
   const replacement = FakeWs.made.at(-1)!;
   replacement.onopen!();
@@ -291,17 +283,6 @@ test("gone back to the old socket: a book closed and listed again during the ove
   await s.stop();
 });
 
-/** A tiny seeded generator (mulberry32): a failing seed replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Randomized planned reconnects with instruments closed and listed again (retire / activate) at any point, against a
  * model of the venue: each socket streams what its requests asked for (an unsubscribe that went on the replacement
@@ -319,11 +300,7 @@ test("randomized planned reconnects with closes and listings: no book LIVE witho
     const random = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const s = setup(true); // no capture tap: the records are not looked at here
-    const old = bindOld(s);
-    for (const t of s.topics) {
-      t.sub = SUB_ACTIVE;
-      t.book = BookState.LIVE;
-    }
+    const old = liveOnOld(s);
     const streams = new Map<FakeWs, Set<string>>([[old, new Set(s.topics.map((t) => t.topic))]]);
     // What each socket's subscribe was acked for since (not unsubscribed there since): the book joins its stream there.
     const joined = new Map<FakeWs, Set<string>>([[old, new Set(s.topics.map((t) => t.topic))]]);

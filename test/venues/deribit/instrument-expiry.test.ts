@@ -22,37 +22,55 @@ afterEach(async () => {
   while (running.length > 0) await running.pop()!();
 });
 
+const SYMBOLS = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
+const SUBS: Subscription[] = SYMBOLS.map((symbol) => ({ market: "option", symbol, depth: 0 }));
+type Sim = Awaited<ReturnType<typeof startDeribitSimulator>>;
+
+/** The simulator's two options, the first expiring `expiresInMs` from now; a config with its own instrument cache. */
+async function expiringOption(seed: number, expiresInMs: number) {
+  const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols: SYMBOLS }], seed });
+  const expiresMs = Date.now() + expiresInMs;
+  sim.setExpiration("option", SYMBOLS[0]!, expiresMs);
+  const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-expiry-")}/i.json`, markets: [{ market: "option" as const, depth: 0, symbols: SYMBOLS }], overrides: new Map() };
+  return { sim, expiresMs, config };
+}
+
+/** An adapter on `config` started (stopped with `sim` after the test), default staleness: both books LIVE. */
+async function bothLive(sim: Sim, config: Awaited<ReturnType<typeof expiringOption>>["config"], what: string) {
+  const adapter = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+  running.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  const recorder = haltRecorder(2);
+  await adapter.loadInstruments();
+  adapter.start(recorder.sink);
+  await waitFor(() => {
+    sim.step(1);
+    return adapter.stats().topicsLive === 2;
+  }, what, 20_000);
+  return { adapter, ...recorder };
+}
+
+/** The first option HALTED / instrument_closed at its expiry, not before; the other option untouched. */
+async function expectHaltedAtExpiry(sim: Sim, adapter: DeribitAdapter, halted: ReturnType<typeof haltRecorder>["halted"], expiresMs: number): Promise<void> {
+  await waitFor(() => {
+    sim.step(1);
+    return halted.some((h) => h.index === 0);
+  }, "the expired option halted", 20_000);
+  const h = halted.find((x) => x.index === 0)!;
+  expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
+  expect(h.atMs).toBeGreaterThanOrEqual(expiresMs); // at its expiry, not before
+  expect(halted.filter((x) => x.index === 1)).toEqual([]); // the other option is untouched
+  expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+}
+
 describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
   test("HALTED / instrument_closed at its expiration_timestamp, not LIVE and frozen until it goes stale", async () => {
-    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
-    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 9 });
-    const expiresMs = Date.now() + 1_500;
-    sim.setExpiration("option", symbols[0]!, expiresMs);
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
-    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-expiry-")}/i.json`, markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
+    const { sim, expiresMs, config } = await expiringOption(9, 1_500);
     // Default staleness (600 s for options): only the expiry can halt the book within this test.
-    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
-    running.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const { sink, halted, updatesAfterHalt } = haltRecorder(2);
-    await adapter.loadInstruments();
-    adapter.start(sink);
-    await waitFor(() => {
-      sim.step(1);
-      return adapter.stats().topicsLive === 2;
-    }, "both books live", 20_000);
-
-    await waitFor(() => {
-      sim.step(1);
-      return halted.some((h) => h.index === 0);
-    }, "the expired option halted", 20_000);
-    const h = halted.find((x) => x.index === 0)!;
-    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
-    expect(h.atMs).toBeGreaterThanOrEqual(expiresMs); // at its expiry, not before
-    expect(halted.filter((x) => x.index === 1)).toEqual([]); // the other option is untouched
-    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live");
+    await expectHaltedAtExpiry(sim, adapter, halted, expiresMs);
     // Asked for again every listing period: not listed (expired), so it stays closed.
     const asked = sim.stats.restRequests;
     await waitFor(() => {
@@ -68,40 +86,15 @@ describe("Deribit: an option resolved from the disk cache while get_instruments 
   // Before, the cache kept tick and lot only: the option had no known expiry, nothing asked the listing again, and at
   // its expiry its book stayed LIVE and frozen until it went stale (600 s). Now the cache keeps expiration_timestamp.
   test("HALTED / instrument_closed at its expiration_timestamp, REST down throughout", async () => {
-    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
-    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 11 });
-    const expiresMs = Date.now() + 2_500;
-    sim.setExpiration("option", symbols[0]!, expiresMs);
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
-    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: `${makeTempDir("deribit-expiry-")}/i.json`, markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
+    const { sim, expiresMs, config } = await expiringOption(11, 2_500);
     // A first run with REST up writes the cache; then get_instruments answers 503 for good.
-    const first = new DeribitAdapter(config, subs, { log: silentLogger });
+    const first = new DeribitAdapter(config, SUBS, { log: silentLogger });
     await first.loadInstruments();
     await instrumentCacheWritesSettled();
     await first.stop();
     sim.setInstrumentsAvailable(false);
-    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
-    running.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    const { sink, halted, updatesAfterHalt } = haltRecorder(2);
-    await adapter.loadInstruments();
-    adapter.start(sink);
-    await waitFor(() => {
-      sim.step(1);
-      return adapter.stats().topicsLive === 2;
-    }, "both books live from the cache", 20_000);
-
-    await waitFor(() => {
-      sim.step(1);
-      return halted.some((h) => h.index === 0);
-    }, "the expired option halted", 20_000);
-    const h = halted.find((x) => x.index === 0)!;
-    expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
-    expect(h.atMs).toBeGreaterThanOrEqual(expiresMs);
-    expect(halted.filter((x) => x.index === 1)).toEqual([]);
-    expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live from the cache");
+    await expectHaltedAtExpiry(sim, adapter, halted, expiresMs);
     expect(updatesAfterHalt[0]).toBe(0);
   });
 });
@@ -111,12 +104,11 @@ describe("Deribit: a running instrument listed with is_active false", { timeout:
   // Now the stale book asks its listing: HALTED / instrument_closed, unsubscribed, logged once naming is_active (the
   // log said "not listed" before 2026-12-07); active again, it is subscribed and LIVE on its snapshot.
   test("HALTED / instrument_closed once silent, logged once naming is_active; active again: LIVE", async () => {
-    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C"];
+    const symbols = SYMBOLS;
     const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 10 });
-    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
     const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: "", markets: [{ market: "option" as const, depth: 0, symbols }], overrides: new Map() };
     const { log, lines } = recordedLog();
-    const adapter = new DeribitAdapter(config, subs, { log, staleAfterMs: () => 400, housekeepingMs: 50, listingRetryMs: 300, lateCheckMs: 20 });
+    const adapter = new DeribitAdapter(config, SUBS, { log, staleAfterMs: () => 400, housekeepingMs: 50, listingRetryMs: 300, lateCheckMs: 20 });
     running.push(async () => {
       await adapter.stop();
       await sim.stop();

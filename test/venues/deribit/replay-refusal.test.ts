@@ -24,6 +24,17 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
+/** A replaying adapter of `cfg`, stopped after the test; event(url) feeds conn0.inverse a socket event it must take. */
+async function replaying(cfg: VenueConfig, subs: Subscription[]) {
+  const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
+  cleanups.push(() => adapter.stop());
+  const sink = new BookMaps(await adapter.loadInstruments());
+  adapter.startReplay(sink);
+  const requests = (adapter as unknown as { requests: { pending: number } }).requests;
+  const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+  return { adapter, sink, requests, event };
+}
+
 type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, () => {
@@ -75,12 +86,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
   test("a recorded request its socket's close left unanswered is forgotten there (as live's onSocketClosed), not kept for the replay's length", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "10" }]]) };
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, requests, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", ["book.BTC-PERPETUAL.100ms"]])}`);
@@ -103,11 +109,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
 
   test("a recorded open forgets the requests the connection's previous socket left unanswered (its close not in the capture), as that close would have", async () => {
     const { subs, cfg, channel } = twoBooks();
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    adapter.startReplay(new BookMaps(await adapter.loadInstruments()));
-    const requests = (adapter as unknown as { requests: { pending: number } }).requests;
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, requests, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
@@ -125,11 +127,7 @@ describe("deribit record → replay: a refused subscribe", { timeout: 20_000 }, 
    */
   test.each([true, false])("an answer of the new socket with the old socket's id: matched to the new request (recorded: %s), never the old one", async (recorded) => {
     const { subs, cfg, channel } = twoBooks();
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, event } = await replaying(cfg, subs);
     event("ws:open");
     event("ws:sockets");
     event(`ws:req ${JSON.stringify(["s1", "subscribe", [channel("ETH-PERPETUAL")]])}`);
@@ -151,11 +149,7 @@ describe("deribit replay: a resync's recorded unsubscribe", () => {
     const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
     const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
-    const adapter = new DeribitAdapter(cfg, subs, { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new BookMaps(await adapter.loadInstruments());
-    adapter.startReplay(sink);
-    const event = (url: string) => expect(adapter.ingestConnectionEvent("inverse", "conn0.inverse", url, 1)).toBe(true);
+    const { adapter, sink, event } = await replaying(cfg, subs);
     const book = (id: number, bid: number | string) =>
       `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
     const feed = (f: string) => expect(adapter.ingestFrame("inverse", "conn0.inverse", f, 1)).toBe(true);
@@ -202,7 +196,10 @@ class DeribitFakeWs extends FakeWs {
   }
 }
 
+/** A live adapter on fake sockets and a replay fed its capture; `same` compares their books after every record. */
 async function liveAndReplayedDeribit() {
+  FakeWs.made = [];
+  vi.stubGlobal("WebSocket", DeribitFakeWs);
   const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
   const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
   const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
@@ -250,7 +247,30 @@ async function liveAndReplayedDeribit() {
     const a = live as unknown as { now: () => number; control: { ipBucket: { tryTake(nowMs: number): boolean } } };
     while (a.control.ipBucket.tryTake(a.now()));
   };
-  return { live, replay, liveSink, replaySink, sockets, book, deliver, ack, same, drainBudget, replanned: () => planned.start(conn, "test") };
+  /** The old socket opened and subscribed; its first book (change_id 500) makes both LIVE. */
+  const liveAt500 = () => {
+    sockets()[0]!.opened(); // set_heartbeat, the subscribe
+    ack(0);
+    deliver(0, book(500, 100));
+    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+  };
+  /** Socket `i`'s unsubscribe answered, then its fresh subscribe: its answer `book(id, bid)` makes both LIVE there. */
+  const resubscribed = (i: number, id: number, bid: number) => {
+    ack(i); // unsubscribed: the subscribe goes
+    expect(sockets()[i]!.sent.at(-1)).toContain("public/subscribe");
+    expect(same("the fresh subscribe written")).toMatchObject({ state: "resyncing" });
+    ack(i);
+    deliver(i, book(id, bid)); // the resubscribe's answer, of the new run
+    expect(same("the answer")).toMatchObject({ state: "live", changeId: id, bids: new Map([[bid * 10, 10]]) });
+  };
+  const replanned = () => planned.start(conn, "test");
+  /** liveAt500, then a planned reconnect: the replacement opened, its subscribe unanswered for now (the overlap lasts). */
+  const overlapping = () => {
+    liveAt500();
+    replanned();
+    sockets()[1]!.opened();
+  };
+  return { live, replay, liveSink, replaySink, sockets, book, deliver, ack, same, drainBudget, replanned, liveAt500, resubscribed, overlapping };
 }
 
 describe("deribit record → replay: a planned reconnect with a resync, the books compared after every record", () => {
@@ -263,15 +283,8 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // until the answer are ignored (unsubscribing), among them its books of the sequence before the reset. Before
   // 2026-12-07's common hold (TopicState.replayUnsubscribing) replay took the first: LIVE at the pre-reset book.
   test("the old socket's whole book in flight at the go-back's unsubscribe is ignored in replay as live; the answer makes both LIVE", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
-    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
-    sockets()[0]!.opened(); // set_heartbeat, the subscribe
-    ack(0);
-    deliver(0, book(500, 100));
-    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
-    replanned(); // a planned reconnect: the replacement opens, the swap subscribes the channel on it
-    sockets()[1]!.opened();
+    const { live, replay, sockets, book, deliver, same, overlapping, resubscribed } = await liveAndReplayedDeribit();
+    overlapping(); // a planned reconnect: the replacement opens, the swap subscribes the channel on it
     expect(sockets()[1]!.sent.some((s) => s.includes("public/subscribe"))).toBe(true);
     deliver(1, book(502, 101)); // the replacement, ahead (its ack not in yet: the overlap lasts)
     expect(same("the replacement ahead")).toMatchObject({ state: "live", changeId: 502 });
@@ -282,12 +295,7 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     expect(same("ws:back")).toMatchObject({ state: "resyncing" });
     deliver(0, book(504, 103)); // in flight before the unsubscribe's answer: the sequence before the reset
     expect(same("the old socket's book in flight")).toMatchObject({ state: "resyncing" });
-    ack(0); // unsubscribed: the subscribe goes
-    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
-    expect(same("the unsubscribe's answer")).toMatchObject({ state: "resyncing" });
-    ack(0);
-    deliver(0, book(5, 98)); // the resubscribe's answer, of the new sequence
-    expect(same("the answer")).toMatchObject({ state: "live", changeId: 5, bids: new Map([[980, 10]]) });
+    resubscribed(0, 5, 98);
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
   });
 
@@ -296,15 +304,8 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // until 2026-12-07 its next whole book was taken, the book LIVE at the state before the reset. Now the old socket is
   // behind the reset for the rest of the overlap (DeribitAdapter.behindReset), in replay as live.
   test("after a venue reset on the replacement, the old socket's whole books of the run before it are not taken for the rest of the overlap", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
-    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
-    sockets()[0]!.opened();
-    ack(0);
-    deliver(0, book(500, 100));
-    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
-    replanned();
-    sockets()[1]!.opened(); // the replacement's subscribe goes, unanswered for now: the overlap lasts
+    const { live, replay, book, deliver, same, overlapping } = await liveAndReplayedDeribit();
+    overlapping();
     deliver(1, book(502, 101)); // the replacement, ahead
     expect(same("the replacement ahead")).toMatchObject({ state: "live", changeId: 502 });
     deliver(1, book(3, 99)); // the replacement goes back: a venue reset
@@ -324,14 +325,8 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // the reset (its own copy not in yet), the book is resynced there. Until 2026-12-07 the overlap's end forgot the
   // mark, and the old socket's next whole book of the run before the reset made the book that state, LIVE.
   test("gone back to an old socket behind a venue reset the book took from the failed replacement: the book is resynced there, in replay as live", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
-    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
-    sockets()[0]!.opened();
-    ack(0);
-    deliver(0, book(500, 100));
-    replanned();
-    sockets()[1]!.opened();
+    const { live, replay, sockets, book, deliver, same, overlapping, resubscribed } = await liveAndReplayedDeribit();
+    overlapping();
     deliver(1, book(502, 101));
     deliver(1, book(3, 99)); // a venue reset on the replacement
     deliver(1, book(4, 99));
@@ -342,11 +337,7 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     deliver(0, book(505, 104)); // in flight before the unsubscribe's answer: the run before the reset
     // Before: LIVE at change_id 505.
     expect(same("the old socket's book of the run before the reset")).toMatchObject({ state: "resyncing" });
-    ack(0);
-    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
-    ack(0);
-    deliver(0, book(6, 97)); // the resubscribe's answer, of the new run
-    expect(same("the answer")).toMatchObject({ state: "live", changeId: 6, bids: new Map([[970, 10]]) });
+    resubscribed(0, 6, 97);
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
   });
 
@@ -355,15 +346,8 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // stayed LIVE after the replacement's subscribe answer ended the overlap. Now the replacement's frames are not taken
   // for the book until a fresh subscribe of it there is answered, in replay as live.
   test("after a venue reset on the old socket, the replacement's whole books of the run before it are not taken until a fresh subscribe there is answered", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
-    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
-    sockets()[0]!.opened();
-    ack(0);
-    deliver(0, book(500, 100));
-    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
-    replanned();
-    sockets()[1]!.opened(); // the replacement's subscribe goes, unanswered for now: the overlap lasts
+    const { live, replay, sockets, book, deliver, ack, same, overlapping, resubscribed } = await liveAndReplayedDeribit();
+    overlapping();
     deliver(1, book(499, 101)); // the replacement, behind
     expect(same("the replacement behind")).toMatchObject({ state: "live", changeId: 500 });
     deliver(0, book(3, 99)); // the old socket goes back: a venue reset
@@ -377,12 +361,7 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     expect(sockets()[1]!.sent.at(-1)).toContain("public/unsubscribe");
     deliver(1, book(502, 103)); // in flight before the unsubscribe's answer: still the run before the reset
     expect(same("the replacement's next book")).toMatchObject({ state: "resyncing" });
-    ack(1);
-    expect(sockets()[1]!.sent.at(-1)).toContain("public/subscribe");
-    expect(same("the fresh subscribe written")).toMatchObject({ state: "resyncing" });
-    ack(1);
-    deliver(1, book(5, 98)); // the fresh subscribe's answer, of the new run
-    expect(same("the answer")).toMatchObject({ state: "live", changeId: 5, bids: new Map([[980, 10]]) });
+    resubscribed(1, 5, 98);
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, duplicates: live.stats().duplicates });
   });
 
@@ -429,14 +408,9 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // capture's ws:req was written when the request went: until then replay took the grouped channel's whole books, the
   // book LIVE in replay alone (on an overlap's old socket behind a venue reset: at the state before the reset).
   test("a resync whose unsubscribe waits for the message budget: the whole book before it goes is ignored in replay as live", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
-    const { live, replay, sockets, book, deliver, ack, same, drainBudget } = await liveAndReplayedDeribit();
+    const { live, replay, sockets, book, deliver, ack, same, drainBudget, liveAt500 } = await liveAndReplayedDeribit();
     const last = () => sockets()[0]!.sent.at(-1)!;
-    sockets()[0]!.opened();
-    ack(0);
-    deliver(0, book(500, 100));
-    expect(same("the first book")).toMatchObject({ state: "live", changeId: 500 });
+    liveAt500();
     drainBudget();
     deliver(0, book(501, '"x"')); // unreadable: the book resyncs, its unsubscribe waiting for the budget
     expect(sockets()[0]!.sent.some((m) => m.includes("public/unsubscribe")), "the unsubscribe waits").toBe(false);

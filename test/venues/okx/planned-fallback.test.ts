@@ -82,6 +82,23 @@ async function overlapping(symbols: string[], vipOnly?: string[], clock?: Return
   return run;
 }
 
+/**
+ * BTC-USDT and ETH-USDT at depth 5, both LIVE; a planned reconnect announced on a held clock (no ack deadline fails
+ * the replacement: the test closes it), both books subscribed on the replacement at the simulator.
+ */
+async function books5Replacement(): Promise<{ run: OkxRun; adapter: OkxAdapter }> {
+  const clock = heldClock();
+  const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
+  runs.push(run);
+  const adapter = run.adapter as OkxAdapter;
+  await equal(run, [0, 1], "at start");
+  const subscribes = run.sim.stats.subscribes;
+  clock.hold();
+  run.announce!();
+  await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+  return { run, adapter };
+}
+
 describe("okx: topic states across a failed planned reconnect", { timeout: 30_000 }, () => {
   test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
     const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
@@ -243,15 +260,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     // asked of the replacement (restartWanted), which ends it. Replay redoes it at ws:back too: until 2026-12-07 the mark
     // stayed there, the old socket's answer (its first drop) was ignored as the run between the resets, the book
     // RESYNCING where live's was LIVE (the per-record comparison in afterEach).
-    const clock = heldClock(); // no ack deadline fails the replacement: the test closes it
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
-    runs.push(run);
-    const adapter = run.adapter as OkxAdapter;
-    await equal(run, [0, 1], "at start");
-    const subscribes = run.sim.stats.subscribes;
-    clock.hold();
-    run.announce!();
-    await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+    const { run, adapter } = await books5Replacement();
     const old = run.proxy.links[0]!;
     const replacement = run.proxy.links[1]!;
     old.heldDown = []; // the old socket's path is slow from now on: it stays behind what the replacement delivers
@@ -282,15 +291,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     // The old socket's books of the run before may be stamped later than such a reset, and its own reset need not drop
     // below its last: its books cannot be placed, so the go-back resubscribes (adapter onOverlapOver). A reset stamped
     // later leaves the book LIVE there (the mark orders the old socket's books until its own reset).
-    const clock = heldClock();
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
-    runs.push(run);
-    const adapter = run.adapter as OkxAdapter;
-    await equal(run, [0, 1], "at start");
-    const subscribes = run.sim.stats.subscribes;
-    clock.hold();
-    run.announce!();
-    await until(() => run.sim.stats.subscribes >= subscribes + 2 && [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "the replacement subscribed");
+    const { run, adapter } = await books5Replacement();
     const old = run.proxy.links[0]!;
     old.heldDown = []; // the old socket stays behind what the replacement delivers
     const before = run.sim.book("BTC-USDT", 5).seqId;

@@ -21,6 +21,7 @@ const HALTED = [{ index: 0, state: BookState.HALTED, reason: StatusReason.SUBSCR
 const snapshot = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"snapshot","data":[{"asks":[["200.1","1","0","1"]],"bids":[["200","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":-1,"seqId":10}]}`;
 const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["books:BTC-USDT"]])}`;
 const refusal = (id: string) => JSON.stringify({ id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:BTC-USDT doesn't exist." });
+const accepted = (id: string) => JSON.stringify({ id, event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } });
 
 /** A replaying adapter of spot BTC-USDT, its subscribe s1 written on conn0.spot, and what a test feeds it there. */
 async function subscribedInReplay(log: Logger = silentLogger) {
@@ -63,7 +64,7 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     feed(busy("s2"));
     expect(sink.invalid).toEqual(RETRY);
     event(request("s3")); // the retry after its backoff, accepted
-    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    feed(accepted("s3"));
     feed(snapshot.replace('"seqId":10', '"seqId":20'));
     expect(adapter.topicInfo(0).state).toBe("live");
     expect(sink.invalid).toEqual(RETRY);
@@ -159,7 +160,7 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     feed(JSON.stringify({ id: "s2", event: "error", code: "60014", msg: "Requests too frequent." }));
     expect(warnings).toEqual([]);
     event(request("s3"));
-    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    feed(accepted("s3"));
     expect(sink.invalid).toEqual([]);
     expect(adapter.topicInfo(0).state).toBe("live");
   });
@@ -171,7 +172,7 @@ describe("okx replay: subscribe refusals", { timeout: 20_000 }, () => {
     expect(adapter.topicInfo(0).state).toBe("halted");
     event(request("s3"));
     expect(adapter.topicInfo(0)).toMatchObject({ state: "awaiting_snapshot", rejected: false, subscribed: true });
-    feed(JSON.stringify({ id: "s3", event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } }));
+    feed(accepted("s3"));
     feed(snapshot.replace('"seqId":10', '"seqId":30'));
     expect(adapter.topicInfo(0).state).toBe("live");
     expect(sink.seq[0]).toBe(30);
