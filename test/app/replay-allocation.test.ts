@@ -171,7 +171,7 @@ function expectSteadyPath(f: Feeder, venue: string, perFrame: Allocation): void 
   expect(venues[venue]!.gaps ?? 0).toBe(0);
   expect(publisher.sendErrors).toBe(0);
   expect(f.stats().applyErrors).toBe(0);
-  for (const b of f.books()) expect(b.state, `${b.symbol}`).toBe(1); // LIVE
+  for (const b of f.books()) expect(b.state, `${b.instrument.symbol}`).toBe(1); // LIVE
   expect(allocationControl(6_000).cellsPerStep).toBeGreaterThan(0.9);
   expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
 }
