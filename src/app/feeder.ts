@@ -396,7 +396,14 @@ class VenuePipeline implements BookSink {
     } catch (err) {
       this.applyErrors++;
       this.unregistered.add(index);
-      if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED) && wasLive) this.invalidations[index]!++;
+      if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
+        if (wasLive) this.invalidations[index]!++;
+      } else if (old.state === BookState.RESYNCING && old.reason !== StatusReason.INSTRUMENT_CHANGED) {
+        // Already resyncing (a gap, a crossed book): markInvalid keeps the reason, and its resync's snapshot is dropped
+        // now, so /books showed the gap for good (until 2026-12-07). The reason is the refusal, a status of its own.
+        old.reason = StatusReason.INSTRUMENT_CHANGED;
+        old.instrSeq++;
+      }
       this.publishStatusContained(index, old);
       this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
         symbol: instrument.symbol,

@@ -108,3 +108,27 @@ test("a late symbol whose first status cannot be encoded is added and leaves the
   venue.sink!.onBookUpdate(0, u);
   expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
 });
+
+test("a refused change on a book already resyncing (a gap) says instrument_changed, in /books and a new status", { timeout: 20_000 }, async () => {
+  // Before: markInvalid(RESYNCING) was a no-op on a RESYNCING book, so it stayed RESYNCING / sequence_gap for good (the
+  // venue's snapshots dropped) and the status sent repeated the last instrSeq: /books named a gap, not the refusal.
+  const venue = new ScriptedVenue(instrument);
+  const feeder = await start(venue);
+  const sink = venue.sink!;
+  const u = new BookUpdate();
+  update(u, true, 1, [[1000, 5]], [[1001, 3]]);
+  sink.onBookUpdate(0, u);
+  sink.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  const publisher = feeder.publisher;
+  publisher.register = () => {
+    throw new RangeError("definition refused (test)");
+  };
+  const statuses: [number, number][] = [];
+  const publishStatus = publisher.publishStatus.bind(publisher);
+  publisher.publishStatus = (h, v) => (statuses.push([v.reason, v.instrSeq]), publishStatus(h, v));
+  const seqBefore = feeder.books()[0]!.instrSeq;
+  sink.onInstrumentChanged!(0, { ...instrument, priceExp: 2, tickSize: "0.01" });
+  const book = feeder.books()[0]!;
+  expect([book.state, book.reason]).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  expect(statuses).toEqual([[StatusReason.INSTRUMENT_CHANGED, seqBefore + 1]]);
+});
