@@ -365,7 +365,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     const b = await ownJsm();
     stops.push(() => b.nc.close());
     seq = -1;
-    await waitFor(() => seq >= 2, "stored in a stream made again", 3000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
+    await waitFor(() => seq >= 2, "stored in a stream made again", 10_000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
     const c = bridge.counters;
     const published = c.published - before.published;
     // Everything counted as published is in the stream; the rest was dropped (numbered as lost). Before: [4, 0, -1, 0].
