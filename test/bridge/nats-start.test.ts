@@ -426,7 +426,7 @@ describe("the forward bridge's start", () => {
     bridge.duringSetup = () => void ((again.protocol as { transport?: object }).transport = {}); // a connection made by the client itself
     bridge.release();
     await waitFor(() => bridge.counters.natsReconnects === 1, "connected again", 5000);
-    await waitFor(() => bridge.health.natsConnected, "the stream read on the client's connection: ready", 2000);
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the client's connection: ready", 10_000);
   });
 
   // Before, the read of the stream on a connection the client made again by itself, its request gone out on a
@@ -449,11 +449,11 @@ describe("the forward bridge's start", () => {
     const calls = bridge.infoCalls;
     bridge.infoAnswered = false; // the connection drops under the read
     reconnect();
-    await waitFor(() => bridge.infoCalls > calls, "the stream read on the new connection", 2000);
+    await waitFor(() => bridge.infoCalls > calls, "the stream read on the new connection", 10_000);
     expect(bridge.health.natsConnected).toBe(false);
     bridge.infoAnswered = true;
     reconnect();
-    await waitFor(() => bridge.health.natsConnected, "the stream read on the latest connection: ready", 2000);
+    await waitFor(() => bridge.health.natsConnected, "the stream read on the latest connection: ready", 10_000);
     expect([bridge.counters.natsReconnects, bridge.counters.streamCheckFailures]).toEqual([2, 0]);
   });
 
@@ -550,7 +550,7 @@ describe("a start after stop() during a refusal of the credentials", () => {
       for (let round = 1; round <= 2; round++) {
         await it.start();
         client.refuse();
-        const deadline = Date.now() + 2000;
+        const deadline = Date.now() + 10_000;
         while (told.filter((t) => t === name).length < round && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         expect(told.filter((t) => t === name), `${name}, round ${round}`).toHaveLength(round);
         await it.stop();

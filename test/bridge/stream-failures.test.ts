@@ -54,10 +54,32 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+/**
+ * A forward bridge whose reads of its stream wait while `held` is set: the test changes the stream between two of
+ * its checks for sure (a check in between, under load, made the stream itself and read the test's as its own).
+ */
+class HeldReads extends ForwardBridge {
+  held: Promise<void> | undefined;
+  /** Reads waiting for `held`. */
+  waiting = 0;
+  protected override async streamManager(nc: never): Promise<StreamManager> {
+    const jsm = await super.streamManager(nc);
+    const info = jsm.streams.info.bind(jsm.streams);
+    jsm.streams.info = async (n) => {
+      while (this.held !== undefined) {
+        this.waiting++;
+        await this.held.finally(() => this.waiting--);
+      }
+      return info(n);
+    };
+    return jsm;
+  }
+}
+
 /** A started bridge keeping `stream` (checked every 100 ms) and an upstream stream of X fed into it. */
 async function bridging(prefix: string, stream: string) {
   const { log, lines } = captureLog();
-  const bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream: { stream, maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log });
+  const bridge = new HeldReads({ groups: [], servers: nats.url, prefix, jetstream: { stream, maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log });
   await bridge.start();
   stops.push(() => bridge.stop());
   const p = packer({ channelId: 3, sourceId: 7, sessionId: 500, sessionStartUs: T0, heartbeatIntervalMs: 100 });
@@ -196,12 +218,18 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     for (let i = 0; i < 8; i++) t.delta(943490 - i);
     let seq = 0;
     await waitFor(() => seq >= 10, "the feed stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
-    // Deleted and made again at once (with a mark of its own: should a check fall in between, the bridge makes it
-    // itself and the operator's add fails; then again).
-    const operators = async () => (await jsm.streams.info("SFREPL").then((i) => (i as unknown as { config: { description?: string } }).config.description, () => "")) === "operator's";
-    while (!(await operators())) {
-      await jsm.streams.delete("SFREPL").catch(() => undefined);
-      await (jsm as unknown as { streams: { add(c: object): Promise<unknown> } }).streams.add({ name: "SFREPL", subjects: ["sfrepl.>"], storage: "file", description: "operator's" }).catch(() => undefined);
+    // Deleted and made again while the bridge's next check waits to read it: none falls in between. Before, a check
+    // could (under load, often): the bridge made the stream itself, or read the operator's as the one it made, and
+    // never saw it replaced (the test timed out).
+    let release = (): void => undefined;
+    t.bridge.held = new Promise<void>((r) => (release = r));
+    try {
+      await waitFor(() => t.bridge.waiting > 0, "the bridge's next check waiting to read the stream");
+      await jsm.streams.delete("SFREPL");
+      await (jsm as unknown as { streams: { add(c: object): Promise<unknown> } }).streams.add({ name: "SFREPL", subjects: ["sfrepl.>"], storage: "file", description: "operator's" });
+    } finally {
+      t.bridge.held = undefined;
+      release();
     }
     t.refresh(); // stored in the new stream, which holds less than the bridge published
     await waitFor(() => t.lines.some((l) => l.level === "warn" && /SFREPL was replaced/.test(l.msg)), "the bridge saw the stream replaced");
@@ -337,7 +365,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     const b = await ownJsm();
     stops.push(() => b.nc.close());
     seq = -1;
-    await waitFor(() => seq >= 2, "stored in a stream made again", 3000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
+    await waitFor(() => seq >= 2, "stored in a stream made again", 10_000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
     const c = bridge.counters;
     const published = c.published - before.published;
     // Everything counted as published is in the stream; the rest was dropped (numbered as lost). Before: [4, 0, -1, 0].
