@@ -157,7 +157,7 @@ test("a refused book whose periodic refresh throws, or that the venue calls stal
   const pipeline = (feeder as unknown as { pipelines: { onRefreshFailed(v: BookView, e: unknown): boolean }[] }).pipelines[0]!;
   expect(pipeline.onRefreshFailed(feeder.books()[0]!, new RangeError("refresh refused (test)"))).toBe(true);
   expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
-  venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE);
+  venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED);
   expect(pipeline.onRefreshFailed(feeder.books()[0]!, new RangeError("refresh refused (test)"))).toBe(true);
   expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
 });

@@ -541,7 +541,7 @@ export class DeribitAdapter implements VenueAdapter {
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
     // Restarted together (SubscriptionControl.restartTopics): a reset is the venue's for many books at once, and one
     // by one they cost a request each of the message budget (until 2026-12-07: N unsubscribes, then N subscribes).
-    const restart: DeribitTopic[] = [];
+    const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
