@@ -189,7 +189,7 @@ class VenuePipeline implements BookSink {
   // HOT PATH: one call per venue book message.
   onBookUpdate(index: number, update: BookUpdate): void {
     if (this.stopped) return; // a snapshot would make a HALTED book LIVE again after the stop
-    if (this.unregistered.size !== 0 && this.unregistered.has(index)) return; // new exponents, old definition
+    if (this.unregistered.size !== 0 && this.unregistered.has(index)) return this.onUnregisteredUpdate(index); // new exponents, old definition
     const builder = this.builders[index]!;
     // A snapshot's matching-engine time is the book's last match, minutes old on a quiet book: not an event's way here.
     if (update.tsEventUs > 0 && !update.isSnapshot) {
@@ -298,11 +298,25 @@ class VenuePipeline implements BookSink {
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
     if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
+    // A refused definition's book is RESYNCING / instrument_changed until a change registers, whatever the venue sees
+    // (its updates are dropped here): a stale or a gap would name the wrong cause (until 2026-12-07 STALE replaced it,
+    // and a refresh failure then made it parse_error). A closure (HALTED) is news: true while it lasts.
+    if (state !== BookState.HALTED && this.unregistered.size !== 0 && this.unregistered.has(index)) return;
     const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
       if (wasLive) this.invalidations[index]!++;
       this.publishStatusContained(index, builder);
     }
+  }
+
+  /**
+   * A venue update for a book whose changed definition was refused: dropped. One HALTED (its instrument closed since)
+   * that the venue sends again was listed as trading again at the refused definition (no change to tell): RESYNCING /
+   * instrument_changed, a status of its own; until 2026-12-07 it showed instrument_closed while the venue traded it. Cold.
+   */
+  private onUnregisteredUpdate(index: number): void {
+    const builder = this.builders[index]!;
+    if (builder.state === BookState.HALTED && builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) this.publishStatusContained(index, builder);
   }
 
   /**

@@ -5,6 +5,9 @@
  * that still holds the old definition, until a later change registers; before, the new builder was stored first and
  * the exception went into the adapter. (2) a late symbol whose first status cannot be encoded is still added and
  * leaves the unresolved list (the status contained); before, the exception left it listed unresolved for good.
+ * (3) a refused book says instrument_changed until a change registers: a stale check does not replace the reason (a
+ * refresh failure then made it parse_error), and one closed then listed again at the refused definition leaves
+ * halted / instrument_closed at its first (dropped) update.
  * Real Feeder, scripted venue, publisher methods made to throw.
  */
 import { afterEach, expect, test } from "vitest";
@@ -131,4 +134,46 @@ test("a refused change on a book already resyncing (a gap) says instrument_chang
   const book = feeder.books()[0]!;
   expect([book.state, book.reason]).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
   expect(statuses).toEqual([[StatusReason.INSTRUMENT_CHANGED, seqBefore + 1]]);
+});
+
+/** The rig of the tests below: a LIVE book whose changed instrument the publisher refuses (RESYNCING / instrument_changed). */
+async function refusedBook(): Promise<{ feeder: Feeder; venue: ScriptedVenue; u: BookUpdate }> {
+  const venue = new ScriptedVenue(instrument);
+  const feeder = await start(venue);
+  const u = new BookUpdate();
+  update(u, true, 1, [[1000, 5]], [[1001, 3]]);
+  venue.sink!.onBookUpdate(0, u);
+  feeder.publisher.register = () => {
+    throw new RangeError("definition refused (test)");
+  };
+  venue.sink!.onInstrumentChanged!(0, { ...instrument, priceExp: 2, tickSize: "0.01" });
+  return { feeder, venue, u };
+}
+
+const stateOf = (feeder: Feeder) => [feeder.books()[0]!.state, feeder.books()[0]!.reason];
+
+test("a refused book whose periodic refresh throws, or that the venue calls stale, still says instrument_changed", { timeout: 20_000 }, async () => {
+  const { feeder, venue } = await refusedBook();
+  const pipeline = (feeder as unknown as { pipelines: { onRefreshFailed(v: BookView, e: unknown): boolean }[] }).pipelines[0]!;
+  expect(pipeline.onRefreshFailed(feeder.books()[0]!, new RangeError("refresh refused (test)"))).toBe(true);
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED);
+  expect(pipeline.onRefreshFailed(feeder.books()[0]!, new RangeError("refresh refused (test)"))).toBe(true);
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+});
+
+test("a refused book closed then listed again (its updates dropped) says instrument_changed, not instrument_closed", { timeout: 20_000 }, async () => {
+  const { feeder, venue, u } = await refusedBook();
+  venue.sink!.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  expect(stateOf(feeder)).toEqual([BookState.HALTED, StatusReason.INSTRUMENT_CLOSED]); // closed: true while it is
+  const statuses: [number, number][] = [];
+  const publishStatus = feeder.publisher.publishStatus.bind(feeder.publisher);
+  feeder.publisher.publishStatus = (h, v) => (statuses.push([v.state, v.reason]), publishStatus(h, v));
+  // Listed as trading again at the refused definition (no change to tell): subscribed, its snapshot dropped.
+  update(u, true, 2, [[10000, 5]], [[10010, 3]]);
+  venue.sink!.onBookUpdate(0, u);
+  venue.sink!.onBookUpdate(0, u);
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  expect(statuses).toEqual([[BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]]); // one status, not one per update
+  expect(feeder.readinessSummary().live).toBe(0);
 });

@@ -539,6 +539,9 @@ export class DeribitAdapter implements VenueAdapter {
    * its LIVE or STALE grouped books are restarted on it. Cold.
    */
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
+    // Restarted together (SubscriptionControl.restartTopics): a reset is the venue's for many books at once, and one
+    // by one they cost a request each of the message budget (until 2026-12-07: N unsubscribes, then N subscribes).
+    const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
@@ -547,7 +550,7 @@ export class DeribitAdapter implements VenueAdapter {
       if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) {
         if (t.book === BookState.LIVE || t.book === BookState.STALE) {
           this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
-          this.control.restartTopic(t);
+          restart.push(t);
         }
         continue;
       }
@@ -558,9 +561,10 @@ export class DeribitAdapter implements VenueAdapter {
       // reset's resync was not the book failing again). A change of the old run fails to link to the new ids (a gap).
       if (behind && t.depth > 0 && (t.book === BookState.LIVE || t.book === BookState.STALE)) {
         this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
-        this.control.restartTopic(t);
+        restart.push(t);
       }
     }
+    if (restart.length > 0) this.control.restartTopics(restart);
     if (carrier !== "old") return;
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
   }

@@ -197,12 +197,12 @@ class DeribitFakeWs extends FakeWs {
 }
 
 /** A live adapter on fake sockets and a replay fed its capture; `same` compares their books after every record. */
-async function liveAndReplayedDeribit() {
+/** `symbols`: the books of the one connection (book 0 the first; `same` compares every book's state and change_id). */
+async function liveAndReplayedDeribit(symbols: readonly string[] = ["BTC-PERPETUAL"]) {
   FakeWs.made = [];
   vi.stubGlobal("WebSocket", DeribitFakeWs);
-  const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
-  const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 10 }];
-  const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) };
+  const subs: Subscription[] = symbols.map((symbol) => ({ market: "inverse", symbol, depth: 10 }));
+  const cfg: VenueConfig = { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: [...symbols] }], overrides: new Map(symbols.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "1" }])) };
   const recorded: Recorded[] = [];
   const live = new DeribitAdapter(cfg, subs, {
     log: silentLogger,
@@ -222,8 +222,8 @@ async function liveAndReplayedDeribit() {
   const sockets = () => FakeWs.made as DeribitFakeWs[];
   const conn = (live as unknown as { conns: VenueConnection[] }).conns[0]!;
   const planned = (live as unknown as { lifecycle: { planned: PlannedReconnects } }).lifecycle.planned;
-  const book = (id: number, bid: number | string) =>
-    `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
+  const book = (id: number, bid: number | string, symbol = symbols[0]!) =>
+    `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${symbol}.none.10.100ms","data":{"timestamp":1,"instrument_name":"${symbol}","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
   const deliver = (i: number, data: string) => sockets()[i]!.onmessage!({ data });
   /** Socket `i` answers its last written subscribe or unsubscribe (the channel taken). */
   const ack = (i: number) => {
@@ -240,6 +240,8 @@ async function liveAndReplayedDeribit() {
     const view = (a: DeribitAdapter, s: BookMaps) => ({ state: a.topicInfo(0).state, changeId: a.topicInfo(0).lastChangeId, bids: a.topicInfo(0).state === "live" ? s.bids[0] : undefined });
     const b = { live: view(live, liveSink), replay: view(replay, replaySink) };
     expect(b.replay, what).toEqual(b.live);
+    const states = (a: DeribitAdapter) => symbols.map((_, i) => [a.topicInfo(i).state, a.topicInfo(i).lastChangeId]);
+    if (symbols.length > 1) expect(states(replay), what).toEqual(states(live));
     return b.live;
   };
   /** The per-IP message budget spent (other connections' or workers' messages): the next request waits for it. */
@@ -400,6 +402,41 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     expect(same("the answer")).toMatchObject({ state: "live", changeId: 6, bids: new Map([[970, 10]]) });
     deliver(1, book(7, 96));
     expect(same("the replacement's next book")).toMatchObject({ state: "live", changeId: 7, bids: new Map([[960, 10]]) });
+    expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
+  });
+
+  // As above with two books behind the reset: the overlap's end restarts both on the replacement with one unsubscribe
+  // request naming both, then one subscribe (the per-IP message budget: 1 request each, not one a book). Until
+  // 2026-12-07 onOverlapOver restarted them one by one: N unsubscribes, then N subscribes.
+  test("two books LIVE by the old socket's new run at the overlap's end: one unsubscribe and one subscribe for both, in replay as live", async () => {
+    const ETH = "ETH-PERPETUAL";
+    const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit(["BTC-PERPETUAL", ETH]);
+    const housekeeping = () => (live as unknown as { lifecycle: { onHousekeeping(): void } }).lifecycle.onHousekeeping();
+    const both = (id: number, bid: number, i: number) => (deliver(i, book(id, bid)), deliver(i, book(id, bid, ETH)));
+    sockets()[0]!.opened();
+    ack(0);
+    both(500, 100, 0);
+    replanned();
+    sockets()[1]!.opened();
+    both(499, 101, 1); // the replacement, behind
+    both(3, 99, 0); // a venue reset on the old socket, both books
+    both(4, 98, 0); // the old socket's new run
+    expect(same("the old socket's books after the reset")).toMatchObject({ state: "live", changeId: 4 });
+    ack(1); // the replacement's subscribe answered
+    const heartbeat = JSON.parse(sockets()[1]!.sent.find((m) => m.includes("public/set_heartbeat"))!) as { id: number };
+    deliver(1, JSON.stringify({ jsonrpc: "2.0", id: heartbeat.id, result: "ok" }));
+    const sentBefore = sockets()[1]!.sent.length;
+    housekeeping(); // the overlap over: the replacement, behind the reset, carries on
+    expect(same("the overlap over")).toMatchObject({ state: "resyncing" });
+    const requests = () => sockets()[1]!.sent.slice(sentBefore).map((m) => JSON.parse(m) as { method: string; params: { channels: string[] } });
+    // Before: two unsubscribe requests, one channel each.
+    expect(requests().map((r) => [r.method, r.params.channels.length])).toEqual([["public/unsubscribe", 2]]);
+    ack(1);
+    expect(requests().map((r) => [r.method, r.params.channels.length])).toEqual([["public/unsubscribe", 2], ["public/subscribe", 2]]);
+    ack(1);
+    both(6, 97, 1); // the fresh subscribe's answers, of the new run
+    expect(same("the answers")).toMatchObject({ state: "live", changeId: 6 });
+    expect([live.topicInfo(1).state, live.topicInfo(1).lastChangeId]).toEqual(["live", 6]);
     expect(replay.stats()).toMatchObject({ venueResets: live.stats().venueResets, resyncs: live.stats().resyncs });
   });
 
