@@ -373,8 +373,6 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // ignored, its own copy of the reset and the new run's books among them, the book LIVE and frozen at the old socket's
   // last until stale. Now the channel is restarted on the replacement at the overlap's end, whose answer is of the new run.
   test("after a venue reset on the old socket, a book LIVE by the old socket's new run is restarted on the replacement carrying on, in replay as live", async () => {
-    FakeWs.made = [];
-    vi.stubGlobal("WebSocket", DeribitFakeWs);
     const { live, replay, sockets, book, deliver, ack, same, replanned } = await liveAndReplayedDeribit();
     const housekeeping = () => (live as unknown as { lifecycle: { onHousekeeping(): void } }).lifecycle.onHousekeeping();
     sockets()[0]!.opened();
