@@ -378,8 +378,6 @@ export class NatsFeedReader {
    * of that name (deleted and made again, a NATS server restarted without it), whose sequence starts again.
    */
   private streamCreated: string | undefined;
-  /** Messages read from the stream (all its consumers): unchanged over an idle check's interval, the consumer is idle. */
-  private jsReads = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -624,7 +622,6 @@ export class NatsFeedReader {
     this.iter = iter;
     const events = iter.status?.();
     if (events !== undefined) void this.watchConsumer(nc, parts, iter, events).catch(() => undefined);
-    this.checkWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
     void (async () => {
@@ -632,7 +629,6 @@ export class NatsFeedReader {
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
-        this.jsReads++;
         // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
         // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
         // its refresh.
@@ -648,12 +644,11 @@ export class NatsFeedReader {
    * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, askAgain = true): Promise<void> {
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): Promise<void> {
     let created: string;
     try {
       ({ created } = await parts.jsm.streams.info(this.opts.stream!));
     } catch {
-      if (!askAgain) return; // the idle check's next look asks again (checkWhileIdle)
       return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
     }
     if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
@@ -676,24 +671,6 @@ export class NatsFeedReader {
     } catch {
       this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created));
     }
-  }
-
-  /**
-   * Cold: every reconnectAfterCloseMs while this consumer read nothing since the last look, the stream's creation
-   * time is read as after the client made the consumer again (afterRecreated), so a stream made again is found within
-   * about two intervals whatever the client told. Before, only its `ordered_consumer_recreated` led there: without
-   * that event, or with it seen while the old stream was still read, the consumer stayed past the new stream's end and
-   * the reader silent for good. A consumer reading messages is not looked at (one past its stream's end reads none).
-   */
-  private checkWhileIdle(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): void {
-    let readsSeen = this.jsReads;
-    const look = (): void => {
-      if (this.stopped || this.iter !== iter || this.nc !== nc) return;
-      if (this.jsReads === readsSeen) void this.afterRecreated(nc, parts, iter, false).catch(() => undefined);
-      readsSeen = this.jsReads;
-      this.later(() => this.iter === iter && this.nc === nc, look);
-    };
-    this.later(() => this.iter === iter && this.nc === nc, look);
   }
 
   /** Cold: `fn` after reconnectAfterCloseMs, if the reader is not stopped and `still()`. */

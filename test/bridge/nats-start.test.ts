@@ -255,47 +255,6 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => iters.length === 2, "a consumer of the new stream", 5000);
     expect([policies, iters.map((i) => i.stopped)]).toEqual([["new", "all", "all"], [true, false]]);
   });
-
-  // Before, only the client's ordered_consumer_recreated led to the stream's creation time being read: a consumer the
-  // client never told of (or told while the old stream was still there) read nothing of the new stream, for good.
-  test("an idle consumer's stream is looked at every reconnectAfterCloseMs: a stream made again is found without the client's event", async () => {
-    let created = "t0";
-    let infos = 0;
-    const policies: string[] = [];
-    const iters: { stopped: boolean }[] = [];
-    useNatsModules({
-      transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
-      jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (infos++, { config: { subjects: ["js-i.>"] }, created }) } }),
-        jetstream: () => ({
-          consumers: {
-            get: async (_stream: string, policy: { deliver_policy: string }) => {
-              policies.push(policy.deliver_policy);
-              return {
-                consume: async () => {
-                  const it = { stopped: false };
-                  iters.push(it);
-                  // No events, no messages: a consumer past its stream's end.
-                  return { stop: () => void (it.stopped = true), [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
-                },
-              };
-            },
-          },
-        }),
-      }),
-    });
-    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
-    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSI", from: "all", reconnectAfterCloseMs: 10 }, () => {});
-    cleanups.push(() => reader.stop());
-    await reader.start();
-    await waitFor(() => infos >= 3, "the same stream looked at twice", 5000);
-    expect([policies, iters.length]).toEqual([["all"], 1]); // the same stream: kept
-    created = "t1"; // deleted and made again
-    await waitFor(() => iters.length === 2, "a consumer of the new stream", 5000);
-    const after = infos;
-    await waitFor(() => infos >= after + 2, "the new stream looked at twice", 5000);
-    expect([policies, iters.map((i) => i.stopped)]).toEqual([["all", "all"], [true, false]]);
-  });
 });
 
 describe("the forward bridge's start", () => {
