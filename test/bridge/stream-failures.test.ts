@@ -110,21 +110,33 @@ async function bridging(prefix: string, stream: string) {
 
 const lastSeq = async (stream: string) => (await jsm.streams.info(stream)).state.last_seq;
 
+/**
+ * Waits until `stream` holds sequence `atLeast` (0: the stream exists), read through `via`, `onPoll` before each
+ * read. One read at a time, each wait its own: before, each 5 ms poll left a read in flight behind a shared `seq`
+ * (one finishing after a later wait's reset could set it to an old value; one rejected, its stream deleted, was
+ * unhandled) and piled JetStream requests on the server however slowly it answered.
+ */
+async function stored(stream: string, atLeast: number, what: string, onPoll?: () => void, via: Jsm = jsm): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    onPoll?.();
+    const seq = await via.streams.info(stream).then((i) => i.state.last_seq, () => -1); // -1: no such stream (yet)
+    if (seq >= atLeast) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (${stream} last sequence ${seq})`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("a stream deleted while bridging: logged as an error, counted, created again; the history goes on", async () => {
     const t = await bridging("sfdel", "SFDEL");
     t.refresh();
-    let seq = 0;
-    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFDEL").then((s) => (seq = s)));
+    await stored("SFDEL", 2, "the refresh stored");
     await jsm.streams.delete("SFDEL");
     await waitFor(() => (t.bridge.counters.streamMissing ?? 0) >= 1, "the bridge saw the stream gone");
     expect(t.lines.some((l) => l.level === "error" && /SFDEL is gone/.test(l.msg))).toBe(true);
     // (the stream is created again just after the count: the feed goes on until the new one holds some of it)
-    seq = 0;
-    await waitFor(() => seq >= 2, "the new stream stores the feed again", 10_000, () => {
-      t.refresh();
-      void lastSeq("SFDEL").then((s) => (seq = s), () => undefined);
-    });
+    await stored("SFDEL", 2, "the new stream stores the feed again", () => t.refresh());
   });
 
   test("a reader of a stream deleted and made again reads the new one from its start (its ordered consumer was past its end)", async () => {
@@ -134,27 +146,23 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await reader.start();
     stops.push(() => reader.stop());
     for (let i = 0; i < 10; i++) t.refresh(); // 20 messages: the reader's consumer is at the stream's sequence 20
-    let seq = 0;
-    await waitFor(() => seq >= 20, "stored", 10_000, () => void lastSeq("SFRDR").then((s) => (seq = s)));
+    await stored("SFRDR", 20, "stored");
     await waitFor(() => reader.counters.envelopes >= 20, "read");
     await jsm.streams.delete("SFRDR"); // as a NATS server restarted without its store: the bridge makes it again
     await waitFor(() => (t.bridge.counters.streamMissing ?? 0) >= 1, "the bridge made the stream again");
-    let back = false;
-    await waitFor(() => back, "the new stream there", 10_000, () => void lastSeq("SFRDR").then(() => (back = true), () => undefined));
+    await stored("SFRDR", 0, "the new stream there");
     const before = reader.counters.envelopes;
     // Until 2026-12-07 the client's ordered consumer, made again on the new stream, asked for sequence 21 on: the
     // reader read nothing of it (ready, heartbeats stopped) until the new stream outgrew the old one.
     for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
-    seq = 0;
-    await waitFor(() => seq >= 6, "stored in the new stream", 10_000, () => void lastSeq("SFRDR").then((s) => (seq = s), () => undefined));
+    await stored("SFRDR", 6, "stored in the new stream");
     await waitFor(() => reader.counters.envelopes > before, "the reader reads the new stream", 10_000);
   });
 
   test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {
     const t = await bridging("sffull", "SFFULL");
     t.refresh(); // definition + snapshot: stored (sequences 1, 2)
-    let seq = 0;
-    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFFULL").then((s) => (seq = s)));
+    await stored("SFFULL", 2, "the refresh stored");
     // An operator caps the stream at 3 messages, refusing new ones: X's second delta onwards is not stored.
     await jsm.streams.update("SFFULL", { max_msgs: 3, discard: "new" });
     for (let i = 0; i < 4; i++) t.delta(943490 - i);
@@ -166,8 +174,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     // The cap is lifted: the stream stores again; X's next delta goes in after the hole.
     await jsm.streams.update("SFFULL", { max_msgs: -1, discard: "old" });
     t.delta(943480);
-    seq = 0;
-    await waitFor(() => seq >= 4, "stored again", 10_000, () => void lastSeq("SFFULL").then((s) => (seq = s)));
+    await stored("SFFULL", 4, "stored again");
 
     // A reader replaying the stream from its start: the definition, the snapshot, the first delta, then the hole.
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
@@ -183,8 +190,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
   test("a hole after the stream was created again is counted on top of the earlier ones, and logged", async () => {
     const t = await bridging("sfagain", "SFAGAIN");
     t.refresh();
-    let seq = 0;
-    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    await stored("SFAGAIN", 2, "the refresh stored");
     const original = (await jsm.streams.info("SFAGAIN")).config;
     // First hole: the stream capped at what it holds, refusing new ones: 3 deltas not stored.
     await jsm.streams.update("SFAGAIN", { max_msgs: 2, discard: "new" });
@@ -200,8 +206,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await waitFor(() => t.bridge.health.streamStoring === true, "the stream created again, read by the bridge and storing");
     await lastSeq("SFAGAIN"); // there
     t.refresh();
-    seq = 0;
-    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFAGAIN").then((s) => (seq = s)));
+    await stored("SFAGAIN", 2, "the new stream stores the feed");
     const again = (await jsm.streams.info("SFAGAIN")).config;
     for (const k of ["subjects", "retention", "storage", "max_age", "max_bytes", "discard", "max_msgs", "num_replicas"] as const) expect(again[k]).toEqual(original[k]);
     // Second hole, smaller than the first: 2 deltas not stored. Before, it was compared with the whole count (3)
@@ -216,8 +221,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     const t = await bridging("sfrepl", "SFREPL"); // a stream the bridge makes at its start: baseline 0
     t.refresh();
     for (let i = 0; i < 8; i++) t.delta(943490 - i);
-    let seq = 0;
-    await waitFor(() => seq >= 10, "the feed stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    await stored("SFREPL", 10, "the feed stored");
     // Deleted and made again while the bridge's next check waits to read it: none falls in between. Before, a check
     // could (under load, often): the bridge made the stream itself, or read the operator's as the one it made, and
     // never saw it replaced (the test timed out).
@@ -233,10 +237,9 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     }
     t.refresh(); // stored in the new stream, which holds less than the bridge published
     await waitFor(() => t.lines.some((l) => l.level === "warn" && /SFREPL was replaced/.test(l.msg)), "the bridge saw the stream replaced");
-    seq = 0;
-    await waitFor(() => seq >= 2, "the new stream stores the feed", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    await stored("SFREPL", 2, "the new stream stores the feed");
     t.delta(943400);
-    await waitFor(() => seq >= 3, "stored", 10_000, () => void lastSeq("SFREPL").then((s) => (seq = s)));
+    await stored("SFREPL", 3, "stored");
     expect(t.bridge.counters.streamNotStored).toBe(0);
     expect(t.lines.some((l) => /SFREPL is not storing/.test(l.msg))).toBe(false);
   });
@@ -244,8 +247,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
   test("nats-server restarted with its file store: the stream keeps what it stored, the loss meanwhile is numbered", async () => {
     const t = await bridging("sfrst", "SFRST");
     t.refresh();
-    let seq = 0;
-    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s)));
+    await stored("SFRST", 2, "the refresh stored");
     const connected = () => (t.bridge as unknown as { protocol: { connected: boolean } }).protocol.connected;
     await nats.stop();
     await waitFor(() => !connected(), "the bridge saw NATS go");
@@ -255,8 +257,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     // Ready once the stream was read on the new connection (what comes before is dropped and numbered as lost).
     await waitFor(() => connected() && t.bridge.health.natsConnected, "the bridge reconnected");
     t.delta(943480);
-    seq = 0;
-    await waitFor(() => seq >= 3, "stored after the restart", 10_000, () => void lastSeq("SFRST").then((s) => (seq = s), () => undefined));
+    await stored("SFRST", 3, "stored after the restart");
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
     await sub.start();
     const reader = await attachNats(sub, { servers: nats.url, prefix: "sfrst", stream: "SFRST", from: "all" });
@@ -312,8 +313,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     }
     await waitFor(() => bridge.health.natsConnected, "connected again, the stream made", 10_000);
     refresh();
-    let seq = 0;
-    await waitFor(() => seq >= 2, "the second refresh stored", 10_000, () => void lastSeq("SFSET").then((s) => (seq = s), () => undefined));
+    await stored("SFSET", 2, "the second refresh stored");
     const c = bridge.counters;
     // What the stream holds is all that counts as published; the rest as dropped. Before: [4, 0, 2].
     expect([c.published - before.published, c.droppedDisconnected - before.droppedDisconnected, await lastSeq("SFSET")]).toEqual([2, 2, 2]);
@@ -348,9 +348,8 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     };
     const storedIn = async (m: Jsm) => m.streams.info("SFFRESH").then((i) => i.state.last_seq, () => -1); // -1: no stream
     refresh();
-    let seq = 0;
     const a = await ownJsm();
-    await waitFor(() => seq >= 2, "the refresh stored", 10_000, () => void storedIn(a.jsm).then((s) => (seq = s)));
+    await stored("SFFRESH", 2, "the refresh stored", undefined, a.jsm);
     await a.nc.close();
     await own.stop();
     await waitFor(() => !connected(), "the bridge saw NATS go");
@@ -364,8 +363,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await (bridge as unknown as { nc: { flush(): Promise<void> } }).nc.flush();
     const b = await ownJsm();
     stops.push(() => b.nc.close());
-    seq = -1;
-    await waitFor(() => seq >= 2, "stored in a stream made again", 10_000, () => void storedIn(b.jsm).then((s) => (seq = s))).catch(() => undefined);
+    await stored("SFFRESH", 2, "stored in a stream made again", undefined, b.jsm).catch(() => undefined);
     const c = bridge.counters;
     const published = c.published - before.published;
     // Everything counted as published is in the stream; the rest was dropped (numbered as lost). Before: [4, 0, -1, 0].
