@@ -61,6 +61,7 @@ export class UpbitRequests extends SubscriptionControl {
    * there answers it even after its bisection ended (it passed, the list after it still waiting for the pacing), the
    * second on that code alone, so it refuses the code, as replay does (replayError: nothing written since, per the
    * capture). Until 2026-12-07 live probed the code once more there while replay halted it until the next list.
+   * Forgotten when the connection's requests go to this socket again (a going back: sendRequest), as replay at ws:back.
    */
   private readonly lastConfirming = new WeakMap<WebSocket, TopicState>();
   /** Each connection's last whole-list resend: when asked, its tag in the outbox, when it went (Infinity: paced). */
@@ -133,6 +134,9 @@ export class UpbitRequests extends SubscriptionControl {
     const before = this.socketOf.get(conn);
     if (conn.ws !== before) {
       this.socketOf.set(conn, conn.ws);
+      // Going back: a confirming probe that passed on this socket before the swap is no error's answer after the
+      // overlap (replay forgets its last request at ws:back). Until 2026-12-07 live refused its code there.
+      if (conn.ws) this.lastConfirming.delete(conn.ws);
       // A planned reconnect's swap (planned-reconnect.ts: the subscribe on the replacement follows it): an ACTIVE code
       // (TopicState.onRetiring) whose book is not LIVE may not be streamed by the old socket (a probe there left it
       // out; the list after that bisection not written or refused). Not spared by a probe on the replacement then

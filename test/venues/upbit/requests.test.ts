@@ -562,3 +562,53 @@ test("going back with a stale code to redo: the going-back list is its ask, no s
   expect(lists(old)).toHaveLength(2);
   await stop();
 });
+
+/**
+ * A confirming probe that passed on the old socket, its list then dropped by a planned reconnect's swap: after going
+ * back, an error frame on the old socket is no answer to that probe (the whole overlap went by; replay forgets the
+ * last request at ws:back and ignores it). Before, live kept lastConfirming across the swap and going back and halted
+ * the code where replay did not.
+ */
+test("a confirming probe passed before a swap does not refuse its code at an error after going back", () => {
+  const { clock, control, conn, topics } = rig();
+  const [a, b, c, d] = topics as [(typeof topics)[0], (typeof topics)[0], (typeof topics)[0], (typeof topics)[0]];
+  const old = conn.ws!;
+  const replacement = { send: () => undefined } as unknown as WebSocket;
+  const emptyBucket = () => {
+    for (let i = 0; i < 4 && conn.outbox.length === 0; i++) control.send(conn, "PING");
+  };
+  vi.useFakeTimers();
+  try {
+    control.sendRequest(conn, "subscribe", [a]); // written: [A]
+    control.onError(conn, "INVALID_PARAM", "bad code"); // probe [A]
+    control.onError(conn, "INVALID_PARAM", "bad code"); // the confirming probe [A]
+    expect(conn.sent.filter((s) => s !== "PING").map(codesOf)).toEqual([["KRW-A"], ["KRW-A"], ["KRW-A"]]);
+    clock.nowMs += 60_000;
+    emptyBucket();
+    vi.advanceTimersByTime(60_000); // passed: the list after it waits for the pacing
+    expect(a.sub).not.toBe(SUB_REJECTED);
+    // The swap: the old socket's waiting list dropped, the replacement's written.
+    conn.retiringWs = old;
+    conn.ws = replacement;
+    control.dropQueued(conn);
+    a.onRetiring = true;
+    a.sub = SUB_IDLE;
+    clock.nowMs += 10_000;
+    control.flush();
+    control.sendRequest(conn, "subscribe", [a, b, c, d]);
+    // Gone back: the old socket is the connection's again, its list waiting for the pacing.
+    conn.ws = old;
+    conn.retiringWs = null;
+    control.dropQueued(conn);
+    a.onRetiring = false;
+    a.sub = SUB_ACTIVE;
+    for (const t of [b, c, d]) t.sub = SUB_IDLE;
+    emptyBucket();
+    control.sendRequest(conn, "subscribe", [b, c, d]);
+    control.onError(conn, "INVALID_PARAM", "bad code");
+    expect(a.sub, "an error long after the confirming probe refuses nothing").not.toBe(SUB_REJECTED);
+  } finally {
+    control.stop();
+    vi.useRealTimers();
+  }
+});
