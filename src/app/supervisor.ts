@@ -342,7 +342,8 @@ export class Supervisor implements StatusSource {
       const slot = this.slots[i]!;
       if (p) {
         keepBooks(slot, p.books);
-        const [booksFrom, unresolvedFrom] = [books.length, unresolved.length];
+        const booksFrom = books.length;
+        const unresolvedFrom = unresolved.length;
         const bad = await copyNamed(p.books, books, turn ?? now);
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);

@@ -300,11 +300,12 @@ export class UpbitAdapter implements VenueAdapter {
    * socket's lagging book that live held was applied. A capture without them: one socket, as before.
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
-    if (connectionNamed(this.conns, connection) === undefined) return false;
+    const conn = connectionNamed(this.conns, connection);
+    if (conn === undefined) return false;
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
-    this.control.replaySocketEvent(connectionNamed(this.conns, connection)!, url); // its lists and probes (requests.ts)
+    this.control.replaySocketEvent(conn, url); // its lists and probes (requests.ts)
     return true;
   }
 
