@@ -412,11 +412,10 @@ class VenuePipeline implements BookSink {
       this.unregistered.add(index);
       if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
         if (wasLive) this.invalidations[index]!++;
-      } else if (old.state === BookState.RESYNCING && old.reason !== StatusReason.INSTRUMENT_CHANGED) {
+      } else {
         // Already resyncing (a gap, a crossed book): markInvalid keeps the reason, and its resync's snapshot is dropped
         // now, so /books showed the gap for good (until 2026-12-07). The reason is the refusal, a status of its own.
-        old.reason = StatusReason.INSTRUMENT_CHANGED;
-        old.instrSeq++;
+        old.restate(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
       }
       this.publishStatusContained(index, old);
       this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {

@@ -172,6 +172,19 @@ export class BookBuilder extends LadderBook implements BookView {
   }
 
   /**
+   * A book already not valid in `state` whose cause changed (the app: a refused instrument definition on a book
+   * resyncing after a gap): the reason becomes `reason`, a status event of its own (instrSeq++). False, nothing
+   * changed, when the book is in another state or already has that reason.
+   */
+  restate(state: BookState, reason: StatusReason): boolean {
+    if (state === BookState.LIVE) throw new RangeError("restate: LIVE is entered only by a snapshot");
+    if (this.state !== state || this.reason === reason) return false;
+    this.reason = reason;
+    this.instrSeq++;
+    return true;
+  }
+
+  /**
    * Replay only: a STALE book whose venue sequence continues exactly at its next message (no message was missed, so
    * the kept levels are the venue's): LIVE again at those levels, reason SNAPSHOT_APPLIED (the caller publishes them
    * whole). False, nothing changed, from any other state. instrSeq++ once.
