@@ -896,7 +896,7 @@ export class ForwardBridge {
     // (a server that lost it), and what went in was not stored, a hole in the history yet counted as published, before
     // the watch's baseline (until 2026-12-06); and one it closes after the set-up failed shows itself connected too.
     // Nor one the client made again by itself until the stream is read on it (checkedTransport).
-    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting && (this.opts.jetstream === undefined || p.transport === this.checkedTransport);
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting && !this.streamUnchecked(p);
     if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, connected);
       return;
