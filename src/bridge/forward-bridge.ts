@@ -43,7 +43,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine } from "../subscriber/streams.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, sentAfterAllHad } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
 import { PubFrames, framable } from "./pub-frames.ts";
@@ -867,7 +867,7 @@ export class ForwardBridge {
       // a reader had is dropped or invalidates its book by instrSeq), where a subscriber applies the tail. Not after
       // the last heard: a clock step back takes that back, and a network copy of a datagram sent before the step
       // skipped a number for nothing (every reader's books invalid until their refresh).
-      if (sendUs > up.highSendUs && up.highSendUs !== 0 && !up.lineBack) this.lineWentBack(up);
+      if (sentAfterAllHad(up, sendUs)) this.lineWentBack(up);
       if (seqNum + count <= up.nextSeq) {
         // A copy (the network duplicating a datagram, or a recorded signed one sent again) or one later than what
         // came after it, dropped as a subscriber drops it (docs/wire-protocol.md §6.3). Before, it went on under a
@@ -896,7 +896,7 @@ export class ForwardBridge {
     // (a server that lost it), and what went in was not stored, a hole in the history yet counted as published, before
     // the watch's baseline (until 2026-12-06); and one it closes after the set-up failed shows itself connected too.
     // Nor one the client made again by itself until the stream is read on it (checkedTransport).
-    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting && (this.opts.jetstream === undefined || p.transport === this.checkedTransport);
+    const connected = p !== undefined && p.connected === true && this.reconnectTimer === undefined && !this.reconnecting && !this.streamUnchecked(p);
     if (p !== undefined && (!connected || this.pendingBytes > this.maxPendingBytes)) {
       this.drop(up, count, connected);
       return;

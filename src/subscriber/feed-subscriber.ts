@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -752,7 +752,7 @@ export class FeedSubscriber {
     // was judged then), against send times of its own session (0: none yet). Not against the last heard: a reordered
     // datagram filling a gap, or a clock step back, takes that back, and a network copy of a later one was a false
     // alarm (books invalid until their next snapshot). HOT: one comparison for a datagram in order.
-    if (r.seqNum < st.nextSeq && !this.replaying && !st.lineBack && st.highSendUs !== 0 && sendTimeUs > st.highSendUs && !continuesOldLine(st, r.seqNum, r.msgCount)) {
+    if (r.seqNum < st.nextSeq && !this.replaying && sentAfterAllHad(st, sendTimeUs) && !continuesOldLine(st, r.seqNum, r.msgCount)) {
       streams.lineWentBack(st);
     }
     // An END_OF_SESSION sent in the µs of the last datagram heard is the publisher's own (nothing since: a copy of it

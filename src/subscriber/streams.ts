@@ -195,6 +195,15 @@ export function continuesOldLine(line: Pick<StreamState, "altNext" | "altCount" 
 }
 
 /**
+ * Whether a datagram behind the line (and no evidence for a pending jump's old line) shows the numbering gone back
+ * within its session: sent after every datagram the stream had (highSendUs; 0: none yet), not already judged so
+ * (lineBack). The subscriber (FeedSubscriber processPacket) and the forward bridge judge by it (docs/wire-protocol.md §6.3).
+ */
+export function sentAfterAllHad(line: Pick<StreamState, "highSendUs" | "lineBack">, sendTimeUs: number): boolean {
+  return !line.lineBack && line.highSendUs !== 0 && sendTimeUs > line.highSendUs;
+}
+
+/**
  * What sequence() drops as a duplicate: wholly behind the line (a heartbeat: before it) and no evidence for the line
  * pending from before a jump. A copy of what the stream already had: no sign of its publisher now (FeedSubscriber
  * heard), nor the stream resuming after its eviction (streamOf). HOT: one comparison for a datagram in order.
