@@ -1,5 +1,6 @@
 /**
- * The REST bridges of one Binance adapter kept per market (cold): spot's and USD-M's each under a byte budget and a
+ * The REST bridges of one Binance adapter kept per market (warm: isBridging, buffer and the peak run per diff while a
+ * book bridges, a Map lookup each, no allocation): spot's and USD-M's each under a byte budget and a
  * rank order of their own (common/rest-bridge.ts RankOrder). One adapter serves both markets, but their snapshots wait
  * in different REST queues (api.binance.com and fapi.binance.com, each with its own weight budget: rest.ts), and the
  * rank order says which buffer the REST queue serves last. Until 2026-12-07 both markets shared one budget and one

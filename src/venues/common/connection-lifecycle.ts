@@ -837,7 +837,12 @@ export class ConnectionLifecycle {
     for (const t of conn.topics) {
       if (!t.replayUnsubscribing) continue;
       let out = false;
-      for (const p of conn.pending.values()) if (p.op === "unsubscribe" && now - p.sentMs <= this.ackTimeoutMs && p.topics.includes(t)) out = true;
+      for (const p of conn.pending.values()) {
+        if (p.op === "unsubscribe" && now - p.sentMs <= this.ackTimeoutMs && p.topics.includes(t)) {
+          out = true; // one is enough: the rest need not be looked at
+          break;
+        }
+      }
       if (!out) t.replayUnsubscribing = false;
     }
   }
