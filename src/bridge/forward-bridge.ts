@@ -43,7 +43,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, sentAfterAllHad } from "../subscriber/streams.ts";
+import { DEFAULT_SEND_AHEAD_MAX_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, raiseHighSend, sentAfterAllHad } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
 import { PubFrames, framable } from "./pub-frames.ts";
@@ -89,6 +89,11 @@ export interface ForwardBridgeOptions {
   maxPendingBytes?: number;
   /** How long after the client closed its connection for good the bridge connects again. Default RECONNECT_AFTER_CLOSE_MS. */
   reconnectAfterCloseMs?: number;
+  /**
+   * A datagram sent more than this ahead of the bridge's clock raises no highest send time of its stream (seqLinesBack
+   * is judged by it; `sendTimesAhead`), as FeedSubscriberOptions.sendAheadMaxMs. Default DEFAULT_SEND_AHEAD_MAX_MS (5000).
+   */
+  sendAheadMaxMs?: number;
   /** Credentials for the server (never logged). Without: none, as before. */
   credentials?: NatsCredentials;
   /** TLS required (with a private CA, a client certificate); also with a `tls://` server URL. Without: TLS if offered. */
@@ -139,6 +144,11 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * the line moves on); what lay behind the line was dropped (`duplicates`), as a subscriber drops it (seqLinesBack).
    */
   seqLinesBack: number;
+  /**
+   * Datagrams that were news (not duplicates) sent more than sendAheadMaxMs ahead of the bridge's clock (a forged send
+   * time, no key, or a publisher clock ahead of this host's): their send time raised no mark for seqLinesBack.
+   */
+  sendTimesAhead: number;
   /**
    * Messages not handed to NATS (each dropped datagram skips a number, so readers see the loss): while the client
    * is disconnected (its buffer would be discarded at the next connect attempt; also while a connection made again after
@@ -363,6 +373,7 @@ export class ForwardBridge {
     duplicates: 0,
     seqJumpsReverted: 0,
     seqLinesBack: 0,
+    sendTimesAhead: 0,
     droppedDisconnected: 0,
     droppedBacklog: 0,
     publishErrors: 0,
@@ -423,6 +434,8 @@ export class ForwardBridge {
   private nc: Publisher | undefined;
   private protocol: NatsProtocol | undefined;
   private readonly maxPendingBytes: number;
+  /** sendAheadMaxMs in µs (raiseHighSend). */
+  private readonly sendAheadMaxUs: number;
   /** The JetStream stream's watch (with `jetstream`), read by `health`. */
   private watch: StreamWatch | undefined;
   /** The JetStream manager of the connection published through (with `jetstream`): the stream read again on it. */
@@ -467,6 +480,9 @@ export class ForwardBridge {
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.heartbeatSubjectBytes = framable(this.heartbeatSubject) ? textEncoder.encode(this.heartbeatSubject) : undefined;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+    const sendAheadMaxMs = opts.sendAheadMaxMs ?? DEFAULT_SEND_AHEAD_MAX_MS;
+    if (!(sendAheadMaxMs >= 0 && sendAheadMaxMs <= Number.MAX_SAFE_INTEGER / 1000)) throw new RangeError(`sendAheadMaxMs must be a number of ms ≥ 0, got ${sendAheadMaxMs}`);
+    this.sendAheadMaxUs = sendAheadMaxMs * 1000;
     this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
 
@@ -1097,16 +1113,19 @@ export class ForwardBridge {
    * The clock is read here, once per datagram that is news (~37 ns): the bridge has no receipt time to reuse (node:dgram's
    * `message` gives none), and one read per turn would judge later datagrams of the turn by an earlier time, another
    * answer for a heartbeat at the SEND_AHEAD_MAX_US bound (and a hook per turn to clear it costs more at one datagram a turn).
+   * The same read bounds the highest send time (raiseHighSend, sendAheadMaxMs): before 2026-12-07 one datagram forged
+   * far ahead (no key) raised it for the session, and every real going back after it was dropped with no number skipped.
    */
   private heard(up: Upstream, count: number, sendUs: number): void {
     const aheadUs = sendUs - nowUs();
+    if (aheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++;
     if (count === 0 && up.heardSendUs !== 0 && aheadUs - up.lineAheadUs > SEND_AHEAD_MAX_US) return;
     if (count > 0 || up.heardSendUs === 0 || sendUs < up.lineSendUs) {
       up.lineSendUs = sendUs;
       up.lineAheadUs = aheadUs;
     }
     up.heardSendUs = sendUs;
-    if (sendUs > up.highSendUs) up.highSendUs = sendUs;
+    raiseHighSend(up, sendUs, aheadUs, this.sendAheadMaxUs); // not one sent far ahead: forged, it hid every going back
   }
 
   /**

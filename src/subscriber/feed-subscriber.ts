@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { continuesOldLine, DEFAULT_SEND_AHEAD_MAX_MS, isBeatAhead, isBeatCopy, isCopy, raiseHighSend, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -115,6 +115,7 @@ export class FeedSubscriber {
     lateDatagrams: 0,
     seqJumpsReverted: 0,
     seqLinesBack: 0,
+    sendTimesAhead: 0,
     oldSessionDatagrams: 0,
     oldSessionMessages: 0,
     superseded: 0,
@@ -156,6 +157,8 @@ export class FeedSubscriber {
   private readonly groups: GroupSpec[];
   private readonly recvBufferBytes: number;
   private readonly staleAfterMs: number | undefined;
+  /** sendAheadMaxMs in µs (raiseHighSend). */
+  private readonly sendAheadMaxUs: number;
   private readonly maxDatagramBytes: number;
   private readonly maxStreams: number;
   private readonly streamTable: StreamTable;
@@ -212,6 +215,9 @@ export class FeedSubscriber {
     this.recvBufferBytes = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.staleAfterMs = opts.staleAfterMs;
     if (this.staleAfterMs !== undefined && !(this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be ≥ 0, got ${this.staleAfterMs}`);
+    const sendAheadMaxMs = opts.sendAheadMaxMs ?? DEFAULT_SEND_AHEAD_MAX_MS;
+    if (!(sendAheadMaxMs >= 0 && sendAheadMaxMs <= Number.MAX_SAFE_INTEGER / 1000)) throw new RangeError(`sendAheadMaxMs must be a number of ms ≥ 0, got ${sendAheadMaxMs}`);
+    this.sendAheadMaxUs = sendAheadMaxMs * 1000;
     this.maxDatagramBytes = opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
     if (!(Number.isInteger(this.maxDatagramBytes) && this.maxDatagramBytes >= PACKET_HEADER_BYTES && this.maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
       // Not an integer, it would accept whatever fits the receive buffer; 0 or negative, nothing: say so now.
@@ -731,7 +737,10 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      if (r.sendTimeUs > st.highSendUs) st.highSendUs = r.sendTimeUs; // had: a late live copy of it is no line going back
+      // Had: a late live copy of it is no line going back. Not one sent far ahead (the request server unsigned too).
+      const answerAheadUs = r.sendTimeUs - shownUs(recvTimeUs);
+      if (answerAheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++;
+      raiseHighSend(st, r.sendTimeUs, answerAheadUs, this.sendAheadMaxUs);
       this.applyIntoGap(r, st, recvTimeUs, recovery, false, false); // a copy, asked for
       return;
     }
@@ -745,6 +754,7 @@ export class FeedSubscriber {
     // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
+    if (aheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++; // its send time raises no mark (heard)
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
     // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after every datagram the
@@ -797,7 +807,7 @@ export class FeedSubscriber {
       st.lineAheadUs = aheadUs;
     }
     st.heardSendUs = sendTimeUs;
-    if (sendTimeUs > st.highSendUs) st.highSendUs = sendTimeUs;
+    raiseHighSend(st, sendTimeUs, aheadUs, this.sendAheadMaxUs); // not one sent far ahead: forged, it hid every going back
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

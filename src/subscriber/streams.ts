@@ -204,6 +204,26 @@ export function sentAfterAllHad(line: Pick<StreamState, "highSendUs" | "lineBack
 }
 
 /**
+ * How far ahead of its receipt (on the receive host's wall clock) a datagram's send time may be and still raise the
+ * highest send time its stream had (sentAfterAllHad): FeedSubscriberOptions.sendAheadMaxMs, the to-nats bridge's
+ * --send-ahead-max-ms. Publisher and receiver clocks are taken as synced (NTP: well within it).
+ */
+export const DEFAULT_SEND_AHEAD_MAX_MS = 5000;
+
+/**
+ * Raises the highest send time the line had (sentAfterAllHad) to a datagram's, unless it was sent more than
+ * `aheadMaxUs` ahead of its receipt (`aheadUs`: its send time less the receive host's wall clock then). Raised by one
+ * forged far ahead (no key), it made every real going back after it look sent before, a copy, dropped: the books
+ * usable and wrong for the rest of the session (before 2026-12-07). Such a one is still applied (its messages are as
+ * plausible as any unsigned datagram's); only its send time is not trusted as the mark. A publisher whose clock is
+ * further ahead than that raises no mark: its numbering going back is not seen (callers count such datagrams,
+ * `sendTimesAhead`). The subscriber (FeedSubscriber) and the forward bridge keep their marks by it. HOT: no allocation.
+ */
+export function raiseHighSend(line: Pick<StreamState, "highSendUs">, sendTimeUs: number, aheadUs: number, aheadMaxUs: number): void {
+  if (sendTimeUs > line.highSendUs && aheadUs <= aheadMaxUs) line.highSendUs = sendTimeUs;
+}
+
+/**
  * What sequence() drops as a duplicate: wholly behind the line (a heartbeat: before it) and no evidence for the line
  * pending from before a jump. A copy of what the stream already had: no sign of its publisher now (FeedSubscriber
  * heard), nor the stream resuming after its eviction (streamOf). HOT: one comparison for a datagram in order.

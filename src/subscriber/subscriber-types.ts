@@ -54,6 +54,14 @@ export interface FeedSubscriberOptions {
    * advertises 0). 0 disables.
    */
   staleAfterMs?: number;
+  /**
+   * A datagram sent more than this ahead of its receipt (its send time against this host's wall clock: the publisher's
+   * and this host's clocks are taken as synced) does not raise the highest send time its stream had, by which the
+   * numbering going back is told from a copy (docs/wire-protocol.md §6.3), and is counted (`sendTimesAhead`): without
+   * a key, one forged far ahead hid every going back after it. A publisher whose clock runs further ahead than this
+   * raises no mark, so its numbering going back is not seen: `sendTimesAhead` climbing says so. Default 5000; ≥ 0.
+   */
+  sendAheadMaxMs?: number;
   /** Largest datagram accepted; must be ≥ the publisher's maxDatagramBytes. Defaults to 1400. */
   maxDatagramBytes?: number;
   /** HMAC key (≥ 16 bytes): every datagram must carry a valid AUTHENTICATED trailer, else it is dropped (`bad_auth`). */
@@ -267,6 +275,11 @@ export interface SubscriberCounters {
    * stream had (no copy of one it had); its books were invalidated (once until the line goes on).
    */
   seqLinesBack: number;
+  /**
+   * Datagrams of a stream sent more than sendAheadMaxMs ahead of their receipt (a forged send time, no key, or a
+   * publisher clock ahead of this host's): their send time did not raise the mark seqLinesBack is judged by.
+   */
+  sendTimesAhead: number;
   /** Datagrams of an older session than the newest seen on their stream (never applied). */
   oldSessionDatagrams: number;
   /** Book messages and definitions of an older session than the newest seen for their instrument. */

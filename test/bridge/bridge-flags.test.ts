@@ -61,6 +61,15 @@ describe("feeder bridge flags", () => {
     }
   });
 
+  test("to-nats --send-ahead-max-ms outside 0..86400000 is refused naming the flag; from-nats refuses it as to-nats' own", async () => {
+    for (const ms of ["-1", "86400001", "5s"]) {
+      expect(await usageError(["to-nats"], { group: ["239.255.0.9:31009"], nats: "nats://127.0.0.1:1", "send-ahead-max-ms": ms }), ms).toBe(
+        `--send-ahead-max-ms must be an integer in 0..86400000, got ${JSON.stringify(ms)}`,
+      );
+    }
+    expect(await usageError(["from-nats"], { group: ["239.255.0.9:31009"], nats: "nats://127.0.0.1:1", "send-ahead-max-ms": "1000" })).toBe("--send-ahead-max-ms is for to-nats");
+  });
+
   test("credentials in --nats are refused, naming the flag (the client would drop them)", () => {
     for (const url of ["nats://bridge:s3cret@127.0.0.1:4222", "nats://bridge:1234@127.0.0.1:4222", "tok@127.0.0.1:4222"]) {
       expect(() => serversOf(url), url).toThrow(UsageError);

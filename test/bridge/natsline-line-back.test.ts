@@ -125,6 +125,41 @@ describe("s-natsline: the NATS bridge and an upstream numbering going back", () 
     expect(levelsOf(nats.book(X.instrumentId)!)).toEqual(levelsOf(x));
   });
 
+  // s-subfwd: without a key, one datagram whose send time was forged far ahead raised the bridge's highest send time
+  // for the session (Upstream.highSendUs): every real going back after it looked sent before, a copy, dropped with no
+  // number skipped, and the NATS readers' books stayed usable, wrong. A send time more than sendAheadMaxMs (5 s) ahead
+  // of the bridge's clock raises no mark now (`sendTimesAhead`). The bridge reads the real clock: forged ahead of it.
+  it("a datagram sent far ahead of the bridge's clock (forged, no key) does not hide the numbering going back after it", () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = rng(seed);
+      const { bridge, multicast, nats, p, send, deliver } = rig();
+      const x = book(X);
+      const y = book(Y);
+      sendHeads(p, [x, y], send);
+      packBookDelta(p, y, delta(y, 943500, 30));
+      send();
+      packBookDelta(p, y, delta(y, 943500, 31));
+      for (const d of take(p, Date.now() * 1000 + randInt(r, 6, 86_400) * 1_000_000)) deliver(d);
+      expect(bridge.counters.sendTimesAhead, `seed ${seed}`).toBe(1);
+      for (let i = randInt(r, 1, 4); i > 0; i--) {
+        packBookDelta(p, y, delta(y, 943500, 40 + i));
+        send();
+      }
+      expect(nats.book(X.instrumentId)!.usable, `seed ${seed}`).toBe(true);
+      const line = p.nextSeq;
+      p.nextSeq = 2; // the numbering goes back: X's event wholly behind the line
+      packBookDelta(p, x, delta(x, 943503, 7));
+      send();
+      while (p.nextSeq <= line) {
+        packBookDelta(p, y, delta(y, 943500, 60 + p.nextSeq)); // past the old line: in order again, X's event lost
+        send();
+      }
+      expect(bridge.counters.upstreamGaps, `seed ${seed}`).toBe(0); // nothing lost before the bridge: only the going back tells
+      expect(bridge.counters.seqLinesBack, `seed ${seed}`).toBe(1); // before the fix: 0
+      for (const sub of [multicast, nats]) expect(sub.book(X.instrumentId)!.usable, `seed ${seed}`).toBe(false); // NATS, before the fix: true
+    }
+  });
+
   it("randomized: with the numbering going back, copies sent again and refreshes, a usable book is the publisher's, through NATS as on multicast", () => {
     let natsWrong = 0;
     let multicastWrong = 0;

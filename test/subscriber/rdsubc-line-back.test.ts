@@ -112,6 +112,66 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     expect(sub.counters.seqLinesBack).toBe(2);
   });
 
+  /**
+   * s-subfwd: without a key, one datagram whose send time was forged far ahead raised the highest send time the stream
+   * had for the rest of its session: every real going back after it was sent before that, taken for a copy and dropped,
+   * the books usable and wrong. A send time more than sendAheadMaxMs ahead of its receipt does not raise it now
+   * (`sendTimesAhead`). Randomized: data or heartbeat at the line, ahead by 6 s to a day (over the 5 s default; under
+   * the heartbeats' own 60 s bound too), the going back 1..5 datagrams later.
+   */
+  it("a datagram sent far ahead of its receipt (forged, no key) does not hide the numbering going back after it", () => {
+    for (let seed = 1; seed <= 24; seed++) {
+      const r = rng(seed);
+      const { sub, p, send, sentUs } = rig();
+      const x = book(X);
+      const y = book(Y);
+      sendHeads(p, [x, y], send);
+      packBookDelta(p, y, delta(y, 943500, 30));
+      send();
+      const aheadUs = randInt(r, 0, 2) === 0 ? randInt(r, 6, 59) * 1_000_000 : randInt(r, 60, 86_400) * 1_000_000;
+      if (randInt(r, 0, 1) === 0) p.appendHeartbeat(0);
+      else packBookDelta(p, y, delta(y, 943500, 31));
+      for (const d of take(p, sentUs() + aheadUs)) sub.ingest(d, sentUs() + 100);
+      expect(sub.counters.sendTimesAhead, `seed ${seed}`).toBe(1);
+      for (let i = randInt(r, 1, 5); i > 0; i--) {
+        packBookDelta(p, y, delta(y, 943500, 40 + i));
+        send();
+      }
+      const sx = sub.book(X.instrumentId)!;
+      expect(sx.usable, `seed ${seed}`).toBe(true);
+      p.nextSeq = 2; // the numbering goes back: X's event wholly behind the line
+      packBookDelta(p, x, delta(x, 943503, 7));
+      send();
+      expect(sub.counters.seqLinesBack, `seed ${seed}`).toBe(1); // before the fix: 0
+      expect(sx.usable, `seed ${seed}`).toBe(false); // before the fix: true, X's event dropped
+    }
+  });
+
+  it("a send time within sendAheadMaxMs of its receipt raises the mark as before; the bound is the subscriber's option", () => {
+    const { sub, p, send, sentUs } = rig();
+    const x = book(X);
+    sendHeads(p, [x], send);
+    packBookDelta(p, x, delta(x, 943500, 30));
+    for (const d of take(p, sentUs() + 4_000_000)) sub.ingest(d, sentUs() + 100); // 4 s ahead: a clock a little off
+    expect(sub.counters.sendTimesAhead).toBe(0);
+    // A copy of the first delta, sent 1 s later by the publisher's clock: before the 4-s-ahead one, a copy.
+    p.nextSeq -= 1;
+    packBookDelta(p, x, delta(x, 943500, 30));
+    for (const d of take(p, sentUs() + 1_000_000)) sub.ingest(d, sentUs() + 1_000_100);
+    expect(sub.counters.seqLinesBack).toBe(0);
+    // A subscriber told 1 s: the same 4 s ahead does not raise the mark, and is counted.
+    const strict = newSubscriber({ sendAheadMaxMs: 1000 });
+    const p2 = packer();
+    const x2 = book(X);
+    packInstrumentDefinition(p2, new EncodedDefinition(X), false);
+    packBookSnapshot(p2, x2, 0, false);
+    for (const d of take(p2, T0)) strict.ingest(d, T0 + 50);
+    packBookDelta(p2, x2, delta(x2, 943500, 30));
+    for (const d of take(p2, T0 + 4_000_000)) strict.ingest(d, T0 + 100);
+    expect(strict.counters.sendTimesAhead).toBe(1);
+    expect(() => newSubscriber({ sendAheadMaxMs: -1 })).toThrow(/sendAheadMaxMs/);
+  });
+
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
     const { sub, p, send, sent, sentUs } = rig();
     const x = book(X);

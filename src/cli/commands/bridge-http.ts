@@ -149,6 +149,7 @@ export function toNatsMetrics(bridge: ForwardBridge, prefix: string, stream: str
   w.family("feeder_bridge_upstream_gaps_total", "counter", "gaps in an upstream stream's sequence (datagrams lost before the bridge): each skips a forward number").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
   w.family("feeder_bridge_upstream_seq_jumps_reverted_total", "counter", "jumps ahead of an upstream sequence undone by two datagrams of the line before it").sample("feeder_bridge_upstream_seq_jumps_reverted_total", {}, c.seqJumpsReverted);
   w.family("feeder_bridge_upstream_seq_lines_back_total", "counter", "upstream numberings gone back within their session (a datagram behind the line sent after every one heard of its session): each skips a forward number").sample("feeder_bridge_upstream_seq_lines_back_total", {}, c.seqLinesBack);
+  w.family("feeder_bridge_multicast_send_times_ahead_total", "counter", "datagrams sent more than --send-ahead-max-ms ahead of this host's clock (a forged send time, or a publisher clock ahead): their send time raises no mark for seq_lines_back").sample("feeder_bridge_multicast_send_times_ahead_total", {}, c.sendTimesAhead);
   w.family("feeder_bridge_nats_published_messages_total", "counter", "envelopes handed to the NATS client, by kind (message: a wire message; heartbeat: an upstream heartbeat)");
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "message" }, c.published);
   w.sample("feeder_bridge_nats_published_messages_total", { kind: "heartbeat" }, c.heartbeats);

@@ -17,13 +17,14 @@ import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, se
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
+import { DEFAULT_SEND_AHEAD_MAX_MS } from "../../subscriber/streams.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import type { Logger } from "../../core/log.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
 
 const STATS_INTERVAL_MS = 60_000;
 /** The flags of one direction only: given to the other they are refused, naming the direction they are for. */
-export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending"] as const;
+export const TO_NATS_ONLY = ["max-age", "max-bytes", "max-pending", "send-ahead-max-ms"] as const;
 export const FROM_NATS_ONLY = ["from", "ttl", "source-id", "channel", "max-datagram-bytes"] as const;
 const MIN_STREAM_BYTES = 1024 * 1024;
 /** The smallest --max-pending: a few of the largest messages (64 KiB), as --max-bytes. */
@@ -54,6 +55,11 @@ export const bridgeCommand: CommandSpec = {
     "      --max-pending SIZE   to-nats: bytes the NATS client may hold unwritten (NATS or the link slower than",
     "                           the feed) before datagrams are dropped, counted and seen as a loss (default 64M,",
     "                           at least 1M)",
+    "      --send-ahead-max-ms N",
+    "                           to-nats: a datagram sent more than N ms ahead of this host's clock (a forged",
+    "                           send time, or a publisher clock ahead: clocks are taken as synced) does not",
+    "                           raise the send time a stream's numbering going back is judged by (counted:",
+    "                           feeder_bridge_multicast_send_times_ahead_total); default 5000, 0..86400000",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it): a",
     "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",
     "                           midnight (a space may stand for the T); one without a zone, or more than 60 s",
@@ -126,6 +132,7 @@ export const bridgeCommand: CommandSpec = {
     "max-age": { type: "string" },
     "max-bytes": { type: "string" },
     "max-pending": { type: "string" },
+    "send-ahead-max-ms": { type: "string" },
     "auth-key-file": { type: "string" },
     http: { type: "string" },
   },
@@ -209,7 +216,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
-  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
+  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, 86_400_000);
+  const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
   try {
