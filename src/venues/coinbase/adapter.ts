@@ -597,17 +597,18 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
    * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
-   * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (levelListed
+   * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
    * goes stale and is resubscribed. Cold.
    */
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
-    const listed = levelListed(m);
+    const lists = readSubscriptions(m);
+    const listed = lists === null ? null : lists.level2;
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
     const written = this.writtenAcks(conn);
     if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.splice(this.answeredBy(conn, m, listed, written), 1)[0];
+    const head = conn.expectedAcks.splice(this.answeredBy(conn, lists, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -624,7 +625,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * Which of the `written` oldest expected answers subscriptions event `m` (its level2 list `listed`) answers: the
+   * Which of the `written` oldest expected answers a subscriptions event listing `lists` answers: the
    * oldest whose request it fits (the heartbeats subscribe's if it lists heartbeats, a subscribe's if it lists all its
    * products, an unsubscribe's if it lists none of them), else the oldest (which rejects what it misses). Answered in
    * order but each level2 subscribe's event after its snapshots [F2], an answer without snapshots to wait for (the
@@ -633,12 +634,13 @@ export class CoinbaseAdapter implements VenueAdapter {
    * was taken for the older subscribe's, every product of it missing from the list HALTED / subscribe_rejected
    * (test/venues/coinbase/slow-answer.test.ts). An unreadable list (null) fits nothing. Cold.
    */
-  private answeredBy(conn: Conn, m: Record<string, unknown>, listed: Set<string> | null, written: number): number {
-    if (listed === null) return 0;
+  private answeredBy(conn: Conn, lists: Listed | null, written: number): number {
+    if (lists === null) return 0;
+    const listed = lists.level2;
     for (let i = 0; i < written; i++) {
       const id = conn.expectedAcks[i]!;
       if (id === HEARTBEATS_ACK) {
-        if (listsHeartbeats(m)) return i;
+        if (lists.heartbeats) return i;
         continue;
       }
       const req = conn.pending.get(id);
@@ -753,31 +755,30 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 }
 
-/** Whether a subscriptions event lists the heartbeats channel (`events[].subscriptions.heartbeats`, a non-empty list). Cold. */
-function listsHeartbeats(m: Record<string, unknown>): boolean {
-  if (!Array.isArray(m.events)) return false;
-  return (m.events as unknown[]).some((e) => {
-    const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
-    const hb = typeof subs === "object" && subs !== null ? (subs as { heartbeats?: unknown }).heartbeats : undefined;
-    return Array.isArray(hb) && hb.length > 0;
-  });
+/** What a subscriptions event lists: its level2 products and whether it lists the heartbeats channel (readSubscriptions). */
+interface Listed {
+  readonly level2: Set<string>;
+  readonly heartbeats: boolean;
 }
 
 /**
- * The level2 products a subscriptions event lists (`events[].subscriptions.level2`, absent = none), or null when its
- * lists cannot be read: no events array, an event without a subscriptions object, a level2 that is not a list of
- * strings. Cold.
+ * The level2 products a subscriptions event lists (`events[].subscriptions.level2`, absent = none) and whether it lists
+ * heartbeats (`events[].subscriptions.heartbeats`, a non-empty list), in one walk; null when its lists cannot be read:
+ * no events array, an event without a subscriptions object, a level2 that is not a list of strings. Cold.
  */
-function levelListed(m: Record<string, unknown>): Set<string> | null {
+function readSubscriptions(m: Record<string, unknown>): Listed | null {
   if (!Array.isArray(m.events) || m.events.length === 0) return null;
-  const listed = new Set<string>();
+  const level2 = new Set<string>();
+  let heartbeats = false;
   for (const e of m.events as unknown[]) {
     const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
     if (typeof subs !== "object" || subs === null || Array.isArray(subs)) return null;
-    const level2 = (subs as { level2?: unknown }).level2;
-    if (level2 === undefined) continue;
-    if (!Array.isArray(level2) || !level2.every((p) => typeof p === "string")) return null;
-    for (const p of level2 as string[]) listed.add(p);
+    const hb = (subs as { heartbeats?: unknown }).heartbeats;
+    if (Array.isArray(hb) && hb.length > 0) heartbeats = true;
+    const products = (subs as { level2?: unknown }).level2;
+    if (products === undefined) continue;
+    if (!Array.isArray(products) || !products.every((p) => typeof p === "string")) return null;
+    for (const p of products as string[]) level2.add(p);
   }
-  return listed;
+  return { level2, heartbeats };
 }
