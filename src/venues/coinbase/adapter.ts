@@ -78,6 +78,9 @@ export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
 
 type Topic = CoinbaseTopic;
 
+/** The refusal an unsubscribe's products still listed in its answer stand for (onSubscriptions; PASSING_REFUSAL matches none of it). */
+const UNSUBSCRIBE_NOT_TAKEN = "unsubscribe not taken: still listed in the subscriptions event answering it";
+
 export class CoinbaseAdapter implements VenueAdapter {
   readonly venue = "coinbase" as const;
   private readonly log: Logger;
@@ -597,7 +600,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
    * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
-   * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
+   * confirmed and those still listed refused (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
    * goes stale and is resubscribed. Cold.
@@ -618,10 +621,17 @@ export class CoinbaseAdapter implements VenueAdapter {
     const req = conn.pending.get(head);
     if (!req) return;
     const names = req.topics.map((t) => t.topic);
-    const has = (n: string) => (listed === null ? req.op === "subscribe" : listed.has(n));
-    const ok = req.op === "subscribe" ? names.filter(has) : names.filter((n) => !has(n));
-    const failed = req.op === "subscribe" ? names.filter((n) => !has(n)) : [];
-    this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
+    if (req.op === "subscribe") {
+      const has = (n: string) => listed === null || listed.has(n);
+      this.control.onControl(conn, { coinbaseAck: true, op: "subscribe", reqId: head, ok: names.filter(has), failed: names.filter((n) => !has(n)) });
+      return;
+    }
+    // An unsubscribe's answer lists what remains subscribed: its products gone are done now; one still listed was not
+    // unsubscribed, and is handled as an unsubscribe refused (common onAck: taken as done, or closed books sent again
+    // in halves). Before, those gone waited for the rest, whose answer never came: the ack deadline failed the socket.
+    const kept = listed === null ? [] : names.filter((n) => listed.has(n));
+    if (kept.length < names.length) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: names.filter((n) => !kept.includes(n)), failed: [] });
+    if (kept.length > 0) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: [], failed: [], refused: UNSUBSCRIBE_NOT_TAKEN });
   }
 
   /**
