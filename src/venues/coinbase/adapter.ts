@@ -33,7 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_HEARTBEAT, CB_ERR_PRICE, CB_ERR_QTY, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES } from "./parse-json.ts";
+import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -673,8 +673,10 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * Event i of a frame taken in sequence names a product of the connection but cannot be read (a level's side, price
    * or size; its type or updates): the sequence is intact and the frame's other events apply, so only this product's
-   * book resyncs (unsubscribe + subscribe, with its per-book backoff); a price or size that does not fit re-checks
-   * the market's products. Before, every book of the connection resynced and reconnected. Cold.
+   * book resyncs (unsubscribe + subscribe, with its per-book backoff), logged naming the field; a price or size that
+   * does not fit re-checks the market's products (its tick or lot may have changed), one of another JSON type or no
+   * decimal does not (it says nothing of the listing; until 2026-12-07 it asked too). Before, every book of the
+   * connection resynced and reconnected. Cold.
    */
   private onBadEvent(conn: Conn, i: number): void {
     const pool = conn.pool;
@@ -682,7 +684,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[conn.table.indexes[pool.entries[i]!]!]!;
     this.countParseError(conn, code, `${conn.name} ${t.symbol}: ${pool.badText[i]}`);
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) return; // in flight after an unsubscribe
-    if (code === CB_ERR_PRICE || code === CB_ERR_QTY) this.recheckInstrument(t);
+    if (misfitCode(code)) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
