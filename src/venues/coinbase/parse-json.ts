@@ -137,9 +137,10 @@ function readEvent(e: Obj, u: BookUpdate, pe: number, qe: number, pool: EventPoo
   // A price or size that cannot be read, named by its field: a decimal that does not fit, or no decimal string at all.
   const bad = (l: Obj, key: "price_level" | "new_quantity", exp: number): number => {
     const v = l[key];
-    if (typeof v === "string" && DECIMAL.test(v)) return fail(key === "price_level" ? CB_ERR_PRICE : CB_ERR_QTY, l, `${key} ${v} does not fit exponent ${exp}: `);
-    const kind = v === undefined ? "missing" : typeof v === "string" ? `${JSON.stringify(v.slice(0, 24))}, not a decimal` : `${v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`}, not a string`;
-    return fail(key === "price_level" ? CB_ERR_PRICE_LEVEL : CB_ERR_NEW_QUANTITY, l, `${key} ${kind}: `);
+    if (typeof v === "string" && DECIMAL.test(v)) return fail(key === "price_level" ? CB_ERR_PRICE : CB_ERR_QTY, l, `${key} ${v} does not fit exponent ${exp} (its tick or lot): `);
+    const type = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+    const kind = v === undefined ? "missing" : typeof v === "string" ? `${JSON.stringify(v.slice(0, 24))}, not a decimal` : `${type}, not a string`;
+    return fail(key === "price_level" ? CB_ERR_PRICE_LEVEL : CB_ERR_NEW_QUANTITY, l, `${key} is ${kind}: `);
   };
   if (e.type !== "snapshot" && e.type !== "update") return fail(CB_ERR_SHAPE, { type: e.type });
   if (!Array.isArray(e.updates)) return fail(CB_ERR_SHAPE, { updates: e.updates });

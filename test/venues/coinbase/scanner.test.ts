@@ -186,6 +186,25 @@ describe("coinbase scanner", () => {
     expect(out.seq).toBe(-1);
   });
 
+  test("a price or size that cannot be read is named by its field and what it was; only a decimal that does not fit is a misfit", () => {
+    const t = table();
+    const pool = new EventPool();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
+    const cases: [string, string, string, boolean][] = [
+      ["price_level", "68900", "price_level is a number, not a string", false],
+      ["price_level", "null", "price_level is null, not a string", false],
+      ["new_quantity", '{"v":"2"}', "new_quantity is an object, not a string", false],
+      ["new_quantity", '"-2"', 'new_quantity is "-2", not a decimal', false],
+      ["price_level", '"68900.001"', "price_level 68900.001 does not fit exponent 2", true],
+    ];
+    for (const [key, value, text, misfit] of cases) {
+      const frame = DOC_UPDATE.replace(new RegExp(`"${key}":"[^"]*"`), `"${key}":${value}`);
+      expect(parseSlowFrame(frame, t, pool, out), value).toBe(CB_L2);
+      expect(pool.badText[0]!.startsWith(text), pool.badText[0]).toBe(true);
+      expect(misfitCode(pool.bad[0]!), value).toBe(misfit);
+    }
+  });
+
   test("generated frames, their key orders and whitespace: scanner or JSON path, always the reference books", () => {
     const t = table();
     const pool = new EventPool();
