@@ -33,7 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_HEARTBEAT, CB_ERR_PRICE, CB_ERR_QTY, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES } from "./parse-json.ts";
+import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -77,6 +77,9 @@ export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
 }
 
 type Topic = CoinbaseTopic;
+
+/** The refusal an unsubscribe's products still listed in its answer stand for (onSubscriptions; PASSING_REFUSAL matches none of it). */
+const UNSUBSCRIBE_NOT_TAKEN = "unsubscribe not taken: still listed in the subscriptions event answering it";
 
 export class CoinbaseAdapter implements VenueAdapter {
   readonly venue = "coinbase" as const;
@@ -597,17 +600,18 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
    * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
-   * confirmed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (levelListed
+   * confirmed and those still listed refused (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
    * goes stale and is resubscribed. Cold.
    */
   private onSubscriptions(conn: Conn, m: Record<string, unknown>): void {
-    const listed = levelListed(m);
+    const lists = readSubscriptions(m);
+    const listed = lists === null ? null : lists.level2;
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
     const written = this.writtenAcks(conn);
     if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
-    const head = conn.expectedAcks.splice(this.answeredBy(conn, m, listed, written), 1)[0];
+    const head = conn.expectedAcks.splice(this.answeredBy(conn, lists, written), 1)[0];
     if (head === undefined) return;
     if (head === HEARTBEATS_ACK) {
       // Accepted: like any request of this connection's, it starts the rate-limit backoff over (heartbeatsAgain).
@@ -617,14 +621,21 @@ export class CoinbaseAdapter implements VenueAdapter {
     const req = conn.pending.get(head);
     if (!req) return;
     const names = req.topics.map((t) => t.topic);
-    const has = (n: string) => (listed === null ? req.op === "subscribe" : listed.has(n));
-    const ok = req.op === "subscribe" ? names.filter(has) : names.filter((n) => !has(n));
-    const failed = req.op === "subscribe" ? names.filter((n) => !has(n)) : [];
-    this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: head, ok, failed });
+    if (req.op === "subscribe") {
+      const has = (n: string) => listed === null || listed.has(n);
+      this.control.onControl(conn, { coinbaseAck: true, op: "subscribe", reqId: head, ok: names.filter(has), failed: names.filter((n) => !has(n)) });
+      return;
+    }
+    // An unsubscribe's answer lists what remains subscribed: its products gone are done now; one still listed was not
+    // unsubscribed, and is handled as an unsubscribe refused (common onAck: taken as done, or closed books sent again
+    // in halves). Before, those gone waited for the rest, whose answer never came: the ack deadline failed the socket.
+    const kept = listed === null ? [] : names.filter((n) => listed.has(n));
+    if (kept.length < names.length) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: names.filter((n) => !kept.includes(n)), failed: [] });
+    if (kept.length > 0) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: [], failed: [], refused: UNSUBSCRIBE_NOT_TAKEN });
   }
 
   /**
-   * Which of the `written` oldest expected answers subscriptions event `m` (its level2 list `listed`) answers: the
+   * Which of the `written` oldest expected answers a subscriptions event listing `lists` answers: the
    * oldest whose request it fits (the heartbeats subscribe's if it lists heartbeats, a subscribe's if it lists all its
    * products, an unsubscribe's if it lists none of them), else the oldest (which rejects what it misses). Answered in
    * order but each level2 subscribe's event after its snapshots [F2], an answer without snapshots to wait for (the
@@ -633,12 +644,13 @@ export class CoinbaseAdapter implements VenueAdapter {
    * was taken for the older subscribe's, every product of it missing from the list HALTED / subscribe_rejected
    * (test/venues/coinbase/slow-answer.test.ts). An unreadable list (null) fits nothing. Cold.
    */
-  private answeredBy(conn: Conn, m: Record<string, unknown>, listed: Set<string> | null, written: number): number {
-    if (listed === null) return 0;
+  private answeredBy(conn: Conn, lists: Listed | null, written: number): number {
+    if (lists === null) return 0;
+    const listed = lists.level2;
     for (let i = 0; i < written; i++) {
       const id = conn.expectedAcks[i]!;
       if (id === HEARTBEATS_ACK) {
-        if (listsHeartbeats(m)) return i;
+        if (lists.heartbeats) return i;
         continue;
       }
       const req = conn.pending.get(id);
@@ -661,8 +673,10 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * Event i of a frame taken in sequence names a product of the connection but cannot be read (a level's side, price
    * or size; its type or updates): the sequence is intact and the frame's other events apply, so only this product's
-   * book resyncs (unsubscribe + subscribe, with its per-book backoff); a price or size that does not fit re-checks
-   * the market's products. Before, every book of the connection resynced and reconnected. Cold.
+   * book resyncs (unsubscribe + subscribe, with its per-book backoff), logged naming the field; a price or size that
+   * does not fit re-checks the market's products (its tick or lot may have changed), one of another JSON type or no
+   * decimal does not (it says nothing of the listing; until 2026-12-07 it asked too). Before, every book of the
+   * connection resynced and reconnected. Cold.
    */
   private onBadEvent(conn: Conn, i: number): void {
     const pool = conn.pool;
@@ -670,7 +684,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[conn.table.indexes[pool.entries[i]!]!]!;
     this.countParseError(conn, code, `${conn.name} ${t.symbol}: ${pool.badText[i]}`);
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) return; // in flight after an unsubscribe
-    if (code === CB_ERR_PRICE || code === CB_ERR_QTY) this.recheckInstrument(t);
+    if (misfitCode(code)) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
@@ -753,31 +767,30 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 }
 
-/** Whether a subscriptions event lists the heartbeats channel (`events[].subscriptions.heartbeats`, a non-empty list). Cold. */
-function listsHeartbeats(m: Record<string, unknown>): boolean {
-  if (!Array.isArray(m.events)) return false;
-  return (m.events as unknown[]).some((e) => {
-    const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
-    const hb = typeof subs === "object" && subs !== null ? (subs as { heartbeats?: unknown }).heartbeats : undefined;
-    return Array.isArray(hb) && hb.length > 0;
-  });
+/** What a subscriptions event lists: its level2 products and whether it lists the heartbeats channel (readSubscriptions). */
+interface Listed {
+  readonly level2: Set<string>;
+  readonly heartbeats: boolean;
 }
 
 /**
- * The level2 products a subscriptions event lists (`events[].subscriptions.level2`, absent = none), or null when its
- * lists cannot be read: no events array, an event without a subscriptions object, a level2 that is not a list of
- * strings. Cold.
+ * The level2 products a subscriptions event lists (`events[].subscriptions.level2`, absent = none) and whether it lists
+ * heartbeats (`events[].subscriptions.heartbeats`, a non-empty list), in one walk; null when its lists cannot be read:
+ * no events array, an event without a subscriptions object, a level2 that is not a list of strings. Cold.
  */
-function levelListed(m: Record<string, unknown>): Set<string> | null {
+function readSubscriptions(m: Record<string, unknown>): Listed | null {
   if (!Array.isArray(m.events) || m.events.length === 0) return null;
-  const listed = new Set<string>();
+  const level2 = new Set<string>();
+  let heartbeats = false;
   for (const e of m.events as unknown[]) {
     const subs = typeof e === "object" && e !== null ? (e as { subscriptions?: unknown }).subscriptions : undefined;
     if (typeof subs !== "object" || subs === null || Array.isArray(subs)) return null;
-    const level2 = (subs as { level2?: unknown }).level2;
-    if (level2 === undefined) continue;
-    if (!Array.isArray(level2) || !level2.every((p) => typeof p === "string")) return null;
-    for (const p of level2 as string[]) listed.add(p);
+    const hb = (subs as { heartbeats?: unknown }).heartbeats;
+    if (Array.isArray(hb) && hb.length > 0) heartbeats = true;
+    const products = (subs as { level2?: unknown }).level2;
+    if (products === undefined) continue;
+    if (!Array.isArray(products) || !products.every((p) => typeof p === "string")) return null;
+    for (const p of products as string[]) level2.add(p);
   }
-  return listed;
+  return { level2, heartbeats };
 }

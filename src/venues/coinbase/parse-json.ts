@@ -20,14 +20,30 @@ export const CB_ERR_SHAPE = -2;
 export const CB_ERR_SEQUENCE = -3;
 export const CB_ERR_UNKNOWN_PRODUCT = -4;
 export const CB_ERR_SIDE = -5;
+/** A price_level / new_quantity decimal that does not fit the instrument (finer than its tick or lot, or past 2^53 there). */
 export const CB_ERR_PRICE = -6;
 export const CB_ERR_QTY = -7;
 /** A heartbeat readable down to its sequence_num, not its heartbeat_counter (adapter.ts onHeartbeat: counted, no resync). */
 export const CB_ERR_HEARTBEAT = -8;
 /** A subscriptions event whose product lists cannot be read (adapter.ts onSubscriptions: answers, rejects nothing). */
 export const CB_ERR_SUBSCRIPTIONS = -9;
+/** A price_level / new_quantity that is no decimal string (another JSON type, missing, empty, signed, exponent form). */
+export const CB_ERR_PRICE_LEVEL = -10;
+export const CB_ERR_NEW_QUANTITY = -11;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity"];
+
+/**
+ * Whether an event unreadable for `code` may mean the product's listing changed (its tick or lot: a decimal that does
+ * not fit them), so its market's products are asked for again; a field of another type or no decimal says nothing
+ * of the listing (adapter.ts onBadEvent).
+ */
+export function misfitCode(code: number): boolean {
+  return code === CB_ERR_PRICE || code === CB_ERR_QTY;
+}
+
+/** Digits with an optional fraction: the text of a price or size (core/fixed.ts then fits it to the exponent). */
+const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
 
 export interface SlowFrame {
   seq: number;
@@ -114,9 +130,17 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
 
 /** One event's type and levels into u: 0, or the CB_ERR_* code of what cannot be read (its text in pool.badText[i]). */
 function readEvent(e: Obj, u: BookUpdate, pe: number, qe: number, pool: EventPool, i: number): number {
-  const fail = (code: number, what: unknown): number => {
-    pool.badText[i] = (JSON.stringify(what) ?? String(what)).slice(0, 160);
+  const fail = (code: number, what: unknown, why = ""): number => {
+    pool.badText[i] = (why + (JSON.stringify(what) ?? String(what))).slice(0, 160);
     return code;
+  };
+  // A price or size that cannot be read, named by its field: a decimal that does not fit, or no decimal string at all.
+  const bad = (l: Obj, key: "price_level" | "new_quantity", exp: number): number => {
+    const v = l[key];
+    if (typeof v === "string" && DECIMAL.test(v)) return fail(key === "price_level" ? CB_ERR_PRICE : CB_ERR_QTY, l, `${key} ${v} does not fit exponent ${exp} (its tick or lot): `);
+    const type = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`;
+    const kind = v === undefined ? "missing" : typeof v === "string" ? `${JSON.stringify(v.slice(0, 24))}, not a decimal` : `${type}, not a string`;
+    return fail(key === "price_level" ? CB_ERR_PRICE_LEVEL : CB_ERR_NEW_QUANTITY, l, `${key} is ${kind}: `);
   };
   if (e.type !== "snapshot" && e.type !== "update") return fail(CB_ERR_SHAPE, { type: e.type });
   if (!Array.isArray(e.updates)) return fail(CB_ERR_SHAPE, { updates: e.updates });
@@ -124,9 +148,9 @@ function readEvent(e: Obj, u: BookUpdate, pe: number, qe: number, pool: EventPoo
     if (!isObj(l)) return fail(CB_ERR_SHAPE, l);
     if (l.side !== "bid" && l.side !== "offer") return fail(CB_ERR_SIDE, l);
     const px = typeof l.price_level === "string" ? parseFixedCodes(l.price_level, 0, l.price_level.length, pe) : -1;
-    if (px < 0) return fail(CB_ERR_PRICE, l);
+    if (px < 0) return bad(l, "price_level", pe);
     const qty = typeof l.new_quantity === "string" ? parseFixedCodes(l.new_quantity, 0, l.new_quantity.length, qe) : -1;
-    if (qty < 0) return fail(CB_ERR_QTY, l);
+    if (qty < 0) return bad(l, "new_quantity", qe);
     if (l.side === "bid") u.pushBid(px, qty);
     else u.pushAsk(px, qty);
   }

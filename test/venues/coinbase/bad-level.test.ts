@@ -1,10 +1,12 @@
 /**
  * An l2_data frame that reads as JSON, in sequence, with one product's event unreadable (a price or size that does not
- * fit the exponents, negative, in exponent form, empty or past 2^53; a side that is neither bid nor offer; a level
- * that is no object; an event type that is neither snapshot nor update). Its sequence_num is known and taken, so only
+ * fit the exponents, negative, in exponent form, of another JSON type, missing, empty or past 2^53; a side that is
+ * neither bid nor offer; a level that is no object; an event type that is neither snapshot nor update). Its
+ * sequence_num is known and taken, so only
  * that product's book resyncs (unsubscribe + subscribe on the same socket); the frame's other events are applied and
  * the other books stay LIVE. Before, any of these resynced every book of the connection (a reconnect): one product's
- * tick change took its connection's 20 books down on every frame until REST answered. Real simulator behind a
+ * tick change took its connection's 20 books down on every frame until REST answered. Only a decimal that does not
+ * fit asks for the products (until 2026-12-07 a price of another JSON type did too). Real simulator behind a
  * proxy that spoils one event of a frame carrying two products.
  */
 import { afterEach, describe, expect, test } from "vitest";
@@ -22,16 +24,25 @@ afterEach(async () => {
 
 const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
 
-/** How one level of the victim's event is spoiled: [side, price, size] as sent → the level's text. */
-const SPOILS: [string, (side: string, px: string, qty: string) => string][] = [
-  ["a price finer than the tick", (s, px, q) => level(s, `${px}${px.includes(".") ? "" : "."}01`, q)],
-  ["a negative price", (s, px, q) => level(s, `-${px}`, q)],
-  ["a price in exponent form", (s, _px, q) => level(s, "1e3", q)],
-  ["an empty size", (s, px) => level(s, px, "")],
-  ["a size past 2^53", (s, px) => level(s, px, "99999999999999999999")],
-  ["a side that is neither bid nor offer", (_s, px, q) => level("ask", px, q)],
-  ["a level that is no object", () => "5"],
-  ["an event type that is neither snapshot nor update", () => TYPE_SPOIL],
+/**
+ * How one level of the victim's event is spoiled: [what, [side, price, size] as sent → the level's text, the parse
+ * error's reason, whether it re-checks the market's products]. Only a decimal that does not fit the instrument (finer
+ * than its tick, past 2^53 at its lot) may mean the listing changed; a field of another JSON type or text that is no
+ * decimal says nothing about it (before, a price or size of either kind asked for the products).
+ */
+const SPOILS: [string, (side: string, px: string, qty: string) => string, string, boolean][] = [
+  ["a price finer than the tick", (s, px, q) => level(s, `${px}${px.includes(".") ? "" : "."}01`, q), "price", true],
+  ["a negative price", (s, px, q) => level(s, `-${px}`, q), "price_level", false],
+  ["a price in exponent form", (s, _px, q) => level(s, "1e3", q), "price_level", false],
+  ["an empty size", (s, px) => level(s, px, ""), "new_quantity", false],
+  ["a size past 2^53", (s, px) => level(s, px, "99999999999999999999"), "qty", true],
+  ["a price that is a JSON number", (s, px, q) => level(s, px, q).replace(`"price_level":"${px}"`, `"price_level":${px}`), "price_level", false],
+  ["a price that is an object", (s, px, q) => level(s, px, q).replace(`"price_level":"${px}"`, `"price_level":{"v":"${px}"}`), "price_level", false],
+  ["a size that is null", (s, px) => level(s, px, "").replace(`"new_quantity":""`, `"new_quantity":null`), "new_quantity", false],
+  ["a size that is missing", (s, px) => level(s, px, "").replace(`,"new_quantity":""`, ""), "new_quantity", false],
+  ["a side that is neither bid nor offer", (_s, px, q) => level("ask", px, q), "side", false],
+  ["a level that is no object", () => "5", "shape", false],
+  ["an event type that is neither snapshot nor update", () => TYPE_SPOIL, "shape", false],
 ];
 /** Marks the spoil that changes the victim event's type instead of its level. */
 const TYPE_SPOIL = "<type>";
@@ -70,7 +81,9 @@ describe("coinbase: one product's unreadable event in a frame read in sequence",
     const connects = sim.stats.connectionsTotal;
 
     for (let k = 0; k < SPOILS.length; k++) {
-      const [what, make] = SPOILS[k]!;
+      const [what, make, reason, rechecks] = SPOILS[k]!;
+      const rechecksBefore = adapter.stats().instrumentRechecks!;
+      const reasonBefore = adapter.stats()[`parseErrors.${reason}`] ?? 0;
       const victim = k % 2; // BTC-USD and ETH-USD take turns: both share the first connection
       const other = 1 - victim;
       const invalidBefore = sink.invalid.length;
@@ -84,6 +97,9 @@ describe("coinbase: one product's unreadable event in a frame read in sequence",
       // The victim alone leaves LIVE, for a parse error; the other product's event in the same frame was applied.
       await waitFor(() => sink.invalid.length > invalidBefore && sink.matches(sim, other, PRODUCTS[other]!), `${what}: the victim invalid, the other book applied`);
       expect(sink.invalid.slice(invalidBefore), what).toEqual([{ index: victim, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+      // Counted under the field that was wrong; the products asked for only when the instrument may have changed.
+      expect(adapter.stats()[`parseErrors.${reason}`], what).toBe(reasonBefore + 1);
+      expect(adapter.stats().instrumentRechecks! - rechecksBefore, what).toBe(rechecks ? 1 : 0);
       // A fresh snapshot on the same socket makes it equal again; nothing else was invalidated meanwhile.
       sim.step(1);
       await waitFor(allMatch, `${what}: books equal again`);

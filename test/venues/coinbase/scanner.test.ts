@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { CB_HEARTBEAT, CB_L2, CB_NOT_FAST, CoinbaseScanner, EventPool, rfc3339Us } from "../../../src/venues/coinbase/scanner.ts";
 import { ProductTable } from "../../../src/venues/coinbase/product-table.ts";
-import { CB_CONTROL, parseSlowFrame, type SlowFrame } from "../../../src/venues/coinbase/parse-json.ts";
+import { CB_CONTROL, misfitCode, parseSlowFrame, type SlowFrame } from "../../../src/venues/coinbase/parse-json.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 
 /** The nautilus-shaped documented example (docs/venues/coinbase.md, "Frames"). */
@@ -32,8 +32,14 @@ function refMantissa(s: unknown, exp: number): number | null {
   return m > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(m);
 }
 
-/** An event read, or (`bad`) one of a known product that cannot be read: its book alone resyncs. */
-type Book = { product: string; snapshot: boolean; bids: [number, number][]; asks: [number, number][] } | { product: string; bad: true };
+/**
+ * An event read, or (`bad`) one of a known product that cannot be read: its book alone resyncs, and (`misfit`) its
+ * market's products are asked for again when what failed first was a price or size that is a decimal string not
+ * fitting the exponents (not one of another JSON type or no decimal).
+ */
+type Book = { product: string; snapshot: boolean; bids: [number, number][]; asks: [number, number][] } | { product: string; bad: true; misfit: boolean };
+
+const isDecimal = (s: unknown) => typeof s === "string" && /^[0-9]+(\.[0-9]+)?$/.test(s);
 
 /**
  * The reference reading: JSON.parse + refMantissa; null when the frame is not an l2_data frame of the table's products
@@ -53,19 +59,23 @@ function reference(text: string, t: ProductTable): { seq: number; events: Book[]
     if (typeof e !== "object" || e === null || Array.isArray(e) || typeof e.product_id !== "string") return null;
     const entry = t.entryOf(e.product_id);
     if (entry < 0) return null;
-    const bad: Book = { product: e.product_id, bad: true };
+    let misfit = false;
     if ((e.type !== "snapshot" && e.type !== "update") || !Array.isArray(e.updates)) {
-      events.push(bad);
+      events.push({ product: e.product_id, bad: true, misfit });
       continue;
     }
     const b: Book = { product: e.product_id, snapshot: e.type === "snapshot", bids: [], asks: [] };
     for (const l of e.updates) {
-      const px = l?.side === "bid" || l?.side === "offer" ? refMantissa(l.price_level, t.priceExp[entry]!) : null;
+      const sideOk = l?.side === "bid" || l?.side === "offer";
+      const px = sideOk ? refMantissa(l.price_level, t.priceExp[entry]!) : null;
       const q = px === null || Array.isArray(l) ? null : refMantissa(l.new_quantity, t.qtyExp[entry]!);
-      if (px === null || q === null) break;
+      if (px === null || q === null) {
+        misfit = sideOk && !Array.isArray(l) && isDecimal(px === null ? l.price_level : l.new_quantity);
+        break;
+      }
       (l.side === "bid" ? b.bids : b.asks).push([px, q]);
     }
-    events.push(b.bids.length + b.asks.length === e.updates.length ? b : bad);
+    events.push(b.bids.length + b.asks.length === e.updates.length ? b : { product: e.product_id, bad: true, misfit });
   }
   return { seq: m.sequence_num, events };
 }
@@ -74,7 +84,7 @@ function read(pool: EventPool, t: ProductTable): Book[] {
   const out: Book[] = [];
   for (let i = 0; i < pool.count; i++) {
     if (pool.badEvents > 0 && pool.bad[i] !== 0) {
-      out.push({ product: t.names[pool.entries[i]!]!, bad: true });
+      out.push({ product: t.names[pool.entries[i]!]!, bad: true, misfit: misfitCode(pool.bad[i]!) });
       continue;
     }
     const u = pool.updates[i]!;
@@ -176,6 +186,25 @@ describe("coinbase scanner", () => {
     expect(out.seq).toBe(-1);
   });
 
+  test("a price or size that cannot be read is named by its field and what it was; only a decimal that does not fit is a misfit", () => {
+    const t = table();
+    const pool = new EventPool();
+    const out: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
+    const cases: [string, string, string, boolean][] = [
+      ["price_level", "68900", "price_level is a number, not a string", false],
+      ["price_level", "null", "price_level is null, not a string", false],
+      ["new_quantity", '{"v":"2"}', "new_quantity is an object, not a string", false],
+      ["new_quantity", '"-2"', 'new_quantity is "-2", not a decimal', false],
+      ["price_level", '"68900.001"', "price_level 68900.001 does not fit exponent 2", true],
+    ];
+    for (const [key, value, text, misfit] of cases) {
+      const frame = DOC_UPDATE.replace(new RegExp(`"${key}":"[^"]*"`), `"${key}":${value}`);
+      expect(parseSlowFrame(frame, t, pool, out), value).toBe(CB_L2);
+      expect(pool.badText[0]!.startsWith(text), pool.badText[0]).toBe(true);
+      expect(misfitCode(pool.bad[0]!), value).toBe(misfit);
+    }
+  });
+
   test("generated frames, their key orders and whitespace: scanner or JSON path, always the reference books", () => {
     const t = table();
     const pool = new EventPool();
@@ -215,6 +244,7 @@ describe("coinbase scanner", () => {
     const rng = new Rng(9);
     const alphabet = '0123456789.-e"{}[],:abdfoprstuxyzBSU \\';
     let accepted = 0;
+    const misfits = [0, 0]; // bad events whose first fault was [another kind, a decimal that does not fit]
     for (let i = 0; i < 6000; i++) {
       let text = genFrame(rng, rng.int(0, 1000));
       const kind = rng.int(0, 3);
@@ -225,7 +255,12 @@ describe("coinbase scanner", () => {
       } else if (kind === 2) {
         const k = rng.int(0, text.length - 1);
         text = text.slice(0, k) + text.slice(k + 1);
-      } else text = text.replace(/"price_level":"[^"]*"/, ['"price_level":1.5', '"price_level":"1e3"', '"price_level":"-1"', '"price_level":"1.000000001"'][rng.int(0, 3)]!);
+      } else {
+        // A price or size of another JSON type, text that is no decimal, or a decimal that does not fit.
+        const key = rng.next() < 0.5 ? "price_level" : "new_quantity";
+        const values = ["1.5", '"1e3"', '"-1"', '"1.000000001"', "null", '{"v":"1"}', '["1"]', "true", '""', '"99999999999999999999"'];
+        text = text.replace(new RegExp(`"${key}":"[^"]*"`), `"${key}":${values[rng.int(0, values.length - 1)]!}`);
+      }
       const ref = reference(text, t);
       let r = s.scan(text, t, pool);
       let seq = s.seq;
@@ -236,12 +271,14 @@ describe("coinbase scanner", () => {
       if (r === CB_L2) {
         accepted++;
         expect(ref, text).not.toBeNull();
-        expect({ seq, events: read(pool, t) }).toEqual(ref);
+        expect({ seq, events: read(pool, t) }, text).toEqual(ref);
+        for (const b of ref!.events) if ("bad" in b) misfits[b.misfit ? 1 : 0]++;
       } else if (ref !== null) {
         throw new Error(`a valid frame was rejected: ${text}`);
       }
     }
     expect(accepted).toBeGreaterThan(0);
+    expect(Math.min(...misfits)).toBeGreaterThan(50);
   });
 
   test("rfc3339Us agrees with Date.parse to the ms and keeps µs; anything else is -1", () => {

@@ -177,3 +177,41 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     expect(sockets).toHaveLength(1);
   });
 });
+
+describe("coinbase: an unsubscribe answered by a subscriptions event that still lists some of its products", { timeout: 20_000 }, () => {
+  test("the products gone are done at once; those still listed are handled as an unsubscribe refused (closed books: sent again in halves), no ack deadline waited for, no reconnect", async () => {
+    // The answer to an unsubscribe lists what remains subscribed: a product still listed was not unsubscribed. Before,
+    // the products gone were held until the rest were answered, which never came (the event was taken): the request
+    // waited out its ack deadline and the connection was failed, every book on it resynced (ackTimeouts 1).
+    const products = [...PRODUCTS, "ADA-USD"];
+    const { adapter, sink, ws, sockets, received, twoRounds, advance } = await setup(products);
+    let seq = 0;
+    for (const p of products) ws.send(snapshot(seq++, p));
+    ws.send(subscriptions(seq++, products, false));
+    ws.send(subscriptions(seq++, products, true));
+    await waitFor(() => products.every((_, i) => adapter.topicState(i).state === "live" && adapter.topicState(i).subscribed), "every book live");
+    // Three products closed at once (the listing's path: instrument-closed.test.ts): one unsubscribe names them all.
+    const lifecycle = (adapter as unknown as { lifecycle: { retireAll(ts: readonly unknown[], r: StatusReason): void } }).lifecycle;
+    const topics = (adapter as unknown as { topics: unknown[] }).topics;
+    lifecycle.retireAll(topics.slice(0, 3), StatusReason.INSTRUMENT_CLOSED);
+    await waitFor(() => received.length === 3, "the unsubscribe");
+    expect(JSON.parse(received[2]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: products.slice(0, 3) });
+    // BTC-USD gone; ETH-USD and SOL-USD still listed: each goes again alone (the closed books' halves).
+    ws.send(subscriptions(seq++, products.slice(1), true));
+    await waitFor(() => received.length === 5, "the unsubscribes of the products still listed");
+    expect(received.slice(3).map((r) => JSON.parse(r))).toEqual([
+      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["ETH-USD"] }),
+      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["SOL-USD"] }),
+    ]);
+    ws.send(subscriptions(seq++, ["SOL-USD", "ADA-USD"], true));
+    ws.send(subscriptions(seq++, ["ADA-USD"], true));
+    await waitFor(() => adapter.stats().messages === seq, "the answers");
+    advance(ACK_TIMEOUT_MS + 1);
+    await twoRounds(); // no ack timeout (before: 1, a deadline after the first unsubscribe)
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(received).toHaveLength(5);
+    expect(adapter.topicState(3)).toEqual(expect.objectContaining({ state: "live", subscribed: true }));
+    expect(sink.invalid.map((x) => [x.index, x.reason])).toEqual([0, 1, 2].map((i) => [i, StatusReason.INSTRUMENT_CLOSED]));
+  });
+});
