@@ -99,10 +99,10 @@ class VenuePipeline implements BookSink {
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
   /**
-   * By subscription index (cold: bumped only when a book is invalidated): gaps reported (not a refused definition's:
-   * onBookInvalid), and the times the book
-   * stopped being LIVE (/books `invalidations`): counted only when it was LIVE, so a crossed or refused snapshot of a
-   * book still resyncing, or a STALE book going RESYNCING, is not another one.
+   * By subscription index (cold: bumped only when a book is invalidated): gaps reported (none for a book whose
+   * definition was refused: onBookInvalid), and the times the book stopped being LIVE (/books `invalidations`):
+   * counted only when it was LIVE, so a crossed or refused snapshot of a book still resyncing, or a STALE book going
+   * RESYNCING, is not another one.
    */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
@@ -326,8 +326,8 @@ class VenuePipeline implements BookSink {
    * HALTED (the venue trades it again, and now says it is silent); over RESYNCING / instrument_changed it would be
    * better than the truth (its levels never follow the venue while the definition is refused) and name the wrong
    * cause (until 2026-12-07 a stale check replaced the reason, and a refresh failure then made it parse_error).
-   * Anything else (a gap, a disconnect, a reset: the venue resyncs it, and drops nothing) is RESYNCING /
-   * instrument_changed: its resync's snapshot will be dropped here. Until 2026-12-07 a HALTED one ignored both,
+   * Anything else (a gap, a disconnect, a reset: the venue resubscribes it) is RESYNCING / instrument_changed: the
+   * resync's snapshot will be dropped here like every update. Until 2026-12-07 a HALTED one ignored both,
    * showing instrument_closed until its first update. Cold.
    */
   private onUnregisteredInvalid(index: number, state: BookState, reason: StatusReason): void {
