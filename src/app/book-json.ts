@@ -43,7 +43,7 @@ export interface BookSummary {
    * of its last answer, plus the time since.
    */
   recvAgeUs: number | null;
-  /** Sequence gaps the venue adapter reported for this book (each resynced it). */
+  /** Sequence gaps the venue adapter reported for this book (each resynced it; none while its definition is refused). */
   gaps: number;
   /** Times the book stopped being live (gap, reset, stale, disconnect, crossed, parse error …). */
   invalidations: number;

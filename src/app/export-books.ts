@@ -267,8 +267,12 @@ export class BookReconstructor {
     // E): null / an empty cell, which research tools read as missing, not as 1970-01-01.
     const tsExchangeUs = b.tsExchangeUs === 0 ? null : b.tsExchangeUs;
     const tsEventUs = b.tsEventUs === 0 ? null : b.tsEventUs;
-    const bids = Math.min(this.depth, b.bidCount);
-    const asks = Math.min(this.depth, b.askCount);
+    // Only a LIVE book's levels are the venue's: a resyncing, stale or halted book's kept levels (a crossed update's,
+    // the ones from before a gap) would read as the book in a table that drops the state column. Its row keeps state
+    // and reason, no levels (until 2026-12-07 they were written).
+    const usable = b.state === BookState.LIVE;
+    const bids = usable ? Math.min(this.depth, b.bidCount) : 0;
+    const asks = usable ? Math.min(this.depth, b.askCount) : 0;
     if (this.format === "jsonl") {
       const side = (n: number, px: (r: number) => number, qty: (r: number) => number) =>
         Array.from({ length: n }, (_, r) => [formatFixed(px(r), i.priceExp), formatFixed(qty(r), i.qtyExp)]);

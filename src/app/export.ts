@@ -67,7 +67,37 @@ const MAX_TIME_JUMPS_LISTED = 100;
 export const CHUNK_CHARS = 256 * 1024;
 
 export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding,frame";
-const TOPIC_RE = /"topic"\s*:\s*"([^"\\]{1,200})"/;
+
+/** The first capture of `re` in a frame's head, or null. */
+const named = (re: RegExp) => (head: string): string | null => re.exec(head)?.[1] ?? null;
+const BYBIT_TOPIC = named(/"topic"\s*:\s*"([^"\\]{1,200})"/);
+const OKX_ARG_RE = /"arg"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,100})"\s*,\s*"instId"\s*:\s*"([^"\\]{1,100})"/;
+const UPBIT_CODE = named(/"(?:code|cd)"\s*:\s*"([^"\\]{1,200})"/);
+
+/**
+ * A raw frame's topic, by its venue: the book the frame names (in its first 400 characters), spelt as the venue's
+ * adapter names the subscription (as a `ws:back` record lists it), or null when it names none (an ack without one, a
+ * pong, a heartbeat, a status). Bybit's `topic`, Binance's `stream`, OKX's `arg` as `channel:instId` (a push or its
+ * ack), Deribit's `params.channel`, Coinbase's `product_id` (its channel, `l2_data`, is every book's), Upbit's and
+ * Bithumb's `code` (`cd` in their short format). A venue not listed: a `"topic"` field, as Bybit. Until 2026-12-07
+ * every venue's was read from a `"topic"` field: null for all but Bybit.
+ */
+const TOPIC_OF: Readonly<Record<string, (head: string) => string | null>> = {
+  bybit: BYBIT_TOPIC,
+  binance: named(/"stream"\s*:\s*"([^"\\]{1,200})"/),
+  okx: (head) => {
+    const m = OKX_ARG_RE.exec(head);
+    return m === null ? null : m[1] + ":" + m[2];
+  },
+  deribit: named(/"params"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,200})"/),
+  coinbase: named(/"product_id"\s*:\s*"([^"\\]{1,200})"/),
+  upbit: UPBIT_CODE,
+  bithumb: UPBIT_CODE,
+};
+
+function topicOf(venue: string, frame: string): string | null {
+  return (TOPIC_OF[venue] ?? BYBIT_TOPIC)(frame.length > 400 ? frame.slice(0, 400) : frame);
+}
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
   const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], stoppedEarly: false };
@@ -230,7 +260,7 @@ function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: s
   const frame = recordedUrl === CONNECTION_OPENED_URL && typeof recordedFrame === "string" ? redactUrl(recordedFrame) : recordedFrame;
   const text = typeof frame === "string";
   const rest = url !== undefined;
-  const topic = text && !rest ? (TOPIC_RE.exec(frame.length > 400 ? frame.slice(0, 400) : frame)?.[1] ?? null) : null;
+  const topic = text && !rest ? topicOf(venue, frame) : null;
   const body = text ? frame : Buffer.from(frame).toString("base64");
   if (format === "jsonl") {
     // U+2028/U+2029 (and C1, format characters) that JSON.stringify leaves raw end a line for Python's splitlines and

@@ -99,9 +99,10 @@ class VenuePipeline implements BookSink {
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
   /**
-   * By subscription index (cold: bumped only when a book is invalidated): gaps reported, and the times the book
-   * stopped being LIVE (/books `invalidations`): counted only when it was LIVE, so a crossed or refused snapshot of a
-   * book still resyncing, or a STALE book going RESYNCING, is not another one.
+   * By subscription index (cold: bumped only when a book is invalidated): gaps reported (none for a book whose
+   * definition was refused: onBookInvalid), and the times the book stopped being LIVE (/books `invalidations`):
+   * counted only when it was LIVE, so a crossed or refused snapshot of a book still resyncing, or a STALE book going
+   * RESYNCING, is not another one.
    */
   private readonly gaps: number[] = [];
   private readonly invalidations: number[] = [];
@@ -297,11 +298,12 @@ class VenuePipeline implements BookSink {
     if (this.stopped) return;
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
+    // A refused definition's book: its updates are dropped, so the venue's view of it is not the book's. A closure
+    // (HALTED) is news: true while it lasts. Anything else goes through onUnregisteredInvalid.
+    if (state !== BookState.HALTED && this.unregistered.size !== 0 && this.unregistered.has(index)) return this.onUnregisteredInvalid(index, state, reason);
+    // Counted once a gap resyncs a book whose updates are applied (a refused book's gaps are in its sequence, not its
+    // book: feeder_venue_sequence_gaps_total counts them, once; until 2026-12-07 /books `gaps` counted them too).
     if (reason === StatusReason.SEQUENCE_GAP) this.gaps[index]!++;
-    // A refused definition's book is RESYNCING / instrument_changed until a change registers, whatever the venue sees
-    // (its updates are dropped here): a stale or a gap would name the wrong cause (until 2026-12-07 STALE replaced it,
-    // and a refresh failure then made it parse_error). A closure (HALTED) is news: true while it lasts.
-    if (state !== BookState.HALTED && this.unregistered.size !== 0 && this.unregistered.has(index)) return;
     const wasLive = builder.state === BookState.LIVE;
     if (builder.markInvalid(state, reason)) {
       if (wasLive) this.invalidations[index]!++;
@@ -311,12 +313,34 @@ class VenuePipeline implements BookSink {
 
   /**
    * A venue update for a book whose changed definition was refused: dropped. One HALTED (its instrument closed since)
-   * that the venue sends again was listed as trading again at the refused definition (no change to tell): RESYNCING /
-   * instrument_changed, a status of its own; until 2026-12-07 it showed instrument_closed while the venue traded it. Cold.
+   * or STALE that the venue sends again was listed as trading again at the refused definition (no change to tell):
+   * RESYNCING / instrument_changed, a status of its own; until 2026-12-07 it showed instrument_closed while the venue
+   * traded it. Cold.
    */
   private onUnregisteredUpdate(index: number): void {
+    this.markRefused(index, this.builders[index]!);
+  }
+
+  /**
+   * The venue marks a refused definition's book invalid, but for a closure (onBookInvalid). STALE is shown only over
+   * HALTED (the venue trades it again, and now says it is silent); over RESYNCING / instrument_changed it would be
+   * better than the truth (its levels never follow the venue while the definition is refused) and name the wrong
+   * cause (until 2026-12-07 a stale check replaced the reason, and a refresh failure then made it parse_error).
+   * Anything else (a gap, a disconnect, a reset: the venue resubscribes it) is RESYNCING / instrument_changed: the
+   * resync's snapshot will be dropped here like every update. Until 2026-12-07 a HALTED one ignored both,
+   * showing instrument_closed until its first update. Cold.
+   */
+  private onUnregisteredInvalid(index: number, state: BookState, reason: StatusReason): void {
     const builder = this.builders[index]!;
-    if (builder.state === BookState.HALTED && builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) this.publishStatusContained(index, builder);
+    if (state !== BookState.STALE) return this.markRefused(index, builder);
+    if (builder.state === BookState.HALTED && builder.markInvalid(BookState.STALE, reason)) this.publishStatusContained(index, builder);
+  }
+
+  /** A refused definition's book: RESYNCING / instrument_changed (a status when that changed its state or reason). Cold. */
+  private markRefused(index: number, builder: BookBuilder): void {
+    if (builder.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED) || builder.restate(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
+      this.publishStatusContained(index, builder);
+    }
   }
 
   /**

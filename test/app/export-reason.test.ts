@@ -1,7 +1,8 @@
 /**
  * `feeder export --books` rows say why a book is not live (`reason`, the wire's status reason: sequence_gap,
  * checksum_mismatch, …) in both formats, and write a timestamp the venue did not send (0 on the wire: "unknown") as
- * null (jsonl) or an empty cell (csv), not as 0. Before, rows carried `state` only, and OKX's rows had
+ * null (jsonl) or an empty cell (csv), not as 0; a row of a book not live carries no levels (until 2026-12-07 its last
+ * levels, which read as the book in a table without the state column). Before, rows carried `state` only, and OKX's rows had
  * tsEventUs 0 (OKX sends no matching-engine time), read by research tools as 1970-01-01. In process, a capture of
  * handmade OKX frames, levels from overrides (nothing fetched: REST on 127.0.0.1:9).
  */
@@ -88,6 +89,15 @@ test("rows name why a book is not live (sequence_gap, checksum_mismatch) and lea
     ["BTC-USDT", "resyncing", "checksum_mismatch", tsUs + 3000, null],
     ["SOL-USDT", "live", "snapshot_applied", tsUs + 4000, null],
   ]);
+  // A row of a book not live carries no levels (its state says so; a table without the state column would read the
+  // kept levels as the book): before, ETH's gap row and BTC's checksum row held their last levels.
+  expect(rows.map((r) => [r.state, (r.bids as unknown[]).length, (r.asks as unknown[]).length])).toEqual([
+    ["live", 1, 1],
+    ["resyncing", 0, 0],
+    ["live", 1, 1],
+    ["resyncing", 0, 0],
+    ["live", 1, 1],
+  ]);
   // The key order is the documented one.
   expect(Object.keys(rows[0]!)).toEqual(["tsUs", "tsExchangeUs", "tsEventUs", "venue", "market", "symbol", "state", "reason", "venueSeq", "bids", "asks"]);
 
@@ -100,4 +110,13 @@ test("rows name why a book is not live (sequence_gap, checksum_mismatch) and lea
   expect(cells.map((c) => [c[at("symbol")], c[at("state")], c[at("reason")], c[at("ts_exchange_us")], c[at("ts_event_us")]])).toEqual(
     rows.map((r) => [r.symbol, r.state, r.reason, r.tsExchangeUs === null ? "" : String(r.tsExchangeUs), ""]),
   );
+  // csv: a book not live has every level cell empty, state and reason kept.
+  const levelCells = (c: string[]) => c.slice(at("bid_px_1")).join("|");
+  expect(cells.map((c) => [c[at("state")], levelCells(c)])).toEqual([
+    ["live", "3600.01|1.500|3600.02|2.000"],
+    ["resyncing", "|||"],
+    ["live", "97000.1|0.500|97000.2|0.250"],
+    ["resyncing", "|||"],
+    ["live", "240.01|3.000|240.02|4.000"],
+  ]);
 });

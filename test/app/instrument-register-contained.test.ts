@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from "../../src/core/log.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
+import { rng } from "../support/mulberry32.ts";
 import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -175,5 +176,86 @@ test("a refused book closed then listed again (its updates dropped) says instrum
   venue.sink!.onBookUpdate(0, u);
   expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
   expect(statuses).toEqual([[BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]]); // one status, not one per update
+  expect(feeder.readinessSummary().live).toBe(0);
+});
+
+const gapsOf = (feeder: Feeder) => feeder.bookSummaries()[0]!.gaps;
+
+test("a refused book that was closed follows the venue's STALE and resync (never halted while the venue trades it)", { timeout: 20_000 }, async () => {
+  // Before: onBookInvalid returned for every state but HALTED, so a closed refused book listed again stayed halted /
+  // instrument_closed through the venue's stale check and its resync, until its first (dropped) update.
+  const { feeder, venue } = await refusedBook();
+  const sink = venue.sink!;
+  sink.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  const statuses: [number, number][] = [];
+  const publishStatus = feeder.publisher.publishStatus.bind(feeder.publisher);
+  feeder.publisher.publishStatus = (h, v) => (statuses.push([v.state, v.reason]), publishStatus(h, v));
+  sink.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED); // subscribed again, silent: stale, as the venue says
+  expect(stateOf(feeder)).toEqual([BookState.STALE, StatusReason.STALE_FEED]);
+  sink.onBookInvalid(0, BookState.RESYNCING, StatusReason.DISCONNECTED); // its resync's snapshot will be dropped
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  sink.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED); // never better than resyncing while refused
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  sink.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  sink.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP); // a resync straight from halted
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  expect(statuses).toEqual([
+    [BookState.STALE, StatusReason.STALE_FEED],
+    [BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED],
+    [BookState.HALTED, StatusReason.INSTRUMENT_CLOSED],
+    [BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED],
+  ]);
+});
+
+test("a refused book counts no gaps in /books (its updates are dropped: the gap is its sequence's, not its book's)", { timeout: 20_000 }, async () => {
+  // Before: every gap the venue reported for it added to `gaps` while the book stayed resyncing / instrument_changed.
+  const { feeder, venue } = await refusedBook();
+  venue.sink!.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  venue.sink!.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  expect(gapsOf(feeder)).toBe(0);
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  // A change that registers (the publisher's own register again): its gaps count again, once each.
+  delete (feeder.publisher as { register?: unknown }).register;
+  venue.sink!.onInstrumentChanged!(0, instrument);
+  const u = new BookUpdate();
+  venue.sink!.onBookUpdate(0, update(u, true, 9, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookInvalid(0, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  expect(gapsOf(feeder)).toBe(1);
+});
+
+test("randomized: a refused book's state follows the venue's events as the reference model says (never live, no gaps)", { timeout: 20_000 }, async () => {
+  const { feeder, venue, u } = await refusedBook();
+  const sink = venue.sink!;
+  const random = rng(0x5ef05ed);
+  // The model: halted while closed; the venue's stale shown only over halted; anything else (a resync, an update)
+  // resyncing / instrument_changed, as its updates are dropped. One status per change of state or reason.
+  let model: [number, number] = [BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED];
+  let statuses = 0;
+  const publishStatus = feeder.publisher.publishStatus.bind(feeder.publisher);
+  feeder.publisher.publishStatus = (h, v) => (statuses++, publishStatus(h, v));
+  const refused: [number, number] = [BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED];
+  const resyncReasons = [StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.VENUE_RESET, StatusReason.CROSSED_BOOK];
+  let expectedStatuses = 0;
+  for (let step = 0; step < 300; step++) {
+    const before = model;
+    const pick = Math.floor(random() * 4);
+    if (pick === 0) {
+      sink.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+      model = [BookState.HALTED, StatusReason.INSTRUMENT_CLOSED];
+    } else if (pick === 1) {
+      sink.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED);
+      if (model[0] === BookState.HALTED) model = [BookState.STALE, StatusReason.STALE_FEED];
+    } else if (pick === 2) {
+      sink.onBookInvalid(0, BookState.RESYNCING, resyncReasons[Math.floor(random() * resyncReasons.length)]!);
+      model = refused;
+    } else {
+      sink.onBookUpdate(0, update(u, random() < 0.5, 100 + step, [[10000, 5]], [[10010, 3]]));
+      model = refused;
+    }
+    if (before[0] !== model[0] || before[1] !== model[1]) expectedStatuses++;
+    expect(stateOf(feeder), `step ${step}`).toEqual(model);
+  }
+  expect(statuses).toBe(expectedStatuses);
+  expect(gapsOf(feeder)).toBe(0);
   expect(feeder.readinessSummary().live).toBe(0);
 });

@@ -133,7 +133,8 @@ describe("feeder export", { timeout: 30_000 }, () => {
     expect(jsonl.map((r) => r.url)).toEqual([undefined, "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"]);
     expect(jsonl[1]).toMatchObject({ tsRecvUs: 6, topic: null, frame: '{"lastUpdateId":1,"bids":[],"asks":[]}' });
     const [, ...lines] = await exportRows(["--format", "csv", w.files[0]!]);
-    expect(lines.map(csvRow).map((r) => [r[4], r[5]])).toEqual([["", "text"], ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "rest"]]);
+    // The frame's topic is its stream (before 2026-12-07 empty: only a "topic" field was read); the REST row's column is its URL.
+    expect(lines.map(csvRow).map((r) => [r[4], r[5]])).toEqual([["btcusdt@depth@100ms", "text"], ["https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000", "rest"]]);
   });
 
   test("books after every message equal a reference book rebuilt from the same frames (csv, top 5)", async () => {
