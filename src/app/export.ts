@@ -7,6 +7,8 @@
 import { redactUrl } from "../core/redact-url.ts";
 import { jsonForTerminal } from "../core/terminal-text.ts";
 import { CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX } from "../venues/venue.ts";
+import { venueSpec } from "../venues/registry.ts";
+import { TOPIC_FIELD } from "../venues/common/raw-topic.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
@@ -68,35 +70,13 @@ export const CHUNK_CHARS = 256 * 1024;
 
 export const RAW_CSV_HEADER = "ts_recv_us,venue,market,connection,topic,encoding,frame";
 
-/** The first capture of `re` in a frame's head, or null. */
-const named = (re: RegExp) => (head: string): string | null => re.exec(head)?.[1] ?? null;
-const BYBIT_TOPIC = named(/"topic"\s*:\s*"([^"\\]{1,200})"/);
-const OKX_ARG_RE = /"arg"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,100})"\s*,\s*"instId"\s*:\s*"([^"\\]{1,100})"/;
-const UPBIT_CODE = named(/"(?:code|cd)"\s*:\s*"([^"\\]{1,200})"/);
-
 /**
- * A raw frame's topic, by its venue: the book the frame names (in its first 400 characters), spelt as the venue's
- * adapter names the subscription (as a `ws:back` record lists it), or null when it names none (an ack without one, a
- * pong, a heartbeat, a status). Bybit's `topic`, Binance's `stream`, OKX's `arg` as `channel:instId` (a push or its
- * ack), Deribit's `params.channel`, Coinbase's `product_id` (its channel, `l2_data`, is every book's), Upbit's and
- * Bithumb's `code` (`cd` in their short format). A venue not listed: a `"topic"` field, as Bybit. Until 2026-12-07
- * every venue's was read from a `"topic"` field: null for all but Bybit.
+ * A raw frame's topic: what its venue's descriptor reads from the frame's first 400 characters (VenueSpec.rawTopic), a
+ * `"topic"` field for a venue this feeder does not know. Until 2026-12-07 every venue's was read from a `"topic"`
+ * field: null for all but Bybit.
  */
-const TOPIC_OF: Readonly<Record<string, (head: string) => string | null>> = {
-  bybit: BYBIT_TOPIC,
-  binance: named(/"stream"\s*:\s*"([^"\\]{1,200})"/),
-  okx: (head) => {
-    const m = OKX_ARG_RE.exec(head);
-    return m === null ? null : m[1] + ":" + m[2];
-  },
-  deribit: named(/"params"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,200})"/),
-  coinbase: named(/"product_id"\s*:\s*"([^"\\]{1,200})"/),
-  upbit: UPBIT_CODE,
-  bithumb: UPBIT_CODE,
-};
-
 function topicOf(venue: string, frame: string): string | null {
-  return (TOPIC_OF[venue] ?? BYBIT_TOPIC)(frame.length > 400 ? frame.slice(0, 400) : frame);
+  return (venueSpec(venue)?.rawTopic ?? TOPIC_FIELD)(frame.length > 400 ? frame.slice(0, 400) : frame);
 }
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {

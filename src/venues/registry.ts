@@ -79,6 +79,12 @@ export interface VenueSpec {
   readonly keepalive: Keepalive["kind"];
   readonly resync: ResyncKind;
   readonly sequenceScope: SequenceScope;
+  /**
+   * The book a raw frame of this venue names (read from its first 400 characters), spelt as the adapter names the
+   * subscription (as a `ws:back` record lists it), or null when it names none (an ack without one, a pong, a
+   * heartbeat): the `topic` column of `feeder export` raw rows. Absent: a `"topic"` field, as Bybit's. Cold.
+   */
+  rawTopic?(head: string): string | null;
   /** Builds the adapter for the subscriptions (in order: index i is subscriptions[i]). */
   create(config: VenueConfig, subscriptions: Subscription[], opts: CommonAdapterOptions & Record<string, unknown>): VenueAdapter;
 }

@@ -6,6 +6,7 @@
  */
 import { SYMBOL_NON_ASCII } from "../../core/symbol-text.ts";
 import type { MarketSpec, VenueSpec } from "../registry.ts";
+import { fieldOf } from "../common/raw-topic.ts";
 import { BinanceAdapter, type BinanceAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
 import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUrl } from "./protocol.ts";
 
@@ -32,5 +33,6 @@ export const BINANCE_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "rest_snapshot",
   sequenceScope: "topic",
+  rawTopic: fieldOf(/"stream"\s*:\s*"([^"\\]{1,200})"/), // a combined stream's name
   create: (config, subs, opts) => new BinanceAdapter(config, subs, opts as BinanceAdapterOptions),
 };

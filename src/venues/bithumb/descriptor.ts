@@ -6,7 +6,7 @@
  */
 import type { VenueSpec } from "../registry.ts";
 import { UpbitAdapter, type UpbitAdapterOptions } from "../upbit/adapter.ts";
-import { UPBIT_SPOT } from "../upbit/descriptor.ts";
+import { UPBIT_CODE_FIELD, UPBIT_SPOT } from "../upbit/descriptor.ts";
 import { BITHUMB_DIALECT } from "../upbit/protocol.ts";
 
 export const BITHUMB_VENUE: VenueSpec = {
@@ -18,5 +18,6 @@ export const BITHUMB_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "next_full_book",
   sequenceScope: "topic",
+  rawTopic: UPBIT_CODE_FIELD,
   create: (config, subs, opts) => new UpbitAdapter(config, subs, BITHUMB_DIALECT, opts as UpbitAdapterOptions),
 };

@@ -4,6 +4,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import type { MarketSpec, VenueSpec } from "../registry.ts";
+import { TOPIC_FIELD } from "../common/raw-topic.ts";
 import { BybitAdapter, type BybitAdapterOptions } from "./adapter.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS } from "./protocol.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
@@ -45,5 +46,6 @@ export const BYBIT_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "resubscribe",
   sequenceScope: "topic",
+  rawTopic: TOPIC_FIELD,
   create: (config, subs, opts) => new BybitAdapter(config, subs, opts as BybitAdapterOptions),
 };

@@ -4,6 +4,7 @@
  * @module
  */
 import type { VenueSpec } from "../registry.ts";
+import { fieldOf } from "../common/raw-topic.ts";
 import { CoinbaseAdapter, type CoinbaseAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
 import { COINBASE_REST_URL, COINBASE_WS_URL, refusedProduct } from "./protocol.ts";
 
@@ -21,5 +22,6 @@ export const COINBASE_VENUE: VenueSpec = {
   keepalive: "heartbeat_channel",
   resync: "reconnect",
   sequenceScope: "connection",
+  rawTopic: fieldOf(/"product_id"\s*:\s*"([^"\\]{1,200})"/), // its channel (l2_data) is every book's
   create: (config, subs, opts) => new CoinbaseAdapter(config, subs, opts as CoinbaseAdapterOptions),
 };

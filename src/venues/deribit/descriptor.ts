@@ -4,6 +4,7 @@
  */
 import type { MarketName } from "../../core/types.ts";
 import type { MarketOptionSpec, MarketSpec, VenueSpec } from "../registry.ts";
+import { fieldOf } from "../common/raw-topic.ts";
 import { DeribitAdapter, defaultStaleAfterMs, type DeribitAdapterOptions } from "./adapter.ts";
 import { EXPIRY_CODE } from "../common/expiry-code.ts";
 import { DEFAULT_INTERVAL, DERIBIT_DEPTHS, ERR_RAW_NEEDS_AUTH } from "./protocol.ts";
@@ -56,5 +57,6 @@ export const DERIBIT_VENUE: VenueSpec = {
   keepalive: "server_test",
   resync: "resubscribe",
   sequenceScope: "topic",
+  rawTopic: fieldOf(/"params"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,200})"/),
   create: (config, subs, opts) => new DeribitAdapter(config, subs, opts as DeribitAdapterOptions),
 };

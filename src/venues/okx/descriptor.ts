@@ -22,6 +22,9 @@ const market: MarketSpec = {
   symbolShape: { pattern: /^[A-Z0-9]+-[A-Z0-9]+(_[A-Z0-9]+)?(-[A-Z0-9.]+)*$/, expected: "an OKX instId BASE-QUOTE[-…], e.g. BTC-USDT, BTC-USDT-SWAP, BTC-USD-261225-100000-C" },
 };
 
+/** A frame's `arg`: its channel and instId. */
+const OKX_ARG_RE = /"arg"\s*:\s*\{\s*"channel"\s*:\s*"([^"\\]{1,100})"\s*,\s*"instId"\s*:\s*"([^"\\]{1,100})"/;
+
 export const OKX_VENUE: VenueSpec = {
   venue: "okx",
   wsUrl: "wss://ws.okx.com:8443/ws/v5/public",
@@ -31,5 +34,9 @@ export const OKX_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "resubscribe",
   sequenceScope: "topic",
+  rawTopic: (head) => {
+    const m = OKX_ARG_RE.exec(head); // a push or its ack: channel:instId
+    return m === null ? null : m[1] + ":" + m[2];
+  },
   create: (config, subs, opts) => new OkxAdapter(config, subs, opts as OkxAdapterOptions),
 };

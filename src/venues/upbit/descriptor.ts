@@ -4,8 +4,12 @@
  * @module
  */
 import type { MarketOptionSpec, MarketSpec, VenueSpec } from "../registry.ts";
+import { fieldOf } from "../common/raw-topic.ts";
 import { UpbitAdapter, type UpbitAdapterOptions } from "./adapter.ts";
 import { LEVEL_DECIMALS, LEVEL_MAX, levelProblem, STALE_AFTER_MS, STALE_MIN_MS, UPBIT_DEFAULT_DEPTH, UPBIT_DEPTHS, UPBIT_DIALECT } from "./protocol.ts";
+
+/** A frame's `code` (`cd` in the short format): Upbit's and Bithumb's raw topic. */
+export const UPBIT_CODE_FIELD = fieldOf(/"(?:code|cd)"\s*:\s*"([^"\\]{1,200})"/);
 
 export const UPBIT_SPOT: MarketSpec = {
   depths: UPBIT_DEPTHS,
@@ -29,5 +33,6 @@ export const UPBIT_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "next_full_book",
   sequenceScope: "topic",
+  rawTopic: UPBIT_CODE_FIELD,
   create: (config, subs, opts) => new UpbitAdapter(config, subs, UPBIT_DIALECT, opts as UpbitAdapterOptions),
 };
