@@ -138,6 +138,16 @@ export const SOCKET_BACK_URL = "ws:back";
  */
 export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
 
+/**
+ * Books of the connection closed because the venue's listing no longer names their instrument as trading (an answered
+ * instrument query or a listed expiry: common/instrument-watch.ts, ConnectionLifecycle.retireAll), recorded since
+ * s-reprec after the `ws:req` of the unsubscribe written with it, before the books halt (body: their topics, space-separated, TopicState.topic), so replay halts
+ * them there as live did (`halted` / `instrument_closed`). Replay asks no instrument REST: before, a closure was not
+ * replayed (a book refused then found delisted stayed `resyncing` where live had it halted). Their reopening needs no
+ * record: its subscribe's `ws:req` brings them back. Readers before it count it as a skipped REST answer.
+ */
+export const INSTRUMENTS_CLOSED_URL = "ws:closed";
+
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {
   return url.startsWith("ws:");

@@ -18,7 +18,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, INSTRUMENTS_CLOSED_URL, SOCKET_REQUEST_URL_PREFIX, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -270,6 +270,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
+    // Products live closed as no longer listed as trading (common ConnectionLifecycle.replayClosed).
+    if (url === INSTRUMENTS_CLOSED_URL) return this.lifecycle.replaySocketEvent(connection, url, body);
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       // Begun mid-socket (a later file, its head ws:state) or past a capture gap: an earlier request may be unanswered
       // still, and its answer would be taken for this one's (products missing from it halted where live kept them):

@@ -20,7 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -442,6 +442,9 @@ export class ConnectionLifecycle {
     }
     // Their acks find them rejected: nothing follows. A pending one: by the venue's rule (unsubscribeClosed).
     for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);
+    // One record per connection, after the unsubscribes written now (their ws:req) and before the books halt, as
+    // live halts them: replay asks no listing, so it redoes the closure at this record (replayClosed).
+    if (this.eventTap && reason === StatusReason.INSTRUMENT_CLOSED) this.recordClosed(ts);
     for (const t of ts) {
       // Its refusals so far were the closure's: relisted, it starts a new streak (before 2026-12-07 they stayed
       // counted, and a Bybit option refused once before its delisting was halted at its second refusal after).
@@ -463,6 +466,35 @@ export class ConnectionLifecycle {
       t.lastSeq = 0;
       this.hooks.disconnected?.(t);
     }
+  }
+
+  /** retireAll's record (venue.ts INSTRUMENTS_CLOSED_URL): each connection's closed topics, in their order. Cold. */
+  private recordClosed(ts: readonly TopicState[]): void {
+    const byConn = new Map<VenueConnection, string[]>();
+    for (const t of ts) {
+      const names = byConn.get(t.conn);
+      if (names) names.push(t.topic);
+      else byConn.set(t.conn, [t.topic]);
+    }
+    for (const [conn, names] of byConn) this.eventTap?.(conn.market, conn.name, INSTRUMENTS_CLOSED_URL, names.join(" "), nowUs());
+  }
+
+  /**
+   * Replay: the live run closed these books of connection `name` (INSTRUMENTS_CLOSED_URL; body: their topics): they
+   * are retired here as retireAll did live (HALTED / INSTRUMENT_CLOSED, out of every stale check and resync), and a
+   * recorded subscribe of one (its listing found it trading again) brings it back (SubscriptionControl.replayRequest).
+   * False when no connection has that name or the body names none of its topics.
+   */
+  replayClosed(name: string, body: string): boolean {
+    const conn = connectionNamed(this.conns, name);
+    if (!conn) return false;
+    const names = new Set(body.split(" "));
+    const closed = conn.topics.filter((t) => names.has(t.topic));
+    if (closed.length === 0) return false;
+    // Live's closure came with a REST answer, a task after any refusing frame: a refusal held was the venue's.
+    conn.replayRefusalHeld?.();
+    this.retireAll(closed, StatusReason.INSTRUMENT_CLOSED);
+    return true;
   }
 
   /** Stops housekeeping and reconnects and closes every socket; resolves when they are closed (≤ 1 s each). */
@@ -860,6 +892,8 @@ export class ConnectionLifecycle {
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+    // Books live closed as no longer listed as trading (replay asks no listing): closed here as there.
+    if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).

@@ -320,8 +320,8 @@ export class SubscriptionControl {
    * other socket of an overlap delivered, which a full-book snapshot would have made the book's, LIVE. A recorded
    * unsubscribe holds the topic likewise (TopicState.replayUnsubscribing: the venue's frame path ignores it) until a
    * recorded subscribe of it, which starts its silence as live's send does. Not a rejected topic, nor a book replay
-   * holds LIVE: live unsubscribes none (a resync invalidates first), so live had left it where replay did not (an
-   * instrument closed, which replay does not redo): its frames are judged as before, and the stale rule stays on.
+   * holds LIVE: live unsubscribes none (a resync invalidates first) but one it closes (an instrument closed), whose
+   * recorded closure comes right after (ConnectionLifecycle.replayClosed halts it): its frames are judged as before.
    * Bybit and OKX each had this rule in its adapter until 2026-12-07 (OKX held a LIVE book too, frozen until stale).
    */
   private replayHold(op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void {

@@ -8,10 +8,11 @@
  * it every listing period: listed as Trading again, it is subscribed and LIVE on its snapshot.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { createLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { createLogger, silentLogger } from "../../../src/core/log.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { INSTRUMENTS_CLOSED_URL } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -120,5 +121,98 @@ describe("bybit: an instrument that stops trading", { timeout: 90_000 }, () => {
     expect(sink.invalid.filter((e) => e.index === 0).at(-1)).toEqual({ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
     expect(adapter.topicInfo(1).state).toBe("live");
     expect(sink.invalid.filter((e) => e.index === 1 && e.state === BookState.HALTED)).toEqual([]);
+  });
+});
+
+/**
+ * Record → replay: a live run against the simulator recorded as `feeder record` records it (every frame, socket event,
+ * written request and closure), then fed to a replaying adapter of the same config (loaded before the listing changes,
+ * as a replay started from the same listing). Each book event (update, invalidation) is noted with how many records
+ * live had written when it happened, replay's with how many it had fed: the two timelines must be equal. Until s-reprec
+ * replay redid no closure (it asks no listing): a book live halted as instrument_closed stayed resyncing in replay.
+ */
+async function recordedRun(market: MarketName, depth: number, symbols: string[], before?: (sim: BybitSim) => void) {
+  const markets = [{ market, depth, symbols }];
+  const sim = await startBybitSimulator({ markets: [{ market, symbols }], seed: 31, messagesPerSecond: 0 });
+  cleanups.push(() => sim.stop());
+  before?.(sim);
+  type Rec = { conn: string; frame: string; url?: undefined } | { conn: string; url: string; body: string };
+  const records: Rec[] = [];
+  const timeline = (sink: RecordingSink, at: () => number) => {
+    const events: string[] = [];
+    const onUpdate = sink.onBookUpdate.bind(sink);
+    const onInvalid = sink.onBookInvalid.bind(sink);
+    sink.onBookUpdate = (index, u) => {
+      events.push(`${at()}: ${index} ${u.isSnapshot ? "snapshot" : "delta"} u${u.venueSeq}`);
+      onUpdate(index, u);
+    };
+    sink.onBookInvalid = (index, state, reason) => {
+      events.push(`${at()}: ${index} ${BOOK_STATE_NAMES[state]}/${STATUS_REASON_NAMES[reason]}`);
+      onInvalid(index, state, reason);
+    };
+    return events;
+  };
+  const replay = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+  cleanups.push(() => replay.stop());
+  const replaySink = new RecordingSink(allResolved(await replay.loadInstruments()));
+  let fed = 0;
+  const replayed = timeline(replaySink, () => fed);
+  replay.startReplay(replaySink);
+  const live = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), {
+    log: silentLogger,
+    pingIntervalMs: 200,
+    pongTimeoutMs: 5_000,
+    listingRetryMs: 200,
+    lateCheckMs: 20,
+    onRawFrame: (_m, conn, frame) => void records.push({ conn, frame }),
+    onRawRest: (_m, conn, url, body) => void records.push({ conn, url, body }),
+  });
+  cleanups.push(() => live.stop());
+  const liveSink = new RecordingSink(allResolved(await live.loadInstruments()));
+  const lived = timeline(liveSink, () => records.length);
+  live.start(liveSink);
+  await waitFor(() => live.stats().topicsLive === symbols.length, "every book live", W);
+  /** Feeds the replay every record not fed yet; both timelines. */
+  const replayAll = () => {
+    for (; fed < records.length; ) {
+      const r = records[fed++]!;
+      if (r.url === undefined) expect(replay.ingestFrame(market, r.conn, r.frame, 1)).toBe(true);
+      else expect(replay.ingestConnectionEvent(market, r.conn, r.url, 1, r.body)).toBe(true);
+    }
+    return { live: lived, replay: replayed };
+  };
+  return { sim, live, replay, records, replayAll };
+}
+
+describe("bybit record → replay: closures by the listing happen in replay at live's record", { timeout: 90_000 }, () => {
+  test("an option refused (failTopics, no reason) then found not listed: HALTED / instrument_closed in both, at the same record", async () => {
+    const symbols = ["BTC-27MAR26-70000-P-USDT", "BTC-27MAR26-80000-C-USDT"];
+    const r = await recordedRun("option", 25, symbols);
+    r.sim.setListed("option", symbols[0]!, false);
+    r.sim.refuseSubscribes("option", `orderbook.25.${symbols[0]}`, 1);
+    r.sim.inject("gap", { market: "option", symbol: symbols[0]! }); // an update never sent: the next one's gap resyncs
+    r.sim.step(1); // the resync recorded: unsubscribe, subscribe (refused), the listing asked at once
+    await waitFor(() => r.live.topicInfo(0).state === "halted", "halted by the listing", W);
+    r.sim.step(2);
+    await waitFor(() => r.live.topicInfo(1).lastU >= 3, "the other book's steps", W);
+    const { live, replay } = r.replayAll();
+    expect(live.filter((e) => e.endsWith("instrument_closed"))).toHaveLength(1);
+    expect(replay).toEqual(live);
+    expect([0, 1].map((i) => r.replay.topicInfo(i).state)).toEqual(["halted", "live"]);
+    expect(r.records.filter((x) => x.url === INSTRUMENTS_CLOSED_URL).map((x) => x.url !== undefined && x.body)).toEqual([`orderbook.25.${symbols[0]}`]);
+  });
+
+  test("delisted (Closed) then Trading again: halted, then LIVE on its snapshot, in replay at live's records", async () => {
+    const r = await recordedRun("linear", 50, ["BTCUSDT", "ETHUSDT"]);
+    r.sim.setStatus("linear", "BTCUSDT", "Closed");
+    await waitFor(() => r.live.topicInfo(0).state === "halted", "the closed book halted", W);
+    r.sim.setStatus("linear", "BTCUSDT", "Trading");
+    await waitFor(() => r.live.topicInfo(0).state === "live", "live again", W);
+    r.sim.step(2);
+    await waitFor(() => r.live.topicInfo(0).lastU >= 3 && r.live.topicInfo(1).lastU >= 3, "both books' steps", W);
+    const { live, replay } = r.replayAll();
+    expect(live.filter((e) => e.endsWith("halted/instrument_closed"))).toHaveLength(1);
+    expect(replay).toEqual(live);
+    expect([0, 1].map((i) => r.replay.topicInfo(i).state)).toEqual(["live", "live"]);
   });
 });

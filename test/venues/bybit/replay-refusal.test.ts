@@ -46,7 +46,7 @@ async function replaying(seed: number) {
     expect(ok).toBe(true);
     states.push(now());
   };
-  const event = (url: string) => after(feeder.ingestRest("bybit", "spot", CONN, url, "", (tsUs += 1000)));
+  const event = (url: string, body = "") => after(feeder.ingestRest("bybit", "spot", CONN, url, body, (tsUs += 1000)));
   const frame = (text: string) => after(feeder.ingest("bybit", "spot", CONN, text, (tsUs += 1000)));
   const request = (id: string, op: string, symbols: string[]) => event(`ws:req ${JSON.stringify([id, op, symbols.map((s) => `orderbook.50.${s}`)])}`);
   /** An ack without req_id, as Bybit spot's may be. */
@@ -174,6 +174,30 @@ describe("bybit replay across a time jump: a topic held by a recorded unsubscrib
     r.jump(); // lost: s3 and its answer
     r.snapshot("BTCUSDT", 20, "101.0");
     r.snapshot("ETHUSDT", 20, "11.0");
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
+  });
+});
+
+describe("bybit replay of a closure by the listing (ws:closed)", () => {
+  /**
+   * Live closed BTC (its listing no longer named it as trading): the unsubscribe's ws:req, then the closure's
+   * ws:closed; listed again, its subscribe's ws:req, answered, and its snapshot. Replay asks no listing: until
+   * s-reprec nothing recorded the closure and BTC stayed LIVE (or as its frames left it) where live had it halted.
+   * Through the Feeder, as `feeder replay` and `export --books` feed it.
+   */
+  test("Feeder: halted / instrument_closed at the record, the other book untouched; its recorded subscribe brings it back", async () => {
+    const r = await replaying(61);
+    r.bothLive();
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
+    r.event("ws:closed", "orderbook.50.BTCUSDT");
+    expect(r.now()).toBe("BTCUSDT halted/instrument_closed, ETHUSDT live/snapshot_applied");
+    r.ack("unsubscribe", true);
+    r.snapshot("BTCUSDT", 11, "100.5"); // in flight before the unsubscribe took: not the book's
+    expect(r.now()).toBe("BTCUSDT halted/instrument_closed, ETHUSDT live/snapshot_applied");
+    r.request("s3", "subscribe", ["BTCUSDT"]);
+    r.ack("subscribe", true);
+    r.snapshot("BTCUSDT", 1, "101.0");
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
   });
 });

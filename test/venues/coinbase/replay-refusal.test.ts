@@ -259,3 +259,67 @@ describe("coinbase replay across a capture gap: answers to requests written befo
     });
   });
 });
+
+describe("coinbase record → replay: a product closed by its listing", { timeout: 30_000 }, () => {
+  /**
+   * Live: BTC delisted goes silent, STALE, its stale re-check finds it not online: HALTED / instrument_closed; online
+   * again, subscribed and LIVE on its snapshot. Replayed with the capture's clock (the stale rounds run as live's) the
+   * invalidations and states are live's. Until s-reprec replay redid no closure (it asks no listing): BTC stayed STALE
+   * in replay where live had it halted, and came back with its subscribe all the same.
+   */
+  test("STALE, then HALTED / instrument_closed, then LIVE again: in replay as live, the books equal", async () => {
+    const products = ["BTC-USD", "ETH-USD"];
+    const sim = await startCoinbaseSimulator({ products, seed: 8, levels: 20 });
+    cleanup.push(() => sim.stop());
+    const config = coinbaseConfig(sim, products);
+    const timing = { staleAfterMs: () => 400, housekeepingMs: 50 };
+    let clockMs = 0;
+    const replay = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, ...timing, now: () => clockMs });
+    cleanup.push(() => replay.stop());
+    const replaySink = new Sink((await replay.loadInstruments()) as Instrument[]);
+    replay.startReplay(replaySink);
+    const recorded: Recorded[] = [];
+    const live = createCoinbaseAdapter(config, subsOf(products), {
+      log: silentLogger,
+      ...timing,
+      listingRetryMs: 300,
+      lateCheckMs: 20,
+      onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+      onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    });
+    cleanup.push(() => live.stop());
+    const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
+    live.start(liveSink);
+    await waitFor(() => live.topicState(0).state === "live" && live.topicState(1).state === "live", "both books live");
+    sim.setProductStatus("BTC-USD", "delisted");
+    await waitFor(() => {
+      sim.step(1);
+      return live.topicState(0).state === "halted";
+    }, "the delisted product halted");
+    sim.setProductStatus("BTC-USD", "online");
+    await waitFor(() => {
+      sim.step(1); // ETH streams on: never stale in either run
+      return live.topicState(0).state === "live";
+    }, "live again");
+    sim.step(2);
+    await waitFor(() => [0, 1].every((i) => liveSink.matches(sim, i, products[i]!)), "both books at the venue's");
+    await live.stop();
+    expect(liveSink.invalid.filter((e) => e.index === 0)).toEqual([
+      { index: 0, state: BookState.STALE, reason: StatusReason.STALE_FEED },
+      { index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED },
+    ]);
+    for (const r of recorded) {
+      clockMs = Math.max(clockMs, r.tsRecvUs / 1000);
+      replay.replayClockAt(clockMs);
+      if (r.frame !== undefined) replay.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
+      else expect(replay.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body)).toBe(true);
+    }
+    expect(replaySink.invalid).toEqual(liveSink.invalid);
+    expect([0, 1].map((i) => replay.topicState(i).state)).toEqual(["live", "live"]);
+    for (const i of [0, 1]) {
+      expect(replaySink.seq[i]).toBe(liveSink.seq[i]);
+      expect(replaySink.bids[i]).toEqual(liveSink.bids[i]);
+      expect(replaySink.asks[i]).toEqual(liveSink.asks[i]);
+    }
+  });
+});

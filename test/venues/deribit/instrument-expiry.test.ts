@@ -7,11 +7,11 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import { instrumentCacheWritesSettled } from "../../../src/venues/common/instruments.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
+import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -135,5 +135,64 @@ describe("Deribit: a running instrument listed with is_active false", { timeout:
       afterChecks: () => expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false }),
       reopenedWhat: "active again",
     });
+  });
+});
+
+/** A sink noting each book event with `at()` (how many capture records there were): a run's timeline. */
+function timelineSink(at: () => number): { sink: BookSink; events: string[] } {
+  const events: string[] = [];
+  const sink: BookSink = {
+    onBookUpdate: (i, u) => void events.push(`${at()}: ${i} ${u.isSnapshot ? "snapshot" : "change"} ${u.venueSeq}`),
+    onBookInvalid: (i, state, reason) => void events.push(`${at()}: ${i} ${BOOK_STATE_NAMES[state]}/${STATUS_REASON_NAMES[reason]}`),
+    onInstrumentChanged: () => {},
+  };
+  return { sink, events };
+}
+
+describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, () => {
+  /**
+   * A live run recorded as `feeder record` records it, replayed through an adapter of the same config (loaded while
+   * the listing still names the option, as a replay started from the same listing): the book events of both, each
+   * noted with the records written (live) or fed (replay) by then, are equal. Until s-reprec replay redid no closure
+   * (it watches no expiry and asks no listing): the expired option stayed LIVE in replay where live had it halted.
+   */
+  test("the expired option HALTED / instrument_closed in replay at live's record; the other option's book equal", async () => {
+    const { sim, config } = await expiringOption(13, 1_500);
+    running.push(() => sim.stop());
+    const replay = new DeribitAdapter(config, SUBS, { log: silentLogger });
+    running.push(() => replay.stop());
+    await replay.loadInstruments();
+    let fed = 0;
+    const replayed = timelineSink(() => fed);
+    replay.startReplay(replayed.sink);
+    type Rec = { frame?: string; url?: string; body?: string; connection: string };
+    const records: Rec[] = [];
+    const live = new DeribitAdapter(config, SUBS, {
+      log: silentLogger,
+      lateCheckMs: 20,
+      listingRetryMs: 300,
+      onRawFrame: (_m, connection, frame) => void records.push({ frame, connection }),
+      onRawRest: (_m, connection, url, body) => void records.push({ url, body, connection }),
+    });
+    running.push(() => live.stop());
+    const lived = timelineSink(() => records.length);
+    await live.loadInstruments();
+    live.start(lived.sink);
+    await waitFor(() => {
+      sim.step(1);
+      return live.topicInfo(0).state === "halted";
+    }, "the expired option halted", 20_000);
+    sim.step(2);
+    const seq = live.topicInfo(1).lastChangeId;
+    await waitFor(() => live.topicInfo(1).lastChangeId > seq, "the other option's changes", 20_000);
+    await live.stop();
+    for (; fed < records.length; ) {
+      const r = records[fed++]!;
+      if (r.frame !== undefined) expect(replay.ingestFrame("option", r.connection, r.frame, 1)).toBe(true);
+      else expect(replay.ingestConnectionEvent("option", r.connection, r.url!, 1, r.body)).toBe(true);
+    }
+    expect(lived.events.filter((e) => e.endsWith("halted/instrument_closed"))).toHaveLength(1);
+    expect(replayed.events).toEqual(lived.events);
+    expect([0, 1].map((i) => replay.topicInfo(i).state)).toEqual(["halted", "live"]);
   });
 });
