@@ -214,6 +214,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       checkEveryMs: this.checkEveryMs,
       lateDueMs: (market) => Math.min(this.late.dueMs(market), this.closedDueMs(market)),
       reload: (market, own) => this.query(market, own),
+      quietMarket: (market) => this.onlyClosed(market),
     });
   }
 
@@ -528,6 +529,18 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     let n = 0;
     for (const index of this.expiredClosed().keys()) if (this.o.topics[index]!.market === market) n++;
     return n;
+  }
+
+  /** Whether every resolved book of the market is closed (at least one): nothing open for its reloads to keep current. */
+  private onlyClosed(market: MarketName): boolean {
+    const current = this.o.instruments();
+    let closed = 0;
+    for (const t of this.o.topics) {
+      if (t.market !== market || current?.[t.index] === undefined) continue;
+      if (!this.closed.has(t.index)) return false;
+      closed++;
+    }
+    return closed > 0;
   }
 
   private closedIn(market: MarketName): number {
