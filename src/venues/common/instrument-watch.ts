@@ -229,7 +229,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, log, venue } = this.o;
     const source = this.source;
-    const { instruments, problems, unresolved, fromCache } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
+    const { instruments, problems, unresolved, fromCache } = await resolveInstruments(config, subscriptions, source, log, this.o.stop, this.wallNow);
     // Their REST failed: the cache's expiry (if it holds one) closes the book as the listing's would.
     for (const [index, spec] of fromCache) {
       const t = this.o.topics[index]!;
@@ -686,7 +686,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 
@@ -734,7 +734,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 }
