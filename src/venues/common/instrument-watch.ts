@@ -492,7 +492,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const l = { market };
       out.push(
         counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, asked for by re-checks, or after a start from the disk cache), answered", r.reloadsByMarket.get(market) ?? 0, l),
-        counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
+        counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min; to 30 min for a market whose books are all closed)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
         gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
