@@ -70,7 +70,7 @@ export class ClosedSchedule {
     const m = this.markets.get(market) ?? { dueMs: 0, step: 0, failed: 0 };
     const inRow = failed ? m.failed + 1 : 0;
     const waitMs = kind === "expired" && failed ? Math.min(this.listingMs, RELOAD_RETRY_MS) : this.waitMs(market, m.step);
-    // Failing in a row: doubled per failure after the first (30 s → 1 min → 2 min … 30 min), never shorter than before.
+    // Failing in a row: doubled per failure after the first (after a closure 15 s, 30 s, 2 min, 4 min … 30 min).
     const backedOffMs = inRow > 1 ? Math.max(waitMs, Math.min(CLOSED_FAILED_MAX_MS, waitMs * 2 ** Math.min(inRow - 1, 30))) : waitMs;
     this.markets.set(market, { dueMs: this.now() + backedOffMs, step: m.step + 1, failed: inRow });
   }
