@@ -7,12 +7,17 @@
  */
 import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
 import { splitBufferBudget } from "../venues/binance/options.ts";
+import { splitByMarket } from "../venues/binance/market-bridges.ts";
+import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, FUTURES_REST_WEIGHT_PER_MINUTE, REST_WEIGHT_MARGIN, SPOT_REST_WEIGHT_PER_MINUTE } from "../venues/binance/protocol.ts";
+import { shareOf, splitBudget } from "../venues/common/budgets.ts";
+import { instrumentIdOf } from "../core/instrument-id.ts";
 import { looksLikePath } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { venueSpec } from "../venues/registry.ts";
 import { DEFAULTS } from "./load.ts";
-import { restBridgeBytesPerWorker } from "./share.ts";
+import { restBridgeBytesPerWorker, shardOfId, workerOfId } from "./share.ts";
 import type { DestinationConfig, FeederConfig, MarketConfig, VenueConfig } from "./types.ts";
+import type { MarketName } from "../core/types.ts";
 
 /**
  * A TOML basic string: JSON's escapes are TOML's, but JSON leaves DEL (U+007F) as it is, which TOML refuses in a
@@ -57,7 +62,44 @@ function url(k: string, u: string): string {
   return shown === u ? `${k} = ${value(u)}` : `# ${k} is set (not shown in full: it holds credentials): ${value(shown)}`;
 }
 
-function venue(v: VenueConfig, workers: number): string[] {
+/**
+ * What each Binance market gets (spot and USD-M are two hosts, each with its own limits): per worker, each market's
+ * part of the three byte budgets (market-bridges.ts splitByMarket over the streams the worker takes, as the adapter
+ * splits them), and each market's connect and REST weight budgets. Before s-binmisc check-config showed the three
+ * byte figures for both markets together only.
+ */
+function binancePerMarket(v: VenueConfig, workers: number, shard: FeederConfig["shard"], bytesPerWorker: number | undefined): string[] {
+  // The streams each worker takes per market (config/share.ts: the shard's ids, then the worker's), as the app assigns them.
+  const streams = Array.from({ length: workers }, () => new Map<MarketName, number>());
+  for (const m of v.markets) {
+    for (const sym of m.symbols) {
+      const id = instrumentIdOf(v.venue, m.market, sym);
+      if (shard.count > 1 && shardOfId(id, shard.count) !== shard.index) continue;
+      const w = streams[workerOfId(id, workers)]!;
+      w.set(m.market, (w.get(m.market) ?? 0) + 1);
+    }
+  }
+  const out: string[] = [];
+  if (bytesPerWorker !== undefined) {
+    const s = splitBufferBudget(bytesPerWorker);
+    streams.forEach((byMarket, w) => {
+      const [resync, refresh, hold] = [s.resyncBytes, s.refreshBytes, s.holdBytes].map((b) => splitByMarket(b, byMarket));
+      const each = [...resync.keys()].map((m) => `${m} (${byMarket.get(m)} stream${byMarket.get(m) === 1 ? "" : "s"}) ${resync.get(m)}, ${refresh.get(m)}, ${hold.get(m)}`);
+      if (each.length === 0) return;
+      out.push(`# binance${workers > 1 ? ` worker ${w}` : ""} per market (resync bridges, depth refreshes, overlap hold; half in equal parts, half by streams): ${each.join("; ")}`);
+    });
+  }
+  const share = workers > 1 ? 1 / workers : undefined;
+  const markets = v.markets.map((m) => m.market).filter((m) => m === "spot" || m === "linear");
+  const connects = splitBudget(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, share);
+  const weight = (m: MarketName) => shareOf(Math.floor((m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE) * REST_WEIGHT_MARGIN), share);
+  if (markets.length > 0) {
+    out.push(`# binance per market${workers > 1 ? ", each worker" : ""} (each its own host): ${markets.map((m) => `${m} ${connects.count} connects per ${connects.windowMs / 1000} s, REST weight ${weight(m)} a minute`).join("; ")} (the weight follows exchangeInfo's rateLimits)`);
+  }
+  return out;
+}
+
+function venue(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, url("ws_url", v.wsUrl), url("rest_url", v.restUrl), `instrument_cache = ${value(v.instrumentCachePath)}`];
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
@@ -73,6 +115,7 @@ function venue(v: VenueConfig, workers: number): string[] {
       out.push(`# binance splits ${workers > 1 ? "each worker's part" : "it"}: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
     }
   }
+  if (v.venue === "binance") out.push(...binancePerMarket(v, workers, shard, v.restBridgeBufferBytes === undefined ? undefined : restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers)));
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(url("ws_url", m.wsUrl));
@@ -143,7 +186,7 @@ export function formatConfigToml(c: FeederConfig): string {
       `total_bytes_per_sec = ${rt.totalBytesPerSec}`,
     );
   } else lines.push("", "# [publish.retransmit] not set: no retransmission server");
-  for (const v of c.venues) lines.push("", ...venue(v, c.workers));
+  for (const v of c.venues) lines.push("", ...venue(v, c.workers, c.shard));
   const n = c.nats;
   if (n !== undefined) {
     // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret

@@ -38,9 +38,15 @@ export interface BinanceSimOptions {
   refuseStreams?: string[];
   /**
    * Spot connects allowed per IP (connect-limit.ts; default Binance's 300 per 5 minutes [limits]); past it the
-   * upgrade is a 429. USD-M documents none, so its upgrades are not counted.
+   * upgrade is a 429. Counts spot's upgrades (`/stream`, `/ws`) only: USD-M is another host with a limit of its own.
    */
   connectLimit?: ConnectWindow[];
+  /**
+   * USD-M connects allowed per IP (`/public/stream`, `/public/ws`), counted apart from spot's. Default none: the USD-M
+   * pages document no connect limit (docs/venues/binance.md [limits]; the adapter budgets spot's 250 for it all the
+   * same). A test sets one to hold the adapter's USD-M connects to a figure of their own.
+   */
+  linearConnectLimit?: ConnectWindow[];
   /**
    * The server's ping frames and the pong deadline, both markets (default Binance's [keepalive]: spot a ping every
    * 20 s, closed without a pong within 60 s; USD-M every 3 min, within 10 min). Tests shorten them.
@@ -161,8 +167,10 @@ export interface BinanceSim {
   book(market: MarketName, symbol: string): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /** With `history`: the book as it was at update id `u` (undefined when the symbol never had that id). */
   bookAt(market: MarketName, symbol: string, u: number): { bids: Map<string, string>; asks: Map<string, string> } | undefined;
-  /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
+  /** The per-IP connect limit enforced on spot's upgrades (connect-limit.ts; `refused` counts the 429s). */
   readonly connectLimit: ConnectLimit;
+  /** USD-M's, counted apart (no window by default: none documented). */
+  readonly linearConnectLimit: ConnectLimit;
   readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number; closedForNoPong: number };
   /**
    * Diffs that follow a subscription or a depth snapshot (a few ms later, on a timer) not yet sent: a test that

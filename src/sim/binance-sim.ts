@@ -94,6 +94,7 @@ class Simulator implements BinanceSim {
     s.lagBodies = [];
   }
   readonly connectLimit: ConnectLimit;
+  readonly linearConnectLimit: ConnectLimit;
   readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0, closedForNoPong: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
@@ -111,6 +112,7 @@ class Simulator implements BinanceSim {
 
   constructor(private readonly opts: BinanceSimOptions) {
     this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 300, windowMs: 300_000 }]);
+    this.linearConnectLimit = new ConnectLimit(opts.linearConnectLimit ?? []); // none documented for USD-M
     this.rng = new Rng(opts.seed ?? 1);
     const levels = opts.levels ?? 40;
     for (const m of opts.markets) {
@@ -214,7 +216,8 @@ class Simulator implements BinanceSim {
     const url = new URL(req.url);
     const market = url.pathname === "/stream" || url.pathname === "/ws" ? "spot" : url.pathname === "/public/stream" || url.pathname === "/public/ws" ? "linear" : null;
     if (market && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      const refused = market === "spot" ? this.connectLimit.admit(Date.now()) : null;
+      // Each market's host its own count: spot's upgrades never spend USD-M's, nor the other way round.
+      const refused = (market === "spot" ? this.connectLimit : this.linearConnectLimit).admit(Date.now());
       if (refused) return refused;
       const streams = new Set((url.searchParams.get("streams") ?? "").split("/").filter((s) => s !== ""));
       if (streams.size > MAX_STREAMS_PER_CONNECTION) return new Response(`more than ${MAX_STREAMS_PER_CONNECTION} streams per connection (simulator)`, { status: 400 });

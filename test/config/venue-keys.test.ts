@@ -6,7 +6,11 @@ import { silentLogger } from "../../src/core/log.ts";
 import { OkxAdapter } from "../../src/venues/okx/adapter.ts";
 import { splitBufferBudget } from "../../src/venues/binance/options.ts";
 import { supportedVenues, venueSpec, type VenueSpec } from "../../src/venues/registry.ts";
-import { Feeder } from "../../src/app/feeder.ts";
+import { configuredSubscriptions, Feeder, inWorkerShare } from "../../src/app/feeder.ts";
+import { BinanceAdapter } from "../../src/venues/binance/adapter.ts";
+import { restBridgeBytesPerWorker } from "../../src/config/share.ts";
+import type { MarketName } from "../../src/core/types.ts";
+import { rng } from "../support/mulberry32.ts";
 import { refusedProblems } from "../support/config-problems.ts";
 
 function problemsOf(toml: string): string[] {
@@ -177,5 +181,61 @@ describe("deribit venue keys (from its registry entry)", () => {
     expect([v.venue, v.wsUrl, v.restUrl]).toEqual(["deribit", "wss://www.deribit.com/ws/api/v2", "https://www.deribit.com"]);
     expect(v.markets.map((m) => [m.market, m.depth])).toEqual([["linear", 0], ["inverse", 0], ["option", 20]]);
     expect(problemsOf('[venues.deribit.inverse]\ndepth = 50\nsymbols = ["BTC-PERPETUAL"]\n')).toEqual(["venues.deribit.inverse.depth: 50 is not one of 0, 1, 10, 20"]);
+  });
+});
+
+describe("check-config shows what each Binance market gets (spot and USD-M: two hosts, each its own budgets)", () => {
+  // Until s-binmisc it showed the three byte figures for both markets together only, though the adapter splits each
+  // between the markets by their streams (market-bridges.ts splitByMarket) and each market has its own connect and
+  // REST weight budgets.
+  const binanceLines = (text: string) => formatConfigToml(parseConfigText(text)).split("\n").filter((l) => l.startsWith("# binance"));
+
+  test("one worker: each market's part of the three byte budgets, its connects and its REST weight", () => {
+    const lines = binanceLines('[venues.binance]\nrest_bridge_buffer_bytes = 8388608\n[venues.binance.spot]\nsymbols = ["AUSDT", "BUSDT", "CUSDT"]\n[venues.binance.linear]\nsymbols = ["DUSDT"]\n');
+    expect(lines).toEqual([
+      "# binance splits it: 4194304 for resync bridges, 2097152 for depth refreshes, 2097152 for the overlap hold",
+      "# binance per market (resync bridges, depth refreshes, overlap hold; half in equal parts, half by streams): spot (3 streams) 2621440, 1310720, 1310720; linear (1 stream) 1572864, 786432, 786432",
+      "# binance per market (each its own host): spot 250 connects per 300 s, REST weight 4800 a minute; linear 250 connects per 300 s, REST weight 1920 a minute (the weight follows exchangeInfo's rateLimits)",
+    ]);
+    const two = binanceLines('workers = 2\n[venues.binance]\n[venues.binance.spot]\nsymbols = ["AUSDT", "BUSDT", "CUSDT", "EUSDT"]\n[venues.binance.linear]\nsymbols = ["DUSDT", "FUSDT"]\n');
+    expect(two.at(-1)).toBe("# binance per market, each worker (each its own host): spot 125 connects per 300 s, REST weight 2400 a minute; linear 125 connects per 300 s, REST weight 960 a minute (the weight follows exchangeInfo's rateLimits)");
+  });
+
+  test("random symbol sets and worker counts: the figures shown are those each worker's adapter uses", () => {
+    let reach = { workers: 0, bothMarkets: 0 };
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = rng(seed);
+      const pick = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `"${prefix}${i}X${Math.floor(r() * 1e6)}USDT"`);
+      const spot = pick(Math.floor(r() * 6), "S");
+      const linear = pick((spot.length === 0 ? 1 : 0) + Math.floor(r() * 4), "L");
+      const workers = 1 + Math.floor(r() * Math.min(3, spot.length + linear.length));
+      const total = (8 + Math.floor(r() * 64)) * 1024 * 1024;
+      const text = `workers = ${workers}\n[venues.binance]\nrest_bridge_buffer_bytes = ${total}\n` +
+        (spot.length > 0 ? `[venues.binance.spot]\nsymbols = [${spot.join(", ")}]\n` : "") +
+        (linear.length > 0 ? `[venues.binance.linear]\nsymbols = [${linear.join(", ")}]\n` : "");
+      const config = parseConfigText(text);
+      const shown = binanceLines(text).filter((l) => l.includes("overlap hold;"));
+      const vc = config.venues[0]!;
+      const seen: string[] = [];
+      for (let w = 0; w < workers; w++) {
+        const subs = configuredSubscriptions(config, vc, (venue, sub) => inWorkerShare(venue, sub, w, workers));
+        if (subs.length === 0) continue;
+        const adapter = new BinanceAdapter({ ...vc, restBridgeBufferBytes: restBridgeBytesPerWorker(total, workers) }, subs, { log: silentLogger }) as unknown as {
+          bridge: { maxBytesOf(m: MarketName): number };
+          band: { bridge: { maxBytesOf(m: MarketName): number } };
+          overlap: { maxBytesOf(m: MarketName): number };
+        };
+        const parts = (["spot", "linear"] as const).filter((m) => subs.some((s) => s.market === m)).map((m) => {
+          const n = subs.filter((s) => s.market === m).length;
+          return `${m} (${n} stream${n === 1 ? "" : "s"}) ${adapter.bridge.maxBytesOf(m)}, ${adapter.band.bridge.maxBytesOf(m)}, ${adapter.overlap.maxBytesOf(m)}`;
+        });
+        seen.push(`# binance${workers > 1 ? ` worker ${w}` : ""} per market (resync bridges, depth refreshes, overlap hold; half in equal parts, half by streams): ${parts.join("; ")}`);
+      }
+      expect(shown, `seed ${seed}: ${text}`).toEqual(seen);
+      reach = { workers: reach.workers + (workers > 1 ? 1 : 0), bothMarkets: reach.bothMarkets + (spot.length > 0 && linear.length > 0 ? 1 : 0) };
+    }
+    // The fixed seeds reach several workers and both markets together (this only guards the test's own reach).
+    expect(reach.workers).toBeGreaterThan(2);
+    expect(reach.bothMarkets).toBeGreaterThan(2);
   });
 });

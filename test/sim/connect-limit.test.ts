@@ -78,6 +78,7 @@ describe("each simulator's connect limit", { timeout: 20_000 }, () => {
     ]);
     expect(bithumb.connectLimit.windows).toEqual([{ max: 10, windowMs: 1_000 }]);
     expect(binance.connectLimit.windows).toEqual([{ max: 300, windowMs: 300_000 }]);
+    expect(binance.linearConnectLimit.windows).toEqual([]); // USD-M documents none
     expect(bybit.connectLimit.windows).toEqual([{ max: 500, windowMs: 300_000 }]);
   });
 
@@ -101,5 +102,19 @@ describe("each simulator's connect limit", { timeout: 20_000 }, () => {
     expect(await burst(`${binance.wsUrl}/stream`, 3)).toEqual({ opened: 2, refused: 1 });
     expect(await burst(`${binance.wsUrl}/public/stream`, 3)).toEqual({ opened: 3, refused: 0 });
     expect(binance.connectLimit.refused).toBe(1);
+  });
+
+  test("Binance: each market's connects counted apart, USD-M's against a limit of its own when one is set", async () => {
+    // Before, only spot's upgrades were counted and USD-M's could be held to no figure at all.
+    const binance = await startBinanceSimulator({
+      markets: [{ market: "spot", symbols: ["BTCUSDT"] }, { market: "linear", symbols: ["BTCUSDT"] }],
+      connectLimit: [{ max: 2, windowMs: 600_000 }],
+      linearConnectLimit: [{ max: 3, windowMs: 600_000 }],
+    });
+    stops.push(() => binance.stop());
+    expect(await burst(`${binance.wsUrl}/public/stream`, 4)).toEqual({ opened: 3, refused: 1 });
+    expect(await burst(`${binance.wsUrl}/stream`, 3)).toEqual({ opened: 2, refused: 1 }); // USD-M's spent none of spot's
+    expect(await burst(`${binance.wsUrl}/public/ws`, 1)).toEqual({ opened: 0, refused: 1 }); // nor spot's USD-M's
+    expect([binance.connectLimit.refused, binance.linearConnectLimit.refused]).toEqual([1, 2]);
   });
 });

@@ -155,7 +155,7 @@ export class BinanceAdapter implements VenueAdapter {
     const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
     const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
     // One byte budget (config, else 256 MiB) split three ways: the resync bridges' buffers, the depth refreshes', the
-    // overlap hold's (options.ts maxBufferedBytes); the bridges' and the refreshes' parts again per market (market-bridges.ts).
+    // overlap hold's (options.ts maxBufferedBytes); each part again per market (market-bridges.ts splitByMarket).
     const budget = splitBufferBudget(opts.maxBufferedBytes ?? config.restBridgeBufferBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     const streams = streamsByMarket(this.topics);
     this.overlap = new OverlapHold(
@@ -166,7 +166,7 @@ export class BinanceAdapter implements VenueAdapter {
         // Through onDiff: the first held diff handed over may complete the bridge, and the ones after it are live diffs.
         rebuffer: (t, u, first, prev) => this.overlap.asFrom(null, true, () => this.onHeldDiff(t, u, first, prev)),
       },
-      budget.holdBytes,
+      splitByMarket(budget.holdBytes, streams),
     );
     this.bridge = new MarketBridges<BufferedDiff>({
       // Never called: every bridge begins without a fetch and gets its snapshot through supply() (startFetch, replay).

@@ -39,9 +39,9 @@ export interface BinanceAdapterOptions extends CommonAdapterOptions {
    * the config's rest_bridge_buffer_bytes, else 256 MiB, common/rest-bridge.ts DEFAULT_MAX_BUFFERED_BYTES), split by
    * splitBufferBudget: half for the resync bridges (a diff that does not fit drops the buffers of its market's bridges
    * asked for after its stream's, last asked first, else its own stream's; each such book resyncs), a quarter for the
-   * depth refreshes of LIVE books (depth-band.ts: the newest give way, their books staying LIVE), both of these split
-   * between the markets (market-bridges.ts splitByMarket), and a quarter for the diffs held during a planned
-   * reconnect's overlap, both markets together (overlap-hold.ts: one that does not fit is a break, or goes to the bridge).
+   * depth refreshes of LIVE books (depth-band.ts: the newest give way, their books staying LIVE), and a quarter for the
+   * diffs held during a planned reconnect's overlap (overlap-hold.ts: one that does not fit is a break, or goes to the
+   * bridge), each of the three split between the markets (market-bridges.ts splitByMarket).
    */
   maxBufferedBytes?: number;
 }

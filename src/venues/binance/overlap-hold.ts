@@ -9,15 +9,17 @@
  * kept until each stream it served has had a diff of the replacement applied or repeated (its stream joined the book),
  * within the ack deadline: closing it earlier would lose the diffs still on its path. When the overlap ends what is
  * still held and does not chain is a break (see overlapOver). Never applied out of order.
- * Memory: the copies held, all streams together, are bounded by `maxBytes` (the adapter's share of
- * rest_bridge_buffer_bytes; bytesOfCopy each, as a bridge counts them). A diff that does not fit is not held: ahead of
- * a live book it is a break (the book resyncs, `holdOverBudget`), one for a bridge is buffered by the bridge as usual
- * (under the bridges' budget). Before, only HOLD_MAX per stream bounded it: 100 copies of each stream, uncounted.
+ * Memory: the copies held, all streams of a market together, are bounded by that market's part of the hold's budget
+ * (`maxBytes`: the adapter's quarter of rest_bridge_buffer_bytes split by market-bridges.ts splitByMarket, as the
+ * bridges' and the refreshes' are; bytesOfCopy each, as a bridge counts them). A diff that does not fit is not held:
+ * ahead of a live book it is a break (the book resyncs, `holdOverBudget`), one for a bridge is buffered by the bridge
+ * as usual (under the bridges' budget). Before, only HOLD_MAX per stream bounded it: 100 copies of each stream,
+ * uncounted; until s-binmisc both markets shared one budget, so one market's overlaps could take the other's room.
  * Cold: only during an overlap; nothing is allocated otherwise.
  * @module
  */
 import { BookUpdate } from "../../core/book-update.ts";
-import { BookState } from "../../core/types.ts";
+import { BookState, type MarketName } from "../../core/types.ts";
 import { bytesOfCopy, copyUpdate, DEFAULT_MAX_BUFFERED_BYTES } from "../common/rest-bridge.ts";
 import type { VenueConnection } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
@@ -72,16 +74,37 @@ export class OverlapHold {
   origin: boolean | null = null;
   /** Set while the adapter hands over a diff that was held (and counted in heldTotal) before. */
   handing = false;
-  /** Bytes the held copies of all streams take now (bytesOfCopy), at most maxBytes. */
+  /** Bytes the held copies of all streams take now (bytesOfCopy): the markets' heldBytesOf together. */
   heldBytes = 0;
+  /** Per market, the bytes its streams' held copies take now, each at most its maxBytesOf. */
+  private readonly heldByMarket = new Map<MarketName, number>();
   /** Diffs not held because they did not fit in maxBytes (cold read): a break, or buffered by the bridge. */
   overBudget = 0;
 
   constructor(
     private readonly host: OverlapHost,
-    /** The byte budget of the held copies of all streams together. */
-    readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
+    /**
+     * The byte budget of the held copies of each market's streams together (a market not in the map: none); a number
+     * is every market's (tests).
+     */
+    private readonly maxBytes: number | ReadonlyMap<MarketName, number> = DEFAULT_MAX_BUFFERED_BYTES,
   ) {}
+
+  /** The byte budget of `market`'s held copies. */
+  maxBytesOf(market: MarketName): number {
+    return typeof this.maxBytes === "number" ? this.maxBytes : (this.maxBytes.get(market) ?? 0);
+  }
+
+  /** The bytes `market`'s held copies take now. */
+  heldBytesOf(market: MarketName): number {
+    return this.heldByMarket.get(market) ?? 0;
+  }
+
+  /** Counts `bytes` more (or, negative, fewer) held for `t`'s market. */
+  private addBytes(t: BinanceTopic, bytes: number): void {
+    this.heldBytes += bytes;
+    this.heldByMarket.set(t.market, this.heldBytesOf(t.market) + bytes);
+  }
 
   /** Whether a diff not chaining on the live book is ahead of it (a gap another socket may fill). */
   static ahead(t: BinanceTopic, first: number, prev: number): boolean {
@@ -104,8 +127,8 @@ export class OverlapHold {
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
     for (const h of list) if (h.fromReplacement !== fromReplacement) return this.noHold(t); // both sockets past the gap
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat from the same socket (not one more held)
-    if (list.length >= HOLD_MAX || !this.fits(u)) return this.noHold(t);
-    this.insert(list, i, u, first, prev, fromReplacement);
+    if (list.length >= HOLD_MAX || !this.fits(t, u)) return this.noHold(t);
+    this.insert(t, list, i, u, first, prev, fromReplacement);
     return true;
   }
 
@@ -114,17 +137,17 @@ export class OverlapHold {
     return false;
   }
 
-  /** Whether a copy of `u` fits in maxBytes; counted in overBudget when not. */
-  private fits(u: BookUpdate): boolean {
-    if (this.heldBytes + bytesOfCopy(u) <= this.maxBytes) return true;
+  /** Whether a copy of `u` fits in its market's part of the budget; counted in overBudget when not. */
+  private fits(t: BinanceTopic, u: BookUpdate): boolean {
+    if (this.heldBytesOf(t.market) + bytesOfCopy(u) <= this.maxBytesOf(t.market)) return true;
     this.overBudget++;
     return false;
   }
 
-  private insert(list: Held[], i: number, u: BookUpdate, first: number, prev: number, fromReplacement: boolean): void {
+  private insert(t: BinanceTopic, list: Held[], i: number, u: BookUpdate, first: number, prev: number, fromReplacement: boolean): void {
     const bytes = bytesOfCopy(u);
     list.splice(i, 0, { update: copyUpdate(u), first, prev, fromReplacement, bytes });
-    this.heldBytes += bytes;
+    this.addBytes(t, bytes);
     if (!this.handing) this.heldTotal++;
   }
 
@@ -133,7 +156,7 @@ export class OverlapHold {
     const list = this.held.get(t);
     if (!list) return [];
     this.held.delete(t);
-    for (const h of list) this.heldBytes -= h.bytes;
+    for (const h of list) this.addBytes(t, -h.bytes);
     return list;
   }
 
@@ -153,11 +176,11 @@ export class OverlapHold {
     let i = list.length;
     while (i > 0 && list[i - 1]!.update.venueSeq > seq) i--;
     if (i > 0 && list[i - 1]!.update.venueSeq === seq) return true; // a repeat
-    if (list.length >= HOLD_MAX || !this.fits(u)) {
+    if (list.length >= HOLD_MAX || !this.fits(t, u)) {
       if (list.length === 0) this.held.delete(t);
       return false;
     }
-    this.insert(list, i, u, first, prev, true);
+    this.insert(t, list, i, u, first, prev, true);
     return true;
   }
 
@@ -202,14 +225,14 @@ export class OverlapHold {
       const h = list[0]!;
       if (h.update.venueSeq <= t.lastSeq) {
         list.shift();
-        this.heldBytes -= h.bytes;
+        this.addBytes(t, -h.bytes);
         if (h.fromReplacement) this.joined.set(t, t.conn.generation); // its stream has reached the book
         this.host.repeat();
         continue;
       }
       if (t.market === "spot" ? h.first !== t.lastSeq + 1 : h.prev !== t.lastSeq) break;
       list.shift();
-      this.heldBytes -= h.bytes;
+      this.addBytes(t, -h.bytes);
       this.heldApplied++;
       if (h.fromReplacement) this.joined.set(t, t.conn.generation);
       this.host.apply(t, h.update, h.first, h.prev);
@@ -255,7 +278,7 @@ export class OverlapHold {
       // Gone back to: a stream the old socket served (ACTIVE again) gets every diff from it; others were not on it.
       if (carrier === "old" && t.sub === SUB_ACTIVE) {
         const kept = this.release(t).filter((h) => !h.fromReplacement);
-        for (const h of kept) this.heldBytes += h.bytes;
+        for (const h of kept) this.addBytes(t, h.bytes);
         if (kept.length > 0) this.held.set(t, kept);
       }
       this.drain(t);

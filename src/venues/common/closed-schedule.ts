@@ -9,9 +9,13 @@
  *   to CLOSED_RETRY_MAX_MS (60 s): a break of any length (Binance BREAK during maintenance, a Bybit or OKX
  *   suspension) has its books back within a minute of trading resuming;
  * - a market whose closed symbols are all past the expiry their listing gave (delivered, exercised: never listed
- *   again) is asked every listing period (`listingMs`, 5 min), a failed query after at most RELOAD_RETRY_MS.
- * No wait is longer than the listing period (tests shorten it). Deadlines are against the adapter's clock; one a clock
- * stepped back left further ahead than any wait is brought back.
+ *   again) is asked every listing period (`listingMs`, 5 min), a failed query after at most RELOAD_RETRY_MS;
+ * - queries failing in a row (REST down, or the market's listing request failing for good) wait longer each time:
+ *   the wait above doubled per failure after the first, up to CLOSED_FAILED_MAX_MS (30 min); an answer, a closure or
+ *   a reopening ends the streak. Until s-binmisc a market whose only books were closed and whose listing failed for
+ *   good was asked every minute for ever.
+ * Outside a failure streak no wait is longer than the listing period (tests shorten it). Deadlines are against the
+ * adapter's clock; one a clock stepped back left further ahead than any wait is brought back.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -21,12 +25,15 @@ import { RELOAD_RETRY_MS } from "./instrument-reload.ts";
 export const CLOSED_RETRY_BASE_MS = 15_000;
 /** The longest wait while a closed symbol may come back (not past its listed expiry). */
 export const CLOSED_RETRY_MAX_MS = 60_000;
+/** The longest wait after queries failing in a row. */
+export const CLOSED_FAILED_MAX_MS = 1_800_000;
 
 /** A market's closed symbols: none, some that may come back, or only ones past their listed expiry. */
 export type ClosedKind = "none" | "may_reopen" | "expired";
 
 export class ClosedSchedule {
-  private readonly markets = new Map<MarketName, { dueMs: number; step: number }>();
+  /** Per market: the next query's time, the queries since the last closure or reopening, the failures in a row. */
+  private readonly markets = new Map<MarketName, { dueMs: number; step: number; failed: number }>();
   readonly baseMs: number;
   readonly maxMs: number;
 
@@ -53,16 +60,19 @@ export class ClosedSchedule {
     if (this.kindOf(market) === "none") return void this.markets.delete(market);
     if (expired && this.markets.has(market)) return;
     const dueMs = this.now() + this.waitMs(market, 0);
-    this.markets.set(market, { dueMs: Math.min(dueMs, this.markets.get(market)?.dueMs ?? Infinity), step: 1 });
+    this.markets.set(market, { dueMs: Math.min(dueMs, this.markets.get(market)?.dueMs ?? Infinity), step: 1, failed: 0 });
   }
 
   /** A query carrying the market's closed symbols was answered (`failed` false) or failed: the next wait. */
   asked(market: MarketName, failed: boolean): void {
     const kind = this.kindOf(market);
     if (kind === "none") return void this.markets.delete(market);
-    const m = this.markets.get(market) ?? { dueMs: 0, step: 0 };
+    const m = this.markets.get(market) ?? { dueMs: 0, step: 0, failed: 0 };
+    const inRow = failed ? m.failed + 1 : 0;
     const waitMs = kind === "expired" && failed ? Math.min(this.listingMs, RELOAD_RETRY_MS) : this.waitMs(market, m.step);
-    this.markets.set(market, { dueMs: this.now() + waitMs, step: m.step + 1 });
+    // Failing in a row: doubled per failure after the first (after a closure 15 s, 30 s, 2 min, 4 min … 30 min).
+    const backedOffMs = inRow > 1 ? Math.max(waitMs, Math.min(CLOSED_FAILED_MAX_MS, waitMs * 2 ** Math.min(inRow - 1, 30))) : waitMs;
+    this.markets.set(market, { dueMs: this.now() + backedOffMs, step: m.step + 1, failed: inRow });
   }
 
   /** When the market's closed symbols are to be asked for next (Infinity: none closed). */
@@ -74,7 +84,7 @@ export class ClosedSchedule {
       this.markets.delete(market);
       return Infinity;
     }
-    const longestMs = kind === "may_reopen" ? this.maxMs : this.listingMs;
+    const longestMs = m.failed > 1 ? Math.max(CLOSED_FAILED_MAX_MS, this.listingMs) : kind === "may_reopen" ? this.maxMs : this.listingMs;
     const now = this.now();
     if (m.dueMs > now + longestMs) m.dueMs = now + longestMs; // a clock stepped back
     return m.dueMs;

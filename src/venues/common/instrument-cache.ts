@@ -39,6 +39,13 @@ export const CACHE_LOCK_WAIT_MS = 30_000;
  * stepped forward). A live holder touches its lock more often than this.
  */
 export const LOCK_CONFIRM_MS = 2_000;
+/**
+ * An entry whose listed expiry (`expiresMs`) is past by more than this is dropped when the file is written: a
+ * delivered future or exercised option is never listed again, and before s-binmisc every one a cache had seen stayed
+ * in it for ever. Kept that long first so a restart soon after the expiry still finds it (closed at once, never
+ * subscribed); past it, one still configured is `symbol_unresolved` while REST is down, as any symbol the cache lacks.
+ */
+export const CACHE_EXPIRED_KEEP_MS = 7 * 86_400_000;
 /** Between two tries for a held lock: a few ms, jittered so waiters do not retry in step. */
 const LOCK_POLL_MIN_MS = 2;
 const LOCK_POLL_SPREAD_MS = 8;
@@ -126,13 +133,20 @@ function uniqueTags(path: string): { tag: string; unlockedTag: string } {
   return newTempTags(basename(path), ".");
 }
 
+/** Whether a cache entry's listed expiry is past by more than CACHE_EXPIRED_KEEP_MS at `nowMs` (wall clock, ms). */
+export function expiredLongAgo(spec: InstrumentSpec, nowMs: number): boolean {
+  return spec.expiresMs !== undefined && spec.expiresMs < nowMs - CACHE_EXPIRED_KEEP_MS;
+}
+
 /**
  * Replaces the whole file atomically (temp file + rename, the file stored on disk before the rename and the rename
- * after it: core/durable-rename.ts). Only for a writer that owns the file; everyone else merges (mergeIntoInstrumentCache).
+ * after it: core/durable-rename.ts), less the entries expired long ago (expiredLongAgo; `nowMs`: the wall clock, tests
+ * inject one). Only for a writer that owns the file; everyone else merges (mergeIntoInstrumentCache).
  */
-export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { nowMs?: () => number } = {}): Promise<void> {
+  const nowMs = (o.nowMs ?? Date.now)();
   const instruments: Record<string, InstrumentSpec> = {};
-  for (const key of [...entries.keys()].sort()) instruments[key] = entries.get(key)!;
+  for (const key of [...entries.keys()].sort()) if (!expiredLongAgo(entries.get(key)!, nowMs)) instruments[key] = entries.get(key)!;
   const text = JSON.stringify({ version: CACHE_VERSION, venue, savedAt: new Date().toISOString(), instruments }, null, 1);
   await mkdir(dirname(path), { recursive: true });
   const tags = uniqueTags(path);
@@ -195,10 +209,10 @@ const lockWaiters = new Map<string, number>();
  * start), keeping every other entry, whoever wrote it: re-read and written under the cache's lock file, so two
  * writers (markets, worker threads, processes) never drop each other's entries.
  */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { onWait?: () => void } = {}): Promise<void> {
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { onWait?: () => void; nowMs?: () => number } = {}): Promise<void> {
   // Queued behind a merge of this thread that is waiting for another writer's lock: this one waits as long.
   if ((lockWaiters.get(path) ?? 0) > 0) o.onWait?.();
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries), { onWait: o.onWait }));
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries, o.nowMs ?? Date.now), { onWait: o.onWait }));
   const tail = done.catch(() => undefined);
   merging.set(path, tail);
   void tail.then(() => {
@@ -215,7 +229,7 @@ export async function instrumentCacheWritesSettled(): Promise<void> {
   await Promise.all(merging.values());
 }
 
-async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>): Promise<void> {
+async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, nowMs: () => number): Promise<void> {
   // A file that cannot be read as this venue's (not JSON, another version or venue) throws and is left as it is:
   // replacing it with this merge's few entries would drop every other market's (or another venue's).
   const cache = await readInstrumentCache(path, venue);
@@ -225,7 +239,8 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
     cache.set(key, spec);
     dirty = true;
   }
-  if (dirty) await writeInstrumentCache(path, venue, cache);
+  // Written only when something changed; then the entries expired long ago go too (writeInstrumentCache).
+  if (dirty) await writeInstrumentCache(path, venue, cache, { nowMs });
 }
 
 /**

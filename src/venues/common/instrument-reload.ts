@@ -27,6 +27,12 @@ export const RELOAD_CHECK_MS = 1_000;
  */
 export const RELOAD_RETRY_BASE_MS = 2_000;
 export const RELOAD_RETRY_MS = 60_000;
+/**
+ * The longest wait before retrying a failed reload of a market with nothing open to keep current (its books all
+ * closed: InstrumentReloadOptions.quietMarket): until s-binmisc such a market whose listing failed for good was asked
+ * every minute for ever, each a counted failure. Its closed symbols' own queries back off alike (closed-schedule.ts).
+ */
+export const QUIET_RETRY_MAX_MS = 1_800_000;
 
 export interface InstrumentReloadOptions {
   venue: string;
@@ -49,6 +55,11 @@ export interface InstrumentReloadOptions {
   reload: (market: MarketName, own: boolean) => Promise<void>;
   /** A client's next deadline for the market (Infinity: none); it rides the same query. */
   lateDueMs?: (market: MarketName) => number;
+  /**
+   * Whether the market has nothing open to keep current (every book closed): a failed reload's retry then keeps
+   * doubling up to QUIET_RETRY_MAX_MS (and never past the interval) instead of stopping at retryMs.
+   */
+  quietMarket?: (market: MarketName) => boolean;
 }
 
 export class InstrumentReloader {
@@ -128,8 +139,13 @@ export class InstrumentReloader {
     // An injected clock (tests) may step back: a deadline set before would lie that much further ahead, and the next
     // reload or retry wait the step's length too. None is ever set further than the interval or the longest retry
     // wait from now, so one beyond that is brought back to it. (Announced times are the venue's own and stay.)
+    // A quiet market's retry may be set up to QUIET_RETRY_MAX_MS ahead (asked only for a deadline that far).
     const longestMs = Math.max(this.o.intervalMs, this.retryMs);
-    for (const [m, due] of this.dueMs) if (Number.isFinite(due) && due > now + longestMs) this.dueMs.set(m, now + longestMs);
+    for (const [m, due] of this.dueMs) {
+      if (!Number.isFinite(due) || due <= now + longestMs) continue;
+      const mostMs = this.o.quietMarket?.(m) === true ? Math.max(longestMs, QUIET_RETRY_MAX_MS) : longestMs;
+      if (due > now + mostMs) this.dueMs.set(m, now + mostMs);
+    }
     for (const m of this.o.markets) {
       if (this.inFlight.has(m)) continue;
       if (now >= (this.dueMs.get(m) ?? Infinity) || wallNow >= (this.announced.get(m)?.[0] ?? Infinity)) this.run(m, wallNow);
@@ -173,7 +189,8 @@ export class InstrumentReloader {
           this.failuresByMarket.set(market, (this.failuresByMarket.get(market) ?? 0) + 1);
           const inRow = this.failuresInRow.get(market) ?? 0;
           this.failuresInRow.set(market, inRow + 1);
-          const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, this.retryMs) : this.retryMs;
+          const longestRetryMs = this.o.quietMarket?.(market) === true ? Math.max(this.retryMs, QUIET_RETRY_MAX_MS) : this.retryMs;
+          const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, longestRetryMs) : longestRetryMs;
           const waitMs = Math.min(capMs, this.retryBaseMs * 2 ** Math.min(inRow, 30));
           this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: boundedText(String(err), DETAIL_MAX_CHARS), retryInMs: waitMs });
           // Announced times that have passed wait for the retry too, instead of asking again every check.

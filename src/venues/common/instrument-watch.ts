@@ -214,6 +214,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       checkEveryMs: this.checkEveryMs,
       lateDueMs: (market) => Math.min(this.late.dueMs(market), this.closedDueMs(market)),
       reload: (market, own) => this.query(market, own),
+      quietMarket: (market) => this.onlyClosed(market),
     });
   }
 
@@ -228,7 +229,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   async load(): Promise<(Instrument | undefined)[]> {
     const { config, subscriptions, log, venue } = this.o;
     const source = this.source;
-    const { instruments, problems, unresolved, fromCache } = await resolveInstruments(config, subscriptions, source, log, this.o.stop);
+    const { instruments, problems, unresolved, fromCache } = await resolveInstruments(config, subscriptions, source, log, this.o.stop, this.wallNow);
     // Their REST failed: the cache's expiry (if it holds one) closes the book as the listing's would.
     for (const [index, spec] of fromCache) {
       const t = this.o.topics[index]!;
@@ -491,7 +492,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       const l = { market };
       out.push(
         counter("instrument_reloads_total", "Instrument reloads of the market while running (periodic, an announced change, asked for by re-checks, or after a start from the disk cache), answered", r.reloadsByMarket.get(market) ?? 0, l),
-        counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min)", r.failuresByMarket.get(market) ?? 0, l),
+        counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min; to 30 min for a market whose books are all closed)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
         gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
@@ -528,6 +529,18 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     let n = 0;
     for (const index of this.expiredClosed().keys()) if (this.o.topics[index]!.market === market) n++;
     return n;
+  }
+
+  /** Whether every resolved book of the market is closed (at least one): nothing open for its reloads to keep current. */
+  private onlyClosed(market: MarketName): boolean {
+    const current = this.o.instruments();
+    let closed = 0;
+    for (const t of this.o.topics) {
+      if (t.market !== market || current?.[t.index] === undefined) continue;
+      if (!this.closed.has(t.index)) return false;
+      closed++;
+    }
+    return closed > 0;
   }
 
   private closedIn(market: MarketName): number {
@@ -673,7 +686,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 
@@ -721,7 +734,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 }

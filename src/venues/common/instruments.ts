@@ -181,6 +181,8 @@ export async function resolveInstruments(
   source: InstrumentSource,
   log: Logger,
   stop?: AbortSignal,
+  /** The wall clock the cache's expiries are judged by when it is written (instrument-cache.ts expiredLongAgo). */
+  wallNow: () => number = Date.now,
 ): Promise<ResolvedInstruments> {
   stop?.throwIfAborted();
   const cachePath = config.instrumentCachePath;
@@ -264,7 +266,7 @@ export async function resolveInstruments(
   // (instrumentCacheWritesSettled() waits for it where that matters).
   if (toCache.size > 0 && cachePath) {
     await new Promise<void>((resolve) => {
-      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve })
+      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve, nowMs: wallNow })
         .catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }))
         .finally(resolve);
     });

@@ -14,6 +14,10 @@ import { splitBufferBudget } from "../../../src/venues/binance/options.ts";
 import type { BinanceTopic } from "../../../src/venues/binance/connection.ts";
 import { SUB_ACTIVE } from "../../../src/venues/binance/connection.ts";
 import { HOLD_MAX, OverlapHold } from "../../../src/venues/binance/overlap-hold.ts";
+import { splitByMarket } from "../../../src/venues/binance/market-bridges.ts";
+import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
+import { parseConfigText } from "../../../src/config/load.ts";
+import { silentLogger } from "../../../src/core/log.ts";
 
 function randomUpdate(bids: number, asks: number, seed: number): BookUpdate {
   let x = seed;
@@ -143,5 +147,47 @@ describe("OverlapHold sizing (docs/venues/binance.md): a quarter of the default 
     expect(meanCopy).toBeGreaterThan(500); // the docs' 565 B
     expect(meanCopy).toBeLessThan(600);
     expect(1024 * HOLD_MAX * meanCopy).toBeLessThanOrEqual(splitBufferBudget(DEFAULT_MAX_BUFFERED_BYTES).holdBytes);
+  });
+});
+
+describe("OverlapHold: each market's held copies within its own part of the hold's budget (as the bridges' and the refreshes')", () => {
+  // Until s-binmisc one budget served spot and USD-M together: spot's overlaps (its connections reaching their age
+  // together) took the room, and USD-M's diffs ahead of their books were breaks (resyncs) for spot's load.
+  const host = { apply: () => {}, breakStream: () => {}, repeat: () => {}, rebuffer: () => {} };
+  const topicOf = (index: number, market: "spot" | "linear", conn: object) =>
+    ({ index, market, lastSeq: 1000, book: BookState.LIVE, sub: SUB_ACTIVE, onRetiring: true, resyncDelayed: false, conn }) as unknown as BinanceTopic;
+  const diff = (seq: number, levels: number) => {
+    const u = new BookUpdate();
+    u.venueSeq = seq;
+    for (let i = 0; i < levels; i++) u.pushBid(1 + i, 1);
+    return u;
+  };
+
+  test("spot's part full: a USD-M diff ahead of its book is still held; USD-M's part full in turn, spot's is untouched", () => {
+    const conn = { fromRetiring: false, generation: 1, topics: [] as BinanceTopic[] };
+    const spot = topicOf(0, "spot", conn);
+    const linear = topicOf(1, "linear", conn);
+    conn.topics.push(spot, linear);
+    const each = 10 * bytesOfCopy(diff(0, 20));
+    const o = new OverlapHold(host, each); // a number: each market's part (the adapter's map: the test below)
+    for (let seq = 1002; seq < 1012; seq++) expect(o.hold(spot, diff(seq, 20), seq, -1)).toBe(true);
+    expect([o.overBudget, o.heldBytes]).toEqual([0, each]); // spot's part full
+    // Before: refused (over the one shared budget: a break, USD-M's book resynced for spot's overlaps).
+    for (let seq = 1005; seq < 1015; seq++) expect(o.hold(linear, diff(seq, 20), seq, seq - 1)).toBe(true);
+    expect([o.overBudget, o.heldBytesOf("linear"), o.heldBytesOf("spot"), o.heldBytes]).toEqual([0, each, each, 2 * each]);
+    // One more of either market passes its own part: not held (the stream's hold ends, a break), the other's kept.
+    expect(o.hold(linear, diff(1015, 20), 1015, 1014)).toBe(false);
+    expect([o.overBudget, o.heldBytesOf("linear"), o.heldBytesOf("spot"), o.heldBytes]).toEqual([1, 0, each, each]);
+  });
+
+  test("the adapter gives each market its part of the hold's quarter (splitByMarket, as the bridges')", () => {
+    const config = parseConfigText('[venues.binance]\nrest_bridge_buffer_bytes = 8388608\n[venues.binance.spot]\nsymbols = ["AUSDT", "BUSDT", "CUSDT"]\n[venues.binance.linear]\nsymbols = ["DUSDT"]\n').venues[0]!;
+    const subs = config.markets.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, depth: m.depth })));
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger });
+    const overlap = (adapter as unknown as { overlap: OverlapHold }).overlap;
+    const parts = splitByMarket(splitBufferBudget(8388608).holdBytes, new Map([["spot", 3], ["linear", 1]] as const));
+    expect([overlap.maxBytesOf("spot"), overlap.maxBytesOf("linear")]).toEqual([parts.get("spot"), parts.get("linear")]);
+    expect(parts.get("spot")! + parts.get("linear")!).toBeLessThanOrEqual(splitBufferBudget(8388608).holdBytes);
+    expect(parts.get("linear")).toBeLessThan(parts.get("spot")!);
   });
 });

@@ -21,7 +21,7 @@ const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
 const LISTING_MS = 300_000;
 
 /** `perMarket` symbols in each of linear and spot, all listed at start. */
-async function rig(perMarket: number) {
+async function rig(perMarket: number, intervalMs = 0) {
   const clock = { ms: 1_780_000_000_000 };
   const names = Array.from({ length: perMarket }, (_, i) => `S${i}USDT`);
   const validated = validateConfig({
@@ -46,7 +46,7 @@ async function rig(perMarket: number) {
       notListed: () => "not listed",
       fetchSpecs: (market, symbols) => new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
     },
-    ...{ intervalMs: 0, recheck: true, allowNoInstruments: false, instrumentCheckMs: 1_000_000_000, lateCheckMs: 1_000_000_000, listingRetryMs: LISTING_MS },
+    ...{ intervalMs, recheck: true, allowNoInstruments: false, instrumentCheckMs: 1_000_000_000, lateCheckMs: 1_000_000_000, listingRetryMs: LISTING_MS },
     ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
     addToTable: () => 0,
     apply: () => {},
@@ -84,7 +84,14 @@ async function rig(perMarket: number) {
     await until(() => !inFlight.has(c.market));
     return { reloaded: watch.reloader.reloads > r, retired: retired.length - before[0]!, activated: activated.length - before[1]! };
   };
-  return { watch, clock, calls, retired, activated, lines, at, answer, until, names };
+  /** Fails the oldest query (REST down, or the market's listing failing for good); waits for the failure to be taken. */
+  const fail = async () => {
+    const c = calls.shift()!;
+    c.answer(new Error("HTTP 503"));
+    const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
+    await until(() => !inFlight.has(c.market));
+  };
+  return { watch, clock, calls, retired, activated, lines, at, answer, fail, until, names };
 }
 
 describe("closed instruments asked for again", () => {
@@ -130,6 +137,89 @@ describe("closed instruments asked for again", () => {
     const series = (name: string) => Object.fromEntries(watch.metrics().filter((m) => m.name === name).map((m) => [m.labels!.market, m.value]));
     expect(series("instrument_closed_queries_total")).toEqual({ linear: 2, spot: 2 });
     expect(series("instrument_closed_query_failures_total")).toEqual({ linear: 1, spot: 0 });
+  });
+
+  test("a market whose only book is closed, its listing failing for good: the wait grows to 30 min (not every minute for ever), an answer ends the streak", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // linear's only book closed
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    // Before: 15 s, 30 s, then 60 s for ever, each a counted failure.
+    for (const waitMs of [15_000, 30_000, 120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000]) {
+      expect(at(t + waitMs - 1)).toEqual([]);
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await fail();
+    }
+    const failures = () => watch.metrics().find((m) => m.name === "instrument_closed_query_failures_total" && m.labels!.market === "linear")!.value;
+    expect(failures()).toBe(8);
+    // A clock stepped back an hour: the backed-off wait is not cut to the minute (nor stretched by the hour).
+    const back = t - 3_600_000;
+    expect(at(back)).toEqual([]);
+    expect(at(back + 60_000)).toEqual([]);
+    expect(at(back + 1_800_000 - 1)).toEqual([]);
+    expect(at(back + 1_800_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await answer(["linear:S0USDT"]); // answered (still closed): the streak is over, back to the minute
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await fail(); // the first failure after an answer waits as an answer would
+    expect(at(t + 60_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await fail();
+    expect(at(t + 120_000 - 1)).toEqual([]);
+    expect(at(t + 120_000)).toEqual(["linear"]);
+    expect(failures()).toBe(10);
+  });
+
+  test("with hourly reloads too: a market whose only book is closed, its listing failing for good, is asked ever less often (the reload's retry backs off to 30 min as well)", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1, 3_600_000);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // linear's only book closed; its next reload an hour on
+    expect(retired).toEqual([0]);
+    const t0 = clock.ms;
+    const queriesAt: number[] = [];
+    for (let ms = t0 + 10_000; ms <= t0 + 8 * 3_600_000; ms += 10_000) {
+      for (const m of at(ms)) {
+        if (m === "spot") {
+          await answer([]); // spot's book is open: its hourly reload answered
+          continue;
+        }
+        queriesAt.push(ms);
+        await fail();
+      }
+    }
+    // Before: from the first hourly reload on, the reload's retry every minute for ever (hundreds of queries).
+    const lastHours = queriesAt.filter((ms) => ms > t0 + 5 * 3_600_000);
+    expect(lastHours.length).toBeGreaterThan(0);
+    expect(lastHours.length).toBeLessThanOrEqual(12); // both schedules at 30 min: at most 2 per 30 min
+    const series = (name: string) => watch.metrics().find((m) => m.name === name && m.labels!.market === "linear")!.value;
+    expect(series("instrument_closed_query_failures_total")).toBe(queriesAt.length);
+    // An answer ends both streaks: the closed symbol asked again within the minute, the reload an hour on.
+    const t = clock.ms + 1_800_000;
+    expect(at(t)).toEqual(["linear"]);
+    await answer(["linear:S0USDT"]);
+    expect(at(t + 60_000)).toEqual(["linear"]);
+  });
+
+  test("closed only by a listed expiry, its listing failing for good: 1 min, then doubling to 30 min", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    const t0 = clock.ms;
+    watch.requestNow("linear");
+    await answer([], { expiresMs: t0 + 1_000 });
+    clock.ms = t0 + 1_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries();
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    expect(at(t + LISTING_MS)).toEqual(["linear"]);
+    t = clock.ms;
+    for (const waitMs of [60_000, 120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000]) {
+      await fail();
+      expect(at(t + waitMs - 1)).toEqual([]);
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+    }
   });
 
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {

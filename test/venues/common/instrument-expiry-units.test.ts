@@ -201,7 +201,7 @@ describe("books resolved from the disk cache and their expiry", () => {
     // with REST down closed the trading book again at once.
     const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
     const gone = NOW_MS - 60_000;
-    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1", expiresMs: gone }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]));
+    await writeInstrumentCache(cachePath, "bybit", new Map([["inverse:BTCUSDU26", { tickSize: "0.5", lotSize: "1", expiresMs: gone }], ["inverse:ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]), { nowMs: () => NOW_MS });
     let up = false;
     const trading = () => new Map<string, InstrumentSpec>([["BTCUSDU26", { tickSize: "0.5", lotSize: "1" }], ["ETHUSDU26", { tickSize: "0.05", lotSize: "1" }]]);
     const { lifecycle, clock, start } = rig(cachePath, () => (up ? trading() : unreachable()));
@@ -224,7 +224,7 @@ describe("books resolved from the disk cache and their expiry", () => {
     // failed reload every minute for ever).
     const cachePath = `${makeTempDir("expiry-cache-")}/i.json`;
     const gone = NOW_MS - 60_000;
-    await writeInstrumentCache(cachePath, "bybit", new Map(SYMBOLS.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "1", expiresMs: gone }])));
+    await writeInstrumentCache(cachePath, "bybit", new Map(SYMBOLS.map((s) => [`inverse:${s}`, { tickSize: "0.5", lotSize: "1", expiresMs: gone }])), { nowMs: () => NOW_MS });
     let rest: "down" | "part" | "up" = "down";
     const trading = () => new Map<string, InstrumentSpec>(SYMBOLS.map((s) => [s, { tickSize: "0.5", lotSize: "1" }]));
     const answer = () => {

@@ -13,7 +13,8 @@ import { join, resolve } from "node:path";
 import { expect, test } from "vitest";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
-import { mergeIntoInstrumentCache, resolveInstruments, type InstrumentSource } from "../../../src/venues/common/instruments.ts";
+import { mergeIntoInstrumentCache, readInstrumentCache, resolveInstruments, type InstrumentSource } from "../../../src/venues/common/instruments.ts";
+import { CACHE_EXPIRED_KEEP_MS } from "../../../src/venues/common/instrument-cache.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { exitCodeWithin } from "../../support/exit-within.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
@@ -78,4 +79,35 @@ test("a FIFO as the cache is refused at once by what it is (before: the venue's 
     warnings: [`instrument cache unreadable; ignoring it Error: ${cachePath}`, `could not write the instrument cache Error: ${cachePath}`],
   });
   expect(statSync(path).isFIFO()).toBe(true);
+});
+
+test("entries whose listed expiry is past by more than CACHE_EXPIRED_KEEP_MS are dropped when the cache is written; the rest kept (random expiries)", async () => {
+  // Before s-binmisc a delivered future or exercised option stayed in the file for ever, every write carrying it on.
+  const path = join(makeTempDir("reload-rev13-cache-prune-"), "instruments.json");
+  const nowMs = 1_790_000_000_000;
+  const day = 86_400_000;
+  const KEEP_MS = 7 * day; // the documented margin (docs/operations.md)
+  let x = 7;
+  const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const instruments: Record<string, { tickSize: string; lotSize: string; expiresMs?: number }> = {};
+  for (let i = 0; i < 60; i++) {
+    const expiresMs = rand() < 0.2 ? undefined : Math.round(nowMs + (rand() * 40 - 20) * day);
+    instruments[`linear:F${i}`] = { tickSize: "0.1", lotSize: "1", ...(expiresMs === undefined ? {} : { expiresMs }) };
+  }
+  instruments["linear:EDGE_KEPT"] = { tickSize: "0.1", lotSize: "1", expiresMs: nowMs - KEEP_MS };
+  instruments["linear:EDGE_GONE"] = { tickSize: "0.1", lotSize: "1", expiresMs: nowMs - KEEP_MS - 1 };
+  writeFileSync(path, JSON.stringify({ version: 1, venue: "okx", instruments }));
+  await mergeIntoInstrumentCache(path, "okx", NEW, { nowMs: () => nowMs });
+  const written = (JSON.parse(readFileSync(path, "utf8")) as { instruments: Record<string, unknown> }).instruments;
+  // The reference: every entry but those expired more than the margin ago, plus the merged one.
+  const expected = Object.fromEntries([...Object.entries(instruments).filter(([, s]) => s.expiresMs === undefined || s.expiresMs >= nowMs - KEEP_MS), ...NEW]);
+  expect(written).toEqual(expected);
+  expect(Object.keys(written)).toContain("linear:EDGE_KEPT");
+  expect(Object.keys(written)).not.toContain("linear:EDGE_GONE");
+  const pruned = Object.keys(instruments).length + NEW.size - Object.keys(written).length;
+  expect(pruned).toBeGreaterThan(5); // the seed reaches both sides of the margin
+  expect(Object.keys(instruments).length - pruned + NEW.size).toBeGreaterThan(30);
+  // Read back, the kept expiries are as written (a future one still closes its book at its time).
+  expect((await readInstrumentCache(path, "okx")).get("linear:EDGE_KEPT")).toEqual({ tickSize: "0.1", lotSize: "1", expiresMs: nowMs - KEEP_MS });
+  expect(CACHE_EXPIRED_KEEP_MS).toBe(KEEP_MS);
 });
