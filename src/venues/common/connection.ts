@@ -249,8 +249,9 @@ export abstract class VenueConnection {
    */
   sentOnSocket = false;
   /**
-   * Whether the current socket's server has sent a test request (Deribit's test_request, after set_heartbeat): its
-   * promised heartbeat is then in force, and silence past it is death whatever waits in the outbox (lifecycle).
+   * Whether the current socket's server has promised its heartbeat: asked for it (RequestProtocol.heartbeatAskTag
+   * written: Deribit's set_heartbeat) or sent a test request. Then silence past it is death whatever waits in the
+   * outbox (lifecycle). Not kept for the old socket of an overlap: after a go-back it waits for its next test request.
    */
   serverTested = false;
   /** Housekeeping's view of the last time anything arrived on the current socket (lastFrameMs, never moved for the outbox). */

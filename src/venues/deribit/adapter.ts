@@ -324,7 +324,7 @@ export class DeribitAdapter implements VenueAdapter {
 
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
   onOpen(conn: DeribitConnection): void {
-    this.control.send(conn, this.requests.setHeartbeat());
+    this.control.send(conn, this.requests.setHeartbeat(), this.requests.heartbeatAskTag);
   }
 
   /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
