@@ -251,9 +251,10 @@ export abstract class VenueConnection {
   /**
    * Whether the current socket's server has promised its heartbeat: asked for it (RequestProtocol.heartbeatAskTag
    * written: Deribit's set_heartbeat) or sent a test request. Then silence past it is death whatever waits in the
-   * outbox (lifecycle). Not kept for the old socket of an overlap: after a go-back it waits for its next test request.
+   * outbox (lifecycle). retiringServerTested: the old socket's during an overlap, its own again after a go-back.
    */
   serverTested = false;
+  retiringServerTested = false;
   /** Housekeeping's view of the last time anything arrived on the current socket (lastFrameMs, never moved for the outbox). */
   heardMs = 0;
   connectStartedMs = 0;

@@ -364,7 +364,9 @@ export class PlannedReconnects {
     conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
     conn.lastFrameMs = conn.retiringLastFrameMs;
     conn.heardMs = conn.retiringLastFrameMs;
-    conn.serverTested = false; // its next test request shows its heartbeat again (one seen by the replacement was not its)
+    // Its own promise, as at the swap or shown by its test requests since (until 2026-12-07 cleared here: its server
+    // dead at the go-back, a message waiting for the budget, its books stayed LIVE until an ack was late).
+    conn.serverTested = conn.retiringServerTested;
     conn.messagesSeen = ownMessages(conn); // its frames count as the connection's from here (its handler bound afresh)
     conn.pending.clear();
     h.control.dropQueued(conn);
@@ -424,6 +426,7 @@ export class PlannedReconnects {
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
     conn.retiringLastFrameMs = ownMessages(conn) !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    conn.retiringServerTested = conn.serverTested;
     conn.retiringMessages = 0;
     conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);

@@ -500,7 +500,9 @@ export class SubscriptionControl {
       // On the socket that asked: the old socket of a planned reconnect is still alive and must stay so.
       this.write(conn, c.reply, conn.fromRetiring ? conn.retiringWs : conn.ws);
       conn.onPong(); // the server is alive and we answered it
-      if (!conn.fromRetiring) conn.serverTested = true; // its heartbeat promise holds on this socket (lifecycle)
+      // Its heartbeat promise holds on this socket (lifecycle); the old socket's is kept for a go-back.
+      if (conn.fromRetiring) conn.retiringServerTested = true;
+      else conn.serverTested = true;
       return c.kind;
     }
     if (conn.fromRetiring && c.kind === "ack") {
