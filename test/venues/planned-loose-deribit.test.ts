@@ -3,6 +3,9 @@
  * its handlers again. Its `open` and `close` listeners are added once per socket, not once per go-back: before, every
  * fallback added two more to the old socket (8 after three), each holding its generation, and every one of them ran
  * when that socket closed. Counted on WebSocket.prototype.addEventListener, over real sockets through the proxy.
+ * And a replacement that hears nothing is judged by its own silence, not by the old socket's frames (which until
+ * 2026-12-07 kept it "alive" until its ack deadline): given up after the dead-connection time, the old socket feeding
+ * the books meanwhile.
  */
 import { afterEach, expect, test } from "vitest";
 import { startDeribit, until, type PlannedRun } from "./planned-fallback-harness.ts";
@@ -42,4 +45,40 @@ test("deribit: three failed replacements leave the old socket with its two liste
   await until(() => run.equal(0) && run.equal(1), "both books equal on the new socket");
   expect(run.sink.invalid).toEqual([]);
   expect(run.adapter.stats().reconnects).toBe(0);
+});
+
+test("deribit: a replacement silent past the dead-connection time is given up while the old socket delivers; the old socket keeps the books LIVE", { timeout: 60_000 }, async () => {
+  let clock = 1_000_000;
+  const AGE_MS = 10_000;
+  const TICK_MS = 50;
+  // The replacement's subscribe gets a deadline far past the dead-connection time (7 s): only its own silence can find it.
+  const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], AGE_MS, {
+    prepare: (p) => p.byIndex.set(1, { holdDown: true }), // the replacement hears nothing, its socket open
+    adapter: { now: () => clock, housekeepingMs: 2, random: () => 0.5, ackTimeoutMs: 60_000, staleAfterMs: () => 600_000 },
+    heartbeatTimeoutMs: 60_000, // the simulator keeps the replacement, whose test_requests never reach us
+  });
+  runs.push(run);
+  const p = run.proxy;
+  const conn = (run.adapter as unknown as { conns: { retiringWs: WebSocket | null; openedMs: number }[] }).conns[0]!;
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books live at start");
+  const drive = async (untilMs: number) => {
+    let ticks = 0;
+    while (clock < untilMs) {
+      clock += TICK_MS;
+      if (++ticks % 4 === 0) run.step(1); // the old socket delivers all along
+      await new Promise((r) => setTimeout(r, 3));
+    }
+  };
+  await drive(conn.openedMs + AGE_MS);
+  await until(() => conn.retiringWs !== null, "the replacement swapped in");
+  const swapMs = clock;
+  // Before: the old socket's frames were the connection's, so the silent replacement lived on to its ack deadline (60 s).
+  await drive(swapMs + 8_000);
+  expect(p.links[1]!.closed, "the silent replacement closed").toBe(true);
+  expect(run.adapter.stats().plannedReconnectFailures).toBe(1); // gone back to the old socket, a later replacement tried
+  expect(run.adapter.stats().reconnects).toBe(0);
+  expect(run.sink.invalid, "the old socket kept the books LIVE").toEqual([]);
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books equal");
 });

@@ -15,7 +15,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMessages, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
@@ -638,7 +638,7 @@ export class ConnectionLifecycle {
       conn.heardMs = conn.openedMs;
       conn.sentOnSocket = false;
       conn.serverTested = false;
-      conn.messagesSeen = conn.messages;
+      conn.messagesSeen = ownMessages(conn);
       conn.pongDeadlineMs = 0;
       this.log.info(`${this.venue}: connected`, { conn: conn.id, url: conn.shownUrl, topics: conn.topics.length });
       // Stamped on the frames' clock (core/clock.ts), not this.now (a test's clock jumps): a capture's records stay in time order.
@@ -1050,8 +1050,10 @@ export class ConnectionLifecycle {
       }
       if (now - conn.openedMs >= this.maxConnectionAgeMs) conn.plannedWhy ||= `connection older than ${this.maxConnectionAgeMs} ms`;
       this.planned.onHousekeeping(conn, now, judge); // its sockets' deadlines wait with the connection's
-      if (conn.messages !== conn.messagesSeen) {
-        conn.messagesSeen = conn.messages;
+      // The current socket's frames only: during an overlap the old socket's are watched on their own (watchRetiring).
+      const own = ownMessages(conn);
+      if (own !== conn.messagesSeen) {
+        conn.messagesSeen = own;
         conn.lastFrameMs = now;
         conn.heardMs = now;
       }
@@ -1239,10 +1241,12 @@ export class ConnectionLifecycle {
 
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */
   private deadlinePassed(conn: VenueConnection, now: number): boolean {
+    // A dead replacement of an overlap whose old socket is still open goes back to that one (onSocketFailed), as a
+    // late ack does: the old socket keeps the books LIVE.
     if (now - conn.lastFrameMs > this.deadConnectionMs) {
       // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
       conn.deadConnections++;
-      this.onDisconnected(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
       return true;
     }
     if (conn.serverTested && now - conn.heardMs > this.serverSilentMs) {
@@ -1250,7 +1254,7 @@ export class ConnectionLifecycle {
       // it goes) does not keep this socket: until 2026-12-07 a queue kept fed under a small budget slot did, its books
       // LIVE on a dead socket until a message went and its ack was late.
       conn.deadConnections++;
-      this.onDisconnected(conn, conn.generation, `nothing received for ${this.serverSilentMs} ms (the server's heartbeat interval and the dead-connection time)`);
+      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.serverSilentMs} ms (the server's heartbeat interval and the dead-connection time)`);
       return true;
     }
     if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {

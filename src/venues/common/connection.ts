@@ -185,6 +185,12 @@ export abstract class VenueConnection {
   retiringMessages = 0;
   retiringMessagesSeen = 0;
   retiringLastFrameMs = 0;
+  /**
+   * Of `messages`, those counted for the old socket's frames during an overlap, over the connection's life: the rest,
+   * ownMessages(), are the current socket's, whose silence the dead-connection rule judges (until 2026-12-07 the old
+   * socket's frames kept a silent replacement "alive" until its ack deadline).
+   */
+  retiringCounted = 0;
   /** True while a frame of the retiring socket is handled: its acks answer no request of ours, its notices are stale. */
   fromRetiring = false;
   /**
@@ -243,10 +249,12 @@ export abstract class VenueConnection {
    */
   sentOnSocket = false;
   /**
-   * Whether the current socket's server has sent a test request (Deribit's test_request, after set_heartbeat): its
-   * promised heartbeat is then in force, and silence past it is death whatever waits in the outbox (lifecycle).
+   * Whether the current socket's server has promised its heartbeat: asked for it (RequestProtocol.heartbeatAskTag
+   * written: Deribit's set_heartbeat) or sent a test request. Then silence past it is death whatever waits in the
+   * outbox (lifecycle). retiringServerTested: the old socket's during an overlap, its own again after a go-back.
    */
   serverTested = false;
+  retiringServerTested = false;
   /** Housekeeping's view of the last time anything arrived on the current socket (lastFrameMs, never moved for the outbox). */
   heardMs = 0;
   connectStartedMs = 0;
@@ -254,7 +262,7 @@ export abstract class VenueConnection {
   lastError = "";
   downSinceMs = 0;
   failedConnects = 0;
-  /** Housekeeping's view of the last time anything arrived (messages moved since its previous look). */
+  /** Housekeeping's view of the last time anything arrived on the current socket (ownMessages() moved since its previous look). */
   lastFrameMs = 0;
   messagesSeen = 0;
   // Counters (hot increments in the subclass, cold reads).
@@ -345,6 +353,11 @@ export abstract class VenueConnection {
 
 /** The outbox tag of a client_ping keepalive (no pending request has it): while it is there, the ping has not gone. */
 export const KEEPALIVE_TAG = "keepalive";
+
+/** Frames counted on the connection's current socket: every one but the old socket's of an overlap (retiringCounted). */
+export function ownMessages(conn: VenueConnection): number {
+  return conn.messages - conn.retiringCounted;
+}
 
 /** Whether the connection's keepalive ping waits in its outbox for the pacing budget (one ping is in flight at most). */
 export function keepaliveQueued(conn: VenueConnection): boolean {

@@ -159,6 +159,12 @@ export interface RequestProtocol {
    */
   readonly recordedTags?: readonly string[];
   /**
+   * Tag of the message sent through SubscriptionControl.send that asks the server for its heartbeat (Deribit's
+   * `public/set_heartbeat`): once it is written on the connection's socket, the server's promise holds there
+   * (VenueConnection.serverTested), as after a test request. Absent: only a test request starts it.
+   */
+  readonly heartbeatAskTag?: string;
+  /**
    * Replay: a recorded unsubscribe holds the topic (TopicState.replayUnsubscribing) until its recorded subscribe (or
    * the socket's end, a go-back, a capture gap), and the venue's frame path ignores the book's frames meanwhile, as
    * live's while unsubscribing. Absent: nothing held (a venue whose replay shows no divergence there).

@@ -33,7 +33,7 @@ import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
 import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
-import { keepaliveQueued, seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
+import { keepaliveQueued, ownMessages, seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
 /**
@@ -364,8 +364,10 @@ export class PlannedReconnects {
     conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
     conn.lastFrameMs = conn.retiringLastFrameMs;
     conn.heardMs = conn.retiringLastFrameMs;
-    conn.serverTested = false; // its next test request shows its heartbeat again (one seen by the replacement was not its)
-    conn.messagesSeen = conn.messages;
+    // Its own promise, as at the swap or shown by its test requests since (until 2026-12-07 cleared here: its server
+    // dead at the go-back, a message waiting for the budget, its books stayed LIVE until an ack was late).
+    conn.serverTested = conn.retiringServerTested;
+    conn.messagesSeen = ownMessages(conn); // its frames count as the connection's from here (its handler bound afresh)
     conn.pending.clear();
     h.control.dropQueued(conn);
     const resubscribe: TopicState[] = [];
@@ -423,7 +425,8 @@ export class PlannedReconnects {
     conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
-    conn.retiringLastFrameMs = conn.messages !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    conn.retiringLastFrameMs = ownMessages(conn) !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    conn.retiringServerTested = conn.serverTested;
     conn.retiringMessages = 0;
     conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
@@ -438,7 +441,7 @@ export class PlannedReconnects {
     conn.lastFrameMs = conn.openedMs;
     conn.heardMs = conn.openedMs;
     conn.serverTested = false; // the old socket's test requests promised nothing for this one
-    conn.messagesSeen = conn.messages;
+    conn.messagesSeen = ownMessages(conn);
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);
     const toSubscribe: TopicState[] = [];
@@ -465,10 +468,12 @@ export class PlannedReconnects {
       // (its handler then drops the frame unrecorded).
       if (conn.retiringWs === old) h.socketEvent?.(conn, SOCKET_OLD_FRAME_URL);
       conn.fromRetiring = true;
+      const before = conn.messages;
       try {
         own?.call(this, ev);
       } finally {
         conn.fromRetiring = false;
+        conn.retiringCounted += conn.messages - before; // not the replacement's: its own silence is judged (ownMessages)
       }
     };
   }

@@ -265,7 +265,20 @@ export class SubscriptionControl {
       return;
     }
     this.write(conn, text);
+    this.heartbeatAsked(conn, reqId);
     this.tellWritten(conn, reqId, reqId !== undefined ? conn.pending.get(reqId) : undefined);
+  }
+
+  /**
+   * The server was asked for its heartbeat on the connection's socket (RequestProtocol.heartbeatAskTag): its promise
+   * holds from now (lifecycle: silence past the heartbeat and the dead-connection time is death, whatever waits in the
+   * outbox), counted from this write at the earliest. Until 2026-12-07 only the first test request started it, so a
+   * server dead between the two, messages kept waiting for the budget, kept its books LIVE until an ack was late.
+   */
+  private heartbeatAsked(conn: VenueConnection, reqId: string | undefined): void {
+    if (reqId === undefined || reqId !== this.protocol.heartbeatAskTag || conn.serverTested) return;
+    conn.serverTested = true;
+    conn.heardMs = Math.max(conn.heardMs, this.now());
   }
 
   /** Tells onWritten of a request written (`p`), or of a tagged message the protocol records (recordedTags). */
@@ -362,6 +375,7 @@ export class SubscriptionControl {
       const m = conn.outbox.shift()!;
       const p = m.reqId !== undefined ? conn.pending.get(m.reqId) : undefined;
       this.write(conn, m.text);
+      this.heartbeatAsked(conn, m.reqId);
       if (p) p.sentMs = now;
       if (p?.recordedQueued === true) p.recordedQueued = false; // recorded when queued (send)
       else this.tellWritten(conn, m.reqId, p);
@@ -486,7 +500,9 @@ export class SubscriptionControl {
       // On the socket that asked: the old socket of a planned reconnect is still alive and must stay so.
       this.write(conn, c.reply, conn.fromRetiring ? conn.retiringWs : conn.ws);
       conn.onPong(); // the server is alive and we answered it
-      if (!conn.fromRetiring) conn.serverTested = true; // its heartbeat promise holds on this socket (lifecycle)
+      // Its heartbeat promise holds on this socket (lifecycle); the old socket's is kept for a go-back.
+      if (conn.fromRetiring) conn.retiringServerTested = true;
+      else conn.serverTested = true;
       return c.kind;
     }
     if (conn.fromRetiring && c.kind === "ack") {

@@ -324,7 +324,7 @@ export class DeribitAdapter implements VenueAdapter {
 
   /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
   onOpen(conn: DeribitConnection): void {
-    this.control.send(conn, this.requests.setHeartbeat());
+    this.control.send(conn, this.requests.setHeartbeat(), this.requests.heartbeatAskTag);
   }
 
   /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
@@ -459,7 +459,9 @@ export class DeribitAdapter implements VenueAdapter {
         return;
       }
     }
-    if (prev === t.lastSeq) {
+    // A change at its own prev_change_id (levelless: the JSON path refuses one with levels) names no new state: as any
+    // change at the last id, a duplicate (onChainBreak), not an empty delta published.
+    if (prev === t.lastSeq && cid !== prev) {
       t.lastMsgMs = this.now();
       this.deltas++;
       // The other socket of an overlap moved the book on: the one of record until now stays known at its id (a lower

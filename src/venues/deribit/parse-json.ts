@@ -7,7 +7,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseJsonNumberCodes } from "../../core/fixed.ts";
 import type { ChannelTable } from "./channel-table.ts";
-import { SCAN_ERR_CHANGE_ID, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TS_MS_LIMIT } from "./scanner.ts";
+import { SCAN_ERR_CHANGE_ID, SCAN_ERR_CHANGE_ID_SAME, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TS_MS_LIMIT } from "./scanner.ts";
 
 /** A JSON number as written. */
 export class RawNumber {
@@ -199,6 +199,9 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
     out.tsExchangeUs = ts * 1000;
   }
   if (!Array.isArray(data.bids) || !Array.isArray(data.asks)) return SCAN_ERR_MISSING;
+  // change_id names the book's state, and this one says it is its prev's: levels with it cannot be placed in the chain
+  // (applied, before 2026-12-07). Without levels it changes nothing: the adapter takes it as a duplicate.
+  if (!grouped && !out.isSnapshot && cid === info.prev && data.bids.length + data.asks.length > 0) return SCAN_ERR_CHANGE_ID_SAME;
   const pExp = table.priceExp[entry]!;
   const qExp = table.qtyExp[entry]!;
   for (const bid of [true, false]) {

@@ -70,6 +70,8 @@ interface PendingRpc {
  */
 export class DeribitRequests implements RequestProtocol {
   readonly venue = "deribit";
+  /** set_heartbeat's outbox tag: once it is written, the server's heartbeat promise holds on the socket [D5]. */
+  readonly heartbeatAskTag = "set_heartbeat";
   /** Replay: a recorded unsubscribe holds the channel until its recorded subscribe (TopicState.replayUnsubscribing). */
   readonly replayHoldsUnsubscribed = true;
   readonly pacing = { perIp: { capacity: SUBSCRIBE_BURST, perSecond: SUBSCRIBE_PER_SECOND } };

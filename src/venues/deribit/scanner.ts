@@ -36,9 +36,11 @@ export const SCAN_ERR_NUMBER = -10;
 export const SCAN_ERR_INSTRUMENT = -11;
 /** A change whose change_id is below its own prev_change_id: ids only grow, so the frame is not what it claims. */
 export const SCAN_ERR_CHANGE_ID = -12;
+/** A change whose change_id equals its own prev_change_id but carries levels: they change a state it says is the same. */
+export const SCAN_ERR_CHANGE_ID_SAME = -13;
 
 /** By -code. */
-export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch", "change_id_below_prev"];
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch", "change_id_below_prev", "change_id_equals_prev"];
 
 const PREFIX = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"';
 const DATA = '","data":{';
@@ -200,8 +202,8 @@ export class DeribitScanner {
     if ((seen & need) !== need) return this.fail(i, SCAN_FALLBACK);
     if (grouped) {
       if ((seen & (K_TYPE | K_PREV)) !== 0) return this.fail(i, SCAN_FALLBACK);
-    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0 || cid < prev) {
-      // A snapshot with prev_change_id, or a change without (or going back): unusual, the JSON path decides.
+    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0 || cid <= prev) {
+      // A snapshot with prev_change_id, or a change without (or not going forward): unusual, the JSON path decides.
       return this.fail(i, SCAN_FALLBACK);
     }
     out.venueSeq = cid;

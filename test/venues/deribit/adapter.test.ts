@@ -188,6 +188,50 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     }
   });
 
+  test("a server dead before its first test_request, a message waiting for the budget: found by the heartbeat asked (set_heartbeat written)", async () => {
+    // As above, but the server dies after answering set_heartbeat and before any test_request (its first one would
+    // come an interval later: the simulator's is long here). The promise holds from set_heartbeat going out: until
+    // 2026-12-07 only a test_request started it, so in that window a queue kept fed kept a dead socket's books LIVE
+    // until a message went and its ack was late (here: never within the test).
+    const subs: Subscription[] = [
+      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+    ];
+    let clock = 1_000_000;
+    let lastFrameAt = clock;
+    let heartbeatSet = false;
+    const ticker = setInterval(() => (clock += 5), 5);
+    try {
+      const onRawFrame = (_m: string, _c: string, frame: string) => {
+        lastFrameAt = clock;
+        if (frame.includes('"result":"ok"')) heartbeatSet = true; // set_heartbeat's answer
+      };
+      const { sim, adapter, sink, instruments } = await startAdapter(
+        running,
+        subs,
+        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame },
+        { heartbeatIntervalMs: 600_000 },
+      );
+      adapter.start(sink);
+      await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+      await until(() => heartbeatSet, "set_heartbeat answered");
+      clearInterval(ticker);
+      expect(sim.stats.testRequests).toBe(0);
+      sim.inject("stall", undefined, { stallMs: 60_000 });
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+      const stalledAt = clock;
+      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
+        clock += 250;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000);
+      expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();

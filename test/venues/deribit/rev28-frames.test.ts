@@ -1,7 +1,8 @@
 /**
  * Deribit frames read as an adversary (rev28): a book notification whose `instrument_name` is not its channel's
  * instrument is refused (`instrument_mismatch`, that book alone resynced) instead of being applied to the channel's
- * book, and so is a change whose change_id goes below its own prev_change_id (`change_id_below_prev`); a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
+ * book, and so is a change whose change_id goes below its own prev_change_id (`change_id_below_prev`) or equals it
+ * with levels (`change_id_equals_prev`; an empty one is a duplicate); a snapshot below a live book's change_id that no subscribe asked for (the venue rebuilt the book with lower
  * ids) resyncs the book instead of being ignored with every change after it (the book frozen and LIVE), while an
  * older snapshot answering our own subscribe (a make-before-break's second socket) is still ignored; and a change
  * older than a live book on the socket that delivered its change_id (ids restarted low, the reset's snapshot lost) is
@@ -64,6 +65,25 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
     expect(sink.updates, "nothing applied").toBe(updates);
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     expect(adapter.stats()["parseErrors.change_id_below_prev"]).toBe(1);
+    sim.step(2);
+    await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
+    expect(sink.invalid).toHaveLength(1);
+  });
+
+  test("a change whose change_id equals its own prev_change_id: with levels refused (change_id_equals_prev), empty a duplicate", async () => {
+    const { sim, adapter, sink, equal, feed } = await live();
+    const last = adapter.topicInfo(0).lastChangeId;
+    const updates = sink.updates;
+    // No level change: no state change, as a change at the last id is (a duplicate, nothing published).
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${last},"prev_change_id":${last},"bids":[],"asks":[]}`));
+    expect(sink.updates, "nothing published").toBe(updates);
+    expect(adapter.stats().duplicates).toBe(1);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    // Linked to the book but naming no new state: its levels cannot be placed in the chain. Before, applied, LIVE.
+    feed(frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${last},"prev_change_id":${last},"bids":[["new",100.5,10]],"asks":[]}`));
+    expect(sink.updates, "nothing applied").toBe(updates);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+    expect(adapter.stats()["parseErrors.change_id_equals_prev"]).toBe(1);
     sim.step(2);
     await until(() => equal(0) && equal(1), "BTC resubscribed, ETH untouched");
     expect(sink.invalid).toHaveLength(1);

@@ -1,0 +1,98 @@
+/**
+ * A server_test keepalive with a promised heartbeat (Deribit): the old socket of a planned reconnect keeps its promise
+ * through the overlap, so after a go-back its silence past the heartbeat + the dead-connection time is death even while
+ * a message waits for the pacing budget. Until 2026-12-07 the go-back cleared it (waiting for the socket's next test
+ * request): an old socket whose server died at the go-back, a message kept waiting, kept its books LIVE until a message
+ * went and its ack was late. The common machinery on fake sockets, rounds run by hand on a fake clock (as
+ * retired-unfed.test.ts).
+ */
+import { afterEach, expect, test, vi } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+import { FakeWs } from "./fake-ws.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
+
+const HEARTBEAT_MS = 10_000;
+const DEAD_CONNECTION_MS = 7_000;
+const ROUND_MS = 250;
+
+/** `{"test":true}` is the server's test request; `{"ack":id}` answers a request. Two messages, then one per 1000 s. */
+const PROTOCOL: RequestProtocol = {
+  venue: "fake",
+  pacing: { perConnection: { capacity: 2, perSecond: 0.001 } },
+  maxArgsPerRequest: () => 4,
+  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+  classifyControl: (msg) => {
+    const m = msg as { ack?: string; test?: boolean };
+    if (m.test) return { kind: "test_request", reply: "test-reply" };
+    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
+    return { kind: "other" };
+  },
+  parseAckError: () => ({ kind: "other" }),
+  rejectHint: () => "",
+};
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {
+  vi.stubGlobal("WebSocket", FakeWs);
+  let nowMs = 0;
+  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  const topics = conn.addTopics(["book.A", "book.B"], 10);
+  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
+    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
+    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
+    ackTimeoutMs: 1_000,
+  });
+  const round = (ms: number) => {
+    nowMs = ms;
+    control.flush();
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
+  FakeWs.made = [];
+  const old = new FakeWs("old");
+  conn.ws = old as unknown as WebSocket;
+  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
+  for (const t of topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  control.onControl(conn, { test: true }); // the old socket's server has shown its heartbeat
+  // A planned reconnect: the replacement opens and swaps in, its subscribe out (the budget's first message) ...
+  lifecycle.onPlannedClose(conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!();
+  expect(conn.retiringWs).toBe(old as unknown as WebSocket);
+  // ... and is never answered: at its ack deadline the old socket is gone back to, every book LIVE on it.
+  round(ROUND_MS);
+  round(1_500);
+  expect(conn.ws).toBe(old as unknown as WebSocket);
+  expect(conn.retiringWs).toBeNull();
+  expect(topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE]);
+  // The old socket's server dies now; a message waits for the budget (the bucket's second goes, the third waits).
+  control.send(conn, "x1");
+  control.send(conn, "x2");
+  expect(conn.outbox.length).toBe(1);
+  const lastHeardMs = nowMs;
+  let now = nowMs;
+  while (conn.deadConnections === 0 && now < lastHeardMs + 30_000) {
+    now += ROUND_MS;
+    round(now);
+  }
+  // Before: no bound while the message waited (its budget 1000 s away), the books LIVE on a dead socket.
+  expect(conn.deadConnections).toBe(1);
+  expect(now - lastHeardMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
+  expect(topics.map((t) => t.book)).not.toContain(BookState.LIVE);
+  conn.ws = null;
+  await lifecycle.stop();
+});
