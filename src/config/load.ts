@@ -311,13 +311,15 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
-  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
+  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
+  // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
   const ids = new Map<number, string>();
   for (const vc of venues) {
     for (const mc of vc.markets) {
       mc.symbols.forEach((sym, j) => {
         const id = instrumentIdOf(vc.venue, mc.market, sym);
         const other = ids.get(id);
+        if (other === `${vc.venue}:${mc.market}:${sym}`) return;
         if (other !== undefined) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, `a symbol whose instrument id (${id}) no other has (${other} has it; remove one of them)`);
         else ids.set(id, `${vc.venue}:${mc.market}:${sym}`);
       });
