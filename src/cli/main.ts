@@ -198,11 +198,13 @@ const SIGNALLED_DRAIN_MS = 2000;
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
-  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored.
+  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored. A further
+  // -h / --help asks the same (`feeder help --help`, `feeder --help run --help`: before, "unknown command", exit 2).
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const target = COMMANDS.find((c) => c.name === rest[0]);
-    if ((rest[0] !== undefined && target === undefined) || rest.length > 1) {
-      const what = target === undefined ? `unknown command ${JSON.stringify(rest[0])}` : `one command at most, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`;
+    const names = rest.filter((a) => a !== "-h" && a !== "--help");
+    const target = COMMANDS.find((c) => c.name === names[0]);
+    if ((names[0] !== undefined && target === undefined) || names.length > 1) {
+      const what = target === undefined ? `unknown command ${JSON.stringify(names[0])}` : `one command at most, got ${names.map((a) => JSON.stringify(a)).join(" ")}`;
       io.err(`feeder ${first}: ${what} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
       return 2;
     }
