@@ -38,7 +38,7 @@ export function programHelp(): string {
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
-    "configuration's [log] section.",
+    "configuration's [log] section (demo: its own lines; the feeder inside it logs at warn whatever it says).",
     "",
     "Numbers: a flag's number is an unsigned decimal (5, 0.5, 1e3); empty, spaces, a sign or hex exit 2. Sizes",
     "are such a number, with K, M, G or T after it (binary: 10G = 10GB = 10GiB; 1e9, .5T).",
