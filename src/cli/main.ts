@@ -38,7 +38,7 @@ export function programHelp(): string {
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
-    "configuration's [log] section.",
+    "configuration's [log] section (demo: its own lines; the feeder inside it logs at warn whatever it says).",
     "",
     "Numbers: a flag's number is an unsigned decimal (5, 0.5, 1e3); empty, spaces, a sign or hex exit 2. Sizes",
     "are such a number, with K, M, G or T after it (binary: 10G = 10GB = 10GiB; 1e9, .5T).",
@@ -198,11 +198,13 @@ const SIGNALLED_DRAIN_MS = 2000;
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
-  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored.
+  // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored. A further
+  // -h / --help asks the same (`feeder help --help`, `feeder --help run --help`: before, "unknown command", exit 2).
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const target = COMMANDS.find((c) => c.name === rest[0]);
-    if ((rest[0] !== undefined && target === undefined) || rest.length > 1) {
-      const what = target === undefined ? `unknown command ${JSON.stringify(rest[0])}` : `one command at most, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`;
+    const names = rest.filter((a) => a !== "-h" && a !== "--help");
+    const target = COMMANDS.find((c) => c.name === names[0]);
+    if ((names[0] !== undefined && target === undefined) || names.length > 1) {
+      const what = target === undefined ? `unknown command ${JSON.stringify(names[0])}` : `one command at most, got ${names.map((a) => JSON.stringify(a)).join(" ")}`;
       io.err(`feeder ${first}: ${what} (commands: ${COMMANDS.map((c) => c.name).join(", ")})`);
       return 2;
     }

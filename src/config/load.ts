@@ -275,6 +275,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
       // A symbol listed beside "*" routes nothing "*" does not: named (config/notes.ts), not refused (briefly refused on
       // 2026-12-06: a file whose destination kept a symbol taken out of its venue stopped loading).
       if (m.symbols.includes("*")) return;
+      // A venue or market no configuration can have is named above: its symbols are not named again as unconfigured.
+      if (!ruleCanMatch(m.venue, m.market)) return;
       const known = new Set(
         venues
           .filter((vc) => m.venue === "*" || vc.venue === m.venue)
@@ -311,13 +313,15 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
-  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid.
+  // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
+  // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
   const ids = new Map<number, string>();
   for (const vc of venues) {
     for (const mc of vc.markets) {
       mc.symbols.forEach((sym, j) => {
         const id = instrumentIdOf(vc.venue, mc.market, sym);
         const other = ids.get(id);
+        if (other === `${vc.venue}:${mc.market}:${sym}`) return;
         if (other !== undefined) v.problem(`venues.${vc.venue}.${mc.market}.symbols[${j}]`, sym, `a symbol whose instrument id (${id}) no other has (${other} has it; remove one of them)`);
         else ids.set(id, `${vc.venue}:${mc.market}:${sym}`);
       });
@@ -597,6 +601,12 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       if (venue !== "*" && !venueSpec(venue)) v.problem(`${key}.venue`, venue, `"*" or one of ${supportedVenues().join(", ")}`);
       const market = v.str(dt.market, `${key}.market`, "*");
       if (market !== "*" && !Object.hasOwn(MARKET_IDS, market)) v.problem(`${key}.market`, market, `"*" or one of ${Object.keys(MARKET_IDS).join(", ")}`);
+      // A market the named venue does not have (Binance inverse, Coinbase linear): no file could configure it, so unlike
+      // a market taken out of the file (noted, config/notes.ts) the rule can never route a book. Before, taken: a "*"
+      // rule sent heartbeats only, noted as a market "this file" lacks; a listed symbol was "not configured" there.
+      else if (venueSpec(venue) !== undefined && !ruleCanMatch(venue, market)) {
+        v.problem(`${key}.market`, market, `"*" or one of venue ${venue}'s markets: ${Object.keys(venueSpec(venue)!.markets).join(", ")}`);
+      }
       const symbols = v.strList(dt.symbols, `${key}.symbols`, ["*"]);
       if (Array.isArray(dt.symbols) && dt.symbols.length === 0) v.problem(`${key}.symbols`, "[]", 'a non-empty list of symbols ("*" for any)');
       // As a market's symbols: one listed twice is most likely another misspelt (it routes nothing more).
@@ -617,6 +627,14 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
   }
   const retransmit = t.retransmit === undefined ? undefined : parseRetransmit(v, v.table(t.retransmit, "publish.retransmit"), maxDatagramBytes, publisher ? localAddresses : undefined);
   return { maxDatagramBytes, heartbeatIntervalMs, snapshotIntervalMs, snapshotDepth, sourceId, startupListenMs, authKeyFile: authKeyFile === "" ? undefined : authKeyFile, destinations, retransmit };
+}
+
+/** Whether a routing rule's venue and market ("*" = any) are a venue and one of its markets, or any: else it routes nothing, ever. */
+function ruleCanMatch(venue: string, market: string): boolean {
+  const spec = venue === "*" ? undefined : venueSpec(venue);
+  if (venue !== "*" && spec === undefined) return false;
+  if (market === "*") return true;
+  return spec === undefined ? Object.hasOwn(MARKET_IDS, market) : Object.hasOwn(spec.markets, market);
 }
 
 /** A unicast destination's receivers: a non-empty list of distinct IPv4 "host:port". */

@@ -37,6 +37,14 @@ async function usageError(positionals: string[], values: CommandContext["values"
 }
 
 describe("feeder bridge flags", () => {
+  test("from-nats --group in 224.0.0.0/24 (the local network control block) is refused, as a destination's group is (before: published to it)", async () => {
+    for (const group of ["224.0.0.1:31009", "224.0.0.251:5353", "224.0.0.255:1"]) {
+      expect(await usageError(["from-nats"], { group: [group], nats: "nats://127.0.0.1:1", http: "off" }), group).toBe(
+        `--group ${JSON.stringify(group)}: from-nats publishes to it: give a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)`,
+      );
+    }
+  });
+
   test("to-nats -c FILE without a multicast destination is told so, not to give --config (it was given)", async () => {
     const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");

@@ -51,6 +51,17 @@ describe("feeder's command line", () => {
     expect(await run("help", "run", "listen")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder help: one command at most, got "run" "listen" /)] });
     expect(await run("-V", "run")).toEqual({ code: 2, out: [], err: ['feeder -V: takes no arguments, got "run"'] });
   });
+
+  test("a further -h / --help after help or --help asks the same help, exit 0 (was 'unknown command \"--help\"', exit 2)", async () => {
+    const program = await run("--help");
+    for (const argv of [["help", "--help"], ["--help", "--help"], ["-h", "-h"], ["help", "-h"]]) expect(await run(...argv), argv.join(" ")).toEqual(program);
+    const replay = await run("help", "replay");
+    for (const argv of [["help", "replay", "--help"], ["--help", "-h", "replay"], ["-h", "replay", "-h"]]) expect(await run(...argv), argv.join(" ")).toEqual(replay);
+    expect(replay).toMatchObject({ code: 0, err: [] });
+    // Still one command at most, and a known one.
+    expect(await run("help", "--help", "run", "listen")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder help: one command at most, got "run" "listen" /)] });
+    expect(await run("--help", "-h", "repaly")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder --help: unknown command "repaly" /)] });
+  });
 });
 
 describe("feeder listen --port that would do nothing", () => {

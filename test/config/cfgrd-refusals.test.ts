@@ -84,6 +84,17 @@ describe("refused, naming the key, never thrown", () => {
     expect(out.join("")).toContain('# note: publish.destinations[1] ("bybit-spot": venue bybit, market spot) matches none of the markets this file configures (bybit linear): it will send heartbeats only\n');
   });
 
+  test("check-config of a file whose path holds a line break (or DEL): its output still loads as the configuration it prints", async () => {
+    for (const name of ["a\nworkers = 4\n.toml", "b\x7f.toml", "c\r.toml"]) {
+      const path = join(makeTempDir("feeder-rdcfg-path-"), name);
+      writeFileSync(path, VENUE);
+      const out: string[] = [];
+      expect(await checkConfigCommand.run({ values: { config: path }, positionals: [], log: silentLogger, out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
+      expect(out.join("").split("\n")[0], JSON.stringify(name)).toBe(`# ${JSON.stringify(path).replace(/\x7f/g, "\\u007f")} is valid. The settings in effect, defaults filled in:`);
+      expect(parseConfigText(out.join(""), "printed", { localAddresses: LOOPBACK_ONLY })).toEqual(parseConfigText(VENUE, "file", { localAddresses: LOOPBACK_ONLY }));
+    }
+  });
+
   test("a destination's symbol listed twice is refused, as a market's is", () => {
     expect(configProblems(dest('symbols = ["BTCUSDT", "BTCUSDT"]', 1) + dest("", 2) + VENUE)).toEqual(['publish.destinations[0].symbols[1]: "BTCUSDT" is not a symbol listed once']);
   });

@@ -20,6 +20,18 @@ describe("instrument ids", () => {
     ]);
   });
 
+  test("a symbol listed twice is one problem, that it is listed twice (it was also named as an id another symbol has: itself)", () => {
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT", "ETHUSDT", "BTCUSDT", "BTCUSDT@1", "BTCUSDT@1"]\n')).toEqual([
+      'venues.bybit.linear.symbols[2]: "BTCUSDT" is not a symbol listed once',
+      'venues.bybit.linear.symbols[4]: "BTCUSDT@1" is not a symbol listed once',
+    ]);
+    // A real collision beside a duplicate is still named.
+    expect(problemsOf('[venues.bybit.linear]\nsymbols = ["OHAJQFQUSDT", "OHAJQFQUSDT", "SDMJULKUSDT"]\n')).toEqual([
+      'venues.bybit.linear.symbols[1]: "OHAJQFQUSDT" is not a symbol listed once',
+      'venues.bybit.linear.symbols[2]: "SDMJULKUSDT" is not a symbol whose instrument id (3474722274) no other has (bybit:linear:OHAJQFQUSDT has it; remove one of them)',
+    ]);
+  });
+
   test("the same symbol in two markets or venues has ids of its own", () => {
     expect(problemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT", "BTCUSDT@1"]\n[venues.bybit.spot]\nsymbols = ["BTCUSDT"]\n[venues.binance.spot]\nsymbols = ["BTCUSDT"]\n')).toEqual([]);
   });

@@ -34,6 +34,25 @@ describe("[[publish.destinations]]", () => {
     expect(problemsOf(dest('group = "239.255.0.1"\nport = 31001\nvenue = "okx"'), false)).toEqual([]);
   });
 
+  test("a market the rule's venue does not have is refused, naming the venue's markets (before: taken, heartbeats only)", () => {
+    // Each venue against every market it lacks: a "*" rule and one listing a symbol alike, the market named once.
+    const venues = { bybit: ["spot", "linear", "inverse", "option"], binance: ["spot", "linear"], okx: ["spot", "linear", "inverse", "option"], deribit: ["spot", "linear", "inverse", "option"], coinbase: ["spot"], upbit: ["spot"], bithumb: ["spot"] };
+    const markets = ["spot", "linear", "inverse", "option"];
+    for (const [venue, has] of Object.entries(venues)) {
+      for (const market of markets) {
+        for (const symbols of ['["*"]', '["BTCUSDT"]']) {
+          const rule = dest(`name = "r"\ngroup = "239.255.0.2"\nport = 31002\nchannel = 2\nvenue = "${venue}"\nmarket = "${market}"\nsymbols = ${symbols}`);
+          const toml = dest('name = "all"\ngroup = "239.255.0.1"\nport = 31001') + rule + '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+          const expected = has.includes(market) ? [] : [`publish.destinations[1].market: "${market}" is not "*" or one of venue ${venue}'s markets: ${has.join(", ")}`];
+          // A listed symbol of a market the venue has but the file does not configure is refused as before.
+          if (has.includes(market) && symbols !== '["*"]' && !(venue === "bybit" && market === "linear")) {
+            expect(problemsOf(toml), `${venue} ${market} ${symbols}`).toEqual([`publish.destinations[1].symbols[0]: "BTCUSDT" is not a symbol configured for venue ${venue}, market ${market} (none)`]);
+          } else expect(problemsOf(toml), `${venue} ${market} ${symbols}`).toEqual(expected);
+        }
+      }
+    }
+  });
+
   test("a group in 224.0.0.0/24 (local network control) is refused", () => {
     expect(problemsOf(dest('group = "224.0.0.251"\nport = 31001') + VENUE)).toEqual([
       'publish.destinations[0].group: "224.0.0.251" is not a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)',

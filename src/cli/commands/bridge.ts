@@ -69,7 +69,8 @@ export const bridgeCommand: CommandSpec = {
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
     "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
     "                           from-nats reads and checks nothing else of the file",
-    "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to",
+    "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to (not in",
+    "                           224.0.0.0/24, the local network control block, as a destination's group)",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
     "                           be this host's; with --iface the file's interfaces are not used nor checked)",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
@@ -270,6 +271,11 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
   const iface = ifaceOf(ctx) ?? "127.0.0.1";
   const g = groupOf(given[0]!, iface);
+  // The group it publishes to, refused as a destination's group is (config/load.ts): before, taken, and the feed went
+  // to a block every host, router and mDNS responder on the link listens on (224.0.0.1 is all hosts).
+  if (g.group.startsWith("224.0.0.")) {
+    throw new UsageError(`--group ${JSON.stringify(given[0])}: from-nats publishes to it: give a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)`);
+  }
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
   const bridge = new ReverseBridge({
     ...read,

@@ -65,7 +65,10 @@ export const checkConfigCommand: CommandSpec = {
     const path = ctx.values.config;
     if (typeof path !== "string") throw new UsageError("--config FILE is required");
     const config = loadConfigFile(path);
-    ctx.out(`# ${path} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${configNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
+    // A comment ends at a line break: a path holding one (or another control character, which TOML refuses in a
+    // comment) is quoted, escaped, so the output still loads as the configuration it prints.
+    const named = /[\x00-\x08\x0a-\x1f\x7f]/.test(path) ? JSON.stringify(path).replace(/\x7f/g, "\\u007f") : path;
+    ctx.out(`# ${named} is valid. The settings in effect, defaults filled in:\n${unmatchedDestinationsNote(config)}${configNotes(config).map((n) => `# note: ${n}\n`).join("")}${emptyWorkersNote(config)}${natsFilesNote(config)}\n${formatConfigToml(config)}`);
     return 0;
   },
 };
