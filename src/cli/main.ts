@@ -34,7 +34,7 @@ export function programHelp(): string {
     "",
     "Options:",
     "  -h, --help     show help (also: feeder <command> --help, feeder --help <command>)",
-    "  -V, --version  print the version (also after a command)",
+    "  -V, --version  print the version (also after a command); beside -h / --help, help is shown",
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",
     "(JSON lines unless stderr is a terminal) of every command but run, record and replay, which take the",
@@ -200,8 +200,12 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   const [first, ...rest] = argv;
   // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored. A further
   // -h / --help asks the same (`feeder help --help`, `feeder --help run --help`: before, "unknown command", exit 2).
-  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const names = rest.filter((a) => a !== "-h" && a !== "--help");
+  // Help wins over version in any order, as after a command (`feeder run --help --version` is run's help):
+  // `feeder --version --help` and `feeder -h --version` exited 2 until 2026-12-07.
+  const isHelp = (a: string) => a === "-h" || a === "--help";
+  const isVersion = (a: string) => a === "-V" || a === "--version";
+  if (first === undefined || isHelp(first) || first === "help" || (isVersion(first) && rest.some(isHelp))) {
+    const names = rest.filter((a) => !isHelp(a) && !isVersion(a));
     const target = COMMANDS.find((c) => c.name === names[0]);
     if ((names[0] !== undefined && target === undefined) || names.length > 1) {
       const what = target === undefined ? `unknown command ${JSON.stringify(names[0])}` : `one command at most, got ${names.map((a) => JSON.stringify(a)).join(" ")}`;
@@ -211,9 +215,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     io.out(target ? commandHelp(target) : programHelp());
     return 0;
   }
-  if (first === "-V" || first === "--version") {
-    if (rest.length > 0) {
-      io.err(`feeder ${first}: takes no arguments, got ${rest.map((a) => JSON.stringify(a)).join(" ")}`);
+  if (isVersion(first)) {
+    // A further -V / --version asks the same; anything else is refused, not ignored.
+    if (!rest.every(isVersion)) {
+      io.err(`feeder ${first}: takes no arguments, got ${rest.filter((a) => !isVersion(a)).map((a) => JSON.stringify(a)).join(" ")}`);
       return 2;
     }
     io.out(VERSION);

@@ -11,7 +11,7 @@ import { splitByMarket } from "../venues/binance/market-bridges.ts";
 import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, FUTURES_REST_WEIGHT_PER_MINUTE, REST_WEIGHT_MARGIN, SPOT_REST_WEIGHT_PER_MINUTE } from "../venues/binance/protocol.ts";
 import { shareOf, splitBudget } from "../venues/common/budgets.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
-import { looksLikePath } from "../core/secret-path.ts";
+import { looksLikePath, whyNotShown } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { venueSpec } from "../venues/registry.ts";
 import { DEFAULTS } from "./load.ts";
@@ -192,7 +192,7 @@ export function formatConfigToml(c: FeederConfig): string {
     // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret
     // itself, put there by mistake: said to be set, not printed (core/secret-path.ts), as the bearer token.
     lines.push("", "[nats]");
-    const file = (k: string, val: string) => (looksLikePath(val) ? `${k} = ${value(val)}` : `# ${k} is set (not shown: not an absolute or ./ path, it may be the secret itself)`);
+    const file = (k: string, val: string) => (looksLikePath(val) ? `${k} = ${value(val)}` : `# ${k} is set (not shown: ${whyNotShown(val)})`);
     const keys: [string, string | undefined][] = [["creds_file", n.credsFile], ["user", n.user], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile]];
     for (const [k, val] of keys) if (val !== undefined) lines.push(k === "user" ? `${k} = ${value(val)}` : file(k, val));
     lines.push(`tls = ${n.tls}`);

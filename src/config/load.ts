@@ -4,6 +4,7 @@
  * The keys and defaults are documented in README.md ("Configuration") and config/feeder.example.toml.
  * @module
  */
+import { totalmem } from "node:os";
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
@@ -136,6 +137,8 @@ export interface ValidateOptions {
    * ignores. Default true.
    */
   readonly publishesHere?: boolean;
+  /** This host's memory, which the retransmission rings together must not exceed (default: os.totalmem()). */
+  readonly hostMemoryBytes?: number;
 }
 
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
@@ -312,6 +315,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
+  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, publish.destinations.length, workers, opts.hostMemoryBytes ?? totalmem());
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
   // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
@@ -396,6 +400,27 @@ function neverAHostAddress(addr: string): string | null {
   if (first >= 240) return `${addr} is a reserved or broadcast address`;
   if (first === 0) return `${addr} is in 0.0.0.0/8 ("this network")`;
   return null;
+}
+
+/**
+ * The most the retransmission rings may take together, ring_bytes × destinations × workers (each worker's publisher
+ * preallocates one ring per destination): 1 GiB per ring with 64 workers took up to 64 GiB per destination, taken
+ * until 2026-12-07 and failing (or killed for memory) once running.
+ */
+export const MAX_RING_TOTAL_BYTES = 16 * 2 ** 30;
+
+/** publish.retransmit.ring_bytes against MAX_RING_TOTAL_BYTES and the host's memory (os.totalmem()). */
+function checkRingTotal(v: Validator, ringBytes: number, destinations: number, workers: number, hostMemoryBytes: number): void {
+  const total = ringBytes * destinations * workers;
+  const limit = Math.min(MAX_RING_TOTAL_BYTES, hostMemoryBytes);
+  if (total <= limit) return;
+  const what = limit === MAX_RING_TOTAL_BYTES ? `the cap of ${gib(MAX_RING_TOTAL_BYTES)} for the rings together` : `this host's memory (${gib(hostMemoryBytes)})`;
+  const each = `${destinations} destination${destinations === 1 ? "" : "s"} × ${workers} worker${workers === 1 ? "" : "s"}`;
+  v.problem("publish.retransmit.ring_bytes", ringBytes, `a size whose rings fit: ${each} preallocate one each, ${gib(total)} in all, over ${what}: at most ${Math.floor(limit / (destinations * workers))} here`);
+}
+
+function gib(bytes: number): string {
+  return `${Number((bytes / 2 ** 30).toFixed(2))} GiB`;
 }
 
 /**

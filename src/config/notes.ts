@@ -13,10 +13,20 @@ import type { FeederConfig } from "./types.ts";
  */
 export function loopbackTtlNotes(config: FeederConfig): string[] {
   return config.publish.destinations.flatMap((d, i) =>
-    d.group !== undefined && d.ttl > 1 && d.iface.startsWith("127.")
-      ? [`publish.destinations[${i}] (${JSON.stringify(d.name)}): ttl = ${d.ttl} with interface ${d.iface}: datagrams sent from loopback never leave this host, whatever the TTL; to reach subscribers on other hosts, set interface to this host's address on their network`]
+    d.group !== undefined && isLoopbackTtl(d.ttl, d.iface)
+      ? [`publish.destinations[${i}] (${JSON.stringify(d.name)}): ttl = ${d.ttl} with interface ${d.iface}: ${loopbackTtlWhy("set interface")}`]
       : [],
   );
+}
+
+/** Whether multicast sent from `iface` with `ttl` is the case above (also `bridge from-nats --ttl` with `--iface`). */
+export function isLoopbackTtl(ttl: number, iface: string): boolean {
+  return ttl > 1 && iface.startsWith("127.");
+}
+
+/** The words of that note after what was set, one text for the file and the bridge's flags (`setIt`: how to fix it). */
+export function loopbackTtlWhy(setIt: string): string {
+  return `datagrams sent from loopback never leave this host, whatever the TTL; to reach subscribers on other hosts, ${setIt} to this host's address on their network`;
 }
 
 /**

@@ -16,7 +16,21 @@ export function looksLikePath(value: string): boolean {
 
 /** The value quoted, or what stands for it when it may be the secret itself. */
 export function shownPath(value: string): string {
-  return looksLikePath(value) ? JSON.stringify(value) : "(its value not shown: not an absolute or ./ path, it may be the secret itself)";
+  return looksLikePath(value) ? JSON.stringify(value) : `(its value not shown: ${whyNotShown(value)})`;
+}
+
+/**
+ * Why `value` is not shown, naming the rule it fails: `/nonexistent` was said to be "not an absolute or ./ path",
+ * though absolute (until 2026-12-07). An absolute value without a directory is hidden since a base64 secret may
+ * start with `/`.
+ */
+export function whyNotShown(value: string): string {
+  const why = /[\s\0-\x1f\x7f]/.test(value)
+    ? "it holds a space or a control character"
+    : value.startsWith("/")
+      ? "absolute but not /dir/name"
+      : "not an absolute or ./ path";
+  return `${why}, it may be the secret itself`;
 }
 
 /**

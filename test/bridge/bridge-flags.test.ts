@@ -12,6 +12,9 @@ import { bridgeCommand } from "../../src/cli/commands/bridge.ts";
 import { listenCommand } from "../../src/cli/commands/listen.ts";
 import { MAX_PREFIX_CHARS, prefixOf, serversOf } from "../../src/cli/commands/nats-args.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { parseConfigText } from "../../src/config/load.ts";
+import { loopbackTtlNotes } from "../../src/config/notes.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
@@ -43,6 +46,23 @@ describe("feeder bridge flags", () => {
         `--group ${JSON.stringify(group)}: from-nats publishes to it: give a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)`,
       );
     }
+  });
+
+  test("from-nats --ttl above 1 from loopback is warned of in the configuration's words (before: no word)", async () => {
+    // A bad --http ends the command right after its arguments are read: no socket is opened, none with that TTL.
+    const warnsOf = async (values: CommandContext["values"]) => {
+      const { log, lines } = captureLog();
+      await expect(bridgeCommand.run({ ...ctxOf(["from-nats"], { nats: "nats://127.0.0.1:1", group: ["239.255.1.1:31001"], http: "bad", ...values }), log })).rejects.toThrow(/^--http must be ADDR:PORT/);
+      return lines.map((l) => [l.level, l.msg]);
+    };
+    const why = "datagrams sent from loopback never leave this host, whatever the TTL; to reach subscribers on other hosts, set --iface to this host's address on their network";
+    expect(await warnsOf({ iface: "127.0.0.1", ttl: "5" })).toEqual([["warn", `--ttl 5 with --iface 127.0.0.1: ${why}`]]);
+    expect(await warnsOf({ ttl: "2" })).toEqual([["warn", `--ttl 2 with --iface 127.0.0.1 (its default): ${why}`]]);
+    expect(await warnsOf({ iface: "127.0.0.1", ttl: "1" })).toEqual([]);
+    expect(await warnsOf({})).toEqual([]);
+    // The same words as the configuration's note on a destination (config/notes.ts).
+    const config = loopbackTtlNotes(parseConfigText('[[publish.destinations]]\ngroup = "239.255.9.1"\nport = 31001\nttl = 5\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n', "t.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }));
+    expect(config).toEqual([`publish.destinations[0] ("destination-0"): ttl = 5 with interface 127.0.0.1: ${why.replace("set --iface", "set interface")}`]);
   });
 
   test("to-nats -c FILE without a multicast destination is told so, not to give --config (it was given)", async () => {

@@ -62,3 +62,38 @@ test("-c the publisher's file on a receiver host: a unicast destination's interf
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("-c FILE whose publish.retransmit.listen is 0.0.0.0:P asks the publisher's host, from its destinations' interface (before: 127.0.0.1 always)", async () => {
+  const { resolveGroups } = await import("../../src/cli/commands/listen.ts");
+  const { silentLogger } = await import("../../src/core/log.ts");
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "listen-retransmit-"));
+  const dest = (i: number, extra: string) => `[[publish.destinations]]\nname = "d${i}"\nchannel = ${i + 1}\ngroup = "239.255.8.${i + 1}"\nport = 3100${i}\n${extra}\n`;
+  const hostOf = (toml: string, values: Record<string, unknown> = {}) => {
+    const file = join(dir, "feeder.toml");
+    writeFileSync(file, toml);
+    const r = resolveGroups({ values: { config: file, ...values }, positionals: [], log: silentLogger, out: () => {}, stopSignal: new Promise(() => {}) });
+    return r.retransmit?.host;
+  };
+  const wildcard = '[publish.retransmit]\nlisten = "0.0.0.0:31900"\nallow = ["10.0.0.0/8"]\n';
+  try {
+    // Another host's file (--iface: its interfaces not this host's): the publisher sends from 10.1.0.7, asked there.
+    expect(hostOf(dest(0, 'interface = "10.1.0.7"') + dest(1, 'interface = "10.1.0.7"') + wildcard, { iface: "127.0.0.1" })).toBe("10.1.0.7");
+    // A unicast destination's interface is the publisher's as well (no --iface needed to read it).
+    expect(hostOf('[[publish.destinations]]\nname = "u"\nreceivers = ["127.0.0.1:31005"]\ninterface = "10.1.0.7"\n' + wildcard)).toBe("10.1.0.7");
+    // An interface of this host: the publisher is here, asked on loopback (the default allow list's).
+    expect(hostOf(dest(0, "") + wildcard)).toBe("127.0.0.1");
+    expect(hostOf(dest(0, 'interface = "127.0.0.1"') + dest(1, 'interface = "10.1.0.7"') + wildcard, { iface: "127.0.0.1" })).toBe("127.0.0.1");
+    // Several interfaces, none of this host's: which one this host reaches is not the file's to say.
+    expect(() => hostOf(dest(0, 'interface = "10.1.0.7"') + dest(1, 'interface = "10.2.0.7"') + wildcard, { iface: "127.0.0.1" })).toThrow(
+      "--config: publish.retransmit.listen is 0.0.0.0:31900 (every address of the publisher's host) and its destinations send from 10.1.0.7, 10.2.0.7, none of them this host's: give --retransmit HOST:31900 naming the publisher's host as this host reaches it",
+    );
+    // The flag names the server, whatever the file; an address other than 0.0.0.0 is the file's.
+    expect(hostOf(dest(0, 'interface = "10.1.0.7"') + dest(1, 'interface = "10.2.0.7"') + wildcard, { iface: "127.0.0.1", retransmit: "feed-a:31900" })).toBe("feed-a");
+    expect(hostOf(dest(0, 'interface = "10.1.0.7"') + '[publish.retransmit]\nlisten = "127.0.0.1:31900"\n', { iface: "127.0.0.1" })).toBe("127.0.0.1");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -62,6 +62,19 @@ describe("feeder's command line", () => {
     expect(await run("help", "--help", "run", "listen")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder help: one command at most, got "run" "listen" /)] });
     expect(await run("--help", "-h", "repaly")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder --help: unknown command "repaly" /)] });
   });
+
+  test("help wins over version in any order at the top, as after a command (--version --help and -h --version exited 2)", async () => {
+    const program = await run("--help");
+    for (const argv of [["--version", "--help"], ["-h", "--version"], ["-V", "-h"], ["help", "-V"], ["--help", "-V", "--help"]]) expect(await run(...argv), argv.join(" ")).toEqual(program);
+    const replay = await run("help", "replay");
+    for (const argv of [["-V", "--help", "replay"], ["--help", "--version", "replay"], ["replay", "--version", "--help"]]) expect(await run(...argv), argv.join(" ")).toEqual(replay);
+    const version = await run("--version");
+    expect(version.code).toBe(0);
+    for (const argv of [["-V", "--version"], ["--version", "-V"]]) expect(await run(...argv), argv.join(" ")).toEqual(version);
+    // Still nothing but flags after version, and one known command after help.
+    expect(await run("--version", "-V", "run")).toEqual({ code: 2, out: [], err: ['feeder --version: takes no arguments, got "run"'] });
+    expect(await run("--version", "--help", "repaly")).toMatchObject({ code: 2, out: [], err: [expect.stringMatching(/^feeder --version: unknown command "repaly" /)] });
+  });
 });
 
 describe("feeder listen --port that would do nothing", () => {

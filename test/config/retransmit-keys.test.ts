@@ -2,7 +2,8 @@
 import { describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
-import { refusedProblems } from "../support/config-problems.ts";
+import { configProblems, LOOPBACK_ONLY, refusedProblems } from "../support/config-problems.ts";
+import { rng } from "../support/mulberry32.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 
@@ -15,6 +16,40 @@ describe("publish.retransmit", () => {
     expect(parseConfigText(VENUE, "t.toml").publish.retransmit).toBeUndefined();
     const c = parseConfigText(`[publish.retransmit]\n${VENUE}`, "t.toml");
     expect(c.publish.retransmit).toEqual({ host: "127.0.0.1", port: 31900, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 16 << 20, totalBytesPerSec: 64 << 20 });
+  });
+
+  test("ring_bytes × destinations × workers is bounded by 16 GiB and this host's memory (before: any total taken)", () => {
+    const symbols = `[venues.bybit.linear]\nsymbols = ${JSON.stringify(Array.from({ length: 64 }, (_, i) => `S${i}USDT`))}\n`;
+    const file = (ringBytes: number, destinations: number, workers: number) =>
+      `workers = ${workers}\n` +
+      Array.from({ length: destinations }, (_, i) => `[[publish.destinations]]\nname = "d${i}"\ngroup = "239.255.7.${i + 1}"\nport = ${31001 + i}\nchannel = ${i + 1}\n`).join("") +
+      `[publish.retransmit]\nlisten = "127.0.0.1:31900"\nring_bytes = ${ringBytes}\n${symbols}`;
+    const GIB = 2 ** 30;
+    const big = { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 1024 * GIB };
+    expect(configProblems(file(GIB, 4, 64), big)).toEqual([
+      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 4 destinations × 64 workers preallocate one each, 256 GiB in all, over the cap of 16 GiB for the rings together: at most 67108864 here",
+    ]);
+    expect(configProblems(file(GIB, 1, 1), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 0.5 * GIB })).toEqual([
+      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 1 destination × 1 worker preallocate one each, 1 GiB in all, over this host's memory (0.5 GiB): at most 536870912 here",
+    ]);
+    // Random sizes against the rule itself: refused exactly when the total is over the smaller limit.
+    const rand = rng(11);
+    const seen = { over: 0, under: 0 };
+    for (let i = 0; i < 60; i++) {
+      const ringBytes = Math.floor(65536 * 2 ** (rand() * 14)); // 64 KiB to 1 GiB, as many small as large
+      const destinations = 1 + Math.floor(rand() * 4);
+      const workers = Math.floor(2 ** (rand() * 6)); // 1 to 63
+      const hostMemoryBytes = Math.floor((GIB / 4) * 2 ** (rand() * 8)); // 256 MiB to 64 GiB
+      const over = ringBytes * destinations * workers > Math.min(16 * GIB, hostMemoryBytes);
+      seen[over ? "over" : "under"]++;
+      const problems = configProblems(file(ringBytes, destinations, workers), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes });
+      expect(problems.length, `${ringBytes} × ${destinations} × ${workers}, memory ${hostMemoryBytes}: ${problems.join("; ")}`).toBe(over ? 1 : 0);
+      if (over) expect(problems[0]).toMatch(/^publish\.retransmit\.ring_bytes: \d+ is not a size whose rings fit: /);
+    }
+    expect(Math.min(seen.over, seen.under)).toBeGreaterThan(10); // both sides of the rule drawn
+    // record runs one process (one worker), and a reader of the file (listen -c) allocates no ring.
+    expect(configProblems(file(GIB, 4, 64), { ...big, runWorkers: 1 })).toEqual([]);
+    expect(configProblems(file(GIB, 4, 64), { ...big, requireVenue: false })).toEqual([]);
   });
 
   test("bad values are named with their key", () => {

@@ -6,6 +6,7 @@
  */
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
+import { isLoopbackTtl, loopbackTtlWhy } from "../../config/notes.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -80,7 +81,8 @@ export const bridgeCommand: CommandSpec = {
     "                           addressed to a loopback Host (127.x.x.x, localhost, [::1]), else 403; a",
     "                           request with a body is 413; beyond 64 answers in flight 503 (not /healthz,",
     "                           /readyz); a connection idle for 10 s is closed (the feeder's HTTP defaults)",
-    "      --ttl N              from-nats: multicast TTL (default 1)",
+    "      --ttl N              from-nats: multicast TTL (default 1); above 1 with a loopback --iface (127.0.0.1,",
+    "                           the default) is warned of: datagrams from loopback never leave this host",
     "      --source-id N        from-nats: source id of the local stream (default 65000)",
     "      --channel N          from-nats: channel id of the local stream (default 1)",
     "      --max-datagram-bytes N",
@@ -276,13 +278,16 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   if (g.group.startsWith("224.0.0.")) {
     throw new UsageError(`--group ${JSON.stringify(given[0])}: from-nats publishes to it: give a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)`);
   }
+  const ttl = intIn(v.ttl, "ttl", 1, 1, 255);
+  // Said as the configuration's note says it of a destination (config/notes.ts); taken all the same.
+  if (isLoopbackTtl(ttl, iface)) ctx.log.warn(`--ttl ${ttl} with --iface ${iface}${v.iface === undefined ? " (its default)" : ""}: ${loopbackTtlWhy("set --iface")}`);
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
   const bridge = new ReverseBridge({
     ...read,
     group: g.group,
     port: g.port,
     iface,
-    ttl: intIn(v.ttl, "ttl", 1, 1, 255),
+    ttl,
     sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
     channelId: intIn(v.channel, "channel", 1, 0, 65535),
     // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and

@@ -70,7 +70,9 @@ export const listenCommand: CommandSpec = {
     "                       --config, a unicast destination's receivers that are addresses of this host are bound;",
     "                       its interface, the publisher's, is not checked as this host's)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
-    "                       (default with --config: the configuration's publish.retransmit, if set); source s",
+    "                       (default with --config: the configuration's publish.retransmit, if set; on",
+    "                       0.0.0.0, the host of the destinations' interface: 127.0.0.1 when one is this",
+    "                       host's, else their one address, several exit 2); source s",
     "                       is asked on PORT + s − the --config file's publish.source_id (0 without --config)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
     "                       which must then be this host's; with --iface the file's are not used nor checked;",
@@ -190,7 +192,24 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-function resolveGroups(ctx: CommandContext): {
+/**
+ * Where to ask a request server listening on every address (`publish.retransmit.listen = "0.0.0.0:P"`): the listen
+ * address says nothing of the publisher's host, its destinations' interfaces do (the addresses it sends from). One of
+ * them this host's: the publisher is here, asked on 127.0.0.1 (the default allow list's). Else their one address;
+ * several: exit 2 naming --retransmit. Before 2026-12-07 always 127.0.0.1: on a receiving host, a server that is not
+ * there (every request unanswered).
+ */
+function publisherHostOf(ifaces: readonly string[], port: number): string {
+  if (ifaces.some((a) => interfaceProblem(a) === null)) return "127.0.0.1";
+  const distinct = [...new Set(ifaces)];
+  if (distinct.length <= 1) return distinct[0] ?? "127.0.0.1";
+  throw new UsageError(
+    `--config: publish.retransmit.listen is 0.0.0.0:${port} (every address of the publisher's host) and its destinations send from ${distinct.join(", ")}, none of them this host's: give --retransmit HOST:${port} naming the publisher's host as this host reaches it`,
+  );
+}
+
+/** The sources a multicast (or unicast) listen reads, and what its -c file says of them. Exported for its tests. */
+export function resolveGroups(ctx: CommandContext): {
   groups: GroupSpec[];
   maxDatagramBytes: number;
   /** The file's publish.auth_key_file (the key itself: feedKeyOf, --auth-key-file overriding it). */
@@ -234,7 +253,8 @@ function resolveGroups(ctx: CommandContext): {
     if (retransmit !== undefined) retransmit = { ...retransmit, sourceIdBase: config.publish.sourceId ?? 0 };
     else if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0) {
       const rt = config.publish.retransmit;
-      retransmit = { host: rt.host === "0.0.0.0" ? "127.0.0.1" : rt.host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
+      const host = rt.host === "0.0.0.0" ? publisherHostOf(config.publish.destinations.map((d) => d.iface), rt.port) : rt.host;
+      retransmit = { host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
     }
   }
   for (const entry of Array.isArray(v.bind) ? (v.bind as string[]) : []) {
