@@ -419,7 +419,7 @@ class VenuePipeline implements BookSink {
    * The venue changed a book's tick, lot or exponents: a new builder behind the same handle (the publisher announces
    * the new definition first), RESYNCING / instrument_changed until the next snapshot. A definition the publisher
    * refuses (register throws: a name too long for the wire) leaves the handle with the old one: the old book is
-   * marked RESYNCING / instrument_changed, its status sent, the error logged naming the symbol, and the venue's
+   * marked RESYNCING / instrument_changed, its status sent if that changed its state or reason, the error logged naming the symbol, and the venue's
    * updates for it dropped (`unregistered`) until a later change registers: applied, they would be published at the
    * old definition's exponents (until 2026-12-07 the new builder was stored before register and did just that). Cold.
    */
@@ -436,12 +436,14 @@ class VenuePipeline implements BookSink {
       this.unregistered.add(index);
       if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
         if (wasLive) this.invalidations[index]!++;
-      } else {
+        this.publishStatusContained(index, old);
+      } else if (old.restate(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
         // Already resyncing (a gap, a crossed book): markInvalid keeps the reason, and its resync's snapshot is dropped
         // now, so /books showed the gap for good (until 2026-12-07). The reason is the refusal, a status of its own.
-        old.restate(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
+        this.publishStatusContained(index, old);
       }
-      this.publishStatusContained(index, old);
+      // Else already resyncing / instrument_changed (an earlier change refused or not yet snapshotted): nothing changed,
+      // no status (until 2026-12-07 the last one was sent again at the same instrSeq).
       this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
         symbol: instrument.symbol,
         market: instrument.market,

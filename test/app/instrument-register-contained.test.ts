@@ -153,6 +153,27 @@ async function refusedBook(): Promise<{ feeder: Feeder; venue: ScriptedVenue; u:
 
 const stateOf = (feeder: Feeder) => [feeder.books()[0]!.state, feeder.books()[0]!.reason];
 
+test("a second refused change on a book already resyncing / instrument_changed sends no status (nothing changed), still logged and counted", { timeout: 20_000 }, async () => {
+  // Before: the status went out unconditionally, a repeat of the last one at the same instrSeq (subscribers took it as
+  // another state change, `listen` printed it again) though neither the state nor the reason had changed.
+  const { feeder, venue } = await refusedBook();
+  const statuses: [number, number, number][] = [];
+  const publishStatus = feeder.publisher.publishStatus.bind(feeder.publisher);
+  feeder.publisher.publishStatus = (h, v) => (statuses.push([v.state, v.reason, v.instrSeq]), publishStatus(h, v));
+  const errorsBefore = feeder.stats().applyErrors;
+  venue.sink!.onInstrumentChanged!(0, { ...instrument, priceExp: 3, tickSize: "0.001" });
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  expect(statuses).toEqual([]);
+  expect(feeder.stats().applyErrors).toBe(errorsBefore + 1);
+  // Closed meanwhile, a refused change is news again: resyncing / instrument_changed, one status.
+  venue.sink!.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
+  venue.sink!.onInstrumentChanged!(0, { ...instrument, priceExp: 2, tickSize: "0.01" });
+  expect(statuses.map(([state, reason]) => [state, reason])).toEqual([
+    [BookState.HALTED, StatusReason.INSTRUMENT_CLOSED],
+    [BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED],
+  ]);
+});
+
 test("a refused book whose periodic refresh throws, or that the venue calls stale, still says instrument_changed", { timeout: 20_000 }, async () => {
   const { feeder, venue } = await refusedBook();
   const pipeline = (feeder as unknown as { pipelines: { onRefreshFailed(v: BookView, e: unknown): boolean }[] }).pipelines[0]!;
