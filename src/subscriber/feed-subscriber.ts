@@ -754,7 +754,8 @@ export class FeedSubscriber {
     // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
-    if (aheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++; // its send time raises no mark (heard)
+    // Its send time is not the mark (heard). Once: a held one replayed was counted when received.
+    if (aheadUs > this.sendAheadMaxUs && !this.replaying) this.counters.sendTimesAhead++;
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
     // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after every datagram the

@@ -277,7 +277,8 @@ export interface SubscriberCounters {
   seqLinesBack: number;
   /**
    * Datagrams of a stream sent more than sendAheadMaxMs ahead of their receipt (a forged send time, no key, or a
-   * publisher clock ahead of this host's): their send time did not raise the mark seqLinesBack is judged by.
+   * publisher clock ahead of this host's): their send time did not raise the mark seqLinesBack is judged by. Each
+   * counted once, when received (a copy, a RETRANSMIT answer too; a held datagram replayed into its gap not again).
    */
   sendTimesAhead: number;
   /** Datagrams of an older session than the newest seen on their stream (never applied). */

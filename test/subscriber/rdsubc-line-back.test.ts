@@ -172,6 +172,35 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     expect(() => newSubscriber({ sendAheadMaxMs: -1 })).toThrow(/sendAheadMaxMs/);
   });
 
+  /**
+   * s-rd13e: a datagram held in a gap asked for (reordered) and replayed once its turn came went through the count
+   * again: one datagram sent far ahead counted twice.
+   */
+  it("a datagram sent far ahead, held in a gap and replayed into it, is counted once in sendTimesAhead", () => {
+    const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } }); // no server answers
+    const p = packer();
+    const x = book(X);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    for (const d of take(p, T0)) sub.ingest(d, T0 + 50);
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, x, delta(x, 943500, 20 + i)); // the line established: a gap is asked for
+      for (const d of take(p, T0 + 500 + i)) sub.ingest(d, T0 + 550 + i);
+    }
+    packBookDelta(p, x, delta(x, 943500, 30));
+    const first = take(p, T0 + 1000);
+    packBookDelta(p, x, delta(x, 943500, 31));
+    const ahead = take(p, T0 + 3_600_000_000); // an hour ahead of its receipt
+    sub.ingest(ahead[0]!, T0 + 2050); // before the one it follows: a gap, held
+    expect(sub.heldDatagrams).toBe(1);
+    expect(sub.counters.sendTimesAhead).toBe(1);
+    for (const d of first) sub.ingest(d, T0 + 2100); // fills the gap: the held one is replayed
+    expect(sub.retransmitsPending).toBe(0);
+    expect(sub.heldDatagrams).toBe(0);
+    expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+    expect(sub.counters.sendTimesAhead).toBe(1); // before: 2
+  });
+
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
     const { sub, p, send, sent, sentUs } = rig();
     const x = book(X);
