@@ -90,8 +90,9 @@ export interface ForwardBridgeOptions {
   /** How long after the client closed its connection for good the bridge connects again. Default RECONNECT_AFTER_CLOSE_MS. */
   reconnectAfterCloseMs?: number;
   /**
-   * A datagram sent more than this ahead of the bridge's clock raises no highest send time of its stream (seqLinesBack
-   * is judged by it; `sendTimesAhead`), as FeedSubscriberOptions.sendAheadMaxMs. Default DEFAULT_SEND_AHEAD_MAX_MS (5000).
+   * A datagram sent more than this ahead of the bridge's clock raises the highest send time of its stream (seqLinesBack
+   * is judged by it) to that clock plus this only (`sendTimesAhead`), as FeedSubscriberOptions.sendAheadMaxMs.
+   * Default DEFAULT_SEND_AHEAD_MAX_MS (5000).
    */
   sendAheadMaxMs?: number;
   /** Credentials for the server (never logged). Without: none, as before. */
@@ -146,7 +147,8 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
   seqLinesBack: number;
   /**
    * Datagrams that were news (not duplicates) sent more than sendAheadMaxMs ahead of the bridge's clock (a forged send
-   * time, no key, or a publisher clock ahead of this host's): their send time raised no mark for seqLinesBack.
+   * time, no key, or a publisher clock ahead of this host's): the mark seqLinesBack is judged by rose to the bridge's
+   * clock plus sendAheadMaxMs only.
    */
   sendTimesAhead: number;
   /**
@@ -1113,7 +1115,7 @@ export class ForwardBridge {
    * The clock is read here, once per datagram that is news (~37 ns): the bridge has no receipt time to reuse (node:dgram's
    * `message` gives none), and one read per turn would judge later datagrams of the turn by an earlier time, another
    * answer for a heartbeat at the SEND_AHEAD_MAX_US bound (and a hook per turn to clear it costs more at one datagram a turn).
-   * The same read bounds the highest send time (raiseHighSend, sendAheadMaxMs): before 2026-12-07 one datagram forged
+   * The same read caps the highest send time (raiseHighSend, sendAheadMaxMs): before 2026-12-07 one datagram forged
    * far ahead (no key) raised it for the session, and every real going back after it was dropped with no number skipped.
    */
   private heard(up: Upstream, count: number, sendUs: number): void {
@@ -1125,7 +1127,7 @@ export class ForwardBridge {
       up.lineAheadUs = aheadUs;
     }
     up.heardSendUs = sendUs;
-    raiseHighSend(up, sendUs, aheadUs, this.sendAheadMaxUs); // not one sent far ahead: forged, it hid every going back
+    raiseHighSend(up, sendUs, aheadUs, this.sendAheadMaxUs); // capped: one forged far ahead hid every going back
   }
 
   /**

@@ -737,7 +737,7 @@ export class FeedSubscriber {
         return;
       }
       if (!recovery.accept(st, r.seqNum, r.msgCount)) return;
-      // Had: a late live copy of it is no line going back. Not one sent far ahead (the request server unsigned too).
+      // Had: a late live copy of it is no line going back. Capped if sent far ahead (the request server unsigned too).
       const answerAheadUs = r.sendTimeUs - shownUs(recvTimeUs);
       if (answerAheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++;
       raiseHighSend(st, r.sendTimeUs, answerAheadUs, this.sendAheadMaxUs);
@@ -754,7 +754,8 @@ export class FeedSubscriber {
     // Judged once, before heard() moves what it is judged by (the heartbeat itself would then be its own copy).
     const sendTimeUs = r.sendTimeUs;
     const aheadUs = sendTimeUs - shownUs(recvTimeUs); // on the wall clock, as the publisher's send time
-    if (aheadUs > this.sendAheadMaxUs) this.counters.sendTimesAhead++; // its send time raises no mark (heard)
+    // Its send time is capped as the mark (heard). Once: a held one replayed was counted when received.
+    if (aheadUs > this.sendAheadMaxUs && !this.replaying) this.counters.sendTimesAhead++;
     const beatCopy = isBeatCopy(st, r.seqNum, r.msgCount, sendTimeUs);
     const fresh = !isCopy(st, r.seqNum, r.msgCount) && !beatCopy && !isBeatAhead(st, r.msgCount, aheadUs);
     // Wholly or partly behind the line (no evidence for a pending jump's old line), yet sent after every datagram the
@@ -807,7 +808,7 @@ export class FeedSubscriber {
       st.lineAheadUs = aheadUs;
     }
     st.heardSendUs = sendTimeUs;
-    raiseHighSend(st, sendTimeUs, aheadUs, this.sendAheadMaxUs); // not one sent far ahead: forged, it hid every going back
+    raiseHighSend(st, sendTimeUs, aheadUs, this.sendAheadMaxUs); // capped: one forged far ahead hid every going back
     st.silent = false;
     if (st.stale && !this.instrumentBooks.stopped) {
       st.stale = false;

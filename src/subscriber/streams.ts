@@ -204,23 +204,28 @@ export function sentAfterAllHad(line: Pick<StreamState, "highSendUs" | "lineBack
 }
 
 /**
- * How far ahead of its receipt (on the receive host's wall clock) a datagram's send time may be and still raise the
- * highest send time its stream had (sentAfterAllHad): FeedSubscriberOptions.sendAheadMaxMs, the to-nats bridge's
+ * How far ahead of its receipt (on the receive host's wall clock) a datagram's send time is trusted as the highest send
+ * time its stream had (sentAfterAllHad): FeedSubscriberOptions.sendAheadMaxMs, the to-nats bridge's
  * --send-ahead-max-ms. Publisher and receiver clocks are taken as synced (NTP: well within it).
  */
 export const DEFAULT_SEND_AHEAD_MAX_MS = 5000;
 
 /**
- * Raises the highest send time the line had (sentAfterAllHad) to a datagram's, unless it was sent more than
- * `aheadMaxUs` ahead of its receipt (`aheadUs`: its send time less the receive host's wall clock then). Raised by one
- * forged far ahead (no key), it made every real going back after it look sent before, a copy, dropped: the books
- * usable and wrong for the rest of the session (before 2026-12-07). Such a one is still applied (its messages are as
- * plausible as any unsigned datagram's); only its send time is not trusted as the mark. A publisher whose clock is
- * further ahead than that raises no mark: its numbering going back is not seen (callers count such datagrams,
- * `sendTimesAhead`). The subscriber (FeedSubscriber) and the forward bridge keep their marks by it. HOT: no allocation.
+ * Raises the highest send time the line had (sentAfterAllHad) to a datagram's, but never past its receipt plus
+ * `aheadMaxUs` (`aheadUs`: its send time less the receive host's wall clock then; receipt = sendTimeUs − aheadUs).
+ * Raised by one forged far ahead (no key), it made every real going back after it look sent before, a copy, dropped:
+ * the books usable and wrong for the rest of the session (before 2026-12-07). Now one forged ahead hides a going
+ * back for at most aheadMaxUs after its receipt, as one forged just within the bound always could. Such a one is
+ * still applied (its messages are as plausible as any unsigned datagram's); callers count it (`sendTimesAhead`).
+ * Capped, not skipped: skipped (2026-12-07), a publisher whose clock ran further ahead from its session's start
+ * raised no mark, 0, and its numbering going back was never seen (books usable, wrong). Capped, it is seen; its
+ * copies and reordered datagrams sent later than the cap are taken for a going back too (books invalid until their
+ * refresh: the safe side), as after the publisher's clock steps forward, or the receiver's back, by more than it. The subscriber (FeedSubscriber)
+ * and the forward bridge keep their marks by it. HOT: no allocation.
  */
 export function raiseHighSend(line: Pick<StreamState, "highSendUs">, sendTimeUs: number, aheadUs: number, aheadMaxUs: number): void {
-  if (sendTimeUs > line.highSendUs && aheadUs <= aheadMaxUs) line.highSendUs = sendTimeUs;
+  const markUs = aheadUs > aheadMaxUs ? sendTimeUs - aheadUs + aheadMaxUs : sendTimeUs;
+  if (markUs > line.highSendUs) line.highSendUs = markUs;
 }
 
 /**

@@ -56,10 +56,12 @@ export interface FeedSubscriberOptions {
   staleAfterMs?: number;
   /**
    * A datagram sent more than this ahead of its receipt (its send time against this host's wall clock: the publisher's
-   * and this host's clocks are taken as synced) does not raise the highest send time its stream had, by which the
-   * numbering going back is told from a copy (docs/wire-protocol.md §6.3), and is counted (`sendTimesAhead`): without
-   * a key, one forged far ahead hid every going back after it. A publisher whose clock runs further ahead than this
-   * raises no mark, so its numbering going back is not seen: `sendTimesAhead` climbing says so. Default 5000; ≥ 0.
+   * and this host's clocks are taken as synced) raises the highest send time its stream had, by which the numbering
+   * going back is told from a copy (docs/wire-protocol.md §6.3), to its receipt plus this only, and is counted
+   * (`sendTimesAhead`): without a key, one forged far ahead hid every going back after it (now: for at most this
+   * long). A publisher whose clock runs further ahead than this (or this host's stepped back): its going back is still
+   * seen, and its copies and reordered datagrams are taken for one too (books invalid until their refresh):
+   * `sendTimesAhead` climbing says so. Default 5000; ≥ 0.
    */
   sendAheadMaxMs?: number;
   /** Largest datagram accepted; must be ≥ the publisher's maxDatagramBytes. Defaults to 1400. */
@@ -277,7 +279,8 @@ export interface SubscriberCounters {
   seqLinesBack: number;
   /**
    * Datagrams of a stream sent more than sendAheadMaxMs ahead of their receipt (a forged send time, no key, or a
-   * publisher clock ahead of this host's): their send time did not raise the mark seqLinesBack is judged by.
+   * publisher clock ahead of this host's): the mark seqLinesBack is judged by rose to their receipt plus that only. Each
+   * counted once, when received (a copy, a RETRANSMIT answer too; a held datagram replayed into its gap not again).
    */
   sendTimesAhead: number;
   /** Datagrams of an older session than the newest seen on their stream (never applied). */

@@ -27,7 +27,7 @@ function rig() {
       sub.ingest(d, sendUs + 50);
     }
   };
-  return { sub, p, send, sent, sentUs: () => sendUs };
+  return { sub, p, send, sent, sentUs: () => sendUs, pass: (us: number) => void (sendUs += us) };
 }
 
 describe("s-rdsubc: a stream's numbering going back within its session", () => {
@@ -115,24 +115,27 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
   /**
    * s-subfwd: without a key, one datagram whose send time was forged far ahead raised the highest send time the stream
    * had for the rest of its session: every real going back after it was sent before that, taken for a copy and dropped,
-   * the books usable and wrong. A send time more than sendAheadMaxMs ahead of its receipt does not raise it now
-   * (`sendTimesAhead`). Randomized: data or heartbeat at the line, ahead by 6 s to a day (over the 5 s default; under
-   * the heartbeats' own 60 s bound too), the going back 1..5 datagrams later.
+   * the books usable and wrong. A send time more than sendAheadMaxMs ahead of its receipt raises it to its receipt plus
+   * sendAheadMaxMs only (`sendTimesAhead`; s-rd13e: capped, no longer skipped), so a going back more than that after it
+   * is seen (within, it is hidden: as after one forged just within the bound). Randomized: data or heartbeat at the
+   * line, ahead by 20 s to a day (over the 5 s default; under the heartbeats' own 60 s bound too), the going back 5 to
+   * 15 s after it (before its forged send time), 1..5 datagrams later.
    */
-  it("a datagram sent far ahead of its receipt (forged, no key) does not hide the numbering going back after it", () => {
+  it("a datagram sent far ahead of its receipt (forged, no key) hides the numbering going back for no longer than sendAheadMaxMs after it", () => {
     for (let seed = 1; seed <= 24; seed++) {
       const r = rng(seed);
-      const { sub, p, send, sentUs } = rig();
+      const { sub, p, send, sentUs, pass } = rig();
       const x = book(X);
       const y = book(Y);
       sendHeads(p, [x, y], send);
       packBookDelta(p, y, delta(y, 943500, 30));
       send();
-      const aheadUs = randInt(r, 0, 2) === 0 ? randInt(r, 6, 59) * 1_000_000 : randInt(r, 60, 86_400) * 1_000_000;
+      const aheadUs = randInt(r, 0, 2) === 0 ? randInt(r, 20, 59) * 1_000_000 : randInt(r, 60, 86_400) * 1_000_000;
       if (randInt(r, 0, 1) === 0) p.appendHeartbeat(0);
       else packBookDelta(p, y, delta(y, 943500, 31));
       for (const d of take(p, sentUs() + aheadUs)) sub.ingest(d, sentUs() + 100);
       expect(sub.counters.sendTimesAhead, `seed ${seed}`).toBe(1);
+      pass(randInt(r, 5_001, 15_000) * 1000);
       for (let i = randInt(r, 1, 5); i > 0; i--) {
         packBookDelta(p, y, delta(y, 943500, 40 + i));
         send();
@@ -169,7 +172,78 @@ describe("s-rdsubc: a stream's numbering going back within its session", () => {
     packBookDelta(p2, x2, delta(x2, 943500, 30));
     for (const d of take(p2, T0 + 4_000_000)) strict.ingest(d, T0 + 100);
     expect(strict.counters.sendTimesAhead).toBe(1);
+    // Its mark is its receipt plus 1 s: the numbering going back, sent 2 s on (before its 4 s), is seen.
+    p2.nextSeq -= 1;
+    packBookDelta(p2, x2, delta(x2, 943500, 31));
+    for (const d of take(p2, T0 + 2_000_000)) strict.ingest(d, T0 + 2_000_100);
+    expect(strict.counters.seqLinesBack).toBe(1); // uncapped: 0
+    expect(strict.book(X.instrumentId)!.usable).toBe(false);
     expect(() => newSubscriber({ sendAheadMaxMs: -1 })).toThrow(/sendAheadMaxMs/);
+  });
+
+  /**
+   * s-rd13e: a publisher whose clock runs ahead of this host's by more than sendAheadMaxMs from its session's start.
+   * Skipped, none of its send times raised the mark, which stayed 0 (none had): its numbering going back was never
+   * seen, the books it carried usable and wrong. Over the bound a datagram's receipt time is the mark instead: the
+   * going back is seen (its copies and reordered datagrams are taken for one too: invalid, the safe side). Randomized:
+   * the clock 6 s to a day ahead, the going back 1..5 datagrams on.
+   */
+  it("a publisher clock ahead by more than sendAheadMaxMs from the session's start: its numbering going back is still seen", () => {
+    for (let seed = 1; seed <= 12; seed++) {
+      const r = rng(seed);
+      const sub = newSubscriber();
+      const p = packer();
+      const clockAheadUs = randInt(r, 6, 86_400) * 1_000_000;
+      let sendUs = T0;
+      const send = () => {
+        sendUs += 1000;
+        for (const d of take(p, sendUs + clockAheadUs)) sub.ingest(d, sendUs + 50);
+      };
+      const x = book(X);
+      const y = book(Y);
+      sendHeads(p, [x, y], send);
+      for (let i = randInt(r, 1, 5); i > 0; i--) {
+        packBookDelta(p, y, delta(y, 943500, 40 + i));
+        send();
+      }
+      const sx = sub.book(X.instrumentId)!;
+      expect(sx.usable, `seed ${seed}`).toBe(true);
+      expect(sub.counters.sendTimesAhead, `seed ${seed}`).toBeGreaterThan(0); // the clock's offset is visible
+      p.nextSeq = 2; // the numbering goes back: X's event wholly behind the line
+      packBookDelta(p, x, delta(x, 943503, 7));
+      send();
+      expect(sub.counters.seqLinesBack, `seed ${seed}`).toBe(1); // skipped: 0
+      expect(sx.usable, `seed ${seed}`).toBe(false); // skipped: true, X's event dropped
+    }
+  });
+
+  /**
+   * s-rd13e: a datagram held in a gap asked for (reordered) and replayed once its turn came went through the count
+   * again: one datagram sent far ahead counted twice.
+   */
+  it("a datagram sent far ahead, held in a gap and replayed into it, is counted once in sendTimesAhead", () => {
+    const sub = newSubscriber({ retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 60_000 } }); // no server answers
+    const p = packer();
+    const x = book(X);
+    packInstrumentDefinition(p, new EncodedDefinition(X), false);
+    packBookSnapshot(p, x, 0, false);
+    for (const d of take(p, T0)) sub.ingest(d, T0 + 50);
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, x, delta(x, 943500, 20 + i)); // the line established: a gap is asked for
+      for (const d of take(p, T0 + 500 + i)) sub.ingest(d, T0 + 550 + i);
+    }
+    packBookDelta(p, x, delta(x, 943500, 30));
+    const first = take(p, T0 + 1000);
+    packBookDelta(p, x, delta(x, 943500, 31));
+    const ahead = take(p, T0 + 3_600_000_000); // an hour ahead of its receipt
+    sub.ingest(ahead[0]!, T0 + 2050); // before the one it follows: a gap, held
+    expect(sub.heldDatagrams).toBe(1);
+    expect(sub.counters.sendTimesAhead).toBe(1);
+    for (const d of first) sub.ingest(d, T0 + 2100); // fills the gap: the held one is replayed
+    expect(sub.retransmitsPending).toBe(0);
+    expect(sub.heldDatagrams).toBe(0);
+    expect(levelsOf(sub.book(X.instrumentId)!)).toEqual(levelsOf(x));
+    expect(sub.counters.sendTimesAhead).toBe(1); // before: 2
   });
 
   it("a copy of a datagram the stream had (duplicated, reordered, replayed: sent no later than the last heard) leaves the books valid", () => {
