@@ -125,6 +125,29 @@ describe("coinbase replay begun mid-socket (a later capture file): answers to re
   });
 });
 
+describe("coinbase replay of a closure (ws:closed) naming products this configuration lacks", () => {
+  /**
+   * A capture replayed with fewer products than live had (a replay of some of them): a closure naming only the others
+   * is nothing to this replay, as a ws:req naming them is (and as every other venue takes it), not a record of a
+   * venue/market missing from the configuration. Until s-rd13b Coinbase's adapter returned false for it, and
+   * `feeder replay` counted it as skipped ("no subscription of their venue and market in the configuration").
+   */
+  test("taken (true), no book changed; one naming a product of this config halts that one alone", async () => {
+    const products = ["BTC-USD", "ETH-USD"];
+    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
+    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
+    cleanup.push(() => adapter.stop());
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const conn = adapter.connectionOf(0);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 1_000, "SOL-USD XRP-USD")).toBe(true);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 2_000, "")).toBe(true);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 3_000, "SOL-USD ETH-USD")).toBe(true);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+  });
+});
+
 describe("coinbase replay across a capture gap: answers to requests written before it", () => {
   /** The replay side under test: records fed one at a time, the gap, and every book's "STATE/reason" after each. */
   interface Replayer {
