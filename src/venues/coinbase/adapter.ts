@@ -270,8 +270,12 @@ export class CoinbaseAdapter implements VenueAdapter {
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
-    // Products live closed as no longer listed as trading (common ConnectionLifecycle.replayClosed).
-    if (url === INSTRUMENTS_CLOSED_URL) return this.lifecycle.replaySocketEvent(connection, url, body);
+    // Products live closed as no longer listed as trading (common ConnectionLifecycle.replayClosed). One naming none
+    // of this config's products (a replay of fewer) is taken all the same, as a ws:req naming none: not a skipped record.
+    if (url === INSTRUMENTS_CLOSED_URL) {
+      this.lifecycle.replaySocketEvent(connection, url, body);
+      return true;
+    }
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       // Begun mid-socket (a later file, its head ws:state) or past a capture gap: an earlier request may be unanswered
       // still, and its answer would be taken for this one's (products missing from it halted where live kept them):

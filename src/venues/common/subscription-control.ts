@@ -316,12 +316,16 @@ export class SubscriptionControl {
     this.protocol.replayRequest?.(conn, req[0], req[1], topics);
     if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req[1], topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
+    // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its
+    // last frame before the closure (venues without replayHold), and a stale round before its answer made it STALE
+    // where live never had it so.
     if (req[1] === "subscribe") {
       for (const t of topics) {
         if (t.sub !== SUB_REJECTED) continue;
         t.book = BookState.AWAITING_SNAPSHOT;
         t.lastSeq = 0;
         t.sub = SUB_ACTIVE;
+        t.lastMsgMs = this.now();
       }
     }
     return true;

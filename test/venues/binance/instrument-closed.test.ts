@@ -19,6 +19,7 @@ import { waitFor } from "../../e2e/harness.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { CLOSED, closeThenReopen, lastStatusSink, recordedLog, stepSimUntil } from "../common/instrument-closed-scenario.ts";
+import { recordingTaps, replayer } from "../common/record-replay.ts";
 import { spotDepth100 } from "./spot-config.ts";
 
 const stops: (() => Promise<void>)[] = [];
@@ -146,5 +147,44 @@ describe("Binance USD-M: a dated contract's delivery", () => {
     expect(h.atMs).toBeGreaterThanOrEqual(deliveryMs);
     expect(halted.filter((x) => x.index === 1)).toEqual([]);
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
+  });
+
+  /**
+   * Record → replay: the live run recorded as `feeder record` records it (frames, REST snapshots, socket events),
+   * replayed through an adapter of the same config loaded before the delivery: the book events of both, each noted
+   * with the records written (live) or fed (replay) by then, are equal. Replay watches no expiry and asks no listing:
+   * the capture's ws:closed halts the contract, and the diffs its stream still sends after are not its book's.
+   * Without it the delivered contract stayed LIVE in replay, moving on those diffs, where live had it halted.
+   */
+  test("record → replay: the delivered contract HALTED / instrument_closed at live's record; the perpetual's events equal", { timeout: 60_000 }, async () => {
+    const symbols = ["BTCUSDT_260327", "BTCUSDT"];
+    const sim = await startBinanceSimulator({ markets: [{ market: "linear", symbols }], seed: 8 });
+    sim.setDelivery("linear", symbols[0]!, Date.now() + 1_500);
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 100 }));
+    const config: VenueConfig = {
+      ...{ venue: "binance", wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: join(makeTempDir("binance-delivery-replay"), "i.json") },
+      ...{ markets: [{ market: "linear", depth: 100, symbols }], overrides: new Map(), instrumentReloadMs: 0 },
+    };
+    const replay = new BinanceAdapter(config, subs, { log: silentLogger, recheckInstruments: false });
+    stops.push(() => replay.stop());
+    await replay.loadInstruments();
+    const rec = recordingTaps();
+    const live = new BinanceAdapter(config, subs, { log: silentLogger, instrumentCheckMs: 10, listingRetryMs: 300, lateCheckMs: 20, ...rec.taps });
+    stops.push(async () => {
+      await live.stop();
+      await sim.stop();
+    });
+    await live.loadInstruments();
+    const replayed = replayer(replay, rec.records);
+    live.start(rec.sink);
+    const step = (cond: () => boolean, what: string) => stepSimUntil(sim, cond, what, 20_000);
+    await step(() => rec.events.some((e) => e.endsWith(": 0 halted/instrument_closed")), "the delivered contract halted");
+    const perpetual = () => rec.events.filter((e) => e.includes(": 1 ")).length;
+    const before = perpetual();
+    await step(() => perpetual() >= before + 2, "the perpetual's diffs");
+    await live.stop();
+    expect(rec.events.filter((e) => e.endsWith("instrument_closed"))).toHaveLength(1);
+    expect(replayed.feed()).toEqual(rec.events);
+    expect([0, 1].map((i) => replay.topicInfo(i).state)).toEqual(["halted", "live"]);
   });
 });

@@ -125,6 +125,83 @@ describe("coinbase replay begun mid-socket (a later capture file): answers to re
   });
 });
 
+describe("coinbase replay of a closure (ws:closed) naming products this configuration lacks", () => {
+  /**
+   * A capture replayed with fewer products than live had (a replay of some of them): a closure naming only the others
+   * is nothing to this replay, as a ws:req naming them is (and as every other venue takes it), not a record of a
+   * venue/market missing from the configuration. Until s-rd13b Coinbase's adapter returned false for it, and
+   * `feeder replay` counted it as skipped ("no subscription of their venue and market in the configuration").
+   */
+  test("taken (true), no book changed; one naming a product of this config halts that one alone", async () => {
+    const products = ["BTC-USD", "ETH-USD"];
+    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
+    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
+    cleanup.push(() => adapter.stop());
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const conn = adapter.connectionOf(0);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 1_000, "SOL-USD XRP-USD")).toBe(true);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 2_000, "")).toBe(true);
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 3_000, "SOL-USD ETH-USD")).toBe(true);
+    expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+  });
+});
+
+describe("coinbase replay: a closed product subscribed again (its listing trading again)", () => {
+  /**
+   * Live's reopening (ConnectionLifecycle.activateAll) sends the subscribe and counts the book's silence from there
+   * (SubscriptionControl.sendRequest). Replay brought the closed topic back at that recorded subscribe but kept its
+   * silence counted from its last frame before the closure, so once the closure had lasted longer than the stale time
+   * the first stale round after the subscribe made the book STALE and resynced it, a status live never published
+   * (seen as the s-reprec record → replay test failing now and then on a loaded machine). Now its silence counts from
+   * the recorded subscribe, as live's from the send.
+   */
+  test("no STALE between the recorded subscribe and its snapshot; LIVE at the snapshot", async () => {
+    const products = ["BTC-USD", "ETH-USD"];
+    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
+    let clockMs = 1_000;
+    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, now: () => clockMs, staleAfterMs: () => 400, housekeepingMs: 50 });
+    cleanup.push(() => adapter.stop());
+    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const conn = adapter.connectionOf(0);
+    let seq = 0;
+    const at = (ms: number) => {
+      clockMs = ms;
+      adapter.replayClockAt(ms);
+    };
+    const event = (ms: number, url: string, body = "") => {
+      at(ms);
+      expect(adapter.ingestConnectionEvent("spot", conn, url, ms * 1000, body)).toBe(true);
+    };
+    const frame = (ms: number, body: string) => {
+      at(ms);
+      expect(adapter.ingestFrame("spot", conn, `{"channel":${body},"client_id":"","timestamp":"2026-12-07T00:00:00Z","sequence_num":${seq++}}`, ms * 1000)).toBe(true);
+    };
+    const answer = (ms: number, listed: string[]) => frame(ms, `"subscriptions","events":[${JSON.stringify({ subscriptions: { level2: listed } })}]`);
+    const l2 = (ms: number, type: string, product: string, bid: string) =>
+      frame(ms, `"l2_data","events":[{"type":"${type}","product_id":"${product}","updates":[{"side":"bid","event_time":"2026-12-07T00:00:00Z","price_level":"${bid}","new_quantity":"1.00"},{"side":"offer","event_time":"2026-12-07T00:00:00Z","price_level":"${Number(bid) + 1}.00","new_quantity":"2.00"}]}]`);
+    const snapshot = (ms: number, product: string, bid: string) => l2(ms, "snapshot", product, bid);
+    event(1_000, "ws:open");
+    event(1_001, `ws:req ${JSON.stringify(["s1", "subscribe", products])}`);
+    answer(1_010, products);
+    snapshot(1_020, "BTC-USD", "100.00");
+    snapshot(1_030, "ETH-USD", "10.00");
+    event(1_100, `ws:req ${JSON.stringify(["u2", "unsubscribe", ["BTC-USD"]])}`);
+    event(1_100, "ws:closed", "BTC-USD");
+    answer(1_110, ["ETH-USD"]);
+    // ETH trades on until 2.8 s: its silence from there comes due at 3.2 s, a stale round replay runs then.
+    for (let ms = 1_300; ms <= 2_800; ms += 300) l2(ms, "update", "ETH-USD", String(10 + ms / 1000));
+    // BTC closed for 2 s (five stale times), then listed as trading again: live subscribes it.
+    event(3_100, `ws:req ${JSON.stringify(["s3", "subscribe", ["BTC-USD"]])}`);
+    answer(3_300, products); // its answer, within a stale time of the subscribe (the 3.2 s round before it)
+    snapshot(3_350, "BTC-USD", "101.00");
+    expect(sink.invalid.filter((e) => e.index === 0)).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+    expect(adapter.topicState(0).state).toBe("live");
+  });
+});
+
 describe("coinbase replay across a capture gap: answers to requests written before it", () => {
   /** The replay side under test: records fed one at a time, the gap, and every book's "STATE/reason" after each. */
   interface Replayer {

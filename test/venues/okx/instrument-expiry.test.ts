@@ -13,6 +13,7 @@ import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
 import { stepSimUntil } from "../common/instrument-closed-scenario.ts";
+import { recordingTaps, replayer } from "../common/record-replay.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { okxConfig } from "./helpers.ts";
 
@@ -139,5 +140,40 @@ describe("OKX: an instrument that expires", { timeout: 60_000 }, () => {
     await waitFor(() => sim.stats.restRequests >= asked + 2, "the closed future asked for again", 20_000);
     expect(sim.stats.connectionsTotal).toBe(0);
     expect(adapter.connections()).toEqual([]);
+  });
+});
+
+describe("OKX record → replay: an expiry's closure", { timeout: 60_000 }, () => {
+  /**
+   * A live run recorded as `feeder record` records it, replayed through an adapter of the same config (loaded while
+   * the listing still names the future): the book events of both, each noted with the records written (live) or fed
+   * (replay) by then, are equal. Replay watches no expiry and asks no listing: the capture's ws:closed halts the
+   * future. Without it the future stayed LIVE in replay, frozen, where live had it halted.
+   */
+  test("the expired future HALTED / instrument_closed in replay at live's record; the swap's book events equal", async () => {
+    const symbols = ["BTC-USDT-261225", "BTC-USDT-SWAP"];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "linear", symbol, depth: 400 }));
+    const sim = await startOkxSimulator({ markets: [{ market: "linear", symbols }], seed: 35 });
+    sim.setExpTime(symbols[0]!, Date.now() + 1_500);
+    const replay = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, recheckInstruments: false });
+    running.push(() => replay.stop());
+    await replay.loadInstruments();
+    const rec = recordingTaps();
+    const live = new OkxAdapter(okxConfig(sim, subs), subs, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, ...rec.taps });
+    running.push(async () => {
+      await live.stop();
+      await sim.stop();
+    });
+    await live.loadInstruments();
+    const replayed = replayer(replay, rec.records);
+    live.start(rec.sink);
+    const step = (cond: () => boolean, what: string) => stepSimUntil(sim, cond, what, 20_000);
+    await step(() => live.topicInfo(0).state === "halted", "the expired future halted");
+    const swapUpdates = rec.events.filter((e) => e.includes(": 1 ")).length;
+    await step(() => rec.events.filter((e) => e.includes(": 1 ")).length >= swapUpdates + 2, "the swap's changes");
+    await live.stop();
+    expect(rec.events.filter((e) => e.endsWith("halted/instrument_closed"))).toHaveLength(1);
+    expect(replayed.feed()).toEqual(rec.events);
+    expect([0, 1].map((i) => replay.topicInfo(i).state)).toEqual(["halted", "live"]);
   });
 });
