@@ -367,6 +367,7 @@ export class PlannedReconnects {
     // Its own promise, as at the swap or shown by its test requests since (until 2026-12-07 cleared here: its server
     // dead at the go-back, a message waiting for the budget, its books stayed LIVE until an ack was late).
     conn.serverTested = conn.retiringServerTested;
+    conn.sentOnSocket = conn.retiringSentOnSocket;
     conn.messagesSeen = ownMessages(conn); // its frames count as the connection's from here (its handler bound afresh)
     conn.pending.clear();
     h.control.dropQueued(conn);
@@ -427,6 +428,7 @@ export class PlannedReconnects {
     // Frames housekeeping has not looked at yet were all the old socket's.
     conn.retiringLastFrameMs = ownMessages(conn) !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
     conn.retiringServerTested = conn.serverTested;
+    conn.retiringSentOnSocket = conn.sentOnSocket;
     conn.retiringMessages = 0;
     conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
@@ -441,6 +443,10 @@ export class PlannedReconnects {
     conn.lastFrameMs = conn.openedMs;
     conn.heardMs = conn.openedMs;
     conn.serverTested = false; // the old socket's test requests promised nothing for this one
+    // Nothing sent on it yet: its first messages waiting for the pacing budget hold its dead-connection time, as a fresh
+    // socket's (lifecycle). Until 2026-12-07 the old socket's "sent" was kept, and a replacement whose subscribe waited
+    // past that time (a client-ping venue's budget spent) was found dead before it could ask anything.
+    conn.sentOnSocket = false;
     conn.messagesSeen = ownMessages(conn);
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);
