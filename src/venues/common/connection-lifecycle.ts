@@ -118,6 +118,8 @@ export interface LifecycleHooks {
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
+  /** Planned reconnect: the replacement is the connection's socket now (PlannedHost.replacementInUse). */
+  replacementInUse?: (conn: VenueConnection) => void;
   /** Planned reconnect gone back to the old socket: its topics it may not stream though it served them (PlannedHost.oldMayNotStream). */
   oldMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
   /** Planned reconnect, the old socket gone: the replacement's topics it may not stream (PlannedHost.replacementMayNotStream). */
@@ -309,6 +311,7 @@ export class ConnectionLifecycle {
       },
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
+      replacementInUse: hooks.replacementInUse,
       oldMayNotStream: hooks.oldMayNotStream,
       replacementMayNotStream: hooks.replacementMayNotStream,
       socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),

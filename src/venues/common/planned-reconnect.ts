@@ -91,6 +91,12 @@ export interface PlannedHost {
    * by generation of the old socket's is its own (Upbit's books of one stamp, equal-stamps.ts).
    */
   overlapOver?(conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number): void;
+  /**
+   * The replacement became the connection's socket (the swap), its subscribes sent: what the venue sends on a socket
+   * of its own once it opens goes now if it has not yet. A swap that waited for the old socket's requests comes after
+   * the replacement's open, when that socket was not the connection's (Deribit's set_heartbeat was then never sent).
+   */
+  replacementInUse?(conn: VenueConnection): void;
   /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's). */
   socketEvent?(conn: VenueConnection, url: string, body?: string): void;
   /** The book lost its only feed: it leaves LIVE as on an ordinary disconnect (RESYNCING / DISCONNECTED). */
@@ -461,6 +467,7 @@ export class PlannedReconnects {
       if (!t.resyncDelayed) toSubscribe.push(t);
     }
     h.control.sendRequest(conn, "subscribe", toSubscribe);
+    h.replacementInUse?.(conn);
     this.completeIfCarried(conn);
   }
 
