@@ -5,9 +5,12 @@
  * when that socket closed. Counted on WebSocket.prototype.addEventListener, over real sockets through the proxy.
  * And a replacement that hears nothing is judged by its own silence, not by the old socket's frames (which until
  * 2026-12-07 kept it "alive" until its ack deadline): given up after the dead-connection time, the old socket feeding
- * the books meanwhile.
+ * the books meanwhile. And a replacement whose swap waited (the old socket had a request in flight at its open) asks
+ * for the heartbeat when it is swapped in: before, set_heartbeat went only on a socket that was the connection's at
+ * its open, so such a replacement never asked (no test_request, no heartbeat bound for its whole life).
  */
 import { afterEach, expect, test } from "vitest";
+import { StatusReason } from "../../src/core/types.ts";
 import { startDeribit, until, type PlannedRun } from "./planned-fallback-harness.ts";
 
 const runs: PlannedRun[] = [];
@@ -76,9 +79,51 @@ test("deribit: a replacement silent past the dead-connection time is given up wh
   // Before: the old socket's frames were the connection's, so the silent replacement lived on to its ack deadline (60 s).
   await drive(swapMs + 8_000);
   expect(p.links[1]!.closed, "the silent replacement closed").toBe(true);
+  // Swapped in at its open: set_heartbeat once (the open's and the swap's ask are one).
+  expect(p.links[1]!.fromClient.filter((f) => f.includes("public/set_heartbeat")).length).toBe(1);
   expect(run.adapter.stats().plannedReconnectFailures).toBe(1); // gone back to the old socket, a later replacement tried
   expect(run.adapter.stats().reconnects).toBe(0);
   expect(run.sink.invalid, "the old socket kept the books LIVE").toEqual([]);
   run.step(1);
   await until(() => run.equal(0) && run.equal(1), "both books equal");
+});
+
+test("deribit: a replacement whose swap waited for the old socket's request in flight still asks for the heartbeat on it", { timeout: 60_000 }, async () => {
+  let clock = 1_000_000;
+  const AGE_MS = 10_000;
+  const TICK_MS = 50;
+  const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], AGE_MS, {
+    adapter: { now: () => clock, housekeepingMs: 2, random: () => 0.5, ackTimeoutMs: 60_000, staleAfterMs: () => 600_000 },
+  });
+  runs.push(run);
+  const p = run.proxy;
+  type Conn = { ws: WebSocket | null; retiringWs: WebSocket | null; replacing: WebSocket | null; replacingOpen: boolean; pending: Map<string, unknown> };
+  const conn = (run.adapter as unknown as { conns: Conn[] }).conns[0]!;
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books live at start");
+  p.holdUpgrades = true;
+  let ticks = 0;
+  const startedMs = clock;
+  while (conn.replacing === null && clock < startedMs + 2 * AGE_MS) {
+    clock += TICK_MS;
+    if (++ticks % 4 === 0) run.step(1);
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  expect(conn.replacing, "the planned reconnect started").not.toBeNull();
+  await until(() => p.upgradesHeld === 1, "the replacement's handshake held");
+  // A resync on the old socket, its answer held: a request in flight when the replacement opens, so the swap waits.
+  const old = p.links[0]!;
+  old.heldDown = [];
+  run.adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+  await until(() => conn.pending.size > 0 && old.fromClient.some((f) => f.includes("unsubscribe")), "a request out on the old socket");
+  p.releaseUpgrades();
+  await until(() => conn.replacingOpen, "the replacement open, its swap waiting");
+  expect(conn.replacing, "not swapped yet").not.toBeNull();
+  p.releaseDown(old);
+  await until(() => conn.replacing === null && conn.retiringWs === null && p.links.length === 2, "swapped, then the old socket closed");
+  // Before: the venue's open (set_heartbeat) ran only for a socket already the connection's at its open, so this one
+  // never asked: no test_request, and no heartbeat bound on it for its whole life.
+  expect(p.links[1]!.fromClient.filter((f) => f.includes("public/set_heartbeat")).length, "set_heartbeat once on the replacement").toBe(1);
+  run.step(1);
+  await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
 });

@@ -118,6 +118,8 @@ export interface LifecycleHooks {
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
+  /** Planned reconnect: the replacement is the connection's socket now (PlannedHost.replacementInUse). */
+  replacementInUse?: (conn: VenueConnection) => void;
   /** Planned reconnect gone back to the old socket: its topics it may not stream though it served them (PlannedHost.oldMayNotStream). */
   oldMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
   /** Planned reconnect, the old socket gone: the replacement's topics it may not stream (PlannedHost.replacementMayNotStream). */
@@ -309,6 +311,7 @@ export class ConnectionLifecycle {
       },
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
+      replacementInUse: hooks.replacementInUse,
       oldMayNotStream: hooks.oldMayNotStream,
       replacementMayNotStream: hooks.replacementMayNotStream,
       socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),
@@ -717,11 +720,11 @@ export class ConnectionLifecycle {
   }
 
   /**
-   * The connection's socket (generation `gen`) failed: closed, a request or ping unanswered, a topic refused that the
-   * old socket serves. A planned reconnect's replacement is abandoned for the old socket while that one is open;
+   * The connection's socket (generation `gen`) failed: closed, a request or ping unanswered, silent past its dead time,
+   * a topic refused that the old socket serves. A planned reconnect's replacement is abandoned for the old socket while that one is open;
    * otherwise the ordinary reconnect.
    */
-  private onSocketFailed(conn: VenueConnection, gen: number, why: string, counter?: "ackTimeouts" | "pongTimeouts"): void {
+  private onSocketFailed(conn: VenueConnection, gen: number, why: string, counter?: "ackTimeouts" | "pongTimeouts" | "deadConnections"): void {
     if (gen !== conn.generation || this.stoppingFlag) return;
     if (this.planned.canGoBack(conn)) {
       this.planned.goBack(conn, why);
@@ -1242,19 +1245,18 @@ export class ConnectionLifecycle {
   /** The connection's dead-connection, pong or ack deadline has passed: it is failed (true) and needs nothing more. */
   private deadlinePassed(conn: VenueConnection, now: number): boolean {
     // A dead replacement of an overlap whose old socket is still open goes back to that one (onSocketFailed), as a
-    // late ack does: the old socket keeps the books LIVE.
+    // late ack does: the old socket keeps the books LIVE, and the failure is a planned reconnect's, not counted as the
+    // connection's (dead connection, pong or ack timeout: until 2026-12-07 a silent replacement counted a dead connection).
     if (now - conn.lastFrameMs > this.deadConnectionMs) {
       // Nothing at all (data, pong, ack) for this long: the server or the path is gone, whatever the keepalive says.
-      conn.deadConnections++;
-      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`);
+      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.deadConnectionMs} ms`, "deadConnections");
       return true;
     }
     if (conn.serverTested && now - conn.heardMs > this.serverSilentMs) {
       // Its server promised something every heartbeat interval, so a queued message (which holds the rule above until
       // it goes) does not keep this socket: until 2026-12-07 a queue kept fed under a small budget slot did, its books
       // LIVE on a dead socket until a message went and its ack was late.
-      conn.deadConnections++;
-      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.serverSilentMs} ms (the server's heartbeat interval and the dead-connection time)`);
+      this.onSocketFailed(conn, conn.generation, `nothing received for ${this.serverSilentMs} ms (the server's heartbeat interval and the dead-connection time)`, "deadConnections");
       return true;
     }
     if (conn.pongDeadlineMs !== 0 && now > conn.pongDeadlineMs) {

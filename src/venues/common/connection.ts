@@ -248,6 +248,8 @@ export abstract class VenueConnection {
    * wait for a worker's pacing slot and the venue, asked nothing, says nothing (the dead rule waits for the first).
    */
   sentOnSocket = false;
+  /** sentOnSocket of the old socket of an overlap (as at the swap), its own again after a go-back. */
+  retiringSentOnSocket = false;
   /**
    * Whether the current socket's server has promised its heartbeat: asked for it (RequestProtocol.heartbeatAskTag
    * written: Deribit's set_heartbeat) or sent a test request. Then silence past it is death whatever waits in the

@@ -91,6 +91,12 @@ export interface PlannedHost {
    * by generation of the old socket's is its own (Upbit's books of one stamp, equal-stamps.ts).
    */
   overlapOver?(conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number): void;
+  /**
+   * The replacement became the connection's socket (the swap), its subscribes sent: what the venue sends on a socket
+   * of its own once it opens goes now if it has not yet. A swap that waited for the old socket's requests comes after
+   * the replacement's open, when that socket was not the connection's (Deribit's set_heartbeat was then never sent).
+   */
+  replacementInUse?(conn: VenueConnection): void;
   /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's). */
   socketEvent?(conn: VenueConnection, url: string, body?: string): void;
   /** The book lost its only feed: it leaves LIVE as on an ordinary disconnect (RESYNCING / DISCONNECTED). */
@@ -367,6 +373,7 @@ export class PlannedReconnects {
     // Its own promise, as at the swap or shown by its test requests since (until 2026-12-07 cleared here: its server
     // dead at the go-back, a message waiting for the budget, its books stayed LIVE until an ack was late).
     conn.serverTested = conn.retiringServerTested;
+    conn.sentOnSocket = conn.retiringSentOnSocket;
     conn.messagesSeen = ownMessages(conn); // its frames count as the connection's from here (its handler bound afresh)
     conn.pending.clear();
     h.control.dropQueued(conn);
@@ -427,6 +434,7 @@ export class PlannedReconnects {
     // Frames housekeeping has not looked at yet were all the old socket's.
     conn.retiringLastFrameMs = ownMessages(conn) !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
     conn.retiringServerTested = conn.serverTested;
+    conn.retiringSentOnSocket = conn.sentOnSocket;
     conn.retiringMessages = 0;
     conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
@@ -441,6 +449,10 @@ export class PlannedReconnects {
     conn.lastFrameMs = conn.openedMs;
     conn.heardMs = conn.openedMs;
     conn.serverTested = false; // the old socket's test requests promised nothing for this one
+    // Nothing sent on it yet: its first messages waiting for the pacing budget hold its dead-connection time, as a fresh
+    // socket's (lifecycle). Until 2026-12-07 the old socket's "sent" was kept, and a replacement whose subscribe waited
+    // past that time (a client-ping venue's budget spent) was found dead before it could ask anything.
+    conn.sentOnSocket = false;
     conn.messagesSeen = ownMessages(conn);
     conn.pending.clear(); // empty (settled); keepalives queued for the old socket are not sent on the new one
     h.control.dropQueued(conn);
@@ -455,6 +467,7 @@ export class PlannedReconnects {
       if (!t.resyncDelayed) toSubscribe.push(t);
     }
     h.control.sendRequest(conn, "subscribe", toSubscribe);
+    h.replacementInUse?.(conn);
     this.completeIfCarried(conn);
   }
 

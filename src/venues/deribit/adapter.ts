@@ -178,7 +178,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen), replacementInUse: (conn) => this.askHeartbeat(conn as DeribitConnection) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -322,8 +322,19 @@ export class DeribitAdapter implements VenueAdapter {
     return this.watch.expiredClosed();
   }
 
-  /** A socket opened: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
+  /** A socket opened as the connection's: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
   onOpen(conn: DeribitConnection): void {
+    this.askHeartbeat(conn);
+  }
+
+  /**
+   * set_heartbeat on the connection's socket, once a socket: at its open, or, for a planned reconnect's replacement
+   * whose swap waited for the old socket's requests (not the connection's at its open), when it is swapped in. Until
+   * 2026-12-07 only at the open: such a replacement never asked, no test_request and no heartbeat bound on it. Cold.
+   */
+  private askHeartbeat(conn: DeribitConnection): void {
+    if (conn.ws === null || conn.heartbeatAskedOn === conn.ws) return;
+    conn.heartbeatAskedOn = conn.ws;
     this.control.send(conn, this.requests.setHeartbeat(), this.requests.heartbeatAskTag);
   }
 

@@ -23,6 +23,8 @@ export class DeribitConnection extends VenueConnection {
   private readonly info = { entry: -1, prev: -1 };
   /** Sockets whose open and close listeners are installed (bindMessages runs again for a socket gone back to). */
   private readonly listened = new WeakSet<WebSocket>();
+  /** The socket set_heartbeat was last sent for (DeribitAdapter.askHeartbeat: once a socket). */
+  heartbeatAskedOn: WebSocket | null = null;
 
   constructor(
     readonly adapter: DeribitAdapter,

@@ -1,0 +1,142 @@
+/**
+ * A planned reconnect's replacement is judged by its own frames (the old socket's do not count for it), and so by the
+ * same rule as any socket: its first messages waiting for the pacing budget hold its dead-connection time until they
+ * go (it has asked the venue nothing). Until 2026-12-07 the swap kept the old socket's "has sent" (sentOnSocket), so on
+ * a venue without server test requests a replacement whose subscribe waited past the dead-connection time was found
+ * dead before it could send anything, and every planned reconnect of such a connection failed (latent: those venues'
+ * budgets today let a first message wait under a second; Deribit's rule holds whatever waits). A replacement silent
+ * after its subscribe went is given up for the old socket (books LIVE), counted as a planned reconnect failure, not a
+ * dead connection, the next attempt waiting out its backoff. The common machinery on fake sockets, rounds by hand.
+ */
+import { afterEach, expect, test, vi } from "vitest";
+import { BookState } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+import { FakeWs } from "./fake-ws.ts";
+import { fakeLifecycleOptions } from "./client-ping-rig.ts";
+
+const DEAD_CONNECTION_MS = 7_000;
+const ROUND_MS = 250;
+/** One message, then one per 10 s: past the dead-connection time. */
+const BUDGET_STEP_MS = 10_000;
+
+/** `{"ack":id}` answers a request. */
+const PROTOCOL: RequestProtocol = {
+  venue: "fake",
+  pacing: { perConnection: { capacity: 1, perSecond: 1_000 / BUDGET_STEP_MS } },
+  maxArgsPerRequest: () => 4,
+  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+  classifyControl: (msg) => {
+    const m = msg as { ack?: string };
+    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
+    return { kind: "other" };
+  },
+  parseAckError: () => ({ kind: "other" }),
+  rejectHint: () => "",
+};
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+/** One connection of two LIVE books on an old socket that delivers a frame each round, a planned reconnect started at 0. */
+function overlapRig() {
+  vi.stubGlobal("WebSocket", FakeWs);
+  let nowMs = 0;
+  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  const topics = conn.addTopics(["book.A", "book.B"], 10);
+  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
+    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
+    keepalive: { kind: "heartbeat_channel" }, // no ping of ours: only the frames decide
+    ackTimeoutMs: 60_000, // far past the dead-connection time: only silence can fail the replacement
+  });
+  FakeWs.made = [];
+  const old = new FakeWs("old");
+  conn.ws = old as unknown as WebSocket;
+  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
+  old.onmessage = () => void conn.messages++; // the venue's frame handler (counts the frame)
+  for (const t of topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  const round = (ms: number) => {
+    nowMs = ms;
+    if (conn.retiringWs === (old as unknown as WebSocket)) old.onmessage!({ data: "{}" }); // the old socket delivers all along
+    control.flush();
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
+  const stop = async () => {
+    conn.ws = null;
+    await lifecycle.stop();
+  };
+  return { conn, control, lifecycle, topics, old, round, stop };
+}
+
+test("a replacement whose subscribe waits for the budget past the dead-connection time is not found dead; once it goes and is answered, it carries the books", async () => {
+  const { conn, control, lifecycle, topics, old, round, stop } = overlapRig();
+  control.send(conn, "spent"); // the budget's one message goes on the old socket: the next waits 10 s
+  lifecycle.onPlannedClose(conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!();
+  expect(conn.ws).toBe(replacement as unknown as WebSocket);
+  expect(conn.outbox.length, "the replacement's subscribe waits").toBe(1);
+  let now = 0;
+  while (replacement.sent.length === 0 && now < 2 * BUDGET_STEP_MS) {
+    now += ROUND_MS;
+    round(now);
+    // Before: found dead 7 s after the swap, its subscribe never out, and gone back to the old socket.
+    expect(conn.ws, `the replacement still the socket at ${now} ms`).toBe(replacement as unknown as WebSocket);
+  }
+  expect(now).toBeGreaterThan(DEAD_CONNECTION_MS);
+  expect(conn.plannedReconnectFailures).toBe(0);
+  const id = (JSON.parse(replacement.sent[0]!) as { id: string }).id;
+  conn.messages++; // the ack, a frame on the replacement
+  control.onControl(conn, { ack: id });
+  round(now + ROUND_MS);
+  expect(conn.retiringWs, "the old socket closed: replaced").toBeNull();
+  expect(old.closedWith).toBe(1000);
+  expect(topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE]);
+  expect(conn.plannedReconnectFailures).toBe(0);
+  await stop();
+});
+
+test("a replacement silent after its subscribe went is given up for the old socket after the dead-connection time, books LIVE, and tried again only after its backoff", async () => {
+  const { conn, lifecycle, topics, old, round, stop } = overlapRig();
+  lifecycle.onPlannedClose(conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!();
+  expect(replacement.sent.length, "its subscribe went").toBe(1);
+  let now = 0;
+  while (conn.ws === (replacement as unknown as WebSocket) && now < 3 * DEAD_CONNECTION_MS) {
+    now += ROUND_MS;
+    round(now);
+  }
+  expect(conn.ws, "gone back").toBe(old as unknown as WebSocket);
+  expect(now).toBeGreaterThan(DEAD_CONNECTION_MS);
+  expect(now).toBeLessThanOrEqual(DEAD_CONNECTION_MS + 2 * ROUND_MS);
+  expect(replacement.closedWith).toBe(1000);
+  expect(conn.plannedReconnectFailures).toBe(1);
+  // A planned reconnect failure, not a dead connection: the connection was not recycled (as a replacement's ack or pong timeout).
+  expect(conn.deadConnections).toBe(0);
+  expect(topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE]);
+  // The next attempt waits out its backoff: no replacement opened before plannedRetryAtMs.
+  const made = FakeWs.made.length;
+  const retryAtMs = conn.plannedRetryAtMs;
+  expect(retryAtMs).toBeGreaterThan(now);
+  while (now + ROUND_MS < retryAtMs) {
+    now += ROUND_MS;
+    conn.messages++; // the old socket, the connection's again, delivers
+    round(now);
+  }
+  expect(FakeWs.made.length).toBe(made);
+  round(retryAtMs + ROUND_MS);
+  expect(FakeWs.made.length).toBe(made + 1);
+  await stop();
+});
