@@ -40,7 +40,7 @@ import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
-import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
+import { configuredCacheKeys, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
@@ -686,7 +686,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 
@@ -734,7 +734,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 }
