@@ -173,6 +173,25 @@ describe("closed instruments asked for again", () => {
     expect(failures()).toBe(10);
   });
 
+  test("a clock stepped back during a failure streak: the wait it was set with (2 min) holds, not the longest (30 min)", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // linear's only book closed
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await fail();
+    }
+    // Two failures in a row: the next in 2 min. The clock stepped back an hour: still 2 min from here (before: 30 min,
+    // a break's end unseen for half an hour).
+    const back = t - 3_600_000;
+    expect(at(back)).toEqual([]);
+    expect(at(back + 120_000 - 1)).toEqual([]);
+    expect(at(back + 120_000)).toEqual(["linear"]);
+  });
+
   test("with hourly reloads too: a market whose only book is closed, its listing failing for good, is asked ever less often (the reload's retry backs off to 30 min as well)", async () => {
     const { clock, retired, at, answer, fail, watch } = await rig(1, 3_600_000);
     watch.requestNow("linear");
