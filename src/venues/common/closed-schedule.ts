@@ -15,7 +15,8 @@
  *   a reopening ends the streak. Until s-binmisc a market whose only books were closed and whose listing failed for
  *   good was asked every minute for ever.
  * Outside a failure streak no wait is longer than the listing period (tests shorten it). Deadlines are against the
- * adapter's clock; one a clock stepped back left further ahead than any wait is brought back.
+ * adapter's clock; one a clock stepped back left further ahead than any wait is brought back (during a failure streak,
+ * to the wait the streak had reached).
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
