@@ -222,6 +222,23 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 60_000)).toEqual(["linear"]);
   });
 
+  test("a market with an open book beside a closed one: its failing reload is retried within the minute (2 s doubling), never backed off to 30 min", async () => {
+    const { clock, retired, at, answer, fail, watch, calls } = await rig(2, 3_600_000);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // S0 closed, S1 still open
+    expect(retired).toEqual([0]);
+    const t0 = clock.ms;
+    watch.requestNow("linear"); // a re-check (a price that did not fit): the open book's reload, failing
+    expect(calls.map((c) => c.symbols)).toEqual([["S1USDT", "S0USDT"]]); // the closed symbol rides along
+    let t = t0;
+    await fail();
+    for (const waitMs of [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]); // the closed schedule (backed off past 30 s) not what runs it
+      t = clock.ms;
+      await fail();
+    }
+  });
+
   test("closed only by a listed expiry, its listing failing for good: 1 min, then doubling to 30 min", async () => {
     const { clock, retired, at, answer, fail, watch } = await rig(1);
     const t0 = clock.ms;
