@@ -14,7 +14,8 @@
  *   source leaves such symbols out) is closed: its book HALTED (INSTRUMENT_CLOSED), unsubscribed, out of every
  *   resync and stale check (ConnectionLifecycle.retire), logged once; every later query of its market asks for it
  *   too, and its market is asked for its closed symbols 15 s after a closure, the wait doubling to 1 min (one query
- *   per market for all of them; every listing period once all are past a listed expiry: closed-schedule.ts), and once
+ *   per market for all of them; every listing period once all are past a listed expiry; queries failing in a row
+ *   back off to 30 min: closed-schedule.ts), and once
  *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
