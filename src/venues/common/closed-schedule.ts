@@ -15,7 +15,8 @@
  *   a reopening ends the streak. Until s-binmisc a market whose only books were closed and whose listing failed for
  *   good was asked every minute for ever.
  * Outside a failure streak no wait is longer than the listing period (tests shorten it). Deadlines are against the
- * adapter's clock; one a clock stepped back left further ahead than any wait is brought back.
+ * adapter's clock; one a clock stepped back left further ahead than any wait is brought back (during a failure streak,
+ * to the wait the streak had reached).
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -32,8 +33,11 @@ export const CLOSED_FAILED_MAX_MS = 1_800_000;
 export type ClosedKind = "none" | "may_reopen" | "expired";
 
 export class ClosedSchedule {
-  /** Per market: the next query's time, the queries since the last closure or reopening, the failures in a row. */
-  private readonly markets = new Map<MarketName, { dueMs: number; step: number; failed: number }>();
+  /**
+   * Per market: the next query's time, the wait it was set with, the queries since the last closure or reopening, the
+   * failures in a row.
+   */
+  private readonly markets = new Map<MarketName, { dueMs: number; waitMs: number; step: number; failed: number }>();
   readonly baseMs: number;
   readonly maxMs: number;
 
@@ -59,20 +63,20 @@ export class ClosedSchedule {
   soon(market: MarketName, expired = false): void {
     if (this.kindOf(market) === "none") return void this.markets.delete(market);
     if (expired && this.markets.has(market)) return;
-    const dueMs = this.now() + this.waitMs(market, 0);
-    this.markets.set(market, { dueMs: Math.min(dueMs, this.markets.get(market)?.dueMs ?? Infinity), step: 1, failed: 0 });
+    const waitMs = this.waitMs(market, 0);
+    this.markets.set(market, { dueMs: Math.min(this.now() + waitMs, this.markets.get(market)?.dueMs ?? Infinity), waitMs, step: 1, failed: 0 });
   }
 
   /** A query carrying the market's closed symbols was answered (`failed` false) or failed: the next wait. */
   asked(market: MarketName, failed: boolean): void {
     const kind = this.kindOf(market);
     if (kind === "none") return void this.markets.delete(market);
-    const m = this.markets.get(market) ?? { dueMs: 0, step: 0, failed: 0 };
+    const m = this.markets.get(market) ?? { dueMs: 0, waitMs: 0, step: 0, failed: 0 };
     const inRow = failed ? m.failed + 1 : 0;
     const waitMs = kind === "expired" && failed ? Math.min(this.listingMs, RELOAD_RETRY_MS) : this.waitMs(market, m.step);
     // Failing in a row: doubled per failure after the first (after a closure 15 s, 30 s, 2 min, 4 min … 30 min).
     const backedOffMs = inRow > 1 ? Math.max(waitMs, Math.min(CLOSED_FAILED_MAX_MS, waitMs * 2 ** Math.min(inRow - 1, 30))) : waitMs;
-    this.markets.set(market, { dueMs: this.now() + backedOffMs, step: m.step + 1, failed: inRow });
+    this.markets.set(market, { dueMs: this.now() + backedOffMs, waitMs: backedOffMs, step: m.step + 1, failed: inRow });
   }
 
   /** When the market's closed symbols are to be asked for next (Infinity: none closed). */
@@ -84,7 +88,10 @@ export class ClosedSchedule {
       this.markets.delete(market);
       return Infinity;
     }
-    const longestMs = m.failed > 1 ? Math.max(CLOSED_FAILED_MAX_MS, this.listingMs) : kind === "may_reopen" ? this.maxMs : this.listingMs;
+    // Failing in a row: no further than the backed-off wait it was set with (a step back of the clock during a streak
+    // stretched a 2 min wait to 30 min until s-rd13c).
+    const kindMs = kind === "may_reopen" ? this.maxMs : this.listingMs;
+    const longestMs = m.failed > 1 ? Math.max(m.waitMs, kindMs) : kindMs;
     const now = this.now();
     if (m.dueMs > now + longestMs) m.dueMs = now + longestMs; // a clock stepped back
     return m.dueMs;

@@ -24,6 +24,7 @@ import { basename, dirname } from "node:path";
 import { renameDurably } from "../../core/durable-rename.ts";
 import { kindOf } from "../../core/regular-file.ts";
 import { isTempTag, lockNewTemp, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
+import type { VenueConfig } from "../../config/types.ts";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
@@ -43,7 +44,8 @@ export const LOCK_CONFIRM_MS = 2_000;
  * An entry whose listed expiry (`expiresMs`) is past by more than this is dropped when the file is written: a
  * delivered future or exercised option is never listed again, and before s-binmisc every one a cache had seen stayed
  * in it for ever. Kept that long first so a restart soon after the expiry still finds it (closed at once, never
- * subscribed); past it, one still configured is `symbol_unresolved` while REST is down, as any symbol the cache lacks.
+ * subscribed). One the writer's configuration still names is kept however old (configuredCacheKeys): with REST down
+ * its book is closed at once as before, not `symbol_unresolved` (until s-rd13c it was dropped too).
  */
 export const CACHE_EXPIRED_KEEP_MS = 7 * 86_400_000;
 /** Between two tries for a held lock: a few ms, jittered so waiters do not retry in step. */
@@ -139,14 +141,39 @@ export function expiredLongAgo(spec: InstrumentSpec, nowMs: number): boolean {
 }
 
 /**
- * Replaces the whole file atomically (temp file + rename, the file stored on disk before the rename and the rename
- * after it: core/durable-rename.ts), less the entries expired long ago (expiredLongAgo; `nowMs`: the wall clock, tests
- * inject one). Only for a writer that owns the file; everyone else merges (mergeIntoInstrumentCache).
+ * The cache keys (`market:SYMBOL`) of every symbol the venue's configuration names, all shards' and workers' (a
+ * `SYMBOL@depth` is SYMBOL's): a write keeps these whatever their expiry. Cold: built per write.
  */
-export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { nowMs?: () => number } = {}): Promise<void> {
+export function configuredCacheKeys(config: Pick<VenueConfig, "markets">): Set<string> {
+  const keys = new Set<string>();
+  for (const m of config.markets) {
+    for (const symbol of m.symbols) {
+      const at = symbol.indexOf("@");
+      keys.add(`${m.market}:${at > 0 ? symbol.slice(0, at) : symbol}`);
+    }
+  }
+  return keys;
+}
+
+/** What a write is given besides the entries: the wall clock (tests inject one), the keys kept whatever their expiry. */
+export interface CacheWriteOptions {
+  nowMs?: () => number;
+  /** Keys a configured book still needs (configuredCacheKeys): never dropped as expired long ago. */
+  keep?: ReadonlySet<string>;
+}
+
+/**
+ * Replaces the whole file atomically (temp file + rename, the file stored on disk before the rename and the rename
+ * after it: core/durable-rename.ts), less the entries expired long ago (expiredLongAgo) that `o.keep` does not name.
+ * Only for a writer that owns the file; everyone else merges (mergeIntoInstrumentCache).
+ */
+export async function writeInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: CacheWriteOptions = {}): Promise<void> {
   const nowMs = (o.nowMs ?? Date.now)();
   const instruments: Record<string, InstrumentSpec> = {};
-  for (const key of [...entries.keys()].sort()) if (!expiredLongAgo(entries.get(key)!, nowMs)) instruments[key] = entries.get(key)!;
+  for (const key of [...entries.keys()].sort()) {
+    const spec = entries.get(key)!;
+    if (!expiredLongAgo(spec, nowMs) || o.keep?.has(key) === true) instruments[key] = spec;
+  }
   const text = JSON.stringify({ version: CACHE_VERSION, venue, savedAt: new Date().toISOString(), instruments }, null, 1);
   await mkdir(dirname(path), { recursive: true });
   const tags = uniqueTags(path);
@@ -209,10 +236,10 @@ const lockWaiters = new Map<string, number>();
  * start), keeping every other entry, whoever wrote it: re-read and written under the cache's lock file, so two
  * writers (markets, worker threads, processes) never drop each other's entries.
  */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: { onWait?: () => void; nowMs?: () => number } = {}): Promise<void> {
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: CacheWriteOptions & { onWait?: () => void } = {}): Promise<void> {
   // Queued behind a merge of this thread that is waiting for another writer's lock: this one waits as long.
   if ((lockWaiters.get(path) ?? 0) > 0) o.onWait?.();
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries, o.nowMs ?? Date.now), { onWait: o.onWait }));
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries, o), { onWait: o.onWait }));
   const tail = done.catch(() => undefined);
   merging.set(path, tail);
   void tail.then(() => {
@@ -229,7 +256,7 @@ export async function instrumentCacheWritesSettled(): Promise<void> {
   await Promise.all(merging.values());
 }
 
-async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, nowMs: () => number): Promise<void> {
+async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: CacheWriteOptions): Promise<void> {
   // A file that cannot be read as this venue's (not JSON, another version or venue) throws and is left as it is:
   // replacing it with this merge's few entries would drop every other market's (or another venue's).
   const cache = await readInstrumentCache(path, venue);
@@ -240,7 +267,7 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
     dirty = true;
   }
   // Written only when something changed; then the entries expired long ago go too (writeInstrumentCache).
-  if (dirty) await writeInstrumentCache(path, venue, cache, { nowMs });
+  if (dirty) await writeInstrumentCache(path, venue, cache, { nowMs: o.nowMs, keep: o.keep });
 }
 
 /**

@@ -139,11 +139,12 @@ export class InstrumentReloader {
     // An injected clock (tests) may step back: a deadline set before would lie that much further ahead, and the next
     // reload or retry wait the step's length too. None is ever set further than the interval or the longest retry
     // wait from now, so one beyond that is brought back to it. (Announced times are the venue's own and stay.)
-    // A quiet market's retry may be set up to QUIET_RETRY_MAX_MS ahead (asked only for a deadline that far).
+    // A quiet market's retry may be set up to its longest retry wait ahead (retryCapMs: QUIET_RETRY_MAX_MS, never past
+    // the interval; until s-rd13c a step back held it to 30 min even with a shorter interval).
     const longestMs = Math.max(this.o.intervalMs, this.retryMs);
     for (const [m, due] of this.dueMs) {
       if (!Number.isFinite(due) || due <= now + longestMs) continue;
-      const mostMs = this.o.quietMarket?.(m) === true ? Math.max(longestMs, QUIET_RETRY_MAX_MS) : longestMs;
+      const mostMs = Math.max(longestMs, this.retryCapMs(m));
       if (due > now + mostMs) this.dueMs.set(m, now + mostMs);
     }
     for (const m of this.o.markets) {
@@ -151,6 +152,12 @@ export class InstrumentReloader {
       if (now >= (this.dueMs.get(m) ?? Infinity) || wallNow >= (this.announced.get(m)?.[0] ?? Infinity)) this.run(m, wallNow);
       else if (now >= (this.o.lateDueMs?.(m) ?? Infinity)) this.runForClient(m);
     }
+  }
+
+  /** The longest wait before retrying the market's failed reload: retryMs, a quiet market's QUIET_RETRY_MAX_MS; never past the interval. */
+  private retryCapMs(market: MarketName): number {
+    const longestRetryMs = this.o.quietMarket?.(market) === true ? Math.max(this.retryMs, QUIET_RETRY_MAX_MS) : this.retryMs;
+    return this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, longestRetryMs) : longestRetryMs;
   }
 
   /** Only the client's deadline came: its query, nothing of the reloader's changes. */
@@ -189,9 +196,7 @@ export class InstrumentReloader {
           this.failuresByMarket.set(market, (this.failuresByMarket.get(market) ?? 0) + 1);
           const inRow = this.failuresInRow.get(market) ?? 0;
           this.failuresInRow.set(market, inRow + 1);
-          const longestRetryMs = this.o.quietMarket?.(market) === true ? Math.max(this.retryMs, QUIET_RETRY_MAX_MS) : this.retryMs;
-          const capMs = this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, longestRetryMs) : longestRetryMs;
-          const waitMs = Math.min(capMs, this.retryBaseMs * 2 ** Math.min(inRow, 30));
+          const waitMs = Math.min(this.retryCapMs(market), this.retryBaseMs * 2 ** Math.min(inRow, 30));
           this.o.log.warn(`${this.o.venue}: instrument reload failed; retrying`, { market, error: boundedText(String(err), DETAIL_MAX_CHARS), retryInMs: waitMs });
           // Announced times that have passed wait for the retry too, instead of asking again every check.
           const list = this.announced.get(market);

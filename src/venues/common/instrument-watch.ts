@@ -14,7 +14,8 @@
  *   source leaves such symbols out) is closed: its book HALTED (INSTRUMENT_CLOSED), unsubscribed, out of every
  *   resync and stale check (ConnectionLifecycle.retire), logged once; every later query of its market asks for it
  *   too, and its market is asked for its closed symbols 15 s after a closure, the wait doubling to 1 min (one query
- *   per market for all of them; every listing period once all are past a listed expiry: closed-schedule.ts), and once
+ *   per market for all of them; every listing period once all are past a listed expiry; queries failing in a row
+ *   back off to 30 min: closed-schedule.ts), and once
  *   listed as trading again it is subscribed (at the new exponents if they changed) and LIVE on its first snapshot.
  *   A book that goes stale asks for its market's query (at most once per STALE_RECHECK_MS per market), so a symbol
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
@@ -40,7 +41,7 @@ import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
-import { makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
+import { configuredCacheKeys, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
@@ -686,7 +687,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 
@@ -734,7 +735,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 }

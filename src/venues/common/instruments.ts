@@ -13,10 +13,10 @@ import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { instrumentSymbolOf, type Subscription } from "../venue.ts";
-import { mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec } from "./instrument-cache.ts";
+import { configuredCacheKeys, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec } from "./instrument-cache.ts";
 
 // The disk cache lives in instrument-cache.ts; its functions stay importable from here.
-export { instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec, writeInstrumentCache } from "./instrument-cache.ts";
+export { configuredCacheKeys, instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec, writeInstrumentCache } from "./instrument-cache.ts";
 
 export interface InstrumentSpec {
   readonly tickSize: string;
@@ -266,7 +266,7 @@ export async function resolveInstruments(
   // (instrumentCacheWritesSettled() waits for it where that matters).
   if (toCache.size > 0 && cachePath) {
     await new Promise<void>((resolve) => {
-      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve, nowMs: wallNow })
+      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve, nowMs: wallNow, keep: configuredCacheKeys(config) })
         .catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }))
         .finally(resolve);
     });

@@ -25,7 +25,7 @@ import type { BookSink, Subscription, VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_IDLE, SUB_REJECTED, type TopicState } from "./connection.ts";
-import { badSpec, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
+import { badSpec, configuredCacheKeys, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, UNRESOLVED_KINDS, type InstrumentSource, type InstrumentSpec, type UnresolvedEntry, type UnresolvedKind } from "./instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 
 /** First retry of a market whose instrument REST failed; doubles per failure up to LATE_RETRY_MAX_MS. */
@@ -359,7 +359,7 @@ export class LateInstruments {
     }
     const cachePath = this.o.config.instrumentCachePath;
     if (resolved.size > 0 && cachePath) {
-      await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved, { nowMs: this.o.wallNow ?? this.o.now }).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
+      await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved, { nowMs: this.o.wallNow ?? this.o.now, keep: configuredCacheKeys(this.o.config) }).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
     }
     if (unanswered.length > 0) this.onFailure(market, m, unanswered, failure!.message);
     else if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;

@@ -189,5 +189,10 @@ describe("OverlapHold: each market's held copies within its own part of the hold
     expect([overlap.maxBytesOf("spot"), overlap.maxBytesOf("linear")]).toEqual([parts.get("spot"), parts.get("linear")]);
     expect(parts.get("spot")! + parts.get("linear")!).toBeLessThanOrEqual(splitBufferBudget(8388608).holdBytes);
     expect(parts.get("linear")).toBeLessThan(parts.get("spot")!);
+    // A configuration with one market: that market has the whole quarter, the other none.
+    const spotOnly = parseConfigText('[venues.binance]\nrest_bridge_buffer_bytes = 8388608\n[venues.binance.spot]\nsymbols = ["AUSDT"]\n').venues[0]!;
+    const one = new BinanceAdapter(spotOnly, [{ market: "spot", symbol: "AUSDT", depth: spotOnly.markets[0]!.depth }], { log: silentLogger });
+    const hold = (one as unknown as { overlap: OverlapHold }).overlap;
+    expect([hold.maxBytesOf("spot"), hold.maxBytesOf("linear")]).toEqual([splitBufferBudget(8388608).holdBytes, 0]);
   });
 });

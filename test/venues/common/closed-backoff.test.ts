@@ -173,6 +173,25 @@ describe("closed instruments asked for again", () => {
     expect(failures()).toBe(10);
   });
 
+  test("a clock stepped back during a failure streak: the wait it was set with (2 min) holds, not the longest (30 min)", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // linear's only book closed
+    expect(retired).toEqual([0]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await fail();
+    }
+    // Two failures in a row: the next in 2 min. The clock stepped back an hour: still 2 min from here (before: 30 min,
+    // a break's end unseen for half an hour).
+    const back = t - 3_600_000;
+    expect(at(back)).toEqual([]);
+    expect(at(back + 120_000 - 1)).toEqual([]);
+    expect(at(back + 120_000)).toEqual(["linear"]);
+  });
+
   test("with hourly reloads too: a market whose only book is closed, its listing failing for good, is asked ever less often (the reload's retry backs off to 30 min as well)", async () => {
     const { clock, retired, at, answer, fail, watch } = await rig(1, 3_600_000);
     watch.requestNow("linear");
@@ -201,6 +220,23 @@ describe("closed instruments asked for again", () => {
     expect(at(t)).toEqual(["linear"]);
     await answer(["linear:S0USDT"]);
     expect(at(t + 60_000)).toEqual(["linear"]);
+  });
+
+  test("a market with an open book beside a closed one: its failing reload is retried within the minute (2 s doubling), never backed off to 30 min", async () => {
+    const { clock, retired, at, answer, fail, watch, calls } = await rig(2, 3_600_000);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // S0 closed, S1 still open
+    expect(retired).toEqual([0]);
+    const t0 = clock.ms;
+    watch.requestNow("linear"); // a re-check (a price that did not fit): the open book's reload, failing
+    expect(calls.map((c) => c.symbols)).toEqual([["S1USDT", "S0USDT"]]); // the closed symbol rides along
+    let t = t0;
+    await fail();
+    for (const waitMs of [2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]); // the closed schedule (backed off past 30 s) not what runs it
+      t = clock.ms;
+      await fail();
+    }
   });
 
   test("closed only by a listed expiry, its listing failing for good: 1 min, then doubling to 30 min", async () => {

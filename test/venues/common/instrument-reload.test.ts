@@ -14,7 +14,7 @@ afterEach(() => {
   while (reloaders.length > 0) reloaders.pop()!.stop();
 });
 
-function rig(intervalMs: number, log: Logger = silentLogger) {
+function rig(intervalMs: number, log: Logger = silentLogger, quietMarket?: (m: MarketName) => boolean) {
   const clock = { ms: 1_000_000 };
   const calls: { market: MarketName; atMs: number; done: (err?: Error) => void }[] = [];
   const r = new InstrumentReloader({
@@ -27,6 +27,7 @@ function rig(intervalMs: number, log: Logger = silentLogger) {
     retryBaseMs: 2_000,
     retryMs: 60_000,
     reload: (market) => new Promise<void>((resolve, reject) => calls.push({ market, atMs: clock.ms, done: (err) => (err ? reject(err) : resolve()) })),
+    ...(quietMarket ? { quietMarket } : {}),
   });
   reloaders.push(r);
   r.start();
@@ -72,6 +73,40 @@ describe("instrument reloader", () => {
     r.check();
     // The failed market's retry and the other's periodic reload: within the longest wait (the interval) of the step.
     expect(calls.slice(2).map((c) => c.market)).toEqual(["spot", "linear"]);
+  });
+
+  test("a market whose books are all closed: its failing reload's retry doubles to the interval (10 min), and a clock stepped back keeps it there, not 30 min", async () => {
+    const { r, clock, calls, settle } = rig(600_000, silentLogger, (m) => m === "linear");
+    let pending: ((err?: Error) => void) | undefined;
+    /** Checks at `ms`, spot's periodic reloads (open books) answered; whether linear's reload ran (kept in `pending`). */
+    const take = (ms: number) => {
+      clock.ms = ms;
+      r.check();
+      for (const c of calls.filter((c) => c.market === "spot")) c.done();
+      const linear = calls.find((c) => c.market === "linear");
+      calls.splice(0);
+      pending = linear?.done;
+      return linear !== undefined;
+    };
+    expect(take(clock.ms + 600_000)).toBe(true);
+    let waitMs = 2_000;
+    for (;;) {
+      pending!(new Error("venue down"));
+      await settle();
+      const t = clock.ms;
+      expect(take(t + waitMs - 1)).toBe(false);
+      expect(take(t + waitMs)).toBe(true);
+      await settle();
+      if (waitMs === 600_000) break;
+      waitMs = Math.min(600_000, waitMs * 2); // never past instrument_reload_ms (QUIET_RETRY_MAX_MS is 30 min)
+    }
+    pending!(new Error("venue down"));
+    await settle();
+    const back = clock.ms - 3_600_000; // the retry (10 min after the failure) now 70 min ahead
+    expect(take(back)).toBe(false);
+    expect(take(back + 600_000 - 1)).toBe(false);
+    // Before: held to 30 min (QUIET_RETRY_MAX_MS) from the step, past the interval the docs promise it never passes.
+    expect(take(back + 600_000)).toBe(true);
   });
 
   test("an announced time reloads its market once it has come, far beyond what one timer can wait", async () => {

@@ -111,3 +111,27 @@ test("entries whose listed expiry is past by more than CACHE_EXPIRED_KEEP_MS are
   expect((await readInstrumentCache(path, "okx")).get("linear:EDGE_KEPT")).toEqual({ tickSize: "0.1", lotSize: "1", expiresMs: nowMs - KEEP_MS });
   expect(CACHE_EXPIRED_KEEP_MS).toBe(KEEP_MS);
 });
+
+test("an entry expired long ago that the configuration still names is kept: with REST down it still resolves from the cache (closed at its expiry), not rest_unreachable", async () => {
+  // Until s-rd13c the prune dropped it too: a restart while REST was down then left the configured option out as
+  // `symbol_unresolved` / rest_unreachable (a failed /readyz), where before it was closed at once as expired.
+  const path = join(makeTempDir("reload-rev13-cache-keep-"), "instruments.json");
+  const nowMs = 1_790_000_000_000;
+  const longAgo = nowMs - CACHE_EXPIRED_KEEP_MS - 86_400_000;
+  const spec = (expiresMs?: number) => ({ tickSize: "5", lotSize: "0.01", ...(expiresMs === undefined ? {} : { expiresMs }) });
+  writeFileSync(path, JSON.stringify({ version: 1, venue: "bybit", instruments: { "option:BTC-OLD-C": spec(longAgo), "option:BTC-GONE-C": spec(longAgo), "option:BTC-LIVE-C": spec(nowMs + 86_400_000) } }));
+  // BTC-OLD-C@25: a further depth of BTC-OLD-C, the same cache key.
+  const config = { venue: "bybit", instrumentCachePath: path, overrides: new Map(), markets: [{ market: "option", depth: 25, symbols: ["BTC-LIVE-C", "BTC-OLD-C@25"] }] } as unknown as VenueConfig;
+  const subs: Subscription[] = [{ market: "option", symbol: "BTC-LIVE-C", depth: 25 }, { market: "option", symbol: "BTC-OLD-C", depth: 25, extraDepth: true }];
+  // REST answers with a new tick for the live one (a merge: the file is written) and no longer lists the old one.
+  const up: InstrumentSource = { fetchSpecs: async () => new Map([["BTC-LIVE-C", { tickSize: "10", lotSize: "0.01", expiresMs: nowMs + 86_400_000 }]]), notListed: () => "not listed" };
+  await resolveInstruments(config, subs, up, silentLogger, undefined, () => nowMs);
+  const written = (JSON.parse(readFileSync(path, "utf8")) as { instruments: Record<string, unknown> }).instruments;
+  expect(Object.keys(written).sort()).toEqual(["option:BTC-LIVE-C", "option:BTC-OLD-C"]); // the unconfigured one pruned
+  // The next start, REST down: the configured expired option resolves from the cache with its expiry (the watch closes it).
+  const down: InstrumentSource = { fetchSpecs: () => Promise.reject(new Error("REST down")), notListed: () => "not listed" };
+  const { instruments, unresolved, fromCache } = await resolveInstruments(config, subs, down, silentLogger, undefined, () => nowMs);
+  expect(unresolved).toEqual([]);
+  expect(instruments.map((i) => i?.symbol)).toEqual(["BTC-LIVE-C", "BTC-OLD-C@25"]);
+  expect(fromCache.get(1)).toEqual(spec(longAgo));
+});
