@@ -2,7 +2,8 @@
  * What `feeder check-config` says Binance makes of its settings (the descriptor's VenueSpec.describeConfig): the
  * split of rest_bridge_buffer_bytes (options.ts splitBufferBudget), each market's part of the three per worker
  * (market-bridges.ts splitByMarket over the streams the worker takes, as the adapter splits them), and each market's
- * connect and REST weight budgets: spot and USD-M are two hosts, each with its own limits. Cold.
+ * connect and REST weight budgets (those this shard takes streams of): spot and USD-M are two hosts, each with its own
+ * limits. Cold.
  * @module
  */
 import type { MarketName } from "../../core/types.ts";
@@ -28,7 +29,9 @@ export function binanceConfigLines(v: VenueConfig, share: ConfigShare): string[]
     });
   }
   const budgetShare = workers > 1 ? 1 / workers : undefined;
-  const markets = v.markets.map((m) => m.market).filter((m) => m === "spot" || m === "linear");
+  // The markets this shard takes streams of: this process opens no connection to another's host and asks it nothing.
+  // Until s-cfgfold every configured market was listed, also one whose streams all go to other shards.
+  const markets = v.markets.map((m) => m.market).filter((m) => (m === "spot" || m === "linear") && streamsOfWorker.some((w) => (w.get(m) ?? 0) > 0));
   const connects = splitBudget(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, budgetShare);
   const weight = (m: MarketName) => shareOf(Math.floor((m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE) * REST_WEIGHT_MARGIN), budgetShare);
   if (markets.length > 0) {
