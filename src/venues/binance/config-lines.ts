@@ -9,10 +9,11 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import type { ConfigShare } from "../registry.ts";
-import { shareOf, splitBudget } from "../common/budgets.ts";
+import { splitBudget } from "../common/budgets.ts";
 import { splitByMarket } from "./market-bridges.ts";
 import { splitBufferBudget } from "./options.ts";
-import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, FUTURES_REST_WEIGHT_PER_MINUTE, REST_WEIGHT_MARGIN, SPOT_REST_WEIGHT_PER_MINUTE } from "./protocol.ts";
+import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, FUTURES_REST_WEIGHT_PER_MINUTE, SPOT_REST_WEIGHT_PER_MINUTE } from "./protocol.ts";
+import { ownWeight } from "./rest.ts";
 
 export function binanceConfigLines(v: VenueConfig, share: ConfigShare): string[] {
   const { workers, streamsOfWorker, restBridgeBytesPerWorker: bytesPerWorker } = share;
@@ -33,7 +34,7 @@ export function binanceConfigLines(v: VenueConfig, share: ConfigShare): string[]
   // Until s-cfgfold every configured market was listed, also one whose streams all go to other shards.
   const markets = v.markets.map((m) => m.market).filter((m) => (m === "spot" || m === "linear") && streamsOfWorker.some((w) => (w.get(m) ?? 0) > 0));
   const connects = splitBudget(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, budgetShare);
-  const weight = (m: MarketName) => shareOf(Math.floor((m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE) * REST_WEIGHT_MARGIN), budgetShare);
+  const weight = (m: MarketName) => ownWeight(m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE, budgetShare); // rest.ts's, before exchangeInfo
   if (markets.length > 0) {
     out.push(`# binance per market${workers > 1 ? ", each worker" : ""} (each its own host): ${markets.map((m) => `${m} ${connects.count} connects per ${connects.windowMs / 1000} s, REST weight ${weight(m)} a minute`).join("; ")} (the weight follows exchangeInfo's rateLimits)`);
   }
