@@ -5,11 +5,6 @@
  * secret itself), nor a ws_url / rest_url holding credentials (a comment shows it without them).
  * @module
  */
-import { DEFAULT_PRODUCTS_PER_CONNECTION } from "../venues/coinbase/protocol.ts";
-import { splitBufferBudget } from "../venues/binance/options.ts";
-import { splitByMarket } from "../venues/binance/market-bridges.ts";
-import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, FUTURES_REST_WEIGHT_PER_MINUTE, REST_WEIGHT_MARGIN, SPOT_REST_WEIGHT_PER_MINUTE } from "../venues/binance/protocol.ts";
-import { shareOf, splitBudget } from "../venues/common/budgets.ts";
 import { instrumentIdOf } from "../core/instrument-id.ts";
 import { looksLikePath, whyNotShown } from "../core/secret-path.ts";
 import { redactUrl } from "../core/redact-url.ts";
@@ -63,13 +58,10 @@ function url(k: string, u: string): string {
 }
 
 /**
- * What each Binance market gets (spot and USD-M are two hosts, each with its own limits): per worker, each market's
- * part of the three byte budgets (market-bridges.ts splitByMarket over the streams the worker takes, as the adapter
- * splits them), and each market's connect and REST weight budgets. Before s-binmisc check-config showed the three
- * byte figures for both markets together only.
+ * The streams each worker of this shard takes, by market, as the app assigns them (config/share.ts: the shard's ids,
+ * then the worker's), for the venue's own check-config lines (VenueSpec.describeConfig).
  */
-function binancePerMarket(v: VenueConfig, workers: number, shard: FeederConfig["shard"], bytesPerWorker: number | undefined): string[] {
-  // The streams each worker takes per market (config/share.ts: the shard's ids, then the worker's), as the app assigns them.
+function streamsOfWorker(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): Map<MarketName, number>[] {
   const streams = Array.from({ length: workers }, () => new Map<MarketName, number>());
   for (const m of v.markets) {
     for (const sym of m.symbols) {
@@ -79,24 +71,7 @@ function binancePerMarket(v: VenueConfig, workers: number, shard: FeederConfig["
       w.set(m.market, (w.get(m.market) ?? 0) + 1);
     }
   }
-  const out: string[] = [];
-  if (bytesPerWorker !== undefined) {
-    const s = splitBufferBudget(bytesPerWorker);
-    streams.forEach((byMarket, w) => {
-      const [resync, refresh, hold] = [s.resyncBytes, s.refreshBytes, s.holdBytes].map((b) => splitByMarket(b, byMarket));
-      const each = [...resync.keys()].map((m) => `${m} (${byMarket.get(m)} stream${byMarket.get(m) === 1 ? "" : "s"}) ${resync.get(m)}, ${refresh.get(m)}, ${hold.get(m)}`);
-      if (each.length === 0) return;
-      out.push(`# binance${workers > 1 ? ` worker ${w}` : ""} per market (resync bridges, depth refreshes, overlap hold; half in equal parts, half by streams): ${each.join("; ")}`);
-    });
-  }
-  const share = workers > 1 ? 1 / workers : undefined;
-  const markets = v.markets.map((m) => m.market).filter((m) => m === "spot" || m === "linear");
-  const connects = splitBudget(CONNECTS_PER_WINDOW, CONNECT_WINDOW_MS, share);
-  const weight = (m: MarketName) => shareOf(Math.floor((m === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE) * REST_WEIGHT_MARGIN), share);
-  if (markets.length > 0) {
-    out.push(`# binance per market${workers > 1 ? ", each worker" : ""} (each its own host): ${markets.map((m) => `${m} ${connects.count} connects per ${connects.windowMs / 1000} s, REST weight ${weight(m)} a minute`).join("; ")} (the weight follows exchangeInfo's rateLimits)`);
-  }
-  return out;
+  return streams;
 }
 
 function venue(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): string[] {
@@ -105,24 +80,27 @@ function venue(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): s
   // 0 is the file's way of saying "the venue layer's default" (absent), so it round-trips.
   out.push(`dead_connection_ms = ${v.deadConnectionMs ?? 0}`);
   if (v.instrumentReloadMs !== undefined) out.push(`instrument_reload_ms = ${v.instrumentReloadMs}`);
-  if (v.restBridgeBufferBytes !== undefined) {
+  // What each adapter keeps (app/feeder.ts): with workers, each worker's part of the key, its books' buffers.
+  const part = v.restBridgeBufferBytes === undefined ? undefined : restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers);
+  if (part !== undefined) {
     out.push(`rest_bridge_buffer_bytes = ${v.restBridgeBufferBytes}`);
-    // What each adapter keeps (app/feeder.ts): with workers, each worker's part of the key, its books' buffers.
-    const part = restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers);
     if (workers > 1) out.push(`# each of the ${workers} workers keeps ${part} of it for its books`);
-    if (v.venue === "binance") {
-      const s = splitBufferBudget(part);
-      out.push(`# binance splits ${workers > 1 ? "each worker's part" : "it"}: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
-    }
   }
-  if (v.venue === "binance") out.push(...binancePerMarket(v, workers, shard, v.restBridgeBufferBytes === undefined ? undefined : restBridgeBytesPerWorker(v.restBridgeBufferBytes, workers)));
+  // The venue's own lines (its descriptor's, Binance's budgets): this file names no venue (docs/add-venue.md).
+  const spec = venueSpec(v.venue);
+  if (spec?.describeConfig !== undefined) {
+    out.push(...spec.describeConfig(v, { workers, streamsOfWorker: streamsOfWorker(v, workers, shard), restBridgeBytesPerWorker: part }));
+  }
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);
     if (m.wsUrl !== undefined) out.push(url("ws_url", m.wsUrl));
     if (m.restUrl !== undefined) out.push(url("rest_url", m.restUrl));
     if (m.symbolsPerConnection !== undefined) out.push(`symbols_per_connection = ${m.symbolsPerConnection}`);
-    // Only Coinbase reads it (other venues ignore it): its default is the adapter's, so absent stays absent.
-    else if (v.venue === "coinbase") out.push(`# symbols_per_connection not set: the adapter's default (${DEFAULT_PRODUCTS_PER_CONNECTION})`);
+    // Only a market whose spec has a default reads it (Coinbase): the adapter's default, so absent stays absent.
+    else {
+      const perConnection = spec?.markets[m.market]?.defaultSymbolsPerConnection;
+      if (perConnection !== undefined) out.push(`# symbols_per_connection not set: the adapter's default (${perConnection})`);
+    }
     for (const [k, o] of Object.entries(m.options ?? {})) out.push(`${key(k)} = ${value(o)}`);
     // Absent means the adapter's default for the depth; printing 0 would say the same, but not round-trip.
     if (m.staleAfterMs !== undefined) out.push(`stale_after_ms = ${m.staleAfterMs}`);

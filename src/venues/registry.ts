@@ -45,6 +45,24 @@ export interface MarketSpec {
    * the words of the config error ("… is not <this>"), else undefined. Refused by check-config and at start.
    */
   refusedSymbol?(symbol: string): string | undefined;
+  /**
+   * Where the market reads `symbols_per_connection` (Coinbase): the adapter's default, which check-config shows in a
+   * comment when the file leaves the key unset. Absent: no comment.
+   */
+  readonly defaultSymbolsPerConnection?: number;
+}
+
+/**
+ * How this process splits a venue's books (config/share.ts: this shard's, then each worker's, as the app assigns
+ * them), for VenueSpec.describeConfig.
+ */
+export interface ConfigShare {
+  /** `workers = N` (1: no workers). */
+  readonly workers: number;
+  /** Each worker's streams by market (in config order; a market the worker takes none of has no entry). */
+  readonly streamsOfWorker: readonly ReadonlyMap<MarketName, number>[];
+  /** Each worker's part of the venue's rest_bridge_buffer_bytes; undefined when the file does not set it. */
+  readonly restBridgeBytesPerWorker: number | undefined;
 }
 
 /** One venue-specific market key: what it takes, its default, and why a value is refused. */
@@ -85,6 +103,12 @@ export interface VenueSpec {
    * heartbeat): the `topic` column of `feeder export` raw rows. Absent: a `"topic"` field, as Bybit's. Cold.
    */
   rawTopic?(head: string): string | null;
+  /**
+   * What the venue makes of its settings, as `feeder check-config` comment lines (each starting `# `) at the end of
+   * its venue table, before its markets' (Binance: its split of rest_bridge_buffer_bytes, each market's budgets), so
+   * config/format.ts names no venue. Absent: none. Cold.
+   */
+  describeConfig?(config: VenueConfig, share: ConfigShare): string[];
   /** Builds the adapter for the subscriptions (in order: index i is subscriptions[i]). */
   create(config: VenueConfig, subscriptions: Subscription[], opts: CommonAdapterOptions & Record<string, unknown>): VenueAdapter;
 }

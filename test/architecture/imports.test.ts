@@ -52,4 +52,20 @@ describe("layering", () => {
     }
     expect(violations).toEqual([]);
   });
+
+  // A new venue edits nothing in app/ or config/ (docs/add-venue.md): they reach a venue through its descriptor
+  // (registry.ts), never its own folder. Until s-cfgfold config/format.ts imported Binance's and Coinbase's files to
+  // print their check-config lines (now VenueSpec.describeConfig, MarketSpec.defaultSymbolsPerConnection).
+  test("app/ and config/ import from venues/ only registry.ts, venue.ts and common/", () => {
+    const VENUES = join(SRC, "venues");
+    const violations: string[] = [];
+    for (const file of files.filter((f) => ["app", "config"].includes(layerOf(f)))) {
+      for (const m of readFileSync(file, "utf8").matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']/g)) {
+        const target = relative(VENUES, resolve(dirname(file), m[1]!));
+        if (target.startsWith("..") || target === "registry.ts" || target === "venue.ts" || target.startsWith("common/")) continue;
+        violations.push(`${relative(SRC, file)} → venues/${target}`);
+      }
+    }
+    expect(violations).toEqual([]);
+  });
 });

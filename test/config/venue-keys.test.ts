@@ -238,4 +238,32 @@ describe("check-config shows what each Binance market gets (spot and USD-M: two 
     expect(reach.workers).toBeGreaterThan(2);
     expect(reach.bothMarkets).toBeGreaterThan(2);
   });
+
+  test("shards: the connect and REST weight line names only the markets this shard takes streams of", () => {
+    // Until s-cfgfold it named every configured market, also one whose streams all go to other shards: this process
+    // connects to no such host and spends none of its weight.
+    let reach = { left: 0, both: 0, none: 0 };
+    for (let seed = 1; seed <= 16; seed++) {
+      const r = rng(seed);
+      const pick = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `"${prefix}${i}X${Math.floor(r() * 1e6)}USDT"`);
+      const count = 2 + Math.floor(r() * 2);
+      const index = Math.floor(r() * count);
+      const spot = pick(1 + Math.floor(r() * 2), "S");
+      const linear = pick(1 + Math.floor(r() * 2), "L");
+      // Coinbase's products keep every shard holding a symbol (a shard with none is refused).
+      const products = Array.from({ length: 12 }, (_, i) => `"P${i}X${Math.floor(r() * 1e6)}-USD"`);
+      const text = `shard = "${index}/${count}"\n[publish]\nsource_id = ${1 + index}\n[venues.binance.spot]\nsymbols = [${spot.join(", ")}]\n` +
+        `[venues.binance.linear]\nsymbols = [${linear.join(", ")}]\n[venues.coinbase.spot]\nsymbols = [${products.join(", ")}]\n`;
+      const config = parseConfigText(text);
+      const taken = (["spot", "linear"] as const).filter((m) => configuredSubscriptions(config, config.venues[0]!).some((s) => s.market === m));
+      const line = binanceLines(text).filter((l) => l.includes(" connects per "));
+      const expected = taken.length === 0 ? [] : [`# binance per market (each its own host): ${taken.map((m) => `${m} 250 connects per 300 s, REST weight ${m === "spot" ? 4800 : 1920} a minute`).join("; ")} (the weight follows exchangeInfo's rateLimits)`];
+      expect(line, `seed ${seed}: ${text}`).toEqual(expected);
+      reach = { left: reach.left + (taken.length === 1 ? 1 : 0), both: reach.both + (taken.length === 2 ? 1 : 0), none: reach.none + (taken.length === 0 ? 1 : 0) };
+    }
+    // The fixed seeds reach a shard taking one market only, both, and neither (this only guards the test's own reach).
+    expect(reach.left).toBeGreaterThan(1);
+    expect(reach.both).toBeGreaterThan(1);
+    expect(reach.none).toBeGreaterThan(0);
+  });
 });

@@ -8,6 +8,7 @@ import { SYMBOL_NON_ASCII } from "../../core/symbol-text.ts";
 import type { MarketSpec, VenueSpec } from "../registry.ts";
 import { fieldOf } from "../common/raw-topic.ts";
 import { BinanceAdapter, type BinanceAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
+import { binanceConfigLines } from "./config-lines.ts";
 import { BINANCE_DEPTHS, DEFAULT_DEPTH, SPOT_REST_BASE, SPOT_WS_BASE, marketWsUrl } from "./protocol.ts";
 
 /** Below 1 s a healthy book would flap (diffs come every 100 ms at most). */
@@ -34,5 +35,6 @@ export const BINANCE_VENUE: VenueSpec = {
   resync: "rest_snapshot",
   sequenceScope: "topic",
   rawTopic: fieldOf(/"stream"\s*:\s*"([^"\\]{1,200})"/), // a combined stream's name
+  describeConfig: binanceConfigLines,
   create: (config, subs, opts) => new BinanceAdapter(config, subs, opts as BinanceAdapterOptions),
 };

@@ -20,8 +20,8 @@ import {
   spotDepthWeight,
 } from "./protocol.ts";
 
-/** Weight per minute we allow ourselves from a venue limit: the margin, then this process's share. */
-function ownWeight(limit: number, share: number | undefined): number {
+/** Weight per minute we allow ourselves from a venue limit: the margin, then this process's share (check-config shows it). */
+export function ownWeight(limit: number, share: number | undefined): number {
   return shareOf(Math.floor(limit * REST_WEIGHT_MARGIN), share);
 }
 

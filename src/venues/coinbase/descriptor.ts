@@ -6,7 +6,7 @@
 import type { VenueSpec } from "../registry.ts";
 import { fieldOf } from "../common/raw-topic.ts";
 import { CoinbaseAdapter, type CoinbaseAdapterOptions, defaultStaleAfterMs } from "./adapter.ts";
-import { COINBASE_REST_URL, COINBASE_WS_URL, refusedProduct } from "./protocol.ts";
+import { COINBASE_REST_URL, COINBASE_WS_URL, DEFAULT_PRODUCTS_PER_CONNECTION, refusedProduct } from "./protocol.ts";
 
 /** Below 1 s a quiet but healthy book would flap. */
 const STALE_MIN_MS = 1_000;
@@ -18,7 +18,17 @@ export const COINBASE_VENUE: VenueSpec = {
   wsUrl: COINBASE_WS_URL,
   restUrl: COINBASE_REST_URL,
   marketWsUrl: (base) => base,
-  markets: { spot: { depths: [0], defaultDepth: 0, staleAfterMs: () => defaultStaleAfterMs(), staleFloor: () => ({ ms: STALE_MIN_MS }), symbolShape: PRODUCT_ID, refusedSymbol: refusedProduct } },
+  markets: {
+    spot: {
+      depths: [0],
+      defaultDepth: 0,
+      staleAfterMs: () => defaultStaleAfterMs(),
+      staleFloor: () => ({ ms: STALE_MIN_MS }),
+      symbolShape: PRODUCT_ID,
+      refusedSymbol: refusedProduct,
+      defaultSymbolsPerConnection: DEFAULT_PRODUCTS_PER_CONNECTION,
+    },
+  },
   keepalive: "heartbeat_channel",
   resync: "reconnect",
   sequenceScope: "connection",
