@@ -285,6 +285,21 @@ describe("feeder bridge to-nats /metrics: every reason a datagram is rejected fo
   });
 });
 
+describe("feeder bridge to-nats /metrics: the upstream line counters", () => {
+  test("sendTimesAhead is feeder_bridge_upstream_send_times_ahead_total, beside the other upstream_* counters", () => {
+    // Not started (no NATS needed). Named feeder_bridge_multicast_send_times_ahead_total until 2026-12-07 (unreleased).
+    const bridge = new ForwardBridge({ groups: [], servers: "127.0.0.1:1", prefix: "met8", log: silentLogger });
+    bridge.counters.seqLinesBack = 2;
+    bridge.counters.sendTimesAhead = 3;
+    const m = parsePrometheusText(toNatsMetrics(bridge, "met8", undefined));
+    const value = (name: string) => m.samples.find((s) => s.name === name)?.value;
+    expect(value("feeder_bridge_upstream_seq_lines_back_total")).toBe(2);
+    expect(m.types.get("feeder_bridge_upstream_send_times_ahead_total")).toBe("counter");
+    expect(value("feeder_bridge_upstream_send_times_ahead_total")).toBe(3);
+    expect(m.samples.filter((s) => s.name.includes("send_times_ahead")).map((s) => s.name)).toEqual(["feeder_bridge_upstream_send_times_ahead_total"]);
+  });
+});
+
 describe("feeder bridge from-nats /metrics: every reader counter exported", () => {
   test("the reader's listenerErrors (its callbacks that threw) is feeder_bridge_listener_errors_total", async () => {
     const { NatsFeedReader } = await import("../../src/subscriber/nats-source.ts");

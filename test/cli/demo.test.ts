@@ -19,7 +19,7 @@ test("feeder demo runs simulator, feeder and view offline, and every book is sho
   for (const name of ["linear BTCUSDT", "linear ETHUSDT", "linear SOLUSDT", "linear XRPUSDT", "spot BTCUSDT", "spot ETHUSDT"]) {
     expect(last).toMatch(new RegExp(`^${name}\\s+yes\\s+live\\s+yes\\s`, "m"));
   }
-  expect(last).toMatch(/books 6 \(6 usable, 6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+repairs 0\s+errors 0/);
+  expect(last).toMatch(/books 6 \(6 usable, 6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+seq lines back 0\s+send times ahead 0\s+repairs 0\s+errors 0/);
   expect(await health).toBe(200);
   for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
 });

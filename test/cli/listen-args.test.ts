@@ -97,3 +97,55 @@ test("-c FILE whose publish.retransmit.listen is 0.0.0.0:P asks the publisher's 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("--send-ahead-max-ms outside 0..86400000 is refused naming the flag, as bridge to-nats'; beside --nats it is refused (the reader stamps what it repacks)", async () => {
+  for (const ms of ["-1", "86400001", "5s"]) {
+    expect(await run("listen", `--send-ahead-max-ms=${ms}`, "--duration", "0.05"), ms).toEqual({ code: 2, out: [], err: [`feeder listen: --send-ahead-max-ms must be an integer in 0..86400000, got ${JSON.stringify(ms)} (see feeder listen --help)`] });
+  }
+  const r = await run("listen", "--nats", "nats://127.0.0.1:1", "--send-ahead-max-ms", "1000");
+  expect(r.code).toBe(2);
+  expect(r.err.join("\n")).toContain("leave out --send-ahead-max-ms");
+});
+
+test("--send-ahead-max-ms is the subscriber's bound: a datagram 3 s ahead of this host's clock is counted in the footer's send times ahead at 1000, not at the default 5000", async () => {
+  const { listenCommand } = await import("../../src/cli/commands/listen.ts");
+  const { silentLogger } = await import("../../src/core/log.ts");
+  const { createSocket } = await import("node:dgram");
+  const { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } = await import("../../src/wire/encoder.ts");
+  const { makeInstrument, TestBook } = await import("../wire/helpers.ts");
+  const { packer, take, T0 } = await import("../subscriber/feed-harness.ts");
+  const { uniqueDestination } = await import("../e2e/harness.ts");
+  const { group, port } = uniqueDestination(733);
+  /** One listen (table) on its own port; resolves the first table showing the book, then stops it. */
+  const footerAfterBook = async (at: number, values: Record<string, unknown>): Promise<string> => {
+    let joined!: () => void;
+    const listening = new Promise<void>((resolve) => (joined = resolve));
+    let stop!: (why: string) => void;
+    let shown!: (table: string) => void;
+    const table = new Promise<string>((resolve) => (shown = resolve));
+    const log = { ...silentLogger, info: (m: string) => void (m === "listening" && joined()) };
+    const out = (t: string) => void (/BTCUSDT/.test(t) && shown(t));
+    const running = listenCommand.run({ values: { group: [`${group}:${at}`], ...values }, positionals: [], log, out, stopSignal: new Promise<string>((resolve) => (stop = resolve)) });
+    await listening;
+    const tx = createSocket("udp4");
+    try {
+      await new Promise<void>((resolve) => tx.bind(0, "127.0.0.1", resolve));
+      tx.setMulticastInterface("127.0.0.1");
+      tx.setMulticastTTL(1);
+      const p = packer();
+      const book = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT", 1, 3));
+      book.load([[302472, 1500]], [[302473, 250]], 1, T0);
+      packInstrumentDefinition(p, new EncodedDefinition(book.instrument), false);
+      packBookSnapshot(p, book, 0, false);
+      for (const d of take(p, Date.now() * 1000 + 3_000_000)) await new Promise<void>((resolve, reject) => tx.send(d, at, group, (err) => (err ? reject(err) : resolve())));
+      return await table;
+    } finally {
+      tx.close();
+      stop("test");
+      expect(await running).toBe(0);
+    }
+  };
+  const [bounded, byDefault] = await Promise.all([footerAfterBook(port, { "send-ahead-max-ms": "1000" }), footerAfterBook(port + 1, {})]);
+  expect(bounded).toMatch(/send times ahead 1\b/); // the flag not passed on: 0
+  expect(byDefault).toMatch(/send times ahead 0\b/);
+});

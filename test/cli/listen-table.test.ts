@@ -18,6 +18,8 @@ const COUNTERS: SubscriberCounters = {
   messages: 654321,
   gaps: 2,
   lostMessages: 5,
+  seqLinesBack: 3,
+  sendTimesAhead: 4,
 };
 
 function row(market: "linear" | "spot" | "option", symbol: string, exps: [number, number], bid: [number, number], ask: [number, number], invalidations: number): TableRow {
@@ -48,6 +50,9 @@ describe("listen table layout", () => {
     const cells = lines.slice(lines.indexOf(header) + 1, lines.indexOf(header) + 4).map((l) => Number(l.slice(0, end).trim().split(/\s+/).at(-1)));
     expect(cells.reduce((a, b) => a + b, 0)).toBe(3);
     expect(text).toMatch(/invalidations 3\s+channel gaps 2 \(lost 5\)/);
+    // The other sequence counters beside the gaps (before 2026-12-07 not shown: a publisher's numbering gone back,
+    // or its clock ahead of this host's, went unseen by whoever watched the table).
+    expect(text).toMatch(/channel gaps 2 \(lost 5\)\s+seq lines back 3\s+send times ahead 4\s+repairs 0/);
   });
 
   test.each([40, 24])("width %i, narrower than any layout: lines are cut, never wrapped", (width) => {

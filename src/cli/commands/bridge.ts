@@ -60,7 +60,7 @@ export const bridgeCommand: CommandSpec = {
     "                           to-nats: a datagram sent more than N ms ahead of this host's clock (a forged",
     "                           send time, or a publisher clock ahead: clocks are taken as synced) raises the",
     "                           send time a stream's numbering going back is judged by to this clock plus N",
-    "                           only (counted: feeder_bridge_multicast_send_times_ahead_total); default 5000,",
+    "                           only (counted: feeder_bridge_upstream_send_times_ahead_total); default 5000,",
     "                           0..86400000",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it): a",
     "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",

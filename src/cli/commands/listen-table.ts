@@ -3,7 +3,8 @@
  * (the terminal's, 80 when there is none): columns are given up in a fixed order until it fits, and the footer
  * wraps (what an empty table waits for wraps at spaces). The INVAL column and the footer's `invalidations` count
  * the same thing (SubscriberBook.invalidations), so the footer is the column's sum; channel gaps are a separate
- * count (one gap invalidates every book on it).
+ * count (one gap invalidates every book on it), as are the streams' numberings gone back (`seq lines back`) and the
+ * datagrams sent further ahead of this host's clock than sendAheadMaxMs (`send times ahead`).
  * STATE carries a `*` while the book's stream is stale; REASON (shown while a book is not live) says why the
  * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book.
  * @module
@@ -248,6 +249,10 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
         `books ${rows.length} (${usable} usable, ${valid} valid)`,
         `invalidations ${invalidations}`,
         `channel gaps ${c.gaps} (lost ${c.lostMessages})`,
+        // Beside the gaps, as always shown: a publisher whose numbering went back, or whose clock runs ahead of
+        // this host's (its send times past sendAheadMaxMs), was seen only by a library caller reading the counters.
+        `seq lines back ${c.seqLinesBack}`,
+        `send times ahead ${c.sendTimesAhead}`,
         `repairs ${repairs}`,
         `errors ${c.errors}`,
         `datagrams ${c.datagrams}`,

@@ -18,6 +18,7 @@ import { decimal, decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
+import { DEFAULT_SEND_AHEAD_MAX_MS } from "../../subscriber/streams.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
@@ -41,6 +42,8 @@ const USABLE_CHECK_MS = 100;
  * ndjson | slow-consumer` grew by the feed's rate until the process ran out of memory.
  */
 const DEFAULT_MAX_UNREAD_KIB = 16 * 1024;
+/** The most --send-ahead-max-ms takes: a day (as bridge to-nats --send-ahead-max-ms). */
+const MAX_SEND_AHEAD_MS = 86_400_000;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -85,6 +88,12 @@ export const listenCommand: CommandSpec = {
     "                       The 'listening' line names the key in",
     "                       effect (verifiedWith: none without one); without a key, the first signed",
     "                       datagram or envelope read is warned of once (read unverified)",
+    "      --send-ahead-max-ms N",
+    "                       a datagram sent more than N ms ahead of this host's clock (a forged send time, or a",
+    "                       publisher clock ahead: clocks are taken as synced) raises the send time a stream's",
+    "                       numbering going back is judged by to this clock plus N only (counted: the footer's",
+    "                       send times ahead); default 5000, 0..86400000. Not with --nats (the reader stamps",
+    "                       what it repacks; the to-nats bridge has its own --send-ahead-max-ms)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5, at most 1000)",
     "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
@@ -130,6 +139,10 @@ export const listenCommand: CommandSpec = {
     "symbol's letters beyond ASCII (Binance's 币安人生USDT) are shown as they are, two columns each where the",
     "terminal draws them so; anything else but printable ASCII in it (a control, a bidi override, a letter drawn",
     "as nothing such as U+3164: a datagram's, unchecked) is shown with \\xNN or \\u{N} escapes.",
+    "Footer: books (usable, valid), invalidations, channel gaps (messages lost in them), seq lines back (a",
+    "stream's numbering gone back within its session: its books invalidated as at a gap), send times ahead",
+    "(datagrams sent more than --send-ahead-max-ms ahead of this host's clock: a publisher clock ahead, or a",
+    "forged send time), repairs, errors (datagrams rejected), datagrams, messages, heartbeats.",
     "NDJSON: one object per update (type \"update\", with usable, valid, stale, and state and reason by their wire",
     "names, e.g. \"halted\" and \"instrument_closed\"; bidFloor/askCeil: the price down to which a side cut at",
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
@@ -170,6 +183,7 @@ export const listenCommand: CommandSpec = {
     duration: { type: "string" },
     count: { type: "string", short: "n" },
     "max-unread-kib": { type: "string" },
+    "send-ahead-max-ms": { type: "string" },
     ...NATS_OPTIONS,
   },
   run: (ctx) => listen(ctx),
@@ -190,6 +204,14 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   const n = decimalInteger(v);
   if (!(n > 0)) throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** --send-ahead-max-ms: the subscriber's sendAheadMaxMs, in bridge to-nats' range and words. */
+function sendAheadMaxMsOf(v: unknown): number {
+  if (v === undefined) return DEFAULT_SEND_AHEAD_MAX_MS;
+  const ms = decimalInteger(v);
+  if (!(ms >= 0 && ms <= MAX_SEND_AHEAD_MS)) throw new UsageError(`--send-ahead-max-ms must be an integer in 0..${MAX_SEND_AHEAD_MS}, got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 /**
@@ -349,6 +371,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
+  const sendAheadMaxMs = sendAheadMaxMsOf(v["send-ahead-max-ms"]);
   // With --nats, --config gives its [nats] section (credentials and TLS, the flags overriding it) and the feed's key
   // (publish.auth_key_file, --auth-key-file overriding it), as for `bridge from-nats -c`: before, -c was refused, and
   // then its key ignored (a reader given the bridge's file verified nothing). Only those are checked: a file of
@@ -363,6 +386,10 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
   // The multicast-only flags: --port, --retransmit and --iface were taken beside --nats without a word (until 2026-12-06).
   const multicastOnly = nats === undefined ? undefined : ["group", "bind", "port", "retransmit", "iface"].find((k) => v[k] !== undefined);
+  // The reader stamps the datagrams it repacks with its own clock: no publisher's send time reaches the subscriber.
+  if (nats !== undefined && v["send-ahead-max-ms"] !== undefined) {
+    throw new UsageError("--nats reads NATS: leave out --send-ahead-max-ms (the reader stamps the datagrams it repacks; the to-nats bridge judges the publishers' send times with its own --send-ahead-max-ms)");
+  }
   if (multicastOnly !== undefined) throw new UsageError(`--nats reads NATS: leave out --${multicastOnly} (--group, --bind, --port, --retransmit and --iface are multicast's; with --nats, --config gives only its [nats] credentials and TLS, and publish.auth_key_file)`);
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
@@ -375,7 +402,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     nats === undefined && feedKey === undefined
       ? () => ctx.log.warn("datagrams are signed but this reader has no key: read without verifying them (give --auth-key-file F, or a -c file whose publish.auth_key_file is the publisher's key)")
       : undefined;
-  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKey: nats === undefined ? feedKey?.key : undefined, snapshotDepth, retransmit, onSignedUnverified });
+  const sub = new FeedSubscriber({ groups, maxDatagramBytes, recvBufferBytes: RECV_BUFFER_BYTES, authKey: nats === undefined ? feedKey?.key : undefined, snapshotDepth, retransmit, sendAheadMaxMs, onSignedUnverified });
   const rows = new Map<number, Row>();
   let updates = 0;
   let finish: (why: string) => void = () => {};
