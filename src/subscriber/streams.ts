@@ -209,6 +209,8 @@ export function sentAfterAllHad(line: Pick<StreamState, "highSendUs" | "lineBack
  * --send-ahead-max-ms. Publisher and receiver clocks are taken as synced (NTP: well within it).
  */
 export const DEFAULT_SEND_AHEAD_MAX_MS = 5000;
+/** The most `--send-ahead-max-ms` takes (listen, bridge to-nats): a day. */
+export const MAX_SEND_AHEAD_MS = 86_400_000;
 
 /**
  * Raises the highest send time the line had (sentAfterAllHad) to a datagram's, but never past its receipt plus

@@ -18,7 +18,7 @@ import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, se
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
-import { DEFAULT_SEND_AHEAD_MAX_MS } from "../../subscriber/streams.ts";
+import { DEFAULT_SEND_AHEAD_MAX_MS, MAX_SEND_AHEAD_MS } from "../../subscriber/streams.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import type { Logger } from "../../core/log.ts";
 import { bridgeHttpOf, DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP, fromNatsMetrics, fromNatsReadiness, startBridgeHttp, toNatsMetrics, toNatsReadiness, type BridgeHttpAddress, type BridgeHttpHandle, type BridgeHttpSource } from "./bridge-http.ts";
@@ -220,7 +220,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
-  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, 86_400_000);
+  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;

@@ -18,7 +18,7 @@ import { decimal, decimalInteger } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
-import { DEFAULT_SEND_AHEAD_MAX_MS } from "../../subscriber/streams.ts";
+import { DEFAULT_SEND_AHEAD_MAX_MS, MAX_SEND_AHEAD_MS } from "../../subscriber/streams.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 
 const DEFAULT_GROUP = "239.255.0.1";
@@ -42,8 +42,6 @@ const USABLE_CHECK_MS = 100;
  * ndjson | slow-consumer` grew by the feed's rate until the process ran out of memory.
  */
 const DEFAULT_MAX_UNREAD_KIB = 16 * 1024;
-/** The most --send-ahead-max-ms takes: a day (as bridge to-nats --send-ahead-max-ms). */
-const MAX_SEND_AHEAD_MS = 86_400_000;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
