@@ -26,7 +26,7 @@ export interface ParseErrorDeps {
   watch: Pick<InstrumentWatch, "requestNow">;
   /** Per subscription: its resync waits for the connection's hourly request budget (BudgetWaits.waiting). */
   budgetWait: readonly boolean[];
-  /** Per subscription, replay: a recorded budget wait (live: budgetWait; adapter replayBudgetWait). */
+  /** Per subscription, replay: a recorded budget wait (live: budgetWait; BudgetWaits.replaying). */
   replayBudgetWait: Uint8Array;
 }
 
