@@ -57,8 +57,9 @@ export class ParseErrors {
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
       this.c.unattributedParseErrors++;
-      // Not the books whose frames are ignored meanwhile (resynced already: see below).
-      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || x.refusedUntilAck;
+      // Not the books whose frames are ignored meanwhile (resynced already: see below); replay's marks as live's
+      // states (before 2026-12-07 replay resynced those again: counted, their overlap marks cleared, where live did not).
+      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || x.refusedUntilAck || x.replayUnsubscribing || this.deps.replayBudgetWait[x.index] === 1;
       this.books.resyncAll(conn.topics.some(spared) ? conn.topics.filter((x) => !spared(x)) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
