@@ -116,13 +116,7 @@ export class OkxAdapter implements VenueAdapter {
    * RESYNCING at the go-back ignored its resubscribe's answer there (not below that socket's last), live's LIVE.
    */
   private readonly replayRestartWanted: Uint8Array;
-  /**
-   * Per subscription, replay: 1, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited`, a
-   * recorded request of it, the connection's close or a capture gap): its frames are ignored as live's (budgetWait);
-   * before 2026-12-07 a full book was LIVE from its next one in replay only. A recorded unsubscribe holds the topic
-   * too, the venues' common rule (TopicState.replayUnsubscribing: until its recorded subscribe; a go-back ends that, not
-   * this, as live's redo waits too).
-   */
+  /** budgetWaits.replaying (hot path): a recorded budget wait (replay). */
   private readonly replayBudgetWait: Uint8Array;
   /** Per subscription (full books): the levels of the book shown (its seqId again with other levels is another book). */
   private readonly shownLevels: ShownLevels;
@@ -190,7 +184,6 @@ export class OkxAdapter implements VenueAdapter {
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
     this.replayRestartWanted = new Uint8Array(n);
-    this.replayBudgetWait = new Uint8Array(n);
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
@@ -212,6 +205,7 @@ export class OkxAdapter implements VenueAdapter {
       tap && ((t, waiting) => tap(t.market, t.conn.name, waiting ? BUDGET_WAIT_URL : BUDGET_WAITED_URL, t.topic, nowUs())),
     );
     this.budgetWait = this.budgetWaits.waiting;
+    this.replayBudgetWait = this.budgetWaits.replaying;
     // A refused book waits for no REST snapshot (common/rest-bridge.ts): its answer is dropped unrecorded.
     const invalidate = refusalDropsBridge(
       (t) => this.bridge.drop(t.index),
@@ -223,7 +217,7 @@ export class OkxAdapter implements VenueAdapter {
       replayHoldsUnsubscribed: true,
       // Replay: a recorded request of a topic ends its recorded budget wait (its restart went).
       replayRequest: (_conn: unknown, _reqId: string, _op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
-        for (const t of ts) this.replayBudgetWait[t.index] = 0;
+        for (const t of ts) this.budgetWaits.replayEnd(t.index);
       },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
@@ -263,7 +257,7 @@ export class OkxAdapter implements VenueAdapter {
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
           this.replayRestartWanted[t.index] = 0;
-          this.replayBudgetWait[t.index] = 0;
+          this.budgetWaits.replayEnd(t.index);
         },
       },
       {
@@ -346,7 +340,7 @@ export class OkxAdapter implements VenueAdapter {
       conn.replayRefusalHeld?.();
       const t = conn.topics.find((x) => x.topic === body); // by TopicState.topic, as ws:req names them
       if (t === undefined) return false;
-      this.replayBudgetWait[t.index] = url === BUDGET_WAIT_URL ? 1 : 0;
+      this.budgetWaits.replayRecorded(t.index, url === BUDGET_WAIT_URL);
       return true;
     }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
@@ -358,13 +352,13 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * Replay: records were lost here (app Feeder.captureGap): the requests still unanswered are forgotten, a book refused
    * for now takes its frames again, and a book held by a recorded unsubscribe (ConnectionLifecycle.replayCaptureGap).
-   * A budget wait may have ended there too: its mark (replayBudgetWait) ends, and the book is taken from the capture's
+   * A budget wait may have ended there too: its mark (budgetWaits.replaying) ends, and the book is taken from the capture's
    * next snapshot as every book after a gap. Until 2026-12-07 the marks stayed: the book's frames ignored until the
    * connection's close, RESYNCING where live's was LIVE from the resubscribe's snapshot.
    */
   replayCaptureGap(): void {
     this.lifecycle.replayCaptureGap();
-    this.replayBudgetWait.fill(0);
+    this.budgetWaits.replayGap();
   }
 
   requestResync(index: number, reason: StatusReason): void {

@@ -14,7 +14,7 @@ import type { OkxCounters } from "./stats.ts";
  * Recorded (`feeder record`, as a connection event, body: the topic) when a resync starts waiting for the request
  * budget, and when that wait is over (its restart follows at once: its requests, or a wait again). Nothing is written
  * to the socket meanwhile, yet live ignores the book's frames: replay ignores them between the two as well
- * (adapter.ts replayBudgetWait). A reader before 2026-12-07 ignores them (an unknown socket event).
+ * (BudgetWaits.replaying). A reader before 2026-12-07 ignores them (an unknown socket event).
  */
 export const BUDGET_WAIT_URL = "ws:wait";
 export const BUDGET_WAITED_URL = "ws:waited";
@@ -22,6 +22,14 @@ export const BUDGET_WAITED_URL = "ws:waited";
 export class BudgetWaits {
   /** Per subscription: a resync waits for the connection's hourly request budget. */
   readonly waiting: boolean[];
+  /**
+   * Per subscription, replay: 1, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited`, a
+   * recorded request of it, the connection's close or a capture gap): its frames are ignored as live's (`waiting`);
+   * before 2026-12-07 a full book was LIVE from its next one in replay only. A recorded unsubscribe holds the topic
+   * too, the venues' common rule (TopicState.replayUnsubscribing: until its recorded subscribe; a go-back ends that, not
+   * this, as live's redo waits too). Read on the adapter's hot path (by index).
+   */
+  readonly replaying: Uint8Array;
   /** Per subscription: the timer that ends the wait (null = none). */
   private readonly timers: (ReturnType<typeof setTimeout> | null)[];
 
@@ -36,6 +44,7 @@ export class BudgetWaits {
     private readonly recorded?: (t: OkxTopic, waiting: boolean) => void,
   ) {
     this.waiting = new Array<boolean>(n).fill(false);
+    this.replaying = new Uint8Array(n);
     this.timers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
   }
 
@@ -65,6 +74,21 @@ export class BudgetWaits {
     const timer = this.timers[index];
     if (timer) clearTimeout(timer);
     this.timers[index] = null;
+  }
+
+  /** Replay: a recorded `ws:wait` (true) or `ws:waited` (false) of topic `index`. */
+  replayRecorded(index: number, waiting: boolean): void {
+    this.replaying[index] = waiting ? 1 : 0;
+  }
+
+  /** Replay: topic `index`'s recorded wait is over (a recorded request of it, its connection's close). */
+  replayEnd(index: number): void {
+    this.replaying[index] = 0;
+  }
+
+  /** Replay: records were lost (a capture gap): every recorded wait may have ended there. */
+  replayGap(): void {
+    this.replaying.fill(0);
   }
 
   stop(): void {

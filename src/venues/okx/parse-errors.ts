@@ -26,7 +26,7 @@ export interface ParseErrorDeps {
   watch: Pick<InstrumentWatch, "requestNow">;
   /** Per subscription: its resync waits for the connection's hourly request budget (BudgetWaits.waiting). */
   budgetWait: readonly boolean[];
-  /** Per subscription, replay: a recorded budget wait (live: budgetWait; adapter replayBudgetWait). */
+  /** Per subscription, replay: a recorded budget wait (live: budgetWait; BudgetWaits.replaying). */
   replayBudgetWait: Uint8Array;
 }
 
@@ -57,15 +57,20 @@ export class ParseErrors {
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
       this.c.unattributedParseErrors++;
-      const waiting = this.deps.budgetWait;
-      this.books.resyncAll(conn.topics.some((x) => waiting[x.index]) ? conn.topics.filter((x) => !waiting[x.index]) : conn.topics, StatusReason.PARSE_ERROR);
+      // Not the books whose frames are ignored meanwhile (resynced already: see below); replay's marks as live's
+      // states (before 2026-12-07 replay resynced those again: counted, their overlap marks cleared, where live did not).
+      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || x.refusedUntilAck || x.replayUnsubscribing || this.deps.replayBudgetWait[x.index] === 1;
+      this.books.resyncAll(conn.topics.some(spared) ? conn.topics.filter((x) => !spared(x)) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     // One whose resync waits (its backoff, or the hourly request budget: frames of the old subscription still come)
     // is resynced already: until 2026-12-06 one waiting for the budget was resynced again, its attempt count (so its
     // next backoff) growing with every bad frame of the stream it has stopped reading.
     // Replay too, while a recorded unsubscribe is out (before 2026-12-07 resynced again there, where live's was not).
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || this.deps.budgetWait[t.index] || t.replayUnsubscribing || this.deps.replayBudgetWait[t.index] === 1) return;
+    // And one whose subscribe was refused for now (its retry's acceptance brings its snapshot): until 2026-12-07 a bad
+    // frame of the stream it ignores resynced it, so the accepted retry was answered by an unsubscribe and a subscribe
+    // (2 more of the hourly 480, the book not LIVE meanwhile) and its backoff grew with every such frame.
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.refusedUntilAck || this.deps.budgetWait[t.index] || t.replayUnsubscribing || this.deps.replayBudgetWait[t.index] === 1) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -64,8 +64,7 @@ export class OkxRequestBudget {
     }
     n += Math.ceil(unsubscribes / perRequest) + subscribes;
     if (n === 0) return 0;
-    const batch = new Set<TopicState>(ts);
-    n += this.stillToSend(conn, (x) => batch.has(x));
+    n += this.stillToSend(conn, (x) => ts.includes(x as OkxTopic)); // ts: one connection's topics (< 30)
     return this.waitMs(conn, n);
   }
 
@@ -73,23 +72,20 @@ export class OkxRequestBudget {
    * Requests the resyncs in progress on `conn` (but those `skip` names) have still to send. The subscribes owed after
    * one unsubscribe request go together once it is answered (SubscriptionControl.restartTopics): ⌈n/k⌉ of them, not
    * one a topic (counted so, a go-back's batch held other books' resyncs back for requests that were never sent).
+   * Counted without allocating per request (cold, but once per restart): a topic owing its subscribe outside any
+   * unsubscribe request under way counts alone.
    */
   private stillToSend(conn: OkxConnection, skip: (t: TopicState) => boolean): number {
     let n = 0;
-    const batched = new Set<TopicState>();
     for (const p of conn.pending.values()) {
       if (p.op !== "unsubscribe") continue;
-      let owed = 0;
-      for (const list of [p.topics, p.answered ?? []]) {
-        for (const t of list) {
-          if (skip(t) || !(t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub)) continue;
-          owed++;
-          batched.add(t);
-        }
-      }
+      const owed = owedSubscribes(p.topics, skip) + (p.answered ? owedSubscribes(p.answered, skip) : 0);
       n += Math.ceil(owed / this.argsPerRequest);
     }
-    for (const x of conn.topics) if (!skip(x) && !batched.has(x)) n += requestsStillToSend(x);
+    for (const x of conn.topics) {
+      if (skip(x) || (owesSubscribe(x) && inUnsubscribe(conn, x))) continue;
+      n += requestsStillToSend(x);
+    }
     return n;
   }
 
@@ -118,9 +114,27 @@ function requestsOfRestart(t: OkxTopic): number {
   }
 }
 
+/** `t` owes its subscribe once its unsubscribe is answered (a resync under way). */
+function owesSubscribe(t: TopicState): boolean {
+  return t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub;
+}
+
+/** How many of `topics` (but those `skip` names) owe their subscribe. */
+function owedSubscribes(topics: readonly TopicState[], skip: (t: TopicState) => boolean): number {
+  let owed = 0;
+  for (const t of topics) if (!skip(t) && owesSubscribe(t)) owed++;
+  return owed;
+}
+
+/** `t` is named by an unsubscribe under way on `conn` (its subscribe counted with that request's). */
+function inUnsubscribe(conn: OkxConnection, t: TopicState): boolean {
+  for (const p of conn.pending.values()) if (p.op === "unsubscribe" && (p.topics.includes(t) || p.answered?.includes(t) === true)) return true;
+  return false;
+}
+
 /** Requests a topic's resync in progress has still to send (the subscribe after an unsubscribe's ack, …). */
 function requestsStillToSend(t: OkxTopic): number {
-  if (t.sub === SUB_UNSUBSCRIBING && t.resubscribeAfterUnsub) return 1;
+  if (owesSubscribe(t)) return 1;
   if (t.sub === SUB_PENDING && t.resyncAfterAck) return 2;
   return 0;
 }

@@ -263,6 +263,25 @@ describe("okx replay: a recorded budget wait", () => {
   });
 });
 
+describe("okx replay: a frame unreadable down to its book", () => {
+  test("resyncs no book whose frames replay ignores (a recorded budget wait, a recorded unsubscribe), as live's spares them", async () => {
+    // Live: a book waiting for the budget, or unsubscribing, is resynced already (ParseErrors spares it). Until
+    // 2026-12-07 replay resynced it again at such a frame (counted, its overlap marks cleared) where live did not.
+    const { adapter, feed, event } = await liveInReplay();
+    feed(`{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["200.2","5","0","1"]],"bids":[],"ts":"1700000000001","checksum":0,"prevSeqId":12,"seqId":13}]}`);
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:BTC-USDT")).toBe(true);
+    const resyncs = adapter.stats().resyncs!;
+    feed(`{"arg":{"chan`);
+    expect(adapter.stats().unattributedParseErrors).toBe(1);
+    expect(adapter.stats().resyncs, "waiting for the budget").toBe(resyncs);
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waited", 1, "books:BTC-USDT")).toBe(true);
+    event(`ws:req ${JSON.stringify(["u2", "unsubscribe", ["books:BTC-USDT"]])}`);
+    feed(`{"arg":{"chan`);
+    expect(adapter.stats().unattributedParseErrors).toBe(2);
+    expect(adapter.stats().resyncs, "unsubscribing").toBe(resyncs);
+  });
+});
+
 /** A replaying adapter of spot BTC-USDT books5 on a clock the test sets (stale after 1 s), LIVE from a first book at 1 000 000 ms. */
 async function books5OnClock() {
   let nowMs = 1_000_000;

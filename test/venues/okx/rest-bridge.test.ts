@@ -12,6 +12,8 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
 import { SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
+import { SCAN_ERR_SYNTAX } from "../../../src/venues/okx/scanner.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../../../src/venues/okx/protocol.ts";
 import { BUFFER_LEAD_MS, BUFFERED_FRAME_OVERHEAD_BYTES, MAX_BUFFERED } from "../../../src/venues/okx/rest-bridge.ts";
 import type { OkxAdapterOptions } from "../../../src/venues/okx/options.ts";
@@ -355,6 +357,15 @@ describe("okx REST bridge: a book whose subscribe is refused for now", { timeout
     expect(adapter.bridge.buffered(0)).toBe(0);
     expect(adapter.topicInfo(0).state).toBe("resyncing");
     expect(sink.snapshots).toBe(0);
+    // A bad frame of that stream, naming the book or unreadable down to it, resyncs nothing: the book ignores the
+    // stream, and its retry's acceptance brings its snapshot. Until 2026-12-07 it resynced the book: the accepted retry
+    // was followed by an unsubscribe and another subscribe (2 more of the hourly 480), each such frame growing its backoff.
+    const resyncs = adapter.stats().resyncs!;
+    const unsubscribes = sim.stats.unsubscribes;
+    adapter.onParseError(t.conn as OkxConnection, -1, SCAN_ERR_SYNTAX, `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[[`);
+    adapter.onParseError(t.conn as OkxConnection, -1, SCAN_ERR_SYNTAX, `{"arg":{"chan`);
+    expect(adapter.stats().resyncs, "no resync of the refused book").toBe(resyncs);
+    expect(t.resyncAfterAck).toBe(false);
     // The retry's backoff (at most 60 s) over: the subscribe goes again, is answered, and the next update bridges anew.
     clock.ms += 61_000;
     await until(() => {
@@ -363,5 +374,6 @@ describe("okx REST bridge: a book whose subscribe is refused for now", { timeout
     }, "LIVE after the subscribe is accepted again");
     expect(t.subscribeErrorStreak).toBe(0);
     expect(bookRequestsAtMs).toHaveLength(2);
+    expect(sim.stats.unsubscribes, "no unsubscribe after the accepted retry").toBe(unsubscribes);
   });
 });
