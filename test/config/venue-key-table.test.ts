@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/core/errors.ts";
+import { VENUES, type VenueSpec } from "../../src/venues/registry.ts";
 import EXPECTED from "./venue-key-table.json";
 
 /** A symbol each market of each venue takes. */
@@ -77,3 +78,58 @@ describe("keys only some venues take", () => {
     expect(rows).toEqual(EXPECTED);
   });
 });
+
+/** `venue`'s descriptor replaced by `edit(descriptor)` while `run` runs: what load.ts takes is the descriptor's say. */
+function withDescriptor<T>(venue: "bybit" | "okx", edit: (spec: VenueSpec) => VenueSpec, run: () => T): T {
+  const venues = VENUES as Record<string, VenueSpec>;
+  const spec = venues[venue]!;
+  venues[venue] = edit(spec);
+  try {
+    return run();
+  } finally {
+    venues[venue] = spec;
+  }
+}
+
+// Until s-loadfold config/load.ts took these keys by venue name ("okx" or "binance", "coinbase"): a new venue whose
+// adapter read one had to edit config/, and its descriptor could not say so.
+describe("the descriptor says which of them a venue takes", () => {
+  test("VenueSpec.venueKeys: a key listed is taken with its bounds, one not listed is unknown", () => {
+    const bybitReloading = (spec: VenueSpec): VenueSpec => ({ ...spec, venueKeys: ["instrument_reload_ms"] });
+    const base = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
+    withDescriptor("bybit", bybitReloading, () => {
+      expect(parseConfigText(`[venues.bybit]\ninstrument_reload_ms = 60000\n${base}`).venues[0]!.instrumentReloadMs).toBe(60_000);
+      expect(parseConfigText(base).venues[0]!.instrumentReloadMs).toBe(3_600_000);
+      expect(configProblemsOf(`[venues.bybit]\ninstrument_reload_ms = 59999\nrest_bridge_buffer_bytes = 1048576\n${base}`)).toEqual([
+        "venues.bybit.rest_bridge_buffer_bytes: unknown key (expected one of ws_url, rest_url, instrument_cache, overrides, dead_connection_ms, instrument_reload_ms, spot, linear, inverse, option)",
+        "venues.bybit.instrument_reload_ms: 59999 is not 0 (never) or 60000 to 604800000",
+      ]);
+    });
+    withDescriptor("okx", (spec) => ({ ...spec, venueKeys: undefined }), () => {
+      expect(configProblemsOf('[venues.okx]\ninstrument_reload_ms = 60000\n[venues.okx.spot]\nsymbols = ["BTC-USDT"]\n')).toEqual([
+        "venues.okx.instrument_reload_ms: unknown key (expected one of ws_url, rest_url, instrument_cache, overrides, dead_connection_ms, spot, linear, inverse, option)",
+      ]);
+    });
+  });
+
+  test("MarketSpec.defaultSymbolsPerConnection: the markets that have it take symbols_per_connection, the others do not", () => {
+    const linearPerConnection = (spec: VenueSpec): VenueSpec => ({ ...spec, markets: { ...spec.markets, linear: { ...spec.markets.linear!, defaultSymbolsPerConnection: 5 } } });
+    withDescriptor("bybit", linearPerConnection, () => {
+      expect(parseConfigText('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nsymbols_per_connection = 7\n').venues[0]!.markets[0]!.symbolsPerConnection).toBe(7);
+      expect(configProblemsOf('[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\nsymbols_per_connection = 0\n[venues.bybit.spot]\nsymbols = ["BTCUSDT"]\nsymbols_per_connection = 7\n')).toEqual([
+        "venues.bybit.spot.symbols_per_connection: unknown key (expected one of depth, symbols, stale_after_ms, ws_url, rest_url)",
+        "venues.bybit.linear.symbols_per_connection: 0 is not an integer 1–1000",
+      ]);
+    });
+  });
+});
+
+function configProblemsOf(toml: string): string[] {
+  try {
+    parseConfigText(toml, "test.toml");
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
