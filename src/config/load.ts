@@ -21,7 +21,7 @@ import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
-import { supportedVenues, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
+import { supportedVenues, VENUE_KEYS, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
 import { INSTRUMENT_RELOAD_MS } from "../venues/common/instrument-reload.ts";
 import { DEFAULT_MAX_BUFFERED_BYTES } from "../venues/common/rest-bridge.ts";
 
@@ -762,7 +762,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     }
     const vt = v.table(value, key);
     const marketNames = Object.keys(spec.markets);
-    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...(venueName === "okx" || venueName === "binance" ? ["instrument_reload_ms", "rest_bridge_buffer_bytes"] : []), ...marketNames]);
+    // A venue-level key only some adapters read is the descriptor's to take (VenueSpec.venueKeys): elsewhere it would
+    // be a silent no-op, so it is an unknown key there. Named in VENUE_KEYS' order whatever the descriptor's.
+    const venueKeys = VENUE_KEYS.filter((k) => spec.venueKeys?.includes(k) === true);
+    v.knownKeys(vt, key, ["ws_url", "rest_url", "instrument_cache", "overrides", "dead_connection_ms", ...venueKeys, ...marketNames]);
     const wsUrl = v.str(vt.ws_url, `${key}.ws_url`, spec.wsUrl);
     // A URL may carry credentials (user:pw@): never shown (core/redact-url.ts).
     if (!isUrl(wsUrl, WS_URL)) v.problem(`${key}.ws_url`, redactUrl(wsUrl), WS_URL_EXPECTED);
@@ -774,9 +777,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       const mk = `${key}.${market}`;
       const mt = v.table(vt[market], mk);
       const ms = spec.markets[market]!;
-      // symbols_per_connection: only Coinbase's adapter reads it (its sequence_num counts per connection); elsewhere it
-      // would be a silent no-op, so it is an unknown key there.
-      const perConnection = venueName === "coinbase" ? ["symbols_per_connection"] : [];
+      // symbols_per_connection: taken where the descriptor gives the adapter's default (Coinbase: its sequence_num
+      // counts per connection); elsewhere it would be a silent no-op, so it is an unknown key there.
+      const takesPerConnection = ms.defaultSymbolsPerConnection !== undefined;
+      const perConnection = takesPerConnection ? ["symbols_per_connection"] : [];
       v.knownKeys(mt, mk, ["depth", "symbols", "stale_after_ms", "ws_url", "rest_url", ...perConnection, ...Object.keys(ms.options ?? {})]);
       const allowed = ms.depths;
       // One of the venue's depths whatever was given: before, "50" (a string) or 50.5 was "not an integer
@@ -827,7 +831,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       }
       // Books sharing one connection: for venues whose sequence counts per connection (Coinbase), a gap resyncs all
       // of them, so fewer per connection bounds the damage; absent = the venue's default.
-      const symbolsPerConnection = mt.symbols_per_connection === undefined || venueName !== "coinbase" ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
+      const symbolsPerConnection = mt.symbols_per_connection === undefined || !takesPerConnection ? undefined : v.int(mt.symbols_per_connection, `${mk}.symbols_per_connection`, 0, 1, 1000);
       const options = ms.options === undefined ? undefined : parseMarketOptions(v, mt, mk, ms.options, symbols);
       markets.push({
         market,
@@ -878,15 +882,17 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);
     if (deadMs !== 0 && deadMs < 1_000) v.problem(`${key}.dead_connection_ms`, deadMs, "0 (the default, 7 s) or 1000 to 600000");
-    // OKX and Binance reload their instruments while running (OKX's upcChg announces tick/lot changes; Binance
-    // announces none, so only a reload finds a coarser tick); the other venues re-check an instrument when a number
-    // does not fit (docs/add-venue.md, "Instruments").
+    // A venue that reloads its instruments while running (OKX, Binance) takes instrument_reload_ms; the others
+    // re-check an instrument when a number does not fit (docs/add-venue.md, "Instruments").
     let instrumentReloadMs: number | undefined;
-    // OKX and Binance bridge a REST snapshot to buffered updates (the others get their snapshot on the socket).
-    let restBridgeBufferBytes: number | undefined;
-    if (venueName === "okx" || venueName === "binance") {
+    if (venueKeys.includes("instrument_reload_ms")) {
       instrumentReloadMs = v.int(vt.instrument_reload_ms, `${key}.instrument_reload_ms`, INSTRUMENT_RELOAD_MS, 0, MAX_INSTRUMENT_RELOAD_MS);
       if (instrumentReloadMs !== 0 && instrumentReloadMs < MIN_INSTRUMENT_RELOAD_MS) v.problem(`${key}.instrument_reload_ms`, instrumentReloadMs, `0 (never) or ${MIN_INSTRUMENT_RELOAD_MS} to ${MAX_INSTRUMENT_RELOAD_MS}`);
+    }
+    // A venue that bridges a REST snapshot to buffered updates (OKX, Binance) takes rest_bridge_buffer_bytes; the
+    // others get their snapshot on the socket.
+    let restBridgeBufferBytes: number | undefined;
+    if (venueKeys.includes("rest_bridge_buffer_bytes")) {
       restBridgeBufferBytes = v.int(vt.rest_bridge_buffer_bytes, `${key}.rest_bridge_buffer_bytes`, DEFAULT_MAX_BUFFERED_BYTES, MIN_REST_BRIDGE_BUFFER_BYTES, MAX_REST_BRIDGE_BUFFER_BYTES);
     }
     out.push({

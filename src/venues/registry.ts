@@ -47,7 +47,8 @@ export interface MarketSpec {
   refusedSymbol?(symbol: string): string | undefined;
   /**
    * Where the market reads `symbols_per_connection` (Coinbase): the adapter's default, which check-config shows in a
-   * comment when the file leaves the key unset. Absent: no comment.
+   * comment when the file leaves the key unset. Present: config/load.ts takes the key (1–1000); absent: it is an
+   * unknown key of the market's table (the adapter would ignore it).
    */
   readonly defaultSymbolsPerConnection?: number;
 }
@@ -85,6 +86,16 @@ export type MarketOptionSpec =
       check?(value: number, symbols: readonly string[]): string | undefined;
     };
 
+/**
+ * Venue-level keys beyond the common ones that only some adapters read, in the order config errors name them:
+ * `instrument_reload_ms` (the adapter reloads its instruments while running: VenueConfig.instrumentReloadMs, default
+ * 1 hour, 0 = never, else 60000–604800000) and `rest_bridge_buffer_bytes` (it bridges a REST snapshot to buffered
+ * updates: VenueConfig.restBridgeBufferBytes, 1048576–17179869184, default 256 MiB). Bounds and defaults are
+ * config/load.ts's, the same for every venue that takes the key.
+ */
+export const VENUE_KEYS = ["instrument_reload_ms", "rest_bridge_buffer_bytes"] as const;
+export type VenueKey = (typeof VENUE_KEYS)[number];
+
 export interface VenueSpec {
   readonly venue: VenueName;
   /** Default venue-level `ws_url` and `rest_url`. */
@@ -97,6 +108,11 @@ export interface VenueSpec {
   readonly keepalive: Keepalive["kind"];
   readonly resync: ResyncKind;
   readonly sequenceScope: SequenceScope;
+  /**
+   * Which of VENUE_KEYS the venue's adapter reads (OKX, Binance: both), taken by config/load.ts; any other is an
+   * unknown key of its venue table (the adapter would ignore it). Absent: none.
+   */
+  readonly venueKeys?: readonly VenueKey[];
   /**
    * The book a raw frame of this venue names (read from its first 400 characters), spelt as the adapter names the
    * subscription (as a `ws:back` record lists it), or null when it names none (an ack without one, a pong, a

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, dirname } from "node:path";
+import { VENUE_IDS } from "../../src/core/types.ts";
 
 // Dependencies point one way (docs/architecture.md): core ← book, wire, net, venues ← app ← cli.
 const SRC = resolve(import.meta.dirname, "../../src");
@@ -69,3 +70,21 @@ describe("layering", () => {
     expect(violations).toEqual([]);
   });
 });
+
+// Nor by name: until s-loadfold config/load.ts took instrument_reload_ms and rest_bridge_buffer_bytes where the venue
+// was "okx" or "binance", symbols_per_connection where it was "coinbase" (now VenueSpec.venueKeys,
+// MarketSpec.defaultSymbolsPerConnection). Comments are stripped by Bun's transpiler, so a comment naming a venue, or
+// a message naming one as an example (`[venues.bybit.linear]`), is no hit: a literal that is a venue's name is.
+describe("no venue name", () => {
+  test("no string literal in config/ or app/ is a venue's name", () => {
+    const names = Object.keys(VENUE_IDS).join("|");
+    const literal = new RegExp(`(["'\`])(?:${names})\\1`, "gi");
+    const transpiler = new Bun.Transpiler({ loader: "ts" });
+    const hits: string[] = [];
+    for (const file of filesUnder(SRC).filter((f) => ["app", "config"].includes(layerOf(f)))) {
+      for (const m of transpiler.transformSync(readFileSync(file, "utf8")).matchAll(literal)) hits.push(`${relative(SRC, file)}: ${m[0]}`);
+    }
+    expect(hits).toEqual([]);
+  });
+});
+

@@ -34,6 +34,8 @@ export const BINANCE_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "rest_snapshot",
   sequenceScope: "topic",
+  // Reloads its instruments while running; bridges a REST snapshot to buffered updates.
+  venueKeys: ["instrument_reload_ms", "rest_bridge_buffer_bytes"],
   rawTopic: fieldOf(/"stream"\s*:\s*"([^"\\]{1,200})"/), // a combined stream's name
   describeConfig: binanceConfigLines,
   create: (config, subs, opts) => new BinanceAdapter(config, subs, opts as BinanceAdapterOptions),

@@ -34,6 +34,8 @@ export const OKX_VENUE: VenueSpec = {
   keepalive: "client_ping",
   resync: "resubscribe",
   sequenceScope: "topic",
+  // Reloads its instruments while running; bridges a REST snapshot to buffered updates.
+  venueKeys: ["instrument_reload_ms", "rest_bridge_buffer_bytes"],
   rawTopic: (head) => {
     const m = OKX_ARG_RE.exec(head); // a push or its ack: channel:instId
     return m === null ? null : m[1] + ":" + m[2];
