@@ -29,6 +29,14 @@ class Probe extends Feeder {
     super.replayClockAt(tsRecvUs);
     this.after.push({ atUs: -tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
   }
+  /** Per recorded REST answer or connection event: its url and the datagrams sent before and by the time it returned. */
+  readonly restSent: { url: string; before: number; after: number }[] = [];
+  override ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const before = this.stats().publisher.datagrams!;
+    const ok = super.ingestRest(venue, market, connection, url, body, tsRecvUs);
+    this.restSent.push({ url, before, after: this.stats().publisher.datagrams! });
+    return ok;
+  }
   override ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
     const ok = super.ingest(venue, market, connection, frame, tsRecvUs);
     this.after.push({ atUs: tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
@@ -56,13 +64,17 @@ function captureOf(venue: string, section: Record<string, unknown>, records: { a
 }
 
 async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+  return (await replayProbe(venue, section, records, destSeed, pace)).after;
+}
+
+async function replayProbe(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe> {
   const { files, config } = captureOf(venue, section, records, destSeed);
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
   const result = await replayCaptures(feeder, files, pace === "fast" ? { pace } : { pace: "recorded", speed: pace.speed });
   await feeder.stop();
   expect(result).toMatchObject({ frames: records.length, skipped: 0 });
-  return feeder.after;
+  return feeder;
 }
 
 const T0_US = 1_765_000_000_000_000; // a receive time (µs)
@@ -123,6 +135,20 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true); // answered in time: never STALE
     expect(state(1, T0_US + 35e6)).toBe("live:300000"); // asked at 30 s, the answer awaited until 35 s
     expect(state(1, T0_US + 35.5e6)).toBe("stale:300000"); // none came
+  });
+
+  test("bybit: a recorded ws:close's RESYNCING statuses are sent at that record, as live sends them in the close's turn", async () => {
+    // Until s-repleft Feeder.ingestRest returned before its flush for a connection event: the statuses waited for the
+    // next record's flush (or the turn's end), sent and stamped later than live's, with the next record's changes.
+    const probe = await replayProbe("bybit", BYBIT_SECTION, [
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: bybitSnap("ETHUSDT", "300") },
+      { atUs: T0_US + 1000, frame: "test: socket closed", url: "ws:close" },
+      { atUs: T0_US + 2e6, frame: bybitSnap("BTCUSDT", "101") },
+    ], 125);
+    const close = probe.restSent.find((r) => r.url === "ws:close")!;
+    expect(close.after).toBeGreaterThan(close.before);
+    expect(probe.after.find((a) => a.atUs === T0_US + 2e6)!.books).toEqual(["live:1010", "resyncing:3000"]);
   });
 
   test("bybit: a silent book goes STALE at its stale time and is LIVE again at the next snapshot the capture holds", async () => {
