@@ -894,7 +894,11 @@ export class ConnectionLifecycle {
     if (!conn) return false;
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
-    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
+      const taken = this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
+      return taken;
+    }
     // Books live closed as no longer listed as trading (replay asks no listing): closed here as there.
     if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
@@ -1197,6 +1201,23 @@ export class ConnectionLifecycle {
    */
   replayMayResume(t: TopicState): boolean {
     return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleDueMs <= this.housekeepingMs;
+  }
+
+  /**
+   * Replay: conn's topics may have started a silence the next round does not know of (a closed or refused book
+   * subscribed again by a recorded request: SubscriptionControl.replayRequest, its clock from that write): the next
+   * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
+   * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
+   * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a
+   * round that judges nothing. Cold (a recorded request).
+   */
+  private replayDueFrom(conn: VenueConnection): void {
+    if (!this.replayStarted) return; // the first record's round judges every topic
+    for (const t of conn.topics) {
+      if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.book === BookState.STALE) continue;
+      const dueMs = t.lastMsgMs + this.staleAfter(t.depth, t.market);
+      if (dueMs < this.replayDueMs) this.replayDueMs = dueMs;
+    }
   }
 
   private replayRound(atMs: number): number {
