@@ -826,9 +826,11 @@ export class Feeder {
     const p = this.pipelineOf(venue);
     if (!p) return false;
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
-    if (isConnectionEventUrl(url)) return p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true;
-    if (!p.adapter.ingestRest) return false;
-    const ok = p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    // What it published is sent at this record, as live sends it in the event's turn (until s-repleft a ws:close's
+    // or ws:closed's statuses waited for the next record's flush: sent later than live's, with that record's changes).
+    const ok = isConnectionEventUrl(url)
+      ? (p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true)
+      : p.adapter.ingestRest !== undefined && p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
     this.publisher.flush();
     return ok;
   }

@@ -148,6 +148,15 @@ export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
  * (ConnectionLifecycle.replaySocketEvent; readers older than socket events count it as a skipped REST answer).
  */
 export const INSTRUMENTS_CLOSED_URL = "ws:closed";
+/**
+ * Closed books of the connection listed as trading again while the subscribe they had before their closure was still
+ * unanswered (ConnectionLifecycle.activateAll), recorded since s-repleft (body: their topics, space-separated): live
+ * writes no second subscribe then (it would be refused as already subscribed), that one's ack makes them active, so
+ * no `ws:req` brings them back in replay. Replay subscribes them again here, as a recorded subscribe does
+ * (SubscriptionControl.replayResubscribed): before, they stayed HALTED in replay where live had them LIVE on that
+ * subscribe's snapshot. Readers before it ignore it as a socket event they do not know.
+ */
+export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

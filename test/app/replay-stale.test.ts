@@ -29,6 +29,14 @@ class Probe extends Feeder {
     super.replayClockAt(tsRecvUs);
     this.after.push({ atUs: -tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
   }
+  /** Per recorded REST answer or connection event: its url, the datagrams sent before and by the time it returned, the books after it. */
+  readonly restSent: { atUs: number; url: string; before: number; after: number; books: string[] }[] = [];
+  override ingestRest(venue: string, market: string, connection: string, url: string, body: string, tsRecvUs: number): boolean {
+    const before = this.stats().publisher.datagrams!;
+    const ok = super.ingestRest(venue, market, connection, url, body, tsRecvUs);
+    this.restSent.push({ atUs: tsRecvUs, url, before, after: this.stats().publisher.datagrams!, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
+    return ok;
+  }
   override ingest(venue: string, market: string, connection: string, frame: string, tsRecvUs: number): boolean {
     const ok = super.ingest(venue, market, connection, frame, tsRecvUs);
     this.after.push({ atUs: tsRecvUs, books: this.books().map((b) => `${BOOK_STATE_NAMES[b.state]}:${b.bidCount > 0 ? b.bidPriceAt(0) : "-"}`) });
@@ -56,13 +64,17 @@ function captureOf(venue: string, section: Record<string, unknown>, records: { a
 }
 
 async function replay(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe["after"]> {
+  return (await replayProbe(venue, section, records, destSeed, pace)).after;
+}
+
+async function replayProbe(venue: string, section: Record<string, unknown>, records: { atUs: number; frame: string; url?: string }[], destSeed: number, pace: "fast" | { speed: number } = "fast"): Promise<Probe> {
   const { files, config } = captureOf(venue, section, records, destSeed);
   const feeder = new Probe({ config, log: silentLogger, replay: true });
   await feeder.start();
   const result = await replayCaptures(feeder, files, pace === "fast" ? { pace } : { pace: "recorded", speed: pace.speed });
   await feeder.stop();
   expect(result).toMatchObject({ frames: records.length, skipped: 0 });
-  return feeder.after;
+  return feeder;
 }
 
 const T0_US = 1_765_000_000_000_000; // a receive time (µs)
@@ -123,6 +135,40 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(after.every((a) => a.books[0]!.startsWith("live:"))).toBe(true); // answered in time: never STALE
     expect(state(1, T0_US + 35e6)).toBe("live:300000"); // asked at 30 s, the answer awaited until 35 s
     expect(state(1, T0_US + 35.5e6)).toBe("stale:300000"); // none came
+  });
+
+  test("bybit: a recorded ws:close's RESYNCING statuses are sent at that record, as live sends them in the close's turn", async () => {
+    // Until s-repleft Feeder.ingestRest returned before its flush for a connection event: the statuses waited for the
+    // next record's flush (or the turn's end), sent and stamped later than live's, with the next record's changes.
+    const probe = await replayProbe("bybit", BYBIT_SECTION, [
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 1, frame: bybitSnap("ETHUSDT", "300") },
+      { atUs: T0_US + 1000, frame: "test: socket closed", url: "ws:close" },
+      { atUs: T0_US + 2e6, frame: bybitSnap("BTCUSDT", "101") },
+    ], 125);
+    const close = probe.restSent.find((r) => r.url === "ws:close")!;
+    expect(close.after).toBeGreaterThan(close.before);
+    expect(probe.after.find((a) => a.atUs === T0_US + 2e6)!.books).toEqual(["live:1010", "resyncing:3000"]);
+  });
+
+  test("bybit: a book closed, its round run meanwhile, and subscribed again goes STALE at its stale time from that subscribe when no snapshot comes", async () => {
+    // The only book: closed at 1 s (ws:closed), so the round due at 5 s finds nothing to judge; subscribed again at 10 s
+    // (its listing found it trading), and its snapshot never comes. Live's housekeeping judges it past 15 s. Until
+    // s-repleft replay computed its next round only at a round, none was due, and the book was never STALE.
+    const section = { spot: { depth: 50, symbols: ["BTCUSDT"], stale_after_ms: 5000 }, overrides: { "spot:BTCUSDT": BYBIT_OVERRIDES["spot:BTCUSDT"] } };
+    const probe = await replayProbe("bybit", section, [
+      { atUs: T0_US, frame: bybitSnap("BTCUSDT", "100") },
+      { atUs: T0_US + 1e6, frame: "orderbook.50.BTCUSDT", url: "ws:closed" },
+      { atUs: T0_US + 10e6, frame: "", url: `ws:req ["7","subscribe",["orderbook.50.BTCUSDT"]]` },
+      { atUs: T0_US + 15e6, frame: "", url: "ws:state" },
+      { atUs: T0_US + 15e6 + 10, frame: "", url: "ws:state" },
+      { atUs: T0_US + 40e6, frame: "", url: "ws:state" },
+    ], 127);
+    const btc = (atUs: number) => probe.restSent.find((r) => r.atUs === atUs)!.books[0]!.split(":")[0];
+    expect(btc(T0_US + 1e6)).toBe("halted");
+    expect(btc(T0_US + 15e6)).not.toBe("stale"); // silent 5 s since its subscribe: not more than its stale time
+    expect(btc(T0_US + 15e6 + 10)).toBe("stale");
+    expect(btc(T0_US + 40e6)).toBe("stale");
   });
 
   test("bybit: a silent book goes STALE at its stale time and is LIVE again at the next snapshot the capture holds", async () => {

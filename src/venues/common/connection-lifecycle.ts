@@ -20,7 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -369,6 +369,7 @@ export class ConnectionLifecycle {
    */
   activateAll(ts: readonly TopicState[]): void {
     const subscribe = this.activated;
+    let reopenedOut: TopicState[] | undefined;
     for (const t of ts) {
       if (t.sub !== SUB_REJECTED) continue;
       t.book = BookState.AWAITING_SNAPSHOT;
@@ -384,6 +385,8 @@ export class ConnectionLifecycle {
         // refused as over the rate limit and waiting to go again goes for it then (a second now would be a duplicate).
         t.sub = SUB_PENDING;
         t.lastMsgMs = this.now(); // staleness counts from the reopen
+        // No ws:req brings it back in replay: recorded below (INSTRUMENTS_REOPENED_URL).
+        if (this.eventTap) (reopenedOut ??= []).push(t);
         continue;
       }
       t.sub = SUB_IDLE;
@@ -397,6 +400,7 @@ export class ConnectionLifecycle {
       }
       // Else a socket is opening (or reconnecting): its onopen subscribes every idle topic, this one included.
     }
+    if (reopenedOut !== undefined) this.recordTopics(INSTRUMENTS_REOPENED_URL, reopenedOut);
     if (subscribe.size > 0 && !this.activatedFlush) {
       this.activatedFlush = true;
       queueMicrotask(() => this.flushActivated());
@@ -447,7 +451,7 @@ export class ConnectionLifecycle {
     for (const [conn, of] of unsubscribe) this.control.unsubscribeClosed(conn, of.active, of.pending);
     // One record per connection, after the unsubscribes written now (their ws:req) and before the books halt, as
     // live halts them: replay asks no listing, so it redoes the closure at this record (replayClosed).
-    if (this.eventTap && reason === StatusReason.INSTRUMENT_CLOSED) this.recordClosed(ts);
+    if (this.eventTap && reason === StatusReason.INSTRUMENT_CLOSED) this.recordTopics(INSTRUMENTS_CLOSED_URL, ts);
     for (const t of ts) {
       // Its refusals so far were the closure's: relisted, it starts a new streak (before 2026-12-07 they stayed
       // counted, and a Bybit option refused once before its delisting was halted at its second refusal after).
@@ -471,15 +475,18 @@ export class ConnectionLifecycle {
     }
   }
 
-  /** retireAll's record (venue.ts INSTRUMENTS_CLOSED_URL): each connection's closed topics, in their order. Cold. */
-  private recordClosed(ts: readonly TopicState[]): void {
+  /**
+   * retireAll's record (venue.ts INSTRUMENTS_CLOSED_URL) or activateAll's (INSTRUMENTS_REOPENED_URL): one per
+   * connection, its topics in their order. Cold.
+   */
+  private recordTopics(url: string, ts: readonly TopicState[]): void {
     const byConn = new Map<VenueConnection, string[]>();
     for (const t of ts) {
       const names = byConn.get(t.conn);
       if (names) names.push(t.topic);
       else byConn.set(t.conn, [t.topic]);
     }
-    for (const [conn, names] of byConn) this.eventTap?.(conn.market, conn.name, INSTRUMENTS_CLOSED_URL, names.join(" "), nowUs());
+    for (const [conn, names] of byConn) this.eventTap?.(conn.market, conn.name, url, names.join(" "), nowUs());
   }
 
   /**
@@ -497,6 +504,22 @@ export class ConnectionLifecycle {
     // Live's closure came with a REST answer, a task after any refusing frame: a refusal held was the venue's.
     conn.replayRefusalHeld?.();
     this.retireAll(closed, StatusReason.INSTRUMENT_CLOSED);
+    return true;
+  }
+
+  /**
+   * Replay: the live run reopened these closed books of connection `name` while their subscribe was still out
+   * (INSTRUMENTS_REOPENED_URL; body: their topics): live wrote no request, that subscribe's ack made them active, so
+   * they are subscribed again here as a recorded subscribe would (awaiting their snapshot, their silence counted from
+   * here, as live's from the reopen). False when no connection has that name or the body names none of its topics.
+   */
+  private replayReopened(conn: VenueConnection, body: string): boolean {
+    const names = new Set(body.split(" "));
+    const reopened = conn.topics.filter((t) => names.has(t.topic));
+    if (reopened.length === 0) return false;
+    conn.replayRefusalHeld?.(); // as a closure: live's reopening came with a REST answer, after any refusing frame
+    for (const t of reopened) this.control.replayResubscribed(t);
+    this.replayDueFrom(conn);
     return true;
   }
 
@@ -894,9 +917,15 @@ export class ConnectionLifecycle {
     if (!conn) return false;
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
-    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
+      const taken = this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
+      return taken;
+    }
     // Books live closed as no longer listed as trading (replay asks no listing): closed here as there.
     if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
+    // Closed books live reopened while their subscribe was out (no ws:req of the reopening): subscribed again here.
+    if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).
@@ -1197,6 +1226,23 @@ export class ConnectionLifecycle {
    */
   replayMayResume(t: TopicState): boolean {
     return this.replayStarted && t.book === BookState.STALE && this.now() - t.staleDueMs <= this.housekeepingMs;
+  }
+
+  /**
+   * Replay: conn's topics may have started a silence the next round does not know of (a closed or refused book
+   * subscribed again by a recorded request: SubscriptionControl.replayRequest, its clock from that write): the next
+   * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
+   * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
+   * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a
+   * round that judges nothing. Cold (a recorded request).
+   */
+  private replayDueFrom(conn: VenueConnection): void {
+    if (!this.replayStarted) return; // the first record's round judges every topic
+    for (const t of conn.topics) {
+      if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.book === BookState.STALE) continue;
+      const dueMs = t.lastMsgMs + this.staleAfter(t.depth, t.market);
+      if (dueMs < this.replayDueMs) this.replayDueMs = dueMs;
+    }
   }
 
   private replayRound(atMs: number): number {

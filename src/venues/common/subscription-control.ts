@@ -319,16 +319,21 @@ export class SubscriptionControl {
     // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its
     // last frame before the closure (venues without replayHold), and a stale round before its answer made it STALE
     // where live never had it so.
-    if (req[1] === "subscribe") {
-      for (const t of topics) {
-        if (t.sub !== SUB_REJECTED) continue;
-        t.book = BookState.AWAITING_SNAPSHOT;
-        t.lastSeq = 0;
-        t.sub = SUB_ACTIVE;
-        t.lastMsgMs = this.now();
-      }
-    }
+    if (req[1] === "subscribe") for (const t of topics) this.replayResubscribed(t);
     return true;
+  }
+
+  /**
+   * Replay: a closed or refused topic (SUB_REJECTED) subscribed again, by a recorded subscribe or a recorded reopening
+   * while its subscribe was out (venue.ts INSTRUMENTS_REOPENED_URL): awaiting its snapshot, its silence counted from
+   * now. Replay keeps its topics subscribed (SUB_ACTIVE): the answer then changes nothing. Others are left as they are.
+   */
+  replayResubscribed(t: TopicState): void {
+    if (t.sub !== SUB_REJECTED) return;
+    t.book = BookState.AWAITING_SNAPSHOT;
+    t.lastSeq = 0;
+    t.sub = SUB_ACTIVE;
+    t.lastMsgMs = this.now();
   }
 
   /**

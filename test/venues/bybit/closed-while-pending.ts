@@ -7,6 +7,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { SUB_PENDING } from "../../../src/venues/common/connection.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import type { BookSink, CommonAdapterOptions } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
 
 export interface ClosedWhilePendingOptions {
@@ -18,6 +19,9 @@ export interface ClosedWhilePendingOptions {
   holdFirstOnly: boolean;
   waitMs: number;
   cleanups: (() => Promise<void>)[];
+  /** Record → replay: the live adapter's taps (what `feeder record` passes) and a sink told of every book event too. */
+  taps?: Pick<CommonAdapterOptions, "onRawFrame" | "onRawRest">;
+  tee?: BookSink;
 }
 
 export async function closeWhileSubscribePending(o: ClosedWhilePendingOptions) {
@@ -37,10 +41,19 @@ export async function closeWhileSubscribePending(o: ClosedWhilePendingOptions) {
     }
     return fetch(input, init);
   }) as typeof fetch;
-  const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, fetch: fetchFn, pingIntervalMs: 200, pongTimeoutMs: 5_000, listingRetryMs: 300, lateCheckMs: 20 });
+  const adapter = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, fetch: fetchFn, pingIntervalMs: 200, pongTimeoutMs: 5_000, listingRetryMs: 300, lateCheckMs: 20, ...o.taps });
   o.cleanups.push(() => adapter.stop());
   const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
-  adapter.start(sink);
+  const tee = o.tee;
+  adapter.start(
+    tee === undefined
+      ? sink
+      : {
+          onBookUpdate: (i, u) => (tee.onBookUpdate(i, u), sink.onBookUpdate(i, u)),
+          onBookInvalid: (i, state, reason) => (tee.onBookInvalid(i, state, reason), sink.onBookInvalid(i, state, reason)),
+          onInstrumentChanged: (i, instrument) => (tee.onInstrumentChanged(i, instrument), sink.onInstrumentChanged(i, instrument)),
+        },
+  );
   await waitFor(() => adapter.stats().topicsLive === 2, "both books live", W);
 
   // Subscribes of the first topic from here on are held by the test (the socket's send wrapped).

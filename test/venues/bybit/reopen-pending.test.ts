@@ -8,8 +8,11 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { SUB_PENDING } from "../../../src/venues/common/connection.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { recordingTaps, replayer } from "../common/record-replay.ts";
 import { closeWhileSubscribePending } from "./closed-while-pending.ts";
-import { waitFor } from "./helpers.ts";
+import { allResolved, subsOf, venueConfig, waitFor } from "./helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,4 +46,26 @@ describe("a closed book reopened while its subscribe is out", { timeout: 90_000 
       expect(adapter.stats()).toMatchObject({ subscribeRejected: 0, alreadySubscribed: 0 });
     });
   }
+});
+
+describe("record → replay: a closed book reopened while its subscribe is out", { timeout: 90_000 }, () => {
+  test("linear: replay has the book LIVE again on the first subscribe's snapshot, at live's record", async () => {
+    // Live's reopen wrote no request (its first subscribe still out), so replay, which brings a closed book back at
+    // its recorded subscribe, kept it HALTED for good where live had it LIVE (until s-repleft).
+    const markets = [{ market: "linear" as const, depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }];
+    const rec = recordingTaps();
+    const { sim, adapter, send, held } = await closeWhileSubscribePending({ ...markets[0]!, seed: 6, holdFirstOnly: true, waitMs: W, cleanups, taps: rec.taps, tee: rec.sink });
+    sim.setStatus("linear", "BTCUSDT", "Trading");
+    await waitFor(() => adapter.stats().instrumentReopens === 1, "the book reopened", W);
+    send(held.shift()!);
+    await waitFor(() => adapter.topicInfo(0).state === "live", "live again on the first subscribe's snapshot", W);
+
+    const replay = createBybitAdapter(venueConfig(sim, markets), subsOf(markets), { log: silentLogger, recheckInstruments: false });
+    cleanups.push(() => replay.stop());
+    await replay.loadInstruments().then((r) => allResolved(r));
+    expect(rec.records.filter((r) => r.url === "ws:reopened").map((r) => r.body)).toEqual(["orderbook.50.BTCUSDT"]);
+    const replayed = replayer(replay, rec.records).feed();
+    expect(replay.topicInfo(0).state).toBe("live");
+    expect(replayed).toEqual(rec.events);
+  });
 });
