@@ -294,6 +294,7 @@ export class ConnectionLifecycle {
       reconnectBaseMs: this.reconnectBaseMs,
       plannedRetryMaxMs: this.plannedRetryMaxMs,
       deadConnectionMs: this.deadConnectionMs,
+      serverSilentMs: this.serverSilentMs,
       probeIdleMs: this.probeIdleMs,
       pingIntervalMs: this.pingIntervalMs,
       keepalive: this.keepalive,
@@ -1282,6 +1283,7 @@ export class ConnectionLifecycle {
     // A planned reconnect's own: the retiring old socket's keepalive (a dead one kept serving books the replacement
     // did not carry yet) and a failed one's retry time (at most its longest backoff step from now).
     if (conn.retiringLastFrameMs > now) conn.retiringLastFrameMs = now;
+    if (conn.retiringHeardMs > now) conn.retiringHeardMs = now;
     if (conn.retiringLastPingMs > now) conn.retiringLastPingMs = now;
     if (conn.retiringOpenedMs > now) conn.retiringOpenedMs = now;
     if (conn.retiringPongDeadlineMs !== 0 && conn.retiringPongDeadlineMs > now + this.pongTimeoutMs) conn.retiringPongDeadlineMs = now + this.pongTimeoutMs;

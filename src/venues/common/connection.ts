@@ -186,6 +186,13 @@ export abstract class VenueConnection {
   retiringMessagesSeen = 0;
   retiringLastFrameMs = 0;
   /**
+   * The old socket's heardMs during the overlap (its last frame, or its heartbeat asked: never moved for the outbox),
+   * which its heartbeat promise counts from (retiringServerTested), through the overlap and after a go-back. Until
+   * 2026-12-07 only retiringLastFrameMs was kept, which a message waiting for the budget at the swap had held up to
+   * then: an old socket whose server was dead kept its books LIVE past the promise by up to the time held.
+   */
+  retiringHeardMs = 0;
+  /**
    * Of `messages`, those counted for the old socket's frames during an overlap, over the connection's life: the rest,
    * ownMessages(), are the current socket's, whose silence the dead-connection rule judges (until 2026-12-07 the old
    * socket's frames kept a silent replacement "alive" until its ack deadline).

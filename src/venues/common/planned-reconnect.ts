@@ -20,9 +20,10 @@
  *
  * Keepalive: during the overlap the connection's ping and pong deadline are the replacement's; the old socket keeps
  * its own (its last ping, its outstanding pong, its frames: retiring*; pinged on the interval and when idle, one ping
- * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs or late with
- * its pong is given up (closed; the replacement carries on alone), and one gone back to is watched from its own last
- * frame and ping, not the replacement's.
+ * in flight), so a pong is credited to the socket it came on, an old socket silent for deadConnectionMs (or, its
+ * server's heartbeat promised, nothing heard for serverSilentMs) or late with its pong is given up (closed; the
+ * replacement carries on alone), and one gone back to is watched from its own last frame, heard time and ping, not
+ * the replacement's.
  *
  * The swap waits until the old socket has no request in flight, so what the old socket serves is known exactly (its
  * ACTIVE topics: TopicState.onRetiring) and nothing it answers later can be taken for the replacement's answer.
@@ -60,6 +61,11 @@ export interface PlannedHost {
   readonly plannedRetryMaxMs: number;
   /** Nothing received for this long: the socket is dead (the old one too). */
   readonly deadConnectionMs: number;
+  /**
+   * A server_test keepalive's heartbeat + deadConnectionMs (Infinity: none): nothing heard for this long on a socket whose
+   * server promised its heartbeat is death (the old one too: retiringServerTested, retiringHeardMs).
+   */
+  readonly serverSilentMs: number;
   /** A socket idle this long is sent the keepalive's ping or probe (0: the keepalive sends none). */
   readonly probeIdleMs: number;
   /** A client_ping keepalive's interval (Infinity for the others). */
@@ -369,7 +375,7 @@ export class PlannedReconnects {
     conn.lastPingMs = conn.retiringLastPingMs;
     conn.pongDeadlineMs = conn.retiringPongDeadlineMs;
     conn.lastFrameMs = conn.retiringLastFrameMs;
-    conn.heardMs = conn.retiringLastFrameMs;
+    conn.heardMs = conn.retiringHeardMs;
     // Its own promise, as at the swap or shown by its test requests since (until 2026-12-07 cleared here: its server
     // dead at the go-back, a message waiting for the budget, its books stayed LIVE until an ack was late).
     conn.serverTested = conn.retiringServerTested;
@@ -432,7 +438,11 @@ export class PlannedReconnects {
     conn.retiringLastPingMs = unsent ? 0 : conn.lastPingMs;
     conn.retiringPongDeadlineMs = unsent ? 0 : conn.pongDeadlineMs;
     // Frames housekeeping has not looked at yet were all the old socket's.
-    conn.retiringLastFrameMs = ownMessages(conn) !== conn.messagesSeen ? h.now() : conn.lastFrameMs;
+    // lastFrameMs may be held by a message waiting for the budget (dropped below); heardMs never is: the heartbeat
+    // promise counts from it (watchRetiring; goBack).
+    const unseen = ownMessages(conn) !== conn.messagesSeen;
+    conn.retiringLastFrameMs = unseen ? h.now() : conn.lastFrameMs;
+    conn.retiringHeardMs = unseen ? h.now() : conn.heardMs;
     conn.retiringServerTested = conn.serverTested;
     conn.retiringSentOnSocket = conn.sentOnSocket;
     conn.retiringMessages = 0;
@@ -547,11 +557,15 @@ export class PlannedReconnects {
     const h = this.h;
     this.sampleRetiring(conn, now);
     const idleMs = now - conn.retiringLastFrameMs;
-    const silent = idleMs > h.deadConnectionMs;
+    // Its heartbeat promise too, as the lifecycle's for the connection's socket: a message of its that waited for the
+    // budget at the swap held its lastFrameMs (until 2026-12-07 its books stayed LIVE up to that held time + deadConnectionMs).
+    const promiseBroken = conn.retiringServerTested && now - conn.retiringHeardMs > h.serverSilentMs;
+    const silent = idleMs > h.deadConnectionMs || promiseBroken;
     if (judge && (silent || (conn.retiringPongDeadlineMs !== 0 && now > conn.retiringPongDeadlineMs))) {
       if (silent) conn.deadConnections++;
       else conn.pongTimeouts++;
-      this.retiringDead(conn, silent ? `nothing received on the old socket for ${h.deadConnectionMs} ms` : "no pong on the old socket in time");
+      const why = promiseBroken ? `nothing received on the old socket for ${h.serverSilentMs} ms (its server's heartbeat interval and the dead-connection time)` : `nothing received on the old socket for ${h.deadConnectionMs} ms`;
+      this.retiringDead(conn, silent ? why : "no pong on the old socket in time");
       return;
     }
     // One ping in flight, as on the connection's socket: a late pong of an earlier ping must not meet a later one's deadline.
@@ -584,6 +598,7 @@ export class PlannedReconnects {
     if (conn.retiringMessages === conn.retiringMessagesSeen) return;
     conn.retiringMessagesSeen = conn.retiringMessages;
     conn.retiringLastFrameMs = now;
+    conn.retiringHeardMs = now;
   }
 }
 

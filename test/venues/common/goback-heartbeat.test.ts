@@ -96,3 +96,82 @@ test("gone back to the old socket, whose server then dies while a message waits 
   conn.ws = null;
   await lifecycle.stop();
 });
+
+/**
+ * The old socket's server dead from 0 ms, a message of it waiting for the budget (which holds its dead-connection time,
+ * not its heartbeat promise's: found dead at 17 s alone). A planned reconnect swaps in at 16 s. Until 2026-12-07 the swap
+ * kept only the held time (lastFrameMs) as the old socket's: its books stayed LIVE to 16 s + the dead-connection time
+ * during the overlap, and gone back to, to 16 s + heartbeat + dead-connection time.
+ */
+function deadOldSocketRig() {
+  vi.stubGlobal("WebSocket", FakeWs);
+  let nowMs = 0;
+  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  const topics = conn.addTopics(["book.A", "book.B"], 10);
+  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
+    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
+    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
+    ackTimeoutMs: 60_000,
+  });
+  const round = (ms: number) => {
+    nowMs = ms;
+    control.flush();
+    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
+  };
+  FakeWs.made = [];
+  const old = new FakeWs("old");
+  conn.ws = old as unknown as WebSocket;
+  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
+  for (const t of topics) {
+    t.sub = SUB_ACTIVE;
+    t.book = BookState.LIVE;
+  }
+  control.onControl(conn, { test: true }); // heard at 0 ms, its heartbeat promised; nothing more comes
+  control.send(conn, "x1");
+  control.send(conn, "x2");
+  control.send(conn, "x3"); // waits for the budget (1000 s away)
+  expect(conn.outbox.length).toBe(1);
+  for (let ms = ROUND_MS; ms <= 16_000; ms += ROUND_MS) round(ms);
+  expect(topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE]);
+  lifecycle.onPlannedClose(conn, "test");
+  const replacement = FakeWs.made.at(-1)!;
+  replacement.onopen!(); // swapped in; its subscribe waits for the budget too
+  expect(conn.retiringWs).toBe(old as unknown as WebSocket);
+  /** Rounds until no book is LIVE (or 40 s): the time reached. */
+  const untilNotLive = () => {
+    let now = nowMs;
+    while (topics.some((t) => t.book === BookState.LIVE) && now < 40_000) round((now += ROUND_MS));
+    return now;
+  };
+  return { conn, topics, lifecycle, old, replacement, untilNotLive };
+}
+
+test("old socket whose server is dead, swapped out while a message held its dead-connection time: given up by its heartbeat promise", async () => {
+  const { conn, lifecycle, untilNotLive } = deadOldSocketRig();
+  const notLiveMs = untilNotLive();
+  // Before: 23.25 s (the held 16 s + the dead-connection time), its books LIVE on a server dead since 0.
+  expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
+  expect(conn.retiringWs).toBeNull();
+  expect(conn.deadConnections).toBe(1); // the old socket's death, once
+  conn.ws = null;
+  await lifecycle.stop();
+});
+
+test("old socket whose server is dead, gone back to from a failed replacement: its heartbeat promise counts from its last frame, not the held time", async () => {
+  const { conn, lifecycle, old, replacement, untilNotLive } = deadOldSocketRig();
+  replacement.close(1006);
+  replacement.onclose!({ code: 1006, reason: "" }); // the replacement fails: gone back to the old socket
+  expect(conn.ws).toBe(old as unknown as WebSocket);
+  expect(conn.plannedReconnectFailures).toBe(1);
+  const control = (lifecycle as unknown as { control: SubscriptionControl }).control;
+  control.send(conn, "x4"); // waits for the budget again: the dead-connection time held
+  const notLiveMs = untilNotLive();
+  // Before: 33.25 s (the held 16 s + heartbeat + dead-connection time).
+  expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
+  expect(conn.deadConnections).toBe(1);
+  conn.ws = null;
+  await lifecycle.stop();
+});
