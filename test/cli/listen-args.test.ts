@@ -85,7 +85,8 @@ test("-c FILE whose publish.retransmit.listen is 0.0.0.0:P asks the publisher's 
     expect(hostOf('[[publish.destinations]]\nname = "u"\nreceivers = ["127.0.0.1:31005"]\ninterface = "10.1.0.7"\n' + wildcard)).toBe("10.1.0.7");
     // An interface of this host: the publisher is here, asked on loopback (the default allow list's).
     expect(hostOf(dest(0, "") + wildcard)).toBe("127.0.0.1");
-    expect(hostOf(dest(0, 'interface = "127.0.0.1"') + dest(1, 'interface = "10.1.0.7"') + wildcard, { iface: "127.0.0.1" })).toBe("127.0.0.1");
+    // A loopback interface is every host's: beside 10.1.0.7 it does not put the publisher here (before: 127.0.0.1).
+    expect(hostOf(dest(0, 'interface = "127.0.0.1"') + dest(1, 'interface = "10.1.0.7"') + wildcard, { iface: "127.0.0.1" })).toBe("10.1.0.7");
     // Several interfaces, none of this host's: which one this host reaches is not the file's to say.
     expect(() => hostOf(dest(0, 'interface = "10.1.0.7"') + dest(1, 'interface = "10.2.0.7"') + wildcard, { iface: "127.0.0.1" })).toThrow(
       "--config: publish.retransmit.listen is 0.0.0.0:31900 (every address of the publisher's host) and its destinations send from 10.1.0.7, 10.2.0.7, none of them this host's: give --retransmit HOST:31900 naming the publisher's host as this host reaches it",
@@ -148,4 +149,38 @@ test("--send-ahead-max-ms is the subscriber's bound: a datagram 3 s ahead of thi
   const [bounded, byDefault] = await Promise.all([footerAfterBook(port, { "send-ahead-max-ms": "1000" }), footerAfterBook(port + 1, {})]);
   expect(bounded).toMatch(/send times ahead 1\b/); // the flag not passed on: 0
   expect(byDefault).toMatch(/send times ahead 0\b/);
+});
+
+test("publisherHostOf: loopback interfaces say nothing of the host; on the publisher's host, the address its allow list admits (random cases against the rule)", async () => {
+  const { publisherHostOf } = await import("../../src/cli/commands/listen.ts");
+  const { inCidrs, parseCidr } = await import("../../src/core/cidr.ts");
+  const { rng } = await import("../support/mulberry32.ts");
+  const here = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.1.0.7" }];
+  const away = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.9.0.2" }];
+  const rt = (allow: string[]) => ({ port: 31900, allow });
+  // The publisher's own file read on its host, its allow list the subscribers' network only: asked where it answers.
+  expect(publisherHostOf(["10.1.0.7"], rt(["10.0.0.0/8"]), here)).toBe("10.1.0.7");
+  expect(publisherHostOf(["10.1.0.7"], rt(["127.0.0.0/8", "10.0.0.0/8"]), here)).toBe("127.0.0.1");
+  // A local tap on loopback beside the network destination, read on a receiving host: the publisher is 10.1.0.7.
+  expect(publisherHostOf(["127.0.0.1", "10.1.0.7"], rt(["10.0.0.0/8"]), away)).toBe("10.1.0.7");
+  expect(publisherHostOf(["127.0.0.1", "127.0.0.2"], rt(["127.0.0.0/8"]), away)).toBe("127.0.0.1");
+  expect(() => publisherHostOf(["127.0.0.1", "10.1.0.7", "10.2.0.7"], rt(["10.0.0.0/8"]), away)).toThrow("send from 10.1.0.7, 10.2.0.7, none of them this host's");
+  // Random files and hosts against the rule written out plainly.
+  const rand = rng(14);
+  const pool = ["127.0.0.1", "127.0.0.5", "10.1.0.7", "10.2.0.7", "192.168.1.4"];
+  const allows = [["127.0.0.0/8"], ["10.0.0.0/8"], ["10.1.0.7"], ["192.168.0.0/16", "127.0.0.1"], ["172.16.0.0/12"]];
+  for (let i = 0; i < 200; i++) {
+    const ifaces = Array.from({ length: 1 + Math.floor(rand() * 3) }, () => pool[Math.floor(rand() * pool.length)]!);
+    const local = [{ name: "lo", address: "127.0.0.1" }, ...pool.slice(2).filter(() => rand() < 0.3).map((address, k) => ({ name: `eth${k}`, address }))];
+    const allow = allows[Math.floor(rand() * allows.length)]!;
+    const nonLoopback = [...new Set(ifaces.filter((a) => !a.startsWith("127.")))];
+    const mine = nonLoopback.filter((a) => local.some((l) => l.address === a));
+    const blocks = allow.map(parseCidr);
+    const what = `${ifaces.join(",")} on ${local.map((l) => l.address).join(",")} allow ${allow.join(",")}`;
+    if (nonLoopback.length === 0 || mine.length > 0) {
+      const want = inCidrs("127.0.0.1", blocks) ? "127.0.0.1" : (mine.find((a) => inCidrs(a, blocks)) ?? "127.0.0.1");
+      expect(publisherHostOf(ifaces, rt(allow), local), what).toBe(want);
+    } else if (nonLoopback.length === 1) expect(publisherHostOf(ifaces, rt(allow), local), what).toBe(nonLoopback[0]);
+    else expect(() => publisherHostOf(ifaces, rt(allow), local), what).toThrow("give --retransmit HOST:31900");
+  }
 });

@@ -3,7 +3,8 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
-import { interfaceProblem, isIpv4 } from "../../config/host.ts";
+import { interfaceProblem, isIpv4, localIpv4Addresses } from "../../config/host.ts";
+import { inCidrs, parseCidr } from "../../core/cidr.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
@@ -72,8 +73,9 @@ export const listenCommand: CommandSpec = {
     "                       its interface, the publisher's, is not checked as this host's)",
     "      --retransmit HOST:PORT  ask this retransmission server (publish.retransmit.listen) for lost ranges",
     "                       (default with --config: the configuration's publish.retransmit, if set; on",
-    "                       0.0.0.0, the host of the destinations' interface: 127.0.0.1 when one is this",
-    "                       host's, else their one address, several exit 2); source s",
+    "                       0.0.0.0, the host of the destinations' non-loopback interfaces: when one is this",
+    "                       host's (or all are loopback), 127.0.0.1, or that interface if the allow list",
+    "                       admits it and not 127.0.0.1; else their one address, several exit 2); source s",
     "                       is asked on PORT + s − the --config file's publish.source_id (0 without --config)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
     "                       which must then be this host's; with --iface the file's are not used nor checked;",
@@ -214,17 +216,27 @@ function sendAheadMaxMsOf(v: unknown): number {
 
 /**
  * Where to ask a request server listening on every address (`publish.retransmit.listen = "0.0.0.0:P"`): the listen
- * address says nothing of the publisher's host, its destinations' interfaces do (the addresses it sends from). One of
- * them this host's: the publisher is here, asked on 127.0.0.1 (the default allow list's). Else their one address;
- * several: exit 2 naming --retransmit. Before 2026-12-07 always 127.0.0.1: on a receiving host, a server that is not
- * there (every request unanswered).
+ * address says nothing of the publisher's host, its destinations' interfaces do (the addresses it sends from). A
+ * loopback interface is every host's, so says nothing of where the publisher is (before, one beside 10.1.0.7 made a
+ * receiving host ask its own 127.0.0.1). Loopback ones alone, or a non-loopback one this host's: the publisher is
+ * here, asked on 127.0.0.1 if its allow list admits it, else on that interface if the list admits it (a request to an
+ * address of this host comes from that address; before, always 127.0.0.1: with allow = ["10.0.0.0/8"], unanswered).
+ * Else their one non-loopback address; several: exit 2 naming --retransmit. Exported for its tests.
  */
-function publisherHostOf(ifaces: readonly string[], port: number): string {
-  if (ifaces.some((a) => interfaceProblem(a) === null)) return "127.0.0.1";
-  const distinct = [...new Set(ifaces)];
-  if (distinct.length <= 1) return distinct[0] ?? "127.0.0.1";
+export function publisherHostOf(
+  ifaces: readonly string[],
+  rt: { readonly port: number; readonly allow: readonly string[] },
+  local: readonly { name: string; address: string }[] = localIpv4Addresses(),
+): string {
+  const network = [...new Set(ifaces.filter((a) => !a.startsWith("127.")))];
+  const here = network.filter((a) => interfaceProblem(a, local) === null);
+  if (network.length === 0 || here.length > 0) {
+    const allow = rt.allow.map(parseCidr);
+    return ["127.0.0.1", ...here].find((a) => inCidrs(a, allow)) ?? "127.0.0.1";
+  }
+  if (network.length === 1) return network[0]!;
   throw new UsageError(
-    `--config: publish.retransmit.listen is 0.0.0.0:${port} (every address of the publisher's host) and its destinations send from ${distinct.join(", ")}, none of them this host's: give --retransmit HOST:${port} naming the publisher's host as this host reaches it`,
+    `--config: publish.retransmit.listen is 0.0.0.0:${rt.port} (every address of the publisher's host) and its destinations send from ${network.join(", ")}, none of them this host's: give --retransmit HOST:${rt.port} naming the publisher's host as this host reaches it`,
   );
 }
 
@@ -273,7 +285,7 @@ export function resolveGroups(ctx: CommandContext): {
     if (retransmit !== undefined) retransmit = { ...retransmit, sourceIdBase: config.publish.sourceId ?? 0 };
     else if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0) {
       const rt = config.publish.retransmit;
-      const host = rt.host === "0.0.0.0" ? publisherHostOf(config.publish.destinations.map((d) => d.iface), rt.port) : rt.host;
+      const host = rt.host === "0.0.0.0" ? publisherHostOf(config.publish.destinations.map((d) => d.iface), rt) : rt.host;
       retransmit = { host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
     }
   }
