@@ -552,9 +552,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /**
    * One query for the market: its resolved symbols when the reloader's own deadline came (`own`), plus the pending
-   * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own.
+   * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own. Resolves
+   * to whether the listing answered (in part: for every open book asked for), which ends the reloader's failure streak.
    */
-  private async query(market: MarketName, own: boolean): Promise<void> {
+  private async query(market: MarketName, own: boolean): Promise<boolean> {
     const { config } = this.o;
     const source = this.source;
     const current = this.o.instruments();
@@ -563,7 +564,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // Closed symbols ride every query of their market (their own deadline is the listing cadence).
     const closed = this.o.topics.filter((t) => t.market === market && this.closed.has(t.index));
     const late: LateQuery | null = this.late.queryOf(market);
-    if (topics.length === 0 && late === null && closed.length === 0) return;
+    if (topics.length === 0 && late === null && closed.length === 0) return false;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.wallNow(); // for afterQuery: OKX compares it with upcChg effTime
     if (closed.length > 0) bump(this.closedQueries, market);
@@ -574,19 +575,19 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     try {
       specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
-      if (this.o.stop?.aborted || !this.live || this.o.lifecycle().stopping) return; // the adapter stopped: nothing failed
+      if (this.o.stop?.aborted || !this.live || this.o.lifecycle().stopping) return false; // the adapter stopped: nothing failed
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
         if (closed.length > 0) this.closedAsked(market, true);
         // A reload's failure is the reloader's to count and retry, whatever it carried: before, one that carried only
         // closed (or late) symbols returned, counted as answered, the next reload an hour on.
         if (own) throw err;
-        return;
+        return false;
       }
       partial = err;
       specs = err.specs;
     }
-    if (!this.live || this.o.lifecycle().stopping) return;
+    if (!this.live || this.o.lifecycle().stopping) return false;
     // Answered in part: only what an answered part lists (or refused) is known; the rest is neither changed, closed
     // nor reopened, and is asked again as after a failed query.
     const answered = (t: T) => partial === null || specs.has(t.symbol) || source.whyRefused?.(market, t.symbol) !== undefined;
@@ -609,6 +610,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // closedQueryFailures): its part of the listing may fail for good (an OKX option family delisted whole), and
     // until s-rd7b that made every reload a failed one, retried every minute for ever.
     if (own && partial !== null && known.length < topics.length && !stopped()) throw partial;
+    return true;
   }
 
   /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */

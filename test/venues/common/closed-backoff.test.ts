@@ -222,6 +222,56 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 60_000)).toEqual(["linear"]);
   });
 
+  test("an answer to the closed symbols' own query ends the reload's failure streak too: a quiet market's next failed reload is retried after 2 s, not 30 min at once", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    const t0 = clock.ms;
+    const expiresMs = t0 + 600_000;
+    watch.requestNow("linear");
+    await answer([], { expiresMs }); // linear's only book listed as trading, with an expiry
+    watch.requestNow("linear"); // a re-check; REST down from here on: retried 2 s doubling to 1 min (a book is open)
+    await fail();
+    for (let ms = clock.ms + 1_000; ms < expiresMs; ms += 1_000) for (const _ of at(ms)) await fail();
+    const failed = watch.reloader.failures;
+    expect(failed).toBeGreaterThan(10); // a long streak
+    clock.ms = expiresMs;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+    expect(retired).toEqual([0]); // nothing open in linear now: its failed reload backs off to 30 min
+    let tR = 0;
+    for (let ms = expiresMs + 1_000; tR === 0; ms += 1_000) {
+      for (const _ of at(ms)) {
+        tR = ms;
+        await fail(); // the reload's retry: next in 30 min; the closed symbol's own query in 1 min
+      }
+    }
+    expect(watch.reloader.failures).toBe(failed + 1);
+    // The closed symbol's own queries fail too (after 1 min, then 2 min): not an answer, the streak goes on.
+    expect(at(tR + 60_000)).toEqual(["linear"]);
+    await fail();
+    expect(at(tR + 180_000)).toEqual(["linear"]);
+    await fail();
+    expect(watch.reloader.failures).toBe(failed + 1); // (those were not reloads)
+    watch.requestNow("linear"); // a re-check: a reload, failing; its retry 30 min on, not 2 s
+    await fail();
+    const tQ = clock.ms;
+    expect(at(tQ + 2_000)).toEqual([]);
+    // REST answers the closed schedule's next query (4 min on: no reload), and those after it; then fails at the
+    // reload's retry.
+    let answered = 0;
+    for (let ms = tQ + 3_000; ms < tQ + 1_800_000; ms += 1_000) {
+      for (const _ of at(ms)) {
+        expect((await answer(["linear:S0USDT"])).reloaded).toBe(false);
+        answered++;
+      }
+    }
+    expect(answered).toBeGreaterThan(0);
+    expect(at(tQ + 1_800_000)).toEqual(["linear"]);
+    await fail();
+    expect(watch.reloader.failures).toBe(failed + 3);
+    // The answer ended the streak: retried after 2 s (before s-instleft: 30 min at once, the streak never ended).
+    expect(at(tQ + 1_802_000 - 1)).toEqual([]);
+    expect(at(tQ + 1_802_000)).toEqual(["linear"]);
+  });
+
   test("a market with an open book beside a closed one: its failing reload is retried within the minute (2 s doubling), never backed off to 30 min", async () => {
     const { clock, retired, at, answer, fail, watch, calls } = await rig(2, 3_600_000);
     watch.requestNow("linear");
