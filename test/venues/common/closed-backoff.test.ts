@@ -308,6 +308,27 @@ describe("closed instruments asked for again", () => {
     }
   });
 
+  test("a book closed by its listed expiry during a failure streak neither shortens the wait nor ends the streak (the clock closed it, not an answer)", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(2);
+    const t = clock.ms;
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs: t + 600_000 }); // S0 closed; S1 trading until its expiry
+    expect(retired).toEqual([0]);
+    for (const dueMs of [t + 15_000, t + 45_000, t + 165_000, t + 405_000]) {
+      expect(at(dueMs)).toEqual(["linear"]);
+      await fail(); // the next after 30 s, 2 min, 4 min, 8 min
+    }
+    clock.ms = t + 600_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+    expect(retired).toEqual([0, 1]);
+    expect(at(t + 885_000 - 1)).toEqual([]);
+    expect(at(t + 885_000)).toEqual(["linear"]);
+    await fail();
+    // The streak went on through the expiry: 16 min now, not 1 min as after an answer.
+    expect(at(t + 885_000 + 960_000 - 1)).toEqual([]);
+    expect(at(t + 885_000 + 960_000)).toEqual(["linear"]);
+  });
+
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {
     const { clock, retired, activated, at, answer, watch } = await rig(3);
     watch.requestNow("linear");
