@@ -143,6 +143,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Closed topics (no longer listed as trading) by index. */
   private readonly closed = new Set<number>();
   /**
+   * onlyClosed's answer per market, dropped when one of its topics closes, reopens or joins late: the reloader asks
+   * every check while a quiet market's retry lies more than a minute ahead, and before s-instleft each ask went over
+   * every topic of the venue (thousands of options) once a second.
+   */
+  private readonly onlyClosedByMarket = new Map<MarketName, boolean>();
+  /**
    * Topics the venue rejected (SubscriptionControl.reject), by index: when their market is to be asked whether they are
    * listed as trading (`dueMs`; asked again after the same wait while unanswered; Infinity once subscribed again), the
    * wait that set it, and when they were last asked.
@@ -203,7 +209,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         // sink in between) left the topic idle, neither joined nor closed.
         const now = this.wallNow();
         const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
-        joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        try {
+          joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        } finally {
+          this.onlyClosedByMarket.delete(o.topics[i]!.market); // a resolved book more (or, failed, none)
+        }
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
         if (pastExpiry(o.topics[i]!)) this.checkExpiries(now);
       },
@@ -286,6 +296,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Live runs only: the late retrier (for a sink that takes late books) and the schedule. */
   start(sink: BookSink): void {
     this.live = true;
+    this.onlyClosedByMarket.clear(); // the instruments load() gave
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
@@ -534,14 +545,23 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /** Whether every resolved book of the market is closed (at least one): nothing open for its reloads to keep current. */
   private onlyClosed(market: MarketName): boolean {
+    const cached = this.onlyClosedByMarket.get(market);
+    if (cached !== undefined) return cached;
     const current = this.o.instruments();
+    if (current === null) return false; // not loaded: not cached
     let closed = 0;
+    let only = true;
     for (const t of this.o.topics) {
-      if (t.market !== market || current?.[t.index] === undefined) continue;
-      if (!this.closed.has(t.index)) return false;
+      if (t.market !== market || current[t.index] === undefined) continue;
+      if (!this.closed.has(t.index)) {
+        only = false;
+        break;
+      }
       closed++;
     }
-    return closed > 0;
+    only &&= closed > 0;
+    this.onlyClosedByMarket.set(market, only);
+    return only;
   }
 
   private closedIn(market: MarketName): number {
@@ -628,6 +648,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.wallNow();
     this.closed.add(t.index);
+    this.onlyClosedByMarket.delete(market);
     this.closedSchedule.soon(market, expired);
     bump(this.closures, market);
     const s = this.closedSchedule;
@@ -676,6 +697,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         changed.set(`${market}:${t.symbol}`, spec);
       } else if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
       this.closed.delete(t.index);
+      this.onlyClosedByMarket.delete(market);
       this.unusable.delete(t.index);
       reopened.push(t);
       bump(this.reopens, market);
