@@ -37,7 +37,7 @@ import { SymbolsUnusableError } from "../../core/errors.ts";
 import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
-import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
+import { CLOSED_FAILED_MAX_MS, ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
@@ -507,7 +507,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min; to 30 min for a market whose books are all closed)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
-        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
+        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min; to 30 min while the listing query fails)", this.closedIn(market), l),
         gauge("instruments_expired", "Of those, books past the expiry their listing gave (delivered, exercised): never trading again, not counted against readiness", this.expiredIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
@@ -652,7 +652,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.closedSchedule.soon(market, expired);
     bump(this.closures, market);
     const s = this.closedSchedule;
-    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry)` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s`;
+    // Until s-instleft it left out the back-off while the listing query fails (to 30 min): an operator watching for
+    // the minute's query after a break's end saw none and took the feeder for stuck.
+    const failing = `backing off to ${CLOSED_FAILED_MAX_MS / 60_000} min while the listing query fails`;
+    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry; ${failing})` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s (${failing})`;
     log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {
       market,
       symbol: t.symbol,

@@ -376,6 +376,21 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 885_000 + 960_000)).toEqual(["linear"]);
   });
 
+  test("the closure's warning and the instruments_closed help name the 30 min back-off while the listing query fails", async () => {
+    const { clock, lines, retired, answer, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs: clock.ms + 1_000 }); // S0 closed; S1 listed with an expiry
+    clock.ms += 1_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // S1 closed at its expiry
+    expect(retired).toEqual([0, 1]);
+    const closures = lines.filter((l) => l.includes("instrument no longer listed as trading"));
+    expect(closures).toHaveLength(2);
+    // Before s-instleft neither said so: an operator waiting for the minute's query after a break saw none.
+    expect(closures[0]).toContain("after 15 s, the wait doubling to 60 s (backing off to 30 min while the listing query fails)");
+    expect(closures[1]).toContain("every 300 s (past its listed expiry; backing off to 30 min while the listing query fails)");
+    expect(watch.metrics().find((m) => m.name === "instruments_closed")!.help).toContain("to 30 min while the listing query fails");
+  });
+
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {
     const { clock, retired, activated, at, answer, watch } = await rig(3);
     watch.requestNow("linear");
