@@ -249,7 +249,8 @@ export interface CommonAdapterOptions {
    * Symbols left out at start are retried while running (common/late-instruments.ts): REST unreachable after
    * lateRetryBaseMs (5 s) doubling to lateRetryMaxMs (5 min); REST answered without the symbol every
    * listingRetryMs (5 min). Closed instruments (common/closed-schedule.ts) are asked for again 15 s doubling to
-   * 1 min, never slower than listingRetryMs (so a test's short listingRetryMs shortens those too). Tests shorten them.
+   * 1 min, never slower than listingRetryMs (so a test's short listingRetryMs shortens those too) unless their
+   * queries fail in a row (backing off to 30 min). Tests shorten them.
    */
   lateRetryBaseMs?: number;
   lateRetryMaxMs?: number;

@@ -11,9 +11,11 @@
  * - a market whose closed symbols are all past the expiry their listing gave (delivered, exercised: never listed
  *   again) is asked every listing period (`listingMs`, 5 min), a failed query after at most RELOAD_RETRY_MS;
  * - queries failing in a row (REST down, or the market's listing request failing for good) wait longer each time:
- *   the wait above doubled per failure after the first, up to CLOSED_FAILED_MAX_MS (30 min); an answer, a closure or
- *   a reopening ends the streak. Until s-binmisc a market whose only books were closed and whose listing failed for
- *   good was asked every minute for ever.
+ *   the wait above doubled per failure after the first, up to CLOSED_FAILED_MAX_MS (30 min); an answer ends the
+ *   streak (so do the closures and reopenings an answer finds: the first wait again). A closure at a listed expiry
+ *   does not: the clock closed it, not an answer, and REST may be failing still (until s-instleft this comment said
+ *   every closure did). Until s-binmisc a market whose only books were closed and whose listing failed for good was
+ *   asked every minute for ever.
  * Outside a failure streak no wait is longer than the listing period (tests shorten it). Deadlines are against the
  * adapter's clock; one a clock stepped back left further ahead than any wait is brought back (during a failure streak,
  * to the wait the streak had reached).
@@ -57,8 +59,9 @@ export class ClosedSchedule {
   }
 
   /**
-   * A symbol of the market closed or reopened: its closed symbols are asked for after the first wait (no later). One
-   * closed past its listed expiry (`expired`) never comes back, so it starts a schedule if none is kept, and shortens none.
+   * A symbol of the market closed or reopened (an answer said so): its closed symbols are asked for after the first
+   * wait (no later), the failure streak over. One closed past its listed expiry (`expired`: by the clock) never comes
+   * back, so it starts a schedule if none is kept, and neither shortens one nor ends its failure streak.
    */
   soon(market: MarketName, expired = false): void {
     if (this.kindOf(market) === "none") return void this.markets.delete(market);

@@ -7,7 +7,7 @@
  * `checkEveryMs`, so no timer ever waits long: a change announced 40 days ahead is neither fired early by the 2^31 ms
  * cap of setTimeout nor lost, and a stepped wall clock moves only the announced times with it. The venue's `reload` fetches the market and
  * applies what changed; a failed reload is retried after `retryBaseMs` (2 s), doubling per failure in a row up to
- * `retryMs` (1 min; or the interval, if shorter). A client's deadline
+ * `retryMs` (1 min; or the interval, if shorter); any answer of the market's listing ends the streak. A client's deadline
  * (`lateDueMs`: the late retrier's, instrument-watch.ts) runs the market's query too, so one schedule owns every
  * instrument query of a venue; such a run is the client's (`own` false): not counted, its failure not retried here.
  * @module
@@ -50,9 +50,11 @@ export interface InstrumentReloadOptions {
   retryMs?: number;
   /**
    * Fetches the market's instruments and applies changes; rejects on failure (logged, retried). `own`: the
-   * reloader's deadline came (periodic, announced, asked for); false: only the client's (lateDueMs) did.
+   * reloader's deadline came (periodic, announced, asked for); false: only the client's (lateDueMs) did. Resolves to
+   * whether the market's listing answered: a client's run that did ends the market's failure streak too (until
+   * s-instleft only the reloader's own answer did, so a quiet market's next failed reload waited 30 min at once).
    */
-  reload: (market: MarketName, own: boolean) => Promise<void>;
+  reload: (market: MarketName, own: boolean) => Promise<boolean>;
   /** A client's next deadline for the market (Infinity: none); it rides the same query. */
   lateDueMs?: (market: MarketName) => number;
   /**
@@ -160,11 +162,12 @@ export class InstrumentReloader {
     return this.o.intervalMs > 0 ? Math.min(this.o.intervalMs, longestRetryMs) : longestRetryMs;
   }
 
-  /** Only the client's deadline came: its query, nothing of the reloader's changes. */
+  /** Only the client's deadline came: its query, nothing of the reloader's changes; answered, the failure streak is over. */
   private runForClient(market: MarketName): void {
     this.inFlight.add(market);
     this.o
       .reload(market, false)
+      .then((answered) => void (answered && this.failuresInRow.delete(market)))
       .catch((err: unknown) => void (this.stopped || this.o.log.warn(`${this.o.venue}: instrument query failed`, { market, error: boundedText(String(err), DETAIL_MAX_CHARS) })))
       .finally(() => {
         this.inFlight.delete(market);

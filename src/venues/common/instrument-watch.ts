@@ -37,7 +37,7 @@ import { SymbolsUnusableError } from "../../core/errors.ts";
 import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
-import { ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
+import { CLOSED_FAILED_MAX_MS, ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
@@ -143,6 +143,12 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Closed topics (no longer listed as trading) by index. */
   private readonly closed = new Set<number>();
   /**
+   * onlyClosed's answer per market, dropped when one of its topics closes, reopens or joins late: the reloader asks
+   * every check while a quiet market's retry lies more than a minute ahead, and before s-instleft each ask went over
+   * every topic of the venue (thousands of options) once a second.
+   */
+  private readonly onlyClosedByMarket = new Map<MarketName, boolean>();
+  /**
    * Topics the venue rejected (SubscriptionControl.reject), by index: when their market is to be asked whether they are
    * listed as trading (`dueMs`; asked again after the same wait while unanswered; Infinity once subscribed again), the
    * wait that set it, and when they were last asked.
@@ -203,7 +209,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         // sink in between) left the topic idle, neither joined nor closed.
         const now = this.wallNow();
         const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
-        joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        try {
+          joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        } finally {
+          this.onlyClosedByMarket.delete(o.topics[i]!.market); // a resolved book more (or, failed, none)
+        }
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
         if (pastExpiry(o.topics[i]!)) this.checkExpiries(now);
       },
@@ -286,6 +296,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Live runs only: the late retrier (for a sink that takes late books) and the schedule. */
   start(sink: BookSink): void {
     this.live = true;
+    this.onlyClosedByMarket.clear(); // the instruments load() gave
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
@@ -496,7 +507,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min; to 30 min for a market whose books are all closed)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
-        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min)", this.closedIn(market), l),
+        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min; to 30 min while the listing query fails)", this.closedIn(market), l),
         gauge("instruments_expired", "Of those, books past the expiry their listing gave (delivered, exercised): never trading again, not counted against readiness", this.expiredIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
@@ -534,14 +545,23 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /** Whether every resolved book of the market is closed (at least one): nothing open for its reloads to keep current. */
   private onlyClosed(market: MarketName): boolean {
+    const cached = this.onlyClosedByMarket.get(market);
+    if (cached !== undefined) return cached;
     const current = this.o.instruments();
+    if (current === null) return false; // not loaded: not cached
     let closed = 0;
+    let only = true;
     for (const t of this.o.topics) {
-      if (t.market !== market || current?.[t.index] === undefined) continue;
-      if (!this.closed.has(t.index)) return false;
+      if (t.market !== market || current[t.index] === undefined) continue;
+      if (!this.closed.has(t.index)) {
+        only = false;
+        break;
+      }
       closed++;
     }
-    return closed > 0;
+    only &&= closed > 0;
+    this.onlyClosedByMarket.set(market, only);
+    return only;
   }
 
   private closedIn(market: MarketName): number {
@@ -552,9 +572,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /**
    * One query for the market: its resolved symbols when the reloader's own deadline came (`own`), plus the pending
-   * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own.
+   * ones. Rejects only for a reload (`own`): the reloader retries it; the late retrier backs off on its own. Resolves
+   * to whether the listing answered (in part: for every open book asked for), which ends the reloader's failure streak.
    */
-  private async query(market: MarketName, own: boolean): Promise<void> {
+  private async query(market: MarketName, own: boolean): Promise<boolean> {
     const { config } = this.o;
     const source = this.source;
     const current = this.o.instruments();
@@ -563,7 +584,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // Closed symbols ride every query of their market (their own deadline is the listing cadence).
     const closed = this.o.topics.filter((t) => t.market === market && this.closed.has(t.index));
     const late: LateQuery | null = this.late.queryOf(market);
-    if (topics.length === 0 && late === null && closed.length === 0) return;
+    if (topics.length === 0 && late === null && closed.length === 0) return false;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
     const startedMs = this.wallNow(); // for afterQuery: OKX compares it with upcChg effTime
     if (closed.length > 0) bump(this.closedQueries, market);
@@ -574,19 +595,19 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     try {
       specs = await source.fetchSpecs(market, symbols);
     } catch (err) {
-      if (this.o.stop?.aborted || !this.live || this.o.lifecycle().stopping) return; // the adapter stopped: nothing failed
+      if (this.o.stop?.aborted || !this.live || this.o.lifecycle().stopping) return false; // the adapter stopped: nothing failed
       if (!(err instanceof PartialAnswer)) {
         if (late !== null) this.late.failed(late, err);
         if (closed.length > 0) this.closedAsked(market, true);
         // A reload's failure is the reloader's to count and retry, whatever it carried: before, one that carried only
         // closed (or late) symbols returned, counted as answered, the next reload an hour on.
         if (own) throw err;
-        return;
+        return false;
       }
       partial = err;
       specs = err.specs;
     }
-    if (!this.live || this.o.lifecycle().stopping) return;
+    if (!this.live || this.o.lifecycle().stopping) return false;
     // Answered in part: only what an answered part lists (or refused) is known; the rest is neither changed, closed
     // nor reopened, and is asked again as after a failed query.
     const answered = (t: T) => partial === null || specs.has(t.symbol) || source.whyRefused?.(market, t.symbol) !== undefined;
@@ -609,6 +630,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // closedQueryFailures): its part of the listing may fail for good (an OKX option family delisted whole), and
     // until s-rd7b that made every reload a failed one, retried every minute for ever.
     if (own && partial !== null && known.length < topics.length && !stopped()) throw partial;
+    return true;
   }
 
   /** A query carrying the market's closed symbols ended: answered for all of them, or not (`failed`). */
@@ -626,10 +648,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.wallNow();
     this.closed.add(t.index);
+    this.onlyClosedByMarket.delete(market);
     this.closedSchedule.soon(market, expired);
     bump(this.closures, market);
     const s = this.closedSchedule;
-    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry)` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s`;
+    // Until s-instleft it left out the back-off while the listing query fails (to 30 min): an operator watching for
+    // the minute's query after a break's end saw none and took the feeder for stuck.
+    const failing = `backing off to ${CLOSED_FAILED_MAX_MS / 60_000} min while the listing query fails`;
+    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry; ${failing})` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s (${failing})`;
     log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {
       market,
       symbol: t.symbol,
@@ -674,6 +700,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         changed.set(`${market}:${t.symbol}`, spec);
       } else if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
       this.closed.delete(t.index);
+      this.onlyClosedByMarket.delete(market);
       this.unusable.delete(t.index);
       reopened.push(t);
       bump(this.reopens, market);

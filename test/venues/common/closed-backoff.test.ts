@@ -21,7 +21,7 @@ const SPEC: InstrumentSpec = { tickSize: "0.1", lotSize: "0.001" };
 const LISTING_MS = 300_000;
 
 /** `perMarket` symbols in each of linear and spot, all listed at start. */
-async function rig(perMarket: number, intervalMs = 0) {
+async function rig(perMarket: number, intervalMs = 0, leftOut: readonly string[] = []) {
   const clock = { ms: 1_780_000_000_000 };
   const names = Array.from({ length: perMarket }, (_, i) => `S${i}USDT`);
   const validated = validateConfig({
@@ -34,11 +34,12 @@ async function rig(perMarket: number, intervalMs = 0) {
   const topics = subs.map((s, i) => new TopicState(i, s.market, s.symbol, s.depth, `orderbook.50.${s.symbol}`, conn));
   const calls: { market: MarketName; symbols: readonly string[]; answer: (specs: Record<string, InstrumentSpec> | Error) => void }[] = [];
   let instruments: (Instrument | undefined)[] | null = null;
+  const reads = { instruments: 0 }; // calls of the watch's instruments(): one per pass over the topics
   const retired: number[] = [];
   const lines: string[] = [];
   const log = createLogger({ level: "info", format: "json", write: (l) => void lines.push(l) });
   const activated: number[] = [];
-  const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
+  const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
   const lifecycle = fakeLifecycle({ onActivate: (t) => void activated.push(t.index), onRetire: (t) => void retired.push(t.index) });
   const watch = new InstrumentWatch({
     ...{ venue: "bybit", log, now: () => clock.ms, random: () => 1, config, subscriptions: subs, topics },
@@ -47,7 +48,7 @@ async function rig(perMarket: number, intervalMs = 0) {
       fetchSpecs: (market, symbols) => new Promise((resolve, reject) => calls.push({ market, symbols, answer: (a) => (a instanceof Error ? reject(a) : resolve(new Map(Object.entries(a)))) })),
     },
     ...{ intervalMs, recheck: true, allowNoInstruments: false, instrumentCheckMs: 1_000_000_000, lateCheckMs: 1_000_000_000, listingRetryMs: LISTING_MS },
-    ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
+    ...{ instruments: () => (reads.instruments++, instruments), sink: () => sink, lifecycle: () => lifecycle },
     addToTable: () => 0,
     apply: () => {},
   });
@@ -61,7 +62,7 @@ async function rig(perMarket: number, intervalMs = 0) {
     Object.fromEntries(names.filter((n) => !without.includes(`${market}:${n}`)).map((n) => [n, { ...SPEC, ...extra }]));
   const loading = watch.load();
   await until(() => calls.length === 2); // both markets at once
-  for (const c of calls.splice(0)) c.answer(listing(c.market, []));
+  for (const c of calls.splice(0)) c.answer(listing(c.market, leftOut)); // those left out: late, retried while running
   instruments = await loading;
   watch.bindTopics(false);
   watch.start(sink);
@@ -91,7 +92,7 @@ async function rig(perMarket: number, intervalMs = 0) {
     const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
     await until(() => !inFlight.has(c.market));
   };
-  return { watch, clock, calls, retired, activated, lines, at, answer, fail, until, names };
+  return { watch, clock, calls, retired, activated, lines, at, answer, fail, until, names, reads };
 }
 
 describe("closed instruments asked for again", () => {
@@ -222,6 +223,102 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 60_000)).toEqual(["linear"]);
   });
 
+  test("an answer to the closed symbols' own query ends the reload's failure streak too: a quiet market's next failed reload is retried after 2 s, not 30 min at once", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(1);
+    const t0 = clock.ms;
+    const expiresMs = t0 + 600_000;
+    watch.requestNow("linear");
+    await answer([], { expiresMs }); // linear's only book listed as trading, with an expiry
+    watch.requestNow("linear"); // a re-check; REST down from here on: retried 2 s doubling to 1 min (a book is open)
+    await fail();
+    for (let ms = clock.ms + 1_000; ms < expiresMs; ms += 1_000) for (const _ of at(ms)) await fail();
+    const failed = watch.reloader.failures;
+    expect(failed).toBeGreaterThan(10); // a long streak
+    clock.ms = expiresMs;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+    expect(retired).toEqual([0]); // nothing open in linear now: its failed reload backs off to 30 min
+    let tR = 0;
+    for (let ms = expiresMs + 1_000; tR === 0; ms += 1_000) {
+      for (const _ of at(ms)) {
+        tR = ms;
+        await fail(); // the reload's retry: next in 30 min; the closed symbol's own query in 1 min
+      }
+    }
+    expect(watch.reloader.failures).toBe(failed + 1);
+    // The closed symbol's own queries fail too (after 1 min, then 2 min): not an answer, the streak goes on.
+    expect(at(tR + 60_000)).toEqual(["linear"]);
+    await fail();
+    expect(at(tR + 180_000)).toEqual(["linear"]);
+    await fail();
+    expect(watch.reloader.failures).toBe(failed + 1); // (those were not reloads)
+    watch.requestNow("linear"); // a re-check: a reload, failing; its retry 30 min on, not 2 s
+    await fail();
+    const tQ = clock.ms;
+    expect(at(tQ + 2_000)).toEqual([]);
+    // REST answers the closed schedule's next query (4 min on: no reload), and those after it; then fails at the
+    // reload's retry.
+    let answered = 0;
+    for (let ms = tQ + 3_000; ms < tQ + 1_800_000; ms += 1_000) {
+      for (const _ of at(ms)) {
+        expect((await answer(["linear:S0USDT"])).reloaded).toBe(false);
+        answered++;
+      }
+    }
+    expect(answered).toBeGreaterThan(0);
+    expect(at(tQ + 1_800_000)).toEqual(["linear"]);
+    await fail();
+    expect(watch.reloader.failures).toBe(failed + 3);
+    // The answer ended the streak: retried after 2 s (before s-instleft: 30 min at once, the streak never ended).
+    expect(at(tQ + 1_802_000 - 1)).toEqual([]);
+    expect(at(tQ + 1_802_000)).toEqual(["linear"]);
+  });
+
+  test("instrument_reload_ms 0, a market whose only book is closed, its failed reload's retry minutes ahead: the checks each second do not go over every topic", async () => {
+    const { clock, retired, activated, at, answer, fail, watch, reads } = await rig(1);
+    const onlyClosed = () => (watch as unknown as { onlyClosed(m: MarketName): boolean }).onlyClosed("linear");
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]);
+    expect(retired).toEqual([0]);
+    expect(onlyClosed()).toBe(true);
+    expect(at(clock.ms + 15_000)).toEqual(["linear"]);
+    await answer([]); // listed again: reopened, the market's answer kept no longer
+    expect(activated).toEqual([0]);
+    expect(onlyClosed()).toBe(false);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"]); // closed again
+    expect(onlyClosed()).toBe(true);
+    watch.requestNow("linear"); // a re-check, failing: its retry 2 s doubling to 30 min (nothing open)
+    await fail();
+    const t = clock.ms;
+    let idleReads = 0;
+    let queries = 0;
+    for (let ms = t + 1_000; ms <= t + 600_000; ms += 1_000) {
+      const before = reads.instruments;
+      const asked = at(ms);
+      if (asked.length === 0) idleReads += reads.instruments - before;
+      for (const _ of asked) {
+        queries++;
+        await fail();
+      }
+    }
+    expect(queries).toBeGreaterThan(3);
+    // Before s-instleft: a pass over every topic each second once the retry lay more than a minute ahead (hundreds).
+    expect(idleReads).toBe(0);
+  });
+
+  test("a market whose only resolved book is closed is quiet no more once a symbol left out at start joins", async () => {
+    const { clock, retired, activated, at, answer, watch } = await rig(2, 0, ["linear:S1USDT"]);
+    const onlyClosed = () => (watch as unknown as { onlyClosed(m: MarketName): boolean }).onlyClosed("linear");
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT", "linear:S1USDT"]); // S0 closed; S1 still not listed
+    expect(retired).toEqual([0]);
+    expect(onlyClosed()).toBe(true);
+    const t = clock.ms;
+    for (let ms = t + 1_000; activated.length === 0 && ms <= t + 600_000; ms += 1_000) for (const _ of at(ms)) await answer(["linear:S0USDT"]);
+    expect(activated).toEqual([1]); // S1 listed: joined, an open book
+    expect(onlyClosed()).toBe(false);
+  });
+
   test("a market with an open book beside a closed one: its failing reload is retried within the minute (2 s doubling), never backed off to 30 min", async () => {
     const { clock, retired, at, answer, fail, watch, calls } = await rig(2, 3_600_000);
     watch.requestNow("linear");
@@ -256,6 +353,42 @@ describe("closed instruments asked for again", () => {
       expect(at(t + waitMs)).toEqual(["linear"]);
       t = clock.ms;
     }
+  });
+
+  test("a book closed by its listed expiry during a failure streak neither shortens the wait nor ends the streak (the clock closed it, not an answer)", async () => {
+    const { clock, retired, at, answer, fail, watch } = await rig(2);
+    const t = clock.ms;
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs: t + 600_000 }); // S0 closed; S1 trading until its expiry
+    expect(retired).toEqual([0]);
+    for (const dueMs of [t + 15_000, t + 45_000, t + 165_000, t + 405_000]) {
+      expect(at(dueMs)).toEqual(["linear"]);
+      await fail(); // the next after 30 s, 2 min, 4 min, 8 min
+    }
+    clock.ms = t + 600_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+    expect(retired).toEqual([0, 1]);
+    expect(at(t + 885_000 - 1)).toEqual([]);
+    expect(at(t + 885_000)).toEqual(["linear"]);
+    await fail();
+    // The streak went on through the expiry: 16 min now, not 1 min as after an answer.
+    expect(at(t + 885_000 + 960_000 - 1)).toEqual([]);
+    expect(at(t + 885_000 + 960_000)).toEqual(["linear"]);
+  });
+
+  test("the closure's warning and the instruments_closed help name the 30 min back-off while the listing query fails", async () => {
+    const { clock, lines, retired, answer, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT"], { expiresMs: clock.ms + 1_000 }); // S0 closed; S1 listed with an expiry
+    clock.ms += 1_000;
+    (watch as unknown as { checkExpiries(): void }).checkExpiries(); // S1 closed at its expiry
+    expect(retired).toEqual([0, 1]);
+    const closures = lines.filter((l) => l.includes("instrument no longer listed as trading"));
+    expect(closures).toHaveLength(2);
+    // Before s-instleft neither said so: an operator waiting for the minute's query after a break saw none.
+    expect(closures[0]).toContain("after 15 s, the wait doubling to 60 s (backing off to 30 min while the listing query fails)");
+    expect(closures[1]).toContain("every 300 s (past its listed expiry; backing off to 30 min while the listing query fails)");
+    expect(watch.metrics().find((m) => m.name === "instruments_closed")!.help).toContain("to 30 min while the listing query fails");
   });
 
   test("a reopening brings the others' wait back to 15 s; closed only by a listed expiry: every listing period", async () => {

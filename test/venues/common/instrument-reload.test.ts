@@ -26,7 +26,7 @@ function rig(intervalMs: number, log: Logger = silentLogger, quietMarket?: (m: M
     checkEveryMs: 1_000_000_000, // the test calls check()
     retryBaseMs: 2_000,
     retryMs: 60_000,
-    reload: (market) => new Promise<void>((resolve, reject) => calls.push({ market, atMs: clock.ms, done: (err) => (err ? reject(err) : resolve()) })),
+    reload: (market) => new Promise<boolean>((resolve, reject) => calls.push({ market, atMs: clock.ms, done: (err) => (err ? reject(err) : resolve(true)) })),
     ...(quietMarket ? { quietMarket } : {}),
   });
   reloaders.push(r);
@@ -213,7 +213,7 @@ describe("instrument reloader: two clocks", () => {
       ...{ venue: "test", log: silentLogger, markets: ["spot"] as MarketName[], intervalMs: 3_600_000, checkEveryMs: 1_000_000_000 },
       now: () => mono.ms,
       wallNow: () => wall.ms,
-      reload: (market) => new Promise<void>((resolve) => calls.push({ market, done: resolve })),
+      reload: (market) => new Promise<boolean>((resolve) => calls.push({ market, done: () => resolve(true) })),
     });
     reloaders.push(r);
     r.start();
