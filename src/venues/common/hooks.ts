@@ -140,8 +140,9 @@ export interface RequestProtocol {
   /**
    * How long the venue's own count of `conn`'s requests says one more must wait (0 = now; OKX: 480 per hour per
    * socket). A refused request (over the rate limit, a passing error) goes again no sooner, not every backoff step
-   * meanwhile: asked when it is refused and again as it comes due (retries due together take turns). Absent: the
-   * venue keeps no such count.
+   * meanwhile: asked when it is refused and again as it comes due (retries due together take turns). Every message
+   * sendRequest writes asks it too: one without room waits as such a retry (SubscriptionControl.holdForBudget).
+   * Absent: the venue keeps no such count.
    */
   requestWaitMs?(conn: VenueConnection): number;
   /**

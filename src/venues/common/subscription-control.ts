@@ -78,6 +78,8 @@ export class SubscriptionControl {
   rateLimited = 0;
   /** Single-topic subscribes refused for a reason that may pass (AckError other), each sent again after a backoff. */
   subscribeErrors = 0;
+  /** Requests held because the venue's own request count had no room (holdForBudget), each sent by retriesDue. */
+  budgetHeld = 0;
   /**
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
@@ -204,11 +206,23 @@ export class SubscriptionControl {
     return this.argsPerRequestOverride ?? this.protocol.maxArgsPerRequest(conn.market);
   }
 
+  /**
+   * Writes (or queues for pacing) the requests for `topics`, argsPerRequest a message. A message the venue's own count
+   * has no room for (RequestProtocol.requestWaitMs: OKX's 480 an hour per socket) waits with the rest, as a refused one
+   * (retries: sent by retriesDue once there is room; its topics unsubscribing or pending meanwhile, a subscribe's
+   * silence not judged stale until it goes). Until 2026-12-07 only a resync's restart asked the count: the subscribe
+   * owed after an unsubscribe's answer and a closed instrument's unsubscribe went past it (OKX refuses the 481st, 60014).
+   */
   sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
     const perRequest = this.argsPerRequest(conn);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
+      const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+      if (budgetWaitMs > 0) {
+        this.holdForBudget(conn, op, topics.slice(i), budgetWaitMs);
+        return;
+      }
       const batch = topics.slice(i, i + perRequest);
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
@@ -218,6 +232,17 @@ export class SubscriptionControl {
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
+  }
+
+  /** sendRequest's `topics` wait `waitMs` for the venue's request count (cold): held as a refused request's retry. */
+  private holdForBudget(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], waitMs: number): void {
+    this.budgetHeld++;
+    for (const t of topics) {
+      t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
+      if (op === "subscribe") t.subscribeQueued = true; // its silence starts when it goes (retriesDue)
+    }
+    this.log.warn(`${this.protocol.venue}: the connection's request count has no room; request waits`, { conn: conn.id, op, topics: topics.length, waitMs: Math.round(waitMs) });
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs });
   }
 
   /**
@@ -852,7 +877,12 @@ export class SubscriptionControl {
       }
       this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) continue;
-      if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE;
+      if (op === "subscribe") {
+        for (const t of still) {
+          t.sub = SUB_IDLE;
+          t.subscribeQueued = false; // held for the count (holdForBudget): sendRequest starts its stale clock
+        }
+      }
       this.sendRequest(conn, op, still);
     }
   }

@@ -99,12 +99,13 @@ export class BudgetWaits {
 /**
  * OKX's requests, each counted against its connection's 480 per hour. A subscribe (a new socket's, say) is the
  * fresh start a topic waiting for the budget waited for: its wait is over. A request refused with 60014 goes again
- * once the hour has room for it (requestWaitMs), not every backoff step (each one more request refused).
+ * once the hour has room for it and for the subscribes resyncs under way still owe (requestWaitMs), not every backoff
+ * step (each one more request refused); any other request the hour has no room for waits so too (sendRequest).
  */
 export function budgetedRequests(budget: OkxRequestBudget, waits: BudgetWaits): RequestProtocol {
   return {
     ...OKX_REQUESTS,
-    requestWaitMs: (conn) => budget.waitMs(conn as OkxConnection, 1),
+    requestWaitMs: (conn) => budget.nextRequestWaitMs(conn as OkxConnection),
     encodeRequest: (op, topics, reqId) => {
       const conn = topics[0]?.conn as OkxConnection | undefined;
       if (conn) budget.spend(conn);

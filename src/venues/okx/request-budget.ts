@@ -89,6 +89,16 @@ export class OkxRequestBudget {
     return n;
   }
 
+  /**
+   * How long until one more request fits `conn`'s budget with the requests its resyncs under way still owe (0 = now):
+   * any request but a restart (RequestProtocol.requestWaitMs: a 60014 retry, a subscribe owed after an unsubscribe's
+   * answer, a closed book's unsubscribe). Until 2026-12-07 one request alone: a retry took the room a resync's owed
+   * subscribe was counted on, and that subscribe went as the 481st.
+   */
+  nextRequestWaitMs(conn: OkxConnection): number {
+    return this.waitMs(conn, 1 + this.stillToSend(conn, () => false));
+  }
+
   /** How long until `n` more requests fit `conn`'s current socket's budget (0 = now). */
   waitMs(conn: OkxConnection, n: number): number {
     const now = this.now();

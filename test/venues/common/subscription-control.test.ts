@@ -449,12 +449,14 @@ describe("common subscription control", () => {
     // got the refused request again every 0.5-10 s step meanwhile, each one more request refused (and counted).
     const delays: number[] = [];
     const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => void (typeof f?.delayMs === "number" && delays.push(f.delayMs)) };
-    const counted: RequestProtocol = { ...protocol(), requestWaitMs: () => 60_000 };
+    let spent = false; // the count's room taken by the first request
+    const counted: RequestProtocol = { ...protocol(), requestWaitMs: () => (spent ? 60_000 : 0) };
     const control = new SubscriptionControl(counted, log, () => 0, undefined, () => undefined);
     const conn = new SendRecordingConnection(0);
     const t = new TopicState(0, "spot", "S0", 10, "book.S0", conn);
     conn.byTopic.set(t.topic, t);
     control.sendRequest(conn, "subscribe", [t]);
+    spent = true;
     control.onControl(conn, { id: ids(conn.sent)[0], error: "slow down" });
     expect(control.rateLimited).toBe(1);
     expect(delays).toHaveLength(1);
@@ -501,6 +503,52 @@ describe("common subscription control", () => {
       }
       for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `seed ${seed}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
       expect(sentMs.length).toBeGreaterThan(perWindow * 2); // retries went (a test that sends nothing proves nothing)
+      control.stop();
+    }
+  });
+
+  test("no request goes past the venue's own request count (requestWaitMs): resyncs' owed subscribes wait, none dropped", () => {
+    // Until 2026-12-07 only a refused request's retry asked the count: the subscribe sent when an unsubscribe is
+    // answered (restartTopic's) and a first subscribe went past it (OKX: the 481st request of the hour). Reference: at
+    // most perWindow requests in any windowMs; random resyncs, accepted answers, time; then quiet: every topic active.
+    const perWindow = 3;
+    const windowMs = 10_000;
+    for (let seed = 1; seed <= 20; seed++) {
+      const r = rng(seed);
+      let nowMs = 0;
+      const sentMs: number[] = [];
+      const counted: RequestProtocol = {
+        ...protocol(),
+        requestWaitMs: () => {
+          const inWindow = sentMs.filter((s) => nowMs - s < windowMs);
+          return inWindow.length < perWindow ? 0 : inWindow[inWindow.length - perWindow]! + windowMs - nowMs;
+        },
+      };
+      const control = new SubscriptionControl(counted, silentLogger, () => nowMs, undefined, () => undefined);
+      control.random = r;
+      const conn = new SendRecordingConnection(0);
+      conn.ws = { send: (text: string) => void (conn.sent.push(text), sentMs.push(nowMs)) } as unknown as WebSocket;
+      const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+      control.sendRequest(conn, "subscribe", topics.slice(0, 4));
+      control.sendRequest(conn, "subscribe", topics.slice(4));
+      let answered = 0;
+      const answerAll = () => {
+        for (; answered < conn.sent.length; answered++) control.onControl(conn, { id: (JSON.parse(conn.sent[answered]!) as { id: string }).id, result: null });
+      };
+      for (let step = 0; step < 300; step++) {
+        if (r() < 0.3) control.restartTopic(topics[Math.floor(r() * topics.length)]!);
+        if (r() < 0.7) answerAll();
+        nowMs += Math.floor(r() * 2_000);
+        control.retriesDue(nowMs);
+      }
+      for (let step = 0; step < 200; step++) {
+        answerAll();
+        nowMs += 1_000;
+        control.retriesDue(nowMs);
+      }
+      for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `seed ${seed}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
+      expect(topics.map((t) => t.sub), `seed ${seed}: every resync done`).toEqual(topics.map(() => SUB_ACTIVE));
+      expect(control.budgetHeld, `seed ${seed}: the count held some`).toBeGreaterThan(0);
       control.stop();
     }
   });

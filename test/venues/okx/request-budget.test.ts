@@ -7,15 +7,17 @@
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BookState } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, SUB_PENDING } from "../../../src/venues/common/connection.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING } from "../../../src/venues/common/connection.ts";
+import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import type { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { MAX_ARGS_PER_REQUEST, MAX_TOPICS_PER_CONNECTION } from "../../../src/venues/okx/protocol.ts";
 import { tempCachePath } from "./helpers.ts";
 import { BudgetWaits, budgetedRequests } from "../../../src/venues/okx/budget-wait.ts";
-import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
-import { OkxRequestBudget } from "../../../src/venues/okx/request-budget.ts";
+import type { OkxConnection, OkxTopic } from "../../../src/venues/okx/connection.ts";
+import { HOUR_MS, OkxRequestBudget } from "../../../src/venues/okx/request-budget.ts";
 import { OkxCounters } from "../../../src/venues/okx/stats.ts";
 
 describe("okx request budget", () => {
@@ -24,7 +26,7 @@ describe("okx request budget", () => {
     const budget = new OkxRequestBudget(() => nowMs, 3, 10_000);
     const waits = new BudgetWaits(1, budget, silentLogger, new OkxCounters(), () => undefined);
     const protocol = budgetedRequests(budget, waits);
-    const conn = { requestTimesMs: [] as number[] } as unknown as OkxConnection;
+    const conn = { requestTimesMs: [] as number[], pending: new Map(), topics: [] } as unknown as OkxConnection;
     expect(protocol.requestWaitMs?.(conn)).toBe(0);
     for (const at of [1_000, 2_000, 3_000]) {
       nowMs = at;
@@ -172,3 +174,105 @@ async function goneBackRig(restarted = MAX_TOPICS_PER_CONNECTION) {
   }
   return { adapter, conn, old, goBack: () => planned.goBack(conn, "test") };
 }
+
+describe("okx: every request within the socket's hour", () => {
+  type Req = { id: string; op: string; args: { channel: string; instId: string }[] };
+  /**
+   * Books A and B LIVE on one open socket (fake, recording), its hour 3 requests (`requestsPerHour`), on a clock the
+   * test sets. `answer(req)`: OKX's answer, one frame an arg (an error frame with `code`).
+   */
+  async function openRig() {
+    let nowMs = 1_000_000;
+    const symbols = ["A-USDT", "B-USDT"];
+    const adapter = new OkxAdapter(
+      {
+        venue: "okx",
+        wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+        restUrl: "http://127.0.0.1:9",
+        instrumentCachePath: tempCachePath(),
+        markets: [{ market: "spot", depth: 400, symbols }],
+        overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])),
+      },
+      symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })),
+      { log: silentLogger, now: () => nowMs, wallNow: () => nowMs, random: () => 0.5, requestsPerHour: 3 },
+    );
+    await adapter.loadInstruments();
+    const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
+    const ws = recordingWs();
+    conn.ws = ws;
+    conn.open = true;
+    conn.used = true;
+    for (const t of conn.topics) {
+      t.sub = SUB_ACTIVE;
+      t.book = BookState.LIVE;
+      t.lastMsgMs = nowMs;
+    }
+    const internals = adapter as unknown as { control: SubscriptionControl; lifecycle: ConnectionLifecycle };
+    const requests = () => ws.sent.map((x) => JSON.parse(x) as Req);
+    const answer = (r: Req, code?: string) => {
+      if (code !== undefined) conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }), 1);
+      else for (const arg of r.args) conn.onFrameAt(JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }), 1);
+    };
+    const [a, b] = conn.topics as [OkxTopic, OkxTopic];
+    return { adapter, conn, a, b, requests, answer, ...internals, clock: { get ms() { return nowMs; }, set ms(v: number) { nowMs = v; } } };
+  }
+
+  /**
+   * B's subscribe refused 60014 waits to go again (retriesDue) while A resyncs: A's unsubscribe out, its subscribe
+   * owed once answered. Until 2026-12-07 the retry asked the hour for one request only: B's subscribe took the last
+   * one, and A's owed subscribe went as the 4th of 3 (OKX's 481st of 480). Now the retry counts the owed subscribe and
+   * waits for the hour's room; A's goes.
+   */
+  test("a 60014 retry leaves room for the subscribe a resync owes after its unsubscribe's answer", async () => {
+    const { adapter, conn, a, b, requests, answer, control, clock } = await openRig();
+    b.sub = SUB_IDLE;
+    b.book = BookState.RESYNCING;
+    control.sendRequest(conn, "subscribe", [b]); // 1 of 3
+    answer(requests()[0]!, "60014");
+    expect(b.sub).toBe(SUB_PENDING); // waits to go again
+    a.book = BookState.RESYNCING;
+    adapter.restart(a); // its unsubscribe (2 of 3), its subscribe owed
+    expect(requests().map((r) => r.op)).toEqual(["subscribe", "unsubscribe"]);
+    clock.ms += 11_000; // B's backoff over (0.5 s doubling, at most 10 s)
+    control.retriesDue(clock.ms);
+    answer(requests()[1]!); // A's unsubscribe answered: its subscribe goes
+    expect(requests().map((r) => [r.op, r.args[0]!.instId])).toEqual([
+      ["subscribe", "B-USDT"],
+      ["unsubscribe", "A-USDT"],
+      ["subscribe", "A-USDT"],
+    ]);
+    expect(conn.requestTimesMs.length).toBeLessThanOrEqual(3);
+    expect(b.book).toBe(BookState.RESYNCING);
+    // The hour over (the first request leaves it), B's retry goes.
+    clock.ms = 1_000_000 + HOUR_MS + 1;
+    control.retriesDue(clock.ms);
+    expect(requests().at(-1)).toMatchObject({ op: "subscribe", args: [{ instId: "B-USDT" }] });
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * The hour spent, A's instrument closes: its unsubscribe waits for the hour's room (queued, not dropped) and then
+   * goes. Until 2026-12-07 it went at once, the 4th of 3; and so did a subscribe owed after an unsubscribe's answer.
+   */
+  test("a closed instrument's unsubscribe and an owed subscribe wait for the hour's room, then go", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    b.book = BookState.RESYNCING;
+    adapter.restart(b); // B's unsubscribe (1 of 3), its subscribe owed
+    conn.requestTimesMs.push(clock.ms, clock.ms); // 2 more spent: 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests()[0]!); // B's unsubscribe answered: its subscribe is owed, the hour has no room
+    expect(requests().map((r) => r.op)).toEqual(["unsubscribe"]);
+    expect(conn.requestTimesMs.length).toBe(3);
+    expect(b.sub).toBe(SUB_PENDING); // waiting to go: RESYNCING, never LIVE
+    expect(b.book).toBe(BookState.RESYNCING);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    expect(requests().slice(1).map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
+      ["unsubscribe", ["A-USDT"]],
+      ["subscribe", ["B-USDT"]],
+    ]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+});
