@@ -48,8 +48,10 @@ const VENUE_NAMES = Object.keys(VENUE_IDS).join("|");
  * Until s-rd15c only the literal: such a table passed.
  */
 function venueNamesIn(code: string): string[] {
-  const re = new RegExp(`(["'\`])(?:${VENUE_NAMES})\\1|[{,]\\s*(?:${VENUE_NAMES})\\s*:`, "gi");
-  return [...code.matchAll(re)].map((m) => m[0].replace(/^[{,]\s*/, ""));
+  // Keys as VenueName spells them (lower case): "Bybit, OKX: …" in a message is no table.
+  const literal = new RegExp(`(["'\`])(?:${VENUE_NAMES})\\1`, "gi");
+  const key = new RegExp(`[{,]\\s*(?:${VENUE_NAMES})\\s*:`, "g");
+  return [...code.matchAll(literal), ...code.matchAll(key)].sort((a, b) => a.index! - b.index!).map((m) => m[0].replace(/^[{,]\s*/, ""));
 }
 
 describe("layering", () => {
@@ -117,7 +119,7 @@ describe("no venue name", () => {
     expect(venueNamesIn(table)).toEqual(["bybit:", "binance:", "okx:"]);
     expect(venueNamesIn('if (venue === "okx" || venue === `Bithumb`) f();')).toEqual(['"okx"', "`Bithumb`"]);
     // A message naming a venue as an example, or a key that only starts like one, is no hit.
-    expect(venueNamesIn('problem("[venues.bybit.linear] is missing", { okxish: 1, "okx-like": 2 });')).toEqual([]);
+    expect(venueNamesIn('problem("[venues.bybit.linear] is missing (Bybit, OKX: none)", { okxish: 1, "okx-like": 2 });')).toEqual([]);
     expect(importsOf('const m = await import("../venues/binance/config-lines.ts");\nimport "../venues/okx/side.ts";\nimport type { A } from "../venues/venue.ts";')).toEqual([
       "../venues/binance/config-lines.ts",
       "../venues/okx/side.ts",
