@@ -74,6 +74,18 @@ function streamsOfWorker(v: VenueConfig, workers: number, shard: FeederConfig["s
   return streams;
 }
 
+/**
+ * A descriptor's check-config line as comments whatever it holds, so the output still loads as the configuration it
+ * prints: a line without `#` would be read as a key, a line break would start one, and TOML refuses control
+ * characters (but tab) in a comment (shown as \xNN).
+ */
+function asComments(text: string): string[] {
+  return text.split(/\r\n|\r|\n/).map((line) => {
+    const shown = line.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+    return shown.startsWith("#") ? shown : `# ${shown}`;
+  });
+}
+
 function venue(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): string[] {
   const base = `venues.${key(v.venue)}`;
   const out = [`[${base}]`, url("ws_url", v.wsUrl), url("rest_url", v.restUrl), `instrument_cache = ${value(v.instrumentCachePath)}`];
@@ -89,7 +101,7 @@ function venue(v: VenueConfig, workers: number, shard: FeederConfig["shard"]): s
   // The venue's own lines (its descriptor's, Binance's budgets): this file names no venue (docs/add-venue.md).
   const spec = venueSpec(v.venue);
   if (spec?.describeConfig !== undefined) {
-    out.push(...spec.describeConfig(v, { workers, streamsOfWorker: streamsOfWorker(v, workers, shard), restBridgeBytesPerWorker: part }));
+    for (const line of spec.describeConfig(v, { workers, streamsOfWorker: streamsOfWorker(v, workers, shard), restBridgeBytesPerWorker: part })) out.push(...asComments(line));
   }
   for (const m of v.markets) {
     out.push("", `[${base}.${key(m.market)}]`, `depth = ${m.depth}`, `symbols = ${value(m.symbols)}`);

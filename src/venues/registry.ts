@@ -62,7 +62,10 @@ export interface ConfigShare {
   readonly workers: number;
   /** Each worker's streams by market (in config order; a market the worker takes none of has no entry). */
   readonly streamsOfWorker: readonly ReadonlyMap<MarketName, number>[];
-  /** Each worker's part of the venue's rest_bridge_buffer_bytes; undefined when the file does not set it. */
+  /**
+   * Each worker's part of the venue's rest_bridge_buffer_bytes (its default, 256 MiB, when the file leaves the key
+   * out); undefined for a venue that does not take the key (VenueSpec.venueKeys).
+   */
   readonly restBridgeBytesPerWorker: number | undefined;
 }
 
@@ -122,7 +125,8 @@ export interface VenueSpec {
   /**
    * What the venue makes of its settings, as `feeder check-config` comment lines (each starting `# `) at the end of
    * its venue table, before its markets' (Binance: its split of rest_bridge_buffer_bytes, each market's budgets), so
-   * config/format.ts names no venue. Absent: none. Cold.
+   * config/format.ts names no venue. A line that is no comment, or holds a line break or control character, is
+   * printed as comments all the same (the output must load). Absent: none. Cold.
    */
   describeConfig?(config: VenueConfig, share: ConfigShare): string[];
   /** Builds the adapter for the subscriptions (in order: index i is subscriptions[i]). */

@@ -10,6 +10,7 @@ import { exportCaptures } from "../../src/app/export.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { fieldOf } from "../../src/venues/common/raw-topic.ts";
 
 /** [venue, frame as received, the topic its row names]. */
 const FRAMES: [string, string, string | null][] = [
@@ -44,4 +45,13 @@ test("each venue's raw rows name the frame's book as its adapter names the topic
   const [header, ...rows] = await run("csv");
   expect(header!.split(",")[4]).toBe("topic");
   expect(rows.map((r) => r.split(",")[4])).toEqual(FRAMES.map(([, , topic]) => topic ?? ""));
+});
+
+// A descriptor's rawTopic built from a /g expression read a frame from where the previous frame's match ended: the
+// second of two frames naming their book was a null topic. Until s-rd15c fieldOf took one without a word.
+test("fieldOf refuses a /g or /y expression (lastIndex would carry from one frame to the next)", () => {
+  expect(() => fieldOf(/"topic":"([^"]+)"/g)).toThrow(/lastIndex/);
+  expect(() => fieldOf(/"topic":"([^"]+)"/y)).toThrow(/lastIndex/);
+  const topic = fieldOf(/"topic":"([^"]+)"/);
+  expect(['{"topic":"a"}', '{"topic":"b"}'].map(topic)).toEqual(["a", "b"]);
 });

@@ -3,7 +3,8 @@
  * `rest_bridge_buffer_bytes`, a market's `symbols_per_connection`), and what it makes of each value: every venue ×
  * each key, against venue-key-table.json, written from config/load.ts while it still checked them by venue name
  * (s-loadfold moved the checks to descriptor fields: the table pins that nothing a config says changed). Regenerate
- * only for a deliberate change: WRITE_VENUE_KEY_TABLE=1 with this file.
+ * only for a deliberate change: WRITE_VENUE_KEY_TABLE=1 with this file, locally (under CI, CI set, it throws instead of
+ * writing).
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
@@ -74,7 +75,11 @@ function table(): Row[] {
 describe("keys only some venues take", () => {
   test("every venue × each key reads as before: taken with the same value, or refused with the same words", () => {
     const rows = table();
-    if (process.env.WRITE_VENUE_KEY_TABLE === "1") writeFileSync(new URL("./venue-key-table.json", import.meta.url), JSON.stringify(rows, null, 1) + "\n");
+    // Never under CI: a run there must compare with the committed table, not write what the code now says.
+    if (process.env.WRITE_VENUE_KEY_TABLE === "1") {
+      if (process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false") throw new Error("WRITE_VENUE_KEY_TABLE=1 under CI: regenerate the table locally, for a deliberate change, and commit it");
+      writeFileSync(new URL("./venue-key-table.json", import.meta.url), JSON.stringify(rows, null, 1) + "\n");
+    }
     expect(rows).toEqual(EXPECTED);
   });
 });

@@ -5,7 +5,7 @@ import { parseConfigText } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { OkxAdapter } from "../../src/venues/okx/adapter.ts";
 import { splitBufferBudget } from "../../src/venues/binance/options.ts";
-import { supportedVenues, venueSpec, type VenueSpec } from "../../src/venues/registry.ts";
+import { supportedVenues, VENUES, venueSpec, type VenueSpec } from "../../src/venues/registry.ts";
 import { configuredSubscriptions, Feeder, inWorkerShare } from "../../src/app/feeder.ts";
 import { BinanceAdapter } from "../../src/venues/binance/adapter.ts";
 import { restBridgeBytesPerWorker } from "../../src/config/share.ts";
@@ -265,5 +265,21 @@ describe("check-config shows what each Binance market gets (spot and USD-M: two 
     expect(reach.left).toBeGreaterThan(1);
     expect(reach.both).toBeGreaterThan(1);
     expect(reach.none).toBeGreaterThan(0);
+  });
+
+  // Until s-rd15c config/format.ts printed a descriptor's lines as given: one that was no comment, or held a line
+  // break or a control character, made check-config print a file that does not load (or loads as another config).
+  test("a descriptor's lines are printed as comments whatever they hold: the output still loads as the same configuration", () => {
+    const venues = VENUES as Record<string, VenueSpec>;
+    const spec = venues.binance!;
+    venues.binance = { ...spec, describeConfig: () => ["instrument_reload_ms = 0", "# two\nworkers = 3", "# bell \u0007 and\r\nrest_bridge_buffer_bytes = 1", "#\tok"] };
+    try {
+      const c = parseConfigText('[venues.binance]\n[venues.binance.spot]\nsymbols = ["BTCUSDT"]\n', "test.toml");
+      const text = formatConfigToml(c);
+      expect(parseConfigText(text, "test.toml")).toEqual(c);
+      expect(text).toContain("\n# instrument_reload_ms = 0\n# two\n# workers = 3\n# bell \\x07 and\n# rest_bridge_buffer_bytes = 1\n#\tok\n");
+    } finally {
+      venues.binance = spec;
+    }
   });
 });

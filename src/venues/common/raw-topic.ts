@@ -4,8 +4,12 @@
  * @module
  */
 
-/** Reads the first capture group of `re` in a frame's head, or null when the frame has none. */
+/**
+ * Reads the first capture group of `re` in a frame's head, or null when the frame has none. Not a /g or /y
+ * expression: its exec would start where the previous frame's match ended (lastIndex), missing this frame's field.
+ */
 export function fieldOf(re: RegExp): (head: string) => string | null {
+  if (re.global || re.sticky) throw new Error(`fieldOf: ${re} keeps lastIndex between frames (drop its g or y flag)`);
   return (head) => re.exec(head)?.[1] ?? null;
 }
 
