@@ -23,6 +23,7 @@ import type { DiffRange } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
 import { MarketBridges } from "./market-bridges.ts";
 import { REST_TIMEOUT_MS } from "./protocol.ts";
+import { abandonFetch } from "./snapshot-fetch.ts";
 
 /** A bounded side is refreshed once it holds at most this fraction of the snapshot's limit (rounded up). */
 export const DEPTH_REFRESH_FRACTION = 0.25;
@@ -180,11 +181,16 @@ export class DepthBand {
     if (this.bridge.isBridging(t)) this.fail(t, `refused: ${detail}`);
   }
 
-  /** Ends a refresh without a snapshot (the book resyncs, its connection dropped, stop). */
+  /** Ends a refresh without a snapshot (the book resyncs, its connection dropped, stop, over its budget). */
   cancel(t: BinanceTopic): void {
     this.bridge.cancel(t);
     if (this.composing?.t === t) this.composing = null;
-    if (t.refreshing) t.fetching = false; // the request under way was the refresh's
+    if (t.refreshing) {
+      // The request under way was the refresh's: given up (abandoned). Before, one still out when its refresh gave way
+      // (over the budget) answered the book's next refresh, a second on, as that one's own snapshot.
+      t.fetching = false;
+      abandonFetch(t);
+    }
     t.refreshing = false;
   }
 

@@ -267,7 +267,13 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
         stopping: () => false,
         bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
         covered: (seq, d) => d.last <= seq,
-        fetch: () => true, // asked for; answered never
+        // Asked for, as the adapter's snapshot fetch does (t.fetching, t.fetchAbort); answered never.
+        fetch: (t) => {
+          t.fetching = true;
+          t.fetchAbort = new AbortController();
+          requests.set(t.market, t.fetchAbort);
+          return true;
+        },
         publish: () => {},
       },
       0.25,
@@ -276,6 +282,7 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
         ["linear", part],
       ]),
     );
+    const requests = new Map<M, AbortController>();
     const topic = (index: number, market: M) => {
       const t = new BinanceTopic(index, market, "BTCUSDT", 20, "btcusdt@depth@100ms", {} as BinanceConnection);
       t.book = BookState.LIVE;
@@ -294,6 +301,12 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     expect(band.isRefreshing(spot)).toBe(false); // spot's own part overflowed: its refresh gave way
     expect(band.isRefreshing(usdm)).toBe(true);
     expect(band.buffered(usdm)).toBe(15);
+    // The request of the refresh that gave way is given up: before, it stayed out, and its answer, coming after the
+    // next refresh of the book had begun (a second on), was handed to that one as its own (older than its diffs: a
+    // no_bridge failing it, its own answer then dropped as abandoned, and t.fetching cleared under it).
+    expect(requests.get("spot")!.signal.aborted).toBe(true);
+    expect(spot.fetchAbort).toBeNull();
+    expect(requests.get("linear")!.signal.aborted).toBe(false);
   });
 
   test("splitByMarket: one market has it all; two share half equally and half by their streams, within the total", () => {
