@@ -107,6 +107,11 @@ export class DepthBand {
     return this.bridge.bufferedBytes;
   }
 
+  /** The refreshes' REST snapshots received (cold: stats, with the resync bridges' in rest_snapshots_fetched_total). */
+  get snapshotsFetched(): number {
+    return this.bridge.snapshotsFetched;
+  }
+
   /**
    * The adapter's verify() for a book with a bounded side, after an applied update: DEPTH_EXHAUSTED when such a side
    * is empty (the app then publishes nothing of it and resyncs), else NONE, starting a refresh at the floor.

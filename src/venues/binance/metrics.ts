@@ -52,7 +52,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("bridge_budget_drops_total", "Bridges whose buffered diffs were dropped because a diff did not fit in the byte budget (the book resynced)", v("bridgeBudgetDrops")),
     counter("diffs_not_buffered_while_rest_held_total", "Diffs of resyncing books not buffered because the market's REST was held (429 / 418) for more than 5 s more", v("diffsNotBufferedWhileHeld")),
     counter("buffers_dropped_while_rest_held_total", "Bridges whose buffered diffs were dropped because the market's REST was held for more than 5 s more", v("buffersDroppedWhileHeld")),
-    counter("rest_snapshots_fetched_total", "REST depth snapshots received", v("snapshotsFetched")),
+    counter("rest_snapshots_fetched_total", "REST depth snapshots received (resyncs' and depth refreshes')", v("snapshotsFetched")),
     counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", v("snapshotsRefused")),
     counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", v("snapshotsNotBridging")),
     counter("rest_snapshots_abandoned_total", "REST depth snapshot requests dropped because their bridge restarted or its connection dropped (unspent while still queued; answered later: neither used nor recorded)", v("snapshotsAbandoned")),

@@ -166,6 +166,9 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
       expect(sink.invalid).toEqual([]);
       expect(adapter.stats().depthRefreshes).toBeGreaterThanOrEqual(1);
       expect(adapter.stats().depthExhausted).toBe(0);
+      // Each refresh's snapshot is a REST snapshot received, as the first bridge's is (before: the refreshes' were not
+      // counted in rest_snapshots_fetched_total, though a refused one was in rest_snapshots_refused_total).
+      expect(adapter.stats().snapshotsFetched).toBeGreaterThanOrEqual(1 + adapter.stats().depthRefreshes);
       // Replayed, the recorded answers refresh the book where the live run did: the same book, never left LIVE.
       const { again, sink2 } = await replay();
       expect(sink2.violations).toEqual([]);
