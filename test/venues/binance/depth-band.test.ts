@@ -312,6 +312,62 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     expect(requests.get("linear")!.signal.aborted).toBe(false);
   });
 
+  test("levels beyond the depth are counted once a diff: the refresh does not count again the diffs the live book applied", () => {
+    // The adapter counts a diff's levels beyond the band when the live book applies it (clipBeyondDepth). Before, the
+    // refresh composing its book counted each buffered diff's levels beyond the new band again: levels_beyond_depth_total
+    // grew by every such level twice (and by one the live book had kept). The diff that completes the refresh, which
+    // the live book does not apply, is counted there, once.
+    const band = new DepthBand(
+      {
+        log: silentLogger,
+        now: () => 0,
+        replaying: () => false,
+        stopping: () => false,
+        bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
+        covered: (seq, d) => d.last <= seq,
+        fetch: () => true,
+        publish: () => {},
+      },
+      0.25,
+      new Map([["spot", 1 << 20]]),
+    );
+    const t = new BinanceTopic(0, "spot", "BTCUSDT", 4, "btcusdt@depth@100ms", {} as BinanceConnection);
+    t.book = BookState.LIVE;
+    t.bidFloor = 96; // the snapshot's 4 bids: 99..96
+    t.lastSeq = 10;
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    // Each diff: one bid far below any band (50) and one inside. The live book applies u 11 and 12 (the adapter
+    // counts their level at 50 then: 2), then the snapshot comes at 11 (bids 98..95, floor 95), bridged by u 12.
+    const diff = (u: number, px: number) => {
+      const d = new BookUpdate(2);
+      d.pushBid(px, 1);
+      d.pushBid(50, 1);
+      d.venueSeq = u;
+      return d;
+    };
+    for (const u of [11, 12]) {
+      t.lastSeq = u;
+      expect(band.buffer(t, diff(u, 97), u, -1)).toBe(false);
+    }
+    const snap = new BookUpdate(4);
+    for (const px of [98, 97, 96, 95]) snap.pushBid(px, 2);
+    snap.isSnapshot = true;
+    snap.venueSeq = 11;
+    band.supply(t, snap, 11);
+    expect(band.refreshes).toBe(1);
+    expect(t.bidFloor).toBe(95);
+    expect(t.beyondDepth).toBe(0); // u 12 was counted when the live book applied it
+    // The next refresh completes with the diff at hand (not applied by the live book): its level at 50 counts once.
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    band.supply(t, snap, 12); // newer than the book's diffs so far: waits for one reaching past it
+    t.lastSeq = 13;
+    expect(band.buffer(t, diff(13, 97), 13, -1)).toBe(true);
+    expect(band.refreshes).toBe(2);
+    expect(t.beyondDepth).toBe(1);
+  });
+
   test("splitByMarket: one market has it all; two share half equally and half by their streams, within the total", () => {
     expect(splitByMarket(1000, new Map([["spot", 7]]))).toEqual(new Map([["spot", 1000]]));
     expect(splitByMarket(1000, new Map([["spot", 3], ["linear", 3]]))).toEqual(new Map([["spot", 500], ["linear", 500]]));
