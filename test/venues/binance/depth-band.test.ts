@@ -285,7 +285,7 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
         ["linear", part],
       ]),
     );
-    const requests = new Map<M, AbortController>();
+    const requests = new Map<string, AbortController>();
     const topic = (index: number, market: M) => {
       const t = new BinanceTopic(index, market, "BTCUSDT", 20, "btcusdt@depth@100ms", {} as BinanceConnection);
       t.book = BookState.LIVE;
