@@ -55,7 +55,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("rest_snapshots_fetched_total", "REST depth snapshots received (resyncs' and depth refreshes')", v("snapshotsFetched")),
     counter("rest_snapshots_refused_total", "REST depth snapshots refused or unreadable", v("snapshotsRefused")),
     counter("rest_snapshots_not_bridging_total", "REST depth snapshots the buffered diffs did not bridge", v("snapshotsNotBridging")),
-    counter("rest_snapshots_abandoned_total", "REST depth snapshot requests dropped because their bridge restarted or its connection dropped (unspent while still queued; answered later: neither used nor recorded)", v("snapshotsAbandoned")),
+    counter("rest_snapshots_abandoned_total", "REST depth snapshot requests dropped because their bridge restarted, its connection dropped or its depth refresh gave way (unspent while still queued; answered later: neither used nor recorded)", v("snapshotsAbandoned")),
     counter("levels_beyond_depth_total", "Diff levels dropped as beyond the snapshot's depth", v("levelsBeyondDepth")),
     counter("depth_refreshes_total", "LIVE books whose side bounded by the snapshot's depth ran low, refreshed by a new REST snapshot bridged while they stayed LIVE", v("depthRefreshes")),
     counter("depth_refresh_failures_total", "Those refreshes that ended without one (refused, not bridging): the book stayed LIVE as it was, tried again a second later", v("depthRefreshFailures")),
