@@ -23,6 +23,7 @@ import type { DiffRange } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
 import { MarketBridges } from "./market-bridges.ts";
 import { REST_TIMEOUT_MS } from "./protocol.ts";
+import { abandonFetch } from "./snapshot-fetch.ts";
 
 /** A bounded side is refreshed once it holds at most this fraction of the snapshot's limit (rounded up). */
 export const DEPTH_REFRESH_FRACTION = 0.25;
@@ -64,6 +65,8 @@ interface Composing {
   readonly bidFloor: number;
   readonly askCeiling: number;
   last: BookUpdate | null;
+  /** The last diff's levels beyond the new band: counted only when that diff completes the refresh (finish). */
+  lastBeyond: number;
 }
 
 export class DepthBand {
@@ -104,6 +107,11 @@ export class DepthBand {
   /** Bytes the refreshes' buffered diffs take now (cold: stats). */
   get bufferedBytes(): number {
     return this.bridge.bufferedBytes;
+  }
+
+  /** The refreshes' REST snapshots received (cold: stats, with the resync bridges' in rest_snapshots_fetched_total). */
+  get snapshotsFetched(): number {
+    return this.bridge.snapshotsFetched;
   }
 
   /**
@@ -156,14 +164,14 @@ export class DepthBand {
     // live run's answer came within REST_TIMEOUT_MS of its request, so older diffs can bridge no recorded answer.
     if (this.host.replaying()) this.bridge.dropReceivedBefore(t, u.tsRecvUs - REPLAY_REFRESH_WINDOW_US);
     this.bridge.buffer(t, u, { first, last: u.venueSeq, prev });
-    return this.finish(t);
+    return this.finish(t, true);
   }
 
   /** The refresh's snapshot (REST): bridged to the diffs buffered since it was asked for, or waiting for one. */
   supply(t: BinanceTopic, snapshot: BookUpdate, seq: number): void {
     if (t.book !== BookState.LIVE) return this.cancel(t); // left LIVE meanwhile (halted, stale): its own resync rules
     this.bridge.supply(t, snapshot, seq);
-    this.finish(t);
+    this.finish(t, false);
   }
 
   /** Replay: a recorded depth snapshot for a LIVE book, which the live run asked for to refresh it. */
@@ -180,11 +188,16 @@ export class DepthBand {
     if (this.bridge.isBridging(t)) this.fail(t, `refused: ${detail}`);
   }
 
-  /** Ends a refresh without a snapshot (the book resyncs, its connection dropped, stop). */
+  /** Ends a refresh without a snapshot (the book resyncs, its connection dropped, stop, over its budget). */
   cancel(t: BinanceTopic): void {
     this.bridge.cancel(t);
     if (this.composing?.t === t) this.composing = null;
-    if (t.refreshing) t.fetching = false; // the request under way was the refresh's
+    if (t.refreshing) {
+      // The request under way was the refresh's: given up (abandoned). Before, one still out when its refresh gave way
+      // (over the budget) answered the book's next refresh, a second on, as that one's own snapshot.
+      t.fetching = false;
+      abandonFetch(t);
+    }
     t.refreshing = false;
   }
 
@@ -205,7 +218,7 @@ export class DepthBand {
       // A full side (as many levels as asked for) bounds the new band, as a resync's snapshot does (adapter.ts).
       const bidFloor = u.bidCount >= t.depth && u.bidCount > 0 ? extreme(u.bidPx, u.bidCount, Math.min) : -1;
       const askCeiling = u.askCount >= t.depth && u.askCount > 0 ? extreme(u.askPx, u.askCount, Math.max) : Infinity;
-      const c: Composing = { t, snapshot: u, bids: new Map(), asks: new Map(), bidFloor, askCeiling, last: null };
+      const c: Composing = { t, snapshot: u, bids: new Map(), asks: new Map(), bidFloor, askCeiling, last: null, lastBeyond: 0 };
       for (let i = 0; i < u.bidCount; i++) c.bids.set(u.bidPx[i]!, u.bidQty[i]!);
       for (let i = 0; i < u.askCount; i++) c.asks.set(u.askPx[i]!, u.askQty[i]!);
       this.composing = c;
@@ -213,13 +226,20 @@ export class DepthBand {
     }
     const c = this.composing;
     if (c === null || c.t !== t) return;
-    for (let i = 0; i < u.bidCount; i++) setLevel(c.bids, u.bidPx[i]!, u.bidQty[i]!, u.bidPx[i]! < c.bidFloor, t);
-    for (let i = 0; i < u.askCount; i++) setLevel(c.asks, u.askPx[i]!, u.askQty[i]!, u.askPx[i]! > c.askCeiling, t);
+    let beyond = 0;
+    for (let i = 0; i < u.bidCount; i++) beyond += setLevel(c.bids, u.bidPx[i]!, u.bidQty[i]!, u.bidPx[i]! < c.bidFloor);
+    for (let i = 0; i < u.askCount; i++) beyond += setLevel(c.asks, u.askPx[i]!, u.askQty[i]!, u.askPx[i]! > c.askCeiling);
     c.last = u;
+    c.lastBeyond = beyond;
   }
 
-  /** Publishes a composed book, if the bridge just completed one. True when it did. */
-  private finish(t: BinanceTopic): boolean {
+  /**
+   * Publishes a composed book, if the bridge just completed one. True when it did. `byDiffAtHand`: completed by the diff
+   * buffer() was given, which the live book will not apply: its levels beyond the new band count here
+   * (levels_beyond_depth_total). The diffs before it were counted when the live book applied them (the adapter's
+   * clipBeyondDepth); until s-rdbin10 the composition counted each of them again.
+   */
+  private finish(t: BinanceTopic, byDiffAtHand: boolean): boolean {
     const c = this.composing;
     if (c === null || c.t !== t) return false;
     this.composing = null;
@@ -241,6 +261,7 @@ export class DepthBand {
     for (const [px, qty] of [...c.asks].sort((a, b) => a[0] - b[0])) out.pushAsk(px, qty);
     t.bidFloor = c.bidFloor;
     t.askCeiling = c.askCeiling;
+    if (byDiffAtHand) t.beyondDepth += c.lastBeyond;
     this.refreshes++;
     this.cancel(t);
     // The next refresh may follow as soon as the side runs low again, unless it is low already (a market moving
@@ -252,10 +273,12 @@ export class DepthBand {
   }
 }
 
-function setLevel(side: Map<number, number>, px: number, qty: number, beyond: boolean, t: BinanceTopic): void {
-  if (beyond) t.beyondDepth++;
-  else if (qty === 0) side.delete(px);
+/** One diff level into a composed side; 1 when it lies beyond the band (dropped), else 0. */
+function setLevel(side: Map<number, number>, px: number, qty: number, beyond: boolean): number {
+  if (beyond) return 1;
+  if (qty === 0) side.delete(px);
   else side.set(px, qty);
+  return 0;
 }
 
 function extreme(a: Float64Array, n: number, pick: (x: number, y: number) => number): number {

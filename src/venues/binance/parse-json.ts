@@ -159,7 +159,10 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);
-  if (r < 0) throw new Error(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : r === SCAN_ERR_QTY ? "a quantity" : "a level"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals)`);
+  // Only a number is a misfit ("does not fit": the snapshot fetch reloads exchangeInfo for it); a level of another
+  // shape is named as what it is. Before, it was "a level does not fit the instrument", and reloaded exchangeInfo.
+  if (r === SCAN_ERR_LEVEL) throw new Error(`depth snapshot: ${badLevel} is not [price string, quantity string]`);
+  if (r < 0) throw new Error(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : "a quantity"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals)`);
   out.isSnapshot = true;
   out.venueSeq = id;
   out.tsExchangeUs = eMs * 1000;
@@ -168,14 +171,14 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
 }
 
 function readSides(bids: unknown[], asks: unknown[], priceExp: number, qtyExp: number, out: BookUpdate): number {
-  for (const level of bids) {
-    const r = level2(level, priceExp, qtyExp);
-    if (r !== 0) return r;
+  for (let i = 0; i < bids.length; i++) {
+    const r = level2(bids[i], priceExp, qtyExp);
+    if (r !== 0) return noteLevel(r, "bid", i, bids[i]);
     out.pushBid(lastPx, lastQty);
   }
-  for (const level of asks) {
-    const r = level2(level, priceExp, qtyExp);
-    if (r !== 0) return r;
+  for (let i = 0; i < asks.length; i++) {
+    const r = level2(asks[i], priceExp, qtyExp);
+    if (r !== 0) return noteLevel(r, "ask", i, asks[i]);
     out.pushAsk(lastPx, lastQty);
   }
   return 0;
@@ -183,6 +186,13 @@ function readSides(bids: unknown[], asks: unknown[], priceExp: number, qtyExp: n
 
 let lastPx = 0;
 let lastQty = 0;
+/** The level readSides refused last (`bid 2 ["1.00"]`, 1-based), for the error. */
+let badLevel = "";
+
+function noteLevel(r: number, side: string, i: number, level: unknown): number {
+  badLevel = `${side} ${i + 1} ${boundedText(JSON.stringify(level) ?? String(level))}`;
+  return r;
+}
 
 function level2(level: unknown, priceExp: number, qtyExp: number): number {
   if (!Array.isArray(level) || level.length !== 2) return SCAN_ERR_LEVEL;

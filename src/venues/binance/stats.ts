@@ -64,10 +64,12 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     resyncsDelayed: p.books.resyncsDelayed,
     ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,
     ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
-    snapshotsFetched: p.bridge.snapshotsFetched,
+    // The REST snapshots of the resync bridges and of the depth refreshes alike (refused and abandoned count both);
+    // until s-rdbin10 a refresh's snapshot was counted when refused or abandoned, never when received.
+    snapshotsFetched: p.bridge.snapshotsFetched + p.band.snapshotsFetched,
     snapshotsRefused: p.snapshotFetch.refused,
     snapshotsAbandoned: p.snapshotFetch.abandoned,
-    snapshotsNotBridging: p.bridge.noBridge,
+    snapshotsNotBridging: p.bridge.noBridge, // a refresh's: depthRefreshFailures
     bridgesFailed: c.bridgesFailed,
     bridgeBufferedBytes: p.bridge.bufferedBytes,
     bridgeBufferedBytesPeak: p.bridge.peakBufferedBytes,

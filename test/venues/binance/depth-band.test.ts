@@ -166,6 +166,9 @@ describe("Binance: a side bounded by the snapshot's limit when the price moves b
       expect(sink.invalid).toEqual([]);
       expect(adapter.stats().depthRefreshes).toBeGreaterThanOrEqual(1);
       expect(adapter.stats().depthExhausted).toBe(0);
+      // Each refresh's snapshot is a REST snapshot received, as the first bridge's is (before: the refreshes' were not
+      // counted in rest_snapshots_fetched_total, though a refused one was in rest_snapshots_refused_total).
+      expect(adapter.stats().snapshotsFetched).toBeGreaterThanOrEqual(1 + adapter.stats().depthRefreshes);
       // Replayed, the recorded answers refresh the book where the live run did: the same book, never left LIVE.
       const { again, sink2 } = await replay();
       expect(sink2.violations).toEqual([]);
@@ -267,7 +270,13 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
         stopping: () => false,
         bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
         covered: (seq, d) => d.last <= seq,
-        fetch: () => true, // asked for; answered never
+        // Asked for, as the adapter's snapshot fetch does (t.fetching, t.fetchAbort); answered never.
+        fetch: (t) => {
+          t.fetching = true;
+          t.fetchAbort = new AbortController();
+          requests.set(t.market, t.fetchAbort);
+          return true;
+        },
         publish: () => {},
       },
       0.25,
@@ -276,6 +285,7 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
         ["linear", part],
       ]),
     );
+    const requests = new Map<string, AbortController>();
     const topic = (index: number, market: M) => {
       const t = new BinanceTopic(index, market, "BTCUSDT", 20, "btcusdt@depth@100ms", {} as BinanceConnection);
       t.book = BookState.LIVE;
@@ -294,6 +304,68 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     expect(band.isRefreshing(spot)).toBe(false); // spot's own part overflowed: its refresh gave way
     expect(band.isRefreshing(usdm)).toBe(true);
     expect(band.buffered(usdm)).toBe(15);
+    // The request of the refresh that gave way is given up: before, it stayed out, and its answer, coming after the
+    // next refresh of the book had begun (a second on), was handed to that one as its own (older than its diffs: a
+    // no_bridge failing it, its own answer then dropped as abandoned, and t.fetching cleared under it).
+    expect(requests.get("spot")!.signal.aborted).toBe(true);
+    expect(spot.fetchAbort).toBeNull();
+    expect(requests.get("linear")!.signal.aborted).toBe(false);
+  });
+
+  test("levels beyond the depth are counted once a diff: the refresh does not count again the diffs the live book applied", () => {
+    // The adapter counts a diff's levels beyond the band when the live book applies it (clipBeyondDepth). Before, the
+    // refresh composing its book counted each buffered diff's levels beyond the new band again: levels_beyond_depth_total
+    // grew by every such level twice (and by one the live book had kept). The diff that completes the refresh, which
+    // the live book does not apply, is counted there, once.
+    const band = new DepthBand(
+      {
+        log: silentLogger,
+        now: () => 0,
+        replaying: () => false,
+        stopping: () => false,
+        bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
+        covered: (seq, d) => d.last <= seq,
+        fetch: () => true,
+        publish: () => {},
+      },
+      0.25,
+      new Map([["spot", 1 << 20]]),
+    );
+    const t = new BinanceTopic(0, "spot", "BTCUSDT", 4, "btcusdt@depth@100ms", {} as BinanceConnection);
+    t.book = BookState.LIVE;
+    t.bidFloor = 96; // the snapshot's 4 bids: 99..96
+    t.lastSeq = 10;
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    // Each diff: one bid far below any band (50) and one inside. The live book applies u 11 and 12 (the adapter
+    // counts their level at 50 then: 2), then the snapshot comes at 11 (bids 98..95, floor 95), bridged by u 12.
+    const diff = (u: number, px: number) => {
+      const d = new BookUpdate(2);
+      d.pushBid(px, 1);
+      d.pushBid(50, 1);
+      d.venueSeq = u;
+      return d;
+    };
+    for (const u of [11, 12]) {
+      t.lastSeq = u;
+      expect(band.buffer(t, diff(u, 97), u, -1)).toBe(false);
+    }
+    const snap = new BookUpdate(4);
+    for (const px of [98, 97, 96, 95]) snap.pushBid(px, 2);
+    snap.isSnapshot = true;
+    snap.venueSeq = 11;
+    band.supply(t, snap, 11);
+    expect(band.refreshes).toBe(1);
+    expect(t.bidFloor).toBe(95);
+    expect(t.beyondDepth).toBe(0); // u 12 was counted when the live book applied it
+    // The next refresh completes with the diff at hand (not applied by the live book): its level at 50 counts once.
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    band.supply(t, snap, 12); // newer than the book's diffs so far: waits for one reaching past it
+    t.lastSeq = 13;
+    expect(band.buffer(t, diff(13, 97), 13, -1)).toBe(true);
+    expect(band.refreshes).toBe(2);
+    expect(t.beyondDepth).toBe(1);
   });
 
   test("splitByMarket: one market has it all; two share half equally and half by their streams, within the total", () => {

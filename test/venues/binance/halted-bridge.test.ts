@@ -91,7 +91,7 @@ async function refusedWhileBridging(refuse: (x: Internals) => void, state: BookS
 
   // The answer comes (diffs keep coming from the simulator, which still streams it): before, LIVE from here.
   release();
-  return { adapter, sim, stepUntil, updates: () => updates, recorded, whileRefused: () => ({ asked: askedWhileRefused, live: liveWhileRefused }) };
+  return { adapter, sim, sink, stepUntil, updates: () => updates, recorded, whileRefused: () => ({ asked: askedWhileRefused, live: liveWhileRefused }) };
 }
 
 describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
@@ -137,5 +137,24 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
     await stepUntil(() => adapter.stats().messages! >= before + 5, "five more diffs of the stream");
     expect(whileRefused()).toEqual({ asked: 0, live: 0 });
     expect(adapter.topicInfo(0)).toMatchObject({ state: "awaiting_snapshot", bridging: false });
+  }, 20_000);
+
+  test("refused for now: a malformed frame of its stream, which feeds no book until a subscribe is accepted again, resyncs nothing (the book stays subscribe_rejected)", async () => {
+    // Its well-formed diffs are ignored meanwhile (ignoredWhileUnsubscribed). Before, each malformed one was a resync
+    // (resyncs_total) of a book that had no bridge to restart, and from the second on booked a resync backoff, which
+    // held the book's snapshot back once its subscribe was accepted again.
+    const { adapter, sink } = await refusedWhileBridging((x) => {
+      const t = x.topics[0]!;
+      t.sub = SUB_PENDING;
+      t.subscribeErrorStreak = 8; // its retry 30-60 s away: not sent during this test
+      x.control.retryAfterError(t.conn, t, "Server is currently overloaded with other requests. Please try again in a few minutes.");
+    }, BookState.RESYNCING);
+    const t = (adapter as unknown as Internals).topics[0]!;
+    const before = adapter.stats();
+    const conn = t.conn as unknown as { onFrameAt(frame: string, tsRecvUs: number): void };
+    for (let i = 0; i < 2; i++) conn.onFrameAt('{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5.5,"b":[],"a":[]}}', 0);
+    expect(adapter.stats().parseErrors).toBe(before.parseErrors! + 2); // read, and refused, as its stream's
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect([t.resyncDelayed, t.resyncAttempt, adapter.stats().resyncs]).toEqual([false, 0, before.resyncs]);
   }, 20_000);
 });

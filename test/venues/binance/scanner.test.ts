@@ -190,6 +190,26 @@ describe("Binance scanner", () => {
     expect(() => parseDepthSnapshot(body('"E":1,"T":1e3,'), 2, 5, new BookUpdate())).toThrow("depth snapshot: T 1e3 is not an integer");
   });
 
+  test("a REST depth snapshot level that is not [price string, quantity string] is named so, not as a misfit of the instrument", () => {
+    // Before: "a level does not fit the instrument (tick … / lot … decimals)", and the snapshot fetch, which takes
+    // "does not fit" for a changed tick or step, reloaded the market's exchangeInfo (spot: weight 20) for a malformed body.
+    const body = (bids: string) => `{"lastUpdateId":5,"bids":[["1.00","1.00000"],${bids}],"asks":[["1.01","2"]]}`;
+    for (const level of ['["1.00"]', '[1.00,"2"]', '["1.00","2","3"]', '"1.00"', "null"]) {
+      const text = body(level);
+      expect(scanner.scanSnapshot(text, 2, 5, new BookUpdate()), text).toBeLessThan(0);
+      let why = "";
+      try {
+        parseDepthSnapshot(text, 2, 5, new BookUpdate());
+      } catch (err) {
+        why = String(err);
+      }
+      expect(why, text).toBe(`Error: depth snapshot: bid 2 ${JSON.stringify(JSON.parse(level))} is not [price string, quantity string]`);
+      expect(why, text).not.toContain("does not fit");
+    }
+    // A number with more decimals than the tick is the misfit it was (the re-check's cue).
+    expect(() => parseDepthSnapshot(body('["1.001","2"]'), 2, 5, new BookUpdate())).toThrow("depth snapshot: a price does not fit the instrument (tick 2 / lot 5 decimals)");
+  });
+
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
     const t = new StreamTable();
     t.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
