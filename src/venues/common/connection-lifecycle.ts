@@ -322,7 +322,7 @@ export class ConnectionLifecycle {
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     // Each request written, so replay can match the venue's answer to it (replayRequest).
-    if (this.eventTap) control.onWritten = (conn, p) => this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
+    if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;
@@ -474,6 +474,18 @@ export class ConnectionLifecycle {
       t.lastSeq = 0;
       this.hooks.disconnected?.(t);
     }
+  }
+
+  /**
+   * SubscriptionControl.onWritten's record (`ws:req`). A subscribe queued for the pacing budget is written whole, also
+   * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
+   * recorded subscribe brings a closed book back (replayResubscribed), so such books are recorded closed again right
+   * after it (INSTRUMENTS_CLOSED_URL; replay's retireAll publishes nothing for a book already HALTED). Until s-rd15a
+   * replay had the book LIVE on the venue's snapshot where live kept it HALTED. Cold (a request).
+   */
+  private recordWritten(conn: VenueConnection, p: PendingRequest): void {
+    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
+    if (p.op === "subscribe" && p.topics.some((t) => t.sub === SUB_REJECTED)) this.recordTopics(INSTRUMENTS_CLOSED_URL, p.topics.filter((t) => t.sub === SUB_REJECTED));
   }
 
   /**
