@@ -1247,14 +1247,17 @@ export class ConnectionLifecycle {
    * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
    * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
    * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a
-   * round that judges nothing. Cold (a recorded request).
+   * round that judges nothing. A stale time passed already is not taken: the rounds up to this record judged that book
+   * (quiet: a resync's unsubscribe held, Upbit's quiet rule), and until s-rd15a the next record ran one more round over
+   * every book at that past time, behind the records fed since. Cold (a recorded request).
    */
   private replayDueFrom(conn: VenueConnection): void {
     if (!this.replayStarted) return; // the first record's round judges every topic
+    const nowMs = this.now();
     for (const t of conn.topics) {
       if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.book === BookState.STALE) continue;
       const dueMs = t.lastMsgMs + this.staleAfter(t.depth, t.market);
-      if (dueMs < this.replayDueMs) this.replayDueMs = dueMs;
+      if (dueMs >= nowMs && dueMs < this.replayDueMs) this.replayDueMs = dueMs;
     }
   }
 
