@@ -144,7 +144,9 @@ export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
  * s-reprec after the `ws:req` of the unsubscribe written with it, before the books halt (body: their topics, space-separated, TopicState.topic), so replay halts
  * them there as live did (`halted` / `instrument_closed`). Replay asks no instrument REST: before, a closure was not
  * replayed (a book refused then found delisted stayed `resyncing` where live had it halted). Their reopening needs no
- * record: its subscribe's `ws:req` brings them back. Readers before it ignore it as a socket event they do not know
+ * record: its subscribe's `ws:req` brings them back. Since s-rd15a also right after a subscribe's `ws:req` naming
+ * books closed while it waited for the pacing budget (written whole later, those still closed live: replay's recorded
+ * subscribe would bring them back; ConnectionLifecycle.recordWritten). Readers before it ignore it as a socket event they do not know
  * (ConnectionLifecycle.replaySocketEvent; readers older than socket events count it as a skipped REST answer).
  */
 export const INSTRUMENTS_CLOSED_URL = "ws:closed";

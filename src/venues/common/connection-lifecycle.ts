@@ -15,7 +15,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMessages, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMessages, type PendingRequest, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
@@ -322,7 +322,7 @@ export class ConnectionLifecycle {
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     // Each request written, so replay can match the venue's answer to it (replayRequest).
-    if (this.eventTap) control.onWritten = (conn, p) => this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
+    if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
       if (!this.planned.canGoBack(conn)) return false;
@@ -474,6 +474,18 @@ export class ConnectionLifecycle {
       t.lastSeq = 0;
       this.hooks.disconnected?.(t);
     }
+  }
+
+  /**
+   * SubscriptionControl.onWritten's record (`ws:req`). A subscribe queued for the pacing budget is written whole, also
+   * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
+   * recorded subscribe brings a closed book back (replayResubscribed), so such books are recorded closed again right
+   * after it (INSTRUMENTS_CLOSED_URL; replay's retireAll publishes nothing for a book already HALTED). Until s-rd15a
+   * replay had the book LIVE on the venue's snapshot where live kept it HALTED. Cold (a request).
+   */
+  private recordWritten(conn: VenueConnection, p: PendingRequest): void {
+    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
+    if (p.op === "subscribe" && p.topics.some((t) => t.sub === SUB_REJECTED)) this.recordTopics(INSTRUMENTS_CLOSED_URL, p.topics.filter((t) => t.sub === SUB_REJECTED));
   }
 
   /**
@@ -1235,14 +1247,17 @@ export class ConnectionLifecycle {
    * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
    * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
    * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a
-   * round that judges nothing. Cold (a recorded request).
+   * round that judges nothing. A stale time passed already is not taken: the rounds up to this record judged that book
+   * (quiet: a resync's unsubscribe held, Upbit's quiet rule), and until s-rd15a the next record ran one more round over
+   * every book at that past time, behind the records fed since. Cold (a recorded request).
    */
   private replayDueFrom(conn: VenueConnection): void {
     if (!this.replayStarted) return; // the first record's round judges every topic
+    const nowMs = this.now();
     for (const t of conn.topics) {
       if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.book === BookState.STALE) continue;
       const dueMs = t.lastMsgMs + this.staleAfter(t.depth, t.market);
-      if (dueMs < this.replayDueMs) this.replayDueMs = dueMs;
+      if (dueMs >= nowMs && dueMs < this.replayDueMs) this.replayDueMs = dueMs;
     }
   }
 

@@ -1,0 +1,73 @@
+/**
+ * Record → replay of a book closed (its listing no longer trading) while its subscribe still waited for the pacing
+ * budget: live writes that subscribe later all the same (its text was encoded when queued), the book staying closed
+ * (SUB_REJECTED: its frames ignored, its ack unsubscribes it). The recorded `ws:req` names it, and replay's recorded
+ * subscribe brings a closed book back (awaiting its snapshot; the venue's snapshot then made it LIVE in replay where
+ * live had it HALTED / instrument_closed). Now live records the books still closed right after that request
+ * (`ws:closed`), so replay closes them again there. The common machinery on fake sockets, the pacing by hand.
+ */
+import { expect, test } from "vitest";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
+import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
+
+const SLOT_MS = 10_000; // the per-IP window: one message each
+
+const protocol: RequestProtocol = {
+  venue: "fake",
+  pacing: { perIp: { count: 1, windowMs: SLOT_MS } },
+  maxArgsPerRequest: () => 1, // one request per topic: A's goes at once, B's and C's wait a slot each
+  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+  classifyControl: () => ({ kind: "other" }),
+  parseAckError: () => ({ kind: "other" }),
+  rejectHint: () => "",
+};
+
+function rig(nowMs: () => number, records?: { connection: string; url: string; body: string }[]) {
+  const control = new SubscriptionControl(protocol, quietLifecycleOptions(nowMs).log, nowMs, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "linear");
+  conn.used = true;
+  const topics = conn.addTopics(["book.A", "book.B", "book.C"], 10);
+  const opts = { ...quietLifecycleOptions(nowMs), ...(records ? { onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) } : {}) };
+  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
+  return { control, conn, topics, lifecycle };
+}
+
+test("a subscribe written after its book closed while queued: replay keeps the book closed, as live", async () => {
+  let nowMs = 0;
+  const records: { connection: string; url: string; body: string }[] = [];
+  const live = rig(() => nowMs, records);
+  const [, b, c] = live.topics;
+  live.control.sendRequest(live.conn, "subscribe", live.topics); // A written now, B and C queued
+  expect(live.conn.sent).toHaveLength(1);
+  live.lifecycle.retireAll([b!, c!], StatusReason.INSTRUMENT_CLOSED); // their listing: no longer trading
+  live.lifecycle.activate(c!); // C trading again, its subscribe still queued: that one brings it back (ws:reopened)
+  for (const ms of [SLOT_MS, 2 * SLOT_MS]) {
+    nowMs = ms;
+    live.control.flush(); // the pacing timer's work: B's subscribe goes all the same, then C's
+  }
+  expect(live.conn.sent).toHaveLength(3);
+  expect(b!.sub).toBe(SUB_REJECTED); // live: still closed (its frames ignored, its ack unsubscribes it)
+  expect(b!.book).toBe(BookState.HALTED);
+  expect(c!.sub).not.toBe(SUB_REJECTED);
+
+  const replay = rig(() => nowMs);
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  // Before the fix B was subscribed again at its recorded request (SUB_ACTIVE, awaiting its snapshot).
+  expect(replay.topics[1]!.sub).toBe(SUB_REJECTED);
+  expect(replay.topics[1]!.book).toBe(BookState.HALTED);
+  // A, subscribed throughout, and C, reopened, are subscribed.
+  expect(replay.topics[0]!.sub).not.toBe(SUB_REJECTED);
+  expect(replay.topics[2]!.sub).not.toBe(SUB_REJECTED);
+  expect(replay.topics[2]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
