@@ -254,10 +254,11 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       clearInterval(ticker);
       sim.inject("stall", undefined, { stallMs: 120_000 });
       const stalledAt = clock;
-      // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on.
+      // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
+      // (30 s of it in about a second; housekeeping, every 5 ms, sees steps of a few hundred ms).
       while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 250;
-        await new Promise((r) => setTimeout(r, 2));
+        clock += 100;
+        await new Promise((r) => setTimeout(r, 3));
       }
       expect(adapter.stats().deadConnections, "found dead").toBe(1);
       // Nothing waits once the subscribe has gone, and the probe 3.5 s into the silence finds its token (2.67 s after
