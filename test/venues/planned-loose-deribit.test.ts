@@ -1,13 +1,15 @@
 /**
  * Deribit: a planned reconnect (maximum connection age) whose replacement fails goes back to the old socket and binds
- * its handlers again. Its `open` and `close` listeners are added once per socket, not once per go-back: before, every
- * fallback added two more to the old socket (8 after three), each holding its generation, and every one of them ran
- * when that socket closed. Counted on WebSocket.prototype.addEventListener, over real sockets through the proxy.
+ * its handlers again. Its `close` listener is added once per socket, not once per go-back: before, every fallback added
+ * two more listeners to the old socket (8 after three), each holding its generation, and every one of them ran when
+ * that socket closed (the `open` one is gone since 2026-12-07: set_heartbeat goes from the lifecycle's socketInUse). Counted on WebSocket.prototype.addEventListener, over real sockets through the proxy.
  * And a replacement that hears nothing is judged by its own silence, not by the old socket's frames (which until
  * 2026-12-07 kept it "alive" until its ack deadline): given up after the dead-connection time, the old socket feeding
  * the books meanwhile. And a replacement whose swap waited (the old socket had a request in flight at its open) asks
  * for the heartbeat when it is swapped in: before, set_heartbeat went only on a socket that was the connection's at
- * its open, so such a replacement never asked (no test_request, no heartbeat bound for its whole life).
+ * its open, so such a replacement never asked (no test_request, no heartbeat bound for its whole life). On every socket
+ * set_heartbeat is the first message, before the subscribe (until 2026-12-07 after it: the books could be LIVE
+ * before the heartbeat was asked, while it waited for the message budget).
  */
 import { afterEach, expect, test } from "vitest";
 import { StatusReason } from "../../src/core/types.ts";
@@ -20,7 +22,7 @@ afterEach(async () => {
   while (runs.length > 0) await runs.pop()!.stop();
 });
 
-test("deribit: three failed replacements leave the old socket with its two listeners; the fourth replacement completes", { timeout: 30_000 }, async () => {
+test("deribit: three failed replacements leave the old socket with its one listener; the fourth replacement completes", { timeout: 30_000 }, async () => {
   const added = new Map<WebSocket, string[]>();
   WebSocket.prototype.addEventListener = function (this: WebSocket, ...args: unknown[]) {
     added.set(this, [...(added.get(this) ?? []), String(args[0])]);
@@ -42,10 +44,12 @@ test("deribit: three failed replacements leave the old socket with its two liste
   // The first socket the adapter opened is the old one of every fallback (the proxy's upstream sockets add none).
   const [oldSocket, types] = [...added][0]!;
   expect(oldSocket.url.startsWith(p.origin)).toBe(true);
-  expect(types.sort()).toEqual(["close", "open"]);
+  expect(types.sort()).toEqual(["close"]);
+  expect(p.links[0]!.fromClient[0], "set_heartbeat first on the old socket").toContain("public/set_heartbeat");
   await until(() => p.links.length > FAILING + 1 && p.links[0]!.closed, "a later replacement done, the old socket closed");
   run.step(2);
   await until(() => run.equal(0) && run.equal(1), "both books equal on the new socket");
+  expect(p.links.at(-1)!.fromClient[0], "set_heartbeat first on the replacement swapped in at its open").toContain("public/set_heartbeat");
   expect(run.sink.invalid).toEqual([]);
   expect(run.adapter.stats().reconnects).toBe(0);
 });
@@ -124,6 +128,7 @@ test("deribit: a replacement whose swap waited for the old socket's request in f
   // Before: the venue's open (set_heartbeat) ran only for a socket already the connection's at its open, so this one
   // never asked: no test_request, and no heartbeat bound on it for its whole life.
   expect(p.links[1]!.fromClient.filter((f) => f.includes("public/set_heartbeat")).length, "set_heartbeat once on the replacement").toBe(1);
+  expect(p.links[1]!.fromClient[0], "set_heartbeat first on it, before its subscribe").toContain("public/set_heartbeat");
   run.step(1);
   await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
 });

@@ -118,8 +118,12 @@ export interface LifecycleHooks {
   awaitingJoin?: (conn: VenueConnection) => boolean;
   /** Planned reconnect: the overlap of the two sockets is over; `carrier` carries the streams on (PlannedHost.overlapOver). */
   overlapOver?: (conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number) => void;
-  /** Planned reconnect: the replacement is the connection's socket now (PlannedHost.replacementInUse). */
-  replacementInUse?: (conn: VenueConnection) => void;
+  /**
+   * A socket became the connection's (opened, or a planned reconnect's replacement swapped in), before its topics are
+   * subscribed: what the venue sends here is the socket's first message (Deribit's set_heartbeat: queued behind the
+   * subscribe until 2026-12-07, the books LIVE with no heartbeat promised while it waited for the budget).
+   */
+  socketInUse?: (conn: VenueConnection) => void;
   /** Planned reconnect gone back to the old socket: its topics it may not stream though it served them (PlannedHost.oldMayNotStream). */
   oldMayNotStream?: (conn: VenueConnection) => ReadonlySet<TopicState> | undefined;
   /** Planned reconnect, the old socket gone: the replacement's topics it may not stream (PlannedHost.replacementMayNotStream). */
@@ -312,7 +316,7 @@ export class ConnectionLifecycle {
       },
       awaitingJoin: hooks.awaitingJoin,
       overlapOver: hooks.overlapOver,
-      replacementInUse: hooks.replacementInUse,
+      replacementInUse: hooks.socketInUse,
       oldMayNotStream: hooks.oldMayNotStream,
       replacementMayNotStream: hooks.replacementMayNotStream,
       socketEvent: (conn, url, body = "") => this.eventTap?.(conn.market, conn.name, url, body, nowUs()),
@@ -686,6 +690,7 @@ export class ConnectionLifecycle {
       conn.socketsDeclaredMs = conn.openedMs;
       // Topics waiting out a resync backoff are subscribed by housekeeping when their wait is over.
       const toSubscribe = conn.topics.filter((t) => t.sub === SUB_IDLE && !t.resyncDelayed);
+      this.hooks.socketInUse?.(conn);
       this.control.sendRequest(conn, "subscribe", toSubscribe);
     };
     this.bindSocket(conn, ws, gen);

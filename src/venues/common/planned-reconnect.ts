@@ -98,9 +98,10 @@ export interface PlannedHost {
    */
   overlapOver?(conn: VenueConnection, carrier: OverlapCarrier, oldGen?: number): void;
   /**
-   * The replacement became the connection's socket (the swap), its subscribes sent: what the venue sends on a socket
-   * of its own once it opens goes now if it has not yet. A swap that waited for the old socket's requests comes after
-   * the replacement's open, when that socket was not the connection's (Deribit's set_heartbeat was then never sent).
+   * The replacement became the connection's socket (the swap), before its subscribes: what the venue sends first on a
+   * socket of its own goes now (LifecycleHooks.socketInUse). A swap that waited for the old socket's requests comes
+   * after the replacement's open, when that socket was not the connection's (Deribit's set_heartbeat was then never
+   * sent); until 2026-12-07 it was called after the subscribes, which went first.
    */
   replacementInUse?(conn: VenueConnection): void;
   /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's). */
@@ -476,8 +477,8 @@ export class PlannedReconnects {
       t.sub = SUB_IDLE;
       if (!t.resyncDelayed) toSubscribe.push(t);
     }
-    h.control.sendRequest(conn, "subscribe", toSubscribe);
     h.replacementInUse?.(conn);
+    h.control.sendRequest(conn, "subscribe", toSubscribe);
     this.completeIfCarried(conn);
   }
 

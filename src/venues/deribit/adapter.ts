@@ -178,7 +178,7 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen), replacementInUse: (conn) => this.askHeartbeat(conn as DeribitConnection) },
+      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen), socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection) },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -322,15 +322,13 @@ export class DeribitAdapter implements VenueAdapter {
     return this.watch.expiredClosed();
   }
 
-  /** A socket opened as the connection's: ask for heartbeats (the server then sends test_request, answered in classifyControl). Cold. */
-  onOpen(conn: DeribitConnection): void {
-    this.askHeartbeat(conn);
-  }
-
   /**
-   * set_heartbeat on the connection's socket, once a socket: at its open, or, for a planned reconnect's replacement
-   * whose swap waited for the old socket's requests (not the connection's at its open), when it is swapped in. Until
-   * 2026-12-07 only at the open: such a replacement never asked, no test_request and no heartbeat bound on it. Cold.
+   * set_heartbeat on the connection's socket, once a socket (the lifecycle's socketInUse): at its open, or at a planned
+   * reconnect's swap, before its subscribes, so it is the socket's first message and its server's heartbeat promise
+   * holds before any book on it can be LIVE (the server then sends test_request, answered in classifyControl). Until
+   * 2026-12-07 it went after the subscribes: under a worker's small share of the message budget the books were LIVE
+   * while it waited, a dead server found only the wait + 7 s later. Before that, a replacement whose swap waited for
+   * the old socket's requests never asked: no test_request and no heartbeat bound on it. Cold.
    */
   private askHeartbeat(conn: DeribitConnection): void {
     if (conn.ws === null || conn.heartbeatAskedOn === conn.ws) return;

@@ -21,9 +21,9 @@ export class DeribitConnection extends VenueConnection {
   readonly scanner = new DeribitScanner();
   readonly update = new BookUpdate();
   private readonly info = { entry: -1, prev: -1 };
-  /** Sockets whose open and close listeners are installed (bindMessages runs again for a socket gone back to). */
+  /** Sockets whose close listener is installed (bindMessages runs again for a socket gone back to). */
   private readonly listened = new WeakSet<WebSocket>();
-  /** The socket set_heartbeat was last sent for (DeribitAdapter.askHeartbeat: once a socket). */
+  /** The socket set_heartbeat was last sent for (DeribitAdapter.askHeartbeat: once a socket, before its subscribes). */
   heartbeatAskedOn: WebSocket | null = null;
 
   constructor(
@@ -36,9 +36,10 @@ export class DeribitConnection extends VenueConnection {
   }
 
   /**
-   * Frames of this socket's generation go straight to onFrame; on open, the heartbeat is set up. Bound again with a
-   * new generation when a planned reconnect goes back to the old socket: the handler is replaced, the listeners are
-   * added once per socket (they used to pile up, two per fallback).
+   * Frames of this socket's generation go straight to onFrame. Bound again with a new generation when a planned
+   * reconnect goes back to the old socket: the handler is replaced, the close listener is added once per socket (the
+   * listeners used to pile up, two per fallback). set_heartbeat is asked by the lifecycle's socketInUse hook, before
+   * the socket's subscribes (until 2026-12-07 an open listener here sent it after them).
    */
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
@@ -54,11 +55,6 @@ export class DeribitConnection extends VenueConnection {
     };
     if (this.listened.has(ws)) return;
     this.listened.add(ws);
-    // After the lifecycle's own open handler (registered first), which made this socket the connection's. A socket
-    // opens once, before any rebinding (only an open old socket is gone back to): its first generation is the one.
-    ws.addEventListener("open", () => {
-      if (gen === this.generation) this.adapter.onOpen(this);
-    });
     // Whatever closed it (the venue, a recycle, the old socket of a make-before-break): its requests die with it,
     // whichever generation they went out under.
     ws.addEventListener("close", () => this.adapter.onSocketClosed(this, ws));

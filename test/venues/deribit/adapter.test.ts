@@ -232,6 +232,44 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     }
   });
 
+  test("set_heartbeat goes before the first subscribe: books LIVE on a socket whose server then dies are found dead within the bound", async () => {
+    // The worker's share of the per-IP budget is a token per 2.67 s (bucket of 1): a new socket's first message goes at
+    // once, its second 2.67 s later. Until 2026-12-07 set_heartbeat was queued behind the open's subscribe: the books
+    // went LIVE on the subscribe's snapshots while set_heartbeat waited, the server promised nothing, and the waiting
+    // message held the 7 s rule, so a server dead then kept the books LIVE for the whole wait + 7 s (one of 64 workers:
+    // 26.7 s + 7 s). Now set_heartbeat is the socket's first message: the books come up one slot later, under its bound.
+    const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
+    let clock = 1_000_000;
+    let lastFrameAt = clock;
+    const ticker = setInterval(() => (clock += 5), 5); // the adapter's clock at real time until the stall
+    try {
+      const { sim, adapter, sink, instruments } = await startAdapter(
+        running,
+        subs,
+        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame: () => void (lastFrameAt = clock) },
+        { heartbeatIntervalMs: 600_000 },
+      );
+      adapter.start(sink);
+      await until(() => equal(sim, sink, subs, instruments, 0), "book live");
+      clearInterval(ticker);
+      sim.inject("stall", undefined, { stallMs: 120_000 });
+      const stalledAt = clock;
+      // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
+      // (30 s of it in about a second; housekeeping, every 5 ms, sees steps of a few hundred ms).
+      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
+        clock += 100;
+        await new Promise((r) => setTimeout(r, 3));
+      }
+      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      // Nothing waits once the subscribe has gone, and the probe 3.5 s into the silence finds its token (2.67 s after
+      // the subscribe's): the 7 s rule, found within 8 s.
+      expect(clock - lastFrameAt).toBeLessThanOrEqual(7_000 + 1_000);
+      expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { log, lines } = capture();
