@@ -654,10 +654,11 @@ export class NatsFeedReader {
 
   /**
    * Cold: the consumer's messages ended without the reader stopping them. @nats-io/jetstream 3.4 ends an ordered
-   * consumer that read nothing after 30 failed creates of it in a row (its stream missing, its server not answering,
-   * some 2 minutes); before, the reader then read nothing more, quietly, for good. Now told (`consumer_ended`), not
-   * ready (streamProblem), and a new consumer is made, tried again with backoff until one is (`consumer_made`). The
-   * connection's own close for good is closedByClient's.
+   * consumer that read nothing once 30 makes of it in a row failed (consumer.js reset(): after the consumer was lost
+   * or delivered out of order, its stream then missing or JetStream not answering, some 2 minutes; a stream merely
+   * deleted is waited for without end), and one whose inbox subscription the server refused; before, the reader then
+   * read nothing more, quietly, for good. Now told (`consumer_ended`), not ready (streamProblem), and a new consumer
+   * is made, tried again with backoff until one is (`consumer_made`). The connection's close for good is closedByClient's.
    */
   private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
