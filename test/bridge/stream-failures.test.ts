@@ -188,6 +188,7 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
     await stored(stream, 6, "stored in the new stream");
     await waitFor(() => reader.counters.envelopes >= before + 6, "the reader reads the new stream from its first message", 10_000);
+    await reader.stop(); // its idle looks (every 200 ms when quiet) are no load on the tests after it
   }
 
   test("a reader of a stream deleted and made again reads the new one from its start (its ordered consumer was past its end)", async () => {
