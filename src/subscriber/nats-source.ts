@@ -74,10 +74,12 @@ export interface NatsReadOptions {
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
+ * `consumer_ended` — the client ended the stream's consumer by itself (it gave up making it again): the reader makes a
+ * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made";
   /** The client's or the server's reason. */
   error?: string;
 }
@@ -378,6 +380,8 @@ export class NatsFeedReader {
    * of that name (deleted and made again, a NATS server restarted without it), whose sequence starts again.
    */
   private streamCreated: string | undefined;
+  /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
+  private jsReads = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -524,21 +528,8 @@ export class NatsFeedReader {
         const kept = info.config.subjects ?? [];
         const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
         if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
-        const from = this.opts.from ?? "now";
-        // Connected again after a close for good: on from the message after the last one read (what was published
-        // meanwhile is in the stream), not from `from` again; from the first message of a stream made again meanwhile.
-        const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
+        const policy = this.policyFor(info.created);
         this.streamCreated = info.created;
-        const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
-        const policy = replaced
-          ? { deliver_policy: "all" }
-          : lastSeq > 0
-            ? { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 }
-            : from === "now"
-              ? { deliver_policy: "new" }
-              : from === "all"
-                ? { deliver_policy: "all" }
-                : { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
         await this.consumeStream(nc, parts, policy);
       }
     } catch (err) {
@@ -614,14 +605,34 @@ export class NatsFeedReader {
     });
   }
 
+  /**
+   * Where a consumer of the stream made at `created` starts: on from the message after the last one read (a
+   * connection made again after a close for good: what was published meanwhile is in the stream), not from `from`
+   * again; from the first message of a stream made again meanwhile (its sequence starts again at 1).
+   */
+  private policyFor(created: string): object {
+    const from = this.opts.from ?? "now";
+    const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
+    const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
+    if (replaced) return { deliver_policy: "all" };
+    if (lastSeq > 0) return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
+    if (from === "now") return { deliver_policy: "new" };
+    if (from === "all") return { deliver_policy: "all" };
+    return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+  }
+
   /** Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). */
   private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object): Promise<void> {
     const consumer = await parts.js.consumers.get(this.opts.stream!, policy);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
+    // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
+    // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
+    this.streamProblem = undefined;
     const events = iter.status?.();
     if (events !== undefined) void this.watchConsumer(nc, parts, iter, events).catch(() => undefined);
+    this.lookWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
     void (async () => {
@@ -629,12 +640,52 @@ export class NatsFeedReader {
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
+        this.jsReads++;
         // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
         // every burst after a stall of this reader (a bridge only paused) was a gap, each book untrusted until
         // its refresh.
         if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
       }
-    })().catch(() => undefined);
+    })().then(
+      () => this.consumerEnded(nc, parts, iter, undefined),
+      (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error),
+    );
+  }
+
+  /**
+   * Cold: the consumer's messages ended without the reader stopping them. @nats-io/jetstream 3.4 ends an ordered
+   * consumer that read nothing once 30 makes of it in a row failed (consumer.js reset(): after the consumer was lost
+   * or delivered out of order, its stream then missing or JetStream not answering, some 2 minutes; a stream merely
+   * deleted is waited for without end), and one whose inbox subscription the server refused; before, the reader then
+   * read nothing more, quietly, for good. Now told (`consumer_ended`), not ready (streamProblem), and a new consumer
+   * is made, tried again with backoff until one is (`consumer_made`). The connection's close for good is closedByClient's.
+   */
+  private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined): void {
+    if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
+    this.iter = undefined;
+    this.streamProblem = "consumer_ended";
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
+    this.makeConsumerLater(nc, parts, 0);
+  }
+
+  /** Cold: a consumer made again after `tries` failed, reconnectAfterCloseMs doubled per try up to 8 times it. */
+  private makeConsumerLater(nc: NatsConnection, parts: JetStreamParts, tries: number): void {
+    const baseMs = this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS;
+    const waitMs = baseMs * 2 ** Math.min(tries, 3);
+    this.later(() => this.iter === undefined && this.nc === nc, () => void this.makeConsumer(nc, parts, tries), waitMs);
+  }
+
+  private async makeConsumer(nc: NatsConnection, parts: JetStreamParts, tries: number): Promise<void> {
+    try {
+      const { created } = await parts.jsm.streams.info(this.opts.stream!);
+      if (this.iter !== undefined || this.nc !== nc || this.stopped) return;
+      await this.consumeStream(nc, parts, this.policyFor(created));
+      if (this.nc !== nc || this.stopped) return;
+      this.streamCreated = created;
+      this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
+    } catch {
+      this.makeConsumerLater(nc, parts, tries + 1);
+    }
   }
 
   /**
@@ -644,11 +695,12 @@ export class NatsFeedReader {
    * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): Promise<void> {
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, askAgain = true): Promise<void> {
     let created: string;
     try {
       ({ created } = await parts.jsm.streams.info(this.opts.stream!));
     } catch {
+      if (!askAgain) return; // an idle look: its next look asks again (lookWhileIdle)
       return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
     }
     if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
@@ -673,11 +725,29 @@ export class NatsFeedReader {
     }
   }
 
-  /** Cold: `fn` after reconnectAfterCloseMs, if the reader is not stopped and `still()`. */
-  private later(still: () => boolean, fn: () => void): void {
+  /**
+   * Cold: every reconnectAfterCloseMs while this consumer read nothing since the last look, the stream's creation time
+   * is read as after the client made its consumer again (afterRecreated), one read at a time. Before, only the
+   * client's `ordered_consumer_recreated` led there: without it (or with it seen while the old stream was still
+   * there) a consumer past a stream made again stayed there, the reader silent for good. A consumer reading is not
+   * looked at: one past its stream's end reads nothing.
+   */
+  private lookWhileIdle(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>): void {
+    let readsSeen = this.jsReads;
+    const still = () => this.iter === iter && this.nc === nc;
+    const look = async (): Promise<void> => {
+      if (this.jsReads === readsSeen) await this.afterRecreated(nc, parts, iter, false).catch(() => undefined);
+      readsSeen = this.jsReads;
+      this.later(still, () => void look());
+    };
+    this.later(still, () => void look());
+  }
+
+  /** Cold: `fn` after `waitMs` (reconnectAfterCloseMs), if the reader is not stopped and `still()`. */
+  private later(still: () => boolean, fn: () => void, waitMs = this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS): void {
     const timer = setTimeout(() => {
       if (!this.stopped && still()) fn();
-    }, this.opts.reconnectAfterCloseMs ?? READER_RETRY_MS);
+    }, waitMs);
     timer.unref?.();
   }
 

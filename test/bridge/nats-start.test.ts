@@ -255,6 +255,94 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => iters.length === 2, "a consumer of the new stream", 5000);
     expect([policies, iters.map((i) => i.stopped)]).toEqual([["new", "all", "all"], [true, false]]);
   });
+
+  /**
+   * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
+   * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
+   */
+  function fakeJetStream(o: { created: () => string; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[] };
+    useNatsModules({
+      transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
+      jetstream: async () => ({
+        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: ["js-i.>"] }, created: o.created() }) } }),
+        jetstream: () => ({
+          consumers: {
+            get: async (_stream: string, policy: object) => {
+              s.policies.push(policy);
+              if (o.getFails?.()) throw new Error("stream not found");
+              return {
+                consume: async () => {
+                  const n = s.iters.length;
+                  const it = { stopped: false };
+                  s.iters.push(it);
+                  const next = o.messages?.(n) ?? { next: () => new Promise<IteratorResult<never>>(() => {}) };
+                  return { stop: () => void (it.stopped = true), status: () => o.events?.(n) ?? (async function* () {})(), [Symbol.asyncIterator]: () => next };
+                },
+              };
+            },
+          },
+        }),
+      }),
+    });
+    cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
+    return s;
+  }
+
+  // Before, only the client's ordered_consumer_recreated led to the stream's creation time being read: a consumer the
+  // client never told of (or told while the old stream was still there) read nothing of the new stream, for good. A
+  // first redo (reverted) found the new stream but kept the old consumer's consumer_deleted: /readyz 503 for good.
+  test("an idle consumer's stream is looked at every reconnectAfterCloseMs: a stream made again is found and read without the client's event, ready again", async () => {
+    let created = "t0";
+    const s = fakeJetStream({
+      created: () => created,
+      // The first consumer's stream is deleted (the client tells so), and the client never tells it made again.
+      events: (n) => (async function* () { if (n === 0) yield { type: "consumer_deleted" }; })(),
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSI", from: "all", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "the consumer's stream gone", 5000);
+    const before = s.infos;
+    await waitFor(() => s.infos >= before + 2, "the same stream looked at twice", 5000);
+    expect([s.policies, s.iters.length]).toEqual([[{ deliver_policy: "all" }], 1]); // the same stream: kept
+    created = "t1"; // made again
+    await waitFor(() => s.iters.length === 2, "a consumer of the new stream", 5000);
+    const after = s.infos;
+    await waitFor(() => s.infos >= after + 2, "the new stream looked at twice", 5000);
+    expect([s.policies, s.iters.map((i) => i.stopped), reader.health.streamProblem]).toEqual([[{ deliver_policy: "all" }, { deliver_policy: "all" }], [true, false], undefined]);
+  });
+
+  // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2
+  // minutes): before, the reader's loop ended with it, quietly, and the reader read nothing more for good.
+  test("a consumer the client ends by itself is told, not ready, and made again (with backoff) from after the last message read", async () => {
+    let refusals = 3;
+    const told: string[] = [];
+    const s = fakeJetStream({
+      created: () => "t0",
+      messages: (n) => {
+        // The first consumer reads one message (stream sequence 5), then the client gives up on it.
+        let sent = n > 0;
+        return {
+          next: async () => {
+            if (sent) return n === 0 ? Promise.reject(new Error("stream not found")) : new Promise<IteratorResult<never>>(() => {});
+            sent = true;
+            return { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 5 } } };
+          },
+        };
+      },
+      getFails: () => s.iters.length > 0 && refusals-- > 0,
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSE", from: "now", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    await waitFor(() => told.length >= 1, "the consumer's end told", 5000);
+    expect([told, reader.health.streamProblem]).toEqual([["consumer_ended: stream not found"], "consumer_ended"]);
+    await waitFor(() => s.iters.length === 2, "a new consumer", 5000);
+    await waitFor(() => told.length === 2, "the new consumer told", 5000);
+    const onFrom6 = { deliver_policy: "by_start_sequence", opt_start_seq: 6 };
+    expect([s.policies, told[1], reader.health.streamProblem]).toEqual([[{ deliver_policy: "new" }, onFrom6, onFrom6, onFrom6, onFrom6], "consumer_made: ", undefined]);
+  });
 });
 
 describe("the forward bridge's start", () => {

@@ -16,7 +16,7 @@ import { StreamWatch, type StreamManager } from "../../src/bridge/stream-watch.t
 import { silentLogger } from "../../src/core/log.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
-import { connectNats, NatsFeedReader } from "../../src/subscriber/nats-source.ts";
+import { connectNats, NatsFeedReader, useNatsModules } from "../../src/subscriber/nats-source.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
@@ -127,6 +127,32 @@ async function stored(stream: string, atLeast: number, what: string, onPoll?: ()
   }
 }
 
+/** The JetStream client with its consumers' `ordered_consumer_recreated` never told to the reader (until restored). */
+function withoutRecreatedEvent(): void {
+  async function* without(events: AsyncIterable<{ type: string }>): AsyncGenerator<{ type: string }> {
+    for await (const e of events) if (e.type !== "ordered_consumer_recreated") yield e;
+  }
+  useNatsModules({
+    transport: () => import("@nats-io/transport-node"),
+    jetstream: async () => {
+      const m = await import("@nats-io/jetstream");
+      const jetstream = (nc: Parameters<typeof m.jetstream>[0]) => {
+        const js = m.jetstream(nc);
+        const get = async (s: string, o: object) => {
+          const c = await js.consumers.get(s, o as never);
+          const consume = async (opts: object) => {
+            const it = await c.consume(opts as never);
+            return { stop: () => it.stop(), status: () => without(it.status()), [Symbol.asyncIterator]: () => it[Symbol.asyncIterator]() };
+          };
+          return { consume };
+        };
+        return { consumers: { get } };
+      };
+      return { ...m, jetstream };
+    },
+  });
+}
+
 describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
   test("a stream deleted while bridging: logged as an error, counted, created again; the history goes on", async () => {
     const t = await bridging("sfdel", "SFDEL");
@@ -139,24 +165,42 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     await stored("SFDEL", 2, "the new stream stores the feed again", () => t.refresh());
   });
 
-  test("a reader of a stream deleted and made again reads the new one from its start (its ordered consumer was past its end)", async () => {
-    const t = await bridging("sfrdr", "SFRDR");
-    let datagrams = 0;
-    const reader = new NatsFeedReader({ servers: nats.url, prefix: "sfrdr", stream: "SFRDR", from: "all" }, () => void datagrams++);
-    await reader.start();
+  /**
+   * A reader of `stream` at its sequence 20 when the stream is deleted and the bridge makes it again: it reads the 6
+   * messages then stored, from the new stream's first. `quiet`: the JetStream client never tells the reader it made
+   * its consumer again (withoutRecreatedEvent), the reader looking every `reconnectAfterCloseMs` instead.
+   */
+  async function readerOfRemadeStream(prefix: string, stream: string, quiet: boolean): Promise<void> {
+    const t = await bridging(prefix, stream);
+    if (quiet) withoutRecreatedEvent();
+    const reader = new NatsFeedReader({ servers: nats.url, prefix, stream, from: "all", reconnectAfterCloseMs: quiet ? 200 : undefined }, () => {});
+    await reader.start().finally(() => quiet && useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
     stops.push(() => reader.stop());
     for (let i = 0; i < 10; i++) t.refresh(); // 20 messages: the reader's consumer is at the stream's sequence 20
-    await stored("SFRDR", 20, "stored");
+    await stored(stream, 20, "stored");
     await waitFor(() => reader.counters.envelopes >= 20, "read");
-    await jsm.streams.delete("SFRDR"); // as a NATS server restarted without its store: the bridge makes it again
+    await jsm.streams.delete(stream); // as a NATS server restarted without its store: the bridge makes it again
     await waitFor(() => (t.bridge.counters.streamMissing ?? 0) >= 1, "the bridge made the stream again");
-    await stored("SFRDR", 0, "the new stream there");
+    await stored(stream, 0, "the new stream there");
     const before = reader.counters.envelopes;
     // Until 2026-12-07 the client's ordered consumer, made again on the new stream, asked for sequence 21 on: the
     // reader read nothing of it (ready, heartbeats stopped) until the new stream outgrew the old one.
     for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
-    await stored("SFRDR", 6, "stored in the new stream");
-    await waitFor(() => reader.counters.envelopes > before, "the reader reads the new stream", 10_000);
+    await stored(stream, 6, "stored in the new stream");
+    // (said with what it read of the new stream, and its consumer's state, if it times out)
+    await waitFor(() => reader.counters.envelopes >= before + 6, "the reader reads the new stream from its first message", 10_000).catch((err: Error) => {
+      throw new Error(`${err.message}: read ${reader.counters.envelopes - before} of 6, streamProblem ${reader.health.streamProblem}`);
+    });
+    await reader.stop(); // its idle looks (every 200 ms when quiet) are no load on the tests after it
+  }
+
+  test("a reader of a stream deleted and made again reads the new one from its start (its ordered consumer was past its end)", async () => {
+    await readerOfRemadeStream("sfrdr", "SFRDR", false);
+  });
+
+  // Before, only that event led the reader to the new stream: without it, it read nothing of it, for good.
+  test("the same when the client never tells the reader it made its consumer again: found by the reader's idle look", async () => {
+    await readerOfRemadeStream("sfrdq", "SFRDQ", true);
   });
 
   test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {

@@ -164,6 +164,9 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     // Once per run of refusals (each counted: natsAuthErrors), with the server's reason; never the credentials.
     else if (e.kind === "auth_refused") ctx.log.error("the NATS server refused the reader's credentials: nothing is read, the books go stale; trying again every 2 s", { reason: e.error });
     else if (e.kind === "auth_accepted") ctx.log.info("the NATS server took the reader's credentials again");
+    // The JetStream client gave up making the stream's consumer again (30 failures in a row) and ended it: the reader makes one.
+    else if (e.kind === "consumer_ended") ctx.log.error("the NATS client ended the stream's consumer (it gave up making it again): nothing is read, the books go stale; making a new one, tried again with backoff", { error: e.error });
+    else if (e.kind === "consumer_made") ctx.log.info("the stream is read again by a new consumer");
     else ctx.log.info("the NATS server took the subscription again");
   };
 }
