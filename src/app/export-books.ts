@@ -12,6 +12,7 @@ import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type In
 import type { FeederConfig } from "../config/types.ts";
 import { venueSpec } from "../venues/registry.ts";
 import { configuredSubscriptions } from "./feeder.ts";
+import { csvField } from "./csv-field.ts";
 import { ReplayClock } from "./replay-clock.ts";
 import { isConnectionEventUrl, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
 
@@ -290,7 +291,8 @@ export class BookReconstructor {
         asks: side(asks, (r) => b.askPriceAt(r), (r) => b.askQtyAt(r)),
       });
     }
-    const cells: (string | number)[] = [tsUs, tsExchangeUs ?? "", tsEventUs ?? "", i.venue, i.market, i.symbol, state, reason, b.venueSeq];
+    // Quoted where they hold `,`, `"` or a line break (RFC 4180; until 2026-12-07 written as they were).
+    const cells: (string | number)[] = [tsUs, tsExchangeUs ?? "", tsEventUs ?? "", csvField(i.venue), csvField(i.market), csvField(i.symbol), state, reason, b.venueSeq];
     for (let r = 0; r < this.depth; r++) cells.push(r < bids ? formatFixed(b.bidPriceAt(r), i.priceExp) : "", r < bids ? formatFixed(b.bidQtyAt(r), i.qtyExp) : "");
     for (let r = 0; r < this.depth; r++) cells.push(r < asks ? formatFixed(b.askPriceAt(r), i.priceExp) : "", r < asks ? formatFixed(b.askQtyAt(r), i.qtyExp) : "");
     return cells.join(",");

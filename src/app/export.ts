@@ -14,6 +14,7 @@ import type { FeederConfig } from "../config/types.ts";
 import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
+import { csvField } from "./csv-field.ts";
 import { isTimeJump, MAX_RECORD_STEP_US } from "./replay-clock.ts";
 
 export interface ExportSink {
@@ -250,9 +251,4 @@ function rawRow(format: ExportFormat, tsRecvUs: number, venue: string, market: s
   }
   const encoding = rest ? "rest" : text ? "text" : "base64";
   return [tsRecvUs, csvField(venue), csvField(market), csvField(connection), csvField(rest ? url : (topic ?? "")), encoding, csvField(body)].join(",");
-}
-
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

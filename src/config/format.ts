@@ -182,7 +182,7 @@ export function formatConfigToml(c: FeederConfig): string {
     // Paths only (the secrets are in the files, never here). A file key whose value is no path may hold the secret
     // itself, put there by mistake: said to be set, not printed (core/secret-path.ts), as the bearer token.
     lines.push("", "[nats]");
-    const file = (k: string, val: string) => (looksLikePath(val) ? `${k} = ${value(val)}` : `# ${k} is set (not shown: ${whyNotShown(val)})`);
+    const file = (k: string, val: string) => (looksLikePath(val) ? `${k} = ${value(val)}` : `# ${k} is set (not shown: ${whyNotShown()})`);
     const keys: [string, string | undefined][] = [["creds_file", n.credsFile], ["user", n.user], ["password_file", n.passwordFile], ["token_file", n.tokenFile], ["nkey_file", n.nkeyFile]];
     for (const [k, val] of keys) if (val !== undefined) lines.push(k === "user" ? `${k} = ${value(val)}` : file(k, val));
     lines.push(`tls = ${n.tls}`);

@@ -15,6 +15,7 @@ import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
+import { largestRingWithin, ringMemoryBytes } from "../core/ring-memory.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
@@ -315,7 +316,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
-  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, publish.destinations.length, workers, opts.hostMemoryBytes ?? totalmem());
+  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, minRingBytes(publish.maxDatagramBytes), publish.destinations.length, workers, opts.hostMemoryBytes ?? totalmem());
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
   // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
@@ -403,20 +404,28 @@ function neverAHostAddress(addr: string): string | null {
 }
 
 /**
- * The most the retransmission rings may take together, ring_bytes × destinations × workers (each worker's publisher
- * preallocates one ring per destination): 1 GiB per ring with 64 workers took up to 64 GiB per destination, taken
- * until 2026-12-07 and failing (or killed for memory) once running.
+ * The most the retransmission rings may take together, their byte rings and indexes (core/ring-memory.ts, ~1.36 ×
+ * ring_bytes each) × destinations × workers (each worker's publisher preallocates one ring per destination): 1 GiB
+ * per ring with 64 workers took up to 64 GiB per destination, taken until 2026-12-07 and failing (or killed for
+ * memory) once running.
  */
 export const MAX_RING_TOTAL_BYTES = 16 * 2 ** 30;
 
-/** publish.retransmit.ring_bytes against MAX_RING_TOTAL_BYTES and the host's memory (os.totalmem()). */
-function checkRingTotal(v: Validator, ringBytes: number, destinations: number, workers: number, hostMemoryBytes: number): void {
-  const total = ringBytes * destinations * workers;
+/**
+ * publish.retransmit.ring_bytes against MAX_RING_TOTAL_BYTES and the host's memory (os.totalmem()), indexes counted
+ * (until 2026-12-07 not: rings totalling the host's memory passed, needing ~1.36× it). The largest ring_bytes that
+ * fits is suggested only when the loader takes it (at least `minRingBytes`); else the product is what is too large.
+ */
+function checkRingTotal(v: Validator, ringBytes: number, minRingBytes: number, destinations: number, workers: number, hostMemoryBytes: number): void {
+  const rings = destinations * workers;
+  const total = ringMemoryBytes(ringBytes) * rings;
   const limit = Math.min(MAX_RING_TOTAL_BYTES, hostMemoryBytes);
   if (total <= limit) return;
   const what = limit === MAX_RING_TOTAL_BYTES ? `the cap of ${gib(MAX_RING_TOTAL_BYTES)} for the rings together` : `this host's memory (${gib(hostMemoryBytes)})`;
   const each = `${destinations} destination${destinations === 1 ? "" : "s"} × ${workers} worker${workers === 1 ? "" : "s"}`;
-  v.problem("publish.retransmit.ring_bytes", ringBytes, `a size whose rings fit: ${each} preallocate one each, ${gib(total)} in all, over ${what}: at most ${Math.floor(limit / (destinations * workers))} here`);
+  const largest = largestRingWithin(Math.floor(limit / rings));
+  const hint = largest >= minRingBytes ? `at most ${largest} here` : `even the least ring_bytes (${minRingBytes}) is over it: ${each} is too many rings here`;
+  v.problem("publish.retransmit.ring_bytes", ringBytes, `a size whose rings fit: ${each} preallocate one each (with its index), ${gib(total)} in all, over ${what}: ${hint}`);
 }
 
 function gib(bytes: number): string {
@@ -707,6 +716,11 @@ function datagramBytes(v: Validator, value: unknown): number {
   return value;
 }
 
+/** The least ring_bytes taken: 64 KiB, or one datagram of the largest size if more. */
+function minRingBytes(maxDatagramBytes: number): number {
+  return Math.max(65_536, maxDatagramBytes);
+}
+
 /** publish.retransmit (docs/operations.md "Retransmission"): present = the request server runs. */
 function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec", "total_bytes_per_sec"]);
@@ -725,7 +739,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
     if (never !== null) v.problem("publish.retransmit.listen", listen, `an IPv4 "address:port" of this host, or 0.0.0.0 (${never}: no host has it, so it is the file's to change, not an address to wait for)`);
     else if (why !== null) v.problem("publish.retransmit.listen", listen, `${why}, or 0.0.0.0`, "host");
   }
-  const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, Math.max(65_536, maxDatagramBytes), 1 << 30);
+  const ringBytes = v.int(t.ring_bytes, "publish.retransmit.ring_bytes", 8 * 1024 * 1024, minRingBytes(maxDatagramBytes), 1 << 30);
   const allow = v.strList(t.allow, "publish.retransmit.allow", ["127.0.0.0/8"]);
   if (Array.isArray(t.allow) && t.allow.length === 0) v.problem("publish.retransmit.allow", "[]", "at least one IPv4 CIDR block (an empty list answers no requester)");
   for (const a of allow) {

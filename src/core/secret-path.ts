@@ -4,7 +4,8 @@
  * "hunter2"`) would otherwise be printed by the error, the log and check-config, though a secret is never logged.
  * Only a value that looks like a path is shown: absolute with a directory (`/etc/feeder/nats-password`), or starting
  * `./`, `../` or `~/`, without spaces or control characters. Anything else (a bare name, `dir/name`: base64 tokens
- * hold slashes) is said to be hidden, with why; the system's reason is given without the path (reasonWithoutPath).
+ * hold slashes) is said to be hidden, with the same words for every value; the system's reason is given without the
+ * path (reasonWithoutPath).
  * Also for HMAC key files (`publish.auth_key_file`, `--auth-key-file`). Cold path.
  * @module
  */
@@ -16,21 +17,15 @@ export function looksLikePath(value: string): boolean {
 
 /** The value quoted, or what stands for it when it may be the secret itself. */
 export function shownPath(value: string): string {
-  return looksLikePath(value) ? JSON.stringify(value) : `(its value not shown: ${whyNotShown(value)})`;
+  return looksLikePath(value) ? JSON.stringify(value) : `(its value not shown: ${whyNotShown()})`;
 }
 
 /**
- * Why `value` is not shown, naming the rule it fails: `/nonexistent` was said to be "not an absolute or ./ path",
- * though absolute (until 2026-12-07). An absolute value without a directory is hidden since a base64 secret may
- * start with `/`.
+ * Why `value` is not shown: which forms are shown, and nothing of the value (until 2026-12-07 it named the rule the
+ * value failed, "holds a space", "absolute but not /dir/name": a little of the secret). True of `/nonexistent` too.
  */
-export function whyNotShown(value: string): string {
-  const why = /[\s\0-\x1f\x7f]/.test(value)
-    ? "it holds a space or a control character"
-    : value.startsWith("/")
-      ? "absolute but not /dir/name"
-      : "not an absolute or ./ path";
-  return `${why}, it may be the secret itself`;
+export function whyNotShown(): string {
+  return "not a /dir/name or ./name path, it may be the secret itself";
 }
 
 /**

@@ -9,7 +9,7 @@
  * @module
  */
 import { copyRange } from "../core/copy-range.ts";
-import { PACKET_HEADER_BYTES } from "../wire/layout.ts";
+import { ringIndexSlots } from "../core/ring-memory.ts";
 
 export class RetransmitRing {
   readonly capacityBytes: number;
@@ -31,8 +31,9 @@ export class RetransmitRing {
     }
     this.capacityBytes = capacityBytes;
     this.bytes = new Uint8Array(capacityBytes);
-    // Every stored datagram carries at least a header and one 8-byte message.
-    this.slots = Math.floor(capacityBytes / (PACKET_HEADER_BYTES + 8)) + 1;
+    // Every stored datagram carries at least a header and one 8-byte message (RING_MIN_DATAGRAM_BYTES): what the
+    // config counts of the index (core/ring-memory.ts) is what is allocated here.
+    this.slots = ringIndexSlots(capacityBytes);
     this.offsets = new Int32Array(this.slots);
     this.lengths = new Int32Array(this.slots);
     this.seqs = new Float64Array(this.slots);

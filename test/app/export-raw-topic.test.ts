@@ -11,6 +11,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { fieldOf } from "../../src/venues/common/raw-topic.ts";
+import { VENUES } from "../../src/venues/registry.ts";
 
 /** [venue, frame as received, the topic its row names]. */
 const FRAMES: [string, string, string | null][] = [
@@ -45,6 +46,12 @@ test("each venue's raw rows name the frame's book as its adapter names the topic
   const [header, ...rows] = await run("csv");
   expect(header!.split(",")[4]).toBe("topic");
   expect(rows.map((r) => r.split(",")[4])).toEqual(FRAMES.map(([, , topic]) => topic ?? ""));
+});
+
+// A venue added to the registry without a row here had its rawTopic never checked.
+test("FRAMES shows every venue of the registry naming its book on a frame (a non-null topic)", () => {
+  const named = new Set(FRAMES.filter(([, , topic]) => topic !== null).map(([venue]) => venue));
+  expect(Object.keys(VENUES).filter((v) => !named.has(v))).toEqual([]);
 });
 
 // A descriptor's rawTopic built from a /g expression read a frame from where the previous frame's match ended: the

@@ -4,6 +4,9 @@ import { parseConfigText } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { configProblems, LOOPBACK_ONLY, refusedProblems } from "../support/config-problems.ts";
 import { rng } from "../support/mulberry32.ts";
+import { RING_MIN_DATAGRAM_BYTES, ringMemoryBytes } from "../../src/core/ring-memory.ts";
+import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
+import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 
 const VENUE = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
 
@@ -18,7 +21,7 @@ describe("publish.retransmit", () => {
     expect(c.publish.retransmit).toEqual({ host: "127.0.0.1", port: 31900, ringBytes: 8 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 100, bytesPerSec: 16 << 20, totalBytesPerSec: 64 << 20 });
   });
 
-  test("ring_bytes × destinations × workers is bounded by 16 GiB and this host's memory (before: any total taken)", () => {
+  test("ring_bytes × destinations × workers, each ring with its index, is bounded by 16 GiB and this host's memory (before: any total taken)", () => {
     const symbols = `[venues.bybit.linear]\nsymbols = ${JSON.stringify(Array.from({ length: 64 }, (_, i) => `S${i}USDT`))}\n`;
     const file = (ringBytes: number, destinations: number, workers: number) =>
       `workers = ${workers}\n` +
@@ -27,29 +30,59 @@ describe("publish.retransmit", () => {
     const GIB = 2 ** 30;
     const big = { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 1024 * GIB };
     expect(configProblems(file(GIB, 4, 64), big)).toEqual([
-      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 4 destinations × 64 workers preallocate one each, 256 GiB in all, over the cap of 16 GiB for the rings together: at most 67108864 here",
+      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 4 destinations × 64 workers preallocate one each (with its index), 347.43 GiB in all, over the cap of 16 GiB for the rings together: at most 49448624 here",
     ]);
     expect(configProblems(file(GIB, 1, 1), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 0.5 * GIB })).toEqual([
-      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 1 destination × 1 worker preallocate one each, 1 GiB in all, over this host's memory (0.5 GiB): at most 536870912 here",
+      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 1 destination × 1 worker preallocate one each (with its index), 1.36 GiB in all, over this host's memory (0.5 GiB): at most 395589092 here",
     ]);
-    // Random sizes against the rule itself: refused exactly when the total is over the smaller limit.
+    // The index counted: rings whose bytes alone fit the host's memory (until 2026-12-07 taken) need ~1.36× it.
+    expect(configProblems(file(GIB / 2, 2, 1), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: GIB })).toHaveLength(1);
+    // No hint below the least ring_bytes the loader takes: the destinations × workers product is what is too large.
+    expect(configProblems(file(65_536, 4, 63), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 16 * 2 ** 20 })).toEqual([
+      "publish.retransmit.ring_bytes: 65536 is not a size whose rings fit: 4 destinations × 63 workers preallocate one each (with its index), 0.02 GiB in all, over this host's memory (0.02 GiB): even the least ring_bytes (65536) is over it: 4 destinations × 63 workers is too many rings here",
+    ]);
+    // Random sizes against a reference: a ring of R bytes and its index of 20 bytes per 56 of R (and one slot).
+    const memoryOf = (ringBytes: number) => ringBytes + 20 * (Math.floor(ringBytes / 56) + 1);
     const rand = rng(11);
-    const seen = { over: 0, under: 0 };
+    const seen = { over: 0, under: 0, hinted: 0 };
     for (let i = 0; i < 60; i++) {
       const ringBytes = Math.floor(65536 * 2 ** (rand() * 14)); // 64 KiB to 1 GiB, as many small as large
       const destinations = 1 + Math.floor(rand() * 4);
       const workers = Math.floor(2 ** (rand() * 6)); // 1 to 63
       const hostMemoryBytes = Math.floor((GIB / 4) * 2 ** (rand() * 8)); // 256 MiB to 64 GiB
-      const over = ringBytes * destinations * workers > Math.min(16 * GIB, hostMemoryBytes);
+      const fits = (r: number) => memoryOf(r) * destinations * workers <= Math.min(16 * GIB, hostMemoryBytes);
+      const over = !fits(ringBytes);
       seen[over ? "over" : "under"]++;
-      const problems = configProblems(file(ringBytes, destinations, workers), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes });
+      const options = { localAddresses: LOOPBACK_ONLY, hostMemoryBytes };
+      const problems = configProblems(file(ringBytes, destinations, workers), options);
       expect(problems.length, `${ringBytes} × ${destinations} × ${workers}, memory ${hostMemoryBytes}: ${problems.join("; ")}`).toBe(over ? 1 : 0);
-      if (over) expect(problems[0]).toMatch(/^publish\.retransmit\.ring_bytes: \d+ is not a size whose rings fit: /);
+      if (!over) continue;
+      expect(problems[0]).toMatch(/^publish\.retransmit\.ring_bytes: \d+ is not a size whose rings fit: /);
+      // The hint: the largest ring_bytes that fits, itself taken (one byte more is not), or none below the least.
+      const hint = /at most (\d+) here$/.exec(problems[0]!);
+      if (hint === null) {
+        expect(problems[0]).toContain("is too many rings here");
+        expect(fits(65_536)).toBe(false);
+        continue;
+      }
+      seen.hinted++;
+      const largest = Number(hint[1]);
+      expect([fits(largest), fits(largest + 1)]).toEqual([true, false]);
+      expect(configProblems(file(largest, destinations, workers), options)).toEqual([]);
     }
-    expect(Math.min(seen.over, seen.under)).toBeGreaterThan(10); // both sides of the rule drawn
+    expect(Math.min(seen.over, seen.under, seen.hinted)).toBeGreaterThan(10); // both sides of the rule drawn, hints checked
     // record runs one process (one worker), and a reader of the file (listen -c) allocates no ring.
     expect(configProblems(file(GIB, 4, 64), { ...big, runWorkers: 1 })).toEqual([]);
     expect(configProblems(file(GIB, 4, 64), { ...big, requireVenue: false })).toEqual([]);
+  });
+
+  test("what the config counts of a ring is what the ring allocates (core/ring-memory.ts, net/retransmit-ring.ts)", () => {
+    expect(RING_MIN_DATAGRAM_BYTES).toBe(PACKET_HEADER_BYTES + 8);
+    for (const capacityBytes of [1400, 65_536, 65_536 + 55, 8 << 20, 1_000_003]) {
+      const ring = new RetransmitRing(capacityBytes, 1400) as unknown as Record<"bytes" | "offsets" | "lengths" | "seqs" | "msgCounts", ArrayBufferView>;
+      const allocated = [ring.bytes, ring.offsets, ring.lengths, ring.seqs, ring.msgCounts].reduce((sum, a) => sum + a.byteLength, 0);
+      expect(allocated, String(capacityBytes)).toBe(ringMemoryBytes(capacityBytes));
+    }
   });
 
   test("bad values are named with their key", () => {

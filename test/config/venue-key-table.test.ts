@@ -73,6 +73,13 @@ function table(): Row[] {
 }
 
 describe("keys only some venues take", () => {
+  // The table is SYMBOLS' venues and markets: a venue added to the registry without a row here was never checked.
+  test("SYMBOLS names every venue of the registry and each of its markets", () => {
+    const registry = VENUES as Record<string, VenueSpec>;
+    expect(Object.keys(SYMBOLS).sort()).toEqual(Object.keys(registry).sort());
+    for (const [venue, spec] of Object.entries(registry)) expect(Object.keys(SYMBOLS[venue] ?? {}).sort(), venue).toEqual(Object.keys(spec.markets).sort());
+  });
+
   test("every venue × each key reads as before: taken with the same value, or refused with the same words", () => {
     const rows = table();
     // Never under CI: a run there must compare with the committed table, not write what the code now says.

@@ -239,7 +239,7 @@ describe("check-config shows what each Binance market gets (spot and USD-M: two 
     expect(reach.bothMarkets).toBeGreaterThan(2);
   });
 
-  test("shards: the connect and REST weight line names only the markets this shard takes streams of", () => {
+  test("shards: the connect and REST weight line names only the markets this shard takes streams of; no byte split without any", () => {
     // Until s-cfgfold it named every configured market, also one whose streams all go to other shards: this process
     // connects to no such host and spends none of its weight.
     let reach = { left: 0, both: 0, none: 0 };
@@ -259,6 +259,9 @@ describe("check-config shows what each Binance market gets (spot and USD-M: two 
       const line = binanceLines(text).filter((l) => l.includes(" connects per "));
       const expected = taken.length === 0 ? [] : [`# binance per market (each its own host): ${taken.map((m) => `${m} 250 connects per 300 s, REST weight ${m === "spot" ? 4800 : 1920} a minute`).join("; ")} (the weight follows exchangeInfo's rateLimits)`];
       expect(line, `seed ${seed}: ${text}`).toEqual(expected);
+      // The byte split likewise: a shard taking no Binance stream keeps no Binance bridge (until 2026-12-07 its line
+      // was printed all the same).
+      expect(binanceLines(text).filter((l) => l.startsWith("# binance splits")), `seed ${seed}: ${text}`).toHaveLength(taken.length === 0 ? 0 : 1);
       reach = { left: reach.left + (taken.length === 1 ? 1 : 0), both: reach.both + (taken.length === 2 ? 1 : 0), none: reach.none + (taken.length === 0 ? 1 : 0) };
     }
     // The fixed seeds reach a shard taking one market only, both, and neither (this only guards the test's own reach).

@@ -18,7 +18,9 @@ import { ownWeight } from "./rest.ts";
 export function binanceConfigLines(v: VenueConfig, share: ConfigShare): string[] {
   const { workers, streamsOfWorker, restBridgeBytesPerWorker: bytesPerWorker } = share;
   const out: string[] = [];
-  if (bytesPerWorker !== undefined) {
+  // A shard taking no Binance stream keeps no Binance bridge: no split to show (until 2026-12-07 shown all the same).
+  const takesStreams = streamsOfWorker.some((byMarket) => [...byMarket.values()].some((n) => n > 0));
+  if (bytesPerWorker !== undefined && takesStreams) {
     const s = splitBufferBudget(bytesPerWorker);
     out.push(`# binance splits ${workers > 1 ? "each worker's part" : "it"}: ${s.resyncBytes} for resync bridges, ${s.refreshBytes} for depth refreshes, ${s.holdBytes} for the overlap hold`);
     // Until s-binmisc only the three figures above, for both markets together.
