@@ -27,6 +27,7 @@ import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../c
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
+import { BehindResetMarks } from "../common/behind-reset.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayFrame, seqReached, seqRepeated, type TopicState as CommonTopic } from "../common/connection.ts";
 import { InstrumentWatch, resyncForNewInstrument, watchSettings } from "../common/instrument-watch.ts";
@@ -133,9 +134,9 @@ export class BybitAdapter implements VenueAdapter {
    * By subscription index, from a venue reset taken during a planned reconnect's overlap: the generation of the other
    * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
    * taken, which flags no socket). Its frames' u belong to the old sequence: one above the book's would be taken as
-   * newer (see onBehindReset).
+   * newer (see onBehindReset). The mark is common/behind-reset.ts's (-2 is Bybit's own).
    */
-  private readonly behindReset: Int32Array;
+  private readonly behindReset: BehindResetMarks;
   /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
   private readonly replacementSeen: Int32Array;
 
@@ -162,7 +163,7 @@ export class BybitAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    this.behindReset = new Int32Array(this.topics.length).fill(-1);
+    this.behindReset = new BehindResetMarks(this.topics.length);
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
@@ -396,7 +397,7 @@ export class BybitAdapter implements VenueAdapter {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (conn.retiringGeneration >= 0 && socket === conn.generation) this.replacementSeen[index] = socket;
-    if (socket === this.behindReset[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
+    if (socket === this.behindReset.socket[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
@@ -523,7 +524,7 @@ export class BybitAdapter implements VenueAdapter {
     // The overlap's old socket stays behind while the book resyncs: the resubscribe goes on the replacement, and the
     // old socket's stream goes on before the reset. Before 2026-12-07 the mark ended, and a level-1 snapshot of it made
     // the resyncing book the state before the reset, LIVE, the replacement's answer then ignored as older.
-    if (u !== 1 && (t.book === BookState.LIVE || this.behindReset[t.index] === t.conn.retiringGeneration)) {
+    if (u !== 1 && (t.book === BookState.LIVE || this.behindReset.socket[t.index] === t.conn.retiringGeneration)) {
       // Not a sign of life (staleness), as any other frame the book cannot use.
       if (isSnapshot) this.olderSnapshots++;
       else this.duplicates++;
@@ -532,7 +533,7 @@ export class BybitAdapter implements VenueAdapter {
     // Its u = 1 taken as a reset below flags no other socket: the other one delivered this reset first (or the book
     // was set anew meanwhile) and is ahead on its sequence, not behind it.
     const resetFollows = u === 1 && (isSnapshot ? (t.lastSeq || t.seqBeforeInvalid) > 1 : t.book === BookState.LIVE && t.lastSeq !== 0);
-    this.behindReset[t.index] = resetFollows ? -2 : -1;
+    this.behindReset.socket[t.index] = resetFollows ? -2 : -1;
     return false;
   }
 
@@ -544,13 +545,12 @@ export class BybitAdapter implements VenueAdapter {
   private otherBehindReset(t: TopicState, socket: number): void {
     const i = t.index;
     const conn = t.conn;
-    const takingItsOwn = this.behindReset[i] === -2;
-    this.behindReset[i] = -1;
+    const takingItsOwn = this.behindReset.socket[i] === -2;
+    this.behindReset.socket[i] = -1;
     if (takingItsOwn || conn.retiringGeneration < 0) return;
-    const fromOld = socket === conn.retiringGeneration;
-    const other = fromOld ? conn.generation : conn.retiringGeneration;
-    if (fromOld && this.replacementSeen[i] !== other) return;
-    this.behindReset[i] = other;
+    const other = BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket);
+    if (socket === conn.retiringGeneration && this.replacementSeen[i] !== other) return;
+    this.behindReset.socket[i] = other;
   }
 
   /**
@@ -563,10 +563,7 @@ export class BybitAdapter implements VenueAdapter {
     for (const t of conn.topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      const marked = this.behindReset[i]!;
-      if (marked < 0) continue;
-      if (carrier === "old") this.behindReset[i] = marked === oldGen ? conn.generation : -1;
-      else if (carrier !== "replacement" || marked !== conn.generation) this.behindReset[i] = -1;
+      this.behindReset.carriedOn(i, carrier, oldGen, conn.generation);
     }
   }
 

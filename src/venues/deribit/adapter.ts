@@ -22,6 +22,7 @@ import type { VenueConfig } from "../../config/types.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
+import { BehindResetMarks } from "../common/behind-reset.ts";
 import { RestStop } from "../common/rest-stop.ts";
 import { connectionNamed, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState, type TopicState as CommonTopic, type VenueConnection } from "../common/connection.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
@@ -129,10 +130,10 @@ export class DeribitAdapter implements VenueAdapter {
    * whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the book's id after it
    * move it back there. Ignored until the overlap is over (onOverlapOver) when it is the old socket; when it is the
    * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded,
-   * onSubscribe; replay: its `ws:req`), whose answer is of the new run. As Bybit's behindReset, without its end at the
-   * socket's own reset (no u = 1 here to tell it by).
+   * onSubscribe; replay: its `ws:req`), whose answer is of the new run. The common mark (common/behind-reset.ts), as
+   * Bybit's, without its end at the socket's own reset (no u = 1 here to tell it by).
    */
-  private readonly behindReset: Int32Array;
+  private readonly behindReset: BehindResetMarks;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -156,7 +157,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
-    this.behindReset = new Int32Array(this.topics.length).fill(-1);
+    this.behindReset = new BehindResetMarks(this.topics.length);
     this.requests.onSubscribe = (t) => {
       this.snapshotDue[t.index] = 1;
       this.subscribedOn(t);
@@ -411,7 +412,7 @@ export class DeribitAdapter implements VenueAdapter {
     // The socket this came on: the connection's, or the old one of a planned reconnect's overlap.
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
-    if (socket === this.behindReset[index]) {
+    if (socket === this.behindReset.socket[index]) {
       this.duplicates++; // the run before a venue reset the book took from the replacement; no sign of life
       return;
     }
@@ -547,25 +548,26 @@ export class DeribitAdapter implements VenueAdapter {
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
    * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
    * end here but a replacement's that carries on (subscribedOn ends it); gone back to an old socket behind a reset,
-   * its LIVE or STALE grouped books are restarted on it. Cold.
+   * its LIVE or STALE grouped books are restarted on it. Not carried to that socket as Bybit's and OKX's are
+   * (BehindResetMarks.carriedOn): nothing on it would end the mark (no u = 1, no drop read per socket). Cold.
    */
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen = -1): void {
     // Restarted together (SubscriptionControl.restartTopics): a reset is the venue's for many books at once, and one
     // by one they cost a request each of the message budget (until 2026-12-07: N unsubscribes, then N subscribes).
     const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
-      const behind = this.behindReset[t.index] === oldGen && carrier === "old";
+      const behind = this.behindReset.socket[t.index] === oldGen && carrier === "old";
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
       // A book LIVE (or STALE) by the old socket's new run has no resync left to bring one, every frame of it here
       // ignored: restarted on the replacement as below (before 2026-12-07 it stayed LIVE, frozen until stale).
-      if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) {
+      if (carrier === "replacement" && this.behindReset.socket[t.index] === conn.generation) {
         if (t.book === BookState.LIVE || t.book === BookState.STALE) {
           this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
           restart.push(t);
         }
         continue;
       }
-      this.behindReset[t.index] = -1;
+      this.behindReset.socket[t.index] = -1;
       // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
       // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel
       // is restarted there (its answer is of the new run), at once as goBack's own restarts (no resync backoff: the
@@ -626,9 +628,8 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
     const conn = t.conn;
-    if (!known || conn.retiringGeneration < 0) return;
-    if (socket === conn.generation) this.behindReset[t.index] = conn.retiringGeneration;
-    else if (socket === conn.retiringGeneration) this.behindReset[t.index] = conn.generation;
+    const other = BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket);
+    if (known && other >= 0) this.behindReset.socket[t.index] = other;
   }
 
   /**
@@ -637,7 +638,7 @@ export class DeribitAdapter implements VenueAdapter {
    * channel unsubscribed there and acked before it, or never subscribed). Cold.
    */
   private subscribedOn(t: TopicState): void {
-    if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
+    if (this.behindReset.socket[t.index] === t.conn.generation) this.behindReset.socket[t.index] = -1;
   }
 
   /**

@@ -45,6 +45,7 @@ import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BUDGET_WAIT_URL, BUDGET_WAITED_URL, BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { FullBookSockets } from "./full-book-sockets.ts";
+import { BehindResetMarks } from "../common/behind-reset.ts";
 import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
 import { ParseErrors } from "./parse-errors.ts";
@@ -94,7 +95,7 @@ export class OkxAdapter implements VenueAdapter {
    * (full-book-sockets.ts). At an overlap's end, whether the socket carrying on vouches for the book (onOverlapOver).
    */
   private readonly fullSockets: FullBookSockets;
-  /** fullSockets.behind (hot path). */
+  /** fullSockets.behind.socket (hot path). */
   private readonly behindReset: Int32Array;
   /** Per subscription (full books): the venue time (µs, 0: none) of the book shown (the last one taken). */
   private readonly shownTsUs: Float64Array;
@@ -179,7 +180,7 @@ export class OkxAdapter implements VenueAdapter {
     const n = subscriptions.length;
     this.fullBook = subscriptions.map((s) => isSnapshotOnly(s.depth));
     this.fullSockets = new FullBookSockets(n);
-    this.behindReset = this.fullSockets.behind;
+    this.behindReset = this.fullSockets.behind.socket;
     this.shownTsUs = new Float64Array(n);
     this.carrierTrail = new Uint8Array(n);
     this.sameMsHeld = new Uint8Array(n);
@@ -644,7 +645,7 @@ export class OkxAdapter implements VenueAdapter {
       if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again || back)) {
         reset = true;
         this.c.maintenanceResets++;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation, back);
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), back);
       }
     }
     // Each socket's last book, taken or not, with its venue time (at an overlap's end, whether the carrier vouches);
@@ -669,7 +670,7 @@ export class OkxAdapter implements VenueAdapter {
         reset = true;
         this.c.maintenanceResets++;
         const stampedBack = tsUs > 0 && tsUs < shownTsUs;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, socket === conn.generation ? conn.retiringGeneration : conn.generation, stampedBack);
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), stampedBack);
       }
     }
     const now = this.now();
@@ -739,7 +740,7 @@ export class OkxAdapter implements VenueAdapter {
       // last book earlier than the one shown: carrierTrail below): the book is resubscribed (the answer is of the run
       // the venue is in). Rare: a reset during the overlap, that socket neither at the book nor silent.
       if (carrier === "old") this.fullSockets.renamed(i, oldGen, conn.generation);
-      if (this.behindReset[i] !== conn.generation || carrier === "none" || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
+      if (!this.fullSockets.behind.carriedOn(i, carrier, oldGen, conn.generation) || Number.isNaN(this.fullSockets.lastOf(i, conn.generation))) this.fullSockets.clear(i);
       // A reset stamped back: neither its last book's time nor its seqIds (its pushes need not carry every one, so its
       // reset may not drop below its last) tell the carrier's books of the run before from the venue's run: resubscribed
       // even when known to be before the reset. Before 2026-12-07 such a carrier stayed marked, every book of it

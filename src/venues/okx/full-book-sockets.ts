@@ -7,14 +7,15 @@
  * it from one, the other's books of the run before it (seqIds above the reset's) looked newer and were applied: the
  * book LIVE at a state the venue had left, until that socket delivered the reset too. That socket is marked
  * (`behind`) and its books ignored until its own reset shows: one socket delivers seqIds in order, so a seqId below
- * its own last is it. As Bybit's (bybit/adapter.ts behindReset), with what OKX lacks (no u = 1) read from each
- * socket's own last seqId.
+ * its own last is it. The common mark (common/behind-reset.ts) as Bybit's, with what OKX lacks (no u = 1) read from
+ * each socket's own last seqId.
  * @module
  */
+import { BehindResetMarks } from "../common/behind-reset.ts";
 
 export class FullBookSockets {
-  /** Per subscription: the generation of the socket behind a reset the book took (-1 = none); compared per frame. */
-  readonly behind: Int32Array;
+  /** Per subscription: the socket behind a reset the book took (`behind.socket`: its generation, -1 = none; compared per frame). */
+  readonly behind: BehindResetMarks;
   /**
    * Per subscription: 1 unless the behind socket is known to be before the reset (`inRun` when it was taken): else
    * its books, none the book took, may as well be of the new run (trails ignored as the lagging socket's; a first book
@@ -46,7 +47,7 @@ export class FullBookSockets {
   private readonly inRun: Uint8Array;
 
   constructor(n: number) {
-    this.behind = new Int32Array(n).fill(-1);
+    this.behind = new BehindResetMarks(n);
     this.unsure = new Uint8Array(n);
     this.owed = new Uint8Array(n);
     this.timeBack = new Uint8Array(n);
@@ -138,17 +139,17 @@ export class FullBookSockets {
   resetTaken(i: number, other: number, stampedBack: boolean): void {
     const a = 2 * i;
     const k = this.gen[a] === other ? a : this.gen[a + 1] === other ? a + 1 : -1;
-    if (this.behind[i] === other) {
+    if (this.behind.socket[i] === other) {
       // Still behind the one before (no drop since, or fewer than owed): behind this one too, one more drop to show.
       // Its books past the first drop cannot be placed against the book's run: unsure, resubscribed if it carries on.
       if (this.owed[i] < 255) this.owed[i]++;
       this.unsure[i] = 1;
       if (stampedBack) this.timeBack[i] = 1;
     } else {
-      this.behind[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
+      this.behind.socket[i] = k >= 0 && this.dropped[k] === 1 ? -1 : other;
       this.unsure[i] = k >= 0 && this.inRun[k] === 1 ? 0 : 1;
       this.owed[i] = 1;
-      this.timeBack[i] = stampedBack && this.behind[i] >= 0 ? 1 : 0;
+      this.timeBack[i] = stampedBack && this.behind.socket[i] >= 0 ? 1 : 0;
     }
     this.runStarts(a);
   }
@@ -192,17 +193,16 @@ export class FullBookSockets {
     return behind;
   }
 
-  /** A go-back: socket `from` goes on as `to` (its delivered seqIds and a mark follow it). */
+  /** A go-back: socket `from` goes on as `to` (its delivered seqIds follow it; its mark: behind.carriedOn). */
   renamed(i: number, from: number, to: number): void {
     const a = 2 * i;
     if (this.gen[a] === from) this.gen[a] = to;
     else if (this.gen[a + 1] === from) this.gen[a + 1] = to;
-    if (this.behind[i] === from) this.behind[i] = to;
   }
 
   /** The book's stream starts over (a resubscribe, the connection closed): no socket is behind. */
   clear(i: number): void {
-    this.behind[i] = -1;
+    this.behind.socket[i] = -1;
     this.unsure[i] = 0;
     this.owed[i] = 0;
     this.timeBack[i] = 0;
