@@ -266,8 +266,12 @@ describe("okx: every request within the socket's hour", () => {
     expect(conn.requestTimesMs.length).toBe(3);
     expect(b.sub).toBe(SUB_PENDING); // waiting to go: RESYNCING, never LIVE
     expect(b.book).toBe(BookState.RESYNCING);
+    // Both holds shown (until 2026-12-07 counted in SubscriptionControl.budgetHeld only, in neither stats nor metrics).
+    const held = () => [adapter.stats().requestsHeldForBudget, adapter.metrics().find((m) => m.name === "requests_held_for_budget_total")?.value];
+    expect(held()).toEqual([2, 2]);
     clock.ms += HOUR_MS;
     control.retriesDue(clock.ms);
+    expect(held(), "a hold counted once, not again as it goes").toEqual([2, 2]);
     expect(requests().slice(1).map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
       ["unsubscribe", ["A-USDT"]],
       ["subscribe", ["B-USDT"]],
