@@ -227,7 +227,13 @@ export class SubscriptionControl {
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
-        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the send (flush: from when a queued one goes)
+        if (op === "subscribe") {
+          t.lastMsgMs = now; // staleness counts from the send (flush: from when a queued one goes)
+          // A hold's mark ends here (send sets it again if this one waits for pacing): until 2026-12-07 only a held
+          // request that went cleared it, and one dropped (its topic closed meanwhile) left it on the reopened topic,
+          // whose silence was then never judged (AWAITING_SNAPSHOT for good).
+          t.subscribeQueued = false;
+        }
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
@@ -877,12 +883,7 @@ export class SubscriptionControl {
       }
       this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) continue;
-      if (op === "subscribe") {
-        for (const t of still) {
-          t.sub = SUB_IDLE;
-          t.subscribeQueued = false; // held for the count (holdForBudget): sendRequest starts its stale clock
-        }
-      }
+      if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
       this.sendRequest(conn, op, still);
     }
   }
