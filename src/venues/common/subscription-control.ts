@@ -261,6 +261,15 @@ export class SubscriptionControl {
     return false;
   }
 
+  /**
+   * Whether an unsubscribe naming `t` waits to go on its connection's current socket (held for the venue's request
+   * count, or refused as over the rate limit): until it goes, the venue still streams `t`.
+   */
+  unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
+    for (const r of this.retries) if (r.op === "unsubscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
+  }
+
   /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
   nextSeq(): number {
     return ++this.reqSeq;
