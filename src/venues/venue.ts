@@ -156,7 +156,10 @@ export const INSTRUMENTS_CLOSED_URL = "ws:closed";
  * writes no second subscribe then (it would be refused as already subscribed), that one's ack makes them active, so
  * no `ws:req` brings them back in replay. Replay subscribes them again here, as a recorded subscribe does
  * (SubscriptionControl.replayResubscribed): before, they stayed HALTED in replay where live had them LIVE on that
- * subscribe's snapshot. Readers before it ignore it as a socket event they do not know.
+ * subscribe's snapshot. Readers before it ignore it as a socket event they do not know. Since 2026-12-07 also books
+ * listed again while their closure's unsubscribe had not gone (held for the venue's request count, OKX's hour, or
+ * refused as over the rate limit): the venue still streams them, live takes their frames from their subscribe on, which
+ * may itself wait for that count; replay takes them from here.
  */
 export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
 

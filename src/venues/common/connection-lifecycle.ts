@@ -394,6 +394,12 @@ export class ConnectionLifecycle {
         if (this.eventTap) (reopenedOut ??= []).push(t);
         continue;
       }
+      // Its closure's unsubscribe has not gone (held for the venue's request count, or refused as over the rate limit;
+      // dropped when due, the topic no longer given up): the venue still streams it, and live takes its frames from
+      // its subscribe on, written or held (OKX: held for the hour, SUB_PENDING). Recorded (ws:reopened) so replay takes
+      // them from here too: until 2026-12-07 replay kept it closed until that subscribe was written, and a book live
+      // bridged LIVE meanwhile from the stream still subscribed was not LIVE in replay.
+      if (this.eventTap && conn.open && !t.resyncDelayed && this.control.unsubscribeWaiting(conn, t)) (reopenedOut ??= []).push(t);
       t.sub = SUB_IDLE;
       if (!conn.used) {
         conn.used = true;
@@ -528,7 +534,8 @@ export class ConnectionLifecycle {
    * Replay: the live run reopened these closed books of connection `name` while their subscribe was still out
    * (INSTRUMENTS_REOPENED_URL; body: their topics): live wrote no request, that subscribe's ack made them active, so
    * they are subscribed again here as a recorded subscribe would (awaiting their snapshot, their silence counted from
-   * here, as live's from the reopen). False when no connection has that name or the body names none of its topics.
+   * here, as live's from the reopen). Or while their closure's unsubscribe had not gone (activateAll): live took their
+   * frames from here, its subscribe maybe written later. False when no connection has that name or the body names none of its topics.
    */
   private replayReopened(conn: VenueConnection, body: string): boolean {
     const names = new Set(body.split(" "));

@@ -227,7 +227,13 @@ export class SubscriptionControl {
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
-        if (op === "subscribe") t.lastMsgMs = now; // staleness counts from the send (flush: from when a queued one goes)
+        if (op === "subscribe") {
+          t.lastMsgMs = now; // staleness counts from the send (flush: from when a queued one goes)
+          // A hold's mark ends here (send sets it again if this one waits for pacing): until 2026-12-07 only a held
+          // request that went cleared it, and one dropped (its topic closed meanwhile) left it on the reopened topic,
+          // whose silence was then never judged (AWAITING_SNAPSHOT for good).
+          t.subscribeQueued = false;
+        }
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
@@ -252,6 +258,15 @@ export class SubscriptionControl {
   subscribeOut(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
     for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
+  }
+
+  /**
+   * Whether an unsubscribe naming `t` waits to go on its connection's current socket (held for the venue's request
+   * count, or refused as over the rate limit): until it goes, the venue still streams `t`.
+   */
+  unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
+    for (const r of this.retries) if (r.op === "unsubscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
     return false;
   }
 
@@ -877,12 +892,7 @@ export class SubscriptionControl {
       }
       this.unsubscribeGivenUp(conn, givenUp);
       if (still.length === 0) continue;
-      if (op === "subscribe") {
-        for (const t of still) {
-          t.sub = SUB_IDLE;
-          t.subscribeQueued = false; // held for the count (holdForBudget): sendRequest starts its stale clock
-        }
-      }
+      if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
       this.sendRequest(conn, op, still);
     }
   }

@@ -89,6 +89,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     restNotBufferedWhileHeld: p.bridge.notBufferedWhileHeld,
     restBuffersDroppedWhileHeld: p.bridge.droppedWhileHeld,
     requestBudgetWaits: c.requestBudgetWaits,
+    requestsHeldForBudget: p.control.budgetHeld,
     crossedResyncs: c.crossedResyncs,
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,
@@ -167,6 +168,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),
     counter("subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", s.subscribeErrors!),
     counter("request_budget_waits_total", "Resyncs delayed by the 480 requests per hour per connection", s.requestBudgetWaits!),
+    counter("requests_held_for_budget_total", "Requests held when the connection's 480 per hour had no room as they were to go (a resync's owed subscribe, a closed book's unsubscribe, a reopened book's subscribe), each sent once it has", s.requestsHeldForBudget!),
     counter("crossed_resyncs_total", "Crossed books reported by the app (call auctions: at most one resync per 10 s)", s.crossedResyncs!),
     ...parseCodes,
   ];

@@ -9,7 +9,7 @@
 import { expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
-import { SUB_REJECTED } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
@@ -27,8 +27,8 @@ const protocol: RequestProtocol = {
   rejectHint: () => "",
 };
 
-function rig(nowMs: () => number, records?: { connection: string; url: string; body: string }[]) {
-  const control = new SubscriptionControl(protocol, quietLifecycleOptions(nowMs).log, nowMs, undefined, () => undefined);
+function rig(nowMs: () => number, records?: { connection: string; url: string; body: string }[], proto: RequestProtocol = protocol) {
+  const control = new SubscriptionControl(proto, quietLifecycleOptions(nowMs).log, nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;
   const topics = conn.addTopics(["book.A", "book.B", "book.C"], 10);
@@ -65,6 +65,41 @@ test("a subscribe written after its book closed while queued: replay keeps the b
   expect(replay.topics[2]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[2]!.book).toBe(BookState.AWAITING_SNAPSHOT);
 
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
+
+test("closure's unsubscribe held for the venue's count, the book reopened: replay takes its frames from the reopening, as live", async () => {
+  // The venue's own request count (OKX's 480 an hour: requestWaitMs) has no room: A's closure unsubscribe waits
+  // (holdForBudget), so the venue still streams A. Listed again, A's subscribe waits too, but live (SUB_PENDING, not
+  // given up) takes A's frames from there (OKX: buffered, a REST snapshot bridging them LIVE). Until 2026-12-07 nothing
+  // was recorded until that subscribe went: replay kept A closed (its frames ignored) where live took them.
+  let nowMs = 0;
+  const roomAtMs = 60_000;
+  const counted: RequestProtocol = { ...protocol, pacing: undefined, requestWaitMs: () => Math.max(0, roomAtMs - nowMs) };
+  const records: { connection: string; url: string; body: string }[] = [];
+  const live = rig(() => nowMs, records, counted);
+  const [a] = live.topics;
+  a!.sub = SUB_ACTIVE;
+  live.lifecycle.retireAll([a!], StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held: A still streamed
+  nowMs = 5_000;
+  live.lifecycle.activate(a!);
+  await Promise.resolve(); // the turn's activations: A's subscribe, held as well
+  expect(live.conn.sent).toHaveLength(0);
+  expect(a!.sub).toBe(SUB_PENDING); // live: its frames taken from here
+
+  const replay = rig(() => nowMs, undefined, counted);
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replay.topics[0]!.sub, "replay takes A's frames from here too").not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+
+  // The count has room: the held unsubscribe is dropped (A no longer given up), A's subscribe goes.
+  nowMs = roomAtMs;
+  live.control.retriesDue(nowMs);
+  expect(live.conn.sent.map((x) => (JSON.parse(x) as { method: string }).method)).toEqual(["subscribe"]);
   for (const r of [live, replay]) {
     r.conn.ws = null;
     await r.lifecycle.stop();

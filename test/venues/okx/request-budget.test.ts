@@ -266,12 +266,45 @@ describe("okx: every request within the socket's hour", () => {
     expect(conn.requestTimesMs.length).toBe(3);
     expect(b.sub).toBe(SUB_PENDING); // waiting to go: RESYNCING, never LIVE
     expect(b.book).toBe(BookState.RESYNCING);
+    // Both holds shown (until 2026-12-07 counted in SubscriptionControl.budgetHeld only, in neither stats nor metrics).
+    const held = () => [adapter.stats().requestsHeldForBudget, adapter.metrics().find((m) => m.name === "requests_held_for_budget_total")?.value];
+    expect(held()).toEqual([2, 2]);
     clock.ms += HOUR_MS;
     control.retriesDue(clock.ms);
+    expect(held(), "a hold counted once, not again as it goes").toEqual([2, 2]);
     expect(requests().slice(1).map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
       ["unsubscribe", ["A-USDT"]],
       ["subscribe", ["B-USDT"]],
     ]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * B's owed subscribe held for the hour, then B's instrument closes: the held request is dropped when it comes due (B
+   * given up). Listed again, B's subscribe goes, and its silence is judged as any subscribe's: until 2026-12-07 the hold's
+   * mark (subscribeQueued: "silence not judged until it goes") stayed, as only a held request that went cleared it, and a
+   * book whose snapshot never came stayed AWAITING_SNAPSHOT for good, never found stale, never resubscribed.
+   */
+  test("a subscribe held for the hour and dropped by a closure leaves no hold: reopened, its silence is judged", async () => {
+    const { adapter, conn, b, requests, answer, lifecycle, control, clock } = await openRig();
+    b.book = BookState.RESYNCING;
+    adapter.restart(b); // B's unsubscribe (1 of 3), its subscribe owed
+    conn.requestTimesMs.push(clock.ms, clock.ms); // 3 of 3
+    answer(requests()[0]!); // its subscribe held
+    expect(b.sub).toBe(SUB_PENDING);
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms); // the held subscribe dropped: B is given up
+    expect(requests().map((r) => r.op)).toEqual(["unsubscribe"]);
+    lifecycle.activate(b);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(requests().slice(1).map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["subscribe", ["B-USDT"]]]);
+    expect(b.book).toBe(BookState.AWAITING_SNAPSHOT);
+    clock.ms += 10 * 60_000; // no snapshot: silent well past any stale time
+    (lifecycle as unknown as { judgeStale(c: OkxConnection, nowMs: number, replaying: boolean): number }).judgeStale(conn, clock.ms, false);
+    expect(b.book, "a silent reopened book is found stale and resynced").toBe(BookState.STALE);
     conn.ws = null;
     await adapter.stop();
   });
