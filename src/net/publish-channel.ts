@@ -259,6 +259,14 @@ export class PublishChannel {
     this.errorLog.hit(this.skipDetail);
   }
 
+  /**
+   * Cold: the next send is tried even within a pause (the publisher's stop(): the END_OF_SESSION heartbeat is the
+   * last datagram, and a route back before the pause's end would otherwise not carry it).
+   */
+  tryNextSend(): void {
+    if (this.routeBackoffMs !== 0) this.skipUntilMonoMs = 0;
+  }
+
   /** Cold: a try after a pause got through: sending as before. */
   private resumed(): void {
     this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.skippedInPause, lastError: this.lastSendError });
