@@ -392,12 +392,16 @@ export class FeedPublisher {
     if (this.pendingCount > 0) this.observePending(sentMonoMs < 0 ? nowUs() : nowUsAtMonoMs(sentMonoMs));
   }
 
-  /** Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. */
+  /**
+   * Flushes, sends an END_OF_SESSION heartbeat on every channel and closes the sockets. A destination paused for a
+   * lost route (publish-channel.ts) is tried again for these, pause or not.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.recovery.stop();
     if (this.started) {
+      for (const ch of this.channels) ch.tryNextSend(); // a destination paused for a lost route: its route may be back
       this.flush();
       for (const ch of this.channels) ch.packer.appendHeartbeat(PKT_FLAG_END_OF_SESSION);
       this.flush();

@@ -7,6 +7,14 @@
  * destination's (`receivers`) sends each datagram to every receiver in the same sendMany ([data, port, address]
  * triples), so its cost grows per receiver. What the kernel does not take is resent or dropped and counted by
  * send-batch.ts, so one refused datagram or unicast receiver costs the others nothing.
+ *
+ * A multicast destination whose route is gone (send-batch.ts isRouteGone: interface down, address or route removed)
+ * is not sent to for ROUTE_BACKOFF_FIRST_MS, doubling on each refused try to ROUTE_BACKOFF_MAX_MS: each try costs
+ * two throwing sendMany calls, and without the pause every flush (every datagram, at a low rate) paid them for as long
+ * as the route stayed gone, in the same turn as every other destination's sends. Its datagrams meanwhile are skipped,
+ * counted as refused (sendErrors, here and the publisher's), kept in the retransmit ring and logged (rate-limited);
+ * its sequence numbers go on, so its subscribers see the loss as a gap. The first try the kernel takes a datagram
+ * of ends the pause (logged). The other destinations have their own sockets, sequences and pauses: unaffected.
  * @module
  */
 import { monoMs } from "../core/clock.ts";
@@ -17,10 +25,15 @@ import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { openMulticastSender, openUnicastSender } from "./multicast.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
-import { BatchSender, type SendCounters } from "./send-batch.ts";
+import { BatchSender, isRouteGone, type SendCounters } from "./send-batch.ts";
 
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
+
+/** A destination whose route is gone is not sent to for this long after its first refusal, ... */
+export const ROUTE_BACKOFF_FIRST_MS = 100;
+/** ... doubling on each refused try up to this. */
+export const ROUTE_BACKOFF_MAX_MS = 2000;
 
 /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
 export type DropFilter = (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
@@ -64,6 +77,15 @@ export class PublishChannel {
   /** The last refusal on the monotonic clock (0 = none): what the failure window counts from. */
   private lastSendErrorMonoMs = 0;
   lastSendError = "";
+  /** The pause of a destination whose route is gone (ms; 0: sending), and the end of it (monoMs): see the module comment. */
+  routeBackoffMs = 0;
+  private skipUntilMonoMs = 0;
+  /** Route refusals since start: a try that also met one does not end the pause. */
+  private routeRefusals = 0;
+  /** Datagrams skipped in the current pause (told when it ends). */
+  private skippedInPause = 0;
+  /** The rate-limited log line's detail while paused, made once per refused try (a skip allocates nothing). */
+  private skipDetail = "";
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
   /** The datagrams of one sendMany, then sendMany argument arrays by datagram count: created once per count. */
@@ -72,6 +94,7 @@ export class PublishChannel {
   private readonly unicastArgs: Entry[][] = [];
   private readonly sender: BatchSender;
   private readonly errorLog: RateLimitedLog;
+  private readonly log: Logger;
 
   constructor(
     readonly dest: DestinationConfig,
@@ -84,8 +107,9 @@ export class PublishChannel {
     log: Logger,
   ) {
     this.receivers = dest.receivers;
+    this.log = log;
     this.errorLog = new RateLimitedLog(log, "warn", "send failed; datagrams dropped");
-    this.sender = new BatchSender(counters, (error, datagrams) => this.refused(error, datagrams));
+    this.sender = new BatchSender(counters, (error, datagrams, code) => this.refused(error, datagrams, code));
   }
 
   /** Opens the destination's socket (interface and TTL verified; a multicast one connected to its group). */
@@ -153,8 +177,17 @@ export class PublishChannel {
     return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError, lastErrorAgoMs: Math.max(0, Math.round(nowMonoMs - this.lastSendErrorMonoMs)) };
   }
 
-  /** HOT PATH: the first n staged datagrams, in one sendMany. */
+  /** HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment). */
   private sendStaged(n: number): void {
+    const pausedBefore = this.routeBackoffMs !== 0;
+    if (pausedBefore && monoMs() < this.skipUntilMonoMs) return this.skip(n);
+    const routeRefusals = this.routeRefusals;
+    const taken = this.sendStagedNow(n);
+    if (pausedBefore && taken > 0 && this.routeRefusals === routeRefusals) this.resumed();
+  }
+
+  /** HOT PATH: sendStaged's send; returns how many datagrams the kernel took. */
+  private sendStagedNow(n: number): number {
     const receivers = this.receivers;
     if (receivers !== undefined) return this.sendStagedUnicast(receivers, n);
     // sendMany takes the whole array: a short final batch is copied into the array of its exact size.
@@ -168,11 +201,11 @@ export class PublishChannel {
       for (let i = 0; i < n; i++) exact[i] = args[i]!;
       args = exact;
     }
-    this.sender.send(this.socket!, args, 1);
+    return this.sender.send(this.socket!, args, 1);
   }
 
   /** HOT PATH: the first n staged datagrams to every receiver of a unicast destination, in one sendMany. */
-  private sendStagedUnicast(receivers: readonly UnicastReceiver[], n: number): void {
+  private sendStagedUnicast(receivers: readonly UnicastReceiver[], n: number): number {
     const stage = this.stage;
     const r = receivers.length;
     let args = this.unicastArgs[n];
@@ -191,15 +224,54 @@ export class PublishChannel {
         k += 3;
       }
     }
-    this.sender.send(this.socket!, args, 3);
+    return this.sender.send(this.socket!, args, 3);
   }
 
-  /** Cold: datagrams the kernel refused (already counted overall by the sender): per destination, logged (rate-limited) naming it. */
-  private refused(error: string, datagrams: number): void {
+  /**
+   * Cold: datagrams the kernel refused (already counted overall by the sender): per destination, logged (rate-limited)
+   * naming it. A multicast destination's route gone starts or doubles its pause (a unicast destination's receivers
+   * each have their own route: one gone must not cost the others their datagrams).
+   */
+  private refused(error: string, datagrams: number, code: string): void {
     this.sendErrors += datagrams;
     this.lastSendErrorMs = Date.now();
     this.lastSendErrorMonoMs = monoMs();
     this.lastSendError = error;
-    this.errorLog.hit(`destination ${this.dest.name} (${destinationText(this.dest)}): ${error}`);
+    const where = `destination ${this.dest.name} (${destinationText(this.dest)})`;
+    if (this.receivers === undefined && isRouteGone(code)) {
+      this.routeRefusals++;
+      this.routeBackoffMs = this.routeBackoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * this.routeBackoffMs, ROUTE_BACKOFF_MAX_MS);
+      this.skipUntilMonoMs = this.lastSendErrorMonoMs + this.routeBackoffMs;
+      this.skipDetail = `${where}: ${error}; its datagrams skipped for ${this.routeBackoffMs} ms, then tried again`;
+      this.errorLog.hit(this.skipDetail);
+      return;
+    }
+    this.errorLog.hit(`${where}: ${error}`);
+  }
+
+  /** HOT PATH while paused (allocates nothing): n datagrams not sent, counted as refused, logged rate-limited. */
+  private skip(n: number): void {
+    this.counters.sendErrors += n;
+    this.sendErrors += n;
+    this.skippedInPause += n;
+    this.lastSendErrorMs = Date.now();
+    this.lastSendErrorMonoMs = monoMs();
+    this.errorLog.hit(this.skipDetail);
+  }
+
+  /**
+   * Cold: the next send is tried even within a pause (the publisher's stop(): the END_OF_SESSION heartbeat is the
+   * last datagram, and a route back before the pause's end would otherwise not carry it).
+   */
+  tryNextSend(): void {
+    if (this.routeBackoffMs !== 0) this.skipUntilMonoMs = 0;
+  }
+
+  /** Cold: a try after a pause got through: sending as before. */
+  private resumed(): void {
+    this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.skippedInPause, lastError: this.lastSendError });
+    this.routeBackoffMs = 0;
+    this.skipUntilMonoMs = 0;
+    this.skippedInPause = 0;
   }
 }

@@ -14,7 +14,10 @@
  * is counted as refused and skipped. Each round takes or skips at least one datagram, so a batch of n costs at
  * most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is not keeping up) drops the rest of the
  * batch at once: trying again at once cannot help, and 2 failing calls per datagram would add work exactly when
- * there is too much.
+ * there is too much. So does a route that is gone (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL: the
+ * interface down, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
+ * the same way) once it failed twice in a row (the first may have been an error left pending): a batch costs 2
+ * calls, not 2 per datagram. The publisher's destination then skips its sends for a while (publish-channel.ts).
  * @module
  */
 
@@ -44,9 +47,22 @@ export function isBufferFull(err: unknown): boolean {
   return BUFFER_FULL.has((err as { code?: string } | undefined)?.code ?? "");
 }
 
+/** Error codes of a send that found no way to its destination (interface down, address or route gone). */
+const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
+
+/** True for an error code of a send that found no route (see ROUTE_GONE). */
+export function isRouteGone(code: string): boolean {
+  return ROUTE_GONE.has(code);
+}
+
+function codeOf(err: Error | undefined): string {
+  return (err as { code?: unknown } | undefined)?.code?.toString() ?? "";
+}
+
 /**
  * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
- * to name a loss (`datagrams` lost with `error`; cold, after counters.sendErrors has been counted).
+ * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; cold, after
+ * counters.sendErrors has been counted).
  */
 export class BatchSender {
   /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (created once each). */
@@ -54,7 +70,7 @@ export class BatchSender {
 
   constructor(
     private readonly counters: SendCounters,
-    private readonly onRefused: (error: string, datagrams: number) => void,
+    private readonly onRefused: (error: string, datagrams: number, code: string) => void,
     /**
      * Empty the resend arrays after use, so they do not keep datagrams alive until the next resend of that length:
      * for datagrams made per send (the retransmission server's copies). The publisher's are views of its pool,
@@ -65,9 +81,9 @@ export class BatchSender {
 
   /**
    * HOT PATH (allocates nothing when the kernel takes the batch): one sendMany of `args`, `per` entries a datagram
-   * (1 or 3); what it does not take goes to the cold resend.
+   * (1 or 3); what it does not take goes to the cold resend. Returns how many datagrams the kernel took.
    */
-  send(socket: SendManySocket, args: SendArgs, per: number): void {
+  send(socket: SendManySocket, args: SendArgs, per: number): number {
     const total = args.length / per;
     let sent: number;
     try {
@@ -79,36 +95,46 @@ export class BatchSender {
     const counters = this.counters;
     counters.datagrams += sent;
     for (let i = 0; i < sent; i++) counters.bytes += (args[i * per] as Uint8Array).byteLength;
+    return sent;
   }
 
   /** The socket's error handler: a datagram sendMany had counted as sent came back (see the module comment). */
   bounced(error: string): void {
     if (this.counters.datagrams > 0) this.counters.datagrams--;
-    this.refused(error, 1);
+    this.refused(error, 1, "");
   }
 
-  /** Cold: a sendMany that stopped before the end of its batch (`result` datagrams taken, or -1: it threw `err`). */
-  private resend(socket: SendManySocket, args: SendArgs, per: number, result: number, err: Error | undefined): void {
+  /**
+   * Cold: a sendMany that stopped before the end of its batch (`result` datagrams taken, or -1: it threw `err`).
+   * Returns how many datagrams of the batch the kernel took in all.
+   */
+  private resend(socket: SendManySocket, args: SendArgs, per: number, result: number, err: Error | undefined): number {
     const counters = this.counters;
     const total = args.length / per;
     let done = 0;
+    let taken = 0;
     let failedHere = false;
     for (;;) {
       if (result > 0) {
         counters.datagrams += result;
         for (let i = done; i < done + result; i++) counters.bytes += (args[i * per] as Uint8Array).byteLength;
         done += result;
+        taken += result;
         failedHere = false;
       } else if (err !== undefined && isBufferFull(err)) {
-        return this.refused(err.message, total - done);
+        this.refused(err.message, total - done, codeOf(err));
+        return taken;
+      } else if (failedHere && per === 1 && isRouteGone(codeOf(err))) {
+        this.refused(err!.message, total - done, codeOf(err)); // connected: the rest would go the same way
+        return taken;
       } else if (failedHere) {
-        this.refused(err?.message ?? "sendMany took no datagram", 1);
+        this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err));
         done++;
         failedHere = false;
       } else {
         failedHere = true; // maybe an error left pending by the datagram before: this one is tried once more
       }
-      if (done >= total) return;
+      if (done >= total) return taken;
       let rest = this.resendArgs[(total - done) * per];
       if (rest === undefined) {
         rest = new Array<Uint8Array | number | string>((total - done) * per);
@@ -126,8 +152,8 @@ export class BatchSender {
     }
   }
 
-  private refused(error: string, datagrams: number): void {
+  private refused(error: string, datagrams: number, code: string): void {
     this.counters.sendErrors += datagrams;
-    this.onRefused(error, datagrams);
+    this.onRefused(error, datagrams, code);
   }
 }

@@ -3,14 +3,15 @@
  * kept from the pre-split publisher, over real sockets on loopback (interface 127.0.0.1, TTL 1, group 239.255.48.x,
  * this file only). A datagram the kernel refuses still has its sequence numbers, so it must stay in the retransmit
  * ring (a subscriber's request is the only way it can be repaired before the next refresh); a start that fails
- * leaves no socket open and no timer running, and a later start opens the destinations again.
+ * leaves no socket open and no timer running, and a later start opens the destinations again. A destination paused
+ * for a lost route (publish-channel.ts) is tried again at stop, so its END_OF_SESSION goes out if the route is back.
  */
 import dgram from "node:dgram";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { getU64 } from "../../src/core/i64.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
-import { PKT_CHECKSUM_OFFSET, PKT_FLAG_RETRANSMIT, PKT_FLAGS_OFFSET, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
+import { PKT_CHECKSUM_OFFSET, PKT_FLAG_END_OF_SESSION, PKT_FLAG_RETRANSMIT, PKT_FLAGS_OFFSET, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
 
@@ -43,7 +44,7 @@ function bigBook(): TestBook {
   return book;
 }
 
-type Channel = { socket: { sendMany(args: never): number; close(): void } | undefined };
+type Channel = { socket: { sendMany(args: never): number; close(): void } | undefined; routeBackoffMs: number };
 const channelsOf = (pub: FeedPublisher) => (pub as unknown as { channels: Channel[] }).channels;
 
 describe("send path split, second read", () => {
@@ -109,6 +110,37 @@ describe("send path split, second read", () => {
     };
     expect(strip(got)).toEqual(strip(refused!));
     expect(pub.retransmitCounters!.answered).toBe(1);
+  });
+
+  it("a destination paused for a lost route whose route is back sends END_OF_SESSION at stop, within the pause", async () => {
+    const pub = new FeedPublisher({ publish: publishConfig(retx()), sessionId: 98 });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    // The monotonic clock stands still: stop() comes within the pause (ROUTE_BACKOFF_FIRST_MS) however slow the machine.
+    const nowMs = performance.now();
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    cleanups.push(() => void vi.restoreAllMocks());
+    const ch = channelsOf(pub)[0]!;
+    const real = ch.socket!;
+    let gone = true;
+    const flags: number[] = [];
+    ch.socket = {
+      sendMany(args: never) {
+        if (gone) throw Object.assign(new Error("ENETUNREACH: network is unreachable, send"), { code: "ENETUNREACH" });
+        for (const d of args as unknown as Uint8Array[]) flags.push(d[PKT_FLAGS_OFFSET]!);
+        return (args as unknown as Uint8Array[]).length;
+      },
+      close: () => real.close(),
+    };
+    const book = bigBook();
+    pub.register(book.instrument, book);
+    pub.flush();
+    expect(ch.routeBackoffMs).toBeGreaterThan(0);
+    expect(pub.counters.sendErrors).toBeGreaterThan(0);
+    gone = false;
+    await pub.stop();
+    expect(flags.some((f) => (f & PKT_FLAG_END_OF_SESSION) !== 0)).toBe(true);
+    expect(ch.routeBackoffMs).toBe(0);
   });
 
   it("a failed start leaves no socket open and no timer running; a later start opens the destinations again", async () => {

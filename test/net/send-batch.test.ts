@@ -6,12 +6,16 @@
  * that has gone is sent but leaves an error pending that fails the next send; an oversized datagram always fails;
  * a full buffer fails every send from then on. Real sockets cannot be made to do each of these on demand.
  */
-import { describe, expect, it } from "vitest";
-import type { RetransmitConfig } from "../../src/config/types.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { DestinationConfig, RetransmitConfig } from "../../src/config/types.ts";
+import { getU64 } from "../../src/core/i64.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
+import { MAX_DATAGRAMS_PER_SEND, PublishChannel, ROUTE_BACKOFF_FIRST_MS, ROUTE_BACKOFF_MAX_MS } from "../../src/net/publish-channel.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { BatchSender, type SendCounters } from "../../src/net/send-batch.ts";
-import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { PACKET_HEADER_BYTES, PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { rng } from "../wire/helpers.ts";
 
@@ -152,5 +156,125 @@ describe("RetransmitServer through BatchSender", () => {
     expect(server.counters.sendErrors).toBe(90);
     // Batch of 64: one call took 10, one found the buffer full (54 dropped); batch of 36: one call, all dropped.
     expect(calls).toBe(3);
+  });
+});
+
+/**
+ * A destination whose route is gone (interface down, route removed) is paused: 2 throwing calls per try, not per
+ * datagram, and no call for ROUTE_BACKOFF_FIRST_MS doubling to ROUTE_BACKOFF_MAX_MS. Neither the publisher's
+ * namespace nor loopback can lose a route without changing the host's network (refused in tests), so the sockets are
+ * stand-ins that throw ENETUNREACH as Bun 1.4.5 does (measured: sendMany to a network with no route, inside
+ * `unshare -n`: `ENETUNREACH: network is unreachable, send`, code ENETUNREACH). The monotonic clock is stubbed.
+ */
+describe("PublishChannel: a destination whose route is gone", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const T0 = 1_764_000_000_000_000;
+  const match = { venue: "*", market: "*", symbols: ["*"] };
+  function channel(dest: DestinationConfig, counters: { datagrams: number; bytes: number; sendErrors: number; droppedOnPurpose: number }, log: Logger) {
+    return new PublishChannel(dest, new ChannelPacker(1400, dest.channelId, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 100 }), undefined, counters, undefined, log);
+  }
+  /** A socket whose route is up (every datagram taken, its seqNum noted) or gone (every call throws ENETUNREACH). */
+  function routeSocket(per: number, goneFor: (entry: (Uint8Array | number | string)[], k: number) => boolean) {
+    const s = {
+      calls: 0,
+      delivered: [] as string[],
+      sendMany(args: never): number {
+        s.calls++;
+        const a = args as unknown as (Uint8Array | number | string)[];
+        for (let k = 0; k < a.length / per; k++) {
+          if (goneFor(a, k)) {
+            if (k > 0) return k;
+            throw Object.assign(new Error("ENETUNREACH: network is unreachable, send"), { code: "ENETUNREACH" });
+          }
+          const seq = getU64(new DataView((a[k * per] as Uint8Array).buffer, (a[k * per] as Uint8Array).byteOffset), PKT_SEQ_NUM_OFFSET);
+          s.delivered.push(per === 1 ? String(seq) : `${seq}@${a[k * 3 + 2]}`);
+        }
+        return a.length / per;
+      },
+      close() {},
+    };
+    return s;
+  }
+  /** n datagrams of one message each (seqNum = the message's), as a flush finds them. */
+  function pack(ch: PublishChannel, n: number) {
+    for (let i = 0; i < n; i++) {
+      ch.packer.beginMessage(8, 1, 8, 1, 0);
+      ch.packer.closeDatagram();
+    }
+  }
+
+  it("random route losses: tries, skips, counts and sequences match the model; the other destinations lose nothing", () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const random = rng(20261207);
+    const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+    const resumedLines: unknown[] = [];
+    const log: Logger = { ...silentLogger, info: (msg, fields) => void (msg.startsWith("destination sends again") && resumedLines.push(fields)) };
+    const gone = { a: false };
+    // a: multicast, its route lost and back at random; b: multicast, always fine; u: unicast, receiver 10.0.0.9 has
+    // no route (its other receiver must still get everything: a unicast destination is never paused).
+    const a = channel({ name: "a", group: "239.255.49.1", port: 49001, iface: "127.0.0.1", ttl: 1, channelId: 1, match }, counters, log);
+    const b = channel({ name: "b", group: "239.255.49.2", port: 49002, iface: "127.0.0.1", ttl: 1, channelId: 2, match }, counters, log);
+    const receivers = [{ host: "127.0.0.1", port: 49003 }, { host: "10.0.0.9", port: 49003 }];
+    const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, log);
+    const sa = routeSocket(1, () => gone.a);
+    const sb = routeSocket(1, () => false);
+    const su = routeSocket(3, (args, k) => args[k * 3 + 2] === "10.0.0.9");
+    a.socket = sa as never;
+    b.socket = sb as never;
+    u.socket = su as never;
+    // The model of a: its pause (0: none) and its end; what it should have delivered, refused, and called.
+    const model = { backoffMs: 0, untilMs: 0, delivered: [] as string[], refused: 0, calls: 0, resumed: 0 };
+    let sent = 0; // datagrams packed per channel so far (each channel's seqNums are 1..sent)
+    let goneTries = 0;
+    let longestPauseMs = 0;
+    for (let step = 0; step < 400; step++) {
+      const x = random();
+      if (x < 0.04) gone.a = !gone.a;
+      else if (x < 0.5) nowMs += Math.floor(random() * (random() < 0.2 ? 2500 : 150));
+      const n = 1 + Math.floor(random() * (random() < 0.1 ? 3 * MAX_DATAGRAMS_PER_SEND : 8));
+      for (const ch of [a, b, u]) pack(ch, n);
+      for (let from = 0; from < n; from += MAX_DATAGRAMS_PER_SEND) {
+        const size = Math.min(MAX_DATAGRAMS_PER_SEND, n - from);
+        if (model.backoffMs !== 0 && nowMs < model.untilMs) {
+          model.refused += size;
+        } else if (gone.a) {
+          goneTries++;
+          model.calls += 2; // the first failure may be an error left pending: tried once more, then the batch dropped
+          model.refused += size;
+          model.backoffMs = model.backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * model.backoffMs, ROUTE_BACKOFF_MAX_MS);
+          model.untilMs = nowMs + model.backoffMs;
+          longestPauseMs = Math.max(longestPauseMs, model.backoffMs);
+        } else {
+          model.calls++;
+          for (let i = 1; i <= size; i++) model.delivered.push(String(sent + from + i));
+          if (model.backoffMs !== 0) model.resumed++;
+          model.backoffMs = 0;
+        }
+      }
+      for (const ch of [a, b, u]) ch.flush(T0);
+      sent += n;
+      const context = `step ${step}, now ${nowMs}, gone ${gone.a}`;
+      expect(sa.calls, context).toBe(model.calls);
+      expect(a.sendErrors, context).toBe(model.refused);
+      expect(a.routeBackoffMs, context).toBe(model.backoffMs);
+      expect(resumedLines.length, context).toBe(model.resumed);
+      expect(b.sendErrors + b.routeBackoffMs + u.routeBackoffMs, context).toBe(0);
+      expect(u.sendErrors, context).toBe(sent); // each datagram's copy to 10.0.0.9
+    }
+    // a's delivered sequence numbers: in order, each once, the skipped ones missing (its subscribers see gaps).
+    expect(sa.delivered).toEqual(model.delivered);
+    expect(model.delivered.length + model.refused).toBe(sent);
+    const all = Array.from({ length: sent }, (_, i) => String(i + 1));
+    expect(sb.delivered).toEqual(all);
+    expect(su.delivered.filter((d) => d.endsWith("@127.0.0.1"))).toEqual(all.map((s) => `${s}@127.0.0.1`));
+    expect(counters.sendErrors).toBe(a.sendErrors + u.sendErrors);
+    expect(counters.datagrams).toBe(model.delivered.length + 2 * sent);
+    // The model met each case: pauses at their cap, skips, and routes coming back.
+    expect(goneTries).toBeGreaterThan(20);
+    expect(longestPauseMs).toBe(ROUTE_BACKOFF_MAX_MS);
+    expect(model.resumed).toBeGreaterThan(3);
+    expect(sa.calls).toBeLessThan(sent);
   });
 });
