@@ -46,6 +46,9 @@ test("deribit: three failed replacements leave the old socket with its one liste
   expect(oldSocket.url.startsWith(p.origin)).toBe(true);
   expect(types.sort()).toEqual(["close"]);
   expect(p.links[0]!.fromClient[0], "set_heartbeat first on the old socket").toContain("public/set_heartbeat");
+  // Gone back to three times, it is not asked again (socketInUse runs where a socket becomes the connection's anew:
+  // its open, a swap; not a go-back, whose server's promise still holds from its first ask).
+  expect(p.links[0]!.fromClient.filter((f) => f.includes("public/set_heartbeat")).length, "set_heartbeat once on the old socket").toBe(1);
   await until(() => p.links.length > FAILING + 1 && p.links[0]!.closed, "a later replacement done, the old socket closed");
   run.step(2);
   await until(() => run.equal(0) && run.equal(1), "both books equal on the new socket");

@@ -490,8 +490,10 @@ export class ConnectionLifecycle {
    * SubscriptionControl.onWritten's record (`ws:req`). A subscribe queued for the pacing budget is written whole, also
    * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
    * recorded subscribe brings a closed book back (replayResubscribed), so such books are recorded closed again right
-   * after it (INSTRUMENTS_CLOSED_URL; replay's retireAll publishes nothing for a book already HALTED). Until s-rd15a
-   * replay had the book LIVE on the venue's snapshot where live kept it HALTED. Cold (a request).
+   * after it (INSTRUMENTS_CLOSED_URL). Replay's recorded subscribe left such a book awaiting its snapshot (unpublished),
+   * so its retireAll publishes HALTED / instrument_closed once more: a repeat live did not send (as live's own reopen
+   * then close before the snapshot does), the book HALTED throughout. Until s-rd15a replay had the book LIVE on the
+   * venue's snapshot where live kept it HALTED. Cold (a request).
    */
   private recordWritten(conn: VenueConnection, p: PendingRequest): void {
     this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());

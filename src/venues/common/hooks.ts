@@ -63,7 +63,8 @@ export type AckError =
  *   idle for half the dead-connection time is sent a request whose answer proves it alive (Deribit `public/test`),
  *   so a server whose own heartbeats are further apart than that still meets the dead-connection rule. With
  *   `heartbeatMs` (the interval the server promised to send something at, Deribit's set_heartbeat), a socket whose
- *   server has sent a test request is dead when silent for heartbeatMs + the dead-connection time, even while
+ *   heartbeat ask is written (RequestProtocol.heartbeatAskTag) or whose server has sent a test request is dead when
+ *   silent for heartbeatMs + the dead-connection time, even while
  *   messages wait for the pacing budget (which otherwise holds the dead-connection rule until they go).
  * - `ws_ping`: the server sends WebSocket ping frames, which Bun's client answers itself (test/venues/common
  *   proves it); liveness is the dead-connection rule.

@@ -132,7 +132,7 @@ export class DeribitRequests implements RequestProtocol {
     return n;
   }
 
-  /** `public/set_heartbeat` (sent when a socket opens). */
+  /** `public/set_heartbeat` (each socket's first message: DeribitAdapter.askHeartbeat, at its open or its swap). */
   setHeartbeat(): string {
     return JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
   }
@@ -196,7 +196,7 @@ const PROBE_ID_BASE = 2_000_000_000;
 export const DERIBIT_KEEPALIVE: Keepalive = {
   kind: "server_test",
   encodeProbe: (seq) => `{"jsonrpc":"2.0","id":${PROBE_ID_BASE + seq},"method":"public/test","params":{}}`,
-  // set_heartbeat's interval [D5]: a socket past its first test_request hears something at least this often.
+  // set_heartbeat's interval [D5]: a socket whose set_heartbeat is written hears something at least this often.
   heartbeatMs: HEARTBEAT_INTERVAL_S * 1000,
 };
 

@@ -5,6 +5,8 @@
  * subscribe brings a closed book back (awaiting its snapshot; the venue's snapshot then made it LIVE in replay where
  * live had it HALTED / instrument_closed). Now live records the books still closed right after that request
  * (`ws:closed`), so replay closes them again there. The common machinery on fake sockets, the pacing by hand.
+ * That record names the request's closed books only: a book of the same request still trading stays subscribed
+ * (with one book a request, a record naming the whole request passed the first test as well).
  */
 import { expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
@@ -27,11 +29,11 @@ const protocol: RequestProtocol = {
   rejectHint: () => "",
 };
 
-function rig(nowMs: () => number, records?: { connection: string; url: string; body: string }[], proto: RequestProtocol = protocol) {
-  const control = new SubscriptionControl(proto, quietLifecycleOptions(nowMs).log, nowMs, undefined, () => undefined);
+function rig(nowMs: () => number, records?: { connection: string; url: string; body: string }[], names = ["book.A", "book.B", "book.C"], perRequest?: number, proto: RequestProtocol = protocol) {
+  const control = new SubscriptionControl(proto, quietLifecycleOptions(nowMs).log, nowMs, perRequest, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B", "book.C"], 10);
+  const topics = conn.addTopics(names, 10);
   const opts = { ...quietLifecycleOptions(nowMs), ...(records ? { onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) } : {}) };
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
   return { control, conn, topics, lifecycle };
@@ -81,7 +83,7 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   const roomAtMs = 60_000;
   const counted: RequestProtocol = { ...protocol, pacing: undefined, requestWaitMs: () => Math.max(0, roomAtMs - nowMs) };
   const records: { connection: string; url: string; body: string }[] = [];
-  const live = rig(() => nowMs, records, counted);
+  const live = rig(() => nowMs, records, undefined, undefined, counted);
   const [a] = live.topics;
   a!.sub = SUB_ACTIVE;
   live.lifecycle.retireAll([a!], StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held: A still streamed
@@ -91,7 +93,7 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   expect(live.conn.sent).toHaveLength(0);
   expect(a!.sub).toBe(SUB_PENDING); // live: its frames taken from here
 
-  const replay = rig(() => nowMs, undefined, counted);
+  const replay = rig(() => nowMs, undefined, undefined, undefined, counted);
   for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
   expect(replay.topics[0]!.sub, "replay takes A's frames from here too").not.toBe(SUB_REJECTED);
   expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
@@ -100,6 +102,37 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   nowMs = roomAtMs;
   live.control.retriesDue(nowMs);
   expect(live.conn.sent.map((x) => (JSON.parse(x) as { method: string }).method)).toEqual(["subscribe"]);
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
+
+test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
+  // Two books a request: [A, B] goes at once, [C, D] waits a slot. C closes meanwhile, D does not.
+  let nowMs = 0;
+  const records: { connection: string; url: string; body: string }[] = [];
+  const names = ["book.A", "book.B", "book.C", "book.D"];
+  const live = rig(() => nowMs, records, names, 2);
+  const [, , c, d] = live.topics;
+  live.control.sendRequest(live.conn, "subscribe", live.topics);
+  expect(live.conn.sent).toHaveLength(1);
+  live.lifecycle.retire(c!, StatusReason.INSTRUMENT_CLOSED);
+  nowMs = SLOT_MS;
+  live.control.flush(); // [C, D] written whole
+  expect(live.conn.sent).toHaveLength(2);
+  expect(d!.sub).not.toBe(SUB_REJECTED);
+  // One ws:closed after that ws:req, naming C alone (a closure of D there would halt in replay a book live streams).
+  const at = records.findIndex((r) => r.url.startsWith("ws:req ") && r.url.includes("book.D"));
+  expect(records[at + 1]).toMatchObject({ url: "ws:closed", body: "book.C" });
+
+  const replay = rig(() => nowMs, undefined, names, 2);
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replay.topics[2]!.book).toBe(BookState.HALTED);
+  expect(replay.topics[3]!.sub).not.toBe(SUB_REJECTED);
+  expect(replay.topics[3]!.book).not.toBe(BookState.HALTED);
+
   for (const r of [live, replay]) {
     r.conn.ws = null;
     await r.lifecycle.stop();
