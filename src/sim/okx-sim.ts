@@ -438,6 +438,9 @@ export class OkxSim {
       this.error(ws, undefined, "60012", `Invalid request: ${text.slice(0, 100)}`);
       return;
     }
+    // JSON that is no object (`null`, `5`) is a request without an op: 60012 below (before, `null` threw out of the
+    // message handler, unanswered).
+    if (typeof req !== "object" || req === null) req = {};
     const id = typeof req.id === "string" ? req.id : undefined;
     if ((req.op !== "subscribe" && req.op !== "unsubscribe") || !Array.isArray(req.args)) {
       this.error(ws, id, "60012", `Invalid request: ${text.slice(0, 100)}`);

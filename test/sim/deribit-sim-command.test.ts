@@ -105,4 +105,21 @@ describe("the Deribit replay book", () => {
       await sim.stop();
     }
   });
+
+  test("JSON that is no request object (null, a number, a string) gets -32600 Invalid Request; the session goes on", async () => {
+    // Before: `null` threw out of the message handler (an uncaught TypeError, unanswered).
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3 });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      for (const text of ["null", "5", '"public/test"']) {
+        c.send(text);
+        const m = await c.nextJson();
+        expect([m.id, m.error?.code, m.error?.message]).toEqual([null, -32600, "Invalid Request"]);
+      }
+      c.send({ jsonrpc: "2.0", id: 9, method: "public/test" });
+      expect((await c.nextJson()).id).toBe(9);
+    } finally {
+      await sim.stop();
+    }
+  });
 });

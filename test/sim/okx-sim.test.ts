@@ -272,6 +272,26 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     }
   });
 
+  test("JSON that is no request object (null, a number) gets 60012; the connection goes on", async () => {
+    // Before: `null` threw out of the message handler (an uncaught TypeError, unanswered).
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3 });
+    try {
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send("null");
+      ws.send("5");
+      ws.send("ping");
+      await until(() => frames.length >= 3, "two errors and a pong");
+      expect(frames.slice(0, 2).map((f) => [JSON.parse(f).event, JSON.parse(f).code, JSON.parse(f).msg])).toEqual([
+        ["error", "60012", "Invalid request: null"],
+        ["error", "60012", "Invalid request: 5"],
+      ]);
+      expect(frames[2]).toBe("pong");
+      ws.close();
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("--burstiness reaches the simulator: with 1 every step is a burst, many more levels per update than with 0", async () => {
     // Same seed, same book: only the burst draw differs (the CLI used to drop --burstiness for OKX: equal totals).
     const levels = async (burstiness: string) => {
