@@ -42,7 +42,8 @@ export interface OkxSimOptions {
   markets: { market: MarketName; symbols: string[] }[];
   seed?: number;
   port?: number;
-  hostname?: string;
+  /** Loopback only, as every simulator: it is never reachable from another host. */
+  hostname?: "127.0.0.1";
   /** Book messages per second across subscribed topics (0 = only step()). */
   messagesPerSecond?: number;
   /** Real checksums in `books` (default false: 0, as OKX sends since June 2026). */
