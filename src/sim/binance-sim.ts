@@ -250,7 +250,8 @@ class Simulator implements BinanceSim {
       const type = q.get("type") as BinanceSimFault;
       if (!BINANCE_SIM_FAULTS.includes(type)) return json(400, { error: `type: one of ${BINANCE_SIM_FAULTS.join(", ")}, got ${q.get("type")}` });
       const stallMs = q.get("stallMs") === null ? undefined : Number(q.get("stallMs"));
-      if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0)) return json(400, { error: `stallMs: a positive integer, got ${q.get("stallMs")}` });
+      // At most an hour, as every simulator's: past 2^31 ms the stall's timer fired at once, answering into the stall.
+      if (stallMs !== undefined && !(Number.isInteger(stallMs) && stallMs > 0 && stallMs <= 3_600_000)) return json(400, { error: `stallMs: an integer in 1..3600000, got ${q.get("stallMs")}` });
       return json(200, { fault: type, affected: this.inject(type, target, { stallMs }) });
     }
     if (url.pathname === "/sim/rest") {
@@ -558,6 +559,8 @@ class Simulator implements BinanceSim {
         this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);
+          // A later stall still on holds them to its end (its own timer): answered now, send() dropped every answer.
+          if (Date.now() < this.stallUntilMs) return;
           const queued = this.stalled;
           this.stalled = [];
           for (const q of queued) if (this.conns.has(q.ws)) this.answer(q.ws, q.text);

@@ -157,7 +157,10 @@ export class ReplayChannel {
 export function loadDeribitReplay(path: string, market: MarketName): ReplayChannel[] {
   const payloads: string[] = [];
   if (path.endsWith(CAPTURE_EXTENSION)) {
-    for (const r of readCapture(path).records) if (typeof r.frame === "string" && r.url === undefined) payloads.push(r.frame);
+    const { records, truncated } = readCapture(path);
+    // Served up to where it ends, said as Bybit's simulator says it (before, the rest went missing without a word).
+    if (truncated) process.emitWarning(`sim: capture ${path} ends early: ${truncated}`);
+    for (const r of records) if (typeof r.frame === "string" && r.url === undefined) payloads.push(r.frame);
   } else {
     for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
       const m = /^\d+(?:\.\d+)?: (\{.*)$/.exec(line);

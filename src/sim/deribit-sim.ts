@@ -295,6 +295,12 @@ class DeribitSimulator implements DeribitSim {
       this.error(ws, null, -32700, "parse error");
       return;
     }
+    // JSON that is no object (`null`, `5`) is no JSON-RPC request: -32600, as JSON-RPC 2.0 answers it (before, `null`
+    // threw out of the message handler, unanswered).
+    if (typeof msg !== "object" || msg === null) {
+      this.error(ws, null, -32600, "Invalid Request");
+      return;
+    }
     const channels = Array.isArray(msg.params?.channels) ? (msg.params!.channels as unknown[]).filter((c): c is string => typeof c === "string") : [];
     switch (msg.method) {
       case "public/subscribe": {

@@ -202,15 +202,27 @@ export class OkxReplayTopic {
     return `books:${this.instId}`;
   }
 
-  /** Applies a recorded frame to the replay book. */
+  /**
+   * Applies a recorded frame to the replay book. The frame is served as recorded whatever its shape (a parser test
+   * for the client); what of it is not a side of `[price, size, …]` strings is not applied (before, a frame without
+   * `data[0]` or a side threw out of the replay's step and timer, and the frame was never sent).
+   */
   apply(frame: string): void {
-    const msg = JSON.parse(frame) as { action?: string; data: { asks: string[][]; bids: string[][] }[] };
+    const msg = JSON.parse(frame) as { action?: unknown; data?: unknown };
+    const data: unknown = Array.isArray(msg.data) ? msg.data[0] : undefined;
+    if (typeof data !== "object" || data === null) return;
     if (msg.action === "snapshot") {
       this.bids.clear();
       this.asks.clear();
     }
-    for (const [side, levels] of [[this.bids, msg.data[0]!.bids], [this.asks, msg.data[0]!.asks]] as const) {
-      for (const l of levels) if (Number(l[1]) === 0) side.delete(l[0]!); else side.set(l[0]!, l[1]!);
+    const book = data as { bids?: unknown; asks?: unknown };
+    for (const [side, levels] of [[this.bids, book.bids], [this.asks, book.asks]] as const) {
+      if (!Array.isArray(levels)) continue;
+      for (const l of levels as unknown[]) {
+        if (!Array.isArray(l) || typeof l[0] !== "string" || typeof l[1] !== "string") continue;
+        if (Number(l[1]) === 0) side.delete(l[0]);
+        else side.set(l[0], l[1]);
+      }
     }
   }
 

@@ -42,7 +42,8 @@ export interface OkxSimOptions {
   markets: { market: MarketName; symbols: string[] }[];
   seed?: number;
   port?: number;
-  hostname?: string;
+  /** Loopback only, as every simulator: it is never reachable from another host. */
+  hostname?: "127.0.0.1";
   /** Book messages per second across subscribed topics (0 = only step()). */
   messagesPerSecond?: number;
   /** Real checksums in `books` (default false: 0, as OKX sends since June 2026). */
@@ -438,6 +439,9 @@ export class OkxSim {
       this.error(ws, undefined, "60012", `Invalid request: ${text.slice(0, 100)}`);
       return;
     }
+    // JSON that is no object (`null`, `5`) is a request without an op: 60012 below (before, `null` threw out of the
+    // message handler, unanswered).
+    if (typeof req !== "object" || req === null) req = {};
     const id = typeof req.id === "string" ? req.id : undefined;
     if ((req.op !== "subscribe" && req.op !== "unsubscribe") || !Array.isArray(req.args)) {
       this.error(ws, id, "60012", `Invalid request: ${text.slice(0, 100)}`);

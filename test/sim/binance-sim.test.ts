@@ -228,6 +228,23 @@ describe("Binance simulator protocol", () => {
     expect(btc.closed()).toBeNull();
   });
 
+  test("a request held by a server stall is answered when the stall ends, also when a second stall outlasts the first", async () => {
+    // Before: the first stall's timer answered what it held while the second stall was still on, and send() dropped
+    // those answers (stalled): the SUBSCRIBE took effect, its ack never came.
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    s.inject("stall", undefined, { stallMs: 500 });
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 7 }));
+    // Held by the first stall (its queue, private: no counter says it), then a longer one begins.
+    await c.until(() => (s as unknown as { stalled: unknown[] }).stalled.length === 1);
+    s.inject("stall", undefined, { stallMs: 1_500 });
+    await c.until(() => c.got.some((m) => m.includes('"id":7')));
+    expect(JSON.parse(c.got.find((m) => m.includes('"id":7'))!)).toEqual({ result: null, id: 7 });
+    // A stall longer than a timer can wait (2^31 ms) is refused: its timer fired at once, answering into the stall.
+    const long = await fetch(`${s.restUrl}/sim/fault?type=stall&stallMs=${2 ** 31}`, { method: "POST" });
+    expect([long.status, ((await long.json()) as { error: string }).error]).toEqual([400, `stallMs: an integer in 1..3600000, got ${2 ** 31}`]);
+  });
+
   test("more than 5 incoming messages in a second closes a spot connection", async () => {
     const s = await sim();
     const c = await client(`${s.wsUrl}/stream`);

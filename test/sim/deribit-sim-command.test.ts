@@ -1,9 +1,12 @@
 /** `feeder sim --venue deribit`: URLs, REST instruments, the recording served as book.X.100ms, the HTTP control. */
-import { resolve } from "node:path";
-import { describe, expect, test } from "vitest";
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, test, vi } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { CaptureWriter } from "../../src/record/capture.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
 import { RawClient } from "./raw-client.ts";
@@ -87,6 +90,32 @@ describe("the Deribit replay book", () => {
     expect(frames).toBe(46);
   });
 
+  test("a capture cut short (a recorder killed mid-block) is served up to the cut, and the cut is said", () => {
+    // Before: read to the cut without a word (Bybit's simulator warned), the recording's rest silently missing.
+    const dir = mkdtempSync(join(tmpdir(), "deribit-cut-"));
+    try {
+      const writer = new CaptureWriter({ dir, prefix: "deribit" });
+      const frame = (id: number) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.raw","data":{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"prev_change_id":${id - 1},"bids":[["new",100,${id}]],"asks":[]}}}`;
+      writer.write(1, "deribit", "inverse", "c0", frame(1));
+      writer.flush();
+      writer.write(2, "deribit", "inverse", "c0", frame(2));
+      writer.close();
+      const file = join(dir, readdirSync(dir).find((n) => n.endsWith(".fcap"))!);
+      truncateSync(file, statSync(file).size - 3);
+      const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+      let channels;
+      try {
+        channels = loadDeribitReplay(file, "inverse");
+        expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(/^sim: capture .*deribit-.*\.fcap ends early: incomplete block at byte \d+/)]);
+      } finally {
+        warn.mockRestore();
+      }
+      expect(channels.map((c) => [c.name, c.frames.length])).toEqual([["book.BTC-PERPETUAL.100ms", 1]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a request past the credits gets 10028 and the session is terminated, as Deribit does [D11]", async () => {
     const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, credits: { burst: 1, perSecond: 0.001 } });
     try {
@@ -101,6 +130,23 @@ describe("the Deribit replay book", () => {
       }
       expect(refusal.error.code).toBe(10028);
       await c.waitClosed();
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("JSON that is no request object (null, a number, a string) gets -32600 Invalid Request; the session goes on", async () => {
+    // Before: `null` threw out of the message handler (an uncaught TypeError, unanswered).
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3 });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      for (const text of ["null", "5", '"public/test"']) {
+        c.send(text);
+        const m = await c.nextJson();
+        expect([m.id, m.error?.code, m.error?.message]).toEqual([null, -32600, "Invalid Request"]);
+      }
+      c.send({ jsonrpc: "2.0", id: 9, method: "public/test" });
+      expect((await c.nextJson()).id).toBe(9);
     } finally {
       await sim.stop();
     }

@@ -4,7 +4,9 @@
  * instruments and books with seqId), the control endpoints, the lost_reset and stale_snapshot faults, and the replay
  * of the genuine recording.
  */
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
@@ -201,6 +203,40 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     ws.close();
     await sim.stop();
   });
+  test("--replay: a recorded books frame of another shape is served verbatim, not applied, and the replay goes on", async () => {
+    // Before: apply() read data[0].bids of it and threw out of step() (and of the replay timer), the frame unsent.
+    const dir = mkdtempSync(join(tmpdir(), "okx-replay-"));
+    const file = join(dir, "okx.jsonl");
+    const arg = '{"arg":{"channel":"books","instId":"BTC-USDT"}';
+    const lines = [
+      `${arg},"action":"snapshot","data":[{"asks":[["101","2","0","1"]],"bids":[["99","3","0","1"]],"ts":"1","checksum":0}]}`,
+      `${arg},"action":"update","data":[]}`,
+      `${arg},"action":"update","data":[{"asks":[["102","1","0","1"]],"ts":"2","checksum":0}]}`,
+      `${arg},"action":"update","data":[{"asks":[["101","0","0","1"]],"bids":[["98","4","0","1"]],"ts":"3","checksum":0}]}`,
+    ];
+    writeFileSync(file, lines.join("\n") + "\n");
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], replayFile: file });
+    try {
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+      await until(() => frames.length >= 1, "ack");
+      sim.step(4);
+      await until(() => frames.length >= 5, "the four recorded frames");
+      expect(frames.slice(1)).toEqual(lines);
+      // A late subscriber's snapshot is the book the well-formed frames build (the malformed ones change nothing).
+      const late = await client(sim.wsUrl);
+      late.ws.send(JSON.stringify({ op: "subscribe", args: [{ channel: "books", instId: "BTC-USDT" }] }));
+      await until(() => late.frames.length >= 2, "ack and snapshot");
+      const snap = JSON.parse(late.frames[1]!).data[0];
+      expect([snap.asks, snap.bids]).toEqual([[["102", "1", "0", "1"]], [["99", "3", "0", "1"], ["98", "4", "0", "1"]]]);
+      ws.close();
+      late.ws.close();
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a connection pushed nothing for the idle time is closed (OKX: 30 s without subscription or data); text ping keeps it", async () => {
     // Before, the simulator never closed one, so a client that did not ping a quiet connection passed here.
     const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3, idleCloseMs: 300 });
@@ -266,6 +302,26 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
       await until(() => updatesOf("BTC-USDT").length === 2, "BTC-USDT's two updates");
       expect(updatesOf("ETH-USDT")).toEqual([]);
       expect(sim.stalled).toBe(false);
+      ws.close();
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("JSON that is no request object (null, a number) gets 60012; the connection goes on", async () => {
+    // Before: `null` threw out of the message handler (an uncaught TypeError, unanswered).
+    const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 3 });
+    try {
+      const { ws, frames } = await client(sim.wsUrl);
+      ws.send("null");
+      ws.send("5");
+      ws.send("ping");
+      await until(() => frames.length >= 3, "two errors and a pong");
+      expect(frames.slice(0, 2).map((f) => [JSON.parse(f).event, JSON.parse(f).code, JSON.parse(f).msg])).toEqual([
+        ["error", "60012", "Invalid request: null"],
+        ["error", "60012", "Invalid request: 5"],
+      ]);
+      expect(frames[2]).toBe("pong");
       ws.close();
     } finally {
       await sim.stop();
