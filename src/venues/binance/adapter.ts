@@ -644,10 +644,11 @@ export class BinanceAdapter implements VenueAdapter {
       this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
-    // Refused for now, the stream feeds no book until a subscribe of it is accepted again (its diffs are ignored, as
-    // in onDiff): a bad frame of it loses nothing. Until s-rdbin10 each was a resync, from the second on booking a
-    // backoff that held the book's snapshot back once the subscribe was accepted (halted-bridge.test.ts).
-    if (t.sub === SUB_REJECTED || t.resyncDelayed || t.refusedUntilAck) return;
+    // Not subscribed (idle, being unsubscribed, given up) or refused for now, the stream feeds no book: its diffs are
+    // ignored (onDiff), so a bad frame of it loses nothing. Until s-rdbin10 (refused for now) and s-rd16b (idle, being
+    // unsubscribed) each was a resync, from the second on booking a backoff that held the book's subscribe or snapshot
+    // back (halted-bridge.test.ts).
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

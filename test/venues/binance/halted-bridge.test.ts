@@ -14,7 +14,8 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
-import { SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SCAN_ERR_NUMBER } from "../../../src/venues/binance/scan-codes.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -157,4 +158,35 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect([t.resyncDelayed, t.resyncAttempt, adapter.stats().resyncs]).toEqual([false, 0, before.resyncs]);
   }, 20_000);
+});
+
+describe("Binance: a malformed frame of a stream that feeds no book resyncs nothing", () => {
+  test("idle or being unsubscribed (its diffs ignored, as onDiff does): no resync, no backoff; subscribed, it resyncs", () => {
+    // Until s-rd16b only a refused stream (given up, or refused for now) was spared: a malformed frame of a stream idle
+    // or being unsubscribed (in flight after its unsubscribe) was a resync (resyncs_total) of a book that stream was not
+    // feeding, and from the second on booked a resync backoff, which held back its subscribe or snapshot after.
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: "ws://127.0.0.1:9/ws",
+      restUrl: "http://127.0.0.1:9",
+      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT"] }],
+      overrides: new Map(),
+    };
+    const refuse = (async () => {
+      throw new Error("no network in this test");
+    }) as unknown as typeof fetch;
+    const frame = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5.5,"b":[],"a":[]}}';
+    const twoBadFrames = (sub: number) => {
+      const adapter = new BinanceAdapter(config, [{ market: "spot", symbol: "AUSDT", depth: 100 }], { log: silentLogger, fetch: refuse });
+      const t = (adapter as unknown as Internals).topics[0]!;
+      t.sub = sub;
+      for (let i = 0; i < 2; i++) adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, frame);
+      return { parseErrors: adapter.stats()["parseErrors.bad_number"], resyncs: adapter.stats().resyncs, delayed: t.resyncDelayed, book: t.book };
+    };
+    for (const sub of [SUB_IDLE, SUB_UNSUBSCRIBING]) {
+      expect(twoBadFrames(sub), `sub ${sub}`).toEqual({ parseErrors: 2, resyncs: 0, delayed: false, book: BookState.AWAITING_SNAPSHOT });
+    }
+    // The same frames of a subscribed stream resync its book, the second after a backoff (what the rule spares above).
+    expect(twoBadFrames(SUB_ACTIVE)).toEqual({ parseErrors: 2, resyncs: 2, delayed: true, book: BookState.RESYNCING });
+  });
 });
