@@ -102,7 +102,6 @@ export class BinanceAdapter implements VenueAdapter {
   private deltas = 0;
   private gaps = 0;
   private duplicates = 0;
-  private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private bridgesFailed = 0;
   private unattributedParseErrors = 0;
@@ -677,9 +676,9 @@ export class BinanceAdapter implements VenueAdapter {
 
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
-    const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
+    const { snapshots, deltas, gaps, duplicates, ignoredWhileUnsubscribed, bridgesFailed } = this;
     const { unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld } = this;
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld };
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band } = this;
     // The instrument counters (changes, re-checks, reloads, late symbols) are the watch's.
     return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band }), ...this.watch.stats() };

@@ -190,3 +190,17 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     expect(twoBadFrames(SUB_ACTIVE)).toEqual({ parseErrors: 2, resyncs: 2, delayed: true, book: BookState.RESYNCING });
   });
 });
+
+describe("Binance: stats() counts only what happens", () => {
+  test("stats() has no ignoredBeforeSnapshot: a diff before its book's snapshot is buffered for the bridge, never ignored", () => {
+    // Until s-rd16b the status JSON carried it, always 0 (nothing incremented it); the diffs a REST hold keeps out of a
+    // bridge are diffsNotBufferedWhileHeld.
+    const adapter = new BinanceAdapter(
+      { venue: "binance", wsUrl: "ws://127.0.0.1:9/ws", restUrl: "http://127.0.0.1:9", markets: [{ market: "spot", depth: 100, symbols: ["AUSDT"] }], overrides: new Map() },
+      [{ market: "spot", symbol: "AUSDT", depth: 100 }],
+      { log: silentLogger },
+    );
+    expect(adapter.stats()).not.toHaveProperty("ignoredBeforeSnapshot");
+    expect(adapter.stats()).toHaveProperty("diffsNotBufferedWhileHeld", 0);
+  });
+});
