@@ -638,9 +638,11 @@ export class BinanceAdapter implements VenueAdapter {
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
-      // Unreadable down to its stream: the lost diff may be any book's of this connection.
+      // Unreadable down to its stream: the lost diff may be any book's of this connection, but one refused for now is
+      // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       this.unattributedParseErrors++;
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
+      const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
+      this.books.resyncAll(fed, StatusReason.PARSE_ERROR);
       return;
     }
     // Not subscribed (idle, being unsubscribed, given up) or refused for now, the stream feeds no book: its diffs are

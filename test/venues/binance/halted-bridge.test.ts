@@ -15,7 +15,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../../../src/venues/common/connection.ts";
-import { SCAN_ERR_NUMBER } from "../../../src/venues/binance/scan-codes.ts";
+import { SCAN_ERR_NUMBER, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -188,6 +188,30 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     }
     // The same frames of a subscribed stream resync its book, the second after a backoff (what the rule spares above).
     expect(twoBadFrames(SUB_ACTIVE)).toEqual({ parseErrors: 2, resyncs: 2, delayed: true, book: BookState.RESYNCING });
+  });
+
+  test("a frame unreadable down to its stream resyncs the connection's books, not one refused for now", () => {
+    // s-rdbin10 spared a refused-for-now stream's own malformed frame; until s-rd16b one naming no stream resynced it
+    // with the rest (resyncAll): a resync of a book its stream was not feeding, from the second on booking a backoff
+    // that held its snapshot back once its subscribe was accepted again (OKX's parse-errors.ts spares it).
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: "ws://127.0.0.1:9/ws",
+      restUrl: "http://127.0.0.1:9",
+      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT", "BUSDT"] }],
+      overrides: new Map(),
+    };
+    const subs: Subscription[] = ["AUSDT", "BUSDT"].map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger });
+    const [refused, served] = (adapter as unknown as Internals).topics as [TopicState, TopicState];
+    expect(refused.conn).toBe(served.conn);
+    refused.sub = SUB_PENDING; // its subscribe refused for a reason that may pass, its retry to come
+    refused.refusedUntilAck = true;
+    served.sub = SUB_ACTIVE;
+    for (let i = 0; i < 2; i++) adapter.onParseError(served.conn as never, -1, SCAN_ERR_SYNTAX, '{"stream":');
+    expect([refused.resyncs, refused.resyncAttempt, refused.resyncDelayed]).toEqual([0, 0, false]);
+    expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the others as before
+    expect(adapter.stats()).toMatchObject({ unattributedParseErrors: 2, resyncs: 2 });
   });
 });
 
