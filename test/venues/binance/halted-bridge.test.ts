@@ -213,6 +213,29 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the others as before
     expect(adapter.stats()).toMatchObject({ unattributedParseErrors: 2, resyncs: 2 });
   });
+
+  test("a frame whose handling threw resyncs no book refused for now (the lifecycle's frameFault)", () => {
+    // The frame-fault rule (connection-lifecycle.ts) spared the unsubscribed and the waiting, not a stream refused for
+    // now: until s-rd16b a throwing frame naming it, or naming none, resynced its book as the malformed frames above did.
+    const config: VenueConfig = {
+      venue: "binance",
+      wsUrl: "ws://127.0.0.1:9/ws",
+      restUrl: "http://127.0.0.1:9",
+      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT", "BUSDT"] }],
+      overrides: new Map(),
+    };
+    const subs: Subscription[] = ["AUSDT", "BUSDT"].map((symbol) => ({ market: "spot", symbol, depth: 100 }));
+    const adapter = new BinanceAdapter(config, subs, { log: silentLogger });
+    const x = adapter as unknown as Internals & { lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
+    const [refused, served] = x.topics as [TopicState, TopicState];
+    refused.sub = SUB_PENDING;
+    refused.refusedUntilAck = true;
+    served.sub = SUB_ACTIVE;
+    const naming = '{"stream":"ausdt@depth@100ms","data":{}}';
+    for (const frame of [naming, naming, "{}", "{}"]) x.lifecycle.frameFaultBound(refused.conn, frame, new Error("thrown"));
+    expect([refused.resyncs, refused.resyncAttempt, refused.resyncDelayed]).toEqual([0, 0, false]);
+    expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the frames naming none resync it as before
+  });
 });
 
 describe("Binance: stats() counts only what happens", () => {
