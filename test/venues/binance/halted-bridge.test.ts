@@ -160,24 +160,30 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
   }, 20_000);
 });
 
+/** An adapter not started (no socket, no REST: nothing asked of the network), its spot streams planned on one connection. */
+function offlineAdapter(symbols: string[]): BinanceAdapter {
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: "ws://127.0.0.1:9/ws",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: join(makeTempDir("binance-offline"), "i.json"),
+    markets: [{ market: "spot", depth: 100, symbols }],
+    overrides: new Map(),
+  };
+  const refuse = (async () => {
+    throw new Error("no network in this test");
+  }) as unknown as typeof fetch;
+  return new BinanceAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 })), { log: silentLogger, fetch: refuse });
+}
+
 describe("Binance: a malformed frame of a stream that feeds no book resyncs nothing", () => {
   test("idle or being unsubscribed (its diffs ignored, as onDiff does): no resync, no backoff; subscribed, it resyncs", () => {
     // Until s-rd16b only a refused stream (given up, or refused for now) was spared: a malformed frame of a stream idle
     // or being unsubscribed (in flight after its unsubscribe) was a resync (resyncs_total) of a book that stream was not
     // feeding, and from the second on booked a resync backoff, which held back its subscribe or snapshot after.
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: "ws://127.0.0.1:9/ws",
-      restUrl: "http://127.0.0.1:9",
-      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT"] }],
-      overrides: new Map(),
-    };
-    const refuse = (async () => {
-      throw new Error("no network in this test");
-    }) as unknown as typeof fetch;
     const frame = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5.5,"b":[],"a":[]}}';
     const twoBadFrames = (sub: number) => {
-      const adapter = new BinanceAdapter(config, [{ market: "spot", symbol: "AUSDT", depth: 100 }], { log: silentLogger, fetch: refuse });
+      const adapter = offlineAdapter(["AUSDT"]);
       const t = (adapter as unknown as Internals).topics[0]!;
       t.sub = sub;
       for (let i = 0; i < 2; i++) adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, frame);
@@ -194,15 +200,7 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     // s-rdbin10 spared a refused-for-now stream's own malformed frame; until s-rd16b one naming no stream resynced it
     // with the rest (resyncAll): a resync of a book its stream was not feeding, from the second on booking a backoff
     // that held its snapshot back once its subscribe was accepted again (OKX's parse-errors.ts spares it).
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: "ws://127.0.0.1:9/ws",
-      restUrl: "http://127.0.0.1:9",
-      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT", "BUSDT"] }],
-      overrides: new Map(),
-    };
-    const subs: Subscription[] = ["AUSDT", "BUSDT"].map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger });
+    const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
     const [refused, served] = (adapter as unknown as Internals).topics as [TopicState, TopicState];
     expect(refused.conn).toBe(served.conn);
     refused.sub = SUB_PENDING; // its subscribe refused for a reason that may pass, its retry to come
@@ -217,15 +215,7 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
   test("a frame whose handling threw resyncs no book refused for now (the lifecycle's frameFault)", () => {
     // The frame-fault rule (connection-lifecycle.ts) spared the unsubscribed and the waiting, not a stream refused for
     // now: until s-rd16b a throwing frame naming it, or naming none, resynced its book as the malformed frames above did.
-    const config: VenueConfig = {
-      venue: "binance",
-      wsUrl: "ws://127.0.0.1:9/ws",
-      restUrl: "http://127.0.0.1:9",
-      markets: [{ market: "spot", depth: 100, symbols: ["AUSDT", "BUSDT"] }],
-      overrides: new Map(),
-    };
-    const subs: Subscription[] = ["AUSDT", "BUSDT"].map((symbol) => ({ market: "spot", symbol, depth: 100 }));
-    const adapter = new BinanceAdapter(config, subs, { log: silentLogger });
+    const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
     const x = adapter as unknown as Internals & { lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
     const [refused, served] = x.topics as [TopicState, TopicState];
     refused.sub = SUB_PENDING;
@@ -242,11 +232,7 @@ describe("Binance: stats() counts only what happens", () => {
   test("stats() has no ignoredBeforeSnapshot: a diff before its book's snapshot is buffered for the bridge, never ignored", () => {
     // Until s-rd16b the status JSON carried it, always 0 (nothing incremented it); the diffs a REST hold keeps out of a
     // bridge are diffsNotBufferedWhileHeld.
-    const adapter = new BinanceAdapter(
-      { venue: "binance", wsUrl: "ws://127.0.0.1:9/ws", restUrl: "http://127.0.0.1:9", markets: [{ market: "spot", depth: 100, symbols: ["AUSDT"] }], overrides: new Map() },
-      [{ market: "spot", symbol: "AUSDT", depth: 100 }],
-      { log: silentLogger },
-    );
+    const adapter = offlineAdapter(["AUSDT"]);
     expect(adapter.stats()).not.toHaveProperty("ignoredBeforeSnapshot");
     expect(adapter.stats()).toHaveProperty("diffsNotBufferedWhileHeld", 0);
   });
