@@ -102,7 +102,6 @@ export class BinanceAdapter implements VenueAdapter {
   private deltas = 0;
   private gaps = 0;
   private duplicates = 0;
-  private ignoredBeforeSnapshot = 0;
   private ignoredWhileUnsubscribed = 0;
   private bridgesFailed = 0;
   private unattributedParseErrors = 0;
@@ -639,15 +638,18 @@ export class BinanceAdapter implements VenueAdapter {
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) {
-      // Unreadable down to its stream: the lost diff may be any book's of this connection.
+      // Unreadable down to its stream: the lost diff may be any book's of this connection, but one refused for now is
+      // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       this.unattributedParseErrors++;
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
+      const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
+      this.books.resyncAll(fed, StatusReason.PARSE_ERROR);
       return;
     }
-    // Refused for now, the stream feeds no book until a subscribe of it is accepted again (its diffs are ignored, as
-    // in onDiff): a bad frame of it loses nothing. Until s-rdbin10 each was a resync, from the second on booking a
-    // backoff that held the book's snapshot back once the subscribe was accepted (halted-bridge.test.ts).
-    if (t.sub === SUB_REJECTED || t.resyncDelayed || t.refusedUntilAck) return;
+    // Not subscribed (idle, being unsubscribed, given up) or refused for now, the stream feeds no book: its diffs are
+    // ignored (onDiff), so a bad frame of it loses nothing. Until s-rdbin10 (refused for now) and s-rd16b (idle, being
+    // unsubscribed) each was a resync, from the second on booking a backoff that held the book's subscribe or snapshot
+    // back (halted-bridge.test.ts).
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck || t.resyncDelayed) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
@@ -676,9 +678,9 @@ export class BinanceAdapter implements VenueAdapter {
 
   stats(): Record<string, number> {
     // The counters stay fields here (the hot path increments them); stats.ts lays them out with the parts' ones.
-    const { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed } = this;
+    const { snapshots, deltas, gaps, duplicates, ignoredWhileUnsubscribed, bridgesFailed } = this;
     const { unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld } = this;
-    const counters = { snapshots, deltas, gaps, duplicates, ignoredBeforeSnapshot, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld };
+    const counters = { snapshots, deltas, gaps, duplicates, ignoredWhileUnsubscribed, bridgesFailed, unattributedParseErrors, diffsNotBufferedWhileHeld, buffersDroppedWhileHeld };
     const { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band } = this;
     // The instrument counters (changes, re-checks, reloads, late symbols) are the watch's.
     return { ...binanceStats(counters, { conns, topics, books, bridge, snapshotFetch, rest, lifecycle, control, parseErrorsByCode, overlap, band }), ...this.watch.stats() };

@@ -22,7 +22,6 @@ export interface BinanceCounters {
   readonly deltas: number;
   readonly gaps: number;
   readonly duplicates: number;
-  readonly ignoredBeforeSnapshot: number;
   readonly ignoredWhileUnsubscribed: number;
   readonly bridgesFailed: number;
   readonly unattributedParseErrors: number;
@@ -62,7 +61,6 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     overlapHoldOverBudget: p.overlap.overBudget,
     resyncs: p.books.resyncs,
     resyncsDelayed: p.books.resyncsDelayed,
-    ignoredBeforeSnapshot: c.ignoredBeforeSnapshot,
     ignoredWhileUnsubscribed: c.ignoredWhileUnsubscribed,
     // The REST snapshots of the resync bridges and of the depth refreshes alike (refused and abandoned count both);
     // until s-rdbin10 a refresh's snapshot was counted when refused or abandoned, never when received.

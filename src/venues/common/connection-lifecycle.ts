@@ -709,15 +709,16 @@ export class ConnectionLifecycle {
    * A frame whose handling threw (VenueConnection.frameFailed), taken as a frame no reader could read: the books it
    * may have changed can no longer be trusted, and its message is lost. The one topic it names resyncs
    * (parse_error); one naming none or several resyncs every subscribed book of the connection, as an unattributed
-   * parse error does. The socket, the connection's other books (when the frame names one) and the process go on.
-   * Logged at error, at most one line per 5 s with the count. Cold.
+   * parse error does; never one refused for now (its frames feed no book). The socket, the connection's other books
+   * (when the frame names one) and the process go on. Logged at error, at most one line per 5 s with the count. Cold.
    */
   private readonly frameFaultBound = (conn: VenueConnection, frame: string, error: unknown): void => {
     const t = conn.topicOfFrame(frame);
     const why = error instanceof Error ? error.message : String(error);
     this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
     for (const x of t ? [t] : conn.topics) {
-      if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+      // Not one refused for now (TopicState.refusedUntilAck): its frames feed no book. Until s-rd16b it was resynced.
+      if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed && !x.refusedUntilAck) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
     }
   };
   private readonly frameFailedLog: RateLimitedLog;

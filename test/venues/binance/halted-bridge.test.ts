@@ -14,7 +14,8 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
-import { SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SCAN_ERR_NUMBER, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -157,4 +158,82 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect([t.resyncDelayed, t.resyncAttempt, adapter.stats().resyncs]).toEqual([false, 0, before.resyncs]);
   }, 20_000);
+});
+
+/** An adapter not started (no socket, no REST: nothing asked of the network), its spot streams planned on one connection. */
+function offlineAdapter(symbols: string[]): BinanceAdapter {
+  const config: VenueConfig = {
+    venue: "binance",
+    wsUrl: "ws://127.0.0.1:9/ws",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: join(makeTempDir("binance-offline"), "i.json"),
+    markets: [{ market: "spot", depth: 100, symbols }],
+    overrides: new Map(),
+  };
+  const refuse = (async () => {
+    throw new Error("no network in this test");
+  }) as unknown as typeof fetch;
+  return new BinanceAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 })), { log: silentLogger, fetch: refuse });
+}
+
+describe("Binance: a malformed frame of a stream that feeds no book resyncs nothing", () => {
+  test("idle or being unsubscribed (its diffs ignored, as onDiff does): no resync, no backoff; subscribed, it resyncs", () => {
+    // Until s-rd16b only a refused stream (given up, or refused for now) was spared: a malformed frame of a stream idle
+    // or being unsubscribed (in flight after its unsubscribe) was a resync (resyncs_total) of a book that stream was not
+    // feeding, and from the second on booked a resync backoff, which held back its subscribe or snapshot after.
+    const frame = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5.5,"b":[],"a":[]}}';
+    const twoBadFrames = (sub: number) => {
+      const adapter = offlineAdapter(["AUSDT"]);
+      const t = (adapter as unknown as Internals).topics[0]!;
+      t.sub = sub;
+      for (let i = 0; i < 2; i++) adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, frame);
+      return { parseErrors: adapter.stats()["parseErrors.bad_number"], resyncs: adapter.stats().resyncs, delayed: t.resyncDelayed, book: t.book };
+    };
+    for (const sub of [SUB_IDLE, SUB_UNSUBSCRIBING]) {
+      expect(twoBadFrames(sub), `sub ${sub}`).toEqual({ parseErrors: 2, resyncs: 0, delayed: false, book: BookState.AWAITING_SNAPSHOT });
+    }
+    // The same frames of a subscribed stream resync its book, the second after a backoff (what the rule spares above).
+    expect(twoBadFrames(SUB_ACTIVE)).toEqual({ parseErrors: 2, resyncs: 2, delayed: true, book: BookState.RESYNCING });
+  });
+
+  test("a frame unreadable down to its stream resyncs the connection's books, not one refused for now", () => {
+    // s-rdbin10 spared a refused-for-now stream's own malformed frame; until s-rd16b one naming no stream resynced it
+    // with the rest (resyncAll): a resync of a book its stream was not feeding, from the second on booking a backoff
+    // that held its snapshot back once its subscribe was accepted again (OKX's parse-errors.ts spares it).
+    const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
+    const [refused, served] = (adapter as unknown as Internals).topics as [TopicState, TopicState];
+    expect(refused.conn).toBe(served.conn);
+    refused.sub = SUB_PENDING; // its subscribe refused for a reason that may pass, its retry to come
+    refused.refusedUntilAck = true;
+    served.sub = SUB_ACTIVE;
+    for (let i = 0; i < 2; i++) adapter.onParseError(served.conn as never, -1, SCAN_ERR_SYNTAX, '{"stream":');
+    expect([refused.resyncs, refused.resyncAttempt, refused.resyncDelayed]).toEqual([0, 0, false]);
+    expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the others as before
+    expect(adapter.stats()).toMatchObject({ unattributedParseErrors: 2, resyncs: 2 });
+  });
+
+  test("a frame whose handling threw resyncs no book refused for now (the lifecycle's frameFault)", () => {
+    // The frame-fault rule (connection-lifecycle.ts) spared the unsubscribed and the waiting, not a stream refused for
+    // now: until s-rd16b a throwing frame naming it, or naming none, resynced its book as the malformed frames above did.
+    const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
+    const x = adapter as unknown as Internals & { lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
+    const [refused, served] = x.topics as [TopicState, TopicState];
+    refused.sub = SUB_PENDING;
+    refused.refusedUntilAck = true;
+    served.sub = SUB_ACTIVE;
+    const naming = '{"stream":"ausdt@depth@100ms","data":{}}';
+    for (const frame of [naming, naming, "{}", "{}"]) x.lifecycle.frameFaultBound(refused.conn, frame, new Error("thrown"));
+    expect([refused.resyncs, refused.resyncAttempt, refused.resyncDelayed]).toEqual([0, 0, false]);
+    expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the frames naming none resync it as before
+  });
+});
+
+describe("Binance: stats() counts only what happens", () => {
+  test("stats() has no ignoredBeforeSnapshot: a diff before its book's snapshot is buffered for the bridge, never ignored", () => {
+    // Until s-rd16b the status JSON carried it, always 0 (nothing incremented it); the diffs a REST hold keeps out of a
+    // bridge are diffsNotBufferedWhileHeld.
+    const adapter = offlineAdapter(["AUSDT"]);
+    expect(adapter.stats()).not.toHaveProperty("ignoredBeforeSnapshot");
+    expect(adapter.stats()).toHaveProperty("diffsNotBufferedWhileHeld", 0);
+  });
 });
