@@ -361,8 +361,8 @@ export class NatsFeedReader {
   private confirming = false;
   /**
    * The stream reader's consumer is gone and not made again: its consumer deleted, or its stream not found (deleted:
-   * the client retries for as long as it is missing). The consumer event's type, until the consumer is recreated or
-   * a message comes.
+   * the client retries for as long as it is missing). The consumer event's type, until a consumer is known to read the
+   * stream there (the client's made again on the same stream, or one the reader made) or a message comes.
    */
   private streamProblem: string | undefined;
   /** How long the round trip confirming the live SUB may take (confirmed): a seam for the tests. */
@@ -694,16 +694,21 @@ export class NatsFeedReader {
    * sequence again: that consumer read nothing until the new stream outgrew the old one, the reader ready and silent
    * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
+   * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, askAgain = true): Promise<void> {
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
     let created: string;
     try {
       ({ created } = await parts.jsm.streams.info(this.opts.stream!));
     } catch {
-      if (!askAgain) return; // an idle look: its next look asks again (lookWhileIdle)
+      if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
       return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
     }
-    if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
+    if (this.iter !== iter || this.nc !== nc || this.stopped) return;
+    if (created === this.streamCreated) {
+      if (byClient) this.streamProblem = undefined;
+      return;
+    }
     this.iter = undefined;
     await Promise.resolve()
       .then(() => iter.stop())
@@ -758,10 +763,10 @@ export class NatsFeedReader {
     for await (const e of events) {
       if (this.iter !== iter) return; // a consumer of a connection replaced since
       if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
-      else if (e.type === "ordered_consumer_recreated") {
-        this.streamProblem = undefined;
-        void this.afterRecreated(nc, parts, iter).catch(() => undefined); // its stream may be another
-      }
+      // Its stream may be another, which that consumer (past its end) reads nothing of: readable once its creation
+      // time is read (afterRecreated). Before, this event made the reader ready at once, /readyz 200 while JetStream
+      // did not answer that read (or a consumer of the new stream was still being made).
+      else if (e.type === "ordered_consumer_recreated") void this.afterRecreated(nc, parts, iter).catch(() => undefined);
     }
   }
 
