@@ -76,10 +76,12 @@ export interface NatsReadOptions {
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
  * `consumer_ended` — the client ended the stream's consumer by itself (it gave up making it again): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
+ * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
+ * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign";
   /** The client's or the server's reason. */
   error?: string;
 }
@@ -382,6 +384,8 @@ export class NatsFeedReader {
   private streamCreated: string | undefined;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
+  /** `stream_foreign` told, no consumer made since (refuseForeign). */
+  private foreignTold = false;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -524,10 +528,8 @@ export class NatsFeedReader {
         };
         const parts: JetStreamParts = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
         const info = await parts.jsm.streams.info(this.opts.stream);
-        // The reader takes the whole stream: one keeping another prefix's subjects is another feed, not this one.
-        const kept = info.config.subjects ?? [];
-        const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
-        if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
+        const foreign = this.foreignSubjects(info);
+        if (foreign !== undefined) throw new Error(foreign);
         const policy = this.policyFor(info.created);
         this.streamCreated = info.created;
         await this.consumeStream(nc, parts, policy);
@@ -606,6 +608,26 @@ export class NatsFeedReader {
   }
 
   /**
+   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream, and one keeping another
+   * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
+   * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
+   */
+  private foreignSubjects(info: { config: { subjects?: string[] } }): string | undefined {
+    const prefix = this.opts.prefix ?? "feeder";
+    const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
+    if (foreign.length === 0) return undefined;
+    return `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`;
+  }
+
+  /** Cold: the stream is another feed's (`why`): not read, not ready, told once until a consumer is made on it again. */
+  private refuseForeign(why: string): void {
+    this.streamProblem = "foreign_subjects";
+    if (this.foreignTold) return;
+    this.foreignTold = true;
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "stream_foreign", error: why });
+  }
+
+  /**
    * Where a consumer of the stream made at `created` starts: on from the message after the last one read (a
    * connection made again after a close for good: what was published meanwhile is in the stream), not from `from`
    * again; from the first message of a stream made again meanwhile (its sequence starts again at 1).
@@ -630,6 +652,7 @@ export class NatsFeedReader {
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
+    this.foreignTold = false;
     const events = iter.status?.();
     if (events !== undefined) void this.watchConsumer(nc, parts, iter, events).catch(() => undefined);
     this.lookWhileIdle(nc, parts, iter);
@@ -677,11 +700,16 @@ export class NatsFeedReader {
 
   private async makeConsumer(nc: NatsConnection, parts: JetStreamParts, tries: number): Promise<void> {
     try {
-      const { created } = await parts.jsm.streams.info(this.opts.stream!);
+      const info = await parts.jsm.streams.info(this.opts.stream!);
       if (this.iter !== undefined || this.nc !== nc || this.stopped) return;
-      await this.consumeStream(nc, parts, this.policyFor(created));
+      const foreign = this.foreignSubjects(info);
+      if (foreign !== undefined) {
+        this.refuseForeign(foreign);
+        throw new Error(foreign); // looked at again with backoff
+      }
+      await this.consumeStream(nc, parts, this.policyFor(info.created));
       if (this.nc !== nc || this.stopped) return;
-      this.streamCreated = created;
+      this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
     } catch {
       this.makeConsumerLater(nc, parts, tries + 1);
@@ -697,13 +725,14 @@ export class NatsFeedReader {
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
   private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
-    let created: string;
+    let info: { config: { subjects?: string[] }; created: string };
     try {
-      ({ created } = await parts.jsm.streams.info(this.opts.stream!));
+      info = await parts.jsm.streams.info(this.opts.stream!);
     } catch {
       if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
       return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
     }
+    const { created } = info;
     if (this.iter !== iter || this.nc !== nc || this.stopped) return;
     if (created === this.streamCreated) {
       if (byClient) this.streamProblem = undefined;
@@ -713,7 +742,13 @@ export class NatsFeedReader {
     await Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
-    await this.readReplaced(nc, parts, created);
+    const foreign = this.foreignSubjects(info);
+    if (foreign === undefined) return this.readReplaced(nc, parts, created);
+    if (this.nc !== nc || this.stopped) return;
+    // Another feed's stream of that name: its consumer stopped (the client's would read it once it outgrew the old
+    // one), nothing read; a new consumer made once the stream is this feed's again (made again by this feed's bridge).
+    this.refuseForeign(foreign);
+    this.makeConsumerLater(nc, parts, 0);
   }
 
   /**

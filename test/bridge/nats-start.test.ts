@@ -262,12 +262,12 @@ describe("a stream reader whose stream was made again", () => {
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    */
-  function fakeJetStream(o: { created: () => string; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[] };
     useNatsModules({
       transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
       jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: ["js-i.>"] }, created: o.created() }) } }),
+        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created() }) } }),
         jetstream: () => ({
           consumers: {
             get: async (_stream: string, policy: object) => {
@@ -342,6 +342,32 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => s.infos > asked, "the stream's creation time asked again", 5000);
     await waitFor(() => reader.health.streamProblem === undefined, "ready on the same stream", 5000);
     expect([s.policies, s.iters.map((i) => i.stopped)]).toEqual([[{ deliver_policy: "new" }], [false]]);
+  });
+
+  // Before, only start() looked at the stream's subjects: a stream of that name made again for another prefix was read
+  // from its first message (its messages taken as this feed's), and a consumer the reader made itself did the same.
+  test("a stream made again for another prefix is not read: told once, not ready, read once it is this feed's again", async () => {
+    let created = "t0";
+    let subjects = ["js-i.>"];
+    const told: string[] = [];
+    const events = channel();
+    const s = fakeJetStream({ created: () => created, subjects: () => subjects, events: (n) => (n === 0 ? events : (async function* () {})()) });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSF", from: "now", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    created = "t1"; // made again by another feed's bridge
+    subjects = ["other.>"];
+    events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => told.length >= 1, "the other feed's stream told", 5000);
+    const asked = s.infos;
+    await waitFor(() => s.infos >= asked + 3, "the stream looked at again", 5000);
+    const why = "JetStream stream JSF keeps other.>, not only js-i.>: give the prefix it was made for (--prefix)";
+    expect([told, reader.health.streamProblem, s.policies, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [{ deliver_policy: "new" }], [true]]);
+    const reasons = ["the JetStream stream JSF was made again for another prefix (foreign_subjects): nothing is read until it is this feed's"];
+    expect(fromNatsReadiness({ reader } as ReverseBridge, "JSF")).toEqual({ ready: false, reasons });
+    subjects = ["js-i.>"]; // this feed's again
+    await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
+    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2
