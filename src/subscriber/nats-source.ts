@@ -115,7 +115,13 @@ interface Consumer {
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
   js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
-  jsm: { streams: { info(s: string): Promise<{ config: { subjects?: string[] }; created: string }> } };
+  jsm: { streams: { info(s: string): Promise<StreamInfo> } };
+}
+/** What the reader reads of a stream's info. */
+interface StreamInfo {
+  config: { subjects?: string[] };
+  created: string;
+  state?: { last_seq: number };
 }
 
 /**
@@ -319,6 +325,16 @@ export interface NatsReaderCounters extends RepackerCounters {
   subscriptionsRefused: number;
   /** Times the server refused the reader's credentials (each refused connect; NatsReaderEvent `auth_refused`). */
   natsAuthErrors: number;
+}
+
+/**
+ * The stream's history for a consumer from "now" (deliver_policy new): its last sequence when the consumer is made,
+ * else 0. @nats-io/jetstream 3.4 makes an ordered consumer lost before it read anything (deleted; a NATS server
+ * restarted: the consumer is kept in memory only) again from stream sequence 1, not from "now": before 2026-12-07 a
+ * `--from now` reader on a quiet stream then read the stream's whole history as live.
+ */
+function historyTo(policy: { deliver_policy: string }, info: StreamInfo): number {
+  return policy.deliver_policy === "new" ? (info.state?.last_seq ?? 0) : 0;
 }
 
 export class NatsFeedReader {
@@ -532,7 +548,7 @@ export class NatsFeedReader {
         if (foreign !== undefined) throw new Error(foreign);
         const policy = this.policyFor(info.created);
         this.streamCreated = info.created;
-        await this.consumeStream(nc, parts, policy);
+        await this.consumeStream(nc, parts, policy, historyTo(policy, info));
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
@@ -632,7 +648,7 @@ export class NatsFeedReader {
    * connection made again after a close for good: what was published meanwhile is in the stream), not from `from`
    * again; from the first message of a stream made again meanwhile (its sequence starts again at 1).
    */
-  private policyFor(created: string): object {
+  private policyFor(created: string): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
     const from = this.opts.from ?? "now";
     const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
@@ -643,8 +659,11 @@ export class NatsFeedReader {
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
   }
 
-  /** Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). */
-  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object): Promise<void> {
+  /**
+   * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). Messages
+   * up to stream sequence `historyToSeq` (0: none) are passed over until one past it is read: see historyTo.
+   */
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object, historyToSeq = 0): Promise<void> {
     const consumer = await parts.js.consumers.get(this.opts.stream!, policy);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
@@ -658,8 +677,14 @@ export class NatsFeedReader {
     this.lookWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
+    let passOverToSeq = historyToSeq;
     void (async () => {
       for await (const m of iter) {
+        if (passOverToSeq > 0) {
+          // Cold: only until the first message past it (its stream sequence parsed from the reply subject).
+          if ((m.info?.streamSequence ?? 0) <= passOverToSeq) continue;
+          passOverToSeq = 0;
+        }
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
@@ -707,7 +732,8 @@ export class NatsFeedReader {
         this.refuseForeign(foreign);
         throw new Error(foreign); // looked at again with backoff
       }
-      await this.consumeStream(nc, parts, this.policyFor(info.created));
+      const policy = this.policyFor(info.created);
+      await this.consumeStream(nc, parts, policy, historyTo(policy, info));
       if (this.nc !== nc || this.stopped) return;
       this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
@@ -725,7 +751,7 @@ export class NatsFeedReader {
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
   private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
-    let info: { config: { subjects?: string[] }; created: string };
+    let info: StreamInfo;
     try {
       info = await parts.jsm.streams.info(this.opts.stream!);
     } catch {
