@@ -76,10 +76,12 @@ export interface NatsReadOptions {
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
  * `consumer_ended` — the client ended the stream's consumer by itself (it gave up making it again): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
+ * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
+ * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign";
   /** The client's or the server's reason. */
   error?: string;
 }
@@ -113,7 +115,13 @@ interface Consumer {
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
   js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
-  jsm: { streams: { info(s: string): Promise<{ config: { subjects?: string[] }; created: string }> } };
+  jsm: { streams: { info(s: string): Promise<StreamInfo> } };
+}
+/** What the reader reads of a stream's info. */
+interface StreamInfo {
+  config: { subjects?: string[] };
+  created: string;
+  state?: { last_seq: number };
 }
 
 /**
@@ -319,6 +327,16 @@ export interface NatsReaderCounters extends RepackerCounters {
   natsAuthErrors: number;
 }
 
+/**
+ * The stream's history for a consumer from "now" (deliver_policy new): its last sequence when the consumer is made,
+ * else 0. @nats-io/jetstream 3.4 makes an ordered consumer lost before it read anything (deleted; a NATS server
+ * restarted: the consumer is kept in memory only) again from stream sequence 1, not from "now": before 2026-12-07 a
+ * `--from now` reader on a quiet stream then read the stream's whole history as live.
+ */
+function historyTo(policy: { deliver_policy: string }, info: StreamInfo): number {
+  return policy.deliver_policy === "new" ? (info.state?.last_seq ?? 0) : 0;
+}
+
 export class NatsFeedReader {
   readonly repacker: EnvelopeRepacker;
   private readonly opts: NatsReadOptions;
@@ -361,8 +379,8 @@ export class NatsFeedReader {
   private confirming = false;
   /**
    * The stream reader's consumer is gone and not made again: its consumer deleted, or its stream not found (deleted:
-   * the client retries for as long as it is missing). The consumer event's type, until the consumer is recreated or
-   * a message comes.
+   * the client retries for as long as it is missing). The consumer event's type, until a consumer is known to read the
+   * stream there (the client's made again on the same stream, or one the reader made) or a message comes.
    */
   private streamProblem: string | undefined;
   /** How long the round trip confirming the live SUB may take (confirmed): a seam for the tests. */
@@ -382,6 +400,8 @@ export class NatsFeedReader {
   private streamCreated: string | undefined;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
+  /** `stream_foreign` told, no consumer made since (refuseForeign). */
+  private foreignTold = false;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -524,13 +544,11 @@ export class NatsFeedReader {
         };
         const parts: JetStreamParts = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
         const info = await parts.jsm.streams.info(this.opts.stream);
-        // The reader takes the whole stream: one keeping another prefix's subjects is another feed, not this one.
-        const kept = info.config.subjects ?? [];
-        const foreign = kept.filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
-        if (foreign.length > 0) throw new Error(`JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`);
+        const foreign = this.foreignSubjects(info);
+        if (foreign !== undefined) throw new Error(foreign);
         const policy = this.policyFor(info.created);
         this.streamCreated = info.created;
-        await this.consumeStream(nc, parts, policy);
+        await this.consumeStream(nc, parts, policy, historyTo(policy, info));
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
@@ -606,11 +624,31 @@ export class NatsFeedReader {
   }
 
   /**
+   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream, and one keeping another
+   * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
+   * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
+   */
+  private foreignSubjects(info: { config: { subjects?: string[] } }): string | undefined {
+    const prefix = this.opts.prefix ?? "feeder";
+    const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
+    if (foreign.length === 0) return undefined;
+    return `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`;
+  }
+
+  /** Cold: the stream is another feed's (`why`): not read, not ready, told once until a consumer is made on it again. */
+  private refuseForeign(why: string): void {
+    this.streamProblem = "foreign_subjects";
+    if (this.foreignTold) return;
+    this.foreignTold = true;
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "stream_foreign", error: why });
+  }
+
+  /**
    * Where a consumer of the stream made at `created` starts: on from the message after the last one read (a
    * connection made again after a close for good: what was published meanwhile is in the stream), not from `from`
    * again; from the first message of a stream made again meanwhile (its sequence starts again at 1).
    */
-  private policyFor(created: string): object {
+  private policyFor(created: string): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
     const from = this.opts.from ?? "now";
     const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
@@ -621,8 +659,11 @@ export class NatsFeedReader {
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
   }
 
-  /** Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). */
-  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object): Promise<void> {
+  /**
+   * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). Messages
+   * up to stream sequence `historyToSeq` (0: none) are passed over until one past it is read: see historyTo.
+   */
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object, historyToSeq = 0): Promise<void> {
     const consumer = await parts.js.consumers.get(this.opts.stream!, policy);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
@@ -630,13 +671,20 @@ export class NatsFeedReader {
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
+    this.foreignTold = false;
     const events = iter.status?.();
     if (events !== undefined) void this.watchConsumer(nc, parts, iter, events).catch(() => undefined);
     this.lookWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
+    let passOverToSeq = historyToSeq;
     void (async () => {
       for await (const m of iter) {
+        if (passOverToSeq > 0) {
+          // Cold: only until the first message past it (its stream sequence parsed from the reply subject).
+          if ((m.info?.streamSequence ?? 0) <= passOverToSeq) continue;
+          passOverToSeq = 0;
+        }
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
@@ -677,11 +725,17 @@ export class NatsFeedReader {
 
   private async makeConsumer(nc: NatsConnection, parts: JetStreamParts, tries: number): Promise<void> {
     try {
-      const { created } = await parts.jsm.streams.info(this.opts.stream!);
+      const info = await parts.jsm.streams.info(this.opts.stream!);
       if (this.iter !== undefined || this.nc !== nc || this.stopped) return;
-      await this.consumeStream(nc, parts, this.policyFor(created));
+      const foreign = this.foreignSubjects(info);
+      if (foreign !== undefined) {
+        this.refuseForeign(foreign);
+        throw new Error(foreign); // looked at again with backoff
+      }
+      const policy = this.policyFor(info.created);
+      await this.consumeStream(nc, parts, policy, historyTo(policy, info));
       if (this.nc !== nc || this.stopped) return;
-      this.streamCreated = created;
+      this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
     } catch {
       this.makeConsumerLater(nc, parts, tries + 1);
@@ -694,21 +748,33 @@ export class NatsFeedReader {
    * sequence again: that consumer read nothing until the new stream outgrew the old one, the reader ready and silent
    * (until 2026-12-07). Such a consumer is replaced by one reading the new stream from its first message (what was
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
+   * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, askAgain = true): Promise<void> {
-    let created: string;
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
+    let info: StreamInfo;
     try {
-      ({ created } = await parts.jsm.streams.info(this.opts.stream!));
+      info = await parts.jsm.streams.info(this.opts.stream!);
     } catch {
-      if (!askAgain) return; // an idle look: its next look asks again (lookWhileIdle)
+      if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
       return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
     }
-    if (this.iter !== iter || this.nc !== nc || this.stopped || created === this.streamCreated) return;
+    const { created } = info;
+    if (this.iter !== iter || this.nc !== nc || this.stopped) return;
+    if (created === this.streamCreated) {
+      if (byClient) this.streamProblem = undefined;
+      return;
+    }
     this.iter = undefined;
     await Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
-    await this.readReplaced(nc, parts, created);
+    const foreign = this.foreignSubjects(info);
+    if (foreign === undefined) return this.readReplaced(nc, parts, created);
+    if (this.nc !== nc || this.stopped) return;
+    // Another feed's stream of that name: its consumer stopped (the client's would read it once it outgrew the old
+    // one), nothing read; a new consumer made once the stream is this feed's again (made again by this feed's bridge).
+    this.refuseForeign(foreign);
+    this.makeConsumerLater(nc, parts, 0);
   }
 
   /**
@@ -758,10 +824,10 @@ export class NatsFeedReader {
     for await (const e of events) {
       if (this.iter !== iter) return; // a consumer of a connection replaced since
       if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
-      else if (e.type === "ordered_consumer_recreated") {
-        this.streamProblem = undefined;
-        void this.afterRecreated(nc, parts, iter).catch(() => undefined); // its stream may be another
-      }
+      // Its stream may be another, which that consumer (past its end) reads nothing of: readable once its creation
+      // time is read (afterRecreated). Before, this event made the reader ready at once, /readyz 200 while JetStream
+      // did not answer that read (or a consumer of the new stream was still being made).
+      else if (e.type === "ordered_consumer_recreated") void this.afterRecreated(nc, parts, iter).catch(() => undefined);
     }
   }
 

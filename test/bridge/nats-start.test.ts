@@ -189,6 +189,24 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
 });
 
 describe("a stream reader whose stream was made again", () => {
+  /** A consumer's events, each told when pushed. */
+  const channel = () => {
+    const queue: { type: string }[] = [];
+    let wake = (): void => undefined;
+    return {
+      push(e: { type: string }): void {
+        queue.push(e);
+        wake();
+      },
+      async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+        for (;;) {
+          while (queue.length > 0) yield queue.shift()!;
+          await new Promise<void>((r) => (wake = r));
+        }
+      },
+    };
+  };
+
   // Before, the client's ordered consumer, made again after the stream was deleted and made again, asked for the
   // sequence after the last one read: on the new stream (its sequence from 1 again) nothing was read until it outgrew
   // the old one. Now the stream's creation time is read and another stream read from its first message, the read
@@ -199,22 +217,6 @@ describe("a stream reader whose stream was made again", () => {
     let getFails = 0;
     const policies: string[] = [];
     const iters: { stopped: boolean; events: { push(e: { type: string }): void } }[] = [];
-    const channel = () => {
-      const queue: { type: string }[] = [];
-      let wake = (): void => undefined;
-      return {
-        push(e: { type: string }): void {
-          queue.push(e);
-          wake();
-        },
-        async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
-          for (;;) {
-            while (queue.length > 0) yield queue.shift()!;
-            await new Promise<void>((r) => (wake = r));
-          }
-        },
-      };
-    };
     useNatsModules({
       transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
       jetstream: async () => ({
@@ -260,12 +262,12 @@ describe("a stream reader whose stream was made again", () => {
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    */
-  function fakeJetStream(o: { created: () => string; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[] };
     useNatsModules({
       transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
       jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: ["js-i.>"] }, created: o.created() }) } }),
+        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created() }) } }),
         jetstream: () => ({
           consumers: {
             get: async (_stream: string, policy: object) => {
@@ -311,6 +313,61 @@ describe("a stream reader whose stream was made again", () => {
     const after = s.infos;
     await waitFor(() => s.infos >= after + 2, "the new stream looked at twice", 5000);
     expect([s.policies, s.iters.map((i) => i.stopped), reader.health.streamProblem]).toEqual([[{ deliver_policy: "all" }, { deliver_policy: "all" }], [true, false], undefined]);
+  });
+
+  // Before, the client's ordered_consumer_recreated made the reader ready at once, before the stream's creation time
+  // was read: on a stream made again that consumer (past its end) reads nothing, and while JetStream did not answer
+  // that read the reader stayed ready (/readyz 200), reading nothing.
+  test("a consumer the client made again is ready once its stream is found the same, not at the client's word", async () => {
+    let created = (): string => "t0";
+    const events = channel();
+    const s = fakeJetStream({ created: () => created(), events: (n) => (n === 0 ? events : (async function* () {})()) });
+    // No idle look, no read asked again within the test: what the client's event alone does.
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSC", from: "now", reconnectAfterCloseMs: 60_000 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    events.push({ type: "consumer_deleted" });
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "the consumer's stream gone", 5000);
+    created = () => {
+      throw Object.assign(new Error("timeout"), { name: "TimeoutError" }); // JetStream does not answer
+    };
+    let asked = s.infos;
+    events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => s.infos > asked, "the stream's creation time asked", 5000);
+    await new Promise((r) => setImmediate(r)); // its refusal handled
+    expect(reader.health.streamProblem).toBe("consumer_deleted");
+    created = () => "t0"; // answered: the same stream
+    asked = s.infos;
+    events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => s.infos > asked, "the stream's creation time asked again", 5000);
+    await waitFor(() => reader.health.streamProblem === undefined, "ready on the same stream", 5000);
+    expect([s.policies, s.iters.map((i) => i.stopped)]).toEqual([[{ deliver_policy: "new" }], [false]]);
+  });
+
+  // Before, only start() looked at the stream's subjects: a stream of that name made again for another prefix was read
+  // from its first message (its messages taken as this feed's), and a consumer the reader made itself did the same.
+  test("a stream made again for another prefix is not read: told once, not ready, read once it is this feed's again", async () => {
+    let created = "t0";
+    let subjects = ["js-i.>"];
+    const told: string[] = [];
+    const events = channel();
+    const s = fakeJetStream({ created: () => created, subjects: () => subjects, events: (n) => (n === 0 ? events : (async function* () {})()) });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSF", from: "now", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    created = "t1"; // made again by another feed's bridge
+    subjects = ["other.>"];
+    events.push({ type: "ordered_consumer_recreated" });
+    await waitFor(() => told.length >= 1, "the other feed's stream told", 5000);
+    const asked = s.infos;
+    await waitFor(() => s.infos >= asked + 3, "the stream looked at again", 5000);
+    const why = "JetStream stream JSF keeps other.>, not only js-i.>: give the prefix it was made for (--prefix)";
+    expect([told, reader.health.streamProblem, s.policies, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [{ deliver_policy: "new" }], [true]]);
+    const reasons = ["the JetStream stream JSF was made again for another prefix (foreign_subjects): nothing is read until it is this feed's"];
+    expect(fromNatsReadiness({ reader } as ReverseBridge, "JSF")).toEqual({ ready: false, reasons });
+    subjects = ["js-i.>"]; // this feed's again
+    await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
+    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2

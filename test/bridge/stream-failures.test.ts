@@ -33,6 +33,7 @@ interface Jsm {
     update(n: string, c: object): Promise<unknown>;
     delete(n: string): Promise<boolean>;
   };
+  consumers: { list(stream: string): AsyncIterable<{ name: string }>; delete(stream: string, name: string): Promise<boolean> };
 }
 
 let nats: NatsServer;
@@ -187,9 +188,10 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     // reader read nothing of it (ready, heartbeats stopped) until the new stream outgrew the old one.
     for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
     await stored(stream, 6, "stored in the new stream");
-    // (said with what it read of the new stream, and its consumer's state, if it times out)
+    // (said with what it read of the new stream, and its consumer's state, if it times out: since 70d432ec a
+    // streamProblem still set says no consumer of the new stream was made yet, undefined that one was made)
     await waitFor(() => reader.counters.envelopes >= before + 6, "the reader reads the new stream from its first message", 10_000).catch((err: Error) => {
-      throw new Error(`${err.message}: read ${reader.counters.envelopes - before} of 6, streamProblem ${reader.health.streamProblem}`);
+      throw new Error(`${err.message}: read ${reader.counters.envelopes - before} of 6, health ${JSON.stringify({ ...reader.health, streamProblem: reader.health.streamProblem ?? null })}`);
     });
     await reader.stop(); // its idle looks (every 200 ms when quiet) are no load on the tests after it
   }
@@ -201,6 +203,33 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
   // Before, only that event led the reader to the new stream: without it, it read nothing of it, for good.
   test("the same when the client never tells the reader it made its consumer again: found by the reader's idle look", async () => {
     await readerOfRemadeStream("sfrdq", "SFRDQ", true);
+  });
+
+  // @nats-io/jetstream 3.4 makes an ordered consumer lost before it read anything again from stream sequence 1: before,
+  // a reader from "now" on a quiet stream then read the stream's whole history as live (here 10 of 12).
+  test("a reader from now whose consumer is lost before it read anything reads on from now, not the stream's history", async () => {
+    const t = await bridging("sfnow", "SFNOW");
+    for (let i = 0; i < 5; i++) t.refresh(); // 10 messages: history
+    await stored("SFNOW", 10, "the history stored");
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "sfnow", stream: "SFNOW", from: "now" }, () => {});
+    await reader.start();
+    stops.push(() => reader.stop());
+    const consumers = async () => {
+      const names: string[] = [];
+      for await (const c of jsm.consumers.list("SFNOW")) names.push(c.name);
+      return names;
+    };
+    const [first] = await consumers();
+    await jsm.consumers.delete("SFNOW", first!); // as a NATS server restarted (an ordered consumer is kept in memory)
+    const deadline = Date.now() + 10_000;
+    while (!(await consumers()).some((n) => n !== first)) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for: the client to make its consumer again");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.refresh(); // 2 messages after the history: sequences 11 and 12
+    const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
+    await waitFor(() => lastRead() === 12, "the reader reads the new messages", 10_000);
+    expect(reader.counters.envelopes).toBe(2);
   });
 
   test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {
