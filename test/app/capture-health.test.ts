@@ -24,7 +24,7 @@ import { CaptureWriter } from "../../src/record/capture.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
 import { freePort } from "../support/free-port.ts";
-import { tableMismatches } from "../support/operations-metrics.ts";
+import { operationsMetricRows, tableMismatches } from "../support/operations-metrics.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 /** While set, every write of a block (past a file's header) fails with ENOSPC, nothing written: a full disk. */
@@ -71,6 +71,10 @@ afterAll(async () => {
 async function scrape(): Promise<Map<string, number>> {
   const { samples, types } = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
   expect(tableMismatches(samples, types)).toEqual([]); // every family in docs/operations.md with its type and labels
+  // and every feeder_capture_ family the table lists is exported (metrics-live's feeder has no capture)
+  const documented = [...operationsMetricRows().keys()].filter((n) => n.startsWith("feeder_capture_"));
+  expect(documented.filter((n) => !types.has(n))).toEqual([]);
+  expect(documented.length).toBe(6);
   return new Map(samples.filter((s) => s.name.startsWith("feeder_capture_")).map((s) => [`${s.name}${s.labels.file === undefined ? "" : "{file}"}`, s.value]));
 }
 
