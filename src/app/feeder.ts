@@ -1015,6 +1015,7 @@ export class Feeder {
       books,
       unresolved,
       publisher: { datagrams: c.datagrams, bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
+      destinations: this.publisher.destinationSendErrors(),
       retransmit: this.publisher.retransmitCounters && { ...this.publisher.retransmitCounters },
       retransmitHistory: this.publisher.retransmitHistory(),
       applyErrors,

@@ -48,6 +48,7 @@ import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
@@ -436,7 +437,8 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
       } finally {
         next = undefined; // one arriving from now on waits for fresh numbers
       }
-      const r = evaluateSummary(summary);
+      // A recorder's capture failing is a warning (200 all the same: the books are published): capture-health.ts.
+      const r = summary.capture !== undefined ? { ...evaluateSummary(summary), warnings: captureWarnings(summary.capture) } : evaluateSummary(summary);
       const status = r.ready ? 200 : 503;
       let text: string | undefined;
       let packed: Uint8Array | undefined;
@@ -470,7 +472,8 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
     const books = input.books.concat(unresolved);
-    const head = { version: VERSION, nowMs: Date.now(), ready: readiness.ready };
+    const capture = input.capture !== undefined ? { capture: captureStatus(input.capture), warnings: captureWarnings(input.capture) } : {};
+    const head = { version: VERSION, nowMs: Date.now(), ready: readiness.ready, ...capture };
     if (limit === undefined) return documentResponse(r, { ...head, reasons: new StreamedList(readiness.reasons), books: new StreamedList(books), latency }, true);
     const shown = { reasons: readiness.reasons.slice(0, limit), books: pickBooks(books, limit, url.searchParams.get("book")) };
     const totals = { reasons: readiness.reasons.length, books: input.books.length, usable: input.books.filter((b) => b.valid).length, unresolved: input.unresolved.length };

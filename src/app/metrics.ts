@@ -80,6 +80,8 @@ export interface MetricsSnapshot {
   /** Configured symbols left out because their instrument could not be resolved, by venue and market. */
   unresolved: { venue: string; market: string; count: number }[];
   publisher: { datagrams: number; bytes: number; sendErrors: number; messages: number };
+  /** Each destination's share of publisher.sendErrors, by its name (absent: none reported, as from an older worker). */
+  destinations?: { destination: string; sendErrors: number }[] | undefined;
   /** The retransmission server's counters (publish.retransmit); absent without one. */
   retransmit?: RetransmitServerCounters | undefined;
   /** What each channel's retransmit ring holds (publish.retransmit); empty or absent without one. */
@@ -145,6 +147,10 @@ export function renderMetrics(input: MetricsInput): string {
     w.family("feeder_datagrams_sent_total", "counter", "datagrams handed to the kernel").sample("feeder_datagrams_sent_total", base, s.publisher.datagrams);
     w.family("feeder_sent_bytes_total", "counter", "datagram payload bytes handed to the kernel").sample("feeder_sent_bytes_total", base, s.publisher.bytes);
     w.family("feeder_send_errors_total", "counter", "datagrams the kernel refused").sample("feeder_send_errors_total", base, s.publisher.sendErrors);
+    if (s.destinations !== undefined && s.destinations.length !== 0) {
+      w.family("feeder_destination_send_errors_total", "counter", "datagrams that did not get through, by destination (its name in publish.destinations): feeder_send_errors_total by where it failed");
+      for (const d of s.destinations) w.sample("feeder_destination_send_errors_total", { ...base, destination: d.destination }, d.sendErrors);
+    }
     w.family("feeder_messages_published_total", "counter", "wire messages published (deltas, snapshot chunks, statuses, definitions, heartbeats)");
     w.sample("feeder_messages_published_total", base, s.publisher.messages);
     if (s.retransmit) writeRetransmit(w, base, s.retransmit);

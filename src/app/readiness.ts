@@ -18,6 +18,7 @@ import { redactUrlsIn } from "../core/redact-url.ts";
 import type { SendFailure } from "../net/feed-publisher.ts";
 import type { VenueConnectionState } from "../venues/venue.ts";
 import type { BookSummary } from "./book-json.ts";
+import type { CaptureHealth } from "./capture-health.ts";
 
 /**
  * One reason not to be ready: `check` names the rule, `detail` says what in words, the rest locates it. A number
@@ -45,6 +46,8 @@ export interface ReadinessInput {
   publishConflicts?: string[];
   /** Destinations whose datagrams the kernel refused lately (FeedPublisher.sendFailures; each worker its own). */
   sendFailures?: SendFailure[];
+  /** `feeder record`'s capture writer (main thread only; undefined before it opens): a warning, never a reason (capture-health.ts). */
+  capture?: CaptureHealth | undefined;
 }
 
 /**
@@ -230,6 +233,8 @@ export interface ReadinessSummary {
   workersDown: number[];
   publishConflicts?: string[];
   sendFailures?: SendFailure[];
+  /** As ReadinessInput's: shown as /readyz's `warnings`, never counted against readiness. */
+  capture?: CaptureHealth | undefined;
 }
 
 /** What a summary names of a book not live (only what booksNotLive reads). */

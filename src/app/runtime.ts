@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
+import { captureStatusSource, type CaptureHealth } from "./capture-health.ts";
 import { Feeder, type FeederOptions } from "./feeder.ts";
 import { checkHttpExposure, type HttpServerHandle, type StatusSource } from "./http-server.ts";
 import { renderMetrics } from "./metrics.ts";
@@ -92,6 +93,8 @@ export interface RuntimeOptions {
   readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
   /** Called once the start-up checks passed, before anything is published (record opens its capture writer). */
   readonly beforePublishing?: () => void;
+  /** Record: its capture writer's totals and state (undefined until it opens), on /metrics, /status and /readyz (capture-health.ts). */
+  readonly capture?: () => CaptureHealth | undefined;
   /**
    * Resolves when a stop is asked for (SIGINT/SIGTERM). During start-up the start goes no further: what it opened is
    * stopped and startRuntime rejects with StoppedDuringStart. After start-up it is the caller's to act on.
@@ -144,7 +147,8 @@ export async function startRuntime(config: FeederConfig, log: Logger, opts: Runt
     base = localStatusSource(feeder);
   }
   const pipeline = (feeder ?? supervisor)!;
-  const status = guardedStatusSource(base, guard);
+  const guarded = guardedStatusSource(base, guard);
+  const status = opts.capture !== undefined ? captureStatusSource(guarded, opts.capture) : guarded;
   const http = await preflight({ config, log, guard, status, instrumentCaches: true, writableDirs: opts.writableDirs });
   // A signal during the pipeline's start stops it where it is (a step under way, e.g. a REST request, is waited
   // for): before, the start went on to connect and publish, and only then stopped (or never, if it never ended).

@@ -770,8 +770,10 @@ const RETRANSMIT_COUNTERS = ["answered", "outOfRange", "throttled", "refusedNetw
 function metricNumbersOk(r: Record<string, unknown>): boolean {
   const history = r.retransmitHistory;
   const steps = r.wallClockSteps;
+  const destinations = r.destinations;
   return (
     finiteAt(r.publisher, PUBLISHER_COUNTERS) &&
+    (destinations === undefined || (Array.isArray(destinations) && destinations.every((d) => isObject(d) && typeof d.destination === "string" && Number.isFinite(d.sendErrors)))) &&
     allFinite(r.applyErrors) &&
     (r.retransmit === undefined || finiteAt(r.retransmit, RETRANSMIT_COUNTERS)) &&
     (history === undefined || (Array.isArray(history) && history.every((h) => isObject(h) && typeof h.channel === "string" && Number.isFinite(h.datagrams) && Number.isFinite(h.messages)))) &&

@@ -445,6 +445,11 @@ export class FeedPublisher {
     return out;
   }
 
+  /** Datagrams each destination did not get through since start (PublishChannel.sendErrors), by name: /metrics. Cold. */
+  destinationSendErrors(): { destination: string; sendErrors: number }[] {
+    return this.channels.map((ch) => ({ destination: ch.dest.name, sendErrors: ch.sendErrors }));
+  }
+
   /** Channel ids and their next sequence numbers (diagnostics, /status). */
   channelInfo(): { name: string; channelId: number; group: string; port: number; nextSeq: number; instruments: number }[] {
     return this.channels.map((ch) => ({

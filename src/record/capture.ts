@@ -210,6 +210,12 @@ export interface CaptureWriterStats {
   deletedBytes: number;
   /** The file being written, if one is open. */
   file: string | undefined;
+  /**
+   * While failing (a block could not be written and none has been since): when the first such block was lost (ms
+   * since the epoch, shown), how long ago on the monotonic clock (a step of the wall clock does not change it), and
+   * its error. Undefined while blocks get written.
+   */
+  failing: { sinceMs: number; forMs: number; lastError: string } | undefined;
 }
 
 export class CaptureWriter {
@@ -297,6 +303,10 @@ export class CaptureWriter {
   /** performance.now() of the last write-error line, and the errors since it. */
   private lastWriteErrorLogMs = -Infinity;
   private unloggedWriteErrors = 0;
+  /** The first block lost since the last one written (wall ms, monoNow ms; 0: none) and the last error: stats().failing. */
+  private failingSinceMs = 0;
+  private failingSinceMonoMs = 0;
+  private lastWriteError = "";
   /** Foreign names (n above MAX_FILE_INDEX) already warned about. */
   private readonly warnedForeign = new Set<string>();
   /** Every file's header, and room to read it back before each block (checkOpenFile). */
@@ -492,6 +502,7 @@ export class CaptureWriter {
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
+    this.failingSinceMs = 0; // writing works again: not failing (stats().failing)
   }
 
   private compressed(payload: Uint8Array): Uint8Array {
@@ -572,6 +583,11 @@ export class CaptureWriter {
     this.failedRecords += records;
     this.failedBlocks++;
     this.unloggedWriteErrors++;
+    if (this.failingSinceMs === 0) {
+      this.failingSinceMs = this.now();
+      this.failingSinceMonoMs = this.monoNow();
+    }
+    this.lastWriteError = err.message;
     const file = this.fd >= 0 ? this.files.at(-1) : this.opts.dir;
     const nowMs = performance.now();
     if (nowMs - this.lastWriteErrorLogMs >= WRITE_ERROR_LOG_MS) {
@@ -666,6 +682,7 @@ export class CaptureWriter {
       deletedFiles: this.deletedFiles,
       deletedBytes: this.deletedBytes,
       file: this.fd >= 0 ? this.files.at(-1) : undefined,
+      failing: this.failingSinceMs === 0 ? undefined : { sinceMs: this.failingSinceMs, forMs: Math.max(0, this.monoNow() - this.failingSinceMonoMs), lastError: this.lastWriteError },
     };
   }
 

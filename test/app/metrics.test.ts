@@ -200,6 +200,36 @@ describe("renderMetrics", () => {
     expect(worker1(silent()).get('feeder_datagrams_sent_total{"worker":"1"}')).toBe(20);
     expect(silent().filter((x) => x.labels.worker === undefined && x.name.startsWith("feeder_datagrams"))).toEqual([]);
   });
+
+  test("send errors by destination: each worker's, labelled by the destination's name, carried across a restart like the others", () => {
+    const withDestinations = (worker: string, desk: number, backup: number): MetricsSnapshot => ({
+      ...snapshot({ worker }, []),
+      destinations: [
+        { destination: "desk", sendErrors: desk },
+        { destination: "backup", sendErrors: backup },
+      ],
+    });
+    const carries = [new CounterCarry(), new CounterCarry()];
+    const series = (pipelines: MetricsSnapshot[]) =>
+      parsePrometheusText(renderMetrics({ pipelines, carries }))
+        .samples.filter((s) => s.name === "feeder_destination_send_errors_total")
+        .map((s) => [s.labels.worker, s.labels.destination, s.value]);
+    const first = parsePrometheusText(renderMetrics({ pipelines: [withDestinations("0", 3, 0)] }));
+    expect(first.types.get("feeder_destination_send_errors_total")).toBe("counter");
+    expect(series([withDestinations("0", 3, 0), withDestinations("1", 5, 1)])).toEqual([
+      ["0", "desk", 3],
+      ["0", "backup", 0],
+      ["1", "desk", 5],
+      ["1", "backup", 1],
+    ]);
+    carries[1]!.restarted(); // worker 1's successor counts from 0: its series go on from 5 and 1
+    expect(series([withDestinations("0", 4, 0), withDestinations("1", 2, 0)])).toEqual([
+      ["0", "desk", 4],
+      ["0", "backup", 0],
+      ["1", "desk", 7],
+      ["1", "backup", 1],
+    ]);
+  });
 });
 
 // The Bybit adapter's own samples (names, labels, no double counting) are tested in test/venues/bybit/metrics.test.ts.

@@ -34,5 +34,7 @@ describe("publish_send_failing on a stepped wall clock", () => {
     const agoMs = Number(/the last (\d+) ms ago/.exec(reasons[0]!.detail)?.[1]);
     expect(agoMs).toBeLessThanOrEqual(performance.now() - startMono + 1); // before: 3600000
     expect(pub.sendFailures(startMono + 60_000)).toEqual([]); // a minute on (window 3 heartbeats, ≥ 1 s): over
+    // /metrics' count of that destination stays (feeder_destination_send_errors_total): not only while failing.
+    expect(pub.destinationSendErrors()).toEqual([{ destination: "desk", sendErrors: 1 }]);
   });
 });

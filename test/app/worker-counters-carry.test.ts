@@ -104,6 +104,10 @@ test("with workers: every family, the workers-only ones too, has its docs/operat
   // metrics-live checks the table against one process, which has no feeder_workers* (nor a worker label).
   for (const name of ["feeder_workers", "feeder_workers_ready", "feeder_worker_restarts_total"]) expect(types.has(name), name).toBe(true);
   expect(tableMismatches(samples, types)).toEqual([]);
+  // Send errors by destination, from each worker (its own sockets): the one destination, 0 here.
+  const byDestination = samples.filter((s) => s.name === "feeder_destination_send_errors_total").map((s) => [s.labels.worker, s.labels.destination, s.value]);
+  expect(byDestination.map(([worker]) => worker).sort()).toEqual(["0", "1"]);
+  expect(byDestination.every(([, destination, value]) => typeof destination === "string" && destination !== "" && value === 0)).toBe(true);
   // The process's own appear once, without worker; every other sample is one pipeline's, with it.
   const OWN = /^(process_|feeder_build_info$|feeder_workers$|feeder_workers_ready$|feeder_worker_restarts_total$|feeder_venue_metrics_rejected$)/;
   const wrong = samples.filter((s) => OWN.test(s.name) === "worker" in s.labels).map((s) => `${s.name}${JSON.stringify(s.labels)}`);

@@ -220,6 +220,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
       runtime = await startRuntimeUnlessStopped({ ...config, workers: 1 }, log, ctx.stopSignal, STOP_DEADLINE_MS, {
         feederOptions: { onRawFrame: taps.onRawFrame, onRawRest: taps.onRawRest },
         writableDirs: [{ key: "--out", dir: out }],
+        capture: () => writer?.stats(),
         beforePublishing: () => {
           // One recorder per DIR (a second one's retention deleted the first's open file): refused, exit 1.
           claim = DirClaim.take(out, (holder, why) => log.warn("capture directory claim of a recorder no longer running taken over", { dir: out, holder, why }));

@@ -69,6 +69,8 @@ export const MALFORMED_REPLIES: Record<string, unknown[]> = {
     { ...METRICS, retransmitHistory: [null] },
     { ...METRICS, wallClockSteps: 5 },
     { ...METRICS, heapUsedBytes: "a lot" },
+    { ...METRICS, destinations: 5 },
+    { ...METRICS, destinations: [{ destination: "desk", sendErrors: "some" }] },
   ],
 };
 const asked = new Map<string, number>();
