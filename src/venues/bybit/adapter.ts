@@ -134,10 +134,14 @@ export class BybitAdapter implements VenueAdapter {
    * By subscription index, from a venue reset taken during a planned reconnect's overlap: the generation of the other
    * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
    * taken, which flags no socket). Its frames' u belong to the old sequence: one above the book's would be taken as
-   * newer (see onBehindReset). The mark is common/behind-reset.ts's (-2 is Bybit's own).
+   * newer (see onBehindReset). A subscribe written on that socket ends it too (onSubscribeWritten). The mark is
+   * common/behind-reset.ts's (-2 is Bybit's own).
    */
   private readonly behindReset: BehindResetMarks;
-  /** By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic. */
+  /**
+   * By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic since
+   * its last subscribe of it was written (onSubscribeWritten).
+   */
   private readonly replacementSeen: Int32Array;
 
   constructor(
@@ -167,7 +171,19 @@ export class BybitAdapter implements VenueAdapter {
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
-    this.control = new SubscriptionControl({ ...BYBIT_REQUESTS, replayHoldsUnsubscribed: true }, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
+    // A subscribe written (live: encoded; replay: its ws:req) starts its socket's stream of the topic over: onSubscribeWritten.
+    const requests = {
+      ...BYBIT_REQUESTS,
+      replayHoldsUnsubscribed: true,
+      encodeRequest: (op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[], reqId: string) => {
+        if (op === "subscribe") this.onSubscribeWritten(topics);
+        return BYBIT_REQUESTS.encodeRequest(op, topics, reqId);
+      },
+      replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[]) => {
+        if (op === "subscribe") this.onSubscribeWritten(topics);
+      },
+    };
+    this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
       venue: "bybit",
       log: this.log,
@@ -564,6 +580,22 @@ export class BybitAdapter implements VenueAdapter {
       const i = t.index;
       this.replacementSeen[i] = -1;
       this.behindReset.carriedOn(i, carrier, oldGen, conn.generation);
+    }
+  }
+
+  /**
+   * A subscribe of these topics is written on their connection's socket (during an overlap the replacement; after a
+   * go-back the old one): that socket's stream of each starts over, its answer of whichever run the venue is in, as a
+   * replacement that has delivered nothing yet (otherBehindReset). So its mark ends and it has delivered nothing of the
+   * topic (replacementSeen), as Deribit's subscribedOn and OKX's FullBookSockets.clear. Until 2026-12-07 a mark set by
+   * frames before the resubscribe (or set later from them) held off the new stream while the book was LIVE by the other
+   * socket: the answer and every frame after ignored, the book frozen (once that socket closed) until stale. Cold.
+   */
+  private onSubscribeWritten(topics: readonly CommonTopic[]): void {
+    for (const t of topics) {
+      const i = t.index;
+      this.replacementSeen[i] = -1;
+      if (this.behindReset.socket[i] === t.conn.generation) this.behindReset.socket[i] = -1;
     }
   }
 

@@ -11,7 +11,8 @@
  * socket), the other socket of an overlap, and what the mark becomes when the overlap is over (`carriedOn`). Each
  * venue keeps when the mark ends on its own socket, as that is read from the venue's own sequence: Bybit's u = 1, OKX's
  * seqId below the socket's own last (full-book-sockets.ts), Deribit's next subscribe written on the socket (it has
- * neither; so it also ends the mark on a gone-back-to old socket and restarts the book instead of carrying it).
+ * neither; so it also ends the mark on a gone-back-to old socket and restarts the book instead of carrying it). A
+ * resubscribe starts the socket's stream over, so it ends the mark on Bybit (a subscribe written) and OKX too.
  * @module
  */
 import type { OverlapCarrier } from "./planned-reconnect.ts";

@@ -426,6 +426,42 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
     });
   }
 
+  // A resubscribe on the replacement during the overlap starts its stream of the book over: its answer may be of the
+  // run after a reset the old socket delivers, with no u = 1 to follow (as a replacement that had delivered nothing
+  // yet: otherBehindReset; Deribit's subscribedOn and OKX's clear do the same). Before, the replacement stayed (or was)
+  // marked behind that reset by its frames before the resubscribe, every frame of its new stream ignored, the book LIVE
+  // at the old socket's last state (frozen once the old socket closed) until stale. Now a subscribe written on a socket
+  // ends its mark and what it had delivered (onSubscribeWritten; replay: the recorded ws:req).
+  for (const resetFirst of [false, true]) {
+    test(`level 1: the book resubscribed on the replacement during the overlap, the old socket's reset ${resetFirst ? "before the resync" : "once the subscribe is out"}: its answer is taken`, async () => {
+      const rig = await fakeSocketRig(1);
+      const { live, replay, frame, deliver, ack, same } = rig;
+      rig.liveAt500();
+      rig.replanned();
+      FakeWs.made[1]!.onopen!(); // the swap subscribes the book on the replacement
+      deliver(1, frame("snapshot", 501, "100.6")); // the replacement's stream of the book has begun
+      ack(1);
+      // The old socket's reset: taken, the replacement marked behind it (its stream had begun).
+      if (resetFirst) deliver(0, frame("snapshot", 1, "99.5"));
+      live.requestResync(0, StatusReason.CROSSED_BOOK); // resubscribed on the replacement
+      expect(FakeWs.made[1]!.sent.at(-1)).toContain('"unsubscribe"');
+      ack(1); // unsubscribed: the resubscribe goes
+      expect(FakeWs.made[1]!.sent.at(-1)).toContain('"subscribe"');
+      // The old socket goes on (its reset, or its next book of the run after it): the book LIVE by it.
+      deliver(0, frame("snapshot", resetFirst ? 2 : 1, "99.6"));
+      expect(same("the old socket's book")).toMatchObject({ state: "live", lastU: resetFirst ? 2 : 1, bids: new Map([[996, 1000]]) });
+      ack(1);
+      deliver(1, frame("snapshot", 5, "99.9")); // the resubscribe's answer, of the run after the reset
+      // Before: ignored as the replacement's run before the reset (olderSnapshots), the book LIVE at bid 99.6.
+      expect(same("the answer")).toMatchObject({ state: "live", lastU: 5, bids: new Map([[999, 1000]]) });
+      deliver(1, frame("snapshot", 6, "100.0"));
+      expect(same("the replacement goes on")).toMatchObject({ state: "live", lastU: 6, bids: new Map([[1000, 1000]]) });
+      expect(live.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 0 });
+      expect(replay.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 0 });
+      await rig.stop();
+    });
+  }
+
   test("replay: a resync's recorded unsubscribe holds the book until its recorded subscribe, or a ws:state after its ack if that was lost", async () => {
     const { adapter, conn, ingest, socketEvent } = await replayedBybit(1);
     const topic = "orderbook.1.BTCUSDT";

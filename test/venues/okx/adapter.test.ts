@@ -278,6 +278,10 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     await until(() => sim.stats.errorsSent >= 1 && equal(0) && equal(1), "refused once, then resynced");
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     expect(adapter.stats().subscribeRejected).toBe(0);
+    // Each refusal counted (stats and metric), as Deribit's 10028 and Coinbase's: the resync's subscribe was answered
+    // after them on the same socket, so every error the simulator sent has been read.
+    expect(adapter.stats().rateLimited).toBe(sim.stats.errorsSent);
+    expect(adapter.metrics().find((m) => m.name === "rate_limited_total")?.value).toBe(sim.stats.errorsSent);
   });
 
   test("a new connection has its own request budget: after a reconnect a resync goes at once", async () => {
