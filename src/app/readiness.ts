@@ -44,7 +44,7 @@ export interface ReadinessInput {
   workersDown: number[];
   /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
   publishConflicts?: string[];
-  /** Destinations whose datagrams the kernel refused lately (FeedPublisher.sendFailures; each worker its own). */
+  /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own). */
   sendFailures?: SendFailure[];
   /** `feeder record`'s capture writer (main thread only; undefined before it opens): a warning, never a reason (capture-health.ts). */
   capture?: CaptureHealth | undefined;
@@ -77,7 +77,7 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
       destination: f.destination,
       target: f.target,
       errors: f.errors,
-      detail: `publish destination ${f.destination} (${f.target}): the kernel refused datagrams, the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
+      detail: `publish destination ${f.destination} (${f.target}): datagrams did not get through (refused by the kernel, or skipped while its route is gone), the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
     }));
   },
   booksNotLive,

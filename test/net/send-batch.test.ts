@@ -165,14 +165,17 @@ describe("RetransmitServer through BatchSender", () => {
  * namespace nor loopback can lose a route without changing the host's network (refused in tests), so the sockets are
  * stand-ins that throw ENETUNREACH as Bun 1.4.5 does (measured: sendMany to a network with no route, inside
  * `unshare -n`: `ENETUNREACH: network is unreachable, send`, code ENETUNREACH). The monotonic clock is stubbed.
+ * A full buffer (ENOBUFS, EAGAIN: transient) must neither pause a destination nor end a pause, and what a pause
+ * skips must still reach the retransmit ring and /readyz's failure window (each of these passed the first test
+ * mutated away).
  */
 describe("PublishChannel: a destination whose route is gone", () => {
   afterEach(() => vi.restoreAllMocks());
 
   const T0 = 1_764_000_000_000_000;
   const match = { venue: "*", market: "*", symbols: ["*"] };
-  function channel(dest: DestinationConfig, counters: { datagrams: number; bytes: number; sendErrors: number; droppedOnPurpose: number }, log: Logger) {
-    return new PublishChannel(dest, new ChannelPacker(1400, dest.channelId, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 100 }), undefined, counters, undefined, log);
+  function channel(dest: DestinationConfig, counters: { datagrams: number; bytes: number; sendErrors: number; droppedOnPurpose: number }, log: Logger, ring?: RetransmitRing) {
+    return new PublishChannel(dest, new ChannelPacker(1400, dest.channelId, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 100 }), ring, counters, undefined, log);
   }
   /** A socket whose route is up (every datagram taken, its seqNum noted) or gone (every call throws ENETUNREACH). */
   function routeSocket(per: number, goneFor: (entry: (Uint8Array | number | string)[], k: number) => boolean) {
@@ -276,5 +279,81 @@ describe("PublishChannel: a destination whose route is gone", () => {
     expect(longestPauseMs).toBe(ROUTE_BACKOFF_MAX_MS);
     expect(model.resumed).toBeGreaterThan(3);
     expect(sa.calls).toBeLessThan(sent);
+  });
+
+  it("a full buffer does not pause; skipped datagrams stay in the ring; the failure window counts from the last skip; a healthy flush reads the clock once", () => {
+    let nowMs = 1000;
+    let clockReads = 0;
+    vi.spyOn(performance, "now").mockImplementation(() => (clockReads++, nowMs));
+    const random = rng(20261208);
+    const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+    const resumedLines: unknown[] = [];
+    const log: Logger = { ...silentLogger, info: (msg, fields) => void (msg.startsWith("destination sends again") && resumedLines.push(fields)) };
+    const ring = new RetransmitRing(1 << 20, 1400);
+    const a = channel({ name: "a", group: "239.255.49.1", port: 49001, iface: "127.0.0.1", ttl: 1, channelId: 1, match }, counters, log, ring);
+    const b = channel({ name: "b", group: "239.255.49.2", port: 49002, iface: "127.0.0.1", ttl: 1, channelId: 2, match }, counters, log);
+    // a's socket: every call taken ("") or thrown with the code of the moment (a route gone, or a full buffer).
+    let code = "";
+    const sa = {
+      calls: 0,
+      sendMany(args: never): number {
+        sa.calls++;
+        if (code !== "") throw Object.assign(new Error(`${code}: send`), { code });
+        return (args as unknown as unknown[]).length;
+      },
+      close() {},
+    };
+    a.socket = sa as never;
+    b.socket = routeSocket(1, () => false) as never;
+    const model = { backoffMs: 0, untilMs: 0, refused: 0, calls: 0, resumed: 0, lastErrorMs: -1 };
+    let sent = 0;
+    let fullTriesPaused = 0; // tries that met a full buffer while a pause was on (it must stay as it was)
+    for (let step = 0; step < 300; step++) {
+      const x = random();
+      if (x < 0.15) code = ["", "", "ENETUNREACH", "ENETUNREACH", "ENOBUFS", "EAGAIN"][Math.floor(random() * 6)]!;
+      else if (x < 0.5) nowMs += Math.floor(random() * (random() < 0.2 ? 2500 : 150));
+      const n = 1 + Math.floor(random() * (random() < 0.1 ? 3 * MAX_DATAGRAMS_PER_SEND : 8));
+      pack(a, n);
+      pack(b, n);
+      for (let from = 0; from < n; from += MAX_DATAGRAMS_PER_SEND) {
+        const size = Math.min(MAX_DATAGRAMS_PER_SEND, n - from);
+        if (model.backoffMs !== 0 && nowMs < model.untilMs) {
+          model.refused += size;
+          model.lastErrorMs = nowMs;
+        } else if (code === "ENETUNREACH") {
+          model.calls += 2;
+          model.refused += size;
+          model.lastErrorMs = nowMs;
+          model.backoffMs = model.backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * model.backoffMs, ROUTE_BACKOFF_MAX_MS);
+          model.untilMs = nowMs + model.backoffMs;
+        } else if (code !== "") {
+          model.calls += 1; // a full buffer: the batch dropped at once, no pause (nor the end of one)
+          model.refused += size;
+          model.lastErrorMs = nowMs;
+          if (model.backoffMs !== 0) fullTriesPaused++;
+        } else {
+          model.calls++;
+          if (model.backoffMs !== 0) model.resumed++;
+          model.backoffMs = 0;
+        }
+      }
+      a.flush(T0);
+      const readsBefore = clockReads;
+      b.flush(T0);
+      sent += n;
+      const context = `step ${step}, now ${nowMs}, code ${code}`;
+      expect(clockReads - readsBefore, `${context}: clock reads of a flush with nothing paused`).toBe(1);
+      expect(sa.calls, context).toBe(model.calls);
+      expect(a.sendErrors, context).toBe(model.refused);
+      expect(a.routeBackoffMs, context).toBe(model.backoffMs);
+      expect(resumedLines.length, context).toBe(model.resumed);
+      // /readyz (publish_send_failing) counts its window from the last datagram not sent, a skipped one included.
+      expect(a.failure(nowMs, 1e9)?.lastErrorAgoMs, context).toBe(model.lastErrorMs < 0 ? undefined : nowMs - model.lastErrorMs);
+      // Every datagram, sent, refused or skipped, is in the retransmit ring: the only way a gap can be repaired.
+      expect([ring.size, ring.firstSeq, ring.nextSeq], context).toEqual([sent, 1, sent + 1]);
+    }
+    expect(b.sendErrors + b.routeBackoffMs).toBe(0);
+    expect(fullTriesPaused).toBeGreaterThan(3);
+    expect(model.resumed).toBeGreaterThan(3);
   });
 });
