@@ -38,8 +38,11 @@ function symbolOf(url: string): string | undefined {
   }
 }
 
-/** Reads a cryptofeed Binance pair; `wsFile` ends in `.ws.1.0`, the REST file is found beside it. */
-export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
+/**
+ * Reads a cryptofeed Binance pair; `wsFile` ends in `.ws.1.0`, the REST file is found beside it. `warn: false` for a
+ * reading whose file is read again to be served (`feeder sim`'s check): the serving one says it, once.
+ */
+export function loadBinanceRecording(wsFile: string, opts: { warn?: boolean } = {}): ReplaySymbol[] {
   const httpFile = wsFile.replace(/\.ws\.\d+\.\d+$/, ".http.0.0");
   if (httpFile === wsFile) throw new Error(`sim: ${wsFile} is not a cryptofeed .ws.N.N recording`);
   const bySymbol = new Map<string, { diffs: string[]; snapshot: string; price: number; qty: number; restMarket: ReplaySymbol["restMarket"] }>();
@@ -99,7 +102,7 @@ export function loadBinanceRecording(wsFile: string): ReplaySymbol[] {
     e.diffs.push(text.slice(text.indexOf('"data":') + 7, -1));
     if (!widen(e, [d.b, d.a])) otherShape++;
   }
-  if (notJson > 0 || otherShape > 0) {
+  if ((notJson > 0 || otherShape > 0) && opts.warn !== false) {
     process.emitWarning(
       `sim: replay ${wsFile}: ${notJson} line(s) that are not JSON skipped; ${otherShape} depth update(s) or REST answer(s) not of the [price, size] shape served as recorded, not used for the tick and step sizes`,
     );
