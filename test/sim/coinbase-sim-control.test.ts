@@ -22,7 +22,7 @@ function fakeHost(): CoinbaseControlHost & { calls: string[] } {
 
 const post = async (host: CoinbaseControlHost, path: string, body: unknown) => {
   const url = new URL(`http://127.0.0.1${path}`);
-  const res = await handleCoinbaseControl(host, new Request(url, { method: "POST", body: JSON.stringify(body) }), url);
+  const res = await handleCoinbaseControl(host, new Request(url.href, { method: "POST", body: JSON.stringify(body) }), url);
   return { status: res.status, body: (await res.json()) as { ok: boolean; field?: string; error?: string } };
 };
 
