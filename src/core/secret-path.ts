@@ -22,10 +22,11 @@ export function shownPath(value: string): string {
 
 /**
  * Why `value` is not shown: which forms are shown, and nothing of the value (until 2026-12-07 it named the rule the
- * value failed, "holds a space", "absolute but not /dir/name": a little of the secret). True of `/nonexistent` too.
+ * value failed, "holds a space", "absolute but not /dir/name": a little of the secret). True of `/nonexistent` too,
+ * and of `/etc/feeder/my key` (until s-rd17c "not a /dir/name or ./name path": false of it).
  */
 export function whyNotShown(): string {
-  return "not a /dir/name or ./name path, it may be the secret itself";
+  return "only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself";
 }
 
 /**

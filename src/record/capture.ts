@@ -350,7 +350,8 @@ export class CaptureWriter {
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
     if (this.closed) return this.late();
-    // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path.
+    // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path. Per record: two
+    // BigInts and the array, 3 cells (docs/performance.md §19, "Outside our code, or left as is").
     if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
     this.pendingLastUs = tsRecvUs;
     this.pending.push([BigInt(tsRecvUs) * 1000n, venue, market, connection, frame]);

@@ -1,8 +1,8 @@
 /**
  * The Coinbase simulator's control surface on its own loopback server, for `feeder sim --venue coinbase`:
  *
- *   POST /sim/fault  {type, product?, stallMs?}   inject a fault (coinbase-sim-types.ts CoinbaseSimFault)
- *   POST /sim/step   {n?}                         emit n steps now
+ *   POST /sim/fault  {type, product?, stallMs?}   inject a fault (coinbase-sim-types.ts CoinbaseSimFault); stallMs 1..3600000
+ *   POST /sim/step   {n?}                         emit n steps now, 1..100000 (default 1)
  *   POST /sim/rest   {available}                  make the products endpoint answer 503 (false) or normally
  *   GET  /sim/stats                               counters and connections
  *
@@ -27,10 +27,11 @@ class BadRequest extends Error {
   }
 }
 
-function intParam(v: unknown, field: string, dflt: number, max: number): number {
+/** An integer in min..max, or `dflt` when absent. Until 2026-12-07 0 was taken (stallMs=0, n=0), unlike the others'. */
+function intParam(v: unknown, field: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new BadRequest(field, `must be an integer in 0..${max}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequest(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -58,11 +59,11 @@ export async function handleCoinbaseControl(host: CoinbaseControlHost, req: Requ
       if (typeof type !== "string" || !COINBASE_SIM_FAULTS.includes(type as CoinbaseSimFault)) throw new BadRequest("type", `one of ${COINBASE_SIM_FAULTS.join(", ")}, got ${JSON.stringify(type)}`);
       const product = p.product;
       if (product !== undefined && (typeof product !== "string" || !host.productIds().includes(product))) throw new BadRequest("product", `one of ${host.productIds().join(", ")}, got ${JSON.stringify(product)}`);
-      const stallMs = intParam(p.stallMs, "stallMs", 5_000, 3_600_000);
+      const stallMs = intParam(p.stallMs, "stallMs", 5_000, 1, 3_600_000);
       return Response.json({ ok: true, ...host.inject(type as CoinbaseSimFault, product as string | undefined, { stallMs }) });
     }
     if (path === "/sim/step") {
-      const n = intParam(p.n, "n", 1, 100_000);
+      const n = intParam(p.n, "n", 1, 1, 100_000);
       host.step(n);
       return Response.json({ ok: true, steps: n });
     }

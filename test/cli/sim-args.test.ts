@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -146,6 +146,23 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     expect(replayed.length).toBeGreaterThan(0);
     for (const l of replayed) expect(l).toMatch(/^replay  linear:[A-Z0-9]+  [1-9]\d* frames$/);
     expect((await sim("--venue", "binance", "--replay", spot)).out.filter((l) => l.startsWith("replay "))).not.toEqual([]);
+  });
+
+  test("--venue binance: a recording with lines of another shape is said in one warning, not one per reading (the check's and the simulator's)", async () => {
+    const rec = join(dir, "odd.ws.1.0");
+    writeFileSync(join(dir, "odd.http.0.0"), 'https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000 -> 1.5: {"lastUpdateId":100,"bids":[["1.5","1"]],"asks":[]}\n');
+    const diff = (u: number, b: string) => `{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":${u},"u":${u},"b":${b},"a":[]}`;
+    writeFileSync(rec, [`2.1: {"stream":"btcusdt@depth@100ms","data":${diff(101, '[["1.6","1"]]')}}`, `2.2: {"stream":"btcusdt@depth@100ms","data":${diff(102, "null")}}`].join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    let r, warnings;
+    try {
+      r = await sim("--venue", "binance", "--replay", rec);
+      warnings = warn.mock.calls.map((c) => String(c[0])).filter((w) => w.startsWith("sim: replay"));
+    } finally {
+      warn.mockRestore();
+    }
+    expect([r.code, r.out.filter((l) => l.startsWith("replay "))]).toEqual([0, ["replay  spot:BTCUSDT  2 frames"]]);
+    expect(warnings).toEqual([`sim: replay ${rec}: 0 line(s) that are not JSON skipped; 1 depth update(s) or REST answer(s) not of the [price, size] shape served as recorded, not used for the tick and step sizes`]);
   });
 
   test("a directory is named as one (before: 'no such file')", async () => {

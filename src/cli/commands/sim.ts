@@ -294,7 +294,7 @@ async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined
 function checkBinanceReplay(file: string, market: "spot" | "linear"): ReplaySymbol[] {
   let served: ReplaySymbol[];
   try {
-    served = loadBinanceRecording(file);
+    served = loadBinanceRecording(file, { warn: false }); // the simulator's reading warns of odd lines, once
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err; // the loader's own refusal: startError names --replay
