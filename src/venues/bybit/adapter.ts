@@ -138,6 +138,8 @@ export class BybitAdapter implements VenueAdapter {
    * common/behind-reset.ts's (-2 is Bybit's own).
    */
   private readonly behindReset: BehindResetMarks;
+  /** behindReset.socket, read per frame without the extra property load. */
+  private readonly behindSocket: Int32Array;
   /**
    * By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic since
    * its last subscribe of it was written (onSubscribeWritten).
@@ -168,6 +170,7 @@ export class BybitAdapter implements VenueAdapter {
     this.conns = plan.conns;
     this.topics = plan.topics;
     this.behindReset = new BehindResetMarks(this.topics.length);
+    this.behindSocket = this.behindReset.socket;
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
@@ -413,7 +416,7 @@ export class BybitAdapter implements VenueAdapter {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (conn.retiringGeneration >= 0 && socket === conn.generation) this.replacementSeen[index] = socket;
-    if (socket === this.behindReset.socket[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
+    if (socket === this.behindSocket[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
