@@ -24,6 +24,7 @@ import { CaptureWriter } from "../../src/record/capture.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { loopbackDestinationToml, unreachableBybitToml } from "../support/config-toml.ts";
 import { freePort } from "../support/free-port.ts";
+import { dashboardQueries, queryMetricNames, queryMismatches } from "../support/dashboard-queries.ts";
 import { operationsMetricRows, tableMismatches } from "../support/operations-metrics.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
@@ -127,6 +128,14 @@ test("a capture that cannot write: counted on /metrics, failing since when on /s
   expect([m.get("feeder_capture_records_lost_total"), m.get("feeder_capture_write_errors_total"), m.get("feeder_capture_failing")]).toEqual([4, 2, 0]);
   expect((await get("/readyz")).body.warnings).toEqual([]);
   expect((await get("/status")).body.capture).toMatchObject({ state: "ok", failingSinceMs: null, lastError: null });
+});
+
+test("the Grafana dashboard's capture panels: capture failing and records lost, each query naming metrics and labels a recorder exports", async () => {
+  const { samples } = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
+  const capture = dashboardQueries().filter((q) => queryMetricNames(q).some((n) => n.startsWith("feeder_capture_")));
+  expect(capture.flatMap((q) => queryMismatches(q, samples))).toEqual([]);
+  const used = new Set(capture.flatMap(queryMetricNames));
+  expect(["feeder_capture_failing", "feeder_capture_records_lost_total"].filter((n) => !used.has(n))).toEqual([]);
 });
 
 test("feeder record wires its writer in: /metrics, /status and /readyz of a running recorder show its capture", async () => {

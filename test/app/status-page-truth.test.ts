@@ -8,11 +8,15 @@
  * - a server restarted under the open page: NO DATA while it is gone (the rows, the readiness reasons and the
  *   latency histograms greyed, as of the last good poll), then what the new server says;
  * - many books (20,000): the tab kept busy for good before (every row redrawn each second from a 7.6 MB /status);
- *   now it asks /status for the 500 rows it draws (the selected book and those not usable first).
+ *   now it asks /status for the 500 rows it draws (the selected book and those not usable first);
+ * - `feeder record`'s capture and /status's warnings: until 2026-12-07 the page showed neither (a capture failing for
+ *   a full disk looked fine on it); now a Capture line (ok, or FAILING since when, the last error, file, records, lost)
+ *   and the warnings above the books, the server's text drawn as text (no HTML from it), and nothing when not recording.
  * Without Chromium it fails under CI=true and is skipped elsewhere, saying why.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { levelsOf, summarize, type BookSummary } from "../../src/app/book-json.ts";
+import type { CaptureHealth } from "../../src/app/capture-health.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
@@ -52,6 +56,10 @@ const books = [
 const flap = books[1]!;
 /** When set, /status and /books answer these summaries instead (many books). */
 let many: BookSummary[] | undefined;
+/** `feeder record`'s capture writer as /status gives it (undefined: not recording). */
+let capture: CaptureHealth | undefined;
+/** While set, /status fails (500): the page's data is no longer current. */
+let statusFails = false;
 
 const summaries = () => many ?? books.map((b) => summarize(b, b.state === BookState.LIVE));
 const source: StatusSource = {
@@ -60,7 +68,10 @@ const source: StatusSource = {
     return b && levelsOf(b, b.state === BookState.LIVE, depth);
   },
   metricsText: () => "",
-  readiness: () => ({ books: summaries(), unresolved: [], connections: [], workersDown: [] }),
+  readiness: () => {
+    if (statusFails) throw new Error("gone");
+    return { books: summaries(), unresolved: [], connections: [], workersDown: [], capture };
+  },
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
 };
 
@@ -145,6 +156,51 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       expect(await asOf(page)).toEqual({ reasons: false, latency: false, note: "" });
     } finally {
       snapshot(flap);
+      await page.close();
+    }
+  });
+
+  test("feeder record's capture: ok, then FAILING with its last error and warning, drawn as text; nothing when not recording", async () => {
+    const page = await openPage(CHROMIUM!, `${http.url}/`);
+    const shown = () =>
+      page.evaluate<{ hidden: boolean; state: string; error: string; detail: string; warnings: string[]; injected: number }>(`({
+        hidden: document.getElementById("capture").hidden,
+        state: document.getElementById("capture-state").textContent,
+        error: document.getElementById("capture-error").textContent,
+        detail: document.getElementById("capture-detail").textContent,
+        warnings: [...document.querySelectorAll("#warnings li")].map((li) => li.dataset.check + ": " + li.textContent),
+        injected: document.querySelectorAll("#inj, #inj2, #inj3").length,
+      })`);
+    try {
+      await until(() => rows(page), (x) => Object.keys(x).length === books.length, "every row drawn");
+      expect(await shown()).toMatchObject({ hidden: true, warnings: [] });
+      capture = { records: 120, lostRecords: 0, writeErrors: 0, writtenBytes: 4096, file: "/data/feeder-1.cap", failing: undefined };
+      const ok = await until(shown, (x) => !x.hidden, "the capture line");
+      expect(ok).toEqual({ hidden: false, state: "ok", error: "", detail: "file /data/feeder-1.cap   records 120   lost 0   write errors 0   written 4096 bytes", warnings: [], injected: 0 });
+      // The server's text (an error message, a file name) holds markup: shown as it is, never parsed as HTML.
+      const lastError = `ENOSPC <b id="inj">no space</b><img id="inj2" src="x">`;
+      const file = `/data/<i id="inj3">f</i>.cap`;
+      capture = { records: 180, lostRecords: 7, writeErrors: 2, writtenBytes: 4096, file, failing: { sinceMs: Date.UTC(2026, 11, 7, 6, 0, 0), forMs: 65_000, lastError } };
+      const failing = await until(shown, (x) => x.state.startsWith("FAILING"), "the capture failing");
+      expect(failing).toEqual({
+        hidden: false,
+        state: "FAILING since 2026-12-07 06:00:00 UTC (65 s)",
+        error: `last error: ${lastError}`,
+        detail: `file ${file}   records 180   lost 7   write errors 2   written 4096 bytes`,
+        warnings: [`capture_failing: capture blocks cannot be written since 2026-12-07T06:00:00.000Z (65 s; ${lastError}): their records are lost (7 since start); books are published all the same`],
+        injected: 0,
+      });
+      capture = undefined;
+      expect(await until(shown, (x) => x.hidden, "no capture line once not recording")).toMatchObject({ warnings: [], injected: 0 });
+      // A capture shown ok is not left ok on screen once /status fails: "unknown", greyed with the warnings.
+      capture = { records: 1, lostRecords: 0, writeErrors: 0, writtenBytes: 1, file: "/data/f.cap", failing: undefined };
+      await until(shown, (x) => x.state === "ok", "the capture ok again");
+      statusFails = true;
+      await until(shown, (x) => x.state === "unknown", "the capture unknown once /status fails");
+      expect(await page.evaluate<boolean[]>(`["capture", "warnings"].map((id) => document.getElementById(id).classList.contains("stale"))`)).toEqual([true, true]);
+    } finally {
+      statusFails = false;
+      capture = undefined;
       await page.close();
     }
   });

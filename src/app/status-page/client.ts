@@ -111,6 +111,31 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     if (total > 50) list.append(el("li", "reason", "… and " + (total - 50) + " more"));
   }
 
+  // feeder record's capture (absent otherwise: nothing drawn) and the warnings that do not stop readiness (a capture
+  // that cannot write): said above the books, where they are seen. lastError and file come from the server: textContent.
+  function renderCapture(s) {
+    const warnings = $("warnings");
+    warnings.classList.remove("stale");
+    warnings.replaceChildren(...(s.warnings || []).slice(0, 50).map((w) => {
+      const li = el("li", "warning", w.detail);
+      li.dataset.check = w.check;
+      return li;
+    }));
+    const box = $("capture");
+    const c = s.capture;
+    box.hidden = !c;
+    box.classList.remove("stale");
+    if (!c) return;
+    const failing = c.state === "failing";
+    const since = typeof c.failingSinceMs === "number" ? " since " + new Date(c.failingSinceMs).toISOString().slice(0, 19).replace("T", " ") + " UTC" : "";
+    const lasting = typeof c.failingForMs === "number" ? " (" + fmtUs(c.failingForMs * 1000) + ")" : "";
+    $("capture-state").textContent = failing ? "FAILING" + since + lasting : "ok";
+    $("capture-state").className = "capture-state " + (failing ? "failing" : "ok");
+    $("capture-error").textContent = c.lastError ? "last error: " + c.lastError : "";
+    $("capture-detail").textContent = "file " + (c.file || "(none open)") + "   records " + c.records + "   lost " + c.lostRecords +
+      "   write errors " + c.writeErrors + "   written " + c.writtenBytes + " bytes";
+  }
+
   function renderBooks(s) {
     const body = $("books");
     const keyed = s.books.map((b) => ({ b, key: keyOf(b) }));
@@ -267,8 +292,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   });
 
   // What is on screen is only as current as the last successful poll: past STALE_MS, or on any failure, nothing
-  // is shown ready or usable any more; the rows, the readiness reasons and the latency histograms stay, greyed, for
-  // what they last said (before, only the badge and the rows were: the reasons and histograms looked current).
+  // is shown ready or usable any more (nor the capture ok); the rows, the readiness reasons, the warnings, the capture
+  // line and the latency histograms stay, greyed, for what they last said (before, only the badge and the rows were: the reasons and histograms looked current).
   let lastOkMs = performance.now();
   let lastOkAt = "";
   let stale = false;
@@ -284,6 +309,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       usable.className = "c5 unknown";
     }
     $("reasons").classList.add("stale");
+    $("warnings").classList.add("stale");
+    $("capture").classList.add("stale");
+    $("capture-state").textContent = "unknown";
+    $("capture-state").className = "capture-state";
     $("latency").classList.add("stale");
     $("latency-asof").textContent = lastOkAt ? "as of " + lastOkAt + " UTC, not current" : "";
     $("count").textContent = lastOkAt ? "no current data: shown as of " + lastOkAt + " UTC" : "no data";
@@ -322,6 +351,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       $("auth").hidden = true;
       $("version").textContent = "feeder " + s.version;
       renderReadiness(s);
+      renderCapture(s);
       renderBooks(s);
       renderLatency(s);
       // A failed book request (503 at http.max_in_flight, 404, no answer) is said, with the book it was for: before,

@@ -60,6 +60,14 @@ td.bid-qty { text-align: right; }
 .depth-qty { position: relative; }
 td.price.bid { color: var(--bid); font-weight: 600; text-align: center; }
 td.price.ask { color: var(--ask); font-weight: 600; text-align: center; }
+#warnings { margin: 8px 0 0; padding: 6px 10px 6px 28px; border: 1px solid #cf222e; border-radius: 6px; background: #ffebe9; color: #82071e; font-weight: 600; }
+#warnings:empty { display: none; }
+#warnings.stale, #capture.stale { opacity: 0.45; }
+.capture-state { font-weight: 700; padding: 1px 8px; border-radius: 4px; color: #fff; background: #8c959f; }
+.capture-state.ok { background: #1a7f37; }
+.capture-state.failing { background: #cf222e; }
+#capture p { margin: 2px 0; }
+#capture-error { color: var(--ask); }
 #auth { margin-top: 12px; padding: 10px; border: 1px solid #d4a72c; background: #fff8c5; border-radius: 6px; }
 `;
 
@@ -78,6 +86,12 @@ const BODY = `
     <span class="muted">kept in this tab's sessionStorage only</span>
   </form>
   <ul id="reasons"></ul>
+  <ul id="warnings"></ul>
+  <section id="capture" hidden>
+    <h2>Capture <span id="capture-state" class="capture-state"></span></h2>
+    <p id="capture-error"></p>
+    <p id="capture-detail" class="muted"></p>
+  </section>
   <section>
     <h2>Books</h2>
     <table id="books-table">
