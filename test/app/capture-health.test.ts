@@ -162,3 +162,23 @@ test("feeder record wires its writer in: /metrics, /status and /readyz of a runn
     stderr.mockRestore();
   }
 });
+
+test("before the writer opens (HTTP answers from the start-up checks on): warnings [], capture ok with nothing written, the series at 0", async () => {
+  const early = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, captureStatusSource(base, () => undefined), silentLogger);
+  try {
+    const readyz = (await (await fetch(`${early.url}/readyz`)).json()) as Record<string, unknown>;
+    expect(readyz.warnings).toEqual([]); // before: absent until the writer opened
+    const status = (await (await fetch(`${early.url}/status`)).json()) as Record<string, unknown>;
+    expect([status.capture, status.warnings]).toEqual([{ state: "ok", failingSinceMs: null, failingForMs: null, lastError: null, file: null, records: 0, lostRecords: 0, writeErrors: 0, writtenBytes: 0 }, []]);
+    const { samples } = parsePrometheusText(await (await fetch(`${early.url}/metrics`)).text());
+    expect(samples.filter((s) => s.name.startsWith("feeder_capture_")).map((s) => [s.name, s.value])).toEqual([
+      ["feeder_capture_records_total", 0],
+      ["feeder_capture_records_lost_total", 0],
+      ["feeder_capture_write_errors_total", 0],
+      ["feeder_capture_written_bytes_total", 0],
+      ["feeder_capture_failing", 0],
+    ]);
+  } finally {
+    await early.stop();
+  }
+});
