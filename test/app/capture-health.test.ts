@@ -145,21 +145,28 @@ test("feeder record wires its writer in: /metrics, /status and /readyz of a runn
   });
   let signal!: (s: string) => void;
   const stopSignal = new Promise<string>((r) => (signal = r));
+  // Nothing reaches the writer here (no venue answers), and a writer not open shows as one that wrote nothing: its
+  // stats() marked (records 7) tells the recorder's own writer from that.
+  const realStats = CaptureWriter.prototype.stats;
+  const stats = vi.spyOn(CaptureWriter.prototype, "stats").mockImplementation(function (this: CaptureWriter) {
+    return { ...realStats.call(this), records: 7 };
+  });
   const running = recordCommand.run({ values: { config: path, out: join(dir, "captures") }, positionals: [], log: silentLogger, out: () => undefined, stopSignal });
   try {
     await waitFor(() => written.some((l) => l.includes('"msg":"recording"')), "recording");
     const url = `http://127.0.0.1:${port}`;
     const { samples } = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
     expect(samples.filter((s) => s.name === "feeder_capture_failing").map((s) => s.value)).toEqual([0]);
-    expect(samples.some((s) => s.name === "feeder_capture_records_total")).toBe(true);
+    expect(samples.filter((s) => s.name === "feeder_capture_records_total").map((s) => s.value)).toEqual([7]);
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
-    expect([(status.capture as Record<string, unknown>).state, status.warnings]).toEqual(["ok", []]);
+    expect([(status.capture as Record<string, unknown>).state, (status.capture as Record<string, unknown>).records, status.warnings]).toEqual(["ok", 7, []]);
     const readyz = await fetch(`${url}/readyz`);
     expect(((await readyz.json()) as Record<string, unknown>).warnings).toEqual([]);
   } finally {
     signal("SIGTERM");
     await running;
     stderr.mockRestore();
+    stats.mockRestore();
   }
 });
 
