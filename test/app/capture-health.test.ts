@@ -189,3 +189,16 @@ test("before the writer opens (HTTP answers from the start-up checks on): warnin
     await early.stop();
   }
 });
+
+test("a writer whose injected wall clock says 0 (tests' clocks): failing all the same, since 0", () => {
+  const w = new CaptureWriter({ dir: makeTempDir("feeder-caphealth-zero-"), prefix: "feeder", flushIntervalMs: 3_600_000, now: () => 0, monoNow: () => 5 });
+  try {
+    faults.full = true; // the file's header (at 0) is written, its first block is not
+    w.write(1_765_000_000_000_000, "bybit", "linear", "conn0", "{}");
+    w.flush();
+    expect([w.stats().writeErrors, w.stats().failing]).toEqual([1, { sinceMs: 0, forMs: 0, lastError: "ENOSPC: no space left on device, write" }]); // before: undefined
+  } finally {
+    faults.full = false;
+    w.close();
+  }
+});
