@@ -75,16 +75,22 @@ export function captureMetricsText(h: CaptureHealth): string {
 }
 
 /**
- * The pipeline's status with the capture's: its metrics appended, and `capture` in the readiness input and the
- * /readyz summary (http-server.ts shows it on /status, and warns on both). `health` is undefined before the writer opens.
+ * A writer not open yet (HTTP answers from the start-up checks on; `feeder record` opens its writer after them): as a
+ * writer that has written nothing, so /readyz's `warnings`, /status's `capture` and the feeder_capture_* series are
+ * there from the first answer. Until 2026-12-07 they were missing until it opened (`.warnings.length` threw).
  */
-export function captureStatusSource(base: StatusSource, health: () => CaptureHealth | undefined): StatusSource {
+const NOT_OPEN: CaptureHealth = { records: 0, lostRecords: 0, writeErrors: 0, writtenBytes: 0, file: undefined, failing: undefined };
+
+/**
+ * The pipeline's status with the capture's: its metrics appended, and `capture` in the readiness input and the
+ * /readyz summary (http-server.ts shows it on /status, and warns on both). `writerHealth` is undefined before the
+ * writer opens: shown as NOT_OPEN.
+ */
+export function captureStatusSource(base: StatusSource, writerHealth: () => CaptureHealth | undefined): StatusSource {
+  const health = (): CaptureHealth => writerHealth() ?? NOT_OPEN;
   return {
     book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
-    metricsText: async () => {
-      const h = health();
-      return (await base.metricsText()) + (h === undefined ? "" : captureMetricsText(h));
-    },
+    metricsText: async () => (await base.metricsText()) + captureMetricsText(health()),
     readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), capture: health() }),
     readyz: async (turn) => ({ ...(base.readyz !== undefined ? await base.readyz(turn) : summaryOfInput(await base.readiness(turn))), capture: health() }),
     latency: () => base.latency(),

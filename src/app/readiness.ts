@@ -46,7 +46,7 @@ export interface ReadinessInput {
   publishConflicts?: string[];
   /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own). */
   sendFailures?: SendFailure[];
-  /** `feeder record`'s capture writer (main thread only; undefined before it opens): a warning, never a reason (capture-health.ts). */
+  /** `feeder record`'s capture writer (main thread only; undefined when not recording): a warning, never a reason (capture-health.ts). */
   capture?: CaptureHealth | undefined;
 }
 

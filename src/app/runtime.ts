@@ -93,7 +93,7 @@ export interface RuntimeOptions {
   readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
   /** Called once the start-up checks passed, before anything is published (record opens its capture writer). */
   readonly beforePublishing?: () => void;
-  /** Record: its capture writer's totals and state (undefined until it opens), on /metrics, /status and /readyz (capture-health.ts). */
+  /** Record: its capture writer's totals and state (undefined until it opens: shown as one that has written nothing), on /metrics, /status and /readyz (capture-health.ts). */
   readonly capture?: () => CaptureHealth | undefined;
   /**
    * Resolves when a stop is asked for (SIGINT/SIGTERM). During start-up the start goes no further: what it opened is

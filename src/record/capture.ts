@@ -303,7 +303,11 @@ export class CaptureWriter {
   /** performance.now() of the last write-error line, and the errors since it. */
   private lastWriteErrorLogMs = -Infinity;
   private unloggedWriteErrors = 0;
-  /** The first block lost since the last one written (wall ms, monoNow ms; 0: none) and the last error: stats().failing. */
+  /**
+   * Whether the last block tried was lost, since when (wall ms, monoNow ms: the first lost since the last written) and
+   * the last error: stats().failing. A flag of its own: an injected clock may well say 0 (taken for "none" before).
+   */
+  private failing = false;
   private failingSinceMs = 0;
   private failingSinceMonoMs = 0;
   private lastWriteError = "";
@@ -503,7 +507,7 @@ export class CaptureWriter {
       this.failedRecords = 0;
       this.failedBlocks = 0;
     }
-    this.failingSinceMs = 0; // writing works again: not failing (stats().failing)
+    this.failing = false; // writing works again (stats().failing)
   }
 
   private compressed(payload: Uint8Array): Uint8Array {
@@ -584,7 +588,8 @@ export class CaptureWriter {
     this.failedRecords += records;
     this.failedBlocks++;
     this.unloggedWriteErrors++;
-    if (this.failingSinceMs === 0) {
+    if (!this.failing) {
+      this.failing = true;
       this.failingSinceMs = this.now();
       this.failingSinceMonoMs = this.monoNow();
     }
@@ -683,7 +688,7 @@ export class CaptureWriter {
       deletedFiles: this.deletedFiles,
       deletedBytes: this.deletedBytes,
       file: this.fd >= 0 ? this.files.at(-1) : undefined,
-      failing: this.failingSinceMs === 0 ? undefined : { sinceMs: this.failingSinceMs, forMs: Math.max(0, this.monoNow() - this.failingSinceMonoMs), lastError: this.lastWriteError },
+      failing: !this.failing ? undefined : { sinceMs: this.failingSinceMs, forMs: Math.max(0, this.monoNow() - this.failingSinceMonoMs), lastError: this.lastWriteError },
     };
   }
 

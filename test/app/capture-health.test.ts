@@ -154,20 +154,60 @@ test("feeder record wires its writer in: /metrics, /status and /readyz of a runn
   });
   let signal!: (s: string) => void;
   const stopSignal = new Promise<string>((r) => (signal = r));
+  // Nothing reaches the writer here (no venue answers), and a writer not open shows as one that wrote nothing: its
+  // stats() marked (records 7) tells the recorder's own writer from that.
+  const realStats = CaptureWriter.prototype.stats;
+  const stats = vi.spyOn(CaptureWriter.prototype, "stats").mockImplementation(function (this: CaptureWriter) {
+    return { ...realStats.call(this), records: 7 };
+  });
   const running = recordCommand.run({ values: { config: path, out: join(dir, "captures") }, positionals: [], log: silentLogger, out: () => undefined, stopSignal });
   try {
     await waitFor(() => written.some((l) => l.includes('"msg":"recording"')), "recording");
     const url = `http://127.0.0.1:${port}`;
     const { samples } = parsePrometheusText(await (await fetch(`${url}/metrics`)).text());
     expect(samples.filter((s) => s.name === "feeder_capture_failing").map((s) => s.value)).toEqual([0]);
-    expect(samples.some((s) => s.name === "feeder_capture_records_total")).toBe(true);
+    expect(samples.filter((s) => s.name === "feeder_capture_records_total").map((s) => s.value)).toEqual([7]);
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
-    expect([(status.capture as Record<string, unknown>).state, status.warnings]).toEqual(["ok", []]);
+    expect([(status.capture as Record<string, unknown>).state, (status.capture as Record<string, unknown>).records, status.warnings]).toEqual(["ok", 7, []]);
     const readyz = await fetch(`${url}/readyz`);
     expect(((await readyz.json()) as Record<string, unknown>).warnings).toEqual([]);
   } finally {
     signal("SIGTERM");
     await running;
     stderr.mockRestore();
+    stats.mockRestore();
+  }
+});
+
+test("before the writer opens (HTTP answers from the start-up checks on): warnings [], capture ok with nothing written, the series at 0", async () => {
+  const early = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, captureStatusSource(base, () => undefined), silentLogger);
+  try {
+    const readyz = (await (await fetch(`${early.url}/readyz`)).json()) as Record<string, unknown>;
+    expect(readyz.warnings).toEqual([]); // before: absent until the writer opened
+    const status = (await (await fetch(`${early.url}/status`)).json()) as Record<string, unknown>;
+    expect([status.capture, status.warnings]).toEqual([{ state: "ok", failingSinceMs: null, failingForMs: null, lastError: null, file: null, records: 0, lostRecords: 0, writeErrors: 0, writtenBytes: 0 }, []]);
+    const { samples } = parsePrometheusText(await (await fetch(`${early.url}/metrics`)).text());
+    expect(samples.filter((s) => s.name.startsWith("feeder_capture_")).map((s) => [s.name, s.value])).toEqual([
+      ["feeder_capture_records_total", 0],
+      ["feeder_capture_records_lost_total", 0],
+      ["feeder_capture_write_errors_total", 0],
+      ["feeder_capture_written_bytes_total", 0],
+      ["feeder_capture_failing", 0],
+    ]);
+  } finally {
+    await early.stop();
+  }
+});
+
+test("a writer whose injected wall clock says 0 (tests' clocks): failing all the same, since 0", () => {
+  const w = new CaptureWriter({ dir: makeTempDir("feeder-caphealth-zero-"), prefix: "feeder", flushIntervalMs: 3_600_000, now: () => 0, monoNow: () => 5 });
+  try {
+    faults.full = true; // the file's header (at 0) is written, its first block is not
+    w.write(1_765_000_000_000_000, "bybit", "linear", "conn0", "{}");
+    w.flush();
+    expect([w.stats().writeErrors, w.stats().failing]).toEqual([1, { sinceMs: 0, forMs: 0, lastError: "ENOSPC: no space left on device, write" }]); // before: undefined
+  } finally {
+    faults.full = false;
+    w.close();
   }
 });
