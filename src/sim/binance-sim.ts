@@ -333,6 +333,12 @@ class Simulator implements BinanceSim {
     switch (req.method) {
       case "SUBSCRIBE":
       case "UNSUBSCRIBE": {
+        // No list of names (absent, a string, null, a number in it): refused with Binance's generic code 2 (its
+        // words for it are undocumented). Before, acked as a success that subscribed nothing, hiding a client's bug.
+        if (!Array.isArray(req.params) || !params.every((p) => typeof p === "string")) {
+          this.refuse(ws, 2, "Invalid request: params must be a list of stream names (simulator)", id);
+          return;
+        }
         if (!params.every((p) => typeof p === "string" && p === p.toLowerCase())) {
           this.refuse(ws, 2, "Invalid request: stream names must be lower case strings", id);
           return;
