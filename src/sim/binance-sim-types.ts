@@ -95,7 +95,7 @@ export class SymSim {
    * event's range as often as on its u (the recording: SUSHIUSDT's snapshot id is its bridging event's U).
    */
   reservedId = 0;
-  /** A stall fault aimed at this symbol: no diff of it goes out (nor does its book move) until then. */
+  /** A stall fault aimed at this symbol: no diff of it goes out (nor does its book move) until then (performance.now()). */
   stalledUntilMs = 0;
   /** Listed as TRADING (setTrading): otherwise exchangeInfo says BREAK, no diffs go out and depth answers -1121. */
   trading = true;

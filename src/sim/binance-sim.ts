@@ -29,6 +29,9 @@ export { BINANCE_SIM_FAULTS, type BinanceRestFault, type BinanceSim, type Binanc
 /** What USD-M's exchangeInfo gives as a perpetual's deliveryDate (2100-12-25). */
 const PERPETUAL_DELIVERY_MS = 4_133_404_800_000;
 
+/** Stall deadlines' clock: monotonic, so a wall clock stepped back neither lengthens a stall nor strands what it held. */
+const monoMs = (): number => performance.now();
+
 export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<BinanceSim> {
   const sim = new Simulator(opts);
   await sim.start();
@@ -100,6 +103,7 @@ class Simulator implements BinanceSim {
   private readonly rng: Rng;
   private readonly syms = new Map<string, SymSim>(); // "market:SYMBOL"
   private readonly conns = new Set<Ws>();
+  /** A whole-server stall's end, on the monotonic clock (monoMs): a wall clock stepped back held it past its timer. */
   private stallUntilMs = 0;
   private stalled: { ws: Ws; text: string }[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -183,8 +187,8 @@ class Simulator implements BinanceSim {
     const tickMs = Math.max(10, Math.min(1000, Math.floor(Math.min(per("spot").pingIntervalMs, per("linear").pingIntervalMs) / 4)));
     let lastTickMs = Date.now();
     this.keepaliveTimer = setInterval(() => {
+      if (monoMs() < this.stallUntilMs) return;
       const now = Date.now();
-      if (now < this.stallUntilMs) return;
       const sinceTickMs = now - lastTickMs;
       lastTickMs = now;
       for (const market of ["spot", "linear"] as const) {
@@ -293,8 +297,7 @@ class Simulator implements BinanceSim {
 
   private onMessage(ws: Ws, text: string): void {
     if (this.overRate(ws)) return;
-    const now = Date.now();
-    if (now < this.stallUntilMs) {
+    if (monoMs() < this.stallUntilMs) {
       this.stalled.push({ ws, text });
       return;
     }
@@ -330,6 +333,12 @@ class Simulator implements BinanceSim {
     switch (req.method) {
       case "SUBSCRIBE":
       case "UNSUBSCRIBE": {
+        // No list of names (absent, a string, null, a number in it): refused with Binance's generic code 2 (its
+        // words for it are undocumented). Before, acked as a success that subscribed nothing, hiding a client's bug.
+        if (!Array.isArray(req.params) || !params.every((p) => typeof p === "string")) {
+          this.refuse(ws, 2, "Invalid request: params must be a list of stream names (simulator)", id);
+          return;
+        }
         if (!params.every((p) => typeof p === "string" && p === p.toLowerCase())) {
           this.refuse(ws, 2, "Invalid request: stream names must be lower case strings", id);
           return;
@@ -379,7 +388,7 @@ class Simulator implements BinanceSim {
   }
 
   private send(ws: Ws, text: string): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     ws.send(text);
     this.stats.messagesSent++;
   }
@@ -399,7 +408,7 @@ class Simulator implements BinanceSim {
   /** One diff event for a symbol: the book changes, the event goes to every subscriber (unless a fault eats it). */
   private emit(s: SymSim): void {
     if (!s.trading) return; // halted or delisted: its stream is silent
-    if (Date.now() < s.stalledUntilMs) return; // its stream stalled (a stall fault aimed at it)
+    if (monoMs() < s.stalledUntilMs) return; // its stream stalled (a stall fault aimed at it)
     // A gap: one event is lost (the book moves on, nobody hears of it), the next one goes out.
     const events = s.gapNext ? 2 : 1;
     s.gapNext = false;
@@ -553,14 +562,14 @@ class Simulator implements BinanceSim {
       case "stall": {
         if (target) {
           // That symbol's stream alone goes quiet (before, a target stalled the whole server).
-          for (const s of targets) s.stalledUntilMs = Date.now() + (opts.stallMs ?? 5000);
+          for (const s of targets) s.stalledUntilMs = monoMs() + (opts.stallMs ?? 5000);
           return targets.length;
         }
-        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        this.stallUntilMs = monoMs() + (opts.stallMs ?? 5000);
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);
           // A later stall still on holds them to its end (its own timer): answered now, send() dropped every answer.
-          if (Date.now() < this.stallUntilMs) return;
+          if (monoMs() < this.stallUntilMs) return;
           const queued = this.stalled;
           this.stalled = [];
           for (const q of queued) if (this.conns.has(q.ws)) this.answer(q.ws, q.text);

@@ -48,7 +48,18 @@ export function handleClientMessage(host: SimProtocolHost, ws: Ws, text: string)
     sendError(host, ws, { success: false, ret_msg: "error:invalid op", conn_id: ws.data.connId, ...(reqId !== undefined ? { req_id: reqId } : {}), op: msg.op ?? "" });
     return;
   }
-  const args = Array.isArray(msg.args) ? msg.args.filter((a): a is string => typeof a === "string") : [];
+  // No list of topic strings (absent, null, a string, a number in it): refused in the op's ack shape. Bybit's answer
+  // is undocumented; before, this was acked as a success that subscribed nothing, hiding a client's bug.
+  if (!Array.isArray(msg.args) || !msg.args.every((a) => typeof a === "string")) {
+    const retMsg = "error:args must be a list of topic strings (simulator)";
+    if (market === "option") sendError(host, ws, { success: false, ret_msg: retMsg, conn_id: ws.data.connId, type: "COMMAND_RESP" });
+    else {
+      host.stats.errorsSent++;
+      host.send(ws, ackFrame(ws, msg.op, reqId, false, retMsg));
+    }
+    return;
+  }
+  const args = msg.args as string[];
   if (msg.op === "subscribe") onSubscribe(host, ws, args, reqId);
   else onUnsubscribe(host, ws, args, reqId);
 }

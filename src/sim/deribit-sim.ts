@@ -264,6 +264,15 @@ class DeribitSimulator implements DeribitSim {
     this.answer(ws, id, `"error":{"message":${JSON.stringify(message)},"code":${code}}`);
   }
 
+  /**
+   * No list of channel names (absent, a string, null, a number in it): JSON-RPC's -32602 Invalid params, as Deribit
+   * lists it (its `data` here is the simulator's). Before, `result: []`: a success that took nothing, hiding a client's bug.
+   */
+  private invalidChannels(ws: DWs, id: unknown): void {
+    this.stats.errorsSent++;
+    this.answer(ws, id, `"error":{"message":"Invalid params","data":{"reason":"must be a list of channel names (simulator)","param":"channels"},"code":-32602}`);
+  }
+
   /** A request's credit: a bucket per connection; false (and 10028 sent) when it is empty or a rate_limit fault is armed. */
   private takeCredit(ws: DWs, id: unknown): boolean {
     const c = this.opts.credits ?? { burst: 10, perSecond: 3.3 };
@@ -301,11 +310,13 @@ class DeribitSimulator implements DeribitSim {
       this.error(ws, null, -32600, "Invalid Request");
       return;
     }
-    const channels = Array.isArray(msg.params?.channels) ? (msg.params!.channels as unknown[]).filter((c): c is string => typeof c === "string") : [];
+    const listed: unknown = msg.params?.channels;
+    const channels = Array.isArray(listed) && listed.every((c) => typeof c === "string") ? (listed as string[]) : null;
     switch (msg.method) {
       case "public/subscribe": {
         this.stats.subscribes++;
         if (!this.takeCredit(ws, msg.id)) return;
+        if (channels === null) return this.invalidChannels(ws, msg.id);
         if (channels.some((c) => c.endsWith(".raw"))) {
           this.error(ws, msg.id, ERR_RAW_NEEDS_AUTH, "raw_subscriptions_not_available_for_unauthorized");
           return;
@@ -318,6 +329,7 @@ class DeribitSimulator implements DeribitSim {
       case "public/unsubscribe": {
         this.stats.unsubscribes++;
         if (!this.takeCredit(ws, msg.id)) return;
+        if (channels === null) return this.invalidChannels(ws, msg.id);
         const gone = channels.filter((c) => ws.data.channels.has(c));
         for (const c of gone) this.detach(ws, c);
         this.answer(ws, msg.id, `"result":${JSON.stringify(gone)}`);

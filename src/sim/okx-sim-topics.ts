@@ -242,10 +242,13 @@ export class OkxReplayTopic {
 
 /**
  * Reads a recording: cryptofeed's `OKX.ws` format (`RECV_TS: PAYLOAD` lines, test/fixtures/README.md) or JSONL
- * (one payload per line). Returns each instrument's `books` frames in order.
+ * (one payload per line). Returns each instrument's `books` frames in order. A payload that is not JSON names no
+ * instrument to serve it under and is skipped, counted in one warning naming `file` (as Bybit's and Binance's loaders
+ * do; before, without a word).
  */
-export function loadOkxRecording(text: string): Map<string, string[]> {
+export function loadOkxRecording(text: string, file: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
+  let notJson = 0;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === "" || line.startsWith("wss://") || line.startsWith("ws://")) continue;
@@ -256,6 +259,7 @@ export function loadOkxRecording(text: string): Map<string, string[]> {
     try {
       msg = JSON.parse(payload);
     } catch {
+      notJson++;
       continue;
     }
     if (msg.arg?.channel !== "books" || typeof msg.arg.instId !== "string" || !Array.isArray(msg.data)) continue;
@@ -263,5 +267,6 @@ export function loadOkxRecording(text: string): Map<string, string[]> {
     list.push(payload);
     out.set(msg.arg.instId, list);
   }
+  if (notJson > 0) process.emitWarning(`sim: replay ${file}: ${notJson} line(s) that are not JSON skipped`);
   return out;
 }

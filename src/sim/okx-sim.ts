@@ -132,7 +132,7 @@ export class OkxSim {
   constructor(private readonly opts: OkxSimOptions) {
     this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 3, windowMs: 1_000 }]);
     this.rng = new Rng(opts.seed ?? 1);
-    const recorded = opts.replayFile ? loadOkxRecording(readFileSync(opts.replayFile, "utf8")) : new Map<string, string[]>();
+    const recorded = opts.replayFile ? loadOkxRecording(readFileSync(opts.replayFile, "utf8"), opts.replayFile) : new Map<string, string[]>();
     for (const m of opts.markets) {
       for (const instId of m.symbols) {
         const spec = { ...defaultSpec(m.market, instId), ...(opts.specs?.[`${m.market}:${instId}`] ?? {}) };

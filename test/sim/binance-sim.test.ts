@@ -245,6 +245,41 @@ describe("Binance simulator protocol", () => {
     expect([long.status, ((await long.json()) as { error: string }).error]).toEqual([400, `stallMs: an integer in 1..3600000, got ${2 ** 31}`]);
   });
 
+  test("a request held by a server stall is answered when the stall ends, also when the wall clock steps back during it", async () => {
+    // Before: the stall's one timer found Date.now() still before the deadline (the clock had stepped back an hour)
+    // and returned; no later timer came, so the held request was never answered.
+    const s = await sim();
+    const c = await client(`${s.wsUrl}/stream`);
+    s.inject("stall", undefined, { stallMs: 300 });
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 8 }));
+    await c.until(() => (s as unknown as { stalled: unknown[] }).stalled.length === 1);
+    const wallMs = Date.now.bind(Date);
+    const stepped = vi.spyOn(Date, "now").mockImplementation(() => wallMs() - 3_600_000);
+    try {
+      await c.until(() => c.got.some((m) => m.includes('"id":8')));
+    } finally {
+      stepped.mockRestore();
+    }
+    expect(JSON.parse(c.got.find((m) => m.includes('"id":8'))!)).toEqual({ result: null, id: 8 });
+  });
+
+  test("a SUBSCRIBE or UNSUBSCRIBE whose params are no list of strings is refused (code 2), not acked", async () => {
+    // Before: `"params":"btcusdt@depth"` was acked {"result":null}, subscribing nothing (a client bug hidden).
+    const s = await sim();
+    let id = 0;
+    for (const path of ["/stream", "/public/stream"]) {
+      for (const method of ["SUBSCRIBE", "UNSUBSCRIBE"]) {
+        const c = await client(`${s.wsUrl}${path}`); // 4 requests: under spot's 5 a second
+        for (const params of ["btcusdt@depth", null, undefined, [5]]) {
+          c.ws.send(JSON.stringify({ method, params, id: ++id }));
+          await c.until(() => c.got.some((m) => m.includes(`"id":${id}`)));
+          const answer = JSON.parse(c.got.find((m) => m.includes(`"id":${id}`))!);
+          expect(answer, `${path} ${method} ${JSON.stringify(params)}`).toEqual({ error: { code: 2, msg: "Invalid request: params must be a list of stream names (simulator)" }, id });
+        }
+      }
+    }
+  });
+
   test("more than 5 incoming messages in a second closes a spot connection", async () => {
     const s = await sim();
     const c = await client(`${s.wsUrl}/stream`);

@@ -118,6 +118,21 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     }
     bare.send({ op: "ping" });
     expect(await bare.nextJson()).toMatchObject({ ret_msg: "pong" });
+    // No list of topic strings in args: refused, in each market's ack shape. Before, acked as a success that
+    // subscribed nothing (a client bug hidden as a quiet topic).
+    const opt = await openClient(url(s, "option"));
+    for (const args of [null, "orderbook.50.BTCUSDT", undefined, [5]]) {
+      for (const [c, m] of [[bare, "linear"], [spot, "spot"]] as const) {
+        c.send({ req_id: "bad", op: "subscribe", args });
+        expect(await c.nextJson(), `${m} ${JSON.stringify(args)}`).toMatchObject({ success: false, ret_msg: "error:args must be a list of topic strings (simulator)", op: "subscribe" });
+        c.send({ op: "unsubscribe", args });
+        expect(await c.nextJson(), `${m} unsubscribe ${JSON.stringify(args)}`).toMatchObject({ success: false, op: "unsubscribe" });
+      }
+      opt.send({ op: "subscribe", args });
+      expect(await opt.nextJson(), `option ${JSON.stringify(args)}`).toMatchObject({ success: false, ret_msg: "error:args must be a list of topic strings (simulator)", type: "COMMAND_RESP" });
+    }
+    s.step(1);
+    expect((await spot.nextJson()).topic).toBe("orderbook.1.BTCUSDT"); // the refused unsubscribes took nothing away
   });
 
   test("a connection's args are capped at 21,000 characters: the request that would pass it is rejected whole", async () => {

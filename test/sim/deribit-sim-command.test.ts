@@ -151,4 +151,25 @@ describe("the Deribit replay book", () => {
       await sim.stop();
     }
   });
+
+  test("a subscribe or unsubscribe whose channels are no list of strings gets -32602 Invalid params, not an empty result", async () => {
+    // Before: `result: []`, a success that took nothing (a client bug hidden as a channel the venue does not list).
+    const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, credits: { burst: 100, perSecond: 100 } });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      let id = 0;
+      for (const method of ["public/subscribe", "public/unsubscribe"]) {
+        for (const params of [{ channels: "book.BTC-PERPETUAL.100ms" }, { channels: null }, {}, undefined, { channels: [5] }]) {
+          c.send({ jsonrpc: "2.0", id: ++id, method, params });
+          const m = await c.nextJson();
+          expect([m.id, m.error?.code, m.error?.message, m.result], `${method} ${JSON.stringify(params)}`).toEqual([id, -32602, "Invalid params", undefined]);
+        }
+      }
+      // A list, empty or not, is still a subscribe.
+      c.send({ jsonrpc: "2.0", id: 50, method: "public/subscribe", params: { channels: [] } });
+      expect(await c.nextJson()).toMatchObject({ id: 50, result: [] });
+    } finally {
+      await sim.stop();
+    }
+  });
 });

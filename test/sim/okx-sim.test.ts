@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
@@ -203,6 +203,25 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     ws.close();
     await sim.stop();
   });
+  test("--replay: lines that are not JSON are skipped and counted in one warning naming the file, as Bybit's and Binance's loaders do", async () => {
+    // Before: skipped without a word (a damaged recording served fewer frames, silently).
+    const dir = mkdtempSync(join(tmpdir(), "okx-replay-"));
+    const file = join(dir, "okx.jsonl");
+    const arg = '{"arg":{"channel":"books","instId":"BTC-USDT"}';
+    const snapshot = `${arg},"action":"snapshot","data":[{"asks":[["101","2","0","1"]],"bids":[["99","3","0","1"]],"ts":"1","checksum":0}]}`;
+    writeFileSync(file, [snapshot, `${arg},"action":"upd`, "1700000000.1: {not json", "wss://ws.okx.com:8443/ws/v5/public", `{"event":"subscribe"}`, ""].join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], replayFile: file });
+      await sim.stop();
+      expect(sim.replayTopics()).toEqual([{ instId: "BTC-USDT", frames: 1 }]);
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([`sim: replay ${file}: 2 line(s) that are not JSON skipped`]);
+    } finally {
+      warn.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("--replay: a recorded books frame of another shape is served verbatim, not applied, and the replay goes on", async () => {
     // Before: apply() read data[0].bids of it and threw out of step() (and of the replay timer), the frame unsent.
     const dir = mkdtempSync(join(tmpdir(), "okx-replay-"));
