@@ -74,7 +74,7 @@ export interface NatsReadOptions {
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
- * `consumer_ended` — the client ended the stream's consumer by itself (it gave up making it again): the reader makes a
+ * `consumer_ended` — the client ended the stream's consumer by itself (`error`: why): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
  * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
  * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`).
@@ -661,8 +661,11 @@ export class NatsFeedReader {
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
   }
 
-  /** Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). */
-  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<void> {
+  /**
+   * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again).
+   * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
+   */
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
     const consumer = await parts.js.consumers.get(this.opts.stream!, await this.startSeqAt(parts, policy));
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
@@ -676,6 +679,8 @@ export class NatsFeedReader {
     this.lookWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
+    const readsBefore = this.jsReads;
+    const tries = () => (this.jsReads === readsBefore ? triesIfEmpty : 0);
     void (async () => {
       for await (const m of iter) {
         this.streamProblem = undefined;
@@ -688,8 +693,8 @@ export class NatsFeedReader {
         if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
       }
     })().then(
-      () => this.consumerEnded(nc, parts, iter, undefined),
-      (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error),
+      () => this.consumerEnded(nc, parts, iter, undefined, tries()),
+      (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error, tries()),
     );
   }
 
@@ -716,13 +721,15 @@ export class NatsFeedReader {
    * deleted is waited for without end), and one whose inbox subscription the server refused; before, the reader then
    * read nothing more, quietly, for good. Now told (`consumer_ended`), not ready (streamProblem), and a new consumer
    * is made, tried again with backoff until one is (`consumer_made`). The connection's close for good is closedByClient's.
+   * The backoff goes on from the `tries` that made this consumer while consumers end having read nothing: before
+   * 2026-12-07 it started again at once, a consumer made then ended at once (its inbox refused) told every 2 s.
    */
-  private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined): void {
+  private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined, tries: number): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
     this.iter = undefined;
     this.streamProblem = "consumer_ended";
     this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
-    this.makeConsumerLater(nc, parts, 0);
+    this.makeConsumerLater(nc, parts, tries);
   }
 
   /** Cold: a consumer made again after `tries` failed, reconnectAfterCloseMs doubled per try up to 8 times it. */
@@ -741,7 +748,7 @@ export class NatsFeedReader {
         this.refuseForeign(foreign);
         throw new Error(foreign); // looked at again with backoff
       }
-      await this.consumeStream(nc, parts, this.policyFor(info));
+      await this.consumeStream(nc, parts, this.policyFor(info), tries + 1);
       if (this.nc !== nc || this.stopped) return;
       this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
