@@ -703,8 +703,8 @@ export class NatsFeedReader {
    * read from a consumer made and deleted at once; other policies as they are. @nats-io/jetstream 3.4 makes an ordered
    * consumer again as `by_start_sequence` keeping the first one's `opt_start_time`, which the NATS server refuses
    * ("deliver by start sequence, but optional start time is also set"): before 2026-12-07 a `--from TIME` reader
-   * whose consumer was lost (a NATS server restart, its consumer deleted, missed heartbeats) read nothing more,
-   * ready, until the client gave up (only if it had read nothing: ~2 minutes) or for good.
+   * whose consumer was lost (a NATS server restart, its consumer deleted, a message out of order) read nothing more
+   * until the client gave up on it (only if it had read nothing: ~2 minutes), else for good.
    */
   private async startSeqAt(parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<object> {
     if (policy.deliver_policy !== "by_start_time") return policy;
