@@ -74,7 +74,7 @@ export interface NatsReadOptions {
  * refused the subscription on `<prefix>.>` (permissions), tried again as long; `subscribed` — taken after a refusal.
  * `auth_refused` — the server refused the reader's credentials (its reason in `error`): told once per episode, each
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
- * `consumer_ended` — the client ended the stream's consumer by itself (it gave up making it again): the reader makes a
+ * `consumer_ended` — the client ended the stream's consumer by itself (`error`: why): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
  * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
  * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`).
@@ -115,7 +115,14 @@ interface Consumer {
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
   js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
-  jsm: { streams: { info(s: string): Promise<StreamInfo> } };
+  jsm: {
+    streams: { info(s: string): Promise<StreamInfo> };
+    /** For a replay from a time (startSeqAt). */
+    consumers: {
+      add(s: string, c: object): Promise<{ name: string; delivered: { stream_seq: number } }>;
+      delete(s: string, name: string): Promise<boolean>;
+    };
+  };
 }
 /** What the reader reads of a stream's info. */
 interface StreamInfo {
@@ -327,16 +334,6 @@ export interface NatsReaderCounters extends RepackerCounters {
   natsAuthErrors: number;
 }
 
-/**
- * The stream's history for a consumer from "now" (deliver_policy new): its last sequence when the consumer is made,
- * else 0. @nats-io/jetstream 3.4 makes an ordered consumer lost before it read anything (deleted; a NATS server
- * restarted: the consumer is kept in memory only) again from stream sequence 1, not from "now": before 2026-12-07 a
- * `--from now` reader on a quiet stream then read the stream's whole history as live.
- */
-function historyTo(policy: { deliver_policy: string }, info: StreamInfo): number {
-  return policy.deliver_policy === "new" ? (info.state?.last_seq ?? 0) : 0;
-}
-
 export class NatsFeedReader {
   readonly repacker: EnvelopeRepacker;
   private readonly opts: NatsReadOptions;
@@ -546,9 +543,9 @@ export class NatsFeedReader {
         const info = await parts.jsm.streams.info(this.opts.stream);
         const foreign = this.foreignSubjects(info);
         if (foreign !== undefined) throw new Error(foreign);
-        const policy = this.policyFor(info.created);
+        const policy = this.policyFor(info);
         this.streamCreated = info.created;
-        await this.consumeStream(nc, parts, policy, historyTo(policy, info));
+        await this.consumeStream(nc, parts, policy);
       }
     } catch (err) {
       // No stream of that name, no JetStream…: the connection is closed with the error, never left reconnecting
@@ -644,27 +641,32 @@ export class NatsFeedReader {
   }
 
   /**
-   * Where a consumer of the stream made at `created` starts: on from the message after the last one read (a
+   * Where a consumer of the stream (as `info` says it is now) starts: on from the message after the last one read (a
    * connection made again after a close for good: what was published meanwhile is in the stream), not from `from`
-   * again; from the first message of a stream made again meanwhile (its sequence starts again at 1).
+   * again; from the first message of a stream made again meanwhile (its sequence starts again at 1). `now` is the
+   * sequence after the stream's last (`new` only for an info without its state): @nats-io/jetstream 3.4 makes an
+   * ordered consumer lost before it read anything (deleted; a NATS server restarted: it is kept in memory only) again
+   * from its start sequence, stream sequence 1 for `new` (before 2026-12-07 a `--from now` reader on a quiet stream
+   * then read the stream's whole history as live; the first fix had it fetch that history again, passed over message
+   * by message on the hot path).
    */
-  private policyFor(created: string): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
+  private policyFor(info: StreamInfo): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
     const from = this.opts.from ?? "now";
-    const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
+    const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
     if (replaced) return { deliver_policy: "all" };
     if (lastSeq > 0) return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
-    if (from === "now") return { deliver_policy: "new" };
+    if (from === "now") return info.state === undefined ? { deliver_policy: "new" } : { deliver_policy: "by_start_sequence", opt_start_seq: info.state.last_seq + 1 };
     if (from === "all") return { deliver_policy: "all" };
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
   }
 
   /**
-   * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again). Messages
-   * up to stream sequence `historyToSeq` (0: none) are passed over until one past it is read: see historyTo.
+   * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again).
+   * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
    */
-  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: object, historyToSeq = 0): Promise<void> {
-    const consumer = await parts.js.consumers.get(this.opts.stream!, policy);
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
+    const consumer = await parts.js.consumers.get(this.opts.stream!, await this.startSeqAt(parts, policy));
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
@@ -677,14 +679,10 @@ export class NatsFeedReader {
     this.lookWhileIdle(nc, parts, iter);
     const repacker = this.repacker;
     const onData = this.onData;
-    let passOverToSeq = historyToSeq;
+    const readsBefore = this.jsReads;
+    const tries = () => (this.jsReads === readsBefore ? triesIfEmpty : 0);
     void (async () => {
       for await (const m of iter) {
-        if (passOverToSeq > 0) {
-          // Cold: only until the first message past it (its stream sequence parsed from the reply subject).
-          if ((m.info?.streamSequence ?? 0) <= passOverToSeq) continue;
-          passOverToSeq = 0;
-        }
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
@@ -695,9 +693,25 @@ export class NatsFeedReader {
         if (repacker.replaying && m.info?.pending === 0) repacker.caughtUp();
       }
     })().then(
-      () => this.consumerEnded(nc, parts, iter, undefined),
-      (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error),
+      () => this.consumerEnded(nc, parts, iter, undefined, tries()),
+      (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error, tries()),
     );
+  }
+
+  /**
+   * A replay from a time as one from the stream sequence the server finds for it (the first message at or after it),
+   * read from a consumer made and deleted at once; other policies as they are. @nats-io/jetstream 3.4 makes an ordered
+   * consumer again as `by_start_sequence` keeping the first one's `opt_start_time`, which the NATS server refuses
+   * ("deliver by start sequence, but optional start time is also set"): before 2026-12-07 a `--from TIME` reader
+   * whose consumer was lost (a NATS server restart, its consumer deleted, a message out of order) read nothing more
+   * until the client gave up on it (only if it had read nothing: ~2 minutes), else for good.
+   */
+  private async startSeqAt(parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<object> {
+    if (policy.deliver_policy !== "by_start_time") return policy;
+    const stream = this.opts.stream!;
+    const ci = await parts.jsm.consumers.add(stream, { ...policy, ack_policy: "none", inactive_threshold: 60e9 });
+    void parts.jsm.consumers.delete(stream, ci.name).catch(() => undefined); // else the server drops it once inactive
+    return { deliver_policy: "by_start_sequence", opt_start_seq: ci.delivered.stream_seq + 1 };
   }
 
   /**
@@ -707,13 +721,15 @@ export class NatsFeedReader {
    * deleted is waited for without end), and one whose inbox subscription the server refused; before, the reader then
    * read nothing more, quietly, for good. Now told (`consumer_ended`), not ready (streamProblem), and a new consumer
    * is made, tried again with backoff until one is (`consumer_made`). The connection's close for good is closedByClient's.
+   * The backoff goes on from the `tries` that made this consumer while consumers end having read nothing: before
+   * 2026-12-07 it started again at once, a consumer made then ended at once (its inbox refused) told every 2 s.
    */
-  private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined): void {
+  private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined, tries: number): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
     this.iter = undefined;
     this.streamProblem = "consumer_ended";
     this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
-    this.makeConsumerLater(nc, parts, 0);
+    this.makeConsumerLater(nc, parts, tries);
   }
 
   /** Cold: a consumer made again after `tries` failed, reconnectAfterCloseMs doubled per try up to 8 times it. */
@@ -732,8 +748,7 @@ export class NatsFeedReader {
         this.refuseForeign(foreign);
         throw new Error(foreign); // looked at again with backoff
       }
-      const policy = this.policyFor(info.created);
-      await this.consumeStream(nc, parts, policy, historyTo(policy, info));
+      await this.consumeStream(nc, parts, this.policyFor(info), tries + 1);
       if (this.nc !== nc || this.stopped) return;
       this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });

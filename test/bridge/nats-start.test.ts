@@ -15,6 +15,7 @@ import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../src/bridge/reverse-bridge.ts";
 import { fromNatsReadiness } from "../../src/cli/commands/bridge-http.ts";
 import { listen } from "../../src/cli/commands/listen.ts";
+import { natsReadOptions } from "../../src/cli/commands/nats-args.ts";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import type { StreamManager } from "../../src/bridge/stream-watch.ts";
@@ -399,6 +400,50 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => told.length === 2, "the new consumer told", 5000);
     const onFrom6 = { deliver_policy: "by_start_sequence", opt_start_seq: 6 };
     expect([s.policies, told[1], reader.health.streamProblem]).toEqual([[{ deliver_policy: "new" }, onFrom6, onFrom6, onFrom6, onFrom6], "consumer_made: ", undefined]);
+  });
+
+  // Before, each consumer_ended started the backoff again: consumers the client ended at once (their inbox refused)
+  // were made again, and the end logged as an error, every reconnectAfterCloseMs (2 s) for good.
+  test("consumers ended having read nothing are made again with a growing backoff, from its start again once one read", async () => {
+    const s = fakeJetStream({
+      created: () => "t0",
+      messages: (n) => {
+        // Consumers 0-3 end at once; 4 reads one message, then ends; 5 reads on.
+        let sent = n !== 4;
+        return {
+          next: async () => {
+            if (n === 5) return new Promise<IteratorResult<never>>(() => {});
+            if (sent) return Promise.reject(new Error("Permissions Violation for Subscription to _INBOX.x"));
+            sent = true;
+            return { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 5 } } };
+          },
+        };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSB", from: "now", reconnectAfterCloseMs: 5 }, () => {});
+    cleanups.push(() => reader.stop());
+    const waits: number[] = []; // each consumer's make asked for after `tries` (its wait 5 ms × 2^min(tries, 3))
+    const r = reader as unknown as { makeConsumerLater(nc: unknown, parts: unknown, tries: number): void };
+    const makeLater = r.makeConsumerLater.bind(reader);
+    r.makeConsumerLater = (nc, parts, tries) => (waits.push(tries), makeLater(nc, parts, tries));
+    await reader.start();
+    await waitFor(() => s.iters.length === 6, "six consumers", 5000);
+    expect(waits).toEqual([0, 1, 2, 3, 0]);
+  });
+
+  // Before, every end was logged "(it gave up making it again)", also a refused inbox or a pull the server refused.
+  test("the consumer's end is logged with the reason its error gives", () => {
+    const { log, lines } = captureLog();
+    const ctx = { values: { nats: "nats://127.0.0.1:1", stream: "S" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
+    const tell = natsReadOptions(ctx).onNatsEvent!;
+    for (const error of ["stream not found", "Permissions Violation for Subscription to \"_INBOX.x.1\"", "bad request", "ended"]) tell({ kind: "consumer_ended", error });
+    const why = (l: { msg: string }) => /consumer \((.*)\): nothing is read/.exec(l.msg)?.[1];
+    expect(lines.map((l) => [l.level, why(l), l.fields.error])).toEqual([
+      ["error", "it gave up making it again", "stream not found"],
+      ["error", "the NATS server refused its inbox subscription (permissions)", 'Permissions Violation for Subscription to "_INBOX.x.1"'],
+      ["error", "it stopped on an error: see error", "bad request"],
+      ["error", "its messages ended, no error given", "ended"],
+    ]);
   });
 });
 

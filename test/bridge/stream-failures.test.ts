@@ -33,7 +33,7 @@ interface Jsm {
     update(n: string, c: object): Promise<unknown>;
     delete(n: string): Promise<boolean>;
   };
-  consumers: { list(stream: string): AsyncIterable<{ name: string }>; delete(stream: string, name: string): Promise<boolean> };
+  consumers: { list(stream: string): AsyncIterable<{ name: string; config: { opt_start_seq?: number } }>; delete(stream: string, name: string): Promise<boolean> };
 }
 
 let nats: NatsServer;
@@ -206,30 +206,49 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
   });
 
   // @nats-io/jetstream 3.4 makes an ordered consumer lost before it read anything again from stream sequence 1: before,
-  // a reader from "now" on a quiet stream then read the stream's whole history as live (here 10 of 12).
-  test("a reader from now whose consumer is lost before it read anything reads on from now, not the stream's history", async () => {
+  // a reader from "now" on a quiet stream then read the stream's whole history as live (here 10 of 12). It makes it
+  // again as by_start_sequence keeping the first one's opt_start_time, which the server refuses: before, a reader from
+  // a time whose consumer was lost read nothing more (the client never made it again), whether it had read the replay
+  // or nothing yet. One stream, one loss for the three (the client takes seconds to see its consumer gone).
+  test("readers from now and from a time whose consumers are lost read on from now, that time or the last message read", async () => {
     const t = await bridging("sfnow", "SFNOW");
-    for (let i = 0; i < 5; i++) t.refresh(); // 10 messages: history
-    await stored("SFNOW", 10, "the history stored");
-    const reader = new NatsFeedReader({ servers: nats.url, prefix: "sfnow", stream: "SFNOW", from: "now" }, () => {});
-    await reader.start();
-    stops.push(() => reader.stop());
+    for (let i = 0; i < 4; i++) t.refresh(); // 8 messages: history
+    await stored("SFNOW", 8, "the history stored");
+    await new Promise((r) => setTimeout(r, 5)); // the time after the 8th message's
+    const from = new Date();
+    t.refresh(); // sequences 9, 10: after the time
+    await stored("SFNOW", 10, "the replay stored");
+    const reader = (from: Date | "now") => {
+      const r = new NatsFeedReader({ servers: nats.url, prefix: "sfnow", stream: "SFNOW", from }, () => {});
+      stops.push(() => r.stop());
+      return r;
+    };
+    const lastRead = (r: NatsFeedReader) => (r as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
+    const now = reader("now");
+    const replaying = reader(from);
+    const future = reader(new Date(Date.now() + 60_000)); // a time past the stream's end: nothing read yet
+    for (const r of [now, replaying, future]) await r.start();
+    await waitFor(() => lastRead(replaying) === 10, "the replay read");
     const consumers = async () => {
       const names: string[] = [];
       for await (const c of jsm.consumers.list("SFNOW")) names.push(c.name);
       return names;
     };
-    const [first] = await consumers();
-    await jsm.consumers.delete("SFNOW", first!); // as a NATS server restarted (an ordered consumer is kept in memory)
+    const lost = await consumers();
+    expect(lost.length).toBe(3); // the readers' (none left over from finding where the time starts)
+    for (const name of lost) await jsm.consumers.delete("SFNOW", name); // as a NATS server restarted (kept in memory)
     const deadline = Date.now() + 10_000;
-    while (!(await consumers()).some((n) => n !== first)) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for: the client to make its consumer again");
+    while ((await consumers()).filter((n) => !lost.includes(n)).length < 3) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for: the client to make its consumers again (${JSON.stringify(await consumers())})`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    t.refresh(); // 2 messages after the history: sequences 11 and 12
-    const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
-    await waitFor(() => lastRead() === 12, "the reader reads the new messages", 10_000);
-    expect(reader.counters.envelopes).toBe(2);
+    // Each made again from sequence 11: before, the reader from now's from 1, the history fetched again to be passed over.
+    const starts: number[] = [];
+    for await (const c of jsm.consumers.list("SFNOW")) starts.push(c.config.opt_start_seq ?? 0);
+    expect(starts).toEqual([11, 11, 11]);
+    t.refresh(); // 2 messages after: sequences 11 and 12
+    await waitFor(() => [now, replaying, future].every((r) => lastRead(r) === 12), "the readers read the new messages", 10_000);
+    expect([now, replaying, future].map((r) => r.counters.envelopes)).toEqual([2, 4, 2]);
   });
 
   test("a stream full with discard new: what it did not store is counted and logged; a replay over the hole sees the gap", async () => {

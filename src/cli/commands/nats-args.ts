@@ -148,6 +148,18 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
   return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused, credentials, tls };
 }
 
+/**
+ * Why the JetStream client ended a consumer, from its error (its text in the line's `error`): before 2026-12-07
+ * always "it gave up making it again", also for a refused inbox subscription or a pull the server refused.
+ */
+export function consumerEndWhy(error: string | undefined): string {
+  if (error === undefined || error === "ended") return "its messages ended, no error given";
+  if (/permissions violation/i.test(error)) return "the NATS server refused its inbox subscription (permissions)";
+  // 30 makes in a row failed: its stream missing, JetStream not answering.
+  if (/stream not found|timeout/i.test(error)) return "it gave up making it again";
+  return "it stopped on an error: see error"; // a pull refused (400), a make refused 30 times in a row…
+}
+
 /** The reader's connection events as log lines; the repeated ones (a try every 2 s) at most one per 5 s. */
 function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
   const failed = new RateLimitedLog(ctx.log, "warn", "connecting to NATS again failed: trying again every 2 s (nothing is read meanwhile: the books go stale)");
@@ -164,8 +176,8 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     // Once per run of refusals (each counted: natsAuthErrors), with the server's reason; never the credentials.
     else if (e.kind === "auth_refused") ctx.log.error("the NATS server refused the reader's credentials: nothing is read, the books go stale; trying again every 2 s", { reason: e.error });
     else if (e.kind === "auth_accepted") ctx.log.info("the NATS server took the reader's credentials again");
-    // The JetStream client gave up making the stream's consumer again (30 failures in a row) and ended it: the reader makes one.
-    else if (e.kind === "consumer_ended") ctx.log.error("the NATS client ended the stream's consumer (it gave up making it again): nothing is read, the books go stale; making a new one, tried again with backoff", { error: e.error });
+    // The JetStream client ended the stream's consumer by itself: the reader makes one.
+    else if (e.kind === "consumer_ended") ctx.log.error(`the NATS client ended the stream's consumer (${consumerEndWhy(e.error)}): nothing is read, the books go stale; making a new one, tried again with backoff`, { error: e.error });
     else if (e.kind === "consumer_made") ctx.log.info("the stream is read again by a new consumer");
     // Once per episode (the reader looks again with backoff): the stream was made again for another prefix.
     else if (e.kind === "stream_foreign") ctx.log.error("the JetStream stream made again is another feed's: nothing is read from it, the books go stale; looking at it again with backoff", { error: e.error });
