@@ -655,7 +655,7 @@ export class BinanceAdapter implements VenueAdapter {
       // snapshot older than it can bridge past, and one newer covers what came before it. So the buffer goes now and
       // the next diff begins a new one. Until s-binmisfit it stayed: such a snapshot made the book LIVE up to the hole,
       // published, then broke there (a gap, the buffer kept to no use meanwhile).
-      this.restart(t);
+      this.restart(t as BinanceTopic);
       return;
     }
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
