@@ -649,7 +649,15 @@ export class BinanceAdapter implements VenueAdapter {
     // ignored (onDiff), so a bad frame of it loses nothing. Until s-rdbin10 (refused for now) and s-rd16b (idle, being
     // unsubscribed) each was a resync, from the second on booking a backoff that held the book's subscribe or snapshot
     // back (halted-bridge.test.ts).
-    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck || t.resyncDelayed) return;
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck) return;
+    if (t.resyncDelayed) {
+      // Waiting out its backoff (no second resync), the stream still buffers for its bridge: the lost diff is a hole no
+      // snapshot older than it can bridge past, and one newer covers what came before it. So the buffer goes now and
+      // the next diff begins a new one. Until s-binmisfit it stayed: such a snapshot made the book LIVE up to the hole,
+      // published, then broke there (a gap, the buffer kept to no use meanwhile).
+      this.restart(t as BinanceTopic);
+      return;
+    }
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

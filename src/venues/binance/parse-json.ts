@@ -159,10 +159,10 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   if (!Array.isArray(m.bids) || !Array.isArray(m.asks)) throw new Error("depth snapshot without bids and asks arrays");
   out.reset();
   const r = readSides(m.bids, m.asks, priceExp, qtyExp, out);
-  // Only a number is a misfit ("does not fit": the snapshot fetch reloads exchangeInfo for it); a level of another
-  // shape is named as what it is. Before, it was "a level does not fit the instrument", and reloaded exchangeInfo.
-  if (r === SCAN_ERR_LEVEL) throw new Error(`depth snapshot: ${badLevel} is not [price string, quantity string]`);
-  if (r < 0) throw new Error(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : "a quantity"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals)`);
+  // Only a decimal that does not fit the exponents is a misfit (SnapshotMisfitError: the snapshot fetch reloads
+  // exchangeInfo for it); a level of another shape, or a price or quantity that is no decimal, is named as what it is.
+  if (r === SCAN_ERR_LEVEL) throw new Error(`depth snapshot: ${badLevel} ${badWhy}`);
+  if (r < 0) throw new SnapshotMisfitError(`depth snapshot: ${r === SCAN_ERR_PRICE ? "a price" : "a quantity"} does not fit the instrument (tick ${priceExp} / lot ${qtyExp} decimals): ${badLevel}`);
   out.isSnapshot = true;
   out.venueSeq = id;
   out.tsExchangeUs = eMs * 1000;
@@ -186,23 +186,49 @@ function readSides(bids: unknown[], asks: unknown[], priceExp: number, qtyExp: n
 
 let lastPx = 0;
 let lastQty = 0;
-/** The level readSides refused last (`bid 2 ["1.00"]`, 1-based), for the error. */
+/** The level readSides refused last (`bid 2 ["1.00"]`, 1-based), and why when of another shape, for the error. */
 let badLevel = "";
+let badWhy = "";
 
 function noteLevel(r: number, side: string, i: number, level: unknown): number {
   badLevel = `${side} ${i + 1} ${boundedText(JSON.stringify(level) ?? String(level))}`;
   return r;
 }
 
+/**
+ * One level → lastPx / lastQty: 0, SCAN_ERR_PRICE / SCAN_ERR_QTY for a decimal that does not fit the exponent (finer
+ * than the tick or step, or past 2^53 at it: the listing may have changed), SCAN_ERR_LEVEL for any other shape, a
+ * price or quantity that is no decimal string among them (`"abc"`, `"-1"`, `"1e3"`, `""`: says nothing of the listing).
+ */
 function level2(level: unknown, priceExp: number, qtyExp: number): number {
+  badWhy = "is not [price string, quantity string]";
   if (!Array.isArray(level) || level.length !== 2) return SCAN_ERR_LEVEL;
   const [p, q] = level as unknown[];
   if (typeof p !== "string" || typeof q !== "string") return SCAN_ERR_LEVEL;
   lastPx = parseFixedCodes(p, 0, p.length, priceExp);
-  if (lastPx < 0) return SCAN_ERR_PRICE;
+  if (lastPx < 0) return notDecimal(p, "price") ? SCAN_ERR_LEVEL : SCAN_ERR_PRICE;
   lastQty = parseFixedCodes(q, 0, q.length, qtyExp);
-  if (lastQty < 0) return SCAN_ERR_QTY;
+  if (lastQty < 0) return notDecimal(q, "quantity") ? SCAN_ERR_LEVEL : SCAN_ERR_QTY;
   return 0;
+}
+
+/** The text of a price or quantity (core/fixed.ts's syntax): digits with an optional fraction. */
+const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
+
+/** Whether `v` is no decimal at all (not a misfit); if so, says so in badWhy. */
+function notDecimal(v: string, what: string): boolean {
+  if (DECIMAL.test(v)) return false;
+  badWhy = `has a ${what} that is not a decimal`;
+  return true;
+}
+
+/**
+ * A snapshot level whose price or quantity is a decimal that does not fit the instrument's exponents: its tick or
+ * step may have changed, so the snapshot fetch reloads exchangeInfo. Told by its class, never by its text (the text
+ * carries the level, which may say anything).
+ */
+export class SnapshotMisfitError extends Error {
+  override readonly name = "SnapshotMisfitError";
 }
 
 /** 0 when absent; the value when a safe non-negative integer; -1 otherwise. */

@@ -11,6 +11,7 @@ export const SCAN_UNKNOWN_TOPIC = -2;
 /** Legal JSON the scanner does not read itself: use the JSON path. */
 export const SCAN_FALLBACK = -3;
 export const SCAN_ERR_SYNTAX = -4;
+/** A price (QTY: a quantity) that is no decimal or does not fit the tick / step; from the JSON path (which decides) only a decimal that does not fit. */
 export const SCAN_ERR_PRICE = -5;
 export const SCAN_ERR_QTY = -6;
 /** E / T / U / u / pu not a non-negative integer below 2^53 (E, T × 1000 too). */
@@ -21,7 +22,10 @@ export const SCAN_ERR_TYPE = -8;
 export const SCAN_ERR_MISSING = -9;
 /** data.s differs from the stream's symbol. */
 export const SCAN_ERR_SYMBOL = -10;
-/** A level is not exactly [price string, qty string]. */
+/**
+ * A level is not exactly [price string, qty string]; on the JSON path (which decides), also one whose price or qty is
+ * no decimal (`"abc"`: says nothing of the tick / step, so no exchangeInfo reload; the scanner says SCAN_ERR_PRICE / QTY).
+ */
 export const SCAN_ERR_LEVEL = -11;
 
 export const SCAN_RESULT_NAMES: readonly string[] = [

@@ -12,7 +12,7 @@ import type { RawRestTap } from "../venue.ts";
 import type { BinanceTopic } from "./connection.ts";
 import type { MarketBridges } from "./market-bridges.ts";
 import { restBaseOf } from "./instruments.ts";
-import { parseDepthSnapshot } from "./parse-json.ts";
+import { parseDepthSnapshot, SnapshotMisfitError } from "./parse-json.ts";
 import { apiPrefix } from "./protocol.ts";
 import type { BinanceRest } from "./rest.ts";
 import { BinanceScanner } from "./scanner.ts";
@@ -139,7 +139,8 @@ export class BinanceSnapshotFetch {
       return this.read(body, inst.priceExp, inst.qtyExp, into);
     } catch (err) {
       // A price or size that does not fit the tick / step: the instrument may have changed (exchangeInfo again).
-      if (String(err).includes("does not fit")) this.d.misfit(t);
+      // Told by the error's class: its text quotes the body (a level, a refusal's msg), which may say anything.
+      if (err instanceof SnapshotMisfitError) this.d.misfit(t);
       throw err;
     }
   }

@@ -5,10 +5,12 @@
  * and the book went LIVE though its stream was no longer subscribed (OKX had the same hole, fixed in s-rdrepd2).
  * The refusal is the subscription control's own (its reject, as for a venue's "invalid symbol"), called directly: the
  * simulator refuses a stream only at a subscribe, before any of its diffs. Refused for now, the diffs the simulator
- * still streams must start no new bridge until the subscribe is accepted again (s-refold).
+ * still streams must start no new bridge until the subscribe is accepted again (s-refold). Also here, on the same
+ * offline adapter: a malformed frame of a stream that feeds no book, or of one waiting out its resync backoff.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
+import { BookUpdate } from "../../../src/core/book-update.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
@@ -161,7 +163,7 @@ describe("Binance: a book whose stream is refused keeps no REST bridge", () => {
 });
 
 /** An adapter not started (no socket, no REST: nothing asked of the network), its spot streams planned on one connection. */
-function offlineAdapter(symbols: string[]): BinanceAdapter {
+function offlineAdapter(symbols: string[], fetchFn?: typeof fetch): BinanceAdapter {
   const config: VenueConfig = {
     venue: "binance",
     wsUrl: "ws://127.0.0.1:9/ws",
@@ -173,7 +175,7 @@ function offlineAdapter(symbols: string[]): BinanceAdapter {
   const refuse = (async () => {
     throw new Error("no network in this test");
   }) as unknown as typeof fetch;
-  return new BinanceAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 })), { log: silentLogger, fetch: refuse });
+  return new BinanceAdapter(config, symbols.map((symbol) => ({ market: "spot", symbol, depth: 100 })), { log: silentLogger, fetch: fetchFn ?? refuse });
 }
 
 describe("Binance: a malformed frame of a stream that feeds no book resyncs nothing", () => {
@@ -225,6 +227,50 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     for (const frame of [naming, naming, "{}", "{}"]) x.lifecycle.frameFaultBound(refused.conn, frame, new Error("thrown"));
     expect([refused.resyncs, refused.resyncAttempt, refused.resyncDelayed]).toEqual([0, 0, false]);
     expect([served.resyncs, served.resyncDelayed]).toEqual([2, true]); // the frames naming none resync it as before
+  });
+});
+
+describe("Binance: a diff lost while its book waits out a resync backoff", () => {
+  test("drops the bridge's buffer: a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async () => {
+    // The stream stays subscribed during the backoff and its diffs are buffered for the snapshot onBackoffOver asks
+    // for. Until s-binmisfit a malformed frame then was ignored, its diff a hole in the buffer: a snapshot older than
+    // it bridged, the book went LIVE (published) up to the hole and broke there (a gap). Now the buffer goes.
+    let lastUpdateId = 102;
+    const depth = (async () => new Response(JSON.stringify({ lastUpdateId, bids: [["1.00", "1"]], asks: [["1.01", "1"]] }), { status: 200 })) as unknown as typeof fetch;
+    const adapter = offlineAdapter(["AUSDT"], depth);
+    const x = adapter as unknown as Internals & { instruments: unknown[]; sink: unknown; onBackoffOver(t: TopicState): void };
+    const t = x.topics[0]!;
+    x.instruments = [{ market: "spot", symbol: "AUSDT", priceExp: 2, qtyExp: 5 }];
+    const published: string[] = [];
+    x.sink = { onBookUpdate: (_i: number, u: BookUpdate) => void published.push(`${u.isSnapshot ? "snapshot" : "diff"} ${u.venueSeq}`), onBookInvalid: () => {}, onInstrumentChanged: () => {} };
+    t.sub = SUB_ACTIVE;
+    for (let i = 0; i < 2; i++) adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // the second books a backoff
+    expect(t.resyncDelayed).toBe(true);
+    t.resyncDueMs = Number.MAX_SAFE_INTEGER; // the test ends the backoff
+    const diff = (id: number) => {
+      const u = new BookUpdate();
+      u.pushBid(100, id);
+      u.venueSeq = id;
+      adapter.onDiff(0, u, id, -1); // spot: U = u = id, one id per diff
+    };
+    const backoffOver = async (what: () => boolean) => {
+      t.resyncDelayed = false;
+      x.onBackoffOver(t);
+      await until(what, "the snapshot handled");
+    };
+    for (const id of [101, 102, 103]) diff(id);
+    expect(adapter.stats().bridgeBufferedBytes).toBeGreaterThan(0);
+    // Diff 104 arrives unreadable.
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":104,"u":104.5,"b":[],"a":[]}}');
+    expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+    for (const id of [105, 106]) diff(id);
+    await backoffOver(() => adapter.stats().bridgesFailed! + adapter.stats().gaps! > 0);
+    // Older than the loss: no bridge (Binance's "go back to step 3"); before, LIVE at 102 and 103, then a gap at 105.
+    expect({ published, gaps: adapter.stats().gaps, failed: adapter.stats().bridgesFailed, book: t.book }).toEqual({ published: [], gaps: 0, failed: 1, book: BookState.RESYNCING });
+    lastUpdateId = 105;
+    await backoffOver(() => published.length > 0);
+    expect(published).toEqual(["snapshot 105", "diff 106"]);
+    expect(t.book).toBe(BookState.LIVE);
   });
 });
 

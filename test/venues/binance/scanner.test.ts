@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { BinanceScanner, isDiffObject, parseDepthSnapshot, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
-import { SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
+import { SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
 import { loadRecording, mantissa } from "./recordings.ts";
 
 interface Frame {
@@ -208,6 +208,16 @@ describe("Binance scanner", () => {
     }
     // A number with more decimals than the tick is the misfit it was (the re-check's cue).
     expect(() => parseDepthSnapshot(body('["1.001","2"]'), 2, 5, new BookUpdate())).toThrow("depth snapshot: a price does not fit the instrument (tick 2 / lot 5 decimals)");
+  });
+
+  test("a diff level's price or quantity that is no decimal is a bad level (no exchangeInfo reload); a decimal finer than the tick or step is the misfit", () => {
+    // The JSON path decides a rejected frame's code (connection.ts), and adapter.ts onParseError reloads exchangeInfo
+    // for bad_price / bad_qty only. Before, "abc" was bad_price too, and reloaded it.
+    const t = new StreamTable();
+    t.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    const frame = (level: string) => `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[${level}],"a":[]}}`;
+    const codes = ['["abc","1"]', '["1.00","-1"]', '["1e3","1"]', '["","1"]', '["1.001","1"]', '["1.00","0.000001"]'].map((l) => viaJson(frame(l), t).r);
+    expect(codes).toEqual([SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY]);
   });
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
