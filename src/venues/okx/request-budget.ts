@@ -72,8 +72,10 @@ export class OkxRequestBudget {
    * Requests the resyncs in progress on `conn` (but those `skip` names) have still to send. The subscribes owed after
    * one unsubscribe request go together once it is answered (SubscriptionControl.restartTopics): ⌈n/k⌉ of them, not
    * one a topic (counted so, a go-back's batch held other books' resyncs back for requests that were never sent).
-   * Counted without allocating per request (cold, but once per restart): a topic owing its subscribe outside any
-   * unsubscribe request under way counts alone.
+   * Counted without allocating per request (cold, but run for every restart, every request sendRequest writes and
+   * every retry due: nextRequestWaitMs): a topic owing its subscribe outside any unsubscribe request under way (its
+   * unsubscribe held for the budget) counts alone. A subscribe held for the budget (SUB_PENDING, subscribeQueued) is
+   * not counted: a restart may take the room it waits for.
    */
   private stillToSend(conn: OkxConnection, skip: (t: TopicState) => boolean): number {
     let n = 0;
