@@ -26,7 +26,7 @@ export function shownPath(value: string): string {
  * and of `/etc/feeder/my key` (until s-rd17c "not a /dir/name or ./name path": false of it).
  */
 export function whyNotShown(): string {
-  return "only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself";
+  return "only a path like /dir/name, ./name, ../name or ~/name without spaces or control characters is shown, it may be the secret itself";
 }
 
 /**

@@ -136,7 +136,7 @@ describe("[nats] in the configuration file", () => {
     // with it), and check-config printed it in the settings and in its note.
     const TOKEN = "s3cr3t token+x/y="; // a space: not said either (until 2026-12-07 "it holds a space")
     const flagged = usage(() => natsAccessOf({ "nats-user": "u", "nats-password-file": SECRET }, NATS, logOf()));
-    expect(flagged).toMatch(/^--nats-password-file: cannot read \(its value not shown: only a \/dir\/name or \.\/name path without spaces or control characters is shown, it may be the secret itself\): ENOENT: no such file or directory$/);
+    expect(flagged).toMatch(/^--nats-password-file: cannot read \(its value not shown: only a path like \/dir\/name, \.\/name, \.\.\/name or ~\/name without spaces or control characters is shown, it may be the secret itself\): ENOENT: no such file or directory$/);
     const path = config(`token_file = "${TOKEN}"`);
     const keyed = usage(() => natsAccessOf({}, NATS, logOf(), loadConfigFile(path, { requireVenue: false }).nats));
     expect(keyed).toMatch(/^nats\.token_file: cannot read \(its value not shown/);
@@ -149,12 +149,12 @@ describe("[nats] in the configuration file", () => {
     expect(await checkConfigCommand.run({ values: { config: withVenue }, positionals: [], log: logOf(), out: (t: string) => void out.push(t) } as unknown as CommandContext)).toBe(0);
     const text = out.join("");
     expect(text).not.toContain(TOKEN);
-    expect(text).toContain("# token_file is set (not shown: only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself)");
-    expect(text).toContain("# note: nats.token_file (its value not shown: only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself) cannot be read by this user now (no such file)");
+    expect(text).toContain("# token_file is set (not shown: only a path like /dir/name, ./name, ../name or ~/name without spaces or control characters is shown, it may be the secret itself)");
+    expect(text).toContain("# note: nats.token_file (its value not shown: only a path like /dir/name, ./name, ../name or ~/name without spaces or control characters is shown, it may be the secret itself) cannot be read by this user now (no such file)");
     expect(text).toContain(`ca_file = ${JSON.stringify(absent)}`);
     // The feed's HMAC key likewise (--auth-key-file of the bridge and listen --nats, publish.auth_key_file).
     const KEY = "00112233445566778899aabbccddeeff";
-    expect(() => readAuthKeyFile(KEY, "--auth-key-file", { fifo: true })).toThrow(/^--auth-key-file: cannot read key file \(its value not shown: only a \/dir\/name or \.\/name path without spaces or control characters is shown, it may be the secret itself\): ENOENT: no such file or directory$/);
+    expect(() => readAuthKeyFile(KEY, "--auth-key-file", { fifo: true })).toThrow(/^--auth-key-file: cannot read key file \(its value not shown: only a path like \/dir\/name, \.\/name, \.\.\/name or ~\/name without spaces or control characters is shown, it may be the secret itself\): ENOENT: no such file or directory$/);
     const keyed2 = problems(file(`[publish]\nauth_key_file = "${KEY}"\n`, 0o644));
     expect(keyed2.join("\n")).toMatch(/^publish\.auth_key_file: cannot read key file \(its value not shown/);
     expect(keyed2.join("\n")).not.toContain(KEY);

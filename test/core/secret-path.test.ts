@@ -11,7 +11,7 @@ describe("shownPath", () => {
     // Until 2026-12-07 the reason named the rule the value failed: "my secret" was said to hold a space, a secret
     // starting "/" to be absolute. One wording for every hidden value, true of each (`/nonexistent` too, and
     // `/etc/feeder/my key`: until s-rd17c the words were "not a /dir/name or ./name path", false of it).
-    const hidden = "(its value not shown: only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself)";
+    const hidden = "(its value not shown: only a path like /dir/name, ./name, ../name or ~/name without spaces or control characters is shown, it may be the secret itself)";
     for (const v of ["/nonexistent", "/etc/", "/etc/my secret", "/etc/feeder/my key", "./my\tkey", "./a\nb", "my secret", "hunter2", "dir/name", ""]) expect(shownPath(v), JSON.stringify(v)).toBe(hidden);
     expect(shownPath("/etc/feeder/key")).toBe('"/etc/feeder/key"');
   });
@@ -27,7 +27,7 @@ describe("shownPath", () => {
         expect(shown).toBe(JSON.stringify(v));
         continue;
       }
-      expect(shown).toBe("(its value not shown: only a /dir/name or ./name path without spaces or control characters is shown, it may be the secret itself)");
+      expect(shown).toBe("(its value not shown: only a path like /dir/name, ./name, ../name or ~/name without spaces or control characters is shown, it may be the secret itself)");
     }
   });
 });

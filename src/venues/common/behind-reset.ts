@@ -1,4 +1,4 @@
-// HOT PATH: `socket === marks.socket[i]` runs per frame (a typed-array read); everything else here is cold
+// HOT PATH: `socket === marks.socket[i]` runs per frame (a typed-array read; the venues keep the array in a field of their own); everything else here is cold
 /**
  * The "behind a venue reset" mark of a planned reconnect's overlap, one per subscription (Bybit, Deribit, OKX full
  * books). Both sockets of a make-before-break carry the venue's one stream, so a venue reset reaches each, one after
