@@ -387,6 +387,17 @@ describe("PublishChannel: a destination whose route is gone", () => {
     u.flush(T0);
     expect(backoffMs).toEqual([0, 0, 0]);
     expect(su.delivered.slice(-6)).toEqual([2 * n + 9, 2 * n + 10].flatMap((seq) => receivers.map((rc) => `${seq}@${rc.host}`)));
+    // A stop (tryNextSend) tries a paused receiver at once, pause or not: its END_OF_SESSION.
+    routeUp = false;
+    pack(u, 1);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
+    routeUp = true;
+    u.tryNextSend();
+    pack(u, 1);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, 0, 0]);
+    expect(su.delivered.slice(-3)).toEqual(receivers.map((rc) => `${2 * n + 12}@${rc.host}`));
   });
 
   it("a full buffer does not pause; skipped datagrams stay in the ring; the failure window counts from the last skip; a healthy flush reads the clock once", () => {
