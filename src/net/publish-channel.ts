@@ -299,7 +299,10 @@ export class PublishChannel {
     this.unicastArgs.length = 0;
   }
 
-  /** Cold: receivers tried after a pause whose send met no route refusal (the kernel took datagrams): sent to as before. */
+  /**
+   * After each send while a receiver is paused (allocates nothing unless a pause ends): receivers tried after their
+   * pause whose send met no route refusal (the kernel took datagrams, no full buffer): sent to as before.
+   */
   private receiversResumed(all: readonly UnicastReceiver[]): void {
     for (let j = 0; j < all.length; j++) {
       if (this.receiverBackoffMs[j] === 0 || !this.receiverSentTo[j]) continue;
