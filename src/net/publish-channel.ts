@@ -15,6 +15,14 @@
  * counted as refused (sendErrors, here and the publisher's), kept in the retransmit ring and logged (rate-limited);
  * its sequence numbers go on, so its subscribers see the loss as a gap. The first try the kernel takes a datagram
  * of ends the pause (logged). The other destinations have their own sockets, sequences and pauses: unaffected.
+ *
+ * A unicast receiver whose route is gone is paused the same way, on its own: send-batch.ts drops that receiver's
+ * datagrams of the batch after two failing calls (one throwing sendMany per datagram before, each copying the rest
+ * of the batch), and the destination then leaves it out of its sendMany arguments until its pause ends (the
+ * arguments built once per change of the receivers sent to, not per flush); its datagrams are counted as refused
+ * meanwhile (its subscribers see a gap), the other receivers get every one. When the pause ends it is sent to again:
+ * a send with no route refusal for it that the kernel took datagrams of, and no full buffer cut short, ends the
+ * pause (logged); a refusal doubles it. A closed port (ECONNREFUSED) is not a lost route: resent, never paused.
  * @module
  */
 import { monoMs } from "../core/clock.ts";
@@ -25,7 +33,7 @@ import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { openMulticastSender, openUnicastSender } from "./multicast.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
-import { BatchSender, isRouteGone, type SendCounters } from "./send-batch.ts";
+import { BatchSender, isBufferFullCode, isRouteGone, type RefusedTo, type SendCounters } from "./send-batch.ts";
 
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
@@ -88,6 +96,21 @@ export class PublishChannel {
   private skipDetail = "";
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
+  /**
+   * Per unicast receiver (by index in `receivers`), the pause of one whose route is gone (module comment): its
+   * length (ms; 0: sending), its end (monoMs), whether it is in `sendTo` (left out until the end, then tried),
+   * datagrams skipped in it, and its log detail.
+   */
+  private readonly receiverBackoffMs: number[] = [];
+  private readonly receiverUntilMonoMs: number[] = [];
+  private readonly receiverSentTo: boolean[] = [];
+  private readonly receiverSkipped: number[] = [];
+  private readonly receiverSkipDetail: string[] = [];
+  /** Receivers paused (0: the hot path looks no further); the receivers sent to, rebuilt when that set changes. */
+  private receiversPaused = 0;
+  private sendTo: readonly UnicastReceiver[] = [];
+  /** A full buffer cut the current send short: it shows nothing of a paused receiver's route. */
+  private sendCutShort = false;
   /** The datagrams of one sendMany, then sendMany argument arrays by datagram count: created once per count. */
   private readonly stage: Uint8Array[] = new Array<Uint8Array>(MAX_DATAGRAMS_PER_SEND).fill(EMPTY);
   private readonly exactArgs: Uint8Array[][] = [];
@@ -107,9 +130,19 @@ export class PublishChannel {
     log: Logger,
   ) {
     this.receivers = dest.receivers;
+    if (this.receivers !== undefined) {
+      this.sendTo = this.receivers;
+      for (let j = 0; j < this.receivers.length; j++) {
+        this.receiverBackoffMs.push(0);
+        this.receiverUntilMonoMs.push(0);
+        this.receiverSentTo.push(true);
+        this.receiverSkipped.push(0);
+        this.receiverSkipDetail.push("");
+      }
+    }
     this.log = log;
     this.errorLog = new RateLimitedLog(log, "warn", "send failed; datagrams dropped");
-    this.sender = new BatchSender(counters, (error, datagrams, code) => this.refused(error, datagrams, code));
+    this.sender = new BatchSender(counters, (error, datagrams, code, to) => this.refused(error, datagrams, code, to));
   }
 
   /** Opens the destination's socket (interface and TTL verified; a multicast one connected to its group). */
@@ -204,10 +237,16 @@ export class PublishChannel {
     return this.sender.send(this.socket!, args, 1);
   }
 
-  /** HOT PATH: the first n staged datagrams to every receiver of a unicast destination, in one sendMany. */
-  private sendStagedUnicast(receivers: readonly UnicastReceiver[], n: number): number {
-    const stage = this.stage;
+  /**
+   * HOT PATH: the first n staged datagrams to every receiver of a unicast destination, in one sendMany; a receiver
+   * whose route is gone is left out during its pause (module comment).
+   */
+  private sendStagedUnicast(all: readonly UnicastReceiver[], n: number): number {
+    if (this.receiversPaused !== 0) this.skipReceivers(all, n);
+    const receivers = this.sendTo;
     const r = receivers.length;
+    if (r === 0) return 0;
+    const stage = this.stage;
     let args = this.unicastArgs[n];
     if (args === undefined) {
       args = new Array<Entry>(n * r * 3).fill(0); // cold: once per batch size
@@ -224,20 +263,86 @@ export class PublishChannel {
         k += 3;
       }
     }
-    return this.sender.send(this.socket!, args, 3);
+    this.sendCutShort = false;
+    const taken = this.sender.send(this.socket!, args, 3);
+    if (this.receiversPaused !== 0 && taken > 0 && !this.sendCutShort) this.receiversResumed(all);
+    return taken;
+  }
+
+  /**
+   * HOT PATH while a receiver is paused (allocates nothing unless a pause ends): each receiver left out skips the n
+   * datagrams (counted as refused, logged rate-limited); one whose pause has ended is sent to again from this send.
+   */
+  private skipReceivers(all: readonly UnicastReceiver[], n: number): void {
+    const nowMonoMs = monoMs();
+    let changed = false;
+    for (let j = 0; j < all.length; j++) {
+      if (this.receiverSentTo[j]) continue;
+      if (nowMonoMs >= this.receiverUntilMonoMs[j]!) {
+        this.receiverSentTo[j] = true;
+        changed = true;
+        continue;
+      }
+      this.counters.sendErrors += n;
+      this.sendErrors += n;
+      this.receiverSkipped[j]! += n;
+      this.lastSendErrorMs = Date.now();
+      this.lastSendErrorMonoMs = nowMonoMs;
+      this.errorLog.hit(this.receiverSkipDetail[j]!);
+    }
+    if (changed) this.rebuildSendTo(all);
+  }
+
+  /** Cold: the receivers sent to changed; the sendMany arguments are made anew for them (once per batch size). */
+  private rebuildSendTo(all: readonly UnicastReceiver[]): void {
+    this.sendTo = all.filter((_, j) => this.receiverSentTo[j]);
+    this.unicastArgs.length = 0;
+  }
+
+  /**
+   * After each send while a receiver is paused (allocates nothing unless a pause ends): receivers tried after their
+   * pause whose send met no route refusal (the kernel took datagrams, no full buffer): sent to as before.
+   */
+  private receiversResumed(all: readonly UnicastReceiver[]): void {
+    for (let j = 0; j < all.length; j++) {
+      if (this.receiverBackoffMs[j] === 0 || !this.receiverSentTo[j]) continue;
+      const rc = all[j]!;
+      this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: this.receiverSkipped[j], lastError: this.lastSendError });
+      this.receiverBackoffMs[j] = 0;
+      this.receiverSkipped[j] = 0;
+      this.receiversPaused--;
+    }
+  }
+
+  /** Cold: a unicast receiver's route is gone (send-batch.ts dropped its datagrams of the batch): its pause starts or doubles. */
+  private receiverRouteGone(all: readonly UnicastReceiver[], to: RefusedTo, error: string, where: string): void {
+    for (let j = 0; j < all.length; j++) {
+      const rc = all[j]!;
+      if (rc.port !== to.port || rc.host !== to.address) continue;
+      const backoffMs = this.receiverBackoffMs[j]!;
+      if (backoffMs === 0) this.receiversPaused++;
+      this.receiverBackoffMs[j] = backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * backoffMs, ROUTE_BACKOFF_MAX_MS);
+      this.receiverUntilMonoMs[j] = this.lastSendErrorMonoMs + this.receiverBackoffMs[j]!;
+      this.receiverSentTo[j] = false;
+      this.receiverSkipDetail[j] = `${where}: receiver ${rc.host}:${rc.port}: ${error}; its datagrams skipped for ${this.receiverBackoffMs[j]} ms, then tried again`;
+      this.errorLog.hit(this.receiverSkipDetail[j]!);
+    }
+    this.rebuildSendTo(all);
   }
 
   /**
    * Cold: datagrams the kernel refused (already counted overall by the sender): per destination, logged (rate-limited)
-   * naming it. A multicast destination's route gone starts or doubles its pause (a unicast destination's receivers
-   * each have their own route: one gone must not cost the others their datagrams).
+   * naming it. A route gone starts or doubles the pause of a multicast destination, or of the one unicast receiver
+   * it was for (each receiver has its own route: one gone must not cost the others their datagrams).
    */
-  private refused(error: string, datagrams: number, code: string): void {
+  private refused(error: string, datagrams: number, code: string, to: RefusedTo | undefined): void {
     this.sendErrors += datagrams;
     this.lastSendErrorMs = Date.now();
     this.lastSendErrorMonoMs = monoMs();
     this.lastSendError = error;
     const where = `destination ${this.dest.name} (${destinationText(this.dest)})`;
+    if (isBufferFullCode(code)) this.sendCutShort = true;
+    if (this.receivers !== undefined && to !== undefined && isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
     if (this.receivers === undefined && isRouteGone(code)) {
       this.routeRefusals++;
       this.routeBackoffMs = this.routeBackoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * this.routeBackoffMs, ROUTE_BACKOFF_MAX_MS);
@@ -265,6 +370,7 @@ export class PublishChannel {
    */
   tryNextSend(): void {
     if (this.routeBackoffMs !== 0) this.skipUntilMonoMs = 0;
+    for (let j = 0; j < this.receiverUntilMonoMs.length; j++) this.receiverUntilMonoMs[j] = 0;
   }
 
   /** Cold: a try after a pause got through: sending as before. */

@@ -18,6 +18,11 @@
  * interface down, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
  * the same way) once it failed twice in a row (the first may have been an error left pending): a batch costs 2
  * calls, not 2 per datagram. The publisher's destination then skips its sends for a while (publish-channel.ts).
+ * On an unconnected socket ([data, port, address] triples: a unicast destination's receivers, a requester) a route
+ * gone is the entry's own once it failed twice in a row: that address and port's later entries in the batch are
+ * dropped with it (counted, named with `to`) and the rest sent on, so a receiver without a route costs a batch 3 or
+ * 4 calls, not 3 per datagram each copying the rest (quadratic); the destination then leaves that receiver out of
+ * its sends for a while (publish-channel.ts). A closed port (ECONNREFUSED) is not a lost route: resent as above.
  * @module
  */
 
@@ -47,6 +52,11 @@ export function isBufferFull(err: unknown): boolean {
   return BUFFER_FULL.has((err as { code?: string } | undefined)?.code ?? "");
 }
 
+/** True for an error code of a send that found the socket buffer full (see isBufferFull). */
+export function isBufferFullCode(code: string): boolean {
+  return BUFFER_FULL.has(code);
+}
+
 /** Error codes of a send that found no way to its destination (interface down, address or route gone). */
 const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
 
@@ -59,18 +69,28 @@ function codeOf(err: Error | undefined): string {
   return (err as { code?: unknown } | undefined)?.code?.toString() ?? "";
 }
 
+/** Where the datagrams of a refusal were going: an unconnected socket's entry whose route is gone (`onRefused`). */
+export interface RefusedTo {
+  port: number;
+  address: string;
+}
+
 /**
  * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
- * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; cold, after
- * counters.sendErrors has been counted).
+ * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; `to`: the address whose
+ * route is gone, for a triple entry (reused object: read it in the call); cold, after counters.sendErrors has been
+ * counted).
  */
 export class BatchSender {
   /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (created once each). */
   private readonly resendArgs: (Uint8Array | number | string)[][] = [];
+  /** Cold, after a route gone on an unconnected socket: the rest of a batch without that address (by entry count). */
+  private readonly compactArgs: (Uint8Array | number | string)[][] = [];
+  private readonly refusedTo: RefusedTo = { port: 0, address: "" };
 
   constructor(
     private readonly counters: SendCounters,
-    private readonly onRefused: (error: string, datagrams: number, code: string) => void,
+    private readonly onRefused: (error: string, datagrams: number, code: string, to: RefusedTo | undefined) => void,
     /**
      * Empty the resend arrays after use, so they do not keep datagrams alive until the next resend of that length:
      * for datagrams made per send (the retransmission server's copies). The publisher's are views of its pool,
@@ -110,7 +130,7 @@ export class BatchSender {
    */
   private resend(socket: SendManySocket, args: SendArgs, per: number, result: number, err: Error | undefined): number {
     const counters = this.counters;
-    const total = args.length / per;
+    let total = args.length / per;
     let done = 0;
     let taken = 0;
     let failedHere = false;
@@ -123,10 +143,16 @@ export class BatchSender {
         failedHere = false;
       } else if (err !== undefined && isBufferFull(err)) {
         this.refused(err.message, total - done, codeOf(err));
+        this.release(args);
         return taken;
       } else if (failedHere && per === 1 && isRouteGone(codeOf(err))) {
         this.refused(err!.message, total - done, codeOf(err)); // connected: the rest would go the same way
         return taken;
+      } else if (failedHere && isRouteGone(codeOf(err))) {
+        args = this.leaveOut(args, done, total, err!); // unconnected: that address's rest would go the same way
+        total = args.length / 3;
+        done = 0;
+        failedHere = false;
       } else if (failedHere) {
         this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err));
         done++;
@@ -134,7 +160,10 @@ export class BatchSender {
       } else {
         failedHere = true; // maybe an error left pending by the datagram before: this one is tried once more
       }
-      if (done >= total) return taken;
+      if (done >= total) {
+        this.release(args);
+        return taken;
+      }
       let rest = this.resendArgs[(total - done) * per];
       if (rest === undefined) {
         rest = new Array<Uint8Array | number | string>((total - done) * per);
@@ -152,8 +181,44 @@ export class BatchSender {
     }
   }
 
-  private refused(error: string, datagrams: number, code: string): void {
+  /**
+   * Cold: triple entry `done` of `args` met a route gone twice: it and every later entry to its address and port are
+   * refused (one call of onRefused naming them); returns the other entries after `done`, in order.
+   */
+  private leaveOut(args: SendArgs, done: number, total: number, err: Error): SendArgs {
+    const port = args[done * 3 + 1] as number;
+    const address = args[done * 3 + 2] as string;
+    let lost = 0;
+    for (let i = done; i < total; i++) if (args[i * 3 + 1] === port && args[i * 3 + 2] === address) lost++;
+    const length = (total - done - lost) * 3;
+    let kept = this.compactArgs[length];
+    if (kept === undefined) {
+      kept = new Array<Uint8Array | number | string>(length);
+      this.compactArgs[length] = kept;
+    }
+    let k = 0;
+    for (let i = done; i < total; i++) {
+      if (args[i * 3 + 1] === port && args[i * 3 + 2] === address) continue;
+      kept[k++] = args[i * 3]!;
+      kept[k++] = args[i * 3 + 1]!;
+      kept[k++] = args[i * 3 + 2]!;
+    }
+    // (a second leaveOut in one batch copies from a longer compact array into a shorter one: never into itself)
+    this.release(args);
+    this.refusedTo.port = port;
+    this.refusedTo.address = address;
+    this.refused(err.message, lost, codeOf(err), this.refusedTo);
+    return kept;
+  }
+
+  /** Cold: empties a compact array after use when the datagrams are made per send (see releaseDatagrams). */
+  private release(args: SendArgs): SendArgs {
+    if (this.releaseDatagrams && this.compactArgs[args.length] === args) (args as unknown[]).fill(0);
+    return args;
+  }
+
+  private refused(error: string, datagrams: number, code: string, to?: RefusedTo): void {
     this.counters.sendErrors += datagrams;
-    this.onRefused(error, datagrams, code);
+    this.onRefused(error, datagrams, code, to);
   }
 }

@@ -213,27 +213,37 @@ describe("PublishChannel: a destination whose route is gone", () => {
     const random = rng(20261207);
     const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
     const resumedLines: unknown[] = [];
-    const log: Logger = { ...silentLogger, info: (msg, fields) => void (msg.startsWith("destination sends again") && resumedLines.push(fields)) };
-    const gone = { a: false };
-    // a: multicast, its route lost and back at random; b: multicast, always fine; u: unicast, receiver 10.0.0.9 has
-    // no route (its other receiver must still get everything: a unicast destination is never paused).
+    const receiverResumedLines: unknown[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      info: (msg, fields) => void (msg.startsWith("destination sends again") ? resumedLines.push(fields) : msg.startsWith("unicast receiver sent to again") && receiverResumedLines.push(fields)),
+    };
+    const gone = { a: false, u: false };
+    // a: multicast, its route lost and back at random; b: multicast, always fine; u: unicast, receiver 10.0.0.9's
+    // route lost and back at random (paused on its own: its other receiver must still get everything, u is never
+    // paused as a whole).
     const a = channel({ name: "a", group: "239.255.49.1", port: 49001, iface: "127.0.0.1", ttl: 1, channelId: 1, match }, counters, log);
     const b = channel({ name: "b", group: "239.255.49.2", port: 49002, iface: "127.0.0.1", ttl: 1, channelId: 2, match }, counters, log);
     const receivers = [{ host: "127.0.0.1", port: 49003 }, { host: "10.0.0.9", port: 49003 }];
     const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, log);
     const sa = routeSocket(1, () => gone.a);
     const sb = routeSocket(1, () => false);
-    const su = routeSocket(3, (args, k) => args[k * 3 + 2] === "10.0.0.9");
+    const su = routeSocket(3, (args, k) => gone.u && args[k * 3 + 2] === "10.0.0.9");
     a.socket = sa as never;
     b.socket = sb as never;
     u.socket = su as never;
     // The model of a: its pause (0: none) and its end; what it should have delivered, refused, and called.
     const model = { backoffMs: 0, untilMs: 0, delivered: [] as string[], refused: 0, calls: 0, resumed: 0 };
+    // The same of u's receiver 10.0.0.9 (its datagrams to 127.0.0.1 are all delivered, in u's calls).
+    const modelU = { backoffMs: 0, untilMs: 0, delivered: [] as string[], refused: 0, calls: 0, resumed: 0 };
+    let goneTriesU = 0;
+    let longestPauseUMs = 0;
     let sent = 0; // datagrams packed per channel so far (each channel's seqNums are 1..sent)
     let goneTries = 0;
     let longestPauseMs = 0;
-    for (let step = 0; step < 400; step++) {
+    for (let step = 0; step < 600; step++) {
       const x = random();
+      if (random() < 0.04) gone.u = !gone.u;
       if (x < 0.04) gone.a = !gone.a;
       else if (x < 0.5) nowMs += Math.floor(random() * (random() < 0.2 ? 2500 : 150));
       const n = 1 + Math.floor(random() * (random() < 0.1 ? 3 * MAX_DATAGRAMS_PER_SEND : 8));
@@ -255,16 +265,36 @@ describe("PublishChannel: a destination whose route is gone", () => {
           if (model.backoffMs !== 0) model.resumed++;
           model.backoffMs = 0;
         }
+        if (modelU.backoffMs !== 0 && nowMs < modelU.untilMs) {
+          modelU.calls++; // 127.0.0.1 only
+          modelU.refused += size;
+        } else if (gone.u) {
+          goneTriesU++;
+          // stops at 10.0.0.9's first datagram, throws twice on it (dropping its datagrams of the batch), sends the rest
+          modelU.calls += size > 1 ? 4 : 3;
+          modelU.refused += size;
+          modelU.backoffMs = modelU.backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * modelU.backoffMs, ROUTE_BACKOFF_MAX_MS);
+          modelU.untilMs = nowMs + modelU.backoffMs;
+          longestPauseUMs = Math.max(longestPauseUMs, modelU.backoffMs);
+        } else {
+          modelU.calls++;
+          for (let i = 1; i <= size; i++) modelU.delivered.push(`${sent + from + i}@10.0.0.9`);
+          if (modelU.backoffMs !== 0) modelU.resumed++;
+          modelU.backoffMs = 0;
+        }
       }
       for (const ch of [a, b, u]) ch.flush(T0);
       sent += n;
-      const context = `step ${step}, now ${nowMs}, gone ${gone.a}`;
+      const context = `step ${step}, now ${nowMs}, gone ${gone.a} ${gone.u}`;
       expect(sa.calls, context).toBe(model.calls);
       expect(a.sendErrors, context).toBe(model.refused);
       expect(a.routeBackoffMs, context).toBe(model.backoffMs);
       expect(resumedLines.length, context).toBe(model.resumed);
       expect(b.sendErrors + b.routeBackoffMs + u.routeBackoffMs, context).toBe(0);
-      expect(u.sendErrors, context).toBe(sent); // each datagram's copy to 10.0.0.9
+      expect(su.calls, context).toBe(modelU.calls);
+      expect(u.sendErrors, context).toBe(modelU.refused); // each datagram's copy to 10.0.0.9 not sent
+      expect((u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs, context).toEqual([0, modelU.backoffMs]);
+      expect(receiverResumedLines.length, context).toBe(modelU.resumed);
     }
     // a's delivered sequence numbers: in order, each once, the skipped ones missing (its subscribers see gaps).
     expect(sa.delivered).toEqual(model.delivered);
@@ -272,13 +302,102 @@ describe("PublishChannel: a destination whose route is gone", () => {
     const all = Array.from({ length: sent }, (_, i) => String(i + 1));
     expect(sb.delivered).toEqual(all);
     expect(su.delivered.filter((d) => d.endsWith("@127.0.0.1"))).toEqual(all.map((s) => `${s}@127.0.0.1`));
+    expect(su.delivered.filter((d) => d.endsWith("@10.0.0.9"))).toEqual(modelU.delivered);
+    expect(modelU.delivered.length + modelU.refused).toBe(sent);
     expect(counters.sendErrors).toBe(a.sendErrors + u.sendErrors);
-    expect(counters.datagrams).toBe(model.delivered.length + 2 * sent);
+    expect(counters.datagrams).toBe(model.delivered.length + 2 * sent + modelU.delivered.length);
     // The model met each case: pauses at their cap, skips, and routes coming back.
     expect(goneTries).toBeGreaterThan(20);
     expect(longestPauseMs).toBe(ROUTE_BACKOFF_MAX_MS);
     expect(model.resumed).toBeGreaterThan(3);
     expect(sa.calls).toBeLessThan(sent);
+    expect(goneTriesU).toBeGreaterThan(20);
+    expect(longestPauseUMs).toBe(ROUTE_BACKOFF_MAX_MS);
+    expect(modelU.resumed).toBeGreaterThan(3);
+    expect(su.calls).toBeLessThan(2 * sent);
+  });
+
+  it("a unicast receiver whose route is gone costs a few failing calls per try, not per datagram, and is left out while paused", () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+    const receivers = [{ host: "127.0.0.1", port: 49003 }, { host: "10.0.0.9", port: 49003 }, { host: "127.0.0.2", port: 49003 }];
+    const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, silentLogger);
+    let entries = 0; // sendMany argument entries handed to the socket: the copying the resend does
+    let routeUp = false;
+    const su = routeSocket(3, (args, k) => (k === 0 && (entries += args.length), !routeUp && args[k * 3 + 2] === "10.0.0.9"));
+    u.socket = su as never;
+    const n = MAX_DATAGRAMS_PER_SEND;
+    pack(u, n);
+    u.flush(T0);
+    // Before: 3 calls per datagram (stops at 10.0.0.9, then throws twice), each copying the rest: 192 calls, ~18000 entries.
+    expect(su.calls).toBeLessThanOrEqual(4);
+    expect(entries).toBeLessThanOrEqual(4 * n * 3 * receivers.length);
+    const all = Array.from({ length: n }, (_, i) => String(i + 1));
+    expect(su.delivered.filter((d) => d.endsWith("@127.0.0.1"))).toEqual(all.map((s) => `${s}@127.0.0.1`));
+    expect(su.delivered.filter((d) => d.endsWith("@127.0.0.2"))).toEqual(all.map((s) => `${s}@127.0.0.2`));
+    expect(u.sendErrors).toBe(n);
+    // Within the pause: one call, without 10.0.0.9's entries; its datagrams counted as not sent.
+    const callsBefore = su.calls;
+    pack(u, n);
+    u.flush(T0);
+    expect(su.calls - callsBefore).toBe(1);
+    expect(u.sendErrors).toBe(2 * n);
+    expect(counters.sendErrors).toBe(2 * n);
+    expect(su.delivered.length).toBe(4 * n);
+    // The pause over, a full buffer (after the kernel took a datagram to 127.0.0.1) shows nothing of its route:
+    // still paused (not doubled), tried at the next send.
+    const backoffMs = (u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs;
+    const fault = { full: false, closed: false, tookOne: false };
+    u.socket = {
+      sendMany(args: never): number {
+        const a = args as unknown as (Uint8Array | number | string)[];
+        if (fault.full && !fault.tookOne) return (fault.tookOne = true), su.sendMany(a.slice(0, 3) as never);
+        if (fault.full) throw Object.assign(new Error("ENOBUFS: send"), { code: "ENOBUFS" });
+        const closedAt = fault.closed ? a.indexOf("127.0.0.2") : -1;
+        if (closedAt < 0) return su.sendMany(args);
+        if (closedAt > 2) return su.sendMany(a.slice(0, closedAt - 2) as never);
+        throw Object.assign(new Error("ECONNREFUSED: connection refused, send"), { code: "ECONNREFUSED" });
+      },
+      close() {},
+    } as never;
+    nowMs += ROUTE_BACKOFF_FIRST_MS;
+    fault.full = true;
+    pack(u, 2);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
+    fault.full = false;
+    pack(u, 2);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, 2 * ROUTE_BACKOFF_FIRST_MS, 0]);
+    // A closed port (ECONNREFUSED) is not a lost route: that receiver is not paused, its datagrams tried each send.
+    nowMs += 2 * ROUTE_BACKOFF_FIRST_MS;
+    fault.closed = true;
+    pack(u, 2);
+    u.flush(T0);
+    pack(u, 2);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, 4 * ROUTE_BACKOFF_FIRST_MS, 0]);
+    expect(su.delivered.filter((d) => d.endsWith("@127.0.0.2")).length).toBe(2 * n + 2);
+    // Its route back, the receiver is sent to again from the first send after its pause.
+    nowMs += 4 * ROUTE_BACKOFF_FIRST_MS;
+    fault.closed = false;
+    routeUp = true;
+    pack(u, 2);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, 0, 0]);
+    expect(su.delivered.slice(-6)).toEqual([2 * n + 9, 2 * n + 10].flatMap((seq) => receivers.map((rc) => `${seq}@${rc.host}`)));
+    // A stop (tryNextSend) tries a paused receiver at once, pause or not: its END_OF_SESSION.
+    routeUp = false;
+    pack(u, 1);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
+    routeUp = true;
+    u.tryNextSend();
+    pack(u, 1);
+    u.flush(T0);
+    expect(backoffMs).toEqual([0, 0, 0]);
+    expect(su.delivered.slice(-3)).toEqual(receivers.map((rc) => `${2 * n + 12}@${rc.host}`));
   });
 
   it("a full buffer does not pause; skipped datagrams stay in the ring; the failure window counts from the last skip; a healthy flush reads the clock once", () => {
