@@ -62,7 +62,7 @@ export function captureWarnings(h: CaptureHealth | undefined): NotReadyReason[] 
 /** The capture's families (docs/operations.md § Metrics), appended to the pipeline's. */
 export function captureMetricsText(h: CaptureHealth): string {
   const w = new PromWriter();
-  w.family("feeder_capture_records_total", "counter", "records handed to the capture writer (frames, REST answers, connection events, files' head records); those lost are counted in feeder_capture_records_lost_total too")
+  w.family("feeder_capture_records_total", "counter", "records handed to the capture writer while open (frames, REST answers, connection events, files' head records); those of them lost are in feeder_capture_records_lost_total too")
     .sample("feeder_capture_records_total", {}, h.records);
   w.family("feeder_capture_records_lost_total", "counter", "capture records not written: their block could not be written (disk full, EIO), too large for a block, or arrived after the capture closed")
     .sample("feeder_capture_records_lost_total", {}, h.lostRecords);
