@@ -372,6 +372,15 @@ describe("Bybit JSON path: only a decimal that does not fit is bad_price / bad_q
     expect(both(qty("9007199254740993"), t).json).toBe(SCAN_ERR_QTY);
   });
 
+  test("through BybitConnection.onFrameAt (scanner, then the JSON path): the code onParseError gets, which decides the re-check", () => {
+    const codes: number[] = [];
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onUnknownTopic: () => undefined, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code), onText: () => false, onControl: () => undefined };
+    const conn = new BybitConnection(stub as unknown as BybitAdapter, 0, "linear", "ws://127.0.0.1:1");
+    conn.table.add(XRP, 7, 4, 0);
+    for (const line of [px("abc"), qty("-1"), px("1e3"), px("1.95311"), qty("6198.5")]) conn.onFrameAt(line, 1);
+    expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["bad_level", "bad_level", "bad_level", "bad_price", "bad_qty"]);
+  });
+
   test("random price / qty strings: the code follows a reference (decimal that does not fit → price / qty, else level)", () => {
     let seed = 777;
     const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
