@@ -379,6 +379,10 @@ describe("Bybit JSON path: only a decimal that does not fit is bad_price / bad_q
     conn.table.add(XRP, 7, 4, 0);
     for (const line of [px("abc"), qty("-1"), px("1e3"), px("1.95311"), qty("6198.5")]) conn.onFrameAt(line, 1);
     expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["bad_level", "bad_level", "bad_level", "bad_price", "bad_qty"]);
+    // Not JSON (truncated): what the scanner said of a number on the way is unconfirmed, the frame a syntax error.
+    codes.length = 0;
+    for (const line of [px("abc"), qty("-1"), px("1.95311")]) conn.onFrameAt(line.slice(0, -1), 1);
+    expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["syntax", "syntax", "syntax"]);
   });
 
   test("random price / qty strings: the code follows a reference (decimal that does not fit → price / qty, else level)", () => {
