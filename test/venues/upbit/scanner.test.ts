@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
 import { parseBookObject, parseRawJson, RawNumber, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
-import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import type { MarketName } from "../../../src/core/types.ts";
+import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
+import { UpbitConnection } from "../../../src/venues/upbit/connection.ts";
 import { exactMantissa, UPBIT_RECORDING_CODES, UPBIT_RECORDING_SPECS, upbitFrames } from "./recording.ts";
 
 const enc = new TextEncoder();
@@ -112,6 +115,13 @@ describe("Upbit scanner", () => {
       expect(json(frame(unit)), `JSON path: ${unit}`).toBe(code);
       expect(scan(frame(unit)), `scanner: ${unit}`).toBe(code);
     }
+    // Through the connection: a frame that is not JSON ("ap":1.2.3 or 01: no number) is syntax, not the scanner's price.
+    const codes: number[] = [];
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onText: () => false, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code) };
+    const conn = new UpbitConnection(stub as unknown as UpbitAdapter, 0, "spot" as MarketName, "ws://127.0.0.1:1", 1000);
+    conn.table.add("KRW-LAMB", 0, 0, 8);
+    for (const unit of ['"ap":1.2.3,"bp":1,"as":1,"bs":1', '"ap":127,"bp":1,"as":01,"bs":1', '"ap":127.5,"bp":1,"as":1,"bs":1']) conn.onFrameAt(frame(unit), 1);
+    expect(codes).toEqual([SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX, SCAN_ERR_PRICE]);
   });
 
   it("fuzzed frames: accepted only when JSON.parse accepts them, and then exactly as the reference", () => {
