@@ -6,6 +6,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
+import { isDecimalText } from "../common/decimal-text.ts";
 import {
   SCAN_ERR_LEVEL,
   SCAN_ERR_MISSING,
@@ -114,14 +115,20 @@ export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate
 let lastPx = 0;
 let lastQty = 0;
 
+/**
+ * One level → lastPx / lastQty: 0, SCAN_ERR_PRICE / SCAN_ERR_QTY for a decimal that does not fit the exponent (finer
+ * than the tick or lot, or past 2^53 at it: the adapter re-checks the instrument), SCAN_ERR_LEVEL for any other shape,
+ * a price or quantity that is no decimal string among them ("abc", "-1", "1e3", "": says nothing of the listing;
+ * until 2026-12-07 it was bad_price / bad_qty and reloaded the market's instruments for every such frame).
+ */
 function level2(level: unknown, priceExp: number, qtyExp: number): number {
   if (!Array.isArray(level) || level.length !== 2) return SCAN_ERR_LEVEL;
   const [p, q] = level as unknown[];
   if (typeof p !== "string" || typeof q !== "string") return SCAN_ERR_LEVEL;
   lastPx = parseFixedCodes(p, 0, p.length, priceExp);
-  if (lastPx < 0) return SCAN_ERR_PRICE;
+  if (lastPx < 0) return isDecimalText(p) ? SCAN_ERR_PRICE : SCAN_ERR_LEVEL;
   lastQty = parseFixedCodes(q, 0, q.length, qtyExp);
-  if (lastQty < 0) return SCAN_ERR_QTY;
+  if (lastQty < 0) return isDecimalText(q) ? SCAN_ERR_QTY : SCAN_ERR_LEVEL;
   return 0;
 }
 

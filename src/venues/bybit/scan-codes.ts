@@ -12,9 +12,13 @@ export const SCAN_UNKNOWN_TOPIC = -2;
 export const SCAN_FALLBACK = -3;
 /** Not valid JSON where the scanner looked. */
 export const SCAN_ERR_SYNTAX = -4;
-/** A price string that is not an exact decimal at the instrument's price exponent. */
+/**
+ * A price string that is not an exact decimal at the instrument's price exponent; from the JSON path (which decides a
+ * rejected frame's code) only a decimal that does not fit (finer than the tick, or past 2^53): the adapter re-checks
+ * the instrument for it.
+ */
 export const SCAN_ERR_PRICE = -5;
-/** A quantity string that is not an exact decimal at the instrument's quantity exponent. */
+/** A quantity string that is not an exact decimal at the instrument's quantity exponent (from the JSON path: as PRICE). */
 export const SCAN_ERR_QTY = -6;
 /** ts / cts / u / seq not a non-negative integer below 2^53 (ts × 1000 too). */
 export const SCAN_ERR_NUMBER = -7;
@@ -24,7 +28,10 @@ export const SCAN_ERR_TYPE = -8;
 export const SCAN_ERR_MISSING = -9;
 /** data.s differs from the topic's symbol. */
 export const SCAN_ERR_SYMBOL = -10;
-/** A level is not exactly [price string, qty string]. */
+/**
+ * A level is not exactly [price string, qty string]; from the JSON path, also one whose price or qty is no decimal
+ * (`"abc"`, `"-1"`, `"1e3"`, `""`: says nothing of the tick / lot, so no instrument re-check; the scanner says PRICE / QTY).
+ */
 export const SCAN_ERR_LEVEL = -11;
 
 /** Names by -code, for counters and logs. */

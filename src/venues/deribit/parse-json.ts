@@ -16,6 +16,7 @@ export class RawNumber {
 export type RawJson = null | boolean | string | RawNumber | RawJson[] | { [key: string]: RawJson };
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const MINUS = 45;
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
 /**
@@ -212,10 +213,12 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
       const p = level[grouped ? 0 : 1];
       const q = level[grouped ? 1 : 2];
       if (!(p instanceof RawNumber) || !(q instanceof RawNumber)) return SCAN_ERR_LEVEL;
+      // Only a number that does not fit (finer than the tick / lot, or past 2^53) is price / qty: the adapter re-checks
+      // the instrument. A negative one is a bad level: no listing makes it fit (until 2026-12-07 it re-checked too).
       const px = parseJsonNumberCodes(p.text, 0, p.text.length, pExp);
-      if (px < 0) return SCAN_ERR_PRICE;
+      if (px < 0) return p.text.charCodeAt(0) === MINUS ? SCAN_ERR_LEVEL : SCAN_ERR_PRICE;
       const qty = parseJsonNumberCodes(q.text, 0, q.text.length, qExp);
-      if (qty < 0) return SCAN_ERR_QTY;
+      if (qty < 0) return q.text.charCodeAt(0) === MINUS ? SCAN_ERR_LEVEL : SCAN_ERR_QTY;
       if (bid) out.pushBid(px, action === "delete" ? 0 : qty);
       else out.pushAsk(px, action === "delete" ? 0 : qty);
     }

@@ -28,7 +28,9 @@ export const SCAN_UNKNOWN_TOPIC = -3;
 export const SCAN_ERR_SYNTAX = -4;
 export const SCAN_ERR_MISSING = -5;
 export const SCAN_ERR_TYPE = -6;
+/** A level not [action, price, amount] (grouped: [price, amount]) of numbers; also a negative price or amount (no re-check). */
 export const SCAN_ERR_LEVEL = -7;
+/** A price (QTY: an amount) finer than the tick (lot) or past 2^53 at it: the adapter re-checks the instrument. */
 export const SCAN_ERR_PRICE = -8;
 export const SCAN_ERR_QTY = -9;
 export const SCAN_ERR_NUMBER = -10;

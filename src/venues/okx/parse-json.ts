@@ -6,6 +6,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixed } from "../../core/fixed.ts";
+import { isDecimalText } from "../common/decimal-text.ts";
 import {
   ACTION_NONE,
   ACTION_SNAPSHOT,
@@ -77,15 +78,18 @@ export function parseBookObject(
       if (!Array.isArray(level) || level.length < 2 || !level.every((x) => typeof x === "string")) return SCAN_ERR_SHAPE;
       let px: number;
       let qty: number;
+      // Only a decimal that does not fit (finer than the tick / lot, or past 2^53) is price / qty: the listing may have
+      // changed, so parse-errors.ts re-checks it. No decimal ("abc", "-1", "1e3", "") is shape: says nothing of the
+      // listing (until 2026-12-07 it was price / qty and reloaded the market's instruments for every such frame).
       try {
         px = parseFixed(level[0] as string, pe);
       } catch {
-        return SCAN_ERR_PRICE;
+        return isDecimalText(level[0] as string) ? SCAN_ERR_PRICE : SCAN_ERR_SHAPE;
       }
       try {
         qty = parseFixed(level[1] as string, qe);
       } catch {
-        return SCAN_ERR_QTY;
+        return isDecimalText(level[1] as string) ? SCAN_ERR_QTY : SCAN_ERR_SHAPE;
       }
       if (bid) u.pushBid(px, qty);
       else u.pushAsk(px, qty);

@@ -24,6 +24,7 @@ import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { DEFAULT_MAX_BUFFERED_BYTES, type RankNode, RankOrder, WAITING_RANK } from "../common/rest-bridge.ts";
+import { isDecimalText } from "../common/decimal-text.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -309,7 +310,8 @@ export class RestBridge {
       this.a.log.warn("okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });
       // A number that does not fit the tick or lot: the instrument may have changed (as for a frame, parse-errors.ts).
       // Only retried before, the bridge asked again every 10 s at the old exponents until the next periodic reload.
-      if (err instanceof FixedPointError && (err.reason === "too_many_decimals" || err.reason === "out_of_range")) this.a.recheckInstrument(t);
+      // A negative price or size ("-1", also out_of_range) is no decimal: nothing the listing answers (until 2026-12-07 re-checked).
+      if (err instanceof FixedPointError && (err.reason === "too_many_decimals" || err.reason === "out_of_range") && isDecimalText(err.input)) this.a.recheckInstrument(t);
       this.retry(b);
       return;
     }

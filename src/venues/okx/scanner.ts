@@ -25,7 +25,9 @@ export const SCAN_FALLBACK = -2;
 export const SCAN_UNKNOWN_TOPIC = -3;
 // Errors reported by the JSON path (parse-json.ts):
 export const SCAN_ERR_SYNTAX = -4;
+/** Not the push's shape; also a level whose price or size is no decimal string (`"abc"`, `"-1"`: no instrument re-check). */
 export const SCAN_ERR_SHAPE = -5;
+/** A price (QTY: a size) that is a decimal but does not fit the tick (lot), or past 2^53 at it: re-checks the instrument. */
 export const SCAN_ERR_PRICE = -6;
 export const SCAN_ERR_QTY = -7;
 export const SCAN_ERR_FIELD = -8;

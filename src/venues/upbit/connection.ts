@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
 import { garbledBookEntry, isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
-import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
@@ -93,7 +93,9 @@ export class UpbitConnection extends VenueConnection {
       msg = parseRawJson(text);
     } catch (err) {
       if (this.adapter.onText(this, text)) return;
-      const scanned = scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK; // else the scanner found no fault: JSON's
+      // Else the scanner found no fault: JSON's. A price or size it refused is unconfirmed in a frame that is not JSON
+      // (`1.2.3`, `01`: no number), so that frame is syntax and asks for no re-check (until 2026-12-07 price / qty).
+      const scanned = scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK && scanCode !== SCAN_ERR_PRICE && scanCode !== SCAN_ERR_QTY;
       this.adapter.onParseError(this, scanEntry, scanned ? scanCode : SCAN_ERR_SYNTAX, text, scanned ? undefined : String(err));
       return;
     }

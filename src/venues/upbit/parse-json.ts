@@ -159,7 +159,9 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
       try {
         m.push(parseJsonNumber(v.raw, i < 2 ? pe : qe));
       } catch {
-        return bad(names[i]!, v, i < 2 ? SCAN_ERR_PRICE : SCAN_ERR_QTY);
+        // Only a number that does not fit (finer than the tick / lot, or past 2^53) re-checks the instrument; a negative
+        // one is a field error, as the scanner says (no listing makes it fit; until 2026-12-07 price / qty here).
+        return bad(names[i]!, v, v.raw.startsWith("-") ? SCAN_ERR_FIELD : i < 2 ? SCAN_ERR_PRICE : SCAN_ERR_QTY);
       }
     }
     if (m[0]! > 0 && m[2]! > 0) u.pushAsk(m[0]!, m[2]!);

@@ -354,6 +354,55 @@ describe("BybitScanner rejects with a counted, named error", { timeout: 180_000 
   }
 });
 
+describe("Bybit JSON path: only a decimal that does not fit is bad_price / bad_qty (the adapter re-checks the instrument)", () => {
+  const t = xrpTable(); // XRP: price exponent 4, qty exponent 0
+  const ok = LINES[1]!;
+  const px = (v: string) => ok.replace('"1.9531"', JSON.stringify(v));
+  const qty = (v: string) => ok.replace('"6198"', JSON.stringify(v));
+  const scanner = new BybitScanner();
+
+  test("no decimal ('abc', '-1', '1e3', '') is bad_level; finer than the tick / lot or past 2^53 is bad_price / bad_qty", () => {
+    for (const v of ["abc", "-1", "1e3", "", " 1", "1.", ".5", "1.2.3"]) {
+      expect(both(px(v), t).json, `price ${v}`).toBe(SCAN_ERR_LEVEL);
+      expect(both(qty(v), t).json, `qty ${v}`).toBe(SCAN_ERR_LEVEL);
+    }
+    expect(both(px("1.95311"), t).json).toBe(SCAN_ERR_PRICE);
+    expect(both(px("9007199254740993"), t).json).toBe(SCAN_ERR_PRICE);
+    expect(both(qty("6198.5"), t).json).toBe(SCAN_ERR_QTY);
+    expect(both(qty("9007199254740993"), t).json).toBe(SCAN_ERR_QTY);
+  });
+
+  test("through BybitConnection.onFrameAt (scanner, then the JSON path): the code onParseError gets, which decides the re-check", () => {
+    const codes: number[] = [];
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onUnknownTopic: () => undefined, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code), onText: () => false, onControl: () => undefined };
+    const conn = new BybitConnection(stub as unknown as BybitAdapter, 0, "linear", "ws://127.0.0.1:1");
+    conn.table.add(XRP, 7, 4, 0);
+    for (const line of [px("abc"), qty("-1"), px("1e3"), px("1.95311"), qty("6198.5")]) conn.onFrameAt(line, 1);
+    expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["bad_level", "bad_level", "bad_level", "bad_price", "bad_qty"]);
+    // Not JSON (truncated): what the scanner said of a number on the way is unconfirmed, the frame a syntax error.
+    codes.length = 0;
+    for (const line of [px("abc"), qty("-1"), px("1.95311")]) conn.onFrameAt(line.slice(0, -1), 1);
+    expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["syntax", "syntax", "syntax"]);
+  });
+
+  test("random price / qty strings: the code follows a reference (decimal that does not fit → price / qty, else level)", () => {
+    let seed = 777;
+    const rnd = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0) >>> 0) / 4294967296;
+    const alphabet = "0123456789.-eEx ";
+    for (let n = 0; n < 400; n++) {
+      const len = Math.floor(rnd() * 20);
+      let v = "";
+      for (let i = 0; i < len; i++) v += rnd() < 0.8 ? String(Math.floor(rnd() * 10)) : alphabet[Math.floor(rnd() * alphabet.length)]!;
+      const onPrice = rnd() < 0.5;
+      const exp = onPrice ? 4 : 0;
+      const want = refDecimal(v, exp) !== null ? null : /^\d+(\.\d+)?$/.test(v) ? (onPrice ? SCAN_ERR_PRICE : SCAN_ERR_QTY) : SCAN_ERR_LEVEL;
+      const r = both(onPrice ? px(v) : qty(v), t, scanner).json;
+      if (want === null) expect(r, v).toBeGreaterThanOrEqual(0);
+      else expect(r, `${onPrice ? "price" : "qty"} ${JSON.stringify(v)}`).toBe(want);
+    }
+  });
+});
+
 describe("BybitScanner fuzz: never a wrong book", { timeout: 180_000 }, () => {
   // A small deterministic PRNG so failures reproduce.
   let seed = 12345;

@@ -8,7 +8,7 @@ import { BookUpdate } from "../../../src/core/book-update.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { ChannelTable } from "../../../src/venues/deribit/channel-table.ts";
 import { parseBookObject, parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
-import { DeribitScanner, SCAN_ERR_NUMBER, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/deribit/scanner.ts";
+import { DeribitScanner, SCAN_ERR_LEVEL, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/deribit/scanner.ts";
 import { canonical, canonicalOf, parseWithSource, recordedFrames, recordedInstruments } from "./recording.ts";
 
 const P_EXP = 4;
@@ -167,6 +167,18 @@ describe("Deribit scanner on the genuine recording", () => {
       // Before: taken, its µs (a double past 2^53) inexact and their ns past the wire's i64 (wire/words.ts).
       expect(tsOf(f(`"timestamp":${ms},`))).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
     }
+  });
+
+  test("a negative price or amount is bad_level (no re-check); one finer than the tick / lot or past 2^53 is bad_price / bad_qty", () => {
+    const t = table(); // the grouped channel: price exponent 1, amount exponent 0
+    const f = (px: string, amount: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[${px},${amount}]],"asks":[]}}}`;
+    const json = (frame: string) => parseBookObject(parseJsonRaw(frame), t, new BookUpdate(), { entry: -1, prev: -1 });
+    for (const v of ["-1", "-63324.5", "-0", "-1e3"]) {
+      expect(json(f(v, "1")), `price ${v}`).toBe(SCAN_ERR_LEVEL);
+      expect(json(f("63324.5", v)), `amount ${v}`).toBe(SCAN_ERR_LEVEL);
+    }
+    for (const v of ["63324.55", "1e20", "9007199254740993"]) expect(json(f(v, "1")), `price ${v}`).toBe(SCAN_ERR_PRICE);
+    for (const v of ["1.5", "1e-1", "9007199254740993"]) expect(json(f("63324.5", v)), `amount ${v}`).toBe(SCAN_ERR_QTY);
   });
 
   test("fuzzed frames: truncations, edits, swapped types, bad numbers never give wrong levels", () => {

@@ -309,6 +309,17 @@ describe("okx REST bridge: a REST book whose numbers do not fit the tick or lot"
     expect(adapter.stats().instrumentRechecks!).toBeGreaterThan(rechecksBefore);
     expect(adapter.topicInfo(0).state).not.toBe("live");
   });
+
+  test("a price that is no decimal (\"-1\") is refused without a re-check (before: re-checked as out of range)", async () => {
+    const { adapter } = await startRewritingRestBook<{ data: { bids: string[][] }[] }>((body) => {
+      body.data[0]!.bids[0]![0] = "-1";
+    });
+    adapter.start(new Sink());
+    const rechecksBefore = adapter.stats().instrumentRechecks!;
+    await until(() => adapter.stats().restRefused! >= 2, "the REST book refused");
+    expect(adapter.stats().instrumentRechecks!).toBe(rechecksBefore);
+    expect(adapter.topicInfo(0).state).not.toBe("live");
+  });
 });
 
 describe("okx REST bridge: a book whose subscribe is refused for now", { timeout: 30_000 }, () => {

@@ -7,7 +7,7 @@ import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { isBookObject, OkxScanner, OkxTopicTable, parseBookObject } from "../../../src/venues/okx/index.ts";
-import { SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SHAPE, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { okxRecordingFrames, OKX_RECORDING_INSTRUMENTS } from "./recording.ts";
 
@@ -246,6 +246,42 @@ describe("okx scanner", () => {
       const f = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1",${bad}}]}`;
       expect(viaScanner(f, t)).toBe(SCAN_FALLBACK);
       expect(typeof viaJson(f, t)).toBe("number");
+    }
+  });
+});
+
+describe("okx JSON path: only a decimal that does not fit is price / qty (parse-errors.ts re-checks the instrument)", () => {
+  const t = table(); // books5:BTC-USDT: price exponent 1, size exponent 8
+  const frame = (px: string, sz: string) =>
+    `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[[${JSON.stringify(px)},${JSON.stringify(sz)},"0","1"]],"bids":[],"instId":"BTC-USDT","ts":"1652459225464"}]}`;
+  /** Reference: a decimal string (digits, optional fraction) refused by parseFixed is a misfit, anything else shape. */
+  const want = (v: string, exp: number, misfit: number): number | null => {
+    if (!/^\d+(\.\d+)?$/.test(v)) return SCAN_ERR_SHAPE;
+    const [i, f = ""] = v.split(".");
+    return /[1-9]/.test(f.slice(exp)) || BigInt(i! + f.slice(0, exp).padEnd(exp, "0")) > BigInt(Number.MAX_SAFE_INTEGER) ? misfit : null;
+  };
+
+  test("no decimal ('abc', '-1', '1e3', '') is shape; finer than the tick / lot or past 2^53 is price / qty", () => {
+    for (const v of ["abc", "-1", "1e3", "", " 1", "1.", ".5"]) {
+      expect(viaJson(frame(v, "1"), t), `price ${v}`).toBe(SCAN_ERR_SHAPE);
+      expect(viaJson(frame("1", v), t), `size ${v}`).toBe(SCAN_ERR_SHAPE);
+    }
+    expect(viaJson(frame("30238.85", "1"), t)).toBe(SCAN_ERR_PRICE);
+    expect(viaJson(frame("900719925474099.3", "1"), t)).toBe(SCAN_ERR_PRICE);
+    expect(viaJson(frame("1", "0.000000001"), t)).toBe(SCAN_ERR_QTY);
+  });
+
+  test("random price / size strings: the code follows the reference", () => {
+    const rng = new Rng(4242);
+    const alphabet = "0123456789.-eE x";
+    for (let n = 0; n < 300; n++) {
+      let v = "";
+      for (let i = rng.int(0, 17); i > 0; i--) v += rng.next() < 0.8 ? String(rng.int(0, 9)) : alphabet[rng.int(0, alphabet.length - 1)]!;
+      const onPrice = rng.next() < 0.5;
+      const w = onPrice ? want(v, 1, SCAN_ERR_PRICE) : want(v, 8, SCAN_ERR_QTY);
+      const r = viaJson(onPrice ? frame(v, "1") : frame("1", v), t);
+      if (w === null) expect(typeof r, v).toBe("object");
+      else expect(r, `${onPrice ? "price" : "size"} ${JSON.stringify(v)}`).toBe(w);
     }
   });
 });

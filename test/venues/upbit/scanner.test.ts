@@ -6,8 +6,11 @@
 import { describe, expect, it } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { exponentOf } from "../../../src/core/fixed.ts";
-import { parseRawJson, RawNumber, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
-import { CodeTable, SCAN_ERR_PRICE, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import { parseBookObject, parseRawJson, RawNumber, type RawJson } from "../../../src/venues/upbit/parse-json.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "../../../src/venues/upbit/scanner.ts";
+import type { MarketName } from "../../../src/core/types.ts";
+import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
+import { UpbitConnection } from "../../../src/venues/upbit/connection.ts";
 import { exactMantissa, UPBIT_RECORDING_CODES, UPBIT_RECORDING_SPECS, upbitFrames } from "./recording.ts";
 
 const enc = new TextEncoder();
@@ -96,6 +99,29 @@ describe("Upbit scanner", () => {
     expect(scan('{"ty":"orderbook","cd":"KRW-\\u004cAMB","tms":1,"obu":[]}')).toBe(SCAN_FALLBACK);
     expect(scan('{"ty":"orderbook","cd":"KRW-LAMB","tms":1,"obu":[{"ap":127.5,"bp":1,"as":1,"bs":1}]}')).toBe(SCAN_ERR_PRICE);
     expect(scan('{"ty":"orderbook","cd":"KRW-LAMB","tms":1.0,"obu":[]}')).toBeLessThan(0);
+  });
+
+  it("a negative price or size is a field error on both paths (no re-check); one that does not fit is price / qty", () => {
+    const frame = (unit: string) => `{"ty":"orderbook","cd":"KRW-LAMB","tms":1,"obu":[{${unit}}]}`; // KRW-LAMB: tick 1, size exponent 8
+    const json = (text: string) => parseBookObject(parseRawJson(text) as Record<string, RawJson>, table, new BookUpdate(), 1000, { entry: -1 });
+    const cases: [string, number][] = [
+      ['"ap":-127,"bp":1,"as":1,"bs":1', SCAN_ERR_FIELD],
+      ['"ap":127,"bp":1,"as":-1e-3,"bs":1', SCAN_ERR_FIELD],
+      ['"ap":127.5,"bp":1,"as":1,"bs":1', SCAN_ERR_PRICE],
+      ['"ap":127,"bp":1,"as":1e-9,"bs":1', SCAN_ERR_QTY],
+      ['"ap":127,"bp":1,"as":1,"bs":9007199254740993', SCAN_ERR_QTY],
+    ];
+    for (const [unit, code] of cases) {
+      expect(json(frame(unit)), `JSON path: ${unit}`).toBe(code);
+      expect(scan(frame(unit)), `scanner: ${unit}`).toBe(code);
+    }
+    // Through the connection: a frame that is not JSON ("ap":1.2.3 or 01: no number) is syntax, not the scanner's price.
+    const codes: number[] = [];
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onText: () => false, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code) };
+    const conn = new UpbitConnection(stub as unknown as UpbitAdapter, 0, "spot" as MarketName, "ws://127.0.0.1:1", 1000);
+    conn.table.add("KRW-LAMB", 0, 0, 8);
+    for (const unit of ['"ap":1.2.3,"bp":1,"as":1,"bs":1', '"ap":127,"bp":1,"as":01,"bs":1', '"ap":127.5,"bp":1,"as":1,"bs":1']) conn.onFrameAt(frame(unit), 1);
+    expect(codes).toEqual([SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX, SCAN_ERR_PRICE]);
   });
 
   it("fuzzed frames: accepted only when JSON.parse accepts them, and then exactly as the reference", () => {
