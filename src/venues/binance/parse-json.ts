@@ -6,6 +6,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
+import { isDecimalText } from "../common/decimal-text.ts";
 import {
   SCAN_ERR_LEVEL,
   SCAN_ERR_MISSING,
@@ -212,12 +213,9 @@ function level2(level: unknown, priceExp: number, qtyExp: number): number {
   return 0;
 }
 
-/** The text of a price or quantity (core/fixed.ts's syntax): digits with an optional fraction. */
-const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
-
 /** Whether `v` is no decimal at all (not a misfit); if so, says so in badWhy. */
 function notDecimal(v: string, what: string): boolean {
-  if (DECIMAL.test(v)) return false;
+  if (isDecimalText(v)) return false;
   badWhy = `has a ${what} that is not a decimal`;
   return true;
 }

@@ -9,6 +9,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
+import { isDecimalText } from "../common/decimal-text.ts";
 import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us } from "./scanner.ts";
 import type { ProductTable } from "./product-table.ts";
 import { HEARTBEATS_CHANNEL, L2_DATA_CHANNEL } from "./protocol.ts";
@@ -42,8 +43,6 @@ export function misfitCode(code: number): boolean {
   return code === CB_ERR_PRICE || code === CB_ERR_QTY;
 }
 
-/** Digits with an optional fraction: the text of a price or size (core/fixed.ts then fits it to the exponent). */
-const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
 
 export interface SlowFrame {
   seq: number;
@@ -137,7 +136,7 @@ function readEvent(e: Obj, u: BookUpdate, pe: number, qe: number, pool: EventPoo
   // A price or size that cannot be read, named by its field: a decimal that does not fit, or no decimal string at all.
   const bad = (l: Obj, key: "price_level" | "new_quantity", exp: number): number => {
     const v = l[key];
-    if (typeof v === "string" && DECIMAL.test(v)) return fail(key === "price_level" ? CB_ERR_PRICE : CB_ERR_QTY, l, `${key} ${v} does not fit exponent ${exp} (its tick or lot): `);
+    if (typeof v === "string" && isDecimalText(v)) return fail(key === "price_level" ? CB_ERR_PRICE : CB_ERR_QTY, l, `${key} ${v} does not fit exponent ${exp} (its tick or lot): `);
     const type = v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `a ${typeof v}`;
     const kind = v === undefined ? "missing" : typeof v === "string" ? `${JSON.stringify(v.slice(0, 24))}, not a decimal` : `${type}, not a string`;
     return fail(key === "price_level" ? CB_ERR_PRICE_LEVEL : CB_ERR_NEW_QUANTITY, l, `${key} is ${kind}: `);
