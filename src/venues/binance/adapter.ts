@@ -642,6 +642,9 @@ export class BinanceAdapter implements VenueAdapter {
       // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       this.unattributedParseErrors++;
       const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
+      // One waiting out its backoff is spared the resync (resyncAll) but its buffer may hold the hole (below). Until
+      // s-rd18c only a frame naming its stream dropped it: one naming none kept it (LIVE up to the hole, then a gap).
+      for (const x of fed) if (x.resyncDelayed && (x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED) this.restart(x as BinanceTopic);
       this.books.resyncAll(fed, StatusReason.PARSE_ERROR);
       return;
     }
