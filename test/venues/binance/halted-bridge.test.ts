@@ -17,7 +17,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../../../src/venues/common/connection.ts";
-import { SCAN_ERR_NUMBER, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
+import { SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -278,6 +278,26 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
     await backoffOver(() => published.length > 0);
     expect(published).toEqual(["snapshot 105", "diff 106"]);
     expect(t.book).toBe(BookState.LIVE);
+  });
+});
+
+describe("Binance: a misfit diff while its book waits out a resync backoff", () => {
+  test("reloads exchangeInfo at once (the backoff holds the snapshot, not the reload), as outside a backoff", () => {
+    // Until s-rd18c onParseError returned for a book in its backoff before the re-check: each later diff misfit too and
+    // dropped the buffer, so no snapshot (whose misfit reloads too) came; the new tick waited for the backoff's end.
+    const adapter = offlineAdapter(["AUSDT"]);
+    const x = adapter as unknown as Internals & { watch: { requestNow(market: string): void } };
+    const t = x.topics[0]!;
+    const asked: string[] = [];
+    x.watch.requestNow = (market: string) => void asked.push(market);
+    t.sub = SUB_ACTIVE;
+    const frame = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5,"b":[["1.001","1"]],"a":[]}}';
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_PRICE, frame); // a resync, the first: no backoff
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_QTY, frame); // the second books one
+    expect([t.resyncDelayed, asked]).toEqual([true, ["spot", "spot"]]);
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_PRICE, frame); // in the backoff
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, frame); // not a misfit: no reload
+    expect({ asked, resyncs: adapter.stats().resyncs }).toEqual({ asked: ["spot", "spot", "spot"], resyncs: 2 });
   });
 });
 
