@@ -642,6 +642,9 @@ export class BinanceAdapter implements VenueAdapter {
       // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       this.unattributedParseErrors++;
       const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
+      // One waiting out its backoff is spared the resync (resyncAll) but its buffer may hold the hole (below). Until
+      // s-rd18c only a frame naming its stream dropped it: one naming none kept it (LIVE up to the hole, then a gap).
+      for (const x of fed) if (x.resyncDelayed && (x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED) this.restart(x as BinanceTopic);
       this.books.resyncAll(fed, StatusReason.PARSE_ERROR);
       return;
     }
@@ -650,6 +653,9 @@ export class BinanceAdapter implements VenueAdapter {
     // unsubscribed) each was a resync, from the second on booking a backoff that held the book's subscribe or snapshot
     // back (halted-bridge.test.ts).
     if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.refusedUntilAck) return;
+    // A misfit reloads exchangeInfo at once, a backoff or not: each diff after it misfits too, dropping the buffer
+    // below, so no snapshot (nor its misfit) comes before the backoff ends. Until s-rd18c a backoff held the reload.
+    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
     if (t.resyncDelayed) {
       // Waiting out its backoff (no second resync), the stream still buffers for its bridge: the lost diff is a hole no
       // snapshot older than it can bridge past, and one newer covers what came before it. So the buffer goes now and
@@ -658,7 +664,6 @@ export class BinanceAdapter implements VenueAdapter {
       this.restart(t as BinanceTopic);
       return;
     }
-    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t as BinanceTopic);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 

@@ -17,7 +17,7 @@ import type { VenueConfig } from "../../../src/config/types.ts";
 import { startBinanceSimulator } from "../../../src/sim/binance-sim.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../../../src/venues/common/connection.ts";
-import { SCAN_ERR_NUMBER, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
+import { SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX } from "../../../src/venues/binance/scan-codes.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
@@ -231,7 +231,13 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
 });
 
 describe("Binance: a diff lost while its book waits out a resync backoff", () => {
-  test("drops the bridge's buffer: a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async () => {
+  // The frame naming its stream (onParseError finds it), or naming none (every book of the connection may have lost a
+  // diff: until s-rd18c resyncAll spared the one waiting and its buffer stayed, as the named frame's did before).
+  const named = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":104,"u":104.5,"b":[],"a":[]}}';
+  test.each([
+    ["naming its stream", SCAN_ERR_NUMBER, named],
+    ["naming no stream", SCAN_ERR_SYNTAX, '{"stream":'],
+  ])("drops the bridge's buffer (a frame %s): a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async (_what, code, frame) => {
     // The stream stays subscribed during the backoff and its diffs are buffered for the snapshot onBackoffOver asks
     // for. Until s-binmisfit a malformed frame then was ignored, its diff a hole in the buffer: a snapshot older than
     // it bridged, the book went LIVE (published) up to the hole and broke there (a gap). Now the buffer goes.
@@ -261,8 +267,9 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
     for (const id of [101, 102, 103]) diff(id);
     expect(adapter.stats().bridgeBufferedBytes).toBeGreaterThan(0);
     // Diff 104 arrives unreadable.
-    adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":104,"u":104.5,"b":[],"a":[]}}');
+    adapter.onParseError(t.conn as never, -1, code, frame);
     expect(adapter.stats().bridgeBufferedBytes).toBe(0);
+    expect(adapter.stats().resyncs).toBe(2); // no resync more: the book waits out the backoff it had
     for (const id of [105, 106]) diff(id);
     await backoffOver(() => adapter.stats().bridgesFailed! + adapter.stats().gaps! > 0);
     // Older than the loss: no bridge (Binance's "go back to step 3"); before, LIVE at 102 and 103, then a gap at 105.
@@ -271,6 +278,26 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
     await backoffOver(() => published.length > 0);
     expect(published).toEqual(["snapshot 105", "diff 106"]);
     expect(t.book).toBe(BookState.LIVE);
+  });
+});
+
+describe("Binance: a misfit diff while its book waits out a resync backoff", () => {
+  test("reloads exchangeInfo at once (the backoff holds the snapshot, not the reload), as outside a backoff", () => {
+    // Until s-rd18c onParseError returned for a book in its backoff before the re-check: each later diff misfit too and
+    // dropped the buffer, so no snapshot (whose misfit reloads too) came; the new tick waited for the backoff's end.
+    const adapter = offlineAdapter(["AUSDT"]);
+    const x = adapter as unknown as Internals & { watch: { requestNow(market: string): void } };
+    const t = x.topics[0]!;
+    const asked: string[] = [];
+    x.watch.requestNow = (market: string) => void asked.push(market);
+    t.sub = SUB_ACTIVE;
+    const frame = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5,"b":[["1.001","1"]],"a":[]}}';
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_PRICE, frame); // a resync, the first: no backoff
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_QTY, frame); // the second books one
+    expect([t.resyncDelayed, asked]).toEqual([true, ["spot", "spot"]]);
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_PRICE, frame); // in the backoff
+    adapter.onParseError(t.conn as never, -1, SCAN_ERR_NUMBER, frame); // not a misfit: no reload
+    expect({ asked, resyncs: adapter.stats().resyncs }).toEqual({ asked: ["spot", "spot", "spot"], resyncs: 2 });
   });
 });
 
