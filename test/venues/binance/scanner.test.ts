@@ -6,7 +6,9 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { BinanceScanner, isDiffObject, parseDepthSnapshot, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
-import { SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
+import { SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
+import { BinanceConnection } from "../../../src/venues/binance/connection.ts";
+import type { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { loadRecording, mantissa } from "./recordings.ts";
 
 interface Frame {
@@ -218,6 +220,20 @@ describe("Binance scanner", () => {
     const frame = (level: string) => `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[${level}],"a":[]}}`;
     const codes = ['["abc","1"]', '["1.00","-1"]', '["1e3","1"]', '["","1"]', '["1.001","1"]', '["1.00","0.000001"]'].map((l) => viaJson(frame(l), t).r);
     expect(codes).toEqual([SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY]);
+  });
+
+  test("through BinanceConnection.onFrameAt: a frame that is not JSON is a syntax error even where the scanner refused a price or quantity on the way", () => {
+    // Truncated, the JSON path cannot tell "abc" (no decimal) from a misfit: the scanner's bad_price would reload exchangeInfo.
+    const codes: number[] = [];
+    const stub = { rawFrameTap: undefined, onDiff: () => undefined, onUnknownTopic: () => undefined, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code), onText: () => false, onControl: () => undefined };
+    const conn = new BinanceConnection(stub as unknown as BinanceAdapter, 0, "spot", "ws://127.0.0.1:1");
+    conn.table.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    const frame = (level: string) => `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[${level}],"a":[]}}`;
+    for (const l of ['["abc","1"]', '["1.001","1"]', '["1.00","0.000001"]']) conn.onFrameAt(frame(l), 1);
+    expect(codes).toEqual([SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY]);
+    codes.length = 0;
+    for (const l of ['["abc","1"]', '["1.001","1"]', '["1.00","0.000001"]']) conn.onFrameAt(frame(l).slice(0, -1), 1);
+    expect(codes).toEqual([SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX]);
   });
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
