@@ -400,6 +400,76 @@ describe("PublishChannel: a destination whose route is gone", () => {
     expect(su.delivered.slice(-3)).toEqual(receivers.map((rc) => `${2 * n + 12}@${rc.host}`));
   });
 
+  it("several unicast receivers paused at once, any of them: sends, skips, pauses and the failure window match the model", () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const random = rng(20261209);
+    // 1 to 4 receivers (two of them on one host, other ports), each losing and getting back its route at random.
+    for (let r = 1; r <= 4; r++) {
+      const receivers = Array.from({ length: r }, (_, j) => ({ host: `10.0.0.${1 + (j >> 1)}`, port: 49003 + j }));
+      const at = (host: unknown, port: unknown) => receivers.findIndex((rc) => rc.host === host && rc.port === port);
+      const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+      const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, silentLogger);
+      const gone = receivers.map(() => false);
+      const delivered: string[][] = receivers.map(() => []); // by receiver: the seqNums it was sent
+      const su = routeSocket(3, (args, k) => {
+        const j = at(args[k * 3 + 2], args[k * 3 + 1]);
+        if (gone[j]) return true;
+        const data = args[k * 3] as Uint8Array;
+        delivered[j]!.push(String(getU64(new DataView(data.buffer, data.byteOffset), PKT_SEQ_NUM_OFFSET)));
+        return false;
+      });
+      u.socket = su as never;
+      // Per receiver: its pause (0: none), its end, whether it is sent to, what it should have been delivered.
+      const model = receivers.map(() => ({ backoffMs: 0, untilMs: 0, sentTo: true, delivered: [] as string[] }));
+      let refused = 0;
+      let lastErrorMs = -1;
+      let sent = 0;
+      let mostPaused = 0;
+      for (let step = 0; step < 150; step++) {
+        for (let j = 0; j < r; j++) if (random() < 0.08) gone[j] = !gone[j];
+        if (random() < 0.5) nowMs += Math.floor(random() * (random() < 0.2 ? 2500 : 150));
+        const n = 1 + Math.floor(random() * (random() < 0.1 ? 2 * MAX_DATAGRAMS_PER_SEND : 6));
+        pack(u, n);
+        for (let from = 0; from < n; from += MAX_DATAGRAMS_PER_SEND) {
+          const size = Math.min(MAX_DATAGRAMS_PER_SEND, n - from);
+          for (const m of model) {
+            if (m.sentTo) continue;
+            if (nowMs >= m.untilMs) m.sentTo = true;
+            else (refused += size), (lastErrorMs = nowMs);
+          }
+          let tried = 0;
+          for (let j = 0; j < r; j++) {
+            const m = model[j]!;
+            if (!m.sentTo) continue;
+            if (gone[j]) {
+              refused += size;
+              lastErrorMs = nowMs;
+              m.backoffMs = m.backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * m.backoffMs, ROUTE_BACKOFF_MAX_MS);
+              m.untilMs = nowMs + m.backoffMs;
+              m.sentTo = false;
+            } else {
+              tried++;
+              for (let i = 1; i <= size; i++) m.delivered.push(String(sent + from + i));
+            }
+          }
+          if (tried > 0) for (const m of model) if (m.sentTo) m.backoffMs = 0;
+        }
+        u.flush(T0);
+        sent += n;
+        mostPaused = Math.max(mostPaused, model.filter((m) => m.backoffMs !== 0).length);
+        const context = `${r} receivers, step ${step}, now ${nowMs}, gone ${gone.join()}`;
+        expect(u.sendErrors, context).toBe(refused);
+        expect((u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs, context).toEqual(model.map((m) => m.backoffMs));
+        expect(u.failure(nowMs, 1e9)?.lastErrorAgoMs, context).toBe(lastErrorMs < 0 ? undefined : nowMs - lastErrorMs);
+        expect(counters.datagrams + counters.sendErrors, context).toBe(sent * r);
+      }
+      // Each receiver got its datagrams in order, each once, the skipped ones missing; every receiver was paused at once.
+      expect(delivered, `${r} receivers`).toEqual(model.map((m) => m.delivered));
+      expect(mostPaused).toBe(r);
+    }
+  });
+
   it("a full buffer does not pause; skipped datagrams stay in the ring; the failure window counts from the last skip; a healthy flush reads the clock once", () => {
     let nowMs = 1000;
     let clockReads = 0;
