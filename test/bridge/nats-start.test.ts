@@ -468,10 +468,11 @@ describe("a stream reader whose stream was made again", () => {
     const { log, lines } = captureLog();
     const ctx = { values: { nats: "nats://127.0.0.1:1", stream: "S" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
     const tell = natsReadOptions(ctx).onNatsEvent!;
-    for (const error of ["stream not found", "Permissions Violation for Subscription to \"_INBOX.x.1\"", "bad request", "ended"]) tell({ kind: "consumer_ended", error });
+    for (const error of ["stream not found", "jetstream is not enabled", "Permissions Violation for Subscription to \"_INBOX.x.1\"", "bad request", "ended"]) tell({ kind: "consumer_ended", error });
     const why = (l: { msg: string }) => /consumer \((.*)\): nothing is read/.exec(l.msg)?.[1];
     expect(lines.map((l) => [l.level, why(l), l.fields.error])).toEqual([
       ["error", "it gave up making it again", "stream not found"],
+      ["error", "it gave up making it again", "jetstream is not enabled"], // JetStream not answering: no responders
       ["error", "the NATS server refused its inbox subscription (permissions)", 'Permissions Violation for Subscription to "_INBOX.x.1"'],
       ["error", "it stopped on an error: see error", "bad request"],
       ["error", "its messages ended, no error given", "ended"],
