@@ -395,6 +395,13 @@ export class NatsFeedReader {
    * of that name (deleted and made again, a NATS server restarted without it), whose sequence starts again.
    */
   private streamCreated: string | undefined;
+  /**
+   * Where the reader started on the stream made at `created` (policyFor): a `now` reader after its last message then,
+   * any reader of a stream made again at its first (1). A consumer made again before one read anything starts there
+   * again, as the client's own does. Before 2026-12-07 it started after the stream's last message then (`now`: what
+   * was stored while no consumer read skipped), or after the replaced stream's last read (its first messages skipped).
+   */
+  private startedOn: { created: string; seq: number } | undefined;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
@@ -648,17 +655,34 @@ export class NatsFeedReader {
    * ordered consumer lost before it read anything (deleted; a NATS server restarted: it is kept in memory only) again
    * from its start sequence, stream sequence 1 for `new` (before 2026-12-07 a `--from now` reader on a quiet stream
    * then read the stream's whole history as live; the first fix had it fetch that history again, passed over message
-   * by message on the hot path).
+   * by message on the hot path). With nothing read yet, where the reader started on this stream (startedOn): `now`'s
+   * sequence is taken once, not again per consumer made.
    */
   private policyFor(info: StreamInfo): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
     const from = this.opts.from ?? "now";
     const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
-    if (replaced) return { deliver_policy: "all" };
+    if (replaced) return this.forgetStream(info.created);
     if (lastSeq > 0) return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
-    if (from === "now") return info.state === undefined ? { deliver_policy: "new" } : { deliver_policy: "by_start_sequence", opt_start_seq: info.state.last_seq + 1 };
+    if (this.startedOn !== undefined && this.startedOn.created === info.created) return this.startedOn.seq === 1 ? { deliver_policy: "all" } : { deliver_policy: "by_start_sequence", opt_start_seq: this.startedOn.seq };
+    if (from === "now") {
+      if (info.state === undefined) return { deliver_policy: "new" };
+      this.startedOn = { created: info.created, seq: info.state.last_seq + 1 };
+      return { deliver_policy: "by_start_sequence", opt_start_seq: this.startedOn.seq };
+    }
     if (from === "all") return { deliver_policy: "all" };
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+  }
+
+  /**
+   * A stream made again is read from its first message: the last one read and the `now` start were the replaced
+   * stream's sequences. Before 2026-12-07 a consumer of the new stream that ended before it read anything was made
+   * again after the old stream's last sequence read, passing over the new stream's messages up to it.
+   */
+  private forgetStream(created: string): { deliver_policy: "all" } {
+    this.lastJsMsg = undefined;
+    this.startedOn = { created, seq: 1 };
+    return { deliver_policy: "all" };
   }
 
   /**
@@ -799,7 +823,7 @@ export class NatsFeedReader {
   private async readReplaced(nc: NatsConnection, parts: JetStreamParts, created: string): Promise<void> {
     if (this.nc !== nc || this.stopped || this.iter !== undefined) return;
     try {
-      await this.consumeStream(nc, parts, { deliver_policy: "all" });
+      await this.consumeStream(nc, parts, this.forgetStream(created));
       if (this.nc === nc) this.streamCreated = created;
     } catch {
       this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created));

@@ -263,12 +263,12 @@ describe("a stream reader whose stream was made again", () => {
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[] };
     useNatsModules({
       transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
       jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created() }) } }),
+        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) }) } }),
         jetstream: () => ({
           consumers: {
             get: async (_stream: string, policy: object) => {
@@ -402,6 +402,38 @@ describe("a stream reader whose stream was made again", () => {
     expect([s.policies, told[1], reader.health.streamProblem]).toEqual([[{ deliver_policy: "new" }, onFrom6, onFrom6, onFrom6, onFrom6], "consumer_made: ", undefined]);
   });
 
+  // Before, a consumer made again before one read anything started after the stream's last message then (a `now`
+  // reader: what was stored while none read skipped), or after the replaced stream's last sequence read (a stream made
+  // again: the new stream's messages up to it skipped).
+  test("a consumer ended before it read is made again from where the one before it started: now's first sequence, a new stream's first", async () => {
+    let lastSeq = 10;
+    let created = "t0";
+    const s = fakeJetStream({
+      created: () => created,
+      lastSeq: () => lastSeq,
+      messages: (n) => {
+        // Consumers 0, 2 and 3 end at once having read nothing; 1 reads stream sequence 12, then ends; 4 reads on.
+        let sent = n !== 1;
+        return {
+          next: async () => {
+            if (n === 4) return new Promise<IteratorResult<never>>(() => {});
+            if (sent) return Promise.reject(new Error("stream not found"));
+            sent = true;
+            if (n === 1) created = "t1"; // the stream made again before consumer 2 is made
+            return { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 12 } } };
+          },
+        };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSN", from: "now", reconnectAfterCloseMs: 5 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    lastSeq = 14; // stored while consumer 0 is not read
+    await waitFor(() => s.iters.length === 5, "five consumers", 5000);
+    const from = (seq: number) => ({ deliver_policy: "by_start_sequence", opt_start_seq: seq });
+    expect(s.policies).toEqual([from(11), from(11), { deliver_policy: "all" }, { deliver_policy: "all" }, { deliver_policy: "all" }]);
+  });
+
   // Before, each consumer_ended started the backoff again: consumers the client ended at once (their inbox refused)
   // were made again, and the end logged as an error, every reconnectAfterCloseMs (2 s) for good.
   test("consumers ended having read nothing are made again with a growing backoff, from its start again once one read", async () => {
@@ -436,10 +468,11 @@ describe("a stream reader whose stream was made again", () => {
     const { log, lines } = captureLog();
     const ctx = { values: { nats: "nats://127.0.0.1:1", stream: "S" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
     const tell = natsReadOptions(ctx).onNatsEvent!;
-    for (const error of ["stream not found", "Permissions Violation for Subscription to \"_INBOX.x.1\"", "bad request", "ended"]) tell({ kind: "consumer_ended", error });
+    for (const error of ["stream not found", "jetstream is not enabled", "Permissions Violation for Subscription to \"_INBOX.x.1\"", "bad request", "ended"]) tell({ kind: "consumer_ended", error });
     const why = (l: { msg: string }) => /consumer \((.*)\): nothing is read/.exec(l.msg)?.[1];
     expect(lines.map((l) => [l.level, why(l), l.fields.error])).toEqual([
       ["error", "it gave up making it again", "stream not found"],
+      ["error", "it gave up making it again", "jetstream is not enabled"], // JetStream not answering: no responders
       ["error", "the NATS server refused its inbox subscription (permissions)", 'Permissions Violation for Subscription to "_INBOX.x.1"'],
       ["error", "it stopped on an error: see error", "bad request"],
       ["error", "its messages ended, no error given", "ended"],

@@ -155,8 +155,9 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
 export function consumerEndWhy(error: string | undefined): string {
   if (error === undefined || error === "ended") return "its messages ended, no error given";
   if (/permissions violation/i.test(error)) return "the NATS server refused its inbox subscription (permissions)";
-  // 30 makes in a row failed: its stream missing, JetStream not answering.
-  if (/stream not found|timeout/i.test(error)) return "it gave up making it again";
+  // 30 makes in a row failed: its stream missing, JetStream not answering (a timeout; no responders, which the client
+  // calls "jetstream is not enabled": before 2026-12-07 that one was "it stopped on an error").
+  if (/stream not found|timeout|jetstream is not enabled/i.test(error)) return "it gave up making it again";
   return "it stopped on an error: see error"; // a pull refused (400), a make refused 30 times in a row…
 }
 
