@@ -225,6 +225,8 @@ export class BinanceAdapter implements VenueAdapter {
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
         // A bridge ends with its connection: the new connection's first diff starts a new one (and a new snapshot).
         disconnected: (t) => this.restart(t as BinanceTopic),
+        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
+        frameLost: (conn, t) => this.lost(conn as BinanceConnection, t as BinanceTopic | undefined, 0),
         awaitingJoin: (conn) => this.overlap.awaitingJoin(conn),
         overlapOver: (conn, carrier) => this.overlap.overlapOver(conn, carrier),
       },
@@ -637,10 +639,19 @@ export class BinanceAdapter implements VenueAdapter {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) this.unattributedParseErrors++;
+    this.lost(conn, t as BinanceTopic | undefined, code);
+  }
+
+  /**
+   * The books a diff lost may have cost: `t`, the one its frame names (`code`: why it was refused; 0 for none, as a
+   * frame whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One
+   * rule for both: until s-faulthook a thrown frame skipped a book waiting out its backoff, its buffer kept (a hole).
+   */
+  private lost(conn: BinanceConnection, t: BinanceTopic | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its stream: the lost diff may be any book's of this connection, but one refused for now is
       // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
-      this.unattributedParseErrors++;
       const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
       // One waiting out its backoff is spared the resync (resyncAll) but its buffer may hold the hole (below). Until
       // s-rd18c only a frame naming its stream dropped it: one naming none kept it (LIVE up to the hole, then a gap).

@@ -134,6 +134,14 @@ export interface LifecycleHooks {
    * topic stays silent.
    */
   quiet?: (t: TopicState, now: number, staleAfterMs: number) => number;
+  /**
+   * A frame whose handling threw (frameFault), after it is logged: the venue's own rule for a frame it could not read
+   * (`t`: the book it names; none: any book of `conn` may have lost a message), so a thrown frame spares what a
+   * rejected one does (OKX: books waiting for the hourly request budget; Binance: one waiting out its backoff has its
+   * bridge buffer dropped). Default: `t`, or each book of `conn`, resynced unless not subscribed, halted, waiting out
+   * a resync backoff or refused for now. Until s-faulthook every venue had the default.
+   */
+  frameLost?: (conn: VenueConnection, t: TopicState | undefined) => void;
 }
 
 /**
@@ -716,6 +724,7 @@ export class ConnectionLifecycle {
     const t = conn.topicOfFrame(frame);
     const why = error instanceof Error ? error.message : String(error);
     this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
+    if (this.hooks.frameLost) return this.hooks.frameLost(conn, t ?? undefined);
     for (const x of t ? [t] : conn.topics) {
       // Not one refused for now (TopicState.refusedUntilAck): its frames feed no book. Until s-rd16b it was resynced.
       if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed && !x.refusedUntilAck) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);

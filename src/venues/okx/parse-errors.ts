@@ -54,9 +54,18 @@ export class ParseErrors {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     this.log.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) this.c.unattributedParseErrors++;
+    this.lost(conn, t, code);
+  }
+
+  /**
+   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
+   * whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One rule for
+   * both: until s-faulthook a thrown frame resynced books this spares (waiting for the request budget: 2 more of 480/h).
+   */
+  lost(conn: OkxConnection, t: OkxTopic | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its topic: any book of the connection may have lost a message.
-      this.c.unattributedParseErrors++;
       // Not the books whose frames are ignored meanwhile (resynced already: see below); replay's marks as live's
       // states (before 2026-12-07 replay resynced those again: counted, their overlap marks cleared, where live did not).
       const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || x.refusedUntilAck || x.replayUnsubscribing || this.deps.replayBudgetWait[x.index] === 1;

@@ -234,17 +234,21 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
   // The frame naming its stream (onParseError finds it), or naming none (every book of the connection may have lost a
   // diff: until s-rd18c resyncAll spared the one waiting and its buffer stayed, as the named frame's did before).
   const named = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":104,"u":104.5,"b":[],"a":[]}}';
+  // Or a frame whose handling threw (the lifecycle's frameFault): until s-faulthook it spared the waiting book and kept
+  // its buffer, hole and all (before: bridgeBufferedBytes 1296 after the loss, not 0).
   test.each([
-    ["naming its stream", SCAN_ERR_NUMBER, named],
-    ["naming no stream", SCAN_ERR_SYNTAX, '{"stream":'],
-  ])("drops the bridge's buffer (a frame %s): a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async (_what, code, frame) => {
+    ["naming its stream", SCAN_ERR_NUMBER, named, false],
+    ["naming no stream", SCAN_ERR_SYNTAX, '{"stream":', false],
+    ["naming its stream whose handling threw", 0, named, true],
+    ["naming no stream whose handling threw", 0, "{}", true],
+  ])("drops the bridge's buffer (a frame %s): a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async (_what, code, frame, thrown) => {
     // The stream stays subscribed during the backoff and its diffs are buffered for the snapshot onBackoffOver asks
     // for. Until s-binmisfit a malformed frame then was ignored, its diff a hole in the buffer: a snapshot older than
     // it bridged, the book went LIVE (published) up to the hole and broke there (a gap). Now the buffer goes.
     let lastUpdateId = 102;
     const depth = (async () => new Response(JSON.stringify({ lastUpdateId, bids: [["1.00", "1"]], asks: [["1.01", "1"]] }), { status: 200 })) as unknown as typeof fetch;
     const adapter = offlineAdapter(["AUSDT"], depth);
-    const x = adapter as unknown as Internals & { instruments: unknown[]; sink: unknown; onBackoffOver(t: TopicState): void };
+    const x = adapter as unknown as Internals & { instruments: unknown[]; sink: unknown; onBackoffOver(t: TopicState): void; lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
     const t = x.topics[0]!;
     x.instruments = [{ market: "spot", symbol: "AUSDT", priceExp: 2, qtyExp: 5 }];
     const published: string[] = [];
@@ -266,8 +270,9 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
     };
     for (const id of [101, 102, 103]) diff(id);
     expect(adapter.stats().bridgeBufferedBytes).toBeGreaterThan(0);
-    // Diff 104 arrives unreadable.
-    adapter.onParseError(t.conn as never, -1, code, frame);
+    // Diff 104 arrives unreadable, or its handling throws.
+    if (thrown) x.lifecycle.frameFaultBound(t.conn, frame, new Error("thrown"));
+    else adapter.onParseError(t.conn as never, -1, code, frame);
     expect(adapter.stats().bridgeBufferedBytes).toBe(0);
     expect(adapter.stats().resyncs).toBe(2); // no resync more: the book waits out the backoff it had
     for (const id of [105, 106]) diff(id);

@@ -262,6 +262,13 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     await until(() => adapter.stats().parseErrors > errors, "a bad frame of the waiting book");
     expect(adapter.topicInfo(1).resyncs).toBe(before.resyncs);
     expect(adapter.topicInfo(1).resyncAttempt).toBe(before.resyncAttempt);
+    // A frame of it whose handling threw, naming it or no book (the lifecycle's frameFault), spares it too: until
+    // s-faulthook it was resynced again (resyncs and attempt up, so its later backoff grew) as no refused frame was.
+    const x = adapter as unknown as { topics: { conn: unknown }[]; lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
+    for (const frame of ['{"arg":{"channel":"books","instId":"ETH-USDT"},"action":"update","data":[]}', "{}"]) {
+      x.lifecycle.frameFaultBound(x.topics[1]!.conn, frame, new Error("thrown"));
+    }
+    expect([adapter.topicInfo(1).resyncs, adapter.topicInfo(1).resyncAttempt]).toEqual([before.resyncs, before.resyncAttempt]);
   });
 
   test("60014 (requests too frequent) is sent again after a backoff, never a rejection that halts the book", async () => {
