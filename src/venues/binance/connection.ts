@@ -121,7 +121,8 @@ export class BinanceConnection extends VenueConnection {
       }
       return;
     }
-    if (scanCode !== SCAN_NOT_BOOK) {
+    // A frame the scanner handed over (an escape in its stream: it could not tell) is what JSON says, as unescaped.
+    if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
       this.adapter.onParseError(this, scanEntry, scanCode, data);
       return;
     }

@@ -105,8 +105,9 @@ export class BybitConnection extends VenueConnection {
       }
       return;
     }
-    if (scanCode !== SCAN_NOT_BOOK) {
-      // The scanner saw an order-book topic but JSON says it is not one: count it as malformed.
+    if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
+      // The scanner saw an order-book topic but JSON says it is not one: count it as malformed. A frame it handed over
+      // (an escape in its topic: it could not tell) is what JSON says, a control frame, as it is unescaped.
       this.adapter.onParseError(this, scanEntry, scanCode, data);
       return;
     }

@@ -241,6 +241,12 @@ describe("Binance scanner", () => {
     expect(new BinanceScanner().scan(escaped, conn.table, new BookUpdate())).toBe(SCAN_FALLBACK);
     conn.onFrameAt(escaped.slice(0, -1), 1);
     expect(codes).toEqual([SCAN_ERR_SYNTAX]);
+    // JSON, not a diff, its stream with an escape: a control frame as unescaped, not parse error "fallback".
+    codes.length = 0;
+    let controls = 0;
+    stub.onControl = () => void controls++;
+    for (const stream of ["btcusdt@trade", "btcusdt\\u0040trade"]) conn.onFrameAt(`{"stream":"${stream}","data":{"e":"trade"}}`, 1);
+    expect([codes.length, controls]).toEqual([0, 2]);
   });
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {
