@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import { TopicState, VenueConnection } from "../common/connection.ts";
 import type { BinanceAdapter } from "./adapter.ts";
 import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson } from "./parse-json.ts";
-import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { StreamTable } from "./topic-table.ts";
 
 export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
@@ -102,8 +102,9 @@ export class BinanceConnection extends VenueConnection {
     } catch {
       if (this.adapter.onText(this, data)) return;
       // Not JSON: a price or quantity the scanner refused on the way is unconfirmed (it may be "abc", no decimal), so
-      // the frame is a syntax error and reloads no exchangeInfo (a misfit reloads once a whole frame shows it).
-      const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
+      // the frame is a syntax error and reloads no exchangeInfo (a misfit reloads once a whole frame shows it); one it
+      // handed over (fallback: an escape, an exponent) is no error of its own, so syntax too.
+      const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_FALLBACK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
       this.adapter.onParseError(this, scanEntry, code, data);
       return;
     }
@@ -120,7 +121,8 @@ export class BinanceConnection extends VenueConnection {
       }
       return;
     }
-    if (scanCode !== SCAN_NOT_BOOK) {
+    // A frame the scanner handed over (an escape in its stream: it could not tell) is what JSON says, as unescaped.
+    if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
       this.adapter.onParseError(this, scanEntry, scanCode, data);
       return;
     }

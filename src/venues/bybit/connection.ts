@@ -12,7 +12,7 @@ import type { MarketName } from "../../core/types.ts";
 import { VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
-import { BybitScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { BybitScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { TopicTable } from "./topic-table.ts";
 
 export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState } from "../common/connection.ts";
@@ -85,8 +85,9 @@ export class BybitConnection extends VenueConnection {
     } catch {
       if (this.adapter.onText(this, data)) return;
       // Not JSON: a price or qty the scanner refused on the way is unconfirmed (it may be "abc", no decimal), so the
-      // frame is a syntax error and asks for no instrument re-check (a misfit re-checks once a whole frame shows it).
-      const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
+      // frame is a syntax error and asks for no instrument re-check (a misfit re-checks once a whole frame shows it);
+      // one it handed over (fallback: an escape, an exponent) is no error of its own, so syntax too.
+      const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_FALLBACK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
       this.adapter.onParseError(this, scanEntry, code, data);
       return;
     }
@@ -104,8 +105,9 @@ export class BybitConnection extends VenueConnection {
       }
       return;
     }
-    if (scanCode !== SCAN_NOT_BOOK) {
-      // The scanner saw an order-book topic but JSON says it is not one: count it as malformed.
+    if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
+      // The scanner saw an order-book topic but JSON says it is not one: count it as malformed. A frame it handed over
+      // (an escape in its topic: it could not tell) is what JSON says, a control frame, as it is unescaped.
       this.adapter.onParseError(this, scanEntry, scanCode, data);
       return;
     }

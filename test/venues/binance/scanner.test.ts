@@ -6,7 +6,7 @@
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { BinanceScanner, isDiffObject, parseDepthSnapshot, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
-import { SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
+import { SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK } from "../../../src/venues/binance/scanner.ts";
 import { BinanceConnection } from "../../../src/venues/binance/connection.ts";
 import type { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { loadRecording, mantissa } from "./recordings.ts";
@@ -234,6 +234,19 @@ describe("Binance scanner", () => {
     codes.length = 0;
     for (const l of ['["abc","1"]', '["1.001","1"]', '["1.00","0.000001"]']) conn.onFrameAt(frame(l).slice(0, -1), 1);
     expect(codes).toEqual([SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX]);
+    // Nor is one the scanner handed to the JSON path on the way (an escape): "fallback" is no error (until 2026-12-07
+    // such a frame was counted as parse error "fallback").
+    codes.length = 0;
+    const escaped = frame('["1.00","1"]').replace('"s":"BTCUSDT"', '"s":"BTC\\u0055SDT"');
+    expect(new BinanceScanner().scan(escaped, conn.table, new BookUpdate())).toBe(SCAN_FALLBACK);
+    conn.onFrameAt(escaped.slice(0, -1), 1);
+    expect(codes).toEqual([SCAN_ERR_SYNTAX]);
+    // JSON, not a diff, its stream with an escape: a control frame as unescaped, not parse error "fallback".
+    codes.length = 0;
+    let controls = 0;
+    stub.onControl = () => void controls++;
+    for (const stream of ["btcusdt@trade", "btcusdt\\u0040trade"]) conn.onFrameAt(`{"stream":"${stream}","data":{"e":"trade"}}`, 1);
+    expect([codes.length, controls]).toEqual([0, 2]);
   });
 
   test("what is not a diff frame: acks, errors, serverShutdown, other streams, unknown depth streams", () => {

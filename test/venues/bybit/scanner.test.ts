@@ -383,6 +383,21 @@ describe("Bybit JSON path: only a decimal that does not fit is bad_price / bad_q
     codes.length = 0;
     for (const line of [px("abc"), qty("-1"), px("1.95311")]) conn.onFrameAt(line.slice(0, -1), 1);
     expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["syntax", "syntax", "syntax"]);
+    // Nor is one the scanner handed to the JSON path on the way (an escape, a number in exponent form): "fallback" is
+    // no error (until 2026-12-07 such a frame was counted as parse error "fallback").
+    codes.length = 0;
+    const escaped = ok.replace('"s":"XRPUSDT"', '"s":"XRP\\u0055SDT"');
+    const exponent = ok.replace('"ts":1733011200693', '"ts":1.733011200693e12');
+    expect(both(escaped, t).scan).toBe(SCAN_FALLBACK);
+    for (const line of [escaped, exponent]) conn.onFrameAt(line.slice(0, -1), 1);
+    expect(codes.map((c) => SCAN_RESULT_NAMES[-c])).toEqual(["syntax", "syntax"]);
+    // JSON, not a book, its topic with an escape: a control frame as unescaped, not parse error "fallback" (which,
+    // naming no topic of ours, resynced every book of the connection until 2026-12-07).
+    codes.length = 0;
+    let controls = 0;
+    stub.onControl = () => void controls++;
+    for (const topic of ["tickers.XRPUSDT", "tickers\\u002eXRPUSDT"]) conn.onFrameAt(`{"topic":"${topic}","ts":1,"type":"snapshot","data":{}}`, 1);
+    expect([codes.length, controls]).toEqual([0, 2]);
   });
 
   test("random price / qty strings: the code follows a reference (decimal that does not fit → price / qty, else level)", () => {
