@@ -77,7 +77,8 @@ export interface NatsReadOptions {
  * `consumer_ended` — the client ended the stream's consumer by itself (`error`: why): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
  * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
- * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`).
+ * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`); found by a connect made
+ * again after a close for good, that connection is kept, told `reconnected` first (at start it is a rejection).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  */
 export interface NatsReaderEvent {
@@ -523,8 +524,13 @@ export class NatsFeedReader {
     return connectNats(this.opts.servers, "feeder-reader", undefined, { credentials: this.opts.credentials, tls: this.opts.tls });
   }
 
-  /** Reads through this connection from now on: its close watched, `<prefix>.>` or the stream subscribed. */
-  private async open(nc: NatsConnection, prefix: string): Promise<void> {
+  /**
+   * Reads through this connection from now on: its close watched, `<prefix>.>` or the stream subscribed. `again` (a
+   * connect made again after a close for good): a stream found to keep another prefix's subjects is not an error, as
+   * at start, but handled as on the live paths (afterRecreated): the connection kept, nothing read, the stream looked
+   * at again with makeConsumer's backoff; returned (why) for connectAgain to tell once it has told `reconnected`.
+   */
+  private async open(nc: NatsConnection, prefix: string, again = false): Promise<string | undefined> {
     this.nc = nc;
     this.disconnected = false;
     this.subscriptionRefused = false;
@@ -549,7 +555,13 @@ export class NatsFeedReader {
         const parts: JetStreamParts = { js: jetstream(nc), jsm: await jetstreamManager(nc) };
         const info = await parts.jsm.streams.info(this.opts.stream);
         const foreign = this.foreignSubjects(info);
-        if (foreign !== undefined) throw new Error(foreign);
+        if (foreign !== undefined && !again) throw new Error(foreign);
+        if (foreign !== undefined) {
+          // Before, thrown here too: told `reconnect_failed` every 2 s, a full connect each time, /readyz "not connected".
+          this.streamProblem = "foreign_subjects";
+          this.makeConsumerLater(nc, parts, 0);
+          return foreign;
+        }
         const policy = this.policyFor(info);
         this.streamCreated = info.created;
         await this.consumeStream(nc, parts, policy);
@@ -566,6 +578,7 @@ export class NatsFeedReader {
       }
       throw err;
     }
+    return undefined;
   }
 
   /**
@@ -936,12 +949,13 @@ export class NatsFeedReader {
     try {
       nc = await connectWithin(this.connect(), RECONNECT_TIMEOUT_MS);
       if (gone()) return void (await nc.close().catch(() => undefined));
-      await this.open(nc, this.opts.prefix ?? "feeder");
+      const foreign = await this.open(nc, this.opts.prefix ?? "feeder", true);
       // Closed for good again during the round trip: closedByClient told it and tries again; not connected, not told so.
       if (gone() || this.nc !== nc) return;
       this.natsReconnects++;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "reconnected" });
       this.authAccepted();
+      if (foreign !== undefined) this.refuseForeign(foreign); // after `reconnected`: the last word is that nothing is read
     } catch (err) {
       if (nc !== undefined && this.nc === nc) this.nc = undefined;
       if (nc !== undefined) await nc.close().catch(() => undefined);

@@ -262,11 +262,19 @@ describe("a stream reader whose stream was made again", () => {
   /**
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
+   * Each connection the reader makes is in `clients`: its `end()` is the client's close for good.
    */
   function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[] };
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[] };
     useNatsModules({
-      transport: async () => ({ connect: async () => ({ subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => new Promise<void>(() => {}) }) }),
+      transport: async () => ({
+        connect: async () => {
+          let end = (): void => undefined;
+          const closed = new Promise<void>((r) => (end = r));
+          s.clients.push({ end });
+          return { subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => closed };
+        },
+      }),
       jetstream: async () => ({
         jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) }) } }),
         jetstream: () => ({
@@ -364,11 +372,39 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => s.infos >= asked + 3, "the stream looked at again", 5000);
     const why = "JetStream stream JSF keeps other.>, not only js-i.>: give the prefix it was made for (--prefix)";
     expect([told, reader.health.streamProblem, s.policies, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [{ deliver_policy: "new" }], [true]]);
-    const reasons = ["the JetStream stream JSF was made again for another prefix (foreign_subjects): nothing is read until it is this feed's"];
+    const reasons = ["the JetStream stream JSF keeps another prefix's subjects (foreign_subjects): nothing is read until it is this feed's"];
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSF")).toEqual({ ready: false, reasons });
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
     expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
+  });
+
+  // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that
+  // connect: `reconnect_failed` every reconnectAfterCloseMs with a full connect each time, no `stream_foreign`, no
+  // backoff, and /readyz "not connected to NATS" rather than why.
+  test("a stream found another prefix's after a close for good: the connection kept, told once, not ready, looked at again with backoff", async () => {
+    let created = "t0";
+    let subjects = ["js-i.>"];
+    const told: string[] = [];
+    const s = fakeJetStream({ created: () => created, subjects: () => subjects });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSC", from: "now", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    const waits: number[] = []; // each look asked for after `tries` (its wait 10 ms × 2^min(tries, 3)), as on the live paths
+    const r = reader as unknown as { makeConsumerLater(nc: unknown, parts: unknown, tries: number): void };
+    const makeLater = r.makeConsumerLater.bind(reader);
+    r.makeConsumerLater = (nc, parts, tries) => (waits.push(tries), makeLater(nc, parts, tries));
+    await reader.start();
+    created = "t1"; // made again by another feed's bridge while the connection was down
+    subjects = ["other.>"];
+    s.clients[0]!.end(); // closed for good
+    await waitFor(() => waits.length >= 4 || told.length >= 4, "the stream looked at again", 5000);
+    const why = "JetStream stream JSC keeps other.>, not only js-i.>: give the prefix it was made for (--prefix)";
+    expect([told, waits.slice(0, 4), s.clients.length, s.policies]).toEqual([["closed: closed", "reconnected: ", `stream_foreign: ${why}`], [0, 1, 2, 3], 2, [{ deliver_policy: "new" }]]);
+    const reasons = ["the JetStream stream JSC keeps another prefix's subjects (foreign_subjects): nothing is read until it is this feed's"];
+    expect(fromNatsReadiness({ reader } as ReverseBridge, "JSC")).toEqual({ ready: false, reasons }); // connected: only why
+    subjects = ["js-i.>"]; // this feed's again
+    await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
+    expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }], 2]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2

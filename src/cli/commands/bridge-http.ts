@@ -233,7 +233,7 @@ export function fromNatsReadiness(bridge: ReverseBridge, stream?: string): Readi
   else if (!h.natsConnected) reasons.push("not connected to NATS");
   if (h.subscriptionRefused) reasons.push("the NATS server refuses the subscription on <prefix>.>");
   else if (h.subscriptionUnconfirmed) reasons.push("the NATS server has not confirmed the subscription on <prefix>.> yet");
-  if (h.streamProblem === "foreign_subjects") reasons.push(`the JetStream stream ${stream ?? ""} was made again for another prefix (foreign_subjects): nothing is read until it is this feed's`);
+  if (h.streamProblem === "foreign_subjects") reasons.push(`the JetStream stream ${stream ?? ""} keeps another prefix's subjects (foreign_subjects): nothing is read until it is this feed's`);
   else if (h.streamProblem !== undefined) reasons.push(`the JetStream stream ${stream ?? ""} cannot be read (${h.streamProblem}): nothing is read until it is back (a stream deleted, or a consumer the reader is making again)`);
   return { ready: reasons.length === 0, reasons };
 }
