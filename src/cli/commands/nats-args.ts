@@ -181,7 +181,7 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     else if (e.kind === "consumer_ended") ctx.log.error(`the NATS client ended the stream's consumer (${consumerEndWhy(e.error)}): nothing is read, the books go stale; making a new one, tried again with backoff`, { error: e.error });
     else if (e.kind === "consumer_made") ctx.log.info("the stream is read again by a new consumer");
     // Once per episode (the reader looks again with backoff): the stream was made again for another prefix.
-    else if (e.kind === "stream_foreign") ctx.log.error("the JetStream stream made again is another feed's: nothing is read from it, the books go stale; looking at it again with backoff", { error: e.error });
+    else if (e.kind === "stream_foreign") ctx.log.error("the JetStream stream keeps another feed's subjects: nothing is read from it, the books go stale; looking at it again with backoff", { error: e.error });
     else ctx.log.info("the NATS server took the subscription again");
   };
 }
