@@ -41,7 +41,11 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {
+/**
+ * One connection of two LIVE books on an old socket kept alive by the server's test requests (heartbeat promised),
+ * `ackTimeoutMs` for a request's answer; rounds run by hand on the fake clock (`round(ms)`, `now()`).
+ */
+function serverTestRig(ackTimeoutMs: number) {
   vi.stubGlobal("WebSocket", FakeWs);
   let nowMs = 0;
   const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
@@ -52,7 +56,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
   const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
     ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
     keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
-    ackTimeoutMs: 1_000,
+    ackTimeoutMs: ackTimeoutMs,
   });
   const round = (ms: number) => {
     nowMs = ms;
@@ -67,6 +71,11 @@ test("gone back to the old socket, whose server then dies while a message waits 
     t.sub = SUB_ACTIVE;
     t.book = BookState.LIVE;
   }
+  return { control, conn, topics, lifecycle, old, round, now: () => nowMs };
+}
+
+test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {
+  const { control, conn, topics, lifecycle, old, round, now: clock } = serverTestRig(1_000);
   control.onControl(conn, { test: true }); // the old socket's server has shown its heartbeat
   // A planned reconnect: the replacement opens and swaps in, its subscribe out (the budget's first message) ...
   lifecycle.onPlannedClose(conn, "test");
@@ -83,8 +92,8 @@ test("gone back to the old socket, whose server then dies while a message waits 
   control.send(conn, "x1");
   control.send(conn, "x2");
   expect(conn.outbox.length).toBe(1);
-  const lastHeardMs = nowMs;
-  let now = nowMs;
+  const lastHeardMs = clock();
+  let now = clock();
   while (conn.deadConnections === 0 && now < lastHeardMs + 30_000) {
     now += ROUND_MS;
     round(now);
@@ -104,31 +113,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
  * during the overlap, and gone back to, to 16 s + heartbeat + dead-connection time.
  */
 function deadOldSocketRig() {
-  vi.stubGlobal("WebSocket", FakeWs);
-  let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B"], 10);
-  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
-    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
-    ackTimeoutMs: 60_000,
-  });
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush();
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  FakeWs.made = [];
-  const old = new FakeWs("old");
-  conn.ws = old as unknown as WebSocket;
-  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
-  for (const t of topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const { control, conn, topics, lifecycle, old, round, now: clock } = serverTestRig(60_000);
   control.onControl(conn, { test: true }); // heard at 0 ms, its heartbeat promised; nothing more comes
   control.send(conn, "x1");
   control.send(conn, "x2");
@@ -142,7 +127,7 @@ function deadOldSocketRig() {
   expect(conn.retiringWs).toBe(old as unknown as WebSocket);
   /** Rounds until no book is LIVE (or 40 s): the time reached. */
   const untilNotLive = () => {
-    let now = nowMs;
+    let now = clock();
     while (topics.some((t) => t.book === BookState.LIVE) && now < 40_000) round((now += ROUND_MS));
     return now;
   };
