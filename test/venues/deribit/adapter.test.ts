@@ -33,6 +33,18 @@ async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Pro
   }
 }
 
+/**
+ * Runs the adapter's clock on by `stepMs` (`advance`) every `realMs` of real time, its ticker stopped, until it finds
+ * its connection dead or 30 s of it pass; then expects it found dead.
+ */
+async function clockOnUntilDead(adapter: DeribitAdapter, advance: (ms: number) => void, stepMs: number, realMs: number): Promise<void> {
+  for (let ranMs = 0; adapter.stats().deadConnections === 0 && ranMs < 30_000; ranMs += stepMs) {
+    advance(stepMs);
+    await new Promise((r) => setTimeout(r, realMs));
+  }
+  expect(adapter.stats().deadConnections, "found dead").toBe(1);
+}
+
 function capture(): { log: Logger; lines: { level: string; msg: string; fields: unknown }[] } {
   const lines: { level: string; msg: string; fields: unknown }[] = [];
   const mk = (): Logger =>
@@ -175,12 +187,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       // The server dies; book 0's unsubscribe waits for the next token (the flush timer, in real time, seconds off).
       sim.inject("stall", undefined, { stallMs: 60_000 });
       adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
-      const stalledAt = clock;
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 250;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      await clockOnUntilDead(adapter, (ms) => void (clock += ms), 250, 2);
       expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000); // two steps of the clock: the round that saw the last frame, the one that judged
       expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
     } finally {
@@ -219,12 +226,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       expect(sim.stats.testRequests).toBe(0);
       sim.inject("stall", undefined, { stallMs: 60_000 });
       adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
-      const stalledAt = clock;
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 250;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      await clockOnUntilDead(adapter, (ms) => void (clock += ms), 250, 2);
       expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000);
       expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
     } finally {
@@ -253,14 +255,9 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       await until(() => equal(sim, sink, subs, instruments, 0), "book live");
       clearInterval(ticker);
       sim.inject("stall", undefined, { stallMs: 120_000 });
-      const stalledAt = clock;
       // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
       // (30 s of it in about a second; housekeeping, every 5 ms, sees steps of a few hundred ms).
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 100;
-        await new Promise((r) => setTimeout(r, 3));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
+      await clockOnUntilDead(adapter, (ms) => void (clock += ms), 100, 3);
       // Nothing waits once the subscribe has gone, and the probe 3.5 s into the silence finds its token (2.67 s after
       // the subscribe's): the 7 s rule, found within 8 s.
       expect(clock - lastFrameAt).toBeLessThanOrEqual(7_000 + 1_000);
