@@ -7,15 +7,10 @@
  * retired-unfed.test.ts).
  */
 import { afterEach, expect, test, vi } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
-import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
-import { fakeLifecycleOptions } from "./client-ping-rig.ts";
+import { oldSocketRig } from "./old-socket-rig.ts";
 
 const HEARTBEAT_MS = 10_000;
 const DEAD_CONNECTION_MS = 7_000;
@@ -41,41 +36,13 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-/**
- * One connection of two LIVE books on an old socket kept alive by the server's test requests (heartbeat promised),
- * `ackTimeoutMs` for a request's answer; rounds run by hand on the fake clock (`round(ms)`, `now()`).
- */
+/** The old socket of a connection kept alive by the server's test requests (heartbeat promised). */
 function serverTestRig(ackTimeoutMs: number) {
-  vi.stubGlobal("WebSocket", FakeWs);
-  let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B"], 10);
-  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
-    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
-    ackTimeoutMs: ackTimeoutMs,
-  });
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush();
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  FakeWs.made = [];
-  const old = new FakeWs("old");
-  conn.ws = old as unknown as WebSocket;
-  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
-  for (const t of topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
-  return { control, conn, topics, lifecycle, old, round, now: () => nowMs };
+  return oldSocketRig(PROTOCOL, { keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS }, ackTimeoutMs, deadConnectionMs: DEAD_CONNECTION_MS });
 }
 
 test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {
-  const { control, conn, topics, lifecycle, old, round, now: clock } = serverTestRig(1_000);
+  const { control, conn, topics, lifecycle, old, round, now: clock, stop } = serverTestRig(1_000);
   control.onControl(conn, { test: true }); // the old socket's server has shown its heartbeat
   // A planned reconnect: the replacement opens and swaps in, its subscribe out (the budget's first message) ...
   lifecycle.onPlannedClose(conn, "test");
@@ -102,8 +69,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
   expect(conn.deadConnections).toBe(1);
   expect(now - lastHeardMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(topics.map((t) => t.book)).not.toContain(BookState.LIVE);
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });
 
 /**
@@ -113,7 +79,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
  * during the overlap, and gone back to, to 16 s + heartbeat + dead-connection time.
  */
 function deadOldSocketRig() {
-  const { control, conn, topics, lifecycle, old, round, now: clock } = serverTestRig(60_000);
+  const { control, conn, topics, lifecycle, old, round, now: clock, stop } = serverTestRig(60_000);
   control.onControl(conn, { test: true }); // heard at 0 ms, its heartbeat promised; nothing more comes
   control.send(conn, "x1");
   control.send(conn, "x2");
@@ -131,32 +97,29 @@ function deadOldSocketRig() {
     while (topics.some((t) => t.book === BookState.LIVE) && now < 40_000) round((now += ROUND_MS));
     return now;
   };
-  return { conn, topics, lifecycle, old, replacement, untilNotLive };
+  return { control, conn, topics, old, replacement, untilNotLive, stop };
 }
 
 test("old socket whose server is dead, swapped out while a message held its dead-connection time: given up by its heartbeat promise", async () => {
-  const { conn, lifecycle, untilNotLive } = deadOldSocketRig();
+  const { conn, untilNotLive, stop } = deadOldSocketRig();
   const notLiveMs = untilNotLive();
   // Before: 23.25 s (the held 16 s + the dead-connection time), its books LIVE on a server dead since 0.
   expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(conn.retiringWs).toBeNull();
   expect(conn.deadConnections).toBe(1); // the old socket's death, once
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });
 
 test("old socket whose server is dead, gone back to from a failed replacement: its heartbeat promise counts from its last frame, not the held time", async () => {
-  const { conn, lifecycle, old, replacement, untilNotLive } = deadOldSocketRig();
+  const { control, conn, old, replacement, untilNotLive, stop } = deadOldSocketRig();
   replacement.close(1006);
   replacement.onclose!({ code: 1006, reason: "" }); // the replacement fails: gone back to the old socket
   expect(conn.ws).toBe(old as unknown as WebSocket);
   expect(conn.plannedReconnectFailures).toBe(1);
-  const control = (lifecycle as unknown as { control: SubscriptionControl }).control;
   control.send(conn, "x4"); // waits for the budget again: the dead-connection time held
   const notLiveMs = untilNotLive();
   // Before: 33.25 s (the held 16 s + heartbeat + dead-connection time).
   expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(conn.deadConnections).toBe(1);
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });
