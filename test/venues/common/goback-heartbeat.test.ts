@@ -8,7 +8,6 @@
  */
 import { afterEach, expect, test, vi } from "vitest";
 import { BookState } from "../../../src/core/types.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { FakeWs } from "./fake-ws.ts";
 import { oldSocketRig } from "./old-socket-rig.ts";
 
@@ -16,21 +15,8 @@ const HEARTBEAT_MS = 10_000;
 const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
 
-/** `{"test":true}` is the server's test request; `{"ack":id}` answers a request. Two messages, then one per 1000 s. */
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  pacing: { perConnection: { capacity: 2, perSecond: 0.001 } },
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: (msg) => {
-    const m = msg as { ack?: string; test?: boolean };
-    if (m.test) return { kind: "test_request", reply: "test-reply" };
-    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
-    return { kind: "other" };
-  },
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
+/** Two messages, then one per 1000 s. */
+const PACING = { perConnection: { capacity: 2, perSecond: 0.001 } };
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -38,7 +24,7 @@ afterEach(() => {
 
 /** The old socket of a connection kept alive by the server's test requests (heartbeat promised). */
 function serverTestRig(ackTimeoutMs: number) {
-  return oldSocketRig(PROTOCOL, { keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS }, ackTimeoutMs, deadConnectionMs: DEAD_CONNECTION_MS });
+  return oldSocketRig({ pacing: PACING, keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS }, ackTimeoutMs, deadConnectionMs: DEAD_CONNECTION_MS });
 }
 
 test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {

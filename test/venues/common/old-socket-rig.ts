@@ -1,6 +1,7 @@
 /**
  * One connection of two LIVE books (book.A, book.B) on a bound fake socket `old`, under a ConnectionLifecycle never
- * started (no timer): a planned reconnect's old socket, for the overlap and go-back tests. round(ms) sets the clock,
+ * started (no timer): a planned reconnect's old socket, for the overlap and go-back tests. Requests are
+ * `{"id","method","params"}`, paced by `pacing`; `{"ack":id}` answers one, `{"test":true}` is the server's test request. round(ms) sets the clock,
  * runs `onRound` (what the test's sockets deliver then), then the pacing timer's work and housekeeping by hand; stop()
  * lets the fake socket go first (it cannot be closed), then ends the lifecycle. Stubs WebSocket with FakeWs (the
  * replacements opened are FakeWs.made): the test file unstubs it after each test.
@@ -16,13 +17,30 @@ import { fakeLifecycleOptions } from "./client-ping-rig.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
 
-export function oldSocketRig(
-  protocol: RequestProtocol,
-  o: { keepalive: LifecycleOptions["keepalive"]; ackTimeoutMs: number; deadConnectionMs: number; onRound?: () => void },
-) {
+const PROTOCOL: RequestProtocol = {
+  venue: "fake",
+  maxArgsPerRequest: () => 4,
+  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
+  classifyControl: (msg) => {
+    const m = msg as { ack?: string; test?: boolean };
+    if (m.test) return { kind: "test_request", reply: "test-reply" };
+    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
+    return { kind: "other" };
+  },
+  parseAckError: () => ({ kind: "other" }),
+  rejectHint: () => "",
+};
+
+export function oldSocketRig(o: {
+  pacing: RequestProtocol["pacing"];
+  keepalive: LifecycleOptions["keepalive"];
+  ackTimeoutMs: number;
+  deadConnectionMs: number;
+  onRound?: () => void;
+}) {
   vi.stubGlobal("WebSocket", FakeWs);
   let nowMs = 0;
-  const control = new SubscriptionControl(protocol, silentLogger, () => nowMs, undefined, () => undefined);
+  const control = new SubscriptionControl({ ...PROTOCOL, pacing: o.pacing }, silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;
   const topics = conn.addTopics(["book.A", "book.B"], 10);

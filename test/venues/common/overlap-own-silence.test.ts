@@ -10,7 +10,6 @@
  */
 import { afterEach, expect, test, vi } from "vitest";
 import { BookState } from "../../../src/core/types.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { FakeWs } from "./fake-ws.ts";
 import { oldSocketRig } from "./old-socket-rig.ts";
 
@@ -18,21 +17,7 @@ const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
 /** One message, then one per 10 s: past the dead-connection time. */
 const BUDGET_STEP_MS = 10_000;
-
-/** `{"ack":id}` answers a request. */
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  pacing: { perConnection: { capacity: 1, perSecond: 1_000 / BUDGET_STEP_MS } },
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: (msg) => {
-    const m = msg as { ack?: string };
-    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
-    return { kind: "other" };
-  },
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
+const PACING = { perConnection: { capacity: 1, perSecond: 1_000 / BUDGET_STEP_MS } };
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -40,7 +25,8 @@ afterEach(() => {
 
 /** One connection of two LIVE books on an old socket that delivers a frame each round, a planned reconnect started at 0. */
 function overlapRig() {
-  const rig = oldSocketRig(PROTOCOL, {
+  const rig = oldSocketRig({
+    pacing: PACING,
     keepalive: { kind: "heartbeat_channel" }, // no ping of ours: only the frames decide
     ackTimeoutMs: 60_000, // far past the dead-connection time: only silence can fail the replacement
     deadConnectionMs: DEAD_CONNECTION_MS,
