@@ -25,6 +25,14 @@ afterEach(async () => {
   while (running.length > 0) await running.pop()!.stop();
 });
 
+/** Two books, on one socket. */
+function twoPerpetuals(): Subscription[] {
+  return [
+    { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+    { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+  ];
+}
+
 async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
@@ -166,10 +174,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // token, book 1 LIVE. The queued message suspends the 7 s rule (its silence counts from when it goes), and with
     // a small slot, a queue kept fed, it may go much later. Until 2026-12-07 nothing bounded that: book 1 stayed
     // LIVE on the dead socket until its message went and its ack was late (here: never within the test).
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     let clock = 1_000_000;
     let lastFrameAt = clock;
     const ticker = setInterval(() => (clock += 5), 5); // the adapter's clock at real time until the stall
@@ -200,10 +205,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // come an interval later: the simulator's is long here). The promise holds from set_heartbeat going out: until
     // 2026-12-07 only a test_request started it, so in that window a queue kept fed kept a dead socket's books LIVE
     // until a message went and its ack was late (here: never within the test).
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     let clock = 1_000_000;
     let lastFrameAt = clock;
     let heartbeatSet = false;
@@ -280,10 +282,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("10028 too_many_requests: the subscribe is sent again after a backoff and the books come up", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     sim.inject("rate_limit", undefined, { count: 2 });
     adapter.start(sink);
@@ -295,10 +294,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("a change_id break on one channel resyncs that book alone (unsubscribe + subscribe) and it recovers", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
@@ -333,10 +329,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("requests of a socket dropped before its answer are forgotten; the id map does not grow", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
