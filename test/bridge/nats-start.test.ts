@@ -54,6 +54,24 @@ async function silentServer(tls = false): Promise<string> {
   return `nats://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
+/** Events of a client or consumer (status(), consume()), each told when the test pushes it. */
+function eventChannel() {
+  const queue: { type: string }[] = [];
+  let wake = (): void => undefined;
+  return {
+    push(e: { type: string }): void {
+      queue.push(e);
+      wake();
+    },
+    async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        await new Promise<void>((r) => (wake = r));
+      }
+    },
+  };
+}
+
 describe("a NATS dial that gets no answer", () => {
   test("is given up after the dial timeout, saying so (the real client; before: its 20 s)", async () => {
     const url = await silentServer();
@@ -190,23 +208,6 @@ describe("a stream reader whose JetStream requests get no answer at start", () =
 });
 
 describe("a stream reader whose stream was made again", () => {
-  /** A consumer's events, each told when pushed. */
-  const channel = () => {
-    const queue: { type: string }[] = [];
-    let wake = (): void => undefined;
-    return {
-      push(e: { type: string }): void {
-        queue.push(e);
-        wake();
-      },
-      async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
-        for (;;) {
-          while (queue.length > 0) yield queue.shift()!;
-          await new Promise<void>((r) => (wake = r));
-        }
-      },
-    };
-  };
 
   // Before, the client's ordered consumer, made again after the stream was deleted and made again, asked for the
   // sequence after the last one read: on the new stream (its sequence from 1 again) nothing was read until it outgrew
@@ -236,7 +237,7 @@ describe("a stream reader whose stream was made again", () => {
               if (getFails > 0 && getFails--) throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
               return {
                 consume: async () => {
-                  const it = { stopped: false, events: channel() };
+                  const it = { stopped: false, events: eventChannel() };
                   iters.push(it);
                   return { stop: () => void (it.stopped = true), status: () => it.events, [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<never>>(() => {}) }) };
                 },
@@ -329,7 +330,7 @@ describe("a stream reader whose stream was made again", () => {
   // that read the reader stayed ready (/readyz 200), reading nothing.
   test("a consumer the client made again is ready once its stream is found the same, not at the client's word", async () => {
     let created = (): string => "t0";
-    const events = channel();
+    const events = eventChannel();
     const s = fakeJetStream({ created: () => created(), events: (n) => (n === 0 ? events : (async function* () {})()) });
     // No idle look, no read asked again within the test: what the client's event alone does.
     const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSC", from: "now", reconnectAfterCloseMs: 60_000 }, () => {});
@@ -359,7 +360,7 @@ describe("a stream reader whose stream was made again", () => {
     let created = "t0";
     let subjects = ["js-i.>"];
     const told: string[] = [];
-    const events = channel();
+    const events = eventChannel();
     const s = fakeJetStream({ created: () => created, subjects: () => subjects, events: (n) => (n === 0 ? events : (async function* () {})()) });
     const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSF", from: "now", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
     cleanups.push(() => reader.stop());
@@ -530,23 +531,6 @@ describe("the forward bridge's start", () => {
    */
   function publisherShowingState() {
     return Object.assign(publisher(), { protocol: { connected: true, outbound: { size: () => 0 } } });
-  }
-  /** The client's events (status()), pushed by the test. */
-  function eventChannel() {
-    const queue: { type: string }[] = [];
-    let wake = (): void => undefined;
-    return {
-      push(e: { type: string }): void {
-        queue.push(e);
-        wake();
-      },
-      async *[Symbol.asyncIterator](): AsyncGenerator<{ type: string }> {
-        for (;;) {
-          while (queue.length > 0) yield queue.shift()!;
-          await new Promise<void>((r) => (wake = r));
-        }
-      },
-    };
   }
   /** A bridge on fake clients whose JetStream manager answers as the test says. */
   class HeldStreamBridge extends ForwardBridge {

@@ -89,6 +89,16 @@ describe("coinbase record → replay: a refused product", { timeout: 20_000 }, (
   });
 });
 
+/** An adapter started as a replay of `products` (each resolved by an override: no venue to ask), fed by the test. */
+async function replayOnly(products: string[]) {
+  const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
+  const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
+  cleanup.push(() => adapter.stop());
+  const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.startReplay(sink);
+  return { adapter, sink, conn: adapter.connectionOf(0) };
+}
+
 describe("coinbase replay begun mid-socket (a later capture file): answers to requests of an earlier file", () => {
   /**
    * The file's head is `ws:state` (no `ws:open`): requests written before it may still be unanswered, and a
@@ -98,12 +108,7 @@ describe("coinbase replay begun mid-socket (a later capture file): answers to re
    */
   test("an answer whose request the replay never saw is matched to no later request; after the next ws:open they are matched again", async () => {
     const products = ["BTC-USD", "ETH-USD"];
-    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
-    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
-    cleanup.push(() => adapter.stop());
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const conn = adapter.connectionOf(0);
+    const { adapter, sink, conn } = await replayOnly(products);
     let seq = 0;
     let tsUs = 1_000_000;
     const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn, url, (tsUs += 1000), "")).toBe(true);
@@ -134,12 +139,7 @@ describe("coinbase replay of a closure (ws:closed) naming products this configur
    */
   test("taken (true), no book changed; one naming a product of this config halts that one alone", async () => {
     const products = ["BTC-USD", "ETH-USD"];
-    const config = { ...coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, products), overrides: new Map(products.map((p) => [`spot:${p}`, { tickSize: "0.01", lotSize: "0.01" }])) };
-    const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger });
-    cleanup.push(() => adapter.stop());
-    const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const conn = adapter.connectionOf(0);
+    const { adapter, sink, conn } = await replayOnly(products);
     expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 1_000, "SOL-USD XRP-USD")).toBe(true);
     expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 2_000, "")).toBe(true);
     expect(sink.invalid).toEqual([]);

@@ -9,15 +9,9 @@ import { ConnectionLifecycle, type LifecycleOptions } from "../../../src/venues/
 import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { quietProtocol } from "./quiet-lifecycle.ts";
 
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: () => ({ kind: "other" }),
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
+const PROTOCOL = quietProtocol({ maxArgsPerRequest: () => 4 });
 
 /**
  * The lifecycle options of the fake-socket rigs: a client ping (`ping <seq>`) on the given intervals, books never

@@ -7,66 +7,28 @@
  * retired-unfed.test.ts).
  */
 import { afterEach, expect, test, vi } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
-import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
-import { fakeLifecycleOptions } from "./client-ping-rig.ts";
+import { oldSocketRig } from "./old-socket-rig.ts";
 
 const HEARTBEAT_MS = 10_000;
 const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
 
-/** `{"test":true}` is the server's test request; `{"ack":id}` answers a request. Two messages, then one per 1000 s. */
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  pacing: { perConnection: { capacity: 2, perSecond: 0.001 } },
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: (msg) => {
-    const m = msg as { ack?: string; test?: boolean };
-    if (m.test) return { kind: "test_request", reply: "test-reply" };
-    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
-    return { kind: "other" };
-  },
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
+/** Two messages, then one per 1000 s. */
+const PACING = { perConnection: { capacity: 2, perSecond: 0.001 } };
 
 afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+/** The old socket of a connection kept alive by the server's test requests (heartbeat promised). */
+function serverTestRig(ackTimeoutMs: number) {
+  return oldSocketRig({ pacing: PACING, keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS }, ackTimeoutMs, deadConnectionMs: DEAD_CONNECTION_MS });
+}
+
 test("gone back to the old socket, whose server then dies while a message waits for the budget: found by its heartbeat promise", async () => {
-  vi.stubGlobal("WebSocket", FakeWs);
-  let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B"], 10);
-  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
-    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
-    ackTimeoutMs: 1_000,
-  });
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush();
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  FakeWs.made = [];
-  const old = new FakeWs("old");
-  conn.ws = old as unknown as WebSocket;
-  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
-  for (const t of topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const { control, conn, topics, lifecycle, old, round, now: clock, stop } = serverTestRig(1_000);
   control.onControl(conn, { test: true }); // the old socket's server has shown its heartbeat
   // A planned reconnect: the replacement opens and swaps in, its subscribe out (the budget's first message) ...
   lifecycle.onPlannedClose(conn, "test");
@@ -83,8 +45,8 @@ test("gone back to the old socket, whose server then dies while a message waits 
   control.send(conn, "x1");
   control.send(conn, "x2");
   expect(conn.outbox.length).toBe(1);
-  const lastHeardMs = nowMs;
-  let now = nowMs;
+  const lastHeardMs = clock();
+  let now = clock();
   while (conn.deadConnections === 0 && now < lastHeardMs + 30_000) {
     now += ROUND_MS;
     round(now);
@@ -93,8 +55,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
   expect(conn.deadConnections).toBe(1);
   expect(now - lastHeardMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(topics.map((t) => t.book)).not.toContain(BookState.LIVE);
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });
 
 /**
@@ -104,31 +65,7 @@ test("gone back to the old socket, whose server then dies while a message waits 
  * during the overlap, and gone back to, to 16 s + heartbeat + dead-connection time.
  */
 function deadOldSocketRig() {
-  vi.stubGlobal("WebSocket", FakeWs);
-  let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B"], 10);
-  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
-    keepalive: { kind: "server_test", heartbeatMs: HEARTBEAT_MS },
-    ackTimeoutMs: 60_000,
-  });
-  const round = (ms: number) => {
-    nowMs = ms;
-    control.flush();
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  FakeWs.made = [];
-  const old = new FakeWs("old");
-  conn.ws = old as unknown as WebSocket;
-  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
-  for (const t of topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
+  const { control, conn, topics, lifecycle, old, round, now: clock, stop } = serverTestRig(60_000);
   control.onControl(conn, { test: true }); // heard at 0 ms, its heartbeat promised; nothing more comes
   control.send(conn, "x1");
   control.send(conn, "x2");
@@ -142,36 +79,33 @@ function deadOldSocketRig() {
   expect(conn.retiringWs).toBe(old as unknown as WebSocket);
   /** Rounds until no book is LIVE (or 40 s): the time reached. */
   const untilNotLive = () => {
-    let now = nowMs;
+    let now = clock();
     while (topics.some((t) => t.book === BookState.LIVE) && now < 40_000) round((now += ROUND_MS));
     return now;
   };
-  return { conn, topics, lifecycle, old, replacement, untilNotLive };
+  return { control, conn, topics, old, replacement, untilNotLive, stop };
 }
 
 test("old socket whose server is dead, swapped out while a message held its dead-connection time: given up by its heartbeat promise", async () => {
-  const { conn, lifecycle, untilNotLive } = deadOldSocketRig();
+  const { conn, untilNotLive, stop } = deadOldSocketRig();
   const notLiveMs = untilNotLive();
   // Before: 23.25 s (the held 16 s + the dead-connection time), its books LIVE on a server dead since 0.
   expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(conn.retiringWs).toBeNull();
   expect(conn.deadConnections).toBe(1); // the old socket's death, once
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });
 
 test("old socket whose server is dead, gone back to from a failed replacement: its heartbeat promise counts from its last frame, not the held time", async () => {
-  const { conn, lifecycle, old, replacement, untilNotLive } = deadOldSocketRig();
+  const { control, conn, old, replacement, untilNotLive, stop } = deadOldSocketRig();
   replacement.close(1006);
   replacement.onclose!({ code: 1006, reason: "" }); // the replacement fails: gone back to the old socket
   expect(conn.ws).toBe(old as unknown as WebSocket);
   expect(conn.plannedReconnectFailures).toBe(1);
-  const control = (lifecycle as unknown as { control: SubscriptionControl }).control;
   control.send(conn, "x4"); // waits for the budget again: the dead-connection time held
   const notLiveMs = untilNotLive();
   // Before: 33.25 s (the held 16 s + heartbeat + dead-connection time).
   expect(notLiveMs).toBeLessThanOrEqual(HEARTBEAT_MS + DEAD_CONNECTION_MS + ROUND_MS);
   expect(conn.deadConnections).toBe(1);
-  conn.ws = null;
-  await lifecycle.stop();
+  await stop();
 });

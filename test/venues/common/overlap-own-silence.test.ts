@@ -10,34 +10,14 @@
  */
 import { afterEach, expect, test, vi } from "vitest";
 import { BookState } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
-import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
-import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
-import { silentLogger } from "../../../src/core/log.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
 import { FakeWs } from "./fake-ws.ts";
-import { fakeLifecycleOptions } from "./client-ping-rig.ts";
+import { oldSocketRig } from "./old-socket-rig.ts";
 
 const DEAD_CONNECTION_MS = 7_000;
 const ROUND_MS = 250;
 /** One message, then one per 10 s: past the dead-connection time. */
 const BUDGET_STEP_MS = 10_000;
-
-/** `{"ack":id}` answers a request. */
-const PROTOCOL: RequestProtocol = {
-  venue: "fake",
-  pacing: { perConnection: { capacity: 1, perSecond: 1_000 / BUDGET_STEP_MS } },
-  maxArgsPerRequest: () => 4,
-  encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-  classifyControl: (msg) => {
-    const m = msg as { ack?: string };
-    if (typeof m.ack === "string") return { kind: "ack", op: "", success: true, retMsg: "", reqId: m.ack, successTopics: undefined, failTopics: undefined };
-    return { kind: "other" };
-  },
-  parseAckError: () => ({ kind: "other" }),
-  rejectHint: () => "",
-};
+const PACING = { perConnection: { capacity: 1, perSecond: 1_000 / BUDGET_STEP_MS } };
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -45,38 +25,17 @@ afterEach(() => {
 
 /** One connection of two LIVE books on an old socket that delivers a frame each round, a planned reconnect started at 0. */
 function overlapRig() {
-  vi.stubGlobal("WebSocket", FakeWs);
-  let nowMs = 0;
-  const control = new SubscriptionControl(PROTOCOL, silentLogger, () => nowMs, undefined, () => undefined);
-  const conn = new SendRecordingConnection(0, "linear");
-  conn.used = true;
-  const topics = conn.addTopics(["book.A", "book.B"], 10);
-  const invalidate = (t: TopicState, state: BookState) => void (t.book = state);
-  const lifecycle = new ConnectionLifecycle("fake", [conn], control, { invalidate, resync: invalidate }, {
-    ...fakeLifecycleOptions(() => nowMs, { pingIntervalMs: 1_000, pongTimeoutMs: 2_000, deadConnectionMs: DEAD_CONNECTION_MS }),
+  const rig = oldSocketRig({
+    pacing: PACING,
     keepalive: { kind: "heartbeat_channel" }, // no ping of ours: only the frames decide
     ackTimeoutMs: 60_000, // far past the dead-connection time: only silence can fail the replacement
+    deadConnectionMs: DEAD_CONNECTION_MS,
+    onRound: () => {
+      if (rig.conn.retiringWs === (rig.old as unknown as WebSocket)) rig.old.onmessage!({ data: "{}" }); // the old socket delivers all along
+    },
   });
-  FakeWs.made = [];
-  const old = new FakeWs("old");
-  conn.ws = old as unknown as WebSocket;
-  (lifecycle as unknown as { bindSocket(c: unknown, ws: unknown, gen: number): void }).bindSocket(conn, old, conn.generation);
-  old.onmessage = () => void conn.messages++; // the venue's frame handler (counts the frame)
-  for (const t of topics) {
-    t.sub = SUB_ACTIVE;
-    t.book = BookState.LIVE;
-  }
-  const round = (ms: number) => {
-    nowMs = ms;
-    if (conn.retiringWs === (old as unknown as WebSocket)) old.onmessage!({ data: "{}" }); // the old socket delivers all along
-    control.flush();
-    (lifecycle as unknown as { onHousekeeping(): void }).onHousekeeping();
-  };
-  const stop = async () => {
-    conn.ws = null;
-    await lifecycle.stop();
-  };
-  return { conn, control, lifecycle, topics, old, round, stop };
+  rig.old.onmessage = () => void rig.conn.messages++; // the venue's frame handler (counts the frame)
+  return rig;
 }
 
 test("a replacement whose subscribe waits for the budget past the dead-connection time is not found dead; once it goes and is answered, it carries the books", async () => {

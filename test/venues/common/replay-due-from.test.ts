@@ -10,25 +10,15 @@ import { expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SUB_ACTIVE } from "../../../src/venues/common/connection.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
-import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
+import { quietLifecycleOptions, quietProtocol } from "./quiet-lifecycle.ts";
 
 const STALE_MS = 3_000;
 
 test("a recorded request while a book's unsubscribe is held past its stale time runs no round before that request", async () => {
   let nowMs = 0;
-  const protocol: RequestProtocol = {
-    venue: "fake",
-    replayHoldsUnsubscribed: true,
-    maxArgsPerRequest: () => 10,
-    encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-    classifyControl: () => ({ kind: "other" }),
-    parseAckError: () => ({ kind: "other" }),
-    rejectHint: () => "",
-  };
-  const control = new SubscriptionControl(protocol, silentLogger, () => nowMs, undefined, () => undefined);
+  const control = new SubscriptionControl(quietProtocol({ replayHoldsUnsubscribed: true }), silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;
   const [a, b] = conn.addTopics(["book.A", "book.B"], 10);

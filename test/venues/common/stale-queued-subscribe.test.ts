@@ -9,11 +9,10 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { SUB_IDLE } from "../../../src/venues/common/connection.ts";
-import type { RequestProtocol } from "../../../src/venues/common/hooks.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
-import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
+import { quietLifecycleOptions, quietProtocol } from "./quiet-lifecycle.ts";
 
 const STALE_MS = 3_000;
 const ROUND_MS = 250;
@@ -21,15 +20,10 @@ const SLOT_MS = 10_000; // the per-IP window: one message each
 
 function setup() {
   let nowMs = 0;
-  const protocol: RequestProtocol = {
-    venue: "fake",
+  const protocol = quietProtocol({
     pacing: { perIp: { count: 1, windowMs: SLOT_MS } },
     maxArgsPerRequest: () => 1, // one message per topic
-    encodeRequest: (op, topics, reqId) => JSON.stringify({ id: reqId, method: op, params: topics.map((t) => t.topic) }),
-    classifyControl: () => ({ kind: "other" }),
-    parseAckError: () => ({ kind: "other" }),
-    rejectHint: () => "",
-  };
+  });
   const control = new SubscriptionControl(protocol, silentLogger, () => nowMs, undefined, () => undefined);
   const conn = new SendRecordingConnection(0, "linear");
   conn.used = true;

@@ -56,6 +56,34 @@ function setup(pacing?: RequestProtocol["pacing"], topicsPerConn = 8, conns = 1)
   return { control, all, invalid, at: (ms: number) => (nowMs = ms), ack: (conn: SendRecordingConnection, id: string, error?: string) => control.onControl(conn, error ? { id, error } : { id, result: null }) };
 }
 
+/**
+ * The reference request count: at most perWindow requests in any windowMs on the socket (requestWaitMs says how long
+ * until the next may go). A control on it (random from `seed`), one connection of five topics whose socket notes when
+ * each request is written (sentMs).
+ */
+function countedRig(seed: number, perWindow: number, windowMs: number, now: () => number) {
+  const r = rng(seed);
+  const sentMs: number[] = [];
+  const counted: RequestProtocol = {
+    ...protocol(),
+    requestWaitMs: () => {
+      const inWindow = sentMs.filter((s) => now() - s < windowMs);
+      return inWindow.length < perWindow ? 0 : inWindow[inWindow.length - perWindow]! + windowMs - now();
+    },
+  };
+  const control = new SubscriptionControl(counted, silentLogger, now, undefined, () => undefined);
+  control.random = r;
+  const conn = new SendRecordingConnection(0);
+  conn.ws = { send: (text: string) => void (conn.sent.push(text), sentMs.push(now())) } as unknown as WebSocket;
+  const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+  return { r, control, conn, topics, sentMs };
+}
+
+/** No perWindow + 1 requests written within windowMs. */
+function expectWithinCount(sentMs: readonly number[], perWindow: number, windowMs: number, what: string): void {
+  for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `${what}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
+}
+
 const ids = (sent: string[]) => sent.map((s) => (JSON.parse(s) as { id: string }).id);
 
 describe("common subscription control", () => {
@@ -473,22 +501,8 @@ describe("common subscription control", () => {
     const perWindow = 6;
     const windowMs = 10_000;
     for (let seed = 1; seed <= 20; seed++) {
-      const r = rng(seed);
       let nowMs = 0;
-      const sentMs: number[] = [];
-      const counted: RequestProtocol = {
-        ...protocol(),
-        // The reference count: at most perWindow requests in any windowMs on the socket.
-        requestWaitMs: () => {
-          const inWindow = sentMs.filter((s) => nowMs - s < windowMs);
-          return inWindow.length < perWindow ? 0 : inWindow[inWindow.length - perWindow]! + windowMs - nowMs;
-        },
-      };
-      const control = new SubscriptionControl(counted, silentLogger, () => nowMs, undefined, () => undefined);
-      control.random = r;
-      const conn = new SendRecordingConnection(0);
-      conn.ws = { send: (text: string) => void (conn.sent.push(text), sentMs.push(nowMs)) } as unknown as WebSocket;
-      const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+      const { r, control, conn, topics, sentMs } = countedRig(seed, perWindow, windowMs, () => nowMs);
       for (const t of topics) control.sendRequest(conn, "subscribe", [t]);
       let answered = 0;
       for (let step = 0; step < 400; step++) {
@@ -501,7 +515,7 @@ describe("common subscription control", () => {
         nowMs += Math.floor(r() * 700);
         control.retriesDue(nowMs);
       }
-      for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `seed ${seed}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
+      expectWithinCount(sentMs, perWindow, windowMs, `seed ${seed}`);
       expect(sentMs.length).toBeGreaterThan(perWindow * 2); // retries went (a test that sends nothing proves nothing)
       control.stop();
     }
@@ -514,21 +528,8 @@ describe("common subscription control", () => {
     const perWindow = 3;
     const windowMs = 10_000;
     for (let seed = 1; seed <= 20; seed++) {
-      const r = rng(seed);
       let nowMs = 0;
-      const sentMs: number[] = [];
-      const counted: RequestProtocol = {
-        ...protocol(),
-        requestWaitMs: () => {
-          const inWindow = sentMs.filter((s) => nowMs - s < windowMs);
-          return inWindow.length < perWindow ? 0 : inWindow[inWindow.length - perWindow]! + windowMs - nowMs;
-        },
-      };
-      const control = new SubscriptionControl(counted, silentLogger, () => nowMs, undefined, () => undefined);
-      control.random = r;
-      const conn = new SendRecordingConnection(0);
-      conn.ws = { send: (text: string) => void (conn.sent.push(text), sentMs.push(nowMs)) } as unknown as WebSocket;
-      const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E"], 10);
+      const { r, control, conn, topics, sentMs } = countedRig(seed, perWindow, windowMs, () => nowMs);
       control.sendRequest(conn, "subscribe", topics.slice(0, 4));
       control.sendRequest(conn, "subscribe", topics.slice(4));
       let answered = 0;
@@ -546,7 +547,7 @@ describe("common subscription control", () => {
         nowMs += 1_000;
         control.retriesDue(nowMs);
       }
-      for (let i = 0; i + perWindow < sentMs.length; i++) expect(sentMs[i + perWindow]! - sentMs[i]!, `seed ${seed}: ${perWindow + 1} requests within ${windowMs} ms`).toBeGreaterThanOrEqual(windowMs);
+      expectWithinCount(sentMs, perWindow, windowMs, `seed ${seed}`);
       expect(topics.map((t) => t.sub), `seed ${seed}: every resync done`).toEqual(topics.map(() => SUB_ACTIVE));
       expect(control.budgetHeld, `seed ${seed}: the count held some`).toBeGreaterThan(0);
       control.stop();

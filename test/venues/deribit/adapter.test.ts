@@ -25,12 +25,50 @@ afterEach(async () => {
   while (running.length > 0) await running.pop()!.stop();
 });
 
+/** Two books, on one socket. */
+function twoPerpetuals(): Subscription[] {
+  return [
+    { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
+    { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
+  ];
+}
+
 async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * The adapter on a clock of its own (`clock.ms`), run at real time by a ticker until stopTicker() (stopped after the
+ * test in any case), for the heartbeat-bound tests: the worker's share of the per-IP budget a token per 2.67 s (1/8,
+ * bucket of 1), housekeeping every 5 ms, `clock.lastFrameMs` the clock at the last frame (each also given to onFrame).
+ */
+async function startClocked(subs: Subscription[], simOpts: Parameters<typeof startAdapter>[3], onFrame: (frame: string) => void = () => undefined) {
+  const clock = { ms: 1_000_000, lastFrameMs: 1_000_000 };
+  const ticker = setInterval(() => (clock.ms += 5), 5);
+  const stopTicker = () => clearInterval(ticker);
+  running.push({ stop: async () => stopTicker() });
+  const onRawFrame = (_m: string, _c: string, frame: string) => {
+    clock.lastFrameMs = clock.ms;
+    onFrame(frame);
+  };
+  const started = await startAdapter(running, subs, { now: () => clock.ms, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame }, simOpts);
+  return { ...started, clock, stopTicker };
+}
+
+/**
+ * Runs startClocked's clock on by `stepMs` every `realMs` of real time, its ticker stopped, until the adapter finds its
+ * connection dead or 30 s of it pass; then expects it found dead.
+ */
+async function clockOnUntilDead(adapter: DeribitAdapter, clock: { ms: number }, stepMs: number, realMs: number): Promise<void> {
+  for (let ranMs = 0; adapter.stats().deadConnections === 0 && ranMs < 30_000; ranMs += stepMs) {
+    clock.ms += stepMs;
+    await new Promise((r) => setTimeout(r, realMs));
+  }
+  expect(adapter.stats().deadConnections, "found dead").toBe(1);
 }
 
 function capture(): { log: Logger; lines: { level: string; msg: string; fields: unknown }[] } {
@@ -154,38 +192,18 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // token, book 1 LIVE. The queued message suspends the 7 s rule (its silence counts from when it goes), and with
     // a small slot, a queue kept fed, it may go much later. Until 2026-12-07 nothing bounded that: book 1 stayed
     // LIVE on the dead socket until its message went and its ack was late (here: never within the test).
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
-    let clock = 1_000_000;
-    let lastFrameAt = clock;
-    const ticker = setInterval(() => (clock += 5), 5); // the adapter's clock at real time until the stall
-    try {
-      const { sim, adapter, sink, instruments } = await startAdapter(
-        running,
-        subs,
-        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame: () => void (lastFrameAt = clock) },
-        { heartbeatIntervalMs: 100 },
-      );
-      adapter.start(sink);
-      await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
-      await until(() => sim.stats.testAnswers >= 1, "a test_request answered");
-      clearInterval(ticker);
-      // The server dies; book 0's unsubscribe waits for the next token (the flush timer, in real time, seconds off).
-      sim.inject("stall", undefined, { stallMs: 60_000 });
-      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
-      const stalledAt = clock;
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 250;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
-      expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000); // two steps of the clock: the round that saw the last frame, the one that judged
-      expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-    } finally {
-      clearInterval(ticker);
-    }
+    const subs = twoPerpetuals();
+    const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 100 });
+    adapter.start(sink);
+    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+    await until(() => sim.stats.testAnswers >= 1, "a test_request answered");
+    stopTicker();
+    // The server dies; book 0's unsubscribe waits for the next token (the flush timer, in real time, seconds off).
+    sim.inject("stall", undefined, { stallMs: 60_000 });
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await clockOnUntilDead(adapter, clock, 250, 2);
+    expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(10_000 + 7_000 + 1_000); // two steps of the clock: the round that saw the last frame, the one that judged
+    expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   });
 
   test("a server dead before its first test_request, a message waiting for the budget: found by the heartbeat asked (set_heartbeat written)", async () => {
@@ -193,43 +211,22 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // come an interval later: the simulator's is long here). The promise holds from set_heartbeat going out: until
     // 2026-12-07 only a test_request started it, so in that window a queue kept fed kept a dead socket's books LIVE
     // until a message went and its ack was late (here: never within the test).
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
-    let clock = 1_000_000;
-    let lastFrameAt = clock;
+    const subs = twoPerpetuals();
     let heartbeatSet = false;
-    const ticker = setInterval(() => (clock += 5), 5);
-    try {
-      const onRawFrame = (_m: string, _c: string, frame: string) => {
-        lastFrameAt = clock;
-        if (frame.includes('"result":"ok"')) heartbeatSet = true; // set_heartbeat's answer
-      };
-      const { sim, adapter, sink, instruments } = await startAdapter(
-        running,
-        subs,
-        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame },
-        { heartbeatIntervalMs: 600_000 },
-      );
-      adapter.start(sink);
-      await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
-      await until(() => heartbeatSet, "set_heartbeat answered");
-      clearInterval(ticker);
-      expect(sim.stats.testRequests).toBe(0);
-      sim.inject("stall", undefined, { stallMs: 60_000 });
-      adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
-      const stalledAt = clock;
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 250;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
-      expect(clock - lastFrameAt).toBeLessThanOrEqual(10_000 + 7_000 + 1_000);
-      expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-    } finally {
-      clearInterval(ticker);
-    }
+    const onFrame = (frame: string) => {
+      if (frame.includes('"result":"ok"')) heartbeatSet = true; // set_heartbeat's answer
+    };
+    const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 600_000 }, onFrame);
+    adapter.start(sink);
+    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+    await until(() => heartbeatSet, "set_heartbeat answered");
+    stopTicker();
+    expect(sim.stats.testRequests).toBe(0);
+    sim.inject("stall", undefined, { stallMs: 60_000 });
+    adapter.requestResync(0, StatusReason.SEQUENCE_GAP);
+    await clockOnUntilDead(adapter, clock, 250, 2);
+    expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(10_000 + 7_000 + 1_000);
+    expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   });
 
   test("set_heartbeat goes before the first subscribe: books LIVE on a socket whose server then dies are found dead within the bound", async () => {
@@ -239,35 +236,18 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // message held the 7 s rule, so a server dead then kept the books LIVE for the whole wait + 7 s (one of 64 workers:
     // 26.7 s + 7 s). Now set_heartbeat is the socket's first message: the books come up one slot later, under its bound.
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
-    let clock = 1_000_000;
-    let lastFrameAt = clock;
-    const ticker = setInterval(() => (clock += 5), 5); // the adapter's clock at real time until the stall
-    try {
-      const { sim, adapter, sink, instruments } = await startAdapter(
-        running,
-        subs,
-        { now: () => clock, housekeepingMs: 5, budgetShare: 1 / 8, onRawFrame: () => void (lastFrameAt = clock) },
-        { heartbeatIntervalMs: 600_000 },
-      );
-      adapter.start(sink);
-      await until(() => equal(sim, sink, subs, instruments, 0), "book live");
-      clearInterval(ticker);
-      sim.inject("stall", undefined, { stallMs: 120_000 });
-      const stalledAt = clock;
-      // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
-      // (30 s of it in about a second; housekeeping, every 5 ms, sees steps of a few hundred ms).
-      while (adapter.stats().deadConnections === 0 && clock - stalledAt < 30_000) {
-        clock += 100;
-        await new Promise((r) => setTimeout(r, 3));
-      }
-      expect(adapter.stats().deadConnections, "found dead").toBe(1);
-      // Nothing waits once the subscribe has gone, and the probe 3.5 s into the silence finds its token (2.67 s after
-      // the subscribe's): the 7 s rule, found within 8 s.
-      expect(clock - lastFrameAt).toBeLessThanOrEqual(7_000 + 1_000);
-      expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-    } finally {
-      clearInterval(ticker);
-    }
+    const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 600_000 });
+    adapter.start(sink);
+    await until(() => equal(sim, sink, subs, instruments, 0), "book live");
+    stopTicker();
+    sim.inject("stall", undefined, { stallMs: 120_000 });
+    // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
+    // (30 s of it in about a second; housekeeping, every 5 ms, sees steps of a few hundred ms).
+    await clockOnUntilDead(adapter, clock, 100, 3);
+    // Nothing waits once the subscribe has gone, and the probe 3.5 s into the silence finds its token (2.67 s after
+    // the subscribe's): the 7 s rule, found within 8 s.
+    expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(7_000 + 1_000);
+    expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
   });
 
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
@@ -283,10 +263,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("10028 too_many_requests: the subscribe is sent again after a backoff and the books come up", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     sim.inject("rate_limit", undefined, { count: 2 });
     adapter.start(sink);
@@ -298,10 +275,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("a change_id break on one channel resyncs that book alone (unsubscribe + subscribe) and it recovers", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);
@@ -336,10 +310,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   });
 
   test("requests of a socket dropped before its answer are forgotten; the id map does not grow", async () => {
-    const subs: Subscription[] = [
-      { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
-      { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
-    ];
+    const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments } = await startAdapter(running, subs);
     adapter.start(sink);
     sim.step(1);

@@ -7,15 +7,16 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
-import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../../src/core/types.ts";
+import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import { instrumentCacheWritesSettled } from "../../../src/venues/common/instruments.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
-import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import type { Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
 import { haltRecorder } from "../halt-recorder.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { CLOSED, closeThenReopen, lastStatusSink, recordedLog } from "../common/instrument-closed-scenario.ts";
+import { recordingTaps, replayer } from "../common/record-replay.ts";
 
 const running: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -138,17 +139,6 @@ describe("Deribit: a running instrument listed with is_active false", { timeout:
   });
 });
 
-/** A sink noting each book event with `at()` (how many capture records there were): a run's timeline. */
-function timelineSink(at: () => number): { sink: BookSink; events: string[] } {
-  const events: string[] = [];
-  const sink: BookSink = {
-    onBookUpdate: (i, u) => void events.push(`${at()}: ${i} ${u.isSnapshot ? "snapshot" : "change"} ${u.venueSeq}`),
-    onBookInvalid: (i, state, reason) => void events.push(`${at()}: ${i} ${BOOK_STATE_NAMES[state]}/${STATUS_REASON_NAMES[reason]}`),
-    onInstrumentChanged: () => {},
-  };
-  return { sink, events };
-}
-
 describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, () => {
   /**
    * A live run recorded as `feeder record` records it, replayed through an adapter of the same config (loaded while
@@ -162,20 +152,10 @@ describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, 
     const replay = new DeribitAdapter(config, SUBS, { log: silentLogger });
     running.push(() => replay.stop());
     await replay.loadInstruments();
-    let fed = 0;
-    const replayed = timelineSink(() => fed);
-    replay.startReplay(replayed.sink);
-    type Rec = { frame?: string; url?: string; body?: string; connection: string };
-    const records: Rec[] = [];
-    const live = new DeribitAdapter(config, SUBS, {
-      log: silentLogger,
-      lateCheckMs: 20,
-      listingRetryMs: 300,
-      onRawFrame: (_m, connection, frame) => void records.push({ frame, connection }),
-      onRawRest: (_m, connection, url, body) => void records.push({ url, body, connection }),
-    });
+    const lived = recordingTaps();
+    const replayed = replayer(replay, lived.records);
+    const live = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, ...lived.taps });
     running.push(() => live.stop());
-    const lived = timelineSink(() => records.length);
     await live.loadInstruments();
     live.start(lived.sink);
     await waitFor(() => {
@@ -186,13 +166,8 @@ describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, 
     const seq = live.topicInfo(1).lastChangeId;
     await waitFor(() => live.topicInfo(1).lastChangeId > seq, "the other option's changes", 20_000);
     await live.stop();
-    for (; fed < records.length; ) {
-      const r = records[fed++]!;
-      if (r.frame !== undefined) expect(replay.ingestFrame("option", r.connection, r.frame, 1)).toBe(true);
-      else expect(replay.ingestConnectionEvent("option", r.connection, r.url!, 1, r.body)).toBe(true);
-    }
     expect(lived.events.filter((e) => e.endsWith("halted/instrument_closed"))).toHaveLength(1);
-    expect(replayed.events).toEqual(lived.events);
+    expect(replayed.feed()).toEqual(lived.events);
     expect([0, 1].map((i) => replay.topicInfo(i).state)).toEqual(["halted", "live"]);
   });
 });
