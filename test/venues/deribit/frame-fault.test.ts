@@ -14,7 +14,7 @@ type Internals = { topics: TopicState[]; lifecycle: { frameFaultBound(conn: unkn
 
 function offlineAdapter(): DeribitAdapter {
   const config = {
-    venue: "deribit",
+    venue: "deribit" as const,
     wsUrl: "ws://127.0.0.1:9/ws/api/v2",
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("deribit-offline"), "i.json"),
@@ -45,5 +45,22 @@ describe("Deribit: a frame whose handling threw follows the rule for a refused f
       });
     expect(resyncs(true)).toEqual([0, 0]);
     expect(resyncs(false)).toEqual([1, 1]); // not held: both resync it
+  });
+
+  test("naming none: every book of the connection resyncs but one replay holds (live's is unsubscribing, spared)", () => {
+    // Until s-faulthook2 resyncAll resynced the held book in replay, refused frame or thrown (resyncs [1,1] for [0,0]),
+    // where live spares its unsubscribing one.
+    const resyncs = (held: boolean) =>
+      [false, true].map((thrown) => {
+        const adapter = offlineAdapter();
+        const t = (adapter as unknown as Internals).topics[0]!;
+        t.sub = SUB_ACTIVE;
+        t.replayUnsubscribing = held;
+        if (thrown) (adapter as unknown as Internals).lifecycle.frameFaultBound(t.conn, "{}", new Error("thrown"));
+        else adapter.onParseError(t.conn as never, -1, SCAN_ERR_SYNTAX, "{");
+        return adapter.stats().resyncs;
+      });
+    expect(resyncs(true)).toEqual([0, 0]);
+    expect(resyncs(false)).toEqual([1, 1]);
   });
 });

@@ -15,7 +15,7 @@ type Internals = { topics: TopicState[]; lifecycle: { frameFaultBound(conn: unkn
 
 function offlineAdapter(symbols: string[]): UpbitAdapter {
   const config = {
-    venue: "upbit",
+    venue: "upbit" as const,
     wsUrl: "ws://127.0.0.1:9/websocket/v1",
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("upbit-offline"), "i.json"),
