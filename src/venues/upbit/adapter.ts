@@ -203,7 +203,7 @@ export class UpbitAdapter implements VenueAdapter {
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
         // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
-        frameLost: (conn, t) => this.lost(conn as UpbitConnection, t as CommonTopic | undefined, 0),
+        frameLost: (conn, t) => this.lost(conn as UpbitConnection, t as UpbitTopic | undefined, 0),
         oldMayNotStream: (conn) => this.control.oldMayNotStream(conn),
         replacementMayNotStream: (conn) => this.control.replacementMayNotStream(conn),
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
@@ -487,7 +487,7 @@ export class UpbitAdapter implements VenueAdapter {
    * LIVE waits for a whole book anyway: each book frame is one). One rule for both: until s-faulthook2 a thrown frame
    * naming none resynced also the connection's books not LIVE (PENDING, STALE, left out of a bisect probe).
    */
-  private lost(conn: UpbitConnection, t: CommonTopic | undefined, code: number): void {
+  private lost(conn: UpbitConnection, t: UpbitTopic | undefined, code: number): void {
     if (!t) {
       for (const x of conn.topics) if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
       return;
