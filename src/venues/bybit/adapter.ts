@@ -201,7 +201,13 @@ export class BybitAdapter implements VenueAdapter {
       "bybit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen) },
+      {
+        invalidate,
+        resync: (t, state, reason) => this.books.resync(t, state, reason),
+        overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen),
+        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
+        frameLost: (conn, t) => this.lost(conn as BybitConnection, t as TopicState | undefined, 0),
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -627,13 +633,24 @@ export class BybitAdapter implements VenueAdapter {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) this.unattributedParseErrors++;
+    this.lost(conn, t, code);
+  }
+
+  /**
+   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
+   * whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One rule for
+   * both: until s-faulthook2 a thrown frame naming a book replay holds (TopicState.replayUnsubscribing) resynced it.
+   */
+  private lost(conn: BybitConnection, t: TopicState | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its topic: the lost message may have been an update of any book on this connection,
       // so none of them can be trusted until its next snapshot; or it may have been the snapshot a subscribed
       // topic is waiting for (just subscribed, or mid-resync), after which only deltas would come. Every such
       // topic gets a fresh snapshot, except ones whose resync is already waiting out its backoff or unsubscribing.
-      this.unattributedParseErrors++;
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
+      // Not one replay holds (TopicState.replayUnsubscribing: live's is unsubscribing, which resyncAll spares): until
+      // s-faulthook2 replay resynced it (counted, its attempt up) where live did not, as OKX's did before 2026-12-07.
+      this.books.resyncAll(conn.topics.some((x) => x.replayUnsubscribing) ? conn.topics.filter((x) => !x.replayUnsubscribing) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED) return;

@@ -182,7 +182,14 @@ export class DeribitAdapter implements VenueAdapter {
       "deribit",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen), socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection) },
+      {
+        invalidate,
+        resync: (t, state, reason) => this.books.resync(t, state, reason),
+        overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen),
+        socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection),
+        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
+        frameLost: (conn, t) => this.lost(conn as DeribitConnection, t as DeribitTopic | undefined, 0),
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -699,10 +706,21 @@ export class DeribitAdapter implements VenueAdapter {
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) this.unattributedParseErrors++;
+    this.lost(conn, t, code);
+  }
+
+  /**
+   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
+   * whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One rule for
+   * both: until s-faulthook2 a thrown frame naming a book replay holds (TopicState.replayUnsubscribing) resynced it.
+   */
+  private lost(conn: DeribitConnection, t: DeribitTopic | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
-      this.unattributedParseErrors++;
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
+      // Not one replay holds (TopicState.replayUnsubscribing: live's is unsubscribing, which resyncAll spares): until
+      // s-faulthook2 replay resynced it (counted, its attempt up) where live did not, as OKX's did before 2026-12-07.
+      this.books.resyncAll(conn.topics.some((x) => x.replayUnsubscribing) ? conn.topics.filter((x) => !x.replayUnsubscribing) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;

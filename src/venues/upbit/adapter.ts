@@ -202,6 +202,8 @@ export class UpbitAdapter implements VenueAdapter {
       // back to the old socket (a new generation), its books of the newest stamp are its own (equal-stamps.ts renamed).
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen) },
+        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
+        frameLost: (conn, t) => this.lost(conn as UpbitConnection, t as UpbitTopic | undefined, 0),
         oldMayNotStream: (conn) => this.control.oldMayNotStream(conn),
         replacementMayNotStream: (conn) => this.control.replacementMayNotStream(conn),
         quiet: (t, now, staleAfterMs) => this.quiet(t, now, staleAfterMs),
@@ -475,8 +477,18 @@ export class UpbitAdapter implements VenueAdapter {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.codes[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${name}${parseErrorWhere(conn.scanner, frame, what)} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    if (!t) this.unattributedParseErrors++;
+    this.lost(conn, t, code);
+  }
+
+  /**
+   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
+   * whose handling threw: the lifecycle's frameLost hook), or, none named, every LIVE book of the connection (one not
+   * LIVE waits for a whole book anyway: each book frame is one). One rule for both: until s-faulthook2 a thrown frame
+   * naming none resynced also the connection's books not LIVE (PENDING, STALE, left out of a bisect probe).
+   */
+  private lost(conn: UpbitConnection, t: UpbitTopic | undefined, code: number): void {
     if (!t) {
-      this.unattributedParseErrors++;
       for (const x of conn.topics) if (x.sub === SUB_ACTIVE && x.book === BookState.LIVE) this.books.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
       return;
     }

@@ -1,0 +1,52 @@
+/**
+ * A frame whose handling threw (ConnectionLifecycle.frameFault) takes Upbit's (and Bithumb's) own rule for a frame it
+ * refused (UpbitAdapter.lost, the lifecycle's frameLost hook), not the lifecycle's default. Offline: no socket.
+ */
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
+import { UpbitAdapter, UPBIT_DIALECT } from "../../../src/venues/upbit/index.ts";
+import { SCAN_ERR_SYNTAX } from "../../../src/venues/upbit/scanner.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+
+type Internals = { topics: TopicState[]; lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
+
+function offlineAdapter(symbols: string[]): UpbitAdapter {
+  const config = {
+    venue: "upbit" as const,
+    wsUrl: "ws://127.0.0.1:9/websocket/v1",
+    restUrl: "http://127.0.0.1:9",
+    instrumentCachePath: join(makeTempDir("upbit-offline"), "i.json"),
+    markets: [{ market: "spot" as const, depth: 30, symbols }],
+    overrides: new Map(),
+  };
+  const refuse = (async () => {
+    throw new Error("no network in this test");
+  }) as unknown as typeof fetch;
+  return new UpbitAdapter(config, symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 30 })), UPBIT_DIALECT, { log: silentLogger, fetch: refuse });
+}
+
+describe("Upbit: a frame whose handling threw follows the rule for a refused frame", () => {
+  test("naming no code: only the connection's LIVE books resync, not one still waiting for its first book", () => {
+    // Each Upbit book frame is a whole book: one not LIVE loses nothing it has not already. onParseError resyncs only
+    // the LIVE ones; until s-faulthook2 a thrown frame naming none resynced the waiting one too (resyncs 2 for 1).
+    // Each way's [resyncs, the waiting book's resyncs]: [refused, thrown].
+    const counts = [false, true].map((thrown) => {
+      const adapter = offlineAdapter(["KRW-AAA", "KRW-BBB"]);
+      const [live, waiting] = (adapter as unknown as Internals).topics;
+      live!.sub = SUB_ACTIVE;
+      live!.book = BookState.LIVE;
+      waiting!.sub = SUB_PENDING;
+      expect(waiting!.conn).toBe(live!.conn);
+      if (thrown) (adapter as unknown as Internals).lifecycle.frameFaultBound(live!.conn, "{}", new Error("thrown"));
+      else adapter.onParseError(live!.conn as never, -1, SCAN_ERR_SYNTAX, "{");
+      return [adapter.stats().resyncs, waiting!.resyncs];
+    });
+    expect(counts).toEqual([
+      [1, 0],
+      [1, 0],
+    ]);
+  });
+});
