@@ -155,11 +155,22 @@ export class OkxConnection extends VenueConnection {
       }
       return;
     }
-    if (scanCode !== SCAN_NOT_BOOK) {
-      // It began like a push but is not one.
-      this.adapter.onParseError(this, -1, SCAN_ERR_SYNTAX, data);
+    // The scanner hands over every frame beginning `{"arg":{"channel":"` it cannot read (not ASCII, no instId next):
+    // one naming a book of ours but no push of it is malformed, that book's alone; any other is what JSON says, a
+    // control frame (until 2026-12-07 a parse error naming no book, which resynced every book of the connection).
+    const entry = scanCode === SCAN_NOT_BOOK ? -1 : this.entryNamed(msg);
+    if (entry >= 0) {
+      this.adapter.onParseError(this, entry, SCAN_ERR_SYNTAX, data);
       return;
     }
     this.adapter.onControl(this, msg);
+  }
+
+  /** The topic-table entry a parsed frame's `arg` names (channel, instId), else -1. Cold. */
+  private entryNamed(msg: unknown): number {
+    const arg = typeof msg === "object" && msg !== null ? (msg as { arg?: unknown }).arg : undefined;
+    if (typeof arg !== "object" || arg === null) return -1;
+    const { channel, instId } = arg as { channel?: unknown; instId?: unknown };
+    return typeof channel === "string" && typeof instId === "string" ? this.table.entryOf(channel + ":" + instId) : -1;
   }
 }

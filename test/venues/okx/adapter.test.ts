@@ -110,6 +110,24 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sink.invalid.filter((x) => x.index === 0)).toEqual([]);
   });
 
+  test("a price finer than the tick (an outdated listing) re-checks the instruments: the new tick is taken, the book LIVE again", async () => {
+    // The first listing says tick 1; the simulator's prices have a decimal: a misfit (`price`), parse-errors.ts re-checks.
+    let listings = 0;
+    const coarseFirst = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("/instruments") || listings++ > 0) return res;
+      const body = (await res.text()).replace(/"tickSz":"[0-9.]+"/g, '"tickSz":"1"');
+      return new Response(body, { status: res.status, headers: res.headers });
+    }) as typeof fetch;
+    const { sim, adapter } = await start([TWO[0]!], { fetch: coarseFirst });
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().instrumentChanges === 1 && adapter.topicInfo(0).state === "live";
+    }, "the instruments re-checked and the book live again");
+    expect(adapter.stats().instrumentRechecks).toBeGreaterThanOrEqual(1);
+    expect(listings).toBeGreaterThanOrEqual(2);
+  });
+
   test("the 64008 notice: a make-before-break reconnect, no book leaves LIVE, the old socket closes", async () => {
     const { sim, adapter, sink, equal } = await start(TWO);
     sim.step(1);

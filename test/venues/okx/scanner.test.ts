@@ -7,7 +7,9 @@ import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { isBookObject, OkxScanner, OkxTopicTable, parseBookObject } from "../../../src/venues/okx/index.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SHAPE, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
+import type { OkxAdapter } from "../../../src/venues/okx/adapter.ts";
+import { OkxConnection } from "../../../src/venues/okx/connection.ts";
+import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SHAPE, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { okxRecordingFrames, OKX_RECORDING_INSTRUMENTS } from "./recording.ts";
 
@@ -180,6 +182,23 @@ describe("okx scanner", () => {
     expect(viaScanner('{"event":"subscribe","arg":{"channel":"books","instId":"BTC-USDT"},"connId":"a"}', t)).toBe(SCAN_NOT_BOOK);
     expect(viaScanner("pong", t)).toBe(SCAN_NOT_BOOK);
     expect(viaScanner('{"arg":{"channel":"tickers","instId":"BTC-USDT"},"data":[{"last":"1"}]}', t)).toBe(SCAN_UNKNOWN_TOPIC);
+  });
+
+  test("through OkxConnection.onFrameAt: a frame handed to the JSON path that is no push is a control frame unless it names a book of ours", () => {
+    const errors: [number, number][] = [];
+    let controls = 0;
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onUnknownTopic: () => undefined, onParseError: (_c: unknown, e: number, code: number) => void errors.push([e, code]), onText: () => false, onControl: () => void controls++ };
+    const conn = new OkxConnection(stub as unknown as OkxAdapter, 0, "spot", "ws://127.0.0.1:1");
+    conn.table.add("books5:BTC-USDT", 3, 1, 8);
+    // Not ASCII, or no instId next to the channel: the scanner hands it over (FALLBACK); JSON says no push of ours.
+    const status = ['{"arg":{"channel":"status"},"data":[{"title":"upgrade"}]}', '{"arg":{"channel":"status"},"data":[{"title":"upgrade \u00e9"}]}', '{"arg":{"channel":"status"},"data":[{"title":"upgrade é"}]}'];
+    for (const f of status) expect(new OkxScanner().scan(f, conn.table, new BookUpdate())).toBe(SCAN_FALLBACK);
+    for (const f of status) conn.onFrameAt(f, 1);
+    // Until 2026-12-07 each a syntax parse error naming no book: every book of the connection resynced.
+    expect([errors, controls]).toEqual([[], 3]);
+    // One naming our book but no push of it (no data) is malformed: that book's parse error, not a control frame.
+    conn.onFrameAt('{"arg":{"channel":"books5","instId":"BTC-USDT"},"dat":[{"note":"é"}]}', 1);
+    expect([errors, controls]).toEqual([[[conn.table.entryOf("books5:BTC-USDT"), SCAN_ERR_SYNTAX]], 3]);
   });
 
   test("fuzzed frames never give a result the JSON path disagrees with", () => {
