@@ -176,6 +176,18 @@ function expectSteadyPath(f: Feeder, venue: string, perFrame: Allocation): void 
   expect(perFrame.gcDuring, "a GC inside a chunk leaves the count a lower bound").toBe(false);
 }
 
+/** Feeds a simulator run's frames to a replay Feeder (1 000 to warm up, then the rest metered); asserts none allocates. */
+function meterSimFrames(f: Feeder, venue: string, market: string, frames: readonly string[]): void {
+  const connection = `conn0.${market}`; // built once: the meter counts every allocation in step
+  const step = (i: number) => {
+    if (!f.ingest(venue, market, connection, frames[i]!, (T0_MS + i) * 1000)) throw new Error("frame not taken");
+  };
+  for (let i = 0; i < 1_000; i++) step(i);
+  const perFrame = measureAllocation(1_000, frames.length, step);
+  expectSteadyPath(f, venue, perFrame);
+  expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+}
+
 test("a recorded OKX books update (OKX.ws.1.0, its checksum verified), from Feeder.ingest to sendMany, allocates nothing", async () => {
   const books = okxRecordingFrames().books.filter((r) => r.instId === "BTC-USDT");
   const snapshot = books.find((r) => r.frame.includes('"action":"snapshot"'))!.frame;
@@ -216,13 +228,7 @@ test("a Deribit book change (simulator frames, as bench/deribit.bench.ts), from 
     if (fr !== null) frames.push(fr);
   }
   const f = await replayFeeder(404, "deribit", { inverse: { symbols: [SYMBOL] }, overrides: { [`inverse:${SYMBOL}`]: { tick_size: "0.5", lot_size: "10" } } });
-  const step = (i: number) => {
-    if (!f.ingest("deribit", "inverse", "conn0.inverse", frames[i]!, (T0_MS + i) * 1000)) throw new Error("frame not taken");
-  };
-  for (let i = 0; i < 1_000; i++) step(i);
-  const perFrame = measureAllocation(1_000, frames.length, step);
-  expectSteadyPath(f, "deribit", perFrame);
-  expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+  meterSimFrames(f, "deribit", "inverse", frames);
 });
 
 test("a Coinbase level2 update (simulator frames, as bench/coinbase.bench.ts), from Feeder.ingest to sendMany, allocates nothing", async () => {
@@ -241,11 +247,5 @@ test("a Coinbase level2 update (simulator frames, as bench/coinbase.bench.ts), f
     shown = next;
   }
   const f = await replayFeeder(405, "coinbase", { spot: { symbols: ["BTC-USD"] }, overrides: { "spot:BTC-USD": { tick_size: "0.01", lot_size: "0.00000001" } } });
-  const step = (i: number) => {
-    if (!f.ingest("coinbase", "spot", "conn0.spot", frames[i]!, (T0_MS + i) * 1000)) throw new Error("frame not taken");
-  };
-  for (let i = 0; i < 1_000; i++) step(i);
-  const perFrame = measureAllocation(1_000, frames.length, step);
-  expectSteadyPath(f, "coinbase", perFrame);
-  expect(perFrame.cellsPerStep, perFrame.types).toBeLessThan(0.05);
+  meterSimFrames(f, "coinbase", "spot", frames);
 });

@@ -39,6 +39,22 @@ describe("okx request budget", () => {
   });
 });
 
+/** An OKX adapter of spot books at depth 400 on `symbols` (tick and lot from overrides), its URLs unreachable: never started. */
+function offlineSpotAdapter(symbols: readonly string[], options: ConstructorParameters<typeof OkxAdapter>[2]): OkxAdapter {
+  return new OkxAdapter(
+    {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 400, symbols: [...symbols] }],
+      overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])),
+    },
+    symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })),
+    options,
+  );
+}
+
 /** A socket that records what is written to it (the adapter binds its handlers; nothing is received on it). */
 function recordingWs(): WebSocket & { sent: string[] } {
   const sent: string[] = [];
@@ -141,18 +157,7 @@ describe("okx go-back", () => {
  */
 async function goneBackRig(restarted = MAX_TOPICS_PER_CONNECTION) {
   const symbols = Array.from({ length: MAX_TOPICS_PER_CONNECTION }, (_, i) => `C${i}-USDT`);
-  const adapter = new OkxAdapter(
-    {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 400, symbols }],
-      overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])),
-    },
-    symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })),
-    { log: silentLogger },
-  );
+  const adapter = offlineSpotAdapter(symbols, { log: silentLogger });
   await adapter.loadInstruments();
   const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
   expect(conn.topics).toHaveLength(symbols.length);
@@ -184,18 +189,7 @@ describe("okx: every request within the socket's hour", () => {
   async function openRig() {
     let nowMs = 1_000_000;
     const symbols = ["A-USDT", "B-USDT"];
-    const adapter = new OkxAdapter(
-      {
-        venue: "okx",
-        wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-        restUrl: "http://127.0.0.1:9",
-        instrumentCachePath: tempCachePath(),
-        markets: [{ market: "spot", depth: 400, symbols }],
-        overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])),
-      },
-      symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })),
-      { log: silentLogger, now: () => nowMs, wallNow: () => nowMs, random: () => 0.5, requestsPerHour: 3 },
-    );
+    const adapter = offlineSpotAdapter(symbols, { log: silentLogger, now: () => nowMs, wallNow: () => nowMs, random: () => 0.5, requestsPerHour: 3 });
     await adapter.loadInstruments();
     const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
     const ws = recordingWs();

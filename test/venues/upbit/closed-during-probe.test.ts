@@ -16,20 +16,14 @@ import type { TopicState } from "../../../src/venues/common/connection.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
-import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
+import { allResolved, RecordingSink, tempCachePath, waitFor } from "../bybit/helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
 });
 
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 15_000) => waitFor(cond, what, timeoutMs);
 
 const CODES = ["KRW-BTC", "KRW-XRP", "USDT-BTC"];
 

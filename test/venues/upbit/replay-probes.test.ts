@@ -15,20 +15,14 @@ import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
-import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
+import { allResolved, RecordingSink, tempCachePath, waitFor } from "../bybit/helpers.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
 });
 
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 15_000) => waitFor(cond, what, timeoutMs);
 
 /** Every message replaces its book: the sink keeps the last one's bids. */
 class ReplaceSink extends RecordingSink {
