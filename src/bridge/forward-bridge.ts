@@ -43,7 +43,7 @@ import {
 import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelopeBytes, prefixCheck, subjectOf, writeEnvelope } from "../subscriber/nats-envelope.ts";
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
-import { DEFAULT_SEND_AHEAD_MAX_MS, SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, raiseHighSend, sentAfterAllHad } from "../subscriber/streams.ts";
+import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad } from "../subscriber/streams.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
 import { PubFrames, framable } from "./pub-frames.ts";
@@ -482,9 +482,7 @@ export class ForwardBridge {
     this.heartbeatSubject = `${opts.prefix}.${HEARTBEAT_TOKEN}`;
     this.heartbeatSubjectBytes = framable(this.heartbeatSubject) ? textEncoder.encode(this.heartbeatSubject) : undefined;
     this.maxPendingBytes = opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
-    const sendAheadMaxMs = opts.sendAheadMaxMs ?? DEFAULT_SEND_AHEAD_MAX_MS;
-    if (!(sendAheadMaxMs >= 0 && sendAheadMaxMs <= Number.MAX_SAFE_INTEGER / 1000)) throw new RangeError(`sendAheadMaxMs must be a number of ms ≥ 0, got ${sendAheadMaxMs}`);
-    this.sendAheadMaxUs = sendAheadMaxMs * 1000;
+    this.sendAheadMaxUs = sendAheadMaxUsOf(opts.sendAheadMaxMs);
     this.serverErrors = new RateLimitedLog(opts.log, "warn", "the NATS server reported an error (a publish it refuses is dropped: readers see the loss, or nothing if it refuses all)");
   }
 

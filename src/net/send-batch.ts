@@ -49,7 +49,7 @@ const BUFFER_FULL = new Set(["EAGAIN", "EWOULDBLOCK", "ENOBUFS"]);
 
 /** True when a send threw because the socket buffer was full (trying again at once cannot help). */
 export function isBufferFull(err: unknown): boolean {
-  return BUFFER_FULL.has((err as { code?: string } | undefined)?.code ?? "");
+  return BUFFER_FULL.has(codeOf(err));
 }
 
 /** True for an error code of a send that found the socket buffer full (see isBufferFull). */
@@ -65,7 +65,7 @@ export function isRouteGone(code: string): boolean {
   return ROUTE_GONE.has(code);
 }
 
-function codeOf(err: Error | undefined): string {
+function codeOf(err: unknown): string {
   return (err as { code?: unknown } | undefined)?.code?.toString() ?? "";
 }
 
@@ -212,9 +212,8 @@ export class BatchSender {
   }
 
   /** Cold: empties a compact array after use when the datagrams are made per send (see releaseDatagrams). */
-  private release(args: SendArgs): SendArgs {
+  private release(args: SendArgs): void {
     if (this.releaseDatagrams && this.compactArgs[args.length] === args) (args as unknown[]).fill(0);
-    return args;
   }
 
   private refused(error: string, datagrams: number, code: string, to?: RefusedTo): void {

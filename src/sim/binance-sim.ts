@@ -14,6 +14,7 @@
  * @module
  */
 import type { Server } from "bun";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { CONNECTION_LIFETIME_MS, MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
@@ -28,9 +29,6 @@ export { BINANCE_SIM_FAULTS, type BinanceRestFault, type BinanceSim, type Binanc
 
 /** What USD-M's exchangeInfo gives as a perpetual's deliveryDate (2100-12-25). */
 const PERPETUAL_DELIVERY_MS = 4_133_404_800_000;
-
-/** Stall deadlines' clock: monotonic, so a wall clock stepped back neither lengthens a stall nor strands what it held. */
-const monoMs = (): number => performance.now();
 
 export async function startBinanceSimulator(opts: BinanceSimOptions): Promise<BinanceSim> {
   const sim = new Simulator(opts);

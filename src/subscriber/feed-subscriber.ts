@@ -31,7 +31,7 @@ import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MA
 import { InstrumentBooks } from "./instrument-books.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
-import { continuesOldLine, DEFAULT_SEND_AHEAD_MAX_MS, isBeatAhead, isBeatCopy, isCopy, raiseHighSend, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
+import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
 import type { SubscriberBook } from "./subscriber-book.ts";
 import type {
   FeedSubscriberEvents,
@@ -215,9 +215,7 @@ export class FeedSubscriber {
     this.recvBufferBytes = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.staleAfterMs = opts.staleAfterMs;
     if (this.staleAfterMs !== undefined && !(this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be ≥ 0, got ${this.staleAfterMs}`);
-    const sendAheadMaxMs = opts.sendAheadMaxMs ?? DEFAULT_SEND_AHEAD_MAX_MS;
-    if (!(sendAheadMaxMs >= 0 && sendAheadMaxMs <= Number.MAX_SAFE_INTEGER / 1000)) throw new RangeError(`sendAheadMaxMs must be a number of ms ≥ 0, got ${sendAheadMaxMs}`);
-    this.sendAheadMaxUs = sendAheadMaxMs * 1000;
+    this.sendAheadMaxUs = sendAheadMaxUsOf(opts.sendAheadMaxMs);
     this.maxDatagramBytes = opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
     if (!(Number.isInteger(this.maxDatagramBytes) && this.maxDatagramBytes >= PACKET_HEADER_BYTES && this.maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
       // Not an integer, it would accept whatever fits the receive buffer; 0 or negative, nothing: say so now.

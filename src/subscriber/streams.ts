@@ -212,6 +212,13 @@ export const DEFAULT_SEND_AHEAD_MAX_MS = 5000;
 /** The most `--send-ahead-max-ms` takes (listen, bridge to-nats): a day. */
 export const MAX_SEND_AHEAD_MS = 86_400_000;
 
+/** sendAheadMaxMs (undefined: DEFAULT_SEND_AHEAD_MAX_MS) in µs, for raiseHighSend: the subscriber's and the bridge's option check. */
+export function sendAheadMaxUsOf(sendAheadMaxMs: number | undefined): number {
+  const ms = sendAheadMaxMs ?? DEFAULT_SEND_AHEAD_MAX_MS;
+  if (!(ms >= 0 && ms <= Number.MAX_SAFE_INTEGER / 1000)) throw new RangeError(`sendAheadMaxMs must be a number of ms ≥ 0, got ${ms}`);
+  return ms * 1000;
+}
+
 /**
  * Raises the highest send time the line had (sentAfterAllHad) to a datagram's, but never past its receipt plus
  * `aheadMaxUs` (`aheadUs`: its send time less the receive host's wall clock then; receipt = sendTimeUs − aheadUs).

@@ -13,7 +13,7 @@ import { isMulticastV4 } from "../../net/multicast.ts";
 import { ABS_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
-import { decimalInteger } from "./number-args.ts";
+import { intIn } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
 import type { NatsConfig } from "../../config/types.ts";
@@ -155,13 +155,6 @@ export const bridgeCommand: CommandSpec = {
     }
   },
 };
-
-function intIn(v: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = decimalInteger(v);
-  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  return n;
-}
 
 function groupOf(entry: string, iface: string): { group: string; port: number; iface: string } {
   const m = /^([^:]+):(\d+)$/.exec(entry);

@@ -15,7 +15,7 @@ import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
 import { ABS_MAX_DATAGRAM_BYTES } from "../../wire/layout.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DEFAULT_TABLE_WIDTH, renderTable } from "./listen-table.ts";
-import { decimal, decimalInteger } from "./number-args.ts";
+import { decimal, decimalInteger, intIn } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, type FeedKey } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessGiven } from "./nats-credentials.ts";
 import { NatsFeedReader, type NatsReadOptions } from "../../subscriber/nats-source.ts";
@@ -206,14 +206,6 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
   return n;
 }
 
-/** --send-ahead-max-ms: the subscriber's sendAheadMaxMs, in bridge to-nats' range and words. */
-function sendAheadMaxMsOf(v: unknown): number {
-  if (v === undefined) return DEFAULT_SEND_AHEAD_MAX_MS;
-  const ms = decimalInteger(v);
-  if (!(ms >= 0 && ms <= MAX_SEND_AHEAD_MS)) throw new UsageError(`--send-ahead-max-ms must be an integer in 0..${MAX_SEND_AHEAD_MS}, got ${JSON.stringify(v)}`);
-  return ms;
-}
-
 /**
  * Where to ask a request server listening on every address (`publish.retransmit.listen = "0.0.0.0:P"`): the listen
  * address says nothing of the publisher's host, its destinations' interfaces do (the addresses it sends from). A
@@ -381,7 +373,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
   const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
-  const sendAheadMaxMs = sendAheadMaxMsOf(v["send-ahead-max-ms"]);
+  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS); // as bridge to-nats'
   // With --nats, --config gives its [nats] section (credentials and TLS, the flags overriding it) and the feed's key
   // (publish.auth_key_file, --auth-key-file overriding it), as for `bridge from-nats -c`: before, -c was refused, and
   // then its key ignored (a reader given the bridge's file verified nothing). Only those are checked: a file of

@@ -5,6 +5,7 @@
  * (`5`, `0.25`, `.5`, `1e3`); anything else is NaN, which each caller refuses naming its flag (exit 2).
  * @module
  */
+import { UsageError } from "../command.ts";
 
 const DECIMAL = /^(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 
@@ -17,4 +18,12 @@ export function decimal(v: unknown): number {
 export function decimalInteger(v: unknown): number {
   const n = decimal(v);
   return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** Flag `--name`'s integer in min..max (`fallback` when not given), else a UsageError naming the flag (exit 2). */
+export function intIn(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  const n = decimalInteger(v);
+  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
 }

@@ -13,7 +13,7 @@ import { startOkxSimulator } from "../../sim/okx-sim.ts";
 import { COINBASE_SIM_HELP, runCoinbaseSim } from "./sim-coinbase.ts";
 import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { DERIBIT_DEFAULT_SYMBOLS, runDeribitSim } from "./sim-deribit.ts";
-import { decimal, decimalInteger } from "./number-args.ts";
+import { decimal, intIn } from "./number-args.ts";
 import { runUpbitSim, UPBIT_SIM_DEFAULT_SYMBOLS } from "./sim-upbit.ts";
 import { refuseEmptyReplay, replayFileOf, startError } from "./sim-replay-arg.ts";
 
@@ -169,14 +169,6 @@ function burstinessOption(v: unknown): number | undefined {
   return p;
 }
 
-function intOption(v: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = decimalInteger(v);
-  if (!(n >= min && n <= max)) {
-    throw new UsageError(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
 
 /** Parses "market:SYM,market:SYM" into per-market symbol lists (order kept, duplicates dropped). */
 export function parseSymbolList(text: string): { market: MarketName; symbols: string[] }[] {
@@ -214,9 +206,9 @@ async function runVenueSim(ctx: CommandContext, venue: string, replayFile: strin
   const v = ctx.values;
   if (venue === "binance") return runBinanceSim(ctx, replayFile);
   if (venue === "okx") return runOkxSim(ctx, replayFile);
-  const port = intOption(v.port, "port", 0, 0, 65535);
-  const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
-  const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  const port = intIn(v.port, "port", 0, 0, 65535);
+  const rate = intIn(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
+  const seed = intIn(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   if (venue === "coinbase") return runCoinbaseSim(ctx, { port, rate, seed, symbols: typeof v.symbols === "string" ? v.symbols : undefined });
   if (venue === "upbit" || venue === "bithumb") {
     const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : UPBIT_SIM_DEFAULT_SYMBOLS);
@@ -228,7 +220,7 @@ async function runVenueSim(ctx: CommandContext, venue: string, replayFile: strin
   let replayDepth: number | undefined;
   if (v["replay-depth"] !== undefined) {
     if (replayFile === undefined) throw new UsageError("--replay-depth needs --replay FILE");
-    replayDepth = intOption(v["replay-depth"], "replay-depth", 0, 1, 1000);
+    replayDepth = intIn(v["replay-depth"], "replay-depth", 0, 1, 1000);
   }
 
   let sim;
@@ -254,16 +246,16 @@ async function runVenueSim(ctx: CommandContext, venue: string, replayFile: strin
 
 async function runBinanceSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
-  const port = intOption(v.port, "port", 0, 0, 65535);
-  const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
-  const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  const port = intIn(v.port, "port", 0, 0, 65535);
+  const rate = intIn(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
+  const seed = intIn(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   const parsed = parseSymbolList(typeof v.symbols === "string" ? v.symbols : "spot:BTCUSDT,linear:BTCUSDT");
   for (const m of parsed) if (m.market !== "spot" && m.market !== "linear") throw new UsageError(`--symbols: Binance markets are spot and linear (USD-M), got ${m.market}`);
   const markets = parsed as { market: "spot" | "linear"; symbols: string[] }[];
   if (v["replay-market"] !== undefined && replayFile === undefined) throw new UsageError("--replay-market needs --replay FILE");
   const replayMarket = v["replay-market"] === undefined ? "spot" : v["replay-market"];
   if (replayMarket !== "spot" && replayMarket !== "linear") throw new UsageError(`--replay-market: spot or linear, got ${JSON.stringify(replayMarket)}`);
-  const age = v["max-connection-age-ms"] === undefined ? undefined : intOption(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
+  const age = v["max-connection-age-ms"] === undefined ? undefined : intIn(v["max-connection-age-ms"], "max-connection-age-ms", 0, 1, 2 ** 31 - 1);
   const replayed = replayFile === undefined ? [] : checkBinanceReplay(replayFile, replayMarket);
   const sim = await startBinanceSimulator({
     port,
@@ -313,9 +305,9 @@ function checkBinanceReplay(file: string, market: "spot" | "linear"): ReplaySymb
 
 async function runOkxSim(ctx: CommandContext, replayFile: string | undefined): Promise<number> {
   const v = ctx.values;
-  const port = intOption(v.port, "port", 0, 0, 65535);
-  const rate = intOption(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
-  const seed = intOption(v.seed, "seed", 1, 0, 2 ** 32 - 1);
+  const port = intIn(v.port, "port", 0, 0, 65535);
+  const rate = intIn(v.rate, "rate", DEFAULT_RATE, 0, 10_000_000);
+  const seed = intIn(v.seed, "seed", 1, 0, 2 ** 32 - 1);
   const burstiness = burstinessOption(v.burstiness);
   const markets = parseSymbolList(typeof v.symbols === "string" ? v.symbols : DEFAULT_OKX_SYMBOLS);
   const sim = await startOkxSimulator({ port, hostname: "127.0.0.1", markets, messagesPerSecond: rate, seed, burstiness, replayFile, checksums: v["okx-checksums"] === true, initialSnapshot: v["okx-no-snapshot"] !== true });
