@@ -21,7 +21,7 @@ export function shownPath(value: string): string {
 }
 
 /**
- * Why `value` is not shown: which forms are shown, and nothing of the value (until 2026-12-07 it named the rule the
+ * Why a value is not shown (the same words for every hidden value): which forms are shown, and nothing of the value (until 2026-12-07 it named the rule the
  * value failed, "holds a space", "absolute but not /dir/name": a little of the secret). True of `/nonexistent` too,
  * and of `/etc/feeder/my key` (until s-rd17c "not a /dir/name or ./name path": false of it).
  */
