@@ -651,12 +651,11 @@ export class BinanceAdapter implements VenueAdapter {
   private lost(conn: BinanceConnection, t: BinanceTopic | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its stream: the lost diff may be any book's of this connection, but one refused for now is
-      // fed by none (below; resyncAll spares the unsubscribed and the waiting). Until s-rd16b it was resynced too.
-      const fed = conn.topics.some((x) => x.refusedUntilAck) ? conn.topics.filter((x) => !x.refusedUntilAck) : conn.topics;
+      // fed by none (resyncAll spares it, the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       // One waiting out its backoff is spared the resync (resyncAll) but its buffer may hold the hole (below). Until
       // s-rd18c only a frame naming its stream dropped it: one naming none kept it (LIVE up to the hole, then a gap).
-      for (const x of fed) if (x.resyncDelayed && (x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED) this.restart(x as BinanceTopic);
-      this.books.resyncAll(fed, StatusReason.PARSE_ERROR);
+      for (const x of conn.topics) if (x.resyncDelayed && !x.refusedUntilAck && (x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED) this.restart(x as BinanceTopic);
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     // Not subscribed (idle, being unsubscribed, given up) or refused for now, the stream feeds no book: its diffs are

@@ -648,9 +648,8 @@ export class BybitAdapter implements VenueAdapter {
       // so none of them can be trusted until its next snapshot; or it may have been the snapshot a subscribed
       // topic is waiting for (just subscribed, or mid-resync), after which only deltas would come. Every such
       // topic gets a fresh snapshot, except ones whose resync is already waiting out its backoff or unsubscribing.
-      // Not one replay holds (TopicState.replayUnsubscribing: live's is unsubscribing, which resyncAll spares): until
-      // s-faulthook2 replay resynced it (counted, its attempt up) where live did not, as OKX's did before 2026-12-07.
-      this.books.resyncAll(conn.topics.some((x) => x.replayUnsubscribing) ? conn.topics.filter((x) => !x.replayUnsubscribing) : conn.topics, StatusReason.PARSE_ERROR);
+      // resyncAll spares a book replay holds (TopicState.replayUnsubscribing), as live's unsubscribing one.
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED) return;

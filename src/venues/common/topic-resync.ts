@@ -96,11 +96,13 @@ export class TopicResync {
 
   /**
    * A frame unreadable down to its topic: the lost message may be any book's of that connection, so every subscribed
-   * book (not halted, not already waiting for its resync) is resynced.
+   * book (not halted, not already waiting for its resync, not one replay holds as live's unsubscribing one:
+   * TopicState.replayUnsubscribing, not one refused for now: TopicState.refusedUntilAck, its frames feed no book) is
+   * resynced.
    */
   resyncAll(topics: readonly TopicState[], reason: StatusReason): void {
     for (const t of topics) {
-      if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed) this.resync(t, BookState.RESYNCING, reason);
+      if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck) this.resync(t, BookState.RESYNCING, reason);
     }
   }
 

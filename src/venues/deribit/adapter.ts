@@ -718,9 +718,8 @@ export class DeribitAdapter implements VenueAdapter {
   private lost(conn: DeribitConnection, t: DeribitTopic | undefined, code: number): void {
     if (!t) {
       // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
-      // Not one replay holds (TopicState.replayUnsubscribing: live's is unsubscribing, which resyncAll spares): until
-      // s-faulthook2 replay resynced it (counted, its attempt up) where live did not, as OKX's did before 2026-12-07.
-      this.books.resyncAll(conn.topics.some((x) => x.replayUnsubscribing) ? conn.topics.filter((x) => !x.replayUnsubscribing) : conn.topics, StatusReason.PARSE_ERROR);
+      // resyncAll spares a book replay holds (TopicState.replayUnsubscribing), as live's unsubscribing one.
+      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
     if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;

@@ -68,7 +68,8 @@ export class ParseErrors {
       // Unreadable down to its topic: any book of the connection may have lost a message.
       // Not the books whose frames are ignored meanwhile (resynced already: see below); replay's marks as live's
       // states (before 2026-12-07 replay resynced those again: counted, their overlap marks cleared, where live did not).
-      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || x.refusedUntilAck || x.replayUnsubscribing || this.deps.replayBudgetWait[x.index] === 1;
+      // (resyncAll spares one refused for now or held by replay's unsubscribe itself.)
+      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || this.deps.replayBudgetWait[x.index] === 1;
       this.books.resyncAll(conn.topics.some(spared) ? conn.topics.filter((x) => !spared(x)) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
