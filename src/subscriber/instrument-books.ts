@@ -523,6 +523,14 @@ export class InstrumentBooks {
       }
     }
     if (chunkIndex === 0) {
+      if (book.snapSeq >= 0 && seq < book.snapSeq && this.recvUs - book.snapTouchedUs < STALE_ASSEMBLY_MS * 1000) {
+        // An older snapshot's start (a lagging channel) while a newer set is under way: dropped, its set with it (its
+        // later chunks are dropped as a set whose start was lost). Until 2026-12-07 it replaced the newer set, whose
+        // next chunk then ended it in turn: neither completed, the book waited for the next refresh. A set untouched
+        // for STALE_ASSEMBLY_MS is dead (a forged chunk 0 far ahead, no key): it no longer keeps older ones out.
+        this.counters.snapshotsAbandoned++;
+        return;
+      }
       if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++; // a new set replaces the unfinished one
       if (m.totalBidCount > this.limits.maxLevelsPerSide || m.totalAskCount > this.limits.maxLevelsPerSide) {
         this.counters.levelsOverCap++; // refused before any scratch is taken for it

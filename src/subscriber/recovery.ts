@@ -237,7 +237,15 @@ export class Recovery {
     this.suppressed.delete(st.key);
   }
 
-  /** A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. */
+  /**
+   * A reply of the request server (OUT_OF_RANGE or THROTTLED) for one stream's request: fall back. Matched on the
+   * session id alone (a reply, as a request, carries no session start, §11.2), and that is enough: a publisher draws
+   * its id at random at every start (FeedPublisher: non-zero u32, no setting fixes it), and divert() ends a request as
+   * soon as its stream moves to another session, so a previous session's refusal could end this one's request only
+   * when both runs drew the same id (2^-32 a restart) and it answers a request from the same seqNum; its server could
+   * not tell those two sessions apart either (it answers by id). What it would cost is a fallback (the books invalid
+   * until their next refresh), never a wrong book.
+   */
   refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): void {
     for (const p of this.pending.values()) {
       if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.done === "") {

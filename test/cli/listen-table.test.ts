@@ -20,6 +20,10 @@ const COUNTERS: SubscriberCounters = {
   lostMessages: 5,
   seqLinesBack: 3,
   sendTimesAhead: 4,
+  duplicates: 8,
+  lateDatagrams: 9,
+  seqJumpsReverted: 10,
+  sessionsReverted: 11,
 };
 
 function row(market: "linear" | "spot" | "option", symbol: string, exps: [number, number], bid: [number, number], ask: [number, number], invalidations: number): TableRow {
@@ -53,6 +57,8 @@ describe("listen table layout", () => {
     // The other sequence counters beside the gaps (before 2026-12-07 not shown: a publisher's numbering gone back,
     // or its clock ahead of this host's, went unseen by whoever watched the table).
     expect(text).toMatch(/channel gaps 2 \(lost 5\)\s+seq lines back 3\s+send times ahead 4\s+repairs 0/);
+    // The line seen from behind (before 2026-12-07 only in the library's counters).
+    expect(text).toMatch(/errors 0\s+duplicates 8\s+late 9\s+jumps reverted 10\s+sessions reverted 11\s+datagrams 123456/);
   });
 
   test.each([40, 24])("width %i, narrower than any layout: lines are cut, never wrapped", (width) => {

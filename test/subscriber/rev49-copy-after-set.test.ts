@@ -4,8 +4,12 @@
  * way. Those late chunks are copies of a set applied already (duplicateEvents), not a set abandoned: before, each
  * one after the set completed found no set open and was counted in snapshotsAbandoned ("a chunk of another snapshot
  * whose start was lost"), so a subscriber of two channels saw snapshots "abandoned" at every refresh, with nothing lost.
+ * A lagging channel's older snapshot interleaved with a newer set: its chunk 0 once replaced the newer set, whose
+ * next chunk ended it in turn (neither loaded); now it is dropped while the newer set is alive (§6.6 item 2).
  */
 import { expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { STALE_ASSEMBLY_MS } from "../../src/subscriber/instrument-books.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -55,4 +59,47 @@ it("a chunk of a snapshot whose start was lost, no set open, the book not at its
   ingestAll(sub, a.slice(1)); // chunk 0 lost
   expect(sub.counters.snapshotsAbandoned).toBe(a.length - 1);
   expect(sub.book(inst.instrumentId)?.valid ?? false).toBe(false);
+});
+
+/** The deep book one event later (instrSeq 2, one bid's quantity changed). */
+function newerBook(): TestBook {
+  const b = deepBook();
+  const cs = new ChangeSet();
+  cs.addBid(943000, 99);
+  b.apply(cs, 2, T0);
+  return b;
+}
+
+it("an older snapshot's chunks (a lagging channel) interleaved with a newer set: ignored, the newer set completes", () => {
+  const sub = newSubscriber({ maxDatagramBytes: 256 });
+  const c1 = packer({ channelId: 1, maxBytes: 256 });
+  const c2 = packer({ channelId: 2, maxBytes: 256 });
+  const older = deepBook();
+  const newer = newerBook();
+  packBookSnapshot(c1, newer, 0, false);
+  expect(packBookSnapshot(c2, older, 0, false)).toBeGreaterThan(3);
+  const n = take(c1);
+  const o = take(c2);
+  const both: Uint8Array[] = [];
+  for (let i = 0; i < Math.max(n.length, o.length); i++) both.push(...(n[i] ? [n[i]!] : []), ...(o[i] ? [o[i]!] : []));
+  ingestAll(sub, both);
+  const sb = sub.book(inst.instrumentId)!;
+  // Old: the older chunk 0 replaced the newer set, whose chunk 1 then ended the older one: neither loaded.
+  expect(sb.usable).toBe(true);
+  expect(levelsOf(sb)).toEqual(levelsOf(newer));
+  expect(sb.instrSeq).toBe(newer.instrSeq);
+  expect(sub.counters.snapshotsAbandoned).toBe(o.length); // the older chunk 0, then each of its chunks after it
+});
+
+it("an older snapshot after a set untouched for STALE_ASSEMBLY_MS (dead, e.g. a forged chunk 0 far ahead): it loads", () => {
+  const sub = newSubscriber({ maxDatagramBytes: 256 });
+  const c1 = packer({ channelId: 1, maxBytes: 256 });
+  const older = deepBook();
+  packBookSnapshot(c1, newerBook(), 0, false);
+  sub.ingest(take(c1)[0]!, T0); // the newer set's chunk 0, its others never coming
+  packBookSnapshot(c1, older, 0, true);
+  for (const d of take(c1)) sub.ingest(d, T0 + STALE_ASSEMBLY_MS * 1000);
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(true);
+  expect(levelsOf(sb)).toEqual(levelsOf(older));
 });

@@ -4,7 +4,8 @@
  * wraps (what an empty table waits for wraps at spaces). The INVAL column and the footer's `invalidations` count
  * the same thing (SubscriberBook.invalidations), so the footer is the column's sum; channel gaps are a separate
  * count (one gap invalidates every book on it), as are the streams' numberings gone back (`seq lines back`) and the
- * datagrams sent further ahead of this host's clock than sendAheadMaxMs (`send times ahead`).
+ * datagrams sent further ahead of this host's clock than sendAheadMaxMs (`send times ahead`), and so are the
+ * datagrams already had (`duplicates`), late behind a jump (`late`) and the jumps and sessions undone (`reverted`).
  * STATE carries a `*` while the book's stream is stale; REASON (shown while a book is not live) says why the
  * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book.
  * @module
@@ -255,6 +256,12 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
         `send times ahead ${c.sendTimesAhead}`,
         `repairs ${repairs}`,
         `errors ${c.errors}`,
+        // The stream's line seen from behind (before 2026-12-07 only in the counters): copies and repeats already
+        // had, datagrams late behind a jump, jumps and sessions proved bogus and undone.
+        `duplicates ${c.duplicates}`,
+        `late ${c.lateDatagrams}`,
+        `jumps reverted ${c.seqJumpsReverted}`,
+        `sessions reverted ${c.sessionsReverted}`,
         `datagrams ${c.datagrams}`,
         `messages ${c.messages}`,
         `heartbeats ${c.heartbeats}`,
