@@ -614,16 +614,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const known = topics.filter(answered);
     for (const t of known) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     // The closed symbols' next wait (as after a failed query if some went unanswered); a closure or a reopening below
-    // brings it back to the first.
-    if (closed.length > 0) this.closedAsked(market, !closed.every(answered));
+    // brings it back to the first, ending the failure streak only if every closed symbol asked for was answered.
+    const closedAnswered = closed.every(answered);
+    if (closed.length > 0) this.closedAsked(market, !closedAnswered);
     this.o.afterQuery?.(market, symbols, startedMs);
     // A stop while a step waits (a cache write waits for the cache's lock, for seconds when another writer holds it)
     // ends the answer there: before, the closed symbols were reopened, and the sink told of new instruments, after the
     // Feeder had halted its books (test/venues/common/instrument-watch-stop.test.ts).
     const stopped = () => !this.live || this.o.lifecycle().stopping;
-    if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore);
+    if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore, closedAnswered);
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
-    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
+    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore, closedAnswered);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     // The reloader retries the market when an open book went unanswered; not after a stop (during a cache write): no
     // retry runs then, nothing failed. A closed symbol left unanswered is its own schedule's (backed off, counted in
@@ -643,13 +644,15 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * A resolved symbol the answer does not list (as trading): its book is to be halted and unsubscribed (pushed to
    * `retiring`, which the caller retires together: one unsubscribe request per connection), and its market asked
    * for it again (closed-schedule.ts). A symbol the source listed but refused the spec of (Upbit) is not closed.
+   * `endsStreak`: the answer covered every closed symbol it asked for (false: the closed schedule's failure streak
+   * goes on); a closure by the clock (an expiry) never ends it.
    */
-  private close(market: MarketName, t: T, retiring: T[], why?: string): void {
+  private close(market: MarketName, t: T, retiring: T[], why?: string, endsStreak = true): void {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.wallNow();
     this.closed.add(t.index);
     this.onlyClosedByMarket.delete(market);
-    this.closedSchedule.soon(market, expired);
+    this.closedSchedule.soon(market, expired, endsStreak);
     bump(this.closures, market);
     const s = this.closedSchedule;
     // Until s-instleft it left out the back-off while the listing query fails (to 30 min): an operator watching for
@@ -668,9 +671,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed); one whose
    * expiry the answer changed is written to the disk cache too (before, the expiry that closed it stayed there, and
-   * every start with REST down closed the trading book again at once).
+   * every start with REST down closed the trading book again at once). `endsStreak` as for close().
    */
-  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
+  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>, endsStreak: boolean): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -710,7 +713,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (reopened.length > 0) {
       this.o.lifecycle().activateAll(reopened);
       // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
-      this.closedSchedule.soon(market);
+      this.closedSchedule.soon(market, false, endsStreak);
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
@@ -721,8 +724,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache; one whose
    * expiry it changed (from `expiriesBefore`: a book the cache resolved without one) is written to the cache too.
+   * `endsStreak` as for close().
    */
-  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
+  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>, endsStreak: boolean): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -737,7 +741,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
         // Listed, but not as trading (a halt: OKX suspend, Deribit is_active false) says so; before 2026-12-07 the log
         // said "not listed … check the name" for it too.
-        this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol));
+        this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol), endsStreak);
         continue;
       }
       if (!spec || !cur) continue;

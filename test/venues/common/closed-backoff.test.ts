@@ -13,7 +13,7 @@ import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { PartialAnswer, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
@@ -92,7 +92,14 @@ async function rig(perMarket: number, intervalMs = 0, leftOut: readonly string[]
     const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
     await until(() => !inFlight.has(c.market));
   };
-  return { watch, clock, calls, retired, activated, lines, at, answer, fail, until, names, reads };
+  /** Answers the oldest query in part (another of the market's requests failed): only `listed` (trading) is known. */
+  const partly = async (listed: readonly string[]) => {
+    const c = calls.shift()!;
+    c.answer(new PartialAnswer(new Map(listed.map((n) => [n, SPEC])), new Error("HTTP 503")));
+    const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
+    await until(() => !inFlight.has(c.market));
+  };
+  return { watch, clock, calls, retired, activated, lines, at, answer, fail, partly, until, names, reads };
 }
 
 describe("closed instruments asked for again", () => {
@@ -172,6 +179,35 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 120_000 - 1)).toEqual([]);
     expect(at(t + 120_000)).toEqual(["linear"]);
     expect(failures()).toBe(10);
+  });
+
+  test("an answer in part that reopens one closed symbol but leaves another unanswered does not end the failure streak", async () => {
+    const { clock, calls, retired, activated, at, answer, fail, partly, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT", "linear:S1USDT"]); // both closed
+    expect(retired).toEqual([0, 1]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await fail(); // the next after 30 s, then 2 min
+    }
+    expect(at(t + 120_000)).toEqual(["linear"]);
+    expect(calls[0]!.symbols).toEqual(["S0USDT", "S1USDT"]);
+    t = clock.ms;
+    await partly(["S1USDT"]); // S1's part answered (trading again), S0's failed: a third failure in a row
+    expect(activated).toEqual([1]);
+    expect(at(t + 15_000)).toEqual(["linear"]); // a reopening: the other asked for 15 s later
+    t = clock.ms;
+    await fail();
+    // The fourth failure in a row: 30 s doubled thrice. Before s-instleft2 the reopening ended the streak (S0's part
+    // had answered nothing) and this wait was 30 s.
+    expect(at(t + 30_000)).toEqual([]);
+    expect(at(t + 240_000 - 1)).toEqual([]);
+    expect(at(t + 240_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await answer(["linear:S0USDT"]); // answered for all it asked (S0 still closed): the streak is over
+    expect(at(t + 60_000)).toEqual(["linear"]);
   });
 
   test("a clock stepped back during a failure streak: the wait it was set with (2 min) holds, not the longest (30 min)", async () => {
