@@ -12,7 +12,8 @@
  *   again) is asked every listing period (`listingMs`, 5 min), a failed query after at most RELOAD_RETRY_MS;
  * - queries failing in a row (REST down, or the market's listing request failing for good) wait longer each time:
  *   the wait above doubled per failure after the first, up to CLOSED_FAILED_MAX_MS (30 min); an answer ends the
- *   streak (so do the closures and reopenings an answer finds: the first wait again). A closure at a listed expiry
+ *   streak (so do the closures and reopenings an answer finds: the first wait again; not those of an answer in part
+ *   that left a closed symbol unanswered: the first wait, the streak kept). A closure at a listed expiry
  *   does not: the clock closed it, not an answer, and REST may be failing still (until s-instleft this comment said
  *   every closure did). Until s-binmisc a market whose only books were closed and whose listing failed for good was
  *   asked every minute for ever.
@@ -60,14 +61,17 @@ export class ClosedSchedule {
 
   /**
    * A symbol of the market closed or reopened (an answer said so): its closed symbols are asked for after the first
-   * wait (no later), the failure streak over. One closed past its listed expiry (`expired`: by the clock) never comes
-   * back, so it starts a schedule if none is kept, and neither shortens one nor ends its failure streak.
+   * wait (no later), the failure streak over unless the answer left some of the closed symbols it carried unanswered
+   * (`endsStreak` false: a PartialAnswer; until s-instleft2 a reopening in the answered part ended the streak of the
+   * part failing for good). One closed past its listed expiry (`expired`: by the clock) never comes back, so it
+   * starts a schedule if none is kept, and neither shortens one nor ends its failure streak.
    */
-  soon(market: MarketName, expired = false): void {
+  soon(market: MarketName, expired = false, endsStreak = true): void {
     if (this.kindOf(market) === "none") return void this.markets.delete(market);
-    if (expired && this.markets.has(market)) return;
+    const m = this.markets.get(market);
+    if (expired && m !== undefined) return;
     const waitMs = this.waitMs(market, 0);
-    this.markets.set(market, { dueMs: Math.min(this.now() + waitMs, this.markets.get(market)?.dueMs ?? Infinity), waitMs, step: 1, failed: 0 });
+    this.markets.set(market, { dueMs: Math.min(this.now() + waitMs, m?.dueMs ?? Infinity), waitMs, step: 1, failed: endsStreak ? 0 : (m?.failed ?? 0) });
   }
 
   /** A query carrying the market's closed symbols was answered (`failed` false) or failed: the next wait. */

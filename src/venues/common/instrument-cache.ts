@@ -45,7 +45,9 @@ export const LOCK_CONFIRM_MS = 2_000;
  * delivered future or exercised option is never listed again, and before s-binmisc every one a cache had seen stayed
  * in it for ever. Kept that long first so a restart soon after the expiry still finds it (closed at once, never
  * subscribed). One the writer's configuration still names is kept however old (configuredCacheKeys): with REST down
- * its book is closed at once as before, not `symbol_unresolved` (until s-rd13c it was dropped too).
+ * its book is closed at once as before, not `symbol_unresolved` (until s-rd13c it was dropped too). Another
+ * instance's configuration is not known here: instances with different symbol lists sharing one file may drop each
+ * other's such entries, so each is given its own file (docs/operations.md, "The instrument cache with several writers").
  */
 export const CACHE_EXPIRED_KEEP_MS = 7 * 86_400_000;
 /** Between two tries for a held lock: a few ms, jittered so waiters do not retry in step. */

@@ -37,7 +37,8 @@ import { SymbolsUnusableError } from "../../core/errors.ts";
 import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { BookSink, CommonAdapterOptions, VenueMetric } from "../venue.ts";
-import { CLOSED_FAILED_MAX_MS, ClosedSchedule, type ClosedKind } from "./closed-schedule.ts";
+import { CLOSED_FAILED_MAX_MS, ClosedSchedule } from "./closed-schedule.ts";
+import { ClosedTopics } from "./closed-topics.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
@@ -140,14 +141,15 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Tick/lot changes applied, and re-checks asked for (requestNow), per market (metrics; stats() sums them). */
   private readonly changes = new Map<MarketName, number>();
   private readonly rechecks = new Map<MarketName, number>();
-  /** Closed topics (no longer listed as trading) by index. */
-  private readonly closed = new Set<number>();
+  /** Closed topics (no longer listed as trading) by index, counted per market with whether one may reopen. */
+  private readonly closed: ClosedTopics;
   /**
-   * onlyClosed's answer per market, dropped when one of its topics closes, reopens or joins late: the reloader asks
-   * every check while a quiet market's retry lies more than a minute ahead, and before s-instleft each ask went over
-   * every topic of the venue (thousands of options) once a second.
+   * Resolved topics (an instrument) per market, counted at start and at each late join (none is ever unresolved
+   * again): onlyClosed compares it with the closed count. The reloader asks that every check while a quiet market's
+   * retry lies more than a minute ahead; before s-instleft each ask went over every topic of the venue (thousands of
+   * options) once a second, and until s-instleft2 its answer was cached, dropped by hand wherever a topic changed.
    */
-  private readonly onlyClosedByMarket = new Map<MarketName, boolean>();
+  private readonly resolvedIn = new Map<MarketName, number>();
   /**
    * Topics the venue rejected (SubscriptionControl.reject), by index: when their market is to be asked whether they are
    * listed as trading (`dueMs`; asked again after the same wait while unanswered; Infinity once subscribed again), the
@@ -187,7 +189,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.wallNow = wallNow ?? now;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
-    this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closedKind(m));
+    this.closed = new ClosedTopics((index) => o.topics[index]!.market, (index) => this.expiries.get(index));
+    // What a market's closed symbols are, asked every check: kept per market, not a walk over every closed topic.
+    this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closed.kindAt(m, this.wallNow()));
     this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
     const inner = o.source;
     this.source = {
@@ -209,11 +213,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         // sink in between) left the topic idle, neither joined nor closed.
         const now = this.wallNow();
         const pastExpiry = (t: TopicState) => this.expiredAt(t as T, now);
-        try {
-          joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
-        } finally {
-          this.onlyClosedByMarket.delete(o.topics[i]!.market); // a resolved book more (or, failed, none)
-        }
+        joinLate({ topics: o.topics, instruments: o.instruments(), sink: o.sink(), lifecycle: o.lifecycle(), addToTable: (t, x) => o.addToTable(t as T, x), sinkBooks: this.sinkBooks, pastExpiry }, i, inst);
+        bump(this.resolvedIn, o.topics[i]!.market); // joined (a failed join throws, rolled back: none more)
         // Listed already past its expiry (OKX lists a delivered future for a while): closed now, as at start.
         if (pastExpiry(o.topics[i]!)) this.checkExpiries(now);
       },
@@ -296,7 +297,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** Live runs only: the late retrier (for a sink that takes late books) and the schedule. */
   start(sink: BookSink): void {
     this.live = true;
-    this.onlyClosedByMarket.clear(); // the instruments load() gave
+    const current = this.o.instruments() ?? [];
+    this.resolvedIn.clear(); // the instruments load() gave
+    for (const t of this.o.topics) if (current[t.index] !== undefined) bump(this.resolvedIn, t.market);
     this.late.start(sink, false);
     this.reloader.start();
     this.o.lifecycle().onTopicStale = (t) => this.onStale(t as T);
@@ -327,8 +330,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /** The topic's expiry as its listing (or the disk cache) gives it: `at` undefined is none (or unknown). */
   private noteExpiry(t: T, at: number | undefined): void {
     const plausible = at !== undefined && Number.isFinite(at) && at >= MIN_EXPIRY_MS;
+    const before = this.expiries.get(t.index);
     if (plausible) this.expiries.set(t.index, at!);
     else this.expiries.delete(t.index);
+    if (this.expiries.get(t.index) !== before) this.closed.expiryChanged(t.index);
     if (plausible || at === undefined || !(at > 0)) this.badExpiry.delete(t.index);
     else if (!this.badExpiry.has(t.index)) {
       this.badExpiry.add(t.index); // logged once while it lasts
@@ -452,18 +457,6 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     return this.live ? this.closedSchedule.dueMs(market) : Infinity;
   }
 
-  /** The market's closed symbols: none, some that may be listed again, or all past the expiry their listing gave. */
-  private closedKind(market: MarketName): ClosedKind {
-    const now = this.wallNow();
-    let kind: ClosedKind = "none";
-    for (const index of this.closed) {
-      if (this.o.topics[index]!.market !== market) continue;
-      if ((this.expiries.get(index) ?? Infinity) > now) return "may_reopen";
-      kind = "expired";
-    }
-    return kind;
-  }
-
   /** A change the venue announced for `atMs` (OKX upcChg). */
   announce(market: MarketName, atMs: number): void {
     if (this.o.recheck) this.reloader.announce(market, atMs);
@@ -476,7 +469,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   expiredClosed(): Map<number, number> {
     const now = this.wallNow();
     const out = new Map<number, number>();
-    for (const index of this.closed) {
+    for (const index of this.closed.values()) {
       const at = this.expiries.get(index);
       if (at !== undefined && at <= now) out.set(index, at);
     }
@@ -507,7 +500,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         counter("instrument_reload_failures_total", "Instrument reloads that failed (retried after 2 s, doubling to 1 min; to 30 min for a market whose books are all closed)", r.failuresByMarket.get(market) ?? 0, l),
         counter("instrument_changes_total", "Tick or lot changes applied (the book rebuilt at the new exponents)", this.changes.get(market) ?? 0, l),
         counter("instrument_rechecks_total", "Re-checks asked for by a price or size that did not fit, a venue reset or a stale book; a market's re-checks coalesce into one reload", this.rechecks.get(market) ?? 0, l),
-        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min; to 30 min while the listing query fails)", this.closedIn(market), l),
+        gauge("instruments_closed", "Books halted because the venue no longer lists their instrument as trading (asked for again 15 s after a closure, doubling to 1 min; to 30 min while the listing query fails)", this.closed.countIn(market), l),
         gauge("instruments_expired", "Of those, books past the expiry their listing gave (delivered, exercised): never trading again, not counted against readiness", this.expiredIn(market), l),
         counter("instrument_closures_total", "Instruments found no longer listed as trading while running (book halted, reason instrument_closed)", this.closures.get(market) ?? 0, l),
         counter("instrument_reopens_total", "Closed instruments listed as trading again and subscribed", this.reopens.get(market) ?? 0, l),
@@ -545,29 +538,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
 
   /** Whether every resolved book of the market is closed (at least one): nothing open for its reloads to keep current. */
   private onlyClosed(market: MarketName): boolean {
-    const cached = this.onlyClosedByMarket.get(market);
-    if (cached !== undefined) return cached;
-    const current = this.o.instruments();
-    if (current === null) return false; // not loaded: not cached
-    let closed = 0;
-    let only = true;
-    for (const t of this.o.topics) {
-      if (t.market !== market || current[t.index] === undefined) continue;
-      if (!this.closed.has(t.index)) {
-        only = false;
-        break;
-      }
-      closed++;
-    }
-    only &&= closed > 0;
-    this.onlyClosedByMarket.set(market, only);
-    return only;
-  }
-
-  private closedIn(market: MarketName): number {
-    let n = 0;
-    for (const index of this.closed) if (this.o.topics[index]!.market === market) n++;
-    return n;
+    const closed = this.closed.countIn(market);
+    return closed > 0 && closed === this.resolvedIn.get(market);
   }
 
   /**
@@ -614,16 +586,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const known = topics.filter(answered);
     for (const t of known) this.asked.delete(t.index); // answered (a failed query keeps them for the retry)
     // The closed symbols' next wait (as after a failed query if some went unanswered); a closure or a reopening below
-    // brings it back to the first.
-    if (closed.length > 0) this.closedAsked(market, !closed.every(answered));
+    // brings it back to the first, ending the failure streak only if every closed symbol asked for was answered.
+    const closedAnswered = closed.every(answered);
+    if (closed.length > 0) this.closedAsked(market, !closedAnswered);
     this.o.afterQuery?.(market, symbols, startedMs);
     // A stop while a step waits (a cache write waits for the cache's lock, for seconds when another writer holds it)
     // ends the answer there: before, the closed symbols were reopened, and the sink told of new instruments, after the
     // Feeder had halted its books (test/venues/common/instrument-watch-stop.test.ts).
     const stopped = () => !this.live || this.o.lifecycle().stopping;
-    if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore);
+    if (known.length > 0) await this.applyChanges(market, known, specs, expiriesBefore, closedAnswered);
     if (known.length > 0 && this.refused.size > 0 && !stopped()) this.reopenRefused(known, specs);
-    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore);
+    if (closed.length > 0 && !stopped()) await this.reopenListed(market, closed.filter(answered), specs, expiriesBefore, closedAnswered);
     if (late !== null && !stopped()) await this.late.answer(late, specs, partial?.failure);
     // The reloader retries the market when an open book went unanswered; not after a stop (during a cache write): no
     // retry runs then, nothing failed. A closed symbol left unanswered is its own schedule's (backed off, counted in
@@ -643,13 +616,14 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
    * A resolved symbol the answer does not list (as trading): its book is to be halted and unsubscribed (pushed to
    * `retiring`, which the caller retires together: one unsubscribe request per connection), and its market asked
    * for it again (closed-schedule.ts). A symbol the source listed but refused the spec of (Upbit) is not closed.
+   * `endsStreak`: the answer covered every closed symbol it asked for (false: the closed schedule's failure streak
+   * goes on); a closure by the clock (an expiry) never ends it.
    */
-  private close(market: MarketName, t: T, retiring: T[], why?: string): void {
+  private close(market: MarketName, t: T, retiring: T[], why?: string, endsStreak = true): void {
     const { log, venue, source } = this.o;
     const expired = (this.expiries.get(t.index) ?? Infinity) <= this.wallNow();
     this.closed.add(t.index);
-    this.onlyClosedByMarket.delete(market);
-    this.closedSchedule.soon(market, expired);
+    this.closedSchedule.soon(market, expired, endsStreak);
     bump(this.closures, market);
     const s = this.closedSchedule;
     // Until s-instleft it left out the back-off while the listing query fails (to 30 min): an operator watching for
@@ -668,9 +642,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * Closed symbols the answer lists as trading again are subscribed (at the new tick/lot, if it changed); one whose
    * expiry the answer changed is written to the disk cache too (before, the expiry that closed it stayed there, and
-   * every start with REST down closed the trading book again at once).
+   * every start with REST down closed the trading book again at once). `endsStreak` as for close().
    */
-  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
+  private async reopenListed(market: MarketName, closed: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>, endsStreak: boolean): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -700,7 +674,6 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         changed.set(`${market}:${t.symbol}`, spec);
       } else if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
       this.closed.delete(t.index);
-      this.onlyClosedByMarket.delete(market);
       this.unusable.delete(t.index);
       reopened.push(t);
       bump(this.reopens, market);
@@ -710,7 +683,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (reopened.length > 0) {
       this.o.lifecycle().activateAll(reopened);
       // A break may end symbol by symbol (Binance reopens a market in turns): the others are asked for again soon.
-      this.closedSchedule.soon(market);
+      this.closedSchedule.soon(market, false, endsStreak);
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
@@ -721,8 +694,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
   /**
    * Each resolved topic whose tick or lot the answer changed: applied and written to the disk cache; one whose
    * expiry it changed (from `expiriesBefore`: a book the cache resolved without one) is written to the cache too.
+   * `endsStreak` as for close().
    */
-  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>): Promise<void> {
+  private async applyChanges(market: MarketName, topics: readonly T[], specs: ReadonlyMap<string, InstrumentSpec>, expiriesBefore: ReadonlyMap<number, number>, endsStreak: boolean): Promise<void> {
     const { config, log, venue } = this.o;
     const current = this.o.instruments()!;
     const changed = new Map<string, InstrumentSpec>();
@@ -737,7 +711,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (!spec && cur && this.source.whyRefused?.(market, t.symbol) === undefined) {
         // Listed, but not as trading (a halt: OKX suspend, Deribit is_active false) says so; before 2026-12-07 the log
         // said "not listed … check the name" for it too.
-        this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol));
+        this.close(market, t, retiring, this.source.whyNotTrading?.(market, t.symbol), endsStreak);
         continue;
       }
       if (!spec || !cur) continue;

@@ -12,8 +12,10 @@ import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
+import { rng } from "../../support/mulberry32.ts";
+import type { ClosedKind } from "../../../src/venues/common/closed-schedule.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { PartialAnswer, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
@@ -92,7 +94,14 @@ async function rig(perMarket: number, intervalMs = 0, leftOut: readonly string[]
     const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
     await until(() => !inFlight.has(c.market));
   };
-  return { watch, clock, calls, retired, activated, lines, at, answer, fail, until, names, reads };
+  /** Answers the oldest query in part (another of the market's requests failed): only `listed` (trading) is known. */
+  const partly = async (listed: readonly string[]) => {
+    const c = calls.shift()!;
+    c.answer(new PartialAnswer(new Map(listed.map((n) => [n, SPEC])), new Error("HTTP 503")));
+    const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
+    await until(() => !inFlight.has(c.market));
+  };
+  return { watch, clock, calls, retired, activated, lines, at, answer, fail, partly, until, names, reads };
 }
 
 describe("closed instruments asked for again", () => {
@@ -172,6 +181,89 @@ describe("closed instruments asked for again", () => {
     expect(at(t + 120_000 - 1)).toEqual([]);
     expect(at(t + 120_000)).toEqual(["linear"]);
     expect(failures()).toBe(10);
+  });
+
+  test("an answer in part that reopens one closed symbol but leaves another unanswered does not end the failure streak", async () => {
+    const { clock, calls, retired, activated, at, answer, fail, partly, watch } = await rig(2);
+    watch.requestNow("linear");
+    await answer(["linear:S0USDT", "linear:S1USDT"]); // both closed
+    expect(retired).toEqual([0, 1]);
+    let t = clock.ms;
+    for (const waitMs of [15_000, 30_000]) {
+      expect(at(t + waitMs)).toEqual(["linear"]);
+      t = clock.ms;
+      await fail(); // the next after 30 s, then 2 min
+    }
+    expect(at(t + 120_000)).toEqual(["linear"]);
+    expect(calls[0]!.symbols).toEqual(["S0USDT", "S1USDT"]);
+    t = clock.ms;
+    await partly(["S1USDT"]); // S1's part answered (trading again), S0's failed: a third failure in a row
+    expect(activated).toEqual([1]);
+    expect(at(t + 15_000)).toEqual(["linear"]); // a reopening: the other asked for 15 s later
+    t = clock.ms;
+    await fail();
+    // The fourth failure in a row: 30 s doubled thrice. Before s-instleft2 the reopening ended the streak (S0's part
+    // had answered nothing) and this wait was 30 s.
+    expect(at(t + 30_000)).toEqual([]);
+    expect(at(t + 240_000 - 1)).toEqual([]);
+    expect(at(t + 240_000)).toEqual(["linear"]);
+    t = clock.ms;
+    await answer(["linear:S0USDT"]); // answered for all it asked (S0 still closed): the streak is over
+    expect(at(t + 60_000)).toEqual(["linear"]);
+  });
+
+  test("randomized against a walk over the closed books: per market, the kind the schedule reads (none, may reopen, all past expiry), the closed count and quietness", async () => {
+    const { watch, clock, calls, retired, activated, at, until, names } = await rig(4);
+    const random = rng(0x1e5f2);
+    const markets = ["linear", "spot"] as const;
+    const indexOf = (market: MarketName, n: string) => (market === "linear" ? 0 : names.length) + names.indexOf(n);
+    // The model: which books the watch closed (its retire and activate calls) and the expiry each last listing gave.
+    const closed = new Set<number>();
+    const expiries = new Map<number, number>();
+    let [seenRetired, seenActivated] = [0, 0];
+    const inFlight = (watch.reloader as unknown as { inFlight: Set<MarketName> }).inFlight;
+    const answerAll = async () => {
+      while (calls.length > 0) {
+        const c = calls.shift()!;
+        if (random() < 0.1) c.answer(new Error("HTTP 503"));
+        else {
+          const listing: Record<string, InstrumentSpec> = {};
+          for (const n of names.filter(() => random() < 0.6)) {
+            const r = random();
+            const expiresMs = r < 0.4 ? undefined : Math.round(clock.ms + (r < 0.7 ? -1 : 1) * random() * 600_000);
+            listing[n] = expiresMs === undefined ? SPEC : { ...SPEC, expiresMs };
+            if (expiresMs === undefined) expiries.delete(indexOf(c.market, n));
+            else expiries.set(indexOf(c.market, n), expiresMs);
+          }
+          c.answer(listing);
+        }
+        await until(() => !inFlight.has(c.market));
+      }
+    };
+    const schedule = (watch as unknown as { closedSchedule: { kindOf(m: MarketName): ClosedKind } }).closedSchedule;
+    const onlyClosed = (m: MarketName) => (watch as unknown as { onlyClosed(m: MarketName): boolean }).onlyClosed(m);
+    const gauge = (m: MarketName) => watch.metrics().find((x) => x.name === "instruments_closed" && x.labels!.market === m)!.value;
+    const kinds = new Set<ClosedKind>();
+    for (let step = 0; step < 150; step++) {
+      const r = random();
+      if (r < 0.35) watch.requestNow(markets[Math.floor(random() * 2)]!);
+      else if (r < 0.7) at(clock.ms + Math.floor(random() * 90_000));
+      else {
+        clock.ms += r < 0.85 ? 0 : Math.floor(random() * 600_000);
+        (watch as unknown as { checkExpiries(): void }).checkExpiries(); // (its own timer is off in this rig)
+      }
+      await answerAll();
+      for (const i of retired.slice(seenRetired)) closed.add(i);
+      for (const i of activated.slice(seenActivated)) closed.delete(i);
+      [seenRetired, seenActivated] = [retired.length, activated.length];
+      for (const m of markets) {
+        const mine = [...closed].filter((i) => (i < names.length) === (m === "linear"));
+        const kind: ClosedKind = mine.length === 0 ? "none" : mine.some((i) => (expiries.get(i) ?? Infinity) > clock.ms) ? "may_reopen" : "expired";
+        kinds.add(kind);
+        expect({ step, m, kind: schedule.kindOf(m), count: gauge(m), onlyClosed: onlyClosed(m) }).toEqual({ step, m, kind, count: mine.length, onlyClosed: mine.length === names.length });
+      }
+    }
+    expect([...kinds].sort()).toEqual(["expired", "may_reopen", "none"]); // every case met
   });
 
   test("a clock stepped back during a failure streak: the wait it was set with (2 min) holds, not the longest (30 min)", async () => {
