@@ -23,6 +23,7 @@
  * meanwhile (its subscribers see a gap), the other receivers get every one. When the pause ends it is sent to again:
  * a send with no route refusal for it that the kernel took datagrams of, and no full buffer cut short, ends the
  * pause (logged); a refusal doubles it. A closed port (ECONNREFUSED) is not a lost route: resent, never paused.
+ * Both pauses are a RoutePause (route-pause.ts: its length, end, skipped count), one per destination and receiver.
  * @module
  */
 import { monoMs } from "../core/clock.ts";
@@ -33,15 +34,14 @@ import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { openMulticastSender, openUnicastSender } from "./multicast.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
+import { RoutePause } from "./route-pause.ts";
 import { BatchSender, isBufferFullCode, isRouteGone, type RefusedTo, type SendCounters } from "./send-batch.ts";
 
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
 
-/** A destination whose route is gone is not sent to for this long after its first refusal, ... */
-export const ROUTE_BACKOFF_FIRST_MS = 100;
-/** ... doubling on each refused try up to this. */
-export const ROUTE_BACKOFF_MAX_MS = 2000;
+/** The route pause's first length and cap (route-pause.ts). */
+export { ROUTE_BACKOFF_FIRST_MS, ROUTE_BACKOFF_MAX_MS } from "./route-pause.ts";
 
 /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
 export type DropFilter = (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
@@ -85,27 +85,17 @@ export class PublishChannel {
   /** The last refusal on the monotonic clock (0 = none): what the failure window counts from. */
   private lastSendErrorMonoMs = 0;
   lastSendError = "";
-  /** The pause of a destination whose route is gone (ms; 0: sending), and the end of it (monoMs): see the module comment. */
-  routeBackoffMs = 0;
-  private skipUntilMonoMs = 0;
+  /** The pause of a multicast destination whose route is gone: see the module comment. */
+  private readonly pause = new RoutePause();
   /** Route refusals since start: a try that also met one does not end the pause. */
   private routeRefusals = 0;
-  /** Datagrams skipped in the current pause (told when it ends). */
-  private skippedInPause = 0;
-  /** The rate-limited log line's detail while paused, made once per refused try (a skip allocates nothing). */
-  private skipDetail = "";
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
   /**
-   * Per unicast receiver (by index in `receivers`), the pause of one whose route is gone (module comment): its
-   * length (ms; 0: sending), its end (monoMs), whether it is in `sendTo` (left out until the end, then tried),
-   * datagrams skipped in it, and its log detail.
+   * Per unicast receiver (by index in `receivers`), the pause of one whose route is gone (module comment); a
+   * receiver is in `sendTo` unless its pause is skipping.
    */
-  private readonly receiverBackoffMs: number[] = [];
-  private readonly receiverUntilMonoMs: number[] = [];
-  private readonly receiverSentTo: boolean[] = [];
-  private readonly receiverSkipped: number[] = [];
-  private readonly receiverSkipDetail: string[] = [];
+  private readonly receiverPauses: RoutePause[] = [];
   /** Receivers paused (0: the hot path looks no further); the receivers sent to, rebuilt when that set changes. */
   private receiversPaused = 0;
   private sendTo: readonly UnicastReceiver[] = [];
@@ -132,13 +122,7 @@ export class PublishChannel {
     this.receivers = dest.receivers;
     if (this.receivers !== undefined) {
       this.sendTo = this.receivers;
-      for (let j = 0; j < this.receivers.length; j++) {
-        this.receiverBackoffMs.push(0);
-        this.receiverUntilMonoMs.push(0);
-        this.receiverSentTo.push(true);
-        this.receiverSkipped.push(0);
-        this.receiverSkipDetail.push("");
-      }
+      for (let j = 0; j < this.receivers.length; j++) this.receiverPauses.push(new RoutePause());
     }
     this.log = log;
     this.errorLog = new RateLimitedLog(log, "warn", "send failed; datagrams dropped");
@@ -204,6 +188,11 @@ export class PublishChannel {
     return (this.lastSendMs = monoMs());
   }
 
+  /** A multicast destination's route pause (ms; 0: sending): see the module comment. */
+  get routeBackoffMs(): number {
+    return this.pause.backoffMs;
+  }
+
   /** This destination if it had a refusal in the last `windowMs` (nowMonoMs: monoMs(); cold, /readyz). */
   failure(nowMonoMs: number, windowMs: number): SendFailure | undefined {
     if (this.lastSendErrorMonoMs === 0 || nowMonoMs - this.lastSendErrorMonoMs > windowMs) return undefined;
@@ -212,8 +201,9 @@ export class PublishChannel {
 
   /** HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment). */
   private sendStaged(n: number): void {
-    const pausedBefore = this.routeBackoffMs !== 0;
-    if (pausedBefore && monoMs() < this.skipUntilMonoMs) return this.skip(n);
+    const pause = this.pause;
+    if (pause.skipping && pause.skips(monoMs())) return this.skip(n);
+    const pausedBefore = pause.paused;
     const routeRefusals = this.routeRefusals;
     const taken = this.sendStagedNow(n);
     if (pausedBefore && taken > 0 && this.routeRefusals === routeRefusals) this.resumed();
@@ -277,25 +267,25 @@ export class PublishChannel {
     const nowMonoMs = monoMs();
     let changed = false;
     for (let j = 0; j < all.length; j++) {
-      if (this.receiverSentTo[j]) continue;
-      if (nowMonoMs >= this.receiverUntilMonoMs[j]!) {
-        this.receiverSentTo[j] = true;
+      const pause = this.receiverPauses[j]!;
+      if (!pause.skipping) continue;
+      if (!pause.skips(nowMonoMs)) {
         changed = true;
         continue;
       }
       this.counters.sendErrors += n;
       this.sendErrors += n;
-      this.receiverSkipped[j]! += n;
+      pause.skip(n);
       this.lastSendErrorMs = Date.now();
       this.lastSendErrorMonoMs = nowMonoMs;
-      this.errorLog.hit(this.receiverSkipDetail[j]!);
+      this.errorLog.hit(pause.detail);
     }
     if (changed) this.rebuildSendTo(all);
   }
 
   /** Cold: the receivers sent to changed; the sendMany arguments are made anew for them (once per batch size). */
   private rebuildSendTo(all: readonly UnicastReceiver[]): void {
-    this.sendTo = all.filter((_, j) => this.receiverSentTo[j]);
+    this.sendTo = all.filter((_, j) => !this.receiverPauses[j]!.skipping);
     this.unicastArgs.length = 0;
   }
 
@@ -305,11 +295,10 @@ export class PublishChannel {
    */
   private receiversResumed(all: readonly UnicastReceiver[]): void {
     for (let j = 0; j < all.length; j++) {
-      if (this.receiverBackoffMs[j] === 0 || !this.receiverSentTo[j]) continue;
+      const pause = this.receiverPauses[j]!;
+      if (!pause.paused || pause.skipping) continue;
       const rc = all[j]!;
-      this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: this.receiverSkipped[j], lastError: this.lastSendError });
-      this.receiverBackoffMs[j] = 0;
-      this.receiverSkipped[j] = 0;
+      this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: pause.resume(), lastError: this.lastSendError });
       this.receiversPaused--;
     }
   }
@@ -319,13 +308,11 @@ export class PublishChannel {
     for (let j = 0; j < all.length; j++) {
       const rc = all[j]!;
       if (rc.port !== to.port || rc.host !== to.address) continue;
-      const backoffMs = this.receiverBackoffMs[j]!;
-      if (backoffMs === 0) this.receiversPaused++;
-      this.receiverBackoffMs[j] = backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * backoffMs, ROUTE_BACKOFF_MAX_MS);
-      this.receiverUntilMonoMs[j] = this.lastSendErrorMonoMs + this.receiverBackoffMs[j]!;
-      this.receiverSentTo[j] = false;
-      this.receiverSkipDetail[j] = `${where}: receiver ${rc.host}:${rc.port}: ${error}; its datagrams skipped for ${this.receiverBackoffMs[j]} ms, then tried again`;
-      this.errorLog.hit(this.receiverSkipDetail[j]!);
+      const pause = this.receiverPauses[j]!;
+      if (!pause.paused) this.receiversPaused++;
+      pause.refused(this.lastSendErrorMonoMs);
+      pause.detail = `${where}: receiver ${rc.host}:${rc.port}: ${error}; its datagrams skipped for ${pause.backoffMs} ms, then tried again`;
+      this.errorLog.hit(pause.detail);
     }
     this.rebuildSendTo(all);
   }
@@ -344,11 +331,11 @@ export class PublishChannel {
     if (isBufferFullCode(code)) this.sendCutShort = true;
     if (this.receivers !== undefined && to !== undefined && isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
     if (this.receivers === undefined && isRouteGone(code)) {
+      const pause = this.pause;
       this.routeRefusals++;
-      this.routeBackoffMs = this.routeBackoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * this.routeBackoffMs, ROUTE_BACKOFF_MAX_MS);
-      this.skipUntilMonoMs = this.lastSendErrorMonoMs + this.routeBackoffMs;
-      this.skipDetail = `${where}: ${error}; its datagrams skipped for ${this.routeBackoffMs} ms, then tried again`;
-      this.errorLog.hit(this.skipDetail);
+      pause.refused(this.lastSendErrorMonoMs);
+      pause.detail = `${where}: ${error}; its datagrams skipped for ${pause.backoffMs} ms, then tried again`;
+      this.errorLog.hit(pause.detail);
       return;
     }
     this.errorLog.hit(`${where}: ${error}`);
@@ -358,10 +345,10 @@ export class PublishChannel {
   private skip(n: number): void {
     this.counters.sendErrors += n;
     this.sendErrors += n;
-    this.skippedInPause += n;
+    this.pause.skip(n);
     this.lastSendErrorMs = Date.now();
     this.lastSendErrorMonoMs = monoMs();
-    this.errorLog.hit(this.skipDetail);
+    this.errorLog.hit(this.pause.detail);
   }
 
   /**
@@ -369,15 +356,12 @@ export class PublishChannel {
    * last datagram, and a route back before the pause's end would otherwise not carry it).
    */
   tryNextSend(): void {
-    if (this.routeBackoffMs !== 0) this.skipUntilMonoMs = 0;
-    for (let j = 0; j < this.receiverUntilMonoMs.length; j++) this.receiverUntilMonoMs[j] = 0;
+    this.pause.tryNow();
+    for (const pause of this.receiverPauses) pause.tryNow();
   }
 
   /** Cold: a try after a pause got through: sending as before. */
   private resumed(): void {
-    this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.skippedInPause, lastError: this.lastSendError });
-    this.routeBackoffMs = 0;
-    this.skipUntilMonoMs = 0;
-    this.skippedInPause = 0;
+    this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.pause.resume(), lastError: this.lastSendError });
   }
 }
