@@ -21,8 +21,10 @@
  * of the batch), and the destination then leaves it out of its sendMany arguments until its pause ends (the
  * arguments built once per change of the receivers sent to, not per flush); its datagrams are counted as refused
  * meanwhile (its subscribers see a gap), the other receivers get every one. When the pause ends it is sent to again:
- * a send with no route refusal for it that the kernel took datagrams of, and no full buffer cut short, ends the
- * pause (logged); a refusal doubles it. A closed port (ECONNREFUSED) is not a lost route: resent, never paused.
+ * a send with no route refusal for it that the kernel took at least one of its own datagrams of (not merely another
+ * receiver's), and no full buffer cut short, ends the pause (logged); a route refusal doubles it; a send that took
+ * none of its datagrams (refused for another reason: EPERM) leaves it paused, tried again at the next send. A closed
+ * port (ECONNREFUSED) is not a lost route: resent, never paused.
  * Both pauses are a RoutePause (route-pause.ts: its length, end, skipped count), one per destination and receiver.
  * @module
  */
@@ -255,7 +257,7 @@ export class PublishChannel {
     }
     this.sendCutShort = false;
     const taken = this.sender.send(this.socket!, args, 3);
-    if (this.receiversPaused !== 0 && taken > 0 && !this.sendCutShort) this.receiversResumed(all);
+    if (this.receiversPaused !== 0) this.receiversTried(all, n);
     return taken;
   }
 
@@ -290,13 +292,18 @@ export class PublishChannel {
   }
 
   /**
-   * After each send while a receiver is paused (allocates nothing unless a pause ends): receivers tried after their
-   * pause whose send met no route refusal (the kernel took datagrams, no full buffer): sent to as before.
+   * After each send of n datagrams while a receiver is paused (allocates nothing unless a pause ends): a receiver
+   * tried after its pause whose send met no route refusal, no full buffer, and took at least one of its own n
+   * datagrams is sent to as before. Before, any datagram taken (another receiver's) ended the pause: a receiver
+   * whose own were all refused (EPERM) was logged as "its route is back".
    */
-  private receiversResumed(all: readonly UnicastReceiver[]): void {
+  private receiversTried(all: readonly UnicastReceiver[], n: number): void {
+    const cutShort = this.sendCutShort;
     for (let j = 0; j < all.length; j++) {
       const pause = this.receiverPauses[j]!;
-      if (!pause.paused || pause.skipping) continue;
+      const refusedOwn = pause.refusedInTry;
+      pause.refusedInTry = 0;
+      if (!pause.paused || pause.skipping || cutShort || refusedOwn >= n) continue;
       const rc = all[j]!;
       this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: pause.resume(), lastError: this.lastSendError });
       this.receiversPaused--;
@@ -317,6 +324,14 @@ export class PublishChannel {
     this.rebuildSendTo(all);
   }
 
+  /** Cold: datagrams to one receiver refused for another reason than its route: a paused one's try did not get through. */
+  private receiverRefused(all: readonly UnicastReceiver[], to: RefusedTo, datagrams: number): void {
+    for (let j = 0; j < all.length; j++) {
+      const rc = all[j]!;
+      if (rc.port === to.port && rc.host === to.address) this.receiverPauses[j]!.refusedInTry += datagrams;
+    }
+  }
+
   /**
    * Cold: datagrams the kernel refused (already counted overall by the sender): per destination, logged (rate-limited)
    * naming it. A route gone starts or doubles the pause of a multicast destination, or of the one unicast receiver
@@ -329,7 +344,10 @@ export class PublishChannel {
     this.lastSendError = error;
     const where = `destination ${this.dest.name} (${destinationText(this.dest)})`;
     if (isBufferFullCode(code)) this.sendCutShort = true;
-    if (this.receivers !== undefined && to !== undefined && isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
+    if (this.receivers !== undefined && to !== undefined) {
+      if (isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
+      if (this.receiversPaused !== 0) this.receiverRefused(this.receivers, to, datagrams);
+    }
     if (this.receivers === undefined && isRouteGone(code)) {
       const pause = this.pause;
       this.routeRefusals++;

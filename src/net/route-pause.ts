@@ -21,6 +21,12 @@ export class RoutePause {
   skipping = false;
   /** Datagrams skipped in the current pause (told when it ends). */
   skipped = 0;
+  /**
+   * Datagrams of the current send refused to this target for another reason than its route (EPERM from a firewall,
+   * a datagram too big): counted by the channel while the target is tried, so that a send that took none of the
+   * target's own datagrams does not end its pause. Cleared by the channel after each send.
+   */
+  refusedInTry = 0;
   /** The rate-limited log line's detail while paused, made once per refused try (a skip allocates nothing). */
   detail = "";
   /** The pause's end (monoMs). */

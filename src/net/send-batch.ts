@@ -69,7 +69,7 @@ function codeOf(err: unknown): string {
   return (err as { code?: unknown } | undefined)?.code?.toString() ?? "";
 }
 
-/** Where the datagrams of a refusal were going: an unconnected socket's entry whose route is gone (`onRefused`). */
+/** Where the datagrams of a refusal were going: an unconnected socket's entry (`onRefused`). */
 export interface RefusedTo {
   port: number;
   address: string;
@@ -77,9 +77,10 @@ export interface RefusedTo {
 
 /**
  * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
- * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; `to`: the address whose
- * route is gone, for a triple entry (reused object: read it in the call); cold, after counters.sendErrors has been
- * counted).
+ * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; `to`: the address and
+ * port they were for, when that is one triple entry's (refused twice, or its route gone; undefined for a full buffer's
+ * rest of the batch and for a connected socket; reused object: read it in the call); cold, after counters.sendErrors
+ * has been counted).
  */
 export class BatchSender {
   /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (created once each). */
@@ -154,7 +155,7 @@ export class BatchSender {
         done = 0;
         failedHere = false;
       } else if (failedHere) {
-        this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err));
+        this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err), per === 3 ? this.entryTo(args, done) : undefined);
         done++;
         failedHere = false;
       } else {
@@ -209,6 +210,13 @@ export class BatchSender {
     this.refusedTo.address = address;
     this.refused(err.message, lost, codeOf(err), this.refusedTo);
     return kept;
+  }
+
+  /** Cold: where triple entry `i` of `args` was going (the reused refusedTo). */
+  private entryTo(args: SendArgs, i: number): RefusedTo {
+    this.refusedTo.port = args[i * 3 + 1] as number;
+    this.refusedTo.address = args[i * 3 + 2] as string;
+    return this.refusedTo;
   }
 
   /** Cold: empties a compact array after use when the datagrams are made per send (see releaseDatagrams). */

@@ -402,6 +402,61 @@ describe("PublishChannel: a destination whose route is gone", () => {
     expect(su.delivered.slice(-3)).toEqual(receivers.map((rc) => `${2 * n + 12}@${rc.host}`));
   });
 
+  it("a paused receiver tried after its pause resumes only once the kernel takes one of its own datagrams, not another receiver's", () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+    const resumed: unknown[] = [];
+    const log: Logger = { ...silentLogger, info: (msg, fields) => void (msg.startsWith("unicast receiver sent to again") && resumed.push(fields)) };
+    const receivers = [{ host: "127.0.0.1", port: 49003 }, { host: "10.0.0.9", port: 49003 }];
+    const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, log);
+    // 10.0.0.9: its route gone (ENETUNREACH), or a firewall refusing its datagrams (EPERM: not a lost route), or fine.
+    let fault = "ENETUNREACH";
+    const delivered: string[] = [];
+    u.socket = {
+      sendMany(args: never): number {
+        const a = args as unknown as (Uint8Array | number | string)[];
+        for (let k = 0; k < a.length / 3; k++) {
+          if (fault !== "" && a[k * 3 + 2] === "10.0.0.9") {
+            if (k > 0) return k;
+            throw Object.assign(new Error(`${fault}: send`), { code: fault });
+          }
+          const data = a[k * 3] as Uint8Array;
+          delivered.push(`${getU64(new DataView(data.buffer, data.byteOffset), PKT_SEQ_NUM_OFFSET)}@${a[k * 3 + 2]}`);
+        }
+        return a.length / 3;
+      },
+      close() {},
+    } as never;
+    const send = (n: number) => (pack(u, n), u.flush(T0));
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    send(2); // within the pause: skipped
+    // The pause over, 10.0.0.9's route is back but a firewall refuses its datagrams: 127.0.0.1 takes its own, so the
+    // kernel took datagrams of the send. Before, that ended 10.0.0.9's pause ("its route is back") though none of its own went.
+    nowMs += ROUTE_BACKOFF_FIRST_MS;
+    fault = "EPERM";
+    send(2);
+    expect(delivered.filter((d) => d.endsWith("@10.0.0.9"))).toEqual([]);
+    expect(delivered.filter((d) => d.endsWith("@127.0.0.1")).length).toBe(6);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    expect(resumed).toEqual([]);
+    // Still paused, not skipped: tried at each send (its datagrams offered, refused); a route refusal then doubles the pause.
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    expect(u.sendErrors).toBe(8);
+    fault = "ENETUNREACH";
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, 2 * ROUTE_BACKOFF_FIRST_MS]);
+    // Its datagrams taken after the pause: sent to as before, the skipped ones told.
+    nowMs += 2 * ROUTE_BACKOFF_FIRST_MS;
+    fault = "";
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, 0]);
+    expect(delivered.slice(-4)).toEqual(["11@127.0.0.1", "11@10.0.0.9", "12@127.0.0.1", "12@10.0.0.9"]);
+    expect(resumed).toEqual([expect.objectContaining({ receiver: "10.0.0.9:49003", skipped: 2 })]);
+  });
+
   it("several unicast receivers paused at once, any of them: sends, skips, pauses and the failure window match the model", () => {
     let nowMs = 1000;
     vi.spyOn(performance, "now").mockImplementation(() => nowMs);
