@@ -15,6 +15,8 @@
  * counted as refused (sendErrors, here and the publisher's), kept in the retransmit ring and logged (rate-limited);
  * its sequence numbers go on, so its subscribers see the loss as a gap. The first try the kernel takes a datagram
  * of ends the pause (logged). The other destinations have their own sockets, sequences and pauses: unaffected.
+ * Its interface address removed and put back (DHCP), the same socket sends again (the kernel checks the source at
+ * each send); its interface deleted and made again, the socket cannot (ENODEV, remakeSocket): a new one is made.
  *
  * A unicast receiver whose route is gone is paused the same way, on its own: send-batch.ts drops that receiver's
  * datagrams of the batch after two failing calls (one throwing sendMany per datagram before, each copying the rest
@@ -91,6 +93,8 @@ export class PublishChannel {
   private readonly pause = new RoutePause();
   /** Route refusals since start: a try that also met one does not end the pause. */
   private routeRefusals = 0;
+  /** A new socket is being made for a multicast destination whose interface was re-created (remakeSocket). */
+  private remaking = false;
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
   /**
@@ -133,14 +137,44 @@ export class PublishChannel {
 
   /** Opens the destination's socket (interface and TTL verified; a multicast one connected to its group). */
   async open(): Promise<void> {
+    this.socket = await this.openSocket();
+    this.lastSendMs = monoMs();
+  }
+
+  private openSocket(): Promise<SendSocket> {
     const dest = this.dest;
     // A datagram sendMany had counted as sent came back (a unicast receiver's port closed): send-batch.ts.
     const onError = (err: Error) => this.sender.bounced(err.message);
-    this.socket =
-      dest.group !== undefined
-        ? await openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
-        : await openUnicastSender({ iface: dest.iface, onError });
-    this.lastSendMs = monoMs();
+    return dest.group !== undefined
+      ? openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
+      : openUnicastSender({ iface: dest.iface, onError });
+  }
+
+  /**
+   * Cold: a multicast send met ENODEV: the interface IP_MULTICAST_IF named when the socket was made (the kernel keeps
+   * its index, not the address) was deleted and made again (the address is back on a new index): this socket can
+   * never send again, a new one made for the address can. Made in the background (the destination paused
+   * meanwhile); while the address is not on any interface the new socket cannot be made (bind fails) and the old
+   * one stays, to be made again at the next try that meets ENODEV (at most one try per ROUTE_BACKOFF_MAX_MS).
+   */
+  private remakeSocket(): void {
+    const old = this.socket;
+    if (this.remaking || old === undefined) return;
+    this.remaking = true;
+    const target = destinationText(this.dest);
+    this.openSocket().then(
+      (socket) => {
+        this.remaking = false;
+        if (this.socket !== old) return socket.close(); // closed (a stop) or made anew meanwhile
+        old.close();
+        this.socket = socket;
+        this.log.info("destination socket made anew: its interface was re-created", { destination: this.dest.name, target, iface: this.dest.iface });
+      },
+      (err: unknown) => {
+        this.remaking = false;
+        this.errorLog.hit(`destination ${this.dest.name} (${target}): socket not made anew (${(err as Error).message}); tried again at the next send that meets ENODEV`);
+      },
+    );
   }
 
   close(): void {
@@ -354,6 +388,7 @@ export class PublishChannel {
       pause.refused(this.lastSendErrorMonoMs);
       pause.detail = `${where}: ${error}; its datagrams skipped for ${pause.backoffMs} ms, then tried again`;
       this.errorLog.hit(pause.detail);
+      if (code === "ENODEV") this.remakeSocket();
       return;
     }
     this.errorLog.hit(`${where}: ${error}`);

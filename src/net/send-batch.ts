@@ -14,8 +14,8 @@
  * is counted as refused and skipped. Each round takes or skips at least one datagram, so a batch of n costs at
  * most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is not keeping up) drops the rest of the
  * batch at once: trying again at once cannot help, and 2 failing calls per datagram would add work exactly when
- * there is too much. So does a route that is gone (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL: the
- * interface down, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
+ * there is too much. So does a route that is gone (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL, ENODEV: the
+ * interface down or deleted, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
  * the same way) once it failed twice in a row (the first may have been an error left pending): a batch costs 2
  * calls, not 2 per datagram. The publisher's destination then skips its sends for a while (publish-channel.ts).
  * On an unconnected socket ([data, port, address] triples: a unicast destination's receivers, a requester) a route
@@ -57,8 +57,11 @@ export function isBufferFullCode(code: string): boolean {
   return BUFFER_FULL.has(code);
 }
 
-/** Error codes of a send that found no way to its destination (interface down, address or route gone). */
-const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
+/**
+ * Error codes of a send that found no way to its destination (interface down, address or route gone; ENODEV: the
+ * interface a multicast socket was set to was deleted, publish-channel.ts makes a new socket).
+ */
+const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL", "ENODEV"]);
 
 /** True for an error code of a send that found no route (see ROUTE_GONE). */
 export function isRouteGone(code: string): boolean {
