@@ -83,6 +83,11 @@ export class PublishChannel {
    * channel sent no heartbeat for the hour (its subscribers saw the stream stale).
    */
   lastSendMs = 0;
+  /**
+   * The last flush offered the kernel datagrams and it took none (all skipped in a route pause, or refused): the
+   * events it carried were not sent (FeedPublisher's receipt → send histogram leaves them out). Set by each flush.
+   */
+  sentNone = false;
   /** Datagrams of this destination the kernel refused; the last refusal's time (ms since the epoch, 0 = none; shown) and error. */
   sendErrors = 0;
   lastSendErrorMs = 0;
@@ -195,6 +200,8 @@ export class PublishChannel {
     const stage = this.stage;
     const dropFilter = this.dropFilter;
     let batched = 0;
+    let offered = 0;
+    let taken = 0;
     for (let i = 0; i < count; i++) {
       // The exact-length view sendMany takes, reused across flushes (wire/exact-views.ts): a flush allocates nothing.
       const data = packer.exactView(i);
@@ -205,11 +212,16 @@ export class PublishChannel {
       stage[batched] = data;
       batched++;
       if (batched === MAX_DATAGRAMS_PER_SEND) {
-        this.sendStaged(batched);
+        taken += this.sendStaged(batched);
+        offered += batched;
         batched = 0;
       }
     }
-    if (batched > 0) this.sendStaged(batched);
+    if (batched > 0) {
+      taken += this.sendStaged(batched);
+      offered += batched;
+    }
+    this.sentNone = offered > 0 && taken === 0;
     const ring = this.ring;
     if (ring !== undefined) {
       // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
@@ -235,14 +247,21 @@ export class PublishChannel {
     return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError, lastErrorAgoMs: Math.max(0, Math.round(nowMonoMs - this.lastSendErrorMonoMs)) };
   }
 
-  /** HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment). */
-  private sendStaged(n: number): void {
+  /**
+   * HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment).
+   * Returns how many the kernel took (0 when skipped).
+   */
+  private sendStaged(n: number): number {
     const pause = this.pause;
-    if (pause.skipping && pause.skips(monoMs())) return this.skip(n);
+    if (pause.skipping && pause.skips(monoMs())) {
+      this.skip(n);
+      return 0;
+    }
     const pausedBefore = pause.paused;
     const routeRefusals = this.routeRefusals;
     const taken = this.sendStagedNow(n);
     if (pausedBefore && taken > 0 && this.routeRefusals === routeRefusals) this.resumed();
+    return taken;
   }
 
   /** HOT PATH: sendStaged's send; returns how many datagrams the kernel took. */
