@@ -62,7 +62,9 @@ export interface FeedPublisherOptions {
    * Observes, per published delta or snapshot event, µs from the frame's local receipt (view.tsRecvUs) to the end
    * of the flush that handed its datagrams to the kernel. The Feeder passes its receiptToSend histogram. Not observed:
    * an event published before start() (sent by start(): the wait is the start-up's, not the send path's; until
-   * 2026-12-06 it was counted as time to send) and one of a book that matches no destination (nothing is sent).
+   * 2026-12-06 it was counted as time to send), one of a book that matches no destination (nothing is sent), and
+   * one whose flush had the kernel take no datagram of any of its destinations (skipped in a route pause, refused:
+   * PublishChannel.sentNone; until 2026-12-07 counted as sent).
    */
   receiptToSend?: { observe(us: number): void };
   /**
@@ -115,8 +117,9 @@ export class FeedPublisher {
   private readonly publish: PublishConfig;
   private readonly log: Logger;
   private readonly receiptToSend: FeedPublisherOptions["receiptToSend"];
-  /** tsRecvUs of the events waiting for the next flush (only with receiptToSend); grows by doubling (cold). */
+  /** tsRecvUs and handle of the events waiting for the next flush (only with receiptToSend); grow by doubling (cold). */
   private pendingRecvUs = new Float64Array(256);
+  private pendingHandles = new Int32Array(256);
   private pendingCount = 0;
   private readonly channels: PublishChannel[];
   /** Registered books by handle (register): view, destinations, definition. */
@@ -324,7 +327,7 @@ export class FeedPublisher {
       throw err;
     }
     this.counters.messages += messages;
-    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
+    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(handle, view.tsRecvUs);
     this.schedule();
   }
 
@@ -342,7 +345,7 @@ export class FeedPublisher {
       throw err;
     }
     this.counters.messages += messages;
-    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(view.tsRecvUs);
+    if (this.receiptToSend !== undefined && this.started && chans.length > 0) this.notePending(handle, view.tsRecvUs);
     this.schedule();
   }
 
@@ -385,7 +388,10 @@ export class FeedPublisher {
     let sentMonoMs = -1;
     for (let c = 0; c < channels.length; c++) {
       const ch = channels[c];
-      if (ch.packer.count === 0 || ch.socket === undefined) continue;
+      if (ch.packer.count === 0 || ch.socket === undefined) {
+        ch.sentNone = ch.packer.count !== 0;
+        continue;
+      }
       if (sendTimeUs < 0) sendTimeUs = nowUs();
       sentMonoMs = ch.flush(sendTimeUs);
     }
@@ -491,24 +497,39 @@ export class FeedPublisher {
     this.flush();
   }
 
-  private notePending(tsRecvUs: number): void {
+  private notePending(handle: number, tsRecvUs: number): void {
     if (tsRecvUs <= 0) return;
     if (this.pendingCount === this.pendingRecvUs.length) {
       const grown = new Float64Array(this.pendingCount * 2); // cold: more events in one turn than ever before
       grown.set(this.pendingRecvUs);
       this.pendingRecvUs = grown;
+      const handles = new Int32Array(this.pendingCount * 2);
+      handles.set(this.pendingHandles);
+      this.pendingHandles = handles;
     }
+    this.pendingHandles[this.pendingCount] = handle;
     this.pendingRecvUs[this.pendingCount++] = tsRecvUs;
   }
 
-  /** After a flush that ended at `doneUs` (nowUs after its last send): receipt → sent for every event it carried. */
+  /**
+   * After a flush that ended at `doneUs` (nowUs after its last send): receipt → sent for every event it carried,
+   * but one none of whose destinations' sockets took a datagram of the flush (skipped in a route pause, refused):
+   * not sent, so not a time to send (before, observed as if sent).
+   */
   private observePending(doneUs: number): void {
     const hist = this.receiptToSend!;
     for (let i = 0; i < this.pendingCount; i++) {
+      if (!this.sentAny(this.handleChannels[this.pendingHandles[i]])) continue;
       const us = doneUs - this.pendingRecvUs[i];
       hist.observe(us > 0 ? us : 0);
     }
     this.pendingCount = 0;
+  }
+
+  /** HOT PATH (observePending): whether the kernel took a datagram of the last flush of any of these destinations. */
+  private sentAny(chans: readonly PublishChannel[]): boolean {
+    for (let c = 0; c < chans.length; c++) if (!chans[c].sentNone) return true;
+    return false;
   }
 }
 

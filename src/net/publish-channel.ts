@@ -15,14 +15,19 @@
  * counted as refused (sendErrors, here and the publisher's), kept in the retransmit ring and logged (rate-limited);
  * its sequence numbers go on, so its subscribers see the loss as a gap. The first try the kernel takes a datagram
  * of ends the pause (logged). The other destinations have their own sockets, sequences and pauses: unaffected.
+ * Its interface address removed and put back (DHCP), the same socket sends again (the kernel checks the source at
+ * each send); its interface deleted and made again, the socket cannot (ENODEV, remakeSocket): a new one is made.
  *
  * A unicast receiver whose route is gone is paused the same way, on its own: send-batch.ts drops that receiver's
  * datagrams of the batch after two failing calls (one throwing sendMany per datagram before, each copying the rest
  * of the batch), and the destination then leaves it out of its sendMany arguments until its pause ends (the
  * arguments built once per change of the receivers sent to, not per flush); its datagrams are counted as refused
  * meanwhile (its subscribers see a gap), the other receivers get every one. When the pause ends it is sent to again:
- * a send with no route refusal for it that the kernel took datagrams of, and no full buffer cut short, ends the
- * pause (logged); a refusal doubles it. A closed port (ECONNREFUSED) is not a lost route: resent, never paused.
+ * a send with no route refusal for it that the kernel took at least one of its own datagrams of (not merely another
+ * receiver's), and no full buffer cut short, ends the pause (logged); a route refusal doubles it; a send that took
+ * none of its datagrams (refused for another reason: EPERM) leaves it paused, tried again at the next send. A closed
+ * port (ECONNREFUSED) is not a lost route: resent, never paused.
+ * Both pauses are a RoutePause (route-pause.ts: its length, end, skipped count), one per destination and receiver.
  * @module
  */
 import { monoMs } from "../core/clock.ts";
@@ -33,15 +38,14 @@ import { PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../wire/layout.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { openMulticastSender, openUnicastSender } from "./multicast.ts";
 import type { RetransmitRing } from "./retransmit-ring.ts";
+import { RoutePause } from "./route-pause.ts";
 import { BatchSender, isBufferFullCode, isRouteGone, type RefusedTo, type SendCounters } from "./send-batch.ts";
 
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
 
-/** A destination whose route is gone is not sent to for this long after its first refusal, ... */
-export const ROUTE_BACKOFF_FIRST_MS = 100;
-/** ... doubling on each refused try up to this. */
-export const ROUTE_BACKOFF_MAX_MS = 2000;
+/** The route pause's first length and cap (route-pause.ts). */
+export { ROUTE_BACKOFF_FIRST_MS, ROUTE_BACKOFF_MAX_MS } from "./route-pause.ts";
 
 /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
 export type DropFilter = (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
@@ -79,33 +83,30 @@ export class PublishChannel {
    * channel sent no heartbeat for the hour (its subscribers saw the stream stale).
    */
   lastSendMs = 0;
+  /**
+   * The last flush offered the kernel datagrams and it took none (all skipped in a route pause, or refused): the
+   * events it carried were not sent (FeedPublisher's receipt → send histogram leaves them out). Set by each flush.
+   */
+  sentNone = false;
   /** Datagrams of this destination the kernel refused; the last refusal's time (ms since the epoch, 0 = none; shown) and error. */
   sendErrors = 0;
   lastSendErrorMs = 0;
   /** The last refusal on the monotonic clock (0 = none): what the failure window counts from. */
   private lastSendErrorMonoMs = 0;
   lastSendError = "";
-  /** The pause of a destination whose route is gone (ms; 0: sending), and the end of it (monoMs): see the module comment. */
-  routeBackoffMs = 0;
-  private skipUntilMonoMs = 0;
+  /** The pause of a multicast destination whose route is gone: see the module comment. */
+  private readonly pause = new RoutePause();
   /** Route refusals since start: a try that also met one does not end the pause. */
   private routeRefusals = 0;
-  /** Datagrams skipped in the current pause (told when it ends). */
-  private skippedInPause = 0;
-  /** The rate-limited log line's detail while paused, made once per refused try (a skip allocates nothing). */
-  private skipDetail = "";
+  /** A new socket is being made for a multicast destination whose interface was re-created (remakeSocket). */
+  private remaking = false;
   /** Unicast receivers (undefined: multicast). */
   private readonly receivers: readonly UnicastReceiver[] | undefined;
   /**
-   * Per unicast receiver (by index in `receivers`), the pause of one whose route is gone (module comment): its
-   * length (ms; 0: sending), its end (monoMs), whether it is in `sendTo` (left out until the end, then tried),
-   * datagrams skipped in it, and its log detail.
+   * Per unicast receiver (by index in `receivers`), the pause of one whose route is gone (module comment); a
+   * receiver is in `sendTo` unless its pause is skipping.
    */
-  private readonly receiverBackoffMs: number[] = [];
-  private readonly receiverUntilMonoMs: number[] = [];
-  private readonly receiverSentTo: boolean[] = [];
-  private readonly receiverSkipped: number[] = [];
-  private readonly receiverSkipDetail: string[] = [];
+  private readonly receiverPauses: RoutePause[] = [];
   /** Receivers paused (0: the hot path looks no further); the receivers sent to, rebuilt when that set changes. */
   private receiversPaused = 0;
   private sendTo: readonly UnicastReceiver[] = [];
@@ -132,13 +133,7 @@ export class PublishChannel {
     this.receivers = dest.receivers;
     if (this.receivers !== undefined) {
       this.sendTo = this.receivers;
-      for (let j = 0; j < this.receivers.length; j++) {
-        this.receiverBackoffMs.push(0);
-        this.receiverUntilMonoMs.push(0);
-        this.receiverSentTo.push(true);
-        this.receiverSkipped.push(0);
-        this.receiverSkipDetail.push("");
-      }
+      for (let j = 0; j < this.receivers.length; j++) this.receiverPauses.push(new RoutePause());
     }
     this.log = log;
     this.errorLog = new RateLimitedLog(log, "warn", "send failed; datagrams dropped");
@@ -147,14 +142,44 @@ export class PublishChannel {
 
   /** Opens the destination's socket (interface and TTL verified; a multicast one connected to its group). */
   async open(): Promise<void> {
+    this.socket = await this.openSocket();
+    this.lastSendMs = monoMs();
+  }
+
+  private openSocket(): Promise<SendSocket> {
     const dest = this.dest;
     // A datagram sendMany had counted as sent came back (a unicast receiver's port closed): send-batch.ts.
     const onError = (err: Error) => this.sender.bounced(err.message);
-    this.socket =
-      dest.group !== undefined
-        ? await openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
-        : await openUnicastSender({ iface: dest.iface, onError });
-    this.lastSendMs = monoMs();
+    return dest.group !== undefined
+      ? openMulticastSender({ iface: dest.iface, connectTo: { group: dest.group, port: dest.port }, ttl: dest.ttl, onError })
+      : openUnicastSender({ iface: dest.iface, onError });
+  }
+
+  /**
+   * Cold: a multicast send met ENODEV: the interface IP_MULTICAST_IF named when the socket was made (the kernel keeps
+   * its index, not the address) was deleted and made again (the address is back on a new index): this socket can
+   * never send again, a new one made for the address can. Made in the background (the destination paused
+   * meanwhile); while the address is not on any interface the new socket cannot be made (bind fails) and the old
+   * one stays, to be made again at the next try that meets ENODEV (at most one try per ROUTE_BACKOFF_MAX_MS).
+   */
+  private remakeSocket(): void {
+    const old = this.socket;
+    if (this.remaking || old === undefined) return;
+    this.remaking = true;
+    const target = destinationText(this.dest);
+    this.openSocket().then(
+      (socket) => {
+        this.remaking = false;
+        if (this.socket !== old) return socket.close(); // closed (a stop) or made anew meanwhile
+        old.close();
+        this.socket = socket;
+        this.log.info("destination socket made anew: its interface was re-created", { destination: this.dest.name, target, iface: this.dest.iface });
+      },
+      (err: unknown) => {
+        this.remaking = false;
+        this.errorLog.hit(`destination ${this.dest.name} (${target}): socket not made anew (${(err as Error).message}); tried again at the next send that meets ENODEV`);
+      },
+    );
   }
 
   close(): void {
@@ -175,6 +200,8 @@ export class PublishChannel {
     const stage = this.stage;
     const dropFilter = this.dropFilter;
     let batched = 0;
+    let offered = 0;
+    let taken = 0;
     for (let i = 0; i < count; i++) {
       // The exact-length view sendMany takes, reused across flushes (wire/exact-views.ts): a flush allocates nothing.
       const data = packer.exactView(i);
@@ -185,11 +212,16 @@ export class PublishChannel {
       stage[batched] = data;
       batched++;
       if (batched === MAX_DATAGRAMS_PER_SEND) {
-        this.sendStaged(batched);
+        taken += this.sendStaged(batched);
+        offered += batched;
         batched = 0;
       }
     }
-    if (batched > 0) this.sendStaged(batched);
+    if (batched > 0) {
+      taken += this.sendStaged(batched);
+      offered += batched;
+    }
+    this.sentNone = offered > 0 && taken === 0;
     const ring = this.ring;
     if (ring !== undefined) {
       // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
@@ -204,19 +236,32 @@ export class PublishChannel {
     return (this.lastSendMs = monoMs());
   }
 
+  /** A multicast destination's route pause (ms; 0: sending): see the module comment. */
+  get routeBackoffMs(): number {
+    return this.pause.backoffMs;
+  }
+
   /** This destination if it had a refusal in the last `windowMs` (nowMonoMs: monoMs(); cold, /readyz). */
   failure(nowMonoMs: number, windowMs: number): SendFailure | undefined {
     if (this.lastSendErrorMonoMs === 0 || nowMonoMs - this.lastSendErrorMonoMs > windowMs) return undefined;
     return { destination: this.dest.name, target: destinationText(this.dest), errors: this.sendErrors, lastErrorMs: this.lastSendErrorMs, lastError: this.lastSendError, lastErrorAgoMs: Math.max(0, Math.round(nowMonoMs - this.lastSendErrorMonoMs)) };
   }
 
-  /** HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment). */
-  private sendStaged(n: number): void {
-    const pausedBefore = this.routeBackoffMs !== 0;
-    if (pausedBefore && monoMs() < this.skipUntilMonoMs) return this.skip(n);
+  /**
+   * HOT PATH: the first n staged datagrams, in one sendMany; skipped while the route is gone (module comment).
+   * Returns how many the kernel took (0 when skipped).
+   */
+  private sendStaged(n: number): number {
+    const pause = this.pause;
+    if (pause.skipping && pause.skips(monoMs())) {
+      this.skip(n);
+      return 0;
+    }
+    const pausedBefore = pause.paused;
     const routeRefusals = this.routeRefusals;
     const taken = this.sendStagedNow(n);
     if (pausedBefore && taken > 0 && this.routeRefusals === routeRefusals) this.resumed();
+    return taken;
   }
 
   /** HOT PATH: sendStaged's send; returns how many datagrams the kernel took. */
@@ -265,7 +310,7 @@ export class PublishChannel {
     }
     this.sendCutShort = false;
     const taken = this.sender.send(this.socket!, args, 3);
-    if (this.receiversPaused !== 0 && taken > 0 && !this.sendCutShort) this.receiversResumed(all);
+    if (this.receiversPaused !== 0) this.receiversTried(all, n);
     return taken;
   }
 
@@ -277,39 +322,43 @@ export class PublishChannel {
     const nowMonoMs = monoMs();
     let changed = false;
     for (let j = 0; j < all.length; j++) {
-      if (this.receiverSentTo[j]) continue;
-      if (nowMonoMs >= this.receiverUntilMonoMs[j]!) {
-        this.receiverSentTo[j] = true;
+      const pause = this.receiverPauses[j]!;
+      if (!pause.skipping) continue;
+      if (!pause.skips(nowMonoMs)) {
         changed = true;
         continue;
       }
       this.counters.sendErrors += n;
       this.sendErrors += n;
-      this.receiverSkipped[j]! += n;
+      pause.skip(n);
       this.lastSendErrorMs = Date.now();
       this.lastSendErrorMonoMs = nowMonoMs;
-      this.errorLog.hit(this.receiverSkipDetail[j]!);
+      this.errorLog.hit(pause.detail);
     }
     if (changed) this.rebuildSendTo(all);
   }
 
   /** Cold: the receivers sent to changed; the sendMany arguments are made anew for them (once per batch size). */
   private rebuildSendTo(all: readonly UnicastReceiver[]): void {
-    this.sendTo = all.filter((_, j) => this.receiverSentTo[j]);
+    this.sendTo = all.filter((_, j) => !this.receiverPauses[j]!.skipping);
     this.unicastArgs.length = 0;
   }
 
   /**
-   * After each send while a receiver is paused (allocates nothing unless a pause ends): receivers tried after their
-   * pause whose send met no route refusal (the kernel took datagrams, no full buffer): sent to as before.
+   * After each send of n datagrams while a receiver is paused (allocates nothing unless a pause ends): a receiver
+   * tried after its pause whose send met no route refusal, no full buffer, and took at least one of its own n
+   * datagrams is sent to as before. Before, any datagram taken (another receiver's) ended the pause: a receiver
+   * whose own were all refused (EPERM) was logged as "its route is back".
    */
-  private receiversResumed(all: readonly UnicastReceiver[]): void {
+  private receiversTried(all: readonly UnicastReceiver[], n: number): void {
+    const cutShort = this.sendCutShort;
     for (let j = 0; j < all.length; j++) {
-      if (this.receiverBackoffMs[j] === 0 || !this.receiverSentTo[j]) continue;
+      const pause = this.receiverPauses[j]!;
+      const refusedOwn = pause.refusedInTry;
+      pause.refusedInTry = 0;
+      if (!pause.paused || pause.skipping || cutShort || refusedOwn >= n) continue;
       const rc = all[j]!;
-      this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: this.receiverSkipped[j], lastError: this.lastSendError });
-      this.receiverBackoffMs[j] = 0;
-      this.receiverSkipped[j] = 0;
+      this.log.info("unicast receiver sent to again; its route is back", { destination: this.dest.name, receiver: `${rc.host}:${rc.port}`, skipped: pause.resume(), lastError: this.lastSendError });
       this.receiversPaused--;
     }
   }
@@ -319,15 +368,21 @@ export class PublishChannel {
     for (let j = 0; j < all.length; j++) {
       const rc = all[j]!;
       if (rc.port !== to.port || rc.host !== to.address) continue;
-      const backoffMs = this.receiverBackoffMs[j]!;
-      if (backoffMs === 0) this.receiversPaused++;
-      this.receiverBackoffMs[j] = backoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * backoffMs, ROUTE_BACKOFF_MAX_MS);
-      this.receiverUntilMonoMs[j] = this.lastSendErrorMonoMs + this.receiverBackoffMs[j]!;
-      this.receiverSentTo[j] = false;
-      this.receiverSkipDetail[j] = `${where}: receiver ${rc.host}:${rc.port}: ${error}; its datagrams skipped for ${this.receiverBackoffMs[j]} ms, then tried again`;
-      this.errorLog.hit(this.receiverSkipDetail[j]!);
+      const pause = this.receiverPauses[j]!;
+      if (!pause.paused) this.receiversPaused++;
+      pause.refused(this.lastSendErrorMonoMs);
+      pause.detail = `${where}: receiver ${rc.host}:${rc.port}: ${error}; its datagrams skipped for ${pause.backoffMs} ms, then tried again`;
+      this.errorLog.hit(pause.detail);
     }
     this.rebuildSendTo(all);
+  }
+
+  /** Cold: datagrams to one receiver refused for another reason than its route: a paused one's try did not get through. */
+  private receiverRefused(all: readonly UnicastReceiver[], to: RefusedTo, datagrams: number): void {
+    for (let j = 0; j < all.length; j++) {
+      const rc = all[j]!;
+      if (rc.port === to.port && rc.host === to.address) this.receiverPauses[j]!.refusedInTry += datagrams;
+    }
   }
 
   /**
@@ -342,13 +397,17 @@ export class PublishChannel {
     this.lastSendError = error;
     const where = `destination ${this.dest.name} (${destinationText(this.dest)})`;
     if (isBufferFullCode(code)) this.sendCutShort = true;
-    if (this.receivers !== undefined && to !== undefined && isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
+    if (this.receivers !== undefined && to !== undefined) {
+      if (isRouteGone(code)) return this.receiverRouteGone(this.receivers, to, error, where);
+      if (this.receiversPaused !== 0) this.receiverRefused(this.receivers, to, datagrams);
+    }
     if (this.receivers === undefined && isRouteGone(code)) {
+      const pause = this.pause;
       this.routeRefusals++;
-      this.routeBackoffMs = this.routeBackoffMs === 0 ? ROUTE_BACKOFF_FIRST_MS : Math.min(2 * this.routeBackoffMs, ROUTE_BACKOFF_MAX_MS);
-      this.skipUntilMonoMs = this.lastSendErrorMonoMs + this.routeBackoffMs;
-      this.skipDetail = `${where}: ${error}; its datagrams skipped for ${this.routeBackoffMs} ms, then tried again`;
-      this.errorLog.hit(this.skipDetail);
+      pause.refused(this.lastSendErrorMonoMs);
+      pause.detail = `${where}: ${error}; its datagrams skipped for ${pause.backoffMs} ms, then tried again`;
+      this.errorLog.hit(pause.detail);
+      if (code === "ENODEV") this.remakeSocket();
       return;
     }
     this.errorLog.hit(`${where}: ${error}`);
@@ -358,10 +417,10 @@ export class PublishChannel {
   private skip(n: number): void {
     this.counters.sendErrors += n;
     this.sendErrors += n;
-    this.skippedInPause += n;
+    this.pause.skip(n);
     this.lastSendErrorMs = Date.now();
     this.lastSendErrorMonoMs = monoMs();
-    this.errorLog.hit(this.skipDetail);
+    this.errorLog.hit(this.pause.detail);
   }
 
   /**
@@ -369,15 +428,12 @@ export class PublishChannel {
    * last datagram, and a route back before the pause's end would otherwise not carry it).
    */
   tryNextSend(): void {
-    if (this.routeBackoffMs !== 0) this.skipUntilMonoMs = 0;
-    for (let j = 0; j < this.receiverUntilMonoMs.length; j++) this.receiverUntilMonoMs[j] = 0;
+    this.pause.tryNow();
+    for (const pause of this.receiverPauses) pause.tryNow();
   }
 
   /** Cold: a try after a pause got through: sending as before. */
   private resumed(): void {
-    this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.skippedInPause, lastError: this.lastSendError });
-    this.routeBackoffMs = 0;
-    this.skipUntilMonoMs = 0;
-    this.skippedInPause = 0;
+    this.log.info("destination sends again; its route is back", { destination: this.dest.name, target: destinationText(this.dest), skipped: this.pause.resume(), lastError: this.lastSendError });
   }
 }

@@ -14,8 +14,8 @@
  * is counted as refused and skipped. Each round takes or skips at least one datagram, so a batch of n costs at
  * most 2n calls. A full socket buffer (EAGAIN, ENOBUFS: the interface is not keeping up) drops the rest of the
  * batch at once: trying again at once cannot help, and 2 failing calls per datagram would add work exactly when
- * there is too much. So does a route that is gone (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL: the
- * interface down, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
+ * there is too much. So does a route that is gone (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EADDRNOTAVAIL, ENODEV: the
+ * interface down or deleted, its address or route removed) on a connected socket (one entry per datagram: every datagram goes
  * the same way) once it failed twice in a row (the first may have been an error left pending): a batch costs 2
  * calls, not 2 per datagram. The publisher's destination then skips its sends for a while (publish-channel.ts).
  * On an unconnected socket ([data, port, address] triples: a unicast destination's receivers, a requester) a route
@@ -57,8 +57,11 @@ export function isBufferFullCode(code: string): boolean {
   return BUFFER_FULL.has(code);
 }
 
-/** Error codes of a send that found no way to its destination (interface down, address or route gone). */
-const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
+/**
+ * Error codes of a send that found no way to its destination (interface down, address or route gone; ENODEV: the
+ * interface a multicast socket was set to was deleted, publish-channel.ts makes a new socket).
+ */
+const ROUTE_GONE = new Set(["ENETUNREACH", "EHOSTUNREACH", "ENETDOWN", "EADDRNOTAVAIL", "ENODEV"]);
 
 /** True for an error code of a send that found no route (see ROUTE_GONE). */
 export function isRouteGone(code: string): boolean {
@@ -69,7 +72,7 @@ function codeOf(err: unknown): string {
   return (err as { code?: unknown } | undefined)?.code?.toString() ?? "";
 }
 
-/** Where the datagrams of a refusal were going: an unconnected socket's entry whose route is gone (`onRefused`). */
+/** Where the datagrams of a refusal were going: an unconnected socket's entry (`onRefused`). */
 export interface RefusedTo {
   port: number;
   address: string;
@@ -77,9 +80,10 @@ export interface RefusedTo {
 
 /**
  * Sends batches on behalf of one owner (a destination, the retransmission server): its counters, and `onRefused`
- * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; `to`: the address whose
- * route is gone, for a triple entry (reused object: read it in the call); cold, after counters.sendErrors has been
- * counted).
+ * to name a loss (`datagrams` lost with `error`, whose code is `code`, "" when it has none; `to`: the address and
+ * port they were for, when that is one triple entry's (refused twice, or its route gone; undefined for a full buffer's
+ * rest of the batch and for a connected socket; reused object: read it in the call); cold, after counters.sendErrors
+ * has been counted).
  */
 export class BatchSender {
   /** Cold, after a refusal: sendMany argument arrays by entry count for the rest of a batch (created once each). */
@@ -154,7 +158,7 @@ export class BatchSender {
         done = 0;
         failedHere = false;
       } else if (failedHere) {
-        this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err));
+        this.refused(err?.message ?? "sendMany took no datagram", 1, codeOf(err), per === 3 ? this.entryTo(args, done) : undefined);
         done++;
         failedHere = false;
       } else {
@@ -209,6 +213,13 @@ export class BatchSender {
     this.refusedTo.address = address;
     this.refused(err.message, lost, codeOf(err), this.refusedTo);
     return kept;
+  }
+
+  /** Cold: where triple entry `i` of `args` was going (the reused refusedTo). */
+  private entryTo(args: SendArgs, i: number): RefusedTo {
+    this.refusedTo.port = args[i * 3 + 1] as number;
+    this.refusedTo.address = args[i * 3 + 2] as string;
+    return this.refusedTo;
   }
 
   /** Cold: empties a compact array after use when the datagrams are made per send (see releaseDatagrams). */

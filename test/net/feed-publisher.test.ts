@@ -2,7 +2,7 @@
  * Publisher → subscriber over real multicast on loopback (interface 127.0.0.1, TTL 1, 239.255.x.x groups only).
  * Groups and ports are private to this file: 239.255.41.{1,2} on ports 41xxx.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import type { DestinationConfig, PublishConfig, RetransmitConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
@@ -499,6 +499,55 @@ describe("FeedPublisher receipt → sent", () => {
     pub.publishDelta(handle, spot!, cs);
     pub.flush();
     expect(observedUs).toHaveLength(1);
+  });
+
+  it("does not count an event none of whose datagrams the kernel took: refused, or skipped while its destination's route is gone", async () => {
+    const cfg = publishConfig(34);
+    const observedUs: number[] = [];
+    const pub = new FeedPublisher({ publish: cfg, receiptToSend: { observe: (us) => observedUs.push(us) } });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    // The monotonic clock stands still: the second flush comes within the route pause however slow the machine.
+    const nowMs = performance.now();
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    cleanups.push(async () => void vi.restoreAllMocks());
+    const [spot, linear] = makeBooks(35); // one per destination
+    const spotHandle = pub.register(spot!.instrument, spot!);
+    const linearHandle = pub.register(linear!.instrument, linear!);
+    pub.flush();
+    // The spot destination's route is gone (its socket a stand-in throwing ENETUNREACH); the linear one's is fine.
+    const spotChannel = (pub as unknown as { channels: PublishChannel[] }).channels[0]!;
+    expect(spotChannel.dest.name).toBe("spot");
+    const real = spotChannel.socket!;
+    let gone = true;
+    spotChannel.socket = {
+      sendMany(args: never) {
+        if (gone) throw Object.assign(new Error("ENETUNREACH: network is unreachable, send"), { code: "ENETUNREACH" });
+        return real.sendMany(args);
+      },
+      close: () => real.close(),
+    } as never;
+    const cs = new ChangeSet();
+    const r = rng(36);
+    const publish = (book: TestBook, handle: number, seq: number) => {
+      randomChanges(r, book, cs, 4, 300_000);
+      book.apply(cs, seq, T0);
+      pub.publishDelta(handle, book, cs);
+    };
+    publish(spot!, spotHandle, 2); // refused
+    publish(linear!, linearHandle, 2); // sent
+    pub.flush();
+    expect(observedUs).toHaveLength(1);
+    expect(spotChannel.routeBackoffMs).toBeGreaterThan(0);
+    publish(spot!, spotHandle, 3); // skipped: the pause
+    pub.flush();
+    expect(observedUs).toHaveLength(1);
+    gone = false;
+    spotChannel.tryNextSend();
+    publish(spot!, spotHandle, 4);
+    pub.flush();
+    expect(spotChannel.routeBackoffMs).toBe(0);
+    expect(observedUs).toHaveLength(2);
   });
 });
 

@@ -199,6 +199,8 @@ describe("PublishChannel: a destination whose route is gone", () => {
     };
     return s;
   }
+  /** A unicast destination's route pause per receiver (ms; 0: sending). */
+  const receiverBackoffMs = (u: PublishChannel) => (u as unknown as { receiverPauses: { backoffMs: number }[] }).receiverPauses.map((p) => p.backoffMs);
   /** n datagrams of one message each (seqNum = the message's), as a flush finds them. */
   function pack(ch: PublishChannel, n: number) {
     for (let i = 0; i < n; i++) {
@@ -293,7 +295,7 @@ describe("PublishChannel: a destination whose route is gone", () => {
       expect(b.sendErrors + b.routeBackoffMs + u.routeBackoffMs, context).toBe(0);
       expect(su.calls, context).toBe(modelU.calls);
       expect(u.sendErrors, context).toBe(modelU.refused); // each datagram's copy to 10.0.0.9 not sent
-      expect((u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs, context).toEqual([0, modelU.backoffMs]);
+      expect(receiverBackoffMs(u), context).toEqual([0, modelU.backoffMs]);
       expect(receiverResumedLines.length, context).toBe(modelU.resumed);
     }
     // a's delivered sequence numbers: in order, each once, the skipped ones missing (its subscribers see gaps).
@@ -347,7 +349,7 @@ describe("PublishChannel: a destination whose route is gone", () => {
     expect(su.delivered.length).toBe(4 * n);
     // The pause over, a full buffer (after the kernel took a datagram to 127.0.0.1) shows nothing of its route:
     // still paused (not doubled), tried at the next send.
-    const backoffMs = (u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs;
+    const backoffMs = () => receiverBackoffMs(u);
     const fault = { full: false, closed: false, tookOne: false };
     u.socket = {
       sendMany(args: never): number {
@@ -365,11 +367,11 @@ describe("PublishChannel: a destination whose route is gone", () => {
     fault.full = true;
     pack(u, 2);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
+    expect(backoffMs()).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
     fault.full = false;
     pack(u, 2);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, 2 * ROUTE_BACKOFF_FIRST_MS, 0]);
+    expect(backoffMs()).toEqual([0, 2 * ROUTE_BACKOFF_FIRST_MS, 0]);
     // A closed port (ECONNREFUSED) is not a lost route: that receiver is not paused, its datagrams tried each send.
     nowMs += 2 * ROUTE_BACKOFF_FIRST_MS;
     fault.closed = true;
@@ -377,7 +379,7 @@ describe("PublishChannel: a destination whose route is gone", () => {
     u.flush(T0);
     pack(u, 2);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, 4 * ROUTE_BACKOFF_FIRST_MS, 0]);
+    expect(backoffMs()).toEqual([0, 4 * ROUTE_BACKOFF_FIRST_MS, 0]);
     expect(su.delivered.filter((d) => d.endsWith("@127.0.0.2")).length).toBe(2 * n + 2);
     // Its route back, the receiver is sent to again from the first send after its pause.
     nowMs += 4 * ROUTE_BACKOFF_FIRST_MS;
@@ -385,19 +387,74 @@ describe("PublishChannel: a destination whose route is gone", () => {
     routeUp = true;
     pack(u, 2);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, 0, 0]);
+    expect(backoffMs()).toEqual([0, 0, 0]);
     expect(su.delivered.slice(-6)).toEqual([2 * n + 9, 2 * n + 10].flatMap((seq) => receivers.map((rc) => `${seq}@${rc.host}`)));
     // A stop (tryNextSend) tries a paused receiver at once, pause or not: its END_OF_SESSION.
     routeUp = false;
     pack(u, 1);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
+    expect(backoffMs()).toEqual([0, ROUTE_BACKOFF_FIRST_MS, 0]);
     routeUp = true;
     u.tryNextSend();
     pack(u, 1);
     u.flush(T0);
-    expect(backoffMs).toEqual([0, 0, 0]);
+    expect(backoffMs()).toEqual([0, 0, 0]);
     expect(su.delivered.slice(-3)).toEqual(receivers.map((rc) => `${2 * n + 12}@${rc.host}`));
+  });
+
+  it("a paused receiver tried after its pause resumes only once the kernel takes one of its own datagrams, not another receiver's", () => {
+    let nowMs = 1000;
+    vi.spyOn(performance, "now").mockImplementation(() => nowMs);
+    const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };
+    const resumed: unknown[] = [];
+    const log: Logger = { ...silentLogger, info: (msg, fields) => void (msg.startsWith("unicast receiver sent to again") && resumed.push(fields)) };
+    const receivers = [{ host: "127.0.0.1", port: 49003 }, { host: "10.0.0.9", port: 49003 }];
+    const u = channel({ name: "u", port: 0, receivers, iface: "127.0.0.1", ttl: 1, channelId: 3, match }, counters, log);
+    // 10.0.0.9: its route gone (ENETUNREACH), or a firewall refusing its datagrams (EPERM: not a lost route), or fine.
+    let fault = "ENETUNREACH";
+    const delivered: string[] = [];
+    u.socket = {
+      sendMany(args: never): number {
+        const a = args as unknown as (Uint8Array | number | string)[];
+        for (let k = 0; k < a.length / 3; k++) {
+          if (fault !== "" && a[k * 3 + 2] === "10.0.0.9") {
+            if (k > 0) return k;
+            throw Object.assign(new Error(`${fault}: send`), { code: fault });
+          }
+          const data = a[k * 3] as Uint8Array;
+          delivered.push(`${getU64(new DataView(data.buffer, data.byteOffset), PKT_SEQ_NUM_OFFSET)}@${a[k * 3 + 2]}`);
+        }
+        return a.length / 3;
+      },
+      close() {},
+    } as never;
+    const send = (n: number) => (pack(u, n), u.flush(T0));
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    send(2); // within the pause: skipped
+    // The pause over, 10.0.0.9's route is back but a firewall refuses its datagrams: 127.0.0.1 takes its own, so the
+    // kernel took datagrams of the send. Before, that ended 10.0.0.9's pause ("its route is back") though none of its own went.
+    nowMs += ROUTE_BACKOFF_FIRST_MS;
+    fault = "EPERM";
+    send(2);
+    expect(delivered.filter((d) => d.endsWith("@10.0.0.9"))).toEqual([]);
+    expect(delivered.filter((d) => d.endsWith("@127.0.0.1")).length).toBe(6);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    expect(resumed).toEqual([]);
+    // Still paused, not skipped: tried at each send (its datagrams offered, refused); a route refusal then doubles the pause.
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, ROUTE_BACKOFF_FIRST_MS]);
+    expect(u.sendErrors).toBe(8);
+    fault = "ENETUNREACH";
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, 2 * ROUTE_BACKOFF_FIRST_MS]);
+    // Its datagrams taken after the pause: sent to as before, the skipped ones told.
+    nowMs += 2 * ROUTE_BACKOFF_FIRST_MS;
+    fault = "";
+    send(2);
+    expect(receiverBackoffMs(u)).toEqual([0, 0]);
+    expect(delivered.slice(-4)).toEqual(["11@127.0.0.1", "11@10.0.0.9", "12@127.0.0.1", "12@10.0.0.9"]);
+    expect(resumed).toEqual([expect.objectContaining({ receiver: "10.0.0.9:49003", skipped: 2 })]);
   });
 
   it("several unicast receivers paused at once, any of them: sends, skips, pauses and the failure window match the model", () => {
@@ -460,7 +517,7 @@ describe("PublishChannel: a destination whose route is gone", () => {
         mostPaused = Math.max(mostPaused, model.filter((m) => m.backoffMs !== 0).length);
         const context = `${r} receivers, step ${step}, now ${nowMs}, gone ${gone.join()}`;
         expect(u.sendErrors, context).toBe(refused);
-        expect((u as unknown as { receiverBackoffMs: number[] }).receiverBackoffMs, context).toEqual(model.map((m) => m.backoffMs));
+        expect(receiverBackoffMs(u), context).toEqual(model.map((m) => m.backoffMs));
         expect(u.failure(nowMs, 1e9)?.lastErrorAgoMs, context).toBe(lastErrorMs < 0 ? undefined : nowMs - lastErrorMs);
         expect(counters.datagrams + counters.sendErrors, context).toBe(sent * r);
       }
