@@ -1,10 +1,10 @@
 /**
  * A multicast destination whose interface address goes away and comes back (DHCP), or whose interface is deleted
  * and made again (the same address on a new interface index), over a real socket in a network namespace of the
- * test's own (skipped where one cannot be made: not root). There: lo holds 127.0.0.1/32 only (so 127.0.0.3 is not
- * local through lo's 127.0.0.0/8), a veth pair v0/v1 holds 127.0.0.3 on v0 and the multicast route; the destination
- * sends from 127.0.0.3 (TTL 1; its datagrams go to v0's peer, nowhere else). Each try after a pause is forced with
- * tryNextSend (no clock in the test). Shown: an address removed and put back needs nothing (the same socket sends
+ * test's own (skipped where one cannot be made: not root). There: lo is up with no address, a veth pair v0/v1
+ * holds 127.0.0.1 on v0 and the multicast route (removing it, or deleting v0, takes the destination's interface
+ * address away; the tests' rule holds: interface 127.0.0.1, TTL 1); its datagrams go to v0's peer, nowhere else.
+ * Each try after a pause is forced with tryNextSend (no clock in the test). Shown: an address removed and put back needs nothing (the same socket sends
  * again: the kernel checks the source address at each send); an interface made again needs a new socket (the old
  * one's multicast interface is the deleted index: ENODEV at every send until a restart, not taken for a lost route,
  * so never paused either), and the destination makes one.
@@ -17,9 +17,9 @@ import { exitCodeWithin } from "../support/exit-within.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const MAKE_V0 = "ip link add v0 type veth peer name v1 && ip link set v1 up && ip link set v0 up && ip addr add 127.0.0.3/32 dev v0 && ip route add 224.0.0.0/4 dev v0";
+const MAKE_V0 = "ip link add v0 type veth peer name v1 && ip link set v1 up && ip link set v0 up && ip addr add 127.0.0.1/32 dev v0 && ip route add 224.0.0.0/4 dev v0";
 // route_localnet (this namespace's own): a 127.0.0.0/8 source on an interface other than lo is refused without it.
-const SETUP = `set -e; ip link set lo up; ip addr del 127.0.0.1/8 dev lo; ip addr add 127.0.0.1/32 dev lo; sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.default.route_localnet=1; ${MAKE_V0}`;
+const SETUP = `set -e; ip link set lo up; ip addr del 127.0.0.1/8 dev lo; sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.default.route_localnet=1; ${MAKE_V0}`;
 
 function canMakeNamespace(): boolean {
   return spawnSync("unshare", ["-n", "bash", "-c", SETUP]).status === 0;
@@ -38,7 +38,7 @@ describe("a multicast destination's interface address", { timeout: 30_000 }, () 
         `const sh = (cmd) => { const r = spawnSync("bash", ["-c", cmd]); if (r.status !== 0) throw new Error(cmd + ": " + r.stderr); };`,
         `const lines = [];`,
         `const log = { debug() {}, warn() {}, error() {}, info: (msg) => lines.push(msg), child: () => log };`,
-        `const dest = { name: "desk", group: "239.255.48.201", port: 48201, iface: "127.0.0.3", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } };`,
+        `const dest = { name: "desk", group: "239.255.48.201", port: 48201, iface: "127.0.0.1", ttl: 1, channelId: 1, match: { venue: "*", market: "*", symbols: ["*"] } };`,
         `const counters = { datagrams: 0, bytes: 0, sendErrors: 0, droppedOnPurpose: 0 };`,
         `const T0 = 1_764_000_000_000_000;`,
         `const ch = new PublishChannel(dest, new ChannelPacker(1400, 1, 0, 77, { sessionStartUs: T0, heartbeatIntervalMs: 100 }), undefined, counters, undefined, log);`,
@@ -53,10 +53,10 @@ describe("a multicast destination's interface address", { timeout: 30_000 }, () 
         `  steps.push({ label, datagrams: counters.datagrams, paused: ch.routeBackoffMs > 0, firstSocket: ch.socket === first, lastError: ch.lastSendError.split(":")[0] });`,
         `};`,
         `send("up");`,
-        `sh("ip addr del 127.0.0.3/32 dev v0");`,
+        `sh("ip addr del 127.0.0.1/32 dev v0");`,
         `send("address gone");`,
         `send("address gone");`,
-        `sh("ip addr add 127.0.0.3/32 dev v0 && ip route add 224.0.0.0/4 dev v0");`,
+        `sh("ip addr add 127.0.0.1/32 dev v0 && ip route add 224.0.0.0/4 dev v0");`,
         `send("address back");`,
         `sh("ip link del v0");`,
         `send("interface gone");`,
