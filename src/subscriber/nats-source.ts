@@ -407,6 +407,13 @@ export class NatsFeedReader {
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
   private foreignTold = false;
+  /**
+   * The client's consumer problems told so far (consumer_deleted, stream_not_found, consumer_not_found): a check of
+   * the stream started before one of them does not clear it (afterRecreated). Before 2026-12-07 a consumer_deleted
+   * told while that check waited for the stream's info was cleared by its answer: ready, reading nothing, until the
+   * client's next event.
+   */
+  private consumerProblems = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -802,18 +809,20 @@ export class NatsFeedReader {
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true, problemsSeen = this.consumerProblems): Promise<void> {
     let info: StreamInfo;
     try {
       info = await parts.jsm.streams.info(this.opts.stream!);
     } catch {
       if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
-      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
+      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter, true, problemsSeen));
     }
     const { created } = info;
     if (this.iter !== iter || this.nc !== nc || this.stopped) return;
     if (created === this.streamCreated) {
-      if (byClient) this.streamProblem = undefined;
+      // Readable, unless the client told of a problem since the event this check answers: that one stands, until
+      // the client's next event (the last word wins).
+      if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
       return;
     }
     this.iter = undefined;
@@ -875,7 +884,10 @@ export class NatsFeedReader {
   private async watchConsumer(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, events: AsyncIterable<{ type: string }>): Promise<void> {
     for await (const e of events) {
       if (this.iter !== iter) return; // a consumer of a connection replaced since
-      if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
+      if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") {
+        this.streamProblem = e.type;
+        this.consumerProblems++;
+      }
       // Its stream may be another, which that consumer (past its end) reads nothing of: readable once its creation
       // time is read (afterRecreated). Before, this event made the reader ready at once, /readyz 200 while JetStream
       // did not answer that read (or a consumer of the new stream was still being made).

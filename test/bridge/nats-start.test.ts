@@ -263,9 +263,10 @@ describe("a stream reader whose stream was made again", () => {
   /**
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
-   * Each connection the reader makes is in `clients`: its `end()` is the client's close for good.
+   * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
+   * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[] };
     useNatsModules({
       transport: async () => ({
@@ -277,7 +278,15 @@ describe("a stream reader whose stream was made again", () => {
         },
       }),
       jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) }) } }),
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              s.infos++;
+              await o.hold?.();
+              return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
+            },
+          },
+        }),
         jetstream: () => ({
           consumers: {
             get: async (_stream: string, policy: object) => {
@@ -352,6 +361,39 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => s.infos > asked, "the stream's creation time asked again", 5000);
     await waitFor(() => reader.health.streamProblem === undefined, "ready on the same stream", 5000);
     expect([s.policies, s.iters.map((i) => i.stopped)]).toEqual([[{ deliver_policy: "new" }], [false]]);
+  });
+
+  // Before, the answer of the stream check the client's ordered_consumer_recreated started cleared the problem told
+  // while it waited: a consumer_deleted then (the consumer just made deleted again) was overwritten, the reader ready
+  // and reading nothing until the client's next event. Now the last word wins: the problem told after the event stands.
+  test("a consumer_deleted told while the stream check of a consumer made again waits stands: not ready until the client's next event", async () => {
+    let release = (): void => undefined;
+    let held: Promise<void> | undefined;
+    const events = eventChannel();
+    const s = fakeJetStream({ created: () => "t0", events: (n) => (n === 0 ? events : (async function* () {})()), hold: () => held });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSD", from: "now", reconnectAfterCloseMs: 60_000 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    events.push({ type: "consumer_deleted" });
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "the consumer deleted", 5000);
+    const check = () => {
+      held = new Promise<void>((r) => (release = r));
+      const asked = s.infos;
+      events.push({ type: "ordered_consumer_recreated" });
+      return waitFor(() => s.infos > asked, "the stream's info asked", 5000);
+    };
+    await check(); // held
+    events.push({ type: "consumer_deleted" }); // the consumer made again is deleted again meanwhile
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "told", 5000);
+    events.push({ type: "stream_not_found" });
+    await waitFor(() => reader.health.streamProblem === "stream_not_found", "told", 5000);
+    release(); // the same stream
+    await new Promise((r) => setImmediate(r)); // the answer handled
+    expect(reader.health.streamProblem).toBe("stream_not_found");
+    await check(); // the client's next event, nothing told while its check waits
+    release();
+    await waitFor(() => reader.health.streamProblem === undefined, "ready on the same stream", 5000);
+    expect(s.iters.map((i) => i.stopped)).toEqual([false]);
   });
 
   // Before, only start() looked at the stream's subjects: a stream of that name made again for another prefix was read
