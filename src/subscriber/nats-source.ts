@@ -76,7 +76,7 @@ export interface NatsReadOptions {
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
  * `consumer_ended` — the client ended the stream's consumer by itself (`error`: why): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
- * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
+ * `stream_foreign` — the stream, made again (or its subjects edited in place), keeps another prefix's subjects (`error` says which): not read, not ready
  * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`); found by a connect made
  * again after a close for good, that connection is kept, told `reconnected` first (at start it is a rejection).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
@@ -652,11 +652,14 @@ export class NatsFeedReader {
    * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
    * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
    */
-  private foreignSubjects(info: { config: { subjects?: string[] } }): string | undefined {
+  private foreignSubjects(info: { config: { subjects?: string[] } }, editedInPlace = false): string | undefined {
     const prefix = this.opts.prefix ?? "feeder";
     const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
     if (foreign.length === 0) return undefined;
-    return `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`;
+    const keeps = `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>`;
+    // The stream read so far, its subjects changed since: the prefix given was right, the stream's configuration not.
+    if (editedInPlace) return `${keeps}: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored`;
+    return `${keeps}: give the prefix it was made for (--prefix)`;
   }
 
   /** Cold: the stream is another feed's (`why`): not read, not ready, told once until a consumer is made on it again. */
@@ -819,7 +822,11 @@ export class NatsFeedReader {
     }
     const { created } = info;
     if (this.iter !== iter || this.nc !== nc || this.stopped) return;
-    if (created === this.streamCreated) {
+    const same = created === this.streamCreated;
+    // The same stream's subjects edited in place (an operator) to another feed's: nothing of this feed is stored
+    // from then on. Before 2026-12-07 only a stream made again was looked at: the reader stayed ready, reading nothing.
+    const foreign = this.foreignSubjects(info, same);
+    if (same && foreign === undefined) {
       // Readable, unless the client told of a problem since the event this check answers: that one stands, until
       // the client's next event (the last word wins).
       if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
@@ -829,11 +836,11 @@ export class NatsFeedReader {
     await Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
-    const foreign = this.foreignSubjects(info);
     if (foreign === undefined) return this.readReplaced(nc, parts, created);
     if (this.nc !== nc || this.stopped) return;
-    // Another feed's stream of that name: its consumer stopped (the client's would read it once it outgrew the old
-    // one), nothing read; a new consumer made once the stream is this feed's again (made again by this feed's bridge).
+    // Another feed's stream of that name (or this one's subjects edited to another feed's): its consumer stopped (the
+    // client's would read it once it outgrew the old one, or the other feed's messages stored from the edit on),
+    // nothing read; a new consumer made once the stream is this feed's again, on from the last message read.
     this.refuseForeign(foreign);
     this.makeConsumerLater(nc, parts, 0);
   }

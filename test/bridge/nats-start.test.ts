@@ -422,6 +422,36 @@ describe("a stream reader whose stream was made again", () => {
     expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
   });
 
+  // Before, the idle look read only the stream's creation time: the same stream's subjects edited in place (an
+  // operator's stream edit) to another feed's left the reader ready, reading nothing of this feed (and the other
+  // feed's messages, once stored, as this one's).
+  test("the same stream's subjects edited to another feed's are found by the idle look: told, not ready, read on from the last message once they are this feed's", async () => {
+    let subjects = ["js-i.>"];
+    const told: string[] = [];
+    const s = fakeJetStream({
+      created: () => "t0",
+      subjects: () => subjects,
+      messages: (n) => {
+        let sent = n > 0; // the first consumer reads stream sequence 7, then nothing more
+        return { next: async () => (sent ? new Promise<IteratorResult<never>>(() => {}) : ((sent = true), { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 7 } } })) };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSS", from: "all", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    const asked = s.infos;
+    await waitFor(() => s.infos >= asked + 2, "the idle stream looked at", 5000);
+    expect([told, reader.health.streamProblem]).toEqual([[], undefined]);
+    subjects = ["other.>"]; // edited in place: same stream, same creation time
+    await waitFor(() => told.length >= 1, "the edit told", 5000);
+    const why = "JetStream stream JSS keeps other.>, not only js-i.>: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored";
+    expect([told, reader.health.streamProblem, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [true]]);
+    expect(fromNatsReadiness({ reader } as ReverseBridge, "JSS").ready).toBe(false);
+    subjects = ["js-i.>"]; // edited back
+    await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
+    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
+  });
+
   // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that
   // connect: `reconnect_failed` every reconnectAfterCloseMs with a full connect each time, no `stream_foreign`, no
   // backoff, and /readyz "not connected to NATS" rather than why.
