@@ -87,6 +87,12 @@ export interface NatsReaderEvent {
   error?: string;
 }
 
+/**
+ * How long stop() waits for the server to delete the stream's consumer (deleteConsumer): a server that does not answer
+ * leaves it to expire there (5 min), the stop not held longer (the CLI's stop has 1.5 s in all).
+ */
+const CONSUMER_DELETE_WITHIN_MS = 500;
+
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
 export const READER_RETRY_MS = 2000;
 
@@ -112,6 +118,8 @@ interface NatsConnection {
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
+  /** Deletes it on the server (an ordered consumer: the one the client made last). */
+  delete?(): Promise<boolean>;
 }
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
@@ -342,6 +350,10 @@ export class NatsFeedReader {
   private nc: NatsConnection | undefined;
   private sub: NatsSub | undefined;
   private iter: { stop(): Promise<void> | void } | undefined;
+  /** The consumer `iter` reads (set with it): deleted when the reader stops reading it (deleteConsumer). */
+  private consumer: Consumer | undefined;
+  /** How long stop() waits for that deletion (CONSUMER_DELETE_WITHIN_MS): a seam for the tests. */
+  private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
@@ -717,6 +729,7 @@ export class NatsFeedReader {
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
+    this.consumer = consumer;
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
@@ -774,6 +787,7 @@ export class NatsFeedReader {
   private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined, tries: number): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
     this.iter = undefined;
+    void this.deleteConsumer(this.consumer, nc); // ended by the client, maybe still on the server (its inbox refused)
     this.streamProblem = "consumer_ended";
     this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
     this.makeConsumerLater(nc, parts, tries);
@@ -833,9 +847,11 @@ export class NatsFeedReader {
       return;
     }
     this.iter = undefined;
+    const consumer = this.consumer;
     await Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
+    void this.deleteConsumer(consumer, nc);
     if (foreign === undefined) return this.readReplaced(nc, parts, created);
     if (this.nc !== nc || this.stopped) return;
     // Another feed's stream of that name (or this one's subjects edited to another feed's): its consumer stopped (the
@@ -1031,6 +1047,26 @@ export class NatsFeedReader {
     this.lastSendMs = monoEpochMs();
   }
 
+  /**
+   * Cold: deletes a consumer the reader stopped reading, best effort, within deleteWithinMs (never an error): the
+   * client's ordered consumers are otherwise dropped by the server only after 5 min without a pull (their
+   * inactive_threshold). Before 2026-12-07 every reader stopped, and every consumer it replaced, stayed that long.
+   * Not tried while disconnected (the request would wait for a reconnect that the stop's close prevents).
+   */
+  private async deleteConsumer(consumer: Consumer | undefined, nc: NatsConnection | undefined): Promise<void> {
+    if (consumer?.delete === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deleteWithinMs)));
+    const deleted = Promise.resolve()
+      .then(() => consumer.delete!())
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    await Promise.race([deleted, bound]);
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
@@ -1039,7 +1075,9 @@ export class NatsFeedReader {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.sub?.unsubscribe();
+    const consumer = this.iter === undefined ? undefined : this.consumer;
     await this.iter?.stop();
+    await this.deleteConsumer(consumer, this.nc); // before the close: the request goes on this connection
     await this.nc?.close();
     this.nc = undefined;
   }

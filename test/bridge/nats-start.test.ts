@@ -265,9 +265,10 @@ describe("a stream reader whose stream was made again", () => {
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
+   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[], deleted: [] as number[] };
     useNatsModules({
       transport: async () => ({
         connect: async () => {
@@ -292,9 +293,11 @@ describe("a stream reader whose stream was made again", () => {
             get: async (_stream: string, policy: object) => {
               s.policies.push(policy);
               if (o.getFails?.()) throw new Error("stream not found");
+              let n = -1;
               return {
+                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : Promise.resolve(true)),
                 consume: async () => {
-                  const n = s.iters.length;
+                  n = s.iters.length;
                   const it = { stopped: false };
                   s.iters.push(it);
                   const next = o.messages?.(n) ?? { next: () => new Promise<IteratorResult<never>>(() => {}) };
@@ -447,9 +450,26 @@ describe("a stream reader whose stream was made again", () => {
     const why = "JetStream stream JSS keeps other.>, not only js-i.>: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored";
     expect([told, reader.health.streamProblem, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [true]]);
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSS").ready).toBe(false);
+    await waitFor(() => s.deleted.length > 0, "the stopped consumer deleted", 5000);
     subjects = ["js-i.>"]; // edited back
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
     expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
+    await reader.stop();
+    expect(s.deleted).toEqual([0, 1]);
+  });
+
+  // Before, stop() only stopped the consumer's pulls: the client's ordered consumer stayed on the server until its
+  // inactive_threshold (5 min), one per reader stopped. Now it is deleted, within a bound: a server that does not
+  // answer does not hold the stop.
+  test("stop() deletes the reader's consumer on the server; one the server does not answer for does not hold the stop", async () => {
+    for (const deleteHangs of [false, true]) {
+      const s = fakeJetStream({ created: () => "t0", deleteHangs });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSX", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+      (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 10;
+      await reader.start();
+      await reader.stop(); // with no bound, never resolves when the delete hangs
+      expect([deleteHangs, s.deleted, s.iters.map((i) => i.stopped)]).toEqual([deleteHangs, [0], [true]]);
+    }
   });
 
   // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that
@@ -505,6 +525,7 @@ describe("a stream reader whose stream was made again", () => {
     await reader.start();
     await waitFor(() => told.length >= 1, "the consumer's end told", 5000);
     expect([told, reader.health.streamProblem]).toEqual([["consumer_ended: stream not found"], "consumer_ended"]);
+    expect(s.deleted).toEqual([0]); // maybe still on the server: not left to expire there (before 2026-12-07)
     await waitFor(() => s.iters.length === 2, "a new consumer", 5000);
     await waitFor(() => told.length === 2, "the new consumer told", 5000);
     const onFrom6 = { deliver_policy: "by_start_sequence", opt_start_seq: 6 };

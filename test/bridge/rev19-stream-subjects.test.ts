@@ -91,5 +91,8 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     } finally {
       await reader.stop();
     }
+    // The consumers it stopped (the one refused at the edit, the last one at stop()) are deleted, not left to expire
+    // after 5 min (before 2026-12-07: 2 here).
+    expect(await withJsm(async (jsm) => (await jsm.streams.info("EDITED")).state.consumer_count)).toBe(0);
   });
 });
