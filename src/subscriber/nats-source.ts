@@ -76,7 +76,7 @@ export interface NatsReadOptions {
  * refusal counted (`natsAuthErrors`), the reader trying again on the pacing above; `auth_accepted` — the episode's end.
  * `consumer_ended` — the client ended the stream's consumer by itself (`error`: why): the reader makes a
  * new one, tried again with backoff (`health.streamProblem` meanwhile); `consumer_made` — that new consumer is made.
- * `stream_foreign` — the stream, made again, keeps another prefix's subjects (`error` says which): not read, not ready
+ * `stream_foreign` — the stream, made again (or its subjects edited in place), keeps another prefix's subjects (`error` says which): not read, not ready
  * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`); found by a connect made
  * again after a close for good, that connection is kept, told `reconnected` first (at start it is a rejection).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
@@ -86,6 +86,12 @@ export interface NatsReaderEvent {
   /** The client's or the server's reason. */
   error?: string;
 }
+
+/**
+ * How long stop() waits for the server to delete the stream's consumer (deleteConsumer): a server that does not answer
+ * leaves it to expire there (5 min), the stop not held longer (the CLI's stop has 1.5 s in all).
+ */
+const CONSUMER_DELETE_WITHIN_MS = 500;
 
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
 export const READER_RETRY_MS = 2000;
@@ -112,6 +118,8 @@ interface NatsConnection {
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
+  /** Deletes it on the server (an ordered consumer: the one the client made last). */
+  delete?(): Promise<boolean>;
 }
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
@@ -342,6 +350,10 @@ export class NatsFeedReader {
   private nc: NatsConnection | undefined;
   private sub: NatsSub | undefined;
   private iter: { stop(): Promise<void> | void } | undefined;
+  /** The consumer `iter` reads (set with it): deleted when the reader stops reading it (deleteConsumer). */
+  private consumer: Consumer | undefined;
+  /** How long stop() waits for that deletion (CONSUMER_DELETE_WITHIN_MS): a seam for the tests. */
+  private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
@@ -407,6 +419,13 @@ export class NatsFeedReader {
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
   private foreignTold = false;
+  /**
+   * The client's consumer problems told so far (consumer_deleted, stream_not_found, consumer_not_found): a check of
+   * the stream started before one of them does not clear it (afterRecreated). Before 2026-12-07 a consumer_deleted
+   * told while that check waited for the stream's info was cleared by its answer: ready, reading nothing, until the
+   * client's next event.
+   */
+  private consumerProblems = 0;
 
   constructor(opts: NatsReadOptions, sink: (datagram: Uint8Array) => void) {
     prefixCheck(opts.prefix); // before, only --prefix was held to it (length and characters)
@@ -645,11 +664,14 @@ export class NatsFeedReader {
    * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
    * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
    */
-  private foreignSubjects(info: { config: { subjects?: string[] } }): string | undefined {
+  private foreignSubjects(info: { config: { subjects?: string[] } }, editedInPlace = false): string | undefined {
     const prefix = this.opts.prefix ?? "feeder";
     const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
     if (foreign.length === 0) return undefined;
-    return `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>: give the prefix it was made for (--prefix)`;
+    const keeps = `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>`;
+    // The stream read so far, its subjects changed since: the prefix given was right, the stream's configuration not.
+    if (editedInPlace) return `${keeps}: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored`;
+    return `${keeps}: give the prefix it was made for (--prefix)`;
   }
 
   /** Cold: the stream is another feed's (`why`): not read, not ready, told once until a consumer is made on it again. */
@@ -707,6 +729,7 @@ export class NatsFeedReader {
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
+    this.consumer = consumer;
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
@@ -764,6 +787,7 @@ export class NatsFeedReader {
   private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined, tries: number): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
     this.iter = undefined;
+    void this.deleteConsumer(this.consumer, nc); // ended by the client, maybe still on the server (its inbox refused)
     this.streamProblem = "consumer_ended";
     this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
     this.makeConsumerLater(nc, parts, tries);
@@ -802,29 +826,37 @@ export class NatsFeedReader {
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true): Promise<void> {
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true, problemsSeen = this.consumerProblems): Promise<void> {
     let info: StreamInfo;
     try {
       info = await parts.jsm.streams.info(this.opts.stream!);
     } catch {
       if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
-      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter));
+      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter, true, problemsSeen));
     }
     const { created } = info;
     if (this.iter !== iter || this.nc !== nc || this.stopped) return;
-    if (created === this.streamCreated) {
-      if (byClient) this.streamProblem = undefined;
+    const same = created === this.streamCreated;
+    // The same stream's subjects edited in place (an operator) to another feed's: nothing of this feed is stored
+    // from then on. Before 2026-12-07 only a stream made again was looked at: the reader stayed ready, reading nothing.
+    const foreign = this.foreignSubjects(info, same);
+    if (same && foreign === undefined) {
+      // Readable, unless the client told of a problem since the event this check answers: that one stands, until
+      // the client's next event (the last word wins).
+      if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
       return;
     }
     this.iter = undefined;
+    const consumer = this.consumer;
     await Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
-    const foreign = this.foreignSubjects(info);
+    void this.deleteConsumer(consumer, nc);
     if (foreign === undefined) return this.readReplaced(nc, parts, created);
     if (this.nc !== nc || this.stopped) return;
-    // Another feed's stream of that name: its consumer stopped (the client's would read it once it outgrew the old
-    // one), nothing read; a new consumer made once the stream is this feed's again (made again by this feed's bridge).
+    // Another feed's stream of that name (or this one's subjects edited to another feed's): its consumer stopped (the
+    // client's would read it once it outgrew the old one, or the other feed's messages stored from the edit on),
+    // nothing read; a new consumer made once the stream is this feed's again, on from the last message read.
     this.refuseForeign(foreign);
     this.makeConsumerLater(nc, parts, 0);
   }
@@ -875,7 +907,10 @@ export class NatsFeedReader {
   private async watchConsumer(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, events: AsyncIterable<{ type: string }>): Promise<void> {
     for await (const e of events) {
       if (this.iter !== iter) return; // a consumer of a connection replaced since
-      if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") this.streamProblem = e.type;
+      if (e.type === "consumer_deleted" || e.type === "stream_not_found" || e.type === "consumer_not_found") {
+        this.streamProblem = e.type;
+        this.consumerProblems++;
+      }
       // Its stream may be another, which that consumer (past its end) reads nothing of: readable once its creation
       // time is read (afterRecreated). Before, this event made the reader ready at once, /readyz 200 while JetStream
       // did not answer that read (or a consumer of the new stream was still being made).
@@ -1012,6 +1047,26 @@ export class NatsFeedReader {
     this.lastSendMs = monoEpochMs();
   }
 
+  /**
+   * Cold: deletes a consumer the reader stopped reading, best effort, within deleteWithinMs (never an error): the
+   * client's ordered consumers are otherwise dropped by the server only after 5 min without a pull (their
+   * inactive_threshold). Before 2026-12-07 every reader stopped, and every consumer it replaced, stayed that long.
+   * Not tried while disconnected (the request would wait for a reconnect that the stop's close prevents).
+   */
+  private async deleteConsumer(consumer: Consumer | undefined, nc: NatsConnection | undefined): Promise<void> {
+    if (consumer?.delete === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deleteWithinMs)));
+    const deleted = Promise.resolve()
+      .then(() => consumer.delete!())
+      .then(
+        () => undefined,
+        () => undefined,
+      );
+    await Promise.race([deleted, bound]);
+    clearTimeout(timer);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
@@ -1020,7 +1075,9 @@ export class NatsFeedReader {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.sub?.unsubscribe();
+    const consumer = this.iter === undefined ? undefined : this.consumer;
     await this.iter?.stop();
+    await this.deleteConsumer(consumer, this.nc); // before the close: the request goes on this connection
     await this.nc?.close();
     this.nc = undefined;
   }

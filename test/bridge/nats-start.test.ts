@@ -263,10 +263,12 @@ describe("a stream reader whose stream was made again", () => {
   /**
    * A fake JetStream whose stream is made at `created()`, each consumer's events given by `events` and its messages
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
-   * Each connection the reader makes is in `clients`: its `end()` is the client's close for good.
+   * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
+   * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
+   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[], deleted: [] as number[] };
     useNatsModules({
       transport: async () => ({
         connect: async () => {
@@ -277,15 +279,25 @@ describe("a stream reader whose stream was made again", () => {
         },
       }),
       jetstream: async () => ({
-        jetstreamManager: async () => ({ streams: { info: async () => (s.infos++, { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) }) } }),
+        jetstreamManager: async () => ({
+          streams: {
+            info: async () => {
+              s.infos++;
+              await o.hold?.();
+              return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
+            },
+          },
+        }),
         jetstream: () => ({
           consumers: {
             get: async (_stream: string, policy: object) => {
               s.policies.push(policy);
               if (o.getFails?.()) throw new Error("stream not found");
+              let n = -1;
               return {
+                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : Promise.resolve(true)),
                 consume: async () => {
-                  const n = s.iters.length;
+                  n = s.iters.length;
                   const it = { stopped: false };
                   s.iters.push(it);
                   const next = o.messages?.(n) ?? { next: () => new Promise<IteratorResult<never>>(() => {}) };
@@ -354,6 +366,39 @@ describe("a stream reader whose stream was made again", () => {
     expect([s.policies, s.iters.map((i) => i.stopped)]).toEqual([[{ deliver_policy: "new" }], [false]]);
   });
 
+  // Before, the answer of the stream check the client's ordered_consumer_recreated started cleared the problem told
+  // while it waited: a consumer_deleted then (the consumer just made deleted again) was overwritten, the reader ready
+  // and reading nothing until the client's next event. Now the last word wins: the problem told after the event stands.
+  test("a consumer_deleted told while the stream check of a consumer made again waits stands: not ready until the client's next event", async () => {
+    let release = (): void => undefined;
+    let held: Promise<void> | undefined;
+    const events = eventChannel();
+    const s = fakeJetStream({ created: () => "t0", events: (n) => (n === 0 ? events : (async function* () {})()), hold: () => held });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSD", from: "now", reconnectAfterCloseMs: 60_000 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    events.push({ type: "consumer_deleted" });
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "the consumer deleted", 5000);
+    const check = () => {
+      held = new Promise<void>((r) => (release = r));
+      const asked = s.infos;
+      events.push({ type: "ordered_consumer_recreated" });
+      return waitFor(() => s.infos > asked, "the stream's info asked", 5000);
+    };
+    await check(); // held
+    events.push({ type: "consumer_deleted" }); // the consumer made again is deleted again meanwhile
+    await waitFor(() => reader.health.streamProblem === "consumer_deleted", "told", 5000);
+    events.push({ type: "stream_not_found" });
+    await waitFor(() => reader.health.streamProblem === "stream_not_found", "told", 5000);
+    release(); // the same stream
+    await new Promise((r) => setImmediate(r)); // the answer handled
+    expect(reader.health.streamProblem).toBe("stream_not_found");
+    await check(); // the client's next event, nothing told while its check waits
+    release();
+    await waitFor(() => reader.health.streamProblem === undefined, "ready on the same stream", 5000);
+    expect(s.iters.map((i) => i.stopped)).toEqual([false]);
+  });
+
   // Before, only start() looked at the stream's subjects: a stream of that name made again for another prefix was read
   // from its first message (its messages taken as this feed's), and a consumer the reader made itself did the same.
   test("a stream made again for another prefix is not read: told once, not ready, read once it is this feed's again", async () => {
@@ -378,6 +423,53 @@ describe("a stream reader whose stream was made again", () => {
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
     expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
+  });
+
+  // Before, the idle look read only the stream's creation time: the same stream's subjects edited in place (an
+  // operator's stream edit) to another feed's left the reader ready, reading nothing of this feed (and the other
+  // feed's messages, once stored, as this one's).
+  test("the same stream's subjects edited to another feed's are found by the idle look: told, not ready, read on from the last message once they are this feed's", async () => {
+    let subjects = ["js-i.>"];
+    const told: string[] = [];
+    const s = fakeJetStream({
+      created: () => "t0",
+      subjects: () => subjects,
+      messages: (n) => {
+        let sent = n > 0; // the first consumer reads stream sequence 7, then nothing more
+        return { next: async () => (sent ? new Promise<IteratorResult<never>>(() => {}) : ((sent = true), { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 7 } } })) };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSS", from: "all", reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(`${e.kind}: ${e.error ?? ""}`) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    const asked = s.infos;
+    await waitFor(() => s.infos >= asked + 2, "the idle stream looked at", 5000);
+    expect([told, reader.health.streamProblem]).toEqual([[], undefined]);
+    subjects = ["other.>"]; // edited in place: same stream, same creation time
+    await waitFor(() => told.length >= 1, "the edit told", 5000);
+    const why = "JetStream stream JSS keeps other.>, not only js-i.>: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored";
+    expect([told, reader.health.streamProblem, s.iters.map((i) => i.stopped)]).toEqual([[`stream_foreign: ${why}`], "foreign_subjects", [true]]);
+    expect(fromNatsReadiness({ reader } as ReverseBridge, "JSS").ready).toBe(false);
+    await waitFor(() => s.deleted.length > 0, "the stopped consumer deleted", 5000);
+    subjects = ["js-i.>"]; // edited back
+    await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
+    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
+    await reader.stop();
+    expect(s.deleted).toEqual([0, 1]);
+  });
+
+  // Before, stop() only stopped the consumer's pulls: the client's ordered consumer stayed on the server until its
+  // inactive_threshold (5 min), one per reader stopped. Now it is deleted, within a bound: a server that does not
+  // answer does not hold the stop.
+  test("stop() deletes the reader's consumer on the server; one the server does not answer for does not hold the stop", async () => {
+    for (const deleteHangs of [false, true]) {
+      const s = fakeJetStream({ created: () => "t0", deleteHangs });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSX", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+      (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 10;
+      await reader.start();
+      await reader.stop(); // with no bound, never resolves when the delete hangs
+      expect([deleteHangs, s.deleted, s.iters.map((i) => i.stopped)]).toEqual([deleteHangs, [0], [true]]);
+    }
   });
 
   // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that
@@ -433,6 +525,7 @@ describe("a stream reader whose stream was made again", () => {
     await reader.start();
     await waitFor(() => told.length >= 1, "the consumer's end told", 5000);
     expect([told, reader.health.streamProblem]).toEqual([["consumer_ended: stream not found"], "consumer_ended"]);
+    expect(s.deleted).toEqual([0]); // maybe still on the server: not left to expire there (before 2026-12-07)
     await waitFor(() => s.iters.length === 2, "a new consumer", 5000);
     await waitFor(() => told.length === 2, "the new consumer told", 5000);
     const onFrom6 = { deliver_policy: "by_start_sequence", opt_start_seq: 6 };

@@ -2,11 +2,13 @@
  * `to-nats --stream NAME` on a stream that already exists (rev19). The bridge updated it with its own subjects,
  * which replaces the stream's: a second bridge with another prefix (another site's feed) given the same stream name
  * silently ended the first one's history (its messages no longer kept). Now the bridge refuses to start, naming the
- * stream and what it keeps; the same prefix still updates the retention. Real nats-server with JetStream.
+ * stream and what it keeps; the same prefix still updates the retention. A reader is held to the same rule, at start
+ * and when an operator edits the subjects of the stream it reads. Real nats-server with JetStream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { waitFor } from "../e2e/harness.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const missing = natsServerMissing();
@@ -21,15 +23,20 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-async function streamConfig(name: string): Promise<{ subjects: string[]; max_age: number }> {
+/** `fn` with a JetStream manager on a connection of its own (closed after). */
+async function withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/jetstream").jetstreamManager>>) => Promise<T>): Promise<T> {
   const { connect } = await import("@nats-io/transport-node");
   const { jetstreamManager } = await import("@nats-io/jetstream");
   const nc = await connect({ servers: nats.url });
   try {
-    return (await (await jetstreamManager(nc)).streams.info(name)).config as unknown as { subjects: string[]; max_age: number };
+    return await fn(await jetstreamManager(nc));
   } finally {
     await nc.close();
   }
+}
+
+function streamConfig(name: string): Promise<{ subjects: string[]; max_age: number }> {
+  return withJsm(async (jsm) => (await jsm.streams.info(name)).config as unknown as { subjects: string[]; max_age: number });
 }
 
 function bridge(prefix: string, maxAgeMs: number): ForwardBridge {
@@ -62,5 +69,30 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     await expect(attachNats(sub, { servers: nats.url, prefix: "siteB", stream: "ONLY_A", from: "all" })).rejects.toThrow(/JetStream stream ONLY_A keeps siteA\.>, not only siteB\.>/);
     const reader = await attachNats(sub, { servers: nats.url, prefix: "siteA", stream: "ONLY_A", from: "all" });
     await reader.stop();
+  });
+
+  // Before, the reader's idle look read only the stream's creation time, which an edit in place keeps: the reader
+  // stayed ready, reading nothing of this feed.
+  test("whose subjects an operator edits to another prefix's is told so and not ready; read again once edited back", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteE", jetstream: { stream: "EDITED", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const told: string[] = [];
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteE", stream: "EDITED", from: "all", reconnectAfterCloseMs: 50, onNatsEvent: (e) => told.push(e.kind) });
+    try {
+      await withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["other.>"] }));
+      await waitFor(() => told.length > 0, "the edit told");
+      expect([told, reader.health.streamProblem]).toEqual([["stream_foreign"], "foreign_subjects"]);
+      await withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["siteE.>"] }));
+      await waitFor(() => told.length > 1, "read again");
+      expect([told, reader.health.streamProblem]).toEqual([["stream_foreign", "consumer_made"], undefined]);
+    } finally {
+      await reader.stop();
+    }
+    // The consumers it stopped (the one refused at the edit, the last one at stop()) are deleted, not left to expire
+    // after 5 min (before 2026-12-07: 2 here).
+    expect(await withJsm(async (jsm) => (await jsm.streams.info("EDITED")).state.consumer_count)).toBe(0);
   });
 });
