@@ -41,7 +41,7 @@ export function deribitSpec(market: MarketName, symbol: string): SymbolSpec {
 export class InstrumentSim {
   readonly book: SimBook;
   changeId: number;
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   /** Its expiry (ms since the epoch; setExpiration): listed with it, silent and not listed (`expired=false`) from then. */
   expiresMs: number | undefined = undefined;
   /** Listed with `is_active: false` (setActive): its channels silent, a subscribe still taken. */
@@ -140,7 +140,7 @@ export class ReplayChannel {
   readonly bids = new Map<string, string>();
   readonly asks = new Map<string, string>();
   lastMessage = "";
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   constructor(
     readonly market: MarketName,
     readonly name: string,

@@ -11,6 +11,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { arrivalAllowanceMs, ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
@@ -134,7 +135,7 @@ class UpbitSimulator implements UpbitSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private budget = 0;
   private lastTickMs = 0;
-  private stallUntilMs = 0;
+  private stallUntilMs = 0; // on monoMs, as every stall deadline here
   private refuseUpgrades = 0;
   readonly connectLimit: ConnectLimit;
   private readonly badCodes = new Set<string>();
@@ -221,7 +222,7 @@ class UpbitSimulator implements UpbitSim {
     const idleMs = this.opts.idleCloseMs ?? 60_000;
     this.stats.idleCloses += closeIdle(this.conns, "lastActiveMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "idle" });
     const rate = this.opts.messagesPerSecond ?? 0;
-    if (rate <= 0 || now < this.stallUntilMs) {
+    if (rate <= 0 || monoMs() < this.stallUntilMs) {
       this.lastTickMs = now;
       return;
     }
@@ -269,7 +270,7 @@ class UpbitSimulator implements UpbitSim {
 
   private onMessage(ws: Ws, text: string): void {
     ws.data.lastActiveMs = Date.now();
-    if (Date.now() < this.stallUntilMs) return; // a stalled server answers nothing
+    if (monoMs() < this.stallUntilMs) return; // a stalled server answers nothing
     if (text === "PING") {
       this.stats.pings++;
       ws.send(JSON.stringify({ status: "UP" }));
@@ -352,7 +353,7 @@ class UpbitSimulator implements UpbitSim {
   }
 
   private sendTo(ws: Ws, text: string): void {
-    if (Date.now() < this.stallUntilMs) return; // a stalled server sends nothing
+    if (monoMs() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
     ws.data.lastActiveMs = Date.now();
     this.stats.messagesSent++;
@@ -404,7 +405,7 @@ class UpbitSimulator implements UpbitSim {
 
   /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
   step(n = 1): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
   }
 
@@ -421,7 +422,7 @@ class UpbitSimulator implements UpbitSim {
         for (const ws of this.conns) if (code === undefined || ws.data.subs.has(code)) ws.terminate();
         return;
       case "stall":
-        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        this.stallUntilMs = monoMs() + (opts.stallMs ?? 5000);
         return;
       case "429":
         this.refuseUpgrades += opts.count ?? 1;
