@@ -502,17 +502,30 @@ export function supportedLevels(code: string, tick: string): string[] {
   return ["0", ...[10, 100, 1000, 10_000].map((k) => formatFixed(m * k, exp).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, ""))];
 }
 
-/** A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. */
+/**
+ * A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. A line that is
+ * not JSON has no code to be served under and is skipped, counted in one warning naming the file and the first one
+ * (as the other simulators' loaders do; before, without a word, or a truncated frame served as a book).
+ */
 export function loadRecording(path: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = /^\d+(?:\.\d+)?: b'(.*)'$/.exec(line);
-    const text = m ? m[1]! : line.startsWith("{") ? line : "";
+  let notJson = 0;
+  let firstNotJsonLine = 0;
+  for (const [i, line] of readFileSync(path, "utf8").split(/\r?\n/).entries()) {
+    if (line.trim() === "" || /^wss?:\/\//.test(line)) continue; // cryptofeed's connection and request lines
+    const text = /^\d+(?:\.\d+)?: b'(.*)'$/.exec(line)?.[1] ?? line;
+    try {
+      JSON.parse(text);
+    } catch {
+      if (notJson++ === 0) firstNotJsonLine = i + 1;
+      continue;
+    }
     const code = /"(?:cd|code)":"([A-Z0-9-]+)"/.exec(text)?.[1];
     if (!code || !/"(?:ty|type)":"orderbook"/.test(text)) continue;
     const list = out.get(code) ?? [];
     list.push(text);
     out.set(code, list);
   }
+  if (notJson > 0) process.emitWarning(`sim: replay ${path}: ${notJson} line(s) that are not JSON skipped (the first: line ${firstNotJsonLine})`);
   return out;
 }
