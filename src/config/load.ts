@@ -4,7 +4,6 @@
  * The keys and defaults are documented in README.md ("Configuration") and config/feeder.example.toml.
  * @module
  */
-import { totalmem } from "node:os";
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
@@ -20,6 +19,7 @@ import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
+import { usableMemoryBytes } from "./memory-limit.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, VENUE_KEYS, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -138,7 +138,7 @@ export interface ValidateOptions {
    * ignores. Default true.
    */
   readonly publishesHere?: boolean;
-  /** This host's memory, which the retransmission rings together must not exceed (default: os.totalmem()). */
+  /** This host's memory, which the retransmission rings together must not exceed (default: usableMemoryBytes(), os.totalmem() or a smaller cgroup limit). */
   readonly hostMemoryBytes?: number;
 }
 
@@ -316,7 +316,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
-  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, minRingBytes(publish.maxDatagramBytes), publish.destinations.length, workers, opts.hostMemoryBytes ?? totalmem());
+  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, minRingBytes(publish.maxDatagramBytes), publish.destinations.length, workers, opts.hostMemoryBytes ?? usableMemoryBytes());
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
   // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
@@ -412,7 +412,8 @@ function neverAHostAddress(addr: string): string | null {
 export const MAX_RING_TOTAL_BYTES = 16 * 2 ** 30;
 
 /**
- * publish.retransmit.ring_bytes against MAX_RING_TOTAL_BYTES and the host's memory (os.totalmem()), indexes counted
+ * publish.retransmit.ring_bytes against MAX_RING_TOTAL_BYTES and the host's memory (os.totalmem(), or the process's cgroup
+ * memory limit when smaller: memory-limit.ts), indexes counted
  * (until 2026-12-07 not: rings totalling the host's memory passed, needing ~1.36× it). The largest ring_bytes that
  * fits is suggested only when the loader takes it (at least `minRingBytes`); else the product is what is too large.
  */

@@ -211,7 +211,8 @@ export interface CaptureWriterStats {
   /** The file being written, if one is open. */
   file: string | undefined;
   /**
-   * While failing (a block could not be written and none has been since): when the first such block was lost (ms
+   * While failing (a block could not be written and none has been since, or the directory is another recorder's now:
+   * ownsDir said no, every record dropped): when the first such block was lost (ms
    * since the epoch, shown), how long ago on the monotonic clock (a step of the wall clock does not change it), and
    * its error. Undefined while blocks get written.
    */
@@ -588,12 +589,7 @@ export class CaptureWriter {
     this.failedRecords += records;
     this.failedBlocks++;
     this.unloggedWriteErrors++;
-    if (!this.failing) {
-      this.failing = true;
-      this.failingSinceMs = this.now();
-      this.failingSinceMonoMs = this.monoNow();
-    }
-    this.lastWriteError = err.message;
+    this.markFailing(err.message);
     const file = this.fd >= 0 ? this.files.at(-1) : this.opts.dir;
     const nowMs = performance.now();
     if (nowMs - this.lastWriteErrorLogMs >= WRITE_ERROR_LOG_MS) {
@@ -612,9 +608,25 @@ export class CaptureWriter {
     if ((err as NodeJS.ErrnoException).code === "EFBIG") this.abandonFile();
   }
 
-  /** Whether the directory is still this writer's (ownsDir); once not, never again. */
+  /** stats().failing from now on (since the first lost block since the last written), with this error. */
+  private markFailing(error: string): void {
+    if (!this.failing) {
+      this.failing = true;
+      this.failingSinceMs = this.now();
+      this.failingSinceMonoMs = this.monoNow();
+    }
+    this.lastWriteError = error;
+  }
+
+  /**
+   * Whether the directory is still this writer's (ownsDir); once not, never again, and failing from then on (every
+   * record is dropped: until 2026-12-07 /status said `ok` and /readyz warned of nothing while they were).
+   */
   private ownsDirNow(): boolean {
-    if (!this.fenced && this.opts.ownsDir !== undefined && !this.opts.ownsDir()) this.fenced = true;
+    if (!this.fenced && this.opts.ownsDir !== undefined && !this.opts.ownsDir()) {
+      this.fenced = true;
+      this.markFailing("another recorder claimed the capture directory: nothing more is written there");
+    }
     return !this.fenced;
   }
 

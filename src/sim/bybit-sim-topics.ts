@@ -22,7 +22,7 @@ export type Ws = ServerWebSocket<ConnData>;
 export class SymbolSim {
   book: SimBook;
   seq: number;
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   /** Its topics (one per subscribed depth), in creation order: a step touches only these. */
   readonly topics: TopicSim[] = [];
   constructor(
@@ -73,7 +73,7 @@ export class ReplayTopic {
   readonly bids = new Map<string, string>();
   readonly asks = new Map<string, string>();
   lastMessage = "";
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   constructor(
     readonly market: MarketName,
     readonly topic: string,

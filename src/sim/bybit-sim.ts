@@ -16,6 +16,7 @@
  * @module
  */
 import type { Server } from "bun";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS, REST_BLOCKED_MS, REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../venues/bybit/protocol.ts";
@@ -59,7 +60,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private timer: ReturnType<typeof setInterval> | null = null;
   private stepBudget = 0;
   private lastTickMs = 0;
-  private globalStallUntilMs = 0;
+  private globalStallUntilMs = 0; // on monoMs, as every stall deadline here
   private stalledInbox: { ws: Ws; text: string }[] = [];
   private restAvailable = true;
   /** instruments-info's 403 "access too frequent" (§1.2): armed (`POST /sim/instruments-limit`, rateLimitInstruments) or earned. */
@@ -252,7 +253,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   // ───────────────────────── WebSocket protocol (bybit-sim-protocol.ts) ─────────────────────────
 
   private onClientMessage(ws: Ws, text: string): void {
-    if (Date.now() < this.globalStallUntilMs) {
+    if (monoMs() < this.globalStallUntilMs) {
       // A stalled server answers nothing now, and everything once it resumes (like a paused process).
       this.stalledInbox.push({ ws, text });
       return;
@@ -320,11 +321,11 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   // ───────────────────────── generation ─────────────────────────
 
   step(n = 1): void {
-    const now = Date.now();
-    if (now < this.globalStallUntilMs) return;
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.globalStallUntilMs) return;
     for (let i = 0; i < n; i++) {
-      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && now >= sym.stalledUntilMs && this.trading(sym)) this.stepSymbol(sym, true);
-      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true);
+      for (const sym of this.symbols.values()) if (this.hasSubscribers(sym) && nowMonoMs >= sym.stalledUntilMs && this.trading(sym)) this.stepSymbol(sym, true);
+      for (const r of this.replay.values()) if (r.subs.size > 0 && nowMonoMs >= r.stalledUntilMs) this.replayNext(r, true);
     }
   }
 
@@ -350,7 +351,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const now = Date.now();
     const dt = now - this.lastTickMs;
     this.lastTickMs = now;
-    if (now < this.globalStallUntilMs) return;
+    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    if (nowMonoMs < this.globalStallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
       this.stalledInbox = [];
@@ -359,8 +361,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate); // at most 1 s of backlog
-      const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && now >= s.stalledUntilMs && this.trading(s));
-      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && now >= r.stalledUntilMs);
+      const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && nowMonoMs >= s.stalledUntilMs && this.trading(s));
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
         const k = this.rng.int(0, n - 1);
@@ -379,7 +381,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
     for (const t of this.topicSims.values()) {
-      if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && now >= t.sym.stalledUntilMs && this.trading(t.sym)) this.publish(t, snapshotFrame(t, this.rng));
+      if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym)) this.publish(t, snapshotFrame(t, this.rng));
     }
   }
 
@@ -413,9 +415,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   /** Counts the frame; a stalled server sends nothing. */
   send(ws: Ws, frame: string): void {
-    const now = Date.now();
-    if (now < this.globalStallUntilMs) return;
-    ws.data.lastPushMs = now;
+    if (monoMs() < this.globalStallUntilMs) return;
+    ws.data.lastPushMs = Date.now();
     ws.send(frame);
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;
@@ -509,7 +510,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       }
       case "stall": {
         const stallMs = opts?.stallMs ?? 5_000;
-        const until = Date.now() + stallMs;
+        const until = monoMs() + stallMs;
         if (!target) this.globalStallUntilMs = until;
         for (const s of syms) if (target) s.stalledUntilMs = until;
         for (const r of reps) if (target) r.stalledUntilMs = until;

@@ -17,6 +17,7 @@ import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
 import { diffLevels, SimBook, defaultSpec, type Levels } from "./sim-book.ts";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { formatFixed } from "../core/fixed.ts";
 import { HEARTBEAT_INTERVAL_MS, IDLE_CLOSE_MS, MESSAGES_PER_SECOND, PRODUCTS_PATH, SUBSCRIBE_DEADLINE_MS } from "../venues/coinbase/protocol.ts";
 import { handleCoinbaseControl } from "./coinbase-sim-control.ts";
@@ -80,7 +81,7 @@ class CoinbaseSimulator implements CoinbaseSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private stepBudget = 0;
   private lastTickMs = 0;
-  private stallUntilMs = 0;
+  private stallUntilMs = 0; // on monoMs, as every stall deadline here
   /** Arrival times of client messages over all connections in the last (counted) second: stats.overRateIp. */
   private readonly ipMessageTimesMs: number[] = [];
   private stalledInbox: { ws: Ws; text: string }[] = [];
@@ -215,12 +216,12 @@ class CoinbaseSimulator implements CoinbaseSim {
   // ───────────────────────── WebSocket protocol ─────────────────────────
 
   private onClientMessage(ws: Ws, text: string): void {
-    const now = Date.now();
-    if (now < this.stallUntilMs) {
+    if (monoMs() < this.stallUntilMs) {
       this.stalledInbox.push({ ws, text });
       return;
     }
     const d = ws.data;
+    const now = Date.now();
     if (now - d.rateWindowMs >= 1000) {
       d.rateWindowMs = now;
       d.rateCount = 0;
@@ -303,7 +304,7 @@ class CoinbaseSimulator implements CoinbaseSim {
   }
 
   private send(ws: Ws, frame: string): void {
-    if (Date.now() < this.stallUntilMs || !this.conns.has(ws)) return;
+    if (monoMs() < this.stallUntilMs || !this.conns.has(ws)) return;
     ws.data.lastSentMs = Date.now();
     if (ws.send(frame) === 0) this.stats.framesDropped++;
     this.stats.messagesSent++;
@@ -364,7 +365,7 @@ class CoinbaseSimulator implements CoinbaseSim {
   }
 
   step(n = 1): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     for (let i = 0; i < n; i++) this.publish(this.advance([...this.products.values()].filter((p) => this.subscribed(p) && this.statusOf(p) === "online")));
   }
 
@@ -372,7 +373,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const now = Date.now();
     const dt = now - this.lastTickMs;
     this.lastTickMs = now;
-    if (now < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
       this.stalledInbox = [];
@@ -440,7 +441,7 @@ class CoinbaseSimulator implements CoinbaseSim {
         for (const ws of targets) ws.terminate();
         break;
       case "stall":
-        this.stallUntilMs = Date.now() + (opts?.stallMs ?? 5_000);
+        this.stallUntilMs = monoMs() + (opts?.stallMs ?? 5_000);
         break;
       case "error":
         for (const ws of targets) this.sendError(ws, "simulated error");

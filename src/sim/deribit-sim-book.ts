@@ -41,7 +41,7 @@ export function deribitSpec(market: MarketName, symbol: string): SymbolSpec {
 export class InstrumentSim {
   readonly book: SimBook;
   changeId: number;
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   /** Its expiry (ms since the epoch; setExpiration): listed with it, silent and not listed (`expired=false`) from then. */
   expiresMs: number | undefined = undefined;
   /** Listed with `is_active: false` (setActive): its channels silent, a subscribe still taken. */
@@ -140,7 +140,7 @@ export class ReplayChannel {
   readonly bids = new Map<string, string>();
   readonly asks = new Map<string, string>();
   lastMessage = "";
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   constructor(
     readonly market: MarketName,
     readonly name: string,
@@ -152,22 +152,29 @@ export class ReplayChannel {
 /**
  * Loads a recording of Deribit book notifications: cryptofeed's `RECV_TS: PAYLOAD` lines, JSONL payloads or a
  * `feeder record` capture. Only `book.` channels are served; `raw` channels are renamed to `100ms` (an
- * unauthorised client cannot subscribe raw), in the name and in each frame.
+ * unauthorised client cannot subscribe raw), in the name and in each frame. A line or record that is not JSON has
+ * no channel to be served under and is skipped, counted in one warning naming the file and the first one (as the
+ * other simulators' loaders do; before, without a word).
  */
 export function loadDeribitReplay(path: string, market: MarketName): ReplayChannel[] {
   const payloads: string[] = [];
+  const notJson = { count: 0, first: "" };
+  const take = (text: string, where: string) => {
+    if (isJson(text)) payloads.push(text);
+    else if (notJson.count++ === 0) notJson.first = where;
+  };
   if (path.endsWith(CAPTURE_EXTENSION)) {
     const { records, truncated } = readCapture(path);
     // Served up to where it ends, said as Bybit's simulator says it (before, the rest went missing without a word).
     if (truncated) process.emitWarning(`sim: capture ${path} ends early: ${truncated}`);
-    for (const r of records) if (typeof r.frame === "string" && r.url === undefined) payloads.push(r.frame);
+    for (const [i, r] of records.entries()) if (typeof r.frame === "string" && r.url === undefined) take(r.frame, `record ${i + 1}`);
   } else {
-    for (const line of readFileSync(path, "utf8").split(/\r?\n/)) {
-      const m = /^\d+(?:\.\d+)?: (\{.*)$/.exec(line);
-      if (m) payloads.push(m[1]!);
-      else if (line.startsWith("{")) payloads.push(line);
+    for (const [i, line] of readFileSync(path, "utf8").split(/\r?\n/).entries()) {
+      if (line.trim() === "" || /^wss?:\/\//.test(line)) continue; // cryptofeed's connection and request lines
+      take(/^\d+(?:\.\d+)?: (.*)$/.exec(line)?.[1] ?? line, `line ${i + 1}`);
     }
   }
+  if (notJson.count > 0) process.emitWarning(`sim: replay ${path}: ${notJson.count} line(s) that are not JSON skipped (the first: ${notJson.first})`);
   const byChannel = new Map<string, ReplayChannel>();
   for (const p of payloads) {
     const m = /"channel":"(book\.([^".]+(?:\.[^".]+)*?)\.raw)"/.exec(p) ?? /"channel":"(book\.([^".]+)\.(?:100ms|agg2))"/.exec(p);
@@ -179,6 +186,15 @@ export function loadDeribitReplay(path: string, market: MarketName): ReplayChann
     r.frames.push(frame);
   }
   return [...byChannel.values()];
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Applies a replayed frame to the replay book (numbers kept as text); returns its change_id. */

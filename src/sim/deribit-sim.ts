@@ -12,6 +12,7 @@
  */
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { currencyOf, DERIBIT_DEPTHS, ERR_RAW_NEEDS_AUTH, ERR_TOO_MANY_REQUESTS, kindOf } from "../venues/deribit/protocol.ts";
@@ -120,7 +121,7 @@ class DeribitSimulator implements DeribitSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private stepBudget = 0;
   private lastTickMs = 0;
-  private stallUntilMs = 0;
+  private stallUntilMs = 0; // on monoMs, as every stall deadline here
   private stalledInbox: { ws: DWs; text: string }[] = [];
   private rateLimitNext = 0;
   private connSeq = 0;
@@ -250,7 +251,7 @@ class DeribitSimulator implements DeribitSim {
   // ───────────────────────── WebSocket protocol ─────────────────────────
 
   private send(ws: DWs, text: string): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     ws.send(text);
     this.stats.messagesSent++;
   }
@@ -293,7 +294,7 @@ class DeribitSimulator implements DeribitSim {
   }
 
   private onClientMessage(ws: DWs, text: string): void {
-    if (Date.now() < this.stallUntilMs) {
+    if (monoMs() < this.stallUntilMs) {
       this.stalledInbox.push({ ws, text });
       return;
     }
@@ -401,11 +402,12 @@ class DeribitSimulator implements DeribitSim {
   // ───────────────────────── generation ─────────────────────────
 
   step(n = 1): void {
-    if (Date.now() < this.stallUntilMs) return;
-    const now = Date.now();
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.stallUntilMs) return;
+    const now = Date.now(); // expiries are wall-clock instants
     for (let k = 0; k < n; k++) {
-      for (const i of this.insts.values()) if (this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now) && !i.inactive) this.stepInstrument(i, "send");
-      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r, true, false);
+      for (const i of this.insts.values()) if (this.subscribed(i) && nowMonoMs >= i.stalledUntilMs && this.trading(i, now) && !i.inactive) this.stepInstrument(i, "send");
+      for (const r of this.replay.values()) if (r.subs.size > 0 && nowMonoMs >= r.stalledUntilMs) this.replayNext(r, true, false);
     }
   }
 
@@ -442,7 +444,8 @@ class DeribitSimulator implements DeribitSim {
     const now = Date.now();
     const dt = now - this.lastTickMs;
     this.lastTickMs = now;
-    if (now < this.stallUntilMs) return;
+    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    if (nowMonoMs < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
       this.stalledInbox = [];
@@ -470,8 +473,8 @@ class DeribitSimulator implements DeribitSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && now >= i.stalledUntilMs && this.trading(i, now) && !i.inactive);
-      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
+      const active = [...this.insts.values()].filter((i) => this.subscribed(i) && nowMonoMs >= i.stalledUntilMs && this.trading(i, now) && !i.inactive);
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
         const k = this.rng.int(0, n - 1);
@@ -552,7 +555,7 @@ class DeribitSimulator implements DeribitSim {
         }
         break;
       case "stall": {
-        const until = Date.now() + (opts?.stallMs ?? 5_000);
+        const until = monoMs() + (opts?.stallMs ?? 5_000);
         if (!target) this.stallUntilMs = until;
         else for (const i of insts) i.stalledUntilMs = until;
         for (const r of reps) if (target) r.stalledUntilMs = until;

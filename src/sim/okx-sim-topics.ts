@@ -26,7 +26,7 @@ export type OkxWs = ServerWebSocket<OkxConnData>;
 export class OkxSymbolSim {
   readonly book: SimBook;
   readonly topics: OkxTopicSim[] = [];
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   constructor(
     readonly market: MarketName,
     readonly instId: string,
@@ -189,7 +189,7 @@ export class OkxReplayTopic {
   readonly bids = new Map<string, string>();
   readonly asks = new Map<string, string>();
   readonly faults = noFaults();
-  stalledUntilMs = 0;
+  stalledUntilMs = 0; // monoMs
   constructor(
     readonly market: MarketName,
     readonly instId: string,

@@ -16,6 +16,7 @@ import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { closeIdle } from "./idle-close.ts";
 import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.ts";
 import type { Server } from "bun";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
 import { defaultSpec, type SymbolSpec } from "./sim-book.ts";
@@ -122,7 +123,7 @@ export class OkxSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private stepBudget = 0;
   private lastTickMs = 0;
-  private stallUntilMs = 0;
+  private stallUntilMs = 0; // on monoMs, as every stall deadline here
   /** failSubscribes: subscribes of an instId still to refuse, and with what. */
   private readonly subscribeFaults = new Map<string, { count: number; code: string; msg: string }>();
   private stalledInbox: { ws: OkxWs; text: string }[] = [];
@@ -204,11 +205,11 @@ export class OkxSim {
 
   /** n book messages per subscribed topic (generated) / n recorded frames per subscribed replay topic. */
   step(n = 1): void {
-    const now = Date.now();
-    if (now < this.stallUntilMs) return;
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.stallUntilMs) return;
     for (let i = 0; i < n; i++) {
-      for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && now >= sym.stalledUntilMs && this.trading(sym.instId)) this.stepSymbol(sym);
-      for (const r of this.replay.values()) if (r.subs.size > 0 && now >= r.stalledUntilMs) this.replayNext(r);
+      for (const sym of this.symbols.values()) if (sym.topics.some((t) => t.subs.size > 0) && nowMonoMs >= sym.stalledUntilMs && this.trading(sym.instId)) this.stepSymbol(sym);
+      for (const r of this.replay.values()) if (r.subs.size > 0 && nowMonoMs >= r.stalledUntilMs) this.replayNext(r);
     }
   }
 
@@ -251,7 +252,7 @@ export class OkxSim {
         for (const ws of this.conns) if (instId === undefined || [...ws.data.topics].some((n) => n.endsWith(":" + instId))) ws.close(4000, "simulated disconnect");
         return;
       case "stall": {
-        const until = Date.now() + (opts.stallMs ?? 5000);
+        const until = monoMs() + (opts.stallMs ?? 5000);
         if (instId === undefined) {
           this.stallUntilMs = until;
           return;
@@ -370,9 +371,8 @@ export class OkxSim {
   }
 
   private sendRaw(ws: OkxWs, frame: string): void {
-    const now = Date.now();
-    if (now < this.stallUntilMs) return;
-    ws.data.lastPushMs = now;
+    if (monoMs() < this.stallUntilMs) return;
+    ws.data.lastPushMs = Date.now();
     ws.send(frame);
     this.stats.messagesSent++;
   }
@@ -381,7 +381,8 @@ export class OkxSim {
     const now = Date.now();
     const dt = now - this.lastTickMs;
     this.lastTickMs = now;
-    if (now < this.stallUntilMs) return;
+    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    if (nowMonoMs < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
       this.stalledInbox = [];
@@ -390,8 +391,8 @@ export class OkxSim {
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
       this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
-      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && now >= s.stalledUntilMs && this.trading(s.instId));
-      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && now >= r.stalledUntilMs);
+      const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && nowMonoMs >= s.stalledUntilMs && this.trading(s.instId));
+      const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
       while (this.stepBudget >= 1 && n > 0) {
         const k = this.rng.int(0, n - 1);
@@ -407,7 +408,7 @@ export class OkxSim {
     this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no subscription or data for 30 s" });
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
-      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && now >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
+      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
         t.lastChangeMs = now;
         this.publish(t, keepaliveFrame(t));
       }
@@ -422,7 +423,7 @@ export class OkxSim {
   }
 
   private onClientMessage(ws: OkxWs, text: string): void {
-    if (Date.now() < this.stallUntilMs) {
+    if (monoMs() < this.stallUntilMs) {
       this.stalledInbox.push({ ws, text });
       return;
     }
@@ -675,7 +676,7 @@ export class OkxSim {
 
   /** True while a stall fault lasts. */
   get stalled(): boolean {
-    return Date.now() < this.stallUntilMs;
+    return monoMs() < this.stallUntilMs;
   }
 
   /** Replayed instruments and their frame counts (printed by `feeder sim`). */

@@ -11,6 +11,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
+import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { arrivalAllowanceMs, ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
@@ -134,7 +135,7 @@ class UpbitSimulator implements UpbitSim {
   private timer: ReturnType<typeof setInterval> | null = null;
   private budget = 0;
   private lastTickMs = 0;
-  private stallUntilMs = 0;
+  private stallUntilMs = 0; // on monoMs, as every stall deadline here
   private refuseUpgrades = 0;
   readonly connectLimit: ConnectLimit;
   private readonly badCodes = new Set<string>();
@@ -221,7 +222,7 @@ class UpbitSimulator implements UpbitSim {
     const idleMs = this.opts.idleCloseMs ?? 60_000;
     this.stats.idleCloses += closeIdle(this.conns, "lastActiveMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "idle" });
     const rate = this.opts.messagesPerSecond ?? 0;
-    if (rate <= 0 || now < this.stallUntilMs) {
+    if (rate <= 0 || monoMs() < this.stallUntilMs) {
       this.lastTickMs = now;
       return;
     }
@@ -269,7 +270,7 @@ class UpbitSimulator implements UpbitSim {
 
   private onMessage(ws: Ws, text: string): void {
     ws.data.lastActiveMs = Date.now();
-    if (Date.now() < this.stallUntilMs) return; // a stalled server answers nothing
+    if (monoMs() < this.stallUntilMs) return; // a stalled server answers nothing
     if (text === "PING") {
       this.stats.pings++;
       ws.send(JSON.stringify({ status: "UP" }));
@@ -352,7 +353,7 @@ class UpbitSimulator implements UpbitSim {
   }
 
   private sendTo(ws: Ws, text: string): void {
-    if (Date.now() < this.stallUntilMs) return; // a stalled server sends nothing
+    if (monoMs() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
     ws.data.lastActiveMs = Date.now();
     this.stats.messagesSent++;
@@ -404,7 +405,7 @@ class UpbitSimulator implements UpbitSim {
 
   /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
   step(n = 1): void {
-    if (Date.now() < this.stallUntilMs) return;
+    if (monoMs() < this.stallUntilMs) return;
     for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
   }
 
@@ -421,7 +422,7 @@ class UpbitSimulator implements UpbitSim {
         for (const ws of this.conns) if (code === undefined || ws.data.subs.has(code)) ws.terminate();
         return;
       case "stall":
-        this.stallUntilMs = Date.now() + (opts.stallMs ?? 5000);
+        this.stallUntilMs = monoMs() + (opts.stallMs ?? 5000);
         return;
       case "429":
         this.refuseUpgrades += opts.count ?? 1;
@@ -501,17 +502,30 @@ export function supportedLevels(code: string, tick: string): string[] {
   return ["0", ...[10, 100, 1000, 10_000].map((k) => formatFixed(m * k, exp).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, ""))];
 }
 
-/** A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. */
+/**
+ * A recording's orderbook frames per code: cryptofeed lines (`ts: b'…'`) or one JSON frame per line. A line that is
+ * not JSON has no code to be served under and is skipped, counted in one warning naming the file and the first one
+ * (as the other simulators' loaders do; before, without a word, or a truncated frame served as a book).
+ */
 export function loadRecording(path: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const line of readFileSync(path, "utf8").split("\n")) {
-    const m = /^\d+(?:\.\d+)?: b'(.*)'$/.exec(line);
-    const text = m ? m[1]! : line.startsWith("{") ? line : "";
+  let notJson = 0;
+  let firstNotJsonLine = 0;
+  for (const [i, line] of readFileSync(path, "utf8").split(/\r?\n/).entries()) {
+    if (line.trim() === "" || /^wss?:\/\//.test(line)) continue; // cryptofeed's connection and request lines
+    const text = /^\d+(?:\.\d+)?: b'(.*)'$/.exec(line)?.[1] ?? line;
+    try {
+      JSON.parse(text);
+    } catch {
+      if (notJson++ === 0) firstNotJsonLine = i + 1;
+      continue;
+    }
     const code = /"(?:cd|code)":"([A-Z0-9-]+)"/.exec(text)?.[1];
     if (!code || !/"(?:ty|type)":"orderbook"/.test(text)) continue;
     const list = out.get(code) ?? [];
     list.push(text);
     out.set(code, list);
   }
+  if (notJson > 0) process.emitWarning(`sim: replay ${path}: ${notJson} line(s) that are not JSON skipped (the first: line ${firstNotJsonLine})`);
   return out;
 }

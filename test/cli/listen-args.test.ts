@@ -151,20 +151,28 @@ test("--send-ahead-max-ms is the subscriber's bound: a datagram 3 s ahead of thi
   expect(byDefault).toMatch(/send times ahead 0\b/);
 });
 
-test("publisherHostOf: loopback interfaces say nothing of the host; on the publisher's host, the address its allow list admits (random cases against the rule)", async () => {
+test("publisherHostOf: loopback interfaces say nothing of the host; on the publisher's host, the address its allow list admits, else 127.0.0.1 with a warning (random cases against the rule)", async () => {
   const { publisherHostOf } = await import("../../src/cli/commands/listen.ts");
   const { inCidrs, parseCidr } = await import("../../src/core/cidr.ts");
   const { rng } = await import("../support/mulberry32.ts");
   const here = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.1.0.7" }];
   const away = [{ name: "lo", address: "127.0.0.1" }, { name: "eth0", address: "10.9.0.2" }];
   const rt = (allow: string[]) => ({ port: 31900, allow });
+  const warnings: string[] = [];
+  const warn = (m: string) => void warnings.push(m);
   // The publisher's own file read on its host, its allow list the subscribers' network only: asked where it answers.
-  expect(publisherHostOf(["10.1.0.7"], rt(["10.0.0.0/8"]), here)).toBe("10.1.0.7");
-  expect(publisherHostOf(["10.1.0.7"], rt(["127.0.0.0/8", "10.0.0.0/8"]), here)).toBe("127.0.0.1");
+  expect(publisherHostOf(["10.1.0.7"], rt(["10.0.0.0/8"]), warn, here)).toBe("10.1.0.7");
+  expect(publisherHostOf(["10.1.0.7"], rt(["127.0.0.0/8", "10.0.0.0/8"]), warn, here)).toBe("127.0.0.1");
   // A local tap on loopback beside the network destination, read on a receiving host: the publisher is 10.1.0.7.
-  expect(publisherHostOf(["127.0.0.1", "10.1.0.7"], rt(["10.0.0.0/8"]), away)).toBe("10.1.0.7");
-  expect(publisherHostOf(["127.0.0.1", "127.0.0.2"], rt(["127.0.0.0/8"]), away)).toBe("127.0.0.1");
-  expect(() => publisherHostOf(["127.0.0.1", "10.1.0.7", "10.2.0.7"], rt(["10.0.0.0/8"]), away)).toThrow("send from 10.1.0.7, 10.2.0.7, none of them this host's");
+  expect(publisherHostOf(["127.0.0.1", "10.1.0.7"], rt(["10.0.0.0/8"]), warn, away)).toBe("10.1.0.7");
+  expect(publisherHostOf(["127.0.0.1", "127.0.0.2"], rt(["127.0.0.0/8"]), warn, away)).toBe("127.0.0.1");
+  expect(() => publisherHostOf(["127.0.0.1", "10.1.0.7", "10.2.0.7"], rt(["10.0.0.0/8"]), warn, away)).toThrow("send from 10.1.0.7, 10.2.0.7, none of them this host's");
+  expect(warnings).toEqual([]);
+  // On the publisher's host, an allow list admitting neither 127.0.0.1 nor its interface: 127.0.0.1, said (before, silently).
+  expect(publisherHostOf(["10.1.0.7"], rt(["192.168.0.0/16"]), warn, here)).toBe("127.0.0.1");
+  expect(warnings).toEqual([
+    `--config: publish.retransmit.allow = ["192.168.0.0/16"] admits neither 127.0.0.1 nor this host's 10.1.0.7: asking 127.0.0.1:31900, whose requests the publisher will likely refuse (give --retransmit HOST:31900, or add the address to the list)`,
+  ]);
   // Random files and hosts against the rule written out plainly.
   const rand = rng(14);
   const pool = ["127.0.0.1", "127.0.0.5", "10.1.0.7", "10.2.0.7", "192.168.1.4"];
@@ -178,9 +186,13 @@ test("publisherHostOf: loopback interfaces say nothing of the host; on the publi
     const blocks = allow.map(parseCidr);
     const what = `${ifaces.join(",")} on ${local.map((l) => l.address).join(",")} allow ${allow.join(",")}`;
     if (nonLoopback.length === 0 || mine.length > 0) {
-      const want = inCidrs("127.0.0.1", blocks) ? "127.0.0.1" : (mine.find((a) => inCidrs(a, blocks)) ?? "127.0.0.1");
-      expect(publisherHostOf(ifaces, rt(allow), local), what).toBe(want);
-    } else if (nonLoopback.length === 1) expect(publisherHostOf(ifaces, rt(allow), local), what).toBe(nonLoopback[0]);
-    else expect(() => publisherHostOf(ifaces, rt(allow), local), what).toThrow("give --retransmit HOST:31900");
+      const admitted = inCidrs("127.0.0.1", blocks) ? "127.0.0.1" : mine.find((a) => inCidrs(a, blocks));
+      warnings.length = 0;
+      expect(publisherHostOf(ifaces, rt(allow), warn, local), what).toBe(admitted ?? "127.0.0.1");
+      // Neither admitted: the fallback is said, naming the list and the address asked.
+      expect(warnings.length, what).toBe(admitted === undefined ? 1 : 0);
+      if (admitted === undefined) expect(warnings[0], what).toContain(`allow = ${JSON.stringify(allow)} ${mine.length > 0 ? "admits neither" : "does not admit"} 127.0.0.1`);
+    } else if (nonLoopback.length === 1) expect(publisherHostOf(ifaces, rt(allow), warn, local), what).toBe(nonLoopback[0]);
+    else expect(() => publisherHostOf(ifaces, rt(allow), warn, local), what).toThrow("give --retransmit HOST:31900");
   }
 });

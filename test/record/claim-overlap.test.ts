@@ -1,6 +1,7 @@
 /**
  * A recorder whose claim file was deleted (an operator's rm) and whose DIR another recorder then claimed changes
- * nothing more in DIR: its next block is dropped (counted in lostRecords), no file opened, no retention deletion.
+ * nothing more in DIR: its next block is dropped (counted in lostRecords), no file opened, no retention deletion,
+ * and its stats say failing (the health report's capture_failing) until it stops.
  * Before, it found out only at its once-a-second look, and until then (and through its stop) went on writing blocks,
  * rotating and deleting by its retention in what is now the other recorder's DIR. In process:
  * two claims are two recorders to the kernel (flock belongs to an open file); `feeder record`'s own wiring
@@ -32,6 +33,7 @@ test("once another recorder has claimed DIR, the first writes, opens and deletes
   for (let i = 0; i < 3; i++) w.write(i, "bybit", "linear", "c", FRAME);
   const ownFiles = w.files.length;
   expect(ownFiles).toBe(3);
+  expect(w.stats().failing).toBeUndefined();
 
   unlinkSync(join(dir, CLAIM_FILE)); // an operator's rm, and another recorder starts in DIR before the next look
   const second = DirClaim.take(dir);
@@ -47,6 +49,8 @@ test("once another recorder has claimed DIR, the first writes, opens and deletes
   expect(found.at(-1)?.state).toBe("lost"); // which `feeder record` hears as lost: it stops (exit 1)
   expect(w.files.length).toBe(ownFiles);
   expect(w.lostRecords).toBe(2);
+  // Failing from then on, for /status, /readyz and feeder_capture_failing (before: `ok` while every record was dropped).
+  expect(w.stats().failing?.lastError).toBe("another recorder claimed the capture directory: nothing more is written there");
   expect(w.retain()).toEqual([]);
   w.close();
   expect(existsSync(otherFile)).toBe(true);
@@ -89,6 +93,7 @@ test("another recorder claiming DIR after the block's look, while this one lists
   expect(readdirSync(dir).filter((n) => n.endsWith(".fcap"))).toEqual([basename(w.files[0]!)]);
   expect(found.at(-1)?.state).toBe("lost");
   expect(w.lostRecords).toBe(1);
+  expect(w.stats().failing?.lastError).toMatch(/^another recorder claimed the capture directory/);
   w.write(2, "bybit", "linear", "c", FRAME);
   w.close();
   expect(w.lostRecords).toBe(2);

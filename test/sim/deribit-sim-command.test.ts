@@ -1,5 +1,5 @@
 /** `feeder sim --venue deribit`: URLs, REST instruments, the recording served as book.X.100ms, the HTTP control. */
-import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, test, vi } from "vitest";
@@ -112,6 +112,23 @@ describe("the Deribit replay book", () => {
       }
       expect(channels.map((c) => [c.name, c.frames.length])).toEqual([["book.BTC-PERPETUAL.100ms", 1]]);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a recording's lines that are not JSON are skipped and counted in one warning naming the file and the first", () => {
+    // Before: dropped without a word (a line of neither form), or a truncated frame served as a book frame.
+    const dir = mkdtempSync(join(tmpdir(), "deribit-notjson-"));
+    const file = join(dir, "rec.jsonl");
+    const frame = `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.raw","data":{"type":"snapshot","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":1,"bids":[["new",100,1]],"asks":[]}}}`;
+    writeFileSync(file, ["wss://www.deribit.com/ws/api/v2 <-> 1", frame, "garbage", "", `1700000000.1: ${frame.slice(0, 90)}`, `1700000000.2: ${frame}`].join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const channels = loadDeribitReplay(file, "inverse");
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([`sim: replay ${file}: 2 line(s) that are not JSON skipped (the first: line 3)`]);
+      expect(channels.map((c) => [c.name, c.frames.length])).toEqual([["book.BTC-PERPETUAL.100ms", 2]]);
+    } finally {
+      warn.mockRestore();
       rmSync(dir, { recursive: true, force: true });
     }
   });

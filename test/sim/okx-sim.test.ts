@@ -11,7 +11,7 @@ import { describe, expect, test, vi } from "vitest";
 import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
+import { OkxSim, startOkxSimulator } from "../../src/sim/okx-sim.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
 
@@ -324,6 +324,25 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
       ws.close();
     } finally {
       await sim.stop();
+    }
+  });
+
+  test("a stall ends on the monotonic clock: a wall clock stepped back or ahead neither lengthens nor ends it", () => {
+    // Date and performance faked apart: setSystemTime steps the wall clock alone, advanceTimersByTime both.
+    vi.useFakeTimers({ toFake: ["Date", "performance"], now: 1_800_000_000_000 });
+    try {
+      const sim = new OkxSim({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }] }); // not started: no timer runs
+      sim.inject("stall", undefined, { stallMs: 1_000 });
+      vi.setSystemTime(Date.now() - 3_600_000); // stepped back an hour (before: the stall lasted an hour more)
+      vi.advanceTimersByTime(999);
+      expect(sim.stalled).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(sim.stalled).toBe(false);
+      sim.inject("stall", undefined, { stallMs: 1_000 });
+      vi.setSystemTime(Date.now() + 3_600_000); // stepped ahead an hour (before: the stall ended at once)
+      expect(sim.stalled).toBe(true);
+    } finally {
+      vi.useRealTimers();
     }
   });
 

@@ -1,10 +1,12 @@
 /** `feeder sim --venue upbit|bithumb` and the simulator's protocol, seen by raw WebSocket clients on 127.0.0.1. */
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, test, vi } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { startUpbitSimulator, supportedLevels } from "../../src/sim/upbit-sim.ts";
+import { loadRecording, startUpbitSimulator, supportedLevels } from "../../src/sim/upbit-sim.ts";
 
 const RECORDING = resolve(import.meta.dirname, "../fixtures/cryptofeed/UPBIT.ws.62.0");
 
@@ -120,6 +122,23 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     ws.close();
     stop("SIGINT");
     expect(await done).toBe(0);
+  });
+
+  test("a recording's lines that are not JSON are skipped and counted in one warning naming the file and the first", () => {
+    // Before: dropped without a word (a line of neither form), or a truncated frame served as a book frame.
+    const dir = mkdtempSync(join(tmpdir(), "upbit-notjson-"));
+    const file = join(dir, "rec.jsonl");
+    const frame = `{"ty":"orderbook","cd":"KRW-BTC","tms":1,"obu":[{"ap":101,"as":1,"bp":99,"bs":2}],"st":"SNAPSHOT"}`;
+    writeFileSync(file, ["wss://api.upbit.com/websocket/v1 <-> 1", `1700000000.1: b'${frame}'`, "garbage", "", frame.slice(0, 40), frame].join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    try {
+      const frames = loadRecording(file);
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([`sim: replay ${file}: 2 line(s) that are not JSON skipped (the first: line 3)`]);
+      expect([...frames].map(([code, list]) => [code, list.length])).toEqual([["KRW-BTC", 2]]);
+    } finally {
+      warn.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("Upbit: a code asked with a level outside its supported_levels gets no data; a supported level gets grouped books", async () => {

@@ -75,7 +75,8 @@ export const listenCommand: CommandSpec = {
     "                       (default with --config: the configuration's publish.retransmit, if set; on",
     "                       0.0.0.0, the host of the destinations' non-loopback interfaces: when one is this",
     "                       host's (or all are loopback), 127.0.0.1, or that interface if the allow list",
-    "                       admits it and not 127.0.0.1; else their one address, several exit 2); source s",
+    "                       admits it and not 127.0.0.1, or 127.0.0.1 with a warning if it admits neither;",
+    "                       else their one address, several exit 2); source s",
     "                       is asked on PORT + s − the --config file's publish.source_id (0 without --config)",
     "      --iface ADDR     local interface to join on (default 127.0.0.1, or each destination's interface,",
     "                       which must then be this host's; with --iface the file's are not used nor checked;",
@@ -216,18 +217,26 @@ function positiveInt(v: unknown, name: string, fallback: number | undefined): nu
  * receiving host ask its own 127.0.0.1). Loopback ones alone, or a non-loopback one this host's: the publisher is
  * here, asked on 127.0.0.1 if its allow list admits it, else on that interface if the list admits it (a request to an
  * address of this host comes from that address; before, always 127.0.0.1: with allow = ["10.0.0.0/8"], unanswered).
- * Else their one non-loopback address; several: exit 2 naming --retransmit. Exported for its tests.
+ * The list admitting none of them: 127.0.0.1, said in a `warn` naming the list (its requests are likely refused;
+ * before, without a word). Else their one non-loopback address; several: exit 2 naming --retransmit. Exported for
+ * its tests.
  */
 export function publisherHostOf(
   ifaces: readonly string[],
   rt: { readonly port: number; readonly allow: readonly string[] },
+  warn: (message: string) => void,
   local: readonly { name: string; address: string }[] = localIpv4Addresses(),
 ): string {
   const network = [...new Set(ifaces.filter((a) => !a.startsWith("127.")))];
   const here = network.filter((a) => interfaceProblem(a, local) === null);
   if (network.length === 0 || here.length > 0) {
     const allow = rt.allow.map(parseCidr);
-    return ["127.0.0.1", ...here].find((a) => inCidrs(a, allow)) ?? "127.0.0.1";
+    const admitted = ["127.0.0.1", ...here].find((a) => inCidrs(a, allow));
+    if (admitted !== undefined) return admitted;
+    warn(
+      `--config: publish.retransmit.allow = ${JSON.stringify(rt.allow)} ${here.length > 0 ? `admits neither 127.0.0.1 nor this host's ${here.join(", ")}` : "does not admit 127.0.0.1"}: asking 127.0.0.1:${rt.port}, whose requests the publisher will likely refuse (give --retransmit HOST:${rt.port}, or add the address to the list)`,
+    );
+    return "127.0.0.1";
   }
   if (network.length === 1) return network[0]!;
   throw new UsageError(
@@ -280,7 +289,7 @@ export function resolveGroups(ctx: CommandContext): {
     if (retransmit !== undefined) retransmit = { ...retransmit, sourceIdBase: config.publish.sourceId ?? 0 };
     else if (config.publish.retransmit !== undefined && config.publish.retransmit.port !== 0) {
       const rt = config.publish.retransmit;
-      const host = rt.host === "0.0.0.0" ? publisherHostOf(config.publish.destinations.map((d) => d.iface), rt) : rt.host;
+      const host = rt.host === "0.0.0.0" ? publisherHostOf(config.publish.destinations.map((d) => d.iface), rt, (m) => ctx.log.warn(m)) : rt.host;
       retransmit = { host, port: rt.port, sourceIdBase: config.publish.sourceId ?? 0 };
     }
   }

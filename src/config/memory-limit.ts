@@ -1,0 +1,73 @@
+/**
+ * The memory this process may take: the host's (os.totalmem()) or, smaller, its cgroup's limit. A container or a
+ * systemd unit with MemoryMax= sees the host's whole memory in os.totalmem(), so the rings' check (load.ts
+ * checkRingTotal) passed rings the kernel then killed the process for (until 2026-12-07). cgroup v2 `memory.max`
+ * ("max": none) and v1 `memory.limit_in_bytes` (no limit reads as a huge number) are read for the process's own
+ * cgroup and each one above it (a parent slice's limit binds too), and at the mount's root (a container's own
+ * cgroup, when /proc/self/cgroup names a path of the host's). Cold code, read once per config load.
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { totalmem } from "node:os";
+
+/** A file's text, or undefined when it cannot be read (absent: no such cgroup version or controller here). */
+export type ReadText = (path: string) => string | undefined;
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A cgroup memory limit file's bytes: a decimal integer. "max" (v2's none), an empty or other text: undefined (no
+ * limit read from it; a file we cannot make sense of must not shrink the check to nothing).
+ */
+export function parseCgroupLimit(text: string): number | undefined {
+  const t = text.trim();
+  return /^\d+$/.test(t) ? Number(t) : undefined; // v1's "none", 2^63 rounded down to a page, stays above any host's
+}
+
+/** "/a/b" → ["/a/b", "/a", "/"]: a cgroup and every one above it. */
+function selfAndAncestors(path: string): string[] {
+  const parts = path.split("/").filter((p) => p !== "" && p !== "." && p !== "..");
+  const out: string[] = [];
+  for (let n = parts.length; n > 0; n--) out.push("/" + parts.slice(0, n).join("/"));
+  out.push("/");
+  return out;
+}
+
+/**
+ * The smallest cgroup memory limit of this process (v2 and v1, its cgroup and those above it), or undefined when
+ * none is set or readable. `read` is the file reader (tests give strings; the real one reads /proc and /sys).
+ */
+export function cgroupMemoryLimitBytes(read: ReadText = readOrUndefined): number | undefined {
+  // /proc/self/cgroup: "0::/path" (v2), "N:controllers:/path" (v1; the memory one lists "memory").
+  let v2Path = "/";
+  let v1Path = "/";
+  for (const line of (read("/proc/self/cgroup") ?? "").split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
+    if (m === null) continue;
+    if (m[1] === "") v2Path = m[2]!;
+    else if (m[1]!.split(",").includes("memory")) v1Path = m[2]!;
+  }
+  const files = [
+    ...selfAndAncestors(v2Path).map((d) => `/sys/fs/cgroup${d === "/" ? "" : d}/memory.max`),
+    ...selfAndAncestors(v1Path).map((d) => `/sys/fs/cgroup/memory${d === "/" ? "" : d}/memory.limit_in_bytes`),
+  ];
+  let least: number | undefined;
+  for (const file of files) {
+    const text = read(file);
+    const bytes = text === undefined ? undefined : parseCgroupLimit(text);
+    if (bytes !== undefined && (least === undefined || bytes < least)) least = bytes;
+  }
+  return least;
+}
+
+/** The smaller of the host's memory and this process's cgroup limit. */
+export function usableMemoryBytes(read: ReadText = readOrUndefined, hostBytes = totalmem()): number {
+  const limit = cgroupMemoryLimitBytes(read);
+  return limit === undefined ? hostBytes : Math.min(hostBytes, limit);
+}
