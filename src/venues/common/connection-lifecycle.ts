@@ -497,15 +497,21 @@ export class ConnectionLifecycle {
   /**
    * SubscriptionControl.onWritten's record (`ws:req`). A subscribe queued for the pacing budget is written whole, also
    * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
-   * recorded subscribe brings a closed book back (replayResubscribed), so such books are recorded closed again right
-   * after it (INSTRUMENTS_CLOSED_URL). Replay's recorded subscribe left such a book awaiting its snapshot (unpublished),
-   * so its retireAll publishes HALTED / instrument_closed once more: a repeat live did not send (as live's own reopen
-   * then close before the snapshot does), the book HALTED throughout. Until s-rd15a replay had the book LIVE on the
+   * recorded subscribe would bring a closed book back (replayResubscribed). Since s-replaymark the record names such
+   * books a second time, in a fourth element (`[id, op, [topic, …], [still closed, …]]`, only when there are any), and
+   * replay leaves them closed (SubscriptionControl.replayRequest). They are also recorded closed again right after it
+   * (INSTRUMENTS_CLOSED_URL), for a reader before s-replaymark, which ignores the fourth element: its recorded subscribe
+   * left the book awaiting its snapshot (unpublished) and that record's retireAll told the sink HALTED /
+   * instrument_closed once more, a repeat live never sent (told apart from live's own reopen then close, which sends
+   * it twice, by nothing in the capture until the fourth element). Until s-rd15a replay had the book LIVE on the
    * venue's snapshot where live kept it HALTED. Cold (a request).
    */
   private recordWritten(conn: VenueConnection, p: PendingRequest): void {
-    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
-    if (p.op === "subscribe" && p.topics.some((t) => t.sub === SUB_REJECTED)) this.recordTopics(INSTRUMENTS_CLOSED_URL, p.topics.filter((t) => t.sub === SUB_REJECTED));
+    const stillClosed = p.op === "subscribe" ? p.topics.filter((t) => t.sub === SUB_REJECTED) : [];
+    const req: unknown[] = [p.reqId, p.op, p.topics.map((t) => t.topic)];
+    if (stillClosed.length > 0) req.push(stillClosed.map((t) => t.topic));
+    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify(req), "", nowUs());
+    if (stillClosed.length > 0) this.recordTopics(INSTRUMENTS_CLOSED_URL, stillClosed);
   }
 
   /**
