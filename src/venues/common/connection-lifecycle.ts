@@ -173,7 +173,7 @@ interface ConnectGate {
  * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
  * retireAll / activateAll were, in three: a closure threw there).
  */
-export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "onTopicRejected" | "activate" | "activateAll" | "retire" | "retireAll">;
+export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "onTopicRejected" | "onReplayClosed" | "onReplayReopened" | "activate" | "activateAll" | "retire" | "retireAll">;
 
 export class ConnectionLifecycle {
   private readonly log: Logger;
@@ -237,6 +237,14 @@ export class ConnectionLifecycle {
    * not after the first wait). Returns whether its listing will be asked (SubscriptionControl.onRejected).
    */
   onTopicRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
+  /**
+   * Replay (InstrumentWatch.bindTopics): told of each book a recorded closure closes (INSTRUMENTS_CLOSED_URL) and of
+   * each closed or refused book a recorded subscribe or reopening brings back, so the watch counts closures and
+   * reopenings as live's did (until s-replaymark a replay's instrument_closures_total and instrument_reopens_total
+   * stayed 0, instruments closed none).
+   */
+  onReplayClosed: ((t: TopicState) => void) | null = null;
+  onReplayReopened: ((t: TopicState) => void) | null = null;
   /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
   private readonly activated = new Map<VenueConnection, Set<TopicState>>();
   private activatedFlush = false;
@@ -333,6 +341,7 @@ export class ConnectionLifecycle {
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
+    control.onReplayResubscribed = (t) => this.onReplayReopened?.(t);
     // Each request written, so replay can match the venue's answer to it (replayRequest).
     if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
@@ -542,6 +551,7 @@ export class ConnectionLifecycle {
     if (closed.length === 0) return false;
     // Live's closure came with a REST answer, a task after any refusing frame: a refusal held was the venue's.
     conn.replayRefusalHeld?.();
+    if (this.onReplayClosed !== null) for (const t of closed) this.onReplayClosed(t);
     this.retireAll(closed, StatusReason.INSTRUMENT_CLOSED);
     return true;
   }

@@ -126,6 +126,11 @@ export class SubscriptionControl {
    * (the first of a streak of refusals without a reason). Returns whether its listing will be asked.
    */
   onRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
+  /**
+   * Set by the lifecycle: told, in replay, of each topic replayResubscribed brings back (ConnectionLifecycle
+   * onReplayReopened: the instrument watch counts a closed one's reopening, as live's).
+   */
+  onReplayResubscribed: ((t: TopicState) => void) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -377,6 +382,7 @@ export class SubscriptionControl {
     t.lastSeq = 0;
     t.sub = SUB_ACTIVE;
     t.lastMsgMs = this.now();
+    this.onReplayResubscribed?.(t);
   }
 
   /**

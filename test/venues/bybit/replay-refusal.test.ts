@@ -200,4 +200,29 @@ describe("bybit replay of a closure by the listing (ws:closed)", () => {
     r.snapshot("BTCUSDT", 1, "101.0");
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
   });
+
+  /**
+   * Live's instrument watch counts each closure and reopening (instrument_closures_total, instrument_reopens_total,
+   * instruments closed now); replay asks no listing, and until s-replaymark its counters stayed 0 where live's did not.
+   * A subscribe that waited for the pacing budget and names BTC closed meanwhile (its ws:req's fourth element, the
+   * ws:closed after it) is no reopening: live's watch kept it closed.
+   */
+  test("Feeder: a replayed closure and reopening are counted as live's watch counts them", async () => {
+    const r = await replaying(62);
+    const counts = () => {
+      const s = r.feeder.stats().venues["bybit"]!;
+      return { closures: s["instrumentClosures"], reopens: s["instrumentReopens"], closed: s["instrumentsClosed"] };
+    };
+    r.bothLive();
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    r.event("ws:closed", "orderbook.50.BTCUSDT");
+    expect(counts()).toEqual({ closures: 1, reopens: 0, closed: 1 });
+    r.event(`ws:req ${JSON.stringify(["s3", "subscribe", ["orderbook.50.BTCUSDT"], ["orderbook.50.BTCUSDT"]])}`);
+    r.event("ws:closed", "orderbook.50.BTCUSDT");
+    expect(counts()).toEqual({ closures: 1, reopens: 0, closed: 1 });
+    r.request("s4", "subscribe", ["BTCUSDT"]); // listed as trading again
+    expect(counts()).toEqual({ closures: 1, reopens: 1, closed: 0 });
+    r.event("ws:closed", "orderbook.50.BTCUSDT"); // and closed again
+    expect(counts()).toEqual({ closures: 2, reopens: 1, closed: 1 });
+  });
 });
