@@ -166,6 +166,15 @@ export const INSTRUMENTS_CLOSED_URL = "ws:closed";
  * may itself wait for that count; replay takes them from here.
  */
 export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
+/**
+ * A capture file's head (app/capture-sockets.ts), since s-replaymark: the connection's books closed by their listing
+ * when the file began, as its earlier files' INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL and subscribes left them
+ * (body: their topics, space-separated; none: no record). Replay closes those it does not have closed
+ * (ConnectionLifecycle.replayClosedSet), so a replay begun in that file shows them halted as live did; one begun
+ * earlier has them closed already and nothing changes. Not a live closure: it decides no refusal held (a head can come
+ * between a refusing frame and its `ws:back`). Readers before it ignore it as a socket event they do not know.
+ */
+export const INSTRUMENTS_CLOSED_SET_URL = "ws:closedset";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

@@ -20,7 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -557,6 +557,22 @@ export class ConnectionLifecycle {
   }
 
   /**
+   * Replay: a capture file's head names these books of `conn` closed by their listing when the file began
+   * (INSTRUMENTS_CLOSED_SET_URL): those replay does not have closed (HALTED, SUB_REJECTED) are closed here as by a
+   * recorded closure (a replay begun in this file, which never read their `ws:closed`), the others are left as they
+   * are. No refusal held is decided: not a live closure, a head can come between a refusing frame and its `ws:back`.
+   * True however many it names (a head is no request: one naming none of conn's topics, a replay of fewer, is taken).
+   */
+  private replayClosedSet(conn: VenueConnection, body: string): boolean {
+    const names = new Set(body.split(" "));
+    const closing = conn.topics.filter((t) => names.has(t.topic) && (t.sub !== SUB_REJECTED || t.book !== BookState.HALTED));
+    if (closing.length === 0) return true;
+    if (this.onReplayClosed !== null) for (const t of closing) this.onReplayClosed(t);
+    this.retireAll(closing, StatusReason.INSTRUMENT_CLOSED);
+    return true;
+  }
+
+  /**
    * Replay: the live run reopened these closed books of connection `name` while their subscribe was still out
    * (INSTRUMENTS_REOPENED_URL; body: their topics): live wrote no request, that subscribe's ack made them active, so
    * they are subscribed again here as a recorded subscribe would (awaiting their snapshot, their silence counted from
@@ -979,6 +995,8 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
     // Closed books live reopened while their subscribe was out (no ws:req of the reopening): subscribed again here.
     if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
+    // A file's head: the books closed when it began (a replay begun in it learns them here).
+    if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).
