@@ -271,8 +271,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     const conn = connectionNamed(this.conns, connection);
     if (!conn) return false;
     // Products live closed as no longer listed as trading (common ConnectionLifecycle.replayClosed), or reopened while
-    // their subscribe was out (replayReopened), or closed when a capture file began (its head: replayClosedSet). One naming none
-    // of this config's products (a replay of fewer) is taken all the same, as a ws:req naming none: not a skipped record.
+    // their subscribe was out (replayReopened), or closed when a capture file began (its head: replayClosedSet). One
+    // naming none of this config's products (a replay of fewer) is taken all the same, as a ws:req naming none: not a
+    // skipped record.
     if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL || url === INSTRUMENTS_CLOSED_SET_URL) {
       this.lifecycle.replaySocketEvent(connection, url, body);
       return true;

@@ -338,8 +338,9 @@ export class SubscriptionControl {
    * as live's was, so the recorded answer is matched to it as live matched it (a refusal rejects the topic it names).
    * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
    * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
-   * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each (RequestProtocol.replayRequest), also of a tagged subscribe
-   * naming no topic (recordedTags) and of one naming none of conn's topics (false, as one that does not parse).
+   * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
+   * (RequestProtocol.replayRequest), also of a tagged subscribe naming no topic (recordedTags) and of one naming none
+   * of conn's topics (false, as one that does not parse).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
     let req: unknown;
