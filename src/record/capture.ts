@@ -22,7 +22,8 @@
  *                 which replay hands to
  *                 the adapter (VenueAdapter.ingestConnectionEvent)
  *   file head     with a CaptureFileHead (`feeder record`), every file after the first begins with a block of such
- *                 events saying what the records before it left open (each open connection's sockets), stamped with
+ *                 events saying what the records before it left open (each open connection's sockets, and each
+ *                 connection's books closed by their listing: "ws:closedset", frame = their topics), stamped with
  *                 the receive time of the file's first record
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the
@@ -122,12 +123,13 @@ interface PackedBlock {
   readonly records: number;
 }
 
-/** A connection event as a file head holds it (written with an empty body: `[tsRecvNs, venue, market, connection, "", url]`). */
+/** A connection event as a file head holds it (`[tsRecvNs, venue, market, connection, body, url]`, body empty unless given). */
 export interface CaptureHeadEvent {
   readonly venue: string;
   readonly market: string;
   readonly connection: string;
   readonly url: string;
+  readonly body?: string;
 }
 
 /**
@@ -137,7 +139,8 @@ export interface CaptureHeadEvent {
  * was written or lost (a full disk): a head then says what the lost block's events changed.
  */
 export interface CaptureFileHead {
-  observe(venue: string, market: string, connection: string, url: string): void;
+  /** `body`: the record's (a connection event's is text). */
+  observe(venue: string, market: string, connection: string, url: string, body: string): void;
   /** The events a new file begins with (none: no head block). */
   events(): readonly CaptureHeadEvent[];
 }
@@ -428,7 +431,7 @@ export class CaptureWriter {
       if (head !== undefined) {
         for (const r of records) {
           const rec = r as unknown[];
-          if (rec.length === 6) head.observe(rec[1] as string, rec[2] as string, rec[3] as string, rec[5] as string);
+          if (rec.length === 6) head.observe(rec[1] as string, rec[2] as string, rec[3] as string, rec[5] as string, typeof rec[4] === "string" ? rec[4] : "");
         }
       }
     }
@@ -540,7 +543,7 @@ export class CaptureWriter {
     const events = this.opts.fileHead!.events();
     if (events.length === 0) return undefined;
     const tsNs = BigInt(firstUs) * 1000n;
-    const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, "", e.url]);
+    const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, e.body ?? "", e.url]);
     const payload = this.packr.pack(records);
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
     const header = new Uint8Array(BLOCK_HEADER_BYTES);

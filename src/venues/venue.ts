@@ -134,7 +134,10 @@ export const SOCKET_BACK_URL = "ws:back";
  * requests were not recorded and replay ignored every answer (the book stayed LIVE until its stale time). Readers
  * before it count it as a skipped REST answer. An unsubscribe of a venue whose replay holds unsubscribed topics
  * (RequestProtocol.replayHoldsUnsubscribed) is recorded when it is asked for, even if it then waits for the pacing
- * budget (Deribit), as live ignores the topic's frames from there (since 2026-12-07; before, when written).
+ * budget (Deribit), as live ignores the topic's frames from there (since 2026-12-07; before, when written). Since
+ * s-replaymark a subscribe naming books closed when it was written (queued for the pacing budget before their closure)
+ * names them again in a fourth element, `[id, "subscribe", [topic, …], [topic, …]]`: replay leaves those closed
+ * (readers before it ignore the element; INSTRUMENTS_CLOSED_URL right after closes them again there).
  */
 export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
 
@@ -146,7 +149,8 @@ export const SOCKET_REQUEST_URL_PREFIX = "ws:req ";
  * replayed (a book refused then found delisted stayed `resyncing` where live had it halted). Their reopening needs no
  * record: its subscribe's `ws:req` brings them back. Since s-rd15a also right after a subscribe's `ws:req` naming
  * books closed while it waited for the pacing budget (written whole later, those still closed live: replay's recorded
- * subscribe would bring them back; ConnectionLifecycle.recordWritten). Readers before it ignore it as a socket event they do not know
+ * subscribe would bring them back; ConnectionLifecycle.recordWritten; since s-replaymark that `ws:req` names them
+ * still closed itself, and a reader since then finds them closed here already: no second HALTED told). Readers before it ignore it as a socket event they do not know
  * (ConnectionLifecycle.replaySocketEvent; readers older than socket events count it as a skipped REST answer).
  */
 export const INSTRUMENTS_CLOSED_URL = "ws:closed";
@@ -162,6 +166,15 @@ export const INSTRUMENTS_CLOSED_URL = "ws:closed";
  * may itself wait for that count; replay takes them from here.
  */
 export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
+/**
+ * A capture file's head (app/capture-sockets.ts), since s-replaymark: the connection's books closed by their listing
+ * when the file began, as its earlier files' INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL and subscribes left them
+ * (body: their topics, space-separated; none: no record). Replay closes those it does not have closed
+ * (ConnectionLifecycle.replayClosedSet), so a replay begun in that file shows them halted as live did; one begun
+ * earlier has them closed already and nothing changes. Not a live closure: it decides no refusal held (a head can come
+ * between a refusing frame and its `ws:back`). Readers before it ignore it as a socket event they do not know.
+ */
+export const INSTRUMENTS_CLOSED_SET_URL = "ws:closedset";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

@@ -24,6 +24,8 @@ export function fakeLifecycle(o: { stopping?: boolean; onActivate?: (t: TopicSta
     stopping: o.stopping ?? false,
     onTopicStale: null,
     onTopicRejected: null,
+    onReplayClosed: null,
+    onReplayReopened: null,
     activated: [],
     activateCalls: 0,
     retired: [],

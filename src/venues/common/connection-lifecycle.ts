@@ -20,7 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -173,7 +173,7 @@ interface ConnectGate {
  * (test/support/fake-lifecycle.ts), so a call the watch starts making cannot be missing from them (s-rev42's
  * retireAll / activateAll were, in three: a closure threw there).
  */
-export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "onTopicRejected" | "activate" | "activateAll" | "retire" | "retireAll">;
+export type TopicMembership = Pick<ConnectionLifecycle, "stopping" | "onTopicStale" | "onTopicRejected" | "onReplayClosed" | "onReplayReopened" | "activate" | "activateAll" | "retire" | "retireAll">;
 
 export class ConnectionLifecycle {
   private readonly log: Logger;
@@ -237,6 +237,14 @@ export class ConnectionLifecycle {
    * not after the first wait). Returns whether its listing will be asked (SubscriptionControl.onRejected).
    */
   onTopicRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
+  /**
+   * Replay (InstrumentWatch.bindTopics): told of each book a recorded closure closes (INSTRUMENTS_CLOSED_URL) and of
+   * each closed or refused book a recorded subscribe or reopening brings back, so the watch counts closures and
+   * reopenings as live's did (until s-replaymark a replay's instrument_closures_total and instrument_reopens_total
+   * stayed 0, instruments closed none).
+   */
+  onReplayClosed: ((t: TopicState) => void) | null = null;
+  onReplayReopened: ((t: TopicState) => void) | null = null;
   /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
   private readonly activated = new Map<VenueConnection, Set<TopicState>>();
   private activatedFlush = false;
@@ -333,6 +341,7 @@ export class ConnectionLifecycle {
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
+    control.onReplayResubscribed = (t) => this.onReplayReopened?.(t);
     // Each request written, so replay can match the venue's answer to it (replayRequest).
     if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
@@ -497,15 +506,21 @@ export class ConnectionLifecycle {
   /**
    * SubscriptionControl.onWritten's record (`ws:req`). A subscribe queued for the pacing budget is written whole, also
    * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
-   * recorded subscribe brings a closed book back (replayResubscribed), so such books are recorded closed again right
-   * after it (INSTRUMENTS_CLOSED_URL). Replay's recorded subscribe left such a book awaiting its snapshot (unpublished),
-   * so its retireAll publishes HALTED / instrument_closed once more: a repeat live did not send (as live's own reopen
-   * then close before the snapshot does), the book HALTED throughout. Until s-rd15a replay had the book LIVE on the
+   * recorded subscribe would bring a closed book back (replayResubscribed). Since s-replaymark the record names such
+   * books a second time, in a fourth element (`[id, op, [topic, …], [still closed, …]]`, only when there are any), and
+   * replay leaves them closed (SubscriptionControl.replayRequest). They are also recorded closed again right after it
+   * (INSTRUMENTS_CLOSED_URL), for a reader before s-replaymark, which ignores the fourth element: its recorded subscribe
+   * left the book awaiting its snapshot (unpublished) and that record's retireAll told the sink HALTED /
+   * instrument_closed once more, a repeat live never sent (told apart from live's own reopen then close, which sends
+   * it twice, by nothing in the capture until the fourth element). Until s-rd15a replay had the book LIVE on the
    * venue's snapshot where live kept it HALTED. Cold (a request).
    */
   private recordWritten(conn: VenueConnection, p: PendingRequest): void {
-    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify([p.reqId, p.op, p.topics.map((t) => t.topic)]), "", nowUs());
-    if (p.op === "subscribe" && p.topics.some((t) => t.sub === SUB_REJECTED)) this.recordTopics(INSTRUMENTS_CLOSED_URL, p.topics.filter((t) => t.sub === SUB_REJECTED));
+    const stillClosed = p.op === "subscribe" ? p.topics.filter((t) => t.sub === SUB_REJECTED) : [];
+    const req: unknown[] = [p.reqId, p.op, p.topics.map((t) => t.topic)];
+    if (stillClosed.length > 0) req.push(stillClosed.map((t) => t.topic));
+    this.eventTap?.(conn.market, conn.name, SOCKET_REQUEST_URL_PREFIX + JSON.stringify(req), "", nowUs());
+    if (stillClosed.length > 0) this.recordTopics(INSTRUMENTS_CLOSED_URL, stillClosed);
   }
 
   /**
@@ -536,7 +551,24 @@ export class ConnectionLifecycle {
     if (closed.length === 0) return false;
     // Live's closure came with a REST answer, a task after any refusing frame: a refusal held was the venue's.
     conn.replayRefusalHeld?.();
+    if (this.onReplayClosed !== null) for (const t of closed) this.onReplayClosed(t);
     this.retireAll(closed, StatusReason.INSTRUMENT_CLOSED);
+    return true;
+  }
+
+  /**
+   * Replay: a capture file's head names these books of `conn` closed by their listing when the file began
+   * (INSTRUMENTS_CLOSED_SET_URL): those replay does not have closed (HALTED, SUB_REJECTED) are closed here as by a
+   * recorded closure (a replay begun in this file, which never read their `ws:closed`), the others are left as they
+   * are. No refusal held is decided: not a live closure, a head can come between a refusing frame and its `ws:back`.
+   * True however many it names (a head is no request: one naming none of conn's topics, a replay of fewer, is taken).
+   */
+  private replayClosedSet(conn: VenueConnection, body: string): boolean {
+    const names = new Set(body.split(" "));
+    const closing = conn.topics.filter((t) => names.has(t.topic) && (t.sub !== SUB_REJECTED || t.book !== BookState.HALTED));
+    if (closing.length === 0) return true;
+    if (this.onReplayClosed !== null) for (const t of closing) this.onReplayClosed(t);
+    this.retireAll(closing, StatusReason.INSTRUMENT_CLOSED);
     return true;
   }
 
@@ -963,6 +995,8 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
     // Closed books live reopened while their subscribe was out (no ws:req of the reopening): subscribed again here.
     if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
+    // A file's head: the books closed when it began (a replay begun in it learns them here).
+    if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).

@@ -291,6 +291,22 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       if (replaying) t.sub = SUB_ACTIVE;
       bound.push(t);
     }
+    if (replaying) {
+      // Replay asks no listing: the capture's closures and reopenings are counted here as live's close() and
+      // reopenListed() counted them (a book the watch has closed already is not counted again).
+      const lifecycle = this.o.lifecycle();
+      lifecycle.onReplayClosed = (t) => {
+        if (this.closed.has(t.index)) return;
+        this.closed.add(t.index);
+        this.onlyClosedByMarket.delete(t.market);
+        bump(this.closures, t.market);
+      };
+      lifecycle.onReplayReopened = (t) => {
+        if (!this.closed.delete(t.index)) return; // a refused book subscribed again: no reopening (as live's reopenRefused)
+        this.onlyClosedByMarket.delete(t.market);
+        bump(this.reopens, t.market);
+      };
+    }
     return bound;
   }
 

@@ -126,6 +126,11 @@ export class SubscriptionControl {
    * (the first of a streak of refusals without a reason). Returns whether its listing will be asked.
    */
   onRejected: ((t: TopicState, soon: boolean) => boolean) | null = null;
+  /**
+   * Set by the lifecycle: told, in replay, of each topic replayResubscribed brings back (ConnectionLifecycle
+   * onReplayReopened: the instrument watch counts a closed one's reopening, as live's).
+   */
+  onReplayResubscribed: ((t: TopicState) => void) | null = null;
 
   constructor(
     private readonly protocol: RequestProtocol,
@@ -332,9 +337,10 @@ export class SubscriptionControl {
    * Replay: a request the live run wrote to connection `conn`'s socket (venue.ts SOCKET_REQUEST_URL_PREFIX), pending
    * as live's was, so the recorded answer is matched to it as live matched it (a refusal rejects the topic it names).
    * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
-   * activateAll): an acceptance then changes nothing, and a refusal acts where it needs no topic left pending (reject:
-   * `subscribe_rejected`). The protocol is told of each (RequestProtocol.replayRequest), also of a tagged subscribe
-   * naming no topic (recordedTags) and of one naming none of conn's topics (false, as one that does not parse).
+   * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
+   * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
+   * (RequestProtocol.replayRequest), also of a tagged subscribe naming no topic (recordedTags) and of one naming none
+   * of conn's topics (false, as one that does not parse).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
     let req: unknown;
@@ -359,7 +365,10 @@ export class SubscriptionControl {
     // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its
     // last frame before the closure (venues without replayHold), and a stale round before its answer made it STALE
     // where live never had it so.
-    if (req[1] === "subscribe") for (const t of topics) this.replayResubscribed(t);
+    // Books the request names that were closed when live wrote it (a fourth element, since s-replaymark:
+    // ConnectionLifecycle.recordWritten) stay closed: live's subscribe did not bring them back.
+    const stillClosed = req[1] === "subscribe" && Array.isArray(req[3]) ? new Set(req[3]) : undefined;
+    if (req[1] === "subscribe") for (const t of topics) if (stillClosed === undefined || !stillClosed.has(t.topic)) this.replayResubscribed(t);
     return true;
   }
 
@@ -374,6 +383,7 @@ export class SubscriptionControl {
     t.lastSeq = 0;
     t.sub = SUB_ACTIVE;
     t.lastMsgMs = this.now();
+    this.onReplayResubscribed?.(t);
   }
 
   /**

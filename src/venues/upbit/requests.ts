@@ -543,15 +543,8 @@ export class UpbitRequests extends SubscriptionControl {
       this.replayLeaveOut(conn, codes);
       return true;
     }
-    const now = this.clock();
     for (const t of conn.topics) t.offRequest = false;
-    for (const t of codes) {
-      if (t.sub !== SUB_REJECTED) continue;
-      t.book = BookState.AWAITING_SNAPSHOT;
-      t.lastSeq = 0;
-      t.sub = SUB_ACTIVE;
-      t.lastMsgMs = now; // asked from now, as live's write
-    }
+    for (const t of codes) this.replayResubscribed(t); // a refused or closed one: asked from now, as live's write
     return true;
   }
 

@@ -200,4 +200,57 @@ describe("bybit replay of a closure by the listing (ws:closed)", () => {
     r.snapshot("BTCUSDT", 1, "101.0");
     expect(r.now()).toBe("BTCUSDT live/snapshot_applied, ETHUSDT live/snapshot_applied");
   });
+
+  /**
+   * Live's instrument watch counts each closure and reopening (instrument_closures_total, instrument_reopens_total,
+   * instruments closed now); replay asks no listing, and until s-replaymark its counters stayed 0 where live's did not.
+   * A subscribe that waited for the pacing budget and names BTC closed meanwhile (its ws:req's fourth element, the
+   * ws:closed after it) is no reopening: live's watch kept it closed.
+   */
+  test("Feeder: a replayed closure and reopening are counted as live's watch counts them", async () => {
+    const r = await replaying(62);
+    const counts = () => {
+      const s = r.feeder.stats().venues["bybit"]!;
+      return { closures: s["instrumentClosures"], reopens: s["instrumentReopens"], closed: s["instrumentsClosed"] };
+    };
+    r.bothLive();
+    r.request("u2", "unsubscribe", ["BTCUSDT"]);
+    r.event("ws:closed", "orderbook.50.BTCUSDT");
+    expect(counts()).toEqual({ closures: 1, reopens: 0, closed: 1 });
+    r.event(`ws:req ${JSON.stringify(["s3", "subscribe", ["orderbook.50.BTCUSDT"], ["orderbook.50.BTCUSDT"]])}`);
+    r.event("ws:closed", "orderbook.50.BTCUSDT");
+    expect(counts()).toEqual({ closures: 1, reopens: 0, closed: 1 });
+    r.request("s4", "subscribe", ["BTCUSDT"]); // listed as trading again
+    expect(counts()).toEqual({ closures: 1, reopens: 1, closed: 0 });
+    r.event("ws:closed", "orderbook.50.BTCUSDT"); // and closed again
+    expect(counts()).toEqual({ closures: 2, reopens: 1, closed: 1 });
+  });
+
+  /**
+   * A replay begun in a later capture file than BTC's closure: that file's head (app/capture-sockets.ts) names the
+   * books closed then (ws:closedset). Until s-replaymark heads named sockets only: BTC was awaiting its snapshot, and
+   * the venue's snapshot still in flight after the unsubscribe made it LIVE, where live had it halted. A replay begun
+   * earlier has it closed already: the head changes nothing there.
+   */
+  test("Feeder: a replay begun in a later file has the books its head names closed halted / instrument_closed, as live", async () => {
+    const r = await replaying(63);
+    r.event("ws:state"); // the file's head: one socket
+    r.event("ws:closedset", "orderbook.50.BTCUSDT");
+    expect(r.now()).toBe("BTCUSDT halted/instrument_closed, ETHUSDT awaiting_snapshot/startup");
+    r.snapshot("ETHUSDT", 20, "11.0");
+    r.snapshot("BTCUSDT", 20, "101.0"); // not the book's: live ignored it
+    expect(r.now()).toBe("BTCUSDT halted/instrument_closed, ETHUSDT live/snapshot_applied");
+    expect(r.feeder.stats().venues["bybit"]).toMatchObject({ instrumentsClosed: 1 });
+
+    // A replay that read the closure in the file before: that head changes nothing (not told again, not counted again).
+    const c = await replaying(64);
+    c.bothLive();
+    c.request("u2", "unsubscribe", ["BTCUSDT"]);
+    c.event("ws:closed", "orderbook.50.BTCUSDT");
+    const before = c.states.length;
+    c.event("ws:state");
+    c.event("ws:closedset", "orderbook.50.BTCUSDT");
+    expect(c.states.slice(before)).toEqual(["BTCUSDT halted/instrument_closed, ETHUSDT live/snapshot_applied", "BTCUSDT halted/instrument_closed, ETHUSDT live/snapshot_applied"]);
+    expect(c.feeder.stats().venues["bybit"]).toMatchObject({ instrumentClosures: 1, instrumentsClosed: 1 });
+  });
 });

@@ -146,6 +146,16 @@ describe("coinbase replay of a closure (ws:closed) naming products this configur
     expect(adapter.ingestConnectionEvent("spot", conn, "ws:closed", 3_000, "SOL-USD ETH-USD")).toBe(true);
     expect(sink.invalid).toEqual([{ index: 1, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
   });
+
+  test("a capture file's head naming products closed (ws:closedset, since s-replaymark) halts those not halted yet", async () => {
+    // A replay begun in a later file than BTC's closure; until s-replaymark Coinbase took the head's record and did nothing.
+    const products = ["BTC-USD", "ETH-USD"];
+    const { adapter, sink, conn } = await replayOnly(products);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closedset", 1_000, "SOL-USD BTC-USD")).toBe(true);
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED }]);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:closedset", 2_000, "BTC-USD")).toBe(true); // the next file's: closed already
+    expect(sink.invalid).toHaveLength(1);
+  });
 });
 
 describe("coinbase replay: a closed product subscribed again (its listing trading again)", () => {
