@@ -298,12 +298,11 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       lifecycle.onReplayClosed = (t) => {
         if (this.closed.has(t.index)) return;
         this.closed.add(t.index);
-        this.onlyClosedByMarket.delete(t.market);
         bump(this.closures, t.market);
       };
       lifecycle.onReplayReopened = (t) => {
-        if (!this.closed.delete(t.index)) return; // a refused book subscribed again: no reopening (as live's reopenRefused)
-        this.onlyClosedByMarket.delete(t.market);
+        if (!this.closed.has(t.index)) return; // a refused book subscribed again: no reopening (as live's reopenRefused)
+        this.closed.delete(t.index);
         bump(this.reopens, t.market);
       };
     }
