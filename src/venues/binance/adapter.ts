@@ -626,21 +626,33 @@ export class BinanceAdapter implements VenueAdapter {
     retry: false,
   };
 
+  /**
+   * A diff frame of a stream not in the connection's table (a garbled name: the connection carries only what we asked
+   * for): counted once, in unknownTopic (unknown_topic_total: well-formed, for a stream not subscribed), and lost as a
+   * frame unreadable down to its stream. Until s-binleft it was counted as a parse error too (parse_errors_total,
+   * parseErrors.unknown_topic, unattributedParseErrors). Replay ignores it: a capture may hold streams its config
+   * leaves out.
+   */
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.replaying) return;
-    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
   onParseError(conn: BinanceConnection, entry: number, code: number, frame: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
+  }
+
+  /** A diff frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the stream it names, if found. */
+  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string): BinanceTopic | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t) this.unattributedParseErrors++;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t as BinanceTopic | undefined, code);
+    return t as BinanceTopic | undefined;
   }
 
   /**
