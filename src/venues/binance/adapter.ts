@@ -4,7 +4,8 @@
  * stream a REST depth snapshot (snapshot-fetch.ts) bridged to the buffered diffs (../common/rest-bridge.ts) by the
  * market's rule:
  * - spot: drop u ≤ lastUpdateId; the first applied diff has U ≤ lastUpdateId + 1 ≤ u; then U = previous u + 1;
- * - USD-M: drop u < lastUpdateId; the first has U ≤ lastUpdateId ≤ u; then pu = previous u (never the spot rule).
+ * - USD-M: drop u < lastUpdateId; the first has U ≤ lastUpdateId ≤ u, or pu = lastUpdateId; then pu = previous u
+ *   (never the spot rule).
  * A break resyncs that stream alone: its book goes RESYNCING and the next diff starts a new bridge (a new snapshot
  * once one diff is buffered), with the per-topic backoff when it keeps failing; a diff at or below the book's u is a
  * repeat (make-before-break reconnects deliver each diff twice) and is ignored. Levels beyond the snapshot's depth
@@ -35,7 +36,7 @@ import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING
 import { planConnections } from "./connection-plan.ts";
 import { DepthBand } from "./depth-band.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
-import { MarketBridges, splitByMarket, streamsByMarket } from "./market-bridges.ts";
+import { bridgesSnapshot, type ChainedRange, coveredBySnapshot, MarketBridges, splitByMarket, streamsByMarket } from "./market-bridges.ts";
 import { binanceMetrics } from "./metrics.ts";
 import { defaultStaleAfterMs, splitBufferBudget, type BinanceAdapterOptions } from "./options.ts";
 import { BinanceRest } from "./rest.ts";
@@ -54,8 +55,7 @@ export { defaultStaleAfterMs, type BinanceAdapterOptions } from "./options.ts";
 export const BUFFER_LEAD_MS = 5_000;
 
 /** A diff buffered by a bridge, as it arrived: U (first) to u (last), pu (prev; -1 on spot), its socket, and whether the overlap held it first. */
-interface BufferedDiff extends DiffRange {
-  readonly prev: number;
+interface BufferedDiff extends ChainedRange {
   /** The delivering socket's generation. */
   readonly gen: number;
   /** Held by the overlap (counted in overlapHeld) before it was buffered. */
@@ -150,9 +150,9 @@ export class BinanceAdapter implements VenueAdapter {
       resetMs: opts.resyncBackoffResetMs,
       restart: (t) => this.restart(t as BinanceTopic),
     });
-    // Spot: U ≤ lastUpdateId + 1 ≤ u; USD-M: U ≤ lastUpdateId ≤ u (docs/venues/binance.md, "Bridging").
-    const bridges = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : d.first <= seq && seq <= d.last);
-    const covered = (seq: number, d: DiffRange, t: TopicState) => (t.market === "spot" ? d.last <= seq : d.last < seq);
+    // The market's rule (market-bridges.ts): the resync bridges' and the depth refreshes' alike.
+    const bridges = (seq: number, d: ChainedRange, t: TopicState) => bridgesSnapshot(seq, d, t.market);
+    const covered = (seq: number, d: DiffRange, t: TopicState) => coveredBySnapshot(seq, d, t.market);
     // One byte budget (config, else 256 MiB) split three ways: the resync bridges' buffers, the depth refreshes', the
     // overlap hold's (options.ts maxBufferedBytes); each part again per market (market-bridges.ts splitByMarket).
     const budget = splitBufferBudget(opts.maxBufferedBytes ?? config.restBridgeBufferBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
@@ -626,21 +626,33 @@ export class BinanceAdapter implements VenueAdapter {
     retry: false,
   };
 
+  /**
+   * A diff frame of a stream not in the connection's table (a garbled name: the connection carries only what we asked
+   * for): counted once, in unknownTopic (unknown_topic_total: well-formed, for a stream not subscribed), and lost as a
+   * frame unreadable down to its stream. Until s-binleft it was counted as a parse error too (parse_errors_total,
+   * parseErrors.unknown_topic, unattributedParseErrors). Replay ignores it: a capture may hold streams its config
+   * leaves out.
+   */
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.replaying) return;
-    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
   onParseError(conn: BinanceConnection, entry: number, code: number, frame: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
+  }
+
+  /** A diff frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the stream it names, if found. */
+  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string): BinanceTopic | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t) this.unattributedParseErrors++;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t as BinanceTopic | undefined, code);
+    return t as BinanceTopic | undefined;
   }
 
   /**

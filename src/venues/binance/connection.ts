@@ -10,8 +10,8 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
 import { TopicState, VenueConnection } from "../common/connection.ts";
 import type { BinanceAdapter } from "./adapter.ts";
-import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson } from "./parse-json.ts";
-import { BinanceScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson, strayDiffStream } from "./parse-json.ts";
+import { BinanceScanner, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { StreamTable } from "./topic-table.ts";
 
 export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
@@ -119,6 +119,15 @@ export class BinanceConnection extends VenueConnection {
       } else {
         this.adapter.onParseError(this, this.ids.entry, r, data);
       }
+      return;
+    }
+    // A depth update whose stream is no depth name of ours (garbled, or absent) is a diff lost, as a frame unreadable
+    // down to its stream: until s-binleft it was an unhandled control frame, a LIVE book left LIVE without it until the
+    // next diff broke the chain, a bridging one's buffer kept with the hole.
+    const stray = strayDiffStream(msg);
+    if (stray !== null) {
+      if (stray.stream !== null) this.adapter.onUnknownTopic(this, data);
+      else this.adapter.onParseError(this, -1, SCAN_ERR_MISSING, data);
       return;
     }
     // A frame the scanner handed over (an escape in its stream: it could not tell) is what JSON says, as unescaped.

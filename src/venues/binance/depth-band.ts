@@ -21,7 +21,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import type { DiffRange } from "../common/rest-bridge.ts";
 import type { BinanceTopic } from "./connection.ts";
-import { MarketBridges } from "./market-bridges.ts";
+import { type ChainedRange, MarketBridges } from "./market-bridges.ts";
 import { REST_TIMEOUT_MS } from "./protocol.ts";
 import { abandonFetch } from "./snapshot-fetch.ts";
 
@@ -37,18 +37,13 @@ export const DEPTH_REFRESH_SPACING_MS = 1_000;
  */
 export const REPLAY_REFRESH_WINDOW_US = 2 * REST_TIMEOUT_MS * 1000;
 
-/** A diff buffered by a refresh: U (first) to u (last), pu (prev; -1 on spot). */
-interface RefreshDiff extends DiffRange {
-  readonly prev: number;
-}
-
 export interface DepthBandHost {
   readonly log: Logger;
   now(): number;
   replaying(): boolean;
   stopping(): boolean;
   /** The market's rule: does a diff bridge a snapshot at `seq`, is it covered by it (the adapter's bridge's own). */
-  bridges(seq: number, d: DiffRange, t: BinanceTopic): boolean;
+  bridges(seq: number, d: ChainedRange, t: BinanceTopic): boolean;
   covered(seq: number, d: DiffRange, t: BinanceTopic): boolean;
   /** Asks for the refresh's snapshot if the REST budget has room to spare; false when nothing was asked. */
   fetch(t: BinanceTopic): boolean;
@@ -70,7 +65,7 @@ interface Composing {
 }
 
 export class DepthBand {
-  private readonly bridge: MarketBridges<RefreshDiff>;
+  private readonly bridge: MarketBridges<ChainedRange>;
   private composing: Composing | null = null;
   private readonly exhaustedLog: RateLimitedLog;
   // Counters (cold reads).
@@ -93,11 +88,11 @@ export class DepthBand {
     bytesByMarket: ReadonlyMap<MarketName, number>,
   ) {
     this.exhaustedLog = new RateLimitedLog(host.log, "warn", "binance: a side bounded by the snapshot's depth has no level left (the price moved beyond it); books resynced");
-    this.bridge = new MarketBridges<RefreshDiff>({
+    this.bridge = new MarketBridges<ChainedRange>({
       fetchSnapshot: () => Promise.reject(new Error("binance: refresh snapshots are supplied")),
-      // USD-M: also the diff right after the snapshot (pu = lastUpdateId). The one containing lastUpdateId, which the
-      // rule asks for, is often one the live book applied before the refresh began: the next one continues it exactly.
-      bridges: (seq, d, t) => host.bridges(seq, d, t as BinanceTopic) || (t.market !== "spot" && (d as RefreshDiff).prev === seq),
+      // USD-M's rule takes the diff right after the snapshot (pu = lastUpdateId) too: the one containing lastUpdateId
+      // is often one the live book applied before the refresh began, and the next one continues it exactly.
+      bridges: (seq, d, t) => host.bridges(seq, d, t as BinanceTopic),
       covered: (seq, d, t) => host.covered(seq, d, t as BinanceTopic),
       deliver: (t, u, d) => this.collect(t as BinanceTopic, u, d),
       fail: (t, why, detail) => this.fail(t as BinanceTopic, `${why}: ${detail}`),
@@ -213,7 +208,7 @@ export class DepthBand {
   }
 
   /** The bridge hands over the snapshot (d null), then each diff after it: composed into one book. */
-  private collect(t: BinanceTopic, u: BookUpdate, d: RefreshDiff | null): void {
+  private collect(t: BinanceTopic, u: BookUpdate, d: ChainedRange | null): void {
     if (d === null) {
       // A full side (as many levels as asked for) bounds the new band, as a resync's snapshot does (adapter.ts).
       const bidFloor = u.bidCount >= t.depth && u.bidCount > 0 ? extreme(u.bidPx, u.bidCount, Math.min) : -1;

@@ -14,6 +14,26 @@ import type { MarketName } from "../../core/types.ts";
 import type { TopicState } from "../common/connection.ts";
 import { type DiffRange, RestBridge, type RestBridgeHooks } from "../common/rest-bridge.ts";
 
+/** A diff as the bridging rule reads it: U (first) to u (last), and pu (prev: the previous event's u; -1 on spot). */
+export interface ChainedRange extends DiffRange {
+  readonly prev: number;
+}
+
+/**
+ * Does the first diff left after a snapshot at `seq` (lastUpdateId) continue it? Spot: U ≤ lastUpdateId + 1 ≤ u.
+ * USD-M: U ≤ lastUpdateId ≤ u, or pu = lastUpdateId: the diff right after the one ending at lastUpdateId, which the
+ * buffer lacks when it began just after that one (docs/venues/binance.md, "Bridging"). pu chains events with nothing
+ * between them, so that diff continues the snapshot exactly; a pu below lastUpdateId never bridges.
+ */
+export function bridgesSnapshot(seq: number, d: ChainedRange, market: MarketName): boolean {
+  return market === "spot" ? d.first <= seq + 1 && seq + 1 <= d.last : (d.first <= seq && seq <= d.last) || d.prev === seq;
+}
+
+/** Is a buffered diff in the snapshot at `seq` already (dropped)? Spot u ≤ lastUpdateId; USD-M u < lastUpdateId. */
+export function coveredBySnapshot(seq: number, d: DiffRange, market: MarketName): boolean {
+  return market === "spot" ? d.last <= seq : d.last < seq;
+}
+
 /**
  * `totalBytes` split between the markets served: half in equal parts, half in proportion to each market's streams
  * (floors: together at most the total). One market has all of it; a market with few streams still gets at least

@@ -89,6 +89,19 @@ export function isDiffObject(msg: unknown): msg is { stream: string; data: unkno
   return typeof stream === "string" && stream.includes("@depth");
 }
 
+/**
+ * A depth update (`e` "depthUpdate", in `data` or unwrapped) in a frame isDiffObject refused: a diff whose stream is
+ * garbled past a depth name, not a string or absent. It is lost, not a control frame: the stream it names as a string
+ * (`"stream"`), else null.
+ */
+export function strayDiffStream(msg: unknown): { stream: string | null } | null {
+  if (typeof msg !== "object" || msg === null || Array.isArray(msg)) return null;
+  const m = msg as Record<string, unknown>;
+  const data = typeof m.data === "object" && m.data !== null ? (m.data as Record<string, unknown>) : m;
+  if (data.e !== "depthUpdate") return null;
+  return { stream: typeof m.stream === "string" ? m.stream : null };
+}
+
 export interface DiffIds {
   first: number;
   /** -1 when absent. */

@@ -59,13 +59,13 @@ export interface RestBridgeHooks<R extends DiffRange = DiffRange> {
   /** Fetches the topic's REST snapshot into `into` (isSnapshot) and returns its sequence (lastUpdateId). Throws when refused. */
   fetchSnapshot(t: TopicState, into: BookUpdate): Promise<number>;
   /** Does the first diff after a snapshot at `snapSeq` bridge it? (Binance spot: first ≤ snapSeq + 1 ≤ last.) */
-  bridges(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
+  bridges(snapSeq: number, diff: R, t: TopicState): boolean;
   /**
    * Is a buffered diff already in the snapshot (dropped)? Default `last ≤ snapSeq` (Binance spot); Binance USD-M
    * keeps the diff ending at lastUpdateId (`last < snapSeq`), since that one bridges. Both rules get the topic, so
    * one adapter can serve markets with different rules.
    */
-  covered?(snapSeq: number, diff: DiffRange, t: TopicState): boolean;
+  covered?(snapSeq: number, diff: R, t: TopicState): boolean;
   /**
    * Hands the snapshot (range null), then each remaining diff with the range it was buffered with, to the adapter's
    * sequencing (as if they had just arrived).

@@ -6,7 +6,8 @@
  * The refusal is the subscription control's own (its reject, as for a venue's "invalid symbol"), called directly: the
  * simulator refuses a stream only at a subscribe, before any of its diffs. Refused for now, the diffs the simulator
  * still streams must start no new bridge until the subscribe is accepted again (s-refold). Also here, on the same
- * offline adapter: a malformed frame of a stream that feeds no book, or of one waiting out its resync backoff.
+ * offline adapter: a malformed frame of a stream that feeds no book, or of one waiting out its resync backoff, and a
+ * frame of a stream not on the connection (an unknown topic: counted once), or a depth update naming no depth stream.
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -214,6 +215,52 @@ describe("Binance: a malformed frame of a stream that feeds no book resyncs noth
     expect(adapter.stats()).toMatchObject({ unattributedParseErrors: 2, resyncs: 2 });
   });
 
+  test("a diff frame of a stream not on the connection is counted once, as an unknown topic (not a parse error too), and resyncs the connection's books", () => {
+    // unknown_topic_total counts book frames for a stream not subscribed on the connection; parse_errors_total frames
+    // rejected as malformed, which this one is not. Until s-binleft onUnknownTopic went on through onParseError: the
+    // frame counted in both, and in parseErrors.unknown_topic and unattributedParseErrors ("stream could not be read").
+    const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
+    const [a, b] = (adapter as unknown as Internals).topics as [TopicState, TopicState];
+    a.sub = b.sub = SUB_ACTIVE;
+    const conn = a.conn as unknown as { used: boolean; onFrameAt(frame: string, tsRecvUs: number): void };
+    conn.used = true; // as start() marks a connection with streams: stats() and metrics() count only those
+    conn.onFrameAt('{"stream":"cusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"CUSDT","U":5,"u":5,"b":[],"a":[]}}', 0);
+    const s = adapter.stats();
+    expect({ unknownTopic: s.unknownTopic, parseErrors: s.parseErrors, byCode: s["parseErrors.unknown_topic"], unattributed: s.unattributedParseErrors }).toEqual({ unknownTopic: 1, parseErrors: 0, byCode: undefined, unattributed: 0 });
+    const metric = (name: string) => adapter.metrics().filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
+    expect([metric("unknown_topic_total"), metric("parse_errors_total")]).toEqual([1, 0]);
+    // Lost as a frame unreadable down to its stream: its diff may be any book's of the connection (as before).
+    expect([a.resyncs, b.resyncs, s.resyncs]).toEqual([1, 1, 2]);
+  });
+
+  test("a depth update whose stream is garbled past a depth name, or absent, is a lost diff: the connection's books resync (not an unhandled control frame)", () => {
+    // Until s-binleft such a frame went to onControl, classified "other" and dropped with a debug log: a LIVE book
+    // stayed LIVE without the diff until the next one broke the chain, one bridging kept a hole in its buffer.
+    const data = '"data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5,"b":[["1.00","2"]],"a":[]}';
+    const frames = [
+      [`{"stream":"ausdt@dpth@100ms",${data}}`, { unknownTopic: 1, parseErrors: 0 }], // a stream not ours: an unknown topic
+      [`{"stream":7,${data}}`, { unknownTopic: 0, parseErrors: 1 }], // no stream to read: missing_field
+      [`{${data}}`, { unknownTopic: 0, parseErrors: 1 }],
+      ['{"e":"depthUpdate","E":1,"s":"AUSDT","U":5,"u":5,"b":[],"a":[]}', { unknownTopic: 0, parseErrors: 1 }], // unwrapped
+    ] as const;
+    for (const [frame, counted] of frames) {
+      const adapter = offlineAdapter(["AUSDT", "BUSDT"]);
+      const [a, b] = (adapter as unknown as Internals).topics as [TopicState, TopicState];
+      a.sub = b.sub = SUB_ACTIVE;
+      const conn = a.conn as unknown as { used: boolean; onFrameAt(frame: string, tsRecvUs: number): void };
+      conn.used = true;
+      conn.onFrameAt(frame, 0);
+      const s = adapter.stats();
+      expect({ unknownTopic: s.unknownTopic, parseErrors: s.parseErrors, resyncs: [a.resyncs, b.resyncs] }, frame).toEqual({ ...counted, resyncs: [1, 1] });
+    }
+    // A frame with no depth update in it stays a control frame: nothing resyncs.
+    const adapter = offlineAdapter(["AUSDT"]);
+    const t = (adapter as unknown as Internals).topics[0]!;
+    t.sub = SUB_ACTIVE;
+    (t.conn as unknown as { onFrameAt(frame: string, tsRecvUs: number): void }).onFrameAt('{"stream":"ausdt@trade","data":{"e":"trade","s":"AUSDT"}}', 0);
+    expect([t.resyncs, adapter.stats().parseErrors]).toEqual([0, 0]);
+  });
+
   test("a frame whose handling threw resyncs no book refused for now (the lifecycle's frameFault)", () => {
     // The frame-fault rule (connection-lifecycle.ts) spared the unsubscribed and the waiting, not a stream refused for
     // now: until s-rd16b a throwing frame naming it, or naming none, resynced its book as the malformed frames above did.
@@ -236,12 +283,19 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
   const named = '{"stream":"ausdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDT","U":104,"u":104.5,"b":[],"a":[]}}';
   // Or a frame whose handling threw (the lifecycle's frameFault): until s-faulthook it spared the waiting book and kept
   // its buffer, hole and all (before: bridgeBufferedBytes 1296 after the loss, not 0).
+  // Or a frame of a stream not in the connection's table (a garbled name: onUnknownTopic), lost as one naming none.
+  const unknown = '{"stream":"ausdx@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"AUSDX","U":104,"u":104,"b":[],"a":[]}}';
   test.each([
-    ["naming its stream", SCAN_ERR_NUMBER, named, false],
-    ["naming no stream", SCAN_ERR_SYNTAX, '{"stream":', false],
-    ["naming its stream whose handling threw", 0, named, true],
-    ["naming no stream whose handling threw", 0, "{}", true],
-  ])("drops the bridge's buffer (a frame %s): a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async (_what, code, frame, thrown) => {
+    ["naming its stream", SCAN_ERR_NUMBER, named, "refused"],
+    ["naming no stream", SCAN_ERR_SYNTAX, '{"stream":', "refused"],
+    ["naming its stream whose handling threw", 0, named, "thrown"],
+    ["naming no stream whose handling threw", 0, "{}", "thrown"],
+    ["naming a stream not ours", 0, unknown, "unknown"],
+    // A depth update whose stream is garbled past a depth name, or absent: until s-binleft an unhandled control frame
+    // (debug log only), its diff a hole in the buffer (before: bridgeBufferedBytes 1296 after it, not 0).
+    ["whose stream is no depth name", 0, named.replace("@depth@", "@dpth@"), "frame"],
+    ["with no stream at all", 0, named.replace('"stream":"ausdt@depth@100ms",', ""), "frame"],
+  ] as const)("drops the bridge's buffer (a frame %s): a snapshot older than the loss leaves the book RESYNCING (not LIVE up to the hole), a newer one bridges", async (_what, code, frame, how) => {
     // The stream stays subscribed during the backoff and its diffs are buffered for the snapshot onBackoffOver asks
     // for. Until s-binmisfit a malformed frame then was ignored, its diff a hole in the buffer: a snapshot older than
     // it bridged, the book went LIVE (published) up to the hole and broke there (a gap). Now the buffer goes.
@@ -271,7 +325,9 @@ describe("Binance: a diff lost while its book waits out a resync backoff", () =>
     for (const id of [101, 102, 103]) diff(id);
     expect(adapter.stats().bridgeBufferedBytes).toBeGreaterThan(0);
     // Diff 104 arrives unreadable, or its handling throws.
-    if (thrown) x.lifecycle.frameFaultBound(t.conn, frame, new Error("thrown"));
+    if (how === "thrown") x.lifecycle.frameFaultBound(t.conn, frame, new Error("thrown"));
+    else if (how === "unknown") adapter.onUnknownTopic(t.conn as never, frame);
+    else if (how === "frame") (t.conn as unknown as { onFrameAt(frame: string, tsRecvUs: number): void }).onFrameAt(frame, 0);
     else adapter.onParseError(t.conn as never, -1, code, frame);
     expect(adapter.stats().bridgeBufferedBytes).toBe(0);
     expect(adapter.stats().resyncs).toBe(2); // no resync more: the book waits out the backoff it had

@@ -12,6 +12,7 @@ import { BinanceAdapter } from "../../../src/venues/binance/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { loadRecording, ReferenceBook, stepOf, type Recording } from "./recordings.ts";
+import { rng } from "../../support/mulberry32.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 
@@ -170,5 +171,94 @@ describe("Binance recordings through the adapter, against an independent referen
     expect(adapter.stats().levelsBeyondDepth).toBeGreaterThan(0);
     const [b] = [...refs[0]!.bids.keys()].sort((x, y) => x - y);
     expect(b).toBeGreaterThan(0);
+  });
+});
+
+describe("USD-M bridging against a model of the pu chain (randomized): pu = lastUpdateId continues the snapshot", () => {
+  // Binance's USD-M rule takes as the first diff the one with U ≤ lastUpdateId ≤ u. A snapshot stamped with the u of
+  // the event just before the first buffered diff (a REST book one event behind the stream, or the buffer begun right
+  // after that event) is continued exactly by the first buffered diff, whose pu is that u: until s-binleft it was
+  // refused (no_bridge), a resync and one more snapshot. A snapshot the buffered chain does not continue (older than
+  // the event before it, inside a gap between events) must never bridge: it would skip an update.
+  test("150 chains: LIVE exactly when the snapshot is a state the buffered diffs continue, then the model's book", async () => {
+    const r = rng(20261207);
+    const int = (n: number) => Math.floor(r() * n);
+    const cases = 150;
+    const symbols = Array.from({ length: cases }, (_, i) => `R${i}USDT`);
+    const rec: Recording = { market: "linear", symbols, records: [], exps: new Map(symbols.map((s) => [s, { price: 0, qty: 0 }])) };
+    const { adapter } = setup(rec);
+    await adapter.loadInstruments();
+    const sink = new MapSink();
+    adapter.startReplay(sink);
+    type Level = [string, string];
+    type Event = { U: number; u: number; pu: number; b: Level[]; a: Level[] };
+    const apply = (book: { bids: Map<number, number>; asks: Map<number, number> }, side: "b" | "a", [p, q]: Level) => {
+      const m = side === "b" ? book.bids : book.asks;
+      if (q === "0") m.delete(Number(p));
+      else m.set(Number(p), Number(q));
+    };
+    const copy = (b: { bids: Map<number, number>; asks: Map<number, number> }) => ({ bids: new Map(b.bids), asks: new Map(b.asks) });
+    const levels = (lo: number) => Array.from({ length: int(3) }, (): Level => [String(lo + int(8)), String(int(4))]);
+    const seen = { puBridges: 0, insideBridges: 0, refused: 0 };
+    for (let c = 0; c < cases; c++) {
+      const sym = symbols[c]!;
+      // The chain: pu = the previous u, U right after it or jumping (ids of other books), u = U or further.
+      const events: Event[] = [];
+      const pu0 = 1000 + int(5);
+      for (let k = 0, prev = pu0; k < 6; k++) {
+        const U = prev + 1 + (r() < 0.5 ? 0 : 1 + int(3));
+        const e = { U, u: U + int(4), pu: prev, b: levels(1), a: levels(11) };
+        events.push(e);
+        prev = e.u;
+      }
+      // The model: the book after each event (states[k]: after events 0..k-1).
+      const states = [{ bids: new Map([[1, 1], [2, 2]]), asks: new Map([[11, 1], [12, 2]]) }];
+      for (const e of events) {
+        const next = copy(states[states.length - 1]!);
+        for (const l of e.b) apply(next, "b", l);
+        for (const l of e.a) apply(next, "a", l);
+        states.push(next);
+      }
+      const s = int(events.length - 1); // the first buffered diff
+      const last = events[events.length - 1]!;
+      const L = r() < 0.35 ? events[s]!.pu : pu0 - 2 + int(last.u - pu0 + 3);
+      // The snapshot's book at L: before the chain an older one (a level no event touches); inside an event, the
+      // book before it with a part of its changes (absolute sizes: applying the whole event again gives the book after).
+      const inside = events.findIndex((e) => e.U <= L && L <= e.u);
+      let snap: { bids: Map<number, number>; asks: Map<number, number> };
+      if (L < pu0) snap = { bids: new Map([...states[0]!.bids, [9, 7]]), asks: new Map(states[0]!.asks) };
+      else if (inside >= 0 && L === events[inside]!.u) snap = copy(states[inside + 1]!);
+      else if (inside >= 0) {
+        snap = copy(states[inside]!);
+        const e = events[inside]!;
+        const changes = [...e.b.map((l) => ["b", l] as const), ...e.a.map((l) => ["a", l] as const)];
+        for (const [side, l] of changes.slice(0, int(changes.length + 1))) apply(snap, side, l);
+      } else snap = copy(states[events.filter((e) => e.u < L).length]!);
+      // A state the buffered diffs continue: inside (or at the end of) a buffered event, or at the end of the event
+      // just before the first buffered one (its pu).
+      const continues = events.some((e, k) => k >= s && e.U <= L && L <= e.u) || L === events[s]!.pu;
+      const frame = (e: Event) => JSON.stringify({ stream: `${sym.toLowerCase()}@depth@100ms`, data: { e: "depthUpdate", E: 1700000000000, T: 1700000000000, s: sym, ...e } });
+      const side = (m: Map<number, number>, desc: boolean) => [...m].sort((x, y) => (desc ? y[0] - x[0] : x[0] - y[0])).map(([p, q]) => [String(p), String(q)]);
+      const body = JSON.stringify({ lastUpdateId: L, E: 1700000000000, T: 1700000000000, bids: side(snap.bids, true), asks: side(snap.asks, false) });
+      const fed = events.slice(s);
+      const snapAfter = 1 + int(fed.length); // the REST answer after this many buffered diffs
+      fed.forEach((e, i) => {
+        expect(adapter.ingestFrame("linear", "conn0.linear", frame(e), 1)).toBe(true);
+        if (i + 1 === snapAfter) expect(adapter.ingestRest("linear", "conn0.linear", `/fapi/v1/depth?symbol=${sym}&limit=1000`, body, 1)).toBe(true);
+      });
+      const what = `case ${c}: U..u/pu ${events.map((e) => `${e.U}..${e.u}/${e.pu}`).join(" ")}, first buffered ${s}, lastUpdateId ${L}`;
+      expect(adapter.topicInfo(c).state === "live", what).toBe(continues);
+      if (continues) {
+        expect(sink.bids[c], what).toEqual(states[events.length]!.bids);
+        expect(sink.asks[c], what).toEqual(states[events.length]!.asks);
+        if (L === events[s]!.pu) seen.puBridges++;
+        else seen.insideBridges++;
+      } else seen.refused++;
+    }
+    expect(adapter.stats().gaps).toBe(0);
+    // Each way taken many times (the seed is fixed: these are what it draws).
+    expect(seen.puBridges).toBeGreaterThan(20);
+    expect(seen.insideBridges).toBeGreaterThan(20);
+    expect(seen.refused).toBeGreaterThan(20);
   });
 });
