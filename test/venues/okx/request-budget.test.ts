@@ -275,6 +275,37 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * B's owed subscribe held for the hour; frames whose handling threw, naming B or no book, then the hour has room and
+   * the held subscribe goes. B is not subscribed while it waits (no frame is its): spared, as a book waiting for the
+   * budget is. Until s-okxheld it was resynced: once the held subscribe was answered an unsubscribe and a subscribe
+   * followed, 2 more of the hour's 3, and its resync count and backoff grew with each such frame.
+   */
+  test("a book whose subscribe is held for the hour is not resynced by lost frames: nothing more is sent for it", async () => {
+    const { adapter, conn, b, requests, answer, lifecycle, control, clock } = await openRig();
+    b.book = BookState.RESYNCING;
+    adapter.restart(b); // B's unsubscribe (1 of 3), its subscribe owed
+    conn.requestTimesMs.push(clock.ms, clock.ms); // 3 of 3
+    answer(requests()[0]!); // its subscribe held
+    expect([b.sub, b.subscribeQueued]).toEqual([SUB_PENDING, true]);
+    const before = [b.resyncs, b.resyncAttempt];
+    clock.ms += HOUR_MS; // the hour has room; the housekeeping round has not sent the held subscribe yet
+    const fault = (lifecycle as unknown as { frameFaultBound(c: OkxConnection, frame: string, err: unknown): void }).frameFaultBound;
+    for (const frame of ['{"arg":{"channel":"books","instId":"B-USDT"},"action":"update","data":[]}', "{}"]) fault(conn, frame, new Error("thrown"));
+    expect([b.resyncs, b.resyncAttempt]).toEqual(before);
+    control.retriesDue(clock.ms);
+    const ofB = () => requests().filter((r) => r.args.some((x) => x.instId === "B-USDT"));
+    answer(ofB().at(-1)!);
+    // (A, LIVE, is resynced by the frame naming no book: its unsubscribe went.)
+    expect(ofB().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
+      ["unsubscribe", ["B-USDT"]],
+      ["subscribe", ["B-USDT"]],
+    ]);
+    expect(b.sub).toBe(SUB_ACTIVE);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * B's owed subscribe held for the hour, then B's instrument closes: the held request is dropped when it comes due (B
    * given up). Listed again, B's subscribe goes, and its silence is judged as any subscribe's: until 2026-12-07 the hold's
    * mark (subscribeQueued: "silence not judged until it goes") stayed, as only a held request that went cleared it, and a
