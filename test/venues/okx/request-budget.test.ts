@@ -306,6 +306,37 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A's instrument closes with the hour spent: its unsubscribe is held. A planned reconnect's swap then drops it with
+   * the old socket's requests (the replacement never subscribes A), and the replacement fails: the old socket, the
+   * connection's again, still streams A. Its unsubscribe is owed there again (held for that socket's hour, then sent).
+   * Until s-okxheld nothing was: A stayed subscribed on the old socket for good (frames ignored, but one of its 30
+   * channels and its pushes on the wire).
+   */
+  test("a closed book's held unsubscribe dropped by a swap is owed again on the old socket gone back to", async () => {
+    const { adapter, conn, a, requests, lifecycle, control, clock } = await openRig();
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
+    expect(control.unsubscribeWaiting(conn, a)).toBe(true);
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const old = conn.ws;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn); // settled: the swap
+    expect([conn.ws, conn.retiringWs]).toEqual([replacement, old]);
+    expect(replacement.sent.map((x) => (JSON.parse(x) as Req).args.map((y) => y.instId))).toEqual([["B-USDT"]]);
+    planned.goBack(conn, "test");
+    expect(conn.ws).toBe(old);
+    expect(control.unsubscribeWaiting(conn, a), "owed on the old socket, held for its hour").toBe(true);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["unsubscribe", ["A-USDT"]]]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * B's owed subscribe held for the hour, then B's instrument closes: the held request is dropped when it comes due (B
    * given up). Listed again, B's subscribe goes, and its silence is judged as any subscribe's: until 2026-12-07 the hold's
    * mark (subscribeQueued: "silence not judged until it goes") stayed, as only a held request that went cleared it, and a
