@@ -449,6 +449,11 @@ export class PlannedReconnects {
     conn.retiringMessages = 0;
     conn.retiringMessagesSeen = 0;
     this.markRetiringFrames(conn, old);
+    // A closed book whose unsubscribe waits (held for the venue's request count, or refused as over its rate limit) is
+    // still subscribed on the old socket, and that request goes with it: served there (onRetiring), a go-back owes it
+    // there again (goBack's givenUp). Until s-okxheld it was left subscribed on the old socket for good (OKX: one of its
+    // channels, its pushes ignored). Asked before the generation moves on (unsubscribeWaiting: the socket's own).
+    const stillServed = conn.topics.filter((t) => t.sub === SUB_REJECTED && h.control.unsubscribeWaiting(conn, t));
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;
     h.socketEvent?.(conn, SOCKET_SWAP_URL);
@@ -469,7 +474,7 @@ export class PlannedReconnects {
     h.control.dropQueued(conn);
     const toSubscribe: TopicState[] = [];
     for (const t of conn.topics) {
-      t.onRetiring = t.sub === SUB_ACTIVE;
+      t.onRetiring = t.sub === SUB_ACTIVE || stillServed.includes(t);
       t.restartWanted = false;
       if (t.sub === SUB_REJECTED) continue;
       t.resubscribeAfterUnsub = false;

@@ -62,6 +62,20 @@ function written(p: PendingRequest): boolean {
   return p.sentMs !== Infinity;
 }
 
+/**
+ * A request waiting to go on a connection's current socket (SubscriptionControl.waitingOn): held for the venue's request
+ * count (holdForBudget) or refused and waiting out its backoff. Those held go in the order they were held, each before
+ * any newer request: `ahead`, held and to go before the request asking the count now (a new one is behind them all);
+ * `behind`, held after the one asking (a held one whose turn it is). Neither: the one asking, or a refused one whose
+ * backoff is not over (it joins the line when it comes due without room).
+ */
+export interface WaitingRequest {
+  readonly op: "subscribe" | "unsubscribe";
+  readonly topics: readonly TopicState[];
+  readonly ahead: boolean;
+  readonly behind: boolean;
+}
+
 /** Marks a topic's book untrusted and tells the sink (the adapter owns book state). */
 export type InvalidateTopic = (t: TopicState, state: BookState, reason: StatusReason) => void;
 
@@ -84,7 +98,14 @@ export class SubscriptionControl {
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
    */
-  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number }[] = [];
+  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number; heldSeq?: number }[] = [];
+  /** The last place given in the line of requests held for the venue's count (a retry's heldSeq: first held, first sent). */
+  private heldSeqs = 0;
+  /**
+   * The place of the held request retriesDue asks the count for and sends now (Infinity: a new request, behind every
+   * held one; -Infinity: one a resync under way owes, ahead of them all: owed).
+   */
+  private askingSeq = Infinity;
   /**
    * The backoff's jitter in [0, 1): set by the lifecycle to the adapter's (CommonAdapterOptions.random), as its `now`
    * is this class's clock. Until 2026-12-06 Math.random, and the wait a real setTimeout that no test clock drove.
@@ -253,7 +274,23 @@ export class SubscriptionControl {
       if (op === "subscribe") t.subscribeQueued = true; // its silence starts when it goes (retriesDue)
     }
     this.log.warn(`${this.protocol.venue}: the connection's request count has no room; request waits`, { conn: conn.id, op, topics: topics.length, waitMs: Math.round(waitMs) });
-    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs });
+    // Its place in line: a held one's part that still finds no room keeps the place it had (retriesDue: askingSeq).
+    const heldSeq = this.askingSeq !== Infinity ? this.askingSeq : ++this.heldSeqs;
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs, heldSeq });
+  }
+
+  /**
+   * The requests waiting to go on `conn`'s current socket, and where each stands against the request asking the venue's
+   * count now (WaitingRequest): OKX's count reserves room for those ahead of it. Cold (each request, each restart).
+   */
+  waitingOn(conn: VenueConnection): WaitingRequest[] {
+    const out: WaitingRequest[] = [];
+    for (const r of this.retries) {
+      if (r.conn !== conn || r.gen !== conn.generation) continue;
+      const held = r.heldSeq !== undefined;
+      out.push({ op: r.op, topics: r.topics, ahead: held && r.heldSeq! < this.askingSeq, behind: held && r.heldSeq! > this.askingSeq });
+    }
+    return out;
   }
 
   /**
@@ -717,7 +754,22 @@ export class SubscriptionControl {
       if (r.op === "unsubscribe") unsubscribed(r);
       else this.reject(r.t, retMsg || "listed in failTopics", this.protocol.failTopicsUnexplained === true && !this.provesUnserved(retMsg));
     }
-    if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+    if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
+  }
+
+  /**
+   * Sends what a resync under way owes once an answer came (the subscribe after its unsubscribe's, the unsubscribe
+   * after its subscribe's): counted as owed by the venue's count for every request asked before (OKX: stillToSend), so
+   * ahead of every request held for it (askingSeq -Infinity; held itself, first in line).
+   */
+  private owed(send: () => void): void {
+    const before = this.askingSeq;
+    this.askingSeq = -Infinity;
+    try {
+      send();
+    } finally {
+      this.askingSeq = before;
+    }
   }
 
   /**
@@ -746,7 +798,7 @@ export class SubscriptionControl {
       t.sub = SUB_ACTIVE;
       if (t.resyncAfterAck) {
         t.resyncAfterAck = false;
-        if (t.book !== BookState.LIVE) this.restartTopic(t);
+        if (t.book !== BookState.LIVE) this.owed(() => this.restartTopic(t));
       }
       return;
     }
@@ -868,42 +920,61 @@ export class SubscriptionControl {
    * Sends again the refused requests whose backoff is over by `now` (the adapter's clock), in the order they were
    * refused, each only if the venue's request count has room for it now (requestWaitMs; else it waits for that room);
    * one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
+   * Those held for the count go first held, first sent: each waits only for the room of those held before it, and is
+   * counted against any newer request (waitingOn), so it keeps its place (one that still finds no room stays in line,
+   * a refused one comes due without room joins it). Each round asks for every one in line, in its order, whatever its
+   * dueMs (an estimate made when held: those ahead of it may have been dropped since, so one behind could be due
+   * first). Until s-okxheld a held one reserved nothing: a request asked in between (another book's resync, a closed
+   * book's unsubscribe) took the room it waited for, again and again.
    */
   retriesDue(now: number): void {
     if (this.retries.length === 0) return;
     const due: typeof this.retries = [];
-    for (let i = 0; i < this.retries.length; ) {
-      const r = this.retries[i]!;
+    for (const r of this.retries) {
       // A clock stepped back would hold it for the step's length more: at most its own wait from here.
       if (r.dueMs > now + r.waitMs) r.dueMs = now + r.waitMs;
-      if (now < r.dueMs) {
-        i++;
-        continue;
-      }
-      this.retries.splice(i, 1);
-      due.push(r);
+      if (now >= r.dueMs || r.heldSeq !== undefined) due.push(r);
     }
+    due.sort((x, y) => (x.heldSeq ?? Infinity) - (y.heldSeq ?? Infinity) || 0);
+    // Each stays in `retries` while it asks (the one asking: none ahead of it is counted as gone) and goes from it once sent.
+    const drop = (r: (typeof due)[number]) => {
+      const i = this.retries.indexOf(r);
+      if (i >= 0) this.retries.splice(i, 1);
+    };
     for (const r of due) {
       const { conn, gen, op, topics } = r;
-      if (conn.generation !== gen || !conn.open) continue; // the socket went: its reconnect subscribes afresh
+      if (conn.generation !== gen || !conn.open) {
+        drop(r); // the socket went: its reconnect subscribes afresh
+        continue;
+      }
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
       const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
-      if (still.length === 0 && givenUp.length === 0) continue;
-      // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
-      // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
-      const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
-      if (budgetWaitMs > 0) {
-        r.dueMs = now + budgetWaitMs;
-        r.waitMs = budgetWaitMs;
-        this.retries.push(r);
+      if (still.length === 0 && givenUp.length === 0) {
+        drop(r);
         continue;
       }
-      this.unsubscribeGivenUp(conn, givenUp);
-      if (still.length === 0) continue;
-      if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
-      this.sendRequest(conn, op, still);
+      this.askingSeq = r.heldSeq ?? Infinity;
+      try {
+        // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
+        // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
+        const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
+        if (budgetWaitMs > 0) {
+          r.dueMs = now + budgetWaitMs;
+          r.waitMs = budgetWaitMs;
+          r.heldSeq ??= ++this.heldSeqs;
+          continue;
+        }
+        this.unsubscribeGivenUp(conn, givenUp);
+        if (still.length > 0) {
+          if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
+          this.sendRequest(conn, op, still);
+        }
+        drop(r);
+      } finally {
+        this.askingSeq = Infinity;
+      }
     }
   }
 

@@ -222,6 +222,8 @@ export class OkxAdapter implements VenueAdapter {
       },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
+    // Requests held for the hour go first held, first sent: the count reserves their room for every newer one.
+    this.requestBudget.waitingOf = (conn) => this.control.waitingOn(conn);
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,

@@ -7,7 +7,7 @@
  */
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
-import { SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
+import { SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -69,7 +69,7 @@ export class ParseErrors {
       // Not the books whose frames are ignored meanwhile (resynced already: see below); replay's marks as live's
       // states (before 2026-12-07 replay resynced those again: counted, their overlap marks cleared, where live did not).
       // (resyncAll spares one refused for now or held by replay's unsubscribe itself.)
-      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || this.deps.replayBudgetWait[x.index] === 1;
+      const spared = (x: OkxTopic) => this.deps.budgetWait[x.index] === true || this.deps.replayBudgetWait[x.index] === 1 || subscribeHeld(x);
       this.books.resyncAll(conn.topics.some(spared) ? conn.topics.filter((x) => !spared(x)) : conn.topics, StatusReason.PARSE_ERROR);
       return;
     }
@@ -80,7 +80,10 @@ export class ParseErrors {
     // And one whose subscribe was refused for now (its retry's acceptance brings its snapshot): until 2026-12-07 a bad
     // frame of the stream it ignores resynced it, so the accepted retry was answered by an unsubscribe and a subscribe
     // (2 more of the hourly 480, the book not LIVE meanwhile) and its backoff grew with every such frame.
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.refusedUntilAck || this.deps.budgetWait[t.index] || t.replayUnsubscribing || this.deps.replayBudgetWait[t.index] === 1) return;
+    // And one whose subscribe is held for the hour's room (SubscriptionControl.holdForBudget): not subscribed, no frame
+    // is its; until s-okxheld resynced, so once its held subscribe was answered an unsubscribe and a subscribe followed
+    // (2 more of the hour's 480) and its backoff grew with each such frame.
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.refusedUntilAck || this.deps.budgetWait[t.index] || subscribeHeld(t) || t.replayUnsubscribing || this.deps.replayBudgetWait[t.index] === 1) return;
     if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
@@ -93,4 +96,12 @@ export class ParseErrors {
     if (!this.deps.recheck || this.books.replaying || this.deps.overrides.has(`${t.market}:${t.symbol}`)) return;
     this.deps.watch.requestNow(t.market);
   }
+}
+
+/**
+ * `t`'s subscribe has not gone yet (OKX has no pacing: held for the connection's hourly request budget, sent by
+ * retriesDue): the venue streams it nothing, so no lost frame was its, and its fresh start is on its way.
+ */
+function subscribeHeld(t: OkxTopic): boolean {
+  return t.sub === SUB_PENDING && t.subscribeQueued;
 }

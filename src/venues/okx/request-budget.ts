@@ -1,17 +1,24 @@
 /**
  * OKX's request budget per connection (cold): subscribe + unsubscribe requests, 480 per hour per socket, resyncs
  * included (docs/venues/okx.md [F2]). The adapter asks how long a topic's restart must wait; the wait counts the
- * requests other topics' resyncs still owe (a subscribe after its unsubscribe's ack), so topics that waited
- * together go one after another.
+ * requests other topics' resyncs still owe (a subscribe after its unsubscribe's ack) and those held for this count
+ * (sent first held, first sent: SubscriptionControl.waitingOn), so topics that waited together go one after another.
  * @module
  */
-import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_UNSUBSCRIBING, type TopicState } from "../common/connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "../common/connection.ts";
+import type { WaitingRequest } from "../common/subscription-control.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { MAX_ARGS_PER_REQUEST } from "./protocol.ts";
 
 export const HOUR_MS = 3_600_000;
 
 export class OkxRequestBudget {
+  /**
+   * The requests waiting to go on a connection's socket (SubscriptionControl.waitingOn; set by the adapter): those held
+   * for this count are sent first held, first sent, so every request counts the room of those held before it.
+   */
+  waitingOf: ((conn: OkxConnection) => readonly WaitingRequest[]) | null = null;
+
   constructor(
     private readonly now: () => number,
     /** Requests per window (OKX: 480). */
@@ -69,23 +76,31 @@ export class OkxRequestBudget {
   }
 
   /**
-   * Requests the resyncs in progress on `conn` (but those `skip` names) have still to send. The subscribes owed after
+   * Requests the resyncs in progress on `conn` (but those `skip` names) have still to send, and the requests held for
+   * this count before the one asking (SubscriptionControl.waitingOn: first held, first sent). The subscribes owed after
    * one unsubscribe request go together once it is answered (SubscriptionControl.restartTopics): ⌈n/k⌉ of them, not
-   * one a topic (counted so, a go-back's batch held other books' resyncs back for requests that were never sent).
-   * Counted without allocating per request (cold, but run for every restart, every request sendRequest writes and
-   * every retry due: nextRequestWaitMs): a topic owing its subscribe outside any unsubscribe request under way (its
-   * unsubscribe held for the budget) counts alone. A subscribe held for the budget (SUB_PENDING, subscribeQueued) is
-   * not counted: a restart may take the room it waits for.
+   * one a topic (counted so, a go-back's batch held other books' resyncs back for requests that were never sent); so
+   * do those owed after an unsubscribe waiting to go (held, or refused 60014), one per message it will go as: until
+   * s-okxheld one a topic. Cold, but run for every restart, every request sendRequest writes and every retry due
+   * (nextRequestWaitMs). Until s-okxheld a request held for this count was not counted: a restart or a closed book's
+   * unsubscribe asked in between took the room it waited for, and it waited again.
    */
   private stillToSend(conn: OkxConnection, skip: (t: TopicState) => boolean): number {
+    const k = this.argsPerRequest;
     let n = 0;
     for (const p of conn.pending.values()) {
       if (p.op !== "unsubscribe") continue;
       const owed = owedSubscribes(p.topics, skip) + (p.answered ? owedSubscribes(p.answered, skip) : 0);
-      n += Math.ceil(owed / this.argsPerRequest);
+      n += Math.ceil(owed / k);
+    }
+    const waiting = this.waitingOf?.(conn) ?? [];
+    for (const w of waiting) {
+      if (w.behind) continue; // held after the one asking: it goes after it
+      if (w.ahead) n += messagesOf(w, k);
+      if (w.op === "unsubscribe") n += subscribesAfter(conn, w.topics, skip, k);
     }
     for (const x of conn.topics) {
-      if (skip(x) || (owesSubscribe(x) && inUnsubscribe(conn, x))) continue;
+      if (skip(x) || (owesSubscribe(x) && (inUnsubscribe(conn, x) || waiting.some((w) => w.op === "unsubscribe" && w.topics.includes(x))))) continue;
       n += requestsStillToSend(x);
     }
     return n;
@@ -136,6 +151,38 @@ function owedSubscribes(topics: readonly TopicState[], skip: (t: TopicState) => 
   let owed = 0;
   for (const t of topics) if (!skip(t) && owesSubscribe(t)) owed++;
   return owed;
+}
+
+/** The messages a waiting request still goes as (SubscriptionControl.retriesDue: its topics still in its op's state, those given up since apart). */
+function messagesOf(w: WaitingRequest, k: number): number {
+  let still = 0;
+  let givenUp = 0;
+  for (const t of w.topics) {
+    if (t.sub === (w.op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING)) still++;
+    else if (w.op === "unsubscribe" && t.sub === SUB_REJECTED) givenUp++;
+  }
+  return Math.ceil(still / k) + Math.ceil(givenUp / k);
+}
+
+/**
+ * The subscribes owed after a waiting unsubscribe of `topics` (but those `skip` names, and those already out in an
+ * unsubscribe under way): one per message of k it goes as with a topic owing its subscribe.
+ */
+function subscribesAfter(conn: OkxConnection, topics: readonly TopicState[], skip: (t: TopicState) => boolean, k: number): number {
+  let n = 0;
+  let inMessage = 0;
+  let owes = false;
+  for (const t of topics) {
+    if (t.sub !== SUB_UNSUBSCRIBING) continue;
+    if (inMessage === k) {
+      if (owes) n++;
+      inMessage = 0;
+      owes = false;
+    }
+    inMessage++;
+    if (!skip(t) && owesSubscribe(t) && !inUnsubscribe(conn, t)) owes = true;
+  }
+  return owes ? n + 1 : n;
 }
 
 /** `t` is named by an unsubscribe under way on `conn` (its subscribe counted with that request's). */
