@@ -162,7 +162,7 @@ export function renderMetrics(input: MetricsInput): string {
     }
     w.family("feeder_exchange_to_receipt_seconds", "histogram", "exchange matching-engine time (Bybit cts, Binance T) of a delta to local frame receipt (snapshots are not measured)");
     for (const [venue, h] of Object.entries(s.exchangeToReceipt)) w.histogram("feeder_exchange_to_receipt_seconds", { ...base, venue }, h);
-    w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to its datagram taken by the kernel, per published event; an event the kernel took no datagram of (skipped while its destination's route is gone, or refused) is not counted");
+    w.family("feeder_receipt_to_send_seconds", "histogram", "local frame receipt to its datagram taken by the kernel, per published event; not counted: an event whose flush had the kernel take no datagram for any of its destinations (skipped while the route is gone, or refused); one whose own datagrams were dropped while others of its destination's flush were taken (a full buffer mid-flush) still is");
     w.histogram("feeder_receipt_to_send_seconds", base, s.receiptToSend);
     if (s.eventLoopLag) {
       w.family("feeder_event_loop_lag_seconds", "histogram", "event-loop lag, sampled every 100 ms").histogram("feeder_event_loop_lag_seconds", base, s.eventLoopLag);

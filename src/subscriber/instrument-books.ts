@@ -523,12 +523,17 @@ export class InstrumentBooks {
       }
     }
     if (chunkIndex === 0) {
-      if (book.snapSeq >= 0 && seq < book.snapSeq && this.recvUs - book.snapTouchedUs < STALE_ASSEMBLY_MS * 1000) {
+      if (book.snapSeq >= 0 && seq < book.snapSeq && !book.snapKeptOlderOut && this.recvUs - book.snapTouchedUs < STALE_ASSEMBLY_MS * 1000) {
         // An older snapshot's start (a lagging channel) while a newer set is under way: dropped, its set with it (its
         // later chunks are dropped as a set whose start was lost). Until 2026-12-07 it replaced the newer set, whose
         // next chunk then ended it in turn: neither completed, the book waited for the next refresh. A set untouched
-        // for STALE_ASSEMBLY_MS is dead (a forged chunk 0 far ahead, no key): it no longer keeps older ones out.
-        this.counters.snapshotsAbandoned++;
+        // for STALE_ASSEMBLY_MS is dead: it no longer keeps older ones out. Nor does a set that kept one out already:
+        // a lagging channel interleaves one older set with it, and a forged chunk 0 far ahead (no key), sent again
+        // every few seconds, kept every real snapshot out for as long as it was sent (the book never usable again).
+        book.snapKeptOlderOut = true;
+        // A copy of the set completed last (the lagging channel's: the other brought it whole) is a duplicate.
+        if (seq === book.snapDoneSeq && chunkCount === book.snapDoneChunkCount) this.counters.duplicateEvents++;
+        else this.counters.snapshotsAbandoned++;
         return;
       }
       if (book.snapSeq >= 0) this.counters.snapshotsAbandoned++; // a new set replaces the unfinished one
@@ -538,6 +543,7 @@ export class InstrumentBooks {
         return;
       }
       book.snapSeq = seq;
+      book.snapKeptOlderOut = false;
       book.snapStreamKey = st.key;
       book.snapNextChunk = 0;
       book.snapChunkCount = chunkCount;
@@ -549,8 +555,9 @@ export class InstrumentBooks {
       book.snapTotalAskN = m.totalAskCount;
       book.snapBidN = book.snapAskN = 0;
     } else if (book.snapSeq !== seq || book.snapChunkCount !== chunkCount) {
-      if (book.snapSeq < 0 && seq === book.snapDoneSeq && chunkCount === book.snapDoneChunkCount) {
-        // The other channel's copy of the set just completed (its chunks interleaved with the copy that completed it).
+      if ((book.snapSeq < 0 || seq < book.snapSeq) && seq === book.snapDoneSeq && chunkCount === book.snapDoneChunkCount) {
+        // The other channel's copy of the set just completed (its chunks interleaved with the copy that completed it,
+        // or with the next set: a lagging channel; before 2026-12-07 those counted as sets abandoned).
         this.counters.duplicateEvents++;
         return;
       }

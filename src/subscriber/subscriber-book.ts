@@ -140,6 +140,8 @@ export class SubscriberBook extends LadderBook implements BookView {
   pendAskQty: Float64Array = NO_LEVELS;
   /** Snapshot assembly: instrSeq of the chunk set being collected, −1 when none. */
   snapSeq = -1;
+  /** The set under way kept an older set's chunk 0 out already (it keeps out one: instrument-books.ts onSnapshotChunk). */
+  snapKeptOlderOut = false;
   snapNextChunk = 0;
   snapChunkCount = 0;
   snapFlags = 0;

@@ -312,7 +312,11 @@ export interface SubscriberCounters {
    * until a current one.
    */
   staleSnapshots: number;
-  /** Snapshot chunk sets abandoned (missing or out-of-order chunk, or over a cap). */
+  /**
+   * Snapshot chunk sets abandoned (missing or out-of-order chunk, chunks that disagree, or over a cap), and each chunk
+   * dropped of a set not assembled (its chunk 0 lost, or an older set's while a newer one is under way): such a set
+   * counts once per chunk. Copies of a set already applied are duplicateEvents.
+   */
   snapshotsAbandoned: number;
   /** Split-delta parts out of order (index ahead of the next expected one; the other channel's copy may fill in). */
   partsOutOfOrder: number;

@@ -103,3 +103,54 @@ it("an older snapshot after a set untouched for STALE_ASSEMBLY_MS (dead, e.g. a 
   expect(sb.usable).toBe(true);
   expect(levelsOf(sb)).toEqual(levelsOf(older));
 });
+
+it("a lagging channel's copy of the set just completed, interleaved with the next set: duplicates, no snapshot abandoned", () => {
+  const sub = newSubscriber({ maxDatagramBytes: 256 });
+  const c1 = packer({ channelId: 1, maxBytes: 256 });
+  const c2 = packer({ channelId: 2, maxBytes: 256 });
+  const older = deepBook();
+  const newer = newerBook();
+  packBookSnapshot(c1, older, 0, false);
+  packBookSnapshot(c2, older, 0, false);
+  const a = take(c1);
+  const z = take(c2); // channel 2's copy, a set behind channel 1
+  packBookSnapshot(c1, newer, 0, false);
+  const n = take(c1);
+  // c1: the older set (complete), the newer set's chunk 0; c2: its copy of the older set; c1: the newer set's rest.
+  ingestAll(sub, [...a, n[0]!, ...z, ...n.slice(1)]);
+  const sb = sub.book(inst.instrumentId)!;
+  expect(sb.usable).toBe(true);
+  expect(levelsOf(sb)).toEqual(levelsOf(newer));
+  // Nothing was lost: channel 2's chunks are copies of a set applied already. Before, with the newer set under way,
+  // each of them was counted as a set abandoned (z.length at every refresh a lagging channel interleaved so).
+  expect(sub.counters.snapshotsAbandoned).toBe(0);
+  expect(sub.counters.duplicateEvents).toBe(z.length);
+});
+
+it("a forged chunk 0 far ahead (no key), sent again every 9 s, keeps out only the next real snapshot each time", () => {
+  const sub = newSubscriber({ maxDatagramBytes: 256 });
+  const real = packer({ channelId: 1, maxBytes: 256 });
+  const forged = packer({ channelId: 9, maxBytes: 256 }); // a stream of its own, the real session's header
+  const fake = deepBook();
+  fake.instrSeq = 1_000_000_000;
+  const b = deepBook();
+  const cs = new ChangeSet();
+  const behindAt: number[] = [];
+  for (let s = 0; s < 30; s++) {
+    const nowUs = T0 + s * 1_000_000;
+    if (s % 9 === 0) {
+      packBookSnapshot(forged, fake, 0, false);
+      sub.ingest(take(forged, nowUs)[0]!, nowUs); // its chunk 0 alone: the set stays under way
+    }
+    // A real snapshot each second, each of a newer instrSeq.
+    cs.clear();
+    cs.addBid(943000, 100 + s);
+    b.apply(cs, s + 2, nowUs);
+    packBookSnapshot(real, b, 0, false);
+    for (const d of take(real, nowUs + 1000)) sub.ingest(d, nowUs + 1000);
+    if (sub.book(inst.instrumentId)?.instrSeq !== b.instrSeq) behindAt.push(s);
+  }
+  // Before: every real snapshot within 10 s of the last forged chunk 0 was dropped, so none ever loaded.
+  expect(behindAt).toEqual([0, 9, 18, 27]);
+  expect(sub.book(inst.instrumentId)?.usable).toBe(true);
+});
