@@ -1075,11 +1075,15 @@ export class NatsFeedReader {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.sub?.unsubscribe();
-    const consumer = this.iter === undefined ? undefined : this.consumer;
-    await this.iter?.stop();
-    await this.deleteConsumer(consumer, this.nc); // before the close: the request goes on this connection
-    await this.nc?.close();
-    this.nc = undefined;
+    // This run's: a start() again while the consumer's deletion waits (up to deleteWithinMs) opens its own
+    // connection, which this stop must not close (before, `this.nc` read after that wait was the new run's).
+    const nc = this.nc;
+    const iter = this.iter;
+    const consumer = iter === undefined ? undefined : this.consumer;
+    await iter?.stop();
+    await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
+    await nc?.close();
+    if (this.nc === nc) this.nc = undefined;
   }
 }
 

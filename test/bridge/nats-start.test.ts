@@ -267,15 +267,16 @@ describe("a stream reader whose stream was made again", () => {
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[], deleted: [] as number[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[] };
     useNatsModules({
       transport: async () => ({
         connect: async () => {
           let end = (): void => undefined;
           const closed = new Promise<void>((r) => (end = r));
-          s.clients.push({ end });
-          return { subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => closed };
+          const c = { end, shut: false };
+          s.clients.push(c);
+          return { subscribe: () => ({ unsubscribe() {} }), close: async () => void (c.shut = true), closed: () => closed };
         },
       }),
       jetstream: async () => ({
@@ -295,7 +296,7 @@ describe("a stream reader whose stream was made again", () => {
               if (o.getFails?.()) throw new Error("stream not found");
               let n = -1;
               return {
-                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : Promise.resolve(true)),
+                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true)),
                 consume: async () => {
                   n = s.iters.length;
                   const it = { stopped: false };
@@ -470,6 +471,23 @@ describe("a stream reader whose stream was made again", () => {
       await reader.stop(); // with no bound, never resolves when the delete hangs
       expect([deleteHangs, s.deleted, s.iters.map((i) => i.stopped)]).toEqual([deleteHangs, [0], [true]]);
     }
+  });
+
+  // Before, stop() read the connection to close after the consumer's deletion (up to 0.5 s): a start() again meanwhile
+  // (the library allows it without waiting for the stop) had opened its own, which the earlier stop then closed, the
+  // new run's reader not connected, its consumer reading nothing, for good.
+  test("a start() again while stop() waits for its consumer's deletion keeps the new run's connection", async () => {
+    let release = (): void => undefined;
+    const s = fakeJetStream({ created: () => "t0", deleteHold: new Promise<void>((r) => (release = r)) });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSR", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 60_000;
+    cleanups.push(() => (release(), reader.stop()));
+    await reader.start();
+    const stopping = reader.stop();
+    await reader.start(); // the new run's connection open, its consumer made
+    release(); // the first run's consumer deleted: its stop goes on to the close
+    await stopping;
+    expect([s.clients.map((c) => c.shut), s.deleted, s.iters.map((i) => i.stopped), reader.health.natsConnected]).toEqual([[true, false], [0], [true, false], true]);
   });
 
   // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that
