@@ -420,6 +420,11 @@ export class NatsFeedReader {
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
   private foreignTold = false;
   /**
+   * The stream was found keeping another prefix's subjects (foreignSubjects): every consumer made from then on reads
+   * only `<prefix>.>` of it, so what the other feed stored meanwhile is passed over once the stream is this feed's again.
+   */
+  private foreignSeen = false;
+  /**
    * The client's consumer problems told so far (consumer_deleted, stream_not_found, consumer_not_found): a check of
    * the stream started before one of them does not clear it (afterRecreated). Before 2026-12-07 a consumer_deleted
    * told while that check waited for the stream's info was cleared by its answer: ready, reading nothing, until the
@@ -668,6 +673,7 @@ export class NatsFeedReader {
     const prefix = this.opts.prefix ?? "feeder";
     const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
     if (foreign.length === 0) return undefined;
+    this.foreignSeen = true;
     const keeps = `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>`;
     // The stream read so far, its subjects changed since: the prefix given was right, the stream's configuration not.
     if (editedInPlace) return `${keeps}: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored`;
@@ -725,7 +731,12 @@ export class NatsFeedReader {
    * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
    */
   private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
-    const consumer = await parts.js.consumers.get(this.opts.stream!, await this.startSeqAt(parts, policy));
+    const start = await this.startSeqAt(parts, policy);
+    // After the stream kept another feed's subjects (edited in place, or made again for it, then this feed's again):
+    // its messages stored then are after the last one read, or in a stream read from its first. Before 2026-12-07
+    // they were read as this feed's envelopes.
+    const filtered = this.foreignSeen ? { ...start, filter_subjects: `${this.opts.prefix ?? "feeder"}.>` } : start;
+    const consumer = await parts.js.consumers.get(this.opts.stream!, filtered);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;

@@ -423,7 +423,7 @@ describe("a stream reader whose stream was made again", () => {
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSF")).toEqual({ ready: false, reasons });
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
+    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all", filter_subjects: "js-i.>" }]]);
   });
 
   // Before, the idle look read only the stream's creation time: the same stream's subjects edited in place (an
@@ -454,7 +454,7 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => s.deleted.length > 0, "the stopped consumer deleted", 5000);
     subjects = ["js-i.>"]; // edited back
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
+    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8, filter_subjects: "js-i.>" }]]);
     await reader.stop();
     expect(s.deleted).toEqual([0, 1]);
   });
@@ -515,7 +515,7 @@ describe("a stream reader whose stream was made again", () => {
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSC")).toEqual({ ready: false, reasons }); // connected: only why
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }], 2]);
+    expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all", filter_subjects: "js-i.>" }], 2]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2
