@@ -420,11 +420,6 @@ export class NatsFeedReader {
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
   private foreignTold = false;
   /**
-   * The stream was found keeping another prefix's subjects (foreignSubjects): every consumer made from then on reads
-   * only `<prefix>.>` of it, so what the other feed stored meanwhile is passed over once the stream is this feed's again.
-   */
-  private foreignSeen = false;
-  /**
    * The client's consumer problems told so far (consumer_deleted, stream_not_found, consumer_not_found): a check of
    * the stream started before one of them does not clear it (afterRecreated). Before 2026-12-07 a consumer_deleted
    * told while that check waited for the stream's info was cleared by its answer: ready, reading nothing, until the
@@ -665,15 +660,14 @@ export class NatsFeedReader {
   }
 
   /**
-   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream, and one keeping another
-   * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
+   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream's `<prefix>.>`, and one
+   * keeping another prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
    * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
    */
   private foreignSubjects(info: { config: { subjects?: string[] } }, editedInPlace = false): string | undefined {
     const prefix = this.opts.prefix ?? "feeder";
     const foreign = (info.config.subjects ?? []).filter((s) => s !== `${prefix}.>` && !s.startsWith(`${prefix}.`));
     if (foreign.length === 0) return undefined;
-    this.foreignSeen = true;
     const keeps = `JetStream stream ${this.opts.stream} keeps ${foreign.join(", ")}, not only ${prefix}.>`;
     // The stream read so far, its subjects changed since: the prefix given was right, the stream's configuration not.
     if (editedInPlace) return `${keeps}: its subjects were changed since it was read (stream configuration edited): nothing of this feed is stored`;
@@ -731,12 +725,12 @@ export class NatsFeedReader {
    * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
    */
   private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
-    const start = await this.startSeqAt(parts, policy);
-    // After the stream kept another feed's subjects (edited in place, or made again for it, then this feed's again):
-    // its messages stored then are after the last one read, or in a stream read from its first. Before 2026-12-07
-    // they were read as this feed's envelopes.
-    const filtered = this.foreignSeen ? { ...start, filter_subjects: `${this.opts.prefix ?? "feeder"}.>` } : start;
-    const consumer = await parts.js.consumers.get(this.opts.stream!, filtered);
+    // Only this feed's subjects (the client's own remakes keep the filter): a stream edited in place to keep another
+    // feed's too, or instead until edited back, holds that feed's messages after the last one read (or, made again for
+    // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
+    // not see the edit (a consumer reading is not looked at).
+    const start = { ...(await this.startSeqAt(parts, policy)), filter_subjects: `${this.opts.prefix ?? "feeder"}.>` };
+    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;

@@ -268,7 +268,7 @@ describe("a stream reader whose stream was made again", () => {
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
    */
   function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[] };
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], filters: [] as (string | undefined)[] };
     useNatsModules({
       transport: async () => ({
         connect: async () => {
@@ -291,8 +291,9 @@ describe("a stream reader whose stream was made again", () => {
         }),
         jetstream: () => ({
           consumers: {
-            get: async (_stream: string, policy: object) => {
+            get: async (_stream: string, { filter_subjects, ...policy }: { filter_subjects?: string }) => {
               s.policies.push(policy);
+              s.filters.push(filter_subjects);
               if (o.getFails?.()) throw new Error("stream not found");
               let n = -1;
               return {
@@ -423,7 +424,7 @@ describe("a stream reader whose stream was made again", () => {
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSF")).toEqual({ ready: false, reasons });
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all", filter_subjects: "js-i.>" }]]);
+    expect([told, reader.health.streamProblem, s.policies]).toEqual([[`stream_foreign: ${why}`, "consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }]]);
   });
 
   // Before, the idle look read only the stream's creation time: the same stream's subjects edited in place (an
@@ -454,9 +455,10 @@ describe("a stream reader whose stream was made again", () => {
     await waitFor(() => s.deleted.length > 0, "the stopped consumer deleted", 5000);
     subjects = ["js-i.>"]; // edited back
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8, filter_subjects: "js-i.>" }]]);
+    expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
     await reader.stop();
     expect(s.deleted).toEqual([0, 1]);
+    expect(s.filters).toEqual(["js-i.>", "js-i.>"]); // each consumer reads only this feed's subjects of the stream
   });
 
   // Before, stop() only stopped the consumer's pulls: the client's ordered consumer stayed on the server until its
@@ -515,7 +517,7 @@ describe("a stream reader whose stream was made again", () => {
     expect(fromNatsReadiness({ reader } as ReverseBridge, "JSC")).toEqual({ ready: false, reasons }); // connected: only why
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
-    expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all", filter_subjects: "js-i.>" }], 2]);
+    expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }], 2]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2

@@ -132,4 +132,26 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
       await reader.stop();
     }
   });
+
+  // A consumer reading is not looked at (the idle look): a stream edited to keep another prefix's subjects beside
+  // this feed's stays read. Before 2026-12-07 the other feed's messages stored from then on were read as this feed's.
+  test("whose subjects an operator edits to keep another prefix's too reads only this feed's messages", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteG", jetstream: { stream: "EDITED3", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    // No idle look within the test (every 60 s): the edit stays unseen, as while this feed's messages keep coming.
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteG", stream: "EDITED3", from: "all", reconnectAfterCloseMs: 60_000 });
+    try {
+      await withJsm((jsm) => jsm.streams.update("EDITED3", { subjects: ["siteG.>", "otherG.>"] }));
+      await store("otherG.x", "the other feed's");
+      const seq = await store("siteG.x", "this feed's");
+      const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
+      await waitFor(() => lastRead() === seq, "this feed's message read");
+      expect(reader.counters.envelopes).toBe(1); // before: 2
+    } finally {
+      await reader.stop();
+    }
+  });
 });
