@@ -265,7 +265,9 @@ describe("a stream reader whose stream was made again", () => {
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
-   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
+   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
+   * `deleteHold`: each answered once it resolves. `filters`: each consumer's filter_subjects (kept out of `policies`);
+   * each client's `shut`: closed by the reader.
    */
   function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], filters: [] as (string | undefined)[] };
