@@ -748,6 +748,10 @@ export class NatsFeedReader {
     const tries = () => (this.jsReads === readsBefore ? triesIfEmpty : 0);
     void (async () => {
       for await (const m of iter) {
+        // Stopped by the reader (replaced, another feed's stream), the client's iterator still hands out what it had
+        // received: not read. Before 2026-12-07 it was, taken for the last message read (the next consumer of a
+        // stream made again started after its sequence, passing over the new stream's first messages).
+        if (this.iter !== iter) continue;
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;

@@ -477,6 +477,37 @@ describe("a stream reader whose stream was made again", () => {
     }
   });
 
+  // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
+  // message of a consumer the reader had replaced (its stream made again) was read as the stream's last: the replaced
+  // consumer's next make started after that sequence on the new stream, passing over its first messages.
+  test("a message the replaced consumer hands out after its stop is not read", async () => {
+    let created = "t0";
+    let late = (): void => undefined;
+    let end = (): void => undefined;
+    const never = { next: () => new Promise<IteratorResult<never>>(() => {}) };
+    const s = fakeJetStream({
+      created: () => created,
+      messages: (n) => {
+        if (n === 0) {
+          let handed = false; // one message, received before the stop, handed out after it
+          return { next: () => (handed ? never.next() : ((handed = true), new Promise<IteratorResult<unknown>>((r) => (late = () => r({ done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 50 } } }))))) };
+        }
+        if (n === 1) return { next: () => new Promise<IteratorResult<never>>((r) => (end = () => r({ done: true, value: undefined }))) };
+        return never;
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSL", from: "all", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    created = "t1"; // made again: the idle look replaces the consumer
+    await waitFor(() => s.iters.length === 2, "a consumer of the new stream", 5000);
+    late();
+    await new Promise((r) => setImmediate(r)); // handed out and taken
+    end(); // the new stream's consumer ends having read nothing: made again
+    await waitFor(() => s.policies.length === 3, "the consumer made again", 5000);
+    expect([reader.counters.envelopes, s.iters.map((i) => i.stopped), s.policies]).toEqual([0, [true, false, false], [{ deliver_policy: "all" }, { deliver_policy: "all" }, { deliver_policy: "all" }]]);
+  });
+
   // Before, stop() read the connection to close after the consumer's deletion (up to 0.5 s): a start() again meanwhile
   // (the library allows it without waiting for the stop) had opened its own, which the earlier stop then closed, the
   // new run's reader not connected, its consumer reading nothing, for good.
