@@ -1089,6 +1089,7 @@ export class NatsFeedReader {
     const nc = this.nc;
     const iter = this.iter;
     const consumer = iter === undefined ? undefined : this.consumer;
+    this.iter = undefined; // what its iterator still hands out is not read (the sink not fed after the stop)
     await iter?.stop();
     await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
     await nc?.close();

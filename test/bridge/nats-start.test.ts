@@ -508,6 +508,25 @@ describe("a stream reader whose stream was made again", () => {
     expect([reader.counters.envelopes, s.iters.map((i) => i.stopped), s.policies]).toEqual([0, [true, false, false], [{ deliver_policy: "all" }, { deliver_policy: "all" }, { deliver_policy: "all" }]]);
   });
 
+  // Before, stop() left its consumer the reader's: what the client's iterator handed out after the stop was read, the
+  // sink fed after stop() had resolved.
+  test("a message the consumer hands out after stop() is not read", async () => {
+    let late = (): void => undefined;
+    const s = fakeJetStream({
+      created: () => "t0",
+      messages: () => {
+        let handed = false;
+        return { next: () => (handed ? new Promise<IteratorResult<never>>(() => {}) : ((handed = true), new Promise<IteratorResult<unknown>>((r) => (late = () => r({ done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 3 } } }))))) };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSP", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    await reader.start();
+    await reader.stop();
+    late();
+    await new Promise((r) => setImmediate(r)); // handed out and taken
+    expect([reader.counters.envelopes, s.iters.map((i) => i.stopped)]).toEqual([0, [true]]);
+  });
+
   // Before, stop() read the connection to close after the consumer's deletion (up to 0.5 s): a start() again meanwhile
   // (the library allows it without waiting for the stop) had opened its own, which the earlier stop then closed, the
   // new run's reader not connected, its consumer reading nothing, for good.
