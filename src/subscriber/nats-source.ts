@@ -660,8 +660,8 @@ export class NatsFeedReader {
   }
 
   /**
-   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream, and one keeping another
-   * prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
+   * Why the stream is not this feed's (undefined: it is): the reader takes the whole stream's `<prefix>.>`, and one
+   * keeping another prefix's subjects is another feed. Asked at start and of every stream read after (one made again: before
    * 2026-12-07 only at start, so a stream of that name made again for another prefix was read as this feed).
    */
   private foreignSubjects(info: { config: { subjects?: string[] } }, editedInPlace = false): string | undefined {
@@ -725,7 +725,12 @@ export class NatsFeedReader {
    * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
    */
   private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
-    const consumer = await parts.js.consumers.get(this.opts.stream!, await this.startSeqAt(parts, policy));
+    // Only this feed's subjects (the client's own remakes keep the filter): a stream edited in place to keep another
+    // feed's too, or instead until edited back, holds that feed's messages after the last one read (or, made again for
+    // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
+    // not see the edit (a consumer reading is not looked at).
+    const start = { ...(await this.startSeqAt(parts, policy)), filter_subjects: `${this.opts.prefix ?? "feeder"}.>` };
+    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
@@ -743,6 +748,10 @@ export class NatsFeedReader {
     const tries = () => (this.jsReads === readsBefore ? triesIfEmpty : 0);
     void (async () => {
       for await (const m of iter) {
+        // Stopped by the reader (replaced, another feed's stream), the client's iterator still hands out what it had
+        // received: not read. Before 2026-12-07 it was, taken for the last message read (the next consumer of a
+        // stream made again started after its sequence, passing over the new stream's first messages).
+        if (this.iter !== iter) continue;
         this.streamProblem = undefined;
         onData(m.data);
         this.lastJsMsg = m;
@@ -1075,11 +1084,16 @@ export class NatsFeedReader {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.sub?.unsubscribe();
-    const consumer = this.iter === undefined ? undefined : this.consumer;
-    await this.iter?.stop();
-    await this.deleteConsumer(consumer, this.nc); // before the close: the request goes on this connection
-    await this.nc?.close();
-    this.nc = undefined;
+    // This run's: a start() again while the consumer's deletion waits (up to deleteWithinMs) opens its own
+    // connection, which this stop must not close (before, `this.nc` read after that wait was the new run's).
+    const nc = this.nc;
+    const iter = this.iter;
+    const consumer = iter === undefined ? undefined : this.consumer;
+    this.iter = undefined; // what its iterator still hands out is not read (the sink not fed after the stop)
+    await iter?.stop();
+    await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
+    await nc?.close();
+    if (this.nc === nc) this.nc = undefined;
   }
 }
 

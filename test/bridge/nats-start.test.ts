@@ -265,17 +265,20 @@ describe("a stream reader whose stream was made again", () => {
    * by `messages` (never ending when absent: a consumer past its stream's end); `getFails` consumer makes refused.
    * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
-   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered.
+   * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
+   * `deleteHold`: each answered once it resolves. `filters`: each consumer's filter_subjects (kept out of `policies`);
+   * each client's `shut`: closed by the reader.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void }[], deleted: [] as number[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], filters: [] as (string | undefined)[] };
     useNatsModules({
       transport: async () => ({
         connect: async () => {
           let end = (): void => undefined;
           const closed = new Promise<void>((r) => (end = r));
-          s.clients.push({ end });
-          return { subscribe: () => ({ unsubscribe() {} }), close: async () => {}, closed: () => closed };
+          const c = { end, shut: false };
+          s.clients.push(c);
+          return { subscribe: () => ({ unsubscribe() {} }), close: async () => void (c.shut = true), closed: () => closed };
         },
       }),
       jetstream: async () => ({
@@ -290,12 +293,13 @@ describe("a stream reader whose stream was made again", () => {
         }),
         jetstream: () => ({
           consumers: {
-            get: async (_stream: string, policy: object) => {
+            get: async (_stream: string, { filter_subjects, ...policy }: { filter_subjects?: string }) => {
               s.policies.push(policy);
+              s.filters.push(filter_subjects);
               if (o.getFails?.()) throw new Error("stream not found");
               let n = -1;
               return {
-                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : Promise.resolve(true)),
+                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true)),
                 consume: async () => {
                   n = s.iters.length;
                   const it = { stopped: false };
@@ -456,6 +460,7 @@ describe("a stream reader whose stream was made again", () => {
     expect([told.slice(1), reader.health.streamProblem, s.policies]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 8 }]]);
     await reader.stop();
     expect(s.deleted).toEqual([0, 1]);
+    expect(s.filters).toEqual(["js-i.>", "js-i.>"]); // each consumer reads only this feed's subjects of the stream
   });
 
   // Before, stop() only stopped the consumer's pulls: the client's ordered consumer stayed on the server until its
@@ -470,6 +475,73 @@ describe("a stream reader whose stream was made again", () => {
       await reader.stop(); // with no bound, never resolves when the delete hangs
       expect([deleteHangs, s.deleted, s.iters.map((i) => i.stopped)]).toEqual([deleteHangs, [0], [true]]);
     }
+  });
+
+  // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
+  // message of a consumer the reader had replaced (its stream made again) was read as the stream's last: the replaced
+  // consumer's next make started after that sequence on the new stream, passing over its first messages.
+  test("a message the replaced consumer hands out after its stop is not read", async () => {
+    let created = "t0";
+    let late = (): void => undefined;
+    let end = (): void => undefined;
+    const never = { next: () => new Promise<IteratorResult<never>>(() => {}) };
+    const s = fakeJetStream({
+      created: () => created,
+      messages: (n) => {
+        if (n === 0) {
+          let handed = false; // one message, received before the stop, handed out after it
+          return { next: () => (handed ? never.next() : ((handed = true), new Promise<IteratorResult<unknown>>((r) => (late = () => r({ done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 50 } } }))))) };
+        }
+        if (n === 1) return { next: () => new Promise<IteratorResult<never>>((r) => (end = () => r({ done: true, value: undefined }))) };
+        return never;
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSL", from: "all", reconnectAfterCloseMs: 10 }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    created = "t1"; // made again: the idle look replaces the consumer
+    await waitFor(() => s.iters.length === 2, "a consumer of the new stream", 5000);
+    late();
+    await new Promise((r) => setImmediate(r)); // handed out and taken
+    end(); // the new stream's consumer ends having read nothing: made again
+    await waitFor(() => s.policies.length === 3, "the consumer made again", 5000);
+    expect([reader.counters.envelopes, s.iters.map((i) => i.stopped), s.policies]).toEqual([0, [true, false, false], [{ deliver_policy: "all" }, { deliver_policy: "all" }, { deliver_policy: "all" }]]);
+  });
+
+  // Before, stop() left its consumer the reader's: what the client's iterator handed out after the stop was read, the
+  // sink fed after stop() had resolved.
+  test("a message the consumer hands out after stop() is not read", async () => {
+    let late = (): void => undefined;
+    const s = fakeJetStream({
+      created: () => "t0",
+      messages: () => {
+        let handed = false;
+        return { next: () => (handed ? new Promise<IteratorResult<never>>(() => {}) : ((handed = true), new Promise<IteratorResult<unknown>>((r) => (late = () => r({ done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: 3 } } }))))) };
+      },
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSP", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    await reader.start();
+    await reader.stop();
+    late();
+    await new Promise((r) => setImmediate(r)); // handed out and taken
+    expect([reader.counters.envelopes, s.iters.map((i) => i.stopped)]).toEqual([0, [true]]);
+  });
+
+  // Before, stop() read the connection to close after the consumer's deletion (up to 0.5 s): a start() again meanwhile
+  // (the library allows it without waiting for the stop) had opened its own, which the earlier stop then closed, the
+  // new run's reader not connected, its consumer reading nothing, for good.
+  test("a start() again while stop() waits for its consumer's deletion keeps the new run's connection", async () => {
+    let release = (): void => undefined;
+    const s = fakeJetStream({ created: () => "t0", deleteHold: new Promise<void>((r) => (release = r)) });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSR", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 60_000;
+    cleanups.push(() => (release(), reader.stop()));
+    await reader.start();
+    const stopping = reader.stop();
+    await reader.start(); // the new run's connection open, its consumer made
+    release(); // the first run's consumer deleted: its stop goes on to the close
+    await stopping;
+    expect([s.clients.map((c) => c.shut), s.deleted, s.iters.map((i) => i.stopped), reader.health.natsConnected]).toEqual([[true, false], [0], [true, false], true]);
   });
 
   // Before, a stream found another prefix's by a connect made again after a close for good (open()) failed that

@@ -35,6 +35,18 @@ async function withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/j
   }
 }
 
+/** Stores `data` on `subject` through JetStream (resolves once the stream has it): its stream sequence. */
+async function store(subject: string, data: string): Promise<number> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstream } = await import("@nats-io/jetstream");
+  const nc = await connect({ servers: nats.url });
+  try {
+    return (await jetstream(nc).publish(subject, new TextEncoder().encode(data))).seq;
+  } finally {
+    await nc.close();
+  }
+}
+
 function streamConfig(name: string): Promise<{ subjects: string[]; max_age: number }> {
   return withJsm(async (jsm) => (await jsm.streams.info(name)).config as unknown as { subjects: string[]; max_age: number });
 }
@@ -94,5 +106,52 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     // The consumers it stopped (the one refused at the edit, the last one at stop()) are deleted, not left to expire
     // after 5 min (before 2026-12-07: 2 here).
     expect(await withJsm(async (jsm) => (await jsm.streams.info("EDITED")).state.consumer_count)).toBe(0);
+  });
+
+  // The reader goes on after the last message it read once the subjects are its feed's again: before 2026-12-07 that
+  // read the other feed's messages stored while the stream kept only its subjects, as this feed's envelopes.
+  test("whose subjects were another prefix's for a while reads none of that prefix's messages once edited back", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteF", jetstream: { stream: "EDITED2", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const told: string[] = [];
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteF", stream: "EDITED2", from: "all", reconnectAfterCloseMs: 50, onNatsEvent: (e) => told.push(e.kind) });
+    try {
+      await withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["otherF.>"] }));
+      await waitFor(() => told.length > 0, "the edit told");
+      await store("otherF.x", "the other feed's");
+      await withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["siteF.>"] }));
+      await waitFor(() => told.length > 1, "read again");
+      const seq = await store("siteF.x", "this feed's"); // after the other's in the stream: read after it, if at all
+      const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
+      await waitFor(() => lastRead() === seq, "this feed's message read");
+      expect([told, reader.counters.envelopes]).toEqual([["stream_foreign", "consumer_made"], 1]); // before: 2
+    } finally {
+      await reader.stop();
+    }
+  });
+
+  // A consumer reading is not looked at (the idle look): a stream edited to keep another prefix's subjects beside
+  // this feed's stays read. Before 2026-12-07 the other feed's messages stored from then on were read as this feed's.
+  test("whose subjects an operator edits to keep another prefix's too reads only this feed's messages", async () => {
+    const { FeedSubscriber, attachNats } = await import("../../src/subscriber/index.ts");
+    const a = new ForwardBridge({ groups: [], servers: nats.url, prefix: "siteG", jetstream: { stream: "EDITED3", maxAgeMs: 60_000, maxBytes: 1 << 20 }, log: silentLogger });
+    await a.start();
+    await a.stop();
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    // No idle look within the test (every 60 s): the edit stays unseen, as while this feed's messages keep coming.
+    const reader = await attachNats(sub, { servers: nats.url, prefix: "siteG", stream: "EDITED3", from: "all", reconnectAfterCloseMs: 60_000 });
+    try {
+      await withJsm((jsm) => jsm.streams.update("EDITED3", { subjects: ["siteG.>", "otherG.>"] }));
+      await store("otherG.x", "the other feed's");
+      const seq = await store("siteG.x", "this feed's");
+      const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
+      await waitFor(() => lastRead() === seq, "this feed's message read");
+      expect(reader.counters.envelopes).toBe(1); // before: 2
+    } finally {
+      await reader.stop();
+    }
   });
 });
