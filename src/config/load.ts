@@ -19,7 +19,7 @@ import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
-import { usableMemoryBytes } from "./memory-limit.ts";
+import { usableMemory, type UsableMemory } from "./memory-limit.ts";
 import { locateTomlError } from "./toml-position.ts";
 import { MARKET_IDS, type MarketName, type VenueName } from "../core/types.ts";
 import { supportedVenues, VENUE_KEYS, venueSpec, type MarketOptionSpec } from "../venues/registry.ts";
@@ -138,8 +138,10 @@ export interface ValidateOptions {
    * ignores. Default true.
    */
   readonly publishesHere?: boolean;
-  /** This host's memory, which the retransmission rings together must not exceed (default: usableMemoryBytes(), os.totalmem() or a smaller cgroup limit). */
+  /** This host's memory, which the retransmission rings together must not exceed (given: it, as "this host's memory"; else memoryLimit). */
   readonly hostMemoryBytes?: number;
+  /** The memory the rings together must not exceed and what it is (default: usableMemory(), os.totalmem() or a smaller cgroup limit). */
+  readonly memoryLimit?: UsableMemory;
 }
 
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
@@ -316,7 +318,7 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     v.problem("publish.retransmit.listen", `${rt.host}:${rt.port}`, `an address:port whose port leaves room for the workers: at most ${65535 - workers} with workers = ${workers} (worker i listens on port + i + 1)`);
   }
   if (rt !== undefined && publisher && publishesHere) checkOwnRetransmitPorts(v, publish, rt, workers, localAddresses);
-  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, minRingBytes(publish.maxDatagramBytes), publish.destinations.length, workers, opts.hostMemoryBytes ?? usableMemoryBytes());
+  if (rt !== undefined && publisher && publishesHere) checkRingTotal(v, rt.ringBytes, minRingBytes(publish.maxDatagramBytes), publish.destinations.length, workers, opts.hostMemoryBytes !== undefined ? { bytes: opts.hostMemoryBytes, what: "this host's memory" } : (opts.memoryLimit ?? usableMemory()));
   // Instrument ids are a 32-bit hash of venue:market:SYMBOL (a further depth's symbol is SYMBOL@N): two alike made the
   // start fail (app/feeder.ts checkIdCollisions) after check-config had called the file valid. A symbol listed twice
   // is one instrument, named once as "listed once" by parseVenues (before, also as an id "another" symbol had: itself).
@@ -417,12 +419,13 @@ export const MAX_RING_TOTAL_BYTES = 16 * 2 ** 30;
  * (until 2026-12-07 not: rings totalling the host's memory passed, needing ~1.36× it). The largest ring_bytes that
  * fits is suggested only when the loader takes it (at least `minRingBytes`); else the product is what is too large.
  */
-function checkRingTotal(v: Validator, ringBytes: number, minRingBytes: number, destinations: number, workers: number, hostMemoryBytes: number): void {
+function checkRingTotal(v: Validator, ringBytes: number, minRingBytes: number, destinations: number, workers: number, memory: UsableMemory): void {
   const rings = destinations * workers;
   const total = ringMemoryBytes(ringBytes) * rings;
-  const limit = Math.min(MAX_RING_TOTAL_BYTES, hostMemoryBytes);
+  const limit = Math.min(MAX_RING_TOTAL_BYTES, memory.bytes);
   if (total <= limit) return;
-  const what = limit === MAX_RING_TOTAL_BYTES ? `the cap of ${gib(MAX_RING_TOTAL_BYTES)} for the rings together` : `this host's memory (${gib(hostMemoryBytes)})`;
+  // Names what bounds it: until s-rd19d a cgroup's limit (the smaller) was called "this host's memory" too.
+  const what = limit === MAX_RING_TOTAL_BYTES ? `the cap of ${gib(MAX_RING_TOTAL_BYTES)} for the rings together` : `${memory.what} (${gib(memory.bytes)})`;
   const each = `${destinations} destination${destinations === 1 ? "" : "s"} × ${workers} worker${workers === 1 ? "" : "s"}`;
   const largest = largestRingWithin(Math.floor(limit / rings));
   const hint = largest >= minRingBytes ? `at most ${largest} here` : `even the least ring_bytes (${minRingBytes}) is over it: ${each} is too many rings here`;

@@ -30,13 +30,28 @@ export function parseCgroupLimit(text: string): number | undefined {
   return /^\d+$/.test(t) ? Number(t) : undefined; // v1's "none", 2^63 rounded down to a page, stays above any host's
 }
 
-/** "/a/b" → ["/a/b", "/a", "/"]: a cgroup and every one above it. */
+/**
+ * "/a/b" → ["/a/b", "/a", "/"]: a cgroup and every one above it. A path that climbs above the root ("/../x": the
+ * process's cgroup is outside the cgroup namespace the mount shows, as after a move out of it) names no directory of
+ * the mount: only "/" (until s-rd19d its ".." were dropped, "/../x" read as "/x", another cgroup's limit).
+ */
 function selfAndAncestors(path: string): string[] {
-  const parts = path.split("/").filter((p) => p !== "" && p !== "." && p !== "..");
+  const parts: string[] = [];
+  for (const p of path.split("/")) {
+    if (p === "" || p === ".") continue;
+    if (p !== "..") parts.push(p);
+    else if (parts.pop() === undefined) return ["/"];
+  }
   const out: string[] = [];
   for (let n = parts.length; n > 0; n--) out.push("/" + parts.slice(0, n).join("/"));
   out.push("/");
   return out;
+}
+
+/** A cgroup memory limit: its bytes and the file that set it. */
+export interface CgroupLimit {
+  readonly bytes: number;
+  readonly file: string;
 }
 
 /**
@@ -44,6 +59,11 @@ function selfAndAncestors(path: string): string[] {
  * none is set or readable. `read` is the file reader (tests give strings; the real one reads /proc and /sys).
  */
 export function cgroupMemoryLimitBytes(read: ReadText = readOrUndefined): number | undefined {
+  return cgroupMemoryLimit(read)?.bytes;
+}
+
+/** cgroupMemoryLimitBytes with the file it was read from (named in the rings' refusal). */
+export function cgroupMemoryLimit(read: ReadText = readOrUndefined): CgroupLimit | undefined {
   // /proc/self/cgroup: "0::/path" (v2), "N:controllers:/path" (v1; the memory one lists "memory").
   let v2Path = "/";
   let v1Path = "/";
@@ -57,17 +77,30 @@ export function cgroupMemoryLimitBytes(read: ReadText = readOrUndefined): number
     ...selfAndAncestors(v2Path).map((d) => `/sys/fs/cgroup${d === "/" ? "" : d}/memory.max`),
     ...selfAndAncestors(v1Path).map((d) => `/sys/fs/cgroup/memory${d === "/" ? "" : d}/memory.limit_in_bytes`),
   ];
-  let least: number | undefined;
+  let least: CgroupLimit | undefined;
   for (const file of files) {
     const text = read(file);
     const bytes = text === undefined ? undefined : parseCgroupLimit(text);
-    if (bytes !== undefined && (least === undefined || bytes < least)) least = bytes;
+    if (bytes !== undefined && (least === undefined || bytes < least.bytes)) least = { bytes, file };
   }
   return least;
 }
 
+/** The memory the rings may take, and what bounds it, as the refusal names it. */
+export interface UsableMemory {
+  readonly bytes: number;
+  /** "this host's memory", or the cgroup limit and its file. */
+  readonly what: string;
+}
+
+/** The smaller of the host's memory and this process's cgroup limit, and which it is. */
+export function usableMemory(read: ReadText = readOrUndefined, hostBytes = totalmem()): UsableMemory {
+  const limit = cgroupMemoryLimit(read);
+  if (limit === undefined || limit.bytes >= hostBytes) return { bytes: hostBytes, what: "this host's memory" };
+  return { bytes: limit.bytes, what: `the cgroup memory limit ${limit.file}` };
+}
+
 /** The smaller of the host's memory and this process's cgroup limit. */
 export function usableMemoryBytes(read: ReadText = readOrUndefined, hostBytes = totalmem()): number {
-  const limit = cgroupMemoryLimitBytes(read);
-  return limit === undefined ? hostBytes : Math.min(hostBytes, limit);
+  return usableMemory(read, hostBytes).bytes;
 }

@@ -360,7 +360,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate); // at most 1 s of backlog
+      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
       const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && nowMonoMs >= s.stalledUntilMs && this.trading(s));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;

@@ -381,7 +381,8 @@ class CoinbaseSimulator implements CoinbaseSim {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      this.stepBudget = Math.min(this.stepBudget + (rate * dt) / 1000, rate);
+      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
       const active = [...this.products.values()].filter((p) => this.subscribed(p) && this.statusOf(p) === "online");
       while (this.stepBudget >= 1 && active.length > 0) {
         // One product at a time: most frames carry one event; step() shows frames with several.

@@ -226,7 +226,9 @@ class UpbitSimulator implements UpbitSim {
       this.lastTickMs = now;
       return;
     }
-    this.budget += ((now - this.lastTickMs) / 1000) * rate;
+    // At most 1 s of backlog, and a wall clock stepped back adds nothing, as the other simulators' budgets: until
+    // s-rd19d a step ahead of an hour sent an hour's books in one tick, one back sent nothing for an hour.
+    this.budget = Math.min(this.budget + (Math.max(0, now - this.lastTickMs) / 1000) * rate, Math.max(1, rate));
     this.lastTickMs = now;
     const quiet = this.opts.quiet ?? [];
     const codes = this.subscribed().filter((c) => !quiet.includes(c));

@@ -3,7 +3,7 @@
  * MemoryMax= passed rings the kernel then killed it for). Parsed from strings: no real /proc or /sys file is read.
  */
 import { expect, test } from "vitest";
-import { cgroupMemoryLimitBytes, parseCgroupLimit, usableMemoryBytes, type ReadText } from "../../src/config/memory-limit.ts";
+import { cgroupMemoryLimitBytes, parseCgroupLimit, usableMemory, usableMemoryBytes, type ReadText } from "../../src/config/memory-limit.ts";
 import { rng } from "../support/mulberry32.ts";
 
 const GIB = 2 ** 30;
@@ -38,6 +38,26 @@ test("the smaller of the host's memory and the cgroup limits (v2, v1, the proces
   expect(usableMemoryBytes(filesOf({ ...v1(String(3 * GIB)), "/sys/fs/cgroup/memory.max": String(5 * GIB) }), host)).toBe(3 * GIB);
   // No /proc/self/cgroup: the mount roots alone.
   expect(usableMemoryBytes(filesOf({ "/sys/fs/cgroup/memory/memory.limit_in_bytes": String(GIB) }), host)).toBe(GIB);
+});
+
+test("which bounds it is named: the cgroup limit's file when it is the smaller, else this host's memory", () => {
+  // The rings' refusal (load.ts checkRingTotal) says what it was held to: until s-rd19d "this host's memory" either way.
+  const unit = { "/proc/self/cgroup": "0::/system.slice/feeder.service\n", "/sys/fs/cgroup/system.slice/memory.max": String(6 * GIB) };
+  expect(usableMemory(filesOf(unit), 64 * GIB)).toEqual({ bytes: 6 * GIB, what: "the cgroup memory limit /sys/fs/cgroup/system.slice/memory.max" });
+  expect(usableMemory(filesOf(unit), 4 * GIB)).toEqual({ bytes: 4 * GIB, what: "this host's memory" });
+  expect(usableMemory(filesOf({}), 4 * GIB)).toEqual({ bytes: 4 * GIB, what: "this host's memory" });
+});
+
+test("a cgroup path climbing above the mount's root names none of its directories: only the root's limit is read", () => {
+  // "0::/../../other/x": the process's cgroup is outside the namespace the mount shows (moved out of it after the
+  // namespace was made). Until s-rd19d its ".." were dropped and /sys/fs/cgroup/other/x, another cgroup, was read.
+  const host = 64 * GIB;
+  const files = { "/proc/self/cgroup": "0::/../../other/x\n", "/sys/fs/cgroup/other/x/memory.max": String(GIB), "/sys/fs/cgroup/other/memory.max": String(GIB) };
+  expect(usableMemoryBytes(filesOf(files), host)).toBe(host);
+  expect(usableMemoryBytes(filesOf({ ...files, "/sys/fs/cgroup/memory.max": String(8 * GIB) }), host)).toBe(8 * GIB);
+  // v1 alike; a ".." that stays inside resolves ("/a/../b" is /b).
+  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "4:memory:/../x\n", "/sys/fs/cgroup/memory/x/memory.limit_in_bytes": String(GIB) }), host)).toBe(host);
+  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "0::/a/../b\n", "/sys/fs/cgroup/a/b/memory.max": String(GIB), "/sys/fs/cgroup/b/memory.max": String(2 * GIB) }), host)).toBe(2 * GIB);
 });
 
 test("random cgroup trees against the rule: the least limit set on the process's cgroup, its ancestors or a root", () => {

@@ -2,6 +2,7 @@
 import { describe, expect, test } from "vitest";
 import { parseConfigText } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
+import { usableMemory } from "../../src/config/memory-limit.ts";
 import { configProblems, LOOPBACK_ONLY, refusedProblems } from "../support/config-problems.ts";
 import { rng } from "../support/mulberry32.ts";
 import { RING_MIN_DATAGRAM_BYTES, ringMemoryBytes } from "../../src/core/ring-memory.ts";
@@ -34,6 +35,12 @@ describe("publish.retransmit", () => {
     ]);
     expect(configProblems(file(GIB, 1, 1), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: 0.5 * GIB })).toEqual([
       "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 1 destination × 1 worker preallocate one each (with its index), 1.36 GiB in all, over this host's memory (0.5 GiB): at most 395589092 here",
+    ]);
+    // A cgroup limit smaller than the host's memory is named as such (until s-rd19d: "this host's memory (2 GiB)").
+    const unit = { "/proc/self/cgroup": "0::/system.slice/feeder.service\n", "/sys/fs/cgroup/system.slice/feeder.service/memory.max": String(GIB / 2) };
+    const memoryLimit = usableMemory((path) => (unit as Record<string, string>)[path], 64 * GIB);
+    expect(configProblems(file(GIB, 1, 1), { localAddresses: LOOPBACK_ONLY, memoryLimit })).toEqual([
+      "publish.retransmit.ring_bytes: 1073741824 is not a size whose rings fit: 1 destination × 1 worker preallocate one each (with its index), 1.36 GiB in all, over the cgroup memory limit /sys/fs/cgroup/system.slice/feeder.service/memory.max (0.5 GiB): at most 395589092 here",
     ]);
     // The index counted: rings whose bytes alone fit the host's memory (until 2026-12-07 taken) need ~1.36× it.
     expect(configProblems(file(GIB / 2, 2, 1), { localAddresses: LOOPBACK_ONLY, hostMemoryBytes: GIB })).toHaveLength(1);

@@ -619,22 +619,29 @@ export class BybitAdapter implements VenueAdapter {
    * A book push whose topic is not one of this connection's. The connection carries only what we subscribed, so
    * the topic was garbled: the lost update may be any book's, and each book of the connection resyncs (as for a
    * frame unreadable down to its topic). Replay ignores it: a capture may hold topics its config leaves out.
+   * Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until s-rd19d
+   * also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: BybitConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.books.replaying) return;
-    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
   onParseError(conn: BybitConnection, entry: number, code: number, frame: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
+  }
+
+  /** A book frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the topic it names, if found. */
+  private rejected(conn: BybitConnection, entry: number, code: number, frame: string): TopicState | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${name} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t) this.unattributedParseErrors++;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, code);
+    return t;
   }
 
   /**

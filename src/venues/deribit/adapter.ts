@@ -691,11 +691,15 @@ export class DeribitAdapter implements VenueAdapter {
     return true;
   }
 
-  /** A book notification for a channel this connection did not subscribe: garbled, so every book of it resyncs (replay: ignored). */
+  /**
+   * A book notification for a channel this connection did not subscribe: garbled, so every book of it resyncs (replay:
+   * ignored). Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until
+   * s-rd19d also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
+   */
   onUnknownTopic(conn: DeribitConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.books.replaying) return;
-    this.onParseError(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, "");
   }
 
   /** `detail`: why, when the code alone does not say (the JSON parser's message). */
@@ -703,11 +707,16 @@ export class DeribitAdapter implements VenueAdapter {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
+    if (!this.rejected(conn, entry, code, frame, detail)) this.unattributedParseErrors++;
+  }
+
+  /** A book frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the book it names, if found. */
+  private rejected(conn: DeribitConnection, entry: number, code: number, frame: string, detail: string): DeribitTopic | undefined {
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${name}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    if (!t) this.unattributedParseErrors++;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, code);
+    return t;
   }
 
   /**

@@ -459,11 +459,17 @@ export class UpbitAdapter implements VenueAdapter {
     if (carrier === "old" && oldGen !== undefined && oldGen >= 0) for (const t of conn.topics) this.stamps.renamed(t.index, oldGen, conn.generation);
   }
 
-  /** A book for a code this connection does not carry: garbled; any of its books may have lost a message. */
+  /**
+   * A book for a code this connection does not carry: garbled; any of its books may have lost a message. Counted once,
+   * in unknownTopic (unknown_topic_total): well-formed, so not a parse error too (until s-rd19d also in
+   * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
+   */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.books.replaying) return;
-    this.onParseError(conn, -1, -5, frame);
+    const t = conn.topicOfFrame(frame);
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[5]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    this.lost(conn, t, -5);
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * A frame whose handling threw (ConnectionLifecycle.frameFault) takes Upbit's (and Bithumb's) own rule for a frame it
- * refused (UpbitAdapter.lost, the lifecycle's frameLost hook), not the lifecycle's default. Offline: no socket.
+ * refused (UpbitAdapter.lost, the lifecycle's frameLost hook), not the lifecycle's default; a book of a code not on the
+ * connection is counted once (unknown-topic-rule.ts). Offline: no socket.
  */
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
@@ -10,6 +11,7 @@ import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "../../../src/venues/co
 import { UpbitAdapter, UPBIT_DIALECT } from "../../../src/venues/upbit/index.ts";
 import { SCAN_ERR_SYNTAX } from "../../../src/venues/upbit/scanner.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { unknownTopicRuleTests } from "../common/unknown-topic-rule.ts";
 
 type Internals = { topics: TopicState[]; lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
 
@@ -50,3 +52,7 @@ describe("Upbit: a frame whose handling threw follows the rule for a refused fra
     ]);
   });
 });
+
+// KRW-AAA's book, its code garbled.
+const garbled = `{"ty":"orderbook","cd":"KRW-AAX","tms":1,"tas":1,"tbs":1,"obu":[{"ap":2,"bp":1,"as":1,"bs":1}],"st":"REALTIME","lv":0}`;
+unknownTopicRuleTests("Upbit", () => offlineAdapter(["KRW-AAA", "KRW-BBB"]), garbled, (adapter, conn, frame) => adapter.onUnknownCode(conn as never, frame));
