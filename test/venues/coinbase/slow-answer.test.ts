@@ -9,10 +9,12 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { ServerWebSocket } from "bun";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { UNSUBSCRIBE_AGAIN_MAX } from "../../../src/venues/coinbase/adapter.ts";
+import { captureLog } from "../../support/capture-log.ts";
 import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -29,7 +31,7 @@ const snapshot = (seq: number, product: string) =>
 const subscriptions = (seq: number, level2: string[], heartbeats: boolean) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)}${heartbeats ? ',"heartbeats":["heartbeats"]' : ""}}}]}`;
 
-async function setup(products = PRODUCTS, opening = 2) {
+async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogger) {
   const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
   const sockets: ServerWebSocket<unknown>[] = [];
   const received: string[] = [];
@@ -42,7 +44,7 @@ async function setup(products = PRODUCTS, opening = 2) {
   let nowMs = 1_000_000;
   // A round every 5 ms of real time, on the injected clock: deadlines move only as the test moves the clock.
   const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, products), subsOf(products), {
-    log: silentLogger,
+    log,
     now: () => nowMs,
     housekeepingMs: 5,
     ackTimeoutMs: ACK_TIMEOUT_MS,
@@ -179,7 +181,7 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
 });
 
 describe("coinbase: an unsubscribe answered by a subscriptions event that still lists some of its products", { timeout: 20_000 }, () => {
-  test("the products gone are done at once; those still listed are handled as an unsubscribe refused (closed books: sent again in halves), no ack deadline waited for, no reconnect", async () => {
+  test("the products gone are done at once; the closed ones still listed are unsubscribed again in one request, no ack deadline waited for, no reconnect", async () => {
     // The answer to an unsubscribe lists what remains subscribed: a product still listed was not unsubscribed. Before,
     // the products gone were held until the rest were answered, which never came (the event was taken): the request
     // waited out its ack deadline and the connection was failed, every book on it resynced (ackTimeouts 1).
@@ -196,22 +198,72 @@ describe("coinbase: an unsubscribe answered by a subscriptions event that still 
     lifecycle.retireAll(topics.slice(0, 3), StatusReason.INSTRUMENT_CLOSED);
     await waitFor(() => received.length === 3, "the unsubscribe");
     expect(JSON.parse(received[2]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: products.slice(0, 3) });
-    // BTC-USD gone; ETH-USD and SOL-USD still listed: each goes again alone (the closed books' halves).
+    // BTC-USD gone; ETH-USD and SOL-USD still listed: unsubscribed again, together (the event names them).
     ws.send(subscriptions(seq++, products.slice(1), true));
-    await waitFor(() => received.length === 5, "the unsubscribes of the products still listed");
-    expect(received.slice(3).map((r) => JSON.parse(r))).toEqual([
-      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["ETH-USD"] }),
-      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["SOL-USD"] }),
-    ]);
-    ws.send(subscriptions(seq++, ["SOL-USD", "ADA-USD"], true));
+    await waitFor(() => received.length === 4, "the unsubscribe of the products still listed");
+    expect(JSON.parse(received[3]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: ["ETH-USD", "SOL-USD"] });
     ws.send(subscriptions(seq++, ["ADA-USD"], true));
     await waitFor(() => adapter.stats().messages === seq, "the answers");
     advance(ACK_TIMEOUT_MS + 1);
     await twoRounds(); // no ack timeout (before: 1, a deadline after the first unsubscribe)
     expect(adapter.stats().reconnects).toBe(0);
     expect(sockets).toHaveLength(1);
-    expect(received).toHaveLength(5);
+    expect(received).toHaveLength(4);
     expect(adapter.topicState(3)).toEqual(expect.objectContaining({ state: "live", subscribed: true }));
     expect(sink.invalid.map((x) => [x.index, x.reason])).toEqual([0, 1, 2].map((i) => [i, StatusReason.INSTRUMENT_CLOSED]));
+  });
+
+  /** Every book LIVE on one socket, then products `closed` (indexes) closed by the listing's path: one unsubscribe names them. */
+  async function closeLive(products: string[], closed: number[], log: Logger) {
+    const rig = await setup(products, 2, log);
+    let seq = 0;
+    for (const p of products) rig.ws.send(snapshot(seq++, p));
+    rig.ws.send(subscriptions(seq++, products, false));
+    rig.ws.send(subscriptions(seq++, products, true));
+    await waitFor(() => products.every((_, i) => rig.adapter.topicState(i).state === "live" && rig.adapter.topicState(i).subscribed), "every book live");
+    const lifecycle = (rig.adapter as unknown as { lifecycle: { retireAll(ts: readonly unknown[], r: StatusReason): void } }).lifecycle;
+    const topics = (rig.adapter as unknown as { topics: unknown[] }).topics;
+    lifecycle.retireAll(closed.map((i) => topics[i]), StatusReason.INSTRUMENT_CLOSED);
+    await waitFor(() => rig.received.length === 3, "the unsubscribe");
+    expect(JSON.parse(rig.received[2]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: closed.map((i) => products[i]) });
+    return { ...rig, seq: () => seq++ };
+  }
+
+  test("a lone closed product still listed is unsubscribed again, at most UNSUBSCRIBE_AGAIN_MAX times, then a warning names it", async () => {
+    // Before, it was taken as done at the first such answer: never sent again, the channel left subscribed at the venue.
+    const { log, lines } = captureLog();
+    const { adapter, sink, ws, sockets, received, twoRounds, seq } = await closeLive(PRODUCTS, [0], log);
+    for (let n = 1; n <= UNSUBSCRIBE_AGAIN_MAX + 1; n++) {
+      ws.send(subscriptions(seq(), PRODUCTS, true)); // BTC-USD still listed
+      const sent = 3 + Math.min(n, UNSUBSCRIBE_AGAIN_MAX);
+      await waitFor(() => adapter.stats().messages === 5 + n && received.length === sent, `answer ${n}`);
+      await twoRounds();
+      expect(received).toHaveLength(sent); // before: 3, no unsubscribe sent again
+      expect(JSON.parse(received.at(-1)!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: ["BTC-USD"] });
+    }
+    const givenUp = lines.filter((l) => l.msg.includes("still subscribed at the venue"));
+    expect(givenUp).toEqual([expect.objectContaining({ level: "warn", fields: expect.objectContaining({ products: ["BTC-USD"] }) })]);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(sink.invalid.map((x) => [x.index, x.reason])).toEqual([[0, StatusReason.INSTRUMENT_CLOSED]]);
+    expect(adapter.topicState(0)).toEqual(expect.objectContaining({ state: "halted", rejected: true }));
+    expect([1, 2].map((i) => adapter.topicState(i))).toEqual([1, 2].map(() => expect.objectContaining({ state: "live", subscribed: true })));
+  });
+
+  test("each answer still listing closed products is counted on one rate-limited line, not a warning each", async () => {
+    // Before, every such answer logged its own warning (the common layer's "refused as a whole; sending it again in
+    // halves" / "unsubscribe rejected"): a venue that kept listing them logged one per answer.
+    const { log, lines } = captureLog();
+    const products = [...PRODUCTS, "ADA-USD"];
+    const { adapter, ws, received, twoRounds, seq } = await closeLive(products, [0, 1, 2], log);
+    for (let n = 1; n <= UNSUBSCRIBE_AGAIN_MAX + 1; n++) {
+      ws.send(subscriptions(seq(), products, true));
+      await waitFor(() => adapter.stats().messages === 6 + n, `answer ${n}`);
+      await twoRounds();
+    }
+    const aboutUnsubscribes = lines.filter((l) => /unsubscri/.test(l.msg) && !l.msg.includes("still subscribed at the venue"));
+    expect(aboutUnsubscribes).toEqual([expect.objectContaining({ level: "warn", fields: expect.objectContaining({ count: 1 }) })]); // before: one an answer
+    await waitFor(() => received.length === 3 + UNSUBSCRIBE_AGAIN_MAX, "the unsubscribes again");
+    expect(received.slice(3).map((r) => JSON.parse(r).product_ids)).toEqual(Array.from({ length: UNSUBSCRIBE_AGAIN_MAX }, () => products.slice(0, 3)));
   });
 });
