@@ -172,7 +172,10 @@ export class CoinbaseAdapter implements VenueAdapter {
       "coinbase",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+      {
+        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+        socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -512,8 +515,14 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order, naming
-   * no product (it needs none [F4]), so a product Coinbase refuses cannot take the socket's heartbeats with it.
+   * A socket open (the lifecycle's socketInUse, before it queues the level2 subscribe), or the heartbeats subscribe
+   * due again (heartbeatsDue): subscribe heartbeats, naming no product (it needs none [F4]), so a product Coinbase
+   * refuses cannot take the socket's heartbeats with it. First on a new socket: heartbeats then prove it alive
+   * while the level2 subscribe waits for the message budget, and no book is LIVE before they come. Until 2026-12-07
+   * (s-coinrd) it went second: one of more than 56 workers sends one message per more than 7 s (8 a second per IP),
+   * a backlog of resyncs on a worker's connections delays the next message too, so a socket whose books were quiet
+   * after their snapshots was failed as dead (nothing for 7 s) before it had asked for heartbeats, its books
+   * resynced, on every new socket (test/venues/coinbase/slow-answer.test.ts, "message budget").
    */
   onOpen(conn: Conn): void {
     conn.expectedAcks.push(HEARTBEATS_ACK);
@@ -632,7 +641,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     const req = conn.pending.get(head);
     if (!req) return;
-    const topics = req.topics.slice(); // the common layer takes answered topics off req.topics
+    const topics = req.topics.slice() as Topic[]; // the common layer takes answered topics off req.topics
     const names = topics.map((t) => t.topic);
     if (req.op === "subscribe") {
       const has = (n: string) => listed === null || listed.has(n);

@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { UNSUBSCRIBE_AGAIN_MAX } from "../../../src/venues/coinbase/adapter.ts";
+import { UNSUBSCRIBE_AGAIN_MAX, type CoinbaseAdapterOptions } from "../../../src/venues/coinbase/adapter.ts";
 import { captureLog } from "../../support/capture-log.ts";
 import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
@@ -28,10 +28,12 @@ const ACK_TIMEOUT_MS = 1_000;
 
 const snapshot = (seq: number, product: string) =>
   `{"channel":"l2_data","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"type":"snapshot","product_id":"${product}","updates":[{"side":"bid","event_time":"${TS}","price_level":"100.00","new_quantity":"1.5"},{"side":"offer","event_time":"${TS}","price_level":"101.00","new_quantity":"2"}]}]}`;
+const heartbeatFrame = (seq: number, counter: number) =>
+  `{"channel":"heartbeats","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"current_time":"${TS}","heartbeat_counter":${counter}}]}`;
 const subscriptions = (seq: number, level2: string[], heartbeats: boolean) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)}${heartbeats ? ',"heartbeats":["heartbeats"]' : ""}}}]}`;
 
-async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogger) {
+async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogger, extra: Partial<CoinbaseAdapterOptions> = {}, startMs = 1_000_000) {
   const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
   const sockets: ServerWebSocket<unknown>[] = [];
   const received: string[] = [];
@@ -41,7 +43,7 @@ async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogge
     fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
     websocket: { open: (ws) => void sockets.push(ws), message: (_ws, m) => void received.push(String(m)) },
   });
-  let nowMs = 1_000_000;
+  let nowMs = startMs;
   // A round every 5 ms of real time, on the injected clock: deadlines move only as the test moves the clock.
   const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, products), subsOf(products), {
     log,
@@ -49,6 +51,7 @@ async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogge
     housekeepingMs: 5,
     ackTimeoutMs: ACK_TIMEOUT_MS,
     maxProductsPerConnection: products.length, // one connection: its level2 subscribes in batches of 100
+    ...extra,
   });
   cleanup.push(async () => {
     await adapter.stop();
@@ -58,7 +61,13 @@ async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogge
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
   await waitFor(() => received.length === opening, "the level2 and heartbeats subscribes");
-  expect(JSON.parse(received[0]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: products.slice(0, 100) });
+  // The heartbeats subscribe first (it proves the socket alive while the level2 one waits for the budget), then level2.
+  if (opening >= 2) {
+    expect(received.slice(0, 2).map((r) => JSON.parse(r))).toEqual([
+      expect.objectContaining({ type: "subscribe", channel: "heartbeats" }),
+      expect.objectContaining({ type: "subscribe", channel: "level2", product_ids: products.slice(0, 100) }),
+    ]);
+  }
   const ws = sockets[0]!;
   /** Housekeeping rounds seen (the adapter's per-connection hook): at least two after a clock move, one judged it. */
   const rounds = countRounds(adapter);
@@ -161,10 +170,7 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     // subscribe_rejected; now an answer goes to the oldest written request whose products it lists.
     const products = Array.from({ length: 101 }, (_, i) => `T${i}-USD`);
     const { adapter, sink, ws, sockets, received, twoRounds } = await setup(products, 3);
-    expect(received.slice(1).map((r) => JSON.parse(r))).toEqual([
-      expect.objectContaining({ type: "subscribe", channel: "level2", product_ids: ["T100-USD"] }),
-      expect.objectContaining({ type: "subscribe", channel: "heartbeats" }),
-    ]);
+    expect(JSON.parse(received[2]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: ["T100-USD"] });
     let seq = 0;
     ws.send(snapshot(seq++, "T100-USD"));
     ws.send(subscriptions(seq++, ["T100-USD"], false));
@@ -265,5 +271,48 @@ describe("coinbase: an unsubscribe answered by a subscriptions event that still 
     expect(aboutUnsubscribes).toEqual([expect.objectContaining({ level: "warn", fields: expect.objectContaining({ count: 1 }) })]); // before: one an answer
     await waitFor(() => received.length === 3 + UNSUBSCRIBE_AGAIN_MAX, "the unsubscribes again");
     expect(received.slice(3).map((r) => JSON.parse(r).product_ids)).toEqual(Array.from({ length: UNSUBSCRIBE_AGAIN_MAX }, () => products.slice(0, 3)));
+  });
+});
+
+describe("coinbase: a new socket's subscribes waiting for the message budget", { timeout: 20_000 }, () => {
+  test("the heartbeats subscribe goes first: a socket whose books are quiet is not taken for dead while its level2 subscribe waits; silent 7 s after heartbeats stop, it is", async () => {
+    // One of 64 workers sends one message per ~10 s (8 a second per IP), so a new socket's second subscribe goes ~10 s
+    // after its first. Before, level2 went first: its books, quiet after their snapshots, sent nothing, heartbeats not
+    // asked yet, and the socket was failed as dead at 7 s (deadConnectionMs), its books resynced, on every new socket.
+    const periodMs = 64 * 156; // common/budgets.ts splitBudget: 8 a second, 1/64 of it
+    // Started where this worker's message slot (every periodMs) and its products request's (every 8 s) both begin.
+    const { adapter, sink, ws, sockets, received, twoRounds, advance } = await setup(PRODUCTS, 1, silentLogger, { budgetShare: 1 / 64, maxConnectsPerWindow: 8, connectWindowMs: 1_000 }, 1_248_000);
+    let seq = 0;
+    let counter = 0;
+    let answered = 0;
+    /** The hand-driven venue: each subscribe answered (level2: snapshots first), a heartbeat a second once asked. */
+    const serve = (heartbeat: boolean) => {
+      for (; answered < received.length; answered++) {
+        const m = JSON.parse(received[answered]!) as { channel: string };
+        if (m.channel === "level2") for (const p of PRODUCTS) ws.send(snapshot(seq++, p));
+        ws.send(subscriptions(seq++, m.channel === "level2" ? PRODUCTS : [], true));
+      }
+      if (heartbeat && received.some((r) => JSON.parse(r).channel === "heartbeats")) ws.send(heartbeatFrame(seq++, counter++));
+    };
+    for (let ms = 0; ms < periodMs; ms += 500) {
+      serve(ms % 1_000 === 0);
+      await waitFor(() => adapter.stats().messages === seq, "the frames");
+      advance(Math.min(500, periodMs - ms));
+      await twoRounds();
+    }
+    expect(adapter.stats().deadConnections ?? 0).toBe(0); // before: 1, at 7 s
+    expect(sockets).toHaveLength(1);
+    expect(received.map((r) => JSON.parse(r).channel)).toEqual(["heartbeats"]);
+    // The next slot: the level2 subscribe (the outbox's flush timer is real time, set for the injected clock: by hand).
+    (adapter as unknown as { control: { flush(): void } }).control.flush();
+    await waitFor(() => received.length === 2, "the level2 subscribe in the next slot");
+    serve(false);
+    await waitFor(() => PRODUCTS.every((_, i) => adapter.topicState(i).state === "live" && adapter.topicState(i).subscribed), "every book live");
+    expect(sink.invalid).toEqual([]);
+    // Heartbeats stop: dead 7 s after the last frame, as ever.
+    await twoRounds(); // the frames seen (the rule counts from the round that sees them)
+    advance(7_001);
+    await waitFor(() => (adapter.stats().deadConnections ?? 0) === 1, "the socket failed as dead");
+    expect(sink.invalid.map((x) => x.reason)).toEqual(PRODUCTS.map(() => StatusReason.DISCONNECTED));
   });
 });
