@@ -78,8 +78,8 @@ export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
 
 type Topic = CoinbaseTopic;
 
-/** The refusal an unsubscribe's products still listed in its answer stand for (onSubscriptions; PASSING_REFUSAL matches none of it). */
-const UNSUBSCRIBE_NOT_TAKEN = "unsubscribe not taken: still listed in the subscriptions event answering it";
+/** Times a closed product still listed in the answer to its unsubscribe is unsubscribed again before a warning gives it up. */
+export const UNSUBSCRIBE_AGAIN_MAX = 3;
 
 export class CoinbaseAdapter implements VenueAdapter {
   readonly venue = "coinbase" as const;
@@ -110,6 +110,10 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly gapLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
+  /** Unsubscribes answered by an event still listing some of their products (stillListed). */
+  private readonly stillListedLog: RateLimitedLog;
+  /** Closed products unsubscribed again on a socket (generation `gen`), `sent` times so far (stillListed). */
+  private readonly unsubscribedAgain = new Map<Topic, { gen: number; sent: number }>();
   // Counters (hot increments, cold reads).
   private snapshots = 0;
   private deltas = 0;
@@ -142,6 +146,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
+    this.stillListedLog = new RateLimitedLog(this.log, "warn", `coinbase: unsubscribes answered by a subscriptions event still listing their products (closed products unsubscribed again, at most ${UNSUBSCRIBE_AGAIN_MAX} times; others taken as unsubscribed)`);
     // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
     this.planConnections(perConnection ?? opts.maxProductsPerConnection ?? DEFAULT_PRODUCTS_PER_CONNECTION);
@@ -167,7 +172,10 @@ export class CoinbaseAdapter implements VenueAdapter {
       "coinbase",
       this.conns,
       this.control,
-      { invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+      {
+        ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+        socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
+      },
       {
         ...opts,
         ...{ now: this.now, wallNow: this.wallNow },
@@ -508,8 +516,14 @@ export class CoinbaseAdapter implements VenueAdapter {
   }
 
   /**
-   * Once the socket is open (the lifecycle has queued the level2 subscribe): subscribe heartbeats, in order, naming
-   * no product (it needs none [F4]), so a product Coinbase refuses cannot take the socket's heartbeats with it.
+   * A socket open (the lifecycle's socketInUse, before it queues the level2 subscribe), or the heartbeats subscribe
+   * due again (heartbeatsDue): subscribe heartbeats, naming no product (it needs none [F4]), so a product Coinbase
+   * refuses cannot take the socket's heartbeats with it. First on a new socket: heartbeats then prove it alive
+   * while the level2 subscribe waits for the message budget, and no book is LIVE before they come. Until 2026-12-07
+   * (s-coinrd) it went second: one of more than 56 workers sends one message per more than 7 s (8 a second per IP),
+   * a backlog of resyncs on a worker's connections delays the next message too, so a socket whose books were quiet
+   * after their snapshots was failed as dead (nothing for 7 s) before it had asked for heartbeats, its books
+   * resynced, on every new socket (test/venues/coinbase/slow-answer.test.ts, "message budget").
    */
   onOpen(conn: Conn): void {
     conn.expectedAcks.push(HEARTBEATS_ACK);
@@ -608,7 +622,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A subscriptions event lists every level2 product of the connection now. It answers the oldest written message
    * still unanswered that it fits (answeredBy): a subscribe's products missing from it are rejected, an unsubscribe's products gone from it are
-   * confirmed and those still listed refused (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
+   * confirmed, those still listed handled by stillListed (../common/subscription-control.ts takes it from there). One whose lists cannot be read (readSubscriptions
    * null) still answers in turn, but proves nothing: it is counted and logged, and rejects no product (before, it
    * read as listing none and every product of the subscribe was HALTED for good); one the venue does not serve
    * goes stale and is resubscribed. Cold.
@@ -628,18 +642,56 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     const req = conn.pending.get(head);
     if (!req) return;
-    const names = req.topics.map((t) => t.topic);
+    const topics = req.topics.slice() as Topic[]; // the common layer takes answered topics off req.topics
+    const names = topics.map((t) => t.topic);
     if (req.op === "subscribe") {
       const has = (n: string) => listed === null || listed.has(n);
       this.control.onControl(conn, { coinbaseAck: true, op: "subscribe", reqId: head, ok: names.filter(has), failed: names.filter((n) => !has(n)) });
       return;
     }
-    // An unsubscribe's answer lists what remains subscribed: its products gone are done now; one still listed was not
-    // unsubscribed, and is handled as an unsubscribe refused (common onAck: taken as done, or closed books sent again
-    // in halves). Before, those gone waited for the rest, whose answer never came: the ack deadline failed the socket.
-    const kept = listed === null ? [] : names.filter((n) => listed.has(n));
-    if (kept.length < names.length) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: names.filter((n) => !kept.includes(n)), failed: [] });
-    if (kept.length > 0) this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: [], failed: [], refused: UNSUBSCRIBE_NOT_TAKEN });
+    // An unsubscribe's answer lists what remains subscribed. The request is over: its products gone are done, and so
+    // are those still listed but for closed ones (stillListed). Before, those gone waited for the rest, whose answer
+    // never came: the ack deadline failed the socket.
+    this.control.onControl(conn, { coinbaseAck: true, op: "unsubscribe", reqId: head, ok: names, failed: [] });
+    const kept = listed === null ? [] : topics.filter((t) => listed.has(t.topic));
+    for (const t of topics) if (!kept.includes(t)) this.unsubscribedAgain.delete(t);
+    if (kept.length > 0) this.stillListed(conn, kept);
+  }
+
+  /**
+   * Products an unsubscribe named still listed in its answer: not unsubscribed. A closed one (SUB_REJECTED: its frames
+   * are ignored) is unsubscribed again, all of them in one request, at most UNSUBSCRIBE_AGAIN_MAX times on a socket;
+   * then a warning names it, still subscribed at the venue until the connection's next socket (which never subscribes
+   * it). Before, one alone was taken as done at once, and several were sent again in halves down to one each, then
+   * taken as done: the channel stayed subscribed at the venue, its frames carried for nothing. Any other (a resync's
+   * unsubscribe) is taken as unsubscribed: its subscribe follows, and only its snapshot makes its book LIVE. Logged
+   * rate-limited with a count (before, a warning per event). Replay sends nothing: live's sends are the capture's
+   * `ws:req`. Cold.
+   */
+  private stillListed(conn: Conn, kept: Topic[]): void {
+    this.stillListedLog.hit(`${conn.name}: ${kept.map((t) => t.topic).join(", ")}`);
+    if (this.books.replaying) return;
+    const again: Topic[] = [];
+    const givenUp: string[] = [];
+    for (const t of kept) {
+      if (t.sub !== SUB_REJECTED) {
+        this.unsubscribedAgain.delete(t);
+        continue;
+      }
+      const was = this.unsubscribedAgain.get(t);
+      const sent = was !== undefined && was.gen === conn.generation ? was.sent : 0;
+      if (sent >= UNSUBSCRIBE_AGAIN_MAX) {
+        this.unsubscribedAgain.delete(t);
+        givenUp.push(t.topic);
+        continue;
+      }
+      this.unsubscribedAgain.set(t, { gen: conn.generation, sent: sent + 1 });
+      again.push(t);
+    }
+    this.control.unsubscribeGivenUp(conn, again);
+    if (givenUp.length > 0) {
+      this.log.warn(`coinbase: closed products still subscribed at the venue after ${UNSUBSCRIBE_AGAIN_MAX + 1} unsubscribes; given up until the connection's next socket (their frames are ignored)`, { conn: conn.name, products: givenUp });
+    }
   }
 
   /**

@@ -94,8 +94,8 @@ export class CoinbaseConnection extends VenueConnection {
 
 
   /**
-   * A new socket: its own sequence and acks. Frames of this socket go to onFrame; once it is open (after the
-   * lifecycle's level2 subscribe) the adapter subscribes heartbeats.
+   * A new socket: its own sequence and acks. Frames of this socket go to onFrame; once it is open the adapter
+   * subscribes heartbeats (the lifecycle's socketInUse hook: adapter.ts onOpen), then the lifecycle level2.
    */
   bindMessages(ws: WebSocket, gen: number): void {
     this.lastSeq = -1;
@@ -113,9 +113,6 @@ export class CoinbaseConnection extends VenueConnection {
         this.frameFailed(text, err);
       }
     };
-    ws.addEventListener("open", () => {
-      if (gen === this.generation) this.adapter.onOpen(this);
-    });
   }
 
   // HOT PATH: one call per WebSocket frame. Frames of one socket read share its receipt time (core/clock.ts).

@@ -36,7 +36,7 @@ export function productsUrl(restUrl: string, productIds: readonly string[]): str
  * ids while another lists some is those products not listed (a page of typos or removed products must not fail
  * the rest). `timeoutMs`: each request's timeout, from its send (tests shorten it).
  */
-export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
+export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, productIds: readonly string[], log?: Logger, timeoutMs = REST_TIMEOUT_MS, unreadable?: Map<string, string>, halted?: Map<string, string>, warned?: Map<string, string>): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const requests = Math.max(1, Math.ceil(productIds.length / PRODUCTS_PER_REQUEST));
   let listed = 0;
@@ -46,7 +46,7 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
     const url = productsUrl(restUrl, ids);
     if (i === 0) firstUrl = url;
     try {
-      listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable, halted);
+      listed += await fetchProductsOnce(fetchFn, url, ids, out, log, timeoutMs, unreadable, halted, warned);
     } catch (err) {
       throw out.size > 0 ? new PartialAnswer(out, asError(err)) : err;
     }
@@ -60,8 +60,12 @@ export async function fetchProductSpecs(fetchFn: typeof fetch, restUrl: string, 
   return out;
 }
 
-/** One products request for `ids` into `out`; returns how many products it lists (in any status). Throws naming the URL on failure. */
-async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>, halted?: Map<string, string>): Promise<number> {
+/**
+ * One products request for `ids` into `out`; returns how many products it lists (in any status). Throws naming the URL
+ * on failure. `warned`: per product, the reason it was last warned about as not usable (warned again only when that
+ * changes, or after it was usable).
+ */
+async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readonly string[], out: Map<string, InstrumentSpec>, log: Logger | undefined, timeoutMs: number, unreadable?: Map<string, string>, halted?: Map<string, string>, warned?: Map<string, string>): Promise<number> {
   let res: Response;
   try {
     res = await fetchFn(url, { signal: requestTimeout(timeoutMs) });
@@ -78,7 +82,12 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
     if (typeof id !== "string") continue;
     const why = unusableReason(p);
     if (why !== "") {
-      if (ids.includes(id)) log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      // Once per product and reason: a closed product is asked for every minute while it stays so (and on each
+      // re-check); before, each answer warned again.
+      if (ids.includes(id) && warned?.get(id) !== why) {
+        warned?.set(id, why);
+        log?.warn("coinbase: product listed but not usable; leaving it out", { product: id, why });
+      }
       // Delisted is for good (not listed, a configuration error at start); offline or disabled may clear.
       if (p.status !== "delisted") halted?.set(id, `listed with ${why}, not trading, by ${url}`);
       continue;
@@ -88,6 +97,7 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
       continue;
     }
     out.set(id, { tickSize: p.price_increment, lotSize: p.base_increment });
+    warned?.delete(id);
   }
   return body.products.length;
 }
@@ -95,8 +105,9 @@ async function fetchProductsOnce(fetchFn: typeof fetch, url: string, ids: readon
 /** Coinbase as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */
 export function coinbaseInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, log: Logger): InstrumentSource {
   const unreadable = new ListedUnreadable();
+  const warned = new Map<string, string>(); // configured products only (fetchProductsOnce)
   return {
-    fetchSpecs: (market: MarketName, symbols) => unreadable.track(market, (found, halted) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found, halted)),
+    fetchSpecs: (market: MarketName, symbols) => unreadable.track(market, (found, halted) => fetchProductSpecs(fetchFn, restUrlOf(config, market), symbols, log, undefined, found, halted, warned)),
     whyNotTrading: (market, symbol) => unreadable.notTrading(market, symbol),
     // Listed online but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {

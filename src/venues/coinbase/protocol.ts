@@ -102,8 +102,7 @@ export const MAX_PRODUCTS_PER_REQUEST = 100;
 
 /**
  * A subscriptions event turned into a per-topic ack by the adapter (adapter.ts onSubscriptions), or an error frame
- * that answers a request (`refused`: its text; adapter.ts onErrorFrame), or an unsubscribe's products still listed in
- * its answer (`refused`: they were not unsubscribed; adapter.ts onSubscriptions).
+ * that answers a request (`refused`: its text; adapter.ts onErrorFrame).
  */
 export interface CoinbaseAck {
   readonly coinbaseAck: true;

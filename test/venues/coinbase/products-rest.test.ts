@@ -11,7 +11,8 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { MAX_REQUEST_TARGET_CHARS, startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { fetchProductSpecs } from "../../../src/venues/coinbase/instruments.ts";
+import { coinbaseInstrumentSource, fetchProductSpecs } from "../../../src/venues/coinbase/instruments.ts";
+import { captureLog } from "../../support/capture-log.ts";
 import { PartialAnswer } from "../../../src/venues/common/instruments.ts";
 import { PRODUCTS_PER_REQUEST } from "../../../src/venues/coinbase/protocol.ts";
 import { coinbaseConfig, subsOf } from "./helpers.ts";
@@ -78,5 +79,32 @@ describe("coinbase products REST with many products", { timeout: 30_000 }, () =>
     expect([...(err as PartialAnswer).specs.keys()]).toEqual(products.slice(0, PRODUCTS_PER_REQUEST));
     // Answered in full, every product resolves.
     expect((await fetchProductSpecs(fetch, sim.restUrl, products, silentLogger)).size).toBe(products.length);
+  });
+
+  test("a product listed but not usable is warned about once per reason, not on every query", async () => {
+    // A closed product is asked for every minute while it stays so; before, each answer logged the warning again.
+    const { log, lines } = captureLog();
+    let status = "offline";
+    const answering = (async () =>
+      Response.json({
+        products: [
+          { product_id: "BTC-USD", status, price_increment: "0.01", base_increment: "0.00000001" },
+          { product_id: "ETH-USD", status: "online", price_increment: "0.01", base_increment: "0.00000001" },
+        ],
+      })) as unknown as typeof fetch;
+    const source = coinbaseInstrumentSource(coinbaseConfig({ wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1" }, ["BTC-USD", "ETH-USD"]), answering, log);
+    const ask = () => source.fetchSpecs("spot", ["BTC-USD", "ETH-USD"]);
+    const warned = () => lines.filter((l) => l.msg.includes("not usable")).map((l) => l.fields.why);
+    for (let i = 0; i < 3; i++) expect([...(await ask()).keys()]).toEqual(["ETH-USD"]);
+    expect(warned()).toEqual(["status offline"]); // before: three
+    status = "delisted";
+    await ask();
+    await ask();
+    expect(warned()).toEqual(["status offline", "status delisted"]); // a new reason: warned
+    status = "online";
+    expect([...(await ask()).keys()]).toEqual(["BTC-USD", "ETH-USD"]);
+    status = "offline";
+    await ask();
+    expect(warned()).toEqual(["status offline", "status delisted", "status offline"]); // closed again after trading
   });
 });

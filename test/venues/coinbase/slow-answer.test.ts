@@ -9,10 +9,12 @@
  */
 import { afterEach, describe, expect, test } from "vitest";
 import type { ServerWebSocket } from "bun";
-import { silentLogger } from "../../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { UNSUBSCRIBE_AGAIN_MAX, type CoinbaseAdapterOptions } from "../../../src/venues/coinbase/adapter.ts";
+import { captureLog } from "../../support/capture-log.ts";
 import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -26,10 +28,12 @@ const ACK_TIMEOUT_MS = 1_000;
 
 const snapshot = (seq: number, product: string) =>
   `{"channel":"l2_data","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"type":"snapshot","product_id":"${product}","updates":[{"side":"bid","event_time":"${TS}","price_level":"100.00","new_quantity":"1.5"},{"side":"offer","event_time":"${TS}","price_level":"101.00","new_quantity":"2"}]}]}`;
+const heartbeatFrame = (seq: number, counter: number) =>
+  `{"channel":"heartbeats","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"current_time":"${TS}","heartbeat_counter":${counter}}]}`;
 const subscriptions = (seq: number, level2: string[], heartbeats: boolean) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)}${heartbeats ? ',"heartbeats":["heartbeats"]' : ""}}}]}`;
 
-async function setup(products = PRODUCTS, opening = 2) {
+async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogger, extra: Partial<CoinbaseAdapterOptions> = {}, startMs = 1_000_000) {
   const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
   const sockets: ServerWebSocket<unknown>[] = [];
   const received: string[] = [];
@@ -39,14 +43,15 @@ async function setup(products = PRODUCTS, opening = 2) {
     fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
     websocket: { open: (ws) => void sockets.push(ws), message: (_ws, m) => void received.push(String(m)) },
   });
-  let nowMs = 1_000_000;
+  let nowMs = startMs;
   // A round every 5 ms of real time, on the injected clock: deadlines move only as the test moves the clock.
   const adapter = createCoinbaseAdapter(coinbaseConfig({ wsUrl: `ws://127.0.0.1:${server.port}`, restUrl: sim.restUrl }, products), subsOf(products), {
-    log: silentLogger,
+    log,
     now: () => nowMs,
     housekeepingMs: 5,
     ackTimeoutMs: ACK_TIMEOUT_MS,
     maxProductsPerConnection: products.length, // one connection: its level2 subscribes in batches of 100
+    ...extra,
   });
   cleanup.push(async () => {
     await adapter.stop();
@@ -56,7 +61,13 @@ async function setup(products = PRODUCTS, opening = 2) {
   const sink = new Sink((await adapter.loadInstruments()) as Instrument[]);
   adapter.start(sink);
   await waitFor(() => received.length === opening, "the level2 and heartbeats subscribes");
-  expect(JSON.parse(received[0]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: products.slice(0, 100) });
+  // The heartbeats subscribe first (it proves the socket alive while the level2 one waits for the budget), then level2.
+  if (opening >= 2) {
+    expect(received.slice(0, 2).map((r) => JSON.parse(r))).toEqual([
+      expect.objectContaining({ type: "subscribe", channel: "heartbeats" }),
+      expect.objectContaining({ type: "subscribe", channel: "level2", product_ids: products.slice(0, 100) }),
+    ]);
+  }
   const ws = sockets[0]!;
   /** Housekeeping rounds seen (the adapter's per-connection hook): at least two after a clock move, one judged it. */
   const rounds = countRounds(adapter);
@@ -159,10 +170,7 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     // subscribe_rejected; now an answer goes to the oldest written request whose products it lists.
     const products = Array.from({ length: 101 }, (_, i) => `T${i}-USD`);
     const { adapter, sink, ws, sockets, received, twoRounds } = await setup(products, 3);
-    expect(received.slice(1).map((r) => JSON.parse(r))).toEqual([
-      expect.objectContaining({ type: "subscribe", channel: "level2", product_ids: ["T100-USD"] }),
-      expect.objectContaining({ type: "subscribe", channel: "heartbeats" }),
-    ]);
+    expect(JSON.parse(received[2]!)).toMatchObject({ type: "subscribe", channel: "level2", product_ids: ["T100-USD"] });
     let seq = 0;
     ws.send(snapshot(seq++, "T100-USD"));
     ws.send(subscriptions(seq++, ["T100-USD"], false));
@@ -179,7 +187,7 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
 });
 
 describe("coinbase: an unsubscribe answered by a subscriptions event that still lists some of its products", { timeout: 20_000 }, () => {
-  test("the products gone are done at once; those still listed are handled as an unsubscribe refused (closed books: sent again in halves), no ack deadline waited for, no reconnect", async () => {
+  test("the products gone are done at once; the closed ones still listed are unsubscribed again in one request, no ack deadline waited for, no reconnect", async () => {
     // The answer to an unsubscribe lists what remains subscribed: a product still listed was not unsubscribed. Before,
     // the products gone were held until the rest were answered, which never came (the event was taken): the request
     // waited out its ack deadline and the connection was failed, every book on it resynced (ackTimeouts 1).
@@ -196,22 +204,115 @@ describe("coinbase: an unsubscribe answered by a subscriptions event that still 
     lifecycle.retireAll(topics.slice(0, 3), StatusReason.INSTRUMENT_CLOSED);
     await waitFor(() => received.length === 3, "the unsubscribe");
     expect(JSON.parse(received[2]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: products.slice(0, 3) });
-    // BTC-USD gone; ETH-USD and SOL-USD still listed: each goes again alone (the closed books' halves).
+    // BTC-USD gone; ETH-USD and SOL-USD still listed: unsubscribed again, together (the event names them).
     ws.send(subscriptions(seq++, products.slice(1), true));
-    await waitFor(() => received.length === 5, "the unsubscribes of the products still listed");
-    expect(received.slice(3).map((r) => JSON.parse(r))).toEqual([
-      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["ETH-USD"] }),
-      expect.objectContaining({ type: "unsubscribe", channel: "level2", product_ids: ["SOL-USD"] }),
-    ]);
-    ws.send(subscriptions(seq++, ["SOL-USD", "ADA-USD"], true));
+    await waitFor(() => received.length === 4, "the unsubscribe of the products still listed");
+    expect(JSON.parse(received[3]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: ["ETH-USD", "SOL-USD"] });
     ws.send(subscriptions(seq++, ["ADA-USD"], true));
     await waitFor(() => adapter.stats().messages === seq, "the answers");
     advance(ACK_TIMEOUT_MS + 1);
     await twoRounds(); // no ack timeout (before: 1, a deadline after the first unsubscribe)
     expect(adapter.stats().reconnects).toBe(0);
     expect(sockets).toHaveLength(1);
-    expect(received).toHaveLength(5);
+    expect(received).toHaveLength(4);
     expect(adapter.topicState(3)).toEqual(expect.objectContaining({ state: "live", subscribed: true }));
     expect(sink.invalid.map((x) => [x.index, x.reason])).toEqual([0, 1, 2].map((i) => [i, StatusReason.INSTRUMENT_CLOSED]));
+  });
+
+  /** Every book LIVE on one socket, then products `closed` (indexes) closed by the listing's path: one unsubscribe names them. */
+  async function closeLive(products: string[], closed: number[], log: Logger) {
+    const rig = await setup(products, 2, log);
+    let seq = 0;
+    for (const p of products) rig.ws.send(snapshot(seq++, p));
+    rig.ws.send(subscriptions(seq++, products, false));
+    rig.ws.send(subscriptions(seq++, products, true));
+    await waitFor(() => products.every((_, i) => rig.adapter.topicState(i).state === "live" && rig.adapter.topicState(i).subscribed), "every book live");
+    const lifecycle = (rig.adapter as unknown as { lifecycle: { retireAll(ts: readonly unknown[], r: StatusReason): void } }).lifecycle;
+    const topics = (rig.adapter as unknown as { topics: unknown[] }).topics;
+    lifecycle.retireAll(closed.map((i) => topics[i]), StatusReason.INSTRUMENT_CLOSED);
+    await waitFor(() => rig.received.length === 3, "the unsubscribe");
+    expect(JSON.parse(rig.received[2]!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: closed.map((i) => products[i]) });
+    return { ...rig, seq: () => seq++ };
+  }
+
+  test("a lone closed product still listed is unsubscribed again, at most UNSUBSCRIBE_AGAIN_MAX times, then a warning names it", async () => {
+    // Before, it was taken as done at the first such answer: never sent again, the channel left subscribed at the venue.
+    const { log, lines } = captureLog();
+    const { adapter, sink, ws, sockets, received, twoRounds, seq } = await closeLive(PRODUCTS, [0], log);
+    for (let n = 1; n <= UNSUBSCRIBE_AGAIN_MAX + 1; n++) {
+      ws.send(subscriptions(seq(), PRODUCTS, true)); // BTC-USD still listed
+      const sent = 3 + Math.min(n, UNSUBSCRIBE_AGAIN_MAX);
+      await waitFor(() => adapter.stats().messages === 5 + n && received.length === sent, `answer ${n}`);
+      await twoRounds();
+      expect(received).toHaveLength(sent); // before: 3, no unsubscribe sent again
+      expect(JSON.parse(received.at(-1)!)).toMatchObject({ type: "unsubscribe", channel: "level2", product_ids: ["BTC-USD"] });
+    }
+    const givenUp = lines.filter((l) => l.msg.includes("still subscribed at the venue"));
+    expect(givenUp).toEqual([expect.objectContaining({ level: "warn", fields: expect.objectContaining({ products: ["BTC-USD"] }) })]);
+    expect(adapter.stats().reconnects).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(sink.invalid.map((x) => [x.index, x.reason])).toEqual([[0, StatusReason.INSTRUMENT_CLOSED]]);
+    expect(adapter.topicState(0)).toEqual(expect.objectContaining({ state: "halted", rejected: true }));
+    expect([1, 2].map((i) => adapter.topicState(i))).toEqual([1, 2].map(() => expect.objectContaining({ state: "live", subscribed: true })));
+  });
+
+  test("each answer still listing closed products is counted on one rate-limited line, not a warning each", async () => {
+    // Before, every such answer logged its own warning (the common layer's "refused as a whole; sending it again in
+    // halves" / "unsubscribe rejected"): a venue that kept listing them logged one per answer.
+    const { log, lines } = captureLog();
+    const products = [...PRODUCTS, "ADA-USD"];
+    const { adapter, ws, received, twoRounds, seq } = await closeLive(products, [0, 1, 2], log);
+    for (let n = 1; n <= UNSUBSCRIBE_AGAIN_MAX + 1; n++) {
+      ws.send(subscriptions(seq(), products, true));
+      await waitFor(() => adapter.stats().messages === 6 + n, `answer ${n}`);
+      await twoRounds();
+    }
+    const aboutUnsubscribes = lines.filter((l) => /unsubscri/.test(l.msg) && !l.msg.includes("still subscribed at the venue"));
+    expect(aboutUnsubscribes).toEqual([expect.objectContaining({ level: "warn", fields: expect.objectContaining({ count: 1 }) })]); // before: one an answer
+    await waitFor(() => received.length === 3 + UNSUBSCRIBE_AGAIN_MAX, "the unsubscribes again");
+    expect(received.slice(3).map((r) => JSON.parse(r).product_ids)).toEqual(Array.from({ length: UNSUBSCRIBE_AGAIN_MAX }, () => products.slice(0, 3)));
+  });
+});
+
+describe("coinbase: a new socket's subscribes waiting for the message budget", { timeout: 20_000 }, () => {
+  test("the heartbeats subscribe goes first: a socket whose books are quiet is not taken for dead while its level2 subscribe waits; silent 7 s after heartbeats stop, it is", async () => {
+    // One of 64 workers sends one message per ~10 s (8 a second per IP), so a new socket's second subscribe goes ~10 s
+    // after its first. Before, level2 went first: its books, quiet after their snapshots, sent nothing, heartbeats not
+    // asked yet, and the socket was failed as dead at 7 s (deadConnectionMs), its books resynced, on every new socket.
+    const periodMs = 64 * 156; // common/budgets.ts splitBudget: 8 a second, 1/64 of it
+    // Started where this worker's message slot (every periodMs) and its products request's (every 8 s) both begin.
+    const { adapter, sink, ws, sockets, received, twoRounds, advance } = await setup(PRODUCTS, 1, silentLogger, { budgetShare: 1 / 64, maxConnectsPerWindow: 8, connectWindowMs: 1_000 }, 1_248_000);
+    let seq = 0;
+    let counter = 0;
+    let answered = 0;
+    /** The hand-driven venue: each subscribe answered (level2: snapshots first), a heartbeat a second once asked. */
+    const serve = (heartbeat: boolean) => {
+      for (; answered < received.length; answered++) {
+        const m = JSON.parse(received[answered]!) as { channel: string };
+        if (m.channel === "level2") for (const p of PRODUCTS) ws.send(snapshot(seq++, p));
+        ws.send(subscriptions(seq++, m.channel === "level2" ? PRODUCTS : [], true));
+      }
+      if (heartbeat && received.some((r) => JSON.parse(r).channel === "heartbeats")) ws.send(heartbeatFrame(seq++, counter++));
+    };
+    for (let ms = 0; ms < periodMs; ms += 500) {
+      serve(ms % 1_000 === 0);
+      await waitFor(() => adapter.stats().messages === seq, "the frames");
+      advance(Math.min(500, periodMs - ms));
+      await twoRounds();
+    }
+    expect(adapter.stats().deadConnections ?? 0).toBe(0); // before: 1, at 7 s
+    expect(sockets).toHaveLength(1);
+    expect(received.map((r) => JSON.parse(r).channel)).toEqual(["heartbeats"]);
+    // The next slot: the level2 subscribe (the outbox's flush timer is real time, set for the injected clock: by hand).
+    (adapter as unknown as { control: { flush(): void } }).control.flush();
+    await waitFor(() => received.length === 2, "the level2 subscribe in the next slot");
+    serve(false);
+    await waitFor(() => PRODUCTS.every((_, i) => adapter.topicState(i).state === "live" && adapter.topicState(i).subscribed), "every book live");
+    expect(sink.invalid).toEqual([]);
+    // Heartbeats stop: dead 7 s after the last frame, as ever.
+    await twoRounds(); // the frames seen (the rule counts from the round that sees them)
+    advance(7_001);
+    await waitFor(() => (adapter.stats().deadConnections ?? 0) === 1, "the socket failed as dead");
+    expect(sink.invalid.map((x) => x.reason)).toEqual(PRODUCTS.map(() => StatusReason.DISCONNECTED));
   });
 });
