@@ -459,7 +459,10 @@ export class UpbitAdapter implements VenueAdapter {
     if (carrier === "old" && oldGen !== undefined && oldGen >= 0) for (const t of conn.topics) this.stamps.renamed(t.index, oldGen, conn.generation);
   }
 
-  /** A book for a code this connection does not carry: garbled; any of its books may have lost a message. */
+  /**
+   * A book for a code this connection does not carry: garbled; any of its books may have lost a message. Replay ignores
+   * it: a capture may hold codes its config leaves out (docs/venues/upbit.md, Messages).
+   */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
     conn.unknownTopic++;
     if (this.books.replaying) return;
