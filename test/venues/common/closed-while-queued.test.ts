@@ -117,6 +117,36 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   }
 });
 
+test("closure's unsubscribe waiting for the pacing budget, the book reopened: replay takes its frames from the reopening, as live", async () => {
+  // As the test above, but the closure's unsubscribe waits in the outbox for the pacing budget (not a retry): the venue
+  // still streams A, and live, A listed again, takes its frames from its subscribe (queued behind, SUB_PENDING). Until
+  // s-rd19c only a held or refused unsubscribe counted (unsubscribeWaiting): no record, replay kept A closed until
+  // that subscribe was written.
+  let nowMs = 0;
+  const records: { connection: string; url: string; body: string }[] = [];
+  const live = rig(() => nowMs, records, ["book.A"], undefined, acking);
+  const [a] = live.topics;
+  live.control.sendRequest(live.conn, "subscribe", [a!]); // s1, written now
+  live.control.onControl(live.conn, ack("s1", "subscribe"));
+  live.lifecycle.retireAll([a!], StatusReason.INSTRUMENT_CLOSED); // its unsubscribe waits for the next slot
+  expect(live.conn.sent).toHaveLength(1);
+  live.lifecycle.activateAll([a!]);
+  await Promise.resolve(); // the turn's activations: A's subscribe, queued behind the unsubscribe
+  expect(a!.sub).toBe(SUB_PENDING); // live: its frames taken from here
+
+  const replay = rig(() => nowMs, undefined, ["book.A"], undefined, acking);
+  replay.conn.ws = null;
+  replay.conn.open = false;
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replay.topics[0]!.sub, "replay takes A's frames from here too").not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
+
 test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
   // Two books a request: [A, B] goes at once, [C, D] waits a slot. C closes meanwhile, D does not.
   let nowMs = 0;
