@@ -162,8 +162,10 @@ export const INSTRUMENTS_CLOSED_URL = "ws:closed";
  * (SubscriptionControl.replayResubscribed): before, they stayed HALTED in replay where live had them LIVE on that
  * subscribe's snapshot. Readers before it ignore it as a socket event they do not know. Since 2026-12-07 also books
  * listed again while their closure's unsubscribe had not gone (held for the venue's request count, OKX's hour, or
- * refused as over the rate limit): the venue still streams them, live takes their frames from their subscribe on, which
- * may itself wait for that count; replay takes them from here.
+ * refused as over the rate limit; since s-rd19c also waiting for the pacing budget): the venue still streams them, live takes their frames from their subscribe on, which
+ * may itself wait for that count; replay takes them from here. Since s-rd19c also right before the INSTRUMENTS_CLOSED_URL
+ * of books live reopened and closes again before any record told that reopening (their subscribe not written yet):
+ * replay tells them HALTED again and counts the reopening, as live (ConnectionLifecycle.retireAll).
  */
 export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
 /**
@@ -172,7 +174,8 @@ export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
  * (body: their topics, space-separated; none: no record). Replay closes those it does not have closed
  * (ConnectionLifecycle.replayClosedSet), so a replay begun in that file shows them halted as live did; one begun
  * earlier has them closed already and nothing changes. Not a live closure: it decides no refusal held (a head can come
- * between a refusing frame and its `ws:back`). Readers before it ignore it as a socket event they do not know.
+ * between a refusing frame and its `ws:back`). Readers before it ignore it as a socket event they do not know, but
+ * for a replacement's refusal held there, which they take for the venue's (as at any such event).
  */
 export const INSTRUMENTS_CLOSED_SET_URL = "ws:closedset";
 

@@ -245,6 +245,13 @@ export class ConnectionLifecycle {
    */
   onReplayClosed: ((t: TopicState) => void) | null = null;
   onReplayReopened: ((t: TopicState) => void) | null = null;
+  /**
+   * Recording: closed books reopened (activateAll) whose reopening no record has told yet (no ws:reopened; their
+   * subscribe not written: waiting for the pacing or the venue's count, or their socket opening). Closed again before
+   * it is, retireAll records the reopening first (INSTRUMENTS_REOPENED_URL), so replay tells HALTED again and counts a
+   * reopening and a closure, as live (until s-rd19c it told HALTED once and counted neither). recordWritten ends it.
+   */
+  private readonly reopenedUnrecorded = new Set<TopicState>();
   /** Topics activated this turn, per open connection, whose subscribe flushActivated sends. */
   private readonly activated = new Map<VenueConnection, Set<TopicState>>();
   private activatedFlush = false;
@@ -411,12 +418,14 @@ export class ConnectionLifecycle {
         if (this.eventTap) (reopenedOut ??= []).push(t);
         continue;
       }
-      // Its closure's unsubscribe has not gone (held for the venue's request count, or refused as over the rate limit;
-      // dropped when due, the topic no longer given up): the venue still streams it, and live takes its frames from
-      // its subscribe on, written or held (OKX: held for the hour, SUB_PENDING). Recorded (ws:reopened) so replay takes
-      // them from here too: until 2026-12-07 replay kept it closed until that subscribe was written, and a book live
-      // bridged LIVE meanwhile from the stream still subscribed was not LIVE in replay.
+      // Its closure's unsubscribe has not gone (held for the venue's request count, refused as over the rate limit, or,
+      // since s-rd19c, queued for the pacing budget; dropped when due, the topic no longer given up): the venue still
+      // streams it, and live takes its frames from its subscribe on, written or held (OKX: held for the hour,
+      // SUB_PENDING). Recorded (ws:reopened) so replay takes them from here too: until 2026-12-07 (s-rd19c for one
+      // queued for the pacing) replay kept it closed until that subscribe was written, and a book live bridged LIVE
+      // meanwhile from the stream still subscribed was not LIVE in replay.
       if (this.eventTap && conn.open && !t.resyncDelayed && this.control.unsubscribeWaiting(conn, t)) (reopenedOut ??= []).push(t);
+      else if (this.eventTap) this.reopenedUnrecorded.add(t); // told by its subscribe's ws:req, or by retireAll
       t.sub = SUB_IDLE;
       if (!conn.used) {
         conn.used = true;
@@ -464,6 +473,10 @@ export class ConnectionLifecycle {
 
   /** retire() for several topics at once: one unsubscribe request per open connection for all of them (activateAll). */
   retireAll(ts: readonly TopicState[], reason: StatusReason): void {
+    if (this.reopenedUnrecorded.size > 0) {
+      const reopened = ts.filter((t) => this.reopenedUnrecorded.delete(t) && t.sub !== SUB_REJECTED);
+      if (reopened.length > 0) this.recordTopics(INSTRUMENTS_REOPENED_URL, reopened);
+    }
     const unsubscribe = new Map<VenueConnection, { active: TopicState[]; pending: TopicState[] }>();
     // The active ones first: connections in the order of their first active topic, as before pending ones were
     // passed too (under a per-IP budget that order is the order the unsubscribes go in).
@@ -516,6 +529,8 @@ export class ConnectionLifecycle {
    * venue's snapshot where live kept it HALTED. Cold (a request).
    */
   private recordWritten(conn: VenueConnection, p: PendingRequest): void {
+    // Replay reopens them at this record (not at an Upbit/Bithumb probe's, which brings back nothing).
+    if (p.op === "subscribe" && !p.reqId.startsWith("probe")) for (const t of p.topics) this.reopenedUnrecorded.delete(t);
     const stillClosed = p.op === "subscribe" ? p.topics.filter((t) => t.sub === SUB_REJECTED) : [];
     const req: unknown[] = [p.reqId, p.op, p.topics.map((t) => t.topic)];
     if (stillClosed.length > 0) req.push(stillClosed.map((t) => t.topic));

@@ -305,9 +305,11 @@ export class SubscriptionControl {
 
   /**
    * Whether an unsubscribe naming `t` waits to go on its connection's current socket (held for the venue's request
-   * count, or refused as over the rate limit): until it goes, the venue still streams `t`.
+   * count, refused as over the rate limit, or queued for the pacing budget: until s-rd19c not that one): until it goes,
+   * the venue still streams `t`.
    */
   unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "unsubscribe" && !written(p) && p.topics.includes(t)) return true;
     for (const r of this.retries) if (r.op === "unsubscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
     return false;
   }
