@@ -40,7 +40,7 @@ export interface ReadinessInput {
   unresolved: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }[];
   /** Every venue connection (none when replaying). */
   connections: (VenueConnectionState & { venue: string })[];
-  /** Workers that are not running (supervisor only). */
+  /** Workers that did not answer: exited (restarting), hung, or their reply late or malformed (supervisor only). */
   workersDown: number[];
   /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
   publishConflicts?: string[];
@@ -59,12 +59,20 @@ function retriedIn(atMs: number, nowMs: number): string {
   return inS < 60 ? `retried in ${inS} s` : `retried in ${inS} s (at ${new Date(atMs).toISOString()})`;
 }
 
+/**
+ * `worker_down`'s detail. The supervisor counts a worker down when it did not answer: exited (restarting), hung, or
+ * its reply late or malformed while it runs (each logged). Until 2026-12-07 it said "not running (restarting)" of
+ * every one of them: an operator looked for a restart of a worker that ran and was never restarted.
+ */
+const WORKER_DOWN_DETAIL = (worker: number): string =>
+  `worker ${worker} is not answering (exited and restarting, hung, or its reply late or malformed: the log says which); its books are not known until it answers`;
+
 export type ReadinessCheck = (input: ReadinessInput, nowMs: number) => NotReadyReason[];
 
 export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   noBooks,
   function workersDown(s) {
-    return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: `worker ${worker} is not running (restarting)` }));
+    return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: WORKER_DOWN_DETAIL(worker) }));
   },
   symbolsUnresolved,
   venueConnectionsDown,

@@ -14,7 +14,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, SILENT_REQUESTS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -291,6 +291,43 @@ test("reply faults unlogged within the minute are told once the worker's replies
     expect(told()).toEqual([...faults, ["warn", again, "malformed readiness", 1], ["warn", again, "books", 1]]);
   } finally {
     clock.mockRestore();
+    await supervisor.stop();
+  }
+});
+
+/**
+ * A worker that runs (it answers its pings, so it is never restarted) but does not answer a request in time counts as
+ * not answering: /readyz's worker_down. Until 2026-12-07 nothing was logged of it, and worker_down's detail said "not
+ * running (restarting)": an operator looked for a restart that never came. Now a late reply is logged (warn, once a
+ * minute per worker, the rest counted), a reply given up for its client's going away is not, and the detail names
+ * every case.
+ */
+test("a running worker's reply that does not come in time is logged (once a minute) and worker_down does not say it restarts", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(197), workers: 1 }));
+  const silent = { ...config, [SILENT_REQUESTS]: ["readyz", "readiness"] } as typeof config;
+  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 100 });
+  const late = () => lines.filter((l) => l.msg.startsWith("worker's reply did not come in time"));
+  try {
+    await supervisor.start();
+    // Its client gone: given up, not the worker's fault, not logged.
+    const gone = new AbortController();
+    const asked = supervisor.readiness(undefined, gone.signal);
+    gone.abort();
+    expect((await asked).books).toEqual([]);
+    expect(late()).toEqual([]);
+    const answer = evaluateSummary(await supervisor.readyz());
+    expect(answer.reasons.filter((r) => r.check === "worker_down").map((r) => [r.worker, r.detail])).toEqual([
+      [0, "worker 0 is not answering (exited and restarting, hung, or its reply late or malformed: the log says which); its books are not known until it answers"],
+    ]);
+    expect(late().map((l) => [l.level, l.fields.worker, l.fields.what, l.fields.unlogged])).toEqual([["warn", 0, "readyz", 0]]);
+    expect(late()[0]!.fields.waitedMs).toBeGreaterThanOrEqual(100);
+    // Asked again within the minute: counted, not logged again.
+    expect((await supervisor.readiness()).workersDown).toEqual([0]);
+    expect(late()).toHaveLength(1);
+    expect(supervisor.restarts).toBe(0);
+  } finally {
     await supervisor.stop();
   }
 });

@@ -106,6 +106,13 @@ let readinessBooks: unknown;
 export const READINESS_REPLIES = "testReadinessReplies";
 let readinessReplies: unknown;
 
+/**
+ * The config key (a test's marker) whose value, a list of request kinds (`what`), are never answered: a worker that
+ * runs and answers its pings but not those requests (too busy, or a reply stuck). The others get MALFORMED_REPLIES.
+ */
+export const SILENT_REQUESTS = "testSilentRequests";
+let silentRequests: unknown;
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
@@ -113,6 +120,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     workerIndex = msg.workerIndex;
     readinessBooks = (msg.config as unknown as Record<string, unknown>)[READINESS_BOOKS];
     readinessReplies = (msg.config as unknown as Record<string, unknown>)[READINESS_REPLIES];
+    silentRequests = (msg.config as unknown as Record<string, unknown>)[SILENT_REQUESTS];
     send(null);
     send(42);
     send({ type: 7 });
@@ -123,6 +131,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     const summaries = (msg.config as unknown as Record<string, unknown>)[STARTED_SUMMARIES] ?? [];
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
+  else if (msg.type === "request" && Array.isArray(silentRequests) && silentRequests.includes(msg.what)) return;
   else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessBooks)) send({ type: "response", id: msg.id, result: { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }], connections: [], workersDown: [] } });
   else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessReplies)) {
     const n = asked.get(msg.what) ?? 0;
