@@ -38,17 +38,23 @@ export interface ReadinessInput {
    * `not_listed`, `not_trading`, `bad_spec`, `join_failed`), `detail` and `nextAttemptMs` (when it is retried) come from the venue adapter.
    */
   unresolved: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }[];
-  /** Every venue connection (none when replaying). */
-  connections: (VenueConnectionState & { venue: string })[];
+  /**
+   * Every venue connection (none when replaying). `worker`: with workers, whose it is (the supervisor adds it): each
+   * worker has connections of the same names (conn0.linear …), so without it two workers' reasons read the same.
+   */
+  connections: (VenueConnectionState & { venue: string; worker?: number })[];
   /** Workers that did not answer: exited (restarting), hung, or their reply late or malformed (supervisor only). */
   workersDown: number[];
   /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
   publishConflicts?: string[];
-  /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own). */
-  sendFailures?: SendFailure[];
+  /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own, `worker` added by the supervisor). */
+  sendFailures?: WorkerSendFailure[];
   /** `feeder record`'s capture writer (main thread only; undefined when not recording): a warning, never a reason (capture-health.ts). */
   capture?: CaptureHealth | undefined;
 }
+
+/** A destination's send failures, and with workers whose publisher they are (each worker sends to every destination). */
+export type WorkerSendFailure = SendFailure & { worker?: number };
 
 /**
  * "retried in 9 s"; a minute or more away (the end of a venue's 429/418 REST hold: minutes to hours) also says
@@ -82,10 +88,11 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   function sendFailing(s) {
     return (s.sendFailures ?? []).map((f) => ({
       check: "publish_send_failing",
+      ...(f.worker !== undefined ? { worker: f.worker } : {}),
       destination: f.destination,
       target: f.target,
       errors: f.errors,
-      detail: `publish destination ${f.destination} (${f.target}): datagrams did not get through (refused by the kernel, or skipped while its route is gone), the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
+      detail: `${workerPrefix(f.worker)}publish destination ${f.destination} (${f.target}): datagrams did not get through (refused by the kernel, or skipped while its route is gone), the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
     }));
   },
   booksNotLive,
@@ -95,11 +102,17 @@ function noBooks(s: ReadinessInput): NotReadyReason[] {
   return s.books.length === 0 && s.unresolved.length === 0 ? [{ check: "no_books", detail: "this instance has no book yet (none configured, or its venues have not started)" }] : [];
 }
 
+/** "worker 1: " before a reason's detail when it is one worker's (the status page shows only the detail); else none. */
+function workerPrefix(worker: number | undefined): string {
+  return worker === undefined ? "" : `worker ${worker}: `;
+}
+
 function venueConnectionsDown(s: ReadinessInput, nowMs: number): NotReadyReason[] {
   return s.connections
     .filter((c) => !c.up)
     .map((c) => ({
       check: "venue_down",
+      ...(c.worker !== undefined ? { worker: c.worker } : {}),
       venue: c.venue,
       market: c.market,
       connection: c.connection,
@@ -108,7 +121,7 @@ function venueConnectionsDown(s: ReadinessInput, nowMs: number): NotReadyReason[
       error: redactUrlsIn(c.lastError),
       // Null before the connection's first attempt (downSinceMs 0: not down since any time): 0 said "just went down".
       downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : null,
-      detail: redactUrlsIn(`${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`),
+      detail: redactUrlsIn(`${workerPrefix(c.worker)}${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`),
     }));
 }
 
@@ -240,7 +253,7 @@ export interface ReadinessSummary {
   connectionsDownFirst: ReadinessInput["connections"];
   workersDown: number[];
   publishConflicts?: string[];
-  sendFailures?: SendFailure[];
+  sendFailures?: WorkerSendFailure[];
   /** As ReadinessInput's: shown as /readyz's `warnings`, never counted against readiness. */
   capture?: CaptureHealth | undefined;
 }

@@ -359,7 +359,7 @@ export class Supervisor implements StatusSource {
         if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
-        answered.push({ ...p, books: [], unresolved: [] });
+        answered.push({ ...p, books: [], unresolved: [], connections: byWorker(p.connections, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
         continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
@@ -388,7 +388,7 @@ export class Supervisor implements StatusSource {
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
-      if (p) answered.push(p);
+      if (p) answered.push({ ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
       else if (this.firstStarting(slot)) answered.push(unresolvedSummary(slot.share, slot.share.length));
       else {
         down.push(slot.index);
@@ -836,6 +836,15 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         ? undefined
         : "metrics need their sections (venues' sample lists, histograms with bounds and counts, book and unresolved counts, numbers where samples are)";
   }
+}
+
+/**
+ * A worker's connection states (or send failures) with its index: every worker has connections of the same names
+ * (conn0.linear …) and sends to every destination, so until 2026-12-07 two workers' venue_down (or
+ * publish_send_failing) reasons read the same, and which worker's it was could not be told. A few per worker.
+ */
+function byWorker<T extends object>(list: readonly T[] | undefined, worker: number): (T & { worker: number })[] | undefined {
+  return list?.map((x) => ({ ...x, worker }));
 }
 
 function keepBooks(slot: Slot, books: BookSummary[]): void {

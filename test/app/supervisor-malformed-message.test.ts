@@ -14,7 +14,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, SILENT_REQUESTS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, READYZ_REPLIES, SILENT_REQUESTS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -327,6 +327,39 @@ test("a running worker's reply that does not come in time is logged (once a minu
     expect((await supervisor.readiness()).workersDown).toEqual([0]);
     expect(late()).toHaveLength(1);
     expect(supervisor.restarts).toBe(0);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * Every worker has connections of the same names (conn0.linear …) and sends to every destination: with two workers
+ * down on the same venue (or failing to the same destination), /readyz and /status named each reason as the other's
+ * until 2026-12-07, which worker's not told. Now the supervisor adds `worker` to each worker's connection states and
+ * send failures, and the reasons carry it, /readyz's and /status's alike.
+ */
+test("two workers' venue_down and publish_send_failing reasons name their worker", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(198), workers: 2 }));
+  const down = { venue: "bybit", market: "linear", connection: "conn0.linear", url: "ws://127.0.0.1:9/", up: false, lastError: "ECONNREFUSED", downSinceMs: 1 };
+  const failing = { destination: "desk", target: "239.1.1.1:5000", errors: 3, lastErrorAgoMs: 5, lastError: "ENETUNREACH" };
+  const readiness = { books: [], unresolved: [], connections: [down], workersDown: [], sendFailures: [failing] };
+  const summary = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 1, connectionsDownFirst: [down], workersDown: [], sendFailures: [failing] };
+  const marked = { ...config, [READINESS_REPLIES]: [readiness], [READYZ_REPLIES]: [summary] } as typeof config;
+  const supervisor = new Supervisor(marked, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  // The worker in its own field, and in the detail (all the status page shows of a reason).
+  const named = (reasons: { check: string; worker?: unknown; detail: string }[]) => reasons.filter((r) => r.check !== "no_books").map((r) => [r.check, r.worker, r.detail.split(":")[0]]);
+  const expected = [
+    ["venue_down", 0, "worker 0"],
+    ["venue_down", 1, "worker 1"],
+    ["publish_send_failing", 0, "worker 0"],
+    ["publish_send_failing", 1, "worker 1"],
+  ];
+  try {
+    await supervisor.start();
+    expect(named(evaluateReadiness(await supervisor.readiness()).reasons)).toEqual(expected);
+    expect(named(evaluateSummary(await supervisor.readyz()).reasons)).toEqual(expected);
   } finally {
     await supervisor.stop();
   }
