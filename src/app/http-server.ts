@@ -100,7 +100,7 @@ class BadRequest extends Error {
   }
 }
 
-/** What was asked for may be held by a part that is not answering (a worker restarting or hung): 503, retry. */
+/** What was asked for may be held by a part that is not answering (a worker restarting, hung, or its reply late): 503, retry. */
 export class Unavailable extends BadRequest {
   constructor(message: string) {
     super(503, message, { "retry-after": "1" });

@@ -38,17 +38,23 @@ export interface ReadinessInput {
    * `not_listed`, `not_trading`, `bad_spec`, `join_failed`), `detail` and `nextAttemptMs` (when it is retried) come from the venue adapter.
    */
   unresolved: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }[];
-  /** Every venue connection (none when replaying). */
-  connections: (VenueConnectionState & { venue: string })[];
-  /** Workers that are not running (supervisor only). */
+  /**
+   * Every venue connection (none when replaying). `worker`: with workers, whose it is (the supervisor adds it): each
+   * worker has connections of the same names (conn0.linear …), so without it two workers' reasons read the same.
+   */
+  connections: (VenueConnectionState & { venue: string; worker?: number })[];
+  /** Workers that did not answer: exited (restarting), hung, or their reply late or malformed (supervisor only). */
   workersDown: number[];
   /** Another publisher on our own streams, one sentence each (app/publish-guard.ts; main thread only). */
   publishConflicts?: string[];
-  /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own). */
-  sendFailures?: SendFailure[];
+  /** Destinations whose datagrams did not get through lately (FeedPublisher.sendFailures; each worker its own, `worker` added by the supervisor). */
+  sendFailures?: WorkerSendFailure[];
   /** `feeder record`'s capture writer (main thread only; undefined when not recording): a warning, never a reason (capture-health.ts). */
   capture?: CaptureHealth | undefined;
 }
+
+/** A destination's send failures, and with workers whose publisher they are (each worker sends to every destination). */
+export type WorkerSendFailure = SendFailure & { worker?: number };
 
 /**
  * "retried in 9 s"; a minute or more away (the end of a venue's 429/418 REST hold: minutes to hours) also says
@@ -59,12 +65,20 @@ function retriedIn(atMs: number, nowMs: number): string {
   return inS < 60 ? `retried in ${inS} s` : `retried in ${inS} s (at ${new Date(atMs).toISOString()})`;
 }
 
+/**
+ * `worker_down`'s detail. The supervisor counts a worker down when it did not answer: exited (restarting), hung, or
+ * its reply late or malformed while it runs (each logged). Until 2026-12-07 it said "not running (restarting)" of
+ * every one of them: an operator looked for a restart of a worker that ran and was never restarted.
+ */
+const WORKER_DOWN_DETAIL = (worker: number): string =>
+  `worker ${worker} is not answering (exited and restarting, hung, or its reply late or malformed: the log says which); its books are not known until it answers`;
+
 export type ReadinessCheck = (input: ReadinessInput, nowMs: number) => NotReadyReason[];
 
 export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   noBooks,
   function workersDown(s) {
-    return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: `worker ${worker} is not running (restarting)` }));
+    return s.workersDown.map((worker) => ({ check: "worker_down", worker, detail: WORKER_DOWN_DETAIL(worker) }));
   },
   symbolsUnresolved,
   venueConnectionsDown,
@@ -74,10 +88,11 @@ export const READINESS_CHECKS: readonly ReadinessCheck[] = [
   function sendFailing(s) {
     return (s.sendFailures ?? []).map((f) => ({
       check: "publish_send_failing",
+      ...(f.worker !== undefined ? { worker: f.worker } : {}),
       destination: f.destination,
       target: f.target,
       errors: f.errors,
-      detail: `publish destination ${f.destination} (${f.target}): datagrams did not get through (refused by the kernel, or skipped while its route is gone), the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
+      detail: `${workerPrefix(f.worker)}publish destination ${f.destination} (${f.target}): datagrams did not get through (refused by the kernel, or skipped while its route is gone), the last ${f.lastErrorAgoMs} ms ago (${f.errors} since start; ${f.lastError}): its subscribers see gaps or nothing`,
     }));
   },
   booksNotLive,
@@ -87,11 +102,17 @@ function noBooks(s: ReadinessInput): NotReadyReason[] {
   return s.books.length === 0 && s.unresolved.length === 0 ? [{ check: "no_books", detail: "this instance has no book yet (none configured, or its venues have not started)" }] : [];
 }
 
+/** "worker 1: " before a reason's detail when it is one worker's (the status page shows only the detail); else none. */
+function workerPrefix(worker: number | undefined): string {
+  return worker === undefined ? "" : `worker ${worker}: `;
+}
+
 function venueConnectionsDown(s: ReadinessInput, nowMs: number): NotReadyReason[] {
   return s.connections
     .filter((c) => !c.up)
     .map((c) => ({
       check: "venue_down",
+      ...(c.worker !== undefined ? { worker: c.worker } : {}),
       venue: c.venue,
       market: c.market,
       connection: c.connection,
@@ -100,7 +121,7 @@ function venueConnectionsDown(s: ReadinessInput, nowMs: number): NotReadyReason[
       error: redactUrlsIn(c.lastError),
       // Null before the connection's first attempt (downSinceMs 0: not down since any time): 0 said "just went down".
       downForMs: c.downSinceMs > 0 ? Math.max(0, nowMs - c.downSinceMs) : null,
-      detail: redactUrlsIn(`${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`),
+      detail: redactUrlsIn(`${workerPrefix(c.worker)}${c.venue} ${c.market} ${c.url}: ${c.lastError === "" ? "connecting" : c.lastError}`),
     }));
 }
 
@@ -232,7 +253,7 @@ export interface ReadinessSummary {
   connectionsDownFirst: ReadinessInput["connections"];
   workersDown: number[];
   publishConflicts?: string[];
-  sendFailures?: SendFailure[];
+  sendFailures?: WorkerSendFailure[];
   /** As ReadinessInput's: shown as /readyz's `warnings`, never counted against readiness. */
   capture?: CaptureHealth | undefined;
 }

@@ -74,6 +74,8 @@ export interface SupervisorOptions {
   readonly firstWordMs?: number;
   /** The restart backoff's longest wait: RESTART_MAX_MS unless given (tests that restart one slot many times). */
   readonly restartMaxMs?: number;
+  /** How long a reply may go silent before it is given up (the worker not answering it): REPLY_SILENCE_MS unless given (tests). */
+  readonly replySilenceMs?: number;
   /**
    * Where the workers' log lines are written (each a whole line, "\n" included), `done` once it has left: the
    * process's stderr (writeStderr), which only this thread writes (worker-log.ts). Tests give their own.
@@ -161,6 +163,7 @@ export class Supervisor implements StatusSource {
   private readonly hangAfterMs: number;
   private readonly firstWordMs: number;
   private readonly restartMaxMs: number;
+  private readonly replySilenceMs: number | undefined;
   private readonly writeLog: (text: string, done: () => void) => void;
   private hangTimer: ReturnType<typeof setInterval> | undefined;
   /** When checkHangs last ran (ms; 0: not yet): a check far later than its interval means this thread was held up. */
@@ -177,6 +180,7 @@ export class Supervisor implements StatusSource {
     this.hangAfterMs = opts.hangAfterMs ?? WORKER_HANG_MS;
     this.firstWordMs = opts.firstWordMs ?? WORKER_FIRST_WORD_MS;
     this.restartMaxMs = opts.restartMaxMs ?? RESTART_MAX_MS;
+    this.replySilenceMs = opts.replySilenceMs;
     this.writeLog = opts.writeLog ?? writeStderr;
     // The key is read once, here: each worker used to read the file as it started, so after the file was rotated in
     // place a worker restarted by the supervisor (crashed, hung) signed with the new key and the others with the old
@@ -220,7 +224,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(undefined, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -292,7 +296,7 @@ export class Supervisor implements StatusSource {
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
     if (down.length > 0) {
-      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting or hung): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting, hung, or its reply late or malformed): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     }
     if (starting.length > 0) throw new Unavailable(`worker ${starting.join(", ")} is starting: ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
     return undefined;
@@ -355,7 +359,7 @@ export class Supervisor implements StatusSource {
         if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
-        answered.push({ ...p, books: [], unresolved: [] });
+        answered.push({ ...p, books: [], unresolved: [], connections: byWorker(p.connections, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
         continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
@@ -384,7 +388,7 @@ export class Supervisor implements StatusSource {
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
-      if (p) answered.push(p);
+      if (p) answered.push({ ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
       else if (this.firstStarting(slot)) answered.push(unresolvedSummary(slot.share, slot.share.length));
       else {
         down.push(slot.index);
@@ -639,8 +643,18 @@ export class Supervisor implements StatusSource {
     // late venue's symbols are `resolving`, not the worker "down".
     if (!worker || !slot.answering || signal?.aborted) return Promise.resolve(undefined);
     const id = this.nextRequestId++;
-    // Answered undefined (not answering) once the reply stops coming for REPLY_SILENCE_MS, or takes REPLY_MAX_MS.
-    const reply = slot.replies.expect(id, signal);
+    // Answered undefined (not answering) once the reply stops coming for REPLY_SILENCE_MS, or takes REPLY_MAX_MS:
+    // logged (at most once a minute per worker), as the worker is then down to /readyz, /books and /status. Until
+    // 2026-12-07 nothing said so: a running worker too busy (or stuck in a reply) was worker_down with no line at all.
+    const reply = slot.replies.expect(id, signal, (waitedMs, why) =>
+      this.logReplyFault(
+        slot,
+        "late",
+        "worker's reply did not come in time; taken as no answer: until one comes, /readyz says worker_down and its books are stale",
+        { what: body.what, waitedMs: Math.round(waitedMs), why: why === "silent" ? "nothing of any of its replies came meanwhile" : "not done by its deadline" },
+        "warn",
+      ),
+    );
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply.then((result) => {
       const malformed = result === undefined ? undefined : malformedReply(body.what, result);
@@ -663,8 +677,8 @@ export class Supervisor implements StatusSource {
   private readonly lastBooksFault = (slot: Slot, skipped: number, of: number): void =>
     this.logReplyFault(slot, "last books", "worker's last books hold entries that are no book summary; skipped", { skipped, of });
 
-  /** Logs a fault of `slot`'s worker's replies (error), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
-  private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>): void {
+  /** Logs a fault of `slot`'s worker's replies (error unless `level` says), at most once per REPLY_FAULT_LOG_MS for each `kind`. Cold. */
+  private logReplyFault(slot: Slot, kind: string, msg: string, fields: Record<string, unknown>, level: "warn" | "error" = "error"): void {
     const nowMs = performance.now();
     const last = slot.faultsLogged.get(kind);
     if (last !== undefined && nowMs - last.atMs < REPLY_FAULT_LOG_MS) {
@@ -672,7 +686,7 @@ export class Supervisor implements StatusSource {
       return;
     }
     // `unlogged`: such replies since the last line of this kind (0: the first, or the first in a while).
-    this.log.error(msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
+    this.log[level](msg, { worker: slot.index, ...fields, unlogged: last?.unlogged ?? 0 });
     slot.faultsLogged.set(kind, { atMs: nowMs, unlogged: 0 });
   }
 
@@ -824,6 +838,15 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
   }
 }
 
+/**
+ * A worker's connection states (or send failures) with its index: every worker has connections of the same names
+ * (conn0.linear …) and sends to every destination, so until 2026-12-07 two workers' venue_down (or
+ * publish_send_failing) reasons read the same, and which worker's it was could not be told. A few per worker.
+ */
+function byWorker<T extends object>(list: readonly T[] | undefined, worker: number): (T & { worker: number })[] | undefined {
+  return list?.map((x) => ({ ...x, worker }));
+}
+
 function keepBooks(slot: Slot, books: BookSummary[]): void {
   slot.lastBooks = books;
   slot.lastBooksAtMs = performance.now();
@@ -862,7 +885,7 @@ async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, ski
   // Once per list of last books (this pass is judged once for them), at most once a minute (logReplyFault): staleBooks
   // skips the same entries silently.
   if (bad > 0) logBad(slot, bad, books.length);
-  const detail = `worker ${slot.index} is not answering (restarting or hung): not known until it is back`;
+  const detail = `worker ${slot.index} is not answering (restarting, hung, or its reply late or malformed): not known until it answers`;
   const out: ReadinessInput["unresolved"] = [];
   const share = slot.share;
   for (let i = 0; i < share.length; i++) {

@@ -170,8 +170,13 @@ const realClock: ReplyClock = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** Why a reply was given up for want of the worker (AwaitedReplies.expect's `late`): silent for silenceMs, or not done in maxMs. */
+export type LateReply = "silent" | "deadline";
+
 interface Awaited {
   done: (result: unknown) => void;
+  /** Told when the reply is given up for want of the worker (not for its request's abort, nor its worker's end). */
+  late: ((waitedMs: number, why: LateReply) => void) | undefined;
   askedMs: number;
   deadlineMs: number;
   timer: unknown;
@@ -201,11 +206,16 @@ export class AwaitedReplies {
     private readonly abandoned: (id: number) => void = () => undefined,
   ) {}
 
-  /** Reply `id`, once its last message comes (the caller posts the request); undefined at once when `signal` aborts. */
-  expect(id: number, signal?: AbortSignal): Promise<unknown> {
+  /**
+   * Reply `id`, once its last message comes (the caller posts the request); undefined at once when `signal` aborts.
+   * `late` is told when it is given up for want of the worker (silent, or past its deadline): the caller logs it,
+   * since the worker then counts as not answering (until 2026-12-07 that was silent: /readyz said worker_down,
+   * "not running (restarting)", of a running worker, and no line said why).
+   */
+  expect(id: number, signal?: AbortSignal, late?: (waitedMs: number, why: LateReply) => void): Promise<unknown> {
     return new Promise((resolve) => {
       const nowMs = this.clock.now();
-      const a: Awaited = { done: resolve, askedMs: nowMs, deadlineMs: nowMs + this.maxMs, timer: undefined, signal, onAbort: () => this.giveUp(id, a) };
+      const a: Awaited = { done: resolve, late, askedMs: nowMs, deadlineMs: nowMs + this.maxMs, timer: undefined, signal, onAbort: () => this.giveUp(id, a) };
       this.awaited.set(id, a);
       if (signal?.aborted) return this.giveUp(id, a);
       signal?.addEventListener("abort", a.onAbort, { once: true });
@@ -252,15 +262,17 @@ export class AwaitedReplies {
   private arm(id: number, a: Awaited, nowMs: number): void {
     const quietFromMs = Math.max(this.heardMs, a.askedMs);
     const dueMs = Math.min(quietFromMs + this.silenceMs, a.deadlineMs);
-    if (nowMs >= dueMs) return this.giveUp(id, a);
+    if (nowMs >= dueMs) return this.giveUp(id, a, nowMs >= a.deadlineMs ? "deadline" : "silent", nowMs);
     a.timer = this.clock.setTimeout(() => this.awaited.get(id) === a && this.arm(id, a, this.clock.now()), dueMs - nowMs);
   }
 
-  private giveUp(id: number, a: Awaited): void {
+  /** `why`: given up for want of the worker (told to its `late`); none: its request aborted. */
+  private giveUp(id: number, a: Awaited, why?: LateReply, nowMs = 0): void {
     if (this.awaited.get(id) !== a) return;
     this.parts.drop(id);
     this.finish(id, a, undefined);
     this.abandoned(id);
+    if (why !== undefined) a.late?.(nowMs - a.askedMs, why); // last: the reply is settled whatever it does
   }
 
   private finish(id: number, a: Awaited, result: unknown): void {

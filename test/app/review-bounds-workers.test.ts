@@ -131,8 +131,9 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "every book after the restart", 20_000, () => sim.step(1));
     expect((await supervisor.readiness()).workersDown).toEqual([]);
     // One line for the hang, saying when the successor starts, as a failed start's. Before, its close added a second:
-    // `worker exited; restarting`.
-    const since = lines.slice(linesBefore).filter((l) => l.fields.worker === 1 && (l.level === "warn" || l.level === "error"));
+    // `worker exited; restarting`. (A reply given up before the hang was found, on a loaded machine, is a line of its own.)
+    const late = (l: { msg: string }) => l.msg.startsWith("worker's reply did not come in time");
+    const since = lines.slice(linesBefore).filter((l) => l.fields.worker === 1 && (l.level === "warn" || l.level === "error") && !late(l));
     expect(since.map((l) => [l.level, l.msg])).toEqual([["error", "worker is not answering; terminating it to restart it"]]);
     expect(since[0]!.fields.inMs).toBeGreaterThan(0);
   });

@@ -14,7 +14,7 @@ import { validateConfig } from "../../src/config/load.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
-import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
+import { DEAF_TO_STOP, MALFORMED_REPLIES, MALFORMED_STARTED, READINESS_BOOKS, READINESS_REPLIES, READYZ_REPLIES, SILENT_REQUESTS, STARTED_SUMMARIES, THROWING_SOURCE_ID } from "./support/malformed-worker.ts";
 
 test("malformed worker messages are logged naming the worker and dropped; the process and the workers go on", { timeout: 30_000 }, async () => {
   const { log, lines } = captureLog();
@@ -291,6 +291,76 @@ test("reply faults unlogged within the minute are told once the worker's replies
     expect(told()).toEqual([...faults, ["warn", again, "malformed readiness", 1], ["warn", again, "books", 1]]);
   } finally {
     clock.mockRestore();
+    await supervisor.stop();
+  }
+});
+
+/**
+ * A worker that runs (it answers its pings, so it is never restarted) but does not answer a request in time counts as
+ * not answering: /readyz's worker_down. Until 2026-12-07 nothing was logged of it, and worker_down's detail said "not
+ * running (restarting)": an operator looked for a restart that never came. Now a late reply is logged (warn, once a
+ * minute per worker, the rest counted), a reply given up for its client's going away is not, and the detail names
+ * every case.
+ */
+test("a running worker's reply that does not come in time is logged (once a minute) and worker_down does not say it restarts", { timeout: 30_000 }, async () => {
+  const { log, lines } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(197), workers: 1 }));
+  const silent = { ...config, [SILENT_REQUESTS]: ["readyz", "readiness"] } as typeof config;
+  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 100 });
+  const late = () => lines.filter((l) => l.msg.startsWith("worker's reply did not come in time"));
+  try {
+    await supervisor.start();
+    // Its client gone: given up, not the worker's fault, not logged.
+    const gone = new AbortController();
+    const asked = supervisor.readiness(undefined, gone.signal);
+    gone.abort();
+    expect((await asked).books).toEqual([]);
+    expect(late()).toEqual([]);
+    const answer = evaluateSummary(await supervisor.readyz());
+    expect(answer.reasons.filter((r) => r.check === "worker_down").map((r) => [r.worker, r.detail])).toEqual([
+      [0, "worker 0 is not answering (exited and restarting, hung, or its reply late or malformed: the log says which); its books are not known until it answers"],
+    ]);
+    expect(late().map((l) => [l.level, l.fields.worker, l.fields.what, l.fields.unlogged])).toEqual([["warn", 0, "readyz", 0]]);
+    expect(late()[0]!.fields.waitedMs).toBeGreaterThanOrEqual(100);
+    // Asked again within the minute: counted, not logged again.
+    expect((await supervisor.readiness()).workersDown).toEqual([0]);
+    expect(late()).toHaveLength(1);
+    expect(supervisor.restarts).toBe(0);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * Every worker has connections of the same names (conn0.linear …) and sends to every destination: with two workers
+ * down on the same venue (or failing to the same destination), /readyz and /status named each reason as the other's
+ * until 2026-12-07, which worker's not told. Now the supervisor adds `worker` to each worker's connection states and
+ * send failures, and the reasons carry it, /readyz's and /status's alike.
+ */
+test("two workers' venue_down and publish_send_failing reasons name their worker", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(198), workers: 2 }));
+  const down = { venue: "bybit", market: "linear", connection: "conn0.linear", url: "ws://127.0.0.1:9/", up: false, lastError: "ECONNREFUSED", downSinceMs: 1 };
+  const failing = { destination: "desk", target: "239.1.1.1:5000", errors: 3, lastErrorAgoMs: 5, lastError: "ENETUNREACH" };
+  const readiness = { books: [], unresolved: [], connections: [down], workersDown: [], sendFailures: [failing] };
+  const summary = { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: 0, unresolvedFirst: [], connectionsDown: 1, connectionsDownFirst: [down], workersDown: [], sendFailures: [failing] };
+  const marked = { ...config, [READINESS_REPLIES]: [readiness], [READYZ_REPLIES]: [summary] } as typeof config;
+  const supervisor = new Supervisor(marked, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
+  // The worker in its own field, and in the detail (all the status page shows of a reason).
+  const named = (reasons: { check: string; worker?: unknown; detail: string }[]) => reasons.filter((r) => r.check !== "no_books").map((r) => [r.check, r.worker, r.detail.split(":")[0]]);
+  const expected = [
+    ["venue_down", 0, "worker 0"],
+    ["venue_down", 1, "worker 1"],
+    ["publish_send_failing", 0, "worker 0"],
+    ["publish_send_failing", 1, "worker 1"],
+  ];
+  try {
+    await supervisor.start();
+    expect(named(evaluateReadiness(await supervisor.readiness()).reasons)).toEqual(expected);
+    expect(named(evaluateSummary(await supervisor.readyz()).reasons)).toEqual(expected);
+  } finally {
     await supervisor.stop();
   }
 });

@@ -156,11 +156,13 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
     const clock = fakeClock();
     const abandoned: number[] = [];
     const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock, (id) => abandoned.push(id));
-    const reply = replies.expect(2);
+    const told: [number, string][] = [];
+    const reply = replies.expect(2, undefined, (waitedMs, why) => void told.push([waitedMs, why]));
     // Silent from its 50th turn on (mid-sending): its last message was at 49 × 10 ms.
     await slowWorker(clock, replies, 2, books, 10, 49);
     expect(await reply).toBeUndefined();
     expect(clock.firedAtMs.at(-1)).toBe(49 * 10 + REPLY_SILENCE_MS);
+    expect(told).toEqual([[49 * 10 + REPLY_SILENCE_MS, "silent"]]); // the caller logs it (until 2026-12-07: nothing did)
     expect(abandoned).toEqual([2]); // its worker is told to stop making it
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
     // A part of it coming after all (a worker that was only slow) is dropped as it comes, as is its last message.
@@ -173,17 +175,21 @@ describe("a reply is awaited while it progresses (AwaitedReplies)", () => {
   test("a reply that keeps coming ends undefined at REPLY_MAX_MS; the worker's end ends every reply it owes", async () => {
     const clock = fakeClock();
     const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, clock);
-    const reply = replies.expect(3);
+    const told: [number, string][] = [];
+    const late = (waitedMs: number, why: string) => void told.push([waitedMs, why]);
+    const reply = replies.expect(3, undefined, late);
     await slowWorker(clock, replies, 3, books, REPLY_SILENCE_MS - 1); // each turn just within the silence bound
     expect(await reply).toBeUndefined();
     expect(clock.firedAtMs.at(-1)).toBe(REPLY_MAX_MS);
+    expect(told).toEqual([[REPLY_MAX_MS, "deadline"]]);
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
-    const owed = [replies.expect(4), replies.expect(5)];
+    const owed = [replies.expect(4, undefined, late), replies.expect(5, undefined, late)];
     replies.part({ type: "response-part", id: 4, books: books.slice(0, 500), unresolved: [] });
     replies.part({ type: "response-part", id: 0, books: books.slice(0, 500), unresolved: [] }); // "started"'s
     expect(replies.size).toEqual({ awaited: 2, held: 2 });
     replies.end();
     expect(await Promise.all(owed)).toEqual([undefined, undefined]);
+    expect(told).toHaveLength(1); // a worker's end is not a late reply (its exit is logged)
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
   });
 });
@@ -245,7 +251,8 @@ describe("a reply nobody waits for any more is stopped (cancelledTurn)", () => {
     const cancelled = new Set<number>(); // the worker's (worker-main), filled by the supervisor's `cancel`
     const replies = new AwaitedReplies(REPLY_SILENCE_MS, REPLY_MAX_MS, undefined, (id) => cancelled.add(id));
     const client = new AbortController();
-    const reply = replies.expect(7, client.signal);
+    const told: string[] = [];
+    const reply = replies.expect(7, client.signal, (_waitedMs, why) => void told.push(why));
     let summarized = 0;
     const send = (msg: FromWorker) => {
       const m = structuredClone(msg);
@@ -264,6 +271,7 @@ describe("a reply nobody waits for any more is stopped (cancelledTurn)", () => {
     expect(await reply).toBeUndefined();
     await expect(made).rejects.toBeInstanceOf(ReplyCancelled);
     expect(summarized).toBe(3 * LIST_ITEMS_PER_TURN); // the chunk under way ends; no other (before: all 20,000)
+    expect(told).toEqual([]); // its client went away: not the worker's lateness
     expect(replies.size).toEqual({ awaited: 0, held: 0 });
     // A client gone before its request is asked: nothing awaited, its worker told.
     const gone = new AbortController();

@@ -106,6 +106,17 @@ let readinessBooks: unknown;
 export const READINESS_REPLIES = "testReadinessReplies";
 let readinessReplies: unknown;
 
+/** As READINESS_REPLIES, for the readyz replies (ReadinessSummary). */
+export const READYZ_REPLIES = "testReadyzReplies";
+let readyzReplies: unknown;
+
+/**
+ * The config key (a test's marker) whose value, a list of request kinds (`what`), are never answered: a worker that
+ * runs and answers its pings but not those requests (too busy, or a reply stuck). The others get MALFORMED_REPLIES.
+ */
+export const SILENT_REQUESTS = "testSilentRequests";
+let silentRequests: unknown;
+
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: unknown) => self.postMessage(m);
@@ -113,6 +124,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     workerIndex = msg.workerIndex;
     readinessBooks = (msg.config as unknown as Record<string, unknown>)[READINESS_BOOKS];
     readinessReplies = (msg.config as unknown as Record<string, unknown>)[READINESS_REPLIES];
+    silentRequests = (msg.config as unknown as Record<string, unknown>)[SILENT_REQUESTS];
+    readyzReplies = (msg.config as unknown as Record<string, unknown>)[READYZ_REPLIES];
     send(null);
     send(42);
     send({ type: 7 });
@@ -123,11 +136,13 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     const summaries = (msg.config as unknown as Record<string, unknown>)[STARTED_SUMMARIES] ?? [];
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
+  else if (msg.type === "request" && Array.isArray(silentRequests) && silentRequests.includes(msg.what)) return;
   else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessBooks)) send({ type: "response", id: msg.id, result: { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }], connections: [], workersDown: [] } });
-  else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessReplies)) {
+  else if (msg.type === "request" && ((msg.what === "readiness" && Array.isArray(readinessReplies)) || (msg.what === "readyz" && Array.isArray(readyzReplies)))) {
+    const replies = (msg.what === "readiness" ? readinessReplies : readyzReplies) as unknown[];
     const n = asked.get(msg.what) ?? 0;
     asked.set(msg.what, n + 1);
-    send({ type: "response", id: msg.id, result: readinessReplies[Math.min(n, readinessReplies.length - 1)] });
+    send({ type: "response", id: msg.id, result: replies[Math.min(n, replies.length - 1)] });
   } else if (msg.type === "request") {
     const n = asked.get(msg.what) ?? 0;
     asked.set(msg.what, n + 1);
