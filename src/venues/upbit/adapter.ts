@@ -221,13 +221,19 @@ export class UpbitAdapter implements VenueAdapter {
     // No periodic reload: a price or size that does not fit asks for its market's (requestNow).
     this.watch = new InstrumentWatch<UpbitTopic>({
       ...{ venue: v, log: this.log, now: this.now, wallNow: this.wallNow, random, config, subscriptions, topics: this.topics, ...watchSettings(opts) },
-      ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level), intervalMs: 0, stop: this.restStop.signal },
+      ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level, undefined, (symbol) => this.running(symbol)), intervalMs: 0, stop: this.restStop.signal },
       restHeldUntilMs: () => restBudget.heldUntilMs(this.now()), // a 429/418 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
       apply: (t, inst) => this.applyInstrument(t, inst),
       applyAskedOnly: true, // a tick derived from the last price: only the code whose number did not fit is re-derived
     });
+  }
+
+  /** Cold: whether a book of `symbol` has an instrument (a re-check then derives its tick without the size rule). */
+  private running(symbol: string): boolean {
+    const current = this.instruments;
+    return current !== null && this.topics.some((t) => t.symbol === symbol && current[t.index] !== undefined);
   }
 
   /** Each connection holds a code once and at most `cap` codes, per market URL. */

@@ -9,7 +9,9 @@
  * instrument. There is no lot step: sizes have up to QTY_DECIMALS decimals, so the quantity exponent is 8, which holds
  * sizes up to MAX_QTY_TEXT ((2^53 − 1) / 10^8) exactly. Every size is read exactly or refused (a parse error: the book is
  * not shown until a book that fits), so the start-up check only keeps out a market whose books would keep being
- * refused: one where LEVEL_NOTIONAL of the quote currency at the last trade price passes it (KRW-SHIB).
+ * refused: one where LEVEL_NOTIONAL of the quote currency at the last trade price passes it (KRW-SHIB). It is not
+ * applied to a code already running (a re-check after a price that did not fit): its sizes fit or not whatever the
+ * tick, and refusing kept the coarser tick, under which every price of the finer band was refused too.
  * @module
  */
 import { exponentOf, formatFixed, MAX_MANTISSA } from "../../core/fixed.ts";
@@ -54,9 +56,10 @@ export function tickAt(table: readonly (readonly [number, string])[], price: num
 
 /**
  * The spec of a market from its last trade price (and Upbit's current tick, when it names one), or why it is
- * refused. Cold, pure: tested on its own.
+ * refused. `running`: the code has an instrument already (a re-check): the size rule is not applied (module doc).
+ * Cold, pure: tested on its own.
  */
-export function specFor(symbol: string, lastPrice: number, venueTick: string | undefined): InstrumentSpec | string {
+export function specFor(symbol: string, lastPrice: number, venueTick: string | undefined, running = false): InstrumentSpec | string {
   const quote = symbol.split("-")[0]!;
   const table = tickTableOf(quote);
   if (!table) return `quote currency ${quote} has no tick table`;
@@ -75,9 +78,11 @@ export function specFor(symbol: string, lastPrice: number, venueTick: string | u
   // At the last price, not at the floor: a size past MAX_QTY_TEXT is refused where it comes (never rounded), so this
   // only keeps out a market whose usual levels would not fit; at the floor (two bounds stacked) it refused any KRW
   // code under ~1,100 KRW: KRW-DOGE, BTC-XRP and USDT-DOGE, whose levels are far below it.
+  // Not for a code running: until s-upbtick a KRW code that fell under ~111 KRW (into a finer band) was refused here
+  // at its re-check, kept its coarser tick and stayed RESYNCING for good (every finer price a misfit).
   const notional = LEVEL_NOTIONAL[quote] ?? 1e10;
   const maxQty = notional / lastPrice;
-  if (maxQty * 10 ** QTY_DECIMALS > MAX_MANTISSA) {
+  if (!running && maxQty * 10 ** QTY_DECIMALS > MAX_MANTISSA) {
     return `no quantity exponent fits: sizes have ${QTY_DECIMALS} decimals, so at most ${MAX_QTY_TEXT} fit 2^53, and a level of ${notional} ${quote} at the last price ${lastPrice} is ${maxQty.toExponential(2)} ${symbol.split("-")[1]} (a lot_size override holds larger sizes only if they have fewer decimals: one with more is refused, never rounded)`;
   }
   return { tickSize: tick, lotSize: LOT_SIZE };
@@ -127,9 +132,10 @@ export interface UpbitInstrumentSource extends InstrumentSource {
 /**
  * `withTickEndpoint`: Upbit's /v1/orderbook/instruments; Bithumb has none. `level` > 0 (grouped books): a code whose
  * `supported_levels` there does not include it is refused, naming them (Upbit would send it no data [U§2]).
- * `timeoutMs`: each request's timeout, from its send (tests shorten it).
+ * `timeoutMs`: each request's timeout, from its send (tests shorten it). `running(symbol)`: whether the code has an
+ * instrument now (its re-check is not held to the size rule: specFor).
  */
-export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0, timeoutMs = REST_TIMEOUT_MS): UpbitInstrumentSource {
+export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch, withTickEndpoint: boolean, level = 0, timeoutMs = REST_TIMEOUT_MS, running: (symbol: string) => boolean = () => false): UpbitInstrumentSource {
   const refused = new Map<string, string>();
   /** Of `refused`, those the answers left without a price or tick (an empty ticker, a code not in the tick list): may clear. */
   const unanswered = new Set<string>();
@@ -195,7 +201,7 @@ export function upbitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch
           refused.set(s, `level ${level} is not one of its supported_levels (${supported.join(", ")}) at ${base}/v1/orderbook/instruments`);
           continue;
         }
-        const spec = specFor(s, price.get(s) ?? 0, tick.get(s));
+        const spec = specFor(s, price.get(s) ?? 0, tick.get(s), running(s));
         if (typeof spec !== "string") {
           out.set(s, spec);
           continue;

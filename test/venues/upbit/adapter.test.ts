@@ -287,8 +287,40 @@ describe("a number that does not fit", { timeout: 20_000 }, () => {
     sim.step(1);
     await until(() => stat("parseErrors") >= 7, "misfit 7");
     expect(stat("instrumentRechecks")).toBe(3);
-    expect(a.topicInfo(0).state).not.toBe("LIVE");
+    expect(a.topicInfo(0).state).toBe("resyncing"); // topicInfo's names are lower case: "LIVE" never matched
   });
+
+  for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
+    it(`${spec.venue}: a KRW code whose price falls into a finer tick band is rebuilt at the finer exponent and comes back LIVE`, async () => {
+      // Listed at 1,500 KRW: the exponent holds a fall to 150 (tick 0.1). It trades at ~95 (tick 0.01) since, so every
+      // book misfits; the re-check at 95 derives tick 0.001 (a fall to 9.5), where a level of 10^10 KRW is 1.05·10^8
+      // units, past the start-up size rule's bound. Until s-upbtick that rule refused the re-check: the book kept tick
+      // 0.1 and stayed RESYNCING for good (an override the only way out).
+      let tickerAnswers = 0;
+      const fetchFn = (async (url: string) => {
+        const path = new URL(url).pathname;
+        const first = path !== "/v1/ticker" || tickerAnswers++ === 0;
+        const body =
+          path === "/v1/market/all" ? [{ market: "KRW-XRP" }]
+          : path === "/v1/ticker" ? [{ market: "KRW-XRP", trade_price: first ? 1500 : 95 }]
+          : [{ market: "KRW-XRP", tick_size: tickerAnswers <= 1 ? "1" : "0.01" }];
+        return new Response(JSON.stringify(body));
+      }) as unknown as typeof fetch;
+      const subs: Subscription[] = [{ market: "spot", symbol: "KRW-XRP", depth: 15 }];
+      const { sim, adapter, sink, matches } = await setup(spec, subs, { fetch: fetchFn }, { specs: { "KRW-XRP": { price: 95, tick: "0.01" } } });
+      const a = adapter as unknown as UpbitAdapter;
+      const stat = (k: string) => a.stats()[k] ?? 0;
+      // Its SNAPSHOT misfits (prices at 0.01 against tick 0.1) and asks for the re-check; the next book is the test.
+      await until(() => stat("parseErrors") >= 1 && stat("instrumentReloads") >= 1, "the SNAPSHOT refused and its re-check answered");
+      sim.step(1);
+      await until(() => (a.topicInfo(0).state === "live" && matches(0)) || stat("parseErrors") >= 2, "the next book applied or refused");
+      expect(stat("parseErrors")).toBe(1);
+      expect(sink.changed.map((c) => [c.instrument.tickSize, c.instrument.priceExp])).toEqual([["0.001", 3]]);
+      sim.step(2);
+      await until(() => matches(0), "the next books at the finer exponent");
+      expect(a.topicInfo(0).state).toBe("live");
+    });
+  }
 });
 
 describe("instrument rule", () => {
@@ -300,6 +332,15 @@ describe("instrument rule", () => {
     expect(typeof refused).toBe("string");
     expect(refused).toMatch(/no quantity exponent fits/);
     expect(specFor("EUR-BTC", 1, undefined)).toMatch(/no tick table/);
+  });
+
+  it("a code running (a re-check) is not held to the size rule: it gets the finer band's tick; a new one still is", () => {
+    // KRW-XRP fallen to 95 KRW: tick 0.001 holds a fall to 9.5; 10^10 KRW there is 1.05·10^8 units, past 2^53 at 8 decimals.
+    expect(specFor("KRW-XRP", 95, "0.01")).toMatch(/no quantity exponent fits/);
+    expect(specFor("KRW-XRP", 95, "0.01", true)).toEqual({ tickSize: "0.001", lotSize: "0.00000001" });
+    expect(specFor("KRW-SHIB", 0.02, "0.00001", true)).toEqual({ tickSize: "0.000001", lotSize: "0.00000001" });
+    // The price rule still holds for it: prices past 2^53 at the exponent are refused.
+    expect(specFor("KRW-BTC", 1e15, undefined, true)).toMatch(/pass 2\^53/);
   });
 
   it("a malformed tick_size from /v1/orderbook/instruments refuses that code alone, naming it; the others resolve", async () => {
