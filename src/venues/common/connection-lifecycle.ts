@@ -593,13 +593,18 @@ export class ConnectionLifecycle {
    * they are subscribed again here as a recorded subscribe would (awaiting their snapshot, their silence counted from
    * here, as live's from the reopen). Or while their closure's unsubscribe had not gone (activateAll): live took their
    * frames from here, its subscribe maybe written later. False when no connection has that name or the body names none of its topics.
+   * Its closure's recorded unsubscribe holds it no more (TopicState.replayUnsubscribing, set when the book was not LIVE):
+   * until s-rd20d the hold outlived this record and replay ignored its frames until that subscribe was written.
    */
   private replayReopened(conn: VenueConnection, body: string): boolean {
     const names = new Set(body.split(" "));
     const reopened = conn.topics.filter((t) => names.has(t.topic));
     if (reopened.length === 0) return false;
     conn.replayRefusalHeld?.(); // as a closure: live's reopening came with a REST answer, after any refusing frame
-    for (const t of reopened) this.control.replayResubscribed(t);
+    for (const t of reopened) {
+      t.replayUnsubscribing = false; // live takes its frames from here (SUB_PENDING), as from a subscribe
+      this.control.replayResubscribed(t);
+    }
     this.replayDueFrom(conn);
     return true;
   }

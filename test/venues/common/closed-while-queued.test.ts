@@ -147,6 +147,40 @@ test("closure's unsubscribe waiting for the pacing budget, the book reopened: re
   }
 });
 
+test("closure's unsubscribe waiting, the book reopened: replay's hold of that unsubscribe ends at the reopening (a venue whose replay holds unsubscribed books)", async () => {
+  // As the test above, on a venue whose replay holds a book from its recorded unsubscribe to its recorded subscribe
+  // (Bybit, OKX, Deribit: TopicState.replayUnsubscribing, their frame paths ignore it). A was not LIVE at its closure
+  // (awaiting its snapshot), so the closure's unsubscribe, recorded when queued, holds it in replay. Reopened while
+  // that unsubscribe waits, live takes A's frames from its subscribe (SUB_PENDING). Until s-rd20d replay's hold
+  // outlived the ws:reopened: A's frames ignored there until that subscribe was written (a slot later; OKX's count:
+  // up to the hour), the book not LIVE in replay where live bridged it LIVE from the stream still subscribed.
+  let nowMs = 0;
+  const holding: RequestProtocol = { ...acking, replayHoldsUnsubscribed: true };
+  const records: { connection: string; url: string; body: string }[] = [];
+  const live = rig(() => nowMs, records, ["book.A"], undefined, holding);
+  const [a] = live.topics;
+  live.control.sendRequest(live.conn, "subscribe", [a!]); // s1, written now
+  live.control.onControl(live.conn, ack("s1", "subscribe"));
+  expect(a!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  live.lifecycle.retireAll([a!], StatusReason.INSTRUMENT_CLOSED); // its unsubscribe waits for the next slot
+  live.lifecycle.activateAll([a!]);
+  await Promise.resolve(); // A's subscribe, queued behind the unsubscribe
+  expect(a!.sub).toBe(SUB_PENDING); // live: its frames taken from here
+
+  const replay = rig(() => nowMs, undefined, ["book.A"], undefined, holding);
+  replay.conn.ws = null;
+  replay.conn.open = false;
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(records.map((r) => r.url.split(" ")[0])).toContain("ws:reopened");
+  expect(replay.topics[0]!.sub).not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.replayUnsubscribing, "replay takes A's frames from here too").toBe(false);
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
+
 test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
   // Two books a request: [A, B] goes at once, [C, D] waits a slot. C closes meanwhile, D does not.
   let nowMs = 0;
