@@ -419,12 +419,13 @@ export class ConnectionLifecycle {
         continue;
       }
       // Its closure's unsubscribe has not gone (held for the venue's request count, refused as over the rate limit, or,
-      // since s-rd19c, queued for the pacing budget; dropped when due, the topic no longer given up): the venue still
+      // since s-rd19c, queued for the pacing budget; dropped when due, the topic no longer given up; Upbit/Bithumb since
+      // s-rd20d: the list leaving it out not written, closedStillStreamed): the venue still
       // streams it, and live takes its frames from its subscribe on, written or held (OKX: held for the hour,
       // SUB_PENDING). Recorded (ws:reopened) so replay takes them from here too: until 2026-12-07 (s-rd19c for one
       // queued for the pacing) replay kept it closed until that subscribe was written, and a book live bridged LIVE
       // meanwhile from the stream still subscribed was not LIVE in replay.
-      if (this.eventTap && conn.open && !t.resyncDelayed && this.control.unsubscribeWaiting(conn, t)) (reopenedOut ??= []).push(t);
+      if (this.eventTap && conn.open && !t.resyncDelayed && this.control.closedStillStreamed(conn, t)) (reopenedOut ??= []).push(t);
       else if (this.eventTap) this.reopenedUnrecorded.add(t); // told by its subscribe's ws:req, or by retireAll
       t.sub = SUB_IDLE;
       if (!conn.used) {
