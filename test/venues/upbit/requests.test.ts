@@ -625,7 +625,7 @@ test("a code reopened while the list leaving it out waits for the pacing: replay
   const records: { connection: string; url: string; body: string }[] = [];
   const opts = { ...quietLifecycleOptions(() => clock.nowMs), onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) };
   const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
-  const [a, b] = topics as [TopicState, TopicState];
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
   conn.used = true;
   control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B]
   a.sub = SUB_ACTIVE; // their first books came
