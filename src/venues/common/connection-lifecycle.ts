@@ -419,12 +419,13 @@ export class ConnectionLifecycle {
         continue;
       }
       // Its closure's unsubscribe has not gone (held for the venue's request count, refused as over the rate limit, or,
-      // since s-rd19c, queued for the pacing budget; dropped when due, the topic no longer given up): the venue still
+      // since s-rd19c, queued for the pacing budget; dropped when due, the topic no longer given up; Upbit/Bithumb since
+      // s-rd20d: the list leaving it out not written, closedStillStreamed): the venue still
       // streams it, and live takes its frames from its subscribe on, written or held (OKX: held for the hour,
       // SUB_PENDING). Recorded (ws:reopened) so replay takes them from here too: until 2026-12-07 (s-rd19c for one
       // queued for the pacing) replay kept it closed until that subscribe was written, and a book live bridged LIVE
       // meanwhile from the stream still subscribed was not LIVE in replay.
-      if (this.eventTap && conn.open && !t.resyncDelayed && this.control.unsubscribeWaiting(conn, t)) (reopenedOut ??= []).push(t);
+      if (this.eventTap && conn.open && !t.resyncDelayed && this.control.closedStillStreamed(conn, t)) (reopenedOut ??= []).push(t);
       else if (this.eventTap) this.reopenedUnrecorded.add(t); // told by its subscribe's ws:req, or by retireAll
       t.sub = SUB_IDLE;
       if (!conn.used) {
@@ -593,13 +594,18 @@ export class ConnectionLifecycle {
    * they are subscribed again here as a recorded subscribe would (awaiting their snapshot, their silence counted from
    * here, as live's from the reopen). Or while their closure's unsubscribe had not gone (activateAll): live took their
    * frames from here, its subscribe maybe written later. False when no connection has that name or the body names none of its topics.
+   * Its closure's recorded unsubscribe holds it no more (TopicState.replayUnsubscribing, set when the book was not LIVE):
+   * until s-rd20d the hold outlived this record and replay ignored its frames until that subscribe was written.
    */
   private replayReopened(conn: VenueConnection, body: string): boolean {
     const names = new Set(body.split(" "));
     const reopened = conn.topics.filter((t) => names.has(t.topic));
     if (reopened.length === 0) return false;
     conn.replayRefusalHeld?.(); // as a closure: live's reopening came with a REST answer, after any refusing frame
-    for (const t of reopened) this.control.replayResubscribed(t);
+    for (const t of reopened) {
+      t.replayUnsubscribing = false; // live takes its frames from here (SUB_PENDING), as from a subscribe
+      this.control.replayResubscribed(t);
+    }
     this.replayDueFrom(conn);
     return true;
   }

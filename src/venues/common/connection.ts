@@ -104,7 +104,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
-   * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds).
+   * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds; a
+   * recorded reopening, replayReopened).
    */
   replayUnsubscribing = false;
 

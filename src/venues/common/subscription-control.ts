@@ -314,6 +314,16 @@ export class SubscriptionControl {
     return false;
   }
 
+  /**
+   * Whether the venue still streams the closed topic `t` on its connection's current socket because nothing written
+   * there has ended it (ConnectionLifecycle.activateAll: reopened, its frames are taken from its subscribe on): its
+   * unsubscribe waits (unsubscribeWaiting). Upbit/Bithumb, which send no unsubscribe, override it. Not asked at a
+   * planned reconnect's swap (that one is unsubscribeWaiting's).
+   */
+  closedStillStreamed(conn: VenueConnection, t: TopicState): boolean {
+    return this.unsubscribeWaiting(conn, t);
+  }
+
   /** Sends a keepalive or reply text; a ping's number shares the request numbering. */
   nextSeq(): number {
     return ++this.reqSeq;

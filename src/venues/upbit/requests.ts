@@ -271,6 +271,16 @@ export class UpbitRequests extends SubscriptionControl {
     }
   }
 
+  /**
+   * A closed code the venue still streams: the last list or probe written on the connection's socket names it (the
+   * list leaving it out still waits for the pacing, or for a bisection's end). Reopened, live takes its frames from
+   * there (SUB_PENDING), so ConnectionLifecycle.activateAll records the reopening (`ws:reopened`): until s-rd20d
+   * nothing did until the list naming it again was written, replay keeping it closed where live had it LIVE.
+   */
+  override closedStillStreamed(conn: VenueConnection, t: TopicState): boolean {
+    return conn.ws !== null && (this.lastRequest.get(conn.ws)?.includes(t) ?? false);
+  }
+
   /** The socket is gone with its queued messages: no request of it waits now (SubscriptionControl clears the marks). */
   override dropQueued(conn: VenueConnection): void {
     for (const m of conn.outbox) if (m.reqId !== undefined) this.queued.delete(m.reqId);

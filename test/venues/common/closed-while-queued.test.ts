@@ -147,6 +147,40 @@ test("closure's unsubscribe waiting for the pacing budget, the book reopened: re
   }
 });
 
+test("closure's unsubscribe waiting, the book reopened: replay's hold of that unsubscribe ends at the reopening (a venue whose replay holds unsubscribed books)", async () => {
+  // As the test above, on a venue whose replay holds a book from its recorded unsubscribe to its recorded subscribe
+  // (Bybit, OKX, Deribit: TopicState.replayUnsubscribing, their frame paths ignore it). A was not LIVE at its closure
+  // (awaiting its snapshot), so the closure's unsubscribe, recorded when queued, holds it in replay. Reopened while
+  // that unsubscribe waits, live takes A's frames from its subscribe (SUB_PENDING). Until s-rd20d replay's hold
+  // outlived the ws:reopened: A's frames ignored there until that subscribe was written (a slot later; OKX's count:
+  // up to the hour), the book not LIVE in replay where live bridged it LIVE from the stream still subscribed.
+  let nowMs = 0;
+  const holding: RequestProtocol = { ...acking, replayHoldsUnsubscribed: true };
+  const records: { connection: string; url: string; body: string }[] = [];
+  const live = rig(() => nowMs, records, ["book.A"], undefined, holding);
+  const [a] = live.topics;
+  live.control.sendRequest(live.conn, "subscribe", [a!]); // s1, written now
+  live.control.onControl(live.conn, ack("s1", "subscribe"));
+  expect(a!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  live.lifecycle.retireAll([a!], StatusReason.INSTRUMENT_CLOSED); // its unsubscribe waits for the next slot
+  live.lifecycle.activateAll([a!]);
+  await Promise.resolve(); // A's subscribe, queued behind the unsubscribe
+  expect(a!.sub).toBe(SUB_PENDING); // live: its frames taken from here
+
+  const replay = rig(() => nowMs, undefined, ["book.A"], undefined, holding);
+  replay.conn.ws = null;
+  replay.conn.open = false;
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(records.map((r) => r.url.split(" ")[0])).toContain("ws:reopened");
+  expect(replay.topics[0]!.sub).not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.replayUnsubscribing, "replay takes A's frames from here too").toBe(false);
+  for (const r of [live, replay]) {
+    r.conn.ws = null;
+    await r.lifecycle.stop();
+    r.control.stop();
+  }
+});
+
 test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
   // Two books a request: [A, B] goes at once, [C, D] waits a slot. C closes meanwhile, D does not.
   let nowMs = 0;
@@ -358,4 +392,67 @@ test("record → replay: a book reopened and closed again before its subscribe w
     await r.lifecycle.stop();
     r.control.stop();
   }
+});
+
+test("record → replay on a venue whose replay holds unsubscribed books: replay takes a streamed book's frames where live does (randomized)", async () => {
+  // Live's run as in the randomized tests above (closures, reopenings, paced requests, acks), replay fed its records
+  // as they are written. After each step, for each book the venue streams (the last request written naming it
+  // subscribes it), live takes its frames (SUB_PENDING / SUB_ACTIVE) exactly when replay does (not closed, not held
+  // by a recorded unsubscribe: TopicState.replayUnsubscribing). Until s-rd20d a ws:reopened left the hold of the
+  // closure's unsubscribe (a book not LIVE), replay ignoring the frames live took (in about a third of the seeds).
+  const holding: RequestProtocol = { ...acking, replayHoldsUnsubscribed: true };
+  let reopenedHeld = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const random = rng(seed);
+    let nowMs = 0;
+    const records: { connection: string; url: string; body: string }[] = [];
+    const live = rig(() => nowMs, records, undefined, undefined, holding);
+    const replay = rig(() => nowMs, undefined, undefined, undefined, holding);
+    replay.conn.ws = null;
+    replay.conn.open = false;
+    let fed = 0;
+    live.control.sendRequest(live.conn, "subscribe", live.topics);
+    for (let step = 0; step < 20; step++) {
+      const pick = live.topics.filter(() => random() < 0.4);
+      const roll = random();
+      if (roll < 0.3) {
+        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
+        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
+      } else if (roll < 0.55) {
+        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
+        if (closed.length > 0) live.lifecycle.activateAll(closed);
+        await Promise.resolve();
+      } else if (roll < 0.8) {
+        nowMs += SLOT_MS;
+        live.control.flush();
+      } else {
+        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
+        if (p === undefined) continue;
+        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
+        live.control.onControl(live.conn, ack(p.reqId, p.op));
+      }
+      for (; fed < records.length; fed++) {
+        const r = records[fed]!;
+        if (r.url === "ack") replay.control.onControl(replay.conn, ack(...(r.body.split(" ") as [string, string])));
+        else {
+          if (r.url === "ws:reopened") reopenedHeld += replay.topics.filter((t) => t.replayUnsubscribing && r.body.split(" ").includes(t.topic)).length;
+          expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), `seed ${seed}: ${r.url}`).toBe(true);
+        }
+      }
+      const streamed = new Map<string, boolean>();
+      for (const s of live.conn.sent) {
+        const m = JSON.parse(s) as { method: string; params: string[] };
+        for (const topic of m.params) streamed.set(topic, m.method === "subscribe");
+      }
+      const takes = (ts: typeof live.topics, isLive: boolean) =>
+        ts.filter((t) => streamed.get(t.topic) === true).map((t) => `${t.topic} ${isLive ? t.sub === SUB_PENDING || t.sub === SUB_ACTIVE : t.sub !== SUB_REJECTED && !t.replayUnsubscribing}`);
+      expect(takes(replay.topics, false), `seed ${seed} step ${step}: ${records.map((r) => `${r.url} ${r.body}`).join(" | ")}`).toEqual(takes(live.topics, true));
+    }
+    for (const r of [live, replay]) {
+      r.conn.ws = null;
+      await r.lifecycle.stop();
+      r.control.stop();
+    }
+  }
+  expect(reopenedHeld).toBeGreaterThan(0); // the case is among the seeds
 });

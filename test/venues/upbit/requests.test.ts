@@ -612,3 +612,46 @@ test("a confirming probe passed before a swap does not refuse its code at an err
     vi.useRealTimers();
   }
 });
+
+/**
+ * A code closed while the list without it waits for the pacing: the venue still streams it (its last list written
+ * names it). Listed again before that list goes, live asks for it in that waiting list (SUB_PENDING: its frames
+ * taken, each a whole book, so LIVE at the next). Recorded as a reopening (`ws:reopened`, as the common venues' closure
+ * whose unsubscribe waits), so replay takes its frames from there too: until s-rd20d nothing was recorded until
+ * that list was written, and replay kept the code closed (its full books ignored) where live had it LIVE.
+ */
+test("a code reopened while the list leaving it out waits for the pacing: replay takes its frames from the reopening, as live", async () => {
+  const { clock, control, conn, topics } = rig();
+  const records: { connection: string; url: string; body: string }[] = [];
+  const opts = { ...quietLifecycleOptions(() => clock.nowMs), onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) };
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  conn.used = true;
+  control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B]
+  a.sub = SUB_ACTIVE; // their first books came
+  b.sub = SUB_ACTIVE;
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the venue still streams A
+  expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-B"]);
+  lifecycle.activate(a);
+  await Promise.resolve(); // the turn's activations: the waiting list names A again
+  expect(a.sub).toBe(SUB_PENDING); // live: A's frames taken from here
+  expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-A", "KRW-B"]);
+
+  const replayClock = { nowMs: clock.nowMs };
+  const replayControl = new UpbitRequests("upbit", silentLogger, () => replayClock.nowMs, () => undefined, undefined, 60_000);
+  const replayConn = new SendRecordingConnection(0, "spot");
+  replayConn.ws = null;
+  replayConn.open = false;
+  const replayTopics = replayConn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+  const replay = new ConnectionLifecycle("upbit", [replayConn], replayControl, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => replayClock.nowMs));
+  for (const r of records) expect(replay.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replayTopics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
+  expect(replayTopics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  for (const [l, c, x] of [[lifecycle, control, conn], [replay, replayControl, replayConn]] as const) {
+    x.ws = null;
+    await l.stop();
+    c.stop();
+  }
+});
