@@ -593,13 +593,17 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * The heartbeats subscribe refused for a passing reason goes again on the same socket after the rate-limit backoff
    * (as a level2 request's: ../common/subscription-control.ts retryLater), timed on the adapter's clock and jitter
-   * (its injected now and random; heartbeatsDue, each housekeeping round). Before, the socket went without heartbeats
-   * for good: a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
+   * (its injected now and random; heartbeatsDue, each housekeeping round), its wait at most half the dead-connection
+   * time: the refusal may be the socket's last frame (its books quiet), and a wait past deadConnectionMs failed it as
+   * dead, its books resynced (until 2026-12-07 the level2 cap, 10 s: from the ~5th refusal in a row;
+   * test/venues/coinbase/heartbeats-refused.test.ts). Before 2026-12-06 the socket went without heartbeats for good:
+   * a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
    */
   private heartbeatsAgain(conn: Conn): void {
     this.control.rateLimited++;
     if (this.books.replaying) return; // no socket: the live run's retry is the capture's next ws:req heartbeats
-    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random);
+    const maxMs = Math.min(RATE_LIMIT_BACKOFF_MAX_MS, this.lifecycle.deadConnectionMs / 2);
+    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, maxMs, this.random);
     conn.heartbeatsDueMs = this.now() + delayMs;
     conn.heartbeatsWaitMs = delayMs;
     conn.heartbeatsGen = conn.generation;
