@@ -175,6 +175,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
         socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
+        frameLost: (c, t) => this.frameLost(c as Conn, t as Topic | undefined),
       },
       {
         ...opts,
@@ -592,13 +593,17 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * The heartbeats subscribe refused for a passing reason goes again on the same socket after the rate-limit backoff
    * (as a level2 request's: ../common/subscription-control.ts retryLater), timed on the adapter's clock and jitter
-   * (its injected now and random; heartbeatsDue, each housekeeping round). Before, the socket went without heartbeats
-   * for good: a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
+   * (its injected now and random; heartbeatsDue, each housekeeping round), its wait at most half the dead-connection
+   * time: the refusal may be the socket's last frame (its books quiet), and a wait past deadConnectionMs failed it as
+   * dead, its books resynced (until 2026-12-07 the level2 cap, 10 s: from the ~5th refusal in a row;
+   * test/venues/coinbase/heartbeats-refused.test.ts). Before 2026-12-06 the socket went without heartbeats for good:
+   * a quiet one was taken for dead after 7 s and every book on it resynced. Cold.
    */
   private heartbeatsAgain(conn: Conn): void {
     this.control.rateLimited++;
     if (this.books.replaying) return; // no socket: the live run's retry is the capture's next ws:req heartbeats
-    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random);
+    const maxMs = Math.min(RATE_LIMIT_BACKOFF_MAX_MS, this.lifecycle.deadConnectionMs / 2);
+    const delayMs = equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, maxMs, this.random);
     conn.heartbeatsDueMs = this.now() + delayMs;
     conn.heartbeatsWaitMs = delayMs;
     conn.heartbeatsGen = conn.generation;
@@ -728,6 +733,26 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.countParseError(conn, code, `${conn.name}: ${frame.slice(0, 160)}`);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${CB_ERROR_NAMES[-code] ?? code})`);
     if (this.books.replaying) conn.resetTaken();
+  }
+
+  /**
+   * A frame whose handling threw (the lifecycle's frameLost hook, after it is logged and counted as frameErrors): the
+   * rule for a frame that could not be read. Naming no single product (`t` undefined), its sequence_num or its book is
+   * unknown: the connection resyncs as on an unreadable frame (onParseError, not counted as one): one reconnect, whose
+   * new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's default resynced each book alone,
+   * an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second budget) on the same socket, though
+   * the sequence may have been lost with the frame (test/venues/coinbase/frame-fault.test.ts). Naming one product: that
+   * book alone, as an unreadable event of it (onBadEvent). Cold.
+   */
+  private frameLost(conn: Conn, t: Topic | undefined): void {
+    if (t === undefined) {
+      this.resyncConnection(conn, StatusReason.PARSE_ERROR, "a frame whose handling threw");
+      if (this.books.replaying) conn.resetTaken();
+      return;
+    }
+    // As the lifecycle's default: not one unsubscribed, refused for now, halted or waiting out a resync's backoff.
+    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.refusedUntilAck || t.book === BookState.HALTED) return;
+    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
   /**

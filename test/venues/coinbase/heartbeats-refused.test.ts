@@ -59,4 +59,32 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
     expect(adapter.stats().reconnects).toBe(0);
     expect(adapter.stats().rateLimited).toBe(1);
   });
+
+  test("refused again and again on a quiet socket: each wait stays below the dead-connection bound, so the socket is not failed as dead", async () => {
+    // random 1: each wait the longest of its step. The backoff went 0.5 s doubling to 10 s: from the ~5th refusal in a
+    // row (8 s) the wait passed deadConnectionMs (7 s) after the refusal, the last frame of a socket whose books are
+    // quiet, and the socket was failed as dead, its books resynced, while nothing was wrong but the rate limit.
+    const refusals = 8;
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: refusals, heartbeatMs: 20 });
+    let nowMs = 1_000_000;
+    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, ["BTC-USD"]), subsOf(["BTC-USD"]), { log: silentLogger, now: () => nowMs, random: () => 1, housekeepingMs: 5 });
+    cleanup.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    adapter.start(new Sink((await adapter.loadInstruments()) as Instrument[]));
+    await waitFor(() => sim.stats.errorsSent === 1, "the first refusal");
+    // The adapter's clock in 250 ms steps, never while a retry is out unanswered (its refusal is awaited in real time),
+    // so a loaded machine's slow loopback adds no silence the venue would not have.
+    const conn = (adapter as unknown as { conns: { heartbeatsDueMs: number }[] }).conns[0]!;
+    const settled = () => conn.heartbeatsDueMs > 0 || (adapter.stats().heartbeats ?? 0) > 0 || adapter.stats().reconnects! > 0;
+    for (let i = 0; i < 200 && (adapter.stats().heartbeats ?? 0) === 0 && adapter.stats().reconnects === 0; i++) {
+      nowMs += 250;
+      await new Promise((r) => setTimeout(r, 10));
+      await waitFor(settled, "the retry answered");
+    }
+    expect(sim.stats.errorsSent).toBe(refusals);
+    expect([adapter.stats().reconnects, adapter.stats().deadConnections]).toEqual([0, 0]);
+    expect(adapter.stats().heartbeats ?? 0).toBeGreaterThan(0);
+  });
 });
