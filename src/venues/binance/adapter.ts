@@ -635,7 +635,7 @@ export class BinanceAdapter implements VenueAdapter {
    */
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.replaying) return;
+    if (this.replaying && !conn.replayUnknownToLive(frame)) return; // a stream live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -624,7 +624,7 @@ export class BybitAdapter implements VenueAdapter {
    */
   onUnknownTopic(conn: BybitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -698,7 +698,7 @@ export class DeribitAdapter implements VenueAdapter {
    */
   onUnknownTopic(conn: DeribitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a channel live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, "");
   }
 

@@ -48,7 +48,7 @@ export class ParseErrors {
    */
   onUnknownTopic(conn: OkxConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return; // a capture holds other channels (tickers, trades)
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
     const t = conn.topicOfFrame(frame);
     this.log.hit(`${SCAN_RESULT_NAMES[-SCAN_UNKNOWN_TOPIC]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, SCAN_UNKNOWN_TOPIC);

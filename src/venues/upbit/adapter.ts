@@ -467,7 +467,7 @@ export class UpbitAdapter implements VenueAdapter {
    */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a code live asked for: left out of this config
     const t = conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[5]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, -5);
