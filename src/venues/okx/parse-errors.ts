@@ -42,7 +42,8 @@ export class ParseErrors {
   }
 
   /**
-   * A book frame for a channel not on the connection (garbled): lost as one unreadable down to its topic. Counted once,
+   * A book frame for a channel not on the connection (garbled): lost as one unreadable down to its topic (replay: also,
+   * unless a recorded request named it, one its config leaves out: VenueConnection.replayUnknownToLive). Counted once,
    * in unknownTopic (unknown_topic_total): well-formed, so not a parse error too (until s-rd19d also in
    * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */

@@ -462,8 +462,9 @@ export class UpbitAdapter implements VenueAdapter {
   /**
    * A book for a code this connection does not carry: garbled; any of its books may have lost a message. Counted once,
    * in unknownTopic (unknown_topic_total): well-formed, so not a parse error too (until s-rd19d also in
-   * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors). Replay ignores it: a capture may hold
-   * codes its config leaves out (docs/venues/upbit.md, Messages).
+   * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors). Replay does the same unless a recorded
+   * list or probe of the connection named the code, one its config leaves out (VenueConnection.replayUnknownToLive;
+   * docs/venues/upbit.md, Messages).
    */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
     conn.unknownTopic++;
