@@ -630,12 +630,12 @@ export class BinanceAdapter implements VenueAdapter {
    * A diff frame of a stream not in the connection's table (a garbled name: the connection carries only what we asked
    * for): counted once, in unknownTopic (unknown_topic_total: well-formed, for a stream not subscribed), and lost as a
    * frame unreadable down to its stream. Until s-binleft it was counted as a parse error too (parse_errors_total,
-   * parseErrors.unknown_topic, unattributedParseErrors). Replay ignores it: a capture may hold streams its config
-   * leaves out.
+   * parseErrors.unknown_topic, unattributedParseErrors). Replay does the same when no recorded request of the connection
+   * named the stream (VenueConnection.replayUnknownToLive), and ignores one it named: a stream its config leaves out.
    */
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.replaying) return;
+    if (this.replaying && !conn.replayUnknownToLive(frame)) return; // a stream live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -618,13 +618,14 @@ export class BybitAdapter implements VenueAdapter {
   /**
    * A book push whose topic is not one of this connection's. The connection carries only what we subscribed, so
    * the topic was garbled: the lost update may be any book's, and each book of the connection resyncs (as for a
-   * frame unreadable down to its topic). Replay ignores it: a capture may hold topics its config leaves out.
+   * frame unreadable down to its topic). Replay does the same when no recorded request of the connection named the topic
+   * (VenueConnection.replayUnknownToLive), and ignores one it named: a topic the replay's config leaves out.
    * Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until s-rd19d
    * also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: BybitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -921,6 +921,7 @@ export class ConnectionLifecycle {
     conn.pending.clear(); // as onDisconnected: the socket's requests are unanswered for good
     endReplayHolds(conn); // and no unsubscribe of it is out
     conn.replayAcksKnown = true; // the next socket's requests and answers are all in the capture from here
+    conn.replayAsked = null; // the next socket is asked anew (its first ws:req begins the set)
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
@@ -948,6 +949,7 @@ export class ConnectionLifecycle {
     conn.pending.clear();
     endReplayHolds(conn);
     conn.replayAcksKnown = true;
+    conn.replayAsked = null; // this socket is asked anew (its first ws:req begins the set)
     return true;
   }
 
@@ -969,6 +971,7 @@ export class ConnectionLifecycle {
     for (const conn of this.conns) {
       conn.pending.clear();
       conn.replayAcksKnown = false;
+      conn.replayAsked = null; // the lost records may have asked for more: unknown until the next ws:open or ws:close
       for (const t of conn.topics) t.refusedUntilAck = false;
       this.control.replayOverlapOver(conn, false);
       endReplayHolds(conn); // a held topic's subscribe may be among the lost records: taken from the next snapshot
@@ -1008,6 +1011,7 @@ export class ConnectionLifecycle {
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
+      replayNoteAsked(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
       const taken = this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
       if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
       return taken;
@@ -1438,4 +1442,23 @@ function replaySwap(conn: VenueConnection): void {
 function replayOverlapOver(conn: VenueConnection): void {
   conn.retiringGeneration = -1;
   for (const t of conn.topics) t.onRetiring = false;
+}
+
+/**
+ * Replay: the topics a recorded request (`ws:req` JSON `[id, op, [topic, …], …]`) named, kept in conn.replayAsked
+ * while the capture holds every request since the socket opened (replayAcksKnown): a frame of a topic none named was
+ * unknown to live too (VenueConnection.replayUnknownToLive). Any op counts (an unsubscribe names only topics asked
+ * before). A record that does not parse adds nothing. Cold (a request).
+ */
+function replayNoteAsked(conn: VenueConnection, json: string): void {
+  if (!conn.replayAcksKnown) return;
+  let req: unknown;
+  try {
+    req = JSON.parse(json);
+  } catch {
+    return;
+  }
+  if (!Array.isArray(req) || !Array.isArray(req[2])) return;
+  const asked = (conn.replayAsked ??= new Set());
+  for (const name of req[2]) if (typeof name === "string") asked.add(name);
 }

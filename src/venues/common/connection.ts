@@ -7,7 +7,7 @@
 import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { MessageLimit } from "./budgets.ts";
-import { topicQuotedIn } from "./frame-topic.ts";
+import { quotesOneOf, topicQuotedIn } from "./frame-topic.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -221,6 +221,14 @@ export abstract class VenueConnection {
    * venue kept its requests across a gap and took an answer after it for an older request's.
    */
   replayAcksKnown = false;
+  /**
+   * Replay: the topics (TopicState.topic, as `ws:req` names them) of every request the live run wrote on this
+   * connection's sockets since its last recorded `ws:open` or `ws:close`, begun at the first such request while
+   * replayAcksKnown (so a capture from before requests were recorded, 2026-12-07, never has one); null otherwise (a
+   * replay begun in a later file, after a capture gap). A frame naming a topic the connection does not carry and none of
+   * these was unknown to live too: replay resyncs as live did (replayUnknownToLive). Cold (requests only).
+   */
+  replayAsked: Set<string> | null = null;
   /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
   replayNextFromOld = false;
   /**
@@ -335,6 +343,22 @@ export abstract class VenueConnection {
    */
   topicOfFrame(frame: string): TopicState<this> | undefined {
     return topicQuotedIn(this.byTopic, frame);
+  }
+
+  /**
+   * Replay, cold: a frame naming a topic this connection does not carry (onUnknownTopic; Upbit's onUnknownCode) was
+   * also unknown to the live run that recorded it, which then resynced every book of the connection: true when the
+   * requests recorded since the socket opened are known (replayAsked) and name none of the frame's topics. False for a
+   * topic a recorded request named (a capture may hold topics the replay's config leaves out: ignored) and when the
+   * requests are not known.
+   */
+  replayUnknownToLive(frame: string): boolean {
+    return this.replayAsked !== null && !this.namesOneOf(this.replayAsked, frame);
+  }
+
+  /** Cold: true when `frame` names one of the topic names `names` (quoted, as topicOfFrame reads them; OKX overrides). */
+  namesOneOf(names: ReadonlySet<string>, frame: string): boolean {
+    return quotesOneOf(names, frame);
   }
 
   /**

@@ -27,3 +27,18 @@ export function topicQuotedIn<T>(byName: ReadonlyMap<string, T>, frame: string):
   }
   return found;
 }
+
+/**
+ * True when `frame` quotes one of `names` (a run between two neighbouring quotes): a frame of a topic a recorded
+ * request named (replay: VenueConnection.replayAsked). Cold: a frame naming no topic of the connection.
+ */
+export function quotesOneOf(names: ReadonlySet<string>, frame: string): boolean {
+  let open = frame.indexOf('"');
+  while (open >= 0) {
+    const close = frame.indexOf('"', open + 1);
+    if (close < 0) break;
+    if (names.has(frame.slice(open + 1, close))) return true;
+    open = close;
+  }
+  return false;
+}

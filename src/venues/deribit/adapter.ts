@@ -693,12 +693,12 @@ export class DeribitAdapter implements VenueAdapter {
 
   /**
    * A book notification for a channel this connection did not subscribe: garbled, so every book of it resyncs (replay:
-   * ignored). Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until
+   * also, unless a recorded request named it, a channel its config leaves out: VenueConnection.replayUnknownToLive). Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until
    * s-rd19d also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: DeribitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a channel live asked for: left out of this config
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, "");
   }
 

@@ -66,6 +66,15 @@ export class OkxConnection extends VenueConnection {
     return undefined;
   }
 
+  /** As topicOfFrame: a name `channel:instId` (protocol.ts topicName) is named by its channel and instId. Cold. */
+  override namesOneOf(names: ReadonlySet<string>, frame: string): boolean {
+    for (const name of names) {
+      const colon = name.indexOf(":");
+      if (colon > 0 && frame.includes(`"channel":"${name.slice(0, colon)}","instId":"${name.slice(colon + 1)}"`)) return true;
+    }
+    return false;
+  }
+
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       const data = ev.data;

@@ -42,13 +42,14 @@ export class ParseErrors {
   }
 
   /**
-   * A book frame for a channel not on the connection (garbled): lost as one unreadable down to its topic. Counted once,
+   * A book frame for a channel not on the connection (garbled): lost as one unreadable down to its topic (replay: also,
+   * unless a recorded request named it, one its config leaves out: VenueConnection.replayUnknownToLive). Counted once,
    * in unknownTopic (unknown_topic_total): well-formed, so not a parse error too (until s-rd19d also in
    * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: OkxConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return; // a capture holds other channels (tickers, trades)
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
     const t = conn.topicOfFrame(frame);
     this.log.hit(`${SCAN_RESULT_NAMES[-SCAN_UNKNOWN_TOPIC]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, SCAN_UNKNOWN_TOPIC);

@@ -468,12 +468,13 @@ export class UpbitAdapter implements VenueAdapter {
   /**
    * A book for a code this connection does not carry: garbled; any of its books may have lost a message. Counted once,
    * in unknownTopic (unknown_topic_total): well-formed, so not a parse error too (until s-rd19d also in
-   * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors). Replay ignores it: a capture may hold
-   * codes its config leaves out (docs/venues/upbit.md, Messages).
+   * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors). Replay does the same unless a recorded
+   * list or probe of the connection named the code, one its config leaves out (VenueConnection.replayUnknownToLive;
+   * docs/venues/upbit.md, Messages).
    */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
     conn.unknownTopic++;
-    if (this.books.replaying) return;
+    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a code live asked for: left out of this config
     const t = conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[5]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, -5);

@@ -19,7 +19,7 @@ function offlineAdapter(symbols = ["AUSDT"]): BybitAdapter {
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("bybit-offline"), "i.json"),
     markets: [{ market: "spot" as const, depth: 50, symbols }],
-    overrides: new Map(),
+    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
   };
   const refuse = (async () => {
     throw new Error("no network in this test");
@@ -31,4 +31,7 @@ frameFaultRuleTests("Bybit", () => offlineAdapter(), (t: TopicState) => `{"topic
 
 // AUSDT's delta, its topic garbled (AUSDX).
 const garbled = `{"topic":"orderbook.50.AUSDX","type":"delta","ts":1,"data":{"s":"AUSDX","b":[],"a":[],"u":2,"seq":3}}`;
-unknownTopicRuleTests("Bybit", () => offlineAdapter(["AUSDT", "BUSDT"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame));
+unknownTopicRuleTests("Bybit", () => offlineAdapter(["AUSDT", "BUSDT"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame), {
+  topic: "orderbook.50.CUSDT",
+  frame: `{"topic":"orderbook.50.CUSDT","type":"delta","ts":1,"data":{"s":"CUSDT","b":[],"a":[],"u":2,"seq":3}}`,
+});

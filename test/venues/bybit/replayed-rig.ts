@@ -87,7 +87,7 @@ export async function liveAndReplayedBybit(depth: number, sockets: () => { ready
     const view = (a: typeof live, s: RecordingSink) => ({ state: a.topicInfo(0).state, lastU: a.topicInfo(0).lastU, bids: a.topicInfo(0).state === "live" ? s.bids[0] : undefined });
     return { live: view(live, liveSink), replay: view(replay, replaySink) };
   };
-  return { live, replay, conn, records, frame, deliver, ack, books, replanned: () => planned.start(conn, "test"), stop: () => {
+  return { live, replay, liveSink, replaySink, conn, records, frame, deliver, ack, books, replanned: () => planned.start(conn, "test"), stop: () => {
     for (const ws of sockets()) ws.readyState = 3; // closed: the stop waits for no close event of a fake socket
     return Promise.all([live.stop(), replay.stop()]);
   } };

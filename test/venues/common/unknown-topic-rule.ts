@@ -8,14 +8,22 @@
  */
 import { describe, expect, test } from "vitest";
 import { BookState } from "../../../src/core/types.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
+import { SUB_ACTIVE, type TopicState, type VenueConnection } from "../../../src/venues/common/connection.ts";
+import { CONNECTION_OPENED_URL, SOCKET_REQUEST_URL_PREFIX, type BookSink, type VenueAdapter } from "../../../src/venues/venue.ts";
 
 interface OfflineAdapter {
+  loadInstruments(): Promise<unknown>;
   stats(): Record<string, number>;
   metrics(): readonly { name: string; value: number }[];
 }
 
-export function unknownTopicRuleTests<A extends OfflineAdapter>(venue: string, offlineAdapter: () => A, unknownFrame: string, onUnknown: (adapter: A, conn: unknown, frame: string) => void): void {
+/** Replay's case: a frame of `leftOutTopic` (TopicState.topic's form), a topic of the venue the offline adapter's config leaves out. */
+export interface LeftOut {
+  topic: string;
+  frame: string;
+}
+
+export function unknownTopicRuleTests<A extends OfflineAdapter>(venue: string, offlineAdapter: () => A, unknownFrame: string, onUnknown: (adapter: A, conn: unknown, frame: string) => void, leftOut?: LeftOut): void {
   describe(`${venue}: a book frame for a channel not on the connection`, () => {
     test("is counted once, as an unknown topic (not a parse error too), and resyncs the connection's books", () => {
       const adapter = offlineAdapter();
@@ -36,5 +44,37 @@ export function unknownTopicRuleTests<A extends OfflineAdapter>(venue: string, o
       // Lost as before: its message may have been any book's of the connection.
       expect(topics.map((t) => t.resyncs)).toEqual([1, 1]);
     });
+
+    if (leftOut) {
+      // Until s-unkreplay replay ignored every such frame (a capture may hold topics its config leaves out): books live
+      // resynced stayed LIVE in replay. Now the capture's requests (ws:req) say which topics live asked for.
+      test("replay: resyncs as live when no recorded request named its topic; ignores a topic a recorded request named that the config leaves out", async () => {
+        const adapter = offlineAdapter();
+        await adapter.loadInstruments(); // from the config's overrides: no network
+        const topics = (adapter as unknown as { topics: TopicState[] }).topics;
+        const conn = topics[0]!.conn as VenueConnection;
+        const sink: BookSink = { onBookUpdate: () => undefined, onBookInvalid: () => undefined, onInstrumentChanged: () => undefined };
+        (adapter as unknown as VenueAdapter).startReplay(sink);
+        for (const t of topics) {
+          t.sub = SUB_ACTIVE;
+          t.book = BookState.LIVE;
+        }
+        const event = (url: string) => expect((adapter as unknown as VenueAdapter).ingestConnectionEvent!(conn.market, conn.name, url, 1)).toBe(true);
+        // Begun after the connection's open (a later capture file): its requests are not known, the frame is ignored.
+        onUnknown(adapter, conn, unknownFrame);
+        expect(topics.map((t) => t.resyncs), "requests not known").toEqual([0, 0]);
+        event(CONNECTION_OPENED_URL); // the socket's own open (its books leave LIVE there, as live's close left them)
+        event(SOCKET_REQUEST_URL_PREFIX + JSON.stringify(["list1", "subscribe", [...topics.map((t) => t.topic), leftOut.topic]]));
+        for (const t of topics) t.book = BookState.LIVE; // their snapshots since
+        const before = topics.map((t) => t.resyncs);
+        const resyncs = () => topics.map((t, i) => t.resyncs - before[i]!);
+        onUnknown(adapter, conn, leftOut.frame);
+        expect(resyncs(), "a topic live asked for").toEqual([0, 0]);
+        expect(topics.map((t) => t.book)).toEqual([BookState.LIVE, BookState.LIVE]);
+        onUnknown(adapter, conn, unknownFrame);
+        expect(resyncs(), "a topic live never asked for").toEqual([1, 1]);
+        expect(topics.map((t) => t.book)).not.toContain(BookState.LIVE);
+      });
+    }
   });
 }

@@ -19,7 +19,7 @@ function offlineAdapter(symbols = ["BTC-PERPETUAL"]): DeribitAdapter {
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("deribit-offline"), "i.json"),
     markets: [{ market: "inverse" as const, depth: 0, symbols }],
-    overrides: new Map(),
+    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
   };
   const refuse = (async () => {
     throw new Error("no network in this test");
@@ -31,4 +31,7 @@ frameFaultRuleTests("Deribit", () => offlineAdapter(), (t: TopicState) => `{"jso
 
 // BTC-PERPETUAL's change, its channel garbled.
 const garbled = `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAX.100ms","data":{"type":"change","timestamp":1,"change_id":2,"prev_change_id":1,"bids":[],"asks":[]}}}`;
-unknownTopicRuleTests("Deribit", () => offlineAdapter(["BTC-PERPETUAL", "ETH-PERPETUAL"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame));
+unknownTopicRuleTests("Deribit", () => offlineAdapter(["BTC-PERPETUAL", "ETH-PERPETUAL"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame), {
+  topic: "book.SOL-PERPETUAL.100ms",
+  frame: `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.SOL-PERPETUAL.100ms","data":{"type":"change","timestamp":1,"change_id":2,"prev_change_id":1,"bids":[],"asks":[]}}}`,
+});

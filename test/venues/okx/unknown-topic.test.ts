@@ -14,7 +14,7 @@ function offlineAdapter(symbols: string[]): OkxAdapter {
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: tempCachePath(),
     markets: [{ market: "spot" as const, depth: 400, symbols }],
-    overrides: new Map(),
+    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
   };
   const refuse = (async () => {
     throw new Error("no network in this test");
@@ -24,4 +24,7 @@ function offlineAdapter(symbols: string[]): OkxAdapter {
 
 // BTC-USDT's update, its instId garbled.
 const garbled = `{"arg":{"channel":"books","instId":"BTC-USDX"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","checksum":0,"prevSeqId":1,"seqId":2}]}`;
-unknownTopicRuleTests("OKX", () => offlineAdapter(["BTC-USDT", "ETH-USDT"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame));
+unknownTopicRuleTests("OKX", () => offlineAdapter(["BTC-USDT", "ETH-USDT"]), garbled, (adapter, conn, frame) => adapter.onUnknownTopic(conn as never, frame), {
+  topic: "books:SOL-USDT",
+  frame: `{"arg":{"channel":"books","instId":"SOL-USDT"},"action":"update","data":[{"asks":[],"bids":[],"ts":"1","checksum":0,"prevSeqId":1,"seqId":2}]}`,
+});

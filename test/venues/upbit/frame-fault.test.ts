@@ -22,7 +22,7 @@ function offlineAdapter(symbols: string[]): UpbitAdapter {
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("upbit-offline"), "i.json"),
     markets: [{ market: "spot" as const, depth: 30, symbols }],
-    overrides: new Map(),
+    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
   };
   const refuse = (async () => {
     throw new Error("no network in this test");
@@ -55,4 +55,7 @@ describe("Upbit: a frame whose handling threw follows the rule for a refused fra
 
 // KRW-AAA's book, its code garbled.
 const garbled = `{"ty":"orderbook","cd":"KRW-AAX","tms":1,"tas":1,"tbs":1,"obu":[{"ap":2,"bp":1,"as":1,"bs":1}],"st":"REALTIME","lv":0}`;
-unknownTopicRuleTests("Upbit", () => offlineAdapter(["KRW-AAA", "KRW-BBB"]), garbled, (adapter, conn, frame) => adapter.onUnknownCode(conn as never, frame));
+unknownTopicRuleTests("Upbit", () => offlineAdapter(["KRW-AAA", "KRW-BBB"]), garbled, (adapter, conn, frame) => adapter.onUnknownCode(conn as never, frame), {
+  topic: "KRW-CCC",
+  frame: `{"ty":"orderbook","cd":"KRW-CCC","tms":1,"tas":1,"tbs":1,"obu":[{"ap":2,"bp":1,"as":1,"bs":1}],"st":"REALTIME","lv":0}`,
+});
