@@ -1065,7 +1065,12 @@ export class NatsFeedReader {
   private async deleteConsumer(consumer: Consumer | undefined, nc: NatsConnection | undefined): Promise<void> {
     if (consumer?.delete === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deleteWithinMs)));
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.deleteWithinMs);
+      // Not waited for (a consumer replaced or ended), an unanswered deletion's bound held the process 0.5 s (until
+      // 2026-12-07); stop() awaits it while its connection, still open, holds the process.
+      timer.unref?.();
+    });
     const deleted = Promise.resolve()
       .then(() => consumer.delete!())
       .then(

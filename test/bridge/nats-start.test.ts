@@ -477,6 +477,29 @@ describe("a stream reader whose stream was made again", () => {
     }
   });
 
+  // Before, the bound on a deletion not waited for (a consumer replaced, or ended by the client) held the process
+  // alive while the server did not answer: a process done with the reader lingered deleteWithinMs (0.5 s).
+  test("the bound on a consumer's deletion not waited for does not hold the process", async () => {
+    let created = "t0";
+    const s = fakeJetStream({ created: () => created, deleteHangs: true });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSU", from: "all", reconnectAfterCloseMs: 10 }, () => {});
+    const boundMs = 43_210; // the bound's timer, told from the reader's others by its delay
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = boundMs;
+    const bounds: { hasRef(): boolean }[] = [];
+    const setTimeoutBefore = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      const t = setTimeoutBefore(fn, ms);
+      if (ms === boundMs) bounds.push(t as unknown as { hasRef(): boolean });
+      return t;
+    }) as typeof setTimeout;
+    cleanups.push(() => reader.stop());
+    cleanups.push(() => ((globalThis.setTimeout = setTimeoutBefore), ((reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 10)));
+    await reader.start();
+    created = "t1"; // made again: the idle look replaces the consumer, its deletion not waited for (unanswered)
+    await waitFor(() => s.deleted.length === 1, "the replaced consumer's deletion asked", 5000);
+    expect([bounds.length, bounds.map((t) => t.hasRef())]).toEqual([1, [false]]);
+  });
+
   // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
   // message of a consumer the reader had replaced (its stream made again) was read as the stream's last: the replaced
   // consumer's next make started after that sequence on the new stream, passing over its first messages.
