@@ -118,8 +118,13 @@ interface NatsConnection {
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
-  /** Deletes it on the server (an ordered consumer: the one the client made last). */
+  /** Deletes it on the server (an ordered consumer: the last one the client made, not one it is making again). */
   delete?(): Promise<boolean>;
+  /**
+   * An ordered consumer's name on the server (@nats-io/jetstream 3.4's PullConsumerImpl): the client's next one's once
+   * it sends the request making it again, its made one's (delete's) taken only from the answer.
+   */
+  name?: string;
 }
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
@@ -350,8 +355,8 @@ export class NatsFeedReader {
   private nc: NatsConnection | undefined;
   private sub: NatsSub | undefined;
   private iter: { stop(): Promise<void> | void } | undefined;
-  /** The consumer `iter` reads (set with it): deleted when the reader stops reading it (deleteConsumer). */
-  private consumer: Consumer | undefined;
+  /** The consumer `iter` reads (set with it; `jsm` of its connection): deleted when the reader stops reading it (deleteConsumer). */
+  private consumer: { made: Consumer; jsm: JetStreamParts["jsm"] } | undefined;
   /** How long stop() waits for that deletion (CONSUMER_DELETE_WITHIN_MS): a seam for the tests. */
   private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
   private flushScheduled = false;
@@ -734,7 +739,7 @@ export class NatsFeedReader {
     const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
     if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
     this.iter = iter;
-    this.consumer = consumer;
+    this.consumer = { made: consumer, jsm: parts.jsm };
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
@@ -1062,8 +1067,14 @@ export class NatsFeedReader {
    * inactive_threshold). Before 2026-12-07 every reader stopped, and every consumer it replaced, stayed that long.
    * Not tried while disconnected (the request would wait for a reconnect that the stop's close prevents).
    */
-  private async deleteConsumer(consumer: Consumer | undefined, nc: NatsConnection | undefined): Promise<void> {
-    if (consumer?.delete === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
+  private async deleteConsumer(consumer: NatsFeedReader["consumer"], nc: NatsConnection | undefined): Promise<void> {
+    if (consumer === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
+    // By the name the client reads or is making again: its delete() names the last one made, which its remake (the
+    // consumer lost, a message out of order) has deleted itself, and the one being made stayed 5 min (until 2026-12-07).
+    const { made, jsm } = consumer;
+    const name = made.name;
+    const del = name !== undefined ? () => jsm.consumers.delete(this.opts.stream!, name) : made.delete?.bind(made);
+    if (del === undefined) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const bound = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.deleteWithinMs);
@@ -1072,7 +1083,7 @@ export class NatsFeedReader {
       timer.unref?.();
     });
     const deleted = Promise.resolve()
-      .then(() => consumer.delete!())
+      .then(del)
       .then(
         () => undefined,
         () => undefined,

@@ -266,11 +266,14 @@ describe("a stream reader whose stream was made again", () => {
    * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
-   * `deleteHold`: each answered once it resolves. `filters`: each consumer's filter_subjects (kept out of `policies`);
-   * each client's `shut`: closed by the reader.
+   * `deleteHold`: each answered once it resolves; `deletedNames`: the names deleted. `made`: each consumer (by its
+   * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
+   * before the answer; its delete() names the made one). `filters`: each consumer's filter_subjects (kept out of
+   * `policies`); each client's `shut`: closed by the reader.
    */
   function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], filters: [] as (string | undefined)[] };
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[] };
+    const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
       transport: async () => ({
         connect: async () => {
@@ -290,6 +293,7 @@ describe("a stream reader whose stream was made again", () => {
               return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
             },
           },
+          consumers: { delete: async (_stream: string, name: string) => deleting(s.made.findIndex((c) => c.name === name), name) },
         }),
         jetstream: () => ({
           consumers: {
@@ -298,16 +302,19 @@ describe("a stream reader whose stream was made again", () => {
               s.filters.push(filter_subjects);
               if (o.getFails?.()) throw new Error("stream not found");
               let n = -1;
-              return {
-                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true)),
+              const c: { name?: string; delete(): Promise<boolean>; consume(): Promise<unknown> } = {
+                delete: () => deleting(n, `oc${n}_1`),
                 consume: async () => {
                   n = s.iters.length;
+                  c.name = `oc${n}_1`;
+                  s.made.push(c);
                   const it = { stopped: false };
                   s.iters.push(it);
                   const next = o.messages?.(n) ?? { next: () => new Promise<IteratorResult<never>>(() => {}) };
                   return { stop: () => void (it.stopped = true), status: () => o.events?.(n) ?? (async function* () {})(), [Symbol.asyncIterator]: () => next };
                 },
               };
+              return c;
             },
           },
         }),
@@ -498,6 +505,18 @@ describe("a stream reader whose stream was made again", () => {
     created = "t1"; // made again: the idle look replaces the consumer, its deletion not waited for (unanswered)
     await waitFor(() => s.deleted.length === 1, "the replaced consumer's deletion asked", 5000);
     expect([bounds.length, bounds.map((t) => t.hasRef())]).toEqual([1, [false]]);
+  });
+
+  // @nats-io/jetstream 3.4 makes an ordered consumer again (lost, a message out of order) by deleting it, then sending
+  // the request making the next one, whose name its delete() takes only from the answer. Before, a stop() meanwhile
+  // deleted the one already deleted: the one being made stayed on the server 5 min.
+  test("stop() while the client makes its consumer again deletes the one being made", async () => {
+    const s = fakeJetStream({ created: () => "t0" });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSM", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    await reader.start();
+    s.made[0]!.name = "oc0_2"; // the client's remake under way: oc0_1 deleted by it, oc0_2 asked for
+    await reader.stop();
+    expect(s.deletedNames).toEqual(["oc0_2"]);
   });
 
   // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
