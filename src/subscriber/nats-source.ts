@@ -93,6 +93,21 @@ export interface NatsReaderEvent {
  */
 const CONSUMER_DELETE_WITHIN_MS = 500;
 
+/**
+ * Cold: `p` settled (never an error) or `withinMs` passed. The timer is unref'd: not waited for (a consumer replaced
+ * or ended), an unanswered deletion's bound held the process 0.5 s (until 2026-12-07); stop() awaits it while its
+ * connection, still open, holds the process.
+ */
+async function settledWithin(p: Promise<unknown>, withinMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, withinMs);
+    timer.unref?.();
+  });
+  await Promise.race([p.then(() => undefined, () => undefined), bound]);
+  clearTimeout(timer);
+}
+
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
 export const READER_RETRY_MS = 2000;
 
@@ -359,6 +374,8 @@ export class NatsFeedReader {
   private consumer: { made: Consumer; jsm: JetStreamParts["jsm"] } | undefined;
   /** How long stop() waits for that deletion (CONSUMER_DELETE_WITHIN_MS): a seam for the tests. */
   private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
+  /** A consumer being made on `nc` (consumeStream): settled once it reads, or was stopped and deleted (stop() waits). */
+  private making: { nc: NatsConnection; settled: Promise<unknown> } | undefined;
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
@@ -735,9 +752,15 @@ export class NatsFeedReader {
     // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
     // not see the edit (a consumer reading is not looked at).
     const start = { ...(await this.startSeqAt(parts, policy)), filter_subjects: `${this.opts.prefix ?? "feeder"}.>` };
-    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
-    const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
-    if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
+    const making = this.makeConsumerOn(nc, parts, start);
+    const settled = making.catch(() => undefined);
+    this.making = { nc, settled };
+    void settled.then(() => {
+      if (this.making?.settled === settled) this.making = undefined;
+    });
+    const made = await making;
+    if (made === undefined) return;
+    const { consumer, iter } = made;
     this.iter = iter;
     this.consumer = { made: consumer, jsm: parts.jsm };
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
@@ -770,6 +793,22 @@ export class NatsFeedReader {
       () => this.consumerEnded(nc, parts, iter, undefined, tries()),
       (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error, tries()),
     );
+  }
+
+  /**
+   * The consumer and its messages; one made once the reader was stopped, or moved to another connection or run
+   * (afterRecreated, stop() and start() again), is stopped and deleted on this connection: undefined. stop() waits for
+   * this (within deleteWithinMs) before its close: until 2026-12-07 the close cut the answer to the make under way,
+   * and the consumer the server had made stayed there 5 min (or, answered, it was stopped but not deleted).
+   */
+  private async makeConsumerOn(nc: NatsConnection, parts: JetStreamParts, start: object) {
+    const run = this.runs;
+    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
+    const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
+    if (this.nc === nc && !this.stopped && this.runs === run) return { consumer, iter };
+    await iter.stop();
+    await this.deleteConsumer({ made: consumer, jsm: parts.jsm }, nc);
+    return undefined;
   }
 
   /**
@@ -1075,21 +1114,7 @@ export class NatsFeedReader {
     const name = made.name;
     const del = name !== undefined ? () => jsm.consumers.delete(this.opts.stream!, name) : made.delete?.bind(made);
     if (del === undefined) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.deleteWithinMs);
-      // Not waited for (a consumer replaced or ended), an unanswered deletion's bound held the process 0.5 s (until
-      // 2026-12-07); stop() awaits it while its connection, still open, holds the process.
-      timer.unref?.();
-    });
-    const deleted = Promise.resolve()
-      .then(del)
-      .then(
-        () => undefined,
-        () => undefined,
-      );
-    await Promise.race([deleted, bound]);
-    clearTimeout(timer);
+    await settledWithin(Promise.resolve().then(del), this.deleteWithinMs);
   }
 
   async stop(): Promise<void> {
@@ -1106,8 +1131,10 @@ export class NatsFeedReader {
     const iter = this.iter;
     const consumer = iter === undefined ? undefined : this.consumer;
     this.iter = undefined; // what its iterator still hands out is not read (the sink not fed after the stop)
+    const making = nc !== undefined && this.making?.nc === nc ? this.making.settled : undefined;
     await iter?.stop();
     await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
+    if (making !== undefined) await settledWithin(making, this.deleteWithinMs); // a consumer being made: deleted once made
     await nc?.close();
     if (this.nc === nc) this.nc = undefined;
   }

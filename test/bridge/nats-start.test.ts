@@ -268,10 +268,10 @@ describe("a stream reader whose stream was made again", () => {
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
    * `deleteHold`: each answered once it resolves; `deletedNames`: the names deleted. `made`: each consumer (by its
    * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
-   * before the answer; its delete() names the made one). `filters`: each consumer's filter_subjects (kept out of
+   * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves. `filters`: each consumer's filter_subjects (kept out of
    * `policies`); each client's `shut`: closed by the reader.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[] };
     const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
@@ -301,6 +301,7 @@ describe("a stream reader whose stream was made again", () => {
               s.policies.push(policy);
               s.filters.push(filter_subjects);
               if (o.getFails?.()) throw new Error("stream not found");
+              await o.getHold?.();
               let n = -1;
               const c: { name?: string; delete(): Promise<boolean>; consume(): Promise<unknown> } = {
                 delete: () => deleting(n, `oc${n}_1`),
@@ -517,6 +518,33 @@ describe("a stream reader whose stream was made again", () => {
     s.made[0]!.name = "oc0_2"; // the client's remake under way: oc0_1 deleted by it, oc0_2 asked for
     await reader.stop();
     expect(s.deletedNames).toEqual(["oc0_2"]);
+  });
+
+  // Before, stop() during a consumer's make closed the connection at once, cutting the answer: the consumer the server
+  // had made stayed there 5 min (or, the answer in, it was stopped and not deleted). Now stop() waits for the make
+  // (within deleteWithinMs: one never answered does not hold it) and the consumer is deleted before the close.
+  test("stop() while a consumer is being made deletes it once made, before the close", async () => {
+    for (const answered of [true, false]) {
+      let answer = (): void => undefined;
+      let deletedAnswer = (): void => undefined;
+      const s = fakeJetStream({
+        created: () => "t0",
+        getHold: () => new Promise<void>((r) => (answer = answered ? r : () => undefined)),
+        deleteHold: new Promise<void>((r) => (deletedAnswer = r)),
+      });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSK", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+      (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = answered ? 60_000 : 10;
+      const starting = reader.start();
+      await waitFor(() => s.policies.length === 1, "the consumer's make asked", 5000);
+      const stopping = reader.stop();
+      answer(); // the server made it
+      if (answered) await waitFor(() => s.deleted.length === 1, "the consumer made deleted", 5000);
+      const shutBeforeDeleted = s.clients[0]!.shut;
+      deletedAnswer();
+      await stopping; // never answered: within deleteWithinMs
+      if (answered) await starting; // else left waiting by the fake (a real client's close rejects it)
+      expect([answered, s.deleted, s.iters.map((i) => i.stopped), shutBeforeDeleted, s.clients.map((c) => c.shut)]).toEqual(answered ? [true, [0], [true], false, [true]] : [false, [], [], false, [true]]);
+    }
   });
 
   // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
