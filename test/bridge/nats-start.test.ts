@@ -268,10 +268,10 @@ describe("a stream reader whose stream was made again", () => {
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
    * `deleteHold`: each answered once it resolves; `deletedNames`: the names deleted. `made`: each consumer (by its
    * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
-   * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves. `filters`: each consumer's filter_subjects (kept out of
+   * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves; `connectHold`: each connect, once it is in `clients`. `filters`: each consumer's filter_subjects (kept out of
    * `policies`); each client's `shut`: closed by the reader.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; connectHold?: () => Promise<void> | undefined }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[] };
     const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
@@ -281,6 +281,7 @@ describe("a stream reader whose stream was made again", () => {
           const closed = new Promise<void>((r) => (end = r));
           const c = { end, shut: false };
           s.clients.push(c);
+          await o.connectHold?.();
           return { subscribe: () => ({ unsubscribe() {} }), close: async () => void (c.shut = true), closed: () => closed };
         },
       }),
@@ -545,6 +546,32 @@ describe("a stream reader whose stream was made again", () => {
       if (answered) await starting; // else left waiting by the fake (a real client's close rejects it)
       expect([answered, s.deleted, s.iters.map((i) => i.stopped), shutBeforeDeleted, s.clients.map((c) => c.shut)]).toEqual(answered ? [true, [0], [true], false, [true]] : [false, [], [], false, [true]]);
     }
+  });
+
+  // The stop above waits for the make: a start() again meanwhile (allowed without waiting for the stop) clears
+  // `stopped` while the earlier run's connection is still the reader's. Its consumer, made then, is the earlier run's:
+  // deleted, not read (on a connection its stop then closes).
+  test("a consumer made for a run stopped and started again while its make was under way is deleted, not read", async () => {
+    let answer = (): void => undefined;
+    let connected = (): void => undefined;
+    const s = fakeJetStream({
+      created: () => "t0",
+      getHold: () => (s.policies.length === 1 ? new Promise<void>((r) => (answer = r)) : undefined),
+      connectHold: () => (s.clients.length === 2 ? new Promise<void>((r) => (connected = r)) : undefined),
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSQ", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 60_000;
+    cleanups.push(() => reader.stop());
+    const starting = reader.start();
+    await waitFor(() => s.policies.length === 1, "the consumer's make asked", 5000);
+    const stopping = reader.stop();
+    const startingAgain = reader.start(); // its connect under way
+    answer(); // the first run's consumer made
+    await stopping;
+    await starting;
+    connected();
+    await startingAgain;
+    expect([s.deleted, s.iters.map((i) => i.stopped), s.clients.map((c) => c.shut), reader.health.natsConnected]).toEqual([[0], [true, false], [true, false], true]);
   });
 
   // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
