@@ -93,6 +93,21 @@ export interface NatsReaderEvent {
  */
 const CONSUMER_DELETE_WITHIN_MS = 500;
 
+/**
+ * Cold: `p` settled (never an error) or `withinMs` passed. The timer is unref'd: not waited for (a consumer replaced
+ * or ended), an unanswered deletion's bound held the process 0.5 s (until 2026-12-07); stop() awaits it while its
+ * connection, still open, holds the process.
+ */
+async function settledWithin(p: Promise<unknown>, withinMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, withinMs);
+    timer.unref?.();
+  });
+  await Promise.race([p.then(() => undefined, () => undefined), bound]);
+  clearTimeout(timer);
+}
+
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
 export const READER_RETRY_MS = 2000;
 
@@ -118,8 +133,13 @@ interface NatsConnection {
 }
 interface Consumer {
   consume(opts?: { expires?: number }): Promise<AsyncIterable<NatsMsg> & { stop(): Promise<void> | void; status?(): AsyncIterable<{ type: string }> }>;
-  /** Deletes it on the server (an ordered consumer: the one the client made last). */
+  /** Deletes it on the server (an ordered consumer: the last one the client made, not one it is making again). */
   delete?(): Promise<boolean>;
+  /**
+   * An ordered consumer's name on the server (@nats-io/jetstream 3.4's PullConsumerImpl): the client's next one's once
+   * it sends the request making it again, its made one's (delete's) taken only from the answer.
+   */
+  name?: string;
 }
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
@@ -350,10 +370,12 @@ export class NatsFeedReader {
   private nc: NatsConnection | undefined;
   private sub: NatsSub | undefined;
   private iter: { stop(): Promise<void> | void } | undefined;
-  /** The consumer `iter` reads (set with it): deleted when the reader stops reading it (deleteConsumer). */
-  private consumer: Consumer | undefined;
+  /** The consumer `iter` reads (set with it; `jsm` of its connection): deleted when the reader stops reading it (deleteConsumer). */
+  private consumer: { made: Consumer; jsm: JetStreamParts["jsm"] } | undefined;
   /** How long stop() waits for that deletion (CONSUMER_DELETE_WITHIN_MS): a seam for the tests. */
   private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
+  /** A consumer being made on `nc` (consumeStream): settled once it reads, or was stopped and deleted (stop() waits). */
+  private making: { nc: NatsConnection; settled: Promise<unknown> } | undefined;
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
@@ -730,11 +752,17 @@ export class NatsFeedReader {
     // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
     // not see the edit (a consumer reading is not looked at).
     const start = { ...(await this.startSeqAt(parts, policy)), filter_subjects: `${this.opts.prefix ?? "feeder"}.>` };
-    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
-    const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
-    if (this.nc !== nc || this.stopped) return void (await iter.stop()); // stopped or replaced meanwhile (afterRecreated)
+    const making = this.makeConsumerOn(nc, parts, start);
+    const settled = making.catch(() => undefined);
+    this.making = { nc, settled };
+    void settled.then(() => {
+      if (this.making?.settled === settled) this.making = undefined;
+    });
+    const made = await making;
+    if (made === undefined) return;
+    const { consumer, iter } = made;
     this.iter = iter;
-    this.consumer = consumer;
+    this.consumer = { made: consumer, jsm: parts.jsm };
     // A consumer made on the stream: readable. Before, a consumer the reader made itself on a stream made again kept
     // the replaced one's consumer_deleted until a message came (an empty stream: /readyz 503 for good).
     this.streamProblem = undefined;
@@ -765,6 +793,22 @@ export class NatsFeedReader {
       () => this.consumerEnded(nc, parts, iter, undefined, tries()),
       (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error, tries()),
     );
+  }
+
+  /**
+   * The consumer and its messages; one made once the reader was stopped, or moved to another connection or run
+   * (afterRecreated, stop() and start() again), is stopped and deleted on this connection: undefined. stop() waits for
+   * this (within deleteWithinMs) before its close: until 2026-12-07 the close cut the answer to the make under way,
+   * and the consumer the server had made stayed there 5 min (or, answered, it was stopped but not deleted).
+   */
+  private async makeConsumerOn(nc: NatsConnection, parts: JetStreamParts, start: object) {
+    const run = this.runs;
+    const consumer = await parts.js.consumers.get(this.opts.stream!, start);
+    const iter = await consumer.consume({ expires: PULL_EXPIRES_MS });
+    if (this.nc === nc && !this.stopped && this.runs === run) return { consumer, iter };
+    await iter.stop();
+    await this.deleteConsumer({ made: consumer, jsm: parts.jsm }, nc);
+    return undefined;
   }
 
   /**
@@ -1062,18 +1106,15 @@ export class NatsFeedReader {
    * inactive_threshold). Before 2026-12-07 every reader stopped, and every consumer it replaced, stayed that long.
    * Not tried while disconnected (the request would wait for a reconnect that the stop's close prevents).
    */
-  private async deleteConsumer(consumer: Consumer | undefined, nc: NatsConnection | undefined): Promise<void> {
-    if (consumer?.delete === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deleteWithinMs)));
-    const deleted = Promise.resolve()
-      .then(() => consumer.delete!())
-      .then(
-        () => undefined,
-        () => undefined,
-      );
-    await Promise.race([deleted, bound]);
-    clearTimeout(timer);
+  private async deleteConsumer(consumer: NatsFeedReader["consumer"], nc: NatsConnection | undefined): Promise<void> {
+    if (consumer === undefined || nc === undefined || this.disconnected || nc.isClosed?.() === true) return;
+    // By the name the client reads or is making again: its delete() names the last one made, which its remake (the
+    // consumer lost, a message out of order) has deleted itself, and the one being made stayed 5 min (until 2026-12-07).
+    const { made, jsm } = consumer;
+    const name = made.name;
+    const del = name !== undefined ? () => jsm.consumers.delete(this.opts.stream!, name) : made.delete?.bind(made);
+    if (del === undefined) return;
+    await settledWithin(Promise.resolve().then(del), this.deleteWithinMs);
   }
 
   async stop(): Promise<void> {
@@ -1090,8 +1131,10 @@ export class NatsFeedReader {
     const iter = this.iter;
     const consumer = iter === undefined ? undefined : this.consumer;
     this.iter = undefined; // what its iterator still hands out is not read (the sink not fed after the stop)
+    const making = nc !== undefined && this.making?.nc === nc ? this.making.settled : undefined;
     await iter?.stop();
     await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
+    if (making !== undefined) await settledWithin(making, this.deleteWithinMs); // a consumer being made: deleted once made
     await nc?.close();
     if (this.nc === nc) this.nc = undefined;
   }

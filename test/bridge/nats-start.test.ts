@@ -266,11 +266,14 @@ describe("a stream reader whose stream was made again", () => {
    * Each connection the reader makes is in `clients`: its `end()` is the client's close for good. `hold`: each read of
    * the stream's info answers once the promise it returns is resolved (the test's hand on the answer's moment).
    * `deleted`: the consumers (by their number in `iters`) deleted on the server; `deleteHangs`: such a request unanswered;
-   * `deleteHold`: each answered once it resolves. `filters`: each consumer's filter_subjects (kept out of `policies`);
-   * each client's `shut`: closed by the reader.
+   * `deleteHold`: each answered once it resolves; `deletedNames`: the names deleted. `made`: each consumer (by its
+   * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
+   * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves; `connectHold`: each connect, once it is in `clients`. `filters`: each consumer's filter_subjects (kept out of
+   * `policies`); each client's `shut`: closed by the reader.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void> }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], filters: [] as (string | undefined)[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; connectHold?: () => Promise<void> | undefined }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[] };
+    const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
       transport: async () => ({
         connect: async () => {
@@ -278,6 +281,7 @@ describe("a stream reader whose stream was made again", () => {
           const closed = new Promise<void>((r) => (end = r));
           const c = { end, shut: false };
           s.clients.push(c);
+          await o.connectHold?.();
           return { subscribe: () => ({ unsubscribe() {} }), close: async () => void (c.shut = true), closed: () => closed };
         },
       }),
@@ -290,6 +294,7 @@ describe("a stream reader whose stream was made again", () => {
               return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
             },
           },
+          consumers: { delete: async (_stream: string, name: string) => deleting(s.made.findIndex((c) => c.name === name), name) },
         }),
         jetstream: () => ({
           consumers: {
@@ -297,17 +302,21 @@ describe("a stream reader whose stream was made again", () => {
               s.policies.push(policy);
               s.filters.push(filter_subjects);
               if (o.getFails?.()) throw new Error("stream not found");
+              await o.getHold?.();
               let n = -1;
-              return {
-                delete: () => (s.deleted.push(n), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true)),
+              const c: { name?: string; delete(): Promise<boolean>; consume(): Promise<unknown> } = {
+                delete: () => deleting(n, `oc${n}_1`),
                 consume: async () => {
                   n = s.iters.length;
+                  c.name = `oc${n}_1`;
+                  s.made.push(c);
                   const it = { stopped: false };
                   s.iters.push(it);
                   const next = o.messages?.(n) ?? { next: () => new Promise<IteratorResult<never>>(() => {}) };
                   return { stop: () => void (it.stopped = true), status: () => o.events?.(n) ?? (async function* () {})(), [Symbol.asyncIterator]: () => next };
                 },
               };
+              return c;
             },
           },
         }),
@@ -475,6 +484,94 @@ describe("a stream reader whose stream was made again", () => {
       await reader.stop(); // with no bound, never resolves when the delete hangs
       expect([deleteHangs, s.deleted, s.iters.map((i) => i.stopped)]).toEqual([deleteHangs, [0], [true]]);
     }
+  });
+
+  // Before, the bound on a deletion not waited for (a consumer replaced, or ended by the client) held the process
+  // alive while the server did not answer: a process done with the reader lingered deleteWithinMs (0.5 s).
+  test("the bound on a consumer's deletion not waited for does not hold the process", async () => {
+    let created = "t0";
+    const s = fakeJetStream({ created: () => created, deleteHangs: true });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSU", from: "all", reconnectAfterCloseMs: 10 }, () => {});
+    const boundMs = 43_210; // the bound's timer, told from the reader's others by its delay
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = boundMs;
+    const bounds: { hasRef(): boolean }[] = [];
+    const setTimeoutBefore = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      const t = setTimeoutBefore(fn, ms);
+      if (ms === boundMs) bounds.push(t as unknown as { hasRef(): boolean });
+      return t;
+    }) as typeof setTimeout;
+    cleanups.push(() => reader.stop());
+    cleanups.push(() => ((globalThis.setTimeout = setTimeoutBefore), ((reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 10)));
+    await reader.start();
+    created = "t1"; // made again: the idle look replaces the consumer, its deletion not waited for (unanswered)
+    await waitFor(() => s.deleted.length === 1, "the replaced consumer's deletion asked", 5000);
+    expect([bounds.length, bounds.map((t) => t.hasRef())]).toEqual([1, [false]]);
+  });
+
+  // @nats-io/jetstream 3.4 makes an ordered consumer again (lost, a message out of order) by deleting it, then sending
+  // the request making the next one, whose name its delete() takes only from the answer. Before, a stop() meanwhile
+  // deleted the one already deleted: the one being made stayed on the server 5 min.
+  test("stop() while the client makes its consumer again deletes the one being made", async () => {
+    const s = fakeJetStream({ created: () => "t0" });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSM", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    await reader.start();
+    s.made[0]!.name = "oc0_2"; // the client's remake under way: oc0_1 deleted by it, oc0_2 asked for
+    await reader.stop();
+    expect(s.deletedNames).toEqual(["oc0_2"]);
+  });
+
+  // Before, stop() during a consumer's make closed the connection at once, cutting the answer: the consumer the server
+  // had made stayed there 5 min (or, the answer in, it was stopped and not deleted). Now stop() waits for the make
+  // (within deleteWithinMs: one never answered does not hold it) and the consumer is deleted before the close.
+  test("stop() while a consumer is being made deletes it once made, before the close", async () => {
+    for (const answered of [true, false]) {
+      let answer = (): void => undefined;
+      let deletedAnswer = (): void => undefined;
+      const s = fakeJetStream({
+        created: () => "t0",
+        getHold: () => new Promise<void>((r) => (answer = answered ? r : () => undefined)),
+        deleteHold: new Promise<void>((r) => (deletedAnswer = r)),
+      });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSK", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+      (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = answered ? 60_000 : 10;
+      const starting = reader.start();
+      await waitFor(() => s.policies.length === 1, "the consumer's make asked", 5000);
+      const stopping = reader.stop();
+      answer(); // the server made it
+      if (answered) await waitFor(() => s.deleted.length === 1, "the consumer made deleted", 5000);
+      const shutBeforeDeleted = s.clients[0]!.shut;
+      deletedAnswer();
+      await stopping; // never answered: within deleteWithinMs
+      if (answered) await starting; // else left waiting by the fake (a real client's close rejects it)
+      expect([answered, s.deleted, s.iters.map((i) => i.stopped), shutBeforeDeleted, s.clients.map((c) => c.shut)]).toEqual(answered ? [true, [0], [true], false, [true]] : [false, [], [], false, [true]]);
+    }
+  });
+
+  // The stop above waits for the make: a start() again meanwhile (allowed without waiting for the stop) clears
+  // `stopped` while the earlier run's connection is still the reader's. Its consumer, made then, is the earlier run's:
+  // deleted, not read (on a connection its stop then closes).
+  test("a consumer made for a run stopped and started again while its make was under way is deleted, not read", async () => {
+    let answer = (): void => undefined;
+    let connected = (): void => undefined;
+    const s = fakeJetStream({
+      created: () => "t0",
+      getHold: () => (s.policies.length === 1 ? new Promise<void>((r) => (answer = r)) : undefined),
+      connectHold: () => (s.clients.length === 2 ? new Promise<void>((r) => (connected = r)) : undefined),
+    });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSQ", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+    (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = 60_000;
+    cleanups.push(() => reader.stop());
+    const starting = reader.start();
+    await waitFor(() => s.policies.length === 1, "the consumer's make asked", 5000);
+    const stopping = reader.stop();
+    const startingAgain = reader.start(); // its connect under way
+    answer(); // the first run's consumer made
+    await stopping;
+    await starting;
+    connected();
+    await startingAgain;
+    expect([s.deleted, s.iters.map((i) => i.stopped), s.clients.map((c) => c.shut), reader.health.natsConnected]).toEqual([[0], [true, false], [true, false], true]);
   });
 
   // The client's iterator hands out what it had received before stop() (queued ahead of its end). Before, such a
