@@ -129,6 +129,9 @@ export class SubscriberBook extends LadderBook implements BookView {
   asmSeq = -1;
   asmPartCount = 0;
   asmNextPart = 0;
+  /** The jump mark (StreamState.jumpMark) of the stream whose datagram began the split delta, and of the chunk set's (below); 0: none. */
+  asmJumpMark = 0;
+  snapJumpMark = 0;
   /** Receive time (µs) of the last part or chunk taken into the split-delta and snapshot assembly (STALE_ASSEMBLY_MS). */
   asmTouchedUs = 0;
   snapTouchedUs = 0;
