@@ -941,18 +941,18 @@ export class InstrumentBooks {
 
   /**
    * Invalidates every book last carried by the stream (gap, end of session). Returns how many were valid.
-   * `bogusMark` (a jump undone: StreamState.jumpMark of the line undone; 0: none): the chunk sets and split deltas that
-   * line began end too, whatever stream carried their later chunks or parts (abandoned, discarded).
+   * `bogusMark` (a jump undone: StreamState.jumpMark of the line undone; 0: none): what that line began, whatever
+   * stream carries its later chunks or parts, is no longer trusted. A split delta is discarded (its book is invalid
+   * until its next snapshot anyway, so a real event lost there costs nothing more). A chunk set keeps no older set
+   * out (snapKeptOlderOut): the next chunk 0 replaces it, while a real set (a jump that was datagrams reordered, undone
+   * by the late ones) still completes with its later chunks, and loads its book.
    */
   invalidateStream(key: number, bogusMark = 0): number {
     let n = 0;
     for (const book of this.books.values()) {
       if (book.streamKey === key && this.invalidate(book)) n++;
       if (bogusMark === 0) continue;
-      if (book.snapSeq >= 0 && book.snapJumpMark === bogusMark) {
-        this.counters.snapshotsAbandoned++;
-        this.endSnapshot(book);
-      }
+      if (book.snapSeq >= 0 && book.snapJumpMark === bogusMark) book.snapKeptOlderOut = true;
       if (book.asmSeq >= 0 && book.asmJumpMark === bogusMark) this.discardAssembly(book);
     }
     return n;

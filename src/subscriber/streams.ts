@@ -42,7 +42,7 @@ export interface StreamRef {
   readonly sessionStartUs: number;
   /** Nothing live heard for the stale limit: a book it carries stays stale (a held datagram replayed does not hear it). */
   readonly stale: boolean;
-  /** StreamState.jumpMark: noted on an assembly begun now, which undoing the line's jump ends. */
+  /** StreamState.jumpMark: noted on an assembly begun now, which undoing the line's jump no longer trusts. */
   readonly jumpMark: number;
 }
 
@@ -310,9 +310,9 @@ export interface StreamState extends StreamInfo {
   /**
    * While a line may still be undone as bogus (altNext ≥ 0: a jump pending, or a new stream's or session's first
    * line): a number no other line had (0 otherwise). A snapshot chunk set or split delta begun on it notes it
-   * (SubscriberBook.snapJumpMark, asmJumpMark); undoing the jump ends those (InstrumentBooks.invalidateStream). Left
-   * under way, one begun at a forged instrSeq far ahead kept the next real refresh out (an older set's chunk 0), or
-   * every real split delta's parts (an older event's) until an event passed it.
+   * (SubscriberBook.snapJumpMark, asmJumpMark); undoing the jump untrusts those (InstrumentBooks.invalidateStream).
+   * Left as they were, one begun at a forged instrSeq far ahead kept the next real refresh out (an older set's chunk
+   * 0), or every real split delta's parts (an older event's) until an event passed it.
    */
   jumpMark: number;
   /**
@@ -971,7 +971,7 @@ export class StreamTable {
         st.jumpMark = 0;
         // The first datagram of this line was dropped as late, and what the bogus line brought is not the
         // publisher's: the stream's books are invalid until their next snapshot (a jump already did this at its
-        // gap; the first datagram of a new stream or session had no gap to do it), and the assemblies it began end.
+        // gap; the first datagram of a new stream or session had no gap to do it), nor are the assemblies it began.
         this.instrumentBooks.invalidateStream(st.key, bogusMark);
         return 0;
       }

@@ -126,12 +126,14 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
 });
 
 /**
- * An assembly begun by a datagram of a bogus line (a jump ahead, later undone, §6.3) is ended with the jump: its
- * instrSeq is the forger's. Before, a chunk set begun there (chunk 0 at an instrSeq far ahead) stayed under way and
+ * An assembly begun by a datagram of a bogus line (a jump ahead, later undone, §6.3) is no longer trusted once the
+ * jump is undone: its instrSeq may be the forger's. Before, a chunk set begun there (chunk 0 at an instrSeq far ahead)
  * kept the next real refresh's chunk 0 out as an older set's (one real snapshot lost); a split delta begun there kept
  * every real split delta's parts out as an older event's (each such event lost) until an event passed its instrSeq.
+ * Now the split delta is discarded and the set keeps no older one out; a real set a reordering left on such a line
+ * still completes.
  */
-describe("undoing a bogus jump ends the assemblies the bogus line began", () => {
+describe("undoing a bogus jump: the assemblies the bogus line began keep nothing out", () => {
   const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
 
   function deepBook(): TestBook {
@@ -180,9 +182,32 @@ describe("undoing a bogus jump ends the assemblies the bogus line began", () => 
 
   it("a chunk set: the next real refresh loads the book", () => {
     const { sub, p, b, sb } = forgedJump((forger, fake) => packBookSnapshot(forger, fake, 0, false));
-    expect(sb.snapSeq).toBe(-1); // old: the forged set still under way
     expect(packBookSnapshot(p, b, 0, true)).toBeGreaterThan(1);
     ingestAll(sub, take(p));
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+  });
+
+  it("a real set begun on a jump that reordering undid (its late datagrams came next) still completes", () => {
+    const sub = newSubscriber({ maxDatagramBytes: SMALL });
+    const p = packer({ maxBytes: SMALL });
+    p.nextSeq = 5000;
+    const b = deepBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, [[943000, 50]]));
+    ingestAll(sub, take(p)); // the line is proven
+    const late: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, b, delta(b, [[943000, 60 + i]]));
+      late.push(...take(p));
+    }
+    expect(packBookSnapshot(p, b, 0, true)).toBeGreaterThan(2);
+    const set = take(p);
+    // Chunk 0 first (a jump past the two deltas), then the two deltas (they undo the jump), then the rest of the set.
+    ingestAll(sub, [set[0]!, ...late, ...set.slice(1)]);
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
   });
