@@ -98,7 +98,7 @@ interface Slot {
   startedAtMs: number;
   restarts: number;
   consecutiveFailures: number;
-  /** Its start() resolved (every venue started); feeder_workers_ready counts these. */
+  /** Its start() resolved (every venue started); feeder_workers_ready counts these, if heard from during the scrape. */
   ready: boolean;
   /** The worker has its pipeline (it said "session"): it answers requests, while it starts too. */
   answering: boolean;
@@ -304,6 +304,10 @@ export class Supervisor implements StatusSource {
 
   async metricsText(): Promise<string> {
     const generations = this.slots.map((slot) => slot.carry.generation);
+    // feeder_workers_ready: started, and heard from while this scrape waited (its reply, well-formed or not, or any
+    // message): a hung worker is no longer counted once its reply is REPLY_SILENCE_MS late, as /readyz's worker_down.
+    // Until 2026-12-07 `ready` alone counted it until its hang was found (WORKER_HANG_MS).
+    const askedAtMs = performance.now();
     const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))) as (MetricsSnapshot | undefined)[];
     // A snapshot of a worker replaced since it was asked for: its counts are in the carry now, not to be added twice.
     const answered = this.slots.flatMap((slot, i) => {
@@ -320,7 +324,8 @@ export class Supervisor implements StatusSource {
       process: processSnapshot(),
       extra: (w) => {
         w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
-        w.family("feeder_workers_ready", "gauge", "workers running").sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready).length);
+        w.family("feeder_workers_ready", "gauge", "workers started and heard from during this scrape (one silent while it waited, hung or its reply late, is not counted)")
+          .sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready && s.lastHeardMs >= askedAtMs).length);
         w.family("feeder_worker_restarts_total", "counter", "workers restarted after dying").sample("feeder_worker_restarts_total", {}, this.restarts);
       },
     });

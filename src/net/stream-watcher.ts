@@ -49,6 +49,15 @@ const FIELDS_END = Math.max(PKT_MAGIC_OFFSET + 2, PKT_VERSION_OFFSET + 1, PKT_FL
 const SESSION_KEY_SCALE = 0x1_0000_0000;
 /** The kernel's default receive buffer is enough: this socket only needs to see some datagrams of a stream. */
 const RECV_BUFFER_BYTES = 256 * 1024;
+/**
+ * Our own sessions remembered per source id (addOwnSession). A source's sessions come one per start of its publisher
+ * (the Feeder's, or a worker slot's thread), and at most 1 + BLOCKED_THREADS_MAX (app/supervisor.ts) threads of a slot
+ * live at once: a session this many starts back is a thread that ended several restarts ago (each restart waits at
+ * least RESTART_BASE_MS, doubling while the restarts fail, and this socket is read meanwhile; its datagrams went out
+ * on this host before it ended), so none of its datagrams can still come to be taken for a stranger's. Until
+ * 2026-12-07 every session was kept: a crash loop (a restart every 10 s) added ~8,600 a day, for good.
+ */
+export const OWN_SESSIONS_PER_SOURCE = 8;
 /** Foreign sessions tracked at once (each one is a configuration error to fix, and one is enough to name it). */
 export const MAX_FOREIGN_SESSIONS = 64;
 /**
@@ -136,6 +145,8 @@ export class StreamWatcher {
   private readonly sockets: WatchSocket[] = [];
   private readonly ownSources: Set<number>;
   private readonly ownSessions = new Set<number>();
+  /** The same sessions by source id, oldest first (OWN_SESSIONS_PER_SOURCE each). */
+  private readonly ownBySource = new Map<number, number[]>();
   /** Foreign sessions by "group:port/channel/source/session"; entries stay until forget(). */
   private readonly foreign = new Map<string, ForeignSession>();
   /** The same sessions, for the flood's path (spareCheck: an indexed scan of at most MAX_FOREIGN_SESSIONS, no iterator). */
@@ -154,9 +165,24 @@ export class StreamWatcher {
     this.reader = new PacketReader(authKey === undefined ? undefined : new DatagramAuth(authKey, new Bun.CryptoHasher("sha256")));
   }
 
-  /** Declares one of our sessions: its datagrams are never foreign. */
+  /**
+   * Declares one of our sessions: its datagrams are never foreign. The source's session declared
+   * OWN_SESSIONS_PER_SOURCE before it is forgotten (its thread long ended); one declared again is the newest. Cold.
+   */
   addOwnSession(sourceId: number, sessionId: number): void {
-    this.ownSessions.add(sourceId * SESSION_KEY_SCALE + sessionId);
+    const key = sourceId * SESSION_KEY_SCALE + sessionId;
+    let list = this.ownBySource.get(sourceId);
+    if (list === undefined) this.ownBySource.set(sourceId, (list = []));
+    const at = list.indexOf(key);
+    if (at >= 0) list.splice(at, 1);
+    list.push(key);
+    this.ownSessions.add(key);
+    if (list.length > OWN_SESSIONS_PER_SOURCE) this.ownSessions.delete(list.shift()!);
+  }
+
+  /** Own sessions remembered (at most OWN_SESSIONS_PER_SOURCE per source id). */
+  get ownSessionsHeld(): number {
+    return this.ownSessions.size;
   }
 
   isOwn(sourceId: number, sessionId: number): boolean {

@@ -403,7 +403,7 @@ export class InstrumentBooks {
     const isDelta = templateId === TEMPLATE_BOOK_DELTA;
     const split = isDelta && m.partCount > 1;
     if (split) {
-      if (!this.onPart(book, m, seq, known)) return;
+      if (!this.onPart(book, m, seq, known, st.jumpMark)) return;
     } else if (book.asmSeq >= 0 && seq > book.asmSeq) {
       this.discardAssembly(book); // that split delta will never complete: a later event is here
     }
@@ -459,7 +459,7 @@ export class InstrumentBooks {
   }
 
   /** One part of a split delta; true when it completed the event (all levels are then in the pending arrays). */
-  private onPart(book: SubscriberBook, m: BookMessageReader, seq: number, known: number): boolean {
+  private onPart(book: SubscriberBook, m: BookMessageReader, seq: number, known: number, jumpMark: number): boolean {
     if (known >= 0 && seq <= known) {
       this.counters.duplicateEvents++;
       return false;
@@ -479,6 +479,7 @@ export class InstrumentBooks {
         return false;
       }
       book.asmSeq = seq;
+      book.asmJumpMark = jumpMark;
       book.asmPartCount = partCount;
       book.asmNextPart = 0;
       book.pendBidN = book.pendAskN = 0;
@@ -545,6 +546,7 @@ export class InstrumentBooks {
       book.snapSeq = seq;
       book.snapKeptOlderOut = false;
       book.snapStreamKey = st.key;
+      book.snapJumpMark = st.jumpMark;
       book.snapNextChunk = 0;
       book.snapChunkCount = chunkCount;
       book.snapFlags = r.msgFlags;
@@ -937,10 +939,22 @@ export class InstrumentBooks {
     if (book.snapSeq >= 0) this.endSnapshot(book);
   }
 
-  /** Invalidates every book last carried by the stream (gap, end of session). Returns how many were valid. */
-  invalidateStream(key: number): number {
+  /**
+   * Invalidates every book last carried by the stream (gap, end of session). Returns how many were valid.
+   * `bogusMark` (a jump undone: StreamState.jumpMark of the line undone; 0: none): what that line began, whatever
+   * stream carries its later chunks or parts, is no longer trusted. A split delta is discarded (its book is invalid
+   * until its next snapshot anyway, so a real event lost there costs nothing more). A chunk set keeps no older set
+   * out (snapKeptOlderOut): the next chunk 0 replaces it, while a real set (a jump that was datagrams reordered, undone
+   * by the late ones) still completes with its later chunks, and loads its book.
+   */
+  invalidateStream(key: number, bogusMark = 0): number {
     let n = 0;
-    for (const book of this.books.values()) if (book.streamKey === key && this.invalidate(book)) n++;
+    for (const book of this.books.values()) {
+      if (book.streamKey === key && this.invalidate(book)) n++;
+      if (bogusMark === 0) continue;
+      if (book.snapSeq >= 0 && book.snapJumpMark === bogusMark) book.snapKeptOlderOut = true;
+      if (book.asmSeq >= 0 && book.asmJumpMark === bogusMark) this.discardAssembly(book);
+    }
     return n;
   }
 

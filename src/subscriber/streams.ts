@@ -42,6 +42,8 @@ export interface StreamRef {
   readonly sessionStartUs: number;
   /** Nothing live heard for the stale limit: a book it carries stays stale (a held datagram replayed does not hear it). */
   readonly stale: boolean;
+  /** StreamState.jumpMark: noted on an assembly begun now, which undoing the line's jump no longer trusts. */
+  readonly jumpMark: number;
 }
 
 /** Cold: the source's provisional newest session is confirmed; the one it replaced is retired for good. */
@@ -306,6 +308,14 @@ export interface StreamState extends StreamInfo {
   altNext: number;
   altCount: number;
   /**
+   * While a line may still be undone as bogus (altNext ≥ 0: a jump pending, or a new stream's or session's first
+   * line): a number no other line had (0 otherwise). A snapshot chunk set or split delta begun on it notes it
+   * (SubscriberBook.snapJumpMark, asmJumpMark); undoing the jump untrusts those (InstrumentBooks.invalidateStream).
+   * Left as they were, one begun at a forged instrSeq far ahead kept the next real refresh out (an older set's chunk
+   * 0), or every real split delta's parts (an older event's) until an event passed it.
+   */
+  jumpMark: number;
+  /**
    * The first datagram's seqNum of a new stream or session: while its line is unproven (altNext 0), only a datagram
    * wholly before it can start another line; one from it on is a copy of what this line already brought.
    */
@@ -454,6 +464,8 @@ export class StreamTable {
    * replayed its held datagrams (after a revert, of the session undone: they could take it again).
    */
   onStreamGone: ((st: StreamState) => void) | undefined;
+  /** The last StreamState.jumpMark handed out. */
+  private jumpMarks = 0;
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -540,6 +552,7 @@ export class StreamTable {
         ended: false,
         altNext: 0, // the first datagram's seqNum is unproven: the line it starts is a jump from "anywhere"
         altCount: -1, // until a second datagram continues that line (sequence: the first one does not prove it)
+        jumpMark: ++this.jumpMarks,
         lineFrom: r.seqNum,
         source: src,
         prevSessionId: 0,
@@ -563,6 +576,7 @@ export class StreamTable {
         created.altNext = gone.altNext;
         created.altCount = gone.altCount;
         created.lineFrom = gone.lineFrom;
+        if (gone.altNext < 0) created.jumpMark = 0;
       }
       // The evicted line resumed is the stream's now. Another session's stream keeps it remembered: undone as bogus
       // (the stream then leaves the table), the line is still there for the late copies (before 2026-12-06 it was lost).
@@ -594,6 +608,7 @@ export class StreamTable {
     st.nextSeq = r.seqNum;
     st.altNext = 0; // as for a new stream: the restart datagram's seqNum is unproven until the next one
     st.altCount = -1;
+    st.jumpMark = ++this.jumpMarks;
     st.lineFrom = r.seqNum;
     st.sharedReported = false;
     st.lateAdoptedAtUs = -1;
@@ -822,6 +837,7 @@ export class StreamTable {
       s.nextSeq = s.prevNextSeq;
       s.altNext = s.prevAltNext;
       s.altCount = 0;
+      s.jumpMark = s.altNext >= 0 ? ++this.jumpMarks : 0;
       s.lineFrom = s.prevLineFrom;
       s.heardSendUs = 0; // the bogus session's send times (forged ones may be far ahead) say nothing of this one
       s.highSendUs = 0;
@@ -940,6 +956,7 @@ export class StreamTable {
       if (st.altNext < 0 || (st.altNext === 0 && st.altCount === 0)) {
         st.altNext = next;
         st.altCount = 0;
+        st.jumpMark = ++this.jumpMarks; // what this datagram begins is the new line's: undone with it
       }
       st.nextSeq = seqNum + msgCount;
       return 0;
@@ -950,10 +967,12 @@ export class StreamTable {
         this.counters.seqJumpsReverted++;
         st.altNext = -1;
         st.nextSeq = seqNum + msgCount;
+        const bogusMark = st.jumpMark;
+        st.jumpMark = 0;
         // The first datagram of this line was dropped as late, and what the bogus line brought is not the
         // publisher's: the stream's books are invalid until their next snapshot (a jump already did this at its
-        // gap; the first datagram of a new stream or session had no gap to do it).
-        this.instrumentBooks.invalidateStream(st.key);
+        // gap; the first datagram of a new stream or session had no gap to do it), nor are the assemblies it began.
+        this.instrumentBooks.invalidateStream(st.key, bogusMark);
         return 0;
       }
       this.counters.lateDatagrams++;
@@ -976,6 +995,7 @@ export class StreamTable {
       return;
     }
     st.altNext = -1; // the line after the jump goes on: it was real
+    st.jumpMark = 0;
   }
 
   /**

@@ -129,6 +129,9 @@ export class SubscriberBook extends LadderBook implements BookView {
   asmSeq = -1;
   asmPartCount = 0;
   asmNextPart = 0;
+  /** The jump mark (StreamState.jumpMark) of the stream whose datagram began the split delta, and of the chunk set's (below); 0: none. */
+  asmJumpMark = 0;
+  snapJumpMark = 0;
   /** Receive time (µs) of the last part or chunk taken into the split-delta and snapshot assembly (STALE_ASSEMBLY_MS). */
   asmTouchedUs = 0;
   snapTouchedUs = 0;
@@ -140,7 +143,10 @@ export class SubscriberBook extends LadderBook implements BookView {
   pendAskQty: Float64Array = NO_LEVELS;
   /** Snapshot assembly: instrSeq of the chunk set being collected, −1 when none. */
   snapSeq = -1;
-  /** The set under way kept an older set's chunk 0 out already (it keeps out one: instrument-books.ts onSnapshotChunk). */
+  /**
+   * The set under way keeps no older set's chunk 0 out (instrument-books.ts onSnapshotChunk): it kept one out already
+   * (it keeps out one), or a datagram of a line since undone as bogus began it (InstrumentBooks.invalidateStream).
+   */
   snapKeptOlderOut = false;
   snapNextChunk = 0;
   snapChunkCount = 0;

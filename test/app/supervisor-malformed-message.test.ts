@@ -364,3 +364,27 @@ test("two workers' venue_down and publish_send_failing reasons name their worker
     await supervisor.stop();
   }
 });
+
+/**
+ * `feeder_workers_ready` counts a worker heard from during the scrape (its metrics reply, well-formed or not, or any
+ * other message): one that says nothing while the scrape waits for it (hung, or its reply stuck) is not ready. Until
+ * 2026-12-07 a hung worker counted until its hang was found (up to WORKER_HANG_MS, 10 s), while /readyz already said
+ * worker_down. The stand-in answers its pings but never a metrics request; no ping goes out during the test (hangAfterMs).
+ */
+test("a worker that says nothing while a scrape waits for it is not counted in feeder_workers_ready", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(199), workers: 1 }));
+  const silent = { ...config, [SILENT_REQUESTS]: ["metrics"] } as typeof config;
+  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 100, hangAfterMs: 600_000 });
+  try {
+    await supervisor.start();
+    const text = await supervisor.metricsText();
+    expect(text).toContain("feeder_workers 1");
+    expect(text).toContain("feeder_workers_ready 0"); // old: 1
+    expect((await supervisor.readyz()).workersDown).toEqual([0]); // malformed: as /readyz judges it
+    expect(supervisor.restarts).toBe(0);
+  } finally {
+    await supervisor.stop();
+  }
+});

@@ -6,7 +6,7 @@
  * session was kept (a flood of them grew the publisher's memory for as long as they kept coming).
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { MAX_FOREIGN_SESSIONS, StreamWatcher, TRACKED_CHECK_EVERY_MS } from "../../src/net/stream-watcher.ts";
+import { MAX_FOREIGN_SESSIONS, OWN_SESSIONS_PER_SOURCE, StreamWatcher, TRACKED_CHECK_EVERY_MS } from "../../src/net/stream-watcher.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_SESSION_ID_OFFSET, PKT_VERSION_OFFSET } from "../../src/wire/layout.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
@@ -184,4 +184,41 @@ describe("second read of s-rd2c (s-rd4b): a tracked session's datagrams beyond t
     expect(w.sessions().map((f) => [f.sessionId, f.datagrams, f.lastSeenMs])).toEqual([[555, 2, nowMs]]);
     expect([w.forged, w.unchecked]).toEqual([2, 5]);
   });
+});
+
+/**
+ * Our own sessions are remembered per source id, the last OWN_SESSIONS_PER_SOURCE only: every worker restart adds
+ * one, and until 2026-12-07 none was ever dropped (a crash loop, a restart every 10 s: ~8,600 a day, for good).
+ * Randomized against a model: per source, the last N distinct sessions declared (one declared again is the newest).
+ */
+test("own sessions: the last OWN_SESSIONS_PER_SOURCE of each source are ours, older ones forgotten", () => {
+  const w = new StreamWatcher([{ group: GROUP, port: PORT, iface: "127.0.0.1", channelId: CHANNEL, key: "publish.destinations[0]" }], [0, 1, 2]);
+  const model = new Map<number, number[]>();
+  let seed = 20261207;
+  const rand = (n: number) => {
+    seed ^= seed << 13; // xorshift32
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  for (let i = 0; i < 5000; i++) {
+    const sourceId = rand(3);
+    const sessionId = rand(4) === 0 ? rand(12) : 100 + i; // some declared again
+    w.addOwnSession(sourceId, sessionId);
+    const list = model.get(sourceId) ?? [];
+    const at = list.indexOf(sessionId);
+    if (at >= 0) list.splice(at, 1);
+    list.push(sessionId);
+    if (list.length > OWN_SESSIONS_PER_SOURCE) list.shift();
+    model.set(sourceId, list);
+    if (i % 97 !== 0 && i < 4990) continue;
+    for (let s = 0; s < 3; s++) {
+      const own = model.get(s) ?? [];
+      for (const id of own) expect(w.isOwn(s, id), `${i}: ${s}/${id}`).toBe(true);
+      for (let id = 0; id < 12; id++) if (!own.includes(id)) expect(w.isOwn(s, id), `${i}: ${s}/${id}`).toBe(false);
+      expect(w.isOwn(s, 100 + i - 5 * OWN_SESSIONS_PER_SOURCE * 3), `${i}: ${s} old`).toBe(own.includes(100 + i - 5 * OWN_SESSIONS_PER_SOURCE * 3));
+    }
+    expect(w.ownSessionsHeld).toBe([...model.values()].reduce((n, l) => n + l.length, 0));
+  }
+  expect(w.ownSessionsHeld).toBeLessThanOrEqual(3 * OWN_SESSIONS_PER_SOURCE);
 });

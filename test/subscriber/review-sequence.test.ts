@@ -124,3 +124,103 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     expect(levelsOf(sub.book(inst.instrumentId)!)).toEqual(levelsOf(b));
   });
 });
+
+/**
+ * An assembly begun by a datagram of a bogus line (a jump ahead, later undone, §6.3) is no longer trusted once the
+ * jump is undone: its instrSeq may be the forger's. Before, a chunk set begun there (chunk 0 at an instrSeq far ahead)
+ * kept the next real refresh's chunk 0 out as an older set's (one real snapshot lost); a split delta begun there kept
+ * every real split delta's parts out as an older event's (each such event lost) until an event passed its instrSeq.
+ * Now the split delta is discarded and the set keeps no older one out; a real set a reordering left on such a line
+ * still completes.
+ */
+describe("undoing a bogus jump: the assemblies the bogus line began keep nothing out", () => {
+  const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
+
+  function deepBook(): TestBook {
+    const b = new TestBook(inst);
+    const bids: [number, number][] = [];
+    for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+    b.load(bids, [[943504, 250]], 1, T0);
+    return b;
+  }
+
+  function wideDelta(b: TestBook, qty: number): ChangeSet {
+    const cs = new ChangeSet();
+    for (let i = 0; i < 30; i++) cs.addBid(943000 - i, qty + i);
+    b.apply(cs, b.venueSeq + 1, T0);
+    return cs;
+  }
+
+  /** A stream whose line is proven, its book usable; then one forged datagram far ahead (its first message only). */
+  function forgedJump(forge: (forger: ReturnType<typeof packer>, fake: TestBook) => number) {
+    const sub = newSubscriber({ maxDatagramBytes: SMALL });
+    const p = packer({ maxBytes: SMALL });
+    p.nextSeq = 5000;
+    const b = deepBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, b, delta(b, [[943000, 50 + i]]));
+      ingestAll(sub, take(p));
+    }
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    const forger = packer({ maxBytes: SMALL });
+    forger.nextSeq = p.nextSeq + 1_000_000_000;
+    const fake = deepBook();
+    fake.instrSeq = b.instrSeq + 1_000_000;
+    expect(forge(forger, fake)).toBeGreaterThan(1);
+    ingestAll(sub, take(forger).slice(0, 1)); // chunk 0 or part 0 only
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, b, delta(b, [[943000, 60 + i]]));
+      ingestAll(sub, take(p));
+    }
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    expect(sb.valid).toBe(false);
+    return { sub, p, b, sb };
+  }
+
+  it("a chunk set: the next real refresh loads the book", () => {
+    const { sub, p, b, sb } = forgedJump((forger, fake) => packBookSnapshot(forger, fake, 0, false));
+    expect(packBookSnapshot(p, b, 0, true)).toBeGreaterThan(1);
+    ingestAll(sub, take(p));
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+  });
+
+  it("a real set begun on a jump that reordering undid (its late datagrams came next) still completes", () => {
+    const sub = newSubscriber({ maxDatagramBytes: SMALL });
+    const p = packer({ maxBytes: SMALL });
+    p.nextSeq = 5000;
+    const b = deepBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, [[943000, 50]]));
+    ingestAll(sub, take(p)); // the line is proven
+    const late: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(p, b, delta(b, [[943000, 60 + i]]));
+      late.push(...take(p));
+    }
+    expect(packBookSnapshot(p, b, 0, true)).toBeGreaterThan(2);
+    const set = take(p);
+    // Chunk 0 first (a jump past the two deltas), then the two deltas (they undo the jump), then the rest of the set.
+    ingestAll(sub, [set[0]!, ...late, ...set.slice(1)]);
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+  });
+
+  it("a split delta: the real split deltas after it are applied", () => {
+    const { sub, p, b, sb } = forgedJump((forger, fake) => packBookDelta(forger, fake, wideDelta(fake, 900)));
+    expect(sb.asmSeq).toBe(-1); // old: the forged event still being assembled
+    packBookSnapshot(p, b, 0, true);
+    ingestAll(sub, take(p));
+    expect(sb.usable).toBe(true);
+    expect(packBookDelta(p, b, wideDelta(b, 70))).toBeGreaterThan(1);
+    ingestAll(sub, take(p));
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+  });
+});
