@@ -250,6 +250,7 @@ export class SubscriptionControl {
         return;
       }
       const batch = topics.slice(i, i + perRequest);
+      if (op === "subscribe" && this.retries.length > 0) this.subscribeGoes(conn, batch);
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -264,6 +265,26 @@ export class SubscriptionControl {
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
+  }
+
+  /**
+   * `topics`' subscribe goes on `conn` (written, or queued for pacing): an unsubscribe of theirs still waiting there from
+   * a closure (held for the venue's count, refused as over its rate limit) is theirs no more; should they close again,
+   * that closure unsubscribes them (its own request, or this subscribe's answer: onTopicConfirmed). Until s-rd20a it
+   * still named them and, once they were given up again, went as well: two unsubscribes of one channel.
+   */
+  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): void {
+    for (const r of this.retries) {
+      if (r.op !== "unsubscribe" || r.conn !== conn || r.gen !== conn.generation) continue;
+      if (r.topics.some((t) => topics.includes(t))) r.topics = r.topics.filter((t) => !topics.includes(t));
+    }
+  }
+
+  /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
+  private subscribeWaits(conn: VenueConnection, t: TopicState): boolean {
+    if (t.sub !== SUB_PENDING) return false;
+    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
   }
 
   /** sendRequest's `topics` wait `waitMs` for the venue's request count (cold): held as a refused request's retry. */
@@ -953,8 +974,16 @@ export class SubscriptionControl {
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
       const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      // A closed book listed again whose subscribe waits too (behind this one): its channel still subscribed, this stays
+      // its unsubscribe should it close again before that subscribe goes (subscribeGoes ends it). Until s-rd20a dropped
+      // here: closed again, nothing unsubscribed the channel (its subscribe never went), subscribed for good.
+      const reopened = op === "unsubscribe" ? topics.filter((t) => this.subscribeWaits(conn, t)) : [];
+      const keep = () => {
+        if (reopened.length > 0) r.topics = reopened;
+        else drop(r);
+      };
       if (still.length === 0 && givenUp.length === 0) {
-        drop(r);
+        keep();
         continue;
       }
       this.askingSeq = r.heldSeq ?? Infinity;
@@ -973,7 +1002,7 @@ export class SubscriptionControl {
           if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
           this.sendRequest(conn, op, still);
         }
-        drop(r);
+        keep();
       } finally {
         this.askingSeq = Infinity;
       }
