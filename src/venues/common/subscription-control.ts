@@ -945,9 +945,9 @@ export class SubscriptionControl {
    * one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
    * Those held for the count go first held, first sent: each waits only for the room of those held before it, and is
    * counted against any newer request (waitingOn), so it keeps its place (one that still finds no room stays in line,
-   * a refused one comes due without room joins it). Each round asks for every one in line, in its order, whatever its
-   * dueMs (an estimate made when held: those ahead of it may have been dropped since, so one behind could be due
-   * first). Until s-okxheld a held one reserved nothing: a request asked in between (another book's resync, a closed
+   * a refused one comes due without room joins it). Each round asks for every one in line, in its order (on a
+   * socket, until one finds no room: those behind it have none either), whatever its dueMs (an estimate made when
+   * held: those ahead of it may have been dropped since, so one behind could be due first). Until s-okxheld a held one reserved nothing: a request asked in between (another book's resync, a closed
    * book's unsubscribe) took the room it waited for, again and again.
    */
   retriesDue(now: number): void {
@@ -964,6 +964,7 @@ export class SubscriptionControl {
       const i = this.retries.indexOf(r);
       if (i >= 0) this.retries.splice(i, 1);
     };
+    let full: Set<VenueConnection> | undefined; // sockets whose count had no room for a held one this round
     for (const r of due) {
       const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) {
@@ -977,8 +978,8 @@ export class SubscriptionControl {
       // A closed book listed again whose subscribe waits too (behind this one): its channel still subscribed, this stays
       // its unsubscribe should it close again before that subscribe goes (subscribeGoes ends it). Until s-rd20a dropped
       // here: closed again, nothing unsubscribed the channel (its subscribe never went), subscribed for good.
-      const reopened = op === "unsubscribe" ? topics.filter((t) => this.subscribeWaits(conn, t)) : [];
       const keep = () => {
+        const reopened = op === "unsubscribe" ? topics.filter((t) => this.subscribeWaits(conn, t)) : [];
         if (reopened.length > 0) r.topics = reopened;
         else drop(r);
       };
@@ -986,6 +987,9 @@ export class SubscriptionControl {
         keep();
         continue;
       }
+      // One held before it on this socket found no room: neither does it, behind that one (counted with it), so it is not
+      // asked (each ask walks every waiting request: a round asking each of thousands held took ~75 ms, s-rd20a).
+      if (r.heldSeq !== undefined && full?.has(conn) === true) continue;
       this.askingSeq = r.heldSeq ?? Infinity;
       try {
         // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
@@ -995,6 +999,7 @@ export class SubscriptionControl {
           r.dueMs = now + budgetWaitMs;
           r.waitMs = budgetWaitMs;
           r.heldSeq ??= ++this.heldSeqs;
+          (full ??= new Set()).add(conn);
           continue;
         }
         this.unsubscribeGivenUp(conn, givenUp);

@@ -414,6 +414,33 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * Three unsubscribes held for the hour, one after another: a housekeeping round with no room asks the count once, for
+   * the first, not for those behind it (each would count the first with its own, no room either). Until s-rd20a each
+   * held request asked every round, and each ask walks every request waiting: ~75 ms a round with 2,900 held over 100
+   * sockets, every round of the hour. With room, all go, in the order held.
+   */
+  test("a round with no room asks the hour's count once for the requests held on a socket, not once each", async () => {
+    const { adapter, conn, requests, lifecycle, control, clock } = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
+    for (const t of conn.topics) lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED); // three unsubscribes held
+    const protocol = (control as unknown as { protocol: { requestWaitMs(c: OkxConnection): number } }).protocol;
+    const ask = protocol.requestWaitMs.bind(protocol);
+    let asked = 0;
+    protocol.requestWaitMs = (c) => {
+      asked++;
+      return ask(c);
+    };
+    clock.ms += 1_000;
+    control.retriesDue(clock.ms);
+    expect([asked, requests().length]).toEqual([1, 0]);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    expect(requests().map((r) => r.args.map((x) => x.instId))).toEqual([["A-USDT"], ["B-USDT"], ["C-USDT"]]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * B's owed subscribe held for the hour; the hour then frees room for one request and A's instrument closes before
    * the housekeeping round sends B's: A's unsubscribe waits behind it (first held, first sent), and goes at the next
    * room. Until s-okxheld the held subscribe reserved nothing: A's unsubscribe took the room, and B, RESYNCING, waited
