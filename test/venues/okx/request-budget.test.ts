@@ -479,7 +479,10 @@ describe("okx: every request within the socket's hour", () => {
    * unsubscribe) or new. Of two held ones both sent, the first held goes first unless it is new and the later owed
    * (owed ones go ahead of every held one); a new request (a resync's, a closure's, a listing's) is sent only with room
    * left in its hour for every held one still waiting; and no hour holds more than 3 requests. Until s-okxheld a held
-   * request reserved nothing: a new one asked before the housekeeping round took the room it waited for.
+   * request reserved nothing: a new one asked before the housekeeping round took the room it waited for. The venue's
+   * channels are modelled too (since s-rd20a): no unsubscribe names one not subscribed, and once hours pass and every
+   * request is answered, each closed book's channel is unsubscribed and each open book (not waiting out a backoff or
+   * the budget) is subscribed and ACTIVE: a held request left behind for good fails it.
    */
   test("randomized: requests held for the hour go first held, first sent (owed ones ahead), never past the hour's count", async () => {
     let ordered = 0; // pairs of held requests both sent whose order the line fixes
@@ -591,6 +594,9 @@ describe("okx: every request within the socket's hour", () => {
         control.retriesDue(clock.ms);
         while (answered < requests().length) answer(requests()[answered++]!);
       }
+      const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
+      const openNotSubscribed = conn.topics.filter((t) => t.sub !== SUB_REJECTED && !t.resyncDelayed && !waitsBudget[t.index] && (!atVenue.has(t.symbol) || t.sub !== SUB_ACTIVE)).map((t) => `${t.symbol}:${t.sub}`);
+      expect(openNotSubscribed, `seed ${seed}: open books not subscribed once settled`).toEqual([]);
       const closedStillSubscribed = conn.topics.filter((t) => t.sub === SUB_REJECTED && atVenue.has(t.symbol)).map((t) => t.symbol);
       expect([closedStillSubscribed, needless], `seed ${seed}: closed books' channels still subscribed, needless unsubscribes`).toEqual([[], 0]);
       for (let i = 0; i < sentAtMs.length; i++) {
