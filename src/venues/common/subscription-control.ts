@@ -682,13 +682,13 @@ export class SubscriptionControl {
       const givenUp: TopicState[] = [];
       for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp, resubscribe);
       this.unsubscribeGivenUp(conn, givenUp);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
     // Refused: the topics answered before it are subscribed again with those taken as unsubscribed below, in one
     // request (until 2026-12-07 two: the budget, okx/request-budget.ts, counts one per unsubscribe request).
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       this.retryLater(conn, req.op, req.topics, c.retMsg);
       return;
     }
@@ -699,7 +699,7 @@ export class SubscriptionControl {
       const givenUp = req.topics.filter((t) => t.sub === SUB_REJECTED);
       this.log.warn(`${this.protocol.venue}: unsubscribe of closed books refused as a whole; sending it again in halves`, { conn: conn.id, retMsg: c.retMsg, topics: givenUp.length });
       for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       const half = Math.ceil(givenUp.length / 2);
       this.unsubscribeGivenUp(conn, givenUp.slice(0, half));
       this.unsubscribeGivenUp(conn, givenUp.slice(half));
@@ -709,7 +709,7 @@ export class SubscriptionControl {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
       for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);

@@ -414,6 +414,33 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * B resyncs (its unsubscribe out, its subscribe owed); the hour spent, A's instrument closes (its unsubscribe held).
+   * Room for one frees, and OKX refuses B's unsubscribe for a reason that may pass (taken as unsubscribed): B's owed
+   * subscribe goes now, ahead of the held unsubscribe, as owed ones go once their answer came. Until s-rd20a only an
+   * answer arg by arg sent it so; after a refusal of the whole request (or a 60014 with args answered before) it went as
+   * a new request, behind every held one, B RESYNCING meanwhile.
+   */
+  test("a resync's subscribe owed after its unsubscribe was refused goes ahead of the requests held", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const startMs = clock.ms;
+    b.book = BookState.RESYNCING;
+    adapter.restart(b); // B's unsubscribe (1 of 3), its subscribe owed
+    clock.ms += 1_000;
+    conn.requestTimesMs.push(clock.ms, clock.ms); // 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // A's unsubscribe held
+    clock.ms = startMs + HOUR_MS; // B's unsubscribe has left the hour: room for one
+    answer(requests()[0]!, "50001"); // refused, not over the limit: B taken as unsubscribed
+    control.retriesDue(clock.ms);
+    expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
+      ["unsubscribe", ["B-USDT"]],
+      ["subscribe", ["B-USDT"]],
+    ]);
+    expect(control.unsubscribeWaiting(conn, a)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * Three unsubscribes held for the hour, one after another: a housekeeping round with no room asks the count once, for
    * the first, not for those behind it (each would count the first with its own, no room either). Until s-rd20a each
    * held request asked every round, and each ask walks every request waiting: ~75 ms a round with 2,900 held over 100
