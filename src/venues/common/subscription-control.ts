@@ -250,6 +250,7 @@ export class SubscriptionControl {
         return;
       }
       const batch = topics.slice(i, i + perRequest);
+      if (op === "subscribe" && this.retries.length > 0) this.subscribeGoes(conn, batch);
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -264,6 +265,26 @@ export class SubscriptionControl {
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
+  }
+
+  /**
+   * `topics`' subscribe goes on `conn` (written, or queued for pacing): an unsubscribe of theirs still waiting there from
+   * a closure (held for the venue's count, refused as over its rate limit) is theirs no more; should they close again,
+   * that closure unsubscribes them (its own request, or this subscribe's answer: onTopicConfirmed). Until s-rd20a it
+   * still named them and, once they were given up again, went as well: two unsubscribes of one channel.
+   */
+  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): void {
+    for (const r of this.retries) {
+      if (r.op !== "unsubscribe" || r.conn !== conn || r.gen !== conn.generation) continue;
+      if (r.topics.some((t) => topics.includes(t))) r.topics = r.topics.filter((t) => !topics.includes(t));
+    }
+  }
+
+  /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
+  private subscribeWaits(conn: VenueConnection, t: TopicState): boolean {
+    if (t.sub !== SUB_PENDING) return false;
+    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return false;
   }
 
   /** sendRequest's `topics` wait `waitMs` for the venue's request count (cold): held as a refused request's retry. */
@@ -671,13 +692,13 @@ export class SubscriptionControl {
       const givenUp: TopicState[] = [];
       for (const t of req.topics) this.onTopicConfirmed(conn, t, req.op, givenUp, resubscribe);
       this.unsubscribeGivenUp(conn, givenUp);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
     // Refused: the topics answered before it are subscribed again with those taken as unsubscribed below, in one
     // request (until 2026-12-07 two: the budget, okx/request-budget.ts, counts one per unsubscribe request).
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       this.retryLater(conn, req.op, req.topics, c.retMsg);
       return;
     }
@@ -688,7 +709,7 @@ export class SubscriptionControl {
       const givenUp = req.topics.filter((t) => t.sub === SUB_REJECTED);
       this.log.warn(`${this.protocol.venue}: unsubscribe of closed books refused as a whole; sending it again in halves`, { conn: conn.id, retMsg: c.retMsg, topics: givenUp.length });
       for (const t of req.topics) if (t.sub !== SUB_REJECTED) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       const half = Math.ceil(givenUp.length / 2);
       this.unsubscribeGivenUp(conn, givenUp.slice(0, half));
       this.unsubscribeGivenUp(conn, givenUp.slice(half));
@@ -698,7 +719,7 @@ export class SubscriptionControl {
       // Not subscribed after all (e.g. it never took effect): proceed as if unsubscribed.
       this.log.warn(`${this.protocol.venue}: unsubscribe rejected; treating topics as unsubscribed`, { conn: conn.id, retMsg: c.retMsg, topics: req.topics.map((t) => t.topic) });
       for (const t of req.topics) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
-      if (resubscribe.length > 0) this.sendRequest(conn, "subscribe", resubscribe);
+      if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
@@ -934,9 +955,9 @@ export class SubscriptionControl {
    * one whose socket went is dropped (its reconnect subscribes afresh). Cold: the lifecycle's housekeeping.
    * Those held for the count go first held, first sent: each waits only for the room of those held before it, and is
    * counted against any newer request (waitingOn), so it keeps its place (one that still finds no room stays in line,
-   * a refused one comes due without room joins it). Each round asks for every one in line, in its order, whatever its
-   * dueMs (an estimate made when held: those ahead of it may have been dropped since, so one behind could be due
-   * first). Until s-okxheld a held one reserved nothing: a request asked in between (another book's resync, a closed
+   * a refused one comes due without room joins it). Each round asks for every one in line, in its order (on a
+   * socket, until one finds no room: those behind it have none either), whatever its dueMs (an estimate made when
+   * held: those ahead of it may have been dropped since, so one behind could be due first). Until s-okxheld a held one reserved nothing: a request asked in between (another book's resync, a closed
    * book's unsubscribe) took the room it waited for, again and again.
    */
   retriesDue(now: number): void {
@@ -953,6 +974,7 @@ export class SubscriptionControl {
       const i = this.retries.indexOf(r);
       if (i >= 0) this.retries.splice(i, 1);
     };
+    let full: Set<VenueConnection> | undefined; // sockets whose count had no room for a held one this round
     for (const r of due) {
       const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) {
@@ -963,10 +985,21 @@ export class SubscriptionControl {
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
       const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      // A closed book listed again whose subscribe waits too (behind this one): its channel still subscribed, this stays
+      // its unsubscribe should it close again before that subscribe goes (subscribeGoes ends it). Until s-rd20a dropped
+      // here: closed again, nothing unsubscribed the channel (its subscribe never went), subscribed for good.
+      const keep = () => {
+        const reopened = op === "unsubscribe" ? topics.filter((t) => this.subscribeWaits(conn, t)) : [];
+        if (reopened.length > 0) r.topics = reopened;
+        else drop(r);
+      };
       if (still.length === 0 && givenUp.length === 0) {
-        drop(r);
+        keep();
         continue;
       }
+      // One held before it on this socket found no room: neither does it, behind that one (counted with it), so it is not
+      // asked (each ask walks every waiting request: a round asking each of thousands held took ~75 ms, s-rd20a).
+      if (r.heldSeq !== undefined && full?.has(conn) === true) continue;
       this.askingSeq = r.heldSeq ?? Infinity;
       try {
         // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
@@ -976,6 +1009,7 @@ export class SubscriptionControl {
           r.dueMs = now + budgetWaitMs;
           r.waitMs = budgetWaitMs;
           r.heldSeq ??= ++this.heldSeqs;
+          (full ??= new Set()).add(conn);
           continue;
         }
         this.unsubscribeGivenUp(conn, givenUp);
@@ -983,7 +1017,7 @@ export class SubscriptionControl {
           if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
           this.sendRequest(conn, op, still);
         }
-        drop(r);
+        keep();
       } finally {
         this.askingSeq = Infinity;
       }

@@ -363,6 +363,111 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A's instrument closes with the hour spent: its unsubscribe is held. The hour has room again; before the housekeeping
+   * round, A is listed again (its subscribe goes: the held unsubscribe is no longer its) and closes again, LIVE: that
+   * closure's own unsubscribe goes. Until s-rd20a the held one still named A and went too at the round (A given up
+   * again): two unsubscribes of one channel, one of the hour's 480 spent for nothing.
+   */
+  test("a closed book listed and closed again before its held unsubscribe went: one unsubscribe of its channel", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
+    clock.ms += HOUR_MS; // room again, the round not yet
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!);
+    expect([ofA(), a.sub]).toEqual([["subscribe"], SUB_ACTIVE]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its own unsubscribe goes
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms + HOUR_MS);
+    expect(ofA()).toEqual(["subscribe", "unsubscribe"]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A LIVE, the hour spent: A closes (its unsubscribe held), is listed again (its subscribe held behind it), a
+   * housekeeping round finds no room, and A closes again before its subscribe went: its channel, still subscribed,
+   * is unsubscribed once the hour has room. Until s-rd20a that round dropped the held unsubscribe (A no longer given
+   * up), the second closure sent nothing (its subscribe never went) and dropped the held subscribe: the channel stayed
+   * subscribed for good, its pushes on the wire, ignored.
+   */
+  test("a closed book listed again and closed while both its requests are held: its channel is unsubscribed", async () => {
+    const { adapter, conn, a, requests, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect([a.sub, a.subscribeQueued]).toEqual([SUB_PENDING, true]); // its subscribe held
+    control.retriesDue(clock.ms); // no room for either
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe never went
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(ofA()).toEqual(["unsubscribe"]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * B resyncs (its unsubscribe out, its subscribe owed); the hour spent, A's instrument closes (its unsubscribe held).
+   * Room for one frees, and OKX refuses B's unsubscribe for a reason that may pass (taken as unsubscribed): B's owed
+   * subscribe goes now, ahead of the held unsubscribe, as owed ones go once their answer came. Until s-rd20a only an
+   * answer arg by arg sent it so; after a refusal of the whole request (or a 60014 with args answered before) it went as
+   * a new request, behind every held one, B RESYNCING meanwhile.
+   */
+  test("a resync's subscribe owed after its unsubscribe was refused goes ahead of the requests held", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const startMs = clock.ms;
+    b.book = BookState.RESYNCING;
+    adapter.restart(b); // B's unsubscribe (1 of 3), its subscribe owed
+    clock.ms += 1_000;
+    conn.requestTimesMs.push(clock.ms, clock.ms); // 3 of 3
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // A's unsubscribe held
+    clock.ms = startMs + HOUR_MS; // B's unsubscribe has left the hour: room for one
+    answer(requests()[0]!, "50001"); // refused, not over the limit: B taken as unsubscribed
+    control.retriesDue(clock.ms);
+    expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([
+      ["unsubscribe", ["B-USDT"]],
+      ["subscribe", ["B-USDT"]],
+    ]);
+    expect(control.unsubscribeWaiting(conn, a)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * Three unsubscribes held for the hour, one after another: a housekeeping round with no room asks the count once, for
+   * the first, not for those behind it (each would count the first with its own, no room either). Until s-rd20a each
+   * held request asked every round, and each ask walks every request waiting: ~75 ms a round with 2,900 held over 100
+   * sockets, every round of the hour. With room, all go, in the order held.
+   */
+  test("a round with no room asks the hour's count once for the requests held on a socket, not once each", async () => {
+    const { adapter, conn, requests, lifecycle, control, clock } = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
+    for (const t of conn.topics) lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED); // three unsubscribes held
+    const protocol = (control as unknown as { protocol: { requestWaitMs(c: OkxConnection): number } }).protocol;
+    const ask = protocol.requestWaitMs.bind(protocol);
+    let asked = 0;
+    protocol.requestWaitMs = (c) => {
+      asked++;
+      return ask(c);
+    };
+    clock.ms += 1_000;
+    control.retriesDue(clock.ms);
+    expect([asked, requests().length]).toEqual([1, 0]);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    expect(requests().map((r) => r.args.map((x) => x.instId))).toEqual([["A-USDT"], ["B-USDT"], ["C-USDT"]]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * B's owed subscribe held for the hour; the hour then frees room for one request and A's instrument closes before
    * the housekeeping round sends B's: A's unsubscribe waits behind it (first held, first sent), and goes at the next
    * room. Until s-okxheld the held subscribe reserved nothing: A's unsubscribe took the room, and B, RESYNCING, waited
@@ -401,7 +506,10 @@ describe("okx: every request within the socket's hour", () => {
    * unsubscribe) or new. Of two held ones both sent, the first held goes first unless it is new and the later owed
    * (owed ones go ahead of every held one); a new request (a resync's, a closure's, a listing's) is sent only with room
    * left in its hour for every held one still waiting; and no hour holds more than 3 requests. Until s-okxheld a held
-   * request reserved nothing: a new one asked before the housekeeping round took the room it waited for.
+   * request reserved nothing: a new one asked before the housekeeping round took the room it waited for. The venue's
+   * channels are modelled too (since s-rd20a): no unsubscribe names one not subscribed, and once hours pass and every
+   * request is answered, each closed book's channel is unsubscribed and each open book (not waiting out a backoff or
+   * the budget) is subscribed and ACTIVE: a held request left behind for good fails it.
    */
   test("randomized: requests held for the hour go first held, first sent (owed ones ahead), never past the hour's count", async () => {
     let ordered = 0; // pairs of held requests both sent whose order the line fixes
@@ -412,8 +520,17 @@ describe("okx: every request within the socket's hour", () => {
       const { adapter, conn, ws, requests, answer, lifecycle, control, clock } = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
       const sentAtMs: number[] = [];
       const send = ws.send.bind(ws);
+      // The venue's side: the channels subscribed, in the order requests are written (every answer an acceptance). An
+      // unsubscribe of a channel not subscribed is one more of the hour's requests for nothing.
+      const atVenue = new Set(conn.topics.map((t) => t.symbol));
+      let needless = 0;
       ws.send = (text: string) => {
         sentAtMs.push(clock.ms);
+        const r = JSON.parse(text) as Req;
+        for (const { instId } of r.args) {
+          if (r.op === "subscribe") atVenue.add(instId);
+          else if (!atVenue.delete(instId)) needless++;
+        }
         send(text);
       };
       // sentAt: its index among the requests written; -1 waiting, -2 void, -3 sent but its order not judged.
@@ -496,6 +613,19 @@ describe("okx: every request within the socket's hour", () => {
           }
         }
       }
+      // Settled (hours pass, every request answered): no closed book's channel is left subscribed, and no unsubscribe
+      // named a channel not subscribed. Until s-rd20a both happened (a closed book listed and closed again while its
+      // closure's unsubscribe was held).
+      for (let round = 0; round < 4; round++) {
+        clock.ms += HOUR_MS;
+        control.retriesDue(clock.ms);
+        while (answered < requests().length) answer(requests()[answered++]!);
+      }
+      const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
+      const openNotSubscribed = conn.topics.filter((t) => t.sub !== SUB_REJECTED && !t.resyncDelayed && !waitsBudget[t.index] && (!atVenue.has(t.symbol) || t.sub !== SUB_ACTIVE)).map((t) => `${t.symbol}:${t.sub}`);
+      expect(openNotSubscribed, `seed ${seed}: open books not subscribed once settled`).toEqual([]);
+      const closedStillSubscribed = conn.topics.filter((t) => t.sub === SUB_REJECTED && atVenue.has(t.symbol)).map((t) => t.symbol);
+      expect([closedStillSubscribed, needless], `seed ${seed}: closed books' channels still subscribed, needless unsubscribes`).toEqual([[], 0]);
       for (let i = 0; i < sentAtMs.length; i++) {
         const inHour = sentAtMs.filter((x) => x > sentAtMs[i]! - HOUR_MS && x <= sentAtMs[i]!).length;
         expect(inHour, `seed ${seed}: requests in the hour to the one at ${sentAtMs[i]}`).toBeLessThanOrEqual(3);
