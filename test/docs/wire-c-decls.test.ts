@@ -1,7 +1,7 @@
 /**
  * docs/wire-protocol.md §10's C declarations against src/wire/layout.ts byte for byte: every struct field's offset
- * (packed in order, each naturally aligned) is the named constant, every struct is its block's size, and every
- * #define and enum value is the constant's. The layout tables are checked by wire-layout.test.ts; a C reader
+ * (packed in order, each naturally aligned) is the named constant, every struct is its block's size, every field's
+ * C type has its table row's signedness and width (int8_t for an i8), and every #define and enum value is the constant's. The layout tables are checked by wire-layout.test.ts; a C reader
  * copies these declarations, so they must not drift from the code either (cut_flags at 62 among them). §11's control
  * packet declaration is held to src/wire/retransmit.ts the same way.
  */
@@ -111,4 +111,33 @@ test("§11's control packet declaration = src/wire/retransmit.ts", () => {
   expect(c).toContain(`/* ${Retx.RETX_PACKET_BYTES}, + ${L.AUTH_TRAILER_BYTES} trailer */`);
   expect(c).toContain(`#define FD_RETX_MAGIC 0x${Retx.RETX_MAGIC.toString(16)}u`);
   expect(c).toContain(`enum { FD_RETX_REQUEST = ${Retx.RETX_KIND_REQUEST}, FD_RETX_OUT_OF_RANGE = ${Retx.RETX_KIND_OUT_OF_RANGE}, FD_RETX_THROTTLED = ${Retx.RETX_KIND_THROTTLED} };`);
+});
+
+test("every struct field of §10 has the signedness and width of its row in §3–4.6's tables", () => {
+  // The tables' field rows (`| off | type | \`field\` |`) up to §5; a name in two tables (version, priceExp) has one type.
+  const tables = DOC.slice(0, DOC.indexOf("\n## 5. "));
+  const tableType = new Map<string, string>();
+  for (const m of tables.matchAll(/^\| \d+ \| ([ui](?:8|16|32|64)) \| `(\w+)`[^|]*\|/gm)) {
+    const [, type, field] = m as unknown as [string, string, string];
+    expect(tableType.get(field) ?? type, `${field}: one type in every table`).toBe(type);
+    tableType.set(field, type);
+  }
+  const cTypeOf = (t: string) => /^(u?)int(\d+)_t$/.exec(t);
+  const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  let checked = 0;
+  for (const m of C.matchAll(/typedef struct \{([^}]*)\} (\w+);/g)) {
+    for (const decl of m[1]!.split(";").map((d) => d.trim()).filter((d) => d !== "")) {
+      const [type, ...rest] = decl.split(/\s+/);
+      const c = cTypeOf(type!);
+      if (c === null) continue; // fd_book_common c
+      for (const raw of rest.join(" ").split(",").map((f) => f.trim())) {
+        if (raw.startsWith("reserved")) continue;
+        const field = camel(raw);
+        expect(tableType.has(field), `${m[2]}.${raw}: a row \`${field}\` in the tables`).toBe(true);
+        expect(`${c[1] === "u" ? "u" : "i"}${c[2]}`, `${m[2]}.${raw} (${type}) against the table`).toBe(tableType.get(field));
+        checked++;
+      }
+    }
+  }
+  expect(checked).toBeGreaterThan(40);
 });

@@ -4,7 +4,8 @@
  * (offset + size of its type = the next row's offset; the last ends at the block's size), every flag and template
  * row has its constant's value, and the enumerations list exactly the values the code has. The golden vectors
  * (test/wire/vectors.test.ts) check the encoder against hand-copied offsets; this checks the tables themselves, and
- * the trailer, key and heartbeat sizes §3.3 and §4.7 state.
+ * the trailer, key and heartbeat sizes §3.3 and §4.7 state, and each field's signedness and width against the decoder's
+ * getters (the offsets check takes a type as its size only).
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -12,7 +13,10 @@ import { describe, expect, test } from "vitest";
 import * as L from "../../src/wire/layout.ts";
 import * as R from "../../src/wire/retransmit.ts";
 import * as N from "../../src/subscriber/nats-envelope.ts";
-import { DECODE_ERROR_NAMES } from "../../src/wire/decoder.ts";
+import { BookMessageReader, DECODE_ERROR_NAMES, DecodeErrorCode, DefinitionReader, PacketReader } from "../../src/wire/decoder.ts";
+import { packBookStatus } from "../../src/wire/encoder.ts";
+import { ChannelPacker } from "../../src/wire/packer.ts";
+import { makeInstrument, resealCrc, TestBook } from "../wire/helpers.ts";
 import { BookState, MARKET_IDS, STATUS_REASON_NAMES, VENUE_IDS } from "../../src/core/types.ts";
 
 const DOC = readFileSync(resolve(import.meta.dirname, "../../docs/wire-protocol.md"), "utf8");
@@ -186,5 +190,91 @@ describe("docs/wire-protocol.md tables = src/wire/layout.ts", () => {
   test("§7.2 rejection codes = the decoder's DECODE_ERROR_NAMES", () => {
     const rows = tableRows(section("7.2 Validation order"), "code").map((r) => [Number(r[0]), untick(r[1]!)]);
     expect(rows).toEqual(DECODE_ERROR_NAMES.map((n, i) => [i, n]).slice(1)); // 0 is ok
+  });
+});
+
+/**
+ * The types' signedness and width, which checkOffsets takes only as sizes (i8 and u8 alike): each field of the tables
+ * set alone to all-ones bytes reads through the reference decoder's getter as its type says, −1 signed and
+ * 2^(8 × size) − 1 unsigned (priceExp read unsigned, a drift to u8 in the table, or a u16 read as i16, fails here).
+ * The ns timestamps are i64 whose negatives are refused (§7.2) and then read as µs: their sign bit alone, in a
+ * datagram that passes otherwise, is refused as "<field> negative". Fields without a getter are listed.
+ */
+describe("docs/wire-protocol.md field types = the decoder's reads", () => {
+  const ONES: Record<string, number> = { u8: 255, i8: -1, u16: 65535, i16: -1, u32: 4294967295, i32: -1, u64: 2 ** 64, i64: -1 };
+
+  /** The field rows of a table: [offset, type, field name] (rows without a type, such as the common block's, skipped). */
+  const fields = (rows: string[][]) =>
+    rows.filter(([off, type]) => /^\d+$/.test(off!) && type !== "" && type !== "6 B" && type !== "u8 + u16").map(([off, type, f]) => [Number(off), type!, /`([^`]+)`/.exec(f!)![1]!] as const);
+
+  /** Sets the field at `at` alone to all ones in a zeroed 256-byte buffer with a book message header at 0; returns the readers over it. */
+  function readersWith(at: number, size: number, templateId: number) {
+    const dv = new DataView(new ArrayBuffer(256));
+    dv.setUint16(L.MSG_TEMPLATE_ID_OFFSET, templateId, true);
+    dv.setUint16(L.MSG_BLOCK_LENGTH_OFFSET, 64, true);
+    dv.setUint16(L.MESSAGE_HEADER_BYTES + L.DELTA_LEVEL_LENGTH_OFFSET, L.LEVEL_BYTES, true); // = SNAP_LEVEL_LENGTH_OFFSET
+    for (let i = 0; i < size; i++) dv.setUint8(at + i, 0xff);
+    const packet = new PacketReader();
+    packet.dv = dv;
+    packet.msgOffset = 0;
+    const book = new BookMessageReader().wrap(packet);
+    const def = new DefinitionReader().wrap(packet);
+    return { packet, book, def };
+  }
+
+  /** Checks every field row of `rows` at `base` + offset through reader(field); returns the fields without a getter. */
+  function check(where: string, rows: string[][], base: number, templateId: number, reader: (r: ReturnType<typeof readersWith>) => object, rename: Record<string, string> = {}): string[] {
+    const unread: string[] = [];
+    for (const [off, type, field] of fields(rows)) {
+      if (field.endsWith("Ns")) continue; // below
+      const r = reader(readersWith(base + off, SIZES[type]!, templateId)) as Record<string, unknown>;
+      const name = rename[field] ?? field;
+      if (!(name in r)) {
+        unread.push(field);
+        continue;
+      }
+      expect(r[name], `${where} ${field} (${type}) all ones`).toBe(ONES[type]);
+    }
+    return unread;
+  }
+
+  test("§3, §4.1–4.6: every field with a getter reads its type's all-ones value", () => {
+    expect(check("§3", tableRows(section("3. Packet header"), "off"), 0, 0, (r) => r.packet)).toEqual(["magic"]);
+    expect(check("§4.1", tableRows(section("4.1 Message header"), "off"), 0, 0, (r) => r.packet, { version: "msgVersion" })).toEqual([]);
+    const body = L.MESSAGE_HEADER_BYTES;
+    expect(check("§4.2", tableRows(section("4.2 Common book block"), "off"), body, L.TEMPLATE_BOOK_STATUS, (r) => r.book)).toEqual([]);
+    const delta = section("4.3 BookDelta");
+    expect(check("§4.3", tableRows(delta, "off"), body, L.TEMPLATE_BOOK_DELTA, (r) => r.book)).toEqual([]);
+    const levels = { priceMantissa: "price", qtyMantissa: "qty" };
+    const level = (r: ReturnType<typeof readersWith>) => ({ price: r.book.priceAt(0), qty: r.book.qtyAt(0) });
+    expect(check("§4.3 level", tableRows(delta, "off", 1), body + 64, L.TEMPLATE_BOOK_DELTA, level, levels)).toEqual([]);
+    expect(check("§4.4", tableRows(section("4.4 BookSnapshot"), "off"), body, L.TEMPLATE_BOOK_SNAPSHOT, (r) => r.book)).toEqual([]);
+    const def = check("§4.6", tableRows(section("4.6 InstrumentDefinition"), "off"), body, L.TEMPLATE_INSTRUMENT_DEFINITION, (r) => r.def);
+    expect(def).toEqual(["symbolLength", "tickSizeLength", "lotSizeLength"]); // read as the strings' lengths
+  });
+
+  test("§3, §4.2: the ns timestamps are i64 and a negative one is refused", () => {
+    const view = new TestBook(makeInstrument("bybit", "linear", "BTCUSDT"));
+    const ns = [
+      ...fields(tableRows(section("3. Packet header"), "off")).filter(([, , f]) => f.endsWith("Ns")),
+      ...fields(tableRows(section("4.2 Common book block"), "off"))
+        .filter(([, , f]) => f.endsWith("Ns"))
+        .map(([off, type, f]) => [L.PACKET_HEADER_BYTES + L.MESSAGE_HEADER_BYTES + off, type, f] as const),
+    ];
+    expect(ns.map(([, , f]) => f)).toEqual(["sendTimeNs", "sessionStartNs", "tsExchangeNs", "tsEventNs", "tsRecvNs"]);
+    for (const [at, type, field] of ns) {
+      expect(type, field).toBe("i64");
+      const p = new ChannelPacker(1400, 1, 0, 5, { sessionStartUs: 1 });
+      packBookStatus(p, view);
+      p.seal(2);
+      const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
+      const dv = new DataView(bytes.buffer);
+      const reader = new PacketReader();
+      expect(reader.wrap(dv, bytes.length, 1400), field).toBe(DecodeErrorCode.OK);
+      bytes[at + 7] = 0x80; // the sign bit alone
+      resealCrc(bytes);
+      expect(reader.wrap(dv, bytes.length, 1400), field).toBe(DecodeErrorCode.UNSAFE_INTEGER);
+      expect(reader.errorField).toBe(`${field} negative`);
+    }
   });
 });
