@@ -80,7 +80,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
-  private lastTickErrorLogMs = 0;
+  private lastTickErrorLogMs = -Infinity; // monoMs (0 would hold back a first error in the process's first second)
   /** With opts.history: "market|topic|u" → every window (as its text) the topic had at u. */
   private readonly history = new Map<string, Set<string>>();
 
