@@ -30,7 +30,7 @@ export interface BinanceSimOptions {
   shutdownGraceMs?: number;
   /** REST weight per minute (default spot 6000, USD-M 2400). */
   restWeightPerMinute?: number;
-  /** The clock of the REST weight window (default Date.now; a test shares its own with the adapter). */
+  /** The clock of the REST weight window and of serverTime and deliveries (default monoMs and Date.now; a test shares its own with the adapter). */
   restClock?: () => number;
   /** Keep every generated book state by update id, for bookAt() (tests that check every published book). */
   history?: boolean;
@@ -68,7 +68,7 @@ export interface ConnData {
   inTimes: number[];
   openedMs: number;
   timer: ReturnType<typeof setTimeout> | null;
-  /** The last ping sent, and the last pong echoing one (or the open), ms (Date.now()). */
+  /** The last ping sent, and the last pong echoing one (or the open), monoMs. */
   lastPingMs: number;
   lastPongMs: number;
 }

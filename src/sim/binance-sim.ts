@@ -14,7 +14,7 @@
  * @module
  */
 import type { Server } from "bun";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent)
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { CONNECTION_LIFETIME_MS, MAX_STREAMS_PER_CONNECTION } from "../venues/binance/protocol.ts";
@@ -152,7 +152,7 @@ class Simulator implements BinanceSim {
           if (this.overRate(ws)) return;
           // Spot: only an echo of a ping of ours keeps the connection (unsolicited pongs "will not prevent
           // disconnection"); USD-M: any pong does (unsolicited ones "maintain the connection") [keepalive].
-          if (ws.data.market === "linear" || data.toString().startsWith(PING_PAYLOAD)) ws.data.lastPongMs = Date.now();
+          if (ws.data.market === "linear" || data.toString().startsWith(PING_PAYLOAD)) ws.data.lastPongMs = monoMs();
         },
         close: (ws) => this.onClose(ws),
       },
@@ -183,10 +183,10 @@ class Simulator implements BinanceSim {
   private startKeepalive(): void {
     const per = (m: "spot" | "linear") => this.opts.keepalive ?? KEEPALIVE[m];
     const tickMs = Math.max(10, Math.min(1000, Math.floor(Math.min(per("spot").pingIntervalMs, per("linear").pingIntervalMs) / 4)));
-    let lastTickMs = Date.now();
+    let lastTickMs = monoMs();
     this.keepaliveTimer = setInterval(() => {
-      if (monoMs() < this.stallUntilMs) return;
-      const now = Date.now();
+      const now = monoMs();
+      if (now < this.stallUntilMs) return;
       const sinceTickMs = now - lastTickMs;
       lastTickMs = now;
       for (const market of ["spot", "linear"] as const) {
@@ -219,11 +219,12 @@ class Simulator implements BinanceSim {
     const market = url.pathname === "/stream" || url.pathname === "/ws" ? "spot" : url.pathname === "/public/stream" || url.pathname === "/public/ws" ? "linear" : null;
     if (market && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
       // Each market's host its own count: spot's upgrades never spend USD-M's, nor the other way round.
-      const refused = (market === "spot" ? this.connectLimit : this.linearConnectLimit).admit(Date.now());
+      const refused = (market === "spot" ? this.connectLimit : this.linearConnectLimit).admit(monoMs());
       if (refused) return refused;
       const streams = new Set((url.searchParams.get("streams") ?? "").split("/").filter((s) => s !== ""));
       if (streams.size > MAX_STREAMS_PER_CONNECTION) return new Response(`more than ${MAX_STREAMS_PER_CONNECTION} streams per connection (simulator)`, { status: 400 });
-      if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: Date.now(), timer: null, lastPingMs: Date.now(), lastPongMs: Date.now() } })) return undefined;
+      const nowMonoMs = monoMs();
+      if (server.upgrade(req, { data: { market, streams, inTimes: [], openedMs: nowMonoMs, timer: null, lastPingMs: nowMonoMs, lastPongMs: nowMonoMs } })) return undefined;
       return new Response("upgrade failed", { status: 400 });
     }
     if (url.pathname.startsWith("/sim/")) return this.onControl(url, req.method);
@@ -281,7 +282,7 @@ class Simulator implements BinanceSim {
 
   /** Counts one incoming message (text, ping or pong); past the limit the connection is closed [limits]. */
   private overRate(ws: Ws): boolean {
-    const now = Date.now();
+    const now = monoMs();
     const times = ws.data.inTimes;
     times.push(now);
     while (times.length > 0 && now - times[0]! >= 1000) times.shift();
@@ -609,12 +610,15 @@ class Simulator implements BinanceSim {
     if (!m) return json(404, { code: -1, msg: `no such endpoint ${url.pathname}` });
     const market = m[1] === "api/v3" ? "spot" : "linear";
     const limitPerMinute = this.opts.restWeightPerMinute ?? (market === "spot" ? 6000 : 2400);
-    const now = (this.opts.restClock ?? Date.now)();
-    while (this.weight.length > 0 && now - this.weight[0]!.atMs >= 60_000) this.weight.shift();
+    // The weight window on the monotonic clock (a wall-clock step neither refills nor drains it); the time of day
+    // (serverTime, a delivery passed) on the wall clock. A test's restClock is both.
+    const now = this.opts.restClock?.() ?? Date.now();
+    const windowNowMs = this.opts.restClock ? now : monoMs();
+    while (this.weight.length > 0 && windowNowMs - this.weight[0]!.atMs >= 60_000) this.weight.shift();
     let used = this.weight.reduce((n, x) => n + x.w, 0);
     if (m[2] === "exchangeInfo") {
       if (!this.instrumentsOk) return json(503, { code: -1008, msg: "Service Unavailable." });
-      used += this.take(now, market === "spot" ? 20 : 1);
+      used += this.take(windowNowMs, market === "spot" ? 20 : 1);
       const symbols = [...this.syms.values()]
         .filter((s) => s.market === market)
         .map((s) => ({
@@ -636,7 +640,7 @@ class Simulator implements BinanceSim {
     if (!valid) return json(400, { code: -1100, msg: `Illegal characters found in parameter 'limit'; legal range is ${market === "spot" ? "1..5000" : "5, 10, 20, 50, 100, 500, 1000"}.` }, used);
     const w = market === "spot" ? (limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1000 ? 50 : 250) : limit <= 50 ? 2 : limit <= 100 ? 5 : limit <= 500 ? 10 : 20;
     if (used + w > limitPerMinute) return json(429, { code: -1003, msg: "Too many requests; current limit of IP is exceeded." }, used, "10");
-    used += this.take(now, w);
+    used += this.take(windowNowMs, w);
     const s = this.syms.get(`${market}:${symbol}`);
     if (!s || !s.trading) return json(400, { code: -1121, msg: "Invalid symbol." }, used);
     const fault = s.restFaults.shift();

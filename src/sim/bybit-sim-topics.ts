@@ -13,7 +13,7 @@ export interface ConnData {
   market: MarketName;
   connId: string;
   topics: Set<string>;
-  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened). */
+  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened), monoMs. */
   lastPushMs: number;
 }
 export type Ws = ServerWebSocket<ConnData>;
@@ -44,7 +44,7 @@ export class TopicSim {
   bids: Levels = { px: [], qty: [] };
   asks: Levels = { px: [], qty: [] };
   lastMessage = "";
-  lastSentMs = 0;
+  lastSentMs = 0; // monoMs: the L1 re-push's clock
   constructor(
     readonly market: MarketName,
     readonly topic: string,

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Server } from "bun";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent)
 import { exponentOf } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { BYBIT_DEPTHS, L1_REPUSH_MS, REST_BLOCKED_MS, REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "../venues/bybit/protocol.ts";
@@ -80,7 +80,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   private readonly deliveries = new Map<string, number>();
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
-  private lastTickErrorLogMs = 0;
+  private lastTickErrorLogMs = -Infinity; // monoMs (0 would hold back a first error in the process's first second)
   /** With opts.history: "market|topic|u" → every window (as its text) the topic had at u. */
   private readonly history = new Map<string, Set<string>>();
 
@@ -123,9 +123,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         const url = new URL(req.url);
         const m = /^\/v5\/public\/(spot|linear|inverse|option)\/?$/.exec(url.pathname);
         if (m) {
-          const refused = this.connectLimit.admit(Date.now());
+          const refused = this.connectLimit.admit(monoMs());
           if (refused) return refused;
-          const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set(), lastPushMs: Date.now() };
+          const data: ConnData = { market: m[1] as MarketName, connId: crypto.randomUUID(), topics: new Set(), lastPushMs: monoMs() };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
@@ -149,7 +149,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
         },
       },
     });
-    this.lastTickMs = Date.now();
+    this.lastTickMs = monoMs();
     this.timer = setInterval(() => this.guardedTick(), TICK_MS);
   }
 
@@ -165,7 +165,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   private instrumentsInfo(url: URL): Response {
     this.stats.restRequests++;
-    const limited = this.instrumentsLimit.take() ?? this.restWindow.take(Date.now());
+    const limited = this.instrumentsLimit.take() ?? this.restWindow.take(monoMs());
     if (limited) return limited;
     if (!this.restAvailable || this.restDown.has(url.searchParams.get("category") as MarketName)) return new Response("service unavailable", { status: 503 });
     const all: SimInstrument[] = [];
@@ -307,7 +307,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       sym.seq += this.rng.int(50, 400);
     }
     t.subs.add(ws);
-    t.lastSentMs = Date.now();
+    t.lastSentMs = monoMs();
     this.remember(t);
     this.send(ws, snapshotFrame(t, this.rng));
   }
@@ -339,7 +339,7 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
       this.onTick();
     } catch (err) {
       this.tickErrors++;
-      const now = Date.now();
+      const now = monoMs();
       if (now - this.lastTickErrorLogMs >= 1000) {
         this.lastTickErrorLogMs = now;
         console.error(`sim: tick failed (${this.tickErrors} error(s) so far), going on:`, err);
@@ -348,10 +348,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   }
 
   private onTick(): void {
-    const now = Date.now();
-    const dt = now - this.lastTickMs;
-    this.lastTickMs = now;
-    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    const nowMonoMs = monoMs(); // the clock of the pacing, the stalls, the idle close and the L1 re-push
+    const dt = nowMonoMs - this.lastTickMs;
+    this.lastTickMs = nowMonoMs;
     if (nowMonoMs < this.globalStallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
@@ -360,8 +359,9 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
-      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
+      // At most 1 s of backlog, but never less than one message: a rate below 1/s (0.5: one every 2 s) capped at
+      // itself never reached 1 and sent nothing (until 2026-12-07).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, Math.max(1, rate));
       const active = [...this.symbols.values()].filter((s) => this.hasSubscribers(s) && nowMonoMs >= s.stalledUntilMs && this.trading(s));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.lines.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
@@ -378,11 +378,11 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     // Bybit cuts a connection after 10 minutes without ping-pong or stream data (§3): one it has pushed nothing to
     // (no data, ack or pong) for idleCloseMs is closed, the time this process was held up not counted (idle-close.ts).
     const idleMs = this.opts.idleCloseMs ?? 600_000;
-    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no ping-pong or data for 10 minutes" });
+    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: nowMonoMs, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no ping-pong or data for 10 minutes" });
     // Level 1 re-pushes an unchanged snapshot with the same u every 3 s (§4.2).
     const repush = this.opts.l1RepushMs ?? L1_REPUSH_MS;
     for (const t of this.topicSims.values()) {
-      if (t.depth === 1 && t.subs.size > 0 && now - t.lastSentMs >= repush && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym)) this.publish(t, snapshotFrame(t, this.rng));
+      if (t.depth === 1 && t.subs.size > 0 && nowMonoMs - t.lastSentMs >= repush && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym)) this.publish(t, snapshotFrame(t, this.rng));
     }
   }
 
@@ -410,14 +410,15 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
 
   private publish(t: TopicSim, frame: string): void {
     t.lastMessage = frame;
-    t.lastSentMs = Date.now();
+    t.lastSentMs = monoMs();
     for (const ws of t.subs) this.send(ws, frame);
   }
 
   /** Counts the frame; a stalled server sends nothing. */
   send(ws: Ws, frame: string): void {
-    if (monoMs() < this.globalStallUntilMs) return;
-    ws.data.lastPushMs = Date.now();
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.globalStallUntilMs) return;
+    ws.data.lastPushMs = nowMonoMs;
     ws.send(frame);
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;

@@ -67,7 +67,7 @@ export interface CoinbaseSimOptions {
    * lenient on its sustained 10 a second); past it a 429, RATE_LIMIT_EXCEEDED.
    */
   restRate?: ConnectWindow[];
-  /** The clock of restRate (default Date.now; a test drives its own rather than rely on wall time). */
+  /** The clock of restRate (default monoMs; a test drives its own rather than rely on real time). */
   restClock?: () => number;
 }
 

@@ -17,7 +17,7 @@ import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.
 import type { Server, ServerWebSocket } from "bun";
 import { Rng } from "./rng.ts";
 import { diffLevels, SimBook, defaultSpec, type Levels } from "./sim-book.ts";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent)
 import { formatFixed } from "../core/fixed.ts";
 import { HEARTBEAT_INTERVAL_MS, IDLE_CLOSE_MS, MESSAGES_PER_SECOND, PRODUCTS_PATH, SUBSCRIBE_DEADLINE_MS } from "../venues/coinbase/protocol.ts";
 import { handleCoinbaseControl } from "./coinbase-sim-control.ts";
@@ -37,6 +37,7 @@ interface ConnData {
   products: Set<string>;
   heartbeats: boolean;
   heartbeatCounter: number;
+  /** The deadlines' times, monoMs: the last heartbeat, the open (the subscribe deadline's start), the last frame sent. */
   lastHeartbeatMs: number;
   openedMs: number;
   lastSentMs: number;
@@ -121,7 +122,7 @@ class CoinbaseSimulator implements CoinbaseSim {
         if (url.pathname === PRODUCTS_PATH) return this.productsRest(url);
         if (url.pathname === "/sim/instruments-limit" && req.method === "POST") return instrumentsLimitControl(this.instrumentsLimit, url);
         if (url.pathname.startsWith("/sim/")) return handleCoinbaseControl(this, req, url);
-        const now = Date.now();
+        const now = monoMs();
         const refused = req.headers.get("upgrade")?.toLowerCase() === "websocket" ? this.connectLimit.admit(now) : null;
         if (refused) return refused;
         const data: ConnData = {
@@ -151,7 +152,7 @@ class CoinbaseSimulator implements CoinbaseSim {
         },
       },
     });
-    this.lastTickMs = Date.now();
+    this.lastTickMs = monoMs();
     this.timer = setInterval(() => {
       try {
         this.onTick();
@@ -175,7 +176,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     this.stats.restRequests++;
     if (url.pathname.length + url.search.length > MAX_REQUEST_TARGET_CHARS) return new Response("request URI too long", { status: 414 });
     if (!this.restAvailable) return new Response("service unavailable", { status: 503 });
-    const limited = this.instrumentsLimit.take() ?? this.restRate.take((this.opts.restClock ?? Date.now)());
+    const limited = this.instrumentsLimit.take() ?? this.restRate.take((this.opts.restClock ?? monoMs)());
     if (limited) return limited;
     const wanted = url.searchParams.getAll("product_ids");
     const list = [...this.products.values()]
@@ -221,7 +222,7 @@ class CoinbaseSimulator implements CoinbaseSim {
       return;
     }
     const d = ws.data;
-    const now = Date.now();
+    const now = monoMs();
     if (now - d.rateWindowMs >= 1000) {
       d.rateWindowMs = now;
       d.rateCount = 0;
@@ -304,8 +305,9 @@ class CoinbaseSimulator implements CoinbaseSim {
   }
 
   private send(ws: Ws, frame: string): void {
-    if (monoMs() < this.stallUntilMs || !this.conns.has(ws)) return;
-    ws.data.lastSentMs = Date.now();
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.stallUntilMs || !this.conns.has(ws)) return;
+    ws.data.lastSentMs = nowMonoMs;
     if (ws.send(frame) === 0) this.stats.framesDropped++;
     this.stats.messagesSent++;
     this.stats.bytesSent += frame.length;
@@ -370,10 +372,10 @@ class CoinbaseSimulator implements CoinbaseSim {
   }
 
   private onTick(): void {
-    const now = Date.now();
-    const dt = now - this.lastTickMs;
-    this.lastTickMs = now;
-    if (monoMs() < this.stallUntilMs) return;
+    const nowMonoMs = monoMs(); // the clock of the pacing, the stall, the idle closes and the heartbeats
+    const dt = nowMonoMs - this.lastTickMs;
+    this.lastTickMs = nowMonoMs;
+    if (nowMonoMs < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
       this.stalledInbox = [];
@@ -381,8 +383,9 @@ class CoinbaseSimulator implements CoinbaseSim {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
-      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
+      // At most 1 s of backlog, but never less than one message: a rate below 1/s (0.5: one every 2 s) capped at
+      // itself never reached 1 and sent nothing (until 2026-12-07).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, Math.max(1, rate));
       const active = [...this.products.values()].filter((p) => this.subscribed(p) && this.statusOf(p) === "online");
       while (this.stepBudget >= 1 && active.length > 0) {
         // One product at a time: most frames carry one event; step() shows frames with several.
@@ -393,7 +396,7 @@ class CoinbaseSimulator implements CoinbaseSim {
     const subscribeMs = this.opts.subscribeDeadlineMs ?? SUBSCRIBE_DEADLINE_MS;
     const idleMs = this.opts.idleCloseMs ?? IDLE_CLOSE_MS;
     // Time this process was held up (a subscribe or the client's traffic waiting unread) is not counted (idle-close.ts).
-    const tick = { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS };
+    const tick = { nowMs: nowMonoMs, sinceTickMs: dt, tickMs: TICK_MS };
     const unsubscribed = [...this.conns].filter((ws) => !ws.data.subscribed);
     const quiet = [...this.conns].filter((ws) => ws.data.subscribed && !ws.data.heartbeats);
     const unsubscribedLeft = new Set(unsubscribed);
@@ -405,9 +408,9 @@ class CoinbaseSimulator implements CoinbaseSim {
     for (const ws of quiet) if (!quietLeft.has(ws) && this.conns.delete(ws)) this.stats.connections--;
     for (const ws of this.conns) {
       const d = ws.data;
-      if (d.heartbeats && now - d.lastHeartbeatMs >= hbMs) {
-        d.lastHeartbeatMs = now;
-        const time = timestamp(now);
+      if (d.heartbeats && nowMonoMs - d.lastHeartbeatMs >= hbMs) {
+        d.lastHeartbeatMs = nowMonoMs;
+        const time = timestamp();
         this.sendOn(ws, "heartbeats", [heartbeatEvent(d.heartbeatCounter++, time)], time);
         this.stats.heartbeatsSent++;
       }

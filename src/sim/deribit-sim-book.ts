@@ -16,9 +16,10 @@ import { REVERSION_S } from "./sim-spec.ts";
 export interface DeribitConnData {
   id: number;
   channels: Set<string>;
-  /** A test_request sent and not yet answered with public/test (ms sent; 0 = none). */
+  /** A test_request sent and not yet answered with public/test (when sent, monoMs; -1 = none). */
   testPendingSinceMs: number;
   heartbeatMs: number;
+  /** When the last heartbeat went (or set_heartbeat came), monoMs. */
   lastHeartbeatMs: number;
 }
 export type DWs = ServerWebSocket<DeribitConnData>;

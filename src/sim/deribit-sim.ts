@@ -12,7 +12,7 @@
  */
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
 import type { Server } from "bun";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent and expiries)
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { currencyOf, DERIBIT_DEPTHS, ERR_RAW_NEEDS_AUTH, ERR_TOO_MANY_REQUESTS, kindOf } from "../venues/deribit/protocol.ts";
@@ -152,7 +152,7 @@ class DeribitSimulator implements DeribitSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/api/v2" || url.pathname === "/ws/api/v2/") {
-          const data: DeribitConnData = { id: ++this.connSeq, channels: new Set(), testPendingSinceMs: 0, heartbeatMs: 0, lastHeartbeatMs: 0 };
+          const data: DeribitConnData = { id: ++this.connSeq, channels: new Set(), testPendingSinceMs: -1, heartbeatMs: 0, lastHeartbeatMs: 0 };
           if (server.upgrade(req, { data })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
@@ -177,7 +177,7 @@ class DeribitSimulator implements DeribitSim {
         },
       },
     });
-    this.lastTickMs = Date.now();
+    this.lastTickMs = monoMs();
     this.timer = setInterval(() => {
       try {
         this.onTick();
@@ -277,7 +277,7 @@ class DeribitSimulator implements DeribitSim {
   /** A request's credit: a bucket per connection; false (and 10028 sent) when it is empty or a rate_limit fault is armed. */
   private takeCredit(ws: DWs, id: unknown): boolean {
     const c = this.opts.credits ?? { burst: 10, perSecond: 3.3 };
-    const now = Date.now();
+    const now = monoMs(); // a wall clock stepped back took the credits away (before 2026-12-07: 10028, the session closed)
     const b = this.credit.get(ws) ?? { tokens: c.burst, atMs: now };
     b.tokens = Math.min(c.burst, b.tokens + ((now - b.atMs) * c.perSecond) / 1000);
     b.atMs = now;
@@ -343,19 +343,19 @@ class DeribitSimulator implements DeribitSim {
           return;
         }
         ws.data.heartbeatMs = this.opts.heartbeatIntervalMs ?? interval * 1000;
-        ws.data.lastHeartbeatMs = Date.now();
+        ws.data.lastHeartbeatMs = monoMs();
         this.answer(ws, msg.id, `"result":"ok"`);
         return;
       }
       case "public/disable_heartbeat":
         // Deribit stops sending heartbeats [D5]: no more test_requests, none pending to close the connection for.
         ws.data.heartbeatMs = 0;
-        ws.data.testPendingSinceMs = 0;
+        ws.data.testPendingSinceMs = -1;
         this.answer(ws, msg.id, `"result":"ok"`);
         return;
       case "public/test":
         this.stats.testAnswers++;
-        ws.data.testPendingSinceMs = 0;
+        ws.data.testPendingSinceMs = -1;
         this.answer(ws, msg.id, `"result":{"version":"1.2.26"}`);
         return;
       default:
@@ -441,10 +441,10 @@ class DeribitSimulator implements DeribitSim {
   }
 
   private onTick(): void {
-    const now = Date.now();
-    const dt = now - this.lastTickMs;
-    this.lastTickMs = now;
-    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    const now = Date.now(); // expiries are wall-clock instants
+    const nowMonoMs = monoMs(); // the clock of the pacing, the stalls and the heartbeats
+    const dt = nowMonoMs - this.lastTickMs;
+    this.lastTickMs = nowMonoMs;
     if (nowMonoMs < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
@@ -458,12 +458,12 @@ class DeribitSimulator implements DeribitSim {
     const heldUp = dt > HELD_UP_MS;
     for (const ws of this.conns) {
       const d = ws.data;
-      if (d.heartbeatMs === 0 || now - d.lastHeartbeatMs < d.heartbeatMs) continue;
-      d.lastHeartbeatMs = now;
-      if (d.testPendingSinceMs !== 0 && heldUp) continue;
-      if (d.testPendingSinceMs !== 0) {
+      if (d.heartbeatMs === 0 || nowMonoMs - d.lastHeartbeatMs < d.heartbeatMs) continue;
+      d.lastHeartbeatMs = nowMonoMs;
+      if (d.testPendingSinceMs >= 0 && heldUp) continue;
+      if (d.testPendingSinceMs >= 0) {
         const timeoutMs = this.opts.heartbeatTimeoutMs;
-        if (timeoutMs !== undefined && now - d.testPendingSinceMs < timeoutMs) continue; // still within its time
+        if (timeoutMs !== undefined && nowMonoMs - d.testPendingSinceMs < timeoutMs) continue; // still within its time
         this.stats.heartbeatCloses++;
         ws.close(1000, "test_request not answered");
         continue;
@@ -472,8 +472,9 @@ class DeribitSimulator implements DeribitSim {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
-      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
+      // At most 1 s of backlog, but never less than one message: a rate below 1/s (0.5: one every 2 s) capped at
+      // itself never reached 1 and sent nothing (until 2026-12-07).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, Math.max(1, rate));
       const active = [...this.insts.values()].filter((i) => this.subscribed(i) && nowMonoMs >= i.stalledUntilMs && this.trading(i, now) && !i.inactive);
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
@@ -490,7 +491,7 @@ class DeribitSimulator implements DeribitSim {
 
   private sendTestRequest(ws: DWs): void {
     this.stats.testRequests++;
-    ws.data.testPendingSinceMs = Date.now();
+    ws.data.testPendingSinceMs = monoMs();
     // Deribit sends heartbeat messages and test_requests [D5]: a plain one (nothing to answer) goes first.
     this.send(ws, `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}`);
     this.send(ws, `{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"test_request"}}`);

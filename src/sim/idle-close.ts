@@ -8,7 +8,10 @@
  * @module
  */
 
-/** A connection whose `data[key]` is when it was last active (ms, Date.now()). */
+/**
+ * A connection whose `data[key]` is when it was last active, on core/clock.ts monoMs as `IdleTick.nowMs` is: on the wall
+ * clock (until 2026-12-07) a step back kept an idle connection open for as long as the step.
+ */
 export interface IdleWatched<K extends string> {
   readonly data: Record<K, number>;
   close(code?: number, reason?: string): void;

@@ -7,6 +7,7 @@
  * @module
  */
 import type { ServerWebSocket } from "bun";
+import { monoMs } from "../core/clock.ts";
 import type { MarketName } from "../core/types.ts";
 import { checksumOfStrings } from "../venues/okx/checksum.ts";
 import type { Rng } from "./rng.ts";
@@ -15,9 +16,9 @@ import { SimBook, diffLevels, formatNumber, type Levels, type SymbolSpec } from 
 export interface OkxConnData {
   connId: string;
   topics: Set<string>;
-  /** When each subscribe / unsubscribe request of the last window arrived (OKX: 480 per hour per connection). */
+  /** When each subscribe / unsubscribe request of the last window arrived, monoMs (OKX: 480 per hour per connection). */
   requestTimesMs: number[];
-  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened). */
+  /** When the server last pushed this connection anything (data, an ack, a pong; at first: when it opened), monoMs. */
   lastPushMs: number;
 }
 export type OkxWs = ServerWebSocket<OkxConnData>;
@@ -61,7 +62,8 @@ export class OkxTopicSim {
   bids: Levels = { px: [], qty: [] };
   asks: Levels = { px: [], qty: [] };
   readonly faults = noFaults();
-  lastChangeMs = Date.now();
+  /** When the window last changed (or a keepalive went), monoMs: the keepalive's clock. */
+  lastChangeMonoMs = monoMs();
   /**
    * Full books: the book's generation time (OKX's `ts`), a later millisecond for each book (books5 pushes every
    * 100 ms, bbo-tbt every 10 ms [F4]); every socket gets a book with its time, a subscribe book too. Before
@@ -150,9 +152,9 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   if (db.length === 0 && da.length === 0) return null;
   t.bids = nb;
   t.asks = na;
-  t.lastChangeMs = Date.now();
+  t.lastChangeMonoMs = monoMs();
   const prevTsMs = t.bookTsMs;
-  t.bookTsMs = Math.max(t.lastChangeMs, t.bookTsMs + 1);
+  t.bookTsMs = Math.max(Date.now(), t.bookTsMs + 1);
   const prev = t.seq;
   // A full book's reset too (its seqId below the last, its ts later as ever): before 2026-12-07 the flag was never
   // read there, and no chaos run took a books5 / bbo-tbt book through a maintenance reset. Stamped back when asked

@@ -16,7 +16,7 @@ import { ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
 import { closeIdle } from "./idle-close.ts";
 import { instrumentsLimitControl, RestLimitFault, RestRate } from "./rest-limit.ts";
 import type { Server } from "bun";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent)
 import type { MarketName } from "../core/types.ts";
 import { Rng } from "./rng.ts";
 import { defaultSpec, type SymbolSpec } from "./sim-book.ts";
@@ -77,7 +77,7 @@ export interface OkxSimOptions {
   connectLimit?: ConnectWindow[];
   /** Instruments requests allowed per IP and instType (rest-limit.ts RestRate; default OKX's 20 per 2 s [F9]); past it a 429, code 50011. */
   instrumentsRate?: ConnectWindow[];
-  /** The clock of instrumentsRate (default Date.now; a test drives its own rather than rely on wall time). */
+  /** The clock of instrumentsRate (default monoMs; a test drives its own rather than rely on real time). */
   restClock?: () => number;
 }
 
@@ -159,9 +159,9 @@ export class OkxSim {
       fetch: (req, server) => {
         const url = new URL(req.url);
         if (url.pathname === "/ws/v5/public") {
-          const refused = this.connectLimit.admit(Date.now());
+          const refused = this.connectLimit.admit(monoMs());
           if (refused) return refused;
-          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [], lastPushMs: Date.now() } })) return undefined;
+          if (server.upgrade(req, { data: { connId: crypto.randomUUID().slice(0, 8), topics: new Set<string>(), requestTimesMs: [], lastPushMs: monoMs() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname === "/api/v5/public/instruments") return this.instruments(url);
@@ -185,7 +185,7 @@ export class OkxSim {
         },
       },
     });
-    this.lastTickMs = Date.now();
+    this.lastTickMs = monoMs();
     this.timer = setInterval(() => {
       try {
         this.onTick();
@@ -371,17 +371,17 @@ export class OkxSim {
   }
 
   private sendRaw(ws: OkxWs, frame: string): void {
-    if (monoMs() < this.stallUntilMs) return;
-    ws.data.lastPushMs = Date.now();
+    const nowMonoMs = monoMs();
+    if (nowMonoMs < this.stallUntilMs) return;
+    ws.data.lastPushMs = nowMonoMs;
     ws.send(frame);
     this.stats.messagesSent++;
   }
 
   private onTick(): void {
-    const now = Date.now();
-    const dt = now - this.lastTickMs;
-    this.lastTickMs = now;
-    const nowMonoMs = monoMs(); // the stall deadlines' clock
+    const nowMonoMs = monoMs(); // the clock of the pacing, the stalls, the idle close and the keepalive
+    const dt = nowMonoMs - this.lastTickMs;
+    this.lastTickMs = nowMonoMs;
     if (nowMonoMs < this.stallUntilMs) return;
     if (this.stalledInbox.length > 0) {
       const inbox = this.stalledInbox;
@@ -390,8 +390,9 @@ export class OkxSim {
     }
     const rate = this.opts.messagesPerSecond ?? 0;
     if (rate > 0) {
-      // A wall clock stepped back adds nothing (until s-rd19d the budget went as far below 0: nothing sent for as long).
-      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, rate); // at most 1 s of backlog
+      // At most 1 s of backlog, but never less than one message: a rate below 1/s (0.5: one every 2 s) capped at
+      // itself never reached 1 and sent nothing (until 2026-12-07).
+      this.stepBudget = Math.min(this.stepBudget + (rate * Math.max(0, dt)) / 1000, Math.max(1, rate));
       const active = [...this.symbols.values()].filter((s) => s.topics.some((t) => t.subs.size > 0) && nowMonoMs >= s.stalledUntilMs && this.trading(s.instId));
       const replaying = [...this.replay.values()].filter((r) => r.subs.size > 0 && r.cursor < r.frames.length && nowMonoMs >= r.stalledUntilMs);
       const n = active.length + replaying.length;
@@ -406,11 +407,11 @@ export class OkxSim {
     // connection (books' own keepalive comes only after ~60 s) loses it; the time this process was held up is not
     // counted (idle-close.ts).
     const idleMs = this.opts.idleCloseMs ?? 30_000;
-    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no subscription or data for 30 s" });
+    this.stats.idleCloses += closeIdle(this.conns, "lastPushMs", { nowMs: nowMonoMs, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "no subscription or data for 30 s" });
     const keepaliveMs = this.opts.keepaliveMs ?? 60_000;
     for (const t of this.topicsByName.values()) {
-      if (!t.fullBook && t.subs.size > 0 && now - t.lastChangeMs >= keepaliveMs && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
-        t.lastChangeMs = now;
+      if (!t.fullBook && t.subs.size > 0 && nowMonoMs - t.lastChangeMonoMs >= keepaliveMs && nowMonoMs >= t.sym.stalledUntilMs && this.trading(t.sym.instId)) {
+        t.lastChangeMonoMs = nowMonoMs;
         this.publish(t, keepaliveFrame(t));
       }
     }
@@ -430,7 +431,7 @@ export class OkxSim {
     }
     if (text === "ping") {
       this.stats.pings++;
-      ws.data.lastPushMs = Date.now();
+      ws.data.lastPushMs = monoMs();
       ws.send("pong");
       return;
     }
@@ -449,7 +450,7 @@ export class OkxSim {
       this.error(ws, id, "60012", `Invalid request: ${text.slice(0, 100)}`);
       return;
     }
-    const now = Date.now();
+    const now = monoMs();
     const times = ws.data.requestTimesMs;
     while (times.length > 0 && now - times[0]! >= (this.opts.requestWindowMs ?? HOUR_MS)) times.shift();
     if (times.length >= (this.opts.requestsPerHour ?? REQUESTS_PER_HOUR)) {
@@ -575,7 +576,7 @@ export class OkxSim {
     this.stats.restRequests++;
     if (!this.instrumentsOk) return new Response("service unavailable", { status: 503 });
     const instType = url.searchParams.get("instType");
-    const limited = this.instrumentsLimit.take() ?? this.instrumentsRate(instType ?? "").take((this.opts.restClock ?? Date.now)());
+    const limited = this.instrumentsLimit.take() ?? this.instrumentsRate(instType ?? "").take((this.opts.restClock ?? monoMs)());
     if (limited) return limited;
     const family = url.searchParams.get("instFamily");
     if (instType === "OPTION" && !family) return Response.json({ code: "50014", msg: "Parameter instFamily can not be empty.", data: [] });

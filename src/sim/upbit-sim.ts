@@ -11,7 +11,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { readFileSync } from "node:fs";
-import { monoMs } from "../core/clock.ts"; // stall deadlines: a wall clock stepped back neither lengthens a stall nor strands what it held
+import { monoMs } from "../core/clock.ts"; // every deadline, interval and rate window: a wall-clock step neither stretches nor ends one (Date.now only for times sent)
 import { exponentOf, formatFixed, parseFixed } from "../core/fixed.ts";
 import { CodeBook, defaultCodeSpec, type CodeSpec, type Unit } from "./upbit-sim-book.ts";
 import { arrivalAllowanceMs, ConnectLimit, type ConnectWindow } from "./connect-limit.ts";
@@ -82,9 +82,9 @@ interface Conn {
   sent: number;
   /** The request's `level` (grouped books; 0 when absent), echoed in every frame's `level`; Upbit's books are grouped by it. */
   level: number;
-  /** When anything last went either way on the connection (at first: when it opened). */
+  /** When anything last went either way on the connection (at first: when it opened), monoMs. */
   lastActiveMs: number;
-  /** Arrival times of its requests in the last (counted) minute: stats.overRate. */
+  /** Arrival times of its requests in the last (counted) minute, monoMs: stats.overRate. */
   requestTimesMs?: number[];
 }
 type Ws = ServerWebSocket<Conn>;
@@ -178,10 +178,10 @@ class UpbitSimulator implements UpbitSim {
             this.stats.refused429++;
             return new Response("Too Many Requests", { status: 429 });
           }
-          const refused = this.connectLimit.admit(Date.now());
+          const refused = this.connectLimit.admit(monoMs());
           if (refused) return refused;
           if (req.headers.has("origin")) this.stats.originHeaders++;
-          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0, lastActiveMs: Date.now() } })) return undefined;
+          if (server.upgrade(req, { data: { id: ++this.connSeq, subs: new Map(), simple: false, sent: 0, level: 0, lastActiveMs: monoMs() } })) return undefined;
           return new Response("expected a WebSocket upgrade", { status: 400 });
         }
         if (url.pathname.startsWith("/v1/")) return this.rest(url);
@@ -196,14 +196,14 @@ class UpbitSimulator implements UpbitSim {
           this.stats.connectionsTotal++;
         },
         message: (ws, m) => this.onMessage(ws, typeof m === "string" ? m : new TextDecoder().decode(m)),
-        ping: (ws) => void (ws.data.lastActiveMs = Date.now()), // a WebSocket ping keeps it too (Bun answers it)
+        ping: (ws) => void (ws.data.lastActiveMs = monoMs()), // a WebSocket ping keeps it too (Bun answers it)
         close: (ws) => {
           this.conns.delete(ws);
           this.stats.connections--;
         },
       },
     });
-    this.lastTickMs = Date.now();
+    this.lastTickMs = monoMs();
     this.timer = setInterval(() => this.tick(), TICK_MS);
   }
 
@@ -216,18 +216,19 @@ class UpbitSimulator implements UpbitSim {
   }
 
   private tick(): void {
-    const now = Date.now();
+    const now = monoMs(); // the clock of the idle close, the pacing and the stall
     // The idle close counts the time this process ran, not the time it was held up (idle-close.ts).
     const dt = now - this.lastTickMs;
     const idleMs = this.opts.idleCloseMs ?? 60_000;
     this.stats.idleCloses += closeIdle(this.conns, "lastActiveMs", { nowMs: now, sinceTickMs: dt, tickMs: TICK_MS, idleMs, reason: "idle" });
     const rate = this.opts.messagesPerSecond ?? 0;
-    if (rate <= 0 || monoMs() < this.stallUntilMs) {
+    if (rate <= 0 || now < this.stallUntilMs) {
       this.lastTickMs = now;
       return;
     }
-    // At most 1 s of backlog, and a wall clock stepped back adds nothing, as the other simulators' budgets: until
-    // s-rd19d a step ahead of an hour sent an hour's books in one tick, one back sent nothing for an hour.
+    // At most 1 s of backlog (never less than one book, or a rate below 1/s never sent one), as the other simulators'
+    // budgets: until s-rd19d a wall-clock step ahead of an hour sent an hour's books in one tick, one back nothing for
+    // an hour; on the monotonic clock since 2026-12-07, a step neither adds nor takes away.
     this.budget = Math.min(this.budget + (Math.max(0, now - this.lastTickMs) / 1000) * rate, Math.max(1, rate));
     this.lastTickMs = now;
     const quiet = this.opts.quiet ?? [];
@@ -271,7 +272,7 @@ class UpbitSimulator implements UpbitSim {
   // ───────────────────────── WebSocket ─────────────────────────
 
   private onMessage(ws: Ws, text: string): void {
-    ws.data.lastActiveMs = Date.now();
+    ws.data.lastActiveMs = monoMs();
     if (monoMs() < this.stallUntilMs) return; // a stalled server answers nothing
     if (text === "PING") {
       this.stats.pings++;
@@ -289,7 +290,7 @@ class UpbitSimulator implements UpbitSim {
 
   /** Counts a request against the connection's 5 per second and 100 per minute (stats.overRate). */
   private countRequest(c: Conn): void {
-    const now = Date.now();
+    const now = monoMs();
     const times = (c.requestTimesMs ??= []);
     while (times.length > 0 && now - times[0]! >= 60_000 - arrivalAllowanceMs(60_000)) times.shift();
     let lastSecond = 0;
@@ -357,7 +358,7 @@ class UpbitSimulator implements UpbitSim {
   private sendTo(ws: Ws, text: string): void {
     if (monoMs() < this.stallUntilMs) return; // a stalled server sends nothing
     ws.data.sent++;
-    ws.data.lastActiveMs = Date.now();
+    ws.data.lastActiveMs = monoMs();
     this.stats.messagesSent++;
     ws.send(this.encode(ws, text));
   }

@@ -199,9 +199,9 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
   });
 
   test("the error_frame fault's frame counts as activity for the idle close, like every frame sent", async () => {
-    // Date.now is the test's (the sim's idle clock), moved in tick-sized steps with a tick after each: no timing.
-    const clock = { ms: Date.now() };
-    const now = vi.spyOn(Date, "now").mockImplementation(() => clock.ms);
+    // performance.now is the test's (the sim's idle clock, monoMs), moved in tick-sized steps with a tick after each: no timing.
+    const clock = { ms: performance.now() };
+    const now = vi.spyOn(performance, "now").mockImplementation(() => clock.ms);
     const sim = await startUpbitSimulator({ venue: "upbit", codes: ["KRW-BTC"], seed: 2, idleCloseMs: 1000 });
     const tick = () => (sim as unknown as { tick(): void }).tick();
     const advance = (ms: number) => {
