@@ -71,7 +71,11 @@ export function integerField(text: string, key: string): number {
   return Number.isSafeInteger(n) ? n : -1;
 }
 
-export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame): number {
+/**
+ * `leftOut` (replay: VenueConnection.replayAsked, null live or while the connection's requests are not known): products
+ * whose events are skipped when this table lacks them, as a replay's config may leave out products live had.
+ */
+export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame, leftOut: ReadonlySet<string> | null = null): number {
   pool.count = 0;
   pool.badEvents = 0;
   out.seq = -1;
@@ -107,22 +111,30 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
     return CB_HEARTBEAT;
   }
   if (!Array.isArray(events)) return CB_ERR_SHAPE;
+  let n = 0; // the events taken into the pool
   for (let i = 0; i < events.length; i++) {
     const e = events[i];
     // An event that names no product of this connection cannot be attributed: the frame is unreadable (every book of
     // the connection resyncs). One of a known product that cannot be read is that book's alone (pool.bad).
     if (!isObj(e) || typeof e.product_id !== "string") return CB_ERR_SHAPE;
     const entry = table.entryOf(e.product_id);
-    if (entry < 0) return CB_ERR_UNKNOWN_PRODUCT;
-    const u = pool.take(i);
-    pool.entries[i] = entry;
-    pool.count = i + 1;
+    if (entry < 0) {
+      // Replay: a product live had (a recorded request of the connection named it) that this config leaves out. The
+      // frame is one of the connection's sequence; its event touches no book here. Until s-rd21a the frame was
+      // unreadable, every book of the connection resynced on each one.
+      if (leftOut !== null && leftOut.has(e.product_id)) continue;
+      return CB_ERR_UNKNOWN_PRODUCT;
+    }
+    const u = pool.take(n);
+    pool.entries[n] = entry;
+    pool.count = n + 1;
     u.isSnapshot = e.type === "snapshot";
     u.venueSeq = seq;
     u.tsExchangeUs = out.tsUs;
-    const bad = readEvent(e, u, table.priceExp[entry]!, table.qtyExp[entry]!, pool, i);
-    pool.bad[i] = bad;
+    const bad = readEvent(e, u, table.priceExp[entry]!, table.qtyExp[entry]!, pool, n);
+    pool.bad[n] = bad;
     if (bad !== 0) pool.badEvents++;
+    n++;
   }
   return CB_L2;
 }

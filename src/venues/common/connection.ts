@@ -350,10 +350,13 @@ export abstract class VenueConnection {
    * also unknown to the live run that recorded it, which then resynced every book of the connection: true when the
    * requests recorded since the socket opened are known (replayAsked) and name none of the frame's topics. False for a
    * topic a recorded request named (a capture may hold topics the replay's config leaves out: ignored) and when the
-   * requests are not known.
+   * requests are not known. A name written with an escape (`\u0041`) is looked for as JSON reads it, as live's JSON
+   * path read it (until s-rd21a only in the raw text: taken for a topic live never asked for, every book resynced).
    */
   replayUnknownToLive(frame: string): boolean {
-    return this.replayAsked !== null && !this.namesOneOf(this.replayAsked, frame);
+    const asked = this.replayAsked;
+    if (asked === null || this.namesOneOf(asked, frame)) return false;
+    return !frame.includes("\\") || !this.namesOneOf(asked, unescapedJson(frame));
   }
 
   /** Cold: true when `frame` names one of the topic names `names` (quoted, as topicOfFrame reads them; OKX overrides). */
@@ -487,4 +490,13 @@ export function seqSocketRenamed(t: TopicState, from: number, to: number): void 
 /** Whether the socket of generation `gen` has delivered the book's lastSeq (the socket of record, or another that repeated it). */
 export function seqReached(t: TopicState, gen: number): boolean {
   return gen >= 0 && (t.seqSocket === gen || (t.seqAlsoSocket === gen && t.seqAlsoAt === t.lastSeq && t.lastSeq !== 0));
+}
+
+/** Cold: `frame` as JSON reads it, written again without escapes but the ones JSON needs (itself when it is no JSON). */
+function unescapedJson(frame: string): string {
+  try {
+    return JSON.stringify(JSON.parse(frame));
+  } catch {
+    return frame;
+  }
 }

@@ -272,13 +272,16 @@ export class UpbitRequests extends SubscriptionControl {
   }
 
   /**
-   * A closed code the venue still streams: the last list or probe written on the connection's socket names it (the
-   * list leaving it out still waits for the pacing, or for a bisection's end). Reopened, live takes its frames from
-   * there (SUB_PENDING), so ConnectionLifecycle.activateAll records the reopening (`ws:reopened`): until s-rd20d
-   * nothing did until the list naming it again was written, replay keeping it closed where live had it LIVE.
+   * A closed code the venue still streams: the last list or probe written on one of the connection's sockets names it
+   * (the list leaving it out still waits for the pacing, or for a bisection's end; in a planned reconnect's overlap the
+   * old socket's, its waiting list dropped at the swap). Reopened, live takes its frames from there (SUB_PENDING; from
+   * the old socket too: adapter.ts onBook), so ConnectionLifecycle.activateAll records the reopening (`ws:reopened`):
+   * until s-rd20d nothing did until the list naming it again was written, replay keeping it closed where live had it
+   * LIVE; until s-rd21a the old socket's list was not looked at.
    */
   override closedStillStreamed(conn: VenueConnection, t: TopicState): boolean {
-    return conn.ws !== null && (this.lastRequest.get(conn.ws)?.includes(t) ?? false);
+    for (const ws of [conn.ws, conn.retiringWs]) if (ws !== null && (this.lastRequest.get(ws)?.includes(t) ?? false)) return true;
+    return false;
   }
 
   /** The socket is gone with its queued messages: no request of it waits now (SubscriptionControl clears the marks). */

@@ -655,3 +655,56 @@ test("a code reopened while the list leaving it out waits for the pacing: replay
     c.stop();
   }
 });
+
+/**
+ * The same during a planned reconnect's overlap: A closed while the old socket's list leaving it out waited, that list
+ * dropped at the swap (the old socket's outbox goes with it), so the old socket still streams A (its last list names
+ * it) while the replacement's list does not. Listed again in the overlap, live takes A's books from the old socket
+ * (adapter.ts onBook: SUB_PENDING, fromRetiring), so the reopening is recorded. Until s-rd21a only the connection's
+ * current socket's last list was looked at (the replacement's), nothing was recorded, and replay kept A closed until
+ * the replacement's list naming it was written.
+ */
+test("a code reopened in an overlap whose old socket's last list names it: recorded as reopened, replay takes its frames from there", async () => {
+  const { clock, control, conn, topics } = rig();
+  const records: { connection: string; url: string; body: string }[] = [];
+  const opts = { ...quietLifecycleOptions(() => clock.nowMs), onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) };
+  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
+  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
+  conn.used = true;
+  control.sendRequest(conn, "subscribe", [a, b]); // written on the old socket: [A, B]
+  a.sub = SUB_ACTIVE;
+  b.sub = SUB_ACTIVE;
+  control.send(conn, "PING");
+  control.send(conn, "PING"); // the bucket is empty now
+  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the old socket still streams A
+  // planned-reconnect.ts swapWhenSettled, by hand: the old socket's queued [B] dropped, the replacement asked for B.
+  conn.retiringWs = conn.ws;
+  conn.ws = { send: (t: string) => void conn.sent.push(t) } as unknown as WebSocket;
+  control.dropQueued(conn);
+  for (const t of conn.topics) {
+    t.onRetiring = t.sub === SUB_ACTIVE;
+    if (t.sub !== SUB_REJECTED) t.sub = SUB_IDLE;
+  }
+  control.sendRequest(conn, "subscribe", [b, ...topics.slice(2)]);
+  lifecycle.activate(a);
+  await Promise.resolve();
+  expect(a.sub).toBe(SUB_PENDING); // live: A's books from the old socket taken from here
+  expect(records.map((r) => r.url), "the reopening recorded").toContain("ws:reopened");
+
+  const replayClock = { nowMs: clock.nowMs };
+  const replayControl = new UpbitRequests("upbit", silentLogger, () => replayClock.nowMs, () => undefined, undefined, 60_000);
+  const replayConn = new SendRecordingConnection(0, "spot");
+  replayConn.ws = null;
+  replayConn.open = false;
+  const replayTopics = replayConn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
+  const replay = new ConnectionLifecycle("upbit", [replayConn], replayControl, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => replayClock.nowMs));
+  for (const r of records) expect(replay.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replayTopics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
+  expect(replayTopics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  for (const [l, c, x] of [[lifecycle, control, conn], [replay, replayControl, replayConn]] as const) {
+    x.ws = null;
+    x.retiringWs = null;
+    await l.stop();
+    c.stop();
+  }
+});

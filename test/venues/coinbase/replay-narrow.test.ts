@@ -1,0 +1,69 @@
+/**
+ * A capture replayed with fewer products than the live run recorded (its config leaves one out): an event of the
+ * left-out product names no product of the replay's connection. Live had that product, so the frame was one of its
+ * connection's sequence and touched no other book: replay takes its sequence_num and nothing else, as for the other
+ * venues' left-out topics (VenueConnection.replayAsked: a recorded ws:req of the connection named it). Until s-rd21a
+ * each such frame was an unreadable one (unknown_product): every book of the connection resynced, on every frame of the
+ * left-out product, where live's stayed LIVE. A product no recorded request named (garbled) still resyncs.
+ */
+import { afterEach, describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()!();
+});
+
+type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
+describe("coinbase record → replay with a product left out", { timeout: 20_000 }, () => {
+  test("the left-out product's frames take the sequence and touch nothing: the kept book as live's; a garbled product still resyncs", async () => {
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD"], levels: 20, seed: 5 });
+    cleanup.push(() => sim.stop());
+    const products = ["BTC-USD", "ETH-USD"];
+    const config = coinbaseConfig(sim, products);
+    const recorded: Recorded[] = [];
+    const live = createCoinbaseAdapter(config, subsOf(products), {
+      log: silentLogger,
+      onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
+      onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    });
+    cleanup.push(() => live.stop());
+    const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
+    live.start(liveSink);
+    sim.step(1);
+    await waitFor(() => [0, 1].every((i) => liveSink.matches(sim, i, products[i]!)), "both books live");
+    sim.step(3);
+    await waitFor(() => [0, 1].every((i) => liveSink.matches(sim, i, products[i]!)), "both books go on");
+    await live.stop();
+    expect(liveSink.invalid).toEqual([]);
+    const ethFrames = recorded.filter((r) => r.frame?.includes('"product_id":"ETH-USD"') && r.frame.includes('"l2_data"')).length;
+    expect(ethFrames).toBeGreaterThan(1);
+
+    const narrow = { ...coinbaseConfig(sim, ["BTC-USD"]), instrumentCachePath: config.instrumentCachePath };
+    const again = createCoinbaseAdapter(narrow, subsOf(["BTC-USD"]), { log: silentLogger });
+    cleanup.push(() => again.stop());
+    const sink = new Sink((await again.loadInstruments()) as Instrument[]);
+    again.startReplay(sink);
+    const feed = (r: Recorded) => {
+      if (r.frame !== undefined) again.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
+      else again.ingestConnectionEvent("spot", r.connection, r.url!, r.tsRecvUs, r.body);
+    };
+    for (const r of recorded) feed(r);
+    expect(sink.invalid).toEqual([]);
+    expect(again.topicState(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(liveSink.seq[0]);
+    expect(sink.bids[0]).toEqual(liveSink.bids[0]);
+    expect(sink.asks[0]).toEqual(liveSink.asks[0]);
+    // A product live never asked for (a garbled id) is unknown to live too: the connection resyncs, as live's did.
+    const last = recorded.findLast((r) => r.frame?.includes('"l2_data"'))!;
+    const seq = Math.max(...recorded.map((r) => Number(/"sequence_num":(\d+)/.exec(r.frame ?? "")?.[1] ?? -1)));
+    const garbled = last.frame!.replace(/"sequence_num":\d+/, `"sequence_num":${seq + 1}`).replaceAll(/"product_id":"[A-Z]+-USD"/g, '"product_id":"BTC-USX"');
+    feed({ ...last, frame: garbled });
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+  });
+});
