@@ -135,11 +135,11 @@ export class BybitAdapter implements VenueAdapter {
    * socket, still delivering the sequence before the reset until its own u = 1 (-1 = none; -2 = its u = 1 is being
    * taken, which flags no socket). Its frames' u belong to the old sequence: one above the book's would be taken as
    * newer (see onBehindReset). A subscribe written on that socket ends it too (onSubscribeWritten). The mark is
-   * common/behind-reset.ts's (-2 is Bybit's own).
+   * common/behind-reset.ts's (-2 is Bybit's own): behindMarks.socket, in a field of its own as it is read per frame.
    */
-  private readonly behindReset: BehindResetMarks;
-  /** behindReset.socket, read per frame without the extra property load. */
-  private readonly behindSocket: Int32Array;
+  private readonly behindReset: Int32Array;
+  /** The owner of behindReset, for its end at an overlap's end (carriedOn). */
+  private readonly behindMarks: BehindResetMarks;
   /**
    * By subscription index: the overlap's replacement socket (generation) once it delivered a frame of the topic since
    * its last subscribe of it was written (onSubscribeWritten).
@@ -169,8 +169,8 @@ export class BybitAdapter implements VenueAdapter {
     const plan = planConnections(this, config, subscriptions, opts.maxTopicsPerConnection ?? Infinity);
     this.conns = plan.conns;
     this.topics = plan.topics;
-    this.behindReset = new BehindResetMarks(this.topics.length);
-    this.behindSocket = this.behindReset.socket;
+    this.behindMarks = new BehindResetMarks(this.topics.length);
+    this.behindReset = this.behindMarks.socket;
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
@@ -205,8 +205,8 @@ export class BybitAdapter implements VenueAdapter {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen),
-        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
-        frameLost: (conn, t) => this.lost(conn as BybitConnection, t as TopicState | undefined, 0),
+        // A frame whose handling threw: the rule for a frame refused (TopicResync.lost), no misfit.
+        frameLost: (conn, t) => this.books.lost((conn as BybitConnection).topics, t as TopicState | undefined),
       },
       {
         ...opts,
@@ -422,7 +422,7 @@ export class BybitAdapter implements VenueAdapter {
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
     if (conn.retiringGeneration >= 0 && socket === conn.generation) this.replacementSeen[index] = socket;
-    if (socket === this.behindSocket[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
+    if (socket === this.behindReset[index] && this.onBehindReset(t, u, update.isSnapshot)) return;
     if (update.isSnapshot) {
       // Only frames the book can use count as liveness (stale detection): see the delta branch below.
       const now = this.now();
@@ -549,7 +549,7 @@ export class BybitAdapter implements VenueAdapter {
     // The overlap's old socket stays behind while the book resyncs: the resubscribe goes on the replacement, and the
     // old socket's stream goes on before the reset. Before 2026-12-07 the mark ended, and a level-1 snapshot of it made
     // the resyncing book the state before the reset, LIVE, the replacement's answer then ignored as older.
-    if (u !== 1 && (t.book === BookState.LIVE || this.behindReset.socket[t.index] === t.conn.retiringGeneration)) {
+    if (u !== 1 && (t.book === BookState.LIVE || this.behindReset[t.index] === t.conn.retiringGeneration)) {
       // Not a sign of life (staleness), as any other frame the book cannot use.
       if (isSnapshot) this.olderSnapshots++;
       else this.duplicates++;
@@ -558,7 +558,7 @@ export class BybitAdapter implements VenueAdapter {
     // Its u = 1 taken as a reset below flags no other socket: the other one delivered this reset first (or the book
     // was set anew meanwhile) and is ahead on its sequence, not behind it.
     const resetFollows = u === 1 && (isSnapshot ? (t.lastSeq || t.seqBeforeInvalid) > 1 : t.book === BookState.LIVE && t.lastSeq !== 0);
-    this.behindReset.socket[t.index] = resetFollows ? -2 : -1;
+    this.behindReset[t.index] = resetFollows ? -2 : -1;
     return false;
   }
 
@@ -570,12 +570,12 @@ export class BybitAdapter implements VenueAdapter {
   private otherBehindReset(t: TopicState, socket: number): void {
     const i = t.index;
     const conn = t.conn;
-    const takingItsOwn = this.behindReset.socket[i] === -2;
-    this.behindReset.socket[i] = -1;
+    const takingItsOwn = this.behindReset[i] === -2;
+    this.behindReset[i] = -1;
     if (takingItsOwn || conn.retiringGeneration < 0) return;
     const other = BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket);
     if (socket === conn.retiringGeneration && this.replacementSeen[i] !== other) return;
-    this.behindReset.socket[i] = other;
+    this.behindReset[i] = other;
   }
 
   /**
@@ -588,7 +588,7 @@ export class BybitAdapter implements VenueAdapter {
     for (const t of conn.topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      this.behindReset.carriedOn(i, carrier, oldGen, conn.generation);
+      this.behindMarks.carriedOn(i, carrier, oldGen, conn.generation);
     }
   }
 
@@ -604,7 +604,7 @@ export class BybitAdapter implements VenueAdapter {
     for (const t of topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      if (this.behindReset.socket[i] === t.conn.generation) this.behindReset.socket[i] = -1;
+      if (this.behindReset[i] === t.conn.generation) this.behindReset[i] = -1;
     }
   }
 
@@ -636,35 +636,13 @@ export class BybitAdapter implements VenueAdapter {
     if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
   }
 
-  /** A book frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the topic it names, if found. */
+  /** A book frame refused (`code`): logged, and what it may have lost resynced (TopicResync.lost). Returns the topic it names, if found. */
   private rejected(conn: BybitConnection, entry: number, code: number, frame: string): TopicState | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    this.lost(conn, t, code);
+    this.books.lost(conn.topics, t, code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY ? (x) => this.recheckInstrument(x) : undefined);
     return t;
-  }
-
-  /**
-   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
-   * whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One rule for
-   * both: until s-faulthook2 a thrown frame naming a book replay holds (TopicState.replayUnsubscribing) resynced it.
-   */
-  private lost(conn: BybitConnection, t: TopicState | undefined, code: number): void {
-    if (!t) {
-      // Unreadable down to its topic: the lost message may have been an update of any book on this connection,
-      // so none of them can be trusted until its next snapshot; or it may have been the snapshot a subscribed
-      // topic is waiting for (just subscribed, or mid-resync), after which only deltas would come. Every such
-      // topic gets a fresh snapshot, except ones whose resync is already waiting out its backoff or unsubscribing.
-      // resyncAll spares a book replay holds (TopicState.replayUnsubscribing), as live's unsubscribing one.
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
-      return;
-    }
-    if (t.sub === SUB_REJECTED) return;
-    // In flight from before a resync already under way (or waiting out its backoff): nothing new to do.
-    if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;
-    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
-    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
   /** A frame that is not JSON: true when it is a bare-text keepalive answer (common). Cold. */

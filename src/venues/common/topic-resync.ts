@@ -10,7 +10,7 @@ import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../core/types.ts";
 import type { BookSink } from "../venue.ts";
 import { equalJitterMs } from "./backoff.ts";
-import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "./connection.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 
 export const RESYNC_BACKOFF_BASE_MS = 250;
 export const RESYNC_BACKOFF_MAX_MS = 30_000;
@@ -104,6 +104,31 @@ export class TopicResync {
     for (const t of topics) {
       if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck) this.resync(t, BookState.RESYNCING, reason);
     }
+  }
+
+  /**
+   * The books a frame lost may have cost (Bybit, Deribit): `t`, the one it names, or, none named (unreadable down to
+   * its topic), every subscribed book of its connection, `topics` (resyncAll). One rule for a frame refused and one
+   * whose handling threw (the lifecycle's frameLost hook): until s-faulthook2 a thrown frame naming a book replay holds
+   * (TopicState.replayUnsubscribing) resynced it. A named one given up, being unsubscribed, idle, waiting out its
+   * resync's backoff or held by replay's unsubscribe loses nothing new (its frames are in flight from before a resync
+   * already under way). `recheck`, given for a misfit (a price or size its exponents cannot hold: the tick or lot may
+   * have changed), re-checks its instrument first. The other venues keep their own rule, as they have more to it: OKX
+   * (okx/parse-errors.ts) also spares books waiting for the hourly request budget, refused for now or held for it;
+   * Binance restarts a book waiting out its backoff (its buffered diffs hold the hole) and spares one refused for now;
+   * Upbit resyncs only LIVE books (each of its frames is a whole book); Coinbase resyncs the connection (one sequence
+   * for all its books). Cold.
+   */
+  lost<T extends TopicState>(topics: readonly T[], t: T | undefined, recheck?: (t: T) => void): void {
+    if (!t) {
+      // The lost message may have been an update of any book on the connection, or the snapshot a subscribed one
+      // waits for (just subscribed, or mid-resync), after which only deltas would come.
+      this.resyncAll(topics, StatusReason.PARSE_ERROR);
+      return;
+    }
+    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;
+    recheck?.(t);
+    this.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
   /** A snapshot made the book LIVE: the backoff ends (a waiting resync would otherwise resubscribe a live book). */

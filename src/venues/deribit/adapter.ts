@@ -131,11 +131,10 @@ export class DeribitAdapter implements VenueAdapter {
    * move it back there. Ignored until the overlap is over (onOverlapOver) when it is the old socket; when it is the
    * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded,
    * onSubscribe; replay: its `ws:req`), whose answer is of the new run. The common mark (common/behind-reset.ts), as
-   * Bybit's, without its end at the socket's own reset (no u = 1 here to tell it by).
+   * Bybit's, without its end at the socket's own reset (no u = 1 here to tell it by), so without carriedOn: its
+   * array alone, read per frame.
    */
-  private readonly behindReset: BehindResetMarks;
-  /** behindReset.socket, read per frame without the extra property load. */
-  private readonly behindSocket: Int32Array;
+  private readonly behindReset: Int32Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -159,8 +158,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
-    this.behindReset = new BehindResetMarks(this.topics.length);
-    this.behindSocket = this.behindReset.socket;
+    this.behindReset = new BehindResetMarks(this.topics.length).socket;
     this.requests.onSubscribe = (t) => {
       this.snapshotDue[t.index] = 1;
       this.subscribedOn(t);
@@ -187,8 +185,8 @@ export class DeribitAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen),
         socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection),
-        // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
-        frameLost: (conn, t) => this.lost(conn as DeribitConnection, t as DeribitTopic | undefined, 0),
+        // A frame whose handling threw: the rule for a frame refused (TopicResync.lost), no misfit.
+        frameLost: (conn, t) => this.books.lost((conn as DeribitConnection).topics, t as DeribitTopic | undefined),
       },
       {
         ...opts,
@@ -422,7 +420,7 @@ export class DeribitAdapter implements VenueAdapter {
     // The socket this came on: the connection's, or the old one of a planned reconnect's overlap.
     const conn = t.conn;
     const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
-    if (socket === this.behindSocket[index]) {
+    if (socket === this.behindReset[index]) {
       this.duplicates++; // the run before a venue reset the book took from the replacement; no sign of life
       return;
     }
@@ -566,18 +564,18 @@ export class DeribitAdapter implements VenueAdapter {
     // by one they cost a request each of the message budget (until 2026-12-07: N unsubscribes, then N subscribes).
     const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
-      const behind = this.behindReset.socket[t.index] === oldGen && carrier === "old";
+      const behind = this.behindReset[t.index] === oldGen && carrier === "old";
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
       // A book LIVE (or STALE) by the old socket's new run has no resync left to bring one, every frame of it here
       // ignored: restarted on the replacement as below (before 2026-12-07 it stayed LIVE, frozen until stale).
-      if (carrier === "replacement" && this.behindReset.socket[t.index] === conn.generation) {
+      if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) {
         if (t.book === BookState.LIVE || t.book === BookState.STALE) {
           this.books.invalidate(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
           restart.push(t);
         }
         continue;
       }
-      this.behindReset.socket[t.index] = -1;
+      this.behindReset[t.index] = -1;
       // Gone back to the socket behind the reset, a grouped book LIVE (or STALE) by the failed replacement's new run:
       // that socket's whole books are still of the run before it, each one above the book's id taken, so the channel
       // is restarted there (its answer is of the new run), at once as goBack's own restarts (no resync backoff: the
@@ -639,7 +637,7 @@ export class DeribitAdapter implements VenueAdapter {
   private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
     const conn = t.conn;
     const other = BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket);
-    if (known && other >= 0) this.behindReset.socket[t.index] = other;
+    if (known && other >= 0) this.behindReset[t.index] = other;
   }
 
   /**
@@ -648,7 +646,7 @@ export class DeribitAdapter implements VenueAdapter {
    * channel unsubscribed there and acked before it, or never subscribed). Cold.
    */
   private subscribedOn(t: TopicState): void {
-    if (this.behindReset.socket[t.index] === t.conn.generation) this.behindReset.socket[t.index] = -1;
+    if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
   }
 
   /**
@@ -710,31 +708,14 @@ export class DeribitAdapter implements VenueAdapter {
     if (!this.rejected(conn, entry, code, frame, detail)) this.unattributedParseErrors++;
   }
 
-  /** A book frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the book it names, if found. */
+  /** A book frame refused (`code`): logged, and what it may have lost resynced (TopicResync.lost). Returns the book it names, if found. */
   private rejected(conn: DeribitConnection, entry: number, code: number, frame: string, detail: string): DeribitTopic | undefined {
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
     t ??= conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
-    this.lost(conn, t, code);
-    return t;
-  }
-
-  /**
-   * The books a frame lost may have cost: `t`, the one it names (`code`: why it was refused; 0 for none, as a frame
-   * whose handling threw: the lifecycle's frameLost hook), or, none named, every book of the connection. One rule for
-   * both: until s-faulthook2 a thrown frame naming a book replay holds (TopicState.replayUnsubscribing) resynced it.
-   */
-  private lost(conn: DeribitConnection, t: DeribitTopic | undefined, code: number): void {
-    if (!t) {
-      // Unreadable down to its channel: the lost message may be any book's, or the snapshot one is waiting for.
-      // resyncAll spares a book replay holds (TopicState.replayUnsubscribing), as live's unsubscribing one.
-      this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
-      return;
-    }
-    if (t.sub === SUB_REJECTED || t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.resyncDelayed || t.replayUnsubscribing) return;
     // A price or amount the exponents cannot hold: the tick or lot may have changed (tick_size_steps too).
-    if (code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY) this.recheckInstrument(t);
-    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+    this.books.lost(conn.topics, t, code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY ? (x) => this.recheckInstrument(x) : undefined);
+    return t;
   }
 
   /**

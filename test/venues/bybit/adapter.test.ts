@@ -626,6 +626,24 @@ describe("reconnect policy", () => {
 });
 
 describe("instruments", { timeout: 20_000 }, () => {
+  test("a price the tick cannot hold (bad_price) re-checks instruments-info; the new tick rebuilds the book", async () => {
+    // The first listing claims a tick of 1 (exponent 0); the simulator prices BTCUSDT at 0.10. Nothing else re-checks
+    // (no periodic reload, no venue reset): without the misfit's re-check the book resyncs on bad_price for good.
+    let answers = 0;
+    const fetchFn = (async (input: string | URL | Request, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      if (!String(input).includes("instruments-info") || answers++ > 0) return res;
+      return new Response((await res.text()).replace(/"tickSize":"[^"]*"/g, '"tickSize":"1"'), { status: res.status });
+    }) as typeof fetch;
+    const { sim, adapter, sink } = await setup([{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], { adapter: { fetch: fetchFn } });
+    // Loaded at exponent 0 (answer 1), re-checked once (answer 2): exponent 1.
+    expect(answers).toBe(2);
+    expect(sink.changed.map((c) => [c.index, c.instrument.priceExp])).toEqual([[0, 1]]);
+    expect(sink.invalid[0]).toEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR });
+    expect(adapter.stats().instrumentChanges).toBe(1);
+    await stepAndMatch(sim, sink, [0], 5);
+  });
+
   test("linear paginates with the cursor; option asks per base coin", async () => {
     const linear = ["BTCUSDT", "ETHUSDT", "XRPUSDT", "SOLUSDT", "ADAUSDT"];
     const options = ["BTC-27MAR26-70000-P-USDT", "ETH-27MAR26-3000-C-USDT", "SOL-27MAR26-200-C-USDT"];
