@@ -414,6 +414,32 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A LIVE: A closes and its unsubscribe is refused 60014 (sent again after a backoff), A is listed again and its subscribe
+   * (which takes that unsubscribe's place) is refused 60014 too, and A closes again before either went again: its channel,
+   * never unsubscribed, is unsubscribed once the retries are due. Until s-rd21c the subscribe's retry was dropped (A given
+   * up) and nothing unsubscribed the channel: subscribed for good, its pushes on the wire, ignored.
+   */
+  test("a closed book listed again and closed while its unsubscribe and its subscribe wait out 60014: its channel is unsubscribed", async () => {
+    const { adapter, a, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014"); // its subscribe (2 of 3) refused too
+    expect([ofA(), a.sub]).toEqual([["unsubscribe", "subscribe"], SUB_PENDING]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "unsubscribe"]);
+    expect(a.sub).toBe(SUB_REJECTED);
+    (adapter as unknown as { conns: OkxConnection[] }).conns[0]!.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * B resyncs (its unsubscribe out, its subscribe owed); the hour spent, A's instrument closes (its unsubscribe held).
    * Room for one frees, and OKX refuses B's unsubscribe for a reason that may pass (taken as unsubscribed): B's owed
    * subscribe goes now, ahead of the held unsubscribe, as owed ones go once their answer came. Until s-rd20a only an
