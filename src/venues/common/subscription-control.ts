@@ -287,6 +287,24 @@ export class SubscriptionControl {
     return taken;
   }
 
+  /**
+   * A closure's unsubscribe refused as over the rate limit: those of `topics` listed again since it was written, whose
+   * subscribe is out (subscribeOut), are that subscribe's now, as subscribeGoes takes them off one waiting; marked on it
+   * as still streamed (the venue refused their unsubscribe). Returns the others, to go again. Until s-rd21c all went
+   * again: closed again, such a book was unsubscribed twice (by its subscribe's answer, then by the retry).
+   */
+  private resubscribedSince(conn: VenueConnection, topics: TopicState[]): TopicState[] {
+    const out = topics.filter((t) => !this.subscribeOut(conn, t));
+    if (out.length === topics.length) return topics;
+    const streams = (ts: readonly TopicState[], streamed: readonly TopicState[] | undefined) => {
+      const add = ts.filter((t) => topics.includes(t) && !out.includes(t) && streamed?.includes(t) !== true);
+      return add.length > 0 ? [...(streamed ?? []), ...add] : streamed;
+    };
+    for (const p of conn.pending.values()) if (p.op === "subscribe") p.streamed = streams(p.topics, p.streamed);
+    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation) r.streamed = streams(r.topics, r.streamed);
+    return out;
+  }
+
   /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
   private subscribeWaits(conn: VenueConnection, t: TopicState): boolean {
     if (t.sub !== SUB_PENDING) return false;
@@ -706,7 +724,7 @@ export class SubscriptionControl {
     // request (until 2026-12-07 two: the budget, okx/request-budget.ts, counts one per unsubscribe request).
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
-      this.retryLater(conn, req.op, req.topics, c.retMsg, req.streamed);
+      this.retryLater(conn, req.op, req.op === "unsubscribe" ? this.resubscribedSince(conn, req.topics) : req.topics, c.retMsg, req.streamed);
       return;
     }
     if (req.op === "unsubscribe" && req.topics.length > 1 && req.topics.some((t) => t.sub === SUB_REJECTED)) {
