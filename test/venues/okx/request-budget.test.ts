@@ -560,7 +560,8 @@ describe("okx: every request within the socket's hour", () => {
    * (owed ones go ahead of every held one); a new request (a resync's, a closure's, a listing's) is sent only with room
    * left in its hour for every held one still waiting; and no hour holds more than 3 requests. Until s-okxheld a held
    * request reserved nothing: a new one asked before the housekeeping round took the room it waited for. The venue's
-   * channels are modelled too (since s-rd20a): no unsubscribe names one not subscribed, and once hours pass and every
+   * channels are modelled too (since s-rd20a; since s-rd21c one answer in 5 is a 60014, a refusal that changes no
+   * channel, its retry's order not judged): no unsubscribe names one not subscribed, and once hours pass and every
    * request is answered, each closed book's channel is unsubscribed and each open book (not waiting out a backoff or
    * the budget) is subscribed and ACTIVE: a held request left behind for good fails it.
    */
