@@ -797,7 +797,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Update events applied", this.deltas],
       ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
-      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap or unreadable frame)", this.connectionResyncs],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, or a frame whose handling threw naming no single product)", this.connectionResyncs],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],

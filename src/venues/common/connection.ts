@@ -135,6 +135,11 @@ export interface PendingRequest {
   answered?: TopicState[];
   /** An unsubscribe recorded when it was queued for the pacing budget (SubscriptionControl.send), not again when written. */
   recordedQueued?: boolean;
+  /**
+   * A subscribe's topics whose closure's unsubscribe it took off (SubscriptionControl.subscribeGoes): the venue still
+   * streams them, so one refused as over the rate limit and given up again before it went again is unsubscribed.
+   */
+  streamed?: readonly TopicState[];
 }
 
 /**

@@ -98,7 +98,7 @@ export class SubscriptionControl {
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
    */
-  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number; heldSeq?: number }[] = [];
+  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number; heldSeq?: number; streamed?: readonly TopicState[] }[] = [];
   /** The last place given in the line of requests held for the venue's count (a retry's heldSeq: first held, first sent). */
   private heldSeqs = 0;
   /**
@@ -239,18 +239,20 @@ export class SubscriptionControl {
    * silence not judged stale until it goes). Until 2026-12-07 only a resync's restart asked the count: the subscribe
    * owed after an unsubscribe's answer and a closed instrument's unsubscribe went past it (OKX refuses the 481st, 60014).
    */
-  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
+  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], streamed?: readonly TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
     const perRequest = this.argsPerRequest(conn);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
       const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
       if (budgetWaitMs > 0) {
-        this.holdForBudget(conn, op, topics.slice(i), budgetWaitMs);
+        this.holdForBudget(conn, op, topics.slice(i), budgetWaitMs, streamed);
         return;
       }
       const batch = topics.slice(i, i + perRequest);
-      if (op === "subscribe" && this.retries.length > 0) this.subscribeGoes(conn, batch);
+      // Its topics still streamed (a closure's unsubscribe taken off now, or by the subscribe this one sends again).
+      let batchStreamed = op === "subscribe" && this.retries.length > 0 ? this.subscribeGoes(conn, batch) : undefined;
+      if (streamed !== undefined) for (const t of batch) if (streamed.includes(t)) (batchStreamed ??= []).push(t);
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -262,7 +264,7 @@ export class SubscriptionControl {
           t.subscribeQueued = false;
         }
       }
-      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
+      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now, streamed: batchStreamed });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
   }
@@ -271,13 +273,36 @@ export class SubscriptionControl {
    * `topics`' subscribe goes on `conn` (written, or queued for pacing): an unsubscribe of theirs still waiting there from
    * a closure (held for the venue's count, refused as over its rate limit) is theirs no more; should they close again,
    * that closure unsubscribes them (its own request, or this subscribe's answer: onTopicConfirmed). Until s-rd20a it
-   * still named them and, once they were given up again, went as well: two unsubscribes of one channel.
+   * still named them and, once they were given up again, went as well: two unsubscribes of one channel. Returns those
+   * taken off (the venue still streams them: PendingRequest.streamed), or undefined.
    */
-  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): void {
+  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] | undefined {
+    let taken: TopicState[] | undefined;
     for (const r of this.retries) {
       if (r.op !== "unsubscribe" || r.conn !== conn || r.gen !== conn.generation) continue;
-      if (r.topics.some((t) => topics.includes(t))) r.topics = r.topics.filter((t) => !topics.includes(t));
+      if (!r.topics.some((t) => topics.includes(t))) continue;
+      for (const t of r.topics) if (topics.includes(t)) (taken ??= []).push(t);
+      r.topics = r.topics.filter((t) => !topics.includes(t));
     }
+    return taken;
+  }
+
+  /**
+   * A closure's unsubscribe refused as over the rate limit: those of `topics` listed again since it was written, whose
+   * subscribe is out (subscribeOut), are that subscribe's now, as subscribeGoes takes them off one waiting; marked on it
+   * as still streamed (the venue refused their unsubscribe). Returns the others, to go again. Until s-rd21c all went
+   * again: closed again, such a book was unsubscribed twice (by its subscribe's answer, then by the retry).
+   */
+  private resubscribedSince(conn: VenueConnection, topics: TopicState[]): TopicState[] {
+    const out = topics.filter((t) => !this.subscribeOut(conn, t));
+    if (out.length === topics.length) return topics;
+    const streams = (ts: readonly TopicState[], streamed: readonly TopicState[] | undefined) => {
+      const add = ts.filter((t) => topics.includes(t) && !out.includes(t) && streamed?.includes(t) !== true);
+      return add.length > 0 ? [...(streamed ?? []), ...add] : streamed;
+    };
+    for (const p of conn.pending.values()) if (p.op === "subscribe") p.streamed = streams(p.topics, p.streamed);
+    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation) r.streamed = streams(r.topics, r.streamed);
+    return out;
   }
 
   /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
@@ -288,7 +313,7 @@ export class SubscriptionControl {
   }
 
   /** sendRequest's `topics` wait `waitMs` for the venue's request count (cold): held as a refused request's retry. */
-  private holdForBudget(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], waitMs: number): void {
+  private holdForBudget(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], waitMs: number, streamed?: readonly TopicState[]): void {
     this.budgetHeld++;
     for (const t of topics) {
       t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -297,7 +322,7 @@ export class SubscriptionControl {
     this.log.warn(`${this.protocol.venue}: the connection's request count has no room; request waits`, { conn: conn.id, op, topics: topics.length, waitMs: Math.round(waitMs) });
     // Its place in line: a held one's part that still finds no room keeps the place it had (retriesDue: askingSeq).
     const heldSeq = this.askingSeq !== Infinity ? this.askingSeq : ++this.heldSeqs;
-    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs, heldSeq });
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs, heldSeq, streamed });
   }
 
   /**
@@ -699,7 +724,7 @@ export class SubscriptionControl {
     // request (until 2026-12-07 two: the budget, okx/request-budget.ts, counts one per unsubscribe request).
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
-      this.retryLater(conn, req.op, req.topics, c.retMsg);
+      this.retryLater(conn, req.op, req.op === "unsubscribe" ? this.resubscribedSince(conn, req.topics) : req.topics, c.retMsg, req.streamed);
       return;
     }
     if (req.op === "unsubscribe" && req.topics.length > 1 && req.topics.some((t) => t.sub === SUB_REJECTED)) {
@@ -937,7 +962,7 @@ export class SubscriptionControl {
    * socket only; nothing is rejected for it. Timed on the adapter's clock and jitter (`now`, `random`): sent by
    * retriesDue, which the lifecycle's housekeeping calls each round.
    */
-  private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
+  private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string, streamed?: readonly TopicState[]): void {
     this.rateLimited++;
     // Replay (no socket): the live run's retry is in the capture (its ws:req and answer); until 2026-12-07 replay warned
     // of one more and queued it, never to go out.
@@ -946,7 +971,7 @@ export class SubscriptionControl {
     const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
     const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random), budgetWaitMs);
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
-    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + delayMs, waitMs: delayMs });
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + delayMs, waitMs: delayMs, streamed });
   }
 
   /**
@@ -976,15 +1001,17 @@ export class SubscriptionControl {
     };
     let full: Set<VenueConnection> | undefined; // sockets whose count had no room for a held one this round
     for (const r of due) {
-      const { conn, gen, op, topics } = r;
+      const { conn, gen, op, topics, streamed } = r;
       if (conn.generation !== gen || !conn.open) {
         drop(r); // the socket went: its reconnect subscribes afresh
         continue;
       }
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
-      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up.
-      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : [];
+      // the venue, which refused the unsubscribe: it goes again too, the topic staying given up. So is one of a
+      // subscribe that took its closure's unsubscribe off (subscribeGoes) and was refused as over the rate limit, given
+      // up again since: until s-rd21c dropped here, nothing unsubscribed its channel (subscribed for good).
+      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : (streamed?.filter((t) => t.sub === SUB_REJECTED && topics.includes(t)) ?? []);
       // A closed book listed again whose subscribe waits too (behind this one): its channel still subscribed, this stays
       // its unsubscribe should it close again before that subscribe goes (subscribeGoes ends it). Until s-rd20a dropped
       // here: closed again, nothing unsubscribed the channel (its subscribe never went), subscribed for good.
@@ -1015,7 +1042,7 @@ export class SubscriptionControl {
         this.unsubscribeGivenUp(conn, givenUp);
         if (still.length > 0) {
           if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
-          this.sendRequest(conn, op, still);
+          this.sendRequest(conn, op, still, streamed);
         }
         keep();
       } finally {
