@@ -98,12 +98,14 @@ interface Slot {
   startedAtMs: number;
   restarts: number;
   consecutiveFailures: number;
-  /** Its start() resolved (every venue started); feeder_workers_ready counts these, if heard from during the scrape. */
+  /** Its start() resolved (every venue started); feeder_workers_ready counts these, if one replied during the scrape. */
   ready: boolean;
   /** The worker has its pipeline (it said "session"): it answers requests, while it starts too. */
   answering: boolean;
   /** When the worker last sent anything (performance.now() ms; 0: nothing yet): a worker answers its pings, while starting too. */
   lastHeardMs: number;
+  /** When a reply of the worker last came, well-formed or not (performance.now() ms; 0: none yet): feeder_workers_ready. */
+  lastReplyMs: number;
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
   firstWordDueMs: number;
   /** When its worker was terminated as hung (performance.now() ms; 0: it was not): its close is awaited from then. */
@@ -224,7 +226,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -304,9 +306,10 @@ export class Supervisor implements StatusSource {
 
   async metricsText(): Promise<string> {
     const generations = this.slots.map((slot) => slot.carry.generation);
-    // feeder_workers_ready: started, and heard from while this scrape waited (its reply, well-formed or not, or any
-    // message): a hung worker is no longer counted once its reply is REPLY_SILENCE_MS late, as /readyz's worker_down.
-    // Until 2026-12-07 `ready` alone counted it until its hang was found (WORKER_HANG_MS).
+    // feeder_workers_ready: started, and replied while this scrape waited (well-formed or not): one whose reply is
+    // REPLY_SILENCE_MS late is not counted, hung or not (its pongs say its thread runs, not that it answers), as
+    // /readyz's worker_down. Until 2026-12-07 `ready` alone counted a hung one until its hang was found
+    // (WORKER_HANG_MS); for a while that day any message during the scrape counted, a pong too.
     const askedAtMs = performance.now();
     const snapshots = (await Promise.all(this.slots.map((slot) => this.request(slot, { what: "metrics" })))) as (MetricsSnapshot | undefined)[];
     // A snapshot of a worker replaced since it was asked for: its counts are in the carry now, not to be added twice.
@@ -324,8 +327,8 @@ export class Supervisor implements StatusSource {
       process: processSnapshot(),
       extra: (w) => {
         w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
-        w.family("feeder_workers_ready", "gauge", "workers started and heard from during this scrape (one silent while it waited, hung or its reply late, is not counted)")
-          .sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready && s.lastHeardMs >= askedAtMs).length);
+        w.family("feeder_workers_ready", "gauge", "workers started that replied during this scrape (one whose reply is late, hung or not, is not counted)")
+          .sample("feeder_workers_ready", {}, this.slots.filter((s) => s.ready && s.lastReplyMs >= askedAtMs).length);
         w.family("feeder_worker_restarts_total", "counter", "workers restarted after dying").sample("feeder_worker_restarts_total", {}, this.restarts);
       },
     });
@@ -662,6 +665,7 @@ export class Supervisor implements StatusSource {
     );
     worker.postMessage({ type: "request", id, ...body } as ToWorker);
     return reply.then((result) => {
+      if (result !== undefined && slot.worker === worker) slot.lastReplyMs = performance.now();
       const malformed = result === undefined ? undefined : malformedReply(body.what, result);
       if (malformed === undefined) {
         if (result !== undefined && slot.faultsLogged.size !== 0) this.replyWellFormed(slot, MALFORMED_KIND[body.what]);

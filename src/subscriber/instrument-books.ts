@@ -468,8 +468,12 @@ export class InstrumentBooks {
     const partCount = m.partCount;
     if (book.asmSeq !== seq) {
       if (book.asmSeq >= 0) {
-        if (seq < book.asmSeq) {
-          this.counters.partsOutOfOrder++; // an older event's part while a newer one is open
+        // An older event's part while a newer one is open: dropped, unless it is the part 0 of the book's next event,
+        // which replaces it: the open one could only be applied after a gap (its book invalid, this event then dropped
+        // as applied). Until 2026-12-07 always dropped: a part 0 at an instrSeq forged far ahead (no key, at the
+        // stream's next seqNum: no jump to undo) kept every real split delta of its book out for good.
+        if (seq < book.asmSeq && (partIndex !== 0 || known < 0 || seq !== known + 1)) {
+          this.counters.partsOutOfOrder++;
           return false;
         }
         this.discardAssembly(book);

@@ -532,7 +532,7 @@ export interface RepackerCounters {
   messages: number;
   heartbeats: number;
   refused: Record<EnvelopeRefusal, number>;
-  /** New sessions of the repacker, one per upstream session change. */
+  /** New sessions of the repacker, one per upstream session change or forward jump undone (forwardJumpsReverted). */
   sessions: number;
   /**
    * Upstream sessions undone: a newer session of a source (one datagram of it, forged or damaged with a matching
@@ -796,6 +796,8 @@ export class EnvelopeRepacker {
     const bridgeId = hdr === ENVELOPE_BYTES ? u32(env, ENV_BRIDGE_ID_OFFSET) : 0;
     const line = this.lineOf(streamKey, bridgeId);
     let lineMoved = false;
+    /** A forward jump undone by this envelope: a new session of ours (below) drops what the bogus line began. */
+    let lineUndone = false;
     if (line !== undefined) {
       const sendNs = sendHi * 0x1_0000_0000 + sendLo; // ~256 ns steps: plenty to compare heartbeat intervals
       if (line.bridgeId !== bridgeId && !this.switchesTo(line, bridgeId, streamKey, sendNs, hb, nowMs)) {
@@ -804,7 +806,9 @@ export class EnvelopeRepacker {
       }
       // A number behind the next is refused before anything of it is taken (checkForward).
       const gapsBefore = this.counters.upstreamGaps;
+      const undoneBefore = this.counters.forwardJumpsReverted;
       if ((forward & FORWARD_SEQ_PRESENT) !== 0 && !this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0)) return this.refuse("repeated");
+      lineUndone = this.counters.forwardJumpsReverted !== undoneBefore;
       // Messages were lost before it (upstream, or at the bridge): the upstream line moved where this reader did not
       // see, so a heartbeat now is no copy of one of the line it knows (as multicast hears one past nextSeq).
       lineMoved = this.counters.upstreamGaps !== gapsBefore;
@@ -857,16 +861,7 @@ export class EnvelopeRepacker {
       known.id = id;
       known.lastSendHi = sendHi;
       known.lastSendLo = sendLo;
-      // A gap of the old session (envelopes lost before this one) is sent in it, before the new session's first
-      // datagram (which ends every book of the old one at subscribers anyway, below).
-      this.carryGap();
-      this.pendingOld = this.packer;
-      this.packer = this.newPacker();
-      // The new session is sent at this flush, as a gap is (carryGap): subscribers end the old one's books at its first
-      // datagram, where multicast ends them at the restart's. Before 2026-12-06 a restart whose first envelope was a
-      // heartbeat (no message to pack) left the far side's books of the ended run usable until the reader's next one.
-      this.gapAtCount = 0;
-      this.counters.sessions++;
+      this.newSession();
       result = "new_session";
     } else if (known.pending && (sendHi !== known.lastSendHi || sendLo !== known.lastSendLo)) {
       known.lastSendHi = sendHi;
@@ -878,6 +873,16 @@ export class EnvelopeRepacker {
         if (known.prev !== undefined) retire(known, known.prev);
         for (const k of known.skipped.splice(0)) retire(known, k);
       }
+    }
+    // Cold: a forward jump undone (checkForward). Its gap alone was a real jump to subscribers (our numbers go on
+    // from it): an assembly the bogus envelope began at an instrSeq forged far ahead (a split delta's part 0, a
+    // snapshot's chunk 0) stayed, and kept every real split delta of its book out as an older event's (for good) or
+    // the next real refresh as an older set's, until 2026-12-07. A new session's supersede drops it at subscribers, as
+    // a multicast subscriber drops what an undone jump began (docs/wire-protocol.md §6.3); its books were invalid
+    // until their next snapshot by the gap anyway. One session change of upstream in this envelope is that already.
+    if (lineUndone && result !== "new_session") {
+      this.newSession();
+      result = "new_session";
     }
     // A copy of a heartbeat the stream already brought (same session, sent within the line's window, below): taken in
     // as before but no sign of upstream now. Before 2026-12-06 it made the stream alive: a dead publisher's last
@@ -990,6 +995,22 @@ export class EnvelopeRepacker {
     line.next = after;
     line.altNext = -1;
     return true;
+  }
+
+  /**
+   * Cold: a new session of the repacker (an upstream session change, a bogus forward jump undone). A gap of the old
+   * session (envelopes lost before this one) is sent in it, before the new session's first datagram (which ends every
+   * book of the old one at subscribers anyway). The new session is sent at this flush, as a gap is (carryGap):
+   * subscribers end the old one's books at its first datagram, where multicast ends them at the restart's. Before
+   * 2026-12-06 a restart whose first envelope was a heartbeat (no message to pack) left the far side's books of the
+   * ended run usable until the reader's next one.
+   */
+  private newSession(): void {
+    this.carryGap();
+    this.pendingOld = this.packer;
+    this.packer = this.newPacker();
+    this.gapAtCount = 0;
+    this.counters.sessions++;
   }
 
   /** Cold: envelopes of an upstream stream were lost (or a bogus jump undone): a gap of the reader's stream. */

@@ -366,8 +366,8 @@ test("two workers' venue_down and publish_send_failing reasons name their worker
 });
 
 /**
- * `feeder_workers_ready` counts a worker heard from during the scrape (its metrics reply, well-formed or not, or any
- * other message): one that says nothing while the scrape waits for it (hung, or its reply stuck) is not ready. Until
+ * `feeder_workers_ready` counts a worker that replied during the scrape (well-formed or not; until s-rd21b, any message
+ * it sent then, below): one that says nothing while the scrape waits for it (hung, or its reply stuck) is not ready. Until
  * 2026-12-07 a hung worker counted until its hang was found (up to WORKER_HANG_MS, 10 s), while /readyz already said
  * worker_down. The stand-in answers its pings but never a metrics request; no ping goes out during the test (hangAfterMs).
  */
@@ -384,6 +384,29 @@ test("a worker that says nothing while a scrape waits for it is not counted in f
     expect(text).toContain("feeder_workers_ready 0"); // old: 1
     expect((await supervisor.readyz()).workersDown).toEqual([0]); // malformed: as /readyz judges it
     expect(supervisor.restarts).toBe(0);
+  } finally {
+    await supervisor.stop();
+  }
+});
+
+/**
+ * s-rd21b: "heard from during the scrape" counted any message, so a worker whose metrics reply never came but whose
+ * thread runs (its reply stuck; it answers its pings, which go out every hangAfterMs / 4) was counted ready while
+ * /readyz said worker_down. Now its reply (well-formed or not) must come during the scrape. Pings go out meanwhile here.
+ */
+test("a worker answering its pings but not the scrape's request is not counted in feeder_workers_ready", { timeout: 30_000 }, async () => {
+  const { log } = captureLog();
+  const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
+  const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(198), workers: 1 }));
+  const silent = { ...config, [SILENT_REQUESTS]: ["metrics"] } as typeof config;
+  // A ping every 100 ms (hangAfterMs / 4) while the scrape waits up to 800 ms for the reply.
+  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 800, hangAfterMs: 400 });
+  try {
+    await supervisor.start();
+    const text = await supervisor.metricsText();
+    expect(text).toContain("feeder_workers 1");
+    expect(text).toContain("feeder_workers_ready 0"); // old: 1 (its pongs came while the scrape waited)
+    expect(supervisor.restarts).toBe(0); // alive: not hung
   } finally {
     await supervisor.stop();
   }

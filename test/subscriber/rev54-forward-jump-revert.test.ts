@@ -3,14 +3,17 @@
  * cites it) had no test. A wide (46-bit) line: a message numbered far ahead is a gap and moves the line; the real
  * envelopes after it, behind the new next, would all be refused as copies for good. Two of them continuing the line
  * from before the jump undo it: the first is refused (`repeated`), the second taken with a gap, and the line goes
- * on from there; a copy of an envelope already taken is still refused.
+ * on from there; a copy of an envelope already taken is still refused. Since s-rd21b the undo starts a new session of
+ * the reader's (what the forged envelope began is dropped by subscribers: below).
  */
 import { describe, expect, test } from "vitest";
 import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
-import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
-import { makeInstrument } from "../wire/helpers.ts";
-import { packer, take } from "./feed-harness.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import type { ChannelPacker } from "../../src/wire/packer.ts";
+import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const BRIDGE = 0x1234;
@@ -34,8 +37,9 @@ describe("reader: one forged forward number far ahead", () => {
     expect(r.add(envelope(START + 1_000_000), 1000)).toBe("ok"); // forged far ahead: a gap, taken
     expect(r.counters.upstreamGaps).toBe(gaps + 1);
     expect(r.add(envelope(START + 2), 1000)).toBe("repeated"); // the real line: one is not enough
-    expect(r.add(envelope(START + 3), 1000)).toBe("ok"); // the second undoes the jump
+    expect(r.add(envelope(START + 3), 1000)).toBe("new_session"); // the second undoes the jump (s-rd21b: in a new session of ours)
     expect(r.counters.forwardJumpsReverted).toBe(1);
+    expect(r.counters.sessions).toBe(2);
     expect(r.counters.upstreamGaps).toBe(gaps + 2);
     expect(r.add(envelope(START + 4), 1000)).toBe("ok"); // the line goes on, no gap
     expect(r.add(envelope(START + 5), 1000)).toBe("ok");
@@ -56,5 +60,116 @@ describe("reader: one forged forward number far ahead", () => {
     expect(r.counters.forwardJumpsReverted).toBe(0);
     expect(r.add(envelope(START + 40_002), 1000)).toBe("ok");
     expect(r.counters.upstreamGaps).toBe(1);
+  });
+});
+
+/**
+ * s-rd21b: what the forged envelope brought, as seen by a subscriber of the reader's feed. The jump's undo was only a
+ * gap of the reader's stream, which the subscriber's own sequence took as a real jump (the reader's numbers go on
+ * from it): an assembly the forged envelope began there (a split delta's part 0, a snapshot's chunk 0, at an instrSeq
+ * forged far ahead) stayed, and kept the real ones out as an older event's or set's (every real split delta of the
+ * book lost for good; the next real refresh lost). The multicast path untrusts such assemblies when it undoes a jump
+ * (review-sequence.test.ts); the reader now starts a new session of its own at the undo, whose supersede drops them.
+ */
+describe("reader: what one forged forward number far ahead began is dropped at the undo", () => {
+  const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
+  const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
+
+  function deepBook(): TestBook {
+    const b = new TestBook(Y);
+    const bids: [number, number][] = [];
+    for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+    b.load(bids, [[943504, 250]], 1, T0);
+    return b;
+  }
+
+  function change(b: TestBook, bids: [number, number][]): ChangeSet {
+    const cs = new ChangeSet();
+    for (const [px, qty] of bids) cs.addBid(px, qty);
+    b.apply(cs, b.venueSeq + 1, T0);
+    return cs;
+  }
+
+  function wide(b: TestBook, qty: number): [number, number][] {
+    const bids: [number, number][] = [];
+    for (let i = 0; i < 30; i++) bids.push([943000 - i, qty + i]);
+    return bids;
+  }
+
+  /** An envelope per message of the datagrams (channel 2, source 9, session 77), numbered from `n`. */
+  function envelopesOf(datagrams: Uint8Array[], n: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const d of datagrams) {
+      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      let off = PACKET_HEADER_BYTES;
+      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+        out.push(envelopeOf(d, 1000, off, len, n + out.length, BRIDGE));
+        off += len;
+      }
+    }
+    return out;
+  }
+
+  function rig(forge: (forger: ChannelPacker, fake: TestBook) => number) {
+    const r = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
+    const sub = newSubscriber();
+    /** As the reader's flush: a new session's replaced packer first. */
+    const add = (envs: Uint8Array[]) => {
+      for (const env of envs) {
+        expect(r.add(env, 1000)).toMatch(/^(ok|new_session|repeated)$/);
+        if (r.pendingOld !== undefined) ingestAll(sub, take(r.pendingOld));
+        r.pendingOld = undefined;
+        r.carryGap();
+        ingestAll(sub, take(r.packer));
+      }
+    };
+    const up = packer({ channelId: 2, sourceId: 9, sessionId: 77, maxBytes: SMALL });
+    let n = START;
+    const send = () => {
+      const envs = envelopesOf(take(up), n);
+      n += envs.length;
+      add(envs);
+    };
+    const b = deepBook();
+    packInstrumentDefinition(up, new EncodedDefinition(Y), false);
+    packBookSnapshot(up, b, 0, false);
+    send();
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(up, b, change(b, [[943000, 50 + i]]));
+      send();
+    }
+    const sb = sub.book(Y.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    const forger = packer({ channelId: 2, sourceId: 9, sessionId: 77, maxBytes: SMALL });
+    const fake = deepBook();
+    fake.instrSeq = b.instrSeq + 1_000_000;
+    expect(forge(forger, fake)).toBeGreaterThan(1);
+    add(envelopesOf(take(forger), n + 1_000_000).slice(0, 1)); // its chunk 0 or part 0 only
+    for (let i = 0; i < 2; i++) {
+      packBookDelta(up, b, change(b, [[943000, 60 + i]]));
+      send(); // the first is refused (repeated), the second undoes the jump
+    }
+    expect(r.counters.forwardJumpsReverted).toBe(1);
+    return { sub, up, b, sb, send };
+  }
+
+  test("a split delta: the real split deltas after the next refresh are applied", () => {
+    const { up, b, sb, send } = rig((forger, fake) => packBookDelta(forger, fake, change(fake, wide(fake, 900))));
+    packBookSnapshot(up, b, 0, true);
+    send();
+    expect(sb.usable).toBe(true);
+    expect(packBookDelta(up, b, change(b, wide(b, 70)))).toBeGreaterThan(1);
+    send();
+    expect(levelsOf(sb)).toEqual(levelsOf(b)); // old: the real split delta's parts dropped as an older event's
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+  });
+
+  test("a chunk set: the next real refresh loads the book", () => {
+    const { up, b, sb, send } = rig((forger, fake) => packBookSnapshot(forger, fake, 0, false));
+    expect(packBookSnapshot(up, b, 0, true)).toBeGreaterThan(1);
+    send();
+    expect(levelsOf(sb)).toEqual(levelsOf(b)); // old: the refresh's chunk 0 kept out as an older set's
+    expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
   });
 });

@@ -212,6 +212,41 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
     expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
   });
 
+  /**
+   * s-rd21b: with no jump to undo (a forged datagram at the stream's next seqNum, no key), a split delta's part 0 at an
+   * instrSeq forged far ahead kept every real split delta of the book out for good (an older event's parts; no event
+   * passes it, and a refresh below it does not end it). The book's next event's part 0 now replaces an open assembly
+   * of a later one (which could only have been applied with a gap, its book invalid, and that event then dropped as
+   * applied): nothing real is lost.
+   */
+  it("a split delta forged at the line's next seqNum: the book's next split delta replaces it and is applied", () => {
+    const sub = newSubscriber({ maxDatagramBytes: SMALL });
+    const p = packer({ maxBytes: SMALL });
+    p.nextSeq = 5000;
+    const b = deepBook();
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    packBookDelta(p, b, delta(b, [[943000, 50]]));
+    ingestAll(sub, take(p)); // the line is proven
+    const sb = sub.book(inst.instrumentId)!;
+    expect(sb.usable).toBe(true);
+    const forger = packer({ maxBytes: SMALL });
+    forger.nextSeq = p.nextSeq; // no jump: the number the publisher's next datagram was to have (that one lost)
+    const fake = deepBook();
+    fake.instrSeq = b.instrSeq + 1_000_000;
+    expect(packBookDelta(forger, fake, wideDelta(fake, 900))).toBeGreaterThan(1);
+    ingestAll(sub, take(forger).slice(0, 1)); // part 0 only
+    p.nextSeq++;
+    expect(sb.asmSeq).toBe(fake.instrSeq);
+    for (let i = 0; i < 2; i++) {
+      expect(packBookDelta(p, b, wideDelta(b, 70 + 100 * i))).toBeGreaterThan(1);
+      ingestAll(sub, take(p));
+      expect(levelsOf(sb)).toEqual(levelsOf(b)); // old: its parts dropped as an older event's, every time
+      expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
+    }
+    expect(sub.counters.seqJumpsReverted).toBe(0);
+  });
+
   it("a split delta: the real split deltas after it are applied", () => {
     const { sub, p, b, sb } = forgedJump((forger, fake) => packBookDelta(forger, fake, wideDelta(fake, 900)));
     expect(sb.asmSeq).toBe(-1); // old: the forged event still being assembled

@@ -210,7 +210,7 @@ export function fromNatsMetrics(bridge: ReverseBridge, prefix: string, stream: s
     w.family("feeder_bridge_upstream_gaps_total", "counter", "forward numbers skipped or never seen (something lost on the way): each a gap of the local stream").sample("feeder_bridge_upstream_gaps_total", {}, c.upstreamGaps);
     w.family("feeder_bridge_upstream_streams_silent_total", "counter", "upstream streams gone silent or ended (END_OF_SESSION) while others were alive: each a gap of the local stream").sample("feeder_bridge_upstream_streams_silent_total", {}, c.streamsSilent);
     w.family("feeder_bridge_bridge_failovers_total", "counter", "switches to another bridge of a stream whose followed bridge went silent").sample("feeder_bridge_bridge_failovers_total", {}, c.bridgeFailovers);
-    w.family("feeder_bridge_sessions_total", "counter", "sessions of the local stream started (one per upstream session change)").sample("feeder_bridge_sessions_total", {}, c.sessions);
+    w.family("feeder_bridge_sessions_total", "counter", "sessions of the local stream started (one per upstream session change or forward jump undone)").sample("feeder_bridge_sessions_total", {}, c.sessions);
     w.family("feeder_bridge_sessions_reverted_total", "counter", "upstream sessions undone (one datagram of a bogus newer session)").sample("feeder_bridge_sessions_reverted_total", {}, c.sessionsReverted);
     w.family("feeder_bridge_multicast_sent_datagrams_total", "counter", "datagrams sent to the local group").sample("feeder_bridge_multicast_sent_datagrams_total", {}, bridge.sentDatagrams);
     w.family("feeder_bridge_multicast_sent_bytes_total", "counter", "bytes of those datagrams").sample("feeder_bridge_multicast_sent_bytes_total", {}, bridge.sentBytes);
