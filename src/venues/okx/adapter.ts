@@ -224,6 +224,9 @@ export class OkxAdapter implements VenueAdapter {
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
     // Requests held for the hour go first held, first sent: the count reserves their room for every newer one.
     this.requestBudget.waitingOf = (conn) => this.control.waitingOn(conn);
+    // Resyncs waiting for the hour are in that line too (one numbering): each counts only those ahead of it.
+    this.budgetWaits.line = this.control;
+    this.requestBudget.resyncLine = { placeOf: (index) => this.budgetWaits.placeOf(index), askingPlace: () => this.control.askingPlace };
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,
@@ -807,7 +810,7 @@ export class OkxAdapter implements VenueAdapter {
    * its wait is over the budget is checked again, so topics that waited together go one after another.
    */
   restart(t: OkxTopic): void {
-    if (this.prepareRestart(t) && !this.budgetWaits.hold(t)) this.control.restartTopic(t);
+    if (this.prepareRestart(t)) this.budgetWaits.restart(t, () => this.control.restartTopic(t));
   }
 
   /**
@@ -822,7 +825,7 @@ export class OkxAdapter implements VenueAdapter {
     for (const t of ts) if (this.prepareRestart(t) && !this.budgetWait[t.index]) batch.push(t);
     if (batch.length === 0) return;
     if (this.requestBudget.restartManyWaitMs(batch) > 0) {
-      for (const t of batch) if (!this.budgetWaits.hold(t)) this.control.restartTopic(t);
+      for (const t of batch) this.budgetWaits.restart(t, () => this.control.restartTopic(t));
       return;
     }
     this.control.restartTopics(batch);

@@ -18,6 +18,12 @@ export class OkxRequestBudget {
    * for this count are sent first held, first sent, so every request counts the room of those held before it.
    */
   waitingOf: ((conn: OkxConnection) => readonly WaitingRequest[]) | null = null;
+  /**
+   * Resyncs waiting for this count before they start (budget-wait.ts, set by the adapter): each topic's place in the
+   * line the held requests are in (0 = not waiting), and the place of the one asking now (SubscriptionControl
+   * askingPlace: Infinity a new request, -Infinity one owed). Each counts the restarts of those waiting ahead of it.
+   */
+  resyncLine: { placeOf(index: number): number; askingPlace(): number } | null = null;
 
   constructor(
     private readonly now: () => number,
@@ -98,9 +104,16 @@ export class OkxRequestBudget {
       if (w.behind) continue; // held after the one asking: it goes after it
       if (w.ahead) n += messagesOf(w, k);
       if (w.op === "unsubscribe") n += subscribesAfter(conn, w.topics, skip, k);
+      else n += 2 * restartsAfter(w.topics, skip);
     }
+    const line = this.resyncLine;
+    const asking = line?.askingPlace() ?? Infinity;
     for (const x of conn.topics) {
+      // A resync waiting ahead of the one asking: its restart's requests (but those counted below as under way).
+      const place = line?.placeOf(x.index) ?? 0;
+      if (place > 0 && place < asking && !skip(x)) n += Math.max(0, requestsOfRestart(x) - requestsStillToSend(x));
       if (skip(x) || (owesSubscribe(x) && (inUnsubscribe(conn, x) || waiting.some((w) => w.op === "unsubscribe" && w.topics.includes(x))))) continue;
+      if (restartsAfterAck(x) && waiting.some((w) => w.op === "subscribe" && w.topics.includes(x))) continue; // with its subscribe, above
       n += requestsStillToSend(x);
     }
     return n;
@@ -139,6 +152,22 @@ function requestsOfRestart(t: OkxTopic): number {
     default:
       return 0;
   }
+}
+
+/** `t` restarts (unsubscribe, subscribe) once its subscribe is answered (restartTopic while it was pending). */
+function restartsAfterAck(t: TopicState): boolean {
+  return t.sub === SUB_PENDING && t.resyncAfterAck;
+}
+
+/**
+ * How many of a waiting subscribe's `topics` (but those `skip` names) restart once it is answered: counted with that
+ * subscribe, so not by a request ahead of it in line (until s-okxwait by every request: a resync waiting ahead of it
+ * counted the restart that follows it, and waited for it, while it waited behind that resync, for good).
+ */
+function restartsAfter(topics: readonly TopicState[], skip: (t: TopicState) => boolean): number {
+  let n = 0;
+  for (const t of topics) if (!skip(t) && restartsAfterAck(t)) n++;
+  return n;
 }
 
 /** `t` owes its subscribe once its unsubscribe is answered (a resync under way). */
