@@ -807,7 +807,8 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * TopicResync's restart (and the lifecycle's once a backoff is over): drops a REST bridge, then resubscribes
    * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
-   * its wait is over the budget is checked again, so topics that waited together go one after another.
+   * its wait is over the budget is checked again at its place in line (BudgetWaits.restart), so topics that waited
+   * together go one after another.
    */
   restart(t: OkxTopic): void {
     if (this.prepareRestart(t)) this.budgetWaits.restart(t, () => this.control.restartTopic(t));

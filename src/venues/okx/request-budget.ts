@@ -2,7 +2,8 @@
  * OKX's request budget per connection (cold): subscribe + unsubscribe requests, 480 per hour per socket, resyncs
  * included (docs/venues/okx.md [F2]). The adapter asks how long a topic's restart must wait; the wait counts the
  * requests other topics' resyncs still owe (a subscribe after its unsubscribe's ack) and those held for this count
- * (sent first held, first sent: SubscriptionControl.waitingOn), so topics that waited together go one after another.
+ * (sent first held, first sent: SubscriptionControl.waitingOn) and the resyncs waiting ahead of it in that line
+ * (resyncLine), so topics that waited together go one after another.
  * @module
  */
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "../common/connection.ts";
