@@ -326,6 +326,31 @@ export class SubscriptionControl {
   }
 
   /**
+   * A new place at the end of the line of requests held for the venue's count, for a wait of the venue's own that is in
+   * that line too (OKX: a resync waiting before it starts, okx/budget-wait.ts): one numbering, so each counts only those
+   * ahead of it (two lines counting each other livelock: each waits for the other).
+   */
+  takePlace(): number {
+    return ++this.heldSeqs;
+  }
+
+  /** The place of the request asking the venue's count now (askingSeq: Infinity a new one, -Infinity one owed). */
+  get askingPlace(): number {
+    return this.askingSeq;
+  }
+
+  /** Runs `ask` (asks of the venue's count, sends) as the one at `place` in line (takePlace): those behind it are not counted. */
+  askingAt<T>(place: number, ask: () => T): T {
+    const before = this.askingSeq;
+    this.askingSeq = place;
+    try {
+      return ask();
+    } finally {
+      this.askingSeq = before;
+    }
+  }
+
+  /**
    * The requests waiting to go on `conn`'s current socket, and where each stands against the request asking the venue's
    * count now (WaitingRequest): OKX's count reserves room for those ahead of it. Cold (each request, each restart).
    */

@@ -224,6 +224,9 @@ export class OkxAdapter implements VenueAdapter {
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
     // Requests held for the hour go first held, first sent: the count reserves their room for every newer one.
     this.requestBudget.waitingOf = (conn) => this.control.waitingOn(conn);
+    // Resyncs waiting for the hour are in that line too (one numbering): each counts only those ahead of it.
+    this.budgetWaits.line = this.control;
+    this.requestBudget.resyncLine = { placeOf: (index) => this.budgetWaits.placeOf(index), askingPlace: () => this.control.askingPlace };
     this.books = new TopicResync({
       venue: "okx",
       log: this.log,
@@ -804,10 +807,11 @@ export class OkxAdapter implements VenueAdapter {
   /**
    * TopicResync's restart (and the lifecycle's once a backoff is over): drops a REST bridge, then resubscribes
    * within the connection's hourly request budget. A topic already waiting for the budget sends nothing more; when
-   * its wait is over the budget is checked again, so topics that waited together go one after another.
+   * its wait is over the budget is checked again at its place in line (BudgetWaits.restart), so topics that waited
+   * together go one after another.
    */
   restart(t: OkxTopic): void {
-    if (this.prepareRestart(t) && !this.budgetWaits.hold(t)) this.control.restartTopic(t);
+    if (this.prepareRestart(t)) this.budgetWaits.restart(t, () => this.control.restartTopic(t));
   }
 
   /**
@@ -822,7 +826,7 @@ export class OkxAdapter implements VenueAdapter {
     for (const t of ts) if (this.prepareRestart(t) && !this.budgetWait[t.index]) batch.push(t);
     if (batch.length === 0) return;
     if (this.requestBudget.restartManyWaitMs(batch) > 0) {
-      for (const t of batch) if (!this.budgetWaits.hold(t)) this.control.restartTopic(t);
+      for (const t of batch) this.budgetWaits.restart(t, () => this.control.restartTopic(t));
       return;
     }
     this.control.restartTopics(batch);

@@ -32,6 +32,15 @@ export class BudgetWaits {
   readonly replaying: Uint8Array;
   /** Per subscription: the timer that ends the wait (null = none). */
   private readonly timers: (ReturnType<typeof setTimeout> | null)[];
+  /**
+   * Per subscription: its resync's place in the connection's line (SubscriptionControl.takePlace, shared with the
+   * requests held for the count; 0 = none), taken when it starts waiting and kept, its wait restarted, until it goes.
+   * Until s-okxwait a waiting resync had none: a request asked later took the room it waited for, and it counted every
+   * held request as ahead of it, so newer ones kept passing it.
+   */
+  readonly places: Float64Array;
+  /** The line shared with the held requests (set by the adapter: its SubscriptionControl); null, no line (tests). */
+  line: { takePlace(): number; askingAt<T>(place: number, ask: () => T): T } | null = null;
 
   constructor(
     n: number,
@@ -46,6 +55,24 @@ export class BudgetWaits {
     this.waiting = new Array<boolean>(n).fill(false);
     this.replaying = new Uint8Array(n);
     this.timers = new Array<ReturnType<typeof setTimeout> | null>(n).fill(null);
+    this.places = new Float64Array(n);
+  }
+
+  /**
+   * `t`'s restart: `go` (its requests) runs now unless it must wait (hold), as its place in line if it has one (so its
+   * requests count only those ahead of it), and then it leaves the line.
+   */
+  restart(t: OkxTopic, go: () => void): void {
+    if (this.hold(t)) return;
+    const place = this.places[t.index]!;
+    this.places[t.index] = 0;
+    if (place > 0 && this.line) this.line.askingAt(place, go);
+    else go();
+  }
+
+  /** Topic `index`'s place in the connection's line while its resync waits for the request budget (0 = none). */
+  placeOf(index: number): number {
+    return this.waiting[index] ? this.places[index]! : 0;
   }
 
   /**
@@ -54,21 +81,32 @@ export class BudgetWaits {
    */
   hold(t: OkxTopic): boolean {
     if (this.waiting[t.index]) return true;
-    const waitMs = this.budget.restartWaitMs(t);
+    const i = t.index;
+    const place = this.places[i]!;
+    // Asked at its place (a wait restarted): those held or waiting behind it are not counted; a new one counts all.
+    const waitMs = place > 0 && this.line ? this.line.askingAt(place, () => this.budget.restartWaitMs(t)) : this.budget.restartWaitMs(t);
     if (waitMs <= 0) return false;
     this.c.requestBudgetWaits++;
-    this.waiting[t.index] = true;
+    if (place === 0 && this.line) this.places[i] = this.line.takePlace();
+    this.waiting[i] = true;
     this.log.warn("okx: the connection's 480 requests per hour are spent; resync waits", { topic: t.topic, waitMs });
     this.recorded?.(t, true);
-    this.timers[t.index] = setTimeout(() => {
-      this.end(t.index);
+    this.timers[i] = setTimeout(() => {
+      this.end(i);
       this.recorded?.(t, false);
       this.retry(t);
+      if (!this.waiting[i]) this.places[i] = 0; // gone, or no longer restarted (LIVE, stopping): out of line
     }, waitMs);
     return true;
   }
 
-  /** Topic `index` no longer waits for the request budget (its wait is over, it was subscribed afresh, or stop). */
+  /** Topic `index` was subscribed afresh (a new socket's subscribe), or stop: its wait is over, its place gone. */
+  leave(index: number): void {
+    this.end(index);
+    this.places[index] = 0;
+  }
+
+  /** Topic `index` no longer waits for the request budget (its wait is over: its place kept until it goes). */
   end(index: number): void {
     this.waiting[index] = false;
     const timer = this.timers[index];
@@ -92,7 +130,7 @@ export class BudgetWaits {
   }
 
   stop(): void {
-    for (let i = 0; i < this.timers.length; i++) this.end(i);
+    for (let i = 0; i < this.timers.length; i++) this.leave(i);
   }
 }
 
@@ -109,7 +147,7 @@ export function budgetedRequests(budget: OkxRequestBudget, waits: BudgetWaits): 
     encodeRequest: (op, topics, reqId) => {
       const conn = topics[0]?.conn as OkxConnection | undefined;
       if (conn) budget.spend(conn);
-      if (op === "subscribe") for (const t of topics) waits.end(t.index);
+      if (op === "subscribe") for (const t of topics) waits.leave(t.index);
       return OKX_REQUESTS.encodeRequest(op, topics, reqId);
     },
   };

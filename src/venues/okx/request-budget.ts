@@ -2,7 +2,8 @@
  * OKX's request budget per connection (cold): subscribe + unsubscribe requests, 480 per hour per socket, resyncs
  * included (docs/venues/okx.md [F2]). The adapter asks how long a topic's restart must wait; the wait counts the
  * requests other topics' resyncs still owe (a subscribe after its unsubscribe's ack) and those held for this count
- * (sent first held, first sent: SubscriptionControl.waitingOn), so topics that waited together go one after another.
+ * (sent first held, first sent: SubscriptionControl.waitingOn) and the resyncs waiting ahead of it in that line
+ * (resyncLine), so topics that waited together go one after another.
  * @module
  */
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "../common/connection.ts";
@@ -18,6 +19,12 @@ export class OkxRequestBudget {
    * for this count are sent first held, first sent, so every request counts the room of those held before it.
    */
   waitingOf: ((conn: OkxConnection) => readonly WaitingRequest[]) | null = null;
+  /**
+   * Resyncs waiting for this count before they start (budget-wait.ts, set by the adapter): each topic's place in the
+   * line the held requests are in (0 = not waiting), and the place of the one asking now (SubscriptionControl
+   * askingPlace: Infinity a new request, -Infinity one owed). Each counts the restarts of those waiting ahead of it.
+   */
+  resyncLine: { placeOf(index: number): number; askingPlace(): number } | null = null;
 
   constructor(
     private readonly now: () => number,
@@ -98,9 +105,16 @@ export class OkxRequestBudget {
       if (w.behind) continue; // held after the one asking: it goes after it
       if (w.ahead) n += messagesOf(w, k);
       if (w.op === "unsubscribe") n += subscribesAfter(conn, w.topics, skip, k);
+      else n += 2 * restartsAfter(w.topics, skip);
     }
+    const line = this.resyncLine;
+    const asking = line?.askingPlace() ?? Infinity;
     for (const x of conn.topics) {
+      // A resync waiting ahead of the one asking: its restart's requests (but those counted below as under way).
+      const place = line?.placeOf(x.index) ?? 0;
+      if (place > 0 && place < asking && !skip(x)) n += Math.max(0, requestsOfRestart(x) - requestsStillToSend(x));
       if (skip(x) || (owesSubscribe(x) && (inUnsubscribe(conn, x) || waiting.some((w) => w.op === "unsubscribe" && w.topics.includes(x))))) continue;
+      if (restartsAfterAck(x) && waiting.some((w) => w.op === "subscribe" && w.topics.includes(x))) continue; // with its subscribe, above
       n += requestsStillToSend(x);
     }
     return n;
@@ -139,6 +153,22 @@ function requestsOfRestart(t: OkxTopic): number {
     default:
       return 0;
   }
+}
+
+/** `t` restarts (unsubscribe, subscribe) once its subscribe is answered (restartTopic while it was pending). */
+function restartsAfterAck(t: TopicState): boolean {
+  return t.sub === SUB_PENDING && t.resyncAfterAck;
+}
+
+/**
+ * How many of a waiting subscribe's `topics` (but those `skip` names) restart once it is answered: counted with that
+ * subscribe, so not by a request ahead of it in line (until s-okxwait by every request: a resync waiting ahead of it
+ * counted the restart that follows it, and waited for it, while it waited behind that resync, for good).
+ */
+function restartsAfter(topics: readonly TopicState[], skip: (t: TopicState) => boolean): number {
+  let n = 0;
+  for (const t of topics) if (!skip(t) && restartsAfterAck(t)) n++;
+  return n;
 }
 
 /** `t` owes its subscribe once its unsubscribe is answered (a resync under way). */

@@ -5,7 +5,7 @@
  * planned reconnect gone back to the old socket: the books restarted during the overlap are redone there in batched
  * requests, each message counted once (the adapter, not started, on fake sockets).
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "../../../src/venues/common/connection.ts";
@@ -553,6 +553,59 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A resyncs with the hour spent: its restart waits (budget-wait.ts, a timer; fake here, moved with the clock), in the
+   * line the held requests are in. `closeC`: C's instrument closes while A waits, before (its unsubscribe held behind A)
+   * or after the hour has freed the room A waits for. Either way A's unsubscribe goes when its wait is over, and C's
+   * waits behind it. Until s-okxwait a waiting resync had no place in line: C's unsubscribe asked after the room freed
+   * took it, and one held before was counted as ahead of A (held requests were all ahead of a restart), so C went first
+   * both ways and A, RESYNCING, waited again (each newer request could do so again).
+   */
+  async function waitingResyncRig(closeC: "before" | "after") {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const rig = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
+      const { adapter, conn, requests, lifecycle, control, clock } = rig;
+      const [a, , c] = conn.topics as [OkxTopic, OkxTopic, OkxTopic];
+      const startMs = clock.ms;
+      conn.requestTimesMs.push(startMs, startMs);
+      clock.ms += 1_000;
+      conn.requestTimesMs.push(clock.ms); // 3 of 3: two leave the hour at startMs + 1 h
+      a.book = BookState.RESYNCING;
+      adapter.restart(a);
+      expect([requests().length, adapter.stats().requestBudgetWaits]).toEqual([0, 1]); // A waits for room for 2
+      if (closeC === "before") lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED); // held: no room
+      clock.ms = startMs + HOUR_MS; // room for 2
+      if (closeC === "after") lifecycle.retire(c, StatusReason.INSTRUMENT_CLOSED); // A's room is reserved: held
+      vi.advanceTimersByTime(HOUR_MS - 1_000); // A's wait is over
+      control.retriesDue(clock.ms);
+      const sent = requests().map((r) => [r.op, r.args.map((x) => x.instId)]);
+      expect(sent[0], "A's restart goes first").toEqual(["unsubscribe", ["A-USDT"]]);
+      expect(conn.requestTimesMs.length).toBeLessThanOrEqual(3);
+      return { ...rig, a, c, sent };
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  test("a resync waiting for the hour keeps its room: a request asked once the room freed waits behind it", async () => {
+    const { adapter, conn, c, control, sent } = await waitingResyncRig("after");
+    // A's unsubscribe and the subscribe it owes take the 2: C's unsubscribe waits for the next room.
+    expect(sent).toEqual([["unsubscribe", ["A-USDT"]]]);
+    expect(control.unsubscribeWaiting(conn, c)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  test("a resync waiting for the hour is not passed by a request held after it began to wait", async () => {
+    const { adapter, conn, c, control, sent } = await waitingResyncRig("before");
+    // Held behind A, C's unsubscribe counts A's and the subscribe it owes: it waits for the next room.
+    expect(sent).toEqual([["unsubscribe", ["A-USDT"]]]);
+    expect(control.unsubscribeWaiting(conn, c)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * Randomized against a reference line: 3 books on a socket of 3 requests an hour, resynced, answered, closed and
    * listed again at random while the clock moves. Every request held for the hour (SubscriptionControl.holdForBudget)
    * is noted with its class: owed by a resync under way (held while an answer is handled, but a closed book's
@@ -564,10 +617,20 @@ describe("okx: every request within the socket's hour", () => {
    * channel, its retry's order not judged): no unsubscribe names one not subscribed, and once hours pass and every
    * request is answered, each closed book's channel is unsubscribed and each open book (not waiting out a backoff or
    * the budget) is subscribed and ACTIVE: a held request left behind for good fails it.
+   * Since s-okxwait a resync waiting for the budget before it starts (budget-wait.ts, its timer on fake timers moved with
+   * the clock, some late) is in the same line, at the place it took when it began to wait: any request (new, held, or
+   * another wait's) goes only with room in its hour for every one ahead of it still waiting, a waiting resync counting
+   * its restart's requests (not those behind it); and once settled nothing waits (liveness): no resync, no request.
+   * Before, a request asked after a resync began to wait took the room it waited for (seed 1); and counting the restart
+   * a held subscribe's answer brings (resyncAfterAck) for a resync waiting ahead of it left both waiting for good.
    */
-  test("randomized: requests held for the hour go first held, first sent (owed ones ahead), never past the hour's count", async () => {
+  test("randomized: held requests and waiting resyncs go in one line (owed ones ahead), never past the hour's count, all go", async () => {
     let ordered = 0; // pairs of held requests both sent whose order the line fixes
     let newAhead = 0; // new requests sent while held ones wait
+    let waitsGone = 0; // resyncs gone after waiting for the budget
+    let waitAhead = 0; // of them, gone while one behind them in line (held or waiting) still waited
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // the resyncs' budget waits, moved with the clock
+    try {
     for (let seed = 1; seed <= 40; seed++) {
       const random = rng(seed);
       const pick = <T,>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
@@ -590,9 +653,20 @@ describe("okx: every request within the socket's hour", () => {
         }
         answer(r);
       };
-      // sentAt: its index among the requests written; -1 waiting, -2 void, -3 sent but its order not judged.
-      type Held = { op: string; names: string[]; owed: boolean; sentAt: number };
+      // sentAt: its index among the requests written; -1 waiting, -2 void, -3 sent but its order not judged. `wait`: a
+      // resync waiting before it starts (budget-wait.ts), of `requests` (its unsubscribe and the subscribe it owes, or a
+      // subscribe); `place`: its place in the one line (SubscriptionControl.takePlace), owed ones -Infinity.
+      type Held = { op: string; names: string[]; owed: boolean; sentAt: number; wait?: boolean; requests?: number; place: number };
       const held: Held[] = [];
+      const waits = (adapter as unknown as { budgetWaits: BudgetWaits }).budgetWaits;
+      const waitHold = waits.hold.bind(waits);
+      waits.hold = (t: OkxTopic) => {
+        const place = waits.places[t.index]!;
+        const held_ = waitHold(t);
+        if (held_ && place === 0) held.push({ op: "", names: [t.symbol], owed: false, sentAt: -1, wait: true, place: waits.places[t.index]! });
+        return held_;
+      };
+      const retries = (control as unknown as { retries: { heldSeq?: number }[] }).retries;
       let answering = false;
       const ctl = control as unknown as {
         holdForBudget(c: OkxConnection, op: string, ts: OkxTopic[], waitMs: number, streamed?: readonly OkxTopic[]): void;
@@ -603,21 +677,41 @@ describe("okx: every request within the socket's hour", () => {
       // A request refused 60014 goes again from the round once its backoff is over (or it joins the line): its order is
       // not judged.
       ctl.retryLater = (c, op, ts, retMsg, streamed) => {
-        held.push({ op, names: ts.map((t) => t.symbol), owed: false, sentAt: -2 });
+        held.push({ op, names: ts.map((t) => t.symbol), owed: false, sentAt: -2, place: Infinity });
         later(c, op, ts, retMsg, streamed);
       };
       // A held one is void once its topic moves on (its hold is dropped when due, or goes for a request the model does
       // not tell apart): a request of the other op for it held or written, a held subscribe's book closed, a held
       // unsubscribe's book listed again.
       const moveOn = (op: string, names: readonly string[]) => {
-        for (const x of held) if (x.sentAt === -1 && x.op !== op && x.names.some((n) => names.includes(n))) x.sentAt = -2;
+        for (const x of held) if (x.sentAt === -1 && (x.op !== op || x.wait === true) && x.names.some((n) => names.includes(n))) x.sentAt = -2;
       };
       ctl.holdForBudget = (c, op, ts, waitMs, streamed) => {
         moveOn(op, ts.map((t) => t.symbol));
-        held.push({ op, names: ts.map((t) => t.symbol), owed: answering && !(op === "unsubscribe" && ts.every((t) => t.sub === SUB_REJECTED)), sentAt: -1 });
+        const owed = answering && !(op === "unsubscribe" && ts.every((t) => t.sub === SUB_REJECTED));
         hold(c, op, ts, waitMs, streamed);
+        const place = retries.at(-1)!.heldSeq!;
+        // A waiting resync gone whose request is held keeps its place: it is that request from here.
+        for (const x of held) if (x.wait === true && x.sentAt === -1 && x.place === place) x.sentAt = -2;
+        held.push({ op, names: ts.map((t) => t.symbol), owed, sentAt: -1, place });
       };
+      /**
+       * The requests a waiting resync's restart will send (restartTopic), less those counted as a resync under way: an
+       * active book's unsubscribe and subscribe, an idle one's subscribe; an unsubscribing one's subscribe unless owed.
+       */
+      const restartRequests = (name: string) => {
+        const t = conn.topics.find((x) => x.symbol === name)!;
+        if (t.sub === SUB_ACTIVE) return 2;
+        if (t.sub === SUB_PENDING) return t.resyncAfterAck ? 0 : 2;
+        if (t.sub === SUB_IDLE) return 1;
+        if (t.sub === SUB_REJECTED) return 0;
+        return t.resubscribeAfterUnsub ? 0 : 1;
+      };
+      /** Requests those waiting in line count for (held: one message; a waiting resync: its restart's), ahead of `place`. */
+      const reserved = (place: number) =>
+        held.filter((x) => x.sentAt === -1 && x.place < place).reduce((n, x) => n + (x.wait === true ? restartRequests(x.names[0]!) : 1), 0);
       let answered = 0;
+      let timersMs = clock.ms; // where the fake timers are, on the clock
       for (let step = 0; step < 100; step++) {
         const before = requests().length;
         const e = random();
@@ -653,7 +747,14 @@ describe("okx: every request within the socket's hour", () => {
             await Promise.resolve();
           }
         } else if (e < 0.85) {
-          clock.ms += Math.floor(random() * HOUR_MS * 0.6); // the housekeeping round comes later: requests may be asked first
+          const stepMs = Math.floor(random() * HOUR_MS * 0.6); // the housekeeping round comes later: requests may be asked first
+          clock.ms += stepMs;
+          // Resyncs whose budget wait is over restart, some late (up to 10 min): requests are asked meanwhile.
+          const lateMs = random() < 0.5 ? 0 : Math.floor(random() * 600_000);
+          if (clock.ms - lateMs > timersMs) {
+            vi.advanceTimersByTime(clock.ms - lateMs - timersMs);
+            timersMs = clock.ms - lateMs;
+          }
         } else {
           control.retriesDue(clock.ms);
         }
@@ -665,7 +766,7 @@ describe("okx: every request within the socket's hour", () => {
           // goes all the same when its book moved back (a closed book listed and closed again). Its order is not judged,
           // nor that of one the model cannot tell from such a one (the same request held again since).
           if (e >= 0.85) {
-            const named = (x: Held) => x.op === r.op && r.args.every((y) => x.names.includes(y.instId));
+            const named = (x: Held) => x.wait !== true && x.op === r.op && r.args.every((y) => x.names.includes(y.instId));
             const h = held.find((x) => x.sentAt === -1 && named(x)) ?? held.find((x) => x.sentAt === -2 && named(x));
             // A subscribe waiting to go (held, or refused 60014) whose books closed again since, their closure's
             // unsubscribe refused 60014 and taken off by it (still streamed): it unsubscribes them (the channel model
@@ -673,7 +774,24 @@ describe("okx: every request within the socket's hour", () => {
             const closedAgain = r.op === "unsubscribe" && r.args.every((y) => conn.topics.some((t) => t.symbol === y.instId && t.sub === SUB_REJECTED));
             if (h === undefined && closedAgain && held.some((x) => x.op === "subscribe" && r.args.every((y) => x.names.includes(y.instId)))) continue;
             expect(h, `seed ${seed}: ${r.op} ${r.args.map((y) => y.instId)} sent by the round was held`).toBeDefined();
+            // It leaves room in its hour for every one ahead of it in line still waiting (a resync's wait too).
+            if (h!.sentAt === -1) {
+              const inHour = sentAtMs.filter((x, i) => i <= k && x > sentAtMs[k]! - HOUR_MS).length;
+              expect(inHour + reserved(h!.place), `seed ${seed}: held ${r.op} ${r.args.map((y) => y.instId)} took room those ahead wait for`).toBeLessThanOrEqual(3);
+            }
             h!.sentAt = h!.sentAt === -1 && !held.some((x) => x.sentAt === -2 && named(x)) ? k : -3;
+            continue;
+          }
+          // A resync's wait over (the clock moved): its request leaves room for the subscribe it owes and for every one
+          // ahead of it in line still waiting, not for those behind (held or waiting after it: they wait behind it).
+          const w = e >= 0.7 && e < 0.85 ? held.find((x) => x.wait === true && x.sentAt === -1 && r.args.every((y) => x.names.includes(y.instId))) : undefined;
+          if (w) {
+            const inHour = sentAtMs.filter((x, i) => i <= k && x > sentAtMs[k]! - HOUR_MS).length;
+            if (held.some((x) => x.sentAt === -1 && x.place > w.place)) waitAhead++;
+            const owes = r.op === "unsubscribe" && conn.topics.some((t) => t.symbol === w.names[0] && t.resubscribeAfterUnsub) ? 1 : 0;
+            expect(inHour + owes + reserved(w.place), `seed ${seed}: waiting resync ${r.op} ${w.names} took room those ahead wait for`).toBeLessThanOrEqual(3);
+            w.sentAt = k;
+            waitsGone++;
             continue;
           }
           moveOn(r.op, r.args.map((y) => y.instId));
@@ -681,22 +799,29 @@ describe("okx: every request within the socket's hour", () => {
           // one still waiting.
           if (e < 0.25 || e >= 0.5) {
             const inHour = sentAtMs.filter((x, i) => i <= k && x > sentAtMs[k]! - HOUR_MS).length;
-            const waiting = held.filter((x) => x.sentAt === -1).length;
+            const waiting = reserved(Infinity);
             if (waiting > 0) newAhead++;
             expect(inHour + waiting, `seed ${seed}: ${r.op} ${r.args.map((y) => y.instId)} took room held ones wait for`).toBeLessThanOrEqual(3);
           }
         }
+        // A wait over whose restart wrote nothing now (its unsubscribe after a pending subscribe's answer, …): out of line.
+        for (const x of held) if (x.wait === true && x.sentAt === -1 && waits.places[conn.topics.find((t) => t.symbol === x.names[0])!.index] === 0) x.sentAt = -3;
       }
       // Settled (hours pass, every request answered): no closed book's channel is left subscribed, and no unsubscribe
       // named a channel not subscribed. Until s-rd20a both happened (a closed book listed and closed again while its
       // closure's unsubscribe was held).
-      for (let round = 0; round < 4; round++) {
+      for (let round = 0; round < 6; round++) {
         clock.ms += HOUR_MS;
+        vi.advanceTimersByTime(clock.ms - timersMs);
+        timersMs = clock.ms;
         control.retriesDue(clock.ms);
         while (answered < requests().length) accept(requests()[answered++]!);
       }
+      // Liveness: everything in line has gone (a resync's wait too, since s-okxwait in that line).
       const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
-      const openNotSubscribed = conn.topics.filter((t) => t.sub !== SUB_REJECTED && !t.resyncDelayed && !waitsBudget[t.index] && (!atVenue.has(t.symbol) || t.sub !== SUB_ACTIVE)).map((t) => `${t.symbol}:${t.sub}`);
+      const stillWaiting = [conn.topics.filter((t) => waitsBudget[t.index]).map((t) => t.symbol), control.waitingOn(conn).map((x) => `${x.op} ${x.topics.map((t) => t.symbol)}`)];
+      expect(stillWaiting, `seed ${seed}: resyncs and requests still waiting once settled`).toEqual([[], []]);
+      const openNotSubscribed = conn.topics.filter((t) => t.sub !== SUB_REJECTED && !t.resyncDelayed && (!atVenue.has(t.symbol) || t.sub !== SUB_ACTIVE)).map((t) => `${t.symbol}:${t.sub}`);
       expect(openNotSubscribed, `seed ${seed}: open books not subscribed once settled`).toEqual([]);
       const closedStillSubscribed = conn.topics.filter((t) => t.sub === SUB_REJECTED && atVenue.has(t.symbol)).map((t) => t.symbol);
       expect([closedStillSubscribed, needless], `seed ${seed}: closed books' channels still subscribed, needless unsubscribes`).toEqual([[], 0]);
@@ -707,7 +832,7 @@ describe("okx: every request within the socket's hour", () => {
       for (let i = 0; i < held.length; i++) {
         for (let j = i + 1; j < held.length; j++) {
           const [x, y] = [held[i]!, held[j]!];
-          if (x.sentAt < 0 || y.sentAt < 0 || (!x.owed && y.owed)) continue;
+          if (x.sentAt < 0 || y.sentAt < 0 || (!x.owed && y.owed) || x.wait === true || y.wait === true) continue; // waits: above
           ordered++;
           expect(x.sentAt, `seed ${seed}: held ${i} (${x.op} ${x.names}) goes before held ${j} (${y.op} ${y.names})`).toBeLessThan(y.sentAt);
         }
@@ -715,8 +840,12 @@ describe("okx: every request within the socket's hour", () => {
       conn.ws = null;
       await adapter.stop();
     }
-    // The seeds reach both rules (40 seeds: 63 ordered pairs, 15 new requests sent while held ones waited).
-    expect([ordered > 30, newAhead > 5]).toEqual([true, true]);
+    } finally {
+      vi.useRealTimers();
+    }
+    // The seeds reach every rule (40 seeds: 53 ordered pairs, 7 new requests sent while held ones waited, 32 waiting
+    // resyncs gone, 29 of them while one behind them in line waited).
+    expect([ordered > 30, newAhead > 4, waitsGone > 20, waitAhead > 15]).toEqual([true, true, true, true]);
   });
 
   /**
