@@ -43,7 +43,7 @@ test("a sink that takes nothing until released: at most one chunk (plus a row) i
   const exported = exportCaptures(w.files, sink, { format: "jsonl", log: silentLogger }).then((r) => ((done = true), r));
   // Release each flush once it is asked for, as a reader taking the pipe's contents would.
   while (!done) {
-    await until("the next flush or the end", () => pending !== undefined || done);
+    await until(() => pending !== undefined || done, "the next flush or the end", 30_000);
     const release = pending;
     pending = undefined;
     release?.();

@@ -15,14 +15,7 @@ import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-capture.ts";
-
-async function until(what: string, ok: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const end = performance.now() + deadlineMs;
-  while (!ok()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { until } from "../support/until.ts";
 
 describe("a recorded-pace wait longer than one timer holds", { timeout: 20_000 }, () => {
   test("two frames 1 ms apart at --speed 1e-10 (a wait of 10^10 ms): the second is not fed at once", async () => {
@@ -41,10 +34,10 @@ describe("a recorded-pace wait longer than one timer holds", { timeout: 20_000 }
     const counters = feeder.publisher.counters;
     try {
       // The first frame (the snapshot) made the book live and was published.
-      await until("the first frame's book", () => feeder.books()[0]?.state === 1 && counters.messages > 0);
+      await until(() => feeder.books()[0]?.state === 1 && counters.messages > 0, "the first frame's book");
       const messages = counters.messages;
       const datagrams = counters.datagrams;
-      await until("three heartbeats", () => counters.datagrams >= datagrams + 3 || counters.messages !== messages);
+      await until(() => counters.datagrams >= datagrams + 3 || counters.messages !== messages, "three heartbeats");
       expect(counters.messages, "the second frame was published while its wait had barely begun").toBe(messages);
     } finally {
       signal();

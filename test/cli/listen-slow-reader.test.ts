@@ -49,13 +49,13 @@ test("in process: rows beyond --max-unread-kib are skipped while the reader is b
   };
   const exit = listen(ctx);
   const updates = () => lines.filter((l) => JSON.parse(l).type === "update").length;
-  await until("3 updates written", () => updates() >= 3);
+  await until(() => updates() >= 3, "3 updates written", 30_000);
 
   pending = 1025; // the reader fell behind by more than 1 KiB
-  await until("the reader behind said on stderr", () => logged.some((l) => l.msg.includes("reader is behind")));
+  await until(() => logged.some((l) => l.msg.includes("reader is behind")), "the reader behind said on stderr", 30_000);
   const writtenWhenBehind = lines.length;
   pending = 512; // half taken: rows go on, after one line that counts those skipped
-  await until("an update after the skipped rows", () => lines.slice(writtenWhenBehind).some((l) => JSON.parse(l).type === "update"));
+  await until(() => lines.slice(writtenWhenBehind).some((l) => JSON.parse(l).type === "update"), "an update after the skipped rows", 30_000);
   stop("SIGTERM");
   expect(await exit).toBe(1);
 

@@ -87,14 +87,14 @@ test("a gap on the channel: every book it invalidated gets a usable:false record
   const p = packer({ heartbeatIntervalMs: 1000 });
   const { a, b, datagrams } = twoBooks(p);
   l.send(datagrams);
-  await until("both books usable", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, "both books usable", BOUND_MS);
 
   delta(p, a, 1600); // lost: never sent
   l.send(delta(p, b, 600)); // the next datagram on the channel: a gap
-  await until("the gap and ETHUSDT's update", () => l.records().some((r) => r.type === "gap") && l.records().filter((r) => r.symbol === "ETHUSDT").length >= 2, BOUND_MS);
+  await until(() => l.records().some((r) => r.type === "gap") && l.records().filter((r) => r.symbol === "ETHUSDT").length >= 2, "the gap and ETHUSDT's update", BOUND_MS);
   expect(lastOf(l.records(), "ETHUSDT")).toMatchObject({ usable: false, valid: false });
   // BTCUSDT had no update since the gap: its last record must not say usable.
-  await until("a record saying BTCUSDT is not usable", () => lastOf(l.records(), "BTCUSDT")?.usable === false, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === false, "a record saying BTCUSDT is not usable", BOUND_MS);
   expect(lastOf(l.records(), "BTCUSDT")).toMatchObject({ type: "usable", usable: false, valid: false, stale: false, state: "live" });
   expect(await l.stop()).toBe(0);
 });
@@ -104,14 +104,14 @@ test("a silent stream: usable:false records for its books; its next heartbeat ma
   const p = packer({ heartbeatIntervalMs: 100 }); // silent for 3 intervals (300 ms): stale
   const { datagrams } = twoBooks(p);
   l.send(datagrams);
-  await until("both books usable", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, "both books usable", BOUND_MS);
 
-  await until("the stream stale, both books said unusable", () => l.records().some((r) => r.type === "stale") && lastOf(l.records(), "BTCUSDT")?.usable === false && lastOf(l.records(), "ETHUSDT")?.usable === false, BOUND_MS);
+  await until(() => l.records().some((r) => r.type === "stale") && lastOf(l.records(), "BTCUSDT")?.usable === false && lastOf(l.records(), "ETHUSDT")?.usable === false, "the stream stale, both books said unusable", BOUND_MS);
   expect(lastOf(l.records(), "BTCUSDT")).toMatchObject({ type: "usable", valid: true, stale: true });
 
   p.appendHeartbeat(0);
   l.send(take(p, Date.now() * 1000));
-  await until("both books said usable again", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, "both books said usable again", BOUND_MS);
   expect(lastOf(l.records(), "ETHUSDT")).toMatchObject({ type: "usable", valid: true, stale: false });
   expect(await l.stop()).toBe(0);
 });
@@ -124,17 +124,17 @@ test("a reader behind (--max-unread-kib): the usable records wait, and are writt
   const p = packer({ heartbeatIntervalMs: 1000 });
   const { a, b, datagrams } = twoBooks(p);
   l.send(datagrams);
-  await until("both books usable", () => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true && lastOf(l.records(), "ETHUSDT")?.usable === true, "both books usable", BOUND_MS);
   const before = l.records().length;
 
   pending = 2048; // over 1 KiB not taken: rows are skipped
   delta(p, a, 1600); // lost
   l.send(delta(p, b, 600)); // a gap, then ETHUSDT's update: both rows skipped
   // The gap's row is the first skipped (said on stderr); ETHUSDT's update, in the same datagram, is handled with it.
-  await until("rows skipped", () => warned.some((m) => m.includes("reader is behind")), BOUND_MS);
+  await until(() => warned.some((m) => m.includes("reader is behind")), "rows skipped", BOUND_MS);
   expect(l.records().length).toBe(before);
   pending = 0; // caught up
-  await until("BTCUSDT said not usable", () => lastOf(l.records(), "BTCUSDT")?.usable === false, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === false, "BTCUSDT said not usable", BOUND_MS);
   const after = l.records().slice(before);
   expect(after[0]).toMatchObject({ type: "skipped" });
   expect(after.filter((r) => r.type === "usable").map((r) => [r.symbol, r.usable])).toEqual(expect.arrayContaining([["BTCUSDT", false]]));
@@ -148,7 +148,7 @@ test("no key, signed datagrams: one warning that they are read unverified (befor
   const l = await startListen({ log });
   const plain = packer({ heartbeatIntervalMs: 1000, sourceId: 1 });
   l.send(twoBooks(plain).datagrams); // unsigned: nothing to say
-  await until("the unsigned books shown", () => lastOf(l.records(), "BTCUSDT")?.usable === true, BOUND_MS);
+  await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true, "the unsigned books shown", BOUND_MS);
   expect(warned).toEqual([]);
   // Another publisher, signing: its book's snapshot, then an update, in two datagrams.
   const signed = packer({ heartbeatIntervalMs: 1000, sourceId: 2, channelId: 2, auth: new DatagramAuth(new Uint8Array(32).fill(9)) });
@@ -158,7 +158,7 @@ test("no key, signed datagrams: one warning that they are read unverified (befor
   packBookSnapshot(signed, c, 0, false);
   l.send(take(signed, Date.now() * 1000));
   l.send(delta(signed, c, 700));
-  await until("both signed datagrams' records shown", () => l.records().filter((r) => r.symbol === "SOLUSDT").length >= 2, BOUND_MS);
+  await until(() => l.records().filter((r) => r.symbol === "SOLUSDT").length >= 2, "both signed datagrams' records shown", BOUND_MS);
   expect(warned.filter((m) => /signed but this reader has no key/.test(m)).length, JSON.stringify(warned)).toBe(1);
   expect(await l.stop()).toBe(0);
 });

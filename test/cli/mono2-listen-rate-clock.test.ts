@@ -51,10 +51,10 @@ test("a wall clock stepped back an hour between draws: the update rate stays the
     stopSignal: new Promise<string>((resolve) => (stop = resolve)),
   };
   const exit = listen(ctx);
-  await until("a table with the book", () => tables.some((t) => t.includes("BTCUSDT")), 30_000);
+  await until(() => tables.some((t) => t.includes("BTCUSDT")), "a table with the book", 30_000);
   back.ms = 3_600_000;
   const drawn = tables.length;
-  await until("a table drawn after the step", () => tables.slice(drawn).some((t) => t.includes("BTCUSDT")), 30_000);
+  await until(() => tables.slice(drawn).some((t) => t.includes("BTCUSDT")), "a table drawn after the step", 30_000);
   stop("SIGTERM");
   expect(await exit).toBe(0);
   const last = tables.slice(drawn).filter((t) => t.includes("BTCUSDT"));

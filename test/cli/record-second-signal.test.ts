@@ -32,7 +32,7 @@ async function heldRecord(seed: number, preload = "held-stop-preload.ts") {
   void (async () => {
     for await (const chunk of child.stderr) io.stderr += new TextDecoder().decode(chunk);
   })();
-  await until("recording", () => io.stderr.includes('"msg":"recording"'));
+  await until(() => io.stderr.includes('"msg":"recording"'), "recording", 30_000);
   return io;
 }
 
@@ -43,10 +43,10 @@ test("record: a second SIGINT during the stop is logged and ignored; the capture
   const { child } = io;
   try {
     child.kill("SIGINT");
-    await until("the stop under way", () => io.stderr.includes("test: stop held"));
+    await until(() => io.stderr.includes("test: stop held"), "the stop under way", 30_000);
     child.kill("SIGINT");
     // Before: the process killed by this signal.
-    await until("the second signal heard", () => io.stderr.includes("stop signal again while stopping") || child.exitCode !== null || child.signalCode !== null);
+    await until(() => io.stderr.includes("stop signal again while stopping") || child.exitCode !== null || child.signalCode !== null, "the second signal heard", 30_000);
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGUSR2");
     expect(await exitCodeWithin(child, 10_000)).toBe(0);
     expect(child.signalCode).toBeNull();

@@ -63,14 +63,14 @@ test.each([["run"], ["record"]])("feeder %s: a SIGHUP while the configuration is
   })();
   // The command's read of the FIFO is under way once a non-blocking open for writing succeeds (ENXIO until then).
   let fd = -1;
-  await until("the command reading its configuration", () => {
+  await until(() => {
     try {
       fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
       return true;
     } catch {
       return proc.exitCode !== null || proc.signalCode !== null; // ended before reading: the assertions below say so
     }
-  }, BOUND_MS);
+  }, "the command reading its configuration", BOUND_MS);
   proc.kill("SIGHUP");
   try {
     writeSync(fd, configText(dir));
@@ -83,7 +83,7 @@ test.each([["run"], ["record"]])("feeder %s: a SIGHUP while the configuration is
     if (fd >= 0) closeSync(fd);
   }
   const ended = proc.exited.then(() => "ended");
-  const checked = until("the re-check's log line", () => lines.some((l) => String(l.msg).startsWith("configuration reload")), BOUND_MS).then(() => "checked", () => "not checked");
+  const checked = until(() => lines.some((l) => String(l.msg).startsWith("configuration reload")), "the re-check's log line", BOUND_MS).then(() => "checked", () => "not checked");
   // Old: killed by the SIGHUP (signal SIGHUP, no line).
   expect([await Promise.race([ended, checked]), proc.signalCode, proc.exitCode]).toEqual(["checked", null, null]);
   proc.kill("SIGTERM");

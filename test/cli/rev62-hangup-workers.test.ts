@@ -66,14 +66,14 @@ test("run with workers = 2: each SIGHUP during start-up is answered once by the 
     }
   })();
   const count = (msg: string) => lines.filter((l) => String(l.msg).startsWith(msg)).length;
-  await until("main listening for SIGHUP", () => catchesHangup(proc.pid) || proc.exitCode !== null, BOUND_MS);
+  await until(() => catchesHangup(proc.pid) || proc.exitCode !== null, "main listening for SIGHUP", BOUND_MS);
   let sent = 0;
   let beforeStarted = 0; // sent before both workers had said they started
   while (count("worker started") < 2 && proc.exitCode === null && proc.signalCode === null) {
     proc.kill("SIGHUP");
     sent++;
     if (count("worker started") < 2) beforeStarted++;
-    await until(`the re-check of SIGHUP ${sent}`, () => count("configuration reload") >= sent || proc.exitCode !== null, BOUND_MS);
+    await until(() => count("configuration reload") >= sent || proc.exitCode !== null, `the re-check of SIGHUP ${sent}`, BOUND_MS);
   }
   expect({ exit: proc.exitCode, signal: proc.signalCode, workersStarted: count("worker started") }).toEqual({ exit: null, signal: null, workersStarted: 2 });
   expect(beforeStarted).toBeGreaterThan(0);

@@ -70,7 +70,7 @@ test("a publisher restart superseding every book: each gets a usable:false recor
     // A few books a datagram batch: loopback keeps every datagram of a batch this size.
     if (i % 50 === 49) {
       send(take(first, Date.now() * 1000));
-      await until(`${i + 1} books usable`, () => [...lastUsable().values()].filter(Boolean).length === i + 1, BOUND_MS);
+      await until(() => [...lastUsable().values()].filter(Boolean).length === i + 1, `${i + 1} books usable`, BOUND_MS);
     }
   }
 
@@ -79,7 +79,7 @@ test("a publisher restart superseding every book: each gets a usable:false recor
   const second = packer({ sessionId: 12, sessionStartUs: T0 + 1_000_000 });
   second.appendHeartbeat(0);
   send(take(second, Date.now() * 1000));
-  await until("every book said not usable", () => lastUsable().size === BOOKS && [...lastUsable().values()].every((u) => !u), BOUND_MS);
+  await until(() => lastUsable().size === BOOKS && [...lastUsable().values()].every((u) => !u), "every book said not usable", BOUND_MS);
   expect(records().filter((r) => r.type === "supersede")).toHaveLength(BOOKS);
   // About once per book and event, plus BOOKS per 100 ms check while this waited (the bound leaves it 10 s of
   // checks on a loaded machine); books² (160,000) before.
@@ -95,7 +95,7 @@ test("a symbol with DEL and C1 controls (a forged definition; JSON.stringify lea
   packInstrumentDefinition(p, new EncodedDefinition(book.instrument), false);
   packBookSnapshot(p, book, 0, false);
   send(take(p, Date.now() * 1000));
-  await until("the book's update", () => lines.some((l) => (JSON.parse(l) as Rec).type === "update"), BOUND_MS);
+  await until(() => lines.some((l) => (JSON.parse(l) as Rec).type === "update"), "the book's update", BOUND_MS);
   const line = lines.find((l) => (JSON.parse(l) as Rec).type === "update")!;
   expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
   expect((JSON.parse(line) as Rec).symbol).toBe(evil);
@@ -116,7 +116,7 @@ test("a repair (a snapshot at the book's own instrSeq whose levels differ) of a 
   }
   send(take(p, Date.now() * 1000));
   const lastA = () => records().filter((r) => r.symbol === "BTCUSDT" && r.usable !== undefined).at(-1);
-  await until("BTCUSDT usable", () => lastA()?.usable === true, BOUND_MS);
+  await until(() => lastA()?.usable === true, "BTCUSDT usable", BOUND_MS);
 
   const cs = new ChangeSet();
   cs.addBid(349999, 600);
@@ -128,7 +128,7 @@ test("a repair (a snapshot at the book's own instrSeq whose levels differ) of a 
   b.apply(cs, 3, T0 + 2);
   packBookDelta(p, b, cs);
   send(take(p, Date.now() * 1000)); // a gap: BTCUSDT invalid, said at once
-  await until("BTCUSDT said not usable", () => lastA()?.usable === false, BOUND_MS);
+  await until(() => lastA()?.usable === false, "BTCUSDT said not usable", BOUND_MS);
   const from = lines.length;
 
   // The publisher's book at BTCUSDT's own instrSeq, other levels: the subscriber repairs it (valid: usable again).
@@ -136,7 +136,7 @@ test("a repair (a snapshot at the book's own instrSeq whose levels differ) of a 
   a.instrSeq = 1;
   packBookSnapshot(p, a, 0, true);
   send(take(p, Date.now() * 1000));
-  await until("BTCUSDT's repaired update", () => records().slice(from).some((r) => r.type === "update" && r.symbol === "BTCUSDT"), BOUND_MS);
+  await until(() => records().slice(from).some((r) => r.type === "update" && r.symbol === "BTCUSDT"), "BTCUSDT's repaired update", BOUND_MS);
   const after = records().slice(from).filter((r) => r.symbol === "BTCUSDT");
   expect(after.map((r) => r.type)).toContain("repair");
   const firstUsable = after.find((r) => r.usable === true)!;

@@ -85,10 +85,10 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const { group, port } = uniqueDestination(881);
     const io = spawnFeeder(["bridge", "to-nats", "--nats", nats.url, "-g", `${group}:${port}`, "--http", "off"]);
     const { child } = io;
-    await until("bridging", () => io.stderr.includes('"msg":"bridging to NATS"') || ended(child));
+    await until(() => io.stderr.includes('"msg":"bridging to NATS"') || ended(child), "bridging", 30_000);
     nats.mute();
     child.kill("SIGINT");
-    await until("the stop's flush under way", () => nats.state.pingsMuted > 0 || ended(child));
+    await until(() => nats.state.pingsMuted > 0 || ended(child), "the stop's flush under way", 30_000);
     child.kill("SIGINT");
     // Before: killed by this signal (its default action: main listens for the first only).
     expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);
@@ -117,9 +117,9 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const { group, port } = uniqueDestination(882);
     const io = spawnFeeder(["listen", "-g", `${group}:${port}`, "-f", "ndjson"], "held-subscriber-stop-preload.ts");
     const { child } = io;
-    await until("listening", () => io.stderr.includes('"msg":"listening"') || ended(child));
+    await until(() => io.stderr.includes('"msg":"listening"') || ended(child), "listening", 30_000);
     child.kill("SIGINT");
-    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    await until(() => io.stderr.includes("test: stop held") || ended(child), "the stop under way", 30_000);
     child.kill("SIGINT");
     // Before: killed by this signal; and, not killed, a stop that does not end held the process for good.
     expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);
@@ -133,9 +133,9 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const { group, port } = uniqueDestination(886);
     const io = spawnFeeder(["listen", "-g", `${group}:${port}`, "-f", "ndjson"], "held-subscriber-stop-preload.ts");
     const { child } = io;
-    await until("listening", () => io.stderr.includes('"msg":"listening"') || ended(child));
+    await until(() => io.stderr.includes('"msg":"listening"') || ended(child), "listening", 30_000);
     child.kill("SIGHUP");
-    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    await until(() => io.stderr.includes("test: stop held") || ended(child), "the stop under way", 30_000);
     child.kill("SIGHUP");
     // Before: killed by the second SIGHUP (exit by the signal: main listens for the first only, the hold took
     // SIGINT and SIGTERM alone).
@@ -152,9 +152,9 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const { file } = writeXrpCapture(dir, { spacingUs: 1_000_000 }); // paced: still replaying when signalled
     const io = spawnFeeder(["replay", "-c", config, "--pace", "recorded", file], "held-stop-preload.ts");
     const { child } = io;
-    await until("replaying", () => io.stderr.includes('"msg":"feeder started"') || ended(child));
+    await until(() => io.stderr.includes('"msg":"feeder started"') || ended(child), "replaying", 30_000);
     child.kill("SIGINT");
-    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    await until(() => io.stderr.includes("test: stop held") || ended(child), "the stop under way", 30_000);
     child.kill("SIGINT");
     // Before: killed by this signal, the summary never written.
     expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);
@@ -167,9 +167,9 @@ describe("a stop that does not end, signalled again", { timeout: 30_000 }, () =>
     const { port } = uniqueDestination(884);
     const io = spawnFeeder(["demo", "--port", String(port), "--rate", "50"], "held-stop-preload.ts");
     const { child } = io;
-    await until("listening", () => io.stderr.includes('"msg":"listening"') || ended(child));
+    await until(() => io.stderr.includes('"msg":"listening"') || ended(child), "listening", 30_000);
     child.kill("SIGINT");
-    await until("the stop under way", () => io.stderr.includes("test: stop held") || ended(child));
+    await until(() => io.stderr.includes("test: stop held") || ended(child), "the stop under way", 30_000);
     child.kill("SIGINT");
     // Before: killed by this signal; and, not killed, runtime.stop() waited for as long as it took.
     expect(await exitCodeWithin(child, 10_000), io.stderr).toBe(0);

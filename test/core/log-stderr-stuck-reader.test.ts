@@ -50,7 +50,7 @@ test("a stderr reader that stops: lines beyond the bound are dropped, then count
   }
   expect(said).toContain("written");
   writeFileSync(flag, "");
-  await until("the dropped lines' warning in the log", () => existsSync(errFile) && readFileSync(errFile, "utf8").includes("log lines dropped"));
+  await until(() => existsSync(errFile) && readFileSync(errFile, "utf8").includes("log lines dropped"), "the dropped lines' warning in the log", 30_000);
   proc.kill("SIGKILL");
   await proc.exited;
 

@@ -11,6 +11,7 @@ import type { BookView } from "../../src/core/book-view.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import type { BybitSim } from "../../src/sim/bybit-sim.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { until } from "../support/until.ts";
 
 export type Markets = { market: MarketName; depth: number; symbols: string[] }[];
 
@@ -121,12 +122,5 @@ export function sameLevels(a: Levels, b: Levels): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Polls a condition (no fixed sleeps): resolves when it holds, rejects with `what` after timeoutMs. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000, onPoll?: () => void): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    onPoll?.();
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
+export { until as waitFor };

@@ -5,6 +5,7 @@ import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
 import { PRODUCTS_PATH } from "../../src/venues/coinbase/protocol.ts";
+import { until } from "../support/until.ts";
 
 function context(values: CommandContext["values"]) {
   const lines: string[] = [];
@@ -12,14 +13,6 @@ function context(values: CommandContext["values"]) {
   const stopSignal = new Promise<string>((r) => (stop = r));
   const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
   return { ctx, lines, stop };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("feeder sim --venue coinbase", { timeout: 15_000 }, () => {

@@ -8,6 +8,7 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, expect, it } from "vitest";
 import { startCoinbaseSimulator, type CoinbaseSim } from "../../src/sim/coinbase-sim.ts";
+import { until } from "../support/until.ts";
 
 let sim: CoinbaseSim | undefined;
 let sock: Socket | undefined;
@@ -57,27 +58,19 @@ async function subscribeAndStopReading(port: number, product: string): Promise<{
   return { closed: () => closed };
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 it("a client that stops reading is disconnected once more than slowConsumerBytes is unsent; nothing is dropped", async () => {
   // 20k levels a side: each snapshot ~4.4 MB; `reset` sends another to the connection while it does not read.
   sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 20_000, seed: 5, slowConsumerBytes: 4 * 1024 * 1024 });
   const port = Number(new URL(sim.wsUrl).port);
   const client = await subscribeAndStopReading(port, "BTC-USD");
   const s = sim;
-  await until(() => s.stats.subscribes === 1, "the subscribe");
+  await until(() => s.stats.subscribes === 1, "the subscribe", 30_000);
   // Old: nothing bounded the queue below 1 GiB: the connection stayed open whatever was queued (~90 MB here).
   for (let i = 0; i < 20 && (s.stats.slowConsumerCloses ?? 0) === 0; i++) s.inject("reset", "BTC-USD");
-  await until(() => s.stats.slowConsumerCloses === 1, `the slow consumer closed (stats ${JSON.stringify(s.stats)})`);
+  await until(() => s.stats.slowConsumerCloses === 1, `the slow consumer closed (stats ${JSON.stringify(s.stats)})`, 30_000);
   sock!.on("data", () => undefined);
   sock!.resume(); // reading again, the client comes to the end of what was sent: the close
-  await until(() => client.closed(), "the client's socket closed");
+  await until(() => client.closed(), "the client's socket closed", 30_000);
   expect(s.stats.connections).toBe(0);
   expect(s.stats.framesDropped).toBe(0);
 });

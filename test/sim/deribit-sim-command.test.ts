@@ -10,6 +10,7 @@ import { CaptureWriter } from "../../src/record/capture.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
 import { RawClient } from "./raw-client.ts";
+import { until } from "../support/until.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/DERIBIT.ws.1.0");
 
@@ -19,14 +20,6 @@ function context(values: CommandContext["values"]) {
   const stopSignal = new Promise<string>((r) => (stop = r));
   const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
   return { ctx, lines, stop };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("feeder sim --venue deribit", { timeout: 15_000 }, () => {

@@ -12,6 +12,7 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { OkxSim, startOkxSimulator } from "../../src/sim/okx-sim.ts";
+import { until } from "../support/until.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
 
@@ -21,14 +22,6 @@ function context(values: CommandContext["values"]) {
   const stopSignal = new Promise<string>((r) => (stop = r));
   const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
   return { ctx, lines, stop };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A raw client that collects every frame. */

@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { parseSymbolList, simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { until } from "../support/until.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
@@ -12,14 +13,6 @@ function context(values: CommandContext["values"]) {
   const stopSignal = new Promise<string>((r) => (stop = r));
   const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
   return { ctx, lines, stop };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("feeder sim", { timeout: 15_000 }, () => {

@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../src/sim/bybit-sim.ts";
 import { SimSpecError } from "../../src/sim/sim-book.ts";
 import { RawClient } from "./raw-client.ts";
+import { until } from "../support/until.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -37,14 +38,6 @@ async function post(s: BybitSim, path: string, body?: unknown): Promise<{ status
 async function restSpec(s: BybitSim): Promise<{ tickSize: string; lotSize: string }> {
   const info = (await (await fetch(`${s.restUrl}/v5/market/instruments-info?category=linear`)).json()) as any;
   return { tickSize: info.result.list[0].priceFilter.tickSize, lotSize: info.result.list[0].lotSizeFilter.qtyStep };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 8000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const LINEAR = { market: "linear", symbol: "BTCUSDT" };

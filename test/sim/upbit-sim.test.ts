@@ -7,6 +7,7 @@ import { UsageError, type CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { loadRecording, startUpbitSimulator, supportedLevels } from "../../src/sim/upbit-sim.ts";
+import { until } from "../support/until.ts";
 
 const RECORDING = resolve(import.meta.dirname, "../fixtures/cryptofeed/UPBIT.ws.62.0");
 
@@ -16,14 +17,6 @@ function context(values: CommandContext["values"]) {
   const stopSignal = new Promise<string>((r) => (stop = r));
   const ctx: CommandContext = { values, positionals: [], log: silentLogger, out: (t) => lines.push(t), stopSignal };
   return { ctx, lines, stop };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A raw client collecting every frame as [kind, text]. */

@@ -10,6 +10,7 @@ import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { packer, take, T0 } from "./feed-harness.ts";
+import { until } from "../support/until.ts";
 
 let sub: FeedSubscriber | undefined;
 afterEach(async () => {
@@ -17,14 +18,6 @@ afterEach(async () => {
   await sub?.stop();
   sub = undefined;
 });
-
-async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 it("a stream silent after the wall clock stepped back an hour goes stale within its bound", async () => {
   const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);

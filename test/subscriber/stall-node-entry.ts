@@ -13,6 +13,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { bookFeed, RETX_TIMEOUT_MS, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
+import { until } from "../support/until.ts";
 
 const port = Number(process.argv[2]);
 const retxPort = Number(process.argv[3]);
@@ -31,15 +32,6 @@ function stallUntilSent(name: string): void {
   }
 }
 
-/** Resolves when cond() holds, polling; rejects after 20 s (bounded wait, not a sleep). */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const sub = new FeedSubscriber({ groups: [{ port, bind: "127.0.0.1" }], retransmit: { host: "127.0.0.1", port: retxPort, timeoutMs: RETX_TIMEOUT_MS } });
 let staleEvents = 0;
 sub.on("stale", () => staleEvents++);
@@ -50,7 +42,7 @@ sub.checkStale = (nowMs: number) => {
   checkStale(nowMs);
 };
 await sub.start();
-await until(() => sub.counters.heartbeats >= 3 && judged >= 1, "heartbeats and a stale round");
+await until(() => sub.counters.heartbeats >= 3 && judged >= 1, "heartbeats and a stale round", 20_000);
 
 // 1. A stall in a timer callback while the publisher's heartbeats queue in the socket. Stale events are counted from
 // here: one before would be the test process's own silence (held up on a loaded machine), not this stall's verdict.
@@ -62,7 +54,7 @@ await new Promise<void>((resolve) =>
   }, 0),
 );
 const judgedAfter = judged;
-await until(() => judged >= judgedAfter + 2, "two stale rounds judged after the stall");
+await until(() => judged >= judgedAfter + 2, "two stale rounds judged after the stall", 20_000);
 const staleAfterFirstStall = staleEvents - staleBeforeStall;
 
 // 2. A gap asked for, then a stall while the answer queues in the request socket (the request goes out on the
@@ -80,7 +72,7 @@ await new Promise<void>((resolve) =>
     }),
   ),
 );
-await until(() => sub.retransmitsPending === 0, "the request settled");
+await until(() => sub.retransmitsPending === 0, "the request settled", 20_000);
 const book = sub.book(STALL_INSTRUMENT.instrumentId);
 console.log(
   JSON.stringify({

@@ -4,6 +4,7 @@
  * test file's top level: it registers the stub and the cleanups (run newest first after each test).
  */
 import { afterEach, beforeEach, vi } from "vitest";
+import { until } from "./until.ts";
 
 export interface SteppedWallClock {
   /** Moves Date.now by `ms` (negative: back) for the rest of the test. */
@@ -27,11 +28,5 @@ export function useSteppedWallClock(): SteppedWallClock {
   return { step: (ms) => void (wallStepMs += ms), cleanups };
 }
 
-/** Polls on the monotonic clock (Date.now may be the stepped one) until `cond` holds; past `timeoutMs` it throws. */
-export async function untilMono(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Polls a condition until it holds; its bound is on the real monotonic clock, not the stepped Date.now (test/support/until.ts). */
+export { until as untilMono };

@@ -1,8 +1,19 @@
-/** Polls a condition every 10 ms until it holds; past `boundMs` (a generous bound, so a hang fails) it throws naming `what`. */
-export async function until(what: string, cond: () => boolean, boundMs = 30_000): Promise<void> {
-  const deadline = Date.now() + boundMs;
+/**
+ * The real monotonic clock, taken at load: a test may stub Date.now (a stepped wall clock) or performance.now (a
+ * clock it drives); a wait's bound is on neither.
+ */
+const monoNowMs = performance.now.bind(performance);
+
+/**
+ * Polls `cond` (an event the test cannot await directly) every 2 ms until it holds, calling `onPoll` before each
+ * later try; past `timeoutMs` (a bound so a hang fails, not a timing) it throws naming `what`. No fixed sleep. 2 ms,
+ * not coarser: a test that acts right after the wait (moves a driven clock, sends) then starts close to the event.
+ */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000, onPoll?: () => void): Promise<void> {
+  const deadlineMs = monoNowMs() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not within ${boundMs} ms: ${what}`);
-    await Bun.sleep(10);
+    if (monoNowMs() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    onPoll?.();
+    await new Promise((r) => setTimeout(r, 2));
   }
 }

@@ -9,6 +9,7 @@ import type { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import type { BookSink, Subscription, VenueAdapter } from "../../src/venues/venue.ts";
+import { until } from "../support/until.ts";
 
 export type ContractFault = "gap" | "reset" | "disconnect" | "malformed" | "duplicate" | "stall";
 export type ContractCase =
@@ -185,14 +186,6 @@ function same(a: Map<number, number> | undefined, b: Map<number, number>): boole
   if (!a || a.size !== b.size) return false;
   for (const [k, v] of b) if (a.get(k) !== v) return false;
   return true;
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 export function runVenueContract(h: VenueHarness): void {

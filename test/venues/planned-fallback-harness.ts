@@ -22,6 +22,7 @@ import { makeTempDir } from "../support/temp-dirs.ts";
 import { applyToMaps } from "./contract.ts";
 import { mantissa } from "./deribit/helpers.ts";
 import { startWsProxy, type WsProxy } from "./ws-proxy.ts";
+import { until } from "../support/until.ts";
 
 /**
  * Deadlines short enough for a test, long enough for loopback: a replacement's subscribe unanswered for 500 ms has
@@ -301,14 +302,8 @@ export async function startDeribit(
   return { ...run, recorded: cap.recorded, replay: cap.replay };
 }
 
-/** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
+export { until };
 
 /**
  * A planned reconnect's overlap reached on the adapter's clock: step run's symbol 1 (both books live), then move the

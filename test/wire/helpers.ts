@@ -8,6 +8,7 @@ import { datagramCrc32c } from "../../src/wire/crc32c.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_LENGTH_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION_V2 } from "../../src/wire/layout.ts";
 import type { DatagramAuth } from "../../src/wire/auth.ts";
 import { crc32c } from "../../src/wire/crc32c.ts";
+import { until } from "../support/until.ts";
 import { encodeRetxControl, RETX_CRC32C_OFFSET, RETX_FIRST_AVAILABLE_OFFSET, RETX_NEXT_SEQ_OFFSET, RETX_SEQ_NUM_OFFSET } from "../../src/wire/retransmit.ts";
 
 export { rng } from "../support/mulberry32.ts";
@@ -171,13 +172,9 @@ export function fromHex(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex.replace(/\s+/g, ""), "hex"));
 }
 
-/** Resolves when cond() is true, polling every few ms; rejects after timeoutMs (bounded wait, not a sleep). */
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((res) => setTimeout(res, 5));
-  }
+/** test/support/until.ts's until, in this file's older argument order (bound before what) and 5 s default. */
+export function waitFor(cond: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+  return until(cond, what, timeoutMs);
 }
 
 /**

@@ -8,6 +8,7 @@ import { startBinanceSimulator, type BinanceSim } from "../../../src/sim/binance
 import { BinanceAdapter, type BinanceAdapterOptions } from "../../../src/venues/binance/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { until as untilWithin } from "../../support/until.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -35,13 +36,8 @@ async function setup(market: "spot" | "linear", symbols: string[], subscribed: s
   return { sim, adapter };
 }
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+/** This file's waits are bounded at 15 s. */
+const until = (cond: () => boolean, what: string, timeoutMs = 15_000) => untilWithin(cond, what, timeoutMs);
 
 describe("Binance adapter", () => {
   test("a symbol exchangeInfo does not list is named and never subscribed (the WebSocket would accept it silently)", async () => {

@@ -10,6 +10,7 @@ import type { BookSink } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { silentLogger } from "../../../src/core/log.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
+import { until } from "../../support/until.ts";
 
 export interface InvalidEvent {
   index: number;
@@ -92,14 +93,8 @@ export function sameMap(a: Map<number, number> | undefined, b: Map<number, numbe
   return true;
 }
 
-/** Awaits a condition, checking on every macrotask turn, bounded by a timeout (never a fixed sleep). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
+export { until as waitFor };
 
 export function tempCachePath(): string {
   return join(makeTempDir("feeder-bybit-"), "instruments.json");

@@ -10,6 +10,7 @@ import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
+import { until } from "../../support/until.ts";
 
 export function coinbaseConfig(sim: { wsUrl: string; restUrl: string }, products: string[]): VenueConfig {
   return {
@@ -59,14 +60,8 @@ export class Sink implements BookSink {
   }
 }
 
-/** Polls `cond` every 2 ms; fails naming `what` after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
+export { until as waitFor };
 
 /**
  * A simulator with `simOptions` and an adapter on its products, started into a Sink; stopping both (adapter first)

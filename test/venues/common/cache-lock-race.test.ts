@@ -15,6 +15,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, unlinkSync,
 import { join } from "node:path";
 import { expect, test, vi } from "vitest";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+import { until } from "../../support/until.ts";
 
 /** The wrapped file operations report to these (set by the test): before each one (awaited) and after it. */
 const hooks = vi.hoisted(() => ({
@@ -56,14 +57,6 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = () => {};
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 test("two waiters breaking the same dead lock at once, a third writer taking any free moment: never two holders", { timeout: 60_000 }, async () => {
@@ -127,12 +120,12 @@ test("two waiters breaking the same dead lock at once, a third writer taking any
       holders.delete("C");
     }),
   );
-  await until(() => reached.size === 2, "both waiters about to act on the dead lock they judged stale");
+  await until(() => reached.size === 2, "both waiters about to act on the dead lock they judged stale", 20_000);
   gates.B!.resolve();
   await bIn.promise; // B broke the dead lock and holds a fresh one
   adversary = true;
   gates.C!.resolve();
-  await until(() => cAttempts > 0, "C back to taking the lock the ordinary way");
+  await until(() => cAttempts > 0, "C back to taking the lock the ordinary way", 20_000);
   bOut.resolve();
   await Promise.all([b, c]);
 
@@ -177,7 +170,7 @@ test("the wall clock stepped forward while a writer holds the lock: a waiter doe
     holders.delete("C");
   });
   // Long enough for a waiter to judge a lock it saw unchanged (LOCK_CONFIRM_MS): the holder touched it 5 times since.
-  await until(() => violations.length > 0 || refreshes >= before + 5, "the holder to touch its lock five times while the other waits");
+  await until(() => violations.length > 0 || refreshes >= before + 5, "the holder to touch its lock five times while the other waits", 20_000);
   expect(violations).toEqual([]);
   bOut.resolve();
   await Promise.all([b, c]);

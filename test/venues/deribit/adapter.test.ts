@@ -19,6 +19,7 @@ import { venueSpec } from "../../../src/venues/registry.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { RawClient } from "../../sim/raw-client.ts";
 import { equalsSim as equal, Sink, startAdapter } from "./helpers.ts";
+import { until } from "../../support/until.ts";
 
 const running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
@@ -31,14 +32,6 @@ function twoPerpetuals(): Subscription[] {
     { market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 },
     { market: "inverse", symbol: "ETH-PERPETUAL", depth: 0 },
   ];
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /**

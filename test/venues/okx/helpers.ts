@@ -11,6 +11,7 @@ import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
+import { until } from "../../support/until.ts";
 
 export function tempCachePath(): string {
   return join(mkdtempSync(join(tmpdir(), "okx-test-")), "instruments-okx.json");
@@ -62,14 +63,8 @@ export function sameAsSim(sim: OkxSim, sub: Subscription, sink: MapSink, i: numb
   return sink.seq[i] === e.seq && same(sink.bids[i], e.bids) && same(sink.asks[i], e.asks);
 }
 
-/** Polls `cond` (an event the test cannot await directly) every 2 ms; fails naming `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+/** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
+export { until };
 
 /** A sink that keeps each book as price → qty maps (dropped when the book goes invalid), to compare with the simulator's. */
 export class MapSink implements BookSink {

@@ -19,19 +19,12 @@ import { validateConfig } from "../../../src/config/load.ts";
 import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import type { Subscription, VenueAdapter } from "../../../src/venues/venue.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
+import { until } from "../../support/until.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => undefined);
 });
-
-async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** RecordingSink takes snapshots; these books are replaces: keep them the same way. */
 class ReplaceSink extends RecordingSink {
