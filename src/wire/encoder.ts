@@ -370,6 +370,9 @@ export function packBookStatus(p: ChannelPacker, view: BookView): void {
   writeBookCommon(p.currentView, off, view);
 }
 
+/** A UTF-16 surrogate not in a pair (with the `u` flag a pair is one code point, never \p{Cs}). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** An instrument's definition with its strings encoded once at registration (cold). */
 export class EncodedDefinition {
   readonly instrument: Instrument;
@@ -385,6 +388,10 @@ export class EncodedDefinition {
     this.instrument = instrument;
     this.venueId = VENUE_IDS[instrument.venue] ?? 0;
     this.marketId = MARKET_IDS[instrument.market] ?? 0;
+    // TextEncoder writes a lone UTF-16 surrogate as U+FFFD: decoders would take another symbol than the book's.
+    for (const s of [instrument.symbol, instrument.tickSize, instrument.lotSize]) {
+      if (LONE_SURROGATE.test(s)) throw new RangeError(`instrument string ${JSON.stringify(s)} holds a lone UTF-16 surrogate, which UTF-8 cannot carry`);
+    }
     const enc = new TextEncoder();
     this.symbolBytes = enc.encode(instrument.symbol);
     this.tickSizeBytes = enc.encode(instrument.tickSize);

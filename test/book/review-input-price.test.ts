@@ -149,3 +149,44 @@ describe("BookBuilder refuses a level at price 0", () => {
     expect(appliedN).toBeGreaterThan(1000);
   });
 });
+
+describe("BookBuilder refuses a venueSeq the wire cannot carry", () => {
+  // Published, a venueSeq outside 0 … 2^53 − 1 (or not an integer) had every subscriber refuse its whole datagram
+  // (unsafe_integer), other books' messages included; a fraction was written truncated.
+  const bad = [-1, -5, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1.5, NaN, Infinity, -Infinity];
+  for (const kind of ["delta", "replace", "snapshot"] as const) {
+    it(`${kind}: refused naming venueSeq before anything is applied; 0 and 2^53 − 1 are taken`, () => {
+      for (const v of bad) {
+        const b = live();
+        b.applyDelta(Object.assign(upd("delta", [], []), { venueSeq: 9 }));
+        const before = levels(b);
+        const seq = b.instrSeq;
+        const u = upd(kind, [[1005, 7]], [[1008, 1]]);
+        u.venueSeq = v;
+        const e = refused(b, u);
+        expect([e.field, e.level, Object.is(e.value, v)], String(v)).toEqual(["venueSeq", -1, true]);
+        expect(e.message).toBe(`TEST: venueSeq ${v} of the message is not an integer in 0 … 2^53 − 1 (subscribers refuse a datagram carrying it)`);
+        expect([levels(b), b.instrSeq, b.venueSeq, b.state], String(v)).toEqual([before, seq, 9, BookState.LIVE]);
+      }
+      const fresh = new BookBuilder(instr);
+      const s = upd("snapshot", [[1000, 1]], [[1010, 1]]);
+      s.venueSeq = NaN;
+      refused(fresh, s);
+      expect([fresh.state, fresh.instrSeq]).toEqual([BookState.AWAITING_SNAPSHOT, 0]);
+      for (const v of [0, 1, 2 ** 53 - 1]) {
+        const b = live();
+        const u = upd(kind, [[1005, 7]], [[1008, 1]]);
+        u.venueSeq = v;
+        expect(apply(b, u), String(v)).toBe(ApplyResult.APPLIED);
+        expect(b.venueSeq).toBe(v);
+      }
+    });
+  }
+
+  it("a delta to a book that is not LIVE is ignored as before, whatever its venueSeq (nothing is published)", () => {
+    const b = new BookBuilder(instr);
+    const u = upd("delta", [[1005, 7]], []);
+    u.venueSeq = -1;
+    expect(b.applyDelta(u)).toBe(ApplyResult.IGNORED_NOT_LIVE);
+  });
+});

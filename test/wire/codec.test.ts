@@ -389,6 +389,18 @@ describe("wire codec round trip", () => {
     expect(() => packInstrumentDefinition(new ChannelPacker(MIN_PUBLISH_DATAGRAM_BYTES - 8, 3, 1, 77, { auth: auth() }), def, false)).toThrow("message larger than a datagram");
   });
 
+  it("a definition string holding a lone UTF-16 surrogate is refused naming it; a pair (an astral character) is taken", () => {
+    // Before: TextEncoder wrote U+FFFD for it, and decoders took a symbol that differs from the book's.
+    for (const symbol of ["BTC\ud800USDT", "\udc00", "币安人生\ud83dUSDT", "BTCUSDT\udfff"]) {
+      expect(() => new EncodedDefinition({ ...makeInstrument("binance", "spot", symbol, 1, 2) }), symbol).toThrow(
+        `instrument string ${JSON.stringify(symbol)} holds a lone UTF-16 surrogate, which UTF-8 cannot carry`,
+      );
+    }
+    expect(() => new EncodedDefinition({ ...makeInstrument("okx", "spot", "BTC-USDT", 1, 2), tickSize: "0.1\ud800" })).toThrow(/lone UTF-16 surrogate/);
+    const astral = makeInstrument("okx", "spot", "\ud83d\ude00USDT", 1, 2);
+    expect(new EncodedDefinition(astral).symbolBytes).toEqual(new Uint8Array([0xf0, 0x9f, 0x98, 0x80, 0x55, 0x53, 0x44, 0x54]));
+  });
+
   it("the channel sequence ends below 2^53: the packer refuses to number a message 2^53 − 1, leaving nothing of it, and ends the session", () => {
     const p = new ChannelPacker(1400, 4, 0, 8);
     p.nextSeq = 2 ** 53 - 4; // as if the session had sent that many messages

@@ -33,7 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
+import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -727,10 +727,15 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A frame that could not be read (not JSON, no integer sequence_num, an event naming no product of the connection):
-   * its sequence_num or the book it was for is unknown, so every book of its connection resyncs.
+   * its sequence_num or the book it was for is unknown, so every book of its connection resyncs. An event of a product
+   * not on the connection is counted as the other venues count a channel not subscribed, in unknownTopic
+   * (unknown_topic_total) alone: until 2026-12-07 it was a parse error (parse_errors_total, parseErrors.unknown_product).
    */
   onParseError(conn: Conn, code: number, frame: string): void {
-    this.countParseError(conn, code, `${conn.name}: ${frame.slice(0, 160)}`);
+    if (code === CB_ERR_UNKNOWN_PRODUCT) {
+      conn.unknownTopic++;
+      this.parseErrorLog.hit(`${CB_ERROR_NAMES[-code]} (${conn.name}: ${frame.slice(0, 160)})`);
+    } else this.countParseError(conn, code, `${conn.name}: ${frame.slice(0, 160)}`);
     this.resyncConnection(conn, StatusReason.PARSE_ERROR, `unreadable frame (${CB_ERROR_NAMES[-code] ?? code})`);
     if (this.books.replaying) conn.resetTaken();
   }
@@ -797,7 +802,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Update events applied", this.deltas],
       ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
-      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, or a frame whose handling threw naming no single product)", this.connectionResyncs],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product)", this.connectionResyncs],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],

@@ -109,7 +109,9 @@ export function parseBookObject(
     out.hasPrevSeqId = true;
   }
   if (d.seqId !== undefined) {
-    if (!integerLiteral(text, "seqId", d.seqId)) return SCAN_ERR_FIELD;
+    // The wire's venueSeq is 0 … 2^53 − 1 (integerLiteral: a safe integer); a negative one would have every
+    // subscriber refuse its datagram, other books' messages included.
+    if (!integerLiteral(text, "seqId", d.seqId) || (d.seqId as number) < 0) return SCAN_ERR_FIELD;
     out.seqId = d.seqId as number;
     out.hasSeqId = true;
   }

@@ -282,7 +282,8 @@ export class RestBridge {
       const msg = JSON.parse(body) as { code?: unknown; data?: { asks?: unknown; bids?: unknown; seqId?: unknown; ts?: unknown }[] };
       const d = msg.data?.[0];
       if (String(msg.code) !== "0" || !d || !Array.isArray(d.asks) || !Array.isArray(d.bids)) throw new Error(`code ${boundedText(String(msg.code))}`);
-      if (typeof d.seqId !== "number" || !Number.isSafeInteger(d.seqId)) throw new Error("no integer seqId");
+      // Its snapshot's venueSeq on the wire, which subscribers read only in 0 … 2^53 − 1.
+      if (typeof d.seqId !== "number" || !Number.isSafeInteger(d.seqId) || d.seqId < 0) throw new Error("seqId is not an integer in 0 … 2^53 − 1");
       seqId = d.seqId;
       u.reset();
       u.isSnapshot = true;

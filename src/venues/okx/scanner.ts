@@ -253,6 +253,9 @@ export class OkxScanner {
     if (b[p + 1] !== RBRACKET || b[p + 2] !== RBRACE || p + 3 !== n) return SCAN_FALLBACK;
     // A ts whose µs reach 2^53 wraps the wire's i64 nanoseconds: the JSON path names it (`field`).
     if (u.tsExchangeUs >= MAX_TS_US) return SCAN_FALLBACK;
+    // A negative seqId would go out as a negative venueSeq, which decoders refuse with the rest of its datagram: the
+    // JSON path names it (`field`). (At most 15 digits are read here: 2^53 is the JSON path's to refuse too.)
+    if (this.seqId < 0) return SCAN_FALLBACK;
     u.venueSeq = this.hasSeqId ? this.seqId : 0;
     this.entry = entry;
     return table.indexes[entry]!;

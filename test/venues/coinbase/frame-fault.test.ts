@@ -40,3 +40,20 @@ describe("coinbase: a frame whose handling threw", { timeout: 20_000 }, () => {
     await waitFor(allMatch, "books equal again from the new socket's snapshots");
   });
 });
+
+describe("coinbase: an event of a product not on the connection", { timeout: 20_000 }, () => {
+  test("counted in unknown_topic_total as the other venues' unknown topics, not as a parse error; the connection resyncs as before", async () => {
+    const { sim, adapter, sink, conn, allMatch } = await liveRig();
+    const before = adapter.stats();
+    (conn as unknown as { onFrame(data: string): void }).onFrame(
+      '{"channel":"l2_data","client_id":"","timestamp":"2026-01-01T00:00:00Z","sequence_num":999999,"events":[{"type":"update","product_id":"DOGE-USD","updates":[]}]}',
+    );
+    const s = adapter.stats();
+    // Before: parseErrors +1 and parseErrors.unknown_product 1, unknownTopic unchanged.
+    expect([s.unknownTopic! - before.unknownTopic!, s.parseErrors! - before.parseErrors!, s["parseErrors.unknown_product"]]).toEqual([1, 0, undefined]);
+    expect([s.connectionResyncs! - before.connectionResyncs!, s.reconnects! - before.reconnects!]).toEqual([1, 1]);
+    expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual(PRODUCTS.map((_, i) => [i, BookState.RESYNCING, StatusReason.PARSE_ERROR]));
+    sim.step(2);
+    await waitFor(allMatch, "books equal again from the new socket's snapshots");
+  });
+});

@@ -169,6 +169,25 @@ describe("Deribit scanner on the genuine recording", () => {
     }
   });
 
+  test("change_id and prev_change_id must be 0 … 2^53 − 1 (the wire's venueSeq): 2^53 or more is refused (bad_number)", () => {
+    const t = table();
+    const f = (cid: string, prev: string) =>
+      `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${recordedInstruments()[0]}.raw","data":{"type":"change","instrument_name":"${recordedInstruments()[0]}","change_id":${cid},"prev_change_id":${prev},"bids":[],"asks":[]}}}`;
+    const seqOf = (frame: string) => {
+      const u = new BookUpdate();
+      const r = new DeribitScanner().scan(frame, t, u);
+      const u2 = new BookUpdate();
+      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+      return { scan: r >= 0 ? u.venueSeq : r, json: j >= 0 ? u2.venueSeq : j };
+    };
+    expect(seqOf(f("9007199254740991", "9007199254740990"))).toEqual({ scan: 9007199254740991, json: 9007199254740991 });
+    for (const [cid, prev] of [["9007199254740992", "7"], ["9007199254740993", "7"], ["123456789012345678", "7"], ["9007199254740993", "9007199254740992"]]) {
+      expect(seqOf(f(cid!, prev!)), `change_id ${cid}`).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
+    }
+    expect(seqOf(f("7", "9007199254740993")), "prev_change_id").toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
+    for (const cid of ["-1", "-7"]) expect(seqOf(f(cid, "-8")), `change_id ${cid}`).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
+  });
+
   test("a negative price or amount is bad_level (no re-check); one finer than the tick / lot or past 2^53 is bad_price / bad_qty", () => {
     const t = table(); // the grouped channel: price exponent 1, amount exponent 0
     const f = (px: string, amount: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[${px},${amount}]],"asks":[]}}}`;

@@ -9,7 +9,7 @@ import { parseFixed } from "../../../src/core/fixed.ts";
 import { isBookObject, OkxScanner, OkxTopicTable, parseBookObject } from "../../../src/venues/okx/index.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/adapter.ts";
 import { OkxConnection } from "../../../src/venues/okx/connection.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SHAPE, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
+import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SHAPE, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "../../../src/venues/okx/scanner.ts";
 import { Rng } from "../../../src/sim/rng.ts";
 import { okxRecordingFrames, OKX_RECORDING_INSTRUMENTS } from "./recording.ts";
 
@@ -266,6 +266,30 @@ describe("okx scanner", () => {
       expect(viaScanner(f, t)).toBe(SCAN_FALLBACK);
       expect(typeof viaJson(f, t)).toBe("number");
     }
+  });
+
+  test("seqId must be 0 … 2^53 − 1 (the wire's venueSeq): a negative one or one at 2^53 or more is a field error, never published", () => {
+    const f = (seq: string, prev = "5") =>
+      `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[["30238.8","2","0","1"]],"bids":[],"ts":"1652459225464","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    const seqOf = (frame: string, sc: OkxScanner) => {
+      const u = new BookUpdate();
+      const r = sc.scan(frame, t, u);
+      return r >= 0 ? u.venueSeq : r;
+    };
+    for (const sc of [new OkxScanner(true), new OkxScanner(false)]) {
+      expect(seqOf(f("0"), sc)).toBe(0);
+      expect(seqOf(f("123456789012345"), sc)).toBe(123456789012345);
+      // Before: taken, and written to the wire as an i64 below 0, which every subscriber refuses (unsafe_integer)
+      // with the other instruments' messages of its datagram.
+      for (const seq of ["-1", "-5", "-123456789012345"]) expect(seqOf(f(seq), sc), `seqId ${seq}`).toBe(SCAN_FALLBACK);
+      // 16 digits and more: the JSON path decides.
+      for (const seq of ["9007199254740991", "9007199254740992", "9007199254740993", "123456789012345678"]) expect(seqOf(f(seq), sc), `seqId ${seq}`).toBe(SCAN_FALLBACK);
+    }
+    expect((viaJson(f("9007199254740991"), t) as Result).seq).toEqual([true, 9007199254740991, true, 5]);
+    for (const seq of ["-1", "-5", "9007199254740992", "9007199254740993", "123456789012345678"]) expect(viaJson(f(seq), t), `seqId ${seq}`).toBe(SCAN_ERR_FIELD);
+    // prevSeqId is not on the wire: -1 (a snapshot's) and below stay the adapter's to judge; past 2^53 it is inexact.
+    expect((viaJson(f("7", "-1"), t) as Result).seq).toEqual([true, 7, true, -1]);
+    expect(viaJson(f("7", "9007199254740993"), t)).toBe(SCAN_ERR_FIELD);
   });
 });
 

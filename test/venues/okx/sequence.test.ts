@@ -429,6 +429,21 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     }
   });
 
+  // A REST book's seqId is its snapshot's venueSeq on the wire (0 … 2^53 − 1): a negative one was taken as a book
+  // older than the buffered updates (fetched again, no warning naming it), and bridged where one chained on it.
+  test("a REST book whose seqId is negative or past 2^53 is refused with a warning naming seqId", async () => {
+    for (const seq of ["-1", "-10", "9007199254740992", "10.5"]) {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push(`${msg} ${String(fields?.error)}`), child: () => log };
+      const { feed, adapter, sink } = await setup(log);
+      feed(frame("BTC-USDT", "update", 9, 10, [["100", "3"]]));
+      const rest = `{"code":"0","msg":"","data":[{"asks":[["100.4","2","0","1"]],"bids":[["100","3","0","1"]],"ts":"1700000000000","seqId":${seq}}]}`;
+      expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      expect([seq, sink.applied, adapter.stats().restRefused]).toEqual([seq, 0, 1]);
+      expect(warnings).toEqual(["okx: REST book snapshot unusable; retrying Error: seqId is not an integer in 0 … 2^53 − 1"]);
+    }
+  });
+
   test("a maintenance reset among the buffered updates: a REST book provably before it (below its seqId) or after it (above its prevSeqId) bridges", async () => {
     // Before it: (15,12) resets to 12, and the REST book at 10 is below every post-reset seqId.
     const a = await setup();
