@@ -95,6 +95,9 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     const { adapter, sink, ws, sockets, received, twoRounds, advance } = await setup();
     // Each snapshot 0.6 of the deadline after the one before: the answer comes 2.4 deadlines after the write.
     ws.send(snapshot(0, "BTC-USD"));
+    // Each frame taken before the clock moves: a round between the move and the frame's arrival would judge the deadline
+    // without it (CI saw ackTimeouts 1 under load).
+    await waitFor(() => sink.log.length === 1, "BTC-USD's snapshot");
     advance(600);
     await twoRounds();
     ws.send(snapshot(1, "ETH-USD"));
@@ -107,6 +110,7 @@ describe("coinbase: a subscribe whose snapshots are still coming is not failed a
     await twoRounds();
     ws.send(subscriptions(3, PRODUCTS, false));
     ws.send(subscriptions(4, PRODUCTS, true));
+    await waitFor(() => PRODUCTS.every((_, i) => adapter.topicState(i).subscribed === true), "the answer taken");
     advance(600);
     await twoRounds();
     expect(adapter.stats().ackTimeouts).toBe(0);
