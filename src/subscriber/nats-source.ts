@@ -751,8 +751,9 @@ export class NatsFeedReader {
     // feed's too, or instead until edited back, holds that feed's messages after the last one read (or, made again for
     // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
     // not see the edit (a consumer reading is not looked at).
-    const start = { ...(await this.startSeqAt(parts, policy)), filter_subjects: `${this.opts.prefix ?? "feeder"}.>` };
-    const making = this.makeConsumerOn(nc, parts, start);
+    const filter = `${this.opts.prefix ?? "feeder"}.>`;
+    // The by-time lookup is part of the make: stop() meanwhile waits for it too (its consumer deleted before the close).
+    const making = this.startSeqAt(nc, parts, policy).then((start) => (start === undefined ? undefined : this.makeConsumerOn(nc, parts, { ...start, filter_subjects: filter })));
     const settled = making.catch(() => undefined);
     this.making = { nc, settled };
     void settled.then(() => {
@@ -817,14 +818,22 @@ export class NatsFeedReader {
    * consumer again as `by_start_sequence` keeping the first one's `opt_start_time`, which the NATS server refuses
    * ("deliver by start sequence, but optional start time is also set"): before 2026-12-07 a `--from TIME` reader
    * whose consumer was lost (a NATS server restart, its consumer deleted, a message out of order) read nothing more
-   * until the client gave up on it (only if it had read nothing: ~2 minutes), else for good.
+   * until the client gave up on it (only if it had read nothing: ~2 minutes), else for good. Undefined: the reader
+   * was stopped (or moved to another connection or run) meanwhile; the lookup's consumer is deleted first, within
+   * deleteWithinMs, while stop() waits for this (consumeStream's `making`): before 2026-12-07 the stop closed the
+   * connection at once, the deletion went nowhere and the consumer stayed its 60 s (a consumer was made too).
    */
-  private async startSeqAt(parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<object> {
+  private async startSeqAt(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<object | undefined> {
     if (policy.deliver_policy !== "by_start_time") return policy;
+    const run = this.runs;
     const stream = this.opts.stream!;
     const ci = await parts.jsm.consumers.add(stream, { ...policy, ack_policy: "none", inactive_threshold: 60e9 });
-    void parts.jsm.consumers.delete(stream, ci.name).catch(() => undefined); // else the server drops it once inactive
-    return { deliver_policy: "by_start_sequence", opt_start_seq: ci.delivered.stream_seq + 1 };
+    const deleting = Promise.resolve()
+      .then(() => parts.jsm.consumers.delete(stream, ci.name))
+      .catch(() => undefined); // else the server drops it once inactive
+    if (this.nc === nc && !this.stopped && this.runs === run) return { deliver_policy: "by_start_sequence", opt_start_seq: ci.delivered.stream_seq + 1 };
+    await settledWithin(deleting, this.deleteWithinMs);
+    return undefined;
   }
 
   /**
@@ -1111,8 +1120,9 @@ export class NatsFeedReader {
     // By the name the client reads or is making again: its delete() names the last one made, which its remake (the
     // consumer lost, a message out of order) has deleted itself, and the one being made stayed 5 min (until 2026-12-07).
     const { made, jsm } = consumer;
-    const name = made.name;
-    const del = name !== undefined ? () => jsm.consumers.delete(this.opts.stream!, name) : made.delete?.bind(made);
+    // A name that is no usable string (none yet, an empty one: the server refuses it, quietly) is not asked by.
+    const name: unknown = made.name;
+    const del = typeof name === "string" && name !== "" ? () => jsm.consumers.delete(this.opts.stream!, name) : made.delete?.bind(made);
     if (del === undefined) return;
     await settledWithin(Promise.resolve().then(del), this.deleteWithinMs);
   }

@@ -416,6 +416,9 @@ export interface SourceState {
 /**
  * An evicted stream's line as it stood (its session, nextSeq and pending jump line, §6.3): a datagram of that session
  * wholly behind it is a late copy of what the stream had brought, not the stream resuming (StreamTable.goneLines).
+ * The pending line's jumpMark too: a fresh one at the resumption left what the line had begun before (a chunk set or
+ * split delta on a book the other channel of an A/B pair carries, still in the table) trusted when the jump was
+ * undone (before 2026-12-07).
  */
 interface GoneLine {
   sessionStartUs: number;
@@ -424,6 +427,7 @@ interface GoneLine {
   altNext: number;
   altCount: number;
   lineFrom: number;
+  jumpMark: number;
 }
 
 const NO_BOOKS: readonly SubscriberBook[] = [];
@@ -576,7 +580,7 @@ export class StreamTable {
         created.altNext = gone.altNext;
         created.altCount = gone.altCount;
         created.lineFrom = gone.lineFrom;
-        if (gone.altNext < 0) created.jumpMark = 0;
+        created.jumpMark = gone.jumpMark;
       }
       // The evicted line resumed is the stream's now. Another session's stream keeps it remembered: undone as bogus
       // (the stream then leaves the table), the line is still there for the late copies (before 2026-12-06 it was lost).
@@ -637,7 +641,15 @@ export class StreamTable {
     this.counters.streamsEvicted++;
     const gone = this.goneLines;
     gone.delete(victim.key); // a line kept under a stream made again (streamOf) is the newest now: last in the order
-    gone.set(victim.key, { sessionStartUs: victim.sessionStartUs, sessionId: victim.sessionId, nextSeq: victim.nextSeq, altNext: victim.altNext, altCount: victim.altCount, lineFrom: victim.lineFrom });
+    gone.set(victim.key, {
+      sessionStartUs: victim.sessionStartUs,
+      sessionId: victim.sessionId,
+      nextSeq: victim.nextSeq,
+      altNext: victim.altNext,
+      altCount: victim.altCount,
+      lineFrom: victim.lineFrom,
+      jumpMark: victim.jumpMark,
+    });
     if (gone.size > Math.max(IDLE_SOURCES, this.maxStreams)) {
       for (const oldest of gone.keys()) {
         gone.delete(oldest);

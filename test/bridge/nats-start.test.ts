@@ -269,10 +269,11 @@ describe("a stream reader whose stream was made again", () => {
    * `deleteHold`: each answered once it resolves; `deletedNames`: the names deleted. `made`: each consumer (by its
    * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
    * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves; `connectHold`: each connect, once it is in `clients`. `filters`: each consumer's filter_subjects (kept out of
-   * `policies`); each client's `shut`: closed by the reader.
+   * `policies`); each client's `shut`: closed by the reader. `added`: the names of the consumers a replay from a time
+   * makes to find its start sequence (`lookup<n>`, number −1 in `deleted`), each answered once `addHold`'s promise resolves.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; connectHold?: () => Promise<void> | undefined }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[] };
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; connectHold?: () => Promise<void> | undefined; addHold?: () => Promise<void> | undefined }) {
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[], added: [] as string[] };
     const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
       transport: async () => ({
@@ -294,7 +295,15 @@ describe("a stream reader whose stream was made again", () => {
               return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
             },
           },
-          consumers: { delete: async (_stream: string, name: string) => deleting(s.made.findIndex((c) => c.name === name), name) },
+          consumers: {
+            delete: async (_stream: string, name: string) => deleting(s.made.findIndex((c) => c.name === name), name),
+            add: async () => {
+              const name = `lookup${s.added.length}`;
+              s.added.push(name);
+              await o.addHold?.();
+              return { name, delivered: { stream_seq: 41 } };
+            },
+          },
         }),
         jetstream: () => ({
           consumers: {
@@ -521,6 +530,19 @@ describe("a stream reader whose stream was made again", () => {
     expect(s.deletedNames).toEqual(["oc0_2"]);
   });
 
+  // Before, a name the client gives that is not a usable string (none yet, an empty one) was asked deleted as it was:
+  // the server refused it, quietly, and the consumer stayed 5 min. Now its delete() is used, as with no name.
+  test("stop() deletes a consumer whose name is not a usable string by its delete()", async () => {
+    for (const name of ["", null, 7]) {
+      const s = fakeJetStream({ created: () => "t0" });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSN", from: "all", reconnectAfterCloseMs: 60_000 }, () => {});
+      await reader.start();
+      s.made[0]!.name = name as unknown as string;
+      await reader.stop();
+      expect([name, s.deletedNames]).toEqual([name, ["oc0_1"]]);
+    }
+  });
+
   // Before, stop() during a consumer's make closed the connection at once, cutting the answer: the consumer the server
   // had made stayed there 5 min (or, the answer in, it was stopped and not deleted). Now stop() waits for the make
   // (within deleteWithinMs: one never answered does not hold it) and the consumer is deleted before the close.
@@ -545,6 +567,34 @@ describe("a stream reader whose stream was made again", () => {
       await stopping; // never answered: within deleteWithinMs
       if (answered) await starting; // else left waiting by the fake (a real client's close rejects it)
       expect([answered, s.deleted, s.iters.map((i) => i.stopped), shutBeforeDeleted, s.clients.map((c) => c.shut)]).toEqual(answered ? [true, [0], [true], false, [true]] : [false, [], [], false, [true]]);
+    }
+  });
+
+  // A replay from a time finds its start sequence through a consumer made and deleted at once (inactive_threshold
+  // 60 s). Before, stop() during that lookup did not wait for it: the connection closed at once, the deletion sent
+  // after the answer went nowhere and the consumer stayed 60 s (and a consumer was made for the stopped run). Now
+  // stop() waits for the lookup (within deleteWithinMs) and its consumer is deleted before the close.
+  test("stop() during a replay's by-time lookup deletes its consumer before the close", async () => {
+    for (const answered of [true, false]) {
+      let answer = (): void => undefined;
+      let deletedAnswer = (): void => undefined;
+      const s = fakeJetStream({
+        created: () => "t0",
+        addHold: () => new Promise<void>((r) => (answer = answered ? r : () => undefined)),
+        deleteHold: new Promise<void>((r) => (deletedAnswer = r)),
+      });
+      const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JST", from: new Date(T0 / 1000), reconnectAfterCloseMs: 60_000 }, () => {});
+      (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = answered ? 60_000 : 10;
+      const starting = reader.start();
+      await waitFor(() => s.added.length === 1, "the lookup's consumer asked", 5000);
+      const stopping = reader.stop();
+      answer(); // the server made it
+      if (answered) await waitFor(() => s.deletedNames.includes("lookup0"), "the lookup's consumer deleted", 5000);
+      const shutBeforeDeleted = s.clients[0]!.shut;
+      deletedAnswer();
+      await stopping; // never answered: within deleteWithinMs
+      if (answered) await starting;
+      expect([answered, s.deletedNames, shutBeforeDeleted, s.policies, s.clients.map((c) => c.shut)]).toEqual(answered ? [true, ["lookup0"], false, [], [true]] : [false, [], false, [], [true]]);
     }
   });
 

@@ -4,10 +4,12 @@
  * checkRecovery(nowMs): no sockets, no timers of consequence.
  */
 import { describe, expect, it } from "vitest";
-import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { IDLE_SOURCES } from "../../src/subscriber/streams.ts";
+import { levelsOf, TestBook } from "../wire/helpers.ts";
 import { flagged } from "./delta-feed.ts";
 import { inst, lastRecvMs, snap, STALE_MS } from "./eviction-rig.ts";
 import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
@@ -209,5 +211,78 @@ describe("a full book table", () => {
     sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
     ingestAll(sub, snap(q, 3)); // now its stream is silent: it may go
     expect(sub.counters.booksEvicted).toBe(1);
+  });
+});
+
+/**
+ * s-goneline: an evicted stream's remembered line (GoneLine) kept its pending jump's line but not the jump's mark
+ * (StreamState.jumpMark): resumed, the stream got a fresh one, and undoing the jump then untrusted nothing the line
+ * had begun. A book the evicted stream had left to the other channel of an A/B pair (its later datagrams) stays in
+ * the table, with the chunk set a forged chunk 0 far ahead began on it: that set kept the next real refresh out (a
+ * book invalid by a lost event stayed unusable until the refresh after).
+ */
+describe("a stream evicted with a jump pending, resuming and undoing it", () => {
+  it("what the jump's line began on a book the A/B pair's other channel carries keeps no real refresh out", () => {
+    const SMALL = 256; // a 30-level book takes several chunks
+    const sub = newSubscriber({ maxStreams: 2, staleAfterMs: STALE_MS, maxDatagramBytes: SMALL });
+    const a = packer({ sourceId: 1, channelId: 7, maxBytes: SMALL });
+    const b = packer({ sourceId: 1, channelId: 8, maxBytes: SMALL });
+    const deep = (instrSeq: number): TestBook => {
+      const t = new TestBook({ ...inst, instrumentId: 1 });
+      const bids: [number, number][] = [];
+      for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+      t.load(bids, [[943504, 250]], 1, T0);
+      t.instrSeq = instrSeq;
+      return t;
+    };
+    const real = deep(1);
+    let sendUs = T0;
+    const heldA: Uint8Array[] = []; // channel A's copies, delayed: they continue its line from before the jump
+    /** The publisher's next delta on both channels; A's delivered now or held. */
+    const delta = (deliverA: boolean): void => {
+      const cs = new ChangeSet();
+      cs.addBid(943000, 50 + real.instrSeq);
+      real.apply(cs, real.venueSeq + 1, T0);
+      packBookDelta(a, real, cs);
+      packBookDelta(b, real, cs);
+      sendUs++;
+      const fromA = take(a, sendUs);
+      if (deliverA) ingestAll(sub, fromA);
+      else heldA.push(...fromA);
+      ingestAll(sub, take(b, sendUs));
+    };
+    packBookSnapshot(a, real, 0, false);
+    packBookSnapshot(b, real, 0, false);
+    ingestAll(sub, [...take(a, ++sendUs), ...take(b, sendUs)]);
+    delta(true);
+    delta(true);
+    const sb = sub.book(1)!;
+    expect(sb.usable).toBe(true);
+    // One forged datagram on channel A far ahead (no key): a jump, its line pending; its chunk 0 begins a set.
+    const forger = packer({ sourceId: 1, channelId: 7, maxBytes: SMALL });
+    forger.nextSeq = a.nextSeq + 1_000_000;
+    expect(packBookSnapshot(forger, deep(real.instrSeq + 1_000_000), 0, false)).toBeGreaterThan(1);
+    ingestAll(sub, take(forger, ++sendUs).slice(0, 1));
+    expect(sub.counters.gaps).toBe(1);
+    delta(false); // B carries the book now
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS); // both silent
+    delta(false); // B speaks
+    ingestAll(sub, snap(packer({ sourceId: 50, channelId: 1 }), -1)); // takes A's place, silent longest
+    expect(sub.counters.streamsEvicted).toBe(1);
+    expect(sub.streamInfo().map((s) => s.channelId).sort()).toEqual([1, 8]);
+    sub.checkStale(lastRecvMs(sub) + 10 * STALE_MS);
+    const lost = new ChangeSet();
+    lost.addBid(942990, 7);
+    real.apply(lost, real.venueSeq + 1, T0); // an event lost on both channels: the book needs a refresh
+    delta(false); // B speaks: source 50's stream makes room for A's
+    expect(sb.valid).toBe(false);
+    ingestAll(sub, heldA); // A resumes where its line stood; two of its datagrams undo the jump
+    expect(sub.counters.streamsEvicted).toBe(2);
+    expect(sub.counters.seqJumpsReverted).toBe(1);
+    // A real refresh, whose copy on A is lost: it loads the book.
+    expect(packBookSnapshot(b, real, 0, true)).toBeGreaterThan(1);
+    ingestAll(sub, take(b, ++sendUs));
+    expect(levelsOf(sb)).toEqual(levelsOf(real)); // before: its chunk 0 kept out as an older set's
+    expect([sb.instrSeq, sb.usable]).toEqual([real.instrSeq, true]);
   });
 });
