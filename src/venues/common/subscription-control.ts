@@ -307,8 +307,12 @@ export class SubscriptionControl {
 
   /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
   private subscribeWaits(conn: VenueConnection, t: TopicState): boolean {
-    if (t.sub !== SUB_PENDING) return false;
-    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return t.sub === SUB_PENDING && this.retryNames(conn, "subscribe", t);
+  }
+
+  /** Whether a request of `op` naming `t` waits in `retries` (held for the venue's count, or refused) on `conn`'s current socket. */
+  private retryNames(conn: VenueConnection, op: "subscribe" | "unsubscribe", t: TopicState): boolean {
+    for (const r of this.retries) if (r.op === op && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
     return false;
   }
 
@@ -370,8 +374,7 @@ export class SubscriptionControl {
    */
   subscribeOut(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
-    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
-    return false;
+    return this.retryNames(conn, "subscribe", t);
   }
 
   /**
@@ -381,8 +384,7 @@ export class SubscriptionControl {
    */
   unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "unsubscribe" && !written(p) && p.topics.includes(t)) return true;
-    for (const r of this.retries) if (r.op === "unsubscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
-    return false;
+    return this.retryNames(conn, "unsubscribe", t);
   }
 
   /**
@@ -846,13 +848,7 @@ export class SubscriptionControl {
    * ahead of every request held for it (askingSeq -Infinity; held itself, first in line).
    */
   private owed(send: () => void): void {
-    const before = this.askingSeq;
-    this.askingSeq = -Infinity;
-    try {
-      send();
-    } finally {
-      this.askingSeq = before;
-    }
+    this.askingAt(-Infinity, send);
   }
 
   /**
