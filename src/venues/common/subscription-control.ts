@@ -774,7 +774,7 @@ export class SubscriptionControl {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
-    this.onSubscribeFailed(conn, req.topics, c.retMsg);
+    this.onSubscribeFailed(conn, req.topics, c.retMsg, req.streamed);
   }
 
   /**
@@ -893,12 +893,20 @@ export class SubscriptionControl {
    * A rejected subscribe batch: the named topic is dealt with, the rest of the batch is sent again, so one bad
    * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
    */
-  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
+  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string, streamed?: readonly TopicState[]): void {
+    // Those still streamed (PendingRequest.streamed) carry the mark into their retries; one given up again while this
+    // was out is unsubscribed now, as this subscribe's acceptance would have. Until s-fr3a the mark went with a 60014
+    // retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel (subscribed for good).
+    const gone = streamed?.filter((t) => t.sub === SUB_REJECTED && topics.includes(t));
+    if (gone !== undefined && gone.length > 0) {
+      this.unsubscribeGivenUp(conn, gone);
+      topics = topics.filter((t) => !gone.includes(t));
+    }
     const err = this.protocol.parseAckError(retMsg);
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
     if (err.kind === "handler_not_found" && named) {
       this.reject(named, retMsg);
-      this.retry(conn, topics.filter((t) => t !== named));
+      this.retry(conn, topics.filter((t) => t !== named), streamed);
       return;
     }
     if (err.kind === "already_subscribed" && named) {
@@ -915,19 +923,19 @@ export class SubscriptionControl {
           else this.restartTopic(named);
         }
       }
-      this.retry(conn, topics.filter((t) => t !== named));
+      this.retry(conn, topics.filter((t) => t !== named), streamed);
       return;
     }
     if (err.kind === "args_size" && topics.length > 1) {
       this.argsSizeErrors++;
       const half = Math.ceil(topics.length / 2);
-      this.retry(conn, topics.slice(0, half));
-      this.retry(conn, topics.slice(half));
+      this.retry(conn, topics.slice(0, half), streamed);
+      this.retry(conn, topics.slice(half), streamed);
       return;
     }
     if (topics.length > 1) {
       // Unknown reason for a batch: find the culprit by trying each topic alone.
-      for (const t of topics) this.retry(conn, [t]);
+      for (const t of topics) this.retry(conn, [t], streamed);
       return;
     }
     if (topics.length !== 1) return;
@@ -935,7 +943,7 @@ export class SubscriptionControl {
     // found" naming a spelling other than the topic's (the venue's case or form of the name) is still about the one
     // topic asked for: sent again, it would be refused so every 30-60 s for ever.
     if (err.kind === "refused" || err.kind === "handler_not_found") this.reject(topics[0]!, retMsg);
-    else this.retryAfterError(conn, topics[0]!, retMsg);
+    else this.retryAfterError(conn, topics[0]!, retMsg, streamed);
   }
 
   /**
@@ -946,7 +954,7 @@ export class SubscriptionControl {
    * subscribeRetries), logged once per streak of refusals (and once when one is accepted). Until 2026-12-06 it was
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
-  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
+  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string, streamed?: readonly TopicState[]): void {
     // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
     const replaying = conn.ws === null;
     if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
@@ -972,7 +980,7 @@ export class SubscriptionControl {
       });
     }
     this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
-    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
+    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs, streamed: streamed?.includes(t) === true ? [t] : undefined });
   }
 
   /**
@@ -1089,12 +1097,12 @@ export class SubscriptionControl {
     for (const t of topics) t.sub = SUB_REJECTED;
   }
 
-  private retry(conn: VenueConnection, topics: TopicState[]): void {
+  private retry(conn: VenueConnection, topics: TopicState[], streamed?: readonly TopicState[]): void {
     const again = topics.filter((t) => t.sub === SUB_PENDING);
     if (again.length === 0) return;
     this.subscribeRetries++;
     for (const t of again) t.sub = SUB_IDLE;
-    this.sendRequest(conn, "subscribe", again);
+    this.sendRequest(conn, "subscribe", again, streamed);
   }
 
   /**
