@@ -1056,8 +1056,7 @@ export class SubscriptionControl {
       // One held before it on this socket found no room: neither does it, behind that one (counted with it), so it is not
       // asked (each ask walks every waiting request: a round asking each of thousands held took ~75 ms, s-rd20a).
       if (r.heldSeq !== undefined && full?.has(conn) === true) continue;
-      this.askingSeq = r.heldSeq ?? Infinity;
-      try {
+      this.askingAt(r.heldSeq ?? Infinity, () => {
         // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
         // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
         const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
@@ -1066,7 +1065,7 @@ export class SubscriptionControl {
           r.waitMs = budgetWaitMs;
           r.heldSeq ??= ++this.heldSeqs;
           (full ??= new Set()).add(conn);
-          continue;
+          return;
         }
         this.unsubscribeGivenUp(conn, givenUp);
         if (still.length > 0) {
@@ -1074,9 +1073,7 @@ export class SubscriptionControl {
           this.sendRequest(conn, op, still, streamed);
         }
         keep();
-      } finally {
-        this.askingSeq = Infinity;
-      }
+      });
     }
   }
 
