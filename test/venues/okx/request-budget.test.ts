@@ -472,6 +472,36 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A and B LIVE: each closes and its unsubscribe is refused 60014; both are listed again together (one subscribe, which
+   * takes both unsubscribes' places), OKX refuses it for a reason that may pass, and each goes again alone (held for the
+   * hour); A closes again before its own went: its channel, never unsubscribed, is unsubscribed once the hour has room.
+   * Until s-fr3a the one-by-one retries did not carry the mark (PendingRequest.streamed): A's was dropped, subscribed
+   * for good.
+   */
+  test("a batch subscribe still streamed, refused for a reason that may pass: its one-by-one retries carry the mark", async () => {
+    const { adapter, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // 1 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // 2 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a, b]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(requests().at(-1)!.args.length).toBe(2); // 3 of 3: one subscribe for both
+    answer(requests().at(-1)!, "50001"); // each goes again alone: held for the hour
+    expect([a.sub, b.sub, requests().length]).toEqual([SUB_PENDING, SUB_PENDING, 3]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "unsubscribe"]);
+    expect(requests().at(-1)).toMatchObject({ op: "subscribe", args: [{ instId: "B-USDT" }] });
+    (adapter as unknown as { conns: OkxConnection[] }).conns[0]!.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
