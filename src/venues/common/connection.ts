@@ -137,7 +137,7 @@ export interface PendingRequest {
   recordedQueued?: boolean;
   /**
    * A subscribe's topics whose closure's unsubscribe it took off (SubscriptionControl.subscribeGoes): the venue still
-   * streams them, so one refused as over the rate limit and given up again before it went again is unsubscribed.
+   * streams them, so one refused (its retries carry the mark) and given up again before it went again is unsubscribed.
    */
   streamed?: readonly TopicState[];
 }

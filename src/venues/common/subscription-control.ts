@@ -307,8 +307,12 @@ export class SubscriptionControl {
 
   /** Whether `t`'s subscribe is held for the venue's count (or refused as over its rate limit) on `conn`'s current socket. */
   private subscribeWaits(conn: VenueConnection, t: TopicState): boolean {
-    if (t.sub !== SUB_PENDING) return false;
-    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
+    return t.sub === SUB_PENDING && this.retryNames(conn, "subscribe", t);
+  }
+
+  /** Whether a request of `op` naming `t` waits in `retries` (held for the venue's count, or refused) on `conn`'s current socket. */
+  private retryNames(conn: VenueConnection, op: "subscribe" | "unsubscribe", t: TopicState): boolean {
+    for (const r of this.retries) if (r.op === op && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
     return false;
   }
 
@@ -370,8 +374,7 @@ export class SubscriptionControl {
    */
   subscribeOut(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
-    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
-    return false;
+    return this.retryNames(conn, "subscribe", t);
   }
 
   /**
@@ -381,8 +384,7 @@ export class SubscriptionControl {
    */
   unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
     for (const p of conn.pending.values()) if (p.op === "unsubscribe" && !written(p) && p.topics.includes(t)) return true;
-    for (const r of this.retries) if (r.op === "unsubscribe" && r.conn === conn && r.gen === conn.generation && r.topics.includes(t)) return true;
-    return false;
+    return this.retryNames(conn, "unsubscribe", t);
   }
 
   /**
@@ -772,7 +774,7 @@ export class SubscriptionControl {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
-    this.onSubscribeFailed(conn, req.topics, c.retMsg);
+    this.onSubscribeFailed(conn, req.topics, c.retMsg, req.streamed);
   }
 
   /**
@@ -846,13 +848,7 @@ export class SubscriptionControl {
    * ahead of every request held for it (askingSeq -Infinity; held itself, first in line).
    */
   private owed(send: () => void): void {
-    const before = this.askingSeq;
-    this.askingSeq = -Infinity;
-    try {
-      send();
-    } finally {
-      this.askingSeq = before;
-    }
+    this.askingAt(-Infinity, send);
   }
 
   /**
@@ -897,12 +893,20 @@ export class SubscriptionControl {
    * A rejected subscribe batch: the named topic is dealt with, the rest of the batch is sent again, so one bad
    * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
    */
-  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
+  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string, streamed?: readonly TopicState[]): void {
+    // Those still streamed (PendingRequest.streamed) carry the mark into their retries; one given up again while this
+    // was out is unsubscribed now, as this subscribe's acceptance would have. Until s-fr3a the mark went with a 60014
+    // retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel (subscribed for good).
+    const gone = streamed?.filter((t) => t.sub === SUB_REJECTED && topics.includes(t));
+    if (gone !== undefined && gone.length > 0) {
+      this.unsubscribeGivenUp(conn, gone);
+      topics = topics.filter((t) => !gone.includes(t));
+    }
     const err = this.protocol.parseAckError(retMsg);
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
     if (err.kind === "handler_not_found" && named) {
       this.reject(named, retMsg);
-      this.retry(conn, topics.filter((t) => t !== named));
+      this.retry(conn, topics.filter((t) => t !== named), streamed);
       return;
     }
     if (err.kind === "already_subscribed" && named) {
@@ -919,19 +923,19 @@ export class SubscriptionControl {
           else this.restartTopic(named);
         }
       }
-      this.retry(conn, topics.filter((t) => t !== named));
+      this.retry(conn, topics.filter((t) => t !== named), streamed);
       return;
     }
     if (err.kind === "args_size" && topics.length > 1) {
       this.argsSizeErrors++;
       const half = Math.ceil(topics.length / 2);
-      this.retry(conn, topics.slice(0, half));
-      this.retry(conn, topics.slice(half));
+      this.retry(conn, topics.slice(0, half), streamed);
+      this.retry(conn, topics.slice(half), streamed);
       return;
     }
     if (topics.length > 1) {
       // Unknown reason for a batch: find the culprit by trying each topic alone.
-      for (const t of topics) this.retry(conn, [t]);
+      for (const t of topics) this.retry(conn, [t], streamed);
       return;
     }
     if (topics.length !== 1) return;
@@ -939,7 +943,7 @@ export class SubscriptionControl {
     // found" naming a spelling other than the topic's (the venue's case or form of the name) is still about the one
     // topic asked for: sent again, it would be refused so every 30-60 s for ever.
     if (err.kind === "refused" || err.kind === "handler_not_found") this.reject(topics[0]!, retMsg);
-    else this.retryAfterError(conn, topics[0]!, retMsg);
+    else this.retryAfterError(conn, topics[0]!, retMsg, streamed);
   }
 
   /**
@@ -950,7 +954,7 @@ export class SubscriptionControl {
    * subscribeRetries), logged once per streak of refusals (and once when one is accepted). Until 2026-12-06 it was
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
-  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
+  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string, streamed?: readonly TopicState[]): void {
     // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
     const replaying = conn.ws === null;
     if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
@@ -976,7 +980,7 @@ export class SubscriptionControl {
       });
     }
     this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
-    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
+    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs, streamed: streamed?.includes(t) === true ? [t] : undefined });
   }
 
   /**
@@ -1052,8 +1056,7 @@ export class SubscriptionControl {
       // One held before it on this socket found no room: neither does it, behind that one (counted with it), so it is not
       // asked (each ask walks every waiting request: a round asking each of thousands held took ~75 ms, s-rd20a).
       if (r.heldSeq !== undefined && full?.has(conn) === true) continue;
-      this.askingSeq = r.heldSeq ?? Infinity;
-      try {
+      this.askingAt(r.heldSeq ?? Infinity, () => {
         // The venue's count asked again as each goes (OKX's hour): retries refused together while it had room for one
         // were all due at once, and all went past it (each then refused 60014, and due together again at the next room).
         const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
@@ -1062,7 +1065,7 @@ export class SubscriptionControl {
           r.waitMs = budgetWaitMs;
           r.heldSeq ??= ++this.heldSeqs;
           (full ??= new Set()).add(conn);
-          continue;
+          return;
         }
         this.unsubscribeGivenUp(conn, givenUp);
         if (still.length > 0) {
@@ -1070,9 +1073,7 @@ export class SubscriptionControl {
           this.sendRequest(conn, op, still, streamed);
         }
         keep();
-      } finally {
-        this.askingSeq = Infinity;
-      }
+      });
     }
   }
 
@@ -1093,12 +1094,12 @@ export class SubscriptionControl {
     for (const t of topics) t.sub = SUB_REJECTED;
   }
 
-  private retry(conn: VenueConnection, topics: TopicState[]): void {
+  private retry(conn: VenueConnection, topics: TopicState[], streamed?: readonly TopicState[]): void {
     const again = topics.filter((t) => t.sub === SUB_PENDING);
     if (again.length === 0) return;
     this.subscribeRetries++;
     for (const t of again) t.sub = SUB_IDLE;
-    this.sendRequest(conn, "subscribe", again);
+    this.sendRequest(conn, "subscribe", again, streamed);
   }
 
   /**

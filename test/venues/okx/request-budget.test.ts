@@ -440,6 +440,68 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A LIVE: A closes and its unsubscribe is refused 60014, A is listed again and its subscribe (which takes that
+   * unsubscribe's place) is refused for a reason that may pass (sent again after a backoff of its own), A closing again
+   * before that refusal came or after it: its channel, never unsubscribed, is unsubscribed (at once, or when the retry
+   * is due). Until s-fr3a only a 60014 retry carried the subscribe's mark (PendingRequest.streamed): this one was
+   * dropped (A given up) or never made, nothing unsubscribed the channel, subscribed for good.
+   */
+  test.each(["after", "before"])("a closed book listed again, its subscribe refused for a reason that may pass, closed again %s that refusal: its channel is unsubscribed", async (when) => {
+    const { adapter, a, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    const subscribe = requests().at(-1)!; // 2 of 3
+    expect([ofA(), a.sub]).toEqual([["unsubscribe", "subscribe"], SUB_PENDING]);
+    if (when === "before") lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    answer(subscribe, "50001"); // "system busy": a subscribe still wanted goes again after a backoff
+    if (when === "after") {
+      expect([a.sub, control.subscribeErrors]).toEqual([SUB_PENDING, 1]);
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    }
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "unsubscribe"]);
+    expect(a.sub).toBe(SUB_REJECTED);
+    (adapter as unknown as { conns: OkxConnection[] }).conns[0]!.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A and B LIVE: each closes and its unsubscribe is refused 60014; both are listed again together (one subscribe, which
+   * takes both unsubscribes' places), OKX refuses it for a reason that may pass, and each goes again alone (held for the
+   * hour); A closes again before its own went: its channel, never unsubscribed, is unsubscribed once the hour has room.
+   * Until s-fr3a the one-by-one retries did not carry the mark (PendingRequest.streamed): A's was dropped, subscribed
+   * for good.
+   */
+  test("a batch subscribe still streamed, refused for a reason that may pass: its one-by-one retries carry the mark", async () => {
+    const { adapter, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // 1 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // 2 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a, b]);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(requests().at(-1)!.args.length).toBe(2); // 3 of 3: one subscribe for both
+    answer(requests().at(-1)!, "50001"); // each goes again alone: held for the hour
+    expect([a.sub, b.sub, requests().length]).toEqual([SUB_PENDING, SUB_PENDING, 3]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "unsubscribe"]);
+    expect(requests().at(-1)).toMatchObject({ op: "subscribe", args: [{ instId: "B-USDT" }] });
+    (adapter as unknown as { conns: OkxConnection[] }).conns[0]!.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
