@@ -44,9 +44,6 @@ import { BatchSender, isBufferFullCode, isRouteGone, type RefusedTo, type SendCo
 /** Datagrams per sendMany call: one sendmmsg per call; bounded so the reused argument arrays stay small. */
 export const MAX_DATAGRAMS_PER_SEND = 64;
 
-/** The route pause's first length and cap (route-pause.ts). */
-export { ROUTE_BACKOFF_FIRST_MS, ROUTE_BACKOFF_MAX_MS } from "./route-pause.ts";
-
 /** Test hook: return true to drop (not send) a datagram (counted as dropped on purpose). */
 export type DropFilter = (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
 
