@@ -186,10 +186,10 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
       await lifecycle.stop();
       control.stop();
     };
-    return { feed, asked, stop };
+    return { feed, asked, gap: () => lifecycle.replayCaptureGap(), stop };
   }
 
-  test("records cut at random into a new file: the replay begun at its head has, after each record, the replayAsked of the replay of every record (randomized)", async () => {
+  test("records cut at random into a new file: a replay begun at its head, or past a capture gap there, has after each record the replayAsked of the replay of every record (randomized)", async () => {
     // Before s-headask the head named no topics asked: the replay begun there had null (every frame of a topic the
     // connection does not carry ignored) until the connection's next ws:open or ws:close, where the whole replay had
     // the requests' topics (such a frame resyncing every book, as live).
@@ -223,21 +223,26 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
         const cut = 1 + Math.floor(random() * (records.length - 1));
         const head = new CaptureSocketHead();
         for (const r of records.slice(0, cut)) head.observe("fake", "linear", r.connection, r.url, r.body);
-        const replay = replayRig();
-        for (const e of head.events()) replay.feed(e.connection, e.url, e.body ?? "");
+        // Begun at the cut (the file alone); the files in a row (the head repeats what replay knows); in a row with a
+        // capture gap at the cut (the file before ended early: the head gives back what the gap made unknown).
+        const [alone, inRow, pastGap] = [replayRig(), replayRig(), replayRig()];
+        for (const r of records.slice(0, cut)) for (const rp of [inRow, pastGap]) rp.feed(r.connection, r.url, r.body);
+        pastGap.gap();
+        for (const e of head.events()) for (const rp of [alone, inRow, pastGap]) rp.feed(e.connection, e.url, e.body ?? "");
         for (let i = cut; i < records.length; i++) {
           const r = records[i]!;
-          replay.feed(r.connection, r.url, r.body);
-          if (JSON.stringify(replay.asked()) !== JSON.stringify(wholeAsked[i])) {
-            const what = `seed ${seed} cut ${cut} record ${i}: ${records.map((x, j) => `${j === cut ? "|| " : ""}${x.connection} ${x.url}`).join(" | ")}`;
-            expect(replay.asked(), what).toEqual(wholeAsked[i]);
+          for (const [name, rp] of [["alone", alone], ["in a row", inRow], ["past a gap", pastGap]] as const) {
+            rp.feed(r.connection, r.url, r.body);
+            if (JSON.stringify(rp.asked()) === JSON.stringify(wholeAsked[i])) continue;
+            const what = `${name}: seed ${seed} cut ${cut} record ${i}: ${records.map((x, j) => `${j === cut ? "|| " : ""}${x.connection} ${x.url}`).join(" | ")}`;
+            expect(rp.asked(), what).toEqual(wholeAsked[i]);
           }
           // Known in the whole replay, no open or close of the connection since the cut: only the head could say it.
           for (const [c, set] of wholeAsked[i]!.entries()) {
             if (set !== null && !records.slice(cut, i + 1).some((x) => x.connection === `fake-${c}` && (x.url === "ws:open" || x.url === "ws:close"))) needed++;
           }
         }
-        await replay.stop();
+        for (const rp of [alone, inRow, pastGap]) await rp.stop();
       }
     }
     expect(needed, "records after a cut whose asked topics only the head says").toBeGreaterThan(0);
