@@ -7,8 +7,12 @@
  * next `ws:state`, up to a minute, and an overlap it began in was never known. Since s-replaymark also each
  * connection's books closed by their listing (`ws:closedset`, body their topics: what its `ws:closed`, `ws:reopened`
  * and subscribes' `ws:req` left closed, as replay reads them), so such a file shows them halted as live had them
- * (before, awaiting their snapshot for good, frames of them taken). Cold: told of REST and connection-event records
- * only (a `ws:old` per old-socket frame during an overlap returns at once).
+ * (before, awaiting their snapshot for good, frames of them taken). Since s-headask also, per open connection whose
+ * `ws:open` it saw, the topics asked on its socket (`ws:asked`, body a JSON array: every name a `ws:req` named since
+ * that open, as replay keeps them in VenueConnection.replayAsked; `null` while none was written since), so such a
+ * file decides a frame of a topic live never asked for as live did (before, it ignored every such frame until the
+ * connection's next open or close: on a socket that lives 24 h, the whole file). Cold: told of REST and
+ * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
  * @module
  */
 import type { CaptureFileHead, CaptureHeadEvent } from "../record/capture.ts";
@@ -18,6 +22,7 @@ import {
   INSTRUMENTS_CLOSED_SET_URL,
   INSTRUMENTS_CLOSED_URL,
   INSTRUMENTS_REOPENED_URL,
+  SOCKET_ASKED_URL,
   SOCKET_BACK_URL,
   SOCKET_REQUEST_URL_PREFIX,
   SOCKET_RETIRED_URL,
@@ -32,10 +37,23 @@ export class CaptureSocketHead implements CaptureFileHead {
   private readonly open = new Map<string, CaptureHeadEvent>();
   /** Books closed by their listing, by connection (the same key), whether it is open or not: their topics. */
   private readonly closed = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
+  /**
+   * Topics asked on each connection's socket since its last ws:open or ws:close, by the same key: null when none was
+   * asked since (replay: VenueConnection.replayAsked null); no entry before the connection's first open or close.
+   */
+  private readonly asked = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> | null }>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
     const key = `${venue}\u0000${market}\u0000${connection}`;
-    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL || url.startsWith(SOCKET_REQUEST_URL_PREFIX)) return this.observeClosed(key, venue, market, connection, url, body);
+    if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
+      const req = parseRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      if (req === null) return; // replay takes none such either
+      this.observeAsked(key, req);
+      return this.observeClosed(key, venue, market, connection, url, body, req);
+    }
+    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(key, venue, market, connection, url, body, null);
+    // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
+    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) this.asked.set(key, { venue, market, connection, topics: null });
     let state: string;
     if (url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) state = SOCKETS_STATE_URL;
     else if (url === SOCKET_SWAP_URL || url === SOCKETS_OVERLAP_URL) state = SOCKETS_OVERLAP_URL;
@@ -50,7 +68,7 @@ export class CaptureSocketHead implements CaptureFileHead {
    * subscribe's `ws:req` bring them back, but those its fourth element names still closed and those of an Upbit or
    * Bithumb probe (tag `probe…`: replay's probe brings back nothing).
    */
-  private observeClosed(key: string, venue: string, market: string, connection: string, url: string, body: string): void {
+  private observeClosed(key: string, venue: string, market: string, connection: string, url: string, body: string, req: unknown[] | null): void {
     let of = this.closed.get(key);
     if (url === INSTRUMENTS_CLOSED_URL) {
       if (!of) this.closed.set(key, (of = { venue, market, connection, topics: new Set() }));
@@ -60,23 +78,42 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (!of) return;
     if (url === INSTRUMENTS_REOPENED_URL) {
       for (const topic of body.split(" ")) of.topics.delete(topic);
-    } else {
-      let req: unknown;
-      try {
-        req = JSON.parse(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
-      } catch {
-        return; // replay takes none such either
-      }
-      if (!Array.isArray(req) || req[1] !== "subscribe" || !Array.isArray(req[2]) || String(req[0]).startsWith("probe")) return;
+    } else if (req !== null) {
+      if (req[1] !== "subscribe" || !Array.isArray(req[2]) || String(req[0]).startsWith("probe")) return;
       const still = Array.isArray(req[3]) ? new Set(req[3]) : undefined;
       for (const topic of req[2]) if (!still?.has(topic)) of.topics.delete(String(topic));
     }
     if (of.topics.size === 0) this.closed.delete(key);
   }
 
+  /**
+   * As replay reads a request (connection-lifecycle.ts replayNoteAsked): any op's third element, its strings, once
+   * the connection's open or close is known.
+   */
+  private observeAsked(key: string, req: unknown[]): void {
+    const of = this.asked.get(key);
+    if (of === undefined || !Array.isArray(req[2])) return;
+    const topics = (of.topics ??= new Set());
+    for (const name of req[2]) if (typeof name === "string") topics.add(name);
+  }
+
   events(): readonly CaptureHeadEvent[] {
     const out: CaptureHeadEvent[] = [...this.open.values()];
     for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
+    for (const [key, c] of this.asked) {
+      // A closed connection's next socket is asked anew after its ws:open (live writes no request without one).
+      if (this.open.has(key)) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_ASKED_URL, body: c.topics === null ? "null" : JSON.stringify([...c.topics]) });
+    }
     return out;
+  }
+}
+
+/** A recorded request's JSON (`[id, op, [topic, …], …]`) as an array; null when it is none (replay takes none such). */
+function parseRequest(json: string): unknown[] | null {
+  try {
+    const req: unknown = JSON.parse(json);
+    return Array.isArray(req) ? req : null;
+  } catch {
+    return null;
   }
 }

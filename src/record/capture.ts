@@ -23,7 +23,8 @@
  *                 the adapter (VenueAdapter.ingestConnectionEvent)
  *   file head     with a CaptureFileHead (`feeder record`), every file after the first begins with a block of such
  *                 events saying what the records before it left open (each open connection's sockets, and each
- *                 connection's books closed by their listing: "ws:closedset", frame = their topics), stamped with
+ *                 connection's books closed by their listing: "ws:closedset", frame = their topics; each open connection's
+ *                 topics asked since its open: "ws:asked", frame = a JSON array of them or null), stamped with
  *                 the receive time of the file's first record
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the

@@ -178,6 +178,18 @@ export const INSTRUMENTS_REOPENED_URL = "ws:reopened";
  * for a replacement's refusal held there, which they take for the venue's (as at any such event).
  */
 export const INSTRUMENTS_CLOSED_SET_URL = "ws:closedset";
+/**
+ * A capture file's head (app/capture-sockets.ts), since s-headask: the topics every request written on the
+ * connection's sockets named since its last `ws:open` or `ws:close` (SOCKET_REQUEST_URL_PREFIX's third element, as
+ * replay reads them: VenueConnection.replayAsked), one record per open connection whose open the recorder saw
+ * (body: a JSON array of the names, `[]` when they named none, Coinbase's heartbeats; `null` when none was written
+ * since: the next one begins the set). Replay takes them as the connection's asked topics
+ * (ConnectionLifecycle.replaySocketEvent), so a replay begun in that file decides a frame of a topic none of them
+ * named as live did (every book of the connection resyncs) instead of ignoring such frames until the connection's
+ * next open or close; one begun earlier has the same set already. Readers before it ignore it as a socket event they
+ * do not know, but for a replacement's refusal held there, which they take for the venue's (as at any such event).
+ */
+export const SOCKET_ASKED_URL = "ws:asked";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

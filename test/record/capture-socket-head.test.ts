@@ -4,13 +4,21 @@
  * connection), so a file replayed alone starts from the live run's sockets. Before, nothing was written at a rotation:
  * a file replayed alone used the older guesses until the connection's next `ws:state` (up to a minute), and never knew
  * an overlap it began in. Since s-replaymark the head also names each connection's books closed by their listing
- * (`ws:closedset`), so a file replayed alone shows them halted as live had them. Injected clocks: no waiting.
+ * (`ws:closedset`), so a file replayed alone shows them halted as live had them. Since s-headask it also names the
+ * topics asked on each connection's socket since its open or close (`ws:asked`), so a file replayed alone decides a
+ * frame of a topic live never asked for as live did (before, it ignored every such frame until the connection's next
+ * open or close). Injected clocks: no waiting.
  */
 import { describe, expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { rng } from "../support/mulberry32.ts";
 import { CaptureWriter, readCapture, type CaptureRecord } from "../../src/record/capture.ts";
 import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { ConnectionLifecycle } from "../../src/venues/common/connection-lifecycle.ts";
+import { SubscriptionControl } from "../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "../venues/common/fake-connection.ts";
+import { quietLifecycleOptions, quietProtocol } from "../venues/common/quiet-lifecycle.ts";
 
 const MINUTE = 60_000;
 const BASE_MS = Date.UTC(2026, 11, 6, 12, 0, 30);
@@ -39,15 +47,23 @@ const key = (r: Pick<CaptureRecord, "venue" | "market" | "connection">) => `${r.
  * Reference: the head a file gets after `records`: per connection its last socket word, closed ones left out; and per
  * connection (open or not) the books closed by their listing, as replay reads the records: `ws:closed` closes,
  * `ws:reopened` and a subscribe's `ws:req` reopen, but those its fourth element names still closed (an Upbit/Bithumb
- * probe's none: replay's probe brings back nothing). Topics sorted.
+ * probe's none: replay's probe brings back nothing); and per open connection whose ws:open came, the topics every
+ * ws:req since its last ws:open or ws:close named (`null`: none since). Topics sorted.
  */
 function expectedHead(records: readonly CaptureRecord[]): string[] {
   const state = new Map<string, string>();
   const closed = new Map<string, Set<string>>();
+  const asked = new Map<string, Set<string> | null>(); // since the connection's last ws:open or ws:close: every name a ws:req named
   for (const r of records) {
     if (r.url === undefined) continue;
     const topics = closed.get(key(r)) ?? new Set<string>();
     closed.set(key(r), topics);
+    if (r.url === "ws:open" || r.url === "ws:close") asked.set(key(r), null);
+    if (r.url.startsWith("ws:req ") && asked.has(key(r))) {
+      const set = asked.get(key(r)) ?? new Set<string>();
+      for (const t of (JSON.parse(r.url.slice(7)) as unknown[][])[2]!) set.add(t as string);
+      asked.set(key(r), set);
+    }
     if (r.url === "ws:close") state.delete(key(r));
     else if (r.url === "ws:swap" || r.url === "ws:overlap") state.set(key(r), "ws:overlap");
     else if (["ws:open", "ws:sockets", "ws:state", "ws:retired", "ws:back"].includes(r.url)) state.set(key(r), "ws:state");
@@ -59,14 +75,16 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
     }
   }
   const closedHead = [...closed].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:closedset ${[...topics].sort().join(" ")}`);
-  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead].sort();
+  const askedHead = [...asked].filter(([k]) => state.has(k)).map(([k, names]) => `${k} ws:asked ${names === null ? "null" : [...names].sort().join(" ")}`);
+  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead, ...askedHead].sort();
 }
 
-/** A head record as expectedHead writes it (a closed set's topics sorted). */
-const headLine = (h: CaptureRecord) => `${key(h)} ${h.url}${h.url === "ws:closedset" ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : ""}`;
+/** A head record as expectedHead writes it (a closed set's topics sorted, an asked set's too). */
+const headLine = (h: CaptureRecord) =>
+  `${key(h)} ${h.url}${h.url === "ws:closedset" ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : h.url === "ws:asked" ? ` ${(JSON.parse(h.frame as string) as string[] | null)?.sort().join(" ") ?? "null"}` : ""}`;
 
 describe("capture files begin with the connections' sockets (feeder record)", () => {
-  test("a file cut during an overlap begins with ws:overlap, one cut with one socket with ws:state; a closed connection gets none", () => {
+  test("a file cut during an overlap begins with ws:overlap, one cut with one socket with ws:state, each with its topics asked; a closed connection gets none", () => {
     const { w, clock, nowUs } = minuteWriter();
     const ev = (conn: string, url: string) => w.writeRest(nowUs(), "okx", "spot", conn, url, url === "ws:open" ? "wss://x" : "");
     ev("a", "ws:open");
@@ -75,6 +93,7 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
     ev("b", "ws:sockets");
     ev("c", "ws:open");
     ev("c", "ws:sockets");
+    ev("a", 'ws:req ["s1","subscribe",["book.A","book.B"]]');
     w.write(nowUs(), "okx", "spot", "a", "frame-a");
     ev("b", "ws:swap");
     ev("b", "ws:old");
@@ -85,17 +104,19 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
     w.write(nowUs(), "okx", "spot", "a", "frame-a2");
     w.close();
     expect(w.files).toHaveLength(2);
-    expect(readCapture(w.files[0]!).records.map((r) => r.url ?? r.frame)).toEqual(["ws:open", "ws:sockets", "ws:open", "ws:sockets", "ws:open", "ws:sockets", "frame-a", "ws:swap", "ws:old", "old-b", "ws:close"]);
+    expect(readCapture(w.files[0]!).records.map((r) => r.url ?? r.frame)).toEqual(["ws:open", "ws:sockets", "ws:open", "ws:sockets", "ws:open", "ws:sockets", 'ws:req ["s1","subscribe",["book.A","book.B"]]', "frame-a", "ws:swap", "ws:old", "old-b", "ws:close"]);
     const second = readCapture(w.files[1]!).records;
-    // Before: ["frame-a2"] alone.
-    expect(second.map((r) => `${r.connection} ${r.url ?? r.frame}`)).toEqual(["a ws:state", "b ws:overlap", "a frame-a2"]);
-    expect(second[0]).toMatchObject({ venue: "okx", market: "spot", frame: "", tsRecvUs: second[2]!.tsRecvUs });
+    // Before: ["frame-a2"] alone. Since s-headask the open connections' topics asked (b: none yet).
+    expect(second.map((r) => `${r.connection} ${r.url ?? r.frame}`)).toEqual(["a ws:state", "b ws:overlap", "a ws:asked", "b ws:asked", "a frame-a2"]);
+    expect(second.slice(2, 4).map((r) => r.frame)).toEqual(['["book.A","book.B"]', "null"]);
+    expect(second[0]).toMatchObject({ venue: "okx", market: "spot", frame: "", tsRecvUs: second[4]!.tsRecvUs });
   });
 
   test("random events, writes, flushes and cuts: each file's head is what the records of the files before it said (reference model), stamped as its first record", () => {
     const urls = ["ws:open", "ws:sockets", "ws:state", "ws:swap", "ws:old", "ws:retired", "ws:back", "ws:close", "https://rest/snapshot", "ws:closed", "ws:reopened", "ws:req"];
     const books = ["book.A", "book.B", "book.C"];
     let closedHeads = 0;
+    let askedHeads = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = rng(seed);
       const { w, clock, nowUs } = minuteWriter();
@@ -135,7 +156,95 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
       expect(taken, `seed ${seed}`).toBe(written.length);
       expect(w.files.length, `seed ${seed}`).toBeGreaterThan(2);
       closedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:closedset")).length;
+      askedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:asked")).length;
     }
     expect(closedHeads, "some file begins with books closed").toBeGreaterThan(0);
+    expect(askedHeads, "some file begins with topics asked").toBeGreaterThan(0);
+  });
+});
+
+describe("a replay begun at a file's head knows the topics asked on each socket (ws:asked)", () => {
+  /** A replay's lifecycle on two fake connections (fake-0, fake-1) of books A, B, C; `feed` takes a record as the adapters do. */
+  function replayRig() {
+    const nowMs = () => 0;
+    const control = new SubscriptionControl(quietProtocol(), silentLogger, nowMs, undefined, () => undefined);
+    const conns = [0, 1].map((id) => new SendRecordingConnection(id, "linear"));
+    for (const c of conns) {
+      c.addTopics(["book.A", "book.B", "book.C"], 10);
+      c.ws = null;
+      c.open = false;
+    }
+    const lifecycle = new ConnectionLifecycle("fake", conns, control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(nowMs));
+    const feed = (connection: string, url: string, body: string) => {
+      if (url === "ws:open") lifecycle.replayOpened(connection);
+      else if (url === "ws:close") lifecycle.replayDisconnected(connection);
+      else lifecycle.replaySocketEvent(connection, url, body);
+    };
+    /** Each connection's replayAsked, sorted (null: not known). */
+    const asked = () => conns.map((c) => (c.replayAsked === null ? null : [...c.replayAsked].sort()));
+    const stop = async () => {
+      await lifecycle.stop();
+      control.stop();
+    };
+    return { feed, asked, gap: () => lifecycle.replayCaptureGap(), stop };
+  }
+
+  test("records cut at random into a new file: a replay begun at its head, or past a capture gap there, has after each record the replayAsked of the replay of every record (randomized)", async () => {
+    // Before s-headask the head named no topics asked: the replay begun there had null (every frame of a topic the
+    // connection does not carry ignored) until the connection's next ws:open or ws:close, where the whole replay had
+    // the requests' topics (such a frame resyncing every book, as live).
+    const urls = ["ws:open", "ws:close", "ws:req", "ws:req", "ws:req", "ws:sockets", "ws:state", "ws:swap", "ws:retired", "ws:back", "ws:closed", "ws:req-bad"];
+    const names = ["book.A", "book.B", "book.C", "book.X", "book.Y"]; // X and Y: asked by live, left out of the replay's config
+    let needed = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const random = rng(500 + seed);
+      const records: { connection: string; url: string; body: string }[] = [];
+      const open = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        const connection = `fake-${Math.floor(random() * 2)}`;
+        let url = urls[Math.floor(random() * urls.length)]!;
+        const some = names.filter(() => random() < 0.3);
+        let body = "";
+        if (url.startsWith("ws:req") && !open.has(connection)) url = "ws:open"; // live writes requests on an open socket only
+        if (url === "ws:open") open.add(connection);
+        else if (url === "ws:close") open.delete(connection);
+        if (url === "ws:req") url = `ws:req ${JSON.stringify([random() < 0.2 ? `probe${i}` : `s${i}`, random() < 0.7 ? "subscribe" : "unsubscribe", some])}`;
+        else if (url === "ws:req-bad") url = random() < 0.5 ? `ws:req {"id":${i}}` : `ws:req [`; // read by neither
+        else if (url === "ws:closed") body = some.join(" ") || "book.A";
+        records.push({ connection, url, body });
+      }
+      const whole = replayRig();
+      const wholeAsked = records.map((r) => {
+        whole.feed(r.connection, r.url, r.body);
+        return whole.asked();
+      });
+      await whole.stop();
+      for (let k = 0; k < 4; k++) {
+        const cut = 1 + Math.floor(random() * (records.length - 1));
+        const head = new CaptureSocketHead();
+        for (const r of records.slice(0, cut)) head.observe("fake", "linear", r.connection, r.url, r.body);
+        // Begun at the cut (the file alone); the files in a row (the head repeats what replay knows); in a row with a
+        // capture gap at the cut (the file before ended early: the head gives back what the gap made unknown).
+        const [alone, inRow, pastGap] = [replayRig(), replayRig(), replayRig()];
+        for (const r of records.slice(0, cut)) for (const rp of [inRow, pastGap]) rp.feed(r.connection, r.url, r.body);
+        pastGap.gap();
+        for (const e of head.events()) for (const rp of [alone, inRow, pastGap]) rp.feed(e.connection, e.url, e.body ?? "");
+        for (let i = cut; i < records.length; i++) {
+          const r = records[i]!;
+          for (const [name, rp] of [["alone", alone], ["in a row", inRow], ["past a gap", pastGap]] as const) {
+            rp.feed(r.connection, r.url, r.body);
+            if (JSON.stringify(rp.asked()) === JSON.stringify(wholeAsked[i])) continue;
+            const what = `${name}: seed ${seed} cut ${cut} record ${i}: ${records.map((x, j) => `${j === cut ? "|| " : ""}${x.connection} ${x.url}`).join(" | ")}`;
+            expect(rp.asked(), what).toEqual(wholeAsked[i]);
+          }
+          // Known in the whole replay, no open or close of the connection since the cut: only the head could say it.
+          for (const [c, set] of wholeAsked[i]!.entries()) {
+            if (set !== null && !records.slice(cut, i + 1).some((x) => x.connection === `fake-${c}` && (x.url === "ws:open" || x.url === "ws:close"))) needed++;
+          }
+        }
+        for (const rp of [alone, inRow, pastGap]) await rp.stop();
+      }
+    }
+    expect(needed, "records after a cut whose asked topics only the head says").toBeGreaterThan(0);
   });
 });

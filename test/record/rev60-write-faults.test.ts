@@ -190,7 +190,7 @@ test("a block lost with a planned reconnect's ws:swap in it: the next file's hea
   w.close();
   const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
   // Before: no heads at all.
-  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", 3], ["ws:overlap", 4]]);
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", "ws:asked", 3], ["ws:overlap", "ws:asked", 4]]); // ws:asked: s-headask
   expect(readCapture(w.files[1]!).truncated).toBeUndefined();
   expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
 });
@@ -207,7 +207,7 @@ test("a disk nearly full takes a new file's small head and refuses the block aft
   w.write(1, "okx", "spot", "c", frame(1));
   w.flush();
   faults.fullAbove = 100;
-  // A new file: its head (one socket, ~40 bytes) fits, the block with the planned reconnect's ws:swap does not.
+  // A new file: its head (one socket and its topics asked, ~80 bytes) fits, the block with the planned reconnect's ws:swap does not.
   w.writeRest(2, "okx", "spot", "c", "ws:swap", "");
   w.write(2, "okx", "spot", "c", frame(2));
   w.flush();
@@ -217,7 +217,7 @@ test("a disk nearly full takes a new file's small head and refuses the block aft
   const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
   // Before: [..., ["ws:state", 3]]: the head written ahead of the lost block said one socket, and the file went on
   // after it; replayed alone, the overlap the lost ws:swap began was not known.
-  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", 3]]);
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", "ws:asked", 3]]); // ws:asked: s-headask
   expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
   // The totals say what the files hold and what was lost.
   expect(w.stats().records).toBe(contents.flat().length + w.stats().lostRecords);

@@ -20,7 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -922,6 +922,7 @@ export class ConnectionLifecycle {
     endReplayHolds(conn); // and no unsubscribe of it is out
     conn.replayAcksKnown = true; // the next socket's requests and answers are all in the capture from here
     conn.replayAsked = null; // the next socket is asked anew (its first ws:req begins the set)
+    conn.replayAskedKnown = true;
     this.control.replayOverlapOver(conn, false);
     for (const t of conn.topics) {
       if (t.sub === SUB_REJECTED) continue;
@@ -950,6 +951,7 @@ export class ConnectionLifecycle {
     endReplayHolds(conn);
     conn.replayAcksKnown = true;
     conn.replayAsked = null; // this socket is asked anew (its first ws:req begins the set)
+    conn.replayAskedKnown = true;
     return true;
   }
 
@@ -971,7 +973,8 @@ export class ConnectionLifecycle {
     for (const conn of this.conns) {
       conn.pending.clear();
       conn.replayAcksKnown = false;
-      conn.replayAsked = null; // the lost records may have asked for more: unknown until the next ws:open or ws:close
+      conn.replayAsked = null; // the lost records may have asked for more: unknown until the next ws:open, ws:close or head
+      conn.replayAskedKnown = false;
       for (const t of conn.topics) t.refusedUntilAck = false;
       this.control.replayOverlapOver(conn, false);
       endReplayHolds(conn); // a held topic's subscribe may be among the lost records: taken from the next snapshot
@@ -1022,6 +1025,8 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
     // A file's head: the books closed when it began (a replay begun in it learns them here).
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
+    // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
+    if (url === SOCKET_ASKED_URL) return replaySeedAsked(conn, body);
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).
@@ -1446,12 +1451,14 @@ function replayOverlapOver(conn: VenueConnection): void {
 
 /**
  * Replay: the topics a recorded request (`ws:req` JSON `[id, op, [topic, …], …]`) named, kept in conn.replayAsked
- * while the capture holds every request since the socket opened (replayAcksKnown): a frame of a topic none named was
- * unknown to live too (VenueConnection.replayUnknownToLive). Any op counts (an unsubscribe names only topics asked
- * before). A record that does not parse adds nothing. Cold (a request).
+ * while the capture holds every request since the socket opened (replayAskedKnown: a recorded open or close, or a
+ * file's head saying those before, replaySeedAsked): a frame of a topic none named was unknown to live too
+ * (VenueConnection.replayUnknownToLive). Any op counts (an unsubscribe names only topics asked before). A record that
+ * does not parse adds nothing. Cold (a request). app/capture-sockets.ts reads requests the same way for the heads: a
+ * change here is one there.
  */
 function replayNoteAsked(conn: VenueConnection, json: string): void {
-  if (!conn.replayAcksKnown) return;
+  if (!conn.replayAskedKnown) return;
   let req: unknown;
   try {
     req = JSON.parse(json);
@@ -1461,4 +1468,29 @@ function replayNoteAsked(conn: VenueConnection, json: string): void {
   if (!Array.isArray(req) || !Array.isArray(req[2])) return;
   const asked = (conn.replayAsked ??= new Set());
   for (const name of req[2]) if (typeof name === "string") asked.add(name);
+}
+
+/**
+ * Replay: a file's head names the topics asked on conn's socket since its last open or close (SOCKET_ASKED_URL, body
+ * a JSON array of them, `null` when none was written since), as the records before the file left them: they are
+ * conn.replayAsked from here, the requests recorded after it adding to them (replayAskedKnown). A replay begun earlier
+ * has them already (a head after a capture gap, or after a block lost that the recorder still saw, says more than
+ * replay read: the head is taken). False for a body that is neither (nothing changes). Cold (once per file).
+ */
+function replaySeedAsked(conn: VenueConnection, body: string): boolean {
+  let names: unknown;
+  try {
+    names = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  if (names !== null && !Array.isArray(names)) return false;
+  let asked: Set<string> | null = null;
+  if (names !== null) {
+    asked = new Set();
+    for (const name of names) if (typeof name === "string") asked.add(name);
+  }
+  conn.replayAsked = asked;
+  conn.replayAskedKnown = true;
+  return true;
 }

@@ -229,11 +229,20 @@ export abstract class VenueConnection {
   /**
    * Replay: the topics (TopicState.topic, as `ws:req` names them) of every request the live run wrote on this
    * connection's sockets since its last recorded `ws:open` or `ws:close`, begun at the first such request while
-   * replayAcksKnown (so a capture from before requests were recorded, 2026-12-07, never has one); null otherwise (a
-   * replay begun in a later file, after a capture gap). A frame naming a topic the connection does not carry and none of
-   * these was unknown to live too: replay resyncs as live did (replayUnknownToLive). Cold (requests only).
+   * replayAskedKnown (so a capture from before requests were recorded, 2026-12-07, never has one) or at a file head's
+   * `ws:asked` (since s-headask: a replay begun in a later file, or after a capture gap, learns them there); null
+   * otherwise (none written since, a later file without that record, after a capture gap until then). A frame
+   * naming a topic the connection does not carry and none of these was unknown to live too: replay resyncs as live
+   * did (replayUnknownToLive). Cold (requests only).
    */
   replayAsked: Set<string> | null = null;
+  /**
+   * Replay: the capture holds every request written on this connection's sockets from here to its next capture gap
+   * (since a recorded `ws:open` or `ws:close`, or a file head's `ws:asked` said those before it), so the next one
+   * begins replayAsked if it is null. Unlike replayAcksKnown a head sets it: it says what was asked, not what is
+   * still unanswered.
+   */
+  replayAskedKnown = false;
   /** Replay: the next frame came on the old socket of a planned reconnect's overlap (SOCKET_OLD_FRAME_URL). */
   replayNextFromOld = false;
   /**

@@ -3,11 +3,14 @@
  * asked for (onUnknownTopic); the capture's requests (ws:req) tell replay the topic was unknown to live too, so replay
  * resyncs there as well. Until s-unkreplay replay ignored every such frame (a capture may hold topics its config
  * leaves out: still so for a topic a recorded request named, unknown-topic-rule.ts), the book LIVE where live's was
- * RESYNCING. A live adapter on FakeWs sockets records its capture, replayed record by record (replayed-rig.ts).
+ * RESYNCING. A live adapter on FakeWs sockets records its capture, replayed record by record (replayed-rig.ts). A
+ * replay begun in a later capture file learns the topics asked from its head (`ws:asked`, since s-headask): before, it
+ * ignored every such frame until the connection's next open or close.
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
+import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import { FakeWs } from "../common/fake-ws.ts";
-import { liveAndReplayedBybit } from "./replayed-rig.ts";
+import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
 
 describe("bybit record → replay: a book frame naming a topic live never asked for", () => {
   afterEach(() => {
@@ -38,5 +41,42 @@ describe("bybit record → replay: a book frame naming a topic live never asked 
     deliver(0, frame("snapshot", 510, "100.9"));
     expect(same("the resubscribe's snapshot")).toMatchObject({ state: "live", lastU: 510 });
     await rig.stop();
+  });
+
+  test("a replay begun in a later capture file (its head as feeder record writes it) resyncs there too: the same statuses as live from the cut", async () => {
+    FakeWs.made = [];
+    vi.stubGlobal("WebSocket", FakeWs);
+    const rig = await liveAndReplayedBybit(50, () => FakeWs.made);
+    const { live, liveSink, records, frame, deliver, ack } = rig;
+    FakeWs.made[0]!.onopen!();
+    ack(0);
+    // The file is cut here: its head says what the records before it left (the socket, the topics asked).
+    const cut = records.length;
+    const liveInvalidAtCut = liveSink.invalid.length;
+    deliver(0, frame("snapshot", 500, "100.5"));
+    deliver(0, frame("delta", 501, "100.6").replace("orderbook.50.BTCUSDT", "orderbook.50.BTCUSDX")); // its topic garbled
+    expect(live.topicInfo(0).state).toBe("resyncing");
+    ack(0); // unsubscribed: the resubscribe goes
+    ack(0);
+    deliver(0, frame("snapshot", 510, "100.9"));
+    expect(live.topicInfo(0)).toMatchObject({ state: "live", lastU: 510 });
+
+    const head = new CaptureSocketHead();
+    for (const r of records.slice(0, cut)) if (r.url !== undefined) head.observe("bybit", "linear", r.conn, r.url, r.body);
+    expect(head.events().map((e) => e.url)).toContain("ws:asked");
+    const later = await replayedBybit(50);
+    for (const e of head.events()) expect(later.adapter.ingestConnectionEvent("linear", e.connection, e.url, 1, e.body)).toBe(true);
+    let garbledState = "";
+    for (const r of records.slice(cut)) {
+      if (r.url === undefined) later.adapter.ingestFrame("linear", r.conn, r.frame, 1);
+      else later.adapter.ingestConnectionEvent("linear", r.conn, r.url, 1, r.body);
+      if (r.url === undefined && r.frame.includes("BTCUSDX")) garbledState = later.adapter.topicInfo(0).state;
+    }
+    // Before: LIVE at u 500 after the garbled frame (ignored: the requests not known), no resync told.
+    expect(garbledState).toBe("resyncing");
+    expect(later.sink.invalid).toEqual(liveSink.invalid.slice(liveInvalidAtCut));
+    expect(later.adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 510 });
+    expect(later.adapter.stats().unknownTopic).toBe(1);
+    await Promise.all([rig.stop(), later.adapter.stop()]);
   });
 });

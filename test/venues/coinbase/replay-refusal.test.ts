@@ -156,6 +156,24 @@ describe("coinbase replay of a closure (ws:closed) naming products this configur
     expect(adapter.ingestConnectionEvent("spot", conn, "ws:closedset", 2_000, "BTC-USD")).toBe(true); // the next file's: closed already
     expect(sink.invalid).toHaveLength(1);
   });
+
+  test("a capture file's head naming the products asked (ws:asked, since s-headask): a left-out product's event is skipped, one none asked resyncs", async () => {
+    // A replay begun in a later file than the connection's ws:open, with ETH left out of its config. Until s-headask
+    // it knew no request there: ETH's event was unreadable and resynced BTC, where live (which had ETH) kept BTC LIVE.
+    const { adapter, sink, conn } = await replayOnly(["BTC-USD"]);
+    let seq = 40;
+    const l2 = (type: string, product: string, bid: string) =>
+      adapter.ingestFrame("spot", conn, `{"channel":"l2_data","client_id":"","timestamp":"2026-12-07T00:00:00Z","sequence_num":${seq++},"events":[{"type":"${type}","product_id":"${product}","updates":[{"side":"bid","event_time":"2026-12-07T00:00:00Z","price_level":"${bid}","new_quantity":"1.00"}]}]}`, seq * 1000);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:state", 1_000, "")).toBe(true);
+    expect(adapter.ingestConnectionEvent("spot", conn, "ws:asked", 1_000, JSON.stringify(["BTC-USD", "ETH-USD"]))).toBe(true);
+    l2("snapshot", "BTC-USD", "100.00");
+    expect(adapter.topicState(0).state).toBe("live");
+    l2("update", "ETH-USD", "10.00");
+    expect(sink.invalid).toEqual([]);
+    expect(adapter.topicState(0).state).toBe("live");
+    l2("update", "BTC-USX", "10.00"); // garbled: no request named it
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+  });
 });
 
 describe("coinbase replay: a closed product subscribed again (its listing trading again)", () => {
