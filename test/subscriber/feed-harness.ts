@@ -1,6 +1,8 @@
 /** Test harness for the subscriber: real packers and encoders per (channel, session) feeding FeedSubscriber.ingest(). */
 import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 import type { DatagramAuth } from "../../src/wire/auth.ts";
+import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 
 export const T0 = 1_764_000_000_000_000;
@@ -38,4 +40,19 @@ export function newSubscriber(opts: Partial<FeedSubscriberOptions> = {}): FeedSu
 
 export function ingestAll(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
   for (const d of datagrams) sub.ingest(d, T0 + 50);
+}
+
+/** A NATS envelope per message of the datagrams (as a bridge forwards them), numbered from `firstSeq` by bridge `bridgeId`. */
+export function envelopesOf(datagrams: Uint8Array[], firstSeq: number, bridgeId: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const d of datagrams) {
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    let off = PACKET_HEADER_BYTES;
+    for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+      const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+      out.push(envelopeOf(d, 1000, off, len, firstSeq + out.length, bridgeId));
+      off += len;
+    }
+  }
+  return out;
 }

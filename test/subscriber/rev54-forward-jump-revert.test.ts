@@ -10,10 +10,10 @@ import { describe, expect, test } from "vitest";
 import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { envelopesOf, ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const BRIDGE = 0x1234;
@@ -96,21 +96,6 @@ describe("reader: what one forged forward number far ahead began is dropped at t
     return bids;
   }
 
-  /** An envelope per message of the datagrams (channel 2, source 9, session 77), numbered from `n`. */
-  function envelopesOf(datagrams: Uint8Array[], n: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const d of datagrams) {
-      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      let off = PACKET_HEADER_BYTES;
-      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
-        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-        out.push(envelopeOf(d, 1000, off, len, n + out.length, BRIDGE));
-        off += len;
-      }
-    }
-    return out;
-  }
-
   function rig(forge: (forger: ChannelPacker, fake: TestBook) => number) {
     const r = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
     const sub = newSubscriber();
@@ -127,7 +112,7 @@ describe("reader: what one forged forward number far ahead began is dropped at t
     const up = packer({ channelId: 2, sourceId: 9, sessionId: 77, maxBytes: SMALL });
     let n = START;
     const send = () => {
-      const envs = envelopesOf(take(up), n);
+      const envs = envelopesOf(take(up), n, BRIDGE);
       n += envs.length;
       add(envs);
     };
@@ -145,7 +130,7 @@ describe("reader: what one forged forward number far ahead began is dropped at t
     const fake = deepBook();
     fake.instrSeq = b.instrSeq + 1_000_000;
     expect(forge(forger, fake)).toBeGreaterThan(1);
-    add(envelopesOf(take(forger), n + 1_000_000).slice(0, 1)); // its chunk 0 or part 0 only
+    add(envelopesOf(take(forger), n + 1_000_000, BRIDGE).slice(0, 1)); // its chunk 0 or part 0 only
     for (let i = 0; i < 2; i++) {
       packBookDelta(up, b, change(b, [[943000, 60 + i]]));
       send(); // the first is refused (repeated), the second undoes the jump
