@@ -1,9 +1,12 @@
 /** Test harness for the subscriber: real packers and encoders per (channel, session) feeding FeedSubscriber.ingest(). */
+import { ChangeSet } from "../../src/core/change-set.ts";
+import type { Instrument } from "../../src/core/types.ts";
 import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 import type { DatagramAuth } from "../../src/wire/auth.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
+import { TestBook } from "../wire/helpers.ts";
 
 export const T0 = 1_764_000_000_000_000;
 
@@ -55,4 +58,28 @@ export function envelopesOf(datagrams: Uint8Array[], firstSeq: number, bridgeId:
     }
   }
   return out;
+}
+
+/** 30 bids from 943000 down (quantities 1, 2, …) and one ask, at venueSeq 1: several chunks at a small datagram size. */
+export function deepBook(instrument: Instrument, ask: [number, number] = [943504, 250]): TestBook {
+  const b = new TestBook(instrument);
+  const bids: [number, number][] = [];
+  for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+  b.load(bids, [ask], 1, T0);
+  return b;
+}
+
+/** The bids' change applied to `b` at its next venueSeq, and returned to pack. */
+export function bidDelta(b: TestBook, bids: [number, number][]): ChangeSet {
+  const cs = new ChangeSet();
+  for (const [px, qty] of bids) cs.addBid(px, qty);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+/** A change of all 30 of deepBook's bids (quantities qty, qty + 1, …): several parts at a small datagram size. */
+export function wideBidDelta(b: TestBook, qty: number): ChangeSet {
+  const bids: [number, number][] = [];
+  for (let i = 0; i < 30; i++) bids.push([943000 - i, qty + i]);
+  return bidDelta(b, bids);
 }
