@@ -217,6 +217,35 @@ const acking: RequestProtocol = { ...protocol, classifyControl: (m) => m as Cont
 const ack = (reqId: string, op: string): ControlFrame => ({ kind: "ack", op, success: true, retMsg: "", reqId, successTopics: undefined, failTopics: undefined });
 
 /**
+ * One random step of live's run in the randomized tests: some books closed, or some closed ones listed again (one
+ * subscribe for the turn's activations), or a pacing slot passing (`nextSlot` moves the clock; the pacing timer's
+ * work), or the venue accepting the oldest request written and not answered (recorded as "ack", not a connection
+ * event: no file head sees it; replay is given the same answer there). "reopened": the caller ends the turn (its
+ * activations' subscribe); "none": nothing to accept. Synchronous, so no other step yields where the tests' did not.
+ */
+function liveStep(live: ReturnType<typeof rig>, random: () => number, records: { connection: string; url: string; body: string }[], nextSlot: () => void): "reopened" | "none" | "done" {
+  const pick = live.topics.filter(() => random() < 0.4);
+  const roll = random();
+  if (roll < 0.3) {
+    const open = pick.filter((t) => t.sub !== SUB_REJECTED);
+    if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
+  } else if (roll < 0.55) {
+    const closed = pick.filter((t) => t.sub === SUB_REJECTED);
+    if (closed.length > 0) live.lifecycle.activateAll(closed);
+    return "reopened";
+  } else if (roll < 0.8) {
+    nextSlot();
+    live.control.flush();
+  } else {
+    const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
+    if (p === undefined) return "none";
+    records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
+    live.control.onControl(live.conn, ack(p.reqId, p.op));
+  }
+  return "done";
+}
+
+/**
  * The rig with the adapters' invalidate (TopicResync: the sink told once per state change), its sink noting each
  * status with `at()` (records written so far, live; fed, replay): two equal timelines are the same statuses at the
  * same records. Replay's connection is not open (a replay has no socket).
@@ -258,25 +287,9 @@ test("record → replay: the statuses replay tells the sink are live's, closures
     const live = statusRig(() => nowMs, () => records.length, records, false, acking);
     live.control.sendRequest(live.conn, "subscribe", live.topics); // A written now, the others a slot each
     for (let step = 0; step < 16; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve(); // the turn's activations: one subscribe for them
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush(); // the pacing timer's work
-      } else {
-        // The venue accepts the oldest request written and not answered (replay is given the same answer there).
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
     }
     const replay = statusRig(() => nowMs, () => fed, undefined, true, acking);
     let fed = 0;
@@ -312,24 +325,9 @@ test("record → replay begun in a later file: the file head's closed set (ws:cl
     const live = statusRig(() => nowMs, () => records.length, records, false, acking);
     live.control.sendRequest(live.conn, "subscribe", live.topics);
     for (let step = 0; step < 16; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve();
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush();
-      } else {
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` }); // not a connection event: no head sees it
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
     }
     // A cut at 0 is the replay of every file: the one the others must end as.
     let whole: boolean[] | undefined;
@@ -413,24 +411,9 @@ test("record → replay on a venue whose replay holds unsubscribed books: replay
     let fed = 0;
     live.control.sendRequest(live.conn, "subscribe", live.topics);
     for (let step = 0; step < 20; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve();
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush();
-      } else {
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
       for (; fed < records.length; fed++) {
         const r = records[fed]!;
         if (r.url === "ack") replay.control.onControl(replay.conn, ack(...(r.body.split(" ") as [string, string])));
