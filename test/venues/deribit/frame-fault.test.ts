@@ -19,7 +19,7 @@ function offlineAdapter(symbols = ["BTC-PERPETUAL"]): DeribitAdapter {
     restUrl: "http://127.0.0.1:9",
     instrumentCachePath: join(makeTempDir("deribit-offline"), "i.json"),
     markets: [{ market: "inverse" as const, depth: 0, symbols }],
-    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
+    overrides: new Map(symbols.map((s) => [`inverse:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
   };
   const refuse = (async () => {
     throw new Error("no network in this test");
