@@ -128,19 +128,24 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
 describe("undoing a bogus jump: the assemblies the bogus line began keep nothing out", () => {
   const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
 
-  /** A stream whose line is proven, its book usable; then one forged datagram far ahead (its first message only). */
-  function forgedJump(forge: (forger: ReturnType<typeof packer>, fake: TestBook) => number) {
+  /** A stream (seqNums from 5000) whose line is proven: the book's snapshot and `deltas` deltas (bid 943000) received. */
+  function provenLine(deltas: number) {
     const sub = newSubscriber({ maxDatagramBytes: SMALL });
     const p = packer({ maxBytes: SMALL });
     p.nextSeq = 5000;
     const b = deepBook(inst);
     packBookSnapshot(p, b, 0, false);
     ingestAll(sub, take(p));
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < deltas; i++) {
       packBookDelta(p, b, bidDelta(b, [[943000, 50 + i]]));
       ingestAll(sub, take(p));
     }
-    const sb = sub.book(inst.instrumentId)!;
+    return { sub, p, b, sb: sub.book(inst.instrumentId)! };
+  }
+
+  /** A stream whose line is proven, its book usable; then one forged datagram far ahead (its first message only). */
+  function forgedJump(forge: (forger: ReturnType<typeof packer>, fake: TestBook) => number) {
+    const { sub, p, b, sb } = provenLine(2);
     expect(sb.usable).toBe(true);
     const forger = packer({ maxBytes: SMALL });
     forger.nextSeq = p.nextSeq + 1_000_000_000;
@@ -166,14 +171,7 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
   });
 
   it("a real set begun on a jump that reordering undid (its late datagrams came next) still completes", () => {
-    const sub = newSubscriber({ maxDatagramBytes: SMALL });
-    const p = packer({ maxBytes: SMALL });
-    p.nextSeq = 5000;
-    const b = deepBook(inst);
-    packBookSnapshot(p, b, 0, false);
-    ingestAll(sub, take(p));
-    packBookDelta(p, b, bidDelta(b, [[943000, 50]]));
-    ingestAll(sub, take(p)); // the line is proven
+    const { sub, p, b } = provenLine(1);
     const late: Uint8Array[] = [];
     for (let i = 0; i < 2; i++) {
       packBookDelta(p, b, bidDelta(b, [[943000, 60 + i]]));
@@ -197,15 +195,7 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
    * applied): nothing real is lost.
    */
   it("a split delta forged at the line's next seqNum: the book's next split delta replaces it and is applied", () => {
-    const sub = newSubscriber({ maxDatagramBytes: SMALL });
-    const p = packer({ maxBytes: SMALL });
-    p.nextSeq = 5000;
-    const b = deepBook(inst);
-    packBookSnapshot(p, b, 0, false);
-    ingestAll(sub, take(p));
-    packBookDelta(p, b, bidDelta(b, [[943000, 50]]));
-    ingestAll(sub, take(p)); // the line is proven
-    const sb = sub.book(inst.instrumentId)!;
+    const { sub, p, b, sb } = provenLine(1);
     expect(sb.usable).toBe(true);
     const forger = packer({ maxBytes: SMALL });
     forger.nextSeq = p.nextSeq; // no jump: the number the publisher's next datagram was to have (that one lost)
