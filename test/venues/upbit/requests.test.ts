@@ -630,6 +630,38 @@ test("a confirming probe passed before a swap does not refuse its code at an err
 });
 
 /**
+ * Live's run for the reopening tests below, recorded: A and B subscribed (their first books came), the pacing bucket
+ * emptied, then A closed: the list leaving it out, [B], waits, so the venue still streams A.
+ */
+function closedWhileListWaits() {
+  const records: { connection: string; url: string; body: string }[] = [];
+  const r = lifecycleRig(records);
+  const [a, b] = r.topics as [(typeof r.topics)[0], (typeof r.topics)[0]];
+  r.conn.used = true;
+  r.control.sendRequest(r.conn, "subscribe", [a, b]); // written: [A, B]
+  a.sub = SUB_ACTIVE;
+  b.sub = SUB_ACTIVE;
+  r.control.send(r.conn, "PING");
+  r.control.send(r.conn, "PING"); // the bucket is empty now
+  r.lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+  return { ...r, records, a, b };
+}
+
+/** Live's records replayed: A's frames taken from where live took them (awaiting its snapshot, not closed); both stopped. */
+async function expectReplayTakesA(records: { connection: string; url: string; body: string }[], nowMs: number, live: [ConnectionLifecycle, UpbitRequests, SendRecordingConnection]) {
+  const replay = lifecycleRig(undefined, nowMs);
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replay.topics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  for (const [l, c, x] of [live, [replay.lifecycle, replay.control, replay.conn]] as const) {
+    x.ws = null;
+    x.retiringWs = null;
+    await l.stop();
+    c.stop();
+  }
+}
+
+/**
  * A code closed while the list without it waits for the pacing: the venue still streams it (its last list written
  * names it). Listed again before that list goes, live asks for it in that waiting list (SUB_PENDING: its frames
  * taken, each a whole book, so LIVE at the next). Recorded as a reopening (`ws:reopened`, as the common venues' closure
@@ -637,31 +669,14 @@ test("a confirming probe passed before a swap does not refuse its code at an err
  * that list was written, and replay kept the code closed (its full books ignored) where live had it LIVE.
  */
 test("a code reopened while the list leaving it out waits for the pacing: replay takes its frames from the reopening, as live", async () => {
-  const records: { connection: string; url: string; body: string }[] = [];
-  const { clock, control, conn, topics, lifecycle } = lifecycleRig(records);
-  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
-  conn.used = true;
-  control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B]
-  a.sub = SUB_ACTIVE; // their first books came
-  b.sub = SUB_ACTIVE;
-  control.send(conn, "PING");
-  control.send(conn, "PING"); // the bucket is empty now
-  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the venue still streams A
+  const { records, clock, control, conn, lifecycle, a } = closedWhileListWaits();
   expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-B"]);
   lifecycle.activate(a);
   await Promise.resolve(); // the turn's activations: the waiting list names A again
   expect(a.sub).toBe(SUB_PENDING); // live: A's frames taken from here
   expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-A", "KRW-B"]);
 
-  const replay = lifecycleRig(undefined, clock.nowMs);
-  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
-  expect(replay.topics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
-  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const [l, c, x] of [[lifecycle, control, conn], [replay.lifecycle, replay.control, replay.conn]] as const) {
-    x.ws = null;
-    await l.stop();
-    c.stop();
-  }
+  await expectReplayTakesA(records, clock.nowMs, [lifecycle, control, conn]);
 });
 
 /**
@@ -673,16 +688,7 @@ test("a code reopened while the list leaving it out waits for the pacing: replay
  * the replacement's list naming it was written.
  */
 test("a code reopened in an overlap whose old socket's last list names it: recorded as reopened, replay takes its frames from there", async () => {
-  const records: { connection: string; url: string; body: string }[] = [];
-  const { clock, control, conn, topics, lifecycle } = lifecycleRig(records);
-  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
-  conn.used = true;
-  control.sendRequest(conn, "subscribe", [a, b]); // written on the old socket: [A, B]
-  a.sub = SUB_ACTIVE;
-  b.sub = SUB_ACTIVE;
-  control.send(conn, "PING");
-  control.send(conn, "PING"); // the bucket is empty now
-  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the old socket still streams A
+  const { records, clock, control, conn, topics, lifecycle, a, b } = closedWhileListWaits(); // on the old socket
   // planned-reconnect.ts swapWhenSettled, by hand: the old socket's queued [B] dropped, the replacement asked for B.
   conn.retiringWs = conn.ws;
   conn.ws = { send: (t: string) => void conn.sent.push(t) } as unknown as WebSocket;
@@ -697,14 +703,5 @@ test("a code reopened in an overlap whose old socket's last list names it: recor
   expect(a.sub).toBe(SUB_PENDING); // live: A's books from the old socket taken from here
   expect(records.map((r) => r.url), "the reopening recorded").toContain("ws:reopened");
 
-  const replay = lifecycleRig(undefined, clock.nowMs);
-  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
-  expect(replay.topics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
-  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const [l, c, x] of [[lifecycle, control, conn], [replay.lifecycle, replay.control, replay.conn]] as const) {
-    x.ws = null;
-    x.retiringWs = null;
-    await l.stop();
-    c.stop();
-  }
+  await expectReplayTakesA(records, clock.nowMs, [lifecycle, control, conn]);
 });
