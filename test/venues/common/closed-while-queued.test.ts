@@ -75,11 +75,7 @@ test("a subscribe written after its book closed while queued: replay keeps the b
   expect(replay.topics[2]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[2]!.book).toBe(BookState.AWAITING_SNAPSHOT);
 
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe held for the venue's count, the book reopened: replay takes its frames from the reopening, as live", async () => {
@@ -110,11 +106,7 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   nowMs = roomAtMs;
   live.control.retriesDue(nowMs);
   expect(live.conn.sent.map((x) => (JSON.parse(x) as { method: string }).method)).toEqual(["subscribe"]);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe waiting for the pacing budget, the book reopened: replay takes its frames from the reopening, as live", async () => {
@@ -140,11 +132,7 @@ test("closure's unsubscribe waiting for the pacing budget, the book reopened: re
   for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
   expect(replay.topics[0]!.sub, "replay takes A's frames from here too").not.toBe(SUB_REJECTED);
   expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe waiting, the book reopened: replay's hold of that unsubscribe ends at the reopening (a venue whose replay holds unsubscribed books)", async () => {
@@ -174,11 +162,7 @@ test("closure's unsubscribe waiting, the book reopened: replay's hold of that un
   expect(records.map((r) => r.url.split(" ")[0])).toContain("ws:reopened");
   expect(replay.topics[0]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[0]!.replayUnsubscribing, "replay takes A's frames from here too").toBe(false);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
@@ -205,12 +189,17 @@ test("the books recorded closed after a queued subscribe are its closed ones onl
   expect(replay.topics[3]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[3]!.book).not.toBe(BookState.HALTED);
 
-  for (const r of [live, replay]) {
+  await stopRigs(live, replay);
+});
+
+/** Stops each rig: its socket gone first (a fake's close sends no event), then its lifecycle and requests. */
+async function stopRigs(...rigs: ReturnType<typeof rig>[]): Promise<void> {
+  for (const r of rigs) {
     r.conn.ws = null;
     await r.lifecycle.stop();
     r.control.stop();
   }
-});
+}
 
 /** The protocol whose control frames are the acks the tests hand it (ack): the venue accepting a request. */
 const acking: RequestProtocol = { ...protocol, classifyControl: (m) => m as ControlFrame };
@@ -301,11 +290,7 @@ test("record → replay: the statuses replay tells the sink are live's, closures
     stillClosed += records.filter((r) => /^ws:req \[[^\]]*\],\[/.test(r.url)).length;
     haltedAgain += live.topics.filter((t) => live.events.filter((e) => e.endsWith(`: ${t.index} halted/instrument_closed`)).length > 1).length;
     expect(replay.events, `seed ${seed}: ${records.map((r) => `${r.url} ${r.body}`).join(" | ")}`).toEqual(live.events);
-    for (const r of [live, replay]) {
-      r.conn.ws = null;
-      await r.lifecycle.stop();
-      r.control.stop();
-    }
+    await stopRigs(live, replay);
   }
   expect(stillClosed).toBeGreaterThan(0);
   expect(haltedAgain).toBeGreaterThan(0);
@@ -346,13 +331,9 @@ test("record → replay begun in a later file: the file head's closed set (ws:cl
       whole ??= got;
       expect(got, `seed ${seed} cut ${cut}: ${records.map((r, i) => `${i === cut ? "|| " : ""}${r.url} ${r.body}`).join(" | ")}`).toEqual(whole);
       if (cut > 0 && head.events().length > 0) cuts++;
-      replay.conn.ws = null;
-      await replay.lifecycle.stop();
-      replay.control.stop();
+      await stopRigs(replay);
     }
-    live.conn.ws = null;
-    await live.lifecycle.stop();
-    live.control.stop();
+    await stopRigs(live);
   }
   expect(cuts).toBeGreaterThan(0);
 });
@@ -385,11 +366,7 @@ test("record → replay: a book reopened and closed again before its subscribe w
     expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
   }
   expect(replay.events, records.map((r) => `${r.url} ${r.body}`).join(" | ")).toEqual(live.events);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("record → replay on a venue whose replay holds unsubscribed books: replay takes a streamed book's frames where live does (randomized)", async () => {
@@ -431,11 +408,7 @@ test("record → replay on a venue whose replay holds unsubscribed books: replay
         ts.filter((t) => streamed.get(t.topic) === true).map((t) => `${t.topic} ${isLive ? t.sub === SUB_PENDING || t.sub === SUB_ACTIVE : t.sub !== SUB_REJECTED && !t.replayUnsubscribing}`);
       expect(takes(replay.topics, false), `seed ${seed} step ${step}: ${records.map((r) => `${r.url} ${r.body}`).join(" | ")}`).toEqual(takes(live.topics, true));
     }
-    for (const r of [live, replay]) {
-      r.conn.ws = null;
-      await r.lifecycle.stop();
-      r.control.stop();
-    }
+    await stopRigs(live, replay);
   }
   expect(reopenedHeld).toBeGreaterThan(0); // the case is among the seeds
 });
